@@ -1,0 +1,129 @@
+/**
+ * Wires one agent together: archive and index, the DIMSE SCP over them, the loopback HTTP API.
+ * Everything is passed down from the validated configuration; nothing reads globals.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { sql } from "drizzle-orm";
+import type { Logger } from "@conduit/shared/log.ts";
+import { Implementation as Ours } from "@conduit/shared/dicom/uids.ts";
+import type { AgentConfig } from "./config/schema.ts";
+import { Archive } from "./archive/archive.ts";
+import { ArchiveStoreHandler } from "./archive/store_handler.ts";
+import { Database } from "./index/db.ts";
+import { IndexQueryHandler } from "./query/find.ts";
+import { IndexRetrieveHandler } from "./retrieve/locate.ts";
+import { Implementation } from "./dimse/_library.ts";
+import { type ScpServer, startScp } from "./dimse/scp.ts";
+import type { NodeAddress } from "./dimse/handlers.ts";
+import { AgentMetrics } from "./metrics.ts";
+import { httpApp } from "./http/server.ts";
+import { VERSION } from "./version.ts";
+
+export interface RunningAgent {
+  config: AgentConfig;
+  dimsePort: number;
+  httpPort: number;
+  db: Database;
+  archive: Archive;
+  metrics: AgentMetrics;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  const dataDir = path.resolve(config.data);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const archive = new Archive(dataDir);
+  const leftovers = archive.prepare();
+  if (leftovers) log.info("removed partial files left by an earlier run", { count: leftovers });
+  const db = await Database.open(path.join(dataDir, "agent.db"));
+  const metrics = new AgentMetrics();
+
+  Implementation.setImplementationClassUid(Ours.classUid);
+  Implementation.setImplementationVersion(Ours.versionName);
+  Implementation.setMaxPduLength(config.dimse.maxPduLength);
+
+  const nodes = (): NodeAddress[] =>
+    Object.values(config.nodes).map((n) => ({ aet: n.aet, host: n.host, port: n.port }));
+  const store = new ArchiveStoreHandler(archive, db, log.child({ part: "archive" }), (e) => {
+    if (e.duplicate) metrics.duplicates.inc();
+    else {
+      metrics.objectsStored.inc();
+      metrics.bytesStored.inc(e.bytes);
+    }
+  });
+
+  let scp: ScpServer;
+  try {
+    scp = await startScp({
+      host: config.dimse.host,
+      port: config.dimse.port,
+      aet: config.dimse.aet,
+      allowedCallingAets: config.dimse.allowedCallingAets,
+      checkCalledAet: config.dimse.checkCalledAet,
+      maxAssociations: config.dimse.maxAssociations,
+      acceptAnySopClass: config.dimse.acceptAnySopClass,
+      maxPduLength: config.dimse.maxPduLength,
+      idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
+      artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
+      store,
+      query: new IndexQueryHandler(db, { aet: config.dimse.aet, maxResults: config.dimse.maxFindResults }),
+      retrieve: new IndexRetrieveHandler(db, archive, nodes),
+      log: log.child({ part: "dimse" }),
+      onEvent: metrics.onDimseEvent,
+    });
+  } catch (err) {
+    db.close();
+    throw new Error(
+      `cannot listen for DICOM on ${config.dimse.host}:${config.dimse.port}: ${(err as Error).message}`,
+    );
+  }
+  metrics.activeSource = () => scp.activeAssociations();
+
+  const app = httpApp({
+    version: VERSION,
+    startedAt: Date.now(),
+    archiveSize: async () => {
+      const [row] = await db.read.all<{ n: number }>(
+        sql`SELECT coalesce(sum(file_size), 0) AS n FROM instances`,
+      );
+      return Number(row?.n ?? 0);
+    },
+    databaseOk: () => db.healthy(),
+    metrics: () => metrics.text(),
+    contentType: metrics.registry.contentType,
+  });
+  let http: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    http = Deno.serve({ hostname: config.http.host, port: config.http.port, onListen: () => {} }, app.fetch);
+  } catch (err) {
+    await scp.close();
+    db.close();
+    throw new Error(
+      `cannot listen for HTTP on ${config.http.host}:${config.http.port}: ${(err as Error).message}`,
+    );
+  }
+
+  log.info("agent started", {
+    version: VERSION,
+    aet: config.dimse.aet,
+    dimse: `${config.dimse.host}:${scp.port}`,
+    http: `${config.http.host}:${http.addr.port}`,
+    site: config.site ?? null,
+  });
+
+  return {
+    config,
+    dimsePort: scp.port,
+    httpPort: http.addr.port,
+    db,
+    archive,
+    metrics,
+    async stop() {
+      await scp.close();
+      await http.shutdown();
+      db.close();
+      log.info("agent stopped");
+    },
+  };
+}

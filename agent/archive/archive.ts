@@ -1,0 +1,90 @@
+/**
+ * The archive on disk: `<data>/archive/<StudyUID>/<SeriesUID>/<SOPUID>.dcm`, written under a
+ * temporary name in `<data>/tmp`, synced, then renamed into place (same file system) and the
+ * directory synced, so a crash leaves either no file or a whole one.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomUUID } from "node:crypto";
+
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+
+export class Archive {
+  readonly archiveDir: string;
+  readonly tmpDir: string;
+
+  constructor(readonly dataDir: string) {
+    this.archiveDir = path.join(dataDir, "archive");
+    this.tmpDir = path.join(dataDir, "tmp");
+  }
+
+  /** Creates the folders and removes temporary files a crash may have left. Returns how many. */
+  prepare(): number {
+    fs.mkdirSync(this.archiveDir, { recursive: true });
+    fs.mkdirSync(this.tmpDir, { recursive: true });
+    let removed = 0;
+    for (const name of fs.readdirSync(this.tmpDir)) {
+      if (!name.endsWith(".part")) continue;
+      fs.rmSync(path.join(this.tmpDir, name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /** A fresh temporary path. */
+  tempPath(): string {
+    return path.join(this.tmpDir, `${randomUUID()}.part`);
+  }
+
+  /** The archive path (relative to the data directory) of an object; UIDs are validated first. */
+  relativePath(studyUid: string, seriesUid: string, sopUid: string): string {
+    for (const uid of [studyUid, seriesUid, sopUid]) {
+      if (!UID.test(uid) || uid.length > 64) {
+        throw new Error(`not a valid UID: ${JSON.stringify(uid.slice(0, 80))}`);
+      }
+    }
+    return path.join("archive", studyUid, seriesUid, `${sopUid}.dcm`);
+  }
+
+  absolute(relative: string): string {
+    return path.join(this.dataDir, relative);
+  }
+
+  /** Moves a synced temporary file to its final place and syncs the directory entry. */
+  async place(tempPath: string, relative: string): Promise<void> {
+    const target = this.absolute(relative);
+    const dir = path.dirname(target);
+    await fs.promises.mkdir(dir, { recursive: true });
+    await fs.promises.rename(tempPath, target);
+    await syncDir(dir);
+  }
+
+  /** Bytes used by the archive (walks the tree; for health, not for hot paths). */
+  async size(): Promise<number> {
+    let total = 0;
+    const walk = async (dir: string) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) total += (await fs.promises.stat(p)).size;
+      }
+    };
+    await walk(this.archiveDir);
+    return total;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

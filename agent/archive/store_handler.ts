@@ -1,0 +1,95 @@
+/**
+ * What happens to a received object once its bytes are synced: check that it is DICOM and matches
+ * its C-STORE command, put it in the archive, commit the index, and only then answer Success.
+ */
+import * as fs from "node:fs";
+import { hashUid, type Logger } from "@conduit/shared/log.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { DicomParseError } from "@conduit/shared/dicom/reader.ts";
+import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers.ts";
+import { DimseStatusError, Status } from "../dimse/handlers.ts";
+import type { ReceivedObject } from "../dimse/store_stream.ts";
+import type { Database } from "../index/db.ts";
+import { findInstance, indexInstance } from "../index/ingest.ts";
+import type { Archive } from "./archive.ts";
+import { readFileHeader } from "./header_file.ts";
+
+/** Called after an object is committed (metrics, queue). */
+export type StoredListener = (event: { sopInstanceUid: string; bytes: number; duplicate: boolean }) => void;
+
+export class ArchiveStoreHandler implements StoreHandler {
+  constructor(
+    private readonly archive: Archive,
+    private readonly db: Database,
+    private readonly log: Logger,
+    private readonly onStored?: StoredListener,
+  ) {}
+
+  reserve(_ctx: StoreContext): string {
+    return this.archive.tempPath();
+  }
+
+  async commit(received: ReceivedObject, ctx: StoreContext): Promise<StoreOutcome> {
+    const log = this.log.child({ sop: hashUid(ctx.sopInstanceUid), callingAet: ctx.association.callingAet });
+    let header;
+    try {
+      header = await readFileHeader(received.tempPath);
+    } catch (err) {
+      const reason = err instanceof DicomParseError ? err.message : String(err);
+      log.warn("C-STORE payload is not a readable data set", { reason });
+      throw new DimseStatusError(Status.CannotUnderstand, `data set not readable: ${reason}`);
+    }
+    const attrs = instanceAttributes(header.bytes, header.dataset);
+    if (attrs.sopInstanceUid !== ctx.sopInstanceUid || attrs.sopClassUid !== ctx.sopClassUid) {
+      log.warn("data set does not match its C-STORE command");
+      throw new DimseStatusError(
+        Status.DataSetMismatch,
+        "SOP Class or Instance UID differs from the command",
+      );
+    }
+    if (!attrs.studyInstanceUid || !attrs.seriesInstanceUid) {
+      throw new DimseStatusError(Status.DataSetMismatch, "Study or Series Instance UID missing");
+    }
+    let relative: string;
+    try {
+      relative = this.archive.relativePath(
+        attrs.studyInstanceUid,
+        attrs.seriesInstanceUid,
+        attrs.sopInstanceUid,
+      );
+    } catch (err) {
+      throw new DimseStatusError(Status.DataSetMismatch, (err as Error).message);
+    }
+
+    const existing = await findInstance(this.db.read, attrs.sopInstanceUid);
+    if (existing) {
+      await fs.promises.rm(received.tempPath, { force: true });
+      const same = existing.sha256 === received.datasetSha256;
+      if (!same) log.warn("instance received again with different bytes; keeping the first");
+      this.onStored?.({ sopInstanceUid: attrs.sopInstanceUid, bytes: received.fileSize, duplicate: true });
+      return { status: Status.Success };
+    }
+
+    await this.archive.place(received.tempPath, relative);
+    try {
+      await this.db.write((tx) =>
+        indexInstance(tx, attrs, {
+          path: relative,
+          fileSize: received.fileSize,
+          datasetOffset: received.fileSize - received.datasetSize,
+          datasetSize: received.datasetSize,
+          sha256: received.datasetSha256,
+          transferSyntaxUid: received.meta.transferSyntax,
+          callingAet: ctx.association.callingAet,
+        })
+      );
+    } catch (err) {
+      // The index did not commit: take the file back out so archive and index agree.
+      await fs.promises.rm(this.archive.absolute(relative), { force: true });
+      log.error("index commit failed", { err });
+      throw new DimseStatusError(Status.OutOfResources, "index commit failed");
+    }
+    this.onStored?.({ sopInstanceUid: attrs.sopInstanceUid, bytes: received.fileSize, duplicate: false });
+    return { status: Status.Success };
+  }
+}

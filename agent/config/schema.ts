@@ -1,0 +1,84 @@
+/** The agent's configuration: every key, its default, and what it accepts. */
+import { z } from "zod";
+
+const aet = z.string().trim().min(1).max(16).regex(
+  /^[\x20-\x5b\x5d-\x7e]+$/,
+  "AE titles are printable ASCII without backslash",
+);
+const port = z.coerce.number({ invalid_type_error: "expected a number from 0 to 65535" }).int().min(0).max(
+  65535,
+);
+const seconds = z.coerce.number().positive();
+
+export const nodeSchema = z.object({
+  aet,
+  host: z.string().min(1),
+  port: port.refine((p) => p > 0, "expected a number from 1 to 65535"),
+  /** How to retrieve from this node: C-GET, or C-MOVE to us. */
+  retrieve: z.enum(["get", "move"]).default("move"),
+}).strict();
+
+const condition = z.union([
+  z.object({ equals: z.string() }).strict(),
+  z.object({ oneOf: z.array(z.string()).min(1) }).strict(),
+  z.object({ glob: z.string() }).strict(),
+  z.object({ regex: z.string() }).strict(),
+  z.object({ present: z.boolean() }).strict(),
+  z.object({ absent: z.boolean() }).strict(),
+]);
+
+export const routeSchema = z.object({
+  name: z.string().min(1),
+  match: z.object({
+    callingAet: z.array(z.string()).optional(),
+    calledAet: z.array(z.string()).optional(),
+    modality: z.array(z.string()).optional(),
+    sopClass: z.array(z.string()).optional(),
+    tags: z.record(z.string(), condition).optional(),
+  }).strict().default({}),
+  exclude: z.object({
+    modality: z.array(z.string()).optional(),
+    sopClass: z.array(z.string()).optional(),
+  }).strict().optional(),
+  to: z.array(z.union([
+    z.object({ node: z.string() }).strict(),
+    z.object({ site: z.string(), node: z.string().optional() }).strict(),
+  ])).min(1),
+  deid: z.object({ profile: z.string(), options: z.array(z.string()).default([]) }).strict().optional(),
+}).strict();
+
+export const configSchema = z.object({
+  site: z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes")
+    .optional(),
+  data: z.string().min(1).default("./data/agent"),
+  dimse: z.object({
+    aet: aet.default("CONDUIT"),
+    host: z.string().min(1).default("0.0.0.0"),
+    port: port.default(11112),
+    allowedCallingAets: z.array(z.string()).default(["*"]),
+    checkCalledAet: z.boolean().default(false),
+    maxAssociations: z.coerce.number().int().min(1).max(1000).default(32),
+    maxPduLength: z.coerce.number().int().min(4096).max(4194304).default(262144),
+    idleTimeoutSeconds: seconds.default(300),
+    artimTimeoutSeconds: seconds.default(30),
+    acceptAnySopClass: z.boolean().default(false),
+    maxFindResults: z.coerce.number().int().min(1).default(10000),
+    /** fsync each object and its directory before answering (turn off only on battery-backed storage). */
+    sync: z.boolean().default(true),
+  }).strict().default({}),
+  http: z.object({
+    host: z.string().min(1).default("127.0.0.1"),
+    port: port.default(8181),
+  }).strict().default({}),
+  hub: z.object({
+    url: z.string().url().optional(),
+    caFile: z.string().optional(),
+  }).strict().default({}),
+  nodes: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "node names are letters, digits, - and _"), nodeSchema)
+    .default({}),
+  routes: z.array(routeSchema).default([]),
+  log: z.object({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).strict().default({}),
+}).strict();
+
+export type AgentConfig = z.infer<typeof configSchema>;
+export type NodeConfig = z.infer<typeof nodeSchema>;

@@ -1,0 +1,309 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The base for both ends of an association. It extends the library's `Scp` (which is its
+ * `Network` with request hooks) with what the library lacks:
+ * - raw data sets stream from disk in P-DATA PDUs, honouring socket backpressure;
+ * - a guard that aborts on PDUs of unknown type or larger than we agreed to receive;
+ * - TCP_NODELAY on the socket;
+ * - the idle timer counts our own sends as activity, so a long C-MOVE is not cut as idle.
+ */
+import type { Socket } from "node:net";
+import * as fs from "node:fs";
+import { Scp } from "./_library.ts";
+import { Writable } from "node:stream";
+import { hashUid, type Logger, rootLogger } from "@conduit/shared/log.ts";
+import { responses } from "./_library.ts";
+import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
+import { StoreFileStream } from "./store_stream.ts";
+import {
+  type AssociationInfo,
+  type DimseEvent,
+  DimseStatusError,
+  Status,
+  type StoreContext,
+  type StoreHandler,
+} from "./handlers.ts";
+
+export interface NetworkOptions {
+  /** Largest PDU we accept, as announced in our A-ASSOCIATE (bytes). */
+  maxPduLength: number;
+  /** ms without any PDU before the association is aborted. */
+  idleTimeoutMs: number;
+  /** ms to wait for the A-ASSOCIATE-RQ (or -AC) after connecting. */
+  artimTimeoutMs: number;
+}
+
+const PDU_TYPES = new Set([1, 2, 3, 4, 5, 6, 7]);
+/** Room for the PDV header beyond the negotiated maximum some peers take. */
+const PDU_SLACK = 1024;
+/** Association PDUs carry negotiation only; no real one comes near this. */
+const MAX_CONTROL_PDU = 1 << 20;
+
+export class ConduitNetwork extends Scp {
+  declare socket: Socket;
+  protected readonly netOptions: NetworkOptions;
+  /** Where incoming C-STOREs go (the SCP's archive, or a C-GET's sink). */
+  protected storeHandler: StoreHandler | undefined;
+  protected log: Logger = rootLogger;
+  protected info: AssociationInfo = { callingAet: "", calledAet: "", remoteAddress: "" };
+  protected readonly stores = new Map<any, StoreFileStream | DiscardStream>();
+  #guardHeader: Buffer | undefined;
+  #guardRemaining = 0;
+  /** Set when the guard has aborted: later data is ignored. */
+  protected aborted = false;
+
+  constructor(socket: Socket, opts: NetworkOptions) {
+    super(socket, {
+      ...opts,
+      associationTimeout: opts.artimTimeoutMs,
+      pduTimeout: opts.idleTimeoutMs,
+      connectTimeout: Math.max(opts.idleTimeoutMs, opts.artimTimeoutMs) + 5000,
+    });
+    this.netOptions = opts;
+    try {
+      socket.setNoDelay(true);
+    } catch { /* not connected yet: set again on connect */ }
+    socket.once("connect", () => socket.setNoDelay(true));
+    socket.prependListener("data", (data: Buffer) => this.#guard(data));
+    this.info.remoteAddress = socket.remoteAddress ?? "";
+    socket.on("close", () => {
+      for (const stream of this.stores.values()) stream.discard();
+      this.stores.clear();
+    });
+  }
+
+  /** Watches PDU headers as bytes arrive and aborts on one we must not accept. */
+  #guard(data: Buffer): void {
+    if (this.aborted) return;
+    let at = 0;
+    while (at < data.length) {
+      if (this.#guardRemaining > 0) {
+        const take = Math.min(this.#guardRemaining, data.length - at);
+        this.#guardRemaining -= take;
+        at += take;
+        continue;
+      }
+      const need = 6 - (this.#guardHeader?.length ?? 0);
+      const piece = data.subarray(at, at + need);
+      this.#guardHeader = this.#guardHeader ? Buffer.concat([this.#guardHeader, piece]) : Buffer.from(piece);
+      at += piece.length;
+      if (this.#guardHeader.length < 6) return;
+      const type = this.#guardHeader[0];
+      const length = this.#guardHeader.readUInt32BE(2);
+      this.#guardHeader = undefined;
+      if (!PDU_TYPES.has(type)) return this.protocolAbort(1, `unrecognised PDU type 0x${type.toString(16)}`);
+      const limit = type === 4 ? this.netOptions.maxPduLength + PDU_SLACK : MAX_CONTROL_PDU;
+      if (length > limit) {
+        return this.protocolAbort(6, `PDU of ${length} bytes exceeds the limit of ${limit}`);
+      }
+      this.#guardRemaining = length;
+    }
+  }
+
+  /** Sends A-ABORT (service provider) and closes the socket; `onProtocolError` hears why. */
+  protected protocolAbort(reason: number, message: string): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    try {
+      // A-ABORT: type 7, length 4, reserved, reserved, source 2 (service provider), reason
+      this.socket.write(Buffer.from([7, 0, 0, 0, 0, 4, 0, 0, 2, reason]));
+    } catch { /* socket already gone */ }
+    this.onProtocolError(message);
+    this.socket.destroy();
+  }
+
+  /** Logs and reports a protocol error. */
+  protected onProtocolError(message: string): void {
+    this.log.warn("protocol error, association aborted", { reason: message });
+    this.emitEvent({ type: "protocol-error", message });
+  }
+
+  /** Hook for metrics; the SCP forwards events to its owner. */
+  protected emitEvent(_event: DimseEvent): void {}
+
+  // ---- C-STORE (raw path) ----
+
+  createStoreWritableStream(pc: any, request: any): Writable {
+    const ctx = this.storeContext(pc, request);
+    try {
+      if (!this.storeHandler) {
+        throw new DimseStatusError(Status.SopClassNotSupported, "this association stores nothing");
+      }
+      const tempPath = this.storeHandler!.reserve(ctx);
+      const stream = new StoreFileStream(tempPath, {
+        sopClassUid: ctx.sopClassUid,
+        sopInstanceUid: ctx.sopInstanceUid,
+        transferSyntax: ctx.transferSyntax,
+        sourceAet: ctx.association.callingAet,
+      });
+      stream.on("error", () => {/* recorded in stream.failure */});
+      this.stores.set(request, stream);
+      return stream;
+    } catch (err) {
+      const refusal = err instanceof DimseStatusError
+        ? err
+        : new DimseStatusError(Status.OutOfResources, `cannot open a file: ${(err as Error).message}`);
+      const sink = new DiscardStream(refusal);
+      this.stores.set(request, sink);
+      return sink;
+    }
+  }
+
+  createDatasetFromStoreWritableStream(writable: any, pc: any, callback: (ds: any) => void): void {
+    const done = () => {
+      try {
+        callback(new ReceivedStub(pc.getAcceptedTransferSyntaxUid()));
+      } catch (err) {
+        this.log.error("store completion failed", { err });
+      }
+    };
+    if (writable.writableFinished) done();
+    else {
+      writable.once("finish", done);
+      writable.once("error", done);
+    }
+  }
+
+  cStoreRequest(request: any, callback: (rsp: any) => void): void {
+    const stream = this.stores.get(request);
+    this.stores.delete(request);
+    const respond = (status: number, comment?: string, bytes = 0) => {
+      try {
+        const rsp = responses.CStoreResponse.fromRequest(request);
+        rsp.setStatus(status);
+        if (comment && status !== Status.Success) rsp.setErrorComment?.(comment.slice(0, 64));
+        this.emitEvent({ type: "store", status, bytes });
+        callback(rsp);
+      } catch (err) {
+        this.log.error("C-STORE response failed", { err });
+      }
+    };
+    if (!stream) return respond(Status.ProcessingFailure, "no data set received");
+    if (stream instanceof DiscardStream) {
+      this.log.warn("C-STORE refused", {
+        status: hex(stream.refusal.status),
+        reason: stream.refusal.message,
+      });
+      return respond(stream.refusal.status, stream.refusal.message);
+    }
+    if (stream.failure || !stream.received) {
+      stream.discard();
+      this.log.error("C-STORE write failed", { err: stream.failure });
+      return respond(Status.OutOfResources, `write failed: ${stream.failure?.message ?? "unknown"}`);
+    }
+    const ctx = this.storeContext(undefined, request, stream.meta.transferSyntax);
+    const received = stream.received;
+    this.storeHandler!.commit(received, ctx).then(
+      (outcome) => {
+        if (outcome.status !== Status.Success && (outcome.status & 0xf000) !== 0xb000) stream.discard();
+        respond(outcome.status, outcome.comment, received.fileSize);
+      },
+      (err) => {
+        stream.discard();
+        const status = err instanceof DimseStatusError ? err.status : Status.OutOfResources;
+        this.log.error("C-STORE commit failed", { err, sop: hashUid(ctx.sopInstanceUid) });
+        respond(status, (err as Error).message);
+      },
+    );
+  }
+
+  protected storeContext(pc: any, request: any, transferSyntax?: string): StoreContext {
+    const cmd = request.getCommandDataset();
+    return {
+      association: this.info,
+      sopClassUid: String(cmd.getElement("AffectedSOPClassUID") ?? "").replace(/\0/g, "").trim(),
+      sopInstanceUid: String(cmd.getElement("AffectedSOPInstanceUID") ?? "").replace(/\0/g, "").trim(),
+      transferSyntax: transferSyntax ?? pc.getAcceptedTransferSyntaxUid(),
+    };
+  }
+
+  _sendDimse(dimse: any): void {
+    this.lastPduTime = Date.now();
+    super._sendDimse(dimse);
+  }
+
+  _sendPDataTF(command: any, pcId: number, maxPduLength: number): void {
+    const dataset = command.getDataset();
+    if (!(dataset instanceof RawFileDataset)) return super._sendPDataTF(command, pcId, maxPduLength);
+    const max = 4 * 1024 * 1024;
+    maxPduLength = maxPduLength === 0 ? max : Math.min(maxPduLength, max);
+    const commandBytes: Buffer = command.getCommandDataset().getDenaturalizedCommandDataset();
+    this.socket.write(pdataPdu(pcId, commandBytes, true, true));
+    this.#streamRaw(dataset, pcId, maxPduLength).catch((err) => {
+      this.protocolAbort(0, `sending ${dataset.raw.path} failed: ${(err as Error).message}`);
+    });
+  }
+
+  async #streamRaw(dataset: RawFileDataset, pcId: number, maxPduLength: number): Promise<void> {
+    const { path, datasetOffset, datasetSize } = dataset.raw;
+    const fh = await fs.promises.open(path, "r");
+    try {
+      const chunk = maxPduLength - 6;
+      let sent = 0;
+      if (datasetSize === 0) {
+        this.socket.write(pdataPdu(pcId, Buffer.alloc(0), false, true));
+        return;
+      }
+      while (sent < datasetSize) {
+        const n = Math.min(chunk, datasetSize - sent);
+        const pdu = Buffer.allocUnsafe(12 + n);
+        const { bytesRead } = await fh.read(pdu, 12, n, datasetOffset + sent);
+        if (bytesRead !== n) {
+          throw new Error(`file shorter than its index says (${sent + bytesRead} of ${datasetSize})`);
+        }
+        sent += n;
+        writePdataHeader(pdu, pcId, n, false, sent === datasetSize);
+        if (this.socket.destroyed) throw new Error("connection closed while sending");
+        if (!this.socket.write(pdu)) await drained(this.socket);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+function writePdataHeader(pdu: Buffer, pcId: number, n: number, isCommand: boolean, last: boolean): void {
+  pdu[0] = 0x04;
+  pdu[1] = 0;
+  pdu.writeUInt32BE(n + 6, 2);
+  pdu.writeUInt32BE(n + 2, 6);
+  pdu[10] = pcId;
+  pdu[11] = (isCommand ? 1 : 0) | (last ? 2 : 0);
+}
+
+function pdataPdu(pcId: number, value: Buffer, isCommand: boolean, last: boolean): Buffer {
+  const pdu = Buffer.allocUnsafe(12 + value.length);
+  writePdataHeader(pdu, pcId, value.length, isCommand, last);
+  value.copy(pdu, 12);
+  return pdu;
+}
+
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      socket.off("close", onClose);
+      resolve();
+    };
+    const onClose = () => {
+      socket.off("drain", onDrain);
+      reject(new Error("connection closed while sending"));
+    };
+    socket.once("drain", onDrain);
+    socket.once("close", onClose);
+  });
+}
+
+/** A sink for a refused C-STORE: reads the data set off the wire and forgets it. */
+class DiscardStream extends Writable {
+  constructor(readonly refusal: DimseStatusError) {
+    super();
+  }
+  override _write(_c: unknown, _e: BufferEncoding, cb: () => void): void {
+    cb();
+  }
+  discard(): void {}
+}
+
+function hex(status: number): string {
+  return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
+}

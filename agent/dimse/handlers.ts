@@ -1,0 +1,91 @@
+/**
+ * The narrow interfaces between the DIMSE wire layer and the agent's job logic. The wire layer
+ * turns every outcome into a DIMSE status; job logic never sees the library.
+ */
+import type { ReceivedObject } from "./store_stream.ts";
+import type { RawFileInfo } from "./raw_dataset.ts";
+
+/** Who is on the other end of an association. */
+export interface AssociationInfo {
+  callingAet: string;
+  calledAet: string;
+  remoteAddress: string;
+}
+
+/** A failure with the DIMSE status to answer. */
+export class DimseStatusError extends Error {
+  override name = "DimseStatusError";
+  constructor(public readonly status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+export interface StoreContext {
+  association: AssociationInfo;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntax: string;
+}
+
+export interface StoreOutcome {
+  status: number;
+  comment?: string;
+}
+
+/** Receives C-STORE payloads (from a peer's C-STORE, or a C-GET we asked for). */
+export interface StoreHandler {
+  /** A fresh temporary path for an incoming object; throw DimseStatusError to refuse it unread. */
+  reserve(ctx: StoreContext): string;
+  /** The object is complete and synced at `received.tempPath`: archive and index it, or refuse. */
+  commit(received: ReceivedObject, ctx: StoreContext): Promise<StoreOutcome>;
+}
+
+/** A naturalized identifier (dcmjs keyword form) as it travels in C-FIND/C-MOVE/C-GET. */
+export type Identifier = Record<string, unknown>;
+
+export type QueryModel = "patient" | "study";
+
+export interface QueryHandler {
+  /** Streams the matches for an identifier, each holding the requested keys. */
+  find(model: QueryModel, identifier: Identifier, signal: AbortSignal): AsyncIterable<Identifier>;
+}
+
+export interface RetrieveHandler {
+  /** The stored objects a C-MOVE/C-GET identifier names. */
+  locate(model: QueryModel, identifier: Identifier, signal: AbortSignal): Promise<RawFileInfo[]>;
+  /** Where a C-MOVE destination AE title lives; undefined when unknown (0xA801). */
+  destination(aet: string): { aet: string; host: string; port: number } | undefined;
+}
+
+/** A node we talk to as an SCU. */
+export interface NodeAddress {
+  aet: string;
+  host: string;
+  port: number;
+}
+
+export const Status = {
+  Success: 0x0000,
+  Pending: 0xff00,
+  PendingWarning: 0xff01,
+  Cancel: 0xfe00,
+  Warning: 0xb000,
+  OutOfResources: 0xa700,
+  OutOfResourcesMatches: 0xa701,
+  OutOfResourcesSubOps: 0xa702,
+  MoveDestinationUnknown: 0xa801,
+  DataSetMismatch: 0xa900,
+  CannotUnderstand: 0xc000,
+  UnableToProcess: 0xc001,
+  SopClassNotSupported: 0x0122,
+  NotAuthorized: 0x0124,
+  ProcessingFailure: 0x0110,
+} as const;
+
+/** What the wire layer reports as it works (the metrics hook). */
+export type DimseEvent =
+  | { type: "association"; outcome: "accepted" | "rejected"; reason?: string }
+  | { type: "released" | "aborted" }
+  | { type: "store"; status: number; bytes: number }
+  | { type: "find" | "move" | "get"; status: number }
+  | { type: "protocol-error"; message: string };

@@ -1,0 +1,486 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The agent's SCP: association policy, C-ECHO, raw C-STORE, C-FIND, C-MOVE and C-GET. Every
+ * library hook is guarded: a throw inside dcmjs-dimse would end the process, so each failure
+ * becomes a DIMSE status, an abort, or a log line.
+ */
+import type { Socket } from "node:net";
+import type { Logger } from "@conduit/shared/log.ts";
+import { hashUid } from "@conduit/shared/log.ts";
+import { isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { constants, Dataset, responses, Server } from "./_library.ts";
+import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
+import type { RawFileInfo } from "./raw_dataset.ts";
+import {
+  type DimseEvent,
+  DimseStatusError,
+  type Identifier,
+  type QueryHandler,
+  type QueryModel,
+  type RetrieveHandler,
+  Status,
+  type StoreHandler,
+} from "./handlers.ts";
+import { ScuAssociation } from "./scu.ts";
+import { sendStoreAndWait } from "./_store_request.ts";
+
+export interface ScpOptions extends NetworkOptions {
+  aet: string;
+  /** Calling AE titles allowed to associate; "*" allows any. */
+  allowedCallingAets: string[];
+  /** Refuse associations whose called AE title is not ours. */
+  checkCalledAet: boolean;
+  maxAssociations: number;
+  /** Accept storage SOP classes outside the standard storage roots (private classes). */
+  acceptAnySopClass: boolean;
+  store: StoreHandler;
+  query: QueryHandler;
+  retrieve: RetrieveHandler;
+  log: Logger;
+  onEvent?: (event: DimseEvent) => void;
+}
+
+const QR_FIND: Record<string, QueryModel> = {
+  [SopClass.PatientRootFind]: "patient",
+  [SopClass.StudyRootFind]: "study",
+};
+const QR_MOVE: Record<string, QueryModel> = {
+  [SopClass.PatientRootMove]: "patient",
+  [SopClass.StudyRootMove]: "study",
+};
+const QR_GET: Record<string, QueryModel> = {
+  [SopClass.PatientRootGet]: "patient",
+  [SopClass.StudyRootGet]: "study",
+};
+
+/** Uncompressed syntaxes in the order we prefer them (as DCMTK's storescp does). */
+const PREFERRED_SYNTAXES: string[] = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+];
+const COMMAND_SYNTAXES = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian];
+
+/** Shared state of one listening SCP. */
+interface ScpShared {
+  options: ScpOptions;
+  active: number;
+}
+
+const sharedKey = Symbol("conduit-scp");
+
+class AgentScp extends ConduitNetwork {
+  #shared: ScpShared;
+  #counted = false;
+  #operations = new Map<number, AbortController>();
+
+  constructor(socket: Socket, opts: any) {
+    const shared: ScpShared = opts[sharedKey];
+    super(socket, shared.options);
+    this.#shared = shared;
+    this.storeHandler = shared.options.store;
+    this.log = shared.options.log.child({ remote: this.info.remoteAddress });
+    socket.on("close", () => this.#closed());
+    socket.on("error", () => {/* reported through the library's networkError */});
+  }
+
+  get #options(): ScpOptions {
+    return this.#shared.options;
+  }
+
+  protected override emitEvent(event: DimseEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch { /* metrics never break the wire */ }
+  }
+
+  #closed(): void {
+    if (this.#counted) {
+      this.#shared.active--;
+      this.#counted = false;
+    }
+    for (const op of this.#operations.values()) op.abort();
+    this.#operations.clear();
+  }
+
+  associationRequested(association: any): void {
+    try {
+      this.#negotiate(association);
+    } catch (err) {
+      this.log.error("association negotiation failed", { err });
+      try {
+        this.sendAssociationReject(constants.RejectResult.Transient, constants.RejectSource.ServiceUser, 1);
+      } catch { /* socket gone */ }
+    }
+  }
+
+  #negotiate(association: any): void {
+    const o = this.#options;
+    const calling = String(association.getCallingAeTitle() ?? "").trim();
+    const called = String(association.getCalledAeTitle() ?? "").trim();
+    this.info = { ...this.info, callingAet: calling, calledAet: called };
+    this.log = this.log.child({ callingAet: calling });
+    const reject = (result: number, source: number, reason: number, why: string) => {
+      this.log.info("association rejected", { reason: why, calledAet: called });
+      this.emitEvent({ type: "association", outcome: "rejected", reason: why });
+      this.sendAssociationReject(result, source, reason);
+    };
+    const { RejectResult, RejectSource } = constants;
+    if (o.checkCalledAet && called !== o.aet) {
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title not recognised");
+    }
+    if (!o.allowedCallingAets.includes("*") && !o.allowedCallingAets.includes(calling)) {
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title not allowed");
+    }
+    if (this.#shared.active >= o.maxAssociations) {
+      // PS3.8 7.1.1.9: service provider (presentation), local limit exceeded, transient
+      return reject(
+        RejectResult.Transient,
+        RejectSource.ServiceProviderPresentation,
+        2,
+        "too many associations",
+      );
+    }
+    const { PresentationContextResult } = constants;
+    for (const pc of association.getPresentationContexts()) {
+      const context = association.getPresentationContext(pc.id);
+      const abstract: string = context.getAbstractSyntaxUid();
+      const offered: string[] = context.getTransferSyntaxUids();
+      let accepted: string | undefined;
+      if (
+        abstract === SopClass.Verification || QR_FIND[abstract] || QR_MOVE[abstract] || QR_GET[abstract]
+      ) {
+        accepted = COMMAND_SYNTAXES.find((ts) => offered.includes(ts));
+        if (!accepted) {
+          context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+          continue;
+        }
+      } else if (isStorageSopClass(abstract) || o.acceptAnySopClass) {
+        accepted = PREFERRED_SYNTAXES.find((ts) => offered.includes(ts)) ?? offered[0];
+      }
+      if (!accepted) {
+        context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+        continue;
+      }
+      context.setResult(PresentationContextResult.Accept, accepted);
+    }
+    this.#shared.active++;
+    this.#counted = true;
+    this.emitEvent({ type: "association", outcome: "accepted" });
+    this.log.debug("association accepted", { calledAet: called });
+    this.sendAssociationAccept();
+  }
+
+  associationReleaseRequested(): void {
+    try {
+      this.emitEvent({ type: "released" });
+      this.sendAssociationReleaseResponse();
+    } catch { /* socket gone */ }
+  }
+
+  abort(): void {
+    this.emitEvent({ type: "aborted" });
+    this.log.info("association aborted by peer");
+  }
+
+  cEchoRequest(request: any, callback: (rsp: any) => void): void {
+    try {
+      const rsp = responses.CEchoResponse.fromRequest(request);
+      rsp.setStatus(Status.Success);
+      callback(rsp);
+    } catch (err) {
+      this.log.error("C-ECHO failed", { err });
+    }
+  }
+
+  // ---- C-FIND ----
+
+  cFindRequest(request: any, callback: (rsp: any) => void): void {
+    this.#runOperation(request, "find", callback, async (signal, send) => {
+      const model = QR_FIND[request.getAffectedSopClassUid?.() ?? commandUid(request)];
+      if (!model) throw new DimseStatusError(Status.SopClassNotSupported, "not a C-FIND model we serve");
+      const identifier = readIdentifier(request);
+      let count = 0;
+      for await (const match of this.#options.query.find(model, identifier, signal)) {
+        if (signal.aborted) return Status.Cancel;
+        const rsp = responses.CFindResponse.fromRequest(request);
+        rsp.setStatus(Status.Pending);
+        rsp.setDataset(new Dataset(match));
+        send(rsp);
+        count++;
+      }
+      this.log.debug("C-FIND done", { matches: count });
+      return signal.aborted ? Status.Cancel : Status.Success;
+    });
+  }
+
+  // ---- C-MOVE and C-GET ----
+
+  cMoveRequest(request: any, callback: (rsp: any) => void): void {
+    this.#runOperation(request, "move", callback, async (signal, send) => {
+      const model = QR_MOVE[commandUid(request)];
+      if (!model) throw new DimseStatusError(Status.SopClassNotSupported, "not a C-MOVE model we serve");
+      const destinationAet = String(request.getCommandDataset().getElement("MoveDestination") ?? "").trim();
+      const destination = this.#options.retrieve.destination(destinationAet);
+      if (!destination) {
+        throw new DimseStatusError(
+          Status.MoveDestinationUnknown,
+          `unknown move destination ${destinationAet}`,
+        );
+      }
+      const items = await this.#options.retrieve.locate(model, readIdentifier(request), signal);
+      const counts = new SubOperations(items.length);
+      if (items.length === 0) return finalStatus(counts, send, request, responses.CMoveResponse);
+      const scu = new ScuAssociation({
+        callingAet: this.#options.aet,
+        node: destination,
+        maxPduLength: this.netOptions.maxPduLength,
+        idleTimeoutMs: this.netOptions.idleTimeoutMs,
+        artimTimeoutMs: this.netOptions.artimTimeoutMs,
+      });
+      try {
+        await scu.open({
+          storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
+        });
+      } catch (err) {
+        throw new DimseStatusError(
+          Status.OutOfResourcesSubOps,
+          `cannot reach ${destinationAet}: ${(err as Error).message}`,
+        );
+      }
+      try {
+        const messageId = request.getMessageId();
+        for (const item of items) {
+          if (signal.aborted) break;
+          let status: number;
+          try {
+            status = await scu.store(item, {
+              moveOriginatorAet: this.info.callingAet,
+              moveOriginatorMessageId: messageId,
+            });
+          } catch (err) {
+            this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
+            status = Status.ProcessingFailure;
+          }
+          counts.record(status, item.sopInstanceUid);
+          send(pending(request, responses.CMoveResponse, counts));
+        }
+      } finally {
+        await scu.release();
+      }
+      if (signal.aborted) return finalStatus(counts, send, request, responses.CMoveResponse, true);
+      return finalStatus(counts, send, request, responses.CMoveResponse);
+    });
+  }
+
+  cGetRequest(request: any, callback: (rsp: any) => void): void {
+    this.#runOperation(request, "get", callback, async (signal, send) => {
+      const model = QR_GET[commandUid(request)];
+      if (!model) throw new DimseStatusError(Status.SopClassNotSupported, "not a C-GET model we serve");
+      const items = await this.#options.retrieve.locate(model, readIdentifier(request), signal);
+      const counts = new SubOperations(items.length);
+      for (const item of items) {
+        if (signal.aborted) break;
+        let status: number;
+        try {
+          status = await this.#storeOverThisAssociation(item);
+        } catch (err) {
+          this.log.warn("C-GET sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
+          status = Status.ProcessingFailure;
+        }
+        counts.record(status, item.sopInstanceUid);
+        send(pending(request, responses.CGetResponse, counts));
+      }
+      return finalStatus(counts, send, request, responses.CGetResponse, signal.aborted);
+    });
+  }
+
+  /** One C-GET sub-operation: a C-STORE from us on a context the SCU accepted in the SCP role. */
+  #storeOverThisAssociation(item: RawFileInfo): Promise<number> {
+    const association = this.association;
+    let context: any;
+    for (const pc of association.getPresentationContexts()) {
+      const c = association.getPresentationContext(pc.id);
+      if (
+        c.getAbstractSyntaxUid() === item.sopClassUid &&
+        c.getResult() === constants.PresentationContextResult.Accept &&
+        c.getAcceptedTransferSyntaxUid() === item.transferSyntax
+      ) context = c;
+    }
+    if (!context) {
+      // No silent transcoding: the object goes as stored or not at all.
+      return Promise.resolve(Status.SopClassNotSupported);
+    }
+    return sendStoreAndWait(this, item);
+  }
+
+  cCancelRequest(request: any): void {
+    try {
+      const id = request.getMessageIdBeingRespondedTo?.() ??
+        request.getCommandDataset().getElement("MessageIDBeingRespondedTo");
+      this.#operations.get(id)?.abort();
+    } catch { /* nothing to cancel */ }
+  }
+
+  /** Runs one C-FIND/C-MOVE/C-GET with cancellation and maps every failure to a final status. */
+  #runOperation(
+    request: any,
+    kind: "find" | "move" | "get",
+    callback: (rsp: any) => void,
+    body: (signal: AbortSignal, send: (rsp: any) => void) => Promise<number | undefined>,
+  ): void {
+    const controller = new AbortController();
+    const messageId = request.getMessageId();
+    this.#operations.set(messageId, controller);
+    const Response = kind === "find"
+      ? responses.CFindResponse
+      : kind === "move"
+      ? responses.CMoveResponse
+      : responses.CGetResponse;
+    const send = (rsp: any) => {
+      if (this.socket.destroyed) return;
+      try {
+        callback(rsp);
+      } catch (err) {
+        this.log.error("sending a response failed", { err });
+      }
+    };
+    const finish = (status: number, comment?: string) => {
+      this.#operations.delete(messageId);
+      this.emitEvent({ type: kind, status });
+      const rsp = Response.fromRequest(request);
+      rsp.setStatus(status);
+      if (comment) rsp.setErrorComment?.(comment.slice(0, 64));
+      send(rsp);
+    };
+    body(controller.signal, send).then(
+      (status) => {
+        if (status === undefined) {
+          this.#operations.delete(messageId);
+          return; // final response already sent
+        }
+        finish(status);
+      },
+      (err) => {
+        const status = err instanceof DimseStatusError ? err.status : Status.UnableToProcess;
+        this.log.warn(`C-${kind.toUpperCase()} failed`, {
+          status: hex(status),
+          reason: (err as Error).message,
+        });
+        finish(status, (err as Error).message);
+      },
+    );
+  }
+}
+
+/** Counts sub-operations and the instances that failed. */
+class SubOperations {
+  completed = 0;
+  failed = 0;
+  warning = 0;
+  failedUids: string[] = [];
+  constructor(readonly total: number) {}
+  get remaining(): number {
+    return this.total - this.completed - this.failed - this.warning;
+  }
+  record(status: number, uid: string): void {
+    if (status === Status.Success) this.completed++;
+    else if ((status & 0xf000) === 0xb000) this.warning++;
+    else {
+      this.failed++;
+      this.failedUids.push(uid);
+    }
+  }
+}
+
+function setCounts(rsp: any, counts: SubOperations, final: boolean): void {
+  const cmd = rsp.getCommandDataset();
+  if (!final) cmd.setElement("NumberOfRemainingSuboperations", counts.remaining);
+  cmd.setElement("NumberOfCompletedSuboperations", counts.completed);
+  cmd.setElement("NumberOfFailedSuboperations", counts.failed);
+  cmd.setElement("NumberOfWarningSuboperations", counts.warning);
+}
+
+function pending(request: any, Response: any, counts: SubOperations): any {
+  const rsp = Response.fromRequest(request);
+  rsp.setStatus(Status.Pending);
+  setCounts(rsp, counts, false);
+  return rsp;
+}
+
+/** Sends the final C-MOVE/C-GET response (PS3.4 C.4.2.1.5): success, warning, failure or cancel. */
+function finalStatus(
+  counts: SubOperations,
+  send: (rsp: any) => void,
+  request: any,
+  Response: any,
+  canceled = false,
+): undefined {
+  const rsp = Response.fromRequest(request);
+  let status: number;
+  if (canceled) status = Status.Cancel;
+  else if (counts.failed === 0 && counts.warning === 0) status = Status.Success;
+  else if (counts.completed === 0 && counts.warning === 0) status = Status.OutOfResourcesSubOps;
+  else status = Status.Warning;
+  rsp.setStatus(status);
+  setCounts(rsp, counts, !canceled);
+  if (canceled) rsp.getCommandDataset().setElement("NumberOfRemainingSuboperations", counts.remaining);
+  if (counts.failedUids.length) rsp.setDataset(new Dataset({ FailedSOPInstanceUIDList: counts.failedUids }));
+  send(rsp);
+  return undefined;
+}
+
+function commandUid(request: any): string {
+  return String(request.getCommandDataset().getElement("AffectedSOPClassUID") ?? "").replace(/\0/g, "")
+    .trim();
+}
+
+function readIdentifier(request: any): Identifier {
+  const ds = request.getDataset();
+  if (!ds) throw new DimseStatusError(Status.DataSetMismatch, "request carries no identifier");
+  const elements = ds.getElements();
+  if (!elements || typeof elements !== "object") {
+    throw new DimseStatusError(Status.CannotUnderstand, "identifier could not be parsed");
+  }
+  return elements as Identifier;
+}
+
+function hex(status: number): string {
+  return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
+}
+
+/** A running SCP. */
+export interface ScpServer {
+  port: number;
+  activeAssociations(): number;
+  close(): Promise<void>;
+}
+
+/** Starts listening; resolves once the port is bound, rejects when it cannot be. */
+export function startScp(options: ScpOptions & { host: string; port: number }): Promise<ScpServer> {
+  const shared: ScpShared = { options, active: 0 };
+  const server = new Server(AgentScp);
+  return new Promise((resolve, reject) => {
+    let listening = false;
+    server.on("listening", () => {
+      listening = true;
+      const address = server.server.address();
+      resolve({
+        port: typeof address === "object" && address ? address.port : options.port,
+        activeAssociations: () => shared.active,
+        close: () =>
+          new Promise<void>((done) => {
+            const s = server.server;
+            server.close();
+            if (s?.listening) s.once("close", () => done());
+            else done();
+          }),
+      });
+    });
+    server.on("networkError", (err: Error) => {
+      if (!listening) reject(err);
+      else options.log.debug("connection error", { reason: err.message });
+    });
+    server.listen({ port: options.port, host: options.host }, { [sharedKey]: shared, ...options });
+  });
+}

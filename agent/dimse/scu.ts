@@ -1,0 +1,371 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The agent as an SCU towards a configured node: one association, many operations on it, each
+ * answered or timed out. Stores go raw in the file's own transfer syntax (never transcoded), C-GET
+ * sub-operations arrive raw through a StoreHandler, C-FIND results stream as they come.
+ */
+import * as net from "node:net";
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { Association, constants, Dataset, requests } from "./_library.ts";
+import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
+import type { RawFileInfo } from "./raw_dataset.ts";
+import { type Identifier, type NodeAddress, type QueryModel, Status, type StoreHandler } from "./handlers.ts";
+import { sendStoreAndWait } from "./_store_request.ts";
+
+export interface ScuOptions extends NetworkOptions {
+  callingAet: string;
+  node: NodeAddress;
+  /** ms to wait for each response (reset by every pending response). */
+  responseTimeoutMs?: number;
+  /** ms to wait for the TCP connection. */
+  connectTimeoutMs?: number;
+}
+
+/** What to negotiate. */
+export interface ContextsWanted {
+  echo?: boolean;
+  find?: QueryModel[];
+  move?: QueryModel[];
+  /** C-GET models, and the storage classes we accept back (SCP role). */
+  get?: { models: QueryModel[]; storage: { sopClassUid: string; transferSyntaxes?: string[] }[] };
+  /** Objects we will send: one context per (SOP class, transfer syntax), exactly as stored. */
+  storage?: { sopClassUid: string; transferSyntax: string }[];
+}
+
+/** Counts from a C-MOVE or C-GET final response. */
+export interface RetrieveResult {
+  status: number;
+  completed: number;
+  failed: number;
+  warning: number;
+  /** Objects that actually arrived through the store handler (C-GET). */
+  received: number;
+  comment?: string;
+}
+
+const FIND: Record<QueryModel, string> = { patient: SopClass.PatientRootFind, study: SopClass.StudyRootFind };
+const MOVE: Record<QueryModel, string> = { patient: SopClass.PatientRootMove, study: SopClass.StudyRootMove };
+const GET: Record<QueryModel, string> = { patient: SopClass.PatientRootGet, study: SopClass.StudyRootGet };
+const UNCOMPRESSED = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+];
+
+/** The association is gone, refused or timed out. */
+export class AssociationError extends Error {
+  override name = "AssociationError";
+}
+
+class ScuNetwork extends ConduitNetwork {
+  received = 0;
+  constructor(socket: net.Socket, opts: NetworkOptions, storeHandler?: StoreHandler) {
+    super(socket, opts);
+    this.storeHandler = storeHandler;
+  }
+  protected override emitEvent(event: any): void {
+    if (event.type === "store" && event.status === Status.Success) this.received++;
+  }
+  // A peer that aborts: the close listeners reject whatever waits.
+  abort(): void {}
+  associationRequested(): void {
+    this.sendAssociationReject(constants.RejectResult.Permanent, constants.RejectSource.ServiceUser, 1);
+  }
+}
+
+export class ScuAssociation {
+  #network: ScuNetwork | undefined;
+  #closed = false;
+  readonly options: ScuOptions;
+
+  constructor(options: ScuOptions, private readonly storeHandler?: StoreHandler) {
+    this.options = options;
+  }
+
+  /** Connects and negotiates; rejects with the reason on refusal, timeout or no accepted context. */
+  open(wanted: ContextsWanted): Promise<void> {
+    const { node, callingAet } = this.options;
+    const association = new Association(callingAet, node.aet);
+    association.setMaxPduLength(this.options.maxPduLength);
+    const add = (abstract: string, syntaxes: string[], scpRole = false) => {
+      const pcId = association.addPresentationContext(abstract);
+      for (const ts of syntaxes) association.addTransferSyntaxToPresentationContext(pcId, ts);
+      if (scpRole) {
+        const pc = association.getPresentationContext(pcId);
+        pc.setUserRole(false);
+        pc.setProviderRole(true);
+      }
+    };
+    const commandSyntaxes = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
+    if (wanted.echo) add(SopClass.Verification, commandSyntaxes);
+    for (const m of wanted.find ?? []) add(FIND[m], commandSyntaxes);
+    for (const m of wanted.move ?? []) add(MOVE[m], commandSyntaxes);
+    for (const m of wanted.get?.models ?? []) add(GET[m], commandSyntaxes);
+    const seenStorage = new Set<string>();
+    for (const s of wanted.get?.storage ?? []) {
+      if (seenStorage.has(s.sopClassUid)) continue;
+      seenStorage.add(s.sopClassUid);
+      add(s.sopClassUid, s.transferSyntaxes ?? UNCOMPRESSED, true);
+    }
+    const pairs = new Set<string>();
+    for (const s of wanted.storage ?? []) {
+      const key = `${s.sopClassUid}|${s.transferSyntax}`;
+      if (pairs.has(key)) continue;
+      pairs.add(key);
+      add(s.sopClassUid, [s.transferSyntax]);
+    }
+    if (association.getPresentationContexts().length > 128) {
+      return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
+    }
+
+    const socket = net.connect({ host: node.host, port: node.port });
+    const network = new ScuNetwork(socket, this.options, this.storeHandler);
+    this.#network = network;
+    socket.on("error", () => {/* surfaced through close */});
+    socket.on("close", () => {
+      this.#closed = true;
+    });
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        fail(new AssociationError(`no answer from ${node.aet}@${node.host}:${node.port} in time`));
+        socket.destroy();
+      }, this.options.connectTimeoutMs ?? this.options.artimTimeoutMs);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      socket.once(
+        "close",
+        () => fail(new AssociationError(`connection to ${node.aet} closed during negotiation`)),
+      );
+      network.on("networkError", (err: Error) => {
+        fail(new AssociationError(`${node.aet}: ${err.message}`));
+        socket.destroy();
+      });
+      network.on("connect", () => {
+        try {
+          network.sendAssociationRequest(association);
+        } catch (err) {
+          fail(err as Error);
+        }
+      });
+      network.on("associationRejected", (r: any) => {
+        fail(
+          new AssociationError(
+            `${node.aet} rejected the association (result ${r.result}, source ${r.source}, reason ${r.reason})`,
+          ),
+        );
+        socket.end();
+      });
+      network.on("associationAccepted", (accepted: any) => {
+        clearTimeout(timer);
+        const any = accepted.getPresentationContexts().some((pc: any) =>
+          accepted.getPresentationContext(pc.id).getResult() === constants.PresentationContextResult.Accept
+        );
+        if (!any) {
+          reject(new AssociationError(`${node.aet} accepted no presentation context`));
+          this.release();
+          return;
+        }
+        resolve();
+      });
+    });
+  }
+
+  get #live(): ScuNetwork {
+    if (!this.#network || this.#closed) throw new AssociationError("association is not open");
+    return this.#network;
+  }
+
+  /** True when a context for this SOP class and transfer syntax was accepted. */
+  accepts(sopClassUid: string, transferSyntax?: string): boolean {
+    const association = this.#network?.association;
+    if (!association) return false;
+    return association.getPresentationContexts().some((pc: any) => {
+      const c = association.getPresentationContext(pc.id);
+      return c.getAbstractSyntaxUid() === sopClassUid &&
+        c.getResult() === constants.PresentationContextResult.Accept &&
+        (!transferSyntax || c.getAcceptedTransferSyntaxUid() === transferSyntax);
+    });
+  }
+
+  echo(): Promise<number> {
+    const request = new requests.CEchoRequest();
+    return this.#single(request);
+  }
+
+  /** Sends one stored object as it is; resolves with the peer's status. */
+  store(
+    item: RawFileInfo,
+    extra?: { moveOriginatorAet?: string; moveOriginatorMessageId?: number },
+  ): Promise<number> {
+    if (!this.accepts(item.sopClassUid, item.transferSyntax)) {
+      return Promise.resolve(Status.SopClassNotSupported);
+    }
+    return sendStoreAndWait(this.#live, item, extra, this.options.responseTimeoutMs ?? 120_000);
+  }
+
+  /** Streams C-FIND matches; cancel by breaking out of the loop or with the signal. */
+  async *find(model: QueryModel, identifier: Identifier, signal?: AbortSignal): AsyncGenerator<Identifier> {
+    const request = new requests.CFindRequest();
+    request.setAffectedSopClassUid(FIND[model]);
+    request.setDataset(new Dataset(identifier));
+    const queue: Identifier[] = [];
+    let finished: { status: number } | undefined;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      wake?.();
+      wake = undefined;
+    };
+    const done = this.#run(request, (rsp: any) => {
+      if (rsp.getStatus() === Status.Pending || rsp.getStatus() === Status.PendingWarning) {
+        const ds = rsp.getDataset();
+        if (ds) queue.push(ds.getElements());
+        poke();
+      }
+    }, signal);
+    done.then((rsp) => {
+      finished = { status: rsp.getStatus() };
+      poke();
+    }, (err) => {
+      failure = err;
+      poke();
+    });
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (failure) throw failure;
+        if (finished) {
+          if (finished.status !== Status.Success && finished.status !== Status.Cancel) {
+            throw new AssociationError(`C-FIND ended with status 0x${finished.status.toString(16)}`);
+          }
+          return;
+        }
+        await new Promise<void>((r) => (wake = r));
+      }
+    } finally {
+      if (!finished && !failure) this.#network?.sendCancel(request);
+    }
+  }
+
+  /** Asks the node to C-MOVE to `destinationAet`; resolves with the final counts. */
+  async move(
+    model: QueryModel,
+    identifier: Identifier,
+    destinationAet: string,
+    signal?: AbortSignal,
+  ): Promise<RetrieveResult> {
+    const request = new requests.CMoveRequest();
+    request.setAffectedSopClassUid(MOVE[model]);
+    request.getCommandDataset().setElement("MoveDestination", destinationAet);
+    request.setDataset(new Dataset(identifier));
+    const rsp = await this.#run(request, () => {}, signal);
+    return this.#counts(rsp);
+  }
+
+  /** C-GET: sub-operation objects arrive through the store handler given to the constructor. */
+  async get(model: QueryModel, identifier: Identifier, signal?: AbortSignal): Promise<RetrieveResult> {
+    if (!this.storeHandler) throw new AssociationError("C-GET needs a store handler");
+    const request = new requests.CGetRequest();
+    request.setAffectedSopClassUid(GET[model]);
+    request.setDataset(new Dataset(identifier));
+    const rsp = await this.#run(request, () => {}, signal);
+    return this.#counts(rsp);
+  }
+
+  #counts(rsp: any): RetrieveResult {
+    const cmd = rsp.getCommandDataset();
+    const n = (k: string) => Number(cmd.getElement(k) ?? 0) || 0;
+    return {
+      status: rsp.getStatus(),
+      completed: n("NumberOfCompletedSuboperations"),
+      failed: n("NumberOfFailedSuboperations"),
+      warning: n("NumberOfWarningSuboperations"),
+      received: this.#network?.received ?? 0,
+      comment: cmd.getElement("ErrorComment") || undefined,
+    };
+  }
+
+  async #single(request: any): Promise<number> {
+    const rsp = await this.#run(request, () => {});
+    return rsp.getStatus();
+  }
+
+  /** Sends a request and resolves with its final response; every pending response resets the timer. */
+  #run(request: any, onResponse: (rsp: any) => void, signal?: AbortSignal): Promise<any> {
+    const network = this.#live;
+    const timeoutMs = this.options.responseTimeoutMs ?? 120_000;
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          cleanup();
+          reject(new AssociationError(`no response within ${timeoutMs} ms`));
+          this.abort();
+        }, timeoutMs);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new AssociationError("association closed before the final response"));
+      };
+      const onAbort = () => network.sendCancel(request);
+      const cleanup = () => {
+        clearTimeout(timer);
+        network.socket.off("close", onClose);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      network.socket.once("close", onClose);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      request.on("response", (rsp: any) => {
+        try {
+          const status = rsp.getStatus();
+          if (status === Status.Pending || status === Status.PendingWarning) {
+            arm();
+            onResponse(rsp);
+            return;
+          }
+          cleanup();
+          resolve(rsp);
+        } catch (err) {
+          cleanup();
+          reject(err);
+        }
+      });
+      arm();
+      network.sendRequests(request);
+    });
+  }
+
+  /** Releases the association (A-RELEASE), or closes it if the peer does not answer. */
+  release(): Promise<void> {
+    const network = this.#network;
+    if (!network || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        network.socket.destroy();
+      }, 5000);
+      network.socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      network.on("associationReleaseResponse", () => network.socket.end());
+      try {
+        network.sendAssociationReleaseRequest();
+      } catch {
+        network.socket.destroy();
+      }
+    });
+  }
+
+  /** Aborts the association at once. */
+  abort(): void {
+    const network = this.#network;
+    if (!network || this.#closed) return;
+    try {
+      network.sendAbort(constants.AbortSource.ServiceUser, constants.AbortReason.NotSpecified);
+    } catch { /* gone */ }
+    network.socket.destroy();
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The raw C-STORE receive path: a Writable that puts a File Meta group in front of the data set
+ * bytes exactly as they arrive in P-DATA PDVs, hashing and counting them on the way, and syncs the
+ * file before it reports `finish`. Writes are synchronous, so PDVs land in order and memory stays
+ * bounded by one PDV whatever the object's size.
+ */
+import { Writable } from "node:stream";
+import { createHash, type Hash } from "node:crypto";
+import * as fs from "node:fs";
+import { buildFileMeta, type FileMetaFields } from "@conduit/shared/dicom/file_meta.ts";
+
+/** What a finished stream knows about the object it received. */
+export interface ReceivedObject {
+  tempPath: string;
+  /** Bytes of the data set (after the File Meta group). */
+  datasetSize: number;
+  /** SHA-256 (hex) of the data set bytes. */
+  datasetSha256: string;
+  fileSize: number;
+  meta: FileMetaFields;
+}
+
+export class StoreFileStream extends Writable {
+  readonly tempPath: string;
+  readonly meta: FileMetaFields;
+  #fd: number | undefined;
+  #hash: Hash = createHash("sha256");
+  #datasetSize = 0;
+  #fileSize = 0;
+  #failed: Error | undefined;
+  #received: ReceivedObject | undefined;
+
+  /** Opens `tempPath` (exclusive create) and writes the File Meta group. Throws when it cannot. */
+  constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true) {
+    super({ highWaterMark: 1 << 20 });
+    this.tempPath = tempPath;
+    this.meta = meta;
+    this.#fd = fs.openSync(tempPath, "wx", 0o640);
+    const header = buildFileMeta(meta);
+    fs.writeSync(this.#fd, header);
+    this.#fileSize = header.length;
+  }
+
+  /** The first write error, if any (the stream keeps swallowing data so the association stays in step). */
+  get failure(): Error | undefined {
+    return this.#failed;
+  }
+
+  /** Set once `finish` has fired without failure. */
+  get received(): ReceivedObject | undefined {
+    return this.#received;
+  }
+
+  override _write(chunk: Uint8Array, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.#failed || this.#fd === undefined) return cb();
+    try {
+      let at = 0;
+      while (at < chunk.length) at += fs.writeSync(this.#fd, chunk, at, chunk.length - at);
+      this.#hash.update(chunk);
+      this.#datasetSize += chunk.length;
+      this.#fileSize += chunk.length;
+    } catch (err) {
+      // ENOSPC and friends: remember, stop writing, answer with a failure status later.
+      this.#failed = err as Error;
+    }
+    cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const fd = this.#fd;
+    if (fd === undefined) return cb();
+    const done = () => {
+      fs.close(fd, (closeErr) => {
+        this.#fd = undefined;
+        if (closeErr && !this.#failed) this.#failed = closeErr;
+        if (!this.#failed) {
+          this.#received = {
+            tempPath: this.tempPath,
+            datasetSize: this.#datasetSize,
+            datasetSha256: this.#hash.digest("hex"),
+            fileSize: this.#fileSize,
+            meta: this.meta,
+          };
+        }
+        cb();
+      });
+    };
+    if (this.#failed || !this.sync) return done();
+    fs.fsync(fd, (err) => {
+      if (err) this.#failed = err;
+      done();
+    });
+  }
+
+  /** Closes and removes the temporary file (after an abort, or when the object is refused). */
+  discard(): void {
+    if (this.#fd !== undefined) {
+      try {
+        fs.closeSync(this.#fd);
+      } catch { /* already closed */ }
+      this.#fd = undefined;
+    }
+    try {
+      fs.unlinkSync(this.tempPath);
+    } catch { /* gone already */ }
+  }
+}

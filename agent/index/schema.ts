@@ -1,0 +1,77 @@
+/**
+ * The agent's index: patient, study, series and instance, with what C-FIND and QIDO need at each
+ * level. Study and series rows carry counts and modality/SOP class lists, kept current on ingest.
+ */
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const patients = sqliteTable("patients", {
+  pk: integer("pk").primaryKey({ autoIncrement: true }),
+  patientId: text("patient_id").notNull(),
+  issuerOfPatientId: text("issuer_of_patient_id").notNull().default(""),
+  patientName: text("patient_name").notNull().default(""),
+  patientBirthDate: text("patient_birth_date").notNull().default(""),
+  patientSex: text("patient_sex").notNull().default(""),
+  numStudies: integer("num_studies").notNull().default(0),
+  numSeries: integer("num_series").notNull().default(0),
+  numInstances: integer("num_instances").notNull().default(0),
+}, (t) => [
+  uniqueIndex("patients_identity").on(t.patientId, t.issuerOfPatientId),
+  index("patients_name").on(t.patientName),
+]);
+
+export const studies = sqliteTable("studies", {
+  studyInstanceUid: text("study_instance_uid").primaryKey(),
+  patientPk: integer("patient_pk").notNull().references(() => patients.pk),
+  studyDate: text("study_date").notNull().default(""),
+  studyTime: text("study_time").notNull().default(""),
+  accessionNumber: text("accession_number").notNull().default(""),
+  referringPhysicianName: text("referring_physician_name").notNull().default(""),
+  studyDescription: text("study_description").notNull().default(""),
+  studyId: text("study_id").notNull().default(""),
+  /** Backslash-separated, sorted. */
+  modalitiesInStudy: text("modalities_in_study").notNull().default(""),
+  sopClassesInStudy: text("sop_classes_in_study").notNull().default(""),
+  specificCharacterSet: text("specific_character_set").notNull().default(""),
+  numSeries: integer("num_series").notNull().default(0),
+  numInstances: integer("num_instances").notNull().default(0),
+  updatedAt: integer("updated_at").notNull(),
+}, (t) => [
+  index("studies_patient").on(t.patientPk),
+  index("studies_date").on(t.studyDate),
+  index("studies_accession").on(t.accessionNumber),
+]);
+
+export const series = sqliteTable("series", {
+  seriesInstanceUid: text("series_instance_uid").primaryKey(),
+  studyInstanceUid: text("study_instance_uid").notNull().references(() => studies.studyInstanceUid),
+  modality: text("modality").notNull().default(""),
+  seriesNumber: text("series_number").notNull().default(""),
+  seriesDescription: text("series_description").notNull().default(""),
+  seriesDate: text("series_date").notNull().default(""),
+  seriesTime: text("series_time").notNull().default(""),
+  bodyPartExamined: text("body_part_examined").notNull().default(""),
+  numInstances: integer("num_instances").notNull().default(0),
+}, (t) => [index("series_study").on(t.studyInstanceUid)]);
+
+export const instances = sqliteTable(
+  "instances",
+  {
+    sopInstanceUid: text("sop_instance_uid").primaryKey(),
+    seriesInstanceUid: text("series_instance_uid").notNull().references(() => series.seriesInstanceUid),
+    studyInstanceUid: text("study_instance_uid").notNull(),
+    sopClassUid: text("sop_class_uid").notNull(),
+    instanceNumber: text("instance_number").notNull().default(""),
+    transferSyntaxUid: text("transfer_syntax_uid").notNull(),
+    /** Path relative to the data directory. */
+    path: text("path").notNull(),
+    fileSize: integer("file_size").notNull(),
+    /** Offset and size of the data set within the file (after group 0002). */
+    datasetOffset: integer("dataset_offset").notNull(),
+    datasetSize: integer("dataset_size").notNull(),
+    /** SHA-256 of the data set bytes (hex). */
+    sha256: text("sha256").notNull(),
+    callingAet: text("calling_aet").notNull().default(""),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [index("instances_series").on(t.seriesInstanceUid), index("instances_study").on(t.studyInstanceUid)],
+);

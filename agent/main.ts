@@ -1,0 +1,100 @@
+/**
+ * `deno task agent [flags]`: runs the site agent. With no flags and no file it is a standalone
+ * DICOM archive node on port 11112.
+ */
+import { parseArgs } from "node:util";
+import * as fs from "node:fs";
+import { rootLogger } from "@conduit/shared/log.ts";
+import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
+import { startAgent } from "./app.ts";
+import { VERSION } from "./version.ts";
+
+function usage(): string {
+  const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
+  return [
+    `conduit agent ${VERSION}`,
+    "usage: deno task agent [--config FILE] [flags]",
+    "",
+    "  --config FILE            YAML configuration file",
+    ...lines,
+    "",
+    "Every flag is also a CONDUIT_AGENT_* variable (--http-port: CONDUIT_AGENT_HTTP_PORT).",
+    "Precedence: flags, then variables, then the file, then defaults.",
+  ].join("\n");
+}
+
+export async function main(args: string[]): Promise<number> {
+  if (args[0] === "--") args = args.slice(1);
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    config: { type: "string" },
+    enroll: { type: "string" },
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
+  for (const name of Object.keys(FLAGS)) options[name] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    console.error(`agent: ${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    console.log(usage());
+    return 0;
+  }
+  if (values.version) {
+    console.log(VERSION);
+    return 0;
+  }
+  if (parsed.positionals.length) {
+    console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
+    return 2;
+  }
+  const flags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (typeof v === "string") flags[k] = v;
+  let config;
+  try {
+    ({ config } = loadConfig({
+      flags,
+      env: Deno.env.toObject(),
+      readFile: (p) => fs.readFileSync(p, "utf8"),
+    }));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  const log = rootLogger.withLevel(config.log.level).child({ site: config.site ?? "standalone" });
+  let agent;
+  try {
+    agent = await startAgent(config, log);
+  } catch (err) {
+    log.error("agent failed to start", { reason: (err as Error).message });
+    return 1;
+  }
+  const stop = new Promise<void>((resolve) => {
+    const onSignal = () => resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+  });
+  await stop;
+  await agent.stop();
+  return 0;
+}
+
+if (import.meta.main) {
+  // A failure inside a library callback must not end the process: log it and keep serving.
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    rootLogger.error("unhandled rejection", { reason: String((e.reason as Error)?.message ?? e.reason) });
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    rootLogger.error("uncaught exception", { reason: String(e.message) });
+  });
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,106 @@
+/** The agent's Prometheus metrics, in one registry passed to whatever counts. */
+import client from "prom-client";
+import type { DimseEvent } from "./dimse/handlers.ts";
+
+export class AgentMetrics {
+  readonly registry = new client.Registry();
+  readonly associations = new client.Counter({
+    name: "conduit_agent_associations_total",
+    help: "Associations requested, by outcome (accepted, rejected, released, aborted)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  /** Set by the owner of the SCP: how many associations are open. */
+  activeSource: () => number = () => 0;
+  readonly activeAssociations: client.Gauge;
+  readonly objectsReceived = new client.Counter({
+    name: "conduit_agent_objects_received_total",
+    help: "C-STORE requests answered, by status",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  readonly bytesReceived = new client.Counter({
+    name: "conduit_agent_bytes_received_total",
+    help: "Bytes of objects received successfully (file size)",
+    registers: [this.registry],
+  });
+  readonly objectsStored = new client.Counter({
+    name: "conduit_agent_objects_stored_total",
+    help: "Objects newly committed to the archive",
+    registers: [this.registry],
+  });
+  readonly bytesStored = new client.Counter({
+    name: "conduit_agent_bytes_stored_total",
+    help: "Bytes newly committed to the archive",
+    registers: [this.registry],
+  });
+  readonly duplicates = new client.Counter({
+    name: "conduit_agent_objects_duplicate_total",
+    help: "Objects received again (already in the archive)",
+    registers: [this.registry],
+  });
+  readonly operations = new client.Counter({
+    name: "conduit_agent_operations_total",
+    help: "C-FIND, C-MOVE and C-GET requests, by final status",
+    labelNames: ["operation", "status"],
+    registers: [this.registry],
+  });
+  readonly failures = new client.Counter({
+    name: "conduit_agent_failures_total",
+    help: "Failures by DIMSE status (or protocol-error)",
+    labelNames: ["operation", "status"],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    const source = () => this.activeSource();
+    this.activeAssociations = new client.Gauge({
+      name: "conduit_agent_associations_active",
+      help: "Associations open now",
+      registers: [this.registry],
+      collect() {
+        this.set(source());
+      },
+    });
+    client.collectDefaultMetrics({ register: this.registry, prefix: "conduit_agent_" });
+  }
+
+  /** The DIMSE layer's event hook. */
+  onDimseEvent = (e: DimseEvent): void => {
+    switch (e.type) {
+      case "association":
+        this.associations.inc({ outcome: e.outcome });
+        break;
+      case "released":
+      case "aborted":
+        this.associations.inc({ outcome: e.type });
+        break;
+      case "store": {
+        const status = statusLabel(e.status);
+        this.objectsReceived.inc({ status });
+        if (e.status === 0) this.bytesReceived.inc(e.bytes);
+        else this.failures.inc({ operation: "store", status });
+        break;
+      }
+      case "find":
+      case "move":
+      case "get": {
+        const status = statusLabel(e.status);
+        this.operations.inc({ operation: e.type, status });
+        if (e.status !== 0 && e.status !== 0xfe00) this.failures.inc({ operation: e.type, status });
+        break;
+      }
+      case "protocol-error":
+        this.failures.inc({ operation: "association", status: "protocol-error" });
+        break;
+    }
+  };
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+function statusLabel(status: number): string {
+  return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
+}

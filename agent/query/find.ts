@@ -1,0 +1,137 @@
+/**
+ * The C-FIND SCP's backend: matches an identifier against the index and streams one response
+ * identifier per match, holding every requested key (empty when we have no value for it).
+ */
+import { type SQL, sql } from "drizzle-orm";
+import type { Identifier, QueryHandler, QueryModel } from "../dimse/handlers.ts";
+import { DimseStatusError, Status } from "../dimse/handlers.ts";
+import type { Database } from "../index/db.ts";
+import { ATTRIBUTE_BY_KEYWORD, type Level, levelRank, UNIQUE_KEYS } from "./attributes.ts";
+import { identifierText, matchCondition } from "./matching.ts";
+
+const PAGE = 500;
+const LEVELS = new Set(["PATIENT", "STUDY", "SERIES", "IMAGE"]);
+/** Keys that are part of the identifier's frame, not of matching. */
+const FRAME_KEYS = new Set(["QueryRetrieveLevel", "SpecificCharacterSet", "RetrieveAETitle", "_vrMap"]);
+
+export interface FindOptions {
+  /** Our AE title, returned as RetrieveAETitle. */
+  aet: string;
+  /** At most this many matches; more is answered 0xA700-free by stopping (logged). */
+  maxResults: number;
+}
+
+/** Runs one query over the index and yields rows of column values keyed by keyword. */
+export async function* queryIndex(
+  db: Database,
+  level: Level,
+  filters: Record<string, string>,
+  returnKeys: string[],
+  options: { limit?: number; offset?: number; pageSize?: number } = {},
+): AsyncGenerator<Record<string, unknown>> {
+  const rank = levelRank(level);
+  const conditions: SQL[] = [];
+  for (const [keyword, value] of Object.entries(filters)) {
+    const attr = ATTRIBUTE_BY_KEYWORD.get(keyword);
+    if (!attr || levelRank(attr.level) > rank) continue;
+    const cond = matchCondition(sql.raw(attr.column), attr.kind, value);
+    if (cond) conditions.push(cond);
+  }
+  const columns = returnKeys
+    .map((k) => ATTRIBUTE_BY_KEYWORD.get(k))
+    .filter((a) => a && levelRank(a.level) <= rank)
+    .map((a) => sql.raw(`${a!.column} AS "${a!.keyword}"`));
+  if (columns.length === 0) columns.push(sql.raw("1 AS one"));
+  const from = {
+    PATIENT: sql.raw("patients p"),
+    STUDY: sql.raw("studies st JOIN patients p ON p.pk = st.patient_pk"),
+    SERIES: sql.raw(
+      "series se JOIN studies st ON st.study_instance_uid = se.study_instance_uid JOIN patients p ON p.pk = st.patient_pk",
+    ),
+    IMAGE: sql.raw(
+      "instances i JOIN series se ON se.series_instance_uid = i.series_instance_uid " +
+        "JOIN studies st ON st.study_instance_uid = se.study_instance_uid JOIN patients p ON p.pk = st.patient_pk",
+    ),
+  }[level];
+  const order = {
+    PATIENT: sql.raw("p.pk"),
+    STUDY: sql.raw("st.study_date, st.study_time, st.study_instance_uid"),
+    SERIES: sql.raw("st.study_instance_uid, CAST(se.series_number AS INTEGER), se.series_instance_uid"),
+    IMAGE: sql.raw("se.series_instance_uid, CAST(i.instance_number AS INTEGER), i.sop_instance_uid"),
+  }[level];
+  const where = conditions.length ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``;
+  const pageSize = options.pageSize ?? PAGE;
+  let offset = options.offset ?? 0;
+  let left = options.limit ?? Number.MAX_SAFE_INTEGER;
+  while (left > 0) {
+    const take = Math.min(pageSize, left);
+    const rows = await db.read.all<Record<string, unknown>>(
+      sql`SELECT ${
+        sql.join(columns, sql`, `)
+      } FROM ${from} ${where} ORDER BY ${order} LIMIT ${take} OFFSET ${offset}`,
+    );
+    for (const row of rows) yield row;
+    if (rows.length < take) return;
+    offset += rows.length;
+    left -= rows.length;
+  }
+}
+
+export class IndexQueryHandler implements QueryHandler {
+  constructor(private readonly db: Database, private readonly options: FindOptions) {}
+
+  async *find(model: QueryModel, identifier: Identifier, signal: AbortSignal): AsyncIterable<Identifier> {
+    const level = identifierText(identifier.QueryRetrieveLevel).toUpperCase() as Level;
+    if (!LEVELS.has(level)) {
+      throw new DimseStatusError(
+        Status.DataSetMismatch,
+        `QueryRetrieveLevel ${JSON.stringify(level)} not valid`,
+      );
+    }
+    if (model === "study" && level === "PATIENT") {
+      throw new DimseStatusError(Status.DataSetMismatch, "Study Root has no PATIENT level");
+    }
+    const requested = Object.keys(identifier).filter((k) => !FRAME_KEYS.has(k));
+    const filters: Record<string, string> = {};
+    for (const k of requested) filters[k] = identifierText(identifier[k]);
+    const returnKeys = [...new Set([...requested, ...UNIQUE_KEYS[level]])];
+    let n = 0;
+    for await (
+      const row of queryIndex(this.db, level, filters, returnKeys, { limit: this.options.maxResults })
+    ) {
+      if (signal.aborted) return;
+      yield this.#response(level, returnKeys, row, identifier);
+      n++;
+    }
+    void n;
+  }
+
+  #response(level: Level, keys: string[], row: Record<string, unknown>, identifier: Identifier): Identifier {
+    const out: Identifier = { QueryRetrieveLevel: level, RetrieveAETitle: this.options.aet };
+    let nonAscii = false;
+    for (const k of keys) {
+      const attr = ATTRIBUTE_BY_KEYWORD.get(k);
+      const value = attr ? row[k] : undefined;
+      if (value === undefined || value === null || value === "") {
+        // Requested but unknown or empty: returned empty (zero length), as PS3.4 C.2.2.1.2 allows.
+        out[k] = Array.isArray(identifier[k]) && typeof (identifier[k] as unknown[])[0] === "object"
+          ? []
+          : "";
+        continue;
+      }
+      const text = String(value);
+      if (!isAscii(text)) nonAscii = true;
+      if (attr!.kind === "pn") out[k] = [{ Alphabetic: text }];
+      else if (attr!.numeric) out[k] = Number(text);
+      else if (attr!.multi) out[k] = text.split("\\");
+      else out[k] = text;
+    }
+    if (nonAscii) out.SpecificCharacterSet = "ISO_IR 192";
+    return out;
+  }
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}

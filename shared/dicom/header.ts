@@ -1,0 +1,100 @@
+/**
+ * Reading the attributes the index needs from a parsed header: patient, study, series and
+ * instance fields, decoded under the object's character set.
+ */
+import { type DataSet, findElement, type Part10Header } from "./reader.ts";
+import { stringValue, TextDecoding } from "./values.ts";
+
+/** The index's view of one object. */
+export interface InstanceAttributes {
+  patientId: string;
+  issuerOfPatientId: string;
+  patientName: string;
+  patientBirthDate: string;
+  patientSex: string;
+  studyInstanceUid: string;
+  studyDate: string;
+  studyTime: string;
+  accessionNumber: string;
+  referringPhysicianName: string;
+  studyDescription: string;
+  studyId: string;
+  seriesInstanceUid: string;
+  modality: string;
+  seriesNumber: string;
+  seriesDescription: string;
+  seriesDate: string;
+  seriesTime: string;
+  bodyPartExamined: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  instanceNumber: string;
+  specificCharacterSet: string;
+}
+
+const T = {
+  SpecificCharacterSet: 0x00080005,
+  SOPClassUID: 0x00080016,
+  SOPInstanceUID: 0x00080018,
+  StudyDate: 0x00080020,
+  SeriesDate: 0x00080021,
+  StudyTime: 0x00080030,
+  SeriesTime: 0x00080031,
+  AccessionNumber: 0x00080050,
+  Modality: 0x00080060,
+  ReferringPhysicianName: 0x00080090,
+  StudyDescription: 0x00081030,
+  SeriesDescription: 0x0008103e,
+  PatientName: 0x00100010,
+  PatientID: 0x00100020,
+  IssuerOfPatientID: 0x00100021,
+  PatientBirthDate: 0x00100030,
+  PatientSex: 0x00100040,
+  BodyPartExamined: 0x00180015,
+  StudyInstanceUID: 0x0020000d,
+  SeriesInstanceUID: 0x0020000e,
+  StudyID: 0x00200010,
+  SeriesNumber: 0x00200011,
+  InstanceNumber: 0x00200013,
+} as const;
+
+/** Extracts index attributes from a parsed data set (bytes are the buffer the offsets refer to). */
+export function instanceAttributes(
+  bytes: Uint8Array,
+  dataset: DataSet,
+  header?: Part10Header,
+): InstanceAttributes {
+  const charsetEl = findElement(dataset, T.SpecificCharacterSet);
+  const specificCharacterSet = charsetEl ? stringValue(bytes, charsetEl) : "";
+  const decoding = new TextDecoding(specificCharacterSet);
+  const get = (tag: number) => {
+    const el = findElement(dataset, tag);
+    if (!el || el.length <= 0 || el.items) return "";
+    return stringValue(bytes, el, decoding);
+  };
+  return {
+    patientId: get(T.PatientID),
+    issuerOfPatientId: get(T.IssuerOfPatientID),
+    patientName: get(T.PatientName),
+    patientBirthDate: get(T.PatientBirthDate),
+    patientSex: get(T.PatientSex),
+    studyInstanceUid: get(T.StudyInstanceUID),
+    studyDate: get(T.StudyDate),
+    studyTime: get(T.StudyTime),
+    accessionNumber: get(T.AccessionNumber),
+    referringPhysicianName: get(T.ReferringPhysicianName),
+    studyDescription: get(T.StudyDescription),
+    studyId: get(T.StudyID),
+    seriesInstanceUid: get(T.SeriesInstanceUID),
+    modality: get(T.Modality),
+    seriesNumber: get(T.SeriesNumber),
+    seriesDescription: get(T.SeriesDescription),
+    seriesDate: get(T.SeriesDate),
+    seriesTime: get(T.SeriesTime),
+    bodyPartExamined: get(T.BodyPartExamined),
+    sopClassUid: get(T.SOPClassUID) || header?.sopClassUid || "",
+    sopInstanceUid: get(T.SOPInstanceUID) || header?.sopInstanceUid || "",
+    instanceNumber: get(T.InstanceNumber),
+    specificCharacterSet,
+  };
+}
