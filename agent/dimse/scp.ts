@@ -53,11 +53,15 @@ const QR_GET: Record<string, QueryModel> = {
   [SopClass.StudyRootGet]: "study",
 };
 
-/** Uncompressed syntaxes in the order we prefer them (as DCMTK's storescp does). */
+/**
+ * Uncompressed syntaxes in the order we prefer them within one presentation context: the order of
+ * DCMTK's storescp (explicit little, explicit big, implicit), so a sender offering several makes the
+ * same choice with us as with storescp. Any other offered syntax is accepted as it is.
+ */
 const PREFERRED_SYNTAXES: string[] = [
   TransferSyntax.ExplicitVRLittleEndian,
-  TransferSyntax.ImplicitVRLittleEndian,
   TransferSyntax.ExplicitVRBigEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
 ];
 const COMMAND_SYNTAXES = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian];
 

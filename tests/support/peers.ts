@@ -276,7 +276,7 @@ function logDir(): Promise<string> {
 
 let logCounter = 0;
 
-interface Managed {
+export interface Managed {
   child: Deno.ChildProcess;
   logFile: string;
   exited: () => boolean;
@@ -291,7 +291,13 @@ async function pump(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Prom
 }
 
 /** Spawns `bin args` with output appended to a fresh log file; returns a handle that can stop it. */
-async function spawnLogged(label: string, bin: string, args: string[], cwd?: string): Promise<Managed> {
+export async function spawnLogged(
+  label: string,
+  bin: string,
+  args: string[],
+  cwd?: string,
+  env: Record<string, string> = {},
+): Promise<Managed> {
   const dir = await logDir();
   const logFile = join(dir, `${label}-${++logCounter}.log`);
   const file = await Deno.open(logFile, { write: true, create: true, append: true });
@@ -301,7 +307,7 @@ async function spawnLogged(label: string, bin: string, args: string[], cwd?: str
     child = new Deno.Command(bin, {
       args,
       cwd,
-      env: PEER_ENV,
+      env: { ...PEER_ENV, ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -349,7 +355,7 @@ async function spawnLogged(label: string, bin: string, args: string[], cwd?: str
   return { child, logFile, exited: () => hasExited, stop };
 }
 
-async function logTail(logFile: string, chars = 2000): Promise<string> {
+export async function logTail(logFile: string, chars = 2000): Promise<string> {
   try {
     const text = await Deno.readTextFile(logFile);
     return text.length > chars ? `…${text.slice(-chars)}` : text;
@@ -364,7 +370,7 @@ async function failStart(proc: Managed, what: string): Promise<never> {
   throw new Error(`${what} (log: ${proc.logFile})\n${tail}`);
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -388,7 +394,7 @@ async function acceptsTcp(port: number): Promise<boolean> {
 }
 
 /** Polls `ready` until true; fails (stopping the process) on exit or timeout. */
-async function waitReady(
+export async function waitReady(
   proc: Managed,
   what: string,
   ready: () => Promise<boolean>,

