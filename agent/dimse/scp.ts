@@ -341,10 +341,12 @@ class AgentScp extends ConduitNetwork {
       : kind === "move"
       ? responses.CMoveResponse
       : responses.CGetResponse;
+    // The library's callback may be called only once; pending responses go out one by one instead.
+    void callback;
     const send = (rsp: any) => {
       if (this.socket.destroyed) return;
       try {
-        callback(rsp);
+        this.sendResponse(request, rsp);
       } catch (err) {
         this.log.error("sending a response failed", { err });
       }
