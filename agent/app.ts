@@ -18,6 +18,8 @@ import { type ScpServer, startScp } from "./dimse/scp.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
 import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
+import { nodeRoutes } from "./http/nodes.ts";
+import { NodeOperations } from "./nodes/operations.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningAgent {
@@ -27,6 +29,7 @@ export interface RunningAgent {
   db: Database;
   archive: Archive;
   metrics: AgentMetrics;
+  nodes: NodeOperations;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,8 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       metrics.bytesStored.inc(e.bytes);
     }
   });
+
+  const nodeOps = new NodeOperations(config, store, archive, db, log.child({ part: "nodes" }));
 
   let scp: ScpServer;
   try {
@@ -92,6 +97,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     databaseOk: () => db.healthy(),
     metrics: () => metrics.text(),
     contentType: metrics.registry.contentType,
+    nodes: nodeRoutes(nodeOps),
   });
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -109,7 +115,6 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     aet: config.dimse.aet,
     dimse: `${config.dimse.host}:${scp.port}`,
     http: `${config.http.host}:${http.addr.port}`,
-    site: config.site ?? null,
   });
 
   return {
@@ -119,6 +124,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     db,
     archive,
     metrics,
+    nodes: nodeOps,
     async stop() {
       await scp.close();
       await http.shutdown();

@@ -8,12 +8,14 @@ import { rootLogger } from "@conduit/shared/log.ts";
 import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { startAgent } from "./app.ts";
 import { VERSION } from "./version.ts";
+import { nodeCommand } from "./cli/node_command.ts";
 
 function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
   return [
     `conduit agent ${VERSION}`,
     "usage: deno task agent [--config FILE] [flags]",
+    "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -25,6 +27,7 @@ function usage(): string {
 
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "--") args = args.slice(1);
+  if (args[0] === "node") return await nodeCommand(args.slice(1));
   const options: Record<string, { type: "string" | "boolean" }> = {
     config: { type: "string" },
     enroll: { type: "string" },

@@ -15,7 +15,9 @@ import type { Archive } from "./archive.ts";
 import { readFileHeader } from "./header_file.ts";
 
 /** Called after an object is committed (metrics, queue). */
-export type StoredListener = (event: { sopInstanceUid: string; bytes: number; duplicate: boolean }) => void;
+export type StoredListener = (
+  event: { sopInstanceUid: string; callingAet: string; bytes: number; duplicate: boolean },
+) => void;
 
 export class ArchiveStoreHandler implements StoreHandler {
   constructor(
@@ -66,7 +68,12 @@ export class ArchiveStoreHandler implements StoreHandler {
       await fs.promises.rm(received.tempPath, { force: true });
       const same = existing.sha256 === received.datasetSha256;
       if (!same) log.warn("instance received again with different bytes; keeping the first");
-      this.onStored?.({ sopInstanceUid: attrs.sopInstanceUid, bytes: received.fileSize, duplicate: true });
+      this.onStored?.({
+        sopInstanceUid: attrs.sopInstanceUid,
+        callingAet: ctx.association.callingAet,
+        bytes: received.fileSize,
+        duplicate: true,
+      });
       return { status: Status.Success };
     }
 
@@ -89,7 +96,12 @@ export class ArchiveStoreHandler implements StoreHandler {
       log.error("index commit failed", { err });
       throw new DimseStatusError(Status.OutOfResources, "index commit failed");
     }
-    this.onStored?.({ sopInstanceUid: attrs.sopInstanceUid, bytes: received.fileSize, duplicate: false });
+    this.onStored?.({
+      sopInstanceUid: attrs.sopInstanceUid,
+      callingAet: ctx.association.callingAet,
+      bytes: received.fileSize,
+      duplicate: false,
+    });
     return { status: Status.Success };
   }
 }

@@ -8,6 +8,8 @@ export interface HttpDeps {
   databaseOk: () => Promise<boolean>;
   metrics: () => Promise<string>;
   contentType: string;
+  /** Mounted at /nodes. */
+  nodes?: Hono;
 }
 
 export function httpApp(deps: HttpDeps): Hono {
@@ -25,6 +27,7 @@ export function httpApp(deps: HttpDeps): Hono {
   app.get("/metrics", async (c) => {
     return c.body(await deps.metrics(), 200, { "content-type": deps.contentType });
   });
+  if (deps.nodes) app.route("/nodes", deps.nodes);
   app.notFound((c) => c.json({ error: "not found", path: c.req.path }, 404));
   app.onError((err, c) => c.json({ error: "internal error", message: err.message }, 500));
   return app;

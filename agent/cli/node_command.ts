@@ -1,0 +1,154 @@
+/**
+ * `deno task agent node list|echo|find|retrieve|store ...`: asks the running agent (over its
+ * loopback HTTP API) to act on a configured node, so retrieved objects land in its archive.
+ */
+import { parseArgs } from "node:util";
+import * as fs from "node:fs";
+import { loadConfig } from "../config/load.ts";
+
+const USAGE = `usage: deno task agent node COMMAND [NODE] [options]
+  list                                     configured nodes
+  echo NODE                                C-ECHO
+  find NODE --level L [-k Key=Value ...]   C-FIND (Study Root; --patient-root for Patient Root)
+  retrieve NODE --study UID [--series UID] [--instance UID]
+                                           C-GET or C-MOVE (per the node's 'retrieve') into our archive
+  store NODE (--study UID | --instance UID ...)
+                                           C-STORE archived objects to the node
+options: --config FILE, --http-port N (where the agent listens), --json`;
+
+export async function nodeCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        config: { type: "string" },
+        "http-port": { type: "string" },
+        "http-host": { type: "string" },
+        level: { type: "string" },
+        key: { type: "string", short: "k", multiple: true },
+        "patient-root": { type: "boolean" },
+        study: { type: "string" },
+        series: { type: "string" },
+        instance: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+  } catch (err) {
+    console.error(`agent node: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  const [command, node] = parsed.positionals;
+  if (v.help || !command) {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const flags: Record<string, string> = {};
+  if (v.config) flags.config = v.config;
+  if (v["http-port"]) flags["http-port"] = v["http-port"];
+  if (v["http-host"]) flags["http-host"] = v["http-host"];
+  const { config } = loadConfig({
+    flags,
+    env: Deno.env.toObject(),
+    readFile: (p) => fs.readFileSync(p, "utf8"),
+  });
+  const host = config.http.host === "0.0.0.0" ? "127.0.0.1" : config.http.host;
+  const base = `http://${host}:${config.http.port}/nodes`;
+  const post = (path: string, body: unknown) =>
+    fetch(`${base}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  const needNode = () => {
+    if (!node) throw new UsageError(`${command} needs a NODE`);
+    return encodeURIComponent(node);
+  };
+  try {
+    let res: Response;
+    switch (command) {
+      case "list":
+        res = await fetch(base);
+        break;
+      case "echo":
+        res = await post(`/${needNode()}/echo`, {});
+        break;
+      case "find": {
+        if (!v.level) throw new UsageError("find needs --level PATIENT|STUDY|SERIES|IMAGE");
+        const keys: Record<string, string> = {};
+        for (const k of v.key ?? []) {
+          const eq = k.indexOf("=");
+          keys[eq < 0 ? k : k.slice(0, eq)] = eq < 0 ? "" : k.slice(eq + 1);
+        }
+        res = await post(`/${needNode()}/find`, {
+          model: v["patient-root"] ? "patient" : "study",
+          level: v.level.toUpperCase(),
+          keys,
+        });
+        if (!res.ok) break;
+        const text = await res.text();
+        const lines = text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+        const error = lines.find((l) => l.error);
+        for (const l of lines.filter((l) => !l.error)) console.log(v.json ? JSON.stringify(l) : summarize(l));
+        if (error) {
+          console.error(`agent node find: ${error.error}`);
+          return 1;
+        }
+        return 0;
+      }
+      case "retrieve":
+        if (!v.study) throw new UsageError("retrieve needs --study UID");
+        res = await post(`/${needNode()}/retrieve`, {
+          level: v.instance?.length ? "IMAGE" : v.series ? "SERIES" : "STUDY",
+          studyInstanceUid: v.study,
+          seriesInstanceUid: v.series,
+          sopInstanceUid: v.instance?.[0],
+        });
+        break;
+      case "store":
+        if (!v.study && !v.instance?.length) {
+          throw new UsageError("store needs --study UID or --instance UID");
+        }
+        res = await post(`/${needNode()}/store`, { studyInstanceUid: v.study, sopInstanceUids: v.instance });
+        break;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+    const body = await res.json();
+    console.log(JSON.stringify(body, null, v.json ? 0 : 2));
+    if (!res.ok) return 1;
+    if (command === "retrieve" && !body.ok) return 1;
+    if (command === "store" && body.failed?.length) return 1;
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`agent node: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof TypeError) {
+      console.error(
+        `agent node: cannot reach the agent at ${base} (is it running? --http-port?): ${err.message}`,
+      );
+      return 1;
+    }
+    throw err;
+  }
+}
+
+class UsageError extends Error {}
+
+function summarize(identifier: Record<string, unknown>): string {
+  return Object.entries(identifier)
+    .filter(([k]) => k !== "_vrMap")
+    .map(([k, v]) =>
+      `${k}=${
+        Array.isArray(v)
+          ? v.map((x) => typeof x === "object" ? (x as { Alphabetic?: string }).Alphabetic : x).join("\\")
+          : v
+      }`
+    )
+    .join("  ");
+}

@@ -1,0 +1,269 @@
+/**
+ * What the agent does with a configured node as an SCU: echo, find (streamed), retrieve a study,
+ * series or instance into our archive (C-GET, or C-MOVE to us with the arrivals counted against
+ * what the node said it has), and store archived objects into it. The wire work is ScuAssociation's;
+ * this file holds the job logic.
+ */
+import type { Logger } from "@conduit/shared/log.ts";
+import { hashUid } from "@conduit/shared/log.ts";
+import { TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { sql } from "drizzle-orm";
+import type { AgentConfig, NodeConfig } from "../config/schema.ts";
+import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";
+import { Status } from "../dimse/handlers.ts";
+import type { RawFileInfo } from "../dimse/raw_dataset.ts";
+import { ScuAssociation, type ScuOptions } from "../dimse/scu.ts";
+import type { Archive } from "../archive/archive.ts";
+import type { Database } from "../index/db.ts";
+
+/** The node is not in the configuration. */
+export class UnknownNodeError extends Error {
+  override name = "UnknownNodeError";
+}
+
+export type RetrieveLevel = "STUDY" | "SERIES" | "IMAGE";
+
+export interface RetrieveRequest {
+  level: RetrieveLevel;
+  studyInstanceUid: string;
+  seriesInstanceUid?: string;
+  sopInstanceUid?: string;
+}
+
+export interface RetrieveReport {
+  method: "get" | "move";
+  /** DIMSE status of the final C-GET/C-MOVE response. */
+  status: number;
+  /** Instances the node listed for the request (C-FIND at IMAGE level) before retrieving. */
+  expected: number;
+  /** Of those, how many are now in our archive. */
+  arrived: number;
+  /** Expected instances that did not arrive (UIDs). */
+  missing: string[];
+  completed: number;
+  failed: number;
+  warning: number;
+  /** True only when every expected instance arrived and the node reported no failure. */
+  ok: boolean;
+}
+
+export interface StoreReport {
+  sent: number;
+  failed: { sopInstanceUid: string; status: number }[];
+}
+
+/** The syntaxes we accept back in a C-GET, in separate lists per SOP class. */
+const RETRIEVE_SYNTAXES = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+  TransferSyntax.DeflatedExplicitVRLittleEndian,
+  TransferSyntax.JpegBaseline,
+  TransferSyntax.JpegExtended,
+  TransferSyntax.JpegLossless,
+  TransferSyntax.JpegLosslessSV1,
+  TransferSyntax.JpegLsLossless,
+  TransferSyntax.JpegLsNearLossless,
+  TransferSyntax.Jpeg2000Lossless,
+  TransferSyntax.Jpeg2000,
+  TransferSyntax.Rle,
+];
+
+export class NodeOperations {
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly store: StoreHandler,
+    private readonly archive: Archive,
+    private readonly db: Database,
+    private readonly log: Logger,
+  ) {}
+
+  /** Configured nodes by name. */
+  list(): { name: string; node: NodeConfig }[] {
+    return Object.entries(this.config.nodes).map(([name, node]) => ({ name, node }));
+  }
+
+  node(name: string): NodeConfig {
+    const node = this.config.nodes[name];
+    if (!node) throw new UnknownNodeError(`no node named ${JSON.stringify(name)} in the configuration`);
+    return node;
+  }
+
+  #scu(node: NodeConfig, storeHandler?: StoreHandler): ScuAssociation {
+    const o: ScuOptions = {
+      callingAet: this.config.dimse.aet,
+      node: { aet: node.aet, host: node.host, port: node.port },
+      maxPduLength: this.config.dimse.maxPduLength,
+      idleTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
+      artimTimeoutMs: this.config.dimse.artimTimeoutSeconds * 1000,
+      responseTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
+    };
+    return new ScuAssociation(o, storeHandler);
+  }
+
+  async echo(name: string): Promise<{ status: number; ms: number }> {
+    const scu = this.#scu(this.node(name));
+    const t0 = performance.now();
+    await scu.open({ echo: true });
+    try {
+      const status = await scu.echo();
+      return { status, ms: Math.round(performance.now() - t0) };
+    } finally {
+      await scu.release();
+    }
+  }
+
+  /** Streams a C-FIND's matches as they arrive. */
+  async *find(
+    name: string,
+    model: QueryModel,
+    identifier: Identifier,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Identifier> {
+    const scu = this.#scu(this.node(name));
+    await scu.open({ find: [model] });
+    try {
+      yield* scu.find(model, identifier, signal);
+    } finally {
+      await scu.release();
+    }
+  }
+
+  /** Lists the instances a retrieve would bring (C-FIND at IMAGE level, Study Root). */
+  async #expected(name: string, req: RetrieveRequest, signal?: AbortSignal) {
+    const identifier: Identifier = {
+      QueryRetrieveLevel: "IMAGE",
+      StudyInstanceUID: req.studyInstanceUid,
+      SeriesInstanceUID: req.seriesInstanceUid ?? "",
+      SOPInstanceUID: req.sopInstanceUid ?? "",
+      SOPClassUID: "",
+    };
+    const out: { sopInstanceUid: string; sopClassUid: string }[] = [];
+    for await (const m of this.find(name, "study", identifier, signal)) {
+      const sop = String(m.SOPInstanceUID ?? "");
+      if (sop) out.push({ sopInstanceUid: sop, sopClassUid: String(m.SOPClassUID ?? "") });
+    }
+    return out;
+  }
+
+  /** Retrieves into our archive by the node's configured method, and checks what arrived. */
+  async retrieve(name: string, req: RetrieveRequest, signal?: AbortSignal): Promise<RetrieveReport> {
+    const node = this.node(name);
+    const expected = await this.#expected(name, req, signal);
+    const identifier: Identifier = { QueryRetrieveLevel: req.level, StudyInstanceUID: req.studyInstanceUid };
+    if (req.level !== "STUDY") identifier.SeriesInstanceUID = req.seriesInstanceUid ?? "";
+    if (req.level === "IMAGE") identifier.SOPInstanceUID = req.sopInstanceUid ?? "";
+    const log = this.log.child({ node: name, study: hashUid(req.studyInstanceUid), method: node.retrieve });
+    let result;
+    if (node.retrieve === "get") {
+      const classes = [...new Set(expected.map((e) => e.sopClassUid).filter(Boolean))];
+      const scu = this.#scu(node, this.store);
+      await scu.open({
+        get: {
+          models: ["study"],
+          storage: classes.slice(0, 120).map((sopClassUid) => ({
+            sopClassUid,
+            transferSyntaxes: RETRIEVE_SYNTAXES,
+          })),
+        },
+      });
+      try {
+        result = await scu.get("study", identifier, signal);
+      } finally {
+        await scu.release();
+      }
+    } else {
+      // The node C-STOREs to our SCP; what arrived is checked against the index below.
+      const scu = this.#scu(node);
+      await scu.open({ move: ["study"] });
+      try {
+        result = await scu.move("study", identifier, this.config.dimse.aet, signal);
+      } finally {
+        await scu.release();
+      }
+    }
+    const present = await this.#present(expected.map((e) => e.sopInstanceUid));
+    const missing = expected.map((e) => e.sopInstanceUid).filter((u) => !present.has(u));
+    const report: RetrieveReport = {
+      method: node.retrieve,
+      status: result.status,
+      expected: expected.length,
+      arrived: expected.length - missing.length,
+      missing,
+      completed: result.completed,
+      failed: result.failed,
+      warning: result.warning,
+      ok: missing.length === 0 && result.failed === 0 &&
+        (result.status === Status.Success || result.status === Status.Warning && result.warning > 0),
+    };
+    log.info("retrieve finished", { ...report, missing: report.missing.length });
+    return report;
+  }
+
+  async #present(uids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < uids.length; i += 500) {
+      const chunk = uids.slice(i, i + 500);
+      const rows = await this.db.read.all<{ u: string }>(
+        sql`SELECT sop_instance_uid AS u FROM instances WHERE sop_instance_uid IN (${
+          sql.join(chunk.map((u) => sql`${u}`), sql`, `)
+        })`,
+      );
+      for (const r of rows) found.add(r.u);
+    }
+    return found;
+  }
+
+  /** Sends archived objects (by SOP Instance UID, or a whole study) to a node on one association. */
+  async storeTo(
+    name: string,
+    what: { studyInstanceUid?: string; sopInstanceUids?: string[] },
+  ): Promise<StoreReport> {
+    const node = this.node(name);
+    const rows = await this.db.read.all<{
+      path: string;
+      dataset_offset: number;
+      dataset_size: number;
+      transfer_syntax_uid: string;
+      sop_class_uid: string;
+      sop_instance_uid: string;
+    }>(
+      what.studyInstanceUid
+        ? sql`SELECT path, dataset_offset, dataset_size, transfer_syntax_uid, sop_class_uid, sop_instance_uid
+            FROM instances WHERE study_instance_uid = ${what.studyInstanceUid}`
+        : sql`SELECT path, dataset_offset, dataset_size, transfer_syntax_uid, sop_class_uid, sop_instance_uid
+            FROM instances WHERE sop_instance_uid IN (${
+          sql.join((what.sopInstanceUids ?? []).map((u) => sql`${u}`), sql`, `)
+        })`,
+    );
+    const items: RawFileInfo[] = rows.map((r) => ({
+      path: this.archive.absolute(r.path),
+      datasetOffset: r.dataset_offset,
+      datasetSize: r.dataset_size,
+      transferSyntax: r.transfer_syntax_uid,
+      sopClassUid: r.sop_class_uid,
+      sopInstanceUid: r.sop_instance_uid,
+    }));
+    const report: StoreReport = { sent: 0, failed: [] };
+    if (items.length === 0) return report;
+    const scu = this.#scu(node);
+    await scu.open({
+      storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
+    });
+    try {
+      for (const item of items) {
+        let status: number;
+        try {
+          status = await scu.store(item);
+        } catch {
+          status = Status.ProcessingFailure;
+        }
+        if (status === Status.Success || (status & 0xf000) === 0xb000) report.sent++;
+        else report.failed.push({ sopInstanceUid: item.sopInstanceUid, status });
+      }
+    } finally {
+      await scu.release();
+    }
+    return report;
+  }
+}
