@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "./load.ts";
+
+const files = (map: Record<string, string>) => (p: string) => {
+  if (!(p in map)) throw new Error("no such file");
+  return map[p];
+};
+
+Deno.test("loadConfig() gives a standalone node with no flags and no file", () => {
+  const { config } = loadConfig({ flags: {}, env: {}, readFile: files({}) });
+  assert.equal(config.dimse.aet, "CONDUIT");
+  assert.equal(config.dimse.port, 11112);
+  assert.equal(config.http.port, 8181);
+  assert.equal(config.http.host, "127.0.0.1");
+  assert.equal(config.data, "./data/agent");
+  assert.deepEqual(config.nodes, {});
+});
+
+Deno.test("loadConfig() layers file < variables < flags", () => {
+  const yaml = "dimse:\n  aet: FILEAET\n  port: 104\nhttp:\n  port: 9000\n";
+  const { config } = loadConfig({
+    flags: { config: "a.yaml", port: "4242" },
+    env: { CONDUIT_AGENT_PORT: "5000", CONDUIT_AGENT_HTTP_PORT: "9100", CONDUIT_AGENT_AET: "ENVAET" },
+    readFile: files({ "a.yaml": yaml }),
+  });
+  assert.equal(config.dimse.port, 4242); // flag over variable over file
+  assert.equal(config.dimse.aet, "ENVAET"); // variable over file
+  assert.equal(config.http.port, 9100);
+});
+
+Deno.test("loadConfig() names the key, the reason, the value and where it came from", () => {
+  assert.throws(
+    () => loadConfig({ flags: { port: "abc" }, env: {}, readFile: files({}) }),
+    (err: Error) =>
+      err instanceof ConfigError && /^config: dimse\.port: .*got "abc" \(flag --port\)$/.test(err.message),
+  );
+  assert.throws(
+    () =>
+      loadConfig({
+        flags: { config: "b.yaml" },
+        env: {},
+        readFile: files({ "b.yaml": "dimse:\n  prot: 1\n" }),
+      }),
+    (err: Error) => err.message === "config: dimse.prot: unknown key (b.yaml)",
+  );
+  assert.throws(
+    () =>
+      loadConfig({
+        flags: { config: "c.yaml" },
+        env: {},
+        readFile: files({ "c.yaml": "nodes:\n  pacs: { aet: X, host: h }\n" }),
+      }),
+    (err: Error) => /config: nodes\.pacs\.port: .*\(c\.yaml\)/.test(err.message),
+  );
+  assert.throws(
+    () => loadConfig({ flags: { config: "missing.yaml" }, env: {}, readFile: files({}) }),
+    (err: Error) => /cannot read missing\.yaml/.test(err.message),
+  );
+  assert.throws(
+    () => loadConfig({ flags: { config: "d.yaml" }, env: {}, readFile: files({ "d.yaml": "a: [" }) }),
+    (err: Error) => /d\.yaml is not valid YAML/.test(err.message),
+  );
+});
+
+Deno.test("loadConfig() validates nodes and routes", () => {
+  const yaml = `nodes:
+  pacs: { aet: ORTHANC, host: 10.0.0.5, port: 4242, retrieve: get }
+routes:
+  - name: ct
+    match: { modality: [CT], tags: { "(0008,0080)": { glob: "General*" } } }
+    to: [{ node: pacs }]
+`;
+  const { config } = loadConfig({
+    flags: { config: "r.yaml" },
+    env: {},
+    readFile: files({ "r.yaml": yaml }),
+  });
+  assert.equal(config.nodes.pacs.retrieve, "get");
+  assert.equal(config.routes[0].name, "ct");
+  assert.throws(
+    () =>
+      loadConfig({
+        flags: { config: "r2.yaml" },
+        env: {},
+        readFile: files({
+          "r2.yaml": "nodes:\n  pacs: { aet: THIS_AE_TITLE_IS_TOO_LONG, host: h, port: 1 }\n",
+        }),
+      }),
+    /nodes\.pacs\.aet/,
+  );
+});

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { Database } from "../index/db.ts";
+import { indexInstance } from "../index/ingest.ts";
+import { parseHeaderBytes } from "../archive/header_file.ts";
+import type { Identifier } from "../dimse/handlers.ts";
+import { IndexQueryHandler } from "./find.ts";
+
+/** A real libsql file indexed with 2 patients x 2 studies x (CT 3 + MR 2) generated instances. */
+async function indexed() {
+  const dir = await Deno.makeTempDir({ prefix: "find-test-" });
+  const db = await Database.open(path.join(dir, "agent.db"));
+  const specs = [...generateStudies({
+    seed: "find-test",
+    patients: 2,
+    studiesPerPatient: 2,
+    series: [{ modality: "CT", instances: 3 }, { modality: "MR", instances: 2 }],
+    rows: 8,
+    columns: 8,
+  })];
+  for (const spec of specs) {
+    const bytes = generateInstance(spec);
+    const h = parseHeaderBytes(bytes, bytes.length, true);
+    const attrs = instanceAttributes(h.bytes, h.dataset, h.header);
+    await db.write((tx) =>
+      indexInstance(tx, attrs, {
+        path: `archive/${spec.sopInstanceUid}.dcm`,
+        fileSize: bytes.length,
+        datasetOffset: h.header.datasetOffset,
+        datasetSize: bytes.length - h.header.datasetOffset,
+        sha256: "0".repeat(64),
+        transferSyntaxUid: h.header.transferSyntax,
+        callingAet: "TEST",
+      })
+    );
+  }
+  const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 1000 });
+  const find = async (model: "patient" | "study", id: Identifier) => {
+    const out: Identifier[] = [];
+    for await (const m of handler.find(model, id, new AbortController().signal)) out.push(m);
+    return out;
+  };
+  return { db, specs, find };
+}
+
+Deno.test("IndexQueryHandler.find() answers every level with counts and requested empty keys", async () => {
+  const { db, specs, find } = await indexed();
+  try {
+    const patients = await find("patient", {
+      QueryRetrieveLevel: "PATIENT",
+      PatientID: "",
+      NumberOfPatientRelatedStudies: "",
+    });
+    assert.equal(patients.length, 2);
+    assert.ok(patients.every((p) => p.NumberOfPatientRelatedStudies === 2));
+
+    const studies = await find("study", {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: "",
+      ModalitiesInStudy: "",
+      NumberOfStudyRelatedSeries: "",
+      NumberOfStudyRelatedInstances: "",
+      InstitutionName: "",
+    });
+    assert.equal(studies.length, 4);
+    for (const s of studies) {
+      assert.deepEqual(s.ModalitiesInStudy, ["CT", "MR"]);
+      assert.equal(s.NumberOfStudyRelatedSeries, 2);
+      assert.equal(s.NumberOfStudyRelatedInstances, 5);
+      assert.equal(s.InstitutionName, "", "an unsupported requested key comes back empty");
+      assert.equal(s.RetrieveAETitle, "CONDUIT");
+    }
+
+    const study = specs[0].studyInstanceUid;
+    const series = await find("study", {
+      QueryRetrieveLevel: "SERIES",
+      StudyInstanceUID: study,
+      Modality: "",
+      NumberOfSeriesRelatedInstances: "",
+    });
+    assert.deepEqual(series.map((s) => [s.Modality, s.NumberOfSeriesRelatedInstances]).sort(), [["CT", 3], [
+      "MR",
+      2,
+    ]]);
+
+    const images = await find("study", {
+      QueryRetrieveLevel: "IMAGE",
+      StudyInstanceUID: study,
+      SOPInstanceUID: "",
+      InstanceNumber: "",
+    });
+    assert.equal(images.length, 5);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("IndexQueryHandler.find() matches wildcards, names without case, ranges and UID lists", async () => {
+  const { db, specs, find } = await indexed();
+  try {
+    const name = specs[0].patientName;
+    const upper = await find("patient", {
+      QueryRetrieveLevel: "PATIENT",
+      PatientName: [{ Alphabetic: name.toLowerCase() }],
+    });
+    assert.equal(upper.length, 1);
+    const prefix = name.slice(0, 3) + "*";
+    assert.ok(
+      (await find("patient", { QueryRetrieveLevel: "PATIENT", PatientName: [{ Alphabetic: prefix }] }))
+        .length >= 1,
+    );
+    const q = "?" + specs[0].patientId.slice(1);
+    assert.equal((await find("patient", { QueryRetrieveLevel: "PATIENT", PatientID: q })).length, 1);
+
+    const dates = [...new Set(specs.map((s) => s.studyDate!))].sort();
+    const first = await find("study", { QueryRetrieveLevel: "STUDY", StudyDate: `-${dates[0]}` });
+    assert.equal(
+      first.length,
+      specs.filter((s) => s.studyDate === dates[0] && s.instanceNumber === 1 && s.modality === "CT").length,
+    );
+    const all = await find("study", {
+      QueryRetrieveLevel: "STUDY",
+      StudyDate: `${dates[0]}-${dates[dates.length - 1]}`,
+    });
+    assert.equal(all.length, 4);
+
+    const two = [specs[0].studyInstanceUid, specs[specs.length - 1].studyInstanceUid];
+    assert.equal(
+      (await find("study", { QueryRetrieveLevel: "STUDY", StudyInstanceUID: two.join("\\") })).length,
+      2,
+    );
+    assert.equal((await find("study", { QueryRetrieveLevel: "STUDY", ModalitiesInStudy: "MR" })).length, 4);
+    assert.equal((await find("study", { QueryRetrieveLevel: "STUDY", ModalitiesInStudy: "US" })).length, 0);
+    assert.equal((await find("study", { QueryRetrieveLevel: "STUDY", AccessionNumber: "NOPE*" })).length, 0);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("IndexQueryHandler.find() refuses a bad level with 0xA900", async () => {
+  const { db, find } = await indexed();
+  try {
+    await assert.rejects(
+      () => find("study", { QueryRetrieveLevel: "FRAME" }),
+      (e: Error & { status?: number }) => e.status === 0xa900,
+    );
+    await assert.rejects(
+      () => find("study", { QueryRetrieveLevel: "PATIENT" }),
+      (e: Error & { status?: number }) => e.status === 0xa900,
+    );
+  } finally {
+    db.close();
+  }
+});
