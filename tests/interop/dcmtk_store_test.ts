@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { runDcmtk, skipReason, startStorescp, testFiles } from "../support/peers.ts";
+import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startStorescp, testFiles } from "../support/peers.ts";
 import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { fileTransferSyntax, storescu, storescuProposal } from "../support/send.ts";
 import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
@@ -31,6 +31,48 @@ Deno.test({
     try {
       const r = await runDcmtk("echoscu", ["-aec", agent.aet, "127.0.0.1", String(agent.port)]);
       assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "agent /healthz and /metrics report associations, objects, bytes and failures",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess({
+      config: { dimse: { allowedCallingAets: ["STORESCU", "ECHOSCU"] } },
+    });
+    try {
+      const ct = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+      assert.equal((await storescu([ct], agent)).code, 0);
+      const refused = await runDcmtk("echoscu", [
+        "-aet",
+        "INTRUDER",
+        "-aec",
+        agent.aet,
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      assert.notEqual(refused.code, 0);
+      const health = await (await agent.http("/healthz")).json();
+      assert.equal(health.status, "ok");
+      assert.equal(health.database, "ok");
+      assert.equal(typeof health.version, "string");
+      assert.ok(health.uptimeSeconds >= 0);
+      assert.equal(
+        health.archiveBytes,
+        (await Deno.stat((await listFiles(path.join(agent.dataDir, "archive")))[0])).size,
+      );
+      const res = await agent.http("/metrics");
+      assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
+      const text = await res.text();
+      assert.match(text, /conduit_agent_associations_total\{outcome="accepted"\} 1/);
+      assert.match(text, /conduit_agent_associations_total\{outcome="rejected"\} 1/);
+      assert.match(text, /conduit_agent_objects_received_total\{status="0x0000"\} 1/);
+      assert.match(text, /conduit_agent_objects_stored_total 1/);
+      assert.match(text, new RegExp(`conduit_agent_bytes_stored_total ${health.archiveBytes}`));
     } finally {
       await agent.stop();
     }
