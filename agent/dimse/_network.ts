@@ -3,7 +3,8 @@
  * The base for both ends of an association. It extends the library's `Scp` (which is its
  * `Network` with request hooks) with what the library lacks:
  * - raw data sets stream from disk in P-DATA PDUs, honouring socket backpressure;
- * - a guard that aborts on PDUs of unknown type or larger than we agreed to receive;
+ * - a guard that aborts on PDUs of unknown type or larger than we agreed to receive, and on PDVs
+ *   for presentation contexts that were not accepted;
  * - TCP_NODELAY on the socket;
  * - the idle timer counts our own sends as activity, so a long C-MOVE is not cut as idle.
  */
@@ -12,7 +13,7 @@ import * as fs from "node:fs";
 import { Scp } from "./_library.ts";
 import { Writable } from "node:stream";
 import { hashUid, type Logger, rootLogger } from "@conduit/shared/log.ts";
-import { responses } from "./_library.ts";
+import { constants, responses } from "./_library.ts";
 import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
 import { StoreFileStream } from "./store_stream.ts";
 import {
@@ -65,6 +66,15 @@ export class ConduitNetwork extends Scp {
     } catch { /* not connected yet: set again on connect */ }
     socket.once("connect", () => socket.setNoDelay(true));
     socket.prependListener("data", (data: Buffer) => this.#guard(data));
+    // The library times ARTIM from `connectedTime`, which it sets only on a socket's "connect" event;
+    // an accepted socket never has one, so a peer that never completes a PDU was never timed out.
+    this.connectedTime = Date.now();
+    // On every network error (ARTIM or idle timeout, unreadable PDU) the library stops its timers and
+    // only half-closes the socket (`end()`): a peer that never closes its side would keep the socket, and
+    // its association slot, for ever. Close it fully once what is queued (an A-ABORT) has gone out.
+    this.on("networkError", () => {
+      if (!socket.destroyed) socket.destroySoon();
+    });
     this.info.remoteAddress = socket.remoteAddress ?? "";
     socket.on("close", () => {
       for (const stream of this.stores.values()) stream.discard();
@@ -98,6 +108,25 @@ export class ConduitNetwork extends Scp {
       }
       this.#guardRemaining = length;
     }
+  }
+
+  /**
+   * Aborts on a PDV whose presentation context was not accepted: the library would otherwise serve it
+   * (a C-STORE of a SOP class we rejected went to the archive) and answer on that context.
+   */
+  async _processPDataTf(pdata: any): Promise<void> {
+    if (this.aborted) return;
+    for (const pdv of pdata.getPdvs()) {
+      const id = pdv.getPresentationContextId();
+      let result: number | undefined;
+      try {
+        result = this.association?.getPresentationContext(id).getResult();
+      } catch { /* an id that was never proposed */ }
+      if (result !== constants.PresentationContextResult.Accept) {
+        return this.protocolAbort(6, `P-DATA on presentation context ${id}, which is not accepted`);
+      }
+    }
+    return await super._processPDataTf(pdata);
   }
 
   /** Sends A-ABORT (service provider) and closes the socket; `onProtocolError` hears why. */

@@ -64,6 +64,8 @@ const PREFERRED_SYNTAXES: string[] = [
   TransferSyntax.ImplicitVRLittleEndian,
 ];
 const COMMAND_SYNTAXES = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian];
+/** An AE title as the library reads it (trimmed): printable ASCII without backslash (PS3.5 6.2, AE). */
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]*$/;
 
 /** Shared state of one listening SCP. */
 interface ScpShared {
@@ -128,8 +130,23 @@ class AgentScp extends ConduitNetwork {
       this.log.info("association rejected", { reason: why, calledAet: called });
       this.emitEvent({ type: "association", outcome: "rejected", reason: why });
       this.sendAssociationReject(result, source, reason);
+      // PS3.8 9.1.4: the requestor closes after a reject; we close too, after a grace period (ARTIM).
+      const socket = this.socket;
+      socket.end();
+      setTimeout(() => socket.destroy(), Math.min(this.netOptions.artimTimeoutMs, 5000)).unref?.();
     };
     const { RejectResult, RejectSource } = constants;
+    // Garbage behind an A-ASSOCIATE-RQ header parses into binary AE titles and no presentation context:
+    // refuse it rather than hold an association open for it.
+    if (!AE_TITLE.test(called)) {
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title malformed");
+    }
+    if (!AE_TITLE.test(calling)) {
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title malformed");
+    }
+    if (association.getPresentationContexts().length === 0) {
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 1, "no presentation context proposed");
+    }
     if (o.checkCalledAet && called !== o.aet) {
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title not recognised");
     }
