@@ -1,0 +1,588 @@
+/**
+ * The ingest benchmark (issue 2): how fast and in how much memory the agent takes in C-STORE traffic,
+ * against DCMTK `storescp` and Orthanc measured in the same run on the same files.
+ *
+ * Part 1: 500 generated CT objects (512 × 512 × 16 bit, about 0.5 MB each) sent by one `storescu`
+ * invocation over one association to each receiver, three rounds (receivers interleaved), each on a fresh
+ * data directory; the median wall time of the `storescu` run gives files/s. The agent runs as shipped
+ * (fsync before Success, index committed), `storescp` with `--bit-preserving`, Orthanc with the test
+ * configuration of tests/support/peers.ts.
+ *
+ * Part 2: one object of about 800 MB sent to a fresh agent (and to `storescp` for reference): time and
+ * the receiver's peak RSS.
+ *
+ * For every run it records the receiver's peak RSS (VmHWM) and CPU time (utime + stime) from /proc, the
+ * CPU time of `storescu`, and how busy the machine was. `--quick`: one round of 100 objects and a 200 MB
+ * object.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Benchmark, BenchOptions, BenchResult, BenchTable, BenchTarget } from "./main.ts";
+import { writeGeneratedSeries } from "../tests/tools/generate.ts";
+import { ORTHANC_BIN, runDcmtk, skipReason, startOrthanc, startStorescp } from "../tests/support/peers.ts";
+import { listFiles, startAgentProcess } from "../tests/support/agent.ts";
+
+/** Targets of issue 2. */
+const TARGET_VS_STORESCP = 0.9;
+const TARGET_VS_ORTHANC = 3;
+const TARGET_LARGE_RSS_MB = 200;
+
+const FULL = { files: 500, rounds: 3, largeBytes: 800_000_000 };
+const QUICK = { files: 100, rounds: 1, largeBytes: 200_000_000 };
+
+/** Generous limits: a stalled receiver should fail the run, not hang it. */
+const SERIES_TIMEOUT_MS = 15 * 60_000;
+const LARGE_TIMEOUT_MS = 30 * 60_000;
+
+const MB = 1_000_000;
+
+/** A run with more busy CPU than this (% of one core) outside the measured processes gets a note. */
+const OTHER_CPU_WARNING = 40;
+
+const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
+const GENERATE_SCRIPT = fileURLToPath(new URL("../tests/tools/generate.ts", import.meta.url));
+
+type ReceiverName = "agent" | "storescp" | "orthanc";
+
+/** A receiver started for one run. */
+interface RunningReceiver {
+  pid: number;
+  port: number;
+  aet: string;
+  logFile: string;
+  /** How many objects it holds now. */
+  stored(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface Receiver {
+  name: ReceiverName;
+  /** How it is run, for the notes. */
+  setup: string;
+  /** Why it cannot run here, or false. */
+  missing(): string | false;
+  start(dir: string): Promise<RunningReceiver>;
+}
+
+async function countFiles(dir: string): Promise<number> {
+  try {
+    return (await listFiles(dir)).length;
+  } catch {
+    return 0;
+  }
+}
+
+const RECEIVERS: Receiver[] = [
+  {
+    name: "agent",
+    setup: "agent/main.ts as shipped: default config, fsync before Success, index committed",
+    missing: () => false,
+    start: async (dir) => {
+      const agent = await startAgentProcess({ dataDir: dir });
+      return {
+        pid: agent.pid,
+        port: agent.port,
+        aet: agent.aet,
+        logFile: agent.logFile,
+        stored: async () =>
+          (await listFiles(path.join(dir, "archive")).catch(() => [])).filter((f) => f.endsWith(".dcm"))
+            .length,
+        stop: agent.stop,
+      };
+    },
+  },
+  {
+    name: "storescp",
+    setup: "DCMTK storescp --bit-preserving to disk (no fsync), default max PDU",
+    missing: () => skipReason("storescp"),
+    start: async (dir) => {
+      const peer = await startStorescp({ dir, bitPreserving: true });
+      return { ...peer, stored: () => countFiles(dir) };
+    },
+  },
+  {
+    name: "orthanc",
+    setup: "Orthanc (SQLite index, no storage compression), config of tests/support/peers.ts",
+    missing: () => skipReason(ORTHANC_BIN),
+    start: async (dir) => {
+      const peer = await startOrthanc({ storageDir: dir });
+      return {
+        pid: peer.pid,
+        port: peer.port,
+        aet: peer.aet,
+        logFile: peer.logFile,
+        stored: async () => {
+          const res = await peer.rest("/statistics");
+          if (!res.ok) {
+            await res.body?.cancel();
+            return -1;
+          }
+          return ((await res.json()) as { CountInstances: number }).CountInstances;
+        },
+        stop: peer.stop,
+      };
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------------------------------
+// /proc
+
+let clockTicks: number | undefined;
+
+/** Clock ticks per second (`getconf CLK_TCK`, 100 when unknown). */
+async function ticksPerSecond(): Promise<number> {
+  if (clockTicks !== undefined) return clockTicks;
+  clockTicks = 100;
+  try {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped", stderr: "null" })
+      .output();
+    const n = Number(new TextDecoder().decode(out.stdout).trim());
+    if (out.success && Number.isInteger(n) && n > 0) clockTicks = n;
+  } catch {
+    // keep 100
+  }
+  return clockTicks;
+}
+
+/** utime + stime (own) and cutime + cstime (reaped children) of a process, in clock ticks. */
+function processTicks(pid: number | "self"): { own: number; children: number } {
+  const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // fields after "(comm)": index 0 is field 3 (state); utime is field 14
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
+  return { own: f[11] + f[12], children: f[13] + f[14] };
+}
+
+/** Machine-wide CPU counters from the first line of /proc/stat, in clock ticks. */
+function systemTicks(): { total: number; idle: number; iowait: number } {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0];
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: f.reduce((a, b) => a + b, 0), idle: f[3], iowait: f[4] };
+}
+
+/** VmHWM (peak RSS) and VmRSS of a process, in bytes. */
+function memory(pid: number | "self"): { peakRss: number; rss: number } {
+  const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+([0-9]+) kB`, "m").exec(text)?.[1] ?? NaN);
+  return { peakRss: kb("VmHWM") * 1024, rss: kb("VmRSS") * 1024 };
+}
+
+/** Flushes dirty pages so one run's write-back does not land in the next run's timing. */
+async function syncDisks(): Promise<void> {
+  try {
+    await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output();
+  } catch {
+    // no sync(1): carry on
+  }
+}
+
+/**
+ * Writes one object of `pixelBytes` with tests/tools/generate.ts in a child process: the chunked writer
+ * allocates faster than V8 collects, which would lift this process's own peak RSS by about 100 MB.
+ */
+async function generateInSubprocess(
+  dir: string,
+  pixelBytes: number,
+  seed: string,
+): Promise<{ bytes: number; paths: string[] }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      GENERATE_SCRIPT,
+      "--out",
+      dir,
+      "--count",
+      "1",
+      "--pixel-bytes",
+      String(pixelBytes),
+      "--seed",
+      seed,
+    ],
+    cwd: REPO_ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  if (!out.success) throw new Error(`generate.ts failed: ${text.decode(out.stderr).trim()}`);
+  const summary = JSON.parse(text.decode(out.stdout).trim().split("\n").at(-1)!) as { bytes: number };
+  return { bytes: summary.bytes, paths: [path.join(dir, "1.dcm")] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One run
+
+/** What one `storescu` run against one receiver measured. */
+interface RunResult {
+  receiver: ReceiverName;
+  round: number;
+  files: number;
+  bytes: number;
+  /** Objects the receiver holds afterwards. */
+  stored: number;
+  storescuExit: number;
+  /** `Max Send PDV` storescu reported: the PDU size the receiver accepted, less the PDV header. */
+  maxSendPdv: number | undefined;
+  wallMs: number;
+  filesPerSecond: number;
+  megabytesPerSecond: number;
+  /** Receiver RSS after start-up, before the transfer. */
+  idleRss: number;
+  /** Receiver VmHWM at the end of the run (its whole life, start-up included). */
+  peakRss: number;
+  /** Receiver CPU seconds during the transfer, and as % of one core. */
+  receiverCpuSeconds: number;
+  receiverCpuPercent: number;
+  storescuCpuSeconds: number;
+  storescuCpuPercent: number;
+  /**
+   * Busy CPU (% of one core) not spent in the receiver, storescu or this process: kernel threads, or other
+   * load on the machine that makes the run less trustworthy.
+   */
+  otherCpuPercent: number;
+  /** CPU of this benchmark process (it pumps the receivers' logs), as % of one core. */
+  benchCpuPercent: number;
+  /** Share of the whole machine (all cores) busy, and waiting on I/O, during the transfer. */
+  machineBusyPercent: number;
+  machineIowaitPercent: number;
+  /** First lines of storescu's output when it failed or not everything was stored. */
+  problem?: string;
+}
+
+async function runOnce(
+  receiver: Receiver,
+  dir: string,
+  files: string[],
+  bytes: number,
+  round: number,
+  timeoutMs: number,
+  log: (message: string) => void,
+): Promise<RunResult> {
+  await syncDisks();
+  const peer = await receiver.start(dir);
+  try {
+    const hz = await ticksPerSecond();
+    const idleRss = memory(peer.pid).rss;
+    await syncDisks();
+    const cpu0 = processTicks(peer.pid);
+    const self0 = processTicks("self");
+    const sys0 = systemTicks();
+    const t0 = performance.now();
+    const out = await runDcmtk("storescu", [
+      "-v",
+      "-aet",
+      "BENCH",
+      "-aec",
+      peer.aet,
+      "127.0.0.1",
+      String(peer.port),
+      ...files,
+    ], { timeoutMs });
+    const wallMs = performance.now() - t0;
+    const cpu1 = processTicks(peer.pid);
+    const self1 = processTicks("self");
+    const sys1 = systemTicks();
+    const { peakRss } = memory(peer.pid);
+    const stored = await peer.stored();
+    const seconds = wallMs / 1000;
+    const sysTotal = Math.max(1, sys1.total - sys0.total);
+    const receiverCpuSeconds = (cpu1.own - cpu0.own) / hz;
+    const storescuCpuSeconds = (self1.children - self0.children) / hz;
+    const pdv = /Max Send PDV:\s*([0-9]+)/.exec(out.stdout + out.stderr)?.[1];
+    const result: RunResult = {
+      receiver: receiver.name,
+      round,
+      files: files.length,
+      bytes,
+      stored,
+      storescuExit: out.code,
+      maxSendPdv: pdv ? Number(pdv) : undefined,
+      wallMs,
+      filesPerSecond: files.length / seconds,
+      megabytesPerSecond: bytes / MB / seconds,
+      idleRss,
+      peakRss,
+      receiverCpuSeconds,
+      receiverCpuPercent: (100 * receiverCpuSeconds) / seconds,
+      storescuCpuSeconds,
+      storescuCpuPercent: (100 * storescuCpuSeconds) / seconds,
+      benchCpuPercent: (100 * (self1.own - self0.own) / hz) / seconds,
+      otherCpuPercent: 0,
+      machineBusyPercent: (100 * (sysTotal - (sys1.idle - sys0.idle) - (sys1.iowait - sys0.iowait))) /
+        sysTotal,
+      machineIowaitPercent: (100 * (sys1.iowait - sys0.iowait)) / sysTotal,
+    };
+    const machineBusyCores = (navigator.hardwareConcurrency * result.machineBusyPercent) / 100;
+    result.otherCpuPercent = 100 * machineBusyCores - result.receiverCpuPercent - result.storescuCpuPercent -
+      result.benchCpuPercent;
+    if (out.code !== 0 || stored !== files.length) {
+      const lines = (out.stderr + out.stdout).split("\n").filter((l) => /^[EWF]:/.test(l)).slice(0, 5);
+      result.problem = `storescu exit ${out.code}, ${stored} of ${files.length} stored` +
+        (lines.length ? `: ${lines.join(" | ")}` : "") + ` (receiver log: ${peer.logFile})`;
+    }
+    log(
+      `${receiver.name} round ${round}: ${files.length} files in ${seconds.toFixed(2)} s = ` +
+        `${result.filesPerSecond.toFixed(0)} files/s, peak RSS ${(peakRss / MB).toFixed(0)} MB, ` +
+        `CPU ${result.receiverCpuPercent.toFixed(0)} %` + (result.problem ? ` — ${result.problem}` : ""),
+    );
+    return result;
+  } finally {
+    await peer.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Summaries
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const fixed = (n: number, digits = 0) => Number.isFinite(n) ? n.toFixed(digits) : "?";
+
+interface Summary {
+  receiver: ReceiverName;
+  runs: RunResult[];
+  complete: boolean;
+  medianWallMs: number;
+  filesPerSecond: number;
+  megabytesPerSecond: number;
+  medianPeakRss: number;
+  maxPeakRss: number;
+  receiverCpuPercent: number;
+  storescuCpuPercent: number;
+  machineBusyPercent: number;
+  machineIowaitPercent: number;
+}
+
+function summarize(receiver: ReceiverName, runs: RunResult[]): Summary {
+  const medianWallMs = median(runs.map((r) => r.wallMs));
+  const files = runs[0].files;
+  return {
+    receiver,
+    runs,
+    complete: runs.every((r) => !r.problem),
+    medianWallMs,
+    filesPerSecond: files / (medianWallMs / 1000),
+    megabytesPerSecond: runs[0].bytes / MB / (medianWallMs / 1000),
+    medianPeakRss: median(runs.map((r) => r.peakRss)),
+    maxPeakRss: Math.max(...runs.map((r) => r.peakRss)),
+    receiverCpuPercent: median(runs.map((r) => r.receiverCpuPercent)),
+    storescuCpuPercent: median(runs.map((r) => r.storescuCpuPercent)),
+    machineBusyPercent: median(runs.map((r) => r.machineBusyPercent)),
+    machineIowaitPercent: median(runs.map((r) => r.machineIowaitPercent)),
+  };
+}
+
+function seriesTable(title: string, summaries: Summary[]): BenchTable {
+  return {
+    title,
+    columns: [
+      "receiver",
+      "files/s (runs)",
+      "median s",
+      "files/s",
+      "MB/s",
+      "peak RSS MB",
+      "recv CPU %",
+      "storescu CPU %",
+      "machine busy %",
+      "iowait %",
+      "max PDV",
+    ],
+    rows: summaries.map((s) => [
+      s.receiver + (s.complete ? "" : " (INCOMPLETE)"),
+      s.runs.map((r) => fixed(r.filesPerSecond)).join(" / "),
+      fixed(s.medianWallMs / 1000, 2),
+      fixed(s.filesPerSecond),
+      fixed(s.megabytesPerSecond),
+      s.runs.length > 1
+        ? `${fixed(s.medianPeakRss / MB)} (max ${fixed(s.maxPeakRss / MB)})`
+        : fixed(s.maxPeakRss / MB),
+      fixed(s.receiverCpuPercent),
+      fixed(s.storescuCpuPercent),
+      fixed(s.machineBusyPercent),
+      fixed(s.machineIowaitPercent),
+      String(s.runs[0].maxSendPdv ?? "?"),
+    ]),
+  };
+}
+
+function largeTable(title: string, runs: RunResult[]): BenchTable {
+  return {
+    title,
+    columns: [
+      "receiver",
+      "seconds",
+      "MB/s",
+      "idle RSS MB",
+      "peak RSS MB",
+      "recv CPU %",
+      "storescu CPU %",
+      "iowait %",
+    ],
+    rows: runs.map((r) => [
+      r.receiver + (r.problem ? " (INCOMPLETE)" : ""),
+      fixed(r.wallMs / 1000, 2),
+      fixed(r.megabytesPerSecond),
+      fixed(r.idleRss / MB),
+      fixed(r.peakRss / MB),
+      fixed(r.receiverCpuPercent),
+      fixed(r.storescuCpuPercent),
+      fixed(r.machineIowaitPercent),
+    ]),
+  };
+}
+
+function ratioTarget(agent: Summary | undefined, other: Summary | undefined, goal: number): BenchTarget {
+  const label = `agent files/s ≥ ${goal} × ${
+    other?.receiver ?? (goal === TARGET_VS_ORTHANC ? "orthanc" : "storescp")
+  }`;
+  if (!agent || !other || !agent.complete || !other.complete) {
+    return { label, measured: "not measured (receiver missing or incomplete)", pass: undefined };
+  }
+  const ratio = agent.filesPerSecond / other.filesPerSecond;
+  return {
+    label,
+    measured: `${ratio.toFixed(2)}× (${fixed(agent.filesPerSecond)} vs ${
+      fixed(other.filesPerSecond)
+    } files/s)`,
+    pass: ratio >= goal,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function run(opts: BenchOptions): Promise<BenchResult> {
+  const { log, workDir } = opts;
+  const plan = opts.quick ? QUICK : FULL;
+  const noTool = skipReason("storescu");
+  if (noTool) throw new Error(`ingest ${noTool}`);
+  const notes: string[] = [];
+  if (opts.quick) notes.push("quick mode: one round of 100 objects; figures are indicative only");
+  const receivers = RECEIVERS.filter((r) => {
+    const why = r.missing();
+    if (why) notes.push(`${r.name} skipped: ${why}`);
+    return !why;
+  });
+
+  // Part 1: the series, generated once and sent to every receiver.
+  let t = performance.now();
+  const series = await writeGeneratedSeries(path.join(workDir, "series"), {
+    count: plan.files,
+    seed: "bench-ingest",
+  });
+  log(
+    `generated ${series.files} CT objects, ${(series.bytes / MB).toFixed(1)} MB, in ` +
+      `${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
+  const runs = new Map<ReceiverName, RunResult[]>(receivers.map((r) => [r.name, []]));
+  for (let round = 1; round <= plan.rounds; round++) {
+    for (const receiver of receivers) {
+      const dir = path.join(workDir, `${receiver.name}-${round}`);
+      const result = await runOnce(receiver, dir, series.paths, series.bytes, round, SERIES_TIMEOUT_MS, log);
+      runs.get(receiver.name)!.push(result);
+    }
+  }
+  await Deno.remove(path.join(workDir, "series"), { recursive: true });
+  const summaries = receivers.map((r) => summarize(r.name, runs.get(r.name)!));
+  const byName = (name: ReceiverName) => summaries.find((s) => s.receiver === name);
+  for (const s of summaries) {
+    for (const r of s.runs) if (r.problem) notes.push(`${s.receiver} round ${r.round}: ${r.problem}`);
+  }
+
+  // Part 2: one large object, streamed to the agent (and to storescp for reference).
+  t = performance.now();
+  const large = await generateInSubprocess(
+    path.join(workDir, "large"),
+    plan.largeBytes,
+    "bench-ingest-large",
+  );
+  log(
+    `generated one object of ${(large.bytes / MB).toFixed(0)} MB in ${
+      ((performance.now() - t) / 1000).toFixed(1)
+    } s`,
+  );
+  const largeRuns: RunResult[] = [];
+  for (const receiver of receivers.filter((r) => r.name !== "orthanc")) {
+    const dir = path.join(workDir, `${receiver.name}-large`);
+    largeRuns.push(await runOnce(receiver, dir, large.paths, large.bytes, 1, LARGE_TIMEOUT_MS, log));
+  }
+  await Deno.remove(path.join(workDir, "large"), { recursive: true });
+  for (const r of largeRuns) if (r.problem) notes.push(`${r.receiver}, large object: ${r.problem}`);
+  for (const r of [...runs.values()].flat().concat(largeRuns)) {
+    if (r.otherCpuPercent > OTHER_CPU_WARNING) {
+      notes.push(
+        `${r.receiver} ${r.files > 1 ? `round ${r.round}` : "large object"}: ${
+          fixed(r.otherCpuPercent)
+        } % of a core ` +
+          "busy outside the measured processes (other load on the machine?)",
+      );
+    }
+  }
+  const agentLarge = largeRuns.find((r) => r.receiver === "agent");
+
+  const largeMb = (large.bytes / MB).toFixed(0);
+  const targets: BenchTarget[] = [
+    ratioTarget(byName("agent"), byName("storescp"), TARGET_VS_STORESCP),
+    ratioTarget(byName("agent"), byName("orthanc"), TARGET_VS_ORTHANC),
+    {
+      label: `agent peak RSS ≤ ${TARGET_LARGE_RSS_MB} MB receiving one ${largeMb} MB object`,
+      measured: agentLarge && !agentLarge.problem
+        ? `${fixed(agentLarge.peakRss / MB)} MB in ${fixed(agentLarge.wallMs / 1000, 1)} s`
+        : "not measured (transfer incomplete)",
+      pass: agentLarge && !agentLarge.problem ? agentLarge.peakRss / MB <= TARGET_LARGE_RSS_MB : undefined,
+    },
+  ];
+  const self = memory("self");
+  notes.push(...receivers.map((r) => `${r.name}: ${r.setup}`));
+  notes.push(
+    "time = wall time of one storescu run (TCP_NODELAY=1) over one association; CPU % is of one core " +
+      `(${navigator.hardwareConcurrency} cores); peak RSS is VmHWM over the receiver's life; ` +
+      `this process peaked at ${fixed(self.peakRss / MB)} MB`,
+  );
+  return {
+    tables: [
+      seriesTable(
+        `${series.files} CT objects of ${
+          (series.bytes / series.files / MB).toFixed(3)
+        } MB, one association, ` +
+          `median of ${plan.rounds} run${plan.rounds > 1 ? "s" : ""}`,
+        summaries,
+      ),
+      largeTable(`One ${largeMb} MB object (${large.bytes} bytes), one run`, largeRuns),
+    ],
+    targets,
+    notes,
+    data: {
+      plan,
+      series: { files: series.files, bytes: series.bytes },
+      large: { bytes: large.bytes },
+      summaries: summaries.map(({ runs: _runs, ...s }) => s),
+      ratios: {
+        agentVsStorescp: byName("agent") && byName("storescp")
+          ? byName("agent")!.filesPerSecond / byName("storescp")!.filesPerSecond
+          : undefined,
+        agentVsOrthanc: byName("agent") && byName("orthanc")
+          ? byName("agent")!.filesPerSecond / byName("orthanc")!.filesPerSecond
+          : undefined,
+      },
+      runs: [...runs.values()].flat(),
+      largeRuns,
+      benchProcess: { peakRss: self.peakRss },
+      otherCpuPercent: [...runs.values()].flat().concat(largeRuns).map((r) => Math.round(r.otherCpuPercent)),
+    },
+  };
+}
+
+/** The ingest benchmark: C-STORE throughput and memory of the agent against storescp and Orthanc. */
+export const ingest: Benchmark = {
+  name: "ingest",
+  description:
+    "C-STORE files/s over one association (agent vs storescp vs Orthanc), peak RSS on an 800 MB object",
+  run,
+};
