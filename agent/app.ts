@@ -36,10 +36,10 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const dataDir = path.resolve(config.data);
   fs.mkdirSync(dataDir, { recursive: true });
-  const archive = new Archive(dataDir);
+  const archive = new Archive(dataDir, config.dimse.sync);
   const leftovers = archive.prepare();
   if (leftovers) log.info("removed partial files left by an earlier run", { count: leftovers });
-  const db = await Database.open(path.join(dataDir, "agent.db"));
+  const db = await Database.open(path.join(dataDir, "agent.db"), { durable: config.dimse.sync });
   const metrics = new AgentMetrics();
 
   Implementation.setImplementationClassUid(Ours.classUid);

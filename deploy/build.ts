@@ -37,13 +37,13 @@ async function copyMigrations(dir: string): Promise<void> {
 export async function bundleAgent(out = path.join(DIST, "agent.js")): Promise<string> {
   await Deno.mkdir(path.dirname(out), { recursive: true });
   // libsql is a native addon: it stays an npm import, resolved from the npm cache at run time.
-  const args = ["bundle", "--platform=deno", "--external", "npm:@libsql/client*", "--external", "@libsql/*"];
+  const args = ["bundle", "--platform=deno", "--external", "@libsql/*", "--external", "libsql"];
   if (!await run([...args, "-o", out, "agent/main.ts"])) throw new Error("deno bundle failed");
   await copyMigrations(path.dirname(out));
   // The external import needs its mapping beside the bundle, wherever the bundle is installed.
   const rootConfig = JSON.parse(await Deno.readTextFile(path.join(ROOT, "deno.json")));
   const config = {
-    imports: { "@libsql/client": rootConfig.imports["@libsql/client"] },
+    imports: { "@libsql/client": rootConfig.imports["@libsql/client"], libsql: rootConfig.imports.libsql },
     nodeModulesDir: "none",
   };
   await Deno.writeTextFile(path.join(path.dirname(out), "deno.json"), JSON.stringify(config, null, 2) + "\n");

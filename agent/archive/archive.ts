@@ -12,8 +12,11 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 export class Archive {
   readonly archiveDir: string;
   readonly tmpDir: string;
+  /** Directories known to exist (a study's series folders are made once). */
+  readonly #dirs = new Set<string>();
 
-  constructor(readonly dataDir: string) {
+  /** `sync`: fsync directory entries after a rename (see dimse.sync). */
+  constructor(readonly dataDir: string, readonly sync = true) {
     this.archiveDir = path.join(dataDir, "archive");
     this.tmpDir = path.join(dataDir, "tmp");
   }
@@ -50,13 +53,24 @@ export class Archive {
     return path.join(this.dataDir, relative);
   }
 
-  /** Moves a synced temporary file to its final place and syncs the directory entry. */
+  /**
+   * Moves a synced temporary file to its final place; with `sync`, also syncs the directory entry
+   * and, for folders it had to create, their parents' entries, so the file survives a power loss.
+   */
   async place(tempPath: string, relative: string): Promise<void> {
     const target = this.absolute(relative);
     const dir = path.dirname(target);
-    await fs.promises.mkdir(dir, { recursive: true });
-    await fs.promises.rename(tempPath, target);
-    await syncDir(dir);
+    const created: string[] = [];
+    if (!this.#dirs.has(dir)) {
+      const first = fs.mkdirSync(dir, { recursive: true });
+      if (first) {
+        for (let d = dir; d.length >= first.length; d = path.dirname(d)) created.push(path.dirname(d));
+      }
+      this.#dirs.add(dir);
+      if (this.#dirs.size > 10_000) this.#dirs.clear();
+    }
+    fs.renameSync(tempPath, target);
+    if (this.sync) await Promise.all([dir, ...created].map(syncDir));
   }
 
   /** Bytes used by the archive (walks the tree; for health, not for hot paths). */

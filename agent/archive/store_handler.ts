@@ -10,9 +10,10 @@ import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import type { ReceivedObject } from "../dimse/store_stream.ts";
 import type { Database } from "../index/db.ts";
-import { findInstance, indexInstance } from "../index/ingest.ts";
+import { existingInstance, indexInstance } from "../index/ingest.ts";
 import type { Archive } from "./archive.ts";
-import { readFileHeader } from "./header_file.ts";
+import { type FileHeader, parseHeaderBytes, readFileHeader } from "./header_file.ts";
+import { TruncatedError } from "@conduit/shared/dicom/reader.ts";
 
 /** Called after an object is committed (metrics, queue). */
 export type StoredListener = (
@@ -27,6 +28,11 @@ export class ArchiveStoreHandler implements StoreHandler {
     private readonly onStored?: StoredListener,
   ) {}
 
+  /** Whether received files are fsynced (dimse.sync). */
+  get sync(): boolean {
+    return this.archive.sync;
+  }
+
   reserve(_ctx: StoreContext): string {
     return this.archive.tempPath();
   }
@@ -35,7 +41,8 @@ export class ArchiveStoreHandler implements StoreHandler {
     const log = this.log.child({ sop: hashUid(ctx.sopInstanceUid), callingAet: ctx.association.callingAet });
     let header;
     try {
-      header = await readFileHeader(received.tempPath);
+      header = headerOf(received);
+      header ??= await readFileHeader(received.tempPath);
     } catch (err) {
       const reason = err instanceof DicomParseError ? err.message : String(err);
       log.warn("C-STORE payload is not a readable data set", { reason });
@@ -63,7 +70,7 @@ export class ArchiveStoreHandler implements StoreHandler {
       throw new DimseStatusError(Status.DataSetMismatch, (err as Error).message);
     }
 
-    const existing = await findInstance(this.db.read, attrs.sopInstanceUid);
+    const existing = existingInstance(this.db, attrs.sopInstanceUid);
     if (existing) {
       await fs.promises.rm(received.tempPath, { force: true });
       const same = existing.sha256 === received.datasetSha256;
@@ -79,21 +86,20 @@ export class ArchiveStoreHandler implements StoreHandler {
 
     await this.archive.place(received.tempPath, relative);
     try {
-      await this.db.write((tx) =>
-        indexInstance(tx, attrs, {
-          path: relative,
-          fileSize: received.fileSize,
-          datasetOffset: received.fileSize - received.datasetSize,
-          datasetSize: received.datasetSize,
-          sha256: received.datasetSha256,
-          transferSyntaxUid: received.meta.transferSyntax,
-          callingAet: ctx.association.callingAet,
-        })
-      );
+      indexInstance(this.db, attrs, {
+        path: relative,
+        fileSize: received.fileSize,
+        datasetOffset: received.fileSize - received.datasetSize,
+        datasetSize: received.datasetSize,
+        sha256: received.datasetSha256,
+        transferSyntaxUid: received.meta.transferSyntax,
+        callingAet: ctx.association.callingAet,
+      });
     } catch (err) {
       // The index did not commit: take the file back out so archive and index agree.
       await fs.promises.rm(this.archive.absolute(relative), { force: true });
-      log.error("index commit failed", { err });
+      // The message may quote the statement's values (names, IDs): log only what kind of failure it was.
+      log.error("index commit failed", { code: (err as { code?: string }).code ?? (err as Error).name });
       throw new DimseStatusError(Status.OutOfResources, "index commit failed");
     }
     this.onStored?.({
@@ -103,5 +109,15 @@ export class ArchiveStoreHandler implements StoreHandler {
       duplicate: false,
     });
     return { status: Status.Success };
+  }
+}
+
+/** Parses the header from the bytes kept while receiving; undefined when it runs past them. */
+function headerOf(received: ReceivedObject): FileHeader | undefined {
+  try {
+    return parseHeaderBytes(received.head, received.fileSize, received.headIsWhole);
+  } catch (err) {
+    if (err instanceof TruncatedError && !received.headIsWhole) return undefined;
+    throw err;
   }
 }

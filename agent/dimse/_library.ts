@@ -4,6 +4,7 @@
  * past this file sees our own narrow types.
  */
 import dimse from "dcmjs-dimse";
+import { decodeCommand, encodeCommand } from "./command_codec.ts";
 
 const lib = dimse as any;
 
@@ -20,3 +21,45 @@ export const libraryLog: any = lib.log;
 
 // The library logs every PDU at info level through loglevel; keep it quiet and PHI-free.
 libraryLog.setLevel?.("silent");
+
+// Commands (group 0000) take the fast path of command_codec.ts; anything it cannot express falls
+// back to the library's dcmjs route, so behaviour is unchanged.
+const datasetProto = lib.Dataset.prototype;
+const libraryEncodeCommand = datasetProto.getDenaturalizedCommandDataset;
+datasetProto.getDenaturalizedCommandDataset = function (this: any, writeOptions: unknown) {
+  return encodeCommand(this.getElements()) ?? libraryEncodeCommand.call(this, writeOptions);
+};
+const libraryDecode = datasetProto._fromElementsBuffer;
+datasetProto._fromElementsBuffer = function (
+  this: any,
+  buffer: Uint8Array,
+  ts: string,
+  readOptions: unknown,
+) {
+  if (
+    (ts === undefined || ts === "1.2.840.10008.1.2") && buffer.length >= 8 && buffer[0] === 0 &&
+    buffer[1] === 0
+  ) {
+    const decoded = decodeCommand(buffer);
+    if (decoded) return decoded;
+  }
+  return libraryDecode.call(this, buffer, ts, readOptions);
+};
+
+// The library formats every command for its (silenced) log before deciding not to print it: a
+// description of the whole command set per message. Keep the description short and cheap.
+const commandProto = Object.getPrototypeOf(lib.responses.CStoreResponse.prototype.constructor.prototype);
+for (let proto = commandProto; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  if (Object.hasOwn(proto, "toString")) {
+    proto.toString = function (this: any) {
+      return `DIMSE 0x${Number(this.getCommandFieldType?.() ?? 0).toString(16)}`;
+    };
+  }
+}
+for (const ctor of [...Object.values(lib.requests), ...Object.values(lib.responses)] as any[]) {
+  if (Object.hasOwn(ctor.prototype, "toString")) {
+    ctor.prototype.toString = function (this: any) {
+      return `DIMSE 0x${Number(this.getCommandFieldType?.() ?? 0).toString(16)}`;
+    };
+  }
+}

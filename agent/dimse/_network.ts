@@ -15,6 +15,7 @@ import { Writable } from "node:stream";
 import { hashUid, type Logger, rootLogger } from "@conduit/shared/log.ts";
 import { constants, responses } from "./_library.ts";
 import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
+import { PduReader } from "./pdu_reader.ts";
 import { StoreFileStream } from "./store_stream.ts";
 import {
   type AssociationInfo,
@@ -48,8 +49,10 @@ export class ConduitNetwork extends Scp {
   protected log: Logger = rootLogger;
   protected info: AssociationInfo = { callingAet: "", calledAet: "", remoteAddress: "" };
   protected readonly stores = new Map<any, StoreFileStream | DiscardStream>();
-  #guardHeader: Buffer | undefined;
-  #guardRemaining = 0;
+  #reader: PduReader;
+  /** PDUs handed to the library one after another, in order. */
+  #processing: Promise<void> = Promise.resolve();
+  #queued = 0;
   /** Set when the guard has aborted: later data is ignored. */
   protected aborted = false;
 
@@ -65,7 +68,15 @@ export class ConduitNetwork extends Scp {
       socket.setNoDelay(true);
     } catch { /* not connected yet: set again on connect */ }
     socket.once("connect", () => socket.setNoDelay(true));
-    socket.prependListener("data", (data: Buffer) => this.#guard(data));
+    // Replace the library's reader (installed by its constructor) with ours.
+    socket.removeAllListeners("data");
+    this.#reader = new PduReader((type, length) => {
+      if (!PDU_TYPES.has(type)) return `unrecognised PDU type 0x${type.toString(16)}`;
+      const limit = type === 4 ? this.netOptions.maxPduLength + PDU_SLACK : MAX_CONTROL_PDU;
+      if (length > limit) return `PDU of ${length} bytes exceeds the limit of ${limit}`;
+      return undefined;
+    });
+    socket.on("data", (data: Buffer) => this.#onData(data));
     // The library times ARTIM from `connectedTime`, which it sets only on a socket's "connect" event;
     // an accepted socket never has one, so a peer that never completes a PDU was never timed out.
     this.connectedTime = Date.now();
@@ -82,32 +93,24 @@ export class ConduitNetwork extends Scp {
     });
   }
 
-  /** Watches PDU headers as bytes arrive and aborts on one we must not accept. */
-  #guard(data: Buffer): void {
+  /** Takes received bytes in place of the library's accumulator (which re-copies every chunk). */
+  #onData(data: Buffer): void {
     if (this.aborted) return;
-    let at = 0;
-    while (at < data.length) {
-      if (this.#guardRemaining > 0) {
-        const take = Math.min(this.#guardRemaining, data.length - at);
-        this.#guardRemaining -= take;
-        at += take;
-        continue;
-      }
-      const need = 6 - (this.#guardHeader?.length ?? 0);
-      const piece = data.subarray(at, at + need);
-      this.#guardHeader = this.#guardHeader ? Buffer.concat([this.#guardHeader, piece]) : Buffer.from(piece);
-      at += piece.length;
-      if (this.#guardHeader.length < 6) return;
-      const type = this.#guardHeader[0];
-      const length = this.#guardHeader.readUInt32BE(2);
-      this.#guardHeader = undefined;
-      if (!PDU_TYPES.has(type)) return this.protocolAbort(1, `unrecognised PDU type 0x${type.toString(16)}`);
-      const limit = type === 4 ? this.netOptions.maxPduLength + PDU_SLACK : MAX_CONTROL_PDU;
-      if (length > limit) {
-        return this.protocolAbort(6, `PDU of ${length} bytes exceeds the limit of ${limit}`);
-      }
-      this.#guardRemaining = length;
-    }
+    const refusal = this.#reader.push(data, (pdu) => {
+      this.lastPduTime = Date.now();
+      this.#queued++;
+      if (this.#queued > 16) this.socket.pause();
+      this.#processing = this.#processing.then(async () => {
+        try {
+          await this._processPdu(pdu);
+        } catch (err) {
+          this.log.error("PDU processing failed", { reason: (err as Error).message });
+        } finally {
+          if (--this.#queued < 4 && this.socket.isPaused()) this.socket.resume();
+        }
+      });
+    });
+    if (refusal) this.protocolAbort(refusal.startsWith("unrecognised") ? 1 : 6, refusal);
   }
 
   /**
@@ -127,6 +130,18 @@ export class ConduitNetwork extends Scp {
       }
     }
     return await super._processPDataTf(pdata);
+  }
+
+  /**
+   * The library announces min(peer's maximum, ours) as the PDU size it will receive, so a peer that
+   * receives 16 KiB PDUs would have to send us 16 KiB PDUs too. Announce ours, then keep the peer's
+   * for what we send.
+   */
+  sendAssociationAccept(): void {
+    const peers = this.association.getMaxPduLength();
+    this.association.setMaxPduLength(this.netOptions.maxPduLength);
+    super.sendAssociationAccept();
+    this.association.setMaxPduLength(peers);
   }
 
   /** Sends A-ABORT (service provider) and closes the socket; `onProtocolError` hears why. */
@@ -164,7 +179,7 @@ export class ConduitNetwork extends Scp {
         sopInstanceUid: ctx.sopInstanceUid,
         transferSyntax: ctx.transferSyntax,
         sourceAet: ctx.association.callingAet,
-      });
+      }, this.storeHandler.sync ?? true);
       stream.on("error", () => {/* recorded in stream.failure */});
       this.stores.set(request, stream);
       return stream;

@@ -34,6 +34,8 @@ export interface StoreOutcome {
 
 /** Receives C-STORE payloads (from a peer's C-STORE, or a C-GET we asked for). */
 export interface StoreHandler {
+  /** fsync each received file before commit (default true). */
+  readonly sync?: boolean;
   /** A fresh temporary path for an incoming object; throw DimseStatusError to refuse it unread. */
   reserve(ctx: StoreContext): string;
   /** The object is complete and synced at `received.tempPath`: archive and index it, or refuse. */

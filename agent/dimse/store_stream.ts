@@ -18,7 +18,14 @@ export interface ReceivedObject {
   datasetSha256: string;
   fileSize: number;
   meta: FileMetaFields;
+  /** The first bytes of the file (File Meta group and the start of the data set), kept for parsing. */
+  head: Uint8Array;
+  /** True when `head` holds the whole file. */
+  headIsWhole: boolean;
 }
+
+/** How much of the start of each object is kept in memory for header parsing. */
+export const HEAD_BYTES = 64 * 1024;
 
 export class StoreFileStream extends Writable {
   readonly tempPath: string;
@@ -29,6 +36,8 @@ export class StoreFileStream extends Writable {
   #fileSize = 0;
   #failed: Error | undefined;
   #received: ReceivedObject | undefined;
+  #head: Uint8Array = new Uint8Array(HEAD_BYTES);
+  #headLength = 0;
 
   /** Opens `tempPath` (exclusive create) and writes the File Meta group. Throws when it cannot. */
   constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true) {
@@ -39,6 +48,7 @@ export class StoreFileStream extends Writable {
     const header = buildFileMeta(meta);
     fs.writeSync(this.#fd, header);
     this.#fileSize = header.length;
+    this.#keep(header);
   }
 
   /** The first write error, if any (the stream keeps swallowing data so the association stays in step). */
@@ -57,6 +67,7 @@ export class StoreFileStream extends Writable {
       let at = 0;
       while (at < chunk.length) at += fs.writeSync(this.#fd, chunk, at, chunk.length - at);
       this.#hash.update(chunk);
+      this.#keep(chunk);
       this.#datasetSize += chunk.length;
       this.#fileSize += chunk.length;
     } catch (err) {
@@ -64,6 +75,13 @@ export class StoreFileStream extends Writable {
       this.#failed = err as Error;
     }
     cb();
+  }
+
+  #keep(bytes: Uint8Array): void {
+    if (this.#headLength >= HEAD_BYTES) return;
+    const take = Math.min(bytes.length, HEAD_BYTES - this.#headLength);
+    this.#head.set(bytes.subarray(0, take), this.#headLength);
+    this.#headLength += take;
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -80,6 +98,8 @@ export class StoreFileStream extends Writable {
             datasetSha256: this.#hash.digest("hex"),
             fileSize: this.#fileSize,
             meta: this.meta,
+            head: this.#head.subarray(0, this.#headLength),
+            headIsWhole: this.#headLength === this.#fileSize,
           };
         }
         cb();

@@ -1,8 +1,6 @@
 /** Committing one archived object to the index, counts and lists included, in one transaction. */
-import { eq, sql } from "drizzle-orm";
 import type { InstanceAttributes } from "@conduit/shared/dicom/header.ts";
-import type { WriteTx } from "./db.ts";
-import { instances, patients, series, studies } from "./schema.ts";
+import type { Database } from "./db.ts";
 
 /** Where and what the archived file is. */
 export interface StoredFile {
@@ -15,103 +13,141 @@ export interface StoredFile {
   callingAet: string;
 }
 
-/** Inserts or updates the patient, study and series rows, inserts the instance, refreshes counts. */
-export async function indexInstance(tx: WriteTx, a: InstanceAttributes, file: StoredFile): Promise<void> {
-  const now = Date.now();
-  const [patient] = await tx.insert(patients).values({
-    patientId: a.patientId,
-    issuerOfPatientId: a.issuerOfPatientId,
-    patientName: a.patientName,
-    patientBirthDate: a.patientBirthDate,
-    patientSex: a.patientSex,
-  }).onConflictDoUpdate({
-    target: [patients.patientId, patients.issuerOfPatientId],
-    set: {
-      patientName: sql`coalesce(nullif(excluded.patient_name, ''), ${patients.patientName})`,
-      patientBirthDate: sql`coalesce(nullif(excluded.patient_birth_date, ''), ${patients.patientBirthDate})`,
-      patientSex: sql`coalesce(nullif(excluded.patient_sex, ''), ${patients.patientSex})`,
-    },
-  }).returning({ pk: patients.pk });
-
-  await tx.insert(studies).values({
-    studyInstanceUid: a.studyInstanceUid,
-    patientPk: patient.pk,
-    studyDate: a.studyDate,
-    studyTime: a.studyTime,
-    accessionNumber: a.accessionNumber,
-    referringPhysicianName: a.referringPhysicianName,
-    studyDescription: a.studyDescription,
-    studyId: a.studyId,
-    specificCharacterSet: a.specificCharacterSet,
-    updatedAt: now,
-  }).onConflictDoUpdate({
-    target: studies.studyInstanceUid,
-    set: { updatedAt: now },
+/**
+ * Indexes one object in one transaction: patient, study and series upserted, the instance inserted
+ * (or its file facts updated), and the derived counts and lists of its series, study and patient
+ * recomputed.
+ */
+export function indexInstance(db: Database, a: InstanceAttributes, file: StoredFile, now = Date.now()): void {
+  const statements = indexStatements(a, file, now);
+  db.write(() => {
+    for (const s of statements) db.statement(s.sql).run(...s.args);
   });
-
-  await tx.insert(series).values({
-    seriesInstanceUid: a.seriesInstanceUid,
-    studyInstanceUid: a.studyInstanceUid,
-    modality: a.modality,
-    seriesNumber: a.seriesNumber,
-    seriesDescription: a.seriesDescription,
-    seriesDate: a.seriesDate,
-    seriesTime: a.seriesTime,
-    bodyPartExamined: a.bodyPartExamined,
-  }).onConflictDoNothing();
-
-  await tx.insert(instances).values({
-    sopInstanceUid: a.sopInstanceUid,
-    seriesInstanceUid: a.seriesInstanceUid,
-    studyInstanceUid: a.studyInstanceUid,
-    sopClassUid: a.sopClassUid,
-    instanceNumber: a.instanceNumber,
-    transferSyntaxUid: file.transferSyntaxUid,
-    path: file.path,
-    fileSize: file.fileSize,
-    datasetOffset: file.datasetOffset,
-    datasetSize: file.datasetSize,
-    sha256: file.sha256,
-    callingAet: file.callingAet,
-    receivedAt: now,
-  }).onConflictDoUpdate({
-    target: instances.sopInstanceUid,
-    set: {
-      path: file.path,
-      fileSize: file.fileSize,
-      datasetOffset: file.datasetOffset,
-      datasetSize: file.datasetSize,
-      sha256: file.sha256,
-      transferSyntaxUid: file.transferSyntaxUid,
-      receivedAt: now,
-    },
-  });
-
-  await refreshCounts(tx, a.studyInstanceUid, a.seriesInstanceUid, patient.pk);
 }
 
-/** Recomputes the derived columns of one series, its study and its patient. */
-export async function refreshCounts(tx: WriteTx, studyUid: string, seriesUid: string, patientPk: number) {
-  await tx.run(sql`UPDATE series SET num_instances =
-    (SELECT count(*) FROM instances WHERE series_instance_uid = ${seriesUid})
-    WHERE series_instance_uid = ${seriesUid}`);
-  await tx.run(sql`UPDATE studies SET
-    num_series = (SELECT count(*) FROM series WHERE study_instance_uid = ${studyUid}),
-    num_instances = (SELECT count(*) FROM instances WHERE study_instance_uid = ${studyUid}),
-    modalities_in_study = coalesce((SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m
-      FROM series WHERE study_instance_uid = ${studyUid} AND modality <> '' ORDER BY m)), ''),
-    sop_classes_in_study = coalesce((SELECT group_concat(c, '\\') FROM (SELECT DISTINCT sop_class_uid AS c
-      FROM instances WHERE study_instance_uid = ${studyUid} ORDER BY c)), '')
-    WHERE study_instance_uid = ${studyUid}`);
-  await tx.run(sql`UPDATE patients SET
-    num_studies = (SELECT count(*) FROM studies WHERE patient_pk = ${patientPk}),
-    num_series = (SELECT coalesce(sum(num_series), 0) FROM studies WHERE patient_pk = ${patientPk}),
-    num_instances = (SELECT coalesce(sum(num_instances), 0) FROM studies WHERE patient_pk = ${patientPk})
-    WHERE pk = ${patientPk}`);
+interface InStatement {
+  sql: string;
+  args: (string | number)[];
 }
 
-/** The index row of an instance, if any. */
-export async function findInstance(db: Pick<WriteTx, "select">, sopInstanceUid: string) {
-  const rows = await db.select().from(instances).where(eq(instances.sopInstanceUid, sopInstanceUid)).limit(1);
-  return rows[0];
+function indexStatements(a: InstanceAttributes, file: StoredFile, now: number): InStatement[] {
+  const patientPk = "(SELECT pk FROM patients WHERE patient_id = ? AND issuer_of_patient_id = ?)";
+  const who = [a.patientId, a.issuerOfPatientId];
+  return [
+    {
+      sql:
+        `INSERT INTO patients (patient_id, issuer_of_patient_id, patient_name, patient_birth_date, patient_sex)
+        VALUES (?, ?, ?, ?, ?) ON CONFLICT (patient_id, issuer_of_patient_id) DO UPDATE SET
+        patient_name = coalesce(nullif(excluded.patient_name, ''), patient_name),
+        patient_birth_date = coalesce(nullif(excluded.patient_birth_date, ''), patient_birth_date),
+        patient_sex = coalesce(nullif(excluded.patient_sex, ''), patient_sex)`,
+      args: [a.patientId, a.issuerOfPatientId, a.patientName, a.patientBirthDate, a.patientSex],
+    },
+    {
+      sql: `INSERT INTO studies (study_instance_uid, patient_pk, study_date, study_time, accession_number,
+        referring_physician_name, study_description, study_id, specific_character_set, updated_at)
+        VALUES (?, ${patientPk}, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (study_instance_uid) DO UPDATE SET updated_at = excluded.updated_at`,
+      args: [
+        a.studyInstanceUid,
+        ...who,
+        a.studyDate,
+        a.studyTime,
+        a.accessionNumber,
+        a.referringPhysicianName,
+        a.studyDescription,
+        a.studyId,
+        a.specificCharacterSet,
+        now,
+      ],
+    },
+    {
+      sql: `INSERT INTO series (series_instance_uid, study_instance_uid, modality, series_number,
+        series_description, series_date, series_time, body_part_examined)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_instance_uid) DO NOTHING`,
+      args: [
+        a.seriesInstanceUid,
+        a.studyInstanceUid,
+        a.modality,
+        a.seriesNumber,
+        a.seriesDescription,
+        a.seriesDate,
+        a.seriesTime,
+        a.bodyPartExamined,
+      ],
+    },
+    {
+      sql: `INSERT INTO instances (sop_instance_uid, series_instance_uid, study_instance_uid, sop_class_uid,
+        instance_number, transfer_syntax_uid, path, file_size, dataset_offset, dataset_size, sha256,
+        calling_aet, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (sop_instance_uid) DO UPDATE SET path = excluded.path, file_size = excluded.file_size,
+        dataset_offset = excluded.dataset_offset, dataset_size = excluded.dataset_size,
+        sha256 = excluded.sha256, transfer_syntax_uid = excluded.transfer_syntax_uid,
+        received_at = excluded.received_at`,
+      args: [
+        a.sopInstanceUid,
+        a.seriesInstanceUid,
+        a.studyInstanceUid,
+        a.sopClassUid,
+        a.instanceNumber,
+        file.transferSyntaxUid,
+        file.path,
+        file.fileSize,
+        file.datasetOffset,
+        file.datasetSize,
+        file.sha256,
+        file.callingAet,
+        now,
+      ],
+    },
+    ...countStatements(a.studyInstanceUid, a.seriesInstanceUid, a.sopClassUid, patientPk, who),
+  ];
+}
+
+/** Recounts one series, its study and its patient (indexed counts: cheap at any study size). */
+function countStatements(
+  studyUid: string,
+  seriesUid: string,
+  sopClassUid: string,
+  patientPk: string,
+  who: string[],
+): InStatement[] {
+  return [
+    {
+      sql: `UPDATE series SET num_instances = (SELECT count(*) FROM instances WHERE series_instance_uid = ?)
+        WHERE series_instance_uid = ?`,
+      args: [seriesUid, seriesUid],
+    },
+    {
+      sql: `UPDATE studies SET
+        num_series = (SELECT count(*) FROM series WHERE study_instance_uid = ?1),
+        num_instances = (SELECT count(*) FROM instances WHERE study_instance_uid = ?1),
+        modalities_in_study = coalesce((SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m
+          FROM series WHERE study_instance_uid = ?1 AND modality <> '' ORDER BY m)), ''),
+        sop_classes_in_study = CASE
+          WHEN instr('\\' || sop_classes_in_study || '\\', '\\' || ?2 || '\\') > 0 THEN sop_classes_in_study
+          WHEN sop_classes_in_study = '' THEN ?2
+          ELSE sop_classes_in_study || '\\' || ?2 END
+        WHERE study_instance_uid = ?1`,
+      args: [studyUid, sopClassUid],
+    },
+    {
+      sql: `UPDATE patients SET
+        num_studies = (SELECT count(*) FROM studies WHERE patient_pk = patients.pk),
+        num_series = (SELECT coalesce(sum(num_series), 0) FROM studies WHERE patient_pk = patients.pk),
+        num_instances = (SELECT coalesce(sum(num_instances), 0) FROM studies WHERE patient_pk = patients.pk)
+        WHERE pk = ${patientPk}`,
+      args: who,
+    },
+  ];
+}
+
+/** The index row facts of an instance, if it is indexed (read on the writer connection: no wait). */
+export function existingInstance(
+  db: Database,
+  sopInstanceUid: string,
+): { sha256: string; path: string } | undefined {
+  return db.statement("SELECT sha256, path FROM instances WHERE sop_instance_uid = ?").get(sopInstanceUid) as
+    | { sha256: string; path: string }
+    | undefined;
 }

@@ -24,17 +24,15 @@ async function indexed() {
     const bytes = generateInstance(spec);
     const h = parseHeaderBytes(bytes, bytes.length, true);
     const attrs = instanceAttributes(h.bytes, h.dataset, h.header);
-    await db.write((tx) =>
-      indexInstance(tx, attrs, {
-        path: `archive/${spec.sopInstanceUid}.dcm`,
-        fileSize: bytes.length,
-        datasetOffset: h.header.datasetOffset,
-        datasetSize: bytes.length - h.header.datasetOffset,
-        sha256: "0".repeat(64),
-        transferSyntaxUid: h.header.transferSyntax,
-        callingAet: "TEST",
-      })
-    );
+    indexInstance(db, attrs, {
+      path: `archive/${spec.sopInstanceUid}.dcm`,
+      fileSize: bytes.length,
+      datasetOffset: h.header.datasetOffset,
+      datasetSize: bytes.length - h.header.datasetOffset,
+      sha256: "0".repeat(64),
+      transferSyntaxUid: h.header.transferSyntax,
+      callingAet: "TEST",
+    });
   }
   const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 1000 });
   const find = async (model: "patient" | "study", id: Identifier) => {
