@@ -9,6 +9,7 @@ import type { Logger } from "@conduit/shared/log.ts";
 import { Implementation as Ours } from "@conduit/shared/dicom/uids.ts";
 import type { AgentConfig } from "./config/schema.ts";
 import { Archive } from "./archive/archive.ts";
+import { lockDataDir } from "./archive/lock.ts";
 import { ArchiveStoreHandler } from "./archive/store_handler.ts";
 import { Database } from "./index/db.ts";
 import { IndexQueryHandler } from "./query/find.ts";
@@ -36,6 +37,21 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const dataDir = path.resolve(config.data);
   fs.mkdirSync(dataDir, { recursive: true });
+  const unlock = lockDataDir(dataDir);
+  try {
+    return await startLocked(config, log, dataDir, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function startLocked(
+  config: AgentConfig,
+  log: Logger,
+  dataDir: string,
+  unlock: () => void,
+): Promise<RunningAgent> {
   const archive = new Archive(dataDir, config.dimse.sync);
   const leftovers = archive.prepare();
   if (leftovers) log.info("removed partial files left by an earlier run", { count: leftovers });
@@ -129,6 +145,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       await scp.close();
       await http.shutdown();
       db.close();
+      unlock();
       log.info("agent stopped");
     },
   };

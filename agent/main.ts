@@ -55,6 +55,12 @@ export async function main(args: string[]): Promise<number> {
     console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
     return 2;
   }
+  if (values.enroll !== undefined) {
+    console.error(
+      "agent: --enroll needs the hub and its tunnel, which are not built yet; nothing was changed.",
+    );
+    return 2;
+  }
   const flags: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (typeof v === "string") flags[k] = v;
   let config;

@@ -64,5 +64,5 @@ export function hashUid(uid: string | undefined): string {
   return createHash("sha256").update(uid).digest("hex").slice(0, 12);
 }
 
-/** The process-wide root logger; level from CONDUIT_LOG_LEVEL is applied by the entry points. */
+/** The process-wide root logger; entry points derive theirs with the configured level (log.level). */
 export const rootLogger = new Logger();

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import { loadConfig } from "../config/load.ts";
+import { ConfigError, loadConfig } from "../config/load.ts";
 
 const USAGE = `usage: deno task agent node COMMAND [NODE] [options]
   list                                     configured nodes
@@ -14,7 +14,7 @@ const USAGE = `usage: deno task agent node COMMAND [NODE] [options]
                                            C-GET or C-MOVE (per the node's 'retrieve') into our archive
   store NODE (--study UID | --instance UID ...)
                                            C-STORE archived objects to the node
-options: --config FILE, --http-port N (where the agent listens), --json`;
+options: --config FILE, --http-host ADDR --http-port N (where the agent's HTTP API listens), --json`;
 
 export async function nodeCommand(args: string[]): Promise<number> {
   let parsed;
@@ -50,11 +50,20 @@ export async function nodeCommand(args: string[]): Promise<number> {
   if (v.config) flags.config = v.config;
   if (v["http-port"]) flags["http-port"] = v["http-port"];
   if (v["http-host"]) flags["http-host"] = v["http-host"];
-  const { config } = loadConfig({
-    flags,
-    env: Deno.env.toObject(),
-    readFile: (p) => fs.readFileSync(p, "utf8"),
-  });
+  let config;
+  try {
+    ({ config } = loadConfig({
+      flags,
+      env: Deno.env.toObject(),
+      readFile: (p) => fs.readFileSync(p, "utf8"),
+    }));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
   const host = config.http.host === "0.0.0.0" ? "127.0.0.1" : config.http.host;
   const base = `http://${host}:${config.http.port}/nodes`;
   const post = (path: string, body: unknown) =>

@@ -53,6 +53,16 @@ Deno.test("loadConfig() names the key, the reason, the value and where it came f
     (err: Error) => /config: nodes\.pacs\.port: .*\(c\.yaml\)/.test(err.message),
   );
   assert.throws(
+    () =>
+      loadConfig({
+        flags: { config: "e.yaml" },
+        env: {},
+        readFile: files({ "e.yaml": "dimse:\n  port:\n" }),
+      }),
+    /config: dimse\.port: .*\(e\.yaml\)/,
+    "an empty port is an error, not port 0",
+  );
+  assert.throws(
     () => loadConfig({ flags: { config: "missing.yaml" }, env: {}, readFile: files({}) }),
     (err: Error) => /cannot read missing\.yaml/.test(err.message),
   );

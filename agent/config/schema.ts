@@ -5,8 +5,10 @@ const aet = z.string().trim().min(1).max(16).regex(
   /^[\x20-\x5b\x5d-\x7e]+$/,
   "AE titles are printable ASCII without backslash",
 );
-const port = z.coerce.number({ invalid_type_error: "expected a number from 0 to 65535" }).int().min(0).max(
-  65535,
+/** A port number; an empty value in the file is an error, not port 0. */
+const port = z.preprocess(
+  (v) => (v === null || v === "" ? Number.NaN : v),
+  z.coerce.number({ invalid_type_error: "expected a number from 0 to 65535" }).int().min(0).max(65535),
 );
 const seconds = z.coerce.number().positive();
 
@@ -61,6 +63,7 @@ export const configSchema = z.object({
     maxPduLength: z.coerce.number().int().min(4096).max(4194304).default(262144),
     idleTimeoutSeconds: seconds.default(300),
     artimTimeoutSeconds: seconds.default(30),
+    /** Also accept private (non-DICOM-root) SOP classes as storage. */
     acceptAnySopClass: z.boolean().default(false),
     maxFindResults: z.coerce.number().int().min(1).default(10000),
     /** fsync each object and its directory before answering (turn off only on battery-backed storage). */

@@ -7,7 +7,7 @@
 import type { Socket } from "node:net";
 import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
-import { isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { constants, Dataset, responses, Server } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import type { RawFileInfo } from "./raw_dataset.ts";
@@ -176,7 +176,7 @@ class AgentScp extends ConduitNetwork {
           context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
           continue;
         }
-      } else if (isStorageSopClass(abstract) || o.acceptAnySopClass) {
+      } else if (isStorageSopClass(abstract) || (o.acceptAnySopClass && isPrivateUid(abstract))) {
         accepted = PREFERRED_SYNTAXES.find((ts) => offered.includes(ts)) ?? offered[0];
       }
       if (!accepted) {

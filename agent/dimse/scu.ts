@@ -221,7 +221,10 @@ export class ScuAssociation {
     const done = this.#run(request, (rsp: any) => {
       if (rsp.getStatus() === Status.Pending || rsp.getStatus() === Status.PendingWarning) {
         const ds = rsp.getDataset();
-        if (ds) queue.push(ds.getElements());
+        if (ds) {
+          const { _vrMap: _, ...elements } = ds.getElements();
+          queue.push(elements);
+        }
         poke();
       }
     }, signal);

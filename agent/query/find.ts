@@ -17,7 +17,7 @@ const FRAME_KEYS = new Set(["QueryRetrieveLevel", "SpecificCharacterSet", "Retri
 export interface FindOptions {
   /** Our AE title, returned as RetrieveAETitle. */
   aet: string;
-  /** At most this many matches; more is answered 0xA700-free by stopping (logged). */
+  /** At most this many matches are sent; a query with more ends with 0xA700 after them. */
   maxResults: number;
 }
 
@@ -95,15 +95,16 @@ export class IndexQueryHandler implements QueryHandler {
     const filters: Record<string, string> = {};
     for (const k of requested) filters[k] = identifierText(identifier[k]);
     const returnKeys = [...new Set([...requested, ...UNIQUE_KEYS[level]])];
+    const max = this.options.maxResults;
     let n = 0;
-    for await (
-      const row of queryIndex(this.db, level, filters, returnKeys, { limit: this.options.maxResults })
-    ) {
+    for await (const row of queryIndex(this.db, level, filters, returnKeys, { limit: max + 1 })) {
       if (signal.aborted) return;
+      if (++n > max) {
+        // The SCU gets the first `max` matches, then a failure that says the list is incomplete.
+        throw new DimseStatusError(Status.OutOfResources, `more than ${max} matches; refine the query`);
+      }
       yield this.#response(level, returnKeys, row, identifier);
-      n++;
     }
-    void n;
   }
 
   #response(level: Level, keys: string[], row: Record<string, unknown>, identifier: Identifier): Identifier {

@@ -152,3 +152,21 @@ Deno.test("IndexQueryHandler.find() refuses a bad level with 0xA900", async () =
     db.close();
   }
 });
+
+Deno.test("IndexQueryHandler.find() sends maxResults matches, then ends with 0xA700", async () => {
+  const { db } = await indexed();
+  try {
+    const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 3 });
+    const got: Identifier[] = [];
+    await assert.rejects(async () => {
+      for await (
+        const m of handler.find("study", { QueryRetrieveLevel: "IMAGE" }, new AbortController().signal)
+      ) {
+        got.push(m);
+      }
+    }, (e: Error & { status?: number }) => e.status === 0xa700 && /more than 3/.test(e.message));
+    assert.equal(got.length, 3);
+  } finally {
+    db.close();
+  }
+});

@@ -41,8 +41,13 @@ export class IndexRetrieveHandler implements RetrieveHandler {
       if (lvl === level) break;
     }
     const own = KEYS[level][0];
-    if (!identifierText(identifier[own.keyword])) {
-      throw new DimseStatusError(Status.DataSetMismatch, `${own.keyword} is required at ${level} level`);
+    const ownValue = identifierText(identifier[own.keyword]);
+    // PS3.4 C.4.2.2.1: unique keys hold a single value or a UID list, never a wildcard.
+    if (!ownValue || /[*?]/.test(ownValue) || conditions.length === 0) {
+      throw new DimseStatusError(
+        Status.DataSetMismatch,
+        `${own.keyword} is required at ${level} level, without wildcards`,
+      );
     }
     const rows = await this.db.read.all<{
       path: string;

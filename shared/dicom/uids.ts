@@ -63,16 +63,25 @@ export const SopClass = {
   MrImage: "1.2.840.10008.5.1.4.1.1.4",
 } as const;
 
-/**
- * True for a storage SOP class UID: every class under 1.2.840.10008.5.1.4.1.1 (PS3.4 B.5), plus the
- * other storage roots (RT under .1.1.481, waveforms, DICOS, DICONDE use the same root; private classes
- * are accepted by configuration, not here).
- */
+/** Storage SOP classes outside the 1.2.840.10008.5.1.4.1.1 root (PS3.4 B.5). */
+const OTHER_STORAGE = new Set([
+  "1.2.840.10008.5.1.4.34.7", // RT Beams Delivery Instruction Storage
+  "1.2.840.10008.5.1.4.34.10", // RT Brachy Application Setup Delivery Instruction Storage
+  "1.2.840.10008.5.1.4.38.1", // Hanging Protocol Storage
+  "1.2.840.10008.5.1.4.39.1", // Color Palette Storage
+  "1.2.840.10008.5.1.4.43.1", // Generic Implant Template Storage
+  "1.2.840.10008.5.1.4.44.1", // Implant Assembly Template Storage
+  "1.2.840.10008.5.1.4.45.1", // Implant Template Group Storage
+]);
+
+/** True for a standard storage SOP class UID: every class under 1.2.840.10008.5.1.4.1.1, and the few outside it. */
 export function isStorageSopClass(uid: string): boolean {
-  return uid.startsWith("1.2.840.10008.5.1.4.1.1.") || uid.startsWith("1.2.840.10008.5.1.4.34.") ||
-    uid.startsWith("1.2.840.10008.5.1.4.38.") || uid.startsWith("1.2.840.10008.5.1.4.39.") ||
-    uid.startsWith("1.2.840.10008.5.1.4.43.") || uid.startsWith("1.2.840.10008.5.1.4.44.") ||
-    uid.startsWith("1.2.840.10008.5.1.4.45.") || uid.startsWith("1.2.840.10008.5.1.4.1.1.481.");
+  return uid.startsWith("1.2.840.10008.5.1.4.1.1.") || OTHER_STORAGE.has(uid);
+}
+
+/** True for a UID outside the DICOM root: a private SOP class, accepted as storage by configuration. */
+export function isPrivateUid(uid: string): boolean {
+  return !uid.startsWith("1.2.840.10008.");
 }
 
 /** Our implementation identity, written into every File Meta group and association. */

@@ -180,9 +180,27 @@ Deno.test({
         );
       }
 
-      // An echo, for the record.
+      // An echo through the HTTP API and through the CLI, which calls the same API.
       const echo = await (await api("/nodes/pacs/echo", {})).json();
       assert.equal(echo.status, 0);
+      const cli = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "agent/main.ts",
+          "node",
+          "echo",
+          "pacs",
+          "--http-port",
+          String(agent.httpPort),
+          "--json",
+        ],
+        cwd: new URL("../..", import.meta.url),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
+      assert.equal(JSON.parse(new TextDecoder().decode(cli.stdout)).status, 0);
     } finally {
       await agent.stop();
       await orthanc.stop();

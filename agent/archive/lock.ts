@@ -1,0 +1,39 @@
+/**
+ * One agent per data directory: `<data>/agent.pid` names the running agent; a second one on the
+ * same directory stops at start instead of removing the first one's partial files.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Takes the directory, or throws naming the process that holds it. Returns the release function. */
+export function lockDataDir(dataDir: string): () => void {
+  const file = path.join(dataDir, "agent.pid");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, "wx", 0o644);
+      fs.writeSync(fd, `${Deno.pid}\n`);
+      fs.closeSync(fd);
+      return () => {
+        try {
+          if (fs.readFileSync(file, "utf8").trim() === String(Deno.pid)) fs.unlinkSync(file);
+        } catch { /* already gone */ }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const pid = Number(fs.readFileSync(file, "utf8").trim());
+      if (pid && pid !== Deno.pid && alive(pid)) {
+        throw new Error(`data directory ${dataDir} is in use by agent process ${pid}`);
+      }
+      fs.rmSync(file, { force: true }); // left by a crash: take it over
+    }
+  }
+  throw new Error(`cannot lock data directory ${dataDir}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    return fs.existsSync(`/proc/${pid}`) || (Deno.kill(pid, "SIGCONT"), true);
+  } catch {
+    return false;
+  }
+}
