@@ -42,7 +42,7 @@ const OTHER_CPU_WARNING = 40;
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const GENERATE_SCRIPT = fileURLToPath(new URL("../tests/tools/generate.ts", import.meta.url));
 
-type ReceiverName = "agent" | "storescp" | "orthanc";
+type ReceiverName = "agent" | "agent-nosync" | "storescp" | "orthanc";
 
 /** A receiver started for one run. */
 interface RunningReceiver {
@@ -72,24 +72,31 @@ async function countFiles(dir: string): Promise<number> {
   }
 }
 
+async function startAgentReceiver(dir: string, config: Record<string, unknown>): Promise<RunningReceiver> {
+  const agent = await startAgentProcess({ dataDir: dir, config });
+  return {
+    pid: agent.pid,
+    port: agent.port,
+    aet: agent.aet,
+    logFile: agent.logFile,
+    stored: async () =>
+      (await listFiles(path.join(dir, "archive")).catch(() => [])).filter((f) => f.endsWith(".dcm")).length,
+    stop: agent.stop,
+  };
+}
+
 const RECEIVERS: Receiver[] = [
   {
     name: "agent",
-    setup: "agent/main.ts as shipped: default config, fsync before Success, index committed",
+    setup: "agent/main.ts as shipped: default config, fsync of file, directory and index before Success",
     missing: () => false,
-    start: async (dir) => {
-      const agent = await startAgentProcess({ dataDir: dir });
-      return {
-        pid: agent.pid,
-        port: agent.port,
-        aet: agent.aet,
-        logFile: agent.logFile,
-        stored: async () =>
-          (await listFiles(path.join(dir, "archive")).catch(() => [])).filter((f) => f.endsWith(".dcm"))
-            .length,
-        stop: agent.stop,
-      };
-    },
+    start: (dir) => startAgentReceiver(dir, {}),
+  },
+  {
+    name: "agent-nosync",
+    setup: "the agent with dimse.sync: false (no fsync, like storescp; index still committed)",
+    missing: () => false,
+    start: (dir) => startAgentReceiver(dir, { dimse: { sync: false } }),
   },
   {
     name: "storescp",
@@ -508,7 +515,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     } s`,
   );
   const largeRuns: RunResult[] = [];
-  for (const receiver of receivers.filter((r) => r.name !== "orthanc")) {
+  for (const receiver of receivers.filter((r) => r.name === "agent" || r.name === "storescp")) {
     const dir = path.join(workDir, `${receiver.name}-large`);
     largeRuns.push(await runOnce(receiver, dir, large.paths, large.bytes, 1, LARGE_TIMEOUT_MS, log));
   }
@@ -530,6 +537,17 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const targets: BenchTarget[] = [
     ratioTarget(byName("agent"), byName("storescp"), TARGET_VS_STORESCP),
     ratioTarget(byName("agent"), byName("orthanc"), TARGET_VS_ORTHANC),
+    ...(byName("agent-nosync") && byName("storescp")
+      ? [{
+        label: "for reference: agent with dimse.sync: false vs storescp (neither fsyncs)",
+        measured: `${
+          fixed(byName("agent-nosync")!.filesPerSecond / byName("storescp")!.filesPerSecond, 2)
+        }× (${fixed(byName("agent-nosync")!.filesPerSecond)} vs ${
+          fixed(byName("storescp")!.filesPerSecond)
+        } files/s)`,
+        pass: undefined,
+      }]
+      : []),
     {
       label: `agent peak RSS ≤ ${TARGET_LARGE_RSS_MB} MB receiving one ${largeMb} MB object`,
       measured: agentLarge && !agentLarge.problem
