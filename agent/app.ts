@@ -21,6 +21,10 @@ import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
 import { nodeRoutes } from "./http/nodes.ts";
 import { NodeOperations } from "./nodes/operations.ts";
+import { compileRoutes } from "./routes/rules.ts";
+import { Queue } from "./queue/queue.ts";
+import { Forwarder } from "./forward/forwarder.ts";
+import { queueRoutes } from "./http/queue.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningAgent {
@@ -31,6 +35,8 @@ export interface RunningAgent {
   archive: Archive;
   metrics: AgentMetrics;
   nodes: NodeOperations;
+  queue: Queue;
+  forwarder: Forwarder;
   stop(): Promise<void>;
 }
 
@@ -64,13 +70,17 @@ async function startLocked(
 
   const nodes = (): NodeAddress[] =>
     Object.values(config.nodes).map((n) => ({ aet: n.aet, host: n.host, port: n.port }));
+  const routes = compileRoutes(config);
+  const queue = new Queue(db);
+  const forwarder = new Forwarder(config, queue, archive, log.child({ part: "forward" }), metrics.onForwardEvent);
+  metrics.queueSource = () => queue.summary();
   const store = new ArchiveStoreHandler(archive, db, log.child({ part: "archive" }), (e) => {
     if (e.duplicate) metrics.duplicates.inc();
     else {
       metrics.objectsStored.inc();
       metrics.bytesStored.inc(e.bytes);
     }
-  });
+  }, { routes, queue, queued: (destinations) => destinations.forEach((d) => forwarder.wake(d)) });
 
   const nodeOps = new NodeOperations(config, store, archive, db, log.child({ part: "nodes" }));
 
@@ -114,6 +124,7 @@ async function startLocked(
     metrics: () => metrics.text(),
     contentType: metrics.registry.contentType,
     nodes: nodeRoutes(nodeOps),
+    queue: queueRoutes(queue, forwarder),
   });
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -126,6 +137,7 @@ async function startLocked(
     );
   }
 
+  forwarder.start();
   log.info("agent started", {
     version: VERSION,
     aet: config.dimse.aet,
@@ -141,8 +153,11 @@ async function startLocked(
     archive,
     metrics,
     nodes: nodeOps,
+    queue,
+    forwarder,
     async stop() {
       await scp.close();
+      await forwarder.stop();
       await http.shutdown();
       db.close();
       unlock();

@@ -1,6 +1,7 @@
 /** The agent's Prometheus metrics, in one registry passed to whatever counts. */
 import client from "prom-client";
 import type { DimseEvent } from "./dimse/handlers.ts";
+import type { ForwardEvent } from "./forward/forwarder.ts";
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -52,7 +53,57 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  /** Set by the owner of the queue: counts by destination and state, age of the oldest row. */
+  queueSource: () => { destination: string; state: string; count: number; oldest: number }[] = () => [];
+  readonly forwardAttempts = new client.Counter({
+    name: "conduit_agent_forward_attempts_total",
+    help: "Forward attempts, by destination and outcome (done, failed, dead)",
+    labelNames: ["destination", "outcome"],
+    registers: [this.registry],
+  });
+  readonly forwardFailures = new client.Counter({
+    name: "conduit_agent_forward_failures_total",
+    help: "Failed forward attempts by destination and DIMSE status (or association)",
+    labelNames: ["destination", "status"],
+    registers: [this.registry],
+  });
+  readonly forwardLatency = new client.Histogram({
+    name: "conduit_agent_forward_latency_seconds",
+    help: "From the object's Success to its delivery, per destination",
+    labelNames: ["destination"],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
+    registers: [this.registry],
+  });
+  readonly queueDepth: client.Gauge;
+  readonly queueOldest: client.Gauge;
+
   constructor() {
+    const queueRows = () => this.queueSource();
+    this.queueDepth = new client.Gauge({
+      name: "conduit_agent_queue_rows",
+      help: "Forward queue rows by destination and state",
+      labelNames: ["destination", "state"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of queueRows()) this.set({ destination: r.destination, state: r.state }, r.count);
+      },
+    });
+    this.queueOldest = new client.Gauge({
+      name: "conduit_agent_queue_oldest_pending_seconds",
+      help: "Age of the oldest row not yet delivered (pending, in flight or failed), per destination",
+      labelNames: ["destination"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const oldest = new Map<string, number>();
+        for (const r of queueRows()) {
+          if (r.state === "done" || r.state === "dead") continue;
+          oldest.set(r.destination, Math.max(oldest.get(r.destination) ?? 0, r.oldest / 1000));
+        }
+        for (const [destination, age] of oldest) this.set({ destination }, age);
+      },
+    });
     const source = () => this.activeSource();
     this.activeAssociations = new client.Gauge({
       name: "conduit_agent_associations_active",
@@ -94,6 +145,19 @@ export class AgentMetrics {
         this.failures.inc({ operation: "association", status: "protocol-error" });
         break;
     }
+  };
+
+  /** The forwarder's event hook. */
+  onForwardEvent = (e: ForwardEvent): void => {
+    if (e.type === "attempt") {
+      this.forwardAttempts.inc({ destination: e.destination, outcome: e.outcome });
+      if (e.outcome !== "done") {
+        this.forwardFailures.inc({
+          destination: e.destination,
+          status: e.status === null ? "association" : statusLabel(e.status),
+        });
+      }
+    } else this.forwardLatency.observe({ destination: e.destination }, e.latencyMs / 1000);
   };
 
   text(): Promise<string> {

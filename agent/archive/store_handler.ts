@@ -4,7 +4,10 @@
  */
 import * as fs from "node:fs";
 import { hashUid, type Logger } from "@conduit/shared/log.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { elementText, type InstanceAttributes, instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { type CompiledRoute, route, type RoutingFacts } from "../routes/rules.ts";
+import type { Queue } from "../queue/queue.ts";
 import { DicomParseError } from "@conduit/shared/dicom/reader.ts";
 import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers.ts";
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
@@ -20,12 +23,21 @@ export type StoredListener = (
   event: { sopInstanceUid: string; callingAet: string; bytes: number; duplicate: boolean },
 ) => void;
 
+/** Where new objects go next: the routes, and the queue their rows join in the index transaction. */
+export interface Routing {
+  routes: CompiledRoute[];
+  queue: Queue;
+  /** Called after commit with the destinations that got new rows. */
+  queued(destinations: string[]): void;
+}
+
 export class ArchiveStoreHandler implements StoreHandler {
   constructor(
     private readonly archive: Archive,
     private readonly db: Database,
     private readonly log: Logger,
     private readonly onStored?: StoredListener,
+    private readonly routing?: Routing,
   ) {}
 
   /** Whether received files are fsynced (dimse.sync). */
@@ -84,6 +96,7 @@ export class ArchiveStoreHandler implements StoreHandler {
       return { status: Status.Success };
     }
 
+    const targets = this.routing ? route(this.routing.routes, routingFacts(header, attrs, ctx)) : [];
     await this.archive.place(received.tempPath, relative);
     try {
       indexInstance(this.db, attrs, {
@@ -94,7 +107,7 @@ export class ArchiveStoreHandler implements StoreHandler {
         sha256: received.datasetSha256,
         transferSyntaxUid: received.meta.transferSyntax,
         callingAet: ctx.association.callingAet,
-      });
+      }, () => this.routing?.queue.addInTransaction(attrs.sopInstanceUid, targets));
     } catch (err) {
       // The index did not commit: take the file back out so archive and index agree.
       await fs.promises.rm(this.archive.absolute(relative), { force: true });
@@ -102,6 +115,7 @@ export class ArchiveStoreHandler implements StoreHandler {
       log.error("index commit failed", { code: (err as { code?: string }).code ?? (err as Error).name });
       throw new DimseStatusError(Status.OutOfResources, "index commit failed");
     }
+    if (targets.length) this.routing!.queued([...new Set(targets.map((t) => t.destination))]);
     this.onStored?.({
       sopInstanceUid: attrs.sopInstanceUid,
       callingAet: ctx.association.callingAet,
@@ -120,4 +134,16 @@ function headerOf(received: ReceivedObject): FileHeader | undefined {
     if (err instanceof TruncatedError && !received.headIsWhole) return undefined;
     throw err;
   }
+}
+
+/** What routing rules may look at for one received object. */
+export function routingFacts(header: FileHeader, attrs: InstanceAttributes, ctx: StoreContext): RoutingFacts {
+  const littleEndian = encodingOf(header.header.transferSyntax).littleEndian;
+  return {
+    callingAet: ctx.association.callingAet,
+    calledAet: ctx.association.calledAet,
+    modality: attrs.modality,
+    sopClassUid: attrs.sopClassUid,
+    value: (tag) => elementText(header.bytes, header.dataset, tag, littleEndian),
+  };
 }

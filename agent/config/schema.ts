@@ -77,6 +77,18 @@ export const configSchema = z.object({
     url: z.string().url().optional(),
     caFile: z.string().optional(),
   }).strict().default({}),
+  queue: z.object({
+    /** Associations a destination gets at once. */
+    concurrency: z.coerce.number().int().min(1).max(16).default(2),
+    /** Objects sent on one association before it is released. */
+    batchSize: z.coerce.number().int().min(1).max(10000).default(100),
+    /** Attempts before a row goes to the dead letter. */
+    maxAttempts: z.coerce.number().int().min(1).max(1000).default(10),
+    backoffBaseSeconds: z.coerce.number().positive().default(2),
+    backoffCapSeconds: z.coerce.number().positive().default(600),
+    /** Retry permanent failures (0xA9xx, 0xCxxx, 0x0122) like transient ones instead of dead-lettering them. */
+    retryPermanent: z.boolean().default(false),
+  }).strict().default({}),
   nodes: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "node names are letters, digits, - and _"), nodeSchema)
     .default({}),
   routes: z.array(routeSchema).default([]),

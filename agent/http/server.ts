@@ -10,6 +10,8 @@ export interface HttpDeps {
   contentType: string;
   /** Mounted at /nodes. */
   nodes?: Hono;
+  /** Mounted at /queue. */
+  queue?: Hono;
 }
 
 export function httpApp(deps: HttpDeps): Hono {
@@ -28,6 +30,7 @@ export function httpApp(deps: HttpDeps): Hono {
     return c.body(await deps.metrics(), 200, { "content-type": deps.contentType });
   });
   if (deps.nodes) app.route("/nodes", deps.nodes);
+  if (deps.queue) app.route("/queue", deps.queue);
   app.notFound((c) => c.json({ error: "not found", path: c.req.path }, 404));
   app.onError((err, c) => c.json({ error: "internal error", message: err.message }, 500));
   return app;

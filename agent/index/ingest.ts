@@ -18,10 +18,17 @@ export interface StoredFile {
  * (or its file facts updated), and the derived counts and lists of its series, study and patient
  * recomputed.
  */
-export function indexInstance(db: Database, a: InstanceAttributes, file: StoredFile, now = Date.now()): void {
+export function indexInstance(
+  db: Database,
+  a: InstanceAttributes,
+  file: StoredFile,
+  alsoInTransaction?: () => void,
+  now = Date.now(),
+): void {
   const statements = indexStatements(a, file, now);
   db.write(() => {
     for (const s of statements) db.statement(s.sql).run(...s.args);
+    alsoInTransaction?.();
   });
 }
 

@@ -75,3 +75,34 @@ export const instances = sqliteTable(
   },
   (t) => [index("instances_series").on(t.seriesInstanceUid), index("instances_study").on(t.studyInstanceUid)],
 );
+
+/**
+ * The forward queue: one row per (object, route, destination). States: pending (due at
+ * next_attempt_at), in_flight (claimed by a worker), failed (last attempt failed; due again at
+ * next_attempt_at), done, dead (out of attempts or a permanent failure; replayable).
+ */
+export const queue = sqliteTable("queue", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  sopInstanceUid: text("sop_instance_uid").notNull(),
+  route: text("route").notNull(),
+  /** A configured node name (a site/node pair once the tunnel exists). */
+  destination: text("destination").notNull(),
+  state: text("state", { enum: ["pending", "in_flight", "failed", "done", "dead"] }).notNull(),
+  attempts: integer("attempts").notNull().default(0),
+  nextAttemptAt: integer("next_attempt_at").notNull(),
+  lastStatus: integer("last_status"),
+  lastError: text("last_error").notNull().default(""),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  doneAt: integer("done_at"),
+}, (t) => [
+  uniqueIndex("queue_object_route").on(t.sopInstanceUid, t.route, t.destination),
+  index("queue_due").on(t.destination, t.state, t.nextAttemptAt),
+]);
+
+/** Per-destination switches (pause). */
+export const destinations = sqliteTable("destinations", {
+  name: text("name").primaryKey(),
+  paused: integer("paused").notNull().default(0),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -3,7 +3,7 @@
  * instance fields, decoded under the object's character set.
  */
 import { type DataSet, findElement, type Part10Header } from "./reader.ts";
-import { stringValue, TextDecoding } from "./values.ts";
+import { numberValues, stringValue, TextDecoding } from "./values.ts";
 
 /** The index's view of one object. */
 export interface InstanceAttributes {
@@ -98,3 +98,25 @@ export function instanceAttributes(
     specificCharacterSet,
   };
 }
+
+/**
+ * A top-level element's value as text, for routing conditions: strings as decoded, binary numbers
+ * as decimals, several values joined with `\`; a sequence is "" (present); undefined when absent.
+ */
+export function elementText(
+  bytes: Uint8Array,
+  dataset: DataSet,
+  tag: number,
+  littleEndian = true,
+): string | undefined {
+  const el = findElement(dataset, tag);
+  if (!el) return undefined;
+  if (el.items || el.fragments || el.length <= 0) return "";
+  if (BINARY_NUMBER_VRS.has(el.vr)) return numberValues(bytes, el, littleEndian).join("\\");
+  if (el.vr.startsWith("O") || el.vr === "UN") return "";
+  const charsetEl = findElement(dataset, 0x00080005);
+  const decoding = new TextDecoding(charsetEl ? stringValue(bytes, charsetEl) : "");
+  return stringValue(bytes, el, decoding);
+}
+
+const BINARY_NUMBER_VRS = new Set(["US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"]);

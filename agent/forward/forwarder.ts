@@ -1,0 +1,179 @@
+/**
+ * Workers that drain the forward queue: per destination, up to `queue.concurrency` associations at
+ * once, each carrying up to `queue.batchSize` objects in their own transfer syntax. A row is done
+ * only when the destination answered Success (or a warning); failures back off with full jitter;
+ * permanent failures and rows out of attempts go to the dead letter.
+ */
+import type { Logger } from "@conduit/shared/log.ts";
+import { hashUid } from "@conduit/shared/log.ts";
+import type { AgentConfig, NodeConfig } from "../config/schema.ts";
+import { Status } from "../dimse/handlers.ts";
+import { ScuAssociation } from "../dimse/scu.ts";
+import type { Archive } from "../archive/archive.ts";
+import { backoffMs, classify } from "../queue/policy.ts";
+import type { ClaimedRow, Queue } from "../queue/queue.ts";
+
+/** What the forwarder reports (metrics hook). */
+export type ForwardEvent =
+  | { type: "attempt"; destination: string; status: number | null; outcome: "done" | "failed" | "dead" }
+  | { type: "delivered"; destination: string; latencyMs: number };
+
+class Wakeup {
+  #waiters: (() => void)[] = [];
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#waiters = self.#waiters.filter((w) => w !== done);
+        resolve();
+      }
+      this.#waiters.push(done);
+    });
+  }
+  wake(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+}
+
+export class Forwarder {
+  #running = false;
+  #loops: Promise<void>[] = [];
+  #wakeups = new Map<string, Wakeup>();
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly queue: Queue,
+    private readonly archive: Archive,
+    private readonly log: Logger,
+    private readonly onEvent: (e: ForwardEvent) => void = () => {},
+  ) {}
+
+  /** Destinations that routes send to. */
+  destinations(): string[] {
+    const names = new Set<string>();
+    for (const r of this.config.routes) for (const t of r.to) if ("node" in t && !("site" in t)) names.add(t.node);
+    return [...names];
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const recovered = this.queue.recover();
+    if (recovered) this.log.info("rows in flight at the last stop are due again", { count: recovered });
+    for (const destination of this.destinations()) {
+      this.#wakeups.set(destination, new Wakeup());
+      for (let slot = 0; slot < this.config.queue.concurrency; slot++) {
+        this.#loops.push(this.#loop(destination, slot));
+      }
+    }
+  }
+
+  /** New rows for a destination (or for all): start now rather than at the next poll. */
+  wake(destination?: string): void {
+    if (destination) this.#wakeups.get(destination)?.wake();
+    else for (const w of this.#wakeups.values()) w.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.wake();
+    await Promise.allSettled(this.#loops);
+    this.#loops = [];
+  }
+
+  async #loop(destination: string, slot: number): Promise<void> {
+    const node = this.config.nodes[destination];
+    const wakeup = this.#wakeups.get(destination)!;
+    const log = this.log.child({ destination, slot });
+    while (this.#running) {
+      try {
+        if (this.queue.isPaused(destination)) {
+          await wakeup.wait(1000);
+          continue;
+        }
+        const rows = this.queue.claim(destination, this.config.queue.batchSize);
+        if (rows.length === 0) {
+          const next = this.queue.nextDue();
+          const wait = next === undefined ? 1000 : Math.min(1000, Math.max(10, next - Date.now()));
+          await wakeup.wait(wait);
+          continue;
+        }
+        await this.#send(destination, node, rows, log);
+      } catch (err) {
+        log.error("forward worker error", { reason: (err as Error).message });
+        await wakeup.wait(1000);
+      }
+    }
+  }
+
+  async #send(destination: string, node: NodeConfig, rows: ClaimedRow[], log: Logger): Promise<void> {
+    const scu = new ScuAssociation({
+      callingAet: this.config.dimse.aet,
+      node: { aet: node.aet, host: node.host, port: node.port },
+      maxPduLength: this.config.dimse.maxPduLength,
+      idleTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
+      artimTimeoutMs: this.config.dimse.artimTimeoutSeconds * 1000,
+      responseTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
+    });
+    try {
+      await scu.open({ storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })) });
+    } catch (err) {
+      // The destination is down or refuses us: every row waits, each by its own backoff.
+      log.warn("cannot open an association", { reason: (err as Error).message, rows: rows.length });
+      for (const row of rows) this.#failed(row, null, (err as Error).message, destination);
+      return;
+    }
+    try {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        if (!this.#running || this.queue.isPaused(destination)) {
+          for (const rest of rows.slice(i)) this.queue.release(rest.id);
+          return;
+        }
+        let status: number | null;
+        let error = "";
+        try {
+          status = await scu.store({
+            path: this.archive.absolute(row.path),
+            datasetOffset: row.datasetOffset,
+            datasetSize: row.datasetSize,
+            transferSyntax: row.transferSyntaxUid,
+            sopClassUid: row.sopClassUid,
+            sopInstanceUid: row.sopInstanceUid,
+          });
+        } catch (err) {
+          status = null;
+          error = (err as Error).message;
+        }
+        if (status === Status.Success || (status !== null && (status & 0xf000) === 0xb000)) {
+          this.queue.markDone(row.id);
+          this.onEvent({ type: "attempt", destination, status, outcome: "done" });
+          this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - row.createdAt });
+          continue;
+        }
+        if (status === Status.SopClassNotSupported && !error) error = "the destination accepted no context for this SOP class and syntax";
+        this.#failed(row, status, error || `status 0x${status!.toString(16).padStart(4, "0")}`, destination);
+        log.warn("forward attempt failed", { sop: hashUid(row.sopInstanceUid), status, reason: error || undefined });
+        if (status === null) {
+          // The association is gone: the others were not attempted; they go back as they were.
+          for (const rest of rows.slice(i + 1)) this.queue.release(rest.id);
+          return;
+        }
+      }
+    } finally {
+      await scu.release();
+    }
+  }
+
+  #failed(row: ClaimedRow, status: number | null, error: string, destination: string): void {
+    const q = this.config.queue;
+    const attempt = row.attempts + 1;
+    const permanent = classify(status) === "permanent" && !q.retryPermanent;
+    const dead = permanent || attempt >= q.maxAttempts;
+    const next = Date.now() + backoffMs(attempt, q.backoffBaseSeconds * 1000, q.backoffCapSeconds * 1000);
+    this.queue.markFailed(row.id, { status, error, dead, next });
+    this.onEvent({ type: "attempt", destination, status, outcome: dead ? "dead" : "failed" });
+  }
+}

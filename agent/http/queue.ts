@@ -1,0 +1,51 @@
+/** The forward queue on the loopback HTTP API (and, through it, `deno task agent queue ...`). */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Queue } from "../queue/queue.ts";
+import type { Forwarder } from "../forward/forwarder.ts";
+
+const filter = z.object({
+  destination: z.string().optional(),
+  ids: z.array(z.number().int()).optional(),
+}).strict();
+
+export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
+  const app = new Hono();
+  app.onError((err, c) => {
+    if (err instanceof z.ZodError) return c.json({ error: "bad request", issues: err.issues }, 400);
+    return c.json({ error: err.message }, 500);
+  });
+  app.get("/", (c) => {
+    const state = c.req.query("state");
+    if (state && !["pending", "in_flight", "failed", "done", "dead"].includes(state)) {
+      return c.json({ error: `state must be pending, in_flight, failed, done or dead, not ${JSON.stringify(state)}` }, 400);
+    }
+    const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 10_000);
+    return c.json(queue.list({ state: state as never, destination: c.req.query("destination"), limit }));
+  });
+  app.get("/summary", (c) =>
+    c.json({
+      rows: queue.summary(),
+      destinations: forwarder.destinations().map((d) => ({ name: d, paused: queue.isPaused(d) })),
+    }));
+  app.post("/retry", async (c) => {
+    const n = queue.retry(filter.parse(await c.req.json().catch(() => ({}))));
+    forwarder.wake();
+    return c.json({ retried: n });
+  });
+  app.post("/replay", async (c) => {
+    const n = queue.replay(filter.parse(await c.req.json().catch(() => ({}))));
+    forwarder.wake();
+    return c.json({ replayed: n });
+  });
+  app.post("/pause/:destination", (c) => {
+    queue.setPaused(c.req.param("destination"), true);
+    return c.json({ destination: c.req.param("destination"), paused: true });
+  });
+  app.post("/resume/:destination", (c) => {
+    queue.setPaused(c.req.param("destination"), false);
+    forwarder.wake(c.req.param("destination"));
+    return c.json({ destination: c.req.param("destination"), paused: false });
+  });
+  return app;
+}

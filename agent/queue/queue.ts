@@ -1,0 +1,179 @@
+/**
+ * The forward queue in libsql: every state change is one transaction on the single writer
+ * connection (synchronous, so no two interleave). Rows are claimed by marking them in flight;
+ * a restart returns in-flight rows to pending.
+ */
+import type { Database } from "../index/db.ts";
+
+export type QueueState = "pending" | "in_flight" | "failed" | "done" | "dead";
+
+export interface QueueRow {
+  id: number;
+  sopInstanceUid: string;
+  route: string;
+  destination: string;
+  state: QueueState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastStatus: number | null;
+  lastError: string;
+  createdAt: number;
+  updatedAt: number;
+  doneAt: number | null;
+}
+
+/** A claimed row with what a worker needs to send the object. */
+export interface ClaimedRow extends QueueRow {
+  path: string;
+  datasetOffset: number;
+  datasetSize: number;
+  transferSyntaxUid: string;
+  sopClassUid: string;
+}
+
+const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destination, q.state, q.attempts,
+  q.next_attempt_at AS nextAttemptAt, q.last_status AS lastStatus, q.last_error AS lastError,
+  q.created_at AS createdAt, q.updated_at AS updatedAt, q.done_at AS doneAt`;
+
+export class Queue {
+  constructor(private readonly db: Database) {}
+
+  /** Rows for a new object; call inside the transaction that indexes it. */
+  addInTransaction(sopInstanceUid: string, targets: { route: string; destination: string }[], now = Date.now()): void {
+    const st = this.db.statement(`INSERT INTO queue (sop_instance_uid, route, destination, state, attempts,
+      next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)
+      ON CONFLICT (sop_instance_uid, route, destination) DO UPDATE SET state = 'pending', attempts = 0,
+      next_attempt_at = excluded.next_attempt_at, last_error = '', last_status = NULL,
+      updated_at = excluded.updated_at, done_at = NULL`);
+    for (const t of targets) st.run(sopInstanceUid, t.route, t.destination, now, now, now);
+  }
+
+  /** After a restart: rows a worker held when the process died are due again. */
+  recover(now = Date.now()): number {
+    return this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = 'pending', next_attempt_at = ?, updated_at = ?
+        WHERE state = 'in_flight'`).run(now, now).changes
+    );
+  }
+
+  /** Claims up to `limit` due rows of a destination (oldest first), marking them in flight. */
+  claim(destination: string, limit: number, now = Date.now()): ClaimedRow[] {
+    return this.db.write(() => {
+      const rows = this.db.statement(`SELECT ${COLUMNS}, i.path, i.dataset_offset AS datasetOffset,
+        i.dataset_size AS datasetSize, i.transfer_syntax_uid AS transferSyntaxUid, i.sop_class_uid AS sopClassUid
+        FROM queue q JOIN instances i ON i.sop_instance_uid = q.sop_instance_uid
+        WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
+        ORDER BY q.next_attempt_at, q.id LIMIT ?`).all(destination, now, limit) as unknown as ClaimedRow[];
+      const mark = this.db.statement(`UPDATE queue SET state = 'in_flight', updated_at = ? WHERE id = ?`);
+      for (const r of rows) mark.run(now, r.id);
+      return rows;
+    });
+  }
+
+  markDone(id: number, now = Date.now()): void {
+    this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = 0,
+        last_error = '', updated_at = ?, done_at = ? WHERE id = ?`).run(now, now, id)
+    );
+  }
+
+  /** Records a failed attempt: `failed` and due at `next`, or `dead`. */
+  markFailed(id: number, outcome: { status: number | null; error: string; dead: boolean; next: number }, now = Date.now()) {
+    this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
+        next_attempt_at = ?, updated_at = ? WHERE id = ?`).run(
+        outcome.dead ? "dead" : "failed",
+        outcome.status,
+        outcome.error.slice(0, 500),
+        outcome.next,
+        now,
+        id,
+      )
+    );
+  }
+
+  /** Puts a claimed row back without counting an attempt (worker stopping, destination paused). */
+  release(id: number, now = Date.now()): void {
+    this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'in_flight'`)
+        .run(now, id)
+    );
+  }
+
+  /** Failed rows due now (retry), by destination or ids. Returns how many. */
+  retry(filter: { destination?: string; ids?: number[] }, now = Date.now()): number {
+    return this.#move("failed", "failed", filter, now, false);
+  }
+
+  /** Dead rows back to pending with their attempts reset (replay). Returns how many. */
+  replay(filter: { destination?: string; ids?: number[] }, now = Date.now()): number {
+    return this.#move("dead", "pending", filter, now, true);
+  }
+
+  #move(from: QueueState, to: QueueState, f: { destination?: string; ids?: number[] }, now: number, reset: boolean) {
+    const where = ["state = ?"];
+    const args: (string | number)[] = [from];
+    if (f.destination) {
+      where.push("destination = ?");
+      args.push(f.destination);
+    }
+    if (f.ids?.length) {
+      where.push(`id IN (${f.ids.map(() => "?").join(", ")})`);
+      args.push(...f.ids);
+    }
+    return this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = ?, next_attempt_at = ?, updated_at = ?
+        ${reset ? ", attempts = 0" : ""} WHERE ${where.join(" AND ")}`).run(to, now, now, ...args).changes
+    );
+  }
+
+  setPaused(destination: string, paused: boolean, now = Date.now()): void {
+    this.db.write(() =>
+      this.db.statement(`INSERT INTO destinations (name, paused, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`)
+        .run(destination, paused ? 1 : 0, now)
+    );
+  }
+
+  isPaused(destination: string): boolean {
+    const row = this.db.statement("SELECT paused FROM destinations WHERE name = ?").get(destination);
+    return Boolean(row?.paused);
+  }
+
+  /** Rows by state and destination, newest first. */
+  list(f: { state?: QueueState; destination?: string; limit?: number } = {}): QueueRow[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (f.state) {
+      where.push("q.state = ?");
+      args.push(f.state);
+    }
+    if (f.destination) {
+      where.push("q.destination = ?");
+      args.push(f.destination);
+    }
+    return this.db.statement(`SELECT ${COLUMNS} FROM queue q ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ORDER BY q.id DESC LIMIT ?`).all(...args, f.limit ?? 100) as unknown as QueueRow[];
+  }
+
+  /** Counts by destination and state, and the age of the oldest row not yet done. */
+  summary(now = Date.now()): { destination: string; state: QueueState; count: number; oldest: number }[] {
+    return (this.db.statement(`SELECT destination, state, count(*) AS count, min(created_at) AS oldest
+      FROM queue GROUP BY destination, state`).all() as { destination: string; state: QueueState; count: number; oldest: number }[])
+      .map((r) => ({ ...r, oldest: now - r.oldest }));
+  }
+
+  /** Destinations that have rows due now. */
+  dueDestinations(now = Date.now()): string[] {
+    return (this.db.statement(`SELECT DISTINCT destination FROM queue
+      WHERE state IN ('pending', 'failed') AND next_attempt_at <= ?`).all(now) as { destination: string }[])
+      .map((r) => r.destination);
+  }
+
+  /** The earliest time a failed or pending row becomes due, if any. */
+  nextDue(): number | undefined {
+    const row = this.db.statement(`SELECT min(next_attempt_at) AS t FROM queue WHERE state IN ('pending', 'failed')`)
+      .get();
+    return (row?.t as number | null) ?? undefined;
+  }
+}
