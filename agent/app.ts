@@ -72,7 +72,13 @@ async function startLocked(
     Object.values(config.nodes).map((n) => ({ aet: n.aet, host: n.host, port: n.port }));
   const routes = compileRoutes(config);
   const queue = new Queue(db);
-  const forwarder = new Forwarder(config, queue, archive, log.child({ part: "forward" }), metrics.onForwardEvent);
+  const forwarder = new Forwarder(
+    config,
+    queue,
+    archive,
+    log.child({ part: "forward" }),
+    metrics.onForwardEvent,
+  );
   metrics.queueSource = () => queue.summary();
   const store = new ArchiveStoreHandler(archive, db, log.child({ part: "archive" }), (e) => {
     if (e.duplicate) metrics.duplicates.inc();

@@ -184,9 +184,10 @@ export class ConduitNetwork extends Scp {
       this.stores.set(request, stream);
       return stream;
     } catch (err) {
-      const refusal = err instanceof DimseStatusError
-        ? err
-        : new DimseStatusError(Status.OutOfResources, `cannot open a file: ${(err as Error).message}`);
+      const refusal = err instanceof DimseStatusError ? err : new DimseStatusError(
+        Status.OutOfResources,
+        `cannot open a file: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+      );
       const sink = new DiscardStream(refusal);
       this.stores.set(request, sink);
       return sink;
@@ -232,8 +233,9 @@ export class ConduitNetwork extends Scp {
     }
     if (stream.failure || !stream.received) {
       stream.discard();
-      this.log.error("C-STORE write failed", { err: stream.failure });
-      return respond(Status.OutOfResources, `write failed: ${stream.failure?.message ?? "unknown"}`);
+      const code = (stream.failure as NodeJS.ErrnoException | undefined)?.code ?? "unknown";
+      this.log.error("C-STORE write failed", { code });
+      return respond(Status.OutOfResources, `write failed: ${code}`);
     }
     const ctx = this.storeContext(undefined, request, stream.meta.transferSyntax);
     const received = stream.received;
@@ -245,8 +247,9 @@ export class ConduitNetwork extends Scp {
       (err) => {
         stream.discard();
         const status = err instanceof DimseStatusError ? err.status : Status.OutOfResources;
-        this.log.error("C-STORE commit failed", { err, sop: hashUid(ctx.sopInstanceUid) });
-        respond(status, (err as Error).message);
+        const reason = safeReason(err);
+        this.log.error("C-STORE commit failed", { reason, sop: hashUid(ctx.sopInstanceUid) });
+        respond(status, reason);
       },
     );
   }
@@ -274,7 +277,10 @@ export class ConduitNetwork extends Scp {
     const commandBytes: Buffer = command.getCommandDataset().getDenaturalizedCommandDataset();
     this.socket.write(pdataPdu(pcId, commandBytes, true, true));
     this.#streamRaw(dataset, pcId, maxPduLength).catch((err) => {
-      this.protocolAbort(0, `sending ${dataset.raw.path} failed: ${(err as Error).message}`);
+      this.protocolAbort(
+        0,
+        `sending object ${hashUid(dataset.raw.sopInstanceUid)} failed: ${safeReason(err)}`,
+      );
     });
   }
 
@@ -350,4 +356,15 @@ class DiscardStream extends Writable {
 
 function hex(status: number): string {
   return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
+}
+
+/**
+ * A failure's reason fit for a peer and for the log: our own status errors say what happened in
+ * words we chose; anything else (a database error quoting values, a file error naming an archive path
+ * built from UIDs) is reported by its kind only.
+ */
+export function safeReason(err: unknown): string {
+  if (err instanceof DimseStatusError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  return `${e?.code ?? e?.name ?? "Error"}: processing failed`;
 }

@@ -9,7 +9,7 @@ import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { constants, Dataset, responses, Server } from "./_library.ts";
-import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
+import { ConduitNetwork, type NetworkOptions, safeReason } from "./_network.ts";
 import type { RawFileInfo } from "./raw_dataset.ts";
 import {
   type DimseEvent,
@@ -386,11 +386,9 @@ class AgentScp extends ConduitNetwork {
       },
       (err) => {
         const status = err instanceof DimseStatusError ? err.status : Status.UnableToProcess;
-        this.log.warn(`C-${kind.toUpperCase()} failed`, {
-          status: hex(status),
-          reason: (err as Error).message,
-        });
-        finish(status, (err as Error).message);
+        const reason = safeReason(err);
+        this.log.warn(`C-${kind.toUpperCase()} failed`, { status: hex(status), reason });
+        finish(status, reason);
       },
     );
   }

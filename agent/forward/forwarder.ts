@@ -53,7 +53,9 @@ export class Forwarder {
   /** Destinations that routes send to. */
   destinations(): string[] {
     const names = new Set<string>();
-    for (const r of this.config.routes) for (const t of r.to) if ("node" in t && !("site" in t)) names.add(t.node);
+    for (const r of this.config.routes) {
+      for (const t of r.to) if ("node" in t && !("site" in t)) names.add(t.node);
+    }
     return [...names];
   }
 
@@ -118,7 +120,9 @@ export class Forwarder {
       responseTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
     });
     try {
-      await scu.open({ storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })) });
+      await scu.open({
+        storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
+      });
     } catch (err) {
       // The destination is down or refuses us: every row waits, each by its own backoff.
       log.warn("cannot open an association", { reason: (err as Error).message, rows: rows.length });
@@ -153,9 +157,15 @@ export class Forwarder {
           this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - row.createdAt });
           continue;
         }
-        if (status === Status.SopClassNotSupported && !error) error = "the destination accepted no context for this SOP class and syntax";
+        if (status === Status.SopClassNotSupported && !error) {
+          error = "the destination accepted no context for this SOP class and syntax";
+        }
         this.#failed(row, status, error || `status 0x${status!.toString(16).padStart(4, "0")}`, destination);
-        log.warn("forward attempt failed", { sop: hashUid(row.sopInstanceUid), status, reason: error || undefined });
+        log.warn("forward attempt failed", {
+          sop: hashUid(row.sopInstanceUid),
+          status,
+          reason: error || undefined,
+        });
         if (status === null) {
           // The association is gone: the others were not attempted; they go back as they were.
           for (const rest of rows.slice(i + 1)) this.queue.release(rest.id);

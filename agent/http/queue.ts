@@ -18,7 +18,9 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
   app.get("/", (c) => {
     const state = c.req.query("state");
     if (state && !["pending", "in_flight", "failed", "done", "dead"].includes(state)) {
-      return c.json({ error: `state must be pending, in_flight, failed, done or dead, not ${JSON.stringify(state)}` }, 400);
+      return c.json({
+        error: `state must be pending, in_flight, failed, done or dead, not ${JSON.stringify(state)}`,
+      }, 400);
     }
     const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 10_000);
     return c.json(queue.list({ state: state as never, destination: c.req.query("destination"), limit }));

@@ -12,7 +12,12 @@ export function classify(status: number | null): "retry" | "permanent" {
 }
 
 /** Exponential backoff with full jitter: a random wait in [0, min(cap, base × 2^(attempt−1))). */
-export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
 }

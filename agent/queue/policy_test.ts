@@ -20,5 +20,8 @@ Deno.test("backoffMs() grows exponentially, never passes the cap, and uses the w
   assert.equal(backoffMs(5, 1000, 60_000, () => 0), 0);
   const samples = Array.from({ length: 2000 }, () => backoffMs(4, 1000, 60_000));
   assert.ok(samples.every((s) => s >= 0 && s < 8000));
-  assert.ok(Math.max(...samples) > 7000 && Math.min(...samples) < 1000, "full jitter spreads over [0, ceiling)");
+  assert.ok(
+    Math.max(...samples) > 7000 && Math.min(...samples) < 1000,
+    "full jitter spreads over [0, ceiling)",
+  );
 });

@@ -39,7 +39,11 @@ export class Queue {
   constructor(private readonly db: Database) {}
 
   /** Rows for a new object; call inside the transaction that indexes it. */
-  addInTransaction(sopInstanceUid: string, targets: { route: string; destination: string }[], now = Date.now()): void {
+  addInTransaction(
+    sopInstanceUid: string,
+    targets: { route: string; destination: string }[],
+    now = Date.now(),
+  ): void {
     const st = this.db.statement(`INSERT INTO queue (sop_instance_uid, route, destination, state, attempts,
       next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)
       ON CONFLICT (sop_instance_uid, route, destination) DO UPDATE SET state = 'pending', attempts = 0,
@@ -78,7 +82,11 @@ export class Queue {
   }
 
   /** Records a failed attempt: `failed` and due at `next`, or `dead`. */
-  markFailed(id: number, outcome: { status: number | null; error: string; dead: boolean; next: number }, now = Date.now()) {
+  markFailed(
+    id: number,
+    outcome: { status: number | null; error: string; dead: boolean; next: number },
+    now = Date.now(),
+  ) {
     this.db.write(() =>
       this.db.statement(`UPDATE queue SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
         next_attempt_at = ?, updated_at = ? WHERE id = ?`).run(
@@ -95,7 +103,9 @@ export class Queue {
   /** Puts a claimed row back without counting an attempt (worker stopping, destination paused). */
   release(id: number, now = Date.now()): void {
     this.db.write(() =>
-      this.db.statement(`UPDATE queue SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'in_flight'`)
+      this.db.statement(
+        `UPDATE queue SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'in_flight'`,
+      )
         .run(now, id)
     );
   }
@@ -110,7 +120,13 @@ export class Queue {
     return this.#move("dead", "pending", filter, now, true);
   }
 
-  #move(from: QueueState, to: QueueState, f: { destination?: string; ids?: number[] }, now: number, reset: boolean) {
+  #move(
+    from: QueueState,
+    to: QueueState,
+    f: { destination?: string; ids?: number[] },
+    now: number,
+    reset: boolean,
+  ) {
     const where = ["state = ?"];
     const args: (string | number)[] = [from];
     if (f.destination) {
@@ -152,14 +168,21 @@ export class Queue {
       where.push("q.destination = ?");
       args.push(f.destination);
     }
-    return this.db.statement(`SELECT ${COLUMNS} FROM queue q ${where.length ? "WHERE " + where.join(" AND ") : ""}
-      ORDER BY q.id DESC LIMIT ?`).all(...args, f.limit ?? 100) as unknown as QueueRow[];
+    return this.db.statement(
+      `SELECT ${COLUMNS} FROM queue q ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ORDER BY q.id DESC LIMIT ?`,
+    ).all(...args, f.limit ?? 100) as unknown as QueueRow[];
   }
 
   /** Counts by destination and state, and the age of the oldest row not yet done. */
   summary(now = Date.now()): { destination: string; state: QueueState; count: number; oldest: number }[] {
     return (this.db.statement(`SELECT destination, state, count(*) AS count, min(created_at) AS oldest
-      FROM queue GROUP BY destination, state`).all() as { destination: string; state: QueueState; count: number; oldest: number }[])
+      FROM queue GROUP BY destination, state`).all() as {
+      destination: string;
+      state: QueueState;
+      count: number;
+      oldest: number;
+    }[])
       .map((r) => ({ ...r, oldest: now - r.oldest }));
   }
 
@@ -172,7 +195,9 @@ export class Queue {
 
   /** The earliest time a failed or pending row becomes due, if any. */
   nextDue(): number | undefined {
-    const row = this.db.statement(`SELECT min(next_attempt_at) AS t FROM queue WHERE state IN ('pending', 'failed')`)
+    const row = this.db.statement(
+      `SELECT min(next_attempt_at) AS t FROM queue WHERE state IN ('pending', 'failed')`,
+    )
       .get();
     return (row?.t as number | null) ?? undefined;
   }

@@ -63,11 +63,15 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
     if (names.has(r.name)) throw new RouteConfigError(`routes: ${r.name}: two routes have this name`);
     names.add(r.name);
     if (r.deid) {
-      throw new RouteConfigError(`routes: ${r.name}: deid is not available yet (the de-identification engine is not built)`);
+      throw new RouteConfigError(
+        `routes: ${r.name}: deid is not available yet (the de-identification engine is not built)`,
+      );
     }
     const destinations = r.to.map((t) => {
       if ("site" in t) {
-        throw new RouteConfigError(`routes: ${r.name}: site destinations need the hub tunnel, which is not built yet`);
+        throw new RouteConfigError(
+          `routes: ${r.name}: site destinations need the hub tunnel, which is not built yet`,
+        );
       }
       if (!config.nodes[t.node]) {
         throw new RouteConfigError(`routes: ${r.name}: no node named ${JSON.stringify(t.node)} under nodes`);
@@ -77,7 +81,11 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
     const m = r.match;
     const tagChecks = Object.entries(m.tags ?? {}).map(([key, cond]) => {
       const tag = resolveTag(key);
-      if (tag === undefined) throw new RouteConfigError(`routes: ${r.name}: ${JSON.stringify(key)} is not a keyword or (gggg,eeee) tag`);
+      if (tag === undefined) {
+        throw new RouteConfigError(
+          `routes: ${r.name}: ${JSON.stringify(key)} is not a keyword or (gggg,eeee) tag`,
+        );
+      }
       const test = compileCondition(r.name, key, cond);
       return (f: RoutingFacts) => test(f.value(tag));
     });
@@ -87,7 +95,8 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
       name: r.name,
       destinations,
       matches: (f) =>
-        inList(m.callingAet, f.callingAet) && inList(m.calledAet, f.calledAet) && inList(m.modality, f.modality) &&
+        inList(m.callingAet, f.callingAet) && inList(m.calledAet, f.calledAet) &&
+        inList(m.modality, f.modality) &&
         inList(m.sopClass, f.sopClassUid) && notIn(r.exclude?.modality, f.modality) &&
         notIn(r.exclude?.sopClass, f.sopClassUid) && tagChecks.every((check) => check(f)),
     };
@@ -95,7 +104,10 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
 }
 
 /** The (route, destination) pairs an object takes. */
-export function route(routes: CompiledRoute[], facts: RoutingFacts): { route: string; destination: string }[] {
+export function route(
+  routes: CompiledRoute[],
+  facts: RoutingFacts,
+): { route: string; destination: string }[] {
   const out: { route: string; destination: string }[] = [];
   for (const r of routes) {
     if (!r.matches(facts)) continue;
