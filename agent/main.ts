@@ -9,6 +9,8 @@ import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { startAgent } from "./app.ts";
 import { VERSION } from "./version.ts";
 import { nodeCommand } from "./cli/node_command.ts";
+import { queueCommand } from "./cli/queue_command.ts";
+import { routeCommand } from "./cli/route_command.ts";
 
 function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
@@ -16,6 +18,8 @@ function usage(): string {
     `conduit agent ${VERSION}`,
     "usage: deno task agent [--config FILE] [flags]",
     "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
+    "       deno task agent queue list|summary|retry|replay|pause|resume ...   (the forward queue)",
+    "       deno task agent route test FILE|DIR...   (which routes objects would take)",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -28,6 +32,8 @@ function usage(): string {
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "--") args = args.slice(1);
   if (args[0] === "node") return await nodeCommand(args.slice(1));
+  if (args[0] === "queue") return await queueCommand(args.slice(1));
+  if (args[0] === "route") return await routeCommand(args.slice(1));
   const options: Record<string, { type: "string" | "boolean" }> = {
     config: { type: "string" },
     enroll: { type: "string" },

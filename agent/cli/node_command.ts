@@ -3,8 +3,8 @@
  * loopback HTTP API) to act on a configured node, so retrieved objects land in its archive.
  */
 import { parseArgs } from "node:util";
-import * as fs from "node:fs";
-import { ConfigError, loadConfig } from "../config/load.ts";
+import { ConfigError } from "../config/load.ts";
+import { agentBaseUrl } from "./_http.ts";
 
 const USAGE = `usage: deno task agent node COMMAND [NODE] [options]
   list                                     configured nodes
@@ -46,17 +46,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
-  const flags: Record<string, string> = {};
-  if (v.config) flags.config = v.config;
-  if (v["http-port"]) flags["http-port"] = v["http-port"];
-  if (v["http-host"]) flags["http-host"] = v["http-host"];
-  let config;
+  let base: string;
   try {
-    ({ config } = loadConfig({
-      flags,
-      env: Deno.env.toObject(),
-      readFile: (p) => fs.readFileSync(p, "utf8"),
-    }));
+    base = `${agentBaseUrl(v)}/nodes`;
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -64,8 +56,6 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const host = config.http.host === "0.0.0.0" ? "127.0.0.1" : config.http.host;
-  const base = `http://${host}:${config.http.port}/nodes`;
   const post = (path: string, body: unknown) =>
     fetch(`${base}${path}`, {
       method: "POST",

@@ -57,6 +57,11 @@ export class AssociationError extends Error {
   override name = "AssociationError";
 }
 
+/** The peer accepted the association but none of the presentation contexts we proposed. */
+export class NoContextAcceptedError extends AssociationError {
+  override name = "NoContextAcceptedError";
+}
+
 class ScuNetwork extends ConduitNetwork {
   received = 0;
   constructor(socket: net.Socket, opts: NetworkOptions, storeHandler?: StoreHandler) {
@@ -163,7 +168,7 @@ export class ScuAssociation {
           accepted.getPresentationContext(pc.id).getResult() === constants.PresentationContextResult.Accept
         );
         if (!any) {
-          reject(new AssociationError(`${node.aet} accepted no presentation context`));
+          reject(new NoContextAcceptedError(`${node.aet} accepted no presentation context`));
           this.release();
           return;
         }

@@ -8,7 +8,7 @@ import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import { Status } from "../dimse/handlers.ts";
-import { ScuAssociation } from "../dimse/scu.ts";
+import { NoContextAcceptedError, ScuAssociation } from "../dimse/scu.ts";
 import type { Archive } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import type { ClaimedRow, Queue } from "../queue/queue.ts";
@@ -124,6 +124,15 @@ export class Forwarder {
         storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
       });
     } catch (err) {
+      if (err instanceof NoContextAcceptedError) {
+        // Reachable, but it takes none of these SOP classes in these syntaxes: that will not change
+        // by itself (0x0122, permanent unless configured otherwise).
+        log.warn("destination accepts none of the SOP classes offered", { rows: rows.length });
+        for (const row of rows) {
+          this.#failed(row, Status.SopClassNotSupported, (err as Error).message, destination);
+        }
+        return;
+      }
       // The destination is down or refuses us: every row waits, each by its own backoff.
       log.warn("cannot open an association", { reason: (err as Error).message, rows: rows.length });
       for (const row of rows) this.#failed(row, null, (err as Error).message, destination);

@@ -1,0 +1,117 @@
+/**
+ * `deno task agent queue list|retry|replay|pause|resume ...`: the forward queue of the running
+ * agent, through its loopback HTTP API.
+ */
+import { parseArgs } from "node:util";
+import { agentBaseUrl, CliUsageError } from "./_http.ts";
+
+const USAGE = `usage: deno task agent queue COMMAND [options]
+  list [--state S] [--destination D] [--limit N]   rows, newest first (S: pending, in_flight, failed, done, dead)
+  summary                                          counts by destination and state, paused destinations
+  retry [--destination D] [--id N ...]             failed rows due now
+  replay [--destination D] [--id N ...]            dead rows back to pending, attempts reset
+  pause DESTINATION | resume DESTINATION
+options: --config FILE, --http-host ADDR, --http-port N, --json`;
+
+export async function queueCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        config: { type: "string" },
+        "http-port": { type: "string" },
+        "http-host": { type: "string" },
+        state: { type: "string" },
+        destination: { type: "string" },
+        limit: { type: "string" },
+        id: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+  } catch (err) {
+    console.error(`agent queue: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  const [command, target] = parsed.positionals;
+  if (v.help || !command) {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    const base = `${agentBaseUrl(v)}/queue`;
+    const post = (p: string, body: unknown = {}) =>
+      fetch(`${base}${p}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const ids = v.id?.map((n) => {
+      const id = Number(n);
+      if (!Number.isInteger(id)) throw new CliUsageError(`--id takes a row number, not ${JSON.stringify(n)}`);
+      return id;
+    });
+    let res: Response;
+    switch (command) {
+      case "list": {
+        const q = new URLSearchParams();
+        if (v.state) q.set("state", v.state);
+        if (v.destination) q.set("destination", v.destination);
+        if (v.limit) q.set("limit", v.limit);
+        res = await fetch(`${base}?${q}`);
+        if (res.ok && !v.json) {
+          const rows = await res.json() as Record<string, unknown>[];
+          for (const r of rows) {
+            console.log(
+              [
+                r.id,
+                r.state,
+                r.destination,
+                r.route,
+                `attempts=${r.attempts}`,
+                r.lastError ? `error=${r.lastError}` : "",
+              ]
+                .join("  "),
+            );
+          }
+          if (rows.length === 0) console.log("(no rows)");
+          return 0;
+        }
+        break;
+      }
+      case "summary":
+        res = await fetch(`${base}/summary`);
+        break;
+      case "retry":
+        res = await post("/retry", { destination: v.destination, ids });
+        break;
+      case "replay":
+        res = await post("/replay", { destination: v.destination, ids });
+        break;
+      case "pause":
+      case "resume":
+        if (!target) throw new CliUsageError(`${command} needs a DESTINATION`);
+        res = await post(`/${command}/${encodeURIComponent(target)}`);
+        break;
+      default:
+        throw new CliUsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+    const body = await res.json();
+    console.log(JSON.stringify(body, null, v.json ? 0 : 2));
+    return res.ok ? 0 : 1;
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      console.error(`agent queue: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof TypeError) {
+      console.error(`agent queue: cannot reach the agent (is it running? --http-port?): ${err.message}`);
+      return 1;
+    }
+    console.error(`agent queue: ${(err as Error).message}`);
+    return 2;
+  }
+}

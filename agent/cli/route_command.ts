@@ -1,0 +1,102 @@
+/**
+ * `deno task agent route test FILE|DIR`: which routes each object would take under the
+ * configuration, without a running agent and without sending anything.
+ */
+import { parseArgs } from "node:util";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { hashUid } from "@conduit/shared/log.ts";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import { compileRoutes, route, RouteConfigError } from "../routes/rules.ts";
+import { readFileHeader } from "../archive/header_file.ts";
+import { routingFacts } from "../archive/store_handler.ts";
+
+const USAGE =
+  `usage: deno task agent route test FILE|DIR... [--config FILE] [--calling-aet AET] [--called-aet AET] [--json]`;
+
+export async function routeCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        config: { type: "string" },
+        "calling-aet": { type: "string", default: "" },
+        "called-aet": { type: "string", default: "" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+  } catch (err) {
+    console.error(`agent route: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  const [command, ...targets] = parsed.positionals;
+  if (v.help || command !== "test" || targets.length === 0) {
+    console.log(USAGE);
+    return v.help ? 0 : 2;
+  }
+  let routes;
+  try {
+    const flags: Record<string, string> = v.config ? { config: v.config } : {};
+    const { config } = loadConfig({
+      flags,
+      env: Deno.env.toObject(),
+      readFile: (p) => fs.readFileSync(p, "utf8"),
+    });
+    routes = compileRoutes(config);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RouteConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  let failures = 0;
+  for (const file of targets.flatMap(walk)) {
+    try {
+      const header = await readFileHeader(file);
+      const attrs = instanceAttributes(header.bytes, header.dataset, header.header);
+      const ctx = {
+        association: { callingAet: v["calling-aet"]!, calledAet: v["called-aet"]!, remoteAddress: "" },
+        sopClassUid: attrs.sopClassUid,
+        sopInstanceUid: attrs.sopInstanceUid,
+        transferSyntax: header.header.transferSyntax,
+      };
+      const taken = route(routes, routingFacts(header, attrs, ctx));
+      if (v.json) {
+        console.log(
+          JSON.stringify({
+            file,
+            sop: hashUid(attrs.sopInstanceUid),
+            modality: attrs.modality,
+            routes: taken,
+          }),
+        );
+      } else {
+        const where = taken.length
+          ? taken.map((t) => `${t.route} -> ${t.destination}`).join(", ")
+          : "(no route)";
+        console.log(`${file}  ${attrs.modality || "?"}  ${where}`);
+      }
+    } catch (err) {
+      failures++;
+      console.error(`${file}: not a readable DICOM file: ${(err as Error).message}`);
+    }
+  }
+  return failures ? 1 : 0;
+}
+
+function walk(p: string): string[] {
+  let stat;
+  try {
+    stat = fs.statSync(p);
+  } catch {
+    return [p]; // reported as unreadable
+  }
+  if (!stat.isDirectory()) return [p];
+  return fs.readdirSync(p).sort().flatMap((name) => walk(path.join(p, name)));
+}

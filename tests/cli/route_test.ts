@@ -1,0 +1,81 @@
+/** `deno task agent route test`: which routes objects would take, from the real CLI. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+async function agentCli(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("agent route test shows the routes each object takes, tags and exclusions included", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "route-test-" });
+  await writeGeneratedSeries(path.join(dir, "ct"), {
+    count: 2,
+    rows: 8,
+    columns: 8,
+    modality: "CT",
+    seed: "r1",
+  });
+  await writeGeneratedSeries(path.join(dir, "mr"), {
+    count: 1,
+    rows: 8,
+    columns: 8,
+    modality: "MR",
+    seed: "r2",
+  });
+  await Deno.writeTextFile(path.join(dir, "broken.dcm"), "not dicom at all");
+  const config = path.join(dir, "agent.yaml");
+  await Deno.writeTextFile(
+    config,
+    `nodes:
+  a: { aet: A, host: 127.0.0.1, port: 1104 }
+  b: { aet: B, host: 127.0.0.1, port: 1105 }
+routes:
+  - name: ct
+    match: { modality: [CT], tags: { "(0008,0070)": { present: true } } }
+    to: [{ node: a }, { node: b }]
+  - name: not-mr
+    exclude: { modality: [MR] }
+    to: [{ node: b }]
+  - name: by-regex
+    match: { tags: { PatientID: { regex: "^PAT0+1$" } } }
+    to: [{ node: a }]
+`,
+  );
+  const r = await agentCli(["route", "test", dir, "--config", config, "--json"]);
+  assert.equal(r.code, 1, "the broken file makes the command fail");
+  assert.match(r.stderr, /broken\.dcm: not a readable DICOM file/);
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 3);
+  for (const l of lines.filter((l) => l.modality === "CT")) {
+    assert.deepEqual(
+      l.routes.map((t: { route: string; destination: string }) => `${t.route}:${t.destination}`).sort(),
+      [
+        "by-regex:a",
+        "ct:a",
+        "ct:b",
+        "not-mr:b",
+      ],
+    );
+  }
+  const mr = lines.find((l) => l.modality === "MR");
+  assert.deepEqual(mr.routes.map((t: { route: string }) => t.route), ["by-regex"]);
+  assert.ok(!r.stdout.includes("PAT0"), "no patient ID in the output");
+
+  await Deno.writeTextFile(config, `routes:\n  - name: x\n    to: [{ node: nowhere }]\n`);
+  const bad = await agentCli(["route", "test", dir, "--config", config]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /routes: x: no node named "nowhere"/);
+});

@@ -1,0 +1,252 @@
+/**
+ * Store-and-forward with real peers: routing to storescp and Orthanc byte-identical, a destination
+ * that is down then up (backoff visible), a permanent failure in the dead letter replayed after the
+ * cause is fixed, and pause/resume.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePort, runDcmtk, skipReason, sleep, startOrthanc, startStorescp } from "../support/peers.ts";
+import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+
+const skip = skipReason("storescp", "storescu", "Orthanc", "dcmodify");
+if (skip) console.warn(`forward_test: skipped: ${skip}`);
+
+const FAST_RETRY = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 50 };
+
+async function queueRows(agent: AgentProcess, state: string) {
+  return await (await agent.http(`/queue?state=${state}&limit=10000`)).json() as {
+    id: number;
+    sopInstanceUid: string;
+    destination: string;
+    attempts: number;
+    updatedAt: number;
+    lastStatus: number | null;
+  }[];
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function archived(agent: AgentProcess): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const f of await listFiles(path.join(agent.dataDir, "archive"))) out.set(path.basename(f, ".dcm"), f);
+  return out;
+}
+
+Deno.test({
+  name: "routes forward each object to storescp and Orthanc byte-identical; exclusions hold",
+  ignore: !!skip,
+  fn: async () => {
+    const scpDir = await Deno.makeTempDir({ prefix: "fwd-scp-" });
+    const scp = await startStorescp({ dir: scpDir, bitPreserving: true, extraArgs: ["-uf"] });
+    const orthanc = await startOrthanc({ storageDir: await Deno.makeTempDir({ prefix: "fwd-orthanc-" }) });
+    const agent = await startAgentProcess({
+      config: {
+        nodes: {
+          archive: { aet: scp.aet, host: "127.0.0.1", port: scp.port },
+          pacs: { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port },
+        },
+        routes: [
+          { name: "everything", to: [{ node: "archive" }] },
+          {
+            name: "mr-to-pacs",
+            match: { modality: ["MR"] },
+            exclude: { sopClass: ["1.2.840.10008.5.1.4.1.1.88.*"] },
+            to: [{ node: "pacs" }],
+          },
+        ],
+      },
+    });
+    try {
+      const ct = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 4,
+        rows: 64,
+        columns: 64,
+        modality: "CT",
+        seed: "fwd-ct",
+      });
+      const mr = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 3,
+        rows: 64,
+        columns: 64,
+        modality: "MR",
+        seed: "fwd-mr",
+      });
+      assert.equal((await storescu([...ct.paths, ...mr.paths], agent)).code, 0);
+      await until("7 + 3 rows done", async () => (await queueRows(agent, "done")).length === 10);
+      const mine = await archived(agent);
+      const atScp = await listFiles(scpDir);
+      assert.equal(atScp.length, 7);
+      for (const f of atScp) {
+        const sop = readPart10Header(await Deno.readFile(f)).sopInstanceUid!;
+        assert.ok(
+          Buffer.from(await datasetBytes(f)).equals(Buffer.from(await datasetBytes(mine.get(sop)!))),
+          sop,
+        );
+      }
+      const ids = await (await orthanc.rest("/instances")).json() as string[];
+      assert.equal(ids.length, 3, "only the MR series goes to the PACS");
+      for (const id of ids) {
+        const file = new Uint8Array(await (await orthanc.rest(`/instances/${id}/file`)).arrayBuffer());
+        const h = readPart10Header(file);
+        const mineFile = await Deno.readFile(mine.get(h.sopInstanceUid!)!);
+        assert.ok(
+          Buffer.from(file.subarray(h.datasetOffset)).equals(
+            Buffer.from(mineFile.subarray(readPart10Header(mineFile).datasetOffset)),
+          ),
+        );
+      }
+      const metrics = await (await agent.http("/metrics")).text();
+      assert.match(metrics, /conduit_agent_forward_attempts_total\{destination="pacs",outcome="done"\} 3/);
+      assert.match(metrics, /conduit_agent_queue_rows\{destination="archive",state="done"\} 7/);
+    } finally {
+      await agent.stop();
+      await scp.stop();
+      await orthanc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a destination down for a while gets everything once it is up, after backing off",
+  ignore: !!skip,
+  fn: async () => {
+    const port = freePort();
+    const agent = await startAgentProcess({
+      config: {
+        nodes: { later: { aet: "LATER", host: "127.0.0.1", port } },
+        routes: [{ name: "all", to: [{ node: "later" }] }],
+        queue: FAST_RETRY,
+      },
+    });
+    const scpDir = await Deno.makeTempDir({ prefix: "fwd-later-" });
+    try {
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 5,
+        rows: 32,
+        columns: 32,
+        seed: "later",
+      });
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      await until("several failed attempts", async () => {
+        const failed = await queueRows(agent, "failed");
+        return failed.length === 5 && failed.every((r) => r.attempts >= 3);
+      });
+      const failed = await queueRows(agent, "failed");
+      assert.ok(failed.every((r) => r.lastStatus === null), "association failures have no DIMSE status");
+      const scp = await startStorescp({ dir: scpDir, port, aet: "LATER", bitPreserving: true });
+      try {
+        await until("all delivered", async () => (await queueRows(agent, "done")).length === 5);
+        assert.equal((await listFiles(scpDir)).length, 5);
+        const done = await queueRows(agent, "done");
+        assert.ok(done.every((r) => r.attempts >= 4), "each row counts its failed attempts and the last one");
+      } finally {
+        await scp.stop();
+      }
+      const metrics = await (await agent.http("/metrics")).text();
+      assert.match(
+        metrics,
+        /conduit_agent_forward_failures_total\{destination="later",status="association"\} \d+/,
+      );
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a permanent failure goes to the dead letter and is replayed once the cause is fixed; pause holds rows",
+  ignore: !!skip,
+  fn: async () => {
+    const port = freePort();
+    const scpDir = await Deno.makeTempDir({ prefix: "fwd-dead-" });
+    // storescp without --promiscuous does not accept a private SOP class: our C-STORE gets 0x0122.
+    let scp = await startStorescp({ dir: scpDir, port, promiscuous: false, bitPreserving: true });
+    const agent = await startAgentProcess({
+      config: {
+        dimse: { acceptAnySopClass: true },
+        nodes: { strict: { aet: scp.aet, host: "127.0.0.1", port } },
+        routes: [{ name: "all", to: [{ node: "strict" }] }],
+        queue: FAST_RETRY,
+      },
+    });
+    try {
+      const [file] = (await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 1,
+        rows: 16,
+        columns: 16,
+        seed: "dead",
+      })).paths;
+      const privateCopy = file.replace(/\.dcm$/, "-private.dcm");
+      await Deno.copyFile(file, privateCopy);
+      const mod = await runDcmtk("dcmodify", ["-nb", "-m", "(0008,0016)=1.2.826.0.1.99999.1", privateCopy]);
+      assert.equal(mod.code, 0, mod.stderr);
+      const cfg = path.join(path.dirname(privateCopy), "storescu.cfg");
+      await Deno.writeTextFile(
+        cfg,
+        `[[TransferSyntaxes]]\n[Uncompressed]\nTransferSyntax1 = LittleEndianExplicit\n[[PresentationContexts]]\n[Private]\nPresentationContext1 = 1.2.826.0.1.99999.1\\Uncompressed\n[[Profiles]]\n[Private]\nPresentationContexts = Private\n`,
+      );
+      const sent = await runDcmtk("storescu", [
+        "-xf",
+        cfg,
+        "Private",
+        "-aec",
+        agent.aet,
+        "127.0.0.1",
+        String(agent.port),
+        privateCopy,
+      ]);
+      assert.equal(sent.code, 0, sent.stderr);
+      await until("the row is dead", async () => (await queueRows(agent, "dead")).length === 1);
+      const [dead] = await queueRows(agent, "dead");
+      assert.equal(dead.lastStatus, 0x0122);
+      assert.equal(dead.attempts, 1, "a permanent failure is not retried");
+      assert.equal((await listFiles(scpDir)).length, 0);
+
+      // Fix the cause (accept any SOP class), pause, replay: nothing moves until resume.
+      await scp.stop();
+      scp = await startStorescp({ dir: scpDir, port, promiscuous: true, bitPreserving: true });
+      await (await fetch(`http://127.0.0.1:${agent.httpPort}/queue/pause/strict`, { method: "POST" })).body
+        ?.cancel();
+      const cli = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "agent/main.ts",
+          "queue",
+          "replay",
+          "--destination",
+          "strict",
+          "--http-port",
+          String(agent.httpPort),
+          "--json",
+        ],
+        cwd: new URL("../..", import.meta.url),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
+      const replay = JSON.parse(new TextDecoder().decode(cli.stdout));
+      assert.equal(replay.replayed, 1);
+      await sleep(1500);
+      assert.equal((await queueRows(agent, "pending")).length, 1, "paused: the replayed row waits");
+      await (await fetch(`http://127.0.0.1:${agent.httpPort}/queue/resume/strict`, { method: "POST" })).body
+        ?.cancel();
+      await until("delivered after the fix", async () => (await queueRows(agent, "done")).length === 1);
+      assert.equal((await listFiles(scpDir)).length, 1);
+    } finally {
+      await agent.stop();
+      await scp.stop();
+    }
+  },
+});
