@@ -80,13 +80,22 @@ async function startLocked(
     metrics.onForwardEvent,
   );
   metrics.queueSource = () => queue.summary();
-  const store = new ArchiveStoreHandler(archive, db, log.child({ part: "archive" }), (e) => {
-    if (e.duplicate) metrics.duplicates.inc();
-    else {
-      metrics.objectsStored.inc();
-      metrics.bytesStored.inc(e.bytes);
-    }
-  }, { routes, queue, queued: (destinations) => destinations.forEach((d) => forwarder.wake(d)) });
+  const store = new ArchiveStoreHandler(
+    archive,
+    db,
+    log.child({ part: "archive" }),
+    (e) => {
+      if (e.duplicate) metrics.duplicates.inc();
+      else {
+        metrics.objectsStored.inc();
+        metrics.bytesStored.inc(e.bytes);
+      }
+      if (e.conflict) metrics.conflicts.inc();
+    },
+    { routes, queue, queued: (destinations) => destinations.forEach((d) => forwarder.wake(d)) },
+    config.archive.duplicates,
+    config.archive.minFreeMegabytes * 1024 * 1024,
+  );
 
   const nodeOps = new NodeOperations(config, store, archive, db, log.child({ part: "nodes" }));
 

@@ -40,6 +40,11 @@ export class AgentMetrics {
     help: "Objects received again (already in the archive)",
     registers: [this.registry],
   });
+  readonly conflicts = new client.Counter({
+    name: "conduit_agent_objects_conflict_total",
+    help: "Objects received again with the same SOP Instance UID and other bytes",
+    registers: [this.registry],
+  });
   readonly operations = new client.Counter({
     name: "conduit_agent_operations_total",
     help: "C-FIND, C-MOVE and C-GET requests, by final status",

@@ -73,6 +73,22 @@ export class Archive {
     if (this.sync) await Promise.all([dir, ...created].map(syncDir));
   }
 
+  #free = { at: 0, bytes: Number.POSITIVE_INFINITY };
+
+  /** Free bytes for us in the data directory's file system (read at most once a second). */
+  freeBytes(): number {
+    const now = Date.now();
+    if (now - this.#free.at > 1000) {
+      try {
+        const s = fs.statfsSync(this.dataDir);
+        this.#free = { at: now, bytes: s.bavail * s.bsize };
+      } catch {
+        this.#free = { at: now, bytes: Number.POSITIVE_INFINITY };
+      }
+    }
+    return this.#free.bytes;
+  }
+
   /** Bytes used by the archive (walks the tree; for health, not for hot paths). */
   async size(): Promise<number> {
     let total = 0;

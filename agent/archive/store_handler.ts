@@ -20,8 +20,34 @@ import { TruncatedError } from "@conduit/shared/dicom/reader.ts";
 
 /** Called after an object is committed (metrics, queue). */
 export type StoredListener = (
-  event: { sopInstanceUid: string; callingAet: string; bytes: number; duplicate: boolean },
+  event: {
+    sopInstanceUid: string;
+    callingAet: string;
+    bytes: number;
+    duplicate: boolean;
+    conflict?: boolean;
+  },
 ) => void;
+
+/** What to do with an object received again with other bytes (archive.duplicates). */
+export type DuplicatePolicy = "keepFirst" | "keepLast" | "keepBoth";
+
+interface Conflict {
+  storedSha256: string;
+  receivedSha256: string;
+  policy: DuplicatePolicy;
+  keptPath?: string;
+}
+
+function recordConflictInTransaction(db: Database, sop: string, c: Conflict, callingAet: string): void {
+  db.statement(`INSERT INTO conflicts (sop_instance_uid, stored_sha256, received_sha256, policy, kept_path,
+    calling_aet, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    .run(sop, c.storedSha256, c.receivedSha256, c.policy, c.keptPath ?? null, callingAet, Date.now());
+}
+
+function recordConflict(db: Database, sop: string, c: Conflict, callingAet: string): void {
+  db.write(() => recordConflictInTransaction(db, sop, c, callingAet));
+}
 
 /** Where new objects go next: the routes, and the queue their rows join in the index transaction. */
 export interface Routing {
@@ -38,6 +64,8 @@ export class ArchiveStoreHandler implements StoreHandler {
     private readonly log: Logger,
     private readonly onStored?: StoredListener,
     private readonly routing?: Routing,
+    private readonly duplicates: DuplicatePolicy = "keepFirst",
+    private readonly minFreeBytes = 0,
   ) {}
 
   /** Whether received files are fsynced (dimse.sync). */
@@ -46,6 +74,9 @@ export class ArchiveStoreHandler implements StoreHandler {
   }
 
   reserve(_ctx: StoreContext): string {
+    if (this.minFreeBytes > 0 && this.archive.freeBytes() < this.minFreeBytes) {
+      throw new DimseStatusError(Status.OutOfResources, "free disk space below the configured minimum");
+    }
     return this.archive.tempPath();
   }
 
@@ -83,17 +114,41 @@ export class ArchiveStoreHandler implements StoreHandler {
     }
 
     const existing = existingInstance(this.db, attrs.sopInstanceUid);
+    let conflict: Conflict | undefined;
     if (existing) {
-      await fs.promises.rm(received.tempPath, { force: true });
-      const same = existing.sha256 === received.datasetSha256;
-      if (!same) log.warn("instance received again with different bytes; keeping the first");
-      this.onStored?.({
+      const event = {
         sopInstanceUid: attrs.sopInstanceUid,
         callingAet: ctx.association.callingAet,
         bytes: received.fileSize,
-        duplicate: true,
-      });
-      return { status: Status.Success };
+      };
+      if (existing.sha256 === received.datasetSha256) {
+        // Idempotent: the same object again is stored once.
+        await fs.promises.rm(received.tempPath, { force: true });
+        this.onStored?.({ ...event, duplicate: true, conflict: false });
+        return { status: Status.Success };
+      }
+      const policy = this.duplicates;
+      log.warn("instance received again with different bytes", { policy });
+      conflict = { storedSha256: existing.sha256, receivedSha256: received.datasetSha256, policy };
+      if (policy === "keepFirst") {
+        await fs.promises.rm(received.tempPath, { force: true });
+        recordConflict(this.db, attrs.sopInstanceUid, conflict, ctx.association.callingAet);
+        this.onStored?.({ ...event, duplicate: true, conflict: true });
+        return { status: Status.Success };
+      }
+      if (policy === "keepBoth") {
+        const aside = relative.replace(/\.dcm$/, `.${received.datasetSha256.slice(0, 16)}.dcm`);
+        await this.archive.place(received.tempPath, aside);
+        recordConflict(
+          this.db,
+          attrs.sopInstanceUid,
+          { ...conflict, keptPath: aside },
+          ctx.association.callingAet,
+        );
+        this.onStored?.({ ...event, duplicate: true, conflict: true });
+        return { status: Status.Success };
+      }
+      // keepLast: the new object replaces the stored one below, and is routed again.
     }
 
     const targets = this.routing ? route(this.routing.routes, routingFacts(header, attrs, ctx)) : [];
@@ -107,10 +162,16 @@ export class ArchiveStoreHandler implements StoreHandler {
         sha256: received.datasetSha256,
         transferSyntaxUid: received.meta.transferSyntax,
         callingAet: ctx.association.callingAet,
-      }, () => this.routing?.queue.addInTransaction(attrs.sopInstanceUid, targets));
+      }, () => {
+        this.routing?.queue.addInTransaction(attrs.sopInstanceUid, targets);
+        if (conflict) {
+          recordConflictInTransaction(this.db, attrs.sopInstanceUid, conflict, ctx.association.callingAet);
+        }
+      });
     } catch (err) {
-      // The index did not commit: take the file back out so archive and index agree.
-      await fs.promises.rm(this.archive.absolute(relative), { force: true });
+      // The index did not commit: take the file back out so archive and index agree (a replaced
+      // object cannot be put back; the index still describes the old one, which a re-send repairs).
+      if (!conflict) await fs.promises.rm(this.archive.absolute(relative), { force: true });
       // The message may quote the statement's values (names, IDs): log only what kind of failure it was.
       log.error("index commit failed", { code: (err as { code?: string }).code ?? (err as Error).name });
       throw new DimseStatusError(Status.OutOfResources, "index commit failed");
@@ -120,7 +181,8 @@ export class ArchiveStoreHandler implements StoreHandler {
       sopInstanceUid: attrs.sopInstanceUid,
       callingAet: ctx.association.callingAet,
       bytes: received.fileSize,
-      duplicate: false,
+      duplicate: Boolean(conflict),
+      conflict: Boolean(conflict),
     });
     return { status: Status.Success };
   }

@@ -77,6 +77,12 @@ export const configSchema = z.object({
     url: z.string().url().optional(),
     caFile: z.string().optional(),
   }).strict().default({}),
+  archive: z.object({
+    /** Same SOP Instance UID, other bytes: keep the stored object, replace it, or keep both. */
+    duplicates: z.enum(["keepFirst", "keepLast", "keepBoth"]).default("keepFirst"),
+    /** Below this much free space in the data directory, C-STORE answers 0xA700 before writing. */
+    minFreeMegabytes: z.coerce.number().min(0).default(1024),
+  }).strict().default({}),
   queue: z.object({
     /** Associations a destination gets at once. */
     concurrency: z.coerce.number().int().min(1).max(16).default(2),

@@ -106,3 +106,19 @@ export const destinations = sqliteTable("destinations", {
   paused: integer("paused").notNull().default(0),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/**
+ * Objects received again under a known SOP Instance UID with other bytes, and what the duplicates
+ * policy did with them (keepFirst: discarded; keepLast: replaced the stored one; keepBoth: kept aside
+ * at `kept_path`).
+ */
+export const conflicts = sqliteTable("conflicts", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  sopInstanceUid: text("sop_instance_uid").notNull(),
+  storedSha256: text("stored_sha256").notNull(),
+  receivedSha256: text("received_sha256").notNull(),
+  policy: text("policy", { enum: ["keepFirst", "keepLast", "keepBoth"] }).notNull(),
+  keptPath: text("kept_path"),
+  callingAet: text("calling_aet").notNull().default(""),
+  receivedAt: integer("received_at").notNull(),
+}, (t) => [index("conflicts_sop").on(t.sopInstanceUid)]);

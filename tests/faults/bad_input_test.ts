@@ -579,7 +579,7 @@ Deno.test({
     }
     let agent: AgentProcess | undefined;
     try {
-      agent = await startAgentProcess({ dataDir: dir });
+      agent = await startAgentProcess({ dataDir: dir, config: { archive: { minFreeMegabytes: 0 } } });
       const { socket, ac } = await storageAssociation(agent);
       const stored: string[] = [];
       let failure: number | undefined;

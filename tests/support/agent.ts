@@ -40,7 +40,9 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   const port = opts.port ?? freePort();
   const httpPort = opts.httpPort ?? freePort();
   const aet = opts.aet ?? "CONDUIT";
+  // Tests run on machines with little free disk: unless a test says otherwise, the free-space floor is low.
   const config = { ...(opts.config ?? {}) } as Record<string, unknown>;
+  config.archive = { minFreeMegabytes: 16, ...(config.archive as Record<string, unknown> ?? {}) };
   const configFile = path.join(dataDir, "agent.yaml");
   await Deno.mkdir(dataDir, { recursive: true });
   await Deno.writeTextFile(configFile, stringify(config));

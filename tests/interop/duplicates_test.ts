@@ -1,0 +1,89 @@
+/**
+ * Idempotency and conflicts (issue 3): the same object again is stored once; other bytes under the
+ * same SOP Instance UID follow archive.duplicates; below the free-space floor nothing is written.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { runDcmtk, skipReason } from "../support/peers.ts";
+import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const skip = skipReason("storescu", "dcmodify");
+
+/** One generated object and a copy with the same UIDs and other bytes (a changed description). */
+async function pair(): Promise<{ first: string; second: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "dup-" });
+  const [first] = (await writeGeneratedSeries(dir, { count: 1, rows: 16, columns: 16, seed: "dup" })).paths;
+  const second = path.join(dir, "second.dcm");
+  await Deno.copyFile(first, second);
+  const r = await runDcmtk("dcmodify", ["-nb", "-m", "SeriesDescription=CHANGED", second]);
+  assert.equal(r.code, 0, r.stderr);
+  return { first, second };
+}
+
+async function sql(agent: AgentProcess, table: string): Promise<number> {
+  const m = await (await agent.http("/metrics")).text();
+  const name = table === "conflicts"
+    ? "conduit_agent_objects_conflict_total"
+    : "conduit_agent_objects_duplicate_total";
+  return Number(new RegExp(`^${name} (\\d+)`, "m").exec(m)?.[1] ?? "0");
+}
+
+for (const policy of ["keepFirst", "keepLast", "keepBoth"] as const) {
+  Deno.test({
+    name: `duplicates: same bytes stored once; other bytes under ${policy}`,
+    ignore: !!skip,
+    fn: async () => {
+      const { first, second } = await pair();
+      const agent = await startAgentProcess({ config: { archive: { duplicates: policy } } });
+      try {
+        assert.equal((await storescu([first], agent)).code, 0);
+        assert.equal((await storescu([first], agent)).code, 0, "the same object again is Success");
+        assert.equal((await listFiles(path.join(agent.dataDir, "archive"))).length, 1, "stored once");
+        assert.equal(await sql(agent, "duplicates"), 1);
+        const original = await datasetBytes((await listFiles(path.join(agent.dataDir, "archive")))[0]);
+
+        assert.equal((await storescu([second], agent)).code, 0, "a conflicting object is answered Success");
+        assert.equal(await sql(agent, "conflicts"), 1, "and recorded as a conflict");
+        const files = (await listFiles(path.join(agent.dataDir, "archive"))).sort();
+        const main = files.find((f) => /\/[0-9.]+\.dcm$/.test(f) && !/\.[0-9a-f]{16}\.dcm$/.test(f))!;
+        const mainBytes = Buffer.from(await datasetBytes(main));
+        if (policy === "keepFirst") {
+          assert.equal(files.length, 1);
+          assert.ok(mainBytes.equals(Buffer.from(original)), "the first object stays");
+        } else if (policy === "keepLast") {
+          assert.equal(files.length, 1);
+          assert.ok(!mainBytes.equals(Buffer.from(original)), "the new object replaced it");
+          assert.ok(mainBytes.includes(Buffer.from("CHANGED")));
+        } else {
+          assert.equal(files.length, 2, "both kept");
+          assert.ok(mainBytes.equals(Buffer.from(original)), "the first stays the indexed one");
+          const aside = files.find((f) => f !== main)!;
+          assert.ok(Buffer.from(await datasetBytes(aside)).includes(Buffer.from("CHANGED")));
+        }
+      } finally {
+        await agent.stop();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "below the free-space floor a C-STORE gets 0xA700 and nothing is written",
+  ignore: !!skip,
+  fn: async () => {
+    const { first } = await pair();
+    const agent = await startAgentProcess({ config: { archive: { minFreeMegabytes: 1e9 } } });
+    try {
+      const r = await runDcmtk("storescu", ["-v", "-aec", agent.aet, "127.0.0.1", String(agent.port), first]);
+      assert.match(r.stdout + r.stderr, /Out ?of ?Resources|0xa700/i);
+      assert.equal((await listFiles(path.join(agent.dataDir, "archive"))).length, 0);
+      assert.equal((await listFiles(path.join(agent.dataDir, "tmp"))).length, 0, "not a byte written");
+      const echo = await runDcmtk("echoscu", ["-aec", agent.aet, "127.0.0.1", String(agent.port)]);
+      assert.equal(echo.code, 0);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
