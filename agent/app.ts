@@ -10,6 +10,7 @@ import { Implementation as Ours } from "@conduit/shared/dicom/uids.ts";
 import type { AgentConfig } from "./config/schema.ts";
 import { Archive } from "./archive/archive.ts";
 import { lockDataDir } from "./archive/lock.ts";
+import { Retention } from "./archive/retention.ts";
 import { ArchiveStoreHandler } from "./archive/store_handler.ts";
 import { Database } from "./index/db.ts";
 import { IndexQueryHandler } from "./query/find.ts";
@@ -131,7 +132,7 @@ async function startLocked(
     startedAt: Date.now(),
     archiveSize: async () => {
       const [row] = await db.read.all<{ n: number }>(
-        sql`SELECT coalesce(sum(file_size), 0) AS n FROM instances`,
+        sql`SELECT coalesce(sum(file_size), 0) AS n FROM instances WHERE removed_at IS NULL`,
       );
       return Number(row?.n ?? 0);
     },
@@ -153,6 +154,14 @@ async function startLocked(
   }
 
   forwarder.start();
+  const retention = config.archive.removeAfterForwardSeconds === undefined ? undefined : new Retention(
+    db,
+    archive,
+    config.archive.removeAfterForwardSeconds,
+    log.child({ part: "retention" }),
+    (count) => metrics.removed.inc(count),
+  );
+  retention?.start();
   log.info("agent started", {
     version: VERSION,
     aet: config.dimse.aet,
@@ -173,6 +182,7 @@ async function startLocked(
     async stop() {
       await scp.close();
       await forwarder.stop();
+      retention?.stop();
       await http.shutdown();
       db.close();
       unlock();

@@ -40,6 +40,11 @@ export class AgentMetrics {
     help: "Objects received again (already in the archive)",
     registers: [this.registry],
   });
+  readonly removed = new client.Counter({
+    name: "conduit_agent_objects_removed_total",
+    help: "Archived files removed by retention after their routes were done",
+    registers: [this.registry],
+  });
   readonly conflicts = new client.Counter({
     name: "conduit_agent_objects_conflict_total",
     help: "Objects received again with the same SOP Instance UID and other bytes",

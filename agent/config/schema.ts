@@ -82,6 +82,11 @@ export const configSchema = z.object({
     duplicates: z.enum(["keepFirst", "keepLast", "keepBoth"]).default("keepFirst"),
     /** Below this much free space in the data directory, C-STORE answers 0xA700 before writing. */
     minFreeMegabytes: z.coerce.number().min(0).default(1024),
+    /**
+     * Remove an archived file this long after every route it took is done (the index keeps a
+     * tombstone). Unset: keep everything. Objects that no route takes are never removed.
+     */
+    removeAfterForwardSeconds: z.coerce.number().min(0).optional(),
   }).strict().default({}),
   queue: z.object({
     /** Associations a destination gets at once. */

@@ -90,7 +90,7 @@ function indexStatements(a: InstanceAttributes, file: StoredFile, now: number): 
         ON CONFLICT (sop_instance_uid) DO UPDATE SET path = excluded.path, file_size = excluded.file_size,
         dataset_offset = excluded.dataset_offset, dataset_size = excluded.dataset_size,
         sha256 = excluded.sha256, transfer_syntax_uid = excluded.transfer_syntax_uid,
-        received_at = excluded.received_at`,
+        received_at = excluded.received_at, removed_at = NULL`,
       args: [
         a.sopInstanceUid,
         a.seriesInstanceUid,

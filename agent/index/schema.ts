@@ -72,6 +72,8 @@ export const instances = sqliteTable(
     sha256: text("sha256").notNull(),
     callingAet: text("calling_aet").notNull().default(""),
     receivedAt: integer("received_at").notNull(),
+    /** Set when retention removed the file: the row stays as a tombstone. */
+    removedAt: integer("removed_at"),
   },
   (t) => [index("instances_series").on(t.seriesInstanceUid), index("instances_study").on(t.studyInstanceUid)],
 );

@@ -230,9 +230,9 @@ export class NodeOperations {
     }>(
       what.studyInstanceUid
         ? sql`SELECT path, dataset_offset, dataset_size, transfer_syntax_uid, sop_class_uid, sop_instance_uid
-            FROM instances WHERE study_instance_uid = ${what.studyInstanceUid}`
+            FROM instances WHERE removed_at IS NULL AND study_instance_uid = ${what.studyInstanceUid}`
         : sql`SELECT path, dataset_offset, dataset_size, transfer_syntax_uid, sop_class_uid, sop_instance_uid
-            FROM instances WHERE sop_instance_uid IN (${
+            FROM instances WHERE removed_at IS NULL AND sop_instance_uid IN (${
           sql.join((what.sopInstanceUids ?? []).map((u) => sql`${u}`), sql`, `)
         })`,
     );

@@ -67,6 +67,7 @@ export class Queue {
         i.dataset_size AS datasetSize, i.transfer_syntax_uid AS transferSyntaxUid, i.sop_class_uid AS sopClassUid
         FROM queue q JOIN instances i ON i.sop_instance_uid = q.sop_instance_uid
         WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
+          AND i.removed_at IS NULL
         ORDER BY q.next_attempt_at, q.id LIMIT ?`).all(destination, now, limit) as unknown as ClaimedRow[];
       const mark = this.db.statement(`UPDATE queue SET state = 'in_flight', updated_at = ? WHERE id = ?`);
       for (const r of rows) mark.run(now, r.id);

@@ -60,7 +60,7 @@ export class IndexRetrieveHandler implements RetrieveHandler {
       i.sop_instance_uid FROM instances i
       JOIN studies st ON st.study_instance_uid = i.study_instance_uid
       JOIN patients p ON p.pk = st.patient_pk
-      WHERE ${sql.join(conditions, sql` AND `)}
+      WHERE i.removed_at IS NULL AND ${sql.join(conditions, sql` AND `)}
       ORDER BY i.study_instance_uid, i.series_instance_uid, CAST(i.instance_number AS INTEGER), i.sop_instance_uid`);
     return rows.map((r) => ({
       path: this.archive.absolute(r.path),

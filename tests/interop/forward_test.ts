@@ -250,3 +250,57 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "retention removes forwarded files after the delay and keeps a tombstone; unrouted objects stay",
+  ignore: !!skip,
+  fn: async () => {
+    const scpDir = await Deno.makeTempDir({ prefix: "fwd-retention-" });
+    const scp = await startStorescp({ dir: scpDir, bitPreserving: true });
+    const agent = await startAgentProcess({
+      config: {
+        nodes: { archive: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
+        routes: [{ name: "ct-only", match: { modality: ["CT"] }, to: [{ node: "archive" }] }],
+        archive: { removeAfterForwardSeconds: 1 },
+      },
+    });
+    try {
+      const ct = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 3,
+        rows: 16,
+        columns: 16,
+        modality: "CT",
+        seed: "ret-ct",
+      });
+      const mr = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 2,
+        rows: 16,
+        columns: 16,
+        modality: "MR",
+        seed: "ret-mr",
+      });
+      assert.equal((await storescu([...ct.paths, ...mr.paths], agent)).code, 0);
+      await until("3 delivered", async () => (await queueRows(agent, "done")).length === 3);
+      await until(
+        "forwarded files removed",
+        async () => (await listFiles(path.join(agent.dataDir, "archive"))).length === 2,
+        10_000,
+      );
+      assert.equal((await listFiles(scpDir)).length, 3);
+      const metrics = await (await agent.http("/metrics")).text();
+      assert.match(metrics, /conduit_agent_objects_removed_total 3/);
+      const health = await (await agent.http("/healthz")).json();
+      const left = await listFiles(path.join(agent.dataDir, "archive"));
+      let size = 0;
+      for (const f of left) size += (await Deno.stat(f)).size;
+      assert.equal(health.archiveBytes, size, "archive size counts only files still held");
+      // A re-send of a removed object is recognised as already handled (stored once, not forwarded again).
+      assert.equal((await storescu([ct.paths[0]], agent)).code, 0);
+      await sleep(500);
+      assert.equal((await queueRows(agent, "done")).length, 3);
+    } finally {
+      await agent.stop();
+      await scp.stop();
+    }
+  },
+});

@@ -1,0 +1,65 @@
+/**
+ * Retention: an archived file goes once every route it took is done and a configured delay has
+ * passed; the index row stays as a tombstone (removed_at set, path emptied). Objects that no route
+ * takes are the site's archive and are never removed.
+ */
+import * as fs from "node:fs";
+import type { Logger } from "@conduit/shared/log.ts";
+import type { Database } from "../index/db.ts";
+import type { Archive } from "./archive.ts";
+
+export class Retention {
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly archive: Archive,
+    private readonly delaySeconds: number,
+    private readonly log: Logger,
+    private readonly onRemoved: (count: number, bytes: number) => void = () => {},
+  ) {}
+
+  start(everyMs = Math.min(30_000, Math.max(500, this.delaySeconds * 500))): void {
+    this.#timer = setInterval(() => {
+      try {
+        this.sweep();
+      } catch (err) {
+        this.log.error("retention sweep failed", { reason: (err as Error).name });
+      }
+    }, everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Removes what is due now; returns how many files. */
+  sweep(now = Date.now(), limit = 500): number {
+    const due = this.db.statement(
+      `SELECT i.sop_instance_uid AS sop, i.path, i.file_size AS size FROM instances i
+      WHERE i.removed_at IS NULL AND i.path <> ''
+        AND EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid)
+        AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid AND q.state <> 'done')
+        AND (SELECT max(done_at) FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid) <= ?
+      LIMIT ?`,
+    ).all(now - this.delaySeconds * 1000, limit) as { sop: string; path: string; size: number }[];
+    let bytes = 0;
+    for (const row of due) {
+      // Tombstone first: a crash after it leaves a file the index no longer points at (harmless),
+      // never an index row pointing at a missing file.
+      this.db.write(() =>
+        this.db.statement("UPDATE instances SET removed_at = ?, path = '' WHERE sop_instance_uid = ?").run(
+          now,
+          row.sop,
+        )
+      );
+      fs.rmSync(this.archive.absolute(row.path), { force: true });
+      bytes += row.size;
+    }
+    if (due.length) {
+      this.log.info("retention removed forwarded objects", { count: due.length, bytes });
+      this.onRemoved(due.length, bytes);
+    }
+    return due.length;
+  }
+}
