@@ -11,6 +11,7 @@ import type { AgentConfig } from "./config/schema.ts";
 import { Archive } from "./archive/archive.ts";
 import { lockDataDir } from "./archive/lock.ts";
 import { Retention } from "./archive/retention.ts";
+import { markCleanStop, reconcileAfterCrash } from "./archive/reconcile.ts";
 import { ArchiveStoreHandler } from "./archive/store_handler.ts";
 import { Database } from "./index/db.ts";
 import { IndexQueryHandler } from "./query/find.ts";
@@ -63,6 +64,12 @@ async function startLocked(
   const leftovers = archive.prepare();
   if (leftovers) log.info("removed partial files left by an earlier run", { count: leftovers });
   const db = await Database.open(path.join(dataDir, "agent.db"), { durable: config.dimse.sync });
+  const reconciled = reconcileAfterCrash(db, archive);
+  if (reconciled.removed) {
+    log.warn("removed archive files the index did not know (left by a crash before their Success)", {
+      count: reconciled.removed,
+    });
+  }
   const metrics = new AgentMetrics();
 
   Implementation.setImplementationClassUid(Ours.classUid);
@@ -185,6 +192,7 @@ async function startLocked(
       retention?.stop();
       await http.shutdown();
       db.close();
+      markCleanStop(dataDir);
       unlock();
       log.info("agent stopped");
     },
