@@ -18,9 +18,20 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchOptions, BenchResult, BenchTable, BenchTarget } from "./main.ts";
-import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 import { ORTHANC_BIN, runDcmtk, skipReason, startOrthanc, startStorescp } from "../tests/support/peers.ts";
 import { listFiles, startAgentProcess } from "../tests/support/agent.ts";
+import {
+  countFiles,
+  fixed,
+  generateCtSeries,
+  MB,
+  median,
+  memory,
+  processTicks,
+  syncDisks,
+  systemTicks,
+  ticksPerSecond,
+} from "./_shared.ts";
 
 /** Targets of issue 2. */
 const TARGET_VS_STORESCP = 0.9;
@@ -33,8 +44,6 @@ const QUICK = { files: 100, rounds: 1, largeBytes: 200_000_000 };
 /** Generous limits: a stalled receiver should fail the run, not hang it. */
 const SERIES_TIMEOUT_MS = 15 * 60_000;
 const LARGE_TIMEOUT_MS = 30 * 60_000;
-
-const MB = 1_000_000;
 
 /** A run with more busy CPU than this (% of one core) outside the measured processes gets a note. */
 const OTHER_CPU_WARNING = 40;
@@ -62,14 +71,6 @@ interface Receiver {
   /** Why it cannot run here, or false. */
   missing(): string | false;
   start(dir: string): Promise<RunningReceiver>;
-}
-
-async function countFiles(dir: string): Promise<number> {
-  try {
-    return (await listFiles(dir)).length;
-  } catch {
-    return 0;
-  }
 }
 
 async function startAgentReceiver(dir: string, config: Record<string, unknown>): Promise<RunningReceiver> {
@@ -131,57 +132,6 @@ const RECEIVERS: Receiver[] = [
     },
   },
 ];
-
-// ---------------------------------------------------------------------------------------------------
-// /proc
-
-let clockTicks: number | undefined;
-
-/** Clock ticks per second (`getconf CLK_TCK`, 100 when unknown). */
-async function ticksPerSecond(): Promise<number> {
-  if (clockTicks !== undefined) return clockTicks;
-  clockTicks = 100;
-  try {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped", stderr: "null" })
-      .output();
-    const n = Number(new TextDecoder().decode(out.stdout).trim());
-    if (out.success && Number.isInteger(n) && n > 0) clockTicks = n;
-  } catch {
-    // keep 100
-  }
-  return clockTicks;
-}
-
-/** utime + stime (own) and cutime + cstime (reaped children) of a process, in clock ticks. */
-function processTicks(pid: number | "self"): { own: number; children: number } {
-  const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // fields after "(comm)": index 0 is field 3 (state); utime is field 14
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
-  return { own: f[11] + f[12], children: f[13] + f[14] };
-}
-
-/** Machine-wide CPU counters from the first line of /proc/stat, in clock ticks. */
-function systemTicks(): { total: number; idle: number; iowait: number } {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0];
-  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
-  return { total: f.reduce((a, b) => a + b, 0), idle: f[3], iowait: f[4] };
-}
-
-/** VmHWM (peak RSS) and VmRSS of a process, in bytes. */
-function memory(pid: number | "self"): { peakRss: number; rss: number } {
-  const text = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+([0-9]+) kB`, "m").exec(text)?.[1] ?? NaN);
-  return { peakRss: kb("VmHWM") * 1024, rss: kb("VmRSS") * 1024 };
-}
-
-/** Flushes dirty pages so one run's write-back does not land in the next run's timing. */
-async function syncDisks(): Promise<void> {
-  try {
-    await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output();
-  } catch {
-    // no sync(1): carry on
-  }
-}
 
 /**
  * Writes one object of `pixelBytes` with tests/tools/generate.ts in a child process: the chunked writer
@@ -343,14 +293,6 @@ async function runOnce(
 // ---------------------------------------------------------------------------------------------------
 // Summaries
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const fixed = (n: number, digits = 0) => Number.isFinite(n) ? n.toFixed(digits) : "?";
-
 interface Summary {
   receiver: ReceiverName;
   runs: RunResult[];
@@ -478,15 +420,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   });
 
   // Part 1: the series, generated once and sent to every receiver.
-  let t = performance.now();
-  const series = await writeGeneratedSeries(path.join(workDir, "series"), {
-    count: plan.files,
-    seed: "bench-ingest",
-  });
-  log(
-    `generated ${series.files} CT objects, ${(series.bytes / MB).toFixed(1)} MB, in ` +
-      `${((performance.now() - t) / 1000).toFixed(1)} s`,
-  );
+  const series = await generateCtSeries(path.join(workDir, "series"), plan.files, log);
   const runs = new Map<ReceiverName, RunResult[]>(receivers.map((r) => [r.name, []]));
   for (let round = 1; round <= plan.rounds; round++) {
     for (const receiver of receivers) {
@@ -503,7 +437,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   }
 
   // Part 2: one large object, streamed to the agent (and to storescp for reference).
-  t = performance.now();
+  const t = performance.now();
   const large = await generateInSubprocess(
     path.join(workDir, "large"),
     plan.largeBytes,

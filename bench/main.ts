@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { forward } from "./forward.ts";
 import { ingest } from "./ingest.ts";
 
 /** What every benchmark receives. */
@@ -59,7 +60,7 @@ export interface Benchmark {
 }
 
 /** Every benchmark, in the order `deno task bench` runs them. */
-export const BENCHMARKS: Benchmark[] = [ingest];
+export const BENCHMARKS: Benchmark[] = [ingest, forward];
 
 const OUT_DIR = fileURLToPath(new URL("./.out/", import.meta.url));
 
