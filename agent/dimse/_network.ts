@@ -36,6 +36,8 @@ export interface NetworkOptions {
 }
 
 const PDU_TYPES = new Set([1, 2, 3, 4, 5, 6, 7]);
+/** Bytes read from an archived file per read when sending it. */
+const READ_BLOCK = 1 << 20;
 /** Room for the PDV header beyond the negotiated maximum some peers take. */
 const PDU_SLACK = 1024;
 /** Association PDUs carry negotiation only; no real one comes near this. */
@@ -288,23 +290,34 @@ export class ConduitNetwork extends Scp {
     const { path, datasetOffset, datasetSize } = dataset.raw;
     const fh = await fs.promises.open(path, "r");
     try {
-      const chunk = maxPduLength - 6;
-      let sent = 0;
       if (datasetSize === 0) {
         this.socket.write(pdataPdu(pcId, Buffer.alloc(0), false, true));
         return;
       }
+      // Read about 1 MiB at a time and send it as one write of whole PDUs: one file read and one
+      // socket write per block, however small the peer's PDUs are.
+      const chunk = maxPduLength - 6;
+      const perBlock = Math.max(1, Math.floor(READ_BLOCK / chunk));
+      const block = Buffer.allocUnsafe(perBlock * chunk);
+      let sent = 0;
       while (sent < datasetSize) {
-        const n = Math.min(chunk, datasetSize - sent);
-        const pdu = Buffer.allocUnsafe(12 + n);
-        const { bytesRead } = await fh.read(pdu, 12, n, datasetOffset + sent);
-        if (bytesRead !== n) {
+        const want = Math.min(block.length, datasetSize - sent);
+        const { bytesRead } = await fh.read(block, 0, want, datasetOffset + sent);
+        if (bytesRead !== want) {
           throw new Error(`file shorter than its index says (${sent + bytesRead} of ${datasetSize})`);
         }
-        sent += n;
-        writePdataHeader(pdu, pcId, n, false, sent === datasetSize);
+        const pdus = Math.ceil(want / chunk);
+        const out = Buffer.allocUnsafe(pdus * 12 + want);
+        let at = 0;
+        for (let i = 0; i < pdus; i++) {
+          const n = Math.min(chunk, want - i * chunk);
+          writePdataHeader(out.subarray(at), pcId, n, false, sent + i * chunk + n === datasetSize);
+          block.copy(out, at + 12, i * chunk, i * chunk + n);
+          at += 12 + n;
+        }
+        sent += want;
         if (this.socket.destroyed) throw new Error("connection closed while sending");
-        if (!this.socket.write(pdu)) await drained(this.socket);
+        if (!this.socket.write(out)) await drained(this.socket);
       }
     } finally {
       await fh.close();
