@@ -43,6 +43,7 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  compileRoutes(config); // a bad route stops here, before anything is opened (RouteConfigError)
   const dataDir = path.resolve(config.data);
   fs.mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { rootLogger } from "@conduit/shared/log.ts";
 import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { startAgent } from "./app.ts";
+import { RouteConfigError } from "./routes/rules.ts";
 import { VERSION } from "./version.ts";
 import { nodeCommand } from "./cli/node_command.ts";
 import { queueCommand } from "./cli/queue_command.ts";
@@ -88,6 +89,10 @@ export async function main(args: string[]): Promise<number> {
   try {
     agent = await startAgent(config, log);
   } catch (err) {
+    if (err instanceof RouteConfigError) {
+      console.error(err.message);
+      return 2;
+    }
     log.error("agent failed to start", { reason: (err as Error).message });
     return 1;
   }

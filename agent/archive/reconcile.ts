@@ -27,6 +27,7 @@ export function reconcileAfterCrash(db: Database, archive: Archive): { crashed: 
   const last = db.statement("SELECT max(received_at) AS t FROM instances").get()?.t as number | null;
   const since = (last ?? 0) - MARGIN_MS;
   const known = db.statement("SELECT 1 FROM instances WHERE sop_instance_uid = ? AND path = ?");
+  const keptAside = db.statement("SELECT 1 FROM conflicts WHERE kept_path = ?");
   let removed = 0;
   for (const study of safeList(archive.archiveDir)) {
     const studyDir = path.join(archive.archiveDir, study);
@@ -36,9 +37,10 @@ export function reconcileAfterCrash(db: Database, archive: Archive): { crashed: 
       if (mtime(seriesDir) < since) continue;
       for (const name of safeList(seriesDir)) {
         const m = /^([0-9.]+)\.dcm$/.exec(name);
-        if (!m) continue; // kept-aside conflicts (<uid>.<hash>.dcm) are recorded in the conflicts table
+        if (!m) continue;
         const relative = path.join("archive", study, series, name);
-        if (!known.get(m[1], relative)) {
+        // A kept-aside conflict copy (<uid>.<16 hex>.dcm, which can look like a UID) is in conflicts.
+        if (!known.get(m[1], relative) && !keptAside.get(relative)) {
           fs.rmSync(path.join(seriesDir, name), { force: true });
           removed++;
         }

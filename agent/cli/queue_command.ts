@@ -8,8 +8,8 @@ import { agentBaseUrl, CliUsageError } from "./_http.ts";
 const USAGE = `usage: deno task agent queue COMMAND [options]
   list [--state S] [--destination D] [--limit N]   rows, newest first (S: pending, in_flight, failed, done, dead)
   summary                                          counts by destination and state, paused destinations
-  retry [--destination D] [--id N ...]             failed rows due now
-  replay [--destination D] [--id N ...]            dead rows back to pending, attempts reset
+  retry (--destination D | --id N ... | --all)      failed rows due now
+  replay (--destination D | --id N ... | --all)     dead rows back to pending, attempts reset
   pause DESTINATION | resume DESTINATION
 options: --config FILE, --http-host ADDR, --http-port N, --json`;
 
@@ -27,6 +27,7 @@ export async function queueCommand(args: string[]): Promise<number> {
         destination: { type: "string" },
         limit: { type: "string" },
         id: { type: "string", multiple: true },
+        all: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean" },
       },
@@ -86,10 +87,10 @@ export async function queueCommand(args: string[]): Promise<number> {
         res = await fetch(`${base}/summary`);
         break;
       case "retry":
-        res = await post("/retry", { destination: v.destination, ids });
+        res = await post("/retry", { destination: v.destination, ids, all: v.all });
         break;
       case "replay":
-        res = await post("/replay", { destination: v.destination, ids });
+        res = await post("/replay", { destination: v.destination, ids, all: v.all });
         break;
       case "pause":
       case "resume":

@@ -91,8 +91,8 @@ export const configSchema = z.object({
   queue: z.object({
     /** Associations a destination gets at once. */
     concurrency: z.coerce.number().int().min(1).max(16).default(2),
-    /** Objects sent on one association before it is released. */
-    batchSize: z.coerce.number().int().min(1).max(10000).default(100),
+    /** Objects sent on one association before it is released (at most 120: one context per SOP class and syntax). */
+    batchSize: z.coerce.number().int().min(1).max(120).default(100),
     /** Attempts before a row goes to the dead letter. */
     maxAttempts: z.coerce.number().int().min(1).max(1000).default(10),
     backoffBaseSeconds: z.coerce.number().positive().default(2),

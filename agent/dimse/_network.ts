@@ -290,6 +290,10 @@ export class ConduitNetwork extends Scp {
     const { path, datasetOffset, datasetSize } = dataset.raw;
     const fh = await fs.promises.open(path, "r");
     try {
+      const { size } = await fh.stat();
+      if (size !== datasetOffset + datasetSize) {
+        throw new Error(`the archived file changed size (${size}, expected ${datasetOffset + datasetSize})`);
+      }
       if (datasetSize === 0) {
         this.socket.write(pdataPdu(pcId, Buffer.alloc(0), false, true));
         return;

@@ -64,9 +64,16 @@ export class NoContextAcceptedError extends AssociationError {
 
 class ScuNetwork extends ConduitNetwork {
   received = 0;
-  constructor(socket: net.Socket, opts: NetworkOptions, storeHandler?: StoreHandler) {
+  constructor(
+    socket: net.Socket,
+    opts: NetworkOptions,
+    storeHandler?: StoreHandler,
+    peer?: { callingAet: string; calledAet: string },
+  ) {
     super(socket, opts);
     this.storeHandler = storeHandler;
+    // Objects a C-GET brings in are stored as if the node had sent them to us.
+    if (peer) this.info = { ...this.info, ...peer };
   }
   protected override emitEvent(event: any): void {
     if (event.type === "store" && event.status === Status.Success) this.received++;
@@ -124,7 +131,10 @@ export class ScuAssociation {
     }
 
     const socket = net.connect({ host: node.host, port: node.port });
-    const network = new ScuNetwork(socket, this.options, this.storeHandler);
+    const network = new ScuNetwork(socket, this.options, this.storeHandler, {
+      callingAet: node.aet,
+      calledAet: callingAet,
+    });
     this.#network = network;
     socket.on("error", () => {/* surfaced through close */});
     socket.on("close", () => {

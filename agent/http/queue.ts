@@ -7,7 +7,9 @@ import type { Forwarder } from "../forward/forwarder.ts";
 const filter = z.object({
   destination: z.string().optional(),
   ids: z.array(z.number().int()).optional(),
-}).strict();
+  /** Say so to act on every row of the state. */
+  all: z.boolean().optional(),
+}).strict().refine((f) => f.destination || f.ids?.length || f.all, "give destination, ids, or all: true");
 
 export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
   const app = new Hono();
@@ -22,7 +24,7 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
         error: `state must be pending, in_flight, failed, done or dead, not ${JSON.stringify(state)}`,
       }, 400);
     }
-    const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 10_000);
+    const limit = Math.max(1, Math.min(Number(c.req.query("limit") ?? 100) || 100, 10_000));
     return c.json(queue.list({ state: state as never, destination: c.req.query("destination"), limit }));
   });
   app.get("/summary", (c) =>
@@ -40,11 +42,18 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
     forwarder.wake();
     return c.json({ replayed: n });
   });
+  const known = (name: string) => forwarder.destinations().includes(name);
   app.post("/pause/:destination", (c) => {
+    if (!known(c.req.param("destination"))) {
+      return c.json({ error: "no route sends to that destination" }, 404);
+    }
     queue.setPaused(c.req.param("destination"), true);
     return c.json({ destination: c.req.param("destination"), paused: true });
   });
   app.post("/resume/:destination", (c) => {
+    if (!known(c.req.param("destination"))) {
+      return c.json({ error: "no route sends to that destination" }, 404);
+    }
     queue.setPaused(c.req.param("destination"), false);
     forwarder.wake(c.req.param("destination"));
     return c.json({ destination: c.req.param("destination"), paused: false });

@@ -1,4 +1,4 @@
-/** The agent's loopback HTTP API: health and metrics (the queue endpoints join later). */
+/** The agent's loopback HTTP API: health, metrics, and the node and queue routes mounted on it. */
 import { Hono } from "hono";
 
 export interface HttpDeps {

@@ -75,10 +75,14 @@ export class Queue {
     });
   }
 
+  /**
+   * Records a delivery. Like markFailed, it applies only to a row still in flight: a row reset
+   * meanwhile (a keepLast replacement, a replay) keeps its new state and goes again.
+   */
   markDone(id: number, now = Date.now()): void {
     this.db.write(() =>
       this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = 0,
-        last_error = '', updated_at = ?, done_at = ? WHERE id = ?`).run(now, now, id)
+        last_error = '', updated_at = ?, done_at = ? WHERE id = ? AND state = 'in_flight'`).run(now, now, id)
     );
   }
 
@@ -90,7 +94,7 @@ export class Queue {
   ) {
     this.db.write(() =>
       this.db.statement(`UPDATE queue SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
-        next_attempt_at = ?, updated_at = ? WHERE id = ?`).run(
+        next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'`).run(
         outcome.dead ? "dead" : "failed",
         outcome.status,
         outcome.error.slice(0, 500),
