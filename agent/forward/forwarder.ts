@@ -8,7 +8,8 @@ import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import { Status } from "../dimse/handlers.ts";
-import { NoContextAcceptedError, ScuAssociation } from "../dimse/scu.ts";
+import { NoContextAcceptedError } from "../dimse/scu.ts";
+import { scuTo } from "../nodes/connect.ts";
 import type { Archive } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import type { ClaimedRow, Queue } from "../queue/queue.ts";
@@ -19,17 +20,17 @@ export type ForwardEvent =
   | { type: "delivered"; destination: string; latencyMs: number };
 
 class Wakeup {
-  #waiters: (() => void)[] = [];
+  #waiters = new Set<() => void>();
+  /** Resolves after `ms`, or sooner on wake(). */
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.#waiters = self.#waiters.filter((w) => w !== done);
+        this.#waiters.delete(done);
         resolve();
-      }
-      this.#waiters.push(done);
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiters.add(done);
     });
   }
   wake(): void {
@@ -111,14 +112,7 @@ export class Forwarder {
   }
 
   async #send(destination: string, node: NodeConfig, rows: ClaimedRow[], log: Logger): Promise<void> {
-    const scu = new ScuAssociation({
-      callingAet: this.config.dimse.aet,
-      node: { aet: node.aet, host: node.host, port: node.port },
-      maxPduLength: this.config.dimse.maxPduLength,
-      idleTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
-      artimTimeoutMs: this.config.dimse.artimTimeoutSeconds * 1000,
-      responseTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
-    });
+    const scu = scuTo(this.config, node);
     try {
       await scu.open({
         storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),

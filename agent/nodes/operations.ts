@@ -11,8 +11,9 @@ import { sql } from "drizzle-orm";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";
 import { Status } from "../dimse/handlers.ts";
-import type { RawFileInfo } from "../dimse/raw_dataset.ts";
-import { ScuAssociation, type ScuOptions } from "../dimse/scu.ts";
+import type { ScuAssociation } from "../dimse/scu.ts";
+import { archivedFiles } from "../index/files.ts";
+import { scuTo } from "./connect.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 
@@ -90,15 +91,7 @@ export class NodeOperations {
   }
 
   #scu(node: NodeConfig, storeHandler?: StoreHandler): ScuAssociation {
-    const o: ScuOptions = {
-      callingAet: this.config.dimse.aet,
-      node: { aet: node.aet, host: node.host, port: node.port },
-      maxPduLength: this.config.dimse.maxPduLength,
-      idleTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
-      artimTimeoutMs: this.config.dimse.artimTimeoutSeconds * 1000,
-      responseTimeoutMs: this.config.dimse.idleTimeoutSeconds * 1000,
-    };
-    return new ScuAssociation(o, storeHandler);
+    return scuTo(this.config, node, storeHandler);
   }
 
   async echo(name: string): Promise<{ status: number; ms: number }> {
@@ -220,30 +213,15 @@ export class NodeOperations {
     what: { studyInstanceUid?: string; sopInstanceUids?: string[] },
   ): Promise<StoreReport> {
     const node = this.node(name);
-    const rows = await this.db.read.all<{
-      path: string;
-      dataset_offset: number;
-      dataset_size: number;
-      transfer_syntax_uid: string;
-      sop_class_uid: string;
-      sop_instance_uid: string;
-    }>(
+    const items = await archivedFiles(
+      this.db,
+      this.archive,
       what.studyInstanceUid
-        ? sql`SELECT path, dataset_offset, dataset_size, transfer_syntax_uid, sop_class_uid, sop_instance_uid
-            FROM instances WHERE removed_at IS NULL AND study_instance_uid = ${what.studyInstanceUid}`
-        : sql`SELECT path, dataset_offset, dataset_size, transfer_syntax_uid, sop_class_uid, sop_instance_uid
-            FROM instances WHERE removed_at IS NULL AND sop_instance_uid IN (${
+        ? sql`i.study_instance_uid = ${what.studyInstanceUid}`
+        : sql`i.sop_instance_uid IN (${
           sql.join((what.sopInstanceUids ?? []).map((u) => sql`${u}`), sql`, `)
         })`,
     );
-    const items: RawFileInfo[] = rows.map((r) => ({
-      path: this.archive.absolute(r.path),
-      datasetOffset: r.dataset_offset,
-      datasetSize: r.dataset_size,
-      transferSyntax: r.transfer_syntax_uid,
-      sopClassUid: r.sop_class_uid,
-      sopInstanceUid: r.sop_instance_uid,
-    }));
     const report: StoreReport = { sent: 0, failed: [] };
     if (items.length === 0) return report;
     const scu = this.#scu(node);

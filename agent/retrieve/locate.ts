@@ -5,6 +5,7 @@ import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import type { RawFileInfo } from "../dimse/raw_dataset.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
+import { archivedFiles } from "../index/files.ts";
 import { identifierText, matchCondition } from "../query/matching.ts";
 
 /** Unique keys per level (PS3.4 C.4.2.2.1: hierarchical, unique keys only). */
@@ -49,27 +50,7 @@ export class IndexRetrieveHandler implements RetrieveHandler {
         `${own.keyword} is required at ${level} level, without wildcards`,
       );
     }
-    const rows = await this.db.read.all<{
-      path: string;
-      dataset_offset: number;
-      dataset_size: number;
-      transfer_syntax_uid: string;
-      sop_class_uid: string;
-      sop_instance_uid: string;
-    }>(sql`SELECT i.path, i.dataset_offset, i.dataset_size, i.transfer_syntax_uid, i.sop_class_uid,
-      i.sop_instance_uid FROM instances i
-      JOIN studies st ON st.study_instance_uid = i.study_instance_uid
-      JOIN patients p ON p.pk = st.patient_pk
-      WHERE i.removed_at IS NULL AND ${sql.join(conditions, sql` AND `)}
-      ORDER BY i.study_instance_uid, i.series_instance_uid, CAST(i.instance_number AS INTEGER), i.sop_instance_uid`);
-    return rows.map((r) => ({
-      path: this.archive.absolute(r.path),
-      datasetOffset: r.dataset_offset,
-      datasetSize: r.dataset_size,
-      transferSyntax: r.transfer_syntax_uid,
-      sopClassUid: r.sop_class_uid,
-      sopInstanceUid: r.sop_instance_uid,
-    }));
+    return await archivedFiles(this.db, this.archive, sql.join(conditions, sql` AND `));
   }
 
   destination(aet: string): NodeAddress | undefined {

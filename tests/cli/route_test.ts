@@ -1,23 +1,8 @@
 /** `deno task agent route test`: which routes objects would take, from the real CLI. */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-async function agentCli(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+import { agentCli } from "../support/agent.ts";
 
 Deno.test("agent route test shows the routes each object takes, tags and exclusions included", async () => {
   const dir = await Deno.makeTempDir({ prefix: "route-test-" });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort, runDcmtk, skipReason, sleep, startOrthanc, startStorescp } from "../support/peers.ts";
-import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { agentCli, type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
@@ -143,6 +143,16 @@ Deno.test({
       });
       const failed = await queueRows(agent, "failed");
       assert.ok(failed.every((r) => r.lastStatus === null), "association failures have no DIMSE status");
+      // Backoff: with a 0.2 s base and a 1 s cap, a row tries about twice a second at most once capped;
+      // without backoff the workers would retry as fast as a refused connection returns (hundreds).
+      await sleep(2000);
+      const later = await queueRows(agent, "failed");
+      for (const row of later) {
+        const before = failed.find((r) => r.id === row.id)!;
+        const tries = row.attempts - before.attempts;
+        assert.ok(tries >= 1 && tries <= 12, `row ${row.id} tried ${tries} times in 2 s`);
+        assert.ok(row.updatedAt > before.updatedAt, "each attempt is recorded with its time");
+      }
       const scp = await startStorescp({ dir: scpDir, port, aet: "LATER", bitPreserving: true });
       try {
         await until("all delivered", async () => (await queueRows(agent, "done")).length === 5);
@@ -218,25 +228,17 @@ Deno.test({
       scp = await startStorescp({ dir: scpDir, port, promiscuous: true, bitPreserving: true });
       await (await fetch(`http://127.0.0.1:${agent.httpPort}/queue/pause/strict`, { method: "POST" })).body
         ?.cancel();
-      const cli = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "agent/main.ts",
-          "queue",
-          "replay",
-          "--destination",
-          "strict",
-          "--http-port",
-          String(agent.httpPort),
-          "--json",
-        ],
-        cwd: new URL("../..", import.meta.url),
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
-      const replay = JSON.parse(new TextDecoder().decode(cli.stdout));
+      const cli = await agentCli([
+        "queue",
+        "replay",
+        "--destination",
+        "strict",
+        "--http-port",
+        String(agent.httpPort),
+        "--json",
+      ]);
+      assert.equal(cli.code, 0, cli.stderr);
+      const replay = JSON.parse(cli.stdout);
       assert.equal(replay.replayed, 1);
       await sleep(1500);
       assert.equal((await queueRows(agent, "pending")).length, 1, "paused: the replayed row waits");

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startOrthanc } from "../support/peers.ts";
-import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { agentCli, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
 import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
@@ -183,24 +183,9 @@ Deno.test({
       // An echo through the HTTP API and through the CLI, which calls the same API.
       const echo = await (await api("/nodes/pacs/echo", {})).json();
       assert.equal(echo.status, 0);
-      const cli = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "agent/main.ts",
-          "node",
-          "echo",
-          "pacs",
-          "--http-port",
-          String(agent.httpPort),
-          "--json",
-        ],
-        cwd: new URL("../..", import.meta.url),
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
-      assert.equal(JSON.parse(new TextDecoder().decode(cli.stdout)).status, 0);
+      const cli = await agentCli(["node", "echo", "pacs", "--http-port", String(agent.httpPort), "--json"]);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal(JSON.parse(cli.stdout).status, 0);
     } finally {
       await agent.stop();
       await orthanc.stop();

@@ -115,3 +115,15 @@ export async function listFiles(dir: string): Promise<string[]> {
   await walk(dir);
   return out;
 }
+
+/** Runs the agent's CLI (`agent/main.ts ARGS`) to completion and returns its exit code and output. */
+export async function agentCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}

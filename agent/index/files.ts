@@ -1,0 +1,33 @@
+/** Archived objects as the wire layer sends them: where the file is, and what its data set is. */
+import { type SQL, sql } from "drizzle-orm";
+import type { RawFileInfo } from "../dimse/raw_dataset.ts";
+import type { Archive } from "../archive/archive.ts";
+import type { Database } from "./db.ts";
+
+/**
+ * The held (not removed) instances matching `where`, in study, series and instance order. `where` may
+ * refer to i (instances), st (studies) and p (patients).
+ */
+export async function archivedFiles(db: Database, archive: Archive, where: SQL): Promise<RawFileInfo[]> {
+  const rows = await db.read.all<{
+    path: string;
+    dataset_offset: number;
+    dataset_size: number;
+    transfer_syntax_uid: string;
+    sop_class_uid: string;
+    sop_instance_uid: string;
+  }>(sql`SELECT i.path, i.dataset_offset, i.dataset_size, i.transfer_syntax_uid, i.sop_class_uid,
+      i.sop_instance_uid FROM instances i
+      JOIN studies st ON st.study_instance_uid = i.study_instance_uid
+      JOIN patients p ON p.pk = st.patient_pk
+      WHERE i.removed_at IS NULL AND ${where}
+      ORDER BY i.study_instance_uid, i.series_instance_uid, CAST(i.instance_number AS INTEGER), i.sop_instance_uid`);
+  return rows.map((r) => ({
+    path: archive.absolute(r.path),
+    datasetOffset: r.dataset_offset,
+    datasetSize: r.dataset_size,
+    transferSyntax: r.transfer_syntax_uid,
+    sopClassUid: r.sop_class_uid,
+    sopInstanceUid: r.sop_instance_uid,
+  }));
+}

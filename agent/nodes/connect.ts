@@ -1,0 +1,15 @@
+/** An SCU association towards a configured node, with the agent's identity and timeouts. */
+import type { AgentConfig, NodeConfig } from "../config/schema.ts";
+import type { StoreHandler } from "../dimse/handlers.ts";
+import { ScuAssociation } from "../dimse/scu.ts";
+
+export function scuTo(config: AgentConfig, node: NodeConfig, storeHandler?: StoreHandler): ScuAssociation {
+  return new ScuAssociation({
+    callingAet: config.dimse.aet,
+    node: { aet: node.aet, host: node.host, port: node.port },
+    maxPduLength: config.dimse.maxPduLength,
+    idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
+    artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
+    responseTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
+  }, storeHandler);
+}
