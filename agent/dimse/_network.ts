@@ -8,7 +8,7 @@
  * - TCP_NODELAY on the socket;
  * - the idle timer counts our own sends as activity, so a long C-MOVE is not cut as idle.
  */
-import type { Socket } from "node:net";
+import type { DenoSocket } from "./deno_socket.ts";
 import * as fs from "node:fs";
 import { Scp } from "./_library.ts";
 import { Writable } from "node:stream";
@@ -44,7 +44,7 @@ const PDU_SLACK = 1024;
 const MAX_CONTROL_PDU = 1 << 20;
 
 export class ConduitNetwork extends Scp {
-  declare socket: Socket;
+  declare socket: DenoSocket;
   protected readonly netOptions: NetworkOptions;
   /** Where incoming C-STOREs go (the SCP's archive, or a C-GET's sink). */
   protected storeHandler: StoreHandler | undefined;
@@ -58,7 +58,7 @@ export class ConduitNetwork extends Scp {
   /** Set when the guard has aborted: later data is ignored. */
   protected aborted = false;
 
-  constructor(socket: Socket, opts: NetworkOptions) {
+  constructor(socket: DenoSocket, opts: NetworkOptions) {
     super(socket, {
       ...opts,
       associationTimeout: opts.artimTimeoutMs,
@@ -155,7 +155,7 @@ export class ConduitNetwork extends Scp {
       this.socket.write(Buffer.from([7, 0, 0, 0, 0, 4, 0, 0, 2, reason]));
     } catch { /* socket already gone */ }
     this.onProtocolError(message);
-    this.socket.destroy();
+    this.socket.end(); // after the A-ABORT has gone out
   }
 
   /** Logs and reports a protocol error. */
@@ -345,7 +345,7 @@ function pdataPdu(pcId: number, value: Buffer, isCommand: boolean, last: boolean
   return pdu;
 }
 
-function drained(socket: Socket): Promise<void> {
+function drained(socket: DenoSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     const onDrain = () => {
       socket.off("close", onClose);

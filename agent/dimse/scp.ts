@@ -4,11 +4,11 @@
  * library hook is guarded: a throw inside dcmjs-dimse would end the process, so each failure
  * becomes a DIMSE status, an abort, or a log line.
  */
-import type { Socket } from "node:net";
 import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
-import { constants, Dataset, responses, Server } from "./_library.ts";
+import { constants, Dataset, responses } from "./_library.ts";
+import { type DenoSocket, listen } from "./deno_socket.ts";
 import { ConduitNetwork, type NetworkOptions, safeReason } from "./_network.ts";
 import type { RawFileInfo } from "./raw_dataset.ts";
 import {
@@ -80,7 +80,7 @@ class AgentScp extends ConduitNetwork {
   #counted = false;
   #operations = new Map<number, AbortController>();
 
-  constructor(socket: Socket, opts: any) {
+  constructor(socket: DenoSocket, opts: any) {
     const shared: ScpShared = opts[sharedKey];
     super(socket, shared.options);
     this.#shared = shared;
@@ -480,28 +480,35 @@ export interface ScpServer {
 /** Starts listening; resolves once the port is bound, rejects when it cannot be. */
 export function startScp(options: ScpOptions & { host: string; port: number }): Promise<ScpServer> {
   const shared: ScpShared = { options, active: 0 };
-  const server = new Server(AgentScp);
-  return new Promise((resolve, reject) => {
-    let listening = false;
-    server.on("listening", () => {
-      listening = true;
-      const address = server.server.address();
-      resolve({
-        port: typeof address === "object" && address ? address.port : options.port,
-        activeAssociations: () => shared.active,
-        close: () =>
-          new Promise<void>((done) => {
-            const s = server.server;
-            server.close();
-            if (s?.listening) s.once("close", () => done());
-            else done();
-          }),
-      });
+  const sockets = new Set<DenoSocket>();
+  let server: { port: number; close(): void };
+  try {
+    server = listen({ hostname: options.host, port: options.port }, (socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      try {
+        const scp = new AgentScp(socket, { [sharedKey]: shared, ...options });
+        scp.connected = true;
+        scp.connectedTime = Date.now();
+        scp.on("networkError", (err: Error) => {
+          options.log.debug("connection error", { reason: err.message });
+          socket.end();
+        });
+      } catch (err) {
+        options.log.error("cannot serve a connection", { reason: (err as Error).message });
+        socket.destroy();
+      }
     });
-    server.on("networkError", (err: Error) => {
-      if (!listening) reject(err);
-      else options.log.debug("connection error", { reason: err.message });
-    });
-    server.listen({ port: options.port, host: options.host }, { [sharedKey]: shared, ...options });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return Promise.resolve({
+    port: server.port,
+    activeAssociations: () => shared.active,
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+      return Promise.resolve();
+    },
   });
 }

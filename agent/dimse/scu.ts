@@ -4,7 +4,7 @@
  * answered or timed out. Stores go raw in the file's own transfer syntax (never transcoded), C-GET
  * sub-operations arrive raw through a StoreHandler, C-FIND results stream as they come.
  */
-import * as net from "node:net";
+import { DenoSocket } from "./deno_socket.ts";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { Association, constants, Dataset, requests } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
@@ -65,7 +65,7 @@ export class NoContextAcceptedError extends AssociationError {
 class ScuNetwork extends ConduitNetwork {
   received = 0;
   constructor(
-    socket: net.Socket,
+    socket: DenoSocket,
     opts: NetworkOptions,
     storeHandler?: StoreHandler,
     peer?: { callingAet: string; calledAet: string },
@@ -130,7 +130,7 @@ export class ScuAssociation {
       return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
     }
 
-    const socket = net.connect({ host: node.host, port: node.port });
+    const socket = DenoSocket.connect(node.host, node.port);
     const network = new ScuNetwork(socket, this.options, this.storeHandler, {
       callingAet: node.aet,
       calledAet: callingAet,
@@ -384,6 +384,6 @@ export class ScuAssociation {
     try {
       network.sendAbort(constants.AbortSource.ServiceUser, constants.AbortReason.NotSpecified);
     } catch { /* gone */ }
-    network.socket.destroy();
+    network.socket.end(); // closes once the A-ABORT is out
   }
 }

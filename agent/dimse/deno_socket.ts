@@ -1,0 +1,208 @@
+/**
+ * The subset of a Node `net.Socket` that dcmjs-dimse and our network code use, over Deno's own TCP
+ * connection. Deno's `node:net` emulation allocates receive buffers that V8's collector does not see,
+ * so a fast sender grew the agent by hundreds of megabytes (a plain node:net server that discards
+ * 800 MB peaked at 400 MB RSS); here every received chunk is an ordinary V8 buffer, reads stop while
+ * the socket is paused, and writes are queued with a drain signal.
+ */
+import { EventEmitter } from "node:events";
+
+const READ_SIZE = 256 * 1024;
+const WRITE_HIGH_WATER = 1 << 20;
+
+export class DenoSocket extends EventEmitter {
+  #conn: Deno.TcpConn | undefined;
+  #paused = false;
+  #resume: (() => void) | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #pendingBytes = 0;
+  #ending = false;
+  #closed = false;
+  #timeoutMs = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+
+  /** Wraps an accepted connection. */
+  static accepted(conn: Deno.TcpConn): DenoSocket {
+    const s = new DenoSocket();
+    s.#attach(conn);
+    return s;
+  }
+
+  /** Connects; emits `connect` (or `error` then `close`). */
+  static connect(host: string, port: number): DenoSocket {
+    const s = new DenoSocket();
+    Deno.connect({ hostname: host, port }).then(
+      (conn) => {
+        if (s.#closed) {
+          conn.close();
+          return;
+        }
+        s.#attach(conn);
+        s.emit("connect");
+      },
+      (err) => s.#fail(err),
+    );
+    return s;
+  }
+
+  #attach(conn: Deno.TcpConn): void {
+    this.#conn = conn;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.remoteAddress = addr.hostname;
+    this.remotePort = addr.port;
+    try {
+      conn.setNoDelay(true);
+    } catch { /* closed already */ }
+    this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    const conn = this.#conn!;
+    try {
+      for (;;) {
+        if (this.#paused) await new Promise<void>((r) => (this.#resume = r));
+        if (this.#closed) return;
+        const buf = new Uint8Array(READ_SIZE);
+        const n = await conn.read(buf);
+        if (n === null) break;
+        this.#touch();
+        this.emit("data", Buffer.from(buf.buffer, 0, n));
+      }
+      this.emit("end");
+      this.#close();
+    } catch (err) {
+      if (!this.#closed) this.#fail(err as Error);
+    }
+  }
+
+  #touch(): void {
+    if (!this.#timeoutMs) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.emit("timeout"), this.#timeoutMs);
+  }
+
+  get destroyed(): boolean {
+    return this.#closed;
+  }
+
+  get writableLength(): number {
+    return this.#pendingBytes;
+  }
+
+  setNoDelay(_on = true): this {
+    try {
+      this.#conn?.setNoDelay(true);
+    } catch { /* closed */ }
+    return this;
+  }
+
+  setTimeout(ms: number): this {
+    this.#timeoutMs = ms;
+    this.#touch();
+    return this;
+  }
+
+  pause(): this {
+    this.#paused = true;
+    return this;
+  }
+
+  resume(): this {
+    this.#paused = false;
+    this.#resume?.();
+    this.#resume = undefined;
+    return this;
+  }
+
+  isPaused(): boolean {
+    return this.#paused;
+  }
+
+  /** Queues bytes; false when more than 1 MiB waits (then `drain` follows). */
+  write(data: Uint8Array | string, cb?: (err?: Error) => void): boolean {
+    if (this.#closed || this.#ending) {
+      const err = new Error("write after end");
+      queueMicrotask(() => cb?.(err));
+      return false;
+    }
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    this.#pendingBytes += bytes.length;
+    const wasBelow = this.#pendingBytes - bytes.length < WRITE_HIGH_WATER;
+    this.#writing = this.#writing.then(async () => {
+      if (this.#closed || !this.#conn) return;
+      try {
+        let at = 0;
+        while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
+        this.#touch();
+        cb?.();
+      } catch (err) {
+        cb?.(err as Error);
+        this.#fail(err as Error);
+      } finally {
+        const before = this.#pendingBytes;
+        this.#pendingBytes -= bytes.length;
+        if (before >= WRITE_HIGH_WATER && this.#pendingBytes < WRITE_HIGH_WATER) this.emit("drain");
+      }
+    });
+    return wasBelow && this.#pendingBytes < WRITE_HIGH_WATER;
+  }
+
+  /** Closes after what is queued has been written. */
+  end(data?: Uint8Array): this {
+    if (data) this.write(data);
+    if (this.#ending || this.#closed) return this;
+    this.#ending = true;
+    this.#writing.then(() => this.#close());
+    return this;
+  }
+
+  destroySoon(): void {
+    this.end();
+  }
+
+  destroy(err?: Error): this {
+    if (err) this.#fail(err);
+    else this.#close();
+    return this;
+  }
+
+  #fail(err: Error): void {
+    if (this.#closed) return;
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#resume?.();
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+    queueMicrotask(() => this.emit("close", false));
+  }
+}
+
+/** Accepts connections on Deno's listener and hands each one over as a DenoSocket. */
+export function listen(
+  options: { hostname: string; port: number },
+  onConnection: (socket: DenoSocket) => void,
+): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  (async () => {
+    try {
+      for await (const conn of listener) onConnection(DenoSocket.accepted(conn as Deno.TcpConn));
+    } catch { /* listener closed */ }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close: () => {
+      try {
+        listener.close();
+      } catch { /* closed */ }
+    },
+  };
+}
