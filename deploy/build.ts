@@ -54,7 +54,14 @@ if (import.meta.main) {
   await Deno.mkdir(DIST, { recursive: true });
   await copyMigrations(DIST);
   const binary = path.join(DIST, "conduit-agent");
-  const compiled = await run(["compile", "-A", "--output", binary, "agent/main.ts"]);
+  const compiled = await run([
+    "compile",
+    "-A",
+    "--v8-flags=--expose-gc",
+    "--output",
+    binary,
+    "agent/main.ts",
+  ]);
   if (compiled) {
     console.log(`built ${path.relative(ROOT, binary)} (migrations in dist/migrations)`);
   } else {
@@ -63,6 +70,10 @@ if (import.meta.main) {
         "       bundling instead.",
     );
     const out = await bundleAgent();
-    console.log(`built ${path.relative(ROOT, out)}: run it with 'deno run -A ${path.relative(ROOT, out)}'`);
+    console.log(
+      `built ${path.relative(ROOT, out)}: run it with 'deno run -A --v8-flags=--expose-gc ${
+        path.relative(ROOT, out)
+      }'`,
+    );
   }
 }

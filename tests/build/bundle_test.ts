@@ -20,6 +20,7 @@ Deno.test({
     const proc = await spawnLogged("bundle", Deno.execPath(), [
       "run",
       "-A",
+      "--v8-flags=--expose-gc",
       out,
       "--data",
       path.join(dir, "data"),

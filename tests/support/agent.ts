@@ -50,6 +50,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
     "run",
     "-A",
     "--no-lock",
+    "--v8-flags=--expose-gc",
     path.join(ROOT, "agent/main.ts"),
     "--config",
     configFile,
