@@ -95,7 +95,7 @@ async function startLocked(
     log.child({ part: "archive" }),
     (e) => {
       if (e.duplicate) metrics.duplicates.inc();
-      else {
+      if (e.stored) {
         metrics.objectsStored.inc();
         metrics.bytesStored.inc(e.bytes);
       }

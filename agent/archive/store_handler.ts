@@ -24,8 +24,12 @@ export type StoredListener = (
     sopInstanceUid: string;
     callingAet: string;
     bytes: number;
+    /** The UID was known already. */
     duplicate: boolean;
+    /** Known, with other bytes. */
     conflict?: boolean;
+    /** The received object is now the archived one (a new object, or a keepLast replacement). */
+    stored?: boolean;
   },
 ) => void;
 
@@ -183,6 +187,7 @@ export class ArchiveStoreHandler implements StoreHandler {
       bytes: received.fileSize,
       duplicate: Boolean(conflict),
       conflict: Boolean(conflict),
+      stored: true,
     });
     return { status: Status.Success };
   }

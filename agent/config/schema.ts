@@ -97,6 +97,8 @@ export const configSchema = z.object({
     maxAttempts: z.coerce.number().int().min(1).max(1000).default(10),
     backoffBaseSeconds: z.coerce.number().positive().default(2),
     backoffCapSeconds: z.coerce.number().positive().default(600),
+    /** Done rows are deleted this many days after delivery (the conflicts and the index stay). */
+    keepDoneDays: z.coerce.number().min(0).default(30),
     /** Retry permanent failures (0xA9xx, 0xCxxx, 0x0122) like transient ones instead of dead-lettering them. */
     retryPermanent: z.boolean().default(false),
   }).strict().default({}),

@@ -42,6 +42,7 @@ export class Forwarder {
   #running = false;
   #loops: Promise<void>[] = [];
   #wakeups = new Map<string, Wakeup>();
+  #pruneTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -63,6 +64,8 @@ export class Forwarder {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#prune();
+    this.#pruneTimer = setInterval(() => this.#prune(), 3_600_000);
     const recovered = this.queue.recover();
     if (recovered) this.log.info("rows in flight at the last stop are due again", { count: recovered });
     for (const destination of this.destinations()) {
@@ -79,7 +82,18 @@ export class Forwarder {
     else for (const w of this.#wakeups.values()) w.wake();
   }
 
+  /** Done rows past queue.keepDoneDays go (retention of files needs their rows only until then). */
+  #prune(): void {
+    try {
+      const n = this.queue.pruneDone(Date.now() - this.config.queue.keepDoneDays * 86_400_000);
+      if (n) this.log.info("pruned delivered queue rows", { count: n });
+    } catch (err) {
+      this.log.error("pruning the queue failed", { reason: (err as Error).name });
+    }
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.#pruneTimer);
     this.#running = false;
     this.wake();
     await Promise.allSettled(this.#loops);

@@ -59,6 +59,8 @@ export async function* queryIndex(
     SERIES: sql.raw("st.study_instance_uid, CAST(se.series_number AS INTEGER), se.series_instance_uid"),
     IMAGE: sql.raw("se.series_instance_uid, CAST(i.instance_number AS INTEGER), i.sop_instance_uid"),
   }[level];
+  // Instances removed by retention are tombstones: known to the index, no longer held or listed.
+  if (level === "IMAGE") conditions.push(sql.raw("i.removed_at IS NULL"));
   const where = conditions.length ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``;
   const pageSize = options.pageSize ?? PAGE;
   let offset = options.offset ?? 0;

@@ -191,6 +191,16 @@ export class Queue {
       .map((r) => ({ ...r, oldest: now - r.oldest }));
   }
 
+  /** Deletes done rows delivered before `before` (ms since epoch); returns how many. */
+  pruneDone(before: number, limit = 10_000): number {
+    return this.db.write(() =>
+      this.db.statement(
+        `DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE state = 'done' AND done_at < ?
+        LIMIT ?)`,
+      ).run(before, limit).changes
+    );
+  }
+
   /** Destinations that have rows due now. */
   dueDestinations(now = Date.now()): string[] {
     return (this.db.statement(`SELECT DISTINCT destination FROM queue

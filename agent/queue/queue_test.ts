@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { Database } from "../index/db.ts";
+import { indexInstance } from "../index/ingest.ts";
+import { parseHeaderBytes } from "../archive/header_file.ts";
+import { Queue } from "./queue.ts";
+
+/** A real libsql file with three indexed objects, each queued for destination "a". */
+async function queued() {
+  const db = await Database.open(path.join(await Deno.makeTempDir({ prefix: "queue-test-" }), "agent.db"));
+  const queue = new Queue(db);
+  const specs = [
+    ...generateStudies({
+      seed: "q",
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: 3 }],
+      rows: 4,
+      columns: 4,
+    }),
+  ];
+  for (const spec of specs) {
+    const bytes = generateInstance(spec);
+    const h = parseHeaderBytes(bytes, bytes.length, true);
+    indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
+      path: `archive/${spec.sopInstanceUid}.dcm`,
+      fileSize: bytes.length,
+      datasetOffset: h.header.datasetOffset,
+      datasetSize: bytes.length - h.header.datasetOffset,
+      sha256: "0".repeat(64),
+      transferSyntaxUid: h.header.transferSyntax,
+      callingAet: "T",
+    }, () => queue.addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: "a" }], 1000));
+  }
+  return { db, queue };
+}
+
+Deno.test("Queue.claim() takes due rows once, and results apply only to rows still in flight", async () => {
+  const { db, queue } = await queued();
+  try {
+    const rows = queue.claim("a", 2, 2000);
+    assert.equal(rows.length, 2);
+    assert.ok(rows.every((r) => r.path.startsWith("archive/") && r.sopClassUid));
+    assert.equal(queue.claim("a", 10, 2000).length, 1, "the claimed rows are not handed out again");
+    queue.markDone(rows[0].id, 3000);
+    queue.markFailed(rows[1].id, { status: 0xa700, error: "busy", dead: false, next: 5000 }, 3000);
+    const states = Object.fromEntries(queue.list().map((r) => [r.id, r.state]));
+    assert.equal(states[rows[0].id], "done");
+    assert.equal(states[rows[1].id], "failed");
+    assert.equal(queue.claim("a", 10, 4000).length, 0, "a failed row waits for its next attempt time");
+    assert.equal(queue.claim("a", 10, 5000).length, 1);
+    // A row reset while in flight (a replacement) is not overwritten by the worker's late result.
+    queue.addInTransaction(rows[0].sopInstanceUid, [{ route: "r", destination: "a" }], 6000);
+    queue.markDone(rows[0].id, 7000);
+    assert.equal(queue.list().find((r) => r.id === rows[0].id)!.state, "pending");
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows they name", async () => {
+  const { db, queue } = await queued();
+  try {
+    const [a, b, c] = queue.claim("a", 3, 2000);
+    assert.equal(queue.recover(2500), 3, "all three were in flight");
+    assert.equal(queue.list({ state: "pending" }).length, 3);
+    queue.claim("a", 3, 3000);
+    queue.markFailed(a.id, { status: null, error: "refused", dead: false, next: 99_999 }, 3000);
+    queue.markFailed(b.id, { status: 0x0122, error: "no context", dead: true, next: 99_999 }, 3000);
+    queue.markDone(c.id, 3000);
+    assert.equal(queue.retry({ ids: [b.id] }, 4000), 0, "retry does not touch dead rows");
+    assert.equal(queue.retry({ destination: "a" }, 4000), 1);
+    assert.equal(queue.replay({ ids: [b.id] }, 4000), 1);
+    const replayed = queue.list().find((r) => r.id === b.id)!;
+    assert.equal(replayed.state, "pending");
+    assert.equal(replayed.attempts, 0, "replay resets attempts");
+    assert.equal(queue.pruneDone(3000), 0, "done at 3000 is not before 3000");
+    assert.equal(queue.pruneDone(3001), 1);
+    assert.equal(queue.list().length, 2);
+  } finally {
+    db.close();
+  }
+});
