@@ -14,9 +14,9 @@ export interface StoredFile {
 }
 
 /**
- * Indexes one object in one transaction: patient, study and series upserted, the instance inserted
- * (or its file facts updated), and the derived counts and lists of its series, study and patient
- * recomputed.
+ * Indexes one object in one transaction: the patient upserted, the study and series inserted when new,
+ * the instance inserted (or, when it replaces a stored one, its file facts updated), and the counts and
+ * lists of its series, study and patient moved by what was new, so the cost stays flat as a study grows.
  */
 export function indexInstance(
   db: Database,
@@ -25,128 +25,118 @@ export function indexInstance(
   alsoInTransaction?: () => void,
   now = Date.now(),
 ): void {
-  const statements = indexStatements(a, file, now);
   db.write(() => {
-    for (const s of statements) db.statement(s.sql).run(...s.args);
-    alsoInTransaction?.();
-  });
-}
-
-interface InStatement {
-  sql: string;
-  args: (string | number)[];
-}
-
-function indexStatements(a: InstanceAttributes, file: StoredFile, now: number): InStatement[] {
-  const patientPk = "(SELECT pk FROM patients WHERE patient_id = ? AND issuer_of_patient_id = ?)";
-  const who = [a.patientId, a.issuerOfPatientId];
-  return [
-    {
-      sql:
-        `INSERT INTO patients (patient_id, issuer_of_patient_id, patient_name, patient_birth_date, patient_sex)
-        VALUES (?, ?, ?, ?, ?) ON CONFLICT (patient_id, issuer_of_patient_id) DO UPDATE SET
-        patient_name = coalesce(nullif(excluded.patient_name, ''), patient_name),
-        patient_birth_date = coalesce(nullif(excluded.patient_birth_date, ''), patient_birth_date),
-        patient_sex = coalesce(nullif(excluded.patient_sex, ''), patient_sex)`,
-      args: [a.patientId, a.issuerOfPatientId, a.patientName, a.patientBirthDate, a.patientSex],
-    },
-    {
-      sql: `INSERT INTO studies (study_instance_uid, patient_pk, study_date, study_time, accession_number,
-        referring_physician_name, study_description, study_id, specific_character_set, updated_at)
-        VALUES (?, ${patientPk}, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (study_instance_uid) DO UPDATE SET updated_at = excluded.updated_at`,
-      args: [
-        a.studyInstanceUid,
-        ...who,
-        a.studyDate,
-        a.studyTime,
-        a.accessionNumber,
-        a.referringPhysicianName,
-        a.studyDescription,
-        a.studyId,
-        a.specificCharacterSet,
-        now,
-      ],
-    },
-    {
-      sql: `INSERT INTO series (series_instance_uid, study_instance_uid, modality, series_number,
-        series_description, series_date, series_time, body_part_examined)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_instance_uid) DO NOTHING`,
-      args: [
-        a.seriesInstanceUid,
-        a.studyInstanceUid,
-        a.modality,
-        a.seriesNumber,
-        a.seriesDescription,
-        a.seriesDate,
-        a.seriesTime,
-        a.bodyPartExamined,
-      ],
-    },
-    {
-      sql: `INSERT INTO instances (sop_instance_uid, series_instance_uid, study_instance_uid, sop_class_uid,
-        instance_number, transfer_syntax_uid, path, file_size, dataset_offset, dataset_size, sha256,
-        calling_aet, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (sop_instance_uid) DO UPDATE SET path = excluded.path, file_size = excluded.file_size,
-        dataset_offset = excluded.dataset_offset, dataset_size = excluded.dataset_size,
-        sha256 = excluded.sha256, transfer_syntax_uid = excluded.transfer_syntax_uid,
-        received_at = excluded.received_at, removed_at = NULL`,
-      args: [
-        a.sopInstanceUid,
-        a.seriesInstanceUid,
-        a.studyInstanceUid,
-        a.sopClassUid,
-        a.instanceNumber,
-        file.transferSyntaxUid,
+    const run = (sql: string, ...args: (string | number)[]) => db.statement(sql).run(...args).changes;
+    run(
+      `INSERT INTO patients (patient_id, issuer_of_patient_id, patient_name, patient_birth_date, patient_sex)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT (patient_id, issuer_of_patient_id) DO UPDATE SET
+      patient_name = coalesce(nullif(excluded.patient_name, ''), patient_name),
+      patient_birth_date = coalesce(nullif(excluded.patient_birth_date, ''), patient_birth_date),
+      patient_sex = coalesce(nullif(excluded.patient_sex, ''), patient_sex)`,
+      a.patientId,
+      a.issuerOfPatientId,
+      a.patientName,
+      a.patientBirthDate,
+      a.patientSex,
+    );
+    const newStudy = run(
+      `INSERT INTO studies (study_instance_uid, patient_pk, study_date, study_time, accession_number,
+      referring_physician_name, study_description, study_id, specific_character_set, updated_at)
+      VALUES (?, (SELECT pk FROM patients WHERE patient_id = ? AND issuer_of_patient_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (study_instance_uid) DO NOTHING`,
+      a.studyInstanceUid,
+      a.patientId,
+      a.issuerOfPatientId,
+      a.studyDate,
+      a.studyTime,
+      a.accessionNumber,
+      a.referringPhysicianName,
+      a.studyDescription,
+      a.studyId,
+      a.specificCharacterSet,
+      now,
+    );
+    const newSeries = run(
+      `INSERT INTO series (series_instance_uid, study_instance_uid, modality, series_number,
+      series_description, series_date, series_time, body_part_examined)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_instance_uid) DO NOTHING`,
+      a.seriesInstanceUid,
+      a.studyInstanceUid,
+      a.modality,
+      a.seriesNumber,
+      a.seriesDescription,
+      a.seriesDate,
+      a.seriesTime,
+      a.bodyPartExamined,
+    );
+    const newInstance = run(
+      `INSERT INTO instances (sop_instance_uid, series_instance_uid, study_instance_uid, sop_class_uid,
+      instance_number, transfer_syntax_uid, path, file_size, dataset_offset, dataset_size, sha256,
+      calling_aet, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (sop_instance_uid) DO NOTHING`,
+      a.sopInstanceUid,
+      a.seriesInstanceUid,
+      a.studyInstanceUid,
+      a.sopClassUid,
+      a.instanceNumber,
+      file.transferSyntaxUid,
+      file.path,
+      file.fileSize,
+      file.datasetOffset,
+      file.datasetSize,
+      file.sha256,
+      file.callingAet,
+      now,
+    );
+    if (!newInstance) {
+      // A replacement (duplicates keepLast), or a tombstone filled again: same counts, new file facts.
+      run(
+        `UPDATE instances SET path = ?, file_size = ?, dataset_offset = ?, dataset_size = ?, sha256 = ?,
+        transfer_syntax_uid = ?, received_at = ?, removed_at = NULL WHERE sop_instance_uid = ?`,
         file.path,
         file.fileSize,
         file.datasetOffset,
         file.datasetSize,
         file.sha256,
-        file.callingAet,
+        file.transferSyntaxUid,
         now,
-      ],
-    },
-    ...countStatements(a.studyInstanceUid, a.seriesInstanceUid, a.sopClassUid, patientPk, who),
-  ];
-}
-
-/** Recounts one series, its study and its patient (indexed counts: cheap at any study size). */
-function countStatements(
-  studyUid: string,
-  seriesUid: string,
-  sopClassUid: string,
-  patientPk: string,
-  who: string[],
-): InStatement[] {
-  return [
-    {
-      sql: `UPDATE series SET num_instances = (SELECT count(*) FROM instances WHERE series_instance_uid = ?)
-        WHERE series_instance_uid = ?`,
-      args: [seriesUid, seriesUid],
-    },
-    {
-      sql: `UPDATE studies SET
-        num_series = (SELECT count(*) FROM series WHERE study_instance_uid = ?1),
-        num_instances = (SELECT count(*) FROM instances WHERE study_instance_uid = ?1),
-        modalities_in_study = coalesce((SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m
-          FROM series WHERE study_instance_uid = ?1 AND modality <> '' ORDER BY m)), ''),
+        a.sopInstanceUid,
+      );
+    } else {
+      run(
+        `UPDATE series SET num_instances = num_instances + 1 WHERE series_instance_uid = ?`,
+        a.seriesInstanceUid,
+      );
+      run(
+        `UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?1, updated_at = ?3,
         sop_classes_in_study = CASE
           WHEN instr('\\' || sop_classes_in_study || '\\', '\\' || ?2 || '\\') > 0 THEN sop_classes_in_study
           WHEN sop_classes_in_study = '' THEN ?2
           ELSE sop_classes_in_study || '\\' || ?2 END
-        WHERE study_instance_uid = ?1`,
-      args: [studyUid, sopClassUid],
-    },
-    {
-      sql: `UPDATE patients SET
-        num_studies = (SELECT count(*) FROM studies WHERE patient_pk = patients.pk),
-        num_series = (SELECT coalesce(sum(num_series), 0) FROM studies WHERE patient_pk = patients.pk),
-        num_instances = (SELECT coalesce(sum(num_instances), 0) FROM studies WHERE patient_pk = patients.pk)
-        WHERE pk = ${patientPk}`,
-      args: who,
-    },
-  ];
+        WHERE study_instance_uid = ?4`,
+        newSeries,
+        a.sopClassUid,
+        now,
+        a.studyInstanceUid,
+      );
+      if (newSeries) {
+        run(
+          `UPDATE studies SET modalities_in_study = coalesce((SELECT group_concat(m, '\\') FROM (SELECT DISTINCT
+          modality AS m FROM series WHERE study_instance_uid = ?1 AND modality <> '' ORDER BY m)), '')
+          WHERE study_instance_uid = ?1`,
+          a.studyInstanceUid,
+        );
+      }
+      run(
+        `UPDATE patients SET num_instances = num_instances + 1, num_series = num_series + ?1,
+        num_studies = num_studies + ?2 WHERE pk = (SELECT patient_pk FROM studies WHERE study_instance_uid = ?3)`,
+        newSeries,
+        newStudy,
+        a.studyInstanceUid,
+      );
+    }
+    alsoInTransaction?.();
+  });
 }
 
 /** The index row facts of an instance, if it is indexed (read on the writer connection: no wait). */

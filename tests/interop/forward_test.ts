@@ -137,16 +137,20 @@ Deno.test({
         seed: "later",
       });
       assert.equal((await storescu(series.paths, agent)).code, 0);
+      let failed: Awaited<ReturnType<typeof queueRows>> = [];
       await until("several failed attempts", async () => {
-        const failed = await queueRows(agent, "failed");
+        failed = await queueRows(agent, "failed");
         return failed.length === 5 && failed.every((r) => r.attempts >= 3);
       });
-      const failed = await queueRows(agent, "failed");
       assert.ok(failed.every((r) => r.lastStatus === null), "association failures have no DIMSE status");
       // Backoff: with a 0.2 s base and a 1 s cap, a row tries about twice a second at most once capped;
       // without backoff the workers would retry as fast as a refused connection returns (hundreds).
       await sleep(2000);
-      const later = await queueRows(agent, "failed");
+      let later: typeof failed = [];
+      await until(
+        "all five failed again",
+        async () => (later = await queueRows(agent, "failed")).length === 5,
+      );
       for (const row of later) {
         const before = failed.find((r) => r.id === row.id)!;
         const tries = row.attempts - before.attempts;
