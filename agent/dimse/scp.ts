@@ -228,7 +228,9 @@ class AgentScp extends ConduitNetwork {
         rsp.setStatus(Status.Pending);
         rsp.setDataset(new Dataset(match));
         send(rsp);
-        count++;
+        // Let the event loop run now and then: a C-CANCEL (and other associations) can then be heard
+        // in the middle of a long answer.
+        if (++count % 32 === 0) await new Promise((r) => setTimeout(r, 0));
       }
       this.log.debug("C-FIND done", { matches: count });
       return signal.aborted ? Status.Cancel : Status.Success;

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
 import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
@@ -272,6 +273,117 @@ Deno.test({
       assert.ok(Buffer.from(await datasetBytes(got[0])).equals(Buffer.from(original)));
     } finally {
       await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "Patient Root: C-MOVE and C-GET of a patient; a C-CANCEL stops a long C-FIND",
+  ignore: !!skip,
+  fn: async () => {
+    const { agent, stop, storescpDir } = await seeded();
+    try {
+      const [patient] = await findscu(agent, "-P", [
+        "QueryRetrieveLevel=PATIENT",
+        "PatientName=*CT1",
+        "PatientID",
+      ]);
+      assert.ok(patient?.patientId, "CT_small's patient");
+      const moved = await runDcmtk("movescu", [
+        "-P",
+        "-aem",
+        "STORESCP",
+        "-aec",
+        agent.aet,
+        "-k",
+        "QueryRetrieveLevel=PATIENT",
+        "-k",
+        `PatientID=${patient.patientId}`,
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.equal((await listFiles(storescpDir)).length, 1, "the patient's one object was moved");
+
+      const dir = await Deno.makeTempDir({ prefix: "getscu-patient-" });
+      const got = await runDcmtk("getscu", [
+        "-P",
+        "+B",
+        "-od",
+        dir,
+        "-aec",
+        agent.aet,
+        "-k",
+        "QueryRetrieveLevel=PATIENT",
+        "-k",
+        `PatientID=${patient.patientId}`,
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      assert.equal(got.code, 0, got.stderr);
+      const [file] = await listFiles(dir);
+      assert.ok(
+        Buffer.from(await datasetBytes(file)).equals(Buffer.from(await archived(agent, "CT_small.dcm"))),
+      );
+
+      // C-CANCEL after the first of 300 matches: the agent stops early and answers Cancel.
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 300,
+        rows: 8,
+        columns: 8,
+        seed: "cancel",
+      });
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      const canceled = await runDcmtk("findscu", [
+        "-v",
+        "-S",
+        "--cancel",
+        "1",
+        "-aec",
+        agent.aet,
+        "-k",
+        "QueryRetrieveLevel=IMAGE",
+        "-k",
+        `StudyInstanceUID=${series.studyUid}`,
+        "-k",
+        "SOPInstanceUID",
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      const log = canceled.stdout + canceled.stderr;
+      const pending = (log.match(/Find Response: \d+ \(Pending\)/g) ?? []).length;
+      assert.ok(pending >= 1 && pending < 300, `${pending} matches sent before the cancel took effect`);
+      assert.match(log, /Received Final Find Response \(Cancel/, log.slice(-500));
+    } finally {
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "maxFindResults: the first matches, then 0xA700 (refine the query)",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess({ config: { dimse: { maxFindResults: 2 } } });
+    try {
+      for (const f of FILES) assert.equal((await storescu([f], agent)).code, 0);
+      const r = await runDcmtk("findscu", [
+        "-v",
+        "-S",
+        "-aec",
+        agent.aet,
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        "StudyInstanceUID",
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      const log = r.stdout + r.stderr;
+      assert.equal((log.match(/Find Response: \d+ \(Pending\)/g) ?? []).length, 2, log);
+      assert.match(log, /Out ?of ?Resources|a700/i);
+    } finally {
+      await agent.stop();
     }
   },
 });
