@@ -1,0 +1,86 @@
+/**
+ * Keyed pseudonyms for de-identification (issue 4): HMAC-SHA-256 with a project key, so the same
+ * input and key give the same output across series, studies, transfers, restarts and sites, and
+ * without the key the mapping cannot be recomputed or reversed. No I/O here; keys come from the
+ * caller.
+ */
+import { createHmac } from "node:crypto";
+
+/** The purposes keep the mappings apart: a UID and a patient ID with the same text map differently. */
+type Purpose = "uid" | "patient-id" | "patient-name" | "accession" | "date-shift";
+
+function hmac(key: Uint8Array, purpose: Purpose, value: string): Buffer {
+  return createHmac("sha256", key).update(`${purpose}\u0000${value}`).digest();
+}
+
+/**
+ * A UID's pseudonym: `2.25.` and the decimal of the first 128 bits of the keyed hash (PS3.5 B.2), at
+ * most 44 characters. Surrounding padding is ignored, so `1.2.3` and `1.2.3\0` map alike.
+ */
+export function pseudonymizeUid(key: Uint8Array, uid: string): string {
+  const h = hmac(key, "uid", uid.replace(/[\0 ]+$/, "").trim());
+  const n = BigInt("0x" + h.subarray(0, 16).toString("hex"));
+  return `2.25.${n.toString(10)}`;
+}
+
+/** A Patient ID's pseudonym: 16 upper-case base-32 characters (fits LO, no PHI left). */
+export function pseudonymizePatientId(key: Uint8Array, patientId: string): string {
+  return base32(hmac(key, "patient-id", patientId.trim()).subarray(0, 10));
+}
+
+/** A Patient Name's pseudonym, `<prefix>^<10 characters>` (derived from the Patient ID, not the name). */
+export function pseudonymizePatientName(key: Uint8Array, patientId: string, prefix = "ANON"): string {
+  return `${prefix}^${base32(hmac(key, "patient-name", patientId.trim()).subarray(0, 7)).slice(0, 10)}`;
+}
+
+/** An Accession Number's pseudonym: 16 characters (SH allows 16). */
+export function pseudonymizeAccession(key: Uint8Array, accession: string): string {
+  return base32(hmac(key, "accession", accession.trim()).subarray(0, 10));
+}
+
+/**
+ * A per-patient date shift in whole days, in [-maxDays, -minDays] (always back in time, never zero when
+ * minDays ≥ 1), the same for every object of the patient under one key.
+ */
+export function dateShiftDays(key: Uint8Array, patientId: string, minDays = 1, maxDays = 365): number {
+  if (!(minDays >= 0 && maxDays >= minDays)) {
+    throw new RangeError(`bad date shift range ${minDays}..${maxDays}`);
+  }
+  const h = hmac(key, "date-shift", patientId.trim());
+  const span = maxDays - minDays + 1;
+  return -(minDays + (h.readUInt32BE(0) % span));
+}
+
+/** Shifts a DA value (YYYYMMDD, or a range/list of them) by whole days; other forms are returned as they are. */
+export function shiftDate(value: string, days: number): string {
+  return value.replace(/\b(\d{4})(\d{2})(\d{2})\b/g, (all, y, m, d) => {
+    const t = Date.UTC(Number(y), Number(m) - 1, Number(d));
+    if (Number.isNaN(t)) return all;
+    const shifted = new Date(t + days * 86_400_000);
+    if (shifted.getUTCFullYear() < 1 || shifted.getUTCFullYear() > 9999) return all;
+    return shifted.toISOString().slice(0, 10).replace(/-/g, "");
+  });
+}
+
+/** Shifts the date part of a DT value (YYYYMMDD[HHMMSS[.F]][&ZZXX]); the time and offset stay. */
+export function shiftDateTime(value: string, days: number): string {
+  return value.replace(/^(\d{8})/, (date) => shiftDate(date, days));
+}
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+function base32(bytes: Uint8Array): string {
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31];
+  return out;
+}
