@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { findElement, parseDataSet, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { stringValue } from "@conduit/shared/dicom/values.ts";
+import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
+import { deidentifyFile, type DeidProfile } from "./engine.ts";
+
+const KEY = new TextEncoder().encode("engine test key");
+
+/** A small test profile; the real one is generated from PS3.15 Table E.1-1 (not in the repo yet). */
+const PROFILE: DeidProfile = {
+  name: "test",
+  method: "Conduit test profile",
+  removePrivate: true,
+  shiftDates: { minDays: 10, maxDays: 20 },
+  actions: new Map([
+    [0x00100010, "D"], // PatientName
+    [0x00100020, "D"], // PatientID
+    [0x00100030, "Z"], // PatientBirthDate
+    [0x00080050, "D"], // AccessionNumber
+    [0x00080080, "X"], // InstitutionName
+    [0x00080090, "Z"], // ReferringPhysicianName
+    [0x00080018, "U"], // SOPInstanceUID
+    [0x0020000d, "U"], // StudyInstanceUID
+    [0x0020000e, "U"], // SeriesInstanceUID
+    [0x00200052, "U"], // FrameOfReferenceUID
+  ]),
+};
+
+async function oneCt(dir: string, seed = "engine") {
+  const [spec] = generateStudies({
+    seed,
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1 }],
+    rows: 64,
+    columns: 64,
+  });
+  const file = path.join(dir, "in.dcm");
+  await Deno.writeFile(file, generateInstance(spec));
+  return { spec, file };
+}
+
+function parsed(bytes: Uint8Array) {
+  const h = readPart10Header(bytes);
+  const ds = parseDataSet(bytes, encodingOf(h.transferSyntax), { start: h.datasetOffset }).dataset;
+  const get = (tag: number) => {
+    const el = findElement(ds, tag);
+    return el ? stringValue(bytes, el) : undefined;
+  };
+  return { h, ds, get };
+}
+
+Deno.test("deidentifyFile() applies the profile, pseudonymizes consistently and copies pixel data as bytes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-" });
+  const { spec, file } = await oneCt(dir);
+  const out = path.join(dir, "out.dcm");
+  const result = await deidentifyFile(file, out, { key: KEY, profile: PROFILE, patientNamePrefix: "TRIAL" });
+  assert.equal(result.status, "done");
+  const bytes = await Deno.readFile(out);
+  const { h, ds, get } = parsed(bytes);
+  const newSop = pseudonymizeUid(KEY, spec.sopInstanceUid);
+  assert.equal(result.status === "done" && result.sopInstanceUid, newSop);
+  assert.equal(h.sopInstanceUid, newSop, "the File Meta group names the new UID");
+  assert.equal(get(0x00080018), newSop);
+  assert.equal(get(0x0020000d), pseudonymizeUid(KEY, spec.studyInstanceUid));
+  assert.match(get(0x00100010)!, /^TRIAL\^/);
+  assert.notEqual(get(0x00100020), spec.patientId);
+  assert.equal(findElement(ds, 0x00080080), undefined, "X removes");
+  assert.equal(findElement(ds, 0x00100030)!.length, 0, "Z empties");
+  assert.equal(get(0x00120062), "YES");
+  assert.equal(get(0x00280303), "MODIFIED");
+  const shiftedDays =
+    (Date.UTC(+spec.studyDate!.slice(0, 4), +spec.studyDate!.slice(4, 6) - 1, +spec.studyDate!.slice(6)) -
+      Date.UTC(
+        +get(0x00080020)!.slice(0, 4),
+        +get(0x00080020)!.slice(4, 6) - 1,
+        +get(0x00080020)!.slice(6),
+      )) / 86_400_000;
+  assert.ok(shiftedDays >= 10 && shiftedDays <= 20, `study date shifted by ${shiftedDays} days`);
+  // No original identifier survives anywhere in the output.
+  const text = new TextDecoder("latin1").decode(bytes);
+  for (const original of [spec.patientId, spec.patientName, spec.sopInstanceUid, spec.studyInstanceUid]) {
+    assert.ok(!text.includes(original), `${original} left in the output`);
+  }
+  // Pixel data: the same bytes.
+  const input = await Deno.readFile(file);
+  const pin = parsed(input).ds.elements.find((e) => e.tag === PIXEL_DATA)!;
+  const pout = ds.elements.find((e) => e.tag === PIXEL_DATA)!;
+  assert.ok(
+    Buffer.from(bytes.subarray(pout.valueOffset, pout.end)).equals(
+      Buffer.from(input.subarray(pin.valueOffset, pin.end)),
+    ),
+  );
+});
+
+Deno.test("deidentifyFile() gives identical bytes for the same input and key, other UIDs for another key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-" });
+  const { file } = await oneCt(dir);
+  const [a, b, c] = ["a.dcm", "b.dcm", "c.dcm"].map((n) => path.join(dir, n));
+  await deidentifyFile(file, a, { key: KEY, profile: PROFILE });
+  await deidentifyFile(file, b, { key: KEY, profile: PROFILE });
+  await deidentifyFile(file, c, { key: new TextEncoder().encode("another key"), profile: PROFILE });
+  assert.ok(Buffer.from(await Deno.readFile(a)).equals(Buffer.from(await Deno.readFile(b))));
+  assert.notEqual(
+    parsed(await Deno.readFile(a)).get(0x0020000d),
+    parsed(await Deno.readFile(c)).get(0x0020000d),
+  );
+});
+
+Deno.test("deidentifyFile() holds back objects that may carry burned-in text, and reports unreadable files", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-" });
+  const sc = "/usr/lib/python3/dist-packages/pydicom/data/test_files/SC_rgb_rle.dcm";
+  const hasSc = await Deno.stat(sc).then(() => true, () => false);
+  if (hasSc) {
+    const held = await deidentifyFile(sc, path.join(dir, "sc.dcm"), { key: KEY, profile: PROFILE });
+    assert.deepEqual(held, { status: "held", reason: "modality OT without Burned In Annotation" });
+    const allowed = await deidentifyFile(sc, path.join(dir, "sc.dcm"), {
+      key: KEY,
+      profile: PROFILE,
+      allowBurnedIn: true,
+    });
+    assert.equal(allowed.status, "done");
+  }
+  await Deno.writeTextFile(path.join(dir, "junk.dcm"), "not dicom");
+  const failed = await deidentifyFile(path.join(dir, "junk.dcm"), path.join(dir, "x.dcm"), {
+    key: KEY,
+    profile: PROFILE,
+  });
+  assert.equal(failed.status, "failed");
+});
+
+Deno.test({
+  name: "deidentifyFile() output passes dciodvfy when its input does",
+  ignore: !(await Deno.stat("/usr/bin/dciodvfy").then(() => true, () => false)),
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "deid-" });
+    const { file } = await oneCt(dir, "dciodvfy");
+    const out = path.join(dir, "out.dcm");
+    await deidentifyFile(file, out, { key: KEY, profile: PROFILE });
+    const errors = async (f: string) => {
+      const r = await new Deno.Command("/usr/bin/dciodvfy", { args: [f], stdout: "piped", stderr: "piped" })
+        .output();
+      return (new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr)).split("\n").filter((
+        l,
+      ) => /^Error/.test(l));
+    };
+    assert.deepEqual(await errors(file), []);
+    assert.deepEqual(await errors(out), []);
+  },
+});
