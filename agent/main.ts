@@ -12,6 +12,7 @@ import { VERSION } from "./version.ts";
 import { nodeCommand } from "./cli/node_command.ts";
 import { queueCommand } from "./cli/queue_command.ts";
 import { routeCommand } from "./cli/route_command.ts";
+import { deidCommand } from "./cli/deid_command.ts";
 
 function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
@@ -21,6 +22,7 @@ function usage(): string {
     "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
     "       deno task agent queue list|summary|retry|replay|pause|resume ...   (the forward queue)",
     "       deno task agent route test FILE|DIR...   (which routes objects would take)",
+    "       deno task agent deid --profile-file FILE --key-file FILE --in DIR|FILE --out DIR   (de-identify files)",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -35,6 +37,7 @@ export async function main(args: string[]): Promise<number> {
   if (args[0] === "node") return await nodeCommand(args.slice(1));
   if (args[0] === "queue") return await queueCommand(args.slice(1));
   if (args[0] === "route") return await routeCommand(args.slice(1));
+  if (args[0] === "deid") return await deidCommand(args.slice(1));
   const options: Record<string, { type: "string" | "boolean" }> = {
     config: { type: "string" },
     enroll: { type: "string" },

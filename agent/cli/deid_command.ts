@@ -1,0 +1,144 @@
+/**
+ * `deno task agent deid --profile NAME|--profile-file FILE --key-file FILE --in DIR|FILE --out DIR`:
+ * de-identifies files into a directory and prints a summary (done, held back with the reason, failed
+ * with the reason), with a progress line on a terminal.
+ *
+ * Profiles: a JSON file `{ name, method, removePrivate, shiftDates?, actions: { "(gggg,eeee)": "D" } }`.
+ * The named PS3.15 profiles (`basic` and its options) are generated from the standard's Table E.1-1,
+ * which is not in the repository yet; asking for one says so.
+ */
+import { parseArgs } from "node:util";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
+import { type Action, deidentifyFile, type DeidProfile } from "../deid/engine.ts";
+
+const USAGE =
+  `usage: deno task agent deid (--profile NAME | --profile-file FILE) --key-file FILE --in DIR|FILE --out DIR
+       [--name-prefix P] [--allow-burned-in] [--json]`;
+
+export async function deidCommand(args: string[]): Promise<number> {
+  let v;
+  try {
+    v = parseArgs({
+      args,
+      options: {
+        profile: { type: "string" },
+        "profile-file": { type: "string" },
+        option: { type: "string", multiple: true },
+        "key-file": { type: "string" },
+        in: { type: "string" },
+        out: { type: "string" },
+        "name-prefix": { type: "string" },
+        "allow-burned-in": { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`agent deid: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const fail = (message: string) => {
+    console.error(`agent deid: ${message}\n${USAGE}`);
+    return 2;
+  };
+  if (!v["key-file"] || !v.in || !v.out) return fail("--key-file, --in and --out are required");
+  let profile: DeidProfile;
+  if (v["profile-file"]) {
+    try {
+      profile = loadProfile(v["profile-file"]);
+    } catch (err) {
+      return fail(`profile ${v["profile-file"]}: ${(err as Error).message}`);
+    }
+  } else if (v.profile) {
+    return fail(
+      `the named profile ${
+        JSON.stringify(v.profile)
+      } is generated from PS3.15 Table E.1-1, which is not in ` +
+        "this repository yet; pass --profile-file with a profile as JSON",
+    );
+  } else return fail("give --profile or --profile-file");
+  let key: Uint8Array;
+  try {
+    key = fs.readFileSync(v["key-file"]);
+  } catch (err) {
+    return fail(`cannot read the key file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (key.length < 16) return fail("the key file must hold at least 16 bytes");
+  const inputs = walk(v.in);
+  fs.mkdirSync(v.out, { recursive: true });
+  const summary = {
+    done: 0,
+    held: [] as { file: string; reason: string }[],
+    failed: [] as { file: string; reason: string }[],
+  };
+  const tty = Deno.stderr.isTerminal();
+  for (const [i, file] of inputs.entries()) {
+    const r = await deidentifyFile(file, path.join(v.out, `${i + 1}.dcm`), {
+      key,
+      profile,
+      patientNamePrefix: v["name-prefix"],
+      allowBurnedIn: v["allow-burned-in"],
+    });
+    if (r.status === "done") {
+      fs.renameSync(path.join(v.out, `${i + 1}.dcm`), path.join(v.out, `${r.sopInstanceUid}.dcm`));
+      summary.done++;
+    } else if (r.status === "held") summary.held.push({ file, reason: r.reason });
+    else summary.failed.push({ file, reason: r.reason });
+    if (tty) {
+      const width = 30;
+      const filled = Math.round(((i + 1) / inputs.length) * width);
+      Deno.stderr.writeSync(new TextEncoder().encode(
+        `\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${i + 1}/${inputs.length}`,
+      ));
+    }
+  }
+  if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  if (v.json) console.log(JSON.stringify(summary));
+  else {
+    console.log(`done ${summary.done}, held back ${summary.held.length}, failed ${summary.failed.length}`);
+    for (const h of summary.held) console.log(`held back: ${h.file}: ${h.reason}`);
+    for (const f of summary.failed) console.log(`failed: ${f.file}: ${f.reason}`);
+  }
+  return summary.failed.length ? 1 : 0;
+}
+
+const ACTIONS = new Set(["D", "Z", "X", "K", "C", "U"]);
+
+/** Reads and checks a profile given as JSON. */
+export function loadProfile(file: string): DeidProfile {
+  const raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  if (typeof raw !== "object" || raw === null) throw new Error("expected a JSON object");
+  const actions = new Map<number, Action>();
+  for (const [keyword, action] of Object.entries(raw.actions ?? {})) {
+    const tag = resolveTag(keyword);
+    if (tag === undefined) throw new Error(`${JSON.stringify(keyword)} is not a keyword or (gggg,eeee) tag`);
+    if (typeof action !== "string" || !ACTIONS.has(action)) {
+      throw new Error(`${keyword}: action must be one of D, Z, X, K, C, U, not ${JSON.stringify(action)}`);
+    }
+    actions.set(tag, action as Action);
+  }
+  return {
+    name: String(raw.name ?? path.basename(file)),
+    method: String(raw.method ?? `Conduit profile ${raw.name ?? path.basename(file)}`),
+    removePrivate: raw.removePrivate !== false,
+    shiftDates: raw.shiftDates,
+    actions,
+  };
+}
+
+function walk(p: string): string[] {
+  let stat;
+  try {
+    stat = fs.statSync(p);
+  } catch {
+    return [p];
+  }
+  if (!stat.isDirectory()) return [p];
+  return fs.readdirSync(p).sort().flatMap((name) => walk(path.join(p, name)));
+}

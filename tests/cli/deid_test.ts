@@ -1,0 +1,65 @@
+/** `deno task agent deid`: de-identifies a directory with a profile file and reports per object. */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { agentCli } from "../support/agent.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+
+Deno.test("agent deid writes de-identified objects named by their new UIDs and a summary", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-cli-" });
+  const series = await writeGeneratedSeries(path.join(dir, "in"), {
+    count: 3,
+    rows: 8,
+    columns: 8,
+    seed: "cli",
+  });
+  await Deno.writeTextFile(path.join(dir, "in", "broken.dcm"), "not dicom");
+  await Deno.writeFile(path.join(dir, "key"), crypto.getRandomValues(new Uint8Array(32)));
+  await Deno.writeTextFile(
+    path.join(dir, "profile.json"),
+    JSON.stringify({
+      name: "cli-test",
+      actions: {
+        PatientName: "D",
+        PatientID: "D",
+        SOPInstanceUID: "U",
+        StudyInstanceUID: "U",
+        SeriesInstanceUID: "U",
+      },
+    }),
+  );
+  const args = [
+    "deid",
+    "--profile-file",
+    path.join(dir, "profile.json"),
+    "--key-file",
+    path.join(dir, "key"),
+  ];
+  const r = await agentCli([...args, "--in", path.join(dir, "in"), "--out", path.join(dir, "out"), "--json"]);
+  assert.equal(r.code, 1, "a failed object makes the command fail");
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.done, 3);
+  assert.equal(summary.failed.length, 1);
+  assert.match(summary.failed[0].reason, /not a readable DICOM file/);
+  const outputs = [...Deno.readDirSync(path.join(dir, "out"))].map((e) => e.name).sort();
+  assert.equal(outputs.length, 3);
+  for (const name of outputs) {
+    const h = readPart10Header(await Deno.readFile(path.join(dir, "out", name)));
+    assert.equal(`${h.sopInstanceUid}.dcm`, name);
+    assert.ok(!series.paths.some((p) => p.includes(h.sopInstanceUid!)));
+  }
+
+  const named = await agentCli([
+    "deid",
+    "--profile",
+    "basic",
+    "--key-file",
+    path.join(dir, "key"),
+    "--in",
+    dir,
+    "--out",
+    dir,
+  ]);
+  assert.equal(named.code, 2);
+  assert.match(named.stderr, /PS3\.15 Table E\.1-1, which is not in this repository yet/);
+});
