@@ -8,6 +8,8 @@
  * which is not in the repository yet; asking for one says so.
  */
 import { parseArgs } from "node:util";
+// @ts-types="npm:@types/papaparse@^5"
+import Papa from "papaparse";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
@@ -15,7 +17,8 @@ import { type Action, deidentifyFile, type DeidProfile } from "../deid/engine.ts
 
 const USAGE =
   `usage: deno task agent deid (--profile NAME | --profile-file FILE) --key-file FILE --in DIR|FILE --out DIR
-       [--name-prefix P] [--allow-burned-in] [--json]`;
+       [--name-prefix P] [--pseudonyms FILE.csv] [--trial-sponsor S --trial-protocol P --trial-site S]
+       [--allow-burned-in] [--json]`;
 
 export async function deidCommand(args: string[]): Promise<number> {
   let v;
@@ -31,6 +34,10 @@ export async function deidCommand(args: string[]): Promise<number> {
         out: { type: "string" },
         "name-prefix": { type: "string" },
         "allow-burned-in": { type: "boolean" },
+        pseudonyms: { type: "string" },
+        "trial-sponsor": { type: "string" },
+        "trial-protocol": { type: "string" },
+        "trial-site": { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean" },
       },
@@ -70,6 +77,21 @@ export async function deidCommand(args: string[]): Promise<number> {
     return fail(`cannot read the key file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if (key.length < 16) return fail("the key file must hold at least 16 bytes");
+  let pseudonyms: Map<string, string> | undefined;
+  if (v.pseudonyms) {
+    try {
+      pseudonyms = loadPseudonyms(v.pseudonyms);
+    } catch (err) {
+      return fail(`pseudonym table ${v.pseudonyms}: ${(err as Error).message}`);
+    }
+  }
+  const trialFlags = [v["trial-sponsor"], v["trial-protocol"], v["trial-site"]];
+  if (trialFlags.some((f) => f !== undefined) && trialFlags.some((f) => f === undefined)) {
+    return fail("--trial-sponsor, --trial-protocol and --trial-site go together");
+  }
+  const trial = v["trial-sponsor"] === undefined
+    ? undefined
+    : { sponsorName: v["trial-sponsor"]!, protocolId: v["trial-protocol"]!, siteId: v["trial-site"]! };
   const inputs = walk(v.in);
   fs.mkdirSync(v.out, { recursive: true });
   const summary = {
@@ -84,6 +106,8 @@ export async function deidCommand(args: string[]): Promise<number> {
       profile,
       patientNamePrefix: v["name-prefix"],
       allowBurnedIn: v["allow-burned-in"],
+      pseudonyms,
+      trial,
     });
     if (r.status === "done") {
       fs.renameSync(path.join(v.out, `${i + 1}.dcm`), path.join(v.out, `${r.sopInstanceUid}.dcm`));
@@ -109,6 +133,29 @@ export async function deidCommand(args: string[]): Promise<number> {
 }
 
 const ACTIONS = new Set(["D", "Z", "X", "K", "C", "U"]);
+
+/**
+ * Reads a per-patient pseudonym table: CSV rows of original Patient ID and pseudonym (a header row
+ * naming the columns is skipped). A row without both values is an error naming its line.
+ */
+export function loadPseudonyms(file: string): Map<string, string> {
+  const parsed = Papa.parse<string[]>(fs.readFileSync(file, "utf8"), {
+    skipEmptyLines: true,
+    delimiter: ",",
+  });
+  if (parsed.errors.length) {
+    throw new Error(`line ${(parsed.errors[0].row ?? 0) + 1}: ${parsed.errors[0].message}`);
+  }
+  const out = new Map<string, string>();
+  parsed.data.forEach((row, i) => {
+    const [original, pseudonym] = row.map((c) => c.trim());
+    if (i === 0 && /patient/i.test(original ?? "") && /pseudonym/i.test(pseudonym ?? "")) return;
+    if (!original || !pseudonym) throw new Error(`line ${i + 1}: expected "original Patient ID, pseudonym"`);
+    if (pseudonym.length > 64) throw new Error(`line ${i + 1}: the pseudonym is longer than 64 characters`);
+    out.set(original, pseudonym);
+  });
+  return out;
+}
 
 /** Reads and checks a profile given as JSON. */
 export function loadProfile(file: string): DeidProfile {

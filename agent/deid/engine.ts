@@ -23,7 +23,7 @@ import {
   shiftDateTime,
 } from "@conduit/shared/deid/pseudonyms.ts";
 import { readFileHeader } from "../archive/header_file.ts";
-import { type Addition, type Edit, encodeText, rewriteDataSet } from "./rewrite.ts";
+import { type Addition, type Edit, encodeSequence, encodeText, rewriteDataSet } from "./rewrite.ts";
 
 /** PS3.15 action codes, one per attribute after the options are applied. */
 export type Action = "D" | "Z" | "X" | "K" | "C" | "U";
@@ -38,6 +38,19 @@ export interface DeidProfile {
   shiftDates?: { minDays: number; maxDays: number };
   /** The De-identification Method text written into (0012,0063). */
   method: string;
+  /** The profile's and options' codes (CID 7050) for the De-identification Method Code Sequence. */
+  codes?: { value: string; meaning: string }[];
+}
+
+/** Clinical Trial attributes set from the caller (PS3.3 C.7.1.3). */
+export interface TrialAttributes {
+  sponsorName: string;
+  protocolId: string;
+  protocolName?: string;
+  siteId: string;
+  siteName?: string;
+  /** Default: the patient's pseudonymous ID. */
+  subjectId?: string;
 }
 
 export interface DeidRequest {
@@ -48,6 +61,7 @@ export interface DeidRequest {
   pseudonyms?: ReadonlyMap<string, string>;
   /** Let objects that may carry burned-in text through (held back otherwise). */
   allowBurnedIn?: boolean;
+  trial?: TrialAttributes;
 }
 
 export type DeidResult =
@@ -64,7 +78,26 @@ const T = {
   PatientIdentityRemoved: 0x00120062,
   DeidentificationMethod: 0x00120063,
   LongitudinalTemporalInformationModified: 0x00280303,
+  DeidentificationMethodCodeSequence: 0x00120064,
 } as const;
+
+/** The Clinical Trial Subject module's attributes, when the caller gives them. */
+function trialAdditions(req: DeidRequest, patientId: string): Addition[] {
+  const t = req.trial;
+  if (!t) return [];
+  const lo = (tag: number, v: string | undefined): Addition[] =>
+    v === undefined ? [] : [{ tag, vr: "LO", value: encodeText("LO", v.slice(0, 64)) }];
+  const subject = t.subjectId ??
+    (req.pseudonyms?.get(patientId) ?? pseudonymizePatientId(req.key, patientId));
+  return [
+    ...lo(0x00120010, t.sponsorName),
+    ...lo(0x00120020, t.protocolId),
+    ...lo(0x00120021, t.protocolName),
+    ...lo(0x00120030, t.siteId),
+    ...lo(0x00120031, t.siteName),
+    ...lo(0x00120040, subject),
+  ];
+}
 
 /** Modalities whose images may carry burned-in text when Burned In Annotation is absent. */
 const BURN_PRONE = new Set(["US", "SC", "XC", "OT"]);
@@ -135,6 +168,21 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
       vr: "CS",
       value: encodeText("CS", shift ? "MODIFIED" : "UNMODIFIED"),
     },
+    {
+      tag: T.DeidentificationMethodCodeSequence,
+      vr: "SQ",
+      value: encodeSequence(
+        (profile.codes ?? [{ value: "113100", meaning: "Basic Application Confidentiality Profile" }]).map((
+          c,
+        ) => [
+          { tag: 0x00080100, vr: "SH", value: encodeText("SH", c.value) },
+          { tag: 0x00080102, vr: "SH", value: encodeText("SH", "DCM") },
+          { tag: 0x00080104, vr: "LO", value: encodeText("LO", c.meaning) },
+        ]),
+        enc,
+      ),
+    },
+    ...trialAdditions(req, patientId),
   ];
   const header = rewriteDataSet(h.bytes, h.dataset, (el) => edit(el), enc, additions);
   const newSop = pseudonymizeUid(key, attrs.sopInstanceUid);

@@ -151,3 +151,35 @@ Deno.test({
     assert.deepEqual(await errors(out), []);
   },
 });
+
+Deno.test("deidentifyFile() adds the method code sequence and trial attributes, replacing earlier values", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-" });
+  const { file } = await oneCt(dir, "trial");
+  const once = path.join(dir, "once.dcm");
+  const twice = path.join(dir, "twice.dcm");
+  const trial = { sponsorName: "ACME", protocolId: "P-1", siteId: "north" };
+  await deidentifyFile(file, once, { key: KEY, profile: PROFILE, trial });
+  // A second pass over an output replaces the added elements instead of doubling them.
+  await deidentifyFile(once, twice, {
+    key: KEY,
+    profile: {
+      ...PROFILE,
+      codes: [{ value: "113107", meaning: "Retain Longitudinal Temporal Information Modified Dates Option" }],
+    },
+  });
+  for (const [f, code] of [[once, "113100"], [twice, "113107"]] as const) {
+    const { ds, get } = parsed(await Deno.readFile(f));
+    const seq = findElement(ds, 0x00120064)!;
+    assert.equal(seq.items!.length, 1);
+    const bytes = await Deno.readFile(f);
+    const item = seq.items![0];
+    assert.equal(stringValue(bytes, findElement(item, 0x00080100)!), code);
+    assert.equal(stringValue(bytes, findElement(item, 0x00080102)!), "DCM");
+    assert.equal(ds.elements.filter((e) => e.tag === 0x00120062).length, 1, "one Patient Identity Removed");
+    if (f === once) {
+      assert.equal(get(0x00120010), "ACME");
+      assert.equal(get(0x00120030), "north");
+      assert.equal(get(0x00120040), get(0x00100020), "the subject is the pseudonymous patient");
+    }
+  }
+});

@@ -87,7 +87,14 @@ function rewriteSet(
   };
   for (const el of ds.elements) {
     flushBefore(el.tag);
-    if (pending.length && pending[0].tag === el.tag) pending.shift(); // an addition replaces an existing one
+    if (pending.length && pending[0].tag === el.tag) {
+      // An addition replaces an element already there (an earlier de-identification's values, say).
+      const add = pending.shift()!;
+      out.push(header(add.tag, add.vr, add.value.length, o));
+      out.push(add.value);
+      changed = true;
+      continue;
+    }
     const e = edit(el, path);
     if (e.action === "remove") {
       changed = true;
@@ -160,5 +167,28 @@ export function encodeText(vr: string, text: string): Uint8Array {
   const out = new Uint8Array(bytes.length + 1);
   out.set(bytes);
   out[bytes.length] = vr === "UI" ? 0 : 0x20;
+  return out;
+}
+
+/**
+ * Encodes a sequence's value: items of defined length holding the given elements in tag order, for an
+ * Addition with VR SQ.
+ */
+export function encodeSequence(items: Addition[][], o: RewriteOptions): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const item of items) {
+    const body: Uint8Array[] = [];
+    for (const el of [...item].sort((a, b) => a.tag - b.tag)) {
+      body.push(header(el.tag, el.vr, el.value.length, o), el.value);
+    }
+    const length = body.reduce((n, b) => n + b.length, 0);
+    parts.push(header(ITEM, "", length, o), ...body);
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

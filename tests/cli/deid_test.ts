@@ -63,3 +63,61 @@ Deno.test("agent deid writes de-identified objects named by their new UIDs and a
   assert.equal(named.code, 2);
   assert.match(named.stderr, /PS3\.15 Table E\.1-1, which is not in this repository yet/);
 });
+
+Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad table is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-cli-" });
+  await writeGeneratedSeries(path.join(dir, "in"), {
+    count: 1,
+    rows: 8,
+    columns: 8,
+    seed: "table",
+  });
+  await Deno.writeFile(path.join(dir, "key"), crypto.getRandomValues(new Uint8Array(32)));
+  await Deno.writeTextFile(
+    path.join(dir, "profile.json"),
+    JSON.stringify({ actions: { PatientID: "D", SOPInstanceUID: "U" } }),
+  );
+  const original = "PAT0001"; // the generator's first patient
+  await Deno.writeTextFile(path.join(dir, "table.csv"), `patient id,pseudonym\n"${original}",SUBJ-042\n`);
+  const args = [
+    "deid",
+    "--profile-file",
+    path.join(dir, "profile.json"),
+    "--key-file",
+    path.join(dir, "key"),
+  ];
+  const r = await agentCli([
+    ...args,
+    "--pseudonyms",
+    path.join(dir, "table.csv"),
+    "--trial-sponsor",
+    "ACME",
+    "--trial-protocol",
+    "P-1",
+    "--trial-site",
+    "north",
+    "--in",
+    path.join(dir, "in"),
+    "--out",
+    path.join(dir, "out"),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const [name] = [...Deno.readDirSync(path.join(dir, "out"))].map((e) => e.name);
+  const text = new TextDecoder("latin1").decode(await Deno.readFile(path.join(dir, "out", name)));
+  assert.ok(text.includes("SUBJ-042"), "the table's pseudonym is the Patient ID (and the trial subject)");
+  assert.ok(text.includes("ACME") && text.includes("north"));
+  assert.ok(!text.includes(original), "the original Patient ID is gone");
+
+  await Deno.writeTextFile(path.join(dir, "bad.csv"), "PAT0001\n");
+  const bad = await agentCli([
+    ...args,
+    "--pseudonyms",
+    path.join(dir, "bad.csv"),
+    "--in",
+    path.join(dir, "in"),
+    "--out",
+    path.join(dir, "o2"),
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /line 1: expected "original Patient ID, pseudonym"/);
+});
