@@ -1,6 +1,6 @@
 /** The agent's Prometheus metrics, in one registry passed to whatever counts. */
 import client from "prom-client";
-import type { DimseEvent } from "./dimse/handlers.ts";
+import { type DimseEvent, statusHex } from "./dimse/handlers.ts";
 import type { ForwardEvent } from "./forward/forwarder.ts";
 
 export class AgentMetrics {
@@ -137,7 +137,7 @@ export class AgentMetrics {
         this.associations.inc({ outcome: e.type });
         break;
       case "store": {
-        const status = statusLabel(e.status);
+        const status = statusHex(e.status);
         this.objectsReceived.inc({ status });
         if (e.status === 0) this.bytesReceived.inc(e.bytes);
         else this.failures.inc({ operation: "store", status });
@@ -146,7 +146,7 @@ export class AgentMetrics {
       case "find":
       case "move":
       case "get": {
-        const status = statusLabel(e.status);
+        const status = statusHex(e.status);
         this.operations.inc({ operation: e.type, status });
         if (e.status !== 0 && e.status !== 0xfe00) this.failures.inc({ operation: e.type, status });
         break;
@@ -164,7 +164,7 @@ export class AgentMetrics {
       if (e.outcome !== "done") {
         this.forwardFailures.inc({
           destination: e.destination,
-          status: e.status === null ? "association" : statusLabel(e.status),
+          status: e.status === null ? "association" : statusHex(e.status),
         });
       }
     } else this.forwardLatency.observe({ destination: e.destination }, e.latencyMs / 1000);
@@ -173,8 +173,4 @@ export class AgentMetrics {
   text(): Promise<string> {
     return this.registry.metrics();
   }
-}
-
-function statusLabel(status: number): string {
-  return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
 }

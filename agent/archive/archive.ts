@@ -88,26 +88,6 @@ export class Archive {
     }
     return this.#free.bytes;
   }
-
-  /** Bytes used by the archive (walks the tree; for health, not for hot paths). */
-  async size(): Promise<number> {
-    let total = 0;
-    const walk = async (dir: string) => {
-      let entries: fs.Dirent[];
-      try {
-        entries = await fs.promises.readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const p = path.join(dir, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (e.isFile()) total += (await fs.promises.stat(p)).size;
-      }
-    };
-    await walk(this.archiveDir);
-    return total;
-  }
 }
 
 async function syncDir(dir: string): Promise<void> {

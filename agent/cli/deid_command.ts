@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 // @ts-types="npm:@types/papaparse@^5"
 import Papa from "papaparse";
 import * as fs from "node:fs";
+import { filesUnder } from "./_files.ts";
 import * as path from "node:path";
 import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
 import { type Action, deidentifyFile, type DeidProfile } from "../deid/engine.ts";
@@ -92,7 +93,7 @@ export async function deidCommand(args: string[]): Promise<number> {
   const trial = v["trial-sponsor"] === undefined
     ? undefined
     : { sponsorName: v["trial-sponsor"]!, protocolId: v["trial-protocol"]!, siteId: v["trial-site"]! };
-  const inputs = walk(v.in);
+  const inputs = filesUnder(v.in);
   fs.mkdirSync(v.out, { recursive: true });
   const summary = {
     done: 0,
@@ -177,15 +178,4 @@ export function loadProfile(file: string): DeidProfile {
     shiftDates: raw.shiftDates,
     actions,
   };
-}
-
-function walk(p: string): string[] {
-  let stat;
-  try {
-    stat = fs.statSync(p);
-  } catch {
-    return [p];
-  }
-  if (!stat.isDirectory()) return [p];
-  return fs.readdirSync(p).sort().flatMap((name) => walk(path.join(p, name)));
 }

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import * as path from "node:path";
+import { filesUnder } from "./_files.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
@@ -56,7 +56,7 @@ export async function routeCommand(args: string[]): Promise<number> {
     throw err;
   }
   let failures = 0;
-  for (const file of targets.flatMap(walk)) {
+  for (const file of targets.flatMap(filesUnder)) {
     try {
       const header = await readFileHeader(file);
       const attrs = instanceAttributes(header.bytes, header.dataset, header.header);
@@ -88,15 +88,4 @@ export async function routeCommand(args: string[]): Promise<number> {
     }
   }
   return failures ? 1 : 0;
-}
-
-function walk(p: string): string[] {
-  let stat;
-  try {
-    stat = fs.statSync(p);
-  } catch {
-    return [p]; // reported as unreadable
-  }
-  if (!stat.isDirectory()) return [p];
-  return fs.readdirSync(p).sort().flatMap((name) => walk(path.join(p, name)));
 }

@@ -22,6 +22,7 @@ import {
   type DimseEvent,
   DimseStatusError,
   Status,
+  statusHex,
   type StoreContext,
   type StoreHandler,
 } from "./handlers.ts";
@@ -228,7 +229,7 @@ export class ConduitNetwork extends Scp {
     if (!stream) return respond(Status.ProcessingFailure, "no data set received");
     if (stream instanceof DiscardStream) {
       this.log.warn("C-STORE refused", {
-        status: hex(stream.refusal.status),
+        status: statusHex(stream.refusal.status),
         reason: stream.refusal.message,
       });
       return respond(stream.refusal.status, stream.refusal.message);
@@ -369,10 +370,6 @@ class DiscardStream extends Writable {
     cb();
   }
   discard(): void {}
-}
-
-function hex(status: number): string {
-  return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
 }
 
 /**

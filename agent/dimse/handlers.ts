@@ -66,6 +66,11 @@ export interface NodeAddress {
   port: number;
 }
 
+/** A DIMSE status as logs and metrics show it: `0xA700`. */
+export function statusHex(status: number): string {
+  return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
+}
+
 export const Status = {
   Success: 0x0000,
   Pending: 0xff00,

@@ -19,6 +19,7 @@ import {
   type QueryModel,
   type RetrieveHandler,
   Status,
+  statusHex,
   type StoreHandler,
 } from "./handlers.ts";
 import { ScuAssociation } from "./scu.ts";
@@ -389,7 +390,7 @@ class AgentScp extends ConduitNetwork {
       (err) => {
         const status = err instanceof DimseStatusError ? err.status : Status.UnableToProcess;
         const reason = safeReason(err);
-        this.log.warn(`C-${kind.toUpperCase()} failed`, { status: hex(status), reason });
+        this.log.warn(`C-${kind.toUpperCase()} failed`, { status: statusHex(status), reason });
         finish(status, reason);
       },
     );
@@ -466,10 +467,6 @@ function readIdentifier(request: any): Identifier {
     throw new DimseStatusError(Status.CannotUnderstand, "identifier could not be parsed");
   }
   return elements as Identifier;
-}
-
-function hex(status: number): string {
-  return "0x" + status.toString(16).padStart(4, "0").toUpperCase();
 }
 
 /** A running SCP. */

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
-import * as path from "node:path";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { Database } from "../index/db.ts";
-import { indexInstance } from "../index/ingest.ts";
-import { parseHeaderBytes } from "../archive/header_file.ts";
+import { generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { indexedDatabase } from "../index/testing.ts";
 import type { Identifier } from "../dimse/handlers.ts";
 import { IndexQueryHandler } from "./find.ts";
 
 /** A real libsql file indexed with 2 patients x 2 studies x (CT 3 + MR 2) generated instances. */
 async function indexed() {
-  const dir = await Deno.makeTempDir({ prefix: "find-test-" });
-  const db = await Database.open(path.join(dir, "agent.db"));
   const specs = [...generateStudies({
     seed: "find-test",
     patients: 2,
@@ -20,20 +14,7 @@ async function indexed() {
     rows: 8,
     columns: 8,
   })];
-  for (const spec of specs) {
-    const bytes = generateInstance(spec);
-    const h = parseHeaderBytes(bytes, bytes.length, true);
-    const attrs = instanceAttributes(h.bytes, h.dataset, h.header);
-    indexInstance(db, attrs, {
-      path: `archive/${spec.sopInstanceUid}.dcm`,
-      fileSize: bytes.length,
-      datasetOffset: h.header.datasetOffset,
-      datasetSize: bytes.length - h.header.datasetOffset,
-      sha256: "0".repeat(64),
-      transferSyntaxUid: h.header.transferSyntax,
-      callingAet: "TEST",
-    });
-  }
+  const db = await indexedDatabase(specs);
   const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 1000 });
   const find = async (model: "patient" | "study", id: Identifier) => {
     const out: Identifier[] = [];

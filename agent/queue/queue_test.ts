@@ -1,39 +1,22 @@
 import assert from "node:assert/strict";
-import * as path from "node:path";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { Database } from "../index/db.ts";
-import { indexInstance } from "../index/ingest.ts";
-import { parseHeaderBytes } from "../archive/header_file.ts";
+import { generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { indexedDatabase } from "../index/testing.ts";
 import { Queue } from "./queue.ts";
 
 /** A real libsql file with three indexed objects, each queued for destination "a". */
 async function queued() {
-  const db = await Database.open(path.join(await Deno.makeTempDir({ prefix: "queue-test-" }), "agent.db"));
+  const specs = [...generateStudies({
+    seed: "q",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 3 }],
+    rows: 4,
+    columns: 4,
+  })];
+  const db = await indexedDatabase(specs, (spec, db) => {
+    new Queue(db).addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: "a" }], 1000);
+  });
   const queue = new Queue(db);
-  const specs = [
-    ...generateStudies({
-      seed: "q",
-      patients: 1,
-      studiesPerPatient: 1,
-      series: [{ modality: "CT", instances: 3 }],
-      rows: 4,
-      columns: 4,
-    }),
-  ];
-  for (const spec of specs) {
-    const bytes = generateInstance(spec);
-    const h = parseHeaderBytes(bytes, bytes.length, true);
-    indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
-      path: `archive/${spec.sopInstanceUid}.dcm`,
-      fileSize: bytes.length,
-      datasetOffset: h.header.datasetOffset,
-      datasetSize: bytes.length - h.header.datasetOffset,
-      sha256: "0".repeat(64),
-      transferSyntaxUid: h.header.transferSyntax,
-      callingAet: "T",
-    }, () => queue.addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: "a" }], 1000));
-  }
   return { db, queue };
 }
 
