@@ -1,0 +1,140 @@
+/**
+ * Messages over one stream: records of `[kind u8][length u32][payload]`, where kind 1 is a JSON
+ * control message and kind 2 a chunk of bytes (an object's body). A record is at most `maxRecord`
+ * bytes, so a reader never holds more than one record plus one window.
+ */
+import type { z } from "zod";
+import type { Stream } from "./stream.ts";
+
+const JSON_RECORD = 1;
+const BYTES_RECORD = 2;
+export const MAX_RECORD = 1024 * 1024;
+
+export type Incoming = { kind: "json"; value: unknown } | { kind: "bytes"; data: Uint8Array };
+
+/** A record that breaks the channel's rules; the stream is reset. */
+export class ChannelError extends Error {
+  override name = "ChannelError";
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class Channel {
+  readonly stream: Stream;
+  readonly #maxRecord: number;
+  readonly #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #ended = false;
+
+  constructor(stream: Stream, maxRecord = MAX_RECORD) {
+    this.stream = stream;
+    this.#maxRecord = maxRecord;
+  }
+
+  send(message: unknown): Promise<void> {
+    return this.#record(JSON_RECORD, encoder.encode(JSON.stringify(message)));
+  }
+
+  /** Sends bytes as records of at most `maxRecord` bytes each. */
+  async sendBytes(data: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < data.byteLength; offset += this.#maxRecord) {
+      await this.#record(BYTES_RECORD, data.subarray(offset, offset + this.#maxRecord));
+    }
+  }
+
+  #record(kind: number, payload: Uint8Array): Promise<void> {
+    if (payload.byteLength > this.#maxRecord) {
+      return Promise.reject(
+        new ChannelError(`record of ${payload.byteLength} bytes (limit ${this.#maxRecord})`),
+      );
+    }
+    const header = new Uint8Array(5);
+    header[0] = kind;
+    new DataView(header.buffer).setUint32(1, payload.byteLength);
+    if (payload.byteLength <= 16 * 1024) {
+      const one = new Uint8Array(5 + payload.byteLength);
+      one.set(header);
+      one.set(payload, 5);
+      return this.stream.write(one);
+    }
+    return this.stream.write(header).then(() => this.stream.write(payload));
+  }
+
+  /** The next record, or null at the end of the stream. */
+  async next(): Promise<Incoming | null> {
+    const header = await this.#take(5);
+    if (!header) return null;
+    const kind = header[0];
+    const length = new DataView(header.buffer, header.byteOffset, 5).getUint32(1);
+    if (kind !== JSON_RECORD && kind !== BYTES_RECORD) throw this.#fail(`unknown record kind ${kind}`);
+    if (length > this.#maxRecord) throw this.#fail(`record of ${length} bytes (limit ${this.#maxRecord})`);
+    const payload = length === 0 ? new Uint8Array(0) : await this.#take(length);
+    if (!payload) throw this.#fail("stream ended inside a record");
+    if (kind === BYTES_RECORD) return { kind: "bytes", data: payload };
+    try {
+      return { kind: "json", value: JSON.parse(decoder.decode(payload)) };
+    } catch {
+      throw this.#fail("a control message is not JSON");
+    }
+  }
+
+  /** The next record as a control message that `schema` accepts; anything else resets the stream. */
+  async expect<T>(schema: z.ZodType<T>): Promise<T> {
+    const record = await this.next();
+    if (!record) throw this.#fail("stream ended where a message was expected", false);
+    if (record.kind !== "json") throw this.#fail("bytes where a message was expected");
+    const parsed = schema.safeParse(record.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw this.#fail(`bad message: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+    }
+    return parsed.data;
+  }
+
+  /** Half-closes the stream after what was sent. */
+  end(): Promise<void> {
+    return this.stream.close();
+  }
+
+  #fail(message: string, reset = true): ChannelError {
+    if (reset) this.stream.reset(message);
+    return new ChannelError(message);
+  }
+
+  /** Exactly `n` bytes, or null if the stream ends cleanly before any of them. */
+  async #take(n: number): Promise<Uint8Array | null> {
+    while (this.#pendingBytes < n && !this.#ended) {
+      const chunk = await this.stream.read();
+      if (!chunk) this.#ended = true;
+      else {
+        this.#pending.push(chunk);
+        this.#pendingBytes += chunk.byteLength;
+      }
+    }
+    if (this.#pendingBytes < n) {
+      if (this.#pendingBytes === 0) return null;
+      throw this.#fail("stream ended inside a record", false);
+    }
+    const first = this.#pending[0];
+    if (first.byteLength >= n) {
+      const out = first.subarray(0, n);
+      if (first.byteLength === n) this.#pending.shift();
+      else this.#pending[0] = first.subarray(n);
+      this.#pendingBytes -= n;
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.#pending[0];
+      const take = Math.min(c.byteLength, n - filled);
+      out.set(c.subarray(0, take), filled);
+      filled += take;
+      if (take === c.byteLength) this.#pending.shift();
+      else this.#pending[0] = c.subarray(take);
+    }
+    this.#pendingBytes -= n;
+    return out;
+  }
+}

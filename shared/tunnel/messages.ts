@@ -1,0 +1,112 @@
+/**
+ * The tunnel's typed messages, validated with zod wherever they arrive. The hello pair opens a
+ * session (as WebSocket text messages); everything else travels as JSON records on a stream: the
+ * stream's first message is a request naming the operation, and the answer follows on the same
+ * stream.
+ */
+import { z } from "zod";
+
+export const PROTOCOL = "conduit-tunnel";
+export const PROTOCOL_VERSION = 1;
+
+const name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, . _ -");
+
+export const Hello = z.object({
+  protocol: z.literal(PROTOCOL),
+  version: z.number().int(),
+  site: name,
+  agentVersion: z.string().max(64),
+}).strict();
+export type Hello = z.infer<typeof Hello>;
+
+export const Welcome = z.discriminatedUnion("accepted", [
+  z.object({
+    protocol: z.literal(PROTOCOL),
+    version: z.number().int(),
+    accepted: z.literal(true),
+    site: name,
+    hubVersion: z.string().max(64),
+    /** Seconds between the agent's heartbeats. */
+    heartbeatSeconds: z.number().positive(),
+  }).strict(),
+  z.object({
+    protocol: z.literal(PROTOCOL),
+    version: z.number().int(),
+    accepted: z.literal(false),
+    reason: z.number().int(),
+    message: z.string(),
+  }).strict(),
+]);
+export type Welcome = z.infer<typeof Welcome>;
+
+const uid = z.string().min(1).max(64).regex(/^[0-9.]+$/, "a DICOM UID");
+const deadline = z.number().int().positive().max(24 * 3600 * 1000).optional();
+
+/** A request: the first message on a stream the hub opens to an agent. */
+export const Request = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("echo"), node: name, deadlineMs: deadline }).strict(),
+  z.object({
+    op: z.literal("find"),
+    node: name.optional(),
+    level: z.enum(["PATIENT", "STUDY", "SERIES", "IMAGE"]),
+    /** Keyword to value; an empty value asks for the attribute back. */
+    query: z.record(z.string(), z.string()),
+    limit: z.number().int().positive().optional(),
+    deadlineMs: deadline,
+  }).strict(),
+  z.object({
+    op: z.literal("retrieve"),
+    node: name.optional(),
+    studyInstanceUid: uid,
+    seriesInstanceUid: uid.optional(),
+    sopInstanceUid: uid.optional(),
+    /** Objects the receiver already holds (a resumed transfer skips them). */
+    skip: z.array(uid).max(100_000).optional(),
+    deadlineMs: deadline,
+  }).strict(),
+  z.object({ op: z.literal("store"), node: name.optional(), deadlineMs: deadline }).strict(),
+  z.object({ op: z.literal("status") }).strict(),
+]);
+export type Request = z.infer<typeof Request>;
+
+/** Announces one object; `size` bytes follow as byte records. */
+export const ObjectHeader = z.object({
+  type: z.literal("object"),
+  sopInstanceUid: uid,
+  size: z.number().int().nonnegative(),
+  /** Lower-case hex SHA-256 of the Part 10 bytes. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+}).strict();
+export type ObjectHeader = z.infer<typeof ObjectHeader>;
+
+/** Everything that can answer a request. */
+export const Reply = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ok"), detail: z.record(z.string(), z.unknown()).optional() }).strict(),
+  /** One C-FIND match as DICOM JSON. */
+  z.object({ type: z.literal("match"), dataset: z.record(z.string(), z.unknown()) }).strict(),
+  ObjectHeader,
+  /** The receiver committed the object (idempotently); the sender may mark it done. */
+  z.object({ type: z.literal("ack"), sopInstanceUid: uid }).strict(),
+  /** The receiver refused the object (bad checksum, rejected by its node...). */
+  z.object({ type: z.literal("nack"), sopInstanceUid: uid, message: z.string() }).strict(),
+  z.object({
+    type: z.literal("end"),
+    completed: z.number().int().nonnegative().optional(),
+    failed: z.number().int().nonnegative().optional(),
+    warning: z.number().int().nonnegative().optional(),
+  }).strict(),
+  z.object({
+    type: z.literal("status"),
+    queueDepth: z.number().int().nonnegative(),
+    agentVersion: z.string(),
+  }).strict(),
+  z.object({
+    type: z.literal("error"),
+    /** A short machine-readable code: unknown-node, timeout, dimse, cancelled, bad-request, internal. */
+    code: z.string(),
+    message: z.string(),
+    /** The DIMSE status when a peer answered with one. */
+    status: z.number().int().optional(),
+  }).strict(),
+]);
+export type Reply = z.infer<typeof Reply>;

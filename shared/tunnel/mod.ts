@@ -1,0 +1,7 @@
+/** The tunnel between agents and the hub: frames, sessions, streams, channels, messages, transports. */
+export * from "./frame.ts";
+export * from "./session.ts";
+export { StreamResetError } from "./stream.ts";
+export * from "./channel.ts";
+export * from "./messages.ts";
+export * from "./transport.ts";

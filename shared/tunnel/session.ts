@@ -1,0 +1,311 @@
+/**
+ * A tunnel session: many streams over one transport, each with a credit window (the yamux model).
+ * A side may send on a stream only as many bytes as the peer has granted; the peer grants more as
+ * its reader consumes, so a slow reader holds at most one window per stream in memory, whatever the
+ * sender's speed. The transport's `bufferedAmount` is a second guard: data writes also wait while
+ * more than `highWater` bytes sit unsent.
+ *
+ * Any frame that breaks the protocol (malformed, unknown stream, window overrun, oversize, wrong
+ * version) ends the whole session with a reason code; the peer learns it from a GoAway and from the
+ * WebSocket close code (4000 + reason).
+ */
+import {
+  decodeFrame,
+  encodeFrame,
+  Flag,
+  type Frame,
+  FrameType,
+  MAX_PAYLOAD,
+  ProtocolError,
+  Reason,
+  reasonName,
+} from "./frame.ts";
+import type { Transport } from "./transport.ts";
+import { Stream, type StreamHost } from "./stream.ts";
+
+export { Stream };
+
+export interface SessionOptions {
+  /** The client opens odd stream ids, the server even ones. */
+  side: "client" | "server";
+  /** The receive window each stream starts with, in bytes. */
+  window?: number;
+  maxPayload?: number;
+  /** Streams the peer may have open at once; one more is refused with RST. */
+  maxStreams?: number;
+  /** Data writes wait while the transport holds more than this many unsent bytes. */
+  highWater?: number;
+  /** Called for each stream the peer opens. */
+  onStream?: (stream: Stream) => void;
+  /** Called once when the session ends, with the reason. */
+  onClose?: (end: SessionEnd) => void;
+}
+
+export interface SessionEnd {
+  reason: Reason | number;
+  message: string;
+  /** Whether this side decided it (false: the peer or the network did). */
+  local: boolean;
+}
+
+export class SessionClosedError extends Error {
+  override name = "SessionClosedError";
+  constructor(readonly reason: number, message: string) {
+    super(message);
+  }
+}
+
+export const DEFAULT_WINDOW = 256 * 1024;
+
+export class Session {
+  readonly #transport: Transport;
+  readonly #options: Required<Omit<SessionOptions, "onStream" | "onClose">> & SessionOptions;
+  readonly #streams = new Map<number, Stream>();
+  readonly #host: StreamHost;
+  #nextId: number;
+  #highestPeer = 0;
+  #peerStreams = 0;
+  #goingAway = false;
+  #peerGoingAway = false;
+  #end?: SessionEnd;
+  readonly #ended: Promise<SessionEnd>;
+  #resolveEnded!: (end: SessionEnd) => void;
+  readonly #pings = new Map<number, { start: number; resolve(ms: number): void; reject(e: Error): void }>();
+  #pingSeq = 0;
+  /** Bytes sent and received in frames, for metrics. */
+  bytesOut = 0;
+  bytesIn = 0;
+
+  constructor(transport: Transport, options: SessionOptions) {
+    this.#transport = transport;
+    this.#options = {
+      ...options,
+      window: options.window ?? DEFAULT_WINDOW,
+      maxPayload: options.maxPayload ?? MAX_PAYLOAD,
+      maxStreams: options.maxStreams ?? 256,
+      highWater: options.highWater ?? 4 * 1024 * 1024,
+    };
+    this.#nextId = options.side === "client" ? 1 : 2;
+    this.#ended = new Promise((resolve) => (this.#resolveEnded = resolve));
+    this.#host = {
+      window: this.#options.window,
+      maxPayload: this.#options.maxPayload,
+      send: (frame) => this.#send(frame),
+      drained: () => this.#drained(),
+      forget: (stream) => this.#forget(stream),
+      closedError: () => this.#closedError(),
+    };
+    transport.start({
+      message: (data) => this.#onMessage(data),
+      close: (code, reason) => {
+        const r = code >= 4000 && code < 4100 ? code - 4000 : Reason.InternalError;
+        this.#finish({ reason: r, message: reason || `transport closed (${code})`, local: false });
+      },
+    });
+  }
+
+  /** Resolves when the session has ended, with why. */
+  get ended(): Promise<SessionEnd> {
+    return this.#ended;
+  }
+
+  get isClosed(): boolean {
+    return this.#end !== undefined;
+  }
+
+  /** Streams open now. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Opens a stream to the peer. Throws once the session is closed or either side is going away. */
+  open(): Stream {
+    if (this.#end) throw this.#closedError();
+    if (this.#goingAway || this.#peerGoingAway) {
+      throw new SessionClosedError(Reason.Normal, "the session is going away: no new streams");
+    }
+    const id = this.#nextId;
+    this.#nextId += 2;
+    const stream = new Stream(id, this.#host);
+    this.#streams.set(id, stream);
+    this.#send({ type: FrameType.WindowUpdate, flags: Flag.SYN, stream: id, length: 0 });
+    return stream;
+  }
+
+  /** Measures one round trip; rejects after `timeoutMs` or when the session ends. */
+  ping(timeoutMs = 15_000): Promise<number> {
+    if (this.#end) return Promise.reject(this.#closedError());
+    const value = (this.#pingSeq = (this.#pingSeq + 1) >>> 0);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pings.delete(value);
+        reject(new Error(`no ping answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pings.set(value, {
+        start: performance.now(),
+        resolve: (ms) => (clearTimeout(timer), resolve(ms)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      this.#send({ type: FrameType.Ping, flags: Flag.SYN, stream: 0, length: value });
+    });
+  }
+
+  /** Tells the peer this side opens and accepts no new streams; open ones carry on. */
+  goAway(): void {
+    if (this.#end || this.#goingAway) return;
+    this.#goingAway = true;
+    this.#send({ type: FrameType.GoAway, flags: 0, stream: 0, length: Reason.Normal });
+  }
+
+  /** GoAway, then waits up to `graceMs` for open streams to finish, then closes. */
+  async shutdown(graceMs = 5_000): Promise<void> {
+    this.goAway();
+    const deadline = Date.now() + graceMs;
+    while (this.#streams.size > 0 && !this.#end && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.close(Reason.Normal, "shutdown");
+  }
+
+  /** Ends the session now: every stream fails, the peer gets GoAway(reason) and the close code. */
+  close(reason: Reason | number = Reason.Normal, message = reasonName(reason)): void {
+    if (this.#end) return;
+    this.#send({ type: FrameType.GoAway, flags: 0, stream: 0, length: reason });
+    this.#transport.close(4000 + reason, message);
+    this.#finish({ reason, message, local: true });
+  }
+
+  #closedError(): SessionClosedError {
+    const end = this.#end;
+    return new SessionClosedError(
+      end?.reason ?? Reason.Normal,
+      end ? `session closed: ${reasonName(end.reason)}: ${end.message}` : "session closed",
+    );
+  }
+
+  #finish(end: SessionEnd): void {
+    if (this.#end) return;
+    this.#end = end;
+    const error = this.#closedError();
+    for (const stream of this.#streams.values()) stream._fail(error);
+    this.#streams.clear();
+    for (const ping of this.#pings.values()) ping.reject(error);
+    this.#pings.clear();
+    this.#resolveEnded(end);
+    try {
+      this.#options.onClose?.(end);
+    } catch { /* a listener's failure must not break the session's end */ }
+  }
+
+  #send(frame: Frame): void {
+    if (this.#end) return;
+    const bytes = encodeFrame(frame);
+    this.bytesOut += bytes.byteLength;
+    this.#transport.send(bytes);
+  }
+
+  async #drained(): Promise<void> {
+    while (!this.#end && this.#transport.bufferedAmount > this.#options.highWater) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  #forget(stream: Stream): void {
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    if (this.#isPeerId(stream.id)) this.#peerStreams--;
+  }
+
+  #isPeerId(id: number): boolean {
+    return (id % 2 === 1) !== (this.#options.side === "client");
+  }
+
+  /** A stream id this session saw open and since closed (late frames for it are dropped). */
+  #wasOpen(id: number): boolean {
+    return this.#isPeerId(id) ? id <= this.#highestPeer : id < this.#nextId;
+  }
+
+  #protocolError(error: ProtocolError): void {
+    this.close(error.reason, error.message);
+  }
+
+  #onMessage(data: Uint8Array | string): void {
+    if (this.#end) return;
+    if (typeof data === "string") {
+      return this.#protocolError(new ProtocolError(Reason.ProtocolError, "text message inside a session"));
+    }
+    this.bytesIn += data.byteLength;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(data, this.#options.maxPayload);
+    } catch (e) {
+      if (e instanceof ProtocolError) return this.#protocolError(e);
+      throw e;
+    }
+    switch (frame.type) {
+      case FrameType.Ping:
+        if (frame.flags & Flag.SYN) {
+          this.#send({ type: FrameType.Ping, flags: Flag.ACK, stream: 0, length: frame.length });
+        } else if (frame.flags & Flag.ACK) {
+          const ping = this.#pings.get(frame.length);
+          this.#pings.delete(frame.length);
+          ping?.resolve(performance.now() - ping.start);
+        }
+        return;
+      case FrameType.GoAway:
+        this.#peerGoingAway = true;
+        if (frame.length !== Reason.Normal) {
+          this.#transport.close(4000 + frame.length, "peer ended the session");
+          this.#finish({ reason: frame.length, message: `the peer ended the session`, local: false });
+        }
+        return;
+      default:
+        return this.#onStreamFrame(frame);
+    }
+  }
+
+  #onStreamFrame(frame: Frame): void {
+    const id = frame.stream;
+    if (frame.flags & Flag.SYN) {
+      if (!this.#isPeerId(id)) {
+        return this.#protocolError(
+          new ProtocolError(Reason.ProtocolError, `peer opened stream ${id}, one of ours`),
+        );
+      }
+      if (id <= this.#highestPeer) {
+        return this.#protocolError(new ProtocolError(Reason.ProtocolError, `peer reopened stream ${id}`));
+      }
+      this.#highestPeer = id;
+      if (this.#goingAway || this.#peerStreams >= this.#options.maxStreams) {
+        this.#send({ type: FrameType.WindowUpdate, flags: Flag.RST, stream: id, length: 0 });
+        return;
+      }
+      const stream = new Stream(id, this.#host);
+      this.#streams.set(id, stream);
+      this.#peerStreams++;
+      this.#send({ type: FrameType.WindowUpdate, flags: Flag.ACK, stream: id, length: 0 });
+      try {
+        this.#options.onStream?.(stream);
+      } catch {
+        stream.reset();
+      }
+    }
+    const stream = this.#streams.get(id);
+    if (!stream) {
+      if (this.#wasOpen(id)) return; // in flight when the stream ended
+      return this.#protocolError(
+        new ProtocolError(Reason.UnknownStream, `frame for stream ${id}, which was never opened`),
+      );
+    }
+    if (frame.flags & Flag.RST) return stream._remoteReset();
+    if (frame.type === FrameType.WindowUpdate) stream._credit(frame.length);
+    else if (frame.payload && frame.payload.byteLength > 0) {
+      if (!stream._receive(frame.payload)) {
+        return this.#protocolError(
+          new ProtocolError(Reason.FlowControl, `stream ${id} sent past its window`),
+        );
+      }
+    }
+    if (frame.flags & Flag.FIN) stream._remoteFin();
+  }
+}

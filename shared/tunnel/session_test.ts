@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { encodeFrame, Flag, FrameType, HEADER_BYTES, Reason } from "./frame.ts";
+import { Session, type SessionEnd } from "./session.ts";
+import type { Stream } from "./stream.ts";
+import { memoryPair, type MemoryTransport } from "./transport.ts";
+
+function pair(serverOptions: { window?: number; maxStreams?: number } = {}) {
+  const [a, b] = memoryPair();
+  const accepted: Stream[] = [];
+  const waiting: ((s: Stream) => void)[] = [];
+  const server = new Session(b, {
+    side: "server",
+    ...serverOptions,
+    onStream: (s) => {
+      const w = waiting.shift();
+      if (w) w(s);
+      else accepted.push(s);
+    },
+  });
+  const client = new Session(a, { side: "client", window: serverOptions.window });
+  const accept = () =>
+    accepted.length ? Promise.resolve(accepted.shift()!) : new Promise<Stream>((r) => waiting.push(r));
+  return { client, server, accept, transports: { a, b } };
+}
+
+async function readAll(stream: Stream): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of stream) parts.push(c.slice());
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, o), o += p.byteLength;
+  return out;
+}
+
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("Session delivers a stream's bytes in order across many frames", async () => {
+  const { client, server, accept } = pair();
+  const data = new Uint8Array(1_000_000).map((_, i) => (i * 7) % 251);
+  const s = client.open();
+  const write = s.write(data).then(() => s.close());
+  const got = await readAll(await accept());
+  await write;
+  assert.deepStrictEqual(got, data);
+  client.close();
+  server.close();
+});
+
+Deno.test("Session keeps many streams apart", async () => {
+  const { client, server, accept } = pair();
+  const sends = Array.from({ length: 20 }, async (_, i) => {
+    const s = client.open();
+    await s.write(new Uint8Array(50_000).fill(i));
+    await s.close();
+  });
+  const received = await Promise.all(Array.from({ length: 20 }, async () => readAll(await accept())));
+  await Promise.all(sends);
+  const fills = received.map((r) => {
+    assert.deepStrictEqual(r.byteLength, 50_000);
+    assert(r.every((b) => b === r[0]));
+    return r[0];
+  });
+  assert.deepStrictEqual(fills.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
+  client.close();
+  server.close();
+});
+
+Deno.test("Session holds a writer to the window while the reader does not read", async () => {
+  const window = 64 * 1024;
+  const { client, server, accept } = pair({ window });
+  const s = client.open();
+  let written = 0;
+  const writer = (async () => {
+    for (let i = 0; i < 64; i++) {
+      await s.write(new Uint8Array(16 * 1024));
+      written += 16 * 1024;
+    }
+    await s.close();
+  })();
+  const peer = await accept();
+  await tick(50);
+  // The writer stops at the window: nothing more sits unread on the receiving side.
+  assert.deepStrictEqual(written, window);
+  assert.deepStrictEqual(peer.buffered, window);
+  const all = await readAll(peer);
+  await writer;
+  assert.deepStrictEqual(all.byteLength, 64 * 16 * 1024);
+  client.close();
+  server.close();
+});
+
+Deno.test("Stream.reset() fails the peer's reads and the writer's pending write", async () => {
+  const { client, server, accept } = pair({ window: 16 * 1024 });
+  const s = client.open();
+  const write = s.write(new Uint8Array(100_000));
+  const peer = await accept();
+  assert(!peer.signal.aborted);
+  peer.reset("cancelled");
+  await assert.rejects(write, /reset by the peer/);
+  await assert.rejects(peer.read(), /reset here/);
+  assert(peer.signal.aborted);
+  // The session lives on.
+  const t = client.open();
+  await t.write(new Uint8Array([1, 2, 3]));
+  await t.close();
+  assert.deepStrictEqual(await readAll(await accept()), new Uint8Array([1, 2, 3]));
+  client.close();
+  server.close();
+});
+
+Deno.test("Session.ping() measures a round trip", async () => {
+  const { client, server } = pair();
+  const ms = await client.ping();
+  assert(ms >= 0 && ms < 1000);
+  client.close();
+  server.close();
+});
+
+Deno.test("Session.goAway() lets open streams finish and refuses new ones", async () => {
+  const { client, server, accept } = pair();
+  const s = client.open();
+  await s.write(new Uint8Array([9]));
+  const peer = await accept();
+  server.goAway();
+  await tick();
+  assert(!server.isClosed);
+  let threw = false;
+  try {
+    client.open();
+  } catch {
+    threw = true;
+  }
+  assert(threw, "opening a stream after the peer's GoAway throws");
+  await s.close();
+  assert.deepStrictEqual(await readAll(peer), new Uint8Array([9]));
+  await server.shutdown(1000);
+  assert.deepStrictEqual((await client.ended).reason, Reason.Normal);
+});
+
+Deno.test("Session refuses a stream past maxStreams with RST and keeps the others", async () => {
+  const { client, server, accept } = pair({ maxStreams: 2 });
+  const a = client.open(), b = client.open(), c = client.open();
+  await a.write(new Uint8Array([1]));
+  await b.write(new Uint8Array([2]));
+  await tick();
+  await assert.rejects(c.write(new Uint8Array([3])), /reset/);
+  await a.close();
+  await b.close();
+  assert.deepStrictEqual(await readAll(await accept()), new Uint8Array([1]));
+  assert.deepStrictEqual(await readAll(await accept()), new Uint8Array([2]));
+  assert(!server.isClosed);
+  client.close();
+});
+
+Deno.test("Session.close() fails every open stream on both sides", async () => {
+  const { client, server, accept } = pair();
+  const s = client.open();
+  await s.write(new Uint8Array([1]));
+  const peer = await accept();
+  await peer.read();
+  client.close(Reason.Revoked, "revoked");
+  await assert.rejects(peer.read(), /Revoked/);
+  const end = await server.ended;
+  assert.deepStrictEqual(end.reason, Reason.Revoked);
+  assert.deepStrictEqual(end.local, false);
+});
+
+Deno.test("a transport cut ends the session with every stream failed", async () => {
+  const { client, server, accept, transports } = pair();
+  const s = client.open();
+  await s.write(new Uint8Array([1]));
+  const peer = await accept();
+  await peer.read();
+  (transports.a as MemoryTransport).cut();
+  await assert.rejects(peer.read());
+  await assert.rejects(s.write(new Uint8Array(1)));
+  assert(client.isClosed && server.isClosed);
+});
+
+/** A session on one end and a raw transport on the other, to inject bad frames. */
+function rawPeer() {
+  const [raw, b] = memoryPair();
+  let closed: { code: number; reason: string } | undefined;
+  raw.start({ message: () => {}, close: (code, reason) => (closed = { code, reason }) });
+  const ends: SessionEnd[] = [];
+  const session = new Session(b, { side: "server", window: 1024, onClose: (e) => ends.push(e) });
+  return { raw, session, ends, closedWith: () => closed };
+}
+
+function header(type: number, flags: number, stream: number, length: number): Uint8Array {
+  return encodeFrame({ type: type as FrameType, flags, stream, length });
+}
+
+const badInputs: [string, (raw: MemoryTransport) => void, number][] = [
+  ["a frame shorter than its header", (raw) => raw.send(new Uint8Array(5)), Reason.ProtocolError],
+  ["an unknown frame type", (raw) => raw.send(header(9, 0, 1, 0)), Reason.ProtocolError],
+  ["a wrong frame version", (raw) => {
+    const f = header(FrameType.Ping, Flag.SYN, 0, 1);
+    f[0] = 7;
+    raw.send(f);
+  }, Reason.BadVersion],
+  ["a data frame for a stream never opened", (raw) =>
+    raw.send(encodeFrame({
+      type: FrameType.Data,
+      flags: 0,
+      stream: 5,
+      length: 1,
+      payload: new Uint8Array(1),
+    })), Reason.UnknownStream],
+  ["data past the window", (raw) => {
+    raw.send(header(FrameType.WindowUpdate, Flag.SYN, 1, 0));
+    raw.send(
+      encodeFrame({ type: FrameType.Data, flags: 0, stream: 1, length: 0, payload: new Uint8Array(2048) }),
+    );
+  }, Reason.FlowControl],
+  ["an oversize data frame", (raw) => {
+    raw.send(header(FrameType.WindowUpdate, Flag.SYN, 1, 0));
+    raw.send(
+      encodeFrame({ type: FrameType.Data, flags: 0, stream: 1, length: 0, payload: new Uint8Array(70_000) }),
+    );
+  }, Reason.Oversize],
+  ["a length that disagrees with the payload", (raw) => {
+    const f = new Uint8Array(HEADER_BYTES + 3);
+    f.set(header(FrameType.Data, 0, 1, 10));
+    raw.send(f);
+  }, Reason.ProtocolError],
+  [
+    "a stream opened with the server's parity",
+    (raw) => raw.send(header(FrameType.WindowUpdate, Flag.SYN, 2, 0)),
+    Reason.ProtocolError,
+  ],
+  ["a text message inside the session", (raw) => raw.send("hello"), Reason.ProtocolError],
+];
+
+for (const [what, inject, reason] of badInputs) {
+  Deno.test(`Session closes with a reason code on ${what}`, async () => {
+    const { raw, session, ends, closedWith } = rawPeer();
+    inject(raw);
+    const end = await session.ended;
+    assert.deepStrictEqual(end.reason, reason);
+    assert.deepStrictEqual(ends.length, 1);
+    await tick();
+    assert.deepStrictEqual(closedWith()?.code, 4000 + reason);
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * What a tunnel session runs over: something that carries whole messages, in order, both ways.
+ * A WebSocket in production (`webSocketTransport`), an in-memory pair in unit tests (`memoryPair`).
+ * Text messages carry the hello; binary messages carry one frame each.
+ */
+
+export interface TransportHandlers {
+  message(data: Uint8Array | string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface Transport {
+  /** Queues a message; never blocks. Callers watch `bufferedAmount` to stay bounded. */
+  send(data: Uint8Array | string): void;
+  /** Bytes queued and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /** Starts delivering messages (buffered ones first) to `handlers`. Called once. */
+  start(handlers: TransportHandlers): void;
+  close(code?: number, reason?: string): void;
+}
+
+/**
+ * A transport over an open standard WebSocket (Deno's client, or the server end of
+ * `Deno.upgradeWebSocket`). Messages that arrive before `start` wait for it.
+ */
+export function webSocketTransport(ws: WebSocket): Transport {
+  ws.binaryType = "arraybuffer";
+  let handlers: TransportHandlers | undefined;
+  const early: (Uint8Array | string)[] = [];
+  let closed: { code: number; reason: string } | undefined;
+  ws.onmessage = (e) => {
+    const data = typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer);
+    if (handlers) handlers.message(data);
+    else early.push(data);
+  };
+  const onClose = (code: number, reason: string) => {
+    if (closed) return;
+    closed = { code, reason };
+    handlers?.close(code, reason);
+  };
+  ws.onclose = (e) => onClose(e.code, e.reason);
+  ws.onerror = () => {}; // a close event follows
+  return {
+    send(data) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(data);
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    start(h) {
+      handlers = h;
+      for (const m of early.splice(0)) h.message(m);
+      if (closed) h.close(closed.code, closed.reason);
+      else if (ws.readyState === WebSocket.CLOSED) onClose(1006, "closed before start");
+    },
+    close(code = 1000, reason = "") {
+      try {
+        ws.close(code, reason.slice(0, 120));
+      } catch {
+        ws.close();
+      }
+    },
+  };
+}
+
+/** Opens a WebSocket and resolves once it is open (rejects on failure or after `timeoutMs`). */
+export function openWebSocket(
+  url: string,
+  init: { headers?: HeadersInit; timeoutMs?: number } = {},
+): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    // Deno's WebSocket takes headers (the credential goes there, never in the URL).
+    const Ctor = WebSocket as unknown as new (url: string, opts: { headers?: HeadersInit }) => WebSocket;
+    const ws = new Ctor(url, { headers: init.headers });
+    const timer = setTimeout(() => {
+      ws.close();
+      reject(new Error(`no WebSocket to ${url} within ${init.timeoutMs ?? 10_000} ms`));
+    }, init.timeoutMs ?? 10_000);
+    ws.onopen = () => {
+      clearTimeout(timer);
+      resolve(ws);
+    };
+    ws.onerror = (e) => {
+      clearTimeout(timer);
+      reject(new Error(`WebSocket to ${url} failed: ${(e as ErrorEvent).message ?? "error"}`));
+    };
+  });
+}
+
+/** An in-memory transport end; `cut()` drops the link as a network failure would. */
+export interface MemoryTransport extends Transport {
+  cut(): void;
+}
+
+/**
+ * Two connected in-memory transports. Delivery is asynchronous (a macrotask per message) so
+ * that ordering and back-pressure behave as on a socket; `bufferedAmount` counts bytes in flight.
+ */
+interface MemoryEnd extends MemoryTransport {
+  peer?: MemoryEnd;
+  deliver(d: Uint8Array | string): void;
+  finish(code: number, reason: string): void;
+}
+
+export function memoryPair(): [MemoryTransport, MemoryTransport] {
+  const make = (): MemoryEnd => {
+    let handlers: TransportHandlers | undefined;
+    const inbox: (Uint8Array | string)[] = [];
+    let buffered = 0;
+    let closed = false;
+    let pendingClose: { code: number; reason: string } | undefined;
+    const end: MemoryEnd = {
+      peer: undefined,
+      deliver(d: Uint8Array | string) {
+        if (closed) return;
+        if (handlers) handlers.message(d);
+        else inbox.push(d);
+      },
+      finish(code: number, reason: string) {
+        if (closed) return;
+        closed = true;
+        if (handlers) handlers.close(code, reason);
+        else pendingClose = { code, reason };
+      },
+      send(data: Uint8Array | string) {
+        if (closed) return;
+        const size = typeof data === "string" ? data.length : data.byteLength;
+        const copy = typeof data === "string" ? data : data.slice();
+        buffered += size;
+        setTimeout(() => {
+          buffered -= size;
+          end.peer?.deliver(copy);
+        }, 0);
+      },
+      get bufferedAmount() {
+        return buffered;
+      },
+      start(h: TransportHandlers) {
+        handlers = h;
+        for (const m of inbox.splice(0)) h.message(m);
+        if (pendingClose) h.close(pendingClose.code, pendingClose.reason);
+      },
+      close(code = 1000, reason = "") {
+        // Like a WebSocket: what was sent before the close still arrives, then the close.
+        setTimeout(() => {
+          end.peer?.finish(code, reason);
+          end.finish(code, reason);
+        }, 0);
+      },
+      cut() {
+        end.peer?.finish(1006, "cut");
+        end.finish(1006, "cut");
+      },
+    };
+    return end;
+  };
+  const a = make();
+  const b = make();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
