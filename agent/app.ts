@@ -28,6 +28,8 @@ import { Queue } from "./queue/queue.ts";
 import { Forwarder } from "./forward/forwarder.ts";
 import { queueRoutes } from "./http/queue.ts";
 import { VERSION } from "./version.ts";
+import { startTunnel } from "./tunnel/start.ts";
+import type { TunnelClient } from "./tunnel/client.ts";
 
 export interface RunningAgent {
   config: AgentConfig;
@@ -39,6 +41,8 @@ export interface RunningAgent {
   nodes: NodeOperations;
   queue: Queue;
   forwarder: Forwarder;
+  /** The link to the hub, when one is configured and the agent is enrolled. */
+  tunnel?: TunnelClient;
   stop(): Promise<void>;
 }
 
@@ -106,6 +110,10 @@ async function startLocked(
     config.archive.minFreeMegabytes * 1024 * 1024,
   );
 
+  const archiveQuery = new IndexQueryHandler(db, {
+    aet: config.dimse.aet,
+    maxResults: config.dimse.maxFindResults,
+  });
   const nodeOps = new NodeOperations(config, store, archive, db, log.child({ part: "nodes" }));
 
   let scp: ScpServer;
@@ -122,7 +130,7 @@ async function startLocked(
       idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
       artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
       store,
-      query: new IndexQueryHandler(db, { aet: config.dimse.aet, maxResults: config.dimse.maxFindResults }),
+      query: archiveQuery,
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
       log: log.child({ part: "dimse" }),
       onEvent: metrics.onDimseEvent,
@@ -170,6 +178,22 @@ async function startLocked(
     (count) => metrics.removed.inc(count),
   );
   retention?.start();
+  let tunnel: TunnelClient | undefined;
+  try {
+    tunnel = startTunnel(config, dataDir, {
+      nodes: nodeOps,
+      archive: archiveQuery,
+      queue,
+      agentVersion: VERSION,
+    }, log);
+  } catch (err) {
+    retention?.stop();
+    await forwarder.stop();
+    await scp.close();
+    await http.shutdown();
+    db.close();
+    throw err;
+  }
   log.info("agent started", {
     version: VERSION,
     aet: config.dimse.aet,
@@ -187,7 +211,9 @@ async function startLocked(
     nodes: nodeOps,
     queue,
     forwarder,
+    tunnel,
     async stop() {
+      await tunnel?.stop();
       await scp.close();
       await forwarder.stop();
       retention?.stop();

@@ -9,6 +9,7 @@ import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { startAgent } from "./app.ts";
 import { RouteConfigError } from "./routes/rules.ts";
 import { VERSION } from "./version.ts";
+import { enrollAgent } from "./tunnel/enroll_command.ts";
 import { nodeCommand } from "./cli/node_command.ts";
 import { queueCommand } from "./cli/queue_command.ts";
 import { routeCommand } from "./cli/route_command.ts";
@@ -65,12 +66,6 @@ export async function main(args: string[]): Promise<number> {
     console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
     return 2;
   }
-  if (values.enroll !== undefined) {
-    console.error(
-      "agent: --enroll needs the hub and its tunnel, which are not built yet; nothing was changed.",
-    );
-    return 2;
-  }
   const flags: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (typeof v === "string") flags[k] = v;
   let config;
@@ -86,6 +81,10 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  }
+  if (typeof values.enroll === "string") {
+    const code = await enrollAgent(config, values.enroll);
+    if (code !== 0) return code;
   }
   const log = rootLogger.withLevel(config.log.level).child({ site: config.site ?? "standalone" });
   let agent;

@@ -1,11 +1,101 @@
 /**
- * `deno task hub`: the central hub. Not built yet: the tunnel, site registry, DICOMweb, transfers and
- * console arrive with their issues. Until then this says so instead of pretending to run.
+ * `deno task hub [flags]`: the central hub (tunnel endpoint and site registry so far), and
+ * `deno task hub admin ...`: administration on its database.
  */
+import { parseArgs } from "node:util";
+import * as fs from "node:fs";
+import { Logger } from "@conduit/shared/log.ts";
+import { ConfigError } from "@conduit/shared/config.ts";
+import { HUB_FLAGS, loadHubConfig } from "./config.ts";
+import { startHub } from "./app.ts";
+import { siteCommand } from "./admin/site_command.ts";
+import { VERSION } from "./version.ts";
+
+function usage(): string {
+  const lines = Object.entries(HUB_FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
+  return [
+    `conduit hub ${VERSION}`,
+    "usage: deno task hub [--config FILE] [flags]",
+    "       deno task hub admin site add|list|revoke ... [--json]",
+    "",
+    "  --config FILE            YAML configuration file",
+    ...lines,
+    "",
+    "Every flag is also a CONDUIT_HUB_* variable (--public-url: CONDUIT_HUB_PUBLIC_URL).",
+  ].join("\n");
+}
+
+function load(flags: Record<string, string>) {
+  return loadHubConfig({ flags, env: Deno.env.toObject(), readFile: (p) => fs.readFileSync(p, "utf8") });
+}
+
+export async function main(args: string[]): Promise<number> {
+  if (args[0] === "--") args = args.slice(1);
+  if (args[0] === "admin") {
+    if (args[1] === "site") {
+      let data = "./data/hub";
+      try {
+        data = load({}).config.data;
+      } catch { /* the admin commands take --data */ }
+      return await siteCommand(args.slice(2), data);
+    }
+    console.error(`hub admin: unknown command ${args[1] ?? "(none)"}\n\n${usage()}`);
+    return 2;
+  }
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    config: { type: "string" },
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
+  for (const name of Object.keys(HUB_FLAGS)) options[name] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, strict: true }).values;
+  } catch (err) {
+    console.error(`hub: ${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  if (values.help) return console.log(usage()), 0;
+  if (values.version) return console.log(VERSION), 0;
+  const flags = Object.fromEntries(
+    Object.entries(values).filter(([, v]) => typeof v === "string"),
+  ) as Record<string, string>;
+  let config;
+  try {
+    config = load(flags).config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  const log = new Logger({ app: "hub" }, config.log.level);
+  const hub = await startHub(config, log);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  await hub.stop();
+  return 0;
+}
+
 if (import.meta.main) {
-  console.error(
-    "hub: not implemented yet. This milestone ships the site agent (deno task agent); the hub's tunnel,\n" +
-      "DICOMweb, transfers and console are tracked as open issues.",
-  );
-  Deno.exit(2);
+  // A failure inside a callback must not end the hub: log it and keep serving every other site.
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "unhandled rejection",
+        reason: String(e.reason?.message ?? e.reason),
+      }),
+    );
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    console.error(JSON.stringify({ level: "error", msg: "uncaught exception", reason: String(e.message) }));
+  });
+  Deno.exit(await main(Deno.args));
 }

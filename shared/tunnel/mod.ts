@@ -5,3 +5,4 @@ export { StreamResetError } from "./stream.ts";
 export * from "./channel.ts";
 export * from "./messages.ts";
 export * from "./transport.ts";
+export * from "./hello.ts";

@@ -33,6 +33,8 @@ export interface AgentProcessOptions {
   /** Extra configuration merged into the YAML file (dimse, nodes, routes...). */
   config?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** Extra command-line flags (`--hub URL`, `--enroll TOKEN`...). */
+  args?: string[];
 }
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
@@ -64,6 +66,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
     String(port),
     "--http-port",
     String(httpPort),
+    ...(opts.args ?? []),
   ];
   const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
   const http = (p: string) => fetch(`http://127.0.0.1:${httpPort}${p}`);

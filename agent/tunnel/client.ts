@@ -1,0 +1,143 @@
+/**
+ * The agent's side of the tunnel: connects out to the hub (never listens), authenticates with the
+ * site credential in a header, and keeps the session up: heartbeats find a half-open link within
+ * `heartbeat + timeout` seconds, and a lost session is retried with capped exponential backoff and
+ * full jitter. Streams the hub opens are handed to `serve`.
+ */
+import {
+  Channel,
+  clientHandshake,
+  HandshakeError,
+  Reason,
+  reasonName,
+  Request,
+  Session,
+} from "@conduit/shared/tunnel/mod.ts";
+import type { Logger } from "@conduit/shared/log.ts";
+import { openTunnelSocket } from "./socket.ts";
+
+export type TunnelState = "connecting" | "online" | "offline" | "stopped";
+
+export interface TunnelClientOptions {
+  url: string;
+  site: string;
+  credential: string;
+  agentVersion: string;
+  /** PEM certificates to trust for `wss` besides the system's. */
+  caCerts?: string[];
+  /** Answers one request on its stream. */
+  serve(request: Request, channel: Channel): Promise<void>;
+  log: Logger;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** A ping unanswered this long ends the session (default 10 s). */
+  heartbeatTimeoutMs?: number;
+}
+
+/** Full jitter: a uniform wait in [0, min(cap, base * 2^attempt)). */
+export function backoffDelay(attempt: number, baseMs: number, capMs: number, random = Math.random): number {
+  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
+}
+
+export class TunnelClient {
+  state: TunnelState = "offline";
+  session?: Session;
+  /** Times a session was established. */
+  connections = 0;
+  lastError?: string;
+  readonly #o: TunnelClientOptions;
+  #stopping = false;
+  #loop?: Promise<void>;
+  #wake?: () => void;
+
+  constructor(options: TunnelClientOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** GoAway to the hub, a short grace for open streams, then close. */
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.session?.shutdown(graceMs);
+    await this.#loop;
+    this.state = "stopped";
+  }
+
+  async #run(): Promise<void> {
+    const { log } = this.#o;
+    let attempt = 0;
+    while (!this.#stopping) {
+      this.state = "connecting";
+      const started = Date.now();
+      try {
+        await this.#connectOnce();
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        const refused = err instanceof HandshakeError &&
+          (err.reason === Reason.BadCredential || err.reason === Reason.Revoked ||
+            err.reason === Reason.BadVersion);
+        if (refused) {
+          log.error("the hub refused this agent", {
+            reason: reasonName((err as HandshakeError).reason),
+            message: this.lastError,
+          });
+        } else log.warn("tunnel connection failed", { reason: this.lastError });
+      }
+      this.state = "offline";
+      if (this.#stopping) break;
+      if (Date.now() - started > 60_000) attempt = 0; // a long session: start the backoff over
+      const delay = backoffDelay(attempt++, this.#o.backoffBaseMs ?? 500, this.#o.backoffCapMs ?? 30_000);
+      log.info("reconnecting to the hub", { inMs: delay, attempt });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.#wake = () => (clearTimeout(t), resolve());
+      });
+    }
+  }
+
+  /** One session, from socket to end. Resolves when it ends; throws if it could not start. */
+  async #connectOnce(): Promise<void> {
+    const o = this.#o;
+    const ws = await openTunnelSocket(o.url, { authorization: `Bearer ${o.credential}` }, o.caCerts);
+    const { welcome, transport } = await clientHandshake(ws, { site: o.site, agentVersion: o.agentVersion });
+    const session = new Session(transport, {
+      side: "client",
+      onStream: (stream) => {
+        const channel = new Channel(stream);
+        channel.expect(Request)
+          .then((request) => o.serve(request, channel))
+          .catch((err) =>
+            o.log.warn("tunnel request failed", { stream: stream.id, reason: (err as Error).message })
+          );
+      },
+    });
+    this.session = session;
+    this.state = "online";
+    this.connections++;
+    o.log.info("connected to the hub", { hubVersion: welcome.hubVersion });
+    const timeoutMs = o.heartbeatTimeoutMs ?? 10_000;
+    const beat = setInterval(() => {
+      session.ping(timeoutMs).catch(() => {
+        if (session.isClosed) return;
+        o.log.warn("the hub missed a heartbeat; dropping the session", { timeoutMs });
+        session.close(Reason.HeartbeatTimeout, "no answer to ping");
+      });
+    }, welcome.heartbeatSeconds * 1000);
+    if (this.#stopping) session.close(Reason.Normal, "stopping");
+    const end = await session.ended;
+    clearInterval(beat);
+    this.session = undefined;
+    o.log.info("tunnel session ended", {
+      reason: reasonName(end.reason),
+      message: end.message,
+      local: end.local,
+    });
+    if (end.reason === Reason.Revoked || end.reason === Reason.BadCredential) {
+      throw new HandshakeError(end.reason, end.message);
+    }
+  }
+}

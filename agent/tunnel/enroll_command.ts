@@ -1,0 +1,34 @@
+/** `--enroll TOKEN`: swaps the hub's one-time token for a site credential, kept 0600 in the data dir. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { AgentConfig } from "../config/schema.ts";
+import { enroll, saveCredential } from "./credential.ts";
+
+export async function enrollAgent(config: AgentConfig, token: string): Promise<number> {
+  if (!config.hub.url) {
+    console.error(
+      "agent: --enroll needs the hub's tunnel URL (--hub wss://HUB/tunnel or hub.url); nothing was changed",
+    );
+    return 2;
+  }
+  const caCerts = config.hub.caFile ? [fs.readFileSync(config.hub.caFile, "utf8")] : undefined;
+  let enrolled;
+  try {
+    enrolled = await enroll(config.hub.url, token, caCerts);
+  } catch (err) {
+    console.error(`agent: enrollment failed: ${(err as Error).message}`);
+    return 1;
+  }
+  if (config.site && config.site !== enrolled.site) {
+    console.error(`agent: the token is for site ${enrolled.site}, not ${config.site}; nothing was saved`);
+    return 1;
+  }
+  const file = saveCredential(path.resolve(config.data), {
+    site: enrolled.site,
+    credential: enrolled.credential,
+    hub: config.hub.url,
+    enrolledAt: new Date().toISOString(),
+  });
+  console.error(`agent: enrolled as site ${enrolled.site}; credential saved in ${file} (mode 0600)`);
+  return 0;
+}

@@ -1,0 +1,97 @@
+/**
+ * What the agent does for the hub, one request per stream: report its status, echo a node, and
+ * query a node or its own archive with the matches streamed back as they arrive. Each request has
+ * a deadline and stops when the hub resets its stream. Failures go back as an `error` reply.
+ */
+import type { Channel, Reply, Request } from "@conduit/shared/tunnel/mod.ts";
+import type { Logger } from "@conduit/shared/log.ts";
+import type { Identifier, QueryHandler } from "../dimse/handlers.ts";
+import { DimseStatusError } from "../dimse/handlers.ts";
+import { type NodeOperations, UnknownNodeError } from "../nodes/operations.ts";
+import type { Queue } from "../queue/queue.ts";
+
+export interface TunnelServices {
+  nodes: NodeOperations;
+  /** The agent's own archive, for a find without a node. */
+  archive: QueryHandler;
+  queue: Queue;
+  agentVersion: string;
+  log: Logger;
+}
+
+const DEFAULT_DEADLINE_MS = 5 * 60 * 1000;
+
+function send(channel: Channel, reply: Reply): Promise<void> {
+  return channel.send(reply);
+}
+
+export async function serveRequest(
+  services: TunnelServices,
+  request: Request,
+  channel: Channel,
+): Promise<void> {
+  const signal = AbortSignal.any([
+    channel.stream.signal,
+    AbortSignal.timeout(
+      "deadlineMs" in request && request.deadlineMs ? request.deadlineMs : DEFAULT_DEADLINE_MS,
+    ),
+  ]);
+  try {
+    await dispatch(services, request, channel, signal);
+  } catch (err) {
+    if (channel.stream.signal.aborted) return; // the hub cancelled; nobody is listening
+    const e = err as Error;
+    const code = signal.aborted
+      ? "timeout"
+      : e instanceof UnknownNodeError
+      ? "unknown-node"
+      : e instanceof DimseStatusError
+      ? "dimse"
+      : "failed";
+    services.log.warn("tunnel request failed", { op: request.op, code, reason: e.message });
+    await send(channel, {
+      type: "error",
+      code,
+      message: e.message,
+      ...(e instanceof DimseStatusError ? { status: e.status } : {}),
+    }).catch(() => {});
+  }
+  await channel.end().catch(() => {});
+}
+
+async function dispatch(s: TunnelServices, request: Request, channel: Channel, signal: AbortSignal) {
+  switch (request.op) {
+    case "status": {
+      const queueDepth = s.queue.summary()
+        .filter((r) => r.state !== "done" && r.state !== "dead")
+        .reduce((n, r) => n + r.count, 0);
+      return await send(channel, { type: "status", queueDepth, agentVersion: s.agentVersion });
+    }
+    case "echo": {
+      const { status, ms } = await s.nodes.echo(request.node);
+      return await send(channel, { type: "ok", detail: { status, ms } });
+    }
+    case "find": {
+      const identifier: Identifier = { QueryRetrieveLevel: request.level };
+      for (const [k, v] of Object.entries(request.query)) identifier[k] = v;
+      const model = request.level === "PATIENT" ? "patient" : "study";
+      const matches = request.node
+        ? s.nodes.find(request.node, model, identifier, signal)
+        : s.archive.find(model, identifier, signal);
+      let n = 0;
+      for await (const match of matches) {
+        if (signal.aborted) throw signal.reason;
+        await send(channel, { type: "match", dataset: match });
+        n++;
+        if (request.limit && n >= request.limit) break;
+      }
+      return await send(channel, { type: "end", completed: n });
+    }
+    default:
+      return await send(channel, {
+        type: "error",
+        code: "unsupported",
+        message: `this agent does not do ${request.op} over the tunnel yet`,
+      });
+  }
+}

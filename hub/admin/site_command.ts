@@ -1,0 +1,93 @@
+/**
+ * `deno task hub admin site add|list|revoke`: works on the hub's database whether or not the hub
+ * runs (a running hub closes a revoked site's session within its sync interval, 2 s). With
+ * `--json` each command prints one JSON object on stdout.
+ */
+import { parseArgs } from "node:util";
+import { openHubDb } from "../db/db.ts";
+import { SiteError, SiteRegistry } from "../sites/registry.ts";
+
+const USAGE = `usage: deno task hub admin site add NAME [--data DIR] [--json]
+       deno task hub admin site list [--data DIR] [--json]
+       deno task hub admin site revoke NAME [--data DIR] [--json]`;
+
+export async function siteCommand(args: string[], defaultData: string): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { data: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    console.error(`hub admin site: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [verb, name, ...extra] = parsed.positionals;
+  const json = parsed.values.json === true;
+  if (parsed.values.help || !verb) {
+    console.log(USAGE);
+    return verb ? 0 : 2;
+  }
+  if ((verb === "add" || verb === "revoke") && (!name || extra.length)) {
+    console.error(`hub admin site ${verb}: give one site name\n${USAGE}`);
+    return 2;
+  }
+  const db = await openHubDb(parsed.values.data ?? defaultData);
+  const registry = new SiteRegistry(db);
+  try {
+    if (verb === "add") {
+      const added = await registry.add(name);
+      if (json) console.log(JSON.stringify(added));
+      else {
+        console.log(
+          `site ${added.site} added. Its one-time enrollment token (valid until ${added.expiresAt}):`,
+        );
+        console.log(`\n  ${added.enrollmentToken}\n`);
+        console.log(
+          `On the site: deno task agent --site ${added.site} --hub wss://HUB/tunnel --enroll <token>`,
+        );
+      }
+    } else if (verb === "list") {
+      const sites = await registry.list();
+      if (json) console.log(JSON.stringify({ sites }));
+      else if (!sites.length) console.log("no sites");
+      else {
+        console.log(["SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "QUEUE", "RTT ms"].join("\t"));
+        for (const s of sites) {
+          console.log(
+            [
+              s.site,
+              s.state,
+              s.lastSeenAt ?? "-",
+              s.agentVersion ?? "-",
+              s.remoteAddress ?? "-",
+              s.queueDepth ?? "-",
+              s.rttMs ?? "-",
+            ].join("\t"),
+          );
+        }
+      }
+    } else if (verb === "revoke") {
+      await registry.revoke(name);
+      if (json) console.log(JSON.stringify({ site: name, state: "revoked" }));
+      else {console.log(
+          `site ${name} revoked: its credential no longer works and a running hub drops its session`,
+        );}
+    } else {
+      console.error(`hub admin site: unknown command ${verb}\n${USAGE}`);
+      return 2;
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof SiteError) {
+      if (json) console.log(JSON.stringify({ error: err.message }));
+      console.error(`hub admin site ${verb}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The running hub: its database, site registry, live tunnel sessions and the Hono app serving
+ * `/healthz`, `/metrics` and `/tunnel`.
+ */
+import { Hono } from "hono";
+import type { Logger } from "@conduit/shared/log.ts";
+import { type HubDb, openHubDb } from "./db/db.ts";
+import { SiteRegistry } from "./sites/registry.ts";
+import { Sessions } from "./tunnel/sessions.ts";
+import { tunnelRoutes } from "./tunnel/endpoint.ts";
+import type { HubConfig } from "./config.ts";
+import { HubMetrics } from "./metrics.ts";
+import { VERSION } from "./version.ts";
+
+export interface RunningHub {
+  port: number;
+  db: HubDb;
+  registry: SiteRegistry;
+  sessions: Sessions;
+  stop(): Promise<void>;
+}
+
+export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
+  const db = await openHubDb(config.data);
+  const registry = new SiteRegistry(db);
+  await registry.markAllOffline();
+  const sessions = new Sessions(registry, log.child({ part: "tunnel" }), config.tunnel);
+  const metrics = new HubMetrics(sessions);
+
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok", version: VERSION, sites: sessions.list().length }));
+  app.get(
+    "/metrics",
+    async (c) => c.text(await metrics.text(), 200, { "content-type": metrics.contentType }),
+  );
+  app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
+  app.onError((err, c) => {
+    log.error("request failed", { path: c.req.path, err });
+    return c.json({ error: "internal error" }, 500);
+  });
+
+  const server = Deno.serve(
+    { hostname: config.host, port: config.port, onListen: () => {} },
+    (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }),
+  );
+  log.info("hub started", { version: VERSION, listen: `${config.host}:${server.addr.port}` });
+  return {
+    port: server.addr.port,
+    db,
+    registry,
+    sessions,
+    async stop() {
+      await sessions.stop();
+      await server.shutdown();
+      db.close();
+      log.info("hub stopped");
+    },
+  };
+}

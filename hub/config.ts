@@ -1,0 +1,32 @@
+/** The hub's configuration: defaults, then the YAML file, then CONDUIT_HUB_* variables, then flags. */
+import { z } from "zod";
+import { type FlagTable, type LoadInput, loadLayered } from "@conduit/shared/config.ts";
+
+export const hubConfigSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  data: z.string().min(1).default("./data/hub"),
+  /** The URL agents and browsers reach the hub at (for links and enrollment instructions). */
+  publicUrl: z.string().url().optional(),
+  tunnel: z.object({
+    heartbeatSeconds: z.coerce.number().positive().max(60).default(5),
+    heartbeatTimeoutSeconds: z.coerce.number().positive().max(120).default(10),
+  }).strict().default({}),
+  log: z.object({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  }).strict().default({}),
+}).strict();
+
+export type HubConfig = z.infer<typeof hubConfigSchema>;
+
+export const HUB_FLAGS: FlagTable = {
+  host: { key: "host", help: "listen address (default 127.0.0.1)" },
+  port: { key: "port", help: "listen port (default 8080)" },
+  data: { key: "data", help: "data directory (default ./data/hub)" },
+  "public-url": { key: "publicUrl", help: "the URL agents and browsers use to reach the hub" },
+  "log-level": { key: "log.level", help: "debug, info, warn or error" },
+};
+
+export function loadHubConfig(input: LoadInput): { config: HubConfig; file?: string } {
+  return loadLayered({ schema: hubConfigSchema, flags: HUB_FLAGS, envPrefix: "CONDUIT_HUB_" }, input);
+}

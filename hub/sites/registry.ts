@@ -1,0 +1,158 @@
+/**
+ * The site registry in the hub's database: adding a site (with its one-time enrollment token),
+ * enrollment, credential checks, revocation, and the live facts the tunnel reports (state, last
+ * seen, agent version, address, queue depth, round trip).
+ */
+import { eq } from "drizzle-orm";
+import type { HubDb } from "../db/db.ts";
+import { type SiteRow, sites } from "../db/schema.ts";
+import { newSecret, parseToken, secretMatches } from "./tokens.ts";
+
+export const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
+
+export class SiteError extends Error {
+  override name = "SiteError";
+}
+
+export type SiteState = "pending" | "offline" | "online" | "revoked";
+
+/** What `admin site list` and the API show of a site (never a hash). */
+export interface SiteInfo {
+  site: string;
+  state: SiteState;
+  createdAt: string;
+  enrolledAt: string | null;
+  lastSeenAt: string | null;
+  agentVersion: string | null;
+  remoteAddress: string | null;
+  queueDepth: number | null;
+  rttMs: number | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function siteInfo(row: SiteRow): SiteInfo {
+  return {
+    site: row.name,
+    state: row.state as SiteState,
+    createdAt: new Date(row.createdAt).toISOString(),
+    enrolledAt: iso(row.enrolledAt),
+    lastSeenAt: iso(row.lastSeenAt),
+    agentVersion: row.agentVersion,
+    remoteAddress: row.remoteAddress,
+    queueDepth: row.queueDepth,
+    rttMs: row.rttMs === null ? null : Math.round(row.rttMs * 10) / 10,
+  };
+}
+
+export class SiteRegistry {
+  constructor(private readonly db: HubDb) {}
+
+  /**
+   * Adds a site and returns its one-time enrollment token. Adding a site that exists but never
+   * enrolled (or was revoked) issues a fresh token; an enrolled, active site is refused.
+   */
+  async add(
+    name: string,
+    now = Date.now(),
+  ): Promise<{ site: string; enrollmentToken: string; expiresAt: string }> {
+    if (!SITE_NAME.test(name)) {
+      throw new SiteError(`site name ${JSON.stringify(name)}: use letters, digits, . _ - (at most 64)`);
+    }
+    const existing = await this.get(name);
+    if (existing && existing.state !== "pending" && existing.state !== "revoked") {
+      throw new SiteError(`site ${name} exists and is enrolled; revoke it first to enroll it again`);
+    }
+    const { token, hash } = newSecret("cte", name);
+    const values = {
+      state: "pending",
+      enrollmentHash: hash,
+      enrollmentExpiresAt: now + ENROLLMENT_TTL_MS,
+      credentialHash: null,
+      revokedAt: null,
+    };
+    if (existing) await this.db.update(sites).set(values).where(eq(sites.name, name));
+    else await this.db.insert(sites).values({ name, createdAt: now, ...values });
+    return { site: name, enrollmentToken: token, expiresAt: new Date(now + ENROLLMENT_TTL_MS).toISOString() };
+  }
+
+  async get(name: string): Promise<SiteRow | undefined> {
+    return await this.db.query.sites.findFirst({ where: eq(sites.name, name) });
+  }
+
+  async list(): Promise<SiteInfo[]> {
+    const rows = await this.db.select().from(sites).orderBy(sites.name);
+    return rows.map(siteInfo);
+  }
+
+  /** Swaps a valid, unused enrollment token for a site credential (returned once, stored hashed). */
+  async enroll(token: string, now = Date.now()): Promise<{ site: string; credential: string }> {
+    const parsed = parseToken("cte", token);
+    const row = parsed && await this.get(parsed.site);
+    if (!parsed || !row || !secretMatches(parsed.secret, row.enrollmentHash)) {
+      throw new SiteError("the enrollment token is not valid (unknown, already used, or revoked)");
+    }
+    if ((row.enrollmentExpiresAt ?? 0) < now) throw new SiteError("the enrollment token has expired");
+    const { token: credential, hash } = newSecret("cts", row.name);
+    await this.db.update(sites).set({
+      state: "offline",
+      enrollmentHash: null,
+      enrollmentExpiresAt: null,
+      credentialHash: hash,
+      enrolledAt: now,
+    }).where(eq(sites.name, row.name));
+    return { site: row.name, credential };
+  }
+
+  /** The site a credential belongs to, or undefined if it is not valid now. */
+  async authenticate(credential: string): Promise<string | undefined> {
+    const parsed = parseToken("cts", credential);
+    if (!parsed) return undefined;
+    const row = await this.get(parsed.site);
+    if (!row || row.state === "revoked" || !secretMatches(parsed.secret, row.credentialHash)) {
+      return undefined;
+    }
+    return row.name;
+  }
+
+  async revoke(name: string, now = Date.now()): Promise<void> {
+    const row = await this.get(name);
+    if (!row) throw new SiteError(`no site named ${name}`);
+    await this.db.update(sites).set({
+      state: "revoked",
+      credentialHash: null,
+      enrollmentHash: null,
+      enrollmentExpiresAt: null,
+      revokedAt: now,
+    }).where(eq(sites.name, name));
+  }
+
+  /** Sites revoked since the hub last looked (the tunnel closes their sessions). */
+  async revokedNames(): Promise<Set<string>> {
+    const rows = await this.db.select({ name: sites.name }).from(sites).where(eq(sites.state, "revoked"));
+    return new Set(rows.map((r) => r.name));
+  }
+
+  async connected(name: string, facts: { agentVersion: string; remoteAddress: string }, now = Date.now()) {
+    await this.db.update(sites).set({ state: "online", lastSeenAt: now, ...facts }).where(
+      eq(sites.name, name),
+    );
+  }
+
+  async seen(name: string, facts: { rttMs?: number; queueDepth?: number }, now = Date.now()) {
+    await this.db.update(sites).set({ lastSeenAt: now, ...facts }).where(eq(sites.name, name));
+  }
+
+  /** The session ended; a revoked site stays revoked. */
+  async disconnected(name: string, now = Date.now()) {
+    const row = await this.get(name);
+    if (!row || row.state !== "online") return;
+    await this.db.update(sites).set({ state: "offline", lastSeenAt: now }).where(eq(sites.name, name));
+  }
+
+  /** At start: no session survives a hub restart. */
+  async markAllOffline() {
+    await this.db.update(sites).set({ state: "offline" }).where(eq(sites.state, "online"));
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The live sessions, one per site: heartbeats (ping, round trip, half-open detection), the agent's
+ * status (queue depth), revocation, and the facts written back to the site registry. A second
+ * session from the same site replaces the first (the agent reconnected before the hub saw the old
+ * socket die).
+ */
+import { Channel, Reason, Reply, Request, Session, type Transport } from "@conduit/shared/tunnel/mod.ts";
+import type { Logger } from "@conduit/shared/log.ts";
+import type { SiteRegistry } from "../sites/registry.ts";
+
+export interface SiteSession {
+  site: string;
+  session: Session;
+  agentVersion: string;
+  remoteAddress: string;
+  connectedAt: number;
+  rttMs?: number;
+  queueDepth?: number;
+  lastSeenAt: number;
+}
+
+export interface SessionsOptions {
+  heartbeatSeconds?: number;
+  /** A ping unanswered this long ends the session. */
+  heartbeatTimeoutSeconds?: number;
+  /** How often live facts are written to the registry and revocations read from it. */
+  syncSeconds?: number;
+}
+
+export class SiteUnavailableError extends Error {
+  override name = "SiteUnavailableError";
+}
+
+export class Sessions {
+  readonly #live = new Map<string, SiteSession>();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly heartbeatSeconds: number;
+  readonly #timeoutMs: number;
+  /** Frames in and out over every session, for metrics. */
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(
+    private readonly registry: SiteRegistry,
+    private readonly log: Logger,
+    options: SessionsOptions = {},
+  ) {
+    this.heartbeatSeconds = options.heartbeatSeconds ?? 5;
+    this.#timeoutMs = (options.heartbeatTimeoutSeconds ?? 10) * 1000;
+    this.#timers.push(setInterval(() => this.#heartbeat(), this.heartbeatSeconds * 1000));
+    this.#timers.push(setInterval(() => void this.sync(), (options.syncSeconds ?? 2) * 1000));
+  }
+
+  get(site: string): SiteSession | undefined {
+    return this.#live.get(site);
+  }
+
+  list(): SiteSession[] {
+    return [...this.#live.values()];
+  }
+
+  /** Starts a session for a site whose hello was accepted. */
+  attach(
+    site: string,
+    transport: Transport,
+    facts: { agentVersion: string; remoteAddress: string },
+  ): Session {
+    const log = this.log.child({ site });
+    const previous = this.#live.get(site);
+    if (previous) {
+      log.info("a new session replaces the site's previous one");
+      this.#live.delete(site);
+      previous.session.close(Reason.Replaced, "replaced by a newer session");
+    }
+    const session = new Session(transport, {
+      side: "server",
+      onStream: (stream) => stream.reset("the hub accepts no streams from agents yet"),
+      onClose: (end) => {
+        const current = this.#live.get(site);
+        this.bytesIn += session.bytesIn;
+        this.bytesOut += session.bytesOut;
+        if (current?.session !== session) return;
+        this.#live.delete(site);
+        log.info("site session ended", { reason: end.reason, message: end.message, local: end.local });
+        this.registry.disconnected(site).catch((err) => log.error("registry update failed", { err }));
+      },
+    });
+    const entry: SiteSession = { site, session, ...facts, connectedAt: Date.now(), lastSeenAt: Date.now() };
+    this.#live.set(site, entry);
+    log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
+    this.registry.connected(site, facts).catch((err) => log.error("registry update failed", { err }));
+    void this.#status(entry);
+    return session;
+  }
+
+  /** Opens a stream to a site's agent and sends `request`; the caller reads the replies. */
+  async call(site: string, request: Request): Promise<Channel> {
+    const live = this.#live.get(site);
+    if (!live) throw new SiteUnavailableError(`site ${site} is not connected`);
+    const channel = new Channel(live.session.open());
+    await channel.send(Request.parse(request));
+    return channel;
+  }
+
+  /** The replies to `request`, validated, until `end` or `error` (an error reply is thrown). */
+  async *replies(site: string, request: Request, signal?: AbortSignal): AsyncGenerator<Reply> {
+    const channel = await this.call(site, request);
+    const abort = () => channel.stream.reset("cancelled");
+    signal?.addEventListener("abort", abort);
+    try {
+      while (true) {
+        const reply = await channel.expect(Reply);
+        yield reply;
+        if (reply.type === "end" || reply.type === "error" || reply.type === "ok") break;
+      }
+    } finally {
+      signal?.removeEventListener("abort", abort);
+      channel.stream.reset("done");
+    }
+  }
+
+  async #status(entry: SiteSession): Promise<void> {
+    try {
+      for await (const reply of this.replies(entry.site, { op: "status" })) {
+        if (reply.type === "status") entry.queueDepth = reply.queueDepth;
+      }
+    } catch { /* the next heartbeat asks again */ }
+  }
+
+  #heartbeat(): void {
+    let n = 0;
+    for (const entry of this.#live.values()) {
+      const { session } = entry;
+      session.ping(this.#timeoutMs).then((ms) => {
+        entry.rttMs = ms;
+        entry.lastSeenAt = Date.now();
+      }).catch(() => {
+        if (session.isClosed) return;
+        this.log.warn("site missed its heartbeat; closing the session", { site: entry.site });
+        session.close(Reason.HeartbeatTimeout, "no answer to ping");
+      });
+      if (++n % 6 === 0) void this.#status(entry);
+    }
+  }
+
+  /** Writes live facts to the registry and closes sessions of sites revoked meanwhile. */
+  async sync(): Promise<void> {
+    try {
+      const revoked = await this.registry.revokedNames();
+      for (const [site, entry] of this.#live) {
+        if (revoked.has(site)) {
+          this.log.warn("site revoked; closing its session", { site });
+          entry.session.close(Reason.Revoked, "the site was revoked");
+          continue;
+        }
+        await this.registry.seen(site, {
+          rttMs: entry.rttMs,
+          queueDepth: entry.queueDepth,
+        }, entry.lastSeenAt);
+      }
+    } catch (err) {
+      this.log.error("site registry sync failed", { err });
+    }
+  }
+
+  /** Closes the session of `site` now (after a revoke through this process). */
+  drop(site: string, reason: Reason, message: string): void {
+    this.#live.get(site)?.session.close(reason, message);
+  }
+
+  /** GoAway to every agent, then close. */
+  async stop(graceMs = 2000): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    await Promise.all([...this.#live.values()].map((e) => e.session.shutdown(graceMs)));
+  }
+}

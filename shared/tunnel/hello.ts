@@ -1,0 +1,143 @@
+/**
+ * The versioned hello that opens a session, as WebSocket text messages before any frame: the agent
+ * sends `Hello`, the hub answers `Welcome` (accepted, or refused with a reason code and closed).
+ * Each side switches the socket to frames synchronously on the message that ends the hello, so a
+ * frame sent right after it is never lost.
+ */
+import { Reason } from "./frame.ts";
+import { Hello, PROTOCOL, PROTOCOL_VERSION, Welcome } from "./messages.ts";
+import { type Transport, webSocketTransport } from "./transport.ts";
+
+export class HandshakeError extends Error {
+  override name = "HandshakeError";
+  constructor(readonly reason: number, message: string) {
+    super(message);
+  }
+}
+
+type Accepted = Extract<Welcome, { accepted: true }>;
+
+/** Agent side: sends the hello and resolves with the welcome and the transport for the session. */
+export function clientHandshake(
+  ws: WebSocket,
+  hello: Omit<Hello, "protocol" | "version">,
+  timeoutMs = 10_000,
+): Promise<{ welcome: Accepted; transport: Transport }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.close(4000 + Reason.ProtocolError, "no welcome");
+      reject(new HandshakeError(Reason.ProtocolError, `no welcome from the hub within ${timeoutMs} ms`));
+    }, timeoutMs);
+    ws.onclose = (e) => {
+      clearTimeout(timer);
+      const reason = e.code >= 4000 && e.code < 4100 ? e.code - 4000 : Reason.InternalError;
+      reject(new HandshakeError(reason, `the hub closed the socket (${e.code}) ${e.reason}`.trim()));
+    };
+    ws.onmessage = (e) => {
+      clearTimeout(timer);
+      const parsed = typeof e.data === "string" ? safeJson(e.data, Welcome) : undefined;
+      if (!parsed) {
+        ws.close(4000 + Reason.ProtocolError, "bad welcome");
+        return reject(new HandshakeError(Reason.ProtocolError, "the hub's first message is not a welcome"));
+      }
+      if (!parsed.accepted) {
+        ws.close(4000 + parsed.reason, parsed.message.slice(0, 120));
+        return reject(new HandshakeError(parsed.reason, `the hub refused the session: ${parsed.message}`));
+      }
+      ws.onclose = null;
+      resolve({ welcome: parsed, transport: webSocketTransport(ws) });
+    };
+    ws.send(JSON.stringify({ protocol: PROTOCOL, version: PROTOCOL_VERSION, ...hello } satisfies Hello));
+  });
+}
+
+/**
+ * Hub side: waits for the hello, asks `decide` whether to accept it, and answers. On acceptance
+ * `start` runs with the transport right after the welcome is sent.
+ */
+export function serverHandshake<T>(
+  ws: WebSocket,
+  decide: (
+    hello: Hello,
+  ) => Promise<
+    { ok: true; heartbeatSeconds: number; hubVersion: string } | {
+      ok: false;
+      reason: number;
+      message: string;
+    }
+  >,
+  start: (hello: Hello, transport: Transport) => T,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const refuse = (reason: number, message: string) => {
+    ws.send(
+      JSON.stringify({ protocol: PROTOCOL, version: PROTOCOL_VERSION, accepted: false, reason, message }),
+    );
+    ws.close(4000 + reason, message.slice(0, 120));
+    return new HandshakeError(reason, message);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(refuse(Reason.ProtocolError, `no hello within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    ws.onclose = () => {
+      clearTimeout(timer);
+      reject(new HandshakeError(Reason.Normal, "the agent left during the hello"));
+    };
+    ws.onmessage = async (e) => {
+      clearTimeout(timer);
+      ws.onmessage = null;
+      const raw = typeof e.data === "string" ? safeRaw(e.data) : undefined;
+      if (raw && typeof raw === "object" && "version" in raw && raw.version !== PROTOCOL_VERSION) {
+        return reject(
+          refuse(Reason.BadVersion, `protocol version ${raw.version}; this hub speaks ${PROTOCOL_VERSION}`),
+        );
+      }
+      const parsed = Hello.safeParse(raw);
+      if (!parsed.success) {
+        return reject(refuse(Reason.ProtocolError, "the first message is not a valid hello"));
+      }
+      const hello = parsed.data;
+      let verdict;
+      try {
+        verdict = await decide(hello);
+      } catch (err) {
+        return reject(refuse(Reason.InternalError, `hub error: ${(err as Error).message}`));
+      }
+      if (!verdict.ok) return reject(refuse(verdict.reason, verdict.message));
+      if (ws.readyState !== WebSocket.OPEN) {
+        return reject(new HandshakeError(Reason.Normal, "the agent left"));
+      }
+      ws.onclose = null;
+      const welcome: Welcome = {
+        protocol: PROTOCOL,
+        version: PROTOCOL_VERSION,
+        accepted: true,
+        site: hello.site,
+        hubVersion: verdict.hubVersion,
+        heartbeatSeconds: verdict.heartbeatSeconds,
+      };
+      // Welcome first, then the session, in one synchronous step: the agent's first frame cannot
+      // arrive in between, and a frame the session sends at once goes out after the welcome.
+      ws.send(JSON.stringify(welcome));
+      resolve(start(hello, webSocketTransport(ws)));
+    };
+  });
+}
+
+function safeRaw(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function safeJson<T>(
+  text: string,
+  schema: { safeParse(v: unknown): { success: boolean; data?: T } },
+): T | undefined {
+  const r = schema.safeParse(safeRaw(text));
+  return r.success ? r.data : undefined;
+}

@@ -1,0 +1,66 @@
+/**
+ * The real hub for tests: in this process (so a test can reach its sessions) on a free loopback
+ * port with its own data directory, and its admin CLI as a subprocess.
+ */
+import { fileURLToPath } from "node:url";
+import * as path from "node:path";
+import { Logger } from "@conduit/shared/log.ts";
+import { type RunningHub, startHub } from "../../hub/app.ts";
+import { hubConfigSchema } from "../../hub/config.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface TestHub extends RunningHub {
+  dataDir: string;
+  tunnelUrl: string;
+  /** Log lines the hub wrote. */
+  lines: string[];
+}
+
+export async function startTestHub(
+  opts: { dataDir?: string; port?: number; heartbeatSeconds?: number } = {},
+): Promise<TestHub> {
+  const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
+  const lines: string[] = [];
+  const log = new Logger({ app: "hub" }, "debug", { write: (l) => lines.push(l) });
+  const config = hubConfigSchema.parse({
+    data: dataDir,
+    port: opts.port ?? 0,
+    tunnel: { heartbeatSeconds: opts.heartbeatSeconds ?? 1, heartbeatTimeoutSeconds: 3 },
+  });
+  const hub = await startHub(config, log);
+  return Object.assign(hub, { dataDir, tunnelUrl: `ws://127.0.0.1:${hub.port}/tunnel`, lines });
+}
+
+/** Runs `deno task hub admin ...` on a data directory; JSON output parsed when `--json` is given. */
+export async function hubAdmin(
+  dataDir: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string; json?: Record<string, unknown> }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-lock", path.join(ROOT, "hub/main.ts"), "admin", ...args, "--data", dataDir],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  let json;
+  if (args.includes("--json") && stdout.trim()) json = JSON.parse(stdout.trim().split("\n").at(-1)!);
+  return { code: out.code, stdout, stderr, json };
+}
+
+/** Polls `check` every 100 ms until it returns a value or `timeoutMs` passes. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The tunnel over real WebSockets: the hub's admin CLI adds a site, a real agent process enrolls
+ * with the one-time token, connects out, answers requests (echo, find streamed back), and is cut
+ * off at once by a revoke. Bad credentials and versions are refused with a reason code while the
+ * hub keeps serving the connected site.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { Reason } from "@conduit/shared/tunnel/mod.ts";
+import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, hubAdmin, startTestHub, type TestHub } from "../support/hub.ts";
+
+const skip = skipReason("storescu", "storescp");
+if (skip) console.warn(`enroll_test: skipped: ${skip}`);
+
+async function siteRow(hub: TestHub, site: string) {
+  const r = await hubAdmin(hub.dataDir, ["site", "list", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return (r.json!.sites as Record<string, unknown>[]).find((s) => s.site === site);
+}
+
+/** Opens a raw tunnel WebSocket and returns the refusal the hub sends and the close code. */
+function rawAttempt(
+  url: string,
+  credential: string,
+  hello: unknown,
+): Promise<{ welcome?: unknown; code: number }> {
+  return new Promise((resolve) => {
+    const Ctor = WebSocket as unknown as new (u: string, o: { headers: HeadersInit }) => WebSocket;
+    const ws = new Ctor(url, { headers: { authorization: `Bearer ${credential}` } });
+    let welcome: unknown;
+    ws.onopen = () => ws.send(JSON.stringify(hello));
+    ws.onmessage = (e) => (welcome = JSON.parse(String(e.data)));
+    ws.onclose = (e) => resolve({ welcome, code: e.code });
+  });
+}
+
+Deno.test({
+  name: "an enrolled agent connects out, answers requests, and a revoke cuts it off",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    const pacs = await startStorescp({ aet: "PACS", dir: await Deno.makeTempDir({ prefix: "pacs-" }) });
+    let agent: AgentProcess | undefined;
+    try {
+      const added = await hubAdmin(hub.dataDir, ["site", "add", "north", "--json"]);
+      assert.equal(added.code, 0, added.stderr);
+      const token = String(added.json!.enrollmentToken);
+      assert.match(token, /^cte\.north\./);
+      assert.equal((await siteRow(hub, "north"))?.state, "pending");
+
+      agent = await startAgentProcess({
+        config: { nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } } },
+        args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", token],
+      });
+      const credFile = path.join(agent.dataDir, "hub-credential.json");
+      assert.equal((await Deno.stat(credFile)).mode! & 0o777, 0o600);
+      const stored = JSON.parse(await Deno.readTextFile(credFile));
+      assert.match(stored.credential, /^cts\.north\./);
+      // The token was for one use: a second enrollment with it is refused.
+      const again = await fetch(`http://127.0.0.1:${hub.port}/tunnel/enroll`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(again.status, 403);
+      await again.body?.cancel();
+
+      const row = await eventually("north online", async () => {
+        const r = await siteRow(hub, "north");
+        return r?.state === "online" && r.rttMs !== null ? r : undefined;
+      });
+      assert.equal(row.agentVersion, "0.1.0");
+      assert.match(String(row.remoteAddress), /^127\.0\.0\.1:\d+$/);
+      assert.equal(row.queueDepth, 0);
+
+      // Echo a node at the site through the tunnel.
+      const echo = [];
+      for await (const r of hub.sessions.replies("north", { op: "echo", node: "pacs" })) echo.push(r);
+      assert.deepEqual(echo.map((r) => r.type), ["ok"]);
+      assert.equal((echo[0] as unknown as { detail: { status: number } }).detail.status, 0);
+      const unknown = [];
+      for await (const r of hub.sessions.replies("north", { op: "echo", node: "nope" })) unknown.push(r);
+      assert.equal(unknown[0].type, "error");
+      assert.equal((unknown[0] as { code: string }).code, "unknown-node");
+
+      // Find in the agent's archive, matches streamed back.
+      const files = ["CT_small.dcm", "MR_small.dcm"].map((f) => path.join(PYDICOM_TEST_FILES_DIR, f));
+      const sent = await storescu(files, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const matches = [];
+      for await (
+        const r of hub.sessions.replies("north", {
+          op: "find",
+          level: "STUDY",
+          query: { StudyInstanceUID: "", PatientID: "", ModalitiesInStudy: "" },
+        })
+      ) matches.push(r);
+      assert.equal(matches.at(-1)?.type, "end");
+      const studies = matches.filter((m) => m.type === "match");
+      assert.equal(studies.length, 2);
+      assert.equal((matches.at(-1) as { completed: number }).completed, 2);
+
+      // A bad credential and a wrong version are refused with their reason codes; north stays online.
+      const bad = await rawAttempt(hub.tunnelUrl, "cts.north.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", {
+        protocol: "conduit-tunnel",
+        version: 1,
+        site: "north",
+        agentVersion: "x",
+      });
+      assert.equal(bad.code, 4000 + Reason.BadCredential);
+      assert.equal((bad.welcome as { accepted: boolean }).accepted, false);
+      const version = await rawAttempt(hub.tunnelUrl, stored.credential, {
+        protocol: "conduit-tunnel",
+        version: 99,
+        site: "north",
+        agentVersion: "x",
+      });
+      assert.equal(version.code, 4000 + Reason.BadVersion);
+      assert.ok(hub.sessions.get("north"), "north is still connected");
+
+      // Revoke: the running hub closes the session within its sync interval and refuses the agent after.
+      const revoked = await hubAdmin(hub.dataDir, ["site", "revoke", "north", "--json"]);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      const t0 = Date.now();
+      await eventually("north's session closed", () => hub.sessions.get("north") ? undefined : true, 10_000);
+      assert.ok(Date.now() - t0 < 5000, `closed ${Date.now() - t0} ms after the revoke`);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(hub.sessions.get("north"), undefined, "a revoked agent does not get back in");
+      assert.equal((await siteRow(hub, "north"))?.state, "revoked");
+      const log = await Deno.readTextFile(agent.logFile);
+      assert.match(log, /the hub refused this agent/);
+      assert.doesNotMatch(log, /cts\.north\./, "the credential never appears in the agent's log");
+    } catch (err) {
+      if (agent) console.error((await Deno.readTextFile(agent.logFile)).slice(-3000));
+      console.error(hub.lines.slice(-20).join("\n"));
+      throw err;
+    } finally {
+      await agent?.stop();
+      await pacs.stop();
+      await hub.stop();
+    }
+  },
+});
