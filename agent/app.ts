@@ -85,12 +85,14 @@ async function startLocked(
     Object.values(config.nodes).map((n) => ({ aet: n.aet, host: n.host, port: n.port }));
   const routes = compileRoutes(config);
   const queue = new Queue(db);
+  let tunnel: TunnelClient | undefined;
   const forwarder = new Forwarder(
     config,
     queue,
     archive,
     log.child({ part: "forward" }),
     metrics.onForwardEvent,
+    () => tunnel?.session,
   );
   metrics.queueSource = () => queue.summary();
   const store = new ArchiveStoreHandler(
@@ -178,12 +180,14 @@ async function startLocked(
     (count) => metrics.removed.inc(count),
   );
   retention?.start();
-  let tunnel: TunnelClient | undefined;
   try {
     tunnel = startTunnel(config, dataDir, {
       nodes: nodeOps,
       archive: archiveQuery,
       queue,
+      store,
+      aet: config.dimse.aet,
+      nodeNames: new Set(Object.keys(config.nodes)),
       agentVersion: VERSION,
     }, log);
   } catch (err) {

@@ -84,7 +84,20 @@ export class ArchiveStoreHandler implements StoreHandler {
     return this.archive.tempPath();
   }
 
-  async commit(received: ReceivedObject, ctx: StoreContext): Promise<StoreOutcome> {
+  commit(received: ReceivedObject, ctx: StoreContext): Promise<StoreOutcome> {
+    return this.commitWith(received, ctx, []);
+  }
+
+  /**
+   * Commits like a C-STORE, and queues the object for `extra` destinations besides those the routes
+   * pick (an object the hub sends for a named node). A known object with the same bytes is not
+   * queued again: resending is idempotent.
+   */
+  async commitWith(
+    received: ReceivedObject,
+    ctx: StoreContext,
+    extra: { route: string; destination: string }[],
+  ): Promise<StoreOutcome> {
     const log = this.log.child({ sop: hashUid(ctx.sopInstanceUid), callingAet: ctx.association.callingAet });
     let header;
     try {
@@ -155,7 +168,10 @@ export class ArchiveStoreHandler implements StoreHandler {
       // keepLast: the new object replaces the stored one below, and is routed again.
     }
 
-    const targets = this.routing ? route(this.routing.routes, routingFacts(header, attrs, ctx)) : [];
+    const targets = [
+      ...(this.routing ? route(this.routing.routes, routingFacts(header, attrs, ctx)) : []),
+      ...(this.routing ? extra : []),
+    ];
     await this.archive.place(received.tempPath, relative);
     try {
       indexInstance(this.db, attrs, {

@@ -75,7 +75,11 @@ export const configSchema = z.object({
   }).strict().default({}),
   hub: z.object({
     url: z.string().url().optional(),
+    /** PEM file of CA certificates to trust for a wss:// hub (besides the system's). */
     caFile: z.string().optional(),
+    /** Reconnect backoff: full jitter over base * 2^attempt, capped. */
+    reconnectBaseSeconds: z.coerce.number().positive().default(0.5),
+    reconnectCapSeconds: z.coerce.number().positive().default(30),
   }).strict().default({}),
   archive: z.object({
     /** Same SOP Instance UID, other bytes: keep the stored object, replace it, or keep both. */

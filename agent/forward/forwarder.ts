@@ -13,6 +13,9 @@ import { scuTo } from "../nodes/connect.ts";
 import type { Archive } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import type { ClaimedRow, Queue } from "../queue/queue.ts";
+import type { Session } from "@conduit/shared/tunnel/mod.ts";
+import { parseRemoteDestination } from "../routes/rules.ts";
+import { sendRemote } from "./remote.ts";
 
 /** What the forwarder reports (metrics hook). */
 export type ForwardEvent =
@@ -50,13 +53,21 @@ export class Forwarder {
     private readonly archive: Archive,
     private readonly log: Logger,
     private readonly onEvent: (e: ForwardEvent) => void = () => {},
+    /** The live tunnel session, for destinations at other sites. */
+    private readonly tunnel: () => Session | undefined = () => undefined,
   ) {}
 
-  /** Destinations that routes send to. */
+  /**
+   * Every configured node (objects the hub sends for a node are queued without a route), and the
+   * other sites' nodes that routes send to (`@site/node`).
+   */
   destinations(): string[] {
-    const names = new Set<string>();
+    const names = new Set<string>(Object.keys(this.config.nodes));
     for (const r of this.config.routes) {
-      for (const t of r.to) if ("node" in t && !("site" in t)) names.add(t.node);
+      for (const t of r.to) {
+        if ("site" in t) names.add(t.node ? `@${t.site}/${t.node}` : `@${t.site}`);
+        else names.add(t.node);
+      }
     }
     return [...names];
   }
@@ -102,11 +113,13 @@ export class Forwarder {
 
   async #loop(destination: string, slot: number): Promise<void> {
     const node = this.config.nodes[destination];
+    const remote = parseRemoteDestination(destination);
     const wakeup = this.#wakeups.get(destination)!;
     const log = this.log.child({ destination, slot });
     while (this.#running) {
       try {
-        if (this.queue.isPaused(destination)) {
+        const session = remote ? this.tunnel() : undefined;
+        if (this.queue.isPaused(destination) || (remote && (!session || session.isClosed))) {
           await wakeup.wait(1000);
           continue;
         }
@@ -117,7 +130,8 @@ export class Forwarder {
           await wakeup.wait(wait);
           continue;
         }
-        await this.#send(destination, node, rows, log);
+        if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
+        else await this.#send(destination, node, rows, log);
       } catch (err) {
         log.error("forward worker error", { reason: (err as Error).message });
         await wakeup.wait(1000);
@@ -192,6 +206,26 @@ export class Forwarder {
     } finally {
       await scu.release();
     }
+  }
+
+  async #sendRemote(
+    destination: string,
+    target: { site: string; node?: string },
+    session: Session,
+    rows: ClaimedRow[],
+    log: Logger,
+  ): Promise<void> {
+    const unsent = await sendRemote(session, target, rows, this.archive, (r) => {
+      if (r.ok) {
+        this.queue.markDone(r.row.id);
+        this.onEvent({ type: "attempt", destination, status: Status.Success, outcome: "done" });
+        this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - r.row.createdAt });
+        return;
+      }
+      log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
+      this.#failed(r.row, null, r.error, destination);
+    }, () => !this.#running || this.queue.isPaused(destination));
+    for (const row of unsent) this.queue.release(row.id);
   }
 
   #failed(row: ClaimedRow, status: number | null, error: string, destination: string): void {

@@ -56,6 +56,17 @@ function compileCondition(route: string, key: string, c: Condition): (v: string 
   return (v) => (v === undefined) === c.absent;
 }
 
+/** The queue's name for a node at another site, reached through the hub: `@site/node` (or `@site`). */
+export function remoteDestination(site: string, node?: string): string {
+  return node ? `@${site}/${node}` : `@${site}`;
+}
+
+/** The site and node of a remote destination name, or undefined for a local node. */
+export function parseRemoteDestination(destination: string): { site: string; node?: string } | undefined {
+  const m = /^@([^/]+)(?:\/(.+))?$/.exec(destination);
+  return m ? { site: m[1], node: m[2] } : undefined;
+}
+
 /** Compiles and checks every route; throws RouteConfigError on the first unusable one. */
 export function compileRoutes(config: AgentConfig): CompiledRoute[] {
   const names = new Set<string>();
@@ -69,9 +80,10 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
     }
     const destinations = r.to.map((t) => {
       if ("site" in t) {
-        throw new RouteConfigError(
-          `routes: ${r.name}: site destinations need the hub tunnel, which is not built yet`,
-        );
+        if (!config.hub.url) {
+          throw new RouteConfigError(`routes: ${r.name}: site destinations need hub.url (the hub tunnel)`);
+        }
+        return remoteDestination(t.site, t.node);
       }
       if (!config.nodes[t.node]) {
         throw new RouteConfigError(`routes: ${r.name}: no node named ${JSON.stringify(t.node)} under nodes`);

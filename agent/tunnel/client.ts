@@ -49,6 +49,7 @@ export class TunnelClient {
   #stopping = false;
   #loop?: Promise<void>;
   #wake?: () => void;
+  #held = false;
 
   constructor(options: TunnelClientOptions) {
     this.#o = options;
@@ -72,7 +73,6 @@ export class TunnelClient {
     let attempt = 0;
     while (!this.#stopping) {
       this.state = "connecting";
-      const started = Date.now();
       try {
         await this.#connectOnce();
       } catch (err) {
@@ -89,7 +89,8 @@ export class TunnelClient {
       }
       this.state = "offline";
       if (this.#stopping) break;
-      if (Date.now() - started > 60_000) attempt = 0; // a long session: start the backoff over
+      // A session that held for a while starts the backoff over; a link that keeps failing backs off.
+      if (this.#held) attempt = 0;
       const delay = backoffDelay(attempt++, this.#o.backoffBaseMs ?? 500, this.#o.backoffCapMs ?? 30_000);
       log.info("reconnecting to the hub", { inMs: delay, attempt });
       await new Promise<void>((resolve) => {
@@ -116,6 +117,8 @@ export class TunnelClient {
       },
     });
     this.session = session;
+    this.#held = false;
+    const held = setTimeout(() => (this.#held = true), 5_000);
     this.state = "online";
     this.connections++;
     o.log.info("connected to the hub", { hubVersion: welcome.hubVersion });
@@ -130,6 +133,7 @@ export class TunnelClient {
     if (this.#stopping) session.close(Reason.Normal, "stopping");
     const end = await session.ended;
     clearInterval(beat);
+    clearTimeout(held);
     this.session = undefined;
     o.log.info("tunnel session ended", {
       reason: reasonName(end.reason),

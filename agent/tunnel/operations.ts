@@ -3,7 +3,11 @@
  * query a node or its own archive with the matches streamed back as they arrive. Each request has
  * a deadline and stops when the hub resets its stream. Failures go back as an `error` reply.
  */
-import type { Channel, Reply, Request } from "@conduit/shared/tunnel/mod.ts";
+import { type Channel, ObjectHeader, type Reply, type Request } from "@conduit/shared/tunnel/mod.ts";
+import { hashUid } from "@conduit/shared/log.ts";
+import type { ArchiveStoreHandler } from "../archive/store_handler.ts";
+import type { StoreContext } from "../dimse/handlers.ts";
+import { receiveObjectFile } from "./objects.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Identifier, QueryHandler } from "../dimse/handlers.ts";
 import { DimseStatusError } from "../dimse/handlers.ts";
@@ -15,6 +19,11 @@ export interface TunnelServices {
   /** The agent's own archive, for a find without a node. */
   archive: QueryHandler;
   queue: Queue;
+  /** Where objects the hub sends are committed. */
+  store: ArchiveStoreHandler;
+  /** Our AE title and the configured nodes' names. */
+  aet: string;
+  nodeNames: Set<string>;
   agentVersion: string;
   log: Logger;
 }
@@ -87,6 +96,8 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       }
       return await send(channel, { type: "end", completed: n });
     }
+    case "store":
+      return await storeObject(s, request, channel);
     default:
       return await send(channel, {
         type: "error",
@@ -94,4 +105,45 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
         message: `this agent does not do ${request.op} over the tunnel yet`,
       });
   }
+}
+
+/** Receives one object, checks it, commits it (and queues it for the node named), then acknowledges. */
+async function storeObject(s: TunnelServices, request: Extract<Request, { op: "store" }>, channel: Channel) {
+  const header = await channel.expect(ObjectHeader);
+  const nack = (message: string) =>
+    send(channel, { type: "nack", sopInstanceUid: header.sopInstanceUid, message });
+  if (request.node && !s.nodeNames.has(request.node)) {
+    channel.stream.reset("unknown node");
+    return;
+  }
+  const callingAet = request.from ? `@${request.from}` : "@hub";
+  const ctx: StoreContext = {
+    association: { callingAet, calledAet: s.aet, remoteAddress: "tunnel" },
+    sopClassUid: "",
+    sopInstanceUid: header.sopInstanceUid,
+    transferSyntax: "",
+  };
+  let tempPath: string;
+  try {
+    tempPath = s.store.reserve(ctx);
+  } catch (err) {
+    return await nack((err as Error).message);
+  }
+  const received = await receiveObjectFile(channel, header, tempPath, { sync: s.store.sync });
+  ctx.sopClassUid = received.meta.sopClassUid;
+  ctx.transferSyntax = received.meta.transferSyntax;
+  if (received.meta.sopInstanceUid !== header.sopInstanceUid) {
+    await Deno.remove(tempPath).catch(() => {});
+    return await nack("the object's SOP Instance UID is not the one announced");
+  }
+  try {
+    const extra = request.node ? [{ route: `tunnel:${callingAet}`, destination: request.node }] : [];
+    const outcome = await s.store.commitWith(received, ctx, extra);
+    if (outcome.status !== 0) return await nack(`not stored: status 0x${outcome.status.toString(16)}`);
+  } catch (err) {
+    await Deno.remove(tempPath).catch(() => {});
+    return await nack(`not stored: ${(err as Error).message}`);
+  }
+  s.log.debug("object stored from the tunnel", { sop: hashUid(header.sopInstanceUid), from: callingAet });
+  await send(channel, { type: "ack", sopInstanceUid: header.sopInstanceUid });
 }

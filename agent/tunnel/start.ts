@@ -33,6 +33,8 @@ export function startTunnel(
     credential: stored.credential,
     agentVersion: services.agentVersion,
     caCerts,
+    backoffBaseMs: config.hub.reconnectBaseSeconds * 1000,
+    backoffCapMs: config.hub.reconnectCapSeconds * 1000,
     log: tunnelLog,
     serve: (request, channel) => serveRequest({ ...services, log: tunnelLog }, request, channel),
   });

@@ -7,6 +7,7 @@
 import { Channel, Reason, Reply, Request, Session, type Transport } from "@conduit/shared/tunnel/mod.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
+import { relayStream } from "./relay.ts";
 
 export interface SiteSession {
   site: string;
@@ -74,7 +75,7 @@ export class Sessions {
     }
     const session = new Session(transport, {
       side: "server",
-      onStream: (stream) => stream.reset("the hub accepts no streams from agents yet"),
+      onStream: (stream) => void relayStream(site, stream, (s) => this.#live.get(s), log),
       onClose: (end) => {
         const current = this.#live.get(site);
         this.bytesIn += session.bytesIn;

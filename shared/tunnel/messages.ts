@@ -42,7 +42,7 @@ export type Welcome = z.infer<typeof Welcome>;
 const uid = z.string().min(1).max(64).regex(/^[0-9.]+$/, "a DICOM UID");
 const deadline = z.number().int().positive().max(24 * 3600 * 1000).optional();
 
-/** A request: the first message on a stream the hub opens to an agent. */
+/** A request: the first message on a stream (hub to agent, or `relay` agent to hub). */
 export const Request = z.discriminatedUnion("op", [
   z.object({ op: z.literal("echo"), node: name, deadlineMs: deadline }).strict(),
   z.object({
@@ -64,7 +64,14 @@ export const Request = z.discriminatedUnion("op", [
     skip: z.array(uid).max(100_000).optional(),
     deadlineMs: deadline,
   }).strict(),
-  z.object({ op: z.literal("store"), node: name.optional(), deadlineMs: deadline }).strict(),
+  /**
+   * One object follows (ObjectHeader, then its bytes); the agent archives it, queues it for `node`
+   * when one is named, and answers ack (committed) or nack.
+   */
+  z.object({ op: z.literal("store"), node: name.optional(), from: name.optional(), deadlineMs: deadline })
+    .strict(),
+  /** Agent to hub: carry the object that follows to `site` (and its `node`), answering with its reply. */
+  z.object({ op: z.literal("relay"), site: name, node: name.optional(), deadlineMs: deadline }).strict(),
   z.object({ op: z.literal("status") }).strict(),
 ]);
 export type Request = z.infer<typeof Request>;

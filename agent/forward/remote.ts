@@ -1,0 +1,63 @@
+/**
+ * Forwarding to a node at another site: each object goes on its own tunnel stream to the hub
+ * (`relay`), which carries it to the destination agent; that agent commits it to its archive and
+ * queue and acknowledges. A row is done only on that acknowledgement; anything else (nack, error,
+ * a cut) leaves it to be sent again, which the receiver takes idempotently.
+ */
+import { Channel, Reply, type Session } from "@conduit/shared/tunnel/mod.ts";
+import type { Archive } from "../archive/archive.ts";
+import type { ClaimedRow } from "../queue/queue.ts";
+import { sendObjectFile } from "../tunnel/objects.ts";
+
+export type RemoteResult = { row: ClaimedRow; ok: true } | { row: ClaimedRow; ok: false; error: string };
+
+/** Objects in flight at once per worker (each on its own stream, each with its own window). */
+const IN_FLIGHT = 8;
+
+export async function sendRemote(
+  session: Session,
+  target: { site: string; node?: string },
+  rows: ClaimedRow[],
+  archive: Archive,
+  onResult: (r: RemoteResult) => void,
+  shouldStop: () => boolean,
+): Promise<ClaimedRow[]> {
+  let next = 0;
+  const unsent: ClaimedRow[] = [];
+  const worker = async () => {
+    while (next < rows.length) {
+      const row = rows[next++];
+      if (shouldStop() || session.isClosed) {
+        unsent.push(row);
+        continue;
+      }
+      onResult(await sendOne(session, target, row, archive));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, rows.length) }, worker));
+  return unsent;
+}
+
+async function sendOne(
+  session: Session,
+  target: { site: string; node?: string },
+  row: ClaimedRow,
+  archive: Archive,
+): Promise<RemoteResult> {
+  let channel: Channel | undefined;
+  try {
+    channel = new Channel(session.open());
+    await channel.send({ op: "relay", site: target.site, ...(target.node ? { node: target.node } : {}) });
+    await sendObjectFile(channel, archive.absolute(row.path), row.sopInstanceUid);
+    await channel.end();
+    const reply = await channel.expect(Reply);
+    if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };
+    const error = reply.type === "nack" || reply.type === "error"
+      ? reply.message
+      : `unexpected reply ${reply.type}`;
+    return { row, ok: false, error };
+  } catch (err) {
+    channel?.stream.reset("failed");
+    return { row, ok: false, error: (err as Error).message };
+  }
+}
