@@ -186,6 +186,8 @@ async function startLocked(
       archive: archiveQuery,
       queue,
       store,
+      db,
+      files: archive,
       aet: config.dimse.aet,
       nodeNames: new Set(Object.keys(config.nodes)),
       agentVersion: VERSION,

@@ -7,7 +7,11 @@ import { type Channel, ObjectHeader, type Reply, type Request } from "@conduit/s
 import { hashUid } from "@conduit/shared/log.ts";
 import type { ArchiveStoreHandler } from "../archive/store_handler.ts";
 import type { StoreContext } from "../dimse/handlers.ts";
-import { receiveObjectFile } from "./objects.ts";
+import { receiveObjectFile, sendObjectFile } from "./objects.ts";
+import { sql } from "drizzle-orm";
+import type { Database } from "../index/db.ts";
+import type { Archive } from "../archive/archive.ts";
+import { archivedFiles } from "../index/files.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Identifier, QueryHandler } from "../dimse/handlers.ts";
 import { DimseStatusError } from "../dimse/handlers.ts";
@@ -21,6 +25,9 @@ export interface TunnelServices {
   queue: Queue;
   /** Where objects the hub sends are committed. */
   store: ArchiveStoreHandler;
+  /** Where retrieved objects are read from. */
+  db: Database;
+  files: Archive;
   /** Our AE title and the configured nodes' names. */
   aet: string;
   nodeNames: Set<string>;
@@ -98,6 +105,8 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
     }
     case "store":
       return await storeObject(s, request, channel);
+    case "retrieve":
+      return await retrieveObjects(s, request, channel, signal);
     default:
       return await send(channel, {
         type: "error",
@@ -146,4 +155,43 @@ async function storeObject(s: TunnelServices, request: Extract<Request, { op: "s
   }
   s.log.debug("object stored from the tunnel", { sop: hashUid(header.sopInstanceUid), from: callingAet });
   await send(channel, { type: "ack", sopInstanceUid: header.sopInstanceUid });
+}
+
+/**
+ * Retrieves from a node into the archive (C-GET or C-MOVE, as the node is configured, with what
+ * arrived checked against what the node listed), or takes what the archive holds when no node is
+ * named, then streams the objects back one by one, skipping those the hub already has.
+ */
+async function retrieveObjects(
+  s: TunnelServices,
+  request: Extract<Request, { op: "retrieve" }>,
+  channel: Channel,
+  signal: AbortSignal,
+) {
+  const level = request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY";
+  let missing = 0;
+  let warning = 0;
+  if (request.node) {
+    const report = await s.nodes.retrieve(request.node, {
+      level,
+      studyInstanceUid: request.studyInstanceUid,
+      seriesInstanceUid: request.seriesInstanceUid,
+      sopInstanceUid: request.sopInstanceUid,
+    }, signal);
+    missing = report.missing.length;
+    warning = report.warning;
+  }
+  const conditions = [sql`i.study_instance_uid = ${request.studyInstanceUid}`];
+  if (request.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${request.seriesInstanceUid}`);
+  if (request.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
+  const files = await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `));
+  const skip = new Set(request.skip ?? []);
+  let completed = 0;
+  for (const file of files) {
+    if (skip.has(file.sopInstanceUid)) continue;
+    if (signal.aborted) throw signal.reason;
+    await sendObjectFile(channel, file.path, file.sopInstanceUid);
+    completed++;
+  }
+  await send(channel, { type: "end", completed, failed: missing, warning });
 }

@@ -11,6 +11,15 @@ import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/pe
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, hubAdmin, startTestHub, type TestHub } from "../support/hub.ts";
+import { listFiles } from "../support/agent.ts";
+import { readObjects } from "../../hub/tunnel/objects.ts";
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, at), at += p.byteLength;
+  return out;
+}
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`enroll_test: skipped: ${skip}`);
@@ -103,6 +112,37 @@ Deno.test({
       const studies = matches.filter((m) => m.type === "match");
       assert.equal(studies.length, 2);
       assert.equal((matches.at(-1) as { completed: number }).completed, 2);
+
+      // Retrieve a study from the agent's archive: objects stream back with size and SHA-256 checked.
+      const ct = studies.map((m) => (m as { dataset: Record<string, string> }).dataset)
+        .find((d) => d.PatientID === "1CT1")!;
+      const got: { uid: string; bytes: Uint8Array }[] = [];
+      const objects = readObjects(
+        await hub.sessions.call("north", { op: "retrieve", studyInstanceUid: ct.StudyInstanceUID }),
+      );
+      let step = await objects.next();
+      for (; !step.done; step = await objects.next()) {
+        const parts: Uint8Array[] = [];
+        for await (const b of step.value.bytes) parts.push(b.slice());
+        got.push({ uid: step.value.header.sopInstanceUid, bytes: concat(parts) });
+      }
+      assert.equal(step.value.completed, 1);
+      assert.equal(got.length, 1);
+      // Byte for byte the archived file (storescu drops CT_small's trailing padding on the way in).
+      const archived = (await listFiles(agent.dataDir)).find((f) => f.endsWith(`${got[0].uid}.dcm`));
+      assert.ok(archived, "the archived file");
+      assert.deepEqual(got[0].bytes, await Deno.readFile(archived));
+      // A resumed retrieve skips what the hub already has.
+      const resumed = readObjects(
+        await hub.sessions.call("north", {
+          op: "retrieve",
+          studyInstanceUid: ct.StudyInstanceUID,
+          skip: [got[0].uid],
+        }),
+      );
+      const first = await resumed.next();
+      assert.equal(first.done, true);
+      assert.equal((first.value as { completed: number }).completed, 0);
 
       // A bad credential and a wrong version are refused with their reason codes; north stays online.
       const bad = await rawAttempt(hub.tunnelUrl, "cts.north.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", {

@@ -1,0 +1,50 @@
+/**
+ * Reading objects an agent streams back (a retrieve): each comes as an ObjectHeader and its bytes,
+ * which the caller consumes as a stream before asking for the next object. The SHA-256 and size are
+ * checked as the bytes pass; a mismatch throws at the object's end, before the caller can treat it
+ * as complete.
+ */
+import { createHash } from "node:crypto";
+import { type Channel, ObjectHeader, Reply } from "@conduit/shared/tunnel/mod.ts";
+
+export class ObjectIntegrityError extends Error {
+  override name = "ObjectIntegrityError";
+}
+
+export interface IncomingObject {
+  header: ObjectHeader;
+  /** The Part 10 bytes; read them to the end before the next object. */
+  bytes: AsyncIterable<Uint8Array>;
+}
+
+export type RetrieveEnd = Extract<Reply, { type: "end" }>;
+
+/** Yields each object of a retrieve reply; returns the closing `end` reply. Throws on `error`. */
+export async function* readObjects(channel: Channel): AsyncGenerator<IncomingObject, RetrieveEnd> {
+  while (true) {
+    const reply = await channel.expect(Reply);
+    if (reply.type === "end") return reply;
+    if (reply.type === "error") throw new Error(`${reply.code}: ${reply.message}`);
+    if (reply.type !== "object") throw new Error(`unexpected reply ${reply.type} in a retrieve`);
+    const header = ObjectHeader.parse(reply);
+    let consumed = false;
+    const bytes = (async function* () {
+      const hash = createHash("sha256");
+      let got = 0;
+      while (got < header.size) {
+        const r = await channel.next();
+        if (!r || r.kind !== "bytes") throw new ObjectIntegrityError(`object ended after ${got} of ${header.size} bytes`);
+        got += r.data.byteLength;
+        if (got > header.size) throw new ObjectIntegrityError("more bytes than announced");
+        hash.update(r.data);
+        if (got === header.size && hash.digest("hex") !== header.sha256) {
+          throw new ObjectIntegrityError("the bytes do not match their SHA-256");
+        }
+        yield r.data;
+      }
+      consumed = true;
+    })();
+    yield { header, bytes };
+    if (!consumed) for await (const _ of bytes) { /* drain what the caller left */ }
+  }
+}
