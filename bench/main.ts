@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { forward } from "./forward.ts";
 import { ingest } from "./ingest.ts";
+import { tunnel } from "./tunnel.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -60,7 +61,7 @@ export interface Benchmark {
 }
 
 /** Every benchmark, in the order `deno task bench` runs them. */
-export const BENCHMARKS: Benchmark[] = [ingest, forward];
+export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel];
 
 const OUT_DIR = fileURLToPath(new URL("./.out/", import.meta.url));
 

@@ -16,6 +16,8 @@ export interface RawFileInfo {
   transferSyntax: string;
   sopClassUid: string;
   sopInstanceUid: string;
+  /** SHA-256 (hex) of the data set, when the index has it. */
+  sha256?: string;
 }
 
 export class RawFileDataset extends Dataset {

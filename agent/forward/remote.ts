@@ -48,7 +48,15 @@ async function sendOne(
   try {
     channel = new Channel(session.open());
     await channel.send({ op: "relay", site: target.site, ...(target.node ? { node: target.node } : {}) });
-    await sendObjectFile(channel, archive.absolute(row.path), row.sopInstanceUid);
+    await sendObjectFile(channel, {
+      path: archive.absolute(row.path),
+      datasetOffset: row.datasetOffset,
+      datasetSize: row.datasetSize,
+      transferSyntax: row.transferSyntaxUid,
+      sopClassUid: row.sopClassUid,
+      sopInstanceUid: row.sopInstanceUid,
+      sha256: row.sha256,
+    });
     await channel.end();
     const reply = await channel.expect(Reply);
     if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };

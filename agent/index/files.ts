@@ -16,8 +16,9 @@ export async function archivedFiles(db: Database, archive: Archive, where: SQL):
     transfer_syntax_uid: string;
     sop_class_uid: string;
     sop_instance_uid: string;
+    sha256: string;
   }>(sql`SELECT i.path, i.dataset_offset, i.dataset_size, i.transfer_syntax_uid, i.sop_class_uid,
-      i.sop_instance_uid FROM instances i
+      i.sop_instance_uid, i.sha256 FROM instances i
       JOIN studies st ON st.study_instance_uid = i.study_instance_uid
       JOIN patients p ON p.pk = st.patient_pk
       WHERE i.removed_at IS NULL AND ${where}
@@ -29,5 +30,6 @@ export async function archivedFiles(db: Database, archive: Archive, where: SQL):
     transferSyntax: r.transfer_syntax_uid,
     sopClassUid: r.sop_class_uid,
     sopInstanceUid: r.sop_instance_uid,
+    sha256: r.sha256,
   }));
 }

@@ -29,6 +29,8 @@ export interface ClaimedRow extends QueueRow {
   datasetSize: number;
   transferSyntaxUid: string;
   sopClassUid: string;
+  /** SHA-256 (hex) of the data set, as indexed. */
+  sha256: string;
 }
 
 const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destination, q.state, q.attempts,
@@ -64,7 +66,8 @@ export class Queue {
   claim(destination: string, limit: number, now = Date.now()): ClaimedRow[] {
     return this.db.write(() => {
       const rows = this.db.statement(`SELECT ${COLUMNS}, i.path, i.dataset_offset AS datasetOffset,
-        i.dataset_size AS datasetSize, i.transfer_syntax_uid AS transferSyntaxUid, i.sop_class_uid AS sopClassUid
+        i.dataset_size AS datasetSize, i.transfer_syntax_uid AS transferSyntaxUid, i.sop_class_uid AS sopClassUid,
+        i.sha256 AS sha256
         FROM queue q JOIN instances i ON i.sop_instance_uid = q.sop_instance_uid
         WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
           AND i.removed_at IS NULL

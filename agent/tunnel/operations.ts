@@ -190,7 +190,7 @@ async function retrieveObjects(
   for (const file of files) {
     if (skip.has(file.sopInstanceUid)) continue;
     if (signal.aborted) throw signal.reason;
-    await sendObjectFile(channel, file.path, file.sopInstanceUid);
+    await sendObjectFile(channel, file);
     completed++;
   }
   await send(channel, { type: "end", completed, failed: missing, warning });

@@ -1,5 +1,6 @@
 /**
- * Reading objects an agent streams back (a retrieve): each comes as an ObjectHeader and its bytes,
+ * Reading objects an agent streams back (a retrieve): each comes as an ObjectHeader and its data
+ * set's bytes (build a File Meta group from the header to make a Part 10 file),
  * which the caller consumes as a stream before asking for the next object. The SHA-256 and size are
  * checked as the bytes pass; a mismatch throws at the object's end, before the caller can treat it
  * as complete.
@@ -13,7 +14,7 @@ export class ObjectIntegrityError extends Error {
 
 export interface IncomingObject {
   header: ObjectHeader;
-  /** The Part 10 bytes; read them to the end before the next object. */
+  /** The data set's bytes; read them to the end before the next object. */
   bytes: AsyncIterable<Uint8Array>;
 }
 
@@ -33,7 +34,9 @@ export async function* readObjects(channel: Channel): AsyncGenerator<IncomingObj
       let got = 0;
       while (got < header.size) {
         const r = await channel.next();
-        if (!r || r.kind !== "bytes") throw new ObjectIntegrityError(`object ended after ${got} of ${header.size} bytes`);
+        if (!r || r.kind !== "bytes") {
+          throw new ObjectIntegrityError(`object ended after ${got} of ${header.size} bytes`);
+        }
         got += r.data.byteLength;
         if (got > header.size) throw new ObjectIntegrityError("more bytes than announced");
         hash.update(r.data);
@@ -45,6 +48,6 @@ export async function* readObjects(channel: Channel): AsyncGenerator<IncomingObj
       consumed = true;
     })();
     yield { header, bytes };
-    if (!consumed) for await (const _ of bytes) { /* drain what the caller left */ }
+    if (!consumed) { for await (const _ of bytes) { /* drain what the caller left */ } }
   }
 }

@@ -76,12 +76,18 @@ export const Request = z.discriminatedUnion("op", [
 ]);
 export type Request = z.infer<typeof Request>;
 
-/** Announces one object; `size` bytes follow as byte records. */
+/**
+ * Announces one object; its data set (the bytes after the File Meta group, as archived and indexed)
+ * follows as byte records. The receiver writes its own File Meta group from these fields.
+ */
 export const ObjectHeader = z.object({
   type: z.literal("object"),
   sopInstanceUid: uid,
+  sopClassUid: uid,
+  transferSyntax: uid,
+  /** Bytes of the data set. */
   size: z.number().int().nonnegative(),
-  /** Lower-case hex SHA-256 of the Part 10 bytes. */
+  /** Lower-case hex SHA-256 of the data set bytes. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 }).strict();
 export type ObjectHeader = z.infer<typeof ObjectHeader>;

@@ -17,7 +17,7 @@ export interface AgentProcess {
   logFile: string;
   pid: number;
   /** `fetch` on the agent's HTTP API. */
-  http(p: string): Promise<Response>;
+  http(p: string, init?: RequestInit): Promise<Response>;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
   /** SIGKILL at once and wait (crash tests). */
@@ -69,7 +69,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
     ...(opts.args ?? []),
   ];
   const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
-  const http = (p: string) => fetch(`http://127.0.0.1:${httpPort}${p}`);
+  const http = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${httpPort}${p}`, init);
   await waitReady(proc, `agent on ${port}`, async () => {
     try {
       const r = await http("/healthz");

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { Logger } from "@conduit/shared/log.ts";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
+import { freePort, spawnLogged, waitReady } from "./peers.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -63,4 +64,46 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface HubProcess {
+  port: number;
+  dataDir: string;
+  pid: number;
+  logFile: string;
+  tunnelUrl: string;
+  stop(): Promise<void>;
+}
+
+/** The real hub as a subprocess (`deno run hub/main.ts`), for benchmarks and process-level tests. */
+export async function startHubProcess(opts: { dataDir?: string; port?: number } = {}): Promise<HubProcess> {
+  const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
+  const port = opts.port ?? freePort();
+  const proc = await spawnLogged("hub", Deno.execPath(), [
+    "run",
+    "-A",
+    "--no-lock",
+    path.join(ROOT, "hub/main.ts"),
+    "--port",
+    String(port),
+    "--data",
+    dataDir,
+  ], ROOT);
+  await waitReady(proc, `hub on ${port}`, async () => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      await r.body?.cancel();
+      return r.ok;
+    } catch {
+      return false;
+    }
+  }, 30_000);
+  return {
+    port,
+    dataDir,
+    pid: proc.child.pid,
+    logFile: proc.logFile,
+    tunnelUrl: `ws://127.0.0.1:${port}/tunnel`,
+    stop: proc.stop,
+  };
 }

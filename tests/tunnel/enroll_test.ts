@@ -11,7 +11,7 @@ import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/pe
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, hubAdmin, startTestHub, type TestHub } from "../support/hub.ts";
-import { listFiles } from "../support/agent.ts";
+import { datasetBytes, listFiles } from "../support/agent.ts";
 import { readObjects } from "../../hub/tunnel/objects.ts";
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -128,10 +128,10 @@ Deno.test({
       }
       assert.equal(step.value.completed, 1);
       assert.equal(got.length, 1);
-      // Byte for byte the archived file (storescu drops CT_small's trailing padding on the way in).
+      // Byte for byte the archived data set (storescu drops CT_small's trailing padding on the way in).
       const archived = (await listFiles(agent.dataDir)).find((f) => f.endsWith(`${got[0].uid}.dcm`));
       assert.ok(archived, "the archived file");
-      assert.deepEqual(got[0].bytes, await Deno.readFile(archived));
+      assert.deepEqual(got[0].bytes, await datasetBytes(archived));
       // A resumed retrieve skips what the hub already has.
       const resumed = readObjects(
         await hub.sessions.call("north", {
