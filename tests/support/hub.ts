@@ -19,7 +19,7 @@ export interface TestHub extends RunningHub {
 }
 
 export async function startTestHub(
-  opts: { dataDir?: string; port?: number; heartbeatSeconds?: number } = {},
+  opts: { dataDir?: string; port?: number; heartbeatSeconds?: number; heartbeatTimeoutSeconds?: number } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
   const lines: string[] = [];
@@ -27,7 +27,10 @@ export async function startTestHub(
   const config = hubConfigSchema.parse({
     data: dataDir,
     port: opts.port ?? 0,
-    tunnel: { heartbeatSeconds: opts.heartbeatSeconds ?? 1, heartbeatTimeoutSeconds: 3 },
+    tunnel: {
+      heartbeatSeconds: opts.heartbeatSeconds ?? 1,
+      heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds ?? 3,
+    },
   });
   const hub = await startHub(config, log);
   return Object.assign(hub, { dataDir, tunnelUrl: `ws://127.0.0.1:${hub.port}/tunnel`, lines });

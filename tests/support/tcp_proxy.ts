@@ -1,23 +1,54 @@
 /**
- * A TCP proxy on loopback whose connections a test can cut at once, as a network failure would
- * (both sockets closed, no WebSocket close frame, no GoAway).
+ * A TCP proxy on loopback for network faults: cut every connection at once (both sockets closed,
+ * no WebSocket close frame, no GoAway), freeze them (bytes stop flowing both ways but the sockets
+ * stay open: a half-open link), or throttle what flows back to the client (a slow link).
  */
 export interface CuttableProxy {
   port: number;
   /** Connections open now. */
   readonly open: number;
-  /** Closes every proxied connection abruptly. */
+  /** Closes every proxied connection abruptly; returns how many there were. */
   cutAll(): number;
+  /** Stops moving bytes on the connections open now (new connections are not affected). */
+  freezeAll(): void;
+  /** Caps upstream-to-client bytes per second on every connection (undefined: no cap). */
+  throttle(bytesPerSecond: number | undefined): void;
   close(): void;
+}
+
+interface Pair {
+  client: Deno.Conn;
+  upstream: Deno.Conn;
+  frozen: boolean;
 }
 
 export function startProxy(targetPort: number): CuttableProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const pairs = new Set<[Deno.Conn, Deno.Conn]>();
+  const pairs = new Set<Pair>();
+  let rate: number | undefined;
   const closeQuietly = (c: Deno.Conn) => {
     try {
       c.close();
     } catch { /* closed already */ }
+  };
+  const end = (pair: Pair) => {
+    if (!pairs.delete(pair)) return;
+    closeQuietly(pair.client);
+    closeQuietly(pair.upstream);
+  };
+  const pump = async (pair: Pair, from: Deno.Conn, to: Deno.Conn, limited: boolean) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        while (pair.frozen) await new Promise((r) => setTimeout(r, 100));
+        if (limited && rate) await new Promise((r) => setTimeout(r, (n / rate!) * 1000));
+        let off = 0;
+        while (off < n) off += await to.write(buffer.subarray(off, n));
+      }
+    } catch { /* cut */ }
+    if (!pair.frozen) end(pair);
   };
   (async () => {
     for await (const client of listener) {
@@ -28,15 +59,10 @@ export function startProxy(targetPort: number): CuttableProxy {
         closeQuietly(client);
         continue;
       }
-      const pair: [Deno.Conn, Deno.Conn] = [client, upstream];
+      const pair: Pair = { client, upstream, frozen: false };
       pairs.add(pair);
-      const end = () => {
-        if (!pairs.delete(pair)) return;
-        closeQuietly(client);
-        closeQuietly(upstream);
-      };
-      client.readable.pipeTo(upstream.writable).catch(() => {}).finally(end);
-      upstream.readable.pipeTo(client.writable).catch(() => {}).finally(end);
+      void pump(pair, client, upstream, false);
+      void pump(pair, upstream, client, true);
     }
   })().catch(() => {});
   return {
@@ -45,11 +71,15 @@ export function startProxy(targetPort: number): CuttableProxy {
       return pairs.size;
     },
     cutAll() {
-      const n = pairs.size;
       const all = [...pairs];
-      pairs.clear();
-      for (const [a, b] of all) closeQuietly(a), closeQuietly(b);
-      return n;
+      for (const p of all) p.frozen = false, end(p);
+      return all.length;
+    },
+    freezeAll() {
+      for (const p of pairs) p.frozen = true;
+    },
+    throttle(bytesPerSecond) {
+      rate = bytesPerSecond;
     },
     close() {
       this.cutAll();
