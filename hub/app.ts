@@ -39,11 +39,17 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     return c.json({ error: "internal error" }, 500);
   });
 
+  const tls = config.tls
+    ? { cert: Deno.readTextFileSync(config.tls.certFile), key: Deno.readTextFileSync(config.tls.keyFile) }
+    : {};
   const server = Deno.serve(
-    { hostname: config.host, port: config.port, onListen: () => {} },
+    { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
     (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }),
   );
-  log.info("hub started", { version: VERSION, listen: `${config.host}:${server.addr.port}` });
+  log.info("hub started", {
+    version: VERSION,
+    listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
+  });
   return {
     port: server.addr.port,
     db,

@@ -8,6 +8,11 @@ export const hubConfigSchema = z.object({
   data: z.string().min(1).default("./data/hub"),
   /** The URL agents and browsers reach the hub at (for links and enrollment instructions). */
   publicUrl: z.string().url().optional(),
+  /** Serve HTTPS (and wss for agents) with this certificate chain and key, PEM files. */
+  tls: z.object({
+    certFile: z.string().min(1),
+    keyFile: z.string().min(1),
+  }).strict().optional(),
   tunnel: z.object({
     heartbeatSeconds: z.coerce.number().positive().max(60).default(5),
     heartbeatTimeoutSeconds: z.coerce.number().positive().max(120).default(10),

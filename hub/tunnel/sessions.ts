@@ -4,7 +4,15 @@
  * session from the same site replaces the first (the agent reconnected before the hub saw the old
  * socket die).
  */
-import { Channel, Reason, Reply, Request, Session, type Transport } from "@conduit/shared/tunnel/mod.ts";
+import {
+  Channel,
+  Reason,
+  reasonName,
+  Reply,
+  Request,
+  Session,
+  type Transport,
+} from "@conduit/shared/tunnel/mod.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
 import { relayStream } from "./relay.ts";
@@ -82,7 +90,9 @@ export class Sessions {
         this.bytesOut += session.bytesOut;
         if (current?.session !== session) return;
         this.#live.delete(site);
-        log.info("site session ended", { reason: end.reason, message: end.message, local: end.local });
+        const fields = { reason: reasonName(end.reason), message: end.message, local: end.local };
+        if (end.reason === Reason.Normal) log.info("site session ended", fields);
+        else log.warn("site session ended", fields);
         this.registry.disconnected(site).catch((err) => log.error("registry update failed", { err }));
       },
     });

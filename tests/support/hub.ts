@@ -19,7 +19,13 @@ export interface TestHub extends RunningHub {
 }
 
 export async function startTestHub(
-  opts: { dataDir?: string; port?: number; heartbeatSeconds?: number; heartbeatTimeoutSeconds?: number } = {},
+  opts: {
+    dataDir?: string;
+    port?: number;
+    heartbeatSeconds?: number;
+    heartbeatTimeoutSeconds?: number;
+    tls?: { certFile: string; keyFile: string };
+  } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
   const lines: string[] = [];
@@ -27,6 +33,7 @@ export async function startTestHub(
   const config = hubConfigSchema.parse({
     data: dataDir,
     port: opts.port ?? 0,
+    tls: opts.tls,
     tunnel: {
       heartbeatSeconds: opts.heartbeatSeconds ?? 1,
       heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds ?? 3,

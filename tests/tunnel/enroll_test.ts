@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { Reason } from "@conduit/shared/tunnel/mod.ts";
+import { encodeFrame, Flag, FRAME_VERSION, FrameType, Reason } from "@conduit/shared/tunnel/mod.ts";
 import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
@@ -43,6 +43,20 @@ function rawAttempt(
     ws.onopen = () => ws.send(JSON.stringify(hello));
     ws.onmessage = (e) => (welcome = JSON.parse(String(e.data)));
     ws.onclose = (e) => resolve({ welcome, code: e.code });
+  });
+}
+
+/** A real session that sends `bad` after the hello; resolves with the close code the hub gives. */
+function badSession(url: string, site: string, credential: string, bad: Uint8Array): Promise<number> {
+  return new Promise((resolve) => {
+    const Ctor = WebSocket as unknown as new (u: string, o: { headers: HeadersInit }) => WebSocket;
+    const ws = new Ctor(url, { headers: { authorization: `Bearer ${credential}` } });
+    ws.onopen = () =>
+      ws.send(JSON.stringify({ protocol: "conduit-tunnel", version: 1, site, agentVersion: "x" }));
+    ws.onmessage = (e) => {
+      if (typeof e.data === "string" && JSON.parse(e.data).accepted) ws.send(bad);
+    };
+    ws.onclose = (e) => resolve(e.code);
   });
 }
 
@@ -161,6 +175,35 @@ Deno.test({
       });
       assert.equal(version.code, 4000 + Reason.BadVersion);
       assert.ok(hub.sessions.get("north"), "north is still connected");
+
+      // Bad frames from an enrolled site close that site's session with a reason code, and only it.
+      // (A window overrun is tested on the Session: the hub reads every stream as data arrives, so a
+      // client cannot overrun a window the hub keeps reopening.)
+      const east = await hub.registry.enroll((await hub.registry.add("east")).enrollmentToken);
+      const frame = (f: Parameters<typeof encodeFrame>[0]) => encodeFrame(f);
+      const cases: [string, Uint8Array, number][] = [
+        ["malformed", new Uint8Array([FRAME_VERSION, 1, 2]), Reason.ProtocolError],
+        [
+          "unknown stream",
+          frame({ type: FrameType.Data, flags: 0, stream: 7, length: 1, payload: new Uint8Array(1) }),
+          Reason.UnknownStream,
+        ],
+        [
+          "oversize",
+          frame({
+            type: FrameType.Data,
+            flags: Flag.SYN,
+            stream: 1,
+            length: 0,
+            payload: new Uint8Array(2 << 20),
+          }),
+          Reason.Oversize,
+        ],
+      ];
+      for (const [what, bytes, reason] of cases) {
+        assert.equal(await badSession(hub.tunnelUrl, "east", east.credential, bytes), 4000 + reason, what);
+      }
+      assert.ok(hub.sessions.get("north"), "north is still connected after east's bad frames");
 
       // Revoke: the running hub closes the session within its sync interval and refuses the agent after.
       const revoked = await hubAdmin(hub.dataDir, ["site", "revoke", "north", "--json"]);
