@@ -89,8 +89,13 @@ export async function startRelayRig(): Promise<RelayRig> {
     async received() {
       const out = new Map<string, string[]>();
       for (const file of await listFiles(pacs.dir)) {
-        const bytes = await Deno.readFile(file);
-        const uid = readPart10Header(bytes).sopInstanceUid ?? path.basename(file);
+        let uid: string | undefined;
+        try {
+          uid = readPart10Header(await Deno.readFile(file)).sopInstanceUid;
+        } catch {
+          continue; // storescp is still writing it: counted on the next look
+        }
+        uid ??= path.basename(file);
         out.set(uid, [...(out.get(uid) ?? []), file]);
       }
       return out;

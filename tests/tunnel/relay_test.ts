@@ -34,8 +34,17 @@ async function assertDelivered(rig: RelayRig, sources: Map<string, string>, time
     const r = await rig.received();
     return [...sources.keys()].every((uid) => r.has(uid)) ? r : undefined;
   }, timeoutMs);
+  // storescp writes under the final name: a file seen a moment ago may still be growing.
+  await eventually("the files written whole", async () => {
+    for (const [uid, source] of sources) {
+      const files = received.get(uid)!;
+      const got = await datasetBytes(files[0]).catch(() => undefined);
+      if (!got || got.byteLength !== (await datasetBytes(source)).byteLength) return undefined;
+    }
+    return true;
+  }, 10_000);
   for (const [uid, source] of sources) {
-    const files = received.get(uid)!;
+    const files = (await rig.received()).get(uid)!;
     assert.equal(files.length, 1, `${uid} reached PACS ${files.length} times`);
     assert.deepEqual(await datasetBytes(files[0]), await datasetBytes(source), `${uid} changed on the way`);
   }
@@ -79,6 +88,7 @@ rigTest(
         () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"),
       );
       const sending = sendSeries(rig, `relay-cut-${trial}`, OBJECTS);
+      sending.catch(() => {});
       // One to three cuts, each at a random moment in the first seconds of the transfer.
       const cutting = (async () => {
         for (let i = 0, n = 1 + Math.floor(Math.random() * 3); i < n; i++) {
@@ -103,6 +113,7 @@ rigTest(
 rigTest("a hub restart mid-transfer loses and duplicates nothing", async (rig) => {
   await eventually("both sites online", () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"));
   const sending = sendSeries(rig, "relay-hub-restart", OBJECTS);
+  sending.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection first
   await eventually("the first objects at PACS", async () => (await rig.received()).size > 20 || undefined);
   await rig.restartHub();
   await assertDelivered(rig, await sending);
@@ -111,6 +122,7 @@ rigTest("a hub restart mid-transfer loses and duplicates nothing", async (rig) =
 rigTest("a destination agent restart mid-transfer loses and duplicates nothing", async (rig) => {
   await eventually("both sites online", () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"));
   const sending = sendSeries(rig, "relay-south-restart", OBJECTS);
+  sending.catch(() => {});
   await eventually("the first objects at PACS", async () => (await rig.received()).size > 20 || undefined);
   await rig.restartSouth();
   await assertDelivered(rig, await sending);
