@@ -43,8 +43,9 @@ async function assertDelivered(rig: RelayRig, sources: Map<string, string>, time
     }
     return true;
   }, 10_000);
+  const final = await rig.received();
   for (const [uid, source] of sources) {
-    const files = (await rig.received()).get(uid)!;
+    const files = final.get(uid)!;
     assert.equal(files.length, 1, `${uid} reached PACS ${files.length} times`);
     assert.deepEqual(await datasetBytes(files[0]), await datasetBytes(source), `${uid} changed on the way`);
   }
