@@ -11,9 +11,14 @@ import { tunnelRoutes } from "./tunnel/endpoint.ts";
 import type { HubConfig } from "./config.ts";
 import { HubMetrics } from "./metrics.ts";
 import { VERSION } from "./version.ts";
+import * as path from "node:path";
+import { ApiTokens } from "./auth/tokens.ts";
+import { dicomwebRoutes } from "./dicomweb/routes.ts";
+import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 
 export interface RunningHub {
   port: number;
+  tokens: ApiTokens;
   db: HubDb;
   registry: SiteRegistry;
   sessions: Sessions;
@@ -34,6 +39,16 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     async (c) => c.text(await metrics.text(), 200, { "content-type": metrics.contentType }),
   );
   app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
+  const tokens = new ApiTokens(db);
+  app.route(
+    "/dicomweb",
+    dicomwebRoutes(new TunnelBackendProvider(registry, sessions), tokens, {
+      publicUrl: config.publicUrl,
+      trustForwarded: config.dicomweb.trustForwardedHeaders,
+      spoolDir: path.join(config.data, "spool"),
+      maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
+    }, log.child({ part: "dicomweb" })),
+  );
   app.onError((err, c) => {
     log.error("request failed", { path: c.req.path, err });
     return c.json({ error: "internal error" }, 500);
@@ -52,6 +67,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   });
   return {
     port: server.addr.port,
+    tokens,
     db,
     registry,
     sessions,

@@ -13,6 +13,12 @@ export const hubConfigSchema = z.object({
     certFile: z.string().min(1),
     keyFile: z.string().min(1),
   }).strict().optional(),
+  dicomweb: z.object({
+    /** Largest STOW-RS request body. */
+    maxStowMegabytes: z.coerce.number().positive().default(4096),
+    /** Build links from X-Forwarded-Proto/Host/Prefix (only behind a proxy that sets them). */
+    trustForwardedHeaders: z.boolean().default(false),
+  }).strict().default({}),
   tunnel: z.object({
     heartbeatSeconds: z.coerce.number().positive().max(60).default(5),
     heartbeatTimeoutSeconds: z.coerce.number().positive().max(120).default(10),

@@ -9,6 +9,7 @@ import { ConfigError } from "@conduit/shared/config.ts";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
 import { siteCommand } from "./admin/site_command.ts";
+import { tokenCommand } from "./admin/token_command.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
@@ -17,6 +18,7 @@ function usage(): string {
     `conduit hub ${VERSION}`,
     "usage: deno task hub [--config FILE] [flags]",
     "       deno task hub admin site add|list|revoke ... [--json]",
+    "       deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -32,13 +34,12 @@ function load(flags: Record<string, string>) {
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "--") args = args.slice(1);
   if (args[0] === "admin") {
-    if (args[1] === "site") {
-      let data = "./data/hub";
-      try {
-        data = load({}).config.data;
-      } catch { /* the admin commands take --data */ }
-      return await siteCommand(args.slice(2), data);
-    }
+    let data = "./data/hub";
+    try {
+      data = load({}).config.data;
+    } catch { /* the admin commands take --data */ }
+    if (args[1] === "site") return await siteCommand(args.slice(2), data);
+    if (args[1] === "token") return await tokenCommand(args.slice(2), data);
     console.error(`hub admin: unknown command ${args[1] ?? "(none)"}\n\n${usage()}`);
     return 2;
   }

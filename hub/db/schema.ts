@@ -23,3 +23,20 @@ export const sites = sqliteTable("sites", {
 });
 
 export type SiteRow = typeof sites.$inferSelect;
+
+/**
+ * API tokens for DICOMweb and tRPC clients (`admin token create`). Only the SHA-256 of the secret is
+ * kept. `sites` is a JSON list of the sites the token may reach, or null for every site.
+ */
+export const apiTokens = sqliteTable("api_tokens", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  role: text("role").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  sites: text("sites"),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+  lastUsedAt: integer("last_used_at"),
+});
+
+export type ApiTokenRow = typeof apiTokens.$inferSelect;

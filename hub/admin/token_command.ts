@@ -1,0 +1,88 @@
+/**
+ * `deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID`: API tokens
+ * for DICOMweb and tRPC clients. The token is printed once; only its hash is kept.
+ */
+import { parseArgs } from "node:util";
+import { openHubDb } from "../db/db.ts";
+import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
+
+const USAGE = `usage: deno task hub admin token create NAME --role ${
+  ROLES.join("|")
+} [--sites a,b] [--data DIR] [--json]
+       deno task hub admin token list [--data DIR] [--json]
+       deno task hub admin token revoke ID [--data DIR] [--json]`;
+
+export async function tokenCommand(args: string[], defaultData: string): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        data: { type: "string" },
+        json: { type: "boolean" },
+        role: { type: "string" },
+        sites: { type: "string" },
+        help: { type: "boolean" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    console.error(`hub admin token: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [verb, arg] = parsed.positionals;
+  const json = parsed.values.json === true;
+  if (parsed.values.help || !verb) {
+    console.log(USAGE);
+    return verb ? 0 : 2;
+  }
+  const db = await openHubDb(parsed.values.data ?? defaultData);
+  const tokens = new ApiTokens(db);
+  try {
+    if (verb === "create") {
+      if (!arg || !parsed.values.role) {
+        console.error(`hub admin token create: give a name and --role\n${USAGE}`);
+        return 2;
+      }
+      const sites = parsed.values.sites?.split(",").map((s) => s.trim()).filter(Boolean);
+      const created = await tokens.create(arg, parsed.values.role, sites);
+      if (json) {
+        console.log(
+          JSON.stringify({ id: created.id, name: arg, role: parsed.values.role, token: created.token }),
+        );
+      } else {console.log(
+          `token ${created.id} (${arg}, ${parsed.values.role}); shown once:\n\n  ${created.token}\n`,
+        );}
+    } else if (verb === "list") {
+      const all = await tokens.list();
+      if (json) console.log(JSON.stringify({ tokens: all }));
+      else {for (const t of all) {
+          console.log(
+            [t.id, t.name, t.role, t.sites?.join(",") ?? "*", t.revoked ? "revoked" : "active"].join("\t"),
+          );
+        }}
+    } else if (verb === "revoke") {
+      if (!arg) {
+        console.error(`hub admin token revoke: give the token id\n${USAGE}`);
+        return 2;
+      }
+      await tokens.revoke(arg);
+      if (json) console.log(JSON.stringify({ id: arg, revoked: true }));
+      else console.log(`token ${arg} revoked`);
+    } else {
+      console.error(`hub admin token: unknown command ${verb}\n${USAGE}`);
+      return 2;
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof TokenError) {
+      if (json) console.log(JSON.stringify({ error: err.message }));
+      console.error(`hub admin token ${verb}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * API tokens: `ctk.<id>.<secret>`, created by `deno task hub admin token create NAME --role ROLE
+ * [--sites a,b]`. The id finds the row; only the secret's SHA-256 is stored. A token carries a role
+ * and, optionally, the sites it may reach.
+ */
+import { randomBytes } from "node:crypto";
+import { eq } from "drizzle-orm";
+import type { HubDb } from "../db/db.ts";
+import { apiTokens } from "../db/schema.ts";
+import { hashSecret, secretMatches } from "../sites/tokens.ts";
+
+export const ROLES = ["admin", "operator", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  kind: "token";
+  id: string;
+  name: string;
+  role: Role;
+  /** Sites this principal may reach; undefined: all. */
+  sites?: string[];
+}
+
+export class TokenError extends Error {
+  override name = "TokenError";
+}
+
+export function mayReach(p: Principal, site: string): boolean {
+  return !p.sites || p.sites.includes(site);
+}
+
+export class ApiTokens {
+  constructor(private readonly db: HubDb) {}
+
+  async create(name: string, role: string, sites?: string[]): Promise<{ id: string; token: string }> {
+    if (!name.trim()) throw new TokenError("give the token a name");
+    if (!ROLES.includes(role as Role)) throw new TokenError(`role must be one of ${ROLES.join(", ")}`);
+    const id = randomBytes(6).toString("hex");
+    const secret = randomBytes(32).toString("base64url");
+    await this.db.insert(apiTokens).values({
+      id,
+      name,
+      role,
+      secretHash: hashSecret(secret),
+      sites: sites?.length ? JSON.stringify(sites) : null,
+      createdAt: Date.now(),
+    });
+    return { id, token: `ctk.${id}.${secret}` };
+  }
+
+  async list() {
+    const rows = await this.db.select().from(apiTokens).orderBy(apiTokens.createdAt);
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      role: r.role,
+      sites: r.sites ? JSON.parse(r.sites) as string[] : null,
+      createdAt: new Date(r.createdAt).toISOString(),
+      revoked: r.revokedAt !== null,
+    }));
+  }
+
+  async revoke(id: string): Promise<void> {
+    const r = await this.db.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id))
+      .returning({ id: apiTokens.id });
+    if (!r.length) throw new TokenError(`no token ${id}`);
+  }
+
+  /** The principal a bearer token stands for, or undefined. */
+  async authenticate(token: string): Promise<Principal | undefined> {
+    const m = /^ctk\.([0-9a-f]{12})\.([A-Za-z0-9_-]{20,})$/.exec(token.trim());
+    if (!m) return undefined;
+    const row = await this.db.query.apiTokens.findFirst({ where: eq(apiTokens.id, m[1]) });
+    if (!row || row.revokedAt !== null || !secretMatches(m[2], row.secretHash)) return undefined;
+    return {
+      kind: "token",
+      id: row.id,
+      name: row.name,
+      role: row.role as Role,
+      sites: row.sites ? JSON.parse(row.sites) : undefined,
+    };
+  }
+}

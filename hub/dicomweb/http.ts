@@ -1,0 +1,74 @@
+/**
+ * What every DICOMweb route shares: errors as problem objects (with a `Warning` header where PS3.18
+ * asks for one), the base URL links are built on (`publicUrl`, trusted `X-Forwarded-*`, or the
+ * request), and the UID-path segments.
+ */
+import type { Context } from "hono";
+
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(readonly status: number, message: string, readonly warning?: string) {
+    super(message);
+  }
+}
+
+export function problem(c: Context, status: number, detail: string, warning?: string): Response {
+  const titles: Record<number, string> = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    406: "Not Acceptable",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+  };
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  if (warning) headers.warning = warning;
+  return c.body(
+    JSON.stringify({ type: "about:blank", title: titles[status] ?? "Error", status, detail }),
+    status as 400,
+    headers,
+  );
+}
+
+/** A `Warning` header value (RFC 7234 299 form, as PS3.18 uses it). */
+export function warning(text: string): string {
+  return `299 conduit "${text.replace(/"/g, "'")}"`;
+}
+
+export interface UrlOptions {
+  publicUrl?: string;
+  trustForwarded: boolean;
+}
+
+/** Where clients reach the hub, for RetrieveURL and BulkDataURI. */
+export function baseUrl(c: Context, o: UrlOptions): string {
+  if (o.publicUrl) return o.publicUrl.replace(/\/$/, "");
+  const url = new URL(c.req.url);
+  if (o.trustForwarded) {
+    const proto = c.req.header("x-forwarded-proto")?.split(",")[0].trim();
+    const host = c.req.header("x-forwarded-host")?.split(",")[0].trim();
+    const prefix = c.req.header("x-forwarded-prefix")?.split(",")[0].trim().replace(/\/$/, "") ?? "";
+    if (host) return `${proto ?? url.protocol.replace(":", "")}://${host}${prefix}`;
+  }
+  return url.origin;
+}
+
+/** The path of a site's (or node's) DICOMweb root under the hub. */
+export function sitePath(site: string, node?: string): string {
+  return `/dicomweb/sites/${encodeURIComponent(site)}${node ? `/nodes/${encodeURIComponent(node)}` : ""}`;
+}
+
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+
+export function checkUid(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!UID.test(value) || value.length > 64) {
+    throw new HttpError(400, `${name} ${JSON.stringify(value)} is not a UID`);
+  }
+  return value;
+}

@@ -1,0 +1,136 @@
+/**
+ * QIDO-RS parameters (PS3.18 8.3.4 and 10.6): attribute matching, `includefield`, `fuzzymatching`,
+ * `limit` and `offset`, and the attributes each level returns (PS3.18 Tables 10.6.3-3 to -5). The
+ * matching itself is C-FIND's (PS3.4 C.2.2.2): single value, `*` and `?` wildcards, `a-b` ranges on
+ * dates and times, and UID lists (comma-separated in QIDO, backslash-separated in C-FIND).
+ */
+import { attributeByTag, resolveTag } from "@conduit/shared/dicom/dictionary.ts";
+import type { QidoLevel, QidoQuery } from "./services.ts";
+
+export class QidoParameterError extends Error {
+  override name = "QidoParameterError";
+}
+
+/** What each level returns by default (the PS3.18 required return attributes we can answer). */
+export const DEFAULT_KEYS: Record<QidoLevel, string[]> = {
+  STUDY: [
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "ModalitiesInStudy",
+    "ReferringPhysicianName",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyID",
+    "StudyDescription",
+    "NumberOfStudyRelatedSeries",
+    "NumberOfStudyRelatedInstances",
+  ],
+  SERIES: [
+    "StudyInstanceUID",
+    "Modality",
+    "SeriesDescription",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "NumberOfSeriesRelatedInstances",
+    "PerformedProcedureStepStartDate",
+    "PerformedProcedureStepStartTime",
+  ],
+  IMAGE: [
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "InstanceNumber",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "NumberOfFrames",
+  ],
+};
+
+/** What `includefield=all` adds: the upper levels' attributes too. */
+const ALL_KEYS: Record<QidoLevel, string[]> = {
+  STUDY: [...DEFAULT_KEYS.STUDY, "InstitutionName", "PatientAge"],
+  SERIES: [...DEFAULT_KEYS.STUDY, ...DEFAULT_KEYS.SERIES, "BodyPartExamined"],
+  IMAGE: [...DEFAULT_KEYS.STUDY, ...DEFAULT_KEYS.SERIES, ...DEFAULT_KEYS.IMAGE],
+};
+
+export interface ParsedQido {
+  query: QidoQuery;
+  limit?: number;
+  offset: number;
+  fuzzymatching: boolean;
+}
+
+const MAX_LIMIT = 10_000;
+
+function keywordOf(name: string): string {
+  const tag = resolveTag(name);
+  const keyword = tag === undefined ? undefined : attributeByTag(tag)?.keyword;
+  if (!keyword) throw new QidoParameterError(`${name} is not a DICOM keyword or tag`);
+  return keyword;
+}
+
+function integer(name: string, value: string, min: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min) {
+    throw new QidoParameterError(
+      `${name} must be an integer of at least ${min}, not ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(value);
+}
+
+/** Reads the query string of a QIDO request at `level`, with the UIDs its path fixes. */
+export function parseQido(
+  params: URLSearchParams,
+  level: QidoLevel,
+  fixed: { StudyInstanceUID?: string; SeriesInstanceUID?: string },
+): ParsedQido {
+  const keys: Record<string, string> = {};
+  for (const k of DEFAULT_KEYS[level]) keys[k] = "";
+  let limit: number | undefined;
+  let offset = 0;
+  let fuzzymatching = false;
+  for (const [name, value] of params) {
+    switch (name) {
+      case "limit":
+        limit = Math.min(integer(name, value, 1), MAX_LIMIT);
+        break;
+      case "offset":
+        offset = integer(name, value, 0);
+        break;
+      case "fuzzymatching":
+        if (value !== "true" && value !== "false") {
+          throw new QidoParameterError("fuzzymatching must be true or false");
+        }
+        fuzzymatching = value === "true";
+        break;
+      case "includefield":
+        for (const field of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+          if (field === "all") { for (const k of ALL_KEYS[level]) keys[k] ??= ""; }
+          else keys[keywordOf(field)] ??= "";
+        }
+        break;
+      default: {
+        if (name.includes(".")) {
+          throw new QidoParameterError(`${name}: matching on attributes inside sequences is not supported`);
+        }
+        const keyword = keywordOf(name);
+        const vr = attributeByTag(resolveTag(keyword)!)?.vr;
+        keys[keyword] = vr === "UI" ? value.split(",").map((s) => s.trim()).join("\\") : value;
+      }
+    }
+  }
+  if (fixed.StudyInstanceUID) keys.StudyInstanceUID = fixed.StudyInstanceUID;
+  if (fixed.SeriesInstanceUID) keys.SeriesInstanceUID = fixed.SeriesInstanceUID;
+  return {
+    query: { level, keys, limit: limit === undefined ? undefined : limit + offset },
+    limit,
+    offset,
+    fuzzymatching,
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * QIDO-RS (PS3.18 10.6) for one site, one node of a site, or federated over every site the token
+ * may reach. One site's matches stream out as they arrive; a federated search waits for every site
+ * (each with its own offset and limit), merges them in site order, and names the sites it could not
+ * ask in a `Warning` header.
+ */
+import type { Context } from "hono";
+import type { DicomJson } from "@conduit/shared/dicom/json.ts";
+import { jsonString } from "@conduit/shared/dicom/json.ts";
+import { mayReach, type Principal } from "../auth/tokens.ts";
+import { baseUrl, HttpError, sitePath, type UrlOptions, warning } from "./http.ts";
+import { parseQido, QidoParameterError } from "./qido.ts";
+import type { BackendProvider, QidoLevel } from "./services.ts";
+
+const encoder = new TextEncoder();
+
+function retrieveUrl(base: string, level: QidoLevel, ds: DicomJson): string | undefined {
+  const study = jsonString(ds, "StudyInstanceUID");
+  if (!study) return undefined;
+  let url = `${base}/studies/${study}`;
+  if (level === "STUDY") return url;
+  const series = jsonString(ds, "SeriesInstanceUID");
+  if (!series) return undefined;
+  url += `/series/${series}`;
+  if (level === "SERIES") return url;
+  const sop = jsonString(ds, "SOPInstanceUID");
+  return sop ? `${url}/instances/${sop}` : undefined;
+}
+
+function withRetrieveUrl(ds: DicomJson, url: string | undefined): DicomJson {
+  if (!url) return ds;
+  const out: DicomJson = {};
+  let placed = false;
+  for (const [tag, v] of Object.entries(ds)) {
+    if (!placed && tag > "00081190") out["00081190"] = { vr: "UR", Value: [url] }, placed = true;
+    out[tag] = v;
+  }
+  if (!placed) out["00081190"] = { vr: "UR", Value: [url] };
+  return out;
+}
+
+export async function qido(
+  c: Context,
+  provider: BackendProvider,
+  urls: UrlOptions,
+  level: QidoLevel,
+  fixed: { StudyInstanceUID?: string; SeriesInstanceUID?: string },
+): Promise<Response> {
+  const principal = c.get("principal") as Principal;
+  let parsed;
+  try {
+    parsed = parseQido(new URL(c.req.url).searchParams, level, fixed);
+  } catch (err) {
+    if (err instanceof QidoParameterError) throw new HttpError(400, err.message);
+    throw err;
+  }
+  const warnings: string[] = [];
+  if (parsed.fuzzymatching) {
+    warnings.push(
+      warning("The fuzzymatching parameter is not supported. Only literal matching has been performed."),
+    );
+  }
+  const site = c.req.param("site");
+  const node = c.req.param("node");
+  const base = baseUrl(c, urls);
+  const headers: Record<string, string> = { "content-type": "application/dicom+json" };
+  const signal = c.req.raw.signal;
+
+  if (site) {
+    if (!mayReach(principal, site)) throw new HttpError(403, `this token may not reach site ${site}`);
+    const backend = await provider.backend(site, node);
+    const matches = backend.search(parsed.query, signal)[Symbol.asyncIterator]();
+    // The first match decides the status: a failure before it is an error response.
+    let first = await matches.next();
+    let skipped = 0;
+    while (!first.done && skipped < parsed.offset) first = await matches.next(), skipped++;
+    if (warnings.length) headers.warning = warnings.join(", ");
+    const root = base + sitePath(site, node);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode("["));
+      },
+      async pull(controller) {
+        try {
+          const next = sent === 0 ? first : await matches.next();
+          if (next.done || (parsed.limit !== undefined && sent >= parsed.limit)) {
+            controller.enqueue(encoder.encode("]"));
+            controller.close();
+            await matches.return?.(undefined);
+            return;
+          }
+          const ds = withRetrieveUrl(next.value, retrieveUrl(root, level, next.value));
+          controller.enqueue(encoder.encode((sent++ ? "," : "") + JSON.stringify(ds)));
+        } catch (err) {
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        await matches.return?.(undefined);
+      },
+    });
+    return new Response(body, { status: 200, headers });
+  }
+
+  // Federated: every enrolled site the token may reach.
+  const sites = (await provider.sites()).filter((s) => mayReach(principal, s.site));
+  const perSite = await Promise.all(sites.map(async ({ site, online }) => {
+    if (!online) {
+      warnings.push(warning(`site ${site} is offline; its results are not included`));
+      return [];
+    }
+    try {
+      const backend = await provider.backend(site);
+      const out: DicomJson[] = [];
+      const root = base + sitePath(site);
+      for await (const ds of backend.search(parsed.query, signal)) {
+        out.push(withRetrieveUrl(ds, retrieveUrl(root, level, ds)));
+      }
+      return out;
+    } catch (err) {
+      warnings.push(warning(`site ${site} did not answer: ${(err as Error).message}`));
+      return [];
+    }
+  }));
+  let merged = perSite.flat();
+  merged = merged.slice(parsed.offset, parsed.limit === undefined ? undefined : parsed.offset + parsed.limit);
+  if (warnings.length) headers.warning = warnings.join(", ");
+  return new Response(JSON.stringify(merged), { status: 200, headers });
+}

@@ -1,0 +1,69 @@
+/**
+ * What the DICOMweb routes ask of a backend, whatever answers: a site's agent through the tunnel
+ * (its archive, or one of its nodes), and later perhaps a local archive. Routes see only these
+ * interfaces; `BackendProvider` picks one per request.
+ */
+import type { DicomJson } from "@conduit/shared/dicom/json.ts";
+import type { ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
+
+export type QidoLevel = "STUDY" | "SERIES" | "IMAGE";
+
+export interface QidoQuery {
+  level: QidoLevel;
+  /** Keyword -> match value (as PS3.4 C-FIND matching reads it); "" asks for the attribute back. */
+  keys: Record<string, string>;
+  /** Stop after this many matches (the route adds its offset). */
+  limit?: number;
+}
+
+export interface RetrieveQuery {
+  studyInstanceUid: string;
+  seriesInstanceUid?: string;
+  sopInstanceUid?: string;
+  /** Objects already delivered (a resumed retrieve). */
+  skip?: string[];
+}
+
+/** One object of a retrieve: its header, then its data set's bytes (read them before the next). */
+export interface RetrievedObject {
+  header: ObjectHeader;
+  bytes: AsyncIterable<Uint8Array>;
+}
+
+export interface StoreResult {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  ok: boolean;
+  /** Why it failed (PS3.18 FailureReason), when it did. */
+  failureReason?: number;
+  message?: string;
+}
+
+/** One site (and node) as a DICOMweb origin. */
+export interface DicomwebBackend {
+  /** The site and node, for RetrieveURL and messages. */
+  readonly site: string;
+  readonly node?: string;
+  search(query: QidoQuery, signal: AbortSignal): AsyncIterable<DicomJson>;
+  retrieve(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<RetrievedObject>;
+  /** Stores one object (its data set from a file) into the site's node or archive. */
+  store(
+    object: { header: ObjectHeader; path: string; datasetOffset: number },
+    signal: AbortSignal,
+  ): Promise<StoreResult>;
+}
+
+export class BackendUnavailableError extends Error {
+  override name = "BackendUnavailableError";
+}
+
+export class UnknownSiteError extends Error {
+  override name = "UnknownSiteError";
+}
+
+export interface BackendProvider {
+  /** The backend for a site (its archive, or `node`); throws UnknownSiteError or BackendUnavailableError. */
+  backend(site: string, node?: string): Promise<DicomwebBackend>;
+  /** Every enrolled site, with whether it is connected now (federation asks all of them). */
+  sites(): Promise<{ site: string; online: boolean }[]>;
+}

@@ -1,0 +1,148 @@
+/** The DICOMweb backend of one site, answered by its agent through the tunnel. */
+import * as fs from "node:fs";
+import { toDicomJson } from "@conduit/shared/dicom/json.ts";
+import { Channel, Reply } from "@conduit/shared/tunnel/mod.ts";
+import type { SiteRegistry } from "../sites/registry.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
+import { readObjects } from "../tunnel/objects.ts";
+import {
+  type BackendProvider,
+  BackendUnavailableError,
+  type DicomwebBackend,
+  type QidoQuery,
+  type RetrievedObject,
+  type RetrieveQuery,
+  type StoreResult,
+  UnknownSiteError,
+} from "./services.ts";
+
+/** Keys C-FIND answers carry that a QIDO result does not. */
+const NOT_IN_QIDO = new Set(["QueryRetrieveLevel", "RetrieveAETitle"]);
+
+/** A failure the site reported (its code and message), e.g. `unknown-node`. */
+export class SiteError extends Error {
+  override name = "SiteError";
+  constructor(readonly code: string, message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+class TunnelBackend implements DicomwebBackend {
+  constructor(
+    readonly site: string,
+    readonly node: string | undefined,
+    private readonly sessions: Sessions,
+  ) {}
+
+  async *search(query: QidoQuery, signal: AbortSignal) {
+    const request = {
+      op: "find" as const,
+      level: query.level,
+      query: query.keys,
+      ...(this.node ? { node: this.node } : {}),
+      ...(query.limit ? { limit: query.limit } : {}),
+    };
+    for await (const reply of this.sessions.replies(this.site, request, signal)) {
+      if (reply.type === "error") throw new SiteError(reply.code, reply.message, reply.status);
+      if (reply.type !== "match") continue;
+      const ds: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(reply.dataset)) if (!NOT_IN_QIDO.has(k)) ds[k] = v;
+      yield toDicomJson(ds);
+    }
+  }
+
+  async *retrieve(query: RetrieveQuery, signal: AbortSignal): AsyncGenerator<RetrievedObject> {
+    const channel = await this.sessions.call(this.site, {
+      op: "retrieve",
+      studyInstanceUid: query.studyInstanceUid,
+      ...(query.seriesInstanceUid ? { seriesInstanceUid: query.seriesInstanceUid } : {}),
+      ...(query.sopInstanceUid ? { sopInstanceUid: query.sopInstanceUid } : {}),
+      ...(query.skip?.length ? { skip: query.skip } : {}),
+      ...(this.node ? { node: this.node } : {}),
+    });
+    const cancel = () => channel.stream.reset("cancelled");
+    signal.addEventListener("abort", cancel);
+    try {
+      const objects = readObjects(channel);
+      for (let step = await objects.next(); !step.done; step = await objects.next()) yield step.value;
+    } catch (err) {
+      const m = /^([a-z-]+): (.*)$/s.exec((err as Error).message);
+      if (m) throw new SiteError(m[1], m[2]);
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", cancel);
+      channel.stream.reset("done");
+    }
+  }
+
+  async store(
+    object: {
+      header: import("@conduit/shared/tunnel/mod.ts").ObjectHeader;
+      path: string;
+      datasetOffset: number;
+    },
+    signal: AbortSignal,
+  ): Promise<StoreResult> {
+    const live = this.sessions.get(this.site);
+    if (!live) throw new BackendUnavailableError(`site ${this.site} is not connected`);
+    const channel = new Channel(live.session.open());
+    const cancel = () => channel.stream.reset("cancelled");
+    signal.addEventListener("abort", cancel);
+    const result = { sopInstanceUid: object.header.sopInstanceUid, sopClassUid: object.header.sopClassUid };
+    try {
+      await channel.send({ op: "store", from: "hub", ...(this.node ? { node: this.node } : {}) });
+      await channel.send(object.header);
+      const fd = await fs.promises.open(object.path, "r");
+      try {
+        const buffer = new Uint8Array(256 * 1024);
+        for (let sent = 0; sent < object.header.size;) {
+          const want = Math.min(buffer.byteLength, object.header.size - sent);
+          const { bytesRead } = await fd.read(buffer, 0, want, object.datasetOffset + sent);
+          if (bytesRead === 0) throw new Error("the spooled object is shorter than announced");
+          await channel.sendBytes(buffer.subarray(0, bytesRead));
+          sent += bytesRead;
+        }
+      } finally {
+        await fd.close();
+      }
+      await channel.end();
+      const reply = await channel.expect(Reply);
+      if (reply.type === "ack") return { ...result, ok: true };
+      const message = reply.type === "nack" || reply.type === "error"
+        ? reply.message
+        : `unexpected ${reply.type}`;
+      // 0xA700 out of resources, 0xC000 cannot understand (PS3.18 FailureReason values).
+      return {
+        ...result,
+        ok: false,
+        failureReason: /free disk|resources/.test(message) ? 0xa700 : 0xc000,
+        message,
+      };
+    } catch (err) {
+      channel.stream.reset("failed");
+      return { ...result, ok: false, failureReason: 0x0110, message: (err as Error).message };
+    } finally {
+      signal.removeEventListener("abort", cancel);
+    }
+  }
+}
+
+/** Backends per site from the registry and the live tunnel sessions. */
+export class TunnelBackendProvider implements BackendProvider {
+  constructor(private readonly registry: SiteRegistry, private readonly sessions: Sessions) {}
+
+  async backend(site: string, node?: string): Promise<DicomwebBackend> {
+    const row = await this.registry.get(site);
+    if (!row || row.state === "pending" || row.state === "revoked") {
+      throw new UnknownSiteError(`no site named ${site}`);
+    }
+    if (!this.sessions.get(site)) throw new BackendUnavailableError(`site ${site} is offline`);
+    return new TunnelBackend(site, node, this.sessions);
+  }
+
+  async sites() {
+    const all = await this.registry.list();
+    return all.filter((s) => s.state !== "pending" && s.state !== "revoked")
+      .map((s) => ({ site: s.site, online: this.sessions.get(s.site) !== undefined }));
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * WADO-RS retrieval of instances (PS3.18 10.4): a study, a series or one instance as
+ * `multipart/related; type="application/dicom"`, each part a Part 10 object (a File Meta group
+ * written here, then the data set's bytes as the site streams them). Parts leave as objects arrive:
+ * nothing is held whole. `transfer-syntax=*` gives each object as stored; without one, or with an
+ * explicit one, objects must already be in that syntax (transcoding is not built): otherwise 406.
+ */
+import type { Context } from "hono";
+import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
+import { mayReach, type Principal } from "../auth/tokens.ts";
+import { HttpError } from "./http.ts";
+import { multipartBody } from "./multipart.ts";
+import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "./services.ts";
+
+const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
+
+/** The transfer syntax an Accept header asks for ("*": as stored), or a 406. */
+export function acceptedTransferSyntax(accept: string | undefined): string {
+  if (!accept || accept.trim() === "" || /^\s*\*\/\*\s*(;.*)?$/.test(accept)) {
+    return EXPLICIT_VR_LITTLE_ENDIAN;
+  }
+  for (const range of accept.split(/,(?=\s*[a-z*]+\/)/i)) {
+    const [mediaType, ...params] = range.split(";").map((s) => s.trim());
+    const p = new Map(params.map((x) => {
+      const i = x.indexOf("=");
+      return [x.slice(0, i).trim().toLowerCase(), x.slice(i + 1).trim().replace(/^"|"$/g, "")] as [
+        string,
+        string,
+      ];
+    }));
+    const type = p.get("type")?.toLowerCase();
+    const isDicom =
+      (mediaType.toLowerCase() === "multipart/related" && (!type || type === "application/dicom")) ||
+      mediaType === "*/*" || mediaType.toLowerCase() === "multipart/*";
+    if (isDicom) return p.get("transfer-syntax") ?? EXPLICIT_VR_LITTLE_ENDIAN;
+  }
+  throw new HttpError(
+    406,
+    `cannot answer ${
+      JSON.stringify(accept)
+    }: instances are served as multipart/related; type="application/dicom"`,
+  );
+}
+
+/** Finds the site holding a study (federated retrieval by UID). */
+export async function locateStudy(
+  provider: BackendProvider,
+  principal: Principal,
+  study: string,
+  signal: AbortSignal,
+): Promise<DicomwebBackend> {
+  for (const { site, online } of await provider.sites()) {
+    if (!online || !mayReach(principal, site)) continue;
+    try {
+      const backend = await provider.backend(site);
+      for await (
+        const _ of backend.search({ level: "STUDY", keys: { StudyInstanceUID: study }, limit: 1 }, signal)
+      ) {
+        return backend;
+      }
+    } catch { /* not this site */ }
+  }
+  throw new HttpError(404, `no site the token may reach holds study ${study}`);
+}
+
+export async function backendFor(
+  c: Context,
+  provider: BackendProvider,
+  study: string,
+): Promise<DicomwebBackend> {
+  const principal = c.get("principal") as Principal;
+  const site = c.req.param("site");
+  if (!site) return await locateStudy(provider, principal, study, c.req.raw.signal);
+  if (!mayReach(principal, site)) throw new HttpError(403, `this token may not reach site ${site}`);
+  return await provider.backend(site, c.req.param("node"));
+}
+
+function part10(object: RetrievedObject): AsyncIterable<Uint8Array> {
+  return (async function* () {
+    yield buildFileMeta({
+      sopClassUid: object.header.sopClassUid,
+      sopInstanceUid: object.header.sopInstanceUid,
+      transferSyntax: object.header.transferSyntax,
+    });
+    yield* object.bytes;
+  })();
+}
+
+export async function wadoInstances(
+  c: Context,
+  provider: BackendProvider,
+  query: RetrieveQuery,
+  onError: (err: unknown) => void,
+): Promise<Response> {
+  const wanted = acceptedTransferSyntax(c.req.header("accept"));
+  const backend = await backendFor(c, provider, query.studyInstanceUid);
+  const objects = backend.retrieve(query, c.req.raw.signal)[Symbol.asyncIterator]();
+  const first = await objects.next();
+  if (first.done) {
+    throw new HttpError(
+      404,
+      `${query.sopInstanceUid ? "instance" : query.seriesInstanceUid ? "series" : "study"} not found`,
+    );
+  }
+  const check = (o: RetrievedObject) => {
+    if (wanted !== "*" && o.header.transferSyntax !== wanted) {
+      throw new HttpError(
+        406,
+        `the object is stored as ${o.header.transferSyntax} and transcoding to ${wanted} is not supported; ask with transfer-syntax=*`,
+      );
+    }
+    return o;
+  };
+  try {
+    check(first.value);
+  } catch (err) {
+    await objects.return?.(undefined);
+    throw err;
+  }
+  const boundary = `conduit-${crypto.randomUUID()}`;
+  const parts = (async function* () {
+    let next: IteratorResult<RetrievedObject> = first;
+    while (!next.done) {
+      const o = check(next.value);
+      yield {
+        contentType: `application/dicom; transfer-syntax=${o.header.transferSyntax}`,
+        bytes: part10(o),
+      };
+      next = await objects.next();
+    }
+  })();
+  const transferSyntax = wanted === "*" ? "" : `; transfer-syntax=${wanted}`;
+  return new Response(multipartBody(boundary, parts, onError), {
+    status: 200,
+    headers: {
+      "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}${transferSyntax}`,
+    },
+  });
+}

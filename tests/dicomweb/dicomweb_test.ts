@@ -1,0 +1,314 @@
+/**
+ * DICOMweb through the hub with a real client (npm dicomweb-client, the one OHIF uses) against a
+ * site whose agent serves its own archive, and the error paths with plain fetch. Test names cite
+ * the PS3.18 section each part checks.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { api } from "dicomweb-client";
+import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
+import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
+import { installXhr } from "../support/xhr.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+
+installXhr();
+const skip = skipReason("storescu");
+if (skip) console.warn(`dicomweb_test: skipped: ${skip}`);
+
+const CT = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+const MR = path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm");
+const CT_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322";
+
+/** The part of dicomweb-client used here (its generated typings make every option mandatory). */
+interface Client {
+  searchForStudies(options?: object): Promise<unknown>;
+  searchForSeries(options?: object): Promise<unknown>;
+  searchForInstances(options?: object): Promise<unknown>;
+  retrieveInstance(options: object): Promise<unknown>;
+  retrieveStudy(options: object): Promise<unknown>;
+  storeInstances(options: object): Promise<unknown>;
+}
+
+interface Rig {
+  hub: TestHub;
+  north: AgentProcess;
+  token: string;
+  southOnly: string;
+  base: string;
+  client: Client;
+}
+
+let rig: Rig | undefined;
+async function setUp(): Promise<Rig> {
+  if (rig) return rig;
+  const hub = await startTestHub();
+  await hub.registry.add("south"); // enrolled never: federation must say it is missing
+  const south = await hub.registry.enroll((await hub.registry.add("south")).enrollmentToken);
+  void south;
+  const north = await startAgentProcess({
+    aet: "NORTH",
+    args: [
+      "--site",
+      "north",
+      "--hub",
+      hub.tunnelUrl,
+      "--enroll",
+      (await hub.registry.add("north")).enrollmentToken,
+    ],
+  });
+  const sent = await storescu([CT, MR], north);
+  assert.equal(sent.code, 0, sent.stderr);
+  await eventually("north online", () => hub.sessions.get("north"));
+  const token = (await hub.tokens.create("tests", "viewer")).token;
+  const southOnly = (await hub.tokens.create("south only", "viewer", ["south"])).token;
+  const base = `http://127.0.0.1:${hub.port}/dicomweb`;
+  const client = new api.DICOMwebClient({
+    url: `${base}/sites/north`,
+    headers: { Authorization: `Bearer ${token}` },
+  } as never) as unknown as Client;
+  rig = { hub, north, token, southOnly, base, client };
+  return rig;
+}
+
+function dwTest(name: string, fn: (r: Rig) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: Boolean(skip),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => fn(await setUp()),
+  });
+}
+
+const get = (r: Rig, p: string, init: RequestInit & { token?: string | null } = {}) =>
+  fetch(`${r.base}${p}`, {
+    ...init,
+    headers: {
+      ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? r.token}` }),
+      ...(init.headers as Record<string, string> ?? {}),
+    },
+  });
+
+const value = (ds: Record<string, { Value?: unknown[] }>, tag: string) => ds[tag]?.Value?.[0];
+
+dwTest("PS3.18 10.6 QIDO-RS: studies, series and instances of a site through dicomweb-client", async (r) => {
+  const studies = await r.client.searchForStudies() as Record<string, { Value?: unknown[] }>[];
+  assert.equal(studies.length, 2);
+  const ct = studies.find((s) => value(s, "0020000D") === CT_STUDY)!;
+  assert.ok(ct, "CT_small's study");
+  assert.equal(value(ct, "00100020"), "1CT1");
+  assert.deepEqual(ct["00080061"].Value, ["CT"]); // ModalitiesInStudy
+  assert.equal(value(ct, "00201206"), 1); // NumberOfStudyRelatedSeries
+  assert.equal(value(ct, "00201208"), 1); // NumberOfStudyRelatedInstances
+  assert.equal(value(ct, "00081190"), `${r.base}/sites/north/studies/${CT_STUDY}`); // RetrieveURL
+  const series = await r.client.searchForSeries({ studyInstanceUID: CT_STUDY }) as Record<
+    string,
+    { Value?: unknown[] }
+  >[];
+  assert.equal(series.length, 1);
+  assert.equal(value(series[0], "00080060"), "CT");
+  const seriesUid = String(value(series[0], "0020000E"));
+  const instances = await r.client.searchForInstances({
+    studyInstanceUID: CT_STUDY,
+    seriesInstanceUID: seriesUid,
+  }) as Record<string, { Value?: unknown[] }>[];
+  assert.equal(instances.length, 1);
+  assert.equal(value(instances[0], "00080018"), readPart10Header(await Deno.readFile(CT)).sopInstanceUid);
+  assert.match(
+    String(value(instances[0], "00081190")),
+    new RegExp(`/sites/north/studies/${CT_STUDY}/series/${seriesUid}/instances/`),
+  );
+});
+
+dwTest(
+  "PS3.18 8.3.4 QIDO-RS matching: single value, wildcard, range, UID list; limit and offset",
+  async (r) => {
+    const q = async (p: string) =>
+      (await (await get(r, `/sites/north/studies?${p}`)).json()) as Record<string, { Value?: unknown[] }>[];
+    assert.equal((await q("PatientID=1CT1")).length, 1);
+    assert.equal((await q("PatientName=CompressedSamples*")).length, 2);
+    assert.equal((await q("StudyDate=20040101-20040131")).length, 1);
+    assert.equal((await q(`StudyInstanceUID=${CT_STUDY},1.2.3`)).length, 1);
+    assert.equal((await q("00100020=1CT1")).length, 1, "a tag in place of a keyword");
+    const all = (await q("")).map((s) => value(s, "0020000D"));
+    const page1 = (await q("limit=1")).map((s) => value(s, "0020000D"));
+    const page2 = (await q("limit=1&offset=1")).map((s) => value(s, "0020000D"));
+    assert.deepEqual([...page1, ...page2], all, "limit and offset page through a stable order");
+    const withField = await q("PatientID=1CT1&includefield=InstitutionName,00081030");
+    assert.ok(
+      "00080080" in withField[0] && "00081030" in withField[0],
+      "includefield adds the attributes asked for",
+    );
+  },
+);
+
+dwTest(
+  "PS3.18 8.3.4.1 QIDO-RS fuzzymatching is refused with a Warning; bad parameters get 400",
+  async (r) => {
+    const res = await get(r, "/sites/north/studies?fuzzymatching=true");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("warning") ?? "", /^299 .*fuzzymatching/);
+    await res.body?.cancel();
+    for (const bad of ["limit=abc", "NotAKeyword=1", "offset=-1"]) {
+      const b = await get(r, `/sites/north/studies?${bad}`);
+      assert.equal(b.status, 400, bad);
+      assert.equal(b.headers.get("content-type"), "application/problem+json");
+      await b.body?.cancel();
+    }
+  },
+);
+
+dwTest("PS3.18 10.6 federated QIDO-RS merges sites; a site not connected yields a Warning", async (r) => {
+  const res = await get(r, "/studies");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("warning") ?? "", /site south is offline/);
+  const studies = await res.json() as Record<string, { Value?: unknown[] }>[];
+  assert.equal(studies.length, 2);
+  assert.ok(studies.every((s) => String(value(s, "00081190")).startsWith(`${r.base}/sites/north/`)));
+});
+
+dwTest(
+  "PS3.18 10.4 WADO-RS: instance, series and study as multipart/related application/dicom",
+  async (r) => {
+    const sop = readPart10Header(await Deno.readFile(CT)).sopInstanceUid!;
+    const series = await r.client.searchForSeries({ studyInstanceUID: CT_STUDY }) as Record<
+      string,
+      { Value?: unknown[] }
+    >[];
+    const seriesUid = String(value(series[0], "0020000E"));
+    const instance = await r.client.retrieveInstance({
+      studyInstanceUID: CT_STUDY,
+      seriesInstanceUID: seriesUid,
+      sopInstanceUID: sop,
+    });
+    const file = await Deno.makeTempFile();
+    await Deno.writeFile(file, new Uint8Array(instance as ArrayBuffer));
+    const archived = (await listFiles(r.north.dataDir)).find((f) => f.endsWith(`${sop}.dcm`))!;
+    assert.deepEqual(
+      await datasetBytes(file),
+      await datasetBytes(archived),
+      "the data set byte for byte as archived",
+    );
+    assert.equal(readPart10Header(await Deno.readFile(file)).sopInstanceUid, sop);
+    const study = await r.client.retrieveStudy({ studyInstanceUID: CT_STUDY }) as ArrayBuffer[];
+    assert.equal(study.length, 1);
+    // Stored as explicit VR little endian: the default syntax; an explicit other one is 406.
+    const res = await get(r, `/sites/north/studies/${CT_STUDY}`, {
+      headers: {
+        accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50',
+      },
+    });
+    assert.equal(res.status, 406);
+    await res.body?.cancel();
+    const png = await get(r, `/sites/north/studies/${CT_STUDY}`, { headers: { accept: "image/png" } });
+    assert.equal(png.status, 406);
+    await png.body?.cancel();
+    const missing = await get(r, "/sites/north/studies/1.2.3.4");
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+    // Federated retrieval by UID finds the site.
+    const fed = await get(r, `/studies/${CT_STUDY}`, {
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
+    assert.equal(fed.status, 200);
+    assert.match(fed.headers.get("content-type") ?? "", /^multipart\/related/);
+    assert.ok((await fed.arrayBuffer()).byteLength > 30_000);
+  },
+);
+
+dwTest("PS3.18 10.5 STOW-RS stores into the site; failures are listed with their reasons", async (r) => {
+  const dir = await Deno.makeTempDir({ prefix: "stow-" });
+  const gen = await writeGeneratedSeries(dir, { count: 3, rows: 32, columns: 32, seed: "stow" });
+  const buffers = await Promise.all(
+    gen.paths.map(async (p) => (await Deno.readFile(p)).buffer as ArrayBuffer),
+  );
+  await r.client.storeInstances({ datasets: buffers });
+  const found = await r.client.searchForInstances({ studyInstanceUID: gen.studyUid }) as unknown[];
+  assert.equal(found.length, 3);
+  // A part that is not DICOM, next to a good one: 202 with both sequences.
+  const boundary = "b0undary";
+  const enc = new TextEncoder();
+  const good = await Deno.readFile(gen.paths[0]);
+  const body = new Blob([
+    enc.encode(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+    good,
+    enc.encode(
+      `\r\n--${boundary}\r\nContent-Type: application/dicom\r\n\r\nnot dicom at all\r\n--${boundary}--\r\n`,
+    ),
+  ]);
+  const res = await get(r, "/sites/north/studies", {
+    method: "POST",
+    body,
+    headers: { "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}` },
+  });
+  assert.equal(res.status, 202);
+  const answer = await res.json() as Record<string, { Value?: Record<string, { Value?: unknown[] }>[] }>;
+  assert.equal(answer["00081199"].Value!.length, 1);
+  assert.equal(value(answer["00081198"].Value![0], "00081197"), 0xc000);
+  // Wrong study for /studies/{study}: 409 with FailureReason 0xA900.
+  const wrong = await get(r, "/sites/north/studies/1.2.3", {
+    method: "POST",
+    body: new Blob([
+      enc.encode(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+      good,
+      enc.encode(`\r\n--${boundary}--\r\n`),
+    ]),
+    headers: { "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}` },
+  });
+  assert.equal(wrong.status, 409);
+  const w = await wrong.json() as Record<string, { Value?: Record<string, { Value?: unknown[] }>[] }>;
+  assert.equal(value(w["00081198"].Value![0], "00081197"), 0xa900);
+  // Not multipart: 415. A truncated multipart body: 400.
+  const json = await get(r, "/sites/north/studies", {
+    method: "POST",
+    body: "{}",
+    headers: { "content-type": "application/json" },
+  });
+  assert.equal(json.status, 415);
+  await json.body?.cancel();
+  const cut = await get(r, "/sites/north/studies", {
+    method: "POST",
+    body: `--${boundary}\r\nContent-Type: application/dicom\r\n\r\nDICM`,
+    headers: { "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}` },
+  });
+  assert.equal(cut.status, 400);
+  await cut.body?.cancel();
+});
+
+dwTest(
+  "PS3.18 8.1 auth: 401 without a valid token, 403 for a site the token may not reach, 404 unknown site",
+  async (r) => {
+    for (
+      const [token, status] of [[null, 401], ["ctk.000000000000.AAAAAAAAAAAAAAAAAAAAAAAA", 401], [
+        r.southOnly,
+        403,
+      ]] as const
+    ) {
+      const res = await get(r, "/sites/north/studies", { token });
+      assert.equal(res.status, status);
+      await res.body?.cancel();
+    }
+    const unknown = await get(r, "/sites/nowhere/studies");
+    assert.equal(unknown.status, 404);
+    await unknown.body?.cancel();
+    const offline = await get(r, "/sites/south/studies");
+    assert.equal(offline.status, 503);
+    await offline.body?.cancel();
+  },
+);
+
+Deno.test({
+  name: "dicomweb tests: tear down",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    if (!rig) return;
+    await rig.north.stop();
+    await rig.hub.stop();
+    rig = undefined;
+  },
+});
