@@ -8,7 +8,7 @@ import type { Logger } from "@conduit/shared/log.ts";
 import { type AuthEnv, requireToken } from "../auth/middleware.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
 import { type BackendProvider, BackendUnavailableError, UnknownSiteError } from "./services.ts";
-import { checkUid, HttpError, problem, type UrlOptions } from "./http.ts";
+import { checkUid, HttpError, problem } from "./http.ts";
 import { qido } from "./qido_route.ts";
 import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";

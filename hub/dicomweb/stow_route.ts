@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { Context } from "hono";
-import { type DicomJson } from "@conduit/shared/dicom/json.ts";
+import type { DicomJson } from "@conduit/shared/dicom/json.ts";
 import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
