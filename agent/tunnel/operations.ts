@@ -12,6 +12,8 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../index/db.ts";
 import type { Archive } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
+import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
+import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Identifier, QueryHandler } from "../dimse/handlers.ts";
 import { DimseStatusError } from "../dimse/handlers.ts";
@@ -63,6 +65,8 @@ export async function serveRequest(
       ? "unknown-node"
       : e instanceof DimseStatusError
       ? "dimse"
+      : e instanceof BulkDataError
+      ? "not-found"
       : "failed";
     services.log.warn("tunnel request failed", { op: request.op, code, reason: e.message });
     await send(channel, {
@@ -107,6 +111,10 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       return await storeObject(s, request, channel);
     case "retrieve":
       return await retrieveObjects(s, request, channel, signal);
+    case "metadata":
+      return await metadataOf(s, request, channel, signal);
+    case "bulkdata":
+      return await bulkDataOf(s, request, channel);
     default:
       return await send(channel, {
         type: "error",
@@ -145,13 +153,29 @@ async function storeObject(s: TunnelServices, request: Extract<Request, { op: "s
     await Deno.remove(tempPath).catch(() => {});
     return await nack("the object's SOP Instance UID is not the one announced");
   }
+  const now = request.deliver === "now" && request.node;
   try {
-    const extra = request.node ? [{ route: `tunnel:${callingAet}`, destination: request.node }] : [];
+    const extra = request.node && !now ? [{ route: `tunnel:${callingAet}`, destination: request.node }] : [];
     const outcome = await s.store.commitWith(received, ctx, extra);
     if (outcome.status !== 0) return await nack(`not stored: status 0x${outcome.status.toString(16)}`);
   } catch (err) {
     await Deno.remove(tempPath).catch(() => {});
     return await nack(`not stored: ${(err as Error).message}`);
+  }
+  if (now) {
+    const report = await s.nodes.storeTo(request.node!, { sopInstanceUids: [header.sopInstanceUid] });
+    const failure = report.failed[0];
+    if (failure || report.sent !== 1) {
+      const status = failure?.status;
+      return await send(channel, {
+        type: "nack",
+        sopInstanceUid: header.sopInstanceUid,
+        message: `node ${request.node} refused the object${
+          status === undefined ? "" : ` (0x${status.toString(16)})`
+        }`,
+        ...(status === undefined ? {} : { status }),
+      });
+    }
   }
   s.log.debug("object stored from the tunnel", { sop: hashUid(header.sopInstanceUid), from: callingAet });
   await send(channel, { type: "ack", sopInstanceUid: header.sopInstanceUid });
@@ -194,4 +218,59 @@ async function retrieveObjects(
     completed++;
   }
   await send(channel, { type: "end", completed, failed: missing, warning });
+}
+
+/** The archived instances a request names, after a retrieve from the node when one is named. */
+async function instancesFor(
+  s: TunnelServices,
+  request: { node?: string; studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string },
+  signal: AbortSignal,
+) {
+  if (request.node) {
+    const level = request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY";
+    await s.nodes.retrieve(request.node, { level, ...request }, signal);
+  }
+  const conditions = [sql`i.study_instance_uid = ${request.studyInstanceUid}`];
+  if (request.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${request.seriesInstanceUid}`);
+  if (request.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
+  return await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `));
+}
+
+async function metadataOf(
+  s: TunnelServices,
+  request: Extract<Request, { op: "metadata" }>,
+  channel: Channel,
+  signal: AbortSignal,
+) {
+  let n = 0;
+  for (const file of await instancesFor(s, request, signal)) {
+    if (signal.aborted) throw signal.reason;
+    await send(channel, { type: "metadata", dataset: await instanceMetadata(file.path) });
+    n++;
+  }
+  await send(channel, { type: "end", completed: n });
+}
+
+async function bulkDataOf(
+  s: TunnelServices,
+  request: Extract<Request, { op: "bulkdata" }>,
+  channel: Channel,
+) {
+  const [file] = await archivedFiles(s.db, s.files, sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
+  if (!file) return await send(channel, { type: "error", code: "not-found", message: "no such instance" });
+  const { offset, length } = await bulkValue(file.path, request.path);
+  await send(channel, { type: "bulk", size: length });
+  const fd = await fs.promises.open(file.path, "r");
+  try {
+    const buffer = new Uint8Array(Math.min(256 * 1024, Math.max(length, 1)));
+    for (let sent = 0; sent < length;) {
+      const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, length - sent), offset + sent);
+      if (bytesRead === 0) throw new Error("the file is shorter than its header says");
+      await channel.sendBytes(buffer.subarray(0, bytesRead));
+      sent += bytesRead;
+    }
+  } finally {
+    await fd.close();
+  }
+  await send(channel, { type: "end", completed: 1 });
 }

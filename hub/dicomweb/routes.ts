@@ -12,6 +12,7 @@ import { checkUid, HttpError, problem } from "./http.ts";
 import { qido } from "./qido_route.ts";
 import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";
+import { bulkdata, metadata } from "./metadata_route.ts";
 import { SiteError } from "./tunnel_backend.ts";
 import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
 
@@ -32,7 +33,7 @@ export function dicomwebRoutes(
       return problem(c, 503, err.message);
     }
     if (err instanceof SiteError) {
-      const status = err.code === "unknown-node" ? 404 : err.code === "timeout" ? 504 : 502;
+      const status = err.code === "unknown-node" || err.code === "not-found" ? 404 : err.code === "timeout" ? 504 : 502;
       return problem(c, status, `the site answered: ${err.message}`);
     }
     log.error("DICOMweb request failed", { path: c.req.path, err });
@@ -83,6 +84,31 @@ export function dicomwebRoutes(
         seriesInstanceUid: checkUid("series", c.req.param("series")),
         sopInstanceUid: checkUid("instance", c.req.param("instance")),
       }, onStreamError));
+    // WADO-RS metadata and bulk data
+    const uids = (c: { req: { param(n: string): string | undefined } }) => ({
+      studyInstanceUid: checkUid("study", c.req.param("study"))!,
+      seriesInstanceUid: checkUid("series", c.req.param("series")),
+      sopInstanceUid: checkUid("instance", c.req.param("instance")),
+    });
+    app.get(`${prefix}/studies/:study/metadata`, (c) => metadata(c, provider, options, uids(c)));
+    app.get(
+      `${prefix}/studies/:study/series/:series/metadata`,
+      (c) => metadata(c, provider, options, uids(c)),
+    );
+    app.get(
+      `${prefix}/studies/:study/series/:series/instances/:instance/metadata`,
+      (c) => metadata(c, provider, options, uids(c)),
+    );
+    app.get(`${prefix}/studies/:study/series/:series/instances/:instance/bulkdata/:path{.+}`, (c) => {
+      const u = uids(c);
+      return bulkdata(
+        c,
+        provider,
+        { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! },
+        c.req.param("path"),
+        onStreamError,
+      );
+    });
     // STOW-RS
     app.post(`${prefix}/studies`, (c) => stow(c, provider, options));
     app.post(

@@ -46,6 +46,14 @@ export interface DicomwebBackend {
   readonly node?: string;
   search(query: QidoQuery, signal: AbortSignal): AsyncIterable<DicomJson>;
   retrieve(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<RetrievedObject>;
+  /** Each instance's DICOM JSON; bulk values carry relative `bulkdata/<tag path>` URIs. */
+  metadata(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<DicomJson>;
+  /** One bulk value of an instance. */
+  bulkdata(
+    sopInstanceUid: string,
+    path: string,
+    signal: AbortSignal,
+  ): Promise<{ size: number; bytes: AsyncIterable<Uint8Array> }>;
   /** Stores one object (its data set from a file) into the site's node or archive. */
   store(
     object: { header: ObjectHeader; path: string; datasetOffset: number },

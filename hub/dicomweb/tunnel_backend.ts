@@ -1,6 +1,6 @@
 /** The DICOMweb backend of one site, answered by its agent through the tunnel. */
 import * as fs from "node:fs";
-import { toDicomJson } from "@conduit/shared/dicom/json.ts";
+import { type DicomJson, toDicomJson } from "@conduit/shared/dicom/json.ts";
 import { Channel, Reply } from "@conduit/shared/tunnel/mod.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
@@ -75,6 +75,47 @@ class TunnelBackend implements DicomwebBackend {
     }
   }
 
+  async *metadata(query: RetrieveQuery, signal: AbortSignal): AsyncGenerator<DicomJson> {
+    const request = {
+      op: "metadata" as const,
+      studyInstanceUid: query.studyInstanceUid,
+      ...(query.seriesInstanceUid ? { seriesInstanceUid: query.seriesInstanceUid } : {}),
+      ...(query.sopInstanceUid ? { sopInstanceUid: query.sopInstanceUid } : {}),
+      ...(this.node ? { node: this.node } : {}),
+    };
+    for await (const reply of this.sessions.replies(this.site, request, signal)) {
+      if (reply.type === "error") throw new SiteError(reply.code, reply.message, reply.status);
+      if (reply.type === "metadata") yield reply.dataset as DicomJson;
+    }
+  }
+
+  async bulkdata(sopInstanceUid: string, path: string, signal: AbortSignal) {
+    const channel = await this.sessions.call(this.site, { op: "bulkdata", sopInstanceUid, path });
+    const cancel = () => channel.stream.reset("cancelled");
+    signal.addEventListener("abort", cancel);
+    const first = await channel.expect(Reply);
+    if (first.type === "error") {
+      channel.stream.reset("done");
+      throw new SiteError(first.code, first.message);
+    }
+    if (first.type !== "bulk") throw new SiteError("failed", `unexpected reply ${first.type}`);
+    const size = first.size;
+    const bytes = (async function* () {
+      try {
+        for (let got = 0; got < size;) {
+          const r = await channel.next();
+          if (!r || r.kind !== "bytes") throw new SiteError("failed", "the bulk value was cut short");
+          got += r.data.byteLength;
+          yield r.data;
+        }
+      } finally {
+        signal.removeEventListener("abort", cancel);
+        channel.stream.reset("done");
+      }
+    })();
+    return { size, bytes };
+  }
+
   async store(
     object: {
       header: import("@conduit/shared/tunnel/mod.ts").ObjectHeader;
@@ -90,7 +131,11 @@ class TunnelBackend implements DicomwebBackend {
     signal.addEventListener("abort", cancel);
     const result = { sopInstanceUid: object.header.sopInstanceUid, sopClassUid: object.header.sopClassUid };
     try {
-      await channel.send({ op: "store", from: "hub", ...(this.node ? { node: this.node } : {}) });
+      await channel.send({
+        op: "store",
+        from: "hub",
+        ...(this.node ? { node: this.node, deliver: "now" } : {}),
+      });
       await channel.send(object.header);
       const fd = await fs.promises.open(object.path, "r");
       try {
@@ -111,13 +156,10 @@ class TunnelBackend implements DicomwebBackend {
       const message = reply.type === "nack" || reply.type === "error"
         ? reply.message
         : `unexpected ${reply.type}`;
-      // 0xA700 out of resources, 0xC000 cannot understand (PS3.18 FailureReason values).
-      return {
-        ...result,
-        ok: false,
-        failureReason: /free disk|resources/.test(message) ? 0xa700 : 0xc000,
-        message,
-      };
+      // The node's own status when it refused; else 0xA700 out of resources or 0xC000 cannot understand.
+      const status = reply.type === "nack" ? reply.status : undefined;
+      const reason = status ?? (/free disk|resources/.test(message) ? 0xa700 : 0xc000);
+      return { ...result, ok: false, failureReason: reason, message };
     } catch (err) {
       channel.stream.reset("failed");
       return { ...result, ok: false, failureReason: 0x0110, message: (err as Error).message };

@@ -4,6 +4,8 @@
  * names, arrays of objects for sequences). Empty values become attributes without `Value`.
  */
 import { attributeByTag, tagByKeyword, tagHex } from "./dictionary.ts";
+import type { DataSet, Element } from "./reader.ts";
+import { numberValues, stringValue, stringValues, TextDecoding, valueBytes } from "./values.ts";
 
 export interface DicomJsonAttribute {
   vr: string;
@@ -67,4 +69,109 @@ export function jsonString(ds: DicomJson, keyword: string): string | undefined {
   const v = ds[tagHex(tag)]?.Value?.[0];
   if (v === undefined || v === null) return undefined;
   return typeof v === "object" ? (v as { Alphabetic?: string }).Alphabetic : String(v);
+}
+
+/** What `datasetToJson` needs besides the bytes. */
+export interface RawToJsonOptions {
+  littleEndian: boolean;
+  /**
+   * The BulkDataURI for a bulk value (`path` is the tag path, e.g. `7FE00010` or `00409096/0/00409212`),
+   * or undefined to inline it as base64. Called for OB, OW, OD, OF, OL, OV and UN values longer than
+   * `inlineLimit`, and for encapsulated pixel data.
+   */
+  bulk?: (path: string, el: Element) => string | undefined;
+  /** Bulk values up to this many bytes are inlined (default 256). */
+  inlineLimit?: number;
+}
+
+const BULK_VRS = new Set(["OB", "OW", "OD", "OF", "OL", "OV", "UN"]);
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function pnValue(text: string): Record<string, string> {
+  const [alphabetic, ideographic, phonetic] = text.split("=");
+  const out: Record<string, string> = {};
+  if (alphabetic) out.Alphabetic = alphabetic;
+  if (ideographic) out.Ideographic = ideographic;
+  if (phonetic) out.Phonetic = phonetic;
+  return out;
+}
+
+/**
+ * The DICOM JSON model of a parsed data set (PS3.18 F.2): values decoded under its Specific
+ * Character Set, sequences at any depth, bulk values as BulkDataURI (or InlineBinary), group
+ * lengths left out.
+ */
+export function datasetToJson(
+  bytes: Uint8Array,
+  ds: DataSet,
+  options: RawToJsonOptions,
+  decoding?: TextDecoding,
+  path = "",
+): DicomJson {
+  if (!decoding) {
+    const charset = ds.elements.find((e) => e.tag === 0x00080005);
+    decoding = new TextDecoding(charset ? stringValue(bytes, charset) : "");
+  }
+  const limit = options.inlineLimit ?? 256;
+  const out: DicomJson = {};
+  for (const el of ds.elements) {
+    if ((el.tag & 0xffff) === 0) continue; // group length
+    const key = tagHex(el.tag);
+    const here = path ? `${path}/${key}` : key;
+    const vr = el.vr;
+    if (vr === "SQ" || el.items) {
+      out[key] = {
+        vr: "SQ",
+        ...(el.items?.length
+          ? {
+            Value: el.items.map((item, i) => datasetToJson(bytes, item, options, decoding, `${here}/${i}`)),
+          }
+          : {}),
+      };
+      continue;
+    }
+    if (el.fragments || BULK_VRS.has(vr)) {
+      const uri = el.fragments || el.length > limit ? options.bulk?.(here, el) : undefined;
+      if (uri) out[key] = { vr, BulkDataURI: uri };
+      else if (el.length > 0) out[key] = { vr, InlineBinary: base64(valueBytes(bytes, el)) };
+      else out[key] = { vr };
+      continue;
+    }
+    if (el.length <= 0) {
+      out[key] = { vr };
+      continue;
+    }
+    if (vr === "AT") {
+      const raw = valueBytes(bytes, el);
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      const values: string[] = [];
+      for (let i = 0; i + 4 <= raw.length; i += 4) {
+        const tag =
+          (view.getUint16(i, options.littleEndian) << 16 | view.getUint16(i + 2, options.littleEndian)) >>> 0;
+        values.push(tagHex(tag));
+      }
+      out[key] = { vr, Value: values };
+      continue;
+    }
+    const numbers = numberValues(bytes, el, options.littleEndian);
+    if (numbers.length) {
+      out[key] = { vr, Value: numbers };
+      continue;
+    }
+    const strings = stringValues(bytes, el, decoding);
+    if (!strings.length) {
+      out[key] = { vr };
+      continue;
+    }
+    if (vr === "PN") out[key] = { vr, Value: strings.map(pnValue) };
+    else if (vr === "IS" || vr === "DS") {
+      out[key] = { vr, Value: strings.map((s) => (s === "" ? null : Number(s))) };
+    } else out[key] = { vr, Value: strings.map((s) => (s === "" ? null : s)) };
+  }
+  return out;
 }

@@ -68,11 +68,36 @@ export const Request = z.discriminatedUnion("op", [
    * One object follows (ObjectHeader, then its bytes); the agent archives it, queues it for `node`
    * when one is named, and answers ack (committed) or nack.
    */
-  z.object({ op: z.literal("store"), node: name.optional(), from: name.optional(), deadlineMs: deadline })
-    .strict(),
+  z.object({
+    op: z.literal("store"),
+    node: name.optional(),
+    from: name.optional(),
+    /**
+     * queue (default): acknowledged once archived and queued for the node (durable, for relays);
+     * now: C-STORE to the node before answering, the node's refusal coming back as a nack (STOW-RS).
+     */
+    deliver: z.enum(["queue", "now"]).optional(),
+    deadlineMs: deadline,
+  }).strict(),
   /** Agent to hub: carry the object that follows to `site` (and its `node`), answering with its reply. */
   z.object({ op: z.literal("relay"), site: name, node: name.optional(), deadlineMs: deadline }).strict(),
   z.object({ op: z.literal("status") }).strict(),
+  /** The DICOM JSON of each instance (bulk values as relative `bulkdata/<tag path>` URIs). */
+  z.object({
+    op: z.literal("metadata"),
+    node: name.optional(),
+    studyInstanceUid: uid,
+    seriesInstanceUid: uid.optional(),
+    sopInstanceUid: uid.optional(),
+    deadlineMs: deadline,
+  }).strict(),
+  /** One bulk value of an archived instance: a `bulk` reply, then its bytes. */
+  z.object({
+    op: z.literal("bulkdata"),
+    sopInstanceUid: uid,
+    path: z.string().regex(/^[0-9A-F]{8}(\/\d+\/[0-9A-F]{8})*$/),
+    deadlineMs: deadline,
+  }).strict(),
 ]);
 export type Request = z.infer<typeof Request>;
 
@@ -97,11 +122,21 @@ export const Reply = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ok"), detail: z.record(z.string(), z.unknown()).optional() }).strict(),
   /** One C-FIND match as DICOM JSON. */
   z.object({ type: z.literal("match"), dataset: z.record(z.string(), z.unknown()) }).strict(),
+  /** One instance's metadata, DICOM JSON. */
+  z.object({ type: z.literal("metadata"), dataset: z.record(z.string(), z.unknown()) }).strict(),
+  /** A bulk value follows: `size` bytes as byte records. */
+  z.object({ type: z.literal("bulk"), size: z.number().int().nonnegative() }).strict(),
   ObjectHeader,
   /** The receiver committed the object (idempotently); the sender may mark it done. */
   z.object({ type: z.literal("ack"), sopInstanceUid: uid }).strict(),
   /** The receiver refused the object (bad checksum, rejected by its node...). */
-  z.object({ type: z.literal("nack"), sopInstanceUid: uid, message: z.string() }).strict(),
+  z.object({
+    type: z.literal("nack"),
+    sopInstanceUid: uid,
+    message: z.string(),
+    /** The DIMSE status the node answered, when it refused the object. */
+    status: z.number().int().optional(),
+  }).strict(),
   z.object({
     type: z.literal("end"),
     completed: z.number().int().nonnegative().optional(),

@@ -29,6 +29,8 @@ interface Client {
   searchForInstances(options?: object): Promise<unknown>;
   retrieveInstance(options: object): Promise<unknown>;
   retrieveStudy(options: object): Promise<unknown>;
+  retrieveStudyMetadata(options: object): Promise<unknown>;
+  retrieveInstanceMetadata(options: object): Promise<unknown>;
   storeInstances(options: object): Promise<unknown>;
 }
 
@@ -216,6 +218,54 @@ dwTest(
     assert.equal(fed.status, 200);
     assert.match(fed.headers.get("content-type") ?? "", /^multipart\/related/);
     assert.ok((await fed.arrayBuffer()).byteLength > 30_000);
+  },
+);
+
+dwTest(
+  "PS3.18 10.4.1.1.2 WADO-RS metadata as DICOM JSON with BulkDataURI; 10.4.1.1.3 bulk data",
+  async (r) => {
+    const meta = await r.client.retrieveStudyMetadata({ studyInstanceUID: CT_STUDY }) as Record<
+      string,
+      { vr: string; Value?: unknown[]; BulkDataURI?: string }
+    >[];
+    assert.equal(meta.length, 1);
+    const ds = meta[0];
+    assert.deepEqual(ds["00100010"], { vr: "PN", Value: [{ Alphabetic: "CompressedSamples^CT1" }] });
+    assert.deepEqual(ds["00280010"], { vr: "US", Value: [128] }); // Rows
+    assert.equal(ds["00200013"].vr, "IS");
+    assert.equal(typeof ds["00200013"].Value![0], "number");
+    const pixelUri = ds["7FE00010"].BulkDataURI!;
+    const sop = readPart10Header(await Deno.readFile(CT)).sopInstanceUid!;
+    assert.match(
+      pixelUri,
+      new RegExp(
+        `^${r.base}/sites/north/studies/${CT_STUDY}/series/[0-9.]+/instances/${sop}/bulkdata/7FE00010$`,
+      ),
+    );
+    const res = await fetch(pixelUri, { headers: { authorization: `Bearer ${r.token}` } });
+    assert.equal(res.status, 200);
+    assert.match(
+      res.headers.get("content-type") ?? "",
+      /^multipart\/related; type="application\/octet-stream"/,
+    );
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.ok(
+      body.byteLength > 128 * 128 * 2 && body.byteLength < 128 * 128 * 2 + 300,
+      `bulk body ${body.byteLength} bytes`,
+    );
+    const seriesUid = /series\/([0-9.]+)\//.exec(pixelUri)![1];
+    const one = await r.client.retrieveInstanceMetadata({
+      studyInstanceUID: CT_STUDY,
+      seriesInstanceUID: seriesUid,
+      sopInstanceUID: sop,
+    }) as unknown[];
+    assert.equal(one.length, 1);
+    const nothing = await get(
+      r,
+      `/sites/north/studies/${CT_STUDY}/series/${seriesUid}/instances/${sop}/bulkdata/00091001`,
+    );
+    assert.equal(nothing.status, 404);
+    await nothing.body?.cancel();
   },
 );
 
