@@ -262,7 +262,7 @@ dwTest(
     assert.equal(one.length, 1);
     const nothing = await get(
       r,
-      `/sites/north/studies/${CT_STUDY}/series/${seriesUid}/instances/${sop}/bulkdata/00091001`,
+      `/sites/north/studies/${CT_STUDY}/series/${seriesUid}/instances/${sop}/bulkdata/00990099`,
     );
     assert.equal(nothing.status, 404);
     await nothing.body?.cancel();
