@@ -94,10 +94,12 @@ async function spool(
     const attrs = instanceAttributes(head!, dataset, meta);
     out.studyInstanceUid = attrs.studyInstanceUid;
     out.seriesInstanceUid = attrs.seriesInstanceUid;
+    // The data set's own UIDs win over the File Meta group's (some files disagree; the site checks
+    // the data set against what it is told, and writes a fresh File Meta group from these).
     out.header = {
       type: "object",
-      sopInstanceUid: meta.sopInstanceUid,
-      sopClassUid: meta.sopClassUid,
+      sopInstanceUid: attrs.sopInstanceUid || meta.sopInstanceUid,
+      sopClassUid: attrs.sopClassUid || meta.sopClassUid,
       transferSyntax: meta.transferSyntax,
       size: total - meta.datasetOffset,
       sha256: hash.digest("hex"),

@@ -127,6 +127,8 @@ export interface OrthancOptions {
   modalities?: Record<string, OrthancModality>;
   /** Load the DICOMweb plugin (package orthanc-dicomweb). */
   dicomweb?: boolean;
+  /** `DicomWeb.Servers` of the plugin: remote DICOMweb servers by name, with extra HTTP headers. */
+  dicomwebServers?: Record<string, { url: string; headers?: Record<string, string> }>;
 }
 
 /** Result of {@link runDcmtk}. */
@@ -478,6 +480,19 @@ export function orthancConfig(
     DicomModalities: modalities,
     DicomModalitiesInDatabase: false,
     SaveJobs: false,
+    ...(opts.dicomweb
+      ? {
+        DicomWeb: {
+          Enable: true,
+          Root: "/dicom-web/",
+          Servers: Object.fromEntries(
+            Object.entries(opts.dicomwebServers ?? {}).map((
+              [name, s],
+            ) => [name, { Url: s.url, HttpHeaders: s.headers ?? {} }]),
+          ),
+        },
+      }
+      : {}),
   };
 }
 
