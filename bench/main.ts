@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { forward } from "./forward.ts";
 import { ingest } from "./ingest.ts";
 import { tunnel } from "./tunnel.ts";
+import { dicomweb } from "./dicomweb.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -61,7 +62,7 @@ export interface Benchmark {
 }
 
 /** Every benchmark, in the order `deno task bench` runs them. */
-export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel];
+export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb];
 
 const OUT_DIR = fileURLToPath(new URL("./.out/", import.meta.url));
 

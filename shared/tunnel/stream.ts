@@ -106,6 +106,17 @@ export class Stream {
     for (let c = await this.read(); c; c = await this.read()) yield c;
   }
 
+  /**
+   * Grants the peer `extra` bytes of window on this stream beyond the session's default (a bulk
+   * transfer this side reads quickly: a larger window keeps more bytes in flight). The memory this
+   * side may then hold for the stream grows by as much.
+   */
+  grow(extra: number): void {
+    if (extra <= 0 || this.#error || this.#remoteFin) return;
+    this.#recvWindow += extra;
+    this.#host.send({ type: FrameType.WindowUpdate, flags: 0, stream: this.id, length: extra });
+  }
+
   /** Half-closes: the peer reads end-of-stream after what was written. */
   async close(): Promise<void> {
     await this.#writing;

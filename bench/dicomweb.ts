@@ -1,0 +1,188 @@
+/**
+ * The DICOMweb benchmark (issue 6).
+ *
+ * 1. **WADO-RS study retrieval**: a 500-object study of 0.526 MB CT objects, archived at agent north,
+ *    fetched through the hub (`/dicomweb/sites/north/studies/{study}`, `transfer-syntax=*`), against
+ *    Orthanc's DICOMweb plugin serving the same study from its own storage (`/dicom-web/studies/{study}`),
+ *    same run, alternating, 3 rounds each: MB/s of the whole multipart body and time to first byte.
+ * 2. **QIDO-RS study search** through the hub to a node (Orthanc, by C-FIND from the agent) against
+ *    `findscu` straight to that node: 30 searches each; p50 latency and the overhead (hub p50 − findscu
+ *    p50; findscu's figure includes its own process start).
+ *
+ * `--quick`: 100 objects, 1 round, 10 searches.
+ */
+import * as path from "node:path";
+import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
+import { runDcmtk, skipReason, startOrthanc } from "../tests/support/peers.ts";
+import { startAgentProcess } from "../tests/support/agent.ts";
+import { hubAdmin, startHubProcess } from "../tests/support/hub.ts";
+import { fixed, generateCtSeries, MB, median, memory, percentile } from "./_shared.ts";
+
+const TARGET_WADO = 1.0;
+const TARGET_QIDO_OVERHEAD_MS = 10;
+
+async function fetchAll(url: string, headers: Record<string, string>) {
+  const t0 = performance.now();
+  const res = await fetch(url, { headers });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  const reader = res.body!.getReader();
+  let ttfb = -1;
+  let bytes = 0;
+  while (true) {
+    const r = await reader.read();
+    if (r.done) break;
+    if (ttfb < 0) ttfb = performance.now() - t0;
+    bytes += r.value.byteLength;
+  }
+  return { seconds: (performance.now() - t0) / 1000, ttfbMs: ttfb, bytes };
+}
+
+export const dicomweb: Benchmark = {
+  name: "dicomweb",
+  description: "WADO-RS study through the hub vs Orthanc's DICOMweb; QIDO through the hub vs findscu",
+  async run({ quick, workDir, log }: BenchOptions): Promise<BenchResult> {
+    const skip = skipReason(
+      "storescu",
+      "findscu",
+      "/usr/sbin/Orthanc",
+      "/usr/share/orthanc/plugins/libOrthancDicomWeb.so",
+    );
+    if (skip) throw new Error(`dicomweb bench needs DCMTK and Orthanc with its DICOMweb plugin: ${skip}`);
+    const n = quick ? 100 : 500;
+    const rounds = quick ? 1 : 3;
+    const searches = quick ? 10 : 30;
+    const series = await generateCtSeries(path.join(workDir, "series"), n, log);
+    const orthanc = await startOrthanc({
+      aet: "PACS",
+      storageDir: path.join(workDir, "orthanc"),
+      dicomweb: true,
+    });
+    const hub = await startHubProcess({ dataDir: path.join(workDir, "hub") });
+    const token = String(
+      (await hubAdmin(hub.dataDir, ["token", "create", "bench", "--role", "viewer", "--json"])).json!.token,
+    );
+    const enroll = String(
+      (await hubAdmin(hub.dataDir, ["site", "add", "north", "--json"])).json!.enrollmentToken,
+    );
+    const agent = await startAgentProcess({
+      dataDir: path.join(workDir, "north"),
+      aet: "NORTH",
+      config: { nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: orthanc.port, retrieve: "get" } } },
+      args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", enroll],
+    });
+    try {
+      log(`loading ${n} objects into the agent and into Orthanc`);
+      for (const [port, aet] of [[agent.port, "NORTH"], [orthanc.port, "PACS"]] as const) {
+        const r = await runDcmtk("storescu", ["-aec", aet, "127.0.0.1", String(port), ...series.paths], {
+          timeoutMs: 600_000,
+        });
+        if (r.code !== 0) throw new Error(`storescu to ${aet}: ${r.stderr.slice(-400)}`);
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      const accept = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+      const hubUrl = `http://127.0.0.1:${hub.port}/dicomweb/sites/north/studies/${series.studyUid}`;
+      const orthancUrl = `http://127.0.0.1:${orthanc.httpPort}/dicom-web/studies/${series.studyUid}`;
+      const runs: {
+        hub: Awaited<ReturnType<typeof fetchAll>>[];
+        orthanc: Awaited<ReturnType<typeof fetchAll>>[];
+      } = {
+        hub: [],
+        orthanc: [],
+      };
+      for (let i = 0; i < rounds; i++) {
+        log(`WADO-RS round ${i + 1}`);
+        runs.hub.push(await fetchAll(hubUrl, { accept, authorization: `Bearer ${token}` }));
+        runs.orthanc.push(await fetchAll(orthancUrl, { accept }));
+      }
+      const mbps = (r: { seconds: number; bytes: number }) => r.bytes / MB / r.seconds;
+      const hubMbps = median(runs.hub.map(mbps));
+      const orthancMbps = median(runs.orthanc.map(mbps));
+      const hubRss = memory(hub.pid).peakRss / MB;
+
+      log(`QIDO: ${searches} searches each way`);
+      const qidoUrl =
+        `http://127.0.0.1:${hub.port}/dicomweb/sites/north/nodes/pacs/studies?StudyInstanceUID=${series.studyUid}`;
+      const hubMs: number[] = [];
+      const findMs: number[] = [];
+      for (let i = 0; i < searches; i++) {
+        let t = performance.now();
+        const res = await fetch(qidoUrl, { headers: { authorization: `Bearer ${token}` } });
+        const body = await res.json();
+        if (body.length !== 1) throw new Error(`QIDO through the hub found ${body.length} studies`);
+        hubMs.push(performance.now() - t);
+        t = performance.now();
+        const f = await runDcmtk("findscu", [
+          "-S",
+          "-aec",
+          "PACS",
+          "-k",
+          "QueryRetrieveLevel=STUDY",
+          "-k",
+          `StudyInstanceUID=${series.studyUid}`,
+          "-k",
+          "PatientID",
+          "127.0.0.1",
+          String(orthanc.port),
+        ]);
+        if (f.code !== 0) throw new Error(`findscu: ${f.stderr}`);
+        findMs.push(performance.now() - t);
+      }
+      const overhead = median(hubMs) - median(findMs);
+      const ratio = hubMbps / orthancMbps;
+      return {
+        tables: [
+          {
+            title: `WADO-RS retrieval of a ${n}-object study (${
+              fixed(series.bytes / MB)
+            } MB), transfer-syntax=*`,
+            columns: ["server", "MB/s (runs)", "MB/s", "first byte ms"],
+            rows: [
+              [
+                "hub (site north's archive, through the tunnel)",
+                runs.hub.map((r) => fixed(mbps(r))).join(" / "),
+                fixed(hubMbps),
+                fixed(median(runs.hub.map((r) => r.ttfbMs)), 1),
+              ],
+              [
+                "Orthanc DICOMweb plugin (own storage)",
+                runs.orthanc.map((r) => fixed(mbps(r))).join(" / "),
+                fixed(orthancMbps),
+                fixed(median(runs.orthanc.map((r) => r.ttfbMs)), 1),
+              ],
+            ],
+          },
+          {
+            title: `QIDO-RS study search, ${searches} each`,
+            columns: ["path", "p50 ms", "p99 ms"],
+            rows: [
+              ["hub -> agent -> C-FIND to Orthanc", fixed(median(hubMs), 1), fixed(percentile(hubMs, 99), 1)],
+              [
+                "findscu -> Orthanc (process start included)",
+                fixed(median(findMs), 1),
+                fixed(percentile(findMs, 99), 1),
+              ],
+            ],
+          },
+        ],
+        targets: [
+          {
+            label: `WADO-RS MB/s through the hub ≥ ${TARGET_WADO} × Orthanc's`,
+            measured: `${fixed(ratio, 2)}×`,
+            pass: ratio >= TARGET_WADO,
+          },
+          {
+            label: `QIDO overhead p50 ≤ ${TARGET_QIDO_OVERHEAD_MS} ms`,
+            measured: `${fixed(overhead, 1)} ms`,
+            pass: overhead <= TARGET_QIDO_OVERHEAD_MS,
+          },
+        ],
+        notes: [`hub peak RSS ${fixed(hubRss)} MB while serving the study`],
+        data: { n, bytes: series.bytes, runs, hubMs, findMs, hubPeakRssMb: hubRss },
+      };
+    } finally {
+      await agent.stop();
+      await hub.stop();
+      await orthanc.stop();
+    }
+  },
+};
