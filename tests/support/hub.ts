@@ -25,6 +25,8 @@ export async function startTestHub(
     heartbeatSeconds?: number;
     heartbeatTimeoutSeconds?: number;
     tls?: { certFile: string; keyFile: string };
+    publicUrl?: string;
+    trustForwardedHeaders?: boolean;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
@@ -34,6 +36,8 @@ export async function startTestHub(
     data: dataDir,
     port: opts.port ?? 0,
     tls: opts.tls,
+    publicUrl: opts.publicUrl,
+    dicomweb: { trustForwardedHeaders: opts.trustForwardedHeaders ?? false },
     tunnel: {
       heartbeatSeconds: opts.heartbeatSeconds ?? 1,
       heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds ?? 3,
