@@ -14,7 +14,7 @@ export class BulkDataError extends Error {
 }
 
 /** Where the pixel data element starts and how long its value is (-1: encapsulated), if present. */
-async function pixelData(path: string, at: number, explicit: boolean, littleEndian: boolean) {
+export async function pixelDataElement(path: string, at: number, explicit: boolean, littleEndian: boolean) {
   const fd = await fs.promises.open(path, "r");
   try {
     const head = new Uint8Array(12);
@@ -44,7 +44,7 @@ export async function instanceMetadata(path: string): Promise<DicomJson> {
     bulk: (p) => `bulkdata/${p}`,
   });
   if (!encoding.deflated) {
-    const pixels = await pixelData(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
+    const pixels = await pixelDataElement(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
     if (pixels) json[tagHex(PIXEL_DATA)] = { vr: pixels.vr, BulkDataURI: `bulkdata/${tagHex(PIXEL_DATA)}` };
   }
   return json;
@@ -64,7 +64,7 @@ export async function bulkValue(path: string, tagPath: string): Promise<{ offset
   const encoding = encodingOf(file.header.transferSyntax);
   if (encoding.deflated) throw new BulkDataError("bulk data of deflated objects is not served");
   if (tagPath === tagHex(PIXEL_DATA)) {
-    const pixels = await pixelData(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
+    const pixels = await pixelDataElement(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
     if (!pixels) throw new BulkDataError("the instance has no pixel data");
     if (pixels.length < 0) {
       throw new BulkDataError("encapsulated pixel data is served by frame (not built yet)");

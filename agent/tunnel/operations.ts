@@ -13,6 +13,7 @@ import type { Database } from "../index/db.ts";
 import type { Archive } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
+import { frameLayout } from "./frames.ts";
 import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Identifier, QueryHandler } from "../dimse/handlers.ts";
@@ -115,6 +116,8 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       return await metadataOf(s, request, channel, signal);
     case "bulkdata":
       return await bulkDataOf(s, request, channel);
+    case "frames":
+      return await framesOf(s, request, channel);
     default:
       return await send(channel, {
         type: "error",
@@ -251,26 +254,53 @@ async function metadataOf(
   await send(channel, { type: "end", completed: n });
 }
 
+/** Sends the byte ranges `pieces` of `path` as byte records. */
+async function sendRange(channel: Channel, path: string, pieces: { offset: number; length: number }[]) {
+  const fd = await fs.promises.open(path, "r");
+  try {
+    const buffer = new Uint8Array(256 * 1024);
+    for (const { offset, length } of pieces) {
+      for (let sent = 0; sent < length;) {
+        const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, length - sent), offset + sent);
+        if (bytesRead === 0) throw new Error("the file is shorter than its header says");
+        await channel.sendBytes(buffer.subarray(0, bytesRead));
+        sent += bytesRead;
+      }
+    }
+  } finally {
+    await fd.close();
+  }
+}
+
+async function archivedFile(s: TunnelServices, sopInstanceUid: string) {
+  const [file] = await archivedFiles(s.db, s.files, sql`i.sop_instance_uid = ${sopInstanceUid}`);
+  if (!file) throw new BulkDataError("no such instance");
+  return file;
+}
+
 async function bulkDataOf(
   s: TunnelServices,
   request: Extract<Request, { op: "bulkdata" }>,
   channel: Channel,
 ) {
-  const [file] = await archivedFiles(s.db, s.files, sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
-  if (!file) return await send(channel, { type: "error", code: "not-found", message: "no such instance" });
+  const file = await archivedFile(s, request.sopInstanceUid);
   const { offset, length } = await bulkValue(file.path, request.path);
   await send(channel, { type: "bulk", size: length });
-  const fd = await fs.promises.open(file.path, "r");
-  try {
-    const buffer = new Uint8Array(Math.min(256 * 1024, Math.max(length, 1)));
-    for (let sent = 0; sent < length;) {
-      const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, length - sent), offset + sent);
-      if (bytesRead === 0) throw new Error("the file is shorter than its header says");
-      await channel.sendBytes(buffer.subarray(0, bytesRead));
-      sent += bytesRead;
-    }
-  } finally {
-    await fd.close();
-  }
+  await sendRange(channel, file.path, [{ offset, length }]);
   await send(channel, { type: "end", completed: 1 });
+}
+
+async function framesOf(s: TunnelServices, request: Extract<Request, { op: "frames" }>, channel: Channel) {
+  const file = await archivedFile(s, request.sopInstanceUid);
+  const layout = await frameLayout(file.path, request.frames);
+  await send(channel, {
+    type: "frames",
+    transferSyntax: layout.transferSyntax,
+    encapsulated: layout.encapsulated,
+  });
+  for (const frame of layout.frames) {
+    await send(channel, { type: "bulk", size: frame.size });
+    await sendRange(channel, file.path, frame.pieces);
+  }
+  await send(channel, { type: "end", completed: layout.frames.length });
 }

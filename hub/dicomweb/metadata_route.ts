@@ -100,3 +100,55 @@ export async function bulkdata(
     headers: { "content-type": `multipart/related; type="application/octet-stream"; boundary=${boundary}` },
   });
 }
+
+/** The media type of compressed frames in a transfer syntax (PS3.18 Table 8.7.3-2). */
+function frameMediaType(transferSyntax: string): string {
+  if (/^1\.2\.840\.10008\.1\.2\.4\.(50|51|57|70)$/.test(transferSyntax)) return "image/jpeg";
+  if (/^1\.2\.840\.10008\.1\.2\.4\.(80|81)$/.test(transferSyntax)) return "image/jls";
+  if (/^1\.2\.840\.10008\.1\.2\.4\.(90|91|92|93)$/.test(transferSyntax)) return "image/jp2";
+  if (/^1\.2\.840\.10008\.1\.2\.4\.(201|202|203)$/.test(transferSyntax)) return "image/jphc";
+  if (transferSyntax === "1.2.840.10008.1.2.5") return "image/x-dicom-rle";
+  return "application/octet-stream";
+}
+
+/**
+ * WADO-RS frames (PS3.18 10.4.1.1.4 pixel data by frame): native frames as application/octet-stream,
+ * compressed frames in their own media type with the stored transfer syntax, one part per frame in the
+ * order asked. No transcoding: a media type the frames are not stored in is 406.
+ */
+export async function frames(
+  c: Context,
+  provider: BackendProvider,
+  query: Required<Pick<RetrieveQuery, "studyInstanceUid" | "sopInstanceUid">>,
+  list: string,
+  onError: (err: unknown) => void,
+) {
+  if (!/^\d+(,\d+)*$/.test(list)) {
+    throw new HttpError(400, `frame list ${JSON.stringify(list)}: give 1-based numbers, comma-separated`);
+  }
+  const numbers = list.split(",").map(Number);
+  if (numbers.some((n) => n < 1)) throw new HttpError(400, "frame numbers start at 1");
+  const backend = await backendFor(c, provider, query.studyInstanceUid);
+  const result = await backend.frames(query.sopInstanceUid, numbers, c.req.raw.signal);
+  const media = result.encapsulated ? frameMediaType(result.transferSyntax) : "application/octet-stream";
+  const accept = c.req.header("accept");
+  if (accept && !/\*\/\*/.test(accept)) {
+    const wantsStored = /transfer-syntax=\*/.test(accept);
+    if (!wantsStored && !accept.toLowerCase().includes(media)) {
+      for await (const f of result.frames) for await (const _ of f) { /* drain */ }
+      throw new HttpError(
+        406,
+        `frames are stored as ${media} (${result.transferSyntax}); transcoding is not supported`,
+      );
+    }
+  }
+  const boundary = `conduit-${crypto.randomUUID()}`;
+  const contentType = result.encapsulated ? `${media}; transfer-syntax=${result.transferSyntax}` : media;
+  const parts = (async function* () {
+    for await (const f of result.frames) yield { contentType, bytes: f };
+  })();
+  return new Response(multipartBody(boundary, parts, onError), {
+    status: 200,
+    headers: { "content-type": `multipart/related; type="${media}"; boundary=${boundary}` },
+  });
+}

@@ -12,7 +12,7 @@ import { checkUid, HttpError, problem } from "./http.ts";
 import { qido } from "./qido_route.ts";
 import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";
-import { bulkdata, metadata } from "./metadata_route.ts";
+import { bulkdata, frames, metadata } from "./metadata_route.ts";
 import { SiteError } from "./tunnel_backend.ts";
 import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
 
@@ -110,6 +110,16 @@ export function dicomwebRoutes(
         provider,
         { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! },
         c.req.param("path"),
+        onStreamError,
+      );
+    });
+    app.get(`${prefix}/studies/:study/series/:series/instances/:instance/frames/:list`, (c) => {
+      const u = uids(c);
+      return frames(
+        c,
+        provider,
+        { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! },
+        c.req.param("list"),
         onStreamError,
       );
     });

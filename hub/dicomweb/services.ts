@@ -48,6 +48,14 @@ export interface DicomwebBackend {
   retrieve(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<RetrievedObject>;
   /** Each instance's DICOM JSON; bulk values carry relative `bulkdata/<tag path>` URIs. */
   metadata(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<DicomJson>;
+  /** Frames (1-based) of an instance, in the asked order, each read to the end before the next. */
+  frames(
+    sopInstanceUid: string,
+    frames: number[],
+    signal: AbortSignal,
+  ): Promise<
+    { transferSyntax: string; encapsulated: boolean; frames: AsyncIterable<AsyncIterable<Uint8Array>> }
+  >;
   /** One bulk value of an instance. */
   bulkdata(
     sopInstanceUid: string,

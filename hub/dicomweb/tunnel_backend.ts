@@ -97,6 +97,41 @@ class TunnelBackend implements DicomwebBackend {
     }
   }
 
+  async frames(sopInstanceUid: string, frames: number[], signal: AbortSignal) {
+    const channel = await this.sessions.call(this.site, { op: "frames", sopInstanceUid, frames });
+    channel.stream.grow(RETRIEVE_EXTRA_WINDOW);
+    const cancel = () => channel.stream.reset("cancelled");
+    signal.addEventListener("abort", cancel);
+    const first = await channel.expect(Reply);
+    if (first.type === "error") {
+      channel.stream.reset("done");
+      throw new SiteError(first.code, first.message);
+    }
+    if (first.type !== "frames") throw new SiteError("failed", `unexpected reply ${first.type}`);
+    const each = (async function* () {
+      try {
+        while (true) {
+          const head = await channel.expect(Reply);
+          if (head.type === "end") return;
+          if (head.type !== "bulk") throw new SiteError("failed", `unexpected reply ${head.type}`);
+          const size = head.size;
+          yield (async function* () {
+            for (let got = 0; got < size;) {
+              const r = await channel.next();
+              if (!r || r.kind !== "bytes") throw new SiteError("failed", "a frame was cut short");
+              got += r.data.byteLength;
+              yield r.data;
+            }
+          })();
+        }
+      } finally {
+        signal.removeEventListener("abort", cancel);
+        channel.stream.reset("done");
+      }
+    })();
+    return { transferSyntax: first.transferSyntax, encapsulated: first.encapsulated, frames: each };
+  }
+
   async bulkdata(sopInstanceUid: string, path: string, signal: AbortSignal) {
     const channel = await this.sessions.call(this.site, { op: "bulkdata", sopInstanceUid, path });
     const cancel = () => channel.stream.reset("cancelled");

@@ -91,6 +91,13 @@ export const Request = z.discriminatedUnion("op", [
     sopInstanceUid: uid.optional(),
     deadlineMs: deadline,
   }).strict(),
+  /** Frames (1-based) of an archived instance: a `frames` reply, then per frame a `bulk` reply and its bytes. */
+  z.object({
+    op: z.literal("frames"),
+    sopInstanceUid: uid,
+    frames: z.array(z.number().int().positive()).min(1).max(10_000),
+    deadlineMs: deadline,
+  }).strict(),
   /** One bulk value of an archived instance: a `bulk` reply, then its bytes. */
   z.object({
     op: z.literal("bulkdata"),
@@ -124,6 +131,8 @@ export const Reply = z.discriminatedUnion("type", [
   z.object({ type: z.literal("match"), dataset: z.record(z.string(), z.unknown()) }).strict(),
   /** One instance's metadata, DICOM JSON. */
   z.object({ type: z.literal("metadata"), dataset: z.record(z.string(), z.unknown()) }).strict(),
+  /** The frames that follow: their transfer syntax, and whether they are compressed fragments. */
+  z.object({ type: z.literal("frames"), transferSyntax: uid, encapsulated: z.boolean() }).strict(),
   /** A bulk value follows: `size` bytes as byte records. */
   z.object({ type: z.literal("bulk"), size: z.number().int().nonnegative() }).strict(),
   ObjectHeader,

@@ -12,7 +12,10 @@ import { storescu } from "../support/send.ts";
 import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
 import { installXhr } from "../support/xhr.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { parseMultipart } from "../../hub/dicomweb/multipart.ts";
 
 installXhr();
 const skip = skipReason("storescu");
@@ -349,6 +352,89 @@ dwTest(
     await offline.body?.cancel();
   },
 );
+
+Deno.test({
+  name: "PS3.18 10.4.1.1.4 WADO-RS frames: native and encapsulated, only the asked ones, in order",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const r = await setUp();
+    const files = ["rtdose.dcm", "SC_rgb_rle_2frame.dcm", "JPEG2000.dcm"]
+      .map((f) => path.join(PYDICOM_TEST_FILES_DIR, f));
+    for (const f of files) {
+      const sent = await storescu([f], r.north);
+      assert.equal(sent.code, 0, sent.stderr);
+    }
+    const pixelsOf = async (file: string) => {
+      const bytes = await Deno.readFile(file);
+      const header = readPart10Header(bytes);
+      const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), {
+        start: header.datasetOffset,
+      });
+      const attrs = instanceAttributes(bytes, dataset, header);
+      const el = dataset.elements.find((e) => e.tag === 0x7fe00010)!;
+      return { bytes, attrs, el };
+    };
+    const framesUrl = (
+      attrs: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string },
+      list: string,
+    ) =>
+      `/sites/north/studies/${attrs.studyInstanceUid}/series/${attrs.seriesInstanceUid}/instances/${attrs.sopInstanceUid}/frames/${list}`;
+    const parts = async (res: Response) => {
+      const boundary = /boundary=([^;]+)/.exec(res.headers.get("content-type")!)![1];
+      const out: { type: string; body: Uint8Array }[] = [];
+      for await (const p of parseMultipart(res.body!, boundary)) {
+        const chunks: Uint8Array[] = [];
+        for await (const c of p.body) chunks.push(c);
+        out.push({
+          type: p.headers.get("content-type")!,
+          body: new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()),
+        });
+      }
+      return out;
+    };
+
+    // Native: 15 frames of 10 × 10 × 32 bit (implicit VR); frames 5 and 2, in that order.
+    const mr = await pixelsOf(files[0]);
+    const native = await get(r, framesUrl(mr.attrs, "5,2"), {
+      headers: { accept: 'multipart/related; type="application/octet-stream"' },
+    });
+    assert.equal(native.status, 200);
+    const got = await parts(native);
+    assert.equal(got.length, 2);
+    const frame = (n: number) =>
+      mr.bytes.subarray(mr.el.valueOffset + (n - 1) * 400, mr.el.valueOffset + n * 400);
+    assert.equal(got[0].type, "application/octet-stream");
+    assert.deepEqual(got[0].body, frame(5));
+    assert.deepEqual(got[1].body, frame(2));
+
+    // Encapsulated RLE, 2 frames: frame 2 is the second fragment, as stored.
+    const rle = await pixelsOf(files[1]);
+    const encapsulated = await get(r, framesUrl(rle.attrs, "2"), {
+      headers: { accept: 'multipart/related; type="image/x-dicom-rle"' },
+    });
+    assert.equal(encapsulated.status, 200);
+    const [second] = await parts(encapsulated);
+    assert.match(second.type, /^image\/x-dicom-rle; transfer-syntax=1\.2\.840\.10008\.1\.2\.5$/);
+    const fragment = rle.el.fragments![2];
+    assert.deepEqual(
+      second.body,
+      rle.bytes.subarray(fragment.valueOffset, fragment.valueOffset + fragment.length),
+    );
+
+    // JPEG 2000 frames asked as JPEG: 406 (no transcoding). A frame past the last: 404.
+    const j2k = await pixelsOf(files[2]);
+    const wrong = await get(r, framesUrl(j2k.attrs, "1"), {
+      headers: { accept: 'multipart/related; type="image/jpeg"' },
+    });
+    assert.equal(wrong.status, 406);
+    await wrong.body?.cancel();
+    const past = await get(r, framesUrl(mr.attrs, "16"));
+    assert.equal(past.status, 404);
+    await past.body?.cancel();
+  },
+});
 
 Deno.test({
   name: "dicomweb tests: tear down",

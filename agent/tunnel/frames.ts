@@ -1,0 +1,120 @@
+/**
+ * Frames of an archived instance's pixel data, for WADO-RS `/frames`: native frames are cut by
+ * size (Rows × Columns × SamplesPerPixel × BitsAllocated / 8) from the pixel data value; encapsulated
+ * frames are found from the Basic Offset Table, or one fragment per frame, or all fragments for a
+ * single frame. Only the bytes of the asked frames are read.
+ */
+import * as fs from "node:fs";
+import { findElement } from "@conduit/shared/dicom/reader.ts";
+import { numberValues, stringValue } from "@conduit/shared/dicom/values.ts";
+import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { readFileHeader } from "../archive/header_file.ts";
+import { BulkDataError, pixelDataElement } from "./metadata.ts";
+
+export interface FrameRange {
+  /** Pieces of the file that make the frame, in order. */
+  pieces: { offset: number; length: number }[];
+  size: number;
+}
+
+export interface FrameLayout {
+  transferSyntax: string;
+  encapsulated: boolean;
+  frames: FrameRange[];
+}
+
+async function readAt(fd: fs.promises.FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  const { bytesRead } = await fd.read(out, 0, length, offset);
+  if (bytesRead < length) throw new BulkDataError("the file ends inside its pixel data");
+  return out;
+}
+
+/** The fragments of encapsulated pixel data starting at `offset` (the first is the offset table). */
+async function fragments(path: string, offset: number, littleEndian: boolean) {
+  const fd = await fs.promises.open(path, "r");
+  try {
+    const out: { valueOffset: number; length: number }[] = [];
+    for (let at = offset; out.length < 1_000_000;) {
+      const h = new DataView((await readAt(fd, at, 8)).buffer);
+      const tag = (h.getUint16(0, littleEndian) << 16 | h.getUint16(2, littleEndian)) >>> 0;
+      const length = h.getUint32(4, littleEndian);
+      if (tag === 0xfffee0dd) return { list: out, fd: undefined };
+      if (tag !== 0xfffee000) throw new BulkDataError("encapsulated pixel data is malformed");
+      out.push({ valueOffset: at + 8, length });
+      at += 8 + length;
+    }
+    throw new BulkDataError("too many fragments");
+  } finally {
+    await fd.close();
+  }
+}
+
+/** Where frames `wanted` (1-based) of an archived file lie. */
+export async function frameLayout(path: string, wanted: number[]): Promise<FrameLayout> {
+  const file = await readFileHeader(path);
+  const encoding = encodingOf(file.header.transferSyntax);
+  if (encoding.deflated) throw new BulkDataError("frames of deflated objects are not served");
+  const num = (tag: number) => {
+    const el = findElement(file.dataset, tag);
+    return el ? numberValues(file.bytes, el, encoding.littleEndian)[0] : undefined;
+  };
+  const framesEl = findElement(file.dataset, 0x00280008);
+  const count = framesEl ? Number(stringValue(file.bytes, framesEl)) || 1 : 1;
+  for (const f of wanted) {
+    if (f < 1 || f > count) throw new BulkDataError(`frame ${f} does not exist (the instance has ${count})`);
+  }
+  const pixels = await pixelDataElement(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
+  if (!pixels) throw new BulkDataError("the instance has no pixel data");
+  if (pixels.length >= 0) {
+    const rows = num(0x00280010) ?? 0, columns = num(0x00280011) ?? 0;
+    const samples = num(0x00280002) ?? 1, bits = num(0x00280100) ?? 16;
+    const size = Math.ceil((rows * columns * samples * bits) / 8);
+    if (!size || size * count > pixels.length) {
+      throw new BulkDataError("the pixel data is shorter than Rows, Columns and NumberOfFrames say");
+    }
+    if (bits === 1 && count > 1) {
+      throw new BulkDataError("1-bit multi-frame pixel data is not cut into frames");
+    }
+    return {
+      transferSyntax: file.header.transferSyntax,
+      encapsulated: false,
+      frames: wanted.map((f) => ({
+        pieces: [{ offset: pixels.valueOffset + (f - 1) * size, length: size }],
+        size,
+      })),
+    };
+  }
+  const { list } = await fragments(path, pixels.valueOffset, encoding.littleEndian);
+  const [table, ...rest] = list;
+  let perFrame: { valueOffset: number; length: number }[][];
+  if (table && table.length >= 4 * count && count > 0) {
+    const fd = await fs.promises.open(path, "r");
+    let offsets: number[];
+    try {
+      const raw = await readAt(fd, table.valueOffset, 4 * count);
+      const v = new DataView(raw.buffer);
+      offsets = Array.from({ length: count }, (_, i) => v.getUint32(4 * i, true));
+    } finally {
+      await fd.close();
+    }
+    const first = rest[0]?.valueOffset ?? 0;
+    perFrame = offsets.map((start, i) => {
+      const end = i + 1 < offsets.length ? offsets[i + 1] : Infinity;
+      // Offsets count from the first fragment's item header.
+      return rest.filter((r) => r.valueOffset - first >= start && r.valueOffset - first < end);
+    });
+  } else if (count === 1) perFrame = [rest];
+  else if (rest.length === count) perFrame = rest.map((r) => [r]);
+  else {throw new BulkDataError(
+      "frames cannot be told apart: no Basic Offset Table and not one fragment per frame",
+    );}
+  return {
+    transferSyntax: file.header.transferSyntax,
+    encapsulated: true,
+    frames: wanted.map((f) => {
+      const pieces = perFrame[f - 1].map((r) => ({ offset: r.valueOffset, length: r.length }));
+      return { pieces, size: pieces.reduce((n, p) => n + p.length, 0) };
+    }),
+  };
+}
