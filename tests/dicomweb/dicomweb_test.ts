@@ -34,6 +34,7 @@ interface Client {
   retrieveStudy(options: object): Promise<unknown>;
   retrieveStudyMetadata(options: object): Promise<unknown>;
   retrieveInstanceMetadata(options: object): Promise<unknown>;
+  retrieveInstanceFrames(options: object): Promise<unknown>;
   storeInstances(options: object): Promise<unknown>;
 }
 
@@ -408,6 +409,16 @@ Deno.test({
     assert.equal(got[0].type, "application/octet-stream");
     assert.deepEqual(got[0].body, frame(5));
     assert.deepEqual(got[1].body, frame(2));
+
+    // The same through dicomweb-client.
+    const viaClient = await r.client.retrieveInstanceFrames({
+      studyInstanceUID: mr.attrs.studyInstanceUid,
+      seriesInstanceUID: mr.attrs.seriesInstanceUid,
+      sopInstanceUID: mr.attrs.sopInstanceUid,
+      frameNumbers: [3],
+    }) as ArrayBuffer[];
+    assert.equal(viaClient.length, 1);
+    assert.deepEqual(new Uint8Array(viaClient[0]), frame(3));
 
     // Encapsulated RLE, 2 frames: frame 2 is the second fragment, as stored.
     const rle = await pixelsOf(files[1]);
