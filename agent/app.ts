@@ -190,6 +190,7 @@ async function startLocked(
       files: archive,
       aet: config.dimse.aet,
       nodeNames: new Set(Object.keys(config.nodes)),
+      forwarder,
       agentVersion: VERSION,
     }, log);
   } catch (err) {

@@ -15,10 +15,14 @@ import * as path from "node:path";
 import { ApiTokens } from "./auth/tokens.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
+import { trpcServer } from "@hono/trpc-server";
+import { appRouter } from "./api/router.ts";
+import { TransferService } from "./transfers/service.ts";
 
 export interface RunningHub {
   port: number;
   tokens: ApiTokens;
+  transfers: TransferService;
   db: HubDb;
   registry: SiteRegistry;
   sessions: Sessions;
@@ -40,9 +44,26 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   );
   app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
   const tokens = new ApiTokens(db);
+  const provider = new TunnelBackendProvider(registry, sessions);
+  const transfers = new TransferService(db, sessions, async (site) => {
+    const row = await registry.get(site);
+    return Boolean(row && row.state !== "pending" && row.state !== "revoked");
+  }, log.child({ part: "transfers" }));
+  transfers.start();
+  app.use(
+    "/trpc/*",
+    trpcServer({
+      router: appRouter({ registry, sessions, tokens, transfers, provider }),
+      endpoint: "/trpc",
+      createContext: async (_opts, c) => {
+        const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
+        return { principal: m ? await tokens.authenticate(m[1]) : undefined };
+      },
+    }),
+  );
   app.route(
     "/dicomweb",
-    dicomwebRoutes(new TunnelBackendProvider(registry, sessions), tokens, {
+    dicomwebRoutes(provider, tokens, {
       publicUrl: config.publicUrl,
       trustForwarded: config.dicomweb.trustForwardedHeaders,
       spoolDir: path.join(config.data, "spool"),
@@ -68,10 +89,12 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   return {
     port: server.addr.port,
     tokens,
+    transfers,
     db,
     registry,
     sessions,
     async stop() {
+      transfers.stop();
       await sessions.stop();
       await server.shutdown();
       db.close();

@@ -79,11 +79,18 @@ export class Forwarder {
     this.#pruneTimer = setInterval(() => this.#prune(), 3_600_000);
     const recovered = this.queue.recover();
     if (recovered) this.log.info("rows in flight at the last stop are due again", { count: recovered });
-    for (const destination of this.destinations()) {
-      this.#wakeups.set(destination, new Wakeup());
-      for (let slot = 0; slot < this.config.queue.concurrency; slot++) {
-        this.#loops.push(this.#loop(destination, slot));
-      }
+    // Configured destinations, and any other one rows still wait for (transfers to other sites).
+    for (const destination of new Set([...this.destinations(), ...this.queue.waitingDestinations()])) {
+      this.ensure(destination);
+    }
+  }
+
+  /** Starts workers for a destination that has none yet (a transfer to a site no route names). */
+  ensure(destination: string): void {
+    if (!this.#running || this.#wakeups.has(destination)) return;
+    this.#wakeups.set(destination, new Wakeup());
+    for (let slot = 0; slot < this.config.queue.concurrency; slot++) {
+      this.#loops.push(this.#loop(destination, slot));
     }
   }
 

@@ -54,6 +54,14 @@ export class Queue {
     for (const t of targets) st.run(sopInstanceUid, t.route, t.destination, now, now, now);
   }
 
+  /** Destinations with rows not yet done (pending, in flight or failed). */
+  waitingDestinations(): string[] {
+    return (this.db.statement(
+      `SELECT DISTINCT destination FROM queue WHERE state IN ('pending', 'in_flight', 'failed')`,
+    )
+      .all() as { destination: string }[]).map((r) => r.destination);
+  }
+
   /** After a restart: rows a worker held when the process died are due again. */
   recover(now = Date.now()): number {
     return this.db.write(() =>

@@ -14,6 +14,8 @@ import type { Archive } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
+import { cancelTransfer, enqueueTransfer, routeProgress } from "../transfer/enqueue.ts";
+import { remoteDestination } from "../routes/rules.ts";
 import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Identifier, QueryHandler } from "../dimse/handlers.ts";
@@ -34,6 +36,8 @@ export interface TunnelServices {
   /** Our AE title and the configured nodes' names. */
   aet: string;
   nodeNames: Set<string>;
+  /** Starts and wakes forward workers for a destination. */
+  forwarder: { ensure(destination: string): void; wake(destination?: string): void };
   agentVersion: string;
   log: Logger;
 }
@@ -112,6 +116,18 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       return await storeObject(s, request, channel);
     case "retrieve":
       return await retrieveObjects(s, request, channel, signal);
+    case "send":
+      return await sendStudy(s, request, channel, signal);
+    case "progress":
+      return await send(channel, {
+        type: "ok",
+        detail: { ...routeProgress(s.db, `transfer:${request.transfer}`) },
+      });
+    case "cancel":
+      return await send(channel, {
+        type: "ok",
+        detail: { canceled: cancelTransfer(s.db, `transfer:${request.transfer}`) },
+      });
     case "metadata":
       return await metadataOf(s, request, channel, signal);
     case "bulkdata":
@@ -303,4 +319,46 @@ async function framesOf(s: TunnelServices, request: Extract<Request, { op: "fram
     await sendRange(channel, file.path, frame.pieces);
   }
   await send(channel, { type: "end", completed: layout.frames.length });
+}
+
+/**
+ * A transfer's study at the source: fetched from the node first when one is named (a retrieve that
+ * did not bring every object the node listed is reported, never hidden), then queued for the
+ * destination site under the transfer's route.
+ */
+async function sendStudy(
+  s: TunnelServices,
+  request: Extract<Request, { op: "send" }>,
+  channel: Channel,
+  signal: AbortSignal,
+) {
+  let missing: string[] = [];
+  let retrieve: Record<string, unknown> | undefined;
+  if (request.node) {
+    const report = await s.nodes.retrieve(request.node, {
+      level: "STUDY",
+      studyInstanceUid: request.studyInstanceUid,
+    }, signal);
+    missing = report.missing;
+    retrieve = {
+      method: report.method,
+      status: report.status,
+      expected: report.expected,
+      arrived: report.arrived,
+    };
+  }
+  const files = await archivedFiles(s.db, s.files, sql`i.study_instance_uid = ${request.studyInstanceUid}`);
+  const destination = remoteDestination(request.to.site, request.to.node);
+  const queued = enqueueTransfer(
+    s.db,
+    files.map((f) => f.sopInstanceUid),
+    `transfer:${request.transfer}`,
+    destination,
+  );
+  s.forwarder.ensure(destination);
+  s.forwarder.wake(destination);
+  await send(channel, {
+    type: "ok",
+    detail: { objects: files.length, queued, missing: missing.length, ...(retrieve ? { retrieve } : {}) },
+  });
 }

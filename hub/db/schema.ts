@@ -40,3 +40,42 @@ export const apiTokens = sqliteTable("api_tokens", {
 });
 
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+/**
+ * A transfer job: studies from one site (its archive or a node) to another site (its archive or a
+ * node). Status: pending, in_progress, success, warning, failure, canceled.
+ */
+export const transfers = sqliteTable("transfers", {
+  id: text("id").primaryKey(),
+  sourceSite: text("source_site").notNull(),
+  sourceNode: text("source_node"),
+  destinationSite: text("destination_site").notNull(),
+  destinationNode: text("destination_node"),
+  status: text("status").notNull().default("pending"),
+  priority: integer("priority").notNull().default(0),
+  createdBy: text("created_by").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * One study of a transfer. Status: pending (not yet handed to the source), queued (at the source),
+ * in_progress, success, warning (done, but the source's node did not give every object it listed),
+ * failure, canceled. Counts mirror the source agent's queue rows for the task.
+ */
+export const transferTasks = sqliteTable("transfer_tasks", {
+  id: text("id").primaryKey(),
+  transferId: text("transfer_id").notNull(),
+  studyInstanceUid: text("study_instance_uid").notNull(),
+  status: text("status").notNull().default("pending"),
+  objects: integer("objects"),
+  done: integer("done").notNull().default(0),
+  failed: integer("failed").notNull().default(0),
+  missing: integer("missing").notNull().default(0),
+  lastError: text("last_error"),
+  attempts: integer("attempts").notNull().default(0),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export type TransferRow = typeof transfers.$inferSelect;
+export type TransferTaskRow = typeof transferTasks.$inferSelect;

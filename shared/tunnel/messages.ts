@@ -82,6 +82,22 @@ export const Request = z.discriminatedUnion("op", [
   /** Agent to hub: carry the object that follows to `site` (and its `node`), answering with its reply. */
   z.object({ op: z.literal("relay"), site: name, node: name.optional(), deadlineMs: deadline }).strict(),
   z.object({ op: z.literal("status") }).strict(),
+  /**
+   * Transfer at the source: fetch a study from `node` (or take it from the archive) and queue its
+   * objects for `to` under the route `transfer:<transfer>`. Answers ok with what was queued.
+   */
+  z.object({
+    op: z.literal("send"),
+    transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    studyInstanceUid: uid,
+    node: name.optional(),
+    to: z.object({ site: name, node: name.optional() }).strict(),
+    deadlineMs: deadline,
+  }).strict(),
+  /** A transfer's queue rows at the source, counted by state. */
+  z.object({ op: z.literal("progress"), transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }).strict(),
+  /** Takes a transfer's rows that are not done out of the source's queue. */
+  z.object({ op: z.literal("cancel"), transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }).strict(),
   /** The DICOM JSON of each instance (bulk values as relative `bulkdata/<tag path>` URIs). */
   z.object({
     op: z.literal("metadata"),

@@ -1,0 +1,140 @@
+/**
+ * The automation API (tRPC v11 at `/trpc`): sites, queries, transfers and tokens, with zod inputs.
+ * Roles: viewer reads and queries; operator also echoes and moves studies; admin also manages tokens.
+ */
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import type { SiteRegistry } from "../sites/registry.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
+import type { ApiTokens } from "../auth/tokens.ts";
+import { mayReach, ROLES } from "../auth/tokens.ts";
+import { TransferError, type TransferService } from "../transfers/service.ts";
+import type { BackendProvider } from "../dicomweb/services.ts";
+import { procedure, router } from "./trpc.ts";
+
+const name = z.string().min(1).max(64);
+const uid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64);
+const endpoint = z.object({ site: name, node: name.optional() }).strict();
+
+export interface ApiDeps {
+  registry: SiteRegistry;
+  sessions: Sessions;
+  tokens: ApiTokens;
+  transfers: TransferService;
+  provider: BackendProvider;
+}
+
+function checkSite(principal: { sites?: string[] }, site: string) {
+  if (!mayReach(principal as never, site)) {
+    throw new TRPCError({ code: "FORBIDDEN", message: `this token may not reach site ${site}` });
+  }
+}
+
+function transferErrors<T>(fn: () => Promise<T>): Promise<T> {
+  return fn().catch((err) => {
+    if (err instanceof TransferError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
+    throw err;
+  });
+}
+
+export function appRouter(d: ApiDeps) {
+  return router({
+    sites: router({
+      list: procedure("viewer").query(async ({ ctx }) =>
+        (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
+      ),
+      echo: procedure("operator").input(z.object({ site: name, node: name }).strict()).mutation(
+        async ({ ctx, input }) => {
+          checkSite(ctx.principal, input.site);
+          for await (const r of d.sessions.replies(input.site, { op: "echo", node: input.node })) {
+            if (r.type === "ok") return { ok: true, ...(r.detail ?? {}) };
+            if (r.type === "error") return { ok: false, error: r.message };
+          }
+          return { ok: false, error: "no answer" };
+        },
+      ),
+    }),
+    query: router({
+      /** Study-level search on one site (its archive or a node), or on every site the token may reach. */
+      studies: procedure("viewer").input(
+        z.object({
+          site: name.optional(),
+          node: name.optional(),
+          filters: z.record(z.string(), z.string()).default({}),
+          limit: z.number().int().positive().max(10_000).optional(),
+        }).strict(),
+      ).query(async ({ ctx, input }) => {
+        const sites = input.site
+          ? [input.site]
+          : (await d.provider.sites()).filter((s) => s.online).map((s) => s.site);
+        const out: { site: string; study: Record<string, unknown> }[] = [];
+        for (const site of sites) {
+          if (!mayReach(ctx.principal, site)) continue;
+          const backend = await d.provider.backend(site, input.node);
+          const keys: Record<string, string> = {
+            StudyInstanceUID: "",
+            PatientID: "",
+            PatientName: "",
+            StudyDate: "",
+            ModalitiesInStudy: "",
+            StudyDescription: "",
+            NumberOfStudyRelatedInstances: "",
+            ...input.filters,
+          };
+          for await (
+            const ds of backend.search(
+              { level: "STUDY", keys, limit: input.limit },
+              AbortSignal.timeout(60_000),
+            )
+          ) {
+            out.push({ site, study: ds });
+          }
+        }
+        return out;
+      }),
+    }),
+    transfers: router({
+      create: procedure("operator").input(
+        z.object({
+          source: endpoint,
+          destination: endpoint,
+          studies: z.array(uid).min(1).max(10_000),
+          priority: z.number().int().min(-10).max(10).optional(),
+          deid: z.object({ profile: z.string(), options: z.array(z.string()).optional() }).strict()
+            .optional(),
+        }).strict(),
+      ).mutation(({ ctx, input }) => {
+        checkSite(ctx.principal, input.source.site);
+        checkSite(ctx.principal, input.destination.site);
+        return transferErrors(() => d.transfers.create(input, `token:${ctx.principal.name}`));
+      }),
+      list: procedure("viewer").input(
+        z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional(),
+      )
+        .query(({ input }) => d.transfers.list(input?.limit)),
+      get: procedure("viewer").input(z.object({ id: z.string().min(1) }).strict()).query(
+        async ({ input }) => {
+          const t = await d.transfers.get(input.id);
+          if (!t) throw new TRPCError({ code: "NOT_FOUND", message: `no transfer ${input.id}` });
+          return t;
+        },
+      ),
+      cancel: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
+        .mutation(({ input }) => transferErrors(() => d.transfers.cancel(input.id))),
+      retry: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
+        .mutation(({ input }) => transferErrors(() => d.transfers.retry(input.id))),
+    }),
+    tokens: router({
+      list: procedure("admin").query(() => d.tokens.list()),
+      create: procedure("admin").input(
+        z.object({
+          name: z.string().min(1).max(64),
+          role: z.enum(ROLES),
+          sites: z.array(name).optional(),
+        }).strict(),
+      ).mutation(({ input }) => d.tokens.create(input.name, input.role, input.sites)),
+    }),
+  });
+}
+
+export type AppRouter = ReturnType<typeof appRouter>;

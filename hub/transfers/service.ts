@@ -1,0 +1,322 @@
+/**
+ * Transfer jobs at the hub: each study a task, handed to the source agent (`send`), which fetches it
+ * from its node if asked and queues its objects for the destination site; the hub follows each task
+ * through the source's queue counts (`progress`) until every object is acknowledged by the
+ * destination. State lives in the hub's database, and the agents' queues are durable, so a job goes
+ * on after a restart of the hub or of either agent.
+ */
+import { randomBytes } from "node:crypto";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { Logger } from "@conduit/shared/log.ts";
+import type { HubDb } from "../db/db.ts";
+import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
+
+export class TransferError extends Error {
+  override name = "TransferError";
+}
+
+export interface Endpoint {
+  site: string;
+  node?: string;
+}
+
+export interface CreateTransfer {
+  source: Endpoint;
+  destination: Endpoint;
+  studies: string[];
+  priority?: number;
+  deid?: { profile: string; options?: string[] };
+}
+
+export interface TransferView {
+  id: string;
+  status: string;
+  source: Endpoint;
+  destination: Endpoint;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  totals: { studies: number; objects: number; done: number; failed: number; missing: number };
+  tasks: {
+    studyInstanceUid: string;
+    status: string;
+    objects: number | null;
+    done: number;
+    failed: number;
+    missing: number;
+    lastError: string | null;
+  }[];
+}
+
+const TERMINAL = new Set(["success", "warning", "failure", "canceled"]);
+const MAX_SEND_ATTEMPTS = 5;
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+
+const id = () => randomBytes(8).toString("hex");
+
+function view(t: TransferRow, tasks: TransferTaskRow[]): TransferView {
+  return {
+    id: t.id,
+    status: t.status,
+    source: { site: t.sourceSite, ...(t.sourceNode ? { node: t.sourceNode } : {}) },
+    destination: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
+    createdBy: t.createdBy,
+    createdAt: new Date(t.createdAt).toISOString(),
+    updatedAt: new Date(t.updatedAt).toISOString(),
+    totals: {
+      studies: tasks.length,
+      objects: tasks.reduce((n, k) => n + (k.objects ?? 0), 0),
+      done: tasks.reduce((n, k) => n + k.done, 0),
+      failed: tasks.reduce((n, k) => n + k.failed, 0),
+      missing: tasks.reduce((n, k) => n + k.missing, 0),
+    },
+    tasks: tasks.map((k) => ({
+      studyInstanceUid: k.studyInstanceUid,
+      status: k.status,
+      objects: k.objects,
+      done: k.done,
+      failed: k.failed,
+      missing: k.missing,
+      lastError: k.lastError,
+    })),
+  };
+}
+
+export class TransferService {
+  #timer?: ReturnType<typeof setInterval>;
+  #busy = false;
+  readonly #sending = new Set<string>();
+
+  constructor(
+    private readonly db: HubDb,
+    private readonly sessions: Sessions,
+    private readonly siteExists: (site: string) => Promise<boolean>,
+    private readonly log: Logger,
+  ) {}
+
+  start(intervalMs = 1000): void {
+    this.#timer ??= setInterval(() => void this.tick(), intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async create(input: CreateTransfer, createdBy: string): Promise<{ id: string }> {
+    if (input.deid) {
+      throw new TransferError(
+        "de-identification profiles are not built yet (the PS3.15 table is missing); send without deid",
+      );
+    }
+    const studies = [...new Set(input.studies)];
+    if (!studies.length) throw new TransferError("name at least one study");
+    const bad = studies.find((s) => !UID.test(s) || s.length > 64);
+    if (bad) throw new TransferError(`${JSON.stringify(bad)} is not a Study Instance UID`);
+    for (const e of [input.source, input.destination]) {
+      if (!(await this.siteExists(e.site))) throw new TransferError(`no enrolled site named ${e.site}`);
+    }
+    if (input.source.site === input.destination.site && input.source.node === input.destination.node) {
+      throw new TransferError("the source and the destination are the same");
+    }
+    const now = Date.now();
+    const transferId = id();
+    await this.db.insert(transfers).values({
+      id: transferId,
+      sourceSite: input.source.site,
+      sourceNode: input.source.node ?? null,
+      destinationSite: input.destination.site,
+      destinationNode: input.destination.node ?? null,
+      status: "pending",
+      priority: input.priority ?? 0,
+      createdBy,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.db.insert(transferTasks).values(
+      studies.map((studyInstanceUid) => ({
+        id: id(),
+        transferId,
+        studyInstanceUid,
+        status: "pending",
+        updatedAt: now,
+      })),
+    );
+    this.log.info("transfer created", { transfer: transferId, studies: studies.length, by: createdBy });
+    void this.tick();
+    return { id: transferId };
+  }
+
+  async get(transferId: string): Promise<TransferView | undefined> {
+    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
+    if (!t) return undefined;
+    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
+    return view(t, tasks);
+  }
+
+  async list(limit = 100): Promise<TransferView[]> {
+    const rows = await this.db.select().from(transfers).orderBy(desc(transfers.createdAt)).limit(limit);
+    const out: TransferView[] = [];
+    for (const t of rows) {
+      out.push(view(t, await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id))));
+    }
+    return out;
+  }
+
+  /** Stops a transfer now: the source drops what it has not sent; what got through is reported. */
+  async cancel(transferId: string): Promise<TransferView> {
+    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
+    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
+    for (const task of tasks) {
+      if (TERMINAL.has(task.status)) continue;
+      if (task.status !== "pending") {
+        try {
+          for await (
+            const _ of this.sessions.replies(t.sourceSite, { op: "cancel", transfer: task.id })
+          ) { /* ok */ }
+          await this.#follow(t, task);
+        } catch (err) {
+          this.log.warn("could not reach the source to cancel; it will be told again", {
+            reason: (err as Error).message,
+          });
+        }
+      }
+      await this.db.update(transferTasks).set({ status: "canceled", updatedAt: Date.now() })
+        .where(and(eq(transferTasks.id, task.id)));
+    }
+    await this.db.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
+      eq(transfers.id, transferId),
+    );
+    return (await this.get(transferId))!;
+  }
+
+  /** Runs a transfer again for what did not get through; done objects are not sent twice. */
+  async retry(transferId: string): Promise<TransferView> {
+    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
+    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    await this.db.update(transferTasks).set({
+      status: "pending",
+      attempts: 0,
+      lastError: null,
+      updatedAt: Date.now(),
+    })
+      .where(
+        and(
+          eq(transferTasks.transferId, transferId),
+          inArray(transferTasks.status, ["failure", "warning", "canceled"]),
+        ),
+      );
+    await this.db.update(transfers).set({ status: "in_progress", updatedAt: Date.now() }).where(
+      eq(transfers.id, transferId),
+    );
+    void this.tick();
+    return (await this.get(transferId))!;
+  }
+
+  /** One pass: hand pending tasks to their sources, follow the others, settle the jobs. */
+  async tick(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      const active = await this.db.select().from(transfers).where(
+        inArray(transfers.status, ["pending", "in_progress"]),
+      );
+      for (const t of active) {
+        const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id));
+        if (!this.sessions.get(t.sourceSite)) continue; // the source is offline: the job waits
+        for (const task of tasks) {
+          if (task.status === "pending") this.#dispatch(t, task);
+          else if (task.status === "queued" || task.status === "in_progress") await this.#follow(t, task);
+        }
+        await this.#settle(t.id);
+      }
+    } catch (err) {
+      this.log.error("transfer pass failed", { reason: (err as Error).message });
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #dispatch(t: TransferRow, task: TransferTaskRow): void {
+    if (this.#sending.has(task.id)) return;
+    this.#sending.add(task.id);
+    (async () => {
+      try {
+        let detail: Record<string, unknown> | undefined;
+        const request = {
+          op: "send" as const,
+          transfer: task.id,
+          studyInstanceUid: task.studyInstanceUid,
+          ...(t.sourceNode ? { node: t.sourceNode } : {}),
+          to: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
+        };
+        for await (const reply of this.sessions.replies(t.sourceSite, request)) {
+          if (reply.type === "error") throw new TransferError(reply.message);
+          if (reply.type === "ok") detail = reply.detail;
+        }
+        const objects = Number(detail?.objects ?? 0);
+        const missing = Number(detail?.missing ?? 0);
+        const status = objects === 0 ? "failure" : "queued";
+        await this.db.update(transferTasks).set({
+          status,
+          objects,
+          missing,
+          lastError: objects === 0 ? "the source found no object of this study" : null,
+          updatedAt: Date.now(),
+        }).where(eq(transferTasks.id, task.id));
+        await this.db.update(transfers).set({ status: "in_progress", updatedAt: Date.now() })
+          .where(and(eq(transfers.id, t.id), eq(transfers.status, "pending")));
+      } catch (err) {
+        const attempts = task.attempts + 1;
+        await this.db.update(transferTasks).set({
+          attempts,
+          lastError: (err as Error).message,
+          status: attempts >= MAX_SEND_ATTEMPTS ? "failure" : "pending",
+          updatedAt: Date.now(),
+        }).where(eq(transferTasks.id, task.id));
+      } finally {
+        this.#sending.delete(task.id);
+      }
+    })();
+  }
+
+  async #follow(t: TransferRow, task: TransferTaskRow): Promise<void> {
+    let p: Record<string, number | string> | undefined;
+    for await (const reply of this.sessions.replies(t.sourceSite, { op: "progress", transfer: task.id })) {
+      if (reply.type === "ok") p = reply.detail as Record<string, number | string>;
+    }
+    if (!p) return;
+    const done = Number(p.done),
+      dead = Number(p.dead),
+      waiting = Number(p.pending) + Number(p.inFlight) + Number(p.failed);
+    const objects = task.objects ?? 0;
+    let status = done > 0 || waiting < objects ? "in_progress" : task.status;
+    if (objects > 0 && done >= objects) status = task.missing > 0 ? "warning" : "success";
+    else if (waiting === 0 && dead > 0) status = "failure";
+    await this.db.update(transferTasks).set({
+      status: task.status === "canceled" ? "canceled" : status,
+      done,
+      failed: dead + Number(p.failed),
+      lastError: (p.lastError as string | undefined) ?? task.lastError,
+      updatedAt: Date.now(),
+    }).where(eq(transferTasks.id, task.id));
+  }
+
+  async #settle(transferId: string): Promise<void> {
+    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
+    if (!tasks.every((k) => TERMINAL.has(k.status))) return;
+    const status = tasks.some((k) => k.status === "failure")
+      ? "failure"
+      : tasks.some((k) => k.status === "warning")
+      ? "warning"
+      : tasks.some((k) => k.status === "canceled")
+      ? "canceled"
+      : "success";
+    await this.db.update(transfers).set({ status, updatedAt: Date.now() }).where(
+      eq(transfers.id, transferId),
+    );
+    this.log.info("transfer finished", { transfer: transferId, status });
+  }
+}

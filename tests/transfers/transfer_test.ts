@@ -1,0 +1,249 @@
+/**
+ * Transfers between sites through the typed client: north's archive to south's PACS (storescp),
+ * tracked to the last object; run again without duplicates; cancel; a source killed mid-transfer;
+ * auth failures and bad input.
+ */
+import assert from "node:assert/strict";
+import { TRPCClientError } from "@trpc/client";
+import { skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
+import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+
+const skip = skipReason("storescu", "storescp");
+if (skip) console.warn(`transfer_test: skipped: ${skip}`);
+
+const QUEUE = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 };
+const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
+
+interface Rig {
+  hub: TestHub;
+  north: AgentProcess;
+  south: AgentProcess;
+  pacs: StorescpPeer;
+  client: ReturnType<typeof createConduitClient>;
+  url: string;
+  northArgs: Parameters<typeof startAgentProcess>[0];
+}
+
+async function rig(): Promise<Rig> {
+  const hub = await startTestHub();
+  const pacs = await startStorescp({
+    aet: "PACS",
+    dir: await Deno.makeTempDir({ prefix: "transfer-pacs-" }),
+    bitPreserving: true,
+    extraArgs: ["--unique-filenames"],
+  });
+  const south = await startAgentProcess({
+    aet: "SOUTH",
+    config: { queue: QUEUE, hub: HUB, nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } } },
+    args: [
+      "--site",
+      "south",
+      "--hub",
+      hub.tunnelUrl,
+      "--enroll",
+      (await hub.registry.add("south")).enrollmentToken,
+    ],
+  });
+  const northArgs = {
+    aet: "NORTH",
+    config: { queue: QUEUE, hub: HUB },
+    args: [
+      "--site",
+      "north",
+      "--hub",
+      hub.tunnelUrl,
+      "--enroll",
+      (await hub.registry.add("north")).enrollmentToken,
+    ],
+  };
+  const north = await startAgentProcess(northArgs);
+  await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+  const url = `http://127.0.0.1:${hub.port}`;
+  const client = createConduitClient({ url, token: (await hub.tokens.create("ops", "operator")).token });
+  return {
+    hub,
+    north,
+    south,
+    pacs,
+    client,
+    url,
+    northArgs: {
+      ...northArgs,
+      dataDir: north.dataDir,
+      port: north.port,
+      httpPort: north.httpPort,
+      args: ["--site", "north", "--hub", hub.tunnelUrl],
+    },
+  };
+}
+
+async function seed(r: Rig, seed: string, count: number) {
+  const dir = await Deno.makeTempDir({ prefix: "transfer-src-" });
+  const series = await writeGeneratedSeries(dir, { count, rows: 64, columns: 64, seed });
+  const sent = await storescu(series.paths, r.north, [], 120_000);
+  assert.equal(sent.code, 0, sent.stderr);
+  return series;
+}
+
+/** SOP Instance UID -> files at the PACS. */
+async function atPacs(r: Rig): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const f of await listFiles(r.pacs.dir)) {
+    try {
+      const uid = readPart10Header(await Deno.readFile(f)).sopInstanceUid!;
+      out.set(uid, (out.get(uid) ?? 0) + 1);
+    } catch { /* still being written */ }
+  }
+  return out;
+}
+
+async function finished(r: Rig, id: string, timeoutMs = 120_000) {
+  return await eventually(`transfer ${id} finished`, async () => {
+    const t = await r.client.transfers.get.query({ id });
+    return ["success", "warning", "failure", "canceled"].includes(t.status) ? t : undefined;
+  }, timeoutMs);
+}
+
+function rigTest(name: string, fn: (r: Rig) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: Boolean(skip),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const r = await rig();
+      try {
+        await fn(r);
+      } finally {
+        await r.north.stop();
+        await r.south.stop();
+        await r.pacs.stop();
+        await r.hub.stop();
+      }
+    },
+  });
+}
+
+rigTest(
+  "transfers.create moves 3 studies north to south's PACS, once; running it again adds nothing",
+  async (r) => {
+    const studies = [await seed(r, "t-a", 4), await seed(r, "t-b", 3), await seed(r, "t-c", 5)];
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: studies.map((s) => s.studyUid),
+    });
+    const done = await finished(r, id);
+    assert.equal(done.status, "success");
+    assert.deepEqual(done.totals, { studies: 3, objects: 12, done: 12, failed: 0, missing: 0 });
+    await eventually("12 objects at the PACS", async () => (await atPacs(r)).size === 12 || undefined);
+    const again = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: studies.map((s) => s.studyUid),
+    });
+    assert.equal((await finished(r, again.id)).status, "success");
+    await new Promise((res) => setTimeout(res, 1500));
+    const pacs = await atPacs(r);
+    assert.equal(pacs.size, 12);
+    assert.ok([...pacs.values()].every((n) => n === 1), "no object reached the PACS twice");
+    const list = await r.client.transfers.list.query();
+    assert.equal(list.length, 2);
+  },
+);
+
+rigTest(
+  "a transfer survives kill -9 of its source mid-way; cancel stops one and reports what got through",
+  async (r) => {
+    const big = await seed(r, "t-big", 200);
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [big.studyUid],
+    });
+    await eventually("some objects through", async () => {
+      const t = await r.client.transfers.get.query({ id });
+      return t.totals.done > 10 || undefined;
+    });
+    await r.north.kill();
+    r.north = await startAgentProcess(r.northArgs);
+    const done = await finished(r, id);
+    assert.equal(done.status, "success");
+    await eventually("200 at the PACS", async () => (await atPacs(r)).size === 200 || undefined);
+    assert.ok([...(await atPacs(r)).values()].every((n) => n === 1), "nothing doubled");
+
+    // Cancel: 300 objects of 0.5 MB; cancel as soon as north's own queue shows the first delivered.
+    const dir = await Deno.makeTempDir({ prefix: "transfer-cancel-" });
+    const other = await writeGeneratedSeries(dir, { count: 300, seed: "t-cancel" });
+    const sent = await storescu(other.paths, r.north, [], 120_000);
+    assert.equal(sent.code, 0, sent.stderr);
+    const second = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [other.studyUid],
+    });
+    await eventually("the first object through", async () => {
+      const q = await (await r.north.http("/queue/summary")).json() as {
+        rows: { destination: string; state: string; count: number }[];
+      };
+      return q.rows.some((row) => row.destination === "@south" && row.state === "done") || undefined;
+    }, 60_000);
+    const canceled = await r.client.transfers.cancel.mutate({ id: second.id });
+    assert.equal(canceled.status, "canceled");
+    await new Promise((res) => setTimeout(res, 2000));
+    const later = await r.client.transfers.get.query({ id: second.id });
+    assert.equal(later.status, "canceled");
+    assert.ok(
+      later.totals.done > 0 && later.totals.done < 300,
+      `cancel stopped the transfer (${later.totals.done} of 300 went)`,
+    );
+    const q = await (await r.north.http("/queue/summary")).json() as {
+      rows: { destination: string; state: string; count: number }[];
+    };
+    const waiting = q.rows.filter((row) =>
+      row.destination === "@south" && ["pending", "in_flight", "failed"].includes(row.state)
+    );
+    assert.equal(waiting.length, 0, "nothing of the canceled transfer waits in the source's queue");
+  },
+);
+
+rigTest("the API refuses bad tokens, missing roles and bad input", async (r) => {
+  const bad = createConduitClient({ url: r.url, token: "ctk.000000000000.AAAAAAAAAAAAAAAAAAAAAAAAA" });
+  await assert.rejects(
+    bad.sites.list.query(),
+    (e: unknown) => e instanceof TRPCClientError && e.data?.code === "UNAUTHORIZED",
+  );
+  const viewer = createConduitClient({ url: r.url, token: (await r.hub.tokens.create("v", "viewer")).token });
+  assert.equal((await viewer.sites.list.query()).length, 2);
+  await assert.rejects(
+    viewer.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: ["1.2.3"],
+    }),
+    (e: unknown) => e instanceof TRPCClientError && e.data?.code === "FORBIDDEN",
+  );
+  await assert.rejects(
+    r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: ["not a uid"],
+    }),
+    (e: unknown) => e instanceof TRPCClientError && e.data?.code === "BAD_REQUEST",
+  );
+  await assert.rejects(
+    r.client.transfers.create.mutate({
+      source: { site: "nowhere" },
+      destination: { site: "south" },
+      studies: ["1.2.3"],
+    }),
+    /no enrolled site named nowhere/,
+  );
+  const studies = await viewer.query.studies.query({ site: "north" });
+  assert.ok(Array.isArray(studies));
+});
