@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom/json.ts";
 import { jsonString } from "@conduit/shared/dicom/json.ts";
-import { baseUrl, HttpError, sitePath, type UrlOptions } from "./http.ts";
+import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "./http.ts";
 import { backendFor } from "./wado_route.ts";
 import { multipartBody } from "./multipart.ts";
 import type { BackendProvider, RetrieveQuery } from "./services.ts";
@@ -42,7 +42,7 @@ export async function metadata(
   }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const root = baseUrl(c, urls) + sitePath(backend.site, backend.node);
-  const items = backend.metadata(query, c.req.raw.signal)[Symbol.asyncIterator]();
+  const items = backend.metadata(query, requestSignal())[Symbol.asyncIterator]();
   const first = await items.next();
   if (first.done) throw new HttpError(404, "no such study, series or instance");
   let sent = 0;
@@ -90,7 +90,7 @@ export async function bulkdata(
     throw new HttpError(400, `bad bulk data path ${path}`);
   }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const value = await backend.bulkdata(query.sopInstanceUid, path.toUpperCase(), c.req.raw.signal);
+  const value = await backend.bulkdata(query.sopInstanceUid, path.toUpperCase(), requestSignal());
   const boundary = `conduit-${crypto.randomUUID()}`;
   const parts = (async function* () {
     yield { contentType: "application/octet-stream", bytes: value.bytes };
@@ -129,7 +129,7 @@ export async function frames(
   const numbers = list.split(",").map(Number);
   if (numbers.some((n) => n < 1)) throw new HttpError(400, "frame numbers start at 1");
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const result = await backend.frames(query.sopInstanceUid, numbers, c.req.raw.signal);
+  const result = await backend.frames(query.sopInstanceUid, numbers, requestSignal());
   const media = result.encapsulated ? frameMediaType(result.transferSyntax) : "application/octet-stream";
   const accept = c.req.header("accept");
   if (accept && !/\*\/\*/.test(accept)) {

@@ -74,8 +74,8 @@ export async function* parseMultipart(
   buf = concat(encoder.encode("\r\n"), buf);
   let at: number;
   while ((at = indexOf(buf, delimiter)) === -1) {
-    if (!(await more())) throw new MultipartError("no multipart boundary in the body");
     if (buf.length > 64 * 1024) throw new MultipartError("no multipart boundary in the first 64 KiB");
+    if (!(await more())) throw new MultipartError("no multipart boundary in the body");
   }
   buf = buf.subarray(at + delimiter.length);
   try {
@@ -85,8 +85,8 @@ export async function* parseMultipart(
       const headerEnd = encoder.encode("\r\n\r\n");
       let h: number;
       while ((h = indexOf(buf, headerEnd)) === -1) {
-        if (!(await more())) throw new MultipartError("a part's headers are cut short");
         if (buf.length > 16 * 1024) throw new MultipartError("a part's headers are longer than 16 KiB");
+        if (!(await more())) throw new MultipartError("a part's headers are cut short");
       }
       const headers = new Headers();
       for (const line of decoder.decode(buf.subarray(0, h)).split("\r\n").slice(1)) {

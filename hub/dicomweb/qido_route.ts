@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom/json.ts";
 import { jsonString } from "@conduit/shared/dicom/json.ts";
 import { mayReach, type Principal } from "../auth/tokens.ts";
-import { baseUrl, HttpError, sitePath, type UrlOptions, warning } from "./http.ts";
+import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions, warning } from "./http.ts";
 import { parseQido, QidoParameterError } from "./qido.ts";
 import type { BackendProvider, QidoLevel } from "./services.ts";
 
@@ -64,7 +64,7 @@ export async function qido(
   const node = c.req.param("node");
   const base = baseUrl(c, urls);
   const headers: Record<string, string> = { "content-type": "application/dicom+json" };
-  const signal = c.req.raw.signal;
+  const signal = requestSignal();
 
   if (site) {
     if (!mayReach(principal, site)) throw new HttpError(403, `this token may not reach site ${site}`);

@@ -14,7 +14,7 @@ import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import type { ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
 import { mayReach, type Principal } from "../auth/tokens.ts";
-import { baseUrl, HttpError, sitePath, type UrlOptions } from "./http.ts";
+import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "./http.ts";
 import { MultipartError, multipartRelated, parseMultipart } from "./multipart.ts";
 import type { BackendProvider, StoreResult } from "./services.ts";
 
@@ -174,7 +174,7 @@ export async function stow(
         }
         const result: StoreResult = await backend.store(
           { header: s.header, path: s.path, datasetOffset: s.datasetOffset },
-          c.req.raw.signal,
+          requestSignal(),
         );
         if (result.ok) {
           studies.add(s.studyInstanceUid ?? "");

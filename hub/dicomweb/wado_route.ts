@@ -8,7 +8,7 @@
 import type { Context } from "hono";
 import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
 import { mayReach, type Principal } from "../auth/tokens.ts";
-import { HttpError } from "./http.ts";
+import { HttpError, requestSignal } from "./http.ts";
 import { multipartBody } from "./multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "./services.ts";
 
@@ -70,7 +70,7 @@ export async function backendFor(
 ): Promise<DicomwebBackend> {
   const principal = c.get("principal") as Principal;
   const site = c.req.param("site");
-  if (!site) return await locateStudy(provider, principal, study, c.req.raw.signal);
+  if (!site) return await locateStudy(provider, principal, study, requestSignal());
   if (!mayReach(principal, site)) throw new HttpError(403, `this token may not reach site ${site}`);
   return await provider.backend(site, c.req.param("node"));
 }
@@ -94,7 +94,7 @@ export async function wadoInstances(
 ): Promise<Response> {
   const wanted = acceptedTransferSyntax(c.req.header("accept"));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const objects = backend.retrieve(query, c.req.raw.signal)[Symbol.asyncIterator]();
+  const objects = backend.retrieve(query, requestSignal())[Symbol.asyncIterator]();
   const first = await objects.next();
   if (first.done) {
     throw new HttpError(
@@ -119,14 +119,19 @@ export async function wadoInstances(
   }
   const boundary = `conduit-${crypto.randomUUID()}`;
   const parts = (async function* () {
-    let next: IteratorResult<RetrievedObject> = first;
-    while (!next.done) {
-      const o = check(next.value);
-      yield {
-        contentType: `application/dicom; transfer-syntax=${o.header.transferSyntax}`,
-        bytes: part10(o),
-      };
-      next = await objects.next();
+    try {
+      let next: IteratorResult<RetrievedObject> = first;
+      while (!next.done) {
+        const o = check(next.value);
+        yield {
+          contentType: `application/dicom; transfer-syntax=${o.header.transferSyntax}`,
+          bytes: part10(o),
+        };
+        next = await objects.next();
+      }
+    } finally {
+      // A client that went away cancels the body: stop the site's retrieve too.
+      await objects.return?.(undefined);
     }
   })();
   const transferSyntax = wanted === "*" ? "" : `; transfer-syntax=${wanted}`;

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { parseMultipart } from "./multipart.ts";
+
+function streamOf(bytes: Uint8Array, chunk: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (at >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(at, at + chunk));
+      at += chunk;
+    },
+  });
+}
+
+async function parts(body: Uint8Array, chunk: number) {
+  const out: { type: string | null; body: Uint8Array }[] = [];
+  for await (const p of parseMultipart(streamOf(body, chunk), "b")) {
+    const pieces: Uint8Array[] = [];
+    for await (const c of p.body) pieces.push(c);
+    const all = new Uint8Array(pieces.reduce((n, x) => n + x.length, 0));
+    let o = 0;
+    for (const x of pieces) all.set(x, o), o += x.length;
+    out.push({ type: p.headers.get("content-type"), body: all });
+  }
+  return out;
+}
+
+Deno.test("parseMultipart() finds every part whatever the chunk size, large parts included", async () => {
+  const enc = new TextEncoder();
+  const big = new Uint8Array(300_000).map((_, i) => i % 251);
+  const body = new Uint8Array(
+    await new Blob([
+      enc.encode("--b\r\nContent-Type: application/dicom\r\n\r\n"),
+      big,
+      enc.encode("\r\n--b\r\nContent-Type: text/plain\r\n\r\nsmall\r\n--b--\r\n"),
+    ]).arrayBuffer(),
+  );
+  for (const chunk of [1, 7, 1000, 65_536, 1_000_000]) {
+    const got = await parts(body, chunk);
+    assert.equal(got.length, 2, `chunk ${chunk}`);
+    assert.deepEqual(got[0].body, big);
+    assert.equal(got[1].type, "text/plain");
+    assert.equal(new TextDecoder().decode(got[1].body), "small");
+  }
+});
+
+Deno.test("parseMultipart() refuses a body without a closing boundary", async () => {
+  const body = new TextEncoder().encode("--b\r\nContent-Type: x\r\n\r\nunfinished");
+  await assert.rejects(parts(body, 4), /closing boundary/);
+});
