@@ -12,7 +12,7 @@ import { startHub } from "../hub/app.ts";
 import { hubConfigSchema } from "../hub/config.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const DEMO = path.join(ROOT, ".demo");
+const DEMO = Deno.env.get("CONDUIT_DEMO_DIR") ?? path.join(ROOT, ".demo");
 
 function portFree(port: number): boolean {
   try {

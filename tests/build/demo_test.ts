@@ -1,0 +1,53 @@
+/**
+ * `deno task demo` starts a hub and two sites, seeds north, writes demo.json with working URLs and
+ * token, and stops everything on SIGINT.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+Deno.test({
+  name: "deno task demo serves two seeded sites and stops on Ctrl-C",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "conduit-demo-" });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-lock", path.join(ROOT, "deploy/demo.ts")],
+      cwd: ROOT,
+      env: { CONDUIT_DEMO_DIR: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out: string[] = [];
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const deadline = Date.now() + 120_000;
+    while (!out.join("").includes("Ctrl-C stops everything") && Date.now() < deadline) {
+      const r = await reader.read();
+      if (r.done) break;
+      out.push(r.value);
+    }
+    try {
+      assert.match(out.join(""), /seeded with 8 studies, 400 objects/);
+      const demo = JSON.parse(await Deno.readTextFile(path.join(dir, "demo.json")));
+      assert.ok(demo.apiToken && demo.sites.north.dimsePort && demo.sites.south.dimsePort);
+      const studies = await (await fetch(`${demo.dicomwebUrl}/sites/north/studies`, {
+        headers: { authorization: `Bearer ${demo.apiToken}` },
+      })).json();
+      assert.equal(studies.length, 8);
+      const fed = await fetch(`${demo.dicomwebUrl}/studies`, {
+        headers: { authorization: `Bearer ${demo.apiToken}` },
+      });
+      assert.equal(fed.headers.get("warning"), null, "both sites answered");
+      assert.equal((await fed.json()).length, 8);
+    } finally {
+      child.kill("SIGINT");
+      const status = await child.status;
+      reader.cancel().catch(() => {});
+      await child.stderr.cancel().catch(() => {});
+      assert.equal(status.code, 0);
+    }
+  },
+});
