@@ -1,7 +1,7 @@
 /** The DICOMweb backend of one site, answered by its agent through the tunnel. */
 import * as fs from "node:fs";
 import { type DicomJson, toDicomJson } from "@conduit/shared/dicom/json.ts";
-import { Channel, Reply } from "@conduit/shared/tunnel/mod.ts";
+import { Channel, Reply, type Request } from "@conduit/shared/tunnel/mod.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { readObjects } from "../tunnel/objects.ts";
@@ -22,6 +22,16 @@ import {
  * on loopback: 157 -> about 200 MB/s for a study.
  */
 const RETRIEVE_EXTRA_WINDOW = 768 * 1024;
+
+/** The `size` bytes that follow on a channel, as byte records arrive. */
+async function* bytesOf(channel: Channel, size: number, short: string): AsyncGenerator<Uint8Array> {
+  for (let got = 0; got < size;) {
+    const r = await channel.next();
+    if (!r || r.kind !== "bytes") throw new SiteError("failed", short);
+    got += r.data.byteLength;
+    yield r.data;
+  }
+}
 
 /** Keys C-FIND answers carry that a QIDO result does not. */
 const NOT_IN_QIDO = new Set(["QueryRetrieveLevel", "RetrieveAETitle"]);
@@ -97,66 +107,69 @@ class TunnelBackend implements DicomwebBackend {
     }
   }
 
-  async frames(sopInstanceUid: string, frames: number[], signal: AbortSignal) {
-    const channel = await this.sessions.call(this.site, { op: "frames", sopInstanceUid, frames });
-    channel.stream.grow(RETRIEVE_EXTRA_WINDOW);
+  /**
+   * Opens a request whose first reply announces what follows; an `error` first reply is thrown. The
+   * caller reads the rest, then calls `done` (also called when `signal` aborts the stream).
+   */
+  async #announced(request: Request, signal: AbortSignal, window = 0) {
+    const channel = await this.sessions.call(this.site, request);
+    if (window) channel.stream.grow(window);
     const cancel = () => channel.stream.reset("cancelled");
     signal.addEventListener("abort", cancel);
-    const first = await channel.expect(Reply);
-    if (first.type === "error") {
+    const done = () => {
+      signal.removeEventListener("abort", cancel);
       channel.stream.reset("done");
+    };
+    const first = await channel.expect(Reply).catch((err) => {
+      done();
+      throw err;
+    });
+    if (first.type === "error") {
+      done();
       throw new SiteError(first.code, first.message);
     }
-    if (first.type !== "frames") throw new SiteError("failed", `unexpected reply ${first.type}`);
+    return { channel, first, done };
+  }
+
+  async frames(sopInstanceUid: string, frames: number[], signal: AbortSignal) {
+    const { channel, first, done } = await this.#announced(
+      { op: "frames", sopInstanceUid, frames },
+      signal,
+      RETRIEVE_EXTRA_WINDOW,
+    );
+    if (first.type !== "frames") {
+      done();
+      throw new SiteError("failed", `unexpected reply ${first.type}`);
+    }
     const each = (async function* () {
       try {
         while (true) {
           const head = await channel.expect(Reply);
           if (head.type === "end") return;
           if (head.type !== "bulk") throw new SiteError("failed", `unexpected reply ${head.type}`);
-          const size = head.size;
-          yield (async function* () {
-            for (let got = 0; got < size;) {
-              const r = await channel.next();
-              if (!r || r.kind !== "bytes") throw new SiteError("failed", "a frame was cut short");
-              got += r.data.byteLength;
-              yield r.data;
-            }
-          })();
+          yield bytesOf(channel, head.size, "a frame was cut short");
         }
       } finally {
-        signal.removeEventListener("abort", cancel);
-        channel.stream.reset("done");
+        done();
       }
     })();
     return { transferSyntax: first.transferSyntax, encapsulated: first.encapsulated, frames: each };
   }
 
   async bulkdata(sopInstanceUid: string, path: string, signal: AbortSignal) {
-    const channel = await this.sessions.call(this.site, { op: "bulkdata", sopInstanceUid, path });
-    const cancel = () => channel.stream.reset("cancelled");
-    signal.addEventListener("abort", cancel);
-    const first = await channel.expect(Reply);
-    if (first.type === "error") {
-      channel.stream.reset("done");
-      throw new SiteError(first.code, first.message);
+    const { channel, first, done } = await this.#announced({ op: "bulkdata", sopInstanceUid, path }, signal);
+    if (first.type !== "bulk") {
+      done();
+      throw new SiteError("failed", `unexpected reply ${first.type}`);
     }
-    if (first.type !== "bulk") throw new SiteError("failed", `unexpected reply ${first.type}`);
-    const size = first.size;
     const bytes = (async function* () {
       try {
-        for (let got = 0; got < size;) {
-          const r = await channel.next();
-          if (!r || r.kind !== "bytes") throw new SiteError("failed", "the bulk value was cut short");
-          got += r.data.byteLength;
-          yield r.data;
-        }
+        yield* bytesOf(channel, first.size, "the bulk value was cut short");
       } finally {
-        signal.removeEventListener("abort", cancel);
-        channel.stream.reset("done");
+        done();
       }
     })();
-    return { size, bytes };
+    return { size: first.size, bytes };
   }
 
   async store(

@@ -9,7 +9,7 @@ import { api } from "dicomweb-client";
 import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
+import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { installXhr } from "../support/xhr.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
@@ -56,14 +56,7 @@ async function setUp(): Promise<Rig> {
   void south;
   const north = await startAgentProcess({
     aet: "NORTH",
-    args: [
-      "--site",
-      "north",
-      "--hub",
-      hub.tunnelUrl,
-      "--enroll",
-      (await hub.registry.add("north")).enrollmentToken,
-    ],
+    args: await siteArgs(hub, "north"),
   });
   const sent = await storescu([CT, MR], north);
   assert.equal(sent.code, 0, sent.stderr);

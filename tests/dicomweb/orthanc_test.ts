@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { type OrthancPeer, PYDICOM_TEST_FILES_DIR, skipReason, startOrthanc } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
+import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
 
 const skip = skipReason("/usr/sbin/Orthanc", "/usr/share/orthanc/plugins/libOrthancDicomWeb.so");
@@ -42,14 +42,7 @@ Deno.test({
       agent = await startAgentProcess({
         aet: "EAST",
         config: { nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port, retrieve: "get" } } },
-        args: [
-          "--site",
-          "east",
-          "--hub",
-          hub.tunnelUrl,
-          "--enroll",
-          (await hub.registry.add("east")).enrollmentToken,
-        ],
+        args: await siteArgs(hub, "east"),
       });
       await eventually("east online", () => hub.sessions.get("east"));
       const token = (await hub.tokens.create("orthanc", "operator")).token;

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
+import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 
 const skip = skipReason("storescu");
 if (skip) console.warn(`proxy_test: skipped: ${skip}`);
@@ -21,14 +21,7 @@ async function withSite(
   let agent: AgentProcess | undefined;
   try {
     agent = await startAgentProcess({
-      args: [
-        "--site",
-        "north",
-        "--hub",
-        hub.tunnelUrl,
-        "--enroll",
-        (await hub.registry.add("north")).enrollmentToken,
-      ],
+      args: await siteArgs(hub, "north"),
     });
     const sent = await storescu([path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm")], agent);
     assert.equal(sent.code, 0, sent.stderr);

@@ -131,3 +131,22 @@ export async function agentCli(args: string[]): Promise<{ code: number; stdout: 
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
+
+/**
+ * The Part 10 files under `dir` by the SOP Instance UID of their File Meta group; files that do not
+ * parse yet (a receiver still writing them) are left for the next look.
+ */
+export async function filesBySopInstance(dir: string): Promise<Map<string, string[]>> {
+  const { readPart10Header } = await import("@conduit/shared/dicom/reader.ts");
+  const out = new Map<string, string[]>();
+  for (const file of await listFiles(dir)) {
+    let uid: string | undefined;
+    try {
+      uid = readPart10Header(await Deno.readFile(file)).sopInstanceUid;
+    } catch {
+      continue;
+    }
+    if (uid) out.set(uid, [...(out.get(uid) ?? []), file]);
+  }
+  return out;
+}

@@ -121,3 +121,8 @@ export async function startHubProcess(opts: { dataDir?: string; port?: number } 
     stop: proc.stop,
   };
 }
+
+/** The agent flags that enroll `site` with an in-process hub: `--site`, `--hub`, `--enroll`. */
+export async function siteArgs(hub: { registry: RunningHub["registry"]; tunnelUrl: string }, site: string) {
+  return ["--site", site, "--hub", hub.tunnelUrl, "--enroll", (await hub.registry.add(site)).enrollmentToken];
+}

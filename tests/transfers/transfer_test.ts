@@ -6,12 +6,11 @@
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
 import { skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
-import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
+import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`transfer_test: skipped: ${skip}`);
@@ -40,26 +39,12 @@ async function rig(): Promise<Rig> {
   const south = await startAgentProcess({
     aet: "SOUTH",
     config: { queue: QUEUE, hub: HUB, nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } } },
-    args: [
-      "--site",
-      "south",
-      "--hub",
-      hub.tunnelUrl,
-      "--enroll",
-      (await hub.registry.add("south")).enrollmentToken,
-    ],
+    args: await siteArgs(hub, "south"),
   });
   const northArgs = {
     aet: "NORTH",
     config: { queue: QUEUE, hub: HUB },
-    args: [
-      "--site",
-      "north",
-      "--hub",
-      hub.tunnelUrl,
-      "--enroll",
-      (await hub.registry.add("north")).enrollmentToken,
-    ],
+    args: await siteArgs(hub, "north"),
   };
   const north = await startAgentProcess(northArgs);
   await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
@@ -90,16 +75,9 @@ async function seed(r: Rig, seed: string, count: number) {
   return series;
 }
 
-/** SOP Instance UID -> files at the PACS. */
+/** SOP Instance UID -> how many times the PACS received it. */
 async function atPacs(r: Rig): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const f of await listFiles(r.pacs.dir)) {
-    try {
-      const uid = readPart10Header(await Deno.readFile(f)).sopInstanceUid!;
-      out.set(uid, (out.get(uid) ?? 0) + 1);
-    } catch { /* still being written */ }
-  }
-  return out;
+  return new Map([...(await filesBySopInstance(r.pacs.dir))].map(([uid, files]) => [uid, files.length]));
 }
 
 async function finished(r: Rig, id: string, timeoutMs = 120_000) {

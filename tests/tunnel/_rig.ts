@@ -2,13 +2,11 @@
  * Two real agents (north and south) enrolled with an in-process hub, connected through a TCP proxy
  * the test can cut; south forwards to a storescp "PACS"; north routes everything to south's PACS.
  */
-import * as path from "node:path";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { freePort, startStorescp, type StorescpPeer } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { startTestHub, type TestHub } from "../support/hub.ts";
 import { type CuttableProxy, startProxy } from "../support/tcp_proxy.ts";
-import { listFiles } from "../support/agent.ts";
+import { filesBySopInstance } from "../support/agent.ts";
 
 export interface RelayRig {
   hub: TestHub;
@@ -86,19 +84,8 @@ export async function startRelayRig(): Promise<RelayRig> {
         args: ["--site", "south", "--hub", url],
       });
     },
-    async received() {
-      const out = new Map<string, string[]>();
-      for (const file of await listFiles(pacs.dir)) {
-        let uid: string | undefined;
-        try {
-          uid = readPart10Header(await Deno.readFile(file)).sopInstanceUid;
-        } catch {
-          continue; // storescp is still writing it: counted on the next look
-        }
-        uid ??= path.basename(file);
-        out.set(uid, [...(out.get(uid) ?? []), file]);
-      }
-      return out;
+    received() {
+      return filesBySopInstance(pacs.dir);
     },
     async stop() {
       await north.stop();
