@@ -1,0 +1,30 @@
+/** The example configurations in deploy/examples are valid for the agent and the hub. */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../agent/config/load.ts";
+import { compileRoutes } from "../../agent/routes/rules.ts";
+import { loadHubConfig } from "../../hub/config.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const read = (p: string) => fs.readFileSync(p, "utf8");
+
+Deno.test("deploy/examples/site.yaml is a valid agent configuration with usable routes", () => {
+  const { config } = loadConfig({
+    flags: { config: path.join(ROOT, "deploy/examples/site.yaml") },
+    env: {},
+    readFile: read,
+  });
+  assert.equal(config.site, "north");
+  assert.equal(compileRoutes(config).length, 2);
+});
+
+Deno.test("deploy/examples/hub.yaml is a valid hub configuration", () => {
+  const { config } = loadHubConfig({
+    flags: { config: path.join(ROOT, "deploy/examples/hub.yaml") },
+    env: {},
+    readFile: read,
+  });
+  assert.equal(config.publicUrl, "https://hub.example.org");
+});
