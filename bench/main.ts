@@ -14,6 +14,7 @@ import { forward } from "./forward.ts";
 import { ingest } from "./ingest.ts";
 import { tunnel } from "./tunnel.ts";
 import { dicomweb } from "./dicomweb.ts";
+import { transfer } from "./transfer.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -62,7 +63,7 @@ export interface Benchmark {
 }
 
 /** Every benchmark, in the order `deno task bench` runs them. */
-export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb];
+export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb, transfer];
 
 const OUT_DIR = fileURLToPath(new URL("./.out/", import.meta.url));
 

@@ -1,0 +1,118 @@
+/**
+ * The transfer benchmark (issue 7): a 500-object study (0.526 MB CT objects) archived at north is
+ * transferred to south's PACS (a `storescp`) with `transfers.create`; the time runs from the call to
+ * the last object in storescp's directory. Reference in the same run: `storescu` straight into a
+ * `storescp`. De-identification is not part of the path yet (no PS3.15 profile). `--quick`: 100 objects.
+ */
+import * as path from "node:path";
+import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
+import { runDcmtk, skipReason, startStorescp } from "../tests/support/peers.ts";
+import { startAgentProcess } from "../tests/support/agent.ts";
+import { hubAdmin, startHubProcess } from "../tests/support/hub.ts";
+import { countFiles, fixed, generateCtSeries, MB } from "./_shared.ts";
+import { createConduitClient } from "../hub/client/mod.ts";
+
+const TARGET = 0.4;
+
+async function until(check: () => Promise<boolean>, timeoutMs = 600_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("transfer bench: timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const transfer: Benchmark = {
+  name: "transfer",
+  description:
+    "a 500-object study north -> hub -> south -> storescp by transfers.create vs storescu -> storescp",
+  async run({ quick, workDir, log }: BenchOptions): Promise<BenchResult> {
+    const skip = skipReason("storescu", "storescp");
+    if (skip) throw new Error(`transfer bench needs DCMTK: ${skip}`);
+    const n = quick ? 100 : 500;
+    const series = await generateCtSeries(path.join(workDir, "series"), n, log);
+
+    const directDir = path.join(workDir, "direct");
+    const direct = await startStorescp({ aet: "PACS", dir: directDir, bitPreserving: true });
+    let directSeconds: number;
+    try {
+      const t0 = performance.now();
+      const r = await runDcmtk("storescu", [
+        "-aec",
+        "PACS",
+        "127.0.0.1",
+        String(direct.port),
+        ...series.paths,
+      ], { timeoutMs: 600_000 });
+      if (r.code !== 0) throw new Error(`storescu: ${r.stderr.slice(-400)}`);
+      directSeconds = (performance.now() - t0) / 1000;
+    } finally {
+      await direct.stop();
+    }
+
+    const hub = await startHubProcess({ dataDir: path.join(workDir, "hub") });
+    const pacsDir = path.join(workDir, "pacs");
+    const pacs = await startStorescp({ aet: "PACS", dir: pacsDir, bitPreserving: true });
+    const token = String(
+      (await hubAdmin(hub.dataDir, ["token", "create", "bench", "--role", "operator", "--json"])).json!.token,
+    );
+    const enroll = async (site: string) =>
+      String((await hubAdmin(hub.dataDir, ["site", "add", site, "--json"])).json!.enrollmentToken);
+    const south = await startAgentProcess({
+      dataDir: path.join(workDir, "south"),
+      aet: "SOUTH",
+      config: { nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } } },
+      args: ["--site", "south", "--hub", hub.tunnelUrl, "--enroll", await enroll("south")],
+    });
+    const north = await startAgentProcess({
+      dataDir: path.join(workDir, "north"),
+      aet: "NORTH",
+      args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", await enroll("north")],
+    });
+    try {
+      const r = await runDcmtk("storescu", [
+        "-aec",
+        "NORTH",
+        "127.0.0.1",
+        String(north.port),
+        ...series.paths,
+      ], { timeoutMs: 600_000 });
+      if (r.code !== 0) throw new Error(`storescu into north: ${r.stderr.slice(-400)}`);
+      const client = createConduitClient({ url: `http://127.0.0.1:${hub.port}`, token });
+      await until(async () => (await client.sites.list.query()).every((s) => s.state === "online"), 30_000);
+      log(`transferring ${n} objects north -> south's PACS`);
+      const t0 = performance.now();
+      const { id } = await client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south", node: "pacs" },
+        studies: [series.studyUid],
+      });
+      await until(async () => (await countFiles(pacsDir)) >= n);
+      const seconds = (performance.now() - t0) / 1000;
+      await until(async () => (await client.transfers.get.query({ id })).status === "success", 30_000);
+      const ratio = directSeconds / seconds;
+      return {
+        tables: [{
+          title: `${n} objects, ${fixed(series.bytes / MB)} MB`,
+          columns: ["path", "seconds", "files/s"],
+          rows: [
+            ["storescu -> storescp", fixed(directSeconds, 2), fixed(n / directSeconds)],
+            ["transfers.create: north -> hub -> south -> storescp", fixed(seconds, 2), fixed(n / seconds)],
+          ],
+        }],
+        targets: [{
+          label: `transfer ≥ ${TARGET} × storescu -> storescp`,
+          measured: `${fixed(ratio, 2)}×`,
+          pass: ratio >= TARGET,
+        }],
+        notes: ["no de-identification on the path yet (issue 4)"],
+        data: { n, bytes: series.bytes, directSeconds, seconds },
+      };
+    } finally {
+      await north.stop();
+      await south.stop();
+      await pacs.stop();
+      await hub.stop();
+    }
+  },
+};
