@@ -121,6 +121,25 @@ export function appRouter(d: ApiDeps) {
       ),
       cancel: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
         .mutation(({ input }) => transferErrors(() => d.transfers.cancel(input.id))),
+      /**
+       * The job each time its status or totals change, over SSE, until it ends (the last value is the
+       * final state).
+       */
+      progress: procedure("viewer").input(z.object({ id: z.string().min(1) }).strict())
+        .subscription(async function* ({ input, signal }) {
+          let last = "";
+          while (!signal?.aborted) {
+            const t = await d.transfers.get(input.id);
+            if (!t) throw new TRPCError({ code: "NOT_FOUND", message: `no transfer ${input.id}` });
+            const key = JSON.stringify([t.status, t.totals]);
+            if (key !== last) {
+              last = key;
+              yield t;
+            }
+            if (["success", "warning", "failure", "canceled"].includes(t.status)) return;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }),
       retry: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
         .mutation(({ input }) => transferErrors(() => d.transfers.retry(input.id))),
     }),

@@ -224,4 +224,35 @@ rigTest("the API refuses bad tokens, missing roles and bad input", async (r) => 
   );
   const studies = await viewer.query.studies.query({ site: "north" });
   assert.ok(Array.isArray(studies));
+
+  // Progress over SSE, with the token in a header: every change, ending with the final state.
+  const small = await seed(r, "t-sse", 5);
+  const { id } = await r.client.transfers.create.mutate({
+    source: { site: "north" },
+    destination: { site: "south" },
+    studies: [small.studyUid],
+  });
+  const seen = await new Promise<{ status: string; done: number }[]>((resolve, reject) => {
+    const out: { status: string; done: number }[] = [];
+    const sub = viewer.transfers.progress.subscribe({ id }, {
+      onData: (t) => {
+        out.push({ status: t.status, done: t.totals.done });
+        if (["success", "warning", "failure", "canceled"].includes(t.status)) {
+          sub.unsubscribe();
+          resolve(out);
+        }
+      },
+      onError: reject,
+    });
+  });
+  assert.deepEqual(seen.at(-1), { status: "success", done: 5 });
+  const denied = await new Promise((resolve) => {
+    const sub = bad.transfers.progress.subscribe({ id }, {
+      onData: () => resolve("data"),
+      onError: (
+        e,
+      ) => (sub.unsubscribe(), resolve((e as { data?: { code?: string } }).data?.code ?? e.message)),
+    });
+  });
+  assert.equal(denied, "UNAUTHORIZED");
 });
