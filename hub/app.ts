@@ -18,6 +18,7 @@ import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 import { trpcServer } from "@hono/trpc-server";
 import { appRouter } from "./api/router.ts";
 import { TransferService } from "./transfers/service.ts";
+import { BatchService } from "./transfers/batch.ts";
 
 export interface RunningHub {
   port: number;
@@ -53,7 +54,14 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   app.use(
     "/trpc/*",
     trpcServer({
-      router: appRouter({ registry, sessions, tokens, transfers, provider }),
+      router: appRouter({
+        registry,
+        sessions,
+        tokens,
+        transfers,
+        provider,
+        batches: new BatchService(db, provider, transfers, log.child({ part: "batch" })),
+      }),
       endpoint: "/trpc",
       createContext: async (_opts, c) => {
         const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");

@@ -11,6 +11,8 @@ import { mayReach, ROLES } from "../auth/tokens.ts";
 import { TransferError, type TransferService } from "../transfers/service.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import { procedure, router } from "./trpc.ts";
+import type { BatchService } from "../transfers/batch.ts";
+import { BatchFileError } from "../transfers/rows.ts";
 
 const name = z.string().min(1).max(64);
 const uid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64);
@@ -22,6 +24,7 @@ export interface ApiDeps {
   tokens: ApiTokens;
   transfers: TransferService;
   provider: BackendProvider;
+  batches: BatchService;
 }
 
 function checkSite(principal: { sites?: string[] }, site: string) {
@@ -142,6 +145,57 @@ export function appRouter(d: ApiDeps) {
         }),
       retry: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
         .mutation(({ input }) => transferErrors(() => d.transfers.retry(input.id))),
+    }),
+    batch: router({
+      /**
+       * Rows from a CSV or XLSX file (base64): kind query searches `sites`; kind transfer searches the
+       * one source site and moves what it finds to `destination`.
+       */
+      upload: procedure("operator").input(
+        z.object({
+          kind: z.enum(["query", "transfer"]),
+          filename: z.string().min(1).max(255),
+          contentBase64: z.string().max(50_000_000),
+          sites: z.array(name).min(1),
+          node: name.optional(),
+          destination: endpoint.optional(),
+        }).strict(),
+      ).mutation(async ({ ctx, input }) => {
+        for (const s of [...input.sites, ...(input.destination ? [input.destination.site] : [])]) {
+          checkSite(ctx.principal, s);
+        }
+        const content = Uint8Array.from(atob(input.contentBase64), (c) => c.charCodeAt(0));
+        try {
+          return await d.batches.upload({ ...input, content }, `token:${ctx.principal.name}`);
+        } catch (err) {
+          if (err instanceof BatchFileError || err instanceof TransferError) {
+            throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
+          }
+          throw err;
+        }
+      }),
+      status: procedure("viewer").input(z.object({ id: z.string().min(1) }).strict()).query(
+        async ({ input }) => {
+          const b = await d.batches.status(input.id);
+          if (!b) throw new TRPCError({ code: "NOT_FOUND", message: `no batch ${input.id}` });
+          return b;
+        },
+      ),
+      /** The results as a file, base64: one line per match, and one per row that failed with its reason. */
+      results: procedure("viewer").input(
+        z.object({ id: z.string().min(1), format: z.enum(["csv", "xlsx"]) }).strict(),
+      )
+        .query(async ({ input }) => {
+          const bytes = await d.batches.results(input.id, input.format);
+          if (!bytes) {
+            throw new TRPCError({ code: "NOT_FOUND", message: `batch ${input.id} has no results yet` });
+          }
+          let binary = "";
+          for (let i = 0; i < bytes.length; i += 0x8000) {
+            binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+          }
+          return { filename: `batch-${input.id}.${input.format}`, contentBase64: btoa(binary) };
+        }),
     }),
     tokens: router({
       list: procedure("admin").query(() => d.tokens.list()),

@@ -79,3 +79,21 @@ export const transferTasks = sqliteTable("transfer_tasks", {
 
 export type TransferRow = typeof transfers.$inferSelect;
 export type TransferTaskRow = typeof transferTasks.$inferSelect;
+
+/**
+ * A batch: rows uploaded as CSV or XLSX, queried on sites (kind query) and, for kind transfer, moved
+ * by a transfer job. `rows` holds the parsed rows, `results` what each found or why it failed (JSON).
+ */
+export const batches = sqliteTable("batches", {
+  id: text("id").primaryKey(),
+  kind: text("kind").notNull(),
+  filename: text("filename").notNull(),
+  status: text("status").notNull(),
+  sites: text("sites").notNull(),
+  rows: text("rows").notNull(),
+  results: text("results"),
+  transferId: text("transfer_id"),
+  createdBy: text("created_by").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

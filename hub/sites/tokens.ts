@@ -28,5 +28,5 @@ export function secretMatches(secret: string, hash: string | null | undefined): 
   if (!hash) return false;
   const a = Buffer.from(hashSecret(secret), "hex");
   const b = Buffer.from(hash, "hex");
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && timingSafeEqual(new Uint8Array(a), new Uint8Array(b));
 }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
+import ExcelJS from "exceljs";
 import { skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
 import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
@@ -67,9 +68,9 @@ async function rig(): Promise<Rig> {
   };
 }
 
-async function seed(r: Rig, seed: string, count: number) {
+async function seed(r: Rig, seed: string, count: number, modality: "CT" | "MR" = "CT") {
   const dir = await Deno.makeTempDir({ prefix: "transfer-src-" });
-  const series = await writeGeneratedSeries(dir, { count, rows: 64, columns: 64, seed });
+  const series = await writeGeneratedSeries(dir, { count, rows: 64, columns: 64, seed, modality });
   const sent = await storescu(series.paths, r.north, [], 120_000);
   assert.equal(sent.code, 0, sent.stderr);
   return series;
@@ -255,4 +256,64 @@ rigTest("the API refuses bad tokens, missing roles and bad input", async (r) => 
     });
   });
   assert.equal(denied, "UNAUTHORIZED");
+});
+
+rigTest("a batch transfer from an XLSX moves what its rows find; a bad row gets its own error", async (r) => {
+  const a = await seed(r, "batch-a", 2);
+  const b = await seed(r, "batch-b", 3, "MR"); // the generator's patients repeat across seeds: tell them by modality
+  const found = await r.client.query.studies.query({ site: "north" });
+  const patientOf = (study: string) => {
+    const hit = found.find((f) => (f.study["0020000D"] as { Value: string[] }).Value[0] === study)!;
+    return (hit.study["00100020"] as { Value: string[] }).Value[0];
+  };
+  const book = new ExcelJS.Workbook();
+  const sheet = book.addWorksheet("rows");
+  sheet.addRow(["Patient ID", "Study Date", "Modality"]);
+  sheet.addRow([patientOf(a.studyUid), "", "CT"]);
+  sheet.addRow([patientOf(b.studyUid), "", "MR"]);
+  sheet.addRow(["X1", "yesterday", ""]);
+  sheet.addRow(["NOBODY", "", ""]);
+  const xlsx = new Uint8Array(await book.xlsx.writeBuffer() as ArrayBuffer);
+  const { id, rows, badRows } = await r.client.batch.upload.mutate({
+    kind: "transfer",
+    filename: "rows.xlsx",
+    contentBase64: btoa(String.fromCharCode(...xlsx)),
+    sites: ["north"],
+    destination: { site: "south" },
+  });
+  assert.equal(rows, 4);
+  assert.equal(badRows, 1);
+  const status = await eventually("batch done", async () => {
+    const s = await r.client.batch.status.query({ id });
+    return s.status === "done" ? s : undefined;
+  });
+  assert.equal(status.matches, 2);
+  assert.deepEqual(status.errors.map((e) => e.row).sort(), [4, 5]);
+  assert.match(String(status.errors.find((e) => e.row === 4)!.error), /StudyDate/);
+  assert.match(String(status.errors.find((e) => e.row === 5)!.error), /no study matches/);
+  const job = await finished(r, status.transferId!);
+  assert.equal(job.status, "success");
+  assert.equal(job.totals.objects, 5);
+  const csv = await r.client.batch.results.query({ id, format: "csv" });
+  const text = atob(csv.contentBase64);
+  assert.match(text.split("\n")[0], /row,site,error,PatientID/);
+  assert.equal(text.trim().split("\n").length, 5, "a header, two matches and two errors");
+  const back = new ExcelJS.Workbook();
+  await back.xlsx.load(
+    Uint8Array.from(
+      atob((await r.client.batch.results.query({ id, format: "xlsx" })).contentBase64),
+      (c) => c.charCodeAt(0),
+    ).buffer,
+  );
+  assert.equal(back.worksheets[0].rowCount, 5);
+  // A file with an unknown column is refused whole, with the column named.
+  await assert.rejects(
+    r.client.batch.upload.mutate({
+      kind: "query",
+      filename: "rows.csv",
+      contentBase64: btoa("Patient ID,Colour\n1,red\n"),
+      sites: ["north"],
+    }),
+    /unknown column "Colour"/,
+  );
 });

@@ -1,0 +1,166 @@
+/**
+ * Batch query and batch transfer: rows from a CSV or XLSX file, each searched on the chosen sites
+ * (study level); for a transfer, every study found at the source becomes a task of one transfer job.
+ * A bad row, or a row nothing matches, gets its own result line with the reason; the rest go on.
+ * Results download as CSV or XLSX.
+ */
+import { randomBytes } from "node:crypto";
+import { eq } from "drizzle-orm";
+import type { Logger } from "@conduit/shared/log.ts";
+import { type DicomJson, jsonString } from "@conduit/shared/dicom/json.ts";
+import { tagByKeyword, tagHex } from "@conduit/shared/dicom/dictionary.ts";
+import type { HubDb } from "../db/db.ts";
+import { batches } from "../db/schema.ts";
+import type { BackendProvider } from "../dicomweb/services.ts";
+import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
+import { type Endpoint, TransferError, type TransferService } from "./service.ts";
+
+export interface BatchInput {
+  kind: "query" | "transfer";
+  filename: string;
+  content: Uint8Array;
+  /** Sites to search (query); for a transfer, the source. */
+  sites: string[];
+  node?: string;
+  destination?: Endpoint;
+}
+
+const RESULT_KEYS = [
+  "PatientID",
+  "PatientName",
+  "PatientBirthDate",
+  "AccessionNumber",
+  "StudyDate",
+  "ModalitiesInStudy",
+  "StudyDescription",
+  "StudyInstanceUID",
+  "NumberOfStudyRelatedInstances",
+];
+
+/** An attribute's values as text (several joined with a backslash, as DICOM writes them). */
+function jsonText(ds: DicomJson, keyword: string): string {
+  const tag = tagByKeyword(keyword);
+  const values = tag === undefined ? undefined : ds[tagHex(tag)]?.Value;
+  if (!values || values.length < 2) return jsonString(ds, keyword) ?? "";
+  return values.map((
+    v,
+  ) => (typeof v === "object" && v ? (v as { Alphabetic?: string }).Alphabetic ?? "" : String(v)))
+    .join("\\");
+}
+
+export class BatchService {
+  constructor(
+    private readonly db: HubDb,
+    private readonly provider: BackendProvider,
+    private readonly transfers: TransferService,
+    private readonly log: Logger,
+  ) {}
+
+  async upload(input: BatchInput, createdBy: string): Promise<{ id: string; rows: number; badRows: number }> {
+    if (input.kind === "transfer" && (!input.destination || input.sites.length !== 1)) {
+      throw new TransferError("a batch transfer needs one source site and a destination");
+    }
+    if (!input.sites.length) throw new TransferError("name at least one site");
+    const rows = await parseBatchFile(input.filename, input.content);
+    if (!rows.length) throw new TransferError("the file has no rows below its header");
+    const id = randomBytes(8).toString("hex");
+    const now = Date.now();
+    await this.db.insert(batches).values({
+      id,
+      kind: input.kind,
+      filename: input.filename,
+      status: "running",
+      sites: JSON.stringify({ sites: input.sites, node: input.node, destination: input.destination }),
+      rows: JSON.stringify(rows),
+      createdBy,
+      createdAt: now,
+      updatedAt: now,
+    });
+    void this.#run(id, input, rows, createdBy);
+    return { id, rows: rows.length, badRows: rows.filter((r) => r.error).length };
+  }
+
+  async #run(id: string, input: BatchInput, rows: BatchRow[], createdBy: string): Promise<void> {
+    const results: Record<string, unknown>[] = [];
+    const found: string[] = [];
+    for (const row of rows) {
+      if (row.error) {
+        results.push({ row: row.row, site: "", error: row.error });
+        continue;
+      }
+      let matched = 0;
+      for (const site of input.sites) {
+        try {
+          const backend = await this.provider.backend(site, input.node);
+          const keys: Record<string, string> = Object.fromEntries(RESULT_KEYS.map((k) => [k, ""]));
+          Object.assign(keys, row.keys);
+          for await (const ds of backend.search({ level: "STUDY", keys }, AbortSignal.timeout(120_000))) {
+            matched++;
+            const out: Record<string, unknown> = { row: row.row, site, error: "" };
+            for (const k of RESULT_KEYS) out[k] = jsonText(ds, k);
+            if (row.pseudonym) out.note = "pseudonym not applied: de-identification is not built yet";
+            results.push(out);
+            if (out.StudyInstanceUID) found.push(String(out.StudyInstanceUID));
+          }
+        } catch (err) {
+          results.push({ row: row.row, site, error: (err as Error).message });
+        }
+      }
+      if (matched === 0 && !results.some((r) => r.row === row.row && r.error)) {
+        results.push({ row: row.row, site: input.sites.join(" "), error: "no study matches this row" });
+      }
+    }
+    let transferId: string | null = null;
+    if (input.kind === "transfer" && found.length) {
+      try {
+        transferId = (await this.transfers.create({
+          source: { site: input.sites[0], ...(input.node ? { node: input.node } : {}) },
+          destination: input.destination!,
+          studies: [...new Set(found)],
+        }, createdBy)).id;
+      } catch (err) {
+        results.push({
+          row: 0,
+          site: input.sites[0],
+          error: `transfer not created: ${(err as Error).message}`,
+        });
+      }
+    }
+    await this.db.update(batches).set({
+      status: "done",
+      results: JSON.stringify(results),
+      transferId,
+      updatedAt: Date.now(),
+    }).where(eq(batches.id, id));
+    this.log.info("batch done", {
+      batch: id,
+      rows: rows.length,
+      results: results.length,
+      transfer: transferId,
+    });
+  }
+
+  async status(id: string) {
+    const b = await this.db.query.batches.findFirst({ where: eq(batches.id, id) });
+    if (!b) return undefined;
+    const rows = JSON.parse(b.rows) as BatchRow[];
+    const results = b.results ? JSON.parse(b.results) as Record<string, unknown>[] : [];
+    return {
+      id: b.id,
+      kind: b.kind,
+      filename: b.filename,
+      status: b.status,
+      rows: rows.length,
+      badRows: rows.filter((r) => r.error).length,
+      matches: results.filter((r) => !r.error).length,
+      errors: results.filter((r) => r.error).map((r) => ({ row: r.row, site: r.site, error: r.error })),
+      transferId: b.transferId,
+    };
+  }
+
+  async results(id: string, format: "csv" | "xlsx"): Promise<Uint8Array | undefined> {
+    const b = await this.db.query.batches.findFirst({ where: eq(batches.id, id) });
+    if (!b?.results) return undefined;
+    return await resultsFile(JSON.parse(b.results), format);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Rows of a batch, from CSV (papaparse) or XLSX (exceljs): one search per row, by Patient ID,
+ * Patient Name, birth date, Accession Number, a study date or range, and a modality, with an optional
+ * pseudonym. Column names are matched loosely ("Patient ID", "patient_id", "PatientID"). A row that
+ * cannot be used gets its own error; the others go on.
+ */
+// @ts-types="npm:@types/papaparse@^5"
+import Papa from "papaparse";
+import ExcelJS from "exceljs";
+
+export interface BatchRow {
+  /** 1-based, as a spreadsheet shows it (the header is row 1). */
+  row: number;
+  keys: Record<string, string>;
+  pseudonym?: string;
+  error?: string;
+}
+
+export class BatchFileError extends Error {
+  override name = "BatchFileError";
+}
+
+const COLUMNS: Record<string, string> = {
+  patientid: "PatientID",
+  patientname: "PatientName",
+  patientbirthdate: "PatientBirthDate",
+  birthdate: "PatientBirthDate",
+  accessionnumber: "AccessionNumber",
+  accession: "AccessionNumber",
+  studydate: "StudyDate",
+  modality: "ModalitiesInStudy",
+  modalities: "ModalitiesInStudy",
+  pseudonym: "Pseudonym",
+};
+
+const normalize = (name: string) => name.toLowerCase().replace(/[^a-z]/g, "");
+
+function dicomDate(value: string): string | undefined {
+  const v = value.trim();
+  if (/^\d{8}$/.test(v)) return v;
+  const iso = /^(\d{4})-(\d{2})-(\d{2})/.exec(v);
+  return iso ? iso[1] + iso[2] + iso[3] : undefined;
+}
+
+function rowFrom(n: number, record: Record<string, string>): BatchRow {
+  const keys: Record<string, string> = {};
+  let pseudonym: string | undefined;
+  for (const [column, raw] of Object.entries(record)) {
+    const key = COLUMNS[normalize(column)];
+    const value = String(raw ?? "").trim();
+    if (!key || !value) continue;
+    if (key === "Pseudonym") pseudonym = value;
+    else keys[key] = value;
+  }
+  const row: BatchRow = { row: n, keys, ...(pseudonym ? { pseudonym } : {}) };
+  if (!keys.PatientID && !keys.AccessionNumber && !keys.PatientName) {
+    return { ...row, error: "give at least a Patient ID, a Patient Name or an Accession Number" };
+  }
+  for (const k of ["PatientBirthDate", "StudyDate"]) {
+    if (!keys[k]) continue;
+    const parts = keys[k].split(/\s*(?:-(?=\d{8})|\.\.|–)\s*/).map(dicomDate);
+    if (parts.some((p) => p === undefined) || parts.length > 2) {
+      return { ...row, error: `${k} ${JSON.stringify(keys[k])}: use YYYYMMDD, YYYY-MM-DD, or a range a-b` };
+    }
+    keys[k] = parts.length === 2 ? `${parts[0]}-${parts[1]}` : parts[0]!;
+  }
+  if (keys.ModalitiesInStudy && !/^[A-Z]{2,3}$/.test(keys.ModalitiesInStudy.toUpperCase())) {
+    return {
+      ...row,
+      error: `Modality ${JSON.stringify(keys.ModalitiesInStudy)} is not a DICOM modality code`,
+    };
+  }
+  if (keys.ModalitiesInStudy) keys.ModalitiesInStudy = keys.ModalitiesInStudy.toUpperCase();
+  return row;
+}
+
+function checkHeader(header: string[]): void {
+  const unknown = header.filter((h) => h.trim() && !COLUMNS[normalize(h)]);
+  if (unknown.length) {
+    throw new BatchFileError(
+      `unknown column ${unknown.map((u) => JSON.stringify(u)).join(", ")}; use Patient ID, Patient Name, ` +
+        "Birth Date, Accession Number, Study Date, Modality, Pseudonym",
+    );
+  }
+  if (!header.some((h) => COLUMNS[normalize(h)])) {
+    throw new BatchFileError("the first row names no known column");
+  }
+}
+
+export async function parseBatchFile(filename: string, bytes: Uint8Array): Promise<BatchRow[]> {
+  if (/\.xlsx$/i.test(filename)) {
+    const book = new ExcelJS.Workbook();
+    try {
+      await book.xlsx.load(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      );
+    } catch (err) {
+      throw new BatchFileError(`not a readable XLSX file: ${(err as Error).message}`);
+    }
+    const sheet = book.worksheets[0];
+    if (!sheet) throw new BatchFileError("the workbook has no sheet");
+    const header = (sheet.getRow(1).values as unknown[]).slice(1).map((v) => String(v ?? ""));
+    checkHeader(header);
+    const rows: BatchRow[] = [];
+    sheet.eachRow((r, n) => {
+      if (n === 1) return;
+      const record: Record<string, string> = {};
+      header.forEach((h, i) => {
+        const v = r.getCell(i + 1).value;
+        record[h] = v instanceof Date
+          ? v.toISOString().slice(0, 10)
+          : v === null || v === undefined
+          ? ""
+          : String(v);
+      });
+      rows.push(rowFrom(n, record));
+    });
+    return rows;
+  }
+  if (!/\.(csv|txt)$/i.test(filename)) throw new BatchFileError("send a .csv or .xlsx file");
+  const parsed = Papa.parse<Record<string, string>>(new TextDecoder().decode(bytes), {
+    header: true,
+    skipEmptyLines: "greedy",
+  });
+  checkHeader(parsed.meta.fields ?? []);
+  return parsed.data.map((record, i) => rowFrom(i + 2, record));
+}
+
+/** Results as CSV or XLSX (columns from the first result's keys). */
+export async function resultsFile(
+  records: Record<string, unknown>[],
+  format: "csv" | "xlsx",
+): Promise<Uint8Array> {
+  const columns = [...new Set(records.flatMap((r) => Object.keys(r)))];
+  if (format === "csv") {
+    return new TextEncoder().encode(
+      Papa.unparse({ fields: columns, data: records.map((r) => columns.map((c) => r[c] ?? "")) }),
+    );
+  }
+  const book = new ExcelJS.Workbook();
+  const sheet = book.addWorksheet("results");
+  sheet.addRow(columns);
+  for (const r of records) sheet.addRow(columns.map((c) => r[c] ?? ""));
+  return new Uint8Array(await book.xlsx.writeBuffer() as ArrayBuffer);
+}
