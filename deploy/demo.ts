@@ -145,6 +145,8 @@ async function main(): Promise<number> {
   const hubUrl = `http://127.0.0.1:${hub.port}`;
   const tunnelUrl = `ws://127.0.0.1:${hub.port}/tunnel`;
   const apiToken = (await hub.tokens.create("demo", "admin")).token;
+  const admin = { user: "admin", password: crypto.randomUUID().slice(0, 18) };
+  await hub.users.add(admin.user, "admin", admin.password);
   const sites: Record<string, SiteInfo> = {
     north: { aet: "NORTH", host: "127.0.0.1", dimsePort: pickPort(11112), httpPort: pickPort(8181) },
     south: { aet: "SOUTH", host: "127.0.0.1", dimsePort: pickPort(11113), httpPort: pickPort(8182) },
@@ -171,8 +173,7 @@ async function main(): Promise<number> {
       dicomwebUrl: `${hubUrl}/dicomweb`,
       trpcUrl: `${hubUrl}/trpc`,
       apiToken,
-      // The console and its users are not built yet (issue 8): no login to give.
-      admin: null,
+      admin,
       sites,
     };
     await Deno.writeTextFile(path.join(DEMO, "demo.json"), JSON.stringify(demo, null, 2) + "\n");

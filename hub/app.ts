@@ -13,6 +13,9 @@ import { HubMetrics } from "./metrics.ts";
 import { VERSION } from "./version.ts";
 import * as path from "node:path";
 import { ApiTokens } from "./auth/tokens.ts";
+import { Users } from "./auth/users.ts";
+import { authRoutes } from "./auth/routes.ts";
+import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 import { trpcServer } from "@hono/trpc-server";
@@ -23,6 +26,7 @@ import { BatchService } from "./transfers/batch.ts";
 export interface RunningHub {
   port: number;
   tokens: ApiTokens;
+  users: Users;
   transfers: TransferService;
   db: HubDb;
   registry: SiteRegistry;
@@ -45,6 +49,8 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   );
   app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
   const tokens = new ApiTokens(db);
+  const users = new Users(db);
+  app.route("/auth", authRoutes(users, log.child({ part: "auth" })));
   const provider = new TunnelBackendProvider(registry, sessions);
   const transfers = new TransferService(db, sessions, async (site) => {
     const row = await registry.get(site);
@@ -64,14 +70,14 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       }),
       endpoint: "/trpc",
       createContext: async (_opts, c) => {
-        const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
-        return { principal: m ? await tokens.authenticate(m[1]) : undefined };
+        const r = await resolvePrincipal(c, tokens, users);
+        return "error" in r ? { refused: r.error } : { principal: r.principal };
       },
     }),
   );
   app.route(
     "/dicomweb",
-    dicomwebRoutes(provider, tokens, {
+    dicomwebRoutes(provider, tokens, users, {
       publicUrl: config.publicUrl,
       trustForwarded: config.dicomweb.trustForwardedHeaders,
       spoolDir: path.join(config.data, "spool"),
@@ -97,6 +103,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   return {
     port: server.addr.port,
     tokens,
+    users,
     transfers,
     db,
     registry,

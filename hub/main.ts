@@ -10,6 +10,7 @@ import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
 import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
+import { userCommand } from "./admin/user_command.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
@@ -19,6 +20,7 @@ function usage(): string {
     "usage: deno task hub [--config FILE] [flags]",
     "       deno task hub admin site add|list|revoke ... [--json]",
     "       deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]",
+    "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list [--json]",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -40,6 +42,7 @@ export async function main(args: string[]): Promise<number> {
     } catch { /* the admin commands take --data */ }
     if (args[1] === "site") return await siteCommand(args.slice(2), data);
     if (args[1] === "token") return await tokenCommand(args.slice(2), data);
+    if (args[1] === "user") return await userCommand(args.slice(2), data);
     console.error(`hub admin: unknown command ${args[1] ?? "(none)"}\n\n${usage()}`);
     return 2;
   }

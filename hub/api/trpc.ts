@@ -4,6 +4,8 @@ import type { Principal, Role } from "../auth/tokens.ts";
 
 export interface Context {
   principal?: Principal;
+  /** Why the request has no principal: no valid credential, or a session call without its CSRF token. */
+  refused?: "unauthenticated" | "csrf";
 }
 
 const t = initTRPC.context<Context>().create();
@@ -15,10 +17,16 @@ export const router = t.router;
 /** A procedure for principals with at least `role`. */
 export function procedure(role: Role) {
   return t.procedure.use(({ ctx, next }) => {
+    if (ctx.refused === "csrf") {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "a console session must send its CSRF token in X-CSRF-Token",
+      });
+    }
     if (!ctx.principal) {
       throw new TRPCError({
         code: "UNAUTHORIZED",
-        message: "send an API token as Authorization: Bearer <token>",
+        message: "log in, or send an API token as Authorization: Bearer <token>",
       });
     }
     if (RANK[ctx.principal.role] < RANK[role]) {

@@ -1,26 +1,33 @@
-/** Bearer-token authentication for the hub's APIs: 401 without a valid token. */
+/** Authentication for the hub's HTTP APIs: 401 without a valid token or session, 403 without CSRF. */
 import type { MiddlewareHandler } from "hono";
 import type { ApiTokens, Principal } from "./tokens.ts";
+import type { Users } from "./users.ts";
+import { resolvePrincipal } from "./principal.ts";
 
 export type AuthEnv = { Variables: { principal: Principal } };
 
-export function requireToken(tokens: ApiTokens): MiddlewareHandler<AuthEnv> {
+export function requireAuth(tokens: ApiTokens, users: Users): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
-    const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
-    const principal = m ? await tokens.authenticate(m[1]) : undefined;
-    if (!principal) {
+    const r = await resolvePrincipal(c, tokens, users);
+    if ("error" in r) {
+      const csrf = r.error === "csrf";
       return c.json(
         {
           type: "about:blank",
-          title: "Unauthorized",
-          status: 401,
-          detail: "send an API token as Authorization: Bearer <token> (deno task hub admin token create)",
+          title: csrf ? "Forbidden" : "Unauthorized",
+          status: csrf ? 403 : 401,
+          detail: csrf
+            ? "a console session must send its CSRF token in X-CSRF-Token"
+            : "send an API token as Authorization: Bearer <token> (deno task hub admin token create)",
         },
-        401,
-        { "www-authenticate": 'Bearer realm="conduit"', "content-type": "application/problem+json" },
+        csrf ? 403 : 401,
+        {
+          ...(csrf ? {} : { "www-authenticate": 'Bearer realm="conduit"' }),
+          "content-type": "application/problem+json",
+        },
       );
     }
-    c.set("principal", principal);
+    c.set("principal", r.principal);
     await next();
   };
 }

@@ -13,7 +13,7 @@ export const ROLES = ["admin", "operator", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Principal {
-  kind: "token";
+  kind: "token" | "user";
   id: string;
   name: string;
   role: Role;

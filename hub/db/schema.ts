@@ -97,3 +97,31 @@ export const batches = sqliteTable("batches", {
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/** Console users (`admin user add`). Passwords are Argon2id hashes (PHC strings). */
+export const users = sqliteTable("users", {
+  name: text("name").primaryKey(),
+  role: text("role").notNull(),
+  passwordHash: text("password_hash").notNull(),
+  createdAt: integer("created_at").notNull(),
+  disabledAt: integer("disabled_at"),
+});
+
+/** Console sessions: the cookie carries the id's secret; only its hash is kept, with a CSRF token. */
+export const sessions = sqliteTable("sessions", {
+  idHash: text("id_hash").primaryKey(),
+  user: text("user").notNull(),
+  csrf: text("csrf").notNull(),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+/** Who did what and when. */
+export const audit = sqliteTable("audit", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  at: integer("at").notNull(),
+  actor: text("actor").notNull(),
+  action: text("action").notNull(),
+  target: text("target"),
+  detail: text("detail"),
+});

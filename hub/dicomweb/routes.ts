@@ -5,8 +5,9 @@
  */
 import { Hono } from "hono";
 import type { Logger } from "@conduit/shared/log.ts";
-import { type AuthEnv, requireToken } from "../auth/middleware.ts";
+import { type AuthEnv, requireAuth } from "../auth/middleware.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
+import type { Users } from "../auth/users.ts";
 import { type BackendProvider, BackendUnavailableError, UnknownSiteError } from "./services.ts";
 import { checkUid, HttpError, problem } from "./http.ts";
 import { qido } from "./qido_route.ts";
@@ -21,11 +22,12 @@ export type DicomwebOptions = StowOptions;
 export function dicomwebRoutes(
   provider: BackendProvider,
   tokens: ApiTokens,
+  users: Users,
   options: DicomwebOptions,
   log: Logger,
 ) {
   const app = new Hono<AuthEnv>();
-  app.use("*", requireToken(tokens));
+  app.use("*", requireAuth(tokens, users));
   app.onError((err, c) => {
     if (err instanceof HttpError) return problem(c, err.status, err.message, err.warning);
     if (err instanceof UnknownSiteError) return problem(c, 404, err.message);

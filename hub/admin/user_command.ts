@@ -1,0 +1,86 @@
+/**
+ * `deno task hub admin user add NAME --role ROLE [--password-stdin] | list`: console users. Without
+ * `--password-stdin` a random password is made and printed once.
+ */
+import { parseArgs } from "node:util";
+import { randomBytes } from "node:crypto";
+import { openHubDb } from "../db/db.ts";
+import { UserError, Users } from "../auth/users.ts";
+import { ROLES } from "../auth/tokens.ts";
+
+const USAGE = `usage: deno task hub admin user add NAME --role ${
+  ROLES.join("|")
+} [--password-stdin] [--data DIR] [--json]
+       deno task hub admin user list [--data DIR] [--json]`;
+
+async function readLine(): Promise<string> {
+  const buf = new Uint8Array(4096);
+  const n = await Deno.stdin.read(buf);
+  return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split(/\r?\n/)[0];
+}
+
+export async function userCommand(args: string[], defaultData: string): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        data: { type: "string" },
+        json: { type: "boolean" },
+        role: { type: "string" },
+        "password-stdin": { type: "boolean" },
+        help: { type: "boolean" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    console.error(`hub admin user: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [verb, name] = parsed.positionals;
+  const json = parsed.values.json === true;
+  if (parsed.values.help || !verb) {
+    console.log(USAGE);
+    return verb ? 0 : 2;
+  }
+  const db = await openHubDb(parsed.values.data ?? defaultData);
+  const users = new Users(db);
+  try {
+    if (verb === "add") {
+      if (!name || !parsed.values.role) {
+        console.error(`hub admin user add: give a name and --role\n${USAGE}`);
+        return 2;
+      }
+      const generated = !parsed.values["password-stdin"];
+      const password = generated ? randomBytes(12).toString("base64url") : await readLine();
+      await users.add(name, parsed.values.role, password);
+      if (json) {
+        console.log(
+          JSON.stringify({ user: name, role: parsed.values.role, ...(generated ? { password } : {}) }),
+        );
+      } else {console.log(
+          `user ${name} (${parsed.values.role}) added${
+            generated ? `; password, shown once: ${password}` : ""
+          }`,
+        );}
+    } else if (verb === "list") {
+      const all = await users.list();
+      if (json) console.log(JSON.stringify({ users: all }));
+      else for (const u of all) console.log([u.name, u.role, u.disabled ? "disabled" : "active"].join("\t"));
+    } else {
+      console.error(`hub admin user: unknown command ${verb}\n${USAGE}`);
+      return 2;
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof UserError) {
+      if (json) console.log(JSON.stringify({ error: err.message }));
+      console.error(`hub admin user ${verb}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Who a request is: an API token (`Authorization: Bearer`), or a console session (cookie). A session
+ * must echo its CSRF token in `X-CSRF-Token` on every call that is not a GET.
+ */
+import type { Context } from "hono";
+import { getCookie } from "hono/cookie";
+import type { ApiTokens, Principal } from "./tokens.ts";
+import { SESSION_COOKIE, type Users } from "./users.ts";
+
+export type Resolution = { principal: Principal } | { error: "unauthenticated" | "csrf" };
+
+export async function resolvePrincipal(c: Context, tokens: ApiTokens, users: Users): Promise<Resolution> {
+  const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
+  if (m) {
+    const principal = await tokens.authenticate(m[1]);
+    return principal ? { principal } : { error: "unauthenticated" };
+  }
+  const id = getCookie(c, SESSION_COOKIE);
+  const session = id ? await users.session(id) : undefined;
+  if (!session) return { error: "unauthenticated" };
+  if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.header("x-csrf-token") !== session.csrf) {
+    return { error: "csrf" };
+  }
+  return { principal: session.principal };
+}

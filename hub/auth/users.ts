@@ -1,0 +1,119 @@
+/**
+ * Console users and their sessions. Passwords are hashed with Argon2id (hash-wasm; 19 MiB, 2
+ * passes, the OWASP minimum); a session is a random id in an httpOnly SameSite=Strict cookie, kept
+ * hashed, with its own CSRF token that every state-changing call must echo in a header. Failed
+ * logins are throttled per user name and per address.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { argon2id, argon2Verify } from "hash-wasm";
+import { eq, lt } from "drizzle-orm";
+import type { HubDb } from "../db/db.ts";
+import { sessions, users } from "../db/schema.ts";
+import { type Principal, type Role, ROLES } from "./tokens.ts";
+
+export const SESSION_COOKIE = "conduit_session";
+const SESSION_TTL_MS = 12 * 3600 * 1000;
+const FAILURES_BEFORE_LOCK = 5;
+const LOCK_MS = 60_000;
+
+export class UserError extends Error {
+  override name = "UserError";
+}
+
+const hashId = (id: string) => createHash("sha256").update(id).digest("hex");
+
+export async function hashPassword(password: string): Promise<string> {
+  return await argon2id({
+    password,
+    salt: randomBytes(16),
+    parallelism: 1,
+    iterations: 2,
+    memorySize: 19456,
+    hashLength: 32,
+    outputType: "encoded",
+  });
+}
+
+export class Users {
+  readonly #failures = new Map<string, { count: number; until: number }>();
+
+  constructor(private readonly db: HubDb) {}
+
+  async add(name: string, role: string, password: string): Promise<void> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name)) {
+      throw new UserError("user names: letters, digits, . _ @ -");
+    }
+    if (!ROLES.includes(role as Role)) throw new UserError(`role must be one of ${ROLES.join(", ")}`);
+    if (password.length < 10) throw new UserError("use a password of at least 10 characters");
+    const existing = await this.db.query.users.findFirst({ where: eq(users.name, name) });
+    if (existing) throw new UserError(`user ${name} exists`);
+    await this.db.insert(users).values({
+      name,
+      role,
+      passwordHash: await hashPassword(password),
+      createdAt: Date.now(),
+    });
+  }
+
+  async list() {
+    return (await this.db.select().from(users)).map((u) => ({
+      name: u.name,
+      role: u.role,
+      createdAt: new Date(u.createdAt).toISOString(),
+      disabled: u.disabledAt !== null,
+    }));
+  }
+
+  #locked(key: string, now: number): boolean {
+    const f = this.#failures.get(key);
+    return Boolean(f && f.count >= FAILURES_BEFORE_LOCK && f.until > now);
+  }
+
+  #fail(key: string, now: number): void {
+    const f = this.#failures.get(key);
+    const count = f && f.until > now ? f.count + 1 : 1;
+    this.#failures.set(key, { count, until: now + LOCK_MS });
+  }
+
+  /** Checks a password and opens a session; throws UserError with a message fit for the login form. */
+  async login(name: string, password: string, address: string, now = Date.now()) {
+    const keys = [`user:${name}`, `addr:${address}`];
+    if (keys.some((k) => this.#locked(k, now))) {
+      throw new UserError("too many failed logins; wait a minute and try again");
+    }
+    const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
+    const ok = user && !user.disabledAt && await argon2Verify({ password, hash: user.passwordHash });
+    if (!ok) {
+      for (const k of keys) this.#fail(k, now);
+      throw new UserError("wrong user name or password");
+    }
+    for (const k of keys) this.#failures.delete(k);
+    const id = randomBytes(32).toString("base64url");
+    const csrf = randomBytes(24).toString("base64url");
+    await this.db.delete(sessions).where(lt(sessions.expiresAt, now));
+    await this.db.insert(sessions).values({
+      idHash: hashId(id),
+      user: user.name,
+      csrf,
+      createdAt: now,
+      expiresAt: now + SESSION_TTL_MS,
+    });
+    return { id, csrf, user: user.name, role: user.role as Role, maxAgeSeconds: SESSION_TTL_MS / 1000 };
+  }
+
+  /** The principal and CSRF token of a live session. */
+  async session(id: string, now = Date.now()): Promise<{ principal: Principal; csrf: string } | undefined> {
+    const s = await this.db.query.sessions.findFirst({ where: eq(sessions.idHash, hashId(id)) });
+    if (!s || s.expiresAt < now) return undefined;
+    const user = await this.db.query.users.findFirst({ where: eq(users.name, s.user) });
+    if (!user || user.disabledAt) return undefined;
+    return {
+      principal: { kind: "user", id: user.name, name: user.name, role: user.role as Role },
+      csrf: s.csrf,
+    };
+  }
+
+  async logout(id: string): Promise<void> {
+    await this.db.delete(sessions).where(eq(sessions.idHash, hashId(id)));
+  }
+}

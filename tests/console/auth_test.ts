@@ -1,0 +1,95 @@
+/**
+ * Console users and sessions: Argon2id passwords, an httpOnly SameSite cookie, CSRF on every call
+ * that changes something, login throttling, logout; the same session reaches tRPC and DICOMweb with
+ * its role.
+ */
+import assert from "node:assert/strict";
+import { startTestHub } from "../support/hub.ts";
+
+Deno.test({
+  name:
+    "a console session logs in, calls tRPC and DICOMweb with its role, needs CSRF to change things, logs out",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      await hub.users.add("alice", "operator", "correct horse battery");
+      await hub.users.add("victor", "viewer", "viewer password 1");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const login = (user: string, password: string) =>
+        fetch(`${base}/auth/login`, { method: "POST", body: JSON.stringify({ user, password }) });
+
+      const wrong = await login("alice", "nope");
+      assert.equal(wrong.status, 401);
+      assert.deepEqual(await wrong.json(), { error: "wrong user name or password" });
+
+      const ok = await login("alice", "correct horse battery");
+      assert.equal(ok.status, 200);
+      const cookie = ok.headers.get("set-cookie")!;
+      assert.match(cookie, /conduit_session=[^;]+;.*HttpOnly/i);
+      assert.match(cookie, /SameSite=Strict/i);
+      const { csrf, role } = await ok.json();
+      assert.equal(role, "operator");
+      const session = cookie.split(";")[0];
+
+      const me = await (await fetch(`${base}/auth/me`, { headers: { cookie: session } })).json();
+      assert.equal(me.user, "alice");
+      // tRPC query (GET) with the cookie.
+      const sites = await fetch(`${base}/trpc/sites.list`, { headers: { cookie: session } });
+      assert.equal(sites.status, 200);
+      await sites.body?.cancel();
+      // A mutation without the CSRF header is refused; with it, it runs (and fails on its input).
+      const body = JSON.stringify({ source: { site: "x" }, destination: { site: "y" }, studies: ["1.2"] });
+      const noCsrf = await fetch(`${base}/trpc/transfers.create`, {
+        method: "POST",
+        headers: { cookie: session, "content-type": "application/json" },
+        body,
+      });
+      assert.equal(noCsrf.status, 403);
+      await noCsrf.body?.cancel();
+      const withCsrf = await fetch(`${base}/trpc/transfers.create`, {
+        method: "POST",
+        headers: { cookie: session, "content-type": "application/json", "x-csrf-token": csrf },
+        body,
+      });
+      assert.equal(withCsrf.status, 400);
+      assert.match(await withCsrf.text(), /no enrolled site named x/);
+      // DICOMweb with the cookie (a GET needs no CSRF).
+      const qido = await fetch(`${base}/dicomweb/studies`, { headers: { cookie: session } });
+      assert.equal(qido.status, 200);
+      await qido.body?.cancel();
+
+      // A viewer is refused a transfer.
+      const v = await login("victor", "viewer password 1");
+      const vSession = v.headers.get("set-cookie")!.split(";")[0];
+      const vCsrf = (await v.json()).csrf;
+      const refused = await fetch(`${base}/trpc/transfers.create`, {
+        method: "POST",
+        headers: { cookie: vSession, "content-type": "application/json", "x-csrf-token": vCsrf },
+        body,
+      });
+      assert.equal(refused.status, 403);
+      await refused.body?.cancel();
+
+      // Logout ends the session.
+      const out = await fetch(`${base}/auth/logout`, {
+        method: "POST",
+        headers: { cookie: session, "x-csrf-token": csrf },
+      });
+      assert.equal(out.status, 200);
+      await out.body?.cancel();
+      const after = await fetch(`${base}/auth/me`, { headers: { cookie: session } });
+      assert.equal(after.status, 401);
+      await after.body?.cancel();
+
+      // Five failures lock the name for a minute, even with the right password after.
+      for (let i = 0; i < 5; i++) await (await login("victor", "bad")).body?.cancel();
+      const locked = await login("victor", "viewer password 1");
+      assert.equal(locked.status, 429);
+      await locked.body?.cancel();
+    } finally {
+      await hub.stop();
+    }
+  },
+});
