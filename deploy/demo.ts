@@ -133,8 +133,26 @@ async function seed(dicomwebUrl: string, token: string): Promise<{ studies: numb
   return { studies: byStudy.size, objects };
 }
 
+/** Builds the console (ui/dist) when it is missing: about a second. */
+async function buildConsole(): Promise<void> {
+  try {
+    await Deno.stat(path.join(ROOT, "ui/dist/index.html"));
+    return;
+  } catch { /* build it */ }
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "npm:vite@^8", "build"],
+    cwd: path.join(ROOT, "ui"),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    console.error(`demo: the console did not build: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
+  }
+}
+
 async function main(): Promise<number> {
   await Deno.remove(DEMO, { recursive: true }).catch(() => {});
+  await buildConsole();
   await Deno.mkdir(DEMO, { recursive: true });
   const port = pickPort(8080);
   const hubLog = await Deno.open(path.join(DEMO, "hub.log"), { write: true, create: true, truncate: true });
@@ -180,7 +198,7 @@ async function main(): Promise<number> {
     console.log(`
 Conduit demo: a hub and two sites on loopback (data and logs in .demo/, details in .demo/demo.json).
 
-  hub        ${hubUrl}            (console: not built yet)
+  console    ${hubUrl}/   log in as ${admin.user} / ${admin.password}
   north      DICOM ${sites.north.aet}@127.0.0.1:${sites.north.dimsePort}, seeded with ${seeded.studies} studies, ${seeded.objects} objects
   south      DICOM ${sites.south.aet}@127.0.0.1:${sites.south.dimsePort}
   API token  ${apiToken}

@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { ApiTokens } from "./auth/tokens.ts";
 import { Users } from "./auth/users.ts";
 import { authRoutes } from "./auth/routes.ts";
+import { consoleRoutes } from "./console.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
@@ -84,6 +85,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
     }, log.child({ part: "dicomweb" })),
   );
+  app.route("/", consoleRoutes());
   app.onError((err, c) => {
     log.error("request failed", { path: c.req.path, err });
     return c.json({ error: "internal error" }, 500);

@@ -42,7 +42,8 @@ export function webSocketTransport(ws: WebSocket): Transport {
   ws.onerror = () => {}; // a close event follows
   return {
     send(data) {
-      if (ws.readyState === WebSocket.OPEN) ws.send(data);
+      // Frames are always fresh Uint8Arrays over an ArrayBuffer (never a SharedArrayBuffer).
+      if (ws.readyState === WebSocket.OPEN) ws.send(data as string | Uint8Array<ArrayBuffer>);
     },
     get bufferedAmount() {
       return ws.bufferedAmount;

@@ -1,0 +1,47 @@
+/**
+ * The console at `/`: the files `deno task build:ui` puts in ui/dist, with index.html for any other
+ * path (the console routes itself). Without a build, a page that says how to make one.
+ */
+import { Hono } from "hono";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const DIST = fileURLToPath(new URL("../ui/dist/", import.meta.url));
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+};
+
+export function consoleRoutes(dist = DIST) {
+  const app = new Hono();
+  app.get("*", async (c) => {
+    const rel = decodeURIComponent(new URL(c.req.url).pathname).replace(/^\/+/, "");
+    const file = path.resolve(dist, rel || "index.html");
+    if (!file.startsWith(path.resolve(dist))) return c.text("not found", 404);
+    for (const candidate of [file, path.join(dist, "index.html")]) {
+      try {
+        const info = await Deno.stat(candidate);
+        if (!info.isFile) continue;
+        const body = await Deno.readFile(candidate);
+        const immutable = candidate.includes(`${path.sep}assets${path.sep}`);
+        return c.body(body, 200, {
+          "content-type": TYPES[path.extname(candidate)] ?? "application/octet-stream",
+          "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+          "x-content-type-options": "nosniff",
+          "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'",
+        });
+      } catch { /* next candidate */ }
+    }
+    return c.html(
+      "<!doctype html><title>Conduit</title><p>The console is not built: run <code>deno task build:ui</code>, then reload.</p>",
+      503,
+    );
+  });
+  return app;
+}

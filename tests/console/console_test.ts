@@ -1,0 +1,126 @@
+/**
+ * The console in Debian's Chromium (Playwright): log in, see both sites online, query north, select
+ * two studies, transfer them to south, watch the job reach success, find them at south; a viewer is
+ * not offered a transfer. Screenshots of each screen go to tests/.out/console (git-ignored).
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { hasTool, skipReason } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SHOTS = path.join(ROOT, "tests/.out/console");
+const skip = hasTool("/usr/bin/chromium") ? skipReason("storescu") : "chromium not installed";
+if (skip) console.warn(`console_test: skipped: ${skip}`);
+
+async function buildConsole() {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "npm:vite@^8", "build"],
+    cwd: path.join(ROOT, "ui"),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test({
+  name: "the console: log in, query north, transfer two studies to south, watch it succeed; a viewer cannot",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await buildConsole();
+    await Deno.mkdir(SHOTS, { recursive: true });
+    const hub = await startTestHub();
+    const agents: AgentProcess[] = [];
+    const profile = await Deno.makeTempDir({ prefix: "chromium-" });
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      viewport: { width: 1366, height: 800 },
+    });
+    try {
+      agents.push(await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") }));
+      const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
+      agents.push(north);
+      for (const [seed, modality] of [["ui-a", "CT"], ["ui-b", "MR"]] as const) {
+        const dir = await Deno.makeTempDir({ prefix: "ui-src-" });
+        const s = await writeGeneratedSeries(dir, { count: 3, rows: 64, columns: 64, seed, modality });
+        const sent = await storescu(s.paths, north);
+        assert.equal(sent.code, 0, sent.stderr);
+      }
+      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      await hub.users.add("ops", "operator", "operator password");
+      await hub.users.add("view", "viewer", "viewer password");
+      const url = `http://127.0.0.1:${hub.port}/`;
+      const page = await browser.newPage();
+
+      await page.goto(url);
+      await page.getByLabel("User").fill("ops");
+      await page.getByLabel("Password").fill("wrong password");
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("alert").filter({ hasText: "wrong user name or password" }).waitFor();
+      await page.getByLabel("Password").fill("operator password");
+      await page.getByRole("button", { name: "Log in" }).click();
+
+      // Dashboard: both sites online.
+      await page.locator('tr[data-site="north"] .state-online').waitFor({ timeout: 15_000 });
+      await page.locator('tr[data-site="south"] .state-online').waitFor();
+      await page.screenshot({ path: path.join(SHOTS, "dashboard.png") });
+
+      // Explorer: query north, select both studies, transfer to south.
+      await page.getByRole("button", { name: "Explorer" }).click();
+      await page.getByLabel("Site").selectOption("north");
+      await page.getByRole("button", { name: "Search" }).click();
+      const rows = page.locator("table[aria-label=Studies] tbody tr");
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), 2);
+      for (const box of await page.getByRole("checkbox").all()) await box.check();
+      await page.getByLabel("Destination").selectOption("south");
+      await page.screenshot({ path: path.join(SHOTS, "explorer.png") });
+      await page.getByRole("button", { name: "Transfer", exact: true }).click();
+
+      // Transfers: the job's detail updates live until success.
+      await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
+        timeout: 60_000,
+      });
+      assert.match(await page.locator('section[aria-label="Transfer detail"]').innerText(), /6 of 6 objects/);
+      await page.screenshot({ path: path.join(SHOTS, "transfers.png") });
+
+      // At south: the explorer finds both studies.
+      await page.getByRole("button", { name: "Explorer" }).click();
+      await page.getByLabel("Site").selectOption("south");
+      await page.getByRole("button", { name: "Search" }).click();
+      await eventually("two studies at south", async () => (await rows.count()) === 2 || undefined, 15_000);
+      await page.getByRole("button", { name: "Log out" }).click();
+
+      // A viewer is not offered a transfer (and the server refuses one anyway: tests/console/auth_test.ts).
+      await page.getByLabel("User").fill("view");
+      await page.getByLabel("Password").fill("viewer password");
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("button", { name: "Explorer" }).click();
+      await page.getByRole("button", { name: "Search" }).click();
+      await rows.first().waitFor();
+      await page.getByText("A viewer cannot move studies.").waitFor();
+      assert.equal(await page.getByRole("button", { name: "Transfer", exact: true }).count(), 0);
+    } finally {
+      await browser.close();
+      for (const a of agents) await a.stop();
+      await hub.stop();
+    }
+  },
+});

@@ -1,0 +1,67 @@
+/**
+ * The console's one client for all hub calls: tRPC over the session cookie, with the session's CSRF
+ * token on every mutation, and subscriptions over SSE (same origin: the cookie goes along).
+ */
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
+import type { AppRouter } from "../../hub/api/router.ts";
+
+export interface Me {
+  user: string;
+  role: "viewer" | "operator" | "admin";
+  csrf: string;
+}
+
+let csrf = "";
+
+export const api = createTRPCClient<AppRouter>({
+  links: [
+    splitLink({
+      condition: (op) => op.type === "subscription",
+      true: httpSubscriptionLink({ url: "/trpc" }),
+      false: httpBatchLink({
+        url: "/trpc",
+        headers: () => (csrf ? { "x-csrf-token": csrf } : {}),
+        fetch: (url, init) => fetch(url, { ...init, credentials: "same-origin" }),
+      }),
+    }),
+  ],
+});
+
+export async function me(): Promise<Me | undefined> {
+  const res = await fetch("/auth/me", { credentials: "same-origin" });
+  if (!res.ok) return undefined;
+  const m = await res.json() as Me;
+  csrf = m.csrf;
+  return m;
+}
+
+export async function login(user: string, password: string): Promise<Me> {
+  const res = await fetch("/auth/login", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user, password }),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error ?? `login failed (${res.status})`);
+  csrf = body.csrf;
+  return body as Me;
+}
+
+export async function logout(): Promise<void> {
+  await fetch("/auth/logout", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "x-csrf-token": csrf },
+  });
+  csrf = "";
+}
+
+/** An attribute's first value from a DICOM JSON data set, by tag. */
+export function dicomValue(ds: Record<string, unknown>, tag: string): string {
+  const v = (ds[tag] as { Value?: unknown[] } | undefined)?.Value;
+  if (!v?.length) return "";
+  return v.map((
+    x,
+  ) => (typeof x === "object" && x ? (x as { Alphabetic?: string }).Alphabetic ?? "" : String(x))).join(", ");
+}

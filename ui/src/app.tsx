@@ -1,0 +1,61 @@
+/** The console: a login, then one screen at a time chosen in the header. */
+import { createSignal, Match, onMount, Show, Switch } from "solid-js";
+import { logout, type Me, me } from "./api.ts";
+import { Login } from "./screens/login.tsx";
+import { Dashboard } from "./screens/dashboard.tsx";
+import { Explorer } from "./screens/explorer.tsx";
+import { Transfers } from "./screens/transfers.tsx";
+
+type Screen = "dashboard" | "explorer" | "transfers";
+
+export function App() {
+  const [user, setUser] = createSignal<Me | undefined>();
+  const [ready, setReady] = createSignal(false);
+  const [screen, setScreen] = createSignal<Screen>("dashboard");
+  const [openTransfer, setOpenTransfer] = createSignal<string | undefined>();
+  onMount(async () => {
+    setUser(await me());
+    setReady(true);
+  });
+  const tab = (s: Screen, label: string) => (
+    <button
+      type="button"
+      aria-current={screen() === s ? "page" : undefined}
+      onClick={() => setScreen(s)}
+    >
+      {label}
+    </button>
+  );
+  return (
+    <Show when={ready()}>
+      <Show when={user()} fallback={<Login onLogin={setUser} />}>
+        <header>
+          <strong>Conduit</strong>
+          <nav aria-label="Screens">
+            {tab("dashboard", "Dashboard")}
+            {tab("explorer", "Explorer")}
+            {tab("transfers", "Transfers")}
+          </nav>
+          <span class="who">{user()!.user} ({user()!.role})</span>
+          <button type="button" onClick={async () => (await logout(), setUser(undefined))}>Log out</button>
+        </header>
+        <main>
+          <Switch>
+            <Match when={screen() === "dashboard"}>
+              <Dashboard onOpenTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))} />
+            </Match>
+            <Match when={screen() === "explorer"}>
+              <Explorer
+                role={user()!.role}
+                onTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))}
+              />
+            </Match>
+            <Match when={screen() === "transfers"}>
+              <Transfers open={openTransfer()} role={user()!.role} />
+            </Match>
+          </Switch>
+        </main>
+      </Show>
+    </Show>
+  );
+}

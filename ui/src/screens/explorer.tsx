@@ -1,0 +1,212 @@
+/**
+ * Find studies on one site or all: by patient, accession, date range, modality; sort and page the
+ * results; select studies and move them to another site.
+ */
+import { createMemo, createResource, createSignal, For, Show } from "solid-js";
+import { api, dicomValue } from "../api.ts";
+
+interface Hit {
+  site: string;
+  uid: string;
+  patientId: string;
+  patientName: string;
+  date: string;
+  modalities: string;
+  description: string;
+  instances: string;
+}
+
+const PAGE = 25;
+
+export function Explorer(props: { role: string; onTransfer: (id: string) => void }) {
+  const [sites] = createResource(() => api.sites.list.query());
+  const [hits, setHits] = createSignal<Hit[]>([]);
+  const [error, setError] = createSignal("");
+  const [busy, setBusy] = createSignal(false);
+  const [searched, setSearched] = createSignal(false);
+  const [sortKey, setSortKey] = createSignal<keyof Hit>("date");
+  const [page, setPage] = createSignal(0);
+  const [selected, setSelected] = createSignal<Set<string>>(new Set());
+  const [destination, setDestination] = createSignal("");
+  const [message, setMessage] = createSignal("");
+  let site!: HTMLSelectElement, patient!: HTMLInputElement, accession!: HTMLInputElement;
+  let from!: HTMLInputElement, to!: HTMLInputElement, modality!: HTMLInputElement;
+
+  const search = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    const filters: Record<string, string> = {};
+    if (patient.value) filters[/^\d/.test(patient.value) ? "PatientID" : "PatientName"] = patient.value;
+    if (accession.value) filters.AccessionNumber = accession.value;
+    if (modality.value) filters.ModalitiesInStudy = modality.value.toUpperCase();
+    const d = (v: string) => v.replaceAll("-", "");
+    if (from.value || to.value) filters.StudyDate = `${d(from.value)}-${d(to.value)}`;
+    try {
+      const found = await api.query.studies.query({ ...(site.value ? { site: site.value } : {}), filters });
+      setHits(found.map((f) => ({
+        site: f.site,
+        uid: dicomValue(f.study, "0020000D"),
+        patientId: dicomValue(f.study, "00100020"),
+        patientName: dicomValue(f.study, "00100010"),
+        date: dicomValue(f.study, "00080020"),
+        modalities: dicomValue(f.study, "00080061"),
+        description: dicomValue(f.study, "00081030"),
+        instances: dicomValue(f.study, "00201208"),
+      })));
+      setSelected(new Set<string>());
+      setPage(0);
+      setSearched(true);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const sorted = createMemo(() =>
+    [...hits()].sort((a, b) => String(a[sortKey()]).localeCompare(String(b[sortKey()])))
+  );
+  const shown = createMemo(() => sorted().slice(page() * PAGE, (page() + 1) * PAGE));
+  const key = (h: Hit) => `${h.site}|${h.uid}`;
+  const toggle = (h: Hit) => {
+    const s = new Set(selected());
+    if (s.has(key(h))) s.delete(key(h));
+    else s.add(key(h));
+    setSelected(s);
+  };
+  const chosen = () => hits().filter((h) => selected().has(key(h)));
+  const sources = () => [...new Set(chosen().map((h) => h.site))];
+
+  const transfer = async () => {
+    setMessage("");
+    if (sources().length !== 1) return setMessage("Pick studies from one site at a time.");
+    if (!destination()) return setMessage("Choose a destination site.");
+    try {
+      const { id } = await api.transfers.create.mutate({
+        source: { site: sources()[0] },
+        destination: { site: destination() },
+        studies: chosen().map((h) => h.uid),
+      });
+      props.onTransfer(id);
+    } catch (err) {
+      setMessage((err as Error).message);
+    }
+  };
+
+  const header = (k: keyof Hit, label: string) => (
+    <th>
+      <button type="button" onClick={() => setSortKey(k)} aria-pressed={sortKey() === k}>{label}</button>
+    </th>
+  );
+
+  return (
+    <>
+      <form class="row" onSubmit={search} aria-label="Find studies">
+        <label>
+          Site
+          <select name="site" ref={site}>
+            <option value="">All sites</option>
+            <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
+          </select>
+        </label>
+        <label>
+          Patient ID or name<input name="patient" ref={patient} />
+        </label>
+        <label>
+          Accession<input name="accession" ref={accession} />
+        </label>
+        <label>
+          From<input name="from" type="date" ref={from} />
+        </label>
+        <label>
+          To<input name="to" type="date" ref={to} />
+        </label>
+        <label>
+          Modality<input name="modality" size="4" ref={modality} />
+        </label>
+        <button class="primary" type="submit" disabled={busy()}>Search</button>
+      </form>
+      <p class="error" role="alert">{error()}</p>
+      <Show
+        when={hits().length}
+        fallback={
+          <Show when={searched()}>
+            <p class="empty">No study matches; widen the search.</p>
+          </Show>
+        }
+      >
+        <table aria-label="Studies">
+          <thead>
+            <tr>
+              <th>
+                <span class="sr-only">Select</span>
+              </th>
+              {header("site", "Site")}
+              {header("patientName", "Patient")}
+              {header("patientId", "ID")}
+              {header("date", "Date")}
+              {header("modalities", "Modalities")}
+              {header("description", "Description")}
+              {header("instances", "Objects")}
+            </tr>
+          </thead>
+          <tbody>
+            <For each={shown()}>
+              {(h) => (
+                <tr data-study={h.uid}>
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Select ${h.patientName} ${h.date}`}
+                      checked={selected().has(key(h))}
+                      onChange={() => toggle(h)}
+                    />
+                  </td>
+                  <td>{h.site}</td>
+                  <td>{h.patientName}</td>
+                  <td>{h.patientId}</td>
+                  <td>{h.date}</td>
+                  <td>{h.modalities}</td>
+                  <td>{h.description}</td>
+                  <td>{h.instances}</td>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </table>
+        <div class="row">
+          <button type="button" disabled={page() === 0} onClick={() => setPage(page() - 1)}>Previous</button>
+          <span>
+            Page {page() + 1} of {Math.max(1, Math.ceil(hits().length / PAGE))} ({hits().length} studies)
+          </span>
+          <button
+            type="button"
+            disabled={(page() + 1) * PAGE >= hits().length}
+            onClick={() => setPage(page() + 1)}
+          >
+            Next
+          </button>
+        </div>
+        <Show when={props.role !== "viewer"} fallback={<p class="empty">A viewer cannot move studies.</p>}>
+          <div class="row card" aria-label="Transfer">
+            <span>{chosen().length} selected</span>
+            <label>
+              Destination
+              <select name="destination" onChange={(e) => setDestination(e.currentTarget.value)}>
+                <option value="">Choose a site</option>
+                <For each={sites()?.filter((s) => !sources().includes(s.site))}>
+                  {(s) => <option value={s.site}>{s.site}</option>}
+                </For>
+              </select>
+            </label>
+            <button class="primary" type="button" disabled={!chosen().length} onClick={transfer}>
+              Transfer
+            </button>
+            <span class="error" role="alert">{message()}</span>
+          </div>
+        </Show>
+      </Show>
+    </>
+  );
+}

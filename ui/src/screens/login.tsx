@@ -1,0 +1,36 @@
+import { createSignal } from "solid-js";
+import { login, type Me } from "../api.ts";
+
+export function Login(props: { onLogin: (me: Me) => void }) {
+  const [error, setError] = createSignal("");
+  const [busy, setBusy] = createSignal(false);
+  let user!: HTMLInputElement;
+  let password!: HTMLInputElement;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      props.onLogin(await login(user.value, password.value));
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="login card" onSubmit={submit}>
+      <h1>Conduit</h1>
+      <label>
+        User
+        <input name="user" autocomplete="username" ref={user} required />
+      </label>
+      <label>
+        Password
+        <input name="password" type="password" autocomplete="current-password" ref={password} required />
+      </label>
+      <button class="primary" type="submit" disabled={busy()}>Log in</button>
+      <p class="error" role="alert">{error()}</p>
+    </form>
+  );
+}

@@ -1,0 +1,138 @@
+/** Transfers: the list, and one job's tasks updating live (subscription); cancel and retry. */
+import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { api } from "../api.ts";
+
+type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
+
+export function Transfers(props: { open?: string; role: string }) {
+  const [list, { refetch }] = createResource(() => api.transfers.list.query({ limit: 50 }));
+  const [openId, setOpenId] = createSignal(props.open);
+  const [job, setJob] = createSignal<Job | undefined>();
+  const [error, setError] = createSignal("");
+  let unsubscribe: (() => void) | undefined;
+
+  const open = (id: string | undefined) => {
+    unsubscribe?.();
+    setOpenId(id);
+    setJob(undefined);
+    if (!id) return;
+    const sub = api.transfers.progress.subscribe({ id }, {
+      onData: (j) => (setJob(j as Job), refetch()),
+      onError: (err) => setError(err.message),
+    });
+    unsubscribe = () => sub.unsubscribe();
+  };
+  if (props.open) open(props.open);
+  onCleanup(() => unsubscribe?.());
+
+  const act = async (what: "cancel" | "retry") => {
+    try {
+      const j = await api.transfers[what].mutate({ id: openId()! });
+      setJob(j as Job);
+      if (what === "retry") open(openId());
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
+  return (
+    <>
+      <Show when={job()}>
+        {(j) => (
+          <section class="card" aria-label="Transfer detail" data-status={j().status}>
+            <h2>
+              {j().source.site} → {j().destination.site}
+              {j().destination.node ? ` / ${j().destination.node}` : ""}:{" "}
+              <span class={`state-${j().status}`}>{j().status}</span>
+            </h2>
+            <p>
+              <progress
+                max={j().totals.objects || 1}
+                value={j().totals.done}
+                aria-label="Objects delivered"
+              />{" "}
+              {j().totals.done} of {j().totals.objects} objects
+            </p>
+            <Show when={props.role !== "viewer"}>
+              <div class="row">
+                <button
+                  type="button"
+                  disabled={["success", "failure", "warning", "canceled"].includes(j().status)}
+                  onClick={() => act("cancel")}
+                >
+                  Cancel
+                </button>
+                <button
+                  type="button"
+                  disabled={!["failure", "warning", "canceled"].includes(j().status)}
+                  onClick={() => act("retry")}
+                >
+                  Retry what did not get through
+                </button>
+              </div>
+            </Show>
+            <table aria-label="Tasks">
+              <thead>
+                <tr>
+                  <th>Study</th>
+                  <th>Status</th>
+                  <th>Delivered</th>
+                  <th>Error</th>
+                </tr>
+              </thead>
+              <tbody>
+                <For each={j().tasks}>
+                  {(t) => (
+                    <tr>
+                      <td>{t.studyInstanceUid}</td>
+                      <td class={`state-${t.status}`}>{t.status}</td>
+                      <td>{t.done} / {t.objects ?? "?"}</td>
+                      <td class="error">{t.lastError ?? ""}</td>
+                    </tr>
+                  )}
+                </For>
+              </tbody>
+            </table>
+          </section>
+        )}
+      </Show>
+      <p class="error" role="alert">{error()}</p>
+      <section class="card">
+        <h2>Transfers</h2>
+        <Show
+          when={list()?.length}
+          fallback={<p class="empty">No transfer yet: pick studies in the Explorer.</p>}
+        >
+          <table>
+            <thead>
+              <tr>
+                <th>Created</th>
+                <th>From</th>
+                <th>To</th>
+                <th>Status</th>
+                <th>Objects</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={list()}>
+                {(t) => (
+                  <tr>
+                    <td>{new Date(t.createdAt).toLocaleString()}</td>
+                    <td>{t.source.site}</td>
+                    <td>{t.destination.site}</td>
+                    <td class={`state-${t.status}`}>{t.status}</td>
+                    <td>{t.totals.done} / {t.totals.objects}</td>
+                    <td>
+                      <button type="button" onClick={() => open(t.id)}>Open</button>
+                    </td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </Show>
+      </section>
+    </>
+  );
+}
