@@ -139,12 +139,23 @@ export interface ToolResult {
   stderr: string;
 }
 
-/** Returns a TCP port that was free on 127.0.0.1 a moment ago (bind port 0, close). */
+/** Ports this process handed out lately: the kernel may offer a just-closed port again at once. */
+const recentPorts: number[] = [];
+
+/**
+ * Returns a TCP port that was free on 127.0.0.1 a moment ago (bind port 0, close), never one of the
+ * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port).
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  for (;;) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    if (recentPorts.includes(port)) continue;
+    recentPorts.push(port);
+    if (recentPorts.length > 64) recentPorts.shift();
+    return port;
+  }
 }
 
 function isExecutableFile(path: string): boolean {
