@@ -8,7 +8,12 @@ export interface Context {
   refused?: "unauthenticated" | "csrf";
 }
 
-const t = initTRPC.context<Context>().create();
+/** Each procedure names the least role that may call it (read by the role matrix test). */
+export interface Meta {
+  role: Role;
+}
+
+const t = initTRPC.context<Context>().meta<Meta>().create();
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -16,7 +21,7 @@ export const router = t.router;
 
 /** A procedure for principals with at least `role`. */
 export function procedure(role: Role) {
-  return t.procedure.use(({ ctx, next }) => {
+  return t.procedure.meta({ role }).use(({ ctx, next }) => {
     if (ctx.refused === "csrf") {
       throw new TRPCError({
         code: "FORBIDDEN",
