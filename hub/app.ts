@@ -62,6 +62,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     "/trpc/*",
     trpcServer({
       router: appRouter({
+        db,
         registry,
         sessions,
         tokens,

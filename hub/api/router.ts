@@ -11,6 +11,8 @@ import { mayReach, ROLES } from "../auth/tokens.ts";
 import { TransferError, type TransferService } from "../transfers/service.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import { procedure, router } from "./trpc.ts";
+import type { HubDb } from "../db/db.ts";
+import { recent } from "../auth/audit.ts";
 import type { BatchService } from "../transfers/batch.ts";
 import { BatchFileError } from "../transfers/rows.ts";
 
@@ -18,7 +20,13 @@ const name = z.string().min(1).max(64);
 const uid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64);
 const endpoint = z.object({ site: name, node: name.optional() }).strict();
 
+/** How a principal appears in the audit log and on jobs: `user:alice` or `token:scripts`. */
+function actorOf(p: { kind: string; name: string }): string {
+  return `${p.kind}:${p.name}`;
+}
+
 export interface ApiDeps {
+  db: HubDb;
   registry: SiteRegistry;
   sessions: Sessions;
   tokens: ApiTokens;
@@ -109,7 +117,7 @@ export function appRouter(d: ApiDeps) {
       ).mutation(({ ctx, input }) => {
         checkSite(ctx.principal, input.source.site);
         checkSite(ctx.principal, input.destination.site);
-        return transferErrors(() => d.transfers.create(input, `token:${ctx.principal.name}`));
+        return transferErrors(() => d.transfers.create(input, actorOf(ctx.principal)));
       }),
       list: procedure("viewer").input(
         z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional(),
@@ -123,7 +131,9 @@ export function appRouter(d: ApiDeps) {
         },
       ),
       cancel: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
-        .mutation(({ input }) => transferErrors(() => d.transfers.cancel(input.id))),
+        .mutation(({ ctx, input }) =>
+          transferErrors(() => d.transfers.cancel(input.id, actorOf(ctx.principal)))
+        ),
       /**
        * The job each time its status or totals change, over SSE, until it ends (the last value is the
        * final state).
@@ -166,7 +176,7 @@ export function appRouter(d: ApiDeps) {
         }
         const content = Uint8Array.from(atob(input.contentBase64), (c) => c.charCodeAt(0));
         try {
-          return await d.batches.upload({ ...input, content }, `token:${ctx.principal.name}`);
+          return await d.batches.upload({ ...input, content }, actorOf(ctx.principal));
         } catch (err) {
           if (err instanceof BatchFileError || err instanceof TransferError) {
             throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
@@ -205,7 +215,15 @@ export function appRouter(d: ApiDeps) {
           role: z.enum(ROLES),
           sites: z.array(name).optional(),
         }).strict(),
-      ).mutation(({ input }) => d.tokens.create(input.name, input.role, input.sites)),
+      ).mutation(({ ctx, input }) =>
+        d.tokens.create(input.name, input.role, input.sites, actorOf(ctx.principal))
+      ),
+    }),
+    audit: router({
+      /** The latest entries, newest first. */
+      list: procedure("admin")
+        .input(z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional())
+        .query(({ input }) => recent(d.db, input?.limit)),
     }),
   });
 }

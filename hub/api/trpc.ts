@@ -13,7 +13,8 @@ export interface Meta {
   role: Role;
 }
 
-const t = initTRPC.context<Context>().meta<Meta>().create();
+// isDev false: error answers never carry a stack trace.
+const t = initTRPC.context<Context>().meta<Meta>().create({ isDev: false });
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 

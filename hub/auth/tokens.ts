@@ -8,6 +8,7 @@ import { eq } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { apiTokens } from "../db/schema.ts";
 import { hashSecret, secretMatches } from "../sites/tokens.ts";
+import { entry } from "./audit.ts";
 
 export const ROLES = ["admin", "operator", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -32,19 +33,27 @@ export function mayReach(p: Principal, site: string): boolean {
 export class ApiTokens {
   constructor(private readonly db: HubDb) {}
 
-  async create(name: string, role: string, sites?: string[]): Promise<{ id: string; token: string }> {
+  async create(
+    name: string,
+    role: string,
+    sites?: string[],
+    actor = "cli",
+  ): Promise<{ id: string; token: string }> {
     if (!name.trim()) throw new TokenError("give the token a name");
     if (!ROLES.includes(role as Role)) throw new TokenError(`role must be one of ${ROLES.join(", ")}`);
     const id = randomBytes(6).toString("hex");
     const secret = randomBytes(32).toString("base64url");
-    await this.db.insert(apiTokens).values({
-      id,
-      name,
-      role,
-      secretHash: hashSecret(secret),
-      sites: sites?.length ? JSON.stringify(sites) : null,
-      createdAt: Date.now(),
-    });
+    await this.db.batch([
+      this.db.insert(apiTokens).values({
+        id,
+        name,
+        role,
+        secretHash: hashSecret(secret),
+        sites: sites?.length ? JSON.stringify(sites) : null,
+        createdAt: Date.now(),
+      }),
+      entry(this.db, actor, "token.create", id, { name, role, sites: sites ?? null }),
+    ]);
     return { id, token: `ctk.${id}.${secret}` };
   }
 

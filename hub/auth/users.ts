@@ -10,6 +10,7 @@ import { eq, lt } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { sessions, users } from "../db/schema.ts";
 import { type Principal, type Role, ROLES } from "./tokens.ts";
+import { entry } from "./audit.ts";
 
 export const SESSION_COOKIE = "conduit_session";
 const SESSION_TTL_MS = 12 * 3600 * 1000;
@@ -39,7 +40,7 @@ export class Users {
 
   constructor(private readonly db: HubDb) {}
 
-  async add(name: string, role: string, password: string): Promise<void> {
+  async add(name: string, role: string, password: string, actor = "cli"): Promise<void> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name)) {
       throw new UserError("user names: letters, digits, . _ @ -");
     }
@@ -47,12 +48,11 @@ export class Users {
     if (password.length < 10) throw new UserError("use a password of at least 10 characters");
     const existing = await this.db.query.users.findFirst({ where: eq(users.name, name) });
     if (existing) throw new UserError(`user ${name} exists`);
-    await this.db.insert(users).values({
-      name,
-      role,
-      passwordHash: await hashPassword(password),
-      createdAt: Date.now(),
-    });
+    const passwordHash = await hashPassword(password);
+    await this.db.batch([
+      this.db.insert(users).values({ name, role, passwordHash, createdAt: Date.now() }),
+      entry(this.db, actor, "user.add", name, { role }),
+    ]);
   }
 
   async list() {
@@ -91,13 +91,16 @@ export class Users {
     const id = randomBytes(32).toString("base64url");
     const csrf = randomBytes(24).toString("base64url");
     await this.db.delete(sessions).where(lt(sessions.expiresAt, now));
-    await this.db.insert(sessions).values({
-      idHash: hashId(id),
-      user: user.name,
-      csrf,
-      createdAt: now,
-      expiresAt: now + SESSION_TTL_MS,
-    });
+    await this.db.batch([
+      this.db.insert(sessions).values({
+        idHash: hashId(id),
+        user: user.name,
+        csrf,
+        createdAt: now,
+        expiresAt: now + SESSION_TTL_MS,
+      }),
+      entry(this.db, user.name, "login", undefined, { address }),
+    ]);
     return { id, csrf, user: user.name, role: user.role as Role, maxAgeSeconds: SESSION_TTL_MS / 1000 };
   }
 

@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
+import { entry } from "../auth/audit.ts";
 
 export const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -56,6 +57,7 @@ export class SiteRegistry {
   async add(
     name: string,
     now = Date.now(),
+    actor = "cli",
   ): Promise<{ site: string; enrollmentToken: string; expiresAt: string }> {
     if (!SITE_NAME.test(name)) {
       throw new SiteError(`site name ${JSON.stringify(name)}: use letters, digits, . _ - (at most 64)`);
@@ -72,8 +74,12 @@ export class SiteRegistry {
       credentialHash: null,
       revokedAt: null,
     };
-    if (existing) await this.db.update(sites).set(values).where(eq(sites.name, name));
-    else await this.db.insert(sites).values({ name, createdAt: now, ...values });
+    await this.db.batch([
+      existing
+        ? this.db.update(sites).set(values).where(eq(sites.name, name))
+        : this.db.insert(sites).values({ name, createdAt: now, ...values }),
+      entry(this.db, actor, "site.add", name),
+    ]);
     return { site: name, enrollmentToken: token, expiresAt: new Date(now + ENROLLMENT_TTL_MS).toISOString() };
   }
 
@@ -116,16 +122,19 @@ export class SiteRegistry {
     return row.name;
   }
 
-  async revoke(name: string, now = Date.now()): Promise<void> {
+  async revoke(name: string, now = Date.now(), actor = "cli"): Promise<void> {
     const row = await this.get(name);
     if (!row) throw new SiteError(`no site named ${name}`);
-    await this.db.update(sites).set({
-      state: "revoked",
-      credentialHash: null,
-      enrollmentHash: null,
-      enrollmentExpiresAt: null,
-      revokedAt: now,
-    }).where(eq(sites.name, name));
+    await this.db.batch([
+      this.db.update(sites).set({
+        state: "revoked",
+        credentialHash: null,
+        enrollmentHash: null,
+        enrollmentExpiresAt: null,
+        revokedAt: now,
+      }).where(eq(sites.name, name)),
+      entry(this.db, actor, "site.revoke", name),
+    ]);
   }
 
   /** Sites revoked since the hub last looked (the tunnel closes their sessions). */

@@ -11,6 +11,7 @@ import type { Logger } from "@conduit/shared/log.ts";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
+import { entry } from "../auth/audit.ts";
 
 export class TransferError extends Error {
   override name = "TransferError";
@@ -122,27 +123,34 @@ export class TransferService {
     }
     const now = Date.now();
     const transferId = id();
-    await this.db.insert(transfers).values({
-      id: transferId,
-      sourceSite: input.source.site,
-      sourceNode: input.source.node ?? null,
-      destinationSite: input.destination.site,
-      destinationNode: input.destination.node ?? null,
-      status: "pending",
-      priority: input.priority ?? 0,
-      createdBy,
-      createdAt: now,
-      updatedAt: now,
-    });
-    await this.db.insert(transferTasks).values(
-      studies.map((studyInstanceUid) => ({
-        id: id(),
-        transferId,
-        studyInstanceUid,
+    await this.db.batch([
+      this.db.insert(transfers).values({
+        id: transferId,
+        sourceSite: input.source.site,
+        sourceNode: input.source.node ?? null,
+        destinationSite: input.destination.site,
+        destinationNode: input.destination.node ?? null,
         status: "pending",
+        priority: input.priority ?? 0,
+        createdBy,
+        createdAt: now,
         updatedAt: now,
-      })),
-    );
+      }),
+      this.db.insert(transferTasks).values(
+        studies.map((studyInstanceUid) => ({
+          id: id(),
+          transferId,
+          studyInstanceUid,
+          status: "pending",
+          updatedAt: now,
+        })),
+      ),
+      entry(this.db, createdBy, "transfer.create", transferId, {
+        source: input.source,
+        destination: input.destination,
+        studies: studies.length,
+      }),
+    ]);
     this.log.info("transfer created", { transfer: transferId, studies: studies.length, by: createdBy });
     void this.tick();
     return { id: transferId };
@@ -165,7 +173,7 @@ export class TransferService {
   }
 
   /** Stops a transfer now: the source drops what it has not sent; what got through is reported. */
-  async cancel(transferId: string): Promise<TransferView> {
+  async cancel(transferId: string, actor = "unknown"): Promise<TransferView> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
     const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
@@ -186,9 +194,12 @@ export class TransferService {
       await this.db.update(transferTasks).set({ status: "canceled", updatedAt: Date.now() })
         .where(and(eq(transferTasks.id, task.id)));
     }
-    await this.db.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
-      eq(transfers.id, transferId),
-    );
+    await this.db.batch([
+      this.db.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
+        eq(transfers.id, transferId),
+      ),
+      entry(this.db, actor, "transfer.cancel", transferId),
+    ]);
     return (await this.get(transferId))!;
   }
 

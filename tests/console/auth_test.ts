@@ -54,7 +54,9 @@ Deno.test({
         body,
       });
       assert.equal(withCsrf.status, 400);
-      assert.match(await withCsrf.text(), /no enrolled site named x/);
+      const refusal = await withCsrf.text();
+      assert.match(refusal, /no enrolled site named x/);
+      assert.doesNotMatch(refusal, /"stack"/, "no stack trace reaches a client");
       // DICOMweb with the cookie (a GET needs no CSRF).
       const qido = await fetch(`${base}/dicomweb/studies`, { headers: { cookie: session } });
       assert.equal(qido.status, 200);
@@ -82,6 +84,17 @@ Deno.test({
       const after = await fetch(`${base}/auth/me`, { headers: { cookie: session } });
       assert.equal(after.status, 401);
       await after.body?.cancel();
+
+      // The audit log has the user's creation, the logins, and no failed attempt as a login.
+      const admin = (await hub.tokens.create("auditor", "admin")).token;
+      const auditAnswer = await (await fetch(`${base}/trpc/audit.list`, {
+        headers: { authorization: `Bearer ${admin}` },
+      })).json();
+      assert.ok(auditAnswer.result, JSON.stringify(auditAnswer).slice(0, 400));
+      const entries = auditAnswer.result.data as { actor: string; action: string; target: string | null }[];
+      assert.ok(entries.some((e) => e.action === "user.add" && e.target === "alice" && e.actor === "cli"));
+      assert.equal(entries.filter((e) => e.action === "login" && e.actor === "alice").length, 1);
+      assert.ok(entries.some((e) => e.action === "token.create" && e.actor === "cli"));
 
       // Five failures lock the name for a minute, even with the right password after.
       for (let i = 0; i < 5; i++) await (await login("victor", "bad")).body?.cancel();

@@ -1,0 +1,37 @@
+/**
+ * The audit log: who did what and when. Each entry goes in the same batch as the change it records
+ * (`db.batch([change, entry(...)])`: one transaction on the hub's connection), so a change never
+ * lands without its entry, nor an entry without its change. (`db.transaction()` would open a second
+ * connection, without the busy timeout, and meet "database is locked".)
+ */
+import { desc } from "drizzle-orm";
+import type { HubDb } from "../db/db.ts";
+import { audit } from "../db/schema.ts";
+
+/** The insert of one entry, to run in a batch with its change. */
+export function entry(
+  db: HubDb,
+  actor: string,
+  action: string,
+  target?: string,
+  detail?: Record<string, unknown>,
+) {
+  return db.insert(audit).values({
+    at: Date.now(),
+    actor,
+    action,
+    target: target ?? null,
+    detail: detail ? JSON.stringify(detail) : null,
+  });
+}
+
+export async function recent(db: HubDb, limit = 200) {
+  const rows = await db.select().from(audit).orderBy(desc(audit.id)).limit(limit);
+  return rows.map((r) => ({
+    at: new Date(r.at).toISOString(),
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    detail: r.detail ? JSON.parse(r.detail) : null,
+  }));
+}
