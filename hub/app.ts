@@ -63,6 +63,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     trpcServer({
       router: appRouter({
         db,
+        users,
         registry,
         sessions,
         tokens,

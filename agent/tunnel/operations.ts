@@ -116,6 +116,30 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       return await storeObject(s, request, channel);
     case "retrieve":
       return await retrieveObjects(s, request, channel, signal);
+    case "nodes":
+      return await send(channel, {
+        type: "ok",
+        detail: {
+          nodes: s.nodes.list().map(({ name, node }) => ({
+            name,
+            aet: node.aet,
+            host: node.host,
+            port: node.port,
+            retrieve: node.retrieve,
+          })),
+        },
+      });
+    case "deadLetter": {
+      const rows = s.queue.list({ state: "dead", limit: request.limit ?? 500 }).filter((r) =>
+        r.lastError !== "canceled"
+      );
+      return await send(channel, { type: "ok", detail: { rows } });
+    }
+    case "replay": {
+      const replayed = s.queue.replay({ ids: request.ids });
+      s.forwarder.wake();
+      return await send(channel, { type: "ok", detail: { replayed } });
+    }
     case "send":
       return await sendStudy(s, request, channel, signal);
     case "progress":

@@ -13,6 +13,8 @@ import type { BackendProvider } from "../dicomweb/services.ts";
 import { procedure, router } from "./trpc.ts";
 import type { HubDb } from "../db/db.ts";
 import { recent } from "../auth/audit.ts";
+import type { Users } from "../auth/users.ts";
+import { Reason, type Request } from "@conduit/shared/tunnel/mod.ts";
 import type { BatchService } from "../transfers/batch.ts";
 import { BatchFileError } from "../transfers/rows.ts";
 
@@ -25,8 +27,21 @@ function actorOf(p: { kind: string; name: string }): string {
   return `${p.kind}:${p.name}`;
 }
 
+/** The `ok` detail of a request to a site's agent; a site error becomes a tRPC error. */
+async function siteReply(d: ApiDeps, site: string, request: Request): Promise<Record<string, unknown>> {
+  if (!d.sessions.get(site)) {
+    throw new TRPCError({ code: "PRECONDITION_FAILED", message: `site ${site} is not connected` });
+  }
+  for await (const r of d.sessions.replies(site, request)) {
+    if (r.type === "ok") return r.detail ?? {};
+    if (r.type === "error") throw new TRPCError({ code: "BAD_REQUEST", message: r.message });
+  }
+  throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "the site did not answer" });
+}
+
 export interface ApiDeps {
   db: HubDb;
+  users: Users;
   registry: SiteRegistry;
   sessions: Sessions;
   tokens: ApiTokens;
@@ -64,6 +79,77 @@ export function appRouter(d: ApiDeps) {
           return { ok: false, error: "no answer" };
         },
       ),
+    }),
+    site: router({
+      /** Adds a site (or re-issues its token before enrollment); returns the one-time enrollment token. */
+      add: procedure("admin").input(z.object({ site: name }).strict()).mutation(async ({ ctx, input }) => {
+        try {
+          return await d.registry.add(input.site, Date.now(), actorOf(ctx.principal));
+        } catch (err) {
+          throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
+        }
+      }),
+      /** Revokes a site: its credential stops working and its session closes now. */
+      revoke: procedure("admin").input(z.object({ site: name }).strict()).mutation(async ({ ctx, input }) => {
+        try {
+          await d.registry.revoke(input.site, Date.now(), actorOf(ctx.principal));
+        } catch (err) {
+          throw new TRPCError({ code: "NOT_FOUND", message: (err as Error).message });
+        }
+        d.sessions.drop(input.site, Reason.Revoked, "the site was revoked");
+        return { site: input.site, state: "revoked" };
+      }),
+      nodes: procedure("viewer").input(z.object({ site: name }).strict()).query(async ({ ctx, input }) => {
+        checkSite(ctx.principal, input.site);
+        return (await siteReply(d, input.site, { op: "nodes" })).nodes as {
+          name: string;
+          aet: string;
+          host: string;
+          port: number;
+          retrieve: string;
+        }[];
+      }),
+      deadLetter: procedure("operator").input(z.object({ site: name }).strict()).query(
+        async ({ ctx, input }) => {
+          checkSite(ctx.principal, input.site);
+          return (await siteReply(d, input.site, { op: "deadLetter" })).rows as {
+            id: number;
+            sopInstanceUid: string;
+            route: string;
+            destination: string;
+            attempts: number;
+            lastStatus: number | null;
+            lastError: string;
+            updatedAt: number;
+          }[];
+        },
+      ),
+      replay: procedure("operator").input(
+        z.object({ site: name, ids: z.array(z.number().int().positive()).min(1) }).strict(),
+      )
+        .mutation(async ({ ctx, input }) => {
+          checkSite(ctx.principal, input.site);
+          return {
+            replayed: Number((await siteReply(d, input.site, { op: "replay", ids: input.ids })).replayed),
+          };
+        }),
+    }),
+    users: router({
+      list: procedure("admin").query(() => d.users.list()),
+      add: procedure("admin").input(
+        z.object({
+          name: z.string().min(1).max(64),
+          role: z.enum(ROLES),
+          password: z.string().min(10).max(1024),
+        }).strict(),
+      ).mutation(async ({ ctx, input }) => {
+        try {
+          await d.users.add(input.name, input.role, input.password, actorOf(ctx.principal));
+          return { user: input.name, role: input.role };
+        } catch (err) {
+          throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
+        }
+      }),
     }),
     query: router({
       /** Study-level search on one site (its archive or a node), or on every site the token may reach. */

@@ -99,7 +99,7 @@ export class Users {
         createdAt: now,
         expiresAt: now + SESSION_TTL_MS,
       }),
-      entry(this.db, user.name, "login", undefined, { address }),
+      entry(this.db, `user:${user.name}`, "login", undefined, { address }),
     ]);
     return { id, csrf, user: user.name, role: user.role as Role, maxAgeSeconds: SESSION_TTL_MS / 1000 };
   }

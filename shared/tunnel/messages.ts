@@ -82,6 +82,14 @@ export const Request = z.discriminatedUnion("op", [
   /** Agent to hub: carry the object that follows to `site` (and its `node`), answering with its reply. */
   z.object({ op: z.literal("relay"), site: name, node: name.optional(), deadlineMs: deadline }).strict(),
   z.object({ op: z.literal("status") }).strict(),
+  /** The nodes configured at the site. */
+  z.object({ op: z.literal("nodes") }).strict(),
+  /** The site's dead letter: rows that ran out of attempts (not canceled transfers). */
+  z.object({ op: z.literal("deadLetter"), limit: z.number().int().positive().max(10_000).optional() })
+    .strict(),
+  /** Dead-letter rows back to the queue, attempts reset. */
+  z.object({ op: z.literal("replay"), ids: z.array(z.number().int().positive()).min(1).max(10_000) })
+    .strict(),
   /**
    * Transfer at the source: fetch a study from `node` (or take it from the archive) and queue its
    * objects for `to` under the route `transfer:<transfer>`. Answers ok with what was queued.

@@ -93,7 +93,7 @@ Deno.test({
       assert.ok(auditAnswer.result, JSON.stringify(auditAnswer).slice(0, 400));
       const entries = auditAnswer.result.data as { actor: string; action: string; target: string | null }[];
       assert.ok(entries.some((e) => e.action === "user.add" && e.target === "alice" && e.actor === "cli"));
-      assert.equal(entries.filter((e) => e.action === "login" && e.actor === "alice").length, 1);
+      assert.equal(entries.filter((e) => e.action === "login" && e.actor === "user:alice").length, 1);
       assert.ok(entries.some((e) => e.action === "token.create" && e.actor === "cli"));
 
       // Five failures lock the name for a minute, even with the right password after.

@@ -66,6 +66,7 @@ Deno.test({
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       await hub.users.add("ops", "operator", "operator password");
       await hub.users.add("view", "viewer", "viewer password");
+      await hub.users.add("boss", "admin", "admin password");
       const url = `http://127.0.0.1:${hub.port}/`;
       const page = await browser.newPage();
 
@@ -117,6 +118,32 @@ Deno.test({
       await rows.first().waitFor();
       await page.getByText("A viewer cannot move studies.").waitFor();
       assert.equal(await page.getByRole("button", { name: "Transfer", exact: true }).count(), 0);
+      assert.equal(
+        await page.getByRole("button", { name: "Admin" }).count(),
+        0,
+        "no admin screen for a viewer",
+      );
+      await page.getByRole("button", { name: "Log out" }).click();
+
+      // An admin: sites (details, add a site and get its token), batch, and the audit log.
+      await page.getByLabel("User").fill("boss");
+      await page.getByLabel("Password").fill("admin password");
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("button", { name: "Sites" }).click();
+      await page.locator('tr[data-site="north"]').getByRole("button", { name: "Details" }).click();
+      await page.getByText("Nothing in the dead letter.").waitFor();
+      await page.getByLabel("New site").fill("east");
+      await page.getByRole("button", { name: "Add site" }).click();
+      await page.getByRole("status").filter({ hasText: "Enrollment token for east" }).waitFor();
+      await page.screenshot({ path: path.join(SHOTS, "sites.png") });
+      await page.getByRole("button", { name: "Batch" }).click();
+      await page.screenshot({ path: path.join(SHOTS, "batch.png") });
+      await page.getByRole("button", { name: "Admin" }).click();
+      const audit = page.locator("table[aria-label=Audit]");
+      await audit.getByText("transfer.create").first().waitFor();
+      assert.match(await audit.innerText(), /user:ops\s+transfer\.create/);
+      assert.match(await audit.innerText(), /user:boss\s+site\.add\s+east/);
+      await page.screenshot({ path: path.join(SHOTS, "admin.png") });
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();

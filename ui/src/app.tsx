@@ -5,8 +5,11 @@ import { Login } from "./screens/login.tsx";
 import { Dashboard } from "./screens/dashboard.tsx";
 import { Explorer } from "./screens/explorer.tsx";
 import { Transfers } from "./screens/transfers.tsx";
+import { Sites } from "./screens/sites.tsx";
+import { Batch } from "./screens/batch.tsx";
+import { Admin } from "./screens/admin.tsx";
 
-type Screen = "dashboard" | "explorer" | "transfers";
+type Screen = "dashboard" | "explorer" | "transfers" | "sites" | "batch" | "admin";
 
 export function App() {
   const [user, setUser] = createSignal<Me | undefined>();
@@ -35,6 +38,9 @@ export function App() {
             {tab("dashboard", "Dashboard")}
             {tab("explorer", "Explorer")}
             {tab("transfers", "Transfers")}
+            {tab("sites", "Sites")}
+            {user()!.role !== "viewer" && tab("batch", "Batch")}
+            {user()!.role === "admin" && tab("admin", "Admin")}
           </nav>
           <span class="who">{user()!.user} ({user()!.role})</span>
           <button type="button" onClick={async () => (await logout(), setUser(undefined))}>Log out</button>
@@ -52,6 +58,15 @@ export function App() {
             </Match>
             <Match when={screen() === "transfers"}>
               <Transfers open={openTransfer()} role={user()!.role} />
+            </Match>
+            <Match when={screen() === "sites"}>
+              <Sites role={user()!.role} />
+            </Match>
+            <Match when={screen() === "batch"}>
+              <Batch onTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))} />
+            </Match>
+            <Match when={screen() === "admin"}>
+              <Admin />
             </Match>
           </Switch>
         </main>

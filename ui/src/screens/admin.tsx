@@ -1,0 +1,164 @@
+/** Admin: users, API tokens, and the audit log. */
+import { createResource, createSignal, For } from "solid-js";
+import { api } from "../api.ts";
+
+export function Admin() {
+  const [users, { refetch: refetchUsers }] = createResource(() => api.users.list.query());
+  const [tokens, { refetch: refetchTokens }] = createResource(() => api.tokens.list.query());
+  const [audit, { refetch: refetchAudit }] = createResource(() => api.audit.list.query({ limit: 100 }));
+  const [message, setMessage] = createSignal("");
+  const [error, setError] = createSignal("");
+  let userName!: HTMLInputElement, userRole!: HTMLSelectElement, userPassword!: HTMLInputElement;
+  let tokenName!: HTMLInputElement, tokenRole!: HTMLSelectElement;
+
+  const run = async (e: Event, what: () => Promise<string>) => {
+    e.preventDefault();
+    setError("");
+    setMessage("");
+    try {
+      setMessage(await what());
+      refetchUsers();
+      refetchTokens();
+      refetchAudit();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  const roles = () => (
+    <>
+      <option value="viewer">viewer</option>
+      <option value="operator">operator</option>
+      <option value="admin">admin</option>
+    </>
+  );
+
+  return (
+    <>
+      <p role="status">{message()}</p>
+      <p class="error" role="alert">{error()}</p>
+      <section class="card">
+        <h2>Users</h2>
+        <table>
+          <thead>
+            <tr>
+              <th>User</th>
+              <th>Role</th>
+              <th>Since</th>
+            </tr>
+          </thead>
+          <tbody>
+            <For each={users()}>
+              {(u) => (
+                <tr>
+                  <td>{u.name}</td>
+                  <td>{u.role}</td>
+                  <td>{new Date(u.createdAt).toLocaleDateString()}</td>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </table>
+        <form
+          class="row"
+          onSubmit={(e) =>
+            run(e, async () => {
+              await api.users.add.mutate({
+                name: userName.value,
+                role: userRole.value as "viewer",
+                password: userPassword.value,
+              });
+              return `user ${userName.value} added`;
+            })}
+        >
+          <label>
+            Name<input ref={userName} required />
+          </label>
+          <label>
+            Role<select ref={userRole}>{roles()}</select>
+          </label>
+          <label>
+            Password<input
+              type="password"
+              ref={userPassword}
+              minLength={10}
+              required
+              autocomplete="new-password"
+            />
+          </label>
+          <button type="submit">Add user</button>
+        </form>
+      </section>
+      <section class="card">
+        <h2>API tokens</h2>
+        <table>
+          <thead>
+            <tr>
+              <th>Id</th>
+              <th>Name</th>
+              <th>Role</th>
+              <th>Sites</th>
+              <th>State</th>
+            </tr>
+          </thead>
+          <tbody>
+            <For each={tokens()}>
+              {(t) => (
+                <tr>
+                  <td>{t.id}</td>
+                  <td>{t.name}</td>
+                  <td>{t.role}</td>
+                  <td>{t.sites?.join(", ") ?? "all"}</td>
+                  <td>{t.revoked ? "revoked" : "active"}</td>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </table>
+        <form
+          class="row"
+          onSubmit={(e) =>
+            run(e, async () => {
+              const r = await api.tokens.create.mutate({
+                name: tokenName.value,
+                role: tokenRole.value as "viewer",
+              });
+              return `token ${r.id}, shown once: ${r.token}`;
+            })}
+        >
+          <label>
+            Name<input ref={tokenName} required />
+          </label>
+          <label>
+            Role<select ref={tokenRole}>{roles()}</select>
+          </label>
+          <button type="submit">Create token</button>
+        </form>
+      </section>
+      <section class="card">
+        <h2>Audit</h2>
+        <table aria-label="Audit">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Who</th>
+              <th>What</th>
+              <th>On</th>
+            </tr>
+          </thead>
+          <tbody>
+            <For each={audit()}>
+              {(a) => (
+                <tr>
+                  <td>{new Date(a.at).toLocaleString()}</td>
+                  <td>{a.actor}</td>
+                  <td>{a.action}</td>
+                  <td>{a.target ?? ""}</td>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </table>
+      </section>
+    </>
+  );
+}
