@@ -1,11 +1,13 @@
 /**
- * `deno task build`: builds the agent as one binary with `deno compile`. The compile runtime
+ * `deno task build`: builds the console (ui/dist, see build_ui.ts) and the agent as one binary with
+ * `deno compile`. The compile runtime
  * (denort) is downloaded by Deno unless `DENORT_BIN` points at one; offline and without DENORT_BIN,
  * it falls back to `deno bundle`, a single JavaScript file run with `deno run -A dist/agent.js`.
  * The index migrations travel beside the output in `dist/migrations`.
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildConsole } from "./build_ui.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = path.join(ROOT, "dist");
@@ -51,6 +53,8 @@ export async function bundleAgent(out = path.join(DIST, "agent.js")): Promise<st
 }
 
 if (import.meta.main) {
+  await buildConsole();
+  console.log("built the console into ui/dist (served by the hub at /)");
   await Deno.mkdir(DIST, { recursive: true });
   await copyMigrations(DIST);
   const binary = path.join(DIST, "conduit-agent");

@@ -10,6 +10,7 @@ import { Logger } from "@conduit/shared/log.ts";
 import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
 import { startHub } from "../hub/app.ts";
 import { hubConfigSchema } from "../hub/config.ts";
+import { buildConsole } from "./build_ui.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO = Deno.env.get("CONDUIT_DEMO_DIR") ?? path.join(ROOT, ".demo");
@@ -133,26 +134,9 @@ async function seed(dicomwebUrl: string, token: string): Promise<{ studies: numb
   return { studies: byStudy.size, objects };
 }
 
-/** Builds the console (ui/dist) when it is missing: about a second. */
-async function buildConsole(): Promise<void> {
-  try {
-    await Deno.stat(path.join(ROOT, "ui/dist/index.html"));
-    return;
-  } catch { /* build it */ }
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "npm:vite@^8", "build"],
-    cwd: path.join(ROOT, "ui"),
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    console.error(`demo: the console did not build: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
-  }
-}
-
 async function main(): Promise<number> {
   await Deno.remove(DEMO, { recursive: true }).catch(() => {});
-  await buildConsole();
+  await buildConsole({ ifMissing: true }).catch((err) => console.error(`demo: ${(err as Error).message}`));
   await Deno.mkdir(DEMO, { recursive: true });
   const port = pickPort(8080);
   const hubLog = await Deno.open(path.join(DEMO, "hub.log"), { write: true, create: true, truncate: true });

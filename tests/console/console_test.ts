@@ -12,21 +12,12 @@ import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { buildConsole } from "../../deploy/build_ui.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SHOTS = path.join(ROOT, "tests/.out/console");
 const skip = hasTool("/usr/bin/chromium") ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`console_test: skipped: ${skip}`);
-
-async function buildConsole() {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "npm:vite@^8", "build"],
-    cwd: path.join(ROOT, "ui"),
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-}
 
 Deno.test({
   name: "the console: log in, query north, transfer two studies to south, watch it succeed; a viewer cannot",

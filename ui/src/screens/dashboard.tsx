@@ -1,6 +1,7 @@
 /** Every site with its state, and the latest transfers. Refreshes every 5 s. */
-import { createResource, For, onCleanup, Show } from "solid-js";
+import { createResource, onCleanup, Show } from "solid-js";
 import { api } from "../api.ts";
+import { SitesTable, TransfersTable } from "../tables.tsx";
 
 export function Dashboard(props: { onOpenTransfer: (id: string) => void }) {
   const [sites, { refetch: refetchSites }] = createResource(() => api.sites.list.query());
@@ -14,34 +15,11 @@ export function Dashboard(props: { onOpenTransfer: (id: string) => void }) {
         <Show when={!sites.error} fallback={<p class="error">Cannot list sites: {String(sites.error)}</p>}>
           <Show
             when={sites()?.length}
-            fallback={<p class="empty">No site yet: add one with `deno task hub admin site add NAME`.</p>}
+            fallback={
+              <p class="empty">No site yet: add one in Sites, or with `deno task hub admin site add NAME`.</p>
+            }
           >
-            <table>
-              <thead>
-                <tr>
-                  <th>Site</th>
-                  <th>State</th>
-                  <th>Last seen</th>
-                  <th>Agent</th>
-                  <th>Queue</th>
-                  <th>Round trip</th>
-                </tr>
-              </thead>
-              <tbody>
-                <For each={sites()}>
-                  {(s) => (
-                    <tr data-site={s.site}>
-                      <td>{s.site}</td>
-                      <td class={`state-${s.state}`}>{s.state}</td>
-                      <td>{s.lastSeenAt ? new Date(s.lastSeenAt).toLocaleString() : "never"}</td>
-                      <td>{s.agentVersion ?? "–"}</td>
-                      <td>{s.queueDepth ?? "–"}</td>
-                      <td>{s.rttMs === null ? "–" : `${s.rttMs} ms`}</td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
+            <SitesTable sites={sites()} />
           </Show>
         </Show>
       </section>
@@ -51,32 +29,7 @@ export function Dashboard(props: { onOpenTransfer: (id: string) => void }) {
           when={jobs()?.length}
           fallback={<p class="empty">No transfer yet: pick studies in the Explorer.</p>}
         >
-          <table>
-            <thead>
-              <tr>
-                <th>From</th>
-                <th>To</th>
-                <th>Status</th>
-                <th>Objects</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={jobs()}>
-                {(j) => (
-                  <tr>
-                    <td>{j.source.site}{j.source.node ? ` / ${j.source.node}` : ""}</td>
-                    <td>{j.destination.site}{j.destination.node ? ` / ${j.destination.node}` : ""}</td>
-                    <td class={`state-${j.status}`}>{j.status}</td>
-                    <td>{j.totals.done} / {j.totals.objects}</td>
-                    <td>
-                      <button type="button" onClick={() => props.onOpenTransfer(j.id)}>Open</button>
-                    </td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
+          <TransfersTable jobs={jobs()} onOpen={props.onOpenTransfer} />
         </Show>
       </section>
     </>

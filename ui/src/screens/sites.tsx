@@ -1,6 +1,7 @@
 /** Sites: state, nodes with echo, the dead letter with replay, and (admins) adding and revoking sites. */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
+import { SitesTable } from "../tables.tsx";
 
 export function Sites(props: { role: string }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
@@ -32,48 +33,28 @@ export function Sites(props: { role: string }) {
     <>
       <section class="card">
         <h2>Sites</h2>
-        <table>
-          <thead>
-            <tr>
-              <th>Site</th>
-              <th>State</th>
-              <th>Last seen</th>
-              <th>Queue</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            <For each={sites()}>
-              {(s) => (
-                <tr data-site={s.site}>
-                  <td>{s.site}</td>
-                  <td class={`state-${s.state}`}>{s.state}</td>
-                  <td>{s.lastSeenAt ? new Date(s.lastSeenAt).toLocaleString() : "never"}</td>
-                  <td>{s.queueDepth ?? "–"}</td>
-                  <td>
-                    <button type="button" onClick={() => setCurrent(s.site)} disabled={s.state !== "online"}>
-                      Details
-                    </button>{" "}
-                    <Show when={props.role === "admin" && s.state !== "revoked"}>
-                      <button
-                        type="button"
-                        onClick={() =>
-                          confirm(
-                            `Revoke ${s.site}? Its agent is disconnected and refused until enrolled again.`,
-                          ) &&
-                          run(
-                            async () => (await api.site.revoke.mutate({ site: s.site }), `${s.site} revoked`),
-                          )}
-                      >
-                        Revoke
-                      </button>
-                    </Show>
-                  </td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
+        <SitesTable
+          sites={sites()}
+          actions={(s) => (
+            <>
+              <button type="button" onClick={() => setCurrent(s.site)} disabled={s.state !== "online"}>
+                Details
+              </button>{" "}
+              <Show when={props.role === "admin" && s.state !== "revoked"}>
+                <button
+                  type="button"
+                  onClick={() =>
+                    confirm(
+                      `Revoke ${s.site}? Its agent is disconnected and refused until enrolled again.`,
+                    ) &&
+                    run(async () => (await api.site.revoke.mutate({ site: s.site }), `${s.site} revoked`))}
+                >
+                  Revoke
+                </button>
+              </Show>
+            </>
+          )}
+        />
         <Show when={props.role === "admin"}>
           <form
             class="row"

@@ -1,6 +1,7 @@
 /** Transfers: the list, and one job's tasks updating live (subscription); cancel and retry. */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api } from "../api.ts";
+import { TransfersTable } from "../tables.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
 
@@ -103,34 +104,7 @@ export function Transfers(props: { open?: string; role: string }) {
           when={list()?.length}
           fallback={<p class="empty">No transfer yet: pick studies in the Explorer.</p>}
         >
-          <table>
-            <thead>
-              <tr>
-                <th>Created</th>
-                <th>From</th>
-                <th>To</th>
-                <th>Status</th>
-                <th>Objects</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={list()}>
-                {(t) => (
-                  <tr>
-                    <td>{new Date(t.createdAt).toLocaleString()}</td>
-                    <td>{t.source.site}</td>
-                    <td>{t.destination.site}</td>
-                    <td class={`state-${t.status}`}>{t.status}</td>
-                    <td>{t.totals.done} / {t.totals.objects}</td>
-                    <td>
-                      <button type="button" onClick={() => open(t.id)}>Open</button>
-                    </td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
+          <TransfersTable jobs={list()} onOpen={open} />
         </Show>
       </section>
     </>

@@ -1,0 +1,76 @@
+/** Tables more than one screen shows: sites and transfers. */
+import { For, type JSX } from "solid-js";
+import type { api } from "./api.ts";
+
+type Site = Awaited<ReturnType<typeof api.sites.list.query>>[number];
+type Job = Awaited<ReturnType<typeof api.transfers.list.query>>[number];
+
+const endpoint = (e: { site: string; node?: string }) => (e.node ? `${e.site} / ${e.node}` : e.site);
+
+/** Sites with their state; `actions` adds a last column. */
+export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Site) => JSX.Element }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>Site</th>
+          <th>State</th>
+          <th>Last seen</th>
+          <th>Agent</th>
+          <th>Queue</th>
+          <th>Round trip</th>
+          {props.actions && <th></th>}
+        </tr>
+      </thead>
+      <tbody>
+        <For each={props.sites}>
+          {(s) => (
+            <tr data-site={s.site}>
+              <td>{s.site}</td>
+              <td class={`state-${s.state}`}>{s.state}</td>
+              <td>{s.lastSeenAt ? new Date(s.lastSeenAt).toLocaleString() : "never"}</td>
+              <td>{s.agentVersion ?? "–"}</td>
+              <td>{s.queueDepth ?? "–"}</td>
+              <td>{s.rttMs === null ? "–" : `${s.rttMs} ms`}</td>
+              {props.actions && <td>{props.actions(s)}</td>}
+            </tr>
+          )}
+        </For>
+      </tbody>
+    </table>
+  );
+}
+
+/** Transfer jobs, each with an Open button. */
+export function TransfersTable(props: { jobs: Job[] | undefined; onOpen: (id: string) => void }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>Created</th>
+          <th>From</th>
+          <th>To</th>
+          <th>Status</th>
+          <th>Objects</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        <For each={props.jobs}>
+          {(j) => (
+            <tr>
+              <td>{new Date(j.createdAt).toLocaleString()}</td>
+              <td>{endpoint(j.source)}</td>
+              <td>{endpoint(j.destination)}</td>
+              <td class={`state-${j.status}`}>{j.status}</td>
+              <td>{j.totals.done} / {j.totals.objects}</td>
+              <td>
+                <button type="button" onClick={() => props.onOpen(j.id)}>Open</button>
+              </td>
+            </tr>
+          )}
+        </For>
+      </tbody>
+    </table>
+  );
+}
