@@ -10,6 +10,16 @@ import * as fs from "node:fs";
 import type { Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
 import type { RawFileInfo } from "../dimse/raw_dataset.ts";
 import { type ReceivedObject, StoreFileStream } from "../dimse/store_stream.ts";
+import {
+  EXPLICIT_VR_LITTLE_ENDIAN,
+  explicitHeader,
+  IMPLICIT_VR_LITTLE_ENDIAN,
+  implicitToExplicit,
+} from "@conduit/shared/dicom/transcode.ts";
+import { findElement, PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
+import { numberValues } from "@conduit/shared/dicom/values.ts";
+import { readFileHeader } from "../archive/header_file.ts";
+import { pixelDataElement } from "./metadata.ts";
 
 const CHUNK = 256 * 1024;
 
@@ -110,5 +120,66 @@ export async function receiveObjectFile(
     out.destroy();
     await fs.promises.rm(tempPath, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Sends an archived object in `wanted` syntax when it can be had without decoding pixels (Implicit to
+ * Explicit VR Little Endian), else as stored (the hub decides what to answer). Elements after the pixel
+ * data (rare; trailing padding) are left out of a transcoded object.
+ */
+export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?: string): Promise<void> {
+  if (wanted !== EXPLICIT_VR_LITTLE_ENDIAN || file.transferSyntax !== IMPLICIT_VR_LITTLE_ENDIAN) {
+    return await sendObjectFile(channel, file);
+  }
+  const header = await readFileHeader(file.path);
+  const number = (tag: number) => {
+    const el = findElement(header.dataset, tag);
+    return el ? numberValues(header.bytes, el, true)[0] : undefined;
+  };
+  const facts = { pixelRepresentation: number(0x00280103) ?? 0, bitsAllocated: number(0x00280100) ?? 16 };
+  const head = implicitToExplicit(header.bytes, header.dataset, facts);
+  const pixels = await pixelDataElement(file.path, header.dataset.end, false, true);
+  if (pixels) head.push(explicitHeader(PIXEL_DATA, facts.bitsAllocated > 8 ? "OW" : "OB", pixels.length));
+  const hash = createHash("sha256");
+  let size = 0;
+  for (const h of head) hash.update(h), size += h.byteLength;
+  const range = pixels ? { offset: pixels.valueOffset, length: pixels.length } : undefined;
+  if (range) {
+    for await (
+      const c of fs.createReadStream(file.path, {
+        start: range.offset,
+        end: range.offset + range.length - 1,
+        highWaterMark: CHUNK,
+      })
+    ) {
+      hash.update(c as Uint8Array);
+    }
+    size += range.length;
+  }
+  await channel.send(
+    {
+      type: "object",
+      sopInstanceUid: file.sopInstanceUid,
+      sopClassUid: file.sopClassUid,
+      transferSyntax: EXPLICIT_VR_LITTLE_ENDIAN,
+      size,
+      sha256: hash.digest("hex"),
+    } satisfies ObjectHeader,
+  );
+  const all = new Uint8Array(size - (range?.length ?? 0));
+  let at = 0;
+  for (const h of head) all.set(h, at), at += h.byteLength;
+  for (let o = 0; o < all.length; o += CHUNK) await channel.sendBytes(all.subarray(o, o + CHUNK));
+  if (range) {
+    for await (
+      const c of fs.createReadStream(file.path, {
+        start: range.offset,
+        end: range.offset + range.length - 1,
+        highWaterMark: CHUNK,
+      })
+    ) {
+      await channel.sendBytes(c as Uint8Array);
+    }
   }
 }

@@ -7,7 +7,7 @@ import { type Channel, ObjectHeader, type Reply, type Request } from "@conduit/s
 import { hashUid } from "@conduit/shared/log.ts";
 import type { ArchiveStoreHandler } from "../archive/store_handler.ts";
 import type { StoreContext } from "../dimse/handlers.ts";
-import { receiveObjectFile, sendObjectFile } from "./objects.ts";
+import { receiveObjectFile, sendObjectAs } from "./objects.ts";
 import { sql } from "drizzle-orm";
 import type { Database } from "../index/db.ts";
 import type { Archive } from "../archive/archive.ts";
@@ -257,7 +257,7 @@ async function retrieveObjects(
   for (const file of files) {
     if (skip.has(file.sopInstanceUid)) continue;
     if (signal.aborted) throw signal.reason;
-    await sendObjectFile(channel, file);
+    await sendObjectAs(channel, file, request.transferSyntax);
     completed++;
   }
   await send(channel, { type: "end", completed, failed: missing, warning });

@@ -22,6 +22,8 @@ export interface RetrieveQuery {
   sopInstanceUid?: string;
   /** Objects already delivered (a resumed retrieve). */
   skip?: string[];
+  /** The syntax wanted, where the site can give it without decoding pixels. */
+  transferSyntax?: string;
 }
 
 /** One object of a retrieve: its header, then its data set's bytes (read them before the next). */

@@ -75,6 +75,7 @@ class TunnelBackend implements DicomwebBackend {
       ...(query.seriesInstanceUid ? { seriesInstanceUid: query.seriesInstanceUid } : {}),
       ...(query.sopInstanceUid ? { sopInstanceUid: query.sopInstanceUid } : {}),
       ...(query.skip?.length ? { skip: query.skip } : {}),
+      ...(query.transferSyntax ? { transferSyntax: query.transferSyntax } : {}),
       ...(this.node ? { node: this.node } : {}),
     });
     channel.stream.grow(RETRIEVE_EXTRA_WINDOW);

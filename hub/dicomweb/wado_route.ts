@@ -94,7 +94,10 @@ export async function wadoInstances(
 ): Promise<Response> {
   const wanted = acceptedTransferSyntax(c.req.header("accept"));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const objects = backend.retrieve(query, requestSignal())[Symbol.asyncIterator]();
+  const objects = backend.retrieve(
+    { ...query, ...(wanted === "*" ? {} : { transferSyntax: wanted }) },
+    requestSignal(),
+  )[Symbol.asyncIterator]();
   const first = await objects.next();
   if (first.done) {
     throw new HttpError(

@@ -62,6 +62,8 @@ export const Request = z.discriminatedUnion("op", [
     sopInstanceUid: uid.optional(),
     /** Objects the receiver already holds (a resumed transfer skips them). */
     skip: z.array(uid).max(100_000).optional(),
+    /** Send objects in this syntax where the site can without decoding pixels (else as stored). */
+    transferSyntax: uid.optional(),
     deadlineMs: deadline,
   }).strict(),
   /**

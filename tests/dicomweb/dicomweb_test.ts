@@ -15,6 +15,7 @@ import { writeGeneratedSeries } from "../tools/generate.ts";
 import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { datasetToJson } from "@conduit/shared/dicom/json.ts";
 import { parseMultipart } from "../../hub/dicomweb/multipart.ts";
 
 installXhr();
@@ -437,6 +438,56 @@ Deno.test({
     const past = await get(r, framesUrl(mr.attrs, "16"));
     assert.equal(past.status, 404);
     await past.body?.cancel();
+  },
+});
+
+Deno.test({
+  name:
+    "PS3.18 8.7.3.5.2 WADO-RS default syntax: an Implicit VR object is answered in Explicit VR Little Endian",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const r = await setUp();
+    const file = path.join(PYDICOM_TEST_FILES_DIR, "MR_small_implicit.dcm");
+    const sent = await storescu([file], r.north);
+    assert.equal(sent.code, 0, sent.stderr);
+    const source = await Deno.readFile(file);
+    const sh = readPart10Header(source);
+    assert.equal(sh.transferSyntax, "1.2.840.10008.1.2");
+    const { dataset: sds } = parseDataSet(source, encodingOf(sh.transferSyntax), { start: sh.datasetOffset });
+    const attrs = instanceAttributes(source, sds, sh);
+    const res = await get(
+      r,
+      `/sites/north/studies/${attrs.studyInstanceUid}/series/${attrs.seriesInstanceUid}/instances/${attrs.sopInstanceUid}`,
+    );
+    assert.equal(res.status, 200);
+    const boundary = /boundary=([^;]+)/.exec(res.headers.get("content-type")!)![1];
+    let part: Uint8Array | undefined;
+    for await (const p of parseMultipart(res.body!, boundary)) {
+      assert.equal(p.headers.get("content-type"), "application/dicom; transfer-syntax=1.2.840.10008.1.2.1");
+      const chunks: Uint8Array[] = [];
+      for await (const c of p.body) chunks.push(c);
+      part = new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
+    }
+    const rh = readPart10Header(part!);
+    assert.equal(rh.transferSyntax, "1.2.840.10008.1.2.1");
+    const { dataset: rds } = parseDataSet(part!, encodingOf(rh.transferSyntax), { start: rh.datasetOffset });
+    // Same elements in the same order; the same values wherever the dictionary knew the VR; pixels unchanged.
+    assert.deepEqual(
+      rds.elements.map((e) => e.tag),
+      sds.elements.map((e) => e.tag).filter((t) => t !== 0xfffcfffc),
+    );
+    const sj = datasetToJson(source, sds, { littleEndian: true });
+    const rj = datasetToJson(part!, rds, { littleEndian: true });
+    for (const [tag, v] of Object.entries(sj)) {
+      if (v.vr !== "UN" && tag !== "7FE00010") assert.deepEqual(rj[tag], v, tag);
+    }
+    const pixels = (b: Uint8Array, ds: typeof sds) => {
+      const el = ds.elements.find((e) => e.tag === 0x7fe00010)!;
+      return b.subarray(el.valueOffset, el.valueOffset + el.length);
+    };
+    assert.deepEqual(pixels(part!, rds), pixels(source, sds));
   },
 });
 

@@ -1,0 +1,74 @@
+/**
+ * Implicit VR Little Endian to Explicit VR Little Endian: the same elements, values and order, each
+ * header rewritten with its VR. Sequences and items are written with undefined lengths (so no length
+ * has to be recomputed); values are copied as bytes. VRs come from the dictionary: US or SS for the
+ * dictionary's "xs" by Pixel Representation, OW or OB for "ox" by Bits Allocated, UN for private and
+ * unknown tags (whose values PS3.5 lets travel as UN).
+ */
+import { attributeByTag } from "./dictionary.ts";
+import type { DataSet } from "./reader.ts";
+
+export const IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2";
+export const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
+
+const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
+
+export interface ImageFacts {
+  pixelRepresentation: number;
+  bitsAllocated: number;
+}
+
+/** The explicit VR VR for a tag, given the image's facts. */
+export function explicitVr(tag: number, facts: ImageFacts): string {
+  const vr = attributeByTag(tag)?.vr.split(/\s*(?:or|\|)\s*/)[0] ?? "UN";
+  if (vr === "xs") return facts.pixelRepresentation === 1 ? "SS" : "US";
+  if (vr === "ox") return facts.bitsAllocated > 8 ? "OW" : "OB";
+  return /^[A-Z]{2}$/.test(vr) ? vr : "UN";
+}
+
+/** An explicit VR little endian element header (a 2-byte length VR too long for it becomes UN). */
+export function explicitHeader(tag: number, vr: string, length: number): Uint8Array {
+  if (!LONG_VRS.has(vr) && length > 0xffff) vr = "UN";
+  const long = LONG_VRS.has(vr);
+  const out = new Uint8Array(long ? 12 : 8);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, tag >>> 16, true);
+  v.setUint16(2, tag & 0xffff, true);
+  out[4] = vr.charCodeAt(0);
+  out[5] = vr.charCodeAt(1);
+  if (long) v.setUint32(8, length >>> 0, true);
+  else v.setUint16(6, length, true);
+  return out;
+}
+
+function delimiter(tag: number, length: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, tag >>> 16, true);
+  v.setUint16(2, tag & 0xffff, true);
+  v.setUint32(4, length >>> 0, true);
+  return out;
+}
+
+/** Re-encodes the elements of `ds` (parsed as implicit VR little endian from `bytes`) as explicit VR. */
+export function implicitToExplicit(bytes: Uint8Array, ds: DataSet, facts: ImageFacts): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const el of ds.elements) {
+    if (el.items) {
+      out.push(explicitHeader(el.tag, "SQ", 0xffffffff));
+      for (const item of el.items) {
+        out.push(delimiter(0xfffee000, 0xffffffff));
+        out.push(...implicitToExplicit(bytes, item, facts));
+        out.push(delimiter(0xfffee00d, 0));
+      }
+      out.push(delimiter(0xfffee0dd, 0));
+      continue;
+    }
+    if (el.length < 0) {
+      throw new Error(`element ${el.tag.toString(16)} has an undefined length outside a sequence`);
+    }
+    out.push(explicitHeader(el.tag, explicitVr(el.tag, facts), el.length));
+    out.push(bytes.subarray(el.valueOffset, el.valueOffset + el.length));
+  }
+  return out;
+}
