@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
@@ -231,9 +231,10 @@ export class TransferService {
     if (this.#busy) return;
     this.#busy = true;
     try {
+      // Higher priority first, then the oldest: their tasks reach the sources' queues first.
       const active = await this.db.select().from(transfers).where(
         inArray(transfers.status, ["pending", "in_progress"]),
-      );
+      ).orderBy(desc(transfers.priority), asc(transfers.createdAt));
       for (const t of active) {
         const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id));
         if (!this.sessions.get(t.sourceSite)) continue; // the source is offline: the job waits
