@@ -152,6 +152,27 @@ export function appRouter(d: ApiDeps) {
       }),
     }),
     query: router({
+      /** The series of one study at a site (its archive or a node). */
+      series: procedure("viewer").input(
+        z.object({ site: name, node: name.optional(), studyInstanceUid: uid }).strict(),
+      )
+        .query(async ({ ctx, input }) => {
+          checkSite(ctx.principal, input.site);
+          const backend = await d.provider.backend(input.site, input.node);
+          const keys = {
+            StudyInstanceUID: input.studyInstanceUid,
+            SeriesInstanceUID: "",
+            Modality: "",
+            SeriesNumber: "",
+            SeriesDescription: "",
+            NumberOfSeriesRelatedInstances: "",
+          };
+          const out: Record<string, unknown>[] = [];
+          for await (const ds of backend.search({ level: "SERIES", keys }, AbortSignal.timeout(60_000))) {
+            out.push(ds);
+          }
+          return out;
+        }),
       /** Study-level search on one site (its archive or a node), or on every site the token may reach. */
       studies: procedure("viewer").input(
         z.object({

@@ -81,6 +81,10 @@ Deno.test({
       const rows = page.locator("table[aria-label=Studies] tbody tr");
       await rows.first().waitFor();
       assert.equal(await rows.count(), 2);
+      // Series drill-down: the CT study has one CT series of 3 objects.
+      await rows.filter({ hasText: "CT" }).getByRole("button", { name: "Series" }).click();
+      await page.locator("table[aria-label=Series] tbody tr").first().waitFor();
+      assert.match(await page.locator("table[aria-label=Series]").innerText(), /CT\s+[^\n]*\s3/);
       for (const box of await page.getByRole("checkbox").all()) await box.check();
       await page.getByLabel("Destination").selectOption("south");
       await page.screenshot({ path: path.join(SHOTS, "explorer.png") });

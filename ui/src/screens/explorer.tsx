@@ -94,6 +94,19 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
     }
   };
 
+  const [open, setOpen] = createSignal<string | undefined>();
+  const [series, setSeries] = createSignal<Record<string, unknown>[]>([]);
+  const showSeries = async (h: Hit) => {
+    if (open() === key(h)) return setOpen(undefined);
+    setOpen(key(h));
+    setSeries([]);
+    try {
+      setSeries(await api.query.series.query({ site: h.site, studyInstanceUid: h.uid }));
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
   const header = (k: keyof Hit, label: string) => (
     <th>
       <button type="button" onClick={() => setSortKey(k)} aria-pressed={sortKey() === k}>{label}</button>
@@ -149,6 +162,7 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
               {header("modalities", "Modalities")}
               {header("description", "Description")}
               {header("instances", "Objects")}
+              <th></th>
             </tr>
           </thead>
           <tbody>
@@ -170,11 +184,40 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
                   <td>{h.modalities}</td>
                   <td>{h.description}</td>
                   <td>{h.instances}</td>
+                  <td>
+                    <button type="button" aria-expanded={open() === key(h)} onClick={() => showSeries(h)}>
+                      Series
+                    </button>
+                  </td>
                 </tr>
               )}
             </For>
           </tbody>
         </table>
+        <Show when={open()}>
+          <table aria-label="Series">
+            <thead>
+              <tr>
+                <th>Series</th>
+                <th>Modality</th>
+                <th>Description</th>
+                <th>Objects</th>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={series()}>
+                {(s) => (
+                  <tr>
+                    <td>{dicomValue(s, "00200011")}</td>
+                    <td>{dicomValue(s, "00080060")}</td>
+                    <td>{dicomValue(s, "0008103E")}</td>
+                    <td>{dicomValue(s, "00201209")}</td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </Show>
         <div class="row">
           <button type="button" disabled={page() === 0} onClick={() => setPage(page() - 1)}>Previous</button>
           <span>
