@@ -70,3 +70,15 @@ export function cancelTransfer(db: Database, route: string, now = Date.now()): n
       WHERE route = ? AND state IN ('pending', 'failed')`).run(now, route).changes
   );
 }
+
+/** A route's rows, one per object, in the order they were queued. */
+export function routeObjects(db: Database, route: string, limit = 1000) {
+  return (db.statement(`SELECT sop_instance_uid AS sopInstanceUid, state, attempts, last_error AS lastError,
+    updated_at AS updatedAt FROM queue WHERE route = ? ORDER BY id LIMIT ?`).all(route, limit)) as {
+    sopInstanceUid: string;
+    state: string;
+    attempts: number;
+    lastError: string;
+    updatedAt: number;
+  }[];
+}

@@ -14,7 +14,7 @@ import type { Archive } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
-import { cancelTransfer, enqueueTransfer, routeProgress } from "../transfer/enqueue.ts";
+import { cancelTransfer, enqueueTransfer, routeObjects, routeProgress } from "../transfer/enqueue.ts";
 import { remoteDestination } from "../routes/rules.ts";
 import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
@@ -146,6 +146,11 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       return await send(channel, {
         type: "ok",
         detail: { ...routeProgress(s.db, `transfer:${request.transfer}`) },
+      });
+    case "objects":
+      return await send(channel, {
+        type: "ok",
+        detail: { objects: routeObjects(s.db, `transfer:${request.transfer}`, request.limit) },
       });
     case "cancel":
       return await send(channel, {

@@ -66,8 +66,10 @@ function transferErrors<T>(fn: () => Promise<T>): Promise<T> {
 export function appRouter(d: ApiDeps) {
   return router({
     sites: router({
+      /** Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat). */
       list: procedure("viewer").query(async ({ ctx }) =>
         (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
+          .map((s) => ({ ...s, throughput: d.sessions.get(s.site)?.throughput ?? [] }))
       ),
       echo: procedure("operator").input(z.object({ site: name, node: name }).strict()).mutation(
         async ({ ctx, input }) => {
@@ -260,6 +262,9 @@ export function appRouter(d: ApiDeps) {
             await new Promise((r) => setTimeout(r, 500));
           }
         }),
+      /** One study's objects, with their state at the source (pending, in flight, failed, done, dead). */
+      objects: procedure("viewer").input(z.object({ id: z.string().min(1), study: uid }).strict())
+        .query(({ input }) => transferErrors(() => d.transfers.objects(input.id, input.study))),
       retry: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
         .mutation(({ input }) => transferErrors(() => d.transfers.retry(input.id))),
     }),

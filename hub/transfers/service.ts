@@ -203,6 +203,32 @@ export class TransferService {
     return (await this.get(transferId))!;
   }
 
+  /** The objects of one study of a transfer, as the source's queue sees them. */
+  async objects(transferId: string, studyInstanceUid: string) {
+    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
+    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    const task = await this.db.query.transferTasks.findFirst({
+      where: and(
+        eq(transferTasks.transferId, transferId),
+        eq(transferTasks.studyInstanceUid, studyInstanceUid),
+      ),
+    });
+    if (!task) throw new TransferError(`the transfer has no study ${studyInstanceUid}`);
+    if (!this.sessions.get(t.sourceSite)) throw new TransferError(`site ${t.sourceSite} is not connected`);
+    for await (const r of this.sessions.replies(t.sourceSite, { op: "objects", transfer: task.id })) {
+      if (r.type === "ok") {
+        return (r.detail?.objects ?? []) as {
+          sopInstanceUid: string;
+          state: string;
+          attempts: number;
+          lastError: string;
+        }[];
+      }
+      if (r.type === "error") throw new TransferError(r.message);
+    }
+    return [];
+  }
+
   /** Runs a transfer again for what did not get through; done objects are not sent twice. */
   async retry(transferId: string): Promise<TransferView> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });

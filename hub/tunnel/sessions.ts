@@ -26,6 +26,9 @@ export interface SiteSession {
   rttMs?: number;
   queueDepth?: number;
   lastSeenAt: number;
+  /** Tunnel bytes per second (in and out), one sample per heartbeat, the latest last (at most 24). */
+  throughput: number[];
+  lastBytes: number;
 }
 
 export interface SessionsOptions {
@@ -96,7 +99,15 @@ export class Sessions {
         this.registry.disconnected(site).catch((err) => log.error("registry update failed", { err }));
       },
     });
-    const entry: SiteSession = { site, session, ...facts, connectedAt: Date.now(), lastSeenAt: Date.now() };
+    const entry: SiteSession = {
+      site,
+      session,
+      ...facts,
+      connectedAt: Date.now(),
+      lastSeenAt: Date.now(),
+      throughput: [],
+      lastBytes: 0,
+    };
     this.#live.set(site, entry);
     log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
     this.registry.connected(site, facts).catch((err) => log.error("registry update failed", { err }));
@@ -142,6 +153,10 @@ export class Sessions {
     let n = 0;
     for (const entry of this.#live.values()) {
       const { session } = entry;
+      const bytes = session.bytesIn + session.bytesOut;
+      entry.throughput.push(Math.round((bytes - entry.lastBytes) / this.heartbeatSeconds));
+      if (entry.throughput.length > 24) entry.throughput.shift();
+      entry.lastBytes = bytes;
       session.ping(this.#timeoutMs).then((ms) => {
         entry.rttMs = ms;
         entry.lastSeenAt = Date.now();

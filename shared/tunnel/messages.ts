@@ -106,6 +106,12 @@ export const Request = z.discriminatedUnion("op", [
   }).strict(),
   /** A transfer's queue rows at the source, counted by state. */
   z.object({ op: z.literal("progress"), transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }).strict(),
+  /** A transfer's rows at the source, one per object, with their state. */
+  z.object({
+    op: z.literal("objects"),
+    transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    limit: z.number().int().positive().max(10_000).optional(),
+  }).strict(),
   /** Takes a transfer's rows that are not done out of the source's queue. */
   z.object({ op: z.literal("cancel"), transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }).strict(),
   /** The DICOM JSON of each instance (bulk values as relative `bulkdata/<tag path>` URIs). */

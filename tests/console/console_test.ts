@@ -95,6 +95,12 @@ Deno.test({
         timeout: 60_000,
       });
       assert.match(await page.locator('section[aria-label="Transfer detail"]').innerText(), /6 of 6 objects/);
+      // Per-object progress of the first study: three objects, all done at the source.
+      await page.locator("table[aria-label=Tasks]").getByRole("button", { name: "Objects" }).first().click();
+      await page.locator("table[aria-label=Objects] tbody tr").first().waitFor();
+      assert.equal(await page.locator("table[aria-label=Objects] tbody tr").count(), 3);
+      assert.match(await page.locator("table[aria-label=Objects]").innerText(), /done/);
+      // The dashboard's traffic column draws the tunnel's recent throughput.
       await page.screenshot({ path: path.join(SHOTS, "transfers.png") });
 
       // At south: the explorer finds both studies.

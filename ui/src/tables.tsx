@@ -7,6 +7,30 @@ type Job = Awaited<ReturnType<typeof api.transfers.list.query>>[number];
 
 const endpoint = (e: { site: string; node?: string }) => (e.node ? `${e.site} / ${e.node}` : e.site);
 
+function rate(bytesPerSecond: number): string {
+  if (bytesPerSecond >= 1e6) return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`;
+  if (bytesPerSecond >= 1e3) return `${(bytesPerSecond / 1e3).toFixed(0)} kB/s`;
+  return `${bytesPerSecond} B/s`;
+}
+
+/** A small line of the tunnel's recent throughput, with the latest rate as text for everyone. */
+export function Sparkline(props: { values: number[] }) {
+  const w = 96, h = 20;
+  const points = () => {
+    const v = props.values;
+    const max = Math.max(1, ...v);
+    return v.map((x, i) => `${(i / Math.max(1, v.length - 1)) * w},${h - (x / max) * (h - 2) - 1}`).join(" ");
+  };
+  return (
+    <span class="spark">
+      <svg width={w} height={h} aria-hidden="true">
+        <polyline points={points()} fill="none" stroke="currentColor" stroke-width="1.5" />
+      </svg>{" "}
+      {props.values.length ? rate(props.values[props.values.length - 1]) : "–"}
+    </span>
+  );
+}
+
 /** Sites with their state; `actions` adds a last column. */
 export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Site) => JSX.Element }) {
   return (
@@ -19,6 +43,7 @@ export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Sit
           <th>Agent</th>
           <th>Queue</th>
           <th>Round trip</th>
+          <th>Traffic (2 min)</th>
           {props.actions && <th></th>}
         </tr>
       </thead>
@@ -32,6 +57,9 @@ export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Sit
               <td>{s.agentVersion ?? "–"}</td>
               <td>{s.queueDepth ?? "–"}</td>
               <td>{s.rttMs === null ? "–" : `${s.rttMs} ms`}</td>
+              <td>
+                <Sparkline values={s.throughput} />
+              </td>
               {props.actions && <td>{props.actions(s)}</td>}
             </tr>
           )}

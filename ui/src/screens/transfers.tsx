@@ -26,6 +26,17 @@ export function Transfers(props: { open?: string; role: string }) {
   if (props.open) open(props.open);
   onCleanup(() => unsubscribe?.());
 
+  const [objects, setObjects] = createSignal<
+    { sopInstanceUid: string; state: string; attempts: number; lastError: string }[]
+  >([]);
+  const showObjects = async (id: string, study: string) => {
+    try {
+      setObjects(await api.transfers.objects.query({ id, study }));
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
   const act = async (what: "cancel" | "retry") => {
     try {
       const j = await api.transfers[what].mutate({ id: openId()! });
@@ -79,6 +90,7 @@ export function Transfers(props: { open?: string; role: string }) {
                   <th>Status</th>
                   <th>Delivered</th>
                   <th>Error</th>
+                  <th></th>
                 </tr>
               </thead>
               <tbody>
@@ -89,11 +101,46 @@ export function Transfers(props: { open?: string; role: string }) {
                       <td class={`state-${t.status}`}>{t.status}</td>
                       <td>{t.done} / {t.objects ?? "?"}</td>
                       <td class="error">{t.lastError ?? ""}</td>
+                      <td>
+                        <button type="button" onClick={() => showObjects(j().id, t.studyInstanceUid)}>
+                          Objects
+                        </button>
+                      </td>
                     </tr>
                   )}
                 </For>
               </tbody>
             </table>
+            <Show when={objects().length}>
+              <table aria-label="Objects">
+                <thead>
+                  <tr>
+                    <th>Object</th>
+                    <th>State</th>
+                    <th>Attempts</th>
+                    <th>Last error</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={objects()}>
+                    {(o) => (
+                      <tr>
+                        <td>{o.sopInstanceUid}</td>
+                        <td
+                          class={`state-${
+                            o.state === "done" ? "success" : o.state === "dead" ? "failure" : "pending"
+                          }`}
+                        >
+                          {o.state}
+                        </td>
+                        <td>{o.attempts}</td>
+                        <td class="error">{o.lastError}</td>
+                      </tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+            </Show>
           </section>
         )}
       </Show>
