@@ -190,7 +190,8 @@ Conduit demo: a hub and two sites on loopback (data and logs in .demo/, details 
 Query north's studies (QIDO-RS):
   curl -s -H "Authorization: Bearer ${apiToken}" ${hubUrl}/dicomweb/sites/north/studies
 
-Move a study from north to south with the typed client (save as move.ts, then: deno run -A move.ts):
+Move a study from north to south with the typed client (save as move.ts, then:
+  deno run -A --config ${path.join(ROOT, "deno.json")} move.ts   (the config resolves the client's packages)
   import { createConduitClient } from "${path.join(ROOT, "hub/client/mod.ts")}";
   const client = createConduitClient({ url: "${hubUrl}", token: "${apiToken}" });
   const [first] = await client.query.studies.query({ site: "north" });
