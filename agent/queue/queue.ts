@@ -5,6 +5,17 @@
  */
 import type { Database } from "../index/db.ts";
 
+/** A route's rows by state (a transfer's progress at its source). */
+export interface RouteProgress {
+  pending: number;
+  inFlight: number;
+  failed: number;
+  done: number;
+  dead: number;
+  canceled: number;
+  lastError?: string;
+}
+
 export type QueueState = "pending" | "in_flight" | "failed" | "done" | "dead";
 
 export interface QueueRow {
@@ -60,6 +71,67 @@ export class Queue {
       `SELECT DISTINCT destination FROM queue WHERE state IN ('pending', 'in_flight', 'failed')`,
     )
       .all() as { destination: string }[]).map((r) => r.destination);
+  }
+
+  /**
+   * Queues `sops` for `destination` under `route` (a transfer): rows already done stay done, failed and
+   * dead ones are queued again. Returns the rows (re)queued.
+   */
+  enqueueRoute(sops: string[], route: string, destination: string, now = Date.now()): number {
+    return this.db.write(() => {
+      const insert = this.db.statement(
+        `INSERT INTO queue (sop_instance_uid, route, destination, state, attempts,
+        next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)
+        ON CONFLICT (sop_instance_uid, route, destination) DO UPDATE SET state = 'pending', attempts = 0,
+        next_attempt_at = excluded.next_attempt_at, last_error = '', updated_at = excluded.updated_at
+        WHERE queue.state IN ('failed', 'dead')`,
+      );
+      let changed = 0;
+      for (const sop of sops) changed += insert.run(sop, route, destination, now, now, now).changes;
+      return changed;
+    });
+  }
+
+  /** A route's rows counted by state; canceled rows are dead rows whose last error says so. */
+  routeProgress(route: string): RouteProgress {
+    const rows = this.db.statement(
+      `SELECT state, last_error = 'canceled' AS canceled, count(*) AS n FROM queue
+      WHERE route = ? GROUP BY state, last_error = 'canceled'`,
+    ).all(route) as {
+      state: string;
+      canceled: number;
+      n: number;
+    }[];
+    const p: RouteProgress = { pending: 0, inFlight: 0, failed: 0, done: 0, dead: 0, canceled: 0 };
+    for (const r of rows) {
+      const n = Number(r.n);
+      if (r.state === "pending") p.pending += n;
+      else if (r.state === "in_flight") p.inFlight += n;
+      else if (r.state === "failed") p.failed += n;
+      else if (r.state === "done") p.done += n;
+      else if (r.state === "dead" && r.canceled) p.canceled += n;
+      else if (r.state === "dead") p.dead += n;
+    }
+    const last = this.db.statement(
+      `SELECT last_error FROM queue WHERE route = ? AND state IN ('failed', 'dead')
+      AND last_error != 'canceled' ORDER BY updated_at DESC LIMIT 1`,
+    ).get(route) as { last_error?: string } | undefined;
+    if (last?.last_error) p.lastError = last.last_error;
+    return p;
+  }
+
+  /** Takes a route's rows that are not done (nor in flight) out of the queue; returns how many. */
+  cancelRoute(route: string, now = Date.now()): number {
+    return this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = 'dead', last_error = 'canceled', updated_at = ?
+        WHERE route = ? AND state IN ('pending', 'failed')`).run(now, route).changes
+    );
+  }
+
+  /** A route's rows, one per object, in the order they were queued. */
+  routeRows(route: string, limit = 1000): QueueRow[] {
+    return this.db.statement(`SELECT ${COLUMNS} FROM queue q WHERE q.route = ? ORDER BY q.id LIMIT ?`)
+      .all(route, limit) as unknown as QueueRow[];
   }
 
   /** After a restart: rows a worker held when the process died are due again. */

@@ -14,7 +14,6 @@ import type { Archive } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
-import { cancelTransfer, enqueueTransfer, routeObjects, routeProgress } from "../transfer/enqueue.ts";
 import { remoteDestination } from "../routes/rules.ts";
 import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
@@ -145,17 +144,17 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
     case "progress":
       return await send(channel, {
         type: "ok",
-        detail: { ...routeProgress(s.db, `transfer:${request.transfer}`) },
+        detail: { ...s.queue.routeProgress(`transfer:${request.transfer}`) },
       });
     case "objects":
       return await send(channel, {
         type: "ok",
-        detail: { objects: routeObjects(s.db, `transfer:${request.transfer}`, request.limit) },
+        detail: { objects: s.queue.routeRows(`transfer:${request.transfer}`, request.limit) },
       });
     case "cancel":
       return await send(channel, {
         type: "ok",
-        detail: { canceled: cancelTransfer(s.db, `transfer:${request.transfer}`) },
+        detail: { canceled: s.queue.cancelRoute(`transfer:${request.transfer}`) },
       });
     case "metadata":
       return await metadataOf(s, request, channel, signal);
@@ -378,8 +377,7 @@ async function sendStudy(
   }
   const files = await archivedFiles(s.db, s.files, sql`i.study_instance_uid = ${request.studyInstanceUid}`);
   const destination = remoteDestination(request.to.site, request.to.node);
-  const queued = enqueueTransfer(
-    s.db,
+  const queued = s.queue.enqueueRoute(
     files.map((f) => f.sopInstanceUid),
     `transfer:${request.transfer}`,
     destination,

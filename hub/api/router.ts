@@ -5,7 +5,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { SiteRegistry } from "../sites/registry.ts";
-import type { Sessions } from "../tunnel/sessions.ts";
+import { type Sessions, SiteRequestError, SiteUnavailableError } from "../tunnel/sessions.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
 import { mayReach, ROLES } from "../auth/tokens.ts";
 import { TransferError, type TransferService } from "../transfers/service.ts";
@@ -27,16 +27,17 @@ function actorOf(p: { kind: string; name: string }): string {
   return `${p.kind}:${p.name}`;
 }
 
-/** The `ok` detail of a request to a site's agent; a site error becomes a tRPC error. */
+/** The `ok` detail of a request to a site's agent; its failures become tRPC errors. */
 async function siteReply(d: ApiDeps, site: string, request: Request): Promise<Record<string, unknown>> {
-  if (!d.sessions.get(site)) {
-    throw new TRPCError({ code: "PRECONDITION_FAILED", message: `site ${site} is not connected` });
+  try {
+    return await d.sessions.ask(site, request);
+  } catch (err) {
+    if (err instanceof SiteUnavailableError) {
+      throw new TRPCError({ code: "PRECONDITION_FAILED", message: err.message });
+    }
+    if (err instanceof SiteRequestError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
+    throw err;
   }
-  for await (const r of d.sessions.replies(site, request)) {
-    if (r.type === "ok") return r.detail ?? {};
-    if (r.type === "error") throw new TRPCError({ code: "BAD_REQUEST", message: r.message });
-  }
-  throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "the site did not answer" });
 }
 
 export interface ApiDeps {
@@ -74,11 +75,11 @@ export function appRouter(d: ApiDeps) {
       echo: procedure("operator").input(z.object({ site: name, node: name }).strict()).mutation(
         async ({ ctx, input }) => {
           checkSite(ctx.principal, input.site);
-          for await (const r of d.sessions.replies(input.site, { op: "echo", node: input.node })) {
-            if (r.type === "ok") return { ok: true, ...(r.detail ?? {}) };
-            if (r.type === "error") return { ok: false, error: r.message };
+          try {
+            return { ok: true, ...(await d.sessions.ask(input.site, { op: "echo", node: input.node })) };
+          } catch (err) {
+            return { ok: false, error: (err as Error).message };
           }
-          return { ok: false, error: "no answer" };
         },
       ),
     }),

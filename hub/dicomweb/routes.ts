@@ -14,7 +14,7 @@ import { qido } from "./qido_route.ts";
 import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";
 import { bulkdata, frames, metadata } from "./metadata_route.ts";
-import { SiteError } from "./tunnel_backend.ts";
+import { SiteRequestError, SiteUnavailableError } from "../tunnel/errors.ts";
 import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
 
 export type DicomwebOptions = StowOptions;
@@ -31,10 +31,13 @@ export function dicomwebRoutes(
   app.onError((err, c) => {
     if (err instanceof HttpError) return problem(c, err.status, err.message, err.warning);
     if (err instanceof UnknownSiteError) return problem(c, 404, err.message);
-    if (err instanceof BackendUnavailableError || err instanceof SessionClosedError) {
+    if (
+      err instanceof BackendUnavailableError || err instanceof SiteUnavailableError ||
+      err instanceof SessionClosedError
+    ) {
       return problem(c, 503, err.message);
     }
-    if (err instanceof SiteError) {
+    if (err instanceof SiteRequestError) {
       const status = err.code === "unknown-node" || err.code === "not-found"
         ? 404
         : err.code === "timeout"

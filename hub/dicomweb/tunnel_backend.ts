@@ -4,6 +4,7 @@ import { type DicomJson, toDicomJson } from "@conduit/shared/dicom/json.ts";
 import { Channel, Reply, type Request } from "@conduit/shared/tunnel/mod.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
+import { SiteRequestError } from "../tunnel/errors.ts";
 import { readObjects } from "../tunnel/objects.ts";
 import {
   type BackendProvider,
@@ -27,7 +28,7 @@ const RETRIEVE_EXTRA_WINDOW = 768 * 1024;
 async function* bytesOf(channel: Channel, size: number, short: string): AsyncGenerator<Uint8Array> {
   for (let got = 0; got < size;) {
     const r = await channel.next();
-    if (!r || r.kind !== "bytes") throw new SiteError("failed", short);
+    if (!r || r.kind !== "bytes") throw new SiteRequestError("failed", short);
     got += r.data.byteLength;
     yield r.data;
   }
@@ -35,14 +36,6 @@ async function* bytesOf(channel: Channel, size: number, short: string): AsyncGen
 
 /** Keys C-FIND answers carry that a QIDO result does not. */
 const NOT_IN_QIDO = new Set(["QueryRetrieveLevel", "RetrieveAETitle"]);
-
-/** A failure the site reported (its code and message), e.g. `unknown-node`. */
-export class SiteError extends Error {
-  override name = "SiteError";
-  constructor(readonly code: string, message: string, readonly status?: number) {
-    super(message);
-  }
-}
 
 class TunnelBackend implements DicomwebBackend {
   constructor(
@@ -60,7 +53,7 @@ class TunnelBackend implements DicomwebBackend {
       ...(query.limit ? { limit: query.limit } : {}),
     };
     for await (const reply of this.sessions.replies(this.site, request, signal)) {
-      if (reply.type === "error") throw new SiteError(reply.code, reply.message, reply.status);
+      if (reply.type === "error") throw new SiteRequestError(reply.code, reply.message, reply.status);
       if (reply.type !== "match") continue;
       const ds: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(reply.dataset)) if (!NOT_IN_QIDO.has(k)) ds[k] = v;
@@ -84,10 +77,6 @@ class TunnelBackend implements DicomwebBackend {
     try {
       const objects = readObjects(channel);
       for (let step = await objects.next(); !step.done; step = await objects.next()) yield step.value;
-    } catch (err) {
-      const m = /^([a-z-]+): (.*)$/s.exec((err as Error).message);
-      if (m) throw new SiteError(m[1], m[2]);
-      throw err;
     } finally {
       signal.removeEventListener("abort", cancel);
       channel.stream.reset("done");
@@ -103,7 +92,7 @@ class TunnelBackend implements DicomwebBackend {
       ...(this.node ? { node: this.node } : {}),
     };
     for await (const reply of this.sessions.replies(this.site, request, signal)) {
-      if (reply.type === "error") throw new SiteError(reply.code, reply.message, reply.status);
+      if (reply.type === "error") throw new SiteRequestError(reply.code, reply.message, reply.status);
       if (reply.type === "metadata") yield reply.dataset as DicomJson;
     }
   }
@@ -127,7 +116,7 @@ class TunnelBackend implements DicomwebBackend {
     });
     if (first.type === "error") {
       done();
-      throw new SiteError(first.code, first.message);
+      throw new SiteRequestError(first.code, first.message);
     }
     return { channel, first, done };
   }
@@ -140,14 +129,14 @@ class TunnelBackend implements DicomwebBackend {
     );
     if (first.type !== "frames") {
       done();
-      throw new SiteError("failed", `unexpected reply ${first.type}`);
+      throw new SiteRequestError("failed", `unexpected reply ${first.type}`);
     }
     const each = (async function* () {
       try {
         while (true) {
           const head = await channel.expect(Reply);
           if (head.type === "end") return;
-          if (head.type !== "bulk") throw new SiteError("failed", `unexpected reply ${head.type}`);
+          if (head.type !== "bulk") throw new SiteRequestError("failed", `unexpected reply ${head.type}`);
           yield bytesOf(channel, head.size, "a frame was cut short");
         }
       } finally {
@@ -161,7 +150,7 @@ class TunnelBackend implements DicomwebBackend {
     const { channel, first, done } = await this.#announced({ op: "bulkdata", sopInstanceUid, path }, signal);
     if (first.type !== "bulk") {
       done();
-      throw new SiteError("failed", `unexpected reply ${first.type}`);
+      throw new SiteRequestError("failed", `unexpected reply ${first.type}`);
     }
     const bytes = (async function* () {
       try {

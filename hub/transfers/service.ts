@@ -11,6 +11,7 @@ import type { Logger } from "@conduit/shared/log.ts";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
+import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
 
 export class TransferError extends Error {
@@ -181,9 +182,7 @@ export class TransferService {
       if (TERMINAL.has(task.status)) continue;
       if (task.status !== "pending") {
         try {
-          for await (
-            const _ of this.sessions.replies(t.sourceSite, { op: "cancel", transfer: task.id })
-          ) { /* ok */ }
+          await this.sessions.ask(t.sourceSite, { op: "cancel", transfer: task.id });
           await this.#follow(t, task);
         } catch (err) {
           this.log.warn("could not reach the source to cancel; it will be told again", {
@@ -214,19 +213,18 @@ export class TransferService {
       ),
     });
     if (!task) throw new TransferError(`the transfer has no study ${studyInstanceUid}`);
-    if (!this.sessions.get(t.sourceSite)) throw new TransferError(`site ${t.sourceSite} is not connected`);
-    for await (const r of this.sessions.replies(t.sourceSite, { op: "objects", transfer: task.id })) {
-      if (r.type === "ok") {
-        return (r.detail?.objects ?? []) as {
-          sopInstanceUid: string;
-          state: string;
-          attempts: number;
-          lastError: string;
-        }[];
-      }
-      if (r.type === "error") throw new TransferError(r.message);
+    let detail;
+    try {
+      detail = await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id });
+    } catch (err) {
+      throw new TransferError((err as Error).message);
     }
-    return [];
+    return (detail.objects ?? []) as {
+      sopInstanceUid: string;
+      state: string;
+      attempts: number;
+      lastError: string;
+    }[];
   }
 
   /** Runs a transfer again for what did not get through; done objects are not sent twice. */
@@ -282,7 +280,6 @@ export class TransferService {
     this.#sending.add(task.id);
     (async () => {
       try {
-        let detail: Record<string, unknown> | undefined;
         const request = {
           op: "send" as const,
           transfer: task.id,
@@ -290,10 +287,7 @@ export class TransferService {
           ...(t.sourceNode ? { node: t.sourceNode } : {}),
           to: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
         };
-        for await (const reply of this.sessions.replies(t.sourceSite, request)) {
-          if (reply.type === "error") throw new TransferError(reply.message);
-          if (reply.type === "ok") detail = reply.detail;
-        }
+        const detail = await this.sessions.ask(t.sourceSite, request);
         const objects = Number(detail?.objects ?? 0);
         const missing = Number(detail?.missing ?? 0);
         const status = objects === 0 ? "failure" : "queued";
@@ -321,11 +315,16 @@ export class TransferService {
   }
 
   async #follow(t: TransferRow, task: TransferTaskRow): Promise<void> {
-    let p: Record<string, number | string> | undefined;
-    for await (const reply of this.sessions.replies(t.sourceSite, { op: "progress", transfer: task.id })) {
-      if (reply.type === "ok") p = reply.detail as Record<string, number | string>;
+    let p: Record<string, number | string>;
+    try {
+      p = await this.sessions.ask(t.sourceSite, { op: "progress", transfer: task.id }) as Record<
+        string,
+        number | string
+      >;
+    } catch (err) {
+      if (err instanceof SiteRequestError) return; // asked again on the next pass
+      throw err;
     }
-    if (!p) return;
     const done = Number(p.done),
       dead = Number(p.dead),
       waiting = Number(p.pending) + Number(p.inFlight) + Number(p.failed);

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { type Channel, ObjectHeader, Reply } from "@conduit/shared/tunnel/mod.ts";
+import { SiteRequestError } from "./errors.ts";
 
 export class ObjectIntegrityError extends Error {
   override name = "ObjectIntegrityError";
@@ -25,7 +26,7 @@ export async function* readObjects(channel: Channel): AsyncGenerator<IncomingObj
   while (true) {
     const reply = await channel.expect(Reply);
     if (reply.type === "end") return reply;
-    if (reply.type === "error") throw new Error(`${reply.code}: ${reply.message}`);
+    if (reply.type === "error") throw new SiteRequestError(reply.code, reply.message, reply.status);
     if (reply.type !== "object") throw new Error(`unexpected reply ${reply.type} in a retrieve`);
     const header = ObjectHeader.parse(reply);
     let consumed = false;

@@ -16,6 +16,9 @@ import {
 import type { Logger } from "@conduit/shared/log.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
 import { relayStream } from "./relay.ts";
+import { SiteRequestError, SiteUnavailableError } from "./errors.ts";
+
+export { SiteRequestError, SiteUnavailableError };
 
 export interface SiteSession {
   site: string;
@@ -37,10 +40,6 @@ export interface SessionsOptions {
   heartbeatTimeoutSeconds?: number;
   /** How often live facts are written to the registry and revocations read from it. */
   syncSeconds?: number;
-}
-
-export class SiteUnavailableError extends Error {
-  override name = "SiteUnavailableError";
 }
 
 export class Sessions {
@@ -139,6 +138,15 @@ export class Sessions {
       signal?.removeEventListener("abort", abort);
       channel.stream.reset("done");
     }
+  }
+
+  /** The detail of a request a site answers with `ok`; its `error` reply is thrown as SiteRequestError. */
+  async ask(site: string, request: Request, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    for await (const reply of this.replies(site, request, signal)) {
+      if (reply.type === "ok") return reply.detail ?? {};
+      if (reply.type === "error") throw new SiteRequestError(reply.code, reply.message, reply.status);
+    }
+    throw new SiteRequestError("failed", `site ${site} ended its answer without a result`);
   }
 
   async #status(entry: SiteSession): Promise<void> {

@@ -1,0 +1,14 @@
+/** What asking a site can fail with, for every caller (DICOMweb, the API, transfers). */
+
+/** The site is not connected now. */
+export class SiteUnavailableError extends Error {
+  override name = "SiteUnavailableError";
+}
+
+/** A site answered a request with an `error` reply: its code (unknown-node, timeout, dimse...) and message. */
+export class SiteRequestError extends Error {
+  override name = "SiteRequestError";
+  constructor(readonly code: string, message: string, readonly status?: number) {
+    super(message);
+  }
+}
