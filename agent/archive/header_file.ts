@@ -77,3 +77,25 @@ export function parseHeaderBytes(bytes: Uint8Array, fileSize: number, complete: 
   const { dataset } = parseDataSet(body, encoding, { start, stopAtTag: PIXEL_DATA, partial: !complete });
   return { header, dataset, bytes: body, fileSize };
 }
+
+/** Where the pixel data element starts and how long its value is (-1: encapsulated), if present. */
+export async function pixelDataElement(path: string, at: number, explicit: boolean, littleEndian: boolean) {
+  const fd = await fs.promises.open(path, "r");
+  try {
+    const head = new Uint8Array(12);
+    const { bytesRead } = await fd.read(head, 0, 12, at);
+    if (bytesRead < 8) return undefined;
+    const v = new DataView(head.buffer);
+    const tag = (v.getUint16(0, littleEndian) << 16 | v.getUint16(2, littleEndian)) >>> 0;
+    if (tag !== PIXEL_DATA) return undefined;
+    if (explicit) {
+      const vr = String.fromCharCode(head[4], head[5]);
+      const length = v.getUint32(8, littleEndian);
+      return { vr, valueOffset: at + 12, length: length === 0xffffffff ? -1 : length };
+    }
+    const length = v.getUint32(4, littleEndian);
+    return { vr: "OW", valueOffset: at + 8, length: length === 0xffffffff ? -1 : length };
+  } finally {
+    await fd.close();
+  }
+}

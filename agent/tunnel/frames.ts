@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import { findElement } from "@conduit/shared/dicom/reader.ts";
 import { numberValues, stringValue } from "@conduit/shared/dicom/values.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { readFileHeader } from "../archive/header_file.ts";
-import { BulkDataError, pixelDataElement } from "./metadata.ts";
+import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
+import { BulkDataError } from "./metadata.ts";
 
 export interface FrameRange {
   /** Pieces of the file that make the frame, in order. */

@@ -2,37 +2,14 @@
  * Metadata and bulk data of archived instances for the hub's WADO-RS: the DICOM JSON of each
  * header (read up to the pixel data, never the pixel data itself), and one bulk value's bytes.
  */
-import * as fs from "node:fs";
 import { datasetToJson, type DicomJson } from "@conduit/shared/dicom/json.ts";
 import { type DataSet, type Element, PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import { tagHex } from "@conduit/shared/dicom/dictionary.ts";
-import { readFileHeader } from "../archive/header_file.ts";
+import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
 
 export class BulkDataError extends Error {
   override name = "BulkDataError";
-}
-
-/** Where the pixel data element starts and how long its value is (-1: encapsulated), if present. */
-export async function pixelDataElement(path: string, at: number, explicit: boolean, littleEndian: boolean) {
-  const fd = await fs.promises.open(path, "r");
-  try {
-    const head = new Uint8Array(12);
-    const { bytesRead } = await fd.read(head, 0, 12, at);
-    if (bytesRead < 8) return undefined;
-    const v = new DataView(head.buffer);
-    const tag = (v.getUint16(0, littleEndian) << 16 | v.getUint16(2, littleEndian)) >>> 0;
-    if (tag !== PIXEL_DATA) return undefined;
-    if (explicit) {
-      const vr = String.fromCharCode(head[4], head[5]);
-      const length = v.getUint32(8, littleEndian);
-      return { vr, valueOffset: at + 12, length: length === 0xffffffff ? -1 : length };
-    }
-    const length = v.getUint32(4, littleEndian);
-    return { vr: "OW", valueOffset: at + 8, length: length === 0xffffffff ? -1 : length };
-  } finally {
-    await fd.close();
-  }
 }
 
 /** The DICOM JSON of an archived file, with bulk values as `bulkdata/<path>` URIs. */

@@ -18,13 +18,39 @@ import {
 } from "@conduit/shared/dicom/transcode.ts";
 import { findElement, PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
 import { numberValues } from "@conduit/shared/dicom/values.ts";
-import { readFileHeader } from "../archive/header_file.ts";
-import { pixelDataElement } from "./metadata.ts";
+import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
 
 const CHUNK = 256 * 1024;
 
 export class ObjectTransferError extends Error {
   override name = "ObjectTransferError";
+}
+
+/**
+ * Sends byte ranges of a file as byte records, in order. sendBytes copies into frames before it
+ * resolves, so one buffer serves every read.
+ */
+export async function sendFileRanges(
+  channel: Channel,
+  path: string,
+  ranges: { offset: number; length: number }[],
+): Promise<void> {
+  const fd = await fs.promises.open(path, "r");
+  try {
+    const buffer = new Uint8Array(CHUNK);
+    for (const { offset, length } of ranges) {
+      for (let sent = 0; sent < length;) {
+        const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, length - sent), offset + sent);
+        if (bytesRead === 0) {
+          throw new ObjectTransferError(`${path} is shorter than its header or index says`);
+        }
+        await channel.sendBytes(buffer.subarray(0, bytesRead));
+        sent += bytesRead;
+      }
+    }
+  } finally {
+    await fd.close();
+  }
 }
 
 /** Hashes the data set of an archived file (when the index has no hash for it). */
@@ -53,24 +79,7 @@ export async function sendObjectFile(channel: Channel, file: RawFileInfo): Promi
       sha256,
     } satisfies ObjectHeader,
   );
-  if (file.datasetSize === 0) return;
-  const fd = await fs.promises.open(file.path, "r");
-  try {
-    const buffer = new Uint8Array(Math.min(CHUNK, file.datasetSize));
-    let sent = 0;
-    while (sent < file.datasetSize) {
-      const want = Math.min(buffer.byteLength, file.datasetSize - sent);
-      const { bytesRead } = await fd.read(buffer, 0, want, file.datasetOffset + sent);
-      if (bytesRead === 0) {
-        throw new ObjectTransferError(`the file is shorter than its index says (${file.path})`);
-      }
-      // sendBytes copies into frames before it resolves, so the buffer can be reused.
-      await channel.sendBytes(buffer.subarray(0, bytesRead));
-      sent += bytesRead;
-    }
-  } finally {
-    await fd.close();
-  }
+  await sendFileRanges(channel, file.path, [{ offset: file.datasetOffset, length: file.datasetSize }]);
 }
 
 /**
@@ -171,15 +180,5 @@ export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?:
   let at = 0;
   for (const h of head) all.set(h, at), at += h.byteLength;
   for (let o = 0; o < all.length; o += CHUNK) await channel.sendBytes(all.subarray(o, o + CHUNK));
-  if (range) {
-    for await (
-      const c of fs.createReadStream(file.path, {
-        start: range.offset,
-        end: range.offset + range.length - 1,
-        highWaterMark: CHUNK,
-      })
-    ) {
-      await channel.sendBytes(c as Uint8Array);
-    }
-  }
+  if (range) await sendFileRanges(channel, file.path, [range]);
 }

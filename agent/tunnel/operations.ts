@@ -7,7 +7,7 @@ import { type Channel, ObjectHeader, type Reply, type Request } from "@conduit/s
 import { hashUid } from "@conduit/shared/log.ts";
 import type { ArchiveStoreHandler } from "../archive/store_handler.ts";
 import type { StoreContext } from "../dimse/handlers.ts";
-import { receiveObjectFile, sendObjectAs } from "./objects.ts";
+import { receiveObjectFile, sendFileRanges, sendObjectAs } from "./objects.ts";
 import { sql } from "drizzle-orm";
 import type { Database } from "../index/db.ts";
 import type { Archive } from "../archive/archive.ts";
@@ -15,11 +15,10 @@ import { archivedFiles } from "../index/files.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
 import { remoteDestination } from "../routes/rules.ts";
-import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Identifier, QueryHandler } from "../dimse/handlers.ts";
 import { DimseStatusError } from "../dimse/handlers.ts";
-import { type NodeOperations, UnknownNodeError } from "../nodes/operations.ts";
+import { type NodeOperations, type RetrieveReport, UnknownNodeError } from "../nodes/operations.ts";
 import type { Queue } from "../queue/queue.ts";
 
 export interface TunnelServices {
@@ -239,23 +238,7 @@ async function retrieveObjects(
   channel: Channel,
   signal: AbortSignal,
 ) {
-  const level = request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY";
-  let missing = 0;
-  let warning = 0;
-  if (request.node) {
-    const report = await s.nodes.retrieve(request.node, {
-      level,
-      studyInstanceUid: request.studyInstanceUid,
-      seriesInstanceUid: request.seriesInstanceUid,
-      sopInstanceUid: request.sopInstanceUid,
-    }, signal);
-    missing = report.missing.length;
-    warning = report.warning;
-  }
-  const conditions = [sql`i.study_instance_uid = ${request.studyInstanceUid}`];
-  if (request.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${request.seriesInstanceUid}`);
-  if (request.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
-  const files = await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `));
+  const { files, report } = await instancesFor(s, request, signal);
   const skip = new Set(request.skip ?? []);
   let completed = 0;
   for (const file of files) {
@@ -264,23 +247,36 @@ async function retrieveObjects(
     await sendObjectAs(channel, file, request.transferSyntax);
     completed++;
   }
-  await send(channel, { type: "end", completed, failed: missing, warning });
+  await send(channel, {
+    type: "end",
+    completed,
+    failed: report?.missing.length ?? 0,
+    warning: report?.warning ?? 0,
+  });
 }
 
-/** The archived instances a request names, after a retrieve from the node when one is named. */
+/**
+ * The archived instances a request names, after a retrieve from the node when one is named (C-GET or
+ * C-MOVE, with what arrived checked against what the node listed: the report says what is missing).
+ */
 async function instancesFor(
   s: TunnelServices,
   request: { node?: string; studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string },
   signal: AbortSignal,
-) {
+): Promise<{ files: Awaited<ReturnType<typeof archivedFiles>>; report?: RetrieveReport }> {
+  let report: RetrieveReport | undefined;
   if (request.node) {
-    const level = request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY";
-    await s.nodes.retrieve(request.node, { level, ...request }, signal);
+    report = await s.nodes.retrieve(request.node, {
+      level: request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY",
+      studyInstanceUid: request.studyInstanceUid,
+      seriesInstanceUid: request.seriesInstanceUid,
+      sopInstanceUid: request.sopInstanceUid,
+    }, signal);
   }
   const conditions = [sql`i.study_instance_uid = ${request.studyInstanceUid}`];
   if (request.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${request.seriesInstanceUid}`);
   if (request.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
-  return await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `));
+  return { files: await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `)), report };
 }
 
 async function metadataOf(
@@ -290,30 +286,12 @@ async function metadataOf(
   signal: AbortSignal,
 ) {
   let n = 0;
-  for (const file of await instancesFor(s, request, signal)) {
+  for (const file of (await instancesFor(s, request, signal)).files) {
     if (signal.aborted) throw signal.reason;
     await send(channel, { type: "metadata", dataset: await instanceMetadata(file.path) });
     n++;
   }
   await send(channel, { type: "end", completed: n });
-}
-
-/** Sends the byte ranges `pieces` of `path` as byte records. */
-async function sendRange(channel: Channel, path: string, pieces: { offset: number; length: number }[]) {
-  const fd = await fs.promises.open(path, "r");
-  try {
-    const buffer = new Uint8Array(256 * 1024);
-    for (const { offset, length } of pieces) {
-      for (let sent = 0; sent < length;) {
-        const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, length - sent), offset + sent);
-        if (bytesRead === 0) throw new Error("the file is shorter than its header says");
-        await channel.sendBytes(buffer.subarray(0, bytesRead));
-        sent += bytesRead;
-      }
-    }
-  } finally {
-    await fd.close();
-  }
 }
 
 async function archivedFile(s: TunnelServices, sopInstanceUid: string) {
@@ -330,7 +308,7 @@ async function bulkDataOf(
   const file = await archivedFile(s, request.sopInstanceUid);
   const { offset, length } = await bulkValue(file.path, request.path);
   await send(channel, { type: "bulk", size: length });
-  await sendRange(channel, file.path, [{ offset, length }]);
+  await sendFileRanges(channel, file.path, [{ offset, length }]);
   await send(channel, { type: "end", completed: 1 });
 }
 
@@ -344,7 +322,7 @@ async function framesOf(s: TunnelServices, request: Extract<Request, { op: "fram
   });
   for (const frame of layout.frames) {
     await send(channel, { type: "bulk", size: frame.size });
-    await sendRange(channel, file.path, frame.pieces);
+    await sendFileRanges(channel, file.path, frame.pieces);
   }
   await send(channel, { type: "end", completed: layout.frames.length });
 }
@@ -360,22 +338,7 @@ async function sendStudy(
   channel: Channel,
   signal: AbortSignal,
 ) {
-  let missing: string[] = [];
-  let retrieve: Record<string, unknown> | undefined;
-  if (request.node) {
-    const report = await s.nodes.retrieve(request.node, {
-      level: "STUDY",
-      studyInstanceUid: request.studyInstanceUid,
-    }, signal);
-    missing = report.missing;
-    retrieve = {
-      method: report.method,
-      status: report.status,
-      expected: report.expected,
-      arrived: report.arrived,
-    };
-  }
-  const files = await archivedFiles(s.db, s.files, sql`i.study_instance_uid = ${request.studyInstanceUid}`);
+  const { files, report } = await instancesFor(s, request, signal);
   const destination = remoteDestination(request.to.site, request.to.node);
   const queued = s.queue.enqueueRoute(
     files.map((f) => f.sopInstanceUid),
@@ -386,6 +349,20 @@ async function sendStudy(
   s.forwarder.wake(destination);
   await send(channel, {
     type: "ok",
-    detail: { objects: files.length, queued, missing: missing.length, ...(retrieve ? { retrieve } : {}) },
+    detail: {
+      objects: files.length,
+      queued,
+      missing: report?.missing.length ?? 0,
+      ...(report
+        ? {
+          retrieve: {
+            method: report.method,
+            status: report.status,
+            expected: report.expected,
+            arrived: report.arrived,
+          },
+        }
+        : {}),
+    },
   });
 }

@@ -91,7 +91,7 @@ Deno.test({
       });
       const cookie = login.headers.get("set-cookie")!.split(";")[0];
       await login.body?.cancel();
-      for (const [path, proc] of procedures.filter(([, p]) => p._def.type === "mutation")) {
+      for (const [path] of procedures.filter(([, p]) => p._def.type === "mutation")) {
         const got = await call(path, "mutation", { cookie });
         assert.equal(got.status, 403, `${path} from a session without CSRF: ${got.status}`);
       }
