@@ -7,8 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log.ts";
-import { type DicomJson, jsonString } from "@conduit/shared/dicom/json.ts";
-import { tagByKeyword, tagHex } from "@conduit/shared/dicom/dictionary.ts";
+import { jsonText } from "@conduit/shared/dicom/json.ts";
 import type { HubDb } from "../db/db.ts";
 import { batches } from "../db/schema.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
@@ -36,17 +35,6 @@ const RESULT_KEYS = [
   "StudyInstanceUID",
   "NumberOfStudyRelatedInstances",
 ];
-
-/** An attribute's values as text (several joined with a backslash, as DICOM writes them). */
-function jsonText(ds: DicomJson, keyword: string): string {
-  const tag = tagByKeyword(keyword);
-  const values = tag === undefined ? undefined : ds[tagHex(tag)]?.Value;
-  if (!values || values.length < 2) return jsonString(ds, keyword) ?? "";
-  return values.map((
-    v,
-  ) => (typeof v === "object" && v ? (v as { Alphabetic?: string }).Alphabetic ?? "" : String(v)))
-    .join("\\");
-}
 
 export class BatchService {
   constructor(

@@ -62,13 +62,22 @@ export function toDicomJson(naturalized: Record<string, unknown>): DicomJson {
   return out;
 }
 
-/** The first string value of an attribute, by keyword. */
-export function jsonString(ds: DicomJson, keyword: string): string | undefined {
-  const tag = tagByKeyword(keyword);
-  if (tag === undefined) return undefined;
-  const v = ds[tagHex(tag)]?.Value?.[0];
+function valueText(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
   return typeof v === "object" ? (v as { Alphabetic?: string }).Alphabetic : String(v);
+}
+
+/** The first value of an attribute as text (a person name's alphabetic group), by keyword. */
+export function jsonString(ds: DicomJson, keyword: string): string | undefined {
+  const tag = tagByKeyword(keyword);
+  return tag === undefined ? undefined : valueText(ds[tagHex(tag)]?.Value?.[0]);
+}
+
+/** All values of an attribute as text, joined with a backslash as DICOM writes them ("" when absent). */
+export function jsonText(ds: DicomJson, keyword: string): string {
+  const tag = tagByKeyword(keyword);
+  const values = tag === undefined ? undefined : ds[tagHex(tag)]?.Value;
+  return (values ?? []).map((v) => valueText(v) ?? "").join("\\");
 }
 
 /** What `datasetToJson` needs besides the bytes. */
