@@ -1,0 +1,27 @@
+/** What the agent's tunnel requests work with, passed down from the agent's start. */
+import type { Logger } from "@conduit/shared/log.ts";
+import type { ArchiveStoreHandler } from "../archive/store_handler.ts";
+import type { Archive } from "../archive/archive.ts";
+import type { QueryHandler } from "../dimse/handlers.ts";
+import type { Database } from "../index/db.ts";
+import type { NodeOperations } from "../nodes/operations.ts";
+import type { Queue } from "../queue/queue.ts";
+
+export interface TunnelServices {
+  nodes: NodeOperations;
+  /** The agent's own archive, for a find without a node. */
+  archive: QueryHandler;
+  queue: Queue;
+  /** Where objects the hub sends are committed. */
+  store: ArchiveStoreHandler;
+  /** Where retrieved objects are read from. */
+  db: Database;
+  files: Archive;
+  /** Our AE title and the configured nodes' names. */
+  aet: string;
+  nodeNames: Set<string>;
+  /** Starts and wakes forward workers for a destination. */
+  forwarder: { ensure(destination: string): void; wake(destination?: string): void };
+  agentVersion: string;
+  log: Logger;
+}
