@@ -16,7 +16,9 @@ import {
   IMPLICIT_VR_LITTLE_ENDIAN,
   implicitToExplicit,
 } from "@conduit/shared/dicom/transcode.ts";
-import { findElement, PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
+import { findElement, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { hashUid, rootLogger } from "@conduit/shared/log.ts";
+import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts";
 import { numberValues } from "@conduit/shared/dicom/values.ts";
 import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
 
@@ -133,13 +135,28 @@ export async function receiveObjectFile(
 }
 
 /**
- * Sends an archived object in `wanted` syntax when it can be had without decoding pixels (Implicit to
- * Explicit VR Little Endian), else as stored (the hub decides what to answer). Elements after the pixel
- * data (rare; trailing padding) are left out of a transcoded object.
+ * Sends an archived object in `wanted` syntax: Implicit to Explicit VR Little Endian by rewriting
+ * element headers (pixels copied as bytes; elements after the pixel data, rare trailing padding, are
+ * left out), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding worker.
+ * When neither can, or the codec fails, the object goes as stored and the hub decides what to answer.
  */
 export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?: string): Promise<void> {
+  if (!wanted || wanted === file.transferSyntax) return await sendObjectFile(channel, file);
   if (wanted !== EXPLICIT_VR_LITTLE_ENDIAN || file.transferSyntax !== IMPLICIT_VR_LITTLE_ENDIAN) {
-    return await sendObjectFile(channel, file);
+    if (!canTranscode(file.transferSyntax, wanted)) return await sendObjectFile(channel, file);
+    let part10: Uint8Array;
+    try {
+      part10 = await transcodeFile(file.path, file.transferSyntax, wanted);
+    } catch (err) {
+      if (!(err instanceof TranscodeError)) throw err;
+      rootLogger.warn("transcode.failed", {
+        sop: hashUid(file.sopInstanceUid),
+        to: wanted,
+        reason: err.message,
+      });
+      return await sendObjectFile(channel, file);
+    }
+    return await sendDatasetBytes(channel, file, part10);
   }
   const header = await readFileHeader(file.path);
   const number = (tag: number) => {
@@ -181,4 +198,21 @@ export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?:
   for (const h of head) all.set(h, at), at += h.byteLength;
   for (let o = 0; o < all.length; o += CHUNK) await channel.sendBytes(all.subarray(o, o + CHUNK));
   if (range) await sendFileRanges(channel, file.path, [range]);
+}
+
+/** Sends a transcoded Part 10 object's data set (its File Meta group is the hub's to write). */
+async function sendDatasetBytes(channel: Channel, file: RawFileInfo, part10: Uint8Array): Promise<void> {
+  const meta = readPart10Header(part10);
+  const dataset = part10.subarray(meta.datasetOffset);
+  await channel.send(
+    {
+      type: "object",
+      sopInstanceUid: file.sopInstanceUid,
+      sopClassUid: file.sopClassUid,
+      transferSyntax: meta.transferSyntax,
+      size: dataset.byteLength,
+      sha256: createHash("sha256").update(dataset).digest("hex"),
+    } satisfies ObjectHeader,
+  );
+  for (let o = 0; o < dataset.length; o += CHUNK) await channel.sendBytes(dataset.subarray(o, o + CHUNK));
 }

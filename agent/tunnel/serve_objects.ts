@@ -12,6 +12,7 @@ import { remoteDestination } from "../routes/rules.ts";
 import { receiveObjectFile, sendFileRanges, sendObjectAs } from "./objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
+import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts";
 import { send } from "./operations.ts";
 import type { TunnelServices } from "./services.ts";
 
@@ -167,17 +168,47 @@ export async function framesOf(
   channel: Channel,
 ) {
   const file = await archivedFile(s, request.sopInstanceUid);
-  const layout = await frameLayout(file.path, request.frames);
-  await send(channel, {
-    type: "frames",
-    transferSyntax: layout.transferSyntax,
-    encapsulated: layout.encapsulated,
-  });
-  for (const frame of layout.frames) {
-    await send(channel, { type: "bulk", size: frame.size });
-    await sendFileRanges(channel, file.path, frame.pieces);
+  const transcoded = await transcodedCopy(file.path, file.transferSyntax, request.transferSyntaxes);
+  const path = transcoded ?? file.path;
+  try {
+    const layout = await frameLayout(path, request.frames);
+    await send(channel, {
+      type: "frames",
+      transferSyntax: layout.transferSyntax,
+      encapsulated: layout.encapsulated,
+    });
+    for (const frame of layout.frames) {
+      await send(channel, { type: "bulk", size: frame.size });
+      await sendFileRanges(channel, path, frame.pieces);
+    }
+    await send(channel, { type: "end", completed: layout.frames.length });
+  } finally {
+    if (transcoded) await Deno.remove(transcoded).catch(() => {});
   }
-  await send(channel, { type: "end", completed: layout.frames.length });
+}
+
+/**
+ * A temporary copy of an archived file in the first of `syntaxes` it can be transcoded to, when its
+ * stored syntax is not among them; undefined to serve it as stored (the hub then answers 406 if the
+ * client cannot take that).
+ */
+async function transcodedCopy(
+  path: string,
+  stored: string,
+  syntaxes?: string[],
+): Promise<string | undefined> {
+  if (!syntaxes || syntaxes.includes(stored)) return undefined;
+  for (const to of syntaxes.filter((ts) => canTranscode(stored, ts))) {
+    try {
+      const bytes = await transcodeFile(path, stored, to);
+      const copy = await Deno.makeTempFile({ prefix: "conduit-frames-", suffix: ".dcm" });
+      await Deno.writeFile(copy, bytes);
+      return copy;
+    } catch (err) {
+      if (!(err instanceof TranscodeError)) throw err;
+    }
+  }
+  return undefined;
 }
 
 /**

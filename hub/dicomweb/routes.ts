@@ -13,7 +13,8 @@ import { checkUid, HttpError, problem } from "./http.ts";
 import { qido } from "./qido_route.ts";
 import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";
-import { bulkdata, frames, metadata } from "./metadata_route.ts";
+import { bulkdata, metadata } from "./metadata_route.ts";
+import { frames } from "./frames_route.ts";
 import { SiteRequestError, SiteUnavailableError } from "../tunnel/errors.ts";
 import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
 

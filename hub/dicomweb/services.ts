@@ -50,11 +50,16 @@ export interface DicomwebBackend {
   retrieve(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<RetrievedObject>;
   /** Each instance's DICOM JSON; bulk values carry relative `bulkdata/<tag path>` URIs. */
   metadata(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<DicomJson>;
-  /** Frames (1-based) of an instance, in the asked order, each read to the end before the next. */
+  /**
+   * Frames (1-based) of an instance, in the asked order, each read to the end before the next; as
+   * stored when `syntaxes` is absent or holds the stored one, else transcoded into the first of
+   * `syntaxes` the site can produce (or as stored when it can produce none).
+   */
   frames(
     sopInstanceUid: string,
     frames: number[],
     signal: AbortSignal,
+    syntaxes?: string[],
   ): Promise<
     { transferSyntax: string; encapsulated: boolean; frames: AsyncIterable<AsyncIterable<Uint8Array>> }
   >;

@@ -121,9 +121,9 @@ class TunnelBackend implements DicomwebBackend {
     return { channel, first, done };
   }
 
-  async frames(sopInstanceUid: string, frames: number[], signal: AbortSignal) {
+  async frames(sopInstanceUid: string, frames: number[], signal: AbortSignal, syntaxes?: string[]) {
     const { channel, first, done } = await this.#announced(
-      { op: "frames", sopInstanceUid, frames },
+      { op: "frames", sopInstanceUid, frames, ...(syntaxes ? { transferSyntaxes: syntaxes } : {}) },
       signal,
       RETRIEVE_EXTRA_WINDOW,
     );

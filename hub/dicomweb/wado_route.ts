@@ -3,7 +3,8 @@
  * `multipart/related; type="application/dicom"`, each part a Part 10 object (a File Meta group
  * written here, then the data set's bytes as the site streams them). Parts leave as objects arrive:
  * nothing is held whole. `transfer-syntax=*` gives each object as stored; without one, or with an
- * explicit one, objects must already be in that syntax (transcoding is not built): otherwise 406.
+ * explicit one, the site transcodes (agent/transcode: Implicit to Explicit VR by header rewriting,
+ * other pairs by dcmjs-codecs); an object it cannot give in that syntax is 406 (PS3.18 8.7.3.5).
  */
 import type { Context } from "hono";
 import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
@@ -109,7 +110,7 @@ export async function wadoInstances(
     if (wanted !== "*" && o.header.transferSyntax !== wanted) {
       throw new HttpError(
         406,
-        `the object is stored as ${o.header.transferSyntax} and transcoding to ${wanted} is not supported; ask with transfer-syntax=*`,
+        `the object is stored as ${o.header.transferSyntax} and cannot be transcoded to ${wanted}; ask with transfer-syntax=*`,
       );
     }
     return o;

@@ -128,6 +128,8 @@ export const Request = z.discriminatedUnion("op", [
     op: z.literal("frames"),
     sopInstanceUid: uid,
     frames: z.array(z.number().int().positive()).min(1).max(10_000),
+    /** Acceptable syntaxes in preference order: as stored when it is one, else transcoded to the first possible. */
+    transferSyntaxes: z.array(uid).min(1).max(32).optional(),
     deadlineMs: deadline,
   }).strict(),
   /** One bulk value of an archived instance: a `bulk` reply, then its bytes. */

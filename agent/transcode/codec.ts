@@ -1,0 +1,55 @@
+/**
+ * Pixel transcoding with dcmjs-codecs (its WebAssembly build of libjpeg, CharLS, OpenJPEG and
+ * others): a whole Part 10 object in, the same object in another transfer syntax out. The data set
+ * is decoded and written again by dcmjs, so unlike every other path in the agent the output is not
+ * byte-preserving: only asked-for transcodes come here. Runs in the transcoding worker (worker.ts),
+ * or in the calling thread where no worker can be started.
+ */
+import codecs from "dcmjs-codecs";
+import dcmjs from "dcmjs";
+import { TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+
+// deno-lint-ignore no-explicit-any
+const { NativeCodecs, Transcoder } = codecs as any;
+
+/** The syntaxes dcmjs-codecs reads and writes (its README); deflate and video are not among them. */
+export const TRANSCODABLE: ReadonlySet<string> = new Set([
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+  TransferSyntax.Rle,
+  TransferSyntax.JpegBaseline,
+  TransferSyntax.JpegLosslessSV1,
+  TransferSyntax.JpegLsLossless,
+  TransferSyntax.JpegLsNearLossless,
+  TransferSyntax.Jpeg2000Lossless,
+  TransferSyntax.Jpeg2000,
+  TransferSyntax.HtJpeg2000Lossless,
+  TransferSyntax.HtJpeg2000LosslessRpcl,
+  TransferSyntax.HtJpeg2000,
+]);
+
+let ready: Promise<void> | undefined;
+
+function initialize(): Promise<void> {
+  if (!ready) {
+    // dcmjs and the codecs log every unknown private tag at info level: quiet, and never PHI.
+    // deno-lint-ignore no-explicit-any
+    (dcmjs as any).log?.setLevel?.("error");
+    // deno-lint-ignore no-explicit-any
+    (codecs as any).log?.setLevel?.("error");
+    ready = NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
+  }
+  return ready!;
+}
+
+/** Transcodes a Part 10 object; throws with the codec's reason when it cannot. */
+export async function transcodePart10(part10: Uint8Array, to: string): Promise<Uint8Array> {
+  await initialize();
+  const buffer = part10.byteOffset === 0 && part10.byteLength === part10.buffer.byteLength
+    ? part10.buffer
+    : part10.slice().buffer;
+  const transcoder = new Transcoder(buffer);
+  transcoder.transcode(to);
+  return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
+}

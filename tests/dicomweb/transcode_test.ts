@@ -1,0 +1,211 @@
+/**
+ * WADO-RS transcoding through the hub (PS3.18 8.7.3): objects and frames asked in a syntax other than
+ * the stored one are transcoded at the site by dcmjs-codecs. Pixels are checked against independent
+ * decoders: DCMTK's dcmdrle and dcmdjpls, and GDCM's gdcmconv for JPEG 2000.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
+import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { parseMultipart } from "../../hub/dicomweb/multipart.ts";
+
+const skip = skipReason("storescu", "dcmdrle", "dcmdjpls", "gdcmconv");
+if (skip) console.warn(`transcode_test: skipped: ${skip}`);
+
+const file = (name: string) => path.join(PYDICOM_TEST_FILES_DIR, name);
+const RLE = file("MR_small_RLE.dcm"); // 16-bit MONOCHROME2, RLE Lossless
+const RGB_RLE = file("SC_rgb_rle_2frame.dcm"); // 8-bit RGB, 2 frames, RLE Lossless
+const J2K = file("JPEG2000.dcm"); // 16-bit, JPEG 2000
+const CT = file("CT_small.dcm"); // 16-bit, Explicit VR Little Endian
+const EXPLICIT = "1.2.840.10008.1.2.1";
+const JPEG_LS = "1.2.840.10008.1.2.4.80";
+
+interface Rig {
+  hub: TestHub;
+  north: AgentProcess;
+  token: string;
+  dir: string;
+}
+
+let rig: Rig | undefined;
+async function setUp(): Promise<Rig> {
+  if (rig) return rig;
+  const hub = await startTestHub();
+  const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
+  for (const f of [RLE, RGB_RLE, J2K, CT]) {
+    const sent = await storescu([f], north);
+    assert.equal(sent.code, 0, sent.stderr);
+  }
+  await eventually("north online", () => hub.sessions.get("north"));
+  const token = (await hub.tokens.create("tests", "viewer")).token;
+  rig = { hub, north, token, dir: await Deno.makeTempDir({ prefix: "conduit-transcode-" }) };
+  return rig;
+}
+
+function test(name: string, fn: (r: Rig) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: Boolean(skip),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => fn(await setUp()),
+  });
+}
+
+/** The parsed header, pixel data value and UIDs of Part 10 bytes. */
+function parsed(bytes: Uint8Array) {
+  const header = readPart10Header(bytes);
+  const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), { start: header.datasetOffset });
+  const el = dataset.elements.find((e) => e.tag === 0x7fe00010)!;
+  return {
+    transferSyntax: header.transferSyntax,
+    attrs: instanceAttributes(bytes, dataset, header),
+    pixels: el.length >= 0 ? bytes.subarray(el.valueOffset, el.valueOffset + el.length) : undefined,
+  };
+}
+
+/** `tool [...args] in out`, then the output's bytes. */
+async function decodeWith(r: Rig, tool: string[], input: string): Promise<Uint8Array> {
+  const out = path.join(r.dir, `${crypto.randomUUID()}.dcm`);
+  const res = await new Deno.Command(tool[0], { args: [...tool.slice(1), input, out], stderr: "piped" })
+    .output();
+  assert.equal(res.code, 0, new TextDecoder().decode(res.stderr));
+  return await Deno.readFile(out);
+}
+
+async function fetchParts(r: Rig, url: string, accept: string) {
+  const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb/sites/north${url}`, {
+    headers: { authorization: `Bearer ${r.token}`, accept },
+  });
+  if (res.status !== 200) {
+    return { status: res.status, text: await res.text(), parts: [] as { type: string; body: Uint8Array }[] };
+  }
+  const boundary = /boundary=([^;]+)/.exec(res.headers.get("content-type")!)![1];
+  const parts: { type: string; body: Uint8Array }[] = [];
+  for await (const p of parseMultipart(res.body!, boundary)) {
+    const chunks: Uint8Array[] = [];
+    for await (const c of p.body) chunks.push(c);
+    parts.push({
+      type: p.headers.get("content-type")!,
+      body: new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()),
+    });
+  }
+  return { status: res.status, text: "", parts };
+}
+
+const instanceUrl = (a: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string }) =>
+  `/studies/${a.studyInstanceUid}/series/${a.seriesInstanceUid}/instances/${a.sopInstanceUid}`;
+
+test("PS3.18 8.7.3 WADO-RS transcoding: RLE Lossless asked as Explicit VR Little Endian gives dcmdrle's pixels", async (r) => {
+  const source = parsed(await Deno.readFile(RLE));
+  const got = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${EXPLICIT}`,
+  );
+  assert.equal(got.status, 200, got.text);
+  assert.equal(got.parts.length, 1);
+  assert.equal(got.parts[0].type, `application/dicom; transfer-syntax=${EXPLICIT}`);
+  const ours = parsed(got.parts[0].body);
+  assert.equal(ours.transferSyntax, EXPLICIT);
+  assert.equal(ours.attrs.sopInstanceUid, source.attrs.sopInstanceUid);
+  const reference = parsed(await decodeWith(r, ["dcmdrle", "+te"], RLE));
+  assert.ok(reference.pixels && ours.pixels);
+  assert.equal(ours.pixels.length, reference.pixels.length);
+  assert.deepEqual(ours.pixels, reference.pixels);
+});
+
+test("PS3.18 8.7.3 WADO-RS transcoding: native pixels asked as JPEG-LS Lossless decode (dcmdjpls) to the stored ones", async (r) => {
+  const source = parsed(await Deno.readFile(CT));
+  const got = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${JPEG_LS}`,
+  );
+  assert.equal(got.status, 200, got.text);
+  assert.equal(got.parts[0].type, `application/dicom; transfer-syntax=${JPEG_LS}`);
+  assert.equal(parsed(got.parts[0].body).transferSyntax, JPEG_LS);
+  const saved = path.join(r.dir, "ct.jls.dcm");
+  await Deno.writeFile(saved, got.parts[0].body);
+  const decoded = parsed(await decodeWith(r, ["dcmdjpls"], saved));
+  assert.deepEqual(decoded.pixels, source.pixels);
+  assert.ok(got.parts[0].body.length < (await Deno.stat(CT)).size, "the JPEG-LS object is smaller");
+});
+
+test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
+  const j2k = parsed(await Deno.readFile(J2K));
+  const one = await fetchParts(
+    r,
+    `${instanceUrl(j2k.attrs)}/frames/1`,
+    'multipart/related; type="application/octet-stream"',
+  );
+  assert.equal(one.status, 200, one.text);
+  assert.equal(one.parts[0].type, "application/octet-stream");
+  const gdcm = parsed(await decodeWith(r, ["gdcmconv", "--raw"], J2K));
+  assert.deepEqual(one.parts[0].body, gdcm.pixels);
+
+  const rgb = parsed(await Deno.readFile(RGB_RLE));
+  const second = await fetchParts(
+    r,
+    `${instanceUrl(rgb.attrs)}/frames/2`,
+    'multipart/related; type="application/octet-stream"',
+  );
+  assert.equal(second.status, 200, second.text);
+  const reference = parsed(await decodeWith(r, ["dcmdrle", "+te"], RGB_RLE)).pixels!;
+  const size = reference.length / 2;
+  assert.equal(second.parts[0].body.length, size);
+  assert.deepEqual(second.parts[0].body, reference.subarray(size, 2 * size));
+
+  // As stored when a media type the client accepts covers it; q=0 is not acceptance.
+  const stored = await fetchParts(
+    r,
+    `${instanceUrl(rgb.attrs)}/frames/1`,
+    'multipart/related; type="image/x-dicom-rle", multipart/related; type="application/octet-stream"; q=0.5',
+  );
+  assert.equal(stored.status, 200, stored.text);
+  assert.match(stored.parts[0].type, /^image\/x-dicom-rle; transfer-syntax=1\.2\.840\.10008\.1\.2\.5$/);
+});
+
+test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 406 with the reason", async (r) => {
+  const source = parsed(await Deno.readFile(CT));
+  const mpeg = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.100',
+  );
+  assert.equal(mpeg.status, 406);
+  assert.match(mpeg.text, /transcod/);
+  const gif = await fetchParts(
+    r,
+    `${instanceUrl(source.attrs)}/frames/1`,
+    'multipart/related; type="image/gif"',
+  );
+  assert.equal(gif.status, 406);
+  // The site is still fine after both.
+  const after = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    'multipart/related; type="application/dicom"; transfer-syntax=*',
+  );
+  assert.equal(after.status, 200);
+  assert.deepEqual(parsed(after.parts[0].body).pixels, source.pixels);
+});
+
+Deno.test({
+  name: "transcode tests: tear down",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    if (!rig) return;
+    await rig.north.stop();
+    await rig.hub.stop();
+    await Deno.remove(rig.dir, { recursive: true });
+    rig = undefined;
+  },
+});
