@@ -62,6 +62,9 @@ if (import.meta.main) {
     "compile",
     "-A",
     "--v8-flags=--expose-gc",
+    // The transcoding worker is loaded by URL at run time: it has to be named to be embedded.
+    "--include",
+    "agent/transcode/worker.ts",
     "--output",
     binary,
     "agent/main.ts",
