@@ -123,6 +123,12 @@ export async function* parseMultipart(
   }
 }
 
+/**
+ * How far a response body reads ahead of the client: while the server writes one chunk, the next
+ * ones are already coming from the site (with nothing read ahead, the two took turns).
+ */
+const READ_AHEAD = 1024 * 1024;
+
 /** A multipart/related response body from parts given as headers and byte streams. */
 export function multipartBody(
   boundary: string,
@@ -160,5 +166,5 @@ export function multipartBody(
     async cancel() {
       await iterator.return?.();
     },
-  }, { highWaterMark: 0 });
+  }, new ByteLengthQueuingStrategy({ highWaterMark: READ_AHEAD }));
 }

@@ -26,6 +26,8 @@ export class Channel {
   readonly #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #ended = false;
+  /** Bytes of the current bytes record not yet returned by next(). */
+  #bytesLeft = 0;
 
   constructor(stream: Stream, maxRecord = MAX_RECORD) {
     this.stream = stream;
@@ -61,14 +63,23 @@ export class Channel {
     return this.stream.write(header).then(() => this.stream.write(payload));
   }
 
-  /** The next record, or null at the end of the stream. */
+  /**
+   * The next record, or null at the end of the stream. A bytes record comes in pieces as its frames
+   * arrive (each piece a view of the frame, never copied): readers of bytes count them, they do not
+   * rely on where the sender's records began or ended.
+   */
   async next(): Promise<Incoming | null> {
+    if (this.#bytesLeft > 0) return { kind: "bytes", data: await this.#piece() };
     const header = await this.#take(5);
     if (!header) return null;
     const kind = header[0];
     const length = new DataView(header.buffer, header.byteOffset, 5).getUint32(1);
     if (kind !== JSON_RECORD && kind !== BYTES_RECORD) throw this.#fail(`unknown record kind ${kind}`);
     if (length > this.#maxRecord) throw this.#fail(`record of ${length} bytes (limit ${this.#maxRecord})`);
+    if (kind === BYTES_RECORD && length > 0) {
+      this.#bytesLeft = length;
+      return { kind: "bytes", data: await this.#piece() };
+    }
     const payload = length === 0 ? new Uint8Array(0) : await this.#take(length);
     if (!payload) throw this.#fail("stream ended inside a record");
     if (kind === BYTES_RECORD) return { kind: "bytes", data: payload };
@@ -100,6 +111,27 @@ export class Channel {
   #fail(message: string, reset = true): ChannelError {
     if (reset) this.stream.reset(message);
     return new ChannelError(message);
+  }
+
+  /** What has arrived of the current bytes record (at least one byte, at most what is left of it). */
+  async #piece(): Promise<Uint8Array> {
+    while (this.#pendingBytes === 0 && !this.#ended) {
+      const chunk = await this.stream.read();
+      if (!chunk) this.#ended = true;
+      else if (chunk.byteLength > 0) {
+        this.#pending.push(chunk);
+        this.#pendingBytes += chunk.byteLength;
+      }
+    }
+    if (this.#pendingBytes === 0) throw this.#fail("stream ended inside a record", false);
+    const first = this.#pending[0];
+    const n = Math.min(first.byteLength, this.#bytesLeft);
+    const out = first.subarray(0, n);
+    if (n === first.byteLength) this.#pending.shift();
+    else this.#pending[0] = first.subarray(n);
+    this.#pendingBytes -= n;
+    this.#bytesLeft -= n;
+    return out;
   }
 
   /** Exactly `n` bytes, or null if the stream ends cleanly before any of them. */

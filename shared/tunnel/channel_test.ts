@@ -19,7 +19,7 @@ function channels(): Promise<[Channel, Channel, () => void]> {
   });
 }
 
-Deno.test("Channel carries messages and bytes in order, bytes split into records", async () => {
+Deno.test("Channel carries messages and bytes in order, bytes records read in pieces as they arrive", async () => {
   const [here, there, close] = await channels();
   const body = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => i % 253);
   const sending = (async () => {
@@ -34,7 +34,9 @@ Deno.test("Channel carries messages and bytes in order, bytes split into records
     else assert.deepStrictEqual(r.value, { type: "end" });
   }
   await sending;
-  assert.equal(parts.length, 4);
+  // Four records of at most 1 MiB, each read as the frames (64 KiB) that carry it arrive.
+  assert.ok(parts.length >= 4, `${parts.length} pieces`);
+  assert.ok(parts.every((p) => p.byteLength > 0 && p.byteLength <= 64 * 1024));
   assert.deepStrictEqual(new Uint8Array(await new Blob(parts).arrayBuffer()), body);
   close();
 });

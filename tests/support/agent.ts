@@ -35,6 +35,8 @@ export interface AgentProcessOptions {
   env?: Record<string, string>;
   /** Extra command-line flags (`--hub URL`, `--enroll TOKEN`...). */
   args?: string[];
+  /** Extra flags for `deno run` (e.g. `--inspect=127.0.0.1:9230` to profile). */
+  denoFlags?: string[];
 }
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
@@ -53,6 +55,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
     "-A",
     "--no-lock",
     "--v8-flags=--expose-gc",
+    ...(opts.denoFlags ?? []),
     path.join(ROOT, "agent/main.ts"),
     "--config",
     configFile,

@@ -90,13 +90,16 @@ export interface HubProcess {
 }
 
 /** The real hub as a subprocess (`deno run hub/main.ts`), for benchmarks and process-level tests. */
-export async function startHubProcess(opts: { dataDir?: string; port?: number } = {}): Promise<HubProcess> {
+export async function startHubProcess(
+  opts: { dataDir?: string; port?: number; denoFlags?: string[] } = {},
+): Promise<HubProcess> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
   const port = opts.port ?? freePort();
   const proc = await spawnLogged("hub", Deno.execPath(), [
     "run",
     "-A",
     "--no-lock",
+    ...(opts.denoFlags ?? []),
     path.join(ROOT, "hub/main.ts"),
     "--port",
     String(port),
