@@ -57,6 +57,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     const row = await registry.get(site);
     return Boolean(row && row.state !== "pending" && row.state !== "revoked");
   }, log.child({ part: "transfers" }));
+  sessions.relayLimiter = (site, route) => transfers.limiterFor(site, route);
   transfers.start();
   app.use(
     "/trpc/*",

@@ -85,6 +85,11 @@ export class Forwarder {
     }
   }
 
+  /** The configured destinations and those started for transfers (which no route names). */
+  knownDestinations(): string[] {
+    return [...new Set([...this.destinations(), ...this.#wakeups.keys()])];
+  }
+
   /** Starts workers for a destination that has none yet (a transfer to a site no route names). */
   ensure(destination: string): void {
     if (!this.#running || this.#wakeups.has(destination)) return;

@@ -47,7 +47,13 @@ async function sendOne(
   let channel: Channel | undefined;
   try {
     channel = new Channel(session.open());
-    await channel.send({ op: "relay", site: target.site, ...(target.node ? { node: target.node } : {}) });
+    await channel.send({
+      op: "relay",
+      site: target.site,
+      ...(target.node ? { node: target.node } : {}),
+      // The hub applies a transfer's bandwidth cap by its route; configured routes need no name there.
+      ...(row.route.startsWith("transfer:") ? { route: row.route } : {}),
+    });
     await sendObjectFile(channel, {
       path: archive.absolute(row.path),
       datasetOffset: row.datasetOffset,

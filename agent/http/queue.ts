@@ -30,7 +30,7 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
   app.get("/summary", (c) =>
     c.json({
       rows: queue.summary(),
-      destinations: forwarder.destinations().map((d) => ({ name: d, paused: queue.isPaused(d) })),
+      destinations: forwarder.knownDestinations().map((d) => ({ name: d, paused: queue.isPaused(d) })),
     }));
   app.post("/retry", async (c) => {
     const n = queue.retry(filter.parse(await c.req.json().catch(() => ({}))));
@@ -42,7 +42,7 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
     forwarder.wake();
     return c.json({ replayed: n });
   });
-  const known = (name: string) => forwarder.destinations().includes(name);
+  const known = (name: string) => forwarder.knownDestinations().includes(name);
   app.post("/pause/:destination", (c) => {
     if (!known(c.req.param("destination"))) {
       return c.json({ error: "no route sends to that destination" }, 404);

@@ -128,6 +128,26 @@ export class Queue {
     );
   }
 
+  /**
+   * Holds a route's waiting rows (pending or failed) until `until`: none is claimed before. With
+   * `until` 0, held pending rows are due now (failed ones keep their backoff). Returns the rows changed.
+   */
+  holdRoute(route: string, until: number, now = Date.now()): number {
+    return this.db.write(() =>
+      until > 0
+        ? this.db.statement(`UPDATE queue SET next_attempt_at = ?, updated_at = ?
+          WHERE route = ? AND state IN ('pending', 'failed') AND next_attempt_at < ?`).run(
+          until,
+          now,
+          route,
+          until,
+        )
+          .changes
+        : this.db.statement(`UPDATE queue SET next_attempt_at = ?, updated_at = ?
+          WHERE route = ? AND state = 'pending' AND next_attempt_at > ?`).run(now, now, route, now).changes
+    );
+  }
+
   /** A route's rows, one per object, in the order they were queued. */
   routeRows(route: string, limit = 1000): QueueRow[] {
     return this.db.statement(`SELECT ${COLUMNS} FROM queue q WHERE q.route = ? ORDER BY q.id LIMIT ?`)

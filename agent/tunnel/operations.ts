@@ -136,6 +136,11 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
         type: "ok",
         detail: { canceled: s.queue.cancelRoute(`transfer:${request.transfer}`) },
       });
+    case "hold":
+      return await send(channel, {
+        type: "ok",
+        detail: { held: s.queue.holdRoute(`transfer:${request.transfer}`, request.until) },
+      });
     case "metadata":
       return await metadataOf(s, request, channel, signal);
     case "bulkdata":

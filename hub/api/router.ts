@@ -21,6 +21,14 @@ import { BatchFileError } from "../transfers/rows.ts";
 const name = z.string().min(1).max(64);
 const uid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64);
 const endpoint = z.object({ site: name, node: name.optional() }).strict();
+/** Hours of the day a job runs, HH:MM in an IANA zone (the hub's when absent); checked again by the service. */
+const timeWindow = z.object({
+  start: z.string().regex(/^\d\d:\d\d$/, "HH:MM"),
+  end: z.string().regex(/^\d\d:\d\d$/, "HH:MM"),
+  timeZone: z.string().min(1).max(64).optional(),
+}).strict();
+/** Megabits per second. */
+const bandwidth = z.number().min(0.1).max(100_000);
 
 /** How a principal appears in the audit log and on jobs: `user:alice` or `token:scripts`. */
 function actorOf(p: { kind: string; name: string }): string {
@@ -221,6 +229,8 @@ export function appRouter(d: ApiDeps) {
           destination: endpoint,
           studies: z.array(uid).min(1).max(10_000),
           priority: z.number().int().min(-10).max(10).optional(),
+          window: timeWindow.optional(),
+          bandwidthMbps: bandwidth.optional(),
           deid: z.object({ profile: z.string(), options: z.array(z.string()).optional() }).strict()
             .optional(),
         }).strict(),
@@ -268,6 +278,22 @@ export function appRouter(d: ApiDeps) {
         .query(({ input }) => transferErrors(() => d.transfers.objects(input.id, input.study))),
       retry: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
         .mutation(({ input }) => transferErrors(() => d.transfers.retry(input.id))),
+      /** Sets (or with null clears) a running job's time window and bandwidth cap; absent keeps. */
+      schedule: procedure("operator").input(
+        z.object({
+          id: z.string().min(1),
+          window: timeWindow.nullable().optional(),
+          bandwidthMbps: bandwidth.nullable().optional(),
+        }).strict(),
+      ).mutation(({ ctx, input }) =>
+        transferErrors(() =>
+          d.transfers.schedule(
+            input.id,
+            { window: input.window, bandwidthMbps: input.bandwidthMbps },
+            actorOf(ctx.principal),
+          )
+        )
+      ),
     }),
     batch: router({
       /**

@@ -53,6 +53,12 @@ export const transfers = sqliteTable("transfers", {
   destinationNode: text("destination_node"),
   status: text("status").notNull().default("pending"),
   priority: integer("priority").notNull().default(0),
+  /** Time window (hub/transfers/window.ts): HH:MM start and end, IANA zone (the hub's when null). */
+  windowStart: text("window_start"),
+  windowEnd: text("window_end"),
+  windowZone: text("window_zone"),
+  /** Cap on the job's relayed bytes, in megabits per second (null: none). */
+  bandwidthMbps: real("bandwidth_mbps"),
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),

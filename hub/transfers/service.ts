@@ -13,6 +13,9 @@ import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
+import { isOpen, nextOpening, type TimeWindow } from "./window.ts";
+import type { RateLimiter } from "./bandwidth.ts";
+import { checkSchedule, type Schedule, Scheduler, windowOf } from "./schedule.ts";
 
 export class TransferError extends Error {
   override name = "TransferError";
@@ -23,7 +26,7 @@ export interface Endpoint {
   node?: string;
 }
 
-export interface CreateTransfer {
+export interface CreateTransfer extends Schedule {
   source: Endpoint;
   destination: Endpoint;
   studies: string[];
@@ -36,6 +39,11 @@ export interface TransferView {
   status: string;
   source: Endpoint;
   destination: Endpoint;
+  priority: number;
+  window?: TimeWindow;
+  bandwidthMbps?: number;
+  /** While the window is closed: when it opens (ISO 8601); nothing moves until then. */
+  waitingUntil?: string;
   createdBy: string;
   createdAt: string;
   updatedAt: string;
@@ -57,12 +65,20 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
 
-function view(t: TransferRow, tasks: TransferTaskRow[]): TransferView {
+function view(t: TransferRow, tasks: TransferTaskRow[], now = Date.now()): TransferView {
+  const window = windowOf(t);
+  const active = !TERMINAL.has(t.status);
   return {
     id: t.id,
     status: t.status,
     source: { site: t.sourceSite, ...(t.sourceNode ? { node: t.sourceNode } : {}) },
     destination: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
+    priority: t.priority,
+    ...(window ? { window } : {}),
+    ...(t.bandwidthMbps ? { bandwidthMbps: t.bandwidthMbps } : {}),
+    ...(window && active && !isOpen(window, now)
+      ? { waitingUntil: new Date(nextOpening(window, now)).toISOString() }
+      : {}),
     createdBy: t.createdBy,
     createdAt: new Date(t.createdAt).toISOString(),
     updatedAt: new Date(t.updatedAt).toISOString(),
@@ -89,13 +105,21 @@ export class TransferService {
   #timer?: ReturnType<typeof setInterval>;
   #busy = false;
   readonly #sending = new Set<string>();
+  readonly #schedule: Scheduler;
 
   constructor(
     private readonly db: HubDb,
     private readonly sessions: Sessions,
     private readonly siteExists: (site: string) => Promise<boolean>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#schedule = new Scheduler(db, sessions);
+  }
+
+  /** The bandwidth limiter for an object relayed under a queue route (see Scheduler.limiterFor). */
+  limiterFor(fromSite: string, route: string): Promise<RateLimiter | undefined> {
+    return this.#schedule.limiterFor(fromSite, route);
+  }
 
   start(intervalMs = 1000): void {
     this.#timer ??= setInterval(() => void this.tick(), intervalMs);
@@ -111,6 +135,11 @@ export class TransferService {
       throw new TransferError(
         "de-identification profiles are not built yet (the PS3.15 table is missing); send without deid",
       );
+    }
+    try {
+      checkSchedule(input);
+    } catch (err) {
+      throw new TransferError((err as Error).message);
     }
     const studies = [...new Set(input.studies)];
     if (!studies.length) throw new TransferError("name at least one study");
@@ -133,6 +162,10 @@ export class TransferService {
         destinationNode: input.destination.node ?? null,
         status: "pending",
         priority: input.priority ?? 0,
+        windowStart: input.window?.start ?? null,
+        windowEnd: input.window?.end ?? null,
+        windowZone: input.window?.timeZone ?? null,
+        bandwidthMbps: input.bandwidthMbps ?? null,
         createdBy,
         createdAt: now,
         updatedAt: now,
@@ -150,6 +183,8 @@ export class TransferService {
         source: input.source,
         destination: input.destination,
         studies: studies.length,
+        ...(input.window ? { window: input.window } : {}),
+        ...(input.bandwidthMbps ? { bandwidthMbps: input.bandwidthMbps } : {}),
       }),
     ]);
     this.log.info("transfer created", { transfer: transferId, studies: studies.length, by: createdBy });
@@ -171,6 +206,51 @@ export class TransferService {
       out.push(view(t, await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id))));
     }
     return out;
+  }
+
+  /**
+   * Sets or clears a job's window and bandwidth cap (`null` clears; absent keeps). Objects held for a
+   * window that no longer applies go at once; a new cap applies from the next object relayed.
+   */
+  async schedule(
+    transferId: string,
+    change: { window?: TimeWindow | null; bandwidthMbps?: number | null },
+    actor = "unknown",
+  ): Promise<TransferView> {
+    try {
+      checkSchedule({ window: change.window ?? undefined, bandwidthMbps: change.bandwidthMbps ?? undefined });
+    } catch (err) {
+      throw new TransferError((err as Error).message);
+    }
+    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
+    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    if (TERMINAL.has(t.status)) throw new TransferError(`the transfer is over (${t.status})`);
+    const set: Partial<TransferRow> = { updatedAt: Date.now() };
+    if (change.window !== undefined) {
+      set.windowStart = change.window?.start ?? null;
+      set.windowEnd = change.window?.end ?? null;
+      set.windowZone = change.window?.timeZone ?? null;
+    }
+    if (change.bandwidthMbps !== undefined) set.bandwidthMbps = change.bandwidthMbps;
+    await this.db.batch([
+      this.db.update(transfers).set(set).where(eq(transfers.id, transferId)),
+      entry(this.db, actor, "transfer.schedule", transferId, change),
+    ]);
+    this.#schedule.forget(transferId);
+    const updated = (await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) }))!;
+    const window = windowOf(updated);
+    if (!window || isOpen(window, Date.now())) {
+      const tasks = await this.db.select().from(transferTasks).where(
+        eq(transferTasks.transferId, transferId),
+      );
+      for (const task of tasks) {
+        if (task.status === "queued" || task.status === "in_progress") {
+          await this.#schedule.release(updated, task.id, true);
+        }
+      }
+    }
+    void this.tick();
+    return (await this.get(transferId))!;
   }
 
   /** Stops a transfer now: the source drops what it has not sent; what got through is reported. */
@@ -259,12 +339,22 @@ export class TransferService {
       const active = await this.db.select().from(transfers).where(
         inArray(transfers.status, ["pending", "in_progress"]),
       ).orderBy(desc(transfers.priority), asc(transfers.createdAt));
+      const now = Date.now();
       for (const t of active) {
         const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id));
         if (!this.sessions.get(t.sourceSite)) continue; // the source is offline: the job waits
+        const window = windowOf(t);
+        const closed = window && !isOpen(window, now);
         for (const task of tasks) {
-          if (task.status === "pending") this.#dispatch(t, task);
-          else if (task.status === "queued" || task.status === "in_progress") await this.#follow(t, task);
+          const atSource = task.status === "queued" || task.status === "in_progress";
+          if (closed) {
+            // Outside its window a job starts nothing, and what its sources hold waits for the opening.
+            if (atSource) await this.#schedule.hold(t, task.id, nextOpening(window, now));
+          } else {
+            if (atSource) await this.#schedule.release(t, task.id);
+            if (task.status === "pending") this.#dispatch(t, task);
+          }
+          if (atSource) await this.#follow(t, task);
         }
         await this.#settle(t.id);
       }

@@ -7,20 +7,28 @@
 import { Channel, Request, type Stream } from "@conduit/shared/tunnel/mod.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { SiteSession } from "./sessions.ts";
+import type { RateLimiter } from "../transfers/bandwidth.ts";
 
-async function pipe(from: Channel, to: Channel): Promise<void> {
+async function pipe(from: Channel, to: Channel, limiter?: RateLimiter): Promise<void> {
   for (let r = await from.next(); r; r = await from.next()) {
     if (r.kind === "json") await to.send(r.value);
-    else await to.sendBytes(r.data);
+    else {
+      await limiter?.take(r.data.byteLength, to.stream.signal);
+      await to.sendBytes(r.data);
+    }
   }
   await to.end();
 }
+
+/** The bandwidth cap for objects a site relays under a queue route, if any. */
+export type RelayLimiter = (fromSite: string, route: string) => Promise<RateLimiter | undefined>;
 
 export async function relayStream(
   fromSite: string,
   stream: Stream,
   lookup: (site: string) => SiteSession | undefined,
   log: Logger,
+  limiterFor?: RelayLimiter,
 ): Promise<void> {
   const from = new Channel(stream);
   let to: Channel | undefined;
@@ -45,9 +53,10 @@ export async function relayStream(
       await from.end();
       return;
     }
+    const limiter = request.route && limiterFor ? await limiterFor(fromSite, request.route) : undefined;
     to = new Channel(destination.session.open());
     await to.send({ op: "store", from: fromSite, ...(request.node ? { node: request.node } : {}) });
-    await Promise.all([pipe(from, to), pipe(to, from)]);
+    await Promise.all([pipe(from, to, limiter), pipe(to, from)]);
   } catch (err) {
     log.debug("relay stream failed", { from: fromSite, reason: (err as Error).message });
     from.stream.reset("relay failed");

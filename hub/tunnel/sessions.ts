@@ -15,7 +15,7 @@ import {
 } from "@conduit/shared/tunnel/mod.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
-import { relayStream } from "./relay.ts";
+import { type RelayLimiter, relayStream } from "./relay.ts";
 import { SiteRequestError, SiteUnavailableError } from "./errors.ts";
 
 export { SiteRequestError, SiteUnavailableError };
@@ -62,6 +62,9 @@ export class Sessions {
     this.#timers.push(setInterval(() => void this.sync(), (options.syncSeconds ?? 2) * 1000));
   }
 
+  /** Bandwidth caps for relayed objects (the transfer service's), set once the hub is assembled. */
+  relayLimiter?: RelayLimiter;
+
   get(site: string): SiteSession | undefined {
     return this.#live.get(site);
   }
@@ -85,7 +88,7 @@ export class Sessions {
     }
     const session = new Session(transport, {
       side: "server",
-      onStream: (stream) => void relayStream(site, stream, (s) => this.#live.get(s), log),
+      onStream: (stream) => void relayStream(site, stream, (s) => this.#live.get(s), log, this.relayLimiter),
       onClose: (end) => {
         const current = this.#live.get(site);
         this.bytesIn += session.bytesIn;

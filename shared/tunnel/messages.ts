@@ -81,8 +81,18 @@ export const Request = z.discriminatedUnion("op", [
     deliver: z.enum(["queue", "now"]).optional(),
     deadlineMs: deadline,
   }).strict(),
-  /** Agent to hub: carry the object that follows to `site` (and its `node`), answering with its reply. */
-  z.object({ op: z.literal("relay"), site: name, node: name.optional(), deadlineMs: deadline }).strict(),
+  /**
+   * Agent to hub: carry the object that follows to `site` (and its `node`), answering with its reply.
+   * `route` names the queue route it goes under (`transfer:<task>` for a transfer: the hub applies
+   * that transfer's bandwidth cap).
+   */
+  z.object({
+    op: z.literal("relay"),
+    site: name,
+    node: name.optional(),
+    route: z.string().min(1).max(200).optional(),
+    deadlineMs: deadline,
+  }).strict(),
   z.object({ op: z.literal("status") }).strict(),
   /** The nodes configured at the site. */
   z.object({ op: z.literal("nodes") }).strict(),
@@ -114,6 +124,15 @@ export const Request = z.discriminatedUnion("op", [
   }).strict(),
   /** Takes a transfer's rows that are not done out of the source's queue. */
   z.object({ op: z.literal("cancel"), transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }).strict(),
+  /**
+   * Holds a transfer's rows at the source that are not yet with a worker until `until` (epoch ms, the
+   * time its window opens); `until` 0 lets held rows go now.
+   */
+  z.object({
+    op: z.literal("hold"),
+    transfer: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    until: z.number().int().nonnegative(),
+  }).strict(),
   /** The DICOM JSON of each instance (bulk values as relative `bulkdata/<tag path>` URIs). */
   z.object({
     op: z.literal("metadata"),

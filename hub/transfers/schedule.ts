@@ -1,0 +1,110 @@
+/**
+ * When and how fast a transfer moves data: its time window (hub/transfers/window.ts) and its bandwidth
+ * cap (hub/transfers/bandwidth.ts). Outside the window the hub dispatches none of the job's studies
+ * and tells each source to hold what it has queued until the window opens (the `hold` request, which
+ * the agent keeps in its queue rows, so it outlives a restart of either side); the cap is applied to
+ * the job's objects where they cross the hub.
+ */
+import { eq } from "drizzle-orm";
+import type { HubDb } from "../db/db.ts";
+import { type TransferRow, transfers, transferTasks } from "../db/schema.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
+import { SiteRequestError } from "../tunnel/errors.ts";
+import { checkWindow, type TimeWindow } from "./window.ts";
+import { RateLimiter } from "./bandwidth.ts";
+
+export class ScheduleError extends Error {
+  override name = "ScheduleError";
+}
+
+/** When a job may move data, and how fast. */
+export interface Schedule {
+  /** Hours of the day it runs (hub/transfers/window.ts); absent: any time. */
+  window?: TimeWindow;
+  /** Cap on its relayed bytes, megabits per second; absent: none. */
+  bandwidthMbps?: number;
+}
+
+/** Checks a schedule; throws ScheduleError saying what is wrong. */
+export function checkSchedule(s: Schedule): void {
+  if (s.window) {
+    try {
+      checkWindow(s.window);
+    } catch (err) {
+      throw new ScheduleError((err as Error).message);
+    }
+  }
+  if (s.bandwidthMbps !== undefined && !(s.bandwidthMbps >= 0.1 && s.bandwidthMbps <= 100_000)) {
+    throw new ScheduleError("the bandwidth cap is in megabits per second, from 0.1 to 100000");
+  }
+}
+
+export function windowOf(t: TransferRow): TimeWindow | undefined {
+  if (!t.windowStart || !t.windowEnd) return undefined;
+  return { start: t.windowStart, end: t.windowEnd, ...(t.windowZone ? { timeZone: t.windowZone } : {}) };
+}
+
+export class Scheduler {
+  /** Tasks told to hold at their source, with the time they were told (their window's opening). */
+  readonly #held = new Map<string, number>();
+  /** Bandwidth limiters by transfer, and which transfer each relayed task belongs to. */
+  readonly #limiters = new Map<string, Promise<{ source: string; limiter: RateLimiter } | undefined>>();
+  readonly #taskTransfer = new Map<string, string | null>();
+
+  constructor(private readonly db: HubDb, private readonly sessions: Sessions) {}
+
+  /** Drops what is remembered of a transfer's cap (after it changed). */
+  forget(transferId: string): void {
+    this.#limiters.delete(transferId);
+  }
+
+  /**
+   * The bandwidth limiter for an object `fromSite` relays under `route` (`transfer:<task>`), when its
+   * transfer has a cap. Lookups are remembered: one query per task, not per object.
+   */
+  async limiterFor(fromSite: string, route: string): Promise<RateLimiter | undefined> {
+    const taskId = /^transfer:([A-Za-z0-9_-]{1,64})$/.exec(route)?.[1];
+    if (!taskId) return undefined;
+    let transferId = this.#taskTransfer.get(taskId);
+    if (transferId === undefined) {
+      const task = await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, taskId) });
+      transferId = task?.transferId ?? null;
+      if (this.#taskTransfer.size > 100_000) this.#taskTransfer.clear();
+      this.#taskTransfer.set(taskId, transferId);
+    }
+    if (!transferId) return undefined;
+    let limiter = this.#limiters.get(transferId);
+    if (!limiter) {
+      // One limiter per transfer, also when its first objects arrive together (8 streams at once).
+      limiter = this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) })
+        .then((t) =>
+          t?.bandwidthMbps ? { source: t.sourceSite, limiter: new RateLimiter(t.bandwidthMbps) } : undefined
+        );
+      this.#limiters.set(transferId, limiter);
+    }
+    const found = await limiter;
+    return found && found.source === fromSite ? found.limiter : undefined;
+  }
+
+  /** Tells a task's source to hold its waiting objects until the window opens (once per opening). */
+  async hold(t: TransferRow, taskId: string, until: number): Promise<void> {
+    if (this.#held.get(taskId) === until) return;
+    try {
+      await this.sessions.ask(t.sourceSite, { op: "hold", transfer: taskId, until });
+      this.#held.set(taskId, until);
+    } catch (err) {
+      if (!(err instanceof SiteRequestError)) throw err; // told again on the next pass
+    }
+  }
+
+  /** Lets a held task's objects go now (`always`: even when this process did not hold them). */
+  async release(t: TransferRow, taskId: string, always = false): Promise<void> {
+    if (!always && !this.#held.has(taskId)) return;
+    try {
+      await this.sessions.ask(t.sourceSite, { op: "hold", transfer: taskId, until: 0 });
+      this.#held.delete(taskId);
+    } catch (err) {
+      if (!(err instanceof SiteRequestError)) throw err;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The transfer tests' rig: a hub in this process, agents north and south as processes, south's PACS a
+ * `storescp`, and the typed client with an operator token.
+ */
+import assert from "node:assert/strict";
+import { skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
+import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
+
+export const skip = skipReason("storescu", "storescp");
+
+const QUEUE = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 };
+const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
+
+export interface Rig {
+  hub: TestHub;
+  north: AgentProcess;
+  south: AgentProcess;
+  pacs: StorescpPeer;
+  client: ReturnType<typeof createConduitClient>;
+  url: string;
+  northArgs: Parameters<typeof startAgentProcess>[0];
+}
+
+export async function rig(): Promise<Rig> {
+  const hub = await startTestHub();
+  const pacs = await startStorescp({
+    aet: "PACS",
+    dir: await Deno.makeTempDir({ prefix: "transfer-pacs-" }),
+    bitPreserving: true,
+    extraArgs: ["--unique-filenames"],
+  });
+  const south = await startAgentProcess({
+    aet: "SOUTH",
+    config: { queue: QUEUE, hub: HUB, nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } } },
+    args: await siteArgs(hub, "south"),
+  });
+  const northArgs = {
+    aet: "NORTH",
+    config: { queue: QUEUE, hub: HUB },
+    args: await siteArgs(hub, "north"),
+  };
+  const north = await startAgentProcess(northArgs);
+  await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+  const url = `http://127.0.0.1:${hub.port}`;
+  const client = createConduitClient({ url, token: (await hub.tokens.create("ops", "operator")).token });
+  return {
+    hub,
+    north,
+    south,
+    pacs,
+    client,
+    url,
+    northArgs: {
+      ...northArgs,
+      dataDir: north.dataDir,
+      port: north.port,
+      httpPort: north.httpPort,
+      args: ["--site", "north", "--hub", hub.tunnelUrl],
+    },
+  };
+}
+
+export async function seed(
+  r: Rig,
+  seed: string,
+  count: number,
+  modality: "CT" | "MR" = "CT",
+  size = 64,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "transfer-src-" });
+  const series = await writeGeneratedSeries(dir, { count, rows: size, columns: size, seed, modality });
+  const sent = await storescu(series.paths, r.north, [], 120_000);
+  assert.equal(sent.code, 0, sent.stderr);
+  return series;
+}
+
+/** SOP Instance UID -> how many times the PACS received it. */
+export async function atPacs(r: Rig): Promise<Map<string, number>> {
+  return new Map([...(await filesBySopInstance(r.pacs.dir))].map(([uid, files]) => [uid, files.length]));
+}
+
+export async function finished(r: Rig, id: string, timeoutMs = 120_000) {
+  return await eventually(`transfer ${id} finished`, async () => {
+    const t = await r.client.transfers.get.query({ id });
+    return ["success", "warning", "failure", "canceled"].includes(t.status) ? t : undefined;
+  }, timeoutMs);
+}
+
+export function rigTest(name: string, fn: (r: Rig) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: Boolean(skip),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const r = await rig();
+      try {
+        await fn(r);
+      } finally {
+        await r.north.stop();
+        await r.south.stop();
+        await r.pacs.stop();
+        await r.hub.stop();
+      }
+    },
+  });
+}
