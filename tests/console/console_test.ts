@@ -85,8 +85,15 @@ Deno.test({
       await rows.filter({ hasText: "CT" }).getByRole("button", { name: "Series" }).click();
       await page.locator("table[aria-label=Series] tbody tr").first().waitFor();
       assert.match(await page.locator("table[aria-label=Series]").innerText(), /CT\s+[^\n]*\s3/);
-      for (const box of await page.getByRole("checkbox").all()) await box.check();
+      for (const box of await page.locator("table[aria-label=Studies]").getByRole("checkbox").all()) {
+        await box.check();
+      }
       await page.getByLabel("Destination").selectOption("south");
+      await page.getByLabel("Priority").fill("3");
+      await page.getByText("Schedule and limits").click();
+      await page.getByLabel("Bandwidth cap (Mbit/s)").fill("200");
+      // De-identification is shown, and disabled with its reason.
+      assert.equal(await page.getByLabel("Pseudonymize at the source").isDisabled(), true);
       await page.screenshot({ path: path.join(SHOTS, "explorer.png") });
       await page.getByRole("button", { name: "Transfer", exact: true }).click();
 
@@ -95,6 +102,7 @@ Deno.test({
         timeout: 60_000,
       });
       assert.match(await page.locator('section[aria-label="Transfer detail"]').innerText(), /6 of 6 objects/);
+      assert.match(await page.getByLabel("Schedule").innerText(), /Priority 3 · cap 200 Mbit\/s/);
       // Per-object progress of the first study: three objects, all done at the source.
       await page.locator("table[aria-label=Tasks]").getByRole("button", { name: "Objects" }).first().click();
       await page.locator("table[aria-label=Objects] tbody tr").first().waitFor();

@@ -4,6 +4,7 @@
  */
 import { createMemo, createResource, createSignal, For, Show } from "solid-js";
 import { api, dicomValue } from "../api.ts";
+import { TransferDialog } from "./transfer_dialog.tsx";
 
 interface Hit {
   site: string;
@@ -27,8 +28,6 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
   const [sortKey, setSortKey] = createSignal<keyof Hit>("date");
   const [page, setPage] = createSignal(0);
   const [selected, setSelected] = createSignal<Set<string>>(new Set());
-  const [destination, setDestination] = createSignal("");
-  const [message, setMessage] = createSignal("");
   let site!: HTMLSelectElement, patient!: HTMLInputElement, accession!: HTMLInputElement;
   let from!: HTMLInputElement, to!: HTMLInputElement, modality!: HTMLInputElement;
 
@@ -77,22 +76,6 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
   };
   const chosen = () => hits().filter((h) => selected().has(key(h)));
   const sources = () => [...new Set(chosen().map((h) => h.site))];
-
-  const transfer = async () => {
-    setMessage("");
-    if (sources().length !== 1) return setMessage("Pick studies from one site at a time.");
-    if (!destination()) return setMessage("Choose a destination site.");
-    try {
-      const { id } = await api.transfers.create.mutate({
-        source: { site: sources()[0] },
-        destination: { site: destination() },
-        studies: chosen().map((h) => h.uid),
-      });
-      props.onTransfer(id);
-    } catch (err) {
-      setMessage((err as Error).message);
-    }
-  };
 
   const [open, setOpen] = createSignal<string | undefined>();
   const [series, setSeries] = createSignal<Record<string, unknown>[]>([]);
@@ -232,22 +215,12 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
           </button>
         </div>
         <Show when={props.role !== "viewer"} fallback={<p class="empty">A viewer cannot move studies.</p>}>
-          <div class="row card" aria-label="Transfer">
-            <span>{chosen().length} selected</span>
-            <label>
-              Destination
-              <select name="destination" onChange={(e) => setDestination(e.currentTarget.value)}>
-                <option value="">Choose a site</option>
-                <For each={sites()?.filter((s) => !sources().includes(s.site))}>
-                  {(s) => <option value={s.site}>{s.site}</option>}
-                </For>
-              </select>
-            </label>
-            <button class="primary" type="button" disabled={!chosen().length} onClick={transfer}>
-              Transfer
-            </button>
-            <span class="error" role="alert">{message()}</span>
-          </div>
+          <TransferDialog
+            studies={chosen().map((h) => h.uid)}
+            sources={sources()}
+            sites={(sites() ?? []).map((s) => s.site)}
+            onTransfer={props.onTransfer}
+          />
         </Show>
       </Show>
     </>

@@ -65,6 +65,18 @@ export function Transfers(props: { open?: string; role: string }) {
               />{" "}
               {j().totals.done} of {j().totals.objects} objects
             </p>
+            <p class="hint" aria-label="Schedule">
+              Priority {j().priority}
+              {j().window
+                ? ` · window ${j().window!.start}–${j().window!.end}${
+                  j().window!.timeZone ? ` ${j().window!.timeZone}` : ""
+                }`
+                : ""}
+              {j().bandwidthMbps ? ` · cap ${j().bandwidthMbps} Mbit/s` : ""}
+              {j().waitingUntil
+                ? ` · waiting for its window until ${new Date(j().waitingUntil!).toLocaleString()}`
+                : ""}
+            </p>
             <Show when={props.role !== "viewer"}>
               <div class="row">
                 <button

@@ -1,0 +1,151 @@
+/**
+ * The transfer dialog under the explorer's results: destination site and node, priority, time window
+ * and bandwidth cap for the studies selected. De-identification is shown, disabled, with the reason.
+ */
+import { createResource, createSignal, For, Show } from "solid-js";
+import { api } from "../api.ts";
+
+export function TransferDialog(props: {
+  studies: string[];
+  sources: string[];
+  sites: string[];
+  onTransfer: (id: string) => void;
+}) {
+  const [destination, setDestination] = createSignal("");
+  const [node, setNode] = createSignal("");
+  const [priority, setPriority] = createSignal(0);
+  const [start, setStart] = createSignal("");
+  const [end, setEnd] = createSignal("");
+  const [cap, setCap] = createSignal("");
+  const [message, setMessage] = createSignal("");
+  const [nodes] = createResource(destination, async (site) => {
+    if (!site) return [];
+    try {
+      return (await api.site.nodes.query({ site })) as { name: string }[];
+    } catch {
+      return [];
+    }
+  });
+
+  const transfer = async () => {
+    setMessage("");
+    if (props.sources.length !== 1) return setMessage("Pick studies from one site at a time.");
+    if (!destination()) return setMessage("Choose a destination site.");
+    if (Boolean(start()) !== Boolean(end())) {
+      return setMessage("Give the window both a start and an end, or neither.");
+    }
+    const mbps = cap() ? Number(cap()) : undefined;
+    if (mbps !== undefined && !(mbps >= 0.1)) {
+      return setMessage("The bandwidth cap is in Mbit/s, at least 0.1.");
+    }
+    try {
+      const { id } = await api.transfers.create.mutate({
+        source: { site: props.sources[0] },
+        destination: { site: destination(), ...(node() ? { node: node() } : {}) },
+        studies: props.studies,
+        ...(priority() ? { priority: priority() } : {}),
+        ...(start() ? { window: { start: start(), end: end() } } : {}),
+        ...(mbps !== undefined ? { bandwidthMbps: mbps } : {}),
+      });
+      props.onTransfer(id);
+    } catch (err) {
+      setMessage((err as Error).message);
+    }
+  };
+
+  return (
+    <form
+      class="card transfer-dialog"
+      aria-label="Transfer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void transfer();
+      }}
+    >
+      <span>{props.studies.length} selected</span>
+      <div class="row">
+        <label>
+          Destination
+          <select name="destination" onChange={(e) => (setDestination(e.currentTarget.value), setNode(""))}>
+            <option value="">Choose a site</option>
+            <For each={props.sites.filter((s) => !props.sources.includes(s))}>
+              {(s) => <option value={s}>{s}</option>}
+            </For>
+          </select>
+        </label>
+        <label>
+          Node
+          <select name="node" onChange={(e) => setNode(e.currentTarget.value)} disabled={!destination()}>
+            <option value="">The site's archive</option>
+            <For each={nodes() ?? []}>{(n) => <option value={n.name}>{n.name}</option>}</For>
+          </select>
+        </label>
+        <label>
+          Priority
+          <input
+            name="priority"
+            type="number"
+            min="-10"
+            max="10"
+            value={priority()}
+            onInput={(e) => setPriority(Number(e.currentTarget.value) || 0)}
+          />
+        </label>
+      </div>
+      <details>
+        <summary>Schedule and limits</summary>
+        <div class="row">
+          <label>
+            Window from
+            <input
+              name="windowStart"
+              type="time"
+              value={start()}
+              onInput={(e) => setStart(e.currentTarget.value)}
+            />
+          </label>
+          <label>
+            to
+            <input
+              name="windowEnd"
+              type="time"
+              value={end()}
+              onInput={(e) => setEnd(e.currentTarget.value)}
+            />
+          </label>
+          <label>
+            Bandwidth cap (Mbit/s)
+            <input
+              name="bandwidth"
+              type="number"
+              min="0.1"
+              step="0.1"
+              placeholder="none"
+              value={cap()}
+              onInput={(e) => setCap(e.currentTarget.value)}
+            />
+          </label>
+        </div>
+        <p class="hint">
+          Outside the window (hub time) nothing moves and the source holds what it queued. The cap applies to
+          this job's objects where they cross the hub.
+        </p>
+      </details>
+      <fieldset disabled>
+        <legend>De-identification</legend>
+        <label>
+          <input type="checkbox" name="pseudonymize" /> Pseudonymize at the source
+        </label>
+        <p class="hint">
+          Not available yet: the PS3.15 profiles it needs are not built (issue 4). Studies move as they are.
+        </p>
+      </fieldset>
+      <div class="row">
+        <button class="primary" type="submit" disabled={!props.studies.length}>Transfer</button>
+        <Show when={message()}>
+          <span class="error" role="alert">{message()}</span>
+        </Show>
+      </div>
+    </form>
+  );
+}
