@@ -16,7 +16,7 @@ import { recent } from "../auth/audit.ts";
 import type { Users } from "../auth/users.ts";
 import { Reason, type Request } from "@conduit/shared/tunnel/mod.ts";
 import type { BatchService } from "../transfers/batch.ts";
-import { BatchFileError } from "../transfers/rows.ts";
+import { BatchFileError, parseBatchFile } from "../transfers/rows.ts";
 
 const name = z.string().min(1).max(64);
 const uid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64);
@@ -157,6 +157,17 @@ export function appRouter(d: ApiDeps) {
         try {
           await d.users.add(input.name, input.role, input.password, actorOf(ctx.principal));
           return { user: input.name, role: input.role };
+        } catch (err) {
+          throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
+        }
+      }),
+      /** Disables a user (ending their sessions) or enables them again. */
+      setDisabled: procedure("admin").input(
+        z.object({ name: z.string().min(1).max(64), disabled: z.boolean() }).strict(),
+      ).mutation(async ({ ctx, input }) => {
+        try {
+          await d.users.setDisabled(input.name, input.disabled, actorOf(ctx.principal));
+          return { user: input.name, disabled: input.disabled };
         } catch (err) {
           throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
         }
@@ -323,6 +334,22 @@ export function appRouter(d: ApiDeps) {
           throw err;
         }
       }),
+      /**
+       * The rows of a CSV or XLSX file as they would be searched, each with its error if it cannot be
+       * used; nothing is searched or stored. A file that cannot be read at all is BAD_REQUEST.
+       */
+      preview: procedure("operator").input(
+        z.object({ filename: z.string().min(1).max(255), contentBase64: z.string().max(50_000_000) }).strict(),
+      ).mutation(async ({ input }) => {
+        const content = Uint8Array.from(atob(input.contentBase64), (c) => c.charCodeAt(0));
+        try {
+          const rows = await parseBatchFile(input.filename, content);
+          return { rows: rows.length, badRows: rows.filter((r) => r.error).length, first: rows.slice(0, 500) };
+        } catch (err) {
+          if (err instanceof BatchFileError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
+          throw err;
+        }
+      }),
       status: procedure("viewer").input(z.object({ id: z.string().min(1) }).strict()).query(
         async ({ input }) => {
           const b = await d.batches.status(input.id);
@@ -357,6 +384,15 @@ export function appRouter(d: ApiDeps) {
       ).mutation(({ ctx, input }) =>
         d.tokens.create(input.name, input.role, input.sites, actorOf(ctx.principal))
       ),
+      revoke: procedure("admin").input(z.object({ id: z.string().min(1).max(64) }).strict())
+        .mutation(async ({ ctx, input }) => {
+          try {
+            await d.tokens.revoke(input.id, actorOf(ctx.principal));
+            return { id: input.id, revoked: true };
+          } catch (err) {
+            throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
+          }
+        }),
     }),
     audit: router({
       /** The latest entries, newest first. */

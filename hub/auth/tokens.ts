@@ -69,9 +69,13 @@ export class ApiTokens {
     }));
   }
 
-  async revoke(id: string): Promise<void> {
-    const r = await this.db.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id))
-      .returning({ id: apiTokens.id });
+  /** Revokes a token for good (its next request is 401); the audit entry in the same transaction. */
+  async revoke(id: string, actor = "cli"): Promise<void> {
+    const [r] = await this.db.batch([
+      this.db.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id))
+        .returning({ id: apiTokens.id }),
+      entry(this.db, actor, "token.revoke", id),
+    ]);
     if (!r.length) throw new TokenError(`no token ${id}`);
   }
 

@@ -55,6 +55,21 @@ export class Users {
     ]);
   }
 
+  /**
+   * Disables a user (their sessions end at once and they cannot log in) or enables them again. An
+   * admin cannot disable themselves: someone must be left to undo it.
+   */
+  async setDisabled(name: string, disabled: boolean, actor = "cli"): Promise<void> {
+    const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
+    if (!user) throw new UserError(`no user ${name}`);
+    if (disabled && actor === `user:${name}`) throw new UserError("you cannot disable yourself");
+    await this.db.batch([
+      this.db.update(users).set({ disabledAt: disabled ? Date.now() : null }).where(eq(users.name, name)),
+      ...(disabled ? [this.db.delete(sessions).where(eq(sessions.user, name))] : []),
+      entry(this.db, actor, disabled ? "user.disable" : "user.enable", name),
+    ]);
+  }
+
   async list() {
     return (await this.db.select().from(users)).map((u) => ({
       name: u.name,

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Buffer } from "node:buffer";
 import { chromium } from "playwright-core";
 import { hasTool, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
@@ -145,14 +146,65 @@ Deno.test({
       await page.getByRole("button", { name: "Add site" }).click();
       await page.getByRole("status").filter({ hasText: "Enrollment token for east" }).waitFor();
       await page.screenshot({ path: path.join(SHOTS, "sites.png") });
+      // Batch: the file's rows are previewed with their errors before anything runs.
       await page.getByRole("button", { name: "Batch" }).click();
+      await page.getByLabel("File").setInputFiles({
+        name: "rows.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from("Patient ID,Study Date,Modality\nPAT0001,,CT\nX1,yesterday,\n"),
+      });
+      const preview = page.locator("table[aria-label=Rows]");
+      await preview.locator("tbody tr").nth(1).waitFor();
+      assert.match(await page.getByLabel("Preview").innerText(), /2 rows, 1 with an error/);
+      assert.match(await preview.locator('tr[data-row="3"]').innerText(), /StudyDate/);
       await page.screenshot({ path: path.join(SHOTS, "batch.png") });
+      await page.getByRole("button", { name: "Start" }).click();
+      await page.getByLabel("Batch result").getByText("done").waitFor({ timeout: 30_000 });
+      assert.match(
+        await page.getByLabel("Batch result").innerText(),
+        /2 rows, 2 studies found, 1 row with an error/,
+      );
+
+      // Admin: revoke a token (its next request is 401), disable a user (who can no longer log in).
+      const script = await hub.tokens.create("nightly script", "viewer", undefined, "test");
+      const asScript = () =>
+        fetch(`${url}dicomweb/sites/north/studies`, { headers: { authorization: `Bearer ${script.token}` } });
+      assert.equal(await asScript().then(async (r) => (await r.body?.cancel(), r.status)), 200);
       await page.getByRole("button", { name: "Admin" }).click();
+      page.once("dialog", (d) => d.accept());
+      await page.locator(`tr[data-token="${script.id}"]`).getByRole("button", { name: "Revoke" }).click();
+      await page.locator(`tr[data-token="${script.id}"]`).getByText("revoked").waitFor();
+      assert.equal(await asScript().then(async (r) => (await r.body?.cancel(), r.status)), 401);
+      await page.locator('tr[data-user="view"]').getByRole("button", { name: "Disable" }).click();
+      await page.locator('tr[data-user="view"]').getByText("disabled").waitFor();
+      assert.equal(
+        await page.locator('tr[data-user="boss"]').getByRole("button").count(),
+        0,
+        "no self-disable",
+      );
+      const denied = await fetch(`${url}auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "view", password: "viewer password" }),
+      });
+      assert.equal(denied.status, 401);
+      await denied.body?.cancel();
       const audit = page.locator("table[aria-label=Audit]");
+      await audit.getByText("user.disable").first().waitFor();
+      assert.match(await audit.innerText(), /user:boss\s+token\.revoke\s+/);
       await audit.getByText("transfer.create").first().waitFor();
       assert.match(await audit.innerText(), /user:ops\s+transfer\.create/);
       assert.match(await audit.innerText(), /user:boss\s+site\.add\s+east/);
       await page.screenshot({ path: path.join(SHOTS, "admin.png") });
+      // The dark theme follows the system setting.
+      await page.emulateMedia({ colorScheme: "dark" });
+      await page.getByRole("button", { name: "Dashboard" }).click();
+      const background = await page.locator("body").evaluate((b) =>
+        (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } })
+          .getComputedStyle(b).backgroundColor
+      );
+      assert.notEqual(background, "rgb(250, 250, 250)");
+      await page.screenshot({ path: path.join(SHOTS, "dashboard-dark.png") });
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();

@@ -66,7 +66,7 @@ export function App() {
               <Batch onTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))} />
             </Match>
             <Match when={screen() === "admin"}>
-              <Admin />
+              <Admin user={user()!.user} />
             </Match>
           </Switch>
         </main>

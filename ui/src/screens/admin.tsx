@@ -1,8 +1,8 @@
 /** Admin: users, API tokens, and the audit log. */
-import { createResource, createSignal, For } from "solid-js";
+import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 
-export function Admin() {
+export function Admin(props: { user: string }) {
   const [users, { refetch: refetchUsers }] = createResource(() => api.users.list.query());
   const [tokens, { refetch: refetchTokens }] = createResource(() => api.tokens.list.query());
   const [audit, { refetch: refetchAudit }] = createResource(() => api.audit.list.query({ limit: 100 }));
@@ -11,8 +11,8 @@ export function Admin() {
   let userName!: HTMLInputElement, userRole!: HTMLSelectElement, userPassword!: HTMLInputElement;
   let tokenName!: HTMLInputElement, tokenRole!: HTMLSelectElement;
 
-  const run = async (e: Event, what: () => Promise<string>) => {
-    e.preventDefault();
+  const run = async (e: Event | undefined, what: () => Promise<string>) => {
+    e?.preventDefault();
     setError("");
     setMessage("");
     try {
@@ -38,21 +38,40 @@ export function Admin() {
       <p class="error" role="alert">{error()}</p>
       <section class="card">
         <h2>Users</h2>
-        <table>
+        <table aria-label="Users">
           <thead>
             <tr>
               <th>User</th>
               <th>Role</th>
               <th>Since</th>
+              <th>State</th>
+              <th></th>
             </tr>
           </thead>
           <tbody>
             <For each={users()}>
               {(u) => (
-                <tr>
+                <tr data-user={u.name}>
                   <td>{u.name}</td>
                   <td>{u.role}</td>
                   <td>{new Date(u.createdAt).toLocaleDateString()}</td>
+                  <td class={u.disabled ? "state-revoked" : "state-online"}>
+                    {u.disabled ? "disabled" : "active"}
+                  </td>
+                  <td>
+                    <Show when={u.name !== props.user}>
+                      <button
+                        type="button"
+                        onClick={() =>
+                          run(undefined, async () => {
+                            await api.users.setDisabled.mutate({ name: u.name, disabled: !u.disabled });
+                            return `user ${u.name} ${u.disabled ? "enabled" : "disabled"}`;
+                          })}
+                      >
+                        {u.disabled ? "Enable" : "Disable"}
+                      </button>
+                    </Show>
+                  </td>
                 </tr>
               )}
             </For>
@@ -90,7 +109,7 @@ export function Admin() {
       </section>
       <section class="card">
         <h2>API tokens</h2>
-        <table>
+        <table aria-label="Tokens">
           <thead>
             <tr>
               <th>Id</th>
@@ -98,17 +117,38 @@ export function Admin() {
               <th>Role</th>
               <th>Sites</th>
               <th>State</th>
+              <th></th>
             </tr>
           </thead>
           <tbody>
             <For each={tokens()}>
               {(t) => (
-                <tr>
+                <tr data-token={t.id}>
                   <td>{t.id}</td>
                   <td>{t.name}</td>
                   <td>{t.role}</td>
                   <td>{t.sites?.join(", ") ?? "all"}</td>
-                  <td>{t.revoked ? "revoked" : "active"}</td>
+                  <td class={t.revoked ? "state-revoked" : "state-online"}>
+                    {t.revoked ? "revoked" : "active"}
+                  </td>
+                  <td>
+                    <Show when={!t.revoked}>
+                      <button
+                        type="button"
+                        onClick={() => {
+                          if (
+                            !confirm(`Revoke token ${t.name}? Scripts using it stop working at once.`)
+                          ) return;
+                          void run(undefined, async () => {
+                            await api.tokens.revoke.mutate({ id: t.id });
+                            return `token ${t.id} revoked`;
+                          });
+                        }}
+                      >
+                        Revoke
+                      </button>
+                    </Show>
+                  </td>
                 </tr>
               )}
             </For>

@@ -1,4 +1,7 @@
-/** Batch: upload a CSV or XLSX of searches, see row errors, follow it, download the results. */
+/**
+ * Batch: choose a CSV or XLSX of searches, preview its rows with their errors, start it, follow it,
+ * download the results.
+ */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 
@@ -7,26 +10,45 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   const [id, setId] = createSignal<string | undefined>();
   const [status, { refetch }] = createResource(id, (batch) => api.batch.status.query({ id: batch }));
   const [error, setError] = createSignal("");
+  const [preview, setPreview] = createSignal<Preview | undefined>();
   let file!: HTMLInputElement,
     kind!: HTMLSelectElement,
     source!: HTMLSelectElement,
     destination!: HTMLSelectElement;
 
-  const upload = async (e: Event) => {
-    e.preventDefault();
-    setError("");
+  const read = async (): Promise<{ filename: string; contentBase64: string } | undefined> => {
     const f = file.files?.[0];
-    if (!f) return setError("Choose a .csv or .xlsx file.");
+    if (!f) return undefined;
     const bytes = new Uint8Array(await f.arrayBuffer());
     let binary = "";
     for (let i = 0; i < bytes.length; i += 0x8000) {
       binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     }
+    return { filename: f.name, contentBase64: btoa(binary) };
+  };
+
+  const showPreview = async () => {
+    setError("");
+    setPreview(undefined);
+    setId(undefined);
+    const content = await read();
+    if (!content) return;
+    try {
+      setPreview(await api.batch.preview.mutate(content));
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
+  const upload = async (e: Event) => {
+    e.preventDefault();
+    setError("");
+    const content = await read();
+    if (!content) return setError("Choose a .csv or .xlsx file.");
     try {
       const r = await api.batch.upload.mutate({
         kind: kind.value as "query" | "transfer",
-        filename: f.name,
-        contentBase64: btoa(binary),
+        ...content,
         sites: source.value
           ? [source.value]
           : (sites() ?? []).filter((s) => s.state === "online").map((s) => s.site),
@@ -59,7 +81,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
       </p>
       <form class="row" onSubmit={upload}>
         <label>
-          File<input type="file" accept=".csv,.xlsx" ref={file} />
+          File<input type="file" accept=".csv,.xlsx" ref={file} onChange={showPreview} />
         </label>
         <label>
           Kind
@@ -81,16 +103,22 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
             <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
           </select>
         </label>
-        <button class="primary" type="submit">Upload and run</button>
+        <button class="primary" type="submit" disabled={!preview() || preview()!.rows === preview()!.badRows}>
+          Start
+        </button>
       </form>
       <p class="error" role="alert">{error()}</p>
+      <Show when={preview() && !id()}>
+        <PreviewTable preview={preview()!} />
+      </Show>
       <Show when={status()}>
         {(s) => (
           <div aria-label="Batch result">
             <p>
               {s().filename}:{" "}
               <span class={`state-${s().status === "done" ? "success" : "pending"}`}>{s().status}</span>,{" "}
-              {s().rows} rows, {s().matches} studies found, {s().errors.length} rows with an error
+              {count(s().rows, "row")}, {count(s().matches, "study", "studies")} found,{" "}
+              {count(s().errors.length, "row")} with an error
             </p>
             <Show when={s().errors.length}>
               <table>
@@ -129,5 +157,54 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         )}
       </Show>
     </section>
+  );
+}
+
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+type Preview = Awaited<ReturnType<typeof api.batch.preview.mutate>>;
+
+const PREVIEW_COLUMNS: [string, string][] = [
+  ["PatientID", "Patient ID"],
+  ["PatientName", "Name"],
+  ["PatientBirthDate", "Birth date"],
+  ["AccessionNumber", "Accession"],
+  ["StudyDate", "Study date"],
+  ["ModalitiesInStudy", "Modality"],
+];
+
+/** The file's rows as they will be searched; rows that cannot be used say why, and are skipped. */
+function PreviewTable(props: { preview: Preview }) {
+  return (
+    <div aria-label="Preview">
+      <p>
+        {count(props.preview.rows, "row")}, {props.preview.badRows} with an error (skipped; the others run).
+        {props.preview.rows > props.preview.first.length
+          ? ` The first ${props.preview.first.length} are shown.`
+          : ""}
+      </p>
+      <table aria-label="Rows">
+        <thead>
+          <tr>
+            <th>Row</th>
+            <For each={PREVIEW_COLUMNS}>{([, label]) => <th>{label}</th>}</For>
+            <th>Pseudonym</th>
+            <th>Error</th>
+          </tr>
+        </thead>
+        <tbody>
+          <For each={props.preview.first}>
+            {(r) => (
+              <tr data-row={r.row} class={r.error ? "bad-row" : ""}>
+                <td>{r.row}</td>
+                <For each={PREVIEW_COLUMNS}>{([key]) => <td>{r.keys[key] ?? ""}</td>}</For>
+                <td>{r.pseudonym ?? ""}</td>
+                <td class="error">{r.error ?? ""}</td>
+              </tr>
+            )}
+          </For>
+        </tbody>
+      </table>
+    </div>
   );
 }
