@@ -16,7 +16,7 @@ import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts"
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { datasetToJson } from "@conduit/shared/dicom/json.ts";
-import { parseMultipart } from "../../hub/dicomweb/multipart.ts";
+import { responseParts } from "../support/multipart.ts";
 
 installXhr();
 const skip = skipReason("storescu");
@@ -376,19 +376,7 @@ Deno.test({
       list: string,
     ) =>
       `/sites/north/studies/${attrs.studyInstanceUid}/series/${attrs.seriesInstanceUid}/instances/${attrs.sopInstanceUid}/frames/${list}`;
-    const parts = async (res: Response) => {
-      const boundary = /boundary=([^;]+)/.exec(res.headers.get("content-type")!)![1];
-      const out: { type: string; body: Uint8Array }[] = [];
-      for await (const p of parseMultipart(res.body!, boundary)) {
-        const chunks: Uint8Array[] = [];
-        for await (const c of p.body) chunks.push(c);
-        out.push({
-          type: p.headers.get("content-type")!,
-          body: new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()),
-        });
-      }
-      return out;
-    };
+    const parts = responseParts;
 
     // Native: 15 frames of 10 × 10 × 32 bit (implicit VR); frames 5 and 2, in that order.
     const mr = await pixelsOf(files[0]);
@@ -462,24 +450,19 @@ Deno.test({
       `/sites/north/studies/${attrs.studyInstanceUid}/series/${attrs.seriesInstanceUid}/instances/${attrs.sopInstanceUid}`,
     );
     assert.equal(res.status, 200);
-    const boundary = /boundary=([^;]+)/.exec(res.headers.get("content-type")!)![1];
-    let part: Uint8Array | undefined;
-    for await (const p of parseMultipart(res.body!, boundary)) {
-      assert.equal(p.headers.get("content-type"), "application/dicom; transfer-syntax=1.2.840.10008.1.2.1");
-      const chunks: Uint8Array[] = [];
-      for await (const c of p.body) chunks.push(c);
-      part = new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
-    }
-    const rh = readPart10Header(part!);
+    const [only] = await responseParts(res);
+    assert.equal(only.type, "application/dicom; transfer-syntax=1.2.840.10008.1.2.1");
+    const part = only.body;
+    const rh = readPart10Header(part);
     assert.equal(rh.transferSyntax, "1.2.840.10008.1.2.1");
-    const { dataset: rds } = parseDataSet(part!, encodingOf(rh.transferSyntax), { start: rh.datasetOffset });
+    const { dataset: rds } = parseDataSet(part, encodingOf(rh.transferSyntax), { start: rh.datasetOffset });
     // Same elements in the same order; the same values wherever the dictionary knew the VR; pixels unchanged.
     assert.deepEqual(
       rds.elements.map((e) => e.tag),
       sds.elements.map((e) => e.tag).filter((t) => t !== 0xfffcfffc),
     );
     const sj = datasetToJson(source, sds, { littleEndian: true });
-    const rj = datasetToJson(part!, rds, { littleEndian: true });
+    const rj = datasetToJson(part, rds, { littleEndian: true });
     for (const [tag, v] of Object.entries(sj)) {
       if (v.vr !== "UN" && tag !== "7FE00010") assert.deepEqual(rj[tag], v, tag);
     }
@@ -487,7 +470,7 @@ Deno.test({
       const el = ds.elements.find((e) => e.tag === 0x7fe00010)!;
       return b.subarray(el.valueOffset, el.valueOffset + el.length);
     };
-    assert.deepEqual(pixels(part!, rds), pixels(source, sds));
+    assert.deepEqual(pixels(part, rds), pixels(source, sds));
   },
 });
 

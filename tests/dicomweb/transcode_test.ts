@@ -12,7 +12,7 @@ import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub
 import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { parseMultipart } from "../../hub/dicomweb/multipart.ts";
+import { type Part, responseParts } from "../support/multipart.ts";
 
 const skip = skipReason("storescu", "dcmdrle", "dcmdjpls", "gdcmconv");
 if (skip) console.warn(`transcode_test: skipped: ${skip}`);
@@ -82,20 +82,8 @@ async function fetchParts(r: Rig, url: string, accept: string) {
   const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb/sites/north${url}`, {
     headers: { authorization: `Bearer ${r.token}`, accept },
   });
-  if (res.status !== 200) {
-    return { status: res.status, text: await res.text(), parts: [] as { type: string; body: Uint8Array }[] };
-  }
-  const boundary = /boundary=([^;]+)/.exec(res.headers.get("content-type")!)![1];
-  const parts: { type: string; body: Uint8Array }[] = [];
-  for await (const p of parseMultipart(res.body!, boundary)) {
-    const chunks: Uint8Array[] = [];
-    for await (const c of p.body) chunks.push(c);
-    parts.push({
-      type: p.headers.get("content-type")!,
-      body: new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()),
-    });
-  }
-  return { status: res.status, text: "", parts };
+  if (res.status !== 200) return { status: res.status, text: await res.text(), parts: [] as Part[] };
+  return { status: res.status, text: "", parts: await responseParts(res) };
 }
 
 const instanceUrl = (a: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string }) =>
