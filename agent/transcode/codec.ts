@@ -7,27 +7,9 @@
  */
 import codecs from "dcmjs-codecs";
 import dcmjs from "dcmjs";
-import { TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 
 // deno-lint-ignore no-explicit-any
 const { NativeCodecs, Transcoder } = codecs as any;
-
-/** The syntaxes dcmjs-codecs reads and writes (its README); deflate and video are not among them. */
-export const TRANSCODABLE: ReadonlySet<string> = new Set([
-  TransferSyntax.ImplicitVRLittleEndian,
-  TransferSyntax.ExplicitVRLittleEndian,
-  TransferSyntax.ExplicitVRBigEndian,
-  TransferSyntax.Rle,
-  TransferSyntax.JpegBaseline,
-  TransferSyntax.JpegLosslessSV1,
-  TransferSyntax.JpegLsLossless,
-  TransferSyntax.JpegLsNearLossless,
-  TransferSyntax.Jpeg2000Lossless,
-  TransferSyntax.Jpeg2000,
-  TransferSyntax.HtJpeg2000Lossless,
-  TransferSyntax.HtJpeg2000LosslessRpcl,
-  TransferSyntax.HtJpeg2000,
-]);
 
 let ready: Promise<void> | undefined;
 

@@ -4,9 +4,24 @@
  * the event loop the tunnel's heartbeats ride on; requests queue there one at a time. An object over
  * `MAX_TRANSCODE_BYTES` is refused: the whole object is held in memory while it is transcoded.
  */
-import { TRANSCODABLE, transcodePart10 } from "./codec.ts";
+import { TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 
-export { TRANSCODABLE };
+/** The syntaxes dcmjs-codecs reads and writes (its README); deflate and video are not among them. */
+export const TRANSCODABLE: ReadonlySet<string> = new Set([
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+  TransferSyntax.Rle,
+  TransferSyntax.JpegBaseline,
+  TransferSyntax.JpegLosslessSV1,
+  TransferSyntax.JpegLsLossless,
+  TransferSyntax.JpegLsNearLossless,
+  TransferSyntax.Jpeg2000Lossless,
+  TransferSyntax.Jpeg2000,
+  TransferSyntax.HtJpeg2000Lossless,
+  TransferSyntax.HtJpeg2000LosslessRpcl,
+  TransferSyntax.HtJpeg2000,
+]);
 
 /** The largest object transcoded (its Part 10 size). */
 export const MAX_TRANSCODE_BYTES = 256 * 1024 * 1024;
@@ -81,7 +96,8 @@ class TranscodeWorker {
     clearTimeout(this.#idle);
     const worker = this.#start();
     if (!worker) {
-      return transcodePart10(part10, to).catch((err) => {
+      // Loaded only here (and in the worker), not with the agent.
+      return import("./codec.ts").then(({ transcodePart10 }) => transcodePart10(part10, to)).catch((err) => {
         throw new TranscodeError(err instanceof Error ? err.message : String(err));
       });
     }
