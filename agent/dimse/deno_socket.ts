@@ -212,14 +212,15 @@ export function listen(
 const gc = (globalThis as any).gc as (() => void) | undefined;
 let sinceGc = 0;
 /**
- * With `--v8-flags=--expose-gc` (as `deno task agent` runs), a collection every 32 MiB received keeps
- * spent receive buffers from piling up ahead of V8's own schedule: 167 MB instead of about 190–240 MB
- * peak RSS for an 800 MB object. Without the flag nothing happens here.
+ * With `--v8-flags=--expose-gc` (as `deno task agent` runs), a collection every 16 MiB received keeps
+ * spent receive buffers from piling up ahead of V8's own schedule. Peak RSS for an 800 MB object, with
+ * the agent at about 135 MB idle: 168–187 MB at 16 MiB, 193–201 MB at 32 MiB (2026-11-22), about 240
+ * MB without. Without the flag nothing happens here.
  */
 function collectEvery(bytes: number): void {
   if (!gc) return;
   sinceGc += bytes;
-  if (sinceGc < 32 * 1024 * 1024) return;
+  if (sinceGc < 16 * 1024 * 1024) return;
   sinceGc = 0;
   gc();
 }
