@@ -192,6 +192,11 @@ export class ScuAssociation {
     return this.#network;
   }
 
+  /** True while the association is negotiated and its connection has not closed. */
+  get isOpen(): boolean {
+    return Boolean(this.#network?.association) && !this.#closed;
+  }
+
   /** True when a context for this SOP class and transfer syntax was accepted. */
   accepts(sopClassUid: string, transferSyntax?: string): boolean {
     const association = this.#network?.association;

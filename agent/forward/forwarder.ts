@@ -6,9 +6,9 @@
  */
 import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
-import type { AgentConfig, NodeConfig } from "../config/schema.ts";
+import type { AgentConfig } from "../config/schema.ts";
 import { Status } from "../dimse/handlers.ts";
-import { NoContextAcceptedError } from "../dimse/scu.ts";
+import { NoContextAcceptedError, type ScuAssociation } from "../dimse/scu.ts";
 import { scuTo } from "../nodes/connect.ts";
 import type { Archive } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
@@ -16,6 +16,7 @@ import type { ClaimedRow, Queue } from "../queue/queue.ts";
 import type { Session } from "@conduit/shared/tunnel/mod.ts";
 import { parseRemoteDestination } from "../routes/rules.ts";
 import { sendRemote } from "./remote.ts";
+import { HeldAssociation } from "./held_association.ts";
 
 /** What the forwarder reports (metrics hook). */
 export type ForwardEvent =
@@ -128,6 +129,21 @@ export class Forwarder {
     const remote = parseRemoteDestination(destination);
     const wakeup = this.#wakeups.get(destination)!;
     const log = this.log.child({ destination, slot });
+    const held = node ? new HeldAssociation(() => scuTo(this.config, node)) : undefined;
+    try {
+      await this.#work(destination, remote, wakeup, held, log);
+    } finally {
+      await held?.release();
+    }
+  }
+
+  async #work(
+    destination: string,
+    remote: { site: string; node?: string } | undefined,
+    wakeup: Wakeup,
+    held: HeldAssociation | undefined,
+    log: Logger,
+  ): Promise<void> {
     while (this.#running) {
       try {
         const session = remote ? this.tunnel() : undefined;
@@ -143,7 +159,7 @@ export class Forwarder {
           continue;
         }
         if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
-        else await this.#send(destination, node, rows, log);
+        else await this.#send(destination, held!, rows, log);
       } catch (err) {
         log.error("forward worker error", { reason: (err as Error).message });
         await wakeup.wait(1000);
@@ -151,12 +167,10 @@ export class Forwarder {
     }
   }
 
-  async #send(destination: string, node: NodeConfig, rows: ClaimedRow[], log: Logger): Promise<void> {
-    const scu = scuTo(this.config, node);
+  async #send(destination: string, held: HeldAssociation, rows: ClaimedRow[], log: Logger): Promise<void> {
+    let scu: ScuAssociation;
     try {
-      await scu.open({
-        storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
-      });
+      scu = await held.for(rows);
     } catch (err) {
       if (err instanceof NoContextAcceptedError) {
         // Reachable, but it takes none of these SOP classes in these syntaxes: that will not change
@@ -211,12 +225,13 @@ export class Forwarder {
         });
         if (status === null) {
           // The association is gone: the others were not attempted; they go back as they were.
+          held.drop();
           for (const rest of rows.slice(i + 1)) this.queue.release(rest.id);
           return;
         }
       }
     } finally {
-      await scu.release();
+      held.idle();
     }
   }
 

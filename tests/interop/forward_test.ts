@@ -310,3 +310,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a forward worker keeps its association between batches while objects trickle in, and opens a new one for other contexts",
+  ignore: !!skip,
+  fn: async () => {
+    const scpDir = await Deno.makeTempDir({ prefix: "fwd-held-" });
+    const scp = await startStorescp({ dir: scpDir, bitPreserving: true, extraArgs: ["-uf", "-v"] });
+    const agent = await startAgentProcess({
+      config: {
+        nodes: { archive: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
+        routes: [{ name: "all", to: [{ node: "archive" }] }],
+        queue: { concurrency: 1 },
+      },
+    });
+    const associations = async () =>
+      // Acknowledged, not Received: storescp also logs the harness's readiness probe as received.
+      ((await Deno.readTextFile(scp.logFile)).match(/Association Acknowledged/g) ?? []).length;
+    try {
+      const ct = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 6,
+        rows: 32,
+        columns: 32,
+        seed: "held-ct",
+      });
+      // Three storescu runs, a few hundred ms apart: three or more batches, one association.
+      for (const pair of [ct.paths.slice(0, 2), ct.paths.slice(2, 4), ct.paths.slice(4)]) {
+        assert.equal((await storescu(pair, agent)).code, 0);
+        await until("the pair delivered", async () => (await listFiles(scpDir)).length % 2 === 0);
+        await sleep(300);
+      }
+      await until("six delivered", async () => (await listFiles(scpDir)).length === 6);
+      assert.equal(await associations(), 1, "one association for the three batches");
+      // An MR object needs a context the held association lacks: a new association.
+      const mr = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 1,
+        rows: 32,
+        columns: 32,
+        seed: "held-mr",
+        modality: "MR",
+      });
+      assert.equal((await storescu(mr.paths, agent)).code, 0);
+      await until("seven delivered", async () => (await listFiles(scpDir)).length === 7);
+      assert.equal(await associations(), 2);
+      // Idle for longer than the hold: released (storescp logs the release).
+      await until(
+        "released",
+        async () => /Association Release/.test(await Deno.readTextFile(scp.logFile)),
+        10_000,
+      );
+    } finally {
+      await agent.stop();
+      await scp.stop();
+    }
+  },
+});
