@@ -16,7 +16,7 @@ import type { ClaimedRow, Queue } from "../queue/queue.ts";
 import type { Session } from "@conduit/shared/tunnel/mod.ts";
 import { parseRemoteDestination } from "../routes/rules.ts";
 import { sendRemote } from "./remote.ts";
-import { HeldAssociation } from "./held_association.ts";
+import { type Contention, HeldAssociation } from "./held_association.ts";
 
 /** What the forwarder reports (metrics hook). */
 export type ForwardEvent =
@@ -46,6 +46,8 @@ export class Forwarder {
   #running = false;
   #loops: Promise<void>[] = [];
   #wakeups = new Map<string, Wakeup>();
+  /** Per destination, shared by its workers' held associations. */
+  #contention = new Map<string, Contention>();
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -129,7 +131,10 @@ export class Forwarder {
     const remote = parseRemoteDestination(destination);
     const wakeup = this.#wakeups.get(destination)!;
     const log = this.log.child({ destination, slot });
-    const held = node ? new HeldAssociation(() => scuTo(this.config, node)) : undefined;
+    if (!this.#contention.has(destination)) this.#contention.set(destination, { opening: 0 });
+    const held = node
+      ? new HeldAssociation(() => scuTo(this.config, node), this.#contention.get(destination))
+      : undefined;
     try {
       await this.#work(destination, remote, wakeup, held, log);
     } finally {

@@ -4,7 +4,10 @@
  * when the agent forwards as fast as it receives), and opening and releasing an association per batch
  * then cost more than the objects (458 associations for 500 objects in the forward benchmark). The
  * association is reused while it is open and has an accepted context for every object of the next
- * batch, and released after `idleMs` without a batch, or when the worker stops.
+ * batch, and released after `idleMs` without a batch, or when the worker stops. It is released at once
+ * after a batch when another worker of the same destination is waiting for an association of its own:
+ * a peer that serves one association at a time (DCMTK's storescp without --fork) would otherwise keep
+ * that worker and its claimed objects waiting for as long as this one has work.
  */
 import type { ScuAssociation } from "../dimse/scu.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
@@ -12,12 +15,18 @@ import type { ClaimedRow } from "../queue/queue.ts";
 /** How long an association stays open with nothing to send. */
 export const ASSOCIATION_IDLE_MS = 2000;
 
+/** Shared by the workers of one destination: how many are opening an association right now. */
+export interface Contention {
+  opening: number;
+}
+
 export class HeldAssociation {
   #scu?: ScuAssociation;
   #idle?: ReturnType<typeof setTimeout>;
 
   constructor(
     private readonly connect: () => ScuAssociation,
+    private readonly contention: Contention = { opening: 0 },
     private readonly idleMs = ASSOCIATION_IDLE_MS,
   ) {}
 
@@ -28,9 +37,14 @@ export class HeldAssociation {
     if (held?.isOpen && rows.every((r) => held.accepts(r.sopClassUid, r.transferSyntaxUid))) return held;
     await this.release();
     const scu = this.connect();
-    await scu.open({
-      storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
-    });
+    this.contention.opening++;
+    try {
+      await scu.open({
+        storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
+      });
+    } finally {
+      this.contention.opening--;
+    }
     this.#scu = scu;
     return scu;
   }
@@ -39,6 +53,10 @@ export class HeldAssociation {
   idle(): void {
     clearTimeout(this.#idle);
     if (!this.#scu) return;
+    if (this.contention.opening > 0) {
+      void this.release();
+      return;
+    }
     this.#idle = setTimeout(() => void this.release(), this.idleMs);
   }
 
