@@ -1,23 +1,23 @@
 /**
  * Relaying an object from one agent to another: the source agent opens a stream with `relay`, the
- * hub opens one to the destination agent with `store`, and copies records both ways (the object
- * one way, the acknowledgement back). Both streams are flow-controlled, so the hub holds at most a
- * window and a record per direction, never a whole object.
+ * hub opens one to the destination agent with `store`, and once both requests are through copies the
+ * streams' bytes both ways as they come (the object one way, the acknowledgement back), without
+ * taking records apart and framing them again: each frame's payload goes on as one frame. Both
+ * streams are flow-controlled, so the hub holds at most a window per direction, never a whole object.
  */
 import { Channel, Request, type Stream } from "@conduit/shared/tunnel/mod.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { SiteSession } from "./sessions.ts";
 import type { RateLimiter } from "../transfers/bandwidth.ts";
 
-async function pipe(from: Channel, to: Channel, limiter?: RateLimiter): Promise<void> {
-  for (let r = await from.next(); r; r = await from.next()) {
-    if (r.kind === "json") await to.send(r.value);
-    else {
-      await limiter?.take(r.data.byteLength, to.stream.signal);
-      await to.sendBytes(r.data);
-    }
-  }
-  await to.end();
+async function pipe(from: Stream, to: Stream, first: Uint8Array[] = [], limiter?: RateLimiter): Promise<void> {
+  const pass = async (chunk: Uint8Array) => {
+    await limiter?.take(chunk.byteLength, to.signal);
+    await to.write(chunk);
+  };
+  for (const chunk of first) await pass(chunk);
+  for (let chunk = await from.read(); chunk; chunk = await from.read()) await pass(chunk);
+  await to.close();
 }
 
 /** The bandwidth cap for objects a site relays under a queue route, if any. */
@@ -56,7 +56,7 @@ export async function relayStream(
     const limiter = request.route && limiterFor ? await limiterFor(fromSite, request.route) : undefined;
     to = new Channel(destination.session.open());
     await to.send({ op: "store", from: fromSite, ...(request.node ? { node: request.node } : {}) });
-    await Promise.all([pipe(from, to, limiter), pipe(to, from)]);
+    await Promise.all([pipe(stream, to.stream, from.detach(), limiter), pipe(to.stream, stream)]);
   } catch (err) {
     log.debug("relay stream failed", { from: fromSite, reason: (err as Error).message });
     from.stream.reset("relay failed");

@@ -103,6 +103,18 @@ export class Channel {
     return parsed.data;
   }
 
+  /**
+   * Hands over the bytes this channel read from its stream past the last record it returned, for a
+   * caller that goes on reading the stream itself (the hub's relay, after the request). The channel
+   * must not be read again.
+   */
+  detach(): Uint8Array[] {
+    if (this.#bytesLeft > 0) throw new ChannelError("detach() inside a bytes record");
+    const out = this.#pending.splice(0);
+    this.#pendingBytes = 0;
+    return out;
+  }
+
   /** Half-closes the stream after what was sent. */
   end(): Promise<void> {
     return this.stream.close();
