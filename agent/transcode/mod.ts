@@ -61,8 +61,14 @@ class TranscodeWorker {
         else p?.reject(new TranscodeError(e.data.error ?? "the transcoder gave nothing"));
         this.#armIdle();
       };
+      let answered = false;
+      worker.addEventListener("message", () => (answered = true));
       worker.onerror = (e) => {
         e.preventDefault();
+        // A worker that never answered could not load (a bundled build has no worker module beside
+        // it): from now on transcode in this thread. One that did answer crashed on an input; the next
+        // request starts a new one.
+        if (!answered) this.#broken = true;
         this.#fail(new TranscodeError(`the transcoding worker failed: ${e.message}`));
       };
       this.#worker = worker;
