@@ -58,6 +58,15 @@ export class Scheduler {
     this.#limiters.delete(transferId);
   }
 
+  /** Drops everything remembered of a transfer that has ended (its tasks given). */
+  ended(transferId: string, taskIds: string[]): void {
+    this.#limiters.delete(transferId);
+    for (const id of taskIds) {
+      this.#held.delete(id);
+      this.#taskTransfer.delete(id);
+    }
+  }
+
   /**
    * The bandwidth limiter for an object `fromSite` relays under `route` (`transfer:<task>`), when its
    * transfer has a cap. Lookups are remembered: one query per task, not per object.

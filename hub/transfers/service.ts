@@ -279,6 +279,7 @@ export class TransferService {
       ),
       entry(this.db, actor, "transfer.cancel", transferId),
     ]);
+    this.#schedule.ended(transferId, tasks.map((k) => k.id));
     return (await this.get(transferId))!;
   }
 
@@ -434,6 +435,7 @@ export class TransferService {
   async #settle(transferId: string): Promise<void> {
     const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
     if (!tasks.every((k) => TERMINAL.has(k.status))) return;
+    this.#schedule.ended(transferId, tasks.map((k) => k.id));
     const status = tasks.some((k) => k.status === "failure")
       ? "failure"
       : tasks.some((k) => k.status === "warning")
