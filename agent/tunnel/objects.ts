@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
+import { MAX_PAYLOAD, RECORD_HEADER } from "@conduit/shared/tunnel/mod.ts";
 import type { RawFileInfo } from "../dimse/raw_dataset.ts";
 import { type ReceivedObject, StoreFileStream } from "../dimse/store_stream.ts";
 import {
@@ -22,7 +23,8 @@ import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts
 import { numberValues } from "@conduit/shared/dicom/values.ts";
 import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
 
-const CHUNK = 256 * 1024;
+/** Bytes per record: with its header, four whole 64 KiB frames. */
+const CHUNK = 4 * MAX_PAYLOAD - RECORD_HEADER;
 
 export class ObjectTransferError extends Error {
   override name = "ObjectTransferError";
