@@ -15,6 +15,7 @@ import {
 } from "@conduit/shared/tunnel/mod.ts";
 import type { Logger } from "@conduit/shared/log.ts";
 import { openTunnelSocket } from "./socket.ts";
+import { backoffMs } from "../queue/policy.ts";
 
 export type TunnelState = "connecting" | "online" | "offline" | "stopped";
 
@@ -32,11 +33,6 @@ export interface TunnelClientOptions {
   backoffCapMs?: number;
   /** A ping unanswered this long ends the session (default 10 s). */
   heartbeatTimeoutMs?: number;
-}
-
-/** Full jitter: a uniform wait in [0, min(cap, base * 2^attempt)). */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random = Math.random): number {
-  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
 }
 
 export class TunnelClient {
@@ -90,8 +86,13 @@ export class TunnelClient {
       this.state = "offline";
       if (this.#stopping) break;
       // A session that held for a while starts the backoff over; a link that keeps failing backs off.
-      if (this.#held) attempt = 0;
-      const delay = backoffDelay(attempt++, this.#o.backoffBaseMs ?? 500, this.#o.backoffCapMs ?? 30_000);
+      // (#held is cleared here: it stays true after the session ended, and every failed attempt that
+      // followed would otherwise start the backoff over.)
+      if (this.#held) {
+        attempt = 0;
+        this.#held = false;
+      }
+      const delay = backoffMs(++attempt, this.#o.backoffBaseMs ?? 500, this.#o.backoffCapMs ?? 30_000);
       log.info("reconnecting to the hub", { inMs: delay, attempt });
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);

@@ -228,3 +228,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "after a session that held, a hub that stays down is retried with a growing backoff",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    const agent = await startAgentProcess({
+      config: { hub: { reconnectBaseSeconds: 0.05, reconnectCapSeconds: 2 } },
+      args: [
+        "--site",
+        "north",
+        "--hub",
+        hub.tunnelUrl,
+        "--enroll",
+        (await hub.registry.add("north")).enrollmentToken,
+      ],
+    });
+    try {
+      await eventually("north online", () => hub.sessions.get("north"));
+      await new Promise((r) => setTimeout(r, 5500)); // past the 5 s after which a session counts as held
+      await hub.stop();
+      const attempts = await eventually("five reconnect attempts", async () => {
+        const lines = (await Deno.readTextFile(agent.logFile)).split("\n")
+          .filter((l) => l.includes('"reconnecting to the hub"'))
+          .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { attempt: number });
+        return lines.length >= 5 ? lines.map((l) => l.attempt) : undefined;
+      }, 20_000);
+      // Each failed attempt after the first backs off further (it used to start over at 1 every time).
+      assert.deepEqual(attempts.slice(0, 5), [1, 2, 3, 4, 5]);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
