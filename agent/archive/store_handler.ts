@@ -90,8 +90,9 @@ export class ArchiveStoreHandler implements StoreHandler {
 
   /**
    * Commits like a C-STORE, and queues the object for `extra` destinations besides those the routes
-   * pick (an object the hub sends for a named node). A known object with the same bytes is not
-   * queued again: resending is idempotent.
+   * pick (an object the hub sends for a named node). A known object kept as it is (the same bytes, or a
+   * conflict kept aside) is not routed again, but an `extra` destination it has no live row for is
+   * queued: resending to the same node is idempotent, sending to another node of the site delivers.
    */
   async commitWith(
     received: ReceivedObject,
@@ -141,6 +142,7 @@ export class ArchiveStoreHandler implements StoreHandler {
       if (existing.sha256 === received.datasetSha256) {
         // Idempotent: the same object again is stored once.
         await fs.promises.rm(received.tempPath, { force: true });
+        this.#queueExtra(attrs.sopInstanceUid, extra);
         this.onStored?.({ ...event, duplicate: true, conflict: false });
         return { status: Status.Success };
       }
@@ -150,6 +152,7 @@ export class ArchiveStoreHandler implements StoreHandler {
       if (policy === "keepFirst") {
         await fs.promises.rm(received.tempPath, { force: true });
         recordConflict(this.db, attrs.sopInstanceUid, conflict, ctx.association.callingAet);
+        this.#queueExtra(attrs.sopInstanceUid, extra);
         this.onStored?.({ ...event, duplicate: true, conflict: true });
         return { status: Status.Success };
       }
@@ -162,6 +165,7 @@ export class ArchiveStoreHandler implements StoreHandler {
           { ...conflict, keptPath: aside },
           ctx.association.callingAet,
         );
+        this.#queueExtra(attrs.sopInstanceUid, extra);
         this.onStored?.({ ...event, duplicate: true, conflict: true });
         return { status: Status.Success };
       }
@@ -206,6 +210,16 @@ export class ArchiveStoreHandler implements StoreHandler {
       stored: true,
     });
     return { status: Status.Success };
+  }
+
+  /**
+   * Queues a stored object for `extra` destinations it has no row for, or whose row failed or died
+   * (the queue's rule for a route sent again: done rows stay done).
+   */
+  #queueExtra(sopInstanceUid: string, extra: { route: string; destination: string }[]): void {
+    if (!this.routing || extra.length === 0) return;
+    for (const t of extra) this.routing.queue.enqueueRoute([sopInstanceUid], t.route, t.destination);
+    this.routing.queued([...new Set(extra.map((t) => t.destination))]);
   }
 }
 

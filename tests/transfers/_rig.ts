@@ -35,7 +35,15 @@ export async function rig(): Promise<Rig> {
   });
   const south = await startAgentProcess({
     aet: "SOUTH",
-    config: { queue: QUEUE, hub: HUB, nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } } },
+    config: {
+      queue: QUEUE,
+      hub: HUB,
+      // `copy` is a second node name for the same storescp: a study sent to both arrives twice.
+      nodes: {
+        pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port },
+        copy: { aet: "PACS", host: "127.0.0.1", port: pacs.port },
+      },
+    },
     args: await siteArgs(hub, "south"),
   });
   const northArgs = {

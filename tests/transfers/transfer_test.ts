@@ -40,6 +40,19 @@ rigTest(
     assert.ok([...pacs.values()].every((n) => n === 1), "no object reached the PACS twice");
     const list = await r.client.transfers.list.query();
     assert.equal(list.length, 2);
+
+    // The same studies to another node of the same site: south holds them already, and still delivers.
+    const other = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "copy" },
+      studies: studies.map((s) => s.studyUid),
+    });
+    assert.equal((await finished(r, other.id)).status, "success");
+    await eventually(
+      "each object at the PACS twice",
+      async () => [...(await atPacs(r)).values()].every((n) => n === 2) || undefined,
+    );
+    assert.equal((await atPacs(r)).size, 12);
   },
 );
 
