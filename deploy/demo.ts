@@ -42,11 +42,10 @@ interface SiteInfo {
 async function startAgent(site: string, aet: string, hubUrl: string, token: string, ports: SiteInfo) {
   const data = path.join(DEMO, site);
   await Deno.mkdir(data, { recursive: true });
-  const logFile = await Deno.open(path.join(DEMO, `${site}.log`), {
-    write: true,
-    create: true,
-    truncate: true,
-  });
+  const logPath = path.join(DEMO, `${site}.log`);
+  await Deno.writeTextFile(logPath, "");
+  // Both streams append: with one of them writing from offset 0, they overwrote each other.
+  const appendTo = async () => (await Deno.open(logPath, { write: true, append: true })).writable;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -74,11 +73,8 @@ async function startAgent(site: string, aet: string, hubUrl: string, token: stri
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  child.stdout.pipeTo(logFile.writable, { preventClose: true }).catch(() => {});
-  child.stderr.pipeTo(
-    (await Deno.open(path.join(DEMO, `${site}.log`), { write: true, append: true })).writable,
-  )
-    .catch(() => {});
+  child.stdout.pipeTo(await appendTo()).catch(() => {});
+  child.stderr.pipeTo(await appendTo()).catch(() => {});
   return child;
 }
 
