@@ -2,7 +2,7 @@
  * Batch: choose a CSV or XLSX of searches, preview its rows with their errors, start it, follow it,
  * download the results.
  */
-import { createResource, createSignal, For, Show } from "solid-js";
+import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api } from "../api.ts";
 
 export function Batch(props: { onTransfer: (id: string) => void }) {
@@ -11,6 +11,8 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   const [status, { refetch }] = createResource(id, (batch) => api.batch.status.query({ id: batch }));
   const [error, setError] = createSignal("");
   const [preview, setPreview] = createSignal<Preview | undefined>();
+  let poll: ReturnType<typeof setInterval> | undefined;
+  onCleanup(() => clearInterval(poll));
   let file!: HTMLInputElement,
     kind!: HTMLSelectElement,
     source!: HTMLSelectElement,
@@ -55,9 +57,14 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         ...(kind.value === "transfer" ? { destination: { site: destination.value } } : {}),
       });
       setId(r.id);
-      const poll = setInterval(async () => {
-        await refetch();
-        if (status()?.status === "done") clearInterval(poll);
+      clearInterval(poll);
+      poll = setInterval(async () => {
+        try {
+          await refetch();
+          if (status()?.status === "done") clearInterval(poll);
+        } catch {
+          clearInterval(poll); // the resource shows its error
+        }
       }, 1000);
     } catch (err) {
       setError((err as Error).message);
