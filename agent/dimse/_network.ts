@@ -267,6 +267,23 @@ export class ConduitNetwork extends Scp {
     };
   }
 
+  /**
+   * The library finds the request a response answers in `pending` but never takes it off: every
+   * request an association sent stayed there, with what it held, until the association ended. A final
+   * response now takes its request off.
+   */
+  _performDimse(context: any, dimse: any): void {
+    super._performDimse(context, dimse);
+    // Responses only (command field with bit 0x8000 set): a C-CANCEL request names a message too.
+    if (!((dimse?.getCommandFieldType?.() ?? 0) & 0x8000)) return;
+    const status = dimse.getStatus();
+    if (status === Status.Pending || status === Status.PendingWarning) return;
+    const pending = (this as any).pending as any[] | undefined;
+    const id = dimse.getMessageIdBeingRespondedTo();
+    const i = pending?.findIndex((r) => r.getMessageId() === id) ?? -1;
+    if (i >= 0) pending!.splice(i, 1);
+  }
+
   _sendDimse(dimse: any): void {
     this.lastPduTime = Date.now();
     super._sendDimse(dimse);

@@ -28,21 +28,9 @@ export function sendStoreAndWait(
     request.on("response", (rsp: any) => {
       clearTimeout(timer);
       network.socket.off("close", onClose);
-      forgetRequest(network, request);
       resolve(rsp.getStatus());
     });
     network.sendRequests(request);
   });
 }
 
-/**
- * Drops a finished request from the library's list of requests awaiting a response. dcmjs-dimse
- * pushes every request sent onto `network.pending` and never takes it off, so an association kept
- * open for many objects grew by every request and what it holds (about 110 MB over 500 objects in
- * the forward benchmark once workers kept their associations).
- */
-export function forgetRequest(network: any, request: unknown): void {
-  const pending = network?.pending as unknown[] | undefined;
-  const i = pending ? pending.indexOf(request) : -1;
-  if (i >= 0) pending!.splice(i, 1);
-}

@@ -10,7 +10,7 @@ import { Association, constants, Dataset, requests } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import type { RawFileInfo } from "./raw_dataset.ts";
 import { type Identifier, type NodeAddress, type QueryModel, Status, type StoreHandler } from "./handlers.ts";
-import { forgetRequest, sendStoreAndWait } from "./_store_request.ts";
+import { sendStoreAndWait } from "./_store_request.ts";
 
 export interface ScuOptions extends NetworkOptions {
   callingAet: string;
@@ -350,7 +350,6 @@ export class ScuAssociation {
             return;
           }
           cleanup();
-          forgetRequest(network, request);
           resolve(rsp);
         } catch (err) {
           cleanup();
