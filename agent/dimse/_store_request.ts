@@ -33,4 +33,3 @@ export function sendStoreAndWait(
     network.sendRequests(request);
   });
 }
-

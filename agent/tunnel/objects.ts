@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
-import { MAX_PAYLOAD, RECORD_HEADER } from "@conduit/shared/tunnel/mod.ts";
+import { BULK_RECORD, sendFileRanges } from "@conduit/shared/tunnel/mod.ts";
 import type { RawFileInfo } from "../dimse/raw_dataset.ts";
 import { type ReceivedObject, StoreFileStream } from "../dimse/store_stream.ts";
 import {
@@ -23,38 +23,8 @@ import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts
 import { numberValues } from "@conduit/shared/dicom/values.ts";
 import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
 
-/** Bytes per record: with its header, four whole 64 KiB frames. */
-const CHUNK = 4 * MAX_PAYLOAD - RECORD_HEADER;
-
 export class ObjectTransferError extends Error {
   override name = "ObjectTransferError";
-}
-
-/**
- * Sends byte ranges of a file as byte records, in order. sendBytes copies into frames before it
- * resolves, so one buffer serves every read.
- */
-export async function sendFileRanges(
-  channel: Channel,
-  path: string,
-  ranges: { offset: number; length: number }[],
-): Promise<void> {
-  const fd = await fs.promises.open(path, "r");
-  try {
-    const buffer = new Uint8Array(CHUNK);
-    for (const { offset, length } of ranges) {
-      for (let sent = 0; sent < length;) {
-        const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, length - sent), offset + sent);
-        if (bytesRead === 0) {
-          throw new ObjectTransferError(`${path} is shorter than its header or index says`);
-        }
-        await channel.sendBytes(buffer.subarray(0, bytesRead));
-        sent += bytesRead;
-      }
-    }
-  } finally {
-    await fd.close();
-  }
 }
 
 /** Hashes the data set of an archived file (when the index has no hash for it). */
@@ -63,7 +33,7 @@ async function hashDataset(file: RawFileInfo): Promise<string> {
   const end = file.datasetOffset + file.datasetSize - 1;
   if (file.datasetSize === 0) return hash.digest("hex");
   for await (
-    const c of fs.createReadStream(file.path, { start: file.datasetOffset, end, highWaterMark: CHUNK })
+    const c of fs.createReadStream(file.path, { start: file.datasetOffset, end, highWaterMark: BULK_RECORD })
   ) {
     hash.update(c as Uint8Array);
   }
@@ -178,7 +148,7 @@ export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?:
       const c of fs.createReadStream(file.path, {
         start: range.offset,
         end: range.offset + range.length - 1,
-        highWaterMark: CHUNK,
+        highWaterMark: BULK_RECORD,
       })
     ) {
       hash.update(c as Uint8Array);
@@ -198,7 +168,7 @@ export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?:
   const all = new Uint8Array(size - (range?.length ?? 0));
   let at = 0;
   for (const h of head) all.set(h, at), at += h.byteLength;
-  for (let o = 0; o < all.length; o += CHUNK) await channel.sendBytes(all.subarray(o, o + CHUNK));
+  await channel.sendBytes(all);
   if (range) await sendFileRanges(channel, file.path, [range]);
 }
 
@@ -216,5 +186,5 @@ async function sendDatasetBytes(channel: Channel, file: RawFileInfo, part10: Uin
       sha256: createHash("sha256").update(dataset).digest("hex"),
     } satisfies ObjectHeader,
   );
-  for (let o = 0; o < dataset.length; o += CHUNK) await channel.sendBytes(dataset.subarray(o, o + CHUNK));
+  await channel.sendBytes(dataset);
 }

@@ -2,14 +2,14 @@
  * The tunnel requests that move objects: store (receive, check, commit, queue or C-STORE), retrieve,
  * metadata, bulk data and frames of archived instances, and a transfer's hand-over to the queue (send).
  */
-import { type Channel, ObjectHeader, type Request } from "@conduit/shared/tunnel/mod.ts";
+import { type Channel, ObjectHeader, type Request, sendFileRanges } from "@conduit/shared/tunnel/mod.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { sql } from "drizzle-orm";
 import type { StoreContext } from "../dimse/handlers.ts";
 import { archivedFiles } from "../index/files.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
 import { remoteDestination } from "../routes/rules.ts";
-import { receiveObjectFile, sendFileRanges, sendObjectAs } from "./objects.ts";
+import { receiveObjectFile, sendObjectAs } from "./objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
 import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts";

@@ -339,14 +339,21 @@ export function appRouter(d: ApiDeps) {
        * used; nothing is searched or stored. A file that cannot be read at all is BAD_REQUEST.
        */
       preview: procedure("operator").input(
-        z.object({ filename: z.string().min(1).max(255), contentBase64: z.string().max(50_000_000) }).strict(),
+        z.object({ filename: z.string().min(1).max(255), contentBase64: z.string().max(50_000_000) })
+          .strict(),
       ).mutation(async ({ input }) => {
         const content = Uint8Array.from(atob(input.contentBase64), (c) => c.charCodeAt(0));
         try {
           const rows = await parseBatchFile(input.filename, content);
-          return { rows: rows.length, badRows: rows.filter((r) => r.error).length, first: rows.slice(0, 500) };
+          return {
+            rows: rows.length,
+            badRows: rows.filter((r) => r.error).length,
+            first: rows.slice(0, 500),
+          };
         } catch (err) {
-          if (err instanceof BatchFileError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
+          if (err instanceof BatchFileError) {
+            throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
+          }
           throw err;
         }
       }),

@@ -1,7 +1,6 @@
 /** The DICOMweb backend of one site, answered by its agent through the tunnel. */
-import * as fs from "node:fs";
 import { type DicomJson, toDicomJson } from "@conduit/shared/dicom/json.ts";
-import { Channel, Reply, type Request } from "@conduit/shared/tunnel/mod.ts";
+import { Channel, Reply, type Request, sendFileRanges } from "@conduit/shared/tunnel/mod.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
@@ -184,19 +183,10 @@ class TunnelBackend implements DicomwebBackend {
         ...(this.node ? { node: this.node, deliver: "now" } : {}),
       });
       await channel.send(object.header);
-      const fd = await fs.promises.open(object.path, "r");
-      try {
-        const buffer = new Uint8Array(256 * 1024);
-        for (let sent = 0; sent < object.header.size;) {
-          const want = Math.min(buffer.byteLength, object.header.size - sent);
-          const { bytesRead } = await fd.read(buffer, 0, want, object.datasetOffset + sent);
-          if (bytesRead === 0) throw new Error("the spooled object is shorter than announced");
-          await channel.sendBytes(buffer.subarray(0, bytesRead));
-          sent += bytesRead;
-        }
-      } finally {
-        await fd.close();
-      }
+      await sendFileRanges(channel, object.path, [{
+        offset: object.datasetOffset,
+        length: object.header.size,
+      }]);
       await channel.end();
       const reply = await channel.expect(Reply);
       if (reply.type === "ack") return { ...result, ok: true };

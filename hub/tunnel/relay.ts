@@ -10,7 +10,12 @@ import type { Logger } from "@conduit/shared/log.ts";
 import type { SiteSession } from "./sessions.ts";
 import type { RateLimiter } from "../transfers/bandwidth.ts";
 
-async function pipe(from: Stream, to: Stream, first: Uint8Array[] = [], limiter?: RateLimiter): Promise<void> {
+async function pipe(
+  from: Stream,
+  to: Stream,
+  first: Uint8Array[] = [],
+  limiter?: RateLimiter,
+): Promise<void> {
   const pass = async (chunk: Uint8Array) => {
     await limiter?.take(chunk.byteLength, to.signal);
     await to.write(chunk);

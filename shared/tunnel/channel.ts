@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import type { Stream } from "./stream.ts";
+import { MAX_PAYLOAD } from "./frame.ts";
 
 const JSON_RECORD = 1;
 const BYTES_RECORD = 2;
@@ -14,6 +15,8 @@ export const MAX_RECORD = 1024 * 1024;
  * to `k × frame payload − RECORD_HEADER` gets whole frames only.
  */
 export const RECORD_HEADER = 5;
+/** Bytes per bulk record: with its header, four whole frames. */
+export const BULK_RECORD = 4 * MAX_PAYLOAD - RECORD_HEADER;
 
 export type Incoming = { kind: "json"; value: unknown } | { kind: "bytes"; data: Uint8Array };
 
@@ -43,10 +46,11 @@ export class Channel {
     return this.#record(JSON_RECORD, encoder.encode(JSON.stringify(message)));
   }
 
-  /** Sends bytes as records of at most `maxRecord` bytes each. */
+  /** Sends bytes as records of BULK_RECORD bytes (at most `maxRecord`): whole frames on the wire. */
   async sendBytes(data: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < data.byteLength; offset += this.#maxRecord) {
-      await this.#record(BYTES_RECORD, data.subarray(offset, offset + this.#maxRecord));
+    const step = Math.min(this.#maxRecord, BULK_RECORD);
+    for (let offset = 0; offset < data.byteLength; offset += step) {
+      await this.#record(BYTES_RECORD, data.subarray(offset, offset + step));
     }
   }
 

@@ -3,6 +3,7 @@ export * from "./frame.ts";
 export * from "./session.ts";
 export { StreamResetError } from "./stream.ts";
 export * from "./channel.ts";
+export * from "./file_ranges.ts";
 export * from "./messages.ts";
 export * from "./transport.ts";
 export * from "./hello.ts";
