@@ -1,11 +1,11 @@
 /**
- * `deno task agent deid --profile NAME|--profile-file FILE --key-file FILE --in DIR|FILE --out DIR`:
- * de-identifies files into a directory and prints a summary (done, held back with the reason, failed
- * with the reason), with a progress line on a terminal.
+ * `deno task agent deid --profile basic [--option NAME ...] [--profile-file FILE] --key-file FILE --in DIR|FILE
+ * --out DIR`: de-identifies files into a directory and prints a summary (done, held back with the reason,
+ * failed with the reason), with a progress bar on a terminal.
  *
- * Profiles: a JSON file `{ name, method, removePrivate, shiftDates?, actions: { "(gggg,eeee)": "D" } }`.
- * The named PS3.15 profiles (`basic` and its options) are generated from the standard's Table E.1-1,
- * which is not in the repository yet; asking for one says so.
+ * The profile is PS3.15's Basic Application Level Confidentiality Profile with the options named (the
+ * table's column titles in kebab case). A profile file layers custom actions on top of it:
+ * `{ name?, method?, options?, shiftDates?, actions: { "Keyword" | "(gggg,eeee)": "D" } }`.
  */
 import { parseArgs } from "node:util";
 // @ts-types="npm:@types/papaparse@^5"
@@ -14,12 +14,20 @@ import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import * as path from "node:path";
 import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
-import { type Action, deidentifyFile, type DeidProfile } from "../deid/engine.ts";
+import { deidentifyFile } from "../deid/engine.ts";
+import {
+  type Action,
+  type CustomLayer,
+  type DeidProfile,
+  OPTION_NAMES,
+  standardProfile,
+} from "../deid/profile.ts";
 
 const USAGE =
-  `usage: deno task agent deid (--profile NAME | --profile-file FILE) --key-file FILE --in DIR|FILE --out DIR
-       [--name-prefix P] [--pseudonyms FILE.csv] [--trial-sponsor S --trial-protocol P --trial-site S]
-       [--allow-burned-in] [--json]`;
+  `usage: deno task agent deid --profile basic [--option NAME ...] [--profile-file FILE] --key-file FILE
+       --in DIR|FILE --out DIR [--name-prefix P] [--pseudonyms FILE.csv]
+       [--trial-sponsor S --trial-protocol P --trial-site S] [--allow-burned-in] [--json]
+options: ${OPTION_NAMES.join(", ")}`;
 
 export async function deidCommand(args: string[]): Promise<number> {
   let v;
@@ -56,21 +64,19 @@ export async function deidCommand(args: string[]): Promise<number> {
     return 2;
   };
   if (!v["key-file"] || !v.in || !v.out) return fail("--key-file, --in and --out are required");
-  let profile: DeidProfile;
-  if (v["profile-file"]) {
-    try {
-      profile = loadProfile(v["profile-file"]);
-    } catch (err) {
-      return fail(`profile ${v["profile-file"]}: ${(err as Error).message}`);
-    }
-  } else if (v.profile) {
+  if (v.profile !== undefined && v.profile !== "basic") {
     return fail(
-      `the named profile ${
-        JSON.stringify(v.profile)
-      } is generated from PS3.15 Table E.1-1, which is not in ` +
-        "this repository yet; pass --profile-file with a profile as JSON",
+      `unknown profile ${JSON.stringify(v.profile)}: the profile is "basic" (PS3.15 E.1), with --option`,
     );
-  } else return fail("give --profile or --profile-file");
+  }
+  if (v.profile === undefined && !v["profile-file"]) return fail("give --profile basic (and --option ...)");
+  let profile: DeidProfile;
+  try {
+    const custom = v["profile-file"] ? loadProfile(v["profile-file"]) : undefined;
+    profile = standardProfile([...(custom?.options ?? []), ...(v.option ?? [])], custom?.layer);
+  } catch (err) {
+    return fail(`${v["profile-file"] ? `profile ${v["profile-file"]}: ` : ""}${(err as Error).message}`);
+  }
   let key: Uint8Array;
   try {
     key = fs.readFileSync(v["key-file"]);
@@ -158,10 +164,14 @@ export function loadPseudonyms(file: string): Map<string, string> {
   return out;
 }
 
-/** Reads and checks a profile given as JSON. */
-export function loadProfile(file: string): DeidProfile {
+/** Reads and checks a custom profile file: options to add and actions that win over the standard's. */
+export function loadProfile(file: string): { options: string[]; layer: CustomLayer } {
   const raw = JSON.parse(fs.readFileSync(file, "utf8"));
   if (typeof raw !== "object" || raw === null) throw new Error("expected a JSON object");
+  const known = new Set(["name", "method", "options", "shiftDates", "actions"]);
+  for (const k of Object.keys(raw)) {
+    if (!known.has(k)) throw new Error(`unknown key ${JSON.stringify(k)} (known: ${[...known].join(", ")})`);
+  }
   const actions = new Map<number, Action>();
   for (const [keyword, action] of Object.entries(raw.actions ?? {})) {
     const tag = resolveTag(keyword);
@@ -171,11 +181,25 @@ export function loadProfile(file: string): DeidProfile {
     }
     actions.set(tag, action as Action);
   }
+  const options = raw.options ?? [];
+  if (!Array.isArray(options) || options.some((o) => typeof o !== "string")) {
+    throw new Error("options must be a list of option names");
+  }
+  const shift = raw.shiftDates;
+  if (
+    shift !== undefined &&
+    !(Number.isInteger(shift?.minDays) && Number.isInteger(shift?.maxDays) && shift.minDays >= 0 &&
+      shift.maxDays >= shift.minDays)
+  ) {
+    throw new Error("shiftDates must be { minDays, maxDays }, whole days, 0 <= minDays <= maxDays");
+  }
   return {
-    name: String(raw.name ?? path.basename(file)),
-    method: String(raw.method ?? `Conduit profile ${raw.name ?? path.basename(file)}`),
-    removePrivate: raw.removePrivate !== false,
-    shiftDates: raw.shiftDates,
-    actions,
+    options,
+    layer: {
+      name: String(raw.name ?? path.basename(file)),
+      method: raw.method === undefined ? undefined : String(raw.method),
+      actions,
+      shiftDates: shift,
+    },
   };
 }

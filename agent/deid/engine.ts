@@ -1,46 +1,34 @@
 /**
- * De-identifies one Part 10 file into another: the header goes through the rewrite core with the
- * edits a profile asks for, the pixel data (and whatever follows it) is copied as bytes, never decoded,
- * and the File Meta group is written anew for the pseudonymous SOP Instance UID. Memory stays bounded
- * by the header whatever the object's size.
+ * De-identifies one Part 10 file into another under a profile (`profile.ts`): the header goes through
+ * the rewrite core with the edits `decide.ts` chooses, the pixel data is copied as bytes (never decoded),
+ * the elements after it are judged like the rest, and a new File Meta group names the pseudonymous SOP
+ * Instance UID. Memory stays bounded by the header whatever the object's size, except for deflated data
+ * sets, which are inflated whole and written as Explicit VR Little Endian.
  *
- * The profile comes in as data (`DeidProfile`): which action applies to which tag. The table of PS3.15
- * E.1-1 that issue 4 asks for is not in the repository yet; until it is, callers pass their own rules.
+ * Deterministic: the same input, profile and key give the same bytes, so a retry or another site
+ * produces the same object.
  */
 import * as fs from "node:fs";
+import { inflateRawSync } from "node:zlib";
 import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import type { Element } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { stringValue, TextDecoding } from "@conduit/shared/dicom/values.ts";
 import {
-  dateShiftDays,
-  pseudonymizeAccession,
-  pseudonymizePatientId,
-  pseudonymizePatientName,
-  pseudonymizeUid,
-  shiftDate,
-  shiftDateTime,
-} from "@conduit/shared/deid/pseudonyms.ts";
+  type DataSet,
+  findElement,
+  parseDataSet,
+  PIXEL_DATA,
+  readPart10Header,
+} from "@conduit/shared/dicom/reader.ts";
+import { encodingOf, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { stringValue, TextDecoding } from "@conduit/shared/dicom/values.ts";
+import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms.ts";
 import { readFileHeader } from "../archive/header_file.ts";
-import { type Addition, type Edit, encodeSequence, encodeText, rewriteDataSet } from "./rewrite.ts";
+import { type Addition, encodeSequence, encodeText, rewriteDataSet } from "./rewrite.ts";
+import { makeEditor } from "./decide.ts";
+import type { DeidProfile } from "./profile.ts";
+import { pixelDataEnd } from "./pixel_span.ts";
 
-/** PS3.15 action codes, one per attribute after the options are applied. */
-export type Action = "D" | "Z" | "X" | "K" | "C" | "U";
-
-export interface DeidProfile {
-  name: string;
-  /** Action by tag; tags not listed are kept. */
-  actions: ReadonlyMap<number, Action>;
-  /** Remove private elements (odd groups); false only with Retain Safe Private (and a safe list). */
-  removePrivate: boolean;
-  /** Shift dates by a keyed per-patient offset (Retain Longitudinal Temporal Information, Modified Dates). */
-  shiftDates?: { minDays: number; maxDays: number };
-  /** The De-identification Method text written into (0012,0063). */
-  method: string;
-  /** The profile's and options' codes (CID 7050) for the De-identification Method Code Sequence. */
-  codes?: { value: string; meaning: string }[];
-}
+export type { Action, DeidProfile } from "./profile.ts";
 
 /** Clinical Trial attributes set from the caller (PS3.3 C.7.1.3). */
 export interface TrialAttributes {
@@ -57,62 +45,142 @@ export interface DeidRequest {
   key: Uint8Array;
   profile: DeidProfile;
   patientNamePrefix?: string;
-  /** Original Patient ID -> pseudonym, taking precedence over the keyed one. */
+  /** Original Patient ID -> pseudonym, taking precedence over the keyed one (Patient ID and Name). */
   pseudonyms?: ReadonlyMap<string, string>;
   /** Let objects that may carry burned-in text through (held back otherwise). */
   allowBurnedIn?: boolean;
   trial?: TrialAttributes;
+  /** Sync the output before renaming it into place (default true). */
+  sync?: boolean;
+}
+
+/** The identifiers of the de-identified object, as written. */
+export interface DeidIdentifiers {
+  patientId: string;
+  patientName: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
 }
 
 export type DeidResult =
-  | { status: "done"; sopInstanceUid: string; bytes: number }
+  | {
+    status: "done";
+    sopInstanceUid: string;
+    bytes: number;
+    identifiers: DeidIdentifiers;
+    transferSyntax: string;
+    /** Set when the transfer syntax changed (a deflated input written as Explicit VR Little Endian). */
+    transferSyntaxChanged?: { from: string; to: string };
+  }
   | { status: "held"; reason: string }
   | { status: "failed"; reason: string };
 
 const T = {
-  SOPInstanceUID: 0x00080018,
-  PatientName: 0x00100010,
-  PatientID: 0x00100020,
-  AccessionNumber: 0x00080050,
   BurnedInAnnotation: 0x00280301,
   PatientIdentityRemoved: 0x00120062,
   DeidentificationMethod: 0x00120063,
-  LongitudinalTemporalInformationModified: 0x00280303,
   DeidentificationMethodCodeSequence: 0x00120064,
+  LongitudinalTemporalInformationModified: 0x00280303,
 } as const;
 
-/** The Clinical Trial Subject module's attributes, when the caller gives them. */
-function trialAdditions(req: DeidRequest, patientId: string): Addition[] {
+/** Modalities whose images may carry burned-in text when Burned In Annotation is absent. */
+const BURN_PRONE = new Set(["US", "SC", "XC", "OT"]);
+/** Elements after the pixel data larger than this are refused rather than read into memory. */
+const MAX_TRAILER = 64 * 1024 * 1024;
+
+function trialAdditions(req: DeidRequest, subject: string): Addition[] {
   const t = req.trial;
   if (!t) return [];
   const lo = (tag: number, v: string | undefined): Addition[] =>
     v === undefined ? [] : [{ tag, vr: "LO", value: encodeText("LO", v.slice(0, 64)) }];
-  const subject = t.subjectId ??
-    (req.pseudonyms?.get(patientId) ?? pseudonymizePatientId(req.key, patientId));
   return [
     ...lo(0x00120010, t.sponsorName),
     ...lo(0x00120020, t.protocolId),
     ...lo(0x00120021, t.protocolName),
     ...lo(0x00120030, t.siteId),
     ...lo(0x00120031, t.siteName),
-    ...lo(0x00120040, subject),
+    ...lo(0x00120040, t.subjectId ?? subject),
   ];
 }
 
-/** Modalities whose images may carry burned-in text when Burned In Annotation is absent. */
-const BURN_PRONE = new Set(["US", "SC", "XC", "OT"]);
+function methodAdditions(profile: DeidProfile, shift: number, changed: string | undefined, o: {
+  explicit: boolean;
+  littleEndian: boolean;
+}): Addition[] {
+  const method = [...profile.method];
+  if (changed) method.push(changed.slice(0, 64));
+  const additions: Addition[] = [
+    { tag: T.PatientIdentityRemoved, vr: "CS", value: encodeText("CS", "YES") },
+    { tag: T.DeidentificationMethod, vr: "LO", value: encodeText("LO", method.join("\\")) },
+    {
+      tag: T.DeidentificationMethodCodeSequence,
+      vr: "SQ",
+      value: encodeSequence(
+        profile.codes.map((c) => [
+          { tag: 0x00080100, vr: "SH", value: encodeText("SH", c.value) },
+          { tag: 0x00080102, vr: "SH", value: encodeText("SH", "DCM") },
+          { tag: 0x00080104, vr: "LO", value: encodeText("LO", c.meaning) },
+        ]),
+        o,
+      ),
+    },
+  ];
+  if (
+    profile.options.includes("retain-long-modified-dates") ||
+    profile.options.includes("retain-long-full-dates")
+  ) {
+    additions.push({
+      tag: T.LongitudinalTemporalInformationModified,
+      vr: "CS",
+      value: encodeText("CS", shift ? "MODIFIED" : "UNMODIFIED"),
+    });
+  }
+  return additions;
+}
+
+/** Reads the header, or for a deflated file the whole inflated data set. */
+async function readInput(inPath: string) {
+  const h = await readFileHeader(inPath);
+  const enc = encodingOf(h.header.transferSyntax);
+  if (!enc.deflated) {
+    return {
+      ...h,
+      enc,
+      rest: undefined as Uint8Array | undefined,
+      restOffset: h.dataset.end,
+      deflated: false,
+    };
+  }
+  // Deflated: inflate everything, parse up to the pixel data, keep the rest in memory.
+  const raw = await Deno.readFile(inPath);
+  const header = readPart10Header(raw);
+  const body = new Uint8Array(inflateRawSync(raw.subarray(header.datasetOffset)));
+  const { dataset } = parseDataSet(body, enc, { stopAtTag: PIXEL_DATA });
+  return {
+    header,
+    dataset,
+    bytes: body,
+    fileSize: raw.length,
+    enc: { explicit: true, littleEndian: true, deflated: false },
+    rest: body.subarray(dataset.end),
+    restOffset: dataset.end,
+    deflated: true,
+  };
+}
 
 export async function deidentifyFile(inPath: string, outPath: string, req: DeidRequest): Promise<DeidResult> {
   let h;
   try {
-    h = await readFileHeader(inPath);
+    h = await readInput(inPath);
   } catch (err) {
     return { status: "failed", reason: `not a readable DICOM file: ${(err as Error).message}` };
   }
-  const enc = encodingOf(h.header.transferSyntax);
-  if (enc.deflated) return { status: "failed", reason: "deflated transfer syntax is not supported yet" };
-  const attrs = instanceAttributes(h.bytes, h.dataset, h.header);
-  const burned = textOf(h.bytes, h.dataset.elements, T.BurnedInAnnotation).toUpperCase();
+  const { enc, header } = h;
+  const attrs = instanceAttributes(h.bytes, h.dataset, header);
+  const burnedEl = findElement(h.dataset, T.BurnedInAnnotation);
+  const burned = burnedEl && burnedEl.length > 0 ? stringValue(h.bytes, burnedEl).toUpperCase() : "";
   if (!req.allowBurnedIn && (burned === "YES" || (burned === "" && BURN_PRONE.has(attrs.modality)))) {
     return {
       status: "held",
@@ -122,134 +190,144 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
     };
   }
   const { key, profile } = req;
-  const patientId = attrs.patientId;
   const shift = profile.shiftDates
-    ? dateShiftDays(key, patientId, profile.shiftDates.minDays, profile.shiftDates.maxDays)
+    ? dateShiftDays(key, attrs.patientId, profile.shiftDates.minDays, profile.shiftDates.maxDays)
     : 0;
-  const decoding = new TextDecoding(attrs.specificCharacterSet);
-  const text = (el: Element) => stringValue(h.bytes, el, decoding);
-
-  const edit = (el: Element): Edit => {
-    const group = el.tag >>> 16;
-    if (group % 2 === 1) return profile.removePrivate ? { action: "remove" } : { action: "keep" };
-    const action = profile.actions.get(el.tag);
-    switch (action) {
-      case undefined:
-      case "K":
-        if (shift && (el.vr === "DA" || el.vr === "DT") && el.length > 0 && !el.items) {
-          const v = text(el);
-          return {
-            action: "replace",
-            value: encodeText(el.vr, el.vr === "DA" ? shiftDate(v, shift) : shiftDateTime(v, shift)),
-          };
-        }
-        return { action: "keep" };
-      case "X":
-        return { action: "remove" };
-      case "Z":
-        return { action: "empty" };
-      case "U":
-        return el.length > 0 && !el.items
-          ? { action: "replace", value: encodeText("UI", pseudonymizeUid(key, text(el))) }
-          : { action: "keep" };
-      case "D":
-        return dummy(el, text, patientId, req);
-      case "C":
-        // Clean: without a descriptor vocabulary, cleaning means emptying.
-        return { action: "empty" };
-    }
+  const ctx = {
+    key,
+    profile,
+    decoding: new TextDecoding(attrs.specificCharacterSet),
+    patientId: attrs.patientId,
+    shift,
+    pseudonyms: req.pseudonyms,
+    patientNamePrefix: req.patientNamePrefix,
   };
+  const outSyntax = h.deflated ? TransferSyntax.ExplicitVRLittleEndian : header.transferSyntax;
+  const changed = h.deflated
+    ? { from: TransferSyntax.DeflatedExplicitVRLittleEndian, to: TransferSyntax.ExplicitVRLittleEndian }
+    : undefined;
 
-  const additions: Addition[] = [
-    { tag: T.PatientIdentityRemoved, vr: "CS", value: encodeText("CS", "YES") },
-    { tag: T.DeidentificationMethod, vr: "LO", value: encodeText("LO", profile.method.slice(0, 64)) },
-    {
-      tag: T.LongitudinalTemporalInformationModified,
-      vr: "CS",
-      value: encodeText("CS", shift ? "MODIFIED" : "UNMODIFIED"),
-    },
-    {
-      tag: T.DeidentificationMethodCodeSequence,
-      vr: "SQ",
-      value: encodeSequence(
-        (profile.codes ?? [{ value: "113100", meaning: "Basic Application Confidentiality Profile" }]).map((
-          c,
-        ) => [
-          { tag: 0x00080100, vr: "SH", value: encodeText("SH", c.value) },
-          { tag: 0x00080102, vr: "SH", value: encodeText("SH", "DCM") },
-          { tag: 0x00080104, vr: "LO", value: encodeText("LO", c.meaning) },
-        ]),
+  let newHeader: Uint8Array;
+  let identifiers: DeidIdentifiers;
+  try {
+    const subject = req.pseudonyms?.get(attrs.patientId.trim()) ??
+      pseudonymizePatientId(key, attrs.patientId);
+    const additions = [
+      ...methodAdditions(
+        profile,
+        shift,
+        changed && "deflated data set written as Explicit VR Little Endian",
         enc,
       ),
-    },
-    ...trialAdditions(req, patientId),
-  ];
-  const header = rewriteDataSet(h.bytes, h.dataset, (el) => edit(el), enc, additions);
-  const newSop = pseudonymizeUid(key, attrs.sopInstanceUid);
+      ...trialAdditions(req, subject),
+    ];
+    newHeader = rewriteDataSet(
+      h.bytes,
+      h.dataset,
+      makeEditor({ ...ctx, bytes: h.bytes }, h.dataset),
+      enc,
+      additions,
+    );
+    identifiers = identifiersOf(newHeader, enc, attrs.sopClassUid);
+  } catch (err) {
+    return { status: "failed", reason: `cannot de-identify the header: ${(err as Error).message}` };
+  }
+
   const meta = buildFileMeta({
     sopClassUid: attrs.sopClassUid,
-    sopInstanceUid: newSop,
-    transferSyntax: h.header.transferSyntax,
+    sopInstanceUid: identifiers.sopInstanceUid,
+    transferSyntax: outSyntax,
   });
   const tmp = `${outPath}.part`;
-  const fd = fs.openSync(tmp, "w", 0o640);
+  let fd: number | undefined;
   try {
+    fd = fs.openSync(tmp, "w", 0o640);
     fs.writeSync(fd, meta);
-    fs.writeSync(fd, header);
-    // Pixel data and what follows it: copied as bytes, in blocks.
-    const rest = fs.openSync(inPath, "r");
-    try {
-      const block = Buffer.allocUnsafe(1 << 20);
-      let pos = h.header.datasetOffset + (h.dataset.end - h.dataset.offset);
-      for (;;) {
-        const n = fs.readSync(rest, block, 0, block.length, pos);
-        if (n <= 0) break;
-        fs.writeSync(fd, block.subarray(0, n));
-        pos += n;
-      }
-    } finally {
-      fs.closeSync(rest);
+    fs.writeSync(fd, newHeader);
+    if (h.rest) {
+      writeRest(fd, h.rest, ctx, enc);
+    } else {
+      copyRest(fd, inPath, header.datasetOffset + (h.dataset.end - h.dataset.offset), h.fileSize, ctx, enc);
     }
-    fs.fsyncSync(fd);
-  } catch (err) {
+    if (req.sync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, outPath);
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     return { status: "failed", reason: (err as Error).message };
   }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, outPath);
-  return { status: "done", sopInstanceUid: newSop, bytes: fs.statSync(outPath).size };
-}
-
-function textOf(bytes: Uint8Array, elements: Element[], tag: number): string {
-  const el = elements.find((e) => e.tag === tag);
-  return el && el.length > 0 ? stringValue(bytes, el) : "";
-}
-
-const BINARY = new Set(["US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"]);
-
-/** Action D: pseudonyms for the patient and accession, a fixed dummy of the right type otherwise. */
-function dummy(el: Element, text: (el: Element) => string, patientId: string, req: DeidRequest): Edit {
-  const replace = (v: string): Edit => ({ action: "replace", value: encodeText(el.vr, v) });
-  switch (el.tag) {
-    case T.PatientID:
-      return replace(req.pseudonyms?.get(patientId) ?? pseudonymizePatientId(req.key, patientId));
-    case T.PatientName:
-      return replace(pseudonymizePatientName(req.key, patientId, req.patientNamePrefix));
-    case T.AccessionNumber:
-      return replace(pseudonymizeAccession(req.key, text(el)));
-  }
-  if (BINARY.has(el.vr)) return { action: "replace", value: new Uint8Array(Math.max(0, el.length)) };
-  if (el.items || el.vr.startsWith("O") || el.vr === "UN") return { action: "empty" };
-  const fixed: Record<string, string> = {
-    DA: "19000101",
-    TM: "000000",
-    DT: "19000101000000",
-    PN: "ANONYMOUS",
-    AS: "000Y",
-    IS: "0",
-    DS: "0",
-    UI: "2.25.0",
+  return {
+    status: "done",
+    sopInstanceUid: identifiers.sopInstanceUid,
+    bytes: fs.statSync(outPath).size,
+    identifiers,
+    transferSyntax: outSyntax,
+    ...(changed ? { transferSyntaxChanged: changed } : {}),
   };
-  return replace(fixed[el.vr] ?? "ANONYMOUS");
+}
+
+type Ctx = Omit<Parameters<typeof makeEditor>[0], "bytes">;
+type Enc = { explicit: boolean; littleEndian: boolean };
+
+/** The pixel data element copied as bytes, then the elements after it judged like the rest. */
+function copyRest(fd: number, inPath: string, at: number, size: number, ctx: Ctx, enc: Enc) {
+  const src = fs.openSync(inPath, "r");
+  try {
+    const end = pixelDataEnd(src, at, size, enc);
+    const block = Buffer.allocUnsafe(1 << 20);
+    let pos = at;
+    while (pos < end) {
+      const n = fs.readSync(src, block, 0, Math.min(block.length, end - pos), pos);
+      if (n <= 0) throw new Error("file ends inside the pixel data");
+      fs.writeSync(fd, block.subarray(0, n));
+      pos += n;
+    }
+    if (end < size) {
+      if (size - end > MAX_TRAILER) {
+        throw new Error(`${size - end} bytes after the pixel data: too many to judge`);
+      }
+      const tail = new Uint8Array(size - end);
+      fs.readSync(src, tail, 0, tail.length, end);
+      writeTrailer(fd, tail, ctx, enc);
+    }
+  } finally {
+    fs.closeSync(src);
+  }
+}
+
+/** For an inflated data set held in memory: pixel data as bytes, then the trailer judged. */
+function writeRest(fd: number, rest: Uint8Array, ctx: Ctx, enc: Enc) {
+  if (rest.length === 0) return;
+  const { dataset } = parseDataSet(rest, { ...enc, deflated: false });
+  const pixel = dataset.elements.find((e) => e.tag === PIXEL_DATA);
+  const pixelEnd = pixel ? pixel.end : 0;
+  if (pixel) fs.writeSync(fd, rest.subarray(pixel.offset, pixel.end));
+  const before = dataset.elements.filter((e) => e.offset < (pixel?.offset ?? 0));
+  if (before.length) throw new Error("elements before the pixel data were not in the header");
+  if (pixelEnd < rest.length) writeTrailer(fd, rest.subarray(pixelEnd), ctx, enc);
+}
+
+function writeTrailer(fd: number, tail: Uint8Array, ctx: Ctx, enc: Enc) {
+  const { dataset } = parseDataSet(tail, { ...enc, deflated: false });
+  const out = rewriteDataSet(tail, dataset, makeEditor({ ...ctx, bytes: tail }, dataset), enc);
+  fs.writeSync(fd, out);
+}
+
+/** Reads the identifiers back from the rewritten header. */
+function identifiersOf(header: Uint8Array, enc: Enc, sopClassUid: string): DeidIdentifiers {
+  const { dataset } = parseDataSet(header, { ...enc, deflated: false });
+  const get = (tag: number, ds: DataSet = dataset) => {
+    const el = findElement(ds, tag);
+    return el && el.length > 0 ? stringValue(header, el) : "";
+  };
+  return {
+    patientId: get(0x00100020),
+    patientName: get(0x00100010),
+    studyInstanceUid: get(0x0020000d),
+    seriesInstanceUid: get(0x0020000e),
+    sopInstanceUid: get(0x00080018),
+    sopClassUid,
+  };
 }

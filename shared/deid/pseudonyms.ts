@@ -7,7 +7,7 @@
 import { createHmac } from "node:crypto";
 
 /** The purposes keep the mappings apart: a UID and a patient ID with the same text map differently. */
-type Purpose = "uid" | "patient-id" | "patient-name" | "accession" | "date-shift";
+type Purpose = "uid" | "patient-id" | "patient-name" | "accession" | "date-shift" | "label";
 
 function hmac(key: Uint8Array, purpose: Purpose, value: string): Buffer {
   return createHmac("sha256", key).update(`${purpose}\u0000${value}`).digest();
@@ -36,6 +36,14 @@ export function pseudonymizePatientName(key: Uint8Array, patientId: string, pref
 /** An Accession Number's pseudonym: 16 characters (SH allows 16). */
 export function pseudonymizeAccession(key: Uint8Array, accession: string): string {
   return base32(hmac(key, "accession", accession.trim()).subarray(0, 10));
+}
+
+/**
+ * A label's pseudonym (an AE title, a station or network name kept under Retain Device Identity): `D`
+ * and 15 base-32 characters, short enough for an AE title, the same for the same label under one key.
+ */
+export function pseudonymizeLabel(key: Uint8Array, label: string): string {
+  return `D${base32(hmac(key, "label", label.trim()).subarray(0, 10)).slice(0, 15)}`;
 }
 
 /**

@@ -49,19 +49,57 @@ Deno.test("agent deid writes de-identified objects named by their new UIDs and a
     assert.ok(!series.paths.some((p) => p.includes(h.sopInstanceUid!)));
   }
 
-  const named = await agentCli([
+  // The standard profile with an option: Retain UIDs keeps the SOP Instance UID, so outputs keep their names.
+  const retained = await agentCli([
     "deid",
     "--profile",
     "basic",
+    "--option",
+    "retain-uids",
     "--key-file",
     path.join(dir, "key"),
     "--in",
-    dir,
+    path.join(dir, "in"),
     "--out",
-    dir,
+    path.join(dir, "retained"),
+    "--json",
   ]);
-  assert.equal(named.code, 2);
-  assert.match(named.stderr, /PS3\.15 Table E\.1-1, which is not in this repository yet/);
+  assert.equal(retained.code, 1);
+  assert.equal(JSON.parse(retained.stdout).done, 3);
+  const kept = [...Deno.readDirSync(path.join(dir, "retained"))].map((e) => e.name.replace(/\.dcm$/, ""))
+    .sort();
+  const originals = await Promise.all(
+    series.paths.map(async (p) => readPart10Header(await Deno.readFile(p)).sopInstanceUid!),
+  );
+  assert.deepEqual(kept, originals.sort());
+
+  for (
+    const [options, message] of [
+      [
+        ["--option", "retain-everything"],
+        /unknown de-identification option "retain-everything"; the options are/,
+      ],
+      [
+        ["--option", "retain-long-full-dates", "--option", "retain-long-modified-dates"],
+        /exclude each other/,
+      ],
+    ] as const
+  ) {
+    const bad = await agentCli([
+      "deid",
+      "--profile",
+      "basic",
+      ...options,
+      "--key-file",
+      path.join(dir, "key"),
+      "--in",
+      dir,
+      "--out",
+      path.join(dir, "never"),
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, message);
+  }
 });
 
 Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad table is refused", async () => {

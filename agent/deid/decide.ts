@@ -1,0 +1,227 @@
+/**
+ * What happens to each element of a data set under a profile: the table's action (options applied,
+ * combinations resolved by the attribute's Type), then the value it gets. Pure: the caller gives the
+ * bytes, the parsed data set and the pseudonym key; nothing here reads files.
+ *
+ * - X removes, Z empties (Patient Name, Patient ID and Accession Number get their keyed pseudonyms
+ *   instead, which Z allows), D writes a dummy of the VR (pseudonyms for those three), U maps every UID
+ *   value with the keyed function, K keeps, and C cleans as the option that chose it says.
+ * - A sequence that is kept, mapped (U) or given a D or C is walked item by item; under D or C its
+ *   free text is replaced by a neutral value wherever the table does not name the element itself
+ *   ("scrubbed"), so SR content, graphic annotations and acquisition context keep their structure,
+ *   codes and numbers and lose their words.
+ * - Private elements go, unless Retain Safe Private keeps those the safe list names (with their creator).
+ * - Overlay and curve groups go whole when their data is removed, so no half plane remains.
+ */
+import type { DataSet, Element } from "@conduit/shared/dicom/reader.ts";
+import { stringValue, type TextDecoding } from "@conduit/shared/dicom/values.ts";
+import {
+  pseudonymizeAccession,
+  pseudonymizeLabel,
+  pseudonymizePatientId,
+  pseudonymizePatientName,
+  pseudonymizeUid,
+  shiftDate,
+  shiftDateTime,
+} from "@conduit/shared/deid/pseudonyms.ts";
+import type { Action, DeidProfile, OptionName, TableAction } from "./profile.ts";
+import { type Edit, encodeText } from "./rewrite.ts";
+import { keptPrivate } from "./private.ts";
+
+/** What the decisions need besides the element. */
+export interface DecideContext {
+  bytes: Uint8Array;
+  profile: DeidProfile;
+  key: Uint8Array;
+  decoding: TextDecoding;
+  /** The original Patient ID (the pseudonyms and the date shift derive from it). */
+  patientId: string;
+  /** Date shift in days (0: none). */
+  shift: number;
+  /** Original Patient ID -> pseudonym (a per-patient table), taking precedence over the keyed one. */
+  pseudonyms?: ReadonlyMap<string, string>;
+  patientNamePrefix?: string;
+}
+
+/** The neutral value that replaces free text when it is cleaned. */
+export const NEUTRAL_TEXT = "CLEANED";
+
+const T = {
+  PatientName: 0x00100010,
+  PatientID: 0x00100020,
+  AccessionNumber: 0x00080050,
+} as const;
+
+const FREE_TEXT = new Set(["LO", "SH", "ST", "LT", "UT", "UC"]);
+const BINARY = new Set(["US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"]);
+const DUMMY: Record<string, string> = {
+  DA: "19000101",
+  TM: "000000",
+  DT: "19000101000000",
+  PN: "ANONYMOUS",
+  AS: "000Y",
+  IS: "0",
+  DS: "0",
+  CS: "ANONYMOUS",
+  AE: "ANONYMOUS",
+};
+
+/** Coded entries (the Code Sequence macro, group 0008 elements 0100-0122) keep their values when scrubbed. */
+function isCodeAttribute(tag: number): boolean {
+  return tag >>> 16 === 0x0008 && (tag & 0xffff) >= 0x0100 && (tag & 0xffff) <= 0x0122;
+}
+
+/** Resolves a combined action by the Type the standard gives the attribute where it sits (else the safest). */
+export function resolveCombined(action: TableAction, type: number | undefined): Action {
+  switch (action) {
+    case "X/Z":
+      return type === 3 ? "X" : "Z";
+    case "X/D":
+      return type === 3 ? "X" : "D";
+    case "Z/D":
+      return type === 2 || type === 3 ? "Z" : "D";
+    case "X/Z/D":
+      return type === 3 ? "X" : type === 2 ? "Z" : "D";
+    case "X/Z/U*":
+      return type === 3 ? "X" : type === 2 ? "Z" : "U";
+    default:
+      return action;
+  }
+}
+
+/** Makes the editor `rewriteDataSet` calls for every element, top level and nested. */
+export function makeEditor(ctx: DecideContext, top: DataSet) {
+  const { bytes, profile } = ctx;
+  const text = (el: Element) => stringValue(bytes, el, ctx.decoding);
+  const privateKept = profile.safePrivate ? keptPrivate(bytes, top, profile.safePrivate) : new Set<Element>();
+  /** Sequences whose content is scrubbed (under a D or C); their descendants inherit it. */
+  const scrubbed = new Set<DataSet>();
+  const overlayGone = !profile.options.includes("clean-graphics");
+
+  const replace = (el: Element, v: string): Edit => ({ action: "replace", value: encodeText(el.vr, v) });
+  const pseudonymId = (id: string) => ctx.pseudonyms?.get(id.trim()) ?? pseudonymizePatientId(ctx.key, id);
+  const pseudonymName = () =>
+    ctx.pseudonyms?.get(ctx.patientId.trim()) ??
+      pseudonymizePatientName(ctx.key, ctx.patientId, ctx.patientNamePrefix);
+
+  /** The patient's and accession's pseudonyms, whatever the action (D, or Z which allows a dummy). */
+  const identity = (el: Element): Edit | undefined => {
+    if (el.tag === T.PatientID) return replace(el, pseudonymId(el.length > 0 ? text(el) : ctx.patientId));
+    if (el.tag === T.PatientName) return replace(el, pseudonymName());
+    if (el.tag === T.AccessionNumber) {
+      return el.length > 0 ? replace(el, pseudonymizeAccession(ctx.key, text(el))) : undefined;
+    }
+    return undefined;
+  };
+
+  const mapUids = (el: Element): Edit => {
+    if (el.vr !== "UI" || el.length <= 0) return { action: "keep" };
+    const values = text(el).split("\\").map((u) => (u.trim() ? pseudonymizeUid(ctx.key, u) : u));
+    return replace(el, values.join("\\"));
+  };
+
+  const dummy = (el: Element): Edit => {
+    const id = identity(el);
+    if (id) return id;
+    if (el.vr === "UI") return el.length > 0 ? mapUids(el) : replace(el, pseudonymizeUid(ctx.key, "dummy"));
+    if (BINARY.has(el.vr)) return { action: "replace", value: new Uint8Array(Math.max(0, el.length)) };
+    if (el.vr.startsWith("O") || el.vr === "UN") return { action: "empty" };
+    return replace(el, DUMMY[el.vr] ?? "ANONYMOUS");
+  };
+
+  const shiftValue = (el: Element): Edit => {
+    if (!ctx.shift || el.length <= 0) return { action: "keep" };
+    if (el.vr === "DA") return replace(el, ctx.shift ? shiftDate(text(el), ctx.shift) : text(el));
+    if (el.vr === "DT") return replace(el, shiftDateTime(text(el), ctx.shift));
+    return { action: "keep" }; // TM: a shift of whole days leaves times as they are
+  };
+
+  const clean = (el: Element, option: OptionName | undefined, parent: DataSet | undefined): Edit => {
+    if (el.items) {
+      for (const item of el.items) scrubbed.add(item);
+      return { action: "keep" };
+    }
+    switch (option) {
+      case "retain-long-modified-dates":
+        return shiftValue(el);
+      case "retain-device-identity":
+        // AE titles and network names: a keyed label, the same for the same device everywhere.
+        return el.length > 0 ? replace(el, pseudonymizeLabel(ctx.key, text(el))) : { action: "keep" };
+      case "clean-graphics":
+        // Overlay and curve data stay as graphics; their text goes.
+        if (FREE_TEXT.has(el.vr)) return replace(el, NEUTRAL_TEXT);
+        return { action: "keep" };
+      default:
+        void parent;
+        if (FREE_TEXT.has(el.vr)) return replace(el, NEUTRAL_TEXT);
+        return dummy(el);
+    }
+  };
+
+  /** Inside a scrubbed sequence, elements the table does not name: words go, structure stays. */
+  const scrub = (el: Element): Edit => {
+    if (el.items) {
+      for (const item of el.items) scrubbed.add(item);
+      return { action: "keep" };
+    }
+    if (isCodeAttribute(el.tag)) return { action: "keep" };
+    if (FREE_TEXT.has(el.vr)) return el.length > 0 ? replace(el, NEUTRAL_TEXT) : { action: "keep" };
+    if (el.vr === "PN") return el.length > 0 ? replace(el, "ANONYMOUS") : { action: "keep" };
+    if (el.vr === "DA" || el.vr === "DT") return shiftValue(el);
+    return { action: "keep" };
+  };
+
+  const apply = (action: Action, option: OptionName | undefined, el: Element, parent?: DataSet): Edit => {
+    switch (action) {
+      case "X":
+        return { action: "remove" };
+      case "Z":
+        return identity(el) ?? { action: "empty" };
+      case "D":
+        if (el.items) {
+          for (const item of el.items) scrubbed.add(item);
+          return { action: "keep" };
+        }
+        return dummy(el);
+      case "U":
+        return el.items ? { action: "keep" } : mapUids(el);
+      case "C":
+        return clean(el, option, parent);
+      case "K":
+        return { action: "keep" };
+    }
+  };
+
+  /** Which item each element belongs to, so nested elements know whether they are scrubbed. */
+  const owner = new Map<Element, DataSet>();
+  const index = (ds: DataSet) => {
+    for (const el of ds.elements) {
+      owner.set(el, ds);
+      if (el.items) el.items.forEach(index);
+    }
+  };
+  index(top);
+
+  return (el: Element, path: number[]): Edit => {
+    const group = el.tag >>> 16;
+    if (group % 2 === 1) return privateKept.has(el) ? { action: "keep" } : { action: "remove" };
+    if (group === 0x0004 || group === 0x0002) return { action: "remove" };
+    if (overlayGone && path.length === 0 && ((group & 0xff00) === 0x6000 || (group & 0xff00) === 0x5000)) {
+      // Overlay Data and Curve Data are removed: the rest of their group goes with them.
+      const row = profile.rule(el.tag);
+      if (!row || row.action === "X" || (group & 0xff00) === 0x5000) return { action: "remove" };
+    }
+    const parentItem = owner.get(el);
+    const inScrubbed = parentItem ? scrubbed.has(parentItem) : false;
+    const rule = profile.rule(el.tag);
+    if (!rule) {
+      if (inScrubbed) return scrub(el);
+      return { action: "keep" };
+    }
+    const action = resolveCombined(rule.action, profile.typeOf(el.tag, path[path.length - 1] ?? 0));
+    const edit = apply(action, rule.option, el, parentItem);
+    // A kept or mapped sequence inside a scrubbed one stays scrubbed.
+    if (inScrubbed && el.items) { for (const item of el.items) scrubbed.add(item); }
+    return edit;
+  };
+}
