@@ -100,6 +100,12 @@ export class ArchiveStoreHandler implements StoreHandler {
     extra: { route: string; destination: string }[],
   ): Promise<StoreOutcome> {
     const log = this.log.child({ sop: hashUid(ctx.sopInstanceUid), callingAet: ctx.association.callingAet });
+    if (received.malformed) {
+      // Checked as the bytes arrived: a data set cut short (inside Pixel Data or any element) or
+      // broken is refused before anything reaches the archive or the index.
+      log.warn("C-STORE payload does not parse to its end", { reason: received.malformed });
+      throw new DimseStatusError(Status.CannotUnderstand, `data set malformed: ${received.malformed}`);
+    }
     let header;
     try {
       header = headerOf(received);

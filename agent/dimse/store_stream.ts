@@ -1,13 +1,16 @@
 /**
  * The raw C-STORE receive path: a Writable that puts a File Meta group in front of the data set
- * bytes exactly as they arrive in P-DATA PDVs, hashing and counting them on the way, and syncs the
- * file before it reports `finish`. Writes are synchronous, so PDVs land in order and memory stays
- * bounded by one PDV whatever the object's size.
+ * bytes exactly as they arrive in P-DATA PDVs, hashing, counting and checking their structure on the
+ * way (a data set that ends inside an element is found here, without reading the file again), and
+ * syncs the file before it reports `finish`. Writes are synchronous, so PDVs land in order and memory
+ * stays bounded by one PDV whatever the object's size.
  */
 import { Writable } from "node:stream";
 import { createHash, type Hash } from "node:crypto";
 import * as fs from "node:fs";
 import { buildFileMeta, type FileMetaFields } from "@conduit/shared/dicom/file_meta.ts";
+import { StructureCheck } from "@conduit/shared/dicom/structure.ts";
+import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 
 /** What a finished stream knows about the object it received. */
 export interface ReceivedObject {
@@ -22,6 +25,12 @@ export interface ReceivedObject {
   head: Uint8Array;
   /** True when `head` holds the whole file. */
   headIsWhole: boolean;
+  /**
+   * Why the data set does not parse to its end (it ends inside an element, a sequence or the pixel
+   * data fragments, or its structure is broken); undefined when it does, or when it could not be
+   * checked as it arrived (deflated syntaxes).
+   */
+  malformed?: string;
 }
 
 /** How much of the start of each object is kept in memory for header parsing. */
@@ -38,6 +47,7 @@ export class StoreFileStream extends Writable {
   #received: ReceivedObject | undefined;
   #head: Uint8Array = new Uint8Array(HEAD_BYTES);
   #headLength = 0;
+  #check: StructureCheck | undefined;
 
   /** Opens `tempPath` (exclusive create) and writes the File Meta group. Throws when it cannot. */
   constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true) {
@@ -49,6 +59,8 @@ export class StoreFileStream extends Writable {
     fs.writeSync(this.#fd, header);
     this.#fileSize = header.length;
     this.#keep(header);
+    const encoding = encodingOf(meta.transferSyntax);
+    if (!encoding.deflated) this.#check = new StructureCheck(encoding);
   }
 
   /** The first write error, if any (the stream keeps swallowing data so the association stays in step). */
@@ -67,6 +79,7 @@ export class StoreFileStream extends Writable {
       let at = 0;
       while (at < chunk.length) at += fs.writeSync(this.#fd, chunk, at, chunk.length - at);
       this.#hash.update(chunk);
+      this.#check?.push(chunk);
       this.#keep(chunk);
       this.#datasetSize += chunk.length;
       this.#fileSize += chunk.length;
@@ -100,6 +113,7 @@ export class StoreFileStream extends Writable {
             meta: this.meta,
             head: this.#head.subarray(0, this.#headLength),
             headIsWhole: this.#headLength === this.#fileSize,
+            malformed: this.#check?.finish(),
           };
         }
         cb();
