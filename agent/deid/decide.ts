@@ -13,7 +13,8 @@
  * - Private elements go, unless Retain Safe Private keeps those the safe list names (with their creator).
  * - Overlay and curve groups go whole when their data is removed, so no half plane remains.
  */
-import type { DataSet, Element } from "@conduit/shared/dicom/reader.ts";
+import { type DataSet, type Element, parseUnSequence } from "@conduit/shared/dicom/reader.ts";
+import { vrOf } from "@conduit/shared/dicom/dictionary.ts";
 import { stringValue, type TextDecoding } from "@conduit/shared/dicom/values.ts";
 import {
   pseudonymizeAccession,
@@ -52,6 +53,7 @@ const T = {
   AccessionNumber: 0x00080050,
 } as const;
 
+const TIMEZONE_OFFSET = 0x00080201;
 const FREE_TEXT = new Set(["LO", "SH", "ST", "LT", "UT", "UC"]);
 const BINARY = new Set(["US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"]);
 const DUMMY: Record<string, string> = {
@@ -129,10 +131,17 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
     return replace(el, DUMMY[el.vr] ?? "ANONYMOUS");
   };
 
+  /** Retain Longitudinal Temporal Information with Modified Dates: what "modified" means per VR. */
   const shiftValue = (el: Element): Edit => {
     if (!ctx.shift || el.length <= 0) return { action: "keep" };
-    if (el.vr === "DA") return replace(el, ctx.shift ? shiftDate(text(el), ctx.shift) : text(el));
+    if (el.vr === "DA") return replace(el, shiftDate(text(el), ctx.shift));
     if (el.vr === "DT") return replace(el, shiftDateTime(text(el), ctx.shift));
+    // The offset from UTC would tell the region: times are read as UTC instead.
+    if (el.tag === TIMEZONE_OFFSET) return replace(el, "+0000");
+    // Binary timestamps (frame origin, certified timestamp) cannot be shifted: zeroed.
+    if (BINARY.has(el.vr) || el.vr.startsWith("O")) {
+      return { action: "replace", value: new Uint8Array(el.length) };
+    }
     return { action: "keep" }; // TM: a shift of whole days leaves times as they are
   };
 
@@ -154,6 +163,8 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
       default:
         void parent;
         if (FREE_TEXT.has(el.vr)) return replace(el, NEUTRAL_TEXT);
+        // Code strings come from defined terms, not free text: they stay.
+        if (el.vr === "CS") return { action: "keep" };
         return dummy(el);
     }
   };
@@ -192,18 +203,30 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
     }
   };
 
-  /** Which item each element belongs to, so nested elements know whether they are scrubbed. */
+  /**
+   * Which item each element belongs to, so nested elements know whether they are scrubbed; standard
+   * sequences sent as UN get their items parsed on the way, so that they are judged like any other.
+   */
   const owner = new Map<Element, DataSet>();
   const index = (ds: DataSet) => {
     for (const el of ds.elements) {
       owner.set(el, ds);
+      if (el.vr === "UN" && (el.tag >>> 16) % 2 === 0 && vrOf(el.tag) === "SQ") parseUnSequence(bytes, el);
       if (el.items) el.items.forEach(index);
     }
   };
   index(top);
 
-  return (el: Element, path: number[]): Edit => {
-    const group = el.tag >>> 16;
+  return (original: Element, path: number[]): Edit => {
+    const group = original.tag >>> 16;
+    // A standard attribute sent as UN is judged by its dictionary VR (its value bytes are the same); a
+    // UN one whose dictionary VR is SQ and whose items could not be parsed cannot be judged: it goes.
+    let el = original;
+    if (original.vr === "UN" && group % 2 === 0) {
+      const vr = vrOf(original.tag);
+      if (vr === "SQ" && !original.items) return { action: "remove" };
+      if (vr !== "UN") el = { ...original, vr };
+    }
     if (group % 2 === 1) return privateKept.has(el) ? { action: "keep" } : { action: "remove" };
     if (group === 0x0004 || group === 0x0002) return { action: "remove" };
     if (overlayGone && path.length === 0 && ((group & 0xff00) === 0x6000 || (group & 0xff00) === 0x5000)) {
@@ -211,7 +234,7 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
       const row = profile.rule(el.tag);
       if (!row || row.action === "X" || (group & 0xff00) === 0x5000) return { action: "remove" };
     }
-    const parentItem = owner.get(el);
+    const parentItem = owner.get(original);
     const inScrubbed = parentItem ? scrubbed.has(parentItem) : false;
     const rule = profile.rule(el.tag);
     if (!rule) {

@@ -179,6 +179,12 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
   }
   const { enc, header } = h;
   const attrs = instanceAttributes(h.bytes, h.dataset, header);
+  if (!attrs.sopClassUid || !attrs.sopInstanceUid) {
+    return {
+      status: "failed",
+      reason: "the data set has no SOP Class UID or SOP Instance UID (0008,0016/0018)",
+    };
+  }
   const burnedEl = findElement(h.dataset, T.BurnedInAnnotation);
   const burned = burnedEl && burnedEl.length > 0 ? stringValue(h.bytes, burnedEl).toUpperCase() : "";
   if (!req.allowBurnedIn && (burned === "YES" || (burned === "" && BURN_PRONE.has(attrs.modality)))) {

@@ -58,6 +58,7 @@ function header(tag: number, vr: string, length: number, o: RewriteOptions): Uin
   return b;
 }
 
+const IMPLICIT_LE: RewriteOptions = { explicit: false, littleEndian: true };
 const ITEM = 0xfffee000;
 const ITEM_END = 0xfffee00d;
 const SEQ_END = 0xfffee0dd;
@@ -112,15 +113,17 @@ function rewriteSet(
       continue;
     }
     if (el.items) {
-      const items = el.items.map((item) => rewriteSet(bytes, item, edit, [...path, el.tag], o));
+      // Items of a sequence sent as UN are implicit VR little endian, and are written back so.
+      const io = el.itemsImplicit ? IMPLICIT_LE : o;
+      const items = el.items.map((item) => rewriteSet(bytes, item, edit, [...path, el.tag], io));
       if (items.every((i) => i === undefined)) {
         out.push(bytes.subarray(el.offset, el.end));
         continue;
       }
       changed = true;
-      out.push(header(el.tag, "SQ", UNDEFINED, o));
+      out.push(header(el.tag, el.itemsImplicit ? "UN" : "SQ", UNDEFINED, o));
       el.items.forEach((item, i) => {
-        out.push(header(ITEM, "", UNDEFINED, o));
+        out.push(header(ITEM, "", UNDEFINED, io));
         const body = items[i];
         if (body) { for (const p of body) out.push(p); }
         else {
@@ -129,9 +132,9 @@ function rewriteSet(
           const last = item.elements.length ? item.elements[item.elements.length - 1].end : first;
           out.push(bytes.subarray(first, last));
         }
-        out.push(header(ITEM_END, "", 0, o));
+        out.push(header(ITEM_END, "", 0, io));
       });
-      out.push(header(SEQ_END, "", 0, o));
+      out.push(header(SEQ_END, "", 0, io));
       continue;
     }
     out.push(bytes.subarray(el.offset, el.end));

@@ -61,12 +61,13 @@ export function dateShiftDays(key: Uint8Array, patientId: string, minDays = 1, m
 
 /** Shifts a DA value (YYYYMMDD, or a range/list of them) by whole days; other forms are returned as they are. */
 export function shiftDate(value: string, days: number): string {
-  return value.replace(/\b(\d{4})(\d{2})(\d{2})\b/g, (all, y, m, d) => {
+  // YYYYMMDD, and the YYYY.MM.DD of ACR-NEMA files (kept in its own form).
+  return value.replace(/\b(\d{4})(\.?)(\d{2})\2(\d{2})\b/g, (all, y, dot, m, d) => {
     const t = Date.UTC(Number(y), Number(m) - 1, Number(d));
     if (Number.isNaN(t)) return all;
     const shifted = new Date(t + days * 86_400_000);
     if (shifted.getUTCFullYear() < 1 || shifted.getUTCFullYear() > 9999) return all;
-    return shifted.toISOString().slice(0, 10).replace(/-/g, "");
+    return shifted.toISOString().slice(0, 10).replace(/-/g, dot);
   });
 }
 

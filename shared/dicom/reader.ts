@@ -20,6 +20,8 @@ export interface Element {
   /** Offset just past the element, delimiters included. */
   end: number;
   items?: DataSet[];
+  /** The items are implicit VR little endian whatever the data set's encoding (a sequence sent as UN). */
+  itemsImplicit?: boolean;
   fragments?: Fragment[];
 }
 
@@ -225,7 +227,9 @@ function readElement(c: Cursor, explicit: boolean, at: number, depth: number): E
     const itemsExplicit = vr === "UN" ? false : explicit;
     const sub = vr === "UN" && !c.littleEndian ? new Cursor(c.bytes, true) : c;
     const { items, end } = readItems(sub, itemsExplicit, valueOffset, undefined, depth);
-    return { tag, vr: vr === "UN" ? "SQ" : vr, offset: at, valueOffset, length: -1, end, items };
+    const el: Element = { tag, vr: vr === "UN" ? "SQ" : vr, offset: at, valueOffset, length: -1, end, items };
+    if (vr === "UN") el.itemsImplicit = true;
+    return el;
   }
 
   const end = valueOffset + length;
@@ -291,6 +295,24 @@ function readFragments(c: Cursor, start: number): Fragment[] {
 
 function hex(tag: number): string {
   return tag.toString(16).padStart(8, "0");
+}
+
+/**
+ * Parses the items of a standard sequence sent as UN with a defined length (PS3.5 6.2.2: its value is
+ * implicit VR little endian items), in place: the element gets `items` and `itemsImplicit`. Returns
+ * false, leaving the element as it was, when the value does not parse as items.
+ */
+export function parseUnSequence(bytes: Uint8Array, el: Element): boolean {
+  if (el.items || el.length < 0) return false;
+  try {
+    const c = new Cursor(bytes, true);
+    const { items } = readItems(c, false, el.valueOffset, el.valueOffset + el.length, 1);
+    el.items = items;
+    el.itemsImplicit = true;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Finds a top-level element by tag. */
