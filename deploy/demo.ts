@@ -190,7 +190,7 @@ Move a study from north to south with the typed client (save as move.ts, then:
   deno run -A --config ${path.join(ROOT, "deno.json")} move.ts   (the config resolves the client's packages)
   import { createConduitClient } from "${path.join(ROOT, "hub/client/mod.ts")}";
   const client = createConduitClient({ url: "${hubUrl}", token: "${apiToken}" });
-  const [first] = await client.query.studies.query({ site: "north" });
+  const [first] = (await client.query.studies.query({ site: "north" })).studies;
   const study = first.study["0020000D"].Value[0];
   const { id } = await client.transfers.create.mutate({ source: { site: "north" }, destination: { site: "south" }, studies: [study] });
   console.log(await client.transfers.get.query({ id }));

@@ -1,8 +1,9 @@
 /**
  * The running hub: its database, site registry, live tunnel sessions and the Hono app serving
- * `/healthz`, `/metrics` and `/tunnel`.
+ * `/healthz`, `/metrics`, `/tunnel`, `/auth`, `/trpc`, `/dicomweb` and the console. Unknown paths
+ * under the API prefixes are 404 problem objects, never the console's page.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log.ts";
 import { type HubDb, openHubDb } from "./db/db.ts";
 import { SiteRegistry } from "./sites/registry.ts";
@@ -23,9 +24,15 @@ import { trpcServer } from "@hono/trpc-server";
 import { appRouter } from "./api/router.ts";
 import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
+import { problem } from "./problem.ts";
+
+/** Prefixes where the console's page is never the answer. */
+const API_PREFIXES = ["/dicomweb", "/trpc", "/auth", "/api", "/tunnel"];
 
 export interface RunningHub {
   port: number;
+  /** The HTTP app (the role matrix test lists its routes). */
+  app: Hono;
   tokens: ApiTokens;
   users: Users;
   transfers: TransferService;
@@ -59,23 +66,38 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   }, log.child({ part: "transfers" }));
   sessions.relayLimiter = (site, route) => transfers.limiterFor(site, route);
   transfers.start();
+  const router = appRouter({
+    db,
+    users,
+    registry,
+    sessions,
+    tokens,
+    transfers,
+    provider,
+    batches: new BatchService(db, provider, transfers, log.child({ part: "batch" })),
+  });
+  const procedures = new Set(Object.keys(router._def.procedures));
+  app.use("/trpc/*", async (c, next) => {
+    // A batch names its procedures with commas; any unknown one is a 404 for the whole call.
+    const names = decodeURIComponent(c.req.path.slice("/trpc/".length)).split(",");
+    const unknown = names.find((n) => !procedures.has(n));
+    if (unknown !== undefined) return problem(c, 404, `no procedure ${JSON.stringify(unknown)} at /trpc`);
+    await next();
+  });
+  const trpcLog = log.child({ part: "trpc" });
   app.use(
     "/trpc/*",
     trpcServer({
-      router: appRouter({
-        db,
-        users,
-        registry,
-        sessions,
-        tokens,
-        transfers,
-        provider,
-        batches: new BatchService(db, provider, transfers, log.child({ part: "batch" })),
-      }),
+      router,
       endpoint: "/trpc",
       createContext: async (_opts, c) => {
         const r = await resolvePrincipal(c, tokens, users);
         return "error" in r ? { refused: r.error } : { principal: r.principal };
+      },
+      onError: ({ error, path }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") {
+          trpcLog.error("procedure failed", { path, err: error.cause ?? error });
+        }
       },
     }),
   );
@@ -88,10 +110,15 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
     }, log.child({ part: "dicomweb" })),
   );
+  for (const prefix of API_PREFIXES) {
+    const missing = (c: Context) => problem(c, 404, `nothing at ${c.req.path}`);
+    app.all(prefix, missing);
+    app.all(`${prefix}/*`, missing);
+  }
   app.route("/", consoleRoutes());
   app.onError((err, c) => {
     log.error("request failed", { path: c.req.path, err });
-    return c.json({ error: "internal error" }, 500);
+    return problem(c, 500, "internal error");
   });
 
   const tls = config.tls
@@ -107,6 +134,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   });
   return {
     port: server.addr.port,
+    app,
     tokens,
     users,
     transfers,

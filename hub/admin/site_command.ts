@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
+import { UnknownSiteError } from "../tunnel/errors.ts";
 
 const USAGE = `usage: deno task hub admin site add NAME [--data DIR] [--json]
        deno task hub admin site list [--data DIR] [--json]
@@ -81,7 +82,7 @@ export async function siteCommand(args: string[], defaultData: string): Promise<
     }
     return 0;
   } catch (err) {
-    if (err instanceof SiteError) {
+    if (err instanceof SiteError || err instanceof UnknownSiteError) {
       if (json) console.log(JSON.stringify({ error: err.message }));
       console.error(`hub admin site ${verb}: ${err.message}`);
       return 1;

@@ -1,25 +1,36 @@
 /**
  * The automation API (tRPC v11 at `/trpc`): sites, queries, transfers and tokens, with zod inputs.
- * Roles: viewer reads and queries; operator also echoes and moves studies; admin also manages tokens.
+ * Who may call what is the role matrix (hub/auth/permissions.ts), applied by `procedure` from each
+ * procedure's path, with the principal's sites checked on every site an input names; what a
+ * procedure throws becomes a tRPC error in one place (./errors.ts).
  */
-import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { SiteRegistry } from "../sites/registry.ts";
-import { type Sessions, SiteRequestError, SiteUnavailableError } from "../tunnel/sessions.ts";
-import type { ApiTokens } from "../auth/tokens.ts";
-import { mayReach, ROLES } from "../auth/tokens.ts";
-import { TransferError, type TransferService } from "../transfers/service.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
+import type { ApiTokens, Principal } from "../auth/tokens.ts";
+import { ROLES } from "../auth/tokens.ts";
+import { checkReach, mayReach } from "../auth/permissions.ts";
+import type { TransferService } from "../transfers/service.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import { procedure, router } from "./trpc.ts";
+import { NotFoundError, toTrpcError } from "./errors.ts";
 import type { HubDb } from "../db/db.ts";
 import { recent } from "../auth/audit.ts";
 import type { Users } from "../auth/users.ts";
 import { Reason, type Request } from "@conduit/shared/tunnel/mod.ts";
 import type { BatchService } from "../transfers/batch.ts";
-import { BatchFileError, parseBatchFile } from "../transfers/rows.ts";
+import { parseBatchFile } from "../transfers/rows.ts";
+import { federation, type LeftOut } from "../dicomweb/federation.ts";
 
-const name = z.string().min(1).max(64);
-const uid = z.string().regex(/^[0-9]+(\.[0-9]+)*$/).max(64);
+/** A site or node name, as the tunnel carries it. */
+const name = z.string().min(1).max(64).regex(
+  /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+  "not a site or node name (letters, digits, . _ -, at most 64)",
+);
+const uid = z.string().max(64, "a UID has at most 64 characters").regex(
+  /^[0-9]+(\.[0-9]+)*$/,
+  "not a DICOM UID (digits separated by dots)",
+);
 const endpoint = z.object({ site: name, node: name.optional() }).strict();
 /** Hours of the day a job runs, HH:MM in an IANA zone (the hub's when absent); checked again by the service. */
 const timeWindow = z.object({
@@ -35,17 +46,13 @@ function actorOf(p: { kind: string; name: string }): string {
   return `${p.kind}:${p.name}`;
 }
 
-/** The `ok` detail of a request to a site's agent; its failures become tRPC errors. */
+/**
+ * The `ok` detail of a request to a site's agent: an unknown site is NOT_FOUND, one never enrolled
+ * or offline SERVICE_UNAVAILABLE, the site's own refusal mapped by its code (./errors.ts).
+ */
 async function siteReply(d: ApiDeps, site: string, request: Request): Promise<Record<string, unknown>> {
-  try {
-    return await d.sessions.ask(site, request);
-  } catch (err) {
-    if (err instanceof SiteUnavailableError) {
-      throw new TRPCError({ code: "PRECONDITION_FAILED", message: err.message });
-    }
-    if (err instanceof SiteRequestError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
-    throw err;
-  }
+  await d.registry.require(site);
+  return await d.sessions.ask(site, request);
 }
 
 export interface ApiDeps {
@@ -59,30 +66,33 @@ export interface ApiDeps {
   batches: BatchService;
 }
 
-function checkSite(principal: { sites?: string[] }, site: string) {
-  if (!mayReach(principal as never, site)) {
-    throw new TRPCError({ code: "FORBIDDEN", message: `this token may not reach site ${site}` });
-  }
+/** A transfer job the principal may see (both of its sites in reach), or NOT_FOUND / FORBIDDEN. */
+async function job(d: ApiDeps, principal: Principal, id: string) {
+  const t = await d.transfers.get(id);
+  if (!t) throw new NotFoundError(`no transfer ${id}`);
+  checkReach(principal, [t.source.site, t.destination.site]);
+  return t;
 }
 
-function transferErrors<T>(fn: () => Promise<T>): Promise<T> {
-  return fn().catch((err) => {
-    if (err instanceof TransferError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
-    throw err;
-  });
+/** A batch the principal may see (every site it searched or moved to in reach). */
+async function batch(d: ApiDeps, principal: Principal, id: string) {
+  const b = await d.batches.status(id);
+  if (!b) throw new NotFoundError(`no batch ${id}`);
+  checkReach(principal, b.sites);
+  return b;
 }
 
 export function appRouter(d: ApiDeps) {
   return router({
     sites: router({
       /** Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat). */
-      list: procedure("viewer").query(async ({ ctx }) =>
+      list: procedure.query(async ({ ctx }) =>
         (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
           .map((s) => ({ ...s, throughput: d.sessions.get(s.site)?.throughput ?? [] }))
       ),
-      echo: procedure("operator").input(z.object({ site: name, node: name }).strict()).mutation(
-        async ({ ctx, input }) => {
-          checkSite(ctx.principal, input.site);
+      echo: procedure.input(z.object({ site: name, node: name }).strict()).mutation(
+        async ({ input }) => {
+          await d.registry.require(input.site);
           try {
             return { ok: true, ...(await d.sessions.ask(input.site, { op: "echo", node: input.node })) };
           } catch (err) {
@@ -93,25 +103,16 @@ export function appRouter(d: ApiDeps) {
     }),
     site: router({
       /** Adds a site (or re-issues its token before enrollment); returns the one-time enrollment token. */
-      add: procedure("admin").input(z.object({ site: name }).strict()).mutation(async ({ ctx, input }) => {
-        try {
-          return await d.registry.add(input.site, Date.now(), actorOf(ctx.principal));
-        } catch (err) {
-          throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
-        }
-      }),
+      add: procedure.input(z.object({ site: name }).strict()).mutation(({ ctx, input }) =>
+        d.registry.add(input.site, Date.now(), actorOf(ctx.principal))
+      ),
       /** Revokes a site: its credential stops working and its session closes now. */
-      revoke: procedure("admin").input(z.object({ site: name }).strict()).mutation(async ({ ctx, input }) => {
-        try {
-          await d.registry.revoke(input.site, Date.now(), actorOf(ctx.principal));
-        } catch (err) {
-          throw new TRPCError({ code: "NOT_FOUND", message: (err as Error).message });
-        }
+      revoke: procedure.input(z.object({ site: name }).strict()).mutation(async ({ ctx, input }) => {
+        await d.registry.revoke(input.site, Date.now(), actorOf(ctx.principal));
         d.sessions.drop(input.site, Reason.Revoked, "the site was revoked");
         return { site: input.site, state: "revoked" };
       }),
-      nodes: procedure("viewer").input(z.object({ site: name }).strict()).query(async ({ ctx, input }) => {
-        checkSite(ctx.principal, input.site);
+      nodes: procedure.input(z.object({ site: name }).strict()).query(async ({ input }) => {
         return (await siteReply(d, input.site, { op: "nodes" })).nodes as {
           name: string;
           aet: string;
@@ -120,9 +121,8 @@ export function appRouter(d: ApiDeps) {
           retrieve: string;
         }[];
       }),
-      deadLetter: procedure("operator").input(z.object({ site: name }).strict()).query(
-        async ({ ctx, input }) => {
-          checkSite(ctx.principal, input.site);
+      deadLetter: procedure.input(z.object({ site: name }).strict()).query(
+        async ({ input }) => {
           return (await siteReply(d, input.site, { op: "deadLetter" })).rows as {
             id: number;
             sopInstanceUid: string;
@@ -135,51 +135,41 @@ export function appRouter(d: ApiDeps) {
           }[];
         },
       ),
-      replay: procedure("operator").input(
+      replay: procedure.input(
         z.object({ site: name, ids: z.array(z.number().int().positive()).min(1) }).strict(),
       )
-        .mutation(async ({ ctx, input }) => {
-          checkSite(ctx.principal, input.site);
+        .mutation(async ({ input }) => {
           return {
             replayed: Number((await siteReply(d, input.site, { op: "replay", ids: input.ids })).replayed),
           };
         }),
     }),
     users: router({
-      list: procedure("admin").query(() => d.users.list()),
-      add: procedure("admin").input(
+      list: procedure.query(() => d.users.list()),
+      add: procedure.input(
         z.object({
           name: z.string().min(1).max(64),
           role: z.enum(ROLES),
           password: z.string().min(10).max(1024),
         }).strict(),
       ).mutation(async ({ ctx, input }) => {
-        try {
-          await d.users.add(input.name, input.role, input.password, actorOf(ctx.principal));
-          return { user: input.name, role: input.role };
-        } catch (err) {
-          throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
-        }
+        await d.users.add(input.name, input.role, input.password, actorOf(ctx.principal));
+        return { user: input.name, role: input.role };
       }),
       /** Disables a user (ending their sessions) or enables them again. */
-      setDisabled: procedure("admin").input(
+      setDisabled: procedure.input(
         z.object({ name: z.string().min(1).max(64), disabled: z.boolean() }).strict(),
       ).mutation(async ({ ctx, input }) => {
-        try {
-          await d.users.setDisabled(input.name, input.disabled, actorOf(ctx.principal));
-          return { user: input.name, disabled: input.disabled };
-        } catch (err) {
-          throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
-        }
+        await d.users.setDisabled(input.name, input.disabled, actorOf(ctx.principal));
+        return { user: input.name, disabled: input.disabled };
       }),
     }),
     query: router({
       /** The series of one study at a site (its archive or a node). */
-      series: procedure("viewer").input(
+      series: procedure.input(
         z.object({ site: name, node: name.optional(), studyInstanceUid: uid }).strict(),
       )
-        .query(async ({ ctx, input }) => {
-          checkSite(ctx.principal, input.site);
+        .query(async ({ input }) => {
           const backend = await d.provider.backend(input.site, input.node);
           const keys = {
             StudyInstanceUID: input.studyInstanceUid,
@@ -195,8 +185,11 @@ export function appRouter(d: ApiDeps) {
           }
           return out;
         }),
-      /** Study-level search on one site (its archive or a node), or on every site the token may reach. */
-      studies: procedure("viewer").input(
+      /**
+       * Study-level search on one site (its archive or a node), or on every site the principal may
+       * reach; `leftOut` names each site a federated search did not ask or that did not answer.
+       */
+      studies: procedure.input(
         z.object({
           site: name.optional(),
           node: name.optional(),
@@ -204,37 +197,40 @@ export function appRouter(d: ApiDeps) {
           limit: z.number().int().positive().max(10_000).optional(),
         }).strict(),
       ).query(async ({ ctx, input }) => {
-        const sites = input.site
-          ? [input.site]
-          : (await d.provider.sites()).filter((s) => s.online).map((s) => s.site);
-        const out: { site: string; study: Record<string, unknown> }[] = [];
+        const { sites, leftOut } = input.site
+          ? { sites: [input.site], leftOut: [] as LeftOut[] }
+          : await federation(d.provider, ctx.principal);
+        const keys: Record<string, string> = {
+          StudyInstanceUID: "",
+          PatientID: "",
+          PatientName: "",
+          StudyDate: "",
+          ModalitiesInStudy: "",
+          StudyDescription: "",
+          NumberOfStudyRelatedInstances: "",
+          ...input.filters,
+        };
+        const studies: { site: string; study: Record<string, unknown> }[] = [];
         for (const site of sites) {
-          if (!mayReach(ctx.principal, site)) continue;
-          const backend = await d.provider.backend(site, input.node);
-          const keys: Record<string, string> = {
-            StudyInstanceUID: "",
-            PatientID: "",
-            PatientName: "",
-            StudyDate: "",
-            ModalitiesInStudy: "",
-            StudyDescription: "",
-            NumberOfStudyRelatedInstances: "",
-            ...input.filters,
-          };
-          for await (
-            const ds of backend.search(
-              { level: "STUDY", keys, limit: input.limit },
-              AbortSignal.timeout(60_000),
-            )
-          ) {
-            out.push({ site, study: ds });
+          const found: typeof studies = [];
+          try {
+            const backend = await d.provider.backend(site, input.node);
+            const query = { level: "STUDY" as const, keys, limit: input.limit };
+            for await (const ds of backend.search(query, AbortSignal.timeout(60_000))) {
+              found.push({ site, study: ds });
+            }
+          } catch (err) {
+            if (input.site) throw err;
+            leftOut.push({ site, reason: `did not answer: ${(err as Error).message}` });
+            continue;
           }
+          studies.push(...found);
         }
-        return out;
+        return { studies, leftOut };
       }),
     }),
     transfers: router({
-      create: procedure("operator").input(
+      create: procedure.input(
         z.object({
           source: endpoint,
           destination: endpoint,
@@ -245,36 +241,39 @@ export function appRouter(d: ApiDeps) {
           deid: z.object({ profile: z.string(), options: z.array(z.string()).optional() }).strict()
             .optional(),
         }).strict(),
-      ).mutation(({ ctx, input }) => {
-        checkSite(ctx.principal, input.source.site);
-        checkSite(ctx.principal, input.destination.site);
-        return transferErrors(() => d.transfers.create(input, actorOf(ctx.principal)));
+      ).mutation(async ({ ctx, input }) => {
+        await d.registry.require(input.source.site);
+        await d.registry.require(input.destination.site);
+        return await d.transfers.create(input, actorOf(ctx.principal));
       }),
-      list: procedure("viewer").input(
+      /** The latest jobs (newest first) whose source and destination the principal may both reach. */
+      list: procedure.input(
         z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional(),
       )
-        .query(({ input }) => d.transfers.list(input?.limit)),
-      get: procedure("viewer").input(z.object({ id: z.string().min(1) }).strict()).query(
-        async ({ input }) => {
-          const t = await d.transfers.get(input.id);
-          if (!t) throw new TRPCError({ code: "NOT_FOUND", message: `no transfer ${input.id}` });
-          return t;
-        },
-      ),
-      cancel: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
-        .mutation(({ ctx, input }) =>
-          transferErrors(() => d.transfers.cancel(input.id, actorOf(ctx.principal)))
+        .query(async ({ ctx, input }) =>
+          (await d.transfers.list(input?.limit)).filter((t) =>
+            mayReach(ctx.principal, t.source.site) && mayReach(ctx.principal, t.destination.site)
+          )
         ),
+      get: procedure.input(z.object({ id: z.string().min(1) }).strict()).query(({ ctx, input }) =>
+        job(d, ctx.principal, input.id)
+      ),
+      cancel: procedure.input(z.object({ id: z.string().min(1) }).strict())
+        .mutation(async ({ ctx, input }) => {
+          await job(d, ctx.principal, input.id);
+          return await d.transfers.cancel(input.id, actorOf(ctx.principal));
+        }),
       /**
        * The job each time its status or totals change, over SSE, until it ends (the last value is the
        * final state).
        */
-      progress: procedure("viewer").input(z.object({ id: z.string().min(1) }).strict())
-        .subscription(async function* ({ input, signal }) {
+      progress: procedure.input(z.object({ id: z.string().min(1) }).strict())
+        .subscription(async function* ({ ctx, input, signal }) {
           let last = "";
           while (!signal?.aborted) {
-            const t = await d.transfers.get(input.id);
-            if (!t) throw new TRPCError({ code: "NOT_FOUND", message: `no transfer ${input.id}` });
+            const t = await job(d, ctx.principal, input.id).catch((err) => {
+              throw toTrpcError(err);
+            });
             const key = JSON.stringify([t.status, t.totals]);
             if (key !== last) {
               last = key;
@@ -285,33 +284,38 @@ export function appRouter(d: ApiDeps) {
           }
         }),
       /** One study's objects, with their state at the source (pending, in flight, failed, done, dead). */
-      objects: procedure("viewer").input(z.object({ id: z.string().min(1), study: uid }).strict())
-        .query(({ input }) => transferErrors(() => d.transfers.objects(input.id, input.study))),
-      retry: procedure("operator").input(z.object({ id: z.string().min(1) }).strict())
-        .mutation(({ input }) => transferErrors(() => d.transfers.retry(input.id))),
+      objects: procedure.input(z.object({ id: z.string().min(1), study: uid }).strict())
+        .query(async ({ ctx, input }) => {
+          await job(d, ctx.principal, input.id);
+          return await d.transfers.objects(input.id, input.study);
+        }),
+      retry: procedure.input(z.object({ id: z.string().min(1) }).strict())
+        .mutation(async ({ ctx, input }) => {
+          await job(d, ctx.principal, input.id);
+          return await d.transfers.retry(input.id);
+        }),
       /** Sets (or with null clears) a running job's time window and bandwidth cap; absent keeps. */
-      schedule: procedure("operator").input(
+      schedule: procedure.input(
         z.object({
           id: z.string().min(1),
           window: timeWindow.nullable().optional(),
           bandwidthMbps: bandwidth.nullable().optional(),
         }).strict(),
-      ).mutation(({ ctx, input }) =>
-        transferErrors(() =>
-          d.transfers.schedule(
-            input.id,
-            { window: input.window, bandwidthMbps: input.bandwidthMbps },
-            actorOf(ctx.principal),
-          )
-        )
-      ),
+      ).mutation(async ({ ctx, input }) => {
+        await job(d, ctx.principal, input.id);
+        return await d.transfers.schedule(
+          input.id,
+          { window: input.window, bandwidthMbps: input.bandwidthMbps },
+          actorOf(ctx.principal),
+        );
+      }),
     }),
     batch: router({
       /**
        * Rows from a CSV or XLSX file (base64): kind query searches `sites`; kind transfer searches the
        * one source site and moves what it finds to `destination`.
        */
-      upload: procedure("operator").input(
+      upload: procedure.input(
         z.object({
           kind: z.enum(["query", "transfer"]),
           filename: z.string().min(1).max(255),
@@ -321,58 +325,32 @@ export function appRouter(d: ApiDeps) {
           destination: endpoint.optional(),
         }).strict(),
       ).mutation(async ({ ctx, input }) => {
-        for (const s of [...input.sites, ...(input.destination ? [input.destination.site] : [])]) {
-          checkSite(ctx.principal, s);
-        }
         const content = Uint8Array.from(atob(input.contentBase64), (c) => c.charCodeAt(0));
-        try {
-          return await d.batches.upload({ ...input, content }, actorOf(ctx.principal));
-        } catch (err) {
-          if (err instanceof BatchFileError || err instanceof TransferError) {
-            throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
-          }
-          throw err;
-        }
+        return await d.batches.upload({ ...input, content }, actorOf(ctx.principal));
       }),
       /**
        * The rows of a CSV or XLSX file as they would be searched, each with its error if it cannot be
        * used; nothing is searched or stored. A file that cannot be read at all is BAD_REQUEST.
        */
-      preview: procedure("operator").input(
+      preview: procedure.input(
         z.object({ filename: z.string().min(1).max(255), contentBase64: z.string().max(50_000_000) })
           .strict(),
       ).mutation(async ({ input }) => {
         const content = Uint8Array.from(atob(input.contentBase64), (c) => c.charCodeAt(0));
-        try {
-          const rows = await parseBatchFile(input.filename, content);
-          return {
-            rows: rows.length,
-            badRows: rows.filter((r) => r.error).length,
-            first: rows.slice(0, 500),
-          };
-        } catch (err) {
-          if (err instanceof BatchFileError) {
-            throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
-          }
-          throw err;
-        }
+        const rows = await parseBatchFile(input.filename, content);
+        return { rows: rows.length, badRows: rows.filter((r) => r.error).length, first: rows.slice(0, 500) };
       }),
-      status: procedure("viewer").input(z.object({ id: z.string().min(1) }).strict()).query(
-        async ({ input }) => {
-          const b = await d.batches.status(input.id);
-          if (!b) throw new TRPCError({ code: "NOT_FOUND", message: `no batch ${input.id}` });
-          return b;
-        },
+      status: procedure.input(z.object({ id: z.string().min(1) }).strict()).query(({ ctx, input }) =>
+        batch(d, ctx.principal, input.id)
       ),
       /** The results as a file, base64: one line per match, and one per row that failed with its reason. */
-      results: procedure("viewer").input(
+      results: procedure.input(
         z.object({ id: z.string().min(1), format: z.enum(["csv", "xlsx"]) }).strict(),
       )
-        .query(async ({ input }) => {
+        .query(async ({ ctx, input }) => {
+          await batch(d, ctx.principal, input.id);
           const bytes = await d.batches.results(input.id, input.format);
-          if (!bytes) {
-            throw new TRPCError({ code: "NOT_FOUND", message: `batch ${input.id} has no results yet` });
-          }
+          if (!bytes) throw new NotFoundError(`batch ${input.id} has no results yet`);
           let binary = "";
           for (let i = 0; i < bytes.length; i += 0x8000) {
             binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -381,8 +359,8 @@ export function appRouter(d: ApiDeps) {
         }),
     }),
     tokens: router({
-      list: procedure("admin").query(() => d.tokens.list()),
-      create: procedure("admin").input(
+      list: procedure.query(() => d.tokens.list()),
+      create: procedure.input(
         z.object({
           name: z.string().min(1).max(64),
           role: z.enum(ROLES),
@@ -391,19 +369,15 @@ export function appRouter(d: ApiDeps) {
       ).mutation(({ ctx, input }) =>
         d.tokens.create(input.name, input.role, input.sites, actorOf(ctx.principal))
       ),
-      revoke: procedure("admin").input(z.object({ id: z.string().min(1).max(64) }).strict())
+      revoke: procedure.input(z.object({ id: z.string().min(1).max(64) }).strict())
         .mutation(async ({ ctx, input }) => {
-          try {
-            await d.tokens.revoke(input.id, actorOf(ctx.principal));
-            return { id: input.id, revoked: true };
-          } catch (err) {
-            throw new TRPCError({ code: "BAD_REQUEST", message: (err as Error).message });
-          }
+          await d.tokens.revoke(input.id, actorOf(ctx.principal));
+          return { id: input.id, revoked: true };
         }),
     }),
     audit: router({
       /** The latest entries, newest first. */
-      list: procedure("admin")
+      list: procedure
         .input(z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional())
         .query(({ input }) => recent(d.db, input?.limit)),
     }),

@@ -1,6 +1,12 @@
-/** tRPC setup: the request's principal (from its API token) and role checks. */
+/**
+ * tRPC setup: the request's principal (an API token or a console session), the role matrix applied
+ * to every procedure by its path (hub/auth/permissions.ts), site scope on every site the input
+ * names, and one error mapper (./errors.ts) for all procedures.
+ */
 import { initTRPC, TRPCError } from "@trpc/server";
-import type { Principal, Role } from "../auth/tokens.ts";
+import type { Principal } from "../auth/tokens.ts";
+import { authorize, PROCEDURES } from "../auth/permissions.ts";
+import { toTrpcError } from "./errors.ts";
 
 export interface Context {
   principal?: Principal;
@@ -8,21 +14,36 @@ export interface Context {
   refused?: "unauthenticated" | "csrf";
 }
 
-/** Each procedure names the least role that may call it (read by the role matrix test). */
-export interface Meta {
-  role: Role;
-}
-
 // isDev false: error answers never carry a stack trace.
-const t = initTRPC.context<Context>().meta<Meta>().create({ isDev: false });
-
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+const t = initTRPC.context<Context>().create({ isDev: false });
 
 export const router = t.router;
 
-/** A procedure for principals with at least `role`. */
-export function procedure(role: Role) {
-  return t.procedure.meta({ role }).use(({ ctx, next }) => {
+/**
+ * The site names an input carries, wherever they sit (`site`, `sites`, `source.site`,
+ * `destination.site`, ...), read before the input is validated so that every procedure, new ones
+ * too, is held to the principal's sites.
+ */
+export function sitesNamed(input: unknown, depth = 0): string[] {
+  if (depth > 4 || typeof input !== "object" || input === null) return [];
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    if (key === "site" && typeof value === "string") out.push(value);
+    else if (key === "sites" && Array.isArray(value)) {
+      out.push(...value.filter((v): v is string => typeof v === "string"));
+    } else if (typeof value === "object") out.push(...sitesNamed(value, depth + 1));
+  }
+  return out;
+}
+
+/** Every procedure: errors mapped, then the caller checked against the matrix for its path. */
+export const procedure = t.procedure
+  .use(async ({ next }) => {
+    const result = await next();
+    if (!result.ok) throw toTrpcError(result.error);
+    return result;
+  })
+  .use(async ({ ctx, path, getRawInput, next }) => {
     if (ctx.refused === "csrf") {
       throw new TRPCError({
         code: "FORBIDDEN",
@@ -35,12 +56,6 @@ export function procedure(role: Role) {
         message: "log in, or send an API token as Authorization: Bearer <token>",
       });
     }
-    if (RANK[ctx.principal.role] < RANK[role]) {
-      throw new TRPCError({
-        code: "FORBIDDEN",
-        message: `this needs the ${role} role; the token has ${ctx.principal.role}`,
-      });
-    }
+    authorize(ctx.principal, PROCEDURES[path], sitesNamed(await getRawInput()));
     return next({ ctx: { principal: ctx.principal } });
   });
-}

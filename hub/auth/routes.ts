@@ -1,12 +1,14 @@
 /**
  * `/auth`: console login and logout with a session cookie (httpOnly, SameSite=Strict, Secure over
- * https), and `me` for the console to learn its user, role and CSRF token after a reload.
+ * https), and `me` for the console to learn its user, role, CSRF token and the actions its role
+ * allows (from the role matrix: the console shows only what the user may do) after a reload.
  */
 import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import type { Logger } from "@conduit/shared/log.ts";
 import { SESSION_COOKIE, UserError, type Users } from "./users.ts";
+import { actionsOf } from "./permissions.ts";
 
 const Login = z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 
@@ -26,7 +28,7 @@ export function authRoutes(users: Users, log: Logger) {
         maxAge: s.maxAgeSeconds,
       });
       log.info("login", { user: s.user });
-      return c.json({ user: s.user, role: s.role, csrf: s.csrf });
+      return c.json({ user: s.user, role: s.role, csrf: s.csrf, actions: actionsOf(s) });
     } catch (err) {
       if (err instanceof UserError) {
         log.warn("login refused", { user: parsed.data.user, reason: err.message });
@@ -39,7 +41,12 @@ export function authRoutes(users: Users, log: Logger) {
     const id = getCookie(c, SESSION_COOKIE);
     const s = id ? await users.session(id) : undefined;
     if (!s) return c.json({ error: "not logged in" }, 401);
-    return c.json({ user: s.principal.name, role: s.principal.role, csrf: s.csrf });
+    return c.json({
+      user: s.principal.name,
+      role: s.principal.role,
+      csrf: s.csrf,
+      actions: actionsOf(s.principal),
+    });
   });
   app.post("/logout", async (c) => {
     const id = getCookie(c, SESSION_COOKIE);

@@ -26,10 +26,6 @@ export class TokenError extends Error {
   override name = "TokenError";
 }
 
-export function mayReach(p: Principal, site: string): boolean {
-  return !p.sites || p.sites.includes(site);
-}
-
 export class ApiTokens {
   constructor(private readonly db: HubDb) {}
 

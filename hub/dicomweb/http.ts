@@ -4,6 +4,7 @@
  * request), and the UID-path segments.
  */
 import type { Context } from "hono";
+import { problem as problemResponse } from "../problem.ts";
 
 export class HttpError extends Error {
   override name = "HttpError";
@@ -12,27 +13,9 @@ export class HttpError extends Error {
   }
 }
 
+/** A problem object, with a `Warning` header where PS3.18 asks for one. */
 export function problem(c: Context, status: number, detail: string, warning?: string): Response {
-  const titles: Record<number, string> = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    406: "Not Acceptable",
-    409: "Conflict",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-  };
-  const headers: Record<string, string> = { "content-type": "application/problem+json" };
-  if (warning) headers.warning = warning;
-  return c.body(
-    JSON.stringify({ type: "about:blank", title: titles[status] ?? "Error", status, detail }),
-    status as 400,
-    headers,
-  );
+  return problemResponse(c, status, detail, warning ? { warning } : {});
 }
 
 /** A `Warning` header value (RFC 7234 299 form, as PS3.18 uses it). */

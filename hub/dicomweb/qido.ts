@@ -2,10 +2,12 @@
  * QIDO-RS parameters (PS3.18 8.3.4 and 10.6): attribute matching, `includefield`, `fuzzymatching`,
  * `limit` and `offset`, and the attributes each level returns (PS3.18 Tables 10.6.3-3 to -5). The
  * matching itself is C-FIND's (PS3.4 C.2.2.2): single value, `*` and `?` wildcards, `a-b` ranges on
- * dates and times, and UID lists (comma-separated in QIDO, backslash-separated in C-FIND).
+ * dates and times, and UID lists (comma-separated in QIDO, backslash-separated in C-FIND). Date and
+ * time values are checked here (./qido_dates.ts): a bad one is refused with the reason.
  */
 import { attributeByTag, resolveTag } from "@conduit/shared/dicom/dictionary.ts";
 import type { QidoLevel, QidoQuery } from "./services.ts";
+import { checkDateMatch } from "./qido_dates.ts";
 
 export class QidoParameterError extends Error {
   override name = "QidoParameterError";
@@ -121,6 +123,8 @@ export function parseQido(
         }
         const keyword = keywordOf(name);
         const vr = attributeByTag(resolveTag(keyword)!)?.vr;
+        const refused = checkDateMatch(vr ?? "", value);
+        if (refused) throw new QidoParameterError(`${name}: ${refused}`);
         keys[keyword] = vr === "UI" ? value.split(",").map((s) => s.trim()).join("\\") : value;
       }
     }

@@ -7,7 +7,8 @@
 import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom/json.ts";
 import { jsonString } from "@conduit/shared/dicom/json.ts";
-import { mayReach, type Principal } from "../auth/tokens.ts";
+import type { Principal } from "../auth/tokens.ts";
+import { federation } from "./federation.ts";
 import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions, warning } from "./http.ts";
 import { parseQido, QidoParameterError } from "./qido.ts";
 import type { BackendProvider, QidoLevel } from "./services.ts";
@@ -67,7 +68,6 @@ export async function qido(
   const signal = requestSignal();
 
   if (site) {
-    if (!mayReach(principal, site)) throw new HttpError(403, `this token may not reach site ${site}`);
     const backend = await provider.backend(site, node);
     const matches = backend.search(parsed.query, signal)[Symbol.asyncIterator]();
     // The first match decides the status: a failure before it is an error response.
@@ -103,13 +103,12 @@ export async function qido(
     return new Response(body, { status: 200, headers });
   }
 
-  // Federated: every enrolled site the token may reach.
-  const sites = (await provider.sites()).filter((s) => mayReach(principal, s.site));
-  const perSite = await Promise.all(sites.map(async ({ site, online }) => {
-    if (!online) {
-      warnings.push(warning(`site ${site} is offline; its results are not included`));
-      return [];
-    }
+  // Federated: every site the principal may reach and that is connected; the others are named.
+  const { sites, leftOut } = await federation(provider, principal);
+  for (const { site, reason } of leftOut) {
+    warnings.push(warning(`site ${site} is ${reason}; its results are not included`));
+  }
+  const perSite = await Promise.all(sites.map(async (site) => {
     try {
       const backend = await provider.backend(site);
       const out: DicomJson[] = [];

@@ -1,22 +1,54 @@
 /**
  * `/dicomweb`: QIDO-RS, WADO-RS and STOW-RS for one site (`/sites/{site}`: its agent's archive),
  * one node of a site (`/sites/{site}/nodes/{node}`), and federated over every site (`/`, where
- * QIDO merges and retrieval by UID finds the site). Every request carries an API token.
+ * QIDO merges and retrieval by UID finds the site). Every request carries an API token or a console
+ * session; every route is registered through `on`, which takes its action from the role matrix
+ * (hub/auth/permissions.ts) and checks the role, the site and node names (400) and the principal's
+ * sites (403) before the route runs. Any other path is a 404 problem object.
  */
-import { Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Logger } from "@conduit/shared/log.ts";
 import { type AuthEnv, requireAuth } from "../auth/middleware.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
 import type { Users } from "../auth/users.ts";
-import { type BackendProvider, BackendUnavailableError, UnknownSiteError } from "./services.ts";
+import { AccessError, type Action, authorize, DICOMWEB_ROOTS, dicomwebAction } from "../auth/permissions.ts";
+import { type BackendProvider, BackendUnavailableError } from "./services.ts";
 import { checkUid, HttpError, problem } from "./http.ts";
 import { qido } from "./qido_route.ts";
 import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";
 import { bulkdata, metadata } from "./metadata_route.ts";
 import { frames } from "./frames_route.ts";
-import { SiteRequestError, SiteUnavailableError } from "../tunnel/errors.ts";
+import {
+  SiteNotConnectedError,
+  SiteRequestError,
+  SiteUnavailableError,
+  UnknownSiteError,
+} from "../tunnel/errors.ts";
 import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
+
+/** Site and node names, as the tunnel carries them. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Checks the path's names, then the principal against the route's action and the path's site. */
+function guard(action: Action): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    const site = c.req.param("site");
+    const node = c.req.param("node");
+    for (const [what, value] of [["site", site], ["node", node]] as const) {
+      if (value !== undefined && !NAME.test(value)) {
+        throw new HttpError(
+          400,
+          `${what} ${JSON.stringify(value)} is not a valid name (letters, digits, . _ -, at most 64)`,
+        );
+      }
+    }
+    authorize(c.get("principal"), action, site ? [site] : []);
+    await next();
+  };
+}
+
+type Handler = (c: Context<AuthEnv>) => Response | Promise<Response>;
 
 export type DicomwebOptions = StowOptions;
 
@@ -31,10 +63,11 @@ export function dicomwebRoutes(
   app.use("*", requireAuth(tokens, users));
   app.onError((err, c) => {
     if (err instanceof HttpError) return problem(c, err.status, err.message, err.warning);
+    if (err instanceof AccessError) return problem(c, 403, err.message);
     if (err instanceof UnknownSiteError) return problem(c, 404, err.message);
     if (
       err instanceof BackendUnavailableError || err instanceof SiteUnavailableError ||
-      err instanceof SessionClosedError
+      err instanceof SessionClosedError || err instanceof SiteNotConnectedError
     ) {
       return problem(c, 503, err.message);
     }
@@ -52,89 +85,83 @@ export function dicomwebRoutes(
   const onStreamError = (err: unknown) =>
     log.warn("DICOMweb response cut short", { reason: (err as Error).message });
 
-  for (const prefix of ["", "/sites/:site", "/sites/:site/nodes/:node"]) {
-    // QIDO-RS
-    app.get(`${prefix}/studies`, (c) => qido(c, provider, options, "STUDY", {}));
-    app.get(`${prefix}/series`, (c) => qido(c, provider, options, "SERIES", {}));
-    app.get(`${prefix}/instances`, (c) => qido(c, provider, options, "IMAGE", {}));
-    app.get(
-      `${prefix}/studies/:study/series`,
-      (c) =>
-        qido(c, provider, options, "SERIES", { StudyInstanceUID: checkUid("study", c.req.param("study")) }),
-    );
-    app.get(
-      `${prefix}/studies/:study/instances`,
-      (c) =>
-        qido(c, provider, options, "IMAGE", { StudyInstanceUID: checkUid("study", c.req.param("study")) }),
-    );
-    app.get(`${prefix}/studies/:study/series/:series/instances`, (c) =>
-      qido(c, provider, options, "IMAGE", {
-        StudyInstanceUID: checkUid("study", c.req.param("study")),
-        SeriesInstanceUID: checkUid("series", c.req.param("series")),
-      }));
-    // WADO-RS
-    app.get(
-      `${prefix}/studies/:study`,
-      (c) =>
-        wadoInstances(
-          c,
-          provider,
-          { studyInstanceUid: checkUid("study", c.req.param("study"))! },
-          onStreamError,
-        ),
-    );
-    app.get(`${prefix}/studies/:study/series/:series`, (c) =>
-      wadoInstances(c, provider, {
-        studyInstanceUid: checkUid("study", c.req.param("study"))!,
-        seriesInstanceUid: checkUid("series", c.req.param("series")),
-      }, onStreamError));
-    app.get(`${prefix}/studies/:study/series/:series/instances/:instance`, (c) =>
-      wadoInstances(c, provider, {
-        studyInstanceUid: checkUid("study", c.req.param("study"))!,
-        seriesInstanceUid: checkUid("series", c.req.param("series")),
-        sopInstanceUid: checkUid("instance", c.req.param("instance")),
-      }, onStreamError));
-    // WADO-RS metadata and bulk data
-    const uids = (c: { req: { param(n: string): string | undefined } }) => ({
-      studyInstanceUid: checkUid("study", c.req.param("study"))!,
-      seriesInstanceUid: checkUid("series", c.req.param("series")),
-      sopInstanceUid: checkUid("instance", c.req.param("instance")),
-    });
-    app.get(`${prefix}/studies/:study/metadata`, (c) => metadata(c, provider, options, uids(c)));
-    app.get(
-      `${prefix}/studies/:study/series/:series/metadata`,
-      (c) => metadata(c, provider, options, uids(c)),
-    );
-    app.get(
-      `${prefix}/studies/:study/series/:series/instances/:instance/metadata`,
-      (c) => metadata(c, provider, options, uids(c)),
-    );
-    app.get(`${prefix}/studies/:study/series/:series/instances/:instance/bulkdata/:path{.+}`, (c) => {
-      const u = uids(c);
-      return bulkdata(
-        c,
-        provider,
-        { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! },
-        c.req.param("path"),
-        onStreamError,
+  /** Registers `path` under every root, guarded by its action in the role matrix. */
+  const on = (method: "GET" | "POST", path: string, handler: Handler) => {
+    const action = dicomwebAction(method, path);
+    if (!action) throw new Error(`DICOMweb route ${method} ${path} has no entry in the role matrix`);
+    for (const root of DICOMWEB_ROOTS) app.on(method, root + path, guard(action), handler);
+  };
+  const study = (c: Context) => checkUid("study", c.req.param("study"))!;
+  const uids = (c: Context) => ({
+    studyInstanceUid: study(c),
+    seriesInstanceUid: checkUid("series", c.req.param("series")),
+    sopInstanceUid: checkUid("instance", c.req.param("instance")),
+  });
+  const I = "/studies/:study/series/:series/instances/:instance";
+
+  // QIDO-RS
+  on("GET", "/studies", (c) => qido(c, provider, options, "STUDY", {}));
+  on("GET", "/series", (c) => qido(c, provider, options, "SERIES", {}));
+  on("GET", "/instances", (c) => qido(c, provider, options, "IMAGE", {}));
+  on(
+    "GET",
+    "/studies/:study/series",
+    (c) => qido(c, provider, options, "SERIES", { StudyInstanceUID: study(c) }),
+  );
+  on(
+    "GET",
+    "/studies/:study/instances",
+    (c) => qido(c, provider, options, "IMAGE", { StudyInstanceUID: study(c) }),
+  );
+  on("GET", "/studies/:study/series/:series/instances", (c) =>
+    qido(c, provider, options, "IMAGE", {
+      StudyInstanceUID: study(c),
+      SeriesInstanceUID: checkUid("series", c.req.param("series")),
+    }));
+  // WADO-RS
+  on(
+    "GET",
+    "/studies/:study",
+    (c) => wadoInstances(c, provider, { studyInstanceUid: study(c) }, onStreamError),
+  );
+  on("GET", "/studies/:study/series/:series", (c) => {
+    const { studyInstanceUid, seriesInstanceUid } = uids(c);
+    return wadoInstances(c, provider, { studyInstanceUid, seriesInstanceUid }, onStreamError);
+  });
+  on("GET", I, (c) => wadoInstances(c, provider, uids(c), onStreamError));
+  // WADO-RS metadata and bulk data
+  on("GET", "/studies/:study/metadata", (c) => metadata(c, provider, options, uids(c)));
+  on("GET", "/studies/:study/series/:series/metadata", (c) => metadata(c, provider, options, uids(c)));
+  on("GET", `${I}/metadata`, (c) => metadata(c, provider, options, uids(c)));
+  on("GET", `${I}/bulkdata/:path{.+}`, (c) => {
+    const u = uids(c);
+    const at = { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! };
+    return bulkdata(c, provider, at, c.req.param("path")!, onStreamError);
+  });
+  on("GET", `${I}/frames/:list`, (c) => {
+    const u = uids(c);
+    const at = { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! };
+    return frames(c, provider, at, c.req.param("list")!, onStreamError);
+  });
+  // Rendered resources and thumbnails: not built yet, answered as such.
+  const levels = ["/studies/:study", "/studies/:study/series/:series", I, `${I}/frames/:list`];
+  for (const level of levels) {
+    on("GET", `${level}/rendered`, (c) => {
+      uids(c);
+      throw new HttpError(
+        406,
+        "rendered media types are not supported yet: retrieve the instances or frames",
       );
     });
-    app.get(`${prefix}/studies/:study/series/:series/instances/:instance/frames/:list`, (c) => {
-      const u = uids(c);
-      return frames(
-        c,
-        provider,
-        { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! },
-        c.req.param("list"),
-        onStreamError,
-      );
+    on("GET", `${level}/thumbnail`, (c) => {
+      uids(c);
+      throw new HttpError(404, "thumbnails are not supported yet");
     });
-    // STOW-RS
-    app.post(`${prefix}/studies`, (c) => stow(c, provider, options));
-    app.post(
-      `${prefix}/studies/:study`,
-      (c) => stow(c, provider, options, checkUid("study", c.req.param("study"))),
-    );
   }
+  // STOW-RS
+  on("POST", "/studies", (c) => stow(c, provider, options));
+  on("POST", "/studies/:study", (c) => stow(c, provider, options, study(c)));
+
+  app.all("*", (c) => problem(c, 404, `no DICOMweb resource at ${c.req.path}`));
   return app;
 }

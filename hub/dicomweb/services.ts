@@ -80,13 +80,17 @@ export class BackendUnavailableError extends Error {
   override name = "BackendUnavailableError";
 }
 
-export class UnknownSiteError extends Error {
-  override name = "UnknownSiteError";
-}
+export { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 
 export interface BackendProvider {
-  /** The backend for a site (its archive, or `node`); throws UnknownSiteError or BackendUnavailableError. */
+  /**
+   * The backend for a site (its archive, or `node`); throws UnknownSiteError, SiteNotConnectedError
+   * (never enrolled) or BackendUnavailableError (offline).
+   */
   backend(site: string, node?: string): Promise<DicomwebBackend>;
-  /** Every enrolled site, with whether it is connected now (federation asks all of them). */
-  sites(): Promise<{ site: string; online: boolean }[]>;
+  /**
+   * Every site that is not revoked, with whether it is connected now and whether it is still
+   * pending (added, never enrolled). Federation asks the online ones and names the others.
+   */
+  sites(): Promise<{ site: string; online: boolean; pending: boolean }[]>;
 }

@@ -13,7 +13,6 @@ import {
   type RetrievedObject,
   type RetrieveQuery,
   type StoreResult,
-  UnknownSiteError,
 } from "./services.ts";
 
 /**
@@ -211,17 +210,17 @@ export class TunnelBackendProvider implements BackendProvider {
   constructor(private readonly registry: SiteRegistry, private readonly sessions: Sessions) {}
 
   async backend(site: string, node?: string): Promise<DicomwebBackend> {
-    const row = await this.registry.get(site);
-    if (!row || row.state === "pending" || row.state === "revoked") {
-      throw new UnknownSiteError(`no site named ${site}`);
-    }
+    await this.registry.require(site);
     if (!this.sessions.get(site)) throw new BackendUnavailableError(`site ${site} is offline`);
     return new TunnelBackend(site, node, this.sessions);
   }
 
   async sites() {
     const all = await this.registry.list();
-    return all.filter((s) => s.state !== "pending" && s.state !== "revoked")
-      .map((s) => ({ site: s.site, online: this.sessions.get(s.site) !== undefined }));
+    return all.filter((s) => s.state !== "revoked").map((s) => ({
+      site: s.site,
+      online: this.sessions.get(s.site) !== undefined,
+      pending: s.state === "pending",
+    }));
   }
 }

@@ -8,6 +8,7 @@ import type { HubDb } from "../db/db.ts";
 import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
 import { entry } from "../auth/audit.ts";
+import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 
 export const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -87,6 +88,18 @@ export class SiteRegistry {
     return await this.db.query.sites.findFirst({ where: eq(sites.name, name) });
   }
 
+  /**
+   * The row of a site that can be asked: UnknownSiteError for a site never added or revoked,
+   * SiteNotConnectedError for one whose agent never enrolled. (Whether it is online now is the
+   * tunnel's business.)
+   */
+  async require(name: string): Promise<SiteRow> {
+    const row = await this.get(name);
+    if (!row || row.state === "revoked") throw new UnknownSiteError(`no site named ${name}`);
+    if (row.state === "pending") throw new SiteNotConnectedError(name);
+    return row;
+  }
+
   async list(): Promise<SiteInfo[]> {
     const rows = await this.db.select().from(sites).orderBy(sites.name);
     return rows.map(siteInfo);
@@ -124,7 +137,7 @@ export class SiteRegistry {
 
   async revoke(name: string, now = Date.now(), actor = "cli"): Promise<void> {
     const row = await this.get(name);
-    if (!row) throw new SiteError(`no site named ${name}`);
+    if (!row) throw new UnknownSiteError(`no site named ${name}`);
     await this.db.batch([
       this.db.update(sites).set({
         state: "revoked",

@@ -133,8 +133,11 @@ export class BatchService {
     if (!b) return undefined;
     const rows = JSON.parse(b.rows) as BatchRow[];
     const results = b.results ? JSON.parse(b.results) as Record<string, unknown>[] : [];
+    const where = JSON.parse(b.sites) as { sites: string[]; destination?: Endpoint };
     return {
       id: b.id,
+      /** Every site the batch searched or moved studies to. */
+      sites: [...where.sites, ...(where.destination ? [where.destination.site] : [])],
       kind: b.kind,
       filename: b.filename,
       status: b.status,

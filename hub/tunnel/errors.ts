@@ -12,3 +12,16 @@ export class SiteRequestError extends Error {
     super(message);
   }
 }
+
+/** No such site (never added, or revoked). */
+export class UnknownSiteError extends Error {
+  override name = "UnknownSiteError";
+}
+
+/** The site was added but its agent never enrolled: it has never connected. */
+export class SiteNotConnectedError extends Error {
+  override name = "SiteNotConnectedError";
+  constructor(readonly site: string) {
+    super(`site ${site} is not connected yet: its agent has not enrolled (deno task hub admin site add)`);
+  }
+}

@@ -126,7 +126,7 @@ Deno.test({
       await page.getByRole("button", { name: "Explorer" }).click();
       await page.getByRole("button", { name: "Search" }).click();
       await rows.first().waitFor();
-      await page.getByText("A viewer cannot move studies.").waitFor();
+      await page.getByText("Your role cannot move studies.").waitFor();
       assert.equal(await page.getByRole("button", { name: "Transfer", exact: true }).count(), 0);
       assert.equal(
         await page.getByRole("button", { name: "Admin" }).count(),

@@ -42,7 +42,10 @@ interface Client {
 interface Rig {
   hub: TestHub;
   north: AgentProcess;
+  /** A viewer's token: reads only. */
   token: string;
+  /** An operator's token: also stores (STOW-RS). */
+  operator: string;
   southOnly: string;
   base: string;
   client: Client;
@@ -62,13 +65,14 @@ async function setUp(): Promise<Rig> {
   assert.equal(sent.code, 0, sent.stderr);
   await eventually("north online", () => hub.sessions.get("north"));
   const token = (await hub.tokens.create("tests", "viewer")).token;
+  const operator = (await hub.tokens.create("stow", "operator")).token;
   const southOnly = (await hub.tokens.create("south only", "viewer", ["south"])).token;
   const base = `http://127.0.0.1:${hub.port}/dicomweb`;
   const client = new api.DICOMwebClient({
     url: `${base}/sites/north`,
     headers: { Authorization: `Bearer ${token}` },
   } as never) as unknown as Client;
-  rig = { hub, north, token, southOnly, base, client };
+  rig = { hub, north, token, operator, southOnly, base, client };
   return rig;
 }
 
@@ -272,7 +276,11 @@ dwTest("PS3.18 10.5 STOW-RS stores into the site; failures are listed with their
   const buffers = await Promise.all(
     gen.paths.map(async (p) => (await Deno.readFile(p)).buffer as ArrayBuffer),
   );
-  await r.client.storeInstances({ datasets: buffers });
+  const storer = new api.DICOMwebClient({
+    url: `${r.base}/sites/north`,
+    headers: { Authorization: `Bearer ${r.operator}` },
+  } as never) as unknown as Client;
+  await storer.storeInstances({ datasets: buffers });
   const found = await r.client.searchForInstances({ studyInstanceUID: gen.studyUid }) as unknown[];
   assert.equal(found.length, 3);
   // A part that is not DICOM, next to a good one: 202 with both sequences.
@@ -288,6 +296,7 @@ dwTest("PS3.18 10.5 STOW-RS stores into the site; failures are listed with their
   ]);
   const res = await get(r, "/sites/north/studies", {
     method: "POST",
+    token: r.operator,
     body,
     headers: { "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}` },
   });
@@ -298,6 +307,7 @@ dwTest("PS3.18 10.5 STOW-RS stores into the site; failures are listed with their
   // Wrong study for /studies/{study}: 409 with FailureReason 0xA900.
   const wrong = await get(r, "/sites/north/studies/1.2.3", {
     method: "POST",
+    token: r.operator,
     body: new Blob([
       enc.encode(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
       good,
@@ -311,6 +321,7 @@ dwTest("PS3.18 10.5 STOW-RS stores into the site; failures are listed with their
   // Not multipart: 415. A truncated multipart body: 400.
   const json = await get(r, "/sites/north/studies", {
     method: "POST",
+    token: r.operator,
     body: "{}",
     headers: { "content-type": "application/json" },
   });
@@ -318,6 +329,7 @@ dwTest("PS3.18 10.5 STOW-RS stores into the site; failures are listed with their
   await json.body?.cancel();
   const cut = await get(r, "/sites/north/studies", {
     method: "POST",
+    token: r.operator,
     body: `--${boundary}\r\nContent-Type: application/dicom\r\n\r\nDICM`,
     headers: { "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}` },
   });

@@ -4,12 +4,20 @@
  */
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import type { AppRouter } from "../../hub/api/router.ts";
+import type { Action } from "../../hub/auth/permissions.ts";
+
+export type { Action };
 
 export interface Me {
   user: string;
   role: "viewer" | "operator" | "admin";
   csrf: string;
+  /** What the user's role allows, from the hub's role matrix: the console shows only these. */
+  actions: Action[];
 }
+
+/** Whether the user may do `action` (a button the hub would refuse is not shown). */
+export type May = (action: Action) => boolean;
 
 let csrf = "";
 

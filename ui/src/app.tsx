@@ -1,6 +1,6 @@
 /** The console: a login, then one screen at a time chosen in the header. */
 import { createSignal, Match, onMount, Show, Switch } from "solid-js";
-import { logout, type Me, me } from "./api.ts";
+import { type Action, logout, type Me, me } from "./api.ts";
 import { Login } from "./screens/login.tsx";
 import { Dashboard } from "./screens/dashboard.tsx";
 import { Explorer } from "./screens/explorer.tsx";
@@ -20,6 +20,7 @@ export function App() {
     setUser(await me());
     setReady(true);
   });
+  const may = (a: Action) => Boolean(user()?.actions.includes(a));
   const tab = (s: Screen, label: string) => (
     <button
       type="button"
@@ -39,8 +40,8 @@ export function App() {
             {tab("explorer", "Explorer")}
             {tab("transfers", "Transfers")}
             {tab("sites", "Sites")}
-            {user()!.role !== "viewer" && tab("batch", "Batch")}
-            {user()!.role === "admin" && tab("admin", "Admin")}
+            {may("transfer") && tab("batch", "Batch")}
+            {may("manage") && tab("admin", "Admin")}
           </nav>
           <span class="who">{user()!.user} ({user()!.role})</span>
           <button type="button" onClick={async () => (await logout(), setUser(undefined))}>Log out</button>
@@ -52,15 +53,15 @@ export function App() {
             </Match>
             <Match when={screen() === "explorer"}>
               <Explorer
-                role={user()!.role}
+                may={may}
                 onTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))}
               />
             </Match>
             <Match when={screen() === "transfers"}>
-              <Transfers open={openTransfer()} role={user()!.role} />
+              <Transfers open={openTransfer()} may={may} />
             </Match>
             <Match when={screen() === "sites"}>
-              <Sites role={user()!.role} />
+              <Sites may={may} />
             </Match>
             <Match when={screen() === "batch"}>
               <Batch onTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))} />

@@ -3,7 +3,7 @@
  * results; select studies and move them to another site.
  */
 import { createMemo, createResource, createSignal, For, Show } from "solid-js";
-import { api, dicomValue } from "../api.ts";
+import { api, dicomValue, type May } from "../api.ts";
 import { TransferDialog } from "./transfer_dialog.tsx";
 
 interface Hit {
@@ -19,10 +19,12 @@ interface Hit {
 
 const PAGE = 25;
 
-export function Explorer(props: { role: string; onTransfer: (id: string) => void }) {
+export function Explorer(props: { may: May; onTransfer: (id: string) => void }) {
   const [sites] = createResource(() => api.sites.list.query());
   const [hits, setHits] = createSignal<Hit[]>([]);
   const [error, setError] = createSignal("");
+  /** Sites a search over all sites did not include, with why. */
+  const [leftOut, setLeftOut] = createSignal("");
   const [busy, setBusy] = createSignal(false);
   const [searched, setSearched] = createSignal(false);
   const [sortKey, setSortKey] = createSignal<keyof Hit>("date");
@@ -42,8 +44,12 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
     const d = (v: string) => v.replaceAll("-", "");
     if (from.value || to.value) filters.StudyDate = `${d(from.value)}-${d(to.value)}`;
     try {
-      const found = await api.query.studies.query({ ...(site.value ? { site: site.value } : {}), filters });
-      setHits(found.map((f) => ({
+      const { studies, leftOut } = await api.query.studies.query({
+        ...(site.value ? { site: site.value } : {}),
+        filters,
+      });
+      setLeftOut(leftOut.map((l) => `${l.site} (${l.reason})`).join(", "));
+      setHits(studies.map((f) => ({
         site: f.site,
         uid: dicomValue(f.study, "0020000D"),
         patientId: dicomValue(f.study, "00100020"),
@@ -124,6 +130,9 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
         <button class="primary" type="submit" disabled={busy()}>Search</button>
       </form>
       <p class="error" role="alert">{error()}</p>
+      <Show when={leftOut()}>
+        <p class="warning" role="status">Not searched: {leftOut()}</p>
+      </Show>
       <Show
         when={hits().length}
         fallback={
@@ -214,7 +223,7 @@ export function Explorer(props: { role: string; onTransfer: (id: string) => void
             Next
           </button>
         </div>
-        <Show when={props.role !== "viewer"} fallback={<p class="empty">A viewer cannot move studies.</p>}>
+        <Show when={props.may("transfer")} fallback={<p class="empty">Your role cannot move studies.</p>}>
           <TransferDialog
             studies={chosen().map((h) => h.uid)}
             sources={sources()}

@@ -1,9 +1,9 @@
 /** Sites: state, nodes with echo, the dead letter with replay, and (admins) adding and revoking sites. */
 import { createResource, createSignal, For, Show } from "solid-js";
-import { api } from "../api.ts";
+import { api, type May } from "../api.ts";
 import { SitesTable } from "../tables.tsx";
 
-export function Sites(props: { role: string }) {
+export function Sites(props: { may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
   const [current, setCurrent] = createSignal<string | undefined>();
   const [nodes] = createResource(
@@ -11,7 +11,7 @@ export function Sites(props: { role: string }) {
     (site) => api.site.nodes.query({ site }).catch((e) => (setError(e.message), [])),
   );
   const [dead, { refetch: refetchDead }] = createResource(
-    () => (props.role !== "viewer" ? current() : undefined),
+    () => (props.may("transfer") ? current() : undefined),
     (site) => api.site.deadLetter.query({ site }).catch((e) => (setError(e.message), [])),
   );
   const [message, setMessage] = createSignal("");
@@ -40,7 +40,7 @@ export function Sites(props: { role: string }) {
               <button type="button" onClick={() => setCurrent(s.site)} disabled={s.state !== "online"}>
                 Details
               </button>{" "}
-              <Show when={props.role === "admin" && s.state !== "revoked"}>
+              <Show when={props.may("manage") && s.state !== "revoked"}>
                 <button
                   type="button"
                   onClick={() =>
@@ -55,7 +55,7 @@ export function Sites(props: { role: string }) {
             </>
           )}
         />
-        <Show when={props.role === "admin"}>
+        <Show when={props.may("manage")}>
           <form
             class="row"
             onSubmit={(e) => {
@@ -101,7 +101,7 @@ export function Sites(props: { role: string }) {
                       <td>{n.host}:{n.port}</td>
                       <td>{n.retrieve}</td>
                       <td>
-                        <Show when={props.role !== "viewer"}>
+                        <Show when={props.may("transfer")}>
                           <button
                             type="button"
                             onClick={() =>
@@ -122,7 +122,7 @@ export function Sites(props: { role: string }) {
               </tbody>
             </table>
           </Show>
-          <Show when={props.role !== "viewer"}>
+          <Show when={props.may("transfer")}>
             <h2>{current()}: dead letter</h2>
             <Show when={dead()?.length} fallback={<p class="empty">Nothing in the dead letter.</p>}>
               <button

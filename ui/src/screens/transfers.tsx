@@ -1,11 +1,11 @@
 /** Transfers: the list, and one job's tasks updating live (subscription); cancel and retry. */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
-import { api } from "../api.ts";
+import { api, type May } from "../api.ts";
 import { TransfersTable } from "../tables.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
 
-export function Transfers(props: { open?: string; role: string }) {
+export function Transfers(props: { open?: string; may: May }) {
   const [list, { refetch }] = createResource(() => api.transfers.list.query({ limit: 50 }));
   const [openId, setOpenId] = createSignal(props.open);
   const [job, setJob] = createSignal<Job | undefined>();
@@ -77,7 +77,7 @@ export function Transfers(props: { open?: string; role: string }) {
                 ? ` · waiting for its window until ${new Date(j().waitingUntil!).toLocaleString()}`
                 : ""}
             </p>
-            <Show when={props.role !== "viewer"}>
+            <Show when={props.may("transfer")}>
               <div class="row">
                 <button
                   type="button"

@@ -1,0 +1,84 @@
+/**
+ * The one error mapper of the tRPC API: whatever a procedure throws becomes a TRPCError with the
+ * code a client can act on and a sentence to show, never a stack trace or raw zod JSON.
+ *
+ * | thrown                                            | code                  |
+ * | ------------------------------------------------- | --------------------- |
+ * | input refused by its schema                       | BAD_REQUEST           |
+ * | AccessError (role, site scope)                    | FORBIDDEN             |
+ * | UnknownSiteError; a site's unknown node or object | NOT_FOUND             |
+ * | SiteNotConnectedError (never enrolled), offline   | SERVICE_UNAVAILABLE   |
+ * | a site's timeout / other failure                  | GATEWAY_TIMEOUT / BAD_GATEWAY |
+ * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
+ */
+import { TRPCError } from "@trpc/server";
+import { ZodError } from "zod";
+import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
+import { AccessError } from "../auth/permissions.ts";
+import { TokenError } from "../auth/tokens.ts";
+import { UserError } from "../auth/users.ts";
+import { SiteError } from "../sites/registry.ts";
+import {
+  SiteNotConnectedError,
+  SiteRequestError,
+  SiteUnavailableError,
+  UnknownSiteError,
+} from "../tunnel/errors.ts";
+import { BackendUnavailableError } from "../dicomweb/services.ts";
+import { TransferError } from "../transfers/service.ts";
+import { BatchFileError } from "../transfers/rows.ts";
+
+/** A NOT_FOUND for something named by id (a transfer, a batch). */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
+
+/** "site: required; studyInstanceUid: not a DICOM UID" from a zod error. */
+export function zodSentence(err: ZodError): string {
+  const parts = err.issues.slice(0, 5).map((i) => {
+    const where = i.path.length ? i.path.join(".") : "input";
+    const what = i.code === "invalid_type" && i.received === "undefined" ? "required" : i.message;
+    return `${where}: ${what}`;
+  });
+  if (err.issues.length > 5) parts.push(`and ${err.issues.length - 5} more`);
+  return `the input was refused: ${parts.join("; ")}`;
+}
+
+function codeOf(err: unknown): TRPCError["code"] | undefined {
+  if (err instanceof AccessError) return "FORBIDDEN";
+  if (err instanceof UnknownSiteError || err instanceof NotFoundError) return "NOT_FOUND";
+  if (
+    err instanceof SiteNotConnectedError || err instanceof SiteUnavailableError ||
+    err instanceof BackendUnavailableError || err instanceof SessionClosedError
+  ) {
+    return "SERVICE_UNAVAILABLE";
+  }
+  if (err instanceof SiteRequestError) {
+    if (err.code === "unknown-node" || err.code === "not-found") return "NOT_FOUND";
+    if (err.code === "timeout") return "GATEWAY_TIMEOUT";
+    if (err.code === "bad-request" || err.code === "unsupported") return "BAD_REQUEST";
+    return "BAD_GATEWAY";
+  }
+  if (
+    err instanceof TransferError || err instanceof BatchFileError || err instanceof UserError ||
+    err instanceof TokenError || err instanceof SiteError
+  ) {
+    return "BAD_REQUEST";
+  }
+  return undefined;
+}
+
+/** The TRPCError a procedure's failure becomes. */
+export function toTrpcError(err: unknown): TRPCError {
+  const cause = err instanceof TRPCError && err.cause ? err.cause : err;
+  if (cause instanceof ZodError) {
+    return new TRPCError({ code: "BAD_REQUEST", message: zodSentence(cause), cause });
+  }
+  const code = codeOf(cause);
+  if (code) {
+    const prefix = cause instanceof SiteRequestError ? "the site answered: " : "";
+    return new TRPCError({ code, message: prefix + (cause as Error).message, cause: cause as Error });
+  }
+  if (err instanceof TRPCError) return err;
+  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error", cause: err });
+}

@@ -1,0 +1,206 @@
+/**
+ * How the hub refuses: tRPC errors from one mapper (unknown site NOT_FOUND, bad input BAD_REQUEST
+ * with a sentence, never raw zod JSON), a pending site answered the same way on tRPC and DICOMweb
+ * (503, "not connected yet"), and every unknown path under the API prefixes a 404 problem object,
+ * never the console's page; rendered and thumbnail resources JSON 406 / 404; bad names in a path 400;
+ * a QIDO-RS date that is not one 400 with the reason.
+ */
+import assert from "node:assert/strict";
+import { TRPCClientError } from "@trpc/client";
+import { startTestHub } from "../support/hub.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
+
+const code = (c: string, message?: RegExp) => (e: unknown) => {
+  assert.ok(e instanceof TRPCClientError, String(e));
+  assert.equal(e.data?.code, c, e.message);
+  if (message) assert.match(e.message, message);
+  assert.doesNotMatch(e.message, /^\s*\[|"code":|\n\s+at /, "a sentence, not zod JSON or a stack");
+  return true;
+};
+
+Deno.test({
+  name:
+    "tRPC: unknown site NOT_FOUND, bad input BAD_REQUEST with a sentence, pending site 503 on tRPC and DICOMweb",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken); // enrolled, offline
+      await hub.registry.add("east"); // pending
+      const url = `http://127.0.0.1:${hub.port}`;
+      const token = (await hub.tokens.create("ops", "admin")).token;
+      const client = createConduitClient({ url, token });
+
+      await assert.rejects(
+        client.query.studies.query({ site: "nowhere" }),
+        code("NOT_FOUND", /no site named nowhere/),
+      );
+      await assert.rejects(
+        client.query.series.query({ site: "nowhere", studyInstanceUid: "1.2.3" }),
+        code("NOT_FOUND", /no site named nowhere/),
+      );
+      await assert.rejects(client.site.nodes.query({ site: "nowhere" }), code("NOT_FOUND"));
+      await assert.rejects(client.sites.echo.mutate({ site: "nowhere", node: "pacs" }), code("NOT_FOUND"));
+      await assert.rejects(client.site.revoke.mutate({ site: "nowhere" }), code("NOT_FOUND"));
+      await assert.rejects(
+        client.transfers.create.mutate({
+          source: { site: "nowhere" },
+          destination: { site: "north" },
+          studies: ["1.2"],
+        }),
+        code("NOT_FOUND", /no site named nowhere/),
+      );
+      await assert.rejects(client.transfers.get.query({ id: "0000" }), code("NOT_FOUND", /no transfer 0000/));
+      await assert.rejects(client.batch.status.query({ id: "0000" }), code("NOT_FOUND", /no batch 0000/));
+
+      await assert.rejects(
+        client.query.series.query({ site: "north", studyInstanceUid: "1.2/../3" }),
+        code("BAD_REQUEST", /^the input was refused: studyInstanceUid: not a DICOM UID/),
+      );
+      await assert.rejects(
+        client.site.nodes.query({ site: "../etc" }),
+        code("BAD_REQUEST", /site: not a site or node name/),
+      );
+      await assert.rejects(
+        client.transfers.create.mutate({ source: { site: "north" } } as never),
+        code("BAD_REQUEST", /destination: required; studies: required/),
+      );
+      await assert.rejects(
+        client.users.add.mutate({ name: "bob", role: "viewer", password: "short" }),
+        code("BAD_REQUEST", /password/),
+      );
+
+      // Never enrolled: 503 "not connected yet", the same on tRPC and DICOMweb; offline: 503 too.
+      await assert.rejects(
+        client.query.studies.query({ site: "east" }),
+        code("SERVICE_UNAVAILABLE", /not connected yet/),
+      );
+      await assert.rejects(
+        client.site.nodes.query({ site: "east" }),
+        code("SERVICE_UNAVAILABLE", /not connected yet/),
+      );
+      await assert.rejects(
+        client.transfers.create.mutate({
+          source: { site: "north" },
+          destination: { site: "east" },
+          studies: ["1.2"],
+        }),
+        code("SERVICE_UNAVAILABLE", /not connected yet/),
+      );
+      await assert.rejects(
+        client.site.nodes.query({ site: "north" }),
+        code("SERVICE_UNAVAILABLE", /not connected/),
+      );
+      for (
+        const path of [
+          "/sites/east/studies",
+          "/sites/east/studies/1.2.3/metadata",
+          "/sites/east/nodes/pacs/series",
+        ]
+      ) {
+        const res = await fetch(`${url}/dicomweb${path}`, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.status, 503, path);
+        assert.equal(res.headers.get("content-type"), "application/problem+json");
+        assert.match((await res.json()).detail, /site east is not connected yet/);
+      }
+      const raw = await fetch(`${url}/trpc/query.studies?input=${encodeURIComponent('{"site":"east"}')}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(raw.status, 503);
+      await raw.body?.cancel();
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "unknown paths under /dicomweb, /trpc, /auth and /api are 404 problem objects; rendered 406, thumbnail 404; bad names and dates 400",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken);
+      const url = `http://127.0.0.1:${hub.port}`;
+      const auth = { authorization: `Bearer ${(await hub.tokens.create("v", "viewer")).token}` };
+      const expect = async (
+        method: string,
+        path: string,
+        status: number,
+        headers: Record<string, string>,
+        detail?: RegExp,
+      ) => {
+        const res = await fetch(`${url}${path}`, { method, headers });
+        const text = await res.text();
+        assert.equal(res.status, status, `${method} ${path}: ${res.status} ${text.slice(0, 120)}`);
+        assert.equal(res.headers.get("content-type"), "application/problem+json", `${method} ${path}`);
+        const body = JSON.parse(text);
+        assert.equal(body.status, status);
+        if (detail) assert.match(body.detail, detail, path);
+        assert.doesNotMatch(text, /<html|<!doctype|\n\s+at /i);
+      };
+      for (
+        const path of [
+          "/dicomweb/sites/north/bogus",
+          "/dicomweb/bogus",
+          "/dicomweb",
+          "/dicomweb/sites/north/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5/frames/1/bogus",
+          "/trpc/bogus",
+          "/trpc/sites.list,bogus",
+          "/trpc",
+          "/auth/bogus",
+          "/auth",
+          "/api",
+          "/api/v1/studies",
+        ]
+      ) {
+        await expect("GET", path, 404, auth);
+        await expect("POST", path, 404, auth);
+      }
+      for (const path of ["/trpc/bogus", "/auth/bogus", "/api/x"]) await expect("GET", path, 404, {});
+      const i = "/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5";
+      for (const root of ["/dicomweb", "/dicomweb/sites/north", "/dicomweb/sites/north/nodes/pacs"]) {
+        for (const level of ["/studies/1.2.3", "/studies/1.2.3/series/1.2.3.4", i, `${i}/frames/1`]) {
+          await expect("GET", `${root}${level}/rendered`, 406, auth, /rendered .* not supported yet/);
+          await expect("GET", `${root}${level}/thumbnail`, 404, auth, /thumbnails are not supported yet/);
+        }
+      }
+      for (
+        const path of [
+          "/dicomweb/sites/north/nodes/a%20b/studies",
+          "/dicomweb/sites/north/nodes/..%2F..%2Fetc/studies",
+          "/dicomweb/sites/north/nodes/%00/studies/1.2.3",
+          "/dicomweb/sites/north/nodes/-x/studies/1.2.3/metadata",
+          `/dicomweb/sites/north/nodes/${"n".repeat(65)}/series`,
+          "/dicomweb/sites/no%20rth/studies",
+        ]
+      ) {
+        await expect("GET", path, 400, auth, /is not a valid name/);
+      }
+      // QIDO-RS: a date or date range that is not one is 400 with the reason, before any site is asked.
+      for (
+        const [query, reason] of [
+          ["StudyDate=notadate", /StudyDate: "notadate" is not a date/],
+          ["StudyDate=2024-13-45", /StudyDate: "2024-13-45" is not a date or a range/],
+          ["StudyDate=20241345", /has no month 13/],
+          ["StudyDate=20240201-20240101", /ends before it starts/],
+          ["PatientBirthDate=19990230", /has no day 30/],
+          ["StudyTime=2561", /not a time of day/],
+        ] as const
+      ) {
+        for (const root of ["/dicomweb", "/dicomweb/sites/north"]) {
+          await expect("GET", `${root}/studies?${query}`, 400, auth, reason);
+        }
+      }
+      // The console still answers its own paths.
+      const page = await fetch(`${url}/explorer`);
+      assert.notEqual(page.headers.get("content-type"), "application/problem+json");
+      await page.body?.cancel();
+    } finally {
+      await hub.stop();
+    }
+  },
+});
