@@ -7,7 +7,8 @@ export class AgentMetrics {
   readonly registry = new client.Registry();
   readonly associations = new client.Counter({
     name: "conduit_agent_associations_total",
-    help: "Associations requested, by outcome (accepted, rejected, released, aborted)",
+    help:
+      "Associations by outcome: accepted or rejected, then how each accepted one ended (released, aborted by the peer, closed by the peer, protocol-abort, timed-out)",
     labelNames: ["outcome"],
     registers: [this.registry],
   });
@@ -132,9 +133,8 @@ export class AgentMetrics {
       case "association":
         this.associations.inc({ outcome: e.outcome });
         break;
-      case "released":
-      case "aborted":
-        this.associations.inc({ outcome: e.type });
+      case "ended":
+        this.associations.inc({ outcome: e.outcome });
         break;
       case "store": {
         const status = statusHex(e.status);

@@ -9,15 +9,17 @@
  * - the idle timer counts our own sends as activity, so a long C-MOVE is not cut as idle.
  */
 import type { DenoSocket } from "./deno_socket.ts";
-import * as fs from "node:fs";
 import { Scp } from "./_library.ts";
 import { Writable } from "node:stream";
 import { hashUid, type Logger, rootLogger } from "@conduit/shared/log.ts";
 import { constants, responses } from "./_library.ts";
 import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
 import { PduReader } from "./pdu_reader.ts";
+import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
+import { PdvGuard } from "./pdv_guard.ts";
 import { StoreFileStream } from "./store_stream.ts";
 import {
+  type AssociationEnd,
   type AssociationInfo,
   type DimseEvent,
   DimseStatusError,
@@ -37,8 +39,6 @@ export interface NetworkOptions {
 }
 
 const PDU_TYPES = new Set([1, 2, 3, 4, 5, 6, 7]);
-/** Bytes read from an archived file per read when sending it. */
-const READ_BLOCK = 1 << 20;
 /** Room for the PDV header beyond the negotiated maximum some peers take. */
 const PDU_SLACK = 1024;
 /** Association PDUs carry negotiation only; no real one comes near this. */
@@ -58,6 +58,10 @@ export class ConduitNetwork extends Scp {
   #queued = 0;
   /** Set when the guard has aborted: later data is ignored. */
   protected aborted = false;
+  /** Set when the connection has closed: PDUs still queued are dropped, no file is opened any more. */
+  #closed = false;
+  #ended = false;
+  #guard = new PdvGuard();
 
   constructor(socket: DenoSocket, opts: NetworkOptions) {
     super(socket, {
@@ -86,25 +90,61 @@ export class ConduitNetwork extends Scp {
     // On every network error (ARTIM or idle timeout, unreadable PDU) the library stops its timers and
     // only half-closes the socket (`end()`): a peer that never closes its side would keep the socket, and
     // its association slot, for ever. Close it fully once what is queued (an A-ABORT) has gone out.
-    this.on("networkError", () => {
+    this.on("networkError", (err: Error) => {
+      // The library's ARTIM and idle timers send an A-ABORT before they report.
+      if (/timeout/i.test(err?.message ?? "")) this.endAssociation("timed-out");
       if (!socket.destroyed) socket.destroySoon();
     });
     this.info.remoteAddress = socket.remoteAddress ?? "";
     socket.on("close", () => {
-      for (const stream of this.stores.values()) stream.discard();
-      this.stores.clear();
+      this.#closed = true;
+      this.#discardStores();
+      this.endAssociation("closed");
     });
+  }
+
+  #discardStores(): void {
+    for (const stream of this.stores.values()) stream.discard();
+    this.stores.clear();
+  }
+
+  /** Reports how the association ended, once (the first way wins). */
+  protected endAssociation(outcome: AssociationEnd): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.emitEvent({ type: "ended", outcome });
+  }
+
+  /**
+   * A peer's A-ABORT takes effect when it arrives, not behind the PDUs still queued: they are dropped,
+   * the object being received is discarded, and the connection is closed (PS3.8 9.1.5; a peer that
+   * aborts and keeps its connection open would otherwise hold the association slot).
+   */
+  #peerAbort(pdu: Buffer): void {
+    this.aborted = true;
+    this.#discardStores();
+    this.endAssociation("aborted");
+    try {
+      this.emit("abort", { source: pdu[8], reason: pdu[9] });
+    } catch (err) {
+      this.log.error("abort handling failed", { reason: (err as Error).message });
+    }
+    this.socket.destroy();
   }
 
   /** Takes received bytes in place of the library's accumulator (which re-copies every chunk). */
   #onData(data: Buffer): void {
     if (this.aborted) return;
     const refusal = this.#reader.push(data, (pdu) => {
+      if (this.aborted || this.#closed) return;
       this.lastPduTime = Date.now();
+      if (pdu[0] === 7) return this.#peerAbort(pdu);
       this.#queued++;
       if (this.#queued > 16) this.socket.pause();
       this.#processing = this.#processing.then(async () => {
         try {
+          // The association ended while this PDU waited: nothing more is done for it.
+          if (this.aborted || this.#closed) return;
           await this._processPdu(pdu);
         } catch (err) {
           this.log.error("PDU processing failed", { reason: (err as Error).message });
@@ -131,6 +171,12 @@ export class ConduitNetwork extends Scp {
       if (result !== constants.PresentationContextResult.Accept) {
         return this.protocolAbort(6, `P-DATA on presentation context ${id}, which is not accepted`);
       }
+      const problem = this.#guard.next({
+        isCommand: pdv.isCommand(),
+        isLast: pdv.isLastFragment(),
+        value: pdv.getValue(),
+      });
+      if (problem) return this.protocolAbort(6, problem);
     }
     return await super._processPDataTf(pdata);
   }
@@ -156,6 +202,8 @@ export class ConduitNetwork extends Scp {
       this.socket.write(Buffer.from([7, 0, 0, 0, 0, 4, 0, 0, 2, reason]));
     } catch { /* socket already gone */ }
     this.onProtocolError(message);
+    this.#discardStores();
+    this.endAssociation("protocol-abort");
     this.socket.end(); // after the A-ABORT has gone out
   }
 
@@ -173,6 +221,9 @@ export class ConduitNetwork extends Scp {
   createStoreWritableStream(pc: any, request: any): Writable {
     const ctx = this.storeContext(pc, request);
     try {
+      if (this.#closed || this.aborted) {
+        throw new DimseStatusError(Status.ProcessingFailure, "the association has ended");
+      }
       if (!this.storeHandler) {
         throw new DimseStatusError(Status.SopClassNotSupported, "this association stores nothing");
       }
@@ -296,86 +347,13 @@ export class ConduitNetwork extends Scp {
     maxPduLength = maxPduLength === 0 ? max : Math.min(maxPduLength, max);
     const commandBytes: Buffer = command.getCommandDataset().getDenaturalizedCommandDataset();
     this.socket.write(pdataPdu(pcId, commandBytes, true, true));
-    this.#streamRaw(dataset, pcId, maxPduLength).catch((err) => {
+    streamRawDataset(this.socket, dataset.raw, pcId, maxPduLength).catch((err) => {
       this.protocolAbort(
         0,
         `sending object ${hashUid(dataset.raw.sopInstanceUid)} failed: ${safeReason(err)}`,
       );
     });
   }
-
-  async #streamRaw(dataset: RawFileDataset, pcId: number, maxPduLength: number): Promise<void> {
-    const { path, datasetOffset, datasetSize } = dataset.raw;
-    const fh = await fs.promises.open(path, "r");
-    try {
-      const { size } = await fh.stat();
-      if (size !== datasetOffset + datasetSize) {
-        throw new Error(`the archived file changed size (${size}, expected ${datasetOffset + datasetSize})`);
-      }
-      if (datasetSize === 0) {
-        this.socket.write(pdataPdu(pcId, Buffer.alloc(0), false, true));
-        return;
-      }
-      // Read about 1 MiB at a time and send it as one write of whole PDUs: one file read and one
-      // socket write per block, however small the peer's PDUs are.
-      const chunk = maxPduLength - 6;
-      const perBlock = Math.max(1, Math.floor(READ_BLOCK / chunk));
-      const block = Buffer.allocUnsafe(perBlock * chunk);
-      let sent = 0;
-      while (sent < datasetSize) {
-        const want = Math.min(block.length, datasetSize - sent);
-        const { bytesRead } = await fh.read(block, 0, want, datasetOffset + sent);
-        if (bytesRead !== want) {
-          throw new Error(`file shorter than its index says (${sent + bytesRead} of ${datasetSize})`);
-        }
-        const pdus = Math.ceil(want / chunk);
-        const out = Buffer.allocUnsafe(pdus * 12 + want);
-        let at = 0;
-        for (let i = 0; i < pdus; i++) {
-          const n = Math.min(chunk, want - i * chunk);
-          writePdataHeader(out.subarray(at), pcId, n, false, sent + i * chunk + n === datasetSize);
-          block.copy(out, at + 12, i * chunk, i * chunk + n);
-          at += 12 + n;
-        }
-        sent += want;
-        if (this.socket.destroyed) throw new Error("connection closed while sending");
-        if (!this.socket.write(out)) await drained(this.socket);
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-}
-
-function writePdataHeader(pdu: Buffer, pcId: number, n: number, isCommand: boolean, last: boolean): void {
-  pdu[0] = 0x04;
-  pdu[1] = 0;
-  pdu.writeUInt32BE(n + 6, 2);
-  pdu.writeUInt32BE(n + 2, 6);
-  pdu[10] = pcId;
-  pdu[11] = (isCommand ? 1 : 0) | (last ? 2 : 0);
-}
-
-function pdataPdu(pcId: number, value: Buffer, isCommand: boolean, last: boolean): Buffer {
-  const pdu = Buffer.allocUnsafe(12 + value.length);
-  writePdataHeader(pdu, pcId, value.length, isCommand, last);
-  value.copy(pdu, 12);
-  return pdu;
-}
-
-function drained(socket: DenoSocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      socket.off("close", onClose);
-      resolve();
-    };
-    const onClose = () => {
-      socket.off("drain", onDrain);
-      reject(new Error("connection closed while sending"));
-    };
-    socket.once("drain", onDrain);
-    socket.once("close", onClose);
-  });
 }
 
 /** A sink for a refused C-STORE: reads the data set off the wire and forgets it. */

@@ -124,3 +124,69 @@ export function decodeCommand(bytes: Uint8Array): Record<string, unknown> | unde
   }
   return at === bytes.length ? out : undefined;
 }
+
+/** Command Field values a DIMSE-C association carries (PS3.7 E.1-1): requests and their responses. */
+const DIMSE_C_COMMANDS = new Set([
+  0x0001, // C-STORE-RQ
+  0x8001,
+  0x0010, // C-GET-RQ
+  0x8010,
+  0x0020, // C-FIND-RQ
+  0x8020,
+  0x0021, // C-MOVE-RQ
+  0x8021,
+  0x0030, // C-ECHO-RQ
+  0x8030,
+  0x0fff, // C-CANCEL-RQ
+]);
+/** Command Data Set Type (0000,0800) meaning "no data set follows". */
+const NO_DATA_SET = 0x0101;
+
+/** What a received command set is, or why it cannot be one. */
+export type CommandCheck =
+  | { ok: true; commandField: number; hasDataset: boolean }
+  | { ok: false; problem: string };
+
+/**
+ * Checks a received command set (implicit VR little endian, PS3.7 6.3.1) before the library reads it:
+ * every element in group 0000 and within the bytes, a group length that matches, a known DIMSE-C
+ * Command Field and a Command Data Set Type. Elements we do not know are allowed (retired ones).
+ */
+export function checkCommandSet(bytes: Uint8Array): CommandCheck {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tagText = (element: number) => `(0000,${element.toString(16).padStart(4, "0").toUpperCase()})`;
+  let at = 0;
+  let commandField: number | undefined;
+  let dataSetType: number | undefined;
+  while (at + 8 <= bytes.length) {
+    const group = view.getUint16(at, true);
+    const element = view.getUint16(at + 2, true);
+    const length = view.getUint32(at + 4, true);
+    if (group !== 0) {
+      return { ok: false, problem: `an element of group ${group.toString(16)} in a command set` };
+    }
+    if (length > bytes.length - at - 8) {
+      return { ok: false, problem: `${tagText(element)} announces ${length} bytes, beyond the command set` };
+    }
+    const value = at + 8;
+    if (element === 0x0000) {
+      if (length !== 4 || view.getUint32(value, true) !== bytes.length - value - 4) {
+        return { ok: false, problem: "the command group length is not the command set's length" };
+      }
+    } else if (element === 0x0100 || element === 0x0800) {
+      if (length !== 2) return { ok: false, problem: `${tagText(element)} is not a US value` };
+      if (element === 0x0100) commandField = view.getUint16(value, true);
+      else dataSetType = view.getUint16(value, true);
+    }
+    at = value + length;
+  }
+  if (at !== bytes.length) return { ok: false, problem: "the command set ends inside an element header" };
+  if (commandField === undefined) return { ok: false, problem: "the command set has no Command Field" };
+  if (!DIMSE_C_COMMANDS.has(commandField)) {
+    return { ok: false, problem: `unknown Command Field 0x${commandField.toString(16).padStart(4, "0")}` };
+  }
+  if (dataSetType === undefined) {
+    return { ok: false, problem: "the command set has no Command Data Set Type" };
+  }
+  return { ok: true, commandField, hasDataset: dataSetType !== NO_DATA_SET };
+}

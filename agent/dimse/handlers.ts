@@ -89,10 +89,17 @@ export const Status = {
   ProcessingFailure: 0x0110,
 } as const;
 
+/**
+ * How an accepted association ended: released (A-RELEASE), aborted (by the peer's A-ABORT), closed
+ * (the peer closed the connection without either), protocol-abort (we aborted on a protocol error),
+ * timed-out (we aborted on the ARTIM or idle timer).
+ */
+export type AssociationEnd = "released" | "aborted" | "closed" | "protocol-abort" | "timed-out";
+
 /** What the wire layer reports as it works (the metrics hook). */
 export type DimseEvent =
   | { type: "association"; outcome: "accepted" | "rejected"; reason?: string }
-  | { type: "released" | "aborted" }
+  | { type: "ended"; outcome: AssociationEnd }
   | { type: "store"; status: number; bytes: number }
   | { type: "find" | "move" | "get"; status: number }
   | { type: "protocol-error"; message: string };

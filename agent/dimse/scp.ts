@@ -79,6 +79,7 @@ const sharedKey = Symbol("conduit-scp");
 class AgentScp extends ConduitNetwork {
   #shared: ScpShared;
   #counted = false;
+  #accepted = false;
   #operations = new Map<number, AbortController>();
 
   constructor(socket: DenoSocket, opts: any) {
@@ -96,6 +97,8 @@ class AgentScp extends ConduitNetwork {
   }
 
   protected override emitEvent(event: DimseEvent): void {
+    // Only an association we accepted has an end to count.
+    if (event.type === "ended" && !this.#accepted) return;
     try {
       this.#options.onEvent?.(event);
     } catch { /* metrics never break the wire */ }
@@ -188,6 +191,7 @@ class AgentScp extends ConduitNetwork {
     }
     this.#shared.active++;
     this.#counted = true;
+    this.#accepted = true;
     this.emitEvent({ type: "association", outcome: "accepted" });
     this.log.debug("association accepted", { calledAet: called });
     this.sendAssociationAccept();
@@ -195,13 +199,12 @@ class AgentScp extends ConduitNetwork {
 
   associationReleaseRequested(): void {
     try {
-      this.emitEvent({ type: "released" });
+      this.endAssociation("released");
       this.sendAssociationReleaseResponse();
     } catch { /* socket gone */ }
   }
 
   abort(): void {
-    this.emitEvent({ type: "aborted" });
     this.log.info("association aborted by peer");
   }
 

@@ -9,15 +9,14 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
-import { generateInstance, type InstanceSpec, uidFromKey } from "@conduit/shared/dicom/generate.ts";
-import { logTail, runDcmtk, skipReason, sleep, testFiles, toolPath } from "../support/peers.ts";
+import { uidFromKey } from "@conduit/shared/dicom/generate.ts";
+import { runDcmtk, skipReason, sleep, testFiles, toolPath } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import {
   associate,
   type ContextProposal,
   ContextResult,
   cStore,
-  decodeAbort,
   decodeAssociateRj,
   describe,
   hexStatus,
@@ -25,11 +24,20 @@ import {
   PduSocket,
   PduType,
   readCommand,
-  type Received,
   release,
   requestAssociation,
   sendCStore,
 } from "../support/pdu.ts";
+import {
+  agentLog,
+  assertNoLeftovers,
+  assertOnlyRefusals,
+  assertProviderAbort,
+  assertServing,
+  ctObject,
+  filesIn,
+  noise,
+} from "../support/faults.ts";
 
 const EXPLICIT_LE = TransferSyntax.ExplicitVRLittleEndian;
 const IMPLICIT_LE = TransferSyntax.ImplicitVRLittleEndian;
@@ -57,108 +65,6 @@ const ctSmall = testFiles().pydicom.find((f) => f.endsWith("/CT_small.dcm"));
 const skip = skipReason("echoscu", "storescu", "dcmodify") ||
   (ctSmall ? false : "needs pydicom's CT_small.dcm (apt-get install python3-pydicom)");
 if (skip) console.warn(`bad_input_test: skipped: ${skip}`);
-
-// ---------------------------------------------------------------------------------------------------
-// Helpers
-
-/** Deterministic bytes (xorshift32), so a failure can be replayed. */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/** A generated CT object: its Part 10 bytes, the data set after group 0002, and its UIDs. */
-function ctObject(key: string, size?: { rows: number; columns: number }) {
-  const spec: InstanceSpec = {
-    modality: "CT",
-    patientName: "FAULT^INPUT",
-    patientId: "FAULT-1",
-    studyInstanceUid: uidFromKey(`faults/study/${key}`),
-    seriesInstanceUid: uidFromKey(`faults/series/${key}`),
-    sopInstanceUid: uidFromKey(`faults/sop/${key}`),
-    instanceNumber: 1,
-    ...size,
-  };
-  const bytes = generateInstance(spec);
-  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
-  return { bytes, dataset, sopClassUid: SopClass.CtImage, sopInstanceUid: spec.sopInstanceUid };
-}
-
-async function agentLog(agent: AgentProcess): Promise<string> {
-  return `\n--- agent log (${agent.logFile}) ---\n${await logTail(agent.logFile, 3000)}`;
-}
-
-/** The agent process is alive, answers a C-ECHO from echoscu, and /healthz answers 200. */
-async function assertServing(agent: AgentProcess, callingAet = "ECHOSCU"): Promise<void> {
-  assert.ok(!agent.exited(), `the agent process has exited${await agentLog(agent)}`);
-  const echo = await runDcmtk(
-    "echoscu",
-    ["-aet", callingAet, "-aec", agent.aet, "127.0.0.1", String(agent.port)],
-    { timeoutMs: 15_000 },
-  );
-  assert.equal(echo.code, 0, `echoscu failed: ${echo.stdout}${echo.stderr}${await agentLog(agent)}`);
-  const log = await Deno.readTextFile(agent.logFile);
-  const crash = /^.*"msg":"(uncaught exception|unhandled rejection)".*$/m.exec(log);
-  assert.equal(crash, null, `the agent caught an error nobody handled: ${crash?.[0]}`);
-  const health = await agent.http("/healthz");
-  const body = await health.text();
-  assert.equal(health.status, 200, `/healthz answered ${health.status}: ${body}`);
-}
-
-async function filesIn(dir: string): Promise<string[]> {
-  try {
-    return (await listFiles(dir)).map((f) => path.relative(dir, f)).sort();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
-  }
-}
-
-/**
- * `<data>/archive` holds exactly the objects named (by SOP Instance UID) and `<data>/tmp` no `.part`
- * file, polling a little for the agent to clean up after a connection ended.
- */
-async function assertNoLeftovers(agent: AgentProcess, archived: string[], waitMs = 3_000): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  let parts: string[];
-  for (;;) {
-    parts = (await filesIn(path.join(agent.dataDir, "tmp"))).filter((f) => f.endsWith(".part"));
-    if (parts.length === 0 || Date.now() > deadline) break;
-    await sleep(100);
-  }
-  assert.deepEqual(parts, [], `stale partial files in <data>/tmp${await agentLog(agent)}`);
-  const stored = (await filesIn(path.join(agent.dataDir, "archive"))).map((f) => path.basename(f)).sort();
-  assert.deepEqual(stored, archived.map((uid) => `${uid}.dcm`).sort(), "files in <data>/archive");
-}
-
-/** Only refusals (A-ASSOCIATE-RJ, A-ABORT) may come before the agent closes the connection. */
-function assertOnlyRefusals(pdus: Received[], what: string): void {
-  for (const p of pdus) {
-    assert.ok(
-      p.kind === "pdu" && (p.type === PduType.Abort || p.type === PduType.AssociateRj),
-      `${what}: unexpected ${describe(p)}`,
-    );
-  }
-}
-
-/** A-ABORT from the service provider with `reason`, then the connection closes. */
-async function assertProviderAbort(socket: PduSocket, reason: number, what: string): Promise<void> {
-  const first = await socket.read(5_000);
-  assert.ok(
-    first.kind === "pdu" && first.type === PduType.Abort,
-    `${what}: expected A-ABORT, got ${describe(first)}`,
-  );
-  assert.deepEqual(decodeAbort(first.body), { source: 2, reason }, `${what}: A-ABORT source and reason`);
-  const end = await socket.untilClosed(5_000);
-  assert.ok(end.closed, `${what}: connection still open after A-ABORT`);
-}
 
 function storageContexts(): ContextProposal[] {
   return [

@@ -1,0 +1,116 @@
+/**
+ * What the fault tests of the DIMSE port share: deterministic noise, generated objects, and the checks
+ * that the agent is still serving (C-ECHO with DCMTK `echoscu`, `/healthz`, no uncaught error in its
+ * log) and left no partial file behind.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { SopClass } from "@conduit/shared/dicom/uids.ts";
+import { generateInstance, type InstanceSpec, uidFromKey } from "@conduit/shared/dicom/generate.ts";
+import { logTail, runDcmtk, sleep } from "./peers.ts";
+import { type AgentProcess, listFiles } from "./agent.ts";
+import { decodeAbort, describe, type PduSocket, PduType, type Received } from "./pdu.ts";
+
+/** Deterministic bytes (xorshift32), so a failure can be replayed. */
+export function noise(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** A generated CT object: its Part 10 bytes, the data set after group 0002, and its UIDs. */
+export function ctObject(key: string, size?: { rows: number; columns: number }) {
+  const spec: InstanceSpec = {
+    modality: "CT",
+    patientName: "FAULT^INPUT",
+    patientId: "FAULT-1",
+    studyInstanceUid: uidFromKey(`faults/study/${key}`),
+    seriesInstanceUid: uidFromKey(`faults/series/${key}`),
+    sopInstanceUid: uidFromKey(`faults/sop/${key}`),
+    instanceNumber: 1,
+    ...size,
+  };
+  const bytes = generateInstance(spec);
+  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  return { bytes, dataset, sopClassUid: SopClass.CtImage, sopInstanceUid: spec.sopInstanceUid };
+}
+
+export async function agentLog(agent: AgentProcess): Promise<string> {
+  return `\n--- agent log (${agent.logFile}) ---\n${await logTail(agent.logFile, 3000)}`;
+}
+
+/** The agent process is alive, answers a C-ECHO from echoscu, and /healthz answers 200. */
+export async function assertServing(agent: AgentProcess, callingAet = "ECHOSCU"): Promise<void> {
+  assert.ok(!agent.exited(), `the agent process has exited${await agentLog(agent)}`);
+  const echo = await runDcmtk(
+    "echoscu",
+    ["-aet", callingAet, "-aec", agent.aet, "127.0.0.1", String(agent.port)],
+    { timeoutMs: 15_000 },
+  );
+  assert.equal(echo.code, 0, `echoscu failed: ${echo.stdout}${echo.stderr}${await agentLog(agent)}`);
+  const log = await Deno.readTextFile(agent.logFile);
+  const crash = /^.*"msg":"(uncaught exception|unhandled rejection)".*$/m.exec(log);
+  assert.equal(crash, null, `the agent caught an error nobody handled: ${crash?.[0]}`);
+  const health = await agent.http("/healthz");
+  const body = await health.text();
+  assert.equal(health.status, 200, `/healthz answered ${health.status}: ${body}`);
+}
+
+export async function filesIn(dir: string): Promise<string[]> {
+  try {
+    return (await listFiles(dir)).map((f) => path.relative(dir, f)).sort();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+/**
+ * `<data>/archive` holds exactly the objects named (by SOP Instance UID) and `<data>/tmp` no `.part`
+ * file, polling a little for the agent to clean up after a connection ended.
+ */
+export async function assertNoLeftovers(
+  agent: AgentProcess,
+  archived: string[],
+  waitMs = 3_000,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  let parts: string[];
+  for (;;) {
+    parts = (await filesIn(path.join(agent.dataDir, "tmp"))).filter((f) => f.endsWith(".part"));
+    if (parts.length === 0 || Date.now() > deadline) break;
+    await sleep(100);
+  }
+  assert.deepEqual(parts, [], `stale partial files in <data>/tmp${await agentLog(agent)}`);
+  const stored = (await filesIn(path.join(agent.dataDir, "archive"))).map((f) => path.basename(f)).sort();
+  assert.deepEqual(stored, archived.map((uid) => `${uid}.dcm`).sort(), "files in <data>/archive");
+}
+
+/** Only refusals (A-ASSOCIATE-RJ, A-ABORT) may come before the agent closes the connection. */
+export function assertOnlyRefusals(pdus: Received[], what: string): void {
+  for (const p of pdus) {
+    assert.ok(
+      p.kind === "pdu" && (p.type === PduType.Abort || p.type === PduType.AssociateRj),
+      `${what}: unexpected ${describe(p)}`,
+    );
+  }
+}
+
+/** A-ABORT from the service provider with `reason`, then the connection closes. */
+export async function assertProviderAbort(socket: PduSocket, reason: number, what: string): Promise<void> {
+  const first = await socket.read(5_000);
+  assert.ok(
+    first.kind === "pdu" && first.type === PduType.Abort,
+    `${what}: expected A-ABORT, got ${describe(first)}`,
+  );
+  assert.deepEqual(decodeAbort(first.body), { source: 2, reason }, `${what}: A-ABORT source and reason`);
+  const end = await socket.untilClosed(5_000);
+  assert.ok(end.closed, `${what}: connection still open after A-ABORT`);
+}
