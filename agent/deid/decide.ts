@@ -229,6 +229,8 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
     }
     if (group % 2 === 1) return privateKept.has(el) ? { action: "keep" } : { action: "remove" };
     if (group === 0x0004 || group === 0x0002) return { action: "remove" };
+    // Group lengths (retired) would no longer match their group once anything in it changes.
+    if ((original.tag & 0xffff) === 0) return { action: "remove" };
     if (overlayGone && path.length === 0 && ((group & 0xff00) === 0x6000 || (group & 0xff00) === 0x5000)) {
       // Overlay Data and Curve Data are removed: the rest of their group goes with them.
       const row = profile.rule(el.tag);
