@@ -26,6 +26,10 @@ import { NodeOperations } from "./nodes/operations.ts";
 import { compileRoutes } from "./routes/rules.ts";
 import { Queue } from "./queue/queue.ts";
 import { Forwarder } from "./forward/forwarder.ts";
+import { DeidStage } from "./forward/deid_stage.ts";
+import { stageSettings } from "./forward/stage_settings.ts";
+import { Copies } from "./queue/copies.ts";
+import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
 import { queueRoutes } from "./http/queue.ts";
 import { VERSION } from "./version.ts";
 import { startTunnel } from "./tunnel/start.ts";
@@ -48,6 +52,7 @@ export interface RunningAgent {
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   compileRoutes(config); // a bad route stops here, before anything is opened (RouteConfigError)
+  siteKey(config); // and an unusable site key (KeyFileError)
   const dataDir = path.resolve(config.data);
   fs.mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);
@@ -85,6 +90,8 @@ async function startLocked(
     Object.values(config.nodes).map((n) => ({ aet: n.aet, host: n.host, port: n.port }));
   const routes = compileRoutes(config);
   const queue = new Queue(db);
+  const copies = new Copies(db);
+  const key = siteKey(config);
   let tunnel: TunnelClient | undefined;
   const forwarder = new Forwarder(
     config,
@@ -93,6 +100,7 @@ async function startLocked(
     log.child({ part: "forward" }),
     metrics.onForwardEvent,
     () => tunnel?.session,
+    new DeidStage(copies, archive, log.child({ part: "deid" }), stageSettings(routes, copies, key)),
   );
   metrics.queueSource = () => queue.summary();
   const store = new ArchiveStoreHandler(
@@ -192,6 +200,7 @@ async function startLocked(
       nodeNames: new Set(Object.keys(config.nodes)),
       forwarder,
       agentVersion: VERSION,
+      deid: { copies, hasKey: key !== undefined },
     }, log);
   } catch (err) {
     retention?.stop();
@@ -231,4 +240,15 @@ async function startLocked(
       log.info("agent stopped");
     },
   };
+}
+
+/** The site's de-identification key (`deid.keyFile`), if configured; throws KeyFileError naming the key. */
+function siteKey(config: AgentConfig): Uint8Array | undefined {
+  if (!config.deid.keyFile) return undefined;
+  try {
+    return loadKeyFile(config.deid.keyFile);
+  } catch (err) {
+    if (err instanceof KeyFileError) throw new KeyFileError(`deid.keyFile: ${err.message}`);
+    throw err;
+  }
 }

@@ -8,6 +8,7 @@ import { rootLogger } from "@conduit/shared/log.ts";
 import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { startAgent } from "./app.ts";
 import { RouteConfigError } from "./routes/rules.ts";
+import { KeyFileError } from "./config/key_file.ts";
 import { VERSION } from "./version.ts";
 import { enrollAgent } from "./tunnel/enroll_command.ts";
 import { nodeCommand } from "./cli/node_command.ts";
@@ -91,7 +92,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     agent = await startAgent(config, log);
   } catch (err) {
-    if (err instanceof RouteConfigError) {
+    if (err instanceof RouteConfigError || err instanceof KeyFileError) {
       console.error(err.message);
       return 2;
     }

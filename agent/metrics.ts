@@ -85,6 +85,13 @@ export class AgentMetrics {
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
     registers: [this.registry],
   });
+  readonly deidObjects = new client.Counter({
+    name: "conduit_agent_deid_objects_total",
+    help: "Objects through the de-identification stage, by outcome (done, held back by the burned-in " +
+      "text policy, failed)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
   readonly queueDepth: client.Gauge;
   readonly queueOldest: client.Gauge;
 
@@ -164,10 +171,15 @@ export class AgentMetrics {
       if (e.outcome !== "done") {
         this.forwardFailures.inc({
           destination: e.destination,
-          status: e.status === null ? "association" : statusHex(e.status),
+          status: e.destination.startsWith("deid:")
+            ? "deid"
+            : e.status === null
+            ? "association"
+            : statusHex(e.status),
         });
       }
-    } else this.forwardLatency.observe({ destination: e.destination }, e.latencyMs / 1000);
+    } else if (e.type === "deid") this.deidObjects.inc({ outcome: e.outcome });
+    else this.forwardLatency.observe({ destination: e.destination }, e.latencyMs / 1000);
   };
 
   text(): Promise<string> {

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { hashUid, type Logger } from "@conduit/shared/log.ts";
 import { elementText, type InstanceAttributes, instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { type CompiledRoute, route, type RoutingFacts } from "../routes/rules.ts";
+import { type CompiledRoute, queueTargets, route, type RoutingFacts } from "../routes/rules.ts";
 import type { Queue } from "../queue/queue.ts";
 import { DicomParseError } from "@conduit/shared/dicom/reader.ts";
 import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers.ts";
@@ -179,7 +179,7 @@ export class ArchiveStoreHandler implements StoreHandler {
     }
 
     const targets = [
-      ...(this.routing ? route(this.routing.routes, routingFacts(header, attrs, ctx)) : []),
+      ...(this.routing ? queueTargets(route(this.routing.routes, routingFacts(header, attrs, ctx))) : []),
       ...(this.routing ? extra : []),
     ];
     await this.archive.place(received.tempPath, relative);

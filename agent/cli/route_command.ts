@@ -78,7 +78,7 @@ export async function routeCommand(args: string[]): Promise<number> {
         );
       } else {
         const where = taken.length
-          ? taken.map((t) => `${t.route} -> ${t.destination}`).join(", ")
+          ? taken.map((t) => `${t.route} -> ${t.destination}${t.deid ? " (de-identified)" : ""}`).join(", ")
           : "(no route)";
         console.log(`${file}  ${attrs.modality || "?"}  ${where}`);
       }

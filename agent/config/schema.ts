@@ -46,7 +46,17 @@ export const routeSchema = z.object({
     z.object({ node: z.string() }).strict(),
     z.object({ site: z.string(), node: z.string().optional() }).strict(),
   ])).min(1),
-  deid: z.object({ profile: z.string(), options: z.array(z.string()).default([]) }).strict().optional(),
+  /**
+   * De-identify before queueing for `to` (PS3.15 Basic Profile with options): the original stays in the
+   * archive, the de-identified copy is what is forwarded. The key file defaults to `deid.keyFile`.
+   */
+  deid: z.object({
+    profile: z.literal("basic", { errorMap: () => ({ message: 'the profile is "basic" (PS3.15 E.1)' }) }),
+    options: z.array(z.string()).default([]),
+    keyFile: z.string().min(1).optional(),
+    /** Let objects that may carry burned-in text through (held back otherwise). */
+    allowBurnedIn: z.boolean().default(false),
+  }).strict().optional(),
 }).strict();
 
 export const configSchema = z.object({
@@ -109,6 +119,11 @@ export const configSchema = z.object({
   nodes: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "node names are letters, digits, - and _"), nodeSchema)
     .default({}),
   routes: z.array(routeSchema).default([]),
+  /**
+   * The site's de-identification key (at least 16 bytes; the same file at every site whose pseudonyms must
+   * agree): used by transfers that ask for de-identification at this site, and by routes without their own.
+   */
+  deid: z.object({ keyFile: z.string().min(1).optional() }).strict().default({}),
   log: z.object({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).strict().default({}),
 }).strict();
 

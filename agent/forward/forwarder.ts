@@ -15,13 +15,21 @@ import { backoffMs, classify } from "../queue/policy.ts";
 import type { ClaimedRow, Queue } from "../queue/queue.ts";
 import type { Session } from "@conduit/shared/tunnel/mod.ts";
 import { parseRemoteDestination } from "../routes/rules.ts";
+import { stageDestination, stageRoute } from "../routes/stage.ts";
 import { sendRemote } from "./remote.ts";
 import { type Contention, HeldAssociation } from "./held_association.ts";
+import type { DeidStage } from "./deid_stage.ts";
 
 /** What the forwarder reports (metrics hook). */
 export type ForwardEvent =
   | { type: "attempt"; destination: string; status: number | null; outcome: "done" | "failed" | "dead" }
-  | { type: "delivered"; destination: string; latencyMs: number };
+  | { type: "delivered"; destination: string; latencyMs: number }
+  | { type: "deid"; outcome: "done" | "held" | "failed" };
+
+/** Stage rows a worker takes at once (each is de-identified in turn). */
+const STAGE_BATCH = 16;
+/** How often the files of copies that went everywhere are removed. */
+const SWEEP_MS = 5_000;
 
 class Wakeup {
   #waiters = new Set<() => void>();
@@ -49,6 +57,7 @@ export class Forwarder {
   /** Per destination, shared by its workers' held associations. */
   #contention = new Map<string, Contention>();
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -58,6 +67,8 @@ export class Forwarder {
     private readonly onEvent: (e: ForwardEvent) => void = () => {},
     /** The live tunnel session, for destinations at other sites. */
     private readonly tunnel: () => Session | undefined = () => undefined,
+    /** The de-identification stage, for `deid:<route>` rows (routes and transfers that de-identify). */
+    private readonly stage?: DeidStage,
   ) {}
 
   /**
@@ -67,6 +78,7 @@ export class Forwarder {
   destinations(): string[] {
     const names = new Set<string>(Object.keys(this.config.nodes));
     for (const r of this.config.routes) {
+      if (r.deid) names.add(stageDestination(r.name));
       for (const t of r.to) {
         if ("site" in t) names.add(t.node ? `@${t.site}/${t.node}` : `@${t.site}`);
         else names.add(t.node);
@@ -80,6 +92,11 @@ export class Forwarder {
     this.#running = true;
     this.#prune();
     this.#pruneTimer = setInterval(() => this.#prune(), 3_600_000);
+    if (this.stage) {
+      const stray = this.stage.reconcile();
+      if (stray) this.log.info("removed de-identified copies a crash left unrecorded", { count: stray });
+      this.#sweepTimer = setInterval(() => void this.#sweep(), SWEEP_MS);
+    }
     const recovered = this.queue.recover();
     if (recovered) this.log.info("rows in flight at the last stop are due again", { count: recovered });
     // Configured destinations, and any other one rows still wait for (transfers to other sites).
@@ -118,8 +135,17 @@ export class Forwarder {
     }
   }
 
+  async #sweep(): Promise<void> {
+    try {
+      await this.stage?.sweep();
+    } catch (err) {
+      this.log.error("removing forwarded de-identified copies failed", { reason: (err as Error).name });
+    }
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.#pruneTimer);
+    clearInterval(this.#sweepTimer);
     this.#running = false;
     this.wake();
     await Promise.allSettled(this.#loops);
@@ -132,7 +158,7 @@ export class Forwarder {
     const wakeup = this.#wakeups.get(destination)!;
     const log = this.log.child({ destination, slot });
     if (!this.#contention.has(destination)) this.#contention.set(destination, { opening: 0 });
-    const held = node
+    const held = node && !stageRoute(destination)
       ? new HeldAssociation(() => scuTo(this.config, node), this.#contention.get(destination))
       : undefined;
     try {
@@ -156,15 +182,18 @@ export class Forwarder {
           await wakeup.wait(1000);
           continue;
         }
-        const rows = this.queue.claim(destination, this.config.queue.batchSize);
+        const staged = stageRoute(destination) !== undefined;
+        const rows = this.queue.claim(destination, staged ? STAGE_BATCH : this.config.queue.batchSize);
         if (rows.length === 0) {
           const next = this.queue.nextDue();
           const wait = next === undefined ? 1000 : Math.min(1000, Math.max(10, next - Date.now()));
           await wakeup.wait(wait);
           continue;
         }
-        if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
-        else await this.#send(destination, held!, rows, log);
+        if (staged) await this.#deidentify(destination, rows);
+        else if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
+        else if (held) await this.#send(destination, held, rows, log);
+        else for (const row of rows) this.#failed(row, null, `no node named ${destination}`, destination);
       } catch (err) {
         log.error("forward worker error", { reason: (err as Error).message });
         await wakeup.wait(1000);
@@ -260,10 +289,39 @@ export class Forwarder {
     for (const row of unsent) this.queue.release(row.id);
   }
 
-  #failed(row: ClaimedRow, status: number | null, error: string, destination: string): void {
+  /** De-identifies claimed stage rows one by one; each copy made is queued for the route's destinations. */
+  async #deidentify(destination: string, rows: ClaimedRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (!this.#running || this.queue.isPaused(destination) || !this.stage) {
+        for (const rest of rows.slice(i)) this.queue.release(rest.id);
+        return;
+      }
+      const r = await this.stage.run(row);
+      if (r.outcome === "done") {
+        for (const d of r.destinations) {
+          this.ensure(d);
+          this.wake(d);
+        }
+      } else if (r.outcome === "held") {
+        this.queue.markFailed(row.id, { status: null, error: r.reason, dead: true, next: Date.now() });
+      } else if (r.outcome === "failed") {
+        this.#failed(row, null, r.reason, destination, r.permanent);
+      }
+      if (r.outcome !== "stale") this.onEvent({ type: "deid", outcome: r.outcome });
+    }
+  }
+
+  #failed(
+    row: ClaimedRow,
+    status: number | null,
+    error: string,
+    destination: string,
+    permanentFailure = false,
+  ): void {
     const q = this.config.queue;
     const attempt = row.attempts + 1;
-    const permanent = classify(status) === "permanent" && !q.retryPermanent;
+    const permanent = (permanentFailure || classify(status) === "permanent") && !q.retryPermanent;
     const dead = permanent || attempt >= q.maxAttempts;
     const next = Date.now() + backoffMs(attempt, q.backoffBaseSeconds * 1000, q.backoffCapSeconds * 1000);
     this.queue.markFailed(row.id, { status, error, dead, next });

@@ -97,10 +97,62 @@ export const queue = sqliteTable("queue", {
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
   doneAt: integer("done_at"),
+  /** Set when the row forwards a de-identified copy (deid_copies.id) rather than the archived object. */
+  copyId: integer("copy_id"),
 }, (t) => [
   uniqueIndex("queue_object_route").on(t.sopInstanceUid, t.route, t.destination),
   index("queue_due").on(t.destination, t.state, t.nextAttemptAt),
+  index("queue_copy").on(t.copyId),
+  index("queue_route").on(t.route),
 ]);
+
+/**
+ * De-identified copies made by a route's (or a transfer's) de-identification stage, one per archived
+ * object and route, under `<data>/deid/`. The copy's UIDs and patient identifiers are the pseudonymous
+ * ones; the link to the original (source_sop_instance_uid) never leaves the site. A copy's file is
+ * removed once every row forwarding it is done (removed_at set); the row goes with the queue's done rows.
+ */
+export const deidCopies = sqliteTable("deid_copies", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  route: text("route").notNull(),
+  sourceSopInstanceUid: text("source_sop_instance_uid").notNull(),
+  sopInstanceUid: text("sop_instance_uid").notNull(),
+  sopClassUid: text("sop_class_uid").notNull(),
+  transferSyntaxUid: text("transfer_syntax_uid").notNull(),
+  /** Relative to the data directory. */
+  path: text("path").notNull(),
+  fileSize: integer("file_size").notNull(),
+  datasetOffset: integer("dataset_offset").notNull(),
+  datasetSize: integer("dataset_size").notNull(),
+  sha256: text("sha256").notNull(),
+  patientId: text("patient_id").notNull().default(""),
+  patientName: text("patient_name").notNull().default(""),
+  studyInstanceUid: text("study_instance_uid").notNull().default(""),
+  seriesInstanceUid: text("series_instance_uid").notNull().default(""),
+  createdAt: integer("created_at").notNull(),
+  removedAt: integer("removed_at"),
+}, (t) => [
+  uniqueIndex("deid_copies_source").on(t.sourceSopInstanceUid, t.route),
+  index("deid_copies_route").on(t.route),
+]);
+
+/**
+ * What a transfer asked of its de-identification stage (routes take theirs from the configuration):
+ * the PS3.15 options, the burned-in policy, the per-patient pseudonym table (original Patient ID to
+ * pseudonym, which stays at this site) and the destinations the copies go to. Written once, at the
+ * transfer's first send, so a retried send keeps the pseudonyms it began with.
+ */
+export const deidRoutes = sqliteTable("deid_routes", {
+  route: text("route").primaryKey(),
+  /** JSON list of option names. */
+  options: text("options").notNull(),
+  allowBurnedIn: integer("allow_burned_in").notNull().default(0),
+  /** JSON object, original Patient ID -> pseudonym; null when none was given. */
+  pseudonyms: text("pseudonyms"),
+  /** JSON list of destination names. */
+  destinations: text("destinations").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
 
 /** Per-destination switches (pause). */
 export const destinations = sqliteTable("destinations", {

@@ -4,6 +4,7 @@
  * a restart returns in-flight rows to pending.
  */
 import type { Database } from "../index/db.ts";
+import { HELD_PREFIX } from "../routes/stage.ts";
 
 /** A route's rows by state (a transfer's progress at its source). */
 export interface RouteProgress {
@@ -13,6 +14,8 @@ export interface RouteProgress {
   done: number;
   dead: number;
   canceled: number;
+  /** Objects the de-identification stage held back (burned-in text policy). */
+  held: number;
   lastError?: string;
 }
 
@@ -31,6 +34,8 @@ export interface QueueRow {
   createdAt: number;
   updatedAt: number;
   doneAt: number | null;
+  /** The de-identified copy the row forwards (deid_copies.id), or null for the archived object. */
+  copyId: number | null;
 }
 
 /** A claimed row with what a worker needs to send the object. */
@@ -46,7 +51,10 @@ export interface ClaimedRow extends QueueRow {
 
 const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destination, q.state, q.attempts,
   q.next_attempt_at AS nextAttemptAt, q.last_status AS lastStatus, q.last_error AS lastError,
-  q.created_at AS createdAt, q.updated_at AS updatedAt, q.done_at AS doneAt`;
+  q.created_at AS createdAt, q.updated_at AS updatedAt, q.done_at AS doneAt, q.copy_id AS copyId`;
+
+/** The de-identification stage's rows (`deid:<route>`), in SQL. */
+const STAGE = `q.destination LIKE 'deid:%'`;
 
 export class Queue {
   constructor(private readonly db: Database) {}
@@ -92,17 +100,23 @@ export class Queue {
     });
   }
 
-  /** A route's rows counted by state; canceled rows are dead rows whose last error says so. */
+  /**
+   * A route's rows counted by state; canceled rows are dead rows whose last error says so. With a
+   * de-identification stage, a stage row counts until it is done (its copy's rows count from then on);
+   * an object the burned-in policy held back counts as held.
+   */
   routeProgress(route: string): RouteProgress {
     const rows = this.db.statement(
-      `SELECT state, last_error = 'canceled' AS canceled, count(*) AS n FROM queue
-      WHERE route = ? GROUP BY state, last_error = 'canceled'`,
+      `SELECT state, last_error = 'canceled' AS canceled, last_error LIKE '${HELD_PREFIX}%' AS held,
+      count(*) AS n FROM queue q WHERE route = ? AND NOT (${STAGE} AND state = 'done')
+      GROUP BY state, canceled, held`,
     ).all(route) as {
       state: string;
       canceled: number;
+      held: number;
       n: number;
     }[];
-    const p: RouteProgress = { pending: 0, inFlight: 0, failed: 0, done: 0, dead: 0, canceled: 0 };
+    const p: RouteProgress = { pending: 0, inFlight: 0, failed: 0, done: 0, dead: 0, canceled: 0, held: 0 };
     for (const r of rows) {
       const n = Number(r.n);
       if (r.state === "pending") p.pending += n;
@@ -110,6 +124,7 @@ export class Queue {
       else if (r.state === "failed") p.failed += n;
       else if (r.state === "done") p.done += n;
       else if (r.state === "dead" && r.canceled) p.canceled += n;
+      else if (r.state === "dead" && r.held) p.held += n;
       else if (r.state === "dead") p.dead += n;
     }
     const last = this.db.statement(
@@ -148,10 +163,15 @@ export class Queue {
     );
   }
 
-  /** A route's rows, one per object, in the order they were queued. */
+  /**
+   * A route's rows, one per object, in the order they were queued: with a de-identification stage, an
+   * object's stage row until it is done, then its copy's rows.
+   */
   routeRows(route: string, limit = 1000): QueueRow[] {
-    return this.db.statement(`SELECT ${COLUMNS} FROM queue q WHERE q.route = ? ORDER BY q.id LIMIT ?`)
-      .all(route, limit) as unknown as QueueRow[];
+    return this.db.statement(
+      `SELECT ${COLUMNS} FROM queue q WHERE q.route = ? AND NOT (${STAGE} AND q.state = 'done')
+      ORDER BY q.id LIMIT ?`,
+    ).all(route, limit) as unknown as QueueRow[];
   }
 
   /** After a restart: rows a worker held when the process died are due again. */
@@ -162,15 +182,22 @@ export class Queue {
     );
   }
 
-  /** Claims up to `limit` due rows of a destination (oldest first), marking them in flight. */
+  /**
+   * Claims up to `limit` due rows of a destination (oldest first), marking them in flight. A row that
+   * forwards a de-identified copy reads the copy's file; any other, the archived object's.
+   */
   claim(destination: string, limit: number, now = Date.now()): ClaimedRow[] {
     return this.db.write(() => {
-      const rows = this.db.statement(`SELECT ${COLUMNS}, i.path, i.dataset_offset AS datasetOffset,
-        i.dataset_size AS datasetSize, i.transfer_syntax_uid AS transferSyntaxUid, i.sop_class_uid AS sopClassUid,
-        i.sha256 AS sha256
-        FROM queue q JOIN instances i ON i.sop_instance_uid = q.sop_instance_uid
-        WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
+      const rows = this.db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS path,
+        coalesce(c.dataset_offset, i.dataset_offset) AS datasetOffset,
+        coalesce(c.dataset_size, i.dataset_size) AS datasetSize,
+        coalesce(c.transfer_syntax_uid, i.transfer_syntax_uid) AS transferSyntaxUid,
+        coalesce(c.sop_class_uid, i.sop_class_uid) AS sopClassUid, coalesce(c.sha256, i.sha256) AS sha256
+        FROM queue q LEFT JOIN deid_copies c ON c.id = q.copy_id AND c.removed_at IS NULL
+        LEFT JOIN instances i ON q.copy_id IS NULL AND i.sop_instance_uid = q.sop_instance_uid
           AND i.removed_at IS NULL
+        WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
+          AND (c.id IS NOT NULL OR i.sop_instance_uid IS NOT NULL)
         ORDER BY q.next_attempt_at, q.id LIMIT ?`).all(destination, now, limit) as unknown as ClaimedRow[];
       const mark = this.db.statement(`UPDATE queue SET state = 'in_flight', updated_at = ? WHERE id = ?`);
       for (const r of rows) mark.run(now, r.id);
@@ -294,14 +321,21 @@ export class Queue {
       .map((r) => ({ ...r, oldest: now - r.oldest }));
   }
 
-  /** Deletes done rows delivered before `before` (ms since epoch); returns how many. */
+  /**
+   * Deletes done rows delivered before `before` (ms since epoch), and the records of de-identified
+   * copies whose files are gone and that no row names any more; returns how many rows.
+   */
   pruneDone(before: number, limit = 10_000): number {
-    return this.db.write(() =>
-      this.db.statement(
+    return this.db.write(() => {
+      const n = this.db.statement(
         `DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE state = 'done' AND done_at < ?
         LIMIT ?)`,
-      ).run(before, limit).changes
-    );
+      ).run(before, limit).changes;
+      this.db.statement(`DELETE FROM deid_copies WHERE id IN (SELECT c.id FROM deid_copies c
+        WHERE c.removed_at IS NOT NULL AND c.removed_at < ?
+          AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.copy_id = c.id) LIMIT ?)`).run(before, limit);
+      return n;
+    });
   }
 
   /** Destinations that have rows due now. */

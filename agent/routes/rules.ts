@@ -5,6 +5,9 @@
  */
 import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
 import type { AgentConfig } from "../config/schema.ts";
+import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
+import { type DeidProfile, ProfileError, standardProfile } from "../deid/profile.ts";
+import { stageDestination } from "./stage.ts";
 
 type RouteConfig = AgentConfig["routes"][number];
 type Condition = NonNullable<RouteConfig["match"]["tags"]>[string];
@@ -21,9 +24,18 @@ export interface RoutingFacts {
 
 export interface CompiledRoute {
   name: string;
-  /** Destination names (configured nodes). */
+  /** Destination names (configured nodes, `@site/node`). */
   destinations: string[];
+  /** Set when the route de-identifies before it queues for its destinations. */
+  deid?: RouteDeid;
   matches(facts: RoutingFacts): boolean;
+}
+
+/** A route's de-identification step, ready to run (profile built, key read). */
+export interface RouteDeid {
+  profile: DeidProfile;
+  key: Uint8Array;
+  allowBurnedIn: boolean;
 }
 
 /** A routing rule that cannot be used; the message names the route and the reason. */
@@ -73,11 +85,7 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
   return config.routes.map((r) => {
     if (names.has(r.name)) throw new RouteConfigError(`routes: ${r.name}: two routes have this name`);
     names.add(r.name);
-    if (r.deid) {
-      throw new RouteConfigError(
-        `routes: ${r.name}: deid is not available yet (the de-identification engine is not built)`,
-      );
-    }
+    const deid = r.deid ? compileDeid(r.name, r.deid, config.deid.keyFile) : undefined;
     const destinations = r.to.map((t) => {
       if ("site" in t) {
         if (!config.hub.url) {
@@ -106,6 +114,7 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
     return {
       name: r.name,
       destinations,
+      ...(deid ? { deid } : {}),
       matches: (f) =>
         inList(m.callingAet, f.callingAet) && inList(m.calledAet, f.calledAet) &&
         inList(m.modality, f.modality) &&
@@ -115,15 +124,65 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
   });
 }
 
+function compileDeid(
+  route: string,
+  d: NonNullable<RouteConfig["deid"]>,
+  siteKeyFile: string | undefined,
+): RouteDeid {
+  let profile: DeidProfile;
+  try {
+    profile = standardProfile(d.options);
+  } catch (err) {
+    if (err instanceof ProfileError) throw new RouteConfigError(`routes: ${route}: deid: ${err.message}`);
+    throw err;
+  }
+  const file = d.keyFile ?? siteKeyFile;
+  if (!file) {
+    throw new RouteConfigError(
+      `routes: ${route}: deid needs a key: set deid.keyFile on the route or at the top`,
+    );
+  }
+  try {
+    return { profile, key: loadKeyFile(file), allowBurnedIn: d.allowBurnedIn };
+  } catch (err) {
+    if (err instanceof KeyFileError) throw new RouteConfigError(`routes: ${route}: deid: ${err.message}`);
+    throw err;
+  }
+}
+
+/** One destination an object takes through one route; `deid` when the route de-identifies it first. */
+export interface RouteTarget {
+  route: string;
+  destination: string;
+  deid?: true;
+}
+
 /** The (route, destination) pairs an object takes. */
-export function route(
-  routes: CompiledRoute[],
-  facts: RoutingFacts,
-): { route: string; destination: string }[] {
-  const out: { route: string; destination: string }[] = [];
+export function route(routes: CompiledRoute[], facts: RoutingFacts): RouteTarget[] {
+  const out: RouteTarget[] = [];
   for (const r of routes) {
     if (!r.matches(facts)) continue;
-    for (const destination of r.destinations) out.push({ route: r.name, destination });
+    for (const destination of r.destinations) {
+      out.push({ route: r.name, destination, ...(r.deid ? { deid: true as const } : {}) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The queue rows for an object's targets: a plain target is one row per destination; a route that
+ * de-identifies gets one row for its de-identification stage instead (`deid:<route>`), whose worker
+ * writes the copy and then queues the copy for the route's destinations.
+ */
+export function queueTargets(targets: RouteTarget[]): { route: string; destination: string }[] {
+  const out: { route: string; destination: string }[] = [];
+  const staged = new Set<string>();
+  for (const t of targets) {
+    if (!t.deid) out.push({ route: t.route, destination: t.destination });
+    else if (!staged.has(t.route)) {
+      staged.add(t.route);
+      out.push({ route: t.route, destination: stageDestination(t.route) });
+    }
   }
   return out;
 }

@@ -6,6 +6,7 @@ import type { QueryHandler } from "../dimse/handlers.ts";
 import type { Database } from "../index/db.ts";
 import type { NodeOperations } from "../nodes/operations.ts";
 import type { Queue } from "../queue/queue.ts";
+import type { Copies } from "../queue/copies.ts";
 
 export interface TunnelServices {
   nodes: NodeOperations;
@@ -23,5 +24,7 @@ export interface TunnelServices {
   /** Starts and wakes forward workers for a destination. */
   forwarder: { ensure(destination: string): void; wake(destination?: string): void };
   agentVersion: string;
+  /** De-identification for transfers: where requests and copies are recorded, and whether a key is set. */
+  deid: { copies: Copies; hasKey: boolean };
   log: Logger;
 }

@@ -64,3 +64,48 @@ routes:
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /routes: x: no node named "nowhere"/);
 });
+
+Deno.test("agent route test marks de-identifying routes; a deid step without a usable key or option stops", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "route-deid-" });
+  await writeGeneratedSeries(path.join(dir, "ct"), {
+    count: 1,
+    rows: 8,
+    columns: 8,
+    modality: "CT",
+    seed: "rd",
+  });
+  const key = path.join(dir, "project.key");
+  await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+  const config = path.join(dir, "agent.yaml");
+  const write = (deid: string) =>
+    Deno.writeTextFile(
+      config,
+      `nodes:\n  a: { aet: A, host: 127.0.0.1, port: 1104 }\nroutes:\n  - name: research\n    to: [{ node: a }]\n` +
+        `    deid: ${deid}\n`,
+    );
+  await write(`{ profile: basic, options: [retain-uids], keyFile: ${key} }`);
+  const ok = await agentCli(["route", "test", path.join(dir, "ct"), "--config", config]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /research -> a \(de-identified\)/);
+  const json = await agentCli(["route", "test", path.join(dir, "ct"), "--config", config, "--json"]);
+  assert.deepEqual(JSON.parse(json.stdout).routes, [{ route: "research", destination: "a", deid: true }]);
+
+  const refused = async (deid: string, message: RegExp) => {
+    await write(deid);
+    const r = await agentCli(["route", "test", path.join(dir, "ct"), "--config", config]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  };
+  await refused(
+    `{ profile: basic, options: [retain-everything], keyFile: ${key} }`,
+    /routes: research: deid: unknown de-identification option "retain-everything"/,
+  );
+  await refused(`{ profile: basic }`, /routes: research: deid needs a key: set deid.keyFile/);
+  await refused(
+    `{ profile: basic, keyFile: ${dir}/missing.key }`,
+    /routes: research: deid: cannot read the key file .*missing\.key: no such file/,
+  );
+  await Deno.writeTextFile(path.join(dir, "short.key"), "short");
+  await refused(`{ profile: basic, keyFile: ${dir}/short.key }`, /holds 5 bytes; it needs at least 16/);
+  await refused(`{ profile: strict, keyFile: ${key} }`, /routes\.0\.deid\.profile: the profile is "basic"/);
+});

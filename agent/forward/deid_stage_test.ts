@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { generateInstance, generateStudies, type InstanceSpec } from "@conduit/shared/dicom/generate.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
+import { Logger } from "@conduit/shared/log.ts";
+import { Archive } from "../archive/archive.ts";
+import { parseHeaderBytes } from "../archive/header_file.ts";
+import { Database } from "../index/db.ts";
+import { indexInstance } from "../index/ingest.ts";
+import { Queue } from "../queue/queue.ts";
+import { Copies } from "../queue/copies.ts";
+import { standardProfile } from "../deid/profile.ts";
+import { stageDestination } from "../routes/stage.ts";
+import { DeidStage, type StageSettings } from "./deid_stage.ts";
+
+const KEY = new TextEncoder().encode("stage test key, 32 bytes long...");
+const quiet = new Logger({}, "error", { write: () => {} });
+
+/** A data directory with `n` generated CT objects archived, indexed and queued for the stage of route r. */
+async function staged(n: number) {
+  const dir = await Deno.makeTempDir({ prefix: "deid-stage-" });
+  const archive = new Archive(dir, false);
+  archive.prepare();
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
+  const queue = new Queue(db);
+  const specs: InstanceSpec[] = [...generateStudies({
+    seed: "stage",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: n }],
+    rows: 16,
+    columns: 16,
+  })];
+  for (const spec of specs) {
+    const bytes = generateInstance(spec);
+    const h = parseHeaderBytes(bytes, bytes.length, true);
+    const attrs = instanceAttributes(h.bytes, h.dataset, h.header);
+    const relative = archive.relativePath(spec.studyInstanceUid, spec.seriesInstanceUid, spec.sopInstanceUid);
+    fs.mkdirSync(path.dirname(archive.absolute(relative)), { recursive: true });
+    fs.writeFileSync(archive.absolute(relative), bytes);
+    indexInstance(
+      db,
+      attrs,
+      {
+        path: relative,
+        fileSize: bytes.length,
+        datasetOffset: h.header.datasetOffset,
+        datasetSize: bytes.length - h.header.datasetOffset,
+        sha256: "0".repeat(64),
+        transferSyntaxUid: h.header.transferSyntax,
+        callingAet: "TEST",
+      },
+      () => queue.addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: stageDestination("r") }]),
+    );
+  }
+  const copies = new Copies(db);
+  const settings: StageSettings = {
+    profile: standardProfile(),
+    key: KEY,
+    allowBurnedIn: false,
+    destinations: ["a", "b"],
+  };
+  const stage = new DeidStage(copies, archive, quiet, () => settings);
+  return { dir, archive, db, queue, copies, stage, specs };
+}
+
+Deno.test("DeidStage.run() records the copy and queues it for every destination in one step", async () => {
+  const { archive, db, queue, copies, stage, specs } = await staged(3);
+  try {
+    const rows = queue.claim(stageDestination("r"), 10);
+    assert.equal(rows.length, 3);
+    assert.deepEqual(queue.routeProgress("r"), {
+      pending: 0,
+      inFlight: 3,
+      failed: 0,
+      done: 0,
+      dead: 0,
+      canceled: 0,
+      held: 0,
+    });
+    for (const row of rows) {
+      assert.deepEqual(await stage.run(row), { outcome: "done", destinations: ["a", "b"] });
+    }
+    // The stage rows are done and no longer counted: their copies' rows are, once per destination.
+    assert.equal(queue.routeProgress("r").pending, 6);
+    assert.equal(queue.routeRows("r").length, 6);
+    const claimed = queue.claim("a", 10);
+    assert.equal(claimed.length, 3);
+    const originals = new Set(specs.map((s) => s.sopInstanceUid));
+    for (const c of claimed) {
+      assert.ok(!originals.has(c.sopInstanceUid), "the row names the copy, not the original");
+      assert.match(c.sopInstanceUid, /^2\.25\.\d+$/);
+      assert.ok(c.path.startsWith("deid/"), c.path);
+      const bytes = fs.readFileSync(archive.absolute(c.path));
+      assert.equal(readPart10Header(bytes).sopInstanceUid, c.sopInstanceUid);
+      assert.equal(bytes.length - c.datasetOffset, c.datasetSize);
+    }
+    const expected = new Set(specs.map((s) => pseudonymizeUid(KEY, s.sopInstanceUid)));
+    assert.deepEqual(new Set(claimed.map((c) => c.sopInstanceUid)), expected);
+    assert.equal(copies.identifiers("r")!.studyInstanceUid, pseudonymizeUid(KEY, specs[0].studyInstanceUid));
+
+    // Forwarded everywhere: the sweep removes the copies' files, and only then.
+    for (const c of claimed) queue.markDone(c.id);
+    assert.equal(await stage.sweep(), 0, "b has not had them yet");
+    for (const c of queue.claim("b", 10)) queue.markDone(c.id);
+    assert.equal(await stage.sweep(), 3);
+    for (const c of claimed) assert.equal(fs.existsSync(archive.absolute(c.path)), false);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("DeidStage: a copy redone after a crash is the same bytes; a stray copy is removed at start", async () => {
+  const { archive, db, queue, stage } = await staged(1);
+  try {
+    const [row] = queue.claim(stageDestination("r"), 10);
+    assert.equal((await stage.run(row)).outcome, "done");
+    const [first] = queue.claim("a", 1);
+    const bytes = fs.readFileSync(archive.absolute(first.path));
+    // The crash between placing a copy and recording it: a file no record names, and the row in flight.
+    const stray = archive.absolute(path.join("deid", "0123456789abcdef", "2.25.1.dcm"));
+    fs.mkdirSync(path.dirname(stray), { recursive: true });
+    fs.writeFileSync(stray, "partial");
+    fs.writeFileSync(path.join(archive.tmpDir, "deid-7.dcm"), "partial");
+    assert.equal(stage.reconcile(), 2);
+    assert.equal(fs.existsSync(stray), false);
+    assert.equal(fs.existsSync(archive.absolute(first.path)), true, "a recorded copy stays");
+    // The same object de-identified again (its row reset, as a replacement does) gives the same bytes.
+    queue.addInTransaction(row.sopInstanceUid, [{ route: "r", destination: stageDestination("r") }]);
+    const [again] = queue.claim(stageDestination("r"), 10);
+    assert.equal((await stage.run(again)).outcome, "done");
+    assert.ok(Buffer.from(fs.readFileSync(archive.absolute(first.path))).equals(Buffer.from(bytes)));
+    // A row canceled while it was worked on records nothing.
+    queue.addInTransaction(row.sopInstanceUid, [{ route: "r", destination: stageDestination("r") }]);
+    const [late] = queue.claim(stageDestination("r"), 10);
+    db.write(() =>
+      db.statement("UPDATE queue SET state = 'dead', last_error = 'canceled' WHERE id = ?").run(late.id)
+    );
+    assert.deepEqual(await stage.run(late), { outcome: "stale" });
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("DeidStage.run() fails permanently, with the reason, when the route cannot be de-identified", async () => {
+  const { archive, db, queue, copies } = await staged(1);
+  try {
+    const stage = new DeidStage(copies, archive, quiet, () => "this site has no de-identification key");
+    const [row] = queue.claim(stageDestination("r"), 10);
+    assert.deepEqual(await stage.run(row), {
+      outcome: "failed",
+      reason: "this site has no de-identification key",
+      permanent: true,
+    });
+  } finally {
+    db.close();
+  }
+});

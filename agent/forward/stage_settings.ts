@@ -1,0 +1,64 @@
+/**
+ * Where the de-identification stage finds a route's settings: a configured route's from the
+ * configuration (compiled at start), a transfer's from what its send request left at this site
+ * (deid_routes), always with this site's key, which never leaves it.
+ */
+import { type DeidProfile, standardProfile } from "../deid/profile.ts";
+import type { CompiledRoute } from "../routes/rules.ts";
+import type { Copies } from "../queue/copies.ts";
+import type { StageSettings } from "./deid_stage.ts";
+
+/** Why a transfer cannot be de-identified at a site without a key. */
+export const NO_KEY =
+  "this site has no de-identification key: set deid.keyFile in its agent configuration (the same file at " +
+  "every site whose pseudonyms must agree)";
+
+const CACHE_LIMIT = 1000;
+
+/** Builds the stage's settings lookup. `siteKey`: the key of `deid.keyFile`, when configured. */
+export function stageSettings(
+  routes: CompiledRoute[],
+  copies: Copies,
+  siteKey: Uint8Array | undefined,
+): (route: string) => StageSettings | string {
+  const configured = new Map<string, StageSettings>();
+  for (const r of routes) {
+    if (!r.deid) continue;
+    configured.set(r.name, {
+      profile: r.deid.profile,
+      key: r.deid.key,
+      allowBurnedIn: r.deid.allowBurnedIn,
+      destinations: r.destinations,
+    });
+  }
+  const transfers = new Map<string, StageSettings>();
+  const profiles = new Map<string, DeidProfile>();
+  return (route) => {
+    const own = configured.get(route) ?? transfers.get(route);
+    if (own) return own;
+    if (!route.startsWith("transfer:")) {
+      return `the route ${route} does not de-identify in the configuration now; replay its rows once it does`;
+    }
+    const asked = copies.transfer(route);
+    if (!asked) return "the transfer's de-identification request is not recorded at this site";
+    if (!siteKey) return NO_KEY;
+    let profile: DeidProfile;
+    try {
+      const name = asked.options.join(",");
+      profile = profiles.get(name) ?? standardProfile(asked.options);
+      profiles.set(name, profile);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    const settings: StageSettings = {
+      profile,
+      key: siteKey,
+      allowBurnedIn: asked.allowBurnedIn,
+      ...(asked.pseudonyms ? { pseudonyms: new Map(Object.entries(asked.pseudonyms)) } : {}),
+      destinations: asked.destinations,
+    };
+    if (transfers.size >= CACHE_LIMIT) transfers.clear();
+    transfers.set(route, settings);
+    return settings;
+  };
+}
