@@ -19,6 +19,7 @@ import { authRoutes } from "./auth/routes.ts";
 import { consoleRoutes } from "./console.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
+import { sweepSpool } from "./dicomweb/spool.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 import { trpcServer } from "@hono/trpc-server";
 import { appRouter } from "./api/router.ts";
@@ -45,6 +46,8 @@ export interface RunningHub {
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
   const db = await openHubDb(config.data);
   const registry = new SiteRegistry(db);
+  const spoolDir = path.join(config.data, "spool");
+  await sweepSpool(spoolDir, log.child({ part: "dicomweb" }));
   await registry.markAllOffline();
   const sessions = new Sessions(registry, log.child({ part: "tunnel" }), config.tunnel);
   const metrics = new HubMetrics(sessions);
@@ -106,8 +109,9 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     dicomwebRoutes(provider, tokens, users, {
       publicUrl: config.publicUrl,
       trustForwarded: config.dicomweb.trustForwardedHeaders,
-      spoolDir: path.join(config.data, "spool"),
+      spoolDir,
       maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
+      stowIdleMs: config.dicomweb.stowIdleSeconds * 1000,
     }, log.child({ part: "dicomweb" })),
   );
   for (const prefix of API_PREFIXES) {

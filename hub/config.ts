@@ -14,8 +14,10 @@ export const hubConfigSchema = z.object({
     keyFile: z.string().min(1),
   }).strict().optional(),
   dicomweb: z.object({
-    /** Largest STOW-RS request body. */
+    /** Largest STOW-RS request body (a larger declared Content-Length is refused before reading). */
     maxStowMegabytes: z.coerce.number().positive().default(4096),
+    /** A STOW-RS client that sends nothing this long while its body is read gets 408. */
+    stowIdleSeconds: z.coerce.number().positive().max(3600).default(60),
     /** Build links from X-Forwarded-Proto/Host/Prefix (only behind a proxy that sets them). */
     trustForwardedHeaders: z.boolean().default(false),
   }).strict().default({}),

@@ -19,6 +19,7 @@ import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";
 import { bulkdata, metadata } from "./metadata_route.ts";
 import { frames } from "./frames_route.ts";
+import { BodyError } from "./spool.ts";
 import {
   SiteNotConnectedError,
   SiteRequestError,
@@ -62,6 +63,9 @@ export function dicomwebRoutes(
   const app = new Hono<AuthEnv>();
   app.use("*", requireAuth(tokens, users));
   app.onError((err, c) => {
+    if (err instanceof BodyError) {
+      log.warn("DICOMweb upload dropped", { path: c.req.path, reason: err.message });
+    }
     if (err instanceof HttpError) return problem(c, err.status, err.message, err.warning);
     if (err instanceof AccessError) return problem(c, 403, err.message);
     if (err instanceof UnknownSiteError) return problem(c, 404, err.message);

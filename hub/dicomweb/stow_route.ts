@@ -1,113 +1,21 @@
 /**
  * STOW-RS (PS3.18 10.5): `POST` a `multipart/related; type="application/dicom"` body to a site's
- * `/studies` (or `/studies/{study}`). Each part is spooled to the hub's disk as it arrives (memory
- * stays flat whatever its size), its File Meta group and data set header are read, and it goes to
- * the site through the tunnel, which stores it into the site's archive or the named node. The
+ * `/studies` (or `/studies/{study}`). A declared body over the limit is 413 before it is read. Each
+ * part is spooled to the hub's disk as it arrives (./spool.ts: memory stays flat whatever its size,
+ * and no file outlives the request), its File Meta group and data set header are read, and it goes
+ * to the site through the tunnel, which stores it into the site's archive or the named node. The
  * answer lists what was stored (ReferencedSOPSequence) and what failed (FailedSOPSequence).
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom/json.ts";
-import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import type { ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
 import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "./http.ts";
 import { MultipartError, multipartRelated, parseMultipart } from "./multipart.ts";
 import type { BackendProvider, StoreResult } from "./services.ts";
-
-/** Bytes of a part read before its header is parsed. */
-const PREFIX = 1024 * 1024;
-const PIXEL_DATA = 0x7fe00010;
+import { guardedBody, spoolFile, spoolPart } from "./spool.ts";
 
 /** PS3.18 FailureReason values used here. */
 const FAILURE = { processing: 0x0110, notDicom: 0xc000, wrongStudy: 0xa900 } as const;
-
-interface Spooled {
-  path: string;
-  header?: ObjectHeader;
-  datasetOffset: number;
-  studyInstanceUid?: string;
-  seriesInstanceUid?: string;
-  error?: string;
-}
-
-async function spool(
-  body: AsyncIterable<Uint8Array>,
-  dir: string,
-  budget: { left: number },
-): Promise<Spooled> {
-  const path = await Deno.makeTempFile({ dir, prefix: "stow-", suffix: ".part" });
-  const file = await Deno.open(path, { write: true });
-  const hash = createHash("sha256");
-  const prefix: Uint8Array[] = [];
-  let prefixBytes = 0;
-  let datasetOffset = -1;
-  let total = 0;
-  const startHashing = () => {
-    const all = new Uint8Array(prefixBytes);
-    let at = 0;
-    for (const p of prefix) all.set(p, at), at += p.byteLength;
-    try {
-      datasetOffset = readPart10Header(all).datasetOffset;
-    } catch {
-      datasetOffset = 0;
-    }
-    hash.update(all.subarray(datasetOffset));
-    return all;
-  };
-  let head: Uint8Array | undefined;
-  try {
-    for await (const chunk of body) {
-      budget.left -= chunk.byteLength;
-      if (budget.left < 0) {
-        throw new HttpError(413, "the request body is larger than dicomweb.maxStowMegabytes");
-      }
-      total += chunk.byteLength;
-      for (let at = 0; at < chunk.byteLength;) at += await file.write(chunk.subarray(at));
-      if (datasetOffset >= 0) hash.update(chunk);
-      else {
-        prefix.push(chunk);
-        prefixBytes += chunk.byteLength;
-        if (prefixBytes >= PREFIX) head = startHashing();
-      }
-    }
-  } finally {
-    file.close();
-  }
-  if (datasetOffset < 0) head = startHashing();
-  const out: Spooled = { path, datasetOffset };
-  try {
-    const meta = readPart10Header(head!);
-    if (!meta.sopClassUid || !meta.sopInstanceUid || !meta.hasPreamble) {
-      return {
-        ...out,
-        error: "not a DICOM Part 10 object (no File Meta group with SOP Class and Instance UIDs)",
-      };
-    }
-    const { dataset } = parseDataSet(head!, encodingOf(meta.transferSyntax), {
-      start: meta.datasetOffset,
-      stopAtTag: PIXEL_DATA,
-    });
-    const attrs = instanceAttributes(head!, dataset, meta);
-    out.studyInstanceUid = attrs.studyInstanceUid;
-    out.seriesInstanceUid = attrs.seriesInstanceUid;
-    // The data set's own UIDs win over the File Meta group's (some files disagree; the site checks
-    // the data set against what it is told, and writes a fresh File Meta group from these).
-    out.header = {
-      type: "object",
-      sopInstanceUid: attrs.sopInstanceUid || meta.sopInstanceUid,
-      sopClassUid: attrs.sopClassUid || meta.sopClassUid,
-      transferSyntax: meta.transferSyntax,
-      size: total - meta.datasetOffset,
-      sha256: hash.digest("hex"),
-    };
-  } catch (err) {
-    out.error = `not a readable DICOM object: ${(err as Error).message}`;
-  }
-  return out;
-}
 
 function referenced(cls: string | undefined, uid: string | undefined, extra: DicomJson = {}): DicomJson {
   const item: DicomJson = {};
@@ -119,6 +27,8 @@ function referenced(cls: string | undefined, uid: string | undefined, extra: Dic
 export interface StowOptions extends UrlOptions {
   spoolDir: string;
   maxStowBytes: number;
+  /** A client that sends nothing this long while its body is read gets 408. */
+  stowIdleMs: number;
 }
 
 export async function stow(
@@ -129,6 +39,14 @@ export async function stow(
 ): Promise<Response> {
   const site = c.req.param("site");
   if (!site) throw new HttpError(400, "STOW-RS needs a site: POST to /dicomweb/sites/{site}/studies");
+  // Refused before a byte of the body is read.
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > options.maxStowBytes) {
+    throw new HttpError(
+      413,
+      `the request body (${declared} bytes) is larger than dicomweb.maxStowMegabytes (${options.maxStowBytes} bytes)`,
+    );
+  }
   const mp = multipartRelated(c.req.header("content-type"));
   if (!mp || (mp.type && mp.type !== "application/dicom")) {
     throw new HttpError(415, 'send multipart/related; type="application/dicom" with a boundary');
@@ -136,9 +54,8 @@ export async function stow(
   const node = c.req.param("node");
   const backend = await provider.backend(site, node);
   const root = baseUrl(c, options) + sitePath(site, node);
-  const body = c.req.raw.body;
-  if (!body) throw new HttpError(400, "the request has no body");
-  await fs.promises.mkdir(options.spoolDir, { recursive: true });
+  if (!c.req.raw.body) throw new HttpError(400, "the request has no body");
+  const body = guardedBody(c.req.raw.body, options.stowIdleMs);
   const budget = { left: options.maxStowBytes };
   const stored: DicomJson[] = [];
   const failed: DicomJson[] = [];
@@ -155,8 +72,10 @@ export async function stow(
         );
         continue;
       }
-      const s = await spool(part.body, options.spoolDir, budget);
+      let file: string | undefined;
       try {
+        file = await spoolFile(options.spoolDir);
+        const s = await spoolPart(part.body, file, budget);
         if (!s.header) {
           failed.push(
             referenced(undefined, undefined, { "00081197": { vr: "US", Value: [FAILURE.notDicom] } }),
@@ -170,7 +89,7 @@ export async function stow(
           continue;
         }
         const result: StoreResult = await backend.store(
-          { header: s.header, path: s.path, datasetOffset: s.datasetOffset },
+          { header: s.header, path: file, datasetOffset: s.datasetOffset },
           requestSignal(),
         );
         if (result.ok) {
@@ -186,7 +105,7 @@ export async function stow(
           }));
         }
       } finally {
-        await fs.promises.rm(s.path, { force: true });
+        if (file) await fs.promises.rm(file, { force: true });
       }
     }
   } catch (err) {

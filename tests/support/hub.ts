@@ -27,6 +27,8 @@ export async function startTestHub(
     tls?: { certFile: string; keyFile: string };
     publicUrl?: string;
     trustForwardedHeaders?: boolean;
+    maxStowMegabytes?: number;
+    stowIdleSeconds?: number;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
@@ -37,7 +39,11 @@ export async function startTestHub(
     port: opts.port ?? 0,
     tls: opts.tls,
     publicUrl: opts.publicUrl,
-    dicomweb: { trustForwardedHeaders: opts.trustForwardedHeaders ?? false },
+    dicomweb: {
+      trustForwardedHeaders: opts.trustForwardedHeaders ?? false,
+      maxStowMegabytes: opts.maxStowMegabytes,
+      stowIdleSeconds: opts.stowIdleSeconds,
+    },
     tunnel: {
       heartbeatSeconds: opts.heartbeatSeconds ?? 1,
       heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds ?? 3,
