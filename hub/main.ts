@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import { Logger } from "@conduit/shared/log.ts";
+import { Logger, redactUids } from "@conduit/shared/log.ts";
 import { ConfigError } from "@conduit/shared/config.ts";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
@@ -93,13 +93,15 @@ if (import.meta.main) {
       JSON.stringify({
         level: "error",
         msg: "unhandled rejection",
-        reason: String(e.reason?.message ?? e.reason),
+        reason: redactUids(String(e.reason?.message ?? e.reason)),
       }),
     );
   });
   globalThis.addEventListener("error", (e) => {
     e.preventDefault();
-    console.error(JSON.stringify({ level: "error", msg: "uncaught exception", reason: String(e.message) }));
+    console.error(
+      JSON.stringify({ level: "error", msg: "uncaught exception", reason: redactUids(String(e.message)) }),
+    );
   });
   Deno.exit(await main(Deno.args));
 }

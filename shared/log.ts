@@ -1,6 +1,9 @@
 /**
  * A small JSON-lines logger with child loggers. Never give it PHI: no names, patient IDs or birth
- * dates; pass UIDs through `hashUid`.
+ * dates; pass UIDs through `hashUid`. As a second guard, every UID left in a line's text (an error
+ * message quoting a file path built from the study, series and instance UIDs, say) is replaced by its
+ * hash, the same `hashUid` the fields carry; the standard's own UIDs (1.2.840.10008.*: SOP classes,
+ * transfer syntaxes) stay readable.
  */
 import { createHash } from "node:crypto";
 
@@ -52,10 +55,28 @@ export class Logger {
     if (ORDER[level] < ORDER[this.minLevel]) return;
     const line: Fields = { t: new Date().toISOString(), level, msg, ...this.fields, ...fields };
     for (const [k, v] of Object.entries(line)) {
-      if (v instanceof Error) line[k] = { name: v.name, message: v.message };
+      if (v instanceof Error) line[k] = { name: v.name, message: redactUids(v.message) };
+      else if (typeof v === "string") line[k] = redactUids(v);
     }
     this.sink.write(JSON.stringify(line));
   }
+}
+
+/** Dotted numbers of three components or more: UID candidates. */
+const UID_LIKE = /(?<![\d.])\d+(?:\.\d+){2,}/g;
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/**
+ * Replaces every UID in `text` by its {@link hashUid}. A UID here is a dotted number of at least three
+ * components and ten characters that is not an IPv4 address; the standard's UIDs (1.2.840.10008.*)
+ * are kept, version numbers are too short to count.
+ */
+export function redactUids(text: string): string {
+  if (!/\d\.\d/.test(text)) return text;
+  return text.replace(UID_LIKE, (m) => {
+    if (m.length < 10 || m.startsWith("1.2.840.10008.") || IPV4.test(m)) return m;
+    return hashUid(m);
+  });
 }
 
 /** A short, stable, non-reversible stand-in for a UID in logs. */

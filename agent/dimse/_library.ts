@@ -5,6 +5,7 @@
  */
 import dimse from "dcmjs-dimse";
 import { decodeCommand, encodeCommand } from "./command_codec.ts";
+import { quietDicomLibraries } from "../quiet_libraries.ts";
 
 const lib = dimse as any;
 
@@ -19,8 +20,9 @@ export const responses: any = lib.responses;
 export const constants: any = lib.constants;
 export const libraryLog: any = lib.log;
 
-// The library logs every PDU at info level through loglevel; keep it quiet and PHI-free.
-libraryLog.setLevel?.("silent");
+// The library logs every PDU at info level through loglevel, and dcmjs (which it loads) every
+// private element with its value: keep them all quiet and PHI-free.
+quietDicomLibraries();
 
 // Commands (group 0000) take the fast path of command_codec.ts; anything it cannot express falls
 // back to the library's dcmjs route, so behaviour is unchanged.

@@ -6,7 +6,7 @@
  * or in the calling thread where no worker can be started.
  */
 import codecs from "dcmjs-codecs";
-import dcmjs from "dcmjs";
+import { quietDicomLibraries } from "../quiet_libraries.ts";
 
 // deno-lint-ignore no-explicit-any
 const { NativeCodecs, Transcoder } = codecs as any;
@@ -15,11 +15,8 @@ let ready: Promise<void> | undefined;
 
 function initialize(): Promise<void> {
   if (!ready) {
-    // dcmjs and the codecs log every unknown private tag at info level: quiet, and never PHI.
-    // deno-lint-ignore no-explicit-any
-    (dcmjs as any).log?.setLevel?.("error");
-    // deno-lint-ignore no-explicit-any
-    (codecs as any).log?.setLevel?.("error");
+    // dcmjs logs every private element with its value while transcoding: never PHI in our output.
+    quietDicomLibraries();
     ready = NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
   }
   return ready!;

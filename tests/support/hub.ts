@@ -97,7 +97,7 @@ export interface HubProcess {
 
 /** The real hub as a subprocess (`deno run hub/main.ts`), for benchmarks and process-level tests. */
 export async function startHubProcess(
-  opts: { dataDir?: string; port?: number; denoFlags?: string[] } = {},
+  opts: { dataDir?: string; port?: number; denoFlags?: string[]; args?: string[] } = {},
 ): Promise<HubProcess> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
   const port = opts.port ?? freePort();
@@ -111,6 +111,7 @@ export async function startHubProcess(
     String(port),
     "--data",
     dataDir,
+    ...(opts.args ?? []),
   ], ROOT);
   await waitReady(proc, `hub on ${port}`, async () => {
     try {

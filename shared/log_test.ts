@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { hashUid, Logger, redactUids } from "./log.ts";
+
+Deno.test("redactUids: instance UIDs in text become their hashUid; standard UIDs, addresses, versions stay", () => {
+  const study = "2.25.249627026967095873713545047601579855932";
+  const series = "1.2.826.0.1.3680043.8.498.1";
+  const sop = "1.3.6.1.4.1.5962.99.1.2.3.4";
+  const path = `ENOENT: no such file or directory, open '/data/archive/${study}/${series}/${sop}.dcm'`;
+  assert.equal(
+    redactUids(path),
+    `ENOENT: no such file or directory, open '/data/archive/${hashUid(study)}/${hashUid(series)}/${
+      hashUid(sop)
+    }.dcm'`,
+  );
+  for (
+    const kept of [
+      "cannot transcode 1.2.840.10008.1.2.4.50 to 1.2.840.10008.1.2.4.80",
+      "connected to 127.0.0.1:4242 and 192.168.100.200",
+      "version 0.1.0 of deno 2.9.6",
+      "took 12.5 ms, 3.14159",
+    ]
+  ) assert.equal(redactUids(kept), kept);
+});
+
+Deno.test("Logger: UIDs in messages, string fields and errors are hashed", () => {
+  const lines: string[] = [];
+  const log = new Logger({}, "debug", { write: (l) => lines.push(l) });
+  const uid = "2.25.123456789012345678901234567890";
+  log.warn(`failed for ${uid}`, { reason: `open '/a/${uid}.dcm'`, err: new Error(`bad ${uid}`), n: 5 });
+  assert.equal(lines.length, 1);
+  assert.ok(!lines[0].includes(uid), lines[0]);
+  const parsed = JSON.parse(lines[0]);
+  assert.equal(parsed.msg, `failed for ${hashUid(uid)}`);
+  assert.equal(parsed.reason, `open '/a/${hashUid(uid)}.dcm'`);
+  assert.equal(parsed.err.message, `bad ${hashUid(uid)}`);
+  assert.equal(parsed.n, 5);
+});
