@@ -1,112 +1,24 @@
 /**
  * `deno task agent [flags]`: runs the site agent. With no flags and no file it is a standalone
- * DICOM archive node on port 11112.
+ * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `route`, `deid`) and the agent itself
+ * are loaded when asked for, so that `agent deid` need not load the DIMSE stack, the database or the
+ * configuration schema.
  */
-import { parseArgs } from "node:util";
-import * as fs from "node:fs";
 import { rootLogger } from "@conduit/shared/log.ts";
-import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
-import { startAgent } from "./app.ts";
-import { RouteConfigError } from "./routes/rules.ts";
-import { KeyFileError } from "./config/key_file.ts";
-import { VERSION } from "./version.ts";
-import { enrollAgent } from "./tunnel/enroll_command.ts";
-import { nodeCommand } from "./cli/node_command.ts";
-import { queueCommand } from "./cli/queue_command.ts";
-import { routeCommand } from "./cli/route_command.ts";
-import { deidCommand } from "./cli/deid_command.ts";
 
-function usage(): string {
-  const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
-  return [
-    `conduit agent ${VERSION}`,
-    "usage: deno task agent [--config FILE] [flags]",
-    "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
-    "       deno task agent queue list|summary|retry|replay|pause|resume ...   (the forward queue)",
-    "       deno task agent route test FILE|DIR...   (which routes objects would take)",
-    "       deno task agent deid --profile-file FILE --key-file FILE --in DIR|FILE --out DIR   (de-identify files)",
-    "",
-    "  --config FILE            YAML configuration file",
-    ...lines,
-    "",
-    "Every flag is also a CONDUIT_AGENT_* variable (--http-port: CONDUIT_AGENT_HTTP_PORT).",
-    "Precedence: flags, then variables, then the file, then defaults.",
-  ].join("\n");
-}
+const SUBCOMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  node: async () => (await import("./cli/node_command.ts")).nodeCommand,
+  queue: async () => (await import("./cli/queue_command.ts")).queueCommand,
+  route: async () => (await import("./cli/route_command.ts")).routeCommand,
+  deid: async () => (await import("./cli/deid_command.ts")).deidCommand,
+};
 
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "--") args = args.slice(1);
-  if (args[0] === "node") return await nodeCommand(args.slice(1));
-  if (args[0] === "queue") return await queueCommand(args.slice(1));
-  if (args[0] === "route") return await routeCommand(args.slice(1));
-  if (args[0] === "deid") return await deidCommand(args.slice(1));
-  const options: Record<string, { type: "string" | "boolean" }> = {
-    config: { type: "string" },
-    enroll: { type: "string" },
-    help: { type: "boolean" },
-    version: { type: "boolean" },
-  };
-  for (const name of Object.keys(FLAGS)) options[name] = { type: "string" };
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`agent: ${(err as Error).message}\n\n${usage()}`);
-    return 2;
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) {
-    console.log(usage());
-    return 0;
-  }
-  if (values.version) {
-    console.log(VERSION);
-    return 0;
-  }
-  if (parsed.positionals.length) {
-    console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
-    return 2;
-  }
-  const flags: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) if (typeof v === "string") flags[k] = v;
-  let config;
-  try {
-    ({ config } = loadConfig({
-      flags,
-      env: Deno.env.toObject(),
-      readFile: (p) => fs.readFileSync(p, "utf8"),
-    }));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 2;
-    }
-    throw err;
-  }
-  if (typeof values.enroll === "string") {
-    const code = await enrollAgent(config, values.enroll);
-    if (code !== 0) return code;
-  }
-  const log = rootLogger.withLevel(config.log.level).child({ site: config.site ?? "standalone" });
-  let agent;
-  try {
-    agent = await startAgent(config, log);
-  } catch (err) {
-    if (err instanceof RouteConfigError || err instanceof KeyFileError) {
-      console.error(err.message);
-      return 2;
-    }
-    log.error("agent failed to start", { reason: (err as Error).message });
-    return 1;
-  }
-  const stop = new Promise<void>((resolve) => {
-    const onSignal = () => resolve();
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
-  });
-  await stop;
-  await agent.stop();
-  return 0;
+  const sub = SUBCOMMANDS[args[0]];
+  if (sub) return await (await sub())(args.slice(1));
+  const { runAgent } = await import("./run.ts");
+  return await runAgent(args);
 }
 
 if (import.meta.main) {

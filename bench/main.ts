@@ -15,6 +15,7 @@ import { ingest } from "./ingest.ts";
 import { tunnel } from "./tunnel.ts";
 import { dicomweb } from "./dicomweb.ts";
 import { transfer } from "./transfer.ts";
+import { deid } from "./deid.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -63,7 +64,7 @@ export interface Benchmark {
 }
 
 /** Every benchmark, in the order `deno task bench` runs them. */
-export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb, transfer];
+export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb, transfer, deid];
 
 const OUT_DIR = fileURLToPath(new URL("./.out/", import.meta.url));
 

@@ -62,9 +62,12 @@ if (import.meta.main) {
     "compile",
     "-A",
     "--v8-flags=--expose-gc",
-    // The transcoding worker is loaded by URL at run time: it has to be named to be embedded.
+    // The transcoding and de-identification workers are loaded by URL at run time: they have to be
+    // named to be embedded.
     "--include",
     "agent/transcode/worker.ts",
+    "--include",
+    "agent/deid/worker.ts",
     "--output",
     binary,
     "agent/main.ts",

@@ -8,25 +8,18 @@
  * `{ name?, method?, options?, shiftDates?, actions: { "Keyword" | "(gggg,eeee)": "D" } }`.
  */
 import { parseArgs } from "node:util";
-// @ts-types="npm:@types/papaparse@^5"
-import Papa from "papaparse";
 import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import * as path from "node:path";
-import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
-import { deidentifyFile } from "../deid/engine.ts";
-import {
-  type Action,
-  type CustomLayer,
-  type DeidProfile,
-  OPTION_NAMES,
-  standardProfile,
-} from "../deid/profile.ts";
+import { deidentifyBatch } from "../deid/pool.ts";
+import { loadKeyFile } from "../config/key_file.ts";
+import type { BatchSettings } from "../deid/batch_settings.ts";
+import { type Action, type CustomLayer, OPTION_NAMES, standardProfile } from "../deid/profile.ts";
 
 const USAGE =
   `usage: deno task agent deid --profile basic [--option NAME ...] [--profile-file FILE] --key-file FILE
        --in DIR|FILE --out DIR [--name-prefix P] [--pseudonyms FILE.csv]
-       [--trial-sponsor S --trial-protocol P --trial-site S] [--allow-burned-in] [--json]
+       [--trial-sponsor S --trial-protocol P --trial-site S] [--allow-burned-in] [--jobs N] [--json]
 options: ${OPTION_NAMES.join(", ")}`;
 
 export async function deidCommand(args: string[]): Promise<number> {
@@ -48,6 +41,7 @@ export async function deidCommand(args: string[]): Promise<number> {
         "trial-protocol": { type: "string" },
         "trial-site": { type: "string" },
         json: { type: "boolean" },
+        jobs: { type: "string" },
         help: { type: "boolean" },
       },
     }).values;
@@ -70,24 +64,25 @@ export async function deidCommand(args: string[]): Promise<number> {
     );
   }
   if (v.profile === undefined && !v["profile-file"]) return fail("give --profile basic (and --option ...)");
-  let profile: DeidProfile;
+  let custom: Awaited<ReturnType<typeof loadProfile>> | undefined;
+  const options = [...(v.option ?? [])];
   try {
-    const custom = v["profile-file"] ? loadProfile(v["profile-file"]) : undefined;
-    profile = standardProfile([...(custom?.options ?? []), ...(v.option ?? [])], custom?.layer);
+    custom = v["profile-file"] ? await loadProfile(v["profile-file"]) : undefined;
+    options.unshift(...(custom?.options ?? []));
+    standardProfile(options, custom?.layer); // checks the options now, before any file
   } catch (err) {
     return fail(`${v["profile-file"] ? `profile ${v["profile-file"]}: ` : ""}${(err as Error).message}`);
   }
   let key: Uint8Array;
   try {
-    key = fs.readFileSync(v["key-file"]);
+    key = loadKeyFile(v["key-file"]);
   } catch (err) {
-    return fail(`cannot read the key file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return fail((err as Error).message);
   }
-  if (key.length < 16) return fail("the key file must hold at least 16 bytes");
   let pseudonyms: Map<string, string> | undefined;
   if (v.pseudonyms) {
     try {
-      pseudonyms = loadPseudonyms(v.pseudonyms);
+      pseudonyms = await loadPseudonyms(v.pseudonyms);
     } catch (err) {
       return fail(`pseudonym table ${v.pseudonyms}: ${(err as Error).message}`);
     }
@@ -107,28 +102,44 @@ export async function deidCommand(args: string[]): Promise<number> {
     failed: [] as { file: string; reason: string }[],
   };
   const tty = Deno.stderr.isTerminal();
-  for (const [i, file] of inputs.entries()) {
-    const r = await deidentifyFile(file, path.join(v.out, `${i + 1}.dcm`), {
-      key,
-      profile,
-      patientNamePrefix: v["name-prefix"],
-      allowBurnedIn: v["allow-burned-in"],
-      pseudonyms,
-      trial,
-    });
-    if (r.status === "done") {
-      fs.renameSync(path.join(v.out, `${i + 1}.dcm`), path.join(v.out, `${r.sopInstanceUid}.dcm`));
-      summary.done++;
-    } else if (r.status === "held") summary.held.push({ file, reason: r.reason });
-    else summary.failed.push({ file, reason: r.reason });
-    if (tty) {
-      const width = 30;
-      const filled = Math.round(((i + 1) / inputs.length) * width);
-      Deno.stderr.writeSync(new TextEncoder().encode(
-        `\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${i + 1}/${inputs.length}`,
-      ));
-    }
+  const jobs = Number(v.jobs ?? Math.min(navigator.hardwareConcurrency || 1, 4));
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
+    return fail(`--jobs: expected 1 to 64, got ${v.jobs}`);
   }
+  const settings: BatchSettings = {
+    options,
+    custom: custom && { ...custom.layer, actions: [...custom.layer.actions] },
+    key,
+    pseudonyms: pseudonyms && [...pseudonyms],
+    patientNamePrefix: v["name-prefix"],
+    allowBurnedIn: v["allow-burned-in"],
+    // A command-line batch, like cp or gdcmanon: outputs are not synced one by one.
+    sync: false,
+    trial,
+  };
+  let finished = 0;
+  const scratch = (i: number) => path.join(v.out!, `${i + 1}.dcm`);
+  await deidentifyBatch(
+    inputs.map((file, i) => ({ input: file, output: scratch(i) })),
+    settings,
+    jobs,
+    (i, r) => {
+      const file = inputs[i];
+      if (r.status === "done") {
+        fs.renameSync(scratch(i), path.join(v.out!, `${r.sopInstanceUid}.dcm`));
+        summary.done++;
+      } else if (r.status === "held") summary.held.push({ file, reason: r.reason });
+      else summary.failed.push({ file, reason: r.reason });
+      finished++;
+      if (tty) {
+        const width = 30;
+        const filled = Math.round((finished / inputs.length) * width);
+        Deno.stderr.writeSync(new TextEncoder().encode(
+          `\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${finished}/${inputs.length}`,
+        ));
+      }
+    },
+  );
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
   if (v.json) console.log(JSON.stringify(summary));
   else {
@@ -145,7 +156,9 @@ const ACTIONS = new Set(["D", "Z", "X", "K", "C", "U"]);
  * Reads a per-patient pseudonym table: CSV rows of original Patient ID and pseudonym (a header row
  * naming the columns is skipped). A row without both values is an error naming its line.
  */
-export function loadPseudonyms(file: string): Map<string, string> {
+export async function loadPseudonyms(file: string): Promise<Map<string, string>> {
+  // @ts-types="npm:@types/papaparse@^5"
+  const { default: Papa } = await import("papaparse");
   const parsed = Papa.parse<string[]>(fs.readFileSync(file, "utf8"), {
     skipEmptyLines: true,
     delimiter: ",",
@@ -165,7 +178,8 @@ export function loadPseudonyms(file: string): Map<string, string> {
 }
 
 /** Reads and checks a custom profile file: options to add and actions that win over the standard's. */
-export function loadProfile(file: string): { options: string[]; layer: CustomLayer } {
+export async function loadProfile(file: string): Promise<{ options: string[]; layer: CustomLayer }> {
+  const { resolveTag } = await import("@conduit/shared/dicom/dictionary.ts");
   const raw = JSON.parse(fs.readFileSync(file, "utf8"));
   if (typeof raw !== "object" || raw === null) throw new Error("expected a JSON object");
   const known = new Set(["name", "method", "options", "shiftDates", "actions"]);

@@ -16,6 +16,7 @@ import {
   type DataSet,
   findElement,
   parseDataSet,
+  type Part10Header,
   PIXEL_DATA,
   readPart10Header,
 } from "@conduit/shared/dicom/reader.ts";
@@ -140,22 +141,64 @@ function methodAdditions(profile: DeidProfile, shift: number, changed: string | 
   return additions;
 }
 
-/** Reads the header, or for a deflated file the whole inflated data set. */
-async function readInput(inPath: string) {
-  const h = await readFileHeader(inPath);
-  const enc = encodingOf(h.header.transferSyntax);
+/** Objects up to this size are read whole, in one read; larger ones have their header read and the rest copied. */
+const WHOLE_FILE = 8 * 1024 * 1024;
+
+interface Input {
+  header: Part10Header;
+  dataset: DataSet;
+  /** The bytes `dataset`'s offsets refer to (the whole file, or the inflated data set). */
+  bytes: Uint8Array;
+  fileSize: number;
+  enc: { explicit: boolean; littleEndian: boolean; deflated: boolean };
+  /** The pixel data and what follows it, when in memory; else they are copied from the file. */
+  rest?: Uint8Array;
+  deflated: boolean;
+}
+
+function readWhole(fd: number, size: number): Uint8Array {
+  const raw = new Uint8Array(size);
+  let at = 0;
+  while (at < size) {
+    const n = fs.readSync(fd, raw, at, size - at, at);
+    if (n <= 0) break;
+    at += n;
+  }
+  return at === size ? raw : raw.subarray(0, at);
+}
+
+/** Reads a small object whole (or any deflated one, inflated), else only its header. */
+async function readInput(inPath: string): Promise<Input> {
+  const fd = fs.openSync(inPath, "r");
+  let raw: Uint8Array | undefined;
+  let size: number;
+  try {
+    size = fs.fstatSync(fd).size;
+    if (size <= WHOLE_FILE) raw = readWhole(fd, size);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!raw) {
+    const h = await readFileHeader(inPath);
+    const enc = encodingOf(h.header.transferSyntax);
+    if (!enc.deflated) return { ...h, enc, deflated: false };
+    raw = await Deno.readFile(inPath);
+  }
+  const header = readPart10Header(raw);
+  const enc = encodingOf(header.transferSyntax);
   if (!enc.deflated) {
+    const { dataset } = parseDataSet(raw, enc, { start: header.datasetOffset, stopAtTag: PIXEL_DATA });
     return {
-      ...h,
+      header,
+      dataset,
+      bytes: raw,
+      fileSize: raw.length,
       enc,
-      rest: undefined as Uint8Array | undefined,
-      restOffset: h.dataset.end,
+      rest: raw.subarray(dataset.end),
       deflated: false,
     };
   }
   // Deflated: inflate everything, parse up to the pixel data, keep the rest in memory.
-  const raw = await Deno.readFile(inPath);
-  const header = readPart10Header(raw);
   const body = new Uint8Array(inflateRawSync(raw.subarray(header.datasetOffset)));
   const { dataset } = parseDataSet(body, enc, { stopAtTag: PIXEL_DATA });
   return {
@@ -165,7 +208,6 @@ async function readInput(inPath: string) {
     fileSize: raw.length,
     enc: { explicit: true, littleEndian: true, deflated: false },
     rest: body.subarray(dataset.end),
-    restOffset: dataset.end,
     deflated: true,
   };
 }
@@ -246,6 +288,7 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
   });
   const tmp = `${outPath}.part`;
   let fd: number | undefined;
+  let written = 0;
   try {
     fd = fs.openSync(tmp, "w", 0o640);
     fs.writeSync(fd, meta);
@@ -256,6 +299,7 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
       copyRest(fd, inPath, header.datasetOffset + (h.dataset.end - h.dataset.offset), h.fileSize, ctx, enc);
     }
     if (req.sync !== false) fs.fsyncSync(fd);
+    written = fs.fstatSync(fd).size;
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(tmp, outPath);
@@ -267,7 +311,7 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
   return {
     status: "done",
     sopInstanceUid: identifiers.sopInstanceUid,
-    bytes: fs.statSync(outPath).size,
+    bytes: written,
     identifiers,
     transferSyntax: outSyntax,
     ...(changed ? { transferSyntaxChanged: changed } : {}),

@@ -1,0 +1,31 @@
+/// <reference lib="deno.worker" />
+/**
+ * A de-identification worker for batches (`pool.ts`): `init` builds the profile once, then each `file`
+ * message de-identifies one file and answers with its result.
+ */
+import { deidentifyFile } from "./engine.ts";
+import { type BatchSettings, requestOf } from "./batch_settings.ts";
+import type { DeidRequest } from "./engine.ts";
+
+let request: DeidRequest | undefined;
+
+self.onmessage = async (
+  e: MessageEvent<
+    { type: "init"; settings: BatchSettings } | { type: "file"; id: number; input: string; output: string }
+  >,
+) => {
+  const m = e.data;
+  if (m.type === "init") {
+    try {
+      request = requestOf(m.settings);
+      self.postMessage({ type: "ready" });
+    } catch (err) {
+      self.postMessage({ type: "error", message: (err as Error).message });
+    }
+    return;
+  }
+  const result = request
+    ? await deidentifyFile(m.input, m.output, request)
+    : { status: "failed", reason: "the worker has no profile" };
+  self.postMessage({ type: "result", id: m.id, result });
+};

@@ -1,0 +1,100 @@
+/**
+ * Running the agent itself (no subcommand): flags, configuration, enrollment, start, and stop on a
+ * signal. Loaded by `main.ts` only when no subcommand is given.
+ */
+import { parseArgs } from "node:util";
+import * as fs from "node:fs";
+import { rootLogger } from "@conduit/shared/log.ts";
+import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
+import { VERSION } from "./version.ts";
+
+function usage(): string {
+  const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
+  return [
+    `conduit agent ${VERSION}`,
+    "usage: deno task agent [--config FILE] [flags]",
+    "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
+    "       deno task agent queue list|summary|retry|replay|pause|resume ...   (the forward queue)",
+    "       deno task agent route test FILE|DIR...   (which routes objects would take)",
+    "       deno task agent deid --profile basic [--option NAME ...] --key-file FILE --in DIR|FILE --out DIR   (de-identify)",
+    "",
+    "  --config FILE            YAML configuration file",
+    ...lines,
+    "",
+    "Every flag is also a CONDUIT_AGENT_* variable (--http-port: CONDUIT_AGENT_HTTP_PORT).",
+    "Precedence: flags, then variables, then the file, then defaults.",
+  ].join("\n");
+}
+
+/** Runs the agent with these flags until SIGINT or SIGTERM; returns the exit code. */
+export async function runAgent(args: string[]): Promise<number> {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    config: { type: "string" },
+    enroll: { type: "string" },
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
+  for (const name of Object.keys(FLAGS)) options[name] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    console.error(`agent: ${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    console.log(usage());
+    return 0;
+  }
+  if (values.version) {
+    console.log(VERSION);
+    return 0;
+  }
+  if (parsed.positionals.length) {
+    console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
+    return 2;
+  }
+  const flags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (typeof v === "string") flags[k] = v;
+  let config;
+  try {
+    ({ config } = loadConfig({
+      flags,
+      env: Deno.env.toObject(),
+      readFile: (p) => fs.readFileSync(p, "utf8"),
+    }));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  if (typeof values.enroll === "string") {
+    const { enrollAgent } = await import("./tunnel/enroll_command.ts");
+    const code = await enrollAgent(config, values.enroll);
+    if (code !== 0) return code;
+  }
+  const log = rootLogger.withLevel(config.log.level).child({ site: config.site ?? "standalone" });
+  let agent;
+  try {
+    const { startAgent } = await import("./app.ts");
+    agent = await startAgent(config, log);
+  } catch (err) {
+    if ((err as Error).name === "RouteConfigError" || (err as Error).name === "KeyFileError") {
+      console.error((err as Error).message);
+      return 2;
+    }
+    log.error("agent failed to start", { reason: (err as Error).message });
+    return 1;
+  }
+  const stop = new Promise<void>((resolve) => {
+    const onSignal = () => resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+  });
+  await stop;
+  await agent.stop();
+  return 0;
+}
