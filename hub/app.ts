@@ -10,7 +10,8 @@ import { SiteRegistry } from "./sites/registry.ts";
 import { Sessions } from "./tunnel/sessions.ts";
 import { tunnelRoutes } from "./tunnel/endpoint.ts";
 import type { HubConfig } from "./config.ts";
-import { HubMetrics } from "./metrics.ts";
+import { HubMetrics, metricsApp, metricsResponse } from "./metrics.ts";
+import { securityHeaders } from "./headers.ts";
 import { VERSION } from "./version.ts";
 import * as path from "node:path";
 import { ApiTokens } from "./auth/tokens.ts";
@@ -52,16 +53,31 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const sessions = new Sessions(registry, log.child({ part: "tunnel" }), config.tunnel);
   const metrics = new HubMetrics(sessions);
 
-  const app = new Hono();
-  app.get("/healthz", (c) => c.json({ status: "ok", version: VERSION, sites: sessions.list().length }));
-  app.get(
-    "/metrics",
-    async (c) => c.text(await metrics.text(), 200, { "content-type": metrics.contentType }),
-  );
-  app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
   const tokens = new ApiTokens(db);
   const users = new Users(db);
-  app.route("/auth", authRoutes(users, log.child({ part: "auth" })));
+  const app = new Hono();
+  app.use("*", securityHeaders());
+  app.get("/healthz", (c) => c.json({ status: "ok", version: VERSION, sites: sessions.list().length }));
+  app.get("/metrics", async (c) => {
+    const r = await resolvePrincipal(c, tokens, users);
+    if ("error" in r) {
+      return problem(c, 401, "send an API token as Authorization: Bearer <token>, or scrape metrics.port", {
+        "www-authenticate": 'Bearer realm="conduit"',
+      });
+    }
+    if (r.principal.sites) {
+      return problem(c, 403, "the metrics cover every site: use a token not limited to sites");
+    }
+    return await metricsResponse(c, metrics);
+  });
+  app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
+  app.route(
+    "/auth",
+    authRoutes(users, {
+      publicUrl: config.publicUrl,
+      trustForwarded: config.dicomweb.trustForwardedHeaders,
+    }, log.child({ part: "auth" })),
+  );
   const provider = new TunnelBackendProvider(registry, sessions);
   const transfers = new TransferService(db, sessions, async (site) => {
     const row = await registry.get(site);
@@ -132,9 +148,16 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
     (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }),
   );
+  const metricsServer = config.metrics.port
+    ? Deno.serve(
+      { hostname: config.metrics.host, port: config.metrics.port, onListen: () => {} },
+      metricsApp(metrics).fetch,
+    )
+    : undefined;
   log.info("hub started", {
     version: VERSION,
     listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
+    ...(metricsServer ? { metrics: `http://${config.metrics.host}:${metricsServer.addr.port}/metrics` } : {}),
   });
   return {
     port: server.addr.port,
@@ -149,6 +172,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       transfers.stop();
       await sessions.stop();
       await server.shutdown();
+      await metricsServer?.shutdown();
       db.close();
       log.info("hub stopped");
     },

@@ -6,7 +6,10 @@ export const hubConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   data: z.string().min(1).default("./data/hub"),
-  /** The URL agents and browsers reach the hub at (for links and enrollment instructions). */
+  /**
+   * The URL agents and browsers reach the hub at: links are built on it, and an https one makes the
+   * console's cookie Secure (a hub behind a TLS proxy).
+   */
   publicUrl: z.string().url().optional(),
   /** Serve HTTPS (and wss for agents) with this certificate chain and key, PEM files. */
   tls: z.object({
@@ -25,6 +28,14 @@ export const hubConfigSchema = z.object({
     heartbeatSeconds: z.coerce.number().positive().max(60).default(5),
     heartbeatTimeoutSeconds: z.coerce.number().positive().max(120).default(10),
   }).strict().default({}),
+  metrics: z.object({
+    /**
+     * Also serve `/metrics` without a token on this port of `metrics.host` (loopback unless set), for a
+     * Prometheus beside the hub. `/metrics` on the main port always needs an API token.
+     */
+    port: z.coerce.number().int().min(1).max(65535).optional(),
+    host: z.string().min(1).default("127.0.0.1"),
+  }).strict().default({}),
   log: z.object({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   }).strict().default({}),
@@ -36,7 +47,11 @@ export const HUB_FLAGS: FlagTable = {
   host: { key: "host", help: "listen address (default 127.0.0.1)" },
   port: { key: "port", help: "listen port (default 8080)" },
   data: { key: "data", help: "data directory (default ./data/hub)" },
-  "public-url": { key: "publicUrl", help: "the URL agents and browsers use to reach the hub" },
+  "public-url": {
+    key: "publicUrl",
+    help: "the URL agents and browsers use to reach the hub (https: Secure cookie)",
+  },
+  "metrics-port": { key: "metrics.port", help: "also serve /metrics without a token on this loopback port" },
   "log-level": { key: "log.level", help: "debug, info, warn or error" },
 };
 

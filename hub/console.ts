@@ -1,10 +1,12 @@
 /**
  * The console at `/`: the files `deno task build:ui` puts in ui/dist, with index.html for any other
- * path (the console routes itself). Without a build, a page that says how to make one.
+ * path (the console routes itself). Without a build, a page that says how to make one. Both under
+ * the console's Content-Security-Policy (./headers.ts).
  */
 import { Hono } from "hono";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONSOLE_CSP } from "./headers.ts";
 
 const DIST = fileURLToPath(new URL("../ui/dist/", import.meta.url));
 
@@ -33,14 +35,14 @@ export function consoleRoutes(dist = DIST) {
         return c.body(body, 200, {
           "content-type": TYPES[path.extname(candidate)] ?? "application/octet-stream",
           "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-          "x-content-type-options": "nosniff",
-          "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'",
+          "content-security-policy": CONSOLE_CSP,
         });
       } catch { /* next candidate */ }
     }
     return c.html(
       "<!doctype html><title>Conduit</title><p>The console is not built: run <code>deno task build:ui</code>, then reload.</p>",
       503,
+      { "content-security-policy": CONSOLE_CSP },
     );
   });
   return app;

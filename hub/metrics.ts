@@ -1,4 +1,9 @@
-/** The hub's Prometheus metrics: sites connected, tunnel bytes and round trips. */
+/**
+ * The hub's Prometheus metrics: sites connected, tunnel bytes and round trips. Served at `/metrics`
+ * on the main port to an API token not limited to sites (any role), and, when `metrics.port` is set,
+ * without a token on that port of `metrics.host` (loopback by default), as the agent serves its own.
+ */
+import { type Context, Hono } from "hono";
 import { Gauge, Registry } from "prom-client";
 import type { Sessions } from "./tunnel/sessions.ts";
 
@@ -51,4 +56,17 @@ export class HubMetrics {
   text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** The Prometheus answer. */
+export async function metricsResponse(c: Context, metrics: HubMetrics): Promise<Response> {
+  return c.text(await metrics.text(), 200, { "content-type": metrics.contentType });
+}
+
+/** The metrics-only listener's app: `/metrics`, nothing else. */
+export function metricsApp(metrics: HubMetrics): Hono {
+  const app = new Hono();
+  app.get("/metrics", (c) => metricsResponse(c, metrics));
+  app.all("*", (c) => c.text("only /metrics here\n", 404));
+  return app;
 }

@@ -1,38 +1,71 @@
 /**
- * `/auth`: console login and logout with a session cookie (httpOnly, SameSite=Strict, Secure over
- * https), and `me` for the console to learn its user, role, CSRF token and the actions its role
- * allows (from the role matrix: the console shows only what the user may do) after a reload.
+ * `/auth`: console login and logout with a session cookie (httpOnly, SameSite=Strict, and Secure
+ * when the hub's public URL is https, as behind a TLS proxy, or the request came over https), and
+ * `me` for the console to learn its user, role, CSRF token and the actions its role allows (from
+ * the role matrix: the console shows only what the user may do) after a reload. Login takes only
+ * `application/json` (a form post from another site cannot log anyone in); every failure is
+ * audited and throttled (./users.ts). Errors are problem objects.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import type { Logger } from "@conduit/shared/log.ts";
-import { SESSION_COOKIE, UserError, type Users } from "./users.ts";
+import { LoginRefused, SESSION_COOKIE, UserError, type Users } from "./users.ts";
 import { actionsOf } from "./permissions.ts";
+import { problem } from "../problem.ts";
 
 const Login = z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 
-export function authRoutes(users: Users, log: Logger) {
-  const app = new Hono<{ Bindings: { remoteAddr?: { hostname?: string } } }>();
+export interface AuthOptions {
+  /** The hub's public URL: an https one makes the cookie Secure whatever the request's scheme. */
+  publicUrl?: string;
+  /** Take the client's address from X-Forwarded-For (its last entry, added by the trusted proxy). */
+  trustForwarded: boolean;
+}
+
+type Env = { Bindings: { remoteAddr?: { hostname?: string } } };
+
+/** The address a request came from, for the throttle and the audit log. */
+export function sourceAddress(c: Context<Env>, trustForwarded: boolean): string {
+  const forwarded = trustForwarded ? c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim() : undefined;
+  return forwarded || c.env?.remoteAddr?.hostname || "unknown";
+}
+
+export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
+  const app = new Hono<Env>();
+  const secure = (c: Context) =>
+    options.publicUrl
+      ? new URL(options.publicUrl).protocol === "https:"
+      : new URL(c.req.url).protocol === "https:";
   app.post("/login", async (c) => {
+    const type = c.req.header("content-type")?.split(";")[0].trim().toLowerCase();
+    if (type !== "application/json") {
+      return problem(c, 415, "send { user, password } as application/json");
+    }
     const parsed = Login.safeParse(await c.req.json().catch(() => undefined));
-    if (!parsed.success) return c.json({ error: "send { user, password } as JSON" }, 400);
-    const address = c.env?.remoteAddr?.hostname ?? "unknown";
+    if (!parsed.success) return problem(c, 400, "send { user, password } as JSON");
+    const address = sourceAddress(c, options.trustForwarded);
     try {
       const s = await users.login(parsed.data.user, parsed.data.password, address);
       setCookie(c, SESSION_COOKIE, s.id, {
         httpOnly: true,
         sameSite: "Strict",
-        secure: new URL(c.req.url).protocol === "https:",
+        secure: secure(c),
         path: "/",
         maxAge: s.maxAgeSeconds,
       });
-      log.info("login", { user: s.user });
+      log.info("login", { user: s.user, address });
       return c.json({ user: s.user, role: s.role, csrf: s.csrf, actions: actionsOf(s) });
     } catch (err) {
+      if (err instanceof LoginRefused) {
+        log.warn("login refused", { user: parsed.data.user, address, reason: err.message });
+        return problem(c, 429, err.message, {
+          "retry-after": String(Math.max(1, Math.ceil((err.until - Date.now()) / 1000))),
+        });
+      }
       if (err instanceof UserError) {
-        log.warn("login refused", { user: parsed.data.user, reason: err.message });
-        return c.json({ error: err.message }, err.message.startsWith("too many") ? 429 : 401);
+        log.warn("login failed", { user: parsed.data.user, address, reason: err.message });
+        return problem(c, 401, err.message);
       }
       throw err;
     }
@@ -40,7 +73,7 @@ export function authRoutes(users: Users, log: Logger) {
   app.get("/me", async (c) => {
     const id = getCookie(c, SESSION_COOKIE);
     const s = id ? await users.session(id) : undefined;
-    if (!s) return c.json({ error: "not logged in" }, 401);
+    if (!s) return problem(c, 401, "not logged in");
     return c.json({
       user: s.principal.name,
       role: s.principal.role,
@@ -52,10 +85,10 @@ export function authRoutes(users: Users, log: Logger) {
     const id = getCookie(c, SESSION_COOKIE);
     const s = id ? await users.session(id) : undefined;
     if (s && c.req.header("x-csrf-token") !== s.csrf) {
-      return c.json({ error: "missing or wrong CSRF token" }, 403);
+      return problem(c, 403, "missing or wrong CSRF token");
     }
     if (id) await users.logout(id);
-    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secure(c) });
     return c.json({ ok: true });
   });
   return app;

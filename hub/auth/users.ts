@@ -2,7 +2,8 @@
  * Console users and their sessions. Passwords are hashed with Argon2id (hash-wasm; 19 MiB, 2
  * passes, the OWASP minimum); a session is a random id in an httpOnly SameSite=Strict cookie, kept
  * hashed, with its own CSRF token that every state-changing call must echo in a header. Failed
- * logins are throttled per user name and per address.
+ * logins are audited (name, source address, time) and throttled per (name, address) and per
+ * address (./throttle.ts), so that one address cannot lock an account for everyone.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { argon2id, argon2Verify } from "hash-wasm";
@@ -11,14 +12,21 @@ import type { HubDb } from "../db/db.ts";
 import { sessions, users } from "../db/schema.ts";
 import { type Principal, type Role, ROLES } from "./tokens.ts";
 import { entry } from "./audit.ts";
+import { LoginThrottle } from "./throttle.ts";
 
 export const SESSION_COOKIE = "conduit_session";
 const SESSION_TTL_MS = 12 * 3600 * 1000;
-const FAILURES_BEFORE_LOCK = 5;
-const LOCK_MS = 60_000;
 
 export class UserError extends Error {
   override name = "UserError";
+}
+
+/** A login refused by the throttle, without looking at the password. */
+export class LoginRefused extends UserError {
+  override name = "LoginRefused";
+  constructor(message: string, readonly until: number) {
+    super(message);
+  }
 }
 
 const hashId = (id: string) => createHash("sha256").update(id).digest("hex");
@@ -36,7 +44,7 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 export class Users {
-  readonly #failures = new Map<string, { count: number; until: number }>();
+  readonly #throttle = new LoginThrottle();
 
   constructor(private readonly db: HubDb) {}
 
@@ -79,30 +87,32 @@ export class Users {
     }));
   }
 
-  #locked(key: string, now: number): boolean {
-    const f = this.#failures.get(key);
-    return Boolean(f && f.count >= FAILURES_BEFORE_LOCK && f.until > now);
-  }
-
-  #fail(key: string, now: number): void {
-    const f = this.#failures.get(key);
-    const count = f && f.until > now ? f.count + 1 : 1;
-    this.#failures.set(key, { count, until: now + LOCK_MS });
-  }
-
   /** Checks a password and opens a session; throws UserError with a message fit for the login form. */
   async login(name: string, password: string, address: string, now = Date.now()) {
-    const keys = [`user:${name}`, `addr:${address}`];
-    if (keys.some((k) => this.#locked(k, now))) {
-      throw new UserError("too many failed logins; wait a minute and try again");
+    const until = this.#throttle.lockedUntil(name, address, now);
+    if (until !== undefined) {
+      throw new LoginRefused(
+        `too many failed logins from this address; try again in ${Math.ceil((until - now) / 1000)} s`,
+        until,
+      );
     }
     const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
     const ok = user && !user.disabledAt && await argon2Verify({ password, hash: user.passwordHash });
     if (!ok) {
-      for (const k of keys) this.#fail(k, now);
+      const locked = this.#throttle.fail(name, address, now);
+      await this.db.batch([
+        entry(this.db, "anonymous", "login.failed", name, { address }),
+        ...(locked
+          ? [entry(this.db, "anonymous", "login.locked", name, {
+            address,
+            scope: locked === "pair" ? "this user from this address" : "every user from this address",
+            until: new Date(this.#throttle.lockedUntil(name, address, now)!).toISOString(),
+          })]
+          : []),
+      ]);
       throw new UserError("wrong user name or password");
     }
-    for (const k of keys) this.#failures.delete(k);
+    this.#throttle.succeed(name, address);
     const id = randomBytes(32).toString("base64url");
     const csrf = randomBytes(24).toString("base64url");
     await this.db.delete(sessions).where(lt(sessions.expiresAt, now));

@@ -1,7 +1,8 @@
 /**
  * The console in Debian's Chromium (Playwright): log in, see both sites online, query north, select
  * two studies, transfer them to south, watch the job reach success, find them at south; a viewer is
- * not offered a transfer. Screenshots of each screen go to tests/.out/console (git-ignored).
+ * not offered a transfer; the console runs under its Content-Security-Policy and cannot be framed.
+ * Screenshots of each screen go to tests/.out/console (git-ignored).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -61,8 +62,15 @@ Deno.test({
       await hub.users.add("boss", "admin", "admin password");
       const url = `http://127.0.0.1:${hub.port}/`;
       const page = await browser.newPage();
+      // The console runs under its Content-Security-Policy: nothing it does may be refused.
+      const violations: string[] = [];
+      page.on("console", (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+      });
 
-      await page.goto(url);
+      const first = await page.goto(url);
+      assert.match(first!.headers()["content-security-policy"] ?? "", /frame-ancestors 'none'/);
+      assert.equal(first!.headers()["x-frame-options"], "DENY");
       await page.getByLabel("User").fill("ops");
       await page.getByLabel("Password").fill("wrong password");
       await page.getByRole("button", { name: "Log in" }).click();
@@ -205,6 +213,17 @@ Deno.test({
       );
       assert.notEqual(background, "rgb(250, 250, 250)");
       await page.screenshot({ path: path.join(SHOTS, "dashboard-dark.png") });
+      assert.deepEqual(violations, [], "no Content-Security-Policy violation in the whole session");
+
+      // Another page cannot frame the console (clickjacking): the browser refuses to render it.
+      const framer = await browser.newPage();
+      const refused = framer.waitForEvent("console", {
+        predicate: (m) => /frame-ancestors|X-Frame-Options/i.test(m.text()),
+        timeout: 10_000,
+      });
+      await framer.setContent(`<iframe src="${url}" width="800" height="600"></iframe>`);
+      await refused;
+      assert.equal(await framer.frameLocator("iframe").getByLabel("User").count(), 0, "no login form inside");
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();

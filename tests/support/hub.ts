@@ -29,6 +29,7 @@ export async function startTestHub(
     trustForwardedHeaders?: boolean;
     maxStowMegabytes?: number;
     stowIdleSeconds?: number;
+    metricsPort?: number;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
@@ -39,6 +40,7 @@ export async function startTestHub(
     port: opts.port ?? 0,
     tls: opts.tls,
     publicUrl: opts.publicUrl,
+    metrics: { port: opts.metricsPort },
     dicomweb: {
       trustForwardedHeaders: opts.trustForwardedHeaders ?? false,
       maxStowMegabytes: opts.maxStowMegabytes,

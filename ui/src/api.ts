@@ -51,7 +51,7 @@ export async function login(user: string, password: string): Promise<Me> {
     body: JSON.stringify({ user, password }),
   });
   const body = await res.json();
-  if (!res.ok) throw new Error(body.error ?? `login failed (${res.status})`);
+  if (!res.ok) throw new Error(body.detail ?? body.error ?? `login failed (${res.status})`);
   csrf = body.csrf;
   return body as Me;
 }

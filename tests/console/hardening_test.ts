@@ -1,0 +1,202 @@
+/**
+ * Console and HTTP hardening: no framing (CSP frame-ancestors and X-Frame-Options on every answer),
+ * `/auth/login` only as JSON, the cookie's Secure flag from the hub's public URL, failed logins
+ * audited with user, address and time and throttled per (user, address) so that one address cannot
+ * lock an account for everyone, and `/metrics` only with a token or on its loopback port.
+ */
+import assert from "node:assert/strict";
+import { freePort } from "../support/peers.ts";
+import { startTestHub } from "../support/hub.ts";
+
+const login = (base: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+Deno.test({
+  name: "every answer forbids framing; the console's page carries its CSP; login takes only JSON",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      const base = `http://127.0.0.1:${hub.port}`;
+      for (
+        const path of [
+          "/",
+          "/explorer",
+          "/healthz",
+          "/auth/me",
+          "/dicomweb/studies",
+          "/trpc/sites.list",
+          "/api",
+        ]
+      ) {
+        const res = await fetch(`${base}${path}`);
+        await res.body?.cancel();
+        assert.equal(res.headers.get("x-frame-options"), "DENY", path);
+        assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/, path);
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+      }
+      const page = await fetch(`${base}/explorer`);
+      await page.body?.cancel();
+      assert.match(page.headers.get("content-security-policy")!, /default-src 'self'; script-src 'self'/);
+
+      await hub.users.add("alice", "operator", "alice password 1");
+      const creds = JSON.stringify({ user: "alice", password: "alice password 1" });
+      for (
+        const type of [
+          undefined,
+          "text/plain",
+          "application/x-www-form-urlencoded",
+          "multipart/form-data; boundary=x",
+        ]
+      ) {
+        const res = await fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: type ? { "content-type": type } : {},
+          body: type === undefined ? new Blob([creds]) : creds,
+        });
+        assert.equal(res.status, 415, `content type ${type}`);
+        assert.equal(res.headers.get("content-type"), "application/problem+json");
+        await res.body?.cancel();
+      }
+      const ok = await login(base, creds, { "content-type": "application/json; charset=utf-8" });
+      assert.equal(ok.status, 200);
+      assert.doesNotMatch(ok.headers.get("set-cookie")!, /Secure/i, "plain http, no https public URL");
+      await ok.body?.cancel();
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the session cookie is Secure when hub.publicUrl is https, even over plain http behind a TLS proxy",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub({ publicUrl: "https://hub.example.org" });
+    try {
+      await hub.users.add("alice", "operator", "alice password 1");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const res = await login(base, { user: "alice", password: "alice password 1" });
+      assert.equal(res.status, 200);
+      const cookie = res.headers.get("set-cookie")!;
+      assert.match(cookie, /;\s*Secure/i);
+      assert.match(cookie, /HttpOnly/i);
+      assert.match(cookie, /SameSite=Strict/i);
+      const { csrf } = await res.json();
+      const out = await fetch(`${base}/auth/logout`, {
+        method: "POST",
+        headers: { cookie: cookie.split(";")[0], "x-csrf-token": csrf },
+      });
+      assert.match(out.headers.get("set-cookie")!, /;\s*Secure/i, "the cookie is cleared the same way");
+      await out.body?.cancel();
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "failed logins are audited and throttled per user and address: one address cannot lock a user out",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Behind a proxy (trusted X-Forwarded-For), so that requests can come from several addresses.
+    const hub = await startTestHub({ trustForwardedHeaders: true });
+    try {
+      const base = `http://127.0.0.1:${hub.port}`;
+      await hub.users.add("victor", "viewer", "viewer password 1");
+      const from = (address: string) => ({ "x-forwarded-for": `198.51.100.99, ${address}` });
+      const t0 = Date.now();
+      for (let i = 0; i < 5; i++) {
+        const res = await login(base, { user: "victor", password: `guess ${i}` }, from("203.0.113.5"));
+        assert.equal(res.status, 401);
+        await res.body?.cancel();
+      }
+      // The attacker's address is locked out of victor, even with the right password...
+      const locked = await login(
+        base,
+        { user: "victor", password: "viewer password 1" },
+        from("203.0.113.5"),
+      );
+      assert.equal(locked.status, 429);
+      assert.ok(Number(locked.headers.get("retry-after")) > 0);
+      assert.match((await locked.json()).detail, /too many failed logins from this address/);
+      // ...but victor logs in from his own address.
+      const victor = await login(base, { user: "victor", password: "viewer password 1" }, from("192.0.2.10"));
+      assert.equal(victor.status, 200);
+      await victor.body?.cancel();
+
+      // One address failing across many names locks only itself.
+      for (let i = 0; i < 20; i++) {
+        await (await login(base, { user: `name${i}`, password: "x" }, from("203.0.113.77"))).body?.cancel();
+      }
+      const sprayer = await login(
+        base,
+        { user: "victor", password: "viewer password 1" },
+        from("203.0.113.77"),
+      );
+      assert.equal(sprayer.status, 429);
+      await sprayer.body?.cancel();
+
+      // The audit log has each failure with the name, the address and the time, and each lock.
+      const entries = await (await import("../../hub/auth/audit.ts")).recent(hub.db, 1000);
+      const failed = entries.filter((e) => e.action === "login.failed" && e.target === "victor");
+      assert.equal(failed.length, 5);
+      for (const e of failed) {
+        assert.equal(e.actor, "anonymous");
+        assert.deepEqual(e.detail, { address: "203.0.113.5" });
+        assert.ok(Date.parse(e.at) >= t0 - 1000 && Date.parse(e.at) <= Date.now());
+      }
+      const locks = entries.filter((e) => e.action === "login.locked");
+      assert.deepEqual(
+        locks.map((e) => [e.target, (e.detail as { address: string; scope: string }).address]).sort(),
+        [["name19", "203.0.113.77"], ["victor", "203.0.113.5"]],
+      );
+      assert.ok(entries.some((e) => e.action === "login" && e.actor === "user:victor"));
+      assert.ok(
+        hub.lines.some((l) => /"msg":"login failed".*"user":"victor".*"address":"203.0.113.5"/.test(l)),
+      );
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "/metrics needs an API token not limited to sites, or is scraped without one on its loopback port",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const metricsPort = freePort();
+    const hub = await startTestHub({ metricsPort });
+    try {
+      const base = `http://127.0.0.1:${hub.port}`;
+      const none = await fetch(`${base}/metrics`);
+      assert.equal(none.status, 401);
+      assert.doesNotMatch(await none.text(), /conduit_hub_/);
+      const scoped = (await hub.tokens.create("scoped", "viewer", ["north"])).token;
+      const refused = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${scoped}` } });
+      assert.equal(refused.status, 403);
+      await refused.body?.cancel();
+      const token = (await hub.tokens.create("prometheus", "viewer")).token;
+      const ok = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200);
+      assert.match(await ok.text(), /conduit_hub_sites_connected 0/);
+      const local = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      assert.equal(local.status, 200);
+      assert.match(await local.text(), /conduit_hub_sites_connected/);
+      const other = await fetch(`http://127.0.0.1:${metricsPort}/dicomweb/studies`);
+      assert.equal(other.status, 404, "the metrics port serves nothing else");
+      await other.body?.cancel();
+      assert.ok(hub.lines.some((l) => l.includes(`"metrics":"http://127.0.0.1:${metricsPort}/metrics"`)));
+    } finally {
+      await hub.stop();
+    }
+  },
+});
