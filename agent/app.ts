@@ -17,7 +17,8 @@ import { Database } from "./index/db.ts";
 import { IndexQueryHandler } from "./query/find.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
 import { Implementation } from "./dimse/_library.ts";
-import { type ScpServer, startScp } from "./dimse/scp.ts";
+import { type ScpServer, startScp } from "./dimse/scp_server.ts";
+import { checkTlsFiles, nodeTlsMaterial, scpTlsMaterial } from "./config/tls_files.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
 import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
@@ -38,6 +39,8 @@ import type { TunnelClient } from "./tunnel/client.ts";
 export interface RunningAgent {
   config: AgentConfig;
   dimsePort: number;
+  /** The DICOM over TLS port, when `dimse.tls` is configured. */
+  dimseTlsPort?: number;
   httpPort: number;
   db: Database;
   archive: Archive;
@@ -53,6 +56,7 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   compileRoutes(config); // a bad route stops here, before anything is opened (RouteConfigError)
   siteKey(config); // and an unusable site key (KeyFileError)
+  checkTlsFiles(config); // and a TLS file that cannot be read or used (TlsFileError)
   const dataDir = path.resolve(config.data);
   fs.mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);
@@ -87,7 +91,13 @@ async function startLocked(
   Implementation.setMaxPduLength(config.dimse.maxPduLength);
 
   const nodes = (): NodeAddress[] =>
-    Object.values(config.nodes).map((n) => ({ aet: n.aet, host: n.host, port: n.port }));
+    Object.entries(config.nodes).map(([name, n]) => ({
+      aet: n.aet,
+      host: n.host,
+      port: n.port,
+      tls: nodeTlsMaterial(name, n),
+    }));
+  const scpTls = scpTlsMaterial(config);
   const routes = compileRoutes(config);
   const queue = new Queue(db);
   const copies = new Copies(db);
@@ -131,6 +141,7 @@ async function startLocked(
     scp = await startScp({
       host: config.dimse.host,
       port: config.dimse.port,
+      tls: scpTls && config.dimse.tls ? { port: config.dimse.tls.port, material: scpTls } : undefined,
       aet: config.dimse.aet,
       allowedCallingAets: config.dimse.allowedCallingAets,
       checkCalledAet: config.dimse.checkCalledAet,
@@ -147,8 +158,11 @@ async function startLocked(
     });
   } catch (err) {
     db.close();
+    const message = (err as Error).message;
     throw new Error(
-      `cannot listen for DICOM on ${config.dimse.host}:${config.dimse.port}: ${(err as Error).message}`,
+      message.startsWith("cannot listen")
+        ? message
+        : `cannot listen for DICOM on ${config.dimse.host}:${config.dimse.port}: ${message}`,
     );
   }
   metrics.activeSource = () => scp.activeAssociations();
@@ -214,12 +228,14 @@ async function startLocked(
     version: VERSION,
     aet: config.dimse.aet,
     dimse: `${config.dimse.host}:${scp.port}`,
+    ...(scp.tlsPort ? { dimseTls: `${config.dimse.host}:${scp.tlsPort}` } : {}),
     http: `${config.http.host}:${http.addr.port}`,
   });
 
   return {
     config,
     dimsePort: scp.port,
+    dimseTlsPort: scp.tlsPort,
     httpPort: http.addr.port,
     db,
     archive,

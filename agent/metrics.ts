@@ -161,6 +161,9 @@ export class AgentMetrics {
       case "protocol-error":
         this.failures.inc({ operation: "association", status: "protocol-error" });
         break;
+      case "tls-refused":
+        this.failures.inc({ operation: "association", status: "tls-refused" });
+        break;
     }
   };
 

@@ -82,7 +82,7 @@ export async function runAgent(args: string[]): Promise<number> {
     const { startAgent } = await import("./app.ts");
     agent = await startAgent(config, log);
   } catch (err) {
-    if ((err as Error).name === "RouteConfigError" || (err as Error).name === "KeyFileError") {
+    if (["RouteConfigError", "KeyFileError", "TlsFileError"].includes((err as Error).name)) {
       console.error((err as Error).message);
       return 2;
     }

@@ -12,13 +12,47 @@ const port = z.preprocess(
 );
 const seconds = z.coerce.number().positive();
 
+/** A PEM file (path). */
+const pemFile = z.string().min(1);
+
+/**
+ * DICOM over TLS towards a node (PS3.15 B.1): `true` checks its certificate against the runtime's root
+ * certificates; `ca` names the CA file to check it against instead; `cert` and `key` are our client
+ * certificate, for nodes that ask for one.
+ */
+const nodeTlsSchema = z.union([
+  z.boolean(),
+  z.object({ ca: pemFile.optional(), cert: pemFile.optional(), key: pemFile.optional() }).strict()
+    .refine((t) => Boolean(t.cert) === Boolean(t.key), "cert and key go together"),
+]);
+
 export const nodeSchema = z.object({
   aet,
   host: z.string().min(1),
   port: port.refine((p) => p > 0, "expected a number from 1 to 65535"),
   /** How to retrieve from this node: C-GET, or C-MOVE to us. */
   retrieve: z.enum(["get", "move"]).default("move"),
+  tls: nodeTlsSchema.optional(),
 }).strict();
+
+/** The SCP's TLS port (PS3.15 B.1), beside its plain one, on the same address. */
+const scpTlsSchema = z.object({
+  port: port.refine((p) => p > 0, "expected a number from 1 to 65535"),
+  cert: pemFile,
+  key: pemFile,
+  /** The CA file client certificates must chain to (with requireClientCert). */
+  ca: pemFile.optional(),
+  /** Refuse clients without a certificate issued by `ca`. */
+  requireClientCert: z.boolean().default(false),
+}).strict()
+  .refine((t) => !t.requireClientCert || t.ca, {
+    message: "requireClientCert needs ca, the CA file client certificates must chain to",
+    path: ["ca"],
+  })
+  .refine((t) => !t.ca || t.requireClientCert, {
+    message: "ca is only used to verify client certificates: set requireClientCert: true, or remove ca",
+    path: ["ca"],
+  });
 
 const condition = z.union([
   z.object({ equals: z.string() }).strict(),
@@ -78,6 +112,7 @@ export const configSchema = z.object({
     maxFindResults: z.coerce.number().int().min(1).default(10000),
     /** fsync each object and its directory before answering (turn off only on battery-backed storage). */
     sync: z.boolean().default(true),
+    tls: scpTlsSchema.optional(),
   }).strict().default({}),
   http: z.object({
     host: z.string().min(1).default("127.0.0.1"),

@@ -8,7 +8,7 @@
  * - TCP_NODELAY on the socket;
  * - the idle timer counts our own sends as activity, so a long C-MOVE is not cut as idle.
  */
-import type { DenoSocket } from "./deno_socket.ts";
+import type { WireSocket } from "./deno_socket.ts";
 import { Scp } from "./_library.ts";
 import { Writable } from "node:stream";
 import { hashUid, type Logger, rootLogger } from "@conduit/shared/log.ts";
@@ -45,7 +45,7 @@ const PDU_SLACK = 1024;
 const MAX_CONTROL_PDU = 1 << 20;
 
 export class ConduitNetwork extends Scp {
-  declare socket: DenoSocket;
+  declare socket: WireSocket;
   protected readonly netOptions: NetworkOptions;
   /** Where incoming C-STOREs go (the SCP's archive, or a C-GET's sink). */
   protected storeHandler: StoreHandler | undefined;
@@ -63,7 +63,7 @@ export class ConduitNetwork extends Scp {
   #ended = false;
   #guard = new PdvGuard();
 
-  constructor(socket: DenoSocket, opts: NetworkOptions) {
+  constructor(socket: WireSocket, opts: NetworkOptions) {
     super(socket, {
       ...opts,
       associationTimeout: opts.artimTimeoutMs,

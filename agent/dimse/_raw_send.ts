@@ -4,7 +4,7 @@
  * re-encoded and a large object never sits whole in memory.
  */
 import * as fs from "node:fs";
-import type { DenoSocket } from "./deno_socket.ts";
+import type { WireSocket } from "./deno_socket.ts";
 import type { RawFileInfo } from "./raw_dataset.ts";
 
 /** Bytes read from an archived file per read when sending it. */
@@ -12,7 +12,7 @@ const READ_BLOCK = 1 << 20;
 
 /** Streams the data set of `raw` on presentation context `pcId` in PDUs of at most `maxPduLength`. */
 export async function streamRawDataset(
-  socket: DenoSocket,
+  socket: WireSocket,
   raw: RawFileInfo,
   pcId: number,
   maxPduLength: number,
@@ -75,7 +75,7 @@ export function pdataPdu(pcId: number, value: Buffer, isCommand: boolean, last: 
   return pdu;
 }
 
-function drained(socket: DenoSocket): Promise<void> {
+function drained(socket: WireSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     const onDrain = () => {
       socket.off("close", onClose);

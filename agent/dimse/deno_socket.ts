@@ -8,9 +8,28 @@
 import { EventEmitter } from "node:events";
 
 const READ_SIZE = 256 * 1024;
+
+/**
+ * What the DIMSE layer (and dcmjs-dimse) needs of a connection: the subset of a Node `net.Socket` that
+ * DenoSocket implements over Deno's TCP, and that a `node:tls` TLSSocket has as it is (tls.ts).
+ */
+export interface WireSocket extends EventEmitter {
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  remoteAddress?: string;
+  write(data: Uint8Array | string, cb?: (err?: Error | null) => void): boolean;
+  end(data?: Uint8Array): this;
+  destroy(err?: Error): this;
+  destroySoon(): void;
+  pause(): this;
+  resume(): this;
+  isPaused(): boolean;
+  setNoDelay(noDelay?: boolean): this;
+  setTimeout(ms: number): this;
+}
 const WRITE_HIGH_WATER = 1 << 20;
 
-export class DenoSocket extends EventEmitter {
+export class DenoSocket extends EventEmitter implements WireSocket {
   #conn: Deno.TcpConn | undefined;
   #paused = false;
   #resume: (() => void) | undefined;
@@ -226,7 +245,7 @@ let sinceGc = 0;
  * the agent at about 135 MB idle: 168–187 MB at 16 MiB, 193–201 MB at 32 MiB (2026-11-22), about 240
  * MB without. Without the flag nothing happens here.
  */
-function collectEvery(bytes: number): void {
+export function collectEvery(bytes: number): void {
   if (!gc) return;
   sinceGc += bytes;
   if (sinceGc < 16 * 1024 * 1024) return;

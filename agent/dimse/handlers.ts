@@ -4,6 +4,7 @@
  */
 import type { ReceivedObject } from "./store_stream.ts";
 import type { RawFileInfo } from "./raw_dataset.ts";
+import type { TlsClientMaterial } from "./tls.ts";
 
 /** Who is on the other end of an association. */
 export interface AssociationInfo {
@@ -56,7 +57,7 @@ export interface RetrieveHandler {
   /** The stored objects a C-MOVE/C-GET identifier names. */
   locate(model: QueryModel, identifier: Identifier, signal: AbortSignal): Promise<RawFileInfo[]>;
   /** Where a C-MOVE destination AE title lives; undefined when unknown (0xA801). */
-  destination(aet: string): { aet: string; host: string; port: number } | undefined;
+  destination(aet: string): NodeAddress | undefined;
 }
 
 /** A node we talk to as an SCU. */
@@ -64,6 +65,8 @@ export interface NodeAddress {
   aet: string;
   host: string;
   port: number;
+  /** Connect over TLS with these settings (PS3.15 B.1). */
+  tls?: TlsClientMaterial;
 }
 
 /** A DIMSE status as logs and metrics show it: `0xA700`. */
@@ -102,4 +105,6 @@ export type DimseEvent =
   | { type: "ended"; outcome: AssociationEnd }
   | { type: "store"; status: number; bytes: number }
   | { type: "find" | "move" | "get"; status: number }
-  | { type: "protocol-error"; message: string };
+  | { type: "protocol-error"; message: string }
+  /** A TLS handshake on the SCP's TLS port failed (no or an untrusted client certificate, not TLS...). */
+  | { type: "tls-refused" };

@@ -8,7 +8,7 @@ import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { constants, Dataset, responses } from "./_library.ts";
-import { type DenoSocket, listen } from "./deno_socket.ts";
+import type { WireSocket } from "./deno_socket.ts";
 import { ConduitNetwork, type NetworkOptions, safeReason } from "./_network.ts";
 import type { RawFileInfo } from "./raw_dataset.ts";
 import {
@@ -24,6 +24,7 @@ import {
 } from "./handlers.ts";
 import { ScuAssociation } from "./scu.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
+import { finalStatus, pending, SubOperations } from "./_suboperations.ts";
 
 export interface ScpOptions extends NetworkOptions {
   aet: string;
@@ -68,13 +69,22 @@ const COMMAND_SYNTAXES = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.
 /** An AE title as the library reads it (trimmed): printable ASCII without backslash (PS3.5 6.2, AE). */
 const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]*$/;
 
-/** Shared state of one listening SCP. */
-interface ScpShared {
+/** Shared state of one SCP: its options, and the associations open on all its ports. */
+export interface ScpShared {
   options: ScpOptions;
   active: number;
 }
 
-const sharedKey = Symbol("conduit-scp");
+/** Serves one connection (plain TCP, or TLS once its handshake succeeded). */
+export function serveConnection(socket: WireSocket, shared: ScpShared, secure: boolean): void {
+  const scp = new AgentScp(socket, shared, secure);
+  scp.connected = true;
+  scp.connectedTime = Date.now();
+  scp.on("networkError", (err: Error) => {
+    shared.options.log.debug("connection error", { reason: err.message });
+    socket.end();
+  });
+}
 
 class AgentScp extends ConduitNetwork {
   #shared: ScpShared;
@@ -82,12 +92,14 @@ class AgentScp extends ConduitNetwork {
   #accepted = false;
   #operations = new Map<number, AbortController>();
 
-  constructor(socket: DenoSocket, opts: any) {
-    const shared: ScpShared = opts[sharedKey];
+  constructor(socket: WireSocket, shared: ScpShared, secure: boolean) {
     super(socket, shared.options);
     this.#shared = shared;
     this.storeHandler = shared.options.store;
-    this.log = shared.options.log.child({ remote: this.info.remoteAddress });
+    this.log = shared.options.log.child({
+      remote: this.info.remoteAddress,
+      ...(secure ? { tls: true } : {}),
+    });
     socket.on("close", () => this.#closed());
     socket.on("error", () => {/* reported through the library's networkError */});
   }
@@ -400,63 +412,6 @@ class AgentScp extends ConduitNetwork {
   }
 }
 
-/** Counts sub-operations and the instances that failed. */
-class SubOperations {
-  completed = 0;
-  failed = 0;
-  warning = 0;
-  failedUids: string[] = [];
-  constructor(readonly total: number) {}
-  get remaining(): number {
-    return this.total - this.completed - this.failed - this.warning;
-  }
-  record(status: number, uid: string): void {
-    if (status === Status.Success) this.completed++;
-    else if ((status & 0xf000) === 0xb000) this.warning++;
-    else {
-      this.failed++;
-      this.failedUids.push(uid);
-    }
-  }
-}
-
-function setCounts(rsp: any, counts: SubOperations, final: boolean): void {
-  const cmd = rsp.getCommandDataset();
-  if (!final) cmd.setElement("NumberOfRemainingSuboperations", counts.remaining);
-  cmd.setElement("NumberOfCompletedSuboperations", counts.completed);
-  cmd.setElement("NumberOfFailedSuboperations", counts.failed);
-  cmd.setElement("NumberOfWarningSuboperations", counts.warning);
-}
-
-function pending(request: any, Response: any, counts: SubOperations): any {
-  const rsp = Response.fromRequest(request);
-  rsp.setStatus(Status.Pending);
-  setCounts(rsp, counts, false);
-  return rsp;
-}
-
-/** Sends the final C-MOVE/C-GET response (PS3.4 C.4.2.1.5): success, warning, failure or cancel. */
-function finalStatus(
-  counts: SubOperations,
-  send: (rsp: any) => void,
-  request: any,
-  Response: any,
-  canceled = false,
-): undefined {
-  const rsp = Response.fromRequest(request);
-  let status: number;
-  if (canceled) status = Status.Cancel;
-  else if (counts.failed === 0 && counts.warning === 0) status = Status.Success;
-  else if (counts.completed === 0 && counts.warning === 0) status = Status.OutOfResourcesSubOps;
-  else status = Status.Warning;
-  rsp.setStatus(status);
-  setCounts(rsp, counts, !canceled);
-  if (canceled) rsp.getCommandDataset().setElement("NumberOfRemainingSuboperations", counts.remaining);
-  if (counts.failedUids.length) rsp.setDataset(new Dataset({ FailedSOPInstanceUIDList: counts.failedUids }));
-  send(rsp);
-  return undefined;
-}
-
 function commandUid(request: any): string {
   return String(request.getCommandDataset().getElement("AffectedSOPClassUID") ?? "").replace(/\0/g, "")
     .trim();
@@ -470,47 +425,4 @@ function readIdentifier(request: any): Identifier {
     throw new DimseStatusError(Status.CannotUnderstand, "identifier could not be parsed");
   }
   return elements as Identifier;
-}
-
-/** A running SCP. */
-export interface ScpServer {
-  port: number;
-  activeAssociations(): number;
-  close(): Promise<void>;
-}
-
-/** Starts listening; resolves once the port is bound, rejects when it cannot be. */
-export function startScp(options: ScpOptions & { host: string; port: number }): Promise<ScpServer> {
-  const shared: ScpShared = { options, active: 0 };
-  const sockets = new Set<DenoSocket>();
-  let server: { port: number; close(): void };
-  try {
-    server = listen({ hostname: options.host, port: options.port }, (socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      try {
-        const scp = new AgentScp(socket, { [sharedKey]: shared, ...options });
-        scp.connected = true;
-        scp.connectedTime = Date.now();
-        scp.on("networkError", (err: Error) => {
-          options.log.debug("connection error", { reason: err.message });
-          socket.end();
-        });
-      } catch (err) {
-        options.log.error("cannot serve a connection", { reason: (err as Error).message });
-        socket.destroy();
-      }
-    });
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  return Promise.resolve({
-    port: server.port,
-    activeAssociations: () => shared.active,
-    close: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-      return Promise.resolve();
-    },
-  });
 }

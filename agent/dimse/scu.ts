@@ -4,7 +4,8 @@
  * answered or timed out. Stores go raw in the file's own transfer syntax (never transcoded), C-GET
  * sub-operations arrive raw through a StoreHandler, C-FIND results stream as they come.
  */
-import { DenoSocket } from "./deno_socket.ts";
+import { DenoSocket, type WireSocket } from "./deno_socket.ts";
+import { connectTls } from "./tls.ts";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { Association, constants, Dataset, requests } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
@@ -65,7 +66,7 @@ export class NoContextAcceptedError extends AssociationError {
 class ScuNetwork extends ConduitNetwork {
   received = 0;
   constructor(
-    socket: DenoSocket,
+    socket: WireSocket,
     opts: NetworkOptions,
     storeHandler?: StoreHandler,
     peer?: { callingAet: string; calledAet: string },
@@ -130,7 +131,9 @@ export class ScuAssociation {
       return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
     }
 
-    const socket = DenoSocket.connect(node.host, node.port);
+    const socket = node.tls
+      ? connectTls(node.host, node.port, node.tls)
+      : DenoSocket.connect(node.host, node.port);
     const network = new ScuNetwork(socket, this.options, this.storeHandler, {
       callingAet: node.aet,
       calledAet: callingAet,

@@ -2,14 +2,25 @@
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { StoreHandler } from "../dimse/handlers.ts";
 import { ScuAssociation } from "../dimse/scu.ts";
+import { nodeTlsMaterial } from "../config/tls_files.ts";
 
 export function scuTo(config: AgentConfig, node: NodeConfig, storeHandler?: StoreHandler): ScuAssociation {
   return new ScuAssociation({
     callingAet: config.dimse.aet,
-    node: { aet: node.aet, host: node.host, port: node.port },
+    node: {
+      aet: node.aet,
+      host: node.host,
+      port: node.port,
+      tls: nodeTlsMaterial(nameOf(config, node), node),
+    },
     maxPduLength: config.dimse.maxPduLength,
     idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
     artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
     responseTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
   }, storeHandler);
+}
+
+/** The node's name in the configuration (for messages about its TLS files). */
+function nameOf(config: AgentConfig, node: NodeConfig): string {
+  return Object.entries(config.nodes).find(([, n]) => n === node)?.[0] ?? node.aet;
 }

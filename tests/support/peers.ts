@@ -111,6 +111,8 @@ export interface OrthancModality {
   aet: string;
   host: string;
   port: number;
+  /** Reach it with DICOM over TLS (`UseDicomTls`, with the `DicomTls*` settings of `extraConfig`). */
+  useTls?: boolean;
 }
 
 /** Options for {@link startOrthanc}. */
@@ -129,6 +131,8 @@ export interface OrthancOptions {
   dicomweb?: boolean;
   /** `DicomWeb.Servers` of the plugin: remote DICOMweb servers by name, with extra HTTP headers. */
   dicomwebServers?: Record<string, { url: string; headers?: Record<string, string> }>;
+  /** More configuration keys, merged last (e.g. `DicomTlsEnabled` and its files). */
+  extraConfig?: Record<string, unknown>;
 }
 
 /** Result of {@link runDcmtk}. */
@@ -464,7 +468,7 @@ export function orthancConfig(
 ): Record<string, unknown> {
   const modalities: Record<string, unknown> = {};
   for (const [name, m] of Object.entries(opts.modalities ?? {})) {
-    modalities[name] = { AET: m.aet, Host: m.host, Port: m.port };
+    modalities[name] = { AET: m.aet, Host: m.host, Port: m.port, ...(m.useTls ? { UseDicomTls: true } : {}) };
   }
   return {
     Name: `conduit-test-${opts.dicomPort}`,
@@ -504,6 +508,7 @@ export function orthancConfig(
         },
       }
       : {}),
+    ...opts.extraConfig,
   };
 }
 

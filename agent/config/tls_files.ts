@@ -1,0 +1,82 @@
+/**
+ * The PEM files of DICOM over TLS (`dimse.tls`, `nodes.X.tls`), read and checked once at start: a
+ * missing or unreadable file, a certificate or key that does not parse, or a key that is not the
+ * certificate's stops the agent with the key, the file and the reason. Keys never reach a log.
+ */
+import * as fs from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import type { AgentConfig, NodeConfig } from "./schema.ts";
+import type { TlsClientMaterial, TlsServerMaterial } from "../dimse/tls.ts";
+
+/** A TLS file that cannot be used; the message names the configuration key, the file and why. */
+export class TlsFileError extends Error {
+  override name = "TlsFileError";
+}
+
+const read = new Map<string, string>();
+
+function pem(key: string, file: string, kind: "certificate" | "key" | "ca"): string {
+  const cached = read.get(`${kind}:${file}`);
+  if (cached !== undefined) return cached;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT"
+      ? "no such file"
+      : code === "EACCES"
+      ? "permission denied"
+      : code ?? "unreadable";
+    throw new TlsFileError(`${key}: cannot read ${file}: ${why}`);
+  }
+  try {
+    if (kind === "key") createPrivateKey(text);
+    else new X509Certificate(text);
+  } catch {
+    throw new TlsFileError(
+      `${key}: ${file} is not a PEM ${kind === "key" ? "private key" : "certificate"}`,
+    );
+  }
+  read.set(`${kind}:${file}`, text);
+  return text;
+}
+
+function pair(prefix: string, certFile: string, keyFile: string): { cert: string; key: string } {
+  const cert = pem(`${prefix}.cert`, certFile, "certificate");
+  const key = pem(`${prefix}.key`, keyFile, "key");
+  let matches = true;
+  try {
+    matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch { /* the runtime cannot tell: the handshake will */ }
+  if (!matches) throw new TlsFileError(`${prefix}.key: ${keyFile} is not the key of ${certFile}`);
+  return { cert, key };
+}
+
+/** The SCP's TLS material, or undefined when `dimse.tls` is not set. */
+export function scpTlsMaterial(config: AgentConfig): TlsServerMaterial | undefined {
+  const t = config.dimse.tls;
+  if (!t) return undefined;
+  return {
+    ...pair("dimse.tls", t.cert, t.key),
+    ca: t.ca ? pem("dimse.tls.ca", t.ca, "ca") : undefined,
+    requireClientCert: t.requireClientCert,
+  };
+}
+
+/** A node's TLS material, or undefined when it is reached over plain TCP. */
+export function nodeTlsMaterial(name: string, node: NodeConfig): TlsClientMaterial | undefined {
+  if (!node.tls) return undefined;
+  if (node.tls === true) return {};
+  const prefix = `nodes.${name}.tls`;
+  return {
+    ca: node.tls.ca ? pem(`${prefix}.ca`, node.tls.ca, "ca") : undefined,
+    ...(node.tls.cert && node.tls.key ? pair(prefix, node.tls.cert, node.tls.key) : {}),
+  };
+}
+
+/** Reads and checks every TLS file the configuration names; throws TlsFileError on the first bad one. */
+export function checkTlsFiles(config: AgentConfig): void {
+  scpTlsMaterial(config);
+  for (const [name, node] of Object.entries(config.nodes)) nodeTlsMaterial(name, node);
+}

@@ -1,0 +1,61 @@
+// deno-lint-ignore-file no-explicit-any
+/** C-MOVE and C-GET sub-operations: their counts, and the pending and final responses that carry them. */
+import { Dataset } from "./_library.ts";
+import { Status } from "./handlers.ts";
+
+/** Counts sub-operations and the instances that failed. */
+export class SubOperations {
+  completed = 0;
+  failed = 0;
+  warning = 0;
+  failedUids: string[] = [];
+  constructor(readonly total: number) {}
+  get remaining(): number {
+    return this.total - this.completed - this.failed - this.warning;
+  }
+  record(status: number, uid: string): void {
+    if (status === Status.Success) this.completed++;
+    else if ((status & 0xf000) === 0xb000) this.warning++;
+    else {
+      this.failed++;
+      this.failedUids.push(uid);
+    }
+  }
+}
+
+function setCounts(rsp: any, counts: SubOperations, final: boolean): void {
+  const cmd = rsp.getCommandDataset();
+  if (!final) cmd.setElement("NumberOfRemainingSuboperations", counts.remaining);
+  cmd.setElement("NumberOfCompletedSuboperations", counts.completed);
+  cmd.setElement("NumberOfFailedSuboperations", counts.failed);
+  cmd.setElement("NumberOfWarningSuboperations", counts.warning);
+}
+
+export function pending(request: any, Response: any, counts: SubOperations): any {
+  const rsp = Response.fromRequest(request);
+  rsp.setStatus(Status.Pending);
+  setCounts(rsp, counts, false);
+  return rsp;
+}
+
+/** Sends the final C-MOVE/C-GET response (PS3.4 C.4.2.1.5): success, warning, failure or cancel. */
+export function finalStatus(
+  counts: SubOperations,
+  send: (rsp: any) => void,
+  request: any,
+  Response: any,
+  canceled = false,
+): undefined {
+  const rsp = Response.fromRequest(request);
+  let status: number;
+  if (canceled) status = Status.Cancel;
+  else if (counts.failed === 0 && counts.warning === 0) status = Status.Success;
+  else if (counts.completed === 0 && counts.warning === 0) status = Status.OutOfResourcesSubOps;
+  else status = Status.Warning;
+  rsp.setStatus(status);
+  setCounts(rsp, counts, !canceled);
+  if (canceled) rsp.getCommandDataset().setElement("NumberOfRemainingSuboperations", counts.remaining);
+  if (counts.failedUids.length) rsp.setDataset(new Dataset({ FailedSOPInstanceUIDList: counts.failedUids }));
+  send(rsp);
+  return undefined;
+}
