@@ -133,6 +133,22 @@ Deno.test("DeidStage: a copy redone after a crash is the same bytes; a stray cop
     const [again] = queue.claim(stageDestination("r"), 10);
     assert.equal((await stage.run(again)).outcome, "done");
     assert.ok(Buffer.from(fs.readFileSync(archive.absolute(first.path))).equals(Buffer.from(bytes)));
+    // A transfer canceled while one of its rows was worked on: that row is canceled too, nothing queued.
+    const t = "transfer:t1";
+    queue.addInTransaction(row.sopInstanceUid, [{ route: t, destination: stageDestination(t) }]);
+    queue.addInTransaction("1.2.3.4", [{ route: t, destination: stageDestination(t) }]);
+    const [working] = queue.claim(stageDestination(t), 1);
+    assert.equal(queue.cancelRoute(t), 1, "the other row, not yet claimed");
+    assert.deepEqual(await stage.run(working), { outcome: "stale" });
+    assert.deepEqual(queue.routeProgress(t), {
+      pending: 0,
+      inFlight: 0,
+      failed: 0,
+      done: 0,
+      dead: 0,
+      canceled: 2,
+      held: 0,
+    });
     // A row canceled while it was worked on records nothing.
     queue.addInTransaction(row.sopInstanceUid, [{ route: "r", destination: stageDestination("r") }]);
     const [late] = queue.claim(stageDestination("r"), 10);

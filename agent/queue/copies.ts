@@ -46,10 +46,19 @@ export class Copies {
   /**
    * Finishes a stage row in one transaction: marks it done (only if it is still in flight: a row reset
    * or canceled meanwhile keeps its state and nothing is queued), records the copy and queues it for
-   * each destination. Returns false when the row was no longer in flight.
+   * each destination. A transfer canceled while the row was worked on (its other rows canceled) takes
+   * this one out too, as the cancel would have. Returns false when nothing was queued.
    */
   complete(stageRowId: number, copy: CopyFacts, destinations: string[], now = Date.now()): boolean {
     return this.db.write(() => {
+      const canceled = this.db.statement(
+        `SELECT 1 AS c FROM queue WHERE route = ? AND state = 'dead' AND last_error = 'canceled' LIMIT 1`,
+      ).get(copy.route);
+      if (canceled) {
+        this.db.statement(`UPDATE queue SET state = 'dead', last_error = 'canceled', updated_at = ?
+          WHERE id = ? AND state = 'in_flight'`).run(now, stageRowId);
+        return false;
+      }
       const done =
         this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = 0,
         last_error = '', updated_at = ?, done_at = ? WHERE id = ? AND state = 'in_flight'`)

@@ -322,8 +322,9 @@ export class Queue {
   }
 
   /**
-   * Deletes done rows delivered before `before` (ms since epoch), and the records of de-identified
-   * copies whose files are gone and that no row names any more; returns how many rows.
+   * Deletes done rows delivered before `before` (ms since epoch), the records of de-identified copies
+   * whose files are gone and that no row names any more, and transfers' de-identification requests that
+   * no row belongs to; returns how many rows.
    */
   pruneDone(before: number, limit = 10_000): number {
     return this.db.write(() => {
@@ -334,6 +335,9 @@ export class Queue {
       this.db.statement(`DELETE FROM deid_copies WHERE id IN (SELECT c.id FROM deid_copies c
         WHERE c.removed_at IS NOT NULL AND c.removed_at < ?
           AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.copy_id = c.id) LIMIT ?)`).run(before, limit);
+      // A transfer's de-identification request (its pseudonym table) goes with its last row.
+      this.db.statement(`DELETE FROM deid_routes WHERE created_at < ?
+        AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.route = deid_routes.route)`).run(before);
       return n;
     });
   }

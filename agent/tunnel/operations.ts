@@ -15,6 +15,7 @@ import {
   framesOf,
   metadataOf,
   retrieveObjects,
+  SendRefusedError,
   sendStudy,
   storeObject,
 } from "./serve_objects.ts";
@@ -51,6 +52,8 @@ export async function serveRequest(
       ? "dimse"
       : e instanceof BulkDataError
       ? "not-found"
+      : e instanceof SendRefusedError
+      ? "bad-request"
       : "failed";
     services.log.warn("tunnel request failed", { op: request.op, code, reason: e.message });
     await send(channel, {
@@ -121,11 +124,14 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
     }
     case "send":
       return await sendStudy(s, request, channel, signal);
-    case "progress":
+    case "progress": {
+      const route = `transfer:${request.transfer}`;
+      const identifiers = s.deid.copies.identifiers(route);
       return await send(channel, {
         type: "ok",
-        detail: { ...s.queue.routeProgress(`transfer:${request.transfer}`) },
+        detail: { ...s.queue.routeProgress(route), ...(identifiers ? { identifiers } : {}) },
       });
+    }
     case "objects":
       return await send(channel, {
         type: "ok",

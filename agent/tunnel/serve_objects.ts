@@ -14,6 +14,9 @@ import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
 import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts";
 import { send } from "./operations.ts";
+import { optionsProblem } from "@conduit/shared/deid/options.ts";
+import { TRANSFER_STAGE } from "../routes/stage.ts";
+import { NO_KEY } from "../forward/stage_settings.ts";
 import type { TunnelServices } from "./services.ts";
 
 /** Receives one object, checks it, commits it (and queues it for the node named), then acknowledges. */
@@ -211,10 +214,17 @@ async function transcodedCopy(
   return undefined;
 }
 
+/** A send the source refuses as asked (no key, bad options): the hub fails the task with the reason. */
+export class SendRefusedError extends Error {
+  override name = "SendRefusedError";
+}
+
 /**
  * A transfer's study at the source: fetched from the node first when one is named (a retrieve that
- * did not bring every object the node listed is reported, never hidden), then queued for the
- * destination site under the transfer's route.
+ * did not bring every object the node listed is reported, never hidden), then queued for the destination
+ * site under the transfer's route; with `deid`, queued for the de-identification stage instead, whose
+ * copies (made with this site's key) are what is queued for the destination, so nothing identified enters
+ * the tunnel.
  */
 export async function sendStudy(
   s: TunnelServices,
@@ -222,13 +232,29 @@ export async function sendStudy(
   channel: Channel,
   signal: AbortSignal,
 ) {
+  if (request.deid) {
+    if (!s.deid.hasKey) throw new SendRefusedError(NO_KEY);
+    const problem = optionsProblem(request.deid.options ?? []);
+    if (problem) throw new SendRefusedError(problem);
+  }
   const { files, report } = await instancesFor(s, request, signal);
   const destination = remoteDestination(request.to.site, request.to.node);
-  const queued = s.queue.enqueueRoute(
-    files.map((f) => f.sopInstanceUid),
-    `transfer:${request.transfer}`,
-    destination,
-  );
+  const route = `transfer:${request.transfer}`;
+  const sops = files.map((f) => f.sopInstanceUid);
+  let queued: number;
+  if (request.deid) {
+    s.deid.copies.saveTransfer(route, {
+      options: request.deid.options ?? [],
+      allowBurnedIn: request.deid.allowBurnedIn ?? false,
+      ...(request.deid.pseudonyms ? { pseudonyms: request.deid.pseudonyms } : {}),
+      destinations: [destination],
+    });
+    queued = s.queue.enqueueRoute(sops, route, TRANSFER_STAGE) + s.deid.copies.requeueCopies(route);
+    s.forwarder.ensure(TRANSFER_STAGE);
+    s.forwarder.wake(TRANSFER_STAGE);
+  } else {
+    queued = s.queue.enqueueRoute(sops, route, destination);
+  }
   s.forwarder.ensure(destination);
   s.forwarder.wake(destination);
   await send(channel, {

@@ -21,6 +21,7 @@ import { Reason, type Request } from "@conduit/shared/tunnel/mod.ts";
 import type { BatchService } from "../transfers/batch.ts";
 import { parseBatchFile } from "../transfers/rows.ts";
 import { federation, type LeftOut } from "../dicomweb/federation.ts";
+import { DEID_OPTIONS } from "@conduit/shared/deid/options.ts";
 
 /** A site or node name, as the tunnel carries it. */
 const name = z.string().min(1).max(64).regex(
@@ -40,6 +41,14 @@ const timeWindow = z.object({
 }).strict();
 /** Megabits per second. */
 const bandwidth = z.number().min(0.1).max(100_000);
+/** De-identification at the source (PS3.15 Basic Profile and options); the service checks the rest. */
+const deid = z.object({
+  profile: z.literal("basic", { errorMap: () => ({ message: 'the profile is "basic" (PS3.15 E.1)' }) }),
+  options: z.array(z.enum(DEID_OPTIONS)).max(DEID_OPTIONS.length).optional(),
+  allowBurnedIn: z.boolean().optional(),
+  /** Original Patient ID -> pseudonym. */
+  pseudonyms: z.record(z.string().min(1).max(64), z.string().min(1).max(64)).optional(),
+}).strict();
 
 /** How a principal appears in the audit log and on jobs: `user:alice` or `token:scripts`. */
 function actorOf(p: { kind: string; name: string }): string {
@@ -238,8 +247,7 @@ export function appRouter(d: ApiDeps) {
           priority: z.number().int().min(-10).max(10).optional(),
           window: timeWindow.optional(),
           bandwidthMbps: bandwidth.optional(),
-          deid: z.object({ profile: z.string(), options: z.array(z.string()).optional() }).strict()
-            .optional(),
+          deid: deid.optional(),
         }).strict(),
       ).mutation(async ({ ctx, input }) => {
         await d.registry.require(input.source.site);
@@ -323,6 +331,8 @@ export function appRouter(d: ApiDeps) {
           sites: z.array(name).min(1),
           node: name.optional(),
           destination: endpoint.optional(),
+          /** For a transfer: de-identify at the source; the file's Pseudonym column applies. */
+          deid: deid.omit({ pseudonyms: true }).optional(),
         }).strict(),
       ).mutation(async ({ ctx, input }) => {
         const content = Uint8Array.from(atob(input.contentBase64), (c) => c.charCodeAt(0));

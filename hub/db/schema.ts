@@ -59,6 +59,11 @@ export const transfers = sqliteTable("transfers", {
   windowZone: text("window_zone"),
   /** Cap on the job's relayed bytes, in megabits per second (null: none). */
   bandwidthMbps: real("bandwidth_mbps"),
+  /**
+   * De-identification at the source (JSON: profile, options, allowBurnedIn, and a per-patient pseudonym
+   * table until every study has reached its source, then dropped), or null. Never a key.
+   */
+  deid: text("deid"),
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
@@ -80,6 +85,12 @@ export const transferTasks = sqliteTable("transfer_tasks", {
   missing: integer("missing").notNull().default(0),
   lastError: text("last_error"),
   attempts: integer("attempts").notNull().default(0),
+  /** Objects the source's de-identification held back (burned-in text policy). */
+  held: integer("held").notNull().default(0),
+  /** With de-identification: the pseudonymous identifiers the source reported (never the originals' map). */
+  pseudoPatientId: text("pseudo_patient_id"),
+  pseudoPatientName: text("pseudo_patient_name"),
+  pseudoStudyInstanceUid: text("pseudo_study_instance_uid"),
   updatedAt: integer("updated_at").notNull(),
 });
 

@@ -13,6 +13,8 @@ import { batches } from "../db/schema.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
+import type { TransferDeidRequest } from "@conduit/shared/deid/options.ts";
+import { deidProblem } from "./deid.ts";
 
 export interface BatchInput {
   kind: "query" | "transfer";
@@ -22,6 +24,11 @@ export interface BatchInput {
   sites: string[];
   node?: string;
   destination?: Endpoint;
+  /**
+   * For a transfer: de-identify at the source. The file's Pseudonym column becomes the transfer's
+   * per-patient table (the Patient ID of each study found, to its row's pseudonym).
+   */
+  deid?: Omit<TransferDeidRequest, "pseudonyms">;
 }
 
 const RESULT_KEYS = [
@@ -49,6 +56,11 @@ export class BatchService {
       throw new TransferError("a batch transfer needs one source site and a destination");
     }
     if (!input.sites.length) throw new TransferError("name at least one site");
+    if (input.deid) {
+      if (input.kind !== "transfer") throw new TransferError("de-identification applies to a batch transfer");
+      const problem = deidProblem(input.deid);
+      if (problem) throw new TransferError(problem);
+    }
     const rows = await parseBatchFile(input.filename, input.content);
     if (!rows.length) throw new TransferError("the file has no rows below its header");
     const id = randomBytes(8).toString("hex");
@@ -71,6 +83,25 @@ export class BatchService {
   async #run(id: string, input: BatchInput, rows: BatchRow[], createdBy: string): Promise<void> {
     const results: Record<string, unknown>[] = [];
     const found: string[] = [];
+    /** Original Patient ID -> pseudonym and the row that gave it. */
+    const table = new Map<string, { pseudonym: string; row: number }>();
+    const applies = input.kind === "transfer" && input.deid !== undefined;
+    /** Whether the row's pseudonym applies to a study found, or why not. */
+    const pseudonymNote = (row: BatchRow, patientId: string): string | undefined => {
+      if (!row.pseudonym) return undefined;
+      if (!applies) {
+        return input.kind === "transfer"
+          ? "pseudonym not applied: the transfer does not de-identify"
+          : "pseudonym not applied: a query moves nothing";
+      }
+      if (!patientId) return "pseudonym not applied: the study has no Patient ID";
+      const known = table.get(patientId);
+      if (known && known.pseudonym !== row.pseudonym) {
+        return `pseudonym not applied: row ${known.row} gives this patient the pseudonym ${known.pseudonym}`;
+      }
+      table.set(patientId, { pseudonym: row.pseudonym, row: row.row });
+      return undefined;
+    };
     for (const row of rows) {
       if (row.error) {
         results.push({ row: row.row, site: "", error: row.error });
@@ -86,7 +117,9 @@ export class BatchService {
             matched++;
             const out: Record<string, unknown> = { row: row.row, site, error: "" };
             for (const k of RESULT_KEYS) out[k] = jsonText(ds, k);
-            if (row.pseudonym) out.note = "pseudonym not applied: de-identification is not built yet";
+            if (row.pseudonym) out.Pseudonym = row.pseudonym;
+            const note = pseudonymNote(row, String(out.PatientID ?? ""));
+            if (note) out.note = note;
             results.push(out);
             if (out.StudyInstanceUID) found.push(String(out.StudyInstanceUID));
           }
@@ -105,6 +138,16 @@ export class BatchService {
           source: { site: input.sites[0], ...(input.node ? { node: input.node } : {}) },
           destination: input.destination!,
           studies: [...new Set(found)],
+          ...(input.deid
+            ? {
+              deid: {
+                ...input.deid,
+                ...(table.size
+                  ? { pseudonyms: Object.fromEntries([...table].map(([id, p]) => [id, p.pseudonym])) }
+                  : {}),
+              },
+            }
+            : {}),
         }, createdBy)).id;
       } catch (err) {
         results.push({

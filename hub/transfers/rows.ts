@@ -53,6 +53,13 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
     else keys[key] = value;
   }
   const row: BatchRow = { row: n, keys, ...(pseudonym ? { pseudonym } : {}) };
+  if (pseudonym && (pseudonym.length > 64 || [...pseudonym].some((c) => c === "\\" || c < " "))) {
+    return {
+      ...row,
+      error: `Pseudonym ${JSON.stringify(pseudonym.slice(0, 80))}: at most 64 characters, without \\ ` +
+        "or control characters (it becomes the Patient ID and Patient Name)",
+    };
+  }
   if (!keys.PatientID && !keys.AccessionNumber && !keys.PatientName) {
     return { ...row, error: "give at least a Patient ID, a Patient Name or an Accession Number" };
   }

@@ -16,14 +16,15 @@ import { entry } from "../auth/audit.ts";
 import { isOpen, nextOpening, type TimeWindow } from "./window.ts";
 import type { RateLimiter } from "./bandwidth.ts";
 import { checkSchedule, type Schedule, Scheduler, windowOf } from "./schedule.ts";
+import type { TransferDeidRequest } from "@conduit/shared/deid/options.ts";
+import { deidProblem, deidView, sendDeid, storedDeid, withoutTable } from "./deid.ts";
+import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
+import { taskProgress } from "./progress.ts";
+
+export type { Endpoint, TransferView };
 
 export class TransferError extends Error {
   override name = "TransferError";
-}
-
-export interface Endpoint {
-  site: string;
-  node?: string;
 }
 
 export interface CreateTransfer extends Schedule {
@@ -31,75 +32,14 @@ export interface CreateTransfer extends Schedule {
   destination: Endpoint;
   studies: string[];
   priority?: number;
-  deid?: { profile: string; options?: string[] };
+  /** De-identify at the source with its key (hub/transfers/deid.ts). */
+  deid?: TransferDeidRequest;
 }
 
-export interface TransferView {
-  id: string;
-  status: string;
-  source: Endpoint;
-  destination: Endpoint;
-  priority: number;
-  window?: TimeWindow;
-  bandwidthMbps?: number;
-  /** While the window is closed: when it opens (ISO 8601); nothing moves until then. */
-  waitingUntil?: string;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  totals: { studies: number; objects: number; done: number; failed: number; missing: number };
-  tasks: {
-    studyInstanceUid: string;
-    status: string;
-    objects: number | null;
-    done: number;
-    failed: number;
-    missing: number;
-    lastError: string | null;
-  }[];
-}
-
-const TERMINAL = new Set(["success", "warning", "failure", "canceled"]);
 const MAX_SEND_ATTEMPTS = 5;
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
-
-function view(t: TransferRow, tasks: TransferTaskRow[], now = Date.now()): TransferView {
-  const window = windowOf(t);
-  const active = !TERMINAL.has(t.status);
-  return {
-    id: t.id,
-    status: t.status,
-    source: { site: t.sourceSite, ...(t.sourceNode ? { node: t.sourceNode } : {}) },
-    destination: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
-    priority: t.priority,
-    ...(window ? { window } : {}),
-    ...(t.bandwidthMbps ? { bandwidthMbps: t.bandwidthMbps } : {}),
-    ...(window && active && !isOpen(window, now)
-      ? { waitingUntil: new Date(nextOpening(window, now)).toISOString() }
-      : {}),
-    createdBy: t.createdBy,
-    createdAt: new Date(t.createdAt).toISOString(),
-    updatedAt: new Date(t.updatedAt).toISOString(),
-    totals: {
-      studies: tasks.length,
-      objects: tasks.reduce((n, k) => n + (k.objects ?? 0), 0),
-      done: tasks.reduce((n, k) => n + k.done, 0),
-      failed: tasks.reduce((n, k) => n + k.failed, 0),
-      missing: tasks.reduce((n, k) => n + k.missing, 0),
-    },
-    tasks: tasks.map((k) => ({
-      studyInstanceUid: k.studyInstanceUid,
-      status: k.status,
-      objects: k.objects,
-      done: k.done,
-      failed: k.failed,
-      missing: k.missing,
-      lastError: k.lastError,
-    })),
-  };
-}
 
 export class TransferService {
   #timer?: ReturnType<typeof setInterval>;
@@ -131,11 +71,8 @@ export class TransferService {
   }
 
   async create(input: CreateTransfer, createdBy: string): Promise<{ id: string }> {
-    if (input.deid) {
-      throw new TransferError(
-        "de-identification profiles are not built yet (the PS3.15 table is missing); send without deid",
-      );
-    }
+    const deidIssue = input.deid && deidProblem(input.deid);
+    if (deidIssue) throw new TransferError(deidIssue);
     try {
       checkSchedule(input);
     } catch (err) {
@@ -166,6 +103,7 @@ export class TransferService {
         windowEnd: input.window?.end ?? null,
         windowZone: input.window?.timeZone ?? null,
         bandwidthMbps: input.bandwidthMbps ?? null,
+        deid: input.deid ? storedDeid(input.deid) : null,
         createdBy,
         createdAt: now,
         updatedAt: now,
@@ -185,6 +123,7 @@ export class TransferService {
         studies: studies.length,
         ...(input.window ? { window: input.window } : {}),
         ...(input.bandwidthMbps ? { bandwidthMbps: input.bandwidthMbps } : {}),
+        ...(input.deid ? { deid: deidView({ deid: storedDeid(input.deid) } as TransferRow) } : {}),
       }),
     ]);
     this.log.info("transfer created", { transfer: transferId, studies: studies.length, by: createdBy });
@@ -377,6 +316,7 @@ export class TransferService {
           studyInstanceUid: task.studyInstanceUid,
           ...(t.sourceNode ? { node: t.sourceNode } : {}),
           to: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
+          ...(t.deid ? { deid: sendDeid(t) } : {}),
         };
         const detail = await this.sessions.ask(t.sourceSite, request);
         const objects = Number(detail?.objects ?? 0);
@@ -391,12 +331,15 @@ export class TransferService {
         }).where(eq(transferTasks.id, task.id));
         await this.db.update(transfers).set({ status: "in_progress", updatedAt: Date.now() })
           .where(and(eq(transfers.id, t.id), eq(transfers.status, "pending")));
+        await this.#dropTable(t.id);
       } catch (err) {
         const attempts = task.attempts + 1;
+        // A source that refuses the request as asked (no de-identification key, say) will refuse it again.
+        const refused = err instanceof SiteRequestError && err.code === "bad-request";
         await this.db.update(transferTasks).set({
           attempts,
           lastError: (err as Error).message,
-          status: attempts >= MAX_SEND_ATTEMPTS ? "failure" : "pending",
+          status: refused || attempts >= MAX_SEND_ATTEMPTS ? "failure" : "pending",
           updatedAt: Date.now(),
         }).where(eq(transferTasks.id, task.id));
       } finally {
@@ -405,31 +348,25 @@ export class TransferService {
     })();
   }
 
+  /** Drops a job's pseudonym table once every study has reached its source (which keeps it). */
+  async #dropTable(transferId: string): Promise<void> {
+    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
+    if (!t?.deid) return;
+    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
+    const kept = withoutTable(t, tasks);
+    if (kept) await this.db.update(transfers).set({ deid: kept }).where(eq(transfers.id, transferId));
+  }
+
   async #follow(t: TransferRow, task: TransferTaskRow): Promise<void> {
-    let p: Record<string, number | string>;
+    let p: Record<string, unknown>;
     try {
-      p = await this.sessions.ask(t.sourceSite, { op: "progress", transfer: task.id }) as Record<
-        string,
-        number | string
-      >;
+      p = await this.sessions.ask(t.sourceSite, { op: "progress", transfer: task.id });
     } catch (err) {
       if (err instanceof SiteRequestError) return; // asked again on the next pass
       throw err;
     }
-    const done = Number(p.done),
-      dead = Number(p.dead),
-      waiting = Number(p.pending) + Number(p.inFlight) + Number(p.failed);
-    const objects = task.objects ?? 0;
-    let status = done > 0 || waiting < objects ? "in_progress" : task.status;
-    if (objects > 0 && done >= objects) status = task.missing > 0 ? "warning" : "success";
-    else if (waiting === 0 && dead > 0) status = "failure";
-    await this.db.update(transferTasks).set({
-      status: task.status === "canceled" ? "canceled" : status,
-      done,
-      failed: dead + Number(p.failed),
-      lastError: (p.lastError as string | undefined) ?? task.lastError,
-      updatedAt: Date.now(),
-    }).where(eq(transferTasks.id, task.id));
+    await this.db.update(transferTasks).set({ ...taskProgress(task, p), updatedAt: Date.now() })
+      .where(eq(transferTasks.id, task.id));
   }
 
   async #settle(transferId: string): Promise<void> {

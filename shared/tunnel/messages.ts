@@ -5,6 +5,7 @@
  * stream.
  */
 import { z } from "zod";
+import { DEID_OPTIONS } from "../deid/options.ts";
 
 export const PROTOCOL = "conduit-tunnel";
 export const PROTOCOL_VERSION = 1;
@@ -112,6 +113,17 @@ export const Request = z.discriminatedUnion("op", [
     studyInstanceUid: uid,
     node: name.optional(),
     to: z.object({ site: name, node: name.optional() }).strict(),
+    /**
+     * De-identify at the source, with the source's own key, before anything enters the tunnel. A source
+     * without a key answers `error` with code `bad-request`.
+     */
+    deid: z.object({
+      profile: z.literal("basic"),
+      options: z.array(z.enum(DEID_OPTIONS)).max(DEID_OPTIONS.length).optional(),
+      allowBurnedIn: z.boolean().optional(),
+      /** Original Patient ID -> pseudonym; kept at the source with the transfer's queue rows. */
+      pseudonyms: z.record(z.string().min(1).max(64), z.string().min(1).max(64)).optional(),
+    }).strict().optional(),
     deadlineMs: deadline,
   }).strict(),
   /** A transfer's queue rows at the source, counted by state. */

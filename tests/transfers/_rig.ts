@@ -23,6 +23,8 @@ export interface Rig {
   client: ReturnType<typeof createConduitClient>;
   url: string;
   northArgs: Parameters<typeof startAgentProcess>[0];
+  /** North's de-identification key (`deid.keyFile`); south has none. */
+  northKey: Uint8Array;
 }
 
 export async function rig(): Promise<Rig> {
@@ -46,9 +48,12 @@ export async function rig(): Promise<Rig> {
     },
     args: await siteArgs(hub, "south"),
   });
+  const northKey = crypto.getRandomValues(new Uint8Array(32));
+  const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
+  await Deno.writeFile(keyFile, northKey);
   const northArgs = {
     aet: "NORTH",
-    config: { queue: QUEUE, hub: HUB },
+    config: { queue: QUEUE, hub: HUB, deid: { keyFile } },
     args: await siteArgs(hub, "north"),
   };
   const north = await startAgentProcess(northArgs);
@@ -62,6 +67,7 @@ export async function rig(): Promise<Rig> {
     pacs,
     client,
     url,
+    northKey,
     northArgs: {
       ...northArgs,
       dataDir: north.dataDir,

@@ -26,7 +26,7 @@ rigTest(
     });
     const done = await finished(r, id);
     assert.equal(done.status, "success");
-    assert.deepEqual(done.totals, { studies: 3, objects: 12, done: 12, failed: 0, missing: 0 });
+    assert.deepEqual(done.totals, { studies: 3, objects: 12, done: 12, failed: 0, missing: 0, held: 0 });
     await eventually("12 objects at the PACS", async () => (await atPacs(r)).size === 12 || undefined);
     const again = await r.client.transfers.create.mutate({
       source: { site: "north" },

@@ -1,0 +1,126 @@
+/**
+ * De-identification at a transfer's source, as the hub sees it: it checks the request, keeps it with the
+ * job (profile, options, burned-in policy) and hands it to the source with each study's send. The key
+ * never comes here: each site de-identifies with its own (`deid.keyFile` in its agent configuration). A
+ * per-patient pseudonym table (a batch's Pseudonym column, or the API caller's) travels with the sends
+ * and is dropped from the job once every study has reached its source, which keeps it with the queue
+ * rows; the job then holds only the pseudonymous identifiers the source reports back.
+ */
+import { type DeidOption, optionsProblem, type TransferDeidRequest } from "@conduit/shared/deid/options.ts";
+import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
+
+/** The most pseudonyms one transfer carries (each send request must fit one tunnel record). */
+export const MAX_PSEUDONYMS = 5000;
+
+/** What a job shows of its de-identification. */
+export interface DeidView {
+  profile: "basic";
+  options: DeidOption[];
+  allowBurnedIn: boolean;
+  /** How many patients the pseudonym table named, when one was given. */
+  pseudonyms?: number;
+}
+
+/** What the job row keeps (JSON in transfers.deid). */
+interface Stored extends TransferDeidRequest {
+  options: DeidOption[];
+  /** Entries in the table given, kept after the table itself is dropped. */
+  pseudonymCount?: number;
+}
+
+/** Checks a transfer's de-identification request; returns a sentence saying what is wrong, if anything. */
+export function deidProblem(deid: TransferDeidRequest): string | undefined {
+  if (deid.profile !== "basic") {
+    return `unknown de-identification profile ${
+      JSON.stringify(deid.profile)
+    }: the profile is "basic" (PS3.15 E.1)`;
+  }
+  const problem = optionsProblem(deid.options ?? []);
+  if (problem) return problem;
+  const entries = Object.entries(deid.pseudonyms ?? {});
+  if (entries.length > MAX_PSEUDONYMS) {
+    return `the pseudonym table names ${entries.length} patients; one transfer takes at most ${MAX_PSEUDONYMS}`;
+  }
+  const bad = entries.find(([id, p]) => !id.trim() || !p.trim() || p.length > 64 || id.length > 64);
+  if (bad) {
+    return `the pseudonym table's entry for ${JSON.stringify(bad[0])} is empty or longer than 64 characters`;
+  }
+  return undefined;
+}
+
+/** The JSON the job row keeps. */
+export function storedDeid(deid: TransferDeidRequest): string {
+  const n = Object.keys(deid.pseudonyms ?? {}).length;
+  const stored: Stored = {
+    profile: "basic",
+    options: [...(deid.options ?? [])],
+    allowBurnedIn: deid.allowBurnedIn ?? false,
+    ...(n ? { pseudonyms: deid.pseudonyms, pseudonymCount: n } : {}),
+  };
+  return JSON.stringify(stored);
+}
+
+function parse(t: TransferRow): Stored | undefined {
+  return t.deid ? JSON.parse(t.deid) as Stored : undefined;
+}
+
+/** The `deid` of a study's send request, or undefined for a job without de-identification. */
+export function sendDeid(t: TransferRow): TransferDeidRequest | undefined {
+  const d = parse(t);
+  if (!d) return undefined;
+  return {
+    profile: "basic",
+    ...(d.options.length ? { options: d.options } : {}),
+    ...(d.allowBurnedIn ? { allowBurnedIn: true } : {}),
+    ...(d.pseudonyms ? { pseudonyms: d.pseudonyms } : {}),
+  };
+}
+
+/** The job's de-identification as the API shows it (no pseudonym table, only its size). */
+export function deidView(t: TransferRow): DeidView | undefined {
+  const d = parse(t);
+  if (!d) return undefined;
+  return {
+    profile: "basic",
+    options: d.options,
+    allowBurnedIn: d.allowBurnedIn ?? false,
+    ...(d.pseudonymCount ? { pseudonyms: d.pseudonymCount } : {}),
+  };
+}
+
+/**
+ * The job's `deid` without its pseudonym table, once every study has reached its source (each has an
+ * object count); undefined while the table is still needed or already gone.
+ */
+export function withoutTable(t: TransferRow, tasks: TransferTaskRow[]): string | undefined {
+  const d = parse(t);
+  if (!d?.pseudonyms || tasks.some((k) => k.objects === null)) return undefined;
+  const { pseudonyms: _, ...rest } = d;
+  return JSON.stringify(rest);
+}
+
+/** A task's pseudonymous identifiers as the API shows them, once the source has reported them. */
+export function pseudonymized(
+  k: TransferTaskRow,
+): { patientId: string; patientName: string; studyInstanceUid: string } | undefined {
+  if (k.pseudoStudyInstanceUid === null) return undefined;
+  return {
+    patientId: k.pseudoPatientId ?? "",
+    patientName: k.pseudoPatientName ?? "",
+    studyInstanceUid: k.pseudoStudyInstanceUid,
+  };
+}
+
+/** The identifiers in a source's progress report, if it sent well-formed ones. */
+export function reportedIdentifiers(
+  p: Record<string, unknown>,
+): { patientId: string; patientName: string; studyInstanceUid: string } | undefined {
+  const ids = p.identifiers as Record<string, unknown> | undefined;
+  if (!ids || typeof ids.studyInstanceUid !== "string") return undefined;
+  const str = (v: unknown) => (typeof v === "string" ? v.slice(0, 64) : "");
+  return {
+    patientId: str(ids.patientId),
+    patientName: str(ids.patientName),
+    studyInstanceUid: str(ids.studyInstanceUid),
+  };
+}

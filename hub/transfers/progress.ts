@@ -1,0 +1,37 @@
+/**
+ * A task's state from its source's progress report (the source's queue rows for the task, counted by
+ * state): in progress while objects wait; success when every object is delivered; warning when the
+ * source's node did not give every object it listed, or when the source's de-identification held some
+ * back (burned-in text) and delivered the rest; failure when nothing is left to try and something died,
+ * or when every object was held back.
+ */
+import type { TransferTaskRow } from "../db/schema.ts";
+import { reportedIdentifiers } from "./deid.ts";
+
+/** The task columns a progress report sets. */
+export function taskProgress(task: TransferTaskRow, p: Record<string, unknown>): Partial<TransferTaskRow> {
+  const done = Number(p.done),
+    dead = Number(p.dead),
+    held = Number(p.held ?? 0),
+    waiting = Number(p.pending) + Number(p.inFlight) + Number(p.failed);
+  const objects = task.objects ?? 0;
+  let status = done > 0 || waiting < objects ? "in_progress" : task.status;
+  if (objects > 0 && done + held >= objects) {
+    status = held > 0 ? (done > 0 ? "warning" : "failure") : task.missing > 0 ? "warning" : "success";
+  } else if (waiting === 0 && dead > 0) status = "failure";
+  const ids = reportedIdentifiers(p);
+  return {
+    status: task.status === "canceled" ? "canceled" : status,
+    done,
+    failed: dead + Number(p.failed),
+    held,
+    ...(ids
+      ? {
+        pseudoPatientId: ids.patientId,
+        pseudoPatientName: ids.patientName,
+        pseudoStudyInstanceUid: ids.studyInstanceUid,
+      }
+      : {}),
+    lastError: (p.lastError as string | undefined) ?? task.lastError,
+  };
+}
