@@ -1,6 +1,7 @@
 /**
  * The console in Debian's Chromium (Playwright): log in, see both sites online, query north, select
- * two studies, transfer them to south, watch the job reach success, find them at south; a viewer is
+ * two studies, transfer them to south pseudonymized at the source, watch the job reach success, find
+ * them at south under their pseudonyms; a batch transfer applies its Pseudonym column; a viewer is
  * not offered a transfer; the console runs under its Content-Security-Policy and cannot be framed.
  * Screenshots of each screen go to tests/.out/console (git-ignored).
  */
@@ -14,6 +15,7 @@ import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -48,13 +50,23 @@ Deno.test({
     });
     try {
       agents.push(await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") }));
-      const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
+      // North de-identifies with its own key; the hub and the console never see it.
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
+      await Deno.writeFile(keyFile, key);
+      const north = await startAgentProcess({
+        aet: "NORTH",
+        args: await siteArgs(hub, "north"),
+        config: { deid: { keyFile } },
+      });
       agents.push(north);
+      const originals: string[] = [];
       for (const [seed, modality] of [["ui-a", "CT"], ["ui-b", "MR"]] as const) {
         const dir = await Deno.makeTempDir({ prefix: "ui-src-" });
         const s = await writeGeneratedSeries(dir, { count: 3, rows: 64, columns: 64, seed, modality });
         const sent = await storescu(s.paths, north);
         assert.equal(sent.code, 0, sent.stderr);
+        originals.push(s.studyUid);
       }
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       await hub.users.add("ops", "operator", "operator password");
@@ -101,8 +113,11 @@ Deno.test({
       await page.getByLabel("Priority").fill("3");
       await page.getByText("Schedule and limits").click();
       await page.getByLabel("Bandwidth cap (Mbit/s)").fill("200");
-      // De-identification is shown, and disabled with its reason.
-      assert.equal(await page.getByLabel("Pseudonymize at the source").isDisabled(), true);
+      const northStudies = await page.locator("table[aria-label=Studies]").innerText();
+      const mrPatient = /PAT\d+/.exec(await rows.filter({ hasText: "MR" }).innerText())![0];
+      // Pseudonymize at the source: the basic profile with one option.
+      await page.getByLabel("Pseudonymize at the source").check();
+      await page.getByLabel("Retain Longitudinal Temporal Information with Modified Dates Option").check();
       await page.screenshot({ path: path.join(SHOTS, "explorer.png") });
       await page.getByRole("button", { name: "Transfer", exact: true }).click();
 
@@ -112,6 +127,14 @@ Deno.test({
       });
       assert.match(await page.locator('section[aria-label="Transfer detail"]').innerText(), /6 of 6 objects/);
       assert.match(await page.getByLabel("Schedule").innerText(), /Priority 3 · cap 200 Mbit\/s/);
+      // The detail says how it was de-identified, and each study's pseudonyms as north reported them.
+      assert.match(
+        await page.getByLabel("De-identification").innerText(),
+        /De-identified at the source: PS3\.15 Basic Profile with Retain Longitudinal Temporal Information with Modified Dates Option; burned-in text held back/,
+      );
+      const tasks = await page.locator("table[aria-label=Tasks]").innerText();
+      for (const uid of originals) assert.ok(tasks.includes(pseudonymizeUid(key, uid)), tasks);
+      assert.match(tasks, /ANON\^/);
       // Per-object progress of the first study: three objects, all done at the source.
       await page.locator("table[aria-label=Tasks]").getByRole("button", { name: "Objects" }).first().click();
       await page.locator("table[aria-label=Objects] tbody tr").first().waitFor();
@@ -120,11 +143,20 @@ Deno.test({
       // The dashboard's traffic column draws the tunnel's recent throughput.
       await page.screenshot({ path: path.join(SHOTS, "transfers.png") });
 
-      // At south: the explorer finds both studies.
+      // At south: the explorer finds both studies, pseudonymized: new UIDs, new patient IDs and names.
       await page.getByRole("button", { name: "Explorer" }).click();
       await page.getByLabel("Site").selectOption("south");
       await page.getByRole("button", { name: "Search" }).click();
       await eventually("two studies at south", async () => (await rows.count()) === 2 || undefined, 15_000);
+      const southStudies = await page.locator("table[aria-label=Studies]").innerText();
+      for (const uid of originals) {
+        const at = (study: string) =>
+          page.locator(`table[aria-label=Studies] tr[data-study="${study}"]`).count();
+        assert.equal(await at(pseudonymizeUid(key, uid)), 1, "the study under its pseudonymous UID");
+        assert.equal(await at(uid), 0, "no original study UID at south");
+      }
+      for (const id of northStudies.match(/PAT\d+/g) ?? []) assert.ok(!southStudies.includes(id), id);
+      assert.match(southStudies, /ANON\^/);
       await page.getByRole("button", { name: "Log out" }).click();
 
       // A viewer is not offered a transfer (and the server refuses one anyway: tests/console/auth_test.ts).
@@ -165,13 +197,33 @@ Deno.test({
       await preview.locator("tbody tr").nth(1).waitFor();
       assert.match(await page.getByLabel("Preview").innerText(), /2 rows, 1 with an error/);
       assert.match(await preview.locator('tr[data-row="3"]').innerText(), /StudyDate/);
-      await page.screenshot({ path: path.join(SHOTS, "batch.png") });
       await page.getByRole("button", { name: "Start" }).click();
       await page.getByLabel("Batch result").getByText("done").waitFor({ timeout: 30_000 });
+      // Only north has PAT0001: south holds that patient's study under its pseudonym.
       assert.match(
         await page.getByLabel("Batch result").innerText(),
-        /2 rows, 2 studies found, 1 row with an error/,
+        /2 rows, 1 study found, 1 row with an error/,
       );
+      // A batch transfer pseudonymized at the source: the Pseudonym column becomes the patient's identity.
+      await page.getByLabel("File").setInputFiles({
+        name: "pseudonyms.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from(`Patient ID,Modality,Pseudonym\n${mrPatient},MR,TRIAL-7\n`),
+      });
+      await preview.locator('tr[data-row="2"]').waitFor();
+      assert.match(await preview.locator('tr[data-row="2"]').innerText(), /TRIAL-7/);
+      await page.getByLabel("Kind").selectOption("transfer");
+      await page.getByLabel("Site (source)").selectOption("north");
+      await page.getByLabel("Destination (transfer)").selectOption("south");
+      await page.getByLabel("Pseudonymize at the source").check();
+      await page.screenshot({ path: path.join(SHOTS, "batch.png") });
+      await page.getByRole("button", { name: "Start" }).click();
+      await page.getByRole("button", { name: "Open the transfer" }).click({ timeout: 30_000 });
+      await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
+        timeout: 60_000,
+      });
+      assert.match(await page.locator("table[aria-label=Tasks]").innerText(), /TRIAL-7 · TRIAL-7 · 2\.25\./);
+      assert.match(await page.getByLabel("De-identification").innerText(), /pseudonyms for 1 patient/);
 
       // Admin: revoke a token (its next request is 401), disable a user (who can no longer log in).
       const script = await hub.tokens.create("nightly script", "viewer", undefined, "test");

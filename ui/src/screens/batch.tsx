@@ -4,6 +4,7 @@
  */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api } from "../api.ts";
+import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 export function Batch(props: { onTransfer: (id: string) => void }) {
   const [sites] = createResource(() => api.sites.list.query());
@@ -11,6 +12,8 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   const [status, { refetch }] = createResource(id, (batch) => api.batch.status.query({ id: batch }));
   const [error, setError] = createSignal("");
   const [preview, setPreview] = createSignal<Preview | undefined>();
+  const [kindValue, setKindValue] = createSignal("query");
+  let deid!: DeidChoice;
   let poll: ReturnType<typeof setInterval> | undefined;
   onCleanup(() => clearInterval(poll));
   let file!: HTMLInputElement,
@@ -48,6 +51,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     const content = await read();
     if (!content) return setError("Choose a .csv or .xlsx file.");
     try {
+      const pseudonymize = kind.value === "transfer" ? deid.request() : undefined;
       const r = await api.batch.upload.mutate({
         kind: kind.value as "query" | "transfer",
         ...content,
@@ -55,6 +59,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           ? [source.value]
           : (sites() ?? []).filter((s) => s.state === "online").map((s) => s.site),
         ...(kind.value === "transfer" ? { destination: { site: destination.value } } : {}),
+        ...(pseudonymize ? { deid: pseudonymize } : {}),
       });
       setId(r.id);
       clearInterval(poll);
@@ -84,7 +89,8 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
       <h2>Batch</h2>
       <p class="empty">
         One row per search; columns Patient ID, Patient Name, Birth Date, Accession Number, Study Date (a date
-        or a-b), Modality.
+        or a-b), Modality, and Pseudonym: for a transfer pseudonymized at the source, the patient of each
+        study a row finds becomes that pseudonym (Patient ID and Name).
       </p>
       <form class="row" onSubmit={upload}>
         <label>
@@ -92,7 +98,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         </label>
         <label>
           Kind
-          <select ref={kind}>
+          <select ref={kind} onChange={(e) => setKindValue(e.currentTarget.value)}>
             <option value="query">Query</option>
             <option value="transfer">Transfer</option>
           </select>
@@ -114,11 +120,17 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           Start
         </button>
       </form>
+      <Show when={kindValue() === "transfer"}>
+        <DeidFields
+          ref={(c) => (deid = c)}
+          note="The file's Pseudonym column applies; without it each patient gets the keyed pseudonym."
+        />
+      </Show>
       <p class="error" role="alert">{error()}</p>
       <Show when={preview() && !id()}>
         <PreviewTable preview={preview()!} />
       </Show>
-      <Show when={status()}>
+      <Show when={id() ? status() : undefined}>
         {(s) => (
           <div aria-label="Batch result">
             <p>

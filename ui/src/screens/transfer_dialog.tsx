@@ -1,9 +1,11 @@
 /**
  * The transfer dialog under the explorer's results: destination site and node, priority, time window
- * and bandwidth cap for the studies selected. De-identification is shown, disabled, with the reason.
+ * and bandwidth cap for the studies selected, and pseudonymization at the source (PS3.15 Basic Profile
+ * and options).
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
+import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 export function TransferDialog(props: {
   studies: string[];
@@ -18,6 +20,7 @@ export function TransferDialog(props: {
   const [end, setEnd] = createSignal("");
   const [cap, setCap] = createSignal("");
   const [message, setMessage] = createSignal("");
+  let deid!: DeidChoice;
   const [nodes] = createResource(destination, async (site) => {
     if (!site) return [];
     try {
@@ -39,6 +42,7 @@ export function TransferDialog(props: {
       return setMessage("The bandwidth cap is in Mbit/s, at least 0.1.");
     }
     try {
+      const pseudonymize = deid.request();
       const { id } = await api.transfers.create.mutate({
         source: { site: props.sources[0] },
         destination: { site: destination(), ...(node() ? { node: node() } : {}) },
@@ -46,6 +50,7 @@ export function TransferDialog(props: {
         ...(priority() ? { priority: priority() } : {}),
         ...(start() ? { window: { start: start(), end: end() } } : {}),
         ...(mbps !== undefined ? { bandwidthMbps: mbps } : {}),
+        ...(pseudonymize ? { deid: pseudonymize } : {}),
       });
       props.onTransfer(id);
     } catch (err) {
@@ -131,15 +136,7 @@ export function TransferDialog(props: {
           this job's objects where they cross the hub.
         </p>
       </details>
-      <fieldset disabled>
-        <legend>De-identification</legend>
-        <label>
-          <input type="checkbox" name="pseudonymize" /> Pseudonymize at the source
-        </label>
-        <p class="hint">
-          Not available yet: the PS3.15 profiles it needs are not built (issue 4). Studies move as they are.
-        </p>
-      </fieldset>
+      <DeidFields ref={(c) => (deid = c)} />
       <div class="row">
         <button class="primary" type="submit" disabled={!props.studies.length}>Transfer</button>
         <Show when={message()}>

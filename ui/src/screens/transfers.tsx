@@ -2,6 +2,7 @@
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
 import { TransfersTable } from "../tables.tsx";
+import { describeDeid } from "./deid_fields.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
 
@@ -77,6 +78,9 @@ export function Transfers(props: { open?: string; may: May }) {
                 ? ` · waiting for its window until ${new Date(j().waitingUntil!).toLocaleString()}`
                 : ""}
             </p>
+            <Show when={j().deid}>
+              {(d) => <p aria-label="De-identification">{describeDeid(d())}</p>}
+            </Show>
             <Show when={props.may("transfer")}>
               <div class="row">
                 <button
@@ -99,6 +103,9 @@ export function Transfers(props: { open?: string; may: May }) {
               <thead>
                 <tr>
                   <th>Study</th>
+                  <Show when={j().deid}>
+                    <th>De-identified as</th>
+                  </Show>
                   <th>Status</th>
                   <th>Delivered</th>
                   <th>Error</th>
@@ -110,8 +117,18 @@ export function Transfers(props: { open?: string; may: May }) {
                   {(t) => (
                     <tr>
                       <td>{t.studyInstanceUid}</td>
+                      <Show when={j().deid}>
+                        <td class="pseudonymized">
+                          {t.pseudonymized
+                            ? `${t.pseudonymized.patientId} · ${t.pseudonymized.patientName} · ${t.pseudonymized.studyInstanceUid}`
+                            : "–"}
+                        </td>
+                      </Show>
                       <td class={`state-${t.status}`}>{t.status}</td>
-                      <td>{t.done} / {t.objects ?? "?"}</td>
+                      <td>
+                        {t.done} / {t.objects ?? "?"}
+                        {t.held ? ` (${t.held} held back)` : ""}
+                      </td>
                       <td class="error">{t.lastError ?? ""}</td>
                       <td>
                         <button type="button" onClick={() => showObjects(j().id, t.studyInstanceUid)}>
