@@ -108,4 +108,22 @@ Deno.test("agent route test marks de-identifying routes; a deid step without a u
   await Deno.writeTextFile(path.join(dir, "short.key"), "short");
   await refused(`{ profile: basic, keyFile: ${dir}/short.key }`, /holds 5 bytes; it needs at least 16/);
   await refused(`{ profile: strict, keyFile: ${key} }`, /routes\.0\.deid\.profile: the profile is "basic"/);
+
+  // The site's key is read at start: an unusable one stops the agent before it opens anything.
+  await Deno.writeTextFile(config, `deid: { keyFile: ${dir}/short.key }\n`);
+  const start = await agentCli([
+    "--config",
+    config,
+    "--data",
+    path.join(dir, "data"),
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+  ]);
+  assert.equal(start.code, 2, start.stderr);
+  assert.match(
+    start.stderr,
+    /^deid\.keyFile: the key file .*short\.key holds 5 bytes; it needs at least 16/m,
+  );
 });
