@@ -39,6 +39,15 @@ export interface NetworkOptions {
 }
 
 const PDU_TYPES = new Set([1, 2, 3, 4, 5, 6, 7]);
+const PDU_NAMES = [
+  "",
+  "A-ASSOCIATE-RQ",
+  "A-ASSOCIATE-AC",
+  "A-ASSOCIATE-RJ",
+  "P-DATA-TF",
+  "A-RELEASE-RQ",
+  "A-RELEASE-RP",
+];
 /** Room for the PDV header beyond the negotiated maximum some peers take. */
 const PDU_SLACK = 1024;
 /** Association PDUs carry negotiation only; no real one comes near this. */
@@ -62,6 +71,10 @@ export class ConduitNetwork extends Scp {
   #closed = false;
   #ended = false;
   #guard = new PdvGuard();
+  /** Which end of the association we are: the SCP accepts, an SCU requests. */
+  protected role: "acceptor" | "requestor" = "acceptor";
+  /** The negotiation PDU has arrived (A-ASSOCIATE-RQ for the acceptor, -AC or -RJ for the requestor). */
+  #negotiated = false;
 
   constructor(socket: WireSocket, opts: NetworkOptions) {
     super(socket, {
@@ -139,6 +152,8 @@ export class ConduitNetwork extends Scp {
       if (this.aborted || this.#closed) return;
       this.lastPduTime = Date.now();
       if (pdu[0] === 7) return this.#peerAbort(pdu);
+      const unexpected = this.#unexpected(pdu[0]);
+      if (unexpected) return this.protocolAbort(2, unexpected);
       this.#queued++;
       if (this.#queued > 16) this.socket.pause();
       this.#processing = this.#processing.then(async () => {
@@ -154,6 +169,26 @@ export class ConduitNetwork extends Scp {
       });
     });
     if (refusal) this.protocolAbort(refusal.startsWith("unrecognised") ? 1 : 6, refusal);
+  }
+
+  /**
+   * The PDU types the upper layer state machine allows here (PS3.8 9.2): the acceptor first gets an
+   * A-ASSOCIATE-RQ and never another, nor an -AC, -RJ or A-RELEASE-RP; the requestor first gets an
+   * A-ASSOCIATE-AC or -RJ and then never one again, nor an -RQ. A second A-ASSOCIATE-RQ on one connection
+   * was negotiated again and counted as a second association, whose slot was never given back.
+   */
+  #unexpected(type: number): string | undefined {
+    const name = PDU_NAMES[type] ?? `PDU type ${type}`;
+    const first = this.role === "acceptor" ? type === 1 : type === 2 || type === 3;
+    if (!this.#negotiated) {
+      if (first) {
+        this.#negotiated = true;
+        return undefined;
+      }
+      return `${name} before the ${this.role === "acceptor" ? "A-ASSOCIATE-RQ" : "A-ASSOCIATE-AC"}`;
+    }
+    const never = this.role === "acceptor" ? [1, 2, 3, 6] : [1, 2, 3];
+    return never.includes(type) ? `unexpected ${name} on a negotiated association` : undefined;
   }
 
   /**

@@ -72,6 +72,7 @@ class ScuNetwork extends ConduitNetwork {
     peer?: { callingAet: string; calledAet: string },
   ) {
     super(socket, opts);
+    this.role = "requestor";
     this.storeHandler = storeHandler;
     // Objects a C-GET brings in are stored as if the node had sent them to us.
     if (peer) this.info = { ...this.info, ...peer };

@@ -12,6 +12,7 @@ import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import {
   abortPdu,
   associate,
+  associateRq,
   cEchoRq,
   commandSet,
   CommandTag,
@@ -19,6 +20,7 @@ import {
   decodeAbort,
   describe,
   pdataTf,
+  pdu,
   PduType,
   readCommand,
   release,
@@ -133,6 +135,44 @@ Deno.test({
       for (const line of lines) assert.ok(JSON.parse(line).reason, `a reason in ${line}`);
       await assertServing(agent);
       await assertNoLeftovers(agent, []);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a second A-ASSOCIATE-RQ (or an -AC) on an established association is aborted, and its slot freed",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess({ config: { dimse: { idleTimeoutSeconds: IDLE_SECONDS } } });
+    try {
+      const again = associateRq({ calledAet: agent.aet, callingAet: "TWICE", contexts });
+      const ac = pdu(PduType.AssociateAc, new Uint8Array(68));
+      for (const [what, bytes] of [["A-ASSOCIATE-RQ", again], ["A-ASSOCIATE-AC", ac]] as const) {
+        const { socket } = await associateWith(agent);
+        try {
+          await socket.send(bytes);
+          const answer = await socket.read(AT_ONCE_MS);
+          assert.ok(
+            answer.kind === "pdu" && answer.type === PduType.Abort,
+            `${what} on an established association: expected A-ABORT, got ${describe(answer)}`,
+          );
+          assert.deepEqual(decodeAbort(answer.body), { source: 2, reason: 2 }, "unexpected PDU");
+          assert.ok((await socket.untilClosed(AT_ONCE_MS)).closed, "connection closed");
+        } finally {
+          await socket.close();
+        }
+      }
+      const deadline = Date.now() + 3_000;
+      let active = -1;
+      while (Date.now() < deadline) {
+        active = (await metrics(agent)).get("conduit_agent_associations_active") ?? -1;
+        if (active === 0) break;
+        await sleep(100);
+      }
+      assert.equal(active, 0, "every association slot is free again");
+      await assertServing(agent);
     } finally {
       await agent.stop();
     }
