@@ -31,3 +31,8 @@ export async function federation(
   }
   return { sites, leftOut };
 }
+
+/** "site north is offline", "site east did not answer: ...". */
+export function describe(l: LeftOut): string {
+  return l.reason.startsWith("did not") ? `site ${l.site} ${l.reason}` : `site ${l.site} is ${l.reason}`;
+}

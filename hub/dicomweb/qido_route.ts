@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom/json.ts";
 import { jsonString } from "@conduit/shared/dicom/json.ts";
 import type { Principal } from "../auth/tokens.ts";
-import { federation } from "./federation.ts";
+import { describe, federation } from "./federation.ts";
 import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions, warning } from "./http.ts";
 import { parseQido, QidoParameterError } from "./qido.ts";
 import type { BackendProvider, QidoLevel } from "./services.ts";
@@ -105,8 +105,8 @@ export async function qido(
 
   // Federated: every site the principal may reach and that is connected; the others are named.
   const { sites, leftOut } = await federation(provider, principal);
-  for (const { site, reason } of leftOut) {
-    warnings.push(warning(`site ${site} is ${reason}; its results are not included`));
+  for (const l of leftOut) {
+    warnings.push(warning(`${describe(l)}; its results are not included`));
   }
   const perSite = await Promise.all(sites.map(async (site) => {
     try {

@@ -9,8 +9,8 @@
 import type { Context } from "hono";
 import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
 import type { Principal } from "../auth/tokens.ts";
-import { mayReach } from "../auth/permissions.ts";
-import { HttpError, requestSignal } from "./http.ts";
+import { describe, federation } from "./federation.ts";
+import { HttpError, requestSignal, warning } from "./http.ts";
 import { multipartBody } from "./multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "./services.ts";
 
@@ -44,15 +44,18 @@ export function acceptedTransferSyntax(accept: string | undefined): string {
   );
 }
 
-/** Finds the site holding a study (federated retrieval by UID). */
+/**
+ * Finds the site holding a study (federated retrieval by UID). When none does, the 404 names the
+ * sites that were not asked or did not answer (in its detail and a Warning), as federated QIDO does.
+ */
 export async function locateStudy(
   provider: BackendProvider,
   principal: Principal,
   study: string,
   signal: AbortSignal,
 ): Promise<DicomwebBackend> {
-  for (const { site, online } of await provider.sites()) {
-    if (!online || !mayReach(principal, site)) continue;
+  const { sites, leftOut } = await federation(provider, principal);
+  for (const site of sites) {
     try {
       const backend = await provider.backend(site);
       for await (
@@ -60,9 +63,18 @@ export async function locateStudy(
       ) {
         return backend;
       }
-    } catch { /* not this site */ }
+    } catch (err) {
+      leftOut.push({ site, reason: `did not answer: ${(err as Error).message}` });
+    }
   }
-  throw new HttpError(404, `no site the token may reach holds study ${study}`);
+  const notAsked = leftOut.map(describe);
+  throw new HttpError(
+    404,
+    `no site the token may reach holds study ${study}${
+      notAsked.length ? ` (not searched: ${notAsked.join("; ")})` : ""
+    }`,
+    notAsked.length ? notAsked.map((w) => warning(`${w}; it was not searched`)).join(", ") : undefined,
+  );
 }
 
 export async function backendFor(

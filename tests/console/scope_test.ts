@@ -118,6 +118,14 @@ Deno.test({
       assert.match(warning, /site south is offline/);
       assert.match(warning, /site east is not connected yet/);
       assert.deepEqual(await res.json(), []);
+      // Federated retrieval by UID: the 404 names the sites it could not search.
+      const wado = await dw("/studies/1.2.3");
+      assert.equal(wado.status, 404);
+      assert.match(
+        wado.headers.get("warning") ?? "",
+        /site north is outside the token's sites; it was not searched/,
+      );
+      assert.match((await wado.json()).detail, /not searched: .*site south is offline/);
     } finally {
       await hub.stop();
     }
