@@ -119,6 +119,21 @@ Deno.test("the matrix says: viewer reads; operator also stores and transfers; ad
   }
 });
 
+Deno.test("docs/api.md lists every procedure with the least role the matrix allows it to", async () => {
+  const text = await Deno.readTextFile(new URL("../../docs/api.md", import.meta.url));
+  const documented = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^\|\s*((?:`[a-zA-Z.]+`(?:\s*\/\s*)?)+)\s*\|\s*(viewer|operator|admin)\s*\|/.exec(line);
+    if (!m) continue;
+    for (const p of m[1].matchAll(/`([a-zA-Z.]+)`/g)) documented.set(p[1], m[2]);
+  }
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(PROCEDURES).sort());
+  for (const [path, action] of Object.entries(PROCEDURES)) {
+    const least = ROLES.toReversed().find((r) => GRANTS[r].includes(action));
+    assert.equal(documented.get(path), least, `${path} in docs/api.md`);
+  }
+});
+
 Deno.test({
   name: "every tRPC procedure is allowed exactly to the roles the matrix grants, with a token or a session",
   sanitizeOps: false,
