@@ -19,6 +19,9 @@ export interface RouteProgress {
   lastError?: string;
 }
 
+/** The last error of a row taken out by a cancel (and of one in flight when its route was canceled). */
+const CANCELED = "canceled";
+
 export type QueueState = "pending" | "in_flight" | "failed" | "done" | "dead";
 
 export interface QueueRow {
@@ -135,12 +138,17 @@ export class Queue {
     return p;
   }
 
-  /** Takes a route's rows that are not done (nor in flight) out of the queue; returns how many. */
+  /**
+   * Takes a route's waiting rows out of the queue (dead, "canceled"); returns how many. Rows in flight
+   * finish their attempt, and are marked so that one that does not get through is not tried again.
+   */
   cancelRoute(route: string, now = Date.now()): number {
-    return this.db.write(() =>
-      this.db.statement(`UPDATE queue SET state = 'dead', last_error = 'canceled', updated_at = ?
-        WHERE route = ? AND state IN ('pending', 'failed')`).run(now, route).changes
-    );
+    return this.db.write(() => {
+      this.db.statement(`UPDATE queue SET last_error = '${CANCELED}', updated_at = ?
+        WHERE route = ? AND state = 'in_flight'`).run(now, route);
+      return this.db.statement(`UPDATE queue SET state = 'dead', last_error = '${CANCELED}', updated_at = ?
+        WHERE route = ? AND state IN ('pending', 'failed')`).run(now, route).changes;
+    });
   }
 
   /**
@@ -223,7 +231,10 @@ export class Queue {
     now = Date.now(),
   ) {
     this.db.write(() =>
-      this.db.statement(`UPDATE queue SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
+      // A row whose route was canceled while it was in flight is not tried again.
+      this.db.statement(`UPDATE queue SET
+        state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE ? END, attempts = attempts + 1,
+        last_status = ?, last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END,
         next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'`).run(
         outcome.dead ? "dead" : "failed",
         outcome.status,
@@ -239,7 +250,8 @@ export class Queue {
   release(id: number, now = Date.now()): void {
     this.db.write(() =>
       this.db.statement(
-        `UPDATE queue SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'in_flight'`,
+        `UPDATE queue SET state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE 'pending' END,
+        updated_at = ? WHERE id = ? AND state = 'in_flight'`,
       )
         .run(now, id)
     );

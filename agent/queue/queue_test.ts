@@ -66,3 +66,22 @@ Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows
     db.close();
   }
 });
+
+Deno.test("Queue.cancelRoute() takes waiting rows out, and a row in flight at the cancel is never tried again", async () => {
+  const { db, queue } = await queued();
+  try {
+    const [a, b] = queue.claim("a", 2, 2000);
+    assert.equal(queue.cancelRoute("r", 2500), 1, "the one waiting row is canceled at once");
+    queue.markFailed(a.id, { status: null, error: "relay refused", dead: false, next: 3000 }, 2600);
+    queue.release(b.id, 2600);
+    const rows = queue.list();
+    assert.deepEqual(rows.map((r) => [r.state, r.lastError]), [["dead", "canceled"], ["dead", "canceled"], [
+      "dead",
+      "canceled",
+    ]]);
+    assert.equal(queue.claim("a", 10, 10_000).length, 0);
+    assert.equal(queue.routeProgress("r").canceled, 3);
+  } finally {
+    db.close();
+  }
+});
