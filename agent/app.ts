@@ -34,6 +34,7 @@ import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
 import { queueRoutes } from "./http/queue.ts";
 import { VERSION } from "./version.ts";
 import { startTunnel } from "./tunnel/start.ts";
+import { Renderer, ThumbnailCache } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
 
 export interface RunningAgent {
@@ -134,6 +135,14 @@ async function startLocked(
     aet: config.dimse.aet,
     maxResults: config.dimse.maxFindResults,
   });
+  const thumbnails = config.render.thumbnailCacheMegabytes > 0
+    ? await ThumbnailCache.open(
+      path.join(dataDir, "thumbnails"),
+      Math.round(config.render.thumbnailCacheMegabytes * 1024 * 1024),
+    )
+    : undefined;
+  const renderer = new Renderer(thumbnails, log.child({ part: "render" }), metrics.onRenderEvent);
+  metrics.thumbnailBytesSource = () => renderer.cachedBytes;
   const nodeOps = new NodeOperations(config, store, archive, db, log.child({ part: "nodes" }));
 
   let scp: ScpServer;
@@ -215,6 +224,7 @@ async function startLocked(
       forwarder,
       agentVersion: VERSION,
       deid: { copies, hasKey: key !== undefined },
+      render: renderer,
     }, log);
   } catch (err) {
     retention?.stop();

@@ -2,6 +2,7 @@
 import client from "prom-client";
 import { type DimseEvent, statusHex } from "./dimse/handlers.ts";
 import type { ForwardEvent } from "./forward/forwarder.ts";
+import type { RenderEvent } from "./render/mod.ts";
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -92,6 +93,23 @@ export class AgentMetrics {
     labelNames: ["outcome"],
     registers: [this.registry],
   });
+  readonly rendered = new client.Counter({
+    name: "conduit_agent_rendered_total",
+    help: "Rendered images and thumbnails served to the hub, by kind (rendered, thumbnail) and outcome " +
+      "(decoded: made from the object now; cached: a thumbnail from the cache; failed)",
+    labelNames: ["kind", "outcome"],
+    registers: [this.registry],
+  });
+  readonly renderSeconds = new client.Histogram({
+    name: "conduit_agent_render_seconds",
+    help: "Time to read, decode, render and encode one image, by kind",
+    labelNames: ["kind"],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  /** Set by the owner of the thumbnail cache: the bytes it holds. */
+  thumbnailBytesSource: () => number = () => 0;
+  readonly thumbnailCacheBytes: client.Gauge;
   readonly queueDepth: client.Gauge;
   readonly queueOldest: client.Gauge;
 
@@ -120,6 +138,15 @@ export class AgentMetrics {
           oldest.set(r.destination, Math.max(oldest.get(r.destination) ?? 0, r.oldest / 1000));
         }
         for (const [destination, age] of oldest) this.set({ destination }, age);
+      },
+    });
+    const thumbnailBytes = () => this.thumbnailBytesSource();
+    this.thumbnailCacheBytes = new client.Gauge({
+      name: "conduit_agent_thumbnail_cache_bytes",
+      help: "Bytes of thumbnails kept in the site's cache (bounded by render.thumbnailCacheMegabytes)",
+      registers: [this.registry],
+      collect() {
+        this.set(thumbnailBytes());
       },
     });
     const source = () => this.activeSource();
@@ -183,6 +210,12 @@ export class AgentMetrics {
       }
     } else if (e.type === "deid") this.deidObjects.inc({ outcome: e.outcome });
     else this.forwardLatency.observe({ destination: e.destination }, e.latencyMs / 1000);
+  };
+
+  /** The renderer's event hook. */
+  onRenderEvent = (e: RenderEvent): void => {
+    this.rendered.inc({ kind: e.kind, outcome: e.outcome });
+    if (e.ms !== undefined) this.renderSeconds.observe({ kind: e.kind }, e.ms / 1000);
   };
 
   text(): Promise<string> {

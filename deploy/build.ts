@@ -62,10 +62,12 @@ if (import.meta.main) {
     "compile",
     "-A",
     "--v8-flags=--expose-gc",
-    // The transcoding and de-identification workers are loaded by URL at run time: they have to be
-    // named to be embedded.
+    // The transcoding, rendering and de-identification workers are loaded by URL at run time: they
+    // have to be named to be embedded.
     "--include",
     "agent/transcode/worker.ts",
+    "--include",
+    "agent/render/worker.ts",
     "--include",
     "agent/deid/worker.ts",
     "--output",

@@ -159,6 +159,10 @@ export const configSchema = z.object({
    * agree): used by transfers that ask for de-identification at this site, and by routes without their own.
    */
   deid: z.object({ keyFile: z.string().min(1).optional() }).strict().default({}),
+  render: z.object({
+    /** The site's thumbnail cache, under `<data>/thumbnails` (least recently used first out); 0: none. */
+    thumbnailCacheMegabytes: z.coerce.number().min(0).default(256),
+  }).strict().default({}),
   log: z.object({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).strict().default({}),
 }).strict();
 

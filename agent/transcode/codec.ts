@@ -2,14 +2,16 @@
  * Pixel transcoding with dcmjs-codecs (its WebAssembly build of libjpeg, CharLS, OpenJPEG and
  * others): a whole Part 10 object in, the same object in another transfer syntax out. The data set
  * is decoded and written again by dcmjs, so unlike every other path in the agent the output is not
- * byte-preserving: only asked-for transcodes come here. Runs in the transcoding worker (worker.ts),
- * or in the calling thread where no worker can be started.
+ * byte-preserving: only asked-for transcodes come here. Also one compressed frame in, its native pixels
+ * out, for rendering (agent/render). Runs in a worker (the transcoding worker, worker.ts, or the
+ * rendering worker), or in the calling thread where no worker can be started.
  */
 import codecs from "dcmjs-codecs";
 import { quietDicomLibraries } from "../quiet_libraries.ts";
 
 // deno-lint-ignore no-explicit-any
-const { NativeCodecs, Transcoder } = codecs as any;
+const lib = codecs as any;
+const { NativeCodecs, Transcoder } = lib;
 
 let ready: Promise<void> | undefined;
 
@@ -31,4 +33,131 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
   const transcoder = new Transcoder(buffer);
   transcoder.transcode(to);
   return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
+}
+
+/** What a frame's pixels are, as the Image Pixel module says (and as decoding changes it). */
+export interface PixelDescription {
+  rows: number;
+  columns: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  highBit: number;
+  samplesPerPixel: number;
+  pixelRepresentation: number;
+  planarConfiguration: number;
+  photometricInterpretation: string;
+}
+
+/** dcmjs-codecs' codec class for each compressed syntax it decodes (JPEG: see `jpegIsYcbcr`). */
+const FRAME_CODECS: Record<string, string> = {
+  "1.2.840.10008.1.2.5": "RleLosslessCodec",
+  "1.2.840.10008.1.2.4.80": "JpegLsLosslessCodec",
+  "1.2.840.10008.1.2.4.81": "JpegLsLossyCodec",
+  "1.2.840.10008.1.2.4.90": "Jpeg2000LosslessCodec",
+  "1.2.840.10008.1.2.4.91": "Jpeg2000LossyCodec",
+  "1.2.840.10008.1.2.4.201": "HtJpeg2000LosslessCodec",
+  "1.2.840.10008.1.2.4.202": "HtJpeg2000LosslessRpclCodec",
+  "1.2.840.10008.1.2.4.203": "HtJpeg2000LossyCodec",
+};
+
+/** JPEG syntaxes whose frames libjpeg (in the same WebAssembly) decodes: Baseline, Extended, Lossless. */
+const JPEG = new Set([
+  "1.2.840.10008.1.2.4.50",
+  "1.2.840.10008.1.2.4.51",
+  "1.2.840.10008.1.2.4.57",
+  "1.2.840.10008.1.2.4.70",
+]);
+
+/** True when `decodeFrame` can decode frames of `transferSyntax`. */
+export function canDecodeFrames(transferSyntax: string): boolean {
+  return transferSyntax in FRAME_CODECS || JPEG.has(transferSyntax);
+}
+
+/**
+ * Whether a three-component JPEG holds YCbCr. The stream's own markers win: an Adobe APP14 marker's
+ * transform flag, a JFIF APP0 marker (always YCbCr), component identifiers "R", "G", "B". Without
+ * them the Photometric Interpretation decides, except that RGB with subsampled components is taken for
+ * the YCbCr it must be (files labelled RGB over YCbCr data exist, e.g. pydicom's
+ * SC_rgb_jpeg_lossy_gdcm.dcm).
+ */
+export function jpegIsYcbcr(jpeg: Uint8Array, photometric: string): boolean {
+  let jfif = false, adobe: number | undefined, ids: number[] = [], sampling: number[] = [];
+  for (let i = 2; i + 4 <= jpeg.length && jpeg[i] === 0xff;) {
+    const marker = jpeg[i + 1];
+    const length = (jpeg[i + 2] << 8) | jpeg[i + 3];
+    const at = i + 4;
+    if (marker === 0xe0 && String.fromCharCode(...jpeg.subarray(at, at + 4)) === "JFIF") jfif = true;
+    if (marker === 0xee && String.fromCharCode(...jpeg.subarray(at, at + 5)) === "Adobe") {
+      adobe = jpeg[at + 11];
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const n = jpeg[at + 5];
+      ids = Array.from({ length: n }, (_, k) => jpeg[at + 6 + 3 * k]);
+      sampling = Array.from({ length: n }, (_, k) => jpeg[at + 7 + 3 * k]);
+    }
+    if (marker === 0xda) break;
+    i += 2 + length;
+  }
+  if (adobe !== undefined) return adobe !== 0;
+  if (jfif) return true;
+  if (ids.join() === "82,71,66") return false;
+  if (photometric === "RGB") return sampling.some((s) => s !== sampling[0]);
+  return photometric.startsWith("YBR");
+}
+
+/**
+ * Decodes one compressed frame (its fragments joined) into native little endian pixels. The description
+ * that comes back is the decoded one: JPEG colour comes out RGB, JPEG 2000's YBR_RCT and YBR_ICT too.
+ */
+export async function decodeFrame(
+  encoded: Uint8Array,
+  transferSyntax: string,
+  d: PixelDescription,
+): Promise<{ pixels: Uint8Array; description: PixelDescription }> {
+  await initialize();
+  const elements: Record<string, unknown> = {
+    Rows: d.rows,
+    Columns: d.columns,
+    BitsAllocated: d.bitsAllocated,
+    BitsStored: d.bitsStored,
+    HighBit: d.highBit,
+    SamplesPerPixel: d.samplesPerPixel,
+    PixelRepresentation: d.pixelRepresentation,
+    PlanarConfiguration: d.planarConfiguration,
+    PhotometricInterpretation: d.photometricInterpretation,
+    NumberOfFrames: 1,
+  };
+  const frame = encoded.slice().buffer;
+  let out: Record<string, unknown>;
+  if (JPEG.has(transferSyntax)) {
+    const context = lib.Context.fromDicomElements(elements);
+    context.setEncodedBuffer(new Uint8Array(frame));
+    const ycbcr = d.samplesPerPixel === 3 && jpegIsYcbcr(encoded, d.photometricInterpretation);
+    const decoded = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: ycbcr });
+    out = { ...decoded.toDicomElements(), PixelData: [decoded.getDecodedBuffer()] };
+    // Colour comes out interleaved RGB, converted or not.
+    if (d.samplesPerPixel === 3) {
+      Object.assign(out, { PhotometricInterpretation: "RGB", PlanarConfiguration: 0 });
+    }
+  } else {
+    const name = FRAME_CODECS[transferSyntax];
+    if (!name) throw new Error(`no decoder for transfer syntax ${transferSyntax}`);
+    out = new lib.codecs[name]().decode({ ...elements, PixelData: [frame] }, transferSyntax, {});
+  }
+  const data = (out.PixelData as (ArrayBuffer | Uint8Array)[])[0];
+  const pixels = data instanceof Uint8Array ? data : new Uint8Array(data);
+  return {
+    pixels,
+    description: {
+      rows: Number(out.Rows ?? d.rows),
+      columns: Number(out.Columns ?? d.columns),
+      bitsAllocated: Number(out.BitsAllocated ?? d.bitsAllocated),
+      bitsStored: Number(out.BitsStored ?? d.bitsStored),
+      highBit: Number(out.BitsStored ?? d.bitsStored) - 1,
+      samplesPerPixel: Number(out.SamplesPerPixel ?? d.samplesPerPixel),
+      pixelRepresentation: Number(out.PixelRepresentation ?? d.pixelRepresentation),
+      planarConfiguration: Number(out.PlanarConfiguration ?? 0),
+      photometricInterpretation: String(out.PhotometricInterpretation ?? d.photometricInterpretation),
+    },
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * Frames of an archived instance's pixel data, for WADO-RS `/frames`: native frames are cut by
- * size (Rows × Columns × SamplesPerPixel × BitsAllocated / 8) from the pixel data value; encapsulated
+ * size (Rows × Columns × SamplesPerPixel × BitsAllocated / 8, two samples a pixel for YBR_FULL_422) from
+ * the pixel data value; encapsulated
  * frames are found from the Basic Offset Table, or one fragment per frame, or all fragments for a
  * single frame. Only the bytes of the asked frames are read.
  */
@@ -68,7 +69,11 @@ export async function frameLayout(path: string, wanted: number[]): Promise<Frame
   if (!pixels) throw new BulkDataError("the instance has no pixel data");
   if (pixels.length >= 0) {
     const rows = num(0x00280010) ?? 0, columns = num(0x00280011) ?? 0;
-    const samples = num(0x00280002) ?? 1, bits = num(0x00280100) ?? 16;
+    const bits = num(0x00280100) ?? 16;
+    let samples = num(0x00280002) ?? 1;
+    // Native YBR_FULL_422 keeps two samples per pixel: Y1 Y2 Cb Cr for each pair (PS3.3 C.7.6.3.1.2).
+    const photometric = findElement(file.dataset, 0x00280004);
+    if (samples === 3 && photometric && stringValue(file.bytes, photometric) === "YBR_FULL_422") samples = 2;
     const size = Math.ceil((rows * columns * samples * bits) / 8);
     if (!size || size * count > pixels.length) {
       throw new BulkDataError("the pixel data is shorter than Rows, Columns and NumberOfFrames say");

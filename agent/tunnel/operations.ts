@@ -1,14 +1,17 @@
 /**
  * What the agent does for the hub, one request per stream: report its status, echo a node, query a
  * node or its own archive with the matches streamed back as they arrive, list its nodes and dead
- * letter; the requests that move objects are in serve_objects.ts. Each request has a deadline and
- * stops when the hub resets its stream. Failures go back as an `error` reply.
+ * letter; the requests that move objects are in serve_objects.ts, rendered images in serve_render.ts.
+ * Each request has a deadline and stops when the hub resets its stream. Failures go back as an `error`
+ * reply.
  */
 import type { Channel, Reply, Request } from "@conduit/shared/tunnel/mod.ts";
 import type { Identifier } from "../dimse/handlers.ts";
 import { DimseStatusError } from "../dimse/handlers.ts";
 import { UnknownNodeError } from "../nodes/operations.ts";
 import { BulkDataError } from "./metadata.ts";
+import { FrameNotFoundError, RenderError } from "../render/mod.ts";
+import { renderOf } from "./serve_render.ts";
 import type { TunnelServices } from "./services.ts";
 import {
   bulkDataOf,
@@ -50,10 +53,12 @@ export async function serveRequest(
       ? "unknown-node"
       : e instanceof DimseStatusError
       ? "dimse"
-      : e instanceof BulkDataError
+      : e instanceof BulkDataError || e instanceof FrameNotFoundError
       ? "not-found"
       : e instanceof SendRefusedError
       ? "bad-request"
+      : e instanceof RenderError
+      ? "not-renderable"
       : "failed";
     services.log.warn("tunnel request failed", { op: request.op, code, reason: e.message });
     await send(channel, {
@@ -153,6 +158,8 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       return await bulkDataOf(s, request, channel);
     case "frames":
       return await framesOf(s, request, channel);
+    case "render":
+      return await renderOf(s, request, channel, signal);
     default:
       return await send(channel, {
         type: "error",

@@ -7,6 +7,7 @@ import type { Database } from "../index/db.ts";
 import type { NodeOperations } from "../nodes/operations.ts";
 import type { Queue } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
+import type { Renderer } from "../render/mod.ts";
 
 export interface TunnelServices {
   nodes: NodeOperations;
@@ -24,6 +25,8 @@ export interface TunnelServices {
   /** Starts and wakes forward workers for a destination. */
   forwarder: { ensure(destination: string): void; wake(destination?: string): void };
   agentVersion: string;
+  /** Rendered images and thumbnails (WADO-RS rendered resources). */
+  render: Renderer;
   /** De-identification for transfers: where requests and copies are recorded, and whether a key is set. */
   deid: { copies: Copies; hasKey: boolean };
   log: Logger;

@@ -81,7 +81,7 @@ export const DICOMWEB_ROUTES: Readonly<Record<string, Action>> = {
   [`GET ${I}/metadata`]: "read",
   [`GET ${I}/bulkdata/:path{.+}`]: "read",
   [`GET ${I}/frames/:list`]: "read",
-  // Rendered resources and thumbnails (answered 406 / 404 until they exist)
+  // Rendered resources and thumbnails
   "GET /studies/:study/rendered": "read",
   "GET /studies/:study/series/:series/rendered": "read",
   [`GET ${I}/rendered`]: "read",

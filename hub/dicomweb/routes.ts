@@ -1,7 +1,7 @@
 /**
- * `/dicomweb`: QIDO-RS, WADO-RS and STOW-RS for one site (`/sites/{site}`: its agent's archive),
- * one node of a site (`/sites/{site}/nodes/{node}`), and federated over every site (`/`, where
- * QIDO merges and retrieval by UID finds the site). Every request carries an API token or a console
+ * `/dicomweb`: QIDO-RS, WADO-RS (rendered resources and thumbnails included) and STOW-RS for one
+ * site (`/sites/{site}`: its agent's archive), one node of a site (`/sites/{site}/nodes/{node}`), and
+ * federated over every site (`/`, where QIDO merges and retrieval by UID finds the site). Every request carries an API token or a console
  * session; every route is registered through `on`, which takes its action from the role matrix
  * (hub/auth/permissions.ts) and checks the role, the site and node names (400) and the principal's
  * sites (403) before the route runs. Any other path is a 404 problem object.
@@ -19,6 +19,7 @@ import { wadoInstances } from "./wado_route.ts";
 import { stow, type StowOptions } from "./stow_route.ts";
 import { bulkdata, metadata } from "./metadata_route.ts";
 import { frames } from "./frames_route.ts";
+import { rendered, singleFrame } from "./rendered_route.ts";
 import { BodyError } from "./spool.ts";
 import {
   SiteNotConnectedError,
@@ -78,6 +79,8 @@ export function dicomwebRoutes(
     if (err instanceof SiteRequestError) {
       const status = err.code === "unknown-node" || err.code === "not-found"
         ? 404
+        : err.code === "not-renderable"
+        ? 406
         : err.code === "timeout"
         ? 504
         : 502;
@@ -147,20 +150,20 @@ export function dicomwebRoutes(
     const at = { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! };
     return frames(c, provider, at, c.req.param("list")!, onStreamError);
   });
-  // Rendered resources and thumbnails: not built yet, answered as such.
+  // Rendered resources and thumbnails, made at the site.
   const levels = ["/studies/:study", "/studies/:study/series/:series", I, `${I}/frames/:list`];
   for (const level of levels) {
-    on("GET", `${level}/rendered`, (c) => {
-      uids(c);
-      throw new HttpError(
-        406,
-        "rendered media types are not supported yet: retrieve the instances or frames",
-      );
-    });
-    on("GET", `${level}/thumbnail`, (c) => {
-      uids(c);
-      throw new HttpError(404, "thumbnails are not supported yet");
-    });
+    for (const kind of ["rendered", "thumbnail"] as const) {
+      on("GET", `${level}/${kind}`, (c) => {
+        const list = c.req.param("list");
+        return rendered(
+          c,
+          provider,
+          { ...uids(c), ...(list ? { frame: singleFrame(list) } : {}) },
+          kind === "thumbnail",
+        );
+      });
+    }
   }
   // STOW-RS
   on("POST", "/studies", (c) => stow(c, provider, options));

@@ -4,7 +4,7 @@
  * interfaces; `BackendProvider` picks one per request.
  */
 import type { DicomJson } from "@conduit/shared/dicom/json.ts";
-import type { ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
+import type { ObjectHeader, Request } from "@conduit/shared/tunnel/mod.ts";
 
 export type QidoLevel = "STUDY" | "SERIES" | "IMAGE";
 
@@ -29,6 +29,19 @@ export interface RetrieveQuery {
 /** One object of a retrieve: its header, then its data set's bytes (read them before the next). */
 export interface RetrievedObject {
   header: ObjectHeader;
+  bytes: AsyncIterable<Uint8Array>;
+}
+
+/**
+ * A rendered image or thumbnail (PS3.18 10.4, 10.6): of an instance's frame, or of a series or study
+ * (the site chooses the instance), with the rendering parameters.
+ */
+export type RenderQuery = Omit<Extract<Request, { op: "render" }>, "op" | "node" | "deadlineMs">;
+
+/** An image the site rendered: its media type and size, then its bytes. */
+export interface RenderedImage {
+  mediaType: string;
+  size: number;
   bytes: AsyncIterable<Uint8Array>;
 }
 
@@ -69,6 +82,8 @@ export interface DicomwebBackend {
     path: string,
     signal: AbortSignal,
   ): Promise<{ size: number; bytes: AsyncIterable<Uint8Array> }>;
+  /** A rendered image or thumbnail, made at the site. */
+  render(query: RenderQuery, signal: AbortSignal): Promise<RenderedImage>;
   /** Stores one object (its data set from a file) into the site's node or archive. */
   store(
     object: { header: ObjectHeader; path: string; datasetOffset: number },

@@ -10,6 +10,8 @@ import {
   BackendUnavailableError,
   type DicomwebBackend,
   type QidoQuery,
+  type RenderedImage,
+  type RenderQuery,
   type RetrievedObject,
   type RetrieveQuery,
   type StoreResult,
@@ -159,6 +161,25 @@ class TunnelBackend implements DicomwebBackend {
       }
     })();
     return { size: first.size, bytes };
+  }
+
+  async render(query: RenderQuery, signal: AbortSignal): Promise<RenderedImage> {
+    const { channel, first, done } = await this.#announced(
+      { op: "render", ...query, ...(this.node ? { node: this.node } : {}) },
+      signal,
+    );
+    if (first.type !== "image") {
+      done();
+      throw new SiteRequestError("failed", `unexpected reply ${first.type}`);
+    }
+    const bytes = (async function* () {
+      try {
+        yield* bytesOf(channel, first.size, "the image was cut short");
+      } finally {
+        done();
+      }
+    })();
+    return { mediaType: first.mediaType, size: first.size, bytes };
   }
 
   async store(

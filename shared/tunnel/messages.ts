@@ -163,6 +163,40 @@ export const Request = z.discriminatedUnion("op", [
     transferSyntaxes: z.array(uid).min(1).max(32).optional(),
     deadlineMs: deadline,
   }).strict(),
+  /**
+   * A rendered image (PS3.18 10.4) or a thumbnail (10.6) of an archived instance's frame (default 1), or
+   * of a series or study: its first instance with pixel data for a rendered image, its middle one for
+   * a thumbnail. An `image` reply, then its bytes.
+   */
+  z.object({
+    op: z.literal("render"),
+    node: name.optional(),
+    studyInstanceUid: uid,
+    seriesInstanceUid: uid.optional(),
+    sopInstanceUid: uid.optional(),
+    frame: z.number().int().positive().optional(),
+    thumbnail: z.boolean().optional(),
+    media: z.enum(["image/jpeg", "image/png"]),
+    /** JPEG quality. */
+    quality: z.number().int().min(1).max(100).optional(),
+    window: z.object({
+      center: z.number().finite(),
+      width: z.number().finite().positive(),
+      function: z.enum(["LINEAR", "LINEAR_EXACT", "SIGMOID"]),
+    }).strict().optional(),
+    /** The output fits in width × height (aspect kept); `region` is the part of the frame shown. */
+    viewport: z.object({
+      width: z.number().int().min(1).max(65535).optional(),
+      height: z.number().int().min(1).max(65535).optional(),
+      region: z.object({
+        x: z.number().int().nonnegative(),
+        y: z.number().int().nonnegative(),
+        width: z.number().int().positive(),
+        height: z.number().int().positive(),
+      }).strict().optional(),
+    }).strict().optional(),
+    deadlineMs: deadline,
+  }).strict(),
   /** One bulk value of an archived instance: a `bulk` reply, then its bytes. */
   z.object({
     op: z.literal("bulkdata"),
@@ -198,6 +232,12 @@ export const Reply = z.discriminatedUnion("type", [
   z.object({ type: z.literal("metadata"), dataset: z.record(z.string(), z.unknown()) }).strict(),
   /** The frames that follow: their transfer syntax, and whether they are compressed fragments. */
   z.object({ type: z.literal("frames"), transferSyntax: uid, encapsulated: z.boolean() }).strict(),
+  /** A rendered image follows: `size` bytes as byte records. */
+  z.object({
+    type: z.literal("image"),
+    mediaType: z.enum(["image/jpeg", "image/png"]),
+    size: z.number().int().nonnegative(),
+  }).strict(),
   /** A bulk value follows: `size` bytes as byte records. */
   z.object({ type: z.literal("bulk"), size: z.number().int().nonnegative() }).strict(),
   ObjectHeader,

@@ -2,8 +2,8 @@
  * How the hub refuses: tRPC errors from one mapper (unknown site NOT_FOUND, bad input BAD_REQUEST
  * with a sentence, never raw zod JSON), a pending site answered the same way on tRPC and DICOMweb
  * (503, "not connected yet"), and every unknown path under the API prefixes a 404 problem object,
- * never the console's page; rendered and thumbnail resources JSON 406 / 404; bad names in a path 400;
- * a QIDO-RS date that is not one 400 with the reason.
+ * never the console's page; rendered and thumbnail resources' errors JSON problems; bad names in a
+ * path 400; a QIDO-RS date that is not one 400 with the reason.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -117,7 +117,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "unknown paths under /dicomweb, /trpc, /auth and /api are 404 problem objects; rendered 406, thumbnail 404; bad names and dates 400",
+    "unknown paths under /dicomweb, /trpc, /auth and /api are 404 problem objects; rendered and thumbnail problems as JSON; bad names and dates 400",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -164,8 +164,19 @@ Deno.test({
       const i = "/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5";
       for (const root of ["/dicomweb", "/dicomweb/sites/north", "/dicomweb/sites/north/nodes/pacs"]) {
         for (const level of ["/studies/1.2.3", "/studies/1.2.3/series/1.2.3.4", i, `${i}/frames/1`]) {
-          await expect("GET", `${root}${level}/rendered`, 406, auth, /rendered .* not supported yet/);
-          await expect("GET", `${root}${level}/thumbnail`, 404, auth, /thumbnails are not supported yet/);
+          // North is enrolled but offline: its roots are 503, the federated root finds no site (404);
+          // a media type other than JPEG or PNG is 406 before any site is asked.
+          for (const kind of ["rendered", "thumbnail"]) {
+            const status = root === "/dicomweb" ? 404 : 503;
+            await expect("GET", `${root}${level}/${kind}`, status, auth);
+            await expect(
+              "GET",
+              `${root}${level}/${kind}`,
+              406,
+              { ...auth, accept: "image/gif" },
+              /image\/png/,
+            );
+          }
         }
       }
       for (

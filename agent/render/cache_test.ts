@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { ThumbnailCache } from "./cache.ts";
+
+const key = (n: number) => n.toString(16).padStart(64, "0");
+
+Deno.test("ThumbnailCache stays under its bound, dropping the least recently used, across a restart", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = await ThumbnailCache.open(dir, 250);
+    for (const n of [1, 2]) await cache.put(key(n), new Uint8Array(100).fill(n), "png");
+    assert.ok(await cache.get(key(1)), "1 is used, so 2 is now the least recently used");
+    await cache.put(key(3), new Uint8Array(100).fill(3), "jpg");
+    assert.equal(await cache.get(key(2)), undefined);
+    assert.deepEqual((await cache.get(key(3)))?.[0], 3);
+    assert.equal(cache.bytes, 200);
+    assert.equal([...Deno.readDirSync(dir)].length, 2);
+    // Larger than the whole bound: not kept.
+    await cache.put(key(4), new Uint8Array(300), "png");
+    assert.equal(await cache.get(key(4)), undefined);
+    // Reopened smaller: trimmed to the new bound at once, the oldest file first.
+    await Deno.writeFile(path.join(dir, `${key(9)}.png.abc.part`), new Uint8Array(5));
+    const again = await ThumbnailCache.open(dir, 150);
+    assert.equal(again.count, 1);
+    assert.ok(again.bytes <= 150);
+    assert.equal([...Deno.readDirSync(dir)].length, 1, "the partial file is gone too");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,139 @@
+/**
+ * Rendered images and thumbnails of archived instances (PS3.18 10.4 and 10.6), made at the site so that
+ * only the small image crosses the tunnel. Decoding and rendering run in one worker (render.ts through
+ * worker.ts; in this thread only where no worker starts, as in a bundled build); thumbnails are kept in
+ * a bounded cache on disk (cache.ts). Same requests made at once share one rendering.
+ */
+import { hashUid, type Logger } from "@conduit/shared/log.ts";
+import { WorkerClient } from "../transcode/worker_client.ts";
+import { FrameNotFoundError, RenderError } from "./errors.ts";
+import type { ThumbnailCache } from "./cache.ts";
+import type { Rendered, RenderOptions } from "./render.ts";
+
+export { FrameNotFoundError, RenderError } from "./errors.ts";
+export { ThumbnailCache } from "./cache.ts";
+export type { RenderOptions } from "./render.ts";
+
+/** What the worker is asked. */
+export interface RenderJob {
+  path: string;
+  frame: number;
+  options: RenderOptions;
+}
+
+/** One image served: a thumbnail or a rendered image, made now (decoded), from the cache, or failed. */
+export interface RenderEvent {
+  kind: "rendered" | "thumbnail";
+  outcome: "decoded" | "cached" | "failed";
+  /** Time spent reading, decoding, rendering and encoding (decoded only). */
+  ms?: number;
+}
+
+/** The default thumbnail size: it fits in 128 × 128, aspect kept. */
+export const THUMBNAIL_SIZE = 128;
+
+/** The archived file to render, as the index knows it. */
+export interface RenderSource {
+  path: string;
+  sopInstanceUid: string;
+  /** SHA-256 of the archived data set: thumbnails of a replaced object are not reused. */
+  sha256: string;
+}
+
+/** Errors from the worker keep their meaning: a missing frame, an image that cannot be rendered. */
+function workerError(message: string, name?: string): Error {
+  if (name === "FrameNotFoundError") return new FrameNotFoundError(message);
+  if (name === "RenderError") return new RenderError(message);
+  return new Error(message);
+}
+
+const worker = new WorkerClient<RenderJob, Rendered>(new URL("./worker.ts", import.meta.url), {
+  // Loaded only here (and in the worker), not with the agent.
+  inThread: ({ path, frame, options }) =>
+    import("./render.ts").then((m) => m.renderFile(path, frame, options)),
+  error: workerError,
+});
+
+async function cacheKey(source: RenderSource, frame: number, options: RenderOptions): Promise<string> {
+  const text = JSON.stringify([source.sopInstanceUid, source.sha256, frame, options]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class Renderer {
+  #inFlight = new Map<string, Promise<Uint8Array>>();
+
+  constructor(
+    private readonly cache: ThumbnailCache | undefined,
+    private readonly log: Logger,
+    private readonly onEvent: (e: RenderEvent) => void = () => {},
+  ) {}
+
+  /** Bytes the thumbnail cache holds. */
+  get cachedBytes(): number {
+    return this.cache?.bytes ?? 0;
+  }
+
+  /**
+   * Frame `frame` of `source` rendered as `options` say; a thumbnail comes from the cache when it is
+   * there, and goes into it when it is made. Throws FrameNotFoundError (no such frame, no pixel data),
+   * RenderError (an image this site cannot render) or Error (the file could not be read).
+   */
+  async render(
+    source: RenderSource,
+    frame: number,
+    options: RenderOptions,
+    thumbnail: boolean,
+  ): Promise<Uint8Array> {
+    const kind = thumbnail ? "thumbnail" : "rendered";
+    const key = await cacheKey(source, frame, options);
+    if (thumbnail && this.cache) {
+      const hit = await this.cache.get(key);
+      if (hit) {
+        this.onEvent({ kind, outcome: "cached" });
+        return hit;
+      }
+    }
+    const running = this.#inFlight.get(key);
+    if (running) return await running;
+    const work = this.#make(source, frame, options, kind, key);
+    this.#inFlight.set(key, work);
+    try {
+      return await work;
+    } finally {
+      this.#inFlight.delete(key);
+    }
+  }
+
+  async #make(
+    source: RenderSource,
+    frame: number,
+    options: RenderOptions,
+    kind: RenderEvent["kind"],
+    key: string,
+  ): Promise<Uint8Array> {
+    const started = performance.now();
+    let rendered: Rendered;
+    try {
+      rendered = await worker.call({ path: source.path, frame, options });
+    } catch (err) {
+      this.onEvent({ kind, outcome: "failed" });
+      throw err;
+    }
+    const ms = performance.now() - started;
+    this.onEvent({ kind, outcome: "decoded", ms });
+    this.log.debug("rendered", {
+      sop: hashUid(source.sopInstanceUid),
+      kind,
+      frame,
+      width: rendered.width,
+      height: rendered.height,
+      bytes: rendered.bytes.byteLength,
+      ms: Math.round(ms),
+    });
+    if (kind === "thumbnail" && this.cache) {
+      await this.cache.put(key, rendered.bytes, options.media === "image/png" ? "png" : "jpg");
+    }
+    return rendered.bytes;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Rendering one frame (PS3.18 10.4 rendered resources, 10.6 thumbnails): the frame's samples, the Modality
+ * LUT, cropping and scaling to the viewport (aspect kept), the VOI transformation, MONOCHROME1 inverted,
+ * then JPEG or PNG. `renderFile` is what the rendering worker runs.
+ */
+import { RenderError } from "./attributes.ts";
+import { encodeImage, type Image8, type RenderedMediaType } from "./encode.ts";
+import { applyModality, chooseVoi, grayTo8, paletteToRgb, scaleRgb, to8, type WindowRequest } from "./lut.ts";
+import { frameSamples } from "./pixels.ts";
+import { fitSize, type Region, resample } from "./scale.ts";
+import { readSourceFrame, type SourceFrame } from "./source.ts";
+
+export interface RenderOptions {
+  media: RenderedMediaType;
+  /** JPEG quality, 1 to 100. */
+  quality?: number;
+  window?: WindowRequest;
+  /** The output fits in this box, aspect kept; a missing side follows the other. */
+  viewport?: { width?: number; height?: number; region?: Region };
+}
+
+export interface Rendered {
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+  /** Where the VOI transformation came from (grayscale only). */
+  voi?: "request" | "window" | "voi-lut" | "min-max";
+}
+
+/** Renders a frame that has been read. */
+export function renderFrame(source: SourceFrame, o: RenderOptions): Rendered {
+  const a = source.attrs;
+  let s = frameSamples(source.pixels, a, source.littleEndian);
+  const region = o.viewport?.region;
+  if (region) {
+    const { x, y, width, height } = region;
+    if (x < 0 || y < 0 || width < 1 || height < 1 || x + width > s.width || y + height > s.height) {
+      throw new RenderError(
+        `the region ${x},${y},${width},${height} is not inside the ${s.width} × ${s.height} image`,
+      );
+    }
+  }
+  const [sw, sh] = region ? [region.width, region.height] : [s.width, s.height];
+  const [width, height] = fitSize(sw, sh, o.viewport?.width, o.viewport?.height);
+  let image: Image8;
+  let voiSource: Rendered["voi"];
+  if (s.channels === 1 && a.photometric !== "PALETTE COLOR") {
+    applyModality(s, a);
+    // The VOI is chosen on the whole frame (a min-max window sees every pixel), applied after scaling.
+    const { voi, source } = chooseVoi(s, a, o.window);
+    voiSource = source;
+    s = resample(s, width, height, region);
+    image = { width, height, channels: 1, data: grayTo8(s, voi, a.photometric === "MONOCHROME1") };
+  } else {
+    if (s.channels === 1) s = paletteToRgb(s, a.palette!);
+    else scaleRgb(s, a.bitsStored);
+    s = resample(s, width, height, region);
+    image = { width, height, channels: 3, data: to8(s) };
+  }
+  return { bytes: encodeImage(image, o.media, o.quality), width, height, voi: voiSource };
+}
+
+/** Reads frame `frame` (1-based) of the file at `path` and renders it. */
+export async function renderFile(path: string, frame: number, o: RenderOptions): Promise<Rendered> {
+  return renderFrame(await readSourceFrame(path, frame), o);
+}
