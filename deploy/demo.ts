@@ -46,12 +46,18 @@ async function startAgent(site: string, aet: string, hubUrl: string, token: stri
   await Deno.writeTextFile(logPath, "");
   // Both streams append: with one of them writing from offset 0, they overwrote each other.
   const appendTo = async () => (await Deno.open(logPath, { write: true, append: true })).writable;
+  // Both sites share one project key (.demo/project.key), so "Pseudonymize at the source" works and their
+  // pseudonyms agree.
+  const config = path.join(DEMO, `${site}.yaml`);
+  await Deno.writeTextFile(config, `deid: { keyFile: ${JSON.stringify(path.join(DEMO, "project.key"))} }\n`);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       "--v8-flags=--expose-gc",
       path.join(ROOT, "agent/main.ts"),
+      "--config",
+      config,
       "--site",
       site,
       "--aet",
@@ -160,6 +166,9 @@ async function main(): Promise<number> {
     await hub.stop();
   };
   try {
+    await Deno.writeFile(path.join(DEMO, "project.key"), crypto.getRandomValues(new Uint8Array(32)), {
+      mode: 0o600,
+    });
     for (const [site, info] of Object.entries(sites)) {
       const { enrollmentToken } = await hub.registry.add(site);
       children.push(await startAgent(site, info.aet, tunnelUrl, enrollmentToken, info));
@@ -194,6 +203,9 @@ Move a study from north to south with the typed client (save as move.ts, then:
   const study = first.study["0020000D"].Value[0];
   const { id } = await client.transfers.create.mutate({ source: { site: "north" }, destination: { site: "south" }, studies: [study] });
   console.log(await client.transfers.get.query({ id }));
+
+Add deid: { profile: "basic" } to transfers.create (or tick "Pseudonymize at the source" in the console) to
+move it de-identified by north, with the demo's project key (.demo/project.key, shared by both sites).
 
 Send your own objects to north: storescu -aec ${sites.north.aet} 127.0.0.1 ${sites.north.dimsePort} FILE...
 Ctrl-C stops everything.`);

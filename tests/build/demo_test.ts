@@ -1,10 +1,12 @@
 /**
  * `deno task demo` starts a hub and two sites, seeds north, writes demo.json with working URLs and
- * token, and stops everything on SIGINT.
+ * token, moves a study de-identified (the sites share the demo's project key), and stops everything on
+ * SIGINT.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createConduitClient } from "../../hub/client/mod.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -42,6 +44,22 @@ Deno.test({
       });
       assert.equal(fed.headers.get("warning"), null, "both sites answered");
       assert.equal((await fed.json()).length, 8);
+      // What the demo prints works: a study moved de-identified by north, with the demo's project key.
+      const client = createConduitClient({ url: demo.hubUrl, token: demo.apiToken });
+      const study = (studies[0]["0020000D"] as { Value: string[] }).Value[0];
+      const { id } = await client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: [study],
+        deid: { profile: "basic" },
+      });
+      let job = await client.transfers.get.query({ id });
+      for (let i = 0; i < 600 && !["success", "warning", "failure"].includes(job.status); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = await client.transfers.get.query({ id });
+      }
+      assert.equal(job.status, "success", JSON.stringify(job.tasks));
+      assert.match(job.tasks[0].pseudonymized?.studyInstanceUid ?? "", /^2\.25\./);
     } finally {
       child.kill("SIGINT");
       const status = await child.status;

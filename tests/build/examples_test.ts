@@ -10,14 +10,20 @@ import { loadHubConfig } from "../../hub/config.ts";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const read = (p: string) => fs.readFileSync(p, "utf8");
 
-Deno.test("deploy/examples/site.yaml is a valid agent configuration with usable routes", () => {
+Deno.test("deploy/examples/site.yaml is a valid agent configuration with usable routes", async () => {
   const { config } = loadConfig({
     flags: { config: path.join(ROOT, "deploy/examples/site.yaml") },
     env: {},
     readFile: read,
   });
   assert.equal(config.site, "north");
-  assert.equal(compileRoutes(config).length, 2);
+  assert.equal(config.deid.keyFile, "/etc/conduit/project.key");
+  // The key file is the site's own: a key made here stands in for it.
+  const key = await Deno.makeTempFile({ suffix: ".key" });
+  await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+  const routes = compileRoutes({ ...config, deid: { keyFile: key } });
+  assert.equal(routes.length, 2);
+  assert.deepEqual(routes[1].deid?.profile.options, ["retain-long-modified-dates"]);
 });
 
 Deno.test("deploy/examples/hub.yaml is a valid hub configuration", () => {
