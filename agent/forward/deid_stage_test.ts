@@ -149,6 +149,13 @@ Deno.test("DeidStage: a copy redone after a crash is the same bytes; a stray cop
       canceled: 2,
       held: 0,
     });
+    // The same when the row worked on was the transfer's last one waiting.
+    const t2 = "transfer:t2";
+    queue.addInTransaction(row.sopInstanceUid, [{ route: t2, destination: stageDestination(t2) }]);
+    const [last] = queue.claim(stageDestination(t2), 1);
+    assert.equal(queue.cancelRoute(t2), 0, "nothing waiting: the row in flight is only marked");
+    assert.deepEqual(await stage.run(last), { outcome: "stale" });
+    assert.equal(queue.routeProgress(t2).canceled, 1);
     // A row canceled while it was worked on records nothing.
     queue.addInTransaction(row.sopInstanceUid, [{ route: "r", destination: stageDestination("r") }]);
     const [late] = queue.claim(stageDestination("r"), 10);

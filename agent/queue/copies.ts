@@ -51,9 +51,11 @@ export class Copies {
    */
   complete(stageRowId: number, copy: CopyFacts, destinations: string[], now = Date.now()): boolean {
     return this.db.write(() => {
+      // The cancel marks rows in flight (this one) and takes the waiting ones out (dead, 'canceled').
       const canceled = this.db.statement(
-        `SELECT 1 AS c FROM queue WHERE route = ? AND state = 'dead' AND last_error = 'canceled' LIMIT 1`,
-      ).get(copy.route);
+        `SELECT 1 AS c FROM queue WHERE route = ? AND last_error = 'canceled' AND (state = 'dead' OR id = ?)
+        LIMIT 1`,
+      ).get(copy.route, stageRowId);
       if (canceled) {
         this.db.statement(`UPDATE queue SET state = 'dead', last_error = 'canceled', updated_at = ?
           WHERE id = ? AND state = 'in_flight'`).run(now, stageRowId);
