@@ -10,6 +10,7 @@
  */
 import * as fs from "node:fs";
 import { inflateRawSync } from "node:zlib";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import {
@@ -88,6 +89,8 @@ const T = {
 
 /** Modalities whose images may carry burned-in text when Burned In Annotation is absent. */
 const BURN_PRONE = new Set(["US", "SC", "XC", "OT"]);
+/** How many bytes of a large object are copied between two turns of the event loop. */
+const YIELD_EVERY = 8 * 1024 * 1024;
 /** Elements after the pixel data larger than this are refused rather than read into memory. */
 const MAX_TRAILER = 64 * 1024 * 1024;
 
@@ -296,7 +299,14 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
     if (h.rest) {
       writeRest(fd, h.rest, ctx, enc);
     } else {
-      copyRest(fd, inPath, header.datasetOffset + (h.dataset.end - h.dataset.offset), h.fileSize, ctx, enc);
+      await copyRest(
+        fd,
+        inPath,
+        header.datasetOffset + (h.dataset.end - h.dataset.offset),
+        h.fileSize,
+        ctx,
+        enc,
+      );
     }
     if (req.sync !== false) fs.fsyncSync(fd);
     written = fs.fstatSync(fd).size;
@@ -322,17 +332,23 @@ type Ctx = Omit<Parameters<typeof makeEditor>[0], "bytes">;
 type Enc = { explicit: boolean; littleEndian: boolean };
 
 /** The pixel data element copied as bytes, then the elements after it judged like the rest. */
-function copyRest(fd: number, inPath: string, at: number, size: number, ctx: Ctx, enc: Enc) {
+async function copyRest(fd: number, inPath: string, at: number, size: number, ctx: Ctx, enc: Enc) {
   const src = fs.openSync(inPath, "r");
   try {
     const end = pixelDataEnd(src, at, size, enc);
     const block = Buffer.allocUnsafe(1 << 20);
     let pos = at;
+    let sinceYield = 0;
     while (pos < end) {
       const n = fs.readSync(src, block, 0, Math.min(block.length, end - pos), pos);
       if (n <= 0) throw new Error("file ends inside the pixel data");
       fs.writeSync(fd, block.subarray(0, n));
       pos += n;
+      // A large object must not hold the event loop (an agent's heartbeats, its DIMSE peers) for long.
+      if ((sinceYield += n) >= YIELD_EVERY) {
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
     }
     if (end < size) {
       if (size - end > MAX_TRAILER) {
