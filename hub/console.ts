@@ -1,6 +1,6 @@
 /**
  * The console at `/`: the files `deno task build:ui` puts in ui/dist, with index.html for any other
- * path (the console routes itself). Without a build, a page that says how to make one. Both under
+ * path (the console routes itself: `/explorer`, `/studies/{site}/{uid}`...); a missing file is 404. Without a build, a page that says how to make one. Both under
  * the console's Content-Security-Policy (./headers.ts).
  */
 import { Hono } from "hono";
@@ -20,13 +20,18 @@ const TYPES: Record<string, string> = {
   ".json": "application/json",
 };
 
+/** Paths that name a file, never a screen (screens' paths end in a name or a UID). */
+const STATIC = /\.(js|css|map|png|svg|ico|json|txt|woff2?)$/i;
+
 export function consoleRoutes(dist = DIST) {
   const app = new Hono();
   app.get("*", async (c) => {
     const rel = decodeURIComponent(new URL(c.req.url).pathname).replace(/^\/+/, "");
     const file = path.resolve(dist, rel || "index.html");
     if (!file.startsWith(path.resolve(dist))) return c.text("not found", 404);
-    for (const candidate of [file, path.join(dist, "index.html")]) {
+    // A missing file (a stale asset, a favicon) is a 404; any other path is a screen of the console.
+    const isFile = rel.startsWith("assets/") || STATIC.test(rel);
+    for (const candidate of isFile ? [file] : [file, path.join(dist, "index.html")]) {
       try {
         const info = await Deno.stat(candidate);
         if (!info.isFile) continue;
@@ -39,6 +44,7 @@ export function consoleRoutes(dist = DIST) {
         });
       } catch { /* next candidate */ }
     }
+    if (isFile) return c.text("not found", 404);
     return c.html(
       "<!doctype html><title>Conduit</title><p>The console is not built: run <code>deno task build:ui</code>, then reload.</p>",
       503,

@@ -5,6 +5,7 @@
  * nothing is held whole. `transfer-syntax=*` gives each object as stored; without one, or with an
  * explicit one, the site transcodes (agent/transcode: Implicit to Explicit VR by header rewriting,
  * other pairs by dcmjs-codecs); an object it cannot give in that syntax is 406 (PS3.18 8.7.3.5).
+ * `application/zip` (header or `accept` query parameter) gives the same objects as one zip (./zip_route.ts).
  */
 import type { Context } from "hono";
 import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
@@ -13,6 +14,7 @@ import { describe, federation } from "./federation.ts";
 import { HttpError, requestSignal, warning } from "./http.ts";
 import { multipartBody } from "./multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "./services.ts";
+import { wadoZip, zipRequested } from "./zip_route.ts";
 
 const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
 
@@ -106,6 +108,11 @@ export async function wadoInstances(
   query: RetrieveQuery,
   onError: (err: unknown) => void,
 ): Promise<Response> {
+  const zip = zipRequested(c);
+  if (zip) {
+    const backend = await backendFor(c, provider, query.studyInstanceUid);
+    return await wadoZip(backend, query, zip.transferSyntax, onError);
+  }
   const wanted = acceptedTransferSyntax(c.req.header("accept"));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const objects = backend.retrieve(

@@ -67,7 +67,13 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
     if (!keys[k]) continue;
     const parts = keys[k].split(/\s*(?:-(?=\d{8})|\.\.|–)\s*/).map(dicomDate);
     if (parts.some((p) => p === undefined) || parts.length > 2) {
-      return { ...row, error: `${k} ${JSON.stringify(keys[k])}: use YYYYMMDD, YYYY-MM-DD, or a range a-b` };
+      const label = k === "StudyDate" ? "Study date" : "Birth date";
+      return {
+        ...row,
+        error: `${label} (${k}) ${
+          JSON.stringify(keys[k])
+        } is not a date: use YYYYMMDD, YYYY-MM-DD, or a range a-b`,
+      };
     }
     keys[k] = parts.length === 2 ? `${parts[0]}-${parts[1]}` : parts[0]!;
   }

@@ -64,12 +64,3 @@ export async function logout(): Promise<void> {
   });
   csrf = "";
 }
-
-/** An attribute's first value from a DICOM JSON data set, by tag. */
-export function dicomValue(ds: Record<string, unknown>, tag: string): string {
-  const v = (ds[tag] as { Value?: unknown[] } | undefined)?.Value;
-  if (!v?.length) return "";
-  return v.map((
-    x,
-  ) => (typeof x === "object" && x ? (x as { Alphabetic?: string }).Alphabetic ?? "" : String(x))).join(", ");
-}

@@ -1,6 +1,11 @@
-/** The console: a login, then one screen at a time chosen in the header. */
-import { createSignal, Match, onMount, Show, Switch } from "solid-js";
+/**
+ * The console: a login, then one screen per URL (`/`, `/explorer`, `/studies/{site}/{uid}`,
+ * `/transfers[/{id}]`, `/sites[/{name}]`, `/batch`, `/admin`). A logged-out visit to any of them shows
+ * the login there and, once logged in, that screen; `?next=/viewer/...` goes back to the viewer.
+ */
+import { createMemo, createSignal, type JSX, Match, onMount, Show, Switch } from "solid-js";
 import { type Action, logout, type Me, me } from "./api.ts";
+import { Link, location, match, navigate } from "./router.tsx";
 import { Login } from "./screens/login.tsx";
 import { Dashboard } from "./screens/dashboard.tsx";
 import { Explorer } from "./screens/explorer.tsx";
@@ -8,66 +13,111 @@ import { Transfers } from "./screens/transfers.tsx";
 import { Sites } from "./screens/sites.tsx";
 import { Batch } from "./screens/batch.tsx";
 import { Admin } from "./screens/admin.tsx";
+import { StudyPage } from "./screens/study.tsx";
 
-type Screen = "dashboard" | "explorer" | "transfers" | "sites" | "batch" | "admin";
+const openTransfer = (id: string) => navigate(`/transfers/${encodeURIComponent(id)}`);
+
+/** Where a `next` parameter may send the browser after login: the hub's viewer only. */
+function nextAfterLogin(): string | undefined {
+  const next = location().search.get("next");
+  return next && /^\/viewer\/[^/]/.test(next) && !next.includes("//") ? next : undefined;
+}
 
 export function App() {
   const [user, setUser] = createSignal<Me | undefined>();
   const [ready, setReady] = createSignal(false);
-  const [screen, setScreen] = createSignal<Screen>("dashboard");
-  const [openTransfer, setOpenTransfer] = createSignal<string | undefined>();
   onMount(async () => {
     setUser(await me());
     setReady(true);
+    const next = nextAfterLogin();
+    if (user() && next) globalThis.location.assign(next);
   });
+  const loggedIn = (m: Me) => {
+    const next = nextAfterLogin();
+    if (next) return globalThis.location.assign(next);
+    setUser(m);
+  };
   const may = (a: Action) => Boolean(user()?.actions.includes(a));
-  const tab = (s: Screen, label: string) => (
-    <button
-      type="button"
-      aria-current={screen() === s ? "page" : undefined}
-      onClick={() => setScreen(s)}
-    >
-      {label}
-    </button>
+  const p = () => location().pathname;
+  const section = createMemo(() => "/" + (p().split("/")[1] ?? ""));
+  const tab = (href: string, label: string) => (
+    <Link href={href} class="tab" aria-current={section() === href ? "page" : undefined}>{label}</Link>
+  );
+  const at = (pattern: string) => match(pattern, p());
+  const notFound = (): JSX.Element => (
+    <section class="card">
+      <h2>Nothing here</h2>
+      <p class="empty">
+        The console has no page at {p()}. Go to the <Link href="/">dashboard</Link>.
+      </p>
+    </section>
   );
   return (
     <Show when={ready()}>
-      <Show when={user()} fallback={<Login onLogin={setUser} />}>
+      <Show when={user()} fallback={<Login onLogin={loggedIn} />}>
         <header>
-          <strong>Conduit</strong>
+          <Link href="/" class="brand">Conduit</Link>
           <nav aria-label="Screens">
-            {tab("dashboard", "Dashboard")}
-            {tab("explorer", "Explorer")}
-            {tab("transfers", "Transfers")}
-            {tab("sites", "Sites")}
-            {may("transfer") && tab("batch", "Batch")}
-            {may("manage") && tab("admin", "Admin")}
+            {tab("/", "Dashboard")}
+            {tab("/explorer", "Explorer")}
+            {tab("/transfers", "Transfers")}
+            {tab("/sites", "Sites")}
+            {may("transfer") && tab("/batch", "Batch")}
+            {may("manage") && tab("/admin", "Admin")}
           </nav>
           <span class="who">{user()!.user} ({user()!.role})</span>
-          <button type="button" onClick={async () => (await logout(), setUser(undefined))}>Log out</button>
+          <button
+            type="button"
+            onClick={async () => (await logout(), setUser(undefined))}
+          >
+            Log out
+          </button>
         </header>
         <main>
-          <Switch>
-            <Match when={screen() === "dashboard"}>
-              <Dashboard onOpenTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))} />
+          <Switch fallback={notFound()}>
+            <Match when={at("/")}>
+              <Dashboard />
             </Match>
-            <Match when={screen() === "explorer"}>
-              <Explorer
-                may={may}
-                onTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))}
-              />
+            <Match when={at("/explorer")}>
+              <Explorer may={may} onTransfer={openTransfer} />
             </Match>
-            <Match when={screen() === "transfers"}>
-              <Transfers open={openTransfer()} may={may} />
+            <Match when={at("/studies/:site/:uid")}>
+              {(params) => (
+                <StudyPage
+                  site={params().site}
+                  uid={params().uid}
+                  node={location().search.get("node") ?? undefined}
+                  may={may}
+                  onTransfer={openTransfer}
+                />
+              )}
             </Match>
-            <Match when={screen() === "sites"}>
+            <Match when={at("/transfers")}>
+              <Transfers may={may} />
+            </Match>
+            <Match when={at("/transfers/:id")}>
+              {(params) => <Transfers open={params().id} may={may} />}
+            </Match>
+            <Match when={at("/sites")}>
               <Sites may={may} />
             </Match>
-            <Match when={screen() === "batch"}>
-              <Batch onTransfer={(id) => (setOpenTransfer(id), setScreen("transfers"))} />
+            <Match when={at("/sites/:name")}>
+              {(params) => <Sites current={params().name} may={may} />}
             </Match>
-            <Match when={screen() === "admin"}>
+            <Match when={at("/batch") && may("transfer")}>
+              <Batch onTransfer={openTransfer} />
+            </Match>
+            <Match when={at("/admin") && may("manage")}>
               <Admin user={user()!.user} />
+            </Match>
+            <Match when={at("/batch") || at("/admin")}>
+              <section class="card">
+                <h2>Not for your role</h2>
+                <p class="empty">
+                  {user()!.user} is {user()!.role === "admin" ? "an" : "a"} {user()!.role}; this screen needs
+                  {at("/batch") ? " the operator" : " the admin"} role.
+                </p>
+              </section>
             </Match>
           </Switch>
         </main>

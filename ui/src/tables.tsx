@@ -1,6 +1,9 @@
 /** Tables more than one screen shows: sites and transfers. */
 import { For, type JSX } from "solid-js";
 import type { api } from "./api.ts";
+import { instant } from "./format.ts";
+import { Link, path } from "./router.tsx";
+import { Scroll, State } from "./widgets.tsx";
 
 type Site = Awaited<ReturnType<typeof api.sites.list.query>>[number];
 type Job = Awaited<ReturnType<typeof api.transfers.list.query>>[number];
@@ -31,74 +34,91 @@ export function Sparkline(props: { values: number[] }) {
   );
 }
 
-/** Sites with their state; `actions` adds a last column. */
+/** Sites with their state, each name a link to its page; `actions` adds a last column. */
 export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Site) => JSX.Element }) {
   return (
-    <table>
-      <thead>
-        <tr>
-          <th>Site</th>
-          <th>State</th>
-          <th>Last seen</th>
-          <th>Agent</th>
-          <th>Queue</th>
-          <th>Round trip</th>
-          <th>Traffic (2 min)</th>
-          {props.actions && <th></th>}
-        </tr>
-      </thead>
-      <tbody>
-        <For each={props.sites}>
-          {(s) => (
-            <tr data-site={s.site}>
-              <td>{s.site}</td>
-              <td class={`state-${s.state}`}>{s.state}</td>
-              <td>{s.lastSeenAt ? new Date(s.lastSeenAt).toLocaleString() : "never"}</td>
-              <td>{s.agentVersion ?? "–"}</td>
-              <td>{s.queueDepth ?? "–"}</td>
-              <td>{s.rttMs === null ? "–" : `${s.rttMs} ms`}</td>
-              <td>
-                <Sparkline values={s.throughput} />
-              </td>
-              {props.actions && <td>{props.actions(s)}</td>}
-            </tr>
-          )}
-        </For>
-      </tbody>
-    </table>
+    <Scroll>
+      <table aria-label="Sites">
+        <thead>
+          <tr>
+            <th>Site</th>
+            <th>State</th>
+            <th>Last seen</th>
+            <th>Agent</th>
+            <th>Queue</th>
+            <th>Round trip</th>
+            <th>Traffic (2 min)</th>
+            {props.actions && <th></th>}
+          </tr>
+        </thead>
+        <tbody>
+          <For each={props.sites}>
+            {(s) => (
+              <tr data-site={s.site}>
+                <td>
+                  <Link href={path("sites", s.site)}>{s.site}</Link>
+                </td>
+                <td>
+                  <State value={s.state} kind="site" />
+                </td>
+                <td>{s.lastSeenAt ? instant(s.lastSeenAt) : "never"}</td>
+                <td>{s.agentVersion ?? "–"}</td>
+                <td>{s.queueDepth ?? "–"}</td>
+                <td>{s.rttMs === null ? "–" : `${s.rttMs} ms`}</td>
+                <td>
+                  <Sparkline values={s.throughput} />
+                </td>
+                {props.actions && <td>{props.actions(s)}</td>}
+              </tr>
+            )}
+          </For>
+        </tbody>
+      </table>
+    </Scroll>
   );
 }
 
-/** Transfer jobs, each with an Open button. */
-export function TransfersTable(props: { jobs: Job[] | undefined; onOpen: (id: string) => void }) {
+/** Transfer jobs, each a link to its page. */
+export function TransfersTable(props: { jobs: Job[] | undefined }) {
   return (
-    <table>
-      <thead>
-        <tr>
-          <th>Created</th>
-          <th>From</th>
-          <th>To</th>
-          <th>Status</th>
-          <th>Objects</th>
-          <th></th>
-        </tr>
-      </thead>
-      <tbody>
-        <For each={props.jobs}>
-          {(j) => (
-            <tr>
-              <td>{new Date(j.createdAt).toLocaleString()}</td>
-              <td>{endpoint(j.source)}</td>
-              <td>{endpoint(j.destination)}</td>
-              <td class={`state-${j.status}`}>{j.status}</td>
-              <td>{j.totals.done} / {j.totals.objects}</td>
-              <td>
-                <button type="button" onClick={() => props.onOpen(j.id)}>Open</button>
-              </td>
-            </tr>
-          )}
-        </For>
-      </tbody>
-    </table>
+    <Scroll>
+      <table aria-label="Transfers">
+        <thead>
+          <tr>
+            <th>Created</th>
+            <th>From</th>
+            <th>To</th>
+            <th>Status</th>
+            <th>Studies</th>
+            <th>Objects</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          <For each={props.jobs}>
+            {(j) => (
+              <tr data-transfer={j.id}>
+                <td>{instant(j.createdAt)}</td>
+                <td>{endpoint(j.source)}</td>
+                <td>{endpoint(j.destination)}</td>
+                <td>
+                  <State value={j.status} />
+                </td>
+                <td>{j.totals.studies}</td>
+                <td>{j.totals.done} of {j.totals.objects}</td>
+                <td>
+                  <Link
+                    href={path("transfers", j.id)}
+                    aria-label={`Open the transfer of ${instant(j.createdAt)}`}
+                  >
+                    Open
+                  </Link>
+                </td>
+              </tr>
+            )}
+          </For>
+        </tbody>
+      </table>
+    </Scroll>
   );
 }

@@ -1,6 +1,8 @@
 /** Admin: users, API tokens, and the audit log. */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
+import { instant } from "../format.ts";
+import { CopyButton, Dialog, Scroll } from "../widgets.tsx";
 
 export function Admin(props: { user: string }) {
   const [users, { refetch: refetchUsers }] = createResource(() => api.users.list.query());
@@ -8,6 +10,7 @@ export function Admin(props: { user: string }) {
   const [audit, { refetch: refetchAudit }] = createResource(() => api.audit.list.query({ limit: 100 }));
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
+  const [created, setCreated] = createSignal<{ id: string; name: string; token: string }>();
   let userName!: HTMLInputElement, userRole!: HTMLSelectElement, userPassword!: HTMLInputElement;
   let tokenName!: HTMLInputElement, tokenRole!: HTMLSelectElement;
 
@@ -34,49 +37,63 @@ export function Admin(props: { user: string }) {
 
   return (
     <>
+      <Show when={created()}>
+        {(t) => (
+          <Dialog title={`API token ${t().name}`} onClose={() => setCreated(undefined)}>
+            <p>
+              Shown once: copy it now. Scripts send it as <code>Authorization: Bearer …</code>.
+            </p>
+            <p class="secret">
+              <code>{t().token}</code> <CopyButton text={t().token} label="Copy the token" />
+            </p>
+          </Dialog>
+        )}
+      </Show>
       <p role="status">{message()}</p>
       <p class="error" role="alert">{error()}</p>
       <section class="card">
         <h2>Users</h2>
-        <table aria-label="Users">
-          <thead>
-            <tr>
-              <th>User</th>
-              <th>Role</th>
-              <th>Since</th>
-              <th>State</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            <For each={users()}>
-              {(u) => (
-                <tr data-user={u.name}>
-                  <td>{u.name}</td>
-                  <td>{u.role}</td>
-                  <td>{new Date(u.createdAt).toLocaleDateString()}</td>
-                  <td class={u.disabled ? "state-revoked" : "state-online"}>
-                    {u.disabled ? "disabled" : "active"}
-                  </td>
-                  <td>
-                    <Show when={u.name !== props.user}>
-                      <button
-                        type="button"
-                        onClick={() =>
-                          run(undefined, async () => {
-                            await api.users.setDisabled.mutate({ name: u.name, disabled: !u.disabled });
-                            return `user ${u.name} ${u.disabled ? "enabled" : "disabled"}`;
-                          })}
-                      >
-                        {u.disabled ? "Enable" : "Disable"}
-                      </button>
-                    </Show>
-                  </td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
+        <Scroll>
+          <table aria-label="Users">
+            <thead>
+              <tr>
+                <th>User</th>
+                <th>Role</th>
+                <th>Since</th>
+                <th>State</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={users()}>
+                {(u) => (
+                  <tr data-user={u.name}>
+                    <td>{u.name}</td>
+                    <td>{u.role}</td>
+                    <td>{instant(u.createdAt)}</td>
+                    <td class={u.disabled ? "state-revoked" : "state-online"}>
+                      {u.disabled ? "disabled" : "active"}
+                    </td>
+                    <td>
+                      <Show when={u.name !== props.user}>
+                        <button
+                          type="button"
+                          onClick={() =>
+                            run(undefined, async () => {
+                              await api.users.setDisabled.mutate({ name: u.name, disabled: !u.disabled });
+                              return `user ${u.name} ${u.disabled ? "enabled" : "disabled"}`;
+                            })}
+                        >
+                          {u.disabled ? "Enable" : "Disable"}
+                        </button>
+                      </Show>
+                    </td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </Scroll>
         <form
           class="row"
           onSubmit={(e) =>
@@ -86,7 +103,10 @@ export function Admin(props: { user: string }) {
                 role: userRole.value as "viewer",
                 password: userPassword.value,
               });
-              return `user ${userName.value} added`;
+              const added = userName.value;
+              userName.value = "";
+              userPassword.value = "";
+              return `user ${added} added`;
             })}
         >
           <label>
@@ -109,51 +129,53 @@ export function Admin(props: { user: string }) {
       </section>
       <section class="card">
         <h2>API tokens</h2>
-        <table aria-label="Tokens">
-          <thead>
-            <tr>
-              <th>Id</th>
-              <th>Name</th>
-              <th>Role</th>
-              <th>Sites</th>
-              <th>State</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            <For each={tokens()}>
-              {(t) => (
-                <tr data-token={t.id}>
-                  <td>{t.id}</td>
-                  <td>{t.name}</td>
-                  <td>{t.role}</td>
-                  <td>{t.sites?.join(", ") ?? "all"}</td>
-                  <td class={t.revoked ? "state-revoked" : "state-online"}>
-                    {t.revoked ? "revoked" : "active"}
-                  </td>
-                  <td>
-                    <Show when={!t.revoked}>
-                      <button
-                        type="button"
-                        onClick={() => {
-                          if (
-                            !confirm(`Revoke token ${t.name}? Scripts using it stop working at once.`)
-                          ) return;
-                          void run(undefined, async () => {
-                            await api.tokens.revoke.mutate({ id: t.id });
-                            return `token ${t.id} revoked`;
-                          });
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    </Show>
-                  </td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
+        <Scroll>
+          <table aria-label="Tokens">
+            <thead>
+              <tr>
+                <th>Id</th>
+                <th>Name</th>
+                <th>Role</th>
+                <th>Sites</th>
+                <th>State</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={tokens()}>
+                {(t) => (
+                  <tr data-token={t.id}>
+                    <td>{t.id}</td>
+                    <td>{t.name}</td>
+                    <td>{t.role}</td>
+                    <td>{t.sites?.join(", ") ?? "all"}</td>
+                    <td class={t.revoked ? "state-revoked" : "state-online"}>
+                      {t.revoked ? "revoked" : "active"}
+                    </td>
+                    <td>
+                      <Show when={!t.revoked}>
+                        <button
+                          type="button"
+                          onClick={() => {
+                            if (
+                              !confirm(`Revoke token ${t.name}? Scripts using it stop working at once.`)
+                            ) return;
+                            void run(undefined, async () => {
+                              await api.tokens.revoke.mutate({ id: t.id });
+                              return `token ${t.id} revoked`;
+                            });
+                          }}
+                        >
+                          Revoke
+                        </button>
+                      </Show>
+                    </td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </Scroll>
         <form
           class="row"
           onSubmit={(e) =>
@@ -162,7 +184,9 @@ export function Admin(props: { user: string }) {
                 name: tokenName.value,
                 role: tokenRole.value as "viewer",
               });
-              return `token ${r.id}, shown once: ${r.token}`;
+              setCreated({ id: r.id, name: tokenName.value, token: r.token });
+              tokenName.value = "";
+              return `token ${r.id} created`;
             })}
         >
           <label>
@@ -176,28 +200,30 @@ export function Admin(props: { user: string }) {
       </section>
       <section class="card">
         <h2>Audit</h2>
-        <table aria-label="Audit">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Who</th>
-              <th>What</th>
-              <th>On</th>
-            </tr>
-          </thead>
-          <tbody>
-            <For each={audit()}>
-              {(a) => (
-                <tr>
-                  <td>{new Date(a.at).toLocaleString()}</td>
-                  <td>{a.actor}</td>
-                  <td>{a.action}</td>
-                  <td>{a.target ?? ""}</td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
+        <Scroll>
+          <table aria-label="Audit">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Who</th>
+                <th>What</th>
+                <th>On</th>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={audit()}>
+                {(a) => (
+                  <tr>
+                    <td>{instant(a.at)}</td>
+                    <td>{a.actor}</td>
+                    <td>{a.action}</td>
+                    <td>{a.target ?? ""}</td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </Scroll>
       </section>
     </>
   );

@@ -110,12 +110,16 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
             <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
           </select>
         </label>
-        <label>
-          Destination (transfer)
-          <select ref={destination}>
-            <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
-          </select>
-        </label>
+        <Show when={kindValue() === "transfer"}>
+          <label>
+            Destination
+            <select ref={destination}>
+              <For each={(sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked")}>
+                {(s) => <option value={s.site}>{s.site}</option>}
+              </For>
+            </select>
+          </label>
+        </Show>
         <button class="primary" type="submit" disabled={!preview() || preview()!.rows === preview()!.badRows}>
           Start
         </button>
@@ -135,8 +139,9 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           <div aria-label="Batch result">
             <p>
               {s().filename}:{" "}
-              <span class={`state-${s().status === "done" ? "success" : "pending"}`}>{s().status}</span>,{" "}
-              {count(s().rows, "row")}, {count(s().matches, "study", "studies")} found,{" "}
+              <span class={`state-${s().status === "done" ? "success" : "pending"}`}>
+                {s().status === "done" ? "done" : "running"}
+              </span>, {count(s().rows, "row")}, {count(s().matches, "study", "studies")} found,{" "}
               {count(s().errors.length, "row")} with an error
             </p>
             <Show when={s().errors.length}>

@@ -2,8 +2,9 @@
 import { createResource, onCleanup, Show } from "solid-js";
 import { api } from "../api.ts";
 import { SitesTable, TransfersTable } from "../tables.tsx";
+import { Link } from "../router.tsx";
 
-export function Dashboard(props: { onOpenTransfer: (id: string) => void }) {
+export function Dashboard() {
   const [sites, { refetch: refetchSites }] = createResource(() => api.sites.list.query());
   const [jobs, { refetch: refetchJobs }] = createResource(() => api.transfers.list.query({ limit: 10 }));
   const timer = setInterval(() => (refetchSites(), refetchJobs()), 5000);
@@ -16,7 +17,10 @@ export function Dashboard(props: { onOpenTransfer: (id: string) => void }) {
           <Show
             when={sites()?.length}
             fallback={
-              <p class="empty">No site yet: add one in Sites, or with `deno task hub admin site add NAME`.</p>
+              <p class="empty">
+                No site yet: add one in <Link href="/sites">Sites</Link>, or with{" "}
+                <code>deno task hub admin site add NAME</code>.
+              </p>
             }
           >
             <SitesTable sites={sites()} />
@@ -27,9 +31,13 @@ export function Dashboard(props: { onOpenTransfer: (id: string) => void }) {
         <h2>Recent transfers</h2>
         <Show
           when={jobs()?.length}
-          fallback={<p class="empty">No transfer yet: pick studies in the Explorer.</p>}
+          fallback={
+            <p class="empty">
+              No transfer yet: pick studies in the <Link href="/explorer">Explorer</Link>.
+            </p>
+          }
         >
-          <TransfersTable jobs={jobs()} onOpen={props.onOpenTransfer} />
+          <TransfersTable jobs={jobs()} />
         </Show>
       </section>
     </>

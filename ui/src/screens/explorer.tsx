@@ -1,66 +1,80 @@
 /**
- * Find studies on one site or all: by patient, accession, date range, modality; sort and page the
- * results; select studies and move them to another site.
+ * Find studies on one site or all: by patient, accession, date range, modality. The search lives in
+ * the URL (`/explorer?site=north&patient=PAT1`), so Back, reload and a shared link repeat it. Results
+ * sort and page; each study opens its page, its series (under it) or the viewer; selected studies move
+ * to another site.
  */
-import { createMemo, createResource, createSignal, For, Show } from "solid-js";
-import { api, dicomValue, type May } from "../api.ts";
+import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
+import { api, type May } from "../api.ts";
+import { dicomDate, personName, studyTitle } from "../format.ts";
+import { Link, location, navigate } from "../router.tsx";
+import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
+import { Scroll } from "../widgets.tsx";
 import { TransferDialog } from "./transfer_dialog.tsx";
 
-interface Hit {
-  site: string;
-  uid: string;
-  patientId: string;
-  patientName: string;
-  date: string;
-  modalities: string;
-  description: string;
-  instances: string;
-}
-
 const PAGE = 25;
+/** The search fields, as they appear in the query string. */
+const FIELDS = ["site", "patient", "accession", "from", "to", "modality"] as const;
+type Field = (typeof FIELDS)[number];
+type SortKey = "site" | "patient" | "patientId" | "date" | "modalities" | "description" | "instances";
+
+const sortValue = (s: Study, k: SortKey): string =>
+  k === "patient" ? personName(s.patientName) : k === "instances" ? s.instances.padStart(9, "0") : s[k];
 
 export function Explorer(props: { may: May; onTransfer: (id: string) => void }) {
   const [sites] = createResource(() => api.sites.list.query());
-  const [hits, setHits] = createSignal<Hit[]>([]);
+  const [hits, setHits] = createSignal<Study[]>([]);
   const [error, setError] = createSignal("");
   /** Sites a search over all sites did not include, with why. */
   const [leftOut, setLeftOut] = createSignal("");
   const [busy, setBusy] = createSignal(false);
   const [searched, setSearched] = createSignal(false);
-  const [sortKey, setSortKey] = createSignal<keyof Hit>("date");
-  const [page, setPage] = createSignal(0);
   const [selected, setSelected] = createSignal<Set<string>>(new Set());
-  let site!: HTMLSelectElement, patient!: HTMLInputElement, accession!: HTMLInputElement;
-  let from!: HTMLInputElement, to!: HTMLInputElement, modality!: HTMLInputElement;
+  const q = () => location().search;
+  const field = (f: Field) => q().get(f) ?? "";
+  const sortKey = () => (q().get("sort") ?? "date") as SortKey;
+  const page = () => Math.max(0, Number(q().get("page") ?? 1) - 1 || 0);
+  /** The same search with some parameters changed (a new entry in the history). */
+  const withParams = (changes: Record<string, string | undefined>, replace = false) => {
+    const next = new URLSearchParams(q());
+    for (const [k, v] of Object.entries(changes)) {
+      if (v) next.set(k, v);
+      else next.delete(k);
+    }
+    navigate(`/explorer?${next}`, { replace });
+  };
 
-  const search = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
+    const form = new FormData(e.currentTarget as HTMLFormElement);
+    const next = new URLSearchParams();
+    for (const f of FIELDS) {
+      const v = String(form.get(f) ?? "").trim();
+      if (v) next.set(f, v);
+    }
+    if (!next.has("site")) next.set("site", "all");
+    if (q().get("sort")) next.set("sort", q().get("sort")!);
+    const url = `/explorer?${next}`;
+    if (url === globalThis.location.pathname + globalThis.location.search) void search();
+    else navigate(url);
+  };
+
+  const search = async () => {
     setBusy(true);
     setError("");
     const filters: Record<string, string> = {};
-    if (patient.value) filters[/^\d/.test(patient.value) ? "PatientID" : "PatientName"] = patient.value;
-    if (accession.value) filters.AccessionNumber = accession.value;
-    if (modality.value) filters.ModalitiesInStudy = modality.value.toUpperCase();
+    const patient = field("patient");
+    if (patient) filters[/^\d/.test(patient) ? "PatientID" : "PatientName"] = patient;
+    if (field("accession")) filters.AccessionNumber = field("accession");
+    if (field("modality")) filters.ModalitiesInStudy = field("modality").toUpperCase();
     const d = (v: string) => v.replaceAll("-", "");
-    if (from.value || to.value) filters.StudyDate = `${d(from.value)}-${d(to.value)}`;
+    if (field("from") || field("to")) filters.StudyDate = `${d(field("from"))}-${d(field("to"))}`;
+    const site = field("site") === "all" ? "" : field("site");
     try {
-      const { studies, leftOut } = await api.query.studies.query({
-        ...(site.value ? { site: site.value } : {}),
-        filters,
-      });
+      const { studies, leftOut } = await api.query.studies.query({ ...(site ? { site } : {}), filters });
       setLeftOut(leftOut.map((l) => `${l.site} (${l.reason})`).join(", "));
-      setHits(studies.map((f) => ({
-        site: f.site,
-        uid: dicomValue(f.study, "0020000D"),
-        patientId: dicomValue(f.study, "00100020"),
-        patientName: dicomValue(f.study, "00100010"),
-        date: dicomValue(f.study, "00080020"),
-        modalities: dicomValue(f.study, "00080061"),
-        description: dicomValue(f.study, "00081030"),
-        instances: dicomValue(f.study, "00201208"),
-      })));
+      setHits(studies.map((f) => studyOf(f.site, f.study)));
       setSelected(new Set<string>());
-      setPage(0);
       setSearched(true);
     } catch (err) {
       setError((err as Error).message);
@@ -68,24 +82,31 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
       setBusy(false);
     }
   };
+  // A URL with search fields runs its search (on arrival, reload, Back, or a new search).
+  createEffect(on(() => FIELDS.map(field).join("\n"), (key) => {
+    if (key.replaceAll("\n", "")) void search();
+    else (setHits([]), setSearched(false));
+  }));
 
   const sorted = createMemo(() =>
-    [...hits()].sort((a, b) => String(a[sortKey()]).localeCompare(String(b[sortKey()])))
+    [...hits()].sort((a, b) => sortValue(a, sortKey()).localeCompare(sortValue(b, sortKey())))
   );
+  const pages = () => Math.max(1, Math.ceil(hits().length / PAGE));
   const shown = createMemo(() => sorted().slice(page() * PAGE, (page() + 1) * PAGE));
-  const key = (h: Hit) => `${h.site}|${h.uid}`;
-  const toggle = (h: Hit) => {
+  const key = (h: Study) => `${h.site}|${h.uid}`;
+  const toggle = (h: Study) => {
     const s = new Set(selected());
     if (s.has(key(h))) s.delete(key(h));
     else s.add(key(h));
     setSelected(s);
   };
+  const allSelected = () => hits().length > 0 && hits().every((h) => selected().has(key(h)));
   const chosen = () => hits().filter((h) => selected().has(key(h)));
   const sources = () => [...new Set(chosen().map((h) => h.site))];
 
   const [open, setOpen] = createSignal<string | undefined>();
   const [series, setSeries] = createSignal<Record<string, unknown>[]>([]);
-  const showSeries = async (h: Hit) => {
+  const showSeries = async (h: Study) => {
     if (open() === key(h)) return setOpen(undefined);
     setOpen(key(h));
     setSeries([]);
@@ -96,36 +117,44 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     }
   };
 
-  const header = (k: keyof Hit, label: string) => (
+  const header = (k: SortKey, label: string) => (
     <th>
-      <button type="button" onClick={() => setSortKey(k)} aria-pressed={sortKey() === k}>{label}</button>
+      <button
+        type="button"
+        onClick={() => withParams({ sort: k, page: undefined }, true)}
+        aria-pressed={sortKey() === k}
+      >
+        {label}
+      </button>
     </th>
   );
 
   return (
     <>
-      <form class="row" onSubmit={search} aria-label="Find studies">
+      <form class="row" onSubmit={submit} aria-label="Find studies">
         <label>
           Site
-          <select name="site" ref={site}>
+          <select name="site" value={field("site") === "all" ? "" : field("site")}>
             <option value="">All sites</option>
-            <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
+            <For each={sites()}>
+              {(s) => <option value={s.site} selected={s.site === field("site")}>{s.site}</option>}
+            </For>
           </select>
         </label>
         <label>
-          Patient ID or name<input name="patient" ref={patient} />
+          Patient ID or name<input name="patient" value={field("patient")} />
         </label>
         <label>
-          Accession<input name="accession" ref={accession} />
+          Accession<input name="accession" value={field("accession")} />
         </label>
         <label>
-          From<input name="from" type="date" ref={from} />
+          From<input name="from" type="date" value={field("from")} />
         </label>
         <label>
-          To<input name="to" type="date" ref={to} />
+          To<input name="to" type="date" value={field("to")} />
         </label>
         <label>
-          Modality<input name="modality" size="4" ref={modality} />
+          Modality<input name="modality" size="4" value={field("modality")} />
         </label>
         <button class="primary" type="submit" disabled={busy()}>Search</button>
       </form>
@@ -141,84 +170,101 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
           </Show>
         }
       >
-        <table aria-label="Studies">
-          <thead>
-            <tr>
-              <th>
-                <span class="sr-only">Select</span>
-              </th>
-              {header("site", "Site")}
-              {header("patientName", "Patient")}
-              {header("patientId", "ID")}
-              {header("date", "Date")}
-              {header("modalities", "Modalities")}
-              {header("description", "Description")}
-              {header("instances", "Objects")}
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            <For each={shown()}>
-              {(h) => (
-                <tr data-study={h.uid}>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select ${h.patientName} ${h.date}`}
-                      checked={selected().has(key(h))}
-                      onChange={() => toggle(h)}
-                    />
-                  </td>
-                  <td>{h.site}</td>
-                  <td>{h.patientName}</td>
-                  <td>{h.patientId}</td>
-                  <td>{h.date}</td>
-                  <td>{h.modalities}</td>
-                  <td>{h.description}</td>
-                  <td>{h.instances}</td>
-                  <td>
-                    <button type="button" aria-expanded={open() === key(h)} onClick={() => showSeries(h)}>
-                      Series
-                    </button>
-                  </td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
-        <Show when={open()}>
-          <table aria-label="Series">
+        <Scroll>
+          <table aria-label="Studies">
             <thead>
               <tr>
-                <th>Series</th>
-                <th>Modality</th>
-                <th>Description</th>
-                <th>Objects</th>
+                <th>
+                  <input
+                    type="checkbox"
+                    aria-label={`Select all ${hits().length} studies`}
+                    checked={allSelected()}
+                    ref={(el) =>
+                      createEffect(() => (el.indeterminate = !allSelected() && selected().size > 0))}
+                    onChange={(e) => setSelected(new Set(e.currentTarget.checked ? hits().map(key) : []))}
+                  />
+                </th>
+                {header("patient", "Patient")}
+                {header("patientId", "ID")}
+                {header("date", "Date")}
+                {header("modalities", "Modalities")}
+                {header("description", "Description")}
+                {header("instances", "Objects")}
+                {header("site", "Site")}
+                <th>
+                  <span class="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
-              <For each={series()}>
-                {(s) => (
-                  <tr>
-                    <td>{dicomValue(s, "00200011")}</td>
-                    <td>{dicomValue(s, "00080060")}</td>
-                    <td>{dicomValue(s, "0008103E")}</td>
-                    <td>{dicomValue(s, "00201209")}</td>
-                  </tr>
+              <For each={shown()}>
+                {(h) => (
+                  <>
+                    <tr data-study={h.uid} data-site={h.site}>
+                      <td>
+                        <input
+                          type="checkbox"
+                          aria-label={`Select ${studyTitle(h)}`}
+                          checked={selected().has(key(h))}
+                          onChange={() => toggle(h)}
+                        />
+                      </td>
+                      <td>
+                        <Link href={studyPage(h.site, h.uid)} aria-label={`Open ${studyTitle(h)}`}>
+                          {personName(h.patientName) || "Unnamed patient"}
+                        </Link>
+                      </td>
+                      <td>{h.patientId}</td>
+                      <td>{dicomDate(h.date)}</td>
+                      <td>{h.modalities}</td>
+                      <td>{h.description}</td>
+                      <td>{h.instances}</td>
+                      <td>{h.site}</td>
+                      <td class="actions">
+                        <button
+                          type="button"
+                          class="small"
+                          aria-expanded={open() === key(h)}
+                          onClick={() => showSeries(h)}
+                        >
+                          Series
+                        </button>
+                        <a
+                          class="button small"
+                          href={viewerUrl(h.site, h.uid)}
+                          target="_blank"
+                          rel="noopener"
+                          aria-label={`Open ${studyTitle(h)} in the viewer`}
+                        >
+                          View
+                        </a>
+                      </td>
+                    </tr>
+                    <Show when={open() === key(h)}>
+                      <tr class="under">
+                        <td></td>
+                        <td colSpan={8}>
+                          <SeriesTable series={series()} />
+                        </td>
+                      </tr>
+                    </Show>
+                  </>
                 )}
               </For>
             </tbody>
           </table>
-        </Show>
+        </Scroll>
         <div class="row">
-          <button type="button" disabled={page() === 0} onClick={() => setPage(page() - 1)}>Previous</button>
+          <button type="button" disabled={page() === 0} onClick={() => withParams({ page: String(page()) })}>
+            Previous
+          </button>
           <span>
-            Page {page() + 1} of {Math.max(1, Math.ceil(hits().length / PAGE))} ({hits().length} studies)
+            Page {page() + 1} of {pages()} ({hits().length} studies)
           </span>
           <button
             type="button"
-            disabled={(page() + 1) * PAGE >= hits().length}
-            onClick={() => setPage(page() + 1)}
+            disabled={page() + 1 >= pages()}
+            onClick={() => withParams({ page: String(page() + 2) })}
           >
             Next
           </button>
@@ -227,11 +273,48 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
           <TransferDialog
             studies={chosen().map((h) => h.uid)}
             sources={sources()}
-            sites={(sites() ?? []).map((s) => s.site)}
+            sites={(sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked").map((s) =>
+              s.site
+            )}
             onTransfer={props.onTransfer}
           />
         </Show>
       </Show>
     </>
+  );
+}
+
+/** A study's series: number, modality, description, objects. */
+export function SeriesTable(props: { series: Record<string, unknown>[] }) {
+  return (
+    <table aria-label="Series">
+      <thead>
+        <tr>
+          <th>Series</th>
+          <th>Modality</th>
+          <th>Description</th>
+          <th>Objects</th>
+        </tr>
+      </thead>
+      <tbody>
+        <For
+          each={props.series}
+          fallback={
+            <tr>
+              <td colSpan={4} class="empty">Loading…</td>
+            </tr>
+          }
+        >
+          {(s) => (
+            <tr data-series={text(s, "0020000E")}>
+              <td>{text(s, "00200011")}</td>
+              <td>{text(s, "00080060")}</td>
+              <td>{text(s, "0008103E")}</td>
+              <td>{text(s, "00201209")}</td>
+            </tr>
+          )}
+        </For>
+      </tbody>
+    </table>
   );
 }

@@ -1,11 +1,19 @@
-/** Sites: state, nodes with echo, the dead letter with replay, and (admins) adding and revoking sites. */
+/**
+ * Sites (`/sites`): state, and (admins) adding and revoking sites; a site's page (`/sites/{name}`):
+ * its nodes with echo, and its dead letter with replay.
+ */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api, type May } from "../api.ts";
+import { instant } from "../format.ts";
+import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
+import { CopyButton, Dialog, Scroll, State, Uid } from "../widgets.tsx";
 
-export function Sites(props: { may: May }) {
+export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
-  const [current, setCurrent] = createSignal<string | undefined>();
+  const current = () => props.current;
+  const site = () => sites()?.find((s) => s.site === current());
+  const [enrolled, setEnrolled] = createSignal<{ site: string; token: string; expiresAt: string }>();
   const [nodes] = createResource(
     current,
     (site) => api.site.nodes.query({ site }).catch((e) => (setError(e.message), [])),
@@ -37,12 +45,11 @@ export function Sites(props: { may: May }) {
           sites={sites()}
           actions={(s) => (
             <>
-              <button type="button" onClick={() => setCurrent(s.site)} disabled={s.state !== "online"}>
-                Details
-              </button>{" "}
+              <Link class="button small" href={path("sites", s.site)}>Details</Link>{" "}
               <Show when={props.may("manage") && s.state !== "revoked"}>
                 <button
                   type="button"
+                  class="small"
                   onClick={() =>
                     confirm(
                       `Revoke ${s.site}? Its agent is disconnected and refused until enrolled again.`,
@@ -62,7 +69,9 @@ export function Sites(props: { may: May }) {
               e.preventDefault();
               run(async () => {
                 const r = await api.site.add.mutate({ site: newSite.value });
-                return `Enrollment token for ${r.site} (shown once, valid until ${r.expiresAt}): ${r.enrollmentToken}`;
+                setEnrolled({ site: r.site, token: r.enrollmentToken, expiresAt: r.expiresAt });
+                newSite.value = "";
+                return `${r.site} added: it waits for its agent to enroll`;
               });
             }}
           >
@@ -75,52 +84,81 @@ export function Sites(props: { may: May }) {
         <p role="status">{message()}</p>
         <p class="error" role="alert">{error()}</p>
       </section>
+      <Show when={enrolled()}>
+        {(e) => (
+          <Dialog title={`Enrollment token for ${e().site}`} onClose={() => setEnrolled(undefined)}>
+            <p>
+              Shown once, valid until {instant(e().expiresAt)}. On the site, start the agent with it:
+            </p>
+            <p class="secret">
+              <code>{e().token}</code> <CopyButton text={e().token} label="Copy the token" />
+            </p>
+            <p class="hint">
+              <code>deno task agent --site {e().site} --hub wss://HUB/tunnel --enroll {e().token}</code>
+            </p>
+          </Dialog>
+        )}
+      </Show>
       <Show when={current()}>
         <section class="card" aria-label={`Site ${current()}`}>
+          <p class="crumbs">
+            <Link href="/sites">Sites</Link> › {current()}
+          </p>
+          <Show when={site()} fallback={<p class="empty">No site named {current()}.</p>}>
+            {(s) => (
+              <p>
+                <strong>{s().site}</strong>: <State value={s().state} kind="site" />
+                {s().lastSeenAt ? `, last seen ${instant(s().lastSeenAt)}` : ""}
+                {s().agentVersion ? `, agent ${s().agentVersion}` : ""}
+              </p>
+            )}
+          </Show>
           <h2>{current()}: nodes</h2>
           <Show
             when={nodes()?.length}
             fallback={<p class="empty">No node configured at this site (nodes: in its agent config).</p>}
           >
-            <table>
-              <thead>
-                <tr>
-                  <th>Node</th>
-                  <th>AE title</th>
-                  <th>Address</th>
-                  <th>Retrieve</th>
-                  <th></th>
-                </tr>
-              </thead>
-              <tbody>
-                <For each={nodes()}>
-                  {(n) => (
-                    <tr>
-                      <td>{n.name}</td>
-                      <td>{n.aet}</td>
-                      <td>{n.host}:{n.port}</td>
-                      <td>{n.retrieve}</td>
-                      <td>
-                        <Show when={props.may("transfer")}>
-                          <button
-                            type="button"
-                            onClick={() =>
-                              run(async () => {
-                                const r = await api.sites.echo.mutate({ site: current()!, node: n.name });
-                                return r.ok
-                                  ? `${n.name} answered C-ECHO (${(r as { ms?: number }).ms} ms)`
-                                  : `${n.name}: ${(r as { error?: string }).error}`;
-                              })}
-                          >
-                            Echo
-                          </button>
-                        </Show>
-                      </td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
+            <Scroll>
+              <table aria-label="Nodes">
+                <thead>
+                  <tr>
+                    <th>Node</th>
+                    <th>AE title</th>
+                    <th>Address</th>
+                    <th>Retrieve</th>
+                    <th></th>
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={nodes()}>
+                    {(n) => (
+                      <tr>
+                        <td>{n.name}</td>
+                        <td>{n.aet}</td>
+                        <td>{n.host}:{n.port}</td>
+                        <td>{n.retrieve === "move" ? "C-MOVE" : "C-GET"}</td>
+                        <td>
+                          <Show when={props.may("transfer")}>
+                            <button
+                              type="button"
+                              onClick={() =>
+                                run(async () => {
+                                  const r = await api.sites.echo.mutate({ site: current()!, node: n.name });
+                                  return r.ok
+                                    ? `${n.name} answered C-ECHO (${(r as { ms?: number }).ms} ms)`
+                                    : `${n.name}: ${(r as { error?: string }).error}`;
+                                })}
+                            >
+                              Echo
+                            </button>
+                          </Show>
+                        </td>
+                      </tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+            </Scroll>
           </Show>
           <Show when={props.may("transfer")}>
             <h2>{current()}: dead letter</h2>
@@ -139,30 +177,34 @@ export function Sites(props: { may: May }) {
               >
                 Replay all
               </button>
-              <table>
-                <thead>
-                  <tr>
-                    <th>Destination</th>
-                    <th>Route</th>
-                    <th>Object</th>
-                    <th>Attempts</th>
-                    <th>Last error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={dead()}>
-                    {(r) => (
-                      <tr>
-                        <td>{r.destination}</td>
-                        <td>{r.route}</td>
-                        <td>{r.sopInstanceUid}</td>
-                        <td>{r.attempts}</td>
-                        <td class="error">{r.lastError}</td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <Scroll>
+                <table aria-label="Dead letter">
+                  <thead>
+                    <tr>
+                      <th>Destination</th>
+                      <th>Route</th>
+                      <th>Object</th>
+                      <th>Attempts</th>
+                      <th>Last error</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={dead()}>
+                      {(r) => (
+                        <tr>
+                          <td>{r.destination}</td>
+                          <td>{r.route}</td>
+                          <td>
+                            <Uid value={r.sopInstanceUid} what="SOP Instance UID" />
+                          </td>
+                          <td>{r.attempts}</td>
+                          <td class="error">{r.lastError}</td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </Scroll>
             </Show>
           </Show>
         </section>

@@ -10,6 +10,7 @@ import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 export function TransferDialog(props: {
   studies: string[];
   sources: string[];
+  /** The sites a transfer may go to (enrolled, not revoked); the sources are left out here. */
   sites: string[];
   onTransfer: (id: string) => void;
 }) {
@@ -138,7 +139,12 @@ export function TransferDialog(props: {
       </details>
       <DeidFields ref={(c) => (deid = c)} />
       <div class="row">
-        <button class="primary" type="submit" disabled={!props.studies.length}>Transfer</button>
+        <button class="primary" type="submit" disabled={!props.studies.length || !destination()}>
+          Transfer
+        </button>
+        <Show when={props.studies.length && !destination()}>
+          <span class="hint">Choose a destination first.</span>
+        </Show>
         <Show when={message()}>
           <span class="error" role="alert">{message()}</span>
         </Show>

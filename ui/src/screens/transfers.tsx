@@ -1,14 +1,22 @@
-/** Transfers: the list, and one job's tasks updating live (subscription); cancel and retry. */
-import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+/**
+ * Transfers (`/transfers`): the list; a job's page (`/transfers/{id}`) with its studies, named by
+ * patient, date and description as the source knows them, updating live (subscription); cancel and
+ * retry.
+ */
+import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
+import { instant, personName, status, studyTitle } from "../format.ts";
+import { Link } from "../router.tsx";
+import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
+import { Scroll, State, Uid } from "../widgets.tsx";
 import { describeDeid } from "./deid_fields.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
 
 export function Transfers(props: { open?: string; may: May }) {
   const [list, { refetch }] = createResource(() => api.transfers.list.query({ limit: 50 }));
-  const [openId, setOpenId] = createSignal(props.open);
+  const [openId, setOpenId] = createSignal<string | undefined>();
   const [job, setJob] = createSignal<Job | undefined>();
   const [error, setError] = createSignal("");
   let unsubscribe: (() => void) | undefined;
@@ -18,20 +26,31 @@ export function Transfers(props: { open?: string; may: May }) {
     setOpenId(id);
     setJob(undefined);
     if (!id) return;
+    setError("");
+    setObjects([]);
     const sub = api.transfers.progress.subscribe({ id }, {
       onData: (j) => (setJob(j as Job), refetch()),
       onError: (err) => setError(err.message),
     });
     unsubscribe = () => sub.unsubscribe();
   };
-  if (props.open) open(props.open);
+  createEffect(on(() => props.open, (id) => open(id)));
   onCleanup(() => unsubscribe?.());
+  // The studies named as the source knows them (looked up once per job; UIDs where it cannot say).
+  const [names] = createResource(
+    () => (job()
+      ? { site: job()!.source.site, uids: job()!.tasks.map((t) => t.studyInstanceUid) }
+      : undefined),
+    ({ site, uids }) => lookupStudies(site, uids),
+  );
 
   const [objects, setObjects] = createSignal<
     { sopInstanceUid: string; state: string; attempts: number; lastError: string }[]
   >([]);
+  const [objectsOf, setObjectsOf] = createSignal("");
   const showObjects = async (id: string, study: string) => {
     try {
+      setObjectsOf(study);
       setObjects(await api.transfers.objects.query({ id, study }));
     } catch (err) {
       setError((err as Error).message);
@@ -53,11 +72,19 @@ export function Transfers(props: { open?: string; may: May }) {
       <Show when={job()}>
         {(j) => (
           <section class="card" aria-label="Transfer detail" data-status={j().status}>
+            <p class="crumbs">
+              <Link href="/transfers">Transfers</Link> › {instant(j().createdAt)}
+            </p>
             <h2>
               {j().source.site} → {j().destination.site}
-              {j().destination.node ? ` / ${j().destination.node}` : ""}:{" "}
-              <span class={`state-${j().status}`}>{j().status}</span>
+              {j().destination.node ? ` / ${j().destination.node}` : ""}: <State value={j().status} />
             </h2>
+            <p class="hint">
+              Started {instant(j().createdAt)} by {j().createdBy.replace(/^(user|token):/, "")}
+              {j().status === "in_progress" || j().status === "pending"
+                ? ""
+                : `, last change ${instant(j().updatedAt)}`}
+            </p>
             <p>
               <progress
                 max={j().totals.objects || 1}
@@ -74,9 +101,7 @@ export function Transfers(props: { open?: string; may: May }) {
                 }`
                 : ""}
               {j().bandwidthMbps ? ` · cap ${j().bandwidthMbps} Mbit/s` : ""}
-              {j().waitingUntil
-                ? ` · waiting for its window until ${new Date(j().waitingUntil!).toLocaleString()}`
-                : ""}
+              {j().waitingUntil ? ` · waiting for its window until ${instant(j().waitingUntil!)}` : ""}
             </p>
             <Show when={j().deid}>
               {(d) => <p aria-label="De-identification">{describeDeid(d())}</p>}
@@ -99,76 +124,109 @@ export function Transfers(props: { open?: string; may: May }) {
                 </button>
               </div>
             </Show>
-            <table aria-label="Tasks">
-              <thead>
-                <tr>
-                  <th>Study</th>
-                  <Show when={j().deid}>
-                    <th>De-identified as</th>
-                  </Show>
-                  <th>Status</th>
-                  <th>Delivered</th>
-                  <th>Error</th>
-                  <th></th>
-                </tr>
-              </thead>
-              <tbody>
-                <For each={j().tasks}>
-                  {(t) => (
-                    <tr>
-                      <td>{t.studyInstanceUid}</td>
-                      <Show when={j().deid}>
-                        <td class="pseudonymized">
-                          {t.pseudonymized
-                            ? `${t.pseudonymized.patientId} · ${t.pseudonymized.patientName} · ${t.pseudonymized.studyInstanceUid}`
-                            : "–"}
-                        </td>
-                      </Show>
-                      <td class={`state-${t.status}`}>{t.status}</td>
-                      <td>
-                        {t.done} / {t.objects ?? "?"}
-                        {t.held ? ` (${t.held} held back)` : ""}
-                      </td>
-                      <td class="error">{t.lastError ?? ""}</td>
-                      <td>
-                        <button type="button" onClick={() => showObjects(j().id, t.studyInstanceUid)}>
-                          Objects
-                        </button>
-                      </td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-            <Show when={objects().length}>
-              <table aria-label="Objects">
+            <Scroll>
+              <table aria-label="Tasks">
                 <thead>
                   <tr>
-                    <th>Object</th>
-                    <th>State</th>
-                    <th>Attempts</th>
-                    <th>Last error</th>
+                    <th>Study</th>
+                    <Show when={j().deid}>
+                      <th>De-identified as</th>
+                    </Show>
+                    <th>Status</th>
+                    <th>Delivered</th>
+                    <th>Error</th>
+                    <th></th>
                   </tr>
                 </thead>
                 <tbody>
-                  <For each={objects()}>
-                    {(o) => (
-                      <tr>
-                        <td>{o.sopInstanceUid}</td>
-                        <td
-                          class={`state-${
-                            o.state === "done" ? "success" : o.state === "dead" ? "failure" : "pending"
-                          }`}
-                        >
-                          {o.state}
+                  <For each={j().tasks}>
+                    {(t) => (
+                      <tr data-study={t.studyInstanceUid}>
+                        <td>
+                          <Show
+                            when={names()?.get(t.studyInstanceUid)}
+                            fallback={<span class="hint">A study the source does not list now</span>}
+                          >
+                            {(s) => (
+                              <Link href={studyPage(j().source.site, t.studyInstanceUid)}>
+                                {studyTitle(s())}
+                              </Link>
+                            )}
+                          </Show>{" "}
+                          <Uid value={t.studyInstanceUid} what="Study UID" />
                         </td>
-                        <td>{o.attempts}</td>
-                        <td class="error">{o.lastError}</td>
+                        <Show when={j().deid}>
+                          <td class="pseudonymized">
+                            <Show when={t.pseudonymized} fallback="–">
+                              {(p) => (
+                                <>
+                                  {personName(p().patientName)} · {p().patientId}{" "}
+                                  <Uid value={p().studyInstanceUid} what="New study UID" />
+                                </>
+                              )}
+                            </Show>
+                          </td>
+                        </Show>
+                        <td>
+                          <State value={t.status} />
+                        </td>
+                        <td>
+                          {t.done} of {t.objects ?? "?"}
+                          {t.held ? ` (${t.held} held back)` : ""}
+                        </td>
+                        <td class="error">{t.lastError ?? ""}</td>
+                        <td>
+                          <button
+                            type="button"
+                            class="small"
+                            aria-expanded={objectsOf() === t.studyInstanceUid && objects().length > 0}
+                            onClick={() => showObjects(j().id, t.studyInstanceUid)}
+                          >
+                            Objects
+                          </button>
+                        </td>
                       </tr>
                     )}
                   </For>
                 </tbody>
               </table>
+            </Scroll>
+            <Show when={objects().length}>
+              <h3>
+                Objects of {names()?.get(objectsOf()) ? studyTitle(names()!.get(objectsOf())!) : "the study"}
+              </h3>
+              <Scroll>
+                <table aria-label="Objects">
+                  <thead>
+                    <tr>
+                      <th>Object</th>
+                      <th>State</th>
+                      <th>Attempts</th>
+                      <th>Last error</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={objects()}>
+                      {(o) => (
+                        <tr>
+                          <td>
+                            <Uid value={o.sopInstanceUid} what="SOP Instance UID" />
+                          </td>
+                          <td
+                            class={`state-${
+                              o.state === "done" ? "success" : o.state === "dead" ? "failure" : "pending"
+                            }`}
+                          >
+                            {status(o.state, "object")}
+                          </td>
+                          <td>{o.attempts}</td>
+                          <td class="error">{o.lastError}</td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </Scroll>
             </Show>
           </section>
         )}
@@ -178,9 +236,13 @@ export function Transfers(props: { open?: string; may: May }) {
         <h2>Transfers</h2>
         <Show
           when={list()?.length}
-          fallback={<p class="empty">No transfer yet: pick studies in the Explorer.</p>}
+          fallback={
+            <p class="empty">
+              No transfer yet: pick studies in the <Link href="/explorer">Explorer</Link>.
+            </p>
+          }
         >
-          <TransfersTable jobs={list()} onOpen={open} />
+          <TransfersTable jobs={list()} />
         </Show>
       </section>
     </>

@@ -1,0 +1,74 @@
+/**
+ * Debian's Chromium driven by Playwright for the console and viewer tests: one persistent context in
+ * a fresh profile (English, Great Britain: dates read "3 Feb 2020"), logging in through the console's
+ * form, collecting Content-Security-Policy violations, and screenshots in light and dark.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { hasTool } from "./peers.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** Where the tests put their screenshots (git-ignored); docs/images/console holds copies. */
+export const SHOTS = path.join(ROOT, "tests/.out/console");
+export const CHROMIUM = "/usr/bin/chromium";
+/** The locale the browser runs in: the tests format expected dates with it. */
+export const LOCALE = "en-GB";
+
+export const hasChromium = () => hasTool(CHROMIUM);
+
+export async function launchBrowser(
+  viewport = { width: 1366, height: 800 },
+  extraArgs: string[] = [],
+): Promise<BrowserContext> {
+  const profile = await Deno.makeTempDir({ prefix: "chromium-" });
+  await Deno.mkdir(SHOTS, { recursive: true });
+  return await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    locale: LOCALE,
+    timezoneId: "Europe/London",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      ...extraArgs,
+    ],
+    viewport,
+  });
+}
+
+/** Content-Security-Policy refusals the page reports on its console, collected as they come. */
+export function watchCsp(page: Page): string[] {
+  const violations: string[] = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
+  return violations;
+}
+
+/** Logs in through the console's form (the page shows it at any URL when logged out). */
+export async function logIn(page: Page, user: string, password: string): Promise<void> {
+  await page.getByLabel("User").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+}
+
+/** A screen's link in the header. */
+export function nav(page: Page, name: string) {
+  return page.getByRole("navigation", { name: "Screens" }).getByRole("link", { name, exact: true });
+}
+
+/** Screenshots of the page as it is, light (`NAME.png`) and dark (`NAME-dark.png`). */
+export async function shoot(page: Page, name: string): Promise<void> {
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.screenshot({ path: path.join(SHOTS, `${name}-dark.png`) });
+  await page.emulateMedia({ colorScheme: "light" });
+}

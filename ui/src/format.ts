@@ -1,0 +1,164 @@
+/**
+ * DICOM values as a person reads them: names "Family, Given" (with the ideographic and phonetic
+ * groups when present), dates and times in the reader's locale, ages and sexes in words, job and
+ * object states in words, and a study named by patient, date and description. Values that do not
+ * parse are shown as they are, never dropped.
+ */
+
+/** A Person Name as DICOM JSON gives it, or as text (`A^B=C^D=E^F`). */
+export type PersonName = string | { Alphabetic?: string; Ideographic?: string; Phonetic?: string };
+
+function group(text: string, western: boolean): string {
+  const [family = "", given = "", middle = "", prefix = "", suffix = ""] = text.split("^").map((s) =>
+    s.trim()
+  );
+  if (!western) return [prefix, family, given, middle, suffix].filter(Boolean).join(" ");
+  const rest = [prefix, given, middle].filter(Boolean).join(" ");
+  const name = family && rest ? `${family}, ${rest}` : family || rest;
+  return suffix ? `${name}, ${suffix}` : name;
+}
+
+/**
+ * "Family, Given Middle" from every component (prefix before the given name, suffix last), followed
+ * by the ideographic and phonetic groups in parentheses when the name has them.
+ */
+export function personName(value: PersonName | undefined | null): string {
+  if (!value) return "";
+  const groups = typeof value === "string"
+    ? value.split("=")
+    : [value.Alphabetic ?? "", value.Ideographic ?? "", value.Phonetic ?? ""];
+  const [alphabetic = "", ideographic = "", phonetic = ""] = groups.map((g) => g ?? "");
+  const main = group(alphabetic, true);
+  const others = [group(ideographic, false), group(phonetic, false)].filter(Boolean);
+  if (!main) return others.length > 1 ? `${others[0]} (${others[1]})` : others[0] ?? "";
+  return others.length ? `${main} (${others.join(", ")})` : main;
+}
+
+/** The year, month and day of a DA value (YYYYMMDD, or the old YYYY.MM.DD), or undefined. */
+export function parseDate(value: string | undefined): { y: number; m: number; d: number } | undefined {
+  const m = /^\s*(\d{4})\.?(\d{2})\.?(\d{2})\s*$/.exec(value ?? "");
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d) return undefined;
+  return { y, m: mo, d };
+}
+
+/** The hours, minutes and seconds of a TM value (HHMMSS.FFFFFF, HHMM, HH, or the old HH:MM:SS). */
+export function parseTime(value: string | undefined): { h: number; m: number; s: number } | undefined {
+  const m = /^\s*(\d{2}):?(\d{2})?:?(\d{2})?(?:\.\d{1,6})?\s*$/.exec(value ?? "");
+  if (!m) return undefined;
+  const [h, mi, s] = [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+  if (h > 23 || mi > 59 || s > 60) return undefined;
+  return { h, m: mi, s };
+}
+
+/** A DA value in the reader's locale ("3 Feb 2020", "Feb 3, 2020"...); unparseable values as they are. */
+export function dicomDate(value: string | undefined, locale?: string): string {
+  const d = parseDate(value);
+  if (!d) return (value ?? "").trim();
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone: "UTC" })
+    .format(Date.UTC(d.y, d.m - 1, d.d));
+}
+
+/** A TM value in the reader's locale (hours and minutes); unparseable values as they are. */
+export function dicomTime(value: string | undefined, locale?: string): string {
+  const t = parseTime(value);
+  if (!t) return (value ?? "").trim();
+  return new Intl.DateTimeFormat(locale, { timeStyle: "short", timeZone: "UTC" })
+    .format(Date.UTC(2000, 0, 1, t.h, t.m, t.s));
+}
+
+/** A date and a time (DA and TM) together, as the reader writes them. */
+export function dicomDateTime(date: string | undefined, time: string | undefined, locale?: string): string {
+  const d = parseDate(date);
+  const t = parseTime(time);
+  if (d && t) {
+    return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" })
+      .format(Date.UTC(d.y, d.m - 1, d.d, t.h, t.m, t.s));
+  }
+  return [dicomDate(date, locale), time ? dicomTime(time, locale) : ""].filter(Boolean).join(" ");
+}
+
+/** An ISO 8601 instant (the hub's timestamps) in the reader's locale and time zone. */
+export function instant(iso: string | number | undefined | null, locale?: string): string {
+  if (iso === undefined || iso === null || iso === "") return "";
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(t);
+}
+
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+
+/** An AS value (`045Y`, `003M`, `002W`, `010D`) in words: "45 years". */
+export function age(value: string | undefined): string {
+  const m = /^\s*(\d{3})([DWMY])\s*$/.exec(value ?? "");
+  if (!m) return (value ?? "").trim();
+  const unit = { D: "day", W: "week", M: "month", Y: "year" }[m[2] as "D" | "W" | "M" | "Y"];
+  return plural(Number(m[1]), unit);
+}
+
+/** The age on `at` of someone born on `birth` (both DA), in words; "" when either is missing. */
+export function ageAt(birth: string | undefined, at: string | undefined): string {
+  const b = parseDate(birth);
+  const a = parseDate(at);
+  if (!b || !a) return "";
+  const months = (a.y - b.y) * 12 + (a.m - b.m) - (a.d < b.d ? 1 : 0);
+  if (months < 0) return "";
+  if (months >= 24) return plural(Math.floor(months / 12), "year");
+  if (months >= 1) return plural(months, "month");
+  const days = Math.round((Date.UTC(a.y, a.m - 1, a.d) - Date.UTC(b.y, b.m - 1, b.d)) / 86_400_000);
+  return plural(days, "day");
+}
+
+/** A CS Patient's Sex in words ("" when absent). */
+export function sex(value: string | undefined): string {
+  const v = (value ?? "").trim().toUpperCase();
+  return ({ M: "Male", F: "Female", O: "Other" } as Record<string, string>)[v] ?? v;
+}
+
+const STATUS: Record<string, string> = {
+  // Transfer jobs and their studies
+  pending: "Waiting to start",
+  queued: "Queued at the source",
+  in_progress: "In progress",
+  success: "Done",
+  warning: "Done with problems",
+  failure: "Failed",
+  canceled: "Canceled",
+  // Sites
+  online: "Online",
+  offline: "Offline",
+  revoked: "Revoked",
+  // Objects in a site's queue
+  in_flight: "On its way",
+  failed: "Failed, will retry",
+  done: "Delivered",
+  dead: "Given up (dead letter)",
+  // Batches
+  running: "Running",
+};
+
+/** A job, task, site or object state in words. */
+export function status(value: string, kind: "job" | "site" | "object" = "job"): string {
+  if (kind === "site" && value === "pending") return "Waiting for its agent to enroll";
+  if (kind === "object" && value === "pending") return "Waiting";
+  return STATUS[value] ?? value.replaceAll("_", " ");
+}
+
+/** A study named for a person: "Kowalski, Lena · 3 Feb 2020 · CT chest". */
+export function studyTitle(
+  s: { patientName?: PersonName; date?: string; description?: string },
+  locale?: string,
+): string {
+  return [personName(s.patientName) || "Unnamed patient", dicomDate(s.date, locale), s.description?.trim()]
+    .filter(Boolean).join(" · ");
+}
+
+/** A byte count in kB, MB or GB. */
+export function bytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
+  return `${n} B`;
+}

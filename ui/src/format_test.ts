@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import {
+  age,
+  ageAt,
+  dicomDate,
+  dicomDateTime,
+  dicomTime,
+  personName,
+  sex,
+  status,
+  studyTitle,
+} from "./format.ts";
+
+Deno.test("personName() writes Family, Given with every component and the other groups", () => {
+  assert.equal(personName({ Alphabetic: "KOWALSKI^LENA" }), "KOWALSKI, LENA");
+  assert.equal(
+    personName("Adams^John Robert Quincy^^Rev.^B.A. M.Div."),
+    "Adams, Rev. John Robert Quincy, B.A. M.Div.",
+  );
+  assert.equal(
+    personName("Morrison-Jones^Susan^^^Ph.D., Chief Executive Officer"),
+    "Morrison-Jones, Susan, Ph.D., Chief Executive Officer",
+  );
+  assert.equal(personName("Wang^XiaoDong=王^小東="), "Wang, XiaoDong (王 小東)");
+  assert.equal(
+    personName({ Alphabetic: "Yamada^Tarou", Ideographic: "山田^太郎", Phonetic: "やまだ^たろう" }),
+    "Yamada, Tarou (山田 太郎, やまだ たろう)",
+  );
+  assert.equal(personName("=山田^太郎=やまだ^たろう"), "山田 太郎 (やまだ たろう)");
+  assert.equal(personName("ANON"), "ANON");
+  assert.equal(personName("^Given"), "Given");
+  assert.equal(personName(undefined), "");
+});
+
+Deno.test("dicomDate() and dicomTime() follow the locale and keep what does not parse", () => {
+  assert.equal(dicomDate("20200203", "en-GB"), "3 Feb 2020");
+  assert.equal(dicomDate("20200203", "en-US"), "Feb 3, 2020");
+  assert.equal(dicomDate("2020.02.03", "de-DE"), "03.02.2020");
+  assert.equal(dicomDate("20201332", "en-GB"), "20201332");
+  assert.equal(dicomDate("", "en-GB"), "");
+  assert.equal(dicomTime("140512.123456", "en-GB"), "14:05");
+  assert.equal(dicomTime("1405", "en-US"), "2:05 PM");
+  assert.equal(dicomTime("14:05:12", "en-GB"), "14:05");
+  assert.equal(dicomTime("2560", "en-GB"), "2560");
+  assert.equal(dicomDateTime("20200203", "0930", "en-GB"), "3 Feb 2020, 09:30");
+  assert.equal(dicomDateTime("20200203", "", "en-GB"), "3 Feb 2020");
+});
+
+Deno.test("age(), ageAt() and sex() spell values out", () => {
+  assert.equal(age("045Y"), "45 years");
+  assert.equal(age("001Y"), "1 year");
+  assert.equal(age("003M"), "3 months");
+  assert.equal(age("002W"), "2 weeks");
+  assert.equal(age("010D"), "10 days");
+  assert.equal(age("45"), "45");
+  assert.equal(ageAt("19700615", "20200614"), "49 years");
+  assert.equal(ageAt("19700615", "20200615"), "50 years");
+  assert.equal(ageAt("20190101", "20200115"), "12 months");
+  assert.equal(ageAt("20200101", "20200111"), "10 days");
+  assert.equal(ageAt("20200101", "20190101"), "");
+  assert.equal(ageAt("", "20200101"), "");
+  assert.equal(sex("F"), "Female");
+  assert.equal(sex("M"), "Male");
+  assert.equal(sex("O"), "Other");
+  assert.equal(sex(""), "");
+});
+
+Deno.test("status() and studyTitle() read as words", () => {
+  assert.equal(status("in_progress"), "In progress");
+  assert.equal(status("success"), "Done");
+  assert.equal(status("pending", "site"), "Waiting for its agent to enroll");
+  assert.equal(status("in_flight", "object"), "On its way");
+  assert.equal(status("something_new"), "something new");
+  assert.equal(
+    studyTitle({ patientName: { Alphabetic: "KOWALSKI^LENA" }, date: "20200203", description: "CT chest" }),
+    `KOWALSKI, LENA · ${dicomDate("20200203")} · CT chest`,
+  );
+  assert.equal(studyTitle({}), "Unnamed patient");
+});

@@ -1,0 +1,203 @@
+/**
+ * A study's page (`/studies/{site}/{uid}`, `?node=` for one of the site's nodes): the patient and the
+ * study, where it lives, its series each with a thumbnail (the hub's DICOMweb `thumbnail`, made at the
+ * site; a neutral placeholder when there is none), and the actions: transfer, open in the viewer, and
+ * download as a zip of its Part 10 files streamed from the site.
+ */
+import { createResource, createSignal, For, Show } from "solid-js";
+import { api, type May } from "../api.ts";
+import { ageAt, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../format.ts";
+import { Link } from "../router.tsx";
+import { dicomwebRoot, downloadName, downloadUrl, type Study, studyOf, text, viewerUrl } from "../studies.ts";
+import { Uid } from "../widgets.tsx";
+import { TransferDialog } from "./transfer_dialog.tsx";
+
+export function StudyPage(
+  props: { site: string; uid: string; node?: string; may: May; onTransfer: (id: string) => void },
+) {
+  const where = () => ({ site: props.site, ...(props.node ? { node: props.node } : {}) });
+  const [study] = createResource(
+    () => [props.site, props.uid, props.node] as const,
+    async (): Promise<Study | null> => {
+      const { studies } = await api.query.studies.query({
+        ...where(),
+        filters: { StudyInstanceUID: props.uid },
+      });
+      return studies.length ? studyOf(props.site, studies[0].study) : null;
+    },
+  );
+  const [series] = createResource(
+    () => [props.site, props.uid, props.node] as const,
+    () => api.query.series.query({ ...where(), studyInstanceUid: props.uid }),
+  );
+  const [sites] = createResource(() => api.sites.list.query());
+  const [transferring, setTransferring] = createSignal(false);
+
+  return (
+    <>
+      <p class="crumbs">
+        <Link href="/explorer">Explorer</Link> ›{" "}
+        <Link href={`/sites/${encodeURIComponent(props.site)}`}>
+          {props.site}
+        </Link>
+        {props.node ? ` / ${props.node}` : ""} › study
+      </p>
+      <Show when={study.error}>
+        <p class="error" role="alert">
+          Cannot read the study at {props.site}: {(study.error as Error).message}
+        </p>
+      </Show>
+      <Show when={study() === null}>
+        <section class="card">
+          <h2>No such study at {props.site}</h2>
+          <p class="empty">
+            {props.site}
+            {props.node ? ` / ${props.node}` : ""} holds no study with UID{" "}
+            <code>{props.uid}</code>. It may have been removed, or be at another site:{" "}
+            <Link href="/explorer">search</Link>.
+          </p>
+        </section>
+      </Show>
+      <Show when={study()}>
+        {(s) => (
+          <section class="card study" aria-label="Study">
+            <h1>{personName(s().patientName) || "Unnamed patient"}</h1>
+            <p class="subtitle">
+              {[dicomDateTime(s().date, s().time), s().description].filter(Boolean).join(" · ")}
+            </p>
+            <div class="facts">
+              <dl aria-label="Patient">
+                <dt>Patient ID</dt>
+                <dd>{s().patientId || "–"}</dd>
+                <dt>Birth date</dt>
+                <dd>
+                  {dicomDate(s().birthDate) || "–"}
+                  {ageAt(s().birthDate, s().date) ? ` (${ageAt(s().birthDate, s().date)} at the study)` : ""}
+                </dd>
+                <dt>Sex</dt>
+                <dd>{sex(s().sex) || "–"}</dd>
+              </dl>
+              <dl aria-label="Study details">
+                <dt>Accession</dt>
+                <dd>{s().accession || "–"}</dd>
+                <dt>Referring physician</dt>
+                <dd>{personName(s().referring) || "–"}</dd>
+                <dt>Modalities</dt>
+                <dd>{s().modalities || "–"}</dd>
+                <dt>Contents</dt>
+                <dd>
+                  {count(Number(s().series || series()?.length || 0), "series", "series")},{" "}
+                  {count(Number(s().instances || 0), "object")}
+                </dd>
+              </dl>
+              <dl aria-label="Location">
+                <dt>Site</dt>
+                <dd>
+                  <Link href={`/sites/${encodeURIComponent(props.site)}`}>{props.site}</Link>
+                </dd>
+                <dt>Node</dt>
+                <dd>{props.node ?? "the site's archive (its agent)"}</dd>
+                <dt>Study UID</dt>
+                <dd>
+                  <Uid value={props.uid} what="Study UID" />
+                </dd>
+              </dl>
+            </div>
+            <div class="row actions">
+              <Show when={props.may("transfer")}>
+                <button
+                  type="button"
+                  aria-expanded={transferring()}
+                  onClick={() => setTransferring(!transferring())}
+                >
+                  Transfer…
+                </button>
+              </Show>
+              <Show when={!props.node}>
+                <a class="button" href={viewerUrl(props.site, props.uid)} target="_blank" rel="noopener">
+                  Open in viewer
+                </a>
+              </Show>
+              <a
+                class="button"
+                href={downloadUrl(props.site, props.uid, props.node)}
+                download={downloadName(s())}
+              >
+                Download (zip)
+              </a>
+            </div>
+            <Show when={transferring()}>
+              <TransferDialog
+                studies={[props.uid]}
+                sources={[props.site]}
+                sites={(sites() ?? []).filter((x) => x.state !== "pending" && x.state !== "revoked")
+                  .map((x) => x.site)}
+                onTransfer={props.onTransfer}
+              />
+            </Show>
+          </section>
+        )}
+      </Show>
+      <Show when={series.error}>
+        <p class="error" role="alert">Cannot list the series: {(series.error as Error).message}</p>
+      </Show>
+      <Show when={series()?.length}>
+        <section class="card" aria-label="Series">
+          <h2>Series</h2>
+          <ul class="series-grid">
+            <For each={series()}>
+              {(x) => (
+                <SeriesCard
+                  root={`${dicomwebRoot(props.site, props.node)}/studies/${encodeURIComponent(props.uid)}`}
+                  series={x}
+                />
+              )}
+            </For>
+          </ul>
+        </section>
+      </Show>
+      <Show when={study() && series() && !series()!.length}>
+        <p class="empty">The site lists no series for {studyTitle(study()!)}.</p>
+      </Show>
+    </>
+  );
+}
+
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** One series: its thumbnail (or a placeholder), number, modality, description, objects and UID. */
+function SeriesCard(props: { root: string; series: Record<string, unknown> }) {
+  const uid = () => text(props.series, "0020000E");
+  const modality = () => text(props.series, "00080060");
+  const [failed, setFailed] = createSignal(false);
+  const [loaded, setLoaded] = createSignal(false);
+  return (
+    <li class="series-card" data-series={uid()}>
+      <div class="thumb">
+        <Show
+          when={!failed()}
+          fallback={<span class="placeholder" aria-label="No thumbnail">{modality() || "?"}</span>}
+        >
+          <img
+            src={`${props.root}/series/${encodeURIComponent(uid())}/thumbnail`}
+            alt={`Series ${text(props.series, "00200011")} thumbnail`}
+            loading="lazy"
+            data-loaded={loaded() ? "yes" : undefined}
+            onLoad={() => setLoaded(true)}
+            onError={() => setFailed(true)}
+          />
+        </Show>
+      </div>
+      <div>
+        <strong>
+          {[text(props.series, "00200011") && `#${text(props.series, "00200011")}`, modality()]
+            .filter(Boolean).join(" ")}
+        </strong>{" "}
+        {text(props.series, "0008103E")}
+      </div>
+      <div class="hint">
+        {count(Number(text(props.series, "00201209") || 0), "object")} <Uid value={uid()} what="Series UID" />
+      </div>
+    </li>
+  );
+}
