@@ -24,7 +24,7 @@ import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
 import { nodeRoutes } from "./http/nodes.ts";
 import { NodeOperations } from "./nodes/operations.ts";
-import { compileRoutes } from "./routes/rules.ts";
+import { compileRoutes } from "./routing/rules.ts";
 import { Queue } from "./queue/queue.ts";
 import { Forwarder } from "./forward/forwarder.ts";
 import { DeidStage } from "./forward/deid_stage.ts";

@@ -3,6 +3,7 @@ import client from "prom-client";
 import { type DimseEvent, statusHex } from "./dimse/handlers.ts";
 import type { ForwardEvent } from "./forward/forwarder.ts";
 import type { RenderEvent } from "./render/mod.ts";
+import { stageRoute } from "./queue/keys.ts";
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -201,7 +202,7 @@ export class AgentMetrics {
       if (e.outcome !== "done") {
         this.forwardFailures.inc({
           destination: e.destination,
-          status: e.destination.startsWith("deid:")
+          status: stageRoute(e.destination) !== undefined
             ? "deid"
             : e.status === null
             ? "association"

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { hashUid, type Logger } from "@conduit/shared/log.ts";
 import { elementText, type InstanceAttributes, instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { type CompiledRoute, queueTargets, route, type RoutingFacts } from "../routes/rules.ts";
+import { type CompiledRoute, queueTargets, route, type RoutingFacts } from "../routing/rules.ts";
 import type { Queue } from "../queue/queue.ts";
 import { DicomParseError } from "@conduit/shared/dicom/reader.ts";
 import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers.ts";

@@ -8,7 +8,7 @@ import { filesUnder } from "./_files.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
-import { compileRoutes, route, RouteConfigError } from "../routes/rules.ts";
+import { compileRoutes, route, RouteConfigError } from "../routing/rules.ts";
 import { readFileHeader } from "../archive/header_file.ts";
 import { routingFacts } from "../archive/store_handler.ts";
 

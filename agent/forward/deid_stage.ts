@@ -21,7 +21,7 @@ import type { Archive } from "../archive/archive.ts";
 import { readFileHeader } from "../archive/header_file.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
-import { HELD_PREFIX } from "../routes/stage.ts";
+import { HELD_PREFIX } from "../queue/keys.ts";
 
 /** What the stage needs to de-identify a route's objects. */
 export interface StageSettings {

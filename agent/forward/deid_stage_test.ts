@@ -13,7 +13,7 @@ import { indexInstance } from "../index/ingest.ts";
 import { Queue } from "../queue/queue.ts";
 import { Copies } from "../queue/copies.ts";
 import { standardProfile } from "../deid/profile.ts";
-import { stageDestination } from "../routes/stage.ts";
+import { stageDestination } from "../queue/keys.ts";
 import { DeidStage, type StageSettings } from "./deid_stage.ts";
 
 const KEY = new TextEncoder().encode("stage test key, 32 bytes long...");

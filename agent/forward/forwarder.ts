@@ -14,8 +14,7 @@ import type { Archive } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import type { ClaimedRow, Queue } from "../queue/queue.ts";
 import type { Session } from "@conduit/shared/tunnel/mod.ts";
-import { parseRemoteDestination } from "../routes/rules.ts";
-import { stageDestination, stageRoute } from "../routes/stage.ts";
+import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute } from "../queue/keys.ts";
 import { sendRemote } from "./remote.ts";
 import { type Contention, HeldAssociation } from "./held_association.ts";
 import type { DeidStage } from "./deid_stage.ts";
@@ -80,7 +79,7 @@ export class Forwarder {
     for (const r of this.config.routes) {
       if (r.deid) names.add(stageDestination(r.name));
       for (const t of r.to) {
-        if ("site" in t) names.add(t.node ? `@${t.site}/${t.node}` : `@${t.site}`);
+        if ("site" in t) names.add(remoteDestination(t.site, t.node));
         else names.add(t.node);
       }
     }

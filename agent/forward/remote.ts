@@ -8,6 +8,7 @@ import { Channel, Reply, type Session } from "@conduit/shared/tunnel/mod.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 import { sendObjectFile } from "../tunnel/objects.ts";
+import { isTransferRoute } from "../queue/keys.ts";
 
 export type RemoteResult = { row: ClaimedRow; ok: true } | { row: ClaimedRow; ok: false; error: string };
 
@@ -52,7 +53,7 @@ async function sendOne(
       site: target.site,
       ...(target.node ? { node: target.node } : {}),
       // The hub applies a transfer's bandwidth cap by its route; configured routes need no name there.
-      ...(row.route.startsWith("transfer:") ? { route: row.route } : {}),
+      ...(isTransferRoute(row.route) ? { route: row.route } : {}),
     });
     await sendObjectFile(channel, {
       path: archive.absolute(row.path),

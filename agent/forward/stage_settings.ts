@@ -4,7 +4,8 @@
  * (deid_routes), always with this site's key, which never leaves it.
  */
 import { type DeidProfile, standardProfile } from "../deid/profile.ts";
-import type { CompiledRoute } from "../routes/rules.ts";
+import type { CompiledRoute } from "../routing/rules.ts";
+import { isTransferRoute } from "../queue/keys.ts";
 import type { Copies } from "../queue/copies.ts";
 import type { StageSettings } from "./deid_stage.ts";
 
@@ -36,7 +37,7 @@ export function stageSettings(
   return (route) => {
     const own = configured.get(route) ?? transfers.get(route);
     if (own) return own;
-    if (!route.startsWith("transfer:")) {
+    if (!isTransferRoute(route)) {
       return `the route ${route} does not de-identify in the configuration now; replay its rows once it does`;
     }
     const asked = copies.transfer(route);

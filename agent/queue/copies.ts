@@ -4,6 +4,7 @@
  * forward rows queued and the stage row marked done together, so a crash leaves all of them or none.
  */
 import type { Database } from "../index/db.ts";
+import { CANCELED } from "./keys.ts";
 
 /** What the stage wrote for one object. */
 export interface CopyFacts {
@@ -53,11 +54,11 @@ export class Copies {
     return this.db.write(() => {
       // The cancel marks rows in flight (this one) and takes the waiting ones out (dead, 'canceled').
       const canceled = this.db.statement(
-        `SELECT 1 AS c FROM queue WHERE route = ? AND last_error = 'canceled' AND (state = 'dead' OR id = ?)
+        `SELECT 1 AS c FROM queue WHERE route = ? AND last_error = '${CANCELED}' AND (state = 'dead' OR id = ?)
         LIMIT 1`,
       ).get(copy.route, stageRowId);
       if (canceled) {
-        this.db.statement(`UPDATE queue SET state = 'dead', last_error = 'canceled', updated_at = ?
+        this.db.statement(`UPDATE queue SET state = 'dead', last_error = '${CANCELED}', updated_at = ?
           WHERE id = ? AND state = 'in_flight'`).run(now, stageRowId);
         return false;
       }

@@ -4,7 +4,7 @@
  * a restart returns in-flight rows to pending.
  */
 import type { Database } from "../index/db.ts";
-import { HELD_PREFIX } from "../routes/stage.ts";
+import { CANCELED, HELD_PREFIX, STAGE_ROW_SQL } from "./keys.ts";
 
 /** A route's rows by state (a transfer's progress at its source). */
 export interface RouteProgress {
@@ -18,9 +18,6 @@ export interface RouteProgress {
   held: number;
   lastError?: string;
 }
-
-/** The last error of a row taken out by a cancel (and of one in flight when its route was canceled). */
-const CANCELED = "canceled";
 
 export type QueueState = "pending" | "in_flight" | "failed" | "done" | "dead";
 
@@ -55,9 +52,6 @@ export interface ClaimedRow extends QueueRow {
 const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destination, q.state, q.attempts,
   q.next_attempt_at AS nextAttemptAt, q.last_status AS lastStatus, q.last_error AS lastError,
   q.created_at AS createdAt, q.updated_at AS updatedAt, q.done_at AS doneAt, q.copy_id AS copyId`;
-
-/** The de-identification stage's rows (`deid:<route>`), in SQL. */
-const STAGE = `q.destination LIKE 'deid:%'`;
 
 export class Queue {
   constructor(private readonly db: Database) {}
@@ -110,8 +104,8 @@ export class Queue {
    */
   routeProgress(route: string): RouteProgress {
     const rows = this.db.statement(
-      `SELECT state, last_error = 'canceled' AS canceled, last_error LIKE '${HELD_PREFIX}%' AS held,
-      count(*) AS n FROM queue q WHERE route = ? AND NOT (${STAGE} AND state = 'done')
+      `SELECT state, last_error = '${CANCELED}' AS canceled, last_error LIKE '${HELD_PREFIX}%' AS held,
+      count(*) AS n FROM queue q WHERE route = ? AND NOT (${STAGE_ROW_SQL} AND state = 'done')
       GROUP BY state, canceled, held`,
     ).all(route) as {
       state: string;
@@ -132,7 +126,7 @@ export class Queue {
     }
     const last = this.db.statement(
       `SELECT last_error FROM queue WHERE route = ? AND state IN ('failed', 'dead')
-      AND last_error != 'canceled' ORDER BY updated_at DESC LIMIT 1`,
+      AND last_error != '${CANCELED}' ORDER BY updated_at DESC LIMIT 1`,
     ).get(route) as { last_error?: string } | undefined;
     if (last?.last_error) p.lastError = last.last_error;
     return p;
@@ -177,7 +171,7 @@ export class Queue {
    */
   routeRows(route: string, limit = 1000): QueueRow[] {
     return this.db.statement(
-      `SELECT ${COLUMNS} FROM queue q WHERE q.route = ? AND NOT (${STAGE} AND q.state = 'done')
+      `SELECT ${COLUMNS} FROM queue q WHERE q.route = ? AND NOT (${STAGE_ROW_SQL} AND q.state = 'done')
       ORDER BY q.id LIMIT ?`,
     ).all(route, limit) as unknown as QueueRow[];
   }

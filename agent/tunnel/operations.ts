@@ -13,6 +13,7 @@ import { BulkDataError } from "./metadata.ts";
 import { FrameNotFoundError, RenderError } from "../render/mod.ts";
 import { renderOf } from "./serve_render.ts";
 import type { TunnelServices } from "./services.ts";
+import { CANCELED, transferRoute } from "../queue/keys.ts";
 import {
   bulkDataOf,
   framesOf,
@@ -118,7 +119,7 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
       });
     case "deadLetter": {
       const rows = s.queue.list({ state: "dead", limit: request.limit ?? 500 }).filter((r) =>
-        r.lastError !== "canceled"
+        r.lastError !== CANCELED
       );
       return await send(channel, { type: "ok", detail: { rows } });
     }
@@ -130,7 +131,7 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
     case "send":
       return await sendStudy(s, request, channel, signal);
     case "progress": {
-      const route = `transfer:${request.transfer}`;
+      const route = transferRoute(request.transfer);
       const identifiers = s.deid.copies.identifiers(route);
       return await send(channel, {
         type: "ok",
@@ -140,17 +141,17 @@ async function dispatch(s: TunnelServices, request: Request, channel: Channel, s
     case "objects":
       return await send(channel, {
         type: "ok",
-        detail: { objects: s.queue.routeRows(`transfer:${request.transfer}`, request.limit) },
+        detail: { objects: s.queue.routeRows(transferRoute(request.transfer), request.limit) },
       });
     case "cancel":
       return await send(channel, {
         type: "ok",
-        detail: { canceled: s.queue.cancelRoute(`transfer:${request.transfer}`) },
+        detail: { canceled: s.queue.cancelRoute(transferRoute(request.transfer)) },
       });
     case "hold":
       return await send(channel, {
         type: "ok",
-        detail: { held: s.queue.holdRoute(`transfer:${request.transfer}`, request.until) },
+        detail: { held: s.queue.holdRoute(transferRoute(request.transfer), request.until) },
       });
     case "metadata":
       return await metadataOf(s, request, channel, signal);

@@ -8,14 +8,19 @@ import { sql } from "drizzle-orm";
 import type { StoreContext } from "../dimse/handlers.ts";
 import { archivedFiles } from "../index/files.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
-import { remoteDestination } from "../routes/rules.ts";
 import { receiveObjectFile, sendObjectAs } from "./objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "./frames.ts";
 import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts";
 import { send } from "./operations.ts";
 import { optionsProblem } from "@conduit/shared/deid/options.ts";
-import { TRANSFER_STAGE } from "../routes/stage.ts";
+import {
+  remoteDestination,
+  TRANSFER_STAGE,
+  transferRoute,
+  tunnelCaller,
+  tunnelRoute,
+} from "../queue/keys.ts";
 import { NO_KEY } from "../forward/stage_settings.ts";
 import type { TunnelServices } from "./services.ts";
 
@@ -32,7 +37,7 @@ export async function storeObject(
     channel.stream.reset("unknown node");
     return;
   }
-  const callingAet = request.from ? `@${request.from}` : "@hub";
+  const callingAet = tunnelCaller(request.from);
   const ctx: StoreContext = {
     association: { callingAet, calledAet: s.aet, remoteAddress: "tunnel" },
     sopClassUid: "",
@@ -54,7 +59,7 @@ export async function storeObject(
   }
   const now = request.deliver === "now" && request.node;
   try {
-    const extra = request.node && !now ? [{ route: `tunnel:${callingAet}`, destination: request.node }] : [];
+    const extra = request.node && !now ? [{ route: tunnelRoute(callingAet), destination: request.node }] : [];
     const outcome = await s.store.commitWith(received, ctx, extra);
     if (outcome.status !== 0) return await nack(`not stored: status 0x${outcome.status.toString(16)}`);
   } catch (err) {
@@ -239,7 +244,7 @@ export async function sendStudy(
   }
   const { files, report } = await instancesFor(s, request, signal);
   const destination = remoteDestination(request.to.site, request.to.node);
-  const route = `transfer:${request.transfer}`;
+  const route = transferRoute(request.transfer);
   const sops = files.map((f) => f.sopInstanceUid);
   let queued: number;
   if (request.deid) {

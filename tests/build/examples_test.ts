@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../agent/config/load.ts";
-import { compileRoutes } from "../../agent/routes/rules.ts";
+import { compileRoutes } from "../../agent/routing/rules.ts";
 import { loadHubConfig } from "../../hub/config.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

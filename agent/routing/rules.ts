@@ -7,7 +7,7 @@ import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
 import { type DeidProfile, ProfileError, standardProfile } from "../deid/profile.ts";
-import { stageDestination } from "./stage.ts";
+import { remoteDestination, stageDestination } from "../queue/keys.ts";
 
 type RouteConfig = AgentConfig["routes"][number];
 type Condition = NonNullable<RouteConfig["match"]["tags"]>[string];
@@ -66,17 +66,6 @@ function compileCondition(route: string, key: string, c: Condition): (v: string 
   }
   if ("present" in c) return (v) => (v !== undefined) === c.present;
   return (v) => (v === undefined) === c.absent;
-}
-
-/** The queue's name for a node at another site, reached through the hub: `@site/node` (or `@site`). */
-export function remoteDestination(site: string, node?: string): string {
-  return node ? `@${site}/${node}` : `@${site}`;
-}
-
-/** The site and node of a remote destination name, or undefined for a local node. */
-export function parseRemoteDestination(destination: string): { site: string; node?: string } | undefined {
-  const m = /^@([^/]+)(?:\/(.+))?$/.exec(destination);
-  return m ? { site: m[1], node: m[2] } : undefined;
 }
 
 /** Compiles and checks every route; throws RouteConfigError on the first unusable one. */
