@@ -118,17 +118,14 @@ export async function deidCommand(args: string[]): Promise<number> {
     trial,
   };
   let finished = 0;
-  const scratch = (i: number) => path.join(v.out!, `${i + 1}.dcm`);
   await deidentifyBatch(
-    inputs.map((file, i) => ({ input: file, output: scratch(i) })),
+    inputs.map((file) => ({ input: file, output: { dir: v.out! } })),
     settings,
     jobs,
     (i, r) => {
       const file = inputs[i];
-      if (r.status === "done") {
-        fs.renameSync(scratch(i), path.join(v.out!, `${r.sopInstanceUid}.dcm`));
-        summary.done++;
-      } else if (r.status === "held") summary.held.push({ file, reason: r.reason });
+      if (r.status === "done") summary.done++;
+      else if (r.status === "held") summary.held.push({ file, reason: r.reason });
       else summary.failed.push({ file, reason: r.reason });
       finished++;
       if (tty) {

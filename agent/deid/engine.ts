@@ -215,7 +215,15 @@ async function readInput(inPath: string): Promise<Input> {
   };
 }
 
-export async function deidentifyFile(inPath: string, outPath: string, req: DeidRequest): Promise<DeidResult> {
+/**
+ * De-identifies `inPath` into `output`: a path, or a function that names the output from the new
+ * identifiers (a batch naming files by their new SOP Instance UID writes each file once, under its name).
+ */
+export async function deidentifyFile(
+  inPath: string,
+  output: string | ((ids: DeidIdentifiers) => string),
+  req: DeidRequest,
+): Promise<DeidResult> {
   let h;
   try {
     h = await readInput(inPath);
@@ -289,6 +297,7 @@ export async function deidentifyFile(inPath: string, outPath: string, req: DeidR
     sopInstanceUid: identifiers.sopInstanceUid,
     transferSyntax: outSyntax,
   });
+  const outPath = typeof output === "string" ? output : output(identifiers);
   const tmp = `${outPath}.part`;
   let fd: number | undefined;
   let written = 0;

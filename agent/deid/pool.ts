@@ -8,7 +8,14 @@ import { type BatchSettings, requestOf } from "./batch_settings.ts";
 
 export interface BatchFile {
   input: string;
-  output: string;
+  /** The output file, or the directory to write it to as `<new SOP Instance UID>.dcm`. */
+  output: string | { dir: string };
+}
+
+/** Where a batch file's output goes, once its identifiers are known. */
+export function outputOf(f: BatchFile): string | ((ids: { sopInstanceUid: string }) => string) {
+  const out = f.output;
+  return typeof out === "string" ? out : (ids) => `${out.dir}/${ids.sopInstanceUid}.dcm`;
 }
 
 type FromWorker =
@@ -16,13 +23,17 @@ type FromWorker =
   | { type: "error"; message: string }
   | { type: "result"; id: number; result: DeidResult };
 
-/** Runs `files` through `jobs` workers; `onResult` is called for each file as it finishes. */
+/**
+ * Runs `files` through `jobs` workers; `onResult` is called for each file as it finishes. Returns how
+ * many files workers did and how many this thread did.
+ */
 export async function deidentifyBatch(
   files: BatchFile[],
   settings: BatchSettings,
   jobs: number,
   onResult: (index: number, result: DeidResult) => void,
-): Promise<void> {
+): Promise<{ byWorkers: number; onThisThread: number }> {
+  const done = { byWorkers: 0, onThisThread: 0 };
   const request = requestOf(settings); // checks the settings before anything starts
   const workers = jobs > 1 && files.length > 1
     ? await startWorkers(Math.min(jobs, files.length), settings)
@@ -30,11 +41,12 @@ export async function deidentifyBatch(
   // The engine (and the dictionary it reads) loads here only when this thread does the work.
   const inThread = async (i: number) => {
     const { deidentifyFile } = await import("./engine.ts");
-    onResult(i, await deidentifyFile(files[i].input, files[i].output, request));
+    onResult(i, await deidentifyFile(files[i].input, outputOf(files[i]), request));
+    done.onThisThread++;
   };
   if (workers.length === 0) {
     for (let i = 0; i < files.length; i++) await inThread(i);
-    return;
+    return done;
   }
   let next = 0;
   const orphans: number[] = [];
@@ -48,15 +60,13 @@ export async function deidentifyBatch(
           return;
         }
         current = next++;
-        w.postMessage({
-          type: "file",
-          id: current,
-          input: files[current].input,
-          output: files[current].output,
-        });
+        w.postMessage({ type: "file", id: current, file: files[current] });
       };
       w.onmessage = (e: MessageEvent<FromWorker>) => {
-        if (e.data.type === "result") onResult(e.data.id, e.data.result);
+        if (e.data.type === "result") {
+          onResult(e.data.id, e.data.result);
+          done.byWorkers++;
+        }
         current = undefined;
         give();
       };
@@ -71,6 +81,7 @@ export async function deidentifyBatch(
   ));
   // A worker that died leaves its file without a result: it is done on this thread.
   for (const i of orphans) await inThread(i);
+  return done;
 }
 
 async function startWorkers(n: number, settings: BatchSettings): Promise<Worker[]> {

@@ -5,13 +5,14 @@
  */
 import { deidentifyFile } from "./engine.ts";
 import { type BatchSettings, requestOf } from "./batch_settings.ts";
-import type { DeidRequest } from "./engine.ts";
+import type { DeidRequest, DeidResult } from "./engine.ts";
+import { type BatchFile, outputOf } from "./pool.ts";
 
 let request: DeidRequest | undefined;
 
 self.onmessage = async (
   e: MessageEvent<
-    { type: "init"; settings: BatchSettings } | { type: "file"; id: number; input: string; output: string }
+    { type: "init"; settings: BatchSettings } | { type: "file"; id: number; file: BatchFile }
   >,
 ) => {
   const m = e.data;
@@ -24,8 +25,13 @@ self.onmessage = async (
     }
     return;
   }
-  const result = request
-    ? await deidentifyFile(m.input, m.output, request)
-    : { status: "failed", reason: "the worker has no profile" };
+  let result: DeidResult;
+  try {
+    result = request
+      ? await deidentifyFile(m.file.input, outputOf(m.file), request)
+      : { status: "failed", reason: "the worker has no profile" };
+  } catch (err) {
+    result = { status: "failed", reason: (err as Error).message };
+  }
   self.postMessage({ type: "result", id: m.id, result });
 };
