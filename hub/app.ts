@@ -1,6 +1,7 @@
 /**
  * The running hub: its database, site registry, live tunnel sessions and the Hono app serving
- * `/healthz`, `/metrics`, `/tunnel`, `/auth`, `/trpc`, `/dicomweb` and the console. Unknown paths
+ * `/healthz`, `/metrics`, `/tunnel`, `/auth`, `/trpc`, `/dicomweb`, the viewer (`/viewer/`) and the
+ * console. Unknown paths
  * under the API prefixes are 404 problem objects, never the console's page.
  */
 import { type Context, Hono } from "hono";
@@ -18,6 +19,7 @@ import { ApiTokens } from "./auth/tokens.ts";
 import { Users } from "./auth/users.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { consoleRoutes } from "./console.ts";
+import { addViewerRoutes } from "./viewer.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
 import { sweepSpool } from "./dicomweb/spool.ts";
@@ -135,6 +137,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     app.all(prefix, missing);
     app.all(`${prefix}/*`, missing);
   }
+  addViewerRoutes(app, { tokens, users, registry, publicUrl: config.publicUrl });
   app.route("/", consoleRoutes());
   app.onError((err, c) => {
     log.error("request failed", { path: c.req.path, err });

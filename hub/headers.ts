@@ -19,6 +19,32 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * The viewer's policy (OHIF, hub/viewer.ts): its own scripts only, as the console, and nothing from
+ * elsewhere, with what a prebuilt OHIF cannot do without:
+ * - `'wasm-unsafe-eval'`: its image decoders (JPEG, JPEG-LS, JPEG 2000, HTJ2K) are WebAssembly;
+ * - `worker-src blob:`: decoding and volume workers are started from blob URLs;
+ * - `style-src 'unsafe-inline'`: React and its UI kit set styles inline and inject style elements
+ *   (styles only: scripts stay same-origin files, never inline);
+ * - `img-src`/`connect-src blob:` and `data:`: rendered canvases, icons and downloads as blob and data
+ *   URLs.
+ * Framing stays forbidden.
+ */
+export const VIEWER_CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "connect-src 'self' data: blob:",
+  "media-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
 const DATA_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 export function securityHeaders(): MiddlewareHandler {

@@ -108,6 +108,9 @@ export const OPEN_ROUTES: readonly string[] = [
   "POST /auth/login",
   "GET /auth/me",
   "POST /auth/logout",
+  // The viewer's files; its page and app-config.js need a console session (hub/viewer.ts).
+  "GET /viewer",
+  "GET /viewer/*",
 ];
 
 /** Refused by the matrix: the reason is fit for a client. */

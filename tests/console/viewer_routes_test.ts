@@ -1,0 +1,67 @@
+/**
+ * The viewer's routes (hub/viewer.ts) over HTTP: its page needs a console session (without one, the
+ * console's login with the way back), its app-config.js lists only the sites the user may reach, each
+ * as a data source on the hub's own DICOMweb, and its files carry the viewer's CSP.
+ */
+import assert from "node:assert/strict";
+import { startTestHub } from "../support/hub.ts";
+import { prepareViewer, viewerReady } from "../../deploy/viewer.ts";
+
+Deno.test({
+  name: "addViewerRoutes() gates the viewer's page and config on a session and scopes its data sources",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    if (!await viewerReady()) await prepareViewer();
+    const hub = await startTestHub();
+    try {
+      const base = `http://127.0.0.1:${hub.port}`;
+      for (const site of ["north", "south"]) {
+        await hub.registry.enroll((await hub.registry.add(site)).enrollmentToken);
+      }
+      await hub.registry.add("east"); // pending: no data source
+      const noSession = await fetch(`${base}/viewer/viewer/north?StudyInstanceUIDs=1.2.3`, {
+        redirect: "manual",
+      });
+      assert.equal(noSession.status, 302);
+      assert.equal(
+        noSession.headers.get("location"),
+        `/?next=${encodeURIComponent("/viewer/viewer/north?StudyInstanceUIDs=1.2.3")}`,
+      );
+      await noSession.body?.cancel();
+      const config = await fetch(`${base}/viewer/app-config.js`);
+      assert.equal(config.status, 401);
+      await config.body?.cancel();
+
+      const northOnly = (await hub.tokens.create("north only", "viewer", ["north"])).token;
+      const scoped = await fetch(`${base}/viewer/app-config.js`, {
+        headers: { authorization: `Bearer ${northOnly}` },
+      });
+      assert.equal(scoped.status, 200);
+      assert.match(scoped.headers.get("content-security-policy")!, /script-src 'self' 'wasm-unsafe-eval'/);
+      const text = await scoped.text();
+      const cfg = JSON.parse(text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1));
+      assert.deepEqual(cfg.dataSources.map((d: { sourceName: string }) => d.sourceName), ["all", "north"]);
+      assert.equal(cfg.dataSources[1].configuration.wadoRoot, `${base}/dicomweb/sites/north`);
+      assert.equal(cfg.routerBasename, "/viewer");
+
+      const all = (await hub.tokens.create("all", "viewer")).token;
+      const page = await fetch(`${base}/viewer/viewer/south?StudyInstanceUIDs=1.2.3`, {
+        headers: { authorization: `Bearer ${all}` },
+      });
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      assert.match(html, /<script src="\/viewer\/conduit-init\.js"><\/script>/);
+      assert.doesNotMatch(html, /<script>/, "no inline script");
+      const init = await fetch(`${base}/viewer/conduit-init.js`);
+      assert.match(await init.text(), /window\.PUBLIC_URL = "\/viewer\/"/);
+      for (const p of ["/viewer/missing.bundle.js", "/viewer/..%2F..%2Fdeno.json"]) {
+        const r = await fetch(`${base}${p}`);
+        assert.equal(r.status, 404, p);
+        await r.body?.cancel();
+      }
+    } finally {
+      await hub.stop();
+    }
+  },
+});
