@@ -17,7 +17,7 @@ import { NotFoundError, toTrpcError } from "./errors.ts";
 import type { HubDb } from "../db/db.ts";
 import { recent } from "../auth/audit.ts";
 import type { Users } from "../auth/users.ts";
-import { Reason, type Request } from "@conduit/shared/tunnel/mod.ts";
+import { type AskOp, type DetailOf, Reason, type RequestOf } from "@conduit/shared/tunnel/mod.ts";
 import type { BatchService } from "../transfers/batch.ts";
 import { parseBatchFile } from "../transfers/rows.ts";
 import { federation, type LeftOut } from "../dicomweb/federation.ts";
@@ -59,7 +59,11 @@ function actorOf(p: { kind: string; name: string }): string {
  * The `ok` detail of a request to a site's agent: an unknown site is NOT_FOUND, one never enrolled
  * or offline SERVICE_UNAVAILABLE, the site's own refusal mapped by its code (./errors.ts).
  */
-async function siteReply(d: ApiDeps, site: string, request: Request): Promise<Record<string, unknown>> {
+async function siteReply<O extends AskOp>(
+  d: ApiDeps,
+  site: string,
+  request: RequestOf<O>,
+): Promise<DetailOf<O>> {
   await d.registry.require(site);
   return await d.sessions.ask(site, request);
 }
@@ -103,9 +107,12 @@ export function appRouter(d: ApiDeps) {
         async ({ input }) => {
           await d.registry.require(input.site);
           try {
-            return { ok: true, ...(await d.sessions.ask(input.site, { op: "echo", node: input.node })) };
+            return {
+              ok: true as const,
+              ...(await d.sessions.ask(input.site, { op: "echo", node: input.node })),
+            };
           } catch (err) {
-            return { ok: false, error: (err as Error).message };
+            return { ok: false as const, error: (err as Error).message };
           }
         },
       ),
@@ -122,26 +129,11 @@ export function appRouter(d: ApiDeps) {
         return { site: input.site, state: "revoked" };
       }),
       nodes: procedure.input(z.object({ site: name }).strict()).query(async ({ input }) => {
-        return (await siteReply(d, input.site, { op: "nodes" })).nodes as {
-          name: string;
-          aet: string;
-          host: string;
-          port: number;
-          retrieve: string;
-        }[];
+        return (await siteReply(d, input.site, { op: "nodes" })).nodes;
       }),
       deadLetter: procedure.input(z.object({ site: name }).strict()).query(
         async ({ input }) => {
-          return (await siteReply(d, input.site, { op: "deadLetter" })).rows as {
-            id: number;
-            sopInstanceUid: string;
-            route: string;
-            destination: string;
-            attempts: number;
-            lastStatus: number | null;
-            lastError: string;
-            updatedAt: number;
-          }[];
+          return (await siteReply(d, input.site, { op: "deadLetter" })).rows;
         },
       ),
       replay: procedure.input(
@@ -149,7 +141,7 @@ export function appRouter(d: ApiDeps) {
       )
         .mutation(async ({ input }) => {
           return {
-            replayed: Number((await siteReply(d, input.site, { op: "replay", ids: input.ids })).replayed),
+            replayed: (await siteReply(d, input.site, { op: "replay", ids: input.ids })).replayed,
           };
         }),
     }),

@@ -1,6 +1,12 @@
 /** The DICOMweb backend of one site, answered by its agent through the tunnel. */
 import { type DicomJson, toDicomJson } from "@conduit/shared/dicom/json.ts";
-import { Channel, Reply, type Request, sendFileRanges } from "@conduit/shared/tunnel/mod.ts";
+import {
+  type Channel,
+  type ObjectHeader,
+  RequestChannel,
+  type RequestOf,
+  sendFileRanges,
+} from "@conduit/shared/tunnel/mod.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
@@ -102,8 +108,12 @@ class TunnelBackend implements DicomwebBackend {
    * Opens a request whose first reply announces what follows; an `error` first reply is thrown. The
    * caller reads the rest, then calls `done` (also called when `signal` aborts the stream).
    */
-  async #announced(request: Request, signal: AbortSignal, window = 0) {
-    const channel = await this.sessions.call(this.site, request);
+  async #announced<O extends "frames" | "bulkdata" | "render">(
+    request: RequestOf<O>,
+    signal: AbortSignal,
+    window = 0,
+  ) {
+    const channel: RequestChannel<O> = await this.sessions.call(this.site, request);
     if (window) channel.stream.grow(window);
     const cancel = () => channel.stream.reset("cancelled");
     signal.addEventListener("abort", cancel);
@@ -111,7 +121,7 @@ class TunnelBackend implements DicomwebBackend {
       signal.removeEventListener("abort", cancel);
       channel.stream.reset("done");
     };
-    const first = await channel.expect(Reply).catch((err) => {
+    const first = await channel.reply().catch((err) => {
       done();
       throw err;
     });
@@ -135,7 +145,7 @@ class TunnelBackend implements DicomwebBackend {
     const each = (async function* () {
       try {
         while (true) {
-          const head = await channel.expect(Reply);
+          const head = await channel.reply();
           if (head.type === "end") return;
           if (head.type !== "bulk") throw new SiteRequestError("failed", `unexpected reply ${head.type}`);
           yield bytesOf(channel, head.size, "a frame was cut short");
@@ -183,36 +193,31 @@ class TunnelBackend implements DicomwebBackend {
   }
 
   async store(
-    object: {
-      header: import("@conduit/shared/tunnel/mod.ts").ObjectHeader;
-      path: string;
-      datasetOffset: number;
-    },
+    object: { header: ObjectHeader; path: string; datasetOffset: number },
     signal: AbortSignal,
   ): Promise<StoreResult> {
     const live = this.sessions.get(this.site);
     if (!live) throw new BackendUnavailableError(`site ${this.site} is not connected`);
-    const channel = new Channel(live.session.open());
+    const channel = new RequestChannel(live.session.open(), "store");
     const cancel = () => channel.stream.reset("cancelled");
     signal.addEventListener("abort", cancel);
     const result = { sopInstanceUid: object.header.sopInstanceUid, sopClassUid: object.header.sopClassUid };
     try {
-      await channel.send({
+      const request: RequestOf<"store"> = {
         op: "store",
         from: "hub",
         ...(this.node ? { node: this.node, deliver: "now" } : {}),
-      });
+      };
+      await channel.send(request);
       await channel.send(object.header);
       await sendFileRanges(channel, object.path, [{
         offset: object.datasetOffset,
         length: object.header.size,
       }]);
       await channel.end();
-      const reply = await channel.expect(Reply);
+      const reply = await channel.reply();
       if (reply.type === "ack") return { ...result, ok: true };
-      const message = reply.type === "nack" || reply.type === "error"
-        ? reply.message
-        : `unexpected ${reply.type}`;
+      const message = reply.message;
       // The node's own status when it refused; else 0xA700 out of resources or 0xC000 cannot understand.
       const status = reply.type === "nack" ? reply.status : undefined;
       const reason = status ?? (/free disk|resources/.test(message) ? 0xa700 : 0xc000);

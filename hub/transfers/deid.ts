@@ -8,6 +8,7 @@
  */
 import { type DeidOption, optionsProblem, type TransferDeidRequest } from "@conduit/shared/deid/options.ts";
 import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
+import type { DetailOf } from "@conduit/shared/tunnel/mod.ts";
 
 /** The most pseudonyms one transfer carries (each send request must fit one tunnel record). */
 export const MAX_PSEUDONYMS = 5000;
@@ -113,14 +114,13 @@ export function pseudonymized(
 
 /** The identifiers in a source's progress report, if it sent well-formed ones. */
 export function reportedIdentifiers(
-  p: Record<string, unknown>,
+  p: DetailOf<"progress">,
 ): { patientId: string; patientName: string; studyInstanceUid: string } | undefined {
-  const ids = p.identifiers as Record<string, unknown> | undefined;
-  if (!ids || typeof ids.studyInstanceUid !== "string") return undefined;
-  const str = (v: unknown) => (typeof v === "string" ? v.slice(0, 64) : "");
+  const ids = p.identifiers;
+  if (!ids) return undefined;
   return {
-    patientId: str(ids.patientId),
-    patientName: str(ids.patientName),
-    studyInstanceUid: str(ids.studyInstanceUid),
+    patientId: ids.patientId.slice(0, 64),
+    patientName: ids.patientName.slice(0, 64),
+    studyInstanceUid: ids.studyInstanceUid.slice(0, 64),
   };
 }

@@ -5,15 +5,13 @@
  * back (burned-in text) and delivered the rest; failure when nothing is left to try and something died,
  * or when every object was held back.
  */
+import type { DetailOf } from "@conduit/shared/tunnel/mod.ts";
 import type { TransferTaskRow } from "../db/schema.ts";
 import { reportedIdentifiers } from "./deid.ts";
 
 /** The task columns a progress report sets. */
-export function taskProgress(task: TransferTaskRow, p: Record<string, unknown>): Partial<TransferTaskRow> {
-  const done = Number(p.done),
-    dead = Number(p.dead),
-    held = Number(p.held ?? 0),
-    waiting = Number(p.pending) + Number(p.inFlight) + Number(p.failed);
+export function taskProgress(task: TransferTaskRow, p: DetailOf<"progress">): Partial<TransferTaskRow> {
+  const { done, dead, held } = p, waiting = p.pending + p.inFlight + p.failed;
   const objects = task.objects ?? 0;
   let status = done > 0 || waiting < objects ? "in_progress" : task.status;
   if (objects > 0 && done + held >= objects) {
@@ -23,7 +21,7 @@ export function taskProgress(task: TransferTaskRow, p: Record<string, unknown>):
   return {
     status: task.status === "canceled" ? "canceled" : status,
     done,
-    failed: dead + Number(p.failed),
+    failed: dead + p.failed,
     held,
     ...(ids
       ? {
@@ -32,6 +30,6 @@ export function taskProgress(task: TransferTaskRow, p: Record<string, unknown>):
         pseudoStudyInstanceUid: ids.studyInstanceUid,
       }
       : {}),
-    lastError: (p.lastError as string | undefined) ?? task.lastError,
+    lastError: p.lastError ?? task.lastError,
   };
 }

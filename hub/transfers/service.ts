@@ -10,6 +10,7 @@ import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
+import type { DetailOf } from "@conduit/shared/tunnel/mod.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
@@ -233,18 +234,11 @@ export class TransferService {
       ),
     });
     if (!task) throw new TransferError(`the transfer has no study ${studyInstanceUid}`);
-    let detail;
     try {
-      detail = await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id });
+      return (await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id })).objects;
     } catch (err) {
       throw new TransferError((err as Error).message);
     }
-    return (detail.objects ?? []) as {
-      sopInstanceUid: string;
-      state: string;
-      attempts: number;
-      lastError: string;
-    }[];
   }
 
   /** Runs a transfer again for what did not get through; done objects are not sent twice. */
@@ -318,9 +312,7 @@ export class TransferService {
           to: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
           ...(t.deid ? { deid: sendDeid(t) } : {}),
         };
-        const detail = await this.sessions.ask(t.sourceSite, request);
-        const objects = Number(detail?.objects ?? 0);
-        const missing = Number(detail?.missing ?? 0);
+        const { objects, missing } = await this.sessions.ask(t.sourceSite, request);
         const status = objects === 0 ? "failure" : "queued";
         await this.db.update(transferTasks).set({
           status,
@@ -358,7 +350,7 @@ export class TransferService {
   }
 
   async #follow(t: TransferRow, task: TransferTaskRow): Promise<void> {
-    let p: Record<string, unknown>;
+    let p: DetailOf<"progress">;
     try {
       p = await this.sessions.ask(t.sourceSite, { op: "progress", transfer: task.id });
     } catch (err) {

@@ -6,7 +6,7 @@
  * as complete.
  */
 import { createHash } from "node:crypto";
-import { type Channel, ObjectHeader, Reply } from "@conduit/shared/tunnel/mod.ts";
+import type { ObjectHeader, ReplyOf, RequestChannel } from "@conduit/shared/tunnel/mod.ts";
 import { SiteRequestError } from "./errors.ts";
 
 export class ObjectIntegrityError extends Error {
@@ -19,16 +19,17 @@ export interface IncomingObject {
   bytes: AsyncIterable<Uint8Array>;
 }
 
-export type RetrieveEnd = Extract<Reply, { type: "end" }>;
+export type RetrieveEnd = Extract<ReplyOf<"retrieve">, { type: "end" }>;
 
 /** Yields each object of a retrieve reply; returns the closing `end` reply. Throws on `error`. */
-export async function* readObjects(channel: Channel): AsyncGenerator<IncomingObject, RetrieveEnd> {
+export async function* readObjects(
+  channel: RequestChannel<"retrieve">,
+): AsyncGenerator<IncomingObject, RetrieveEnd> {
   while (true) {
-    const reply = await channel.expect(Reply);
+    const reply = await channel.reply();
     if (reply.type === "end") return reply;
     if (reply.type === "error") throw new SiteRequestError(reply.code, reply.message, reply.status);
-    if (reply.type !== "object") throw new Error(`unexpected reply ${reply.type} in a retrieve`);
-    const header = ObjectHeader.parse(reply);
+    const header: ObjectHeader = reply;
     let consumed = false;
     const bytes = (async function* () {
       const hash = createHash("sha256");

@@ -5,11 +5,15 @@
  * socket die).
  */
 import {
-  Channel,
+  type AskOp,
+  type DetailOf,
+  type Op,
   Reason,
   reasonName,
-  Reply,
+  type ReplyOf,
   Request,
+  RequestChannel,
+  type RequestOf,
   Session,
   type Transport,
 } from "@conduit/shared/tunnel/mod.ts";
@@ -19,6 +23,12 @@ import { type RelayLimiter, relayStream } from "./relay.ts";
 import { SiteRequestError, SiteUnavailableError } from "./errors.ts";
 
 export { SiteRequestError, SiteUnavailableError };
+
+/** The operations whose answer is replies only, no bytes (`replies()` reads them). */
+export type RecordOp = Exclude<Op, "retrieve" | "store" | "relay" | "frames" | "render" | "bulkdata">;
+
+/** Replies after which nothing more comes. */
+const LAST = new Set(["end", "error", "ok", "status"]);
 
 export interface SiteSession {
   site: string;
@@ -117,25 +127,32 @@ export class Sessions {
     return session;
   }
 
-  /** Opens a stream to a site's agent and sends `request`; the caller reads the replies. */
-  async call(site: string, request: Request): Promise<Channel> {
+  /**
+   * Opens a stream to a site's agent and sends `request`; the caller reads the replies, each one of
+   * those its operation may get (`channel.reply()`).
+   */
+  async call<O extends Op>(site: string, request: RequestOf<O>): Promise<RequestChannel<O>> {
     const live = this.#live.get(site);
     if (!live) throw new SiteUnavailableError(`site ${site} is not connected`);
-    const channel = new Channel(live.session.open());
+    const channel = new RequestChannel(live.session.open(), request.op as O);
     await channel.send(Request.parse(request));
     return channel;
   }
 
   /** The replies to `request`, validated, until `end` or `error` (an error reply is thrown). */
-  async *replies(site: string, request: Request, signal?: AbortSignal): AsyncGenerator<Reply> {
+  async *replies<O extends RecordOp>(
+    site: string,
+    request: RequestOf<O>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ReplyOf<O>> {
     const channel = await this.call(site, request);
     const abort = () => channel.stream.reset("cancelled");
     signal?.addEventListener("abort", abort);
     try {
       while (true) {
-        const reply = await channel.expect(Reply);
+        const reply = await channel.reply();
         yield reply;
-        if (reply.type === "end" || reply.type === "error" || reply.type === "ok") break;
+        if (LAST.has(reply.type)) break;
       }
     } finally {
       signal?.removeEventListener("abort", abort);
@@ -144,9 +161,13 @@ export class Sessions {
   }
 
   /** The detail of a request a site answers with `ok`; its `error` reply is thrown as SiteRequestError. */
-  async ask(site: string, request: Request, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    for await (const reply of this.replies(site, request, signal)) {
-      if (reply.type === "ok") return reply.detail ?? {};
+  async ask<O extends AskOp>(
+    site: string,
+    request: RequestOf<O>,
+    signal?: AbortSignal,
+  ): Promise<DetailOf<O>> {
+    for await (const reply of this.replies<O>(site, request, signal)) {
+      if (reply.type === "ok") return reply.detail as DetailOf<O>;
       if (reply.type === "error") throw new SiteRequestError(reply.code, reply.message, reply.status);
     }
     throw new SiteRequestError("failed", `site ${site} ended its answer without a result`);

@@ -4,9 +4,41 @@
  * Each side switches the socket to frames synchronously on the message that ends the hello, so a
  * frame sent right after it is never lost.
  */
+import { z } from "zod";
 import { Reason } from "./frame.ts";
-import { Hello, PROTOCOL, PROTOCOL_VERSION, Welcome } from "./messages.ts";
+import { name } from "./_fields.ts";
 import { type Transport, webSocketTransport } from "./transport.ts";
+
+export const PROTOCOL = "conduit-tunnel";
+export const PROTOCOL_VERSION = 1;
+
+export const Hello = z.object({
+  protocol: z.literal(PROTOCOL),
+  version: z.number().int(),
+  site: name,
+  agentVersion: z.string().max(64),
+}).strict();
+export type Hello = z.infer<typeof Hello>;
+
+export const Welcome = z.discriminatedUnion("accepted", [
+  z.object({
+    protocol: z.literal(PROTOCOL),
+    version: z.number().int(),
+    accepted: z.literal(true),
+    site: name,
+    hubVersion: z.string().max(64),
+    /** Seconds between the agent's heartbeats. */
+    heartbeatSeconds: z.number().positive(),
+  }).strict(),
+  z.object({
+    protocol: z.literal(PROTOCOL),
+    version: z.number().int(),
+    accepted: z.literal(false),
+    reason: z.number().int(),
+    message: z.string(),
+  }).strict(),
+]);
+export type Welcome = z.infer<typeof Welcome>;
 
 export class HandshakeError extends Error {
   override name = "HandshakeError";

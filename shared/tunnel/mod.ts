@@ -5,5 +5,6 @@ export { StreamResetError } from "./stream.ts";
 export * from "./channel.ts";
 export * from "./file_ranges.ts";
 export * from "./messages.ts";
+export * from "./request_channel.ts";
 export * from "./transport.ts";
 export * from "./hello.ts";

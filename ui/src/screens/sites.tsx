@@ -145,8 +145,8 @@ export function Sites(props: { current?: string; may: May }) {
                                 run(async () => {
                                   const r = await api.sites.echo.mutate({ site: current()!, node: n.name });
                                   return r.ok
-                                    ? `${n.name} answered C-ECHO (${(r as { ms?: number }).ms} ms)`
-                                    : `${n.name}: ${(r as { error?: string }).error}`;
+                                    ? `${n.name} answered C-ECHO (${r.ms} ms)`
+                                    : `${n.name}: ${r.error}`;
                                 })}
                             >
                               Echo

@@ -25,7 +25,7 @@ export function TransferDialog(props: {
   const [nodes] = createResource(destination, async (site) => {
     if (!site) return [];
     try {
-      return (await api.site.nodes.query({ site })) as { name: string }[];
+      return await api.site.nodes.query({ site });
     } catch {
       return [];
     }
