@@ -20,8 +20,13 @@ function usage(): string {
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
+    "  --enroll TOKEN           enroll with the hub (--hub) using a one-time token from",
+    "                           'hub admin site add', keep the site credential, then run",
+    "  --help                   this help",
+    "  --version                the agent's version",
     "",
-    "Every flag is also a CONDUIT_AGENT_* variable (--http-port: CONDUIT_AGENT_HTTP_PORT).",
+    "Every flag but --config, --enroll, --help and --version is also a configuration key (in brackets)",
+    "and a CONDUIT_AGENT_* variable (--http-port: CONDUIT_AGENT_HTTP_PORT).",
     "Precedence: flags, then variables, then the file, then defaults.",
   ].join("\n");
 }

@@ -11,6 +11,8 @@ import { generateInstance, generateStudies } from "@conduit/shared/dicom/generat
 import { startHub } from "../hub/app.ts";
 import { hubConfigSchema } from "../hub/config.ts";
 import { buildConsole } from "./build_ui.ts";
+import { type DemoPacs, logTo, startDemoPacs } from "./demo_pacs.ts";
+import { banner, moveTs } from "./demo_text.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO = Deno.env.get("CONDUIT_DEMO_DIR") ?? path.join(ROOT, ".demo");
@@ -39,17 +41,26 @@ interface SiteInfo {
   httpPort: number;
 }
 
-async function startAgent(site: string, aet: string, hubUrl: string, token: string, ports: SiteInfo) {
+async function startAgent(
+  site: string,
+  aet: string,
+  hubUrl: string,
+  token: string,
+  ports: SiteInfo,
+  nodes: Record<string, unknown> = {},
+) {
   const data = path.join(DEMO, site);
   await Deno.mkdir(data, { recursive: true });
   const logPath = path.join(DEMO, `${site}.log`);
   await Deno.writeTextFile(logPath, "");
-  // Both streams append: with one of them writing from offset 0, they overwrote each other.
-  const appendTo = async () => (await Deno.open(logPath, { write: true, append: true })).writable;
   // Both sites share one project key (.demo/project.key), so "Pseudonymize at the source" works and their
   // pseudonyms agree.
   const config = path.join(DEMO, `${site}.yaml`);
-  await Deno.writeTextFile(config, `deid: { keyFile: ${JSON.stringify(path.join(DEMO, "project.key"))} }\n`);
+  await Deno.writeTextFile(
+    config,
+    `deid: { keyFile: ${JSON.stringify(path.join(DEMO, "project.key"))} }\n` +
+      (Object.keys(nodes).length ? `nodes: ${JSON.stringify(nodes)}\n` : ""),
+  );
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -79,8 +90,7 @@ async function startAgent(site: string, aet: string, hubUrl: string, token: stri
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  child.stdout.pipeTo(await appendTo()).catch(() => {});
-  child.stderr.pipeTo(await appendTo()).catch(() => {});
+  await logTo(child, logPath);
   return child;
 }
 
@@ -156,6 +166,7 @@ async function main(): Promise<number> {
     south: { aet: "SOUTH", host: "127.0.0.1", dimsePort: pickPort(11113), httpPort: pickPort(8182) },
   };
   const children: Deno.ChildProcess[] = [];
+  let pacs: DemoPacs | undefined;
   const stop = async () => {
     for (const c of children) {
       try {
@@ -163,15 +174,24 @@ async function main(): Promise<number> {
       } catch { /* gone */ }
     }
     await Promise.allSettled(children.map((c) => c.status));
+    await pacs?.stop();
     await hub.stop();
   };
   try {
     await Deno.writeFile(path.join(DEMO, "project.key"), crypto.getRandomValues(new Uint8Array(32)), {
       mode: 0o600,
     });
+    // A PACS beside south, so C-MOVE, node echo and the dead letter can be tried.
+    const started = await startDemoPacs(
+      path.join(DEMO, "pacs"),
+      { dimse: pickPort(4242), http: pickPort(8042) },
+      { aet: sites.south.aet, port: sites.south.dimsePort },
+    );
+    pacs = typeof started === "string" ? undefined : started;
     for (const [site, info] of Object.entries(sites)) {
       const { enrollmentToken } = await hub.registry.add(site);
-      children.push(await startAgent(site, info.aet, tunnelUrl, enrollmentToken, info));
+      const nodes = site === "south" && pacs ? { pacs: pacs.node } : {};
+      children.push(await startAgent(site, info.aet, tunnelUrl, enrollmentToken, info, nodes));
     }
     await until("both sites online", () => Boolean(hub.sessions.get("north") && hub.sessions.get("south")));
     const seeded = await seed(`${hubUrl}/dicomweb`, apiToken);
@@ -182,27 +202,31 @@ async function main(): Promise<number> {
       apiToken,
       admin,
       sites,
+      ...(pacs
+        ? { pacs: { site: "south", node: "pacs", kind: pacs.kind, aet: pacs.aet, port: pacs.port } }
+        : {}),
     };
+    const moveScript = path.join(DEMO, "move.ts");
+    await Deno.writeTextFile(moveScript, moveTs(hubUrl, apiToken));
+    const rel = (p: string) => path.relative(Deno.cwd(), p) || ".";
     await Deno.writeTextFile(path.join(DEMO, "demo.json"), JSON.stringify(demo, null, 2) + "\n");
+    console.log(
+      banner({
+        hubUrl,
+        admin,
+        sites,
+        seeded,
+        apiToken,
+        pacs,
+        pacsNote: typeof started === "string" ? started : "",
+      }),
+    );
     console.log(`
-Conduit demo: a hub and two sites on loopback (data and logs in .demo/, details in .demo/demo.json).
+Move a study from north to south with the typed client, and wait for it (the script is ${rel(moveScript)}):
+  deno run -A --config ${rel(path.join(ROOT, "deno.json"))} ${rel(moveScript)}
 
-  console    ${hubUrl}/   log in as ${admin.user} / ${admin.password}
-  north      DICOM ${sites.north.aet}@127.0.0.1:${sites.north.dimsePort}, seeded with ${seeded.studies} studies, ${seeded.objects} objects
-  south      DICOM ${sites.south.aet}@127.0.0.1:${sites.south.dimsePort}
-  API token  ${apiToken}
-
-Query north's studies (QIDO-RS):
-  curl -s -H "Authorization: Bearer ${apiToken}" ${hubUrl}/dicomweb/sites/north/studies
-
-Move a study from north to south with the typed client (save as move.ts, then:
-  deno run -A --config ${path.join(ROOT, "deno.json")} move.ts   (the config resolves the client's packages)
-  import { createConduitClient } from "${path.join(ROOT, "hub/client/mod.ts")}";
-  const client = createConduitClient({ url: "${hubUrl}", token: "${apiToken}" });
-  const [first] = (await client.query.studies.query({ site: "north" })).studies;
-  const study = first.study["0020000D"].Value[0];
-  const { id } = await client.transfers.create.mutate({ source: { site: "north" }, destination: { site: "south" }, studies: [study] });
-  console.log(await client.transfers.get.query({ id }));
+Administer the hub while the demo runs (from the repository it finds the demo's data; elsewhere, say where):
+  deno task hub admin site list --data ${rel(path.join(DEMO, "hub"))}
 
 Add deid: { profile: "basic" } to transfers.create (or tick "Pseudonymize at the source" in the console) to
 move it de-identified by north, with the demo's project key (.demo/project.key, shared by both sites).

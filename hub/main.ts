@@ -24,9 +24,46 @@ function usage(): string {
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
+    "  --help                   this help (admin --help: the admin commands)",
+    "  --version                the hub's version",
     "",
-    "Every flag is also a CONDUIT_HUB_* variable (--public-url: CONDUIT_HUB_PUBLIC_URL).",
+    "Every flag but --config, --help and --version is also a configuration key (in brackets) and a",
+    "CONDUIT_HUB_* variable (--public-url: CONDUIT_HUB_PUBLIC_URL).",
   ].join("\n");
+}
+
+const ADMIN_USAGE = [
+  "usage: deno task hub admin site add NAME | list | revoke NAME",
+  "       deno task hub admin token create NAME --role viewer|operator|admin [--sites a,b] | list | revoke ID",
+  "       deno task hub admin user add NAME --role viewer|operator|admin [--password-stdin] | list",
+  "",
+  "Every admin command works on the hub's database, whether or not the hub runs, and takes:",
+  "  --data DIR     the hub's data directory (default: the config's, else ./data/hub; from the",
+  "                 repository while `deno task demo` runs, the demo's .demo/hub)",
+  "  --json         print one JSON object on stdout",
+  "  --help         the command's own help (deno task hub admin site --help)",
+].join("\n");
+
+/**
+ * The data directory an admin command works on when it names none: the configuration's (file or
+ * CONDUIT_HUB_DATA), else ./data/hub, unless that does not exist and a demo runs from here (.demo/hub
+ * beside its demo.json): then the demo's, said on stderr.
+ */
+function adminData(args: string[]): string {
+  let data = "./data/hub";
+  let configured = false;
+  try {
+    const loaded = load({});
+    data = loaded.config.data;
+    configured = Boolean(loaded.file) || Deno.env.has("CONDUIT_HUB_DATA");
+  } catch { /* the admin commands take --data */ }
+  if (args.includes("--data") || args.some((a) => a.startsWith("--data=")) || configured) return data;
+  const demo = Deno.env.get("CONDUIT_DEMO_DIR") ?? ".demo";
+  if (!fs.existsSync(data) && fs.existsSync(`${demo}/demo.json`) && fs.existsSync(`${demo}/hub`)) {
+    console.error(`hub admin: no ${data}; using the demo's hub data in ${demo}/hub`);
+    return `${demo}/hub`;
+  }
+  return data;
 }
 
 function load(flags: Record<string, string>) {
@@ -36,14 +73,15 @@ function load(flags: Record<string, string>) {
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "--") args = args.slice(1);
   if (args[0] === "admin") {
-    let data = "./data/hub";
-    try {
-      data = load({}).config.data;
-    } catch { /* the admin commands take --data */ }
+    if (args[1] === undefined || args[1] === "--help" || args[1] === "-h" || args[1] === "help") {
+      console.log(ADMIN_USAGE);
+      return args[1] === undefined ? 2 : 0;
+    }
+    const data = adminData(args.slice(2));
     if (args[1] === "site") return await siteCommand(args.slice(2), data);
     if (args[1] === "token") return await tokenCommand(args.slice(2), data);
     if (args[1] === "user") return await userCommand(args.slice(2), data);
-    console.error(`hub admin: unknown command ${args[1] ?? "(none)"}\n\n${usage()}`);
+    console.error(`hub admin: unknown command ${args[1]}\n\n${ADMIN_USAGE}`);
     return 2;
   }
   const options: Record<string, { type: "string" | "boolean" }> = {

@@ -57,11 +57,15 @@ export async function tokenCommand(args: string[], defaultData: string): Promise
     } else if (verb === "list") {
       const all = await tokens.list();
       if (json) console.log(JSON.stringify({ tokens: all }));
-      else {for (const t of all) {
+      else if (!all.length) console.log("no tokens");
+      else {
+        console.log(["ID", "NAME", "ROLE", "SITES", "STATE"].join("\t"));
+        for (const t of all) {
           console.log(
             [t.id, t.name, t.role, t.sites?.join(",") ?? "*", t.revoked ? "revoked" : "active"].join("\t"),
           );
-        }}
+        }
+      }
     } else if (verb === "revoke") {
       if (!arg) {
         console.error(`hub admin token revoke: give the token id\n${USAGE}`);

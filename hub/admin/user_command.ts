@@ -67,7 +67,11 @@ export async function userCommand(args: string[], defaultData: string): Promise<
     } else if (verb === "list") {
       const all = await users.list();
       if (json) console.log(JSON.stringify({ users: all }));
-      else for (const u of all) console.log([u.name, u.role, u.disabled ? "disabled" : "active"].join("\t"));
+      else if (!all.length) console.log("no users");
+      else {
+        console.log(["USER", "ROLE", "STATE"].join("\t"));
+        for (const u of all) console.log([u.name, u.role, u.disabled ? "disabled" : "active"].join("\t"));
+      }
     } else {
       console.error(`hub admin user: unknown command ${verb}\n${USAGE}`);
       return 2;

@@ -10,6 +10,22 @@ import { createConduitClient } from "../../hub/client/mod.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
+/** Runs deno with `args` from the repository, the demo's directory in CONDUIT_DEMO_DIR. */
+async function run(args: string[], demoDir: string) {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env: { CONDUIT_DEMO_DIR: demoDir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: o.code,
+    stdout: new TextDecoder().decode(o.stdout),
+    stderr: new TextDecoder().decode(o.stderr),
+  };
+}
+
 Deno.test({
   name: "deno task demo serves two seeded sites and stops on Ctrl-C",
   sanitizeOps: false,
@@ -24,6 +40,7 @@ Deno.test({
       stderr: "piped",
     }).spawn();
     const out: string[] = [];
+    const errText = new Response(child.stderr).text();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     const deadline = Date.now() + 120_000;
     while (!out.join("").includes("Ctrl-C stops everything") && Date.now() < deadline) {
@@ -60,12 +77,37 @@ Deno.test({
       }
       assert.equal(job.status, "success", JSON.stringify(job.tasks));
       assert.match(job.tasks[0].pseudonymized?.studyInstanceUid ?? "", /^2\.25\./);
+
+      // The sites' logs are written while the demo runs.
+      assert.match(await Deno.readTextFile(path.join(dir, "north.log")), /"msg":"agent started"/);
+      assert.match(await Deno.readTextFile(path.join(dir, "south.log")), /"msg":"connected to the hub"/);
+      // A PACS at south when Orthanc or storescp is installed, answering the node echo.
+      if (demo.pacs) {
+        const echo = await client.sites.echo.mutate({ site: "south", node: "pacs" });
+        assert.equal(echo.ok, true, "south's PACS answers C-ECHO");
+      } else assert.match(out.join(""), /pacs {7}no PACS at south: install Orthanc/);
+      // The admin CLI finds the demo's hub data from the repository; the printed command names it.
+      const admin = await run(["run", "-A", path.join(ROOT, "hub/main.ts"), "admin", "site", "list"], dir);
+      assert.equal(admin.code, 0, admin.stderr);
+      assert.match(admin.stdout, /^SITE\tSTATE/m);
+      assert.match(admin.stdout, /^north\tonline/m);
+      assert.match(out.join(""), new RegExp(`hub admin site list --data \\S*${path.basename(dir)}/hub`));
+      // The move script type-checks and waits for its transfer to end.
+      const script = path.join(dir, "move.ts");
+      const config = path.join(ROOT, "deno.json");
+      const checked = await run(["check", "--config", config, script], dir);
+      assert.equal(checked.code, 0, checked.stderr);
+      const moved = await run(["run", "-A", "--config", config, script], dir);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.match(moved.stdout, /^transfer \S+: success, \d+ of \d+ objects$/m);
     } finally {
       child.kill("SIGINT");
       const status = await child.status;
       reader.cancel().catch(() => {});
-      await child.stderr.cancel().catch(() => {});
+      const printed = out.join("") + await errText;
       assert.equal(status.code, 0);
+      // Nothing a newcomer would take for a problem.
+      assert.doesNotMatch(printed, /Ignored build scripts|legacy behavior|Warning/i);
     }
   },
 });

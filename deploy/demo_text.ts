@@ -1,0 +1,71 @@
+/**
+ * What the demo prints, and the `move.ts` it writes: a script with the typed client that moves north's
+ * first study to south and waits for the job to end (it type-checks with the repository's deno.json;
+ * tests/build/demo_test.ts checks and runs it).
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { DemoPacs } from "./demo_pacs.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+interface Site {
+  aet: string;
+  dimsePort: number;
+}
+
+/** The demo's first lines: where everything is. */
+export function banner(d: {
+  hubUrl: string;
+  admin: { user: string; password: string };
+  sites: Record<string, Site>;
+  seeded: { studies: number; objects: number };
+  apiToken: string;
+  pacs?: DemoPacs;
+  pacsNote: string;
+}): string {
+  const pacs = d.pacs
+    ? `  pacs       node "pacs" of south: ${
+      d.pacs.kind === "orthanc" ? "Orthanc" : "DCMTK storescp"
+    } ${d.pacs.aet}@127.0.0.1:${d.pacs.port}` +
+      (d.pacs.kind === "orthanc"
+        ? ` (C-STORE, C-FIND, C-MOVE; Orthanc Explorer at ${d.pacs.httpUrl})`
+        : " (C-STORE and C-ECHO only: install Orthanc to try C-MOVE)")
+    : `  pacs       ${d.pacsNote}`;
+  return `
+Conduit demo: a hub and two sites on loopback (data and logs in .demo/, details in .demo/demo.json).
+
+  console    ${d.hubUrl}/   log in as ${d.admin.user} / ${d.admin.password}
+  viewer     ${d.hubUrl}/viewer/   (OHIF, after logging in to the console)
+  north      DICOM ${d.sites.north.aet}@127.0.0.1:${d.sites.north.dimsePort}, seeded with ${d.seeded.studies} studies, ${d.seeded.objects} objects
+  south      DICOM ${d.sites.south.aet}@127.0.0.1:${d.sites.south.dimsePort}
+${pacs}
+  API token  ${d.apiToken}
+
+Query north's studies (QIDO-RS):
+  curl -s -H "Authorization: Bearer ${d.apiToken}" ${d.hubUrl}/dicomweb/sites/north/studies`;
+}
+
+/** The move script: the typed client, a transfer of north's first study to south, waiting for its end. */
+export function moveTs(hubUrl: string, token: string): string {
+  return `// Moves north's first study to south with Conduit's typed client and waits for the transfer to end.
+// Run from the repository: deno run -A --config deno.json .demo/move.ts
+import { createConduitClient } from ${JSON.stringify(path.join(ROOT, "hub/client/mod.ts"))};
+
+const client = createConduitClient({ url: ${JSON.stringify(hubUrl)}, token: ${JSON.stringify(token)} });
+const [first] = (await client.query.studies.query({ site: "north" })).studies;
+if (!first) throw new Error("north has no study");
+const study = String((first.study["0020000D"] as { Value: string[] }).Value[0]);
+const { id } = await client.transfers.create.mutate({
+  source: { site: "north" },
+  destination: { site: "south" },
+  studies: [study],
+});
+let job = await client.transfers.get.query({ id });
+while (!["success", "warning", "failure", "canceled"].includes(job.status)) {
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  job = await client.transfers.get.query({ id });
+}
+console.log(\`transfer \${id}: \${job.status}, \${job.totals.done} of \${job.totals.objects} objects\`);
+`;
+}
