@@ -1,13 +1,13 @@
 /**
  * Silences the DICOM libraries' own loggers. dcmjs prints `Unknown name in dataset <tag> : <value>`
  * for every private element it meets while naturalizing (during transcoding), values included, so
- * patient names in private tags reached stderr. dcmjs is loaded twice: its ES build by our `import`,
- * and its CommonJS build by dcmjs-codecs and dcmjs-dimse (`require`), each with its own bundled
- * loglevel and child loggers (`validation.dcmjs`...) that do not follow the root's level: every logger
- * of every instance is set to silent. Failures reach us as exceptions, which we log without values.
+ * patient names in private tags reached stderr. dcmjs-codecs and dcmjs-dimse load dcmjs's CommonJS build
+ * (`require`), whose bundled loglevel and child loggers (`validation.dcmjs`...) do not follow the root's
+ * level: every logger is set to silent. Our own code no longer loads dcmjs (the dictionary is data), so
+ * its ES build is silenced only where the libraries use it instead (a bundled build), without loading it
+ * anywhere else. Failures reach us as exceptions, which we log without values.
  */
 import { createRequire } from "node:module";
-import dcmjs from "dcmjs";
 import codecs from "dcmjs-codecs";
 import dimse from "dcmjs-dimse";
 
@@ -32,12 +32,14 @@ export function quietDicomLibraries(): void {
   done = true;
   // deno-lint-ignore no-explicit-any
   const log = (m: unknown) => (m as any)?.log as LogLevelLike | undefined;
-  silence(log(dcmjs));
   silence(log(codecs));
   silence(log(dimse));
   try {
     silence(log(createRequire(import.meta.url)("dcmjs")));
-  } catch { /* no CommonJS resolution (a bundled build): the libraries load the ES build there */ }
+  } catch {
+    // No CommonJS resolution (a bundled build): the libraries use the ES build, already loaded there.
+    import("dcmjs").then((m) => silence(log(m.default)), () => {});
+  }
 }
 
 quietDicomLibraries();
