@@ -1,50 +1,117 @@
 /**
  * `deno compile` needs a runtime download that this machine cannot make, so the build falls back to
- * `deno bundle`: the bundle must run as the agent (from another directory) and answer C-ECHO.
+ * bundles: both artifacts must start from their own directories, through their launchers, with
+ * `--cached-only` (no registry fetch) and from another working directory. The hub's serves its console
+ * and viewer and adds a site with its admin CLI; the agent's enrolls with it, shows online, and answers
+ * C-ECHO.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { bundleAgent } from "../../deploy/build.ts";
+import { bundleAgent, bundleHub } from "../../deploy/build.ts";
+import { buildConsole } from "../../deploy/build_ui.ts";
+import { prepareViewer } from "../../deploy/viewer.ts";
 import { freePort, runDcmtk, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
 
 const skip = skipReason("echoscu");
 
+const healthy = (url: string) => async () => {
+  try {
+    const r = await fetch(url);
+    await r.body?.cancel();
+    return r.ok;
+  } catch {
+    return false;
+  }
+};
+
 Deno.test({
-  name: "bundleAgent() produces a bundle that runs as the agent and answers C-ECHO",
+  name: "bundleHub() and bundleAgent() start on their own: the hub serves the console and enrolls the agent",
   ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
   fn: async () => {
+    await buildConsole({ ifMissing: true });
+    await prepareViewer();
     const dir = await Deno.makeTempDir({ prefix: "bundle-" });
-    const out = await bundleAgent(path.join(dir, "agent.js"));
-    const port = freePort();
-    const httpPort = freePort();
-    const proc = await spawnLogged("bundle", Deno.execPath(), [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      out,
-      "--data",
-      path.join(dir, "data"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--http-port",
-      String(httpPort),
-    ], dir);
+    const [hubLauncher, agentLauncher] = await Promise.all([
+      bundleHub(path.join(dir, "hub")),
+      bundleAgent(path.join(dir, "agent")),
+    ]);
+    const elsewhere = await Deno.makeTempDir({ prefix: "bundle-cwd-" });
+    const env = { DENO: Deno.execPath() };
+    const hubData = path.join(elsewhere, "hub-data");
+    const hubPort = freePort();
+    const hub = await spawnLogged(
+      "hub-bundle",
+      hubLauncher,
+      ["--port", String(hubPort), "--data", hubData],
+      elsewhere,
+      env,
+    );
+    let agent: Awaited<ReturnType<typeof spawnLogged>> | undefined;
     try {
-      await waitReady(proc, "bundled agent", async () => {
-        try {
-          const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
-          await r.body?.cancel();
-          return r.ok;
-        } catch {
-          return false;
-        }
-      }, 30_000);
+      const base = `http://127.0.0.1:${hubPort}`;
+      await waitReady(hub, "bundled hub", healthy(`${base}/healthz`), 60_000);
+      const page = await fetch(`${base}/explorer`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<div id="root">/, "the console is inside the artifact");
+      const init = await fetch(`${base}/viewer/conduit-init.js`);
+      assert.equal(init.status, 200, "the viewer is inside the artifact");
+      await init.body?.cancel();
+
+      const add = await new Deno.Command(hubLauncher, {
+        args: ["admin", "site", "add", "north", "--data", hubData, "--json"],
+        cwd: elsewhere,
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(add.code, 0, new TextDecoder().decode(add.stderr));
+      const { enrollmentToken } = JSON.parse(new TextDecoder().decode(add.stdout));
+
+      const port = freePort();
+      const httpPort = freePort();
+      agent = await spawnLogged(
+        "agent-bundle",
+        agentLauncher,
+        [
+          "--site",
+          "north",
+          "--data",
+          path.join(elsewhere, "agent-data"),
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          "--http-port",
+          String(httpPort),
+          "--hub",
+          `ws://127.0.0.1:${hubPort}/tunnel`,
+          "--enroll",
+          enrollmentToken,
+        ],
+        elsewhere,
+        env,
+      );
+      await waitReady(agent, "bundled agent", healthy(`http://127.0.0.1:${httpPort}/healthz`), 60_000);
       const echo = await runDcmtk("echoscu", ["-aec", "CONDUIT", "127.0.0.1", String(port)]);
       assert.equal(echo.code, 0, echo.stderr);
+      const deadline = Date.now() + 20_000;
+      let state = "";
+      while (Date.now() < deadline && state !== "online") {
+        const list = await new Deno.Command(hubLauncher, {
+          args: ["admin", "site", "list", "--data", hubData, "--json"],
+          cwd: elsewhere,
+          env,
+          stdout: "piped",
+        }).output();
+        state = JSON.parse(new TextDecoder().decode(list.stdout)).sites[0]?.state ?? "";
+        if (state !== "online") await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.equal(state, "online", "the bundled agent enrolled with the bundled hub");
     } finally {
-      await proc.stop();
+      await agent?.stop();
+      await hub.stop();
     }
   },
 });

@@ -8,7 +8,8 @@
  * light and dark, go to tests/.out/console (docs/images/console holds copies).
  */
 import assert from "node:assert/strict";
-import { skipReason } from "../support/peers.ts";
+import * as path from "node:path";
+import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
@@ -20,6 +21,7 @@ import { ageAt, dicomDate, dicomDateTime, personName, sex, studyTitle } from "..
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`screens_test: skipped: ${skip}`);
 
+const CT_SMALL_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322";
 type Json = Record<string, { Value?: unknown[] }>;
 const first = (ds: Json, tag: string) => ds[tag]?.Value?.[0] as string | undefined;
 
@@ -46,7 +48,11 @@ Deno.test({
         seed: "screens",
         modality: "CT",
       });
-      assert.equal((await storescu(ct.paths, north)).code, 0);
+      // The generated study is checked; pydicom's CT shows a real image in the study page's screenshot.
+      assert.equal(
+        (await storescu([...ct.paths, path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm")], north)).code,
+        0,
+      );
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       await hub.users.add("boss", "admin", "admin password");
       const token = (await hub.tokens.create("screens", "viewer")).token;
@@ -203,9 +209,14 @@ Deno.test({
         });
         assert.ok(scroll <= inner + 1, `${path} is ${scroll}px wide in a ${inner}px window`);
       }
-      await page.goto(`${base}${study}`);
+      await page.goto(`${base}/studies/north/${CT_SMALL_STUDY}`);
       await page.locator("section[aria-label=Study] h1").waitFor();
       await shoot(page, "study-narrow");
+      await page.setViewportSize({ width: 1366, height: 800 });
+      await page.goto(`${base}/studies/north/${CT_SMALL_STUDY}`);
+      await page.locator("li[data-series] .thumb > *").first().waitFor();
+      await page.waitForTimeout(500);
+      await shoot(page, "study");
       assert.deepEqual(violations, [], "no Content-Security-Policy violation");
     } finally {
       await browser.close();

@@ -1,0 +1,122 @@
+/**
+ * The artifacts `deno task build` makes where `deno compile` cannot get its runtime: each program as
+ * one JavaScript bundle in a directory that holds everything it needs to start without the npm
+ * registry, started by a launcher script beside it (`conduit-agent`, `conduit-hub`):
+ *
+ *   dist/agent/  agent.js, migrations/ (the index's), deno.json, deno.lock, deno_dir/, conduit-agent
+ *   dist/hub/    hub/main.js, hub/migrations/, ui/dist/ (the console), ui/viewer/ (OHIF),
+ *                deno.json, deno.lock, deno_dir/, conduit-hub
+ *
+ * The hub's bundle sits at `hub/main.js` so that the paths its modules resolve from their own URL
+ * (`./migrations`, `../ui/dist/`, `../ui/viewer/`) land on the copies beside it. libsql is a native
+ * addon and cannot be bundled: it stays an npm import, and its packages (the versions of the
+ * repository's lock) are copied from Deno's npm cache into `deno_dir`, which the launcher names as
+ * DENO_DIR and runs with `--cached-only`: nothing is fetched at first start.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function deno(args: string[], cwd = ROOT, env: Record<string, string> = {}): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), { args, cwd, env, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`deno ${args[0]} failed: ${new TextDecoder().decode(out.stderr).slice(-800)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Copies a directory tree (files and folders). */
+export async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    const a = path.join(from, e.name), b = path.join(to, e.name);
+    if (e.isDirectory) await copyTree(a, b);
+    else if (e.isFile) await Deno.copyFile(a, b);
+  }
+}
+
+/** Bundles `entry` to `out`, libsql left external. */
+async function bundle(entry: string, out: string): Promise<void> {
+  await Deno.mkdir(path.dirname(out), { recursive: true });
+  await deno([
+    "bundle",
+    "--platform=deno",
+    "--external",
+    "@libsql/*",
+    "--external",
+    "libsql",
+    "-o",
+    out,
+    entry,
+  ]);
+}
+
+/**
+ * Makes `dir` start `bundleFile` on its own: a deno.json mapping the external npm imports, the
+ * repository's lock, the npm packages they need copied from Deno's cache into `deno_dir`, and the
+ * launcher `name`.
+ */
+async function selfContained(
+  dir: string,
+  bundleFile: string,
+  name: string,
+  denoFlags: string[],
+): Promise<string> {
+  const root = JSON.parse(await Deno.readTextFile(path.join(ROOT, "deno.json")));
+  const config = {
+    imports: { "@libsql/client": root.imports["@libsql/client"], libsql: root.imports.libsql },
+    nodeModulesDir: "none",
+    unstable: root.unstable ?? [],
+  };
+  await Deno.writeTextFile(path.join(dir, "deno.json"), JSON.stringify(config, null, 2) + "\n");
+  await Deno.copyFile(path.join(ROOT, "deno.lock"), path.join(dir, "deno.lock"));
+  const info = JSON.parse(
+    await deno(["info", "--json", "--config", path.join(dir, "deno.json"), bundleFile], dir),
+  );
+  const cache = JSON.parse(await deno(["info", "--json"])).npmCache as string;
+  const from = path.join(cache, "registry.npmjs.org");
+  const to = path.join(dir, "deno_dir", "npm", "registry.npmjs.org");
+  for (const id of Object.keys(info.npmPackages ?? {})) {
+    const at = id.lastIndexOf("@");
+    const pkg = id.slice(0, at), version = id.slice(at + 1).split("_")[0];
+    await Deno.mkdir(path.join(to, pkg), { recursive: true });
+    await Deno.copyFile(path.join(from, pkg, "registry.json"), path.join(to, pkg, "registry.json"));
+    // Packages for other platforms (optional dependencies) were never downloaded: not needed here either.
+    if (await Deno.stat(path.join(from, pkg, version)).then(() => true, () => false)) {
+      await copyTree(path.join(from, pkg, version), path.join(to, pkg, version));
+    }
+  }
+  const launcher = path.join(dir, name);
+  const rel = path.relative(dir, bundleFile);
+  await Deno.writeTextFile(
+    launcher,
+    `#!/bin/sh
+# Starts ${name} from this directory's bundle, with the npm packages it carries (no registry needed).
+here=$(cd "$(dirname "$0")" && pwd)
+DENO_DIR="$here/deno_dir" exec "\${DENO:-deno}" run -A --cached-only ${denoFlags.join(" ")} \\
+  --config "$here/deno.json" "$here/${rel}" "$@"
+`,
+  );
+  await Deno.chmod(launcher, 0o755);
+  return launcher;
+}
+
+/** The agent's bundle in `dir` (dist/agent); returns its launcher. */
+export async function bundleAgent(dir = path.join(ROOT, "dist/agent")): Promise<string> {
+  const out = path.join(dir, "agent.js");
+  await bundle("agent/main.ts", out);
+  await copyTree(path.join(ROOT, "agent/index/migrations"), path.join(dir, "migrations"));
+  return await selfContained(dir, out, "conduit-agent", ["--v8-flags=--expose-gc"]);
+}
+
+/** The hub's bundle in `dir` (dist/hub) with the console and the viewer; returns its launcher. */
+export async function bundleHub(dir = path.join(ROOT, "dist/hub")): Promise<string> {
+  const out = path.join(dir, "hub/main.js");
+  await bundle("hub/main.ts", out);
+  await copyTree(path.join(ROOT, "hub/db/migrations"), path.join(dir, "hub/migrations"));
+  await copyTree(path.join(ROOT, "ui/dist"), path.join(dir, "ui/dist"));
+  await copyTree(path.join(ROOT, "ui/viewer"), path.join(dir, "ui/viewer"));
+  return await selfContained(dir, out, "conduit-hub", []);
+}
