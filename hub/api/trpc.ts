@@ -4,9 +4,33 @@
  * names, and one error mapper (./errors.ts) for all procedures.
  */
 import { initTRPC, TRPCError } from "@trpc/server";
-import type { Principal } from "../auth/tokens.ts";
+import type { ApiTokens, Principal } from "../auth/tokens.ts";
+import type { Users } from "../auth/users.ts";
 import { authorize, PROCEDURES } from "../auth/permissions.ts";
+import type { HubDb } from "../db/db.ts";
+import type { BackendProvider } from "../dicomweb/services.ts";
+import type { SiteRegistry } from "../sites/registry.ts";
+import type { BatchService } from "../transfers/batch.ts";
+import type { TransferService } from "../transfers/service.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
 import { toTrpcError } from "./errors.ts";
+
+/** What the procedures work with; each domain's router takes the part it needs. */
+export interface ApiDeps {
+  db: HubDb;
+  users: Users;
+  registry: SiteRegistry;
+  sessions: Sessions;
+  tokens: ApiTokens;
+  transfers: TransferService;
+  provider: BackendProvider;
+  batches: BatchService;
+}
+
+/** How a principal appears in the audit log and on jobs: `user:alice` or `token:scripts`. */
+export function actorOf(p: { kind: string; name: string }): string {
+  return `${p.kind}:${p.name}`;
+}
 
 export interface Context {
   principal?: Principal;

@@ -6,6 +6,7 @@
 import { attributeByTag, tagByKeyword, tagHex } from "./dictionary.ts";
 import type { DataSet, Element } from "./reader.ts";
 import { numberValues, stringValue, stringValues, TextDecoding, valueBytes } from "./values.ts";
+import { toBase64 } from "../base64.ts";
 
 export interface DicomJsonAttribute {
   vr: string;
@@ -95,12 +96,6 @@ export interface RawToJsonOptions {
 
 const BULK_VRS = new Set(["OB", "OW", "OD", "OF", "OL", "OV", "UN"]);
 
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
 function pnValue(text: string): Record<string, string> {
   const [alphabetic, ideographic, phonetic] = text.split("=");
   const out: Record<string, string> = {};
@@ -147,7 +142,7 @@ export function datasetToJson(
     if (el.fragments || BULK_VRS.has(vr)) {
       const uri = el.fragments || el.length > limit ? options.bulk?.(here, el) : undefined;
       if (uri) out[key] = { vr, BulkDataURI: uri };
-      else if (el.length > 0) out[key] = { vr, InlineBinary: base64(valueBytes(bytes, el)) };
+      else if (el.length > 0) out[key] = { vr, InlineBinary: toBase64(valueBytes(bytes, el)) };
       else out[key] = { vr };
       continue;
     }

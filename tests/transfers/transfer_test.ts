@@ -12,6 +12,7 @@ import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { atPacs, finished, rigTest, seed, skip } from "./_rig.ts";
+import { toBase64 } from "@conduit/shared/base64.ts";
 
 if (skip) console.warn(`transfer_test: skipped: ${skip}`);
 
@@ -208,7 +209,7 @@ rigTest("a batch transfer from an XLSX moves what its rows find; a bad row gets 
   const { id, rows, badRows } = await r.client.batch.upload.mutate({
     kind: "transfer",
     filename: "rows.xlsx",
-    contentBase64: btoa(String.fromCharCode(...xlsx)),
+    contentBase64: toBase64(xlsx),
     sites: ["north"],
     destination: { site: "south" },
   });

@@ -3,6 +3,7 @@
  * download the results.
  */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { toBase64 } from "../../../shared/base64.ts";
 import { api } from "../api.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
@@ -24,12 +25,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   const read = async (): Promise<{ filename: string; contentBase64: string } | undefined> => {
     const f = file.files?.[0];
     if (!f) return undefined;
-    const bytes = new Uint8Array(await f.arrayBuffer());
-    let binary = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) {
-      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    }
-    return { filename: f.name, contentBase64: btoa(binary) };
+    return { filename: f.name, contentBase64: toBase64(new Uint8Array(await f.arrayBuffer())) };
   };
 
   const showPreview = async () => {

@@ -1,0 +1,66 @@
+/** Batch work from a CSV or XLSX file: preview, upload (query or transfer), status, results. */
+import { z } from "zod";
+import { fromBase64, toBase64 } from "@conduit/shared/base64.ts";
+import { checkReach } from "../auth/permissions.ts";
+import type { Principal } from "../auth/tokens.ts";
+import { parseBatchFile } from "../transfers/rows.ts";
+import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
+import { NotFoundError } from "./errors.ts";
+import { byId, deid, endpoint, name } from "./inputs.ts";
+
+type Deps = Pick<ApiDeps, "batches">;
+
+/** A batch the principal may see (every site it searched or moved to in reach). */
+async function batch(d: Deps, principal: Principal, id: string) {
+  const b = await d.batches.status(id);
+  if (!b) throw new NotFoundError(`no batch ${id}`);
+  checkReach(principal, b.sites);
+  return b;
+}
+
+export function batchRouter(d: Deps) {
+  return router({
+    /**
+     * Rows from a CSV or XLSX file (base64): kind query searches `sites`; kind transfer searches the
+     * one source site and moves what it finds to `destination`.
+     */
+    upload: procedure.input(
+      z.object({
+        kind: z.enum(["query", "transfer"]),
+        filename: z.string().min(1).max(255),
+        contentBase64: z.string().max(50_000_000),
+        sites: z.array(name).min(1),
+        node: name.optional(),
+        destination: endpoint.optional(),
+        /** For a transfer: de-identify at the source; the file's Pseudonym column applies. */
+        deid: deid.omit({ pseudonyms: true }).optional(),
+      }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      const content = fromBase64(input.contentBase64);
+      return await d.batches.upload({ ...input, content }, actorOf(ctx.principal));
+    }),
+    /**
+     * The rows of a CSV or XLSX file as they would be searched, each with its error if it cannot be
+     * used; nothing is searched or stored. A file that cannot be read at all is BAD_REQUEST.
+     */
+    preview: procedure.input(
+      z.object({ filename: z.string().min(1).max(255), contentBase64: z.string().max(50_000_000) })
+        .strict(),
+    ).mutation(async ({ input }) => {
+      const content = fromBase64(input.contentBase64);
+      const rows = await parseBatchFile(input.filename, content);
+      return { rows: rows.length, badRows: rows.filter((r) => r.error).length, first: rows.slice(0, 500) };
+    }),
+    status: procedure.input(byId).query(({ ctx, input }) => batch(d, ctx.principal, input.id)),
+    /** The results as a file, base64: one line per match, and one per row that failed with its reason. */
+    results: procedure.input(
+      z.object({ id: z.string().min(1), format: z.enum(["csv", "xlsx"]) }).strict(),
+    )
+      .query(async ({ ctx, input }) => {
+        await batch(d, ctx.principal, input.id);
+        const bytes = await d.batches.results(input.id, input.format);
+        if (!bytes) throw new NotFoundError(`batch ${input.id} has no results yet`);
+        return { filename: `batch-${input.id}.${input.format}`, contentBase64: toBase64(bytes) };
+      }),
+  });
+}

@@ -1,0 +1,79 @@
+/** Searches: the studies of one site or of every site in reach (federated), the series of a study. */
+import { z } from "zod";
+import { federation, type LeftOut } from "../dicomweb/federation.ts";
+import { type ApiDeps, procedure, router } from "./trpc.ts";
+import { name, uid } from "./inputs.ts";
+
+export function queryRouter(d: Pick<ApiDeps, "provider">) {
+  return router({
+    /** The series of one study at a site (its archive or a node). */
+    series: procedure.input(
+      z.object({ site: name, node: name.optional(), studyInstanceUid: uid }).strict(),
+    )
+      .query(async ({ input }) => {
+        const backend = await d.provider.backend(input.site, input.node);
+        const keys = {
+          StudyInstanceUID: input.studyInstanceUid,
+          SeriesInstanceUID: "",
+          Modality: "",
+          SeriesNumber: "",
+          SeriesDescription: "",
+          NumberOfSeriesRelatedInstances: "",
+        };
+        const out: Record<string, unknown>[] = [];
+        for await (const ds of backend.search({ level: "SERIES", keys }, AbortSignal.timeout(60_000))) {
+          out.push(ds);
+        }
+        return out;
+      }),
+    /**
+     * Study-level search on one site (its archive or a node), or on every site the principal may
+     * reach; `leftOut` names each site a federated search did not ask or that did not answer.
+     */
+    studies: procedure.input(
+      z.object({
+        site: name.optional(),
+        node: name.optional(),
+        filters: z.record(z.string(), z.string()).default({}),
+        limit: z.number().int().positive().max(10_000).optional(),
+      }).strict(),
+    ).query(async ({ ctx, input }) => {
+      const { sites, leftOut } = input.site
+        ? { sites: [input.site], leftOut: [] as LeftOut[] }
+        : await federation(d.provider, ctx.principal);
+      const keys: Record<string, string> = {
+        StudyInstanceUID: "",
+        PatientID: "",
+        PatientName: "",
+        PatientBirthDate: "",
+        PatientSex: "",
+        StudyDate: "",
+        StudyTime: "",
+        AccessionNumber: "",
+        ReferringPhysicianName: "",
+        ModalitiesInStudy: "",
+        StudyDescription: "",
+        NumberOfStudyRelatedSeries: "",
+        NumberOfStudyRelatedInstances: "",
+        ...input.filters,
+      };
+      const studies: { site: string; study: Record<string, unknown> }[] = [];
+      for (const site of sites) {
+        const found: typeof studies = [];
+        try {
+          const backend = await d.provider.backend(site, input.node);
+          const query = { level: "STUDY" as const, keys, limit: input.limit };
+          for await (const ds of backend.search(query, AbortSignal.timeout(60_000))) {
+            found.push({ site, study: ds });
+          }
+        } catch (err) {
+          if (input.site) throw err;
+          leftOut.push({ site, reason: `did not answer: ${(err as Error).message}` });
+          continue;
+        }
+        studies.push(...found);
+      }
+      return { studies, leftOut };
+    }),
+  });
+}

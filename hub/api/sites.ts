@@ -1,0 +1,77 @@
+/** Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes and dead letter. */
+import { z } from "zod";
+import { type AskOp, type DetailOf, Reason, type RequestOf } from "@conduit/shared/tunnel/mod.ts";
+import { mayReach } from "../auth/permissions.ts";
+import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
+import { name } from "./inputs.ts";
+
+type Deps = Pick<ApiDeps, "registry" | "sessions">;
+
+/**
+ * The `ok` detail of a request to a site's agent: an unknown site is NOT_FOUND, one never enrolled
+ * or offline SERVICE_UNAVAILABLE, the site's own refusal mapped by its code (./errors.ts).
+ */
+async function siteReply<O extends AskOp>(
+  d: Deps,
+  site: string,
+  request: RequestOf<O>,
+): Promise<DetailOf<O>> {
+  await d.registry.require(site);
+  return await d.sessions.ask(site, request);
+}
+
+/** `sites.*`: every site. */
+export function sitesRouter(d: Deps) {
+  return router({
+    /** Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat). */
+    list: procedure.query(async ({ ctx }) =>
+      (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
+        .map((s) => ({ ...s, throughput: d.sessions.get(s.site)?.throughput ?? [] }))
+    ),
+    echo: procedure.input(z.object({ site: name, node: name }).strict()).mutation(
+      async ({ input }) => {
+        await d.registry.require(input.site);
+        try {
+          return {
+            ok: true as const,
+            ...(await d.sessions.ask(input.site, { op: "echo", node: input.node })),
+          };
+        } catch (err) {
+          return { ok: false as const, error: (err as Error).message };
+        }
+      },
+    ),
+  });
+}
+
+/** `site.*`: one site. */
+export function siteRouter(d: Deps) {
+  return router({
+    /** Adds a site (or re-issues its token before enrollment); returns the one-time enrollment token. */
+    add: procedure.input(z.object({ site: name }).strict()).mutation(({ ctx, input }) =>
+      d.registry.add(input.site, Date.now(), actorOf(ctx.principal))
+    ),
+    /** Revokes a site: its credential stops working and its session closes now. */
+    revoke: procedure.input(z.object({ site: name }).strict()).mutation(async ({ ctx, input }) => {
+      await d.registry.revoke(input.site, Date.now(), actorOf(ctx.principal));
+      d.sessions.drop(input.site, Reason.Revoked, "the site was revoked");
+      return { site: input.site, state: "revoked" };
+    }),
+    nodes: procedure.input(z.object({ site: name }).strict()).query(async ({ input }) => {
+      return (await siteReply(d, input.site, { op: "nodes" })).nodes;
+    }),
+    deadLetter: procedure.input(z.object({ site: name }).strict()).query(
+      async ({ input }) => {
+        return (await siteReply(d, input.site, { op: "deadLetter" })).rows;
+      },
+    ),
+    replay: procedure.input(
+      z.object({ site: name, ids: z.array(z.number().int().positive()).min(1) }).strict(),
+    )
+      .mutation(async ({ input }) => {
+        return {
+          replayed: (await siteReply(d, input.site, { op: "replay", ids: input.ids })).replayed,
+        };
+      }),
+  });
+}

@@ -1,0 +1,108 @@
+/** Transfer jobs: create, follow (list, get, progress over SSE, objects), cancel, retry, reschedule. */
+import { z } from "zod";
+import { checkReach, mayReach } from "../auth/permissions.ts";
+import type { Principal } from "../auth/tokens.ts";
+import { TERMINAL } from "../transfers/view.ts";
+import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
+import { NotFoundError, toTrpcError } from "./errors.ts";
+import { byId, deid, endpoint, uid } from "./inputs.ts";
+
+type Deps = Pick<ApiDeps, "registry" | "transfers">;
+
+/** Hours of the day a job runs, HH:MM in an IANA zone (the hub's when absent); checked again by the service. */
+const timeWindow = z.object({
+  start: z.string().regex(/^\d\d:\d\d$/, "HH:MM"),
+  end: z.string().regex(/^\d\d:\d\d$/, "HH:MM"),
+  timeZone: z.string().min(1).max(64).optional(),
+}).strict();
+/** Megabits per second. */
+const bandwidth = z.number().min(0.1).max(100_000);
+
+/** A transfer job the principal may see (both of its sites in reach), or NOT_FOUND / FORBIDDEN. */
+async function job(d: Deps, principal: Principal, id: string) {
+  const t = await d.transfers.get(id);
+  if (!t) throw new NotFoundError(`no transfer ${id}`);
+  checkReach(principal, [t.source.site, t.destination.site]);
+  return t;
+}
+
+export function transfersRouter(d: Deps) {
+  return router({
+    create: procedure.input(
+      z.object({
+        source: endpoint,
+        destination: endpoint,
+        studies: z.array(uid).min(1).max(10_000),
+        priority: z.number().int().min(-10).max(10).optional(),
+        window: timeWindow.optional(),
+        bandwidthMbps: bandwidth.optional(),
+        deid: deid.optional(),
+      }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      await d.registry.require(input.source.site);
+      await d.registry.require(input.destination.site);
+      return await d.transfers.create(input, actorOf(ctx.principal));
+    }),
+    /** The latest jobs (newest first) whose source and destination the principal may both reach. */
+    list: procedure.input(
+      z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional(),
+    )
+      .query(async ({ ctx, input }) =>
+        (await d.transfers.list(input?.limit)).filter((t) =>
+          mayReach(ctx.principal, t.source.site) && mayReach(ctx.principal, t.destination.site)
+        )
+      ),
+    get: procedure.input(byId).query(({ ctx, input }) => job(d, ctx.principal, input.id)),
+    cancel: procedure.input(byId)
+      .mutation(async ({ ctx, input }) => {
+        await job(d, ctx.principal, input.id);
+        return await d.transfers.cancel(input.id, actorOf(ctx.principal));
+      }),
+    /**
+     * The job each time its status or totals change, over SSE, until it ends (the last value is the
+     * final state).
+     */
+    progress: procedure.input(byId)
+      .subscription(async function* ({ ctx, input, signal }) {
+        let last = "";
+        while (!signal?.aborted) {
+          const t = await job(d, ctx.principal, input.id).catch((err) => {
+            throw toTrpcError(err);
+          });
+          const key = JSON.stringify([t.status, t.totals]);
+          if (key !== last) {
+            last = key;
+            yield t;
+          }
+          if (TERMINAL.has(t.status)) return;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }),
+    /** One study's objects, with their state at the source (pending, in flight, failed, done, dead). */
+    objects: procedure.input(z.object({ id: z.string().min(1), study: uid }).strict())
+      .query(async ({ ctx, input }) => {
+        await job(d, ctx.principal, input.id);
+        return await d.transfers.objects(input.id, input.study);
+      }),
+    retry: procedure.input(byId)
+      .mutation(async ({ ctx, input }) => {
+        await job(d, ctx.principal, input.id);
+        return await d.transfers.retry(input.id);
+      }),
+    /** Sets (or with null clears) a running job's time window and bandwidth cap; absent keeps. */
+    schedule: procedure.input(
+      z.object({
+        id: z.string().min(1),
+        window: timeWindow.nullable().optional(),
+        bandwidthMbps: bandwidth.nullable().optional(),
+      }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      await job(d, ctx.principal, input.id);
+      return await d.transfers.schedule(
+        input.id,
+        { window: input.window, bandwidthMbps: input.bandwidthMbps },
+        actorOf(ctx.principal),
+      );
+    }),
+  });
+}
