@@ -87,7 +87,7 @@ export function transfersRouter(d: Deps) {
     retry: procedure.input(byId)
       .mutation(async ({ ctx, input }) => {
         await job(d, ctx.principal, input.id);
-        return await d.transfers.retry(input.id);
+        return await d.transfers.retry(input.id, actorOf(ctx.principal));
       }),
     /** Sets (or with null clears) a running job's time window and bandwidth cap; absent keeps. */
     schedule: procedure.input(

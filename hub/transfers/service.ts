@@ -241,25 +241,27 @@ export class TransferService {
     }
   }
 
-  /** Runs a transfer again for what did not get through; done objects are not sent twice. */
-  async retry(transferId: string): Promise<TransferView> {
+  /**
+   * Runs a transfer again for what did not get through; done objects are not sent twice. The change
+   * and its audit entry are one transaction.
+   */
+  async retry(transferId: string, actor = "unknown"): Promise<TransferView> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
-    await this.db.update(transferTasks).set({
-      status: "pending",
-      attempts: 0,
-      lastError: null,
-      updatedAt: Date.now(),
-    })
-      .where(
-        and(
-          eq(transferTasks.transferId, transferId),
-          inArray(transferTasks.status, ["failure", "warning", "canceled"]),
+    const now = Date.now();
+    await this.db.batch([
+      this.db.update(transferTasks).set({ status: "pending", attempts: 0, lastError: null, updatedAt: now })
+        .where(
+          and(
+            eq(transferTasks.transferId, transferId),
+            inArray(transferTasks.status, ["failure", "warning", "canceled"]),
+          ),
         ),
-      );
-    await this.db.update(transfers).set({ status: "in_progress", updatedAt: Date.now() }).where(
-      eq(transfers.id, transferId),
-    );
+      this.db.update(transfers).set({ status: "in_progress", updatedAt: now }).where(
+        eq(transfers.id, transferId),
+      ),
+      entry(this.db, actor, "transfer.retry", transferId),
+    ]);
     void this.tick();
     return (await this.get(transferId))!;
   }

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { eq, sql } from "drizzle-orm";
+import { Logger } from "@conduit/shared/log.ts";
+import { recent } from "../auth/audit.ts";
+import { type HubDb, openHubDb } from "../db/db.ts";
+import { transfers, transferTasks } from "../db/schema.ts";
+import { SiteRegistry } from "../sites/registry.ts";
+import { Sessions } from "../tunnel/sessions.ts";
+import { TransferService } from "./service.ts";
+
+const STUDY = "1.2.826.0.1.3680043.8.498.7";
+
+/** A service on a fresh hub database, with one failed job (no site is connected, so nothing runs). */
+async function withFailedJob(fn: (db: HubDb, service: TransferService, id: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-transfer-service-" });
+  const db = await openHubDb(dir);
+  const log = new Logger({ app: "test" }, "error", { write: () => {} });
+  const sessions = new Sessions(new SiteRegistry(db), log, { syncSeconds: 3600, heartbeatSeconds: 3600 });
+  const service = new TransferService(db, sessions, () => Promise.resolve(true), log);
+  try {
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    await db.update(transferTasks).set({ status: "failure", lastError: "refused" })
+      .where(eq(transferTasks.transferId, id));
+    await db.update(transfers).set({ status: "failure" }).where(eq(transfers.id, id));
+    await fn(db, service, id);
+  } finally {
+    await sessions.stop();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("TransferService.retry() sets the failed tasks going again and audits who asked", async () => {
+  await withFailedJob(async (db, service, id) => {
+    const view = await service.retry(id, "user:bob");
+    assert.equal(view.status, "in_progress");
+    assert.deepEqual(view.tasks.map((t) => [t.status, t.lastError]), [["pending", null]]);
+    const last = (await recent(db, 1))[0];
+    assert.deepEqual([last.actor, last.action, last.target], ["user:bob", "transfer.retry", id]);
+  });
+});
+
+Deno.test("TransferService.retry() changes nothing when its audit entry cannot be written", async () => {
+  await withFailedJob(async (db, service, id) => {
+    await db.run(
+      sql`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no audit'); END`,
+    );
+    await assert.rejects(service.retry(id, "user:bob"), /no audit/);
+    const after = await service.get(id);
+    assert.equal(after!.status, "failure");
+    assert.deepEqual(after!.tasks.map((t) => [t.status, t.lastError]), [["failure", "refused"]]);
+  });
+});
