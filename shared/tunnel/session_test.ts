@@ -144,7 +144,7 @@ Deno.test("Session refuses a stream past maxStreams with RST and keeps the other
   await b.write(new Uint8Array([2]));
   // The refusal travels back as an RST: wait for it (however busy the machine), then writes fail.
   if (!c.signal.aborted) {
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       new Promise((resolve) => c.signal.addEventListener("abort", resolve)),
       new Promise((_, reject) => timer = setTimeout(() => reject(new Error("no RST within 10 s")), 10_000)),
