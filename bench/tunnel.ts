@@ -236,7 +236,7 @@ async function scale(workDir: string, count: number, windowSeconds: number, log:
     const { enrollmentToken } = await registry.add(`sim-${i}`);
     credentials.push(await registry.enroll(enrollmentToken));
   }
-  db.close();
+  await db.close();
   const hub = await startHubProcess({ dataDir });
   const agents = await simulateAgents(hub.tunnelUrl, credentials, log);
   try {

@@ -47,7 +47,7 @@ export interface RunningHub {
 }
 
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
-  const db = await openHubDb(config.data);
+  const db = await openHubDb(config.data, config.db);
   const registry = new SiteRegistry(db);
   const spoolDir = path.join(config.data, "spool");
   await sweepSpool(spoolDir, log.child({ part: "dicomweb" }));
@@ -176,7 +176,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       await sessions.stop();
       await server.shutdown();
       await metricsServer?.shutdown();
-      db.close();
+      await db.close();
       log.info("hub stopped");
     },
   };

@@ -7,6 +7,17 @@ export const hubConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   data: z.string().min(1).default("./data/hub"),
   /**
+   * The database: absent or `file:` for the embedded libsql file under `data` (one hub), `file:PATH`
+   * for another file, `postgres://user:password@host:port/database` for a PostgreSQL shared by
+   * several hubs.
+   */
+  db: z.string().min(1).optional(),
+  /**
+   * How the other hubs of a cluster reach this one (its base URL, e.g. `http://10.0.0.2:8080`); needed
+   * with a PostgreSQL `db` for requests to sites this hub holds to come from other hubs.
+   */
+  clusterUrl: z.string().url().optional(),
+  /**
    * The URL agents and browsers reach the hub at: links are built on it, and an https one makes the
    * console's cookie Secure (a hub behind a TLS proxy).
    */
@@ -47,6 +58,8 @@ export const HUB_FLAGS: FlagTable = {
   host: { key: "host", help: "listen address (default 127.0.0.1)" },
   port: { key: "port", help: "listen port (default 8080)" },
   data: { key: "data", help: "data directory (default ./data/hub)" },
+  db: { key: "db", help: "database: file: (default, under --data) or postgres://user:pass@host:port/db" },
+  "cluster-url": { key: "clusterUrl", help: "the URL other hubs of a cluster reach this one at" },
   "public-url": {
     key: "publicUrl",
     help: "the URL agents and browsers use to reach the hub (https: Secure cookie)",

@@ -8,6 +8,7 @@ import { Logger, redactUids } from "@conduit/shared/log.ts";
 import { ConfigError } from "@conduit/shared/config.ts";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
+import { DbUrlError } from "./db/db.ts";
 import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
 import { userCommand } from "./admin/user_command.ts";
@@ -18,7 +19,7 @@ function usage(): string {
   return [
     `conduit hub ${VERSION}`,
     "usage: deno task hub [--config FILE] [flags]",
-    "       deno task hub admin site add|list|revoke ... [--json]",
+    "       deno task hub admin site add|list|revoke ... [--json] [--data DIR | --db URL]",
     "       deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]",
     "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list [--json]",
     "",
@@ -40,30 +41,35 @@ const ADMIN_USAGE = [
   "Every admin command works on the hub's database, whether or not the hub runs, and takes:",
   "  --data DIR     the hub's data directory (default: the config's, else ./data/hub; from the",
   "                 repository while `deno task demo` runs, the demo's .demo/hub)",
+  "  --db URL       the hub's database when it is not the file under --data: postgres://user:pass@host/db",
+  "                 (default: the config's db, else CONDUIT_HUB_DB)",
   "  --json         print one JSON object on stdout",
   "  --help         the command's own help (deno task hub admin site --help)",
 ].join("\n");
 
 /**
- * The data directory an admin command works on when it names none: the configuration's (file or
- * CONDUIT_HUB_DATA), else ./data/hub, unless that does not exist and a demo runs from here (.demo/hub
- * beside its demo.json): then the demo's, said on stderr.
+ * The data directory and database an admin command works on when it names none: the configuration's
+ * (file, CONDUIT_HUB_DATA, CONDUIT_HUB_DB), else ./data/hub, unless that does not exist and a demo runs
+ * from here (.demo/hub beside its demo.json): then the demo's, said on stderr.
  */
-function adminData(args: string[]): string {
+function adminDefaults(args: string[]): { data: string; db?: string } {
   let data = "./data/hub";
+  let db = Deno.env.get("CONDUIT_HUB_DB");
   let configured = false;
   try {
     const loaded = load({});
     data = loaded.config.data;
-    configured = Boolean(loaded.file) || Deno.env.has("CONDUIT_HUB_DATA");
-  } catch { /* the admin commands take --data */ }
-  if (args.includes("--data") || args.some((a) => a.startsWith("--data=")) || configured) return data;
+    db = loaded.config.db;
+    configured = Boolean(loaded.file) || Deno.env.has("CONDUIT_HUB_DATA") || Boolean(db);
+  } catch { /* the admin commands take --data and --db */ }
+  const named = (flag: string) => args.includes(flag) || args.some((a) => a.startsWith(`${flag}=`));
+  if (named("--data") || named("--db") || configured) return { data, db };
   const demo = Deno.env.get("CONDUIT_DEMO_DIR") ?? ".demo";
   if (!fs.existsSync(data) && fs.existsSync(`${demo}/demo.json`) && fs.existsSync(`${demo}/hub`)) {
     console.error(`hub admin: no ${data}; using the demo's hub data in ${demo}/hub`);
-    return `${demo}/hub`;
+    return { data: `${demo}/hub` };
   }
-  return data;
+  return { data, db };
 }
 
 function load(flags: Record<string, string>) {
@@ -77,10 +83,18 @@ export async function main(args: string[]): Promise<number> {
       console.log(ADMIN_USAGE);
       return args[1] === undefined ? 2 : 0;
     }
-    const data = adminData(args.slice(2));
-    if (args[1] === "site") return await siteCommand(args.slice(2), data);
-    if (args[1] === "token") return await tokenCommand(args.slice(2), data);
-    if (args[1] === "user") return await userCommand(args.slice(2), data);
+    const defaults = adminDefaults(args.slice(2));
+    try {
+      if (args[1] === "site") return await siteCommand(args.slice(2), defaults);
+      if (args[1] === "token") return await tokenCommand(args.slice(2), defaults);
+      if (args[1] === "user") return await userCommand(args.slice(2), defaults);
+    } catch (err) {
+      if (err instanceof DbUrlError) {
+        console.error(`hub admin: ${err.message}`);
+        return 2;
+      }
+      throw err;
+    }
     console.error(`hub admin: unknown command ${args[1]}\n\n${ADMIN_USAGE}`);
     return 2;
   }
@@ -113,7 +127,16 @@ export async function main(args: string[]): Promise<number> {
     throw err;
   }
   const log = new Logger({ app: "hub" }, config.log.level);
-  const hub = await startHub(config, log);
+  let hub;
+  try {
+    hub = await startHub(config, log);
+  } catch (err) {
+    if (err instanceof DbUrlError) {
+      console.error(`hub: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     Deno.addSignalListener("SIGINT", stop);

@@ -8,16 +8,21 @@ import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
 
-const USAGE = `usage: deno task hub admin site add NAME [--data DIR] [--json]
-       deno task hub admin site list [--data DIR] [--json]
-       deno task hub admin site revoke NAME [--data DIR] [--json]`;
+const USAGE = `usage: deno task hub admin site add NAME [--data DIR | --db URL] [--json]
+       deno task hub admin site list [--data DIR | --db URL] [--json]
+       deno task hub admin site revoke NAME [--data DIR | --db URL] [--json]`;
 
-export async function siteCommand(args: string[], defaultData: string): Promise<number> {
+export async function siteCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args,
-      options: { data: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean" } },
+      options: {
+        data: { type: "string" },
+        db: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -35,7 +40,7 @@ export async function siteCommand(args: string[], defaultData: string): Promise<
     console.error(`hub admin site ${verb}: give one site name\n${USAGE}`);
     return 2;
   }
-  const db = await openHubDb(parsed.values.data ?? defaultData);
+  const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
   const registry = new SiteRegistry(db);
   try {
     if (verb === "add") {
@@ -89,6 +94,6 @@ export async function siteCommand(args: string[], defaultData: string): Promise<
     }
     throw err;
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -8,17 +8,18 @@ import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
 
 const USAGE = `usage: deno task hub admin token create NAME --role ${
   ROLES.join("|")
-} [--sites a,b] [--data DIR] [--json]
-       deno task hub admin token list [--data DIR] [--json]
-       deno task hub admin token revoke ID [--data DIR] [--json]`;
+} [--sites a,b] [--data DIR | --db URL] [--json]
+       deno task hub admin token list [--data DIR | --db URL] [--json]
+       deno task hub admin token revoke ID [--data DIR | --db URL] [--json]`;
 
-export async function tokenCommand(args: string[], defaultData: string): Promise<number> {
+export async function tokenCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args,
       options: {
         data: { type: "string" },
+        db: { type: "string" },
         json: { type: "boolean" },
         role: { type: "string" },
         sites: { type: "string" },
@@ -37,7 +38,7 @@ export async function tokenCommand(args: string[], defaultData: string): Promise
     console.log(USAGE);
     return verb ? 0 : 2;
   }
-  const db = await openHubDb(parsed.values.data ?? defaultData);
+  const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
   const tokens = new ApiTokens(db);
   try {
     if (verb === "create") {
@@ -87,6 +88,6 @@ export async function tokenCommand(args: string[], defaultData: string): Promise
     }
     throw err;
   } finally {
-    db.close();
+    await db.close();
   }
 }

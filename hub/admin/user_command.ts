@@ -10,8 +10,8 @@ import { ROLES } from "../auth/tokens.ts";
 
 const USAGE = `usage: deno task hub admin user add NAME --role ${
   ROLES.join("|")
-} [--password-stdin] [--data DIR] [--json]
-       deno task hub admin user list [--data DIR] [--json]`;
+} [--password-stdin] [--data DIR | --db URL] [--json]
+       deno task hub admin user list [--data DIR | --db URL] [--json]`;
 
 async function readLine(): Promise<string> {
   const buf = new Uint8Array(4096);
@@ -19,13 +19,14 @@ async function readLine(): Promise<string> {
   return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split(/\r?\n/)[0];
 }
 
-export async function userCommand(args: string[], defaultData: string): Promise<number> {
+export async function userCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args,
       options: {
         data: { type: "string" },
+        db: { type: "string" },
         json: { type: "boolean" },
         role: { type: "string" },
         "password-stdin": { type: "boolean" },
@@ -44,7 +45,7 @@ export async function userCommand(args: string[], defaultData: string): Promise<
     console.log(USAGE);
     return verb ? 0 : 2;
   }
-  const db = await openHubDb(parsed.values.data ?? defaultData);
+  const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
   const users = new Users(db);
   try {
     if (verb === "add") {
@@ -85,6 +86,6 @@ export async function userCommand(args: string[], defaultData: string): Promise<
     }
     throw err;
   } finally {
-    db.close();
+    await db.close();
   }
 }

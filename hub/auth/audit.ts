@@ -1,14 +1,13 @@
 /**
- * The audit log: who did what and when. Each entry goes in the same batch as the change it records
- * (`db.batch([change, entry(...)])`: one transaction on the hub's connection), so a change never
- * lands without its entry, nor an entry without its change. (`db.transaction()` would open a second
- * connection, without the busy timeout, and meet "database is locked".)
+ * The audit log: who did what and when. Each entry is written atomically with the change it records
+ * (`atomically(db, (tx) => [change, entry(tx, ...)])`, db/atomic.ts), so a change never lands without
+ * its entry, nor an entry without its change.
  */
 import { desc } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { audit } from "../db/schema.ts";
 
-/** The insert of one entry, to run in a batch with its change. */
+/** The insert of one entry, to run atomically with its change (build it on the same `tx`). */
 export function entry(
   db: HubDb,
   actor: string,

@@ -9,6 +9,7 @@ import type { HubDb } from "../db/db.ts";
 import { apiTokens } from "../db/schema.ts";
 import { hashSecret, secretMatches } from "../sites/tokens.ts";
 import { entry } from "./audit.ts";
+import { atomically } from "../db/atomic.ts";
 
 export const ROLES = ["admin", "operator", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -39,8 +40,8 @@ export class ApiTokens {
     if (!ROLES.includes(role as Role)) throw new TokenError(`role must be one of ${ROLES.join(", ")}`);
     const id = randomBytes(6).toString("hex");
     const secret = randomBytes(32).toString("base64url");
-    await this.db.batch([
-      this.db.insert(apiTokens).values({
+    await atomically(this.db, (tx) => [
+      tx.insert(apiTokens).values({
         id,
         name,
         role,
@@ -48,7 +49,7 @@ export class ApiTokens {
         sites: sites?.length ? JSON.stringify(sites) : null,
         createdAt: Date.now(),
       }),
-      entry(this.db, actor, "token.create", id, { name, role, sites: sites ?? null }),
+      entry(tx, actor, "token.create", id, { name, role, sites: sites ?? null }),
     ]);
     return { id, token: `ctk.${id}.${secret}` };
   }
@@ -67,12 +68,12 @@ export class ApiTokens {
 
   /** Revokes a token for good (its next request is 401); the audit entry in the same transaction. */
   async revoke(id: string, actor = "cli"): Promise<void> {
-    const [r] = await this.db.batch([
-      this.db.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id))
+    const [r] = await atomically(this.db, (tx) => [
+      tx.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id))
         .returning({ id: apiTokens.id }),
-      entry(this.db, actor, "token.revoke", id),
+      entry(tx, actor, "token.revoke", id),
     ]);
-    if (!r.length) throw new TokenError(`no token ${id}`);
+    if (!(r as unknown[]).length) throw new TokenError(`no token ${id}`);
   }
 
   /** The principal a bearer token stands for, or undefined. */

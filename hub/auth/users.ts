@@ -13,6 +13,7 @@ import { sessions, users } from "../db/schema.ts";
 import { type Principal, type Role, ROLES } from "./tokens.ts";
 import { entry } from "./audit.ts";
 import { LoginThrottle } from "./throttle.ts";
+import { atomically } from "../db/atomic.ts";
 
 export const SESSION_COOKIE = "conduit_session";
 const SESSION_TTL_MS = 12 * 3600 * 1000;
@@ -57,9 +58,9 @@ export class Users {
     const existing = await this.db.query.users.findFirst({ where: eq(users.name, name) });
     if (existing) throw new UserError(`user ${name} exists`);
     const passwordHash = await hashPassword(password);
-    await this.db.batch([
-      this.db.insert(users).values({ name, role, passwordHash, createdAt: Date.now() }),
-      entry(this.db, actor, "user.add", name, { role }),
+    await atomically(this.db, (tx) => [
+      tx.insert(users).values({ name, role, passwordHash, createdAt: Date.now() }),
+      entry(tx, actor, "user.add", name, { role }),
     ]);
   }
 
@@ -71,10 +72,10 @@ export class Users {
     const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
     if (!user) throw new UserError(`no user ${name}`);
     if (disabled && actor === `user:${name}`) throw new UserError("you cannot disable yourself");
-    await this.db.batch([
-      this.db.update(users).set({ disabledAt: disabled ? Date.now() : null }).where(eq(users.name, name)),
-      ...(disabled ? [this.db.delete(sessions).where(eq(sessions.user, name))] : []),
-      entry(this.db, actor, disabled ? "user.disable" : "user.enable", name),
+    await atomically(this.db, (tx) => [
+      tx.update(users).set({ disabledAt: disabled ? Date.now() : null }).where(eq(users.name, name)),
+      ...(disabled ? [tx.delete(sessions).where(eq(sessions.user, name))] : []),
+      entry(tx, actor, disabled ? "user.disable" : "user.enable", name),
     ]);
   }
 
@@ -100,10 +101,10 @@ export class Users {
     const ok = user && !user.disabledAt && await argon2Verify({ password, hash: user.passwordHash });
     if (!ok) {
       const locked = this.#throttle.fail(name, address, now);
-      await this.db.batch([
-        entry(this.db, "anonymous", "login.failed", name, { address }),
+      await atomically(this.db, (tx) => [
+        entry(tx, "anonymous", "login.failed", name, { address }),
         ...(locked
-          ? [entry(this.db, "anonymous", "login.locked", name, {
+          ? [entry(tx, "anonymous", "login.locked", name, {
             address,
             scope: locked === "pair" ? "this user from this address" : "every user from this address",
             until: new Date(this.#throttle.lockedUntil(name, address, now)!).toISOString(),
@@ -116,15 +117,15 @@ export class Users {
     const id = randomBytes(32).toString("base64url");
     const csrf = randomBytes(24).toString("base64url");
     await this.db.delete(sessions).where(lt(sessions.expiresAt, now));
-    await this.db.batch([
-      this.db.insert(sessions).values({
+    await atomically(this.db, (tx) => [
+      tx.insert(sessions).values({
         idHash: hashId(id),
         user: user.name,
         csrf,
         createdAt: now,
         expiresAt: now + SESSION_TTL_MS,
       }),
-      entry(this.db, `user:${user.name}`, "login", undefined, { address }),
+      entry(tx, `user:${user.name}`, "login", undefined, { address }),
     ]);
     return { id, csrf, user: user.name, role: user.role as Role, maxAgeSeconds: SESSION_TTL_MS / 1000 };
   }

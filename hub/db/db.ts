@@ -1,27 +1,108 @@
 /**
- * The hub's libsql database, migrated at open. The hub's writes are few (site state, sessions,
- * transfers), so one async drizzle client serves reads and writes; the admin CLI opens the same
- * file while the hub runs (WAL, busy timeout).
+ * The hub's database, migrated at open: the embedded libsql file under the data directory (the
+ * default, `file:` or no `--db`), or a PostgreSQL shared by several hubs (`postgres://...`).
+ *
+ * libsql: the hub's writes are few (site state, sessions, transfers), so one async drizzle client
+ * serves reads and writes; the admin CLI opens the same file while the hub runs (WAL, busy timeout).
+ * PostgreSQL: the `postgres` driver (postgres.js: pure JavaScript, its own types, LISTEN/NOTIFY, runs
+ * under Deno's Node compatibility), a small pool; migrations run under an advisory lock so hubs
+ * starting together do not apply them twice.
  */
 import { createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
+import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
+import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import * as schema from "./schema.ts";
+import * as tables from "./tables.ts";
+import { type Dialect, tablesOf, useDialect } from "./schema.ts";
 
-export type HubDb = LibSQLDatabase<typeof schema> & { close(): void };
+/**
+ * The hub's drizzle database. Its type is the libsql one (the schema's one description); on
+ * PostgreSQL the same query builders run on the PostgreSQL twins of the tables. Write several rows
+ * together with `atomically` (db/atomic.ts), never with libsql's `batch` directly.
+ */
+export type HubDb = LibSQLDatabase<typeof tables> & {
+  /** Which database this is. */
+  engine: Dialect;
+  /** The raw PostgreSQL client (LISTEN/NOTIFY, advisory locks), on PostgreSQL only. */
+  pg?: postgres.Sql;
+  close(): Promise<void>;
+};
 
 const MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
+const MIGRATIONS_PG = fileURLToPath(new URL("./migrations_pg", import.meta.url));
+/** The advisory lock key that serializes migrations between hubs ("conduit" in ASCII). */
+const MIGRATION_LOCK = 0x636f6e64756974;
 
-export async function openHubDb(dataDir: string): Promise<HubDb> {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const client = createClient({ url: `file:${path.join(dataDir, "hub.db")}` });
+export class DbUrlError extends Error {
+  override name = "DbUrlError";
+}
+
+/** Which database a `--db` value names: the libsql file (absent or `file:`) or a PostgreSQL URL. */
+export function parseDbUrl(url: string | undefined): { dialect: Dialect; file?: string; url?: string } {
+  if (!url || url === "file:") return { dialect: "sqlite" };
+  if (url.startsWith("file:")) return { dialect: "sqlite", file: url.slice("file:".length) };
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    try {
+      new URL(url);
+    } catch {
+      throw new DbUrlError(`--db: ${redactDbUrl(url)} is not a valid URL`);
+    }
+    return { dialect: "postgres", url };
+  }
+  throw new DbUrlError(
+    `--db: use file:PATH or postgres://user:password@host:port/database, not ${redactDbUrl(url)}`,
+  );
+}
+
+/** A database URL without its password, for logs and errors. */
+export function redactDbUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/[^:/@]*):[^@]*@/, "$1:***@");
+}
+
+/** Opens (and migrates) the hub's database: `dbUrl` if given, else `hub.db` under `dataDir`. */
+export async function openHubDb(dataDir: string, dbUrl?: string): Promise<HubDb> {
+  const target = parseDbUrl(dbUrl);
+  useDialect(target.dialect);
+  if (target.dialect === "postgres") return await openPg(target.url!);
+  const file = target.file ?? path.join(dataDir, "hub.db");
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const client = createClient({ url: `file:${file}` });
   await client.execute("PRAGMA journal_mode = WAL");
   await client.execute("PRAGMA busy_timeout = 5000");
   await client.execute("PRAGMA synchronous = FULL");
-  const db = drizzle(client, { schema });
+  const db = drizzle(client, { schema: tables });
   await migrate(db, { migrationsFolder: MIGRATIONS });
-  return Object.assign(db, { close: () => client.close() });
+  return Object.assign(db, {
+    engine: "sqlite" as const,
+    close: () => Promise.resolve(client.close()),
+  });
+}
+
+async function openPg(url: string): Promise<HubDb> {
+  const sql = postgres(url, {
+    max: 10,
+    onnotice: () => {},
+    connect_timeout: 10,
+    // A hub that loses its database fails its queries rather than waiting forever.
+    idle_timeout: 60,
+  });
+  const db = drizzlePg(sql, { schema: tablesOf("postgres") });
+  const lock = await sql.reserve();
+  try {
+    await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    await migratePg(db, { migrationsFolder: MIGRATIONS_PG });
+  } finally {
+    await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+    lock.release();
+  }
+  return Object.assign(db, {
+    engine: "postgres" as const,
+    pg: sql,
+    close: () => sql.end({ timeout: 5 }),
+  }) as unknown as HubDb;
 }

@@ -1,144 +1,41 @@
-/** The hub's tables (drizzle, libsql). Migrations: `deno task db:generate:hub`. */
-import { integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
-
 /**
- * One row per site. Secrets are kept only as SHA-256 hashes: the enrollment token until it is
- * used, then the site credential.
+ * The tables the hub's code queries, in the dialect of the database it opened: the SQLite ones
+ * (tables.ts) until `useDialect("postgres")` swaps every export for its PostgreSQL twin
+ * (tables_pg.ts). One process works on one dialect: opening the other one afterwards is refused.
+ * The types stay those of the one description; the builders behave alike on both dialects for the
+ * queries the hub makes (tests run on both).
  */
-export const sites = sqliteTable("sites", {
-  name: text("name").primaryKey(),
-  /** pending (never enrolled), offline, online, revoked */
-  state: text("state").notNull().default("pending"),
-  enrollmentHash: text("enrollment_hash"),
-  enrollmentExpiresAt: integer("enrollment_expires_at"),
-  credentialHash: text("credential_hash"),
-  createdAt: integer("created_at").notNull(),
-  enrolledAt: integer("enrolled_at"),
-  revokedAt: integer("revoked_at"),
-  lastSeenAt: integer("last_seen_at"),
-  agentVersion: text("agent_version"),
-  remoteAddress: text("remote_address"),
-  queueDepth: integer("queue_depth"),
-  rttMs: real("rtt_ms"),
-});
+import * as lite from "./tables.ts";
+import * as pg from "./tables_pg.ts";
 
-export type SiteRow = typeof sites.$inferSelect;
+export type { ApiTokenRow, SiteRow, TransferRow, TransferTaskRow } from "./tables.ts";
 
-/**
- * API tokens for DICOMweb and tRPC clients (`admin token create`). Only the SHA-256 of the secret is
- * kept. `sites` is a JSON list of the sites the token may reach, or null for every site.
- */
-export const apiTokens = sqliteTable("api_tokens", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  role: text("role").notNull(),
-  secretHash: text("secret_hash").notNull(),
-  sites: text("sites"),
-  createdAt: integer("created_at").notNull(),
-  revokedAt: integer("revoked_at"),
-  lastUsedAt: integer("last_used_at"),
-});
+export type Dialect = "sqlite" | "postgres";
 
-export type ApiTokenRow = typeof apiTokens.$inferSelect;
+export let sites = lite.sites;
+export let apiTokens = lite.apiTokens;
+export let transfers = lite.transfers;
+export let transferTasks = lite.transferTasks;
+export let batches = lite.batches;
+export let users = lite.users;
+export let sessions = lite.sessions;
+export let audit = lite.audit;
 
-/**
- * A transfer job: studies from one site (its archive or a node) to another site (its archive or a
- * node). Status: pending, in_progress, success, warning, failure, canceled.
- */
-export const transfers = sqliteTable("transfers", {
-  id: text("id").primaryKey(),
-  sourceSite: text("source_site").notNull(),
-  sourceNode: text("source_node"),
-  destinationSite: text("destination_site").notNull(),
-  destinationNode: text("destination_node"),
-  status: text("status").notNull().default("pending"),
-  priority: integer("priority").notNull().default(0),
-  /** Time window (hub/transfers/window.ts): HH:MM start and end, IANA zone (the hub's when null). */
-  windowStart: text("window_start"),
-  windowEnd: text("window_end"),
-  windowZone: text("window_zone"),
-  /** Cap on the job's relayed bytes, in megabits per second (null: none). */
-  bandwidthMbps: real("bandwidth_mbps"),
-  /**
-   * De-identification at the source (JSON: profile, options, allowBurnedIn, and a per-patient pseudonym
-   * table until every study has reached its source, then dropped), or null. Never a key.
-   */
-  deid: text("deid"),
-  createdBy: text("created_by").notNull(),
-  createdAt: integer("created_at").notNull(),
-  updatedAt: integer("updated_at").notNull(),
-});
+let current: Dialect | undefined;
 
-/**
- * One study of a transfer. Status: pending (not yet handed to the source), queued (at the source),
- * in_progress, success, warning (done, but the source's node did not give every object it listed),
- * failure, canceled. Counts mirror the source agent's queue rows for the task.
- */
-export const transferTasks = sqliteTable("transfer_tasks", {
-  id: text("id").primaryKey(),
-  transferId: text("transfer_id").notNull(),
-  studyInstanceUid: text("study_instance_uid").notNull(),
-  status: text("status").notNull().default("pending"),
-  objects: integer("objects"),
-  done: integer("done").notNull().default(0),
-  failed: integer("failed").notNull().default(0),
-  missing: integer("missing").notNull().default(0),
-  lastError: text("last_error"),
-  attempts: integer("attempts").notNull().default(0),
-  /** Objects the source's de-identification held back (burned-in text policy). */
-  held: integer("held").notNull().default(0),
-  /** With de-identification: the pseudonymous identifiers the source reported (never the originals' map). */
-  pseudoPatientId: text("pseudo_patient_id"),
-  pseudoPatientName: text("pseudo_patient_name"),
-  pseudoStudyInstanceUid: text("pseudo_study_instance_uid"),
-  updatedAt: integer("updated_at").notNull(),
-});
+/** The tables of `dialect` from now on in this process; switching after a database opened throws. */
+export function useDialect(dialect: Dialect): void {
+  if (current && current !== dialect) {
+    throw new Error(`this process already opened a ${current} hub database; it cannot open ${dialect} too`);
+  }
+  current = dialect;
+  const t = (dialect === "postgres" ? pg : lite) as unknown as typeof lite;
+  ({ sites, apiTokens, transfers, transferTasks, batches, users, sessions, audit } = t);
+}
 
-export type TransferRow = typeof transfers.$inferSelect;
-export type TransferTaskRow = typeof transferTasks.$inferSelect;
-
-/**
- * A batch: rows uploaded as CSV or XLSX, queried on sites (kind query) and, for kind transfer, moved
- * by a transfer job. `rows` holds the parsed rows, `results` what each found or why it failed (JSON).
- */
-export const batches = sqliteTable("batches", {
-  id: text("id").primaryKey(),
-  kind: text("kind").notNull(),
-  filename: text("filename").notNull(),
-  status: text("status").notNull(),
-  sites: text("sites").notNull(),
-  rows: text("rows").notNull(),
-  results: text("results"),
-  transferId: text("transfer_id"),
-  createdBy: text("created_by").notNull(),
-  createdAt: integer("created_at").notNull(),
-  updatedAt: integer("updated_at").notNull(),
-});
-
-/** Console users (`admin user add`). Passwords are Argon2id hashes (PHC strings). */
-export const users = sqliteTable("users", {
-  name: text("name").primaryKey(),
-  role: text("role").notNull(),
-  passwordHash: text("password_hash").notNull(),
-  createdAt: integer("created_at").notNull(),
-  disabledAt: integer("disabled_at"),
-});
-
-/** Console sessions: the cookie carries the id's secret; only its hash is kept, with a CSRF token. */
-export const sessions = sqliteTable("sessions", {
-  idHash: text("id_hash").primaryKey(),
-  user: text("user").notNull(),
-  csrf: text("csrf").notNull(),
-  createdAt: integer("created_at").notNull(),
-  expiresAt: integer("expires_at").notNull(),
-});
-
-/** Who did what and when. */
-export const audit = sqliteTable("audit", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  at: integer("at").notNull(),
-  actor: text("actor").notNull(),
-  action: text("action").notNull(),
-  target: text("target"),
-  detail: text("detail"),
-});
+/** The tables of a dialect, for drizzle's relational queries. */
+export function tablesOf(dialect: Dialect) {
+  const t = (dialect === "postgres" ? pg : lite) as unknown as typeof lite;
+  const { sites, apiTokens, transfers, transferTasks, batches, users, sessions, audit } = t;
+  return { sites, apiTokens, transfers, transferTasks, batches, users, sessions, audit };
+}

@@ -9,6 +9,7 @@ import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
 import { entry } from "../auth/audit.ts";
 import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
+import { atomically } from "../db/atomic.ts";
 
 export const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -75,11 +76,11 @@ export class SiteRegistry {
       credentialHash: null,
       revokedAt: null,
     };
-    await this.db.batch([
+    await atomically(this.db, (tx) => [
       existing
-        ? this.db.update(sites).set(values).where(eq(sites.name, name))
-        : this.db.insert(sites).values({ name, createdAt: now, ...values }),
-      entry(this.db, actor, "site.add", name),
+        ? tx.update(sites).set(values).where(eq(sites.name, name))
+        : tx.insert(sites).values({ name, createdAt: now, ...values }),
+      entry(tx, actor, "site.add", name),
     ]);
     return { site: name, enrollmentToken: token, expiresAt: new Date(now + ENROLLMENT_TTL_MS).toISOString() };
   }
@@ -138,15 +139,15 @@ export class SiteRegistry {
   async revoke(name: string, now = Date.now(), actor = "cli"): Promise<void> {
     const row = await this.get(name);
     if (!row) throw new UnknownSiteError(`no site named ${name}`);
-    await this.db.batch([
-      this.db.update(sites).set({
+    await atomically(this.db, (tx) => [
+      tx.update(sites).set({
         state: "revoked",
         credentialHash: null,
         enrollmentHash: null,
         enrollmentExpiresAt: null,
         revokedAt: now,
       }).where(eq(sites.name, name)),
-      entry(this.db, actor, "site.revoke", name),
+      entry(tx, actor, "site.revoke", name),
     ]);
   }
 

@@ -21,6 +21,7 @@ import type { TransferDeidRequest } from "@conduit/shared/deid/options.ts";
 import { deidProblem, deidView, sendDeid, storedDeid, withoutTable } from "./deid.ts";
 import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
 import { taskProgress } from "./progress.ts";
+import { atomically } from "../db/atomic.ts";
 
 export type { Endpoint, TransferView };
 
@@ -91,8 +92,8 @@ export class TransferService {
     }
     const now = Date.now();
     const transferId = id();
-    await this.db.batch([
-      this.db.insert(transfers).values({
+    await atomically(this.db, (tx) => [
+      tx.insert(transfers).values({
         id: transferId,
         sourceSite: input.source.site,
         sourceNode: input.source.node ?? null,
@@ -109,7 +110,7 @@ export class TransferService {
         createdAt: now,
         updatedAt: now,
       }),
-      this.db.insert(transferTasks).values(
+      tx.insert(transferTasks).values(
         studies.map((studyInstanceUid) => ({
           id: id(),
           transferId,
@@ -118,7 +119,7 @@ export class TransferService {
           updatedAt: now,
         })),
       ),
-      entry(this.db, createdBy, "transfer.create", transferId, {
+      entry(tx, createdBy, "transfer.create", transferId, {
         source: input.source,
         destination: input.destination,
         studies: studies.length,
@@ -172,9 +173,9 @@ export class TransferService {
       set.windowZone = change.window?.timeZone ?? null;
     }
     if (change.bandwidthMbps !== undefined) set.bandwidthMbps = change.bandwidthMbps;
-    await this.db.batch([
-      this.db.update(transfers).set(set).where(eq(transfers.id, transferId)),
-      entry(this.db, actor, "transfer.schedule", transferId, change),
+    await atomically(this.db, (tx) => [
+      tx.update(transfers).set(set).where(eq(transfers.id, transferId)),
+      entry(tx, actor, "transfer.schedule", transferId, change),
     ]);
     this.#schedule.forget(transferId);
     const updated = (await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) }))!;
@@ -213,11 +214,11 @@ export class TransferService {
       await this.db.update(transferTasks).set({ status: "canceled", updatedAt: Date.now() })
         .where(and(eq(transferTasks.id, task.id)));
     }
-    await this.db.batch([
-      this.db.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
+    await atomically(this.db, (tx) => [
+      tx.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
         eq(transfers.id, transferId),
       ),
-      entry(this.db, actor, "transfer.cancel", transferId),
+      entry(tx, actor, "transfer.cancel", transferId),
     ]);
     this.#schedule.ended(transferId, tasks.map((k) => k.id));
     return (await this.get(transferId))!;

@@ -1,13 +1,19 @@
 /**
  * The real hub for tests: in this process (so a test can reach its sessions) on a free loopback
- * port with its own data directory, and its admin CLI as a subprocess.
+ * port with its own data directory, and its admin CLI as a subprocess. With `CONDUIT_TEST_DB=postgres`
+ * each hub gets a database of its own on a real PostgreSQL (support/postgres.ts) instead of the libsql
+ * file; `db` puts a hub on a given database (several hubs on one).
  */
+
+/** The database URL of each test hub's data directory (the admin CLI is pointed at the same one). */
+const databases = new Map<string, string>();
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log.ts";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
 import { freePort, spawnLogged, waitReady } from "./peers.ts";
+import { testDatabase, testOnPostgres } from "./postgres.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -30,13 +36,20 @@ export async function startTestHub(
     maxStowMegabytes?: number;
     stowIdleSeconds?: number;
     metricsPort?: number;
+    /** The database URL (default: the libsql file, or a new PostgreSQL database under CONDUIT_TEST_DB). */
+    db?: string;
+    clusterUrl?: string;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
+  const db = opts.db ?? databases.get(dataDir) ?? (testOnPostgres() ? await testDatabase() : undefined);
+  if (db) databases.set(dataDir, db);
   const lines: string[] = [];
   const log = new Logger({ app: "hub" }, "debug", { write: (l) => lines.push(l) });
   const config = hubConfigSchema.parse({
     data: dataDir,
+    db,
+    clusterUrl: opts.clusterUrl,
     port: opts.port ?? 0,
     tls: opts.tls,
     publicUrl: opts.publicUrl,
@@ -61,7 +74,17 @@ export async function hubAdmin(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string; json?: Record<string, unknown> }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", path.join(ROOT, "hub/main.ts"), "admin", ...args, "--data", dataDir],
+    args: [
+      "run",
+      "-A",
+      "--no-lock",
+      path.join(ROOT, "hub/main.ts"),
+      "admin",
+      ...args,
+      "--data",
+      dataDir,
+      ...(databases.has(dataDir) ? ["--db", databases.get(dataDir)!] : []),
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -99,9 +122,11 @@ export interface HubProcess {
 
 /** The real hub as a subprocess (`deno run hub/main.ts`), for benchmarks and process-level tests. */
 export async function startHubProcess(
-  opts: { dataDir?: string; port?: number; denoFlags?: string[]; args?: string[] } = {},
+  opts: { dataDir?: string; port?: number; denoFlags?: string[]; args?: string[]; db?: string } = {},
 ): Promise<HubProcess> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
+  const db = opts.db ?? databases.get(dataDir) ?? (testOnPostgres() ? await testDatabase() : undefined);
+  if (db) databases.set(dataDir, db);
   const port = opts.port ?? freePort();
   const proc = await spawnLogged("hub", Deno.execPath(), [
     "run",
@@ -113,6 +138,7 @@ export async function startHubProcess(
     String(port),
     "--data",
     dataDir,
+    ...(db ? ["--db", db] : []),
     ...(opts.args ?? []),
   ], ROOT);
   await waitReady(proc, `hub on ${port}`, async () => {

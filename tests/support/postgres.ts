@@ -1,0 +1,177 @@
+/**
+ * A real PostgreSQL for tests (Debian's `postgresql`): `initdb` in a temporary directory, run as the
+ * `postgres` user on a free loopback port, stopped by the caller (and at exit if a test dies first).
+ * Each hub gets a database of its own (`createDatabase`), so tests stay apart as with data directories.
+ *
+ * `CONDUIT_TEST_DB=postgres` runs the hub tests' hubs on PostgreSQL: `deno task test:pg` starts one
+ * server for the run and hands its URL over in `CONDUIT_TEST_PG_URL`; a test file run alone with
+ * only `CONDUIT_TEST_DB=postgres` starts its own.
+ */
+import * as path from "node:path";
+import postgres from "postgres";
+import { freePort } from "./peers.ts";
+
+export interface TestPostgres {
+  /** The server's maintenance database (`postgres`), as superuser `postgres`, no password. */
+  url: string;
+  port: number;
+  dir: string;
+  /** A new empty database on this server; its URL. */
+  createDatabase(name?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Where Debian installs the server's programs (the newest version there), or undefined. */
+export function postgresBin(): string | undefined {
+  try {
+    const versions = [...Deno.readDirSync("/usr/lib/postgresql")].map((e) => e.name)
+      .sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) {
+      const bin = `/usr/lib/postgresql/${v}/bin`;
+      try {
+        Deno.statSync(`${bin}/initdb`);
+        return bin;
+      } catch { /* next */ }
+    }
+  } catch { /* not installed */ }
+  return undefined;
+}
+
+/** Why PostgreSQL tests cannot run here, or undefined when they can. */
+export function postgresMissing(): string | undefined {
+  if (!postgresBin()) return "PostgreSQL is not installed (apt-get install postgresql)";
+  try {
+    new Deno.Command("id", { args: ["-u", "postgres"] }).outputSync().success || (() => {
+      throw new Error();
+    })();
+  } catch {
+    return "there is no postgres user to run PostgreSQL as";
+  }
+  return undefined;
+}
+
+function asPostgres(args: string[]): Deno.CommandOutput {
+  return new Deno.Command("runuser", {
+    args: ["-u", "postgres", "--", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .outputSync();
+}
+
+let counter = 0;
+
+/** Starts a fresh PostgreSQL server; `stop()` ends it and removes its directory. */
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = postgresBin();
+  if (!bin) throw new Error("PostgreSQL is not installed");
+  const dir = await Deno.makeTempDir({ prefix: "conduit-pg-" });
+  const uid = Number(
+    new TextDecoder().decode(new Deno.Command("id", { args: ["-u", "postgres"] }).outputSync().stdout),
+  );
+  const gid = Number(
+    new TextDecoder().decode(new Deno.Command("id", { args: ["-g", "postgres"] }).outputSync().stdout),
+  );
+  Deno.chownSync(dir, uid, gid);
+  const data = path.join(dir, "data");
+  const init = asPostgres([
+    `${bin}/initdb`,
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "--no-locale",
+    "-E",
+    "UTF8",
+  ]);
+  if (!init.success) throw new Error(`initdb failed: ${new TextDecoder().decode(init.stderr)}`);
+  const port = freePort();
+  const options = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c max_connections=300",
+    // Test data need not survive a crash of the machine; it must survive a kill of a hub, which it does.
+    "-c fsync=off",
+    "-c synchronous_commit=off",
+    "-c full_page_writes=off",
+  ].join(" ");
+  const start = asPostgres([
+    `${bin}/pg_ctl`,
+    "-D",
+    data,
+    "-l",
+    path.join(dir, "server.log"),
+    "-o",
+    options,
+    "-w",
+    "start",
+  ]);
+  if (!start.success) {
+    const log = await Deno.readTextFile(path.join(dir, "server.log")).catch(() => "");
+    throw new Error(`PostgreSQL did not start: ${new TextDecoder().decode(start.stderr)}\n${log}`);
+  }
+  let stopped = false;
+  const halt = (mode: string) => {
+    if (stopped) return;
+    stopped = true;
+    asPostgres([`${bin}/pg_ctl`, "-D", data, "-m", mode, "-w", "stop"]);
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* best effort */ }
+  };
+  const onUnload = () => halt("immediate");
+  globalThis.addEventListener("unload", onUnload);
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  return {
+    url,
+    port,
+    dir,
+    async createDatabase(name = `hub_${Deno.pid}_${++counter}`) {
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        await sql.unsafe(`create database "${name}"`);
+      } finally {
+        await sql.end();
+      }
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    stop() {
+      globalThis.removeEventListener("unload", onUnload);
+      halt("fast");
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Whether this run's hubs use PostgreSQL (`CONDUIT_TEST_DB=postgres`). */
+export function testOnPostgres(): boolean {
+  return Deno.env.get("CONDUIT_TEST_DB") === "postgres";
+}
+
+let shared: Promise<{ createDatabase(): Promise<string> }> | undefined;
+
+/**
+ * A new database for one test hub on the run's PostgreSQL: the server `deno task test:pg` started
+ * (`CONDUIT_TEST_PG_URL`), else one this process starts and ends at exit.
+ */
+export function testDatabase(): Promise<string> {
+  shared ??= (async () => {
+    const given = Deno.env.get("CONDUIT_TEST_PG_URL");
+    if (!given) return await startPostgres();
+    return {
+      async createDatabase() {
+        const name = `hub_${Deno.pid}_${++counter}_${crypto.randomUUID().slice(0, 8)}`;
+        const sql = postgres(given, { max: 1, onnotice: () => {} });
+        try {
+          await sql.unsafe(`create database "${name}"`);
+        } finally {
+          await sql.end();
+        }
+        return given.replace(/\/[^/]*$/, `/${name}`);
+      },
+    };
+  })();
+  return shared.then((s) => s.createDatabase());
+}
