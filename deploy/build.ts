@@ -49,7 +49,17 @@ const TARGETS = {
   hub: {
     binary: "conduit-hub",
     // Read from disk by URL at run time: the database's migrations, the console and the viewer.
-    args: ["--include", "hub/db/migrations", "--include", "ui/dist", "--include", "ui/viewer", "hub/main.ts"],
+    args: [
+      "--include",
+      "hub/db/migrations",
+      "--include",
+      "hub/db/migrations_pg",
+      "--include",
+      "ui/dist",
+      "--include",
+      "ui/viewer",
+      "hub/main.ts",
+    ],
     bundle: bundleHub,
   },
 };

@@ -4,7 +4,7 @@
  * registry, started by a launcher script beside it (`conduit-agent`, `conduit-hub`):
  *
  *   dist/agent/  agent.js, migrations/ (the index's), deno.json, deno.lock, deno_dir/, conduit-agent
- *   dist/hub/    hub/main.js, hub/migrations/, ui/dist/ (the console), ui/viewer/ (OHIF),
+ *   dist/hub/    hub/main.js, hub/migrations/ and migrations_pg/, ui/dist/ (the console), ui/viewer/ (OHIF),
  *                deno.json, deno.lock, deno_dir/, conduit-hub
  *
  * The hub's bundle sits at `hub/main.js` so that the paths its modules resolve from their own URL
@@ -116,6 +116,7 @@ export async function bundleHub(dir = path.join(ROOT, "dist/hub")): Promise<stri
   const out = path.join(dir, "hub/main.js");
   await bundle("hub/main.ts", out);
   await copyTree(path.join(ROOT, "hub/db/migrations"), path.join(dir, "hub/migrations"));
+  await copyTree(path.join(ROOT, "hub/db/migrations_pg"), path.join(dir, "hub/migrations_pg"));
   await copyTree(path.join(ROOT, "ui/dist"), path.join(dir, "ui/dist"));
   await copyTree(path.join(ROOT, "ui/viewer"), path.join(dir, "ui/viewer"));
   return await selfContained(dir, out, "conduit-hub", []);
