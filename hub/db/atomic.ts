@@ -5,6 +5,7 @@
  * database itself, or on PostgreSQL they would run outside the transaction.
  */
 import type { BatchItem } from "drizzle-orm/batch";
+import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import type { HubDb } from "./db.ts";
 
 export async function atomically(
@@ -14,7 +15,10 @@ export async function atomically(
   if (db.engine === "sqlite") {
     const items = build(db);
     if (items.length === 0) return [];
-    return await db.batch(items as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    // HubDb hides libsql's batch (it does not exist on PostgreSQL); here is the one place it is used.
+    return await (db as unknown as LibSQLDatabase).batch(
+      items as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
+    );
   }
   // deno-lint-ignore no-explicit-any
   return await (db as any).transaction(async (tx: HubDb) => {

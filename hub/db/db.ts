@@ -25,7 +25,7 @@ import { type Dialect, tablesOf, useDialect } from "./schema.ts";
  * PostgreSQL the same query builders run on the PostgreSQL twins of the tables. Write several rows
  * together with `atomically` (db/atomic.ts), never with libsql's `batch` directly.
  */
-export type HubDb = LibSQLDatabase<typeof tables> & {
+export type HubDb = Omit<LibSQLDatabase<typeof tables>, "batch"> & {
   /** Which database this is. */
   engine: Dialect;
   /** The raw PostgreSQL client (LISTEN/NOTIFY, advisory locks), on PostgreSQL only. */

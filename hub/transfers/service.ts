@@ -250,18 +250,18 @@ export class TransferService {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
     const now = Date.now();
-    await this.db.batch([
-      this.db.update(transferTasks).set({ status: "pending", attempts: 0, lastError: null, updatedAt: now })
+    await atomically(this.db, (tx) => [
+      tx.update(transferTasks).set({ status: "pending", attempts: 0, lastError: null, updatedAt: now })
         .where(
           and(
             eq(transferTasks.transferId, transferId),
             inArray(transferTasks.status, ["failure", "warning", "canceled"]),
           ),
         ),
-      this.db.update(transfers).set({ status: "in_progress", updatedAt: now }).where(
+      tx.update(transfers).set({ status: "in_progress", updatedAt: now }).where(
         eq(transfers.id, transferId),
       ),
-      entry(this.db, actor, "transfer.retry", transferId),
+      entry(tx, actor, "transfer.retry", transferId),
     ]);
     void this.tick();
     return (await this.get(transferId))!;
