@@ -6,16 +6,17 @@ import * as fs from "node:fs";
 import { hashUid, type Logger } from "@conduit/shared/log.ts";
 import { elementText, type InstanceAttributes, instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import type { FileMetaFields } from "@conduit/shared/dicom/file_meta.ts";
 import { type CompiledRoute, queueTargets, route, type RoutingFacts } from "../routing/rules.ts";
 import type { Queue } from "../queue/queue.ts";
 import { DicomParseError } from "@conduit/shared/dicom/reader.ts";
 import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers.ts";
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
-import type { ReceivedObject } from "../dimse/store_stream.ts";
+import { type ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import type { Database } from "../index/db.ts";
 import { existingInstance, indexInstance } from "../index/ingest.ts";
 import type { Archive } from "./archive.ts";
-import { type FileHeader, parseHeaderBytes, readFileHeader } from "./header_file.ts";
+import { type FileHeader, parseHeaderBytes, readFileHeader } from "../part10/header.ts";
 import { TruncatedError } from "@conduit/shared/dicom/reader.ts";
 
 /** Called after an object is committed (metrics, queue). */
@@ -61,7 +62,7 @@ export interface Routing {
   queued(destinations: string[]): void;
 }
 
-export class ArchiveStoreHandler implements StoreHandler {
+export class ArchiveStoreHandler implements StoreHandler<StoreFileStream> {
   constructor(
     private readonly archive: Archive,
     private readonly db: Database,
@@ -72,20 +73,29 @@ export class ArchiveStoreHandler implements StoreHandler {
     private readonly minFreeBytes = 0,
   ) {}
 
-  /** Whether received files are fsynced (dimse.sync). */
-  get sync(): boolean {
-    return this.archive.sync;
+  /** A file for an object a C-STORE brings (its File Meta group names the calling AE title). */
+  open(ctx: StoreContext): StoreFileStream {
+    return this.openObject({
+      sopClassUid: ctx.sopClassUid,
+      sopInstanceUid: ctx.sopInstanceUid,
+      transferSyntax: ctx.transferSyntax,
+      sourceAet: ctx.association.callingAet,
+    });
   }
 
-  reserve(_ctx: StoreContext): string {
+  /**
+   * A file for an incoming object, synced when it finishes (dimse.sync); throws DimseStatusError when free
+   * space is below the configured minimum, or the file cannot be created.
+   */
+  openObject(meta: FileMetaFields): StoreFileStream {
     if (this.minFreeBytes > 0 && this.archive.freeBytes() < this.minFreeBytes) {
       throw new DimseStatusError(Status.OutOfResources, "free disk space below the configured minimum");
     }
-    return this.archive.tempPath();
+    return new StoreFileStream(this.archive.tempPath(), meta, this.archive.sync);
   }
 
-  commit(received: ReceivedObject, ctx: StoreContext): Promise<StoreOutcome> {
-    return this.commitWith(received, ctx, []);
+  commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
+    return this.commitWith(sink.received!, ctx, []);
   }
 
   /**

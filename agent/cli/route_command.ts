@@ -9,7 +9,7 @@ import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { compileRoutes, route, RouteConfigError } from "../routing/rules.ts";
-import { readFileHeader } from "../archive/header_file.ts";
+import { readFileHeader } from "../part10/header.ts";
 import { routingFacts } from "../archive/store_handler.ts";
 
 const USAGE =

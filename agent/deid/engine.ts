@@ -24,7 +24,7 @@ import {
 import { encodingOf, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { stringValue, TextDecoding } from "@conduit/shared/dicom/values.ts";
 import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms.ts";
-import { readFileHeader } from "../archive/header_file.ts";
+import { readFileHeader } from "../part10/header.ts";
 import { type Addition, encodeSequence, encodeText, rewriteDataSet } from "./rewrite.ts";
 import { makeEditor } from "./decide.ts";
 import type { DeidProfile } from "./profile.ts";

@@ -17,7 +17,6 @@ import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
 import { PduReader } from "./pdu_reader.ts";
 import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
 import { PdvGuard } from "./pdv_guard.ts";
-import { StoreFileStream } from "./store_stream.ts";
 import {
   type AssociationEnd,
   type AssociationInfo,
@@ -27,6 +26,7 @@ import {
   statusHex,
   type StoreContext,
   type StoreHandler,
+  type StoreSink,
 } from "./handlers.ts";
 
 export interface NetworkOptions {
@@ -60,7 +60,8 @@ export class ConduitNetwork extends Scp {
   protected storeHandler: StoreHandler | undefined;
   protected log: Logger = rootLogger;
   protected info: AssociationInfo = { callingAet: "", calledAet: "", remoteAddress: "" };
-  protected readonly stores = new Map<any, StoreFileStream | DiscardStream>();
+  /** Per C-STORE request being received: where its bytes go, and the context it was opened with. */
+  protected readonly stores = new Map<any, { sink: StoreSink | DiscardStream; ctx: StoreContext }>();
   #reader: PduReader;
   /** PDUs handed to the library one after another, in order. */
   #processing: Promise<void> = Promise.resolve();
@@ -117,7 +118,7 @@ export class ConduitNetwork extends Scp {
   }
 
   #discardStores(): void {
-    for (const stream of this.stores.values()) stream.discard();
+    for (const { sink } of this.stores.values()) sink.discard();
     this.stores.clear();
   }
 
@@ -262,23 +263,17 @@ export class ConduitNetwork extends Scp {
       if (!this.storeHandler) {
         throw new DimseStatusError(Status.SopClassNotSupported, "this association stores nothing");
       }
-      const tempPath = this.storeHandler!.reserve(ctx);
-      const stream = new StoreFileStream(tempPath, {
-        sopClassUid: ctx.sopClassUid,
-        sopInstanceUid: ctx.sopInstanceUid,
-        transferSyntax: ctx.transferSyntax,
-        sourceAet: ctx.association.callingAet,
-      }, this.storeHandler.sync ?? true);
-      stream.on("error", () => {/* recorded in stream.failure */});
-      this.stores.set(request, stream);
-      return stream;
+      const sink = this.storeHandler.open(ctx);
+      sink.on("error", () => {/* recorded in sink.failure */});
+      this.stores.set(request, { sink, ctx });
+      return sink;
     } catch (err) {
       const refusal = err instanceof DimseStatusError ? err : new DimseStatusError(
         Status.OutOfResources,
         `cannot open a file: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
       );
       const sink = new DiscardStream(refusal);
-      this.stores.set(request, sink);
+      this.stores.set(request, { sink, ctx });
       return sink;
     }
   }
@@ -299,7 +294,7 @@ export class ConduitNetwork extends Scp {
   }
 
   cStoreRequest(request: any, callback: (rsp: any) => void): void {
-    const stream = this.stores.get(request);
+    const entry = this.stores.get(request);
     this.stores.delete(request);
     const respond = (status: number, comment?: string, bytes = 0) => {
       try {
@@ -312,7 +307,8 @@ export class ConduitNetwork extends Scp {
         this.log.error("C-STORE response failed", { err });
       }
     };
-    if (!stream) return respond(Status.ProcessingFailure, "no data set received");
+    if (!entry) return respond(Status.ProcessingFailure, "no data set received");
+    const { sink: stream, ctx } = entry;
     if (stream instanceof DiscardStream) {
       this.log.warn("C-STORE refused", {
         status: statusHex(stream.refusal.status),
@@ -326,9 +322,8 @@ export class ConduitNetwork extends Scp {
       this.log.error("C-STORE write failed", { code });
       return respond(Status.OutOfResources, `write failed: ${code}`);
     }
-    const ctx = this.storeContext(undefined, request, stream.meta.transferSyntax);
     const received = stream.received;
-    this.storeHandler!.commit(received, ctx).then(
+    this.storeHandler!.commit(stream, ctx).then(
       (outcome) => {
         if (outcome.status !== Status.Success && (outcome.status & 0xf000) !== 0xb000) stream.discard();
         respond(outcome.status, outcome.comment, received.fileSize);
@@ -343,13 +338,13 @@ export class ConduitNetwork extends Scp {
     );
   }
 
-  protected storeContext(pc: any, request: any, transferSyntax?: string): StoreContext {
+  protected storeContext(pc: any, request: any): StoreContext {
     const cmd = request.getCommandDataset();
     return {
       association: this.info,
       sopClassUid: String(cmd.getElement("AffectedSOPClassUID") ?? "").replace(/\0/g, "").trim(),
       sopInstanceUid: String(cmd.getElement("AffectedSOPInstanceUID") ?? "").replace(/\0/g, "").trim(),
-      transferSyntax: transferSyntax ?? pc.getAcceptedTransferSyntaxUid(),
+      transferSyntax: pc.getAcceptedTransferSyntaxUid(),
     };
   }
 

@@ -1,29 +1,24 @@
 /**
- * Sending a raw data set: the bytes of an archived file after its File Meta group, read about 1 MiB
+ * Sending a raw data set: the bytes of a stored object after its File Meta group, read about 1 MiB
  * at a time and written as whole P-DATA-TF PDUs, honouring the socket's backpressure. Nothing is
  * re-encoded and a large object never sits whole in memory.
  */
-import * as fs from "node:fs";
 import type { WireSocket } from "./deno_socket.ts";
-import type { RawFileInfo } from "./raw_dataset.ts";
+import type { OutgoingObject } from "./handlers.ts";
 
-/** Bytes read from an archived file per read when sending it. */
+/** Bytes read from a stored object per read when sending it. */
 const READ_BLOCK = 1 << 20;
 
 /** Streams the data set of `raw` on presentation context `pcId` in PDUs of at most `maxPduLength`. */
 export async function streamRawDataset(
   socket: WireSocket,
-  raw: RawFileInfo,
+  raw: OutgoingObject,
   pcId: number,
   maxPduLength: number,
 ): Promise<void> {
-  const { path, datasetOffset, datasetSize } = raw;
-  const fh = await fs.promises.open(path, "r");
+  const { datasetSize } = raw;
+  const reader = await raw.openDataset();
   try {
-    const { size } = await fh.stat();
-    if (size !== datasetOffset + datasetSize) {
-      throw new Error(`the archived file changed size (${size}, expected ${datasetOffset + datasetSize})`);
-    }
     if (datasetSize === 0) {
       socket.write(pdataPdu(pcId, Buffer.alloc(0), false, true));
       return;
@@ -36,9 +31,14 @@ export async function streamRawDataset(
     let sent = 0;
     while (sent < datasetSize) {
       const want = Math.min(block.length, datasetSize - sent);
-      const { bytesRead } = await fh.read(block, 0, want, datasetOffset + sent);
-      if (bytesRead !== want) {
-        throw new Error(`file shorter than its index says (${sent + bytesRead} of ${datasetSize})`);
+      let got = 0;
+      while (got < want) {
+        const n = await reader.read(block.subarray(got, want), sent + got);
+        if (n <= 0) break;
+        got += n;
+      }
+      if (got !== want) {
+        throw new Error(`object shorter than its index says (${sent + got} of ${datasetSize})`);
       }
       const pdus = Math.ceil(want / chunk);
       const out = Buffer.allocUnsafe(pdus * 12 + want);
@@ -54,7 +54,7 @@ export async function streamRawDataset(
       if (!socket.write(out)) await drained(socket);
     }
   } finally {
-    await fh.close();
+    await reader.close();
   }
 }
 

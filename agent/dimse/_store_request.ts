@@ -1,12 +1,13 @@
 // deno-lint-ignore-file no-explicit-any
 /** One raw C-STORE request on an open association, answered or timed out. */
 import { requests } from "./_library.ts";
-import { RawFileDataset, type RawFileInfo } from "./raw_dataset.ts";
+import { RawFileDataset } from "./raw_dataset.ts";
+import type { OutgoingObject } from "./handlers.ts";
 
 /** Sends a C-STORE on a network and resolves with the response status. */
 export function sendStoreAndWait(
   network: any,
-  item: RawFileInfo,
+  item: OutgoingObject,
   extra?: { moveOriginatorAet?: string; moveOriginatorMessageId?: number },
   timeoutMs = 120_000,
 ): Promise<number> {

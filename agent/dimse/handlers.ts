@@ -2,8 +2,7 @@
  * The narrow interfaces between the DIMSE wire layer and the agent's job logic. The wire layer
  * turns every outcome into a DIMSE status; job logic never sees the library.
  */
-import type { ReceivedObject } from "./store_stream.ts";
-import type { RawFileInfo } from "./raw_dataset.ts";
+import type { Writable } from "node:stream";
 import type { TlsClientMaterial } from "./tls.ts";
 
 /** Who is on the other end of an association. */
@@ -33,14 +32,43 @@ export interface StoreOutcome {
   comment?: string;
 }
 
+/**
+ * Where an incoming C-STORE's data set goes: the wire layer writes the bytes of its P-DATA PDVs, in order
+ * and as they arrive, then ends the stream; the sink is durable once it has emitted `finish`.
+ */
+export interface StoreSink extends Writable {
+  /** The first write error, if any (a sink keeps taking bytes so that the association stays in step). */
+  readonly failure: Error | undefined;
+  /** Set once the sink has finished without failure: the size of what it holds. */
+  readonly received: { fileSize: number } | undefined;
+  /** Removes what was written (after an abort, or when the object is refused). */
+  discard(): void;
+}
+
 /** Receives C-STORE payloads (from a peer's C-STORE, or a C-GET we asked for). */
-export interface StoreHandler {
-  /** fsync each received file before commit (default true). */
-  readonly sync?: boolean;
-  /** A fresh temporary path for an incoming object; throw DimseStatusError to refuse it unread. */
-  reserve(ctx: StoreContext): string;
-  /** The object is complete and synced at `received.tempPath`: archive and index it, or refuse. */
-  commit(received: ReceivedObject, ctx: StoreContext): Promise<StoreOutcome>;
+export interface StoreHandler<S extends StoreSink = StoreSink> {
+  /** A sink for an incoming object; throw DimseStatusError to refuse it unread. */
+  open(ctx: StoreContext): S;
+  /** The sink has finished: keep the object, or refuse it with a status. */
+  commit(sink: S, ctx: StoreContext): Promise<StoreOutcome>;
+}
+
+/** Reads a stored data set at positions (0 is its first byte). */
+export interface DatasetReader {
+  /** Reads into `into` from `position`; resolves with the count read (fewer only at the end). */
+  read(into: Uint8Array, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A stored object the wire layer sends as it is: its data set, never re-encoded. */
+export interface OutgoingObject {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntax: string;
+  /** Bytes of the data set (after the File Meta group). */
+  datasetSize: number;
+  /** Opens the data set for reading; throws when the stored object is not what it should be. */
+  openDataset(): Promise<DatasetReader>;
 }
 
 /** A naturalized identifier (dcmjs keyword form) as it travels in C-FIND/C-MOVE/C-GET. */
@@ -55,7 +83,7 @@ export interface QueryHandler {
 
 export interface RetrieveHandler {
   /** The stored objects a C-MOVE/C-GET identifier names. */
-  locate(model: QueryModel, identifier: Identifier, signal: AbortSignal): Promise<RawFileInfo[]>;
+  locate(model: QueryModel, identifier: Identifier, signal: AbortSignal): Promise<OutgoingObject[]>;
   /** Where a C-MOVE destination AE title lives; undefined when unknown (0xA801). */
   destination(aet: string): NodeAddress | undefined;
 }

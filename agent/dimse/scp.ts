@@ -10,11 +10,11 @@ import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@cond
 import { constants, Dataset, responses } from "./_library.ts";
 import type { WireSocket } from "./deno_socket.ts";
 import { ConduitNetwork, type NetworkOptions, safeReason } from "./_network.ts";
-import type { RawFileInfo } from "./raw_dataset.ts";
 import {
   type DimseEvent,
   DimseStatusError,
   type Identifier,
+  type OutgoingObject,
   type QueryHandler,
   type QueryModel,
   type RetrieveHandler,
@@ -335,7 +335,7 @@ class AgentScp extends ConduitNetwork {
   }
 
   /** One C-GET sub-operation: a C-STORE from us on a context the SCU accepted in the SCP role. */
-  #storeOverThisAssociation(item: RawFileInfo): Promise<number> {
+  #storeOverThisAssociation(item: OutgoingObject): Promise<number> {
     const association = this.association;
     let context: any;
     for (const pc of association.getPresentationContexts()) {

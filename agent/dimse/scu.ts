@@ -9,8 +9,14 @@ import { connectTls } from "./tls.ts";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { Association, constants, Dataset, requests } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
-import type { RawFileInfo } from "./raw_dataset.ts";
-import { type Identifier, type NodeAddress, type QueryModel, Status, type StoreHandler } from "./handlers.ts";
+import {
+  type Identifier,
+  type NodeAddress,
+  type OutgoingObject,
+  type QueryModel,
+  Status,
+  type StoreHandler,
+} from "./handlers.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 
 export interface ScuOptions extends NetworkOptions {
@@ -220,7 +226,7 @@ export class ScuAssociation {
 
   /** Sends one stored object as it is; resolves with the peer's status. */
   store(
-    item: RawFileInfo,
+    item: OutgoingObject,
     extra?: { moveOriginatorAet?: string; moveOriginatorMessageId?: number },
   ): Promise<number> {
     if (!this.accepts(item.sopClassUid, item.transferSyntax)) {

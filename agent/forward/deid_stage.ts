@@ -18,7 +18,7 @@ import { hashUid } from "@conduit/shared/log.ts";
 import { deidentifyFile } from "../deid/engine.ts";
 import type { DeidProfile } from "../deid/profile.ts";
 import type { Archive } from "../archive/archive.ts";
-import { readFileHeader } from "../archive/header_file.ts";
+import { readFileHeader } from "../part10/header.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import { HELD_PREFIX } from "../queue/keys.ts";

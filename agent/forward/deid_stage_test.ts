@@ -7,7 +7,7 @@ import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
 import { Logger } from "@conduit/shared/log.ts";
 import { Archive } from "../archive/archive.ts";
-import { parseHeaderBytes } from "../archive/header_file.ts";
+import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "../index/db.ts";
 import { indexInstance } from "../index/ingest.ts";
 import { Queue } from "../queue/queue.ts";

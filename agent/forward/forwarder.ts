@@ -11,6 +11,7 @@ import { Status } from "../dimse/handlers.ts";
 import { NoContextAcceptedError, type ScuAssociation } from "../dimse/scu.ts";
 import { scuTo } from "../nodes/connect.ts";
 import type { Archive } from "../archive/archive.ts";
+import { openable } from "../part10/stored.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import type { ClaimedRow, Queue } from "../queue/queue.ts";
 import type { Session } from "@conduit/shared/tunnel/mod.ts";
@@ -229,14 +230,14 @@ export class Forwarder {
         let status: number | null;
         let error = "";
         try {
-          status = await scu.store({
+          status = await scu.store(openable({
             path: this.archive.absolute(row.path),
             datasetOffset: row.datasetOffset,
             datasetSize: row.datasetSize,
             transferSyntax: row.transferSyntaxUid,
             sopClassUid: row.sopClassUid,
             sopInstanceUid: row.sopInstanceUid,
-          });
+          }));
         } catch (err) {
           status = null;
           error = (err as Error).message;

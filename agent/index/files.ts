@@ -1,6 +1,6 @@
 /** Archived objects as the wire layer sends them: where the file is, and what its data set is. */
 import { type SQL, sql } from "drizzle-orm";
-import type { RawFileInfo } from "../dimse/raw_dataset.ts";
+import { openable, type OpenableObject } from "../part10/stored.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "./db.ts";
 
@@ -8,7 +8,7 @@ import type { Database } from "./db.ts";
  * The held (not removed) instances matching `where`, in study, series and instance order. `where` may
  * refer to i (instances), st (studies) and p (patients).
  */
-export async function archivedFiles(db: Database, archive: Archive, where: SQL): Promise<RawFileInfo[]> {
+export async function archivedFiles(db: Database, archive: Archive, where: SQL): Promise<OpenableObject[]> {
   const rows = await db.read.all<{
     path: string;
     dataset_offset: number;
@@ -23,13 +23,15 @@ export async function archivedFiles(db: Database, archive: Archive, where: SQL):
       JOIN patients p ON p.pk = st.patient_pk
       WHERE i.removed_at IS NULL AND ${where}
       ORDER BY i.study_instance_uid, i.series_instance_uid, CAST(i.instance_number AS INTEGER), i.sop_instance_uid`);
-  return rows.map((r) => ({
-    path: archive.absolute(r.path),
-    datasetOffset: r.dataset_offset,
-    datasetSize: r.dataset_size,
-    transferSyntax: r.transfer_syntax_uid,
-    sopClassUid: r.sop_class_uid,
-    sopInstanceUid: r.sop_instance_uid,
-    sha256: r.sha256,
-  }));
+  return rows.map((r) =>
+    openable({
+      path: archive.absolute(r.path),
+      datasetOffset: r.dataset_offset,
+      datasetSize: r.dataset_size,
+      transferSyntax: r.transfer_syntax_uid,
+      sopClassUid: r.sop_class_uid,
+      sopInstanceUid: r.sop_instance_uid,
+      sha256: r.sha256,
+    })
+  );
 }

@@ -2,7 +2,7 @@
 import * as path from "node:path";
 import { generateInstance, type InstanceSpec } from "@conduit/shared/dicom/generate.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { parseHeaderBytes } from "../archive/header_file.ts";
+import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "./db.ts";
 import { indexInstance } from "./ingest.ts";
 

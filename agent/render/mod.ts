@@ -9,15 +9,16 @@ import { WorkerClient } from "../transcode/worker_client.ts";
 import { FrameNotFoundError, RenderError } from "./errors.ts";
 import type { ThumbnailCache } from "./cache.ts";
 import type { Rendered, RenderOptions } from "./render.ts";
+import { type FrameBytes, readFrame } from "./read.ts";
+import { type ByteSource, withSource } from "../part10/source.ts";
 
 export { FrameNotFoundError, RenderError } from "./errors.ts";
 export { ThumbnailCache } from "./cache.ts";
 export type { RenderOptions } from "./render.ts";
 
-/** What the worker is asked. */
+/** What the worker is asked: a frame's bytes as read here, and how to render them. */
 export interface RenderJob {
-  path: string;
-  frame: number;
+  input: FrameBytes;
   options: RenderOptions;
 }
 
@@ -32,9 +33,10 @@ export interface RenderEvent {
 /** The default thumbnail size: it fits in 128 × 128, aspect kept. */
 export const THUMBNAIL_SIZE = 128;
 
-/** The archived file to render, as the index knows it. */
+/** The archived object to render, as the index knows it. */
 export interface RenderSource {
-  path: string;
+  /** Opens the object for reading. */
+  open(): Promise<ByteSource>;
   sopInstanceUid: string;
   /** SHA-256 of the archived data set: thumbnails of a replaced object are not reused. */
   sha256: string;
@@ -49,9 +51,9 @@ function workerError(message: string, name?: string): Error {
 
 const worker = new WorkerClient<RenderJob, Rendered>(new URL("./worker.ts", import.meta.url), {
   // Loaded only here (and in the worker), not with the agent.
-  inThread: ({ path, frame, options }) =>
-    import("./render.ts").then((m) => m.renderFile(path, frame, options)),
+  inThread: ({ input, options }) => import("./render.ts").then((m) => m.renderBytes(input, options)),
   error: workerError,
+  transfer: ({ input }) => [(input.kind === "frame" ? input.bytes : input.object).buffer as ArrayBuffer],
 });
 
 async function cacheKey(source: RenderSource, frame: number, options: RenderOptions): Promise<string> {
@@ -115,7 +117,8 @@ export class Renderer {
     const started = performance.now();
     let rendered: Rendered;
     try {
-      rendered = await worker.call({ path: source.path, frame, options });
+      const input = await withSource(source.open(), (s) => readFrame(s, frame));
+      rendered = await worker.call({ input, options });
     } catch (err) {
       this.onEvent({ kind, outcome: "failed" });
       throw err;

@@ -1,14 +1,15 @@
 /**
  * Rendering one frame (PS3.18 10.4 rendered resources, 10.6 thumbnails): the frame's samples, the Modality
  * LUT, cropping and scaling to the viewport (aspect kept), the VOI transformation, MONOCHROME1 inverted,
- * then JPEG or PNG. `renderFile` is what the rendering worker runs.
+ * then JPEG or PNG. `renderBytes` is what the rendering worker runs.
  */
 import { RenderError } from "./attributes.ts";
 import { encodeImage, type Image8, type RenderedMediaType } from "./encode.ts";
 import { applyModality, chooseVoi, grayTo8, paletteToRgb, scaleRgb, to8, type WindowRequest } from "./lut.ts";
 import { frameSamples } from "./pixels.ts";
 import { fitSize, type Region, resample } from "./scale.ts";
-import { readSourceFrame, type SourceFrame } from "./source.ts";
+import { decodeFrame, type SourceFrame } from "./source.ts";
+import type { FrameBytes } from "./read.ts";
 
 export interface RenderOptions {
   media: RenderedMediaType;
@@ -60,7 +61,7 @@ export function renderFrame(source: SourceFrame, o: RenderOptions): Rendered {
   return { bytes: encodeImage(image, o.media, o.quality), width, height, voi: voiSource };
 }
 
-/** Reads frame `frame` (1-based) of the file at `path` and renders it. */
-export async function renderFile(path: string, frame: number, o: RenderOptions): Promise<Rendered> {
-  return renderFrame(await readSourceFrame(path, frame), o);
+/** Decodes a frame read by `readFrame` (read.ts) and renders it. */
+export async function renderBytes(input: FrameBytes, o: RenderOptions): Promise<Rendered> {
+  return renderFrame(await decodeFrame(input), o);
 }

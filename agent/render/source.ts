@@ -1,20 +1,15 @@
 /**
- * One frame of an archived file, ready to render: its attributes and its pixels, native or decoded.
- * Only the frame's bytes are read (frames.ts finds them), except for deflated objects, which are
- * inflated whole. Compressed frames are decoded by dcmjs-codecs (agent/transcode/codec.ts); this runs in
- * the rendering worker.
+ * One frame ready to render, from what `read.ts` read: native samples as they are, a compressed frame
+ * decoded by dcmjs-codecs (agent/transcode/codec.ts), a deflated object inflated whole. This runs in the
+ * rendering worker.
  */
 import { inflateRawSync } from "node:zlib";
 import { findElement, parseDataSet, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { encodingOf, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
-import { readFileHeader } from "../archive/header_file.ts";
-import { frameLayout } from "../tunnel/frames.ts";
-import { canDecodeFrames, decodeFrame } from "../transcode/codec.ts";
+import { canDecodeFrames, decodeFrame as decodeCompressed } from "../transcode/codec.ts";
 import { type ImageAttributes, imageAttributes } from "./attributes.ts";
 import { FrameNotFoundError, RenderError } from "./errors.ts";
-
-/** The largest deflated object rendered (it is inflated whole in memory). */
-const MAX_DEFLATED_BYTES = 256 * 1024 * 1024;
+import { type FrameBytes, frameCheck, frameSize } from "./read.ts";
 
 export interface SourceFrame {
   attrs: ImageAttributes;
@@ -23,43 +18,8 @@ export interface SourceFrame {
   littleEndian: boolean;
 }
 
-async function readPieces(path: string, pieces: { offset: number; length: number }[]): Promise<Uint8Array> {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  const file = await Deno.open(path, { read: true });
-  try {
-    let at = 0;
-    for (const p of pieces) {
-      await file.seek(p.offset, Deno.SeekMode.Start);
-      for (let got = 0; got < p.length;) {
-        const n = await file.read(out.subarray(at + got, at + p.length));
-        if (n === null) throw new RenderError("the file ends inside its pixel data");
-        got += n;
-      }
-      at += p.length;
-    }
-  } finally {
-    file.close();
-  }
-  return out;
-}
-
-function frameCheck(attrs: ImageAttributes, frame: number) {
-  if (frame < 1 || frame > attrs.numberOfFrames) {
-    throw new FrameNotFoundError(`frame ${frame} does not exist (the instance has ${attrs.numberOfFrames})`);
-  }
-}
-
-function frameSize(a: ImageAttributes): number {
-  if (a.bitsAllocated === 1) return Math.ceil((a.rows * a.columns) / 8);
-  const samples = a.photometric === "YBR_FULL_422" && a.samplesPerPixel === 3 ? 2 : a.samplesPerPixel;
-  return a.rows * a.columns * samples * (a.bitsAllocated / 8);
-}
-
 /** A frame of a deflated object: the data set inflated and parsed whole. */
-async function deflatedFrame(path: string, frame: number): Promise<SourceFrame> {
-  const { size } = await Deno.stat(path);
-  if (size > MAX_DEFLATED_BYTES) throw new RenderError(`a deflated object of ${size} bytes is too large`);
-  const file = await Deno.readFile(path);
+function deflatedFrame(file: Uint8Array, frame: number): SourceFrame {
   const header = readPart10Header(file);
   const bytes = new Uint8Array(inflateRawSync(file.subarray(header.datasetOffset)));
   const encoding = encodingOf(TransferSyntax.ExplicitVRLittleEndian);
@@ -74,25 +34,13 @@ async function deflatedFrame(path: string, frame: number): Promise<SourceFrame> 
   return { attrs, pixels: bytes.subarray(start, start + n), littleEndian: true };
 }
 
-/** Frame `frame` (1-based) of the Part 10 file at `path`. */
-export async function readSourceFrame(path: string, frame: number): Promise<SourceFrame> {
-  const file = await readFileHeader(path);
-  const ts = file.header.transferSyntax;
-  const encoding = encodingOf(ts);
-  if (encoding.deflated) return await deflatedFrame(path, frame);
-  const attrs = imageAttributes(file.bytes, file.dataset, encoding.littleEndian, frame);
-  frameCheck(attrs, frame);
-  let layout;
-  try {
-    layout = await frameLayout(path, [frame]);
-  } catch (err) {
-    if (/no pixel data/.test((err as Error).message)) throw new FrameNotFoundError((err as Error).message);
-    throw new RenderError((err as Error).message);
-  }
-  const bytes = await readPieces(path, layout.frames[0].pieces);
-  if (!layout.encapsulated) return { attrs, pixels: bytes, littleEndian: encoding.littleEndian };
+/** The frame's pixels, decoded when they are compressed (in the rendering worker). */
+export async function decodeFrame(input: FrameBytes): Promise<SourceFrame> {
+  if (input.kind === "deflated") return deflatedFrame(input.object, input.frame);
+  const { attrs, transferSyntax: ts } = input;
+  if (!input.encapsulated) return { attrs, pixels: input.bytes, littleEndian: input.littleEndian };
   if (!canDecodeFrames(ts)) throw new RenderError(`frames in transfer syntax ${ts} cannot be decoded here`);
-  const decoded = await decodeFrame(bytes, ts, {
+  const decoded = await decodeCompressed(input.bytes, ts, {
     rows: attrs.rows,
     columns: attrs.columns,
     bitsAllocated: attrs.bitsAllocated,

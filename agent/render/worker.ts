@@ -1,10 +1,10 @@
 /// <reference lib="deno.worker" />
-/** The rendering worker: `{ path, frame, options }` in, the encoded image out (render.ts). */
+/** The rendering worker: `{ input, options }` in (a frame's bytes as read.ts read them), the encoded image out. */
 import { serveRequests } from "../transcode/worker_host.ts";
-import { type Rendered, renderFile } from "./render.ts";
+import { renderBytes, type Rendered } from "./render.ts";
 import type { RenderJob } from "./mod.ts";
 
 serveRequests<RenderJob, Rendered>(
-  ({ path, frame, options }) => renderFile(path, frame, options),
+  ({ input, options }) => renderBytes(input, options),
   (r) => [r.bytes.buffer as ArrayBuffer],
 );

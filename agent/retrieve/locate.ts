@@ -1,8 +1,13 @@
 /** The C-MOVE/C-GET SCP's backend: which archived files an identifier names, and where AEs live. */
 import { sql } from "drizzle-orm";
-import type { Identifier, NodeAddress, QueryModel, RetrieveHandler } from "../dimse/handlers.ts";
+import type {
+  Identifier,
+  NodeAddress,
+  OutgoingObject,
+  QueryModel,
+  RetrieveHandler,
+} from "../dimse/handlers.ts";
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
-import type { RawFileInfo } from "../dimse/raw_dataset.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 import { archivedFiles } from "../index/files.ts";
@@ -23,7 +28,7 @@ export class IndexRetrieveHandler implements RetrieveHandler {
     private readonly nodes: () => NodeAddress[],
   ) {}
 
-  async locate(model: QueryModel, identifier: Identifier, _signal: AbortSignal): Promise<RawFileInfo[]> {
+  async locate(model: QueryModel, identifier: Identifier, _signal: AbortSignal): Promise<OutgoingObject[]> {
     const level = identifierText(identifier.QueryRetrieveLevel).toUpperCase();
     if (!KEYS[level] || (model === "study" && level === "PATIENT")) {
       throw new DimseStatusError(

@@ -7,6 +7,7 @@
  */
 import { TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { WorkerClient } from "./worker_client.ts";
+import { type ByteSource, readExactly } from "../part10/source.ts";
 
 /** The syntaxes dcmjs-codecs reads and writes (its README); deflate and video are not among them. */
 export const TRANSCODABLE: ReadonlySet<string> = new Set([
@@ -49,17 +50,17 @@ const shared = new WorkerClient<{ bytes: Uint8Array; to: string }, Uint8Array>(
 );
 
 /**
- * The Part 10 file at `path` transcoded to `to`. Throws TranscodeError when the syntaxes are not
- * supported, the object is too large, or the codec fails (lossy targets refuse data they cannot
- * hold, e.g. JPEG baseline and 16-bit pixels).
+ * The Part 10 object in `source` (stored in syntax `from`) transcoded to `to`, as a Part 10 object in
+ * memory. Throws TranscodeError when the syntaxes are not supported, the object is too large, or the codec
+ * fails (lossy targets refuse data they cannot hold, e.g. JPEG baseline and 16-bit pixels).
  */
-export async function transcodeFile(path: string, from: string, to: string): Promise<Uint8Array> {
+export async function transcodeObject(source: ByteSource, from: string, to: string): Promise<Uint8Array> {
   if (!canTranscode(from, to)) throw new TranscodeError(`cannot transcode ${from} to ${to}`);
-  const { size } = await Deno.stat(path);
+  const size = source.size;
   if (size > MAX_TRANSCODE_BYTES) {
     throw new TranscodeError(
       `the object (${size} bytes) is larger than the ${MAX_TRANSCODE_BYTES} transcoded`,
     );
   }
-  return await shared.call({ bytes: await Deno.readFile(path), to });
+  return await shared.call({ bytes: await readExactly(source, 0, size), to });
 }

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { WorkerClient } from "./worker_client.ts";
 import type { RenderJob } from "../render/mod.ts";
 import type { Rendered } from "../render/render.ts";
+import { readFrame } from "../render/read.ts";
+import { openFile, withSource } from "../part10/source.ts";
 
 const CT = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm";
 const haveCt = (() => {
@@ -22,8 +24,8 @@ Deno.test({
     let here = 0;
     const inThread = async (job: RenderJob) => {
       here++;
-      const { renderFile } = await import("../render/render.ts");
-      return renderFile(job.path, job.frame, job.options);
+      const { renderBytes } = await import("../render/render.ts");
+      return renderBytes(job.input, job.options);
     };
     const error = (message: string, name?: string) =>
       Object.assign(new Error(message), { name: name ?? "Error" });
@@ -32,13 +34,20 @@ Deno.test({
       error,
       idleMs: 10,
     });
-    const out = await worker.call({ path: CT, frame: 1, options: { media: "image/png" } });
+    const frame = () => withSource(openFile(CT), (source) => readFrame(source, 1));
+    const out = await worker.call({ input: await frame(), options: { media: "image/png" } });
     assert.equal(out.width, 128);
     assert.equal(worker.inThread, false);
     assert.equal(here, 0, "nothing ran in this thread");
+    // A frame in a syntax the worker cannot decode: its RenderError comes back as one.
+    const odd = await frame();
+    assert.equal(odd.kind, "frame");
     await assert.rejects(
-      worker.call({ path: CT, frame: 2, options: { media: "image/png" } }),
-      (e: Error) => e.name === "FrameNotFoundError" && /frame 2 does not exist/.test(e.message),
+      worker.call({
+        input: { ...odd, encapsulated: true, transferSyntax: "1.2.3.4" } as RenderJob["input"],
+        options: { media: "image/png" },
+      }),
+      (e: Error) => e.name === "RenderError" && /1\.2\.3\.4 cannot be decoded here/.test(e.message),
     );
     // A worker module that cannot load (Deno prints its error; that is expected): the request, and the
     // next ones, run here instead.
@@ -49,7 +58,7 @@ Deno.test({
         error,
       },
     );
-    const again = await none.call({ path: CT, frame: 1, options: { media: "image/png" } });
+    const again = await none.call({ input: await frame(), options: { media: "image/png" } });
     assert.deepEqual(again.bytes, out.bytes);
     assert.equal(none.inThread, true);
     assert.equal(here, 1);

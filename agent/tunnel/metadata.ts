@@ -6,24 +6,23 @@ import { datasetToJson, type DicomJson } from "@conduit/shared/dicom/json.ts";
 import { type DataSet, type Element, PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import { tagHex } from "@conduit/shared/dicom/dictionary.ts";
-import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
+import { pixelDataElement, readHeader } from "../part10/header.ts";
+import type { ByteSource } from "../part10/source.ts";
 
 export class BulkDataError extends Error {
   override name = "BulkDataError";
 }
 
-/** The DICOM JSON of an archived file, with bulk values as `bulkdata/<path>` URIs. */
-export async function instanceMetadata(path: string): Promise<DicomJson> {
-  const file = await readFileHeader(path);
+/** The DICOM JSON of an archived object, with bulk values as `bulkdata/<path>` URIs. */
+export async function instanceMetadata(source: ByteSource): Promise<DicomJson> {
+  const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
   const json = datasetToJson(file.bytes, file.dataset, {
     littleEndian: encoding.littleEndian,
     bulk: (p) => `bulkdata/${p}`,
   });
-  if (!encoding.deflated) {
-    const pixels = await pixelDataElement(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
-    if (pixels) json[tagHex(PIXEL_DATA)] = { vr: pixels.vr, BulkDataURI: `bulkdata/${tagHex(PIXEL_DATA)}` };
-  }
+  const pixels = await pixelDataElement(file, source);
+  if (pixels) json[tagHex(PIXEL_DATA)] = { vr: pixels.vr, BulkDataURI: `bulkdata/${tagHex(PIXEL_DATA)}` };
   return json;
 }
 
@@ -35,13 +34,16 @@ function walk(ds: DataSet, path: string[]): Element | undefined {
   return item ? walk(item, path.slice(2)) : undefined;
 }
 
-/** Where a bulk value lies in an archived file (native values only). */
-export async function bulkValue(path: string, tagPath: string): Promise<{ offset: number; length: number }> {
-  const file = await readFileHeader(path);
+/** Where a bulk value lies in an archived object (native values only). */
+export async function bulkValue(
+  source: ByteSource,
+  tagPath: string,
+): Promise<{ offset: number; length: number }> {
+  const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
   if (encoding.deflated) throw new BulkDataError("bulk data of deflated objects is not served");
   if (tagPath === tagHex(PIXEL_DATA)) {
-    const pixels = await pixelDataElement(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
+    const pixels = await pixelDataElement(file, source);
     if (!pixels) throw new BulkDataError("the instance has no pixel data");
     if (pixels.length < 0) {
       throw new BulkDataError("encapsulated pixel data is served by frame (not built yet)");

@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
 import { BULK_RECORD, sendFileRanges } from "@conduit/shared/tunnel/mod.ts";
-import type { RawFileInfo } from "../dimse/raw_dataset.ts";
-import { type ReceivedObject, StoreFileStream } from "../dimse/store_stream.ts";
+import type { StoredObject } from "../part10/stored.ts";
+import type { ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import {
   EXPLICIT_VR_LITTLE_ENDIAN,
   explicitHeader,
@@ -19,16 +19,17 @@ import {
 } from "@conduit/shared/dicom/transcode.ts";
 import { findElement, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { hashUid, rootLogger } from "@conduit/shared/log.ts";
-import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts";
+import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { numberValues } from "@conduit/shared/dicom/values.ts";
-import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
+import { pixelDataElement, readHeader } from "../part10/header.ts";
+import { openFile, withSource } from "../part10/source.ts";
 
 export class ObjectTransferError extends Error {
   override name = "ObjectTransferError";
 }
 
 /** Hashes the data set of an archived file (when the index has no hash for it). */
-async function hashDataset(file: RawFileInfo): Promise<string> {
+async function hashDataset(file: StoredObject): Promise<string> {
   const hash = createHash("sha256");
   const end = file.datasetOffset + file.datasetSize - 1;
   if (file.datasetSize === 0) return hash.digest("hex");
@@ -41,7 +42,7 @@ async function hashDataset(file: RawFileInfo): Promise<string> {
 }
 
 /** Sends the data set of an archived file as one object on `channel`. */
-export async function sendObjectFile(channel: Channel, file: RawFileInfo): Promise<void> {
+export async function sendObjectFile(channel: Channel, file: StoredObject): Promise<void> {
   const sha256 = file.sha256 ?? await hashDataset(file);
   await channel.send(
     {
@@ -57,22 +58,15 @@ export async function sendObjectFile(channel: Channel, file: RawFileInfo): Promi
 }
 
 /**
- * Receives the data set the object `header` announced into a Part 10 file at `tempPath`. Throws
+ * Receives the data set the object `header` announced into `out`, a Part 10 file opened for it. Throws
  * ObjectTransferError (and removes the file) when the bytes are short, long or do not match the
  * SHA-256.
  */
-export async function receiveObjectFile(
+export async function receiveObject(
   channel: Channel,
   header: ObjectHeader,
-  tempPath: string,
-  options: { sync: boolean; sourceAet?: string },
+  out: StoreFileStream,
 ): Promise<ReceivedObject> {
-  const out = new StoreFileStream(tempPath, {
-    sopClassUid: header.sopClassUid,
-    sopInstanceUid: header.sopInstanceUid,
-    transferSyntax: header.transferSyntax,
-    sourceAet: options.sourceAet,
-  }, options.sync);
   let received = 0;
   try {
     while (received < header.size) {
@@ -101,7 +95,7 @@ export async function receiveObjectFile(
     return done;
   } catch (err) {
     out.destroy();
-    await fs.promises.rm(tempPath, { force: true });
+    out.discard();
     throw err;
   }
 }
@@ -112,13 +106,13 @@ export async function receiveObjectFile(
  * left out), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding worker.
  * When neither can, or the codec fails, the object goes as stored and the hub decides what to answer.
  */
-export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?: string): Promise<void> {
+export async function sendObjectAs(channel: Channel, file: StoredObject, wanted?: string): Promise<void> {
   if (!wanted || wanted === file.transferSyntax) return await sendObjectFile(channel, file);
   if (wanted !== EXPLICIT_VR_LITTLE_ENDIAN || file.transferSyntax !== IMPLICIT_VR_LITTLE_ENDIAN) {
     if (!canTranscode(file.transferSyntax, wanted)) return await sendObjectFile(channel, file);
     let part10: Uint8Array;
     try {
-      part10 = await transcodeFile(file.path, file.transferSyntax, wanted);
+      part10 = await withSource(openFile(file.path), (s) => transcodeObject(s, file.transferSyntax, wanted));
     } catch (err) {
       if (!(err instanceof TranscodeError)) throw err;
       rootLogger.warn("transcode.failed", {
@@ -130,14 +124,16 @@ export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?:
     }
     return await sendDatasetBytes(channel, file, part10);
   }
-  const header = await readFileHeader(file.path);
+  const { header, pixels } = await withSource(openFile(file.path), async (source) => {
+    const header = await readHeader(source);
+    return { header, pixels: await pixelDataElement(header, source) };
+  });
   const number = (tag: number) => {
     const el = findElement(header.dataset, tag);
     return el ? numberValues(header.bytes, el, true)[0] : undefined;
   };
   const facts = { pixelRepresentation: number(0x00280103) ?? 0, bitsAllocated: number(0x00280100) ?? 16 };
   const head = implicitToExplicit(header.bytes, header.dataset, facts);
-  const pixels = await pixelDataElement(file.path, header.dataset.end, false, true);
   if (pixels) head.push(explicitHeader(PIXEL_DATA, facts.bitsAllocated > 8 ? "OW" : "OB", pixels.length));
   const hash = createHash("sha256");
   let size = 0;
@@ -173,7 +169,7 @@ export async function sendObjectAs(channel: Channel, file: RawFileInfo, wanted?:
 }
 
 /** Sends a transcoded Part 10 object's data set (its File Meta group is the hub's to write). */
-async function sendDatasetBytes(channel: Channel, file: RawFileInfo, part10: Uint8Array): Promise<void> {
+async function sendDatasetBytes(channel: Channel, file: StoredObject, part10: Uint8Array): Promise<void> {
   const meta = readPart10Header(part10);
   const dataset = part10.subarray(meta.datasetOffset);
   await channel.send(

@@ -11,6 +11,7 @@ import { DimseStatusError } from "../dimse/handlers.ts";
 import { UnknownNodeError } from "../nodes/operations.ts";
 import { BulkDataError } from "./metadata.ts";
 import { FrameNotFoundError, RenderError } from "../render/mod.ts";
+import { FrameError } from "../part10/frames.ts";
 import { renderOf } from "./serve_render.ts";
 import type { TunnelServices } from "./services.ts";
 import { CANCELED, transferRoute } from "../queue/keys.ts";
@@ -54,7 +55,7 @@ export async function serveRequest(
       ? "unknown-node"
       : e instanceof DimseStatusError
       ? "dimse"
-      : e instanceof BulkDataError || e instanceof FrameNotFoundError
+      : e instanceof BulkDataError || e instanceof FrameError || e instanceof FrameNotFoundError
       ? "not-found"
       : e instanceof SendRefusedError
       ? "bad-request"

@@ -2,16 +2,17 @@
  * The tunnel requests that move objects: store (receive, check, commit, queue or C-STORE), retrieve,
  * metadata, bulk data and frames of archived instances, and a transfer's hand-over to the queue (send).
  */
-import { type Channel, ObjectHeader, type Request, sendFileRanges } from "@conduit/shared/tunnel/mod.ts";
+import { type Channel, ObjectHeader, type Request, sendRanges } from "@conduit/shared/tunnel/mod.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import { sql } from "drizzle-orm";
 import type { StoreContext } from "../dimse/handlers.ts";
 import { archivedFiles } from "../index/files.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
-import { receiveObjectFile, sendObjectAs } from "./objects.ts";
+import { receiveObject, sendObjectAs } from "./objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
-import { frameLayout } from "./frames.ts";
-import { canTranscode, TranscodeError, transcodeFile } from "../transcode/mod.ts";
+import { frameLayout } from "../part10/frames.ts";
+import { type ByteSource, memorySource, openFile, withSource } from "../part10/source.ts";
+import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { send } from "./operations.ts";
 import { optionsProblem } from "@conduit/shared/deid/options.ts";
 import {
@@ -44,17 +45,21 @@ export async function storeObject(
     sopInstanceUid: header.sopInstanceUid,
     transferSyntax: "",
   };
-  let tempPath: string;
+  let sink;
   try {
-    tempPath = s.store.reserve(ctx);
+    sink = s.store.openObject({
+      sopClassUid: header.sopClassUid,
+      sopInstanceUid: header.sopInstanceUid,
+      transferSyntax: header.transferSyntax,
+    });
   } catch (err) {
     return await nack((err as Error).message);
   }
-  const received = await receiveObjectFile(channel, header, tempPath, { sync: s.store.sync });
+  const received = await receiveObject(channel, header, sink);
   ctx.sopClassUid = received.meta.sopClassUid;
   ctx.transferSyntax = received.meta.transferSyntax;
   if (received.meta.sopInstanceUid !== header.sopInstanceUid) {
-    await Deno.remove(tempPath).catch(() => {});
+    sink.discard();
     return await nack("the object's SOP Instance UID is not the one announced");
   }
   const now = request.deliver === "now" && request.node;
@@ -63,7 +68,7 @@ export async function storeObject(
     const outcome = await s.store.commitWith(received, ctx, extra);
     if (outcome.status !== 0) return await nack(`not stored: status 0x${outcome.status.toString(16)}`);
   } catch (err) {
-    await Deno.remove(tempPath).catch(() => {});
+    sink.discard();
     return await nack(`not stored: ${(err as Error).message}`);
   }
   if (now) {
@@ -146,7 +151,10 @@ export async function metadataOf(
   let n = 0;
   for (const file of (await instancesFor(s, request, signal)).files) {
     if (signal.aborted) throw signal.reason;
-    await send(channel, { type: "metadata", dataset: await instanceMetadata(file.path) });
+    await send(channel, {
+      type: "metadata",
+      dataset: await withSource(openFile(file.path), instanceMetadata),
+    });
     n++;
   }
   await send(channel, { type: "end", completed: n });
@@ -164,9 +172,11 @@ export async function bulkDataOf(
   channel: Channel,
 ) {
   const file = await archivedFile(s, request.sopInstanceUid);
-  const { offset, length } = await bulkValue(file.path, request.path);
-  await send(channel, { type: "bulk", size: length });
-  await sendFileRanges(channel, file.path, [{ offset, length }]);
+  await withSource(openFile(file.path), async (source) => {
+    const { offset, length } = await bulkValue(source, request.path);
+    await send(channel, { type: "bulk", size: length });
+    await sendRanges(channel, source, [{ offset, length }]);
+  });
   await send(channel, { type: "end", completed: 1 });
 }
 
@@ -176,10 +186,10 @@ export async function framesOf(
   channel: Channel,
 ) {
   const file = await archivedFile(s, request.sopInstanceUid);
-  const transcoded = await transcodedCopy(file.path, file.transferSyntax, request.transferSyntaxes);
-  const path = transcoded ?? file.path;
-  try {
-    const layout = await frameLayout(path, request.frames);
+  await withSource(openFile(file.path), async (stored) => {
+    const transcoded = await transcodedCopy(stored, file.transferSyntax, request.transferSyntaxes);
+    const source = transcoded ? memorySource(transcoded) : stored;
+    const layout = await frameLayout(source, request.frames);
     await send(channel, {
       type: "frames",
       transferSyntax: layout.transferSyntax,
@@ -187,31 +197,26 @@ export async function framesOf(
     });
     for (const frame of layout.frames) {
       await send(channel, { type: "bulk", size: frame.size });
-      await sendFileRanges(channel, path, frame.pieces);
+      await sendRanges(channel, source, frame.pieces);
     }
     await send(channel, { type: "end", completed: layout.frames.length });
-  } finally {
-    if (transcoded) await Deno.remove(transcoded).catch(() => {});
-  }
+  });
 }
 
 /**
- * A temporary copy of an archived file in the first of `syntaxes` it can be transcoded to, when its
- * stored syntax is not among them; undefined to serve it as stored (the hub then answers 406 if the
+ * The object in `stored` transcoded, in memory, to the first of `syntaxes` it can be transcoded to, when
+ * its stored syntax is not among them; undefined to serve it as stored (the hub then answers 406 if the
  * client cannot take that).
  */
 async function transcodedCopy(
-  path: string,
-  stored: string,
+  stored: ByteSource,
+  syntax: string,
   syntaxes?: string[],
-): Promise<string | undefined> {
-  if (!syntaxes || syntaxes.includes(stored)) return undefined;
-  for (const to of syntaxes.filter((ts) => canTranscode(stored, ts))) {
+): Promise<Uint8Array | undefined> {
+  if (!syntaxes || syntaxes.includes(syntax)) return undefined;
+  for (const to of syntaxes.filter((ts) => canTranscode(syntax, ts))) {
     try {
-      const bytes = await transcodeFile(path, stored, to);
-      const copy = await Deno.makeTempFile({ prefix: "conduit-frames-", suffix: ".dcm" });
-      await Deno.writeFile(copy, bytes);
-      return copy;
+      return await transcodeObject(stored, syntax, to);
     } catch (err) {
       if (!(err instanceof TranscodeError)) throw err;
     }

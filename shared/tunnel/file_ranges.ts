@@ -1,4 +1,4 @@
-/** Sending byte ranges of a file over a channel as bytes records, in order, one read per record. */
+/** Sending byte ranges of a stored object or file over a channel as bytes records, in order, one read per record. */
 import * as fs from "node:fs";
 import { BULK_RECORD, type Channel } from "./channel.ts";
 
@@ -6,10 +6,33 @@ export class ShortFileError extends Error {
   override name = "ShortFileError";
 }
 
+/** Bytes read at positions (an archived object, a file). */
+export interface RangeReader {
+  /** Reads into `into` from `position`; resolves with the count read (0 at the end). */
+  read(into: Uint8Array, position: number): Promise<number>;
+}
+
 /**
- * Sends `ranges` of the file at `path`. sendBytes copies into frames before it resolves, so one
- * buffer serves every read. A file that ends before a range does throws ShortFileError.
+ * Sends `ranges` of `source`. sendBytes copies into frames before it resolves, so one buffer serves
+ * every read. A source that ends before a range does throws ShortFileError.
  */
+export async function sendRanges(
+  channel: Channel,
+  source: RangeReader,
+  ranges: { offset: number; length: number }[],
+): Promise<void> {
+  const buffer = new Uint8Array(BULK_RECORD);
+  for (const { offset, length } of ranges) {
+    for (let sent = 0; sent < length;) {
+      const n = await source.read(buffer.subarray(0, Math.min(buffer.length, length - sent)), offset + sent);
+      if (n <= 0) throw new ShortFileError("the object is shorter than its header or index says");
+      await channel.sendBytes(buffer.subarray(0, n));
+      sent += n;
+    }
+  }
+}
+
+/** Sends `ranges` of the file at `path` (see sendRanges). */
 export async function sendFileRanges(
   channel: Channel,
   path: string,
@@ -17,15 +40,9 @@ export async function sendFileRanges(
 ): Promise<void> {
   const fd = await fs.promises.open(path, "r");
   try {
-    const buffer = new Uint8Array(BULK_RECORD);
-    for (const { offset, length } of ranges) {
-      for (let sent = 0; sent < length;) {
-        const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, length - sent), offset + sent);
-        if (bytesRead === 0) throw new ShortFileError(`${path} is shorter than its header or index says`);
-        await channel.sendBytes(buffer.subarray(0, bytesRead));
-        sent += bytesRead;
-      }
-    }
+    await sendRanges(channel, {
+      read: async (into, position) => (await fd.read(into, 0, into.length, position)).bytesRead,
+    }, ranges);
   } finally {
     await fd.close();
   }

@@ -29,7 +29,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { readFileHeader } from "../../agent/archive/header_file.ts";
+import { readFileHeader } from "../../agent/part10/header.ts";
 import { logTail, runDcmtk, skipReason, sleep, startStorescp, type StorescpPeer } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { acknowledgedFiles, type DbSnapshot, prng, readDbSnapshot, wholeObject } from "../support/crash.ts";

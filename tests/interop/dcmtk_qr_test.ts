@@ -12,7 +12,7 @@ import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import { findElement } from "@conduit/shared/dicom/reader.ts";
 import { stringValue } from "@conduit/shared/dicom/values.ts";
-import { readFileHeader } from "../../agent/archive/header_file.ts";
+import { readFileHeader } from "../../agent/part10/header.ts";
 
 const skip = skipReason("storescp", "storescu", "findscu", "movescu", "getscu");
 if (skip) console.warn(`dcmtk_qr_test: skipped: ${skip}`);

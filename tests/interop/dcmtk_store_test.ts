@@ -9,7 +9,7 @@ import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts"
 import { fileTransferSyntax, storescu, storescuProposal } from "../support/send.ts";
 import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { readFileHeader } from "../../agent/archive/header_file.ts";
+import { readFileHeader } from "../../agent/part10/header.ts";
 
 async function sopInstanceUid(file: string): Promise<string> {
   try {

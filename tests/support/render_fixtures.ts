@@ -13,7 +13,7 @@ import { findElement, parseDataSet, readPart10Header } from "@conduit/shared/dic
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
 import { valueBytes } from "@conduit/shared/dicom/values.ts";
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { readFileHeader } from "../../agent/archive/header_file.ts";
+import { readFileHeader } from "../../agent/part10/header.ts";
 import { PYDICOM_TEST_FILES_DIR, runDcmtk, testFiles } from "./peers.ts";
 
 /** Makes a file under a folder and gives its path. */

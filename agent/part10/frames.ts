@@ -1,16 +1,21 @@
 /**
- * Frames of an archived instance's pixel data, for WADO-RS `/frames`: native frames are cut by
+ * Frames of a Part 10 object's pixel data (WADO-RS `/frames`, rendering): native frames are cut by
  * size (Rows × Columns × SamplesPerPixel × BitsAllocated / 8, two samples a pixel for YBR_FULL_422) from
  * the pixel data value; encapsulated
  * frames are found from the Basic Offset Table, or one fragment per frame, or all fragments for a
  * single frame. Only the bytes of the asked frames are read.
  */
-import * as fs from "node:fs";
 import { findElement } from "@conduit/shared/dicom/reader.ts";
 import { numberValues, stringValue } from "@conduit/shared/dicom/values.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { pixelDataElement, readFileHeader } from "../archive/header_file.ts";
-import { BulkDataError } from "./metadata.ts";
+import { pixelDataElement, readHeader } from "./header.ts";
+import { FragmentError, readFragments } from "./fragments.ts";
+import { type ByteSource, readExactly, ShortSourceError } from "./source.ts";
+
+/** The frames asked for cannot be served from this object; the message says why. */
+export class FrameError extends Error {
+  override name = "FrameError";
+}
 
 export interface FrameRange {
   /** Pieces of the file that make the frame, in order. */
@@ -24,38 +29,11 @@ export interface FrameLayout {
   frames: FrameRange[];
 }
 
-async function readAt(fd: fs.promises.FileHandle, offset: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  const { bytesRead } = await fd.read(out, 0, length, offset);
-  if (bytesRead < length) throw new BulkDataError("the file ends inside its pixel data");
-  return out;
-}
-
-/** The fragments of encapsulated pixel data starting at `offset` (the first is the offset table). */
-async function fragments(path: string, offset: number, littleEndian: boolean) {
-  const fd = await fs.promises.open(path, "r");
-  try {
-    const out: { valueOffset: number; length: number }[] = [];
-    for (let at = offset; out.length < 1_000_000;) {
-      const h = new DataView((await readAt(fd, at, 8)).buffer);
-      const tag = (h.getUint16(0, littleEndian) << 16 | h.getUint16(2, littleEndian)) >>> 0;
-      const length = h.getUint32(4, littleEndian);
-      if (tag === 0xfffee0dd) return { list: out, fd: undefined };
-      if (tag !== 0xfffee000) throw new BulkDataError("encapsulated pixel data is malformed");
-      out.push({ valueOffset: at + 8, length });
-      at += 8 + length;
-    }
-    throw new BulkDataError("too many fragments");
-  } finally {
-    await fd.close();
-  }
-}
-
-/** Where frames `wanted` (1-based) of an archived file lie. */
-export async function frameLayout(path: string, wanted: number[]): Promise<FrameLayout> {
-  const file = await readFileHeader(path);
+/** Where frames `wanted` (1-based) of an archived object lie; one source, read only where needed. */
+export async function frameLayout(source: ByteSource, wanted: number[]): Promise<FrameLayout> {
+  const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
-  if (encoding.deflated) throw new BulkDataError("frames of deflated objects are not served");
+  if (encoding.deflated) throw new FrameError("frames of deflated objects are not served");
   const num = (tag: number) => {
     const el = findElement(file.dataset, tag);
     return el ? numberValues(file.bytes, el, encoding.littleEndian)[0] : undefined;
@@ -63,10 +41,10 @@ export async function frameLayout(path: string, wanted: number[]): Promise<Frame
   const framesEl = findElement(file.dataset, 0x00280008);
   const count = framesEl ? Number(stringValue(file.bytes, framesEl)) || 1 : 1;
   for (const f of wanted) {
-    if (f < 1 || f > count) throw new BulkDataError(`frame ${f} does not exist (the instance has ${count})`);
+    if (f < 1 || f > count) throw new FrameError(`frame ${f} does not exist (the instance has ${count})`);
   }
-  const pixels = await pixelDataElement(path, file.dataset.end, encoding.explicit, encoding.littleEndian);
-  if (!pixels) throw new BulkDataError("the instance has no pixel data");
+  const pixels = await pixelDataElement(file, source);
+  if (!pixels) throw new FrameError("the instance has no pixel data");
   if (pixels.length >= 0) {
     const rows = num(0x00280010) ?? 0, columns = num(0x00280011) ?? 0;
     const bits = num(0x00280100) ?? 16;
@@ -76,10 +54,10 @@ export async function frameLayout(path: string, wanted: number[]): Promise<Frame
     if (samples === 3 && photometric && stringValue(file.bytes, photometric) === "YBR_FULL_422") samples = 2;
     const size = Math.ceil((rows * columns * samples * bits) / 8);
     if (!size || size * count > pixels.length) {
-      throw new BulkDataError("the pixel data is shorter than Rows, Columns and NumberOfFrames say");
+      throw new FrameError("the pixel data is shorter than Rows, Columns and NumberOfFrames say");
     }
     if (bits === 1 && count > 1) {
-      throw new BulkDataError("1-bit multi-frame pixel data is not cut into frames");
+      throw new FrameError("1-bit multi-frame pixel data is not cut into frames");
     }
     return {
       transferSyntax: file.header.transferSyntax,
@@ -90,19 +68,21 @@ export async function frameLayout(path: string, wanted: number[]): Promise<Frame
       })),
     };
   }
-  const { list } = await fragments(path, pixels.valueOffset, encoding.littleEndian);
+  let list;
+  try {
+    list = (await readFragments(source, pixels.valueOffset, encoding.littleEndian)).fragments;
+  } catch (err) {
+    if (err instanceof FragmentError) throw new FrameError(err.message);
+    throw err;
+  }
   const [table, ...rest] = list;
   let perFrame: { valueOffset: number; length: number }[][];
   if (table && table.length >= 4 * count && count > 0) {
-    const fd = await fs.promises.open(path, "r");
-    let offsets: number[];
-    try {
-      const raw = await readAt(fd, table.valueOffset, 4 * count);
-      const v = new DataView(raw.buffer);
-      offsets = Array.from({ length: count }, (_, i) => v.getUint32(4 * i, true));
-    } finally {
-      await fd.close();
-    }
+    const raw = await readExactly(source, table.valueOffset, 4 * count).catch((err) => {
+      throw err instanceof ShortSourceError ? new FrameError("the file ends inside its pixel data") : err;
+    });
+    const v = new DataView(raw.buffer);
+    const offsets = Array.from({ length: count }, (_, i) => v.getUint32(4 * i, true));
     const first = rest[0]?.valueOffset ?? 0;
     perFrame = offsets.map((start, i) => {
       const end = i + 1 < offsets.length ? offsets[i + 1] : Infinity;
@@ -111,7 +91,7 @@ export async function frameLayout(path: string, wanted: number[]): Promise<Frame
     });
   } else if (count === 1) perFrame = [rest];
   else if (rest.length === count) perFrame = rest.map((r) => [r]);
-  else {throw new BulkDataError(
+  else {throw new FrameError(
       "frames cannot be told apart: no Basic Offset Table and not one fragment per frame",
     );}
   return {

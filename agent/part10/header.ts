@@ -1,0 +1,120 @@
+/**
+ * Reads a Part 10 object's header, stopping before the pixel data: it reads a prefix of the object and
+ * widens it only when the header runs past it, so a 1 GB object costs a few kilobytes. The pixel data
+ * element's own header is taken from the bytes already read whenever they reach it.
+ */
+import { constants as zlib, inflateRawSync } from "node:zlib";
+import {
+  type DataSet,
+  DicomParseError,
+  parseDataSet,
+  type Part10Header,
+  PIXEL_DATA,
+  readPart10Header,
+  TruncatedError,
+} from "@conduit/shared/dicom/reader.ts";
+import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { type ByteSource, openFile, readUpTo, withSource } from "./source.ts";
+
+export interface FileHeader {
+  header: Part10Header;
+  /** The data set up to (not including) pixel data. */
+  dataset: DataSet;
+  /** The bytes `dataset` offsets refer to (inflated for deflated files). */
+  bytes: Uint8Array;
+  fileSize: number;
+}
+
+/** Where the pixel data element's value lies, and its VR. */
+export interface PixelDataElement {
+  vr: string;
+  /** Offset of the value in the object. */
+  valueOffset: number;
+  /** Value length; -1 for encapsulated pixel data (undefined length). */
+  length: number;
+}
+
+const FIRST_READ = 64 * 1024;
+const MAX_HEADER = 64 * 1024 * 1024;
+
+/** Reads and parses the header of the object in `source`; throws DicomParseError when it is not DICOM. */
+export async function readHeader(source: ByteSource): Promise<FileHeader> {
+  const size = source.size;
+  let want = Math.min(FIRST_READ, size);
+  for (;;) {
+    const bytes = await readUpTo(source, 0, want);
+    const complete = bytes.length >= size;
+    try {
+      return parseHeaderBytes(bytes, size, complete);
+    } catch (err) {
+      if (!(err instanceof TruncatedError) || complete || want >= MAX_HEADER) {
+        if (err instanceof TruncatedError) {
+          throw new DicomParseError(
+            complete ? "file ends inside an element" : "header larger than 64 MiB",
+            err.offset,
+          );
+        }
+        throw err;
+      }
+      want = Math.min(size, want * 4, MAX_HEADER);
+    }
+  }
+}
+
+/** Reads and parses the header of a local file (files named on the command line, tests). */
+export function readFileHeader(path: string): Promise<FileHeader> {
+  return withSource(openFile(path), readHeader);
+}
+
+/** Parses a header from a prefix of a file; throws TruncatedError when the prefix is too short. */
+export function parseHeaderBytes(bytes: Uint8Array, fileSize: number, complete: boolean): FileHeader {
+  const header = readPart10Header(bytes);
+  const encoding = encodingOf(header.transferSyntax);
+  let body = bytes;
+  let start = header.datasetOffset;
+  if (encoding.deflated) {
+    try {
+      body = new Uint8Array(
+        inflateRawSync(bytes.subarray(header.datasetOffset), { finishFlush: zlib.Z_SYNC_FLUSH }),
+      );
+    } catch (err) {
+      throw new DicomParseError(`deflated data set does not inflate: ${(err as Error).message}`, start);
+    }
+    start = 0;
+  }
+  const { dataset } = parseDataSet(body, encoding, { start, stopAtTag: PIXEL_DATA, partial: !complete });
+  return { header, dataset, bytes: body, fileSize };
+}
+
+/**
+ * The pixel data element that follows `file`'s header, if there is one (never for deflated objects,
+ * whose offsets are not the file's). Its 12 header bytes come from the bytes the header read already
+ * holds; `source` is read only when the header ended exactly where those bytes did.
+ */
+export async function pixelDataElement(
+  file: FileHeader,
+  source: ByteSource,
+): Promise<PixelDataElement | undefined> {
+  const encoding = encodingOf(file.header.transferSyntax);
+  if (encoding.deflated) return undefined;
+  const at = file.dataset.end;
+  const head = at + 12 <= file.bytes.length
+    ? file.bytes.subarray(at, at + 12)
+    : await readUpTo(source, at, 12);
+  if (head.length < 8) return undefined;
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const le = encoding.littleEndian;
+  const tag = (v.getUint16(0, le) << 16 | v.getUint16(2, le)) >>> 0;
+  if (tag !== PIXEL_DATA) return undefined;
+  if (encoding.explicit) {
+    if (head.length < 12) return undefined;
+    const length = v.getUint32(8, le);
+    return {
+      vr: String.fromCharCode(head[4], head[5]),
+      valueOffset: at + 12,
+      length: length === 0xffffffff ? -1 : length,
+    };
+  }
+  const length = v.getUint32(4, le);
+  return { vr: "OW", valueOffset: at + 8, length: length === 0xffffffff ? -1 : length };
+}

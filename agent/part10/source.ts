@@ -1,0 +1,92 @@
+/**
+ * Bytes read at positions: a stored object as the archive opens it, a local file, or bytes in memory.
+ * Everything that reads Part 10 objects (headers, frames, bulk data, de-identification, sending) reads
+ * through this, so none of it needs to know where the bytes live.
+ */
+import * as fs from "node:fs";
+
+export interface ByteSource {
+  /** Bytes in the source. */
+  readonly size: number;
+  /** Reads into `into` from `position`; resolves with the count read (fewer only at the end). */
+  read(into: Uint8Array, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The source ended before the bytes a header or the index promised. */
+export class ShortSourceError extends Error {
+  override name = "ShortSourceError";
+}
+
+/** Reads exactly `length` bytes at `position`; throws ShortSourceError (with `what`) when the source ends first. */
+export async function readExactly(
+  source: ByteSource,
+  position: number,
+  length: number,
+  what = "the object ends early",
+): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  for (let got = 0; got < length;) {
+    const n = await source.read(out.subarray(got), position + got);
+    if (n <= 0) throw new ShortSourceError(what);
+    got += n;
+  }
+  return out;
+}
+
+/** Reads up to `length` bytes at `position` (fewer at the end). */
+export async function readUpTo(source: ByteSource, position: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(Math.max(0, Math.min(length, source.size - position)));
+  let got = 0;
+  while (got < out.length) {
+    const n = await source.read(out.subarray(got), position + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return out.subarray(0, got);
+}
+
+/** A local file opened for reading (the agent's own files, and files named on the command line). */
+export async function openFile(path: string): Promise<ByteSource> {
+  const fh = await fs.promises.open(path, "r");
+  try {
+    const { size } = await fh.stat();
+    return {
+      size,
+      read: async (into, position) => (await fh.read(into, 0, into.length, position)).bytesRead,
+      close: () => fh.close(),
+    };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/** Bytes in memory as a source (a transcoded object, a test's generated file). */
+export function memorySource(bytes: Uint8Array): ByteSource {
+  return {
+    size: bytes.length,
+    read: (into, position) => {
+      const piece = bytes.subarray(
+        Math.min(position, bytes.length),
+        Math.min(position + into.length, bytes.length),
+      );
+      into.set(piece);
+      return Promise.resolve(piece.length);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Runs `fn` on a source once it is open, and closes it after. */
+export async function withSource<T>(
+  open: Promise<ByteSource>,
+  fn: (source: ByteSource) => Promise<T>,
+): Promise<T> {
+  const source = await open;
+  try {
+    return await fn(source);
+  } finally {
+    await source.close();
+  }
+}
