@@ -8,7 +8,8 @@ import { sql } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log.ts";
 import { Implementation as Ours } from "@conduit/shared/dicom/uids.ts";
 import type { AgentConfig } from "./config/schema.ts";
-import { Archive } from "./archive/archive.ts";
+import type { Archive } from "./archive/archive.ts";
+import { FileArchive } from "./archive/file_archive.ts";
 import { lockDataDir } from "./archive/lock.ts";
 import { Retention } from "./archive/retention.ts";
 import { markCleanStop, reconcileAfterCrash } from "./archive/reconcile.ts";
@@ -75,11 +76,11 @@ async function startLocked(
   dataDir: string,
   unlock: () => void,
 ): Promise<RunningAgent> {
-  const archive = new Archive(dataDir, config.dimse.sync);
-  const leftovers = archive.prepare();
+  const archive: Archive = new FileArchive(dataDir, config.dimse.sync);
+  const leftovers = await archive.prepare();
   if (leftovers) log.info("removed partial files left by an earlier run", { count: leftovers });
   const db = await Database.open(path.join(dataDir, "agent.db"), { durable: config.dimse.sync });
-  const reconciled = reconcileAfterCrash(db, archive);
+  const reconciled = await reconcileAfterCrash(db, archive, dataDir);
   if (reconciled.removed) {
     log.warn("removed archive files the index did not know (left by a crash before their Success)", {
       count: reconciled.removed,
@@ -113,6 +114,12 @@ async function startLocked(
     () => tunnel?.session,
     new DeidStage(copies, archive, log.child({ part: "deid" }), stageSettings(routes, copies, key)),
   );
+  try {
+    await forwarder.prepare();
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   metrics.queueSource = () => queue.summary();
   const store = new ArchiveStoreHandler(
     archive,
@@ -227,7 +234,7 @@ async function startLocked(
       render: renderer,
     }, log);
   } catch (err) {
-    retention?.stop();
+    await retention?.stop();
     await forwarder.stop();
     await scp.close();
     await http.shutdown();
@@ -258,7 +265,7 @@ async function startLocked(
       await tunnel?.stop();
       await scp.close();
       await forwarder.stop();
-      retention?.stop();
+      await retention?.stop();
       await http.shutdown();
       db.close();
       markCleanStop(dataDir);

@@ -1,100 +1,86 @@
 /**
- * The archive on disk: `<data>/archive/<StudyUID>/<SeriesUID>/<SOPUID>.dcm`, written under a
- * temporary name in `<data>/tmp`, synced, then renamed into place (same file system) and the
- * directory synced, so a crash leaves either no file or a whole one.
+ * The archive: where received objects, kept-aside conflicts and de-identified copies are stored, by key
+ * (`archive/<Study>/<Series>/<SOP>.dcm`, `deid/<route hash>/<SOP>.dcm`; the index records keys). Callers
+ * place, read, list and remove objects through this interface and never see where they are: the file
+ * system (`file_archive.ts`) is the first implementation; an object store can be another.
+ *
+ * New objects are written to a local staging file first (a C-STORE, an object from the tunnel, a
+ * de-identified copy) and synced there; `place` then makes them part of the archive, durably, so a crash
+ * leaves either no object or a whole one.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { randomUUID } from "node:crypto";
+import type { ByteSource } from "../part10/source.ts";
+import type { StoredObject } from "../part10/stored.ts";
+import { datasetOf } from "../part10/stored.ts";
+
+export interface Archive {
+  /** Whether staged files and placements are synced (dimse.sync). */
+  readonly sync: boolean;
+  /** Makes what the archive needs and removes staged files an earlier run left; resolves with how many. */
+  prepare(): Promise<number>;
+  /** A fresh local file to write a new object to before it is placed. */
+  staging(): string;
+  /** Makes the synced staged file the object at `key` (replacing one there), durably. */
+  place(staged: string, key: string): Promise<void>;
+  /** Removes a staged file that will not be placed. */
+  discardStaged(staged: string): Promise<void>;
+  /** Opens the object at `key` for reading at positions. */
+  open(key: string): Promise<ByteSource>;
+  /** The object's size and the time of its last change, or undefined when there is none. */
+  stat(key: string): Promise<{ size: number; modifiedAt: number } | undefined>;
+  /** Removes the object at `key`; nothing when there is none. */
+  remove(key: string): Promise<void>;
+  /** Bytes free for new objects (read at most once a second). */
+  freeBytes(): number;
+  /**
+   * The keys under `prefix`. With `changedSince` (ms since the epoch) it may leave out keys that have not
+   * changed since then; it never leaves out one that has (the file system reads only folders changed since).
+   */
+  list(prefix: string, options?: { changedSince?: number }): AsyncIterable<string>;
+}
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
-export class Archive {
-  readonly archiveDir: string;
-  readonly tmpDir: string;
-  /** Directories known to exist (a study's series folders are made once). */
-  readonly #dirs = new Set<string>();
-
-  /** `sync`: fsync directory entries after a rename (see dimse.sync). */
-  constructor(readonly dataDir: string, readonly sync = true) {
-    this.archiveDir = path.join(dataDir, "archive");
-    this.tmpDir = path.join(dataDir, "tmp");
-  }
-
-  /** Creates the folders and removes temporary files a crash may have left. Returns how many. */
-  prepare(): number {
-    fs.mkdirSync(this.archiveDir, { recursive: true });
-    fs.mkdirSync(this.tmpDir, { recursive: true });
-    let removed = 0;
-    for (const name of fs.readdirSync(this.tmpDir)) {
-      if (!name.endsWith(".part")) continue;
-      fs.rmSync(path.join(this.tmpDir, name), { force: true });
-      removed++;
+/** The key of an archived object, from its UIDs; throws when one is not a valid UID (a path must not come of it). */
+export function objectKey(studyUid: string, seriesUid: string, sopUid: string): string {
+  for (const uid of [studyUid, seriesUid, sopUid]) {
+    if (!UID.test(uid) || uid.length > 64) {
+      throw new Error(`not a valid UID: ${JSON.stringify(uid.slice(0, 80))}`);
     }
-    return removed;
   }
-
-  /** A fresh temporary path. */
-  tempPath(): string {
-    return path.join(this.tmpDir, `${randomUUID()}.part`);
-  }
-
-  /** The archive path (relative to the data directory) of an object; UIDs are validated first. */
-  relativePath(studyUid: string, seriesUid: string, sopUid: string): string {
-    for (const uid of [studyUid, seriesUid, sopUid]) {
-      if (!UID.test(uid) || uid.length > 64) {
-        throw new Error(`not a valid UID: ${JSON.stringify(uid.slice(0, 80))}`);
-      }
-    }
-    return path.join("archive", studyUid, seriesUid, `${sopUid}.dcm`);
-  }
-
-  absolute(relative: string): string {
-    return path.join(this.dataDir, relative);
-  }
-
-  /**
-   * Moves a synced temporary file to its final place; with `sync`, also syncs the directory entry
-   * and, for folders it had to create, their parents' entries, so the file survives a power loss.
-   */
-  async place(tempPath: string, relative: string): Promise<void> {
-    const target = this.absolute(relative);
-    const dir = path.dirname(target);
-    const created: string[] = [];
-    if (!this.#dirs.has(dir)) {
-      const first = fs.mkdirSync(dir, { recursive: true });
-      if (first) {
-        for (let d = dir; d.length >= first.length; d = path.dirname(d)) created.push(path.dirname(d));
-      }
-      this.#dirs.add(dir);
-      if (this.#dirs.size > 10_000) this.#dirs.clear();
-    }
-    fs.renameSync(tempPath, target);
-    if (this.sync) await Promise.all([dir, ...created].map(syncDir));
-  }
-
-  #free = { at: 0, bytes: Number.POSITIVE_INFINITY };
-
-  /** Free bytes for us in the data directory's file system (read at most once a second). */
-  freeBytes(): number {
-    const now = Date.now();
-    if (now - this.#free.at > 1000) {
-      try {
-        const s = fs.statfsSync(this.dataDir);
-        this.#free = { at: now, bytes: s.bavail * s.bsize };
-      } catch {
-        this.#free = { at: now, bytes: Number.POSITIVE_INFINITY };
-      }
-    }
-    return this.#free.bytes;
-  }
+  return `archive/${studyUid}/${seriesUid}/${sopUid}.dcm`;
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.promises.open(dir, "r");
+/** The UIDs of an object key (`archive/<study>/<series>/<sop>.dcm`), or undefined for any other key. */
+export function parseObjectKey(key: string): { study: string; series: string; sop: string } | undefined {
+  const m = /^archive\/([0-9.]+)\/([0-9.]+)\/([0-9.]+)\.dcm$/.exec(key);
+  return m ? { study: m[1], series: m[2], sop: m[3] } : undefined;
+}
+
+/** Where an object received again with other bytes is kept beside the first (duplicates keepBoth). */
+export function asideKey(key: string, sha256: string): string {
+  return key.replace(/\.dcm$/, `.${sha256.slice(0, 16)}.dcm`);
+}
+
+/** A stored object bound to the archive: its data set opens for reading (what DIMSE and the tunnel send). */
+export interface ArchivedObject extends StoredObject {
+  openDataset(): Promise<ByteSource>;
+}
+
+/** Binds a stored object to the archive it is in. */
+export function archived(archive: Archive, object: StoredObject): ArchivedObject {
+  return { ...object, openDataset: async () => datasetOf(await archive.open(object.key), object) };
+}
+
+/** Runs `fn` on the object at `key` and closes it after. */
+export async function withObject<T>(
+  archive: Archive,
+  key: string,
+  fn: (source: ByteSource) => Promise<T>,
+): Promise<T> {
+  const source = await archive.open(key);
   try {
-    await fh.sync();
+    return await fn(source);
   } finally {
-    await fh.close();
+    await source.close();
   }
 }

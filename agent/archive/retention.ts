@@ -1,15 +1,15 @@
 /**
- * Retention: an archived file goes once every route it took is done and a configured delay has
+ * Retention: an archived object goes once every route it took is done and a configured delay has
  * passed; the index row stays as a tombstone (removed_at set, path emptied). Objects that no route
  * takes are the site's archive and are never removed.
  */
-import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Database } from "../index/db.ts";
 import type { Archive } from "./archive.ts";
 
 export class Retention {
   #timer: ReturnType<typeof setInterval> | undefined;
+  #sweeping: Promise<unknown> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -21,20 +21,21 @@ export class Retention {
 
   start(everyMs = Math.min(30_000, Math.max(500, this.delaySeconds * 500))): void {
     this.#timer = setInterval(() => {
-      try {
-        this.sweep();
-      } catch (err) {
+      if (this.#sweeping) return;
+      this.#sweeping = this.sweep().catch((err) => {
         this.log.error("retention sweep failed", { reason: (err as Error).name });
-      }
+      }).finally(() => (this.#sweeping = undefined));
     }, everyMs);
   }
 
-  stop(): void {
+  /** Stops sweeping; resolves once a sweep under way has finished. */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#sweeping;
   }
 
-  /** Removes what is due now; returns how many files. */
-  sweep(now = Date.now(), limit = 500): number {
+  /** Removes what is due now; resolves with how many objects. */
+  async sweep(now = Date.now(), limit = 500): Promise<number> {
     const due = this.db.statement(
       `SELECT i.sop_instance_uid AS sop, i.path, i.file_size AS size FROM instances i
       WHERE i.removed_at IS NULL AND i.path <> ''
@@ -53,7 +54,7 @@ export class Retention {
           row.sop,
         )
       );
-      fs.rmSync(this.archive.absolute(row.path), { force: true });
+      await this.archive.remove(row.path);
       bytes += row.size;
     }
     if (due.length) {

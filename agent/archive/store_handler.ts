@@ -2,7 +2,6 @@
  * What happens to a received object once its bytes are synced: check that it is DICOM and matches
  * its C-STORE command, put it in the archive, commit the index, and only then answer Success.
  */
-import * as fs from "node:fs";
 import { hashUid, type Logger } from "@conduit/shared/log.ts";
 import { elementText, type InstanceAttributes, instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { encodingOf } from "@conduit/shared/dicom/uids.ts";
@@ -15,7 +14,7 @@ import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import { type ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import type { Database } from "../index/db.ts";
 import { existingInstance, indexInstance } from "../index/ingest.ts";
-import type { Archive } from "./archive.ts";
+import { type Archive, asideKey, objectKey } from "./archive.ts";
 import { type FileHeader, parseHeaderBytes, readFileHeader } from "../part10/header.ts";
 import { TruncatedError } from "@conduit/shared/dicom/reader.ts";
 
@@ -91,7 +90,7 @@ export class ArchiveStoreHandler implements StoreHandler<StoreFileStream> {
     if (this.minFreeBytes > 0 && this.archive.freeBytes() < this.minFreeBytes) {
       throw new DimseStatusError(Status.OutOfResources, "free disk space below the configured minimum");
     }
-    return new StoreFileStream(this.archive.tempPath(), meta, this.archive.sync);
+    return new StoreFileStream(this.archive.staging(), meta, this.archive.sync);
   }
 
   commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
@@ -138,7 +137,7 @@ export class ArchiveStoreHandler implements StoreHandler<StoreFileStream> {
     }
     let relative: string;
     try {
-      relative = this.archive.relativePath(
+      relative = objectKey(
         attrs.studyInstanceUid,
         attrs.seriesInstanceUid,
         attrs.sopInstanceUid,
@@ -157,7 +156,7 @@ export class ArchiveStoreHandler implements StoreHandler<StoreFileStream> {
       };
       if (existing.sha256 === received.datasetSha256) {
         // Idempotent: the same object again is stored once.
-        await fs.promises.rm(received.tempPath, { force: true });
+        await this.archive.discardStaged(received.tempPath);
         this.#queueExtra(attrs.sopInstanceUid, extra);
         this.onStored?.({ ...event, duplicate: true, conflict: false });
         return { status: Status.Success };
@@ -166,14 +165,14 @@ export class ArchiveStoreHandler implements StoreHandler<StoreFileStream> {
       log.warn("instance received again with different bytes", { policy });
       conflict = { storedSha256: existing.sha256, receivedSha256: received.datasetSha256, policy };
       if (policy === "keepFirst") {
-        await fs.promises.rm(received.tempPath, { force: true });
+        await this.archive.discardStaged(received.tempPath);
         recordConflict(this.db, attrs.sopInstanceUid, conflict, ctx.association.callingAet);
         this.#queueExtra(attrs.sopInstanceUid, extra);
         this.onStored?.({ ...event, duplicate: true, conflict: true });
         return { status: Status.Success };
       }
       if (policy === "keepBoth") {
-        const aside = relative.replace(/\.dcm$/, `.${received.datasetSha256.slice(0, 16)}.dcm`);
+        const aside = asideKey(relative, received.datasetSha256);
         await this.archive.place(received.tempPath, aside);
         recordConflict(
           this.db,
@@ -211,7 +210,7 @@ export class ArchiveStoreHandler implements StoreHandler<StoreFileStream> {
     } catch (err) {
       // The index did not commit: take the file back out so archive and index agree (a replaced
       // object cannot be put back; the index still describes the old one, which a re-send repairs).
-      if (!conflict) await fs.promises.rm(this.archive.absolute(relative), { force: true });
+      if (!conflict) await this.archive.remove(relative);
       // The message may quote the statement's values (names, IDs): log only what kind of failure it was.
       log.error("index commit failed", { code: (err as { code?: string }).code ?? (err as Error).name });
       throw new DimseStatusError(Status.OutOfResources, "index commit failed");

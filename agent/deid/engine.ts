@@ -24,7 +24,8 @@ import {
 import { encodingOf, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
 import { stringValue, TextDecoding } from "@conduit/shared/dicom/values.ts";
 import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms.ts";
-import { readFileHeader } from "../part10/header.ts";
+import { readHeader } from "../part10/header.ts";
+import { type ByteSource, openFile, readExactly, readUpTo } from "../part10/source.ts";
 import { type Addition, encodeSequence, encodeText, rewriteDataSet } from "./rewrite.ts";
 import { makeEditor } from "./decide.ts";
 import type { DeidProfile } from "./profile.ts";
@@ -159,33 +160,15 @@ interface Input {
   deflated: boolean;
 }
 
-function readWhole(fd: number, size: number): Uint8Array {
-  const raw = new Uint8Array(size);
-  let at = 0;
-  while (at < size) {
-    const n = fs.readSync(fd, raw, at, size - at, at);
-    if (n <= 0) break;
-    at += n;
-  }
-  return at === size ? raw : raw.subarray(0, at);
-}
-
 /** Reads a small object whole (or any deflated one, inflated), else only its header. */
-async function readInput(inPath: string): Promise<Input> {
-  const fd = fs.openSync(inPath, "r");
-  let raw: Uint8Array | undefined;
-  let size: number;
-  try {
-    size = fs.fstatSync(fd).size;
-    if (size <= WHOLE_FILE) raw = readWhole(fd, size);
-  } finally {
-    fs.closeSync(fd);
-  }
+async function readInput(source: ByteSource): Promise<Input> {
+  const size = source.size;
+  let raw = size <= WHOLE_FILE ? await readUpTo(source, 0, size) : undefined;
   if (!raw) {
-    const h = await readFileHeader(inPath);
+    const h = await readHeader(source);
     const enc = encodingOf(h.header.transferSyntax);
     if (!enc.deflated) return { ...h, enc, deflated: false };
-    raw = await Deno.readFile(inPath);
+    raw = await readExactly(source, 0, size);
   }
   const header = readPart10Header(raw);
   const enc = encodingOf(header.transferSyntax);
@@ -216,17 +199,40 @@ async function readInput(inPath: string): Promise<Input> {
 }
 
 /**
- * De-identifies `inPath` into `output`: a path, or a function that names the output from the new
- * identifiers (a batch naming files by their new SOP Instance UID writes each file once, under its name).
+ * De-identifies the Part 10 file at `inPath` into `output`: a path, or a function that names the output
+ * from the new identifiers (a batch naming files by their new SOP Instance UID writes each file once, under
+ * its name). See `deidentify`.
  */
 export async function deidentifyFile(
   inPath: string,
   output: string | ((ids: DeidIdentifiers) => string),
   req: DeidRequest,
 ): Promise<DeidResult> {
+  let source: ByteSource;
+  try {
+    source = await openFile(inPath);
+  } catch (err) {
+    return { status: "failed", reason: `not a readable DICOM file: ${(err as Error).message}` };
+  }
+  try {
+    return await deidentify(source, output, req);
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * De-identifies the Part 10 object in `input` into a new file at `output` (written under a temporary
+ * name, synced unless `req.sync` is false, then renamed), or says why it did not.
+ */
+export async function deidentify(
+  input: ByteSource,
+  output: string | ((ids: DeidIdentifiers) => string),
+  req: DeidRequest,
+): Promise<DeidResult> {
   let h;
   try {
-    h = await readInput(inPath);
+    h = await readInput(input);
   } catch (err) {
     return { status: "failed", reason: `not a readable DICOM file: ${(err as Error).message}` };
   }
@@ -310,7 +316,7 @@ export async function deidentifyFile(
     } else {
       await copyRest(
         fd,
-        inPath,
+        input,
         header.datasetOffset + (h.dataset.end - h.dataset.offset),
         h.fileSize,
         ctx,
@@ -341,34 +347,28 @@ type Ctx = Omit<Parameters<typeof makeEditor>[0], "bytes">;
 type Enc = { explicit: boolean; littleEndian: boolean };
 
 /** The pixel data element copied as bytes, then the elements after it judged like the rest. */
-async function copyRest(fd: number, inPath: string, at: number, size: number, ctx: Ctx, enc: Enc) {
-  const src = fs.openSync(inPath, "r");
-  try {
-    const end = pixelDataEnd(src, at, size, enc);
-    const block = Buffer.allocUnsafe(1 << 20);
-    let pos = at;
-    let sinceYield = 0;
-    while (pos < end) {
-      const n = fs.readSync(src, block, 0, Math.min(block.length, end - pos), pos);
-      if (n <= 0) throw new Error("file ends inside the pixel data");
-      fs.writeSync(fd, block.subarray(0, n));
-      pos += n;
-      // A large object must not hold the event loop (an agent's heartbeats, its DIMSE peers) for long.
-      if ((sinceYield += n) >= YIELD_EVERY) {
-        sinceYield = 0;
-        await yieldToEventLoop();
-      }
+async function copyRest(fd: number, src: ByteSource, at: number, size: number, ctx: Ctx, enc: Enc) {
+  const end = await pixelDataEnd(src, at, size, enc);
+  const block = new Uint8Array(1 << 20);
+  let pos = at;
+  let sinceYield = 0;
+  while (pos < end) {
+    const n = await src.read(block.subarray(0, Math.min(block.length, end - pos)), pos);
+    if (n <= 0) throw new Error("file ends inside the pixel data");
+    fs.writeSync(fd, block.subarray(0, n));
+    pos += n;
+    // A large object must not hold the event loop (an agent's heartbeats, its DIMSE peers) for long.
+    if ((sinceYield += n) >= YIELD_EVERY) {
+      sinceYield = 0;
+      await yieldToEventLoop();
     }
-    if (end < size) {
-      if (size - end > MAX_TRAILER) {
-        throw new Error(`${size - end} bytes after the pixel data: too many to judge`);
-      }
-      const tail = new Uint8Array(size - end);
-      fs.readSync(src, tail, 0, tail.length, end);
-      writeTrailer(fd, tail, ctx, enc);
+  }
+  if (end < size) {
+    if (size - end > MAX_TRAILER) {
+      throw new Error(`${size - end} bytes after the pixel data: too many to judge`);
     }
-  } finally {
-    fs.closeSync(src);
+    const tail = await readUpTo(src, end, size - end);
+    writeTrailer(fd, tail, ctx, enc);
   }
 }
 

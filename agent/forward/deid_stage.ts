@@ -1,24 +1,23 @@
 /**
  * The de-identification stage: the worker for `deid:<route>` queue rows. Ingest (or a transfer's send)
  * only queues one stage row per object, so receiving stays as fast as without de-identification. For each
- * row the worker writes the de-identified copy under a temporary name (synced), moves it to
- * `<data>/deid/<route hash>/<SOP>.dcm`, then in one transaction marks the row done, records the copy and
- * queues it for the route's destinations. A crash before that transaction leaves at most a stray file,
+ * row the worker writes the de-identified copy to a staging file (synced), places it in the archive as
+ * `deid/<route hash>/<SOP>.dcm`, then in one transaction marks the row done, records the copy and
+ * queues it for the route's destinations. A crash before that transaction leaves at most a stray copy,
  * removed at the next start, and the row in flight, redone then: the engine is deterministic, so the
- * redone copy is the same bytes. What is forwarded, on every attempt, is that one recorded file.
+ * redone copy is the same bytes. What is forwarded, on every attempt, is that one recorded copy.
  *
  * An object that may carry burned-in text is held back (its row goes to the dead letter with the
  * reason) unless the route or transfer allows it.
  */
 import { createHash } from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import type { Logger } from "@conduit/shared/log.ts";
 import { hashUid } from "@conduit/shared/log.ts";
-import { deidentifyFile } from "../deid/engine.ts";
+import { deidentify } from "../deid/engine.ts";
 import type { DeidProfile } from "../deid/profile.ts";
-import type { Archive } from "../archive/archive.ts";
-import { readFileHeader } from "../part10/header.ts";
+import { type Archive, withObject } from "../archive/archive.ts";
+import { readHeader } from "../part10/header.ts";
+import { type ByteSource, openFile, withSource } from "../part10/source.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import { HELD_PREFIX } from "../queue/keys.ts";
@@ -41,19 +40,23 @@ export type StageOutcome =
   /** The row was reset or canceled while it was worked on: nothing to record. */
   | { outcome: "stale" };
 
-/** The folder of a route's copies: a hash, since route names are free text. */
-function routeDir(route: string): string {
-  return createHash("sha256").update(route).digest("hex").slice(0, 16);
+/** Where the stage keeps a route's copies in the archive. */
+const COPIES = "deid/";
+
+/** The key of a route's copy: under a hash of the route, since route names are free text. */
+function copyKey(route: string, sopInstanceUid: string): string {
+  return `${COPIES}${createHash("sha256").update(route).digest("hex").slice(0, 16)}/${sopInstanceUid}.dcm`;
 }
 
-async function hashRange(file: string, start: number, size: number): Promise<string> {
+/** The SHA-256 of `size` bytes of `source` from `start`. */
+async function hashRange(source: ByteSource, start: number, size: number): Promise<string> {
   const hash = createHash("sha256");
-  if (size > 0) {
-    for await (
-      const c of fs.createReadStream(file, { start, end: start + size - 1, highWaterMark: 1 << 20 })
-    ) {
-      hash.update(c as Uint8Array);
-    }
+  const block = new Uint8Array(1 << 20);
+  for (let done = 0; done < size;) {
+    const n = await source.read(block.subarray(0, Math.min(block.length, size - done)), start + done);
+    if (n <= 0) throw new Error("the copy is shorter than it was written");
+    hash.update(block.subarray(0, n));
+    done += n;
   }
   return hash.digest("hex");
 }
@@ -71,14 +74,15 @@ export class DeidStage {
   async run(row: ClaimedRow): Promise<StageOutcome> {
     const settings = this.settingsFor(row.route);
     if (typeof settings === "string") return { outcome: "failed", reason: settings, permanent: true };
-    const tmp = path.join(this.archive.tmpDir, `deid-${row.id}.dcm`);
-    const result = await deidentifyFile(this.archive.absolute(row.path), tmp, {
-      key: settings.key,
-      profile: settings.profile,
-      pseudonyms: settings.pseudonyms,
-      allowBurnedIn: settings.allowBurnedIn,
-      sync: this.archive.sync,
-    });
+    const tmp = this.archive.staging();
+    const result = await withObject(this.archive, row.key, (source) =>
+      deidentify(source, tmp, {
+        key: settings.key,
+        profile: settings.profile,
+        pseudonyms: settings.pseudonyms,
+        allowBurnedIn: settings.allowBurnedIn,
+        sync: this.archive.sync,
+      }));
     if (result.status === "held") {
       this.log.warn("object held back by the burned-in text policy", {
         sop: hashUid(row.sopInstanceUid),
@@ -88,19 +92,22 @@ export class DeidStage {
       return { outcome: "held", reason: `${HELD_PREFIX}${result.reason}` };
     }
     if (result.status === "failed") {
-      await fs.promises.rm(tmp, { force: true });
+      await this.archive.discardStaged(tmp);
       // The engine's reading and rewriting are deterministic: the same object fails the same way again.
       const permanent = /^(not a readable DICOM file|cannot de-identify)/.test(result.reason);
       return { outcome: "failed", reason: `de-identification failed: ${result.reason}`, permanent };
     }
-    let relative: string | undefined;
+    let key: string | undefined;
     try {
-      const header = await readFileHeader(tmp);
+      const { header, sha256 } = await withSource(openFile(tmp), async (source) => {
+        const header = await readHeader(source);
+        const offset = header.header.datasetOffset;
+        return { header, sha256: await hashRange(source, offset, header.fileSize - offset) };
+      });
       const datasetOffset = header.header.datasetOffset;
       const datasetSize = header.fileSize - datasetOffset;
-      const sha256 = await hashRange(tmp, datasetOffset, datasetSize);
-      relative = path.join("deid", routeDir(row.route), `${result.sopInstanceUid}.dcm`);
-      await this.archive.place(tmp, relative);
+      key = copyKey(row.route, result.sopInstanceUid);
+      await this.archive.place(tmp, key);
       const ids = result.identifiers;
       const recorded = this.copies.complete(row.id, {
         route: row.route,
@@ -108,7 +115,7 @@ export class DeidStage {
         sopInstanceUid: result.sopInstanceUid,
         sopClassUid: ids.sopClassUid,
         transferSyntaxUid: result.transferSyntax,
-        path: relative,
+        path: key,
         fileSize: header.fileSize,
         datasetOffset,
         datasetSize,
@@ -119,14 +126,12 @@ export class DeidStage {
         seriesInstanceUid: ids.seriesInstanceUid,
       }, settings.destinations);
       if (!recorded) {
-        if (!this.copies.livePaths().has(relative)) {
-          await fs.promises.rm(this.archive.absolute(relative), { force: true });
-        }
+        if (!this.copies.livePaths().has(key)) await this.archive.remove(key);
         return { outcome: "stale" };
       }
       return { outcome: "done", destinations: settings.destinations };
     } catch (err) {
-      await fs.promises.rm(tmp, { force: true });
+      await this.archive.discardStaged(tmp);
       return {
         outcome: "failed",
         reason: `cannot place the de-identified copy: ${(err as Error).message}`,
@@ -140,40 +145,24 @@ export class DeidStage {
     const finished = this.copies.finished();
     for (const c of finished) {
       this.copies.markRemoved(c.id);
-      await fs.promises.rm(this.archive.absolute(c.path), { force: true });
+      await this.archive.remove(c.path);
     }
     return finished.length;
   }
 
   /**
-   * At start: removes what a crash left between writing a copy and recording it (temporary copies, and
-   * copies under `<data>/deid` that no live record names); their stage rows are redone. Returns how many.
+   * At start: removes the copies a crash left between placing and recording them (copies in the archive
+   * that no live record names); their stage rows are redone. Staged files an earlier run left are the
+   * archive's to remove (Archive.prepare). Resolves with how many copies.
    */
-  reconcile(): number {
+  async reconcile(): Promise<number> {
     let removed = 0;
-    for (const name of safeList(this.archive.tmpDir)) {
-      if (!/^deid-\d+\.dcm(\.part)?$/.test(name)) continue;
-      fs.rmSync(path.join(this.archive.tmpDir, name), { force: true });
+    const live = this.copies.livePaths();
+    for await (const key of this.archive.list(COPIES)) {
+      if (live.has(key)) continue;
+      await this.archive.remove(key);
       removed++;
     }
-    const root = this.archive.absolute("deid");
-    const live = this.copies.livePaths();
-    for (const dir of safeList(root)) {
-      for (const name of safeList(path.join(root, dir))) {
-        const relative = path.join("deid", dir, name);
-        if (live.has(relative)) continue;
-        fs.rmSync(this.archive.absolute(relative), { force: true });
-        removed++;
-      }
-    }
     return removed;
-  }
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
   }
 }

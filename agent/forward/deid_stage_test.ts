@@ -6,7 +6,9 @@ import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
 import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
 import { Logger } from "@conduit/shared/log.ts";
-import { Archive } from "../archive/archive.ts";
+import { type Archive, objectKey } from "../archive/archive.ts";
+import { FileArchive } from "../archive/file_archive.ts";
+import { readUpTo } from "../part10/source.ts";
 import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "../index/db.ts";
 import { indexInstance } from "../index/ingest.ts";
@@ -16,14 +18,31 @@ import { standardProfile } from "../deid/profile.ts";
 import { stageDestination } from "../queue/keys.ts";
 import { DeidStage, type StageSettings } from "./deid_stage.ts";
 
+/** Places `bytes` in the archive at `key`, as a receive would. */
+async function put(archive: Archive, key: string, bytes: Uint8Array | string) {
+  const staged = archive.staging();
+  fs.writeFileSync(staged, bytes);
+  await archive.place(staged, key);
+}
+
+/** The bytes of the object at `key`. */
+async function get(archive: Archive, key: string): Promise<Uint8Array> {
+  const source = await archive.open(key);
+  try {
+    return await readUpTo(source, 0, source.size);
+  } finally {
+    await source.close();
+  }
+}
+
 const KEY = new TextEncoder().encode("stage test key, 32 bytes long...");
 const quiet = new Logger({}, "error", { write: () => {} });
 
 /** A data directory with `n` generated CT objects archived, indexed and queued for the stage of route r. */
 async function staged(n: number) {
   const dir = await Deno.makeTempDir({ prefix: "deid-stage-" });
-  const archive = new Archive(dir, false);
-  archive.prepare();
+  const archive = new FileArchive(dir, false);
+  await archive.prepare();
   const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
   const queue = new Queue(db);
   const specs: InstanceSpec[] = [...generateStudies({
@@ -38,9 +57,8 @@ async function staged(n: number) {
     const bytes = generateInstance(spec);
     const h = parseHeaderBytes(bytes, bytes.length, true);
     const attrs = instanceAttributes(h.bytes, h.dataset, h.header);
-    const relative = archive.relativePath(spec.studyInstanceUid, spec.seriesInstanceUid, spec.sopInstanceUid);
-    fs.mkdirSync(path.dirname(archive.absolute(relative)), { recursive: true });
-    fs.writeFileSync(archive.absolute(relative), bytes);
+    const relative = objectKey(spec.studyInstanceUid, spec.seriesInstanceUid, spec.sopInstanceUid);
+    await put(archive, relative, bytes);
     indexInstance(
       db,
       attrs,
@@ -93,8 +111,8 @@ Deno.test("DeidStage.run() records the copy and queues it for every destination 
     for (const c of claimed) {
       assert.ok(!originals.has(c.sopInstanceUid), "the row names the copy, not the original");
       assert.match(c.sopInstanceUid, /^2\.25\.\d+$/);
-      assert.ok(c.path.startsWith("deid/"), c.path);
-      const bytes = fs.readFileSync(archive.absolute(c.path));
+      assert.ok(c.key.startsWith("deid/"), c.key);
+      const bytes = await get(archive, c.key);
       assert.equal(readPart10Header(bytes).sopInstanceUid, c.sopInstanceUid);
       assert.equal(bytes.length - c.datasetOffset, c.datasetSize);
     }
@@ -107,7 +125,7 @@ Deno.test("DeidStage.run() records the copy and queues it for every destination 
     assert.equal(await stage.sweep(), 0, "b has not had them yet");
     for (const c of queue.claim("b", 10)) queue.markDone(c.id);
     assert.equal(await stage.sweep(), 3);
-    for (const c of claimed) assert.equal(fs.existsSync(archive.absolute(c.path)), false);
+    for (const c of claimed) assert.equal(await archive.stat(c.key), undefined);
   } finally {
     db.close();
   }
@@ -119,20 +137,19 @@ Deno.test("DeidStage: a copy redone after a crash is the same bytes; a stray cop
     const [row] = queue.claim(stageDestination("r"), 10);
     assert.equal((await stage.run(row)).outcome, "done");
     const [first] = queue.claim("a", 1);
-    const bytes = fs.readFileSync(archive.absolute(first.path));
-    // The crash between placing a copy and recording it: a file no record names, and the row in flight.
-    const stray = archive.absolute(path.join("deid", "0123456789abcdef", "2.25.1.dcm"));
-    fs.mkdirSync(path.dirname(stray), { recursive: true });
-    fs.writeFileSync(stray, "partial");
-    fs.writeFileSync(path.join(archive.tmpDir, "deid-7.dcm"), "partial");
-    assert.equal(stage.reconcile(), 2);
-    assert.equal(fs.existsSync(stray), false);
-    assert.equal(fs.existsSync(archive.absolute(first.path)), true, "a recorded copy stays");
+    const bytes = await get(archive, first.key);
+    // The crash between placing a copy and recording it: a copy no record names, and the row in flight.
+    const stray = "deid/0123456789abcdef/2.25.1.dcm";
+    await put(archive, stray, "partial");
+    await put(archive, "deid/0123456789abcdef/2.25.2.dcm", "partial");
+    assert.equal(await stage.reconcile(), 2);
+    assert.equal(await archive.stat(stray), undefined);
+    assert.ok(await archive.stat(first.key), "a recorded copy stays");
     // The same object de-identified again (its row reset, as a replacement does) gives the same bytes.
     queue.addInTransaction(row.sopInstanceUid, [{ route: "r", destination: stageDestination("r") }]);
     const [again] = queue.claim(stageDestination("r"), 10);
     assert.equal((await stage.run(again)).outcome, "done");
-    assert.ok(Buffer.from(fs.readFileSync(archive.absolute(first.path))).equals(Buffer.from(bytes)));
+    assert.ok(Buffer.from(await get(archive, first.key)).equals(Buffer.from(bytes)));
     // A transfer canceled while one of its rows was worked on: that row is canceled too, nothing queued.
     const t = "transfer:t1";
     queue.addInTransaction(row.sopInstanceUid, [{ route: t, destination: stageDestination(t) }]);

@@ -10,10 +10,9 @@ import type { AgentConfig } from "../config/schema.ts";
 import { Status } from "../dimse/handlers.ts";
 import { NoContextAcceptedError, type ScuAssociation } from "../dimse/scu.ts";
 import { scuTo } from "../nodes/connect.ts";
-import type { Archive } from "../archive/archive.ts";
-import { openable } from "../part10/stored.ts";
+import { type Archive, archived } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
-import type { ClaimedRow, Queue } from "../queue/queue.ts";
+import { claimedObject, type ClaimedRow, type Queue } from "../queue/queue.ts";
 import type { Session } from "@conduit/shared/tunnel/mod.ts";
 import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute } from "../queue/keys.ts";
 import { sendRemote } from "./remote.ts";
@@ -87,16 +86,21 @@ export class Forwarder {
     return [...names];
   }
 
+  /**
+   * Before anything is served: removes the de-identified copies a crash left unrecorded (their rows are
+   * redone once the workers start).
+   */
+  async prepare(): Promise<void> {
+    const stray = await this.stage?.reconcile();
+    if (stray) this.log.info("removed de-identified copies a crash left unrecorded", { count: stray });
+  }
+
   start(): void {
     if (this.#running) return;
     this.#running = true;
     this.#prune();
     this.#pruneTimer = setInterval(() => this.#prune(), 3_600_000);
-    if (this.stage) {
-      const stray = this.stage.reconcile();
-      if (stray) this.log.info("removed de-identified copies a crash left unrecorded", { count: stray });
-      this.#sweepTimer = setInterval(() => void this.#sweep(), SWEEP_MS);
-    }
+    if (this.stage) this.#sweepTimer = setInterval(() => void this.#sweep(), SWEEP_MS);
     const recovered = this.queue.recover();
     if (recovered) this.log.info("rows in flight at the last stop are due again", { count: recovered });
     // Configured destinations, and any other one rows still wait for (transfers to other sites).
@@ -230,14 +234,7 @@ export class Forwarder {
         let status: number | null;
         let error = "";
         try {
-          status = await scu.store(openable({
-            path: this.archive.absolute(row.path),
-            datasetOffset: row.datasetOffset,
-            datasetSize: row.datasetSize,
-            transferSyntax: row.transferSyntaxUid,
-            sopClassUid: row.sopClassUid,
-            sopInstanceUid: row.sopInstanceUid,
-          }));
+          status = await scu.store(archived(this.archive, claimedObject(row)));
         } catch (err) {
           status = null;
           error = (err as Error).message;

@@ -6,8 +6,8 @@
  */
 import { Channel, Reply, type Session } from "@conduit/shared/tunnel/mod.ts";
 import type { Archive } from "../archive/archive.ts";
-import type { ClaimedRow } from "../queue/queue.ts";
-import { sendObjectFile } from "../tunnel/objects.ts";
+import { claimedObject, type ClaimedRow } from "../queue/queue.ts";
+import { sendObject } from "../tunnel/objects.ts";
 import { isTransferRoute } from "../queue/keys.ts";
 
 export type RemoteResult = { row: ClaimedRow; ok: true } | { row: ClaimedRow; ok: false; error: string };
@@ -55,15 +55,7 @@ async function sendOne(
       // The hub applies a transfer's bandwidth cap by its route; configured routes need no name there.
       ...(isTransferRoute(row.route) ? { route: row.route } : {}),
     });
-    await sendObjectFile(channel, {
-      path: archive.absolute(row.path),
-      datasetOffset: row.datasetOffset,
-      datasetSize: row.datasetSize,
-      transferSyntax: row.transferSyntaxUid,
-      sopClassUid: row.sopClassUid,
-      sopInstanceUid: row.sopInstanceUid,
-      sha256: row.sha256,
-    });
+    await sendObject(channel, archive, claimedObject(row));
     await channel.end();
     const reply = await channel.expect(Reply);
     if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };

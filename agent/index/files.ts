@@ -1,14 +1,13 @@
-/** Archived objects as the wire layer sends them: where the file is, and what its data set is. */
+/** Archived objects as the wire layer sends them: their key, and what their data set is. */
 import { type SQL, sql } from "drizzle-orm";
-import { openable, type OpenableObject } from "../part10/stored.ts";
-import type { Archive } from "../archive/archive.ts";
+import { type Archive, archived, type ArchivedObject } from "../archive/archive.ts";
 import type { Database } from "./db.ts";
 
 /**
- * The held (not removed) instances matching `where`, in study, series and instance order. `where` may
- * refer to i (instances), st (studies) and p (patients).
+ * The held (not removed) instances matching `where`, in study, series and instance order, bound to the
+ * archive they are read from. `where` may refer to i (instances), st (studies) and p (patients).
  */
-export async function archivedFiles(db: Database, archive: Archive, where: SQL): Promise<OpenableObject[]> {
+export async function archivedFiles(db: Database, archive: Archive, where: SQL): Promise<ArchivedObject[]> {
   const rows = await db.read.all<{
     path: string;
     dataset_offset: number;
@@ -24,8 +23,8 @@ export async function archivedFiles(db: Database, archive: Archive, where: SQL):
       WHERE i.removed_at IS NULL AND ${where}
       ORDER BY i.study_instance_uid, i.series_instance_uid, CAST(i.instance_number AS INTEGER), i.sop_instance_uid`);
   return rows.map((r) =>
-    openable({
-      path: archive.absolute(r.path),
+    archived(archive, {
+      key: r.path,
       datasetOffset: r.dataset_offset,
       datasetSize: r.dataset_size,
       transferSyntax: r.transfer_syntax_uid,

@@ -2,11 +2,11 @@
  * A stored Part 10 object as the index records it (where its data set lies, what it is), and its data
  * set as the DIMSE layer and the tunnel read it: positions count from the data set's first byte.
  */
-import { type ByteSource, openFile } from "./source.ts";
+import type { ByteSource } from "./source.ts";
 
 export interface StoredObject {
-  /** Where the object is. */
-  path: string;
+  /** The object's key in the archive. */
+  key: string;
   /** Offset of the data set in the object (just past group 0002). */
   datasetOffset: number;
   /** Bytes of the data set. */
@@ -35,20 +35,4 @@ export function datasetOf(source: ByteSource, object: StoredObject): ByteSource 
     },
     close: () => source.close(),
   };
-}
-
-/** A stored object with its data set ready to open (what the DIMSE layer sends). */
-export interface OpenableObject extends StoredObject {
-  openDataset(): Promise<ByteSource>;
-}
-
-/** Binds a stored object to where its bytes are read from. */
-export function openable(
-  object: StoredObject,
-  open: () => Promise<ByteSource> = () => openFile(object.path),
-) {
-  return {
-    ...object,
-    openDataset: async () => datasetOf(await open(), object),
-  } satisfies OpenableObject;
 }

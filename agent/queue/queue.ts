@@ -5,6 +5,7 @@
  */
 import type { Database } from "../index/db.ts";
 import { CANCELED, HELD_PREFIX, STAGE_ROW_SQL } from "./keys.ts";
+import type { StoredObject } from "../part10/stored.ts";
 
 /** A route's rows by state (a transfer's progress at its source). */
 export interface RouteProgress {
@@ -40,13 +41,27 @@ export interface QueueRow {
 
 /** A claimed row with what a worker needs to send the object. */
 export interface ClaimedRow extends QueueRow {
-  path: string;
+  /** The archive key of the object to send (the archived object, or its de-identified copy). */
+  key: string;
   datasetOffset: number;
   datasetSize: number;
   transferSyntaxUid: string;
   sopClassUid: string;
   /** SHA-256 (hex) of the data set, as indexed. */
   sha256: string;
+}
+
+/** The stored object a claimed row sends. */
+export function claimedObject(row: ClaimedRow): StoredObject {
+  return {
+    key: row.key,
+    datasetOffset: row.datasetOffset,
+    datasetSize: row.datasetSize,
+    transferSyntax: row.transferSyntaxUid,
+    sopClassUid: row.sopClassUid,
+    sopInstanceUid: row.sopInstanceUid,
+    sha256: row.sha256,
+  };
 }
 
 const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destination, q.state, q.attempts,
@@ -190,7 +205,7 @@ export class Queue {
    */
   claim(destination: string, limit: number, now = Date.now()): ClaimedRow[] {
     return this.db.write(() => {
-      const rows = this.db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS path,
+      const rows = this.db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS "key",
         coalesce(c.dataset_offset, i.dataset_offset) AS datasetOffset,
         coalesce(c.dataset_size, i.dataset_size) AS datasetSize,
         coalesce(c.transfer_syntax_uid, i.transfer_syntax_uid) AS transferSyntaxUid,

@@ -25,7 +25,7 @@ Deno.test("Queue.claim() takes due rows once, and results apply only to rows sti
   try {
     const rows = queue.claim("a", 2, 2000);
     assert.equal(rows.length, 2);
-    assert.ok(rows.every((r) => r.path.startsWith("archive/") && r.sopClassUid));
+    assert.ok(rows.every((r) => r.key.startsWith("archive/") && r.sopClassUid));
     assert.equal(queue.claim("a", 10, 2000).length, 1, "the claimed rows are not handed out again");
     queue.markDone(rows[0].id, 3000);
     queue.markFailed(rows[1].id, { status: 0xa700, error: "busy", dead: false, next: 5000 }, 3000);

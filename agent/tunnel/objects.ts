@@ -1,15 +1,15 @@
 /**
  * Objects over the tunnel: an ObjectHeader (UIDs, transfer syntax, size and SHA-256 of the data
- * set) then the data set bytes as records. The sender reads the archived file from the data set's
- * offset and takes the hash the index recorded, so nothing is hashed twice; the receiver writes
+ * set) then the data set bytes as records. The sender reads the archived object's data set and takes
+ * the hash the index recorded, so nothing is hashed twice; the receiver writes
  * through the same StoreFileStream a C-STORE uses (its own File Meta group, the data set hashed as
  * it is written) and only then compares size and hash with the header.
  */
-import { createHash } from "node:crypto";
-import * as fs from "node:fs";
+import { createHash, type Hash } from "node:crypto";
 import type { Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
-import { BULK_RECORD, sendFileRanges } from "@conduit/shared/tunnel/mod.ts";
-import type { StoredObject } from "../part10/stored.ts";
+import { BULK_RECORD, sendRanges } from "@conduit/shared/tunnel/mod.ts";
+import { datasetOf, type StoredObject } from "../part10/stored.ts";
+import { type Archive, withObject } from "../archive/archive.ts";
 import type { ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import {
   EXPLICIT_VR_LITTLE_ENDIAN,
@@ -18,43 +18,49 @@ import {
   implicitToExplicit,
 } from "@conduit/shared/dicom/transcode.ts";
 import { findElement, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { hashUid, rootLogger } from "@conduit/shared/log.ts";
+import { hashUid, type Logger } from "@conduit/shared/log.ts";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { numberValues } from "@conduit/shared/dicom/values.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
-import { openFile, withSource } from "../part10/source.ts";
+import type { ByteSource } from "../part10/source.ts";
 
 export class ObjectTransferError extends Error {
   override name = "ObjectTransferError";
 }
 
-/** Hashes the data set of an archived file (when the index has no hash for it). */
-async function hashDataset(file: StoredObject): Promise<string> {
-  const hash = createHash("sha256");
-  const end = file.datasetOffset + file.datasetSize - 1;
-  if (file.datasetSize === 0) return hash.digest("hex");
-  for await (
-    const c of fs.createReadStream(file.path, { start: file.datasetOffset, end, highWaterMark: BULK_RECORD })
-  ) {
-    hash.update(c as Uint8Array);
+/** Adds `length` bytes of `source` from `offset` to `hash`. */
+async function hashRange(hash: Hash, source: ByteSource, offset: number, length: number): Promise<void> {
+  const buffer = new Uint8Array(Math.min(BULK_RECORD, Math.max(1, length)));
+  for (let done = 0; done < length;) {
+    const n = await source.read(buffer.subarray(0, Math.min(buffer.length, length - done)), offset + done);
+    if (n <= 0) throw new ObjectTransferError("the archived object is shorter than its index says");
+    hash.update(buffer.subarray(0, n));
+    done += n;
   }
-  return hash.digest("hex");
 }
 
-/** Sends the data set of an archived file as one object on `channel`. */
-export async function sendObjectFile(channel: Channel, file: StoredObject): Promise<void> {
-  const sha256 = file.sha256 ?? await hashDataset(file);
-  await channel.send(
-    {
-      type: "object",
-      sopInstanceUid: file.sopInstanceUid,
-      sopClassUid: file.sopClassUid,
-      transferSyntax: file.transferSyntax,
-      size: file.datasetSize,
-      sha256,
-    } satisfies ObjectHeader,
-  );
-  await sendFileRanges(channel, file.path, [{ offset: file.datasetOffset, length: file.datasetSize }]);
+/** Sends the data set of an archived object, as stored, as one object on `channel`. */
+export async function sendObject(channel: Channel, archive: Archive, file: StoredObject): Promise<void> {
+  await withObject(archive, file.key, async (object) => {
+    const dataset = datasetOf(object, file);
+    let sha256 = file.sha256;
+    if (!sha256) {
+      const hash = createHash("sha256");
+      await hashRange(hash, dataset, 0, file.datasetSize);
+      sha256 = hash.digest("hex");
+    }
+    await channel.send(
+      {
+        type: "object",
+        sopInstanceUid: file.sopInstanceUid,
+        sopClassUid: file.sopClassUid,
+        transferSyntax: file.transferSyntax,
+        size: file.datasetSize,
+        sha256,
+      } satisfies ObjectHeader,
+    );
+    await sendRanges(channel, dataset, [{ offset: 0, length: file.datasetSize }]);
+  });
 }
 
 /**
@@ -106,28 +112,40 @@ export async function receiveObject(
  * left out), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding worker.
  * When neither can, or the codec fails, the object goes as stored and the hub decides what to answer.
  */
-export async function sendObjectAs(channel: Channel, file: StoredObject, wanted?: string): Promise<void> {
-  if (!wanted || wanted === file.transferSyntax) return await sendObjectFile(channel, file);
+export async function sendObjectAs(
+  channel: Channel,
+  archive: Archive,
+  file: StoredObject,
+  wanted: string | undefined,
+  log: Logger,
+): Promise<void> {
+  if (!wanted || wanted === file.transferSyntax) return await sendObject(channel, archive, file);
   if (wanted !== EXPLICIT_VR_LITTLE_ENDIAN || file.transferSyntax !== IMPLICIT_VR_LITTLE_ENDIAN) {
-    if (!canTranscode(file.transferSyntax, wanted)) return await sendObjectFile(channel, file);
+    if (!canTranscode(file.transferSyntax, wanted)) return await sendObject(channel, archive, file);
     let part10: Uint8Array;
     try {
-      part10 = await withSource(openFile(file.path), (s) => transcodeObject(s, file.transferSyntax, wanted));
+      part10 = await withObject(archive, file.key, (s) => transcodeObject(s, file.transferSyntax, wanted));
     } catch (err) {
       if (!(err instanceof TranscodeError)) throw err;
-      rootLogger.warn("transcode.failed", {
+      log.warn("transcode.failed", {
         sop: hashUid(file.sopInstanceUid),
         to: wanted,
         reason: err.message,
       });
-      return await sendObjectFile(channel, file);
+      return await sendObject(channel, archive, file);
     }
     return await sendDatasetBytes(channel, file, part10);
   }
-  const { header, pixels } = await withSource(openFile(file.path), async (source) => {
-    const header = await readHeader(source);
-    return { header, pixels: await pixelDataElement(header, source) };
-  });
+  await withObject(archive, file.key, (source) => sendImplicitAsExplicit(channel, source, file));
+}
+
+/**
+ * Sends an Implicit VR Little Endian object as Explicit VR Little Endian: its element headers rewritten,
+ * its pixel data copied as bytes (elements after the pixel data, rare trailing padding, are left out).
+ */
+async function sendImplicitAsExplicit(channel: Channel, source: ByteSource, file: StoredObject) {
+  const header = await readHeader(source);
+  const pixels = await pixelDataElement(header, source);
   const number = (tag: number) => {
     const el = findElement(header.dataset, tag);
     return el ? numberValues(header.bytes, el, true)[0] : undefined;
@@ -140,15 +158,7 @@ export async function sendObjectAs(channel: Channel, file: StoredObject, wanted?
   for (const h of head) hash.update(h), size += h.byteLength;
   const range = pixels ? { offset: pixels.valueOffset, length: pixels.length } : undefined;
   if (range) {
-    for await (
-      const c of fs.createReadStream(file.path, {
-        start: range.offset,
-        end: range.offset + range.length - 1,
-        highWaterMark: BULK_RECORD,
-      })
-    ) {
-      hash.update(c as Uint8Array);
-    }
+    await hashRange(hash, source, range.offset, range.length);
     size += range.length;
   }
   await channel.send(
@@ -165,7 +175,7 @@ export async function sendObjectAs(channel: Channel, file: StoredObject, wanted?
   let at = 0;
   for (const h of head) all.set(h, at), at += h.byteLength;
   await channel.sendBytes(all);
-  if (range) await sendFileRanges(channel, file.path, [range]);
+  if (range) await sendRanges(channel, source, [range]);
 }
 
 /** Sends a transcoded Part 10 object's data set (its File Meta group is the hub's to write). */

@@ -11,7 +11,8 @@ import type { RetrieveReport } from "../nodes/operations.ts";
 import { receiveObject, sendObjectAs } from "./objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import { frameLayout } from "../part10/frames.ts";
-import { type ByteSource, memorySource, openFile, withSource } from "../part10/source.ts";
+import { type ByteSource, memorySource } from "../part10/source.ts";
+import { withObject } from "../archive/archive.ts";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { send } from "./operations.ts";
 import { optionsProblem } from "@conduit/shared/deid/options.ts";
@@ -107,7 +108,7 @@ export async function retrieveObjects(
   for (const file of files) {
     if (skip.has(file.sopInstanceUid)) continue;
     if (signal.aborted) throw signal.reason;
-    await sendObjectAs(channel, file, request.transferSyntax);
+    await sendObjectAs(channel, s.files, file, request.transferSyntax, s.log);
     completed++;
   }
   await send(channel, {
@@ -153,7 +154,7 @@ export async function metadataOf(
     if (signal.aborted) throw signal.reason;
     await send(channel, {
       type: "metadata",
-      dataset: await withSource(openFile(file.path), instanceMetadata),
+      dataset: await withObject(s.files, file.key, instanceMetadata),
     });
     n++;
   }
@@ -172,7 +173,7 @@ export async function bulkDataOf(
   channel: Channel,
 ) {
   const file = await archivedFile(s, request.sopInstanceUid);
-  await withSource(openFile(file.path), async (source) => {
+  await withObject(s.files, file.key, async (source) => {
     const { offset, length } = await bulkValue(source, request.path);
     await send(channel, { type: "bulk", size: length });
     await sendRanges(channel, source, [{ offset, length }]);
@@ -186,7 +187,7 @@ export async function framesOf(
   channel: Channel,
 ) {
   const file = await archivedFile(s, request.sopInstanceUid);
-  await withSource(openFile(file.path), async (stored) => {
+  await withObject(s.files, file.key, async (stored) => {
     const transcoded = await transcodedCopy(stored, file.transferSyntax, request.transferSyntaxes);
     const source = transcoded ? memorySource(transcoded) : stored;
     const layout = await frameLayout(source, request.frames);

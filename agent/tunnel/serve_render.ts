@@ -15,7 +15,6 @@ import {
   THUMBNAIL_SIZE,
 } from "../render/mod.ts";
 import { send } from "./operations.ts";
-import { openFile } from "../part10/source.ts";
 import type { TunnelServices } from "./services.ts";
 
 type RenderRequest = Extract<Request, { op: "render" }>;
@@ -37,7 +36,7 @@ async function candidates(s: TunnelServices, r: RenderRequest): Promise<RenderSo
       LIMIT 100000`,
   );
   const all = rows.map((row) => ({
-    open: () => openFile(s.files.absolute(row.path)),
+    open: () => s.files.open(row.path),
     sopInstanceUid: row.sop,
     sha256: row.sha,
     series: row.series,

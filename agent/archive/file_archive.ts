@@ -1,0 +1,151 @@
+/**
+ * The archive on a local file system: the object at key K is the file `<data>/K`
+ * (`<data>/archive/<StudyUID>/<SeriesUID>/<SOPUID>.dcm`). New objects are staged under `<data>/tmp`, synced,
+ * then renamed into place (same file system) and the directory synced, so a crash leaves either no file or
+ * a whole one.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomUUID } from "node:crypto";
+import type { Archive } from "./archive.ts";
+import { type ByteSource, openFile } from "../part10/source.ts";
+
+const STAGED = /\.part$/;
+
+export class FileArchive implements Archive {
+  readonly #dataDir: string;
+  readonly #tmpDir: string;
+  /** Directories known to exist (a study's series folders are made once). */
+  readonly #dirs = new Set<string>();
+
+  /** `sync`: fsync staged files and directory entries after a rename (see dimse.sync). */
+  constructor(dataDir: string, readonly sync = true) {
+    this.#dataDir = path.resolve(dataDir);
+    this.#tmpDir = path.join(this.#dataDir, "tmp");
+  }
+
+  prepare(): Promise<number> {
+    fs.mkdirSync(path.join(this.#dataDir, "archive"), { recursive: true });
+    fs.mkdirSync(this.#tmpDir, { recursive: true });
+    let removed = 0;
+    for (const name of fs.readdirSync(this.#tmpDir)) {
+      if (!STAGED.test(name)) continue;
+      fs.rmSync(path.join(this.#tmpDir, name), { force: true });
+      removed++;
+    }
+    return Promise.resolve(removed);
+  }
+
+  staging(): string {
+    return path.join(this.#tmpDir, `${randomUUID()}.part`);
+  }
+
+  /** The file of a key; a key that would leave the data directory is refused. */
+  #file(key: string): string {
+    const file = path.resolve(this.#dataDir, key);
+    if (!file.startsWith(this.#dataDir + path.sep) || path.isAbsolute(key)) {
+      throw new Error(`not an archive key: ${JSON.stringify(key.slice(0, 80))}`);
+    }
+    return file;
+  }
+
+  /**
+   * Moves a synced staged file to its final place; with `sync`, also syncs the directory entry and, for
+   * folders it had to create, their parents' entries, so the file survives a power loss.
+   */
+  async place(staged: string, key: string): Promise<void> {
+    const target = this.#file(key);
+    const dir = path.dirname(target);
+    const created: string[] = [];
+    if (!this.#dirs.has(dir)) {
+      const first = fs.mkdirSync(dir, { recursive: true });
+      if (first) {
+        for (let d = dir; d.length >= first.length; d = path.dirname(d)) created.push(path.dirname(d));
+      }
+      this.#dirs.add(dir);
+      if (this.#dirs.size > 10_000) this.#dirs.clear();
+    }
+    fs.renameSync(staged, target);
+    if (this.sync) await Promise.all([dir, ...created].map(syncDir));
+  }
+
+  async discardStaged(staged: string): Promise<void> {
+    await fs.promises.rm(staged, { force: true });
+  }
+
+  async open(key: string): Promise<ByteSource> {
+    return await openFile(this.#file(key));
+  }
+
+  async stat(key: string): Promise<{ size: number; modifiedAt: number } | undefined> {
+    try {
+      const s = await fs.promises.stat(this.#file(key));
+      return s.isFile() ? { size: s.size, modifiedAt: s.mtimeMs } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await fs.promises.rm(this.#file(key), { force: true });
+  }
+
+  #free = { at: 0, bytes: Number.POSITIVE_INFINITY };
+
+  freeBytes(): number {
+    const now = Date.now();
+    if (now - this.#free.at > 1000) {
+      try {
+        const s = fs.statfsSync(this.#dataDir);
+        this.#free = { at: now, bytes: s.bavail * s.bsize };
+      } catch {
+        this.#free = { at: now, bytes: Number.POSITIVE_INFINITY };
+      }
+    }
+    return this.#free.bytes;
+  }
+
+  /**
+   * Walks the folders under `prefix`. With `changedSince`, the files of a folder are listed only when the
+   * folder changed since then (a file added or removed changes its folder), and a folder that did not is
+   * looked into only when it may hold folders (its link count says so where the file system keeps one): a
+   * crash's strays are found with a few directory reads, not a walk of the whole archive.
+   */
+  async *list(prefix: string, options: { changedSince?: number } = {}): AsyncGenerator<string> {
+    const root = this.#file(prefix.replace(/\/+$/, ""));
+    yield* walk(root, path.relative(this.#dataDir, root), options.changedSince);
+  }
+}
+
+async function* walk(dir: string, key: string, since: number | undefined): AsyncGenerator<string> {
+  let info: fs.Stats;
+  try {
+    info = await fs.promises.stat(dir);
+  } catch {
+    return;
+  }
+  if (!info.isDirectory()) return;
+  const changed = since === undefined || info.mtimeMs >= since;
+  // A folder's link count is 2 plus its subfolders on most file systems (1 or 0 where it is not kept).
+  if (!changed && info.nlink === 2) return;
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.promises.readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (e.isDirectory()) yield* walk(path.join(dir, e.name), `${key}/${e.name}`, since);
+    else if (changed && e.isFile()) yield `${key}/${e.name}`;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
