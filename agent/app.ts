@@ -11,9 +11,9 @@ import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
 import { FileArchive } from "./archive/file_archive.ts";
 import { lockDataDir } from "./archive/lock.ts";
-import { Retention } from "./archive/retention.ts";
-import { markCleanStop, reconcileAfterCrash } from "./archive/reconcile.ts";
-import { ArchiveStoreHandler } from "./archive/store_handler.ts";
+import { Retention } from "./forward/retention.ts";
+import { markCleanStop, reconcileAfterCrash } from "./ingest/recover.ts";
+import { Ingest } from "./ingest/ingest.ts";
 import { Database } from "./index/db.ts";
 import { IndexQueryHandler } from "./query/find.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
@@ -121,22 +121,15 @@ async function startLocked(
     throw err;
   }
   metrics.queueSource = () => queue.summary();
-  const store = new ArchiveStoreHandler(
+  const ingest = new Ingest({
     archive,
     db,
-    log.child({ part: "archive" }),
-    (e) => {
-      if (e.duplicate) metrics.duplicates.inc();
-      if (e.stored) {
-        metrics.objectsStored.inc();
-        metrics.bytesStored.inc(e.bytes);
-      }
-      if (e.conflict) metrics.conflicts.inc();
-    },
-    { routes, queue, queued: (destinations) => destinations.forEach((d) => forwarder.wake(d)) },
-    config.archive.duplicates,
-    config.archive.minFreeMegabytes * 1024 * 1024,
-  );
+    log: log.child({ part: "ingest" }),
+    onStored: metrics.onStored,
+    routing: { routes, queue, queued: (destinations) => destinations.forEach((d) => forwarder.wake(d)) },
+    duplicates: config.archive.duplicates,
+    minFreeBytes: config.archive.minFreeMegabytes * 1024 * 1024,
+  });
 
   const archiveQuery = new IndexQueryHandler(db, {
     aet: config.dimse.aet,
@@ -150,7 +143,7 @@ async function startLocked(
     : undefined;
   const renderer = new Renderer(thumbnails, log.child({ part: "render" }), metrics.onRenderEvent);
   metrics.thumbnailBytesSource = () => renderer.cachedBytes;
-  const nodeOps = new NodeOperations(config, store, archive, db, log.child({ part: "nodes" }));
+  const nodeOps = new NodeOperations(config, ingest, archive, db, log.child({ part: "nodes" }));
 
   let scp: ScpServer;
   try {
@@ -166,7 +159,7 @@ async function startLocked(
       maxPduLength: config.dimse.maxPduLength,
       idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
       artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
-      store,
+      store: ingest,
       query: archiveQuery,
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
       log: log.child({ part: "dimse" }),
@@ -223,7 +216,7 @@ async function startLocked(
       nodes: nodeOps,
       archive: archiveQuery,
       queue,
-      store,
+      ingest,
       db,
       files: archive,
       aet: config.dimse.aet,

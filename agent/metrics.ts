@@ -2,6 +2,7 @@
 import client from "prom-client";
 import { type DimseEvent, statusHex } from "./dimse/handlers.ts";
 import type { ForwardEvent } from "./forward/forwarder.ts";
+import type { StoredListener } from "./ingest/ingest.ts";
 import type { RenderEvent } from "./render/mod.ts";
 import { stageRoute } from "./queue/keys.ts";
 
@@ -196,6 +197,16 @@ export class AgentMetrics {
   };
 
   /** The forwarder's event hook. */
+  /** Ingest's hook: an object committed (or received again). */
+  onStored: StoredListener = (e) => {
+    if (e.duplicate) this.duplicates.inc();
+    if (e.stored) {
+      this.objectsStored.inc();
+      this.bytesStored.inc(e.bytes);
+    }
+    if (e.conflict) this.conflicts.inc();
+  };
+
   onForwardEvent = (e: ForwardEvent): void => {
     if (e.type === "attempt") {
       this.forwardAttempts.inc({ destination: e.destination, outcome: e.outcome });

@@ -10,7 +10,7 @@ import { hashUid } from "@conduit/shared/log.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { compileRoutes, route, RouteConfigError } from "../routing/rules.ts";
 import { readFileHeader } from "../part10/header.ts";
-import { routingFacts } from "../archive/store_handler.ts";
+import { routingFacts } from "../routing/facts.ts";
 
 const USAGE =
   `usage: deno task agent route test FILE|DIR... [--config FILE] [--calling-aet AET] [--called-aet AET] [--json]`;
@@ -60,13 +60,8 @@ export async function routeCommand(args: string[]): Promise<number> {
     try {
       const header = await readFileHeader(file);
       const attrs = instanceAttributes(header.bytes, header.dataset, header.header);
-      const ctx = {
-        association: { callingAet: v["calling-aet"]!, calledAet: v["called-aet"]!, remoteAddress: "" },
-        sopClassUid: attrs.sopClassUid,
-        sopInstanceUid: attrs.sopInstanceUid,
-        transferSyntax: header.header.transferSyntax,
-      };
-      const taken = route(routes, routingFacts(header, attrs, ctx));
+      const sender = { callingAet: v["calling-aet"]!, calledAet: v["called-aet"]! };
+      const taken = route(routes, routingFacts(header, attrs, sender));
       if (v.json) {
         console.log(
           JSON.stringify({

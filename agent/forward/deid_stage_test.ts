@@ -11,7 +11,7 @@ import { FileArchive } from "../archive/file_archive.ts";
 import { readUpTo } from "../part10/source.ts";
 import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "../index/db.ts";
-import { indexInstance } from "../index/ingest.ts";
+import { indexInstance } from "../index/instances.ts";
 import { Queue } from "../queue/queue.ts";
 import { Copies } from "../queue/copies.ts";
 import { standardProfile } from "../deid/profile.ts";

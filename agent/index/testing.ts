@@ -4,7 +4,7 @@ import { generateInstance, type InstanceSpec } from "@conduit/shared/dicom/gener
 import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "./db.ts";
-import { indexInstance } from "./ingest.ts";
+import { indexInstance } from "./instances.ts";
 
 /** Opens a fresh database and indexes `specs`; `alsoFor` runs inside each instance's transaction. */
 export async function indexedDatabase(

@@ -48,7 +48,7 @@ export async function storeObject(
   };
   let sink;
   try {
-    sink = s.store.openObject({
+    sink = s.ingest.openObject({
       sopClassUid: header.sopClassUid,
       sopInstanceUid: header.sopInstanceUid,
       transferSyntax: header.transferSyntax,
@@ -66,7 +66,7 @@ export async function storeObject(
   const now = request.deliver === "now" && request.node;
   try {
     const extra = request.node && !now ? [{ route: tunnelRoute(callingAet), destination: request.node }] : [];
-    const outcome = await s.store.commitWith(received, ctx, extra);
+    const outcome = await s.ingest.commitReceived(received, ctx, extra);
     if (outcome.status !== 0) return await nack(`not stored: status 0x${outcome.status.toString(16)}`);
   } catch (err) {
     sink.discard();

@@ -1,6 +1,6 @@
 /** What the agent's tunnel requests work with, passed down from the agent's start. */
 import type { Logger } from "@conduit/shared/log.ts";
-import type { ArchiveStoreHandler } from "../archive/store_handler.ts";
+import type { Ingest } from "../ingest/ingest.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { QueryHandler } from "../dimse/handlers.ts";
 import type { Database } from "../index/db.ts";
@@ -15,7 +15,7 @@ export interface TunnelServices {
   archive: QueryHandler;
   queue: Queue;
   /** Where objects the hub sends are committed. */
-  store: ArchiveStoreHandler;
+  ingest: Ingest;
   /** Where retrieved objects are read from. */
   db: Database;
   files: Archive;

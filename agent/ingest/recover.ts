@@ -7,7 +7,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Database } from "../index/db.ts";
-import { type Archive, parseObjectKey } from "./archive.ts";
+import { type Archive, parseObjectKey } from "../archive/archive.ts";
+import { isKeptAside } from "../index/conflicts.ts";
 
 const CLEAN_STOP = "clean-stop";
 /** How far before the last indexed arrival a change can belong to the crash. */
@@ -31,13 +32,12 @@ export async function reconcileAfterCrash(
   const last = db.statement("SELECT max(received_at) AS t FROM instances").get()?.t as number | null;
   const since = (last ?? 0) - MARGIN_MS;
   const known = db.statement("SELECT 1 FROM instances WHERE sop_instance_uid = ? AND path = ?");
-  const keptAside = db.statement("SELECT 1 FROM conflicts WHERE kept_path = ?");
   let removed = 0;
   for await (const key of archive.list("archive/", { changedSince: since })) {
     const uids = parseObjectKey(key);
     if (!uids) continue;
     // A kept-aside conflict copy (<uid>.<16 hex>.dcm, which can look like a UID) is in conflicts.
-    if (!known.get(uids.sop, key) && !keptAside.get(key)) {
+    if (!known.get(uids.sop, key) && !isKeptAside(db, key)) {
       await archive.remove(key);
       removed++;
     }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Database } from "../index/db.ts";
-import type { Archive } from "./archive.ts";
+import type { Archive } from "../archive/archive.ts";
 
 export class Retention {
   #timer: ReturnType<typeof setInterval> | undefined;

@@ -1,0 +1,237 @@
+/**
+ * Ingest: the step that takes a received object (synced in a staging file by a C-STORE, a C-GET we asked
+ * for, or the tunnel) and commits it. It checks that the object is DICOM and is what its sender announced,
+ * places it in the archive, and in one index transaction records the instance, queues it for the routes
+ * it matches (a route that de-identifies gets one row for its de-identification stage) and records a
+ * conflict when the UID was known with other bytes. Only then is the sender answered Success.
+ */
+import { hashUid, type Logger } from "@conduit/shared/log.ts";
+import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import type { FileMetaFields } from "@conduit/shared/dicom/file_meta.ts";
+import { DicomParseError, TruncatedError } from "@conduit/shared/dicom/reader.ts";
+import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers.ts";
+import { DimseStatusError, Status } from "../dimse/handlers.ts";
+import { type ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
+import { type FileHeader, parseHeaderBytes, readFileHeader } from "../part10/header.ts";
+import { type Archive, asideKey, objectKey } from "../archive/archive.ts";
+import type { Database } from "../index/db.ts";
+import { existingInstance, indexInstance } from "../index/instances.ts";
+import {
+  type Conflict,
+  type DuplicatePolicy,
+  recordConflict,
+  recordConflictInTransaction,
+} from "../index/conflicts.ts";
+import { type CompiledRoute, queueTargets, route } from "../routing/rules.ts";
+import { routingFacts } from "../routing/facts.ts";
+import type { Queue } from "../queue/queue.ts";
+
+/** Called after an object is committed (metrics). */
+export type StoredListener = (
+  event: {
+    sopInstanceUid: string;
+    callingAet: string;
+    bytes: number;
+    /** The UID was known already. */
+    duplicate: boolean;
+    /** Known, with other bytes. */
+    conflict?: boolean;
+    /** The received object is now the archived one (a new object, or a keepLast replacement). */
+    stored?: boolean;
+  },
+) => void;
+
+/** Where new objects go next: the routes, and the queue their rows join in the index transaction. */
+export interface Routing {
+  routes: CompiledRoute[];
+  queue: Queue;
+  /** Called after commit with the destinations that got new rows. */
+  queued(destinations: string[]): void;
+}
+
+/** A queue row an object gets besides what the routes give it (an object the hub sends for a node). */
+export interface ExtraTarget {
+  route: string;
+  destination: string;
+}
+
+export interface IngestOptions {
+  archive: Archive;
+  db: Database;
+  log: Logger;
+  onStored?: StoredListener;
+  /** Absent: objects are archived and indexed, never queued. */
+  routing?: Routing;
+  /** archive.duplicates (default keepFirst). */
+  duplicates?: DuplicatePolicy;
+  /** Incoming objects are refused (0xA700) while free space is below this. */
+  minFreeBytes?: number;
+}
+
+export class Ingest implements StoreHandler<StoreFileStream> {
+  readonly #o: IngestOptions;
+
+  constructor(options: IngestOptions) {
+    this.#o = options;
+  }
+
+  /** A staging file for an object a C-STORE brings (its File Meta group names the calling AE title). */
+  open(ctx: StoreContext): StoreFileStream {
+    return this.openObject({
+      sopClassUid: ctx.sopClassUid,
+      sopInstanceUid: ctx.sopInstanceUid,
+      transferSyntax: ctx.transferSyntax,
+      sourceAet: ctx.association.callingAet,
+    });
+  }
+
+  /**
+   * A staging file for an incoming object, synced when it finishes (dimse.sync); throws DimseStatusError
+   * when free space is below the configured minimum, or the file cannot be created.
+   */
+  openObject(meta: FileMetaFields): StoreFileStream {
+    const { archive, minFreeBytes = 0 } = this.#o;
+    if (minFreeBytes > 0 && archive.freeBytes() < minFreeBytes) {
+      throw new DimseStatusError(Status.OutOfResources, "free disk space below the configured minimum");
+    }
+    return new StoreFileStream(archive.staging(), meta, archive.sync);
+  }
+
+  commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
+    return this.commitReceived(sink.received!, ctx, []);
+  }
+
+  /**
+   * Commits like a C-STORE, and queues the object for `extra` destinations besides those the routes
+   * pick (an object the hub sends for a named node). A known object kept as it is (the same bytes, or a
+   * conflict kept aside) is not routed again, but an `extra` destination it has no live row for is
+   * queued: resending to the same node is idempotent, sending to another node of the site delivers.
+   */
+  async commitReceived(
+    received: ReceivedObject,
+    ctx: StoreContext,
+    extra: ExtraTarget[],
+  ): Promise<StoreOutcome> {
+    const { archive, db } = this.#o;
+    const callingAet = ctx.association.callingAet;
+    const log = this.#o.log.child({ sop: hashUid(ctx.sopInstanceUid), callingAet });
+    const header = await checkedHeader(received, log);
+    const attrs = instanceAttributes(header.bytes, header.dataset);
+    if (attrs.sopInstanceUid !== ctx.sopInstanceUid || attrs.sopClassUid !== ctx.sopClassUid) {
+      log.warn("data set does not match its C-STORE command");
+      throw new DimseStatusError(
+        Status.DataSetMismatch,
+        "SOP Class or Instance UID differs from the command",
+      );
+    }
+    if (!attrs.studyInstanceUid || !attrs.seriesInstanceUid) {
+      throw new DimseStatusError(Status.DataSetMismatch, "Study or Series Instance UID missing");
+    }
+    let key: string;
+    try {
+      key = objectKey(attrs.studyInstanceUid, attrs.seriesInstanceUid, attrs.sopInstanceUid);
+    } catch (err) {
+      throw new DimseStatusError(Status.DataSetMismatch, (err as Error).message);
+    }
+    const sop = attrs.sopInstanceUid;
+    const event = { sopInstanceUid: sop, callingAet, bytes: received.fileSize };
+
+    const existing = existingInstance(db, sop);
+    let conflict: Conflict | undefined;
+    if (existing) {
+      if (existing.sha256 === received.datasetSha256) {
+        // Idempotent: the same object again is stored once.
+        await archive.discardStaged(received.tempPath);
+        this.#queueExtra(sop, extra);
+        this.#o.onStored?.({ ...event, duplicate: true, conflict: false });
+        return { status: Status.Success };
+      }
+      const policy = this.#o.duplicates ?? "keepFirst";
+      log.warn("instance received again with different bytes", { policy });
+      conflict = { storedSha256: existing.sha256, receivedSha256: received.datasetSha256, policy };
+      if (policy !== "keepLast") {
+        if (policy === "keepFirst") await archive.discardStaged(received.tempPath);
+        else {
+          conflict.keptPath = asideKey(key, received.datasetSha256);
+          await archive.place(received.tempPath, conflict.keptPath);
+        }
+        recordConflict(db, sop, conflict, callingAet);
+        this.#queueExtra(sop, extra);
+        this.#o.onStored?.({ ...event, duplicate: true, conflict: true });
+        return { status: Status.Success };
+      }
+      // keepLast: the new object replaces the stored one below, and is routed again.
+    }
+
+    const routing = this.#o.routing;
+    const targets = routing
+      ? [...queueTargets(route(routing.routes, routingFacts(header, attrs, ctx.association))), ...extra]
+      : [];
+    await archive.place(received.tempPath, key);
+    try {
+      indexInstance(db, attrs, {
+        path: key,
+        fileSize: received.fileSize,
+        datasetOffset: received.fileSize - received.datasetSize,
+        datasetSize: received.datasetSize,
+        sha256: received.datasetSha256,
+        transferSyntaxUid: received.meta.transferSyntax,
+        callingAet,
+      }, () => {
+        routing?.queue.addInTransaction(sop, targets);
+        if (conflict) recordConflictInTransaction(db, sop, conflict, callingAet);
+      });
+    } catch (err) {
+      // The index did not commit: take the object back out so archive and index agree (a replaced
+      // object cannot be put back; the index still describes the old one, which a re-send repairs).
+      if (!conflict) await archive.remove(key);
+      // The message may quote the statement's values (names, IDs): log only what kind of failure it was.
+      log.error("index commit failed", { code: (err as { code?: string }).code ?? (err as Error).name });
+      throw new DimseStatusError(Status.OutOfResources, "index commit failed");
+    }
+    if (targets.length) routing!.queued([...new Set(targets.map((t) => t.destination))]);
+    this.#o.onStored?.({ ...event, duplicate: Boolean(conflict), conflict: Boolean(conflict), stored: true });
+    return { status: Status.Success };
+  }
+
+  /**
+   * Queues a stored object for `extra` destinations it has no row for, or whose row failed or died
+   * (the queue's rule for a route sent again: done rows stay done).
+   */
+  #queueExtra(sopInstanceUid: string, extra: ExtraTarget[]): void {
+    const routing = this.#o.routing;
+    if (!routing || extra.length === 0) return;
+    for (const t of extra) routing.queue.enqueueRoute([sopInstanceUid], t.route, t.destination);
+    routing.queued([...new Set(extra.map((t) => t.destination))]);
+  }
+}
+
+/**
+ * The header of a received object, from the bytes kept while receiving (or the staging file when it runs
+ * past them); a data set found broken as it arrived, or one that does not parse, is refused (0xC000)
+ * before anything reaches the archive or the index.
+ */
+async function checkedHeader(received: ReceivedObject, log: Logger): Promise<FileHeader> {
+  if (received.malformed) {
+    // Checked as the bytes arrived: a data set cut short (inside Pixel Data or any element) or broken.
+    log.warn("C-STORE payload does not parse to its end", { reason: received.malformed });
+    throw new DimseStatusError(Status.CannotUnderstand, `data set malformed: ${received.malformed}`);
+  }
+  try {
+    return headerOf(received) ?? await readFileHeader(received.tempPath);
+  } catch (err) {
+    const reason = err instanceof DicomParseError ? err.message : String(err);
+    log.warn("C-STORE payload is not a readable data set", { reason });
+    throw new DimseStatusError(Status.CannotUnderstand, `data set not readable: ${reason}`);
+  }
+}
+
+/** Parses the header from the bytes kept while receiving; undefined when it runs past them. */
+function headerOf(received: ReceivedObject): FileHeader | undefined {
+  try {
+    return parseHeaderBytes(received.head, received.fileSize, received.headIsWhole);
+  } catch (err) {
+    if (err instanceof TruncatedError && !received.headIsWhole) return undefined;
+    throw err;
+  }
+}
