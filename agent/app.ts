@@ -35,6 +35,7 @@ import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
 import { queueRoutes } from "./http/queue.ts";
 import { VERSION } from "./version.ts";
 import { startTunnel } from "./tunnel/start.ts";
+import { serveRequest, type SiteServices } from "./serve/serve.ts";
 import { Renderer, ThumbnailCache } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
 
@@ -211,21 +212,27 @@ async function startLocked(
     (count) => metrics.removed.inc(count),
   );
   retention?.start();
+  const tunnelLog = log.child({ part: "tunnel" });
+  const site: SiteServices = {
+    nodes: nodeOps,
+    archive: archiveQuery,
+    queue,
+    ingest,
+    db,
+    files: archive,
+    aet: config.dimse.aet,
+    nodeNames: new Set(Object.keys(config.nodes)),
+    forwarder,
+    agentVersion: VERSION,
+    deid: { copies, hasKey: key !== undefined },
+    render: renderer,
+    log: tunnelLog,
+  };
   try {
     tunnel = startTunnel(config, dataDir, {
-      nodes: nodeOps,
-      archive: archiveQuery,
-      queue,
-      ingest,
-      db,
-      files: archive,
-      aet: config.dimse.aet,
-      nodeNames: new Set(Object.keys(config.nodes)),
-      forwarder,
       agentVersion: VERSION,
-      deid: { copies, hasKey: key !== undefined },
-      render: renderer,
-    }, log);
+      serve: (request, channel) => serveRequest(site, request, channel),
+    }, tunnelLog);
   } catch (err) {
     await retention?.stop();
     await forwarder.stop();

@@ -3,13 +3,16 @@ import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import { loadCredential } from "./credential.ts";
-import { TunnelClient } from "./client.ts";
-import { serveRequest, type TunnelServices } from "./operations.ts";
+import { TunnelClient, type TunnelClientOptions } from "./client.ts";
 
+/**
+ * The link to the hub, or undefined when no hub is configured or the agent is not enrolled (logged).
+ * `serve` answers the requests the hub sends (agent/serve); `log` is the tunnel's logger.
+ */
 export function startTunnel(
   config: AgentConfig,
   dataDir: string,
-  services: Omit<TunnelServices, "log">,
+  link: { agentVersion: string; serve: TunnelClientOptions["serve"] },
   log: Logger,
 ): TunnelClient | undefined {
   if (!config.hub.url) return undefined;
@@ -26,17 +29,16 @@ export function startTunnel(
     );
   }
   const caCerts = config.hub.caFile ? [fs.readFileSync(config.hub.caFile, "utf8")] : undefined;
-  const tunnelLog = log.child({ part: "tunnel" });
   const client = new TunnelClient({
     url: config.hub.url,
     site: stored.site,
     credential: stored.credential,
-    agentVersion: services.agentVersion,
+    agentVersion: link.agentVersion,
     caCerts,
     backoffBaseMs: config.hub.reconnectBaseSeconds * 1000,
     backoffCapMs: config.hub.reconnectCapSeconds * 1000,
-    log: tunnelLog,
-    serve: (request, channel) => serveRequest({ ...services, log: tunnelLog }, request, channel),
+    log,
+    serve: link.serve,
   });
   client.start();
   return client;

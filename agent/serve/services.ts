@@ -1,4 +1,4 @@
-/** What the agent's tunnel requests work with, passed down from the agent's start. */
+/** What a site's request handlers work with, passed down from the agent's start. */
 import type { Logger } from "@conduit/shared/log.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { Archive } from "../archive/archive.ts";
@@ -9,7 +9,7 @@ import type { Queue } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import type { Renderer } from "../render/mod.ts";
 
-export interface TunnelServices {
+export interface SiteServices {
   nodes: NodeOperations;
   /** The agent's own archive, for a find without a node. */
   archive: QueryHandler;

@@ -1,11 +1,11 @@
 /**
- * The tunnel's `render` request: a rendered image or thumbnail of an archived instance, or of a series or
+ * Rendered images and thumbnails (the `render` request): a rendered image or thumbnail of an archived instance, or of a series or
  * study (fetched from the node first when one is named). For a series or study the instance is chosen
  * here: series in Series Number order, instances in Instance Number order; the first one that renders for
  * a rendered image, the middle one of its series for a thumbnail. Objects without pixel data (reports,
  * structure sets) are passed over, a few at most.
  */
-import type { Channel, Request } from "@conduit/shared/tunnel/mod.ts";
+import type { Channel } from "@conduit/shared/tunnel/mod.ts";
 import { sql } from "drizzle-orm";
 import {
   FrameNotFoundError,
@@ -14,16 +14,16 @@ import {
   type RenderSource,
   THUMBNAIL_SIZE,
 } from "../render/mod.ts";
-import { send } from "./operations.ts";
-import type { TunnelServices } from "./services.ts";
+import { type Handlers, type RequestOf, send } from "./reply.ts";
+import type { SiteServices } from "./services.ts";
 
-type RenderRequest = Extract<Request, { op: "render" }>;
+type RenderRequest = RequestOf<"render">;
 
 /** Instances tried for a series or study before giving up. */
 const MAX_TRIES = 8;
 
 /** The instances a request may render, in the order they are tried. */
-async function candidates(s: TunnelServices, r: RenderRequest): Promise<RenderSource[]> {
+async function candidates(s: SiteServices, r: RenderRequest): Promise<RenderSource[]> {
   const conditions = [sql`i.study_instance_uid = ${r.studyInstanceUid}`];
   if (r.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${r.seriesInstanceUid}`);
   if (r.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${r.sopInstanceUid}`);
@@ -65,7 +65,7 @@ function optionsOf(r: RenderRequest): RenderOptions {
   };
 }
 
-export async function renderOf(s: TunnelServices, r: RenderRequest, channel: Channel, signal: AbortSignal) {
+async function render(s: SiteServices, r: RenderRequest, channel: Channel, signal: AbortSignal) {
   if (r.node) {
     await s.nodes.retrieve(r.node, {
       level: r.sopInstanceUid ? "IMAGE" : r.seriesInstanceUid ? "SERIES" : "STUDY",
@@ -98,3 +98,5 @@ export async function renderOf(s: TunnelServices, r: RenderRequest, channel: Cha
   await channel.sendBytes(bytes);
   await send(channel, { type: "end", completed: 1 });
 }
+
+export const renderedHandlers: Handlers = { render };

@@ -1,0 +1,18 @@
+/** The site's dead letter: its rows (canceled ones left out), and replaying them. */
+import { CANCELED } from "../queue/keys.ts";
+import { type Handlers, ok } from "./reply.ts";
+
+export const deadLetterHandlers: Handlers = {
+  async deadLetter(s, request, channel) {
+    const rows = s.queue.list({ state: "dead", limit: request.limit ?? 500 }).filter((r) =>
+      r.lastError !== CANCELED
+    );
+    await ok(channel, { rows });
+  },
+
+  async replay(s, request, channel) {
+    const replayed = s.queue.replay({ ids: request.ids });
+    s.forwarder.wake();
+    await ok(channel, { replayed });
+  },
+};

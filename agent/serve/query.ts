@@ -1,0 +1,49 @@
+/**
+ * The site's status, its configured nodes, an echo of one, and queries (C-FIND at a node, or in the site's
+ * own archive), with the matches streamed back as they arrive.
+ */
+import type { Identifier } from "../dimse/handlers.ts";
+import { type Handlers, ok, send } from "./reply.ts";
+
+export const queryHandlers: Handlers = {
+  async status(s, _request, channel) {
+    const queueDepth = s.queue.summary()
+      .filter((r) => r.state !== "done" && r.state !== "dead")
+      .reduce((n, r) => n + r.count, 0);
+    await send(channel, { type: "status", queueDepth, agentVersion: s.agentVersion });
+  },
+
+  async echo(s, request, channel) {
+    const { status, ms } = await s.nodes.echo(request.node);
+    await ok(channel, { status, ms });
+  },
+
+  async find(s, request, channel, signal) {
+    const identifier: Identifier = { QueryRetrieveLevel: request.level };
+    for (const [k, v] of Object.entries(request.query)) identifier[k] = v;
+    const model = request.level === "PATIENT" ? "patient" : "study";
+    const matches = request.node
+      ? s.nodes.find(request.node, model, identifier, signal)
+      : s.archive.find(model, identifier, signal);
+    let n = 0;
+    for await (const match of matches) {
+      if (signal.aborted) throw signal.reason;
+      await send(channel, { type: "match", dataset: match });
+      n++;
+      if (request.limit && n >= request.limit) break;
+    }
+    await send(channel, { type: "end", completed: n });
+  },
+
+  async nodes(s, _request, channel) {
+    await ok(channel, {
+      nodes: s.nodes.list().map(({ name, node }) => ({
+        name,
+        aet: node.aet,
+        host: node.host,
+        port: node.port,
+        retrieve: node.retrieve,
+      })),
+    });
+  },
+};

@@ -1,0 +1,90 @@
+/**
+ * What the hub asks of a site, one request per tunnel stream: a table of handlers by operation, each
+ * answering on its stream (replies, then bytes where the operation carries them). A request has a
+ * deadline and stops when the hub resets its stream; a failure goes back as an `error` reply whose code
+ * says what kind it was. The link that carries the requests is agent/tunnel; this folder is what a site
+ * serves over it.
+ */
+import type { Channel, Request } from "@conduit/shared/tunnel/mod.ts";
+import { DimseStatusError } from "../dimse/handlers.ts";
+import { UnknownNodeError } from "../nodes/operations.ts";
+import { FrameError } from "../part10/frames.ts";
+import { FrameNotFoundError, RenderError } from "../render/mod.ts";
+import { BulkDataError } from "./metadata.ts";
+import { type Handlers, send } from "./reply.ts";
+import type { SiteServices } from "./services.ts";
+import { queryHandlers } from "./query.ts";
+import { wadoHandlers } from "./wado.ts";
+import { pixelFrameHandlers } from "./pixel_frames.ts";
+import { renderedHandlers } from "./rendered.ts";
+import { storeHandlers } from "./store.ts";
+import { SendRefusedError, transferHandlers } from "./transfers.ts";
+import { deadLetterHandlers } from "./dead_letter.ts";
+
+export type { SiteServices };
+
+/** Every operation a site serves, by name; an operation not here is answered `unsupported`. */
+export const HANDLERS: Handlers = {
+  ...queryHandlers,
+  ...wadoHandlers,
+  ...pixelFrameHandlers,
+  ...renderedHandlers,
+  ...storeHandlers,
+  ...transferHandlers,
+  ...deadLetterHandlers,
+};
+
+const DEFAULT_DEADLINE_MS = 5 * 60 * 1000;
+
+/** The `error` reply's code for a failure. */
+function errorCode(e: Error, timedOut: boolean): string {
+  if (timedOut) return "timeout";
+  if (e instanceof UnknownNodeError) return "unknown-node";
+  if (e instanceof DimseStatusError) return "dimse";
+  if (e instanceof BulkDataError || e instanceof FrameError || e instanceof FrameNotFoundError) {
+    return "not-found";
+  }
+  if (e instanceof SendRefusedError) return "bad-request";
+  if (e instanceof RenderError) return "not-renderable";
+  return "failed";
+}
+
+/** Answers one request on its channel, then ends the channel. */
+export async function serveRequest(
+  services: SiteServices,
+  request: Request,
+  channel: Channel,
+  handlers: Handlers = HANDLERS,
+): Promise<void> {
+  const signal = AbortSignal.any([
+    channel.stream.signal,
+    AbortSignal.timeout(
+      "deadlineMs" in request && request.deadlineMs ? request.deadlineMs : DEFAULT_DEADLINE_MS,
+    ),
+  ]);
+  try {
+    const handler = handlers[request.op] as
+      | ((s: SiteServices, r: Request, c: Channel, signal: AbortSignal) => Promise<void>)
+      | undefined;
+    if (handler) await handler(services, request, channel, signal);
+    else {
+      await send(channel, {
+        type: "error",
+        code: "unsupported",
+        message: `this agent does not do ${request.op} over the tunnel yet`,
+      });
+    }
+  } catch (err) {
+    if (channel.stream.signal.aborted) return; // the hub cancelled; nobody is listening
+    const e = err as Error;
+    const code = errorCode(e, signal.aborted);
+    services.log.warn("tunnel request failed", { op: request.op, code, reason: e.message });
+    await send(channel, {
+      type: "error",
+      code,
+      message: e.message,
+      ...(e instanceof DimseStatusError ? { status: e.status } : {}),
+    }).catch(() => {});
+  }
+  await channel.end().catch(() => {});
+}

@@ -1,0 +1,75 @@
+/**
+ * An object the hub sends to this site (a relayed route, a transfer, a STOW-RS): received, checked and
+ * committed by ingest (queued for the node named, or stored to it at once), then acknowledged. The sender
+ * marks its row done only on that acknowledgement.
+ */
+import { type Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
+import { hashUid } from "@conduit/shared/log.ts";
+import type { StoreContext } from "../dimse/handlers.ts";
+import { tunnelCaller, tunnelRoute } from "../queue/keys.ts";
+import { receiveObject } from "../tunnel/objects.ts";
+import { type Handlers, type RequestOf, send } from "./reply.ts";
+import type { SiteServices } from "./services.ts";
+
+/** Receives one object, checks it, commits it (and queues it for the node named), then acknowledges. */
+async function store(s: SiteServices, request: RequestOf<"store">, channel: Channel) {
+  const header = await channel.expect(ObjectHeader);
+  const nack = (message: string) =>
+    send(channel, { type: "nack", sopInstanceUid: header.sopInstanceUid, message });
+  if (request.node && !s.nodeNames.has(request.node)) {
+    channel.stream.reset("unknown node");
+    return;
+  }
+  const callingAet = tunnelCaller(request.from);
+  const ctx: StoreContext = {
+    association: { callingAet, calledAet: s.aet, remoteAddress: "tunnel" },
+    sopClassUid: "",
+    sopInstanceUid: header.sopInstanceUid,
+    transferSyntax: "",
+  };
+  let sink;
+  try {
+    sink = s.ingest.openObject({
+      sopClassUid: header.sopClassUid,
+      sopInstanceUid: header.sopInstanceUid,
+      transferSyntax: header.transferSyntax,
+    });
+  } catch (err) {
+    return await nack((err as Error).message);
+  }
+  const received = await receiveObject(channel, header, sink);
+  ctx.sopClassUid = received.meta.sopClassUid;
+  ctx.transferSyntax = received.meta.transferSyntax;
+  if (received.meta.sopInstanceUid !== header.sopInstanceUid) {
+    sink.discard();
+    return await nack("the object's SOP Instance UID is not the one announced");
+  }
+  const now = request.deliver === "now" && request.node;
+  try {
+    const extra = request.node && !now ? [{ route: tunnelRoute(callingAet), destination: request.node }] : [];
+    const outcome = await s.ingest.commitReceived(received, ctx, extra);
+    if (outcome.status !== 0) return await nack(`not stored: status 0x${outcome.status.toString(16)}`);
+  } catch (err) {
+    sink.discard();
+    return await nack(`not stored: ${(err as Error).message}`);
+  }
+  if (now) {
+    const report = await s.nodes.storeTo(request.node!, { sopInstanceUids: [header.sopInstanceUid] });
+    const failure = report.failed[0];
+    if (failure || report.sent !== 1) {
+      const status = failure?.status;
+      return await send(channel, {
+        type: "nack",
+        sopInstanceUid: header.sopInstanceUid,
+        message: `node ${request.node} refused the object${
+          status === undefined ? "" : ` (0x${status.toString(16)})`
+        }`,
+        ...(status === undefined ? {} : { status }),
+      });
+    }
+  }
+  s.log.debug("object stored from the tunnel", { sop: hashUid(header.sopInstanceUid), from: callingAet });
+  await send(channel, { type: "ack", sopInstanceUid: header.sopInstanceUid });
+}
+
+export const storeHandlers: Handlers = { store };

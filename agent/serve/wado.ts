@@ -1,0 +1,102 @@
+/**
+ * WADO for the hub: archived instances (retrieved from the node first when one is named) sent back one by
+ * one in the syntax asked for, their metadata as DICOM JSON, and one bulk value's bytes.
+ */
+import { type Channel, sendRanges } from "@conduit/shared/tunnel/mod.ts";
+import { sql } from "drizzle-orm";
+import { withObject } from "../archive/archive.ts";
+import { archivedFiles } from "../index/files.ts";
+import type { RetrieveReport } from "../nodes/operations.ts";
+import { sendObjectAs } from "../tunnel/objects.ts";
+import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
+import { type Handlers, type RequestOf, send } from "./reply.ts";
+import type { SiteServices } from "./services.ts";
+
+/**
+ * Retrieves from a node into the archive (C-GET or C-MOVE, as the node is configured, with what
+ * arrived checked against what the node listed), or takes what the archive holds when no node is
+ * named, then streams the objects back one by one, skipping those the hub already has.
+ */
+async function retrieve(
+  s: SiteServices,
+  request: RequestOf<"retrieve">,
+  channel: Channel,
+  signal: AbortSignal,
+) {
+  const { files, report } = await instancesFor(s, request, signal);
+  const skip = new Set(request.skip ?? []);
+  let completed = 0;
+  for (const file of files) {
+    if (skip.has(file.sopInstanceUid)) continue;
+    if (signal.aborted) throw signal.reason;
+    await sendObjectAs(channel, s.files, file, request.transferSyntax, s.log);
+    completed++;
+  }
+  await send(channel, {
+    type: "end",
+    completed,
+    failed: report?.missing.length ?? 0,
+    warning: report?.warning ?? 0,
+  });
+}
+
+/**
+ * The archived instances a request names, after a retrieve from the node when one is named (C-GET or
+ * C-MOVE, with what arrived checked against what the node listed: the report says what is missing).
+ */
+export async function instancesFor(
+  s: SiteServices,
+  request: { node?: string; studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string },
+  signal: AbortSignal,
+): Promise<{ files: Awaited<ReturnType<typeof archivedFiles>>; report?: RetrieveReport }> {
+  let report: RetrieveReport | undefined;
+  if (request.node) {
+    report = await s.nodes.retrieve(request.node, {
+      level: request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY",
+      studyInstanceUid: request.studyInstanceUid,
+      seriesInstanceUid: request.seriesInstanceUid,
+      sopInstanceUid: request.sopInstanceUid,
+    }, signal);
+  }
+  const conditions = [sql`i.study_instance_uid = ${request.studyInstanceUid}`];
+  if (request.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${request.seriesInstanceUid}`);
+  if (request.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
+  return { files: await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `)), report };
+}
+
+async function metadata(
+  s: SiteServices,
+  request: RequestOf<"metadata">,
+  channel: Channel,
+  signal: AbortSignal,
+) {
+  let n = 0;
+  for (const file of (await instancesFor(s, request, signal)).files) {
+    if (signal.aborted) throw signal.reason;
+    await send(channel, {
+      type: "metadata",
+      dataset: await withObject(s.files, file.key, instanceMetadata),
+    });
+    n++;
+  }
+  await send(channel, { type: "end", completed: n });
+}
+
+/** The archived instance `sopInstanceUid`; BulkDataError when there is none. */
+export async function archivedFile(s: SiteServices, sopInstanceUid: string) {
+  const [file] = await archivedFiles(s.db, s.files, sql`i.sop_instance_uid = ${sopInstanceUid}`);
+  if (!file) throw new BulkDataError("no such instance");
+  return file;
+}
+
+async function bulkdata(s: SiteServices, request: RequestOf<"bulkdata">, channel: Channel) {
+  const file = await archivedFile(s, request.sopInstanceUid);
+  await withObject(s.files, file.key, async (source) => {
+    const { offset, length } = await bulkValue(source, request.path);
+    await send(channel, { type: "bulk", size: length });
+    await sendRanges(channel, source, [{ offset, length }]);
+  });
+  await send(channel, { type: "end", completed: 1 });
+}
+
+export const wadoHandlers: Handlers = { retrieve, metadata, bulkdata };
