@@ -4,7 +4,7 @@
  * queue and acknowledges. A row is done only on that acknowledgement; anything else (nack, error,
  * a cut) leaves it to be sent again, which the receiver takes idempotently.
  */
-import { Channel, Reply, type Session } from "@conduit/shared/tunnel/mod.ts";
+import { RequestChannel, type Session } from "@conduit/shared/tunnel/mod.ts";
 import type { Archive } from "../archive/archive.ts";
 import { claimedObject, type ClaimedRow } from "../queue/queue.ts";
 import { sendObject } from "../tunnel/objects.ts";
@@ -45,9 +45,9 @@ async function sendOne(
   row: ClaimedRow,
   archive: Archive,
 ): Promise<RemoteResult> {
-  let channel: Channel | undefined;
+  let channel: RequestChannel<"relay"> | undefined;
   try {
-    channel = new Channel(session.open());
+    channel = new RequestChannel(session.open(), "relay");
     await channel.send({
       op: "relay",
       site: target.site,
@@ -57,12 +57,9 @@ async function sendOne(
     });
     await sendObject(channel, archive, claimedObject(row));
     await channel.end();
-    const reply = await channel.expect(Reply);
+    const reply = await channel.reply();
     if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };
-    const error = reply.type === "nack" || reply.type === "error"
-      ? reply.message
-      : `unexpected reply ${reply.type}`;
-    return { row, ok: false, error };
+    return { row, ok: false, error: reply.type === "ack" ? "the ack names another object" : reply.message };
   } catch (err) {
     channel?.stream.reset("failed");
     return { row, ok: false, error: (err as Error).message };

@@ -2,31 +2,31 @@
  * Pixel frames of an archived instance for WADO-RS `/frames`: each frame's bytes as stored, or, when the
  * client takes only other syntaxes, from the object transcoded in memory to the first it can be.
  */
-import { type Channel, sendRanges } from "@conduit/shared/tunnel/mod.ts";
+import { sendRanges } from "@conduit/shared/tunnel/mod.ts";
 import { withObject } from "../archive/archive.ts";
 import { frameLayout } from "../part10/frames.ts";
 import { type ByteSource, memorySource } from "../part10/source.ts";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
-import { type Handlers, type RequestOf, send } from "./reply.ts";
+import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 import { archivedFile } from "./wado.ts";
 
-async function frames(s: SiteServices, request: RequestOf<"frames">, channel: Channel) {
+async function frames(s: SiteServices, request: RequestOf<"frames">, channel: Replies<"frames">) {
   const file = await archivedFile(s, request.sopInstanceUid);
   await withObject(s.files, file.key, async (stored) => {
     const transcoded = await transcodedCopy(stored, file.transferSyntax, request.transferSyntaxes);
     const source = transcoded ? memorySource(transcoded) : stored;
     const layout = await frameLayout(source, request.frames);
-    await send(channel, {
+    await channel.send({
       type: "frames",
       transferSyntax: layout.transferSyntax,
       encapsulated: layout.encapsulated,
     });
     for (const frame of layout.frames) {
-      await send(channel, { type: "bulk", size: frame.size });
+      await channel.send({ type: "bulk", size: frame.size });
       await sendRanges(channel, source, frame.pieces);
     }
-    await send(channel, { type: "end", completed: layout.frames.length });
+    await channel.send({ type: "end", completed: layout.frames.length });
   });
 }
 

@@ -3,14 +3,14 @@
  * own archive), with the matches streamed back as they arrive.
  */
 import type { Identifier } from "../dimse/handlers.ts";
-import { type Handlers, ok, send } from "./reply.ts";
+import { type Handlers, ok } from "./reply.ts";
 
 export const queryHandlers: Handlers = {
   async status(s, _request, channel) {
     const queueDepth = s.queue.summary()
       .filter((r) => r.state !== "done" && r.state !== "dead")
       .reduce((n, r) => n + r.count, 0);
-    await send(channel, { type: "status", queueDepth, agentVersion: s.agentVersion });
+    await channel.send({ type: "status", queueDepth, agentVersion: s.agentVersion });
   },
 
   async echo(s, request, channel) {
@@ -28,11 +28,11 @@ export const queryHandlers: Handlers = {
     let n = 0;
     for await (const match of matches) {
       if (signal.aborted) throw signal.reason;
-      await send(channel, { type: "match", dataset: match });
+      await channel.send({ type: "match", dataset: match });
       n++;
       if (request.limit && n >= request.limit) break;
     }
-    await send(channel, { type: "end", completed: n });
+    await channel.send({ type: "end", completed: n });
   },
 
   async nodes(s, _request, channel) {

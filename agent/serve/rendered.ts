@@ -5,7 +5,6 @@
  * a rendered image, the middle one of its series for a thumbnail. Objects without pixel data (reports,
  * structure sets) are passed over, a few at most.
  */
-import type { Channel } from "@conduit/shared/tunnel/mod.ts";
 import { sql } from "drizzle-orm";
 import {
   FrameNotFoundError,
@@ -14,7 +13,7 @@ import {
   type RenderSource,
   THUMBNAIL_SIZE,
 } from "../render/mod.ts";
-import { type Handlers, type RequestOf, send } from "./reply.ts";
+import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 
 type RenderRequest = RequestOf<"render">;
@@ -65,7 +64,7 @@ function optionsOf(r: RenderRequest): RenderOptions {
   };
 }
 
-async function render(s: SiteServices, r: RenderRequest, channel: Channel, signal: AbortSignal) {
+async function render(s: SiteServices, r: RenderRequest, channel: Replies<"render">, signal: AbortSignal) {
   if (r.node) {
     await s.nodes.retrieve(r.node, {
       level: r.sopInstanceUid ? "IMAGE" : r.seriesInstanceUid ? "SERIES" : "STUDY",
@@ -94,9 +93,9 @@ async function render(s: SiteServices, r: RenderRequest, channel: Channel, signa
   if (!bytes) {
     throw new RenderError(`no image of the ${what} could be rendered (${last?.message ?? "none tried"})`);
   }
-  await send(channel, { type: "image", mediaType: r.media, size: bytes.byteLength });
+  await channel.send({ type: "image", mediaType: r.media, size: bytes.byteLength });
   await channel.sendBytes(bytes);
-  await send(channel, { type: "end", completed: 1 });
+  await channel.send({ type: "end", completed: 1 });
 }
 
 export const renderedHandlers: Handlers = { render };

@@ -11,7 +11,7 @@ import { UnknownNodeError } from "../nodes/operations.ts";
 import { FrameError } from "../part10/frames.ts";
 import { FrameNotFoundError, RenderError } from "../render/mod.ts";
 import { BulkDataError } from "./metadata.ts";
-import { type Handlers, send } from "./reply.ts";
+import type { Handlers } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 import { queryHandlers } from "./query.ts";
 import { wadoHandlers } from "./wado.ts";
@@ -68,7 +68,7 @@ export async function serveRequest(
       | undefined;
     if (handler) await handler(services, request, channel, signal);
     else {
-      await send(channel, {
+      await channel.send({
         type: "error",
         code: "unsupported",
         message: `this agent does not do ${request.op} over the tunnel yet`,
@@ -79,7 +79,7 @@ export async function serveRequest(
     const e = err as Error;
     const code = errorCode(e, signal.aborted);
     services.log.warn("tunnel request failed", { op: request.op, code, reason: e.message });
-    await send(channel, {
+    await channel.send({
       type: "error",
       code,
       message: e.message,

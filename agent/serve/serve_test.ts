@@ -74,10 +74,13 @@ Deno.test("serveRequest() turns each kind of failure into its error code", async
 });
 
 Deno.test("serveRequest() gives a handler the request of its operation and the channel to answer on", async () => {
+  let limit: number | undefined;
   const replies = await ask({ op: "deadLetter", limit: 3 }, {
     deadLetter: async (_s, request, channel) => {
-      await channel.send({ type: "ok", detail: { limit: request.limit } });
+      limit = request.limit;
+      await channel.send({ type: "ok", detail: { rows: [] } });
     },
   });
-  assert.deepEqual(replies, [{ type: "ok", detail: { limit: 3 } }]);
+  assert.equal(limit, 3);
+  assert.deepEqual(replies, [{ type: "ok", detail: { rows: [] } }]);
 });

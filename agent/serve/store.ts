@@ -3,19 +3,19 @@
  * committed by ingest (queued for the node named, or stored to it at once), then acknowledged. The sender
  * marks its row done only on that acknowledgement.
  */
-import { type Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
+import { ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
 import { hashUid } from "@conduit/shared/log.ts";
 import type { StoreContext } from "../dimse/handlers.ts";
 import { tunnelCaller, tunnelRoute } from "../queue/keys.ts";
 import { receiveObject } from "../tunnel/objects.ts";
-import { type Handlers, type RequestOf, send } from "./reply.ts";
+import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 
 /** Receives one object, checks it, commits it (and queues it for the node named), then acknowledges. */
-async function store(s: SiteServices, request: RequestOf<"store">, channel: Channel) {
+async function store(s: SiteServices, request: RequestOf<"store">, channel: Replies<"store">) {
   const header = await channel.expect(ObjectHeader);
   const nack = (message: string) =>
-    send(channel, { type: "nack", sopInstanceUid: header.sopInstanceUid, message });
+    channel.send({ type: "nack", sopInstanceUid: header.sopInstanceUid, message });
   if (request.node && !s.nodeNames.has(request.node)) {
     channel.stream.reset("unknown node");
     return;
@@ -58,7 +58,7 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Chan
     const failure = report.failed[0];
     if (failure || report.sent !== 1) {
       const status = failure?.status;
-      return await send(channel, {
+      return await channel.send({
         type: "nack",
         sopInstanceUid: header.sopInstanceUid,
         message: `node ${request.node} refused the object${
@@ -69,7 +69,7 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Chan
     }
   }
   s.log.debug("object stored from the tunnel", { sop: hashUid(header.sopInstanceUid), from: callingAet });
-  await send(channel, { type: "ack", sopInstanceUid: header.sopInstanceUid });
+  await channel.send({ type: "ack", sopInstanceUid: header.sopInstanceUid });
 }
 
 export const storeHandlers: Handlers = { store };

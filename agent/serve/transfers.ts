@@ -2,11 +2,10 @@
  * A transfer at this site: at its source, the hand-over of a study to the queue (send), its progress, its
  * objects, cancel and hold (time windows); the rows are the queue's, under the transfer's route.
  */
-import type { Channel } from "@conduit/shared/tunnel/mod.ts";
 import { optionsProblem } from "@conduit/shared/deid/options.ts";
 import { NO_KEY } from "../forward/stage_settings.ts";
 import { remoteDestination, TRANSFER_STAGE, transferRoute } from "../queue/keys.ts";
-import { type Handlers, ok, type RequestOf, send } from "./reply.ts";
+import { type Handlers, ok, type Replies, type RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 import { instancesFor } from "./wado.ts";
 
@@ -22,7 +21,12 @@ export class SendRefusedError extends Error {
  * copies (made with this site's key) are what is queued for the destination, so nothing identified enters
  * the tunnel.
  */
-async function sendStudy(s: SiteServices, request: RequestOf<"send">, channel: Channel, signal: AbortSignal) {
+async function sendStudy(
+  s: SiteServices,
+  request: RequestOf<"send">,
+  channel: Replies<"send">,
+  signal: AbortSignal,
+) {
   if (request.deid) {
     if (!s.deid.hasKey) throw new SendRefusedError(NO_KEY);
     const problem = optionsProblem(request.deid.options ?? []);
@@ -48,7 +52,7 @@ async function sendStudy(s: SiteServices, request: RequestOf<"send">, channel: C
   }
   s.forwarder.ensure(destination);
   s.forwarder.wake(destination);
-  await send(channel, {
+  await channel.send({
     type: "ok",
     detail: {
       objects: files.length,

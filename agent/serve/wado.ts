@@ -2,14 +2,14 @@
  * WADO for the hub: archived instances (retrieved from the node first when one is named) sent back one by
  * one in the syntax asked for, their metadata as DICOM JSON, and one bulk value's bytes.
  */
-import { type Channel, sendRanges } from "@conduit/shared/tunnel/mod.ts";
+import { sendRanges } from "@conduit/shared/tunnel/mod.ts";
 import { sql } from "drizzle-orm";
 import { withObject } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
 import { sendObjectAs } from "../tunnel/objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
-import { type Handlers, type RequestOf, send } from "./reply.ts";
+import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 
 /**
@@ -20,7 +20,7 @@ import type { SiteServices } from "./services.ts";
 async function retrieve(
   s: SiteServices,
   request: RequestOf<"retrieve">,
-  channel: Channel,
+  channel: Replies<"retrieve">,
   signal: AbortSignal,
 ) {
   const { files, report } = await instancesFor(s, request, signal);
@@ -32,7 +32,7 @@ async function retrieve(
     await sendObjectAs(channel, s.files, file, request.transferSyntax, s.log);
     completed++;
   }
-  await send(channel, {
+  await channel.send({
     type: "end",
     completed,
     failed: report?.missing.length ?? 0,
@@ -67,19 +67,19 @@ export async function instancesFor(
 async function metadata(
   s: SiteServices,
   request: RequestOf<"metadata">,
-  channel: Channel,
+  channel: Replies<"metadata">,
   signal: AbortSignal,
 ) {
   let n = 0;
   for (const file of (await instancesFor(s, request, signal)).files) {
     if (signal.aborted) throw signal.reason;
-    await send(channel, {
+    await channel.send({
       type: "metadata",
       dataset: await withObject(s.files, file.key, instanceMetadata),
     });
     n++;
   }
-  await send(channel, { type: "end", completed: n });
+  await channel.send({ type: "end", completed: n });
 }
 
 /** The archived instance `sopInstanceUid`; BulkDataError when there is none. */
@@ -89,14 +89,14 @@ export async function archivedFile(s: SiteServices, sopInstanceUid: string) {
   return file;
 }
 
-async function bulkdata(s: SiteServices, request: RequestOf<"bulkdata">, channel: Channel) {
+async function bulkdata(s: SiteServices, request: RequestOf<"bulkdata">, channel: Replies<"bulkdata">) {
   const file = await archivedFile(s, request.sopInstanceUid);
   await withObject(s.files, file.key, async (source) => {
     const { offset, length } = await bulkValue(source, request.path);
-    await send(channel, { type: "bulk", size: length });
+    await channel.send({ type: "bulk", size: length });
     await sendRanges(channel, source, [{ offset, length }]);
   });
-  await send(channel, { type: "end", completed: 1 });
+  await channel.send({ type: "end", completed: 1 });
 }
 
 export const wadoHandlers: Handlers = { retrieve, metadata, bulkdata };

@@ -24,6 +24,13 @@ import { numberValues } from "@conduit/shared/dicom/values.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 
+/** What sending and receiving an object needs of a channel. */
+export interface ObjectChannel {
+  send(header: ObjectHeader): Promise<void>;
+  sendBytes(data: Uint8Array): Promise<void>;
+  next: Channel["next"];
+}
+
 export class ObjectTransferError extends Error {
   override name = "ObjectTransferError";
 }
@@ -40,7 +47,11 @@ async function hashRange(hash: Hash, source: ByteSource, offset: number, length:
 }
 
 /** Sends the data set of an archived object, as stored, as one object on `channel`. */
-export async function sendObject(channel: Channel, archive: Archive, file: StoredObject): Promise<void> {
+export async function sendObject(
+  channel: ObjectChannel,
+  archive: Archive,
+  file: StoredObject,
+): Promise<void> {
   await withObject(archive, file.key, async (object) => {
     const dataset = datasetOf(object, file);
     let sha256 = file.sha256;
@@ -69,7 +80,7 @@ export async function sendObject(channel: Channel, archive: Archive, file: Store
  * SHA-256.
  */
 export async function receiveObject(
-  channel: Channel,
+  channel: Pick<ObjectChannel, "next">,
   header: ObjectHeader,
   out: StoreFileStream,
 ): Promise<ReceivedObject> {
@@ -113,7 +124,7 @@ export async function receiveObject(
  * When neither can, or the codec fails, the object goes as stored and the hub decides what to answer.
  */
 export async function sendObjectAs(
-  channel: Channel,
+  channel: ObjectChannel,
   archive: Archive,
   file: StoredObject,
   wanted: string | undefined,
@@ -143,7 +154,7 @@ export async function sendObjectAs(
  * Sends an Implicit VR Little Endian object as Explicit VR Little Endian: its element headers rewritten,
  * its pixel data copied as bytes (elements after the pixel data, rare trailing padding, are left out).
  */
-async function sendImplicitAsExplicit(channel: Channel, source: ByteSource, file: StoredObject) {
+async function sendImplicitAsExplicit(channel: ObjectChannel, source: ByteSource, file: StoredObject) {
   const header = await readHeader(source);
   const pixels = await pixelDataElement(header, source);
   const number = (tag: number) => {
@@ -179,7 +190,11 @@ async function sendImplicitAsExplicit(channel: Channel, source: ByteSource, file
 }
 
 /** Sends a transcoded Part 10 object's data set (its File Meta group is the hub's to write). */
-async function sendDatasetBytes(channel: Channel, file: StoredObject, part10: Uint8Array): Promise<void> {
+async function sendDatasetBytes(
+  channel: ObjectChannel,
+  file: StoredObject,
+  part10: Uint8Array,
+): Promise<void> {
   const meta = readPart10Header(part10);
   const dataset = part10.subarray(meta.datasetOffset);
   await channel.send(

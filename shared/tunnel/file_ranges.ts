@@ -17,7 +17,7 @@ export interface RangeReader {
  * every read. A source that ends before a range does throws ShortFileError.
  */
 export async function sendRanges(
-  channel: Channel,
+  channel: Pick<Channel, "sendBytes">,
   source: RangeReader,
   ranges: { offset: number; length: number }[],
 ): Promise<void> {
