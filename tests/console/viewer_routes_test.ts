@@ -5,10 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { startTestHub } from "../support/hub.ts";
+import { hasTool } from "../support/peers.ts";
 import { prepareViewer, viewerReady } from "../../deploy/viewer.ts";
+
+const skip = await viewerReady() || hasTool("npm")
+  ? undefined
+  : "npm not installed (the viewer is fetched with it)";
+if (skip) console.warn(`viewer_routes_test: skipped: ${skip}`);
 
 Deno.test({
   name: "addViewerRoutes() gates the viewer's page and config on a session and scopes its data sources",
+  ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

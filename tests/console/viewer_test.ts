@@ -6,16 +6,19 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
+import { hasTool, PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { hasChromium, launchBrowser, logIn, shoot, SHOTS, watchCsp } from "../support/browser.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
-import { prepareViewer } from "../../deploy/viewer.ts";
+import { prepareViewer, viewerReady } from "../../deploy/viewer.ts";
 import type { Page } from "playwright-core";
 
-const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
+const skip = hasChromium()
+  ? skipReason("storescu") ||
+    (await viewerReady() || hasTool("npm") ? undefined : "npm not installed (the viewer is fetched with it)")
+  : "chromium not installed";
 if (skip) console.warn(`viewer_test: skipped: ${skip}`);
 
 /**
