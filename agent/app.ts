@@ -5,8 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
-import type { Logger } from "@conduit/shared/log.ts";
-import { Implementation as Ours } from "@conduit/shared/dicom/uids.ts";
+import type { Logger } from "@conduit/shared/log";
+import { Implementation as Ours } from "@conduit/shared/dicom";
 import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
 import { FileArchive } from "./archive/file_archive.ts";

@@ -4,7 +4,7 @@
  * are loaded when asked for, so that `agent deid` need not load the DIMSE stack, the database or the
  * configuration schema.
  */
-import { rootLogger } from "@conduit/shared/log.ts";
+import { rootLogger } from "@conduit/shared/log";
 
 const SUBCOMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
   node: async () => (await import("./cli/node_command.ts")).nodeCommand,

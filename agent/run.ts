@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import { rootLogger } from "@conduit/shared/log.ts";
+import { rootLogger } from "@conduit/shared/log";
 import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { VERSION } from "./version.ts";
 

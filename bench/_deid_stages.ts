@@ -6,11 +6,15 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { parseDataSet, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { TextDecoding } from "@conduit/shared/dicom/values.ts";
-import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
+import {
+  buildFileMeta,
+  encodingOf,
+  instanceAttributes,
+  parseDataSet,
+  PIXEL_DATA,
+  readPart10Header,
+  TextDecoding,
+} from "@conduit/shared/dicom";
 import { deidentifyFile } from "../agent/deid/engine.ts";
 import { makeEditor } from "../agent/deid/decide.ts";
 import { rewriteDataSet } from "../agent/deid/rewrite.ts";

@@ -3,7 +3,7 @@
  * its credential, says hello, runs a real client Session, pings at the hub's heartbeat and answers
  * the hub's status requests. Connections are opened a few at a time.
  */
-import { Channel, clientHandshake, openWebSocket, Request, Session } from "@conduit/shared/tunnel/mod.ts";
+import { Channel, clientHandshake, openWebSocket, Request, Session } from "@conduit/shared/tunnel";
 
 export async function simulateAgents(
   url: string,

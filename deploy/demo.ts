@@ -6,8 +6,8 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Logger } from "@conduit/shared/log.ts";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { Logger } from "@conduit/shared/log";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { startHub } from "../hub/app.ts";
 import { hubConfigSchema } from "../hub/config.ts";
 import { buildConsole } from "./build_ui.ts";

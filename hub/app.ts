@@ -5,7 +5,7 @@
  * under the API prefixes are 404 problem objects, never the console's page.
  */
 import { type Context, Hono } from "hono";
-import type { Logger } from "@conduit/shared/log.ts";
+import type { Logger } from "@conduit/shared/log";
 import { type HubDb, openHubDb } from "./db/db.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { Sessions } from "./tunnel/sessions.ts";

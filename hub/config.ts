@@ -1,6 +1,6 @@
 /** The hub's configuration: defaults, then the YAML file, then CONDUIT_HUB_* variables, then flags. */
 import { z } from "zod";
-import { type FlagTable, type LoadInput, loadLayered } from "@conduit/shared/config.ts";
+import { type FlagTable, type LoadInput, loadLayered } from "@conduit/shared/config";
 
 export const hubConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),

@@ -4,8 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import { Logger, redactUids } from "@conduit/shared/log.ts";
-import { ConfigError } from "@conduit/shared/config.ts";
+import { Logger, redactUids } from "@conduit/shared/log";
+import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
 import { DbUrlError } from "./db/db.ts";

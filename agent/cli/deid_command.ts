@@ -176,7 +176,7 @@ export async function loadPseudonyms(file: string): Promise<Map<string, string>>
 
 /** Reads and checks a custom profile file: options to add and actions that win over the standard's. */
 export async function loadProfile(file: string): Promise<{ options: string[]; layer: CustomLayer }> {
-  const { resolveTag } = await import("@conduit/shared/dicom/dictionary.ts");
+  const { resolveTag } = await import("@conduit/shared/dicom");
   const raw = JSON.parse(fs.readFileSync(file, "utf8"));
   if (typeof raw !== "object" || raw === null) throw new Error("expected a JSON object");
   const known = new Set(["name", "method", "options", "shiftDates", "actions"]);

@@ -5,8 +5,8 @@
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { hashUid } from "@conduit/shared/log.ts";
+import { instanceAttributes } from "@conduit/shared/dicom";
+import { hashUid } from "@conduit/shared/log";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { compileRoutes, route, RouteConfigError } from "../routing/rules.ts";
 import { readFileHeader } from "../part10/header.ts";

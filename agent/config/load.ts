@@ -2,7 +2,7 @@
  * Layered configuration: defaults, then the YAML file, then CONDUIT_AGENT_* variables, then flags;
  * validated once. An error names the key, the reason and where the value came from.
  */
-import { ConfigError, type FlagTable, type LoadInput, loadLayered } from "@conduit/shared/config.ts";
+import { ConfigError, type FlagTable, type LoadInput, loadLayered } from "@conduit/shared/config";
 import { type AgentConfig, configSchema } from "./schema.ts";
 
 export { ConfigError, type LoadInput };

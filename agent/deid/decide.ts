@@ -13,9 +13,14 @@
  * - Private elements go, unless Retain Safe Private keeps those the safe list names (with their creator).
  * - Overlay and curve groups go whole when their data is removed, so no half plane remains.
  */
-import { type DataSet, type Element, parseUnSequence } from "@conduit/shared/dicom/reader.ts";
-import { vrOf } from "@conduit/shared/dicom/dictionary.ts";
-import { stringValue, type TextDecoding } from "@conduit/shared/dicom/values.ts";
+import {
+  type DataSet,
+  type Element,
+  parseUnSequence,
+  stringValue,
+  type TextDecoding,
+  vrOf,
+} from "@conduit/shared/dicom";
 import {
   pseudonymizeAccession,
   pseudonymizeLabel,
@@ -24,7 +29,7 @@ import {
   pseudonymizeUid,
   shiftDate,
   shiftDateTime,
-} from "@conduit/shared/deid/pseudonyms.ts";
+} from "@conduit/shared/deid/pseudonyms";
 import type { Action, DeidProfile, OptionName, TableAction } from "./profile.ts";
 import { type Edit, encodeText } from "./rewrite.ts";
 import { keptPrivate } from "./private.ts";

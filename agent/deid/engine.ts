@@ -11,19 +11,21 @@
 import * as fs from "node:fs";
 import { inflateRawSync } from "node:zlib";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
 import {
+  buildFileMeta,
   type DataSet,
+  encodingOf,
   findElement,
+  instanceAttributes,
   parseDataSet,
   type Part10Header,
   PIXEL_DATA,
   readPart10Header,
-} from "@conduit/shared/dicom/reader.ts";
-import { encodingOf, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
-import { stringValue, TextDecoding } from "@conduit/shared/dicom/values.ts";
-import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms.ts";
+  stringValue,
+  TextDecoding,
+  TransferSyntax,
+} from "@conduit/shared/dicom";
+import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms";
 import { readHeader } from "../part10/header.ts";
 import { type ByteSource, openFile, readExactly, readUpTo } from "../part10/source.ts";
 import { type Addition, encodeSequence, encodeText, rewriteDataSet } from "./rewrite.ts";

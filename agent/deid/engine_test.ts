@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
-import { findElement, parseDataSet, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { stringValue } from "@conduit/shared/dicom/values.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import {
+  encodingOf,
+  findElement,
+  parseDataSet,
+  PIXEL_DATA,
+  readPart10Header,
+  stringValue,
+} from "@conduit/shared/dicom";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
 import { deidentifyFile } from "./engine.ts";
 import { standardProfile } from "./profile.ts";
 

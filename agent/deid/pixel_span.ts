@@ -3,7 +3,7 @@
  * in the header; encapsulated pixel data is walked fragment header by fragment header to its sequence
  * delimiter (part10/fragments.ts).
  */
-import { PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
+import { PIXEL_DATA } from "@conduit/shared/dicom";
 import { readFragments } from "../part10/fragments.ts";
 import { type ByteSource, readUpTo } from "../part10/source.ts";
 

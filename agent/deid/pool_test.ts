@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import { readPart10Header } from "@conduit/shared/dicom";
 import { deidentifyBatch } from "./pool.ts";
 import type { DeidResult } from "./engine.ts";
 

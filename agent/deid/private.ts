@@ -5,8 +5,7 @@
  * else private goes. A kept private sequence is walked like any other: what it holds is judged on its
  * own merits.
  */
-import type { DataSet, Element } from "@conduit/shared/dicom/reader.ts";
-import { stringValue } from "@conduit/shared/dicom/values.ts";
+import { type DataSet, type Element, stringValue } from "@conduit/shared/dicom";
 
 const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, "0");
 

@@ -5,7 +5,7 @@
  * written with undefined lengths, one that did not is copied as it was. Pixel data is never decoded:
  * the caller copies it (and whatever follows it) as bytes.
  */
-import type { DataSet, Element } from "@conduit/shared/dicom/reader.ts";
+import type { DataSet, Element } from "@conduit/shared/dicom";
 
 /** What happens to one element (PS3.15 E.1-1 action codes, resolved to one per element). */
 export type Edit =

@@ -11,7 +11,7 @@
 import type { WireSocket } from "./deno_socket.ts";
 import { Scp } from "./_library.ts";
 import { Writable } from "node:stream";
-import { hashUid, type Logger, rootLogger } from "@conduit/shared/log.ts";
+import { hashUid, type Logger, rootLogger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
 import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
 import { PduReader } from "./pdu_reader.ts";

@@ -4,9 +4,8 @@
  * library hook is guarded: a throw inside dcmjs-dimse would end the process, so each failure
  * becomes a DIMSE status, an abort, or a log line.
  */
-import type { Logger } from "@conduit/shared/log.ts";
-import { hashUid } from "@conduit/shared/log.ts";
-import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { hashUid, type Logger } from "@conduit/shared/log";
+import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { constants, Dataset, responses } from "./_library.ts";
 import type { WireSocket } from "./deno_socket.ts";
 import { ConduitNetwork, type NetworkOptions, safeReason } from "./_network.ts";

@@ -6,7 +6,7 @@
  */
 import { DenoSocket, type WireSocket } from "./deno_socket.ts";
 import { connectTls } from "./tls.ts";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { Association, constants, Dataset, requests } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import {

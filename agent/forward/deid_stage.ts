@@ -11,8 +11,7 @@
  * reason) unless the route or transfer allows it.
  */
 import { createHash } from "node:crypto";
-import type { Logger } from "@conduit/shared/log.ts";
-import { hashUid } from "@conduit/shared/log.ts";
+import { hashUid, type Logger } from "@conduit/shared/log";
 import { deidentify } from "../deid/engine.ts";
 import type { DeidProfile } from "../deid/profile.ts";
 import { type Archive, withObject } from "../archive/archive.ts";

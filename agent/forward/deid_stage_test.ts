@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { generateInstance, generateStudies, type InstanceSpec } from "@conduit/shared/dicom/generate.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
-import { Logger } from "@conduit/shared/log.ts";
+import { generateInstance, generateStudies, type InstanceSpec } from "@conduit/shared/testing";
+import { instanceAttributes, readPart10Header } from "@conduit/shared/dicom";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
+import { Logger } from "@conduit/shared/log";
 import { type Archive, objectKey } from "../archive/archive.ts";
 import { FileArchive } from "../archive/file_archive.ts";
 import { readUpTo } from "../part10/source.ts";

@@ -4,8 +4,7 @@
  * only when the destination answered Success (or a warning); failures back off with full jitter;
  * permanent failures and rows out of attempts go to the dead letter.
  */
-import type { Logger } from "@conduit/shared/log.ts";
-import { hashUid } from "@conduit/shared/log.ts";
+import { hashUid, type Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "../config/schema.ts";
 import { Status } from "../dimse/handlers.ts";
 import { NoContextAcceptedError, type ScuAssociation } from "../dimse/scu.ts";
@@ -13,7 +12,7 @@ import { scuTo } from "../nodes/connect.ts";
 import { type Archive, archived } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import { claimedObject, type ClaimedRow, type Queue } from "../queue/queue.ts";
-import type { Session } from "@conduit/shared/tunnel/mod.ts";
+import type { Session } from "@conduit/shared/tunnel";
 import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute } from "../queue/keys.ts";
 import { sendRemote } from "./remote.ts";
 import { type Contention, HeldAssociation } from "./held_association.ts";

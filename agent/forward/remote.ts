@@ -4,7 +4,7 @@
  * queue and acknowledges. A row is done only on that acknowledgement; anything else (nack, error,
  * a cut) leaves it to be sent again, which the receiver takes idempotently.
  */
-import { RequestChannel, type Session } from "@conduit/shared/tunnel/mod.ts";
+import { RequestChannel, type Session } from "@conduit/shared/tunnel";
 import type { Archive } from "../archive/archive.ts";
 import { claimedObject, type ClaimedRow } from "../queue/queue.ts";
 import { sendObject } from "../tunnel/objects.ts";

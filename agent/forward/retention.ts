@@ -3,7 +3,7 @@
  * passed; the index row stays as a tombstone (removed_at set, path emptied). Objects that no route
  * takes are the site's archive and are never removed.
  */
-import type { Logger } from "@conduit/shared/log.ts";
+import type { Logger } from "@conduit/shared/log";
 import type { Database } from "../index/db.ts";
 import type { Archive } from "../archive/archive.ts";
 

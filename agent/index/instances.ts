@@ -1,5 +1,5 @@
 /** Committing one archived object to the index, counts and lists included, in one transaction. */
-import type { InstanceAttributes } from "@conduit/shared/dicom/header.ts";
+import type { InstanceAttributes } from "@conduit/shared/dicom";
 import type { Database } from "./db.ts";
 
 /** Where and what the archived file is. */

@@ -1,7 +1,7 @@
 /** For unit tests: a real libsql file holding generated instances, indexed as ingest would. */
 import * as path from "node:path";
-import { generateInstance, type InstanceSpec } from "@conduit/shared/dicom/generate.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { generateInstance, type InstanceSpec } from "@conduit/shared/testing";
+import { instanceAttributes } from "@conduit/shared/dicom";
 import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "./db.ts";
 import { indexInstance } from "./instances.ts";

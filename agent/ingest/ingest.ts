@@ -5,10 +5,13 @@
  * it matches (a route that de-identifies gets one row for its de-identification stage) and records a
  * conflict when the UID was known with other bytes. Only then is the sender answered Success.
  */
-import { hashUid, type Logger } from "@conduit/shared/log.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import type { FileMetaFields } from "@conduit/shared/dicom/file_meta.ts";
-import { DicomParseError, TruncatedError } from "@conduit/shared/dicom/reader.ts";
+import { hashUid, type Logger } from "@conduit/shared/log";
+import {
+  DicomParseError,
+  type FileMetaFields,
+  instanceAttributes,
+  TruncatedError,
+} from "@conduit/shared/dicom";
 import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers.ts";
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import { type ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";

@@ -4,9 +4,8 @@
  * what the node said it has), and store archived objects into it. The wire work is ScuAssociation's;
  * this file holds the job logic.
  */
-import type { Logger } from "@conduit/shared/log.ts";
-import { hashUid } from "@conduit/shared/log.ts";
-import { TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { hashUid, type Logger } from "@conduit/shared/log";
+import { TransferSyntax } from "@conduit/shared/dicom";
 import { sql } from "drizzle-orm";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";

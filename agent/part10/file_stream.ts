@@ -8,9 +8,7 @@
 import { Writable } from "node:stream";
 import { createHash, type Hash } from "node:crypto";
 import * as fs from "node:fs";
-import { buildFileMeta, type FileMetaFields } from "@conduit/shared/dicom/file_meta.ts";
-import { StructureCheck } from "@conduit/shared/dicom/structure.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { buildFileMeta, encodingOf, type FileMetaFields, StructureCheck } from "@conduit/shared/dicom";
 
 /** What a finished stream knows about the object it received. */
 export interface ReceivedObject {

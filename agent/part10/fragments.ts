@@ -3,7 +3,7 @@
  * where each fragment lies (frames), and where the element ends (de-identification copies it as bytes).
  * `shared/dicom/reader.ts` walks the same items in bytes already in memory.
  */
-import type { Fragment } from "@conduit/shared/dicom/reader.ts";
+import type { Fragment } from "@conduit/shared/dicom";
 import { type ByteSource, readUpTo } from "./source.ts";
 
 const ITEM = 0xfffee000;

@@ -5,9 +5,7 @@
  * frames are found from the Basic Offset Table, or one fragment per frame, or all fragments for a
  * single frame. Only the bytes of the asked frames are read.
  */
-import { findElement } from "@conduit/shared/dicom/reader.ts";
-import { numberValues, stringValue } from "@conduit/shared/dicom/values.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { encodingOf, findElement, numberValues, stringValue } from "@conduit/shared/dicom";
 import { pixelDataElement, readHeader } from "./header.ts";
 import { FragmentError, readFragments } from "./fragments.ts";
 import { type ByteSource, readExactly, ShortSourceError } from "./source.ts";

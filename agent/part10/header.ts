@@ -7,13 +7,13 @@ import { constants as zlib, inflateRawSync } from "node:zlib";
 import {
   type DataSet,
   DicomParseError,
+  encodingOf,
   parseDataSet,
   type Part10Header,
   PIXEL_DATA,
   readPart10Header,
   TruncatedError,
-} from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+} from "@conduit/shared/dicom";
 import { type ByteSource, openFile, readUpTo, withSource } from "./source.ts";
 
 export interface FileHeader {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { generateStudies } from "@conduit/shared/testing";
 import { indexedDatabase } from "../index/testing.ts";
 import type { Identifier } from "../dimse/handlers.ts";
 import { IndexQueryHandler } from "./find.ts";

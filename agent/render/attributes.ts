@@ -5,8 +5,14 @@
  * objects carry rescale and windows in their functional groups (C.7.6.16): the frame's own group wins
  * over the shared one, which wins over the top level.
  */
-import { type DataSet, type Element, findElement } from "@conduit/shared/dicom/reader.ts";
-import { numberValues, stringValue, valueBytes } from "@conduit/shared/dicom/values.ts";
+import {
+  type DataSet,
+  type Element,
+  findElement,
+  numberValues,
+  stringValue,
+  valueBytes,
+} from "@conduit/shared/dicom";
 import { RenderError } from "./errors.ts";
 
 /** A lookup table (Modality, VOI or one colour of a palette). */

@@ -4,7 +4,7 @@
  * worker.ts; in this thread only where no worker starts, as in a bundled build); thumbnails are kept in
  * a bounded cache on disk (cache.ts). Same requests made at once share one rendering.
  */
-import { hashUid, type Logger } from "@conduit/shared/log.ts";
+import { hashUid, type Logger } from "@conduit/shared/log";
 import { WorkerClient } from "../transcode/worker_client.ts";
 import { FrameNotFoundError, RenderError } from "./errors.ts";
 import type { ThumbnailCache } from "./cache.ts";

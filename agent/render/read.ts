@@ -3,7 +3,7 @@
  * attributes and its pixel bytes as stored (native or encoded), or a deflated object whole. Only the
  * frame's bytes are read (part10/frames.ts finds them). The rendering worker decodes them (source.ts).
  */
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { encodingOf } from "@conduit/shared/dicom";
 import { readHeader } from "../part10/header.ts";
 import { frameLayout } from "../part10/frames.ts";
 import { type ByteSource, readExactly, ShortSourceError } from "../part10/source.ts";

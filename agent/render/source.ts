@@ -4,8 +4,14 @@
  * rendering worker.
  */
 import { inflateRawSync } from "node:zlib";
-import { findElement, parseDataSet, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import {
+  encodingOf,
+  findElement,
+  parseDataSet,
+  PIXEL_DATA,
+  readPart10Header,
+  TransferSyntax,
+} from "@conduit/shared/dicom";
 import { canDecodeFrames, decodeFrame as decodeCompressed } from "../transcode/codec.ts";
 import { type ImageAttributes, imageAttributes } from "./attributes.ts";
 import { FrameNotFoundError, RenderError } from "./errors.ts";

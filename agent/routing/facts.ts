@@ -1,6 +1,5 @@
 /** What routing rules may look at for one received object: who sent it, to whom, and its header. */
-import { elementText, type InstanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import { elementText, encodingOf, type InstanceAttributes } from "@conduit/shared/dicom";
 import type { FileHeader } from "../part10/header.ts";
 import type { RoutingFacts } from "./rules.ts";
 

@@ -3,7 +3,7 @@
  * compiled once at start (tags resolved, globs and regexes built, destinations checked), so a bad
  * rule stops the agent with a message naming it instead of misrouting at run time.
  */
-import { resolveTag } from "@conduit/shared/dicom/dictionary.ts";
+import { resolveTag } from "@conduit/shared/dicom";
 import type { AgentConfig } from "../config/schema.ts";
 import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
 import { type DeidProfile, ProfileError, standardProfile } from "../deid/profile.ts";

@@ -2,10 +2,15 @@
  * Metadata and bulk data of archived instances for the hub's WADO-RS: the DICOM JSON of each
  * header (read up to the pixel data, never the pixel data itself), and one bulk value's bytes.
  */
-import { datasetToJson, type DicomJson } from "@conduit/shared/dicom/json.ts";
-import { type DataSet, type Element, PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { tagHex } from "@conduit/shared/dicom/dictionary.ts";
+import {
+  type DataSet,
+  datasetToJson,
+  type DicomJson,
+  type Element,
+  encodingOf,
+  PIXEL_DATA,
+  tagHex,
+} from "@conduit/shared/dicom";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 

@@ -2,7 +2,7 @@
  * Pixel frames of an archived instance for WADO-RS `/frames`: each frame's bytes as stored, or, when the
  * client takes only other syntaxes, from the object transcoded in memory to the first it can be.
  */
-import { sendRanges } from "@conduit/shared/tunnel/mod.ts";
+import { sendRanges } from "@conduit/shared/tunnel";
 import { withObject } from "../archive/archive.ts";
 import { frameLayout } from "../part10/frames.ts";
 import { type ByteSource, memorySource } from "../part10/source.ts";

@@ -4,7 +4,7 @@
  * shared/tunnel/messages.ts); it throws to answer with an error (serve.ts turns the error into the `error`
  * reply).
  */
-import type { AskOp, Channel, DetailOf, Op, ReplyOf, RequestOf } from "@conduit/shared/tunnel/mod.ts";
+import type { AskOp, Channel, DetailOf, Op, ReplyOf, RequestOf } from "@conduit/shared/tunnel";
 import type { SiteServices } from "./services.ts";
 
 export type { Op, RequestOf };

@@ -5,7 +5,7 @@
  * says what kind it was. The link that carries the requests is agent/tunnel; this folder is what a site
  * serves over it.
  */
-import type { Channel, Request } from "@conduit/shared/tunnel/mod.ts";
+import type { Channel, Request } from "@conduit/shared/tunnel";
 import { DimseStatusError } from "../dimse/handlers.ts";
 import { UnknownNodeError } from "../nodes/operations.ts";
 import { FrameError } from "../part10/frames.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Channel, memoryPair, Reply, Request, Session, type Stream } from "@conduit/shared/tunnel/mod.ts";
-import { Logger } from "@conduit/shared/log.ts";
+import { Channel, memoryPair, Reply, Request, Session, type Stream } from "@conduit/shared/tunnel";
+import { Logger } from "@conduit/shared/log";
 import { DimseStatusError } from "../dimse/handlers.ts";
 import { UnknownNodeError } from "../nodes/operations.ts";
 import { FrameError } from "../part10/frames.ts";

@@ -1,5 +1,5 @@
 /** What a site's request handlers work with, passed down from the agent's start. */
-import type { Logger } from "@conduit/shared/log.ts";
+import type { Logger } from "@conduit/shared/log";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { QueryHandler } from "../dimse/handlers.ts";

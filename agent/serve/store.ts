@@ -3,8 +3,8 @@
  * committed by ingest (queued for the node named, or stored to it at once), then acknowledged. The sender
  * marks its row done only on that acknowledgement.
  */
-import { ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
-import { hashUid } from "@conduit/shared/log.ts";
+import { ObjectHeader } from "@conduit/shared/tunnel";
+import { hashUid } from "@conduit/shared/log";
 import type { StoreContext } from "../dimse/handlers.ts";
 import { tunnelCaller, tunnelRoute } from "../queue/keys.ts";
 import { receiveObject } from "../tunnel/objects.ts";

@@ -2,7 +2,7 @@
  * A transfer at this site: at its source, the hand-over of a study to the queue (send), its progress, its
  * objects, cancel and hold (time windows); the rows are the queue's, under the transfer's route.
  */
-import { optionsProblem } from "@conduit/shared/deid/options.ts";
+import { optionsProblem } from "@conduit/shared/deid";
 import { NO_KEY } from "../forward/stage_settings.ts";
 import { remoteDestination, TRANSFER_STAGE, transferRoute } from "../queue/keys.ts";
 import { type Handlers, ok, type Replies, type RequestOf } from "./reply.ts";

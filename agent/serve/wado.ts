@@ -2,7 +2,7 @@
  * WADO for the hub: archived instances (retrieved from the node first when one is named) sent back one by
  * one in the syntax asked for, their metadata as DICOM JSON, and one bulk value's bytes.
  */
-import { sendRanges } from "@conduit/shared/tunnel/mod.ts";
+import { sendRanges } from "@conduit/shared/tunnel";
 import { sql } from "drizzle-orm";
 import { withObject } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";

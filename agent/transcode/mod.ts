@@ -5,7 +5,7 @@
  * time. An object over `MAX_TRANSCODE_BYTES` is refused: the whole object is held in memory while it is
  * transcoded.
  */
-import { TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { TransferSyntax } from "@conduit/shared/dicom";
 import { WorkerClient } from "./worker_client.ts";
 import { type ByteSource, readExactly } from "../part10/source.ts";
 

@@ -12,8 +12,8 @@ import {
   reasonName,
   Request,
   Session,
-} from "@conduit/shared/tunnel/mod.ts";
-import type { Logger } from "@conduit/shared/log.ts";
+} from "@conduit/shared/tunnel";
+import type { Logger } from "@conduit/shared/log";
 import { openTunnelSocket } from "./socket.ts";
 import { backoffMs } from "../queue/policy.ts";
 

@@ -6,21 +6,22 @@
  * it is written) and only then compares size and hash with the header.
  */
 import { createHash, type Hash } from "node:crypto";
-import type { Channel, ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
-import { BULK_RECORD, sendRanges } from "@conduit/shared/tunnel/mod.ts";
+import { BULK_RECORD, type Channel, type ObjectHeader, sendRanges } from "@conduit/shared/tunnel";
 import { datasetOf, type StoredObject } from "../part10/stored.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
 import type { ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import {
   EXPLICIT_VR_LITTLE_ENDIAN,
   explicitHeader,
+  findElement,
   IMPLICIT_VR_LITTLE_ENDIAN,
   implicitToExplicit,
-} from "@conduit/shared/dicom/transcode.ts";
-import { findElement, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { hashUid, type Logger } from "@conduit/shared/log.ts";
+  numberValues,
+  PIXEL_DATA,
+  readPart10Header,
+} from "@conduit/shared/dicom";
+import { hashUid, type Logger } from "@conduit/shared/log";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
-import { numberValues } from "@conduit/shared/dicom/values.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 

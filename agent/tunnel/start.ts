@@ -1,6 +1,6 @@
 /** Starts the tunnel client when the configuration names a hub and the agent is enrolled. */
 import * as fs from "node:fs";
-import type { Logger } from "@conduit/shared/log.ts";
+import type { Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "../config/schema.ts";
 import { loadCredential } from "./credential.ts";
 import { TunnelClient, type TunnelClientOptions } from "./client.ts";

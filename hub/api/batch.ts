@@ -1,6 +1,6 @@
 /** Batch work from a CSV or XLSX file: preview, upload (query or transfer), status, results. */
 import { z } from "zod";
-import { fromBase64, toBase64 } from "@conduit/shared/base64.ts";
+import { fromBase64, toBase64 } from "@conduit/shared/base64";
 import { checkReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { parseBatchFile } from "../transfers/rows.ts";

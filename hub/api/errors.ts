@@ -13,7 +13,7 @@
  */
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
+import { SessionClosedError } from "@conduit/shared/tunnel";
 import { AccessError } from "../auth/permissions.ts";
 import { TokenError } from "../auth/tokens.ts";
 import { UserError } from "../auth/users.ts";

@@ -1,6 +1,6 @@
 /** Input schemas that procedures of several domains share. */
 import { z } from "zod";
-import { DEID_OPTIONS } from "@conduit/shared/deid/options.ts";
+import { DEID_OPTIONS } from "@conduit/shared/deid";
 
 /** A site or node name, as the tunnel carries it. */
 export const name = z.string().min(1).max(64).regex(

@@ -1,6 +1,6 @@
 /** Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes and dead letter. */
 import { z } from "zod";
-import { type AskOp, type DetailOf, Reason, type RequestOf } from "@conduit/shared/tunnel/mod.ts";
+import { type AskOp, type DetailOf, Reason, type RequestOf } from "@conduit/shared/tunnel";
 import { mayReach } from "../auth/permissions.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { name } from "./inputs.ts";

@@ -9,7 +9,7 @@
 import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
-import type { Logger } from "@conduit/shared/log.ts";
+import type { Logger } from "@conduit/shared/log";
 import { LoginRefused, SESSION_COOKIE, UserError, type Users } from "./users.ts";
 import { actionsOf } from "./permissions.ts";
 import { problem } from "../problem.ts";

@@ -6,7 +6,7 @@
  * image/jp2, image/jphc, image/jpeg, image/x-dicom-rle: compressed), else 406.
  */
 import type { Context } from "hono";
-import { TransferSyntax as TS } from "@conduit/shared/dicom/uids.ts";
+import { TransferSyntax as TS } from "@conduit/shared/dicom";
 import { HttpError, requestSignal } from "./http.ts";
 import { backendFor } from "./wado_route.ts";
 import { multipartBody } from "./multipart.ts";

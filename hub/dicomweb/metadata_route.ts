@@ -5,8 +5,7 @@
  * into absolute BulkDataURIs under the public URL.
  */
 import type { Context } from "hono";
-import type { DicomJson } from "@conduit/shared/dicom/json.ts";
-import { jsonString } from "@conduit/shared/dicom/json.ts";
+import { type DicomJson, jsonString } from "@conduit/shared/dicom";
 import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "./http.ts";
 import { backendFor } from "./wado_route.ts";
 import { multipartBody } from "./multipart.ts";

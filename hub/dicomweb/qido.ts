@@ -5,7 +5,7 @@
  * dates and times, and UID lists (comma-separated in QIDO, backslash-separated in C-FIND). Date and
  * time values are checked here (./qido_dates.ts): a bad one is refused with the reason.
  */
-import { attributeByTag, resolveTag } from "@conduit/shared/dicom/dictionary.ts";
+import { attributeByTag, resolveTag } from "@conduit/shared/dicom";
 import type { QidoLevel, QidoQuery } from "./services.ts";
 import { checkDateMatch } from "./qido_dates.ts";
 

@@ -5,8 +5,7 @@
  * ask in a `Warning` header.
  */
 import type { Context } from "hono";
-import type { DicomJson } from "@conduit/shared/dicom/json.ts";
-import { jsonString } from "@conduit/shared/dicom/json.ts";
+import { type DicomJson, jsonString } from "@conduit/shared/dicom";
 import type { Principal } from "../auth/tokens.ts";
 import { describe, federation } from "./federation.ts";
 import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions, warning } from "./http.ts";

@@ -7,7 +7,7 @@
  * sites (403) before the route runs. Any other path is a 404 problem object.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import type { Logger } from "@conduit/shared/log.ts";
+import type { Logger } from "@conduit/shared/log";
 import { type AuthEnv, requireAuth } from "../auth/middleware.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
 import type { Users } from "../auth/users.ts";
@@ -27,7 +27,7 @@ import {
   SiteUnavailableError,
   UnknownSiteError,
 } from "../tunnel/errors.ts";
-import { SessionClosedError } from "@conduit/shared/tunnel/mod.ts";
+import { SessionClosedError } from "@conduit/shared/tunnel";
 
 /** Site and node names, as the tunnel carries them. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

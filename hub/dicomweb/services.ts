@@ -3,8 +3,8 @@
  * (its archive, or one of its nodes), and later perhaps a local archive. Routes see only these
  * interfaces; `BackendProvider` picks one per request.
  */
-import type { DicomJson } from "@conduit/shared/dicom/json.ts";
-import type { ObjectHeader, Request } from "@conduit/shared/tunnel/mod.ts";
+import type { DicomJson } from "@conduit/shared/dicom";
+import type { ObjectHeader, Request } from "@conduit/shared/tunnel";
 
 export type QidoLevel = "STUDY" | "SERIES" | "IMAGE";
 

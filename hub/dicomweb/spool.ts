@@ -8,11 +8,9 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Logger } from "@conduit/shared/log.ts";
-import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import type { ObjectHeader } from "@conduit/shared/tunnel/mod.ts";
+import type { Logger } from "@conduit/shared/log";
+import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
+import type { ObjectHeader } from "@conduit/shared/tunnel";
 import { HttpError } from "./http.ts";
 
 /** Bytes of a part read before its header is parsed. */

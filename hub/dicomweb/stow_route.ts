@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import type { Context } from "hono";
-import type { DicomJson } from "@conduit/shared/dicom/json.ts";
+import type { DicomJson } from "@conduit/shared/dicom";
 import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "./http.ts";
 import { MultipartError, multipartRelated, parseMultipart } from "./multipart.ts";
 import type { BackendProvider, StoreResult } from "./services.ts";

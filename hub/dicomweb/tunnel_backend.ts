@@ -1,12 +1,13 @@
 /** The DICOMweb backend of one site, answered by its agent through the tunnel. */
-import { type DicomJson, toDicomJson } from "@conduit/shared/dicom/json.ts";
+import * as fs from "node:fs";
+import { type DicomJson, toDicomJson } from "@conduit/shared/dicom";
 import {
   type Channel,
   type ObjectHeader,
   RequestChannel,
   type RequestOf,
-  sendFileRanges,
-} from "@conduit/shared/tunnel/mod.ts";
+  sendRanges,
+} from "@conduit/shared/tunnel";
 import type { SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
@@ -210,10 +211,7 @@ class TunnelBackend implements DicomwebBackend {
       };
       await channel.send(request);
       await channel.send(object.header);
-      await sendFileRanges(channel, object.path, [{
-        offset: object.datasetOffset,
-        length: object.header.size,
-      }]);
+      await sendFileRanges(channel, object.path, object.datasetOffset, object.header.size);
       await channel.end();
       const reply = await channel.reply();
       if (reply.type === "ack") return { ...result, ok: true };
@@ -248,5 +246,22 @@ export class TunnelBackendProvider implements BackendProvider {
       online: this.sessions.get(s.site) !== undefined,
       pending: s.state === "pending",
     }));
+  }
+}
+
+/** Sends `length` bytes of the file at `path` from `offset` (shared's sendRanges over a file handle). */
+async function sendFileRanges(
+  channel: RequestChannel<"store">,
+  path: string,
+  offset: number,
+  length: number,
+): Promise<void> {
+  const fd = await fs.promises.open(path, "r");
+  try {
+    await sendRanges(channel, {
+      read: async (into, position) => (await fd.read(into, 0, into.length, position)).bytesRead,
+    }, [{ offset, length }]);
+  } finally {
+    await fd.close();
   }
 }

@@ -8,7 +8,7 @@
  * `application/zip` (header or `accept` query parameter) gives the same objects as one zip (./zip_route.ts).
  */
 import type { Context } from "hono";
-import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
+import { buildFileMeta } from "@conduit/shared/dicom";
 import type { Principal } from "../auth/tokens.ts";
 import { describe, federation } from "./federation.ts";
 import { HttpError, requestSignal, warning } from "./http.ts";

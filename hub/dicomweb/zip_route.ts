@@ -12,7 +12,7 @@
  */
 import type { Context } from "hono";
 import { makeZip } from "client-zip";
-import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
+import { buildFileMeta } from "@conduit/shared/dicom";
 import { HttpError, requestSignal } from "./http.ts";
 import type { DicomwebBackend, RetrievedObject, RetrieveQuery } from "./services.ts";
 

@@ -6,14 +6,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { Logger } from "@conduit/shared/log.ts";
-import { jsonText } from "@conduit/shared/dicom/json.ts";
+import type { Logger } from "@conduit/shared/log";
+import { jsonText } from "@conduit/shared/dicom";
 import type { HubDb } from "../db/db.ts";
 import { batches } from "../db/schema.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
-import type { TransferDeidRequest } from "@conduit/shared/deid/options.ts";
+import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem } from "./deid.ts";
 
 export interface BatchInput {

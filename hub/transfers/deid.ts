@@ -6,9 +6,9 @@
  * and is dropped from the job once every study has reached its source, which keeps it with the queue
  * rows; the job then holds only the pseudonymous identifiers the source reports back.
  */
-import { type DeidOption, optionsProblem, type TransferDeidRequest } from "@conduit/shared/deid/options.ts";
+import { type DeidOption, optionsProblem, type TransferDeidRequest } from "@conduit/shared/deid";
 import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
-import type { DetailOf } from "@conduit/shared/tunnel/mod.ts";
+import type { DetailOf } from "@conduit/shared/tunnel";
 
 /** The most pseudonyms one transfer carries (each send request must fit one tunnel record). */
 export const MAX_PSEUDONYMS = 5000;

@@ -5,7 +5,7 @@
  * back (burned-in text) and delivered the rest; failure when nothing is left to try and something died,
  * or when every object was held back.
  */
-import type { DetailOf } from "@conduit/shared/tunnel/mod.ts";
+import type { DetailOf } from "@conduit/shared/tunnel";
 import type { TransferTaskRow } from "../db/schema.ts";
 import { reportedIdentifiers } from "./deid.ts";
 

@@ -7,17 +7,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
-import type { Logger } from "@conduit/shared/log.ts";
+import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
-import type { DetailOf } from "@conduit/shared/tunnel/mod.ts";
+import type { DetailOf } from "@conduit/shared/tunnel";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
 import { isOpen, nextOpening, type TimeWindow } from "./window.ts";
 import type { RateLimiter } from "./bandwidth.ts";
 import { checkSchedule, type Schedule, Scheduler, windowOf } from "./schedule.ts";
-import type { TransferDeidRequest } from "@conduit/shared/deid/options.ts";
+import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem, deidView, sendDeid, storedDeid, withoutTable } from "./deid.ts";
 import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
 import { taskProgress } from "./progress.ts";

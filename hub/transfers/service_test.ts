@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { eq, sql } from "drizzle-orm";
-import { Logger } from "@conduit/shared/log.ts";
+import { Logger } from "@conduit/shared/log";
 import { recent } from "../auth/audit.ts";
 import { type HubDb, openHubDb } from "../db/db.ts";
 import { transfers, transferTasks } from "../db/schema.ts";

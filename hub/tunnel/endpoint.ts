@@ -4,8 +4,8 @@
  * hello or version gets a refusal with a reason code and a close; it never touches another site.
  */
 import { Hono } from "hono";
-import { Reason, serverHandshake } from "@conduit/shared/tunnel/mod.ts";
-import type { Logger } from "@conduit/shared/log.ts";
+import { Reason, serverHandshake } from "@conduit/shared/tunnel";
+import type { Logger } from "@conduit/shared/log";
 import { SiteError, type SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "./sessions.ts";
 

@@ -6,7 +6,7 @@
  * as complete.
  */
 import { createHash } from "node:crypto";
-import type { ObjectHeader, ReplyOf, RequestChannel } from "@conduit/shared/tunnel/mod.ts";
+import type { ObjectHeader, ReplyOf, RequestChannel } from "@conduit/shared/tunnel";
 import { SiteRequestError } from "./errors.ts";
 
 export class ObjectIntegrityError extends Error {

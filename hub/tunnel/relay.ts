@@ -5,8 +5,8 @@
  * taking records apart and framing them again: each frame's payload goes on as one frame. Both
  * streams are flow-controlled, so the hub holds at most a window per direction, never a whole object.
  */
-import { Channel, Request, type Stream } from "@conduit/shared/tunnel/mod.ts";
-import type { Logger } from "@conduit/shared/log.ts";
+import { Channel, Request, type Stream } from "@conduit/shared/tunnel";
+import type { Logger } from "@conduit/shared/log";
 import type { SiteSession } from "./sessions.ts";
 import type { RateLimiter } from "../transfers/bandwidth.ts";
 

@@ -16,8 +16,8 @@ import {
   type RequestOf,
   Session,
   type Transport,
-} from "@conduit/shared/tunnel/mod.ts";
-import type { Logger } from "@conduit/shared/log.ts";
+} from "@conduit/shared/tunnel";
+import type { Logger } from "@conduit/shared/log";
 import type { SiteRegistry } from "../sites/registry.ts";
 import { type RelayLimiter, relayStream } from "./relay.ts";
 import { SiteRequestError, SiteUnavailableError } from "./errors.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { StructureCheck } from "./structure.ts";
 import { type DataSet, parseDataSet, readPart10Header } from "./reader.ts";
 import { encodingOf, TransferSyntax } from "./uids.ts";
-import { generateInstance, uidFromKey } from "./generate.ts";
+import { generateInstance, uidFromKey } from "../testing/mod.ts";
 
 function le16(n: number): number[] {
   return [n & 0xff, n >> 8];

@@ -1,5 +1,4 @@
 /** Sending byte ranges of a stored object or file over a channel as bytes records, in order, one read per record. */
-import * as fs from "node:fs";
 import { BULK_RECORD, type Channel } from "./channel.ts";
 
 export class ShortFileError extends Error {
@@ -29,21 +28,5 @@ export async function sendRanges(
       await channel.sendBytes(buffer.subarray(0, n));
       sent += n;
     }
-  }
-}
-
-/** Sends `ranges` of the file at `path` (see sendRanges). */
-export async function sendFileRanges(
-  channel: Channel,
-  path: string,
-  ranges: { offset: number; length: number }[],
-): Promise<void> {
-  const fd = await fs.promises.open(path, "r");
-  try {
-    await sendRanges(channel, {
-      read: async (into, position) => (await fd.read(into, 0, into.length, position)).bytesRead,
-    }, ranges);
-  } finally {
-    await fd.close();
   }
 }

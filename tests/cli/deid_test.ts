@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { agentCli } from "../support/agent.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { readPart10Header } from "@conduit/shared/dicom";
 
 Deno.test("agent deid writes de-identified objects named by their new UIDs and a summary", async () => {
   const dir = await Deno.makeTempDir({ prefix: "deid-cli-" });

@@ -14,7 +14,7 @@ import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
 import { buildConsole } from "../../deploy/build_ui.ts";
 
 const skip = hasTool("/usr/bin/chromium") ? skipReason("storescu") : "chromium not installed";

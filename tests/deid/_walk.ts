@@ -5,8 +5,13 @@
  * option is chosen and names one, else the basic column) requires. Returns the problems found.
  */
 import { inflateRawSync } from "node:zlib";
-import { type DataSet, type Element, parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+import {
+  type DataSet,
+  type Element,
+  encodingOf,
+  parseDataSet,
+  readPart10Header,
+} from "@conduit/shared/dicom";
 import table from "../../agent/deid/ps3.15/table_e1_1.json" with { type: "json" };
 import safe from "../../agent/deid/ps3.15/safe_private.json" with { type: "json" };
 

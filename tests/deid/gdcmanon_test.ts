@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import type { DataSet } from "@conduit/shared/dicom/reader.ts";
+import type { DataSet } from "@conduit/shared/dicom";
 import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { standardProfile } from "../../agent/deid/profile.ts";
 import { testFiles } from "../support/peers.ts";

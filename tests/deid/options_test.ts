@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import generated from "../../agent/deid/ps3.15/profile_2026c.json" with { type: "json" };
 import { OPTION_NAMES, ProfileError, standardProfile } from "../../agent/deid/profile.ts";
-import { DEID_OPTION_TITLES, DEID_OPTIONS, optionsProblem } from "@conduit/shared/deid/options.ts";
+import { DEID_OPTION_TITLES, DEID_OPTIONS, optionsProblem } from "@conduit/shared/deid";
 
 Deno.test("DEID_OPTIONS and their titles are the generated profile's, in its order", () => {
   assert.deepEqual([...DEID_OPTIONS], [...OPTION_NAMES]);

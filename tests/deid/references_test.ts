@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
-import type { DataSet } from "@conduit/shared/dicom/reader.ts";
-import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import type { DataSet } from "@conduit/shared/dicom";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
 import { agentCli } from "../support/agent.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/peers.ts";
 import { buildSeg } from "./_seg.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { OPTION_NAMES, standardProfile } from "../../agent/deid/profile.ts";
-import { findElement, PIXEL_DATA } from "@conduit/shared/dicom/reader.ts";
+import { findElement, PIXEL_DATA } from "@conduit/shared/dicom";
 import { testFiles } from "../support/peers.ts";
 import { OPTION_CODE, parseWhole, walk } from "./_walk.ts";
 

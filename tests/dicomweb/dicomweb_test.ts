@@ -12,10 +12,13 @@ import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { installXhr } from "../support/xhr.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { datasetToJson } from "@conduit/shared/dicom/json.ts";
+import {
+  datasetToJson,
+  encodingOf,
+  instanceAttributes,
+  parseDataSet,
+  readPart10Header,
+} from "@conduit/shared/dicom";
 import { responseParts } from "../support/multipart.ts";
 
 installXhr();

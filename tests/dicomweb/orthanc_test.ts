@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { type OrthancPeer, PYDICOM_TEST_FILES_DIR, skipReason, startOrthanc } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { readPart10Header } from "@conduit/shared/dicom";
 
 const skip = skipReason("/usr/sbin/Orthanc", "/usr/share/orthanc/plugins/libOrthancDicomWeb.so");
 if (skip) console.warn(`orthanc_test: skipped: ${skip}`);

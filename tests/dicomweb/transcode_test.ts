@@ -9,9 +9,7 @@ import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
-import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 import { type Part, responseParts } from "../support/multipart.ts";
 
 const skip = skipReason("storescu", "dcmdrle", "dcmdjpls", "gdcmconv");

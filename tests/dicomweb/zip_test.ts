@@ -11,7 +11,7 @@ import { datasetBytes, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { readPart10Header } from "@conduit/shared/dicom";
 
 const skip = skipReason("storescu") ?? (hasTool("/usr/bin/unzip") ? undefined : "unzip not installed");
 if (skip) console.warn(`zip_test: skipped: ${skip}`);

@@ -7,9 +7,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
-import { uidFromKey } from "@conduit/shared/dicom/generate.ts";
+import { readPart10Header, SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { uidFromKey } from "@conduit/shared/testing";
 import { runDcmtk, skipReason, sleep, testFiles, toolPath } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import {

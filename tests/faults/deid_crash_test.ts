@@ -23,9 +23,8 @@ import { runDcmtk, skipReason, sleep, startStorescp } from "../support/peers.ts"
 import { type AgentProcess, filesBySopInstance, listFiles, startAgentProcess } from "../support/agent.ts";
 import { acknowledgedFiles, prng, wholeObject } from "../support/crash.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
-import { findElement } from "@conduit/shared/dicom/reader.ts";
-import { stringValue } from "@conduit/shared/dicom/values.ts";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
+import { findElement, stringValue } from "@conduit/shared/dicom";
 import { parsePart10 } from "../support/ps315_walk.ts";
 import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { standardProfile } from "../../agent/deid/profile.ts";

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { skipReason, sleep } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import {

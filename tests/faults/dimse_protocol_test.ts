@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { skipReason, sleep } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import {

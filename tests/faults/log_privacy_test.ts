@@ -7,9 +7,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
-import { generateInstance, uidFromKey } from "@conduit/shared/dicom/generate.ts";
+import { encodingOf, parseDataSet, readPart10Header, SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { skipReason } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";

@@ -5,10 +5,15 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf, SopClass, TransferSyntax } from "@conduit/shared/dicom/uids.ts";
-import { buildFileMeta } from "@conduit/shared/dicom/file_meta.ts";
-import { generateInstance, uidFromKey } from "@conduit/shared/dicom/generate.ts";
+import {
+  buildFileMeta,
+  encodingOf,
+  parseDataSet,
+  readPart10Header,
+  SopClass,
+  TransferSyntax,
+} from "@conduit/shared/dicom";
+import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { PYDICOM_TEST_FILES_DIR, skipReason, sleep } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { associate, cStore, hexStatus, release } from "../support/pdu.ts";

@@ -7,11 +7,14 @@ import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startStorescp } from "../
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { findElement } from "@conduit/shared/dicom/reader.ts";
-import { stringValue } from "@conduit/shared/dicom/values.ts";
+import {
+  encodingOf,
+  findElement,
+  instanceAttributes,
+  parseDataSet,
+  readPart10Header,
+  stringValue,
+} from "@conduit/shared/dicom";
 import { readFileHeader } from "../../agent/part10/header.ts";
 
 const skip = skipReason("storescp", "storescu", "findscu", "movescu", "getscu");

@@ -7,8 +7,7 @@ import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startStorescp, testFiles } from "../support/peers.ts";
 import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { fileTransferSyntax, storescu, storescuProposal } from "../support/send.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import { instanceAttributes, readPart10Header } from "@conduit/shared/dicom";
 import { readFileHeader } from "../../agent/part10/header.ts";
 
 async function sopInstanceUid(file: string): Promise<string> {

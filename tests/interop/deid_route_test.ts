@@ -12,9 +12,8 @@ import { filesBySopInstance, listFiles, startAgentProcess } from "../support/age
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { parsePart10, walk } from "../support/ps315_walk.ts";
-import { findElement, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { stringValue } from "@conduit/shared/dicom/values.ts";
-import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms.ts";
+import { findElement, PIXEL_DATA, readPart10Header, stringValue } from "@conduit/shared/dicom";
+import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
 import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { standardProfile } from "../../agent/deid/profile.ts";
 

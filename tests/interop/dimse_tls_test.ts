@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { generateInstance, uidFromKey } from "@conduit/shared/dicom/generate.ts";
+import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { freePort, runDcmtk, skipReason, startOrthanc, startStorescp, toolPath } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { assertServing } from "../support/faults.ts";

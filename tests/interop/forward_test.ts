@@ -9,7 +9,7 @@ import { freePort, runDcmtk, skipReason, sleep, startOrthanc, startStorescp } fr
 import { agentCli, type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { readPart10Header } from "@conduit/shared/dicom";
 
 const skip = skipReason("storescp", "storescu", "Orthanc", "dcmodify");
 if (skip) console.warn(`forward_test: skipped: ${skip}`);

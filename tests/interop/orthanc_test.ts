@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startOrthanc } from "../support/peers.ts";
 import { agentCli, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import { readPart10Header } from "@conduit/shared/dicom";
 
 const skip = skipReason("Orthanc", "storescu", "getscu");
 if (skip) console.warn(`orthanc_test: skipped: ${skip}`);

@@ -103,7 +103,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
 
 /** Reads a Part 10 file and returns the bytes after its File Meta group (the data set). */
 export async function datasetBytes(file: string): Promise<Uint8Array> {
-  const { readPart10Header } = await import("@conduit/shared/dicom/reader.ts");
+  const { readPart10Header } = await import("@conduit/shared/dicom");
   const bytes = await Deno.readFile(file);
   const header = readPart10Header(bytes);
   return bytes.subarray(header.datasetOffset);
@@ -140,7 +140,7 @@ export async function agentCli(args: string[]): Promise<{ code: number; stdout: 
  * parse yet (a receiver still writing them) are left for the next look.
  */
 export async function filesBySopInstance(dir: string): Promise<Map<string, string[]>> {
-  const { readPart10Header } = await import("@conduit/shared/dicom/reader.ts");
+  const { readPart10Header } = await import("@conduit/shared/dicom");
   const out = new Map<string, string[]>();
   for (const file of await listFiles(dir)) {
     let uid: string | undefined;

@@ -4,7 +4,7 @@
  * database while the agent is dead, and a whole-file DICOM completeness check.
  */
 import LibsqlDatabase from "libsql";
-import { encodingOf, parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { encodingOf, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 
 /** mulberry32: a small seeded PRNG giving floats in [0, 1). */
 export function prng(seed: number): () => number {

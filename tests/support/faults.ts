@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { SopClass } from "@conduit/shared/dicom/uids.ts";
-import { generateInstance, type InstanceSpec, uidFromKey } from "@conduit/shared/dicom/generate.ts";
+import { readPart10Header, SopClass } from "@conduit/shared/dicom";
+import { generateInstance, type InstanceSpec, uidFromKey } from "@conduit/shared/testing";
 import { logTail, runDcmtk, sleep } from "./peers.ts";
 import { type AgentProcess, listFiles } from "./agent.ts";
 import { decodeAbort, describe, type PduSocket, PduType, type Received } from "./pdu.ts";

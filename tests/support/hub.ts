@@ -9,7 +9,7 @@
 const databases = new Map<string, string>();
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
-import { Logger } from "@conduit/shared/log.ts";
+import { Logger } from "@conduit/shared/log";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
 import { freePort, spawnLogged, waitReady } from "./peers.ts";

@@ -10,11 +10,11 @@ import { fileURLToPath } from "node:url";
 import {
   type DataSet,
   type Element,
+  encodingOf,
   findElement,
   parseDataSet,
   readPart10Header,
-} from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
+} from "@conduit/shared/dicom";
 
 const TABLE = fileURLToPath(new URL("../../agent/deid/ps3.15/table_e1_1.json", import.meta.url));
 

@@ -9,10 +9,14 @@
  * palettes from pydicom's `palettes/hotiron.dcm`.
  */
 import * as path from "node:path";
-import { findElement, parseDataSet, readPart10Header } from "@conduit/shared/dicom/reader.ts";
-import { encodingOf } from "@conduit/shared/dicom/uids.ts";
-import { valueBytes } from "@conduit/shared/dicom/values.ts";
-import { instanceAttributes } from "@conduit/shared/dicom/header.ts";
+import {
+  encodingOf,
+  findElement,
+  instanceAttributes,
+  parseDataSet,
+  readPart10Header,
+  valueBytes,
+} from "@conduit/shared/dicom";
 import { readFileHeader } from "../../agent/part10/header.ts";
 import { PYDICOM_TEST_FILES_DIR, runDcmtk, testFiles } from "./peers.ts";
 

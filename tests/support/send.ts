@@ -1,5 +1,5 @@
 /** Sending test files with DCMTK's `storescu`, proposing each file's own transfer syntax. */
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { readPart10Header } from "@conduit/shared/dicom";
 import { runDcmtk, type ToolResult } from "./peers.ts";
 
 /** storescu's option that proposes a transfer syntax (with the uncompressed ones as fallback). */

@@ -1,7 +1,9 @@
 /**
- * The dependency rule: `shared` imports neither `agent` nor `hub` (and does no Deno I/O);
- * `agent` and `hub` never import each other; `ui` imports `shared` and only types from `hub`.
- * Exits 1 listing each import that breaks it.
+ * The dependency rule: `shared` imports neither `agent` nor `hub` (and does no I/O: no Deno I/O, no
+ * `node:fs`); `agent` and `hub` never import each other; `ui` imports `shared` and only types from `hub`.
+ * A member reaches another only through that member's faces (the `exports` of its deno.json:
+ * `@conduit/shared/dicom`, `@conduit/hub/api`), never by a relative path or past a face; runtime code
+ * never imports the test generator (`@conduit/shared/testing`). Exits 1 listing each import that breaks it.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -39,17 +41,62 @@ function target(root: string, file: string, spec: string): string | undefined {
   return undefined;
 }
 
+/** The faces of each member: the keys of `exports` in its deno.json (`./dicom`, `./api`). */
+function facesOf(root: string): Record<string, Set<string>> {
+  const out: Record<string, Set<string>> = {};
+  for (const member of Object.keys(FORBIDDEN)) {
+    const file = path.join(root, member, "deno.json");
+    const exports = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")).exports : undefined;
+    out[member] = new Set(
+      typeof exports === "string" ? ["."] : Object.keys(exports ?? {}),
+    );
+  }
+  return out;
+}
+
+/** Files that may use test-only code: tests, and helpers named testing.ts. */
+const TEST_FILE = /(_test\.tsx?|\/testing\.ts)$/;
+
+/** Breaks of the package faces by one import of `file` (in `member`) into `into`, or undefined. */
+function faceViolation(
+  member: string,
+  file: string,
+  spec: string,
+  into: string,
+  faces: Record<string, Set<string>>,
+): string | undefined {
+  if (into === member) return undefined;
+  if (spec.startsWith(".")) {
+    return `${file}: ${member} reaches into ${into} by a relative path (${spec}); import one of its faces, @conduit/${into}/...`;
+  }
+  const face = "." + spec.slice(`@conduit/${into}`.length);
+  if (!faces[into]?.has(face)) {
+    const list = [...(faces[into] ?? [])].map((f) => `@conduit/${into}${f.slice(1)}`).join(", ");
+    return `${file}: ${spec} is not a face of ${into} (its faces: ${list || "none"})`;
+  }
+  if (face === "./testing" && !TEST_FILE.test(file)) {
+    return `${file}: runtime code imports the test generator (${spec}); only tests and testing.ts may`;
+  }
+  return undefined;
+}
+
 export function violations(root = ROOT): string[] {
   const out: string[] = [];
+  const faces = facesOf(root);
   for (const [member, forbidden] of Object.entries(FORBIDDEN)) {
     const dir = path.join(root, member);
     if (!fs.existsSync(dir)) continue;
     for (const file of sourceFiles(dir)) {
       const text = fs.readFileSync(file, "utf8");
+      const relative = path.relative(root, file);
       for (const m of text.matchAll(IMPORT)) {
         const spec = m[3];
         const into = target(root, file, spec);
         const typeOnly = Boolean(m[2]);
+        if (into && into in FORBIDDEN && !forbidden.includes(into)) {
+          const broken = faceViolation(member, relative, spec, into, faces);
+          if (broken) out.push(broken);
+        }
         if (member === "ui" && into === "hub" && typeOnly) continue;
         if (member === "ui" && into === "hub") {
           out.push(
@@ -65,7 +112,13 @@ export function violations(root = ROOT): string[] {
         member === "shared" && !file.endsWith("_test.ts") &&
         /\bDeno\.(open|read|write|remove|mkdir|serve|listen|connect|Command)/.test(text)
       ) {
-        out.push(`${path.relative(root, file)}: shared does Deno I/O`);
+        out.push(`${relative}: shared does Deno I/O`);
+      }
+      if (
+        member === "shared" && !file.endsWith("_test.ts") &&
+        /(?:from\s*|import\s*\(\s*)["'](?:node:)?fs(?:\/promises)?["']/.test(text)
+      ) {
+        out.push(`${relative}: shared does I/O (node:fs)`);
       }
     }
   }

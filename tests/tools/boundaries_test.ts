@@ -21,8 +21,8 @@ Deno.test("violations() reports shared importing agent, and agent and hub import
     "shared/a.ts": `import { x } from "../agent/x.ts";\n`,
     "agent/x.ts": `import { y } from "@conduit/hub/y.ts";\nexport const x = 1;\n`,
     "hub/y.ts": `export { x } from "../agent/x.ts";\n`,
-    "ui/z.ts":
-      `import type { AppRouter } from "@conduit/hub/router.ts";\nimport { h } from "@conduit/hub/h.ts";\n`,
+    "hub/deno.json": JSON.stringify({ exports: { "./api": "./api/mod.ts" } }),
+    "ui/z.ts": `import type { AppRouter } from "@conduit/hub/api";\nimport { h } from "@conduit/hub/api";\n`,
   });
   const found = violations(root);
   assert.equal(found.length, 4, found.join("\n"));
@@ -37,4 +37,48 @@ Deno.test("violations() reports Deno I/O in shared outside tests", () => {
   assert.deepEqual(violations(root), []);
   const root2 = tree({ "shared/io.ts": `export const f = () => Deno.open("x");\n` });
   assert.deepEqual(violations(root2), ["shared/io.ts: shared does Deno I/O"]);
+});
+
+Deno.test("violations() reports a member reached past its faces or by a relative path", () => {
+  const root = tree({
+    "shared/deno.json": JSON.stringify({ exports: { "./dicom": "./dicom/mod.ts", "./testing": "./t.ts" } }),
+    "hub/deno.json": JSON.stringify({ exports: { "./api": "./api/mod.ts" } }),
+    "hub/ok.ts": `import { parse } from "@conduit/shared/dicom";\n`,
+    "hub/deep.ts": `import { parse } from "@conduit/shared/dicom/reader.ts";\n`,
+    "hub/relative.ts": `import { parse } from "../shared/dicom/reader.ts";\n`,
+    "ui/ok.ts": `import type { AppRouter } from "@conduit/hub/api";\n`,
+    "ui/deep.ts": `import type { Action } from "@conduit/hub/auth/permissions.ts";\n`,
+  });
+  assert.deepEqual(violations(root).sort(), [
+    "hub/deep.ts: @conduit/shared/dicom/reader.ts is not a face of shared (its faces: @conduit/shared/dicom, " +
+    "@conduit/shared/testing)",
+    "hub/relative.ts: hub reaches into shared by a relative path (../shared/dicom/reader.ts); import one of its " +
+    "faces, @conduit/shared/...",
+    "ui/deep.ts: @conduit/hub/auth/permissions.ts is not a face of hub (its faces: @conduit/hub/api)",
+  ]);
+});
+
+Deno.test("violations() reports runtime code importing the test generator, not tests or testing.ts", () => {
+  const root = tree({
+    "shared/deno.json": JSON.stringify({ exports: { "./testing": "./testing/generate.ts" } }),
+    "agent/index/testing.ts": `import { generateInstance } from "@conduit/shared/testing";\n`,
+    "agent/query/find_test.ts": `import { generateInstance } from "@conduit/shared/testing";\n`,
+    "agent/query/find.ts": `import { generateInstance } from "@conduit/shared/testing";\n`,
+  });
+  assert.deepEqual(violations(root), [
+    "agent/query/find.ts: runtime code imports the test generator (@conduit/shared/testing); only tests and " +
+    "testing.ts may",
+  ]);
+});
+
+Deno.test("violations() counts node:fs as I/O in shared, outside tests", () => {
+  const root = tree({
+    "shared/files.ts": `import * as fs from "node:fs";\n`,
+    "shared/later.ts": `export const f = () => import("node:fs/promises");\n`,
+    "shared/files_test.ts": `import * as fs from "node:fs";\n`,
+  });
+  assert.deepEqual(violations(root).sort(), [
+    "shared/files.ts: shared does I/O (node:fs)",
+    "shared/later.ts: shared does I/O (node:fs)",
+  ]);
 });

@@ -8,11 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import * as path from "node:path";
-import {
-  type GeneratedModality,
-  generateInstanceChunks,
-  generateStudies,
-} from "@conduit/shared/dicom/generate.ts";
+import { type GeneratedModality, generateInstanceChunks, generateStudies } from "@conduit/shared/testing";
 
 /** What {@link writeGeneratedSeries} generates. */
 export interface GenerateSeriesOptions {

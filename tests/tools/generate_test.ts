@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateInstance, generateStudies } from "@conduit/shared/dicom/generate.ts";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { parseGenerateArgs, writeGeneratedSeries } from "./generate.ts";
 
 const TOOL = fileURLToPath(new URL("./generate.ts", import.meta.url));

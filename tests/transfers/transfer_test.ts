@@ -12,7 +12,7 @@ import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { atPacs, finished, rigTest, seed, skip } from "./_rig.ts";
-import { toBase64 } from "@conduit/shared/base64.ts";
+import { toBase64 } from "@conduit/shared/base64";
 
 if (skip) console.warn(`transfer_test: skipped: ${skip}`);
 

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { encodeFrame, Flag, FRAME_VERSION, FrameType, Reason } from "@conduit/shared/tunnel/mod.ts";
+import { encodeFrame, Flag, FRAME_VERSION, FrameType, Reason } from "@conduit/shared/tunnel";
 import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";

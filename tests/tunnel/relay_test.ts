@@ -9,7 +9,7 @@ import { datasetBytes } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom/reader.ts";
+import { readPart10Header } from "@conduit/shared/dicom";
 import { type RelayRig, startRelayRig } from "./_rig.ts";
 
 const skip = skipReason("storescu", "storescp");

@@ -3,8 +3,7 @@
  * token on every mutation, and subscriptions over SSE (same origin: the cookie goes along).
  */
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
-import type { AppRouter } from "../../hub/api/router.ts";
-import type { Action } from "../../hub/auth/permissions.ts";
+import type { Action, AppRouter } from "@conduit/hub/api";
 
 export type { Action };
 

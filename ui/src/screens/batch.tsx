@@ -3,7 +3,7 @@
  * download the results.
  */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
-import { toBase64 } from "../../../shared/base64.ts";
+import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 

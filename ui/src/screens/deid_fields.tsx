@@ -10,7 +10,7 @@ import {
   type DeidOption,
   optionsProblem,
   type TransferDeidRequest,
-} from "../../../shared/deid/options.ts";
+} from "@conduit/shared/deid";
 
 /** The fields' state, read by the form that holds them. */
 export interface DeidChoice {
