@@ -3,7 +3,9 @@
  * `node:fs`); `agent` and `hub` never import each other; `ui` imports `shared` and only types from `hub`.
  * A member reaches another only through that member's faces (the `exports` of its deno.json:
  * `@conduit/shared/dicom`, `@conduit/hub/api`), never by a relative path or past a face; runtime code
- * never imports the test generator (`@conduit/shared/testing`). Exits 1 listing each import that breaks it.
+ * never imports the test generator (`@conduit/shared/testing`). Inside the agent, `dimse` imports nothing
+ * else of the agent, and `archive` and `index` import none of the steps above them; a `_`-prefixed file
+ * is private to its folder. Exits 1 listing each import that breaks a rule.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -125,8 +127,68 @@ export function violations(root = ROOT): string[] {
   return out;
 }
 
+/**
+ * Layers inside the agent: for each folder, the agent folders it may not import. The DIMSE layer is wire
+ * code only (it imports nothing else of the agent); the archive and the index are storage, below the
+ * steps that decide where objects go (routing, queue, forward, tunnel, serve, ingest).
+ */
+const AGENT_LAYERS: Record<string, string[] | "all"> = {
+  dimse: "all",
+  archive: ["routing", "queue", "forward", "tunnel", "serve", "ingest"],
+  index: ["routing", "queue", "forward", "tunnel", "serve", "ingest"],
+};
+
+/**
+ * Known breaks, each waiting for its change (issue 16 reworks agent/dimse): the agent sets its
+ * implementation class through the library's private wrapper, and the wrapper quiets the DICOM libraries
+ * through a file outside dimse.
+ */
+const LAYERS_PENDING = new Set([
+  "agent/app.ts -> agent/dimse/_library.ts",
+  "agent/dimse/_library.ts -> agent/quiet_libraries.ts",
+]);
+
+/**
+ * Breaks of the layers inside the agent and of privacy: a file named `_x.ts` is private to its folder
+ * (only files in that folder, and their tests, import it).
+ */
+export function layerViolations(root = ROOT): string[] {
+  const out: string[] = [];
+  for (const member of Object.keys(FORBIDDEN)) {
+    const dir = path.join(root, member);
+    if (!fs.existsSync(dir)) continue;
+    for (const file of sourceFiles(dir)) {
+      const relative = path.relative(root, file);
+      const text = fs.readFileSync(file, "utf8");
+      for (const m of text.matchAll(IMPORT)) {
+        const spec = m[3];
+        if (!spec.startsWith(".")) continue;
+        const resolved = path.relative(root, path.resolve(path.dirname(file), spec));
+        if (root === ROOT && LAYERS_PENDING.has(`${relative} -> ${resolved}`)) continue;
+        if (
+          path.basename(resolved).startsWith("_") &&
+          path.dirname(resolved) !== path.dirname(relative)
+        ) {
+          out.push(
+            `${relative}: imports ${spec}, private to ${path.dirname(resolved)}/ (its name starts with _)`,
+          );
+        }
+        const [fromMember, fromFolder] = relative.split(path.sep);
+        const [toMember, toFolder] = resolved.split(path.sep);
+        if (fromMember !== "agent" || toMember !== "agent" || fromFolder === toFolder) continue;
+        const rule = AGENT_LAYERS[fromFolder];
+        if (!rule || relative.endsWith("_test.ts") || relative.endsWith("testing.ts")) continue;
+        if (rule === "all" || rule.includes(toFolder)) {
+          out.push(`${relative}: agent/${fromFolder} may not import agent/${toFolder ?? ""} (${spec})`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 if (import.meta.main) {
-  const found = violations();
+  const found = [...violations(), ...layerViolations()];
   if (found.length) {
     console.error(`boundaries: ${found.length} import(s) cross a boundary:\n  ${found.join("\n  ")}`);
     Deno.exit(1);

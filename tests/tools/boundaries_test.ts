@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { violations } from "./boundaries.ts";
+import { layerViolations, violations } from "./boundaries.ts";
 
 function tree(files: Record<string, string>): string {
   const root = Deno.makeTempDirSync({ prefix: "boundaries-" });
@@ -12,8 +12,41 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 
-Deno.test("violations() is empty for the repository as it is", () => {
+Deno.test("violations() and layerViolations() are empty for the repository as it is", () => {
   assert.deepEqual(violations(), []);
+  assert.deepEqual(layerViolations(), []);
+});
+
+Deno.test("layerViolations() reports agent/dimse importing the agent, storage importing the steps above it", () => {
+  const root = tree({
+    "agent/dimse/scu.ts": `import { a } from "../archive/archive.ts";\nimport { c } from "./codec.ts";\n`,
+    "agent/dimse/scu_test.ts": `import { a } from "../archive/archive.ts";\n`,
+    "agent/archive/archive.ts": `import { q } from "../queue/queue.ts";\nimport { l } from "./lock.ts";\n`,
+    "agent/index/db.ts":
+      `import { r } from "../routing/rules.ts";\nimport { p } from "../part10/header.ts";\n`,
+    "agent/forward/forwarder.ts":
+      `import { a } from "../archive/archive.ts";\nimport { s } from "../dimse/scu.ts";\n`,
+  });
+  assert.deepEqual(layerViolations(root).sort(), [
+    "agent/archive/archive.ts: agent/archive may not import agent/queue (../queue/queue.ts)",
+    "agent/dimse/scu.ts: agent/dimse may not import agent/archive (../archive/archive.ts)",
+    "agent/index/db.ts: agent/index may not import agent/routing (../routing/rules.ts)",
+  ]);
+});
+
+Deno.test("layerViolations() keeps _-prefixed files private to their folder", () => {
+  const root = tree({
+    "agent/dimse/_library.ts": `export const x = 1;\n`,
+    "agent/dimse/scu.ts": `import { x } from "./_library.ts";\n`,
+    "agent/app.ts": `import { x } from "./dimse/_library.ts";\n`,
+    "hub/api/_errors.ts": `export const e = 1;\n`,
+    "hub/api/sites.ts": `import { e } from "./_errors.ts";\n`,
+    "hub/app.ts": `import { e } from "./api/_errors.ts";\n`,
+  });
+  assert.deepEqual(layerViolations(root).sort(), [
+    "agent/app.ts: imports ./dimse/_library.ts, private to agent/dimse/ (its name starts with _)",
+    "hub/app.ts: imports ./api/_errors.ts, private to hub/api/ (its name starts with _)",
+  ]);
 });
 
 Deno.test("violations() reports shared importing agent, and agent and hub importing each other", () => {
