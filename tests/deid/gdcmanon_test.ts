@@ -10,7 +10,7 @@ import type { DataSet } from "@conduit/shared/dicom";
 import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { standardProfile } from "../../agent/deid/profile.ts";
 import { testFiles } from "../support/peers.ts";
-import { parseWhole } from "./_walk.ts";
+import { parsePart10 } from "../support/ps315_walk.ts";
 
 const GDCMANON = "/usr/bin/gdcmanon";
 const DOC = new URL("../../docs/deidentification.md", import.meta.url);
@@ -20,8 +20,8 @@ type Fate = "kept" | "emptied" | "replaced" | "removed";
 
 /** The fate of every input element (by path) in an output; nested ones only where the sequence survived. */
 function fates(input: Uint8Array, output: Uint8Array): Map<string, Fate> {
-  const a = parseWhole(input);
-  const b = parseWhole(output);
+  const a = parsePart10(input);
+  const b = parsePart10(output);
   const out = new Map<string, Fate>();
   const same = (x: DataSet["elements"][number], y: DataSet["elements"][number]) =>
     Buffer.from(a.bytes.subarray(x.valueOffset, x.end)).equals(
@@ -42,7 +42,7 @@ function fates(input: Uint8Array, output: Uint8Array): Map<string, Fate> {
       }
     }
   };
-  visit(a.ds, b.ds, "");
+  visit(a.dataset, b.dataset, "");
   return out;
 }
 

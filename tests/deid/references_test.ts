@@ -10,7 +10,7 @@ import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
 import { agentCli } from "../support/agent.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/peers.ts";
 import { buildSeg } from "./_seg.ts";
-import { parseWhole } from "./_walk.ts";
+import { parsePart10 } from "../support/ps315_walk.ts";
 
 const KEY = "references test key, 32 bytes..";
 
@@ -35,7 +35,7 @@ async function deid(dir: string, input: string, out: string, extra: string[] = [
 
 /** Every UI value at every path: `tag[item]/tag` -> value. */
 function uids(file: Uint8Array): Map<string, string> {
-  const p = parseWhole(file);
+  const p = parsePart10(file);
   const out = new Map<string, string>();
   const visit = (ds: DataSet, where: string) => {
     for (const el of ds.elements) {
@@ -49,7 +49,7 @@ function uids(file: Uint8Array): Map<string, string> {
       }
     }
   };
-  visit(p.ds, "");
+  visit(p.dataset, "");
   return out;
 }
 
@@ -165,8 +165,8 @@ Deno.test("two series of one study de-identified in separate runs land in one st
   const patients = await Promise.all(
     [0, 1].map(async (r) => {
       const [f] = [...Deno.readDirSync(path.join(dir, `out-${r}`))];
-      const p = parseWhole(await Deno.readFile(path.join(dir, `out-${r}`, f.name)));
-      const el = p.ds.elements.find((e) => e.tag === 0x00100020)!;
+      const p = parsePart10(await Deno.readFile(path.join(dir, `out-${r}`, f.name)));
+      const el = p.dataset.elements.find((e) => e.tag === 0x00100020)!;
       return new TextDecoder().decode(p.bytes.subarray(el.valueOffset, el.end)).trim();
     }),
   );

@@ -10,7 +10,7 @@ import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { OPTION_NAMES, standardProfile } from "../../agent/deid/profile.ts";
 import { findElement, PIXEL_DATA } from "@conduit/shared/dicom";
 import { testFiles } from "../support/peers.ts";
-import { OPTION_CODE, parseWhole, walk } from "./_walk.ts";
+import { OPTION_CODE, parsePart10, walk } from "../support/ps315_walk.ts";
 
 const KEY = new TextEncoder().encode("the walk test's project key");
 const has = (p: string) => Deno.stat(p).then(() => true, () => false);
@@ -60,8 +60,8 @@ async function uncachedInputErrors(file: string, dir: string) {
 }
 
 function pixelBytes(bytes: Uint8Array): Uint8Array | undefined {
-  const p = parseWhole(bytes);
-  const el = findElement(p.ds, PIXEL_DATA);
+  const p = parsePart10(bytes);
+  const el = findElement(p.dataset, PIXEL_DATA);
   return el ? p.bytes.subarray(el.valueOffset, el.end) : undefined;
 }
 
@@ -86,18 +86,20 @@ for (const option of [undefined, ...OPTION_NAMES]) {
         const name = path.basename(file);
         const input = await Deno.readFile(file);
         const output = await Deno.readFile(out);
-        for (const p of walk(input, output, option)) problems.push(`${name}: ${p}`);
+        for (const b of walk(input, output, option ? [option] : [])) {
+          problems.push(`${name}: ${b.path} ${b.name} [${b.action}]: ${b.found}`);
+        }
         const inPixels = pixelBytes(input);
         const outPixels = pixelBytes(output);
         if (inPixels && !(outPixels && Buffer.from(inPixels).equals(Buffer.from(outPixels)))) {
           problems.push(`${name}: pixel data differs`);
         }
-        const o = parseWhole(output);
-        const removed = findElement(o.ds, 0x00120062);
+        const o = parsePart10(output);
+        const removed = findElement(o.dataset, 0x00120062);
         if (!removed || decoder.decode(o.bytes.subarray(removed.valueOffset, removed.end)).trim() !== "YES") {
           problems.push(`${name}: Patient Identity Removed is not YES`);
         }
-        const codes = (findElement(o.ds, 0x00120064)?.items ?? []).map((item) => {
+        const codes = (findElement(o.dataset, 0x00120064)?.items ?? []).map((item) => {
           const v = findElement(item, 0x00080100)!;
           return decoder.decode(o.bytes.subarray(v.valueOffset, v.end)).trim();
         });

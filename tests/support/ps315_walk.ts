@@ -1,34 +1,27 @@
 /**
  * An independent check of de-identified output against PS3.15 Table E.1-1 itself (the JSON copy of the
  * standard's table in agent/deid/ps3.15/table_e1_1.json), not against the profile the engine compiled
- * from it: for every attribute the table lists that is present in the input, at the top level or inside
- * sequences, the output must hold what the Basic Profile column allows. The combinations (X/Z, X/D,
- * Z/D, X/Z/D, X/Z/U*) allow the union of their parts. Everywhere, an original non-empty value the
- * table does not keep must not survive unchanged.
+ * from it. For every attribute the table lists that is present in the input, at the top level or inside
+ * sequences the output kept, the output must hold what the action allows: the Basic Profile column, or
+ * a chosen option's column where it names one (PS3.15 E.3: an option's K or C wins over the basic action;
+ * C over K when two options name the row). The combinations (X/Z, X/D, Z/D, X/Z/D, X/Z/U*) allow any
+ * of their parts. Private attributes kept under Retain Safe Private must be on the documented safe list.
  */
-import { fileURLToPath } from "node:url";
+import { inflateRawSync } from "node:zlib";
 import {
   type DataSet,
   type Element,
   encodingOf,
-  findElement,
   parseDataSet,
   readPart10Header,
 } from "@conduit/shared/dicom";
+import table from "../../agent/deid/ps3.15/table_e1_1.json" with { type: "json" };
+import safe from "../../agent/deid/ps3.15/safe_private.json" with { type: "json" };
 
-const TABLE = fileURLToPath(new URL("../../agent/deid/ps3.15/table_e1_1.json", import.meta.url));
+type Row = (typeof table.rows)[number];
 
-interface Row {
-  name: string;
-  /** The basic column's action. */
-  action: string;
-  /** The option columns' actions, by option name (kebab case), where the column has one. */
-  options: Record<string, string>;
-  match(tag: number): boolean;
-}
-
-/** The option names (kebab case of the column titles) and their columns' keys in the JSON table. */
-const OPTION_COLUMNS: Record<string, string> = {
+/** The option names (kebab case of the column titles) and their columns in the JSON table. */
+const COLUMN: Record<string, keyof Row> = {
   "retain-safe-private": "retainSafePrivate",
   "retain-uids": "retainUIDs",
   "retain-device-identity": "retainDeviceIdentity",
@@ -41,53 +34,84 @@ const OPTION_COLUMNS: Record<string, string> = {
   "clean-graphics": "cleanGraphics",
 };
 
-let rows: Row[] | undefined;
+/** CID 7050 code of each option (PS3.16), for the method code sequence check. */
+export const OPTION_CODE: Record<string, string> = {
+  "retain-safe-private": "113111",
+  "retain-uids": "113110",
+  "retain-device-identity": "113109",
+  "retain-institution-identity": "113112",
+  "retain-patient-characteristics": "113108",
+  "retain-long-full-dates": "113106",
+  "retain-long-modified-dates": "113107",
+  "clean-descriptors": "113105",
+  "clean-structured-content": "113104",
+  "clean-graphics": "113103",
+};
 
-/** The table's rows, with a matcher per tag pattern (`(50xx,xxxx)` style wildcards included). */
-export function tableRows(): Row[] {
-  if (rows) return rows;
-  const table = JSON.parse(Deno.readTextFileSync(TABLE)) as {
-    edition: string;
-    rows: ({ name: string; tag: string; basic: string } & Record<string, string>)[];
-  };
-  rows = table.rows.map((r) => {
-    const options: Record<string, string> = {};
-    for (const [name, column] of Object.entries(OPTION_COLUMNS)) if (r[column]) options[name] = r[column];
-    if (/gggg is odd/.test(r.tag)) {
-      return { name: r.name, action: r.basic, options, match: (tag: number) => (tag >>> 16) % 2 === 1 };
-    }
-    const m = /^\(([0-9A-Fa-fx]{4}),([0-9A-Fa-fx]{4})\)$/.exec(r.tag);
-    if (!m) throw new Error(`unexpected tag ${r.tag} in the table`);
-    const pattern = (m[1] + m[2]).toUpperCase();
-    return {
-      name: r.name,
-      action: r.basic,
-      options,
-      match: (tag: number) => {
-        const hex = (tag >>> 0).toString(16).toUpperCase().padStart(8, "0");
-        return (tag >>> 16) % 2 === 0 && [...pattern].every((c, i) => c === "X" || c === hex[i]);
-      },
-    };
-  });
-  return rows;
+const exact = new Map<number, Row>();
+const patterns: { mask: number; value: number; row: Row }[] = [];
+let privateRow: Row | undefined;
+for (const row of table.rows) {
+  if (row.tag.startsWith("(gggg")) {
+    privateRow = row;
+    continue;
+  }
+  const hex = row.tag.slice(1, 5) + row.tag.slice(6, 10);
+  if (/x/i.test(hex)) {
+    patterns.push({
+      mask: Number.parseInt(hex.replace(/[0-9A-Fa-f]/g, "F").replace(/x/gi, "0"), 16) >>> 0,
+      value: Number.parseInt(hex.replace(/x/gi, "0"), 16) >>> 0,
+      row,
+    });
+  } else exact.set(Number.parseInt(hex, 16), row);
+}
+const safeKeys = new Set(safe.rows.map((r) => `${r.group}|${r.creator.toUpperCase()}|${r.element}`));
+
+function rowFor(tag: number): Row | undefined {
+  if ((tag >>> 16) % 2 === 1) return privateRow;
+  return exact.get(tag) ??
+    patterns.find((p) => ((tag & p.mask) >>> 0) === p.value && (tag >>> 16) % 2 === 0)?.row;
 }
 
-function rowOf(tag: number): Row | undefined {
-  return tableRows().find((r) => r.match(tag));
-}
-
-/** One parsed Part 10 file. */
-export function parsePart10(bytes: Uint8Array): { dataset: DataSet; bytes: Uint8Array } {
+/** One parsed Part 10 file; a deflated data set is inflated (then `bytes` are the inflated data set). */
+export function parsePart10(bytes: Uint8Array): { bytes: Uint8Array; dataset: DataSet; syntax: string } {
   const h = readPart10Header(bytes);
   const enc = encodingOf(h.transferSyntax);
-  if (enc.deflated) throw new Error("deflated input: inflate it before the walk");
-  return { dataset: parseDataSet(bytes, enc, { start: h.datasetOffset }).dataset, bytes };
+  if (enc.deflated) {
+    const body = new Uint8Array(inflateRawSync(bytes.subarray(h.datasetOffset)));
+    return { bytes: body, dataset: parseDataSet(body, enc).dataset, syntax: h.transferSyntax };
+  }
+  return {
+    bytes,
+    dataset: parseDataSet(bytes, enc, { start: h.datasetOffset }).dataset,
+    syntax: h.transferSyntax,
+  };
 }
 
-function text(bytes: Uint8Array, el: Element): string {
-  if (el.length <= 0 || el.items) return "";
-  return new TextDecoder("latin1").decode(bytes.subarray(el.valueOffset, el.valueOffset + el.length))
-    .replace(/[\0 ]+$/, "").trim();
+const latin1 = (b: Uint8Array) => {
+  let s = "";
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+};
+const valueOf = (bytes: Uint8Array, el: Element) =>
+  el.length > 0
+    ? latin1(bytes.subarray(el.valueOffset, el.valueOffset + el.length)).replace(/[\0 ]+$/, "")
+    : "";
+const TEXT = new Set(["LO", "SH", "ST", "LT", "UT", "UC", "PN", "AE"]);
+
+function creatorOf(bytes: Uint8Array, ds: DataSet, tag: number): string {
+  const group = tag >>> 16;
+  const block = (tag & 0xffff) >>> 8;
+  const el = ds.elements.find((e) => e.tag === ((group << 16) | block) >>> 0);
+  return el ? valueOf(bytes, el).trim().toUpperCase() : "";
+}
+
+/** A private attribute on the documented safe list (or a private creator element, kept with its block). */
+function onSafeList(bytes: Uint8Array, ds: DataSet, tag: number): boolean {
+  if ((tag & 0xffff) <= 0x00ff) return true;
+  const group = (tag >>> 16).toString(16).toUpperCase().padStart(4, "0");
+  const element = (tag & 0xff).toString(16).toUpperCase().padStart(2, "0");
+  return safeKeys.has(`${group}|${creatorOf(bytes, ds, tag)}|${element}`);
 }
 
 /** A breach: where, which attribute, what the table asked and what the output held. */
@@ -98,68 +122,89 @@ export interface Breach {
   found: string;
 }
 
-/**
- * Walks `input` and reports every listed attribute whose output breaks the Basic Profile's action, or
- * the action of a chosen option's column where it has one (PS3.15 E.3: an option's K or C wins; C over K
- * when two options name the row). An attribute inside a sequence the output removed or emptied is gone
- * with it, which every action allows.
- */
+/** Every listed attribute whose output breaks its action under the chosen options (none: basic). */
 export function walk(input: Uint8Array, output: Uint8Array, options: string[] = []): Breach[] {
-  for (const o of options) if (!OPTION_COLUMNS[o]) throw new Error(`unknown option ${o}`);
+  for (const o of options) if (!COLUMN[o]) throw new Error(`unknown option ${o}`);
   const actionOf = (row: Row) => {
-    const chosen = options.map((o) => row.options[o]).filter(Boolean);
-    return chosen.includes("C") ? "C" : chosen.includes("K") ? "K" : row.action;
+    const chosen = options.map((o) => row[COLUMN[o]] as string).filter(Boolean);
+    return chosen.includes("C") ? "C" : chosen.includes("K") ? "K" : row.basic;
   };
+  const safePrivate = options.includes("retain-safe-private");
   const a = parsePart10(input);
   const b = parsePart10(output);
-  const out: Breach[] = [];
-  const visit = (inDs: DataSet, outDs: DataSet | undefined, where: string) => {
-    for (const el of inDs.elements) {
-      const row = rowOf(el.tag);
+  const breaches: Breach[] = [];
+  const visit = (inSet: DataSet, outSet: DataSet, where: string) => {
+    for (const el of inSet.elements) {
+      const row = rowFor(el.tag);
+      const out = outSet.elements.find((e) => e.tag === el.tag);
       const hex = (el.tag >>> 0).toString(16).toUpperCase().padStart(8, "0");
       const here = `${where}(${hex.slice(0, 4)},${hex.slice(4)})`;
-      const o = outDs ? findElement(outDs, el.tag) : undefined;
-      if (row && outDs) {
+      if (row) {
         const action = actionOf(row);
-        const found = check(action, a.bytes, el, b.bytes, o);
-        if (found) out.push({ path: here, name: row.name, action, found });
+        const found = check(action, el, out, a.bytes, b.bytes, inSet, safePrivate);
+        if (found) breaches.push({ path: here, name: row.name, action, found });
       }
-      if (el.items && o?.items) {
-        el.items.forEach((item, i) => visit(item, o.items![i], `${here}[${i}]`));
+      // Nested attributes are checked where the output kept the sequence and its items.
+      if (el.items && out?.items && out.items.length === el.items.length) {
+        el.items.forEach((item, i) => visit(item, out.items![i], `${here}[${i}]`));
       }
     }
   };
   visit(a.dataset, b.dataset, "");
-  return out;
+  return breaches;
 }
 
-/** Undefined when `o` is what `action` allows for `el`; otherwise what was wrong. */
+/** Undefined when `out` is what `action` allows for `el`; otherwise what was wrong. */
 function check(
   action: string,
-  ib: Uint8Array,
   el: Element,
+  out: Element | undefined,
+  ib: Uint8Array,
   ob: Uint8Array,
-  o: Element | undefined,
+  inSet: DataSet,
+  safePrivate: boolean,
 ): string | undefined {
-  const original = text(ib, el);
-  const value = o ? text(ob, o) : undefined;
-  const absent = o === undefined;
-  const empty = o !== undefined &&
-    (o.length === 0 || (o.items !== undefined && o.items.length === 0) || value === "");
-  const changed = o !== undefined && (el.items !== undefined || original === "" || value !== original);
-  const uid = o !== undefined && (value === "" || /^2\.25\.\d{1,39}$/.test(value ?? "")) &&
-    (original === "" || value !== original);
-  const allowed: Record<string, boolean> = {
-    // K keeps the value; C cleans it (a shifted date, a neutral text): present, whatever it holds.
-    K: !absent && (el.items !== undefined || value === original),
-    C: !absent,
-    X: absent,
-    Z: empty || changed,
-    D: !absent && changed,
-    U: uid || (o?.items !== undefined),
+  const before = el.items ? undefined : valueOf(ib, el);
+  const after = out && !out.items ? valueOf(ob, out) : undefined;
+  const removed = out === undefined;
+  const emptied = out !== undefined && (out.items ? out.items.length === 0 : out.length === 0);
+  const changed = after !== undefined && (before === "" || after !== before);
+  const parts = action.split("/");
+  const ok = (code: string): boolean => {
+    switch (code) {
+      case "X":
+        if ((el.tag >>> 16) % 2 === 1 && safePrivate && !removed) {
+          return onSafeList(ib, inSet, el.tag);
+        }
+        return removed;
+      case "Z":
+        return emptied || (!removed && changed);
+      case "D":
+        return !removed && (out!.items !== undefined || (out!.length > 0 && changed));
+      case "U":
+      case "U*":
+        if (removed) return false;
+        if (out!.items) return true; // a sequence of references: its UIDs are checked where listed
+        return (after ?? "").split("\\").every((u, i) =>
+          /^2\.25\.\d+$/.test(u) && u !== (before ?? "").split("\\")[i]
+        );
+      case "K":
+        return !removed && (out!.items !== undefined || after === before);
+      case "C":
+        if ((el.tag >>> 16) % 2 === 1) {
+          return removed || onSafeList(ib, inSet, el.tag);
+        }
+        if (removed) return false;
+        if (out!.items || before === "") return true;
+        if (el.vr === "DA" || el.vr === "DT") return after !== before;
+        if (TEXT.has(el.vr)) return after !== before;
+        return true;
+      default:
+        throw new Error(`unknown action ${code}`);
+    }
   };
-  const parts = action.replace("U*", "U").split("/");
-  if (parts.some((p) => !(p in allowed))) return `unknown action ${action}`;
-  if (parts.some((p) => allowed[p])) return undefined;
-  return absent ? "absent" : `kept ${JSON.stringify(value)}`;
+  if (parts.some(ok)) return undefined;
+  return `input ${JSON.stringify(before ?? `${el.items?.length} items`)}, output ${
+    removed ? "absent" : JSON.stringify(after ?? `${out!.items?.length} items`)
+  }`;
 }
