@@ -22,7 +22,7 @@ import { consoleRoutes } from "./console.ts";
 import { addViewerRoutes } from "./viewer.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
-import { sweepSpool } from "./dicomweb/spool.ts";
+import { sweepSpool } from "./dicomweb/stow/spool.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 import { trpcServer } from "@hono/trpc-server";
 import { appRouter } from "./api/router.ts";

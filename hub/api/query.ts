@@ -21,7 +21,7 @@ export function queryRouter(d: Pick<ApiDeps, "provider">) {
           NumberOfSeriesRelatedInstances: "",
         };
         const out: Record<string, unknown>[] = [];
-        for await (const ds of backend.search({ level: "SERIES", keys }, AbortSignal.timeout(60_000))) {
+        for await (const ds of backend.qido.search({ level: "SERIES", keys }, AbortSignal.timeout(60_000))) {
           out.push(ds);
         }
         return out;
@@ -63,7 +63,7 @@ export function queryRouter(d: Pick<ApiDeps, "provider">) {
         try {
           const backend = await d.provider.backend(site, input.node);
           const query = { level: "STUDY" as const, keys, limit: input.limit };
-          for await (const ds of backend.search(query, AbortSignal.timeout(60_000))) {
+          for await (const ds of backend.qido.search(query, AbortSignal.timeout(60_000))) {
             found.push({ site, study: ds });
           }
         } catch (err) {

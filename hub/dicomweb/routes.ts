@@ -14,13 +14,13 @@ import type { Users } from "../auth/users.ts";
 import { AccessError, type Action, authorize, DICOMWEB_ROOTS, dicomwebAction } from "../auth/permissions.ts";
 import { type BackendProvider, BackendUnavailableError } from "./services.ts";
 import { checkUid, HttpError, problem } from "./http.ts";
-import { qido } from "./qido_route.ts";
-import { wadoInstances } from "./wado_route.ts";
-import { stow, type StowOptions } from "./stow_route.ts";
-import { bulkdata, metadata } from "./metadata_route.ts";
-import { frames } from "./frames_route.ts";
-import { rendered, singleFrame } from "./rendered_route.ts";
-import { BodyError } from "./spool.ts";
+import { qido } from "./qido/route.ts";
+import { wadoInstances } from "./wado/instances.ts";
+import { stow, type StowOptions } from "./stow/route.ts";
+import { bulkdata, metadata } from "./wado/metadata.ts";
+import { frames } from "./wado/frames.ts";
+import { rendered, singleFrame } from "./wado/rendered.ts";
+import { BodyError } from "./stow/spool.ts";
 import {
   SiteNotConnectedError,
   SiteRequestError,

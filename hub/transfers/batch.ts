@@ -113,7 +113,9 @@ export class BatchService {
           const backend = await this.provider.backend(site, input.node);
           const keys: Record<string, string> = Object.fromEntries(RESULT_KEYS.map((k) => [k, ""]));
           Object.assign(keys, row.keys);
-          for await (const ds of backend.search({ level: "STUDY", keys }, AbortSignal.timeout(120_000))) {
+          for await (
+            const ds of backend.qido.search({ level: "STUDY", keys }, AbortSignal.timeout(120_000))
+          ) {
             matched++;
             const out: Record<string, unknown> = { row: row.row, site, error: "" };
             for (const k of RESULT_KEYS) out[k] = jsonText(ds, k);

@@ -8,9 +8,9 @@
  * one frame at a time.
  */
 import type { Context } from "hono";
-import { HttpError, requestSignal } from "./http.ts";
-import { backendFor } from "./wado_route.ts";
-import type { BackendProvider, RenderQuery } from "./services.ts";
+import { HttpError, requestSignal } from "../http.ts";
+import { backendFor } from "./instances.ts";
+import type { BackendProvider, RenderQuery } from "../services.ts";
 
 type Media = RenderQuery["media"];
 type WindowFunction = NonNullable<RenderQuery["window"]>["function"];
@@ -144,7 +144,7 @@ export async function rendered(
   const media = acceptedImageType(c.req.header("accept"));
   const params = renderParameters(new URL(c.req.url));
   const backend = await backendFor(c, provider, target.studyInstanceUid);
-  const image = await backend.render(
+  const image = await backend.wado.render(
     { ...target, media, ...params, ...(thumbnail ? { thumbnail } : {}) },
     requestSignal(),
   );

@@ -3,11 +3,11 @@
  * `limit` and `offset`, and the attributes each level returns (PS3.18 Tables 10.6.3-3 to -5). The
  * matching itself is C-FIND's (PS3.4 C.2.2.2): single value, `*` and `?` wildcards, `a-b` ranges on
  * dates and times, and UID lists (comma-separated in QIDO, backslash-separated in C-FIND). Date and
- * time values are checked here (./qido_dates.ts): a bad one is refused with the reason.
+ * time values are checked here (./dates.ts): a bad one is refused with the reason.
  */
 import { attributeByTag, resolveTag } from "@conduit/shared/dicom";
-import type { QidoLevel, QidoQuery } from "./services.ts";
-import { checkDateMatch } from "./qido_dates.ts";
+import type { QidoLevel, QidoQuery } from "../services.ts";
+import { checkDateMatch } from "./dates.ts";
 
 export class QidoParameterError extends Error {
   override name = "QidoParameterError";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { acceptedImageType, renderParameters, singleFrame } from "./rendered_route.ts";
+import { acceptedImageType, renderParameters, singleFrame } from "./rendered.ts";
 
 Deno.test("acceptedImageType() picks JPEG or PNG by preference and refuses the rest", () => {
   assert.equal(acceptedImageType(undefined), "image/jpeg");

@@ -5,16 +5,16 @@
  * nothing is held whole. `transfer-syntax=*` gives each object as stored; without one, or with an
  * explicit one, the site transcodes (agent/transcode: Implicit to Explicit VR by header rewriting,
  * other pairs by dcmjs-codecs); an object it cannot give in that syntax is 406 (PS3.18 8.7.3.5).
- * `application/zip` (header or `accept` query parameter) gives the same objects as one zip (./zip_route.ts).
+ * `application/zip` (header or `accept` query parameter) gives the same objects as one zip (./zip.ts).
  */
 import type { Context } from "hono";
 import { buildFileMeta } from "@conduit/shared/dicom";
-import type { Principal } from "../auth/tokens.ts";
-import { describe, federation } from "./federation.ts";
-import { HttpError, requestSignal, warning } from "./http.ts";
-import { multipartBody } from "./multipart.ts";
-import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "./services.ts";
-import { wadoZip, zipRequested } from "./zip_route.ts";
+import type { Principal } from "../../auth/tokens.ts";
+import { describe, federation } from "../federation.ts";
+import { HttpError, requestSignal, warning } from "../http.ts";
+import { multipartBody } from "../multipart.ts";
+import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
+import { wadoZip, zipRequested } from "./zip.ts";
 
 const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
 
@@ -61,7 +61,10 @@ export async function locateStudy(
     try {
       const backend = await provider.backend(site);
       for await (
-        const _ of backend.search({ level: "STUDY", keys: { StudyInstanceUID: study }, limit: 1 }, signal)
+        const _ of backend.qido.search(
+          { level: "STUDY", keys: { StudyInstanceUID: study }, limit: 1 },
+          signal,
+        )
       ) {
         return backend;
       }
@@ -115,7 +118,7 @@ export async function wadoInstances(
   }
   const wanted = acceptedTransferSyntax(c.req.header("accept"));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const objects = backend.retrieve(
+  const objects = backend.wado.retrieve(
     { ...query, ...(wanted === "*" ? {} : { transferSyntax: wanted }) },
     requestSignal(),
   )[Symbol.asyncIterator]();

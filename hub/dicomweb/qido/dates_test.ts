@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { checkDateMatch } from "./qido_dates.ts";
-import { parseQido, QidoParameterError } from "./qido.ts";
+import { checkDateMatch } from "./dates.ts";
+import { parseQido, QidoParameterError } from "./parse.ts";
 
 Deno.test("checkDateMatch() takes dates, times and ranges as PS3.4 writes them", () => {
   for (

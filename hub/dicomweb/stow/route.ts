@@ -9,9 +9,9 @@
 import * as fs from "node:fs";
 import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom";
-import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "./http.ts";
-import { MultipartError, multipartRelated, parseMultipart } from "./multipart.ts";
-import type { BackendProvider, StoreResult } from "./services.ts";
+import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "../http.ts";
+import { MultipartError, multipartRelated, parseMultipart } from "../multipart.ts";
+import type { BackendProvider, StoreResult } from "../services.ts";
 import { guardedBody, spoolFile, spoolPart } from "./spool.ts";
 
 /** PS3.18 FailureReason values used here. */
@@ -88,7 +88,7 @@ export async function stow(
           }));
           continue;
         }
-        const result: StoreResult = await backend.store(
+        const result: StoreResult = await backend.stow.store(
           { header: s.header, path: file, datasetOffset: s.datasetOffset },
           requestSignal(),
         );

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import type { Logger } from "@conduit/shared/log";
 import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 import type { ObjectHeader } from "@conduit/shared/tunnel";
-import { HttpError } from "./http.ts";
+import { HttpError } from "../http.ts";
 
 /** Bytes of a part read before its header is parsed. */
 const PREFIX = 1024 * 1024;

@@ -6,10 +6,10 @@
  */
 import type { Context } from "hono";
 import { type DicomJson, jsonString } from "@conduit/shared/dicom";
-import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "./http.ts";
-import { backendFor } from "./wado_route.ts";
-import { multipartBody } from "./multipart.ts";
-import type { BackendProvider, RetrieveQuery } from "./services.ts";
+import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "../http.ts";
+import { backendFor } from "./instances.ts";
+import { multipartBody } from "../multipart.ts";
+import type { BackendProvider, RetrieveQuery } from "../services.ts";
 
 const encoder = new TextEncoder();
 
@@ -41,7 +41,7 @@ export async function metadata(
   }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const root = baseUrl(c, urls) + sitePath(backend.site, backend.node);
-  const items = backend.metadata(query, requestSignal())[Symbol.asyncIterator]();
+  const items = backend.wado.metadata(query, requestSignal())[Symbol.asyncIterator]();
   const first = await items.next();
   if (first.done) throw new HttpError(404, "no such study, series or instance");
   let sent = 0;
@@ -89,7 +89,7 @@ export async function bulkdata(
     throw new HttpError(400, `bad bulk data path ${path}`);
   }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const value = await backend.bulkdata(query.sopInstanceUid, path.toUpperCase(), requestSignal());
+  const value = await backend.wado.bulkdata(query.sopInstanceUid, path.toUpperCase(), requestSignal());
   const boundary = `conduit-${crypto.randomUUID()}`;
   const parts = (async function* () {
     yield { contentType: "application/octet-stream", bytes: value.bytes };

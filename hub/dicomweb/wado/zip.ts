@@ -13,8 +13,8 @@
 import type { Context } from "hono";
 import { makeZip } from "client-zip";
 import { buildFileMeta } from "@conduit/shared/dicom";
-import { HttpError, requestSignal } from "./http.ts";
-import type { DicomwebBackend, RetrievedObject, RetrieveQuery } from "./services.ts";
+import { HttpError, requestSignal } from "../http.ts";
+import type { DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 
 const ZIP = "application/zip";
 
@@ -54,7 +54,7 @@ export async function wadoZip(
   transferSyntax: string,
   onError: (err: unknown) => void,
 ): Promise<Response> {
-  const objects = backend.retrieve(
+  const objects = backend.wado.retrieve(
     { ...query, ...(transferSyntax === "*" ? {} : { transferSyntax }) },
     requestSignal(),
   )[Symbol.asyncIterator]();

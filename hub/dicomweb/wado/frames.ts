@@ -7,10 +7,10 @@
  */
 import type { Context } from "hono";
 import { TransferSyntax as TS } from "@conduit/shared/dicom";
-import { HttpError, requestSignal } from "./http.ts";
-import { backendFor } from "./wado_route.ts";
-import { multipartBody } from "./multipart.ts";
-import type { BackendProvider, RetrieveQuery } from "./services.ts";
+import { HttpError, requestSignal } from "../http.ts";
+import { backendFor } from "./instances.ts";
+import { multipartBody } from "../multipart.ts";
+import type { BackendProvider, RetrieveQuery } from "../services.ts";
 
 /** Media types of pixel data (PS3.18 Table 8.7.3-2), each with its syntaxes, the default first. */
 const MEDIA: Record<string, string[]> = {
@@ -86,7 +86,7 @@ export async function frames(
   if (numbers.some((n) => n < 1)) throw new HttpError(400, "frame numbers start at 1");
   const accepted = acceptedFrameSyntaxes(c.req.header("accept"));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const result = await backend.frames(query.sopInstanceUid, numbers, requestSignal(), accepted);
+  const result = await backend.wado.frames(query.sopInstanceUid, numbers, requestSignal(), accepted);
   const media = frameMediaType(result.transferSyntax);
   if (accepted && !accepted.includes(result.transferSyntax)) {
     for await (const f of result.frames) for await (const _ of f) { /* drain */ }

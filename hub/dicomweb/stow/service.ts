@@ -1,0 +1,23 @@
+/** STOW-RS as a backend answers it: one object (its data set in a spooled file) stored into a site. */
+import type { ObjectHeader } from "@conduit/shared/tunnel";
+
+/** An object to store: its header, and where its data set starts in the file at `path`. */
+export interface StowObject {
+  header: ObjectHeader;
+  path: string;
+  datasetOffset: number;
+}
+
+export interface StoreResult {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  ok: boolean;
+  /** Why it failed (PS3.18 FailureReason), when it did. */
+  failureReason?: number;
+  message?: string;
+}
+
+export interface StowService {
+  /** Stores one object into the site's node or archive. */
+  store(object: StowObject, signal: AbortSignal): Promise<StoreResult>;
+}

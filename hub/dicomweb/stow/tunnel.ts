@@ -1,0 +1,66 @@
+/** STOW-RS answered by a site's agent through the tunnel: each object goes as one `store` request. */
+import * as fs from "node:fs";
+import { RequestChannel, type RequestOf, sendRanges } from "@conduit/shared/tunnel";
+import type { Sessions } from "../../tunnel/sessions.ts";
+import { BackendUnavailableError } from "../services.ts";
+import type { StoreResult, StowObject, StowService } from "./service.ts";
+
+export class TunnelStow implements StowService {
+  constructor(
+    readonly site: string,
+    readonly node: string | undefined,
+    private readonly sessions: Sessions,
+  ) {}
+
+  async store(
+    object: StowObject,
+    signal: AbortSignal,
+  ): Promise<StoreResult> {
+    const live = this.sessions.get(this.site);
+    if (!live) throw new BackendUnavailableError(`site ${this.site} is not connected`);
+    const channel = new RequestChannel(live.session.open(), "store");
+    const cancel = () => channel.stream.reset("cancelled");
+    signal.addEventListener("abort", cancel);
+    const result = { sopInstanceUid: object.header.sopInstanceUid, sopClassUid: object.header.sopClassUid };
+    try {
+      const request: RequestOf<"store"> = {
+        op: "store",
+        from: "hub",
+        ...(this.node ? { node: this.node, deliver: "now" } : {}),
+      };
+      await channel.send(request);
+      await channel.send(object.header);
+      await sendFileRanges(channel, object.path, object.datasetOffset, object.header.size);
+      await channel.end();
+      const reply = await channel.reply();
+      if (reply.type === "ack") return { ...result, ok: true };
+      const message = reply.message;
+      // The node's own status when it refused; else 0xA700 out of resources or 0xC000 cannot understand.
+      const status = reply.type === "nack" ? reply.status : undefined;
+      const reason = status ?? (/free disk|resources/.test(message) ? 0xa700 : 0xc000);
+      return { ...result, ok: false, failureReason: reason, message };
+    } catch (err) {
+      channel.stream.reset("failed");
+      return { ...result, ok: false, failureReason: 0x0110, message: (err as Error).message };
+    } finally {
+      signal.removeEventListener("abort", cancel);
+    }
+  }
+}
+
+/** Sends `length` bytes of the file at `path` from `offset` (shared's sendRanges over a file handle). */
+async function sendFileRanges(
+  channel: RequestChannel<"store">,
+  path: string,
+  offset: number,
+  length: number,
+): Promise<void> {
+  const fd = await fs.promises.open(path, "r");
+  try {
+    await sendRanges(channel, {
+      read: async (into, position) => (await fd.read(into, 0, into.length, position)).bytesRead,
+    }, [{ offset, length }]);
+  } finally {
+    await fd.close();
+  }
+}
