@@ -54,15 +54,29 @@ type Handler = (c: Context<AuthEnv>) => Response | Promise<Response>;
 
 export type DicomwebOptions = StowOptions;
 
+/** The DICOMweb routes behind API tokens and console sessions. */
 export function dicomwebRoutes(
   provider: BackendProvider,
   tokens: ApiTokens,
   users: Users,
   options: DicomwebOptions,
   log: Logger,
-) {
+): Hono<AuthEnv> {
+  return dicomwebApp(provider, requireAuth(tokens, users), options, log);
+}
+
+/**
+ * The DICOMweb routes over `provider`, behind `authenticate` (which sets the request's principal):
+ * tests give an in-memory provider (./testing.ts) and a fixed principal.
+ */
+export function dicomwebApp(
+  provider: BackendProvider,
+  authenticate: MiddlewareHandler<AuthEnv>,
+  options: DicomwebOptions,
+  log: Logger,
+): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  app.use("*", requireAuth(tokens, users));
+  app.use("*", authenticate);
   app.onError((err, c) => {
     if (err instanceof BodyError) {
       log.warn("DICOMweb upload dropped", { path: c.req.path, reason: err.message });

@@ -8,43 +8,14 @@
  * `application/zip` (header or `accept` query parameter) gives the same objects as one zip (./zip.ts).
  */
 import type { Context } from "hono";
-import { buildFileMeta } from "@conduit/shared/dicom";
 import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
 import { HttpError, requestSignal, warning } from "../http.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 import { wadoZip, zipRequested } from "./zip.ts";
-
-const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
-
-/** The transfer syntax an Accept header asks for ("*": as stored), or a 406. */
-export function acceptedTransferSyntax(accept: string | undefined): string {
-  if (!accept || accept.trim() === "" || /^\s*\*\/\*\s*(;.*)?$/.test(accept)) {
-    return EXPLICIT_VR_LITTLE_ENDIAN;
-  }
-  for (const range of accept.split(/,(?=\s*[a-z*]+\/)/i)) {
-    const [mediaType, ...params] = range.split(";").map((s) => s.trim());
-    const p = new Map(params.map((x) => {
-      const i = x.indexOf("=");
-      return [x.slice(0, i).trim().toLowerCase(), x.slice(i + 1).trim().replace(/^"|"$/g, "")] as [
-        string,
-        string,
-      ];
-    }));
-    const type = p.get("type")?.toLowerCase();
-    const isDicom =
-      (mediaType.toLowerCase() === "multipart/related" && (!type || type === "application/dicom")) ||
-      mediaType === "*/*" || mediaType.toLowerCase() === "multipart/*";
-    if (isDicom) return p.get("transfer-syntax") ?? EXPLICIT_VR_LITTLE_ENDIAN;
-  }
-  throw new HttpError(
-    406,
-    `cannot answer ${
-      JSON.stringify(accept)
-    }: instances are served as multipart/related; type="application/dicom"`,
-  );
-}
+import { acceptedTransferSyntax } from "./accept.ts";
+import { part10 } from "./part10.ts";
 
 /**
  * Finds the site holding a study (federated retrieval by UID). When none does, the 404 names the
@@ -92,17 +63,6 @@ export async function backendFor(
   // The site's name and the principal's reach were checked by the route's guard.
   if (!site) return await locateStudy(provider, principal, study, requestSignal());
   return await provider.backend(site, c.req.param("node"));
-}
-
-function part10(object: RetrievedObject): AsyncIterable<Uint8Array> {
-  return (async function* () {
-    yield buildFileMeta({
-      sopClassUid: object.header.sopClassUid,
-      sopInstanceUid: object.header.sopInstanceUid,
-      transferSyntax: object.header.transferSyntax,
-    });
-    yield* object.bytes;
-  })();
 }
 
 export async function wadoInstances(

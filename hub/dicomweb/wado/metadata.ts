@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import { type DicomJson, jsonString } from "@conduit/shared/dicom";
 import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "../http.ts";
 import { backendFor } from "./instances.ts";
+import { acceptsBulk, acceptsJson } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, RetrieveQuery } from "../services.ts";
 
@@ -21,13 +22,6 @@ function absolutize(ds: DicomJson, instanceUrl: string): DicomJson {
     }
   }
   return ds;
-}
-
-function acceptsJson(accept: string | undefined): boolean {
-  if (!accept) return true;
-  return accept.split(",").some((r) =>
-    /^\s*(application\/dicom\+json|application\/json|\*\/\*|application\/\*)\s*(;|$)/i.test(r)
-  );
 }
 
 export async function metadata(
@@ -82,7 +76,7 @@ export async function bulkdata(
   onError: (err: unknown) => void,
 ) {
   const accept = c.req.header("accept");
-  if (accept && !/(application\/octet-stream|\*\/\*|multipart\/related)/i.test(accept)) {
+  if (!acceptsBulk(accept)) {
     throw new HttpError(406, 'bulk data is served as multipart/related; type="application/octet-stream"');
   }
   if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(path)) {

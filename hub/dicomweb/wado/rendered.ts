@@ -10,27 +10,10 @@
 import type { Context } from "hono";
 import { HttpError, requestSignal } from "../http.ts";
 import { backendFor } from "./instances.ts";
+import { acceptedImageType } from "./accept.ts";
 import type { BackendProvider, RenderQuery } from "../services.ts";
 
-type Media = RenderQuery["media"];
 type WindowFunction = NonNullable<RenderQuery["window"]>["function"];
-
-const SUPPORTED = "image/jpeg or image/png";
-
-/** The media type an Accept header asks for (PS3.18 8.3.3; `q` orders, `q=0` excludes), or 406. */
-export function acceptedImageType(accept: string | undefined): Media {
-  if (!accept || !accept.trim()) return "image/jpeg";
-  const ranges = accept.split(",").map((range) => {
-    const [media, ...params] = range.split(";").map((x) => x.trim().toLowerCase());
-    const q = Number(params.find((p) => p.startsWith("q="))?.slice(2) ?? 1);
-    return { media, q: Number.isFinite(q) ? q : 1 };
-  }).filter((r) => r.q > 0).sort((a, b) => b.q - a.q);
-  for (const { media } of ranges) {
-    if (media === "image/jpeg" || media === "image/png") return media;
-    if (media === "image/*" || media === "*/*") return "image/jpeg";
-  }
-  throw new HttpError(406, `cannot answer ${JSON.stringify(accept)}: rendered images are ${SUPPORTED}`);
-}
 
 const FUNCTIONS: Record<string, WindowFunction> = {
   "linear": "LINEAR",

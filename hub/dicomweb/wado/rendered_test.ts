@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { acceptedImageType, renderParameters, singleFrame } from "./rendered.ts";
+import { acceptedImageType } from "./accept.ts";
+import { renderParameters, singleFrame } from "./rendered.ts";
 
 Deno.test("acceptedImageType() picks JPEG or PNG by preference and refuses the rest", () => {
   assert.equal(acceptedImageType(undefined), "image/jpeg");

@@ -12,39 +12,22 @@
  */
 import type { Context } from "hono";
 import { makeZip } from "client-zip";
-import { buildFileMeta } from "@conduit/shared/dicom";
+import { acceptedZip } from "./accept.ts";
+import { part10 } from "./part10.ts";
 import { HttpError, requestSignal } from "../http.ts";
 import type { DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
-
-const ZIP = "application/zip";
 
 /**
  * Whether the request asks for a zip, and in which transfer syntax (`*`, as stored, unless the media
  * type names one): from the `accept` query parameter when present (PS3.18 8.3.3.1), else the header.
  */
 export function zipRequested(c: Context): { transferSyntax: string } | undefined {
-  const accept = c.req.query("accept") ?? c.req.header("accept") ?? "";
-  for (const range of accept.split(/,(?=\s*[a-z*]+\/)/i)) {
-    const [type, ...params] = range.split(";").map((s) => s.trim());
-    if (type.toLowerCase() !== ZIP) continue;
-    const syntax = params.map((p) => /^transfer-syntax\s*=\s*"?([^"]+)"?$/i.exec(p)?.[1]).find(Boolean);
-    return { transferSyntax: syntax ?? "*" };
-  }
-  return undefined;
+  return acceptedZip(c.req.query("accept") ?? c.req.header("accept"));
 }
 
 /** The file name of an object in the zip: its study's folder, its SOP Instance UID. */
 function entryName(study: string, o: RetrievedObject): string {
   return `${study}/${o.header.sopInstanceUid}.dcm`;
-}
-
-async function* part10(o: RetrievedObject): AsyncGenerator<Uint8Array> {
-  yield buildFileMeta({
-    sopClassUid: o.header.sopClassUid,
-    sopInstanceUid: o.header.sopInstanceUid,
-    transferSyntax: o.header.transferSyntax,
-  });
-  yield* o.bytes;
 }
 
 /** Answers a study, series or instance as a zip of Part 10 files, streamed from `backend`. */
@@ -112,7 +95,7 @@ export async function wadoZip(
   return new Response(body, {
     status: 200,
     headers: {
-      "content-type": ZIP,
+      "content-type": "application/zip",
       "content-disposition": `attachment; filename="${name}.zip"`,
     },
   });

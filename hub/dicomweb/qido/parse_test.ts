@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { DEFAULT_KEYS, parseQido, QidoParameterError } from "./parse.ts";
+
+const parse = (q: string, level: "STUDY" | "SERIES" | "IMAGE" = "STUDY", fixed = {}) =>
+  parseQido(new URLSearchParams(q), level, fixed);
+
+Deno.test("parseQido() asks each level's default attributes back, and matches what the query names", () => {
+  const p = parse("PatientID=P*&StudyDate=20240101-");
+  for (const k of DEFAULT_KEYS.STUDY) assert.ok(k in p.query.keys, k);
+  assert.equal(p.query.keys.PatientID, "P*");
+  assert.equal(p.query.keys.StudyDate, "20240101-");
+  assert.equal(p.query.keys.Modality, undefined);
+  assert.equal(p.query.level, "STUDY");
+  assert.deepEqual([p.limit, p.offset, p.fuzzymatching], [undefined, 0, false]);
+});
+
+Deno.test("parseQido() reads tags as keywords, includefield (all too), and UID lists as C-FIND writes them", () => {
+  const p = parse("00100020=X&includefield=00081030,BodyPartExamined&SOPInstanceUID=1.2,%201.3", "IMAGE");
+  assert.equal(p.query.keys.PatientID, "X");
+  assert.equal(p.query.keys.StudyDescription, "");
+  assert.equal(p.query.keys.BodyPartExamined, "");
+  assert.equal(p.query.keys.SOPInstanceUID, "1.2\\1.3");
+  const all = parse("includefield=all", "SERIES");
+  for (const k of [...DEFAULT_KEYS.STUDY, ...DEFAULT_KEYS.SERIES]) assert.ok(k in all.query.keys, k);
+});
+
+Deno.test("parseQido() asks the site for offset + limit, caps the limit, and keeps the path's UIDs", () => {
+  const p = parse("limit=10&offset=5&StudyInstanceUID=9.9", "IMAGE", {
+    StudyInstanceUID: "1.2",
+    SeriesInstanceUID: "1.2.3",
+  });
+  assert.deepEqual([p.limit, p.offset, p.query.limit], [10, 5, 15]);
+  assert.equal(p.query.keys.StudyInstanceUID, "1.2");
+  assert.equal(p.query.keys.SeriesInstanceUID, "1.2.3");
+  assert.equal(parse("limit=999999").limit, 10_000);
+  assert.equal(parse("fuzzymatching=true").fuzzymatching, true);
+});
+
+Deno.test("parseQido() refuses what it cannot answer, naming the parameter", () => {
+  for (
+    const [q, why] of [
+      ["limit=0", /limit must be an integer of at least 1/],
+      ["offset=-1", /offset must be an integer of at least 0/],
+      ["limit=ten", /limit must be an integer/],
+      ["fuzzymatching=yes", /fuzzymatching must be true or false/],
+      ["NoSuchKeyword=1", /NoSuchKeyword is not a DICOM keyword or tag/],
+      ["includefield=Nope", /Nope is not a DICOM keyword/],
+      ["ReferencedSeriesSequence.SeriesInstanceUID=1", /inside sequences is not supported/],
+      ["StudyDate=2024-01-01", /StudyDate: /],
+    ] as const
+  ) {
+    assert.throws(
+      () => parse(q),
+      (err: Error) => err instanceof QidoParameterError && why.test(err.message),
+      q,
+    );
+  }
+});

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { generateInstance, generateStudies, type InstanceSpec } from "@conduit/shared/testing";
+import { memoryDicomweb, MemorySite, multipartRequest } from "../testing.ts";
+
+const specs = (): InstanceSpec[] => [
+  ...generateStudies({
+    seed: "stow",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "MR", instances: 3 }],
+    rows: 8,
+    columns: 8,
+  }),
+];
+
+async function post(
+  hub: ReturnType<typeof memoryDicomweb>,
+  path: string,
+  parts: { bytes: Uint8Array; type?: string }[],
+) {
+  const { body, contentType } = multipartRequest(parts);
+  return await hub.request(path, { method: "POST", body, headers: { "content-type": contentType } });
+}
+
+const sequence = (answer: Record<string, { Value?: Record<string, { Value: unknown[] }>[] }>, tag: string) =>
+  (answer[tag]?.Value ?? []).map((item) => ({
+    sop: item["00081155"]?.Value[0],
+    reason: item["00081197"]?.Value[0],
+    url: item["00081190"]?.Value[0],
+  }));
+
+Deno.test("STOW-RS stores each part into the site and lists it with its RetrieveURL", async () => {
+  const north = new MemorySite();
+  const hub = memoryDicomweb({ north });
+  const s = specs();
+  const res = await post(
+    hub,
+    "/dicomweb/sites/north/studies",
+    s.map((x) => ({ bytes: generateInstance(x) })),
+  );
+  assert.equal(res.status, 200);
+  const answer = await res.json();
+  assert.equal(
+    answer["00081190"].Value[0],
+    `http://hub.test/dicomweb/sites/north/studies/${s[0].studyInstanceUid}`,
+  );
+  const stored = sequence(answer, "00081199");
+  assert.deepEqual(stored.map((x) => x.sop), s.map((x) => x.sopInstanceUid));
+  assert.equal(
+    stored[0].url,
+    `http://hub.test/dicomweb/sites/north/studies/${s[0].studyInstanceUid}/series/${
+      s[0].seriesInstanceUid
+    }/instances/${s[0].sopInstanceUid}`,
+  );
+  assert.deepEqual(north.objects.map((o) => o.header.sopInstanceUid), s.map((x) => x.sopInstanceUid));
+  assert.deepEqual(fs.readdirSync(hub.spoolDir), [], "no spooled file outlives the request");
+});
+
+Deno.test("STOW-RS lists what failed with its reason: refused (202), not DICOM, another study (409)", async () => {
+  const north = new MemorySite();
+  const hub = memoryDicomweb({ north });
+  const s = specs();
+  north.refuse.set(s[1].sopInstanceUid, 0xa700);
+  const some = await post(
+    hub,
+    "/dicomweb/sites/north/studies",
+    s.map((x) => ({ bytes: generateInstance(x) })),
+  );
+  assert.equal(some.status, 202);
+  const answer = await some.json();
+  assert.deepEqual(sequence(answer, "00081198").map((x) => [x.sop, x.reason]), [[
+    s[1].sopInstanceUid,
+    0xa700,
+  ]]);
+  assert.equal(sequence(answer, "00081199").length, 2);
+
+  const junk = await post(hub, "/dicomweb/sites/north/studies", [{
+    bytes: new TextEncoder().encode("not dicom"),
+  }]);
+  assert.equal(junk.status, 409);
+  assert.deepEqual(sequence(await junk.json(), "00081198").map((x) => x.reason), [0xc000]);
+
+  const wrong = await post(hub, "/dicomweb/sites/north/studies/1.2.3", [{ bytes: generateInstance(s[0]) }]);
+  assert.equal(wrong.status, 409);
+  assert.deepEqual(sequence(await wrong.json(), "00081198").map((x) => x.reason), [0xa900]);
+  assert.deepEqual(fs.readdirSync(hub.spoolDir), []);
+});
+
+Deno.test("STOW-RS refuses a request it cannot read: no site (400), not multipart (415), too large (413)", async () => {
+  const hub = memoryDicomweb({ north: new MemorySite() });
+  const bytes = generateInstance(specs()[0]);
+  assert.equal((await post(hub, "/dicomweb/studies", [{ bytes }])).status, 400);
+  const plain = await hub.request("/dicomweb/sites/north/studies", {
+    method: "POST",
+    body: new Blob([bytes as Uint8Array<ArrayBuffer>]),
+    headers: { "content-type": "application/dicom" },
+  });
+  assert.equal(plain.status, 415);
+  const big = await hub.request("/dicomweb/sites/north/studies", {
+    method: "POST",
+    body: "x",
+    headers: { "content-type": "multipart/related; boundary=b", "content-length": String(1024 ** 3) },
+  });
+  assert.equal(big.status, 413);
+  const viewer = memoryDicomweb({ north: new MemorySite() }, {
+    kind: "token",
+    id: "v",
+    name: "v",
+    role: "viewer",
+  });
+  assert.equal((await post(viewer, "/dicomweb/sites/north/studies", [{ bytes }])).status, 403);
+});

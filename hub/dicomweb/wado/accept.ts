@@ -1,0 +1,139 @@
+/**
+ * The one reader of Accept headers for WADO-RS (PS3.18 8.7.3, RFC 9110 12.5.1): media ranges with their
+ * parameters and `q`, in preference order. What each resource makes of them is below: instances (a
+ * transfer syntax), frames (the syntaxes allowed), rendered images (JPEG or PNG), metadata (JSON), bulk
+ * data, and zips.
+ */
+import { TransferSyntax as TS } from "@conduit/shared/dicom";
+import { HttpError } from "../http.ts";
+
+/** One media range of an Accept header: its type (lower case), its parameters, its weight. */
+export interface MediaRange {
+  media: string;
+  params: Map<string, string>;
+  q: number;
+}
+
+/**
+ * The ranges of an Accept header, highest `q` first (ties keep their order), without those of `q=0`.
+ * Commas inside a quoted parameter (`type="application/dicom"`) do not split ranges.
+ */
+export function parseAccept(accept: string | undefined): MediaRange[] {
+  if (!accept?.trim()) return [];
+  return accept.split(/,(?=\s*[a-z*]+\/)/i).map((range) => {
+    const [media, ...params] = range.split(";").map((x) => x.trim());
+    const p = new Map(
+      params.filter((x) => x.includes("=")).map((x) => {
+        const i = x.indexOf("=");
+        return [x.slice(0, i).trim().toLowerCase(), x.slice(i + 1).trim().replace(/^"|"$/g, "")] as const;
+      }),
+    );
+    const q = Number(p.get("q") ?? 1);
+    return { media: media.toLowerCase(), params: p, q: Number.isFinite(q) ? q : 1 };
+  }).filter((r) => r.q > 0).sort((a, b) => b.q - a.q);
+}
+
+/** The transfer syntax instances are sent in without one asked (PS3.18 8.7.3.5.2). */
+const DEFAULT_SYNTAX = TS.ExplicitVRLittleEndian;
+
+/** The transfer syntax an Accept header asks instances in ("*": as stored), or a 406. */
+export function acceptedTransferSyntax(accept: string | undefined): string {
+  if (!accept?.trim()) return DEFAULT_SYNTAX;
+  for (const { media, params } of parseAccept(accept)) {
+    const type = params.get("type")?.toLowerCase();
+    const isDicom = (media === "multipart/related" && (!type || type === "application/dicom")) ||
+      media === "*/*" || media === "multipart/*";
+    if (isDicom) return params.get("transfer-syntax") ?? DEFAULT_SYNTAX;
+  }
+  throw new HttpError(
+    406,
+    `cannot answer ${
+      JSON.stringify(accept)
+    }: instances are served as multipart/related; type="application/dicom"`,
+  );
+}
+
+/** Media types of pixel data (PS3.18 Table 8.7.3-2), each with its syntaxes, the default first. */
+const MEDIA: Record<string, string[]> = {
+  "application/octet-stream": [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
+  "image/jpeg": [TS.JpegBaseline, TS.JpegExtended, TS.JpegLossless, TS.JpegLosslessSV1],
+  "image/jls": [TS.JpegLsLossless, TS.JpegLsNearLossless],
+  "image/jp2": [TS.Jpeg2000Lossless, TS.Jpeg2000],
+  "image/jphc": [TS.HtJpeg2000Lossless, TS.HtJpeg2000LosslessRpcl, TS.HtJpeg2000],
+  "image/x-dicom-rle": [TS.Rle],
+};
+
+/** The media type frames in a transfer syntax are served as. */
+export function frameMediaType(transferSyntax: string): string {
+  for (const [media, syntaxes] of Object.entries(MEDIA)) {
+    if (syntaxes.includes(transferSyntax)) return media;
+  }
+  return "application/octet-stream";
+}
+
+/**
+ * The transfer syntaxes an Accept header allows for frames, in preference order (the first of each
+ * media type is its default), or undefined for "anything, as stored"; 406 when it allows none.
+ */
+export function acceptedFrameSyntaxes(accept: string | undefined): string[] | undefined {
+  if (!accept?.trim()) return undefined;
+  const out: string[] = [];
+  for (const { media, params } of parseAccept(accept)) {
+    const type = params.get("type")?.toLowerCase();
+    const ts = params.get("transfer-syntax");
+    if (
+      ts === "*" || media === "*/*" || media === "multipart/*" || (media === "multipart/related" && !type)
+    ) {
+      return undefined;
+    }
+    const syntaxes = MEDIA[media === "multipart/related" ? type! : media];
+    if (!syntaxes) continue;
+    if (ts) {
+      if (syntaxes.includes(ts)) out.push(ts);
+    } else out.push(...syntaxes);
+  }
+  if (out.length === 0) {
+    throw new HttpError(
+      406,
+      `cannot answer ${
+        JSON.stringify(accept)
+      }: frames are served as application/octet-stream, image/jpeg, image/jls, image/jp2, image/jphc or image/x-dicom-rle`,
+    );
+  }
+  return [...new Set(out)];
+}
+
+/** The image type a rendered resource is made in (PS3.18 8.3.3): JPEG (the default) or PNG, or 406. */
+export function acceptedImageType(accept: string | undefined): "image/jpeg" | "image/png" {
+  if (!accept?.trim()) return "image/jpeg";
+  for (const { media } of parseAccept(accept)) {
+    if (media === "image/jpeg" || media === "image/png") return media;
+    if (media === "image/*" || media === "*/*") return "image/jpeg";
+  }
+  throw new HttpError(
+    406,
+    `cannot answer ${JSON.stringify(accept)}: rendered images are image/jpeg or image/png`,
+  );
+}
+
+/** Whether an Accept header takes metadata as DICOM JSON. */
+export function acceptsJson(accept: string | undefined): boolean {
+  if (!accept?.trim()) return true;
+  return parseAccept(accept).some((r) =>
+    ["application/dicom+json", "application/json", "*/*", "application/*"].includes(r.media)
+  );
+}
+
+/** Whether an Accept header takes bulk data (multipart of application/octet-stream). */
+export function acceptsBulk(accept: string | undefined): boolean {
+  if (!accept?.trim()) return true;
+  return parseAccept(accept).some((r) =>
+    ["application/octet-stream", "*/*", "multipart/related", "multipart/*"].includes(r.media)
+  );
+}
+
+/** Whether a zip is asked for (`application/zip`), and in which transfer syntax (`*`: as stored). */
+export function acceptedZip(accept: string | undefined): { transferSyntax: string } | undefined {
+  const zip = parseAccept(accept).find((r) => r.media === "application/zip");
+  return zip ? { transferSyntax: zip.params.get("transfer-syntax") ?? "*" } : undefined;
+}

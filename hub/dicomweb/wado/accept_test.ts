@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { TransferSyntax as TS } from "@conduit/shared/dicom";
+import {
+  acceptedFrameSyntaxes,
+  acceptedTransferSyntax,
+  acceptedZip,
+  acceptsBulk,
+  acceptsJson,
+  frameMediaType,
+  parseAccept,
+} from "./accept.ts";
+
+const status = (f: () => unknown) => {
+  try {
+    f();
+  } catch (err) {
+    return (err as { status?: number }).status;
+  }
+  return undefined;
+};
+
+Deno.test("parseAccept() orders ranges by q, drops q=0, keeps quoted commas inside a range", () => {
+  const r = parseAccept(
+    'image/png;q=0.5, multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1, image/gif;q=0',
+  );
+  assert.deepEqual(r.map((x) => [x.media, x.q]), [["multipart/related", 1], ["image/png", 0.5]]);
+  assert.equal(r[0].params.get("type"), "application/dicom");
+  assert.equal(r[0].params.get("transfer-syntax"), "1.2.840.10008.1.2.1");
+  assert.deepEqual(parseAccept(undefined), []);
+  assert.deepEqual(parseAccept("  "), []);
+});
+
+Deno.test("acceptedTransferSyntax() gives Explicit VR Little Endian by default, the asked syntax, * as stored", () => {
+  assert.equal(acceptedTransferSyntax(undefined), TS.ExplicitVRLittleEndian);
+  assert.equal(acceptedTransferSyntax("*/*"), TS.ExplicitVRLittleEndian);
+  assert.equal(
+    acceptedTransferSyntax('multipart/related; type="application/dicom"'),
+    TS.ExplicitVRLittleEndian,
+  );
+  assert.equal(
+    acceptedTransferSyntax(`multipart/related; type="application/dicom"; transfer-syntax=${TS.Rle}`),
+    TS.Rle,
+  );
+  assert.equal(acceptedTransferSyntax('multipart/related; type="application/dicom"; transfer-syntax=*'), "*");
+  // The preferred range wins, whatever its place.
+  assert.equal(
+    acceptedTransferSyntax(
+      `multipart/related; type="application/dicom"; transfer-syntax=${TS.Rle};q=0.2, multipart/related; type="application/dicom"; transfer-syntax=*`,
+    ),
+    "*",
+  );
+  assert.equal(status(() => acceptedTransferSyntax("application/json")), 406);
+  assert.equal(status(() => acceptedTransferSyntax("*/*;q=0")), 406);
+  assert.equal(status(() => acceptedTransferSyntax('multipart/related; type="image/jpeg"')), 406);
+});
+
+Deno.test("acceptedFrameSyntaxes() lists the syntaxes allowed, defaults first; undefined for as stored", () => {
+  assert.equal(acceptedFrameSyntaxes(undefined), undefined);
+  assert.equal(acceptedFrameSyntaxes("*/*"), undefined);
+  assert.equal(acceptedFrameSyntaxes("multipart/related"), undefined);
+  assert.equal(acceptedFrameSyntaxes('multipart/related; type="image/jls"; transfer-syntax=*'), undefined);
+  assert.deepEqual(acceptedFrameSyntaxes('multipart/related; type="application/octet-stream"'), [
+    TS.ExplicitVRLittleEndian,
+    TS.ImplicitVRLittleEndian,
+    TS.ExplicitVRBigEndian,
+  ]);
+  assert.deepEqual(
+    acceptedFrameSyntaxes(
+      `multipart/related; type="image/jls"; transfer-syntax=${TS.JpegLsLossless};q=0.9, multipart/related; type="image/x-dicom-rle"`,
+    ),
+    [TS.Rle, TS.JpegLsLossless],
+  );
+  // A syntax that is not of the media type is not allowed.
+  assert.equal(
+    status(() => acceptedFrameSyntaxes(`multipart/related; type="image/jls"; transfer-syntax=${TS.Rle}`)),
+    406,
+  );
+  assert.equal(status(() => acceptedFrameSyntaxes("image/gif")), 406);
+  assert.equal(status(() => acceptedFrameSyntaxes("*/*;q=0")), 406);
+});
+
+Deno.test("frameMediaType() names the media type of a syntax's frames", () => {
+  assert.equal(frameMediaType(TS.ExplicitVRLittleEndian), "application/octet-stream");
+  assert.equal(frameMediaType(TS.JpegBaseline), "image/jpeg");
+  assert.equal(frameMediaType(TS.Jpeg2000Lossless), "image/jp2");
+  assert.equal(frameMediaType(TS.Rle), "image/x-dicom-rle");
+  assert.equal(frameMediaType("1.2.3.4"), "application/octet-stream");
+});
+
+Deno.test("acceptsJson(), acceptsBulk() and acceptedZip() read the same ranges", () => {
+  assert.equal(acceptsJson(undefined), true);
+  assert.equal(acceptsJson("application/dicom+json"), true);
+  assert.equal(acceptsJson("application/dicom+json;q=0, application/xml"), false);
+  assert.equal(acceptsBulk('multipart/related; type="application/octet-stream"'), true);
+  assert.equal(acceptsBulk("image/png"), false);
+  assert.deepEqual(acceptedZip("application/zip"), { transferSyntax: "*" });
+  assert.deepEqual(acceptedZip(`application/zip; transfer-syntax=${TS.Rle}`), { transferSyntax: TS.Rle });
+  assert.equal(acceptedZip("application/zip;q=0"), undefined);
+  assert.equal(acceptedZip("*/*"), undefined);
+});
