@@ -2,18 +2,29 @@
  * Every screen of the console has its URL, in Chromium (Playwright) against a real hub and two agents:
  * a logged-out visit returns to its URL after login; each screen opens from its URL and survives a
  * reload; Back returns to a search; names, dates, ages and sexes read as words in the explorer, on the
- * study page and in a transfer; the study page shows its series with thumbnails (when the hub makes
- * them; placeholders otherwise), its UID on demand, a working zip download and a viewer link; narrow
- * screens do not scroll sideways; no Content-Security-Policy violation. Screenshots of every screen,
- * light and dark, go to tests/.out/console (docs/images/console holds copies).
+ * study page and in a transfer; the explorer opens a study's series under it, and its transfer dialog
+ * never offers the selection's own site; the study page shows its series with their thumbnails, its UID
+ * on demand, a working zip download and a viewer link; a new API token shows once in a dialog with a
+ * copy button; narrow screens do not scroll sideways nor break words; no Content-Security-Policy
+ * violation. Screenshots of every screen, light and dark, go to tests/.out/console (docs/images/console
+ * holds copies).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { Buffer } from "node:buffer";
 import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
-import { hasChromium, launchBrowser, LOCALE, logIn, shoot, watchCsp } from "../support/browser.ts";
+import {
+  brokenWords,
+  hasChromium,
+  launchBrowser,
+  LOCALE,
+  logIn,
+  shoot,
+  watchCsp,
+} from "../support/browser.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { ageAt, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../../ui/src/format.ts";
@@ -129,6 +140,11 @@ Deno.test({
       await page.goBack();
       await row.waitFor();
       assert.equal(new URL(page.url()).search, "?site=north");
+      // Its series open in a row right under it.
+      await row.getByRole("button", { name: "Series" }).click();
+      const under = row.locator("xpath=following-sibling::tr[1]");
+      await under.locator(`table[aria-label=Series] tr[data-series="${ct.seriesUid}"]`).waitFor();
+      assert.equal(await under.getAttribute("class"), "under");
 
       // The study page: header, series with thumbnails, UID on demand, download, viewer.
       await page.goto(`${base}${study}`);
@@ -151,22 +167,13 @@ Deno.test({
       assert.equal(await header.locator(".uid code").innerText(), ct.studyUid);
       const card = page.locator(`li[data-series="${ct.seriesUid}"]`);
       assert.match(await card.innerText(), /#\d+ CT[\s\S]*2 objects/);
-      const thumb = await fetch(
-        `${base}/dicomweb/sites/north/studies/${ct.studyUid}/series/${ct.seriesUid}/thumbnail`,
-        { headers: { authorization: `Bearer ${token}`, accept: "image/jpeg" } },
+      // Every series shows its thumbnail, made at the site (the hub's DICOMweb thumbnail).
+      await card.locator("img[data-loaded=yes]").waitFor();
+      const width = await card.locator("img").evaluate((i) =>
+        (i as unknown as { naturalWidth: number }).naturalWidth
       );
-      await thumb.body?.cancel();
-      if (thumb.status === 200) {
-        console.log("screens_test: the hub makes thumbnails: the study page must show them");
-        await card.locator("img[data-loaded=yes]").waitFor();
-        const width = await card.locator("img").evaluate((i) =>
-          (i as unknown as { naturalWidth: number }).naturalWidth
-        );
-        assert.ok(width > 0);
-      } else {
-        console.log(`screens_test: no thumbnail route on this hub (${thumb.status}): placeholders expected`);
-        await card.getByLabel("No thumbnail").waitFor();
-      }
+      assert.ok(width > 0);
+      assert.equal(await page.getByLabel("No thumbnail").count(), 0);
       const viewer = await header.getByRole("link", { name: "Open in viewer" }).getAttribute("href");
       assert.equal(viewer, `/viewer/viewer/north?StudyInstanceUIDs=${ct.studyUid}`);
       const download = header.getByRole("link", { name: "Download (zip)" });
@@ -179,6 +186,55 @@ Deno.test({
       await header.getByRole("button", { name: "Transfer…" }).click();
       const options = await header.getByLabel("Destination").locator("option").allInnerTexts();
       assert.deepEqual(options, ["Choose a site", "south"]);
+
+      // Both copies of the study (north's, and south's from the transfer): whichever site the selection
+      // comes from is not a destination, even when it was chosen as one before the selection changed.
+      await page.goto(`${base}/explorer?site=all`);
+      const copy = (site: string) =>
+        page.locator(`table[aria-label=Studies] tr[data-study="${ct.studyUid}"][data-site="${site}"]`);
+      await copy("south").waitFor();
+      const dialog = page.getByRole("form", { name: "Transfer" });
+      const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
+      await copy("north").getByRole("checkbox").check();
+      await dialog.getByLabel("Destination").selectOption("south");
+      assert.ok(await transfer.isEnabled());
+      await copy("north").getByRole("checkbox").uncheck();
+      await copy("south").getByRole("checkbox").check();
+      assert.deepEqual(await dialog.getByLabel("Destination").locator("option").allInnerTexts(), [
+        "Choose a site",
+        "north",
+      ]);
+      assert.equal(await dialog.getByLabel("Destination").inputValue(), "");
+      assert.ok(await transfer.isDisabled(), "south, now the source, is no longer the destination");
+
+      // Admin: a new API token's secret in a dialog with a copy button; the form is cleared.
+      await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+      await page.goto(`${base}/admin`);
+      const tokenForm = page.locator("form", { has: page.getByRole("button", { name: "Create token" }) });
+      await tokenForm.getByLabel("Name").fill("nightly export");
+      await tokenForm.getByLabel("Role").selectOption("operator");
+      await tokenForm.getByRole("button", { name: "Create token" }).click();
+      const secret = page.getByRole("dialog", { name: "API token nightly export" });
+      await secret.waitFor();
+      const shown = await secret.locator(".secret code").innerText();
+      await secret.getByRole("button", { name: "Copy the token" }).click();
+      await secret.getByText("Copied").waitFor();
+      const clipboard = await page.evaluate(() =>
+        (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator
+          .clipboard.readText()
+      );
+      assert.equal(clipboard, shown);
+      const byToken = await fetch(`${base}/dicomweb/sites/north/studies`, {
+        headers: { authorization: `Bearer ${shown}` },
+      });
+      assert.equal(byToken.status, 200, "the token shown is the token made");
+      await byToken.body?.cancel();
+      await secret.getByRole("button", { name: "Close" }).click();
+      assert.equal(await secret.count(), 0);
+      assert.equal(await tokenForm.getByLabel("Name").inputValue(), "");
+      assert.equal(await tokenForm.getByLabel("Role").inputValue(), "viewer");
+      await page.locator("table[aria-label=Tokens] tr", { hasText: "nightly export" }).getByText("operator")
+        .waitFor();
 
       // The transfer names its study as the source knows it.
       await page.goto(`${base}/transfers/${job}`);
@@ -194,12 +250,12 @@ Deno.test({
       );
       assert.match(await page.locator('section[aria-label="Transfer detail"] h2').innerText(), /Done$/);
 
-      // A narrow screen does not scroll sideways.
+      // A narrow screen does not scroll sideways, and its tables scroll in their box rather than breaking
+      // their words a letter a line.
       await page.setViewportSize({ width: 390, height: 844 });
-      for (const path of ["/explorer?site=north", study, `/transfers/${job}`, "/admin"]) {
-        await page.goto(`${base}${path}`);
-        await page.locator("main").waitFor();
+      const fitsNarrow = async (what: string) => {
         await page.waitForTimeout(300);
+        assert.deepEqual(await brokenWords(page), [], `${what}: words broken across lines`);
         const [scroll, inner] = await page.evaluate(() => {
           const d = globalThis as unknown as {
             document: { documentElement: { scrollWidth: number } };
@@ -207,8 +263,22 @@ Deno.test({
           };
           return [d.document.documentElement.scrollWidth, d.innerWidth];
         });
-        assert.ok(scroll <= inner + 1, `${path} is ${scroll}px wide in a ${inner}px window`);
+        assert.ok(scroll <= inner + 1, `${what} is ${scroll}px wide in a ${inner}px window`);
+      };
+      for (const [, path, ready] of screens) {
+        await page.goto(`${base}${path}`);
+        await page.locator(ready).first().waitFor({ timeout: 20_000 });
+        await fitsNarrow(path);
       }
+      // The batch preview's table too (a row with an error is its widest).
+      await page.goto(`${base}/batch`);
+      await page.getByLabel("File").setInputFiles({
+        name: "rows.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from("Patient ID,Study Date,Modality\nPAT0001,yesterday,CT\n"),
+      });
+      await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
+      await fitsNarrow("/batch with a preview");
       await page.goto(`${base}/studies/north/${CT_SMALL_STUDY}`);
       await page.locator("section[aria-label=Study] h1").waitFor();
       await shoot(page, "study-narrow");

@@ -72,3 +72,34 @@ export async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}-dark.png`) });
   await page.emulateMedia({ colorScheme: "light" });
 }
+
+/**
+ * Words of the page's `main` that the layout breaks across lines (at most `limit`, as "word (tag)"):
+ * a table squeezed into a narrow window instead of scrolling shows its headers and values one letter
+ * a line. Only words of up to 24 characters count: UIDs and tokens may break where they must; a break
+ * after a hyphen or a slash is no break of a word.
+ */
+export async function brokenWords(page: Page, limit = 5): Promise<string[]> {
+  return await page.evaluate((limit) => {
+    // deno-lint-ignore no-explicit-any
+    const doc = (globalThis as any).document;
+    const main = doc.querySelector("main");
+    if (!main) return [];
+    const walker = doc.createTreeWalker(main, 4 /* NodeFilter.SHOW_TEXT */);
+    const broken: string[] = [];
+    for (let node = walker.nextNode(); node && broken.length < limit; node = walker.nextNode()) {
+      const text: string = node.textContent ?? "";
+      // Words as the browser may break them: at spaces, and after hyphens and slashes.
+      for (const m of text.matchAll(/[^\s\-/]+[-/]?/g)) {
+        if (m[0].length < 2 || m[0].length > 24) continue;
+        const range = doc.createRange();
+        range.setStart(node, m.index!);
+        range.setEnd(node, m.index! + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((r: { top: number }) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(`${m[0]} (${node.parentElement?.tagName.toLowerCase()})`);
+        if (broken.length >= limit) break;
+      }
+    }
+    return broken;
+  }, limit);
+}

@@ -105,6 +105,7 @@ export function Admin(props: { user: string }) {
               });
               const added = userName.value;
               userName.value = "";
+              userRole.value = "viewer";
               userPassword.value = "";
               return `user ${added} added`;
             })}
@@ -185,7 +186,9 @@ export function Admin(props: { user: string }) {
                 role: tokenRole.value as "viewer",
               });
               setCreated({ id: r.id, name: tokenName.value, token: r.token });
+              // The form is cleared, its role back to the least one, for the next token.
               tokenName.value = "";
+              tokenRole.value = "viewer";
               return `token ${r.id} created`;
             })}
         >

@@ -5,6 +5,7 @@
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
+import { Scroll } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 export function Batch(props: { onTransfer: (id: string) => void }) {
@@ -141,26 +142,28 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
               {count(s().errors.length, "row")} with an error
             </p>
             <Show when={s().errors.length}>
-              <table>
-                <thead>
-                  <tr>
-                    <th>Row</th>
-                    <th>Site</th>
-                    <th>Error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={s().errors}>
-                    {(e) => (
-                      <tr>
-                        <td>{String(e.row)}</td>
-                        <td>{String(e.site)}</td>
-                        <td class="error">{String(e.error)}</td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <Scroll>
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Row</th>
+                      <th>Site</th>
+                      <th>Error</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={s().errors}>
+                      {(e) => (
+                        <tr>
+                          <td>{String(e.row)}</td>
+                          <td>{String(e.site)}</td>
+                          <td class="error">{String(e.error)}</td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </Scroll>
             </Show>
             <Show when={s().status === "done"}>
               <div class="row">
@@ -203,28 +206,30 @@ function PreviewTable(props: { preview: Preview }) {
           ? ` The first ${props.preview.first.length} are shown.`
           : ""}
       </p>
-      <table aria-label="Rows">
-        <thead>
-          <tr>
-            <th>Row</th>
-            <For each={PREVIEW_COLUMNS}>{([, label]) => <th>{label}</th>}</For>
-            <th>Pseudonym</th>
-            <th>Error</th>
-          </tr>
-        </thead>
-        <tbody>
-          <For each={props.preview.first}>
-            {(r) => (
-              <tr data-row={r.row} class={r.error ? "bad-row" : ""}>
-                <td>{r.row}</td>
-                <For each={PREVIEW_COLUMNS}>{([key]) => <td>{r.keys[key] ?? ""}</td>}</For>
-                <td>{r.pseudonym ?? ""}</td>
-                <td class="error">{r.error ?? ""}</td>
-              </tr>
-            )}
-          </For>
-        </tbody>
-      </table>
+      <Scroll>
+        <table aria-label="Rows">
+          <thead>
+            <tr>
+              <th>Row</th>
+              <For each={PREVIEW_COLUMNS}>{([, label]) => <th>{label}</th>}</For>
+              <th>Pseudonym</th>
+              <th>Error</th>
+            </tr>
+          </thead>
+          <tbody>
+            <For each={props.preview.first}>
+              {(r) => (
+                <tr data-row={r.row} class={r.error ? "bad-row" : ""}>
+                  <td>{r.row}</td>
+                  <For each={PREVIEW_COLUMNS}>{([key]) => <td>{r.keys[key] ?? ""}</td>}</For>
+                  <td>{r.pseudonym ?? ""}</td>
+                  <td class="error">{r.error ?? ""}</td>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </table>
+      </Scroll>
     </div>
   );
 }

@@ -3,7 +3,7 @@
  * and bandwidth cap for the studies selected, and pseudonymization at the source (PS3.15 Basic Profile
  * and options).
  */
-import { createResource, createSignal, For, Show } from "solid-js";
+import { createEffect, createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
@@ -22,6 +22,12 @@ export function TransferDialog(props: {
   const [cap, setCap] = createSignal("");
   const [message, setMessage] = createSignal("");
   let deid!: DeidChoice;
+  /** The destinations offered: never a source of the studies selected. */
+  const offered = () => props.sites.filter((s) => !props.sources.includes(s));
+  // A destination that a new selection made a source (or that left the list) is no longer chosen.
+  createEffect(() => {
+    if (destination() && !offered().includes(destination())) (setDestination(""), setNode(""));
+  });
   const [nodes] = createResource(destination, async (site) => {
     if (!site) return [];
     try {
@@ -74,7 +80,7 @@ export function TransferDialog(props: {
           Destination
           <select name="destination" onChange={(e) => (setDestination(e.currentTarget.value), setNode(""))}>
             <option value="">Choose a site</option>
-            <For each={props.sites.filter((s) => !props.sources.includes(s))}>
+            <For each={offered()}>
               {(s) => <option value={s}>{s}</option>}
             </For>
           </select>
