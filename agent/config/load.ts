@@ -18,7 +18,7 @@ export const FLAGS: FlagTable = {
   "allowed-calling-aets": { key: "dimse.allowedCallingAets", help: "comma-separated calling AEs, or *" },
   "http-host": { key: "http.host", help: "HTTP listen address (default 127.0.0.1)" },
   "http-port": { key: "http.port", help: "HTTP port for /healthz and /metrics (default 8181)" },
-  hub: { key: "hub.url", help: "hub tunnel URL (wss://...)" },
+  hub: { key: "hub.url", help: "hub tunnel URL (wss://...), or several hubs' separated by commas" },
   "log-level": { key: "log.level", help: "debug, info, warn or error" },
 };
 

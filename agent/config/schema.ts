@@ -1,5 +1,6 @@
 /** The agent's configuration: every key, its default, and what it accepts. */
 import { z } from "zod";
+import { hubUrlsProblem } from "../tunnel/hub_urls.ts";
 
 const aet = z.string().trim().min(1).max(16).regex(
   /^[\x20-\x5b\x5d-\x7e]+$/,
@@ -119,7 +120,11 @@ export const configSchema = z.object({
     port: port.default(8181),
   }).strict().default({}),
   hub: z.object({
-    url: z.string().url().optional(),
+    /** The hub's tunnel URL, or several hubs' separated by commas (tried in order). */
+    url: z.string().superRefine((v, ctx) => {
+      const problem = hubUrlsProblem(v);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }).optional(),
     /** PEM file of CA certificates to trust for a wss:// hub (besides the system's). */
     caFile: z.string().optional(),
     /** Reconnect backoff: full jitter over base * 2^attempt, capped. */

@@ -2,7 +2,8 @@
  * The agent's side of the tunnel: connects out to the hub (never listens), authenticates with the
  * site credential in a header, and keeps the session up: heartbeats find a half-open link within
  * `heartbeat + timeout` seconds, and a lost session is retried with capped exponential backoff and
- * full jitter. Streams the hub opens are handed to `serve`.
+ * full jitter. With several hubs (a cluster), each round tries them in order, the next one at once
+ * after a failure, and backs off between rounds. Streams the hub opens are handed to `serve`.
  */
 import {
   Channel,
@@ -16,10 +17,12 @@ import {
 import type { Logger } from "@conduit/shared/log";
 import { openTunnelSocket } from "./socket.ts";
 import { backoffMs } from "../queue/policy.ts";
+import { hubUrls } from "./hub_urls.ts";
 
 export type TunnelState = "connecting" | "online" | "offline" | "stopped";
 
 export interface TunnelClientOptions {
+  /** The hub's tunnel URL, or several hubs' separated by commas: tried in order. */
   url: string;
   site: string;
   credential: string;
@@ -66,11 +69,14 @@ export class TunnelClient {
 
   async #run(): Promise<void> {
     const { log } = this.#o;
+    const urls = hubUrls(this.#o.url);
     let attempt = 0;
+    let next = 0;
     while (!this.#stopping) {
       this.state = "connecting";
+      const url = urls[next];
       try {
-        await this.#connectOnce();
+        await this.#connectOnce(url);
       } catch (err) {
         this.lastError = (err as Error).message;
         const refused = err instanceof HandshakeError &&
@@ -81,10 +87,19 @@ export class TunnelClient {
             reason: reasonName((err as HandshakeError).reason),
             message: this.lastError,
           });
-        } else log.warn("tunnel connection failed", { reason: this.lastError });
+        } else {log.warn("tunnel connection failed", {
+            reason: this.lastError,
+            ...(urls.length > 1 ? { hub: url } : {}),
+          });}
       }
       this.state = "offline";
       if (this.#stopping) break;
+      // Several hubs: after a failure the next one is tried at once; a round that failed backs off.
+      if (!this.#held && next + 1 < urls.length) {
+        next++;
+        continue;
+      }
+      next = 0;
       // A session that held for a while starts the backoff over; a link that keeps failing backs off.
       // (#held is cleared here: it stays true after the session ended, and every failed attempt that
       // followed would otherwise start the backoff over.)
@@ -102,9 +117,9 @@ export class TunnelClient {
   }
 
   /** One session, from socket to end. Resolves when it ends; throws if it could not start. */
-  async #connectOnce(): Promise<void> {
+  async #connectOnce(url: string): Promise<void> {
     const o = this.#o;
-    const ws = await openTunnelSocket(o.url, { authorization: `Bearer ${o.credential}` }, o.caCerts);
+    const ws = await openTunnelSocket(url, { authorization: `Bearer ${o.credential}` }, o.caCerts);
     const { welcome, transport } = await clientHandshake(ws, { site: o.site, agentVersion: o.agentVersion });
     const session = new Session(transport, {
       side: "client",
@@ -122,7 +137,10 @@ export class TunnelClient {
     const held = setTimeout(() => (this.#held = true), 5_000);
     this.state = "online";
     this.connections++;
-    o.log.info("connected to the hub", { hubVersion: welcome.hubVersion });
+    o.log.info("connected to the hub", {
+      hubVersion: welcome.hubVersion,
+      ...(url !== o.url ? { hub: url } : {}),
+    });
     const timeoutMs = o.heartbeatTimeoutMs ?? 10_000;
     const beat = setInterval(() => {
       session.ping(timeoutMs).catch(() => {

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
 import { enroll, saveCredential } from "./credential.ts";
+import { hubUrls } from "./hub_urls.ts";
 
 export async function enrollAgent(config: AgentConfig, token: string): Promise<number> {
   if (!config.hub.url) {
@@ -13,12 +14,16 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
   }
   const caCerts = config.hub.caFile ? [fs.readFileSync(config.hub.caFile, "utf8")] : undefined;
   let enrolled;
-  try {
-    enrolled = await enroll(config.hub.url, token, caCerts);
-  } catch (err) {
-    console.error(`agent: enrollment failed: ${(err as Error).message}`);
-    return 1;
+  // With several hubs (one cluster, one database) any of them enrolls: the first that answers.
+  for (const url of hubUrls(config.hub.url)) {
+    try {
+      enrolled = await enroll(url, token, caCerts);
+      break;
+    } catch (err) {
+      console.error(`agent: enrollment failed at ${url}: ${(err as Error).message}`);
+    }
   }
+  if (!enrolled) return 1;
   if (config.site && config.site !== enrolled.site) {
     console.error(`agent: the token is for site ${enrolled.site}, not ${config.site}; nothing was saved`);
     return 1;
