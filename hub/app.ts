@@ -29,9 +29,10 @@ import { appRouter } from "./api/router.ts";
 import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
+import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
 
 /** Prefixes where the console's page is never the answer. */
-const API_PREFIXES = ["/dicomweb", "/trpc", "/auth", "/api", "/tunnel"];
+const API_PREFIXES = ["/dicomweb", "/trpc", "/auth", "/api", "/tunnel", "/cluster"];
 
 export interface RunningHub {
   port: number;
@@ -43,6 +44,8 @@ export interface RunningHub {
   db: HubDb;
   registry: SiteRegistry;
   sessions: Sessions;
+  /** This hub's part in a cluster on a shared PostgreSQL, if it is one. */
+  cluster?: Cluster;
   stop(): Promise<void>;
 }
 
@@ -51,15 +54,32 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const registry = new SiteRegistry(db);
   const spoolDir = path.join(config.data, "spool");
   await sweepSpool(spoolDir, log.child({ part: "dicomweb" }));
-  await registry.markAllOffline();
+  // On its own file no session survives a restart; in a cluster the leases say which sites are online.
+  if (db.engine === "sqlite") await registry.markAllOffline();
   const sessions = new Sessions(registry, log.child({ part: "tunnel" }), config.tunnel);
+  const cluster = db.engine === "postgres"
+    ? await startCluster({
+      db,
+      sessions,
+      registry,
+      clusterUrl: config.clusterUrl,
+      version: VERSION,
+      log: log.child({ part: "cluster" }),
+    })
+    : undefined;
   const metrics = new HubMetrics(sessions);
 
   const tokens = new ApiTokens(db);
   const users = new Users(db);
   const app = new Hono();
   app.use("*", securityHeaders());
-  app.get("/healthz", (c) => c.json({ status: "ok", version: VERSION, sites: sessions.list().length }));
+  app.get("/healthz", (c) => {
+    // In a cluster a hub that lost its database is out of service (a load balancer sends no one to it).
+    if (cluster && !cluster.leases.healthy) {
+      return c.json({ status: "no database", version: VERSION, sites: sessions.list().length }, 503);
+    }
+    return c.json({ status: "ok", version: VERSION, sites: sessions.list().length });
+  });
   app.get("/metrics", async (c) => {
     const r = await resolvePrincipal(c, tokens, users);
     if ("error" in r) {
@@ -72,6 +92,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     }
     return await metricsResponse(c, metrics);
   });
+  app.route("/cluster", cluster ? cluster.peers.routes() : noClusterRoutes());
   app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
   app.route(
     "/auth",
@@ -86,6 +107,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     return Boolean(row && row.state !== "pending" && row.state !== "revoked");
   }, log.child({ part: "transfers" }));
   sessions.relayLimiter = (site, route) => transfers.limiterFor(site, route);
+  transfers.leases = cluster?.transfers;
   transfers.start();
   const router = appRouter({
     db,
@@ -171,8 +193,10 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     db,
     registry,
     sessions,
+    cluster,
     async stop() {
       transfers.stop();
+      await cluster?.stop();
       await sessions.stop();
       await server.shutdown();
       await metricsServer?.shutdown();

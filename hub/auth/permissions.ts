@@ -97,14 +97,16 @@ export const DICOMWEB_ROUTES: Readonly<Record<string, Action>> = {
 
 /**
  * Routes that need no role: health, the console's login, session and files, the agents' tunnel
- * (a site credential) and enrollment (a one-time enrollment token), and `/metrics` (an unscoped
- * API token of any role, or the loopback listener `metrics.port`).
+ * (a site credential) and enrollment (a one-time enrollment token), `/metrics` (an unscoped
+ * API token of any role, or the loopback listener `metrics.port`), and `/cluster`, where the other
+ * hubs of a cluster connect (the cluster secret; hub/cluster/peers.ts).
  */
 export const OPEN_ROUTES: readonly string[] = [
   "GET /healthz",
   "GET /metrics",
   "GET /tunnel",
   "POST /tunnel/enroll",
+  "GET /cluster",
   "POST /auth/login",
   "GET /auth/me",
   "POST /auth/logout",

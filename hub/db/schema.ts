@@ -20,6 +20,9 @@ export let batches = lite.batches;
 export let users = lite.users;
 export let sessions = lite.sessions;
 export let audit = lite.audit;
+export let hubs = lite.hubs;
+export let siteLeases = lite.siteLeases;
+export let clusterSettings = lite.clusterSettings;
 
 let current: Dialect | undefined;
 
@@ -30,12 +33,48 @@ export function useDialect(dialect: Dialect): void {
   }
   current = dialect;
   const t = (dialect === "postgres" ? pg : lite) as unknown as typeof lite;
-  ({ sites, apiTokens, transfers, transferTasks, batches, users, sessions, audit } = t);
+  ({
+    sites,
+    apiTokens,
+    transfers,
+    transferTasks,
+    batches,
+    users,
+    sessions,
+    audit,
+    hubs,
+    siteLeases,
+    clusterSettings,
+  } = t);
 }
 
 /** The tables of a dialect, for drizzle's relational queries. */
 export function tablesOf(dialect: Dialect) {
   const t = (dialect === "postgres" ? pg : lite) as unknown as typeof lite;
-  const { sites, apiTokens, transfers, transferTasks, batches, users, sessions, audit } = t;
-  return { sites, apiTokens, transfers, transferTasks, batches, users, sessions, audit };
+  const {
+    sites,
+    apiTokens,
+    transfers,
+    transferTasks,
+    batches,
+    users,
+    sessions,
+    audit,
+    hubs,
+    siteLeases,
+    clusterSettings,
+  } = t;
+  return {
+    sites,
+    apiTokens,
+    transfers,
+    transferTasks,
+    batches,
+    users,
+    sessions,
+    audit,
+    hubs,
+    siteLeases,
+    clusterSettings,
+  };
 }

@@ -69,6 +69,12 @@ export const transfers = sqliteTable("transfers", {
    * table until every study has reached its source, then dropped), or null. Never a key.
    */
   deid: text("deid"),
+  /**
+   * Which hub drives the job (hub/cluster/transfer_lease.ts), and until when unless it renews: with
+   * several hubs on one database, one at a time; another takes the job over once the lease runs out.
+   */
+  driverHub: text("driver_hub"),
+  driverExpiresAt: integer("driver_expires_at"),
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
@@ -146,4 +152,29 @@ export const audit = sqliteTable("audit", {
   action: text("action").notNull(),
   target: text("target"),
   detail: text("detail"),
+});
+
+/** The hubs of a cluster on one database: how the others reach each (its cluster URL), when it last beat. */
+export const hubs = sqliteTable("hubs", {
+  id: text("id").primaryKey(),
+  clusterUrl: text("cluster_url"),
+  version: text("version"),
+  startedAt: integer("started_at").notNull(),
+  heartbeatAt: integer("heartbeat_at").notNull(),
+});
+
+/**
+ * Which hub holds each connected site's tunnel, until `expires_at` unless its heartbeat renews it: a
+ * dead hub's sites are free again within seconds, and a hub takes a site over when its agent connects.
+ */
+export const siteLeases = sqliteTable("site_leases", {
+  site: text("site").primaryKey(),
+  hubId: text("hub_id").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+/** Settings shared by the hubs of a cluster (the secret they authenticate to each other with). */
+export const clusterSettings = sqliteTable("cluster_settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
 });

@@ -54,3 +54,6 @@ export const batches = toPg(sqlite.batches);
 export const users = toPg(sqlite.users);
 export const sessions = toPg(sqlite.sessions);
 export const audit = toPg(sqlite.audit);
+export const hubs = toPg(sqlite.hubs);
+export const siteLeases = toPg(sqlite.siteLeases);
+export const clusterSettings = toPg(sqlite.clusterSettings);

@@ -12,7 +12,7 @@ export class TunnelBackendProvider implements BackendProvider {
 
   async backend(site: string, node?: string): Promise<DicomwebBackend> {
     await this.registry.require(site);
-    if (!this.sessions.get(site)) throw new BackendUnavailableError(`site ${site} is offline`);
+    if (!this.sessions.online(site)) throw new BackendUnavailableError(`site ${site} is offline`);
     return {
       site,
       node,
@@ -26,7 +26,7 @@ export class TunnelBackendProvider implements BackendProvider {
     const all = await this.registry.list();
     return all.filter((s) => s.state !== "revoked").map((s) => ({
       site: s.site,
-      online: this.sessions.get(s.site) !== undefined,
+      online: this.sessions.online(s.site),
       pending: s.state === "pending",
     }));
   }

@@ -22,6 +22,7 @@ import { deidProblem, deidView, sendDeid, storedDeid, withoutTable } from "./dei
 import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
 import { taskProgress } from "./progress.ts";
 import { atomically } from "../db/atomic.ts";
+import type { TransferLeases } from "../cluster/transfer_lease.ts";
 
 export type { Endpoint, TransferView };
 
@@ -57,6 +58,9 @@ export class TransferService {
   ) {
     this.#schedule = new Scheduler(db, sessions);
   }
+
+  /** With several hubs on one database: which jobs this hub drives (hub/cluster/transfer_lease.ts). */
+  leases?: TransferLeases;
 
   /** The bandwidth limiter for an object relayed under a queue route (see Scheduler.limiterFor). */
   limiterFor(fromSite: string, route: string): Promise<RateLimiter | undefined> {
@@ -106,6 +110,9 @@ export class TransferService {
         windowZone: input.window?.timeZone ?? null,
         bandwidthMbps: input.bandwidthMbps ?? null,
         deid: input.deid ? storedDeid(input.deid) : null,
+        // In a cluster the hub that creates a job drives it first.
+        driverHub: this.leases?.hubId ?? null,
+        driverExpiresAt: this.leases ? now + this.leases.leaseMs : null,
         createdBy,
         createdAt: now,
         updatedAt: now,
@@ -276,10 +283,12 @@ export class TransferService {
       const active = await this.db.select().from(transfers).where(
         inArray(transfers.status, ["pending", "in_progress"]),
       ).orderBy(desc(transfers.priority), asc(transfers.createdAt));
+      const mine = this.leases ? await this.leases.drive(active.map((t) => t.id)) : undefined;
       const now = Date.now();
       for (const t of active) {
         const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id));
-        if (!this.sessions.get(t.sourceSite)) continue; // the source is offline: the job waits
+        if (mine && !mine.has(t.id)) continue; // another hub of the cluster drives it
+        if (!this.sessions.online(t.sourceSite)) continue; // the source is offline: the job waits
         const window = windowOf(t);
         const closed = window && !isOpen(window, now);
         for (const task of tasks) {

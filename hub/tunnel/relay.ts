@@ -7,7 +7,6 @@
  */
 import { Channel, Request, type Stream } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
-import type { SiteSession } from "./sessions.ts";
 import type { RateLimiter } from "../transfers/bandwidth.ts";
 
 async function pipe(
@@ -31,7 +30,8 @@ export type RelayLimiter = (fromSite: string, route: string) => Promise<RateLimi
 export async function relayStream(
   fromSite: string,
   stream: Stream,
-  lookup: (site: string) => SiteSession | undefined,
+  /** A stream to a site's agent (here or through the hub that holds it); throws when it is not connected. */
+  open: (site: string) => Promise<Stream>,
   log: Logger,
   limiterFor?: RelayLimiter,
 ): Promise<void> {
@@ -48,18 +48,20 @@ export async function relayStream(
       await from.end();
       return;
     }
-    const destination = lookup(request.site);
-    if (!destination || destination.session.isClosed) {
+    let destination: Stream;
+    try {
+      destination = await open(request.site);
+    } catch (err) {
       await from.send({
         type: "error",
         code: "site-offline",
-        message: `site ${request.site} is not connected`,
+        message: (err as Error).message || `site ${request.site} is not connected`,
       });
       await from.end();
       return;
     }
+    to = new Channel(destination);
     const limiter = request.route && limiterFor ? await limiterFor(fromSite, request.route) : undefined;
-    to = new Channel(destination.session.open());
     await to.send({ op: "store", from: fromSite, ...(request.node ? { node: request.node } : {}) });
     await Promise.all([pipe(stream, to.stream, from.detach(), limiter), pipe(to.stream, stream)]);
   } catch (err) {

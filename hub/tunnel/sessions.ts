@@ -15,6 +15,7 @@ import {
   RequestChannel,
   type RequestOf,
   Session,
+  type Stream,
   type Transport,
 } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
@@ -42,6 +43,17 @@ export interface SiteSession {
   /** Tunnel bytes per second (in and out), one sample per heartbeat, the latest last (at most 24). */
   throughput: number[];
   lastBytes: number;
+}
+
+/** The rest of a cluster of hubs (hub/cluster/): where the sites this hub does not hold are. */
+export interface Elsewhere {
+  /** This hub holds `site` now / no longer. */
+  claim(site: string): Promise<void>;
+  release(site: string): Promise<void>;
+  /** Whether another hub holds `site`. */
+  heldElsewhere(site: string): boolean;
+  /** A stream to the agent of `site` through the hub that holds it (throws when none can be had). */
+  open(site: string): Promise<Stream>;
 }
 
 export interface SessionsOptions {
@@ -75,6 +87,28 @@ export class Sessions {
   /** Bandwidth caps for relayed objects (the transfer service's), set once the hub is assembled. */
   relayLimiter?: RelayLimiter;
 
+  /** The other hubs of a cluster, if this hub is one of several on a shared database. */
+  elsewhere?: Elsewhere;
+
+  /** Whether `site` can be asked now: connected here, or to another hub of the cluster. */
+  online(site: string): boolean {
+    return this.#live.has(site) || this.elsewhere?.heldElsewhere(site) === true;
+  }
+
+  /** A new stream to the agent of `site`: on its session here, or through the hub that holds it. */
+  async open(site: string): Promise<Stream> {
+    const live = this.#live.get(site);
+    if (live) return live.session.open();
+    if (this.elsewhere) {
+      try {
+        return await this.elsewhere.open(site);
+      } catch (err) {
+        throw new SiteUnavailableError((err as Error).message);
+      }
+    }
+    throw new SiteUnavailableError(`site ${site} is not connected`);
+  }
+
   get(site: string): SiteSession | undefined {
     return this.#live.get(site);
   }
@@ -98,7 +132,7 @@ export class Sessions {
     }
     const session = new Session(transport, {
       side: "server",
-      onStream: (stream) => void relayStream(site, stream, (s) => this.#live.get(s), log, this.relayLimiter),
+      onStream: (stream) => void relayStream(site, stream, (s) => this.open(s), log, this.relayLimiter),
       onClose: (end) => {
         const current = this.#live.get(site);
         this.bytesIn += session.bytesIn;
@@ -108,6 +142,7 @@ export class Sessions {
         const fields = { reason: reasonName(end.reason), message: end.message, local: end.local };
         if (end.reason === Reason.Normal) log.info("site session ended", fields);
         else log.warn("site session ended", fields);
+        this.elsewhere?.release(site).catch((err) => log.error("site lease release failed", { err }));
         this.registry.disconnected(site).catch((err) => log.error("registry update failed", { err }));
       },
     });
@@ -121,6 +156,7 @@ export class Sessions {
       lastBytes: 0,
     };
     this.#live.set(site, entry);
+    this.elsewhere?.claim(site).catch((err) => log.error("site lease claim failed", { err }));
     log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
     this.registry.connected(site, facts).catch((err) => log.error("registry update failed", { err }));
     void this.#status(entry);
@@ -128,13 +164,11 @@ export class Sessions {
   }
 
   /**
-   * Opens a stream to a site's agent and sends `request`; the caller reads the replies, each one of
-   * those its operation may get (`channel.reply()`).
+   * Opens a stream to a site's agent (here or through the hub that holds it) and sends `request`; the
+   * caller reads the replies, each one of those its operation may get (`channel.reply()`).
    */
   async call<O extends Op>(site: string, request: RequestOf<O>): Promise<RequestChannel<O>> {
-    const live = this.#live.get(site);
-    if (!live) throw new SiteUnavailableError(`site ${site} is not connected`);
-    const channel = new RequestChannel(live.session.open(), request.op as O);
+    const channel = new RequestChannel(await this.open(site), request.op as O);
     await channel.send(Request.parse(request));
     return channel;
   }

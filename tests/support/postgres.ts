@@ -65,7 +65,8 @@ let counter = 0;
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed");
-  const dir = await Deno.makeTempDir({ prefix: "conduit-pg-" });
+  // Under /tmp, not $TMPDIR: the postgres user must reach it (a runner's TMPDIR may be private to root).
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "conduit-pg-" });
   const uid = Number(
     new TextDecoder().decode(new Deno.Command("id", { args: ["-u", "postgres"] }).outputSync().stdout),
   );

@@ -16,9 +16,13 @@ export class TunnelStow implements StowService {
     object: StowObject,
     signal: AbortSignal,
   ): Promise<StoreResult> {
-    const live = this.sessions.get(this.site);
-    if (!live) throw new BackendUnavailableError(`site ${this.site} is not connected`);
-    const channel = new RequestChannel(live.session.open(), "store");
+    let stream;
+    try {
+      stream = await this.sessions.open(this.site);
+    } catch (err) {
+      throw new BackendUnavailableError((err as Error).message);
+    }
+    const channel = new RequestChannel(stream, "store");
     const cancel = () => channel.stream.reset("cancelled");
     signal.addEventListener("abort", cancel);
     const result = { sopInstanceUid: object.header.sopInstanceUid, sopClassUid: object.header.sopClassUid };

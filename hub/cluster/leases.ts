@@ -1,0 +1,187 @@
+/**
+ * A hub's membership of a cluster in the shared database: its row in `hubs` (cluster URL, heartbeat),
+ * the leases on the sites whose tunnels it holds (renewed with each beat, so a dead hub's sites are
+ * free again within `leaseMs`), a snapshot of which live hub holds every other site, and the site
+ * registry's online/offline state kept true to the leases.
+ */
+import { and, eq, gt, inArray, lt, ne, notInArray } from "drizzle-orm";
+import { randomBytes } from "node:crypto";
+import type { HubDb } from "../db/db.ts";
+import { clusterSettings, hubs, siteLeases, sites } from "../db/schema.ts";
+
+export interface Holder {
+  hubId: string;
+  clusterUrl: string | null;
+}
+
+export interface LeaseOptions {
+  /** How long a lease and a hub's heartbeat hold without renewal. */
+  leaseMs?: number;
+  /** How often this hub renews its leases and reads everyone else's. */
+  beatMs?: number;
+}
+
+export class ClusterLeases {
+  readonly hubId = `hub-${randomBytes(6).toString("hex")}`;
+  readonly leaseMs: number;
+  readonly beatMs: number;
+  /** Sites this hub holds now. */
+  readonly #mine = new Set<string>();
+  /** Every site another live hub holds, and which hub. */
+  #others = new Map<string, Holder>();
+  #timer?: ReturnType<typeof setInterval>;
+  #beating = false;
+  /** Called with each site this hub holds whose lease another hub has taken since. */
+  onLost?: (site: string, holder: Holder) => void;
+  /** Called after each beat that reached the database (other checks that must reach every hub soon). */
+  onBeat?: () => Promise<void>;
+  /** When a beat last reached the database. */
+  lastBeatAt = 0;
+
+  constructor(
+    private readonly db: HubDb,
+    private readonly self: { clusterUrl?: string; version: string },
+    options: LeaseOptions = {},
+  ) {
+    this.leaseMs = options.leaseMs ?? 6000;
+    this.beatMs = options.beatMs ?? 1000;
+  }
+
+  /** Registers this hub and starts beating. */
+  async start(): Promise<void> {
+    const now = Date.now();
+    await this.db.insert(hubs).values({
+      id: this.hubId,
+      clusterUrl: this.self.clusterUrl ?? null,
+      version: this.self.version,
+      startedAt: now,
+      heartbeatAt: now,
+    });
+    await this.beat();
+    this.#timer = setInterval(() => void this.beat(), this.beatMs);
+  }
+
+  /** The secret the hubs of this database authenticate to each other with (made by the first hub). */
+  async secret(): Promise<string> {
+    await this.db.insert(clusterSettings).values({
+      key: "secret",
+      value: randomBytes(32).toString("base64url"),
+    })
+      .onConflictDoNothing();
+    const row = await this.db.query.clusterSettings.findFirst({ where: eq(clusterSettings.key, "secret") });
+    return row!.value;
+  }
+
+  /** This hub holds `site` now (its agent connected here): the lease moves here, whoever had it. */
+  async claim(site: string): Promise<void> {
+    this.#mine.add(site);
+    this.#others.delete(site);
+    const expiresAt = Date.now() + this.leaseMs;
+    await this.db.insert(siteLeases).values({ site, hubId: this.hubId, expiresAt })
+      .onConflictDoUpdate({ target: siteLeases.site, set: { hubId: this.hubId, expiresAt } });
+  }
+
+  /** This hub no longer holds `site` (its session ended); a lease another hub took is left alone. */
+  async release(site: string): Promise<void> {
+    this.#mine.delete(site);
+    await this.db.delete(siteLeases).where(and(eq(siteLeases.site, site), eq(siteLeases.hubId, this.hubId)));
+  }
+
+  /** The live hub that holds `site`, if another one does (as of the last beat, or asked now). */
+  async holder(site: string, fresh = false): Promise<Holder | undefined> {
+    if (this.#mine.has(site)) return undefined;
+    if (!fresh) return this.#others.get(site);
+    const rows = await this.db.select({ hubId: siteLeases.hubId, clusterUrl: hubs.clusterUrl })
+      .from(siteLeases).innerJoin(hubs, eq(hubs.id, siteLeases.hubId))
+      .where(
+        and(
+          eq(siteLeases.site, site),
+          gt(siteLeases.expiresAt, Date.now()),
+          ne(siteLeases.hubId, this.hubId),
+        ),
+      );
+    return rows[0];
+  }
+
+  /** Whether this hub reached the database within a lease (else it may hold leases it lost). */
+  get healthy(): boolean {
+    return Date.now() - this.lastBeatAt < this.leaseMs;
+  }
+
+  /** Whether another live hub held `site` at the last beat. */
+  heldElsewhere(site: string): boolean {
+    return this.#others.has(site);
+  }
+
+  /** Every site another live hub held at the last beat. */
+  elsewhere(): ReadonlyMap<string, Holder> {
+    return this.#others;
+  }
+
+  /**
+   * One beat: renew this hub's row and leases, read everyone else's, hand back the sites another hub
+   * took, and set the registry's state from the leases (a dead hub's sites go offline).
+   */
+  async beat(): Promise<void> {
+    if (this.#beating) return;
+    this.#beating = true;
+    try {
+      const now = Date.now();
+      await this.db.update(hubs).set({ heartbeatAt: now }).where(eq(hubs.id, this.hubId));
+      await this.db.update(siteLeases).set({ expiresAt: now + this.leaseMs }).where(
+        eq(siteLeases.hubId, this.hubId),
+      );
+      const rows = await this.db.select({
+        site: siteLeases.site,
+        hubId: siteLeases.hubId,
+        clusterUrl: hubs.clusterUrl,
+      })
+        .from(siteLeases).innerJoin(hubs, eq(hubs.id, siteLeases.hubId))
+        .where(gt(siteLeases.expiresAt, now));
+      const others = new Map<string, Holder>();
+      const held = new Set<string>();
+      for (const r of rows) {
+        held.add(r.site);
+        if (r.hubId !== this.hubId) others.set(r.site, { hubId: r.hubId, clusterUrl: r.clusterUrl });
+      }
+      this.#others = others;
+      for (const site of this.#mine) {
+        const holder = others.get(site);
+        if (holder) this.onLost?.(site, holder);
+        else if (!held.has(site)) await this.claim(site); // expired while the database was away
+      }
+      await this.#states(now);
+      // Rows of hubs long gone, and leases that ran out.
+      await this.db.delete(siteLeases).where(lt(siteLeases.expiresAt, now - this.leaseMs));
+      await this.db.delete(hubs).where(lt(hubs.heartbeatAt, now - 3600_000));
+      this.lastBeatAt = now;
+      await this.onBeat?.();
+    } catch {
+      // The database is away: the next beat tries again; leases held meanwhile may run out.
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  /** Online exactly the sites some live hub holds. */
+  async #states(now: number): Promise<void> {
+    const live = () =>
+      this.db.select({ site: siteLeases.site }).from(siteLeases).where(gt(siteLeases.expiresAt, now));
+    await this.db.update(sites).set({ state: "offline" }).where(
+      and(eq(sites.state, "online"), notInArray(sites.name, live())),
+    );
+    await this.db.update(sites).set({ state: "online" }).where(
+      and(eq(sites.state, "offline"), inArray(sites.name, live())),
+    );
+  }
+
+  /** Stops beating and gives up this hub's leases (other hubs may take its sites at once). */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#mine.clear();
+    try {
+      await this.db.delete(siteLeases).where(eq(siteLeases.hubId, this.hubId));
+      await this.db.delete(hubs).where(eq(hubs.id, this.hubId));
+    } catch { /* the leases run out by themselves */ }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Hub to hub: a request for a site another hub holds is carried to that hub over one WebSocket
+ * between the two (`GET /cluster` on the holder's cluster URL, the cluster secret as a bearer token),
+ * carrying the same yamux-style session as the agents' tunnel: one stream per request, each with its
+ * credit window, so nothing queues without bound whatever either side's speed.
+ *
+ * On each stream the asking hub sends one record, `{ site }`; the holder answers `{ ok: true }` and
+ * joins the stream to a new stream on the site's own tunnel (hub/cluster/splice.ts), or
+ * `{ ok: false, message }` when the site is not (or no longer) held there. After that the bytes are
+ * the site's own protocol, untouched.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { timingSafeEqual } from "node:crypto";
+import {
+  Channel,
+  openWebSocket,
+  Reason,
+  Session,
+  type Stream,
+  webSocketTransport,
+} from "@conduit/shared/tunnel";
+import type { Logger } from "@conduit/shared/log";
+import { splice } from "./splice.ts";
+import type { ClusterLeases, Holder } from "./leases.ts";
+
+/** A site another hub holds cannot be reached now (no URL, hub down, site moving): the caller's 503. */
+export class SiteElsewhereError extends Error {
+  override name = "SiteElsewhereError";
+}
+
+const Open = z.object({ site: z.string().min(1).max(64) }).strict();
+const Answer = z.object({ ok: z.boolean(), message: z.string().optional() }).strict();
+
+/** Streams one hub may have open to another at once (each a request or an object in flight). */
+const MAX_STREAMS = 8192;
+
+/** Pings the other hub; a link whose other end went away without closing (a machine lost) ends within 15 s. */
+function keepAlive(session: Session): void {
+  const beat = setInterval(() => {
+    session.ping(10_000).catch(() => {
+      if (!session.isClosed) session.close(Reason.HeartbeatTimeout, "the other hub did not answer a ping");
+    });
+  }, 5000);
+  session.ended.then(() => clearInterval(beat));
+}
+
+export class ClusterPeers {
+  readonly #peers = new Map<string, Promise<Session>>();
+  #secret?: string;
+
+  constructor(
+    private readonly leases: ClusterLeases,
+    /** A new stream on the tunnel of a site this hub holds, or undefined. */
+    private readonly local: (site: string) => Stream | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.#secret = await this.leases.secret();
+  }
+
+  /** A stream to `site`'s agent through the hub that holds it; SiteElsewhereError if none can be had. */
+  async open(site: string): Promise<Stream> {
+    const known = await this.leases.holder(site);
+    try {
+      return await this.#openAt(site, known ?? await this.leases.holder(site, true));
+    } catch (err) {
+      // The last beat's view may be a second old: a site that moved since is looked up again, once.
+      if (!known || !(err instanceof SiteElsewhereError)) throw err;
+      const now = await this.leases.holder(site, true);
+      if (!now || now.hubId === known.hubId) throw err;
+      return await this.#openAt(site, now);
+    }
+  }
+
+  async #openAt(site: string, holder: Holder | undefined): Promise<Stream> {
+    if (!holder) throw new SiteElsewhereError(`site ${site} is not connected to any hub`);
+    if (!holder.clusterUrl) {
+      throw new SiteElsewhereError(
+        `site ${site} is on hub ${holder.hubId}, which has no cluster URL to reach it at`,
+      );
+    }
+    let session: Session;
+    try {
+      session = await this.#session(holder);
+    } catch (err) {
+      throw new SiteElsewhereError(
+        `site ${site} is on a hub that cannot be reached: ${(err as Error).message}`,
+      );
+    }
+    const channel = new Channel(session.open());
+    try {
+      await channel.send({ site });
+      const answer = await channel.expect(Answer);
+      if (!answer.ok) {
+        channel.stream.reset("refused");
+        throw new SiteElsewhereError(answer.message ?? `site ${site} is between hubs`);
+      }
+    } catch (err) {
+      channel.stream.reset("failed");
+      if (err instanceof SiteElsewhereError) throw err;
+      throw new SiteElsewhereError(`site ${site}: its hub did not answer (${(err as Error).message})`);
+    }
+    if (channel.detach().length) {
+      channel.stream.reset("unexpected bytes");
+      throw new SiteElsewhereError(`site ${site}: its hub sent bytes before the request`);
+    }
+    return channel.stream;
+  }
+
+  #session(holder: Holder): Promise<Session> {
+    let s = this.#peers.get(holder.hubId);
+    if (!s) {
+      s = this.#connect(holder);
+      this.#peers.set(holder.hubId, s);
+      s.catch(() => this.#peers.delete(holder.hubId));
+    }
+    return s.then((session) => {
+      if (!session.isClosed) return session;
+      this.#peers.delete(holder.hubId);
+      return this.#session(holder);
+    });
+  }
+
+  async #connect(holder: Holder): Promise<Session> {
+    const url = new URL("cluster", holder.clusterUrl!.replace(/\/?$/, "/"));
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const ws = await openWebSocket(url.href, {
+      headers: { authorization: `Bearer ${this.#secret}`, "x-conduit-hub": this.leases.hubId },
+      timeoutMs: 5000,
+    });
+    const session = new Session(webSocketTransport(ws), {
+      side: "client",
+      maxStreams: MAX_STREAMS,
+      onClose: (end) => {
+        this.log.info("hub link ended", { hub: holder.hubId, message: end.message });
+        if (this.#peers.get(holder.hubId) === current) this.#peers.delete(holder.hubId);
+      },
+    });
+    const current = Promise.resolve(session);
+    this.#peers.set(holder.hubId, current);
+    keepAlive(session);
+    this.log.info("hub link opened", { hub: holder.hubId });
+    return session;
+  }
+
+  /** `/cluster`: other hubs of the cluster connect here. */
+  routes(): Hono {
+    const app = new Hono();
+    app.get("/", (c) => {
+      const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
+      const given = new TextEncoder().encode(m?.[1] ?? "");
+      const secret = new TextEncoder().encode(this.#secret ?? "");
+      if (!this.#secret || given.length !== secret.length || !timingSafeEqual(given, secret)) {
+        this.log.warn("hub link refused: bad cluster secret");
+        return c.json({ error: "send the cluster secret as Authorization: Bearer <secret>" }, 401);
+      }
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        return c.json({ error: "this endpoint takes a WebSocket upgrade from another hub" }, 426);
+      }
+      const peer = c.req.header("x-conduit-hub") ?? "unknown";
+      const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
+      const session = new Session(webSocketTransport(socket), {
+        side: "server",
+        maxStreams: MAX_STREAMS,
+        onStream: (stream) => void this.#serve(stream),
+        onClose: (end) => this.log.info("hub link from a peer ended", { hub: peer, message: end.message }),
+      });
+      keepAlive(session);
+      this.#inbound.add(session);
+      session.ended.then(() => this.#inbound.delete(session));
+      return response;
+    });
+    return app;
+  }
+
+  readonly #inbound = new Set<Session>();
+
+  async #serve(stream: Stream): Promise<void> {
+    const channel = new Channel(stream);
+    try {
+      const { site } = await channel.expect(Open);
+      const to = this.local(site);
+      if (!to) {
+        await channel.send({
+          ok: false,
+          message: `site ${site} is not connected to this hub (it may be moving)`,
+        });
+        await channel.end();
+        return;
+      }
+      await channel.send({ ok: true });
+      await splice(stream, to, channel.detach(), "the site's stream failed");
+    } catch {
+      stream.reset("bad hub request");
+    }
+  }
+
+  /** Closes every link to and from other hubs. */
+  stop(): void {
+    for (const s of this.#peers.values()) {
+      s.then((x) => x.close(Reason.Normal, "hub stopping")).catch(() => {});
+    }
+    this.#peers.clear();
+    for (const s of this.#inbound) s.close(Reason.Normal, "hub stopping");
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `deno task test:pg [files...]`: the hub's tests again, with every hub on a real PostgreSQL instead of
+ * its libsql file. Starts one PostgreSQL for the run (support/postgres.ts: initdb in a temporary
+ * directory, as the postgres user, on a free loopback port), gives each test hub a database of its
+ * own, and stops the server at the end. Exits with the test run's code.
+ */
+import { postgresMissing, startPostgres } from "../support/postgres.ts";
+
+/** The tests whose hubs touch the database: tunnel, transfers, console auth and roles, DICOMweb. */
+const HUB_TESTS = [
+  "tests/tunnel/",
+  "tests/transfers/",
+  "tests/console/auth_test.ts",
+  "tests/console/roles_test.ts",
+  "tests/console/scope_test.ts",
+  "tests/console/hardening_test.ts",
+  "tests/dicomweb/dicomweb_test.ts",
+];
+
+const missing = postgresMissing();
+if (missing) {
+  console.error(`test:pg: ${missing}`);
+  Deno.exit(1);
+}
+const pg = await startPostgres();
+let code = 1;
+try {
+  const files = Deno.args.filter((a) => a !== "--");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "--parallel", ...(files.length ? files : HUB_TESTS)],
+    env: { CONDUIT_TEST_DB: "postgres", CONDUIT_TEST_PG_URL: pg.url },
+    stdin: "null",
+  }).spawn();
+  code = (await child.status).code;
+} finally {
+  await pg.stop();
+}
+Deno.exit(code);
