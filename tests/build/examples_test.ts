@@ -34,3 +34,22 @@ Deno.test("deploy/examples/hub.yaml is a valid hub configuration", () => {
   });
   assert.equal(config.publicUrl, "https://hub.example.org");
 });
+
+Deno.test("deploy/examples/cluster: two valid hub configurations on one PostgreSQL, each with its cluster URL", () => {
+  const [a, b] = ["hub-a.yaml", "hub-b.yaml"].map((f) =>
+    loadHubConfig({
+      flags: { config: path.join(ROOT, "deploy/examples/cluster", f) },
+      env: {},
+      readFile: read,
+    })
+      .config
+  );
+  assert.match(a.db!, /^postgres:\/\//);
+  assert.equal(a.db, b.db);
+  assert.notEqual(a.clusterUrl, b.clusterUrl);
+  const haproxy = read(path.join(ROOT, "deploy/examples/cluster/haproxy.cfg"));
+  for (const hub of [a, b]) {
+    assert.ok(haproxy.includes(new URL(hub.clusterUrl!).host), `haproxy.cfg names ${hub.clusterUrl}`);
+  }
+  assert.match(haproxy, /option httpchk GET \/healthz/);
+});
