@@ -28,7 +28,8 @@ import {
 import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms";
 import { readHeader } from "../part10/header.ts";
 import { type ByteSource, openFile, readExactly, readUpTo } from "../part10/source.ts";
-import { type Addition, encodeSequence, encodeText, rewriteDataSet } from "./rewrite.ts";
+import { rewriteDataSet } from "./rewrite.ts";
+import { methodAdditions, trialAdditions } from "./additions.ts";
 import { makeEditor } from "./decide.ts";
 import type { DeidProfile } from "./profile.ts";
 import { pixelDataEnd } from "./pixel_span.ts";
@@ -82,13 +83,8 @@ export type DeidResult =
   | { status: "held"; reason: string }
   | { status: "failed"; reason: string };
 
-const T = {
-  BurnedInAnnotation: 0x00280301,
-  PatientIdentityRemoved: 0x00120062,
-  DeidentificationMethod: 0x00120063,
-  DeidentificationMethodCodeSequence: 0x00120064,
-  LongitudinalTemporalInformationModified: 0x00280303,
-} as const;
+/** (0028,0301) Burned In Annotation. */
+const BURNED_IN_ANNOTATION = 0x00280301;
 
 /** Modalities whose images may carry burned-in text when Burned In Annotation is absent. */
 const BURN_PRONE = new Set(["US", "SC", "XC", "OT"]);
@@ -96,56 +92,6 @@ const BURN_PRONE = new Set(["US", "SC", "XC", "OT"]);
 const YIELD_EVERY = 8 * 1024 * 1024;
 /** Elements after the pixel data larger than this are refused rather than read into memory. */
 const MAX_TRAILER = 64 * 1024 * 1024;
-
-function trialAdditions(req: DeidRequest, subject: string): Addition[] {
-  const t = req.trial;
-  if (!t) return [];
-  const lo = (tag: number, v: string | undefined): Addition[] =>
-    v === undefined ? [] : [{ tag, vr: "LO", value: encodeText("LO", v.slice(0, 64)) }];
-  return [
-    ...lo(0x00120010, t.sponsorName),
-    ...lo(0x00120020, t.protocolId),
-    ...lo(0x00120021, t.protocolName),
-    ...lo(0x00120030, t.siteId),
-    ...lo(0x00120031, t.siteName),
-    ...lo(0x00120040, t.subjectId ?? subject),
-  ];
-}
-
-function methodAdditions(profile: DeidProfile, shift: number, changed: string | undefined, o: {
-  explicit: boolean;
-  littleEndian: boolean;
-}): Addition[] {
-  const method = [...profile.method];
-  if (changed) method.push(changed.slice(0, 64));
-  const additions: Addition[] = [
-    { tag: T.PatientIdentityRemoved, vr: "CS", value: encodeText("CS", "YES") },
-    { tag: T.DeidentificationMethod, vr: "LO", value: encodeText("LO", method.join("\\")) },
-    {
-      tag: T.DeidentificationMethodCodeSequence,
-      vr: "SQ",
-      value: encodeSequence(
-        profile.codes.map((c) => [
-          { tag: 0x00080100, vr: "SH", value: encodeText("SH", c.value) },
-          { tag: 0x00080102, vr: "SH", value: encodeText("SH", "DCM") },
-          { tag: 0x00080104, vr: "LO", value: encodeText("LO", c.meaning) },
-        ]),
-        o,
-      ),
-    },
-  ];
-  if (
-    profile.options.includes("retain-long-modified-dates") ||
-    profile.options.includes("retain-long-full-dates")
-  ) {
-    additions.push({
-      tag: T.LongitudinalTemporalInformationModified,
-      vr: "CS",
-      value: encodeText("CS", shift ? "MODIFIED" : "UNMODIFIED"),
-    });
-  }
-  return additions;
-}
 
 /** Objects up to this size are read whole, in one read; larger ones have their header read and the rest copied. */
 const WHOLE_FILE = 8 * 1024 * 1024;
@@ -246,7 +192,7 @@ export async function deidentify(
       reason: "the data set has no SOP Class UID or SOP Instance UID (0008,0016/0018)",
     };
   }
-  const burnedEl = findElement(h.dataset, T.BurnedInAnnotation);
+  const burnedEl = findElement(h.dataset, BURNED_IN_ANNOTATION);
   const burned = burnedEl && burnedEl.length > 0 ? stringValue(h.bytes, burnedEl).toUpperCase() : "";
   if (!req.allowBurnedIn && (burned === "YES" || (burned === "" && BURN_PRONE.has(attrs.modality)))) {
     return {

@@ -5,7 +5,8 @@
  * pixel data is recorded as fragments.
  */
 import { vrOf } from "./dictionary.ts";
-import { type Encoding, encodingOf, TransferSyntax } from "./uids.ts";
+import { type Encoding, TransferSyntax } from "./uids.ts";
+import { trimValue } from "./values.ts";
 
 /** One element: where it sits in the buffer and, for sequences, its items. */
 export interface Element {
@@ -394,9 +395,3 @@ function guessTransferSyntax(bytes: Uint8Array, at: number): string {
     : TransferSyntax.ExplicitVRLittleEndian;
 }
 
-/** Trims DICOM padding (trailing spaces and NULs; leading spaces too for most string VRs). */
-export function trimValue(text: string): string {
-  return text.replace(/[\0 ]+$/, "").replace(/^ +/, "");
-}
-
-export { encodingOf };

@@ -3,7 +3,11 @@
  * byte order. Only what indexing, matching and JSON need; untouched values stay bytes elsewhere.
  */
 import type { Element } from "./reader.ts";
-import { trimValue } from "./reader.ts";
+
+/** Trims DICOM padding (trailing spaces and NULs; leading spaces too for most string VRs). */
+export function trimValue(text: string): string {
+  return text.replace(/[\0 ]+$/, "").replace(/^ +/, "");
+}
 
 const CHARSET_LABELS: Record<string, string> = {
   "": "latin1",
