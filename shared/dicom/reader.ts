@@ -394,4 +394,3 @@ function guessTransferSyntax(bytes: Uint8Array, at: number): string {
     ? TransferSyntax.ExplicitVRBigEndian
     : TransferSyntax.ExplicitVRLittleEndian;
 }
-
