@@ -16,6 +16,7 @@ import { tunnel } from "./tunnel.ts";
 import { dicomweb } from "./dicomweb.ts";
 import { transfer } from "./transfer.ts";
 import { deid } from "./deid.ts";
+import { cluster } from "./cluster.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -64,7 +65,7 @@ export interface Benchmark {
 }
 
 /** Every benchmark, in the order `deno task bench` runs them. */
-export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb, transfer, deid];
+export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb, transfer, deid, cluster];
 
 const OUT_DIR = fileURLToPath(new URL("./.out/", import.meta.url));
 
