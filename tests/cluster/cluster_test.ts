@@ -18,6 +18,8 @@ import { createConduitClient } from "../../hub/client/mod.ts";
 const skip = postgresMissing() ?? skipReason("storescu", "storescp");
 const QUEUE = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 };
 const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
+/** Objects in each of north's three studies (the transfer's), small: the bandwidth cap keeps it mid-way at the kill. */
+const PER_STUDY = 20;
 
 Deno.test({
   name: "two hubs on one PostgreSQL: sites on either, a transfer survives kill -9 of the hub driving it",
@@ -96,7 +98,7 @@ Deno.test({
       for (const seed of ["c1", "c2", "c3"]) {
         const dir = await Deno.makeTempDir({ prefix: "cluster-src-" });
         const series = await writeGeneratedSeries(dir, {
-          count: 40,
+          count: PER_STUDY,
           rows: 64,
           columns: 64,
           seed,
@@ -128,14 +130,8 @@ Deno.test({
       const northViaHub2 = await qido(1, "north");
       assert.equal(northViaHub2.status, 200, JSON.stringify(northViaHub2.body));
       assert.equal((northViaHub2.body as unknown[]).length, 3);
-      for (
-        const [hub, site, study, count] of [[0, "south", southSeries.studyUid, 2], [
-          1,
-          "north",
-          studies[0],
-          40,
-        ]] as const
-      ) {
+      const wados = [[0, "south", southSeries.studyUid, 2], [1, "north", studies[0], PER_STUDY]] as const;
+      for (const [hub, site, study, count] of wados) {
         const r = await fetch(`${base[hub]}/dicomweb/sites/${site}/studies/${study}`, {
           headers: { ...auth, accept: 'multipart/related; type="application/dicom"' },
         });
