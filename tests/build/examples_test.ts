@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../agent/config/load.ts";
 import { compileRoutes } from "../../agent/routing/rules.ts";
 import { loadHubConfig } from "../../hub/config.ts";
+import { skipReason, toolPath } from "../support/peers.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const read = (p: string) => fs.readFileSync(p, "utf8");
@@ -52,4 +53,40 @@ Deno.test("deploy/examples/cluster: two valid hub configurations on one PostgreS
     assert.ok(haproxy.includes(new URL(hub.clusterUrl!).host), `haproxy.cfg names ${hub.clusterUrl}`);
   }
   assert.match(haproxy, /option httpchk GET \/healthz/);
+});
+
+const haproxySkip = skipReason("haproxy", "openssl");
+
+Deno.test({
+  name: "deploy/examples/cluster/haproxy.cfg is a configuration HAProxy accepts (haproxy -c)",
+  ignore: Boolean(haproxySkip),
+  async fn() {
+    // The example names its certificate under /etc/haproxy; a throwaway one stands in for the check.
+    const dir = await Deno.makeTempDir({ prefix: "haproxy-check-" });
+    try {
+      const pem = path.join(dir, "hub.pem");
+      const made = await new Deno.Command(toolPath("openssl")!, {
+        args: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hub.example.org"]
+          .concat(["-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")]),
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+      fs.writeFileSync(pem, read(path.join(dir, "cert.pem")) + read(path.join(dir, "key.pem")));
+      const cfg = read(path.join(ROOT, "deploy/examples/cluster/haproxy.cfg"));
+      assert.match(cfg, /crt \/etc\/haproxy\/hub\.example\.org\.pem/);
+      const file = path.join(dir, "haproxy.cfg");
+      fs.writeFileSync(file, cfg.replace("/etc/haproxy/hub.example.org.pem", pem));
+      const check = await new Deno.Command(toolPath("haproxy")!, {
+        args: ["-c", "-f", file],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(check.stdout) + new TextDecoder().decode(check.stderr);
+      assert.equal(check.code, 0, out);
+      assert.match(out, /Configuration file is valid/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
