@@ -11,14 +11,13 @@ import { datasetOf, type StoredObject } from "../part10/stored.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
 import type { ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import {
-  EXPLICIT_VR_LITTLE_ENDIAN,
   explicitHeader,
   findElement,
-  IMPLICIT_VR_LITTLE_ENDIAN,
   implicitToExplicit,
   numberValues,
   PIXEL_DATA,
   readPart10Header,
+  TransferSyntax,
 } from "@conduit/shared/dicom";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
@@ -132,7 +131,7 @@ export async function sendObjectAs(
   log: Logger,
 ): Promise<void> {
   if (!wanted || wanted === file.transferSyntax) return await sendObject(channel, archive, file);
-  if (wanted !== EXPLICIT_VR_LITTLE_ENDIAN || file.transferSyntax !== IMPLICIT_VR_LITTLE_ENDIAN) {
+  if (wanted !== TransferSyntax.ExplicitVRLittleEndian || file.transferSyntax !== TransferSyntax.ImplicitVRLittleEndian) {
     if (!canTranscode(file.transferSyntax, wanted)) return await sendObject(channel, archive, file);
     let part10: Uint8Array;
     try {
@@ -178,7 +177,7 @@ async function sendImplicitAsExplicit(channel: ObjectChannel, source: ByteSource
       type: "object",
       sopInstanceUid: file.sopInstanceUid,
       sopClassUid: file.sopClassUid,
-      transferSyntax: EXPLICIT_VR_LITTLE_ENDIAN,
+      transferSyntax: TransferSyntax.ExplicitVRLittleEndian,
       size,
       sha256: hash.digest("hex"),
     } satisfies ObjectHeader,

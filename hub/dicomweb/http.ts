@@ -55,12 +55,3 @@ export function checkUid(name: string, value: string | undefined): string | unde
   }
   return value;
 }
-
-/**
- * The signal work for a request runs under. Not `request.signal`: Deno aborts it when a response is
- * returned (before a streamed body is sent), and warns. A client that goes away cancels the response
- * body instead, which ends the work behind it (the streams' cancel hooks reset the site's stream).
- */
-export function requestSignal(): AbortSignal {
-  return new AbortController().signal;
-}

@@ -137,7 +137,7 @@ const LEVEL_KEY: Record<QidoLevel, string> = {
 class MemoryQido implements QidoService {
   constructor(private readonly site: MemorySite) {}
 
-  async *search(query: QidoQuery, _signal: AbortSignal): AsyncGenerator<DicomJson> {
+  async *search(query: QidoQuery, _signal?: AbortSignal): AsyncGenerator<DicomJson> {
     const seen = new Set<string>();
     let sent = 0;
     for (const o of this.site.objects) {
@@ -185,15 +185,15 @@ class MemoryWado implements WadoService {
     );
   }
 
-  async *retrieve(query: RetrieveQuery, _signal: AbortSignal): AsyncGenerator<RetrievedObject> {
+  async *retrieve(query: RetrieveQuery, _signal?: AbortSignal): AsyncGenerator<RetrievedObject> {
     for (const o of this.#select(query)) yield { header: o.header, bytes: once(o.dataset) };
   }
 
-  async *metadata(query: RetrieveQuery, _signal: AbortSignal): AsyncGenerator<DicomJson> {
+  async *metadata(query: RetrieveQuery, _signal?: AbortSignal): AsyncGenerator<DicomJson> {
     for (const o of this.#select(query)) yield structuredClone(o.json);
   }
 
-  frames(sopInstanceUid: string, frames: number[], _signal: AbortSignal): Promise<FramesResult> {
+  frames(sopInstanceUid: string, frames: number[]): Promise<FramesResult> {
     const o = this.site.find(sopInstanceUid);
     for (const n of frames) {
       if (n > o.frames.length) throw new SiteRequestError("not-found", `no frame ${n}`);
@@ -207,7 +207,7 @@ class MemoryWado implements WadoService {
     });
   }
 
-  bulkdata(sopInstanceUid: string, path: string, _signal: AbortSignal) {
+  bulkdata(sopInstanceUid: string, path: string, _signal?: AbortSignal) {
     const o = this.site.find(sopInstanceUid);
     if (path !== "7FE00010" || !o.frames.length) {
       throw new SiteRequestError("not-found", `no bulk value ${path}`);
@@ -218,7 +218,7 @@ class MemoryWado implements WadoService {
     return Promise.resolve({ size: bytes.length, bytes: once(bytes) });
   }
 
-  render(query: RenderQuery, _signal: AbortSignal) {
+  render(query: RenderQuery, _signal?: AbortSignal) {
     this.site.renders.push(query);
     const { mediaType, bytes } = this.site.rendered;
     return Promise.resolve({ mediaType, size: bytes.length, bytes: once(bytes) });
@@ -228,7 +228,7 @@ class MemoryWado implements WadoService {
 class MemoryStow implements StowService {
   constructor(private readonly site: MemorySite) {}
 
-  async store(object: StowObject, _signal: AbortSignal): Promise<StoreResult> {
+  async store(object: StowObject, _signal?: AbortSignal): Promise<StoreResult> {
     const { sopInstanceUid, sopClassUid } = object.header;
     const refused = this.site.refuse.get(sopInstanceUid);
     if (refused !== undefined) return { sopInstanceUid, sopClassUid, ok: false, failureReason: refused };

@@ -8,9 +8,6 @@
 import { attributeByTag } from "./dictionary.ts";
 import type { DataSet } from "./reader.ts";
 
-export const IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2";
-export const EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1";
-
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
 
 export interface ImageFacts {

@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { type DicomJson, jsonString } from "@conduit/shared/dicom";
 import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
-import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions, warning } from "../http.ts";
+import { baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
 import { parseQido, QidoParameterError } from "./parse.ts";
 import type { BackendProvider, QidoLevel } from "../services.ts";
 
@@ -64,11 +64,10 @@ export async function qido(
   const node = c.req.param("node");
   const base = baseUrl(c, urls);
   const headers: Record<string, string> = { "content-type": "application/dicom+json" };
-  const signal = requestSignal();
 
   if (site) {
     const backend = await provider.backend(site, node);
-    const matches = backend.qido.search(parsed.query, signal)[Symbol.asyncIterator]();
+    const matches = backend.qido.search(parsed.query)[Symbol.asyncIterator]();
     // The first match decides the status: a failure before it is an error response.
     let first = await matches.next();
     let skipped = 0;
@@ -112,7 +111,7 @@ export async function qido(
       const backend = await provider.backend(site);
       const out: DicomJson[] = [];
       const root = base + sitePath(site);
-      for await (const ds of backend.qido.search(parsed.query, signal)) {
+      for await (const ds of backend.qido.search(parsed.query)) {
         out.push(withRetrieveUrl(ds, retrieveUrl(root, level, ds)));
       }
       return out;

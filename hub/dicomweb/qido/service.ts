@@ -11,7 +11,10 @@ export interface QidoQuery {
   limit?: number;
 }
 
-/** Searches one site (or node). */
+/**
+ * Searches one site (or node). `signal` ends the search early (a deadline); the routes pass none: a client
+ * that goes away cancels the response body, whose cancel hook ends the search.
+ */
 export interface QidoService {
-  search(query: QidoQuery, signal: AbortSignal): AsyncIterable<DicomJson>;
+  search(query: QidoQuery, signal?: AbortSignal): AsyncIterable<DicomJson>;
 }

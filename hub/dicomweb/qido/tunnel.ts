@@ -14,7 +14,7 @@ export class TunnelQido implements QidoService {
     private readonly sessions: Sessions,
   ) {}
 
-  async *search(query: QidoQuery, signal: AbortSignal) {
+  async *search(query: QidoQuery, signal?: AbortSignal) {
     const request = {
       op: "find" as const,
       level: query.level,

@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom";
-import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "../http.ts";
+import { baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
 import { MultipartError, multipartRelated, parseMultipart } from "../multipart.ts";
 import type { BackendProvider, StoreResult } from "../services.ts";
 import { guardedBody, spoolFile, spoolPart } from "./spool.ts";
@@ -90,7 +90,6 @@ export async function stow(
         }
         const result: StoreResult = await backend.stow.store(
           { header: s.header, path: file, datasetOffset: s.datasetOffset },
-          requestSignal(),
         );
         if (result.ok) {
           studies.add(s.studyInstanceUid ?? "");

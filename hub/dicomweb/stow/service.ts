@@ -19,5 +19,5 @@ export interface StoreResult {
 
 export interface StowService {
   /** Stores one object into the site's node or archive. */
-  store(object: StowObject, signal: AbortSignal): Promise<StoreResult>;
+  store(object: StowObject, signal?: AbortSignal): Promise<StoreResult>;
 }

@@ -14,7 +14,7 @@ export class TunnelStow implements StowService {
 
   async store(
     object: StowObject,
-    signal: AbortSignal,
+    signal?: AbortSignal,
   ): Promise<StoreResult> {
     let stream;
     try {
@@ -24,7 +24,7 @@ export class TunnelStow implements StowService {
     }
     const channel = new RequestChannel(stream, "store");
     const cancel = () => channel.stream.reset("cancelled");
-    signal.addEventListener("abort", cancel);
+    signal?.addEventListener("abort", cancel);
     const result = { sopInstanceUid: object.header.sopInstanceUid, sopClassUid: object.header.sopClassUid };
     try {
       const request: RequestOf<"store"> = {
@@ -47,7 +47,7 @@ export class TunnelStow implements StowService {
       channel.stream.reset("failed");
       return { ...result, ok: false, failureReason: 0x0110, message: (err as Error).message };
     } finally {
-      signal.removeEventListener("abort", cancel);
+      signal?.removeEventListener("abort", cancel);
     }
   }
 }

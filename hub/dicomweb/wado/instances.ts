@@ -10,7 +10,7 @@
 import type { Context } from "hono";
 import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
-import { HttpError, requestSignal, warning } from "../http.ts";
+import { HttpError, warning } from "../http.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 import { wadoZip, zipRequested } from "./zip.ts";
@@ -25,7 +25,6 @@ export async function locateStudy(
   provider: BackendProvider,
   principal: Principal,
   study: string,
-  signal: AbortSignal,
 ): Promise<DicomwebBackend> {
   const { sites, leftOut } = await federation(provider, principal);
   for (const site of sites) {
@@ -34,7 +33,6 @@ export async function locateStudy(
       for await (
         const _ of backend.qido.search(
           { level: "STUDY", keys: { StudyInstanceUID: study }, limit: 1 },
-          signal,
         )
       ) {
         return backend;
@@ -61,7 +59,7 @@ export async function backendFor(
   const principal = c.get("principal") as Principal;
   const site = c.req.param("site");
   // The site's name and the principal's reach were checked by the route's guard.
-  if (!site) return await locateStudy(provider, principal, study, requestSignal());
+  if (!site) return await locateStudy(provider, principal, study);
   return await provider.backend(site, c.req.param("node"));
 }
 
@@ -80,7 +78,6 @@ export async function wadoInstances(
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const objects = backend.wado.retrieve(
     { ...query, ...(wanted === "*" ? {} : { transferSyntax: wanted }) },
-    requestSignal(),
   )[Symbol.asyncIterator]();
   const first = await objects.next();
   if (first.done) {

@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import { type DicomJson, jsonString } from "@conduit/shared/dicom";
-import { baseUrl, HttpError, requestSignal, sitePath, type UrlOptions } from "../http.ts";
+import { baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptsBulk, acceptsJson } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
@@ -35,7 +35,7 @@ export async function metadata(
   }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const root = baseUrl(c, urls) + sitePath(backend.site, backend.node);
-  const items = backend.wado.metadata(query, requestSignal())[Symbol.asyncIterator]();
+  const items = backend.wado.metadata(query)[Symbol.asyncIterator]();
   const first = await items.next();
   if (first.done) throw new HttpError(404, "no such study, series or instance");
   let sent = 0;
@@ -83,7 +83,7 @@ export async function bulkdata(
     throw new HttpError(400, `bad bulk data path ${path}`);
   }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const value = await backend.wado.bulkdata(query.sopInstanceUid, path.toUpperCase(), requestSignal());
+  const value = await backend.wado.bulkdata(query.sopInstanceUid, path.toUpperCase());
   const boundary = `conduit-${crypto.randomUUID()}`;
   const parts = (async function* () {
     yield { contentType: "application/octet-stream", bytes: value.bytes };

@@ -8,7 +8,7 @@
  * one frame at a time.
  */
 import type { Context } from "hono";
-import { HttpError, requestSignal } from "../http.ts";
+import { HttpError } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptedImageType } from "./accept.ts";
 import type { BackendProvider, RenderQuery } from "../services.ts";
@@ -129,7 +129,6 @@ export async function rendered(
   const backend = await backendFor(c, provider, target.studyInstanceUid);
   const image = await backend.wado.render(
     { ...target, media, ...params, ...(thumbnail ? { thumbnail } : {}) },
-    requestSignal(),
   );
   const bytes = image.bytes[Symbol.asyncIterator]();
   const body = new ReadableStream<Uint8Array>({

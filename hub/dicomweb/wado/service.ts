@@ -47,10 +47,14 @@ export interface BulkValue {
   bytes: AsyncIterable<Uint8Array>;
 }
 
+/**
+ * Each call takes an optional `signal` that ends the work early (a deadline); the routes pass none: a
+ * client that goes away cancels the response body, whose cancel hook ends the work at the site.
+ */
 export interface WadoService {
-  retrieve(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<RetrievedObject>;
+  retrieve(query: RetrieveQuery, signal?: AbortSignal): AsyncIterable<RetrievedObject>;
   /** Each instance's DICOM JSON; bulk values carry relative `bulkdata/<tag path>` URIs. */
-  metadata(query: RetrieveQuery, signal: AbortSignal): AsyncIterable<DicomJson>;
+  metadata(query: RetrieveQuery, signal?: AbortSignal): AsyncIterable<DicomJson>;
   /**
    * Frames (1-based) of an instance, in the asked order, each read to the end before the next; as
    * stored when `syntaxes` is absent or holds the stored one, else transcoded into the first of
@@ -59,11 +63,11 @@ export interface WadoService {
   frames(
     sopInstanceUid: string,
     frames: number[],
-    signal: AbortSignal,
     syntaxes?: string[],
+    signal?: AbortSignal,
   ): Promise<FramesResult>;
   /** One bulk value of an instance. */
-  bulkdata(sopInstanceUid: string, path: string, signal: AbortSignal): Promise<BulkValue>;
+  bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal): Promise<BulkValue>;
   /** A rendered image or thumbnail, made at the site. */
-  render(query: RenderQuery, signal: AbortSignal): Promise<RenderedImage>;
+  render(query: RenderQuery, signal?: AbortSignal): Promise<RenderedImage>;
 }

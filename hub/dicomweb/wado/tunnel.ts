@@ -31,7 +31,7 @@ export class TunnelWado implements WadoService {
     private readonly sessions: Sessions,
   ) {}
 
-  async *retrieve(query: RetrieveQuery, signal: AbortSignal): AsyncGenerator<RetrievedObject> {
+  async *retrieve(query: RetrieveQuery, signal?: AbortSignal): AsyncGenerator<RetrievedObject> {
     const channel = await this.sessions.call(this.site, {
       op: "retrieve",
       studyInstanceUid: query.studyInstanceUid,
@@ -43,17 +43,17 @@ export class TunnelWado implements WadoService {
     });
     channel.stream.grow(RETRIEVE_EXTRA_WINDOW);
     const cancel = () => channel.stream.reset("cancelled");
-    signal.addEventListener("abort", cancel);
+    signal?.addEventListener("abort", cancel);
     try {
       const objects = readObjects(channel);
       for (let step = await objects.next(); !step.done; step = await objects.next()) yield step.value;
     } finally {
-      signal.removeEventListener("abort", cancel);
+      signal?.removeEventListener("abort", cancel);
       channel.stream.reset("done");
     }
   }
 
-  async *metadata(query: RetrieveQuery, signal: AbortSignal): AsyncGenerator<DicomJson> {
+  async *metadata(query: RetrieveQuery, signal?: AbortSignal): AsyncGenerator<DicomJson> {
     const request = {
       op: "metadata" as const,
       studyInstanceUid: query.studyInstanceUid,
@@ -73,15 +73,15 @@ export class TunnelWado implements WadoService {
    */
   async #announced<O extends "frames" | "bulkdata" | "render">(
     request: RequestOf<O>,
-    signal: AbortSignal,
+    signal?: AbortSignal,
     window = 0,
   ) {
     const channel: RequestChannel<O> = await this.sessions.call(this.site, request);
     if (window) channel.stream.grow(window);
     const cancel = () => channel.stream.reset("cancelled");
-    signal.addEventListener("abort", cancel);
+    signal?.addEventListener("abort", cancel);
     const done = () => {
-      signal.removeEventListener("abort", cancel);
+      signal?.removeEventListener("abort", cancel);
       channel.stream.reset("done");
     };
     const first = await channel.reply().catch((err) => {
@@ -95,7 +95,7 @@ export class TunnelWado implements WadoService {
     return { channel, first, done };
   }
 
-  async frames(sopInstanceUid: string, frames: number[], signal: AbortSignal, syntaxes?: string[]) {
+  async frames(sopInstanceUid: string, frames: number[], syntaxes?: string[], signal?: AbortSignal) {
     const { channel, first, done } = await this.#announced(
       { op: "frames", sopInstanceUid, frames, ...(syntaxes ? { transferSyntaxes: syntaxes } : {}) },
       signal,
@@ -120,7 +120,7 @@ export class TunnelWado implements WadoService {
     return { transferSyntax: first.transferSyntax, encapsulated: first.encapsulated, frames: each };
   }
 
-  async bulkdata(sopInstanceUid: string, path: string, signal: AbortSignal) {
+  async bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal) {
     const { channel, first, done } = await this.#announced({ op: "bulkdata", sopInstanceUid, path }, signal);
     if (first.type !== "bulk") {
       done();
@@ -136,7 +136,7 @@ export class TunnelWado implements WadoService {
     return { size: first.size, bytes };
   }
 
-  async render(query: RenderQuery, signal: AbortSignal): Promise<RenderedImage> {
+  async render(query: RenderQuery, signal?: AbortSignal): Promise<RenderedImage> {
     const { channel, first, done } = await this.#announced(
       { op: "render", ...query, ...(this.node ? { node: this.node } : {}) },
       signal,

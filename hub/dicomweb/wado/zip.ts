@@ -14,7 +14,7 @@ import type { Context } from "hono";
 import { makeZip } from "client-zip";
 import { acceptedZip } from "./accept.ts";
 import { part10 } from "./part10.ts";
-import { HttpError, requestSignal } from "../http.ts";
+import { HttpError } from "../http.ts";
 import type { DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 
 /**
@@ -39,7 +39,6 @@ export async function wadoZip(
 ): Promise<Response> {
   const objects = backend.wado.retrieve(
     { ...query, ...(transferSyntax === "*" ? {} : { transferSyntax }) },
-    requestSignal(),
   )[Symbol.asyncIterator]();
   const first = await objects.next();
   if (first.done) {
