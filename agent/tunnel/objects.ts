@@ -131,7 +131,10 @@ export async function sendObjectAs(
   log: Logger,
 ): Promise<void> {
   if (!wanted || wanted === file.transferSyntax) return await sendObject(channel, archive, file);
-  if (wanted !== TransferSyntax.ExplicitVRLittleEndian || file.transferSyntax !== TransferSyntax.ImplicitVRLittleEndian) {
+  if (
+    wanted !== TransferSyntax.ExplicitVRLittleEndian ||
+    file.transferSyntax !== TransferSyntax.ImplicitVRLittleEndian
+  ) {
     if (!canTranscode(file.transferSyntax, wanted)) return await sendObject(channel, archive, file);
     let part10: Uint8Array;
     try {
