@@ -13,6 +13,15 @@
  * (CharLS in dcmjs-codecs and in GDCM, 0.03), and shrinking or enlarging (0.14, 0.02).
  * JPEG answers are checked against our own PNG of the same image: the loss of quality 90 stays under a
  * mean of 2.
+ *
+ * Thumbnails (PS3.18 10.6), for every case rendered with the object's own window: the instance's
+ * thumbnail against dcmj2pnm's first frame scaled to the same size (+Sxv/+Syv). Tolerance: mean ≤ 1, and
+ * at most 3% of samples off by more than 2, as scaling differs by design: we average the rendered pixels
+ * over each output pixel's box, DCMTK interpolates the stored values before its window. Measured: 14 of
+ * 36 at a mean of 0.000, most others under 0.4 (rounding, as above); the 1-bit image has the largest
+ * mean, 0.87, with 1.3% of pixels off (DCMTK's thumbnail stays black and white, ours is grey along
+ * edges); a 400-pixel text image shrunk to 128 has the largest share off, 2.6% (its sharp edges). A
+ * wrong window, colour conversion or frame moves most samples.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -36,6 +45,8 @@ if (skip) console.warn(`rendered_test: skipped: ${skip}`);
 
 /** Largest mean absolute difference and largest single difference allowed against dcmj2pnm. */
 const MEAN = 0.5, MAX = 2;
+/** For thumbnails: the largest mean difference, and the largest share of samples off by more than MAX. */
+const THUMB_MEAN = 1, THUMB_OVER = 0.03;
 
 interface Rig {
   hub: TestHub;
@@ -74,16 +85,20 @@ function png(bytes: Uint8Array): Pixels {
   return { width: p.width, height: p.height, channels: p.channels, data: p.data as Uint8Array };
 }
 
-/** Mean and largest absolute difference between two images of the same size. */
-function difference(a: Pixels, b: Pixels): { mean: number; max: number } {
+/**
+ * Mean and largest absolute difference between two images of the same size, and the share of samples
+ * that differ by more than MAX.
+ */
+function difference(a: Pixels, b: Pixels): { mean: number; max: number; over: number } {
   assert.deepEqual([a.width, a.height, a.channels], [b.width, b.height, b.channels], "size and channels");
-  let sum = 0, max = 0;
+  let sum = 0, max = 0, over = 0;
   for (let i = 0; i < a.data.length; i++) {
     const d = Math.abs(a.data[i] - b.data[i]);
     sum += d;
     if (d > max) max = d;
+    if (d > MAX) over++;
   }
-  return { mean: sum / a.data.length, max };
+  return { mean: sum / a.data.length, max, over: over / a.data.length };
 }
 
 async function get(r: Rig, url: string, accept = "image/png") {
@@ -92,10 +107,10 @@ async function get(r: Rig, url: string, accept = "image/png") {
   });
 }
 
-async function dcmj2pnm(r: Rig, c: RenderCase): Promise<Pixels> {
+async function dcmj2pnm(r: Rig, c: RenderCase, options = c.dcmtk): Promise<Pixels> {
   const out = path.join(r.dir, `${crypto.randomUUID()}.png`);
   const input = await made(c.reference ?? c.file, r.dir);
-  const res = await runDcmtk("dcmj2pnm", ["+on", "-il", ...c.dcmtk, input, out]);
+  const res = await runDcmtk("dcmj2pnm", ["+on", "-il", ...options, input, out]);
   assert.equal(res.code, 0, res.stderr);
   return png(await Deno.readFile(out));
 }
@@ -126,6 +141,34 @@ for (const c of RENDER_CASES) {
     const d = difference(png(body), await dcmj2pnm(r, c));
     console.log(`  ${c.what}: mean ${d.mean.toFixed(3)}, max ${d.max}`);
     assert.ok(d.mean <= MEAN && d.max <= MAX, `${c.what}: mean ${d.mean}, max ${d.max}`);
+  });
+}
+
+/**
+ * dcmj2pnm's options for the thumbnail of a case's instance: its first frame (an instance's thumbnail
+ * shows frame 1), scaled along its longer side to the thumbnail's size.
+ */
+function thumbnailOptions(c: RenderCase, width: number, height: number): string[] {
+  const frame1 = c.dcmtk.filter((o, i, all) => o !== "+F" && all[i - 1] !== "+F");
+  return [...frame1, ...(width >= height ? ["+Sxv", String(width)] : ["+Syv", String(height)])];
+}
+
+// Thumbnails are rendered images fitted into 128 × 128 (small ones enlarged), each photometric
+// interpretation and bit depth with the object's own window: the cases without parameters.
+for (const c of RENDER_CASES.filter((c) => !c.query)) {
+  test(`PS3.18 10.6 thumbnail PNG, ${c.what}: dcmj2pnm's fitted to 128 within mean ${THUMB_MEAN}`, async (r) => {
+    const at = await instancePath(await uniqueCopy(c, r.dir));
+    const res = await get(r, `/sites/north${at}/thumbnail`);
+    assert.equal(res.status, 200, `${c.what}: ${res.status} ${res.status === 200 ? "" : await res.text()}`);
+    assert.equal(res.headers.get("content-type"), "image/png");
+    const thumb = png(new Uint8Array(await res.arrayBuffer()));
+    assert.equal(Math.max(thumb.width, thumb.height), 128, `${thumb.width} × ${thumb.height} fits 128`);
+    const d = difference(thumb, await dcmj2pnm(r, c, thumbnailOptions(c, thumb.width, thumb.height)));
+    const over = `${(100 * d.over).toFixed(2)}% over ${MAX}`;
+    console.log(
+      `  thumbnail ${c.what} (${thumb.width} × ${thumb.height}): mean ${d.mean.toFixed(3)}, ${over}`,
+    );
+    assert.ok(d.mean <= THUMB_MEAN && d.over <= THUMB_OVER, `${c.what}: mean ${d.mean}, ${over}`);
   });
 }
 
@@ -175,7 +218,7 @@ test("a 32-bit big endian object renders as its little endian twin (DCMTK reads 
     png(new Uint8Array(await a.arrayBuffer())),
     png(new Uint8Array(await b.arrayBuffer())),
   );
-  assert.deepEqual(d, { mean: 0, max: 0 });
+  assert.deepEqual(d, { mean: 0, max: 0, over: 0 });
 });
 
 Deno.test({
