@@ -7,7 +7,7 @@
  * table's column titles in kebab case). A profile file layers custom actions on top of it:
  * `{ name?, method?, options?, shiftDates?, actions: { "Keyword" | "(gggg,eeee)": "D" } }`.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "@conduit/shared/cli";
 import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import * as path from "node:path";
@@ -23,35 +23,27 @@ const USAGE =
 options: ${OPTION_NAMES.join(", ")}`;
 
 export async function deidCommand(args: string[]): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({
-      args,
-      options: {
-        profile: { type: "string" },
-        "profile-file": { type: "string" },
-        option: { type: "string", multiple: true },
-        "key-file": { type: "string" },
-        in: { type: "string" },
-        out: { type: "string" },
-        "name-prefix": { type: "string" },
-        "allow-burned-in": { type: "boolean" },
-        pseudonyms: { type: "string" },
-        "trial-sponsor": { type: "string" },
-        "trial-protocol": { type: "string" },
-        "trial-site": { type: "string" },
-        json: { type: "boolean" },
-        jobs: { type: "string" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (err) {
-    console.error(`agent deid: ${(err as Error).message}\n${USAGE}`);
+  const parsed = commandLine("agent deid", USAGE, args, {
+    profile: { type: "string" },
+    "profile-file": { type: "string" },
+    option: { type: "string", multiple: true },
+    "key-file": { type: "string" },
+    in: { type: "string" },
+    out: { type: "string" },
+    "name-prefix": { type: "string" },
+    "allow-burned-in": { type: "boolean" },
+    pseudonyms: { type: "string" },
+    "trial-sponsor": { type: "string" },
+    "trial-protocol": { type: "string" },
+    "trial-site": { type: "string" },
+    json: { type: "boolean" },
+    jobs: { type: "string" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const v = parsed.values;
+  if (parsed.positionals.length) {
+    console.error(`agent deid: unexpected argument ${parsed.positionals[0]}\n${USAGE}`);
     return 2;
-  }
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
   }
   const fail = (message: string) => {
     console.error(`agent deid: ${message}\n${USAGE}`);

@@ -2,7 +2,7 @@
  * `deno task agent node list|echo|find|retrieve|store ...`: asks the running agent (over its
  * loopback HTTP API) to act on a configured node, so retrieved objects land in its archive.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { agentBaseUrl } from "./_http.ts";
 
@@ -17,35 +17,21 @@ const USAGE = `usage: deno task agent node COMMAND [NODE] [options]
 options: --config FILE, --http-host ADDR --http-port N (where the agent's HTTP API listens), --json`;
 
 export async function nodeCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        config: { type: "string" },
-        "http-port": { type: "string" },
-        "http-host": { type: "string" },
-        level: { type: "string" },
-        key: { type: "string", short: "k", multiple: true },
-        "patient-root": { type: "boolean" },
-        study: { type: "string" },
-        series: { type: "string" },
-        instance: { type: "string", multiple: true },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    });
-  } catch (err) {
-    console.error(`agent node: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = commandLine("agent node", USAGE, args, {
+    config: { type: "string" },
+    "http-port": { type: "string" },
+    "http-host": { type: "string" },
+    level: { type: "string" },
+    key: { type: "string", short: "k", multiple: true },
+    "patient-root": { type: "boolean" },
+    study: { type: "string" },
+    series: { type: "string" },
+    instance: { type: "string", multiple: true },
+    json: { type: "boolean" },
+  }, true);
+  if (typeof parsed === "number") return parsed;
   const v = parsed.values;
   const [command, node] = parsed.positionals;
-  if (v.help || !command) {
-    console.log(USAGE);
-    return command ? 0 : 2;
-  }
   let base: string;
   try {
     base = `${agentBaseUrl(v)}/nodes`;

@@ -2,7 +2,7 @@
  * `deno task agent queue list|retry|replay|pause|resume ...`: the forward queue of the running
  * agent, through its loopback HTTP API.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "@conduit/shared/cli";
 import { agentBaseUrl, CliUsageError } from "./_http.ts";
 
 const USAGE = `usage: deno task agent queue COMMAND [options]
@@ -14,34 +14,20 @@ const USAGE = `usage: deno task agent queue COMMAND [options]
 options: --config FILE, --http-host ADDR, --http-port N, --json`;
 
 export async function queueCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        config: { type: "string" },
-        "http-port": { type: "string" },
-        "http-host": { type: "string" },
-        state: { type: "string" },
-        destination: { type: "string" },
-        limit: { type: "string" },
-        id: { type: "string", multiple: true },
-        all: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    });
-  } catch (err) {
-    console.error(`agent queue: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = commandLine("agent queue", USAGE, args, {
+    config: { type: "string" },
+    "http-port": { type: "string" },
+    "http-host": { type: "string" },
+    state: { type: "string" },
+    destination: { type: "string" },
+    limit: { type: "string" },
+    id: { type: "string", multiple: true },
+    all: { type: "boolean" },
+    json: { type: "boolean" },
+  }, true);
+  if (typeof parsed === "number") return parsed;
   const v = parsed.values;
   const [command, target] = parsed.positionals;
-  if (v.help || !command) {
-    console.log(USAGE);
-    return command ? 0 : 2;
-  }
   try {
     const base = `${agentBaseUrl(v)}/queue`;
     const post = (p: string, body: unknown = {}) =>

@@ -2,7 +2,7 @@
  * `deno task agent route test FILE|DIR`: which routes each object would take under the
  * configuration, without a running agent and without sending anything.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "@conduit/shared/cli";
 import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import { instanceAttributes } from "@conduit/shared/dicom";
@@ -16,28 +16,18 @@ const USAGE =
   `usage: deno task agent route test FILE|DIR... [--config FILE] [--calling-aet AET] [--called-aet AET] [--json]`;
 
 export async function routeCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        config: { type: "string" },
-        "calling-aet": { type: "string", default: "" },
-        "called-aet": { type: "string", default: "" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    });
-  } catch (err) {
-    console.error(`agent route: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = commandLine("agent route", USAGE, args, {
+    config: { type: "string" },
+    "calling-aet": { type: "string", default: "" },
+    "called-aet": { type: "string", default: "" },
+    json: { type: "boolean" },
+  });
+  if (typeof parsed === "number") return parsed;
   const v = parsed.values;
   const [command, ...targets] = parsed.positionals;
-  if (v.help || command !== "test" || targets.length === 0) {
-    console.log(USAGE);
-    return v.help ? 0 : 2;
+  if (command !== "test" || targets.length === 0) {
+    console.error(`agent route: give test and the files or folders to test\n${USAGE}`);
+    return 2;
   }
   let routes;
   try {

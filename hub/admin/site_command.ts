@@ -3,7 +3,7 @@
  * runs (a running hub closes a revoked site's session within its sync interval, 2 s). With
  * `--json` each command prints one JSON object on stdout.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
@@ -13,29 +13,14 @@ const USAGE = `usage: deno task hub admin site add NAME [--data DIR | --db URL] 
        deno task hub admin site revoke NAME [--data DIR | --db URL] [--json]`;
 
 export async function siteCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        data: { type: "string" },
-        db: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    console.error(`hub admin site: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = commandLine("hub admin site", USAGE, args, {
+    data: { type: "string" },
+    db: { type: "string" },
+    json: { type: "boolean" },
+  }, true);
+  if (typeof parsed === "number") return parsed;
   const [verb, name, ...extra] = parsed.positionals;
   const json = parsed.values.json === true;
-  if (parsed.values.help || !verb) {
-    console.log(USAGE);
-    return verb ? 0 : 2;
-  }
   if ((verb === "add" || verb === "revoke") && (!name || extra.length)) {
     console.error(`hub admin site ${verb}: give one site name\n${USAGE}`);
     return 2;

@@ -2,7 +2,7 @@
  * `deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID`: API tokens
  * for DICOMweb and tRPC clients. The token is printed once; only its hash is kept.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
 
@@ -13,31 +13,16 @@ const USAGE = `usage: deno task hub admin token create NAME --role ${
        deno task hub admin token revoke ID [--data DIR | --db URL] [--json]`;
 
 export async function tokenCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        data: { type: "string" },
-        db: { type: "string" },
-        json: { type: "boolean" },
-        role: { type: "string" },
-        sites: { type: "string" },
-        help: { type: "boolean" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    console.error(`hub admin token: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = commandLine("hub admin token", USAGE, args, {
+    data: { type: "string" },
+    db: { type: "string" },
+    json: { type: "boolean" },
+    role: { type: "string" },
+    sites: { type: "string" },
+  }, true);
+  if (typeof parsed === "number") return parsed;
   const [verb, arg] = parsed.positionals;
   const json = parsed.values.json === true;
-  if (parsed.values.help || !verb) {
-    console.log(USAGE);
-    return verb ? 0 : 2;
-  }
   const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
   const tokens = new ApiTokens(db);
   try {

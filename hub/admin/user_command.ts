@@ -2,7 +2,7 @@
  * `deno task hub admin user add NAME --role ROLE [--password-stdin] | list`: console users. Without
  * `--password-stdin` a random password is made and printed once.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "@conduit/shared/cli";
 import { randomBytes } from "node:crypto";
 import { openHubDb } from "../db/db.ts";
 import { UserError, Users } from "../auth/users.ts";
@@ -20,31 +20,16 @@ async function readLine(): Promise<string> {
 }
 
 export async function userCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        data: { type: "string" },
-        db: { type: "string" },
-        json: { type: "boolean" },
-        role: { type: "string" },
-        "password-stdin": { type: "boolean" },
-        help: { type: "boolean" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    console.error(`hub admin user: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = commandLine("hub admin user", USAGE, args, {
+    data: { type: "string" },
+    db: { type: "string" },
+    json: { type: "boolean" },
+    role: { type: "string" },
+    "password-stdin": { type: "boolean" },
+  }, true);
+  if (typeof parsed === "number") return parsed;
   const [verb, name] = parsed.positionals;
   const json = parsed.values.json === true;
-  if (parsed.values.help || !verb) {
-    console.log(USAGE);
-    return verb ? 0 : 2;
-  }
   const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
   const users = new Users(db);
   try {

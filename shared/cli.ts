@@ -1,0 +1,52 @@
+/**
+ * The preamble every command-line command shares (`agent node|queue|route|deid`, `hub admin
+ * site|token|user`): its flags parsed with `--help` added, the usage on `--help` (exit 0), and a bad
+ * flag or a missing command named with the usage on stderr (exit 2). The command gets its flags and
+ * positionals, or the exit code to end with.
+ */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+
+/** What {@link commandLine} parses: the command's options with `--help`, positionals allowed. */
+type Config<O extends ParseArgsOptionsConfig> = {
+  args: string[];
+  options: O & { help: { type: "boolean" } };
+  allowPositionals: true;
+  strict: true;
+};
+
+/** The flags and positionals of a command line. */
+export type CommandLine<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<Config<O>>>;
+
+/**
+ * Parses `args` of the command `name` (as typed: "agent queue") against `options`. With `needsCommand`,
+ * a command line without a positional is refused.
+ */
+export function commandLine<const O extends ParseArgsOptionsConfig>(
+  name: string,
+  usage: string,
+  args: string[],
+  options: O,
+  needsCommand = false,
+): CommandLine<O> | number {
+  let parsed: CommandLine<O>;
+  try {
+    parsed = parseArgs<Config<O>>({
+      args,
+      options: { ...options, help: { type: "boolean" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    console.error(`${name}: ${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    console.log(usage);
+    return 0;
+  }
+  if (needsCommand && parsed.positionals.length === 0) {
+    console.error(`${name}: give a command\n${usage}`);
+    return 2;
+  }
+  return parsed;
+}

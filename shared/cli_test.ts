@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { commandLine } from "./cli.ts";
+
+/** Runs commandLine with console.log and console.error captured. */
+function run(args: string[], needsCommand = false) {
+  const out: string[] = [], err: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (s: string) => out.push(s);
+  console.error = (s: string) => err.push(s);
+  try {
+    const r = commandLine("agent thing", "usage: thing", args, {
+      port: { type: "string" },
+      json: { type: "boolean" },
+    }, needsCommand);
+    return { r, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+}
+
+Deno.test("commandLine() gives the flags and positionals of a good command line", () => {
+  const { r, out, err } = run(["list", "--port", "8080", "--json"], true);
+  assert.equal(typeof r, "object");
+  if (typeof r === "number") return;
+  assert.deepEqual([r.values.port, r.values.json, r.positionals], ["8080", true, ["list"]]);
+  assert.equal(out + err, "");
+});
+
+Deno.test("commandLine(): --help prints the usage and succeeds, with or without a command", () => {
+  for (const args of [["--help"], ["list", "--help"]]) {
+    const { r, out, err } = run(args, true);
+    assert.equal(r, 0);
+    assert.equal(out, "usage: thing");
+    assert.equal(err, "");
+  }
+});
+
+Deno.test("commandLine(): a bad flag or a missing command is exit 2, named on stderr with the usage", () => {
+  const bad = run(["list", "--nope"]);
+  assert.equal(bad.r, 2);
+  assert.match(bad.err, /^agent thing: .*--nope[\s\S]*usage: thing$/);
+  const missing = run([], true);
+  assert.equal(missing.r, 2);
+  assert.equal(missing.err, "agent thing: give a command\nusage: thing");
+  assert.equal(missing.out, "");
+  assert.notEqual(typeof run([]).r, "number", "without needsCommand, no positional is fine");
+});
