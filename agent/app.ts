@@ -12,7 +12,8 @@ import type { Archive } from "./archive/archive.ts";
 import { FileArchive } from "./archive/file_archive.ts";
 import { lockDataDir } from "./archive/lock.ts";
 import { Retention } from "./forward/retention.ts";
-import { markCleanStop, reconcileAfterCrash } from "./ingest/recover.ts";
+import { markCleanStop, reconcileAfterCrash, recoverIntake } from "./ingest/recover.ts";
+import { Intake } from "./ingest/intake.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { Database } from "./index/db.ts";
 import { IndexQueryHandler } from "./query/find.ts";
@@ -81,12 +82,9 @@ async function startLocked(
   const leftovers = await archive.prepare();
   if (leftovers) log.info("removed partial files left by an earlier run", { count: leftovers });
   const db = await Database.open(path.join(dataDir, "agent.db"), { durable: config.dimse.sync });
-  const reconciled = await reconcileAfterCrash(db, archive, dataDir);
-  if (reconciled.removed) {
-    log.warn("removed archive files the index did not know (left by a crash before their Success)", {
-      count: reconciled.removed,
-    });
-  }
+  const intake = new Intake(dataDir, config.dimse.sync);
+  const partial = intake.prepare();
+  if (partial) log.info("removed partial objects left in the intake by an earlier run", { count: partial });
   const metrics = new AgentMetrics();
 
   Implementation.setImplementationClassUid(Ours.classUid);
@@ -130,7 +128,22 @@ async function startLocked(
     routing: { routes, queue, queued: (destinations) => destinations.forEach((d) => forwarder.wake(d)) },
     duplicates: config.archive.duplicates,
     minFreeBytes: config.archive.minFreeMegabytes * 1024 * 1024,
+    intake,
+    // CONDUIT_TEST_COMMIT_HOLD_MS: crash tests hold the group commit to kill the agent after Success.
+    groupCommit: { holdMs: Number(Deno.env.get("CONDUIT_TEST_COMMIT_HOLD_MS") ?? 0) || 0 },
   });
+  // Before any work is accepted: what a crash left between Success and the group commit is committed.
+  const reconciled = await reconcileAfterCrash(db, archive, dataDir, ingest, log);
+  if (reconciled.removed || reconciled.indexed) {
+    log.warn("archive files the index did not know, left by a crash: indexed, or removed when superseded", {
+      indexed: reconciled.indexed,
+      removed: reconciled.removed,
+    });
+  }
+  const recovered = await recoverIntake(ingest, intake, log);
+  if (recovered.committed || recovered.failed) {
+    log.info("committed objects answered Success before a stop", recovered);
+  }
 
   const archiveQuery = new IndexQueryHandler(db, {
     aet: config.dimse.aet,
@@ -264,11 +277,14 @@ async function startLocked(
     async stop() {
       await tunnel?.stop();
       await scp.close();
+      await ingest.settled();
+      ingest.group?.close();
       await forwarder.stop();
       await retention?.stop();
       await http.shutdown();
       db.close();
-      markCleanStop(dataDir);
+      // A commit that failed after Success leaves its object for the crash reconcile of the next start.
+      if (!ingest.group?.failed) markCleanStop(dataDir);
       unlock();
       log.info("agent stopped");
     },

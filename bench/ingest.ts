@@ -15,6 +15,7 @@
  * CPU time of `storescu`, and how busy the machine was. `--quick`: one round of 100 objects and a 200 MB
  * object.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchOptions, BenchResult, BenchTable, BenchTarget } from "./main.ts";
@@ -51,7 +52,7 @@ const OTHER_CPU_WARNING = 40;
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const GENERATE_SCRIPT = fileURLToPath(new URL("../tests/tools/generate.ts", import.meta.url));
 
-type ReceiverName = "agent" | "agent-nosync" | "storescp" | "orthanc";
+type ReceiverName = "agent" | "agent-nosync" | "storescp" | "storescp-131072" | "storescp-fork" | "orthanc";
 
 /** A receiver started for one run. */
 interface RunningReceiver {
@@ -109,6 +110,15 @@ const RECEIVERS: Receiver[] = [
     },
   },
   {
+    name: "storescp-131072",
+    setup: "DCMTK storescp --bit-preserving --max-pdu 131072 (no fsync): the agent's PDU size class",
+    missing: () => skipReason("storescp"),
+    start: async (dir) => {
+      const peer = await startStorescp({ dir, bitPreserving: true, extraArgs: ["--max-pdu", "131072"] });
+      return { ...peer, stored: () => countFiles(dir) };
+    },
+  },
+  {
     name: "orthanc",
     setup: "Orthanc (SQLite index, no storage compression), config of tests/support/peers.ts",
     missing: () => skipReason(ORTHANC_BIN),
@@ -132,6 +142,100 @@ const RECEIVERS: Receiver[] = [
     },
   },
 ];
+
+/** Receivers of the 4-association runs (issue 16): the agent as shipped, and storescp forking per association. */
+const PARALLEL_RECEIVERS: Receiver[] = [
+  RECEIVERS[0],
+  {
+    name: "storescp-fork",
+    setup: "DCMTK storescp --bit-preserving --fork (one process per association, no fsync)",
+    missing: () => skipReason("storescp"),
+    start: async (dir) => {
+      const peer = await startStorescp({ dir, bitPreserving: true, extraArgs: ["--fork"] });
+      return { ...peer, stored: () => countFiles(dir) };
+    },
+  },
+];
+
+/**
+ * The durable-write floor of this disk (issue 16): for each file, write its bytes to a new file, fdatasync
+ * it, rename it and fsync the folder, one after another, as a receiver that syncs each object before
+ * answering must at least do. Resolves with the wall time in ms.
+ */
+async function syncLoop(files: string[], dir: string): Promise<number> {
+  await Deno.mkdir(dir, { recursive: true });
+  const contents = await Promise.all(files.map((f) => Deno.readFile(f)));
+  await syncDisks();
+  const t0 = performance.now();
+  for (let i = 0; i < contents.length; i++) {
+    const part = path.join(dir, `${i}.part`);
+    const file = fs.openSync(part, "wx");
+    try {
+      fs.writeSync(file, contents[i]);
+      fs.fdatasyncSync(file);
+    } finally {
+      fs.closeSync(file);
+    }
+    fs.renameSync(part, path.join(dir, `${i}.dcm`));
+    const d = fs.openSync(dir, "r");
+    try {
+      fs.fsyncSync(d);
+    } finally {
+      fs.closeSync(d);
+    }
+  }
+  const ms = performance.now() - t0;
+  await Deno.remove(dir, { recursive: true });
+  return ms;
+}
+
+/** One receiver, `associations` storescu processes at once, each sending its share of `files`. */
+async function runParallel(
+  receiver: Receiver,
+  dir: string,
+  files: string[],
+  associations: number,
+  log: (message: string) => void,
+): Promise<{ receiver: ReceiverName; wallMs: number; filesPerSecond: number; problem?: string }> {
+  await syncDisks();
+  const peer = await receiver.start(dir);
+  try {
+    const shares = Array.from(
+      { length: associations },
+      (_, i) => files.filter((_, j) => j % associations === i),
+    );
+    const t0 = performance.now();
+    const outs = await Promise.all(
+      shares.map((share) =>
+        runDcmtk("storescu", ["-aet", "BENCH", "-aec", peer.aet, "127.0.0.1", String(peer.port), ...share], {
+          timeoutMs: SERIES_TIMEOUT_MS,
+        })
+      ),
+    );
+    const wallMs = performance.now() - t0;
+    const stored = await peer.stored();
+    const failed = outs.filter((o) => o.code !== 0).length;
+    const problem = failed || stored !== files.length
+      ? `${failed} storescu failed, ${stored} of ${files.length} stored (receiver log: ${peer.logFile})`
+      : undefined;
+    const filesPerSecond = files.length / (wallMs / 1000);
+    log(
+      `${receiver.name}, ${associations} associations: ${files.length} files in ${
+        (wallMs / 1000).toFixed(2)
+      } s = ` +
+        `${filesPerSecond.toFixed(0)} files/s` + (problem ? ` — ${problem}` : ""),
+    );
+    return { receiver: receiver.name, wallMs, filesPerSecond, problem };
+  } finally {
+    await peer.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Load average (1, 5, 15 minutes) as /proc/loadavg gives it. */
+async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+}
 
 /**
  * Writes one object of `pixelBytes` with tests/tools/generate.ts in a child process: the chunked writer
@@ -429,6 +533,23 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       runs.get(receiver.name)!.push(result);
     }
   }
+  // Issue 16: the durable-write floor over the same files, and 4 associations at once.
+  const loadBefore = await loadAverage();
+  const loops: number[] = [];
+  for (let i = 0; i < plan.rounds; i++) {
+    loops.push(await syncLoop(series.paths, path.join(workDir, `sync-loop-${i}`)));
+  }
+  const syncLoopMs = median(loops);
+  log(
+    `sync loop (write, fdatasync, rename, fsync folder) over ${series.files} files: ${fixed(syncLoopMs)} ms`,
+  );
+  const parallel: Awaited<ReturnType<typeof runParallel>>[] = [];
+  for (const receiver of PARALLEL_RECEIVERS.filter((r) => !r.missing())) {
+    parallel.push(
+      await runParallel(receiver, path.join(workDir, `${receiver.name}-x4`), series.paths, 4, log),
+    );
+  }
+  const loadAfter = await loadAverage();
   await Deno.remove(path.join(workDir, "series"), { recursive: true });
   const summaries = receivers.map((r) => summarize(r.name, runs.get(r.name)!));
   const byName = (name: ReceiverName) => summaries.find((s) => s.receiver === name);
@@ -490,6 +611,10 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       pass: agentLarge && !agentLarge.problem ? agentLarge.peakRss / MB <= TARGET_LARGE_RSS_MB : undefined,
     },
   ];
+  targets.push(...issue16Targets(byName, syncLoopMs, parallel));
+  notes.push(
+    `load average (1, 5, 15 min) before the sync loop ${loadBefore}, after the 4-association runs ${loadAfter}`,
+  );
   const self = memory("self");
   notes.push(...receivers.map((r) => `${r.name}: ${r.setup}`));
   notes.push(
@@ -529,6 +654,63 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       otherCpuPercent: [...runs.values()].flat().concat(largeRuns).map((r) => Math.round(r.otherCpuPercent)),
     },
   };
+}
+
+/** Targets of issue 16, with PASS or MISS. */
+function issue16Targets(
+  byName: (name: ReceiverName) => Summary | undefined,
+  syncLoopMs: number,
+  parallel: { receiver: ReceiverName; filesPerSecond: number; problem?: string }[],
+): BenchTarget[] {
+  const out: BenchTarget[] = [];
+  const agent = byName("agent");
+  const storescp = byName("storescp");
+  const label1 = "issue 16: durable agent ≥ 0.8 × floor (storescp time + sync loop over the same files)";
+  if (agent?.complete && storescp?.complete) {
+    const floorMs = storescp.medianWallMs + syncLoopMs;
+    const floor = agent.runs[0].files / (floorMs / 1000);
+    const ratio = agent.filesPerSecond / floor;
+    out.push({
+      label: label1,
+      measured: `${ratio.toFixed(2)}× (${fixed(agent.filesPerSecond)} vs ${fixed(floor)} files/s: storescp ${
+        fixed(storescp.medianWallMs)
+      } ms + sync loop ${fixed(syncLoopMs)} ms)`,
+      pass: ratio >= 0.8,
+    });
+  } else out.push({ label: label1, measured: "not measured", pass: undefined });
+  const nosync = byName("agent-nosync");
+  const pdu = byName("storescp-131072");
+  const label2 = "issue 16: agent with sync: false ≥ 0.8 × storescp --max-pdu 131072";
+  if (nosync?.complete && pdu?.complete) {
+    const ratio = nosync.filesPerSecond / pdu.filesPerSecond;
+    out.push({
+      label: label2,
+      measured: `${ratio.toFixed(2)}× (${fixed(nosync.filesPerSecond)} vs ${
+        fixed(pdu.filesPerSecond)
+      } files/s)`,
+      pass: ratio >= 0.8,
+    });
+  } else out.push({ label: label2, measured: "not measured", pass: undefined });
+  const a4 = parallel.find((p) => p.receiver === "agent");
+  const s4 = parallel.find((p) => p.receiver === "storescp-fork");
+  const label3 = "issue 16: 4 associations, durable agent ≥ 0.5 × storescp --fork with 4";
+  if (a4 && s4 && !a4.problem && !s4.problem) {
+    const ratio = a4.filesPerSecond / s4.filesPerSecond;
+    out.push({
+      label: label3,
+      measured: `${ratio.toFixed(2)}× (${fixed(a4.filesPerSecond)} vs ${fixed(s4.filesPerSecond)} files/s)`,
+      pass: ratio >= 0.5,
+    });
+  } else {
+    out.push({
+      label: label3,
+      measured: `not measured${a4?.problem ? `: agent ${a4.problem}` : ""}${
+        s4?.problem ? `: storescp ${s4.problem}` : ""
+      }`,
+      pass: undefined,
+    });
+  }
+  return out;
 }
 
 /** The ingest benchmark: C-STORE throughput and memory of the agent against storescp and Orthanc. */

@@ -10,13 +10,14 @@
  */
 import type { WireSocket } from "./deno_socket.ts";
 import { Scp } from "./_library.ts";
-import { Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import { hashUid, type Logger, rootLogger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
 import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
 import { PduReader } from "./pdu_reader.ts";
 import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
 import { PdvGuard } from "./pdv_guard.ts";
+import { DiscardStream, safeReason } from "./_refusal.ts";
 import {
   type AssociationEnd,
   type AssociationInfo,
@@ -384,26 +385,4 @@ export class ConduitNetwork extends Scp {
       );
     });
   }
-}
-
-/** A sink for a refused C-STORE: reads the data set off the wire and forgets it. */
-class DiscardStream extends Writable {
-  constructor(readonly refusal: DimseStatusError) {
-    super();
-  }
-  override _write(_c: unknown, _e: BufferEncoding, cb: () => void): void {
-    cb();
-  }
-  discard(): void {}
-}
-
-/**
- * A failure's reason fit for a peer and for the log: our own status errors say what happened in
- * words we chose; anything else (a database error quoting values, a file error naming an archive path
- * built from UIDs) is reported by its kind only.
- */
-export function safeReason(err: unknown): string {
-  if (err instanceof DimseStatusError) return err.message;
-  const e = err as NodeJS.ErrnoException;
-  return `${e?.code ?? e?.name ?? "Error"}: processing failed`;
 }

@@ -51,6 +51,8 @@ export interface StoreHandler<S extends StoreSink = StoreSink> {
   open(ctx: StoreContext): S;
   /** The sink has finished: keep the object, or refuse it with a status. */
   commit(sink: S, ctx: StoreContext): Promise<StoreOutcome>;
+  /** Resolves once what was answered Success is fully committed (an association's release waits). */
+  settled?(): Promise<void>;
 }
 
 /** Reads a stored data set at positions (0 is its first byte). */

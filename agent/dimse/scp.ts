@@ -5,17 +5,16 @@
  * becomes a DIMSE status, an abort, or a log line.
  */
 import { hashUid, type Logger } from "@conduit/shared/log";
-import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { constants, Dataset, responses } from "./_library.ts";
 import type { WireSocket } from "./deno_socket.ts";
-import { ConduitNetwork, type NetworkOptions, safeReason } from "./_network.ts";
+import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
+import { safeReason } from "./_refusal.ts";
 import {
   type DimseEvent,
   DimseStatusError,
   type Identifier,
   type OutgoingObject,
   type QueryHandler,
-  type QueryModel,
   type RetrieveHandler,
   Status,
   statusHex,
@@ -24,6 +23,7 @@ import {
 import { ScuAssociation } from "./scu.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 import { finalStatus, pending, SubOperations } from "./_suboperations.ts";
+import { negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
 
 export interface ScpOptions extends NetworkOptions {
   aet: string;
@@ -40,33 +40,6 @@ export interface ScpOptions extends NetworkOptions {
   log: Logger;
   onEvent?: (event: DimseEvent) => void;
 }
-
-const QR_FIND: Record<string, QueryModel> = {
-  [SopClass.PatientRootFind]: "patient",
-  [SopClass.StudyRootFind]: "study",
-};
-const QR_MOVE: Record<string, QueryModel> = {
-  [SopClass.PatientRootMove]: "patient",
-  [SopClass.StudyRootMove]: "study",
-};
-const QR_GET: Record<string, QueryModel> = {
-  [SopClass.PatientRootGet]: "patient",
-  [SopClass.StudyRootGet]: "study",
-};
-
-/**
- * Uncompressed syntaxes in the order we prefer them within one presentation context: the order of
- * DCMTK's storescp (explicit little, explicit big, implicit), so a sender offering several makes the
- * same choice with us as with storescp. Any other offered syntax is accepted as it is.
- */
-const PREFERRED_SYNTAXES: string[] = [
-  TransferSyntax.ExplicitVRLittleEndian,
-  TransferSyntax.ExplicitVRBigEndian,
-  TransferSyntax.ImplicitVRLittleEndian,
-];
-const COMMAND_SYNTAXES = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian];
-/** An AE title as the library reads it (trimmed): printable ASCII without backslash (PS3.5 6.2, AE). */
-const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]*$/;
 
 /** Shared state of one SCP: its options, and the associations open on all its ports. */
 export interface ScpShared {
@@ -141,7 +114,9 @@ class AgentScp extends ConduitNetwork {
     const called = String(association.getCalledAeTitle() ?? "").trim();
     this.info = { ...this.info, callingAet: calling, calledAet: called };
     this.log = this.log.child({ callingAet: calling });
-    const reject = (result: number, source: number, reason: number, why: string) => {
+    const refusal = negotiate(association, o, calling, called, this.#shared.active >= o.maxAssociations);
+    if (refusal) {
+      const [result, source, reason, why] = refusal;
       this.log.info("association rejected", { reason: why, calledAet: called });
       this.emitEvent({ type: "association", outcome: "rejected", reason: why });
       this.sendAssociationReject(result, source, reason);
@@ -149,56 +124,7 @@ class AgentScp extends ConduitNetwork {
       const socket = this.socket;
       socket.end();
       setTimeout(() => socket.destroy(), Math.min(this.netOptions.artimTimeoutMs, 5000)).unref?.();
-    };
-    const { RejectResult, RejectSource } = constants;
-    // Garbage behind an A-ASSOCIATE-RQ header parses into binary AE titles and no presentation context:
-    // refuse it rather than hold an association open for it.
-    if (!AE_TITLE.test(called)) {
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title malformed");
-    }
-    if (!AE_TITLE.test(calling)) {
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title malformed");
-    }
-    if (association.getPresentationContexts().length === 0) {
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 1, "no presentation context proposed");
-    }
-    if (o.checkCalledAet && called !== o.aet) {
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title not recognised");
-    }
-    if (!o.allowedCallingAets.includes("*") && !o.allowedCallingAets.includes(calling)) {
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title not allowed");
-    }
-    if (this.#shared.active >= o.maxAssociations) {
-      // PS3.8 7.1.1.9: service provider (presentation), local limit exceeded, transient
-      return reject(
-        RejectResult.Transient,
-        RejectSource.ServiceProviderPresentation,
-        2,
-        "too many associations",
-      );
-    }
-    const { PresentationContextResult } = constants;
-    for (const pc of association.getPresentationContexts()) {
-      const context = association.getPresentationContext(pc.id);
-      const abstract: string = context.getAbstractSyntaxUid();
-      const offered: string[] = context.getTransferSyntaxUids();
-      let accepted: string | undefined;
-      if (
-        abstract === SopClass.Verification || QR_FIND[abstract] || QR_MOVE[abstract] || QR_GET[abstract]
-      ) {
-        accepted = COMMAND_SYNTAXES.find((ts) => offered.includes(ts));
-        if (!accepted) {
-          context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
-          continue;
-        }
-      } else if (isStorageSopClass(abstract) || (o.acceptAnySopClass && isPrivateUid(abstract))) {
-        accepted = PREFERRED_SYNTAXES.find((ts) => offered.includes(ts)) ?? offered[0];
-      }
-      if (!accepted) {
-        context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
-        continue;
-      }
-      context.setResult(PresentationContextResult.Accept, accepted);
+      return;
     }
     this.#shared.active++;
     this.#counted = true;
@@ -208,11 +134,23 @@ class AgentScp extends ConduitNetwork {
     this.sendAssociationAccept();
   }
 
+  /**
+   * Answers a release once the objects this SCP answered Success are in the index too (group commit):
+   * a sender that queries right after its release finds them.
+   */
   associationReleaseRequested(): void {
+    const release = () => {
+      try {
+        this.endAssociation("released");
+        this.sendAssociationReleaseResponse();
+      } catch { /* socket gone */ }
+    };
+    let settled: Promise<void> | undefined;
     try {
-      this.endAssociation("released");
-      this.sendAssociationReleaseResponse();
-    } catch { /* socket gone */ }
+      settled = this.#options.store.settled?.();
+    } catch { /* answer at once */ }
+    if (settled) settled.then(release, release);
+    else release();
   }
 
   abort(): void {

@@ -6,8 +6,7 @@
  */
 import { DenoSocket, type WireSocket } from "./deno_socket.ts";
 import { connectTls } from "./tls.ts";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
-import { Association, constants, Dataset, requests } from "./_library.ts";
+import { constants, Dataset, requests } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import {
   type Identifier,
@@ -18,6 +17,9 @@ import {
   type StoreHandler,
 } from "./handlers.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
+import { type ContextsWanted, FIND, GET, MOVE, proposal } from "./_propose.ts";
+
+export type { ContextsWanted };
 
 export interface ScuOptions extends NetworkOptions {
   callingAet: string;
@@ -26,17 +28,6 @@ export interface ScuOptions extends NetworkOptions {
   responseTimeoutMs?: number;
   /** ms to wait for the TCP connection. */
   connectTimeoutMs?: number;
-}
-
-/** What to negotiate. */
-export interface ContextsWanted {
-  echo?: boolean;
-  find?: QueryModel[];
-  move?: QueryModel[];
-  /** C-GET models, and the storage classes we accept back (SCP role). */
-  get?: { models: QueryModel[]; storage: { sopClassUid: string; transferSyntaxes?: string[] }[] };
-  /** Objects we will send: one context per (SOP class, transfer syntax), exactly as stored. */
-  storage?: { sopClassUid: string; transferSyntax: string }[];
 }
 
 /** Counts from a C-MOVE or C-GET final response. */
@@ -49,15 +40,6 @@ export interface RetrieveResult {
   received: number;
   comment?: string;
 }
-
-const FIND: Record<QueryModel, string> = { patient: SopClass.PatientRootFind, study: SopClass.StudyRootFind };
-const MOVE: Record<QueryModel, string> = { patient: SopClass.PatientRootMove, study: SopClass.StudyRootMove };
-const GET: Record<QueryModel, string> = { patient: SopClass.PatientRootGet, study: SopClass.StudyRootGet };
-const UNCOMPRESSED = [
-  TransferSyntax.ExplicitVRLittleEndian,
-  TransferSyntax.ImplicitVRLittleEndian,
-  TransferSyntax.ExplicitVRBigEndian,
-];
 
 /** The association is gone, refused or timed out. */
 export class AssociationError extends Error {
@@ -105,35 +87,7 @@ export class ScuAssociation {
   /** Connects and negotiates; rejects with the reason on refusal, timeout or no accepted context. */
   open(wanted: ContextsWanted): Promise<void> {
     const { node, callingAet } = this.options;
-    const association = new Association(callingAet, node.aet);
-    association.setMaxPduLength(this.options.maxPduLength);
-    const add = (abstract: string, syntaxes: string[], scpRole = false) => {
-      const pcId = association.addPresentationContext(abstract);
-      for (const ts of syntaxes) association.addTransferSyntaxToPresentationContext(pcId, ts);
-      if (scpRole) {
-        const pc = association.getPresentationContext(pcId);
-        pc.setUserRole(false);
-        pc.setProviderRole(true);
-      }
-    };
-    const commandSyntaxes = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
-    if (wanted.echo) add(SopClass.Verification, commandSyntaxes);
-    for (const m of wanted.find ?? []) add(FIND[m], commandSyntaxes);
-    for (const m of wanted.move ?? []) add(MOVE[m], commandSyntaxes);
-    for (const m of wanted.get?.models ?? []) add(GET[m], commandSyntaxes);
-    const seenStorage = new Set<string>();
-    for (const s of wanted.get?.storage ?? []) {
-      if (seenStorage.has(s.sopClassUid)) continue;
-      seenStorage.add(s.sopClassUid);
-      add(s.sopClassUid, s.transferSyntaxes ?? UNCOMPRESSED, true);
-    }
-    const pairs = new Set<string>();
-    for (const s of wanted.storage ?? []) {
-      const key = `${s.sopClassUid}|${s.transferSyntax}`;
-      if (pairs.has(key)) continue;
-      pairs.add(key);
-      add(s.sopClassUid, [s.transferSyntax]);
-    }
+    const association = proposal(callingAet, node.aet, this.options.maxPduLength, wanted);
     if (association.getPresentationContexts().length > 128) {
       return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
     }

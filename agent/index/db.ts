@@ -39,6 +39,8 @@ export class Database {
   readonly #reader: ReturnType<typeof createClient>;
   readonly #writer: Writer;
   readonly #statements = new Map<string, Statement>();
+  /** Open `write` calls (0: no transaction). */
+  #depth = 0;
 
   private constructor(reader: ReturnType<typeof createClient>, writer: Writer) {
     this.#reader = reader;
@@ -75,9 +77,34 @@ export class Database {
     return st;
   }
 
-  /** Runs `fn` as one write transaction, synchronously; it commits when `fn` returns, rolls back if it throws. */
+  /**
+   * Runs `fn` as one write transaction, synchronously; it commits when `fn` returns, rolls back if it throws.
+   * Inside another `write` it is a savepoint: a throw undoes only its own changes (a group commit writes
+   * many objects in one transaction and lets one fail alone).
+   */
   write<T>(fn: () => T): T {
-    return this.#writer.transaction(fn)();
+    if (this.#depth === 0) {
+      this.#depth++;
+      try {
+        return this.#writer.transaction(fn)();
+      } finally {
+        this.#depth--;
+      }
+    }
+    const name = `nested_${this.#depth}`;
+    this.#writer.exec(`SAVEPOINT ${name}`);
+    this.#depth++;
+    try {
+      const result = fn();
+      this.#writer.exec(`RELEASE ${name}`);
+      return result;
+    } catch (err) {
+      this.#writer.exec(`ROLLBACK TO ${name}`);
+      this.#writer.exec(`RELEASE ${name}`);
+      throw err;
+    } finally {
+      this.#depth--;
+    }
   }
 
   /** One plain read query on the reader pool. */

@@ -9,6 +9,7 @@ import { hashUid, type Logger } from "@conduit/shared/log";
 import {
   DicomParseError,
   type FileMetaFields,
+  type InstanceAttributes,
   instanceAttributes,
   TruncatedError,
 } from "@conduit/shared/dicom";
@@ -28,6 +29,8 @@ import {
 import { type CompiledRoute, queueTargets, route } from "../routing/rules.ts";
 import { routingFacts } from "../routing/facts.ts";
 import type { Queue } from "../queue/queue.ts";
+import type { Intake } from "./intake.ts";
+import { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 
 /** Called after an object is committed (metrics). */
 export type StoredListener = (
@@ -69,23 +72,67 @@ export interface IngestOptions {
   duplicates?: DuplicatePolicy;
   /** Incoming objects are refused (0xA700) while free space is below this. */
   minFreeBytes?: number;
+  /**
+   * The intake of C-STOREs: with it, a C-STORE is answered once its file is durable in the intake and
+   * its index rows follow in a group commit (group_commit.ts); without it, each commits before Success.
+   */
+  intake?: Intake;
+  /** Options of the group commit (with `intake`). */
+  groupCommit?: GroupCommitOptions;
 }
+
+/** An object whose checks passed: what the index will record about it, and where it goes. */
+export interface Checked {
+  received: ReceivedObject;
+  ctx: StoreContext;
+  header: FileHeader;
+  attrs: InstanceAttributes;
+  key: string;
+  log: Logger;
+}
+
+/** What `prepare` did: nothing more to record, or placed with rows to write. */
+export type Prepared =
+  | { kind: "done" }
+  | {
+    kind: "index";
+    checked: Checked;
+    targets: { route: string; destination: string }[];
+    conflict?: Conflict;
+  };
 
 export class Ingest implements StoreHandler<StoreFileStream> {
   readonly #o: IngestOptions;
+  /** The group commit of C-STOREs answered from the intake (when there is an intake). */
+  readonly group: GroupCommit | undefined;
 
   constructor(options: IngestOptions) {
     this.#o = options;
+    if (options.intake) this.group = new GroupCommit(this, options.log, options.groupCommit);
   }
 
   /** A staging file for an object a C-STORE brings (its File Meta group names the calling AE title). */
   open(ctx: StoreContext): StoreFileStream {
-    return this.openObject({
+    const meta = {
       sopClassUid: ctx.sopClassUid,
       sopInstanceUid: ctx.sopInstanceUid,
       transferSyntax: ctx.transferSyntax,
       sourceAet: ctx.association.callingAet,
-    });
+    };
+    const intake = this.#o.intake;
+    if (!intake) return this.openObject(meta);
+    this.#checkFreeSpace();
+    if (this.group?.blocked) {
+      throw new DimseStatusError(Status.OutOfResources, "objects cannot be committed now (index or disk)");
+    }
+    return new StoreFileStream(intake.staging(ctx.association), meta, this.#o.archive.sync);
+  }
+
+  #checkFreeSpace(): void {
+    const { archive, minFreeBytes = 0 } = this.#o;
+    if (minFreeBytes > 0 && archive.freeBytes() < minFreeBytes) {
+      throw new DimseStatusError(Status.OutOfResources, "free disk space below the configured minimum");
+    }
   }
 
   /**
@@ -93,15 +140,26 @@ export class Ingest implements StoreHandler<StoreFileStream> {
    * when free space is below the configured minimum, or the file cannot be created.
    */
   openObject(meta: FileMetaFields): StoreFileStream {
-    const { archive, minFreeBytes = 0 } = this.#o;
-    if (minFreeBytes > 0 && archive.freeBytes() < minFreeBytes) {
-      throw new DimseStatusError(Status.OutOfResources, "free disk space below the configured minimum");
-    }
-    return new StoreFileStream(archive.staging(), meta, archive.sync);
+    this.#checkFreeSpace();
+    return new StoreFileStream(this.#o.archive.staging(), meta, this.#o.archive.sync);
   }
 
-  commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
-    return this.commitReceived(sink.received!, ctx, []);
+  /**
+   * A C-STORE's object has been received (and synced). With an intake: checked, made durable in the
+   * intake and answered Success, its rows committed in a group after; without: committed, then answered.
+   */
+  async commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
+    const intake = this.#o.intake;
+    if (!intake || !this.group) return this.commitReceived(sink.received!, ctx, []);
+    const checked = await this.check(sink.received!, ctx);
+    const tempPath = await intake.accept(sink.received!.tempPath);
+    this.group.add({ ...checked, received: { ...checked.received, tempPath } });
+    return { status: Status.Success };
+  }
+
+  /** Resolves once every C-STORE answered so far has been committed to the index (or has failed). */
+  settled(): Promise<void> {
+    return this.group?.settled() ?? Promise.resolve();
   }
 
   /**
@@ -115,9 +173,25 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     ctx: StoreContext,
     extra: ExtraTarget[],
   ): Promise<StoreOutcome> {
-    const { archive, db } = this.#o;
-    const callingAet = ctx.association.callingAet;
-    const log = this.#o.log.child({ sop: hashUid(ctx.sopInstanceUid), callingAet });
+    const checked = await this.check(received, ctx);
+    const prepared = await this.prepare(checked, extra);
+    if (prepared.kind === "index") {
+      const [failure] = this.write([prepared]);
+      if (failure) throw new DimseStatusError(Status.OutOfResources, "index commit failed");
+    }
+    return { status: Status.Success };
+  }
+
+  /**
+   * What can refuse an object before it is answered: a data set that is malformed, does not parse, or
+   * does not match its command, or UIDs that cannot make an archive key. Reads only the bytes kept while
+   * receiving (or the head of the file), never the index.
+   */
+  async check(received: ReceivedObject, ctx: StoreContext): Promise<Checked> {
+    const log = this.#o.log.child({
+      sop: hashUid(ctx.sopInstanceUid),
+      callingAet: ctx.association.callingAet,
+    });
     const header = await checkedHeader(received, log);
     const attrs = instanceAttributes(header.bytes, header.dataset);
     if (attrs.sopInstanceUid !== ctx.sopInstanceUid || attrs.sopClassUid !== ctx.sopClassUid) {
@@ -130,12 +204,22 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     if (!attrs.studyInstanceUid || !attrs.seriesInstanceUid) {
       throw new DimseStatusError(Status.DataSetMismatch, "Study or Series Instance UID missing");
     }
-    let key: string;
     try {
-      key = objectKey(attrs.studyInstanceUid, attrs.seriesInstanceUid, attrs.sopInstanceUid);
+      const key = objectKey(attrs.studyInstanceUid, attrs.seriesInstanceUid, attrs.sopInstanceUid);
+      return { received, ctx, header, attrs, key, log };
     } catch (err) {
       throw new DimseStatusError(Status.DataSetMismatch, (err as Error).message);
     }
+  }
+
+  /**
+   * Places a checked object (or drops it as a duplicate of the same bytes, or keeps it aside as a
+   * conflict) and says what the index must record; `write` records it.
+   */
+  async prepare(c: Checked, extra: ExtraTarget[]): Promise<Prepared> {
+    const { archive, db } = this.#o;
+    const { received, ctx, attrs, key, log } = c;
+    const callingAet = ctx.association.callingAet;
     const sop = attrs.sopInstanceUid;
     const event = { sopInstanceUid: sop, callingAet, bytes: received.fileSize };
 
@@ -147,7 +231,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
         await archive.discardStaged(received.tempPath);
         this.#queueExtra(sop, extra);
         this.#o.onStored?.({ ...event, duplicate: true, conflict: false });
-        return { status: Status.Success };
+        return { kind: "done" };
       }
       const policy = this.#o.duplicates ?? "keepFirst";
       log.warn("instance received again with different bytes", { policy });
@@ -161,40 +245,104 @@ export class Ingest implements StoreHandler<StoreFileStream> {
         recordConflict(db, sop, conflict, callingAet);
         this.#queueExtra(sop, extra);
         this.#o.onStored?.({ ...event, duplicate: true, conflict: true });
-        return { status: Status.Success };
+        return { kind: "done" };
       }
       // keepLast: the new object replaces the stored one below, and is routed again.
     }
 
     const routing = this.#o.routing;
     const targets = routing
-      ? [...queueTargets(route(routing.routes, routingFacts(header, attrs, ctx.association))), ...extra]
+      ? [...queueTargets(route(routing.routes, routingFacts(c.header, attrs, ctx.association))), ...extra]
       : [];
     await archive.place(received.tempPath, key);
+    return { kind: "index", checked: c, targets, conflict };
+  }
+
+  /**
+   * Indexes and routes an object already at its archive key (found there without its row after a
+   * crash: placed by a group commit the kill interrupted). False when a row for the instance exists
+   * already (the file is then not this instance's archived copy).
+   */
+  indexPlaced(c: Checked): boolean {
+    if (existingInstance(this.#o.db, c.attrs.sopInstanceUid)) return false;
+    const routing = this.#o.routing;
+    const targets = routing
+      ? queueTargets(route(routing.routes, routingFacts(c.header, c.attrs, c.ctx.association)))
+      : [];
+    if (this.write([{ kind: "index", checked: c, targets }], false).length) {
+      throw new Error("index commit failed");
+    }
+    return true;
+  }
+
+  /**
+   * Records placed objects in one index transaction (each in a savepoint of its own): instance rows,
+   * queue rows and conflicts. Returns the objects whose rows did not commit; their files are taken back
+   * out of the archive (unless they replaced a stored one) only when `removeFailed` (nobody was answered
+   * Success for them yet).
+   */
+  write(items: Extract<Prepared, { kind: "index" }>[], removeFailed = true): Checked[] {
+    const { db } = this.#o;
+    const routing = this.#o.routing;
+    const failed: { item: (typeof items)[number]; err: unknown }[] = [];
+    const committed: (typeof items)[number][] = [];
+    const each = () => {
+      for (const item of items) {
+        const { received, ctx, attrs, key } = item.checked;
+        const sop = attrs.sopInstanceUid;
+        const callingAet = ctx.association.callingAet;
+        try {
+          indexInstance(db, attrs, {
+            path: key,
+            fileSize: received.fileSize,
+            datasetOffset: received.fileSize - received.datasetSize,
+            datasetSize: received.datasetSize,
+            sha256: received.datasetSha256,
+            transferSyntaxUid: received.meta.transferSyntax,
+            callingAet,
+          }, () => {
+            routing?.queue.addInTransaction(sop, item.targets);
+            if (item.conflict) recordConflictInTransaction(db, sop, item.conflict, callingAet);
+          });
+          committed.push(item);
+        } catch (err) {
+          failed.push({ item, err });
+        }
+      }
+    };
     try {
-      indexInstance(db, attrs, {
-        path: key,
-        fileSize: received.fileSize,
-        datasetOffset: received.fileSize - received.datasetSize,
-        datasetSize: received.datasetSize,
-        sha256: received.datasetSha256,
-        transferSyntaxUid: received.meta.transferSyntax,
-        callingAet,
-      }, () => {
-        routing?.queue.addInTransaction(sop, targets);
-        if (conflict) recordConflictInTransaction(db, sop, conflict, callingAet);
-      });
+      if (items.length === 1) each();
+      else db.write(each);
     } catch (err) {
+      // The whole transaction failed (its commit): nothing of it holds.
+      committed.length = 0;
+      failed.length = 0;
+      for (const item of items) failed.push({ item, err });
+    }
+    for (const { item, err } of failed) {
+      // The message may quote the statement's values (names, IDs): log only what kind of failure it was.
+      item.checked.log.error("index commit failed", {
+        code: (err as { code?: string }).code ?? (err as Error).name,
+      });
       // The index did not commit: take the object back out so archive and index agree (a replaced
       // object cannot be put back; the index still describes the old one, which a re-send repairs).
-      if (!conflict) await archive.remove(key);
-      // The message may quote the statement's values (names, IDs): log only what kind of failure it was.
-      log.error("index commit failed", { code: (err as { code?: string }).code ?? (err as Error).name });
-      throw new DimseStatusError(Status.OutOfResources, "index commit failed");
+      if (removeFailed && !item.conflict) void this.#o.archive.remove(item.checked.key).catch(() => {});
     }
-    if (targets.length) routing!.queued([...new Set(targets.map((t) => t.destination))]);
-    this.#o.onStored?.({ ...event, duplicate: Boolean(conflict), conflict: Boolean(conflict), stored: true });
-    return { status: Status.Success };
+    const destinations = new Set<string>();
+    for (const item of committed) {
+      const { received, ctx, attrs } = item.checked;
+      for (const t of item.targets) destinations.add(t.destination);
+      this.#o.onStored?.({
+        sopInstanceUid: attrs.sopInstanceUid,
+        callingAet: ctx.association.callingAet,
+        bytes: received.fileSize,
+        duplicate: Boolean(item.conflict),
+        conflict: Boolean(item.conflict),
+        stored: true,
+      });
+    }
+    if (destinations.size) routing!.queued([...destinations]);
+    return failed.map((f) => f.item.checked);
   }
 
   /**

@@ -307,7 +307,7 @@ Deno.test({
         active = await metric(agent, "conduit_agent_associations_active");
       }
       assert.equal(active, 0, `associations still open after the fuzzing${await agentLog(agent)}`);
-      const parts = (await filesIn(path.join(agent.dataDir, "tmp"))).filter((f) => f.endsWith(".part"));
+      const parts = (await filesIn(path.join(agent.dataDir, "incoming"))).filter((f) => f.endsWith(".part"));
       assert.deepEqual(parts, [], "partial files left");
       await assertServing(agent);
       const after = await archiveState(agent);

@@ -234,7 +234,7 @@ Deno.test({
       const deadline = Date.now() + 10_000;
       let parts: string[] = [];
       while (Date.now() < deadline) {
-        parts = (await filesIn(path.join(agent.dataDir, "tmp"))).filter((f) => f.endsWith(".part"));
+        parts = (await filesIn(path.join(agent.dataDir, "incoming"))).filter((f) => f.endsWith(".part"));
         const active = (await metrics(agent)).get("conduit_agent_associations_active");
         if (parts.length === 0 && active === 0) break;
         await sleep(200);

@@ -130,7 +130,7 @@ async function archived(agent: AgentProcess): Promise<string[]> {
 
 async function parts(agent: AgentProcess): Promise<string[]> {
   try {
-    return (await listFiles(path.join(agent.dataDir, "tmp"))).filter((f) => f.endsWith(".part"));
+    return (await listFiles(path.join(agent.dataDir, "incoming"))).filter((f) => f.endsWith(".part"));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;

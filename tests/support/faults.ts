@@ -72,8 +72,9 @@ export async function filesIn(dir: string): Promise<string[]> {
 }
 
 /**
- * `<data>/archive` holds exactly the objects named (by SOP Instance UID) and `<data>/tmp` no `.part`
- * file, polling a little for the agent to clean up after a connection ended.
+ * `<data>/archive` holds exactly the objects named (by SOP Instance UID), `<data>/tmp` no `.part` file
+ * and `<data>/incoming` nothing (no partial object, none waiting for its commit), polling a little for
+ * the agent to clean up after a connection ended.
  */
 export async function assertNoLeftovers(
   agent: AgentProcess,
@@ -83,11 +84,14 @@ export async function assertNoLeftovers(
   const deadline = Date.now() + waitMs;
   let parts: string[];
   for (;;) {
-    parts = (await filesIn(path.join(agent.dataDir, "tmp"))).filter((f) => f.endsWith(".part"));
+    parts = [
+      ...(await filesIn(path.join(agent.dataDir, "tmp"))).filter((f) => f.endsWith(".part")),
+      ...(await filesIn(path.join(agent.dataDir, "incoming"))).map((f) => `incoming/${f}`),
+    ];
     if (parts.length === 0 || Date.now() > deadline) break;
     await sleep(100);
   }
-  assert.deepEqual(parts, [], `stale partial files in <data>/tmp${await agentLog(agent)}`);
+  assert.deepEqual(parts, [], `stale partial files in <data>/tmp or <data>/incoming${await agentLog(agent)}`);
   const stored = (await filesIn(path.join(agent.dataDir, "archive"))).map((f) => path.basename(f)).sort();
   assert.deepEqual(stored, archived.map((uid) => `${uid}.dcm`).sort(), "files in <data>/archive");
 }

@@ -1,0 +1,106 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The SCP's association policy (PS3.8 9.3.2, PS3.7 D.3.3): which calling and called AE titles are
+ * welcome, how many associations at once, and for each proposed presentation context whether it is
+ * accepted and with which transfer syntax.
+ */
+import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { constants } from "./_library.ts";
+import type { QueryModel } from "./handlers.ts";
+
+export const QR_FIND: Record<string, QueryModel> = {
+  [SopClass.PatientRootFind]: "patient",
+  [SopClass.StudyRootFind]: "study",
+};
+export const QR_MOVE: Record<string, QueryModel> = {
+  [SopClass.PatientRootMove]: "patient",
+  [SopClass.StudyRootMove]: "study",
+};
+export const QR_GET: Record<string, QueryModel> = {
+  [SopClass.PatientRootGet]: "patient",
+  [SopClass.StudyRootGet]: "study",
+};
+
+/**
+ * Uncompressed syntaxes in the order we prefer them within one presentation context: the order of
+ * DCMTK's storescp (explicit little, explicit big, implicit), so a sender offering several makes the
+ * same choice with us as with storescp. Any other offered syntax is accepted as it is.
+ */
+const PREFERRED_SYNTAXES: string[] = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+];
+const COMMAND_SYNTAXES = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian];
+/** An AE title as the library reads it (trimmed): printable ASCII without backslash (PS3.5 6.2, AE). */
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]*$/;
+
+/** What the policy needs of the SCP's options. */
+export interface NegotiationPolicy {
+  aet: string;
+  allowedCallingAets: string[];
+  checkCalledAet: boolean;
+  acceptAnySopClass: boolean;
+}
+
+/** A refusal: A-ASSOCIATE-RJ result, source and reason, and why in words (for the log). */
+export type Refusal = [result: number, source: number, reason: number, why: string];
+
+/**
+ * Decides an A-ASSOCIATE-RQ: a refusal, or undefined with every presentation context's result set on
+ * `association` (the library then answers with them).
+ */
+export function negotiate(
+  association: any,
+  o: NegotiationPolicy,
+  calling: string,
+  called: string,
+  full: boolean,
+): Refusal | undefined {
+  const { RejectResult, RejectSource } = constants;
+  // Garbage behind an A-ASSOCIATE-RQ header parses into binary AE titles and no presentation context:
+  // refuse it rather than hold an association open for it.
+  if (!AE_TITLE.test(called)) {
+    return [RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title malformed"];
+  }
+  if (!AE_TITLE.test(calling)) {
+    return [RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title malformed"];
+  }
+  if (association.getPresentationContexts().length === 0) {
+    return [RejectResult.Permanent, RejectSource.ServiceUser, 1, "no presentation context proposed"];
+  }
+  if (o.checkCalledAet && called !== o.aet) {
+    return [RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title not recognised"];
+  }
+  if (!o.allowedCallingAets.includes("*") && !o.allowedCallingAets.includes(calling)) {
+    return [RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title not allowed"];
+  }
+  if (full) {
+    // PS3.8 7.1.1.9: service provider (presentation), local limit exceeded, transient
+    return [RejectResult.Transient, RejectSource.ServiceProviderPresentation, 2, "too many associations"];
+  }
+  const { PresentationContextResult } = constants;
+  for (const pc of association.getPresentationContexts()) {
+    const context = association.getPresentationContext(pc.id);
+    const abstract: string = context.getAbstractSyntaxUid();
+    const offered: string[] = context.getTransferSyntaxUids();
+    let accepted: string | undefined;
+    if (
+      abstract === SopClass.Verification || QR_FIND[abstract] || QR_MOVE[abstract] || QR_GET[abstract]
+    ) {
+      accepted = COMMAND_SYNTAXES.find((ts) => offered.includes(ts));
+      if (!accepted) {
+        context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+        continue;
+      }
+    } else if (isStorageSopClass(abstract) || (o.acceptAnySopClass && isPrivateUid(abstract))) {
+      accepted = PREFERRED_SYNTAXES.find((ts) => offered.includes(ts)) ?? offered[0];
+    }
+    if (!accepted) {
+      context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+      continue;
+    }
+    context.setResult(PresentationContextResult.Accept, accepted);
+  }
+  return undefined;
+}

@@ -1,0 +1,73 @@
+/** The presentation contexts an SCU association proposes, from what it will do on it. */
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { Association } from "./_library.ts";
+import type { QueryModel } from "./handlers.ts";
+
+/** What to negotiate. */
+export interface ContextsWanted {
+  echo?: boolean;
+  find?: QueryModel[];
+  move?: QueryModel[];
+  /** C-GET models, and the storage classes we accept back (SCP role). */
+  get?: { models: QueryModel[]; storage: { sopClassUid: string; transferSyntaxes?: string[] }[] };
+  /** Objects we will send: one context per (SOP class, transfer syntax), exactly as stored. */
+  storage?: { sopClassUid: string; transferSyntax: string }[];
+}
+
+export const FIND: Record<QueryModel, string> = {
+  patient: SopClass.PatientRootFind,
+  study: SopClass.StudyRootFind,
+};
+export const MOVE: Record<QueryModel, string> = {
+  patient: SopClass.PatientRootMove,
+  study: SopClass.StudyRootMove,
+};
+export const GET: Record<QueryModel, string> = {
+  patient: SopClass.PatientRootGet,
+  study: SopClass.StudyRootGet,
+};
+const UNCOMPRESSED = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+];
+
+/** An A-ASSOCIATE-RQ from `callingAet` to `calledAet` proposing one context per wanted service. */
+export function proposal(
+  callingAet: string,
+  calledAet: string,
+  maxPduLength: number,
+  wanted: ContextsWanted,
+  // deno-lint-ignore no-explicit-any
+): any {
+  const association = new Association(callingAet, calledAet);
+  association.setMaxPduLength(maxPduLength);
+  const add = (abstract: string, syntaxes: string[], scpRole = false) => {
+    const pcId = association.addPresentationContext(abstract);
+    for (const ts of syntaxes) association.addTransferSyntaxToPresentationContext(pcId, ts);
+    if (scpRole) {
+      const pc = association.getPresentationContext(pcId);
+      pc.setUserRole(false);
+      pc.setProviderRole(true);
+    }
+  };
+  const commandSyntaxes = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
+  if (wanted.echo) add(SopClass.Verification, commandSyntaxes);
+  for (const m of wanted.find ?? []) add(FIND[m], commandSyntaxes);
+  for (const m of wanted.move ?? []) add(MOVE[m], commandSyntaxes);
+  for (const m of wanted.get?.models ?? []) add(GET[m], commandSyntaxes);
+  const seenStorage = new Set<string>();
+  for (const s of wanted.get?.storage ?? []) {
+    if (seenStorage.has(s.sopClassUid)) continue;
+    seenStorage.add(s.sopClassUid);
+    add(s.sopClassUid, s.transferSyntaxes ?? UNCOMPRESSED, true);
+  }
+  const pairs = new Set<string>();
+  for (const s of wanted.storage ?? []) {
+    const key = `${s.sopClassUid}|${s.transferSyntax}`;
+    if (pairs.has(key)) continue;
+    pairs.add(key);
+    add(s.sopClassUid, [s.transferSyntax]);
+  }
+  return association;
+}

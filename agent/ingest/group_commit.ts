@@ -1,0 +1,163 @@
+/**
+ * The group commit: objects answered Success from the intake (intake.ts) are archived and indexed in
+ * groups, one index transaction (one sync of the index) per group instead of one per object. Groups form
+ * while the previous one commits, so under load they grow and at rest each object commits alone at once.
+ * An object whose commit fails stays where a restart finds it (in the intake, or in the archive without
+ * its row, which the crash reconcile commits again) and the agent is marked as not cleanly stopped.
+ */
+import type { Logger } from "@conduit/shared/log";
+import type { Checked, Ingest, Prepared } from "./ingest.ts";
+
+export interface GroupCommitOptions {
+  /** Objects per index transaction at most. */
+  maxGroup?: number;
+  /**
+   * How long a group gathers before it commits (ms): every index commit syncs the index on the event
+   * loop's thread, so one per object would cost each object a sync; a few ms gathers a group under load.
+   */
+  gatherMs?: number;
+  /** Wait this long before each group (tests: a window to kill the agent between Success and commit). */
+  holdMs?: number;
+}
+
+export class GroupCommit {
+  #waiting: Checked[] = [];
+  #running = false;
+  #idle: (() => void)[] = [];
+  #failures = 0;
+  #blocked = false;
+  #closing = false;
+  #wake: (() => void) | undefined;
+  readonly #max: number;
+  readonly #holdMs: number;
+  readonly #gatherMs: number;
+  /** Groups committed and objects in them (metrics, benchmarks). */
+  readonly stats = { groups: 0, objects: 0 };
+
+  constructor(
+    private readonly ingest: Ingest,
+    private readonly log: Logger,
+    options: GroupCommitOptions = {},
+  ) {
+    this.#max = options.maxGroup ?? 256;
+    this.#holdMs = options.holdMs ?? 0;
+    this.#gatherMs = options.gatherMs ?? 20;
+  }
+
+  /** Objects not yet committed. */
+  get pending(): number {
+    return this.#waiting.length + (this.#running ? 1 : 0);
+  }
+
+  /** True when some commit failed since start: its object waits for the crash reconcile of the next start. */
+  get failed(): boolean {
+    return this.#failures > 0;
+  }
+
+  /**
+   * True while a group cannot commit (a full disk, an index error): it is retried, and new objects are
+   * refused meanwhile rather than answered Success with nowhere to record them.
+   */
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  /** Queues an object that was answered Success (its file is durable in the intake). */
+  add(checked: Checked): void {
+    this.#waiting.push(checked);
+    if (!this.#running) void this.#run();
+  }
+
+  /** Resolves once everything queued so far has been committed, or commits are blocked and retried. */
+  settled(): Promise<void> {
+    if (this.#blocked || (!this.#running && this.#waiting.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Stops retrying (the agent stops): what did not commit waits for the next start. */
+  close(): void {
+    this.#closing = true;
+    this.#wake?.();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#waiting.length && !this.#closing) {
+        const wait = Math.max(this.#holdMs, this.#waiting.length < this.#max ? this.#gatherMs : 0);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await this.#commitGroup(this.#takeGroup());
+      }
+    } finally {
+      this.#running = false;
+      this.#blocked = false;
+      if (this.#waiting.length) this.#failures += this.#waiting.length;
+      for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  /** The next group: in arrival order, up to the limit, and never one SOP Instance UID twice. */
+  #takeGroup(): Checked[] {
+    const group: Checked[] = [];
+    const sops = new Set<string>();
+    while (this.#waiting.length && group.length < this.#max) {
+      const sop = this.#waiting[0].attrs.sopInstanceUid;
+      if (sops.has(sop)) break;
+      sops.add(sop);
+      group.push(this.#waiting.shift()!);
+    }
+    return group;
+  }
+
+  async #commitGroup(group: Checked[]): Promise<void> {
+    let unplaced = group;
+    let placed: Extract<Prepared, { kind: "index" }>[] = [];
+    for (let attempt = 0;; attempt++) {
+      const failedPlace: Checked[] = [];
+      // Placed together: their folder syncs run at once and the file system shares its journal commits.
+      await Promise.all(unplaced.map(async (checked) => {
+        try {
+          const prepared = await this.ingest.prepare(checked, []);
+          if (prepared.kind === "index") placed.push(prepared);
+        } catch (err) {
+          failedPlace.push(checked); // still in the intake
+          if (attempt === 0) {
+            checked.log.error("placing an object answered Success failed; retrying", {
+              code: (err as { code?: string }).code ?? (err as Error).name,
+            });
+          }
+        }
+      }));
+      unplaced = failedPlace;
+      if (placed.length) {
+        const failed = new Set(this.ingest.write(placed, false));
+        const done = placed.length - failed.size;
+        if (done) {
+          this.stats.groups++;
+          this.stats.objects += done;
+        }
+        placed = placed.filter((p) => failed.has(p.checked));
+      }
+      if (unplaced.length === 0 && placed.length === 0) break;
+      if (this.#closing) {
+        this.#failures += unplaced.length + placed.length;
+        this.log.error("objects answered Success are not committed; the next start commits them", {
+          count: unplaced.length + placed.length,
+        });
+        break;
+      }
+      if (!this.#blocked) {
+        this.#blocked = true;
+        for (const resolve of this.#idle.splice(0)) resolve();
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#blocked = false;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The intake: where a C-STORE's object waits, durable, between its Success and the group commit that
+ * archives and indexes it (design.md, Durability). An object is written to `<data>/incoming/<id>.part`,
+ * synced, renamed to `<id>.dcm` and the folder synced (one folder sync shared by every object that asked
+ * while the previous one ran, whatever its association): only then is Success sent. The index and queue
+ * rows follow in groups (`GroupCommit`); a start after a crash finds the `.dcm` files not yet committed
+ * here and commits them before it accepts work, so a kill -9 between Success and the group commit loses
+ * nothing. `.part` files (never answered Success) are removed at start.
+ *
+ * Who sent an object (calling and called AE title, address; routing rules look at them) travels in its
+ * file name, so a recovered object is routed as it would have been.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomUUID } from "node:crypto";
+import type { AssociationInfo } from "../dimse/handlers.ts";
+
+const PART = ".part";
+const DONE = ".dcm";
+
+/** A file (or folder) sync shared by every caller that asks while the previous one runs. */
+export class SharedSync {
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+  /** How many syncs ran, and how many callers they served (metrics, tests). */
+  readonly stats = { syncs: 0, callers: 0 };
+
+  constructor(private readonly target: string) {}
+
+  /** Resolves once a sync that began after this call has finished. */
+  sync(): Promise<void> {
+    this.stats.callers++;
+    if (!this.#running) return this.#start();
+    // The running sync began before this caller's change: wait for the next one, shared with others.
+    this.#next ??= this.#running.then(() => {
+      this.#next = undefined;
+      return this.#start();
+    }, () => {
+      this.#next = undefined;
+      return this.#start();
+    });
+    return this.#next;
+  }
+
+  #start(): Promise<void> {
+    this.stats.syncs++;
+    const run = syncPath(this.target).finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+}
+
+/** fsync of a file or folder, off the event loop. */
+export async function syncPath(target: string): Promise<void> {
+  const fh = await fs.promises.open(target, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** An object found in the intake at start, with who sent it. */
+export interface IntakeEntry {
+  path: string;
+  association: AssociationInfo;
+}
+
+export class Intake {
+  readonly dir: string;
+  readonly #dirSync: SharedSync;
+
+  constructor(dataDir: string, private readonly sync: boolean) {
+    this.dir = path.join(path.resolve(dataDir), "incoming");
+    this.#dirSync = new SharedSync(this.dir);
+  }
+
+  get syncStats(): { syncs: number; callers: number } {
+    return this.#dirSync.stats;
+  }
+
+  /** Makes the folder; removes `.part` files an earlier run left (never answered); resolves with how many. */
+  prepare(): number {
+    fs.mkdirSync(this.dir, { recursive: true });
+    let removed = 0;
+    for (const name of fs.readdirSync(this.dir)) {
+      if (!name.endsWith(PART)) continue;
+      fs.rmSync(path.join(this.dir, name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /** A fresh `.part` path for an object from `association`. */
+  staging(association: AssociationInfo): string {
+    const who = Buffer.from(
+      JSON.stringify([association.callingAet, association.calledAet, association.remoteAddress]),
+    ).toString("base64url");
+    return path.join(this.dir, `${randomUUID()}.${who}${PART}`);
+  }
+
+  /**
+   * Makes a written (and, with sync, synced) `.part` file a durable intake entry: renamed to `.dcm`, the
+   * folder synced. Resolves with its new path; after this the object may be answered Success.
+   */
+  async accept(partPath: string): Promise<string> {
+    if (!partPath.endsWith(PART)) throw new Error("not an intake staging file");
+    const done = partPath.slice(0, -PART.length) + DONE;
+    await fs.promises.rename(partPath, done);
+    if (this.sync) await this.#dirSync.sync();
+    return done;
+  }
+
+  /** Moves a file (an archive file found without its index row) into the intake, to be committed again. */
+  async adopt(file: string, association: AssociationInfo): Promise<void> {
+    const target = this.staging(association).slice(0, -PART.length) + DONE;
+    await fs.promises.rename(file, target);
+    if (this.sync) await this.#dirSync.sync();
+  }
+
+  /** The intake entries waiting for their commit (at start), oldest first. */
+  entries(): IntakeEntry[] {
+    const found: { path: string; association: AssociationInfo; at: number }[] = [];
+    for (const name of fs.readdirSync(this.dir)) {
+      if (!name.endsWith(DONE)) continue;
+      const file = path.join(this.dir, name);
+      found.push({ path: file, association: whoOf(name), at: fs.statSync(file).mtimeMs });
+    }
+    return found.sort((a, b) => a.at - b.at).map(({ path, association }) => ({ path, association }));
+  }
+}
+
+function whoOf(name: string): AssociationInfo {
+  try {
+    const [callingAet, calledAet, remoteAddress] = JSON.parse(
+      Buffer.from(name.split(".")[1] ?? "", "base64url").toString(),
+    );
+    return {
+      callingAet: String(callingAet ?? ""),
+      calledAet: String(calledAet ?? ""),
+      remoteAddress: String(remoteAddress ?? ""),
+    };
+  } catch {
+    return { callingAet: "", calledAet: "", remoteAddress: "" };
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The receive path's per-object budget (issue 16): runs the agent under V8's sampling profiler
+ * (`--prof`), sends generated CT objects with one `storescu` association, and sorts every sample of the
+ * transfer into a stage by its stack (PDU parse, copy, hash, file write, sync, index, queue, response, GC,
+ * ...). Each stage's share of the main thread's samples times the main thread's CPU time gives
+ * microseconds of CPU per object; the wall time per object is printed beside it.
+ *
+ *   deno run -A bench/profile_receive.ts [--files 1000] [--sync on|off] [--keep DIR]
+ *
+ * Needs `node` (for `node --prof-process --preprocess`) and DCMTK's `storescu`. Not part of
+ * `deno task bench`: a profiled agent is slower than a plain one, so its figures are budgets, not rates.
+ */
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { startAgentProcess } from "../tests/support/agent.ts";
+import { runDcmtk } from "../tests/support/peers.ts";
+import { generateCtSeries } from "./_shared.ts";
+
+/** Stages in the order the table prints them; the first rule matching a frame (leaf first) wins. */
+const STAGES: [string, RegExp][] = [
+  ["sync (fsync/fdatasync)", /^(fsync|fdatasync|sync_file_range)@|syncDir|\bsyncFile|fdatasync/],
+  ["hash (SHA-256)", /crypto\/hash\.ts|createHash|digest|sha256/i],
+  ["file write", /^(__write|__libc_pwrite|__libc_write|write)@|writeSync|writeFileSync/],
+  [
+    "file open/close/rename",
+    /^(__open|__open64|__close|rename|renameat|unlink|mkdir|statx)@|openSync|renameSync/,
+  ],
+  ["index (libsql)", /libsql|agent\/index\/|indexInstance|existingInstance/],
+  ["queue + routing", /agent\/queue\/|agent\/routing\/|addInTransaction/],
+  ["check (header, structure)", /shared\/dicom\/|part10\/header\.ts|checkedHeader|instanceAttributes/],
+  ["ingest commit (other)", /agent\/ingest\/|agent\/archive\//],
+  ["response (send)", /^__send@|cStoreRequest|CStoreResponse|_sendDimse|_sendPDataTF|sendResponse|#writing/],
+  [
+    "copy (buffers)",
+    /TypedArrayConstructor|Buffer(Concat|From)|\bconcat\b|#take|#keep|allocUnsafe|memcpy|memmove/,
+  ],
+  [
+    "PDU parse (DIMSE)",
+    /pdu_reader|_processPdu|_processPDataTf|pdv_guard|dcmjs-dimse|command_codec|#onData|pdata/i,
+  ],
+  ["socket read", /^__recv@|#readLoop|01_net\.js/],
+  ["streams + events", /internal\/streams|_events\.mjs|nextTick|process\.ts/],
+  ["logging", /shared\/log\.ts/],
+];
+const OTHER = "other";
+
+interface Code {
+  name: string;
+  type: string;
+}
+interface Tick {
+  tm: number;
+  vm: number;
+  s: number[];
+}
+
+function classify(tick: Tick, code: Code[]): string {
+  if (tick.vm === 1) return "GC";
+  if (tick.vm >= 2 && tick.vm <= 4) return "compile";
+  for (let i = 0; i < tick.s.length; i += 2) {
+    const entry = code[tick.s[i]];
+    if (!entry || entry.type === "SHARED_LIB") continue;
+    for (const [stage, rule] of STAGES) if (rule.test(entry.name)) return stage;
+  }
+  return OTHER;
+}
+
+/** utime + stime (clock ticks) of one process, or of one of its threads. */
+function cpuTicks(pid: number, tid = pid): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`).split(") ")[1].split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+function processTicks(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    files: { type: "string", default: "1000" },
+    sync: { type: "string", default: "on" },
+    keep: { type: "string" },
+  },
+});
+const files = Number(args.values.files);
+const sync = args.values.sync !== "off";
+const work = args.values.keep ?? await Deno.makeTempDir({ prefix: "conduit-profile-" });
+await Deno.mkdir(work, { recursive: true });
+const seriesDir = path.join(work, `series-${files}`);
+let paths: string[] = [];
+try {
+  paths = [...Deno.readDirSync(seriesDir)].map((e) => path.join(seriesDir, e.name)).sort();
+} catch { /* generated below */ }
+if (paths.length !== files) paths = (await generateCtSeries(seriesDir, files, console.error)).paths;
+const logFile = path.join(work, `agent-${sync ? "sync" : "nosync"}.v8.log`);
+const dataDir = path.join(work, `data-${Date.now()}`);
+const agent = await startAgentProcess({
+  dataDir,
+  config: { dimse: { sync } },
+  denoFlags: [`--v8-flags=--expose-gc,--prof,--no-logfile-per-isolate,--logfile=${logFile}`],
+});
+const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+const main0 = cpuTicks(agent.pid);
+const all0 = processTicks(agent.pid);
+const t0 = performance.now();
+const sent = await runDcmtk("storescu", [
+  "-aet",
+  "PROFILE",
+  "-aec",
+  agent.aet,
+  "127.0.0.1",
+  String(agent.port),
+  ...paths,
+], { timeoutMs: 30 * 60_000 });
+const wallMs = performance.now() - t0;
+const mainCpu = (cpuTicks(agent.pid) - main0) * 10; // ms (USER_HZ 100)
+const allCpu = (processTicks(agent.pid) - all0) * 10;
+await agent.stop();
+await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+if (sent.code !== 0) throw new Error(`storescu exit ${sent.code}: ${sent.stderr.slice(0, 400)}`);
+
+const pre = await new Deno.Command("node", {
+  args: ["--prof-process", "--preprocess", logFile],
+  stdout: "piped",
+  stderr: "null",
+})
+  .output();
+const text = new TextDecoder().decode(pre.stdout);
+const profile = JSON.parse(text.slice(text.indexOf("{"))) as { code: Code[]; ticks: Tick[] };
+// The transfer's samples: from the first to the last one in the store path (start-up and stop excluded).
+const inStore = (t: Tick) =>
+  t.s.some((c, i) => i % 2 === 0 && /_processPDataTf|cStoreRequest/.test(profile.code[c]?.name ?? ""));
+const first = profile.ticks.findIndex(inStore);
+const last = profile.ticks.findLastIndex(inStore);
+const window = profile.ticks.slice(first, last + 1);
+const counts = new Map<string, number>();
+for (const t of window) {
+  const stage = classify(t, profile.code);
+  counts.set(stage, (counts.get(stage) ?? 0) + 1);
+}
+const perObject = (share: number) => (share * mainCpu * 1000) / files;
+const rows = [...STAGES.map(([s]) => s), "GC", "compile", OTHER].map((s) => {
+  const n = counts.get(s) ?? 0;
+  return `| ${s} | ${n} | ${(100 * n / window.length).toFixed(1)} | ${
+    perObject(n / window.length).toFixed(0)
+  } |`;
+});
+console.log(
+  [
+    `files ${files}, sync ${sync ? "on" : "off"}, load average ${load} at start, ${new Date().toISOString()}`,
+    `wall ${(wallMs / 1000).toFixed(2)} s = ${(files / wallMs * 1000).toFixed(0)} files/s = ${
+      (wallMs * 1000 / files).toFixed(0)
+    } µs/object; agent CPU ${(allCpu * 1000 / files).toFixed(0)} µs/object (main thread ${
+      (mainCpu * 1000 / files).toFixed(0)
+    }, other threads ${((allCpu - mainCpu) * 1000 / files).toFixed(0)}); ${window.length} samples`,
+    "",
+    "| stage (main thread) | samples | % | µs CPU/object |",
+    "| --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n"),
+);
