@@ -4,7 +4,7 @@
  * are loaded when asked for, so that `agent deid` need not load the DIMSE stack, the database or the
  * configuration schema.
  */
-import { rootLogger } from "@conduit/shared/log";
+import { Logger } from "@conduit/shared/log";
 
 const SUBCOMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
   node: async () => (await import("./cli/node_command.ts")).nodeCommand,
@@ -23,13 +23,14 @@ export async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) {
   // A failure inside a library callback must not end the process: log it and keep serving.
+  const log = new Logger();
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
-    rootLogger.error("unhandled rejection", { reason: String((e.reason as Error)?.message ?? e.reason) });
+    log.error("unhandled rejection", { reason: String((e.reason as Error)?.message ?? e.reason) });
   });
   globalThis.addEventListener("error", (e) => {
     e.preventDefault();
-    rootLogger.error("uncaught exception", { reason: String(e.message) });
+    log.error("uncaught exception", { reason: String(e.message) });
   });
   Deno.exit(await main(Deno.args));
 }

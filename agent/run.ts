@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import { rootLogger } from "@conduit/shared/log";
+import { Logger } from "@conduit/shared/log";
 import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { VERSION } from "./version.ts";
 
@@ -81,7 +81,7 @@ export async function runAgent(args: string[]): Promise<number> {
     const code = await enrollAgent(config, values.enroll);
     if (code !== 0) return code;
   }
-  const log = rootLogger.withLevel(config.log.level).child({ site: config.site ?? "standalone" });
+  const log = new Logger({ site: config.site ?? "standalone" }, config.log.level);
   let agent;
   try {
     const { startAgent } = await import("./app.ts");

@@ -62,7 +62,7 @@ function dataSource(name: string, friendlyName: string, root: string) {
 }
 
 /** OHIF's `window.config` for the sites `sites`. */
-export function viewerConfig(sites: string[], origin: string): Record<string, unknown> {
+function viewerConfig(sites: string[], origin: string): Record<string, unknown> {
   return {
     name: "conduit",
     routerBasename: "/viewer",

@@ -145,7 +145,7 @@ const ACTIONS = new Set(["D", "Z", "X", "K", "C", "U"]);
  * Reads a per-patient pseudonym table: CSV rows of original Patient ID and pseudonym (a header row
  * naming the columns is skipped). A row without both values is an error naming its line.
  */
-export async function loadPseudonyms(file: string): Promise<Map<string, string>> {
+async function loadPseudonyms(file: string): Promise<Map<string, string>> {
   // @ts-types="npm:@types/papaparse@^5"
   const { default: Papa } = await import("papaparse");
   const parsed = Papa.parse<string[]>(fs.readFileSync(file, "utf8"), {
@@ -167,7 +167,7 @@ export async function loadPseudonyms(file: string): Promise<Map<string, string>>
 }
 
 /** Reads and checks a custom profile file: options to add and actions that win over the standard's. */
-export async function loadProfile(file: string): Promise<{ options: string[]; layer: CustomLayer }> {
+async function loadProfile(file: string): Promise<{ options: string[]; layer: CustomLayer }> {
   const { resolveTag } = await import("@conduit/shared/dicom");
   const raw = JSON.parse(fs.readFileSync(file, "utf8"));
   if (typeof raw !== "object" || raw === null) throw new Error("expected a JSON object");

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 
 /** The shortest key accepted, in bytes. */
-export const MIN_KEY_BYTES = 16;
+const MIN_KEY_BYTES = 16;
 
 /** A key file that cannot be used; the message names the file and says why. */
 export class KeyFileError extends Error {

@@ -27,7 +27,7 @@ const nodeTlsSchema = z.union([
     .refine((t) => Boolean(t.cert) === Boolean(t.key), "cert and key go together"),
 ]);
 
-export const nodeSchema = z.object({
+const nodeSchema = z.object({
   aet,
   host: z.string().min(1),
   port: port.refine((p) => p > 0, "expected a number from 1 to 65535"),
@@ -64,7 +64,7 @@ const condition = z.union([
   z.object({ absent: z.boolean() }).strict(),
 ]);
 
-export const routeSchema = z.object({
+const routeSchema = z.object({
   name: z.string().min(1),
   match: z.object({
     callingAet: z.array(z.string()).optional(),

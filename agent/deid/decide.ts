@@ -50,7 +50,7 @@ export interface DecideContext {
 }
 
 /** The neutral value that replaces free text when it is cleaned. */
-export const NEUTRAL_TEXT = "CLEANED";
+const NEUTRAL_TEXT = "CLEANED";
 
 const T = {
   PatientName: 0x00100010,

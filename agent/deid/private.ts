@@ -10,7 +10,7 @@ import { type DataSet, type Element, stringValue } from "@conduit/shared/dicom";
 const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, "0");
 
 /** The key a safe list uses: `GGGG|CREATOR|EE`. */
-export function safeKey(group: number, creator: string, element: number): string {
+function safeKey(group: number, creator: string, element: number): string {
   return `${hex(group, 4)}|${creator.trim().toUpperCase()}|${hex(element, 2)}`;
 }
 

@@ -27,9 +27,6 @@ export type OptionName =
   | "clean-structured-content"
   | "clean-graphics";
 
-/** The standard's edition the profile comes from. */
-export const EDITION = generated.edition;
-
 /** One row's action for an element, and which column decided it. */
 export interface Rule {
   action: TableAction;

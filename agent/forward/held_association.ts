@@ -13,7 +13,7 @@ import type { ScuAssociation } from "../dimse/scu.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 
 /** How long an association stays open with nothing to send. */
-export const ASSOCIATION_IDLE_MS = 2000;
+const ASSOCIATION_IDLE_MS = 2000;
 
 /** Shared by the workers of one destination: how many are opening an association right now. */
 export interface Contention {

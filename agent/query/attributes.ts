@@ -25,7 +25,7 @@ export function levelRank(level: Level): number {
   return LEVEL_ORDER.indexOf(level);
 }
 
-export const QUERY_ATTRIBUTES: QueryAttribute[] = [
+const QUERY_ATTRIBUTES: QueryAttribute[] = [
   { keyword: "PatientName", column: "p.patient_name", kind: "pn", level: "PATIENT" },
   { keyword: "PatientID", column: "p.patient_id", kind: "text", level: "PATIENT" },
   { keyword: "IssuerOfPatientID", column: "p.issuer_of_patient_id", kind: "text", level: "PATIENT" },

@@ -22,7 +22,7 @@ export interface FindOptions {
 }
 
 /** Runs one query over the index and yields rows of column values keyed by keyword. */
-export async function* queryIndex(
+async function* queryIndex(
   db: Database,
   level: Level,
   filters: Record<string, string>,

@@ -17,7 +17,7 @@ export interface Image8 {
 }
 
 /** The default JPEG quality (PS3.18 leaves it to the server). */
-export const DEFAULT_QUALITY = 90;
+const DEFAULT_QUALITY = 90;
 
 export function encodeImage(img: Image8, media: RenderedMediaType, quality = DEFAULT_QUALITY): Uint8Array {
   if (media === "image/png") {

@@ -15,7 +15,7 @@ export interface Samples {
 }
 
 /** The most samples one frame may have (rows × columns × samples): about 256 MB as floats. */
-export const MAX_SAMPLES = 64 * 1024 * 1024;
+const MAX_SAMPLES = 64 * 1024 * 1024;
 
 /** The stored values of a frame's bytes, one number per sample, in storage order. */
 function storedValues(

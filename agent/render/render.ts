@@ -29,7 +29,7 @@ export interface Rendered {
 }
 
 /** Renders a frame that has been read. */
-export function renderFrame(source: SourceFrame, o: RenderOptions): Rendered {
+function renderFrame(source: SourceFrame, o: RenderOptions): Rendered {
   const a = source.attrs;
   let s = frameSamples(source.pixels, a, source.littleEndian);
   const region = o.viewport?.region;

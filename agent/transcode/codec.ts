@@ -80,7 +80,7 @@ export function canDecodeFrames(transferSyntax: string): boolean {
  * the YCbCr it must be (files labelled RGB over YCbCr data exist, e.g. pydicom's
  * SC_rgb_jpeg_lossy_gdcm.dcm).
  */
-export function jpegIsYcbcr(jpeg: Uint8Array, photometric: string): boolean {
+function jpegIsYcbcr(jpeg: Uint8Array, photometric: string): boolean {
   let jfif = false, adobe: number | undefined, ids: number[] = [], sampling: number[] = [];
   for (let i = 2; i + 4 <= jpeg.length && jpeg[i] === 0xff;) {
     const marker = jpeg[i + 1];

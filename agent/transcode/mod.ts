@@ -10,7 +10,7 @@ import { WorkerClient } from "./worker_client.ts";
 import { type ByteSource, readExactly } from "../part10/source.ts";
 
 /** The syntaxes dcmjs-codecs reads and writes (its README); deflate and video are not among them. */
-export const TRANSCODABLE: ReadonlySet<string> = new Set([
+const TRANSCODABLE: ReadonlySet<string> = new Set([
   TransferSyntax.ImplicitVRLittleEndian,
   TransferSyntax.ExplicitVRLittleEndian,
   TransferSyntax.ExplicitVRBigEndian,
@@ -27,7 +27,7 @@ export const TRANSCODABLE: ReadonlySet<string> = new Set([
 ]);
 
 /** The largest object transcoded (its Part 10 size). */
-export const MAX_TRANSCODE_BYTES = 256 * 1024 * 1024;
+const MAX_TRANSCODE_BYTES = 256 * 1024 * 1024;
 
 export class TranscodeError extends Error {
   override name = "TranscodeError";

@@ -16,7 +16,7 @@ const Stored = z.object({
 }).strict();
 export type StoredCredential = z.infer<typeof Stored>;
 
-export function credentialPath(dataDir: string): string {
+function credentialPath(dataDir: string): string {
   return path.join(dataDir, FILE);
 }
 
@@ -47,7 +47,7 @@ export function saveCredential(dataDir: string, value: StoredCredential): string
 }
 
 /** The hub's HTTP base for a tunnel URL: wss://h/tunnel -> https://h/tunnel. */
-export function httpBase(tunnelUrl: string): string {
+function httpBase(tunnelUrl: string): string {
   const u = new URL(tunnelUrl);
   u.protocol = u.protocol === "wss:" ? "https:" : u.protocol === "ws:" ? "http:" : u.protocol;
   return u.toString().replace(/\/$/, "");

@@ -34,7 +34,7 @@ export class NotFoundError extends Error {
 }
 
 /** "site: required; studyInstanceUid: not a DICOM UID" from a zod error. */
-export function zodSentence(err: ZodError): string {
+function zodSentence(err: ZodError): string {
   const parts = err.issues.slice(0, 5).map((i) => {
     const where = i.path.length ? i.path.join(".") : "input";
     const what = i.code === "invalid_type" && i.received === "undefined" ? "required" : i.message;

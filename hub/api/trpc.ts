@@ -48,7 +48,7 @@ export const router = t.router;
  * `destination.site`, ...), read before the input is validated so that every procedure, new ones
  * too, is held to the principal's sites.
  */
-export function sitesNamed(input: unknown, depth = 0): string[] {
+function sitesNamed(input: unknown, depth = 0): string[] {
   if (depth > 4 || typeof input !== "object" || input === null) return [];
   const out: string[] = [];
   for (const [key, value] of Object.entries(input)) {

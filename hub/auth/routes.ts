@@ -26,7 +26,7 @@ export interface AuthOptions {
 type Env = { Bindings: { remoteAddr?: { hostname?: string } } };
 
 /** The address a request came from, for the throttle and the audit log. */
-export function sourceAddress(c: Context<Env>, trustForwarded: boolean): string {
+function sourceAddress(c: Context<Env>, trustForwarded: boolean): string {
   const forwarded = trustForwarded ? c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim() : undefined;
   return forwarded || c.env?.remoteAddr?.hostname || "unknown";
 }

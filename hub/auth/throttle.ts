@@ -14,7 +14,7 @@ export interface ThrottlePolicy {
   lockMs: number;
 }
 
-export const LOGIN_POLICY: Readonly<ThrottlePolicy> = {
+const LOGIN_POLICY: Readonly<ThrottlePolicy> = {
   perPair: 5,
   perAddress: 20,
   windowMs: 60_000,

@@ -32,7 +32,7 @@ export class LoginRefused extends UserError {
 
 const hashId = (id: string) => createHash("sha256").update(id).digest("hex");
 
-export async function hashPassword(password: string): Promise<string> {
+async function hashPassword(password: string): Promise<string> {
   return await argon2id({
     password,
     salt: randomBytes(16),

@@ -43,7 +43,7 @@ export class DbUrlError extends Error {
 }
 
 /** Which database a `--db` value names: the libsql file (absent or `file:`) or a PostgreSQL URL. */
-export function parseDbUrl(url: string | undefined): { dialect: Dialect; file?: string; url?: string } {
+function parseDbUrl(url: string | undefined): { dialect: Dialect; file?: string; url?: string } {
   if (!url || url === "file:") return { dialect: "sqlite" };
   if (url.startsWith("file:")) return { dialect: "sqlite", file: url.slice("file:".length) };
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -60,7 +60,7 @@ export function parseDbUrl(url: string | undefined): { dialect: Dialect; file?: 
 }
 
 /** A database URL without its password, for logs and errors. */
-export function redactDbUrl(url: string): string {
+function redactDbUrl(url: string): string {
   return url.replace(/^(\w+:\/\/[^:/@]*):[^@]*@/, "$1:***@");
 }
 

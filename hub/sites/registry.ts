@@ -11,7 +11,7 @@ import { entry } from "../auth/audit.ts";
 import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 import { atomically } from "../db/atomic.ts";
 
-export const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
 
 export class SiteError extends Error {
@@ -35,7 +35,7 @@ export interface SiteInfo {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function siteInfo(row: SiteRow): SiteInfo {
+function siteInfo(row: SiteRow): SiteInfo {
   return {
     site: row.name,
     state: row.state as SiteState,

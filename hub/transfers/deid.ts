@@ -11,7 +11,7 @@ import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
 import type { DetailOf } from "@conduit/shared/tunnel";
 
 /** The most pseudonyms one transfer carries (each send request must fit one tunnel record). */
-export const MAX_PSEUDONYMS = 5000;
+const MAX_PSEUDONYMS = 5000;
 
 /** What a job shows of its de-identification. */
 export interface DeidView {

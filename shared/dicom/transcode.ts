@@ -16,7 +16,7 @@ export interface ImageFacts {
 }
 
 /** The explicit VR VR for a tag, given the image's facts. */
-export function explicitVr(tag: number, facts: ImageFacts): string {
+function explicitVr(tag: number, facts: ImageFacts): string {
   const vr = attributeByTag(tag)?.vr.split(/\s*(?:or|\|)\s*/)[0] ?? "UN";
   if (vr === "xs") return facts.pixelRepresentation === 1 ? "SS" : "US";
   if (vr === "ox") return facts.bitsAllocated > 8 ? "OW" : "OB";

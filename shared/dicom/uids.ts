@@ -43,14 +43,6 @@ export function encodingOf(transferSyntax: string): Encoding {
   }
 }
 
-/** True for the syntaxes whose pixel data is not encapsulated. */
-export function isNative(transferSyntax: string): boolean {
-  return transferSyntax === TransferSyntax.ImplicitVRLittleEndian ||
-    transferSyntax === TransferSyntax.ExplicitVRLittleEndian ||
-    transferSyntax === TransferSyntax.ExplicitVRBigEndian ||
-    transferSyntax === TransferSyntax.DeflatedExplicitVRLittleEndian;
-}
-
 export const SopClass = {
   Verification: "1.2.840.10008.1.1",
   PatientRootFind: "1.2.840.10008.5.1.4.1.2.1.1",

@@ -68,9 +68,7 @@ export class TextDecoding {
 }
 
 /** VRs whose values are text affected by the character set. */
-export const TEXT_VRS = new Set(["SH", "LO", "ST", "LT", "UT", "PN", "UC"]);
-/** VRs whose values are text in the default repertoire. */
-export const ASCII_VRS = new Set(["AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"]);
+const TEXT_VRS = new Set(["SH", "LO", "ST", "LT", "UT", "PN", "UC"]);
 
 /** Reads an element's value bytes. */
 export function valueBytes(bytes: Uint8Array, el: Element): Uint8Array {

@@ -11,7 +11,7 @@ export interface Walked {
   length: number;
 }
 
-export const LONG = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
+const LONG = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
 export const SPACE_PADDED = new Set([
   "AE",
   "AS",

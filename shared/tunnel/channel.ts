@@ -9,12 +9,12 @@ import { MAX_PAYLOAD } from "./frame.ts";
 
 const JSON_RECORD = 1;
 const BYTES_RECORD = 2;
-export const MAX_RECORD = 1024 * 1024;
+const MAX_RECORD = 1024 * 1024;
 /**
  * Bytes before each record's payload (kind and length). A sender of bulk bytes that sizes its records
  * to `k × frame payload − RECORD_HEADER` gets whole frames only.
  */
-export const RECORD_HEADER = 5;
+const RECORD_HEADER = 5;
 /** Bytes per bulk record: with its header, four whole frames. */
 export const BULK_RECORD = 4 * MAX_PAYLOAD - RECORD_HEADER;
 

@@ -10,7 +10,7 @@ import { name } from "./_fields.ts";
 import { type Transport, webSocketTransport } from "./transport.ts";
 
 export const PROTOCOL = "conduit-tunnel";
-export const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 1;
 
 export const Hello = z.object({
   protocol: z.literal(PROTOCOL),

@@ -55,7 +55,7 @@ export class SessionClosedError extends Error {
   }
 }
 
-export const DEFAULT_WINDOW = 256 * 1024;
+const DEFAULT_WINDOW = 256 * 1024;
 
 export class Session {
   readonly #transport: Transport;

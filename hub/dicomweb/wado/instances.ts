@@ -21,7 +21,7 @@ import { part10 } from "./part10.ts";
  * Finds the site holding a study (federated retrieval by UID). When none does, the 404 names the
  * sites that were not asked or did not answer (in its detail and a Warning), as federated QIDO does.
  */
-export async function locateStudy(
+async function locateStudy(
   provider: BackendProvider,
   principal: Principal,
   study: string,
