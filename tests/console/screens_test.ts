@@ -6,8 +6,8 @@
  * never offers the selection's own site; the study page shows its series with their thumbnails, its UID
  * on demand, a working zip download and a viewer link; a new API token shows once in a dialog with a
  * copy button; narrow screens do not scroll sideways nor break words; no Content-Security-Policy
- * violation. Screenshots of every screen, light and dark, go to tests/.out/console (docs/images/console
- * holds copies).
+ * violation; series that cannot be listed say why. Screenshots of every screen, light and dark, go to
+ * tests/.out/console (docs/images/console holds copies).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -281,6 +281,10 @@ Deno.test({
       await fitsNarrow("/batch with a preview");
       await page.goto(`${base}/studies/north/${CT_SMALL_STUDY}`);
       await page.locator("section[aria-label=Study] h1").waitFor();
+      // The thumbnail below the fold loads lazily: let it, for the picture.
+      await page.locator("li[data-series] img").scrollIntoViewIfNeeded();
+      await page.locator("li[data-series] img[data-loaded=yes]").waitFor();
+      await page.mouse.wheel(0, -10_000);
       await shoot(page, "study-narrow");
       await page.setViewportSize({ width: 1366, height: 800 });
       await page.goto(`${base}/studies/north/${CT_SMALL_STUDY}`);
@@ -288,6 +292,19 @@ Deno.test({
       await page.waitForTimeout(500);
       await shoot(page, "study");
       assert.deepEqual(violations, [], "no Content-Security-Policy violation");
+
+      // A study's series that cannot be listed (its site went offline after the search) say why, instead
+      // of loading for ever.
+      await page.goto(`${base}/explorer?site=south`);
+      const atSouth = page.locator(`table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`);
+      await atSouth.waitFor();
+      await page.getByText("Page 1 of 1 (1 study)").waitFor();
+      await agents[0].stop();
+      await eventually("south offline", () => !hub.sessions.get("south") || undefined);
+      await atSouth.getByRole("button", { name: "Series" }).click();
+      const failed = atSouth.locator("xpath=following-sibling::tr[1]").getByRole("alert");
+      await failed.waitFor({ timeout: 15_000 });
+      assert.match(await failed.innerText(), /^Cannot list the series: /);
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();

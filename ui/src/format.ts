@@ -155,6 +155,11 @@ export function studyTitle(
     .filter(Boolean).join(" · ");
 }
 
+/** A number of things, in the singular for one: `count(1, "study", "studies")` is "1 study". */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** A byte count in kB, MB or GB. */
 export function bytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   age,
   ageAt,
+  count,
   dicomDate,
   dicomDateTime,
   dicomTime,
@@ -76,4 +77,11 @@ Deno.test("status() and studyTitle() read as words", () => {
     `KOWALSKI, LENA · ${dicomDate("20200203")} · CT chest`,
   );
   assert.equal(studyTitle({}), "Unnamed patient");
+});
+
+Deno.test("count() says one thing in the singular, other numbers in the plural", () => {
+  assert.equal(count(1, "study", "studies"), "1 study");
+  assert.equal(count(2, "study", "studies"), "2 studies");
+  assert.equal(count(0, "object"), "0 objects");
+  assert.equal(count(1, "series", "series"), "1 series");
 });

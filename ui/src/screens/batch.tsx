@@ -5,6 +5,7 @@
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
+import { count } from "../format.ts";
 import { Scroll } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
@@ -182,8 +183,6 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     </section>
   );
 }
-
-const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 type Preview = Awaited<ReturnType<typeof api.batch.preview.mutate>>;
 

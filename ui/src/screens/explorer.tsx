@@ -6,7 +6,7 @@
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { dicomDate, personName, studyTitle } from "../format.ts";
+import { count, dicomDate, personName, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
 import { Scroll } from "../widgets.tsx";
@@ -105,16 +105,20 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   const sources = () => [...new Set(chosen().map((h) => h.site))];
 
   const [open, setOpen] = createSignal<string | undefined>();
-  const [series, setSeries] = createSignal<Record<string, unknown>[]>([]);
+  /** The open study's series: undefined while they load, or why they could not be listed. */
+  const [series, setSeries] = createSignal<Record<string, unknown>[] | string | undefined>();
   const showSeries = async (h: Study) => {
     if (open() === key(h)) return setOpen(undefined);
     setOpen(key(h));
-    setSeries([]);
+    setSeries(undefined);
+    let listed: Record<string, unknown>[] | string;
     try {
-      setSeries(await api.query.series.query({ site: h.site, studyInstanceUid: h.uid }));
+      listed = await api.query.series.query({ site: h.site, studyInstanceUid: h.uid });
     } catch (err) {
-      setError((err as Error).message);
+      listed = `Cannot list the series: ${(err as Error).message}`;
     }
+    // Another study opened meanwhile keeps its own.
+    if (open() === key(h)) setSeries(listed);
   };
 
   const header = (k: SortKey, label: string) => (
@@ -177,7 +181,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                 <th>
                   <input
                     type="checkbox"
-                    aria-label={`Select all ${hits().length} studies`}
+                    aria-label={`Select all ${count(hits().length, "study", "studies")}`}
                     checked={allSelected()}
                     ref={(el) =>
                       createEffect(() => (el.indeterminate = !allSelected() && selected().size > 0))}
@@ -259,7 +263,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
             Previous
           </button>
           <span>
-            Page {page() + 1} of {pages()} ({hits().length} studies)
+            Page {page() + 1} of {pages()} ({count(hits().length, "study", "studies")})
           </span>
           <button
             type="button"
@@ -284,8 +288,9 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   );
 }
 
-/** A study's series: number, modality, description, objects. */
-export function SeriesTable(props: { series: Record<string, unknown>[] }) {
+/** A study's series: number, modality, description, objects (while they load, or why they cannot). */
+export function SeriesTable(props: { series: Record<string, unknown>[] | string | undefined }) {
+  const rows = () => Array.isArray(props.series) ? props.series : [];
   return (
     <table aria-label="Series">
       <thead>
@@ -298,10 +303,17 @@ export function SeriesTable(props: { series: Record<string, unknown>[] }) {
       </thead>
       <tbody>
         <For
-          each={props.series}
+          each={rows()}
           fallback={
             <tr>
-              <td colSpan={4} class="empty">Loading…</td>
+              <Show
+                when={typeof props.series === "string"}
+                fallback={
+                  <td colSpan={4} class="empty">{props.series ? "The site lists no series." : "Loading…"}</td>
+                }
+              >
+                <td colSpan={4} class="error" role="alert">{props.series as string}</td>
+              </Show>
             </tr>
           }
         >

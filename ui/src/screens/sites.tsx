@@ -4,7 +4,7 @@
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { instant } from "../format.ts";
+import { count, instant } from "../format.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
 import { CopyButton, Dialog, Scroll, State, Uid } from "../widgets.tsx";
@@ -172,7 +172,7 @@ export function Sites(props: { current?: string; may: May }) {
                       ids: dead()!.map((x) => x.id),
                     });
                     refetchDead();
-                    return `${r.replayed} rows back in the queue`;
+                    return `${count(r.replayed, "row")} back in the queue`;
                   })}
               >
                 Replay all

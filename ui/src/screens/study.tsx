@@ -6,7 +6,7 @@
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { ageAt, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../format.ts";
+import { ageAt, count, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../format.ts";
 import { Link } from "../router.tsx";
 import { dicomwebRoot, downloadName, downloadUrl, type Study, studyOf, text, viewerUrl } from "../studies.ts";
 import { Uid } from "../widgets.tsx";
@@ -162,8 +162,6 @@ export function StudyPage(
     </>
   );
 }
-
-const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** One series: its thumbnail (or a placeholder), number, modality, description, objects and UID. */
 function SeriesCard(props: { root: string; series: Record<string, unknown> }) {

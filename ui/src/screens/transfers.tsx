@@ -5,7 +5,7 @@
  */
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { instant, personName, status, studyTitle } from "../format.ts";
+import { count, instant, personName, status, studyTitle } from "../format.ts";
 import { Link } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
@@ -91,7 +91,7 @@ export function Transfers(props: { open?: string; may: May }) {
                 value={j().totals.done}
                 aria-label="Objects delivered"
               />{" "}
-              {j().totals.done} of {j().totals.objects} objects
+              {j().totals.done} of {count(j().totals.objects, "object")}
             </p>
             <p class="hint" aria-label="Schedule">
               Priority {j().priority}
