@@ -6,7 +6,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
-import { Implementation as Ours } from "@conduit/shared/dicom";
 import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
 import { FileArchive } from "./archive/file_archive.ts";
@@ -18,7 +17,7 @@ import { Ingest } from "./ingest/ingest.ts";
 import { Database } from "./index/db.ts";
 import { IndexQueryHandler } from "./query/find.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
-import { Implementation } from "./dimse/_library.ts";
+import { announceImplementation } from "./dimse/identity.ts";
 import { type ScpServer, startScp } from "./dimse/scp_server.ts";
 import { checkTlsFiles, nodeTlsMaterial, scpTlsMaterial } from "./config/tls_files.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
@@ -87,9 +86,7 @@ async function startLocked(
   if (partial) log.info("removed partial objects left in the intake by an earlier run", { count: partial });
   const metrics = new AgentMetrics();
 
-  Implementation.setImplementationClassUid(Ours.classUid);
-  Implementation.setImplementationVersion(Ours.versionName);
-  Implementation.setMaxPduLength(config.dimse.maxPduLength);
+  announceImplementation(config.dimse.maxPduLength);
 
   const nodes = (): NodeAddress[] =>
     Object.entries(config.nodes).map(([name, n]) => ({

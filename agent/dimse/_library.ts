@@ -5,7 +5,7 @@
  */
 import dimse from "dcmjs-dimse";
 import { decodeCommand, encodeCommand } from "./command_codec.ts";
-import { quietDicomLibraries } from "../quiet_libraries.ts";
+import { quietDicomLibraries } from "./quiet_libraries.ts";
 
 const lib = dimse as any;
 

@@ -7,7 +7,7 @@
  * rendering worker), or in the calling thread where no worker can be started.
  */
 import codecs from "dcmjs-codecs";
-import { quietDicomLibraries } from "../quiet_libraries.ts";
+import { quietDicomLibraries } from "../dimse/quiet_libraries.ts";
 
 // deno-lint-ignore no-explicit-any
 const lib = codecs as any;
