@@ -7,13 +7,17 @@ import { transfers, transferTasks } from "../db/schema.ts";
 import { SiteRegistry } from "../sites/registry.ts";
 import { Sessions } from "../tunnel/sessions.ts";
 import { TransferService } from "./service.ts";
+import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 
 const STUDY = "1.2.826.0.1.3680043.8.498.7";
 
-/** A service on a fresh hub database, with one failed job (no site is connected, so nothing runs). */
+/**
+ * A service on a fresh hub database (the libsql file, or under `deno task test:pg` a PostgreSQL database),
+ * with one failed job (no site is connected, so nothing runs).
+ */
 async function withFailedJob(fn: (db: HubDb, service: TransferService, id: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "conduit-transfer-service-" });
-  const db = await openHubDb(dir);
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
   const log = new Logger({ app: "test" }, "error", { write: () => {} });
   const sessions = new Sessions(new SiteRegistry(db), log, { syncSeconds: 3600, heartbeatSeconds: 3600 });
   const service = new TransferService(db, sessions, () => Promise.resolve(true), log);
@@ -46,10 +50,21 @@ Deno.test("TransferService.retry() sets the failed tasks going again and audits 
 
 Deno.test("TransferService.retry() changes nothing when its audit entry cannot be written", async () => {
   await withFailedJob(async (db, service, id) => {
-    await db.run(
-      sql`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no audit'); END`,
-    );
-    await assert.rejects(service.retry(id, "user:bob"), /no audit/);
+    if (db.pg) {
+      await db.pg.unsafe(`
+        CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'no audit'; END $$;
+        CREATE TRIGGER refuse_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION refuse_audit();`);
+    } else {
+      await db.run(
+        sql`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no audit'); END`,
+      );
+    }
+    // (drizzle on PostgreSQL wraps the server's error: its cause carries the message)
+    await assert.rejects(service.retry(id, "user:bob"), (err: Error) => {
+      assert.match(`${err.message} ${(err.cause as Error | undefined)?.message}`, /no audit/);
+      return true;
+    });
     const after = await service.get(id);
     assert.equal(after!.status, "failure");
     assert.deepEqual(after!.tasks.map((t) => [t.status, t.lastError]), [["failure", "refused"]]);
