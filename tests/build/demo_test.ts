@@ -111,5 +111,6 @@ Deno.test({
     assert.equal(status.code, 0, `the demo exited ${status.code} on Ctrl-C:\n${printed.slice(-2000)}`);
     // Nothing a newcomer would take for a problem.
     assert.doesNotMatch(printed, /Ignored build scripts|legacy behavior|Warning/i);
+    assert.doesNotMatch(printed, /\bissues? #?\d+/i, "the demo's output names no issue of the tracker");
   },
 });

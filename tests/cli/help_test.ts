@@ -1,7 +1,7 @@
 /**
  * The CLIs as a newcomer meets them: `--help` of the agent and the hub names every flag they take
  * (`--enroll` included), `hub admin --help` prints the admin commands and succeeds, and the admin
- * lists have a header row.
+ * lists have a header row. No help text names an issue of the project's tracker.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -10,6 +10,9 @@ import { FLAGS } from "../../agent/config/load.ts";
 import { HUB_FLAGS } from "../../hub/config.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Words a user should not meet: the tracker's issue numbers are the developers' business. */
+const ISSUE = /\bissues? #?\d+/i;
 
 async function cli(main: string, args: string[]) {
   const o = await new Deno.Command(Deno.execPath(), {
@@ -64,4 +67,22 @@ Deno.test("hub admin --help prints the admin commands; token and user lists have
   assert.match(tokens[1], /\tnightly\tviewer\t\*\tactive$/);
   const users = (await cli("hub/main.ts", ["admin", "user", "list", "--data", data])).stdout.trim();
   assert.equal(users, "no users");
+});
+
+Deno.test("no help text of the agent or the hub names an issue of the tracker", async () => {
+  const helps: [string, string[]][] = [
+    ["agent/main.ts", ["--help"]],
+    ...["node", "queue", "route", "deid"].map((c): [string, string[]] => ["agent/main.ts", [c, "--help"]]),
+    ["hub/main.ts", ["--help"]],
+    ...["", "site", "token", "user"].map((c): [string, string[]] => [
+      "hub/main.ts",
+      ["admin", ...(c ? [c] : []), "--help"],
+    ]),
+  ];
+  for (const [main, args] of helps) {
+    const { code, stdout, stderr } = await cli(main, args);
+    assert.equal(code, 0, `${main} ${args.join(" ")}: ${stderr}`);
+    assert.ok(stdout.length > 100, `${main} ${args.join(" ")} prints its usage`);
+    assert.doesNotMatch(stdout + stderr, ISSUE, `${main} ${args.join(" ")}`);
+  }
 });

@@ -6,8 +6,8 @@
  * never offers the selection's own site; the study page shows its series with their thumbnails, its UID
  * on demand, a working zip download and a viewer link; a new API token shows once in a dialog with a
  * copy button; narrow screens do not scroll sideways nor break words; no Content-Security-Policy
- * violation; series that cannot be listed say why. Screenshots of every screen, light and dark, go to
- * tests/.out/console (docs/images/console holds copies).
+ * violation; series that cannot be listed say why; no screen names an issue of the tracker. Screenshots
+ * of every screen, light and dark, go to tests/.out/console (docs/images/console holds copies).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -91,9 +91,12 @@ Deno.test({
       await page.locator('section[aria-label="Site north"]').waitFor();
 
       const study = `/studies/north/${ct.studyUid}`;
+      // A shared search: its fields in the query string (CT_small.dcm, also a CT at north, is left out).
+      const patientId = first(raw, "00100020")!;
+      const search = `/explorer?site=north&patient=${patientId}&modality=CT`;
       const screens: [string, string, string][] = [
         ["dashboard", "/", 'table[aria-label=Sites] tr[data-site="north"]'],
-        ["explorer", "/explorer?site=north", `table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`],
+        ["explorer", search, `table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`],
         ["study", study, "section[aria-label=Study] h1"],
         ["transfers", "/transfers", `table[aria-label=Transfers] tr[data-transfer="${job}"]`],
         ["transfer", `/transfers/${job}`, `table[aria-label=Tasks] tr[data-study="${ct.studyUid}"] a`],
@@ -112,6 +115,20 @@ Deno.test({
           path,
           `${shot} keeps its URL`,
         );
+        assert.doesNotMatch(
+          await page.locator("body").innerText(),
+          /\bissues? #?\d+/i,
+          `${shot} names no issue`,
+        );
+        if (shot === "explorer") {
+          // The form shows the search the URL holds, and the results are that search's.
+          const form = page.getByRole("form", { name: "Find studies" });
+          assert.equal(await form.getByLabel("Patient ID or name").inputValue(), patientId);
+          assert.equal(await form.getByLabel("Modality").inputValue(), "CT");
+          assert.equal(await form.getByLabel("Site").inputValue(), "north");
+          await page.getByText("Page 1 of 1 (1 study)").waitFor();
+          assert.equal(await page.locator("table[aria-label=Studies] tbody tr[data-study]").count(), 1);
+        }
         if (shot === "transfer") {
           await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
             timeout: 60_000,

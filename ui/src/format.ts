@@ -155,6 +155,14 @@ export function studyTitle(
     .filter(Boolean).join(" · ");
 }
 
+/**
+ * Which attribute a "Patient ID or name" search value matches: a value with a digit is an ID (`12345`,
+ * `PAT0001`, `MRN-7*`), as names have none; anything else is a name (`KOWALSKI*`, `Kowalski^Lena`).
+ */
+export function patientKey(value: string): "PatientID" | "PatientName" {
+  return /\d/.test(value) ? "PatientID" : "PatientName";
+}
+
 /** A number of things, in the singular for one: `count(1, "study", "studies")` is "1 study". */
 export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

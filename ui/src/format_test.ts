@@ -6,6 +6,7 @@ import {
   dicomDate,
   dicomDateTime,
   dicomTime,
+  patientKey,
   personName,
   sex,
   status,
@@ -84,4 +85,11 @@ Deno.test("count() says one thing in the singular, other numbers in the plural",
   assert.equal(count(2, "study", "studies"), "2 studies");
   assert.equal(count(0, "object"), "0 objects");
   assert.equal(count(1, "series", "series"), "1 series");
+});
+
+Deno.test("patientKey() searches IDs with letters by ID, and names by name", () => {
+  for (const id of ["12345", "PAT0001", "MRN-7*", "A1"]) assert.equal(patientKey(id), "PatientID", id);
+  for (const name of ["KOWALSKI*", "Kowalski^Lena", "O'Brien"]) {
+    assert.equal(patientKey(name), "PatientName", name);
+  }
 });
