@@ -117,6 +117,7 @@ Deno.test({
       assert.equal(new URL(popup.url()).pathname, "/viewer/viewer/south");
       const popupViolations = watchCsp(popup);
       console.log(`viewer_test: south's study, spread ${(await rendered(popup, "south")).toFixed(1)}`);
+      await shoot(popup, "viewer-south");
       assert.deepEqual([...violations, ...popupViolations], [], "no Content-Security-Policy violation");
       assert.deepEqual(errors, [], "no uncaught error in the viewer");
       assert.deepEqual(failed, [], "no failed request");
