@@ -20,6 +20,7 @@ import {
   readPart10Header,
 } from "@conduit/shared/dicom";
 import { responseParts } from "../support/multipart.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 
 installXhr();
 const skip = skipReason("storescu");
@@ -54,9 +55,7 @@ interface Rig {
   client: Client;
 }
 
-let rig: Rig | undefined;
 async function setUp(): Promise<Rig> {
-  if (rig) return rig;
   const hub = await startTestHub();
   // South is enrolled but never connects: federation must say it is missing.
   await hub.registry.enroll((await hub.registry.add("south")).enrollmentToken);
@@ -75,19 +74,18 @@ async function setUp(): Promise<Rig> {
     url: `${base}/sites/north`,
     headers: { Authorization: `Bearer ${token}` },
   } as never) as unknown as Client;
-  rig = { hub, north, token, operator, southOnly, base, client };
-  return rig;
+  return { hub, north, token, operator, southOnly, base, client };
 }
 
-function dwTest(name: string, fn: (r: Rig) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: Boolean(skip),
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => fn(await setUp()),
-  });
-}
+const shared = sharedRig({
+  skip,
+  setUp,
+  stop: async (r) => {
+    await r.north.stop();
+    await r.hub.stop();
+  },
+});
+const dwTest = shared.test;
 
 const get = (r: Rig, p: string, init: RequestInit & { token?: string | null } = {}) =>
   fetch(`${r.base}${p}`, {
@@ -368,7 +366,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const r = await setUp();
+    const r = await shared.get();
     const files = ["rtdose.dcm", "SC_rgb_rle_2frame.dcm", "JPEG2000.dcm"]
       .map((f) => path.join(PYDICOM_TEST_FILES_DIR, f));
     for (const f of files) {
@@ -450,7 +448,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const r = await setUp();
+    const r = await shared.get();
     const file = path.join(PYDICOM_TEST_FILES_DIR, "MR_small_implicit.dcm");
     const sent = await storescu([file], r.north);
     assert.equal(sent.code, 0, sent.stderr);
@@ -488,15 +486,4 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "dicomweb tests: tear down",
-  ignore: Boolean(skip),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    if (!rig) return;
-    await rig.north.stop();
-    await rig.hub.stop();
-    rig = undefined;
-  },
-});
+shared.tearDown("dicomweb tests: tear down");

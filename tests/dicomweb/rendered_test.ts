@@ -39,6 +39,7 @@ import {
   type RenderCase,
   uniqueCopy,
 } from "../support/render_fixtures.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 
 const skip = skipReason("storescu", "dcmj2pnm", "dcmodify", "dcmdjpeg", "gdcmconv");
 if (skip) console.warn(`rendered_test: skipped: ${skip}`);
@@ -55,9 +56,7 @@ interface Rig {
   dir: string;
 }
 
-let rig: Rig | undefined;
 async function setUp(): Promise<Rig> {
-  if (rig) return rig;
   const dir = await Deno.makeTempDir({ prefix: "conduit-rendered-" });
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
@@ -68,9 +67,19 @@ async function setUp(): Promise<Rig> {
   }
   await eventually("north online", () => hub.sessions.get("north"));
   const token = (await hub.tokens.create("tests", "viewer")).token;
-  rig = { hub, north, token, dir };
-  return rig;
+  return { hub, north, token, dir };
 }
+
+const shared = sharedRig({
+  skip,
+  setUp,
+  stop: async (r) => {
+    await r.north.stop();
+    await r.hub.stop();
+    await Deno.remove(r.dir, { recursive: true });
+  },
+});
+const test = shared.test;
 
 /** Pixels of a decoded image as RGB or grey bytes. */
 interface Pixels {
@@ -119,16 +128,6 @@ async function renderedUrl(r: Rig, c: RenderCase): Promise<string> {
   const at = await instancePath(await uniqueCopy(c, r.dir));
   const target = c.frame ? `${at}/frames/${c.frame}/rendered` : `${at}/rendered`;
   return `/sites/north${target}${c.query ? `?${c.query}` : ""}`;
-}
-
-function test(name: string, fn: (r: Rig) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: Boolean(skip),
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => fn(await setUp()),
-  });
 }
 
 for (const c of RENDER_CASES) {
@@ -221,16 +220,4 @@ test("a 32-bit big endian object renders as its little endian twin (DCMTK reads 
   assert.deepEqual(d, { mean: 0, max: 0, over: 0 });
 });
 
-Deno.test({
-  name: "rendered tests: tear down",
-  ignore: Boolean(skip),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    if (!rig) return;
-    await rig.north.stop();
-    await rig.hub.stop();
-    await Deno.remove(rig.dir, { recursive: true });
-    rig = undefined;
-  },
-});
+shared.tearDown("rendered tests: tear down");

@@ -11,6 +11,7 @@ import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 import { type Part, responseParts } from "../support/multipart.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 
 const skip = skipReason("storescu", "dcmdrle", "dcmdjpls", "gdcmconv");
 if (skip) console.warn(`transcode_test: skipped: ${skip}`);
@@ -30,9 +31,7 @@ interface Rig {
   dir: string;
 }
 
-let rig: Rig | undefined;
 async function setUp(): Promise<Rig> {
-  if (rig) return rig;
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
   for (const f of [RLE, RGB_RLE, J2K, CT]) {
@@ -41,19 +40,19 @@ async function setUp(): Promise<Rig> {
   }
   await eventually("north online", () => hub.sessions.get("north"));
   const token = (await hub.tokens.create("tests", "viewer")).token;
-  rig = { hub, north, token, dir: await Deno.makeTempDir({ prefix: "conduit-transcode-" }) };
-  return rig;
+  return { hub, north, token, dir: await Deno.makeTempDir({ prefix: "conduit-transcode-" }) };
 }
 
-function test(name: string, fn: (r: Rig) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: Boolean(skip),
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => fn(await setUp()),
-  });
-}
+const shared = sharedRig({
+  skip,
+  setUp,
+  stop: async (r) => {
+    await r.north.stop();
+    await r.hub.stop();
+    await Deno.remove(r.dir, { recursive: true });
+  },
+});
+const test = shared.test;
 
 /** The parsed header, pixel data value and UIDs of Part 10 bytes. */
 function parsed(bytes: Uint8Array) {
@@ -182,16 +181,4 @@ test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 40
   assert.deepEqual(parsed(after.parts[0].body).pixels, source.pixels);
 });
 
-Deno.test({
-  name: "transcode tests: tear down",
-  ignore: Boolean(skip),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    if (!rig) return;
-    await rig.north.stop();
-    await rig.hub.stop();
-    await Deno.remove(rig.dir, { recursive: true });
-    rig = undefined;
-  },
-});
+shared.tearDown("transcode tests: tear down");

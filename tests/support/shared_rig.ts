@@ -1,0 +1,35 @@
+/**
+ * One rig (a hub, agents, files) shared by the tests of a file: made by the first test that needs it,
+ * stopped by the file's last test. Deno runs a file's tests in order, one at a time, so the rig is never
+ * made twice; a set-up that fails fails every test that needs it, with the same error.
+ */
+export interface SharedRig<R> {
+  /** A test that gets the rig (made on first use). */
+  test(name: string, fn: (rig: R) => Promise<void>): void;
+  /** The rig, made if no test has made it yet. */
+  get(): Promise<R>;
+  /** The file's last test: stops the rig if a test made it. */
+  tearDown(name: string): void;
+}
+
+export function sharedRig<R>(options: {
+  /** Why the file's tests cannot run here (a missing tool), or undefined. */
+  skip?: string | false;
+  setUp(): Promise<R>;
+  stop(rig: R): Promise<void>;
+}): SharedRig<R> {
+  let made: Promise<R> | undefined;
+  const get = () => (made ??= options.setUp());
+  const define = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name, ignore: Boolean(options.skip), sanitizeOps: false, sanitizeResources: false, fn });
+  return {
+    get,
+    test: (name, fn) => define(name, async () => await fn(await get())),
+    tearDown: (name) =>
+      define(name, async () => {
+        const rig = await made?.catch(() => undefined);
+        made = undefined;
+        if (rig) await options.stop(rig);
+      }),
+  };
+}
