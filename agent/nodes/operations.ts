@@ -174,6 +174,8 @@ export class NodeOperations {
         await scu.release();
       }
     }
+    // Objects answered Success reach the index in group commits: wait for those that arrived.
+    await this.store.settled?.();
     const present = await this.#present(expected.map((e) => e.sopInstanceUid));
     const missing = expected.map((e) => e.sopInstanceUid).filter((u) => !present.has(u));
     const report: RetrieveReport = {
