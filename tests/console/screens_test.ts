@@ -212,7 +212,10 @@ Deno.test({
       await copy("south").waitFor();
       const dialog = page.getByRole("form", { name: "Transfer" });
       const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
+      const selection = dialog.getByLabel("Selection");
+      assert.equal(await selection.innerText(), "Select studies above to transfer them.");
       await copy("north").getByRole("checkbox").check();
+      assert.equal(await selection.innerText(), "1 study selected");
       await dialog.getByLabel("Destination").selectOption("south");
       assert.ok(await transfer.isEnabled());
       await copy("north").getByRole("checkbox").uncheck();

@@ -5,6 +5,7 @@
  */
 import { createEffect, createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
+import { count } from "../format.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 export function TransferDialog(props: {
@@ -74,7 +75,11 @@ export function TransferDialog(props: {
         void transfer();
       }}
     >
-      <span>{props.studies.length} selected</span>
+      <p class="hint" aria-label="Selection">
+        {props.studies.length
+          ? `${count(props.studies.length, "study", "studies")} selected`
+          : "Select studies above to transfer them."}
+      </p>
       <div class="row">
         <label>
           Destination
