@@ -94,6 +94,12 @@ Deno.test({
       // A shared search: its fields in the query string (CT_small.dcm, also a CT at north, is left out).
       const patientId = first(raw, "00100020")!;
       const search = `/explorer?site=north&patient=${patientId}&modality=CT`;
+      // So does a shared search, query string and all.
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.goto(`${base}${search}`);
+      await logIn(page, "boss", "admin password");
+      assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, search);
+      await page.locator(`table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`).waitFor();
       const screens: [string, string, string][] = [
         ["dashboard", "/", 'table[aria-label=Sites] tr[data-site="north"]'],
         ["explorer", search, `table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`],
