@@ -248,11 +248,11 @@ Deno.test({
       assert.equal(denied.status, 401);
       await denied.body?.cancel();
       const audit = page.locator("table[aria-label=Audit]");
-      await audit.getByText("user.disable").first().waitFor();
-      assert.match(await audit.innerText(), /user:boss\s+token\.revoke\s+/);
-      await audit.getByText("transfer.create").first().waitFor();
-      assert.match(await audit.innerText(), /user:ops\s+transfer\.create/);
-      assert.match(await audit.innerText(), /user:boss\s+site\.add\s+east/);
+      await audit.getByText("Disabled the user").first().waitFor();
+      assert.match(await audit.innerText(), /boss\s+Revoked the API token\s+/);
+      await audit.getByText("Started the transfer").first().waitFor();
+      assert.match(await audit.innerText(), /ops\s+Started the transfer/);
+      assert.match(await audit.innerText(), /boss\s+Added the site\s+east/);
       await page.screenshot({ path: path.join(SHOTS, "flow-admin.png") });
       // The dark theme follows the system setting.
       await page.emulateMedia({ colorScheme: "dark" });

@@ -261,6 +261,16 @@ Deno.test({
       assert.equal(await tokenForm.getByLabel("Role").inputValue(), "viewer");
       await page.locator("table[aria-label=Tokens] tr", { hasText: "nightly export" }).getByText("operator")
         .waitFor();
+      // The audit log in words: who (a user by name), what, and a link to what it was done to.
+      const started = page.locator("table[aria-label=Audit] tr", { hasText: "Started the transfer" });
+      assert.deepEqual((await started.locator("td").allInnerTexts()).slice(1), [
+        "boss",
+        "Started the transfer",
+        job,
+      ]);
+      assert.equal(await started.getByRole("link").getAttribute("href"), `/transfers/${job}`);
+      await page.locator("table[aria-label=Audit] tr", { hasText: "Created the API token" })
+        .filter({ hasText: "boss" }).waitFor();
 
       // The transfer names its study as the source knows it.
       await page.goto(`${base}/transfers/${job}`);

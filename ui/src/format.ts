@@ -146,6 +146,38 @@ export function status(value: string, kind: "job" | "site" | "object" = "job"): 
   return STATUS[value] ?? value.replaceAll("_", " ");
 }
 
+const AUDIT: Record<string, string> = {
+  login: "Logged in",
+  "login.failed": "Failed to log in as",
+  "login.locked": "Locked out after failed logins:",
+  "user.add": "Added the user",
+  "user.disable": "Disabled the user",
+  "user.enable": "Enabled the user",
+  "token.create": "Created the API token",
+  "token.revoke": "Revoked the API token",
+  "site.add": "Added the site",
+  "site.revoke": "Revoked the site",
+  "transfer.create": "Started the transfer",
+  "transfer.schedule": "Rescheduled the transfer",
+  "transfer.cancel": "Cancelled the transfer",
+  "transfer.retry": "Retried the transfer",
+};
+
+/** An audit log's action in words ("transfer.create" is "Started the transfer"); unknown ones as they are. */
+export function auditAction(action: string): string {
+  return AUDIT[action] ?? action;
+}
+
+/** Who did it: a user by name, an API token as such, the hub's admin CLI, or someone not logged in. */
+export function auditActor(actor: string): string {
+  if (actor === "cli") return "admin CLI";
+  if (actor === "anonymous") return "not logged in";
+  const [kind, name] = [actor.slice(0, actor.indexOf(":")), actor.slice(actor.indexOf(":") + 1)];
+  if (kind === "user") return name;
+  if (kind === "token") return `API token ${name}`;
+  return actor;
+}
+
 /** A study named for a person: "Kowalski, Lena · 3 Feb 2020 · CT chest". */
 export function studyTitle(
   s: { patientName?: PersonName; date?: string; description?: string },

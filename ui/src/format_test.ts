@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import {
   age,
   ageAt,
+  auditAction,
+  auditActor,
   count,
   dicomDate,
   dicomDateTime,
@@ -92,4 +94,16 @@ Deno.test("patientKey() searches IDs with letters by ID, and names by name", () 
   for (const name of ["KOWALSKI*", "Kowalski^Lena", "O'Brien"]) {
     assert.equal(patientKey(name), "PatientName", name);
   }
+});
+
+Deno.test("auditAction() and auditActor() read the audit log as words", () => {
+  assert.equal(auditAction("transfer.create"), "Started the transfer");
+  assert.equal(auditAction("login"), "Logged in");
+  assert.equal(auditAction("token.revoke"), "Revoked the API token");
+  assert.equal(auditAction("something.new"), "something.new");
+  assert.equal(auditActor("user:boss"), "boss");
+  assert.equal(auditActor("token:nightly:export"), "API token nightly:export");
+  assert.equal(auditActor("cli"), "admin CLI");
+  assert.equal(auditActor("anonymous"), "not logged in");
+  assert.equal(auditActor("site:north"), "site:north");
 });

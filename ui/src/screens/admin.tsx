@@ -1,7 +1,8 @@
 /** Admin: users, API tokens, and the audit log. */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
-import { instant } from "../format.ts";
+import { auditAction, auditActor, instant } from "../format.ts";
+import { Link, path } from "../router.tsx";
 import { CopyButton, Dialog, Scroll } from "../widgets.tsx";
 
 export function Admin(props: { user: string }) {
@@ -218,9 +219,11 @@ export function Admin(props: { user: string }) {
                 {(a) => (
                   <tr>
                     <td>{instant(a.at)}</td>
-                    <td>{a.actor}</td>
-                    <td>{a.action}</td>
-                    <td>{a.target ?? ""}</td>
+                    <td>{auditActor(a.actor)}</td>
+                    <td>{auditAction(a.action)}</td>
+                    <td>
+                      <AuditTarget action={a.action} target={a.target} />
+                    </td>
                   </tr>
                 )}
               </For>
@@ -229,5 +232,20 @@ export function Admin(props: { user: string }) {
         </Scroll>
       </section>
     </>
+  );
+}
+
+/** What an audit entry is about: a transfer or a site as a link to its page, anything else as text. */
+function AuditTarget(props: { action: string; target: string | null }) {
+  const page = () => {
+    const kind = props.action.split(".")[0];
+    if (!props.target) return undefined;
+    if (kind === "transfer") return path("transfers", props.target);
+    if (kind === "site") return path("sites", props.target);
+  };
+  return (
+    <Show when={page()} fallback={props.target ?? ""}>
+      <Link href={page()!}>{props.target}</Link>
+    </Show>
   );
 }
