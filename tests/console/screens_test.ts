@@ -142,6 +142,12 @@ Deno.test({
         }
         await shoot(page, shot);
       }
+      // A site that never connected has no traffic chart, a dash like its other empty cells.
+      await page.goto(`${base}/`);
+      const east = page.locator('table[aria-label=Sites] tr[data-site="east"]');
+      await east.waitFor();
+      assert.equal(await east.locator("svg").count(), 0);
+      await page.locator('table[aria-label=Sites] tr[data-site="north"] svg').waitFor();
       await page.goto(`${base}/no/such/screen`);
       await page.getByText("The console has no page at /no/such/screen").waitFor();
 

@@ -1,5 +1,5 @@
 /** Tables more than one screen shows: sites and transfers. */
-import { For, type JSX } from "solid-js";
+import { For, type JSX, Show } from "solid-js";
 import type { api } from "./api.ts";
 import { instant } from "./format.ts";
 import { Link, path } from "./router.tsx";
@@ -24,13 +24,16 @@ export function Sparkline(props: { values: number[] }) {
     const max = Math.max(1, ...v);
     return v.map((x, i) => `${(i / Math.max(1, v.length - 1)) * w},${h - (x / max) * (h - 2) - 1}`).join(" ");
   };
+  // No samples yet (a site that never connected): a dash like the other empty cells, no empty chart.
   return (
-    <span class="spark">
-      <svg width={w} height={h} aria-hidden="true">
-        <polyline points={points()} fill="none" stroke="currentColor" stroke-width="1.5" />
-      </svg>{" "}
-      {props.values.length ? rate(props.values[props.values.length - 1]) : "–"}
-    </span>
+    <Show when={props.values.length} fallback="–">
+      <span class="spark">
+        <svg width={w} height={h} aria-hidden="true">
+          <polyline points={points()} fill="none" stroke="currentColor" stroke-width="1.5" />
+        </svg>{" "}
+        {rate(props.values[props.values.length - 1])}
+      </span>
+    </Show>
   );
 }
 
