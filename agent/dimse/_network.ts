@@ -3,6 +3,8 @@
  * The base for both ends of an association. It extends the library's `Scp` (which is its
  * `Network` with request hooks) with what the library lacks:
  * - raw data sets stream from disk in P-DATA PDUs, honouring socket backpressure;
+ * - our own P-DATA reader (_pdata.ts): a C-STORE's data set goes from the received PDUs straight to its
+ *   sink, and its response is ours; the library sees every other message;
  * - a guard that aborts on PDUs of unknown type or larger than we agreed to receive, and on PDVs
  *   for presentation contexts that were not accepted;
  * - TCP_NODELAY on the socket;
@@ -10,21 +12,19 @@
  */
 import type { WireSocket } from "./deno_socket.ts";
 import { Scp } from "./_library.ts";
-import type { Writable } from "node:stream";
 import { hashUid, type Logger, rootLogger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
-import { RawFileDataset, ReceivedStub } from "./raw_dataset.ts";
+import { RawFileDataset } from "./raw_dataset.ts";
 import { PduReader } from "./pdu_reader.ts";
 import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
-import { PdvGuard } from "./pdv_guard.ts";
-import { DiscardStream, safeReason } from "./_refusal.ts";
+import { type IncomingStore, PDataReader, type StoreCommand } from "./_pdata.ts";
+import { completeStore, finished, openSink, sendStoreResponse, writeFragment } from "./_store_in.ts";
+import { type DiscardStream, safeReason } from "./_refusal.ts";
 import {
   type AssociationEnd,
   type AssociationInfo,
   type DimseEvent,
-  DimseStatusError,
   Status,
-  statusHex,
   type StoreContext,
   type StoreHandler,
   type StoreSink,
@@ -72,7 +72,8 @@ export class ConduitNetwork extends Scp {
   /** Set when the connection has closed: PDUs still queued are dropped, no file is opened any more. */
   #closed = false;
   #ended = false;
-  #guard = new PdvGuard();
+  /** Our P-DATA reader: C-STORE data sets go straight to their sinks, the rest to the library. */
+  #pdata: PDataReader;
   /** Which end of the association we are: the SCP accepts, an SCU requests. */
   protected role: "acceptor" | "requestor" = "acceptor";
   /** The negotiation PDU has arrived (A-ASSOCIATE-RQ for the acceptor, -AC or -RJ for the requestor). */
@@ -97,6 +98,20 @@ export class ConduitNetwork extends Scp {
       const limit = type === 4 ? this.netOptions.maxPduLength + PDU_SLACK : MAX_CONTROL_PDU;
       if (length > limit) return `PDU of ${length} bytes exceeds the limit of ${limit}`;
       return undefined;
+    });
+    this.#pdata = new PDataReader({
+      acceptedSyntax: (id) => {
+        try {
+          const pc = this.association?.getPresentationContext(id);
+          if (pc?.getResult() === constants.PresentationContextResult.Accept) {
+            return pc.getAcceptedTransferSyntaxUid();
+          }
+        } catch { /* an id that was never proposed */ }
+        return undefined;
+      },
+      openStore: (command, syntax) => this.#openStore(command, syntax),
+      toLibrary: (pdvs) => super._processPDataTf({ getPdvs: () => pdvs }),
+      abort: (reason, message) => this.protocolAbort(reason, message),
     });
     socket.on("data", (data: Buffer) => this.#onData(data));
     // The library times ARTIM from `connectedTime`, which it sets only on a socket's "connect" event;
@@ -162,7 +177,8 @@ export class ConduitNetwork extends Scp {
         try {
           // The association ended while this PDU waited: nothing more is done for it.
           if (this.aborted || this.#closed) return;
-          await this._processPdu(pdu);
+          if (pdu[0] === 4) await this.#pdata.read(pdu);
+          else await this._processPdu(pdu);
         } catch (err) {
           this.log.error("PDU processing failed", { reason: (err as Error).message });
         } finally {
@@ -191,31 +207,6 @@ export class ConduitNetwork extends Scp {
     }
     const never = this.role === "acceptor" ? [1, 2, 3, 6] : [1, 2, 3];
     return never.includes(type) ? `unexpected ${name} on a negotiated association` : undefined;
-  }
-
-  /**
-   * Aborts on a PDV whose presentation context was not accepted: the library would otherwise serve it
-   * (a C-STORE of a SOP class we rejected went to the archive) and answer on that context.
-   */
-  async _processPDataTf(pdata: any): Promise<void> {
-    if (this.aborted) return;
-    for (const pdv of pdata.getPdvs()) {
-      const id = pdv.getPresentationContextId();
-      let result: number | undefined;
-      try {
-        result = this.association?.getPresentationContext(id).getResult();
-      } catch { /* an id that was never proposed */ }
-      if (result !== constants.PresentationContextResult.Accept) {
-        return this.protocolAbort(6, `P-DATA on presentation context ${id}, which is not accepted`);
-      }
-      const problem = this.#guard.next({
-        isCommand: pdv.isCommand(),
-        isLast: pdv.isLastFragment(),
-        value: pdv.getValue(),
-      });
-      if (problem) return this.protocolAbort(6, problem);
-    }
-    return await super._processPDataTf(pdata);
   }
 
   /**
@@ -253,100 +244,44 @@ export class ConduitNetwork extends Scp {
   /** Hook for metrics; the SCP forwards events to its owner. */
   protected emitEvent(_event: DimseEvent): void {}
 
-  // ---- C-STORE (raw path) ----
+  // ---- C-STORE (our own receive path: _pdata.ts, _store_in.ts) ----
 
-  createStoreWritableStream(pc: any, request: any): Writable {
-    const ctx = this.storeContext(pc, request);
-    try {
-      if (this.#closed || this.aborted) {
-        throw new DimseStatusError(Status.ProcessingFailure, "the association has ended");
-      }
-      if (!this.storeHandler) {
-        throw new DimseStatusError(Status.SopClassNotSupported, "this association stores nothing");
-      }
-      const sink = this.storeHandler.open(ctx);
-      sink.on("error", () => {/* recorded in sink.failure */});
-      this.stores.set(request, { sink, ctx });
-      return sink;
-    } catch (err) {
-      const refusal = err instanceof DimseStatusError ? err : new DimseStatusError(
-        Status.OutOfResources,
-        `cannot open a file: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
-      );
-      const sink = new DiscardStream(refusal);
-      this.stores.set(request, { sink, ctx });
-      return sink;
-    }
-  }
-
-  createDatasetFromStoreWritableStream(writable: any, pc: any, callback: (ds: any) => void): void {
-    const done = () => {
-      try {
-        callback(new ReceivedStub(pc.getAcceptedTransferSyntaxUid()));
-      } catch (err) {
-        this.log.error("store completion failed", { err });
-      }
-    };
-    if (writable.writableFinished) done();
-    else {
-      writable.once("finish", done);
-      writable.once("error", done);
-    }
-  }
-
-  cStoreRequest(request: any, callback: (rsp: any) => void): void {
-    const entry = this.stores.get(request);
-    this.stores.delete(request);
-    const respond = (status: number, comment?: string, bytes = 0) => {
-      try {
-        const rsp = responses.CStoreResponse.fromRequest(request);
-        rsp.setStatus(status);
-        if (comment && status !== Status.Success) rsp.setErrorComment?.(comment.slice(0, 64));
-        this.emitEvent({ type: "store", status, bytes });
-        callback(rsp);
-      } catch (err) {
-        this.log.error("C-STORE response failed", { err });
-      }
-    };
-    if (!entry) return respond(Status.ProcessingFailure, "no data set received");
-    const { sink: stream, ctx } = entry;
-    if (stream instanceof DiscardStream) {
-      this.log.warn("C-STORE refused", {
-        status: statusHex(stream.refusal.status),
-        reason: stream.refusal.message,
-      });
-      return respond(stream.refusal.status, stream.refusal.message);
-    }
-    if (stream.failure || !stream.received) {
-      stream.discard();
-      const code = (stream.failure as NodeJS.ErrnoException | undefined)?.code ?? "unknown";
-      this.log.error("C-STORE write failed", { code });
-      return respond(Status.OutOfResources, `write failed: ${code}`);
-    }
-    const received = stream.received;
-    this.storeHandler!.commit(stream, ctx).then(
-      (outcome) => {
-        if (outcome.status !== Status.Success && (outcome.status & 0xf000) !== 0xb000) stream.discard();
-        respond(outcome.status, outcome.comment, received.fileSize);
-      },
-      (err) => {
-        stream.discard();
-        const status = err instanceof DimseStatusError ? err.status : Status.OutOfResources;
-        const reason = safeReason(err);
-        this.log.error("C-STORE commit failed", { reason, sop: hashUid(ctx.sopInstanceUid) });
-        respond(status, reason);
-      },
-    );
-  }
-
-  protected storeContext(pc: any, request: any): StoreContext {
-    const cmd = request.getCommandDataset();
-    return {
+  #openStore(command: StoreCommand, transferSyntax: string): IncomingStore {
+    const ctx: StoreContext = {
       association: this.info,
-      sopClassUid: String(cmd.getElement("AffectedSOPClassUID") ?? "").replace(/\0/g, "").trim(),
-      sopInstanceUid: String(cmd.getElement("AffectedSOPInstanceUID") ?? "").replace(/\0/g, "").trim(),
-      transferSyntax: pc.getAcceptedTransferSyntaxUid(),
+      sopClassUid: command.sopClassUid,
+      sopInstanceUid: command.sopInstanceUid,
+      transferSyntax,
     };
+    const sink = openSink(this.storeHandler, ctx, this.#closed || this.aborted);
+    const key = {};
+    this.stores.set(key, { sink, ctx });
+    return {
+      write: (value) => writeFragment(sink, value),
+      end: () => {
+        finished(sink).then(async () => {
+          // Discarded meanwhile (the association ended): nothing to commit or answer.
+          if (!this.stores.delete(key)) return;
+          const { status, comment, bytes } = await completeStore(this.storeHandler, sink, ctx, this.log);
+          this.emitEvent({ type: "store", status, bytes });
+          this.lastPduTime = Date.now();
+          sendStoreResponse(this.socket, command, status, comment);
+        }).catch((err) => this.log.error("C-STORE completion failed", { reason: safeReason(err) }));
+      },
+    };
+  }
+
+  /** A C-STORE request with no data set reaches the library (ours take the data set path): refused. */
+  cStoreRequest(request: any, callback: (rsp: any) => void): void {
+    try {
+      const rsp = responses.CStoreResponse.fromRequest(request);
+      rsp.setStatus(Status.ProcessingFailure);
+      rsp.setErrorComment?.("no data set received");
+      this.emitEvent({ type: "store", status: Status.ProcessingFailure, bytes: 0 });
+      callback(rsp);
+    } catch (err) {
+      this.log.error("C-STORE response failed", { err });
+    }
   }
 
   /**
