@@ -29,7 +29,10 @@ const STAGES: [string, RegExp][] = [
   ["queue + routing", /agent\/queue\/|agent\/routing\/|addInTransaction/],
   ["check (header, structure)", /shared\/dicom\/|part10\/header\.ts|checkedHeader|instanceAttributes/],
   ["ingest commit (other)", /agent\/ingest\/|agent\/archive\//],
-  ["response (send)", /^__send@|cStoreRequest|CStoreResponse|_sendDimse|_sendPDataTF|sendResponse|#writing/],
+  [
+    "response (send)",
+    /^__send@|cStoreRequest|CStoreResponse|_sendDimse|_sendPDataTF|sendResponse|sendStoreResponse|encodeCommand|#writing/,
+  ],
   [
     "copy (buffers)",
     /TypedArrayConstructor|Buffer(Concat|From)|\bconcat\b|#take|#keep|allocUnsafe|memcpy|memmove/,
@@ -130,7 +133,9 @@ const text = new TextDecoder().decode(pre.stdout);
 const profile = JSON.parse(text.slice(text.indexOf("{"))) as { code: Code[]; ticks: Tick[] };
 // The transfer's samples: from the first to the last one in the store path (start-up and stop excluded).
 const inStore = (t: Tick) =>
-  t.s.some((c, i) => i % 2 === 0 && /_processPDataTf|cStoreRequest/.test(profile.code[c]?.name ?? ""));
+  t.s.some((c, i) =>
+    i % 2 === 0 && /_processPDataTf|cStoreRequest|_pdata\.ts|_store_in\.ts/.test(profile.code[c]?.name ?? "")
+  );
 const first = profile.ticks.findIndex(inStore);
 const last = profile.ticks.findLastIndex(inStore);
 const window = profile.ticks.slice(first, last + 1);
