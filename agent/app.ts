@@ -125,7 +125,7 @@ async function startLocked(
     routing: { routes, queue, queued: (destinations) => destinations.forEach((d) => forwarder.wake(d)) },
     duplicates: config.archive.duplicates,
     minFreeBytes: config.archive.minFreeMegabytes * 1024 * 1024,
-    intake,
+    intake: config.dimse.groupCommit ? intake : undefined,
     // CONDUIT_TEST_COMMIT_HOLD_MS: crash tests hold the group commit to kill the agent after Success.
     groupCommit: { holdMs: Number(Deno.env.get("CONDUIT_TEST_COMMIT_HOLD_MS") ?? 0) || 0 },
   });

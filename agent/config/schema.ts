@@ -113,6 +113,12 @@ export const configSchema = z.object({
     maxFindResults: z.coerce.number().int().min(1).default(10000),
     /** fsync each object and its directory before answering (turn off only on battery-backed storage). */
     sync: z.boolean().default(true),
+    /**
+     * Answer Success once the object is durable in `<data>/incoming`, and commit index and queue rows
+     * after, in groups. Off by default: under heavy CPU load a sender could query (or a C-GET check) before
+     * the group committed (docs/configuration.md).
+     */
+    groupCommit: z.boolean().default(false),
     tls: scpTlsSchema.optional(),
   }).strict().default({}),
   http: z.object({

@@ -32,7 +32,14 @@ import * as path from "node:path";
 import { readFileHeader } from "../../agent/part10/header.ts";
 import { logTail, runDcmtk, skipReason, sleep, startStorescp, type StorescpPeer } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
-import { acknowledgedFiles, type DbSnapshot, prng, readDbSnapshot, wholeObject } from "../support/crash.ts";
+import {
+  acknowledgedFiles,
+  type DbSnapshot,
+  intakeFiles,
+  prng,
+  readDbSnapshot,
+  wholeObject,
+} from "../support/crash.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const skip = skipReason("storescp", "storescu");
@@ -79,17 +86,6 @@ async function destinationFiles(scp: StorescpPeer): Promise<Map<string, string>>
     const m = /^[A-Z]{2}\.([0-9.]+)$/.exec(path.basename(f));
     assert.ok(m, `unexpected file at the destination: ${f}`);
     out.set(m[1], f);
-  }
-  return out;
-}
-
-/** Objects waiting in the agent's intake (answered Success, not yet committed), by SOP Instance UID. */
-async function intakeFiles(dataDir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const f of await listFiles(path.join(dataDir, "incoming")).catch(() => [] as string[])) {
-    if (!f.endsWith(".dcm")) continue;
-    const sop = (await readFileHeader(f)).header.sopInstanceUid;
-    if (sop) out.set(sop, f);
   }
   return out;
 }

@@ -53,6 +53,7 @@ Deno.test({
     const config = {
       nodes: { dest: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
       routes: [{ name: "all", match: {}, to: [{ node: "dest" }] }],
+      dimse: { groupCommit: true },
       queue: { backoffBaseSeconds: 0.1, backoffCapSeconds: 1 },
     };
     let agent = await startAgentProcess({
@@ -93,9 +94,19 @@ Deno.test({
       assert.deepEqual(await incoming(dataDir), [], "the intake is empty after the restart");
       const archived = (await listFiles(path.join(dataDir, "archive"))).filter((f) => f.endsWith(".dcm"));
       assert.equal(archived.length, COUNT, "every object is in the archive");
-      await until("every object delivered", async () => (await listFiles(scp.dir)).length === COUNT);
+      // storescp writes a file as it arrives: a listed file may still be growing.
       const delivered = new Set<string>();
-      for (const f of await listFiles(scp.dir)) delivered.add(wholeObject(await Deno.readFile(f)).sop);
+      await until("every object delivered whole", async () => {
+        delivered.clear();
+        for (const f of await listFiles(scp.dir)) {
+          try {
+            delivered.add(wholeObject(await Deno.readFile(f)).sop);
+          } catch {
+            return false;
+          }
+        }
+        return delivered.size === COUNT;
+      });
       assert.deepEqual([...delivered].sort(), [...sops].sort(), "the destination has every object");
     } finally {
       await agent.stop();
@@ -122,6 +133,7 @@ Deno.test({
     const config = {
       nodes: { dest: { aet: "NOWHERE", host: "127.0.0.1", port: 9 } },
       routes: [{ name: "all", match: {}, to: [{ node: "dest" }] }],
+      dimse: { groupCommit: true },
     };
     let agent = await startAgentProcess({ dataDir, config });
     try {
@@ -133,9 +145,13 @@ Deno.test({
         series.paths[0],
       ]);
       assert.equal(first.code, 0, first.stderr);
+      // Its group commit placed it in the archive (it may still be in the intake at storescu's exit).
+      const archived = async () =>
+        (await listFiles(path.join(dataDir, "archive"))).filter((f) => f.endsWith(".dcm"));
+      await until("the first object archived", async () => (await archived()).length === 1);
       await agent.kill(); // no clean stop: the next start reconciles
       // What a group commit killed after placing an object and before its rows leaves: the file at its key.
-      const stored = (await listFiles(path.join(dataDir, "archive"))).find((f) => f.endsWith(".dcm"))!;
+      const [stored] = await archived();
       const bytes = await Deno.readFile(series.paths[1]);
       const { sop } = wholeObject(bytes);
       const stray = path.join(path.dirname(stored), `${sop}.dcm`);

@@ -3,7 +3,10 @@
  * of `storescu -v` output (which files were answered Success), a read-only look at the agent's
  * database while the agent is dead, and a whole-file DICOM completeness check.
  */
+import * as path from "node:path";
 import LibsqlDatabase from "libsql";
+import { readFileHeader } from "../../agent/part10/header.ts";
+import { listFiles } from "./agent.ts";
 import { encodingOf, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 
 /** mulberry32: a small seeded PRNG giving floats in [0, 1). */
@@ -122,4 +125,29 @@ export function wholeObject(bytes: Uint8Array): { sop: string; dataset: Uint8Arr
   }
   if (!header.sopInstanceUid) throw new Error("no Media Storage SOP Instance UID");
   return { sop: header.sopInstanceUid, dataset: bytes.subarray(header.datasetOffset) };
+}
+
+/** Objects waiting in the agent's intake (answered Success, not yet committed), by SOP Instance UID. */
+export async function intakeFiles(dataDir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const f of await listFiles(path.join(dataDir, "incoming")).catch(() => [] as string[])) {
+    if (!f.endsWith(".dcm")) continue;
+    const sop = (await readFileHeader(f)).header.sopInstanceUid;
+    if (sop) out.set(sop, f);
+  }
+  return out;
+}
+
+/**
+ * Objects a kill caught between their Success and their group commit's index transaction, by SOP
+ * Instance UID: whole in `<data>/incoming`, or already placed in the archive (`<SOP>.dcm`) without a
+ * row. The next start commits both.
+ */
+export async function uncommittedObjects(dataDir: string, indexed: Set<string>): Promise<Set<string>> {
+  const out = new Set((await intakeFiles(dataDir)).keys());
+  for (const f of await listFiles(path.join(dataDir, "archive")).catch(() => [] as string[])) {
+    const sop = path.basename(f, ".dcm");
+    if (f.endsWith(".dcm") && !indexed.has(sop)) out.add(sop);
+  }
+  return out;
 }
