@@ -84,6 +84,3 @@ export function hashUid(uid: string | undefined): string {
   if (!uid) return "";
   return createHash("sha256").update(uid).digest("hex").slice(0, 12);
 }
-
-/** The process-wide root logger; entry points derive theirs with the configured level (log.level). */
-export const rootLogger = new Logger();

@@ -12,7 +12,7 @@
  */
 import type { WireSocket } from "./deno_socket.ts";
 import { Scp } from "./_library.ts";
-import { hashUid, type Logger, rootLogger } from "@conduit/shared/log";
+import { hashUid, Logger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
 import { RawFileDataset } from "./raw_dataset.ts";
 import { PduReader } from "./pdu_reader.ts";
@@ -59,7 +59,7 @@ export class ConduitNetwork extends Scp {
   protected readonly netOptions: NetworkOptions;
   /** Where incoming C-STOREs go (the SCP's archive, or a C-GET's sink). */
   protected storeHandler: StoreHandler | undefined;
-  protected log: Logger = rootLogger;
+  protected log: Logger = new Logger({ part: "dimse" });
   protected info: AssociationInfo = { callingAet: "", calledAet: "", remoteAddress: "" };
   /** Per C-STORE request being received: where its bytes go, and the context it was opened with. */
   protected readonly stores = new Map<any, { sink: StoreSink | DiscardStream; ctx: StoreContext }>();
