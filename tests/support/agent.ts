@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { freePort, type Managed, spawnLogged, waitReady } from "./peers.ts";
+import { freePort, type Managed, spawnLogged, waitReady } from "./processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 

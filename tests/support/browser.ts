@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { hasTool } from "./peers.ts";
+import { hasTool } from "./peer_tools.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** Where the tests put their screenshots (git-ignored); docs/images/console holds copies. */

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { readPart10Header, SopClass } from "@conduit/shared/dicom";
 import { generateInstance, type InstanceSpec, uidFromKey } from "@conduit/shared/testing";
-import { logTail, runDcmtk, sleep } from "./peers.ts";
+import { runDcmtk } from "./peer_tools.ts";
+import { logTail, sleep } from "./processes.ts";
 import { type AgentProcess, listFiles } from "./agent.ts";
 import { decodeAbort, describe, type PduSocket, PduType, type Received } from "./pdu.ts";
 

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
-import { freePort, spawnLogged, waitReady } from "./peers.ts";
+import { freePort, spawnLogged, waitReady } from "./processes.ts";
 import { testDatabase, testOnPostgres } from "./postgres.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -9,7 +9,7 @@
  */
 import * as path from "node:path";
 import postgres from "postgres";
-import { freePort } from "./peers.ts";
+import { freePort } from "./processes.ts";
 
 export interface TestPostgres {
   /** The server's maintenance database (`postgres`), as superuser `postgres`, no password. */

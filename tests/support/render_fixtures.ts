@@ -18,7 +18,8 @@ import {
   valueBytes,
 } from "@conduit/shared/dicom";
 import { readFileHeader } from "../../agent/part10/header.ts";
-import { PYDICOM_TEST_FILES_DIR, runDcmtk, testFiles } from "./peers.ts";
+import { runDcmtk } from "./peer_tools.ts";
+import { PYDICOM_TEST_FILES_DIR, testFiles } from "./test_files.ts";
 
 /** Makes a file under a folder and gives its path. */
 type Make = (dir: string) => Promise<string>;

@@ -1,6 +1,6 @@
 /** Sending test files with DCMTK's `storescu`, proposing each file's own transfer syntax. */
 import { readPart10Header } from "@conduit/shared/dicom";
-import { runDcmtk, type ToolResult } from "./peers.ts";
+import { runDcmtk, type ToolResult } from "./peer_tools.ts";
 
 /** storescu's option that proposes a transfer syntax (with the uncompressed ones as fallback). */
 const PROPOSE: Record<string, string> = {

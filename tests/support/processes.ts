@@ -1,0 +1,197 @@
+/**
+ * Process plumbing for the peers, agents and hubs that tests start: free ports, spawning a process with
+ * its output in a log file (never the test output), waiting until it is ready, and stopping it (SIGTERM,
+ * then SIGKILL after 5 s; as a last resort, killed when the Deno process unloads). Imported through
+ * tests/support/peers.ts.
+ */
+import { join } from "node:path";
+import { PEER_ENV } from "./peer_tools.ts";
+
+const STOP_GRACE_MS = 5_000;
+
+/** Ports this process handed out lately: the kernel may offer a just-closed port again at once. */
+const recentPorts: number[] = [];
+
+/**
+ * Returns a TCP port that was free on 127.0.0.1 a moment ago (bind port 0, close), never one of the
+ * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port).
+ */
+export function freePort(): number {
+  for (;;) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    if (recentPorts.includes(port)) continue;
+    recentPorts.push(port);
+    if (recentPorts.length > 64) recentPorts.shift();
+    return port;
+  }
+}
+
+/** Children still running, killed on unload so a crashed test run leaves no peers behind. */
+const live = new Set<Deno.ChildProcess>();
+let unloadHooked = false;
+
+function hookUnload(): void {
+  if (unloadHooked) return;
+  unloadHooked = true;
+  globalThis.addEventListener("unload", () => {
+    for (const child of live) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+let logDirPromise: Promise<string> | undefined;
+
+/** One temp dir per Deno process for all peer logs. */
+function logDir(): Promise<string> {
+  logDirPromise ??= Deno.makeTempDir({ prefix: "conduit-peers-" });
+  return logDirPromise;
+}
+
+let logCounter = 0;
+
+export interface Managed {
+  child: Deno.ChildProcess;
+  logFile: string;
+  exited: () => boolean;
+  stop(): Promise<void>;
+}
+
+async function pump(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  for await (const chunk of stream) {
+    let off = 0;
+    while (off < chunk.length) off += file.writeSync(chunk.subarray(off));
+  }
+}
+
+/** Spawns `bin args` with output appended to a fresh log file; returns a handle that can stop it. */
+export async function spawnLogged(
+  label: string,
+  bin: string,
+  args: string[],
+  cwd?: string,
+  env: Record<string, string> = {},
+): Promise<Managed> {
+  const dir = await logDir();
+  const logFile = join(dir, `${label}-${++logCounter}.log`);
+  const file = await Deno.open(logFile, { write: true, create: true, append: true });
+  file.writeSync(new TextEncoder().encode(`[peers] ${bin} ${args.join(" ")}\n`));
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(bin, {
+      args,
+      cwd,
+      env: { ...PEER_ENV, ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    file.close();
+    throw new Error(`cannot start ${bin}: ${err instanceof Error ? err.message : err} (log: ${logFile})`);
+  }
+  hookUnload();
+  live.add(child);
+  let hasExited = false;
+  const status = child.status.then((s) => {
+    hasExited = true;
+    live.delete(child);
+    return s;
+  });
+  const pumps = Promise.allSettled([pump(child.stdout, file), pump(child.stderr, file)]);
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (!hasExited) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // exited meanwhile
+        }
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+      }, STOP_GRACE_MS);
+      try {
+        await status;
+      } finally {
+        clearTimeout(timer);
+      }
+      await pumps;
+      file.close();
+    })();
+    return stopping;
+  };
+  return { child, logFile, exited: () => hasExited, stop };
+}
+
+export async function logTail(logFile: string, chars = 2000): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(logFile);
+    return text.length > chars ? `…${text.slice(-chars)}` : text;
+  } catch {
+    return "";
+  }
+}
+
+async function failStart(proc: Managed, what: string): Promise<never> {
+  await proc.stop();
+  const tail = await logTail(proc.logFile);
+  throw new Error(`${what} (log: ${proc.logFile})\n${tail}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Throws when `port` cannot be bound on 127.0.0.1 (so readiness probes cannot hit someone else). */
+export function assertPortFree(port: number, what: string): void {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+  } catch (err) {
+    throw new Error(`${what}: port ${port} is not free: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+export async function acceptsTcp(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `ready` until true; fails (stopping the process) on exit or timeout. */
+export async function waitReady(
+  proc: Managed,
+  what: string,
+  ready: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exited()) {
+      const status = await proc.child.status;
+      return await failStart(proc, `${what}: process exited with code ${status.code} before it was ready`);
+    }
+    if (await ready()) {
+      await sleep(20);
+      if (!proc.exited()) return;
+      continue;
+    }
+    if (Date.now() > deadline) return await failStart(proc, `${what}: not ready after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
