@@ -29,15 +29,22 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { readFileHeader } from "../../agent/part10/header.ts";
-import { logTail, runDcmtk, skipReason, sleep, startStorescp, type StorescpPeer } from "../support/peers.ts";
+import { logTail, runDcmtk, skipReason, sleep, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import {
   acknowledgedFiles,
+  archiveFiles,
   type DbSnapshot,
+  destinationFiles,
+  FileVerifier,
   intakeFiles,
+  logRecords,
+  post,
   prng,
+  queueRows,
+  queueSummary,
   readDbSnapshot,
+  storescuArgs,
   wholeObject,
 } from "../support/crash.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
@@ -63,70 +70,6 @@ const PARTIAL_GRACE_MS = 3_000;
 const AET = "CONDUIT";
 const DEST = "dest";
 const RECOVERED_MSG = "rows in flight at the last stop are due again";
-
-/** Exactly the storescu arguments of every send, so the reference run encodes the same way. */
-function storescuArgs(target: { aet: string; port: number }, files: string[]): string[] {
-  return ["-v", "-aet", "STORESCU", "-aec", target.aet, "127.0.0.1", String(target.port), ...files];
-}
-
-/** `<data>/archive/**\/<SOP>.dcm` by SOP Instance UID. */
-async function archiveFiles(dataDir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const f of await listFiles(path.join(dataDir, "archive"))) {
-    assert.ok(f.endsWith(".dcm"), `unexpected file in the archive: ${f}`);
-    out.set(path.basename(f, ".dcm"), f);
-  }
-  return out;
-}
-
-/** storescp's files (`<modality>.<SOP>` with -uf) by SOP Instance UID; any other name is an error. */
-async function destinationFiles(scp: StorescpPeer): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const f of await listFiles(scp.dir)) {
-    const m = /^[A-Z]{2}\.([0-9.]+)$/.exec(path.basename(f));
-    assert.ok(m, `unexpected file at the destination: ${f}`);
-    out.set(m[1], f);
-  }
-  return out;
-}
-
-/** The JSON log records of an agent process whose output is complete (it has been stopped or killed). */
-async function logRecords(agent: AgentProcess): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (const line of (await Deno.readTextFile(agent.logFile)).split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch { /* a line cut by the kill */ }
-  }
-  return out;
-}
-
-async function api(agent: AgentProcess, p: string): Promise<unknown> {
-  const res = await agent.http(p);
-  const body = await res.text();
-  assert.equal(res.status, 200, `GET ${p}: ${res.status} ${body}`);
-  return JSON.parse(body);
-}
-
-async function post(agent: AgentProcess, p: string): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${agent.httpPort}${p}`, { method: "POST" });
-  const body = await res.text();
-  assert.equal(res.status, 200, `POST ${p}: ${res.status} ${body}`);
-}
-
-async function queueSummary(agent: AgentProcess): Promise<{ state: string; count: number }[]> {
-  return ((await api(agent, "/queue/summary")) as { rows: { state: string; count: number }[] }).rows;
-}
-
-async function queueRows(agent: AgentProcess, state: string) {
-  return await api(agent, `/queue?state=${state}&limit=10000`) as {
-    sopInstanceUid: string;
-    destination: string;
-  }[];
-}
-
-const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 Deno.test({
   name: `kill -9 during ingest and forwarding (${TRIALS} trials) loses no acknowledged object`,
@@ -192,53 +135,8 @@ Deno.test({
     };
     const start = () => startAgentProcess({ dataDir, aet: AET, config });
 
-    /** Destination files seen partial (an aborted association) that storescp then removed. */
-    let removedPartials = 0;
-    /** Files already found whole and identical, by path, with the size and mtime they had then. */
-    const verified = new Map<string, string>();
-    /** Every file of `files` is whole and holds exactly the reference data set of its SOP. */
-    async function verifyFiles(where: string, files: Map<string, string>): Promise<void> {
-      for (const [sop, file] of files) {
-        const deadline = Date.now() + PARTIAL_GRACE_MS;
-        for (;;) {
-          let stat: Deno.FileInfo;
-          try {
-            stat = await Deno.stat(file);
-          } catch (err) {
-            if (err instanceof Deno.errors.NotFound && where === "destination") {
-              removedPartials++; // storescp removed the file of an aborted association
-              break;
-            }
-            throw err;
-          }
-          const key = `${stat.size}/${stat.mtime?.getTime()}`;
-          if (verified.get(file) === key) break;
-          let whole;
-          try {
-            whole = wholeObject(await Deno.readFile(file));
-            await readFileHeader(file);
-          } catch (err) {
-            // At the destination, storescp removes the file of an aborted association: give it time.
-            if (where === "destination" && Date.now() < deadline) {
-              await sleep(100);
-              continue;
-            }
-            assert.fail(
-              `a partial or unreadable file in the ${where}: ${file}: ${(err as Error).message} ${context()}`,
-            );
-          }
-          assert.equal(whole.sop, sop, `${file} holds ${whole.sop}`);
-          const expected = reference.get(sop);
-          assert.ok(expected, `the ${where} has ${sop}, which no trial sent`);
-          assert.ok(
-            equalBytes(whole.dataset, expected),
-            `the ${where}'s copy of ${sop} differs from what storescu sent: ${file} ${context()}`,
-          );
-          verified.set(file, key);
-          break;
-        }
-      }
-    }
+    /** Whole-and-identical checks of archive and destination files against the reference. */
+    const verifier = new FileVerifier(reference, context, PARTIAL_GRACE_MS);
 
     const acknowledged = new Set<string>(); // SOP Instance UIDs answered Success, over all trials
     const kills = { receiving: 0, forwarding: 0, idle: 0, backlog: 0 };
@@ -345,8 +243,8 @@ Deno.test({
         }
         previous = snap;
         const delivered = await destinationFiles(scp);
-        await verifyFiles("archive", archived);
-        await verifyFiles("destination", delivered);
+        await verifier.verifyFiles("archive", archived);
+        await verifier.verifyFiles("destination", delivered);
         const present = await destinationFiles(scp); // after storescp removed aborted files
         for (const r of snap.rows) {
           if (r.state === "done") {
@@ -416,9 +314,9 @@ Deno.test({
       for (const sop of archived.keys()) {
         assert.ok(indexed.has(sop), `${sop} is in the archive but not in the index ${context()}`);
       }
-      verified.clear();
-      await verifyFiles("archive", archived);
-      await verifyFiles("destination", delivered);
+      verifier.verified.clear();
+      await verifier.verifyFiles("archive", archived);
+      await verifier.verifyFiles("destination", delivered);
       const leftovers = (await listFiles(path.join(dataDir, "tmp"))).filter((f) => f.endsWith(".part"));
       assert.deepEqual(leftovers, [], "temporary files left in <data>/tmp");
       const intakeLeft = await listFiles(path.join(dataDir, "incoming")).catch(() => [] as string[]);
@@ -441,7 +339,7 @@ Deno.test({
           `(a kill can be both), after everything was delivered ${kills.idle}; ` +
           `${inFlightAtKills} rows in flight at kills, all returned to pending; ` +
           `${intakeAtKills} acknowledged objects waiting for their group commit at kills, committed at the restart; ` +
-          `${removedPartials} partial files of aborted associations removed by storescp; ` +
+          `${verifier.removedPartials} partial files of aborted associations removed by storescp; ` +
           `${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       passed = true;
@@ -480,51 +378,4 @@ Deno.test({
       recoveredReported += reported;
     }
   },
-});
-
-Deno.test("acknowledgedFiles counts a file only when its Success follows its Sending line", () => {
-  const files = ["/s/1.dcm", "/s/2.dcm", "/s/3.dcm"];
-  const log = [
-    "I: checking input files ...",
-    "I: Requesting Association",
-    "I: Association Accepted (Max Send PDV: 16372)",
-    "I: Sending file: /s/1.dcm",
-    "I: Converting transfer syntax: Little Endian Explicit -> Little Endian Explicit",
-    "I: Sending Store Request (MsgID 1, CT)",
-    "I: Received Store Response (Success)",
-    "I: Sending file: /s/2.dcm",
-    "I: Converting transfer syntax: Little Endian Explicit -> Little Endian Explicit",
-    "I: Sending Store Request (MsgID 2, CT)",
-    "E: Store Failed, file: /s/2.dcm:",
-    "E: 0006:020e DIMSE Failed to send message",
-    "E: 0006:031d TCP I/O Error (Broken pipe) occurred in routine: writeDataPDU",
-    "E: Store SCU Failed: 0006:020e DIMSE Failed to send message",
-    "I: Aborting Association",
-  ].join("\n");
-  assert.deepEqual(acknowledgedFiles(log, files), ["/s/1.dcm"]);
-  assert.deepEqual(
-    acknowledgedFiles(
-      "I: Sending file: /s/1.dcm\nI: Received Store Response (Warning: Coercion of Data Elements)\n",
-      files,
-    ),
-    [],
-  );
-  assert.throws(
-    () => acknowledgedFiles("I: Received Store Response (Success)\n", files),
-    /no file being sent/,
-  );
-  assert.throws(
-    () =>
-      acknowledgedFiles(
-        "I: Sending file: /s/1.dcm\nI: Received Store Response (Success)\nI: Received Store Response (Success)\n",
-        files,
-      ),
-    /no file being sent/,
-  );
-  assert.throws(() => acknowledgedFiles("I: Sending file: /s/9.dcm\n", files), /not a file expected/);
-  assert.throws(
-    () => acknowledgedFiles("I: Sending file: /s/2.dcm\nI: Sending file: /s/1.dcm\n", files),
-    /not a file expected/,
-  );
-  assert.throws(() => acknowledgedFiles("I: Received Store Response Success\n", files), /unexpected format/);
 });

@@ -1,12 +1,17 @@
 /**
  * Helpers for the kill -9 crash tests (tests/faults/crash_test.ts): a seeded PRNG, a strict parser
  * of `storescu -v` output (which files were answered Success), a read-only look at the agent's
- * database while the agent is dead, and a whole-file DICOM completeness check.
+ * database while the agent is dead, a whole-file DICOM completeness check, the archive and
+ * destination files by SOP Instance UID and a check that they are whole and identical to a reference,
+ * and the agent's log records and queue API.
  */
+import assert from "node:assert/strict";
 import * as path from "node:path";
 import LibsqlDatabase from "libsql";
 import { readFileHeader } from "../../agent/part10/header.ts";
-import { listFiles } from "./agent.ts";
+import { type AgentProcess, listFiles } from "./agent.ts";
+import type { StorescpPeer } from "./peers.ts";
+import { sleep } from "./processes.ts";
 import { encodingOf, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 
 /** mulberry32: a small seeded PRNG giving floats in [0, 1). */
@@ -150,4 +155,141 @@ export async function uncommittedObjects(dataDir: string, indexed: Set<string>):
     if (f.endsWith(".dcm") && !indexed.has(sop)) out.add(sop);
   }
   return out;
+}
+
+/** Exactly the storescu arguments of every send, so the reference run encodes the same way. */
+export function storescuArgs(target: { aet: string; port: number }, files: string[]): string[] {
+  return ["-v", "-aet", "STORESCU", "-aec", target.aet, "127.0.0.1", String(target.port), ...files];
+}
+
+/** `<data>/archive/**\/<SOP>.dcm` by SOP Instance UID. */
+export async function archiveFiles(dataDir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const f of await listFiles(path.join(dataDir, "archive"))) {
+    assert.ok(f.endsWith(".dcm"), `unexpected file in the archive: ${f}`);
+    out.set(path.basename(f, ".dcm"), f);
+  }
+  return out;
+}
+
+/** storescp's files (`<modality>.<SOP>` with -uf) by SOP Instance UID; any other name is an error. */
+export async function destinationFiles(scp: StorescpPeer): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const f of await listFiles(scp.dir)) {
+    const m = /^[A-Z]{2}\.([0-9.]+)$/.exec(path.basename(f));
+    assert.ok(m, `unexpected file at the destination: ${f}`);
+    out.set(m[1], f);
+  }
+  return out;
+}
+
+/** The JSON log records of an agent process whose output is complete (it has been stopped or killed). */
+export async function logRecords(agent: AgentProcess): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const line of (await Deno.readTextFile(agent.logFile)).split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch { /* a line cut by the kill */ }
+  }
+  return out;
+}
+
+/** GET `p` from the agent's HTTP API: 200 and its JSON body. */
+export async function api(agent: AgentProcess, p: string): Promise<unknown> {
+  const res = await agent.http(p);
+  const body = await res.text();
+  assert.equal(res.status, 200, `GET ${p}: ${res.status} ${body}`);
+  return JSON.parse(body);
+}
+
+/** POST to `p` on the agent's HTTP API, which must answer 200. */
+export async function post(agent: AgentProcess, p: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${agent.httpPort}${p}`, { method: "POST" });
+  const body = await res.text();
+  assert.equal(res.status, 200, `POST ${p}: ${res.status} ${body}`);
+}
+
+/** Queue rows by state, from `GET /queue/summary`. */
+export async function queueSummary(agent: AgentProcess): Promise<{ state: string; count: number }[]> {
+  return ((await api(agent, "/queue/summary")) as { rows: { state: string; count: number }[] }).rows;
+}
+
+/** The queue rows in `state`, from `GET /queue`. */
+export async function queueRows(agent: AgentProcess, state: string) {
+  return await api(agent, `/queue?state=${state}&limit=10000`) as {
+    sopInstanceUid: string;
+    destination: string;
+  }[];
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+/**
+ * Checks that archive and destination files are whole and hold exactly the reference data set of their
+ * SOP Instance UID (what storescu put on the wire), skipping files already found so unless their size
+ * or mtime changed since.
+ */
+export class FileVerifier {
+  /** Destination files seen partial (an aborted association) that storescp then removed. */
+  removedPartials = 0;
+  /** Files already found whole and identical, by path, with the size and mtime they had then. */
+  readonly verified = new Map<string, string>();
+
+  /**
+   * @param reference the data set storescu sent, by SOP Instance UID
+   * @param context appended to failure messages (how to replay, where the files are)
+   * @param partialGraceMs how long storescp may take to delete the partial file of an aborted association
+   */
+  constructor(
+    readonly reference: Map<string, Uint8Array>,
+    readonly context: () => string,
+    readonly partialGraceMs: number,
+  ) {}
+
+  /** Every file of `files` is whole and holds exactly the reference data set of its SOP. */
+  async verifyFiles(where: string, files: Map<string, string>): Promise<void> {
+    for (const [sop, file] of files) {
+      const deadline = Date.now() + this.partialGraceMs;
+      for (;;) {
+        let stat: Deno.FileInfo;
+        try {
+          stat = await Deno.stat(file);
+        } catch (err) {
+          if (err instanceof Deno.errors.NotFound && where === "destination") {
+            this.removedPartials++; // storescp removed the file of an aborted association
+            break;
+          }
+          throw err;
+        }
+        const key = `${stat.size}/${stat.mtime?.getTime()}`;
+        if (this.verified.get(file) === key) break;
+        let whole;
+        try {
+          whole = wholeObject(await Deno.readFile(file));
+          await readFileHeader(file);
+        } catch (err) {
+          // At the destination, storescp removes the file of an aborted association: give it time.
+          if (where === "destination" && Date.now() < deadline) {
+            await sleep(100);
+            continue;
+          }
+          assert.fail(
+            `a partial or unreadable file in the ${where}: ${file}: ${
+              (err as Error).message
+            } ${this.context()}`,
+          );
+        }
+        assert.equal(whole.sop, sop, `${file} holds ${whole.sop}`);
+        const expected = this.reference.get(sop);
+        assert.ok(expected, `the ${where} has ${sop}, which no trial sent`);
+        assert.ok(
+          equalBytes(whole.dataset, expected),
+          `the ${where}'s copy of ${sop} differs from what storescu sent: ${file} ${this.context()}`,
+        );
+        this.verified.set(file, key);
+        break;
+      }
+    }
+  }
 }
