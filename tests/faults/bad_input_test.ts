@@ -37,6 +37,7 @@ import {
   ctObject,
   filesIn,
   noise,
+  partialFiles,
 } from "../support/faults.ts";
 
 const EXPLICIT_LE = TransferSyntax.ExplicitVRLittleEndian;
@@ -314,8 +315,7 @@ Deno.test({
             const { socket, ac } = await storageAssociation(agent);
             await sendCStore(socket, message(ac), Math.floor(object.dataset.length / 2));
             // wait until the agent is writing the object to a temporary file, then vanish
-            const partial = async () =>
-              (await filesIn(path.join(agent.dataDir, "incoming"))).filter((f) => f.endsWith(".part"));
+            const partial = async () => await partialFiles(agent.dataDir);
             const deadline = Date.now() + 3_000;
             while ((await partial()).length === 0 && Date.now() < deadline) await sleep(20);
             const during = await partial();

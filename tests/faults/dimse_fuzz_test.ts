@@ -31,7 +31,7 @@ import {
   releaseRq,
 } from "../support/pdu.ts";
 import { readDbSnapshot } from "../support/crash.ts";
-import { agentLog, assertServing, ctObject, filesIn } from "../support/faults.ts";
+import { agentLog, assertServing, ctObject, partialFiles } from "../support/faults.ts";
 
 const skip = skipReason("echoscu");
 if (skip) console.warn(`dimse_fuzz_test: skipped: ${skip}`);
@@ -307,7 +307,7 @@ Deno.test({
         active = await metric(agent, "conduit_agent_associations_active");
       }
       assert.equal(active, 0, `associations still open after the fuzzing${await agentLog(agent)}`);
-      const parts = (await filesIn(path.join(agent.dataDir, "incoming"))).filter((f) => f.endsWith(".part"));
+      const parts = await partialFiles(agent.dataDir);
       assert.deepEqual(parts, [], "partial files left");
       await assertServing(agent);
       const after = await archiveState(agent);

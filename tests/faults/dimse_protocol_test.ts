@@ -5,7 +5,6 @@
  * association ends.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { skipReason, sleep } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
@@ -25,7 +24,14 @@ import {
   readCommand,
   release,
 } from "../support/pdu.ts";
-import { agentLog, assertNoLeftovers, assertServing, ctObject, filesIn, noise } from "../support/faults.ts";
+import {
+  agentLog,
+  assertNoLeftovers,
+  assertServing,
+  ctObject,
+  noise,
+  partialFiles,
+} from "../support/faults.ts";
 
 const EXPLICIT_LE = TransferSyntax.ExplicitVRLittleEndian;
 const skip = skipReason("echoscu");
@@ -234,7 +240,7 @@ Deno.test({
       const deadline = Date.now() + 10_000;
       let parts: string[] = [];
       while (Date.now() < deadline) {
-        parts = (await filesIn(path.join(agent.dataDir, "incoming"))).filter((f) => f.endsWith(".part"));
+        parts = await partialFiles(agent.dataDir);
         const active = (await metrics(agent)).get("conduit_agent_associations_active");
         if (parts.length === 0 && active === 0) break;
         await sleep(200);

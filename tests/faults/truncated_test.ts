@@ -18,6 +18,7 @@ import { PYDICOM_TEST_FILES_DIR, skipReason, sleep } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { associate, cStore, hexStatus, release } from "../support/pdu.ts";
 import { readDbSnapshot } from "../support/crash.ts";
+import { partialFiles } from "../support/faults.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 
 const JPEG_FILE = path.join(PYDICOM_TEST_FILES_DIR, "JPEG2000.dcm");
@@ -130,7 +131,7 @@ async function archived(agent: AgentProcess): Promise<string[]> {
 
 async function parts(agent: AgentProcess): Promise<string[]> {
   try {
-    return (await listFiles(path.join(agent.dataDir, "incoming"))).filter((f) => f.endsWith(".part"));
+    return await partialFiles(agent.dataDir);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;

@@ -73,6 +73,18 @@ export async function filesIn(dir: string): Promise<string[]> {
 }
 
 /**
+ * The `.part` files of objects being received: in `<data>/incoming` with `dimse.groupCommit`, in
+ * `<data>/tmp` without (named relative to the data directory).
+ */
+export async function partialFiles(dataDir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of ["incoming", "tmp"]) {
+    for (const f of await filesIn(path.join(dataDir, dir))) if (f.endsWith(".part")) out.push(`${dir}/${f}`);
+  }
+  return out;
+}
+
+/**
  * `<data>/archive` holds exactly the objects named (by SOP Instance UID), `<data>/tmp` no `.part` file
  * and `<data>/incoming` nothing (no partial object, none waiting for its commit), polling a little for
  * the agent to clean up after a connection ended.
