@@ -1,23 +1,21 @@
 /**
- * Bad input on the DIMSE port: garbage, truncated and oversized PDUs, unknown SOP classes, refused
- * associations, C-STORE payloads that are not DICOM or do not match their command, a peer vanishing
- * mid-object, and a full disk. Every case checks the answer on the wire, that the agent process is still
- * serving afterwards (C-ECHO with DCMTK `echoscu`, and `/healthz`), and that no partial file is left in
- * `<data>/archive` or `<data>/incoming`. One agent serves each group of cases that cannot disturb each other.
+ * Bad input on the DIMSE port: garbage, truncated and oversized PDUs, unknown SOP classes, C-STORE
+ * payloads that are not DICOM or do not match their command, and a peer vanishing mid-object. Every case
+ * checks the answer on the wire, that the agent process is still serving afterwards (C-ECHO with DCMTK
+ * `echoscu`, and `/healthz`), and that no partial file is left in `<data>/archive` or `<data>/incoming`.
+ * One agent with short timeouts serves all the cases. Refused associations are in
+ * association_policy_test.ts, a full disk in full_disk_test.ts.
  */
 import assert from "node:assert/strict";
-import { readFileHeader } from "../../agent/part10/header.ts";
 import * as path from "node:path";
-import { readPart10Header, SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { readPart10Header, SopClass } from "@conduit/shared/dicom";
 import { uidFromKey } from "@conduit/shared/testing";
-import { runDcmtk, skipReason, sleep, testFiles, toolPath } from "../support/peers.ts";
-import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { runDcmtk, sleep } from "../support/peers.ts";
+import { listFiles, startAgentProcess } from "../support/agent.ts";
 import {
   associate,
-  type ContextProposal,
   ContextResult,
   cStore,
-  decodeAssociateRj,
   describe,
   hexStatus,
   pdu,
@@ -25,7 +23,6 @@ import {
   PduType,
   readCommand,
   release,
-  requestAssociation,
   sendCStore,
 } from "../support/pdu.ts";
 import {
@@ -39,9 +36,8 @@ import {
   noise,
   partialFiles,
 } from "../support/faults.ts";
+import { ctSmall, DROP_SLACK_MS, skip, storageAssociation, TIMEOUTS } from "./_bad_input.ts";
 
-const EXPLICIT_LE = TransferSyntax.ExplicitVRLittleEndian;
-const IMPLICIT_LE = TransferSyntax.ImplicitVRLittleEndian;
 const UNKNOWN_SOP_CLASS = "1.2.3.4.5";
 /** A storescu configuration (`-xf FILE Unknown`) proposing {@link UNKNOWN_SOP_CLASS} uncompressed. */
 const STORESCU_UNKNOWN_CLASS_CONFIG = `[[TransferSyntaxes]]
@@ -57,30 +53,8 @@ PresentationContext1 = ${UNKNOWN_SOP_CLASS}\\Uncompressed
 [Unknown]
 PresentationContexts = Unknown
 `;
-/** The short timeouts of the agents here, so stalled peers are dropped within the test's budget. */
-const TIMEOUTS = { artimTimeoutSeconds: 2, idleTimeoutSeconds: 2 };
-/** How long after its timeout the agent may take to drop a stalled peer. */
-const DROP_SLACK_MS = 2_500;
 
-const ctSmall = testFiles().pydicom.find((f) => f.endsWith("/CT_small.dcm"));
-const skip = skipReason("echoscu", "storescu", "dcmodify") ||
-  (ctSmall ? false : "needs pydicom's CT_small.dcm (apt-get install python3-pydicom)");
 if (skip) console.warn(`bad_input_test: skipped: ${skip}`);
-
-function storageContexts(): ContextProposal[] {
-  return [
-    { id: 1, abstractSyntax: SopClass.CtImage, transferSyntaxes: [EXPLICIT_LE] },
-    { id: 3, abstractSyntax: SopClass.CtImage, transferSyntaxes: [IMPLICIT_LE] },
-    { id: 5, abstractSyntax: SopClass.MrImage, transferSyntaxes: [EXPLICIT_LE] },
-  ];
-}
-
-function storageAssociation(agent: AgentProcess) {
-  return associate(agent.port, { calledAet: agent.aet, callingAet: "FAULTS", contexts: storageContexts() });
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Wire faults and bad C-STORE payloads: one agent with short timeouts
 
 Deno.test({
   name: "bad input: garbage, truncated and oversized PDUs, unknown SOP class, bad C-STORE payloads",
@@ -346,206 +320,6 @@ Deno.test({
       );
     } finally {
       await agent.stop();
-    }
-  },
-});
-
-// ---------------------------------------------------------------------------------------------------
-// Association policy
-
-Deno.test({
-  name: "bad input: association policy (calling and called AE titles, association limit, stalled peers)",
-  ignore: !!skip,
-  fn: async (t) => {
-    const aet = "POLICY";
-    const agent = await startAgentProcess({
-      aet,
-      config: {
-        dimse: { aet, allowedCallingAets: ["GOOD"], checkCalledAet: true, maxAssociations: 1, ...TIMEOUTS },
-      },
-    });
-    const verification = [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }];
-    const echoscu = (calling: string, called: string) =>
-      runDcmtk("echoscu", ["-aet", calling, "-aec", called, "127.0.0.1", String(agent.port)], {
-        timeoutMs: 15_000,
-      });
-    const expectReject = async (calling: string, called: string, expected: object, what: string) => {
-      const { socket, answer } = await requestAssociation(agent.port, {
-        calledAet: called,
-        callingAet: calling,
-        contexts: verification,
-      });
-      try {
-        assert.ok(
-          answer.kind === "pdu" && answer.type === PduType.AssociateRj,
-          `${what}: ${describe(answer)}`,
-        );
-        assert.deepEqual(decodeAssociateRj(answer.body), expected, what);
-      } finally {
-        await socket.close();
-      }
-      const echo = await echoscu(calling, called);
-      assert.notEqual(echo.code, 0, `${what}: echoscu succeeded`);
-      assert.match(echo.stdout + echo.stderr, /reject/i, `${what}: ${echo.stdout}${echo.stderr}`);
-    };
-    /** echoscu succeeds, retrying briefly while the agent counts a closed association down. */
-    const expectEcho = async (what: string) => {
-      const deadline = Date.now() + 3_000;
-      for (;;) {
-        const echo = await echoscu("GOOD", aet);
-        if (echo.code === 0) break;
-        if (Date.now() > deadline) {
-          assert.fail(`${what}: echoscu failed: ${echo.stdout}${echo.stderr}${await agentLog(agent)}`);
-        }
-        await sleep(200);
-      }
-    };
-    try {
-      await t.step("5a. a calling AE title not allowed: A-ASSOCIATE-RJ 1/1/3", async () => {
-        await expectReject("BAD", aet, { result: 1, source: 1, reason: 3 }, "calling AE BAD");
-        await expectEcho("allowed calling AE");
-      });
-
-      await t.step("5b. a wrong called AE title: A-ASSOCIATE-RJ 1/1/7", async () => {
-        await expectReject("GOOD", "WRONG", { result: 1, source: 1, reason: 7 }, "called AE WRONG");
-        await expectEcho("right called AE");
-      });
-
-      await t.step("5c. beyond maxAssociations: A-ASSOCIATE-RJ 2/3/2", async () => {
-        const held = await associate(agent.port, {
-          calledAet: aet,
-          callingAet: "GOOD",
-          contexts: verification,
-        });
-        try {
-          await expectReject("GOOD", aet, { result: 2, source: 3, reason: 2 }, "second association");
-          await release(held.socket);
-        } finally {
-          await held.socket.close();
-        }
-        await expectEcho("after the held association was released");
-      });
-
-      await t.step(
-        "5d. a stalled association is dropped after the idle timeout and frees its slot",
-        async () => {
-          const held = await associate(agent.port, {
-            calledAet: aet,
-            callingAet: "GOOD",
-            contexts: verification,
-          });
-          try {
-            const limit = TIMEOUTS.idleTimeoutSeconds * 1000 + DROP_SLACK_MS;
-            const end = await held.socket.untilClosed(limit);
-            assert.ok(end.closed, `stalled association still open after ${limit} ms${await agentLog(agent)}`);
-            assertOnlyRefusals(end.pdus, "stalled association");
-            // The stalled peer never closes its end; the slot must be free all the same.
-            await expectEcho("while the dropped peer still holds its socket");
-          } finally {
-            await held.socket.close();
-          }
-        },
-      );
-      await assertServing(agent, "GOOD");
-      await assertNoLeftovers(agent, []);
-    } finally {
-      await agent.stop();
-    }
-  },
-});
-
-// ---------------------------------------------------------------------------------------------------
-// A full disk
-
-/** Why the full-disk case cannot run here, or false (a failing mount is reported when it happens). */
-function tmpfsSkip(): string | false {
-  if (Deno.uid() !== 0) return "needs root to mount a tmpfs";
-  if (!toolPath("mount") || !toolPath("umount")) return "needs mount and umount";
-  return false;
-}
-const fullDiskSkip = skip || tmpfsSkip();
-if (fullDiskSkip && !skip) console.warn(`bad_input_test: full-disk case skipped: ${fullDiskSkip}`);
-
-Deno.test({
-  name: "bad input: a full disk fails the C-STORE with 0xA700 and leaves no partial file",
-  ignore: !!fullDiskSkip,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "conduit-fulldisk-" });
-    const mount = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dir],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!mount.success) {
-      console.warn(
-        `bad_input_test: full-disk case skipped: mount failed: ${new TextDecoder().decode(mount.stderr)}`,
-      );
-      await Deno.remove(dir, { recursive: true });
-      return;
-    }
-    let agent: AgentProcess | undefined;
-    try {
-      agent = await startAgentProcess({ dataDir: dir, config: { archive: { minFreeMegabytes: 0 } } });
-      const { socket, ac } = await storageAssociation(agent);
-      const stored: string[] = [];
-      let failure: number | undefined;
-      try {
-        for (let i = 0; i < 16 && failure === undefined; i++) {
-          const object = ctObject(`full-disk/${i}`);
-          const status = await cStore(socket, {
-            contextId: 1,
-            messageId: i + 1,
-            sopClassUid: object.sopClassUid,
-            sopInstanceUid: object.sopInstanceUid,
-            dataset: object.dataset,
-            maxPduLength: ac.maxPduLength,
-          });
-          if (status === 0) stored.push(object.sopInstanceUid);
-          else failure = status;
-        }
-        await release(socket);
-      } finally {
-        await socket.close();
-      }
-      assert.ok(stored.length >= 1, "no object fitted before the disk was full");
-      assert.equal(
-        hexStatus(failure),
-        "0xA700",
-        `status once the disk was full (after ${stored.length} stored)`,
-      );
-      // Objects answered Success before the disk filled are archived, or wait whole in the intake when
-      // even their group commit found no room (committed once there is); nothing partial is left.
-      const deadline = Date.now() + 3_000;
-      let parts: string[];
-      do {
-        parts = [
-          ...(await filesIn(path.join(agent.dataDir, "tmp"))),
-          ...(await filesIn(path.join(agent.dataDir, "incoming"))),
-        ].filter((f) => f.endsWith(".part"));
-        if (parts.length) await new Promise((r) => setTimeout(r, 100));
-      } while (parts.length && Date.now() < deadline);
-      assert.deepEqual(parts, [], "partial files left");
-      const archived = (await filesIn(path.join(agent.dataDir, "archive"))).map((f) =>
-        path.basename(f, ".dcm")
-      );
-      const waiting: string[] = [];
-      for (const f of await filesIn(path.join(agent.dataDir, "incoming"))) {
-        waiting.push(
-          (await readFileHeader(path.join(agent.dataDir, "incoming", f))).header.sopInstanceUid ?? "",
-        );
-      }
-      assert.deepEqual(
-        [...archived, ...waiting].sort(),
-        [...stored].sort(),
-        "archived or waiting in the intake",
-      );
-      await assertServing(agent);
-    } finally {
-      await agent?.stop();
-      const umount = await new Deno.Command("umount", { args: [dir], stdout: "piped", stderr: "piped" })
-        .output();
-      if (umount.success) await Deno.remove(dir, { recursive: true });
-      else console.warn(`umount ${dir} failed: ${new TextDecoder().decode(umount.stderr)}`);
     }
   },
 });

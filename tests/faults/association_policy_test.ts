@@ -1,0 +1,123 @@
+/**
+ * The DIMSE association policy against bad peers: a calling AE title not allowed, a wrong called AE
+ * title, more associations than `maxAssociations`, and a stalled association, each answered with the
+ * right A-ASSOCIATE-RJ (checked on the wire and with DCMTK `echoscu`) or dropped after the idle timeout,
+ * the agent serving afterwards with no file left behind.
+ */
+import assert from "node:assert/strict";
+import { SopClass } from "@conduit/shared/dicom";
+import { runDcmtk, sleep } from "../support/peers.ts";
+import { startAgentProcess } from "../support/agent.ts";
+import {
+  associate,
+  decodeAssociateRj,
+  describe,
+  PduType,
+  release,
+  requestAssociation,
+} from "../support/pdu.ts";
+import { agentLog, assertNoLeftovers, assertOnlyRefusals, assertServing } from "../support/faults.ts";
+import { DROP_SLACK_MS, IMPLICIT_LE, skip, TIMEOUTS } from "./_bad_input.ts";
+
+if (skip) console.warn(`association_policy_test: skipped: ${skip}`);
+
+Deno.test({
+  name: "bad input: association policy (calling and called AE titles, association limit, stalled peers)",
+  ignore: !!skip,
+  fn: async (t) => {
+    const aet = "POLICY";
+    const agent = await startAgentProcess({
+      aet,
+      config: {
+        dimse: { aet, allowedCallingAets: ["GOOD"], checkCalledAet: true, maxAssociations: 1, ...TIMEOUTS },
+      },
+    });
+    const verification = [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }];
+    const echoscu = (calling: string, called: string) =>
+      runDcmtk("echoscu", ["-aet", calling, "-aec", called, "127.0.0.1", String(agent.port)], {
+        timeoutMs: 15_000,
+      });
+    const expectReject = async (calling: string, called: string, expected: object, what: string) => {
+      const { socket, answer } = await requestAssociation(agent.port, {
+        calledAet: called,
+        callingAet: calling,
+        contexts: verification,
+      });
+      try {
+        assert.ok(
+          answer.kind === "pdu" && answer.type === PduType.AssociateRj,
+          `${what}: ${describe(answer)}`,
+        );
+        assert.deepEqual(decodeAssociateRj(answer.body), expected, what);
+      } finally {
+        await socket.close();
+      }
+      const echo = await echoscu(calling, called);
+      assert.notEqual(echo.code, 0, `${what}: echoscu succeeded`);
+      assert.match(echo.stdout + echo.stderr, /reject/i, `${what}: ${echo.stdout}${echo.stderr}`);
+    };
+    /** echoscu succeeds, retrying briefly while the agent counts a closed association down. */
+    const expectEcho = async (what: string) => {
+      const deadline = Date.now() + 3_000;
+      for (;;) {
+        const echo = await echoscu("GOOD", aet);
+        if (echo.code === 0) break;
+        if (Date.now() > deadline) {
+          assert.fail(`${what}: echoscu failed: ${echo.stdout}${echo.stderr}${await agentLog(agent)}`);
+        }
+        await sleep(200);
+      }
+    };
+    try {
+      await t.step("5a. a calling AE title not allowed: A-ASSOCIATE-RJ 1/1/3", async () => {
+        await expectReject("BAD", aet, { result: 1, source: 1, reason: 3 }, "calling AE BAD");
+        await expectEcho("allowed calling AE");
+      });
+
+      await t.step("5b. a wrong called AE title: A-ASSOCIATE-RJ 1/1/7", async () => {
+        await expectReject("GOOD", "WRONG", { result: 1, source: 1, reason: 7 }, "called AE WRONG");
+        await expectEcho("right called AE");
+      });
+
+      await t.step("5c. beyond maxAssociations: A-ASSOCIATE-RJ 2/3/2", async () => {
+        const held = await associate(agent.port, {
+          calledAet: aet,
+          callingAet: "GOOD",
+          contexts: verification,
+        });
+        try {
+          await expectReject("GOOD", aet, { result: 2, source: 3, reason: 2 }, "second association");
+          await release(held.socket);
+        } finally {
+          await held.socket.close();
+        }
+        await expectEcho("after the held association was released");
+      });
+
+      await t.step(
+        "5d. a stalled association is dropped after the idle timeout and frees its slot",
+        async () => {
+          const held = await associate(agent.port, {
+            calledAet: aet,
+            callingAet: "GOOD",
+            contexts: verification,
+          });
+          try {
+            const limit = TIMEOUTS.idleTimeoutSeconds * 1000 + DROP_SLACK_MS;
+            const end = await held.socket.untilClosed(limit);
+            assert.ok(end.closed, `stalled association still open after ${limit} ms${await agentLog(agent)}`);
+            assertOnlyRefusals(end.pdus, "stalled association");
+            // The stalled peer never closes its end; the slot must be free all the same.
+            await expectEcho("while the dropped peer still holds its socket");
+          } finally {
+            await held.socket.close();
+          }
+        },
+      );
+      await assertServing(agent, "GOOD");
+      await assertNoLeftovers(agent, []);
+    } finally {
+      await agent.stop();
+    }
+  },
+});

@@ -1,0 +1,108 @@
+/**
+ * A full disk under the DIMSE port (a 4 MB tmpfs as the data directory; needs root): the C-STORE that
+ * finds no room fails with 0xA700, what was answered Success before is archived or waits whole in the
+ * intake, and no partial file is left.
+ */
+import assert from "node:assert/strict";
+import { readFileHeader } from "../../agent/part10/header.ts";
+import * as path from "node:path";
+import { toolPath } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { cStore, hexStatus, release } from "../support/pdu.ts";
+import { assertServing, ctObject, filesIn } from "../support/faults.ts";
+import { skip, storageAssociation } from "./_bad_input.ts";
+
+if (skip) console.warn(`full_disk_test: skipped: ${skip}`);
+
+/** Why the full-disk case cannot run here, or false (a failing mount is reported when it happens). */
+function tmpfsSkip(): string | false {
+  if (Deno.uid() !== 0) return "needs root to mount a tmpfs";
+  if (!toolPath("mount") || !toolPath("umount")) return "needs mount and umount";
+  return false;
+}
+const fullDiskSkip = skip || tmpfsSkip();
+if (fullDiskSkip && !skip) console.warn(`full_disk_test: skipped: ${fullDiskSkip}`);
+
+Deno.test({
+  name: "bad input: a full disk fails the C-STORE with 0xA700 and leaves no partial file",
+  ignore: !!fullDiskSkip,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "conduit-fulldisk-" });
+    const mount = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!mount.success) {
+      console.warn(
+        `full_disk_test: skipped: mount failed: ${new TextDecoder().decode(mount.stderr)}`,
+      );
+      await Deno.remove(dir, { recursive: true });
+      return;
+    }
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await startAgentProcess({ dataDir: dir, config: { archive: { minFreeMegabytes: 0 } } });
+      const { socket, ac } = await storageAssociation(agent);
+      const stored: string[] = [];
+      let failure: number | undefined;
+      try {
+        for (let i = 0; i < 16 && failure === undefined; i++) {
+          const object = ctObject(`full-disk/${i}`);
+          const status = await cStore(socket, {
+            contextId: 1,
+            messageId: i + 1,
+            sopClassUid: object.sopClassUid,
+            sopInstanceUid: object.sopInstanceUid,
+            dataset: object.dataset,
+            maxPduLength: ac.maxPduLength,
+          });
+          if (status === 0) stored.push(object.sopInstanceUid);
+          else failure = status;
+        }
+        await release(socket);
+      } finally {
+        await socket.close();
+      }
+      assert.ok(stored.length >= 1, "no object fitted before the disk was full");
+      assert.equal(
+        hexStatus(failure),
+        "0xA700",
+        `status once the disk was full (after ${stored.length} stored)`,
+      );
+      // Objects answered Success before the disk filled are archived, or wait whole in the intake when
+      // even their group commit found no room (committed once there is); nothing partial is left.
+      const deadline = Date.now() + 3_000;
+      let parts: string[];
+      do {
+        parts = [
+          ...(await filesIn(path.join(agent.dataDir, "tmp"))),
+          ...(await filesIn(path.join(agent.dataDir, "incoming"))),
+        ].filter((f) => f.endsWith(".part"));
+        if (parts.length) await new Promise((r) => setTimeout(r, 100));
+      } while (parts.length && Date.now() < deadline);
+      assert.deepEqual(parts, [], "partial files left");
+      const archived = (await filesIn(path.join(agent.dataDir, "archive"))).map((f) =>
+        path.basename(f, ".dcm")
+      );
+      const waiting: string[] = [];
+      for (const f of await filesIn(path.join(agent.dataDir, "incoming"))) {
+        waiting.push(
+          (await readFileHeader(path.join(agent.dataDir, "incoming", f))).header.sopInstanceUid ?? "",
+        );
+      }
+      assert.deepEqual(
+        [...archived, ...waiting].sort(),
+        [...stored].sort(),
+        "archived or waiting in the intake",
+      );
+      await assertServing(agent);
+    } finally {
+      await agent?.stop();
+      const umount = await new Deno.Command("umount", { args: [dir], stdout: "piped", stderr: "piped" })
+        .output();
+      if (umount.success) await Deno.remove(dir, { recursive: true });
+      else console.warn(`umount ${dir} failed: ${new TextDecoder().decode(umount.stderr)}`);
+    }
+  },
+});
