@@ -32,7 +32,6 @@ import {
   assertProviderAbort,
   assertServing,
   ctObject,
-  filesIn,
   noise,
   partialFiles,
 } from "../support/faults.ts";
