@@ -3,7 +3,7 @@
  * enrollment, credential checks, revocation, and the live facts the tunnel reports (state, last
  * seen, agent version, address, queue depth, round trip).
  */
-import { eq } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
@@ -17,6 +17,17 @@ const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
 export class SiteError extends Error {
   override name = "SiteError";
 }
+
+/** What a live session last told the hub about its site. */
+export interface SeenFacts {
+  site: string;
+  lastSeenAt: number;
+  rttMs?: number;
+  queueDepth?: number;
+}
+
+/** Sites per statement when writing live facts (4 parameters each, far below either database's limit). */
+const SEEN_CHUNK = 500;
 
 export type SiteState = "pending" | "offline" | "online" | "revoked";
 
@@ -163,8 +174,28 @@ export class SiteRegistry {
     );
   }
 
-  async seen(name: string, facts: { rttMs?: number; queueDepth?: number }, now = Date.now()) {
-    await this.db.update(sites).set({ lastSeenAt: now, ...facts }).where(eq(sites.name, name));
+  /**
+   * The live facts of connected sites, a statement per {@link SEEN_CHUNK} sites (not one per site: a hub
+   * holding thousands of sites writes them every few seconds). A fact left undefined keeps its value.
+   */
+  async seen(rows: SeenFacts[]) {
+    for (let i = 0; i < rows.length; i += SEEN_CHUNK) {
+      const values = sql.join(
+        rows.slice(i, i + SEEN_CHUNK).map((r) =>
+          sql`(${r.site}, CAST(${r.lastSeenAt} AS BIGINT), CAST(${
+            r.rttMs ?? null
+          } AS DOUBLE PRECISION), CAST(${r.queueDepth ?? null} AS BIGINT))`
+        ),
+        sql`, `,
+      );
+      // VALUES names its columns column1... on both SQLite and PostgreSQL; both take UPDATE ... FROM.
+      const update = sql`UPDATE ${sites} SET last_seen_at = v.column2,
+        rtt_ms = COALESCE(v.column3, ${sites}.rtt_ms), queue_depth = COALESCE(v.column4, ${sites}.queue_depth)
+        FROM (VALUES ${values}) AS v WHERE ${sites}.name = v.column1`;
+      if (this.db.engine === "postgres") {
+        await (this.db as unknown as { execute(q: SQL): Promise<unknown> }).execute(update);
+      } else await this.db.run(update);
+    }
   }
 
   /** The session ended; a revoked site stays revoked. */

@@ -19,7 +19,7 @@ import {
   type Transport,
 } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
-import type { SiteRegistry } from "../sites/registry.ts";
+import type { SeenFacts, SiteRegistry } from "../sites/registry.ts";
 import { type RelayLimiter, relayStream } from "./relay.ts";
 import { SiteRequestError, SiteUnavailableError } from "./errors.ts";
 
@@ -235,23 +235,31 @@ export class Sessions {
     }
   }
 
-  /** Writes live facts to the registry and closes sessions of sites revoked meanwhile. */
+  #syncing = false;
+
+  /**
+   * Writes live facts to the registry and closes sessions of sites revoked meanwhile. A round still
+   * running when the next is due (a slow database) makes the next one skip rather than pile up.
+   */
   async sync(): Promise<void> {
+    if (this.#syncing) return;
+    this.#syncing = true;
     try {
       const revoked = await this.registry.revokedNames();
+      const facts: SeenFacts[] = [];
       for (const [site, entry] of this.#live) {
         if (revoked.has(site)) {
           this.log.warn("site revoked; closing its session", { site });
           entry.session.close(Reason.Revoked, "the site was revoked");
           continue;
         }
-        await this.registry.seen(site, {
-          rttMs: entry.rttMs,
-          queueDepth: entry.queueDepth,
-        }, entry.lastSeenAt);
+        facts.push({ site, lastSeenAt: entry.lastSeenAt, rttMs: entry.rttMs, queueDepth: entry.queueDepth });
       }
+      await this.registry.seen(facts);
     } catch (err) {
       this.log.error("site registry sync failed", { err });
+    } finally {
+      this.#syncing = false;
     }
   }
 

@@ -8,6 +8,7 @@ import { postgresMissing, startPostgres } from "../support/postgres.ts";
 
 /** The tests whose hubs touch the database: tunnel, transfers, console auth and roles, DICOMweb. */
 const HUB_TESTS = [
+  "hub/sites/registry_test.ts",
   "hub/transfers/service_test.ts",
   "tests/tunnel/",
   "tests/transfers/",

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { inArray } from "drizzle-orm";
+import { openHubDb } from "../db/db.ts";
+import { sites } from "../db/schema.ts";
+import { SiteRegistry } from "./registry.ts";
+import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
+
+Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a fact left undefined", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    const registry = new SiteRegistry(db);
+    // More sites than one statement takes, so the writes come in several.
+    const names = Array.from({ length: 1234 }, (_, i) => `s${i}`);
+    await db.insert(sites).values(names.map((name) => ({ name, state: "online", createdAt: 1 })));
+    await registry.seen(
+      names.map((site, i) => ({ site, lastSeenAt: 1000 + i, rttMs: i + 0.5, queueDepth: i })),
+    );
+    const rows = await db.select().from(sites);
+    assert.equal(rows.length, names.length);
+    for (const r of rows) {
+      const i = Number(r.name.slice(1));
+      assert.deepEqual([r.lastSeenAt, r.rttMs, r.queueDepth], [1000 + i, i + 0.5, i], r.name);
+    }
+    // Only the time: the round trip and queue depth stay; a site not named is left alone.
+    await registry.seen([{ site: "s7", lastSeenAt: 5000 }, { site: "gone", lastSeenAt: 5000 }]);
+    const after = await db.select().from(sites).where(inArray(sites.name, ["s7", "s8", "gone"]));
+    assert.deepEqual(
+      after.map((r) => [r.name, r.lastSeenAt, r.rttMs, r.queueDepth]).sort(),
+      [["s7", 5000, 7.5, 7], ["s8", 1008, 8.5, 8]],
+    );
+    await registry.seen([]);
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
