@@ -1,15 +1,12 @@
 /**
- * Many simulated agents in one process for the scale benchmark: each opens its own WebSocket with
- * its credential, says hello, runs a real client Session, pings at the hub's heartbeat and answers
- * the hub's status requests. Connections are opened a few at a time.
+ * One worker's share of the simulated agents (bench/_simulated_agents.ts): each opens its own WebSocket
+ * with its credential, says hello, runs a real client Session, pings at the hub's heartbeat and answers
+ * the hub's status requests. Connections are opened a few at a time. Messages: in, `{ url, credentials }`
+ * then `"close"`; out, `{ connected }` every 200, `{ ready }`, `{ pings, statuses }` each second, `"closed"`.
  */
 import { Channel, clientHandshake, openWebSocket, Request, Session } from "@conduit/shared/tunnel";
 
-export async function simulateAgents(
-  url: string,
-  credentials: { site: string; credential: string }[],
-  log: (m: string) => void,
-) {
+async function simulateAgents(url: string, credentials: { site: string; credential: string }[]) {
   const sessions: Session[] = [];
   const timers: ReturnType<typeof setInterval>[] = [];
   let pings = 0, statuses = 0;
@@ -46,7 +43,7 @@ export async function simulateAgents(
   };
   for (let i = 0; i < credentials.length; i += 20) {
     await Promise.all(credentials.slice(i, i + 20).map(connect));
-    if ((i + 20) % 200 === 0) log(`${Math.min(i + 20, credentials.length)} simulated agents connected`);
+    if ((i + 20) % 200 === 0) self.postMessage({ connected: Math.min(i + 20, credentials.length) });
   }
   return {
     pings: () => pings,
@@ -58,3 +55,18 @@ export async function simulateAgents(
     },
   };
 }
+
+self.onmessage = async (e: MessageEvent) => {
+  const agents = await simulateAgents(e.data.url, e.data.credentials);
+  self.postMessage({ ready: true });
+  const counts = setInterval(
+    () => self.postMessage({ pings: agents.pings(), statuses: agents.statuses() }),
+    1000,
+  );
+  self.onmessage = async () => {
+    clearInterval(counts);
+    self.postMessage({ pings: agents.pings(), statuses: agents.statuses() });
+    await agents.close();
+    self.postMessage("closed");
+  };
+};
