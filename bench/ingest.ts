@@ -5,9 +5,8 @@
  * Part 1: 500 generated CT objects (512 × 512 × 16 bit, about 0.5 MB each) sent by one `storescu`
  * invocation over one association to each receiver, three rounds (receivers interleaved), each on a fresh
  * data directory; the median wall time of the `storescu` run gives files/s. The agent runs as shipped
- * (the object synced into <data>/incoming before Success, index rows group-committed after), `storescp`
- * with `--bit-preserving`, Orthanc with the test
- * configuration of tests/support/peers.ts.
+ * (fsync before Success, index committed; with `dimse.groupCommit` the index after), `storescp` with
+ * `--bit-preserving`, Orthanc with the test configuration of tests/support/peers.ts.
  *
  * Part 2: one object of about 800 MB sent to a fresh agent (and to `storescp` for reference): time and
  * the receiver's peak RSS.
@@ -91,7 +90,7 @@ async function startAgentReceiver(dir: string, config: Record<string, unknown>):
 const RECEIVERS: Receiver[] = [
   {
     name: "agent",
-    setup: "agent/main.ts as shipped: file and folder synced in <data>/incoming before Success, index after",
+    setup: "agent/main.ts as shipped: default config, fsync of file, directory and index before Success",
     missing: () => false,
     start: (dir) => startAgentReceiver(dir, {}),
   },
