@@ -129,6 +129,8 @@ async function startLocked(
     // CONDUIT_TEST_COMMIT_HOLD_MS: crash tests hold the group commit to kill the agent after Success.
     groupCommit: { holdMs: Number(Deno.env.get("CONDUIT_TEST_COMMIT_HOLD_MS") ?? 0) || 0 },
   });
+  // Readers of what is archived wait for the group commit of objects already answered Success.
+  if (ingest.group) db.waitFor(() => ingest.settled());
   // Before any work is accepted: what a crash left between Success and the group commit is committed.
   const reconciled = await reconcileAfterCrash(db, archive, dataDir, ingest, log);
   if (reconciled.removed || reconciled.indexed) {

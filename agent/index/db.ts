@@ -41,6 +41,8 @@ export class Database {
   readonly #statements = new Map<string, Statement>();
   /** Open `write` calls (0: no transaction). */
   #depth = 0;
+  /** Resolves once acknowledged writes that are not committed yet are (see `caughtUp`). */
+  #pending: () => Promise<void> = () => Promise.resolve();
 
   private constructor(reader: ReturnType<typeof createClient>, writer: Writer) {
     this.#reader = reader;
@@ -105,6 +107,20 @@ export class Database {
     } finally {
       this.#depth--;
     }
+  }
+
+  /**
+   * Readers of what is archived (queries, retrieves, transfers, WADO) call this before they read: it
+   * resolves once every object answered Success so far has its rows here, although the group commit
+   * writes them after the answer (agent/ingest/group_commit.ts).
+   */
+  caughtUp(): Promise<void> {
+    return this.#pending();
+  }
+
+  /** Sets what `caughtUp` waits for (the group commit's settled()). */
+  waitFor(pending: () => Promise<void>): void {
+    this.#pending = pending;
   }
 
   /** One plain read query on the reader pool. */

@@ -5,9 +5,11 @@ import type { Database } from "./db.ts";
 
 /**
  * The held (not removed) instances matching `where`, in study, series and instance order, bound to the
- * archive they are read from. `where` may refer to i (instances), st (studies) and p (patients).
+ * archive they are read from. `where` may refer to i (instances), st (studies) and p (patients). Objects
+ * answered Success whose group commit is pending are waited for.
  */
 export async function archivedFiles(db: Database, archive: Archive, where: SQL): Promise<ArchivedObject[]> {
+  await db.caughtUp();
   const rows = await db.read.all<{
     path: string;
     dataset_offset: number;

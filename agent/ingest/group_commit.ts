@@ -4,6 +4,12 @@
  * while the previous one commits, so under load they grow and at rest each object commits alone at once.
  * An object whose commit fails stays where a restart finds it (in the intake, or in the archive without
  * its row, which the crash reconcile commits again) and the agent is marked as not cleanly stopped.
+ *
+ * Readers of what is archived (a sender's release, C-FIND, C-MOVE/C-GET, the site's queries, transfers and
+ * WADO) wait on `settled()`: it resolves once every object answered Success before the call is committed,
+ * whatever came after (a reader is never starved by a busy intake). While commits fail (a full disk, an
+ * index error) readers wait up to `blockedLimitMs`, then go on without those objects (logged): they are
+ * committed when the failure clears, or at the next start.
  */
 import type { Logger } from "@conduit/shared/log";
 import type { Checked, Ingest, Prepared } from "./ingest.ts";
@@ -18,19 +24,35 @@ export interface GroupCommitOptions {
   gatherMs?: number;
   /** Wait this long before each group (tests: a window to kill the agent between Success and commit). */
   holdMs?: number;
+  /** While commits fail, how long `settled()` waits before readers go on without the objects (ms). */
+  blockedLimitMs?: number;
+}
+
+/** A settled() caller: resolved once the objects added before its call are finished. */
+interface Settling {
+  upTo: number;
+  resolve: () => void;
 }
 
 export class GroupCommit {
   #waiting: Checked[] = [];
   #running = false;
-  #idle: (() => void)[] = [];
+  /** Objects added since start, and of those (in arrival order) how many are committed or given up. */
+  #added = 0;
+  #finished = 0;
+  /** settled() callers: each waits until `#finished` reaches what was added before its call. */
+  #settling: Settling[] = [];
   #failures = 0;
   #blocked = false;
+  /** Set once commits have failed for `blockedLimitMs`: readers no longer wait for them. */
+  #gaveUp = false;
+  #blockedTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
   #wake: (() => void) | undefined;
   readonly #max: number;
   readonly #holdMs: number;
   readonly #gatherMs: number;
+  readonly #blockedLimitMs: number;
   /** Groups committed and objects in them (metrics, benchmarks). */
   readonly stats = { groups: 0, objects: 0 };
 
@@ -42,11 +64,12 @@ export class GroupCommit {
     this.#max = options.maxGroup ?? 256;
     this.#holdMs = options.holdMs ?? 0;
     this.#gatherMs = options.gatherMs ?? 20;
+    this.#blockedLimitMs = options.blockedLimitMs ?? 10_000;
   }
 
-  /** Objects not yet committed. */
+  /** Objects answered Success and not yet committed. */
   get pending(): number {
-    return this.#waiting.length + (this.#running ? 1 : 0);
+    return this.#added - this.#finished;
   }
 
   /** True when some commit failed since start: its object waits for the crash reconcile of the next start. */
@@ -64,20 +87,59 @@ export class GroupCommit {
 
   /** Queues an object that was answered Success (its file is durable in the intake). */
   add(checked: Checked): void {
+    this.#added++;
     this.#waiting.push(checked);
     if (!this.#running) void this.#run();
   }
 
-  /** Resolves once everything queued so far has been committed, or commits are blocked and retried. */
+  /**
+   * Resolves once every object queued before this call has been committed (objects queued after it are
+   * not waited for), or the agent stops, or commits have been failing for `blockedLimitMs`.
+   */
   settled(): Promise<void> {
-    if (this.#blocked || (!this.#running && this.#waiting.length === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
+    const upTo = this.#added;
+    if (this.#finished >= upTo || this.#gaveUp || this.#closing) return Promise.resolve();
+    return new Promise((resolve) => this.#settling.push({ upTo, resolve }));
   }
 
   /** Stops retrying (the agent stops): what did not commit waits for the next start. */
   close(): void {
     this.#closing = true;
     this.#wake?.();
+    this.#release(true);
+  }
+
+  /** Resolves the settled() callers whose objects are all finished (all of them with `all`). */
+  #release(all = false): void {
+    if (this.#settling.length === 0) return;
+    const still: Settling[] = [];
+    for (const s of this.#settling) {
+      if (all || s.upTo <= this.#finished) s.resolve();
+      else still.push(s);
+    }
+    this.#settling = still;
+  }
+
+  /** Commits have started failing: readers wait for them, up to the limit. */
+  #block(): void {
+    if (this.#blocked) return;
+    this.#blocked = true;
+    this.#blockedTimer = setTimeout(() => {
+      this.#gaveUp = true;
+      if (this.#settling.length) {
+        this.log.warn("readers go on without objects answered Success whose commit keeps failing", {
+          pending: this.pending,
+        });
+      }
+      this.#release(true);
+    }, this.#blockedLimitMs);
+  }
+
+  #unblock(): void {
+    this.#blocked = false;
+    this.#gaveUp = false;
+    clearTimeout(this.#blockedTimer);
+    this.#blockedTimer = undefined;
   }
 
   async #run(): Promise<void> {
@@ -86,13 +148,21 @@ export class GroupCommit {
       while (this.#waiting.length && !this.#closing) {
         const wait = Math.max(this.#holdMs, this.#waiting.length < this.#max ? this.#gatherMs : 0);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        await this.#commitGroup(this.#takeGroup());
+        const group = this.#takeGroup();
+        await this.#commitGroup(group);
+        this.#finished += group.length;
+        this.#release();
       }
     } finally {
       this.#running = false;
-      this.#blocked = false;
-      if (this.#waiting.length) this.#failures += this.#waiting.length;
-      for (const resolve of this.#idle.splice(0)) resolve();
+      this.#unblock();
+      if (this.#waiting.length) {
+        // The agent stops: these wait in the intake for the next start.
+        this.#failures += this.#waiting.length;
+        this.#finished += this.#waiting.length;
+        this.#waiting = [];
+      }
+      this.#release(true);
     }
   }
 
@@ -146,10 +216,7 @@ export class GroupCommit {
         });
         break;
       }
-      if (!this.#blocked) {
-        this.#blocked = true;
-        for (const resolve of this.#idle.splice(0)) resolve();
-      }
+      this.#block();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
         this.#wake = () => {
@@ -158,6 +225,6 @@ export class GroupCommit {
         };
       });
     }
-    this.#blocked = false;
+    this.#unblock();
   }
 }

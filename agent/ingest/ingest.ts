@@ -157,7 +157,10 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     return { status: Status.Success };
   }
 
-  /** Resolves once every C-STORE answered so far has been committed to the index (or has failed). */
+  /**
+   * Resolves once every C-STORE answered so far has been committed to the index (or the agent stops, or
+   * its commit has been failing for a while: group_commit.ts).
+   */
   settled(): Promise<void> {
     return this.group?.settled() ?? Promise.resolve();
   }

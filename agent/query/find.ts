@@ -99,6 +99,8 @@ export class IndexQueryHandler implements QueryHandler {
     const returnKeys = [...new Set([...requested, ...UNIQUE_KEYS[level]])];
     const max = this.options.maxResults;
     let n = 0;
+    // Objects answered Success before this query match it, although their group commit may be pending.
+    await this.db.caughtUp();
     for await (const row of queryIndex(this.db, level, filters, returnKeys, { limit: max + 1 })) {
       if (signal.aborted) return;
       if (++n > max) {

@@ -26,6 +26,7 @@ async function candidates(s: SiteServices, r: RenderRequest): Promise<RenderSour
   const conditions = [sql`i.study_instance_uid = ${r.studyInstanceUid}`];
   if (r.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${r.seriesInstanceUid}`);
   if (r.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${r.sopInstanceUid}`);
+  await s.db.caughtUp();
   const rows = await s.db.read.all<{ path: string; sop: string; sha: string; series: string }>(
     sql`SELECT i.path, i.sop_instance_uid AS sop, i.sha256 AS sha, i.series_instance_uid AS series
       FROM instances i LEFT JOIN series se ON se.series_instance_uid = i.series_instance_uid
