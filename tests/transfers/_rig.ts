@@ -97,6 +97,18 @@ export async function atPacs(r: Rig): Promise<Map<string, number>> {
   return new Map([...(await filesBySopInstance(r.pacs.dir))].map(([uid, files]) => [uid, files.length]));
 }
 
+/**
+ * What the PACS holds once it holds `count` objects. A transfer's `success` means the destination site
+ * acknowledged every object (committed and queued for its node); its C-STORE to the node follows from
+ * its queue, so a test waits for it (docs/transfers.md).
+ */
+export async function pacsHolding(r: Rig, count: number): Promise<Map<string, number>> {
+  return await eventually(`${count} objects at the PACS`, async () => {
+    const pacs = await atPacs(r);
+    return pacs.size >= count ? pacs : undefined;
+  });
+}
+
 export async function finished(r: Rig, id: string, timeoutMs = 120_000) {
   return await eventually(`transfer ${id} finished`, async () => {
     const t = await r.client.transfers.get.query({ id });

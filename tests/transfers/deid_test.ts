@@ -16,7 +16,7 @@ import { storescu } from "../support/send.ts";
 import { parsePart10 } from "../support/ps315_walk.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { transfers } from "../../hub/db/schema.ts";
-import { atPacs, finished, type Rig, rigTest, seed, skip } from "./_rig.ts";
+import { finished, pacsHolding, type Rig, rigTest, seed, skip } from "./_rig.ts";
 
 if (skip) console.warn(`transfers/deid_test: skipped: ${skip}`);
 
@@ -78,7 +78,7 @@ rigTest(
     }
 
     // South's PACS got the copies, under the pseudonymous UIDs; nothing south holds names an original.
-    const pacs = await atPacs(r);
+    const pacs = await pacsHolding(r, 5);
     const sources = [...a.paths, ...b.paths];
     assert.equal(pacs.size, 5);
     for (const p of sources) {
@@ -164,7 +164,8 @@ rigTest(
     const task = moved.tasks.find((t) => t.studyInstanceUid === other.studyUid)!;
     assert.equal(task.pseudonymized?.patientId, "TRIAL-0042");
     assert.equal(task.pseudonymized?.patientName, "TRIAL-0042");
-    const pacs = await atPacs(r);
+    // The first transfer of this test delivered 2 objects; this one brings 2 more.
+    const pacs = await pacsHolding(r, 2 + other.paths.length);
     for (const p of other.paths) {
       const sop = readPart10Header(await Deno.readFile(p)).sopInstanceUid!;
       assert.equal(pacs.get(pseudonymizeUid(r.northKey, sop)), 1);
