@@ -27,7 +27,8 @@ import {
 } from "@conduit/shared/dicom";
 import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms";
 import { readHeader } from "../part10/header.ts";
-import { type ByteSource, openFile, readExactly, readUpTo } from "../part10/source.ts";
+import { type ByteSource, openFileSync, readExactly, readInto, readUpTo } from "../part10/source.ts";
+import { giveBack, takeBuffer } from "./scratch.ts";
 import { rewriteDataSet } from "./rewrite.ts";
 import { methodAdditions, trialAdditions } from "./additions.ts";
 import { makeEditor } from "./decide.ts";
@@ -106,12 +107,28 @@ interface Input {
   /** The pixel data and what follows it, when in memory; else they are copied from the file. */
   rest?: Uint8Array;
   deflated: boolean;
+  /** The reused buffer the file was read into (`scratch.ts`), given back once the output is written. */
+  scratch?: Uint8Array;
 }
 
 /** Reads a small object whole (or any deflated one, inflated), else only its header. */
 async function readInput(source: ByteSource): Promise<Input> {
   const size = source.size;
-  let raw = size <= WHOLE_FILE ? await readUpTo(source, 0, size) : undefined;
+  const scratch = size <= WHOLE_FILE ? takeBuffer(size) : undefined;
+  try {
+    return await parseInput(source, scratch && await readInto(source, 0, scratch), scratch);
+  } catch (err) {
+    if (scratch) giveBack(scratch);
+    throw err;
+  }
+}
+
+async function parseInput(
+  source: ByteSource,
+  raw: Uint8Array | undefined,
+  scratch?: Uint8Array,
+): Promise<Input> {
+  const size = source.size;
   if (!raw) {
     const h = await readHeader(source);
     const enc = encodingOf(h.header.transferSyntax);
@@ -130,6 +147,7 @@ async function readInput(source: ByteSource): Promise<Input> {
       enc,
       rest: raw.subarray(dataset.end),
       deflated: false,
+      scratch,
     };
   }
   // Deflated: inflate everything, parse up to the pixel data, keep the rest in memory.
@@ -143,13 +161,15 @@ async function readInput(source: ByteSource): Promise<Input> {
     enc: { explicit: true, littleEndian: true, deflated: false },
     rest: body.subarray(dataset.end),
     deflated: true,
+    scratch,
   };
 }
 
 /**
  * De-identifies the Part 10 file at `inPath` into `output`: a path, or a function that names the output
  * from the new identifiers (a batch naming files by their new SOP Instance UID writes each file once, under
- * its name). See `deidentify`.
+ * its name). See `deidentify`. Reads with blocking calls (cheaper per object): for batches, on a worker or
+ * a command line's thread; an agent's event loop uses `deidentify` with its own source.
  */
 export async function deidentifyFile(
   inPath: string,
@@ -158,7 +178,7 @@ export async function deidentifyFile(
 ): Promise<DeidResult> {
   let source: ByteSource;
   try {
-    source = await openFile(inPath);
+    source = openFileSync(inPath);
   } catch (err) {
     return { status: "failed", reason: `not a readable DICOM file: ${(err as Error).message}` };
   }
@@ -184,6 +204,19 @@ export async function deidentify(
   } catch (err) {
     return { status: "failed", reason: `not a readable DICOM file: ${(err as Error).message}` };
   }
+  try {
+    return await deidentifyInput(input, h, output, req);
+  } finally {
+    if (h.scratch) giveBack(h.scratch);
+  }
+}
+
+async function deidentifyInput(
+  input: ByteSource,
+  h: Input,
+  output: string | ((ids: DeidIdentifiers) => string),
+  req: DeidRequest,
+): Promise<DeidResult> {
   const { enc, header } = h;
   const attrs = instanceAttributes(h.bytes, h.dataset, header);
   if (!attrs.sopClassUid || !attrs.sopInstanceUid) {
