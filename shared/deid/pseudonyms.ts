@@ -4,13 +4,13 @@
  * without the key the mapping cannot be recomputed or reversed. No I/O here; keys come from the
  * caller.
  */
-import { createHmac } from "node:crypto";
+import { hmacSha256 } from "./hmac.ts";
 
 /** The purposes keep the mappings apart: a UID and a patient ID with the same text map differently. */
 type Purpose = "uid" | "patient-id" | "patient-name" | "accession" | "date-shift" | "label";
 
-function hmac(key: Uint8Array, purpose: Purpose, value: string): Buffer {
-  return createHmac("sha256", key).update(`${purpose}\u0000${value}`).digest();
+function hmac(key: Uint8Array, purpose: Purpose, value: string): Uint8Array {
+  return hmacSha256(key, `${purpose}\u0000${value}`);
 }
 
 /**
@@ -19,7 +19,9 @@ function hmac(key: Uint8Array, purpose: Purpose, value: string): Buffer {
  */
 export function pseudonymizeUid(key: Uint8Array, uid: string): string {
   const h = hmac(key, "uid", uid.replace(/[\0 ]+$/, "").trim());
-  const n = BigInt("0x" + h.subarray(0, 16).toString("hex"));
+  let hex = "0x";
+  for (let i = 0; i < 16; i++) hex += (h[i] < 16 ? "0" : "") + h[i].toString(16);
+  const n = BigInt(hex);
   return `2.25.${n.toString(10)}`;
 }
 
@@ -56,7 +58,8 @@ export function dateShiftDays(key: Uint8Array, patientId: string, minDays = 1, m
   }
   const h = hmac(key, "date-shift", patientId.trim());
   const span = maxDays - minDays + 1;
-  return -(minDays + (h.readUInt32BE(0) % span));
+  const first = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
+  return -(minDays + (first % span));
 }
 
 /** Shifts a DA value (YYYYMMDD, or a range/list of them) by whole days; other forms are returned as they are. */
