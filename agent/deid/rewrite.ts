@@ -31,31 +31,66 @@ export interface RewriteOptions {
 
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
 
+/**
+ * The rewritten bytes, written into one growing buffer: element headers in place, values copied (a
+ * typed array per element costs more here than copying its bytes).
+ */
 class Out {
-  parts: Uint8Array[] = [];
+  buf = new Uint8Array(4096);
+  view = new DataView(this.buf.buffer);
   length = 0;
+  room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
   push(b: Uint8Array): void {
-    this.parts.push(b);
+    this.room(b.length);
+    this.buf.set(b, this.length);
     this.length += b.length;
+  }
+  header(tag: number, vr: string, length: number, o: RewriteOptions): void {
+    this.room(12);
+    this.length += writeHeader(this.view, this.buf, this.length, tag, vr, length, o);
   }
 }
 
-function header(tag: number, vr: string, length: number, o: RewriteOptions): Uint8Array {
-  const long = !o.explicit || LONG_VRS.has(vr) || tag >>> 16 === 0xfffe;
-  const size = !o.explicit || tag >>> 16 === 0xfffe ? 8 : long ? 12 : 8;
-  const b = new Uint8Array(size);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, tag >>> 16, o.littleEndian);
-  v.setUint16(2, tag & 0xffff, o.littleEndian);
-  if (!o.explicit || tag >>> 16 === 0xfffe) {
-    v.setUint32(4, length >>> 0, o.littleEndian);
-  } else {
-    b[4] = vr.charCodeAt(0);
-    b[5] = vr.charCodeAt(1);
-    if (long) v.setUint32(8, length >>> 0, o.littleEndian);
-    else v.setUint16(6, length, o.littleEndian);
+/** Writes an element header at `at`; returns its size. */
+function writeHeader(
+  v: DataView,
+  b: Uint8Array,
+  at: number,
+  tag: number,
+  vr: string,
+  length: number,
+  o: RewriteOptions,
+): number {
+  const item = tag >>> 16 === 0xfffe;
+  const long = !o.explicit || LONG_VRS.has(vr) || item;
+  v.setUint16(at, tag >>> 16, o.littleEndian);
+  v.setUint16(at + 2, tag & 0xffff, o.littleEndian);
+  if (!o.explicit || item) {
+    v.setUint32(at + 4, length >>> 0, o.littleEndian);
+    return 8;
   }
-  return b;
+  b[at + 4] = vr.charCodeAt(0);
+  b[at + 5] = vr.charCodeAt(1);
+  if (long) {
+    b[at + 6] = 0;
+    b[at + 7] = 0;
+    v.setUint32(at + 8, length >>> 0, o.littleEndian);
+    return 12;
+  }
+  v.setUint16(at + 6, length, o.littleEndian);
+  return 8;
+}
+
+function header(tag: number, vr: string, length: number, o: RewriteOptions): Uint8Array {
+  const b = new Uint8Array(12);
+  const size = writeHeader(new DataView(b.buffer), b, 0, tag, vr, length, o);
+  return b.subarray(0, size);
 }
 
 const IMPLICIT_LE: RewriteOptions = { explicit: false, littleEndian: true };
@@ -65,8 +100,8 @@ const SEQ_END = 0xfffee0dd;
 const UNDEFINED = 0xffffffff;
 
 /**
- * Rewrites the elements of `ds` (offsets into `bytes`) and returns the new bytes, or `undefined` when
- * nothing changed (the caller can then copy the original span).
+ * Rewrites the elements of `ds` (offsets into `bytes`) onto `out`; returns whether anything changed
+ * (what it wrote is then the original elements' bytes, which the caller may copy as one span instead).
  */
 function rewriteSet(
   bytes: Uint8Array,
@@ -74,24 +109,24 @@ function rewriteSet(
   edit: Editor,
   path: number[],
   o: RewriteOptions,
+  out: Out,
   additions: Addition[] = [],
-): Uint8Array[] | undefined {
-  const out = new Out();
+): boolean {
   let changed = additions.length > 0;
-  const pending = [...additions].sort((a, b) => a.tag - b.tag);
+  const pending = additions.length ? [...additions].sort((a, b) => a.tag - b.tag) : additions;
   const flushBefore = (tag: number) => {
     while (pending.length && pending[0].tag < tag) {
       const add = pending.shift()!;
-      out.push(header(add.tag, add.vr, add.value.length, o));
+      out.header(add.tag, add.vr, add.value.length, o);
       out.push(add.value);
     }
   };
   for (const el of ds.elements) {
-    flushBefore(el.tag);
+    if (pending.length) flushBefore(el.tag);
     if (pending.length && pending[0].tag === el.tag) {
       // An addition replaces an element already there (an earlier de-identification's values, say).
       const add = pending.shift()!;
-      out.push(header(add.tag, add.vr, add.value.length, o));
+      out.header(add.tag, add.vr, add.value.length, o);
       out.push(add.value);
       changed = true;
       continue;
@@ -103,44 +138,48 @@ function rewriteSet(
     }
     if (e.action === "empty") {
       changed = true;
-      out.push(header(el.tag, el.vr, 0, o));
+      out.header(el.tag, el.vr, 0, o);
       continue;
     }
     if (e.action === "replace") {
       changed = true;
-      out.push(header(el.tag, el.vr, e.value.length, o));
+      out.header(el.tag, el.vr, e.value.length, o);
       out.push(e.value);
       continue;
     }
     if (el.items) {
       // Items of a sequence sent as UN are implicit VR little endian, and are written back so.
       const io = el.itemsImplicit ? IMPLICIT_LE : o;
-      const items = el.items.map((item) => rewriteSet(bytes, item, edit, [...path, el.tag], io));
-      if (items.every((i) => i === undefined)) {
-        out.push(bytes.subarray(el.offset, el.end));
-        continue;
-      }
-      changed = true;
-      out.push(header(el.tag, el.itemsImplicit ? "UN" : "SQ", UNDEFINED, o));
-      el.items.forEach((item, i) => {
-        out.push(header(ITEM, "", UNDEFINED, io));
-        const body = items[i];
-        if (body) { for (const p of body) out.push(p); }
+      const mark = out.length;
+      out.header(el.tag, el.itemsImplicit ? "UN" : "SQ", UNDEFINED, o);
+      let anyChanged = false;
+      const inner = [...path, el.tag];
+      for (const item of el.items) {
+        out.header(ITEM, "", UNDEFINED, io);
+        const bodyAt = out.length;
+        if (rewriteSet(bytes, item, edit, inner, io, out)) anyChanged = true;
         else {
           // copy the item's elements as they were (its own header may have had a defined length)
+          out.length = bodyAt;
           const first = item.elements[0]?.offset ?? item.end;
           const last = item.elements.length ? item.elements[item.elements.length - 1].end : first;
           out.push(bytes.subarray(first, last));
         }
-        out.push(header(ITEM_END, "", 0, io));
-      });
-      out.push(header(SEQ_END, "", 0, io));
+        out.header(ITEM_END, "", 0, io);
+      }
+      out.header(SEQ_END, "", 0, io);
+      if (!anyChanged) {
+        out.length = mark;
+        out.push(bytes.subarray(el.offset, el.end));
+        continue;
+      }
+      changed = true;
       continue;
     }
     out.push(bytes.subarray(el.offset, el.end));
   }
-  flushBefore(0x100000000);
-  return changed ? out.parts : undefined;
+  if (pending.length) flushBefore(0x100000000);
+  return changed;
 }
 
 /** The data set's new bytes (top level), with `additions` inserted in tag order. */
@@ -151,27 +190,33 @@ export function rewriteDataSet(
   o: RewriteOptions,
   additions: Addition[] = [],
 ): Uint8Array {
-  const parts = rewriteSet(bytes, ds, edit, [], o, additions);
-  if (!parts) return bytes.slice(ds.offset, ds.end);
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const result = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    result.set(p, at);
-    at += p.length;
-  }
-  return result;
+  const out = new Out();
+  if (!rewriteSet(bytes, ds, edit, [], o, out, additions)) return bytes.slice(ds.offset, ds.end);
+  return out.buf.subarray(0, out.length);
 }
 
 /** Encodes a text value for a VR, padded to even length (UI with NUL, others with a space). */
 export function encodeText(vr: string, text: string): Uint8Array {
-  const bytes = new TextEncoder().encode(text);
+  const pad = vr === "UI" ? 0 : 0x20;
+  const n = text.length;
+  let ascii = true;
+  for (let i = 0; i < n && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+  if (ascii) {
+    // The common case (UIDs, pseudonyms, dummies) in one allocation.
+    const out = new Uint8Array(n + (n % 2));
+    for (let i = 0; i < n; i++) out[i] = text.charCodeAt(i);
+    if (n % 2) out[n] = pad;
+    return out;
+  }
+  const bytes = utf8.encode(text);
   if (bytes.length % 2 === 0) return bytes;
   const out = new Uint8Array(bytes.length + 1);
   out.set(bytes);
-  out[bytes.length] = vr === "UI" ? 0 : 0x20;
+  out[bytes.length] = pad;
   return out;
 }
+
+const utf8 = new TextEncoder();
 
 /**
  * Encodes a sequence's value: items of defined length holding the given elements in tag order, for an
