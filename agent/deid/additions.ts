@@ -34,6 +34,21 @@ export function trialAdditions(req: DeidRequest, subject: string): Addition[] {
 export function methodAdditions(profile: DeidProfile, shift: number, changed: string | undefined, o: {
   explicit: boolean;
   littleEndian: boolean;
+}): readonly Addition[] {
+  // The same for every object of a batch: encoded once per profile and form (the values are never written to).
+  const form = `${shift ? 1 : 0}${o.explicit ? 1 : 0}${o.littleEndian ? 1 : 0}${changed ?? ""}`;
+  let byForm = encoded.get(profile);
+  if (!byForm) encoded.set(profile, byForm = new Map());
+  let additions = byForm.get(form);
+  if (!additions) byForm.set(form, additions = encodeMethod(profile, shift, changed, o));
+  return additions;
+}
+
+const encoded = new WeakMap<DeidProfile, Map<string, readonly Addition[]>>();
+
+function encodeMethod(profile: DeidProfile, shift: number, changed: string | undefined, o: {
+  explicit: boolean;
+  littleEndian: boolean;
 }): Addition[] {
   const method = [...profile.method];
   if (changed) method.push(changed.slice(0, 64));
