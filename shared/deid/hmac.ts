@@ -20,6 +20,8 @@ const K = new Int32Array(64);
 }
 
 const w = new Int32Array(64);
+/** The state `finish` works on (one hash at a time: nothing here awaits). */
+const state = new Int32Array(8);
 
 /** One SHA-256 compression of the 64-byte block at `at` in `block` into `state`. */
 function compress(state: Int32Array, block: Uint8Array, at: number): void {
@@ -67,7 +69,7 @@ function compress(state: Int32Array, block: Uint8Array, at: number): void {
  * padding as FIPS 180-4 5.1.1 says; `data` must have room for the padding (up to 72 bytes past `length`).
  */
 function finish(from: Int32Array, before: number, data: Uint8Array, length: number): Int32Array {
-  const state = from.slice();
+  state.set(from);
   let at = 0;
   for (; at + 64 <= length; at += 64) compress(state, data, at);
   const rest = length - at;
@@ -105,7 +107,8 @@ function keyed(key: Uint8Array): Keyed {
   if (k.length > 64) {
     const buf = new Uint8Array(k.length + 72);
     buf.set(k);
-    k = digestBytes(finish(H0, 0, buf, k.length));
+    k = new Uint8Array(32);
+    digestInto(finish(H0, 0, buf, buf.length - 72), k);
   }
   const pad = new Uint8Array(64);
   const inner = H0.slice();
@@ -118,8 +121,7 @@ function keyed(key: Uint8Array): Keyed {
   return last;
 }
 
-function digestBytes(state: Int32Array): Uint8Array {
-  const out = new Uint8Array(32);
+function digestInto(state: Int32Array, out: Uint8Array): Uint8Array {
   for (let i = 0; i < 8; i++) {
     out[4 * i] = state[i] >>> 24;
     out[4 * i + 1] = (state[i] >>> 16) & 0xff;
@@ -135,7 +137,6 @@ export function hmacSha256(key: Uint8Array, message: string): Uint8Array {
   // UTF-8 takes at most 3 bytes per UTF-16 unit; 72 more for the padding.
   if (scratch.length < message.length * 3 + 72) scratch = new Uint8Array(message.length * 3 + 72);
   const { written } = encoder.encodeInto(message, scratch);
-  const innerDigest = digestBytes(finish(inner, 64, scratch, written));
-  scratch.set(innerDigest);
-  return digestBytes(finish(outer, 64, scratch, 32));
+  digestInto(finish(inner, 64, scratch, written), scratch);
+  return digestInto(finish(outer, 64, scratch, 32), new Uint8Array(32));
 }
