@@ -289,14 +289,20 @@ async function deidentifyInput(
   let fd: number | undefined;
   let written = 0;
   try {
-    fd = fs.openSync(tmp, "w", 0o640);
-    fs.writeSync(fd, meta);
-    fs.writeSync(fd, newHeader);
+    const to = fs.openSync(tmp, "w", 0o640);
+    fd = to;
+    // Every byte written, counted (a short write is continued, never left as a hole).
+    const put: Put = (b) => {
+      for (let at = 0; at < b.length;) at += fs.writeSync(to, b, at, b.length - at);
+      written += b.length;
+    };
+    put(meta);
+    put(newHeader);
     if (h.rest) {
-      writeRest(fd, h.rest, ctx, enc);
+      writeRest(put, h.rest, ctx, enc);
     } else {
       await copyRest(
-        fd,
+        put,
         input,
         header.datasetOffset + (h.dataset.end - h.dataset.offset),
         h.fileSize,
@@ -305,7 +311,6 @@ async function deidentifyInput(
       );
     }
     if (req.sync !== false) fs.fsyncSync(fd);
-    written = fs.fstatSync(fd).size;
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(tmp, outPath);
@@ -326,9 +331,10 @@ async function deidentifyInput(
 
 type Ctx = Omit<Parameters<typeof makeEditor>[0], "bytes">;
 type Enc = { explicit: boolean; littleEndian: boolean };
+type Put = (bytes: Uint8Array) => void;
 
 /** The pixel data element copied as bytes, then the elements after it judged like the rest. */
-async function copyRest(fd: number, src: ByteSource, at: number, size: number, ctx: Ctx, enc: Enc) {
+async function copyRest(put: Put, src: ByteSource, at: number, size: number, ctx: Ctx, enc: Enc) {
   const end = await pixelDataEnd(src, at, size, enc);
   const block = new Uint8Array(1 << 20);
   let pos = at;
@@ -336,7 +342,7 @@ async function copyRest(fd: number, src: ByteSource, at: number, size: number, c
   while (pos < end) {
     const n = await src.read(block.subarray(0, Math.min(block.length, end - pos)), pos);
     if (n <= 0) throw new Error("file ends inside the pixel data");
-    fs.writeSync(fd, block.subarray(0, n));
+    put(block.subarray(0, n));
     pos += n;
     // A large object must not hold the event loop (an agent's heartbeats, its DIMSE peers) for long.
     if ((sinceYield += n) >= YIELD_EVERY) {
@@ -349,26 +355,26 @@ async function copyRest(fd: number, src: ByteSource, at: number, size: number, c
       throw new Error(`${size - end} bytes after the pixel data: too many to judge`);
     }
     const tail = await readUpTo(src, end, size - end);
-    writeTrailer(fd, tail, ctx, enc);
+    writeTrailer(put, tail, ctx, enc);
   }
 }
 
 /** For an inflated data set held in memory: pixel data as bytes, then the trailer judged. */
-function writeRest(fd: number, rest: Uint8Array, ctx: Ctx, enc: Enc) {
+function writeRest(put: Put, rest: Uint8Array, ctx: Ctx, enc: Enc) {
   if (rest.length === 0) return;
   const { dataset } = parseDataSet(rest, { ...enc, deflated: false });
   const pixel = dataset.elements.find((e) => e.tag === PIXEL_DATA);
   const pixelEnd = pixel ? pixel.end : 0;
-  if (pixel) fs.writeSync(fd, rest.subarray(pixel.offset, pixel.end));
+  if (pixel) put(rest.subarray(pixel.offset, pixel.end));
   const before = dataset.elements.filter((e) => e.offset < (pixel?.offset ?? 0));
   if (before.length) throw new Error("elements before the pixel data were not in the header");
-  if (pixelEnd < rest.length) writeTrailer(fd, rest.subarray(pixelEnd), ctx, enc);
+  if (pixelEnd < rest.length) writeTrailer(put, rest.subarray(pixelEnd), ctx, enc);
 }
 
-function writeTrailer(fd: number, tail: Uint8Array, ctx: Ctx, enc: Enc) {
+function writeTrailer(put: Put, tail: Uint8Array, ctx: Ctx, enc: Enc) {
   const { dataset } = parseDataSet(tail, { ...enc, deflated: false });
   const out = rewriteDataSet(tail, dataset, makeEditor({ ...ctx, bytes: tail }, dataset), enc);
-  fs.writeSync(fd, out);
+  put(out);
 }
 
 /** Reads the identifiers back from the rewritten header. */

@@ -53,6 +53,11 @@ Deno.test("deidentifyFile() applies the profile, pseudonymizes consistently and 
   const result = await deidentifyFile(file, out, { key: KEY, profile: PROFILE, patientNamePrefix: "TRIAL" });
   assert.equal(result.status, "done");
   const bytes = await Deno.readFile(out);
+  assert.equal(
+    result.status === "done" && result.bytes,
+    bytes.length,
+    "the size reported is the size written",
+  );
   const { h, ds, get } = parsed(bytes);
   const newSop = pseudonymizeUid(KEY, spec.sopInstanceUid);
   assert.equal(result.status === "done" && result.sopInstanceUid, newSop);
