@@ -94,7 +94,7 @@ export async function deidCommand(args: string[]): Promise<number> {
     failed: [] as { file: string; reason: string }[],
   };
   const tty = Deno.stderr.isTerminal();
-  const jobs = Number(v.jobs ?? Math.min(navigator.hardwareConcurrency || 1, 4));
+  const jobs = Number(v.jobs ?? defaultJobs(navigator.hardwareConcurrency || 1));
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
     return fail(`--jobs: expected 1 to 64, got ${v.jobs}`);
   }
@@ -137,6 +137,15 @@ export async function deidCommand(args: string[]): Promise<number> {
     for (const f of summary.failed) console.log(`failed: ${f.file}: ${f.reason}`);
   }
   return summary.failed.length ? 1 : 0;
+}
+
+/**
+ * Workers by default: none on two CPUs or fewer, where one thread measured fastest (`bench/README.md`,
+ * deid: the kernel's file creation and writes dominate, and workers add their start-up and contend
+ * there); one per CPU, up to 4, on larger machines (not measured here).
+ */
+export function defaultJobs(cpus: number): number {
+  return cpus <= 2 ? 1 : Math.min(cpus, 4);
 }
 
 const ACTIONS = new Set(["D", "Z", "X", "K", "C", "U"]);
