@@ -34,8 +34,7 @@ import { Copies } from "./queue/copies.ts";
 import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
 import { queueRoutes } from "./http/queue.ts";
 import { VERSION } from "./version.ts";
-import { startTunnel } from "./tunnel/start.ts";
-import { serveRequest, type SiteServices } from "./serve/serve.ts";
+import type { SiteServices } from "./serve/serve.ts";
 import { Renderer, ThumbnailCache } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
 
@@ -241,10 +240,17 @@ async function startLocked(
     log: tunnelLog,
   };
   try {
-    tunnel = startTunnel(config, dataDir, {
-      agentVersion: VERSION,
-      serve: (request, channel) => serveRequest(site, request, channel),
-    }, tunnelLog);
+    if (config.hub.url) {
+      // The tunnel and what it serves are loaded only when a hub is configured (issue 16: idle RSS).
+      const [{ startTunnel }, { serveRequest }] = await Promise.all([
+        import("./tunnel/start.ts"),
+        import("./serve/serve.ts"),
+      ]);
+      tunnel = startTunnel(config, dataDir, {
+        agentVersion: VERSION,
+        serve: (request, channel) => serveRequest(site, request, channel),
+      }, tunnelLog);
+    }
   } catch (err) {
     await retention?.stop();
     await forwarder.stop();

@@ -6,6 +6,7 @@
 import dimse from "dcmjs-dimse";
 import { decodeCommand, encodeCommand } from "./command_codec.ts";
 import { quietDicomLibraries } from "./quiet_libraries.ts";
+import { adoptImplementation } from "./identity.ts";
 
 const lib = dimse as any;
 
@@ -19,6 +20,9 @@ export const requests: any = lib.requests;
 export const responses: any = lib.responses;
 export const constants: any = lib.constants;
 export const libraryLog: any = lib.log;
+
+// What the agent announced of itself before the library loaded.
+adoptImplementation(lib.Implementation);
 
 // The library logs every PDU at info level through loglevel, and dcmjs (which it loads) every
 // private element with its value: keep them all quiet and PHI-free.

@@ -1,10 +1,24 @@
 /**
  * The SCP's listeners: plain DICOM on its port, and DICOM over TLS on a second port when configured
  * (PS3.15 B.1). Both serve the same SCP: one association limit, one policy, one archive.
+ *
+ * The association code and the DICOM library under it (dcmjs-dimse, which loads dcmjs and
+ * dcmjs-codecs: about 20 MB of an idle agent's RSS) are loaded when the first connection arrives, not
+ * at start (issue 16); the bytes of connections that arrive meanwhile are held and handed on in order.
  */
 import { type DenoSocket, listen, type WireSocket } from "./deno_socket.ts";
-import { type ScpOptions, type ScpShared, serveConnection } from "./scp.ts";
-import { listenTls, type TlsServerMaterial } from "./tls.ts";
+import type { ScpOptions, ScpShared } from "./scp.ts";
+import type { TlsServerMaterial } from "./tls.ts";
+
+type Serve = typeof import("./scp.ts").serveConnection;
+let serveConnection: Serve | undefined;
+let loading: Promise<Serve> | undefined;
+
+/** The association code, loaded once. */
+function loadScp(): Promise<Serve> {
+  loading ??= import("./scp.ts").then((m) => (serveConnection = m.serveConnection));
+  return loading;
+}
 
 /** A running SCP. */
 export interface ScpServer {
@@ -25,20 +39,43 @@ export interface ScpListenOptions extends ScpOptions {
 export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   const shared: ScpShared = { options, active: 0 };
   const sockets = new Set<WireSocket>();
-  const serve = (socket: WireSocket, secure: boolean) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+  const start = (socket: WireSocket, secure: boolean, serve: Serve) => {
     try {
-      serveConnection(socket, shared, secure);
+      serve(socket, shared, secure);
     } catch (err) {
       options.log.error("cannot serve a connection", { reason: (err as Error).message });
       socket.destroy();
     }
   };
+  const serve = (socket: WireSocket, secure: boolean) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    if (serveConnection) return start(socket, secure, serveConnection);
+    // First connections: hold what arrives until the association code has loaded. The network it
+    // builds replaces every "data" listener with its own; what was held is then replayed in order.
+    const held: Buffer[] = [];
+    const hold = (chunk: Buffer) => {
+      held.push(chunk);
+      socket.pause();
+    };
+    socket.on("data", hold);
+    loadScp().then((fn) => {
+      socket.off("data", hold);
+      if (socket.destroyed) return;
+      start(socket, secure, fn);
+      // Resumed first: the next read lands after the held bytes, which go out in this same turn.
+      socket.resume();
+      for (const chunk of held) socket.emit("data", chunk);
+    }, (err) => {
+      options.log.error("cannot load the DICOM association code", { reason: (err as Error).message });
+      socket.destroy();
+    });
+  };
   const plain = listen({ hostname: options.host, port: options.port }, (s: DenoSocket) => serve(s, false));
   let secure: { port: number; close(): void } | undefined;
   if (options.tls) {
     try {
+      const { listenTls } = await import("./tls.ts");
       secure = await listenTls(
         {
           hostname: options.host,

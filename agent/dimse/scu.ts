@@ -6,6 +6,7 @@
  */
 import { DenoSocket, type WireSocket } from "./deno_socket.ts";
 import { connectTls } from "./tls.ts";
+import { AssociationError, NoContextAcceptedError } from "./scu_errors.ts";
 import { constants, Dataset, requests } from "./_library.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import {
@@ -41,15 +42,7 @@ export interface RetrieveResult {
   comment?: string;
 }
 
-/** The association is gone, refused or timed out. */
-export class AssociationError extends Error {
-  override name = "AssociationError";
-}
-
-/** The peer accepted the association but none of the presentation contexts we proposed. */
-export class NoContextAcceptedError extends AssociationError {
-  override name = "NoContextAcceptedError";
-}
+export { AssociationError, NoContextAcceptedError };
 
 class ScuNetwork extends ConduitNetwork {
   received = 0;

@@ -7,14 +7,14 @@
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "../config/schema.ts";
 import { Status } from "../dimse/handlers.ts";
-import { NoContextAcceptedError, type ScuAssociation } from "../dimse/scu.ts";
+import type { ScuAssociation } from "../dimse/scu.ts";
+import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
 import { scuTo } from "../nodes/connect.ts";
 import { type Archive, archived } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import { claimedObject, type ClaimedRow, type Queue } from "../queue/queue.ts";
 import type { Session } from "@conduit/shared/tunnel";
 import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute } from "../queue/keys.ts";
-import { sendRemote } from "./remote.ts";
 import { type Contention, HeldAssociation } from "./held_association.ts";
 import type { DeidStage } from "./deid_stage.ts";
 
@@ -272,6 +272,8 @@ export class Forwarder {
     rows: ClaimedRow[],
     log: Logger,
   ): Promise<void> {
+    // Loaded with the first remote destination: an agent without a hub does without the tunnel code.
+    const { sendRemote } = await import("./remote.ts");
     const unsent = await sendRemote(session, target, rows, this.archive, (r) => {
       if (r.ok) {
         this.queue.markDone(r.row.id);

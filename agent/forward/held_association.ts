@@ -25,7 +25,7 @@ export class HeldAssociation {
   #idle?: ReturnType<typeof setTimeout>;
 
   constructor(
-    private readonly connect: () => ScuAssociation,
+    private readonly connect: () => Promise<ScuAssociation>,
     private readonly contention: Contention = { opening: 0 },
     private readonly idleMs = ASSOCIATION_IDLE_MS,
   ) {}
@@ -36,17 +36,17 @@ export class HeldAssociation {
     const held = this.#scu;
     if (held?.isOpen && rows.every((r) => held.accepts(r.sopClassUid, r.transferSyntaxUid))) return held;
     await this.release();
-    const scu = this.connect();
     this.contention.opening++;
     try {
+      const scu = await this.connect();
       await scu.open({
         storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
       });
+      this.#scu = scu;
+      return scu;
     } finally {
       this.contention.opening--;
     }
-    this.#scu = scu;
-    return scu;
   }
 
   /** The batch is done: keep the association for the next one, up to the idle time. */

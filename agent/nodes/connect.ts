@@ -1,10 +1,18 @@
-/** An SCU association towards a configured node, with the agent's identity and timeouts. */
+/**
+ * An SCU association towards a configured node, with the agent's identity and timeouts. The association
+ * code and the DICOM library under it are loaded on the first one (an idle agent does without them).
+ */
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { StoreHandler } from "../dimse/handlers.ts";
-import { ScuAssociation } from "../dimse/scu.ts";
+import type { ScuAssociation } from "../dimse/scu.ts";
 import { nodeTlsMaterial } from "../config/tls_files.ts";
 
-export function scuTo(config: AgentConfig, node: NodeConfig, storeHandler?: StoreHandler): ScuAssociation {
+export async function scuTo(
+  config: AgentConfig,
+  node: NodeConfig,
+  storeHandler?: StoreHandler,
+): Promise<ScuAssociation> {
+  const { ScuAssociation } = await import("../dimse/scu.ts");
   return new ScuAssociation({
     callingAet: config.dimse.aet,
     node: {

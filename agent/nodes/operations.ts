@@ -89,12 +89,12 @@ export class NodeOperations {
     return node;
   }
 
-  #scu(node: NodeConfig, storeHandler?: StoreHandler): ScuAssociation {
+  #scu(node: NodeConfig, storeHandler?: StoreHandler): Promise<ScuAssociation> {
     return scuTo(this.config, node, storeHandler);
   }
 
   async echo(name: string): Promise<{ status: number; ms: number }> {
-    const scu = this.#scu(this.node(name));
+    const scu = await this.#scu(this.node(name));
     const t0 = performance.now();
     await scu.open({ echo: true });
     try {
@@ -112,7 +112,7 @@ export class NodeOperations {
     identifier: Identifier,
     signal?: AbortSignal,
   ): AsyncGenerator<Identifier> {
-    const scu = this.#scu(this.node(name));
+    const scu = await this.#scu(this.node(name));
     await scu.open({ find: [model] });
     try {
       yield* scu.find(model, identifier, signal);
@@ -149,7 +149,7 @@ export class NodeOperations {
     let result;
     if (node.retrieve === "get") {
       const classes = [...new Set(expected.map((e) => e.sopClassUid).filter(Boolean))];
-      const scu = this.#scu(node, this.store);
+      const scu = await this.#scu(node, this.store);
       await scu.open({
         get: {
           models: ["study"],
@@ -166,7 +166,7 @@ export class NodeOperations {
       }
     } else {
       // The node C-STOREs to our SCP; what arrived is checked against the index below.
-      const scu = this.#scu(node);
+      const scu = await this.#scu(node);
       await scu.open({ move: ["study"] });
       try {
         result = await scu.move("study", identifier, this.config.dimse.aet, signal);
@@ -225,7 +225,7 @@ export class NodeOperations {
     );
     const report: StoreReport = { sent: 0, failed: [] };
     if (items.length === 0) return report;
-    const scu = this.#scu(node);
+    const scu = await this.#scu(node);
     await scu.open({
       storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
     });
