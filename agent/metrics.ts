@@ -1,5 +1,5 @@
 /** The agent's Prometheus metrics, in one registry passed to whatever counts. */
-import client from "prom-client";
+import * as client from "./metrics_registry.ts";
 import { type DimseEvent, statusHex } from "./dimse/handlers.ts";
 import type { ForwardEvent } from "./forward/forwarder.ts";
 import type { StoredListener } from "./ingest/ingest.ts";
@@ -160,7 +160,7 @@ export class AgentMetrics {
         this.set(source());
       },
     });
-    client.collectDefaultMetrics({ register: this.registry, prefix: "conduit_agent_" });
+    client.processMetrics(this.registry, "conduit_agent_");
   }
 
   /** The DIMSE layer's event hook. */
