@@ -108,7 +108,7 @@ export async function bundleAgent(dir = path.join(ROOT, "dist/agent")): Promise<
   const out = path.join(dir, "agent.js");
   await bundle("agent/main.ts", out);
   await copyTree(path.join(ROOT, "agent/index/migrations"), path.join(dir, "migrations"));
-  return await selfContained(dir, out, "conduit-agent", ["--v8-flags=--expose-gc"]);
+  return await selfContained(dir, out, "conduit-agent", ["--v8-flags=--expose-gc,--max-semi-space-size=1"]);
 }
 
 /** The hub's bundle in `dir` (dist/hub) with the console and the viewer; returns its launcher. */

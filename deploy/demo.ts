@@ -65,7 +65,7 @@ async function startAgent(
     args: [
       "run",
       "-A",
-      "--v8-flags=--expose-gc",
+      "--v8-flags=--expose-gc,--max-semi-space-size=1",
       path.join(ROOT, "agent/main.ts"),
       "--config",
       config,
