@@ -37,7 +37,7 @@ export async function startAgentReceiver(
   dir: string,
   config: Record<string, unknown>,
 ): Promise<RunningReceiver> {
-  const agent = await startAgentProcess({ dataDir: dir, config });
+  const agent = await startAgentProcess({ dataDir: dir, config, lockfile: true });
   return {
     pid: agent.pid,
     port: agent.port,

@@ -17,6 +17,7 @@ import { dicomweb } from "./dicomweb.ts";
 import { transfer } from "./transfer.ts";
 import { deid } from "./deid.ts";
 import { cluster } from "./cluster.ts";
+import { memoryBench } from "./memory.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -65,7 +66,16 @@ export interface Benchmark {
 }
 
 /** Every benchmark, in the order `deno task bench` runs them. */
-export const BENCHMARKS: Benchmark[] = [ingest, forward, tunnel, dicomweb, transfer, deid, cluster];
+export const BENCHMARKS: Benchmark[] = [
+  ingest,
+  memoryBench,
+  forward,
+  tunnel,
+  dicomweb,
+  transfer,
+  deid,
+  cluster,
+];
 
 const OUT_DIR = fileURLToPath(new URL("./.out/", import.meta.url));
 

@@ -9,6 +9,11 @@ import { freePort, type Managed, spawnLogged, waitReady } from "./processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
+/** The V8 flags `deno task agent` runs the agent with (deno.json): tests and benchmarks use the same. */
+const AGENT_V8_FLAGS = /--v8-flags=\S+/.exec(
+  JSON.parse(Deno.readTextFileSync(path.join(ROOT, "deno.json"))).tasks.agent,
+)?.[0] ?? "--v8-flags=--expose-gc,--max-semi-space-size=1";
+
 export interface AgentProcess {
   aet: string;
   port: number;
@@ -37,6 +42,12 @@ export interface AgentProcessOptions {
   args?: string[];
   /** Extra flags for `deno run` (e.g. `--inspect=127.0.0.1:9230` to profile). */
   denoFlags?: string[];
+  /**
+   * Run with the repository's lockfile (`--frozen`), as `deno task agent` does, instead of `--no-lock`:
+   * benchmarks measure the agent as shipped. Without a lockfile Deno resolves every npm range from the
+   * registry metadata in its cache and keeps it: about 25 MB more RSS (issue 16, 2026-12-03).
+   */
+  lockfile?: boolean;
 }
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
@@ -53,8 +64,8 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   const args = [
     "run",
     "-A",
-    "--no-lock",
-    "--v8-flags=--expose-gc",
+    opts.lockfile ? "--frozen" : "--no-lock",
+    AGENT_V8_FLAGS,
     ...(opts.denoFlags ?? []),
     path.join(ROOT, "agent/main.ts"),
     "--config",
