@@ -19,6 +19,7 @@ import { IndexQueryHandler } from "./query/find.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
 import { announceImplementation } from "./dimse/identity.ts";
 import { type ScpServer, startScp } from "./dimse/scp_server.ts";
+import { releaseMemory } from "./dimse/deno_socket.ts";
 import { checkTlsFiles, nodeTlsMaterial, scpTlsMaterial } from "./config/tls_files.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
 import { AgentMetrics } from "./metrics.ts";
@@ -259,6 +260,9 @@ async function startLocked(
     db.close();
     throw err;
   }
+  // What start-up left (module initialisation, migrations, recovery) is given back before the agent idles.
+  const settle = setTimeout(releaseMemory, 1000);
+  Deno.unrefTimer(settle);
   log.info("agent started", {
     version: VERSION,
     aet: config.dimse.aet,
@@ -280,6 +284,7 @@ async function startLocked(
     forwarder,
     tunnel,
     async stop() {
+      clearTimeout(settle);
       await tunnel?.stop();
       await scp.close();
       await ingest.settled();

@@ -236,7 +236,9 @@ export function listen(
 }
 
 // deno-lint-ignore no-explicit-any
-const gc = (globalThis as any).gc as ((options?: { type: "minor" | "major" }) => void) | undefined;
+const gc = (globalThis as any).gc as
+  | ((options?: { type: "minor" | "major"; execution?: "sync"; flavor?: "last-resort" }) => void)
+  | undefined;
 const MINOR_EVERY = 4 * 1024 * 1024;
 const MAJOR_EVERY = 64 * 1024 * 1024;
 let sinceMinor = 0;
@@ -262,4 +264,14 @@ export function collectEvery(bytes: number): void {
     sinceMinor = 0;
     gc({ type: "minor" });
   }
+}
+
+/**
+ * With `--expose-gc`: a full, compacting collection that gives back the heap pages it frees (V8's
+ * "last resort" collection, what its memory reducer runs when a browser tab goes idle; Deno never asks
+ * for it). For when the agent falls idle: after start-up, and once no association has been open for a
+ * couple of seconds. About 3 MB less RSS idle (issue 16); a few tens of ms of CPU.
+ */
+export function releaseMemory(): void {
+  gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
 }

@@ -6,11 +6,13 @@
  * dcmjs-codecs: about 20 MB of an idle agent's RSS) are loaded when the first connection arrives, not
  * at start (issue 16); the bytes of connections that arrive meanwhile are held and handed on in order.
  */
-import { type DenoSocket, listen, type WireSocket } from "./deno_socket.ts";
+import { type DenoSocket, listen, releaseMemory, type WireSocket } from "./deno_socket.ts";
 import type { ScpOptions, ScpShared } from "./scp.ts";
 import type { TlsServerMaterial } from "./tls.ts";
 
 type Serve = typeof import("./scp.ts").serveConnection;
+/** How long the SCP must have had no connection before memory is given back. */
+const IDLE_RELEASE_MS = 2000;
 let serveConnection: Serve | undefined;
 let loading: Promise<Serve> | undefined;
 
@@ -47,9 +49,18 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
       socket.destroy();
     }
   };
+  // Once no connection has been open for a while, what serving them left is given back (deno_socket.ts).
+  let idle: ReturnType<typeof setTimeout> | undefined;
   const serve = (socket: WireSocket, secure: boolean) => {
+    clearTimeout(idle);
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    socket.on("close", () => {
+      sockets.delete(socket);
+      if (sockets.size > 0) return;
+      clearTimeout(idle);
+      idle = setTimeout(releaseMemory, IDLE_RELEASE_MS);
+      Deno.unrefTimer(idle);
+    });
     if (serveConnection) return start(socket, secure, serveConnection);
     // First connections: hold what arrives until the association code has loaded. The network it
     // builds replaces every "data" listener with its own; what was held is then replayed in order.
@@ -103,6 +114,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
     tlsPort: secure?.port,
     activeAssociations: () => shared.active,
     close: () => {
+      clearTimeout(idle);
       plain.close();
       secure?.close();
       for (const s of sockets) s.destroy();
