@@ -51,12 +51,14 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   };
   // Once no connection has been open for a while, what serving them left is given back (deno_socket.ts).
   let idle: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
   const serve = (socket: WireSocket, secure: boolean) => {
     clearTimeout(idle);
     sockets.add(socket);
     socket.on("close", () => {
       sockets.delete(socket);
-      if (sockets.size > 0) return;
+      // Not after close(): the sockets it destroys close after it, and no timer may outlive the SCP.
+      if (sockets.size > 0 || closed) return;
       clearTimeout(idle);
       idle = setTimeout(releaseMemory, IDLE_RELEASE_MS);
       Deno.unrefTimer(idle);
@@ -114,6 +116,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
     tlsPort: secure?.port,
     activeAssociations: () => shared.active,
     close: () => {
+      closed = true;
       clearTimeout(idle);
       plain.close();
       secure?.close();
