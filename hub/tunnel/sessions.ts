@@ -43,6 +43,8 @@ export interface SiteSession {
   /** Tunnel bytes per second (in and out), one sample per heartbeat, the latest last (at most 24). */
   throughput: number[];
   lastBytes: number;
+  /** The facts as last written to the registry (a sync writes only the sites whose facts moved). */
+  synced?: SeenFacts;
 }
 
 /** The rest of a cluster of hubs (hub/cluster/): where the sites this hub does not hold are. */
@@ -81,6 +83,7 @@ export class Sessions {
     this.heartbeatSeconds = options.heartbeatSeconds ?? 5;
     this.#timeoutMs = (options.heartbeatTimeoutSeconds ?? 10) * 1000;
     this.#timers.push(setInterval(() => this.#heartbeat(), this.heartbeatSeconds * 1000));
+    this.#timers.push(setInterval(() => this.#lateBeats(), Math.min(1000, this.#timeoutMs / 4)));
     this.#timers.push(setInterval(() => void this.sync(), (options.syncSeconds ?? 2) * 1000));
   }
 
@@ -223,15 +226,21 @@ export class Sessions {
       entry.throughput.push(Math.round((bytes - entry.lastBytes) / this.heartbeatSeconds));
       if (entry.throughput.length > 24) entry.throughput.shift();
       entry.lastBytes = bytes;
-      session.ping(this.#timeoutMs).then((ms) => {
-        entry.rttMs = ms;
-        entry.lastSeenAt = Date.now();
-      }).catch(() => {
-        if (session.isClosed) return;
-        this.log.warn("site missed its heartbeat; closing the session", { site: entry.site });
-        session.close(Reason.HeartbeatTimeout, "no answer to ping");
-      });
+      if (session.beatAnsweredAt !== undefined) {
+        entry.rttMs = session.beatRttMs;
+        entry.lastSeenAt = session.beatAnsweredAt;
+      }
+      session.beat();
       if (++n % 6 === 0) void this.#status(entry);
+    }
+  }
+
+  /** Ends the sessions whose heartbeat went unanswered for the timeout (checked every second). */
+  #lateBeats(): void {
+    for (const { site, session } of this.#live.values()) {
+      if (session.beatUnansweredMs <= this.#timeoutMs) continue;
+      this.log.warn("site missed its heartbeat; closing the session", { site });
+      session.close(Reason.HeartbeatTimeout, "no answer to ping");
     }
   }
 
@@ -247,15 +256,24 @@ export class Sessions {
     try {
       const revoked = await this.registry.revokedNames();
       const facts: SeenFacts[] = [];
+      const written: [SiteSession, SeenFacts][] = [];
       for (const [site, entry] of this.#live) {
         if (revoked.has(site)) {
           this.log.warn("site revoked; closing its session", { site });
           entry.session.close(Reason.Revoked, "the site was revoked");
           continue;
         }
-        facts.push({ site, lastSeenAt: entry.lastSeenAt, rttMs: entry.rttMs, queueDepth: entry.queueDepth });
+        const last = entry.synced;
+        if (
+          last?.lastSeenAt === entry.lastSeenAt && last.rttMs === entry.rttMs &&
+          last.queueDepth === entry.queueDepth
+        ) continue;
+        const fact = { site, lastSeenAt: entry.lastSeenAt, rttMs: entry.rttMs, queueDepth: entry.queueDepth };
+        facts.push(fact);
+        written.push([entry, fact]);
       }
       await this.registry.seen(facts);
+      for (const [entry, fact] of written) entry.synced = fact;
     } catch (err) {
       this.log.error("site registry sync failed", { err });
     } finally {

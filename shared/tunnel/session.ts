@@ -72,6 +72,12 @@ export class Session {
   #resolveEnded!: (end: SessionEnd) => void;
   readonly #pings = new Map<number, { start: number; resolve(ms: number): void; reject(e: Error): void }>();
   #pingSeq = 0;
+  /** The heartbeat in flight ({@link beat}): its ping value and when it left, or none. */
+  #beatValue = 0;
+  #beatSentAt = 0;
+  /** The round trip of the last answered heartbeat, in ms, and when (epoch ms) it was answered. */
+  beatRttMs?: number;
+  beatAnsweredAt?: number;
   /** Bytes sent and received in frames, for metrics. */
   bytesOut = 0;
   bytesIn = 0;
@@ -135,7 +141,7 @@ export class Session {
   /** Measures one round trip; rejects after `timeoutMs` or when the session ends. */
   ping(timeoutMs = 15_000): Promise<number> {
     if (this.#end) return Promise.reject(this.#closedError());
-    const value = (this.#pingSeq = (this.#pingSeq + 1) >>> 0);
+    const value = (this.#pingSeq = (this.#pingSeq + 1) & 0x7fffffff);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pings.delete(value);
@@ -148,6 +154,23 @@ export class Session {
       });
       this.#send({ type: FrameType.Ping, flags: Flag.SYN, stream: 0, length: value });
     });
+  }
+
+  /**
+   * A heartbeat for a caller sweeping many sessions (a hub holding thousands of sites pings each every
+   * few seconds): sends a ping unless one is still unanswered, with no timer and no promise. The answer
+   * sets {@link beatRttMs} and {@link beatAnsweredAt}; {@link beatUnansweredMs} says how late it is.
+   */
+  beat(): void {
+    if (this.#end || this.#beatSentAt > 0) return;
+    this.#beatValue = ((this.#beatValue + 1) | 0x80000000) >>> 0;
+    this.#beatSentAt = performance.now();
+    this.#send({ type: FrameType.Ping, flags: Flag.SYN, stream: 0, length: this.#beatValue });
+  }
+
+  /** For how long the heartbeat in flight has gone unanswered, in ms (0: none in flight). */
+  get beatUnansweredMs(): number {
+    return this.#beatSentAt > 0 ? performance.now() - this.#beatSentAt : 0;
   }
 
   /** Tells the peer this side opens and accepts no new streams; open ones carry on. */
@@ -247,6 +270,14 @@ export class Session {
         if (frame.flags & Flag.SYN) {
           this.#send({ type: FrameType.Ping, flags: Flag.ACK, stream: 0, length: frame.length });
         } else if (frame.flags & Flag.ACK) {
+          if (frame.length >= 0x80000000) {
+            if (this.#beatSentAt > 0 && frame.length === this.#beatValue) {
+              this.beatRttMs = performance.now() - this.#beatSentAt;
+              this.beatAnsweredAt = Date.now();
+              this.#beatSentAt = 0;
+            }
+            return;
+          }
           const ping = this.#pings.get(frame.length);
           this.#pings.delete(frame.length);
           ping?.resolve(performance.now() - ping.start);

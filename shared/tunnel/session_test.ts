@@ -116,6 +116,37 @@ Deno.test("Session.ping() measures a round trip", async () => {
   server.close();
 });
 
+Deno.test("Session.beat(): one heartbeat in flight at a time, its round trip, and how late it is", async () => {
+  const { client, server } = pair();
+  assert.equal(server.beatUnansweredMs, 0);
+  server.beat();
+  assert.ok(server.beatUnansweredMs >= 0);
+  await tick();
+  assert.equal(server.beatUnansweredMs, 0, "answered");
+  assert.ok(server.beatRttMs !== undefined && server.beatRttMs >= 0 && server.beatRttMs < 1000);
+  assert.ok(server.beatAnsweredAt !== undefined && Math.abs(server.beatAnsweredAt - Date.now()) < 1000);
+  // A ping and a heartbeat at once are told apart by their values.
+  const [ms] = await Promise.all([client.ping(), server.ping(), (server.beat(), tick())]);
+  assert.ok(ms >= 0);
+  assert.equal(server.beatUnansweredMs, 0);
+  client.close();
+  server.close();
+
+  // A peer that never answers: the heartbeat stays in flight and grows late; no second one is sent.
+  const [a, b] = memoryPair();
+  const lone = new Session(b, { side: "server" });
+  const sent: Uint8Array[] = [];
+  a.start({ message: (d) => typeof d !== "string" && sent.push(d), close: () => {} });
+  lone.beat();
+  await tick(30);
+  lone.beat();
+  await tick();
+  assert.equal(sent.length, 1, "one ping frame on the wire");
+  assert.ok(lone.beatUnansweredMs >= 25, `late by ${lone.beatUnansweredMs} ms`);
+  assert.equal(lone.beatRttMs, undefined);
+  lone.close();
+});
+
 Deno.test("Session.goAway() lets open streams finish and refuses new ones", async () => {
   const { client, server, accept } = pair();
   const s = client.open();
