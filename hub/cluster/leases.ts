@@ -4,7 +4,7 @@
  * free again within `leaseMs`), a snapshot of which live hub holds every other site, and the site
  * registry's online/offline state kept true to the leases.
  */
-import { and, eq, gt, inArray, lt, ne, notInArray } from "drizzle-orm";
+import { and, count, eq, gt, inArray, lt, ne, notInArray } from "drizzle-orm";
 import { randomBytes } from "node:crypto";
 import type { HubDb } from "../db/db.ts";
 import { clusterSettings, hubs, siteLeases, sites } from "../db/schema.ts";
@@ -27,6 +27,8 @@ export class ClusterLeases {
   readonly beatMs: number;
   /** Sites this hub holds now. */
   readonly #mine = new Set<string>();
+  /** Sites whose claim is on its way to the database (a beat does not claim them again). */
+  readonly #claiming = new Set<string>();
   /** Every site another live hub holds, and which hub. */
   #others = new Map<string, Holder>();
   #timer?: ReturnType<typeof setInterval>;
@@ -76,9 +78,14 @@ export class ClusterLeases {
   async claim(site: string): Promise<void> {
     this.#mine.add(site);
     this.#others.delete(site);
-    const expiresAt = Date.now() + this.leaseMs;
-    await this.db.insert(siteLeases).values({ site, hubId: this.hubId, expiresAt })
-      .onConflictDoUpdate({ target: siteLeases.site, set: { hubId: this.hubId, expiresAt } });
+    this.#claiming.add(site);
+    try {
+      const expiresAt = Date.now() + this.leaseMs;
+      await this.db.insert(siteLeases).values({ site, hubId: this.hubId, expiresAt })
+        .onConflictDoUpdate({ target: siteLeases.site, set: { hubId: this.hubId, expiresAt } });
+    } finally {
+      this.#claiming.delete(site);
+    }
   }
 
   /** This hub no longer holds `site` (its session ended); a lease another hub took is left alone. */
@@ -131,25 +138,25 @@ export class ClusterLeases {
       await this.db.update(siteLeases).set({ expiresAt: now + this.leaseMs }).where(
         eq(siteLeases.hubId, this.hubId),
       );
-      const rows = await this.db.select({
-        site: siteLeases.site,
-        hubId: siteLeases.hubId,
-        clusterUrl: hubs.clusterUrl,
-      })
-        .from(siteLeases).innerJoin(hubs, eq(hubs.id, siteLeases.hubId))
-        .where(gt(siteLeases.expiresAt, now));
+      // Other hubs' live leases, without repeating each hub's URL on every row: at thousands of sites a
+      // beat a second, what is read here is most of what an idle hub allocates.
+      const holders = new Map<string, Holder>();
+      for (const h of await this.db.select({ hubId: hubs.id, clusterUrl: hubs.clusterUrl }).from(hubs)) {
+        holders.set(h.hubId, h);
+      }
+      const rows = await this.db.select({ site: siteLeases.site, hubId: siteLeases.hubId }).from(siteLeases)
+        .where(and(gt(siteLeases.expiresAt, now), ne(siteLeases.hubId, this.hubId)));
       const others = new Map<string, Holder>();
-      const held = new Set<string>();
       for (const r of rows) {
-        held.add(r.site);
-        if (r.hubId !== this.hubId) others.set(r.site, { hubId: r.hubId, clusterUrl: r.clusterUrl });
+        const holder = holders.get(r.hubId);
+        if (holder) others.set(r.site, holder);
       }
       this.#others = others;
       for (const site of this.#mine) {
         const holder = others.get(site);
         if (holder) this.onLost?.(site, holder);
-        else if (!held.has(site)) await this.claim(site); // expired while the database was away
       }
+      await this.#reclaim(now);
       await this.#states(now);
       // Rows of hubs long gone, and leases that ran out.
       await this.db.delete(siteLeases).where(lt(siteLeases.expiresAt, now - this.leaseMs));
@@ -160,6 +167,22 @@ export class ClusterLeases {
       // The database is away: the next beat tries again; leases held meanwhile may run out.
     } finally {
       this.#beating = false;
+    }
+  }
+
+  /**
+   * Claims again the sites this hub holds whose lease ran out (the database was away longer than a
+   * lease) and that no other hub took meanwhile. Counts first: the list is read only when one is missing.
+   */
+  async #reclaim(now: number): Promise<void> {
+    if (this.#mine.size === 0) return;
+    const live = and(eq(siteLeases.hubId, this.hubId), gt(siteLeases.expiresAt, now));
+    const [{ n }] = await this.db.select({ n: count() }).from(siteLeases).where(live);
+    if (n + this.#claiming.size >= this.#mine.size) return;
+    const held = new Set((await this.db.select({ site: siteLeases.site }).from(siteLeases).where(live))
+      .map((r) => r.site));
+    for (const site of this.#mine) {
+      if (!held.has(site) && !this.#others.has(site) && !this.#claiming.has(site)) await this.claim(site);
     }
   }
 
