@@ -6,11 +6,13 @@
  *    hubs' RSS and CPU over a window once all are online. Target: total hub RSS ≤ 1 GB.
  * 2. **Relay**: the tunnel benchmark's relay (objects archived at north, forwarded to south through
  *    the hubs, timed from the queue's resume to the last acknowledgement) with north and south on the
- *    same hub, then with north on hub 1 and south on hub 2 (hub 1 carries each object to hub 2).
+ *    same hub, or with north on hub 1 and south on hub 2 (hub 1 carries each object to hub 2): three
+ *    rounds per path, alternating, each with its own series; medians.
  * 3. **WADO**: a study at north retrieved whole (multipart) through hub 1, which holds north, and
- *    through hub 2, which carries the request to hub 1. Target for both: forwarded ≥ 0.8 × direct.
+ *    through hub 2, which carries the request to hub 1, six rounds alternating. Target for both:
+ *    forwarded ≥ 0.8 × direct.
  *
- * `--quick`: 1,000 simulated agents, 60 objects.
+ * `--quick`: 1,000 simulated agents, 60 objects, one relay round per path.
  */
 import * as path from "node:path";
 import postgres from "postgres";
@@ -26,6 +28,8 @@ import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 
 const TARGET_RSS_MB = 1000;
 const TARGET_FORWARDED = 0.8;
+/** Relay rounds per path (direct, forwarded), their median compared. */
+const RELAY_ROUNDS = 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -144,8 +148,15 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
   let south: AgentProcess | undefined;
   const result: Record<string, number> = {};
   try {
-    // Relay: one series of the same size each round, south on hub 1 then on hub 2.
-    for (const [label, hub, files] of [["direct", 0, sets[0]], ["forwarded", 1, sets[1]]] as const) {
+    // Relay: a series of the same size each round, south on hub 1 (direct) or hub 2 (forwarded), the
+    // rounds in the order direct, forwarded, forwarded, direct... so that a drift of the machine's speed
+    // weighs on both paths alike; each path's median.
+    const order = sets.map((_, i) => (i % 4 === 0 || i % 4 === 3 ? "direct" : "forwarded"));
+    const times: Record<string, number[]> = { direct: [], forwarded: [] };
+    let enrolled = false;
+    for (const [i, label] of order.entries()) {
+      const hub = label === "direct" ? 0 : 1;
+      const files = sets[i];
       await (await north.http("/queue/pause/%40south", { method: "POST" })).body?.cancel();
       const sent = await runDcmtk("storescu", ["-aec", "NORTH", "127.0.0.1", String(north.port), ...files], {
         timeoutMs: 10 * 60_000,
@@ -159,42 +170,44 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
           "south",
           "--hub",
           hubs[hub].tunnelUrl,
-          ...(label === "direct" ? ["--enroll", southToken] : []),
+          ...(enrolled ? [] : ["--enroll", southToken]),
         ],
       });
+      enrolled = true;
       await until("south online on its hub", async () => (await sitesOn(hubs[hub])) === (hub === 0 ? 2 : 1));
       const before = await queueDone(north, "@south");
       log(`relay ${files.length} objects north -> hub 1 -> ${label === "direct" ? "" : "hub 2 -> "}south`);
       const t0 = performance.now();
       await (await north.http("/queue/resume/%40south", { method: "POST" })).body?.cancel();
       await until("all relayed", async () => (await queueDone(north, "@south")) - before >= files.length);
-      result[`relay_${label}`] = (performance.now() - t0) / 1000;
+      times[label].push((performance.now() - t0) / 1000);
       await south.stop();
       south = undefined;
     }
+    result.relay_direct = median(times.direct);
+    result.relay_forwarded = median(times.forwarded);
+    result.relayRounds = times.direct.length;
     // WADO of one study at north, whole, through hub 1 (holds north) and hub 2 (carries it to hub 1).
     const studies = await (await fetch(`http://127.0.0.1:${hubs[0].port}/dicomweb/sites/north/studies`, {
       headers: { authorization: `Bearer ${token}` },
     })).json() as Record<string, { Value: string[] }>[];
     const study = studies[0]["0020000D"].Value[0];
-    for (const [label, hub] of [["direct", 0], ["forwarded", 1]] as const) {
-      const times: number[] = [];
-      for (let round = 0; round < 3; round++) {
-        const t0 = performance.now();
-        const r = await fetch(`http://127.0.0.1:${hubs[hub].port}/dicomweb/sites/north/studies/${study}`, {
-          headers: {
-            authorization: `Bearer ${token}`,
-            accept: 'multipart/related; type="application/dicom"',
-          },
-        });
-        let bytes = 0;
-        for await (const chunk of r.body!) bytes += chunk.byteLength;
-        if (r.status !== 200 || bytes === 0) throw new Error(`WADO through hub ${hub + 1}: ${r.status}`);
-        times.push((performance.now() - t0) / 1000);
-        result.wadoBytes = bytes;
-      }
-      result[`wado_${label}`] = median(times);
+    const wado: Record<string, number[]> = { direct: [], forwarded: [] };
+    for (let round = 0; round < 6; round++) {
+      const label = round % 4 === 0 || round % 4 === 3 ? "direct" : "forwarded";
+      const hub = label === "direct" ? 0 : 1;
+      const t0 = performance.now();
+      const r = await fetch(`http://127.0.0.1:${hubs[hub].port}/dicomweb/sites/north/studies/${study}`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'multipart/related; type="application/dicom"' },
+      });
+      let bytes = 0;
+      for await (const chunk of r.body!) bytes += chunk.byteLength;
+      if (r.status !== 200 || bytes === 0) throw new Error(`WADO through hub ${hub + 1}: ${r.status}`);
+      wado[label].push((performance.now() - t0) / 1000);
+      result.wadoBytes = bytes;
     }
+    result.wado_direct = median(wado.direct);
+    result.wado_forwarded = median(wado.forwarded);
     return result;
   } finally {
     await south?.stop();
@@ -215,11 +228,16 @@ export const cluster: Benchmark = {
     const pg = await startPostgres();
     try {
       const series = await generateCtSeries(path.join(workDir, "series"), n, log);
-      const second = await writeGeneratedSeries(path.join(workDir, "series2"), {
-        count: n,
-        seed: "cluster-bench-2",
-      });
-      const p = await paths(workDir, await pg.createDatabase("paths"), [series.paths, second.paths], log);
+      // One series per relay round: the first path's rounds and the second's, alternating.
+      const sets = [series.paths];
+      for (let i = 1; i < 2 * (quick ? 1 : RELAY_ROUNDS); i++) {
+        const more = await writeGeneratedSeries(path.join(workDir, `series${i + 1}`), {
+          count: n,
+          seed: `cluster-bench-${i + 1}`,
+        });
+        sets.push(more.paths);
+      }
+      const p = await paths(workDir, await pg.createDatabase("paths"), sets, log);
       const sc = await scale(workDir, await pg.createDatabase("scale"), simulated, quick ? 10 : 30, log);
       const relayRatio = p.relay_direct / p.relay_forwarded;
       const wadoRatio = p.wado_direct / p.wado_forwarded;
@@ -281,7 +299,7 @@ export const cluster: Benchmark = {
           },
         ],
         notes: [
-          "each relay round sends its own series of the same size and kind",
+          `each relay round sends its own series of the same size and kind; ${p.relayRounds} rounds per path, direct and forwarded alternating (ABBA), medians`,
           ...(quick ? ["--quick: the RSS target needs the full 10,000 agents"] : []),
         ],
         data: { n, scale: sc, paths: p, relayRatio, wadoRatio },
