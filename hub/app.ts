@@ -135,7 +135,9 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       endpoint: "/trpc",
       createContext: async (_opts, c) => {
         const r = await resolvePrincipal(c, tokens, users);
-        return "error" in r ? { refused: r.error } : { principal: r.principal };
+        if ("error" in r) return { refused: r.error };
+        const stillValid = async () => !("error" in await resolvePrincipal(c, tokens, users));
+        return { principal: r.principal, stillValid };
       },
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") {

@@ -1,5 +1,6 @@
 /** Transfer jobs: create, follow (list, get, progress over SSE, objects), cancel, retry, reschedule. */
 import { z } from "zod";
+import { TRPCError } from "@trpc/server";
 import { checkReach, mayReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { TERMINAL } from "../transfers/view.ts";
@@ -60,12 +61,18 @@ export function transfersRouter(d: Deps) {
       }),
     /**
      * The job each time its status or totals change, over SSE, until it ends (the last value is the
-     * final state).
+     * final state), or until the caller's token is revoked or its session ends (UNAUTHORIZED).
      */
     progress: procedure.input(byId)
       .subscription(async function* ({ ctx, input, signal }) {
         let last = "";
         while (!signal?.aborted) {
+          if (!(await (ctx.stillValid?.() ?? true))) {
+            throw new TRPCError({
+              code: "UNAUTHORIZED",
+              message: "the credential was revoked or has expired",
+            });
+          }
           const t = await job(d, ctx.principal, input.id).catch((err) => {
             throw toTrpcError(err);
           });

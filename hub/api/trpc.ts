@@ -36,6 +36,11 @@ export interface Context {
   principal?: Principal;
   /** Why the request has no principal: no valid credential, or a session call without its CSRF token. */
   refused?: "unauthenticated" | "csrf";
+  /**
+   * Whether the request's credential still holds (the token not revoked, the session not ended, the user
+   * not disabled): a long call (a subscription) asks again as it goes.
+   */
+  stillValid?: () => Promise<boolean>;
 }
 
 // isDev false: error answers never carry a stack trace.

@@ -188,6 +188,42 @@ rigTest("the API refuses bad tokens, missing roles and bad input", async (r) => 
     });
   });
   assert.equal(denied, "UNAUTHORIZED");
+
+  // A subscription ends when its token is revoked: a job held by a closed window keeps it open till then.
+  const follower = await r.hub.tokens.create("follower", "viewer");
+  const hour = (new Date().getUTCHours() + 12) % 24;
+  const held = await r.client.transfers.create.mutate({
+    source: { site: "north" },
+    destination: { site: "south" },
+    studies: [small.studyUid],
+    window: {
+      start: `${String(hour).padStart(2, "0")}:00`,
+      end: `${String(hour).padStart(2, "0")}:01`,
+      timeZone: "UTC",
+    },
+  });
+  const following = createConduitClient({ url: r.url, token: follower.token });
+  let revokedAt = 0;
+  const ended = await new Promise<string>((resolve) => {
+    let first = true;
+    const sub = following.transfers.progress.subscribe({ id: held.id }, {
+      onData: () => {
+        if (!first) return;
+        first = false;
+        r.hub.tokens.revoke(follower.id).then(() => (revokedAt = Date.now()));
+        setTimeout(() => (sub.unsubscribe(), resolve("still streaming 10 s after the revoke")), 10_000);
+      },
+      onError: (
+        e,
+      ) => (sub.unsubscribe(), resolve((e as { data?: { code?: string } }).data?.code ?? e.message)),
+    });
+  });
+  assert.equal(ended, "UNAUTHORIZED");
+  assert.ok(
+    Date.now() - revokedAt < 2000,
+    `the subscription ended ${Date.now() - revokedAt} ms after the revoke`,
+  );
+  await r.client.transfers.cancel.mutate({ id: held.id });
 });
 
 rigTest("a batch transfer from an XLSX moves what its rows find; a bad row gets its own error", async (r) => {
