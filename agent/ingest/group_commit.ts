@@ -149,9 +149,19 @@ export class GroupCommit {
         const wait = Math.max(this.#holdMs, this.#waiting.length < this.#max ? this.#gatherMs : 0);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const group = this.#takeGroup();
-        await this.#commitGroup(group);
-        this.#finished += group.length;
-        this.#release();
+        try {
+          await this.#commitGroup(group);
+        } catch (err) {
+          // Not expected (failures are retried inside): the objects wait in the intake for the next start.
+          this.#failures += group.length;
+          this.log.error("a group commit failed; its objects are committed at the next start", {
+            count: group.length,
+            reason: (err as Error).name,
+          });
+        } finally {
+          this.#finished += group.length;
+          this.#release();
+        }
       }
     } finally {
       this.#running = false;
