@@ -115,10 +115,10 @@ export const configSchema = z.object({
     sync: z.boolean().default(true),
     /**
      * Answer Success once the object is durable in `<data>/incoming`, and commit index and queue rows
-     * after, in groups. Off by default: under heavy CPU load a sender could query (or a C-GET check) before
-     * the group committed (docs/configuration.md).
+     * after, in groups; readers of the archive wait for what was answered (docs/configuration.md).
+     * false: each object is committed before its Success.
      */
-    groupCommit: z.boolean().default(false),
+    groupCommit: z.boolean().default(true),
     tls: scpTlsSchema.optional(),
   }).strict().default({}),
   http: z.object({
