@@ -14,9 +14,14 @@ import { writeGeneratedSeries } from "../tools/generate.ts";
 const skip = skipReason("storescu", "findscu", "getscu");
 const COUNT = 3;
 
+/** Objects answered Success: waiting in the intake, or placed by a group commit since. */
 async function acknowledged(dataDir: string): Promise<number> {
-  const files = await listFiles(path.join(dataDir, "incoming")).catch(() => [] as string[]);
-  return files.filter((f) => f.endsWith(".dcm")).length;
+  let n = 0;
+  for (const dir of ["incoming", "archive"]) {
+    const files = await listFiles(path.join(dataDir, dir)).catch(() => [] as string[]);
+    n += files.filter((f) => f.endsWith(".dcm")).length;
+  }
+  return n;
 }
 
 async function until(what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> {
@@ -122,7 +127,11 @@ Deno.test({
       columns: 32,
       seed: "group-commit-blocked",
     });
-    const agent = await startAgentProcess({ config: { dimse: { groupCommit: true } } });
+    // The hold lets every object be answered before the first group (a failing group refuses new objects).
+    const agent = await startAgentProcess({
+      config: { dimse: { groupCommit: true } },
+      env: { CONDUIT_TEST_COMMIT_HOLD_MS: "2000" },
+    });
     // A file where the study's archive folder goes: placing the objects fails until it is gone.
     const blocker = path.join(agent.dataDir, "archive", series.studyUid);
     await Deno.mkdir(path.dirname(blocker), { recursive: true });
@@ -131,7 +140,11 @@ Deno.test({
       let exited = false;
       const sending = send(agent, series.paths).finally(() => exited = true);
       await until("every object acknowledged", async () => (await acknowledged(agent.dataDir)) === COUNT);
-      await sleep(1500);
+      await until(
+        "the group commit failing",
+        async () => (await Deno.readTextFile(agent.logFile)).includes("answered Success failed; retrying"),
+      );
+      await sleep(1000);
       assert.equal(exited, false, "the release waits while the acknowledged objects cannot be committed");
       await Deno.remove(blocker);
       const sent = await sending;
