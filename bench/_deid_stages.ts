@@ -28,6 +28,8 @@ export interface StageBudget {
   stages: Record<string, number>;
   /** Median microseconds of the whole `deidentifyFile()` call. */
   whole: number;
+  /** Mean microseconds per object, by stage, and of the whole call: the stalls a median hides count here. */
+  means: Record<string, number>;
 }
 
 export async function deidStages(files: string[], outDir: string): Promise<StageBudget> {
@@ -98,5 +100,10 @@ export async function deidStages(files: string[], outDir: string): Promise<Stage
   return {
     stages: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])),
     whole: median(whole),
+    means: Object.fromEntries(
+      [...Object.entries(samples), ["whole", whole] as const].map((
+        [k, v],
+      ) => [k, v.reduce((a, b) => a + b, 0) / v.length]),
+    ),
   };
 }
