@@ -23,7 +23,16 @@ import { hubAdmin, type HubProcess, startHubProcess } from "../tests/support/hub
 import { postgresMissing, startPostgres } from "../tests/support/postgres.ts";
 import { newSecret } from "../hub/sites/tokens.ts";
 import { simulateAgents } from "./_simulated_agents.ts";
-import { fixed, generateCtSeries, MB, median, memory, processTicks, ticksPerSecond } from "./_shared.ts";
+import {
+  fixed,
+  generateCtSeries,
+  MB,
+  median,
+  memory,
+  processTicks,
+  systemTicks,
+  ticksPerSecond,
+} from "./_shared.ts";
 import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 
 const TARGET_RSS_MB = 1000;
@@ -125,6 +134,14 @@ async function queueDone(agent: AgentProcess, destination: string): Promise<numb
     .reduce((n, r) => n + r.count, 0);
 }
 
+/** One relay round: its path, wall seconds, CPU seconds of north, hub 1, hub 2, south, and busy cores in all. */
+interface RelayRound {
+  label: string;
+  seconds: number;
+  cpu: number[];
+  machineCores: number;
+}
+
 /** North on hub 1; south on hub 1 (direct) or hub 2 (forwarded): relay seconds, then WADO seconds. */
 async function paths(workDir: string, db: string, sets: string[][], log: (m: string) => void) {
   const hubs = await startHubs(workDir, db, "paths");
@@ -146,13 +163,15 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
   const southToken = await enroll("south");
   const southDir = path.join(workDir, "south");
   let south: AgentProcess | undefined;
-  const result: Record<string, number> = {};
+  const result = {} as Record<string, number>;
   try {
     // Relay: a series of the same size each round, south on hub 1 (direct) or hub 2 (forwarded), the
     // rounds in the order direct, forwarded, forwarded, direct... so that a drift of the machine's speed
     // weighs on both paths alike; each path's median.
     const order = sets.map((_, i) => (i % 4 === 0 || i % 4 === 3 ? "direct" : "forwarded"));
     const times: Record<string, number[]> = { direct: [], forwarded: [] };
+    const rounds: RelayRound[] = [];
+    const hz = await ticksPerSecond();
     let enrolled = false;
     for (const [i, label] of order.entries()) {
       const hub = label === "direct" ? 0 : 1;
@@ -177,10 +196,23 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
       await until("south online on its hub", async () => (await sitesOn(hubs[hub])) === (hub === 0 ? 2 : 1));
       const before = await queueDone(north, "@south");
       log(`relay ${files.length} objects north -> hub 1 -> ${label === "direct" ? "" : "hub 2 -> "}south`);
+      const pids = [north.pid, hubs[0].pid, hubs[1].pid, south.pid];
+      const cpu0 = pids.map((pid) => processTicks(pid).own);
+      const sys0 = systemTicks();
       const t0 = performance.now();
       await (await north.http("/queue/resume/%40south", { method: "POST" })).body?.cancel();
       await until("all relayed", async () => (await queueDone(north, "@south")) - before >= files.length);
-      times[label].push((performance.now() - t0) / 1000);
+      const seconds = (performance.now() - t0) / 1000;
+      times[label].push(seconds);
+      const sys1 = systemTicks();
+      const cpu = pids.map((pid, k) => (processTicks(pid).own - cpu0[k]) / hz);
+      // What the path's four processes used, and what the whole machine used (others' work included).
+      rounds.push({
+        label,
+        seconds,
+        cpu,
+        machineCores: (sys1.total - sys1.idle - sys0.total + sys0.idle) / hz / seconds,
+      });
       await south.stop();
       south = undefined;
     }
@@ -208,7 +240,7 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
     }
     result.wado_direct = median(wado.direct);
     result.wado_forwarded = median(wado.forwarded);
-    return result;
+    return Object.assign(result, { rounds }) as Record<string, number> & { rounds: RelayRound[] };
   } finally {
     await south?.stop();
     await north.stop();
@@ -254,6 +286,17 @@ export const cluster: Benchmark = {
               fixed(sc.cpu[i], 3),
               fixed(sc.rssMb[i]),
               fixed(sc.peakRssMb[i]),
+            ]),
+          },
+          {
+            title: "Relay rounds: CPU seconds of each process on the path, and the machine's busy cores",
+            columns: ["round", "path", "seconds", "north", "hub 1", "hub 2", "south", "machine cores"],
+            rows: p.rounds.map((r, i) => [
+              String(i + 1),
+              r.label,
+              fixed(r.seconds, 2),
+              ...r.cpu.map((c) => fixed(c, 2)),
+              fixed(r.machineCores, 2),
             ]),
           },
           {
