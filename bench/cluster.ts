@@ -7,7 +7,7 @@
  * 2. **Relay**: the tunnel benchmark's relay (objects archived at north, forwarded to south through
  *    the hubs, timed from the queue's resume to the last acknowledgement) with north and south on the
  *    same hub, or with north on hub 1 and south on hub 2 (hub 1 carries each object to hub 2): three
- *    rounds per path, alternating, each with its own series; medians.
+ *    rounds per path, alternating, each with its own series, after one unmeasured round per path; medians.
  * 3. **WADO**: a study at north retrieved whole (multipart) through hub 1, which holds north, and
  *    through hub 2, which carries the request to hub 1, six rounds alternating. Target for both:
  *    forwarded ≥ 0.8 × direct.
@@ -143,7 +143,13 @@ interface RelayRound {
 }
 
 /** North on hub 1; south on hub 1 (direct) or hub 2 (forwarded): relay seconds, then WADO seconds. */
-async function paths(workDir: string, db: string, sets: string[][], log: (m: string) => void) {
+async function paths(
+  workDir: string,
+  db: string,
+  sets: string[][],
+  warmUp: string[][],
+  log: (m: string) => void,
+) {
   const hubs = await startHubs(workDir, db, "paths");
   const enroll = async (site: string) => {
     const r = await hubAdmin(hubs[0].dataDir, ["site", "add", site, "--json"]);
@@ -168,14 +174,24 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
     // Relay: a series of the same size each round, south on hub 1 (direct) or hub 2 (forwarded), the
     // rounds in the order direct, forwarded, forwarded, direct... so that a drift of the machine's speed
     // weighs on both paths alike; each path's median.
-    const order = sets.map((_, i) => (i % 4 === 0 || i % 4 === 3 ? "direct" : "forwarded"));
+    // First one unmeasured round per path on a small series of its own: hub 2's relay code is otherwise
+    // compiled, and the hubs' link opened, inside the first forwarded round (measured 0.5-1 s slower than the
+    // next ones on 300 objects), and hub 1's inside the first direct one.
+    const plan = [
+      { label: "direct", files: warmUp[0], measured: false },
+      { label: "forwarded", files: warmUp[1], measured: false },
+      ...sets.map((files, i) => ({
+        label: i % 4 === 0 || i % 4 === 3 ? "direct" : "forwarded",
+        files,
+        measured: true,
+      })),
+    ];
     const times: Record<string, number[]> = { direct: [], forwarded: [] };
     const rounds: RelayRound[] = [];
     const hz = await ticksPerSecond();
     let enrolled = false;
-    for (const [i, label] of order.entries()) {
+    for (const { label, files, measured } of plan) {
       const hub = label === "direct" ? 0 : 1;
-      const files = sets[i];
       await (await north.http("/queue/pause/%40south", { method: "POST" })).body?.cancel();
       const sent = await runDcmtk("storescu", ["-aec", "NORTH", "127.0.0.1", String(north.port), ...files], {
         timeoutMs: 10 * 60_000,
@@ -195,7 +211,11 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
       enrolled = true;
       await until("south online on its hub", async () => (await sitesOn(hubs[hub])) === (hub === 0 ? 2 : 1));
       const before = await queueDone(north, "@south");
-      log(`relay ${files.length} objects north -> hub 1 -> ${label === "direct" ? "" : "hub 2 -> "}south`);
+      log(
+        `${measured ? "" : "warm-up: "}relay ${files.length} objects north -> hub 1 -> ${
+          label === "direct" ? "" : "hub 2 -> "
+        }south`,
+      );
       const pids = [north.pid, hubs[0].pid, hubs[1].pid, south.pid];
       const cpu0 = pids.map((pid) => processTicks(pid).own);
       const sys0 = systemTicks();
@@ -203,9 +223,12 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
       await (await north.http("/queue/resume/%40south", { method: "POST" })).body?.cancel();
       await until("all relayed", async () => (await queueDone(north, "@south")) - before >= files.length);
       const seconds = (performance.now() - t0) / 1000;
-      times[label].push(seconds);
       const sys1 = systemTicks();
       const cpu = pids.map((pid, k) => (processTicks(pid).own - cpu0[k]) / hz);
+      await south.stop();
+      south = undefined;
+      if (!measured) continue;
+      times[label].push(seconds);
       // What the path's four processes used, and what the whole machine used (others' work included).
       rounds.push({
         label,
@@ -213,8 +236,6 @@ async function paths(workDir: string, db: string, sets: string[][], log: (m: str
         cpu,
         machineCores: (sys1.total - sys1.idle - sys0.total + sys0.idle) / hz / seconds,
       });
-      await south.stop();
-      south = undefined;
     }
     result.relay_direct = median(times.direct);
     result.relay_forwarded = median(times.forwarded);
@@ -269,7 +290,15 @@ export const cluster: Benchmark = {
         });
         sets.push(more.paths);
       }
-      const p = await paths(workDir, await pg.createDatabase("paths"), sets, log);
+      const warmUp: string[][] = [];
+      for (const i of [1, 2]) {
+        const small = await writeGeneratedSeries(path.join(workDir, `warm-up${i}`), {
+          count: 30,
+          seed: `cluster-bench-warm-up-${i}`,
+        });
+        warmUp.push(small.paths);
+      }
+      const p = await paths(workDir, await pg.createDatabase("paths"), sets, warmUp, log);
       const sc = await scale(workDir, await pg.createDatabase("scale"), simulated, quick ? 10 : 30, log);
       const relayRatio = p.relay_direct / p.relay_forwarded;
       const wadoRatio = p.wado_direct / p.wado_forwarded;
