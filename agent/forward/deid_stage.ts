@@ -12,7 +12,6 @@
  */
 import { createHash } from "node:crypto";
 import { hashUid, type Logger } from "@conduit/shared/log";
-import { deidentify } from "../deid/engine.ts";
 import type { DeidProfile } from "../deid/profile.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
 import { readHeader } from "../part10/header.ts";
@@ -73,6 +72,9 @@ export class DeidStage {
   async run(row: ClaimedRow): Promise<StageOutcome> {
     const settings = this.settingsFor(row.route);
     if (typeof settings === "string") return { outcome: "failed", reason: settings, permanent: true };
+    // The engine is loaded by the first object to de-identify (about 1 MB of RSS):
+    // an agent without de-identification never pays its memory.
+    const { deidentify } = await import("../deid/engine.ts");
     const tmp = this.archive.staging();
     const result = await withObject(this.archive, row.key, (source) =>
       deidentify(source, tmp, {
