@@ -41,12 +41,15 @@ export class Database {
   readonly #statements = new Map<string, Statement>();
   /** Open `write` calls (0: no transaction). */
   #depth = 0;
+  /** Commits are synced (synchronous=FULL). */
+  readonly #durable: boolean;
   /** Resolves once acknowledged writes that are not committed yet are (see `caughtUp`). */
   #pending: () => Promise<void> = () => Promise.resolve();
 
-  private constructor(reader: ReturnType<typeof createClient>, writer: Writer) {
+  private constructor(reader: ReturnType<typeof createClient>, writer: Writer, durable: boolean) {
     this.#reader = reader;
     this.#writer = writer;
+    this.#durable = durable;
     this.read = drizzle(reader, { schema });
   }
 
@@ -66,7 +69,7 @@ export class Database {
       PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;`,
     );
     const reader = createClient({ url, concurrency: 4 } as Parameters<typeof createClient>[0]);
-    return new Database(reader, writer);
+    return new Database(reader, writer, options.durable !== false);
   }
 
   /** A cached prepared statement on the writer connection. */
@@ -106,6 +109,23 @@ export class Database {
       throw err;
     } finally {
       this.#depth--;
+    }
+  }
+
+  /**
+   * Like `write`, but its commit is not synced to the disk: a crash of the agent keeps it, a power loss
+   * may undo it, and the next synced commit makes it durable with itself (one write-ahead log). Only for
+   * changes that are safe to lose, whose loss means doing a step again: a queue row claimed, released or
+   * marked done after its destination acknowledged (lost, the object is sent again, as after a crash
+   * between the acknowledgement and the commit). The forward path then pays no disk flush per object.
+   */
+  writeUnsynced<T>(fn: () => T): T {
+    if (!this.#durable || this.#depth > 0) return this.write(fn);
+    this.statement("PRAGMA synchronous = NORMAL").run();
+    try {
+      return this.write(fn);
+    } finally {
+      this.statement("PRAGMA synchronous = FULL").run();
     }
   }
 

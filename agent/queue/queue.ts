@@ -1,7 +1,8 @@
 /**
  * The forward queue in libsql: every state change is one transaction on the single writer
  * connection (synchronous, so no two interleave). Rows are claimed by marking them in flight;
- * a restart returns in-flight rows to pending.
+ * a restart returns in-flight rows to pending. Claims, releases and done marks are committed without a
+ * disk flush (`Database.writeUnsynced`): one lost to a power loss only sends its object again.
  */
 import type { Database } from "../index/db.ts";
 import { CANCELED, HELD_PREFIX, STAGE_ROW_SQL } from "./keys.ts";
@@ -204,7 +205,7 @@ export class Queue {
    * forwards a de-identified copy reads the copy's file; any other, the archived object's.
    */
   claim(destination: string, limit: number, now = Date.now()): ClaimedRow[] {
-    return this.db.write(() => {
+    return this.db.writeUnsynced(() => {
       const rows = this.db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS "key",
         coalesce(c.dataset_offset, i.dataset_offset) AS datasetOffset,
         coalesce(c.dataset_size, i.dataset_size) AS datasetSize,
@@ -227,7 +228,7 @@ export class Queue {
    * meanwhile (a keepLast replacement, a replay) keeps its new state and goes again.
    */
   markDone(id: number, now = Date.now()): void {
-    this.db.write(() =>
+    this.db.writeUnsynced(() =>
       this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = 0,
         last_error = '', updated_at = ?, done_at = ? WHERE id = ? AND state = 'in_flight'`).run(now, now, id)
     );
@@ -257,7 +258,7 @@ export class Queue {
 
   /** Puts a claimed row back without counting an attempt (worker stopping, destination paused). */
   release(id: number, now = Date.now()): void {
-    this.db.write(() =>
+    this.db.writeUnsynced(() =>
       this.db.statement(
         `UPDATE queue SET state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE 'pending' END,
         updated_at = ? WHERE id = ? AND state = 'in_flight'`,
