@@ -1,33 +1,65 @@
 /**
  * The agent's libsql database. Every write goes through one connection, synchronously: a write
  * transaction is a few prepared statements that run in tens of microseconds, and being synchronous
- * no two can interleave (libsql answers SQLITE_BUSY to a second writer in the same process). Reads
- * use a small async pool with drizzle on top. Migrations are drizzle-kit's, applied at open.
+ * no two can interleave (libsql answers SQLITE_BUSY to a second writer in the same process). Reads go
+ * through a second connection, also synchronously (in WAL mode a reader sees the last commit and never
+ * waits for the writer), with drizzle's `sql` templates rendered by its SQLite dialect. Migrations are
+ * drizzle-kit's, applied at open as drizzle's own migrator would (same `__drizzle_migrations` table).
  */
-import { createClient } from "@libsql/client";
 import LibsqlDatabase from "libsql";
-import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
-import { migrate } from "drizzle-orm/libsql/migrator";
+import type { SQL } from "drizzle-orm";
+import { readMigrationFiles } from "drizzle-orm/migrator";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { fileURLToPath } from "node:url";
-import * as schema from "./schema.ts";
 
-export type AgentDb = LibSQLDatabase<typeof schema>;
-
-/** A prepared statement on the writer connection (better-sqlite3 style API). */
+/** A prepared statement (better-sqlite3 style API). */
 export interface Statement {
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
   get(...params: unknown[]): Record<string, unknown> | undefined;
   all(...params: unknown[]): Record<string, unknown>[];
 }
 
-interface Writer {
+interface Connection {
   prepare(sql: string): Statement;
   exec(sql: string): void;
   transaction<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T;
   close(): void;
 }
 
+/** Reads of the index with drizzle's `sql` templates. */
+export interface Reader {
+  all<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
+}
+
 const MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
+const MIGRATIONS_TABLE = "__drizzle_migrations";
+/** Prepared read statements kept (queries differ by their columns and conditions). */
+const READ_STATEMENTS = 256;
+
+/** Applies the migrations not applied yet, in one transaction, recording them as drizzle's migrator does. */
+function migrate(db: Connection): void {
+  const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS });
+  db.exec(`CREATE TABLE IF NOT EXISTS "${MIGRATIONS_TABLE}" (
+    id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`);
+  const last = db.prepare(`SELECT created_at FROM "${MIGRATIONS_TABLE}" ORDER BY created_at DESC LIMIT 1`)
+    .get() as { created_at?: number | string } | undefined;
+  const pending = migrations.filter((m) => !last || Number(last.created_at) < m.folderMillis);
+  if (pending.length === 0) return;
+  const record = db.prepare(`INSERT INTO "${MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (?, ?)`);
+  db.transaction(() => {
+    for (const m of pending) {
+      for (const statement of m.sql) if (statement.trim()) db.exec(statement);
+      record.run(m.hash, m.folderMillis);
+    }
+  })();
+}
+
+/** A value as SQLite binds it (as @libsql/client converted them). */
+function bindable(v: unknown): unknown {
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v instanceof Date) return v.getTime();
+  return v;
+}
 
 export interface OpenOptions {
   /** fsync every commit (synchronous=FULL): the index survives power loss, not only a crash. */
@@ -35,10 +67,11 @@ export interface OpenOptions {
 }
 
 export class Database {
-  readonly read: AgentDb;
-  readonly #reader: ReturnType<typeof createClient>;
-  readonly #writer: Writer;
+  readonly read: Reader;
+  readonly #reader: Connection;
+  readonly #writer: Connection;
   readonly #statements = new Map<string, Statement>();
+  readonly #readStatements = new Map<string, Statement>();
   /** Open `write` calls (0: no transaction). */
   #depth = 0;
   /** Commits are synced (synchronous=FULL). */
@@ -46,30 +79,52 @@ export class Database {
   /** Resolves once acknowledged writes that are not committed yet are (see `caughtUp`). */
   #pending: () => Promise<void> = () => Promise.resolve();
 
-  private constructor(reader: ReturnType<typeof createClient>, writer: Writer, durable: boolean) {
+  private constructor(reader: Connection, writer: Connection, durable: boolean) {
     this.#reader = reader;
     this.#writer = writer;
     this.#durable = durable;
-    this.read = drizzle(reader, { schema });
+    const dialect = new SQLiteAsyncDialect();
+    this.read = {
+      all: <T>(query: SQL) => {
+        try {
+          const q = dialect.sqlToQuery(query);
+          return Promise.resolve(this.#read(q.sql).all(...q.params.map(bindable)) as T[]);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      },
+    };
   }
 
   /** Opens (creating if needed) and migrates the database file. */
   static async open(path: string, options: OpenOptions = {}): Promise<Database> {
-    const url = `file:${path}`;
-    const migrator = createClient({ url, concurrency: 1 } as Parameters<typeof createClient>[0]);
+    const writer = new LibsqlDatabase(path) as unknown as Connection;
     try {
-      await migrator.execute("PRAGMA journal_mode = WAL");
-      await migrate(drizzle(migrator, { schema }), { migrationsFolder: MIGRATIONS });
-    } finally {
-      migrator.close();
+      writer.exec("PRAGMA journal_mode = WAL");
+      migrate(writer);
+      writer.exec(
+        `PRAGMA synchronous = ${options.durable === false ? "NORMAL" : "FULL"};
+        PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;`,
+      );
+    } catch (err) {
+      writer.close();
+      throw err;
     }
-    const writer = new LibsqlDatabase(path) as unknown as Writer;
-    writer.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.durable === false ? "NORMAL" : "FULL"};
-      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;`,
-    );
-    const reader = createClient({ url, concurrency: 4 } as Parameters<typeof createClient>[0]);
-    return new Database(reader, writer, options.durable !== false);
+    const reader = new LibsqlDatabase(path) as unknown as Connection;
+    return await Promise.resolve(new Database(reader, writer, options.durable !== false));
+  }
+
+  /** A cached prepared statement on the reader connection. */
+  #read(sql: string): Statement {
+    let st = this.#readStatements.get(sql);
+    if (!st) {
+      if (this.#readStatements.size >= READ_STATEMENTS) {
+        this.#readStatements.delete(this.#readStatements.keys().next().value!);
+      }
+      st = this.#reader.prepare(sql);
+      this.#readStatements.set(sql, st);
+    }
+    return st;
   }
 
   /** A cached prepared statement on the writer connection. */
@@ -143,19 +198,22 @@ export class Database {
     this.#pending = pending;
   }
 
-  /** One plain read query on the reader pool. */
-  async query<T = Record<string, unknown>>(sql: string, args: (string | number | null)[] = []): Promise<T[]> {
-    const rs = await this.#reader.execute({ sql, args });
-    return rs.rows as unknown as T[];
+  /** One plain read query on the reader connection. */
+  query<T = Record<string, unknown>>(sql: string, args: (string | number | null)[] = []): Promise<T[]> {
+    try {
+      return Promise.resolve(this.#read(sql).all(...args) as T[]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** True when a trivial read succeeds. */
-  async healthy(): Promise<boolean> {
+  healthy(): Promise<boolean> {
     try {
-      await this.#reader.execute("SELECT 1");
-      return true;
+      this.#read("SELECT 1").get();
+      return Promise.resolve(true);
     } catch {
-      return false;
+      return Promise.resolve(false);
     }
   }
 
