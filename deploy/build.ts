@@ -42,7 +42,7 @@ const TARGETS = {
       "agent/deid/worker.ts",
       "--include",
       "agent/index/migrations",
-      "agent/main.ts",
+      "agent/main_packaged.ts",
     ],
     bundle: bundleAgent,
   },

@@ -106,7 +106,7 @@ DENO_DIR="$here/deno_dir" exec "\${DENO:-deno}" run -A --cached-only ${denoFlags
 /** The agent's bundle in `dir` (dist/agent); returns its launcher. */
 export async function bundleAgent(dir = path.join(ROOT, "dist/agent")): Promise<string> {
   const out = path.join(dir, "agent.js");
-  await bundle("agent/main.ts", out);
+  await bundle("agent/main_packaged.ts", out);
   await copyTree(path.join(ROOT, "agent/index/migrations"), path.join(dir, "migrations"));
   return await selfContained(dir, out, "conduit-agent", ["--v8-flags=--expose-gc,--max-semi-space-size=1"]);
 }

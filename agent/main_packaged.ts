@@ -1,0 +1,18 @@
+/**
+ * The agent's entry for `deno compile` and the bundle (deploy/build.ts, deploy/bundle.ts): `main.ts` with
+ * its parts imported by literal specifiers, so that both tools see and include them. Started from
+ * source, `main.ts` names them by computed URLs instead, which Deno does not load before they are taken.
+ */
+import { type Parts, runMain } from "./start.ts";
+
+const parts: Parts = {
+  agent: async () => (await import("./run.ts")).runAgent,
+  subcommands: {
+    node: async () => (await import("./cli/node_command.ts")).nodeCommand,
+    queue: async () => (await import("./cli/queue_command.ts")).queueCommand,
+    route: async () => (await import("./cli/route_command.ts")).routeCommand,
+    deid: async () => (await import("./cli/deid_command.ts")).deidCommand,
+  },
+};
+
+if (import.meta.main) await runMain(parts);
