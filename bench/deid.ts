@@ -264,7 +264,7 @@ export const deid: Benchmark = {
         },
       ],
       notes: [
-        "'whole command' includes each tool's start-up (for agent deid: Deno, its module graph and the JIT's warm-up, about 0.35 s here; no workers by default on two CPUs); 'without start-up' is the rate over the last four fifths of the series, from the difference with a run over the first fifth.",
+        "'whole command' includes each tool's start-up (for agent deid: Deno, its module graph and the JIT's warm-up, about 0.15 s here; no workers by default on two CPUs); 'without start-up' is the rate over the last four fifths of the series, from the difference with a run over the first fifth.",
         "gdcmanon -e encrypts what it removes (AES-256 to an RSA certificate); agent deid computes keyed pseudonyms.",
         "agent deid does not fsync each output (like gdcmanon); routes and transfers do.",
       ],
