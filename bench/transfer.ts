@@ -3,16 +3,41 @@
  * transferred to south's PACS (a `storescp`) with `transfers.create`; the time runs from the call to
  * the last object in storescp's directory. Reference in the same run: `storescu` straight into a
  * `storescp`. De-identification is not part of the path yet (no PS3.15 profile). `--quick`: 100 objects.
+ * Also reported: when the first and the last object reached south (its queue for the PACS, read every 100
+ * ms) and the PACS, the CPU seconds of north, the hub, south, `storescp` and this process over the
+ * transfer, and the machine's busy cores (other work on the VM included).
  */
 import * as path from "node:path";
 import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
 import { runDcmtk, skipReason, startStorescp } from "../tests/support/peers.ts";
 import { startAgentProcess } from "../tests/support/agent.ts";
 import { hubAdmin, startHubProcess } from "../tests/support/hub.ts";
-import { countFiles, fixed, generateCtSeries, MB } from "./_shared.ts";
+import {
+  countEntries,
+  countFiles,
+  fixed,
+  generateCtSeries,
+  MB,
+  processTicks,
+  systemTicks,
+  ticksPerSecond,
+} from "./_shared.ts";
+import type { AgentProcess } from "../tests/support/agent.ts";
 import { createConduitClient } from "../hub/client/mod.ts";
 
 const TARGET = 0.4;
+
+/** Rows of an agent's queue for `destination`, in any state, and those done. */
+async function queueRows(agent: AgentProcess, destination: string): Promise<{ all: number; done: number }> {
+  const body = await (await agent.http("/queue/summary")).json() as {
+    rows: { destination: string; state: string; count: number }[];
+  };
+  const rows = body.rows.filter((r) => r.destination === destination);
+  return {
+    all: rows.reduce((n, r) => n + r.count, 0),
+    done: rows.filter((r) => r.state === "done").reduce((n, r) => n + r.count, 0),
+  };
+}
 
 async function until(check: () => Promise<boolean>, timeoutMs = 600_000) {
   const deadline = Date.now() + timeoutMs;
@@ -30,6 +55,7 @@ export const transfer: Benchmark = {
     const skip = skipReason("storescu", "storescp");
     if (skip) throw new Error(`transfer bench needs DCMTK: ${skip}`);
     const n = quick ? 100 : 500;
+    const loadAtStart = Deno.loadavg();
     const series = await generateCtSeries(path.join(workDir, "series"), n, log);
 
     const directDir = path.join(workDir, "direct");
@@ -81,14 +107,42 @@ export const transfer: Benchmark = {
       const client = createConduitClient({ url: `http://127.0.0.1:${hub.port}`, token });
       await until(async () => (await client.sites.list.query()).every((s) => s.state === "online"), 30_000);
       log(`transferring ${n} objects north -> south's PACS`);
+      const hz = await ticksPerSecond();
+      const names = ["north", "hub", "south", "storescp", "bench"];
+      const pids = [north.pid, hub.pid, south.pid, pacs.pid, "self" as const];
+      const cpu0 = pids.map((pid) => processTicks(pid).own);
+      const sys0 = systemTicks();
       const t0 = performance.now();
+      // Phases: when the first and the last object reached south (committed, queued for its PACS) and
+      // the PACS. South's queue is read every 100 ms, the PACS's directory every 20 ms.
+      const phase = { firstAtSouth: NaN, allAtSouth: NaN, firstAtPacs: NaN };
+      let sampling = true;
+      const southSampler = (async () => {
+        while (sampling && Number.isNaN(phase.allAtSouth)) {
+          const rows = await queueRows(south, "pacs").catch(() => ({ all: 0, done: 0 }));
+          const at = (performance.now() - t0) / 1000;
+          if (rows.all > 0 && Number.isNaN(phase.firstAtSouth)) phase.firstAtSouth = at;
+          if (rows.all >= n) phase.allAtSouth = at;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
       const { id } = await client.transfers.create.mutate({
         source: { site: "north" },
         destination: { site: "south", node: "pacs" },
         studies: [series.studyUid],
       });
+      await until(() => {
+        const k = countEntries(pacsDir);
+        if (k > 0 && Number.isNaN(phase.firstAtPacs)) phase.firstAtPacs = (performance.now() - t0) / 1000;
+        return Promise.resolve(k >= n);
+      });
       await until(async () => (await countFiles(pacsDir)) >= n);
       const seconds = (performance.now() - t0) / 1000;
+      const sys1 = systemTicks();
+      const cpu = pids.map((pid, k) => (processTicks(pid).own - cpu0[k]) / hz);
+      sampling = false;
+      await southSampler;
+      const machineCores = (sys1.total - sys1.idle - sys0.total + sys0.idle) / hz / seconds;
       await until(async () => (await client.transfers.get.query({ id })).status === "success", 30_000);
       const ratio = directSeconds / seconds;
       return {
@@ -99,6 +153,14 @@ export const transfer: Benchmark = {
             ["storescu -> storescp", fixed(directSeconds, 2), fixed(n / directSeconds)],
             ["transfers.create: north -> hub -> south -> storescp", fixed(seconds, 2), fixed(n / seconds)],
           ],
+        }, {
+          title: "transfer phases, seconds from transfers.create",
+          columns: ["first at south", "last at south", "first at PACS", "last at PACS"],
+          rows: [[phase.firstAtSouth, phase.allAtSouth, phase.firstAtPacs, seconds].map((x) => fixed(x, 2))],
+        }, {
+          title: "CPU over the transfer: seconds of each process, and the machine's busy cores",
+          columns: [...names, "busy cores (machine)"],
+          rows: [[...cpu.map((c) => fixed(c, 2)), fixed(machineCores, 2)]],
         }],
         targets: [{
           label: `transfer ≥ ${TARGET} × storescu -> storescp`,
@@ -106,7 +168,17 @@ export const transfer: Benchmark = {
           pass: ratio >= TARGET,
         }],
         notes: ["no de-identification on the path yet (issue 4)"],
-        data: { n, bytes: series.bytes, directSeconds, seconds },
+        data: {
+          n,
+          bytes: series.bytes,
+          directSeconds,
+          seconds,
+          phase,
+          cpu: Object.fromEntries(names.map((k, i) => [k, cpu[i]])),
+          machineCores,
+          loadAtStart,
+          loadAtEnd: Deno.loadavg(),
+        },
       };
     } finally {
       await north.stop();
