@@ -17,6 +17,7 @@ import type { Session } from "@conduit/shared/tunnel";
 import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute } from "../queue/keys.ts";
 import { type Contention, HeldAssociation } from "./held_association.ts";
 import type { DeidStage } from "./deid_stage.ts";
+import { DoneBatch } from "./done_batch.ts";
 
 /** What the forwarder reports (metrics hook). */
 export type ForwardEvent =
@@ -56,6 +57,8 @@ export class Forwarder {
   #contention = new Map<string, Contention>();
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  /** Acknowledged rows, marked done in groups (done_batch.ts). */
+  readonly #done: DoneBatch;
 
   constructor(
     private readonly config: AgentConfig,
@@ -67,7 +70,16 @@ export class Forwarder {
     private readonly tunnel: () => Session | undefined = () => undefined,
     /** The de-identification stage, for `deid:<route>` rows (routes and transfers that de-identify). */
     private readonly stage?: DeidStage,
-  ) {}
+  ) {
+    this.#done = new DoneBatch(
+      queue,
+      (err, rows) =>
+        log.error("recording deliveries failed; they are sent again at the next start", {
+          rows,
+          reason: (err as Error).name,
+        }),
+    );
+  }
 
   /**
    * Every configured node (objects the hub sends for a node are queued without a route), and the
@@ -153,6 +165,7 @@ export class Forwarder {
     this.wake();
     await Promise.allSettled(this.#loops);
     this.#loops = [];
+    this.#done.flush();
   }
 
   async #loop(destination: string, slot: number): Promise<void> {
@@ -239,7 +252,7 @@ export class Forwarder {
           error = (err as Error).message;
         }
         if (status === Status.Success || (status !== null && (status & 0xf000) === 0xb000)) {
-          this.queue.markDone(row.id);
+          this.#done.add(row.id);
           this.onEvent({ type: "attempt", destination, status, outcome: "done" });
           this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - row.createdAt });
           continue;
@@ -276,7 +289,7 @@ export class Forwarder {
     const { sendRemote } = await import("./remote.ts");
     const unsent = await sendRemote(session, target, rows, this.archive, (r) => {
       if (r.ok) {
-        this.queue.markDone(r.row.id);
+        this.#done.add(r.row.id);
         this.onEvent({ type: "attempt", destination, status: Status.Success, outcome: "done" });
         this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - r.row.createdAt });
         return;

@@ -224,14 +224,15 @@ export class Queue {
   }
 
   /**
-   * Records a delivery. Like markFailed, it applies only to a row still in flight: a row reset
-   * meanwhile (a keepLast replacement, a replay) keeps its new state and goes again.
+   * Records deliveries (one row or several, in one transaction). Like markFailed, it applies only to a
+   * row still in flight: a row reset meanwhile (a keepLast replacement, a replay) keeps its new state.
    */
-  markDone(id: number, now = Date.now()): void {
-    this.db.writeUnsynced(() =>
-      this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = 0,
-        last_error = '', updated_at = ?, done_at = ? WHERE id = ? AND state = 'in_flight'`).run(now, now, id)
-    );
+  markDone(ids: number | number[], now = Date.now()): void {
+    const st = this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = 0,
+        last_error = '', updated_at = ?, done_at = ? WHERE id = ? AND state = 'in_flight'`);
+    this.db.writeUnsynced(() => {
+      for (const id of typeof ids === "number" ? [ids] : ids) st.run(now, now, id);
+    });
   }
 
   /** Records a failed attempt: `failed` and due at `next`, or `dead`. */
