@@ -31,6 +31,7 @@ import { routingFacts } from "../routing/facts.ts";
 import type { Queue } from "../queue/queue.ts";
 import type { Intake } from "./intake.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
+import { SharedCommit } from "./shared_commit.ts";
 
 /** Called after an object is committed (metrics). */
 export type StoredListener = (
@@ -105,6 +106,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   readonly #o: IngestOptions;
   /** The group commit of C-STOREs answered from the intake (when there is an intake). */
   readonly group: GroupCommit | undefined;
+  /** Objects committed before their answer (the tunnel's) share index transactions (shared_commit.ts). */
+  readonly #shared = new SharedCommit((items) => this.write(items));
 
   constructor(options: IngestOptions) {
     this.#o = options;
@@ -144,6 +147,12 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     return new StoreFileStream(this.#o.archive.staging(), meta, this.#o.archive.sync);
   }
 
+  /** openObject, the file created off the event loop's thread (a create can wait for others' syncs). */
+  async openObjectAsync(meta: FileMetaFields): Promise<StoreFileStream> {
+    this.#checkFreeSpace();
+    return await StoreFileStream.create(this.#o.archive.staging(), meta, this.#o.archive.sync);
+  }
+
   /**
    * A C-STORE's object has been received (and synced). With an intake: checked, made durable in the
    * intake and answered Success, its rows committed in a group after; without: committed, then answered.
@@ -178,9 +187,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   ): Promise<StoreOutcome> {
     const checked = await this.check(received, ctx);
     const prepared = await this.prepare(checked, extra);
-    if (prepared.kind === "index") {
-      const [failure] = this.write([prepared]);
-      if (failure) throw new DimseStatusError(Status.OutOfResources, "index commit failed");
+    if (prepared.kind === "index" && !(await this.#shared.commit(prepared))) {
+      throw new DimseStatusError(Status.OutOfResources, "index commit failed");
     }
     return { status: Status.Success };
   }

@@ -1,0 +1,67 @@
+/**
+ * Objects committed before their sender is answered (those the hub sends through the tunnel) share index
+ * transactions: each caller still waits until its own rows are committed, but the objects that finish
+ * while one transaction syncs the index go together in the next, one sync for all of them instead of one
+ * each (every sync blocks the event loop's thread, and with it every stream the agent is receiving).
+ * A group never holds one SOP Instance UID twice: the second waits for the next group.
+ */
+import type { Checked, Prepared } from "./ingest.ts";
+
+type Placed = Extract<Prepared, { kind: "index" }>;
+
+interface Waiting {
+  item: Placed;
+  /** True when the object's rows committed. */
+  resolve: (committed: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+export class SharedCommit {
+  #waiting: Waiting[] = [];
+  #scheduled = false;
+
+  /** `write` commits a group in one transaction and returns the objects whose rows did not commit. */
+  constructor(private readonly write: (items: Placed[]) => Checked[]) {}
+
+  /** Resolves true once the object's rows are committed, false when they did not commit. */
+  commit(item: Placed): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#waiting.length === 0) return;
+    this.#scheduled = true;
+    // A macrotask: objects whose last bytes are already in the socket's buffers join this group.
+    setTimeout(() => {
+      this.#scheduled = false;
+      this.#flush();
+      this.#schedule();
+    }, 0);
+  }
+
+  #flush(): void {
+    const group: Waiting[] = [];
+    const later: Waiting[] = [];
+    const sops = new Set<string>();
+    for (const w of this.#waiting) {
+      const sop = w.item.checked.attrs.sopInstanceUid;
+      if (sops.has(sop)) later.push(w);
+      else {
+        sops.add(sop);
+        group.push(w);
+      }
+    }
+    this.#waiting = later;
+    let failed: Set<Checked>;
+    try {
+      failed = new Set(this.write(group.map((w) => w.item)));
+    } catch (err) {
+      for (const w of group) w.reject(err);
+      return;
+    }
+    for (const w of group) w.resolve(!failed.has(w.item.checked));
+  }
+}
