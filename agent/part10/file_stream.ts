@@ -47,18 +47,37 @@ export class StoreFileStream extends Writable {
   #headLength = 0;
   #check: StructureCheck | undefined;
 
-  /** Opens `tempPath` (exclusive create) and writes the File Meta group. Throws when it cannot. */
-  constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true) {
+  /**
+   * Opens `tempPath` (exclusive create; `fd` when {@link create} opened it) and writes the File Meta
+   * group. Throws when it cannot.
+   */
+  constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true, fd?: number) {
     super({ highWaterMark: 1 << 20 });
     this.tempPath = tempPath;
     this.meta = meta;
-    this.#fd = fs.openSync(tempPath, "wx", 0o640);
+    this.#fd = fd ?? fs.openSync(tempPath, "wx", 0o640);
     const header = buildFileMeta(meta);
     fs.writeSync(this.#fd, header);
     this.#fileSize = header.length;
     this.#keep(header);
     const encoding = encodingOf(meta.transferSyntax);
     if (!encoding.deflated) this.#check = new StructureCheck(encoding);
+  }
+
+  /**
+   * As the constructor, but the file is created on a thread of the pool, not the event loop's: a create
+   * waits for the file system's journal while other files sync, which would stall every other stream.
+   */
+  static async create(tempPath: string, meta: FileMetaFields, sync = true): Promise<StoreFileStream> {
+    const fd = await new Promise<number>((resolve, reject) =>
+      fs.open(tempPath, "wx", 0o640, (err, fd) => err ? reject(err) : resolve(fd))
+    );
+    try {
+      return new StoreFileStream(tempPath, meta, sync, fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
   }
 
   /** The first write error, if any (the stream keeps swallowing data so the association stays in step). */

@@ -29,7 +29,7 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
   };
   let sink;
   try {
-    sink = s.ingest.openObject({
+    sink = await s.ingest.openObjectAsync({
       sopClassUid: header.sopClassUid,
       sopInstanceUid: header.sopInstanceUid,
       transferSyntax: header.transferSyntax,
