@@ -5,6 +5,7 @@
  * each (every sync blocks the event loop's thread, and with it every stream the agent is receiving).
  * A group never holds one SOP Instance UID twice: the second waits for the next group.
  */
+import { setImmediate } from "node:timers";
 import type { Checked, Prepared } from "./ingest.ts";
 
 type Placed = Extract<Prepared, { kind: "index" }>;
@@ -34,12 +35,13 @@ export class SharedCommit {
   #schedule(): void {
     if (this.#scheduled || this.#waiting.length === 0) return;
     this.#scheduled = true;
-    // A macrotask: objects whose last bytes are already in the socket's buffers join this group.
-    setTimeout(() => {
+    // After the event loop's I/O: objects whose last bytes are already in the socket's buffers join this
+    // group (no timer: a 0 ms timeout waits 1-3 ms on this VM, every object's acknowledgement with it).
+    setImmediate(() => {
       this.#scheduled = false;
       this.#flush();
       this.#schedule();
-    }, 0);
+    });
   }
 
   #flush(): void {
