@@ -14,11 +14,20 @@
  * of `deno task bench`: a profiled agent is slower than a plain one, so its figures are budgets.
  */
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { startAgentProcess } from "../tests/support/agent.ts";
-import { runDcmtk, startStorescp } from "../tests/support/peers.ts";
-import { generateCtSeries } from "./_shared.ts";
-import { classifyReceive, type Code, cpuTicks, processTicks, type Tick } from "./_profile.ts";
+import { startStorescp } from "../tests/support/peers.ts";
+import {
+  classifyReceive,
+  type Code,
+  cpuMark,
+  cpuTicks,
+  frameNames,
+  processTicks,
+  profileSetup,
+  storescuInto,
+  type Tick,
+  vmStage,
+} from "./_profile.ts";
 
 /** A sample is on the send path when a frame of its stack names one of these. */
 const SEND_PATH =
@@ -41,13 +50,9 @@ const SEND_STAGES: [string, RegExp][] = [
 ];
 
 function classify(tick: Tick, code: Code[]): string {
-  if (tick.vm === 1) return "GC";
-  if (tick.vm >= 2 && tick.vm <= 4) return "compile";
-  const names: string[] = [];
-  for (let i = 0; i < tick.s.length; i += 2) {
-    const entry = code[tick.s[i]];
-    if (entry && entry.type !== "SHARED_LIB") names.push(entry.name);
-  }
+  const vm = vmStage(tick);
+  if (vm) return vm;
+  const names = frameNames(tick, code);
   if (names.some((n) => SEND_PATH.test(n))) {
     for (const n of names) for (const [stage, rule] of SEND_STAGES) if (rule.test(n)) return stage;
     return "send: other";
@@ -55,24 +60,7 @@ function classify(tick: Tick, code: Code[]): string {
   return `receive: ${classifyReceive(names)}`;
 }
 
-const args = parseArgs({
-  args: Deno.args,
-  options: {
-    files: { type: "string", default: "1000" },
-    sync: { type: "string", default: "on" },
-    keep: { type: "string" },
-  },
-});
-const files = Number(args.values.files);
-const sync = args.values.sync !== "off";
-const work = args.values.keep ?? await Deno.makeTempDir({ prefix: "conduit-profile-" });
-await Deno.mkdir(work, { recursive: true });
-const seriesDir = path.join(work, `series-${files}`);
-let paths: string[] = [];
-try {
-  paths = [...Deno.readDirSync(seriesDir)].map((e) => path.join(seriesDir, e.name)).sort();
-} catch { /* generated below */ }
-if (paths.length !== files) paths = (await generateCtSeries(seriesDir, files, console.error)).paths;
+const { files, sync, work, paths } = await profileSetup(Deno.args);
 const logFile = path.join(work, `agent-forward-${sync ? "sync" : "nosync"}.v8.log`);
 const dataDir = path.join(work, `data-${Date.now()}`);
 const destDir = path.join(work, `dest-${Date.now()}`);
@@ -86,21 +74,8 @@ const agent = await startAgentProcess({
   },
   denoFlags: [`--v8-flags=--expose-gc,--prof,--no-logfile-per-isolate,--logfile=${logFile}`],
 });
-const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
-const main0 = cpuTicks(agent.pid);
-const all0 = processTicks(agent.pid);
-const t0 = performance.now();
-const sent = await runDcmtk("storescu", [
-  "-aet",
-  "PROFILE",
-  "-aec",
-  agent.aet,
-  "127.0.0.1",
-  String(agent.port),
-  ...paths,
-], {
-  timeoutMs: 30 * 60_000,
-});
+const { load, main: main0, all: all0, t: t0 } = await cpuMark(agent.pid);
+const sent = await storescuInto(agent, paths);
 const count = () => [...Deno.readDirSync(destDir)].length;
 const deadline = Date.now() + 10 * 60_000;
 while (count() < files && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

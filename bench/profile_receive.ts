@@ -11,30 +11,21 @@
  * `deno task bench`: a profiled agent is slower than a plain one, so its figures are budgets, not rates.
  */
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { startAgentProcess } from "../tests/support/agent.ts";
-import { runDcmtk } from "../tests/support/peers.ts";
-import { generateCtSeries } from "./_shared.ts";
-import { classify, type Code, cpuTicks, OTHER, processTicks, STAGES, type Tick } from "./_profile.ts";
+import {
+  classify,
+  type Code,
+  cpuMark,
+  cpuTicks,
+  OTHER,
+  processTicks,
+  profileSetup,
+  STAGES,
+  storescuInto,
+  type Tick,
+} from "./_profile.ts";
 
-const args = parseArgs({
-  args: Deno.args,
-  options: {
-    files: { type: "string", default: "1000" },
-    sync: { type: "string", default: "on" },
-    keep: { type: "string" },
-  },
-});
-const files = Number(args.values.files);
-const sync = args.values.sync !== "off";
-const work = args.values.keep ?? await Deno.makeTempDir({ prefix: "conduit-profile-" });
-await Deno.mkdir(work, { recursive: true });
-const seriesDir = path.join(work, `series-${files}`);
-let paths: string[] = [];
-try {
-  paths = [...Deno.readDirSync(seriesDir)].map((e) => path.join(seriesDir, e.name)).sort();
-} catch { /* generated below */ }
-if (paths.length !== files) paths = (await generateCtSeries(seriesDir, files, console.error)).paths;
+const { files, sync, work, paths } = await profileSetup(Deno.args);
 const logFile = path.join(work, `agent-${sync ? "sync" : "nosync"}.v8.log`);
 const dataDir = path.join(work, `data-${Date.now()}`);
 const agent = await startAgentProcess({
@@ -42,19 +33,8 @@ const agent = await startAgentProcess({
   config: { dimse: { sync } },
   denoFlags: [`--v8-flags=--expose-gc,--prof,--no-logfile-per-isolate,--logfile=${logFile}`],
 });
-const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
-const main0 = cpuTicks(agent.pid);
-const all0 = processTicks(agent.pid);
-const t0 = performance.now();
-const sent = await runDcmtk("storescu", [
-  "-aet",
-  "PROFILE",
-  "-aec",
-  agent.aet,
-  "127.0.0.1",
-  String(agent.port),
-  ...paths,
-], { timeoutMs: 30 * 60_000 });
+const { load, main: main0, all: all0, t: t0 } = await cpuMark(agent.pid);
+const sent = await storescuInto(agent, paths);
 const wallMs = performance.now() - t0;
 const mainCpu = (cpuTicks(agent.pid) - main0) * 10; // ms (USER_HZ 100)
 const allCpu = (processTicks(agent.pid) - all0) * 10;
