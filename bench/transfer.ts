@@ -167,7 +167,9 @@ export const transfer: Benchmark = {
           measured: `${fixed(ratio, 2)}×`,
           pass: ratio >= TARGET,
         }],
-        notes: ["no de-identification on the path yet (issue 4)"],
+        notes: [
+          "the transfer asks for no de-identification (with deid, the source agent de-identifies each object first)",
+        ],
         data: {
           n,
           bytes: series.bytes,
