@@ -16,7 +16,16 @@ import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
 import { runDcmtk, skipReason, startOrthanc } from "../tests/support/peers.ts";
 import { startAgentProcess } from "../tests/support/agent.ts";
 import { hubAdmin, startHubProcess } from "../tests/support/hub.ts";
-import { fixed, generateCtSeries, MB, median, memory, percentile } from "./_shared.ts";
+import {
+  fixed,
+  generateCtSeries,
+  MB,
+  median,
+  memory,
+  percentile,
+  processTicks,
+  ticksPerSecond,
+} from "./_shared.ts";
 
 const TARGET_WADO = 1.0;
 const TARGET_QIDO_OVERHEAD_MS = 10;
@@ -89,9 +98,16 @@ export const dicomweb: Benchmark = {
         hub: [],
         orthanc: [],
       };
+      // CPU of the hub and of the agent per MB served, each hub round (issue 16: hub CPU per MB).
+      const hz = await ticksPerSecond();
+      const cpu: { hub: number[]; agent: number[] } = { hub: [], agent: [] };
       for (let i = 0; i < rounds; i++) {
         log(`WADO-RS round ${i + 1}`);
-        runs.hub.push(await fetchAll(hubUrl, { accept, authorization: `Bearer ${token}` }));
+        const h0 = processTicks(hub.pid).own, a0 = processTicks(agent.pid).own;
+        const r = await fetchAll(hubUrl, { accept, authorization: `Bearer ${token}` });
+        cpu.hub.push(((processTicks(hub.pid).own - h0) / hz) * 1000 / (r.bytes / MB));
+        cpu.agent.push(((processTicks(agent.pid).own - a0) / hz) * 1000 / (r.bytes / MB));
+        runs.hub.push(r);
         runs.orthanc.push(await fetchAll(orthancUrl, { accept }));
       }
       const mbps = (r: { seconds: number; bytes: number }) => r.bytes / MB / r.seconds;
@@ -176,8 +192,13 @@ export const dicomweb: Benchmark = {
             pass: overhead <= TARGET_QIDO_OVERHEAD_MS,
           },
         ],
-        notes: [`hub peak RSS ${fixed(hubRss)} MB while serving the study`],
-        data: { n, bytes: series.bytes, runs, hubMs, findMs, hubPeakRssMb: hubRss },
+        notes: [
+          `hub peak RSS ${fixed(hubRss)} MB while serving the study`,
+          `CPU per MB served through the hub (ms, runs): hub ${
+            cpu.hub.map((v) => fixed(v, 2)).join(" / ")
+          }, agent ${cpu.agent.map((v) => fixed(v, 2)).join(" / ")}`,
+        ],
+        data: { n, bytes: series.bytes, runs, hubMs, findMs, hubPeakRssMb: hubRss, cpuMsPerMb: cpu },
       };
     } finally {
       await agent.stop();
