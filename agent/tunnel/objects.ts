@@ -1,7 +1,9 @@
 /**
  * Objects over the tunnel: an ObjectHeader (UIDs, transfer syntax, size and SHA-256 of the data
- * set) then the data set bytes as records. The sender reads the archived object's data set and takes
- * the hash the index recorded, so nothing is hashed twice; the receiver writes
+ * set) then the data set bytes as records. The sender reads the archived object's data set, announces
+ * the hash the index recorded and checks the bytes against it as it reads them: the last block goes out
+ * only when they match, so the hub passes a retrieve's bytes on without hashing them (no per-byte work
+ * on the hub's one thread) and a reader never gets a whole object that changed on disk. The receiver writes
  * through the same StoreFileStream a C-STORE uses (its own File Meta group, the data set hashed as
  * it is written) and only then compares size and hash with the header.
  */
@@ -46,19 +48,49 @@ async function hashRange(hash: Hash, source: ByteSource, offset: number, length:
   }
 }
 
-/** Sends the data set of an archived object, as stored, as one object on `channel`. */
+/**
+ * `source` read from its start to `size`, in order, each block added to a SHA-256: the read that reaches
+ * `size` throws ObjectTransferError instead of returning when the bytes do not match `sha256`, so the
+ * caller never passes on the last block of an object that is not what the index recorded.
+ */
+function verified(source: ByteSource, size: number, sha256: string): ByteSource {
+  const hash = createHash("sha256");
+  let next = 0;
+  return {
+    size: source.size,
+    read: async (into, position) => {
+      if (position !== next) throw new ObjectTransferError("a verified object is read in order only");
+      const n = await source.read(into, position);
+      if (n <= 0) return n;
+      hash.update(into.subarray(0, n));
+      next += n;
+      if (next === size && hash.digest("hex") !== sha256) {
+        throw new ObjectTransferError("the archived object does not match the SHA-256 its index recorded");
+      }
+      return n;
+    },
+    close: () => source.close(),
+  };
+}
+
+/**
+ * Sends the data set of an archived object, as stored, as one object on `channel`, checked against the
+ * SHA-256 the index recorded as it is read (above).
+ */
 export async function sendObject(
   channel: ObjectChannel,
   archive: Archive,
   file: StoredObject,
 ): Promise<void> {
   await withObject(archive, file.key, async (object) => {
-    const dataset = datasetOf(object, file);
+    let dataset = datasetOf(object, file);
     let sha256 = file.sha256;
     if (!sha256) {
       const hash = createHash("sha256");
       await hashRange(hash, dataset, 0, file.datasetSize);
       sha256 = hash.digest("hex");
+    } else {
+      dataset = verified(dataset, file.datasetSize, sha256);
     }
     await channel.send(
       {

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import { BULK_RECORD, type ObjectHeader } from "@conduit/shared/tunnel";
+import { FileArchive } from "../archive/file_archive.ts";
+import type { StoredObject } from "../part10/stored.ts";
+import { ObjectTransferError, sendObject } from "./objects.ts";
+
+/** An archived file: a 16-byte stand-in for its File Meta group, then `size` bytes of data set. */
+async function archived(size: number) {
+  const dir = await Deno.makeTempDir({ prefix: "objects-test-" });
+  const archive = new FileArchive(dir, false);
+  const dataset = new Uint8Array(size);
+  for (let i = 0; i < size; i++) dataset[i] = (i * 31 + 7) & 0xff;
+  const key = "archive/1.2.3/1.2.3.4/1.2.3.4.5.dcm";
+  await Deno.mkdir(path.dirname(path.join(dir, key)), { recursive: true });
+  const file = new Uint8Array(16 + size);
+  file.set(dataset, 16);
+  await Deno.writeFile(path.join(dir, key), file);
+  const stored: StoredObject = {
+    key,
+    datasetOffset: 16,
+    datasetSize: size,
+    transferSyntax: "1.2.840.10008.1.2.1",
+    sopClassUid: "1.2.840.10008.5.1.4.1.1.2",
+    sopInstanceUid: "1.2.3.4.5",
+    sha256: createHash("sha256").update(dataset).digest("hex"),
+  };
+  return { dir, archive, key, stored };
+}
+
+/** A channel that keeps what is sent. */
+function recorder() {
+  const headers: ObjectHeader[] = [];
+  let bytes = 0;
+  return {
+    headers,
+    sent: () => bytes,
+    channel: {
+      send: (h: ObjectHeader) => (headers.push(h), Promise.resolve()),
+      sendBytes: (d: Uint8Array) => (bytes += d.byteLength, Promise.resolve()),
+      next: () => Promise.resolve(null),
+    },
+  };
+}
+
+Deno.test("sendObject() sends an archived object whole, with the SHA-256 its index recorded", async () => {
+  const size = 3 * BULK_RECORD + 123;
+  const { dir, archive, stored } = await archived(size);
+  try {
+    const r = recorder();
+    await sendObject(r.channel, archive, stored);
+    assert.equal(r.sent(), size);
+    assert.equal(r.headers[0].sha256, stored.sha256);
+    assert.equal(r.headers[0].size, size);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sendObject() withholds the last block of an object that changed on disk and throws", async () => {
+  const size = 3 * BULK_RECORD + 123;
+  const { dir, archive, key, stored } = await archived(size);
+  try {
+    // One byte of the data set flipped after it was indexed (a disk or a hand that changed it).
+    const file = await Deno.open(path.join(dir, key), { read: true, write: true });
+    await file.seek(16 + BULK_RECORD + 5, Deno.SeekMode.Start);
+    await file.write(new Uint8Array([0x5a ^ (((BULK_RECORD + 5) * 31 + 7) & 0xff)]));
+    file.close();
+    const r = recorder();
+    await assert.rejects(sendObject(r.channel, archive, stored), ObjectTransferError);
+    assert.ok(r.sent() < size, `sent ${r.sent()} of ${size} bytes`);
+    assert.equal(r.sent(), 3 * BULK_RECORD, "every block but the last");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
