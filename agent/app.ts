@@ -256,6 +256,7 @@ async function startLocked(
     await retention?.stop();
     await forwarder.stop();
     await scp.close();
+    await intake.close();
     await http.shutdown();
     db.close();
     throw err;
@@ -289,6 +290,7 @@ async function startLocked(
       await scp.close();
       await ingest.settled();
       ingest.group?.close();
+      await intake.close();
       await forwarder.stop();
       await retention?.stop();
       await http.shutdown();

@@ -15,8 +15,8 @@ const STAGED = /\.part$/;
 export class FileArchive implements Archive {
   readonly #dataDir: string;
   readonly #tmpDir: string;
-  /** Directories known to exist (a study's series folders are made once). */
-  readonly #dirs = new Set<string>();
+  /** Folders known to exist, or being made (a study's series folders are made once). */
+  readonly #dirs = new Map<string, Promise<void>>();
 
   /** `sync`: fsync staged files and directory entries after a rename (see dimse.sync). */
   constructor(dataDir: string, readonly sync = true) {
@@ -56,17 +56,35 @@ export class FileArchive implements Archive {
   async place(staged: string, key: string): Promise<void> {
     const target = this.#file(key);
     const dir = path.dirname(target);
-    const created: string[] = [];
-    if (!this.#dirs.has(dir)) {
-      const first = fs.mkdirSync(dir, { recursive: true });
-      if (first) {
-        for (let d = dir; d.length >= first.length; d = path.dirname(d)) created.push(path.dirname(d));
-      }
-      this.#dirs.add(dir);
-      if (this.#dirs.size > 10_000) this.#dirs.clear();
-    }
-    fs.renameSync(staged, target);
-    if (this.sync) await Promise.all([dir, ...created].map(syncDir));
+    // Every step off the event loop's thread: a mkdir or a rename can wait for the journal.
+    await this.#folder(dir);
+    await fs.promises.rename(staged, target).catch(async (err) => {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !fs.existsSync(staged)) throw err;
+      this.#dirs.delete(dir); // the folder went away since it was made: make it again
+      await this.#folder(dir);
+      await fs.promises.rename(staged, target);
+    });
+    if (this.sync) await syncDir(dir);
+  }
+
+  /**
+   * Resolves once `dir` exists and, with `sync`, the entries of the folders made for it are synced in
+   * their parents: every object placed in a new folder waits for that, not only the first.
+   */
+  #folder(dir: string): Promise<void> {
+    let ready = this.#dirs.get(dir);
+    if (ready) return ready;
+    ready = (async () => {
+      const first = await fs.promises.mkdir(dir, { recursive: true });
+      if (!first || !this.sync) return;
+      const parents: string[] = [];
+      for (let d = dir; d.length >= first.length; d = path.dirname(d)) parents.push(path.dirname(d));
+      await Promise.all(parents.map(syncDir));
+    })();
+    ready.catch(() => this.#dirs.delete(dir));
+    if (this.#dirs.size >= 10_000) this.#dirs.clear();
+    this.#dirs.set(dir, ready);
+    return ready;
   }
 
   async discardStaged(staged: string): Promise<void> {

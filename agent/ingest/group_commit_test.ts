@@ -34,8 +34,10 @@ async function setup(n: number, options: GroupCommitOptions) {
   })];
   /** Puts object i in the intake, as a C-STORE answered Success leaves it, checked for the group. */
   const answered = async (i: number) => {
-    const file = intake.staging(association).replace(/\.part$/, ".dcm");
-    await Deno.writeFile(file, generateInstance(specs[i]));
+    const staged = intake.take();
+    staged.file?.close();
+    await Deno.writeFile(staged.path, generateInstance(specs[i]));
+    const file = await intake.accept(staged.path, association);
     const source = await openFile(file);
     const received = await receivedFrom(source, file, association.callingAet).finally(() => source.close());
     return await ingest.check(received, { association, ...received.meta });
@@ -45,6 +47,7 @@ async function setup(n: number, options: GroupCommitOptions) {
   const close = async () => {
     ingest.group!.close();
     await ingest.settled();
+    await intake.close();
     db.close();
     await Deno.remove(dir, { recursive: true });
   };

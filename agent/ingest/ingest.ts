@@ -128,7 +128,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     if (this.group?.blocked) {
       throw new DimseStatusError(Status.OutOfResources, "objects cannot be committed now (index or disk)");
     }
-    return new StoreFileStream(intake.staging(ctx.association), meta, this.#o.archive.sync);
+    const staged = intake.take();
+    return new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file);
   }
 
   #checkFreeSpace(): void {
@@ -161,7 +162,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const intake = this.#o.intake;
     if (!intake || !this.group) return this.commitReceived(sink.received!, ctx, []);
     const checked = await this.check(sink.received!, ctx);
-    const tempPath = await intake.accept(sink.received!.tempPath);
+    const tempPath = await intake.accept(sink.received!.tempPath, ctx.association);
     this.group.add({ ...checked, received: { ...checked.received, tempPath } });
     return { status: Status.Success };
   }

@@ -1,8 +1,9 @@
 /**
  * The intake: where a C-STORE's object waits, durable, between its Success and the group commit that
- * archives and indexes it (design.md, Durability). An object is written to `<data>/incoming/<id>.part`,
- * synced, renamed to `<id>.dcm` and the folder synced (one folder sync shared by every object that asked
- * while the previous one ran, whatever its association): only then is Success sent. The index and queue
+ * archives and indexes it (design.md, Durability). An object is written to `<data>/incoming/<id>.part`
+ * (created ahead of need while other objects sync: `take`), synced, renamed to `<id>.<sender>.dcm` and
+ * the folder synced (one folder sync shared by every object that asked while the previous one ran,
+ * whatever its association): only then is Success sent. The index and queue
  * rows follow in groups (`GroupCommit`); a start after a crash finds the `.dcm` files not yet committed
  * here and commits them before it accepts work, so a kill -9 between Success and the group commit loses
  * nothing. `.part` files (never answered Success) are removed at start.
@@ -22,6 +23,7 @@ const DONE = ".dcm";
 export class SharedSync {
   #running: Promise<void> | undefined;
   #next: Promise<void> | undefined;
+  #handle: Promise<Deno.FsFile> | undefined;
   /** How many syncs ran, and how many callers they served (metrics, tests). */
   readonly stats = { syncs: 0, callers: 0 };
 
@@ -44,11 +46,34 @@ export class SharedSync {
 
   #start(): Promise<void> {
     this.stats.syncs++;
-    const run = syncPath(this.target).finally(() => {
+    const run = this.#syncOnce().finally(() => {
       if (this.#running === run) this.#running = undefined;
     });
     this.#running = run;
     return run;
+  }
+
+  /**
+   * One fsync through a handle kept open between syncs (an open and a close less on the way to each
+   * Success); a handle that fails is closed and the next sync opens a fresh one.
+   */
+  async #syncOnce(): Promise<void> {
+    this.#handle ??= Deno.open(this.target, { read: true });
+    const handle = this.#handle;
+    try {
+      await (await handle).sync();
+    } catch (err) {
+      if (this.#handle === handle) this.#handle = undefined;
+      handle.then((h) => h.close()).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Closes the kept handle (the agent stops). */
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    (await handle?.catch(() => undefined))?.close();
   }
 }
 
@@ -68,9 +93,21 @@ export interface IntakeEntry {
   association: AssociationInfo;
 }
 
+/** A staging file: its path and, when it was created ahead of need, its handle. */
+export interface Staged {
+  path: string;
+  file?: Deno.FsFile;
+}
+
+/** Staging files kept created ahead of need. */
+const AHEAD = 4;
+
 export class Intake {
   readonly dir: string;
   readonly #dirSync: SharedSync;
+  #ready: Staged[] = [];
+  #making = 0;
+  #closed = false;
 
   constructor(dataDir: string, private readonly sync: boolean) {
     this.dir = path.join(path.resolve(dataDir), "incoming");
@@ -79,6 +116,16 @@ export class Intake {
 
   get syncStats(): { syncs: number; callers: number } {
     return this.#dirSync.stats;
+  }
+
+  /** Closes the folder's handle kept for its syncs, and removes the staging files made ahead (the agent stops). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const ready = this.#ready;
+    this.#ready = [];
+    for (const { file } of ready) file?.close();
+    await Promise.all(ready.map(({ path }) => fs.promises.rm(path, { force: true }).catch(() => {})));
+    await this.#dirSync.close();
   }
 
   /** Makes the folder; removes `.part` files an earlier run left (never answered); resolves with how many. */
@@ -93,21 +140,49 @@ export class Intake {
     return removed;
   }
 
-  /** A fresh `.part` path for an object from `association`. */
-  staging(association: AssociationInfo): string {
-    const who = Buffer.from(
-      JSON.stringify([association.callingAet, association.calledAet, association.remoteAddress]),
-    ).toString("base64url");
-    return path.join(this.dir, `${randomUUID()}.${who}${PART}`);
+  /** Staging files created ahead and not yet taken. */
+  get ready(): number {
+    return this.#ready.length;
   }
 
   /**
-   * Makes a written (and, with sync, synced) `.part` file a durable intake entry: renamed to `.dcm`, the
-   * folder synced. Resolves with its new path; after this the object may be answered Success.
+   * A staging file for the next object: one created ahead of need when one is ready (another is then
+   * created in its place), else a fresh path for the caller to create. A create waits for the file
+   * system's journal while other objects sync; made ahead, it is off the way from a C-STORE's first
+   * byte to its Success. The first object after start or a quiet spell creates its own.
    */
-  async accept(partPath: string): Promise<string> {
+  take(): Staged {
+    const staged = this.#ready.shift() ?? { path: this.#partPath() };
+    this.#refill();
+    return staged;
+  }
+
+  #partPath(): string {
+    return path.join(this.dir, `${randomUUID()}${PART}`);
+  }
+
+  #refill(): void {
+    while (!this.#closed && this.#ready.length + this.#making < AHEAD) {
+      this.#making++;
+      const part = this.#partPath();
+      Deno.open(part, { write: true, createNew: true, mode: 0o640 }).then((file) => {
+        if (!this.#closed) return void this.#ready.push({ path: part, file });
+        file.close();
+        return fs.promises.rm(part, { force: true });
+      }).catch(() => {
+        // A full disk or the like: the next object creates its own file, and reports what fails.
+      }).finally(() => this.#making--);
+    }
+  }
+
+  /**
+   * Makes a written (and, with sync, synced) `.part` file a durable intake entry from `association`:
+   * renamed to `.dcm` (the name says who sent it), the folder synced. Resolves with its new path; after
+   * this the object may be answered Success.
+   */
+  async accept(partPath: string, association: AssociationInfo): Promise<string> {
     if (!partPath.endsWith(PART)) throw new Error("not an intake staging file");
-    const done = partPath.slice(0, -PART.length) + DONE;
+    const done = partPath.slice(0, -PART.length) + `.${who(association)}${DONE}`;
     await fs.promises.rename(partPath, done);
     if (this.sync) await this.#dirSync.sync();
     return done;
@@ -115,7 +190,7 @@ export class Intake {
 
   /** Moves a file (an archive file found without its index row) into the intake, to be committed again. */
   async adopt(file: string, association: AssociationInfo): Promise<void> {
-    const target = this.staging(association).slice(0, -PART.length) + DONE;
+    const target = path.join(this.dir, `${randomUUID()}.${who(association)}${DONE}`);
     await fs.promises.rename(file, target);
     if (this.sync) await this.#dirSync.sync();
   }
@@ -130,6 +205,13 @@ export class Intake {
     }
     return found.sort((a, b) => a.at - b.at).map(({ path, association }) => ({ path, association }));
   }
+}
+
+/** Who sent an object, as its intake name carries it. */
+function who(association: AssociationInfo): string {
+  return Buffer.from(
+    JSON.stringify([association.callingAet, association.calledAet, association.remoteAddress]),
+  ).toString("base64url");
 }
 
 function whoOf(name: string): AssociationInfo {

@@ -37,7 +37,8 @@ export const HEAD_BYTES = 64 * 1024;
 export class StoreFileStream extends Writable {
   readonly tempPath: string;
   readonly meta: FileMetaFields;
-  #fd: number | undefined;
+  #file: Deno.FsFile | undefined;
+  #discarded = false;
   #hash: Hash = createHash("sha256");
   #datasetSize = 0;
   #fileSize = 0;
@@ -46,38 +47,56 @@ export class StoreFileStream extends Writable {
   #head: Uint8Array = new Uint8Array(HEAD_BYTES);
   #headLength = 0;
   #check: StructureCheck | undefined;
+  #header: Uint8Array | undefined;
 
   /**
-   * Opens `tempPath` (exclusive create; `fd` when {@link create} opened it) and writes the File Meta
-   * group. Throws when it cannot.
+   * A stream into `tempPath`, created exclusively (or `file`, when {@link create} opened it) with the
+   * File Meta group first. The file is created and synced on Deno's blocking-operation threads, not on
+   * the event loop's: a create or a sync can wait for the file system's journal while other files sync,
+   * which would stall every other association. A create that fails is reported as the stream's
+   * {@link failure}, like a failed write.
    */
-  constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true, fd?: number) {
+  constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true, file?: Deno.FsFile) {
     super({ highWaterMark: 1 << 20 });
     this.tempPath = tempPath;
     this.meta = meta;
-    this.#fd = fd ?? fs.openSync(tempPath, "wx", 0o640);
+    this.#file = file;
     const header = buildFileMeta(meta);
-    fs.writeSync(this.#fd, header);
+    this.#header = header;
     this.#fileSize = header.length;
     this.#keep(header);
     const encoding = encodingOf(meta.transferSyntax);
     if (!encoding.deflated) this.#check = new StructureCheck(encoding);
   }
 
-  /**
-   * As the constructor, but the file is created on a thread of the pool, not the event loop's: a create
-   * waits for the file system's journal while other files sync, which would stall every other stream.
-   */
+  /** As the constructor, the file created before it resolves; throws when it cannot be created. */
   static async create(tempPath: string, meta: FileMetaFields, sync = true): Promise<StoreFileStream> {
-    const fd = await new Promise<number>((resolve, reject) =>
-      fs.open(tempPath, "wx", 0o640, (err, fd) => err ? reject(err) : resolve(fd))
-    );
+    const file = await createFile(tempPath);
+    return new StoreFileStream(tempPath, meta, sync, file);
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    // A file made ahead takes its File Meta group at once; one created here, once it exists.
+    if (this.#file) return this.#start(this.#file, cb);
+    createFile(this.tempPath).then((file) => {
+      if (!this.#discarded) return this.#start(file, cb);
+      cb();
+      return closeAndRemove(file, this.tempPath);
+    }, (err) => {
+      this.#failed ??= err as Error;
+      cb();
+    });
+  }
+
+  #start(file: Deno.FsFile, cb: (err?: Error | null) => void): void {
+    this.#file = file;
     try {
-      return new StoreFileStream(tempPath, meta, sync, fd);
+      writeAllSync(file, this.#header!);
     } catch (err) {
-      fs.closeSync(fd);
-      throw err;
+      this.#failed = err as Error;
     }
+    this.#header = undefined;
+    cb();
   }
 
   /** The first write error, if any (the stream keeps swallowing data so the association stays in step). */
@@ -90,11 +109,15 @@ export class StoreFileStream extends Writable {
     return this.#received;
   }
 
+  /**
+   * Writes on this thread: a write into the page cache handed to another thread and awaited made each
+   * object slower (measured, bench/README.md). Counts, hashes and checks the bytes on the way.
+   */
   override _write(chunk: Uint8Array, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.#failed || this.#fd === undefined) return cb();
+    const file = this.#file;
+    if (this.#failed || !file) return cb();
     try {
-      let at = 0;
-      while (at < chunk.length) at += fs.writeSync(this.#fd, chunk, at, chunk.length - at);
+      writeAllSync(file, chunk);
       this.#hash.update(chunk);
       this.#check?.push(chunk);
       this.#keep(chunk);
@@ -115,44 +138,61 @@ export class StoreFileStream extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    const fd = this.#fd;
-    if (fd === undefined) return cb();
-    const done = () => {
-      fs.close(fd, (closeErr) => {
-        this.#fd = undefined;
-        if (closeErr && !this.#failed) this.#failed = closeErr;
-        if (!this.#failed) {
-          this.#received = {
-            tempPath: this.tempPath,
-            datasetSize: this.#datasetSize,
-            datasetSha256: this.#hash.digest("hex"),
-            fileSize: this.#fileSize,
-            meta: this.meta,
-            head: this.#head.subarray(0, this.#headLength),
-            headIsWhole: this.#headLength === this.#fileSize,
-            malformed: this.#check?.finish(),
-          };
-        }
-        cb();
-      });
-    };
-    if (this.#failed || !this.sync) return done();
-    fs.fsync(fd, (err) => {
-      if (err) this.#failed = err;
-      done();
+    const file = this.#file;
+    if (!file) return cb();
+    const synced = this.#failed || !this.sync ? Promise.resolve() : file.sync();
+    synced.catch((err) => {
+      this.#failed ??= err as Error;
+    }).then(() => {
+      this.#file = undefined;
+      try {
+        file.close();
+      } catch (err) {
+        this.#failed ??= err as Error;
+      }
+      if (!this.#failed) {
+        this.#received = {
+          tempPath: this.tempPath,
+          datasetSize: this.#datasetSize,
+          datasetSha256: this.#hash.digest("hex"),
+          fileSize: this.#fileSize,
+          meta: this.meta,
+          head: this.#head.subarray(0, this.#headLength),
+          headIsWhole: this.#headLength === this.#fileSize,
+          malformed: this.#check?.finish(),
+        };
+      }
+      cb();
     });
   }
 
   /** Closes and removes the temporary file (after an abort, or when the object is refused). */
   discard(): void {
-    if (this.#fd !== undefined) {
+    this.#discarded = true;
+    const file = this.#file;
+    this.#file = undefined;
+    if (file) {
       try {
-        fs.closeSync(this.#fd);
+        file.close();
       } catch { /* already closed */ }
-      this.#fd = undefined;
     }
     try {
       fs.unlinkSync(this.tempPath);
-    } catch { /* gone already */ }
+    } catch { /* gone already, or not created yet (the create removes it: _construct) */ }
   }
+}
+
+function createFile(file: string): Promise<Deno.FsFile> {
+  return Deno.open(file, { write: true, createNew: true, mode: 0o640 });
+}
+
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+}
+
+async function closeAndRemove(file: Deno.FsFile, path: string): Promise<void> {
+  try {
+    file.close();
+  } catch { /* closed */ }
+  await Deno.remove(path).catch(() => {});
 }

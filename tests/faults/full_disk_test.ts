@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { toolPath } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { cStore, hexStatus, release } from "../support/pdu.ts";
-import { assertServing, ctObject, filesIn } from "../support/faults.ts";
+import { assertServing, ctObject, filesIn, partialFiles } from "../support/faults.ts";
 import { skip, storageAssociation } from "./_bad_input.ts";
 
 if (skip) console.warn(`full_disk_test: skipped: ${skip}`);
@@ -77,10 +77,7 @@ Deno.test({
       const deadline = Date.now() + 3_000;
       let parts: string[];
       do {
-        parts = [
-          ...(await filesIn(path.join(agent.dataDir, "tmp"))),
-          ...(await filesIn(path.join(agent.dataDir, "incoming"))),
-        ].filter((f) => f.endsWith(".part"));
+        parts = await partialFiles(agent.dataDir);
         if (parts.length) await new Promise((r) => setTimeout(r, 100));
       } while (parts.length && Date.now() < deadline);
       assert.deepEqual(parts, [], "partial files left");
@@ -89,6 +86,7 @@ Deno.test({
       );
       const waiting: string[] = [];
       for (const f of await filesIn(path.join(agent.dataDir, "incoming"))) {
+        if (!f.endsWith(".dcm")) continue; // staging files made ahead (empty: checked above)
         waiting.push(
           (await readFileHeader(path.join(agent.dataDir, "incoming", f))).header.sopInstanceUid ?? "",
         );
