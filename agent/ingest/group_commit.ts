@@ -210,7 +210,9 @@ export class GroupCommit {
       }));
       unplaced = failedPlace;
       if (placed.length) {
-        const failed = new Set(this.ingest.write(placed, false));
+        // Unsynced: every object here is durable in the archive already (placed, its folder synced), and
+        // was answered Success; rows a power loss undoes are rebuilt by the next start's crash reconcile.
+        const failed = new Set(this.ingest.write(placed, false, true));
         const done = placed.length - failed.size;
         if (done) {
           this.stats.groups++;

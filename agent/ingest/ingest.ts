@@ -291,9 +291,11 @@ export class Ingest implements StoreHandler<StoreFileStream> {
    * Records placed objects in one index transaction (each in a savepoint of its own): instance rows,
    * queue rows and conflicts. Returns the objects whose rows did not commit; their files are taken back
    * out of the archive (unless they replaced a stored one) only when `removeFailed` (nobody was answered
-   * Success for them yet).
+   * Success for them yet). `unsynced`: the commit is not flushed to the disk (`Database.writeUnsynced`),
+   * for objects already durable in the archive, whose rows a power loss may undo and the crash
+   * reconcile of the next start rebuilds (recover.ts), as after a kill between placement and commit.
    */
-  write(items: Extract<Prepared, { kind: "index" }>[], removeFailed = true): Checked[] {
+  write(items: Extract<Prepared, { kind: "index" }>[], removeFailed = true, unsynced = false): Checked[] {
     const { db } = this.#o;
     const routing = this.#o.routing;
     const failed: { item: (typeof items)[number]; err: unknown }[] = [];
@@ -323,7 +325,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       }
     };
     try {
-      if (items.length === 1) each();
+      if (unsynced) db.writeUnsynced(each);
+      else if (items.length === 1) each();
       else db.write(each);
     } catch (err) {
       // The whole transaction failed (its commit): nothing of it holds.
