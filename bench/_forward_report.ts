@@ -5,6 +5,8 @@ import type { PathName, RunResult } from "./_forward_runs.ts";
 
 /** Target of issue 3: end-to-end files/s through the agent ≥ this × straight into storescp. */
 const TARGET_RATIO = 0.7;
+/** Target of issue 16: end-to-end files/s through the agent ≥ this × the agent's own durable ingest. */
+const TARGET_INGEST_RATIO = 0.8;
 
 export interface Summary {
   path: PathName;
@@ -151,5 +153,21 @@ export function ratioTarget(
     label,
     measured: `${ratio.toFixed(2)}× (${fixed(s.filesPerSecond)} vs ${fixed(direct.filesPerSecond)} files/s)`,
     pass: reference ? undefined : ratio >= TARGET_RATIO,
+  };
+}
+
+/** Issue 16: forwarding as shipped against the agent's own durable ingest of the same files (no route). */
+export function ingestRatioTarget(s: Summary | undefined, ingest: { filesPerSecond: number }[]): BenchTarget {
+  const label = `issue 16: end-to-end files/s through the agent ≥ ${TARGET_INGEST_RATIO} × its own durable ` +
+    "ingest (no route, same run)";
+  if (!s || !s.complete || ingest.length === 0) {
+    return { label, measured: "not measured (run incomplete)", pass: undefined };
+  }
+  const own = median(ingest.map((r) => r.filesPerSecond));
+  const ratio = s.filesPerSecond / own;
+  return {
+    label,
+    measured: `${ratio.toFixed(2)}× (${fixed(s.filesPerSecond)} vs ${fixed(own)} files/s)`,
+    pass: ratio >= TARGET_INGEST_RATIO,
   };
 }

@@ -196,6 +196,38 @@ export async function runDirect(
   }
 }
 
+/**
+ * The agent's own durable ingest of the same files (as shipped, no route, started as for the forward
+ * runs): `storescu`'s wall time, the reference of issue 16's forward target.
+ */
+export async function runAgentIngest(
+  dir: string,
+  files: string[],
+  round: number,
+  log: (message: string) => void,
+): Promise<{ filesPerSecond: number; problem?: string }> {
+  await syncDisks();
+  const agent = await startAgentProcess({ dataDir: dir, config: {} });
+  try {
+    await syncDisks();
+    const t0 = performance.now();
+    const out = await runDcmtk("storescu", storescuArgs(agent.aet, agent.port, files), {
+      timeoutMs: RUN_TIMEOUT_MS,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const problem = out.code === 0 ? undefined : problemOf(out, 0, files.length);
+    const filesPerSecond = files.length / seconds;
+    log(
+      `agent-ingest round ${round}: ${files.length} files in ${seconds.toFixed(2)} s = ` +
+        `${filesPerSecond.toFixed(0)} files/s` + (problem ? ` — ${problem}` : ""),
+    );
+    return { filesPerSecond, problem };
+  } finally {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Queue rows of the destination by state, from GET /queue/summary. */
 async function queueCounts(agent: AgentProcess): Promise<Record<string, number>> {
   const res = await agent.http("/queue/summary");

@@ -12,16 +12,31 @@
  *   to direct. Also `storescu`'s own duration (the ingest side) and, per object, the time from Success to
  *   delivery (`doneAt − createdAt` of each row of `GET /queue?state=done`): p50 and p99. Run as shipped
  *   (fsync on) and with `dimse.sync: false` for reference.
+ * - The agent's own durable ingest: the same `storescu` run into an agent as shipped without a route;
+ *   issue 16's target is the end-to-end rate through the agent at 0.8 of it.
  *
- * Three rounds (direct, agent, agent without fsync, interleaved), each on fresh directories and freshly
+ * Three rounds (direct, the agent's own ingest, agent, agent without fsync, interleaved), each on fresh directories and freshly
  * started processes, after `sync`; medians. `--quick`: one round of 100 objects.
  */
 import * as path from "node:path";
 import type { Benchmark, BenchOptions, BenchResult, BenchTarget } from "./main.ts";
 import { skipReason } from "../tests/support/peers.ts";
 import { fixed, generateCtSeries, MB, memory } from "./_shared.ts";
-import { type PathName, runDirect, type RunResult, runThroughAgent, type Variant } from "./_forward_runs.ts";
-import { latencyTable, ratioTarget, summarize, throughputTable } from "./_forward_report.ts";
+import {
+  type PathName,
+  runAgentIngest,
+  runDirect,
+  type RunResult,
+  runThroughAgent,
+  type Variant,
+} from "./_forward_runs.ts";
+import {
+  ingestRatioTarget,
+  latencyTable,
+  ratioTarget,
+  summarize,
+  throughputTable,
+} from "./_forward_report.ts";
 
 const FULL = { files: 500, rounds: 3 };
 const QUICK = { files: 100, rounds: 1 };
@@ -56,10 +71,12 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const series = await generateCtSeries(path.join(workDir, "series"), plan.files, log);
   const names: PathName[] = ["direct", ...VARIANTS.map((v) => v.name)];
   const runs = new Map<PathName, RunResult[]>(names.map((n) => [n, []]));
+  const ingest: { filesPerSecond: number; problem?: string }[] = [];
   for (let round = 1; round <= plan.rounds; round++) {
     runs.get("direct")!.push(
       await runDirect(path.join(workDir, `direct-${round}`), series.paths, series.bytes, round, log),
     );
+    ingest.push(await runAgentIngest(path.join(workDir, `ingest-${round}`), series.paths, round, log));
     for (const variant of VARIANTS) {
       const dir = path.join(workDir, `${variant.name}-${round}`);
       runs.get(variant.name)!.push(
@@ -73,6 +90,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const byName = (n: PathName) => summaries.find((s) => s.path === n);
   const direct = byName("direct");
   const agent = byName("agent");
+  ingest.forEach((r, i) => r.problem && notes.push(`agent-ingest round ${i + 1}: ${r.problem}`));
   for (const r of [...runs.values()].flat()) {
     if (r.problem) notes.push(`${r.path} round ${r.round}: ${r.problem}`);
     if (r.otherCpuPercent > OTHER_CPU_WARNING) {
@@ -96,6 +114,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const targets: BenchTarget[] = [
     ratioTarget(agent, direct, false),
     ratioTarget(byName("agent-nosync"), direct, true),
+    ingestRatioTarget(agent, ingest.filter((r) => !r.problem)),
     {
       label: "Success → delivery, as shipped (no target)",
       measured: agent ? `p50 ${fixed(agent.latencyP50)} ms, p99 ${fixed(agent.latencyP99)} ms` : "?",
@@ -126,6 +145,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         ]),
       ),
       runs: [...runs.values()].flat(),
+      agentIngest: ingest,
       benchProcess: { peakRss: memory("self").peakRss },
     },
   };
