@@ -16,6 +16,7 @@ import { hashUid, Logger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
 import { RawFileDataset } from "./raw_dataset.ts";
 import { PduReader } from "./pdu_reader.ts";
+import type { Lease } from "./read_buffers.ts";
 import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
 import { type IncomingStore, PDataReader, type StoreCommand } from "./_pdata.ts";
 import { completeStore, finished, openSink, sendStoreResponse, writeFragment } from "./_store_in.ts";
@@ -98,7 +99,7 @@ export class ConduitNetwork extends Scp {
       const limit = type === 4 ? this.netOptions.maxPduLength + PDU_SLACK : MAX_CONTROL_PDU;
       if (length > limit) return `PDU of ${length} bytes exceeds the limit of ${limit}`;
       return undefined;
-    });
+    }, opts.maxPduLength + 6);
     this.#pdata = new PDataReader({
       acceptedSyntax: (id) => {
         try {
@@ -113,7 +114,9 @@ export class ConduitNetwork extends Scp {
       toLibrary: (pdvs) => super._processPDataTf({ getPdvs: () => pdvs }),
       abort: (reason, message) => this.protocolAbort(reason, message),
     });
-    socket.on("data", (data: Buffer) => this.#onData(data));
+    // Every PDU is released once processed (below), so the socket may read into buffers used again.
+    socket.reuseReads?.();
+    socket.on("data", (data: Buffer, lease?: Lease) => this.#onData(data, lease));
     // The library times ARTIM from `connectedTime`, which it sets only on a socket's "connect" event;
     // an accepted socket never has one, so a peer that never completes a PDU was never timed out.
     this.connectedTime = Date.now();
@@ -128,6 +131,7 @@ export class ConduitNetwork extends Scp {
     this.info.remoteAddress = socket.remoteAddress ?? "";
     socket.on("close", () => {
       this.#closed = true;
+      this.#reader.clear();
       this.#discardStores();
       this.endAssociation("closed");
     });
@@ -163,14 +167,20 @@ export class ConduitNetwork extends Scp {
   }
 
   /** Takes received bytes in place of the library's accumulator (which re-copies every chunk). */
-  #onData(data: Buffer): void {
+  #onData(data: Buffer, lease?: Lease): void {
     if (this.aborted) return;
-    const refusal = this.#reader.push(data, (pdu) => {
-      if (this.aborted || this.#closed) return;
+    const refusal = this.#reader.push(data, (pdu, release) => {
+      if (this.aborted || this.#closed) return release();
       this.lastPduTime = Date.now();
-      if (pdu[0] === 7) return this.#peerAbort(pdu);
+      if (pdu[0] === 7) {
+        this.#peerAbort(pdu);
+        return release();
+      }
       const unexpected = this.#unexpected(pdu[0]);
-      if (unexpected) return this.protocolAbort(2, unexpected);
+      if (unexpected) {
+        release();
+        return this.protocolAbort(2, unexpected);
+      }
       this.#queued++;
       if (this.#queued > 16) this.socket.pause();
       this.#processing = this.#processing.then(async () => {
@@ -178,14 +188,17 @@ export class ConduitNetwork extends Scp {
           // The association ended while this PDU waited: nothing more is done for it.
           if (this.aborted || this.#closed) return;
           if (pdu[0] === 4) await this.#pdata.read(pdu);
-          else await this._processPdu(pdu);
+          // The library may keep what it parses of a control PDU: it gets a copy.
+          else await this._processPdu(Buffer.from(pdu));
         } catch (err) {
           this.log.error("PDU processing failed", { reason: (err as Error).message });
         } finally {
+          // The PDU's bytes are no longer used: its buffer may take the next read (read_buffers.ts).
+          release();
           if (--this.#queued < 4 && this.socket.isPaused()) this.socket.resume();
         }
       });
-    });
+    }, lease);
     if (refusal) this.protocolAbort(refusal.startsWith("unrecognised") ? 1 : 6, refusal);
   }
 

@@ -1,7 +1,8 @@
 /**
  * Our own P-DATA-TF reader (issue 16). Every P-DATA PDU is cut into PDVs here, in place (no copy, no
- * object per PDV), checked (the presentation context is accepted, the PDV sequence fits the protocol:
- * pdv_guard.ts), and routed:
+ * object per PDV; a PDU's bytes are valid only until `read` resolves, so what outlives it is copied:
+ * commands and what goes to the library), checked (the presentation context is accepted, the PDV
+ * sequence fits the protocol: pdv_guard.ts), and routed:
  * - a C-STORE request's data set goes straight into its store sink, fragment by fragment, as the bytes
  *   arrived; the request is decoded and its response encoded by command_codec.ts; the library never sees
  *   the message;
@@ -71,13 +72,16 @@ export class PDataReader {
       if (length < 2 || length > end - at - 4) return this.host.abort(6, "a PDV longer than its PDU");
       const pcId = pdu[at + 4];
       const flags = pdu[at + 5];
-      const value = pdu.subarray(at + 6, at + 4 + length);
+      const isCommand = (flags & 1) === 1;
+      // What outlives this PDU is copied (its buffer takes another read once it is processed): a
+      // command's bytes (kept until its last fragment) and what goes to the library.
+      const view = pdu.subarray(at + 6, at + 4 + length);
+      const value = isCommand ? Buffer.from(view) : view;
       at += 4 + length;
       const syntax = this.host.acceptedSyntax(pcId);
       if (syntax === undefined) {
         return this.host.abort(6, `P-DATA on presentation context ${pcId}, which is not accepted`);
       }
-      const isCommand = (flags & 1) === 1;
       const isLast = (flags & 2) === 2;
       const problem = this.#guard.next({ isCommand, isLast, value });
       if (problem) return this.host.abort(6, problem);
@@ -97,7 +101,7 @@ export class PDataReader {
         continue;
       }
       if (!isCommand) {
-        (forLibrary ??= []).push(libraryPdv(pcId, isCommand, isLast, value));
+        (forLibrary ??= []).push(libraryPdv(pcId, isCommand, isLast, Buffer.from(value)));
         continue;
       }
       this.#command.push(value);

@@ -2,12 +2,16 @@
  * The subset of a Node `net.Socket` that dcmjs-dimse and our network code use, over Deno's own TCP
  * connection. Deno's `node:net` emulation allocates receive buffers that V8's collector does not see,
  * so a fast sender grew the agent by hundreds of megabytes (a plain node:net server that discards
- * 800 MB peaked at 400 MB RSS); here every received chunk is an ordinary V8 buffer, reads stop while
- * the socket is paused, and writes are queued with a drain signal.
+ * 800 MB peaked at 400 MB RSS); here every received chunk is an ordinary V8 buffer (from a pool of
+ * buffers used again once `reuseReads` is on: read_buffers.ts), reads stop while the socket is paused,
+ * and writes are queued with a drain signal.
  */
 import { EventEmitter } from "node:events";
+import { BufferPool, Lease } from "./read_buffers.ts";
 
 const READ_SIZE = 256 * 1024;
+/** Free receive buffers a connection keeps for its next reads (with `reuseReads`). */
+const READS_KEPT = 8;
 
 /**
  * What the DIMSE layer (and dcmjs-dimse) needs of a connection: the subset of a Node `net.Socket` that
@@ -26,6 +30,12 @@ export interface WireSocket extends EventEmitter {
   isPaused(): boolean;
   setNoDelay(noDelay?: boolean): this;
   setTimeout(ms: number): this;
+  /**
+   * From now on, read into buffers used again (read_buffers.ts): each `data` event then carries the
+   * Lease of its buffer, and whoever keeps the bytes past the event holds it. Only for a reader that
+   * honours that (our PDU reader); sockets without it (`node:tls`) do not have the method.
+   */
+  reuseReads?(): void;
 }
 const WRITE_HIGH_WATER = 1 << 20;
 
@@ -39,6 +49,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
   #closed = false;
   #timeoutMs = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #pool: BufferPool | undefined;
   remoteAddress: string | undefined;
   remotePort: number | undefined;
 
@@ -84,6 +95,22 @@ export class DenoSocket extends EventEmitter implements WireSocket {
       for (;;) {
         if (this.#paused) await new Promise<void>((r) => (this.#resume = r));
         if (this.#closed) return;
+        const pool = this.#pool;
+        if (pool) {
+          // Reused buffers: nothing to collect, so no collection is asked for.
+          const bytes = pool.take();
+          const n = await conn.read(bytes);
+          if (n === null) break;
+          this.#touch();
+          const lease = new Lease(bytes, pool);
+          const release = lease.hold();
+          try {
+            this.emit("data", Buffer.from(bytes.buffer, bytes.byteOffset, n), lease);
+          } finally {
+            release();
+          }
+          continue;
+        }
         const n = await conn.read(buf);
         if (n === null) break;
         this.#touch();
@@ -103,6 +130,10 @@ export class DenoSocket extends EventEmitter implements WireSocket {
     } catch (err) {
       if (!this.#closed) this.#fail(err as Error);
     }
+  }
+
+  reuseReads(): void {
+    this.#pool ??= new BufferPool(READ_SIZE, READS_KEPT);
   }
 
   #touch(): void {
@@ -244,13 +275,14 @@ const MAJOR_EVERY = 64 * 1024 * 1024;
 let sinceMinor = 0;
 let sinceMajor = 0;
 /**
- * With `--v8-flags=--expose-gc` (as `deno task agent` runs), spent receive buffers are collected ahead
- * of V8's own schedule, which lets them pile up: a young-generation collection (scavenge, well under a
- * millisecond) every 4 MiB received frees those that died young, and a full one every 64 MiB those
- * that lived through a scavenge while queued. (Counting sent bytes too cost the transfer benchmark about
- * a fifth of its rate, for no gain in peak memory.) Peak RSS receiving a 200 MB object (issue 16,
- * 2026-12-03, `--max-semi-space-size=1`, loaded machine): 146 MB with only a full collection every
- * 16 MiB as before, 128-130 MB with these. Without the flag nothing happens here.
+ * For receive buffers that are not used again (DICOM over TLS, whose buffers `node:tls` allocates; the
+ * first reads of a connection, before its PDU reader takes over with `reuseReads`): with
+ * `--v8-flags=--expose-gc` (as `deno task agent` runs), spent buffers are collected ahead of V8's own
+ * schedule, which lets them pile up: a young-generation collection (scavenge, well under a millisecond)
+ * every 4 MiB received frees those that died young, and a full one every 64 MiB those that lived
+ * through a scavenge while queued. Peak RSS receiving a 200 MB object (issue 16, 2026-12-03, before
+ * buffers were used again): 146 MB with only a full collection every 16 MiB, 128-130 MB with these.
+ * Without the flag nothing happens here.
  */
 export function collectEvery(bytes: number): void {
   if (!gc) return;

@@ -1,18 +1,34 @@
 /**
  * Cuts the incoming byte stream into whole PDUs, checking each header as soon as it is complete:
  * an unknown type or a length beyond what we agreed to receive is refused before its body arrives.
- * A PDU that sits inside one TCP chunk is handed on without copying; others are joined once.
+ * A PDU that sits inside one received chunk is handed on without copying; others are joined once, into
+ * a buffer of the reader's own pool. Each PDU comes with its release (read_buffers.ts): the caller calls
+ * it once the PDU has been processed, and the buffers under it can then be used again.
  */
+import { BufferPool, type Lease, NO_RELEASE } from "./read_buffers.ts";
 
 export type PduCheck = (type: number, length: number) => string | undefined;
 
+/** A received chunk not yet cut, and the hold it keeps on its buffer. */
+interface Piece {
+  bytes: Buffer;
+  lease?: Lease;
+  release: () => void;
+}
+
+/** Joined PDUs: buffers kept for the next ones (a few: PDUs are processed one after another). */
+const JOINED_KEPT = 4;
+
 export class PduReader {
-  #chunks: Buffer[] = [];
+  #pieces: Piece[] = [];
   #buffered = 0;
   #need = -1;
   #failed = false;
+  #joined: BufferPool;
 
-  constructor(private readonly check: PduCheck) {}
+  constructor(private readonly check: PduCheck, joinedSize = 0) {
+    this.#joined = new BufferPool(joinedSize, JOINED_KEPT);
+  }
 
   /** Bytes held waiting for the rest of a PDU. */
   get buffered(): number {
@@ -20,12 +36,17 @@ export class PduReader {
   }
 
   /**
-   * Adds received bytes; calls `onPdu` for every complete PDU (header included), in order.
+   * Adds received bytes (`lease`: the pooled buffer they are in, held while any PDU or piece of one
+   * uses it); calls `onPdu` for every complete PDU (header included), in order, with its release.
    * Returns an error message (and stops reading) when a header is refused.
    */
-  push(data: Buffer, onPdu: (pdu: Buffer) => void): string | undefined {
+  push(
+    data: Buffer,
+    onPdu: (pdu: Buffer, release: () => void) => void,
+    lease?: Lease,
+  ): string | undefined {
     if (this.#failed) return undefined;
-    this.#chunks.push(data);
+    this.#pieces.push({ bytes: data, lease, release: lease ? lease.hold() : NO_RELEASE });
     this.#buffered += data.length;
     for (;;) {
       if (this.#need < 0) {
@@ -36,44 +57,69 @@ export class PduReader {
         const refusal = this.check(type, length);
         if (refusal) {
           this.#failed = true;
-          this.#chunks = [];
-          this.#buffered = 0;
+          this.clear();
           return refusal;
         }
         this.#need = 6 + length;
       }
       if (this.#buffered < this.#need) return undefined;
-      const pdu = this.#take(this.#need);
+      const { pdu, release } = this.#take(this.#need);
       this.#need = -1;
-      onPdu(pdu);
+      onPdu(pdu, release);
     }
+  }
+
+  /** Drops what is held (the connection ended, or a header was refused). */
+  clear(): void {
+    for (const p of this.#pieces) p.release();
+    this.#pieces = [];
+    this.#buffered = 0;
+    this.#need = -1;
   }
 
   #peek(n: number): Buffer {
-    const first = this.#chunks[0];
+    const first = this.#pieces[0].bytes;
     if (first.length >= n) return first.subarray(0, n);
-    return Buffer.concat(this.#chunks).subarray(0, n);
+    return Buffer.concat(this.#pieces.map((p) => p.bytes)).subarray(0, n);
   }
 
-  #take(n: number): Buffer {
-    const first = this.#chunks[0];
+  #take(n: number): { pdu: Buffer; release: () => void } {
+    const first = this.#pieces[0];
     this.#buffered -= n;
-    if (first.length >= n) {
-      const pdu = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-      return pdu;
+    if (first.bytes.length >= n) {
+      const pdu = first.bytes.subarray(0, n);
+      const release = first.lease ? first.lease.hold() : NO_RELEASE;
+      if (first.bytes.length === n) {
+        this.#pieces.shift();
+        first.release();
+      } else {
+        first.bytes = first.bytes.subarray(n);
+      }
+      return { pdu, release };
     }
-    const out = Buffer.allocUnsafe(n);
+    const joined = this.#joined.take(n);
+    const pdu = Buffer.from(joined.buffer, joined.byteOffset, n);
     let at = 0;
     while (at < n) {
-      const chunk = this.#chunks[0];
-      const take = Math.min(chunk.length, n - at);
-      chunk.copy(out, at, 0, take);
+      const piece = this.#pieces[0];
+      const take = Math.min(piece.bytes.length, n - at);
+      pdu.set(piece.bytes.subarray(0, take), at);
       at += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
+      if (take === piece.bytes.length) {
+        this.#pieces.shift();
+        piece.release();
+      } else {
+        piece.bytes = piece.bytes.subarray(take);
+      }
     }
-    return out;
+    let held = true;
+    return {
+      pdu,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.#joined.give(joined);
+      },
+    };
   }
 }

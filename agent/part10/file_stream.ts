@@ -47,26 +47,38 @@ export class StoreFileStream extends Writable {
   #head: Uint8Array = new Uint8Array(HEAD_BYTES);
   #headLength = 0;
   #check: StructureCheck | undefined;
-  #header: Uint8Array | undefined;
+  #opening: Promise<void> | undefined;
 
   /**
-   * A stream into `tempPath`, created exclusively (or `file`, when {@link create} opened it) with the
-   * File Meta group first. The file is created and synced on Deno's blocking-operation threads, not on
-   * the event loop's: a create or a sync can wait for the file system's journal while other files sync,
-   * which would stall every other association. A create that fails is reported as the stream's
-   * {@link failure}, like a failed write.
+   * A stream into `tempPath`, created exclusively (or `file`, when it was created ahead: {@link create},
+   * the intake's staging files) with the File Meta group first. A file made here is created on Deno's
+   * blocking-operation threads, not on the event loop's: a create can wait for the file system's journal
+   * while other files sync, which would stall every other association. Meanwhile the bytes written are
+   * copied and wait: the stream never keeps a caller's buffer past its `write` (the receive path uses its
+   * buffers again once a PDU is processed). A create that fails is the stream's {@link failure}, like a
+   * failed write.
    */
   constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true, file?: Deno.FsFile) {
     super({ highWaterMark: 1 << 20 });
     this.tempPath = tempPath;
     this.meta = meta;
-    this.#file = file;
     const header = buildFileMeta(meta);
-    this.#header = header;
     this.#fileSize = header.length;
     this.#keep(header);
     const encoding = encodingOf(meta.transferSyntax);
     if (!encoding.deflated) this.#check = new StructureCheck(encoding);
+    if (file) {
+      this.#start(file, header);
+      return;
+    }
+    this.#opening = createFile(tempPath).then((made) => {
+      this.#opening = undefined;
+      if (!this.#discarded) return this.#start(made, header);
+      return closeAndRemove(made, tempPath);
+    }, (err) => {
+      this.#opening = undefined;
+      this.#failed ??= err as Error;
+    });
   }
 
   /** As the constructor, the file created before it resolves; throws when it cannot be created. */
@@ -75,28 +87,21 @@ export class StoreFileStream extends Writable {
     return new StoreFileStream(tempPath, meta, sync, file);
   }
 
-  override _construct(cb: (err?: Error | null) => void): void {
-    // A file made ahead takes its File Meta group at once; one created here, once it exists.
-    if (this.#file) return this.#start(this.#file, cb);
-    createFile(this.tempPath).then((file) => {
-      if (!this.#discarded) return this.#start(file, cb);
-      cb();
-      return closeAndRemove(file, this.tempPath);
-    }, (err) => {
-      this.#failed ??= err as Error;
-      cb();
-    });
-  }
-
-  #start(file: Deno.FsFile, cb: (err?: Error | null) => void): void {
+  #start(file: Deno.FsFile, header: Uint8Array): void {
     this.#file = file;
     try {
-      writeAllSync(file, this.#header!);
+      writeAllSync(file, header);
     } catch (err) {
       this.#failed = err as Error;
     }
-    this.#header = undefined;
-    cb();
+  }
+
+  // deno-lint-ignore no-explicit-any
+  override write(chunk: any, encoding?: any, cb?: any): boolean {
+    // Bytes that wait in the stream (the file is being created, or earlier bytes wait for it) are a copy,
+    // not the caller's buffer; otherwise they are written before this returns.
+    if ((this.#opening || this.writableLength > 0) && chunk instanceof Uint8Array) chunk = Buffer.from(chunk);
+    return super.write(chunk, encoding, cb);
   }
 
   /** The first write error, if any (the stream keeps swallowing data so the association stays in step). */
@@ -113,7 +118,9 @@ export class StoreFileStream extends Writable {
    * Writes on this thread: a write into the page cache handed to another thread and awaited made each
    * object slower (measured, bench/README.md). Counts, hashes and checks the bytes on the way.
    */
-  override _write(chunk: Uint8Array, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+  override _write(chunk: Uint8Array, enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const opening = this.#opening;
+    if (opening) return void opening.then(() => this._write(chunk, enc, cb));
     const file = this.#file;
     if (this.#failed || !file) return cb();
     try {
@@ -138,6 +145,8 @@ export class StoreFileStream extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    const opening = this.#opening;
+    if (opening) return void opening.then(() => this._final(cb));
     const file = this.#file;
     if (!file) return cb();
     const synced = this.#failed || !this.sync ? Promise.resolve() : file.sync();
@@ -178,7 +187,7 @@ export class StoreFileStream extends Writable {
     }
     try {
       fs.unlinkSync(this.tempPath);
-    } catch { /* gone already, or not created yet (the create removes it: _construct) */ }
+    } catch { /* gone already, or not created yet (the constructor's create removes it) */ }
   }
 }
 
