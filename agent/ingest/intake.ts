@@ -77,16 +77,6 @@ export class SharedSync {
   }
 }
 
-/** fsync of a file or folder, off the event loop. */
-export async function syncPath(target: string): Promise<void> {
-  const fh = await fs.promises.open(target, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** An object found in the intake at start, with who sent it. */
 export interface IntakeEntry {
   path: string;
@@ -118,7 +108,7 @@ export class Intake {
     return this.#dirSync.stats;
   }
 
-  /** Closes the folder's handle kept for its syncs, and removes the staging files made ahead (the agent stops). */
+  /** The agent stops: closes the folder's handle kept for its syncs, removes the staging files made ahead. */
   async close(): Promise<void> {
     this.#closed = true;
     const ready = this.#ready;
