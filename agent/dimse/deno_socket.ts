@@ -280,9 +280,10 @@ let sinceMajor = 0;
  * `--v8-flags=--expose-gc` (as `deno task agent` runs), spent buffers are collected ahead of V8's own
  * schedule, which lets them pile up: a young-generation collection (scavenge, well under a millisecond)
  * every 4 MiB received frees those that died young, and a full one every 64 MiB those that lived
- * through a scavenge while queued. Peak RSS receiving a 200 MB object (issue 16, 2026-12-03, before
- * buffers were used again): 146 MB with only a full collection every 16 MiB, 128-130 MB with these.
- * Without the flag nothing happens here.
+ * through a scavenge while queued. (Counting sent bytes too cost the transfer benchmark about a fifth
+ * of its rate, for no gain in peak memory.) Peak RSS receiving a 200 MB object (issue 16, 2026-12-03,
+ * before buffers were used again): 146 MB with only a full collection every 16 MiB, 128-130 MB with
+ * these. Without the flag nothing happens here.
  */
 export function collectEvery(bytes: number): void {
   if (!gc) return;

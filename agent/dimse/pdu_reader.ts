@@ -5,7 +5,7 @@
  * a buffer of the reader's own pool. Each PDU comes with its release (read_buffers.ts): the caller calls
  * it once the PDU has been processed, and the buffers under it can then be used again.
  */
-import { BufferPool, type Lease, NO_RELEASE } from "./read_buffers.ts";
+import { BufferPool, Lease, NO_RELEASE } from "./read_buffers.ts";
 
 export type PduCheck = (type: number, length: number) => string | undefined;
 
@@ -112,14 +112,6 @@ export class PduReader {
         piece.bytes = piece.bytes.subarray(take);
       }
     }
-    let held = true;
-    return {
-      pdu,
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.#joined.give(joined);
-      },
-    };
+    return { pdu, release: new Lease(joined, this.#joined).hold() };
   }
 }
