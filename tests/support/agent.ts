@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { freePort, type Managed, spawnLogged, waitReady } from "./processes.ts";
+import { freePort, type Managed, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -51,7 +51,7 @@ export interface AgentProcessOptions {
 }
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
-  const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-agent-" });
+  const dataDir = opts.dataDir ?? await scratchDir("conduit-agent-");
   const port = opts.port ?? freePort();
   const httpPort = opts.httpPort ?? freePort();
   const aet = opts.aet ?? "CONDUIT";

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
-import { freePort, spawnLogged, waitReady } from "./processes.ts";
+import { freePort, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 import { testDatabase, testOnPostgres } from "./postgres.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -41,7 +41,7 @@ export async function startTestHub(
     clusterUrl?: string;
   } = {},
 ): Promise<TestHub> {
-  const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
+  const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
   const db = opts.db ?? databases.get(dataDir) ?? (testOnPostgres() ? await testDatabase() : undefined);
   if (db) databases.set(dataDir, db);
   const lines: string[] = [];
@@ -124,7 +124,7 @@ export interface HubProcess {
 export async function startHubProcess(
   opts: { dataDir?: string; port?: number; denoFlags?: string[]; args?: string[]; db?: string } = {},
 ): Promise<HubProcess> {
-  const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "conduit-hub-" });
+  const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
   const db = opts.db ?? databases.get(dataDir) ?? (testOnPostgres() ? await testDatabase() : undefined);
   if (db) databases.set(dataDir, db);
   const port = opts.port ?? freePort();
