@@ -6,8 +6,9 @@
  * - a C-STORE request's data set goes straight into its store sink, fragment by fragment, as the bytes
  *   arrived; the request is decoded and its response encoded by command_codec.ts; the library never sees
  *   the message;
- * - everything else (C-ECHO, C-FIND, C-MOVE, C-GET, C-CANCEL, responses) is handed to dcmjs-dimse as
- *   the PDVs it would have read itself.
+ * - the response to a C-STORE our network sent itself (`ConduitNetwork.sendStore`) goes back to it;
+ * - everything else (C-ECHO, C-FIND, C-MOVE, C-GET, C-CANCEL, other responses) is handed to dcmjs-dimse
+ *   as the PDVs it would have read itself.
  */
 import { decodeCommand } from "./command_codec.ts";
 import { PdvGuard } from "./pdv_guard.ts";
@@ -46,6 +47,8 @@ export interface PDataHost {
   openStore(command: StoreCommand, transferSyntax: string): IncomingStore;
   /** PDVs for the library, in order. */
   toLibrary(pdvs: LibraryPdv[]): Promise<void>;
+  /** Any other command, decoded: true when the host took it (a response to its own request). */
+  response?(command: Record<string, unknown>): boolean;
   /** A protocol error: abort the association (reason as in A-ABORT). */
   abort(reason: number, message: string): void;
 }
@@ -124,6 +127,7 @@ export class PDataReader {
         this.#store = { pcId, sink };
         continue;
       }
+      if (command && command.CommandDataSetType === NO_DATA_SET && this.host.response?.(command)) continue;
       (forLibrary ??= []).push(...pdvs);
     }
     if (forLibrary) await this.host.toLibrary(forLibrary);

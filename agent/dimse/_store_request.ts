@@ -1,24 +1,17 @@
-// deno-lint-ignore-file no-explicit-any
 /** One raw C-STORE request on an open association, answered or timed out. */
-import { requests } from "./_library.ts";
-import { RawFileDataset } from "./raw_dataset.ts";
+import type { ConduitNetwork } from "./_network.ts";
 import type { OutgoingObject } from "./handlers.ts";
 
 /** Sends a C-STORE on a network and resolves with the response status. */
 export function sendStoreAndWait(
-  network: any,
+  network: ConduitNetwork,
   item: OutgoingObject,
   extra?: { moveOriginatorAet?: string; moveOriginatorMessageId?: number },
   timeoutMs = 120_000,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = new requests.CStoreRequest(new RawFileDataset(item));
-    if (extra?.moveOriginatorAet) {
-      const cmd = request.getCommandDataset();
-      cmd.setElement("MoveOriginatorApplicationEntityTitle", extra.moveOriginatorAet);
-      cmd.setElement("MoveOriginatorMessageID", extra.moveOriginatorMessageId);
-    }
     const timer = setTimeout(() => {
+      network.socket.off("close", onClose);
       reject(new Error(`no C-STORE response within ${timeoutMs} ms`));
     }, timeoutMs);
     const onClose = () => {
@@ -26,11 +19,14 @@ export function sendStoreAndWait(
       reject(new Error("association closed before the C-STORE response"));
     };
     network.socket.once("close", onClose);
-    request.on("response", (rsp: any) => {
+    network.sendStore(item, extra).then((status) => {
       clearTimeout(timer);
       network.socket.off("close", onClose);
-      resolve(rsp.getStatus());
+      resolve(status);
+    }, (err) => {
+      clearTimeout(timer);
+      network.socket.off("close", onClose);
+      reject(err);
     });
-    network.sendRequests(request);
   });
 }
