@@ -70,6 +70,9 @@ const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destinat
   q.created_at AS createdAt, q.updated_at AS updatedAt, q.done_at AS doneAt, q.copy_id AS copyId`;
 
 export class Queue {
+  /** Paused state by destination, as read or set (`isPaused`). */
+  #paused = new Map<string, boolean>();
+
   constructor(private readonly db: Database) {}
 
   /** Rows for a new object; call inside the transaction that indexes it. */
@@ -205,8 +208,10 @@ export class Queue {
    * forwards a de-identified copy reads the copy's file; any other, the archived object's.
    */
   claim(destination: string, limit: number, now = Date.now()): ClaimedRow[] {
-    return this.db.writeUnsynced(() => {
-      const rows = this.db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS "key",
+    // The select and the marks run in one synchronous call, so no other claim comes between them in
+    // this process (the only writer of the queue); a claim that finds nothing opens no write transaction
+    // (issue 16: a forward worker asks after every delivery, mostly in vain).
+    const rows = this.db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS "key",
         coalesce(c.dataset_offset, i.dataset_offset) AS datasetOffset,
         coalesce(c.dataset_size, i.dataset_size) AS datasetSize,
         coalesce(c.transfer_syntax_uid, i.transfer_syntax_uid) AS transferSyntaxUid,
@@ -217,10 +222,12 @@ export class Queue {
         WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
           AND (c.id IS NOT NULL OR i.sop_instance_uid IS NOT NULL)
         ORDER BY q.next_attempt_at, q.id LIMIT ?`).all(destination, now, limit) as unknown as ClaimedRow[];
-      const mark = this.db.statement(`UPDATE queue SET state = 'in_flight', updated_at = ? WHERE id = ?`);
+    if (rows.length === 0) return rows;
+    const mark = this.db.statement(`UPDATE queue SET state = 'in_flight', updated_at = ? WHERE id = ?`);
+    this.db.writeUnsynced(() => {
       for (const r of rows) mark.run(now, r.id);
-      return rows;
     });
+    return rows;
   }
 
   /**
@@ -307,11 +314,21 @@ export class Queue {
         ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`)
         .run(destination, paused ? 1 : 0, now)
     );
+    this.#paused.set(destination, paused);
   }
 
+  /**
+   * Whether a destination is paused. Read once per destination and kept: `setPaused` is the only writer
+   * (one Queue per agent), and a forward worker asks before every object it sends.
+   */
   isPaused(destination: string): boolean {
-    const row = this.db.statement("SELECT paused FROM destinations WHERE name = ?").get(destination);
-    return Boolean(row?.paused);
+    let paused = this.#paused.get(destination);
+    if (paused === undefined) {
+      const row = this.db.statement("SELECT paused FROM destinations WHERE name = ?").get(destination);
+      paused = Boolean(row?.paused);
+      this.#paused.set(destination, paused);
+    }
+    return paused;
   }
 
   /** Rows by state and destination, newest first. */

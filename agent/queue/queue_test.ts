@@ -85,3 +85,18 @@ Deno.test("Queue.cancelRoute() takes waiting rows out, and a row in flight at th
     db.close();
   }
 });
+
+Deno.test("Queue.isPaused() follows setPaused, and a new Queue over the same file reads what was set", async () => {
+  const { db, queue } = await queued();
+  try {
+    assert.equal(queue.isPaused("a"), false);
+    queue.setPaused("a", true, 2000);
+    assert.equal(queue.isPaused("a"), true);
+    assert.equal(new Queue(db).isPaused("a"), true, "kept in the file");
+    queue.setPaused("a", false, 3000);
+    assert.equal(queue.isPaused("a"), false);
+    assert.equal(new Queue(db).isPaused("a"), false);
+  } finally {
+    db.close();
+  }
+});
