@@ -15,6 +15,8 @@ const MAX_RECORD = 1024 * 1024;
  * to `k × frame payload − RECORD_HEADER` gets whole frames only.
  */
 const RECORD_HEADER = 5;
+/** Room a buffer given to `sendBytesRecord` keeps before its bytes, for the record's header. */
+export const RECORD_ROOM = RECORD_HEADER;
 /** Bytes per bulk record: with its header, four whole frames. */
 export const BULK_RECORD = 4 * MAX_PAYLOAD - RECORD_HEADER;
 
@@ -52,6 +54,21 @@ export class Channel {
     for (let offset = 0; offset < data.byteLength; offset += step) {
       await this.#record(BYTES_RECORD, data.subarray(offset, offset + step));
     }
+  }
+
+  /**
+   * Sends `buffer.subarray(RECORD_ROOM)` as one bytes record without copying it: the record's header is
+   * written into the buffer's first RECORD_ROOM bytes. The stream copies the record into frames before
+   * this resolves, so the buffer may then take the next record (file_ranges.ts reads straight into it).
+   */
+  sendBytesRecord(buffer: Uint8Array): Promise<void> {
+    const length = buffer.byteLength - RECORD_HEADER;
+    if (length < 0 || length > this.#maxRecord) {
+      return Promise.reject(new ChannelError(`record of ${length} bytes (limit ${this.#maxRecord})`));
+    }
+    buffer[0] = BYTES_RECORD;
+    new DataView(buffer.buffer, buffer.byteOffset, RECORD_HEADER).setUint32(1, length);
+    return this.stream.write(buffer);
   }
 
   #record(kind: number, payload: Uint8Array): Promise<void> {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { Channel } from "./channel.ts";
+import { BULK_RECORD, Channel } from "./channel.ts";
+import { sendRanges } from "./file_ranges.ts";
 import { Request } from "./messages.ts";
 import { Session } from "./session.ts";
 import type { Stream } from "./stream.ts";
@@ -38,6 +39,37 @@ Deno.test("Channel carries messages and bytes in order, bytes records read in pi
   assert.ok(parts.length >= 4, `${parts.length} pieces`);
   assert.ok(parts.every((p) => p.byteLength > 0 && p.byteLength <= 64 * 1024));
   assert.deepStrictEqual(new Uint8Array(await new Blob(parts).arrayBuffer()), body);
+  close();
+});
+
+Deno.test("sendRanges sends ranges through one buffer read in place, the bytes arriving as they were", async () => {
+  const [here, there, close] = await channels();
+  const file = new Uint8Array(3 * BULK_RECORD + 1000).map((_, i) => (i * 31 + (i >> 9)) % 251);
+  const buffers = new Set<ArrayBufferLike>();
+  const source = {
+    read: (into: Uint8Array, position: number) => {
+      buffers.add(into.buffer);
+      const n = Math.min(into.byteLength, file.byteLength - position);
+      into.set(file.subarray(position, position + n));
+      return Promise.resolve(n);
+    },
+  };
+  const ranges = [{ offset: 5, length: 2 * BULK_RECORD + 7 }, { offset: 3 * BULK_RECORD, length: 1000 }];
+  const sending = (async () => {
+    await sendRanges(here, source, ranges);
+    await here.end();
+  })();
+  await there.expect(Request);
+  const parts: Uint8Array<ArrayBuffer>[] = [];
+  for (let r = await there.next(); r; r = await there.next()) {
+    if (r.kind === "bytes") parts.push(r.data.slice());
+  }
+  await sending;
+  const want = new Uint8Array(
+    await new Blob(ranges.map((r) => file.slice(r.offset, r.offset + r.length))).arrayBuffer(),
+  );
+  assert.deepStrictEqual(new Uint8Array(await new Blob(parts).arrayBuffer()), want);
+  assert.equal(buffers.size, 1, "every read went into the one buffer");
   close();
 });
 
