@@ -2,9 +2,11 @@
  * `deno task test:pg [files...]`: the hub's tests again, with every hub on a real PostgreSQL instead of
  * its libsql file. Starts one PostgreSQL for the run (support/postgres.ts: initdb in a temporary
  * directory, as the postgres user, on a free loopback port), gives each test hub a database of its
- * own, and stops the server at the end. Exits with the test run's code.
+ * own, and stops the server at the end. The run has a temporary folder of its own (suite.ts). Exits with
+ * the test run's code.
  */
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
+import { runTestsInOwnTmp } from "./suite.ts";
 
 /** The tests whose hubs touch the database: tunnel, transfers, console auth and roles, DICOMweb. */
 const HUB_TESTS = [
@@ -28,12 +30,10 @@ const pg = await startPostgres();
 let code = 1;
 try {
   const files = Deno.args.filter((a) => a !== "--");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", "--parallel", ...(files.length ? files : HUB_TESTS)],
-    env: { CONDUIT_TEST_DB: "postgres", CONDUIT_TEST_PG_URL: pg.url },
-    stdin: "null",
-  }).spawn();
-  code = (await child.status).code;
+  code = await runTestsInOwnTmp(["-A", "--parallel", ...(files.length ? files : HUB_TESTS)], {
+    CONDUIT_TEST_DB: "postgres",
+    CONDUIT_TEST_PG_URL: pg.url,
+  });
 } finally {
   await pg.stop();
 }
