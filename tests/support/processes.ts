@@ -13,12 +13,37 @@ const STOP_GRACE_MS = 5_000;
 const recentPorts: number[] = [];
 
 /**
- * Returns a TCP port that was free on 127.0.0.1 a moment ago (bind port 0, close), never one of the
- * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port).
+ * Ports are picked below the kernel's range for the source ports of outgoing connections
+ * (`ip_local_port_range`): a port the kernel hands out for `bind(0)` comes from that range, and between
+ * our check and the peer's own bind an outgoing connection of any parallel test could take it (a CI run
+ * failed so: "Orthanc DICOM: port 38287 is not free"). Undefined where the range cannot be read.
+ */
+const PICK_RANGE = ((): [number, number] | undefined => {
+  try {
+    const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)
+      .map(Number);
+    return low > 11_000 ? [10_000, low - 1] : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * Returns a TCP port that was free on 127.0.0.1 a moment ago (bound and closed), never one of the
+ * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port): a random one
+ * below the ephemeral range where it is known (above), else one the kernel picks.
  */
 export function freePort(): number {
-  for (;;) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  for (let attempt = 0;; attempt++) {
+    const wanted = PICK_RANGE && attempt < 100
+      ? PICK_RANGE[0] + Math.floor(Math.random() * (PICK_RANGE[1] - PICK_RANGE[0] + 1))
+      : 0;
+    let listener: Deno.Listener;
+    try {
+      listener = Deno.listen({ hostname: "127.0.0.1", port: wanted });
+    } catch {
+      continue; // taken: another one
+    }
     const { port } = listener.addr as Deno.NetAddr;
     listener.close();
     if (recentPorts.includes(port)) continue;
