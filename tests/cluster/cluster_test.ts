@@ -123,7 +123,13 @@ Deno.test({
         const r = await fetch(`${base[hub]}/dicomweb/sites/${site}/studies`, { headers: auth });
         return { status: r.status, body: r.status === 200 ? await r.json() : await r.text() };
       };
-      // QIDO and WADO for south through hub 1, for north through hub 2: carried to the holding hub.
+      // QIDO and WADO for south through hub 1, for north through hub 2: carried to the holding hub. Each hub
+      // learns which sites the other holds at its lease sync (every 2 s): wait for that first.
+      await eventually(
+        "each hub sees the site the other holds",
+        async () => (await qido(0, "south")).status === 200 && (await qido(1, "north")).status === 200,
+        15_000,
+      );
       const southViaHub1 = await qido(0, "south");
       assert.equal(southViaHub1.status, 200, JSON.stringify(southViaHub1.body));
       assert.equal((southViaHub1.body as unknown[]).length, 1);
