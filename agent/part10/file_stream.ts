@@ -31,8 +31,15 @@ export interface ReceivedObject {
   malformed?: string;
 }
 
-/** How much of the start of each object is kept in memory for header parsing. */
+/** How much of the start of each object is kept in memory for header parsing, at most. */
 export const HEAD_BYTES = 64 * 1024;
+/**
+ * Bytes kept past the start of the top-level Pixel Data value: the header parse stops at that
+ * element, so the rest of the first 64 KiB (pixel data) need not be copied. A margin, not a need.
+ */
+const PAST_PIXEL_DATA = 256;
+/** The kept head starts this small and doubles as needed (most headers are a few KiB). */
+const HEAD_START = 8 * 1024;
 
 export class StoreFileStream extends Writable {
   readonly tempPath: string;
@@ -44,8 +51,10 @@ export class StoreFileStream extends Writable {
   #fileSize = 0;
   #failed: Error | undefined;
   #received: ReceivedObject | undefined;
-  #head: Uint8Array = new Uint8Array(HEAD_BYTES);
+  #head: Uint8Array = new Uint8Array(HEAD_START);
   #headLength = 0;
+  /** The file offset where keeping the head stops: 64 KiB, or just past the start of the pixel data. */
+  #headLimit = HEAD_BYTES;
   #check: StructureCheck | undefined;
   #opening: Promise<void> | undefined;
 
@@ -126,7 +135,14 @@ export class StoreFileStream extends Writable {
     try {
       writeAllSync(file, chunk);
       this.#hash.update(chunk);
-      this.#check?.push(chunk);
+      const check = this.#check;
+      if (check) {
+        check.push(chunk);
+        if (check.pixelDataValueAt >= 0 && this.#headLimit === HEAD_BYTES) {
+          const datasetStart = this.#fileSize - this.#datasetSize;
+          this.#headLimit = Math.min(HEAD_BYTES, datasetStart + check.pixelDataValueAt + PAST_PIXEL_DATA);
+        }
+      }
       this.#keep(chunk);
       this.#datasetSize += chunk.length;
       this.#fileSize += chunk.length;
@@ -138,10 +154,19 @@ export class StoreFileStream extends Writable {
   }
 
   #keep(bytes: Uint8Array): void {
-    if (this.#headLength >= HEAD_BYTES) return;
-    const take = Math.min(bytes.length, HEAD_BYTES - this.#headLength);
+    const limit = this.#headLimit;
+    if (this.#headLength >= limit) return;
+    const take = Math.min(bytes.length, limit - this.#headLength);
+    const need = this.#headLength + take;
+    if (need > this.#head.length) {
+      let size = this.#head.length;
+      while (size < need) size *= 2;
+      const grown = new Uint8Array(Math.min(size, HEAD_BYTES));
+      grown.set(this.#head.subarray(0, this.#headLength));
+      this.#head = grown;
+    }
     this.#head.set(bytes.subarray(0, take), this.#headLength);
-    this.#headLength += take;
+    this.#headLength = need;
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -52,3 +52,44 @@ for (const made of ["ahead", "by the stream"]) {
     }
   });
 }
+
+Deno.test("StoreFileStream keeps the head up to just past the start of the pixel data, and it parses", async () => {
+  const { generateInstance, uidFromKey } = await import("@conduit/shared/testing");
+  const { readPart10Header } = await import("@conduit/shared/dicom");
+  const { parseHeaderBytes } = await import("./header.ts");
+  const bytes = generateInstance({
+    modality: "CT",
+    patientName: "HEAD^TEST",
+    patientId: "H1",
+    studyInstanceUid: uidFromKey("head/study"),
+    seriesInstanceUid: uidFromKey("head/series"),
+    sopInstanceUid: uidFromKey("head/sop"),
+    instanceNumber: 1,
+    rows: 256,
+    columns: 256,
+  });
+  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  const dir = await Deno.makeTempDir({ prefix: "file-stream-" });
+  try {
+    const file = path.join(dir, "object.part");
+    const stream = new StoreFileStream(file, meta, false);
+    for (let at = 0; at < dataset.length; at += 16384) stream.write(dataset.subarray(at, at + 16384));
+    await finished(stream);
+    const received = stream.received!;
+    assert.ok(received, `received (${stream.failure})`);
+    const pixelValueAt = received.fileSize - 256 * 256 * 2;
+    // Kept: everything before the pixel data's value and a margin of it; not the 64 KiB it used to keep.
+    assert.ok(
+      received.head.length > pixelValueAt,
+      `head ${received.head.length}, pixel value at ${pixelValueAt}`,
+    );
+    assert.ok(received.head.length <= pixelValueAt + 256, `head ${received.head.length}`);
+    assert.equal(received.headIsWhole, false);
+    const written = await Deno.readFile(file);
+    assert.deepEqual(received.head, written.subarray(0, received.head.length));
+    const parsed = parseHeaderBytes(received.head, received.fileSize, received.headIsWhole);
+    assert.equal(parsed.dataset.end, pixelValueAt - 12, "the header parse stops at the Pixel Data element");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -49,6 +49,7 @@ export class StructureCheck {
   #head = new Uint8Array(12);
   #headLength = 0;
   #problem: string | undefined;
+  #pixelDataValueAt = -1;
 
   constructor(encoding: { explicit: boolean; littleEndian: boolean }) {
     this.#stack = [{ kind: "elements", end: -1, ...encoding, tag: 0 }];
@@ -62,6 +63,11 @@ export class StructureCheck {
   /** Bytes checked so far. */
   get position(): number {
     return this.#pos;
+  }
+
+  /** Where the value of the top-level Pixel Data element starts (past its header), or -1 before it is seen. */
+  get pixelDataValueAt(): number {
+    return this.#pixelDataValueAt;
   }
 
   /** Feeds the next bytes of the data set. */
@@ -212,6 +218,7 @@ export class StructureCheck {
       return void this.#stack.pop();
     }
     if (tag >>> 16 === 0xfffe) return void this.#fail(`unexpected delimiter in a data set at byte ${at}`);
+    if (tag === PIXEL_DATA && this.#stack.length === 1) this.#pixelDataValueAt = this.#pos;
     let vr: string;
     let length: number;
     if (top.explicit) {

@@ -248,3 +248,38 @@ Deno.test({
     assert.ok(checked > 40, `only ${checked} files checked`);
   },
 });
+
+Deno.test("StructureCheck: pixelDataValueAt is where the top-level Pixel Data value starts, not one in an item", () => {
+  const bytes = generateInstance({
+    modality: "CT",
+    patientName: "STRUCTURE^TEST",
+    patientId: "S1",
+    studyInstanceUid: uidFromKey("structure/study"),
+    seriesInstanceUid: uidFromKey("structure/series"),
+    sopInstanceUid: uidFromKey("structure/sop"),
+    instanceNumber: 1,
+    rows: 32,
+    columns: 32,
+  });
+  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  const valueAt = dataset.length - 32 * 32 * 2;
+  const c = new StructureCheck(EXPLICIT);
+  c.push(dataset.subarray(0, valueAt - 1));
+  assert.equal(c.pixelDataValueAt, -1, "not before its header is whole");
+  c.push(dataset.subarray(valueAt - 1));
+  assert.equal(c.pixelDataValueAt, valueAt);
+  assert.equal(c.finish(), undefined);
+
+  // An icon's Pixel Data inside a sequence item is not the object's.
+  const icon = [
+    ...explicit(0x0088, 0x0200, "SQ", [], UNDEF),
+    ...ITEM(UNDEF),
+    ...explicit(0x7fe0, 0x0010, "OB", [1, 2, 3, 4]),
+    ...ITEM_END,
+    ...SEQ_END,
+  ];
+  const nested = new StructureCheck(EXPLICIT);
+  nested.push(new Uint8Array(icon));
+  assert.equal(nested.pixelDataValueAt, -1);
+  assert.equal(nested.finish(), undefined);
+});
