@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import type { Archive } from "./archive.ts";
 import { type ByteSource, openFile } from "../part10/source.ts";
+import { SharedSync } from "./shared_sync.ts";
 
 const STAGED = /\.part$/;
 
@@ -17,6 +18,10 @@ export class FileArchive implements Archive {
   readonly #tmpDir: string;
   /** Folders known to exist, or being made (a study's series folders are made once). */
   readonly #dirs = new Map<string, Promise<void>>();
+  /** Folder syncs running or waiting: objects placed in one folder together share them. */
+  readonly #dirSyncs = new Map<string, SharedSync>();
+  /** Folder syncs run, and the placements (and folders made) they served (tests, metrics). */
+  readonly folderSyncs = { syncs: 0, callers: 0 };
 
   /** `sync`: fsync staged files and directory entries after a rename (see dimse.sync). */
   constructor(dataDir: string, readonly sync = true) {
@@ -64,7 +69,28 @@ export class FileArchive implements Archive {
       await this.#folder(dir);
       await fs.promises.rename(staged, target);
     });
-    if (this.sync) await syncDir(dir);
+    if (this.sync) await this.#syncDir(dir);
+  }
+
+  /**
+   * Syncs a folder's entries, sharing the sync with every object placed in it meanwhile (a group
+   * commit places a series' objects together: two syncs of their folder instead of one each).
+   */
+  #syncDir(dir: string): Promise<void> {
+    let shared = this.#dirSyncs.get(dir);
+    if (!shared) {
+      shared = new SharedSync(dir, false);
+      this.#dirSyncs.set(dir, shared);
+    }
+    const before = shared.stats.syncs;
+    this.folderSyncs.callers++;
+    const done = shared.sync();
+    this.folderSyncs.syncs += shared.stats.syncs - before;
+    const forget = () => {
+      if (shared.idle && this.#dirSyncs.get(dir) === shared) this.#dirSyncs.delete(dir);
+    };
+    done.then(forget, forget);
+    return done;
   }
 
   /**
@@ -79,7 +105,7 @@ export class FileArchive implements Archive {
       if (!first || !this.sync) return;
       const parents: string[] = [];
       for (let d = dir; d.length >= first.length; d = path.dirname(d)) parents.push(path.dirname(d));
-      await Promise.all(parents.map(syncDir));
+      await Promise.all(parents.map((p) => this.#syncDir(p)));
     })();
     ready.catch(() => this.#dirs.delete(dir));
     if (this.#dirs.size >= 10_000) this.#dirs.clear();
@@ -156,14 +182,5 @@ async function* walk(dir: string, key: string, since: number | undefined): Async
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (e.isDirectory()) yield* walk(path.join(dir, e.name), `${key}/${e.name}`, since);
     else if (changed && e.isFile()) yield `${key}/${e.name}`;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.promises.open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

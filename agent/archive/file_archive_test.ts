@@ -98,3 +98,24 @@ Deno.test("FileArchive refuses keys that leave its folder; object keys refuse wh
   assert.equal(parseObjectKey("deid/abc/2.25.1.dcm"), undefined);
   assert.equal(asideKey("archive/1/2/3.dcm", "ab".repeat(32)), `archive/1/2/3.${"ab".repeat(8)}.dcm`);
 });
+
+Deno.test("FileArchive: objects placed in one folder together share its syncs, and each is there after", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "archive-test-" });
+  try {
+    const archive = new FileArchive(dir, true);
+    await archive.prepare();
+    const keysPlaced = Array.from({ length: 20 }, (_, i) => objectKey("1.2", "1.2.3", `1.2.3.${i + 1}`));
+    // The first creates the study and series folders (their parents synced); the rest wait for it.
+    await Promise.all(keysPlaced.map((key, i) => put(archive, key, `object ${i}`)));
+    for (const [i, key] of keysPlaced.entries()) assert.equal(await text(archive, key), `object ${i}`);
+    const { syncs, callers } = archive.folderSyncs;
+    assert.ok(callers >= 20, `callers ${callers}`);
+    assert.ok(syncs < callers / 2, `${syncs} folder syncs for ${callers} callers`);
+    // Alone, a placement still gets a sync of its own.
+    const before = archive.folderSyncs.syncs;
+    await put(archive, objectKey("1.2", "1.2.3", "1.2.3.99"), "alone");
+    assert.equal(archive.folderSyncs.syncs, before + 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

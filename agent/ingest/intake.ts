@@ -15,67 +15,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import type { AssociationInfo } from "../dimse/handlers.ts";
+import { SharedSync } from "../archive/shared_sync.ts";
 
 const PART = ".part";
 const DONE = ".dcm";
-
-/** A file (or folder) sync shared by every caller that asks while the previous one runs. */
-export class SharedSync {
-  #running: Promise<void> | undefined;
-  #next: Promise<void> | undefined;
-  #handle: Promise<Deno.FsFile> | undefined;
-  /** How many syncs ran, and how many callers they served (metrics, tests). */
-  readonly stats = { syncs: 0, callers: 0 };
-
-  constructor(private readonly target: string) {}
-
-  /** Resolves once a sync that began after this call has finished. */
-  sync(): Promise<void> {
-    this.stats.callers++;
-    if (!this.#running) return this.#start();
-    // The running sync began before this caller's change: wait for the next one, shared with others.
-    this.#next ??= this.#running.then(() => {
-      this.#next = undefined;
-      return this.#start();
-    }, () => {
-      this.#next = undefined;
-      return this.#start();
-    });
-    return this.#next;
-  }
-
-  #start(): Promise<void> {
-    this.stats.syncs++;
-    const run = this.#syncOnce().finally(() => {
-      if (this.#running === run) this.#running = undefined;
-    });
-    this.#running = run;
-    return run;
-  }
-
-  /**
-   * One fsync through a handle kept open between syncs (an open and a close less on the way to each
-   * Success); a handle that fails is closed and the next sync opens a fresh one.
-   */
-  async #syncOnce(): Promise<void> {
-    this.#handle ??= Deno.open(this.target, { read: true });
-    const handle = this.#handle;
-    try {
-      await (await handle).sync();
-    } catch (err) {
-      if (this.#handle === handle) this.#handle = undefined;
-      handle.then((h) => h.close()).catch(() => {});
-      throw err;
-    }
-  }
-
-  /** Closes the kept handle (the agent stops). */
-  async close(): Promise<void> {
-    const handle = this.#handle;
-    this.#handle = undefined;
-    (await handle?.catch(() => undefined))?.close();
-  }
-}
 
 /** An object found in the intake at start, with who sent it. */
 export interface IntakeEntry {
