@@ -11,6 +11,7 @@ import type { SQL } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { fileURLToPath } from "node:url";
+import { SharedSync } from "../archive/shared_sync.ts";
 
 /** A prepared statement (better-sqlite3 style API). */
 export interface Statement {
@@ -78,11 +79,16 @@ export class Database {
   readonly #durable: boolean;
   /** Resolves once acknowledged writes that are not committed yet are (see `caughtUp`). */
   #pending: () => Promise<void> = () => Promise.resolve();
+  /** The write-ahead log's fsync for `syncLog` (durable databases only). */
+  readonly #logSync: SharedSync | undefined;
 
-  private constructor(reader: Connection, writer: Connection, durable: boolean) {
+  private constructor(reader: Connection, writer: Connection, durable: boolean, path: string) {
     this.#reader = reader;
     this.#writer = writer;
     this.#durable = durable;
+    // The log is made at the first write and removed only when the last connection closes (ours are
+    // open until close()), so a handle kept on it syncs the file SQLite writes.
+    this.#logSync = durable ? new SharedSync(`${path}-wal`) : undefined;
     const dialect = new SQLiteAsyncDialect();
     this.read = {
       all: <T>(query: SQL) => {
@@ -111,7 +117,7 @@ export class Database {
       throw err;
     }
     const reader = new LibsqlDatabase(path) as unknown as Connection;
-    return await Promise.resolve(new Database(reader, writer, options.durable !== false));
+    return await Promise.resolve(new Database(reader, writer, options.durable !== false, path));
   }
 
   /** A cached prepared statement on the reader connection. */
@@ -185,6 +191,18 @@ export class Database {
   }
 
   /**
+   * Makes every commit so far durable, `writeUnsynced`'s included: one fsync of the write-ahead log on
+   * Deno's blocking-operation threads, not on the event loop's (a synced commit blocks it for the whole
+   * flush, and every association and stream with it), shared by whoever asks while one runs. In WAL mode
+   * a commit is the log's frames and its commit record; once they are on the disk the commit survives a
+   * power loss (synchronous=NORMAL still syncs the log before a checkpoint copies it into the database
+   * file, and the database file after).
+   */
+  syncLog(): Promise<void> {
+    return this.#logSync?.sync() ?? Promise.resolve();
+  }
+
+  /**
    * Readers of what is archived (queries, retrieves, transfers, WADO) call this before they read: it
    * resolves once every object answered Success so far has its rows here, although the group commit
    * writes them after the answer (agent/ingest/group_commit.ts).
@@ -218,6 +236,7 @@ export class Database {
   }
 
   close(): void {
+    void this.#logSync?.close();
     this.#reader.close();
     this.#writer.close();
   }

@@ -107,7 +107,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   /** The group commit of C-STOREs answered from the intake (when there is an intake). */
   readonly group: GroupCommit | undefined;
   /** Objects committed before their answer (the tunnel's) share index transactions (shared_commit.ts). */
-  readonly #shared = new SharedCommit((items) => this.write(items));
+  readonly #shared = new SharedCommit((items) => this.write(items, true, true), () => this.#o.db.syncLog());
 
   constructor(options: IngestOptions) {
     this.#o = options;

@@ -1,8 +1,10 @@
 /**
  * Objects committed before their sender is answered (those the hub sends through the tunnel) share index
- * transactions: each caller still waits until its own rows are committed, but the objects that finish
- * while one transaction syncs the index go together in the next, one sync for all of them instead of one
- * each (every sync blocks the event loop's thread, and with it every stream the agent is receiving).
+ * transactions: each caller still waits until its own rows are committed and durable, but the objects
+ * that finish meanwhile go together in the next transaction. A transaction commits without a flush of
+ * its own, on the event loop's thread (tens of microseconds); the write-ahead log is then synced on
+ * another thread (`sync`, shared: the groups committed while one sync runs share the next), so the
+ * event loop, and every stream the agent is receiving, never waits for the disk.
  * A group never holds one SOP Instance UID twice: the second waits for the next group.
  */
 import { setImmediate } from "node:timers";
@@ -21,8 +23,14 @@ export class SharedCommit {
   #waiting: Waiting[] = [];
   #scheduled = false;
 
-  /** `write` commits a group in one transaction and returns the objects whose rows did not commit. */
-  constructor(private readonly write: (items: Placed[]) => Checked[]) {}
+  /**
+   * `write` commits a group in one transaction (unsynced) and returns the objects whose rows did not
+   * commit; `sync` makes what was committed durable.
+   */
+  constructor(
+    private readonly write: (items: Placed[]) => Checked[],
+    private readonly sync: () => Promise<void> = () => Promise.resolve(),
+  ) {}
 
   /** Resolves true once the object's rows are committed, false when they did not commit. */
   commit(item: Placed): Promise<boolean> {
@@ -64,6 +72,11 @@ export class SharedCommit {
       for (const w of group) w.reject(err);
       return;
     }
-    for (const w of group) w.resolve(!failed.has(w.item.checked));
+    // Committed: each caller is answered once the log holding its rows is on the disk.
+    this.sync().then(() => {
+      for (const w of group) w.resolve(!failed.has(w.item.checked));
+    }, (err) => {
+      for (const w of group) w.reject(err);
+    });
   }
 }

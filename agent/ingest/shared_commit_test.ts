@@ -33,3 +33,30 @@ Deno.test("SharedCommit rejects every caller of a group whose transaction throws
   const outcomes = await Promise.allSettled([shared.commit(placed("1")), shared.commit(placed("2"))]);
   assert.deepEqual(outcomes.map((o) => o.status), ["rejected", "rejected"]);
 });
+
+Deno.test("SharedCommit answers a group only once the sync after its commit has finished", async () => {
+  const events: string[] = [];
+  const syncs: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  const shared = new SharedCommit((items) => {
+    events.push(`commit ${items.map((i) => i.checked.attrs.sopInstanceUid).join(",")}`);
+    return [];
+  }, () => {
+    events.push("sync");
+    return new Promise((resolve, reject) => syncs.push({ resolve, reject }));
+  });
+  let answered = false;
+  const first = shared.commit(placed("1")).then((ok) => {
+    answered = true;
+    return ok;
+  });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(events, ["commit 1", "sync"]);
+  assert.equal(answered, false, "committed, not synced: not answered yet");
+  syncs[0].resolve();
+  assert.equal(await first, true);
+  // A failed sync: the group's callers learn it (their senders send again).
+  const second = shared.commit(placed("2"));
+  await new Promise((r) => setTimeout(r, 10));
+  syncs[1].reject(new Error("EIO"));
+  await assert.rejects(second, /EIO/);
+});
