@@ -76,6 +76,23 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return out;
 }
 
+/**
+ * Encodes `frame` into `out` (which must hold its header and payload) and returns the part written:
+ * for senders whose transport copies each message before `send` returns, so one buffer serves every
+ * frame (a fresh buffer per frame is an allocation V8 zeroes and the GC collects, at every 64 KiB).
+ */
+export function encodeFrameInto(frame: Frame, out: Uint8Array, view: DataView): Uint8Array {
+  const payload = frame.type === FrameType.Data ? frame.payload : undefined;
+  const length = payload ? payload.byteLength : 0;
+  view.setUint8(0, FRAME_VERSION);
+  view.setUint8(1, frame.type);
+  view.setUint16(2, frame.flags);
+  view.setUint32(4, frame.stream);
+  view.setUint32(8, payload ? length : frame.type === FrameType.Data ? 0 : frame.length);
+  if (payload) out.set(payload, HEADER_BYTES);
+  return out.subarray(0, HEADER_BYTES + length);
+}
+
 /** Decodes one message into a frame, or throws a ProtocolError saying what is wrong with it. */
 export function decodeFrame(bytes: Uint8Array, maxPayload = MAX_PAYLOAD): Frame {
   if (bytes.byteLength < HEADER_BYTES) {

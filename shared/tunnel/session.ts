@@ -12,9 +12,11 @@
 import {
   decodeFrame,
   encodeFrame,
+  encodeFrameInto,
   Flag,
   type Frame,
   FrameType,
+  HEADER_BYTES,
   MAX_PAYLOAD,
   ProtocolError,
   Reason,
@@ -57,6 +59,16 @@ export class SessionClosedError extends Error {
 
 const DEFAULT_WINDOW = 256 * 1024;
 
+/**
+ * The one buffer frames are encoded into for transports that copy each message inside send(): sends
+ * are synchronous on this thread, so every session of the process can share it (a buffer per session
+ * would be 64 KiB for each of a hub's thousand agents).
+ */
+const scratch = (() => {
+  const bytes = new Uint8Array(HEADER_BYTES + MAX_PAYLOAD);
+  return { bytes, view: new DataView(bytes.buffer) };
+})();
+
 export class Session {
   readonly #transport: Transport;
   readonly #options: Required<Omit<SessionOptions, "onStream" | "onClose">> & SessionOptions;
@@ -78,6 +90,8 @@ export class Session {
   /** The round trip of the last answered heartbeat, in ms, and when (epoch ms) it was answered. */
   beatRttMs?: number;
   beatAnsweredAt?: number;
+  /** Frames are encoded into the shared scratch buffer (the transport copies what it is given). */
+  readonly #reuse: boolean;
   /** Bytes sent and received in frames, for metrics. */
   bytesOut = 0;
   bytesIn = 0;
@@ -92,6 +106,7 @@ export class Session {
       highWater: options.highWater ?? 4 * 1024 * 1024,
     };
     this.#nextId = options.side === "client" ? 1 : 2;
+    this.#reuse = transport.copiesOnSend === true;
     this.#ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     this.#host = {
       window: this.#options.window,
@@ -222,7 +237,9 @@ export class Session {
 
   #send(frame: Frame): void {
     if (this.#end) return;
-    const bytes = encodeFrame(frame);
+    const bytes = this.#reuse && (frame.payload?.byteLength ?? 0) <= MAX_PAYLOAD
+      ? encodeFrameInto(frame, scratch.bytes, scratch.view)
+      : encodeFrame(frame);
     this.bytesOut += bytes.byteLength;
     this.#transport.send(bytes);
   }

@@ -12,6 +12,11 @@ export interface TransportHandlers {
 export interface Transport {
   /** Queues a message; never blocks. Callers watch `bufferedAmount` to stay bounded. */
   send(data: Uint8Array | string): void;
+  /**
+   * True when `send` has copied the message before it returns, so the caller may reuse its buffer at
+   * once (Deno's own WebSocket does; the npm `ws` client keeps a reference until the socket wrote it).
+   */
+  readonly copiesOnSend?: boolean;
   /** Bytes queued and not yet handed to the network. */
   readonly bufferedAmount: number;
   /** Starts delivering messages (buffered ones first) to `handlers`. Called once. */
@@ -40,7 +45,11 @@ export function webSocketTransport(ws: WebSocket): Transport {
   };
   ws.onclose = (e) => onClose(e.code, e.reason);
   ws.onerror = () => {}; // a close event follows
+  // Deno's WebSocket (client, or the server end of an upgrade) copies a binary message into its own
+  // frame inside send() (checked by transport_test.ts); other implementations are not assumed to.
+  const copiesOnSend = typeof WebSocket === "function" && ws instanceof WebSocket;
   return {
+    copiesOnSend,
     send(data) {
       // Frames are always fresh Uint8Arrays over an ArrayBuffer (never a SharedArrayBuffer).
       if (ws.readyState === WebSocket.OPEN) ws.send(data as string | Uint8Array<ArrayBuffer>);
@@ -112,6 +121,7 @@ export function memoryPair(): [MemoryTransport, MemoryTransport] {
     let pendingClose: { code: number; reason: string } | undefined;
     const end: MemoryEnd = {
       peer: undefined,
+      copiesOnSend: true, // send() below copies the message
       deliver(d: Uint8Array | string) {
         if (closed) return;
         if (handlers) handlers.message(d);
