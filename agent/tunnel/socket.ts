@@ -27,7 +27,6 @@ export function openTunnelSocket(
       // every server and lets ws skip the XOR.
       generateMask: (mask: Uint8Array) => mask.fill(0),
     });
-    ws.binaryType = "arraybuffer";
     ws.once("open", () => resolve(ws as unknown as WebSocket));
     ws.once("error", (err: Error) => reject(new Error(`WebSocket to ${url} failed: ${err.message}`)));
   });

@@ -26,15 +26,27 @@ export interface Transport {
 
 /**
  * A transport over an open standard WebSocket (Deno's client, or the server end of
- * `Deno.upgradeWebSocket`). Messages that arrive before `start` wait for it.
+ * `Deno.upgradeWebSocket`), or one that speaks its interface (the npm `ws` client the agent uses).
+ * Messages that arrive before `start` wait for it.
  */
 export function webSocketTransport(ws: WebSocket): Transport {
-  ws.binaryType = "arraybuffer";
+  // Deno's WebSocket (client, or the server end of an upgrade) copies a binary message into its own
+  // frame inside send() (checked by transport_test.ts); other implementations are not assumed to.
+  const copiesOnSend = typeof WebSocket === "function" && ws instanceof WebSocket;
+  // Deno's WebSocket hands each binary message over as an ArrayBuffer of its own. The npm `ws` client
+  // copies a message it was asked for as an ArrayBuffer out of the socket's read buffer (every one,
+  // unless it fills a read exactly); as a Node Buffer it is a view of that buffer, which ws never
+  // reuses (Node's own contract for "nodebuffer"): no copy.
+  ws.binaryType = copiesOnSend ? "arraybuffer" : "nodebuffer" as BinaryType;
   let handlers: TransportHandlers | undefined;
   const early: (Uint8Array | string)[] = [];
   let closed: { code: number; reason: string } | undefined;
   ws.onmessage = (e) => {
-    const data = typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer);
+    const data = typeof e.data === "string"
+      ? e.data
+      : e.data instanceof Uint8Array
+      ? e.data
+      : new Uint8Array(e.data as ArrayBuffer);
     if (handlers) handlers.message(data);
     else early.push(data);
   };
@@ -45,9 +57,6 @@ export function webSocketTransport(ws: WebSocket): Transport {
   };
   ws.onclose = (e) => onClose(e.code, e.reason);
   ws.onerror = () => {}; // a close event follows
-  // Deno's WebSocket (client, or the server end of an upgrade) copies a binary message into its own
-  // frame inside send() (checked by transport_test.ts); other implementations are not assumed to.
-  const copiesOnSend = typeof WebSocket === "function" && ws instanceof WebSocket;
   return {
     copiesOnSend,
     send(data) {
