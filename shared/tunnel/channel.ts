@@ -66,8 +66,7 @@ export class Channel {
     if (length < 0 || length > this.#maxRecord) {
       return Promise.reject(new ChannelError(`record of ${length} bytes (limit ${this.#maxRecord})`));
     }
-    buffer[0] = BYTES_RECORD;
-    new DataView(buffer.buffer, buffer.byteOffset, RECORD_HEADER).setUint32(1, length);
+    writeRecordHeader(buffer, BYTES_RECORD, length);
     return this.stream.write(buffer);
   }
 
@@ -80,8 +79,7 @@ export class Channel {
     // One write, header and payload together: written apart, each record cost a 5-byte frame of its
     // own (the stream frames each write), and every frame costs the receiver more than the copy here.
     const one = new Uint8Array(RECORD_HEADER + payload.byteLength);
-    one[0] = kind;
-    new DataView(one.buffer).setUint32(1, payload.byteLength);
+    writeRecordHeader(one, kind, payload.byteLength);
     one.set(payload, RECORD_HEADER);
     return this.stream.write(one);
   }
@@ -204,4 +202,10 @@ export class Channel {
     this.#pendingBytes -= n;
     return out;
   }
+}
+
+/** A record's header (its kind, then its length, big-endian) in the first RECORD_HEADER bytes of `into`. */
+function writeRecordHeader(into: Uint8Array, kind: number, length: number): void {
+  into[0] = kind;
+  new DataView(into.buffer, into.byteOffset, RECORD_HEADER).setUint32(1, length);
 }
