@@ -6,7 +6,9 @@
  * invocation over one association to each receiver, three rounds (receivers interleaved), each on a fresh
  * data directory; the median wall time of the `storescu` run gives files/s. The agent runs as shipped
  * (fsync before Success, index committed; with `dimse.groupCommit` the index after), `storescp` with
- * `--bit-preserving`, Orthanc with the test configuration of tests/support/peers.ts.
+ * `--bit-preserving`, Orthanc with the test configuration of tests/support/peers.ts. Each receiver first gets
+ * 300 other objects (other UIDs), untimed: a started agent runs its first few hundred objects at about two
+ * thirds of the rate of the next ones while V8 compiles and optimizes it, once per process (bench/README.md).
  *
  * Part 2: one object of about 800 MB sent to a fresh agent (and to `storescp` for reference): time and
  * the receiver's peak RSS.
@@ -36,8 +38,10 @@ import {
   runParallel,
   SERIES_TIMEOUT_MS,
   syncLoop,
+  warmUp,
 } from "./_ingest_receivers.ts";
 import { runDcmtk, skipReason } from "../tests/support/peers.ts";
+import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 
 import {
   fixed,
@@ -55,8 +59,8 @@ import {
 const TARGET_VS_STORESCP = 0.9;
 const TARGET_LARGE_RSS_MB = 200;
 
-const FULL = { files: 500, rounds: 3, largeBytes: 800_000_000 };
-const QUICK = { files: 100, rounds: 1, largeBytes: 200_000_000 };
+const FULL = { files: 500, rounds: 3, largeBytes: 800_000_000, warmup: 300 };
+const QUICK = { files: 100, rounds: 1, largeBytes: 200_000_000, warmup: 50 };
 
 /** Generous limits: a stalled receiver should fail the run, not hang it. */
 const LARGE_TIMEOUT_MS = 30 * 60_000;
@@ -73,10 +77,12 @@ async function runOnce(
   round: number,
   timeoutMs: number,
   log: (message: string) => void,
+  warmup: string[] = [],
 ): Promise<RunResult> {
   await syncDisks();
   const peer = await receiver.start(dir);
   try {
+    const base = await warmUp(peer, warmup);
     const hz = await ticksPerSecond();
     const idleRss = memory(peer.pid).rss;
     await syncDisks();
@@ -99,7 +105,7 @@ async function runOnce(
     const self1 = processTicks("self");
     const sys1 = systemTicks();
     const { peakRss } = memory(peer.pid);
-    const stored = await peer.stored();
+    const stored = await peer.stored() - base;
     const seconds = wallMs / 1000;
     const sysTotal = Math.max(1, sys1.total - sys0.total);
     const receiverCpuSeconds = (cpu1.own - cpu0.own) / hz;
@@ -166,11 +172,28 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
 
   // Part 1: the series, generated once and sent to every receiver.
   const series = await generateCtSeries(path.join(workDir, "series"), plan.files, log);
+  // Sent to each receiver first, untimed (warmUp): other UIDs, so the measured objects are all new to it.
+  const warmup =
+    (await writeGeneratedSeries(path.join(workDir, "warm-up"), { count: plan.warmup, seed: "warm-up" }))
+      .paths;
+  notes.push(
+    `each receiver got ${plan.warmup} other objects before its measured run, untimed (a started agent's JIT ` +
+      `warm-up; bench/README.md)`,
+  );
   const runs = new Map<ReceiverName, RunResult[]>(receivers.map((r) => [r.name, []]));
   for (let round = 1; round <= plan.rounds; round++) {
     for (const receiver of receivers) {
       const dir = path.join(workDir, `${receiver.name}-${round}`);
-      const result = await runOnce(receiver, dir, series.paths, series.bytes, round, SERIES_TIMEOUT_MS, log);
+      const result = await runOnce(
+        receiver,
+        dir,
+        series.paths,
+        series.bytes,
+        round,
+        SERIES_TIMEOUT_MS,
+        log,
+        warmup,
+      );
       runs.get(receiver.name)!.push(result);
     }
   }
@@ -187,11 +210,12 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const parallel: Awaited<ReturnType<typeof runParallel>>[] = [];
   for (const receiver of PARALLEL_RECEIVERS.filter((r) => !r.missing())) {
     parallel.push(
-      await runParallel(receiver, path.join(workDir, `${receiver.name}-x4`), series.paths, 4, log),
+      await runParallel(receiver, path.join(workDir, `${receiver.name}-x4`), series.paths, 4, log, warmup),
     );
   }
   const loadAfter = await loadAverage();
   await Deno.remove(path.join(workDir, "series"), { recursive: true });
+  await Deno.remove(path.join(workDir, "warm-up"), { recursive: true });
   const summaries = receivers.map((r) => summarize(r.name, runs.get(r.name)!));
   const byName = (name: ReceiverName) => summaries.find((s) => s.receiver === name);
   for (const s of summaries) {
