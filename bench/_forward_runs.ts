@@ -205,10 +205,12 @@ export async function runAgentIngest(
   files: string[],
   round: number,
   log: (message: string) => void,
+  warmup: string[] = [],
 ): Promise<{ filesPerSecond: number; problem?: string }> {
   await syncDisks();
   const agent = await startAgentProcess({ dataDir: dir, config: {} });
   try {
+    await warmUp(agent, warmup);
     await syncDisks();
     const t0 = performance.now();
     const out = await runDcmtk("storescu", storescuArgs(agent.aet, agent.port, files), {
@@ -225,6 +227,32 @@ export async function runAgentIngest(
   } finally {
     await agent.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Sends `files` (other UIDs than the measured series) to the agent once, untimed, before its measured
+ * run: V8 compiles and optimizes the agent while it works, and its first few hundred objects after a
+ * start cost about a third more CPU than the next ones (bench/README.md); a site's agent runs for weeks.
+ */
+async function warmUp(agent: AgentProcess, files: string[]): Promise<void> {
+  if (files.length === 0) return;
+  const out = await runDcmtk("storescu", storescuArgs(agent.aet, agent.port, files), {
+    timeoutMs: RUN_TIMEOUT_MS,
+  });
+  if (out.code !== 0) throw new Error(`warm-up storescu failed: ${problemOf(out, 0, files.length)}`);
+}
+
+/** Waits until the agent has delivered `count` objects to the destination; resolves with its done rows. */
+async function warmDelivered(agent: AgentProcess, count: number): Promise<number> {
+  const until = performance.now() + RUN_TIMEOUT_MS;
+  for (;;) {
+    const done = (await queueCounts(agent)).done;
+    if (done >= count) return done;
+    if (performance.now() > until) {
+      throw new Error(`warm-up: ${done} of ${count} delivered (agent log: ${agent.logFile})`);
+    }
+    await sleep(POLL_MS);
   }
 }
 
@@ -263,6 +291,7 @@ export async function runThroughAgent(
   bytes: number,
   round: number,
   log: (message: string) => void,
+  warmup: string[] = [],
 ): Promise<RunResult> {
   const destDir = path.join(dir, "dest");
   const agentDir = path.join(dir, "agent");
@@ -284,6 +313,10 @@ export async function runThroughAgent(
     });
     const hz = await ticksPerSecond();
     const agentIdleRss = memory(agent.pid).rss;
+    // The warm-up objects go through the agent to the destination first, all delivered before the run.
+    await warmUp(agent, warmup);
+    const warmDone = warmup.length ? await warmDelivered(agent, warmup.length) : 0;
+    const baseFiles = countEntries(destDir);
     await syncDisks();
     const connectionsBefore = connectionsTo(dest.port);
     const connections = new Set<number>();
@@ -304,7 +337,7 @@ export async function runThroughAgent(
       timeoutMs: RUN_TIMEOUT_MS,
     }).then((o) => {
       ingestEnd = ticks();
-      deliveredAtIngestEnd = countEntries(destDir);
+      deliveredAtIngestEnd = countEntries(destDir) - baseFiles;
       out = o;
     });
 
@@ -318,7 +351,7 @@ export async function runThroughAgent(
     for (;;) {
       await sleep(POLL_MS);
       const now = performance.now();
-      const n = countEntries(destDir);
+      const n = countEntries(destDir) - baseFiles;
       if (n !== lastCount) {
         lastCount = n;
         lastProgress = now;
@@ -331,7 +364,7 @@ export async function runThroughAgent(
       if (out && (n >= expected || everySecond)) {
         const q = await queueCounts(agent);
         const open = q.pending + q.in_flight + q.failed;
-        if (q.done >= expected || (out.code !== 0 && open === 0)) break;
+        if (q.done - warmDone >= expected || (out.code !== 0 && open === 0)) break;
       }
       if (out && now - lastProgress > STALL_MS) {
         waitProblem = `nothing delivered for ${STALL_MS / 1000} s`;
@@ -346,8 +379,10 @@ export async function runThroughAgent(
     collectConnections(dest.port, connectionsBefore, connections);
     await storescu;
     const { peakRss } = memory(agent.pid);
-    const rows = await doneRows(agent, Math.max(1000, expected));
-    const delivered = countEntries(destDir);
+    // The measured objects' rows: those queued after the run started (not the warm-up's).
+    const rows = (await doneRows(agent, Math.max(1000, expected + warmDone + 100)))
+      .filter((r) => r.createdAt >= startEpoch);
+    const delivered = countEntries(destDir) - baseFiles;
     const latencies = rows.map((r) => r.doneAt - r.createdAt);
     const lastDone = rows.length ? Math.max(...rows.map((r) => r.doneAt)) : NaN;
     const firstDone = rows.length ? Math.min(...rows.map((r) => r.doneAt)) : NaN;

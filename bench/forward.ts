@@ -16,11 +16,14 @@
  *   issue 16's target is the end-to-end rate through the agent at 0.8 of it.
  *
  * Three rounds (direct, the agent's own ingest, agent, agent without fsync, interleaved), each on fresh directories and freshly
- * started processes, after `sync`; medians. `--quick`: one round of 100 objects.
+ * started processes, after `sync`; medians. Each agent first receives (and forwards) 300 other objects,
+ * untimed: a started agent runs its first few hundred objects slower while V8 compiles it (bench/README.md).
+ * `--quick`: one round of 100 objects.
  */
 import * as path from "node:path";
 import type { Benchmark, BenchOptions, BenchResult, BenchTarget } from "./main.ts";
 import { skipReason } from "../tests/support/peers.ts";
+import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 import { fixed, generateCtSeries, MB, memory } from "./_shared.ts";
 import {
   type PathName,
@@ -38,8 +41,8 @@ import {
   throughputTable,
 } from "./_forward_report.ts";
 
-const FULL = { files: 500, rounds: 3 };
-const QUICK = { files: 100, rounds: 1 };
+const FULL = { files: 500, rounds: 3, warmup: 300 };
+const QUICK = { files: 100, rounds: 1, warmup: 50 };
 
 /** A run with more busy CPU than this (% of one core) outside the measured processes gets a note. */
 const OTHER_CPU_WARNING = 40;
@@ -67,8 +70,17 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   if (missing) throw new Error(`forward ${missing}`);
   const notes: string[] = [];
   if (opts.quick) notes.push("quick mode: one round of 100 objects; figures are indicative only");
+  notes.push(
+    `each agent got ${plan.warmup} other objects (and forwarded them) before its measured run, untimed (a ` +
+      `started agent's JIT warm-up; bench/README.md)`,
+  );
 
   const series = await generateCtSeries(path.join(workDir, "series"), plan.files, log);
+  // Sent through each agent first, untimed: other UIDs, so every measured object is new to it.
+  const warmup = (await writeGeneratedSeries(path.join(workDir, "warm-up"), {
+    count: plan.warmup,
+    seed: "warm-up",
+  })).paths;
   const names: PathName[] = ["direct", ...VARIANTS.map((v) => v.name)];
   const runs = new Map<PathName, RunResult[]>(names.map((n) => [n, []]));
   const ingest: { filesPerSecond: number; problem?: string }[] = [];
@@ -76,15 +88,18 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     runs.get("direct")!.push(
       await runDirect(path.join(workDir, `direct-${round}`), series.paths, series.bytes, round, log),
     );
-    ingest.push(await runAgentIngest(path.join(workDir, `ingest-${round}`), series.paths, round, log));
+    ingest.push(
+      await runAgentIngest(path.join(workDir, `ingest-${round}`), series.paths, round, log, warmup),
+    );
     for (const variant of VARIANTS) {
       const dir = path.join(workDir, `${variant.name}-${round}`);
       runs.get(variant.name)!.push(
-        await runThroughAgent(variant, dir, series.paths, series.bytes, round, log),
+        await runThroughAgent(variant, dir, series.paths, series.bytes, round, log, warmup),
       );
     }
   }
   await Deno.remove(path.join(workDir, "series"), { recursive: true });
+  await Deno.remove(path.join(workDir, "warm-up"), { recursive: true });
 
   const summaries = names.map((n) => summarize(n, runs.get(n)!));
   const byName = (n: PathName) => summaries.find((s) => s.path === n);
