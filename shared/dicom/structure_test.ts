@@ -186,7 +186,8 @@ Deno.test("StructureCheck: implicit VR little endian and explicit big endian", (
   assert.match(check(be.slice(0, be.length - 1), BIG)!, /ends inside element \(7FE0,0010\): 1 bytes/);
 });
 
-Deno.test("StructureCheck: a generated object passes whole and fails when cut inside any element", () => {
+/** The data set of a generated 32 × 32 CT object (explicit VR little endian, 2048 bytes of pixel data last). */
+function generatedDataSet(): Uint8Array {
   const bytes = generateInstance({
     modality: "CT",
     patientName: "STRUCTURE^TEST",
@@ -198,7 +199,11 @@ Deno.test("StructureCheck: a generated object passes whole and fails when cut in
     rows: 32,
     columns: 32,
   });
-  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  return bytes.subarray(readPart10Header(bytes).datasetOffset);
+}
+
+Deno.test("StructureCheck: a generated object passes whole and fails when cut inside any element", () => {
+  const dataset = generatedDataSet();
   const parsed = parseDataSet(dataset, EXPLICIT).dataset;
   const ok = boundaries(parsed);
   assert.equal(check(dataset, EXPLICIT, 4096), undefined);
@@ -250,18 +255,7 @@ Deno.test({
 });
 
 Deno.test("StructureCheck: pixelDataValueAt is where the top-level Pixel Data value starts, not one in an item", () => {
-  const bytes = generateInstance({
-    modality: "CT",
-    patientName: "STRUCTURE^TEST",
-    patientId: "S1",
-    studyInstanceUid: uidFromKey("structure/study"),
-    seriesInstanceUid: uidFromKey("structure/series"),
-    sopInstanceUid: uidFromKey("structure/sop"),
-    instanceNumber: 1,
-    rows: 32,
-    columns: 32,
-  });
-  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  const dataset = generatedDataSet();
   const valueAt = dataset.length - 32 * 32 * 2;
   const c = new StructureCheck(EXPLICIT);
   c.push(dataset.subarray(0, valueAt - 1));
