@@ -18,7 +18,7 @@
  */
 import { join } from "node:path";
 import { hasTool, ORTHANC_BIN, ORTHANC_DICOMWEB_PLUGIN, skipReason, toolPath } from "./peer_tools.ts";
-import { acceptsTcp, assertPortFree, freePort, spawnLogged, waitReady } from "./processes.ts";
+import { acceptsTcp, freePorts, spawnLogged, waitReady } from "./processes.ts";
 
 export * from "./peer_tools.ts";
 export * from "./processes.ts";
@@ -111,10 +111,9 @@ export interface OrthancOptions {
 export async function startStorescp(opts: StorescpOptions): Promise<StorescpPeer> {
   const bin = toolPath("storescp");
   if (!bin) throw new Error(skipReason("storescp") || "storescp not found");
-  const port = opts.port ?? freePort();
+  const [port] = freePorts(["storescp"], [opts.port]);
   const aet = opts.aet ?? "STORESCP";
   await Deno.mkdir(opts.dir, { recursive: true });
-  assertPortFree(port, "storescp");
   const args = [
     "--accept-all",
     ...(opts.promiscuous ?? true ? ["--promiscuous"] : []),
@@ -193,12 +192,8 @@ export async function startOrthanc(opts: OrthancOptions): Promise<OrthancPeer> {
   if (opts.dicomweb && !hasTool(ORTHANC_DICOMWEB_PLUGIN)) {
     throw new Error(skipReason(ORTHANC_DICOMWEB_PLUGIN) || "DICOMweb plugin not found");
   }
-  const dicomPort = opts.dicomPort ?? freePort();
-  let httpPort = opts.httpPort ?? freePort();
-  while (httpPort === dicomPort) httpPort = freePort();
+  const [dicomPort, httpPort] = freePorts(["Orthanc DICOM", "Orthanc HTTP"], [opts.dicomPort, opts.httpPort]);
   const aet = opts.aet ?? "ORTHANC";
-  assertPortFree(dicomPort, "Orthanc DICOM");
-  assertPortFree(httpPort, "Orthanc HTTP");
   await Deno.mkdir(opts.storageDir, { recursive: true });
   const configFile = join(opts.storageDir, "orthanc.json");
   const config = orthancConfig({ ...opts, aet, dicomPort, httpPort });

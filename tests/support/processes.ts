@@ -207,6 +207,28 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * `count` distinct ports each checked free just now: `given` ones as they are (checked, and an error when
+ * taken), picked ones picked again when another process took one between the pick and the check (a CI run
+ * failed so: "Orthanc DICOM: port 19924 is not free", test files run in parallel processes).
+ */
+export function freePorts(what: string[], given: (number | undefined)[] = []): number[] {
+  for (let attempt = 0;; attempt++) {
+    const ports: number[] = [];
+    for (let i = 0; i < what.length; i++) {
+      let port = given[i] ?? freePort();
+      while (given[i] === undefined && ports.includes(port)) port = freePort();
+      ports.push(port);
+    }
+    try {
+      ports.forEach((port, i) => assertPortFree(port, what[i]));
+      return ports;
+    } catch (err) {
+      if (given.some((g) => g !== undefined) || attempt >= 5) throw err;
+    }
+  }
+}
+
 /** Throws when `port` cannot be bound on 127.0.0.1 (so readiness probes cannot hit someone else). */
 export function assertPortFree(port: number, what: string): void {
   try {
