@@ -15,6 +15,7 @@ import {
   syncDisks,
   systemTicks,
   ticksPerSecond,
+  warmUp,
 } from "./_shared.ts";
 
 /** A stalled transfer should fail the run, not hang it. */
@@ -210,7 +211,7 @@ export async function runAgentIngest(
   await syncDisks();
   const agent = await startAgentProcess({ dataDir: dir, config: {} });
   try {
-    await warmUp(agent, warmup);
+    await warmUp(agent, warmup, RUN_TIMEOUT_MS);
     await syncDisks();
     const t0 = performance.now();
     const out = await runDcmtk("storescu", storescuArgs(agent.aet, agent.port, files), {
@@ -228,19 +229,6 @@ export async function runAgentIngest(
     await agent.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-}
-
-/**
- * Sends `files` (other UIDs than the measured series) to the agent once, untimed, before its measured
- * run: V8 compiles and optimizes the agent while it works, and its first few hundred objects after a
- * start cost about a third more CPU than the next ones (bench/README.md); a site's agent runs for weeks.
- */
-async function warmUp(agent: AgentProcess, files: string[]): Promise<void> {
-  if (files.length === 0) return;
-  const out = await runDcmtk("storescu", storescuArgs(agent.aet, agent.port, files), {
-    timeoutMs: RUN_TIMEOUT_MS,
-  });
-  if (out.code !== 0) throw new Error(`warm-up storescu failed: ${problemOf(out, 0, files.length)}`);
 }
 
 /** Waits until the agent has delivered `count` objects to the destination; resolves with its done rows. */
@@ -314,7 +302,7 @@ export async function runThroughAgent(
     const hz = await ticksPerSecond();
     const agentIdleRss = memory(agent.pid).rss;
     // The warm-up objects go through the agent to the destination first, all delivered before the run.
-    await warmUp(agent, warmup);
+    await warmUp(agent, warmup, RUN_TIMEOUT_MS);
     const warmDone = warmup.length ? await warmDelivered(agent, warmup.length) : 0;
     const baseFiles = countEntries(destDir);
     await syncDisks();

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { type ReceiverName } from "./_ingest_report.ts";
 import { ORTHANC_BIN, runDcmtk, skipReason, startOrthanc, startStorescp } from "../tests/support/peers.ts";
 import { listFiles, startAgentProcess } from "../tests/support/agent.ts";
-import { countFiles, syncDisks } from "./_shared.ts";
+import { countFiles, syncDisks, warmUp } from "./_shared.ts";
 
 /** Generous limit: a stalled receiver should fail the run, not hang it. */
 export const SERIES_TIMEOUT_MS = 15 * 60_000;
@@ -152,26 +152,12 @@ export async function syncLoop(files: string[], dir: string): Promise<number> {
 }
 
 /**
- * Sends `files` (other UIDs than the measured series) to a receiver once, untimed, before its measured
- * run: the agent's JavaScript is compiled and optimized by V8 while it works, and its first few hundred
- * objects after a start cost a third more CPU than the next ones (bench/README.md); a site's agent runs
- * for weeks. Every receiver gets the same, native ones included. Resolves with what the receiver then
- * holds, which the measured run's count starts from.
+ * The warm-up ({@link warmUp} in _shared.ts) for any receiver; resolves with what it then holds, which the
+ * measured run's count starts from.
  */
-export async function warmUp(peer: RunningReceiver, files: string[]): Promise<number> {
+export async function warmReceiver(peer: RunningReceiver, files: string[]): Promise<number> {
   if (files.length === 0) return 0;
-  const out = await runDcmtk("storescu", [
-    "-aet",
-    "WARMUP",
-    "-aec",
-    peer.aet,
-    "127.0.0.1",
-    String(peer.port),
-    ...files,
-  ], {
-    timeoutMs: SERIES_TIMEOUT_MS,
-  });
-  if (out.code !== 0) throw new Error(`warm-up storescu failed (receiver log: ${peer.logFile})`);
+  await warmUp(peer, files, SERIES_TIMEOUT_MS);
   return await peer.stored();
 }
 
@@ -187,7 +173,7 @@ export async function runParallel(
   await syncDisks();
   const peer = await receiver.start(dir);
   try {
-    const base = await warmUp(peer, warmup);
+    const base = await warmReceiver(peer, warmup);
     await syncDisks();
     const shares = Array.from(
       { length: associations },

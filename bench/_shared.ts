@@ -4,6 +4,7 @@
  */
 import { type GenerateSeriesSummary, writeGeneratedSeries } from "../tests/tools/generate.ts";
 import { listFiles } from "../tests/support/agent.ts";
+import { runDcmtk } from "../tests/support/peers.ts";
 
 export const MB = 1_000_000;
 
@@ -117,3 +118,42 @@ export function percentile(values: number[], p: number): number {
 
 /** `n` with `digits` decimals, "?" when not a finite number. */
 export const fixed = (n: number, digits = 0): string => Number.isFinite(n) ? n.toFixed(digits) : "?";
+
+/**
+ * A series of other UIDs than the measured one (seed `warm-up`), sent to each receiver before its measured
+ * run by {@link warmUp}.
+ */
+export async function generateWarmUpSeries(dir: string, count: number): Promise<string[]> {
+  return (await writeGeneratedSeries(dir, { count, seed: "warm-up" })).paths;
+}
+
+/**
+ * Sends `files` to a DICOM receiver once with `storescu`, untimed, before its measured run: V8 compiles
+ * and optimizes an agent while it works, and its first few hundred objects after a start cost about a
+ * third more CPU than the next ones (bench/README.md, ingest); a site's agent runs for weeks. Throws when
+ * the send fails (`logFile`: where to look).
+ */
+export async function warmUp(
+  to: { aet: string; port: number; logFile?: string },
+  files: string[],
+  timeoutMs = 10 * 60_000,
+): Promise<void> {
+  if (files.length === 0) return;
+  const out = await runDcmtk("storescu", [
+    "-aet",
+    "WARMUP",
+    "-aec",
+    to.aet,
+    "127.0.0.1",
+    String(to.port),
+    ...files,
+  ], {
+    timeoutMs,
+  });
+  if (out.code !== 0) {
+    throw new Error(
+      `warm-up storescu into ${to.aet} failed: ${out.stderr.slice(-500)}` +
+        (to.logFile ? ` (receiver log: ${to.logFile})` : ""),
+    );
+  }
+}

@@ -23,8 +23,7 @@
 import * as path from "node:path";
 import type { Benchmark, BenchOptions, BenchResult, BenchTarget } from "./main.ts";
 import { skipReason } from "../tests/support/peers.ts";
-import { writeGeneratedSeries } from "../tests/tools/generate.ts";
-import { fixed, generateCtSeries, MB, memory } from "./_shared.ts";
+import { fixed, generateCtSeries, generateWarmUpSeries, MB, memory } from "./_shared.ts";
 import {
   type PathName,
   runAgentIngest,
@@ -77,10 +76,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
 
   const series = await generateCtSeries(path.join(workDir, "series"), plan.files, log);
   // Sent through each agent first, untimed: other UIDs, so every measured object is new to it.
-  const warmup = (await writeGeneratedSeries(path.join(workDir, "warm-up"), {
-    count: plan.warmup,
-    seed: "warm-up",
-  })).paths;
+  const warmup = await generateWarmUpSeries(path.join(workDir, "warm-up"), plan.warmup);
   const names: PathName[] = ["direct", ...VARIANTS.map((v) => v.name)];
   const runs = new Map<PathName, RunResult[]>(names.map((n) => [n, []]));
   const ingest: { filesPerSecond: number; problem?: string }[] = [];

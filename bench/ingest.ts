@@ -38,14 +38,14 @@ import {
   runParallel,
   SERIES_TIMEOUT_MS,
   syncLoop,
-  warmUp,
+  warmReceiver,
 } from "./_ingest_receivers.ts";
 import { runDcmtk, skipReason } from "../tests/support/peers.ts";
-import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 
 import {
   fixed,
   generateCtSeries,
+  generateWarmUpSeries,
   MB,
   median,
   memory,
@@ -82,7 +82,7 @@ async function runOnce(
   await syncDisks();
   const peer = await receiver.start(dir);
   try {
-    const base = await warmUp(peer, warmup);
+    const base = await warmReceiver(peer, warmup);
     const hz = await ticksPerSecond();
     const idleRss = memory(peer.pid).rss;
     await syncDisks();
@@ -173,9 +173,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   // Part 1: the series, generated once and sent to every receiver.
   const series = await generateCtSeries(path.join(workDir, "series"), plan.files, log);
   // Sent to each receiver first, untimed (warmUp): other UIDs, so the measured objects are all new to it.
-  const warmup =
-    (await writeGeneratedSeries(path.join(workDir, "warm-up"), { count: plan.warmup, seed: "warm-up" }))
-      .paths;
+  const warmup = await generateWarmUpSeries(path.join(workDir, "warm-up"), plan.warmup);
   notes.push(
     `each receiver got ${plan.warmup} other objects before its measured run, untimed (a started agent's JIT ` +
       `warm-up; bench/README.md)`,

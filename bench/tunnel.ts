@@ -20,12 +20,21 @@
  * `--quick`: 60 objects and 100 simulated agents.
  */
 import * as path from "node:path";
-import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
 import { runDcmtk, skipReason, spawnLogged, startStorescp, waitReady } from "../tests/support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../tests/support/agent.ts";
 import { hubAdmin, type HubProcess, startHubProcess } from "../tests/support/hub.ts";
-import { countFiles, fixed, generateCtSeries, MB, memory, processTicks, ticksPerSecond } from "./_shared.ts";
+import {
+  countFiles,
+  fixed,
+  generateCtSeries,
+  generateWarmUpSeries,
+  MB,
+  memory,
+  processTicks,
+  ticksPerSecond,
+  warmUp,
+} from "./_shared.ts";
 import { simulateAgents } from "./_simulated_agents.ts";
 import { openHubDb } from "../hub/db/db.ts";
 import { SiteRegistry } from "../hub/sites/registry.ts";
@@ -159,10 +168,7 @@ async function relayRun(
   try {
     if (warmup.length) {
       // Relayed first, untimed, all of it: the three processes' JIT warm-up (bench/README.md, ingest).
-      const warm = await runDcmtk("storescu", ["-aec", "NORTH", "127.0.0.1", String(north.port), ...warmup], {
-        timeoutMs: 10 * 60_000,
-      });
-      if (warm.code !== 0) throw new Error(`warm-up storescu into north failed: ${warm.stderr.slice(-500)}`);
+      await warmUp(north, warmup);
       await until("warm-up relayed", async () => (await queueCounts(north, "@south")).done === warmup.length);
     }
     await (await north.http("/queue/pause/%40south", { method: "POST" })).body?.cancel();
@@ -213,12 +219,7 @@ async function southIngest(
   const dir = path.join(workDir, "south-ingest");
   const south = await startAgentProcess({ dataDir: dir, aet: "SOUTH", config: {} });
   try {
-    if (warmup.length) {
-      const warm = await runDcmtk("storescu", ["-aec", "SOUTH", "127.0.0.1", String(south.port), ...warmup], {
-        timeoutMs: 10 * 60_000,
-      });
-      if (warm.code !== 0) throw new Error(`warm-up storescu into south failed: ${warm.stderr.slice(-500)}`);
-    }
+    await warmUp(south, warmup);
     const t0 = performance.now();
     const r = await runDcmtk("storescu", ["-aec", "SOUTH", "127.0.0.1", String(south.port), ...files], {
       timeoutMs: 10 * 60_000,
@@ -337,10 +338,7 @@ export const tunnel: Benchmark = {
     const raw = await rawReference(workDir, n, Math.round(size));
     // Sent first, untimed, to the agents of the relay and of south's own ingest (other UIDs): both sides of
     // issue 16's relay target are judged warm, as in the ingest and forward benchmarks.
-    const warmup = (await writeGeneratedSeries(path.join(workDir, "warm-up"), {
-      count: quick ? 30 : 200,
-      seed: "warm-up",
-    })).paths;
+    const warmup = await generateWarmUpSeries(path.join(workDir, "warm-up"), quick ? 30 : 200);
     const relay = await relayRun(workDir, series.paths, log, true, warmup);
     const ownIngest = await southIngest(workDir, series.paths, log, warmup);
     const relayNosync = await relayRun(workDir, series.paths, log, false, warmup);
