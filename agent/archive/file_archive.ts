@@ -20,8 +20,8 @@ export class FileArchive implements Archive {
   readonly #dirs = new Map<string, Promise<void>>();
   /** Folder syncs running or waiting: objects placed in one folder together share them. */
   readonly #dirSyncs = new Map<string, SharedSync>();
-  /** Folder syncs run, and the placements (and folders made) they served (tests, metrics). */
-  readonly folderSyncs = { syncs: 0, callers: 0 };
+  /** What the folder syncs no longer in `#dirSyncs` ran and served. */
+  readonly #pastSyncs = { syncs: 0, callers: 0 };
 
   /** `sync`: fsync staged files and directory entries after a rename (see dimse.sync). */
   constructor(dataDir: string, readonly sync = true) {
@@ -72,6 +72,16 @@ export class FileArchive implements Archive {
     if (this.sync) await this.#syncDir(dir);
   }
 
+  /** Folder syncs run so far, and the placements (and folders made) they served (tests, metrics). */
+  get folderSyncs(): { syncs: number; callers: number } {
+    let { syncs, callers } = this.#pastSyncs;
+    for (const shared of this.#dirSyncs.values()) {
+      syncs += shared.stats.syncs;
+      callers += shared.stats.callers;
+    }
+    return { syncs, callers };
+  }
+
   /**
    * Syncs a folder's entries, sharing the sync with every object placed in it meanwhile (a group
    * commit places a series' objects together: two syncs of their folder instead of one each).
@@ -82,12 +92,12 @@ export class FileArchive implements Archive {
       shared = new SharedSync(dir, false);
       this.#dirSyncs.set(dir, shared);
     }
-    const before = shared.stats.syncs;
-    this.folderSyncs.callers++;
     const done = shared.sync();
-    this.folderSyncs.syncs += shared.stats.syncs - before;
     const forget = () => {
-      if (shared.idle && this.#dirSyncs.get(dir) === shared) this.#dirSyncs.delete(dir);
+      if (!shared.idle || this.#dirSyncs.get(dir) !== shared) return;
+      this.#dirSyncs.delete(dir);
+      this.#pastSyncs.syncs += shared.stats.syncs;
+      this.#pastSyncs.callers += shared.stats.callers;
     };
     done.then(forget, forget);
     return done;

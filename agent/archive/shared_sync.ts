@@ -1,9 +1,9 @@
 /**
  * A file or folder sync shared between callers: whoever asks while one runs waits for the next,
- * which serves all of them (the intake's folder, the archive's series folders). Fewer syncs of the
- * same folder mean fewer journal commits for the file system to order behind the objects' own.
+ * which serves all of them (the intake's folder, the archive's series folders, the index's log).
+ * Fewer syncs of the same file mean fewer journal commits for the file system to order behind the
+ * objects' own.
  */
-/** A file (or folder) sync shared by every caller that asks while the previous one runs. */
 export class SharedSync {
   #running: Promise<void> | undefined;
   #next: Promise<void> | undefined;
