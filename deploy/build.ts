@@ -31,6 +31,7 @@ const TARGETS = {
   agent: {
     binary: "conduit-agent",
     args: [
+      "--no-code-cache",
       "--v8-flags=--expose-gc,--max-semi-space-size=1",
       // The transcoding, rendering and de-identification workers are loaded by URL at run time: they
       // have to be named to be embedded; so do the index's migrations.

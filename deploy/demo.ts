@@ -65,6 +65,7 @@ async function startAgent(
     args: [
       "run",
       "-A",
+      "--no-code-cache",
       "--v8-flags=--expose-gc,--max-semi-space-size=1",
       path.join(ROOT, "agent/main.ts"),
       "--config",

@@ -9,10 +9,13 @@ import { freePort, type Managed, scratchDir, spawnLogged, waitReady } from "./pr
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** The V8 flags `deno task agent` runs the agent with (deno.json): tests and benchmarks use the same. */
-const AGENT_V8_FLAGS = /--v8-flags=\S+/.exec(
-  JSON.parse(Deno.readTextFileSync(path.join(ROOT, "deno.json"))).tasks.agent,
-)?.[0] ?? "--v8-flags=--expose-gc,--max-semi-space-size=1";
+/**
+ * The runtime flags `deno task agent` runs the agent with (deno.json: those between `-A` and the entry),
+ * `--no-code-cache` and `--v8-flags=...`: tests and benchmarks use the same.
+ */
+const AGENT_FLAGS: string[] =
+  (JSON.parse(Deno.readTextFileSync(path.join(ROOT, "deno.json"))).tasks.agent as string)
+    .split(/\s+/).filter((flag) => flag.startsWith("--"));
 
 export interface AgentProcess {
   aet: string;
@@ -65,7 +68,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
     "run",
     "-A",
     opts.lockfile ? "--frozen" : "--no-lock",
-    AGENT_V8_FLAGS,
+    ...AGENT_FLAGS,
     ...(opts.denoFlags ?? []),
     path.join(ROOT, "agent/main.ts"),
     "--config",
