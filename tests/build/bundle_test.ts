@@ -2,8 +2,8 @@
  * `deno compile` needs a runtime download that this machine cannot make, so the build falls back to
  * bundles: both artifacts must start from their own directories, through their launchers, with
  * `--cached-only` (no registry fetch) and from another working directory. The hub's serves its console
- * and viewer and adds a site with its admin CLI; the agent's enrolls with it, shows online, and answers
- * C-ECHO.
+ * and viewer and adds a site with its admin CLI; the agent's enrolls with it, shows online, answers
+ * C-ECHO and stores an object sent with C-STORE.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -11,6 +11,15 @@ import { bundleAgent, bundleHub } from "../../deploy/build.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { prepareViewer } from "../../deploy/viewer.ts";
 import { freePort, runDcmtk, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
+import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
+
+async function* walkFiles(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory) yield* walkFiles(p);
+    else if (e.isFile) yield p;
+  }
+}
 
 const skip = skipReason("echoscu");
 
@@ -96,6 +105,13 @@ Deno.test({
       await waitReady(agent, "bundled agent", healthy(`http://127.0.0.1:${httpPort}/healthz`), 60_000);
       const echo = await runDcmtk("echoscu", ["-aec", "CONDUIT", "127.0.0.1", String(port)]);
       assert.equal(echo.code, 0, echo.stderr);
+      // The split bundle's receive path (the DICOM library's chunk and the CommonJS it carries).
+      const ct = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+      const store = await runDcmtk("storescu", ["-aec", "CONDUIT", "127.0.0.1", String(port), ct]);
+      assert.equal(store.code, 0, store.stderr);
+      const stored: string[] = [];
+      for await (const f of walkFiles(path.join(elsewhere, "agent-data", "archive"))) stored.push(f);
+      assert.equal(stored.filter((f) => f.endsWith(".dcm")).length, 1, "the object is in the archive");
       const deadline = Date.now() + 20_000;
       let state = "";
       while (Date.now() < deadline && state !== "online") {
