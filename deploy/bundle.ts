@@ -120,6 +120,12 @@ async function selfContained(
       await copyTree(path.join(from, pkg, version), path.join(to, pkg, version));
     }
   }
+  // Deno analyses every module of the bundle on its first start and keeps what that took: a first start
+  // of the agent with empty caches idled at 125 MB against 70-72 for every later one. The build does
+  // that analysis once, into the artifact's own caches.
+  await deno(["cache", "--config", path.join(dir, "deno.json"), bundleFile], dir, {
+    DENO_DIR: path.join(dir, "deno_dir"),
+  });
   const launcher = path.join(dir, name);
   const rel = path.relative(dir, bundleFile);
   await Deno.writeTextFile(
