@@ -20,7 +20,12 @@ export async function main(args: string[], parts: Parts): Promise<number> {
   return await (await parts.agent())(args);
 }
 
-/** Runs `main` as the process: a failure inside a library callback is logged and the process goes on. */
+/**
+ * Runs `main` as the process: a failure inside a library callback is logged and the process goes on; a
+ * failure of `main` itself (a part that cannot be loaded, an error no part caught) ends it with exit code 1,
+ * so that a supervisor sees it failed (systemd's `Restart=on-failure`). Before, the rejection reached the
+ * handler below and the process ended with 0.
+ */
 export async function runMain(parts: Parts): Promise<never> {
   const log = new Logger();
   globalThis.addEventListener("unhandledrejection", (e) => {
@@ -31,5 +36,12 @@ export async function runMain(parts: Parts): Promise<never> {
     e.preventDefault();
     log.error("uncaught exception", { reason: String(e.message) });
   });
-  Deno.exit(await main(Deno.args, parts));
+  let code: number;
+  try {
+    code = await main(Deno.args, parts);
+  } catch (err) {
+    log.error("failed", { reason: String((err as Error)?.message ?? err) });
+    code = 1;
+  }
+  Deno.exit(code);
 }

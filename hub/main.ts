@@ -164,5 +164,20 @@ if (import.meta.main) {
       JSON.stringify({ level: "error", msg: "uncaught exception", reason: redactUids(String(e.message)) }),
     );
   });
-  Deno.exit(await main(Deno.args));
+  // A failure of main itself (a port in use, a database that cannot be opened) ends the hub with exit code
+  // 1: the handler above would swallow it, and the hub would go on without serving, reported as up.
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "hub failed",
+        reason: redactUids(String((err as Error)?.message ?? err)),
+      }),
+    );
+    code = 1;
+  }
+  Deno.exit(code);
 }
