@@ -21,7 +21,7 @@ import { generateInSubprocess, loadAverage, startAgentReceiver } from "./_ingest
 import { runDcmtk, skipReason } from "../tests/support/peers.ts";
 import { fixed, MB, median, memory } from "./_shared.ts";
 import { bundleAgent } from "../deploy/bundle.ts";
-import { freePorts, spawnLogged, waitReady } from "../tests/support/processes.ts";
+import { answersOk, freePorts, spawnLogged, waitReady } from "../tests/support/processes.ts";
 
 const TARGET_IDLE_MB = 80;
 const TARGET_PEAK_MB = 128;
@@ -61,15 +61,7 @@ async function idleBuilt(
     DENO: Deno.execPath(),
   });
   try {
-    await waitReady(proc, "built agent", async () => {
-      try {
-        const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
-        await r.body?.cancel();
-        return r.ok;
-      } catch {
-        return false;
-      }
-    }, 60_000);
+    await waitReady(proc, "built agent", answersOk(`http://127.0.0.1:${httpPort}/healthz`), 60_000);
     return await settledRss(proc.child.pid);
   } finally {
     await proc.stop();

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { bundleAgent, bundleHub } from "../../deploy/build.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { prepareViewer } from "../../deploy/viewer.ts";
-import { freePort, runDcmtk, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
+import { answersOk, freePort, runDcmtk, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
 
 async function* walkFiles(dir: string): AsyncGenerator<string> {
@@ -22,16 +22,6 @@ async function* walkFiles(dir: string): AsyncGenerator<string> {
 }
 
 const skip = skipReason("echoscu");
-
-const healthy = (url: string) => async () => {
-  try {
-    const r = await fetch(url);
-    await r.body?.cancel();
-    return r.ok;
-  } catch {
-    return false;
-  }
-};
 
 Deno.test({
   name: "bundleHub() and bundleAgent() start on their own: the hub serves the console and enrolls the agent",
@@ -60,7 +50,7 @@ Deno.test({
     let agent: Awaited<ReturnType<typeof spawnLogged>> | undefined;
     try {
       const base = `http://127.0.0.1:${hubPort}`;
-      await waitReady(hub, "bundled hub", healthy(`${base}/healthz`), 60_000);
+      await waitReady(hub, "bundled hub", answersOk(`${base}/healthz`), 60_000);
       const page = await fetch(`${base}/explorer`);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<div id="root">/, "the console is inside the artifact");
@@ -102,7 +92,7 @@ Deno.test({
         elsewhere,
         env,
       );
-      await waitReady(agent, "bundled agent", healthy(`http://127.0.0.1:${httpPort}/healthz`), 60_000);
+      await waitReady(agent, "bundled agent", answersOk(`http://127.0.0.1:${httpPort}/healthz`), 60_000);
       const echo = await runDcmtk("echoscu", ["-aec", "CONDUIT", "127.0.0.1", String(port)]);
       assert.equal(echo.code, 0, echo.stderr);
       // The split bundle's receive path (the DICOM library's chunk and the CommonJS it carries).

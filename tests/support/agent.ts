@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { freePort, type Managed, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import { answersOk, freePort, type Managed, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -87,15 +87,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   ];
   const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
   const http = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${httpPort}${p}`, init);
-  await waitReady(proc, `agent on ${port}`, async () => {
-    try {
-      const r = await http("/healthz");
-      await r.body?.cancel();
-      return r.ok;
-    } catch {
-      return false;
-    }
-  }, 30_000);
+  await waitReady(proc, `agent on ${port}`, answersOk(`http://127.0.0.1:${httpPort}/healthz`), 30_000);
   return {
     aet,
     port,

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
-import { freePort, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import { answersOk, freePort, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 import { testDatabase, testOnPostgres } from "./postgres.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -141,15 +141,7 @@ export async function startHubProcess(
     ...(db ? ["--db", db] : []),
     ...(opts.args ?? []),
   ], ROOT);
-  await waitReady(proc, `hub on ${port}`, async () => {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-      await r.body?.cancel();
-      return r.ok;
-    } catch {
-      return false;
-    }
-  }, 30_000);
+  await waitReady(proc, `hub on ${port}`, answersOk(`http://127.0.0.1:${port}/healthz`), 30_000);
   return {
     port,
     dataDir,

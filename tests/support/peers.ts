@@ -18,7 +18,7 @@
  */
 import { join } from "node:path";
 import { hasTool, ORTHANC_BIN, ORTHANC_DICOMWEB_PLUGIN, skipReason, toolPath } from "./peer_tools.ts";
-import { acceptsTcp, freePorts, spawnLogged, waitReady } from "./processes.ts";
+import { acceptsTcp, answersOk, freePorts, spawnLogged, waitReady } from "./processes.ts";
 
 export * from "./peer_tools.ts";
 export * from "./processes.ts";
@@ -202,15 +202,7 @@ export async function startOrthanc(opts: OrthancOptions): Promise<OrthancPeer> {
   const base = `http://127.0.0.1:${httpPort}`;
   const rest = (path: string, init?: RequestInit): Promise<Response> => fetch(`${base}${path}`, init);
   const proc = await spawnLogged("orthanc", bin, [configFile], opts.storageDir);
-  const httpReady = async (): Promise<boolean> => {
-    try {
-      const res = await rest("/system");
-      await res.body?.cancel();
-      return res.status === 200;
-    } catch {
-      return false;
-    }
-  };
+  const httpReady = answersOk(`${base}/system`);
   await waitReady(
     proc,
     `Orthanc on ports ${dicomPort}/${httpPort}`,

@@ -248,6 +248,19 @@ export async function acceptsTcp(port: number): Promise<boolean> {
   }
 }
 
+/** A readiness check for {@link waitReady}: `url` answers with a 2xx status. */
+export function answersOk(url: string): () => Promise<boolean> {
+  return async () => {
+    try {
+      const r = await fetch(url);
+      await r.body?.cancel();
+      return r.ok;
+    } catch {
+      return false;
+    }
+  };
+}
+
 /** Polls `ready` until true; fails (stopping the process) on exit or timeout. */
 export async function waitReady(
   proc: Managed,
