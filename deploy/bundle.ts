@@ -50,15 +50,20 @@ async function bundle(entry: string, out: string): Promise<void> {
  * Bundles `entry` into `dir` split in chunks, minified (names kept, for errors and logs): what the program
  * imports dynamically (the DICOM library on the first association, the tunnel with a hub, rendering...)
  * stays in chunks loaded when first taken, as from source, and the sources V8 keeps are a third of their
- * size. Issue 16: the agent idles at about 70 MB so, against 85 MB as one unsplit module. esbuild's
- * `require` for the CommonJS packages it bundles (dcmjs-dimse, ws...) needs a real `require` in the chunk
- * that defines it: Deno gives one to a single-file bundle only. Returns the entry's output path.
+ * size. Issue 16: the agent idles at about 70 MB so, against 85 MB as one unsplit module. `workers`
+ * (`agent/<part>/worker.ts`) are built beside the chunks as `<part>/worker.js`, where agent/worker_url.ts
+ * looks for them. esbuild's `require` for the CommonJS packages it bundles (dcmjs-dimse, ws...), and
+ * dcmjs-codecs' own `eval("require(...)")`, need a real `require` in their chunk: Deno gives one to a
+ * single-file bundle only. Returns the entry's output path.
  */
-async function bundleSplit(entry: string, dir: string): Promise<string> {
-  await Deno.mkdir(dir, { recursive: true });
+async function bundleSplit(entry: string, workers: string[], dir: string): Promise<string> {
+  const folders = [dir, ...workers.map((w) => path.join(dir, path.basename(path.dirname(w))))];
   // Chunks are named by their content: those of an earlier build would stay beside the new ones.
-  for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && e.name.endsWith(".js")) await Deno.remove(path.join(dir, e.name));
+  for (const folder of folders) {
+    await Deno.mkdir(folder, { recursive: true });
+    for await (const e of Deno.readDir(folder)) {
+      if (e.isFile && e.name.endsWith(".js")) await Deno.remove(path.join(folder, e.name));
+    }
   }
   await deno([
     "bundle",
@@ -70,17 +75,21 @@ async function bundleSplit(entry: string, dir: string): Promise<string> {
     "--outdir",
     dir,
     entry,
+    ...workers,
   ]);
-  for await (const e of Deno.readDir(dir)) {
-    if (!e.isFile || !e.name.endsWith(".js")) continue;
-    const file = path.join(dir, e.name);
-    const code = await Deno.readTextFile(file);
-    if (!code.includes("Dynamic require of") || /\bcreateRequire\b/.test(code)) continue;
-    await Deno.writeTextFile(
-      file,
-      `import { createRequire as __conduitCreateRequire } from "node:module";\n` +
-        `var require = __conduitCreateRequire(import.meta.url);\n${code}`,
-    );
+  for (const folder of folders) {
+    for await (const e of Deno.readDir(folder)) {
+      if (!e.isFile || !e.name.endsWith(".js")) continue;
+      const file = path.join(folder, e.name);
+      const code = await Deno.readTextFile(file);
+      const needs = code.includes("Dynamic require of") || code.includes(`eval("require(`);
+      if (!needs || code.includes("__conduitCreateRequire")) continue;
+      await Deno.writeTextFile(
+        file,
+        `import { createRequire as __conduitCreateRequire } from "node:module";\n` +
+          `var require = __conduitCreateRequire(import.meta.url);\n${code}`,
+      );
+    }
   }
   return path.join(dir, path.basename(entry).replace(/\.ts$/, ".js"));
 }
@@ -88,13 +97,15 @@ async function bundleSplit(entry: string, dir: string): Promise<string> {
 /**
  * Makes `dir` start `bundleFile` on its own: a deno.json mapping the external npm imports, the
  * repository's lock, the npm packages they need copied from Deno's cache into `deno_dir`, and the
- * launcher `name`.
+ * launcher `name`. `alsoStarted`: other modules the program starts by URL (workers), analysed into the
+ * caches with it.
  */
 async function selfContained(
   dir: string,
   bundleFile: string,
   name: string,
   denoFlags: string[],
+  alsoStarted: string[] = [],
 ): Promise<string> {
   const root = JSON.parse(await Deno.readTextFile(path.join(ROOT, "deno.json")));
   const config = {
@@ -123,7 +134,7 @@ async function selfContained(
   // Deno analyses every module of the bundle on its first start and keeps what that took: a first start
   // of the agent with empty caches idled at 125 MB against 70-72 for every later one. The build does
   // that analysis once, into the artifact's own caches.
-  await deno(["cache", "--config", path.join(dir, "deno.json"), bundleFile], dir, {
+  await deno(["cache", "--config", path.join(dir, "deno.json"), bundleFile, ...alsoStarted], dir, {
     DENO_DIR: path.join(dir, "deno_dir"),
   });
   const launcher = path.join(dir, name);
@@ -141,14 +152,23 @@ DENO_DIR="$here/deno_dir" exec "\${DENO:-deno}" run -A --cached-only ${denoFlags
   return launcher;
 }
 
+/** The agent's workers, started by URL (agent/worker_url.ts). */
+const AGENT_WORKERS = ["agent/transcode/worker.ts", "agent/render/worker.ts", "agent/deid/worker.ts"];
+
 /** The agent's bundle in `dir` (dist/agent); returns its launcher. */
 export async function bundleAgent(dir = path.join(ROOT, "dist/agent")): Promise<string> {
-  const out = await bundleSplit("agent/main_packaged.ts", dir);
+  const out = await bundleSplit("agent/main_packaged.ts", AGENT_WORKERS, dir);
+  // dcmjs-codecs' WebAssembly, where agent/transcode/codec.ts looks for it in the bundle.
+  const codecs = path.dirname(fileURLToPath(import.meta.resolve("dcmjs-codecs")));
+  await Deno.copyFile(
+    path.join(codecs, "dcmjs-native-codecs.wasm"),
+    path.join(dir, "dcmjs-native-codecs.wasm"),
+  );
   await copyTree(path.join(ROOT, "agent/index/migrations"), path.join(dir, "migrations"));
   return await selfContained(dir, out, "conduit-agent", [
     "--no-code-cache",
     "--v8-flags=--expose-gc,--max-semi-space-size=1",
-  ]);
+  ], AGENT_WORKERS.map((w) => path.join(dir, path.basename(path.dirname(w)), "worker.js")));
 }
 
 /** The hub's bundle in `dir` (dist/hub) with the console and the viewer; returns its launcher. */

@@ -5,6 +5,7 @@
  */
 import type { DeidResult } from "./engine.ts";
 import { type BatchSettings, requestOf } from "./batch_settings.ts";
+import { workerUrl } from "../worker_url.ts";
 
 export interface BatchFile {
   input: string;
@@ -93,7 +94,7 @@ function startWorker(settings: BatchSettings): Promise<Worker | undefined> {
   return new Promise((resolve) => {
     let worker: Worker;
     try {
-      worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+      worker = new Worker(workerUrl("deid").href, { type: "module" });
     } catch {
       resolve(undefined);
       return;

@@ -11,6 +11,7 @@ import type { ThumbnailCache } from "./cache.ts";
 import type { Rendered, RenderOptions } from "./render.ts";
 import { type FrameBytes, readFrame } from "./read.ts";
 import { type ByteSource, withSource } from "../part10/source.ts";
+import { workerUrl } from "../worker_url.ts";
 
 export { FrameNotFoundError, RenderError } from "./errors.ts";
 export { ThumbnailCache } from "./cache.ts";
@@ -49,7 +50,7 @@ function workerError(message: string, name?: string): Error {
   return new Error(message);
 }
 
-const worker = new WorkerClient<RenderJob, Rendered>(new URL("./worker.ts", import.meta.url), {
+const worker = new WorkerClient<RenderJob, Rendered>(workerUrl("render"), {
   // Loaded only here (and in the worker), not with the agent.
   inThread: ({ input, options }) => import("./render.ts").then((m) => m.renderBytes(input, options)),
   error: workerError,

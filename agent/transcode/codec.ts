@@ -7,6 +7,8 @@
  * rendering worker), or in the calling thread where no worker can be started.
  */
 import codecs from "dcmjs-codecs";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { quietDicomLibraries } from "../dimse/quiet_libraries.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -15,11 +17,25 @@ const { NativeCodecs, Transcoder } = lib;
 
 let ready: Promise<void> | undefined;
 
+/**
+ * The codecs' WebAssembly file where the split bundle (deploy/bundle.ts) puts it, beside its chunks;
+ * undefined from source and in a compiled binary, where the library finds it beside its own build.
+ */
+function bundledWasm(): string | undefined {
+  if (!import.meta.url.startsWith("file:")) return undefined;
+  const beside = fileURLToPath(new URL("./dcmjs-native-codecs.wasm", import.meta.url));
+  return existsSync(beside) ? beside : undefined;
+}
+
 function initialize(): Promise<void> {
   if (!ready) {
     // dcmjs logs every private element with its value while transcoding: never PHI in our output.
     quietDicomLibraries();
-    ready = NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
+    ready = NativeCodecs.initializeAsync({
+      logCodecsInfo: false,
+      logCodecsTrace: false,
+      webAssemblyModulePathOrUrl: bundledWasm(),
+    });
   }
   return ready!;
 }

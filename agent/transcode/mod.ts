@@ -8,6 +8,7 @@
 import { TransferSyntax } from "@conduit/shared/dicom";
 import { WorkerClient } from "./worker_client.ts";
 import { type ByteSource, readExactly } from "../part10/source.ts";
+import { workerUrl } from "../worker_url.ts";
 
 /** The syntaxes dcmjs-codecs reads and writes (its README); deflate and video are not among them. */
 const TRANSCODABLE: ReadonlySet<string> = new Set([
@@ -39,7 +40,7 @@ export function canTranscode(from: string, to: string): boolean {
 }
 
 const shared = new WorkerClient<{ bytes: Uint8Array; to: string }, Uint8Array>(
-  new URL("./worker.ts", import.meta.url),
+  workerUrl("transcode"),
   {
     // Loaded only here (and in the worker), not with the agent.
     inThread: ({ bytes, to }) =>

@@ -12,6 +12,9 @@ import { buildConsole } from "../../deploy/build_ui.ts";
 import { prepareViewer } from "../../deploy/viewer.ts";
 import { answersOk, freePort, runDcmtk, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
+import { responseParts } from "../support/multipart.ts";
+import { storescuProposal } from "../support/send.ts";
+import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 
 async function* walkFiles(dir: string): AsyncGenerator<string> {
   for await (const e of Deno.readDir(dir)) {
@@ -115,6 +118,46 @@ Deno.test({
         if (state !== "online") await new Promise((r) => setTimeout(r, 300));
       }
       assert.equal(state, "online", "the bundled agent enrolled with the bundled hub");
+
+      // Transcoding in the bundle: its worker and the codecs' WebAssembly beside the chunks. An RLE object
+      // asked through the hub as Explicit VR Little Endian (before: 406, no codec in the bundle).
+      const rle = path.join(PYDICOM_TEST_FILES_DIR, "MR_small_RLE.dcm");
+      const sent = await runDcmtk("storescu", [
+        ...storescuProposal(rle)!,
+        "-aec",
+        "CONDUIT",
+        "127.0.0.1",
+        String(port),
+        rle,
+      ]);
+      assert.equal(sent.code, 0, sent.stderr);
+      const bytes = await Deno.readFile(rle);
+      const header = readPart10Header(bytes);
+      const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), {
+        start: header.datasetOffset,
+      });
+      const a = instanceAttributes(bytes, dataset, header);
+      const made = await new Deno.Command(hubLauncher, {
+        args: ["admin", "token", "create", "bundle-test", "--role", "operator", "--data", hubData, "--json"],
+        cwd: elsewhere,
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+      const token = JSON.parse(new TextDecoder().decode(made.stdout)).token;
+      const url = `${base}/dicomweb/sites/north/studies/${a.studyInstanceUid}/series/${a.seriesInstanceUid}` +
+        `/instances/${a.sopInstanceUid}`;
+      const res = await fetch(url, {
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1',
+        },
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      const parts = await responseParts(res);
+      assert.equal(parts.length, 1);
+      assert.equal(readPart10Header(parts[0].body).transferSyntax, "1.2.840.10008.1.2.1");
     } finally {
       await agent?.stop();
       await hub.stop();
