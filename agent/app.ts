@@ -27,6 +27,7 @@ import { httpApp } from "./http/server.ts";
 import { nodeRoutes } from "./http/nodes.ts";
 import { NodeOperations } from "./nodes/operations.ts";
 import { compileRoutes } from "./routing/rules.ts";
+import { loadProfile } from "./deid/load_profile.ts";
 import { Queue } from "./queue/queue.ts";
 import { Forwarder } from "./forward/forwarder.ts";
 import { DeidStage } from "./forward/deid_stage.ts";
@@ -57,6 +58,8 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  // The profile table is loaded only when a route de-identifies (a transfer's stage loads it when asked).
+  if (config.routes.some((r) => r.deid)) await loadProfile();
   compileRoutes(config); // a bad route stops here, before anything is opened (RouteConfigError)
   siteKey(config); // and an unusable site key (KeyFileError)
   checkTlsFiles(config); // and a TLS file that cannot be read or used (TlsFileError)

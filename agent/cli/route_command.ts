@@ -9,6 +9,7 @@ import { instanceAttributes } from "@conduit/shared/dicom";
 import { hashUid } from "@conduit/shared/log";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { compileRoutes, route, RouteConfigError } from "../routing/rules.ts";
+import { loadProfile } from "../deid/load_profile.ts";
 import { readFileHeader } from "../part10/header.ts";
 import { routingFacts } from "../routing/facts.ts";
 
@@ -37,6 +38,7 @@ export async function routeCommand(args: string[]): Promise<number> {
       env: Deno.env.toObject(),
       readFile: (p) => fs.readFileSync(p, "utf8"),
     });
+    await loadProfile();
     routes = compileRoutes(config);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof RouteConfigError) {

@@ -19,6 +19,7 @@ import { type ByteSource, openFile, withSource } from "../part10/source.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import { HELD_PREFIX } from "../queue/keys.ts";
+import { loadProfile } from "../deid/load_profile.ts";
 
 /** What the stage needs to de-identify a route's objects. */
 export interface StageSettings {
@@ -70,6 +71,7 @@ export class DeidStage {
 
   /** De-identifies the object of one claimed stage row and records the result. */
   async run(row: ClaimedRow): Promise<StageOutcome> {
+    await loadProfile(); // the settings of a transfer's route build its profile
     const settings = this.settingsFor(row.route);
     if (typeof settings === "string") return { outcome: "failed", reason: settings, permanent: true };
     // The engine is loaded by the first object to de-identify (about 1 MB of RSS):

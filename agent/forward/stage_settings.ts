@@ -3,7 +3,8 @@
  * configuration (compiled at start), a transfer's from what its send request left at this site
  * (deid_routes), always with this site's key, which never leaves it.
  */
-import { type DeidProfile, standardProfile } from "../deid/profile.ts";
+import type { DeidProfile } from "../deid/profile.ts";
+import { loadedProfile } from "../deid/load_profile.ts";
 import type { CompiledRoute } from "../routing/rules.ts";
 import { isTransferRoute } from "../queue/keys.ts";
 import type { Copies } from "../queue/copies.ts";
@@ -46,7 +47,7 @@ export function stageSettings(
     let profile: DeidProfile;
     try {
       const name = asked.options.join(",");
-      profile = profiles.get(name) ?? standardProfile(asked.options);
+      profile = profiles.get(name) ?? loadedProfile().standardProfile(asked.options);
       profiles.set(name, profile);
     } catch (err) {
       return (err as Error).message;

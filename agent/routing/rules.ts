@@ -6,7 +6,8 @@
 import { resolveTag } from "@conduit/shared/dicom";
 import type { AgentConfig } from "../config/schema.ts";
 import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
-import { type DeidProfile, ProfileError, standardProfile } from "../deid/profile.ts";
+import type { DeidProfile } from "../deid/profile.ts";
+import { loadedProfile } from "../deid/load_profile.ts";
 import { remoteDestination, stageDestination } from "../queue/keys.ts";
 
 type RouteConfig = AgentConfig["routes"][number];
@@ -118,6 +119,7 @@ function compileDeid(
   d: NonNullable<RouteConfig["deid"]>,
   siteKeyFile: string | undefined,
 ): RouteDeid {
+  const { standardProfile, ProfileError } = loadedProfile();
   let profile: DeidProfile;
   try {
     profile = standardProfile(d.options);

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../agent/config/load.ts";
 import { compileRoutes } from "../../agent/routing/rules.ts";
+import { loadProfile } from "../../agent/deid/load_profile.ts";
 import { loadHubConfig } from "../../hub/config.ts";
 import { skipReason, toolPath } from "../support/peers.ts";
 
@@ -22,6 +23,7 @@ Deno.test("deploy/examples/site.yaml is a valid agent configuration with usable 
   // The key file is the site's own: a key made here stands in for it.
   const key = await Deno.makeTempFile({ suffix: ".key" });
   await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+  await loadProfile();
   const routes = compileRoutes({ ...config, deid: { keyFile: key } });
   assert.equal(routes.length, 2);
   assert.deepEqual(routes[1].deid?.profile.options, ["retain-long-modified-dates"]);
