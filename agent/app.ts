@@ -15,7 +15,7 @@ import { markCleanStop, reconcileAfterCrash, recoverIntake } from "./ingest/reco
 import { Intake } from "./ingest/intake.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { Database } from "./index/db.ts";
-import { IndexQueryHandler } from "./query/find.ts";
+import { lazyQueryHandler } from "./query/lazy.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
 import { announceImplementation } from "./dimse/identity.ts";
 import { type ScpServer, startScp } from "./dimse/scp_server.ts";
@@ -37,7 +37,7 @@ import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
 import { queueRoutes } from "./http/queue.ts";
 import { VERSION } from "./version.ts";
 import type { SiteServices } from "./serve/serve.ts";
-import { Renderer, ThumbnailCache } from "./render/mod.ts";
+import type { Renderer } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
 
 export interface RunningAgent {
@@ -147,18 +147,10 @@ async function startLocked(
     log.info("committed objects answered Success before a stop", recovered);
   }
 
-  const archiveQuery = new IndexQueryHandler(db, {
+  const archiveQuery = lazyQueryHandler(db, {
     aet: config.dimse.aet,
     maxResults: config.dimse.maxFindResults,
   });
-  const thumbnails = config.render.thumbnailCacheMegabytes > 0
-    ? await ThumbnailCache.open(
-      path.join(dataDir, "thumbnails"),
-      Math.round(config.render.thumbnailCacheMegabytes * 1024 * 1024),
-    )
-    : undefined;
-  const renderer = new Renderer(thumbnails, log.child({ part: "render" }), metrics.onRenderEvent);
-  metrics.thumbnailBytesSource = () => renderer.cachedBytes;
   const nodeOps = new NodeOperations(config, ingest, archive, db, log.child({ part: "nodes" }));
 
   let scp: ScpServer;
@@ -228,21 +220,6 @@ async function startLocked(
   );
   retention?.start();
   const tunnelLog = log.child({ part: "tunnel" });
-  const site: SiteServices = {
-    nodes: nodeOps,
-    archive: archiveQuery,
-    queue,
-    ingest,
-    db,
-    files: archive,
-    aet: config.dimse.aet,
-    nodeNames: new Set(Object.keys(config.nodes)),
-    forwarder,
-    agentVersion: VERSION,
-    deid: { copies, hasKey: key !== undefined },
-    render: renderer,
-    log: tunnelLog,
-  };
   try {
     if (config.hub.url) {
       // The tunnel and what it serves are loaded only when a hub is configured (issue 16: idle RSS).
@@ -250,6 +227,22 @@ async function startLocked(
         import("./tunnel/start.ts"),
         import("./serve/serve.ts"),
       ]);
+      const site: SiteServices = {
+        nodes: nodeOps,
+        archive: archiveQuery,
+        queue,
+        ingest,
+        db,
+        files: archive,
+        aet: config.dimse.aet,
+        nodeNames: new Set(Object.keys(config.nodes)),
+        forwarder,
+        agentVersion: VERSION,
+        deid: { copies, hasKey: key !== undefined },
+        // Rendering serves only the hub's requests: it is loaded with the tunnel.
+        render: await startRenderer(config, dataDir, log, metrics),
+        log: tunnelLog,
+      };
       tunnel = startTunnel(config, dataDir, {
         agentVersion: VERSION,
         serve: (request, channel) => serveRequest(site, request, channel),
@@ -315,4 +308,23 @@ function siteKey(config: AgentConfig): Uint8Array | undefined {
     if (err instanceof KeyFileError) throw new KeyFileError(`deid.keyFile: ${err.message}`);
     throw err;
   }
+}
+
+/** The renderer and its thumbnail cache (`render.thumbnailCacheMegabytes`), counted in the metrics. */
+async function startRenderer(
+  config: AgentConfig,
+  dataDir: string,
+  log: Logger,
+  metrics: AgentMetrics,
+): Promise<Renderer> {
+  const { Renderer, ThumbnailCache } = await import("./render/mod.ts");
+  const thumbnails = config.render.thumbnailCacheMegabytes > 0
+    ? await ThumbnailCache.open(
+      path.join(dataDir, "thumbnails"),
+      Math.round(config.render.thumbnailCacheMegabytes * 1024 * 1024),
+    )
+    : undefined;
+  const renderer = new Renderer(thumbnails, log.child({ part: "render" }), metrics.onRenderEvent);
+  metrics.thumbnailBytesSource = () => renderer.cachedBytes;
+  return renderer;
 }

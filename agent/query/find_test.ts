@@ -3,6 +3,7 @@ import { generateStudies } from "@conduit/shared/testing";
 import { indexedDatabase } from "../index/testing.ts";
 import type { Identifier } from "../dimse/handlers.ts";
 import { IndexQueryHandler } from "./find.ts";
+import { lazyQueryHandler } from "./lazy.ts";
 
 /** A real libsql file indexed with 2 patients x 2 studies x (CT 3 + MR 2) generated instances. */
 async function indexed() {
@@ -147,6 +148,28 @@ Deno.test("IndexQueryHandler.find() sends maxResults matches, then ends with 0xA
       }
     }, (e: Error & { status?: number }) => e.status === 0xa700 && /more than 3/.test(e.message));
     assert.equal(got.length, 3);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("lazyQueryHandler() answers as IndexQueryHandler does, errors included", async () => {
+  const { db, find } = await indexed();
+  try {
+    const lazy = lazyQueryHandler(db, { aet: "CONDUIT", maxResults: 1000 });
+    const lazyFind = async (id: Identifier) => {
+      const out: Identifier[] = [];
+      for await (const m of lazy.find("study", id, new AbortController().signal)) out.push(m);
+      return out;
+    };
+    const id = { QueryRetrieveLevel: "SERIES", StudyInstanceUID: "", SeriesInstanceUID: "", Modality: "MR" };
+    const matches = await lazyFind(id);
+    assert.equal(matches.length, 4);
+    assert.deepEqual(matches, await find("study", id));
+    await assert.rejects(
+      () => lazyFind({ QueryRetrieveLevel: "FRAME" }),
+      (e: Error & { status?: number }) => e.status === 0xa900,
+    );
   } finally {
     db.close();
   }
