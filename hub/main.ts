@@ -164,8 +164,8 @@ if (import.meta.main) {
       JSON.stringify({ level: "error", msg: "uncaught exception", reason: redactUids(String(e.message)) }),
     );
   });
-  // A failure of main itself (a port in use, a database that cannot be opened) ends the hub with exit code
-  // 1: the handler above would swallow it, and the hub would go on without serving, reported as up.
+  // A failure of main itself (its port in use, for example) ends the hub with exit code 1: the handler
+  // above would swallow it, and the hub would go on without serving, reported as up.
   let code: number;
   try {
     code = await main(Deno.args);
