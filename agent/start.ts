@@ -3,6 +3,7 @@
  * the bundle): choosing the subcommand or the agent itself, and running it as the process.
  */
 import { Logger } from "@conduit/shared/log";
+import { runAsProcess } from "@conduit/shared/process";
 
 /** A program part: its arguments in, its exit code out. */
 export type Command = (args: string[]) => Promise<number>;
@@ -20,28 +21,7 @@ export async function main(args: string[], parts: Parts): Promise<number> {
   return await (await parts.agent())(args);
 }
 
-/**
- * Runs `main` as the process: a failure inside a library callback is logged and the process goes on; a
- * failure of `main` itself (a part that cannot be loaded, an error no part caught) ends it with exit code 1,
- * so that a supervisor sees it failed (systemd's `Restart=on-failure`). Before, the rejection reached the
- * handler below and the process ended with 0.
- */
+/** Runs `main` as the process (shared/process.ts: its own failure ends it with exit code 1, logged). */
 export async function runMain(parts: Parts): Promise<never> {
-  const log = new Logger();
-  globalThis.addEventListener("unhandledrejection", (e) => {
-    e.preventDefault();
-    log.error("unhandled rejection", { reason: String((e.reason as Error)?.message ?? e.reason) });
-  });
-  globalThis.addEventListener("error", (e) => {
-    e.preventDefault();
-    log.error("uncaught exception", { reason: String(e.message) });
-  });
-  let code: number;
-  try {
-    code = await main(Deno.args, parts);
-  } catch (err) {
-    log.error("failed", { reason: String((err as Error)?.message ?? err) });
-    code = 1;
-  }
-  Deno.exit(code);
+  return await runAsProcess(() => main(Deno.args, parts), new Logger(), "failed");
 }

@@ -4,7 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
-import { Logger, redactUids } from "@conduit/shared/log";
+import { Logger } from "@conduit/shared/log";
+import { runAsProcess } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
@@ -147,37 +148,7 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // A failure inside a callback must not end the hub: log it and keep serving every other site.
-  globalThis.addEventListener("unhandledrejection", (e) => {
-    e.preventDefault();
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "unhandled rejection",
-        reason: redactUids(String(e.reason?.message ?? e.reason)),
-      }),
-    );
-  });
-  globalThis.addEventListener("error", (e) => {
-    e.preventDefault();
-    console.error(
-      JSON.stringify({ level: "error", msg: "uncaught exception", reason: redactUids(String(e.message)) }),
-    );
-  });
-  // A failure of main itself (its port in use, for example) ends the hub with exit code 1: the handler
-  // above would swallow it, and the hub would go on without serving, reported as up.
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (err) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "hub failed",
-        reason: redactUids(String((err as Error)?.message ?? err)),
-      }),
-    );
-    code = 1;
-  }
-  Deno.exit(code);
+  // A failure inside a callback must not end the hub (every other site goes on); a failure of main itself
+  // (its port in use, for example) ends it with exit code 1 (shared/process.ts).
+  await runAsProcess(() => main(Deno.args), new Logger({ app: "hub" }), "hub failed");
 }
