@@ -7,8 +7,8 @@
  * median of three agents. Two ways of running it: from source as `deno task agent` does (`deno run`
  * with the repository's lockfile and the task's flags), and as `deno task build` makes it where
  * `deno compile` cannot get its runtime, as here: the split bundle started by its launcher
- * (deploy/bundle.ts), what a site installs then. The target is judged on the built agent; the other
- * row says what running from source costs. Before the lockfile was used and the RSS left to settle,
+ * (deploy/bundle.ts), what a site installs then. Each has its target line (the systemd unit and the
+ * container run from source). Before the lockfile was used and the RSS left to settle,
  * the ingest benchmark read it once, right after `/healthz` answered, of an agent run with `--no-lock`.
  *
  * Large object: one object of 800 MB (`--quick`: 200 MB) sent by `storescu` to another fresh agent; its
@@ -67,6 +67,14 @@ async function idleBuilt(
     await proc.stop();
   }
 }
+
+/** A row of the idle table: who, RSS when /healthz answered, settled RSS, seconds to settle. */
+const idleRow = (name: string, s: { rss: number; first: number; afterMs: number }) => [
+  name,
+  fixed(s.first / MB),
+  fixed(s.rss / MB),
+  fixed(s.afterMs / 1000, 1),
+];
 
 async function run(opts: BenchOptions): Promise<BenchResult> {
   const { log, workDir } = opts;
@@ -165,19 +173,8 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         title: `Idle agent (${IDLE_RUNS} agents of each), RSS MB`,
         columns: ["agent", "when /healthz answered", "settled", "settled after s"],
         rows: [
-          ...idle.map((
-            s,
-            i,
-          ) => [
-            `deno task agent ${i + 1}`,
-            fixed(s.first / MB),
-            fixed(s.rss / MB),
-            fixed(s.afterMs / 1000, 1),
-          ]),
-          ...built.map((
-            s,
-            i,
-          ) => [`built ${i + 1}`, fixed(s.first / MB), fixed(s.rss / MB), fixed(s.afterMs / 1000, 1)]),
+          ...idle.map((s, i) => idleRow(`deno task agent ${i + 1}`, s)),
+          ...built.map((s, i) => idleRow(`built ${i + 1}`, s)),
         ],
       },
       {
