@@ -14,6 +14,7 @@ import { Retention } from "./forward/retention.ts";
 import { markCleanStop, reconcileAfterCrash, recoverIntake } from "./ingest/recover.ts";
 import { Intake } from "./ingest/intake.ts";
 import { Ingest } from "./ingest/ingest.ts";
+import { HashBackfill } from "./ingest/backfill.ts";
 import { Database } from "./index/db.ts";
 import { lazyQueryHandler } from "./query/lazy.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
@@ -153,6 +154,10 @@ async function startLocked(
   });
   const nodeOps = new NodeOperations(config, ingest, archive, db, log.child({ part: "nodes" }));
 
+  // Objects received by C-STORE get their index hash once the agent is idle (ingest/backfill.ts).
+  const backfill = new HashBackfill(db, archive, log.child({ part: "backfill" }));
+  let stopping = false;
+  const fillHashes = () => void backfill.run(() => !stopping && scp.activeAssociations() === 0);
   let scp: ScpServer;
   try {
     scp = await startScp({
@@ -172,6 +177,7 @@ async function startLocked(
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
       log: log.child({ part: "dimse" }),
       onEvent: metrics.onDimseEvent,
+      onIdle: fillHashes,
     });
   } catch (err) {
     db.close();
@@ -258,7 +264,10 @@ async function startLocked(
     throw err;
   }
   // What start-up left (module initialisation, migrations, recovery) is given back before the agent idles.
-  const settle = setTimeout(releaseMemory, 1000);
+  const settle = setTimeout(() => {
+    releaseMemory();
+    fillHashes();
+  }, 1000);
   Deno.unrefTimer(settle);
   log.info("agent started", {
     version: VERSION,
@@ -282,8 +291,10 @@ async function startLocked(
     tunnel,
     async stop() {
       clearTimeout(settle);
+      stopping = true;
       await tunnel?.stop();
       await scp.close();
+      await backfill.run(() => false);
       await ingest.settled();
       ingest.group?.close();
       await intake.close();

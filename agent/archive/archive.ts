@@ -11,6 +11,7 @@
 import type { ByteSource } from "../part10/source.ts";
 import type { StoredObject } from "../part10/stored.ts";
 import { datasetOf } from "../part10/stored.ts";
+import { sha256Of } from "../part10/digest.ts";
 
 export interface Archive {
   /** Whether staged files and placements are synced (dimse.sync). */
@@ -83,4 +84,12 @@ export async function withObject<T>(
   } finally {
     await source.close();
   }
+}
+
+/** The SHA-256 (hex) of the data set of the object at `path`, from `datasetOffset` for `datasetSize` bytes. */
+export function datasetHash(
+  archive: Archive,
+  d: { path: string; datasetOffset: number; datasetSize: number },
+): Promise<string> {
+  return withObject(archive, d.path, (source) => sha256Of(source, d.datasetOffset, d.datasetSize));
 }

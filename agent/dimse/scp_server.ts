@@ -35,6 +35,8 @@ export interface ScpListenOptions extends ScpOptions {
   host: string;
   port: number;
   tls?: { port: number; material: TlsServerMaterial };
+  /** Called once no connection has been open for a while (the index's hash backfill runs then). */
+  onIdle?: () => void;
 }
 
 /** Starts listening; resolves once the ports are bound, rejects when one cannot be. */
@@ -60,7 +62,10 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
       // Not after close(): the sockets it destroys close after it, and no timer may outlive the SCP.
       if (sockets.size > 0 || closed) return;
       clearTimeout(idle);
-      idle = setTimeout(releaseMemory, IDLE_RELEASE_MS);
+      idle = setTimeout(() => {
+        releaseMemory();
+        options.onIdle?.();
+      }, IDLE_RELEASE_MS);
       Deno.unrefTimer(idle);
     });
     if (serveConnection) return start(socket, secure, serveConnection);

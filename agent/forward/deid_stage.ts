@@ -15,7 +15,8 @@ import { hashUid, type Logger } from "@conduit/shared/log";
 import type { DeidProfile } from "../deid/profile.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
 import { readHeader } from "../part10/header.ts";
-import { type ByteSource, openFile, withSource } from "../part10/source.ts";
+import { sha256Of } from "../part10/digest.ts";
+import { openFile, withSource } from "../part10/source.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import { HELD_PREFIX } from "../queue/keys.ts";
@@ -45,19 +46,6 @@ const COPIES = "deid/";
 /** The key of a route's copy: under a hash of the route, since route names are free text. */
 function copyKey(route: string, sopInstanceUid: string): string {
   return `${COPIES}${createHash("sha256").update(route).digest("hex").slice(0, 16)}/${sopInstanceUid}.dcm`;
-}
-
-/** The SHA-256 of `size` bytes of `source` from `start`. */
-async function hashRange(source: ByteSource, start: number, size: number): Promise<string> {
-  const hash = createHash("sha256");
-  const block = new Uint8Array(1 << 20);
-  for (let done = 0; done < size;) {
-    const n = await source.read(block.subarray(0, Math.min(block.length, size - done)), start + done);
-    if (n <= 0) throw new Error("the copy is shorter than it was written");
-    hash.update(block.subarray(0, n));
-    done += n;
-  }
-  return hash.digest("hex");
 }
 
 export class DeidStage {
@@ -105,7 +93,7 @@ export class DeidStage {
       const { header, sha256 } = await withSource(openFile(tmp), async (source) => {
         const header = await readHeader(source);
         const offset = header.header.datasetOffset;
-        return { header, sha256: await hashRange(source, offset, header.fileSize - offset) };
+        return { header, sha256: await sha256Of(source, offset, header.fileSize - offset) };
       });
       const datasetOffset = header.header.datasetOffset;
       const datasetSize = header.fileSize - datasetOffset;

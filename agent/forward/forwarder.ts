@@ -287,16 +287,24 @@ export class Forwarder {
   ): Promise<void> {
     // Loaded with the first remote destination: an agent without a hub does without the tunnel code.
     const { sendRemote } = await import("./remote.ts");
-    const unsent = await sendRemote(session, target, rows, this.archive, (r) => {
-      if (r.ok) {
-        this.#done.add(r.row.id);
-        this.onEvent({ type: "attempt", destination, status: Status.Success, outcome: "done" });
-        this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - r.row.createdAt });
-        return;
-      }
-      log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
-      this.#failed(r.row, null, r.error, destination);
-    }, () => !this.#running || this.queue.isPaused(destination));
+    const unsent = await sendRemote(
+      session,
+      target,
+      rows,
+      this.archive,
+      (r) => {
+        if (r.ok) {
+          this.#done.add(r.row.id);
+          this.onEvent({ type: "attempt", destination, status: Status.Success, outcome: "done" });
+          this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - r.row.createdAt });
+          return;
+        }
+        log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
+        this.#failed(r.row, null, r.error, destination);
+      },
+      () => !this.#running || this.queue.isPaused(destination),
+      (object, sha256) => this.queue.recordHash(object, sha256),
+    );
     for (const row of unsent) this.queue.release(row.id);
   }
 

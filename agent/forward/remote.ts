@@ -8,6 +8,7 @@ import { RequestChannel, type Session } from "@conduit/shared/tunnel";
 import type { Archive } from "../archive/archive.ts";
 import { claimedObject, type ClaimedRow } from "../queue/queue.ts";
 import { sendObject } from "../tunnel/objects.ts";
+import type { StoredObject } from "../part10/stored.ts";
 import { isTransferRoute } from "../queue/keys.ts";
 
 export type RemoteResult = { row: ClaimedRow; ok: true } | { row: ClaimedRow; ok: false; error: string };
@@ -22,6 +23,7 @@ export async function sendRemote(
   archive: Archive,
   onResult: (r: RemoteResult) => void,
   shouldStop: () => boolean,
+  onHashed?: (object: StoredObject, sha256: string) => void,
 ): Promise<ClaimedRow[]> {
   let next = 0;
   const unsent: ClaimedRow[] = [];
@@ -32,7 +34,7 @@ export async function sendRemote(
         unsent.push(row);
         continue;
       }
-      onResult(await sendOne(session, target, row, archive));
+      onResult(await sendOne(session, target, row, archive, onHashed));
     }
   };
   await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, rows.length) }, worker));
@@ -44,6 +46,7 @@ async function sendOne(
   target: { site: string; node?: string },
   row: ClaimedRow,
   archive: Archive,
+  onHashed?: (object: StoredObject, sha256: string) => void,
 ): Promise<RemoteResult> {
   let channel: RequestChannel<"relay"> | undefined;
   try {
@@ -55,7 +58,8 @@ async function sendOne(
       // The hub applies a transfer's bandwidth cap by its route; configured routes need no name there.
       ...(isTransferRoute(row.route) ? { route: row.route } : {}),
     });
-    await sendObject(channel, archive, claimedObject(row));
+    const object = claimedObject(row);
+    await sendObject(channel, archive, object, onHashed && ((sha256) => onHashed(object, sha256)));
     await channel.end();
     const reply = await channel.reply();
     if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };

@@ -5,7 +5,8 @@
  */
 import type { Logger } from "@conduit/shared/log";
 import type { Database } from "../index/db.ts";
-import type { Archive } from "../archive/archive.ts";
+import { type Archive, datasetHash } from "../archive/archive.ts";
+import { NOT_HASHED } from "../index/instances.ts";
 
 export class Retention {
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -37,22 +38,33 @@ export class Retention {
   /** Removes what is due now; resolves with how many objects. */
   async sweep(now = Date.now(), limit = 500): Promise<number> {
     const due = this.db.statement(
-      `SELECT i.sop_instance_uid AS sop, i.path, i.file_size AS size FROM instances i
+      `SELECT i.sop_instance_uid AS sop, i.path, i.file_size AS size, i.sha256,
+        i.dataset_offset AS datasetOffset, i.dataset_size AS datasetSize FROM instances i
       WHERE i.removed_at IS NULL AND i.path <> ''
         AND EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid)
         AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid AND q.state <> 'done')
         AND (SELECT max(done_at) FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid) <= ?
       LIMIT ?`,
-    ).all(now - this.delaySeconds * 1000, limit) as { sop: string; path: string; size: number }[];
+    ).all(now - this.delaySeconds * 1000, limit) as {
+      sop: string;
+      path: string;
+      size: number;
+      sha256: string;
+      datasetOffset: number;
+      datasetSize: number;
+    }[];
     let bytes = 0;
     for (const row of due) {
+      // A tombstone keeps the hash that tells a later copy of the object from other bytes: one the
+      // backfill has not reached yet is hashed now (NOT_HASHED stays if the file cannot be read).
+      const sha256 = row.sha256 || await datasetHash(this.archive, row).catch(() => NOT_HASHED);
       // Tombstone first: a crash after it leaves a file the index no longer points at (harmless),
       // never an index row pointing at a missing file.
       this.db.write(() =>
-        this.db.statement("UPDATE instances SET removed_at = ?, path = '' WHERE sop_instance_uid = ?").run(
-          now,
-          row.sop,
+        this.db.statement(
+          "UPDATE instances SET removed_at = ?, path = '', sha256 = ? WHERE sop_instance_uid = ?",
         )
+          .run(now, sha256, row.sop)
       );
       await this.archive.remove(row.path);
       bytes += row.size;

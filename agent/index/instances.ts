@@ -8,10 +8,17 @@ export interface StoredFile {
   fileSize: number;
   datasetOffset: number;
   datasetSize: number;
+  /** The data set's SHA-256 (hex), or NOT_HASHED until backfill.ts computes it. */
   sha256: string;
   transferSyntaxUid: string;
   callingAet: string;
 }
+
+/**
+ * `instances.sha256` of an object whose bytes were not hashed as they arrived (a C-STORE's: issue 16);
+ * ingest/backfill.ts fills it in.
+ */
+export const NOT_HASHED = "";
 
 /**
  * Indexes one object in one transaction: the patient upserted, the study and series inserted when new,
@@ -139,12 +146,31 @@ export function indexInstance(
   });
 }
 
+/** Where an indexed instance's data set is, and its hash (NOT_HASHED until known). */
+export interface IndexedDataset {
+  sha256: string;
+  path: string;
+  datasetOffset: number;
+  datasetSize: number;
+}
+
 /** The index row facts of an instance, if it is indexed (read on the writer connection: no wait). */
-export function existingInstance(
-  db: Database,
-  sopInstanceUid: string,
-): { sha256: string; path: string } | undefined {
-  return db.statement("SELECT sha256, path FROM instances WHERE sop_instance_uid = ?").get(sopInstanceUid) as
-    | { sha256: string; path: string }
-    | undefined;
+export function existingInstance(db: Database, sopInstanceUid: string): IndexedDataset | undefined {
+  return db.statement(
+    `SELECT sha256, path, dataset_offset AS datasetOffset, dataset_size AS datasetSize FROM instances
+    WHERE sop_instance_uid = ?`,
+  ).get(sopInstanceUid) as IndexedDataset | undefined;
+}
+
+/**
+ * Records `sha256` for the instance stored at `path` if its row still has none (a replacement or a
+ * removal since it was read leaves the row alone). Not flushed: a hash a power loss undoes is computed
+ * again.
+ */
+export function recordHash(db: Database, sopInstanceUid: string, path: string, sha256: string): void {
+  db.writeUnsynced(() => {
+    db.statement(
+      "UPDATE instances SET sha256 = ? WHERE sop_instance_uid = ? AND path = ? AND sha256 = ?",
+    ).run(sha256, sopInstanceUid, path, NOT_HASHED);
+  });
 }

@@ -2,6 +2,7 @@
  * The agent's index: patient, study, series and instance, with what C-FIND and QIDO need at each
  * level. Study and series rows carry counts and modality/SOP class lists, kept current on ingest.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const patients = sqliteTable("patients", {
@@ -68,14 +69,21 @@ export const instances = sqliteTable(
     /** Offset and size of the data set within the file (after group 0002). */
     datasetOffset: integer("dataset_offset").notNull(),
     datasetSize: integer("dataset_size").notNull(),
-    /** SHA-256 of the data set bytes (hex). */
+    /**
+     * SHA-256 of the data set bytes (hex); '' (NOT_HASHED) for an object received by C-STORE until
+     * ingest/backfill.ts has hashed it.
+     */
     sha256: text("sha256").notNull(),
     callingAet: text("calling_aet").notNull().default(""),
     receivedAt: integer("received_at").notNull(),
     /** Set when retention removed the file: the row stays as a tombstone. */
     removedAt: integer("removed_at"),
   },
-  (t) => [index("instances_series").on(t.seriesInstanceUid), index("instances_study").on(t.studyInstanceUid)],
+  (t) => [
+    index("instances_series").on(t.seriesInstanceUid),
+    index("instances_study").on(t.studyInstanceUid),
+    index("instances_not_hashed").on(t.receivedAt).where(sql`${t.sha256} = ''`),
+  ],
 );
 
 /**

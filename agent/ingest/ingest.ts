@@ -17,9 +17,11 @@ import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import { type ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import { type FileHeader, parseHeaderBytes, readFileHeader } from "../part10/header.ts";
-import { type Archive, asideKey, objectKey } from "../archive/archive.ts";
+import { type Archive, asideKey, datasetHash, objectKey } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
-import { existingInstance, indexInstance } from "../index/instances.ts";
+import { existingInstance, indexInstance, NOT_HASHED } from "../index/instances.ts";
+import { sha256Of } from "../part10/digest.ts";
+import { openFile, withSource } from "../part10/source.ts";
 import {
   type Conflict,
   type DuplicatePolicy,
@@ -114,7 +116,11 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     if (options.intake) this.group = new GroupCommit(this, options.log, options.groupCommit);
   }
 
-  /** A staging file for an object a C-STORE brings (its File Meta group names the calling AE title). */
+  /**
+   * A staging file for an object a C-STORE brings (its File Meta group names the calling AE title). Its
+   * bytes are not hashed on the way to Success: the row is written without its SHA-256 and
+   * backfill.ts adds it once the agent is idle (or a send or a duplicate needs it first).
+   */
   open(ctx: StoreContext): StoreFileStream {
     const meta = {
       sopClassUid: ctx.sopClassUid,
@@ -123,13 +129,13 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       sourceAet: ctx.association.callingAet,
     };
     const intake = this.#o.intake;
-    if (!intake) return this.openObject(meta);
+    if (!intake) return this.openObject(meta, false);
     this.#checkFreeSpace();
     if (this.group?.blocked) {
       throw new DimseStatusError(Status.OutOfResources, "objects cannot be committed now (index or disk)");
     }
     const staged = intake.take();
-    return new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file);
+    return new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file, false);
   }
 
   #checkFreeSpace(): void {
@@ -141,11 +147,12 @@ export class Ingest implements StoreHandler<StoreFileStream> {
 
   /**
    * A staging file for an incoming object, synced when it finishes (dimse.sync); throws DimseStatusError
-   * when free space is below the configured minimum, or the file cannot be created.
+   * when free space is below the configured minimum, or the file cannot be created. `hash`: as
+   * StoreFileStream's.
    */
-  openObject(meta: FileMetaFields): StoreFileStream {
+  openObject(meta: FileMetaFields, hash = true): StoreFileStream {
     this.#checkFreeSpace();
-    return new StoreFileStream(this.#o.archive.staging(), meta, this.#o.archive.sync);
+    return new StoreFileStream(this.#o.archive.staging(), meta, this.#o.archive.sync, undefined, hash);
   }
 
   /** openObject, the file created off the event loop's thread (a create can wait for others' syncs). */
@@ -238,7 +245,15 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const existing = existingInstance(db, sop);
     let conflict: Conflict | undefined;
     if (existing) {
-      if (existing.sha256 === received.datasetSha256) {
+      // The UID is known: both data sets' hashes decide (either may not have been computed yet). A
+      // stored object that cannot be read (gone, short) counts as other bytes: a conflict, recorded.
+      const storedSha256 = existing.sha256 ||
+        (existing.path ? await datasetHash(archive, existing).catch(() => NOT_HASHED) : NOT_HASHED);
+      const receivedSha256 = received.datasetSha256 ??= await withSource(
+        openFile(received.tempPath),
+        (source) => sha256Of(source, received.fileSize - received.datasetSize, received.datasetSize),
+      );
+      if (storedSha256 === receivedSha256) {
         // Idempotent: the same object again is stored once.
         await archive.discardStaged(received.tempPath);
         this.#queueExtra(sop, extra);
@@ -247,11 +262,11 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       }
       const policy = this.#o.duplicates ?? "keepFirst";
       log.warn("instance received again with different bytes", { policy });
-      conflict = { storedSha256: existing.sha256, receivedSha256: received.datasetSha256, policy };
+      conflict = { storedSha256, receivedSha256, policy };
       if (policy !== "keepLast") {
         if (policy === "keepFirst") await archive.discardStaged(received.tempPath);
         else {
-          conflict.keptPath = asideKey(key, received.datasetSha256);
+          conflict.keptPath = asideKey(key, receivedSha256);
           await archive.place(received.tempPath, conflict.keptPath);
         }
         recordConflict(db, sop, conflict, callingAet);
@@ -311,7 +326,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
             fileSize: received.fileSize,
             datasetOffset: received.fileSize - received.datasetSize,
             datasetSize: received.datasetSize,
-            sha256: received.datasetSha256,
+            sha256: received.datasetSha256 ?? NOT_HASHED,
             transferSyntaxUid: received.meta.transferSyntax,
             callingAet,
           }, () => {

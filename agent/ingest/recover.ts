@@ -8,7 +8,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createHash } from "node:crypto";
 import type { Logger } from "@conduit/shared/log";
 import { elementText } from "@conduit/shared/dicom";
 import type { Database } from "../index/db.ts";
@@ -31,7 +30,10 @@ export function markCleanStop(dataDir: string): void {
   fs.writeFileSync(path.join(dataDir, CLEAN_STOP), `${Date.now()}\n`);
 }
 
-/** What a stored file holds, as the receive path would have reported it (header, size, SHA-256). */
+/**
+ * What a stored file holds, as the C-STORE receive path would have reported it (header, size; no hash:
+ * backfill.ts adds it to the index).
+ */
 export async function receivedFrom(
   source: ByteSource,
   tempPath: string,
@@ -39,21 +41,12 @@ export async function receivedFrom(
 ): Promise<ReceivedObject> {
   const header = await readHeader(source);
   const offset = header.header.datasetOffset;
-  const hash = createHash("sha256");
-  const chunk = new Uint8Array(1 << 20);
-  for (let at = offset; at < source.size;) {
-    const n = await source.read(chunk.subarray(0, Math.min(chunk.length, source.size - at)), at);
-    if (n <= 0) break;
-    hash.update(chunk.subarray(0, n));
-    at += n;
-  }
   const head = await readUpTo(source, 0, HEAD_BYTES);
   // The calling AE title the receive path wrote as (0002,0016) Source Application Entity Title.
   sourceAet ||= elementText(head, header.header.meta, 0x00020016)?.trim() ?? "";
   return {
     tempPath,
     datasetSize: source.size - offset,
-    datasetSha256: hash.digest("hex"),
     fileSize: source.size,
     meta: {
       sopClassUid: header.header.sopClassUid ?? "",

@@ -2,7 +2,10 @@
  * The raw C-STORE receive path: a Writable that puts a File Meta group in front of the data set
  * bytes exactly as they arrive in P-DATA PDVs, hashing, counting and checking their structure on the
  * way (a data set that ends inside an element is found here, without reading the file again), and
- * syncs the file before it reports `finish`. Writes are synchronous, so PDVs land in order and memory
+ * syncs the file before it reports `finish`. Hashing is the caller's choice: the tunnel's objects are
+ * checked against the SHA-256 their sender announced; a C-STORE's bytes are not hashed on the way to
+ * Success (a fifth of the receive path's CPU, issue 16): the index gets their hash later
+ * (ingest/backfill.ts). Writes are synchronous, so PDVs land in order and memory
  * stays bounded by one PDV whatever the object's size.
  */
 import { Writable } from "node:stream";
@@ -15,8 +18,8 @@ export interface ReceivedObject {
   tempPath: string;
   /** Bytes of the data set (after the File Meta group). */
   datasetSize: number;
-  /** SHA-256 (hex) of the data set bytes. */
-  datasetSha256: string;
+  /** SHA-256 (hex) of the data set bytes, when the stream was asked to hash them. */
+  datasetSha256?: string;
   fileSize: number;
   meta: FileMetaFields;
   /** The first bytes of the file (File Meta group and the start of the data set), kept for parsing. */
@@ -46,7 +49,7 @@ export class StoreFileStream extends Writable {
   readonly meta: FileMetaFields;
   #file: Deno.FsFile | undefined;
   #discarded = false;
-  #hash: Hash = createHash("sha256");
+  #hash: Hash | undefined;
   #datasetSize = 0;
   #fileSize = 0;
   #failed: Error | undefined;
@@ -65,10 +68,17 @@ export class StoreFileStream extends Writable {
    * while other files sync, which would stall every other association. Meanwhile the bytes written are
    * copied and wait: the stream never keeps a caller's buffer past its `write` (the receive path uses its
    * buffers again once a PDU is processed). A create that fails is the stream's {@link failure}, like a
-   * failed write.
+   * failed write. `hash`: compute the data set's SHA-256 as it arrives.
    */
-  constructor(tempPath: string, meta: FileMetaFields, private readonly sync = true, file?: Deno.FsFile) {
+  constructor(
+    tempPath: string,
+    meta: FileMetaFields,
+    private readonly sync = true,
+    file?: Deno.FsFile,
+    hash = true,
+  ) {
     super({ highWaterMark: 1 << 20 });
+    if (hash) this.#hash = createHash("sha256");
     this.tempPath = tempPath;
     this.meta = meta;
     const header = buildFileMeta(meta);
@@ -91,9 +101,14 @@ export class StoreFileStream extends Writable {
   }
 
   /** As the constructor, the file created before it resolves; throws when it cannot be created. */
-  static async create(tempPath: string, meta: FileMetaFields, sync = true): Promise<StoreFileStream> {
+  static async create(
+    tempPath: string,
+    meta: FileMetaFields,
+    sync = true,
+    hash = true,
+  ): Promise<StoreFileStream> {
     const file = await createFile(tempPath);
-    return new StoreFileStream(tempPath, meta, sync, file);
+    return new StoreFileStream(tempPath, meta, sync, file, hash);
   }
 
   #start(file: Deno.FsFile, header: Uint8Array): void {
@@ -125,7 +140,7 @@ export class StoreFileStream extends Writable {
 
   /**
    * Writes on this thread: a write into the page cache handed to another thread and awaited made each
-   * object slower (measured, bench/README.md). Counts, hashes and checks the bytes on the way.
+   * object slower (measured, bench/README.md). Counts, checks (and hashes, if asked) the bytes on the way.
    */
   override _write(chunk: Uint8Array, enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const opening = this.#opening;
@@ -134,7 +149,7 @@ export class StoreFileStream extends Writable {
     if (this.#failed || !file) return cb();
     try {
       writeAllSync(file, chunk);
-      this.#hash.update(chunk);
+      this.#hash?.update(chunk);
       const check = this.#check;
       if (check) {
         check.push(chunk);
@@ -188,7 +203,7 @@ export class StoreFileStream extends Writable {
         this.#received = {
           tempPath: this.tempPath,
           datasetSize: this.#datasetSize,
-          datasetSha256: this.#hash.digest("hex"),
+          datasetSha256: this.#hash?.digest("hex"),
           fileSize: this.#fileSize,
           meta: this.meta,
           head: this.#head.subarray(0, this.#headLength),

@@ -5,6 +5,7 @@
  * disk flush (`Database.writeUnsynced`): one lost to a power loss only sends its object again.
  */
 import type { Database } from "../index/db.ts";
+import { recordHash } from "../index/instances.ts";
 import { CANCELED, HELD_PREFIX, STAGE_ROW_SQL } from "./keys.ts";
 import type { StoredObject } from "../part10/stored.ts";
 
@@ -74,6 +75,11 @@ export class Queue {
   #paused = new Map<string, boolean>();
 
   constructor(private readonly db: Database) {}
+
+  /** Records the data set hash a send computed for an object the index had none for (ingest/backfill.ts). */
+  recordHash(object: StoredObject, sha256: string): void {
+    recordHash(this.db, object.sopInstanceUid, object.key, sha256);
+  }
 
   /** Rows for a new object; call inside the transaction that indexes it. */
   addInTransaction(

@@ -6,6 +6,7 @@ import { sendRanges } from "@conduit/shared/tunnel";
 import { sql } from "drizzle-orm";
 import { withObject } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
+import { recordHash } from "../index/instances.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
 import { sendObjectAs } from "../tunnel/objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
@@ -29,7 +30,14 @@ async function retrieve(
   for (const file of files) {
     if (skip.has(file.sopInstanceUid)) continue;
     if (signal.aborted) throw signal.reason;
-    await sendObjectAs(channel, s.files, file, request.transferSyntax, s.log);
+    await sendObjectAs(
+      channel,
+      s.files,
+      file,
+      request.transferSyntax,
+      s.log,
+      (sha256) => recordHash(s.db, file.sopInstanceUid, file.key, sha256),
+    );
     completed++;
   }
   await channel.send({

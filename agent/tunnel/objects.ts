@@ -7,8 +7,8 @@
  * through the same StoreFileStream a C-STORE uses (its own File Meta group, the data set hashed as
  * it is written) and only then compares size and hash with the header.
  */
-import { createHash, type Hash } from "node:crypto";
-import { BULK_RECORD, type Channel, type ObjectHeader, sendRanges } from "@conduit/shared/tunnel";
+import { createHash } from "node:crypto";
+import { type Channel, type ObjectHeader, sendRanges } from "@conduit/shared/tunnel";
 import { datasetOf, type StoredObject } from "../part10/stored.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
 import type { ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
@@ -25,6 +25,7 @@ import { hashUid, type Logger } from "@conduit/shared/log";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
+import { addRange, sha256Of, ShortObjectError } from "../part10/digest.ts";
 
 /** What sending and receiving an object needs of a channel. */
 export interface ObjectChannel {
@@ -35,17 +36,6 @@ export interface ObjectChannel {
 
 export class ObjectTransferError extends Error {
   override name = "ObjectTransferError";
-}
-
-/** Adds `length` bytes of `source` from `offset` to `hash`. */
-async function hashRange(hash: Hash, source: ByteSource, offset: number, length: number): Promise<void> {
-  const buffer = new Uint8Array(Math.min(BULK_RECORD, Math.max(1, length)));
-  for (let done = 0; done < length;) {
-    const n = await source.read(buffer.subarray(0, Math.min(buffer.length, length - done)), offset + done);
-    if (n <= 0) throw new ObjectTransferError("the archived object is shorter than its index says");
-    hash.update(buffer.subarray(0, n));
-    done += n;
-  }
 }
 
 /**
@@ -75,20 +65,21 @@ function verified(source: ByteSource, size: number, sha256: string): ByteSource 
 
 /**
  * Sends the data set of an archived object, as stored, as one object on `channel`, checked against the
- * SHA-256 the index recorded as it is read (above).
+ * SHA-256 the index recorded as it is read (above). An object the index has no hash for yet (received by
+ * C-STORE, not yet backfilled: ingest/backfill.ts) is hashed first, and `onHashed` told the hash.
  */
 export async function sendObject(
   channel: ObjectChannel,
   archive: Archive,
   file: StoredObject,
+  onHashed?: (sha256: string) => void,
 ): Promise<void> {
   await withObject(archive, file.key, async (object) => {
     let dataset = datasetOf(object, file);
     let sha256 = file.sha256;
     if (!sha256) {
-      const hash = createHash("sha256");
-      await hashRange(hash, dataset, 0, file.datasetSize);
-      sha256 = hash.digest("hex");
+      sha256 = await sha256Of(dataset, 0, file.datasetSize);
+      onHashed?.(sha256);
     } else {
       dataset = verified(dataset, file.datasetSize, sha256);
     }
@@ -161,13 +152,14 @@ export async function sendObjectAs(
   file: StoredObject,
   wanted: string | undefined,
   log: Logger,
+  onHashed?: (sha256: string) => void,
 ): Promise<void> {
-  if (!wanted || wanted === file.transferSyntax) return await sendObject(channel, archive, file);
+  if (!wanted || wanted === file.transferSyntax) return await sendObject(channel, archive, file, onHashed);
   if (
     wanted !== TransferSyntax.ExplicitVRLittleEndian ||
     file.transferSyntax !== TransferSyntax.ImplicitVRLittleEndian
   ) {
-    if (!canTranscode(file.transferSyntax, wanted)) return await sendObject(channel, archive, file);
+    if (!canTranscode(file.transferSyntax, wanted)) return await sendObject(channel, archive, file, onHashed);
     let part10: Uint8Array;
     try {
       part10 = await withObject(archive, file.key, (s) => transcodeObject(s, file.transferSyntax, wanted));
@@ -178,7 +170,7 @@ export async function sendObjectAs(
         to: wanted,
         reason: err.message,
       });
-      return await sendObject(channel, archive, file);
+      return await sendObject(channel, archive, file, onHashed);
     }
     return await sendDatasetBytes(channel, file, part10);
   }
@@ -204,7 +196,11 @@ async function sendImplicitAsExplicit(channel: ObjectChannel, source: ByteSource
   for (const h of head) hash.update(h), size += h.byteLength;
   const range = pixels ? { offset: pixels.valueOffset, length: pixels.length } : undefined;
   if (range) {
-    await hashRange(hash, source, range.offset, range.length);
+    await addRange(hash, source, range.offset, range.length).catch((err) => {
+      throw err instanceof ShortObjectError
+        ? new ObjectTransferError("the archived object is shorter than its index says")
+        : err;
+    });
     size += range.length;
   }
   await channel.send(

@@ -1,0 +1,1 @@
+CREATE INDEX `instances_not_hashed` ON `instances` (`received_at`) WHERE "instances"."sha256" = '';
