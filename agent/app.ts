@@ -41,6 +41,9 @@ import type { SiteServices } from "./serve/serve.ts";
 import type { Renderer } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
 
+/** How often the hash backfill looks whether it can run (besides when the SCP falls idle). */
+const BACKFILL_LOOK_MS = 10_000;
+
 export interface RunningAgent {
   config: AgentConfig;
   dimsePort: number;
@@ -154,10 +157,13 @@ async function startLocked(
   });
   const nodeOps = new NodeOperations(config, ingest, archive, db, log.child({ part: "nodes" }));
 
-  // Objects received by C-STORE get their index hash once the agent is idle (ingest/backfill.ts).
+  // Objects received by C-STORE get their index hash once the agent is idle (ingest/backfill.ts): no
+  // association open and nothing being forwarded (a send hashes what it sends itself). Looked at when the
+  // SCP falls idle, and every few seconds for a backfill a busy spell stopped.
   const backfill = new HashBackfill(db, archive, log.child({ part: "backfill" }));
   let stopping = false;
-  const fillHashes = () => void backfill.run(() => !stopping && scp.activeAssociations() === 0);
+  const fillHashes = () =>
+    void backfill.run(() => !stopping && scp.activeAssociations() === 0 && !forwarder.busy);
   let scp: ScpServer;
   try {
     scp = await startScp({
@@ -268,6 +274,8 @@ async function startLocked(
     releaseMemory();
     fillHashes();
   }, 1000);
+  const backfillTimer = setInterval(fillHashes, BACKFILL_LOOK_MS);
+  Deno.unrefTimer(backfillTimer);
   Deno.unrefTimer(settle);
   log.info("agent started", {
     version: VERSION,
@@ -291,6 +299,7 @@ async function startLocked(
     tunnel,
     async stop() {
       clearTimeout(settle);
+      clearInterval(backfillTimer);
       stopping = true;
       await tunnel?.stop();
       await scp.close();

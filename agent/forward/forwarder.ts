@@ -51,6 +51,7 @@ class Wakeup {
 
 export class Forwarder {
   #running = false;
+  #batches = 0;
   #loops: Promise<void>[] = [];
   #wakeups = new Map<string, Wakeup>();
   /** Per destination, shared by its workers' held associations. */
@@ -118,6 +119,11 @@ export class Forwarder {
     for (const destination of new Set([...this.destinations(), ...this.queue.waitingDestinations()])) {
       this.ensure(destination);
     }
+  }
+
+  /** True while a batch of rows is being sent or de-identified. */
+  get busy(): boolean {
+    return this.#batches > 0;
   }
 
   /** The configured destinations and those started for transfers (which no route names). */
@@ -206,10 +212,15 @@ export class Forwarder {
           await wakeup.wait(wait);
           continue;
         }
-        if (staged) await this.#deidentify(destination, rows);
-        else if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
-        else if (held) await this.#send(destination, held, rows, log);
-        else for (const row of rows) this.#failed(row, null, `no node named ${destination}`, destination);
+        this.#batches++;
+        try {
+          if (staged) await this.#deidentify(destination, rows);
+          else if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
+          else if (held) await this.#send(destination, held, rows, log);
+          else for (const row of rows) this.#failed(row, null, `no node named ${destination}`, destination);
+        } finally {
+          this.#batches--;
+        }
       } catch (err) {
         log.error("forward worker error", { reason: (err as Error).message });
         await wakeup.wait(1000);
