@@ -13,6 +13,7 @@ import { scuTo } from "../nodes/connect.ts";
 import { type Archive, archived } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import { claimedObject, type ClaimedRow, type Queue } from "../queue/queue.ts";
+import type { ComputedHash } from "../index/instances.ts";
 import type { Session } from "@conduit/shared/tunnel";
 import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute } from "../queue/keys.ts";
 import { type Contention, HeldAssociation } from "./held_association.ts";
@@ -298,6 +299,8 @@ export class Forwarder {
   ): Promise<void> {
     // Loaded with the first remote destination: an agent without a hub does without the tunnel code.
     const { sendRemote } = await import("./remote.ts");
+    // Hashes the sends computed (objects not yet backfilled), recorded in one transaction after the batch.
+    const hashed: ComputedHash[] = [];
     const unsent = await sendRemote(
       session,
       target,
@@ -314,8 +317,15 @@ export class Forwarder {
         this.#failed(r.row, null, r.error, destination);
       },
       () => !this.#running || this.queue.isPaused(destination),
-      (object, sha256) => this.queue.recordHash(object, sha256),
+      (object, sha256) => hashed.push({ sopInstanceUid: object.sopInstanceUid, path: object.key, sha256 }),
     );
+    try {
+      this.queue.recordHashes(hashed);
+    } catch (err) {
+      log.warn("recording hashes computed while sending failed; the backfill computes them again", {
+        reason: (err as Error).name,
+      });
+    }
     for (const row of unsent) this.queue.release(row.id);
   }
 

@@ -162,15 +162,24 @@ export function existingInstance(db: Database, sopInstanceUid: string): IndexedD
   ).get(sopInstanceUid) as IndexedDataset | undefined;
 }
 
+/** A data set hash computed after the object was indexed (ingest/backfill.ts, a send). */
+export interface ComputedHash {
+  sopInstanceUid: string;
+  path: string;
+  sha256: string;
+}
+
 /**
- * Records `sha256` for the instance stored at `path` if its row still has none (a replacement or a
- * removal since it was read leaves the row alone). Not flushed: a hash a power loss undoes is computed
- * again.
+ * Records each hash for the instance stored at its `path` if the row still has none (a replacement or
+ * a removal since it was read leaves the row alone), in one transaction. Not flushed: a hash a power
+ * loss undoes is computed again.
  */
-export function recordHash(db: Database, sopInstanceUid: string, path: string, sha256: string): void {
+export function recordHashes(db: Database, hashes: ComputedHash[]): void {
+  if (!hashes.length) return;
   db.writeUnsynced(() => {
-    db.statement(
+    const st = db.statement(
       "UPDATE instances SET sha256 = ? WHERE sop_instance_uid = ? AND path = ? AND sha256 = ?",
-    ).run(sha256, sopInstanceUid, path, NOT_HASHED);
+    );
+    for (const h of hashes) st.run(h.sha256, h.sopInstanceUid, h.path, NOT_HASHED);
   });
 }

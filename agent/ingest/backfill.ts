@@ -9,7 +9,7 @@
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { type Archive, datasetHash } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
-import { type IndexedDataset, recordHash } from "../index/instances.ts";
+import { type ComputedHash, type IndexedDataset, recordHashes } from "../index/instances.ts";
 
 /** Objects hashed between two looks at whether the agent is still idle. */
 const BATCH = 16;
@@ -43,11 +43,15 @@ export class HashBackfill {
     while (idle()) {
       const batch = this.#missing();
       if (!batch.length) break;
+      const done: ComputedHash[] = [];
       for (const row of batch) {
         if (!idle()) break;
         try {
-          recordHash(this.db, row.sop, row.path, await datasetHash(this.archive, row));
-          hashed++;
+          done.push({
+            sopInstanceUid: row.sop,
+            path: row.path,
+            sha256: await datasetHash(this.archive, row),
+          });
         } catch (err) {
           // Unreadable or short: left unhashed (a send of it fails and says why); not tried again here.
           this.#failed.add(row.sop);
@@ -57,6 +61,13 @@ export class HashBackfill {
           });
         }
       }
+      try {
+        recordHashes(this.db, done);
+      } catch (err) {
+        this.log.warn("backfill: cannot record hashes; tried again later", { reason: (err as Error).name });
+        break;
+      }
+      hashed += done.length;
     }
     if (hashed) this.log.info("backfill: hashed archived objects", { count: hashed });
   }

@@ -5,7 +5,7 @@
  * disk flush (`Database.writeUnsynced`): one lost to a power loss only sends its object again.
  */
 import type { Database } from "../index/db.ts";
-import { recordHash } from "../index/instances.ts";
+import { type ComputedHash, recordHashes } from "../index/instances.ts";
 import { CANCELED, HELD_PREFIX, STAGE_ROW_SQL } from "./keys.ts";
 import type { StoredObject } from "../part10/stored.ts";
 
@@ -76,9 +76,9 @@ export class Queue {
 
   constructor(private readonly db: Database) {}
 
-  /** Records the data set hash a send computed for an object the index had none for (ingest/backfill.ts). */
-  recordHash(object: StoredObject, sha256: string): void {
-    recordHash(this.db, object.sopInstanceUid, object.key, sha256);
+  /** Records the data set hashes sends computed for objects the index had none for (ingest/backfill.ts). */
+  recordHashes(hashes: ComputedHash[]): void {
+    recordHashes(this.db, hashes);
   }
 
   /** Rows for a new object; call inside the transaction that indexes it. */

@@ -6,7 +6,7 @@ import { sendRanges } from "@conduit/shared/tunnel";
 import { sql } from "drizzle-orm";
 import { withObject } from "../archive/archive.ts";
 import { archivedFiles } from "../index/files.ts";
-import { recordHash } from "../index/instances.ts";
+import { type ComputedHash, recordHashes } from "../index/instances.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
 import { sendObjectAs } from "../tunnel/objects.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
@@ -27,18 +27,26 @@ async function retrieve(
   const { files, report } = await instancesFor(s, request, signal);
   const skip = new Set(request.skip ?? []);
   let completed = 0;
-  for (const file of files) {
-    if (skip.has(file.sopInstanceUid)) continue;
-    if (signal.aborted) throw signal.reason;
-    await sendObjectAs(
-      channel,
-      s.files,
-      file,
-      request.transferSyntax,
-      s.log,
-      (sha256) => recordHash(s.db, file.sopInstanceUid, file.key, sha256),
-    );
-    completed++;
+  // Hashes computed for objects not yet backfilled, recorded in one transaction once the study is sent.
+  const hashed: ComputedHash[] = [];
+  try {
+    for (const file of files) {
+      if (skip.has(file.sopInstanceUid)) continue;
+      if (signal.aborted) throw signal.reason;
+      await sendObjectAs(
+        channel,
+        s.files,
+        file,
+        request.transferSyntax,
+        s.log,
+        (sha256) => hashed.push({ sopInstanceUid: file.sopInstanceUid, path: file.key, sha256 }),
+      );
+      completed++;
+    }
+  } finally {
+    try {
+      recordHashes(s.db, hashed);
+    } catch { /* the backfill computes them again */ }
   }
   await channel.send({
     type: "end",
