@@ -163,7 +163,10 @@ async function startLocked(
   const backfill = new HashBackfill(db, archive, log.child({ part: "backfill" }));
   let stopping = false;
   const fillHashes = () =>
-    void backfill.run(() => !stopping && scp.activeAssociations() === 0 && !forwarder.busy);
+    void backfill.run(() => !stopping && scp.activeAssociations() === 0 && !forwarder.busy).then((hashed) => {
+      // What reading and hashing left is given back, as after an association (deno_socket.ts).
+      if (hashed && !stopping) releaseMemory();
+    });
   let scp: ScpServer;
   try {
     scp = await startScp({

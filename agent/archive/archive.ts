@@ -86,10 +86,14 @@ export async function withObject<T>(
   }
 }
 
-/** The SHA-256 (hex) of the data set of the object at `path`, from `datasetOffset` for `datasetSize` bytes. */
+/**
+ * The SHA-256 (hex) of the data set of the object at `path`, from `datasetOffset` for `datasetSize` bytes
+ * (`block`: a buffer to read into, as digest.ts's addRange).
+ */
 export function datasetHash(
   archive: Archive,
   d: { path: string; datasetOffset: number; datasetSize: number },
+  block?: Uint8Array,
 ): Promise<string> {
-  return withObject(archive, d.path, (source) => sha256Of(source, d.datasetOffset, d.datasetSize));
+  return withObject(archive, d.path, (source) => sha256Of(source, d.datasetOffset, d.datasetSize, block));
 }

@@ -13,13 +13,15 @@ import { type ComputedHash, type IndexedDataset, recordHashes } from "../index/i
 
 /** Objects hashed between two looks at whether the agent is still idle. */
 const BATCH = 16;
+/** Bytes read from an archived object at a time. */
+const READ_BLOCK = 1 << 20;
 
 interface Missing extends Omit<IndexedDataset, "sha256"> {
   sop: string;
 }
 
 export class HashBackfill {
-  #running: Promise<void> | undefined;
+  #running: Promise<number> | undefined;
   #failed = new Set<string>();
 
   constructor(
@@ -30,16 +32,18 @@ export class HashBackfill {
 
   /**
    * Hashes the objects the index has no hash for, a batch at a time, for as long as `idle()` says
-   * so. Resolves when none is left, or when `idle()` turned false. One run at a time: a call while one
-   * runs joins it.
+   * so. Resolves with how many it hashed, once none is left or `idle()` turned false. One run at a time:
+   * a call while one runs joins it.
    */
-  run(idle: () => boolean): Promise<void> {
+  run(idle: () => boolean): Promise<number> {
     this.#running ??= this.#run(idle).finally(() => (this.#running = undefined));
     return this.#running;
   }
 
-  async #run(idle: () => boolean): Promise<void> {
+  async #run(idle: () => boolean): Promise<number> {
     let hashed = 0;
+    // One read buffer for the whole run (objects are hashed one after another).
+    const block = new Uint8Array(READ_BLOCK);
     while (idle()) {
       const batch = this.#missing();
       if (!batch.length) break;
@@ -50,7 +54,7 @@ export class HashBackfill {
           done.push({
             sopInstanceUid: row.sop,
             path: row.path,
-            sha256: await datasetHash(this.archive, row),
+            sha256: await datasetHash(this.archive, row, block),
           });
         } catch (err) {
           // Unreadable or short: left unhashed (a send of it fails and says why); not tried again here.
@@ -70,6 +74,7 @@ export class HashBackfill {
       hashed += done.length;
     }
     if (hashed) this.log.info("backfill: hashed archived objects", { count: hashed });
+    return hashed;
   }
 
   #missing(): Missing[] {

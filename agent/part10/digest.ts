@@ -7,14 +7,18 @@ import type { ByteSource } from "./source.ts";
 
 const BLOCK = 1 << 20;
 
-/** Adds `length` bytes of `source` from `offset` to `hash`; throws when the source is shorter. */
+/**
+ * Adds `length` bytes of `source` from `offset` to `hash`; throws when the source is shorter. `block`: a
+ * buffer to read into (a caller hashing many objects one after another passes the same one), else one is
+ * allocated.
+ */
 export async function addRange(
   hash: Hash,
   source: ByteSource,
   offset: number,
   length: number,
+  block: Uint8Array = new Uint8Array(Math.min(BLOCK, Math.max(1, length))),
 ): Promise<void> {
-  const block = new Uint8Array(Math.min(BLOCK, Math.max(1, length)));
   for (let done = 0; done < length;) {
     const n = await source.read(block.subarray(0, Math.min(block.length, length - done)), offset + done);
     if (n <= 0) throw new ShortObjectError(offset + done);
@@ -23,10 +27,15 @@ export async function addRange(
   }
 }
 
-/** The SHA-256 (hex) of `length` bytes of `source` from `offset`. */
-export async function sha256Of(source: ByteSource, offset: number, length: number): Promise<string> {
+/** The SHA-256 (hex) of `length` bytes of `source` from `offset` (`block`: as addRange's). */
+export async function sha256Of(
+  source: ByteSource,
+  offset: number,
+  length: number,
+  block?: Uint8Array,
+): Promise<string> {
   const hash = createHash("sha256");
-  await addRange(hash, source, offset, length);
+  await addRange(hash, source, offset, length, block);
   return hash.digest("hex");
 }
 
