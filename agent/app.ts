@@ -272,7 +272,8 @@ async function startLocked(
     db.close();
     throw err;
   }
-  // What start-up left (module initialisation, migrations, recovery) is given back before the agent idles.
+  // What start-up left (module initialisation, migrations, recovery) is given back before the agent idles;
+  // then objects a crash or the last run left without their hash are hashed.
   const settle = setTimeout(() => {
     releaseMemory();
     fillHashes();

@@ -129,8 +129,10 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       sourceAet: ctx.association.callingAet,
     };
     const intake = this.#o.intake;
-    if (!intake) return this.openObject(meta, false);
     this.#checkFreeSpace();
+    if (!intake) {
+      return new StoreFileStream(this.#o.archive.staging(), meta, this.#o.archive.sync, undefined, false);
+    }
     if (this.group?.blocked) {
       throw new DimseStatusError(Status.OutOfResources, "objects cannot be committed now (index or disk)");
     }
@@ -146,16 +148,10 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   }
 
   /**
-   * A staging file for an incoming object, synced when it finishes (dimse.sync); throws DimseStatusError
-   * when free space is below the configured minimum, or the file cannot be created. `hash`: as
-   * StoreFileStream's.
+   * A staging file for an object the tunnel brings, hashed as it arrives (its sender's SHA-256 is
+   * checked) and synced when it finishes (dimse.sync), created off the event loop's thread (a create can
+   * wait for others' syncs); throws DimseStatusError when free space is below the configured minimum.
    */
-  openObject(meta: FileMetaFields, hash = true): StoreFileStream {
-    this.#checkFreeSpace();
-    return new StoreFileStream(this.#o.archive.staging(), meta, this.#o.archive.sync, undefined, hash);
-  }
-
-  /** openObject, the file created off the event loop's thread (a create can wait for others' syncs). */
   async openObjectAsync(meta: FileMetaFields): Promise<StoreFileStream> {
     this.#checkFreeSpace();
     return await StoreFileStream.create(this.#o.archive.staging(), meta, this.#o.archive.sync);
