@@ -109,6 +109,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   /** The group commit of C-STOREs answered from the intake (when there is an intake). */
   readonly group: GroupCommit | undefined;
   /** Objects committed before their answer (the tunnel's) share index transactions (shared_commit.ts). */
+  /** C-STOREs being checked while their files sync (open's onWritten), until commit takes the result. */
+  readonly #checking = new WeakMap<StoreFileStream, Promise<Checked>>();
   readonly #shared = new SharedCommit((items) => this.write(items, true, true), () => this.#o.db.syncLog());
 
   constructor(options: IngestOptions) {
@@ -137,7 +139,14 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       throw new DimseStatusError(Status.OutOfResources, "objects cannot be committed now (index or disk)");
     }
     const staged = intake.take();
-    return new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file, false);
+    const sink = new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file, false);
+    // Checked while its file syncs, not after: the sender waits for the sync either way.
+    sink.onWritten = (written) => {
+      const checked = this.check(written, ctx);
+      checked.catch(() => {}); // commit() reports it; a sink that fails to sync is never committed
+      this.#checking.set(sink, checked);
+    };
+    return sink;
   }
 
   #checkFreeSpace(): void {
@@ -164,7 +173,9 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   async commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
     const intake = this.#o.intake;
     if (!intake || !this.group) return this.commitReceived(sink.received!, ctx, []);
-    const checked = await this.check(sink.received!, ctx);
+    const early = this.#checking.get(sink);
+    this.#checking.delete(sink);
+    const checked = await (early ?? this.check(sink.received!, ctx));
     const tempPath = await intake.accept(sink.received!.tempPath, ctx.association);
     this.group.add({ ...checked, received: { ...checked.received, tempPath } });
     return { status: Status.Success };

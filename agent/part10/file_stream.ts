@@ -60,6 +60,12 @@ export class StoreFileStream extends Writable {
   #headLimit = HEAD_BYTES;
   #check: StructureCheck | undefined;
   #opening: Promise<void> | undefined;
+  /**
+   * Called once every byte is written and before the file syncs, with what `received` will be if the
+   * sync succeeds: a receiver checks the object meanwhile instead of after (issue 16: the check then
+   * costs the sender's wait for Success nothing). Not called when a write failed.
+   */
+  onWritten: ((written: ReceivedObject) => void) | undefined;
 
   /**
    * A stream into `tempPath`, created exclusively (or `file`, when it was created ahead: {@link create},
@@ -189,7 +195,11 @@ export class StoreFileStream extends Writable {
     if (opening) return void opening.then(() => this._final(cb));
     const file = this.#file;
     if (!file) return cb();
+    // Every byte is written: what is known of the object is known now, and a caller may check it while
+    // the file syncs (onWritten, after the sync has started); it becomes `received` once the sync succeeded.
+    const written = this.#failed ? undefined : this.#describe();
     const synced = this.#failed || !this.sync ? Promise.resolve() : file.sync();
+    if (written) this.onWritten?.(written);
     synced.catch((err) => {
       this.#failed ??= err as Error;
     }).then(() => {
@@ -199,20 +209,22 @@ export class StoreFileStream extends Writable {
       } catch (err) {
         this.#failed ??= err as Error;
       }
-      if (!this.#failed) {
-        this.#received = {
-          tempPath: this.tempPath,
-          datasetSize: this.#datasetSize,
-          datasetSha256: this.#hash?.digest("hex"),
-          fileSize: this.#fileSize,
-          meta: this.meta,
-          head: this.#head.subarray(0, this.#headLength),
-          headIsWhole: this.#headLength === this.#fileSize,
-          malformed: this.#check?.finish(),
-        };
-      }
+      if (!this.#failed) this.#received = written;
       cb();
     });
+  }
+
+  #describe(): ReceivedObject {
+    return {
+      tempPath: this.tempPath,
+      datasetSize: this.#datasetSize,
+      datasetSha256: this.#hash?.digest("hex"),
+      fileSize: this.#fileSize,
+      meta: this.meta,
+      head: this.#head.subarray(0, this.#headLength),
+      headIsWhole: this.#headLength === this.#fileSize,
+      malformed: this.#check?.finish(),
+    };
   }
 
   /** Closes and removes the temporary file (after an abort, or when the object is refused). */
