@@ -178,6 +178,7 @@ async function startLocked(
       checkCalledAet: config.dimse.checkCalledAet,
       maxAssociations: config.dimse.maxAssociations,
       acceptAnySopClass: config.dimse.acceptAnySopClass,
+      maxOpsPerformed: config.dimse.maxOpsPerformed,
       maxPduLength: config.dimse.maxPduLength,
       idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
       artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,

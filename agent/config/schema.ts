@@ -33,6 +33,11 @@ const nodeSchema = z.object({
   port: port.refine((p) => p > 0, "expected a number from 1 to 65535"),
   /** How to retrieve from this node: C-GET, or C-MOVE to us. */
   retrieve: z.enum(["get", "move"]).default("move"),
+  /**
+   * C-STOREs sent to this node before their responses: above 1, an Asynchronous Operations Window is
+   * proposed (PS3.7 D.3.3.3) and used as far as the node grants it.
+   */
+  maxOpsInvoked: z.coerce.number().int().min(1).max(64).default(1),
   tls: nodeTlsSchema.optional(),
 }).strict();
 
@@ -110,6 +115,8 @@ export const configSchema = z.object({
     artimTimeoutSeconds: seconds.default(30),
     /** Also accept private (non-DICOM-root) SOP classes as storage. */
     acceptAnySopClass: z.boolean().default(false),
+    /** Outstanding operations granted to a requestor that proposes an Asynchronous Operations Window. */
+    maxOpsPerformed: z.coerce.number().int().min(1).max(64).default(16),
     maxFindResults: z.coerce.number().int().min(1).default(10000),
     /** fsync each object and its directory before answering (turn off only on battery-backed storage). */
     sync: z.boolean().default(true),

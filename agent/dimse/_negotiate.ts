@@ -41,6 +41,11 @@ export interface NegotiationPolicy {
   allowedCallingAets: string[];
   checkCalledAet: boolean;
   acceptAnySopClass: boolean;
+  /**
+   * Operations a requestor may have outstanding at once when it proposes an Asynchronous Operations
+   * Window (PS3.7 D.3.3.3); 1 answers every proposal with no window. We invoke one at a time.
+   */
+  maxOpsPerformed?: number;
 }
 
 /** A refusal: A-ASSOCIATE-RJ result, source and reason, and why in words (for the log). */
@@ -102,5 +107,20 @@ export function negotiate(
     }
     context.setResult(PresentationContextResult.Accept, accepted);
   }
+  answerWindow(association, o.maxOpsPerformed ?? 1);
   return undefined;
+}
+
+/**
+ * Sets the Asynchronous Operations Window the A-ASSOCIATE-AC carries (the library writes what the request
+ * had): the requestor may invoke at most `limit` (and at most what it proposed; 0 there is no limit) and
+ * perform 1. A window of 1 and 1 is sent as none (the default).
+ */
+function answerWindow(association: any, limit: number): void {
+  if (!association.getNegotiateAsyncOps()) return;
+  const asked = Number(association.getMaxAsyncOpsInvoked());
+  const invoked = Math.max(1, asked === 0 ? limit : Math.min(asked, limit));
+  association.setMaxAsyncOpsInvoked(invoked);
+  association.setMaxAsyncOpsPerformed(1);
+  association.setNegotiateAsyncOps(invoked > 1);
 }

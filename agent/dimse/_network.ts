@@ -81,6 +81,8 @@ export class ConduitNetwork extends Scp {
   protected role: "acceptor" | "requestor" = "acceptor";
   /** The negotiation PDU has arrived (A-ASSOCIATE-RQ for the acceptor, -AC or -RJ for the requestor). */
   #negotiated = false;
+  /** Where the last of our C-STORE requests stands on the wire: the next one's PDUs follow it. */
+  #sending: Promise<void> = Promise.resolve();
   /** Our own C-STOREs awaiting their response (`sendStore`), by message ID. */
   #sentStores = new Map<number, (status: number) => void>();
   /** Accepted presentation contexts by SOP class and transfer syntax (`sendStore`). */
@@ -364,9 +366,15 @@ export class ConduitNetwork extends Scp {
     const maxPduLength = peerMax === 0 ? max : Math.min(peerMax, max);
     return new Promise((resolve) => {
       this.#sentStores.set(messageId, resolve);
-      this.lastPduTime = Date.now();
-      this.socket.write(pdataPdu(pcId, Buffer.from(command), true, true));
-      streamRawDataset(this.socket, item, pcId, maxPduLength).catch((err) => {
+      // One message after the other on the wire (PS3.8 9.3.5): with an asynchronous operations window a
+      // request goes out while earlier ones wait for their responses, never inside another's data set.
+      const sent = this.#sending.then(() => {
+        this.lastPduTime = Date.now();
+        this.socket.write(pdataPdu(pcId, Buffer.from(command), true, true));
+        return streamRawDataset(this.socket, item, pcId, maxPduLength);
+      });
+      this.#sending = sent.catch(() => {});
+      sent.catch((err) => {
         this.#sentStores.delete(messageId);
         this.protocolAbort(0, `sending object ${hashUid(item.sopInstanceUid)} failed: ${safeReason(err)}`);
       });

@@ -38,10 +38,20 @@ export function proposal(
   calledAet: string,
   maxPduLength: number,
   wanted: ContextsWanted,
+  /**
+   * Operations we may invoke before their responses (PS3.7 D.3.3.3): above 1, an Asynchronous Operations
+   * Window is proposed with it as the maximum invoked and 1 as the maximum performed.
+   */
+  asyncOps = 1,
   // deno-lint-ignore no-explicit-any
 ): any {
   const association = new Association(callingAet, calledAet);
   association.setMaxPduLength(maxPduLength);
+  if (asyncOps > 1) {
+    association.setNegotiateAsyncOps(true);
+    association.setMaxAsyncOpsInvoked(asyncOps);
+    association.setMaxAsyncOpsPerformed(1);
+  }
   const add = (abstract: string, syntaxes: string[], scpRole = false) => {
     const pcId = association.addPresentationContext(abstract);
     for (const ts of syntaxes) association.addTransferSyntaxToPresentationContext(pcId, ts);

@@ -34,6 +34,8 @@ export interface ScpOptions extends NetworkOptions {
   maxAssociations: number;
   /** Accept storage SOP classes outside the standard storage roots (private classes). */
   acceptAnySopClass: boolean;
+  /** Outstanding operations granted to a requestor that proposes an asynchronous operations window. */
+  maxOpsPerformed?: number;
   store: StoreHandler;
   query: QueryHandler;
   retrieve: RetrieveHandler;

@@ -29,6 +29,11 @@ export interface ScuOptions extends NetworkOptions {
   responseTimeoutMs?: number;
   /** ms to wait for the TCP connection. */
   connectTimeoutMs?: number;
+  /**
+   * C-STOREs to keep outstanding at once when the node grants an Asynchronous Operations Window (1: none
+   * is proposed, each store waits for its response).
+   */
+  asyncOps?: number;
 }
 
 /** Counts from a C-MOVE or C-GET final response. */
@@ -71,6 +76,10 @@ class ScuNetwork extends ConduitNetwork {
 export class ScuAssociation {
   #network: ScuNetwork | undefined;
   #closed = false;
+  #window = 1;
+  /** C-STOREs sent and not yet answered, and the callers waiting for one of them to be. */
+  #outstanding = 0;
+  #slots: (() => void)[] = [];
   readonly options: ScuOptions;
 
   constructor(options: ScuOptions, private readonly storeHandler?: StoreHandler) {
@@ -80,7 +89,8 @@ export class ScuAssociation {
   /** Connects and negotiates; rejects with the reason on refusal, timeout or no accepted context. */
   open(wanted: ContextsWanted): Promise<void> {
     const { node, callingAet } = this.options;
-    const association = proposal(callingAet, node.aet, this.options.maxPduLength, wanted);
+    const asyncOps = this.options.asyncOps ?? 1;
+    const association = proposal(callingAet, node.aet, this.options.maxPduLength, wanted, asyncOps);
     if (association.getPresentationContexts().length > 128) {
       return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
     }
@@ -117,6 +127,10 @@ export class ScuAssociation {
       network.on("connect", () => {
         try {
           network.sendAssociationRequest(association);
+          // The A-ASSOCIATE-AC is read into the same object: a window it does not carry is no window.
+          association.setNegotiateAsyncOps(false);
+          association.setMaxAsyncOpsInvoked(1);
+          association.setMaxAsyncOpsPerformed(1);
         } catch (err) {
           fail(err as Error);
         }
@@ -139,9 +153,19 @@ export class ScuAssociation {
           this.release();
           return;
         }
+        // PS3.7 D.3.3.3.1: the acceptor's maximum invoked is at most ours; 0 there means no limit.
+        const granted = accepted.getNegotiateAsyncOps() ? Number(accepted.getMaxAsyncOpsInvoked()) : 1;
+        this.#window = granted === 0 ? asyncOps : Math.max(1, Math.min(granted, asyncOps));
+        // Each outstanding C-STORE watches the connection's close (_store_request.ts).
+        socket.setMaxListeners(Math.max(10, this.#window + 8));
         resolve();
       });
     });
+  }
+
+  /** C-STOREs that may be outstanding at once on this association, as negotiated (1 without a window). */
+  get window(): number {
+    return this.#window;
   }
 
   get #live(): ScuNetwork {
@@ -179,7 +203,16 @@ export class ScuAssociation {
     if (!this.accepts(item.sopClassUid, item.transferSyntax)) {
       return Promise.resolve(Status.SopClassNotSupported);
     }
-    return sendStoreAndWait(this.#live, item, extra, this.options.responseTimeoutMs ?? 120_000);
+    if (this.#outstanding >= this.#window) {
+      // More than the window allows: this one waits until an earlier one is answered.
+      return new Promise<void>((r) => this.#slots.push(r)).then(() => this.store(item, extra));
+    }
+    const network = this.#live;
+    this.#outstanding++;
+    return sendStoreAndWait(network, item, extra, this.options.responseTimeoutMs ?? 120_000).finally(() => {
+      this.#outstanding--;
+      this.#slots.shift()?.();
+    });
   }
 
   /** Streams C-FIND matches; cancel by breaking out of the loop or with the signal. */

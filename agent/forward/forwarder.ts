@@ -248,13 +248,14 @@ export class Forwarder {
       for (const row of rows) this.#failed(row, null, (err as Error).message, destination);
       return;
     }
-    try {
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i];
-        if (!this.#running || this.queue.isPaused(destination)) {
-          for (const rest of rows.slice(i)) this.queue.release(rest.id);
-          return;
-        }
+    // Up to the window the node granted (1 without one) C-STOREs are outstanding at once; they go out
+    // one after the other, in the rows' order, and each row is settled by its own response.
+    let next = 0;
+    let lost = false;
+    const sendNext = async (): Promise<void> => {
+      while (next < rows.length && !lost) {
+        if (!this.#running || this.queue.isPaused(destination)) return;
+        const row = rows[next++];
         let status: number | null;
         let error = "";
         try {
@@ -278,13 +279,16 @@ export class Forwarder {
           status,
           reason: error || undefined,
         });
-        if (status === null) {
-          // The association is gone: the others were not attempted; they go back as they were.
+        if (status === null && !lost) {
+          // The association is gone: rows not yet sent go back as they were.
+          lost = true;
           held.drop();
-          for (const rest of rows.slice(i + 1)) this.queue.release(rest.id);
-          return;
         }
       }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(scu.window, rows.length) }, sendNext));
+      for (const rest of rows.slice(next)) this.queue.release(rest.id);
     } finally {
       held.idle();
     }

@@ -25,6 +25,7 @@ export async function scuTo(
     idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
     artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
     responseTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
+    asyncOps: node.maxOpsInvoked,
   }, storeHandler);
 }
 
