@@ -101,6 +101,7 @@ async function startLocked(
       host: n.host,
       port: n.port,
       tls: nodeTlsMaterial(name, n),
+      maxOpsInvoked: n.maxOpsInvoked,
     }));
   const scpTls = scpTlsMaterial(config);
   const routes = compileRoutes(config);

@@ -97,6 +97,8 @@ export interface NodeAddress {
   port: number;
   /** Connect over TLS with these settings (PS3.15 B.1). */
   tls?: TlsClientMaterial;
+  /** C-STOREs sent to it before their responses, as far as it grants a window (nodes' maxOpsInvoked). */
+  maxOpsInvoked?: number;
 }
 
 /** A DIMSE status as logs and metrics show it: `0xA700`. */

@@ -215,6 +215,7 @@ class AgentScp extends ConduitNetwork {
         maxPduLength: this.netOptions.maxPduLength,
         idleTimeoutMs: this.netOptions.idleTimeoutMs,
         artimTimeoutMs: this.netOptions.artimTimeoutMs,
+        asyncOps: destination.maxOpsInvoked,
       });
       try {
         await scu.open({
@@ -228,21 +229,26 @@ class AgentScp extends ConduitNetwork {
       }
       try {
         const messageId = request.getMessageId();
-        for (const item of items) {
-          if (signal.aborted) break;
-          let status: number;
-          try {
-            status = await scu.store(item, {
-              moveOriginatorAet: this.info.callingAet,
-              moveOriginatorMessageId: messageId,
-            });
-          } catch (err) {
-            this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
-            status = Status.ProcessingFailure;
+        // As many sub-operations outstanding as the destination granted (one without a window).
+        let next = 0;
+        const subOperations = async () => {
+          while (next < items.length && !signal.aborted) {
+            const item = items[next++];
+            let status: number;
+            try {
+              status = await scu.store(item, {
+                moveOriginatorAet: this.info.callingAet,
+                moveOriginatorMessageId: messageId,
+              });
+            } catch (err) {
+              this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
+              status = Status.ProcessingFailure;
+            }
+            counts.record(status, item.sopInstanceUid);
+            send(pending(request, responses.CMoveResponse, counts));
           }
-          counts.record(status, item.sopInstanceUid);
-          send(pending(request, responses.CMoveResponse, counts));
-        }
+        };
+        await Promise.all(Array.from({ length: Math.min(scu.window, items.length) }, subOperations));
       } finally {
         await scu.release();
       }

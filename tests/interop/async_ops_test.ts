@@ -13,7 +13,10 @@ import { ScuAssociation } from "../../agent/dimse/scu.ts";
 import { StoreFileStream } from "../../agent/part10/file_stream.ts";
 import { memorySource } from "../../agent/part10/source.ts";
 import { Status, type StoreContext } from "../../agent/dimse/handlers.ts";
-import { freePort, skipReason, startStorescp } from "../support/peers.ts";
+import { freePort, runDcmtk, skipReason, startStorescp } from "../support/peers.ts";
+import { startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const quiet = new Logger({}, "error");
 const SOP_CLASS = SopClass.CtImage;
@@ -169,6 +172,44 @@ Deno.test({
     } finally {
       await scu.release().catch(() => {});
       await peer.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "C-MOVE sub-operations to a node with maxOpsInvoked overlap as far as it grants",
+  ignore: Boolean(skipReason("storescu", "movescu")),
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const peer = await holdingScp(path.join(dir, "moved"), 16, 4);
+    await Deno.mkdir(path.join(dir, "moved"));
+    const series = await writeGeneratedSeries(path.join(dir, "series"), { count: 12, seed: "async-move" });
+    const agent = await startAgentProcess({
+      config: { nodes: { held: { aet: "HOLDING", host: "127.0.0.1", port: peer.port, maxOpsInvoked: 8 } } },
+    });
+    try {
+      const sent = await storescu(series.paths, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const moved = await runDcmtk("movescu", [
+        "-S",
+        "-aem",
+        "HOLDING",
+        "-aec",
+        agent.aet,
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        `StudyInstanceUID=${series.studyUid}`,
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.equal(peer.stored.length, 12, "every sub-operation reached the destination");
+      assert.ok(peer.most() >= 4, `sub-operations overlapped (at most ${peer.most()} at once)`);
+    } finally {
+      await agent.stop();
+      await peer.scp.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
