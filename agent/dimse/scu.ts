@@ -207,7 +207,13 @@ export class ScuAssociation {
       // More than the window allows: this one waits until an earlier one is answered.
       return new Promise<void>((r) => this.#slots.push(r)).then(() => this.store(item, extra));
     }
-    const network = this.#live;
+    let network: ScuNetwork;
+    try {
+      network = this.#live;
+    } catch (err) {
+      this.#slots.shift()?.(); // the next waiter finds out too, rather than wait for a slot that never frees
+      throw err;
+    }
     this.#outstanding++;
     return sendStoreAndWait(network, item, extra, this.options.responseTimeoutMs ?? 120_000).finally(() => {
       this.#outstanding--;

@@ -108,9 +108,9 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   readonly #o: IngestOptions;
   /** The group commit of C-STOREs answered from the intake (when there is an intake). */
   readonly group: GroupCommit | undefined;
-  /** Objects committed before their answer (the tunnel's) share index transactions (shared_commit.ts). */
   /** C-STOREs being checked while their files sync (open's onWritten), until commit takes the result. */
   readonly #checking = new WeakMap<StoreFileStream, Promise<Checked>>();
+  /** Objects committed before their answer (the tunnel's) share index transactions (shared_commit.ts). */
   readonly #shared = new SharedCommit((items) => this.write(items, true, true), () => this.#o.db.syncLog());
 
   constructor(options: IngestOptions) {
