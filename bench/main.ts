@@ -18,6 +18,7 @@ import { transfer } from "./transfer.ts";
 import { deid } from "./deid.ts";
 import { cluster } from "./cluster.ts";
 import { memoryBench } from "./memory.ts";
+import { asyncOps } from "./asyncops.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -70,6 +71,7 @@ export const BENCHMARKS: Benchmark[] = [
   ingest,
   memoryBench,
   forward,
+  asyncOps,
   tunnel,
   dicomweb,
   transfer,

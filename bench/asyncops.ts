@@ -1,0 +1,128 @@
+/**
+ * Forwarding between two agents with and without an Asynchronous Operations Window (issue 16, point 3).
+ *
+ * Agent A routes everything to agent B (durable, as shipped), B's node entry at A proposing
+ * `maxOpsInvoked` 1 (no window) or 8 (B grants up to its `dimse.maxOpsPerformed`, 16). A first forwards 100
+ * objects (JIT warm-up), then its queue is paused while `storescu` loads 500 more (0.526 MB CT); the time runs
+ * from the resume to A's last row done (each done on B's Success, after B synced the object). Three rounds,
+ * the two windows alternated, each on fresh agents; medians. No target: DCMTK and Orthanc grant no window, so
+ * the reference peers cannot take part; this shows what a peer that grants one (another agent) gets.
+ * `--quick`: one round of 100 objects.
+ */
+import * as path from "node:path";
+import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
+import { type AgentProcess, startAgentProcess } from "../tests/support/agent.ts";
+import { skipReason } from "../tests/support/peers.ts";
+import { fixed, generateCtSeries, processTicks, ticksPerSecond } from "./_shared.ts";
+import { storescuInto } from "./_profile.ts";
+
+const WINDOWS = [1, 8];
+const WARM = 100;
+
+async function doneRows(agent: AgentProcess): Promise<{ pending: number; done: number }> {
+  const res = await agent.http("/queue/summary");
+  const body = await res.json() as { rows: { destination: string; state: string; count: number }[] };
+  const counts = { pending: 0, done: 0 };
+  for (const r of body.rows) {
+    if (r.destination !== "b") continue;
+    if (r.state === "pending") counts.pending += r.count;
+    if (r.state === "done") counts.done += r.count;
+  }
+  return counts;
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 300_000, pollMs = 10) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+async function run(dir: string, window: number, paths: string[], warm: string[]) {
+  const b = await startAgentProcess({ dataDir: path.join(dir, "b"), aet: "BEE" });
+  const a = await startAgentProcess({
+    dataDir: path.join(dir, "a"),
+    aet: "AAA",
+    config: {
+      nodes: { b: { aet: "BEE", host: "127.0.0.1", port: b.port, maxOpsInvoked: window } },
+      routes: [{ name: "all", match: {}, to: [{ node: "b" }] }],
+    },
+  });
+  try {
+    const warmed = await storescuInto(a, warm);
+    if (warmed.code !== 0) throw new Error(`storescu into A: ${warmed.stderr.slice(-300)}`);
+    await until(async () => (await doneRows(a)).done >= warm.length, "warm-up forwarded");
+    await (await a.http("/queue/pause/b", { method: "POST" })).body?.cancel();
+    const loaded = await storescuInto(a, paths);
+    if (loaded.code !== 0) throw new Error(`storescu into A: ${loaded.stderr.slice(-300)}`);
+    await until(async () => (await doneRows(a)).pending >= paths.length, "rows queued");
+    const a0 = processTicks(a.pid).own, b0 = processTicks(b.pid).own;
+    const t0 = performance.now();
+    await (await a.http("/queue/resume/b", { method: "POST" })).body?.cancel();
+    await until(async () => (await doneRows(a)).done >= warm.length + paths.length, "all forwarded");
+    const seconds = (performance.now() - t0) / 1000;
+    const hz = await ticksPerSecond();
+    return {
+      seconds,
+      cpuA: (processTicks(a.pid).own - a0) / hz,
+      cpuB: (processTicks(b.pid).own - b0) / hz,
+    };
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+}
+
+const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+
+export const asyncOps: Benchmark = {
+  name: "asyncops",
+  description: "agent -> agent forwarding with and without an asynchronous operations window",
+  async run({ quick, workDir, log }: BenchOptions): Promise<BenchResult> {
+    const skip = skipReason("storescu");
+    if (skip) throw new Error(`asyncops bench needs DCMTK: ${skip}`);
+    const n = quick ? 100 : 500;
+    const rounds = quick ? 1 : 3;
+    const series = await generateCtSeries(path.join(workDir, "series"), n + WARM, log);
+    const warm = series.paths.slice(0, WARM);
+    const paths = series.paths.slice(WARM);
+    const results = new Map<number, { seconds: number; cpuA: number; cpuB: number }[]>(
+      WINDOWS.map((w) => [w, []]),
+    );
+    for (let round = 1; round <= rounds; round++) {
+      for (const window of WINDOWS) {
+        const r = await run(path.join(workDir, `w${window}-${round}`), window, paths, warm);
+        log(`round ${round}: maxOpsInvoked ${window}: ${fixed(n / r.seconds)} files/s`);
+        results.get(window)!.push(r);
+      }
+    }
+    const rows = WINDOWS.map((w) => {
+      const rs = results.get(w)!;
+      const s = median(rs.map((r) => r.seconds));
+      return [
+        String(w),
+        fixed(s, 2),
+        fixed(n / s),
+        rs.map((r) => fixed(n / r.seconds)).join(" / "),
+        fixed(median(rs.map((r) => r.cpuA)), 2),
+        fixed(median(rs.map((r) => r.cpuB)), 2),
+      ];
+    });
+    const ratio = median(results.get(1)!.map((r) => r.seconds)) /
+      median(results.get(8)!.map((r) => r.seconds));
+    return {
+      tables: [{
+        title: `A -> B, ${n} objects of 0.526 MB, B durable; median of ${rounds}`,
+        columns: ["A's maxOpsInvoked", "seconds", "files/s", "files/s each round", "CPU A (s)", "CPU B (s)"],
+        rows,
+      }],
+      targets: [],
+      notes: [
+        `window 8 against none: ${fixed(ratio, 2)}x the rate (no target; DCMTK and Orthanc grant no window)`,
+        `each agent first forwarded ${WARM} other objects, untimed (JIT warm-up)`,
+      ],
+      data: { files: n, rounds, results: Object.fromEntries(results) },
+    };
+  },
+};
