@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { listFiles, startAgentProcess } from "../support/agent.ts";
 import { runDcmtk, skipReason, sleep } from "../support/peers.ts";
+import { retrieveWith } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const skip = skipReason("storescu", "findscu", "getscu");
@@ -91,18 +92,12 @@ Deno.test({
       assert.equal(await found(agent, series.studyUid), COUNT, "a C-FIND after Success finds every object");
       const out = path.join(root, "got");
       await Deno.mkdir(out);
-      const get = await runDcmtk("getscu", [
-        "-aec",
-        agent.aet,
-        "-od",
-        out,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${series.studyUid}`,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const get = await retrieveWith(
+        "getscu",
+        agent,
+        ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${series.studyUid}`],
+        ["-od", out],
+      );
       assert.equal(get.code, 0, get.stderr);
       assert.equal((await listFiles(out)).length, COUNT, "a C-GET after Success brings every object");
       assert.ok(Date.now() - started < 60_000);

@@ -13,9 +13,9 @@ import { ScuAssociation } from "../../agent/dimse/scu.ts";
 import { StoreFileStream } from "../../agent/part10/file_stream.ts";
 import { memorySource } from "../../agent/part10/source.ts";
 import { Status, type StoreContext } from "../../agent/dimse/handlers.ts";
-import { freePort, runDcmtk, skipReason, startStorescp } from "../support/peers.ts";
+import { freePort, skipReason, startStorescp } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
+import { retrieveWith, storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const quiet = new Logger({}, "error");
@@ -191,19 +191,12 @@ Deno.test({
     try {
       const sent = await storescu(series.paths, agent);
       assert.equal(sent.code, 0, sent.stderr);
-      const moved = await runDcmtk("movescu", [
-        "-S",
-        "-aem",
-        "HOLDING",
-        "-aec",
-        agent.aet,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${series.studyUid}`,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const moved = await retrieveWith(
+        "movescu",
+        agent,
+        ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${series.studyUid}`],
+        ["-S", "-aem", "HOLDING"],
+      );
       assert.equal(moved.code, 0, moved.stderr);
       assert.equal(peer.stored.length, 12, "every sub-operation reached the destination");
       assert.ok(peer.most() >= 4, `sub-operations overlapped (at most ${peer.most()} at once)`);

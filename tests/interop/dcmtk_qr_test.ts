@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
+import { retrieveWith, storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import {
   encodingOf,
@@ -203,39 +203,15 @@ Deno.test({
         "ModalitiesInStudy=CT",
         "StudyInstanceUID",
       ]);
-      const r = await runDcmtk("movescu", [
-        "-S",
-        "-aem",
-        "STORESCP",
-        "-aec",
-        agent.aet,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${study.studyInstanceUid}`,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const studyKeys = ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${study.studyInstanceUid}`];
+      const r = await retrieveWith("movescu", agent, studyKeys, ["-S", "-aem", "STORESCP"]);
       assert.equal(r.code, 0, r.stderr);
       const moved = await listFiles(storescpDir);
       assert.equal(moved.length, 1);
       const original = await archived(agent, "CT_small.dcm");
       assert.ok(Buffer.from(await datasetBytes(moved[0])).equals(Buffer.from(original)));
 
-      const bad = await runDcmtk("movescu", [
-        "-v",
-        "-S",
-        "-aem",
-        "NOWHERE",
-        "-aec",
-        agent.aet,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${study.studyInstanceUid}`,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const bad = await retrieveWith("movescu", agent, studyKeys, ["-v", "-S", "-aem", "NOWHERE"]);
       assert.match(bad.stdout + bad.stderr, /MoveDestinationUnknown/);
     } finally {
       await stop();
@@ -255,20 +231,12 @@ Deno.test({
         "StudyInstanceUID",
       ]);
       const dir = await Deno.makeTempDir({ prefix: "getscu-" });
-      const r = await runDcmtk("getscu", [
-        "-S",
-        "+B",
-        "-od",
-        dir,
-        "-aec",
-        agent.aet,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${study.studyInstanceUid}`,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const r = await retrieveWith(
+        "getscu",
+        agent,
+        ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${study.studyInstanceUid}`],
+        ["-S", "+B", "-od", dir],
+      );
       assert.equal(r.code, 0, r.stderr);
       const got = await listFiles(dir);
       assert.equal(got.length, 1);
@@ -292,37 +260,13 @@ Deno.test({
         "PatientID",
       ]);
       assert.ok(patient?.patientId, "CT_small's patient");
-      const moved = await runDcmtk("movescu", [
-        "-P",
-        "-aem",
-        "STORESCP",
-        "-aec",
-        agent.aet,
-        "-k",
-        "QueryRetrieveLevel=PATIENT",
-        "-k",
-        `PatientID=${patient.patientId}`,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const patientKeys = ["QueryRetrieveLevel=PATIENT", `PatientID=${patient.patientId}`];
+      const moved = await retrieveWith("movescu", agent, patientKeys, ["-P", "-aem", "STORESCP"]);
       assert.equal(moved.code, 0, moved.stderr);
       assert.equal((await listFiles(storescpDir)).length, 1, "the patient's one object was moved");
 
       const dir = await Deno.makeTempDir({ prefix: "getscu-patient-" });
-      const got = await runDcmtk("getscu", [
-        "-P",
-        "+B",
-        "-od",
-        dir,
-        "-aec",
-        agent.aet,
-        "-k",
-        "QueryRetrieveLevel=PATIENT",
-        "-k",
-        `PatientID=${patient.patientId}`,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const got = await retrieveWith("getscu", agent, patientKeys, ["-P", "+B", "-od", dir]);
       assert.equal(got.code, 0, got.stderr);
       const [file] = await listFiles(dir);
       assert.ok(

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startOrthanc } from "../support/peers.ts";
+import { freePort, PYDICOM_TEST_FILES_DIR, skipReason, startOrthanc } from "../support/peers.ts";
 import { agentCli, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
+import { retrieveWith, storescu } from "../support/send.ts";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { readPart10Header } from "@conduit/shared/dicom";
 
@@ -114,20 +114,12 @@ Deno.test({
       assert.equal(got.expected, 1);
       assert.equal(got.arrived, 1);
       const refDir = await Deno.makeTempDir({ prefix: "getscu-ref-" });
-      const ref = await runDcmtk("getscu", [
-        "-S",
-        "+B",
-        "-od",
-        refDir,
-        "-aec",
-        orthanc.aet,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${ct.StudyInstanceUID}`,
-        "127.0.0.1",
-        String(orthanc.port),
-      ]);
+      const ref = await retrieveWith(
+        "getscu",
+        orthanc,
+        ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${ct.StudyInstanceUID}`],
+        ["-S", "+B", "-od", refDir],
+      );
       assert.equal(ref.code, 0, ref.stderr);
       const [refFile] = await listFiles(refDir);
       assert.ok(

@@ -56,3 +56,23 @@ export function storescu(
     ...files,
   ], { timeoutMs });
 }
+
+/**
+ * A retrieve with DCMTK's `movescu` or `getscu` from `target`: `options` first (`-S`, `-aem DEST`, `-od DIR`,
+ * ...), then each of `keys` as `-k` (`QueryRetrieveLevel=STUDY`, `StudyInstanceUID=...`).
+ */
+export function retrieveWith(
+  tool: "movescu" | "getscu",
+  target: { port: number; aet: string },
+  keys: string[],
+  options: string[] = [],
+): Promise<ToolResult> {
+  return runDcmtk(tool, [
+    ...options,
+    "-aec",
+    target.aet,
+    ...keys.flatMap((k) => ["-k", k]),
+    "127.0.0.1",
+    String(target.port),
+  ]);
+}
