@@ -157,3 +157,17 @@ export async function warmUp(
     );
   }
 }
+
+/** Polls `check` every `pollMs` until it holds; throws "timed out: <what>" after `timeoutMs`. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 10 * 60_000,
+  pollMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
 import { type AgentProcess, startAgentProcess } from "../tests/support/agent.ts";
 import { skipReason } from "../tests/support/peers.ts";
-import { fixed, generateCtSeries, processTicks, ticksPerSecond } from "./_shared.ts";
+import { fixed, generateCtSeries, processTicks, ticksPerSecond, until } from "./_shared.ts";
 import { storescuInto } from "./_profile.ts";
 
 const WINDOWS = [1, 8];
@@ -31,14 +31,6 @@ async function doneRows(agent: AgentProcess): Promise<{ pending: number; done: n
   return counts;
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 300_000, pollMs = 10) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-}
-
 async function run(dir: string, window: number, paths: string[], warm: string[]) {
   const b = await startAgentProcess({ dataDir: path.join(dir, "b"), aet: "BEE" });
   const a = await startAgentProcess({
@@ -52,15 +44,20 @@ async function run(dir: string, window: number, paths: string[], warm: string[])
   try {
     const warmed = await storescuInto(a, warm);
     if (warmed.code !== 0) throw new Error(`storescu into A: ${warmed.stderr.slice(-300)}`);
-    await until(async () => (await doneRows(a)).done >= warm.length, "warm-up forwarded");
+    await until("warm-up forwarded", async () => (await doneRows(a)).done >= warm.length, 300_000, 10);
     await (await a.http("/queue/pause/b", { method: "POST" })).body?.cancel();
     const loaded = await storescuInto(a, paths);
     if (loaded.code !== 0) throw new Error(`storescu into A: ${loaded.stderr.slice(-300)}`);
-    await until(async () => (await doneRows(a)).pending >= paths.length, "rows queued");
+    await until("rows queued", async () => (await doneRows(a)).pending >= paths.length, 300_000, 10);
     const a0 = processTicks(a.pid).own, b0 = processTicks(b.pid).own;
     const t0 = performance.now();
     await (await a.http("/queue/resume/b", { method: "POST" })).body?.cancel();
-    await until(async () => (await doneRows(a)).done >= warm.length + paths.length, "all forwarded");
+    await until(
+      "all forwarded",
+      async () => (await doneRows(a)).done >= warm.length + paths.length,
+      300_000,
+      10,
+    );
     const seconds = (performance.now() - t0) / 1000;
     const hz = await ticksPerSecond();
     return {

@@ -32,6 +32,7 @@ import {
   processTicks,
   systemTicks,
   ticksPerSecond,
+  until,
 } from "./_shared.ts";
 import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 
@@ -41,14 +42,6 @@ const TARGET_FORWARDED = 0.8;
 const RELAY_ROUNDS = 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10 * 60_000, pollMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(pollMs);
-  }
-}
 
 async function startHubs(workDir: string, db: string, tag: string): Promise<HubProcess[]> {
   const hubs: HubProcess[] = [];
@@ -209,7 +202,12 @@ async function paths(
         ],
       });
       enrolled = true;
-      await until("south online on its hub", async () => (await sitesOn(hubs[hub])) === (hub === 0 ? 2 : 1));
+      await until(
+        "south online on its hub",
+        async () => (await sitesOn(hubs[hub])) === (hub === 0 ? 2 : 1),
+        10 * 60_000,
+        50,
+      );
       const before = await queueDone(north, "@south");
       log(
         `${measured ? "" : "warm-up: "}relay ${files.length} objects north -> hub 1 -> ${
@@ -221,7 +219,12 @@ async function paths(
       const sys0 = systemTicks();
       const t0 = performance.now();
       await (await north.http("/queue/resume/%40south", { method: "POST" })).body?.cancel();
-      await until("all relayed", async () => (await queueDone(north, "@south")) - before >= files.length);
+      await until(
+        "all relayed",
+        async () => (await queueDone(north, "@south")) - before >= files.length,
+        10 * 60_000,
+        50,
+      );
       const seconds = (performance.now() - t0) / 1000;
       const sys1 = systemTicks();
       const cpu = pids.map((pid, k) => (processTicks(pid).own - cpu0[k]) / hz);

@@ -25,6 +25,7 @@ import {
   processTicks,
   systemTicks,
   ticksPerSecond,
+  until,
 } from "./_shared.ts";
 import type { AgentProcess } from "../tests/support/agent.ts";
 import { createConduitClient } from "../hub/client/mod.ts";
@@ -42,14 +43,6 @@ async function queueRows(agent: AgentProcess, destination: string): Promise<{ al
     all: rows.reduce((n, r) => n + r.count, 0),
     done: rows.filter((r) => r.state === "done").reduce((n, r) => n + r.count, 0),
   };
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs = 600_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("transfer bench: timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export const transfer: Benchmark = {
@@ -116,16 +109,23 @@ export const transfer: Benchmark = {
       ], { timeoutMs: 600_000 });
       if (r.code !== 0) throw new Error(`storescu into north: ${r.stderr.slice(-400)}`);
       const client = createConduitClient({ url: `http://127.0.0.1:${hub.port}`, token });
-      await until(async () => (await client.sites.list.query()).every((s) => s.state === "online"), 30_000);
+      await until(
+        "both sites online",
+        async () => (await client.sites.list.query()).every((s) => s.state === "online"),
+        30_000,
+      );
       log(`warm-up: transferring ${warm.files} other objects north -> south's PACS, untimed`);
       const { id: warmId } = await client.transfers.create.mutate({
         source: { site: "north" },
         destination: { site: "south", node: "pacs" },
         studies: [warm.studyUid],
       });
-      await until(async () => (await client.transfers.get.query({ id: warmId })).status === "success");
+      await until(
+        "the warm-up transfer",
+        async () => (await client.transfers.get.query({ id: warmId })).status === "success",
+      );
       // Success is south's acknowledgement (committed, queued for its node); its PACS gets them after.
-      await until(async () => (await countFiles(pacsDir)) >= warm.files);
+      await until("the warm-up at the PACS", async () => (await countFiles(pacsDir)) >= warm.files);
       const base = await countFiles(pacsDir);
       const queued = (await queueRows(south, "pacs")).all;
       log(`transferring ${n} objects north -> south's PACS`);
@@ -153,19 +153,23 @@ export const transfer: Benchmark = {
         destination: { site: "south", node: "pacs" },
         studies: [series.studyUid],
       });
-      await until(() => {
+      await until("the transfer", () => {
         const k = countEntries(pacsDir) - base;
         if (k > 0 && Number.isNaN(phase.firstAtPacs)) phase.firstAtPacs = (performance.now() - t0) / 1000;
         return Promise.resolve(k >= n);
       });
-      await until(async () => (await countFiles(pacsDir)) >= base + n);
+      await until("the transfer at the PACS", async () => (await countFiles(pacsDir)) >= base + n);
       const seconds = (performance.now() - t0) / 1000;
       const sys1 = systemTicks();
       const cpu = pids.map((pid, k) => (processTicks(pid).own - cpu0[k]) / hz);
       sampling = false;
       await southSampler;
       const machineCores = (sys1.total - sys1.idle - sys0.total + sys0.idle) / hz / seconds;
-      await until(async () => (await client.transfers.get.query({ id })).status === "success", 30_000);
+      await until(
+        "the transfer's success",
+        async () => (await client.transfers.get.query({ id })).status === "success",
+        30_000,
+      );
       const ratio = directSeconds / seconds;
       return {
         tables: [{

@@ -33,6 +33,7 @@ import {
   memory,
   processTicks,
   ticksPerSecond,
+  until,
   warmUp,
 } from "./_shared.ts";
 import { simulateAgents } from "./_simulated_agents.ts";
@@ -46,14 +47,6 @@ const TARGET_E2E = 0.5;
 const TARGET_SCALE_RSS_MB = 300;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10 * 60_000, pollMs = 20) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(pollMs);
-  }
-}
 
 async function enrollPair(hub: HubProcess) {
   const tokens: Record<string, string> = {};
