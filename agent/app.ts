@@ -180,6 +180,7 @@ async function startLocked(
       maxAssociations: config.dimse.maxAssociations,
       acceptAnySopClass: config.dimse.acceptAnySopClass,
       maxOpsPerformed: config.dimse.maxOpsPerformed,
+      maxOpsInvoked: config.dimse.maxOpsInvoked,
       maxPduLength: config.dimse.maxPduLength,
       idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
       artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,

@@ -38,6 +38,11 @@ const nodeSchema = z.object({
    * proposed (PS3.7 D.3.3.3) and used as far as the node grants it.
    */
   maxOpsInvoked: z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * C-STORE sub-operations of a C-GET from this node (`retrieve: get`) it may send before our responses:
+   * above 1, proposed as the window's maximum performed.
+   */
+  maxOpsPerformed: z.coerce.number().int().min(1).max(64).default(1),
   tls: nodeTlsSchema.optional(),
 }).strict();
 
@@ -117,6 +122,11 @@ export const configSchema = z.object({
     acceptAnySopClass: z.boolean().default(false),
     /** Outstanding operations granted to a requestor that proposes an Asynchronous Operations Window. */
     maxOpsPerformed: z.coerce.number().int().min(1).max(64).default(16),
+    /**
+     * As the C-GET SCP: C-STORE sub-operations sent before their responses, at most what the requestor
+     * proposed to perform at once.
+     */
+    maxOpsInvoked: z.coerce.number().int().min(1).max(64).default(16),
     maxFindResults: z.coerce.number().int().min(1).default(10000),
     /** fsync each object and its directory before answering (turn off only on battery-backed storage). */
     sync: z.boolean().default(true),

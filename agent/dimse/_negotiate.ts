@@ -43,9 +43,14 @@ export interface NegotiationPolicy {
   acceptAnySopClass: boolean;
   /**
    * Operations a requestor may have outstanding at once when it proposes an Asynchronous Operations
-   * Window (PS3.7 D.3.3.3); 1 answers every proposal with no window. We invoke one at a time.
+   * Window (PS3.7 D.3.3.3); 1 answers every proposal with no window.
    */
   maxOpsPerformed?: number;
+  /**
+   * Operations we invoke on the requestor before its responses (a C-GET's C-STORE sub-operations), at
+   * most what it proposed to perform; 1 invokes one at a time.
+   */
+  maxOpsInvoked?: number;
 }
 
 /** A refusal: A-ASSOCIATE-RJ result, source and reason, and why in words (for the log). */
@@ -107,20 +112,30 @@ export function negotiate(
     }
     context.setResult(PresentationContextResult.Accept, accepted);
   }
-  answerWindow(association, o.maxOpsPerformed ?? 1);
+  answerWindow(association, o.maxOpsPerformed ?? 1, o.maxOpsInvoked ?? 1);
   return undefined;
 }
 
 /**
  * Sets the Asynchronous Operations Window the A-ASSOCIATE-AC carries (the library writes what the request
- * had): the requestor may invoke at most `limit` (and at most what it proposed; 0 there is no limit) and
- * perform 1. A window of 1 and 1 is sent as none (the default).
+ * had): the requestor may invoke at most `invokedLimit` and perform at most `performedLimit` (each at most
+ * what it proposed; 0 there is no limit). A window of 1 and 1 is sent as none (the default).
  */
-function answerWindow(association: any, limit: number): void {
+export function answerWindow(association: any, invokedLimit: number, performedLimit: number): void {
   if (!association.getNegotiateAsyncOps()) return;
-  const asked = Number(association.getMaxAsyncOpsInvoked());
-  const invoked = Math.max(1, asked === 0 ? limit : Math.min(asked, limit));
+  const within = (asked: number, limit: number) => Math.max(1, asked === 0 ? limit : Math.min(asked, limit));
+  const invoked = within(Number(association.getMaxAsyncOpsInvoked()), invokedLimit);
+  const performed = within(Number(association.getMaxAsyncOpsPerformed()), performedLimit);
   association.setMaxAsyncOpsInvoked(invoked);
-  association.setMaxAsyncOpsPerformed(1);
-  association.setNegotiateAsyncOps(invoked > 1);
+  association.setMaxAsyncOpsPerformed(performed);
+  association.setNegotiateAsyncOps(invoked > 1 || performed > 1);
+}
+
+/**
+ * The C-STORE sub-operations of a C-GET we may have outstanding on a negotiated association: the window's
+ * maximum performed by the requestor as we answered it (1 without a window).
+ */
+export function getWindow(association: any): number {
+  if (!association.getNegotiateAsyncOps()) return 1;
+  return Math.max(1, Number(association.getMaxAsyncOpsPerformed()) || 1);
 }

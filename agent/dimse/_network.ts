@@ -381,6 +381,16 @@ export class ConduitNetwork extends Scp {
     });
   }
 
+  /**
+   * Runs `write` once the messages `sendStore` has started are on the wire: a command of ours (a C-GET's
+   * pending response) never lands inside a C-STORE sub-operation's data set (PS3.8 9.3.5), which with an
+   * asynchronous operations window may be streaming when an earlier sub-operation is answered.
+   */
+  protected afterSending(write: () => void): void {
+    const done = this.#sending.then(write);
+    this.#sending = done.catch(() => {});
+  }
+
   /** The accepted presentation context for a SOP class in a transfer syntax, as the library picks it. */
   #contextFor(sopClassUid: string, transferSyntax: string): number | undefined {
     if (!this.#contexts) {

@@ -39,18 +39,23 @@ export function proposal(
   maxPduLength: number,
   wanted: ContextsWanted,
   /**
-   * Operations we may invoke before their responses (PS3.7 D.3.3.3): above 1, an Asynchronous Operations
-   * Window is proposed with it as the maximum invoked and 1 as the maximum performed.
+   * Operations we may invoke before their responses (PS3.7 D.3.3.3): above 1 (or `performOps` above 1),
+   * an Asynchronous Operations Window is proposed with it as the maximum invoked.
    */
   asyncOps = 1,
+  /**
+   * Operations the peer may invoke on us before our responses, the window's maximum performed: the C-STORE
+   * sub-operations of a C-GET, which come back on this association.
+   */
+  performOps = 1,
   // deno-lint-ignore no-explicit-any
 ): any {
   const association = new Association(callingAet, calledAet);
   association.setMaxPduLength(maxPduLength);
-  if (asyncOps > 1) {
+  if (asyncOps > 1 || performOps > 1) {
     association.setNegotiateAsyncOps(true);
     association.setMaxAsyncOpsInvoked(asyncOps);
-    association.setMaxAsyncOpsPerformed(1);
+    association.setMaxAsyncOpsPerformed(performOps);
   }
   const add = (abstract: string, syntaxes: string[], scpRole = false) => {
     const pcId = association.addPresentationContext(abstract);

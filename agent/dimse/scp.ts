@@ -23,7 +23,7 @@ import {
 import { ScuAssociation } from "./scu.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 import { finalStatus, pending, SubOperations } from "./_suboperations.ts";
-import { negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
+import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
 
 export interface ScpOptions extends NetworkOptions {
   aet: string;
@@ -36,6 +36,8 @@ export interface ScpOptions extends NetworkOptions {
   acceptAnySopClass: boolean;
   /** Outstanding operations granted to a requestor that proposes an asynchronous operations window. */
   maxOpsPerformed?: number;
+  /** C-GET sub-operations outstanding at once, at most what the requestor proposed to perform. */
+  maxOpsInvoked?: number;
   store: StoreHandler;
   query: QueryHandler;
   retrieve: RetrieveHandler;
@@ -263,17 +265,37 @@ class AgentScp extends ConduitNetwork {
       if (!model) throw new DimseStatusError(Status.SopClassNotSupported, "not a C-GET model we serve");
       const items = await this.#options.retrieve.locate(model, readIdentifier(request), signal);
       const counts = new SubOperations(items.length);
-      for (const item of items) {
-        if (signal.aborted) break;
-        let status: number;
-        try {
-          status = await this.#storeOverThisAssociation(item);
-        } catch (err) {
-          this.log.warn("C-GET sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
-          status = Status.ProcessingFailure;
+      // As many sub-operations outstanding as the requestor said it performs (one without a window).
+      const window = Math.min(getWindow(this.association), items.length);
+      let next = 0;
+      let outstanding = 0;
+      let peak = 0;
+      const subOperations = async () => {
+        while (next < items.length && !signal.aborted) {
+          const item = items[next++];
+          let status: number;
+          peak = Math.max(peak, ++outstanding);
+          try {
+            status = await this.#storeOverThisAssociation(item);
+          } catch (err) {
+            this.log.warn("C-GET sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
+            status = Status.ProcessingFailure;
+          } finally {
+            outstanding--;
+          }
+          counts.record(status, item.sopInstanceUid);
+          send(pending(request, responses.CGetResponse, counts));
         }
-        counts.record(status, item.sopInstanceUid);
-        send(pending(request, responses.CGetResponse, counts));
+      };
+      await Promise.all(Array.from({ length: Math.max(1, window) }, subOperations));
+      if (items.length > 0) {
+        this.log.info("C-GET sub-operations sent", {
+          objects: items.length,
+          completed: counts.completed,
+          failed: counts.failed,
+          window,
+          peakOutstanding: peak,
+        });
       }
       return finalStatus(counts, send, request, responses.CGetResponse, signal.aborted);
     });
@@ -323,7 +345,7 @@ class AgentScp extends ConduitNetwork {
       : responses.CGetResponse;
     // The library's callback may be called only once; pending responses go out one by one instead.
     void callback;
-    const send = (rsp: any) => {
+    const write = (rsp: any) => {
       if (this.socket.destroyed) return;
       try {
         this.sendResponse(request, rsp);
@@ -331,6 +353,8 @@ class AgentScp extends ConduitNetwork {
         this.log.error("sending a response failed", { err });
       }
     };
+    // A C-GET's responses wait for the sub-operations being streamed on the same association.
+    const send = kind === "get" ? (rsp: any) => this.afterSending(() => write(rsp)) : write;
     const finish = (status: number, comment?: string) => {
       this.#operations.delete(messageId);
       this.emitEvent({ type: kind, status });

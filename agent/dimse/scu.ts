@@ -34,6 +34,11 @@ export interface ScuOptions extends NetworkOptions {
    * is proposed, each store waits for its response).
    */
   asyncOps?: number;
+  /**
+   * C-GET sub-operations (C-STOREs to us) the node may keep outstanding at once: above 1, proposed as the
+   * window's maximum performed (PS3.7 D.3.3.3); the node sends as many as it grants itself.
+   */
+  performOps?: number;
 }
 
 /** Counts from a C-MOVE or C-GET final response. */
@@ -90,7 +95,15 @@ export class ScuAssociation {
   open(wanted: ContextsWanted): Promise<void> {
     const { node, callingAet } = this.options;
     const asyncOps = this.options.asyncOps ?? 1;
-    const association = proposal(callingAet, node.aet, this.options.maxPduLength, wanted, asyncOps);
+    const association = proposal(
+      callingAet,
+      node.aet,
+      this.options.maxPduLength,
+      wanted,
+      asyncOps,
+      // Only a C-GET brings operations back on the association to perform.
+      wanted.get ? this.options.performOps ?? 1 : 1,
+    );
     if (association.getPresentationContexts().length > 128) {
       return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
     }

@@ -26,6 +26,7 @@ export async function scuTo(
     artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
     responseTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
     asyncOps: node.maxOpsInvoked,
+    performOps: node.maxOpsPerformed,
   }, storeHandler);
 }
 

@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { readPart10Header, SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { startScp } from "../../agent/dimse/scp_server.ts";
 import { ScuAssociation } from "../../agent/dimse/scu.ts";
 import { StoreFileStream } from "../../agent/part10/file_stream.ts";
 import { memorySource } from "../../agent/part10/source.ts";
 import { Status, type StoreContext } from "../../agent/dimse/handlers.ts";
 import { freePort, skipReason, startStorescp } from "../support/peers.ts";
-import { startAgentProcess } from "../support/agent.ts";
+import { datasetBytes, startAgentProcess } from "../support/agent.ts";
 import { retrieveWith, storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
@@ -51,12 +51,38 @@ function outgoing(sop: string) {
   };
 }
 
-/** An SCP whose commits wait until `hold` of them are pending (or 300 ms): how many overlapped is counted. */
-async function holdingScp(dir: string, maxOpsPerformed: number, hold: number) {
+/**
+ * A store handler whose commits wait until `hold` of them are pending (or `waitMs`): how many overlapped is
+ * counted.
+ */
+function holdingStore(dir: string, hold: number, waitMs = 300) {
   let pending = 0;
   let most = 0;
   const waiting: (() => void)[] = [];
   const stored: string[] = [];
+  const handler = {
+    open: (ctx: StoreContext) =>
+      new StoreFileStream(path.join(dir, `${ctx.sopInstanceUid}.dcm`), {
+        sopClassUid: ctx.sopClassUid,
+        sopInstanceUid: ctx.sopInstanceUid,
+        transferSyntax: ctx.transferSyntax,
+      }, false),
+    commit: async (_sink: StoreFileStream, ctx: StoreContext) => {
+      pending++;
+      most = Math.max(most, pending);
+      if (pending >= hold) { for (const w of waiting.splice(0)) w(); }
+      else await new Promise<void>((r) => waiting.push(r) && setTimeout(r, waitMs));
+      pending--;
+      stored.push(ctx.sopInstanceUid);
+      return { status: Status.Success };
+    },
+  };
+  return { handler, stored, most: () => most };
+}
+
+/** An SCP storing through {@link holdingStore}. */
+async function holdingScp(dir: string, maxOpsPerformed: number, hold: number) {
+  const store = holdingStore(dir, hold);
   const port = freePort();
   const scp = await startScp({
     host: "127.0.0.1",
@@ -71,27 +97,11 @@ async function holdingScp(dir: string, maxOpsPerformed: number, hold: number) {
     idleTimeoutMs: 30_000,
     artimTimeoutMs: 5_000,
     log: quiet,
-    store: {
-      open: (ctx: StoreContext) =>
-        new StoreFileStream(path.join(dir, `${ctx.sopInstanceUid}.dcm`), {
-          sopClassUid: ctx.sopClassUid,
-          sopInstanceUid: ctx.sopInstanceUid,
-          transferSyntax: ctx.transferSyntax,
-        }, false),
-      commit: async (_sink, ctx) => {
-        pending++;
-        most = Math.max(most, pending);
-        if (pending >= hold) { for (const w of waiting.splice(0)) w(); }
-        else await new Promise<void>((r) => waiting.push(r) && setTimeout(r, 300));
-        pending--;
-        stored.push(ctx.sopInstanceUid);
-        return { status: Status.Success };
-      },
-    },
+    store: store.handler,
     query: {} as never,
     retrieve: {} as never,
   });
-  return { port, scp, stored, most: () => most };
+  return { port, scp, stored: store.stored, most: store.most };
 }
 
 function scuTo(port: number, aet: string, asyncOps: number): ScuAssociation {
@@ -203,6 +213,63 @@ Deno.test({
     } finally {
       await agent.stop();
       await peer.scp.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "C-GET sub-operations overlap as far as the requestor says it performs, within the SCP's limit",
+  ignore: Boolean(skipReason("storescu")),
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const series = await writeGeneratedSeries(path.join(dir, "series"), { count: 12, seed: "async-get" });
+    const agent = await startAgentProcess({ config: { dimse: { maxOpsInvoked: 4 } } });
+    try {
+      const sent = await storescu(series.paths, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const sopOf = new Map<string, string>();
+      for (const file of series.paths) {
+        sopOf.set(file, readPart10Header(await Deno.readFile(file)).sopInstanceUid!);
+      }
+      // [what our SCU proposes to perform, the most C-STOREs seen at once]: the agent's limit is 4.
+      for (const [performOps, expected] of [[8, 4], [2, 2], [1, 1]]) {
+        const got = path.join(dir, `got-${performOps}`);
+        await Deno.mkdir(got);
+        // Commits wait for a sixth one pending (100 ms at most): the most seen at once is what the SCP sent.
+        const store = holdingStore(got, 6, 100);
+        const scu = new ScuAssociation({
+          callingAet: "GETTER",
+          node: { aet: agent.aet, host: "127.0.0.1", port: agent.port },
+          maxPduLength: 262144,
+          idleTimeoutMs: 30_000,
+          artimTimeoutMs: 5_000,
+          responseTimeoutMs: 10_000,
+          performOps,
+        }, store.handler);
+        try {
+          await scu.open({
+            get: { models: ["study"], storage: [{ sopClassUid: SOP_CLASS }] },
+          });
+          const result = await scu.get("study", {
+            QueryRetrieveLevel: "STUDY",
+            StudyInstanceUID: series.studyUid,
+          });
+          assert.equal(result.status, Status.Success, `performOps ${performOps}: ${result.comment ?? ""}`);
+          assert.equal(result.completed, 12);
+          assert.deepEqual(store.stored.toSorted(), [...sopOf.values()].toSorted(), "every object arrived");
+          assert.equal(store.most(), expected, `performOps ${performOps}: C-STOREs outstanding at once`);
+          for (const [file, sop] of sopOf) {
+            const want = await datasetBytes(file);
+            const have = await datasetBytes(path.join(got, `${sop}.dcm`));
+            assert.deepEqual(have, want, "each data set arrived byte for byte");
+          }
+        } finally {
+          await scu.release().catch(() => {});
+        }
+      }
+    } finally {
+      await agent.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },
