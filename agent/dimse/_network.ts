@@ -95,6 +95,10 @@ export class ConduitNetwork extends Scp {
       pduTimeout: opts.idleTimeoutMs,
       connectTimeout: Math.max(opts.idleTimeoutMs, opts.artimTimeoutMs) + 5000,
     });
+    // The library's default name map is `{}`, which it spreads with dcmjs's whole dictionary (some 5000
+    // keywords) into a new object for every data set it encodes: 1.1 ms of a C-FIND match's 1.3 ms.
+    // Without a map it uses dcmjs's own.
+    this.datasetNameMap = undefined;
     this.netOptions = opts;
     try {
       socket.setNoDelay(true);
