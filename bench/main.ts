@@ -19,6 +19,7 @@ import { deid } from "./deid.ts";
 import { cluster } from "./cluster.ts";
 import { memoryBench } from "./memory.ts";
 import { asyncOps } from "./asyncops.ts";
+import { query } from "./query.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -72,6 +73,7 @@ export const BENCHMARKS: Benchmark[] = [
   memoryBench,
   forward,
   asyncOps,
+  query,
   tunnel,
   dicomweb,
   transfer,
