@@ -5,6 +5,7 @@
  */
 import dimse from "dcmjs-dimse";
 import { decodeCommand, encodeCommand } from "./command_codec.ts";
+import { encodeIdentifier } from "./identifier_codec.ts";
 import { quietDicomLibraries } from "./quiet_libraries.ts";
 import { adoptImplementation } from "./identity.ts";
 
@@ -35,6 +36,20 @@ const libraryEncodeCommand = datasetProto.getDenaturalizedCommandDataset;
 datasetProto.getDenaturalizedCommandDataset = function (this: any, writeOptions: unknown) {
   return encodeCommand(this.getElements()) ?? libraryEncodeCommand.call(this, writeOptions);
 };
+// Identifiers (C-FIND matches, retrieve requests) likewise take identifier_codec.ts where it can write them.
+const libraryEncodeDataset = datasetProto.getDenaturalizedDataset;
+datasetProto.getDenaturalizedDataset = function (this: any, writeOptions: unknown, nameMap: unknown) {
+  if (!nameMap) {
+    const bytes = encodeIdentifier(this.getElements(), this.getTransferSyntaxUid());
+    if (bytes) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
+  return libraryEncodeDataset.call(this, writeOptions, nameMap);
+};
+/** The library's own encoding of a data set (tests compare identifier_codec.ts with it). */
+export function libraryEncode(elements: Record<string, unknown>, transferSyntax: string): Uint8Array {
+  return libraryEncodeDataset.call(new lib.Dataset(elements, transferSyntax));
+}
+
 const libraryDecode = datasetProto._fromElementsBuffer;
 datasetProto._fromElementsBuffer = function (
   this: any,
