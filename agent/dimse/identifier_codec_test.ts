@@ -35,6 +35,9 @@ const IDENTIFIERS: Record<string, unknown>[] = [
   { QueryRetrieveLevel: "SERIES", Modality: "", SeriesNumber: "", PatientName: [], SeriesDescription: "ABC" },
   { QueryRetrieveLevel: "PATIENT", PatientName: "SMITH*", PatientID: "", IssuerOfPatientID: "X" },
   { QueryRetrieveLevel: "STUDY", StudyInstanceUID: "", StudyDate: "20260101-20261231" },
+  // UID lists (C-MOVE of several studies), as one string and as a list; an empty alphabetic name.
+  { QueryRetrieveLevel: "STUDY", StudyInstanceUID: "1.2.3\\1.2.34", PatientName: [{ Alphabetic: "" }] },
+  { QueryRetrieveLevel: "SERIES", StudyInstanceUID: "1.2", SeriesInstanceUID: ["1.2.3", "1.2.45"] },
 ];
 
 Deno.test("identifiers are encoded byte for byte as the library encodes them", () => {
