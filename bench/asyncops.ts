@@ -38,6 +38,18 @@ async function doneRows(agent: AgentProcess): Promise<{ pending: number; done: n
   return counts;
 }
 
+type Timed = { seconds: number; cpuA: number; cpuB: number };
+
+/** The wall time of `work` and the CPU seconds both agents spent meanwhile. */
+async function timed(a: AgentProcess, b: AgentProcess, work: () => Promise<void>): Promise<Timed> {
+  const a0 = processTicks(a.pid).own, b0 = processTicks(b.pid).own;
+  const t0 = performance.now();
+  await work();
+  const seconds = (performance.now() - t0) / 1000;
+  const hz = await ticksPerSecond();
+  return { seconds, cpuA: (processTicks(a.pid).own - a0) / hz, cpuB: (processTicks(b.pid).own - b0) / hz };
+}
+
 async function run(dir: string, window: number, paths: string[], warm: string[]) {
   const b = await startAgentProcess({ dataDir: path.join(dir, "b"), aet: "BEE" });
   const a = await startAgentProcess({
@@ -56,22 +68,15 @@ async function run(dir: string, window: number, paths: string[], warm: string[])
     const loaded = await storescuInto(a, paths);
     if (loaded.code !== 0) throw new Error(`storescu into A: ${loaded.stderr.slice(-300)}`);
     await until("rows queued", async () => (await doneRows(a)).pending >= paths.length, 300_000, 10);
-    const a0 = processTicks(a.pid).own, b0 = processTicks(b.pid).own;
-    const t0 = performance.now();
-    await (await a.http("/queue/resume/b", { method: "POST" })).body?.cancel();
-    await until(
-      "all forwarded",
-      async () => (await doneRows(a)).done >= warm.length + paths.length,
-      300_000,
-      10,
-    );
-    const seconds = (performance.now() - t0) / 1000;
-    const hz = await ticksPerSecond();
-    return {
-      seconds,
-      cpuA: (processTicks(a.pid).own - a0) / hz,
-      cpuB: (processTicks(b.pid).own - b0) / hz,
-    };
+    return await timed(a, b, async () => {
+      await (await a.http("/queue/resume/b", { method: "POST" })).body?.cancel();
+      await until(
+        "all forwarded",
+        async () => (await doneRows(a)).done >= warm.length + paths.length,
+        300_000,
+        10,
+      );
+    });
   } finally {
     await a.stop();
     await b.stop();
@@ -112,20 +117,27 @@ async function runGet(
       if (loaded.code !== 0) throw new Error(`storescu into B: ${loaded.stderr.slice(-300)}`);
     }
     await retrieve(warm.uid, warm.paths.length);
-    const a0 = processTicks(a.pid).own, b0 = processTicks(b.pid).own;
-    const t0 = performance.now();
-    await retrieve(study.uid, study.paths.length);
-    const seconds = (performance.now() - t0) / 1000;
-    const hz = await ticksPerSecond();
-    return {
-      seconds,
-      cpuA: (processTicks(a.pid).own - a0) / hz,
-      cpuB: (processTicks(b.pid).own - b0) / hz,
-    };
+    return await timed(a, b, () => retrieve(study.uid, study.paths.length));
   } finally {
     await a.stop();
     await b.stop();
   }
+}
+
+/** A table row per window: its median time and rate, the rate of each round, median CPU of A and B. */
+function rowsOf(results: Map<number, Timed[]>, n: number): string[][] {
+  return WINDOWS.map((w) => {
+    const rs = results.get(w)!;
+    const s = median(rs.map((r) => r.seconds));
+    return [
+      String(w),
+      fixed(s, 2),
+      fixed(n / s),
+      rs.map((r) => fixed(n / r.seconds)).join(" / "),
+      fixed(median(rs.map((r) => r.cpuA)), 2),
+      fixed(median(rs.map((r) => r.cpuB)), 2),
+    ];
+  });
 }
 
 const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
@@ -141,7 +153,7 @@ export const asyncOps: Benchmark = {
     const series = await generateCtSeries(path.join(workDir, "series"), n + WARM, log);
     const warm = series.paths.slice(0, WARM);
     const paths = series.paths.slice(WARM);
-    const results = new Map<number, { seconds: number; cpuA: number; cpuB: number }[]>(
+    const results = new Map<number, Timed[]>(
       WINDOWS.map((w) => [w, []]),
     );
     for (let round = 1; round <= rounds; round++) {
@@ -156,7 +168,7 @@ export const asyncOps: Benchmark = {
       count: WARM,
       seed: "warm-up",
     });
-    const gets = new Map<number, { seconds: number; cpuA: number; cpuB: number }[]>(
+    const gets = new Map<number, Timed[]>(
       WINDOWS.map((w) => [w, []]),
     );
     for (let round = 1; round <= rounds; round++) {
@@ -169,32 +181,10 @@ export const asyncOps: Benchmark = {
         gets.get(window)!.push(r);
       }
     }
-    const rows = WINDOWS.map((w) => {
-      const rs = results.get(w)!;
-      const s = median(rs.map((r) => r.seconds));
-      return [
-        String(w),
-        fixed(s, 2),
-        fixed(n / s),
-        rs.map((r) => fixed(n / r.seconds)).join(" / "),
-        fixed(median(rs.map((r) => r.cpuA)), 2),
-        fixed(median(rs.map((r) => r.cpuB)), 2),
-      ];
-    });
+    const rows = rowsOf(results, n);
     const ratio = median(results.get(1)!.map((r) => r.seconds)) /
       median(results.get(8)!.map((r) => r.seconds));
-    const getRows = WINDOWS.map((w) => {
-      const rs = gets.get(w)!;
-      const s = median(rs.map((r) => r.seconds));
-      return [
-        String(w),
-        fixed(s, 2),
-        fixed(n / s),
-        rs.map((r) => fixed(n / r.seconds)).join(" / "),
-        fixed(median(rs.map((r) => r.cpuA)), 2),
-        fixed(median(rs.map((r) => r.cpuB)), 2),
-      ];
-    });
+    const getRows = rowsOf(gets, n);
     const getRatio = median(gets.get(1)!.map((r) => r.seconds)) / median(gets.get(8)!.map((r) => r.seconds));
     return {
       tables: [{

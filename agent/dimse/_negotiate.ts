@@ -121,7 +121,7 @@ export function negotiate(
  * had): the requestor may invoke at most `invokedLimit` and perform at most `performedLimit` (each at most
  * what it proposed; 0 there is no limit). A window of 1 and 1 is sent as none (the default).
  */
-export function answerWindow(association: any, invokedLimit: number, performedLimit: number): void {
+function answerWindow(association: any, invokedLimit: number, performedLimit: number): void {
   if (!association.getNegotiateAsyncOps()) return;
   const within = (asked: number, limit: number) => Math.max(1, asked === 0 ? limit : Math.min(asked, limit));
   const invoked = within(Number(association.getMaxAsyncOpsInvoked()), invokedLimit);

@@ -7,7 +7,7 @@
  * library (undefined here), so its bytes stay what they were; a test compares the two over such
  * identifiers.
  */
-import { tagByKeyword, TransferSyntax, vrOf } from "@conduit/shared/dicom";
+import { attributeByTag, tagByKeyword, TransferSyntax } from "@conduit/shared/dicom";
 
 /** VRs whose value is text, and which pad with NUL (UI) instead of a space. */
 const TEXT = new Set([
@@ -52,7 +52,9 @@ export function encodeIdentifier(
     if (SKIPPED.has(keyword)) continue;
     const tag = tagByKeyword(keyword);
     if (tag === undefined || tag >>> 16 === 0x0002 || (tag >>> 16) % 2 === 1) return undefined;
-    const vr = vrOf(tag);
+    // One VR in the dictionary (not "US or SS"): the library might pick another.
+    const vr = attributeByTag(tag)?.vr ?? "";
+    if (!/^[A-Z]{2}$/.test(vr)) return undefined;
     const value = TEXT.has(vr) ? textValue(vr, raw) : INTEGER[vr] ? integerValue(vr, raw) : undefined;
     if (!value) return undefined;
     parts.push({ tag, vr, value });

@@ -70,6 +70,11 @@ Deno.test("what the codec does not write is left to the library", () => {
     ["a decimal string as a number", { SliceThickness: 1.25 }, TransferSyntax.ImplicitVRLittleEndian],
     ["an unknown keyword", { NotADicomKeyword: "x" }, TransferSyntax.ImplicitVRLittleEndian],
     ["big endian", { PatientID: "X" }, TransferSyntax.ExplicitVRBigEndian],
+    [
+      "an attribute of more than one VR",
+      { SmallestImagePixelValue: 0 },
+      TransferSyntax.ExplicitVRLittleEndian,
+    ],
   ];
   for (const [what, identifier, ts] of cases) assert.equal(encodeIdentifier(identifier, ts), undefined, what);
 });
