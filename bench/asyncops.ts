@@ -19,7 +19,7 @@ import * as path from "node:path";
 import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
 import { type AgentProcess, startAgentProcess } from "../tests/support/agent.ts";
 import { skipReason } from "../tests/support/peers.ts";
-import { fixed, generateCtSeries, processTicks, ticksPerSecond, until } from "./_shared.ts";
+import { fixed, generateCtSeries, median, processTicks, ticksPerSecond, until } from "./_shared.ts";
 import { storescuInto } from "./_profile.ts";
 import { writeGeneratedSeries } from "../tests/tools/generate.ts";
 
@@ -139,8 +139,6 @@ function rowsOf(results: Map<number, Timed[]>, n: number): string[][] {
     ];
   });
 }
-
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
 
 export const asyncOps: Benchmark = {
   name: "asyncops",

@@ -20,7 +20,7 @@ import { startAgentProcess } from "../tests/support/agent.ts";
 import { ORTHANC_BIN, runDcmtk, skipReason, startOrthanc } from "../tests/support/peers.ts";
 import { generateInstanceChunks, generateStudies, type InstanceSpec } from "@conduit/shared/testing";
 import { storescuInto } from "./_profile.ts";
-import { fixed } from "./_shared.ts";
+import { fixed, median } from "./_shared.ts";
 
 interface Query {
   name: string;
@@ -37,7 +37,10 @@ async function write(dir: string, specs: InstanceSpec[]): Promise<string[]> {
     const parts = [...generateInstanceChunks(spec)];
     const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
-    for (const p of parts) bytes.set(p, (at += p.length) - p.length);
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
     await Deno.writeFile(file, bytes);
     paths.push(file);
   }
@@ -66,8 +69,6 @@ async function find(peer: { aet: string; port: number }, query: Query): Promise<
   }
   return ms;
 }
-
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 export const query: Benchmark = {
   name: "query",
