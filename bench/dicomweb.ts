@@ -8,6 +8,8 @@
  * 2. **QIDO-RS study search** through the hub to a node (Orthanc, by C-FIND from the agent) against
  *    `findscu` straight to that node: 30 searches each; p50 latency and the overhead (hub p50 − findscu
  *    p50; findscu's figure includes its own process start).
+ * 3. **The study as JSON**, as a viewer asks next: QIDO-RS `…/instances` and WADO-RS `…/metadata` of the
+ *    same study through the hub and from Orthanc, alternated, 5 runs each after one; median ms (no target).
  *
  * `--quick`: 100 objects, 1 round, 10 searches.
  */
@@ -46,6 +48,20 @@ async function fetchAll(url: string, headers: Record<string, string>) {
   return { seconds: (performance.now() - t0) / 1000, ttfbMs: ttfb, bytes };
 }
 
+/** GETs a DICOM JSON list, checks it holds `count` entries, and resolves with the time it took (ms). */
+async function jsonList(url: string, count: number, token?: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(url, {
+    headers: { accept: "application/dicom+json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
+  const body = await res.json() as unknown[];
+  const ms = performance.now() - t0;
+  if (!res.ok || body.length !== count) {
+    throw new Error(`${url}: ${res.status}, ${body.length} of ${count} entries`);
+  }
+  return ms;
+}
+
 export const dicomweb: Benchmark = {
   name: "dicomweb",
   description: "WADO-RS study through the hub vs Orthanc's DICOMweb; QIDO through the hub vs findscu",
@@ -60,6 +76,7 @@ export const dicomweb: Benchmark = {
     const n = quick ? 100 : 500;
     const rounds = quick ? 1 : 3;
     const searches = quick ? 10 : 30;
+    const listingRuns = quick ? 2 : 5;
     const series = await generateCtSeries(path.join(workDir, "series"), n, log);
     const orthanc = await startOrthanc({
       aet: "PACS",
@@ -150,6 +167,20 @@ export const dicomweb: Benchmark = {
         if (f.code !== 0) throw new Error(`findscu: ${f.stderr}`);
         findMs.push(performance.now() - t);
       }
+      // A viewer's next requests: the study's instance list (QIDO-RS) and its metadata (WADO-RS), as JSON.
+      log(`QIDO-RS instances and WADO-RS metadata of the study: ${listingRuns} each way, alternated`);
+      const hubStudy = `http://127.0.0.1:${hub.port}/dicomweb/sites/north/studies/${series.studyUid}`;
+      const orthancStudy = `http://127.0.0.1:${orthanc.httpPort}/dicom-web/studies/${series.studyUid}`;
+      const listings: Record<string, { hub: number[]; orthanc: number[] }> = {};
+      for (const what of ["instances", "metadata"]) {
+        const t = listings[what] = { hub: [] as number[], orthanc: [] as number[] };
+        await jsonList(`${hubStudy}/${what}`, n, token);
+        await jsonList(`${orthancStudy}/${what}`, n);
+        for (let i = 0; i < listingRuns; i++) {
+          t.hub.push(await jsonList(`${hubStudy}/${what}`, n, token));
+          t.orthanc.push(await jsonList(`${orthancStudy}/${what}`, n));
+        }
+      }
       const overhead = median(hubMs) - median(findMs);
       const ratio = hubMbps / orthancMbps;
       return {
@@ -186,6 +217,17 @@ export const dicomweb: Benchmark = {
               ],
             ],
           },
+          {
+            title:
+              `The study as JSON (${n} instances): median ms of ${listingRuns}, alternated, after one each`,
+            columns: ["request", "hub (site north)", "Orthanc DICOMweb", "Orthanc / hub"],
+            rows: Object.entries(listings).map(([what, t]) => [
+              what === "instances" ? "QIDO-RS …/instances" : "WADO-RS …/metadata",
+              fixed(median(t.hub)),
+              fixed(median(t.orthanc)),
+              `${fixed(median(t.orthanc) / median(t.hub), 2)}×`,
+            ]),
+          },
         ],
         targets: [
           {
@@ -206,7 +248,16 @@ export const dicomweb: Benchmark = {
             cpu.hub.map((v) => fixed(v, 2)).join(" / ")
           }, agent ${cpu.agent.map((v) => fixed(v, 2)).join(" / ")}`,
         ],
-        data: { n, bytes: series.bytes, runs, hubMs, findMs, hubPeakRssMb: hubRss, cpuMsPerMb: cpu },
+        data: {
+          n,
+          bytes: series.bytes,
+          runs,
+          hubMs,
+          findMs,
+          listings,
+          hubPeakRssMb: hubRss,
+          cpuMsPerMb: cpu,
+        },
       };
     } finally {
       await agent.stop();
