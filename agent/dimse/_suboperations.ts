@@ -1,5 +1,8 @@
 // deno-lint-ignore-file no-explicit-any
-/** C-MOVE and C-GET sub-operations: their counts, and the pending and final responses that carry them. */
+/**
+ * C-MOVE and C-GET sub-operations: running them as many at once as the window allows, their counts, and the
+ * pending and final responses that carry them.
+ */
 import { Dataset } from "./_library.ts";
 import { Status } from "./handlers.ts";
 
@@ -21,6 +24,44 @@ export class SubOperations {
       this.failedUids.push(uid);
     }
   }
+}
+
+/**
+ * Runs `store` for each item, at most `window` at once (one after the other without a window), until done or
+ * `signal` aborts; each result is recorded in `counts` (a throw is a processing failure, handed to
+ * `failed`), then `after` runs (a pending response). Resolves with the most that were outstanding at once.
+ */
+export async function runSubOperations<T extends { sopInstanceUid: string }>(
+  items: T[],
+  window: number,
+  signal: AbortSignal,
+  counts: SubOperations,
+  store: (item: T) => Promise<number>,
+  failed: (item: T, err: unknown) => void,
+  after: () => void,
+): Promise<number> {
+  let next = 0;
+  let outstanding = 0;
+  let peak = 0;
+  const worker = async () => {
+    while (next < items.length && !signal.aborted) {
+      const item = items[next++];
+      let status: number;
+      peak = Math.max(peak, ++outstanding);
+      try {
+        status = await store(item);
+      } catch (err) {
+        failed(item, err);
+        status = Status.ProcessingFailure;
+      } finally {
+        outstanding--;
+      }
+      counts.record(status, item.sopInstanceUid);
+      after();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(window, items.length)) }, worker));
+  return peak;
 }
 
 function setCounts(rsp: any, counts: SubOperations, final: boolean): void {

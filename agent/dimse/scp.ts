@@ -22,7 +22,7 @@ import {
 } from "./handlers.ts";
 import { ScuAssociation } from "./scu.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
-import { finalStatus, pending, SubOperations } from "./_suboperations.ts";
+import { finalStatus, pending, runSubOperations, SubOperations } from "./_suboperations.ts";
 import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
 
 export interface ScpOptions extends NetworkOptions {
@@ -232,25 +232,17 @@ class AgentScp extends ConduitNetwork {
       try {
         const messageId = request.getMessageId();
         // As many sub-operations outstanding as the destination granted (one without a window).
-        let next = 0;
-        const subOperations = async () => {
-          while (next < items.length && !signal.aborted) {
-            const item = items[next++];
-            let status: number;
-            try {
-              status = await scu.store(item, {
-                moveOriginatorAet: this.info.callingAet,
-                moveOriginatorMessageId: messageId,
-              });
-            } catch (err) {
-              this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
-              status = Status.ProcessingFailure;
-            }
-            counts.record(status, item.sopInstanceUid);
-            send(pending(request, responses.CMoveResponse, counts));
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(scu.window, items.length) }, subOperations));
+        await runSubOperations(
+          items,
+          scu.window,
+          signal,
+          counts,
+          (item) =>
+            scu.store(item, { moveOriginatorAet: this.info.callingAet, moveOriginatorMessageId: messageId }),
+          (item, err) =>
+            this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
+          () => send(pending(request, responses.CMoveResponse, counts)),
+        );
       } finally {
         await scu.release();
       }
@@ -267,27 +259,16 @@ class AgentScp extends ConduitNetwork {
       const counts = new SubOperations(items.length);
       // As many sub-operations outstanding as the requestor said it performs (one without a window).
       const window = Math.min(getWindow(this.association), items.length);
-      let next = 0;
-      let outstanding = 0;
-      let peak = 0;
-      const subOperations = async () => {
-        while (next < items.length && !signal.aborted) {
-          const item = items[next++];
-          let status: number;
-          peak = Math.max(peak, ++outstanding);
-          try {
-            status = await this.#storeOverThisAssociation(item);
-          } catch (err) {
-            this.log.warn("C-GET sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) });
-            status = Status.ProcessingFailure;
-          } finally {
-            outstanding--;
-          }
-          counts.record(status, item.sopInstanceUid);
-          send(pending(request, responses.CGetResponse, counts));
-        }
-      };
-      await Promise.all(Array.from({ length: Math.max(1, window) }, subOperations));
+      const peak = await runSubOperations(
+        items,
+        window,
+        signal,
+        counts,
+        (item) => this.#storeOverThisAssociation(item),
+        (item, err) =>
+          this.log.warn("C-GET sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
+        () => send(pending(request, responses.CGetResponse, counts)),
+      );
       if (items.length > 0) {
         this.log.info("C-GET sub-operations sent", {
           objects: items.length,
