@@ -18,7 +18,8 @@ import * as path from "node:path";
 import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
 import { startAgentProcess } from "../tests/support/agent.ts";
 import { ORTHANC_BIN, runDcmtk, skipReason, startOrthanc } from "../tests/support/peers.ts";
-import { generateInstanceChunks, generateStudies, type InstanceSpec } from "@conduit/shared/testing";
+import { generateStudies } from "@conduit/shared/testing";
+import { writeInstances } from "../tests/tools/generate.ts";
 import { storescuInto } from "./_profile.ts";
 import { fixed, median } from "./_shared.ts";
 
@@ -26,25 +27,6 @@ interface Query {
   name: string;
   keys: string[];
   matches: number;
-}
-
-/** Writes generated instances to `dir`, one file each. */
-async function write(dir: string, specs: InstanceSpec[]): Promise<string[]> {
-  await Deno.mkdir(dir, { recursive: true });
-  const paths: string[] = [];
-  for (const [i, spec] of specs.entries()) {
-    const file = path.join(dir, `${i + 1}.dcm`);
-    const parts = [...generateInstanceChunks(spec)];
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.length;
-    }
-    await Deno.writeFile(file, bytes);
-    paths.push(file);
-  }
-  return paths;
 }
 
 /** One `findscu` run; resolves with its wall time in ms, after checking the number of matches. */
@@ -93,8 +75,8 @@ export const query: Benchmark = {
       columns: 64,
     })];
     const paths = [
-      ...await write(path.join(workDir, "big"), big),
-      ...await write(path.join(workDir, "many"), many),
+      ...(await writeInstances(path.join(workDir, "big"), big)).paths,
+      ...(await writeInstances(path.join(workDir, "many"), many)).paths,
     ];
     log(`generated ${paths.length} small CT objects in 101 studies`);
     const queries: Query[] = [

@@ -8,7 +8,12 @@
  */
 import { parseArgs } from "node:util";
 import * as path from "node:path";
-import { type GeneratedModality, generateInstanceChunks, generateStudies } from "@conduit/shared/testing";
+import {
+  type GeneratedModality,
+  generateInstanceChunks,
+  generateStudies,
+  type InstanceSpec,
+} from "@conduit/shared/testing";
 
 /** What {@link writeGeneratedSeries} generates. */
 export interface GenerateSeriesOptions {
@@ -45,7 +50,6 @@ export async function writeGeneratedSeries(
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`count must be a positive integer: ${count}`);
   }
-  await Deno.mkdir(dir, { recursive: true });
   const specs = generateStudies({
     seed: opts.seed ?? "conduit",
     patients: 1,
@@ -54,10 +58,23 @@ export async function writeGeneratedSeries(
     rows: opts.rows,
     columns: opts.columns,
   });
+  return await writeInstances(dir, specs, opts.pixelBytes);
+}
+
+/**
+ * Writes generated instances as `dir/<n>.dcm` (n = 1, 2, … in order), one chunk at a time; what it wrote.
+ * Several studies or patients (generateStudies) land together: studyUid and seriesUid are the last one's.
+ */
+export async function writeInstances(
+  dir: string,
+  specs: Iterable<InstanceSpec>,
+  pixelBytes?: number,
+): Promise<GenerateSeriesSummary> {
+  await Deno.mkdir(dir, { recursive: true });
   const summary: GenerateSeriesSummary = { files: 0, bytes: 0, studyUid: "", seriesUid: "", paths: [] };
   for (const spec of specs) {
-    const file = path.join(dir, `${spec.instanceNumber}.dcm`);
-    const chunks = generateInstanceChunks({ ...spec, pixelBytes: opts.pixelBytes });
+    const file = path.join(dir, `${summary.files + 1}.dcm`);
+    const chunks = generateInstanceChunks({ ...spec, pixelBytes });
     // the first chunk validates the spec: a bad option fails before any file is created
     const header = chunks.next();
     const handle = await Deno.open(file, { write: true, create: true, truncate: true });
