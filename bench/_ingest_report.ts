@@ -32,6 +32,8 @@ export interface RunResult {
   peakRss: number;
   /** Receiver CPU seconds during the transfer, and as % of one core. */
   receiverCpuSeconds: number;
+  /** Of it, in the kernel (system time). */
+  receiverSysSeconds: number;
   receiverCpuPercent: number;
   storescuCpuSeconds: number;
   storescuCpuPercent: number;

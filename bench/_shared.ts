@@ -70,11 +70,11 @@ export async function ticksPerSecond(): Promise<number> {
 }
 
 /** utime + stime (own) and cutime + cstime (reaped children) of a process, in clock ticks. */
-export function processTicks(pid: number | "self"): { own: number; children: number } {
+export function processTicks(pid: number | "self"): { own: number; sys: number; children: number } {
   const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
   // fields after "(comm)": index 0 is field 3 (state); utime is field 14
   const f = text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
-  return { own: f[11] + f[12], children: f[13] + f[14] };
+  return { own: f[11] + f[12], sys: f[12], children: f[13] + f[14] };
 }
 
 /** Machine-wide CPU counters from the first line of /proc/stat, in clock ticks. */

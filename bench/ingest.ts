@@ -109,6 +109,7 @@ async function runOnce(
     const seconds = wallMs / 1000;
     const sysTotal = Math.max(1, sys1.total - sys0.total);
     const receiverCpuSeconds = (cpu1.own - cpu0.own) / hz;
+    const receiverSysSeconds = (cpu1.sys - cpu0.sys) / hz;
     const storescuCpuSeconds = (self1.children - self0.children) / hz;
     const pdv = /Max Send PDV:\s*([0-9]+)/.exec(out.stdout + out.stderr)?.[1];
     const result: RunResult = {
@@ -125,6 +126,7 @@ async function runOnce(
       idleRss,
       peakRss,
       receiverCpuSeconds,
+      receiverSysSeconds,
       receiverCpuPercent: (100 * receiverCpuSeconds) / seconds,
       storescuCpuSeconds,
       storescuCpuPercent: (100 * storescuCpuSeconds) / seconds,
@@ -145,7 +147,11 @@ async function runOnce(
     log(
       `${receiver.name} round ${round}: ${files.length} files in ${seconds.toFixed(2)} s = ` +
         `${result.filesPerSecond.toFixed(0)} files/s, peak RSS ${(peakRss / MB).toFixed(0)} MB, ` +
-        `CPU ${result.receiverCpuPercent.toFixed(0)} %` + (result.problem ? ` — ${result.problem}` : ""),
+        `CPU ${result.receiverCpuPercent.toFixed(0)} % (${
+          (1e6 * receiverCpuSeconds / files.length).toFixed(0)
+        } µs/object, ` +
+        `kernel ${(1e6 * receiverSysSeconds / files.length).toFixed(0)})` +
+        (result.problem ? ` — ${result.problem}` : ""),
     );
     return result;
   } finally {
