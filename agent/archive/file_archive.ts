@@ -61,6 +61,7 @@ export class FileArchive implements Archive {
   async place(staged: string, key: string): Promise<void> {
     const target = this.#file(key);
     const dir = path.dirname(target);
+    if (!this.sync) return this.#placeNow(staged, target, dir);
     // Every step off the event loop's thread: a mkdir or a rename can wait for the journal.
     await this.#folder(dir);
     await fs.promises.rename(staged, target).catch(async (err) => {
@@ -69,7 +70,26 @@ export class FileArchive implements Archive {
       await this.#folder(dir);
       await fs.promises.rename(staged, target);
     });
-    if (this.sync) await this.#syncDir(dir);
+    await this.#syncDir(dir);
+  }
+
+  /**
+   * Without `sync`, on this thread: with no syncs of ours for a mkdir or a rename to wait behind, a
+   * trip through Deno's blocking threads and back costs more than the call (issue 16: with the intake's
+   * rename done the same way, 467 → 531 files/s at the median of ten alternated runs, bench/README.md).
+   */
+  #placeNow(staged: string, target: string, dir: string): void {
+    if (!this.#dirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      this.#remember(dir, Promise.resolve());
+    }
+    try {
+      fs.renameSync(staged, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !fs.existsSync(staged)) throw err;
+      fs.mkdirSync(dir, { recursive: true }); // the folder went away since it was made: make it again
+      fs.renameSync(staged, target);
+    }
   }
 
   /** Folder syncs run so far, and the placements (and folders made) they served (tests, metrics). */
@@ -118,9 +138,13 @@ export class FileArchive implements Archive {
       await Promise.all(parents.map((p) => this.#syncDir(p)));
     })();
     ready.catch(() => this.#dirs.delete(dir));
+    this.#remember(dir, ready);
+    return ready;
+  }
+
+  #remember(dir: string, ready: Promise<void>): void {
     if (this.#dirs.size >= 10_000) this.#dirs.clear();
     this.#dirs.set(dir, ready);
-    return ready;
   }
 
   async discardStaged(staged: string): Promise<void> {

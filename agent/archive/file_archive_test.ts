@@ -119,3 +119,21 @@ Deno.test("FileArchive: objects placed in one folder together share its syncs, a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileArchive makes a series folder again when it went away after its first object, synced or not", async () => {
+  for (const sync of [false, true]) {
+    const dir = await Deno.makeTempDir({ prefix: "archive-test-" });
+    const archive = new FileArchive(dir, sync);
+    await archive.prepare();
+    try {
+      await put(archive, objectKey("1.2", "1.2.3", "1.2.3.4"), "first");
+      await Deno.remove(path.join(dir, "archive", "1.2"), { recursive: true });
+      const key = objectKey("1.2", "1.2.3", "1.2.3.5");
+      await put(archive, key, "second");
+      assert.equal(await text(archive, key), "second", `sync ${sync}`);
+      await assert.rejects(archive.place(path.join(dir, "tmp", "gone.part"), key), `sync ${sync}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});

@@ -3,10 +3,10 @@
  * archives and indexes it (design.md, Durability). An object is written to `<data>/incoming/<id>.part`
  * (created ahead of need while other objects sync: `take`), synced, renamed to `<id>.<sender>.dcm` and
  * the folder synced (one folder sync shared by every object that asked while the previous one ran,
- * whatever its association): only then is Success sent. The index and queue
- * rows follow in groups (`GroupCommit`); a start after a crash finds the `.dcm` files not yet committed
- * here and commits them before it accepts work, so a kill -9 between Success and the group commit loses
- * nothing. `.part` files (never answered Success) are removed at start.
+ * whatever its association): only then is Success sent (without `dimse.sync`: renamed on the event
+ * loop's thread, nothing synced). The index and queue rows follow in groups (`GroupCommit`); a start
+ * after a crash finds the `.dcm` files not yet committed here and commits them before it accepts work,
+ * so a kill -9 between Success and the group commit loses nothing. `.part` files (never answered Success) are removed at start.
  *
  * Who sent an object (calling and called AE title, address; routing rules look at them) travels in its
  * file name, so a recovered object is routed as it would have been.
@@ -116,8 +116,14 @@ export class Intake {
   async accept(partPath: string, association: AssociationInfo): Promise<string> {
     if (!partPath.endsWith(PART)) throw new Error("not an intake staging file");
     const done = partPath.slice(0, -PART.length) + `.${who(association)}${DONE}`;
+    if (!this.sync) {
+      // No syncs of ours for the rename to wait behind: here, not through Deno's blocking threads
+      // (see FileArchive's #placeNow).
+      fs.renameSync(partPath, done);
+      return done;
+    }
     await fs.promises.rename(partPath, done);
-    if (this.sync) await this.#dirSync.sync();
+    await this.#dirSync.sync();
     return done;
   }
 

@@ -84,3 +84,23 @@ Deno.test("StoreFileStream reports a file it cannot create as its failure, not a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Intake without sync: accept() renames the staging file (on this thread), and refuses one that is gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "intake-" });
+  const intake = new Intake(dir, false);
+  try {
+    intake.prepare();
+    const staged = intake.take();
+    await Deno.writeFile(staged.path, new Uint8Array([1, 2, 3]));
+    const accepted = await intake.accept(staged.path, association);
+    assert.match(path.basename(accepted), /\.dcm$/);
+    assert.ok(names(intake.dir).includes(path.basename(accepted)));
+    assert.ok(!names(intake.dir).includes(path.basename(staged.path)));
+    assert.deepEqual(intake.entries().map((e) => e.association), [association]);
+    assert.deepEqual(await Deno.readFile(accepted), new Uint8Array([1, 2, 3]));
+    await assert.rejects(intake.accept(staged.path, association), /ENOENT|No such file/);
+  } finally {
+    await intake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -9,6 +9,7 @@ import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts"
 import { fileTransferSyntax, storescu, storescuProposal } from "../support/send.ts";
 import { instanceAttributes, readPart10Header } from "@conduit/shared/dicom";
 import { readFileHeader } from "../../agent/part10/header.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
 
 async function sopInstanceUid(file: string): Promise<string> {
   try {
@@ -74,6 +75,44 @@ Deno.test({
       assert.match(text, new RegExp(`conduit_agent_bytes_stored_total ${health.archiveBytes}`));
     } finally {
       await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "agent with dimse.sync: false archives and indexes every object storescu sends, none left waiting in its intake",
+  ignore: !!skip,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "nosync-" });
+    const agent = await startAgentProcess({ config: { dimse: { sync: false } } });
+    try {
+      const series = await writeGeneratedSeries(dir, { count: 24, rows: 64, columns: 64, seed: "nosync" });
+      const sent = await storescu(series.paths, agent);
+      assert.equal(sent.code, 0, sent.stderr.slice(-600));
+      // The index rows follow Success in groups: /metrics counts an object stored once its rows committed.
+      let text = "";
+      for (let i = 0; i < 100; i++) {
+        text = await (await agent.http("/metrics")).text();
+        if (/conduit_agent_objects_stored_total 24\b/.test(text)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(text, /conduit_agent_objects_stored_total 24\b/);
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(archived.length, 24);
+      for (const file of series.paths) {
+        const sop = readPart10Header(await Deno.readFile(file)).sopInstanceUid!;
+        const stored = archived.find((f) => f.endsWith(`/${series.seriesUid}/${sop}.dcm`));
+        assert.ok(stored, `no archived file for ${path.basename(file)}`);
+        assert.deepEqual(await datasetBytes(stored), await datasetBytes(file));
+      }
+      const waiting = (await listFiles(path.join(agent.dataDir, "incoming"))).filter((f) =>
+        f.endsWith(".dcm")
+      );
+      assert.deepEqual(waiting, [], "every intake entry committed (staging files made ahead stay)");
+    } finally {
+      await agent.stop();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
