@@ -69,7 +69,7 @@ export async function ticksPerSecond(): Promise<number> {
   return clockTicks;
 }
 
-/** utime + stime (own) and cutime + cstime (reaped children) of a process, in clock ticks. */
+/** utime + stime (own), stime alone (sys) and cutime + cstime (reaped children) of a process, in clock ticks. */
 export function processTicks(pid: number | "self"): { own: number; sys: number; children: number } {
   const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
   // fields after "(comm)": index 0 is field 3 (state); utime is field 14

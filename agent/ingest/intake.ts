@@ -6,7 +6,8 @@
  * whatever its association): only then is Success sent (without `dimse.sync`: renamed on the event
  * loop's thread, nothing synced). The index and queue rows follow in groups (`GroupCommit`); a start
  * after a crash finds the `.dcm` files not yet committed here and commits them before it accepts work,
- * so a kill -9 between Success and the group commit loses nothing. `.part` files (never answered Success) are removed at start.
+ * so a kill -9 between Success and the group commit loses nothing. `.part` files (never answered
+ * Success) are removed at start.
  *
  * Who sent an object (calling and called AE title, address; routing rules look at them) travels in its
  * file name, so a recovered object is routed as it would have been.
