@@ -17,10 +17,11 @@ import type { StoreContext, StoreHandler, StoreOutcome } from "../dimse/handlers
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import { type ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import { type FileHeader, parseHeaderBytes, readFileHeader } from "../part10/header.ts";
-import { type Archive, asideKey, datasetHash, objectKey } from "../archive/archive.ts";
+import { type Archive, asideKey, datasetHash, objectKey, withObject } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
-import { existingInstance, indexInstance, NOT_HASHED } from "../index/instances.ts";
+import { existingInstance, type IndexedDataset, indexInstance, NOT_HASHED } from "../index/instances.ts";
 import { sha256Of } from "../part10/digest.ts";
+import { sameRange } from "../part10/compare.ts";
 import { openFile, withSource } from "../part10/source.ts";
 import {
   type Conflict,
@@ -251,6 +252,13 @@ export class Ingest implements StoreHandler<StoreFileStream> {
 
     const existing = existingInstance(db, sop);
     let conflict: Conflict | undefined;
+    if (existing && await this.#sameAsStored(existing, received)) {
+      // The same object again (a resend, a retried C-MOVE) is stored once.
+      await archive.discardStaged(received.tempPath);
+      this.#queueExtra(sop, extra);
+      this.#o.onStored?.({ ...event, duplicate: true, conflict: false });
+      return { kind: "done" };
+    }
     if (existing) {
       // The UID is known: both data sets' hashes decide (either may not have been computed yet). A
       // stored object that cannot be read (gone, short) counts as other bytes: a conflict, recorded.
@@ -290,6 +298,34 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       : [];
     await archive.place(received.tempPath, key);
     return { kind: "index", checked: c, targets, conflict };
+  }
+
+  /**
+   * Whether the received data set is byte for byte the archived one of the same UID, compared directly
+   * (part10/compare.ts) where neither side's hash is known: a C-STORE's bytes are not hashed on the way
+   * in, and hashing both costs more than reading and comparing them. False when it cannot tell (sizes
+   * differ, the stored object is unreadable, a hash is known): the hashes decide then.
+   */
+  async #sameAsStored(existing: IndexedDataset, received: ReceivedObject): Promise<boolean> {
+    if (!existing.path || existing.datasetSize !== received.datasetSize) return false;
+    if (existing.sha256 && received.datasetSha256) return false;
+    const { archive } = this.#o;
+    try {
+      return await withObject(archive, existing.path, (stored) =>
+        withSource(
+          openFile(received.tempPath),
+          (mine) =>
+            sameRange(
+              stored,
+              existing.datasetOffset,
+              mine,
+              received.fileSize - received.datasetSize,
+              received.datasetSize,
+            ),
+        ));
+    } catch {
+      return false;
+    }
   }
 
   /**

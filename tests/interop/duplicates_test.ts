@@ -70,6 +70,30 @@ for (const policy of ["keepFirst", "keepLast", "keepBoth"] as const) {
 }
 
 Deno.test({
+  name: "duplicates: other bytes of the same length (one pixel changed) are a conflict, not the same object",
+  ignore: !!skip,
+  fn: async () => {
+    const { first } = await pair();
+    const bytes = await Deno.readFile(first);
+    bytes[bytes.length - 1] ^= 0x01; // the last byte of the pixel data
+    const flipped = path.join(path.dirname(first), "flipped.dcm");
+    await Deno.writeFile(flipped, bytes);
+    const agent = await startAgentProcess();
+    try {
+      assert.equal((await storescu([first], agent)).code, 0);
+      assert.equal((await storescu([flipped], agent)).code, 0);
+      assert.equal(await sql(agent, "conflicts"), 1, "recorded as a conflict, not taken for the same object");
+      assert.equal((await storescu([first], agent)).code, 0);
+      assert.equal(await sql(agent, "conflicts"), 1, "the first object again is the same object");
+      // The duplicates' count includes conflicts (an object received again, with its bytes or others).
+      assert.equal(await sql(agent, "duplicates"), 2);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "below the free-space floor a C-STORE gets 0xA700 and nothing is written",
   ignore: !!skip,
   fn: async () => {
