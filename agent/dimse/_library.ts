@@ -84,3 +84,11 @@ for (const ctor of [...Object.values(lib.requests), ...Object.values(lib.respons
     };
   }
 }
+
+// Likewise an association: the library describes it for its log when a request arrives and when it
+// accepts, naming every presentation context's abstract and transfer syntaxes through a lookup that
+// copies its whole UID dictionary per name (about 1 ms of CPU per association with a storescu's
+// default proposal, measured; a modality that opens one association per image pays it per image).
+lib.association.Association.prototype.toString = function (this: any) {
+  return `association ${this.getCallingAeTitle?.() ?? ""} -> ${this.getCalledAeTitle?.() ?? ""}`;
+};
