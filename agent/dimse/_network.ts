@@ -144,7 +144,7 @@ export class ConduitNetwork extends Scp {
     this.info.remoteAddress = socket.remoteAddress ?? "";
     socket.on("close", () => {
       this.#closed = true;
-      this.#reader.clear();
+      this.#reader.close();
       this.#discardStores();
       this.endAssociation("closed");
     });

@@ -7,7 +7,7 @@
  * and writes are queued with a drain signal.
  */
 import { EventEmitter } from "node:events";
-import { BufferPool, Lease } from "./read_buffers.ts";
+import { BufferPool, Lease, receiveSpares } from "./read_buffers.ts";
 
 const READ_SIZE = 256 * 1024;
 /** Free receive buffers a connection keeps for its next reads (with `reuseReads`). */
@@ -91,12 +91,17 @@ export class DenoSocket extends EventEmitter implements WireSocket {
   async #readLoop(): Promise<void> {
     const conn = this.#conn!;
     try {
-      let buf = new Uint8Array(READ_SIZE);
+      // Nothing but this loop holds `buf` between reads (what a read handed on was copied or replaced).
+      let buf: Uint8Array | undefined = receiveSpares.take(READ_SIZE) ?? new Uint8Array(READ_SIZE);
       for (;;) {
         if (this.#paused) await new Promise<void>((r) => (this.#resume = r));
         if (this.#closed) return;
         const pool = this.#pool;
         if (pool) {
+          if (buf) {
+            pool.give(buf);
+            buf = undefined;
+          }
           // Reused buffers: nothing to collect, so no collection is asked for.
           const bytes = pool.take();
           const n = await conn.read(bytes);
@@ -111,6 +116,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
           }
           continue;
         }
+        buf ??= new Uint8Array(READ_SIZE);
         const n = await conn.read(buf);
         if (n === null) break;
         this.#touch();
@@ -120,7 +126,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
           // message (an SCU kept 0.26 MB per object sent over a long association).
           this.emit("data", Buffer.from(buf.subarray(0, n)));
         } else {
-          this.emit("data", Buffer.from(buf.buffer, 0, n));
+          this.emit("data", Buffer.from(buf.buffer, buf.byteOffset, n));
           buf = new Uint8Array(READ_SIZE);
         }
         collectEvery(n);
@@ -133,7 +139,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
   }
 
   reuseReads(): void {
-    this.#pool ??= new BufferPool(READ_SIZE, READS_KEPT);
+    this.#pool ??= new BufferPool(READ_SIZE, READS_KEPT, receiveSpares);
   }
 
   #touch(): void {
@@ -237,6 +243,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#pool?.close();
     this.#resume?.();
     try {
       this.#conn?.close();

@@ -5,7 +5,7 @@
  * a buffer of the reader's own pool. Each PDU comes with its release (read_buffers.ts): the caller calls
  * it once the PDU has been processed, and the buffers under it can then be used again.
  */
-import { BufferPool, Lease, NO_RELEASE } from "./read_buffers.ts";
+import { BufferPool, Lease, NO_RELEASE, receiveSpares } from "./read_buffers.ts";
 
 export type PduCheck = (type: number, length: number) => string | undefined;
 
@@ -27,7 +27,7 @@ export class PduReader {
   #joined: BufferPool;
 
   constructor(private readonly check: PduCheck, joinedSize = 0) {
-    this.#joined = new BufferPool(joinedSize, JOINED_KEPT);
+    this.#joined = new BufferPool(joinedSize, JOINED_KEPT, receiveSpares);
   }
 
   /** Bytes held waiting for the rest of a PDU. */
@@ -67,6 +67,12 @@ export class PduReader {
       this.#need = -1;
       onPdu(pdu, release);
     }
+  }
+
+  /** The connection ended: drops what is held; the joined buffers go to the shared spares. */
+  close(): void {
+    this.clear();
+    this.#joined.close();
   }
 
   /** Drops what is held (the connection ended, or a header was refused). */
