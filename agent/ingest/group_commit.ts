@@ -20,6 +20,7 @@ export interface GroupCommitOptions {
   /**
    * How long a group gathers before it commits (ms): every index commit syncs the index on the event
    * loop's thread, so one per object would cost each object a sync; a few ms gathers a group under load.
+   * Cut short when someone waits on `settled()` (a sender's release, a reader): they would wait for it.
    */
   gatherMs?: number;
   /** Wait this long before each group (tests: a window to kill the agent between Success and commit). */
@@ -49,6 +50,8 @@ export class GroupCommit {
   #blockedTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
   #wake: (() => void) | undefined;
+  /** Ends the gathering of the next group early (set while it gathers). */
+  #hurry: (() => void) | undefined;
   readonly #max: number;
   readonly #holdMs: number;
   readonly #gatherMs: number;
@@ -99,6 +102,8 @@ export class GroupCommit {
   settled(): Promise<void> {
     const upTo = this.#added;
     if (this.#finished >= upTo || this.#gaveUp || this.#closing) return Promise.resolve();
+    // Someone waits (a release, a reader): the group gathering now commits at once.
+    this.#hurry?.();
     return new Promise((resolve) => this.#settling.push({ upTo, resolve }));
   }
 
@@ -146,8 +151,17 @@ export class GroupCommit {
     this.#running = true;
     try {
       while (this.#waiting.length && !this.#closing) {
-        const wait = Math.max(this.#holdMs, this.#waiting.length < this.#max ? this.#gatherMs : 0);
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (this.#holdMs > 0) await new Promise((r) => setTimeout(r, this.#holdMs));
+        if (this.#waiting.length < this.#max && this.#gatherMs > 0 && !this.#settling.length) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.#gatherMs);
+            this.#hurry = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.#hurry = undefined;
+        }
         const group = this.#takeGroup();
         try {
           await this.#commitGroup(group);

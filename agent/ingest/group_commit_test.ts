@@ -121,3 +121,19 @@ Deno.test("commits that keep failing hold readers for blockedLimitMs only", asyn
     await t.close();
   }
 });
+
+Deno.test("a group gathers until someone waits on settled(), then commits at once", async () => {
+  const t = await setup(2, { gatherMs: 60_000 });
+  try {
+    await t.accept(0);
+    await t.accept(1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(t.indexed(), 0, "still gathering");
+    const started = performance.now();
+    await t.ingest.settled();
+    assert.equal(t.indexed(), 2);
+    assert.ok(performance.now() - started < 30_000, "settled() did not wait out the gathering");
+  } finally {
+    await t.close();
+  }
+});
