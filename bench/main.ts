@@ -20,6 +20,7 @@ import { cluster } from "./cluster.ts";
 import { memoryBench } from "./memory.ts";
 import { asyncOps } from "./asyncops.ts";
 import { query } from "./query.ts";
+import { associations } from "./associations.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -73,6 +74,7 @@ export const BENCHMARKS: Benchmark[] = [
   memoryBench,
   forward,
   asyncOps,
+  associations,
   query,
   tunnel,
   dicomweb,
