@@ -162,6 +162,22 @@ export function existingInstance(db: Database, sopInstanceUid: string): IndexedD
   ).get(sopInstanceUid) as IndexedDataset | undefined;
 }
 
+/**
+ * An archived instance a resend is compared with before it is synced (ingest.ts): indexed, not removed,
+ * of the same SOP Class and transfer syntax (the same bytes under another syntax are another object).
+ */
+export function archivedDataset(
+  db: Database,
+  sopInstanceUid: string,
+  sopClassUid: string,
+  transferSyntaxUid: string,
+): IndexedDataset | undefined {
+  return db.statement(
+    `SELECT sha256, path, dataset_offset AS datasetOffset, dataset_size AS datasetSize FROM instances
+    WHERE sop_instance_uid = ? AND removed_at IS NULL AND sop_class_uid = ? AND transfer_syntax_uid = ?`,
+  ).get(sopInstanceUid, sopClassUid, transferSyntaxUid) as IndexedDataset | undefined;
+}
+
 /** A data set hash computed after the object was indexed (ingest/backfill.ts, a send). */
 export interface ComputedHash {
   sopInstanceUid: string;

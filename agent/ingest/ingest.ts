@@ -19,7 +19,13 @@ import { type ReceivedObject, StoreFileStream } from "../part10/file_stream.ts";
 import { type FileHeader, parseHeaderBytes, readFileHeader } from "../part10/header.ts";
 import { type Archive, asideKey, datasetHash, objectKey, withObject } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
-import { existingInstance, type IndexedDataset, indexInstance, NOT_HASHED } from "../index/instances.ts";
+import {
+  archivedDataset,
+  existingInstance,
+  type IndexedDataset,
+  indexInstance,
+  NOT_HASHED,
+} from "../index/instances.ts";
 import { sha256Of } from "../part10/digest.ts";
 import { sameRange } from "../part10/compare.ts";
 import { openFile, withSource } from "../part10/source.ts";
@@ -141,6 +147,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     }
     const staged = intake.take();
     const sink = new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file, false);
+    // A resend of an archived object needs no sync: its bytes are durable in the archive already.
+    sink.beforeSync = (written) => this.#resend(written);
     // Checked while its file syncs, not after: the sender waits for the sync either way.
     sink.onWritten = (written) => {
       const checked = this.check(written, ctx);
@@ -148,6 +156,23 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       this.#checking.set(sink, checked);
     };
     return sink;
+  }
+
+  /**
+   * False (at once) unless the index holds an archived object under the announced SOP Instance UID,
+   * class and transfer syntax with a data set of the same size; then whether the bytes written are its
+   * bytes (read back and compared before any sync: `StoreFileStream.beforeSync`).
+   */
+  #resend(written: ReceivedObject): boolean | Promise<boolean> {
+    const { meta } = written;
+    let known: IndexedDataset | undefined;
+    try {
+      known = archivedDataset(this.#o.db, meta.sopInstanceUid, meta.sopClassUid, meta.transferSyntax);
+    } catch {
+      return false;
+    }
+    if (!known || known.datasetSize !== written.datasetSize) return false;
+    return this.#sameAsStored(known, written);
   }
 
   #checkFreeSpace(): void {
@@ -177,6 +202,18 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const early = this.#checking.get(sink);
     this.#checking.delete(sink);
     const checked = await (early ?? this.check(sink.received!, ctx));
+    if (sink.sameAsStored) {
+      // The same object again (a resend, a retried C-MOVE): nothing to make durable, nothing to commit.
+      await this.#o.archive.discardStaged(sink.received!.tempPath);
+      this.#o.onStored?.({
+        sopInstanceUid: checked.attrs.sopInstanceUid,
+        callingAet: ctx.association.callingAet,
+        bytes: sink.received!.fileSize,
+        duplicate: true,
+        conflict: false,
+      });
+      return { status: Status.Success };
+    }
     const tempPath = await intake.accept(sink.received!.tempPath, ctx.association);
     this.group.add({ ...checked, received: { ...checked.received, tempPath } });
     return { status: Status.Success };

@@ -66,6 +66,14 @@ export class StoreFileStream extends Writable {
    * costs the sender's wait for Success nothing). Not called when a write failed.
    */
   onWritten: ((written: ReceivedObject) => void) | undefined;
+  /**
+   * Called once every byte is written, before the file syncs: true (or a promise of true) when the
+   * object needs no sync, because its bytes are already durable elsewhere (a resend of an archived
+   * object: ingest.ts). The file is then closed unsynced, `sameAsStored` is set and `received`
+   * describes it as usual. Not called when a write failed.
+   */
+  beforeSync: ((written: ReceivedObject) => boolean | Promise<boolean>) | undefined;
+  #sameAsStored = false;
 
   /**
    * A stream into `tempPath`, created exclusively (or `file`, when it was created ahead: {@link create},
@@ -198,7 +206,27 @@ export class StoreFileStream extends Writable {
     // Every byte is written: what is known of the object is known now, and a caller may check it while
     // the file syncs (onWritten, after the sync has started); it becomes `received` once the sync succeeded.
     const written = this.#failed ? undefined : this.#describe();
-    const synced = this.#failed || !this.sync ? Promise.resolve() : file.sync();
+    const skip = written && this.beforeSync ? this.beforeSync(written) : false;
+    if (skip !== false && skip !== true) {
+      // Being compared with the archived copy: the sync waits for the answer (a resend needs none).
+      return void skip.catch(() => false).then((same) => this.#finish(file, written, cb, same));
+    }
+    this.#finish(file, written, cb, skip);
+  }
+
+  /** Gets whether the bytes written are those of an archived object (`beforeSync`: no sync was needed). */
+  get sameAsStored(): boolean {
+    return this.#sameAsStored;
+  }
+
+  #finish(
+    file: Deno.FsFile,
+    written: ReceivedObject | undefined,
+    cb: (err?: Error | null) => void,
+    same: boolean,
+  ): void {
+    if (same) this.#sameAsStored = true;
+    const synced = this.#failed || !this.sync || same ? Promise.resolve() : file.sync();
     if (written) this.onWritten?.(written);
     synced.catch((err) => {
       this.#failed ??= err as Error;

@@ -1,0 +1,92 @@
+/**
+ * A resend (a C-STORE of an archived object's own bytes) is answered without a sync, a rename or a
+ * commit: its bytes are durable in the archive already. Anything else under a known UID goes the usual
+ * way (synced, then a duplicate or a conflict in the group commit).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { once } from "node:events";
+import { Logger } from "@conduit/shared/log";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import { FileArchive } from "../archive/file_archive.ts";
+import { Database } from "../index/db.ts";
+import { Ingest } from "./ingest.ts";
+import { Intake } from "./intake.ts";
+import { receivedFrom } from "./recover.ts";
+import { memorySource } from "../part10/source.ts";
+
+const quiet = new Logger({}, "error", { write: () => {} });
+const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress: "127.0.0.1" };
+
+Deno.test("a resend is answered without a sync or a commit; other bytes of the same size go the usual way", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "resend-" });
+  const archive = new FileArchive(dir, true);
+  await archive.prepare();
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: true });
+  const intake = new Intake(dir, true);
+  intake.prepare();
+  const events: { duplicate: boolean; conflict?: boolean }[] = [];
+  const ingest = new Ingest({ archive, db, log: quiet, intake, onStored: (e) => events.push(e) });
+  db.waitFor(() => ingest.settled());
+  try {
+    const [spec] = [...generateStudies({
+      seed: "resend",
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: 1 }],
+      rows: 8,
+      columns: 8,
+    })];
+    const file = generateInstance(spec);
+    const described = await receivedFrom(memorySource(file), "unused", "SENDER");
+    const dataset = file.subarray(described.fileSize - described.datasetSize);
+    const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
+    const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
+
+    /** One C-STORE of `bytes` as the wire layer does it: the sink written, ended, then committed. */
+    const store = async (bytes: Uint8Array) => {
+      const sink = ingest.open(ctx);
+      sink.write(bytes);
+      sink.end();
+      await once(sink, "finish");
+      const outcome = await ingest.commit(sink, ctx);
+      await ingest.settled();
+      return { sink, outcome };
+    };
+    const intakeNames = () => fs.readdirSync(intake.dir).filter((n) => n.endsWith(".dcm"));
+
+    const first = await store(dataset);
+    assert.equal(first.outcome.status, 0);
+    assert.equal(first.sink.sameAsStored, false);
+    assert.equal(ingest.group!.stats.objects, 1, "the first one committed");
+
+    const again = await store(dataset);
+    assert.equal(again.outcome.status, 0);
+    assert.equal(again.sink.sameAsStored, true, "taken for the archived object before any sync");
+    assert.equal(ingest.group!.stats.objects, 1, "nothing committed");
+    assert.equal(fs.existsSync(again.sink.tempPath), false, "its staging file removed");
+    assert.deepEqual(intakeNames(), [], "nothing left in the intake");
+    assert.deepEqual(events.at(-1), {
+      sopInstanceUid,
+      callingAet: "SENDER",
+      bytes: again.sink.received!.fileSize,
+      duplicate: true,
+      conflict: false,
+    });
+
+    const other = dataset.slice();
+    other[other.length - 1] ^= 1; // the last pixel byte
+    const changed = await store(other);
+    assert.equal(changed.outcome.status, 0, "a conflict is answered Success too");
+    assert.equal(changed.sink.sameAsStored, false, "other bytes are synced and committed as usual");
+    assert.equal(events.at(-1)?.conflict, true, "and recorded as a conflict");
+    const rows = db.statement("SELECT count(*) AS n FROM conflicts").get();
+    assert.equal(Number(rows?.n), 1);
+  } finally {
+    ingest.group?.close();
+    await intake.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
