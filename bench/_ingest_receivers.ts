@@ -30,6 +30,8 @@ export interface Receiver {
   setup: string;
   /** Why it cannot run here, or false. */
   missing(): string | false;
+  /** The measured objects are sent once before, untimed: the run measures a resend (nothing new). */
+  resend?: boolean;
   start(dir: string): Promise<RunningReceiver>;
 }
 
@@ -104,6 +106,19 @@ export const RECEIVERS: Receiver[] = [
     },
   },
 ];
+
+/** The same receivers measuring a resend: the series sent once untimed, then again. */
+RECEIVERS.push(
+  ...(["agent", "storescp", "orthanc"] as const).map((name): Receiver => {
+    const of = RECEIVERS.find((r) => r.name === name)!;
+    return {
+      ...of,
+      name: `${name}-resend`,
+      setup: `${name}, the measured series received once before (untimed), then again`,
+      resend: true,
+    };
+  }),
+);
 
 /** Receivers of the 4-association runs (issue 16): the agent as shipped, and storescp forking per association. */
 export const PARALLEL_RECEIVERS: Receiver[] = [

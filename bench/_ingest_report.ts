@@ -11,7 +11,10 @@ export type ReceiverName =
   | "storescp"
   | "storescp-131072"
   | "storescp-fork"
-  | "orthanc";
+  | "orthanc"
+  | "agent-resend"
+  | "storescp-resend"
+  | "orthanc-resend";
 
 export interface RunResult {
   receiver: ReceiverName;

@@ -82,7 +82,7 @@ async function runOnce(
   await syncDisks();
   const peer = await receiver.start(dir);
   try {
-    const base = await warmReceiver(peer, warmup);
+    const base = await warmReceiver(peer, receiver.resend ? [...warmup, ...files] : warmup);
     const hz = await ticksPerSecond();
     const idleRss = memory(peer.pid).rss;
     await syncDisks();
@@ -139,9 +139,10 @@ async function runOnce(
     const machineBusyCores = (navigator.hardwareConcurrency * result.machineBusyPercent) / 100;
     result.otherCpuPercent = 100 * machineBusyCores - result.receiverCpuPercent - result.storescuCpuPercent -
       result.benchCpuPercent;
-    if (out.code !== 0 || stored !== files.length) {
+    const expected = receiver.resend ? 0 : files.length; // a resend stores nothing new
+    if (out.code !== 0 || stored !== expected) {
       const lines = (out.stderr + out.stdout).split("\n").filter((l) => /^[EWF]:/.test(l)).slice(0, 5);
-      result.problem = `storescu exit ${out.code}, ${stored} of ${files.length} stored` +
+      result.problem = `storescu exit ${out.code}, ${stored} new objects stored (${expected} expected)` +
         (lines.length ? `: ${lines.join(" | ")}` : "") + ` (receiver log: ${peer.logFile})`;
     }
     log(
