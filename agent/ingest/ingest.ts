@@ -204,13 +204,11 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const checked = await (early ?? this.check(sink.received!, ctx));
     if (sink.sameAsStored) {
       // The same object again (a resend, a retried C-MOVE): nothing to make durable, nothing to commit.
-      await this.#o.archive.discardStaged(sink.received!.tempPath);
-      this.#o.onStored?.({
+      const received = sink.received!;
+      await this.#keepStored(received, {
         sopInstanceUid: checked.attrs.sopInstanceUid,
         callingAet: ctx.association.callingAet,
-        bytes: sink.received!.fileSize,
-        duplicate: true,
-        conflict: false,
+        bytes: received.fileSize,
       });
       return { status: Status.Success };
     }
@@ -289,27 +287,21 @@ export class Ingest implements StoreHandler<StoreFileStream> {
 
     const existing = existingInstance(db, sop);
     let conflict: Conflict | undefined;
-    if (existing && await this.#sameAsStored(existing, received)) {
-      // The same object again (a resend, a retried C-MOVE) is stored once.
-      await archive.discardStaged(received.tempPath);
-      this.#queueExtra(sop, extra);
-      this.#o.onStored?.({ ...event, duplicate: true, conflict: false });
-      return { kind: "done" };
-    }
     if (existing) {
-      // The UID is known: both data sets' hashes decide (either may not have been computed yet). A
-      // stored object that cannot be read (gone, short) counts as other bytes: a conflict, recorded.
-      const storedSha256 = existing.sha256 ||
+      // The UID is known: the same bytes are a duplicate, compared directly (#sameAsStored) or by the
+      // data sets' hashes (either may not have been computed yet). A stored object that cannot be read
+      // (gone, short) counts as other bytes: a conflict, recorded.
+      const same = await this.#sameAsStored(existing, received);
+      const storedSha256 = same ? "" : existing.sha256 ||
         (existing.path ? await datasetHash(archive, existing).catch(() => NOT_HASHED) : NOT_HASHED);
-      const receivedSha256 = received.datasetSha256 ??= await withSource(
+      const receivedSha256 = same ? "" : received.datasetSha256 ??= await withSource(
         openFile(received.tempPath),
         (source) => sha256Of(source, received.fileSize - received.datasetSize, received.datasetSize),
       );
-      if (storedSha256 === receivedSha256) {
-        // Idempotent: the same object again is stored once.
-        await archive.discardStaged(received.tempPath);
+      if (same || storedSha256 === receivedSha256) {
+        // Idempotent: the same object again (a resend, a retried C-MOVE) is stored once.
+        await this.#keepStored(received, event);
         this.#queueExtra(sop, extra);
-        this.#o.onStored?.({ ...event, duplicate: true, conflict: false });
         return { kind: "done" };
       }
       const policy = this.#o.duplicates ?? "keepFirst";
@@ -335,6 +327,15 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       : [];
     await archive.place(received.tempPath, key);
     return { kind: "index", checked: c, targets, conflict };
+  }
+
+  /** A duplicate: the archived object stays as it is, the received copy goes; counted as a duplicate. */
+  async #keepStored(
+    received: ReceivedObject,
+    event: { sopInstanceUid: string; callingAet: string; bytes: number },
+  ): Promise<void> {
+    await this.#o.archive.discardStaged(received.tempPath);
+    this.#o.onStored?.({ ...event, duplicate: true, conflict: false });
   }
 
   /**
