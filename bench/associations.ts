@@ -1,7 +1,8 @@
 /**
  * `deno task bench associations`: what one association costs the receiver. Many modalities and gateways
  * open an association per image; then the negotiation, the buffers and the release are paid per image.
- * `storescu` sends one small generated CT object per association, one association after another, to the
+ * `storescu` sends one small generated CT object per association (a new one each time: other UIDs), one
+ * association after another, to the
  * agent as shipped and to `storescp` (no fork), with storescu's default proposal (a context for each of
  * its storage SOP classes, about 120) and with `-R` (the file's SOP class only). Reported: the receiver's
  * CPU per association (from /proc, the whole process) and the wall time per association (mostly
@@ -41,17 +42,18 @@ const PROPOSALS: { name: string; args: string[] }[] = [
   { name: "-R (one context)", args: ["-R"] },
 ];
 
+/** `files`: WARM + n objects, each sent in an association of its own (each new to the receiver). */
 async function measure(
   receiver: Receiver,
   proposal: string[],
-  file: string,
+  files: string[],
   n: number,
   dir: string,
   hz: number,
 ): Promise<{ cpuMs: number; wallMs: number }> {
   const peer = await receiver.start(dir);
   try {
-    const send = async () => {
+    const send = async (file: string) => {
       const r = await runDcmtk("storescu", [
         ...proposal,
         "-aec",
@@ -62,10 +64,10 @@ async function measure(
       ]);
       if (r.code !== 0) throw new Error(`storescu into ${receiver.name}: ${r.stderr.slice(-300)}`);
     };
-    for (let i = 0; i < WARM; i++) await send();
+    for (let i = 0; i < WARM; i++) await send(files[i]);
     const cpu0 = processTicks(peer.pid).own;
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) await send();
+    for (let i = 0; i < n; i++) await send(files[WARM + i]);
     const wallMs = (performance.now() - t0) / n;
     const cpuMs = (processTicks(peer.pid).own - cpu0) / hz * 1000 / n;
     return { cpuMs, wallMs };
@@ -83,8 +85,8 @@ export const associations: Benchmark = {
     if (skip) throw new Error(`associations bench needs DCMTK: ${skip}`);
     const n = quick ? 30 : 150;
     const rounds = quick ? 1 : 3;
-    const [file] = (await writeGeneratedSeries(path.join(workDir, "object"), {
-      count: 1,
+    const files = (await writeGeneratedSeries(path.join(workDir, "objects"), {
+      count: WARM + n,
       rows: 64,
       columns: 64,
       seed: "associations",
@@ -96,7 +98,7 @@ export const associations: Benchmark = {
         for (const receiver of RECEIVERS) {
           const key = `${receiver.name}|${proposal.name}`;
           const dir = path.join(workDir, `r${round}-${receiver.name.split(" ")[0]}`);
-          const m = await measure(receiver, proposal.args, file, n, dir, hz);
+          const m = await measure(receiver, proposal.args, files, n, dir, hz);
           log(
             `round ${round}, ${proposal.name}, ${receiver.name}: ${fixed(m.cpuMs, 2)} ms CPU and ` +
               `${fixed(m.wallMs, 1)} ms wall per association`,
@@ -123,7 +125,7 @@ export const associations: Benchmark = {
     }
     return {
       tables: [{
-        title: `${n} associations of one ${fixed(Deno.statSync(file).size / 1000, 1)} kB object each, ` +
+        title: `${n} associations of one ${fixed(Deno.statSync(files[0]).size / 1000, 1)} kB object each, ` +
           `one after another; median of ${rounds}`,
         columns: ["proposal", "receiver", "CPU ms per association (rounds)", "CPU ms", "wall ms"],
         rows,
