@@ -100,6 +100,21 @@ export async function syncDisks(): Promise<void> {
   }
 }
 
+/**
+ * Leaves about `bytes` of page cache just freed, for the next run to write into: writes that much in 1 MiB
+ * files under `dir` and removes them. This VM hands freed memory back to its host within about a second,
+ * and a write into pages the host must back again costs up to ten times more kernel time (bench/README.md,
+ * "receive path, 2026-12-04"); whichever tool ran right after a deletion was favoured. Called before each
+ * timed run of two tools that write their output, it gives both the same start.
+ */
+export function freshPages(dir: string, bytes: number): void {
+  Deno.mkdirSync(dir, { recursive: true });
+  const block = new Uint8Array(1 << 20).fill(0x5a);
+  const files = Math.ceil(bytes / block.length);
+  for (let i = 0; i < files; i++) Deno.writeFileSync(`${dir}/${i}`, block);
+  Deno.removeSync(dir, { recursive: true });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Statistics and formatting
 
