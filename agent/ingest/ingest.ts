@@ -291,14 +291,10 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       // The UID is known: the same bytes are a duplicate, compared directly (#sameAsStored) or by the
       // data sets' hashes (either may not have been computed yet). A stored object that cannot be read
       // (gone, short) counts as other bytes: a conflict, recorded.
-      const same = await this.#sameAsStored(existing, received);
-      const storedSha256 = same ? "" : existing.sha256 ||
-        (existing.path ? await datasetHash(archive, existing).catch(() => NOT_HASHED) : NOT_HASHED);
-      const receivedSha256 = same ? "" : received.datasetSha256 ??= await withSource(
-        openFile(received.tempPath),
-        (source) => sha256Of(source, received.fileSize - received.datasetSize, received.datasetSize),
-      );
-      if (same || storedSha256 === receivedSha256) {
+      const hashes = await this.#sameAsStored(existing, received)
+        ? undefined
+        : await this.#hashesOf(existing, received);
+      if (!hashes || hashes.stored === hashes.received) {
         // Idempotent: the same object again (a resend, a retried C-MOVE) is stored once.
         await this.#keepStored(received, event);
         this.#queueExtra(sop, extra);
@@ -306,11 +302,11 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       }
       const policy = this.#o.duplicates ?? "keepFirst";
       log.warn("instance received again with different bytes", { policy });
-      conflict = { storedSha256, receivedSha256, policy };
+      conflict = { storedSha256: hashes.stored, receivedSha256: hashes.received, policy };
       if (policy !== "keepLast") {
         if (policy === "keepFirst") await archive.discardStaged(received.tempPath);
         else {
-          conflict.keptPath = asideKey(key, receivedSha256);
+          conflict.keptPath = asideKey(key, hashes.received);
           await archive.place(received.tempPath, conflict.keptPath);
         }
         recordConflict(db, sop, conflict, callingAet);
@@ -327,6 +323,23 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       : [];
     await archive.place(received.tempPath, key);
     return { kind: "index", checked: c, targets, conflict };
+  }
+
+  /**
+   * The SHA-256 of the archived data set (its index's, else computed; NOT_HASHED when it cannot be read)
+   * and of the received one (computed once, kept on `received`).
+   */
+  async #hashesOf(
+    existing: IndexedDataset,
+    received: ReceivedObject,
+  ): Promise<{ stored: string; received: string }> {
+    const stored = existing.sha256 ||
+      (existing.path ? await datasetHash(this.#o.archive, existing).catch(() => NOT_HASHED) : NOT_HASHED);
+    received.datasetSha256 ??= await withSource(
+      openFile(received.tempPath),
+      (source) => sha256Of(source, received.fileSize - received.datasetSize, received.datasetSize),
+    );
+    return { stored, received: received.datasetSha256 };
   }
 
   /** A duplicate: the archived object stays as it is, the received copy goes; counted as a duplicate. */
