@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { DenoSocket, listen } from "./deno_socket.ts";
+
+/** A connected pair: `server` is the accepted side, `client` the connecting one. */
+async function pair(): Promise<{ server: DenoSocket; client: DenoSocket; close(): void }> {
+  let accepted!: (s: DenoSocket) => void;
+  const got = new Promise<DenoSocket>((r) => (accepted = r));
+  const listener = listen({ hostname: "127.0.0.1", port: 0 }, (s) => accepted(s));
+  const client = DenoSocket.connect("127.0.0.1", listener.port);
+  await new Promise<void>((r, j) => {
+    client.once("connect", () => r());
+    client.once("error", j);
+  });
+  const server = await got;
+  return {
+    server,
+    client,
+    close() {
+      client.destroy();
+      server.destroy();
+      listener.close();
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("the idle timeout fires only after a whole period without reads or writes", async () => {
+  const { server, client, close } = await pair();
+  try {
+    let timedOutAt = 0;
+    server.on("timeout", () => (timedOutAt = Date.now()));
+    server.on("data", () => {});
+    const started = Date.now();
+    server.setTimeout(300);
+    // Activity every 100 ms for 600 ms: reads from the client, then the server's own writes.
+    for (let i = 0; i < 3; i++) {
+      await sleep(100);
+      client.write(new Uint8Array([i]));
+    }
+    for (let i = 0; i < 3; i++) {
+      await sleep(100);
+      server.write(new Uint8Array([i]));
+    }
+    const lastActivity = Date.now();
+    assert.equal(timedOutAt, 0, `no timeout while active (${Date.now() - started} ms in)`);
+    await sleep(500);
+    assert.ok(timedOutAt > 0, "a timeout once idle");
+    const idle = timedOutAt - lastActivity;
+    assert.ok(idle >= 250 && idle < 450, `fired ${idle} ms after the last activity, not about 300`);
+  } finally {
+    close();
+  }
+});
+
+Deno.test("setTimeout(0) turns the idle timeout off", async () => {
+  const { server, close } = await pair();
+  try {
+    let timedOut = false;
+    server.on("timeout", () => (timedOut = true));
+    server.setTimeout(100);
+    server.setTimeout(0);
+    await sleep(250);
+    assert.equal(timedOut, false);
+  } finally {
+    close();
+  }
+});
