@@ -8,8 +8,9 @@
  *    the same number of 0.526 MB messages over plain loopback WebSockets (Deno's own, 8 in flight,
  *    each acknowledged), one hop (client to sink) and two hops (client to a relay process to sink); and
  *    south's own durable ingest of the same objects (`storescu` into a fresh agent as south is
- *    configured): issue 16's target is the relay at 0.8 of it. Both first take 200 other objects, untimed
- *    (relayed all the way, or ingested): a started agent's JIT warm-up (bench/README.md, ingest).
+ *    configured): issue 16's target is the relay at 0.8 of it, on the medians of three alternated rounds
+ *    of each. Both first take 200 other objects, untimed (relayed all the way, or ingested): a started
+ *    agent's JIT warm-up (bench/README.md, ingest).
  * 2. **End to end**: `storescu` to north, north to hub to south, south to `storescp`, against the same
  *    `storescu` run straight into `storescp`; the time runs from the storescu start to the last file
  *    in storescp's directory.
@@ -30,6 +31,7 @@ import {
   generateCtSeries,
   generateWarmUpSeries,
   MB,
+  median,
   memory,
   processTicks,
   ticksPerSecond,
@@ -41,6 +43,8 @@ import { openHubDb } from "../hub/db/db.ts";
 import { SiteRegistry } from "../hub/sites/registry.ts";
 
 const TARGET_RELAY = 0.5;
+/** Alternated rounds of the relay and of south's own ingest (issue 16's target takes the medians). */
+const RELAY_ROUNDS = 3;
 /** Issue 16: the relay ≥ this × south's own durable ingest of the same objects. */
 const TARGET_RELAY_INGEST = 0.8;
 const TARGET_E2E = 0.5;
@@ -142,8 +146,9 @@ async function relayRun(
   log: (m: string) => void,
   sync = true,
   warmup: string[] = [],
+  round = 1,
 ) {
-  const tag = sync ? "relay" : "relay-nosync";
+  const tag = `${sync ? "relay" : "relay-nosync"}-${round}`;
   const hub = await startHubProcess({ dataDir: path.join(workDir, `hub-${tag}`) });
   const tokens = await enrollPair(hub);
   const south = await startAgentProcess({
@@ -196,6 +201,9 @@ async function relayRun(
     await north.stop();
     await south.stop();
     await hub.stop();
+    for (const who of ["hub", "south", "north"]) {
+      await Deno.remove(path.join(workDir, `${who}-${tag}`), { recursive: true }).catch(() => {});
+    }
   }
 }
 
@@ -332,8 +340,17 @@ export const tunnel: Benchmark = {
     // Sent first, untimed, to the agents of the relay and of south's own ingest (other UIDs): both sides of
     // issue 16's relay target are judged warm, as in the ingest and forward benchmarks.
     const warmup = await generateWarmUpSeries(path.join(workDir, "warm-up"), quick ? 30 : 200);
-    const relay = await relayRun(workDir, series.paths, log, true, warmup);
-    const ownIngest = await southIngest(workDir, series.paths, log, warmup);
+    // Issue 16's relay target on the medians of alternated rounds: one run of each moved the ratio
+    // between 0.78 and 0.90 from one hour to the next on this VM.
+    const relays: Awaited<ReturnType<typeof relayRun>>[] = [];
+    const ownIngests: number[] = [];
+    for (let round = 1; round <= (quick ? 1 : RELAY_ROUNDS); round++) {
+      relays.push(await relayRun(workDir, series.paths, log, true, warmup, round));
+      ownIngests.push(await southIngest(workDir, series.paths, log, warmup));
+    }
+    // The run of median time (its CPU and memory are the table's).
+    const relay = [...relays].sort((a, b) => a.seconds - b.seconds)[Math.floor(relays.length / 2)];
+    const ownIngest = median(ownIngests);
     const relayNosync = await relayRun(workDir, series.paths, log, false, warmup);
     const e2e = await endToEnd(workDir, series.paths, log);
     const sc = await scale(workDir, simulated, quick ? 10 : 30, log);
@@ -414,9 +431,13 @@ export const tunnel: Benchmark = {
         },
         {
           label: `issue 16: relay ≥ ${TARGET_RELAY_INGEST} × south's own durable ingest (storescu → agent)`,
-          measured: `${fixed(relayIngestRatio, 2)}× (${fixed(n / relay.seconds)} vs ${
-            fixed(n / ownIngest)
-          } files/s)`,
+          measured:
+            `${fixed(relayIngestRatio, 2)}× (${fixed(n / relay.seconds)} vs ${fixed(n / ownIngest)} files/s` +
+            (relays.length > 1
+              ? `, medians of ${relays.map((r) => fixed(n / r.seconds)).join(" / ")} and ${
+                ownIngests.map((t) => fixed(n / t)).join(" / ")
+              })`
+              : ")"),
           pass: relayIngestRatio >= TARGET_RELAY_INGEST,
         },
         {
@@ -436,7 +457,18 @@ export const tunnel: Benchmark = {
         `the relay's agents and south's own ingest first took ${warmup.length} other objects, untimed (JIT warm-up)`,
         ...(quick ? ["--quick: the scale target needs the full 1000 agents"] : []),
       ],
-      data: { n, objectBytes: size, raw, relay, ownIngestSeconds: ownIngest, relayNosync, e2e, scale: sc },
+      data: {
+        n,
+        objectBytes: size,
+        raw,
+        relay,
+        relays,
+        ownIngestSeconds: ownIngest,
+        ownIngestRuns: ownIngests,
+        relayNosync,
+        e2e,
+        scale: sc,
+      },
     };
   },
 };
