@@ -83,7 +83,8 @@ export interface RunResult {
 }
 
 function storescuArgs(aet: string, port: number, files: string[]): string[] {
-  return ["-v", "-aet", "BENCH", "-aec", aet, "127.0.0.1", String(port), ...files];
+  // Not -v: its per-object log lines, piped to this process, load the two cores during the timed run.
+  return ["-aet", "BENCH", "-aec", aet, "127.0.0.1", String(port), ...files];
 }
 
 /** Busy share of the whole machine and in I/O wait between two /proc/stat readings, in %. */
