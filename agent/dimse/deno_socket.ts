@@ -51,6 +51,8 @@ export class DenoSocket extends EventEmitter implements WireSocket {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When the socket last read or wrote (ms since the epoch), for the idle timeout. */
   #activeAt = 0;
+  /** The idle timeout fired and no activity came since (the timer is armed again by the next). */
+  #timedOut = false;
   #pool: BufferPool | undefined;
   remoteAddress: string | undefined;
   remotePort: number | undefined;
@@ -151,17 +153,24 @@ export class DenoSocket extends EventEmitter implements WireSocket {
    */
   #touch(): void {
     this.#activeAt = Date.now();
+    // After a timeout the socket is watched again from its next activity on, as a Node socket is.
+    if (this.#timedOut) {
+      this.#timedOut = false;
+      this.#armTimer(this.#timeoutMs);
+    }
   }
 
   #armTimer(ms: number): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#timedOut = false;
     if (!this.#timeoutMs || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       const idle = Date.now() - this.#activeAt;
-      if (idle >= this.#timeoutMs) this.emit("timeout");
-      else this.#armTimer(this.#timeoutMs - idle);
+      if (idle < this.#timeoutMs) return this.#armTimer(this.#timeoutMs - idle);
+      this.#timedOut = true;
+      this.emit("timeout");
     }, ms);
   }
 

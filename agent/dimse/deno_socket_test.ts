@@ -25,6 +25,12 @@ async function pair(): Promise<{ server: DenoSocket; client: DenoSocket; close()
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `done()` holds, or `ms` passed. */
+async function within(ms: number, done: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!done() && Date.now() < until) await sleep(10);
+}
+
 Deno.test("the idle timeout fires only after a whole period without reads or writes", async () => {
   const { server, client, close } = await pair();
   try {
@@ -32,7 +38,7 @@ Deno.test("the idle timeout fires only after a whole period without reads or wri
     server.on("timeout", () => (timedOutAt = Date.now()));
     server.on("data", () => {});
     const started = Date.now();
-    server.setTimeout(300);
+    server.setTimeout(500);
     // Activity every 100 ms for 600 ms: reads from the client, then the server's own writes.
     for (let i = 0; i < 3; i++) {
       await sleep(100);
@@ -44,10 +50,10 @@ Deno.test("the idle timeout fires only after a whole period without reads or wri
     }
     const lastActivity = Date.now();
     assert.equal(timedOutAt, 0, `no timeout while active (${Date.now() - started} ms in)`);
-    await sleep(500);
+    await within(3000, () => timedOutAt > 0);
     assert.ok(timedOutAt > 0, "a timeout once idle");
     const idle = timedOutAt - lastActivity;
-    assert.ok(idle >= 250 && idle < 450, `fired ${idle} ms after the last activity, not about 300`);
+    assert.ok(idle >= 450, `fired ${idle} ms after the last activity, before the 500 ms were up`);
   } finally {
     close();
   }
@@ -62,6 +68,24 @@ Deno.test("setTimeout(0) turns the idle timeout off", async () => {
     server.setTimeout(0);
     await sleep(250);
     assert.equal(timedOut, false);
+  } finally {
+    close();
+  }
+});
+
+Deno.test("after a timeout, the next activity starts the watch again", async () => {
+  const { server, client, close } = await pair();
+  try {
+    let timeouts = 0;
+    server.on("timeout", () => timeouts++);
+    server.on("data", () => {});
+    server.setTimeout(150);
+    await within(3000, () => timeouts > 0);
+    await sleep(400);
+    assert.equal(timeouts, 1, "one timeout for one idle period, not one per period");
+    client.write(new Uint8Array([1]));
+    await within(3000, () => timeouts > 1);
+    assert.equal(timeouts, 2, "a second idle period after activity times out again");
   } finally {
     close();
   }
