@@ -68,22 +68,19 @@ const LARGE_TIMEOUT_MS = 30 * 60_000;
 /** A run with more busy CPU than this (% of one core) outside the measured processes gets a note. */
 const OTHER_CPU_WARNING = 40;
 
-/** What one `storescu` run against one receiver measured. */
+/** The calling and called AE titles and the address of `peer`, as DCMTK's SCUs take them. */
+function addressOf(peer: { aet: string; port: number }): string[] {
+  return ["-aet", "BENCH", "-aec", peer.aet, "127.0.0.1", String(peer.port)];
+}
+
 /** `Max Send PDV` of an association to `peer`, as `echoscu -v` reports it (undefined if it does not). */
 async function maxSendPdv(peer: { aet: string; port: number }): Promise<number | undefined> {
-  const out = await runDcmtk("echoscu", [
-    "-v",
-    "-aet",
-    "BENCH",
-    "-aec",
-    peer.aet,
-    "127.0.0.1",
-    String(peer.port),
-  ]);
+  const out = await runDcmtk("echoscu", ["-v", ...addressOf(peer)]);
   const pdv = /Max Send PDV:\s*([0-9]+)/.exec(out.stdout + out.stderr)?.[1];
   return pdv ? Number(pdv) : undefined;
 }
 
+/** What one `storescu` run against one receiver measured. */
 async function runOnce(
   receiver: Receiver,
   dir: string,
@@ -109,15 +106,7 @@ async function runOnce(
     const self0 = processTicks("self");
     const sys0 = systemTicks();
     const t0 = performance.now();
-    const out = await runDcmtk("storescu", [
-      "-aet",
-      "BENCH",
-      "-aec",
-      peer.aet,
-      "127.0.0.1",
-      String(peer.port),
-      ...files,
-    ], { timeoutMs });
+    const out = await runDcmtk("storescu", [...addressOf(peer), ...files], { timeoutMs });
     const wallMs = performance.now() - t0;
     const cpu1 = processTicks(peer.pid);
     const self1 = processTicks("self");
