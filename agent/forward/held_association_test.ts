@@ -69,3 +69,133 @@ Deno.test("HeldAssociation: an idle association that does not fit is released be
   await b.release();
   assert.equal(contention.idle?.size ?? 0, 0);
 });
+
+/**
+ * A destination for the stand-ins: with `serial`, an association comes up only once no other is open
+ * (DCMTK's storescp without --fork); otherwise at once.
+ */
+function peer(serial: boolean) {
+  const log: string[] = [];
+  let open = 0;
+  let opened = 0;
+  const released: (() => void)[] = [];
+  const connect = () => {
+    const name = `#${++opened}`;
+    let isOpen = false;
+    const scu = {
+      get isOpen() {
+        return isOpen;
+      },
+      accepts: () => true,
+      open: async () => {
+        while (serial && open > 0) await new Promise<void>((r) => released.push(r));
+        open++;
+        isOpen = true;
+        log.push(`${name} open`);
+      },
+      release: () => {
+        if (isOpen) open--;
+        isOpen = false;
+        log.push(`${name} release`);
+        for (const r of released.splice(0)) r();
+        return Promise.resolve();
+      },
+      abort: () => {
+        if (isOpen) open--;
+        isOpen = false;
+        for (const r of released.splice(0)) r();
+      },
+    } as unknown as ScuAssociation;
+    return Promise.resolve(scu);
+  };
+  return { log, connect, opened: () => opened };
+}
+
+Deno.test("HeldAssociation: at a destination serving one association at a time, workers take turns on one", async () => {
+  const dest = peer(true);
+  const contention: Contention = { opening: 0 };
+  const a = new HeldAssociation(dest.connect, contention, 60_000);
+  const b = new HeldAssociation(dest.connect, contention, 60_000);
+  await a.for(rowsOf(CT));
+  // b asks while a's batch runs: its association comes up only once a's is released after the batch.
+  const bGets = b.for(rowsOf(CT));
+  await new Promise((r) => setTimeout(r, 10));
+  a.idle();
+  await bGets;
+  assert.deepEqual(dest.log, ["#1 open", "#1 release", "#2 open"]);
+  assert.ok(contention.serialUntil && contention.serialUntil > Date.now(), "learned: one at a time");
+  // Now a waits for b's batch instead of opening a third association, and takes b's over.
+  const aGets = a.for(rowsOf(CT));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(dest.opened(), 2, "nothing opened while b's batch runs");
+  b.idle();
+  await aGets;
+  assert.equal(dest.opened(), 2, "a sends on b's association");
+  for (let i = 0; i < 5; i++) {
+    const next = (i % 2 ? a : b).for(rowsOf(CT));
+    (i % 2 ? b : a).idle();
+    await next;
+  }
+  assert.equal(dest.opened(), 2, "batches after batches on the same association");
+  a.idle();
+  b.idle();
+  await a.release();
+  await b.release();
+  assert.equal(contention.waiting?.size ?? 0, 0, "nobody left waiting");
+});
+
+Deno.test("HeldAssociation: at a destination serving several associations, a worker opens its own beside a busy one", async () => {
+  const dest = peer(false);
+  const contention: Contention = { opening: 0 };
+  const a = new HeldAssociation(dest.connect, contention, 60_000);
+  const b = new HeldAssociation(dest.connect, contention, 60_000);
+  const first = await a.for(rowsOf(CT));
+  const second = await b.for(rowsOf(CT));
+  assert.notEqual(first, second);
+  assert.deepEqual(dest.log, ["#1 open", "#2 open"], "both open at once");
+  assert.equal(contention.serialUntil, undefined);
+  a.idle();
+  b.idle();
+  await a.release();
+  await b.release();
+});
+
+Deno.test("HeldAssociation: a worker waiting for a busy association opens its own when that one goes away", async () => {
+  const dest = peer(true);
+  const contention: Contention = { opening: 0, serialUntil: Date.now() + 60_000 };
+  const a = new HeldAssociation(dest.connect, contention, 60_000);
+  const b = new HeldAssociation(dest.connect, contention, 60_000);
+  await a.for(rowsOf(CT));
+  const bGets = b.for(rowsOf(CT));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(dest.opened(), 1, "b waits");
+  a.drop();
+  await bGets;
+  assert.deepEqual(dest.log, ["#1 open", "#2 open"], "b opened its own once a's failed");
+  b.idle();
+  await b.release();
+});
+
+Deno.test("HeldAssociation: at a serial destination, a worker waits for the association a sibling is opening", async () => {
+  const dest = peer(true);
+  const contention: Contention = { opening: 0, serialUntil: Date.now() + 60_000 };
+  const a = new HeldAssociation(dest.connect, contention, 60_000, 60_000);
+  const b = new HeldAssociation(dest.connect, contention, 60_000, 20);
+  await a.for(rowsOf(CT));
+  // b gives up waiting for a's busy association after 20 ms and opens its own, which cannot come up yet.
+  const bGets = b.for(rowsOf(CT));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(contention.opening, 1, "b is opening");
+  // a's association fails; a's next batch must not open a third while b's comes up.
+  a.drop();
+  const aGets = a.for(rowsOf(CT));
+  await bGets;
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(dest.opened(), 2, "a waits for b's");
+  b.idle();
+  await aGets;
+  assert.equal(dest.opened(), 2, "and takes it over");
+  a.idle();
+  await a.release();
+  await b.release();
+});
