@@ -1,6 +1,6 @@
 /** The ingest benchmark's summaries, tables and targets (bench/ingest.ts runs it). */
 import type { BenchTable, BenchTarget } from "./main.ts";
-import { fixed, MB, median } from "./_shared.ts";
+import { fixed, MB, median, mediansOf } from "./_shared.ts";
 
 /** Agent / Orthanc files per second wanted (issue 2). */
 export const TARGET_VS_ORTHANC = 3;
@@ -215,11 +215,7 @@ export function issue16Targets(
     out.push({
       label: label3,
       measured: `${ratio.toFixed(2)}× (${fixed(a4.filesPerSecond)} vs ${fixed(s4.filesPerSecond)} files/s` +
-        (a4.runs && a4.runs.length > 1
-          ? `, medians of ${a4.runs.map((r) => fixed(r)).join(" / ")} and ${
-            (s4.runs ?? []).map((r) => fixed(r)).join(" / ")
-          })`
-          : ")"),
+        `${mediansOf(a4.runs ?? [], s4.runs ?? [])})`,
       pass: ratio >= 0.5,
     });
   } else {

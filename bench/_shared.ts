@@ -135,6 +135,16 @@ export function percentile(values: number[], p: number): number {
 export const fixed = (n: number, digits = 0): string => Number.isFinite(n) ? n.toFixed(digits) : "?";
 
 /**
+ * The runs behind a ratio of two medians, for a target line: ", medians of 1 / 2 / 3 and 4 / 5 / 6" (empty
+ * with one run of each).
+ */
+export function mediansOf(a: number[], b: number[]): string {
+  if (a.length < 2 && b.length < 2) return "";
+  const list = (xs: number[]) => xs.map((x) => fixed(x)).join(" / ");
+  return `, medians of ${list(a)} and ${list(b)}`;
+}
+
+/**
  * A series of other UIDs than the measured one (seed `warm-up`), sent to each receiver before its measured
  * run by {@link warmUp}.
  */

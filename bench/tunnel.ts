@@ -32,6 +32,7 @@ import {
   generateWarmUpSeries,
   MB,
   median,
+  mediansOf,
   memory,
   processTicks,
   ticksPerSecond,
@@ -433,11 +434,7 @@ export const tunnel: Benchmark = {
           label: `issue 16: relay ≥ ${TARGET_RELAY_INGEST} × south's own durable ingest (storescu → agent)`,
           measured:
             `${fixed(relayIngestRatio, 2)}× (${fixed(n / relay.seconds)} vs ${fixed(n / ownIngest)} files/s` +
-            (relays.length > 1
-              ? `, medians of ${relays.map((r) => fixed(n / r.seconds)).join(" / ")} and ${
-                ownIngests.map((t) => fixed(n / t)).join(" / ")
-              })`
-              : ")"),
+            `${mediansOf(relays.map((r) => n / r.seconds), ownIngests.map((t) => n / t))})`,
           pass: relayIngestRatio >= TARGET_RELAY_INGEST,
         },
         {
