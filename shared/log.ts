@@ -4,6 +4,10 @@
  * message quoting a file path built from the study, series and instance UIDs, say) is replaced by its
  * hash, the same `hashUid` the fields carry; the standard's own UIDs (1.2.840.10008.*: SOP classes,
  * transfer syntaxes) stay readable.
+ *
+ * A field's value may be a function: it is called only when a line is written (`{ sop: () =>
+ * hashUid(uid) }`), so a per-object logger costs no hash while nothing is logged (issue 16: a SHA-256
+ * per received object for a child logger that seldom writes).
  */
 import { createHash } from "node:crypto";
 
@@ -54,7 +58,8 @@ export class Logger {
   #log(level: Level, msg: string, fields?: Fields): void {
     if (ORDER[level] < ORDER[this.minLevel]) return;
     const line: Fields = { t: new Date().toISOString(), level, msg, ...this.fields, ...fields };
-    for (const [k, v] of Object.entries(line)) {
+    for (let [k, v] of Object.entries(line)) {
+      if (typeof v === "function") v = line[k] = v();
       if (v instanceof Error) line[k] = { name: v.name, message: redactUids(v.message) };
       else if (typeof v === "string") line[k] = redactUids(v);
     }

@@ -35,3 +35,20 @@ Deno.test("Logger: UIDs in messages, string fields and errors are hashed", () =>
   assert.equal(parsed.err.message, `bad ${hashUid(uid)}`);
   assert.equal(parsed.n, 5);
 });
+
+Deno.test("Logger: a function field is called only when a line is written", () => {
+  const lines: string[] = [];
+  let calls = 0;
+  const uid = "2.25.123456789012345678901234567890";
+  const log = new Logger({}, "info", { write: (l) => lines.push(l) }).child({
+    sop: () => {
+      calls++;
+      return hashUid(uid);
+    },
+  });
+  log.debug("not written");
+  assert.equal(calls, 0);
+  log.warn("written");
+  assert.equal(calls, 1);
+  assert.equal(JSON.parse(lines[0]).sop, hashUid(uid));
+});

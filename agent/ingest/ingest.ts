@@ -148,7 +148,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const staged = intake.take();
     const sink = new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file, false);
     // A resend of an archived object needs no sync: its bytes are durable in the archive already.
-    sink.beforeSync = (written) => this.#resend(written);
+    // Without syncs there is nothing to spare, and the group commit finds the duplicate as it would.
+    if (this.#o.archive.sync) sink.beforeSync = (written) => this.#resend(written);
     // Checked while its file syncs, not after: the sender waits for the sync either way.
     sink.onWritten = (written) => {
       const checked = this.check(written, ctx);
@@ -251,7 +252,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
    */
   async check(received: ReceivedObject, ctx: StoreContext): Promise<Checked> {
     const log = this.#o.log.child({
-      sop: hashUid(ctx.sopInstanceUid),
+      sop: () => hashUid(ctx.sopInstanceUid),
       callingAet: ctx.association.callingAet,
     });
     const header = await checkedHeader(received, log);

@@ -68,7 +68,10 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
       });
     }
   }
-  s.log.debug("object stored from the tunnel", { sop: hashUid(header.sopInstanceUid), from: callingAet });
+  s.log.debug("object stored from the tunnel", {
+    sop: () => hashUid(header.sopInstanceUid),
+    from: callingAet,
+  });
   await channel.send({ type: "ack", sopInstanceUid: header.sopInstanceUid });
 }
 
