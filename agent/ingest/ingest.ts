@@ -23,7 +23,7 @@ import {
   archivedDataset,
   existingInstance,
   type IndexedDataset,
-  indexInstance,
+  indexInstances,
   NOT_HASHED,
 } from "../index/instances.ts";
 import { sha256Of } from "../part10/digest.ts";
@@ -411,33 +411,35 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const failed: { item: (typeof items)[number]; err: unknown }[] = [];
     const committed: (typeof items)[number][] = [];
     const each = () => {
-      for (const item of items) {
-        const { received, ctx, attrs, key } = item.checked;
-        const sop = attrs.sopInstanceUid;
-        const callingAet = ctx.association.callingAet;
-        try {
-          indexInstance(db, attrs, {
+      const errors = indexInstances(
+        db,
+        items.map(({ checked: { received, ctx, attrs, key }, targets, conflict }) => ({
+          attrs,
+          file: {
             path: key,
             fileSize: received.fileSize,
             datasetOffset: received.fileSize - received.datasetSize,
             datasetSize: received.datasetSize,
             sha256: received.datasetSha256 ?? NOT_HASHED,
             transferSyntaxUid: received.meta.transferSyntax,
-            callingAet,
-          }, () => {
-            routing?.queue.addInTransaction(sop, item.targets);
-            if (item.conflict) recordConflictInTransaction(db, sop, item.conflict, callingAet);
-          });
-          committed.push(item);
-        } catch (err) {
-          failed.push({ item, err });
-        }
-      }
+            callingAet: ctx.association.callingAet,
+          },
+          alsoInTransaction: () => {
+            routing?.queue.addInTransaction(attrs.sopInstanceUid, targets);
+            if (conflict) {
+              recordConflictInTransaction(db, attrs.sopInstanceUid, conflict, ctx.association.callingAet);
+            }
+          },
+        })),
+      );
+      items.forEach((item, i) => {
+        if (errors[i] === undefined) committed.push(item);
+        else failed.push({ item, err: errors[i] });
+      });
     };
     try {
       if (unsynced) db.writeUnsynced(each);
-      else if (items.length === 1) each();
-      else db.write(each);
+      else each();
     } catch (err) {
       // The whole transaction failed (its commit): nothing of it holds.
       committed.length = 0;
