@@ -1,7 +1,8 @@
 /**
  * A resend (a C-STORE of an archived object's own bytes) is answered without a sync, a rename or a
  * commit: its bytes are durable in the archive already. Anything else under a known UID goes the usual
- * way (synced, then a duplicate or a conflict in the group commit).
+ * way (synced, then a duplicate or a conflict in the group commit). Without syncs there is nothing to
+ * spare, and a resend goes the usual way too: a duplicate in the group commit.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -83,6 +84,63 @@ Deno.test("a resend is answered without a sync or a commit; other bytes of the s
     assert.equal(events.at(-1)?.conflict, true, "and recorded as a conflict");
     const rows = db.statement("SELECT count(*) AS n FROM conflicts").get();
     assert.equal(Number(rows?.n), 1);
+  } finally {
+    ingest.group?.close();
+    await intake.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without syncs a resend is not looked up before its rename: the group commit finds it a duplicate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "resend-nosync-" });
+  const archive = new FileArchive(dir, false);
+  await archive.prepare();
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
+  const intake = new Intake(dir, false);
+  intake.prepare();
+  const events: { duplicate: boolean; conflict?: boolean }[] = [];
+  const ingest = new Ingest({ archive, db, log: quiet, intake, onStored: (e) => events.push(e) });
+  db.waitFor(() => ingest.settled());
+  try {
+    const [spec] = [...generateStudies({
+      seed: "resend-nosync",
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: 1 }],
+      rows: 8,
+      columns: 8,
+    })];
+    const file = generateInstance(spec);
+    const described = await receivedFrom(memorySource(file), "unused", "SENDER");
+    const dataset = file.subarray(described.fileSize - described.datasetSize);
+    const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
+    const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
+    const store = async () => {
+      const sink = ingest.open(ctx);
+      sink.write(dataset);
+      sink.end();
+      await once(sink, "finish");
+      const outcome = await ingest.commit(sink, ctx);
+      await ingest.settled();
+      return { sink, outcome };
+    };
+    await store();
+    const archived = path.join(dir, String(db.statement("SELECT path FROM instances").get()?.path));
+    const before = fs.statSync(archived);
+    const again = await store();
+    assert.equal(again.outcome.status, 0);
+    assert.equal(again.sink.sameAsStored, false, "not compared before its rename");
+    assert.equal(ingest.group!.stats.objects, 1, "no second row");
+    assert.deepEqual(events.at(-1), {
+      sopInstanceUid,
+      callingAet: "SENDER",
+      bytes: again.sink.received!.fileSize,
+      duplicate: true,
+      conflict: false,
+    });
+    assert.deepEqual(fs.readdirSync(intake.dir).filter((n) => n.endsWith(".dcm")), [], "the intake is empty");
+    assert.equal(fs.statSync(archived).ino, before.ino, "the archived file is the first one");
   } finally {
     ingest.group?.close();
     await intake.close();
