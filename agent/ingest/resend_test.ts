@@ -20,41 +20,57 @@ import { memorySource } from "../part10/source.ts";
 const quiet = new Logger({}, "error", { write: () => {} });
 const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress: "127.0.0.1" };
 
-Deno.test("a resend is answered without a sync or a commit; other bytes of the same size go the usual way", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "resend-" });
-  const archive = new FileArchive(dir, true);
+/**
+ * An ingest with an intake in a fresh folder (with or without syncs), one generated object, and `store`: one
+ * C-STORE of some bytes as the wire layer does it (the sink written, ended, then committed).
+ */
+async function setUp(sync: boolean, seed: string) {
+  const dir = await Deno.makeTempDir({ prefix: `${seed}-` });
+  const archive = new FileArchive(dir, sync);
   await archive.prepare();
-  const db = await Database.open(path.join(dir, "agent.db"), { durable: true });
-  const intake = new Intake(dir, true);
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: sync });
+  const intake = new Intake(dir, sync);
   intake.prepare();
   const events: { duplicate: boolean; conflict?: boolean }[] = [];
   const ingest = new Ingest({ archive, db, log: quiet, intake, onStored: (e) => events.push(e) });
   db.waitFor(() => ingest.settled());
-  try {
-    const [spec] = [...generateStudies({
-      seed: "resend",
-      patients: 1,
-      studiesPerPatient: 1,
-      series: [{ modality: "CT", instances: 1 }],
-      rows: 8,
-      columns: 8,
-    })];
-    const file = generateInstance(spec);
-    const described = await receivedFrom(memorySource(file), "unused", "SENDER");
-    const dataset = file.subarray(described.fileSize - described.datasetSize);
-    const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
-    const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
+  const [spec] = [...generateStudies({
+    seed,
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1 }],
+    rows: 8,
+    columns: 8,
+  })];
+  const file = generateInstance(spec);
+  const described = await receivedFrom(memorySource(file), "unused", "SENDER");
+  const dataset = file.subarray(described.fileSize - described.datasetSize);
+  const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
+  const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
+  const store = async (bytes: Uint8Array) => {
+    const sink = ingest.open(ctx);
+    sink.write(bytes);
+    sink.end();
+    await once(sink, "finish");
+    const outcome = await ingest.commit(sink, ctx);
+    await ingest.settled();
+    return { sink, outcome };
+  };
+  const tearDown = async () => {
+    ingest.group?.close();
+    await intake.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return { dir, db, intake, ingest, events, dataset, sopInstanceUid, store, tearDown };
+}
 
-    /** One C-STORE of `bytes` as the wire layer does it: the sink written, ended, then committed. */
-    const store = async (bytes: Uint8Array) => {
-      const sink = ingest.open(ctx);
-      sink.write(bytes);
-      sink.end();
-      await once(sink, "finish");
-      const outcome = await ingest.commit(sink, ctx);
-      await ingest.settled();
-      return { sink, outcome };
-    };
+Deno.test("a resend is answered without a sync or a commit; other bytes of the same size go the usual way", async () => {
+  const { db, intake, ingest, events, dataset, sopInstanceUid, store, tearDown } = await setUp(
+    true,
+    "resend",
+  );
+  try {
     const intakeNames = () => fs.readdirSync(intake.dir).filter((n) => n.endsWith(".dcm"));
 
     const first = await store(dataset);
@@ -85,50 +101,20 @@ Deno.test("a resend is answered without a sync or a commit; other bytes of the s
     const rows = db.statement("SELECT count(*) AS n FROM conflicts").get();
     assert.equal(Number(rows?.n), 1);
   } finally {
-    ingest.group?.close();
-    await intake.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
+    await tearDown();
   }
 });
 
 Deno.test("without syncs a resend is not looked up before its rename: the group commit finds it a duplicate", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "resend-nosync-" });
-  const archive = new FileArchive(dir, false);
-  await archive.prepare();
-  const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
-  const intake = new Intake(dir, false);
-  intake.prepare();
-  const events: { duplicate: boolean; conflict?: boolean }[] = [];
-  const ingest = new Ingest({ archive, db, log: quiet, intake, onStored: (e) => events.push(e) });
-  db.waitFor(() => ingest.settled());
+  const { dir, db, intake, ingest, events, dataset, sopInstanceUid, store, tearDown } = await setUp(
+    false,
+    "resend-nosync",
+  );
   try {
-    const [spec] = [...generateStudies({
-      seed: "resend-nosync",
-      patients: 1,
-      studiesPerPatient: 1,
-      series: [{ modality: "CT", instances: 1 }],
-      rows: 8,
-      columns: 8,
-    })];
-    const file = generateInstance(spec);
-    const described = await receivedFrom(memorySource(file), "unused", "SENDER");
-    const dataset = file.subarray(described.fileSize - described.datasetSize);
-    const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
-    const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
-    const store = async () => {
-      const sink = ingest.open(ctx);
-      sink.write(dataset);
-      sink.end();
-      await once(sink, "finish");
-      const outcome = await ingest.commit(sink, ctx);
-      await ingest.settled();
-      return { sink, outcome };
-    };
-    await store();
+    await store(dataset);
     const archived = path.join(dir, String(db.statement("SELECT path FROM instances").get()?.path));
     const before = fs.statSync(archived);
-    const again = await store();
+    const again = await store(dataset);
     assert.equal(again.outcome.status, 0);
     assert.equal(again.sink.sameAsStored, false, "not compared before its rename");
     assert.equal(ingest.group!.stats.objects, 1, "no second row");
@@ -142,9 +128,6 @@ Deno.test("without syncs a resend is not looked up before its rename: the group 
     assert.deepEqual(fs.readdirSync(intake.dir).filter((n) => n.endsWith(".dcm")), [], "the intake is empty");
     assert.equal(fs.statSync(archived).ino, before.ino, "the archived file is the first one");
   } finally {
-    ingest.group?.close();
-    await intake.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
+    await tearDown();
   }
 });
