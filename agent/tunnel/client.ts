@@ -8,6 +8,7 @@
 import {
   Channel,
   clientHandshake,
+  framePayloadFor,
   HandshakeError,
   Reason,
   reasonName,
@@ -123,6 +124,7 @@ export class TunnelClient {
     const { welcome, transport } = await clientHandshake(ws, { site: o.site, agentVersion: o.agentVersion });
     const session = new Session(transport, {
       side: "client",
+      sendPayload: framePayloadFor(welcome.maxFrame),
       onStream: (stream) => {
         const channel = new Channel(stream);
         channel.expect(Request)

@@ -69,7 +69,11 @@ export function tunnelRoutes(registry: SiteRegistry, sessions: Sessions, log: Lo
         return { ok: true, heartbeatSeconds: sessions.heartbeatSeconds, hubVersion };
       },
       (hello, transport) =>
-        sessions.attach(hello.site, transport, { agentVersion: hello.agentVersion, remoteAddress }),
+        sessions.attach(hello.site, transport, {
+          agentVersion: hello.agentVersion,
+          remoteAddress,
+          maxFrame: hello.maxFrame,
+        }),
     ).catch((err) =>
       log.warn("tunnel hello failed", { remoteAddress, site, reason: (err as Error).message })
     );

@@ -7,6 +7,7 @@
 import {
   type AskOp,
   type DetailOf,
+  framePayloadFor,
   type Op,
   Reason,
   reasonName,
@@ -124,7 +125,7 @@ export class Sessions {
   attach(
     site: string,
     transport: Transport,
-    facts: { agentVersion: string; remoteAddress: string },
+    facts: { agentVersion: string; remoteAddress: string; maxFrame?: number },
   ): Session {
     const log = this.log.child({ site });
     const previous = this.#live.get(site);
@@ -135,6 +136,7 @@ export class Sessions {
     }
     const session = new Session(transport, {
       side: "server",
+      sendPayload: framePayloadFor(facts.maxFrame),
       onStream: (stream) => void relayStream(site, stream, (s) => this.open(s), log, this.relayLimiter),
       onClose: (end) => {
         const current = this.#live.get(site);

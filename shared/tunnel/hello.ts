@@ -5,19 +5,28 @@
  * frame sent right after it is never lost.
  */
 import { z } from "zod";
-import { Reason } from "./frame.ts";
+import { LARGE_PAYLOAD, MAX_PAYLOAD, Reason } from "./frame.ts";
 import { name } from "./_fields.ts";
 import { type Transport, webSocketTransport } from "./transport.ts";
 
 export const PROTOCOL = "conduit-tunnel";
 const PROTOCOL_VERSION = 1;
 
+/**
+ * The largest Data payload a side accepts, in its hello or welcome; a side that names none takes
+ * MAX_PAYLOAD (64 KiB). Each side sends frames up to the smaller of the peer's figure and its own.
+ */
+const maxFrame = z.number().int().min(MAX_PAYLOAD).max(16 * 1024 * 1024);
+
+// Fields a later version adds are ignored (not refused), so that its hello and welcome still open a
+// session with this one.
 export const Hello = z.object({
   protocol: z.literal(PROTOCOL),
   version: z.number().int(),
   site: name,
   agentVersion: z.string().max(64),
-}).strict();
+  maxFrame: maxFrame.optional(),
+});
 export type Hello = z.infer<typeof Hello>;
 
 export const Welcome = z.discriminatedUnion("accepted", [
@@ -29,14 +38,15 @@ export const Welcome = z.discriminatedUnion("accepted", [
     hubVersion: z.string().max(64),
     /** Seconds between the agent's heartbeats. */
     heartbeatSeconds: z.number().positive(),
-  }).strict(),
+    maxFrame: maxFrame.optional(),
+  }),
   z.object({
     protocol: z.literal(PROTOCOL),
     version: z.number().int(),
     accepted: z.literal(false),
     reason: z.number().int(),
     message: z.string(),
-  }).strict(),
+  }),
 ]);
 export type Welcome = z.infer<typeof Welcome>;
 
@@ -49,10 +59,15 @@ export class HandshakeError extends Error {
 
 type Accepted = Extract<Welcome, { accepted: true }>;
 
+/** The Data payload to send to a peer that offered `maxFrame` in its hello or welcome (or nothing). */
+export function framePayloadFor(maxFrame: number | undefined): number {
+  return Math.min(maxFrame ?? MAX_PAYLOAD, LARGE_PAYLOAD);
+}
+
 /** Agent side: sends the hello and resolves with the welcome and the transport for the session. */
 export function clientHandshake(
   ws: WebSocket,
-  hello: Omit<Hello, "protocol" | "version">,
+  hello: Omit<Hello, "protocol" | "version" | "maxFrame">,
   timeoutMs = 10_000,
 ): Promise<{ welcome: Accepted; transport: Transport }> {
   return new Promise((resolve, reject) => {
@@ -79,7 +94,11 @@ export function clientHandshake(
       ws.onclose = null;
       resolve({ welcome: parsed, transport: webSocketTransport(ws) });
     };
-    ws.send(JSON.stringify({ protocol: PROTOCOL, version: PROTOCOL_VERSION, ...hello } satisfies Hello));
+    ws.send(
+      JSON.stringify(
+        { protocol: PROTOCOL, version: PROTOCOL_VERSION, ...hello, maxFrame: LARGE_PAYLOAD } satisfies Hello,
+      ),
+    );
   });
 }
 
@@ -149,6 +168,7 @@ export function serverHandshake<T>(
         site: hello.site,
         hubVersion: verdict.hubVersion,
         heartbeatSeconds: verdict.heartbeatSeconds,
+        maxFrame: LARGE_PAYLOAD,
       };
       // Welcome first, then the session, in one synchronous step: the agent's first frame cannot
       // arrive in between, and a frame the session sends at once goes out after the welcome.

@@ -17,6 +17,7 @@ import {
   type Frame,
   FrameType,
   HEADER_BYTES,
+  LARGE_PAYLOAD,
   MAX_PAYLOAD,
   ProtocolError,
   Reason,
@@ -32,7 +33,13 @@ export interface SessionOptions {
   side: "client" | "server";
   /** The receive window each stream starts with, in bytes. */
   window?: number;
+  /** The largest Data payload accepted from the peer (default LARGE_PAYLOAD). */
   maxPayload?: number;
+  /**
+   * The largest Data payload sent: MAX_PAYLOAD, which every peer accepts, unless the peer said in its
+   * hello that it takes more (`framePayloadFor`).
+   */
+  sendPayload?: number;
   /** Streams the peer may have open at once; one more is refused with RST. */
   maxStreams?: number;
   /** Data writes wait while the transport holds more than this many unsent bytes. */
@@ -65,7 +72,7 @@ const DEFAULT_WINDOW = 256 * 1024;
  * would be 64 KiB for each of a hub's thousand agents).
  */
 const scratch = (() => {
-  const bytes = new Uint8Array(HEADER_BYTES + MAX_PAYLOAD);
+  const bytes = new Uint8Array(HEADER_BYTES + LARGE_PAYLOAD);
   return { bytes, view: new DataView(bytes.buffer) };
 })();
 
@@ -101,7 +108,8 @@ export class Session {
     this.#options = {
       ...options,
       window: options.window ?? DEFAULT_WINDOW,
-      maxPayload: options.maxPayload ?? MAX_PAYLOAD,
+      maxPayload: options.maxPayload ?? LARGE_PAYLOAD,
+      sendPayload: Math.min(options.sendPayload ?? MAX_PAYLOAD, LARGE_PAYLOAD),
       maxStreams: options.maxStreams ?? 256,
       highWater: options.highWater ?? 4 * 1024 * 1024,
     };
@@ -110,7 +118,7 @@ export class Session {
     this.#ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     this.#host = {
       window: this.#options.window,
-      maxPayload: this.#options.maxPayload,
+      maxPayload: this.#options.sendPayload,
       send: (frame) => this.#send(frame),
       drained: () => this.#drained(),
       forget: (stream) => this.#forget(stream),
@@ -237,7 +245,7 @@ export class Session {
 
   #send(frame: Frame): void {
     if (this.#end) return;
-    const bytes = this.#reuse && (frame.payload?.byteLength ?? 0) <= MAX_PAYLOAD
+    const bytes = this.#reuse && (frame.payload?.byteLength ?? 0) <= LARGE_PAYLOAD
       ? encodeFrameInto(frame, scratch.bytes, scratch.view)
       : encodeFrame(frame);
     this.bytesOut += bytes.byteLength;

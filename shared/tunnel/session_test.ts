@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeFrame, Flag, FrameType, HEADER_BYTES, Reason } from "./frame.ts";
+import { encodeFrame, Flag, FrameType, HEADER_BYTES, LARGE_PAYLOAD, Reason } from "./frame.ts";
 import { Session, type SessionEnd } from "./session.ts";
 import type { Stream } from "./stream.ts";
 import { memoryPair, type MemoryTransport } from "./transport.ts";
@@ -254,7 +254,13 @@ const badInputs: [string, (raw: MemoryTransport) => void, number][] = [
   ["an oversize data frame", (raw) => {
     raw.send(header(FrameType.WindowUpdate, Flag.SYN, 1, 0));
     raw.send(
-      encodeFrame({ type: FrameType.Data, flags: 0, stream: 1, length: 0, payload: new Uint8Array(70_000) }),
+      encodeFrame({
+        type: FrameType.Data,
+        flags: 0,
+        stream: 1,
+        length: 0,
+        payload: new Uint8Array(LARGE_PAYLOAD + 1),
+      }),
     );
   }, Reason.Oversize],
   ["a length that disagrees with the payload", (raw) => {

@@ -7,6 +7,7 @@ import { Flag, type Frame, FrameType } from "./frame.ts";
 /** What a stream needs from its session. */
 export interface StreamHost {
   window: number;
+  /** The largest Data payload to send. */
   maxPayload: number;
   send(frame: Frame): void;
   drained(): Promise<void>;

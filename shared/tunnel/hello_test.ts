@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { HEADER_BYTES, LARGE_PAYLOAD, MAX_PAYLOAD } from "./frame.ts";
+import { clientHandshake, framePayloadFor, Hello, serverHandshake } from "./hello.ts";
+import { Session } from "./session.ts";
+import type { Stream } from "./stream.ts";
+import type { Transport } from "./transport.ts";
+
+/** A transport that records the length of every frame sent through it. */
+function counting(transport: Transport, sizes: number[]): Transport {
+  return Object.assign(Object.create(transport) as Transport, {
+    send: (data: Uint8Array) => {
+      sizes.push(data.byteLength - HEADER_BYTES);
+      transport.send(data);
+    },
+  });
+}
+
+async function readAll(stream: Stream): Promise<number> {
+  let n = 0;
+  for await (const c of stream) n += c.byteLength;
+  return n;
+}
+
+/**
+ * The hello and the welcome each offer the largest frame their side accepts, and each side then sends
+ * frames up to it: over a real WebSocket pair, 600 kB each way go in frames larger than 64 KiB and none
+ * larger than LARGE_PAYLOAD. A peer that offers nothing gets 64 KiB frames.
+ */
+for (const offer of [true, false]) {
+  Deno.test(`hello: frames ${offer ? "up to the size the peer offered" : "of 64 KiB to a peer that offered none"}`, async () => {
+    const accepted = Promise.withResolvers<{ session: Session; maxFrame?: number; sizes: number[] }>();
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      serverHandshake(
+        socket,
+        () => Promise.resolve({ ok: true as const, heartbeatSeconds: 5, hubVersion: "test" }),
+        (hello, transport) => {
+          const sizes: number[] = [];
+          const session = new Session(counting(transport, sizes), {
+            side: "server",
+            sendPayload: framePayloadFor(hello.maxFrame),
+            onStream: (stream) => {
+              readAll(stream).then(async (n) => {
+                await stream.write(new Uint8Array(n));
+                await stream.close();
+              });
+            },
+          });
+          accepted.resolve({ session, maxFrame: hello.maxFrame, sizes });
+        },
+      ).catch(accepted.reject);
+      return response;
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+    await new Promise((r) => (ws.onopen = r));
+    let clientSession: Session | undefined;
+    try {
+      let welcomeFrame: number | undefined;
+      let transport: Transport;
+      if (offer) {
+        const r = await clientHandshake(ws, { site: "north", agentVersion: "test" });
+        welcomeFrame = r.welcome.maxFrame;
+        transport = r.transport;
+      } else {
+        // A peer of an earlier version: its hello names no frame size.
+        const hello: Hello = { protocol: "conduit-tunnel", version: 1, site: "north", agentVersion: "old" };
+        const welcome = new Promise<unknown>((r) => (ws.onmessage = (e) => r(JSON.parse(String(e.data)))));
+        ws.send(JSON.stringify(hello));
+        welcomeFrame = (await welcome as { maxFrame?: number }).maxFrame;
+        ws.onmessage = null;
+        const { webSocketTransport } = await import("./transport.ts");
+        transport = webSocketTransport(ws);
+      }
+      assert.equal(welcomeFrame, LARGE_PAYLOAD, "the welcome offers the hub side's frame size");
+      const sizes: number[] = [];
+      clientSession = new Session(counting(transport, sizes), {
+        side: "client",
+        sendPayload: offer ? framePayloadFor(welcomeFrame) : MAX_PAYLOAD,
+      });
+      const far = await accepted.promise;
+      assert.equal(far.maxFrame, offer ? LARGE_PAYLOAD : undefined);
+      const stream = clientSession.open();
+      const written = stream.write(new Uint8Array(600_000)).then(() => stream.close());
+      assert.equal(await readAll(stream), 600_000);
+      await written;
+      for (const [side, list] of [["client", sizes], ["server", far.sizes]] as const) {
+        const largest = Math.max(...list);
+        if (offer) {
+          assert.ok(largest > MAX_PAYLOAD, `${side} sent frames of at most ${largest} bytes`);
+          assert.ok(largest <= LARGE_PAYLOAD, `${side} sent a frame of ${largest} bytes`);
+        } else assert.equal(largest, MAX_PAYLOAD, `${side} sent a frame of ${largest} bytes`);
+      }
+      far.session.close();
+    } finally {
+      clientSession?.close();
+      await server.shutdown();
+    }
+  });
+}
+
+Deno.test("hello: framePayloadFor takes the smaller of the offer and this side's largest", () => {
+  assert.equal(framePayloadFor(undefined), MAX_PAYLOAD);
+  assert.equal(framePayloadFor(128 * 1024), 128 * 1024);
+  assert.equal(framePayloadFor(1024 * 1024), LARGE_PAYLOAD);
+});
+
+Deno.test("hello: fields of a later version are ignored, a bad frame size refused", () => {
+  const base = { protocol: "conduit-tunnel", version: 1, site: "north", agentVersion: "9.0.0" };
+  assert.ok(Hello.safeParse({ ...base, somethingNew: true }).success);
+  assert.equal(Hello.safeParse({ ...base, maxFrame: 1024 }).success, false);
+  assert.equal(Hello.safeParse({ ...base, maxFrame: "big" }).success, false);
+});
