@@ -59,7 +59,11 @@ async function sendOne(
       ...(isTransferRoute(row.route) ? { route: row.route } : {}),
     });
     const object = claimedObject(row);
-    await sendObject(channel, archive, object, onHashed && ((sha256) => onHashed(object, sha256)));
+    // Not checked while read here: the receiving agent hashes what it takes and refuses a mismatch with
+    // the hash the index recorded, which covers the same bytes (objects.ts).
+    await sendObject(channel, archive, object, onHashed && ((sha256) => onHashed(object, sha256)), {
+      verify: false,
+    });
     await channel.end();
     const reply = await channel.reply();
     if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };

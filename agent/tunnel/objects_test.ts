@@ -75,3 +75,20 @@ Deno.test("sendObject() withholds the last block of an object that changed on di
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sendObject() with verify: false sends an object that changed on disk whole, for the receiver to refuse", async () => {
+  const size = 3 * BULK_RECORD + 123;
+  const { dir, archive, key, stored } = await archived(size);
+  try {
+    const file = await Deno.open(path.join(dir, key), { read: true, write: true });
+    await file.seek(16 + 5, Deno.SeekMode.Start);
+    await file.write(new Uint8Array([0xa5 ^ ((5 * 31 + 7) & 0xff)]));
+    file.close();
+    const r = recorder();
+    await sendObject(r.channel, archive, stored, undefined, { verify: false });
+    assert.equal(r.sent(), size);
+    assert.equal(r.headers[0].sha256, stored.sha256, "the hash announced is the index's");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * Relay between two agents through the hub over real WebSockets: north's route sends to south's
  * PACS. Every object reaches the PACS exactly once and byte-identical, with the tunnel cut at
- * random moments, with the hub restarted, and with the destination agent restarted mid-transfer.
+ * random moments, with the hub restarted, and with the destination agent restarted mid-transfer; an
+ * object whose archived bytes changed after north indexed them never reaches it.
  */
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
@@ -10,6 +11,8 @@ import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
+import * as path from "node:path";
+import LibsqlDatabase from "libsql";
 import { type RelayRig, startRelayRig } from "./_rig.ts";
 
 const skip = skipReason("storescu", "storescp");
@@ -134,3 +137,71 @@ rigTest("a destination agent restart mid-transfer loses and duplicates nothing",
   await rig.restartSouth();
   await assertDelivered(rig, await sending);
 });
+
+/** Rows of an agent's index (read-only, on a connection of the test's own). */
+function indexRows(dataDir: string, sql: string): Record<string, unknown>[] {
+  const db = new LibsqlDatabase(path.join(dataDir, "agent.db"), { readonly: true }) as unknown as {
+    prepare(sql: string): { all(): Record<string, unknown>[] };
+    close(): void;
+  };
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+}
+
+rigTest(
+  "an object whose archived bytes changed after they were indexed is refused by the receiving agent",
+  async (rig) => {
+    await eventually(
+      "both sites online",
+      () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"),
+    );
+    const summary = await (await rig.north.http("/queue/summary")).json() as {
+      destinations: { name: string }[];
+    };
+    const destination = encodeURIComponent(summary.destinations[0].name);
+    assert.equal((await rig.north.http(`/queue/pause/${destination}`, { method: "POST" })).status, 200);
+    const sources = await sendSeries(rig, "relay-changed", 3);
+    // Held back, north is idle and hashes what it received (ingest/backfill.ts): the sends below announce
+    // the hashes its index recorded.
+    const rows = await eventually("north's hashes", () => {
+      const r = indexRows(
+        rig.north.dataDir,
+        "SELECT sop_instance_uid AS sop, path, dataset_offset AS at, dataset_size AS size, sha256 FROM instances",
+      ) as { sop: string; path: string; at: number; size: number; sha256: string }[];
+      return r.length === 3 && r.every((x) => x.sha256 !== "") ? r : undefined;
+    });
+    // One byte of one object's pixel data changed on north's disk (a failing disk, or a hand).
+    const changed = rows[1];
+    const file = await Deno.open(path.join(rig.north.dataDir, changed.path), { read: true, write: true });
+    const at = changed.at + changed.size - 100;
+    const byte = new Uint8Array(1);
+    await file.seek(at, Deno.SeekMode.Start);
+    await file.read(byte);
+    byte[0] ^= 0x5a;
+    await file.seek(at, Deno.SeekMode.Start);
+    await file.write(byte);
+    file.close();
+    assert.equal((await rig.north.http(`/queue/resume/${destination}`, { method: "POST" })).status, 200);
+
+    const others = new Map([...sources].filter(([uid]) => uid !== changed.sop));
+    await assertDelivered(rig, others);
+    const row = await eventually("the changed object's row failed with the reason", async () => {
+      const list = await (await rig.north.http(`/queue?limit=100`)).json() as {
+        sopInstanceUid: string;
+        state: string;
+        lastError: string;
+      }[];
+      const r = list.find((x) => x.sopInstanceUid === changed.sop);
+      return r && r.lastError ? r : undefined;
+    });
+    assert.notEqual(row.state, "done");
+    assert.match(row.lastError, /SHA-256/);
+    assert.equal((await rig.received()).has(changed.sop), false, "the changed object reached the PACS");
+    const atSouth = indexRows(rig.south.dataDir, "SELECT sop_instance_uid AS sop FROM instances");
+    assert.equal(atSouth.some((r) => r.sop === changed.sop), false, "south indexed the changed object");
+    assert.equal(atSouth.length, 2);
+  },
+);
