@@ -61,6 +61,7 @@ export async function openFile(path: string): Promise<ByteSource> {
     const { size } = await file.stat();
     let offset = 0;
     let last: Promise<unknown> = Promise.resolve();
+    let closed = false;
     const readAt = async (into: Uint8Array, position: number): Promise<number> => {
       try {
         if (position !== offset) offset = file.seekSync(position, Deno.SeekMode.Start);
@@ -79,7 +80,11 @@ export async function openFile(path: string): Promise<ByteSource> {
         last = read.catch(() => {});
         return read;
       },
+      // Closing twice is harmless: a caller that closes on an error and an owner that closes after
+      // it (archive.ts's withObject) would otherwise replace that error with BadResource.
       close: async () => {
+        if (closed) return;
+        closed = true;
         await last;
         file.close();
       },

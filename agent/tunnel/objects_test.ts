@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { BULK_RECORD, type ObjectHeader } from "@conduit/shared/tunnel";
+import { BULK_RECORD, type ObjectHeader, RECORD_ROOM } from "@conduit/shared/tunnel";
 import { FileArchive } from "../archive/file_archive.ts";
 import type { StoredObject } from "../part10/stored.ts";
 import { ObjectTransferError, sendObject } from "./objects.ts";
@@ -88,6 +88,69 @@ Deno.test("sendObject() with verify: false sends an object that changed on disk 
     await sendObject(r.channel, archive, stored, undefined, { verify: false });
     assert.equal(r.sent(), size);
     assert.equal(r.headers[0].sha256, stored.sha256, "the hash announced is the index's");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A channel that keeps every byte sent, in place (sendBytesRecord) or as bytes. */
+function collector(inPlace: boolean) {
+  const headers: ObjectHeader[] = [];
+  const parts: Uint8Array[] = [];
+  const channel = {
+    send: (h: ObjectHeader) => (headers.push(h), Promise.resolve()),
+    sendBytes: (d: Uint8Array) => (parts.push(d.slice()), Promise.resolve()),
+    next: () => Promise.resolve(null),
+    ...(inPlace
+      ? { sendBytesRecord: (r: Uint8Array) => (parts.push(r.slice(RECORD_ROOM)), Promise.resolve()) }
+      : {}),
+  };
+  const bytes = () => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) out.set(p, at), at += p.byteLength;
+    return out;
+  };
+  return { channel, headers, parts, bytes };
+}
+
+for (
+  const [size, inPlace] of [[3 * BULK_RECORD + 123, true], [3 * BULK_RECORD + 123, false], [
+    5 * BULK_RECORD + 7,
+    true,
+  ], [0, true]] as const
+) {
+  Deno.test(`sendObject() hashes an unhashed object of ${size} bytes, announces and reports the hash, sends it whole (${inPlace ? "records in place" : "as bytes"})`, async () => {
+    const { dir, archive, stored } = await archived(size);
+    try {
+      const expected = stored.sha256;
+      const c = collector(inPlace);
+      const hashed: string[] = [];
+      await sendObject(c.channel, archive, { ...stored, sha256: "" }, (h) => hashed.push(h));
+      assert.deepEqual(hashed, [expected]);
+      assert.equal(c.headers[0].sha256, expected);
+      assert.equal(c.headers[0].size, size);
+      const got = c.bytes();
+      assert.equal(got.byteLength, size);
+      assert.equal(createHash("sha256").update(got).digest("hex"), expected);
+      assert.ok(c.parts.every((p) => p.byteLength <= BULK_RECORD));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("sendObject() refuses an unhashed object of another size than its index says, sending nothing", async () => {
+  const size = 2 * BULK_RECORD;
+  const { dir, archive, stored } = await archived(size);
+  try {
+    const c = collector(true);
+    await assert.rejects(
+      sendObject(c.channel, archive, { ...stored, sha256: "", datasetSize: size + 10 }),
+      /the archived object changed size/,
+    );
+    assert.equal(c.headers.length, 0);
+    assert.equal(c.parts.length, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
