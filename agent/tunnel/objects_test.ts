@@ -114,12 +114,14 @@ function collector(inPlace: boolean) {
   return { channel, headers, parts, bytes };
 }
 
-for (
-  const [size, inPlace] of [[3 * BULK_RECORD + 123, true], [3 * BULK_RECORD + 123, false], [
-    5 * BULK_RECORD + 7,
-    true,
-  ], [0, true]] as const
-) {
+/** Sizes of unhashed objects to send (below, at and above a record's multiple; empty), in place or not. */
+const UNHASHED: [number, boolean][] = [
+  [3 * BULK_RECORD + 123, true],
+  [3 * BULK_RECORD + 123, false],
+  [5 * BULK_RECORD + 7, true],
+  [0, true],
+];
+for (const [size, inPlace] of UNHASHED) {
   Deno.test(`sendObject() hashes an unhashed object of ${size} bytes, announces and reports the hash, sends it whole (${inPlace ? "records in place" : "as bytes"})`, async () => {
     const { dir, archive, stored } = await archived(size);
     try {

@@ -69,7 +69,7 @@ const DEFAULT_WINDOW = 256 * 1024;
 /**
  * The one buffer frames are encoded into for transports that copy each message inside send(): sends
  * are synchronous on this thread, so every session of the process can share it (a buffer per session
- * would be 64 KiB for each of a hub's thousand agents).
+ * would be 256 KiB for each of a hub's thousand agents).
  */
 const scratch = (() => {
   const bytes = new Uint8Array(HEADER_BYTES + LARGE_PAYLOAD);
