@@ -168,7 +168,9 @@ export function serverHandshake<T>(
         site: hello.site,
         hubVersion: verdict.hubVersion,
         heartbeatSeconds: verdict.heartbeatSeconds,
-        maxFrame: LARGE_PAYLOAD,
+        // Only to an agent that offered a frame size: an agent from before maxFrame refuses a welcome
+        // with fields it does not know, and a hub is upgraded before its agents.
+        ...(hello.maxFrame === undefined ? {} : { maxFrame: LARGE_PAYLOAD }),
       };
       // Welcome first, then the session, in one synchronous step: the agent's first frame cannot
       // arrive in between, and a frame the session sends at once goes out after the welcome.

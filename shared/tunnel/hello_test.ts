@@ -1,9 +1,20 @@
 import assert from "node:assert/strict";
 import { HEADER_BYTES, LARGE_PAYLOAD, MAX_PAYLOAD } from "./frame.ts";
+import { z } from "zod";
 import { clientHandshake, framePayloadFor, Hello, serverHandshake } from "./hello.ts";
 import { Session } from "./session.ts";
 import type { Stream } from "./stream.ts";
 import type { Transport } from "./transport.ts";
+
+/** The welcome as an agent from before `maxFrame` parsed it: strictly, refusing unknown fields. */
+const OLD_WELCOME = z.object({
+  protocol: z.literal("conduit-tunnel"),
+  version: z.number().int(),
+  accepted: z.literal(true),
+  site: z.string(),
+  hubVersion: z.string(),
+  heartbeatSeconds: z.number().positive(),
+}).strict();
 
 /** A transport that records the length of every frame sent through it. */
 function counting(transport: Transport, sizes: number[]): Transport {
@@ -56,6 +67,7 @@ for (const offer of [true, false]) {
     let clientSession: Session | undefined;
     try {
       let welcomeFrame: number | undefined;
+      let welcomed: unknown;
       let transport: Transport;
       if (offer) {
         const r = await clientHandshake(ws, { site: "north", agentVersion: "test" });
@@ -66,12 +78,21 @@ for (const offer of [true, false]) {
         const hello: Hello = { protocol: "conduit-tunnel", version: 1, site: "north", agentVersion: "old" };
         const welcome = new Promise<unknown>((r) => (ws.onmessage = (e) => r(JSON.parse(String(e.data)))));
         ws.send(JSON.stringify(hello));
-        welcomeFrame = (await welcome as { maxFrame?: number }).maxFrame;
+        welcomed = await welcome;
+        welcomeFrame = (welcomed as { maxFrame?: number }).maxFrame;
         ws.onmessage = null;
         const { webSocketTransport } = await import("./transport.ts");
         transport = webSocketTransport(ws);
       }
-      assert.equal(welcomeFrame, LARGE_PAYLOAD, "the welcome offers the hub side's frame size");
+      if (offer) assert.equal(welcomeFrame, LARGE_PAYLOAD, "the welcome offers the hub side's frame size");
+      else {
+        assert.equal(
+          welcomeFrame,
+          undefined,
+          "a welcome to an agent that offered nothing names no frame size",
+        );
+        assert.ok(OLD_WELCOME.safeParse(welcomed).success, "an agent of the old hello takes the welcome");
+      }
       const sizes: number[] = [];
       clientSession = new Session(counting(transport, sizes), {
         side: "client",
