@@ -24,6 +24,17 @@ const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress:
  * An ingest with an intake in a fresh folder (with or without syncs), one generated object, and `store`: one
  * C-STORE of some bytes as the wire layer does it (the sink written, ended, then committed).
  */
+/** The last stored event is the resend of `sopInstanceUid` from SENDER, found a duplicate (no conflict). */
+function assertDuplicate(events: unknown[], sopInstanceUid: string, bytes: number): void {
+  assert.deepEqual(events.at(-1), {
+    sopInstanceUid,
+    callingAet: "SENDER",
+    bytes,
+    duplicate: true,
+    conflict: false,
+  });
+}
+
 async function setUp(sync: boolean, seed: string) {
   const dir = await Deno.makeTempDir({ prefix: `${seed}-` });
   const archive = new FileArchive(dir, sync);
@@ -84,13 +95,7 @@ Deno.test("a resend is answered without a sync or a commit; other bytes of the s
     assert.equal(ingest.group!.stats.objects, 1, "nothing committed");
     assert.equal(fs.existsSync(again.sink.tempPath), false, "its staging file removed");
     assert.deepEqual(intakeNames(), [], "nothing left in the intake");
-    assert.deepEqual(events.at(-1), {
-      sopInstanceUid,
-      callingAet: "SENDER",
-      bytes: again.sink.received!.fileSize,
-      duplicate: true,
-      conflict: false,
-    });
+    assertDuplicate(events, sopInstanceUid, again.sink.received!.fileSize);
 
     const other = dataset.slice();
     other[other.length - 1] ^= 1; // the last pixel byte
@@ -118,13 +123,7 @@ Deno.test("without syncs a resend is not looked up before its rename: the group 
     assert.equal(again.outcome.status, 0);
     assert.equal(again.sink.sameAsStored, false, "not compared before its rename");
     assert.equal(ingest.group!.stats.objects, 1, "no second row");
-    assert.deepEqual(events.at(-1), {
-      sopInstanceUid,
-      callingAet: "SENDER",
-      bytes: again.sink.received!.fileSize,
-      duplicate: true,
-      conflict: false,
-    });
+    assertDuplicate(events, sopInstanceUid, again.sink.received!.fileSize);
     assert.deepEqual(fs.readdirSync(intake.dir).filter((n) => n.endsWith(".dcm")), [], "the intake is empty");
     assert.equal(fs.statSync(archived).ino, before.ino, "the archived file is the first one");
   } finally {
