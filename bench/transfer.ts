@@ -16,10 +16,9 @@
  * 0.09× and 0.25× within minutes (bench/README.md).
  */
 import * as path from "node:path";
-import LibsqlDatabase from "libsql";
 import type { Benchmark, BenchOptions, BenchResult } from "./main.ts";
 import { runDcmtk, skipReason, startStorescp } from "../tests/support/peers.ts";
-import { startAgentProcess } from "../tests/support/agent.ts";
+import { indexRows, startAgentProcess } from "../tests/support/agent.ts";
 import { hubAdmin, startHubProcess } from "../tests/support/hub.ts";
 import {
   countEntries,
@@ -54,16 +53,11 @@ interface Round {
 
 /** Objects in an agent's index whose hash its backfill has not recorded yet (read on a connection of our own). */
 function unhashed(agent: AgentProcess): number {
-  const db = new LibsqlDatabase(path.join(agent.dataDir, "agent.db"), { readonly: true });
-  try {
-    const row = db.prepare("SELECT count(*) AS n FROM instances WHERE sha256 = '' AND removed_at IS NULL")
-      .get() as {
-        n: number;
-      };
-    return Number(row.n);
-  } finally {
-    db.close();
-  }
+  const [row] = indexRows(
+    agent.dataDir,
+    "SELECT count(*) AS n FROM instances WHERE sha256 = '' AND removed_at IS NULL",
+  );
+  return Number(row.n);
 }
 
 /** Rows of an agent's queue for `destination`, in any state, and those done. */

@@ -5,9 +5,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import LibsqlDatabase from "libsql";
 import { skipReason } from "../support/peers.ts";
-import { datasetBytes, startAgentProcess } from "../support/agent.ts";
+import { datasetBytes, indexRows, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
@@ -15,19 +14,8 @@ const skip = skipReason("storescu");
 
 /** SOP Instance UID → sha256 column, read through a read-only connection beside the running agent. */
 function hashes(dataDir: string): Map<string, string> {
-  const db = new LibsqlDatabase(path.join(dataDir, "agent.db"), {
-    readonly: true,
-    fileMustExist: true,
-  }) as unknown as {
-    prepare(sql: string): { all(): { sop: string; sha256: string }[] };
-    close(): void;
-  };
-  try {
-    const rows = db.prepare("SELECT sop_instance_uid AS sop, sha256 FROM instances").all();
-    return new Map(rows.map((r) => [r.sop, r.sha256]));
-  } finally {
-    db.close();
-  }
+  const rows = indexRows(dataDir, "SELECT sop_instance_uid AS sop, sha256 FROM instances");
+  return new Map(rows.map((r) => [String(r.sop), String(r.sha256)]));
 }
 
 Deno.test({

@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import LibsqlDatabase from "libsql";
 import { answersOk, freePort, type Managed, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -158,4 +159,24 @@ export async function filesBySopInstance(dir: string): Promise<Map<string, strin
     if (uid) out.set(uid, [...(out.get(uid) ?? []), file]);
   }
   return out;
+}
+
+/**
+ * Rows of `<dataDir>/agent.db` for `sql`, read on a read-only connection of the caller's own: beside a
+ * running agent (WAL mode lets it), or after a crash (a read-only connection neither checkpoints nor
+ * removes the WAL).
+ */
+export function indexRows(dataDir: string, sql: string, ...params: unknown[]): Record<string, unknown>[] {
+  const db = new LibsqlDatabase(path.join(dataDir, "agent.db"), {
+    readonly: true,
+    fileMustExist: true,
+  }) as unknown as {
+    prepare(sql: string): { all(...params: unknown[]): Record<string, unknown>[] };
+    close(): void;
+  };
+  try {
+    return db.prepare(sql).all(...params);
+  } finally {
+    db.close();
+  }
 }

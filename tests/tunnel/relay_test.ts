@@ -6,13 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
-import { datasetBytes } from "../support/agent.ts";
+import { datasetBytes, indexRows } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
 import * as path from "node:path";
-import LibsqlDatabase from "libsql";
 import { type RelayRig, startRelayRig } from "./_rig.ts";
 
 const skip = skipReason("storescu", "storescp");
@@ -137,19 +136,6 @@ rigTest("a destination agent restart mid-transfer loses and duplicates nothing",
   await rig.restartSouth();
   await assertDelivered(rig, await sending);
 });
-
-/** Rows of an agent's index (read-only, on a connection of the test's own). */
-function indexRows(dataDir: string, sql: string): Record<string, unknown>[] {
-  const db = new LibsqlDatabase(path.join(dataDir, "agent.db"), { readonly: true }) as unknown as {
-    prepare(sql: string): { all(): Record<string, unknown>[] };
-    close(): void;
-  };
-  try {
-    return db.prepare(sql).all();
-  } finally {
-    db.close();
-  }
-}
 
 rigTest(
   "an object whose archived bytes changed after they were indexed is refused by the receiving agent",
