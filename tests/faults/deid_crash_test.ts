@@ -18,9 +18,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import LibsqlDatabase from "libsql";
 import { runDcmtk, skipReason, sleep, startStorescp } from "../support/peers.ts";
-import { type AgentProcess, filesBySopInstance, listFiles, startAgentProcess } from "../support/agent.ts";
+import {
+  type AgentProcess,
+  filesBySopInstance,
+  indexRows,
+  listFiles,
+  startAgentProcess,
+} from "../support/agent.ts";
 import { acknowledgedFiles, prng, uncommittedObjects, wholeObject } from "../support/crash.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
@@ -82,34 +87,25 @@ interface Snapshot {
 
 /** The dead agent's database, read-only (a read-only connection leaves the WAL as the crash left it). */
 function snapshot(dataDir: string): Snapshot {
-  const db = new LibsqlDatabase(path.join(dataDir, "agent.db"), {
-    readonly: true,
-    fileMustExist: true,
-  }) as unknown as {
-    prepare(sql: string): { all(...a: unknown[]): Record<string, unknown>[] };
-    close(): void;
+  return {
+    stage: indexRows(
+      dataDir,
+      "SELECT sop_instance_uid AS sop, state FROM queue WHERE destination = ?",
+      STAGE,
+    ) as never,
+    copies: indexRows(
+      dataDir,
+      "SELECT id, source_sop_instance_uid AS source, sop_instance_uid AS sop, path, removed_at AS removed FROM deid_copies",
+    ) as never,
+    forward: indexRows(
+      dataDir,
+      "SELECT sop_instance_uid AS sop, state, copy_id AS copyId FROM queue WHERE destination = ?",
+      DEST,
+    ) as never,
+    instances: new Set(
+      indexRows(dataDir, "SELECT sop_instance_uid AS sop FROM instances").map((r) => String(r.sop)),
+    ),
   };
-  try {
-    return {
-      stage: db.prepare("SELECT sop_instance_uid AS sop, state FROM queue WHERE destination = ?").all(
-        STAGE,
-      ) as never,
-      copies: db.prepare(
-        "SELECT id, source_sop_instance_uid AS source, sop_instance_uid AS sop, path, removed_at AS removed FROM deid_copies",
-      ).all() as never,
-      forward: db.prepare(
-        "SELECT sop_instance_uid AS sop, state, copy_id AS copyId FROM queue WHERE destination = ?",
-      )
-        .all(DEST) as never,
-      instances: new Set(
-        (db.prepare("SELECT sop_instance_uid AS sop FROM instances").all() as { sop: string }[]).map((r) =>
-          r.sop
-        ),
-      ),
-    };
-  } finally {
-    db.close();
-  }
 }
 
 Deno.test({
