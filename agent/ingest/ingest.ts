@@ -38,6 +38,7 @@ import {
 import { type CompiledRoute, queueTargets, route } from "../routing/rules.ts";
 import { routingFacts } from "../routing/facts.ts";
 import type { Queue } from "../queue/queue.ts";
+import { parseRemoteDestination } from "../queue/keys.ts";
 import type { Intake } from "./intake.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 import { SharedCommit } from "./shared_commit.ts";
@@ -120,15 +121,22 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   /** Objects committed before their answer (the tunnel's) share index transactions (shared_commit.ts). */
   readonly #shared = new SharedCommit((items) => this.write(items, true, true), () => this.#o.db.syncLog());
 
+  /** Whether a C-STORE's bytes are hashed as they arrive (see {@link open}). */
+  readonly #hashOnReceipt: boolean;
+
   constructor(options: IngestOptions) {
     this.#o = options;
+    this.#hashOnReceipt = sendsOriginalsToSites(options.routing?.routes ?? []);
     if (options.intake) this.group = new GroupCommit(this, options.log, options.groupCommit);
   }
 
   /**
    * A staging file for an object a C-STORE brings (its File Meta group names the calling AE title). Its
    * bytes are not hashed on the way to Success: the row is written without its SHA-256 and
-   * backfill.ts adds it once the agent is idle (or a send or a duplicate needs it first).
+   * backfill.ts adds it once the agent is idle (or a send or a duplicate needs it first). Unless a route
+   * sends originals to another site: such an object's first send announces its hash, which would mean
+   * reading the file once more to hash it, so it is hashed as it arrives instead (the same hash, one read
+   * of the object less; issue 16).
    */
   open(ctx: StoreContext): StoreFileStream {
     const meta = {
@@ -140,13 +148,20 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const intake = this.#o.intake;
     this.#checkFreeSpace();
     if (!intake) {
-      return new StoreFileStream(this.#o.archive.staging(), meta, this.#o.archive.sync, undefined, false);
+      const { archive } = this.#o;
+      return new StoreFileStream(archive.staging(), meta, archive.sync, undefined, this.#hashOnReceipt);
     }
     if (this.group?.blocked) {
       throw new DimseStatusError(Status.OutOfResources, "objects cannot be committed now (index or disk)");
     }
     const staged = intake.take();
-    const sink = new StoreFileStream(staged.path, meta, this.#o.archive.sync, staged.file, false);
+    const sink = new StoreFileStream(
+      staged.path,
+      meta,
+      this.#o.archive.sync,
+      staged.file,
+      this.#hashOnReceipt,
+    );
     // A resend of an archived object needs no sync: its bytes are durable in the archive already.
     // Without syncs there is nothing to spare, and the group commit finds the duplicate as it would.
     if (this.#o.archive.sync) sink.beforeSync = (written) => this.#resend(written);
@@ -512,4 +527,12 @@ function headerOf(received: ReceivedObject): FileHeader | undefined {
     if (err instanceof TruncatedError && !received.headIsWhole) return undefined;
     throw err;
   }
+}
+
+/**
+ * Some route sends the objects it takes, as received, to another site (through the hub), where they go
+ * with their SHA-256; a route that de-identifies sends copies, hashed when they are made.
+ */
+export function sendsOriginalsToSites(routes: CompiledRoute[]): boolean {
+  return routes.some((r) => !r.deid && r.destinations.some((d) => parseRemoteDestination(d) !== undefined));
 }

@@ -5,7 +5,7 @@
  * syncs the file before it reports `finish`. Hashing is the caller's choice: the tunnel's objects are
  * checked against the SHA-256 their sender announced; a C-STORE's bytes are not hashed on the way to
  * Success (a fifth of the receive path's CPU, issue 16): the index gets their hash later
- * (ingest/backfill.ts). Writes are synchronous, so PDVs land in order and memory
+ * (ingest/backfill.ts), unless a route sends them to another site (Ingest.open). Writes are synchronous, so PDVs land in order and memory
  * stays bounded by one PDV whatever the object's size.
  */
 import { Writable } from "node:stream";

@@ -1,0 +1,101 @@
+/**
+ * A C-STORE's bytes are hashed as they arrive only where a route sends originals to another site (their
+ * first send announces the hash); elsewhere the row is written without it and the backfill adds it.
+ * Real archive, intake and libsql file; one generated object stored as the wire layer stores it.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { once } from "node:events";
+import { createHash } from "node:crypto";
+import { Logger } from "@conduit/shared/log";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import { FileArchive } from "../archive/file_archive.ts";
+import { Database } from "../index/db.ts";
+import { NOT_HASHED } from "../index/instances.ts";
+import { Queue } from "../queue/queue.ts";
+import type { CompiledRoute, RouteDeid } from "../routing/rules.ts";
+import { Ingest, sendsOriginalsToSites } from "./ingest.ts";
+import { Intake } from "./intake.ts";
+import { receivedFrom } from "./recover.ts";
+import { memorySource } from "../part10/source.ts";
+
+const quiet = new Logger({}, "error", { write: () => {} });
+const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress: "127.0.0.1" };
+
+function routeTo(destinations: string[], deid?: RouteDeid): CompiledRoute {
+  return { name: "r", destinations, deid, matches: () => true };
+}
+const someDeid = { profile: {}, key: new Uint8Array(32), allowBurnedIn: false } as unknown as RouteDeid;
+
+/** Stores one generated object through an ingest with `routes`; the index's sha256 and queue rows. */
+async function storeWith(routes: CompiledRoute[], seed: string) {
+  const dir = await Deno.makeTempDir({ prefix: `${seed}-` });
+  const archive = new FileArchive(dir, false);
+  await archive.prepare();
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
+  const intake = new Intake(dir, false);
+  intake.prepare();
+  const ingest = new Ingest({
+    archive,
+    db,
+    log: quiet,
+    intake,
+    routing: { routes, queue: new Queue(db), queued: () => {} },
+  });
+  db.waitFor(() => ingest.settled());
+  try {
+    const [spec] = [...generateStudies({
+      seed,
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: 1 }],
+      rows: 16,
+      columns: 16,
+    })];
+    const file = generateInstance(spec);
+    const described = await receivedFrom(memorySource(file), "unused", "SENDER");
+    const dataset = file.subarray(described.fileSize - described.datasetSize);
+    const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
+    const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
+    const sink = ingest.open(ctx);
+    sink.write(dataset);
+    sink.end();
+    await once(sink, "finish");
+    assert.equal((await ingest.commit(sink, ctx)).status, 0);
+    await ingest.settled();
+    const row = db.statement("SELECT sha256 FROM instances WHERE sop_instance_uid = ?").get(sopInstanceUid);
+    const queued = db.statement("SELECT destination FROM queue ORDER BY destination").all()
+      .map((r) => String(r.destination));
+    return {
+      sha256: String(row?.sha256),
+      expected: createHash("sha256").update(dataset).digest("hex"),
+      queued,
+    };
+  } finally {
+    ingest.group?.close();
+    await intake.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a route that sends originals to a site: the C-STORE's SHA-256 is in its first index row", async () => {
+  const got = await storeWith([routeTo(["pacs"]), routeTo(["@south/pacs"])], "hash-site");
+  assert.equal(got.sha256, got.expected);
+  assert.deepEqual(got.queued, ["@south/pacs", "pacs"]);
+});
+
+Deno.test("no route to a site, or only de-identifying ones: the row waits for the backfill's hash", async () => {
+  for (const routes of [[], [routeTo(["pacs"])], [routeTo(["@south"], someDeid)]]) {
+    const got = await storeWith(routes, "hash-none");
+    assert.equal(got.sha256, NOT_HASHED, JSON.stringify(routes.map((r) => [r.destinations, !!r.deid])));
+  }
+});
+
+Deno.test("sendsOriginalsToSites: site destinations of routes that do not de-identify", () => {
+  assert.equal(sendsOriginalsToSites([]), false);
+  assert.equal(sendsOriginalsToSites([routeTo(["pacs", "archive"])]), false);
+  assert.equal(sendsOriginalsToSites([routeTo(["@south"], someDeid)]), false);
+  assert.equal(sendsOriginalsToSites([routeTo(["pacs"]), routeTo(["@south"])]), true);
+  assert.equal(sendsOriginalsToSites([routeTo(["@east/ris"])]), true);
+});
