@@ -10,6 +10,7 @@
  */
 import * as fs from "node:fs";
 import { inflateRawSync } from "node:zlib";
+import { createHash, type Hash } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
   buildFileMeta,
@@ -59,6 +60,18 @@ export interface DeidRequest {
   trial?: TrialAttributes;
   /** Sync the output before renaming it into place (default true). */
   sync?: boolean;
+  /**
+   * Also hash the data set as it is written, and say where it lies in the file (`DeidResult.dataset`): a
+   * caller that indexes the output then need not read it back.
+   */
+  hashDataset?: boolean;
+}
+
+/** Where the output's data set lies in its file, and its SHA-256 (hex), when `hashDataset` asked for it. */
+export interface WrittenDataset {
+  offset: number;
+  size: number;
+  sha256: string;
 }
 
 /** The identifiers of the de-identified object, as written. */
@@ -80,6 +93,8 @@ export type DeidResult =
     transferSyntax: string;
     /** Set when the transfer syntax changed (a deflated input written as Explicit VR Little Endian). */
     transferSyntaxChanged?: { from: string; to: string };
+    /** With `hashDataset`. */
+    dataset?: WrittenDataset;
   }
   | { status: "held"; reason: string }
   | { status: "failed"; reason: string };
@@ -288,15 +303,19 @@ async function deidentifyInput(
   const tmp = `${outPath}.part`;
   let fd: number | undefined;
   let written = 0;
+  let hash: Hash | undefined;
   try {
     const to = fs.openSync(tmp, "w", 0o640);
     fd = to;
-    // Every byte written, counted (a short write is continued, never left as a hole).
+    // Every byte written, counted (a short write is continued, never left as a hole), and the data set's
+    // hashed when asked (everything after the File Meta group).
     const put: Put = (b) => {
       for (let at = 0; at < b.length;) at += fs.writeSync(to, b, at, b.length - at);
       written += b.length;
+      hash?.update(b);
     };
     put(meta);
+    if (req.hashDataset) hash = createHash("sha256");
     put(newHeader);
     if (h.rest) {
       writeRest(put, h.rest, ctx, enc);
@@ -326,6 +345,9 @@ async function deidentifyInput(
     identifiers,
     transferSyntax: outSyntax,
     ...(changed ? { transferSyntaxChanged: changed } : {}),
+    ...(hash
+      ? { dataset: { offset: meta.length, size: written - meta.length, sha256: hash.digest("hex") } }
+      : {}),
   };
 }
 

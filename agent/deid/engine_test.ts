@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import {
   encodingOf,
@@ -175,4 +176,40 @@ Deno.test("deidentifyFile() adds the method code sequence and trial attributes, 
       assert.equal(get(0x00120040), get(0x00100020), "the subject is the pseudonymous patient");
     }
   }
+});
+
+Deno.test("deidentifyFile() with hashDataset says where the written data set lies and its SHA-256", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-" });
+  const small = (await oneCt(dir, "hash-small")).file;
+  const [bigSpec] = generateStudies({
+    seed: "hash-big",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1 }],
+    rows: 2100,
+    columns: 2100,
+  });
+  const big = path.join(dir, "big.dcm"); // above the size read whole: header read, the rest copied
+  await Deno.writeFile(big, generateInstance(bigSpec));
+  const deflated = "/usr/lib/python3/dist-packages/pydicom/data/test_files/image_dfl.dcm";
+  const inputs = [small, big];
+  if (await Deno.stat(deflated).then(() => true, () => false)) inputs.push(deflated);
+  for (const input of inputs) {
+    const out = path.join(dir, "out.dcm");
+    const req = { key: KEY, profile: BASIC, allowBurnedIn: true }; // the deflated file is an OT image
+    const result = await deidentifyFile(input, out, { ...req, hashDataset: true });
+    assert.equal(result.status, "done", input);
+    if (result.status !== "done") continue;
+    const bytes = await Deno.readFile(out);
+    const offset = readPart10Header(bytes).datasetOffset;
+    assert.equal(result.bytes, bytes.length, input);
+    assert.deepEqual(result.dataset, {
+      offset,
+      size: bytes.length - offset,
+      sha256: createHash("sha256").update(bytes.subarray(offset)).digest("hex"),
+    }, input);
+    const plain = await deidentifyFile(input, out, req);
+    assert.equal(plain.status === "done" && plain.dataset, undefined, "not asked, not hashed");
+  }
+  await Deno.remove(dir, { recursive: true });
 });

@@ -14,9 +14,6 @@ import { createHash } from "node:crypto";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { DeidProfile } from "../deid/profile.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
-import { readHeader } from "../part10/header.ts";
-import { sha256Of } from "../part10/digest.ts";
-import { openFile, withSource } from "../part10/source.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import { HELD_PREFIX } from "../queue/keys.ts";
@@ -73,6 +70,8 @@ export class DeidStage {
         pseudonyms: settings.pseudonyms,
         allowBurnedIn: settings.allowBurnedIn,
         sync: this.archive.sync,
+        // The copy's index row needs its data set's place and hash: taken as it is written, not read back.
+        hashDataset: true,
       }));
     if (result.status === "held") {
       this.log.warn("object held back by the burned-in text policy", {
@@ -90,13 +89,8 @@ export class DeidStage {
     }
     let key: string | undefined;
     try {
-      const { header, sha256 } = await withSource(openFile(tmp), async (source) => {
-        const header = await readHeader(source);
-        const offset = header.header.datasetOffset;
-        return { header, sha256: await sha256Of(source, offset, header.fileSize - offset) };
-      });
-      const datasetOffset = header.header.datasetOffset;
-      const datasetSize = header.fileSize - datasetOffset;
+      if (!result.dataset) throw new Error("the engine did not hash the copy");
+      const { offset: datasetOffset, size: datasetSize, sha256 } = result.dataset;
       key = copyKey(row.route, result.sopInstanceUid);
       await this.archive.place(tmp, key);
       const ids = result.identifiers;
@@ -107,7 +101,7 @@ export class DeidStage {
         sopClassUid: ids.sopClassUid,
         transferSyntaxUid: result.transferSyntax,
         path: key,
-        fileSize: header.fileSize,
+        fileSize: result.bytes,
         datasetOffset,
         datasetSize,
         sha256,
