@@ -5,10 +5,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { once } from "node:events";
 import { createHash } from "node:crypto";
 import { Logger } from "@conduit/shared/log";
-import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { FileArchive } from "../archive/file_archive.ts";
 import { Database } from "../index/db.ts";
 import { NOT_HASHED } from "../index/instances.ts";
@@ -16,11 +14,9 @@ import { Queue } from "../queue/queue.ts";
 import type { CompiledRoute, RouteDeid } from "../routing/rules.ts";
 import { Ingest, sendsOriginalsToSites } from "./ingest.ts";
 import { Intake } from "./intake.ts";
-import { receivedFrom } from "./recover.ts";
-import { memorySource } from "../part10/source.ts";
+import { cStoreObject, storeAsWire } from "./testing.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
-const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress: "127.0.0.1" };
 
 function routeTo(destinations: string[], deid?: RouteDeid): CompiledRoute {
   return { name: "r", destinations, deid, matches: () => true };
@@ -44,25 +40,8 @@ async function storeWith(routes: CompiledRoute[], seed: string) {
   });
   db.waitFor(() => ingest.settled());
   try {
-    const [spec] = [...generateStudies({
-      seed,
-      patients: 1,
-      studiesPerPatient: 1,
-      series: [{ modality: "CT", instances: 1 }],
-      rows: 16,
-      columns: 16,
-    })];
-    const file = generateInstance(spec);
-    const described = await receivedFrom(memorySource(file), "unused", "SENDER");
-    const dataset = file.subarray(described.fileSize - described.datasetSize);
-    const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
-    const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
-    const sink = ingest.open(ctx);
-    sink.write(dataset);
-    sink.end();
-    await once(sink, "finish");
-    assert.equal((await ingest.commit(sink, ctx)).status, 0);
-    await ingest.settled();
+    const { dataset, sopInstanceUid, ctx } = await cStoreObject(seed, 16);
+    assert.equal((await storeAsWire(ingest, ctx, dataset)).outcome.status, 0);
     const row = db.statement("SELECT sha256 FROM instances WHERE sop_instance_uid = ?").get(sopInstanceUid);
     const queued = db.statement("SELECT destination FROM queue ORDER BY destination").all()
       .map((r) => String(r.destination));

@@ -7,18 +7,14 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { once } from "node:events";
 import { Logger } from "@conduit/shared/log";
-import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { FileArchive } from "../archive/file_archive.ts";
 import { Database } from "../index/db.ts";
 import { Ingest } from "./ingest.ts";
 import { Intake } from "./intake.ts";
-import { receivedFrom } from "./recover.ts";
-import { memorySource } from "../part10/source.ts";
+import { cStoreObject, storeAsWire } from "./testing.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
-const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress: "127.0.0.1" };
 
 /**
  * An ingest with an intake in a fresh folder (with or without syncs), one generated object, and `store`: one
@@ -45,28 +41,8 @@ async function setUp(sync: boolean, seed: string) {
   const events: { duplicate: boolean; conflict?: boolean }[] = [];
   const ingest = new Ingest({ archive, db, log: quiet, intake, onStored: (e) => events.push(e) });
   db.waitFor(() => ingest.settled());
-  const [spec] = [...generateStudies({
-    seed,
-    patients: 1,
-    studiesPerPatient: 1,
-    series: [{ modality: "CT", instances: 1 }],
-    rows: 8,
-    columns: 8,
-  })];
-  const file = generateInstance(spec);
-  const described = await receivedFrom(memorySource(file), "unused", "SENDER");
-  const dataset = file.subarray(described.fileSize - described.datasetSize);
-  const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;
-  const ctx = { association, sopClassUid, sopInstanceUid, transferSyntax };
-  const store = async (bytes: Uint8Array) => {
-    const sink = ingest.open(ctx);
-    sink.write(bytes);
-    sink.end();
-    await once(sink, "finish");
-    const outcome = await ingest.commit(sink, ctx);
-    await ingest.settled();
-    return { sink, outcome };
-  };
+  const { dataset, sopInstanceUid, ctx } = await cStoreObject(seed);
+  const store = (bytes: Uint8Array) => storeAsWire(ingest, ctx, bytes);
   const tearDown = async () => {
     ingest.group?.close();
     await intake.close();
