@@ -23,13 +23,13 @@ function routeTo(destinations: string[], deid?: RouteDeid): CompiledRoute {
 }
 const someDeid = { profile: {}, key: new Uint8Array(32), allowBurnedIn: false } as unknown as RouteDeid;
 
-/** Stores one generated object through an ingest with `routes`; the index's sha256 and queue rows. */
-async function storeWith(routes: CompiledRoute[], seed: string) {
+/** An ingest with `routes` in a fresh folder, one generated object, and `store`: one C-STORE of some bytes. */
+async function rig(routes: CompiledRoute[], seed: string, sync = false) {
   const dir = await Deno.makeTempDir({ prefix: `${seed}-` });
-  const archive = new FileArchive(dir, false);
+  const archive = new FileArchive(dir, sync);
   await archive.prepare();
-  const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
-  const intake = new Intake(dir, false);
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: sync });
+  const intake = new Intake(dir, sync);
   intake.prepare();
   const ingest = new Ingest({
     archive,
@@ -39,9 +39,26 @@ async function storeWith(routes: CompiledRoute[], seed: string) {
     routing: { routes, queue: new Queue(db), queued: () => {} },
   });
   db.waitFor(() => ingest.settled());
+  const { dataset, sopInstanceUid, ctx } = await cStoreObject(seed, 16);
+  return {
+    db,
+    dataset,
+    sopInstanceUid,
+    store: (bytes: Uint8Array) => storeAsWire(ingest, ctx, bytes),
+    tearDown: async () => {
+      ingest.group?.close();
+      await intake.close();
+      db.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Stores one generated object through an ingest with `routes`; the index's sha256 and queue rows. */
+async function storeWith(routes: CompiledRoute[], seed: string) {
+  const { db, dataset, sopInstanceUid, store, tearDown } = await rig(routes, seed);
   try {
-    const { dataset, sopInstanceUid, ctx } = await cStoreObject(seed, 16);
-    assert.equal((await storeAsWire(ingest, ctx, dataset)).outcome.status, 0);
+    assert.equal((await store(dataset)).outcome.status, 0);
     const row = db.statement("SELECT sha256 FROM instances WHERE sop_instance_uid = ?").get(sopInstanceUid);
     const queued = db.statement("SELECT destination FROM queue ORDER BY destination").all()
       .map((r) => String(r.destination));
@@ -51,10 +68,7 @@ async function storeWith(routes: CompiledRoute[], seed: string) {
       queued,
     };
   } finally {
-    ingest.group?.close();
-    await intake.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
+    await tearDown();
   }
 }
 
@@ -77,4 +91,21 @@ Deno.test("sendsOriginalsToSites: site destinations of routes that do not de-ide
   assert.equal(sendsOriginalsToSites([routeTo(["@south"], someDeid)]), false);
   assert.equal(sendsOriginalsToSites([routeTo(["pacs"]), routeTo(["@south"])]), true);
   assert.equal(sendsOriginalsToSites([routeTo(["@east/ris"])]), true);
+});
+
+Deno.test("hashed as it arrived, a resend is told by its hash before any sync; other bytes are not", async () => {
+  const { dataset, store, tearDown } = await rig([routeTo(["@south"])], "hash-resend", true);
+  try {
+    assert.equal((await store(dataset)).sink.sameAsStored, false, "the first one is stored");
+    const again = await store(dataset);
+    assert.equal(again.outcome.status, 0);
+    assert.equal(again.sink.sameAsStored, true, "the same bytes: taken for the archived object");
+    const other = dataset.slice();
+    other[other.length - 1] ^= 1;
+    const changed = await store(other);
+    assert.equal(changed.outcome.status, 0);
+    assert.equal(changed.sink.sameAsStored, false, "other bytes of the same size go the usual way");
+  } finally {
+    await tearDown();
+  }
 });

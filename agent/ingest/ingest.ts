@@ -177,7 +177,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   /**
    * False (at once) unless the index holds an archived object under the announced SOP Instance UID,
    * class and transfer syntax with a data set of the same size; then whether the bytes written are its
-   * bytes (read back and compared before any sync: `StoreFileStream.beforeSync`).
+   * bytes (by their hashes when both are known, else read back and compared; before any sync:
+   * `StoreFileStream.beforeSync`).
    */
   #resend(written: ReceivedObject): boolean | Promise<boolean> {
     const { meta } = written;
@@ -188,6 +189,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       return false;
     }
     if (!known || known.datasetSize !== written.datasetSize) return false;
+    // Both hashed (this one as it arrived: Ingest.open): the hashes tell, as they do in the group commit.
+    if (known.sha256 && written.datasetSha256) return known.sha256 === written.datasetSha256;
     return this.#sameAsStored(known, written);
   }
 
