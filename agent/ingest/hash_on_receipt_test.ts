@@ -4,54 +4,21 @@
  * Real archive, intake and libsql file; one generated object stored as the wire layer stores it.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { Logger } from "@conduit/shared/log";
-import { FileArchive } from "../archive/file_archive.ts";
-import { Database } from "../index/db.ts";
 import { NOT_HASHED } from "../index/instances.ts";
 import { Queue } from "../queue/queue.ts";
 import type { CompiledRoute, RouteDeid } from "../routing/rules.ts";
-import { Ingest, sendsOriginalsToSites } from "./ingest.ts";
-import { Intake } from "./intake.ts";
-import { cStoreObject, storeAsWire } from "./testing.ts";
-
-const quiet = new Logger({}, "error", { write: () => {} });
+import { sendsOriginalsToSites } from "./ingest.ts";
+import { ingestRig } from "./testing.ts";
 
 function routeTo(destinations: string[], deid?: RouteDeid): CompiledRoute {
   return { name: "r", destinations, deid, matches: () => true };
 }
 const someDeid = { profile: {}, key: new Uint8Array(32), allowBurnedIn: false } as unknown as RouteDeid;
 
-/** An ingest with `routes` in a fresh folder, one generated object, and `store`: one C-STORE of some bytes. */
-async function rig(routes: CompiledRoute[], seed: string, sync = false) {
-  const dir = await Deno.makeTempDir({ prefix: `${seed}-` });
-  const archive = new FileArchive(dir, sync);
-  await archive.prepare();
-  const db = await Database.open(path.join(dir, "agent.db"), { durable: sync });
-  const intake = new Intake(dir, sync);
-  intake.prepare();
-  const ingest = new Ingest({
-    archive,
-    db,
-    log: quiet,
-    intake,
-    routing: { routes, queue: new Queue(db), queued: () => {} },
-  });
-  db.waitFor(() => ingest.settled());
-  const { dataset, sopInstanceUid, ctx } = await cStoreObject(seed, 16);
-  return {
-    db,
-    dataset,
-    sopInstanceUid,
-    store: (bytes: Uint8Array) => storeAsWire(ingest, ctx, bytes),
-    tearDown: async () => {
-      ingest.group?.close();
-      await intake.close();
-      db.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+/** An ingest whose routes are `routes` (real archive, intake and index), and one generated object. */
+function rig(routes: CompiledRoute[], seed: string, sync = false) {
+  return ingestRig(seed, sync, (db) => ({ routing: { routes, queue: new Queue(db), queued: () => {} } }), 16);
 }
 
 /** Stores one generated object through an ingest with `routes`; the index's sha256 and queue rows. */

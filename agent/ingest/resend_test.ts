@@ -7,14 +7,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Logger } from "@conduit/shared/log";
-import { FileArchive } from "../archive/file_archive.ts";
-import { Database } from "../index/db.ts";
-import { Ingest } from "./ingest.ts";
-import { Intake } from "./intake.ts";
-import { cStoreObject, storeAsWire } from "./testing.ts";
-
-const quiet = new Logger({}, "error", { write: () => {} });
+import { ingestRig } from "./testing.ts";
 
 /**
  * An ingest with an intake in a fresh folder (with or without syncs), one generated object, and `store`: one
@@ -32,24 +25,9 @@ function assertDuplicate(events: unknown[], sopInstanceUid: string, bytes: numbe
 }
 
 async function setUp(sync: boolean, seed: string) {
-  const dir = await Deno.makeTempDir({ prefix: `${seed}-` });
-  const archive = new FileArchive(dir, sync);
-  await archive.prepare();
-  const db = await Database.open(path.join(dir, "agent.db"), { durable: sync });
-  const intake = new Intake(dir, sync);
-  intake.prepare();
   const events: { duplicate: boolean; conflict?: boolean }[] = [];
-  const ingest = new Ingest({ archive, db, log: quiet, intake, onStored: (e) => events.push(e) });
-  db.waitFor(() => ingest.settled());
-  const { dataset, sopInstanceUid, ctx } = await cStoreObject(seed);
-  const store = (bytes: Uint8Array) => storeAsWire(ingest, ctx, bytes);
-  const tearDown = async () => {
-    ingest.group?.close();
-    await intake.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  };
-  return { dir, db, intake, ingest, events, dataset, sopInstanceUid, store, tearDown };
+  const rig = await ingestRig(seed, sync, () => ({ onStored: (e) => events.push(e) }));
+  return { ...rig, events };
 }
 
 Deno.test("a resend is answered without a sync or a commit; other bytes of the same size go the usual way", async () => {

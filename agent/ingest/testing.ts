@@ -1,12 +1,18 @@
 /**
- * Test support for the ingest's unit tests: one generated object as a C-STORE brings it, and a store
- * done as the wire layer does it (the sink written, ended, then committed).
+ * Test support for the ingest's unit tests: one generated object as a C-STORE brings it, a store done as
+ * the wire layer does it (the sink written, ended, then committed), and an ingest over a real archive,
+ * intake and libsql file in a fresh folder.
  */
+import * as path from "node:path";
 import { once } from "node:events";
+import { Logger } from "@conduit/shared/log";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import type { StoreContext } from "../dimse/handlers.ts";
 import { memorySource } from "../part10/source.ts";
-import type { Ingest } from "./ingest.ts";
+import { FileArchive } from "../archive/file_archive.ts";
+import { Database } from "../index/db.ts";
+import { Ingest, type IngestOptions } from "./ingest.ts";
+import { Intake } from "./intake.ts";
 import { receivedFrom } from "./recover.ts";
 
 const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress: "127.0.0.1" };
@@ -38,4 +44,35 @@ export async function storeAsWire(ingest: Ingest, ctx: StoreContext, bytes: Uint
   const outcome = await ingest.commit(sink, ctx);
   await ingest.settled();
   return { sink, outcome };
+}
+
+const quiet = new Logger({}, "error", { write: () => {} });
+
+/**
+ * An ingest with an intake in a fresh folder (with or without syncs; `extra` adds options, given the
+ * index), one generated object of `rows` × `rows` pixels, and `store`: one C-STORE of some bytes.
+ */
+export async function ingestRig(
+  seed: string,
+  sync: boolean,
+  extra: (db: Database) => Partial<IngestOptions> = () => ({}),
+  rows = 8,
+) {
+  const dir = await Deno.makeTempDir({ prefix: `${seed}-` });
+  const archive = new FileArchive(dir, sync);
+  await archive.prepare();
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: sync });
+  const intake = new Intake(dir, sync);
+  intake.prepare();
+  const ingest = new Ingest({ archive, db, log: quiet, intake, ...extra(db) });
+  db.waitFor(() => ingest.settled());
+  const { dataset, sopInstanceUid, ctx } = await cStoreObject(seed, rows);
+  const tearDown = async () => {
+    ingest.group?.close();
+    await intake.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  const store = (bytes: Uint8Array) => storeAsWire(ingest, ctx, bytes);
+  return { dir, db, intake, ingest, dataset, sopInstanceUid, store, tearDown };
 }
