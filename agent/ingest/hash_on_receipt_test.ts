@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { NOT_HASHED } from "../index/instances.ts";
 import { Queue } from "../queue/queue.ts";
-import type { CompiledRoute, RouteDeid } from "../routing/rules.ts";
-import { sendsOriginalsToSites } from "./ingest.ts";
+import { type CompiledRoute, type RouteDeid, sendsOriginalsToSites } from "../routing/rules.ts";
 import { ingestRig } from "./testing.ts";
 
 function routeTo(destinations: string[], deid?: RouteDeid): CompiledRoute {

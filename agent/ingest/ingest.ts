@@ -35,10 +35,9 @@ import {
   recordConflict,
   recordConflictInTransaction,
 } from "../index/conflicts.ts";
-import { type CompiledRoute, queueTargets, route } from "../routing/rules.ts";
+import { type CompiledRoute, queueTargets, route, sendsOriginalsToSites } from "../routing/rules.ts";
 import { routingFacts } from "../routing/facts.ts";
 import type { Queue } from "../queue/queue.ts";
-import { parseRemoteDestination } from "../queue/keys.ts";
 import type { Intake } from "./intake.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 import { SharedCommit } from "./shared_commit.ts";
@@ -530,12 +529,4 @@ function headerOf(received: ReceivedObject): FileHeader | undefined {
     if (err instanceof TruncatedError && !received.headIsWhole) return undefined;
     throw err;
   }
-}
-
-/**
- * Some route sends the objects it takes, as received, to another site (through the hub), where they go
- * with their SHA-256; a route that de-identifies sends copies, hashed when they are made.
- */
-export function sendsOriginalsToSites(routes: CompiledRoute[]): boolean {
-  return routes.some((r) => !r.deid && r.destinations.some((d) => parseRemoteDestination(d) !== undefined));
 }

@@ -8,7 +8,7 @@ import type { AgentConfig } from "../config/schema.ts";
 import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
 import type { DeidProfile } from "../deid/profile.ts";
 import { loadedProfile } from "../deid/load_profile.ts";
-import { remoteDestination, stageDestination } from "../queue/keys.ts";
+import { parseRemoteDestination, remoteDestination, stageDestination } from "../queue/keys.ts";
 
 type RouteConfig = AgentConfig["routes"][number];
 type Condition = NonNullable<RouteConfig["match"]["tags"]>[string];
@@ -176,4 +176,12 @@ export function queueTargets(targets: RouteTarget[]): { route: string; destinati
     }
   }
   return out;
+}
+
+/**
+ * Some route sends the objects it takes, as received, to another site (through the hub), where they go
+ * with their SHA-256; a route that de-identifies sends copies, hashed when they are made.
+ */
+export function sendsOriginalsToSites(routes: CompiledRoute[]): boolean {
+  return routes.some((r) => !r.deid && r.destinations.some((d) => parseRemoteDestination(d) !== undefined));
 }
