@@ -1,10 +1,10 @@
 /** The hub's configuration: defaults, then the YAML file, then CONDUIT_HUB_* variables, then flags. */
 import { z } from "zod";
-import { type FlagTable, type LoadInput, loadLayered } from "@conduit/shared/config";
+import { type FlagTable, type LoadInput, loadLayered, numberKey } from "@conduit/shared/config";
 
 export const hubConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  port: numberKey((n) => n.int().min(0).max(65535), "expected a number from 0 to 65535").default(8080),
   data: z.string().min(1).default("./data/hub"),
   /**
    * The database: absent or `file:` for the embedded libsql file under `data` (one hub), `file:PATH`
@@ -29,22 +29,22 @@ export const hubConfigSchema = z.object({
   }).strict().optional(),
   dicomweb: z.object({
     /** Largest STOW-RS request body (a larger declared Content-Length is refused before reading). */
-    maxStowMegabytes: z.coerce.number().positive().default(4096),
+    maxStowMegabytes: numberKey((n) => n.positive()).default(4096),
     /** A STOW-RS client that sends nothing this long while its body is read gets 408. */
-    stowIdleSeconds: z.coerce.number().positive().max(3600).default(60),
+    stowIdleSeconds: numberKey((n) => n.positive().max(3600)).default(60),
     /** Build links from X-Forwarded-Proto/Host/Prefix (only behind a proxy that sets them). */
     trustForwardedHeaders: z.boolean().default(false),
   }).strict().default({}),
   tunnel: z.object({
-    heartbeatSeconds: z.coerce.number().positive().max(60).default(5),
-    heartbeatTimeoutSeconds: z.coerce.number().positive().max(120).default(10),
+    heartbeatSeconds: numberKey((n) => n.positive().max(60)).default(5),
+    heartbeatTimeoutSeconds: numberKey((n) => n.positive().max(120)).default(10),
   }).strict().default({}),
   metrics: z.object({
     /**
      * Also serve `/metrics` without a token on this port of `metrics.host` (loopback unless set), for a
      * Prometheus beside the hub. `/metrics` on the main port always needs an API token.
      */
-    port: z.coerce.number().int().min(1).max(65535).optional(),
+    port: numberKey((n) => n.int().min(1).max(65535), "expected a number from 1 to 65535").optional(),
     host: z.string().min(1).default("127.0.0.1"),
   }).strict().default({}),
   log: z.object({

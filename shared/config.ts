@@ -4,7 +4,7 @@
  * the value came from.
  */
 import { parse as parseYaml } from "yaml";
-import type { z } from "zod";
+import { z } from "zod";
 
 /** A configuration that cannot be used; `message` is meant for the operator as it is. */
 export class ConfigError extends Error {
@@ -15,6 +15,31 @@ export interface LoadInput {
   flags: Record<string, string>;
   env: Record<string, string | undefined>;
   readFile: (path: string) => string;
+}
+
+/** A number as a flag, a variable or a quoted YAML value writes it: decimal, optionally with a fraction. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A number key: a finite YAML number, or a string of one (`"11112"`, as flags and variables give it), then
+ * `check` (its range, integer or not). Anything else (a key left empty, `true`, a list, `" "`, `0x68`) is
+ * refused with `message`, where `z.coerce.number()` would read 0, 1 or the list's element.
+ */
+export function numberKey<T extends z.ZodTypeAny>(
+  check: (n: z.ZodNumber) => T,
+  message = "expected a number",
+): z.ZodEffects<T, z.output<T>, unknown> {
+  return z.preprocess(
+    (v) => {
+      if (typeof v === "string" && DECIMAL.test(v.trim())) v = Number(v);
+      return typeof v === "number" && Number.isFinite(v) ? v : Number.NaN;
+    },
+    check(z.number({
+      errorMap: (issue, ctx) => ({
+        message: issue.code === "invalid_type" && issue.expected === "number" ? message : ctx.defaultError,
+      }),
+    })),
+  );
 }
 
 /** A program's flags: each sets a config key and has a `<envPrefix><NAME>` variable. */

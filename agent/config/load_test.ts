@@ -99,3 +99,45 @@ routes:
     /nodes\.pacs\.aet/,
   );
 });
+
+Deno.test("loadConfig() refuses a number key left empty, a boolean or a list instead of reading 0 or 1", () => {
+  const load = (yaml: string) => () =>
+    loadConfig({ flags: { config: "n.yaml" }, env: {}, readFile: files({ "n.yaml": yaml }) });
+  // Each of these used to load: an empty value as 0 (archived files removed as soon as they were
+  // forwarded, no free-space floor, done rows kept 0 days), true as 1, [5] as 5, " " as port 0.
+  for (
+    const [yaml, key] of [
+      ["archive: { removeAfterForwardSeconds: }", "archive.removeAfterForwardSeconds"],
+      ["archive: { removeAfterForwardSeconds: '' }", "archive.removeAfterForwardSeconds"],
+      ["archive: { minFreeMegabytes: }", "archive.minFreeMegabytes"],
+      ["queue: { keepDoneDays: }", "queue.keepDoneDays"],
+      ["queue: { maxAttempts: true }", "queue.maxAttempts"],
+      ["render: { thumbnailCacheMegabytes: }", "render.thumbnailCacheMegabytes"],
+      ["dimse: { maxAssociations: [5] }", "dimse.maxAssociations"],
+      ["dimse: { port: true }", "dimse.port"],
+      ["dimse: { port: ' ' }", "dimse.port"],
+      ["dimse: { idleTimeoutSeconds: .inf }", "dimse.idleTimeoutSeconds"],
+    ]
+  ) {
+    assert.throws(load(yaml), (err: Error) => {
+      assert.match(err.message, new RegExp(`^config: ${key.replace(".", "\\.")}: expected a number`), yaml);
+      return true;
+    });
+  }
+  assert.throws(load("dimse: { maxFindResults: 1.5 }"), /maxFindResults: Expected integer, received float/);
+  assert.throws(
+    load("dimse: { port: '0x68' }"),
+    /dimse\.port: expected a number from 0 to 65535, got "0x68"/,
+  );
+  // Numbers written as strings still load, from the file, a variable or a flag.
+  const { config } = loadConfig({
+    flags: { config: "s.yaml", port: "104" },
+    env: { CONDUIT_AGENT_MAX_ASSOCIATIONS: "8" },
+    readFile: files({ "s.yaml": "archive: { minFreeMegabytes: '512', removeAfterForwardSeconds: 0 }\n" }),
+  });
+  assert.deepEqual(
+    [config.dimse.port, config.dimse.maxAssociations, config.archive.minFreeMegabytes],
+    [104, 8, 512],
+  );
+  assert.equal(config.archive.removeAfterForwardSeconds, 0);
+});

@@ -1,5 +1,6 @@
 /** The agent's configuration: every key, its default, and what it accepts. */
 import { z } from "zod";
+import { numberKey } from "@conduit/shared/config";
 import { hubUrlsProblem } from "../tunnel/hub_urls.ts";
 
 const aet = z.string().trim().min(1).max(16).regex(
@@ -7,11 +8,8 @@ const aet = z.string().trim().min(1).max(16).regex(
   "AE titles are printable ASCII without backslash",
 );
 /** A port number; an empty value in the file is an error, not port 0. */
-const port = z.preprocess(
-  (v) => (v === null || v === "" ? Number.NaN : v),
-  z.coerce.number({ invalid_type_error: "expected a number from 0 to 65535" }).int().min(0).max(65535),
-);
-const seconds = z.coerce.number().positive();
+const port = numberKey((n) => n.int().min(0).max(65535), "expected a number from 0 to 65535");
+const seconds = numberKey((n) => n.positive());
 
 /** A PEM file (path). */
 const pemFile = z.string().min(1);
@@ -37,12 +35,12 @@ const nodeSchema = z.object({
    * C-STOREs sent to this node before their responses: above 1, an Asynchronous Operations Window is
    * proposed (PS3.7 D.3.3.3) and used as far as the node grants it.
    */
-  maxOpsInvoked: z.coerce.number().int().min(1).max(64).default(1),
+  maxOpsInvoked: numberKey((n) => n.int().min(1).max(64)).default(1),
   /**
    * C-STORE sub-operations of a C-GET from this node (`retrieve: get`) it may send before our responses:
    * above 1, proposed as the window's maximum performed.
    */
-  maxOpsPerformed: z.coerce.number().int().min(1).max(64).default(1),
+  maxOpsPerformed: numberKey((n) => n.int().min(1).max(64)).default(1),
   tls: nodeTlsSchema.optional(),
 }).strict();
 
@@ -114,20 +112,20 @@ export const configSchema = z.object({
     port: port.default(11112),
     allowedCallingAets: z.array(z.string()).default(["*"]),
     checkCalledAet: z.boolean().default(false),
-    maxAssociations: z.coerce.number().int().min(1).max(1000).default(32),
-    maxPduLength: z.coerce.number().int().min(4096).max(4194304).default(262144),
+    maxAssociations: numberKey((n) => n.int().min(1).max(1000)).default(32),
+    maxPduLength: numberKey((n) => n.int().min(4096).max(4194304)).default(262144),
     idleTimeoutSeconds: seconds.default(300),
     artimTimeoutSeconds: seconds.default(30),
     /** Also accept private (non-DICOM-root) SOP classes as storage. */
     acceptAnySopClass: z.boolean().default(false),
     /** Outstanding operations granted to a requestor that proposes an Asynchronous Operations Window. */
-    maxOpsPerformed: z.coerce.number().int().min(1).max(64).default(16),
+    maxOpsPerformed: numberKey((n) => n.int().min(1).max(64)).default(16),
     /**
      * As the C-GET SCP: C-STORE sub-operations sent before their responses, at most what the requestor
      * proposed to perform at once.
      */
-    maxOpsInvoked: z.coerce.number().int().min(1).max(64).default(16),
-    maxFindResults: z.coerce.number().int().min(1).default(10000),
+    maxOpsInvoked: numberKey((n) => n.int().min(1).max(64)).default(16),
+    maxFindResults: numberKey((n) => n.int().min(1)).default(10000),
     /** fsync each object and its directory before answering (turn off only on battery-backed storage). */
     sync: z.boolean().default(true),
     /**
@@ -151,31 +149,31 @@ export const configSchema = z.object({
     /** PEM file of CA certificates to trust for a wss:// hub (besides the system's). */
     caFile: z.string().optional(),
     /** Reconnect backoff: full jitter over base * 2^attempt, capped. */
-    reconnectBaseSeconds: z.coerce.number().positive().default(0.5),
-    reconnectCapSeconds: z.coerce.number().positive().default(30),
+    reconnectBaseSeconds: numberKey((n) => n.positive()).default(0.5),
+    reconnectCapSeconds: numberKey((n) => n.positive()).default(30),
   }).strict().default({}),
   archive: z.object({
     /** Same SOP Instance UID, other bytes: keep the stored object, replace it, or keep both. */
     duplicates: z.enum(["keepFirst", "keepLast", "keepBoth"]).default("keepFirst"),
     /** Below this much free space in the data directory, C-STORE answers 0xA700 before writing. */
-    minFreeMegabytes: z.coerce.number().min(0).default(1024),
+    minFreeMegabytes: numberKey((n) => n.min(0)).default(1024),
     /**
      * Remove an archived file this long after every route it took is done (the index keeps a
      * tombstone). Unset: keep everything. Objects that no route takes are never removed.
      */
-    removeAfterForwardSeconds: z.coerce.number().min(0).optional(),
+    removeAfterForwardSeconds: numberKey((n) => n.min(0)).optional(),
   }).strict().default({}),
   queue: z.object({
     /** Associations a destination gets at once. */
-    concurrency: z.coerce.number().int().min(1).max(16).default(2),
+    concurrency: numberKey((n) => n.int().min(1).max(16)).default(2),
     /** Objects sent on one association before it is released (at most 120: one context per SOP class and syntax). */
-    batchSize: z.coerce.number().int().min(1).max(120).default(100),
+    batchSize: numberKey((n) => n.int().min(1).max(120)).default(100),
     /** Attempts before a row goes to the dead letter. */
-    maxAttempts: z.coerce.number().int().min(1).max(1000).default(10),
-    backoffBaseSeconds: z.coerce.number().positive().default(2),
-    backoffCapSeconds: z.coerce.number().positive().default(600),
+    maxAttempts: numberKey((n) => n.int().min(1).max(1000)).default(10),
+    backoffBaseSeconds: numberKey((n) => n.positive()).default(2),
+    backoffCapSeconds: numberKey((n) => n.positive()).default(600),
     /** Done rows are deleted this many days after delivery (the conflicts and the index stay). */
-    keepDoneDays: z.coerce.number().min(0).default(30),
+    keepDoneDays: numberKey((n) => n.min(0)).default(30),
     /** Retry permanent failures (0xA9xx, 0xCxxx, 0x0122) like transient ones instead of dead-lettering them. */
     retryPermanent: z.boolean().default(false),
   }).strict().default({}),
@@ -189,7 +187,7 @@ export const configSchema = z.object({
   deid: z.object({ keyFile: z.string().min(1).optional() }).strict().default({}),
   render: z.object({
     /** The site's thumbnail cache, under `<data>/thumbnails` (least recently used first out); 0: none. */
-    thumbnailCacheMegabytes: z.coerce.number().min(0).default(256),
+    thumbnailCacheMegabytes: numberKey((n) => n.min(0)).default(256),
   }).strict().default({}),
   log: z.object({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).strict().default({}),
 }).strict();

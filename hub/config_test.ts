@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "@conduit/shared/config";
+import { loadHubConfig } from "./config.ts";
+
+const load = (yaml: string, flags: Record<string, string> = {}, env: Record<string, string> = {}) =>
+  loadHubConfig({ flags: { config: "hub.yaml", ...flags }, env, readFile: () => yaml });
+
+Deno.test("loadHubConfig() layers file < variables < flags", () => {
+  const { config } = load("port: 9000\nhost: 0.0.0.0\n", { port: "9002" }, {
+    CONDUIT_HUB_PORT: "9001",
+    CONDUIT_HUB_HOST: "10.0.0.2",
+  });
+  assert.deepEqual([config.port, config.host], [9002, "10.0.0.2"]);
+  assert.equal(load("port: '9000'\n").config.port, 9000);
+});
+
+Deno.test("loadHubConfig() refuses an empty port or a boolean instead of listening on port 0 or 1", () => {
+  for (const yaml of ["port:\n", "port: ''\n", "port: true\n", "dicomweb: { maxStowMegabytes: true }\n"]) {
+    assert.throws(
+      () => load(yaml),
+      (err: Error) => err instanceof ConfigError && /^config: \S+: expected a number/.test(err.message),
+      yaml,
+    );
+  }
+  assert.throws(() => load("", {}, { CONDUIT_HUB_PORT: "x" }), (err: Error) => {
+    assert.equal(
+      err.message,
+      'config: port: expected a number from 0 to 65535, got "x" (variable CONDUIT_HUB_PORT)',
+    );
+    return true;
+  });
+});
