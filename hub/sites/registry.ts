@@ -11,7 +11,8 @@ import { entry } from "../auth/audit.ts";
 import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 import { atomically } from "../db/atomic.ts";
 
-const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** What an agent's `site` key takes (agent/config/schema.ts): a name it cannot take could never enroll. */
+const SITE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
 
 export class SiteError extends Error {
@@ -77,7 +78,11 @@ export class SiteRegistry {
     actor = "cli",
   ): Promise<{ site: string; enrollmentToken: string; expiresAt: string }> {
     if (!SITE_NAME.test(name)) {
-      throw new SiteError(`site name ${JSON.stringify(name)}: use letters, digits, . _ - (at most 64)`);
+      throw new SiteError(
+        `site name ${
+          JSON.stringify(name)
+        }: use lower-case letters, digits and dashes, starting with a letter or digit (at most 64), as the agent's site key does`,
+      );
     }
     const existing = await this.get(name);
     if (existing && existing.state !== "pending" && existing.state !== "revoked") {

@@ -35,3 +35,25 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SiteRegistry.add() refuses a name no agent can take as its site (lower-case, digits, dashes)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    const registry = new SiteRegistry(db);
+    // Each of these was added, and its printed command (`agent --site North_1 ...`) then failed the agent's
+    // configuration: `config: site: lower-case letters, digits and dashes`.
+    for (const name of ["North", "north_1", "north.1", "-north", "a".repeat(65)]) {
+      await assert.rejects(
+        () => registry.add(name),
+        (err: Error) => err.name === "SiteError" && /lower-case letters, digits and dashes/.test(err.message),
+        name,
+      );
+    }
+    assert.equal((await registry.add("north-1")).site, "north-1");
+    assert.equal((await registry.add("a".repeat(64))).site, "a".repeat(64));
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -76,7 +76,13 @@ export function Sites(props: { current?: string; may: May }) {
             }}
           >
             <label>
-              New site<input name="site" ref={newSite} required pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" />
+              New site<input
+                name="site"
+                ref={newSite}
+                required
+                maxLength={64}
+                pattern="[a-z0-9][a-z0-9\-]*"
+              />
             </label>
             <button type="submit">Add site</button>
           </form>
