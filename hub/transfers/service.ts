@@ -147,8 +147,15 @@ export class TransferService {
     return view(t, tasks);
   }
 
-  async list(limit = 100): Promise<TransferView[]> {
-    const rows = await this.db.select().from(transfers).orderBy(desc(transfers.createdAt)).limit(limit);
+  /** The latest jobs, newest first; with `sites`, only those whose source and destination are among them. */
+  async list(limit = 100, sites?: readonly string[]): Promise<TransferView[]> {
+    const rows = await this.db.select().from(transfers)
+      .where(
+        sites
+          ? and(inArray(transfers.sourceSite, [...sites]), inArray(transfers.destinationSite, [...sites]))
+          : undefined,
+      )
+      .orderBy(desc(transfers.createdAt)).limit(limit);
     const out: TransferView[] = [];
     for (const t of rows) {
       out.push(view(t, await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id))));

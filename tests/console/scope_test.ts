@@ -131,3 +131,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "transfers.list gives a token limited to sites its latest jobs up to the limit, past other sites' jobs",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      for (const site of ["north", "south", "east"]) {
+        await hub.registry.enroll((await hub.registry.add(site)).enrollmentToken);
+      }
+      const url = `http://127.0.0.1:${hub.port}`;
+      const all = createConduitClient({ url, token: (await hub.tokens.create("all", "operator")).token });
+      const southEast = createConduitClient({
+        url,
+        token: (await hub.tokens.create("south-east", "viewer", ["south", "east"])).token,
+      });
+      const create = async (source: string, destination: string) => {
+        await new Promise((r) => setTimeout(r, 3)); // newest first: each job its own millisecond
+        return (await all.transfers.create.mutate({
+          source: { site: source },
+          destination: { site: destination },
+          studies: ["1.2.3"],
+        })).id;
+      };
+      const theirs = [await create("south", "east"), await create("east", "south")];
+      // Newer jobs it may not see: the limit used to be taken before the scope, so it saw none of its own.
+      for (let i = 0; i < 3; i++) await create("north", "south");
+      const listed = await southEast.transfers.list.query({ limit: 2 });
+      assert.deepEqual(listed.map((t) => t.id).sort(), [...theirs].sort());
+      assert.equal((await southEast.transfers.list.query({ limit: 1 }))[0].id, theirs[1], "newest first");
+      assert.equal((await all.transfers.list.query({ limit: 2 })).length, 2);
+      assert.equal((await all.transfers.list.query()).length, 5);
+    } finally {
+      await hub.stop();
+    }
+  },
+});
