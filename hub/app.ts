@@ -30,6 +30,7 @@ import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
+import { hubTlsFiles } from "./tls_files.ts";
 
 /** Prefixes where the console's page is never the answer. */
 const API_PREFIXES = ["/dicomweb", "/trpc", "/auth", "/api", "/tunnel", "/cluster"];
@@ -49,7 +50,17 @@ export interface RunningHub {
   stop(): Promise<void>;
 }
 
+/** A server started by `serve`; failing, the error says which address it could not listen on. */
+function listening<T>(address: string, serve: () => T, what = ""): T {
+  try {
+    return serve();
+  } catch (err) {
+    throw new Error(`cannot listen ${what}on ${address}: ${(err as Error).message}`);
+  }
+}
+
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
+  const tls = hubTlsFiles(config) ?? {};
   const db = await openHubDb(config.data, config.db);
   const registry = new SiteRegistry(db);
   const spoolDir = path.join(config.data, "spool");
@@ -168,17 +179,23 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     return problem(c, 500, "internal error");
   });
 
-  const tls = config.tls
-    ? { cert: Deno.readTextFileSync(config.tls.certFile), key: Deno.readTextFileSync(config.tls.keyFile) }
-    : {};
-  const server = Deno.serve(
-    { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
-    (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }),
+  const server = listening(
+    `${config.host}:${config.port}`,
+    () =>
+      Deno.serve(
+        { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
+        (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }),
+      ),
   );
   const metricsServer = config.metrics.port
-    ? Deno.serve(
-      { hostname: config.metrics.host, port: config.metrics.port, onListen: () => {} },
-      metricsApp(metrics).fetch,
+    ? listening(
+      `${config.metrics.host}:${config.metrics.port}`,
+      () =>
+        Deno.serve(
+          { hostname: config.metrics.host, port: config.metrics.port, onListen: () => {} },
+          metricsApp(metrics).fetch,
+        ),
+      "for /metrics ",
     )
     : undefined;
   log.info("hub started", {

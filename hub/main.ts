@@ -10,6 +10,7 @@ import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
 import { DbUrlError } from "./db/db.ts";
+import { HubTlsError } from "./tls_files.ts";
 import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
 import { userCommand } from "./admin/user_command.ts";
@@ -132,7 +133,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     hub = await startHub(config, log);
   } catch (err) {
-    if (err instanceof DbUrlError) {
+    if (err instanceof DbUrlError || err instanceof HubTlsError) {
       console.error(`hub: ${err.message}`);
       return 2;
     }

@@ -29,9 +29,43 @@ Deno.test("the hub with its port in use ends with exit code 1 and the reason", a
     const { code, out } = await run("hub/main.ts", ["--host", "127.0.0.1", "--port", port, "--data", data]);
     assert.equal(code, 1, out);
     assert.match(out, /"msg":"hub failed".*in use/i);
+    // Which of its ports: the main one or /metrics' (it said only "Address already in use").
+    assert.match(out, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`, "i"));
+    const metrics = await run("hub/main.ts", ["--port", "0", "--metrics-port", port, "--data", data]);
+    assert.equal(metrics.code, 1, metrics.out);
+    assert.match(
+      metrics.out,
+      new RegExp(`cannot listen for /metrics on 127\\.0\\.0\\.1:${port}: .*in use`, "i"),
+    );
   } finally {
     taken.close();
     await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("the hub with a TLS file it cannot use names the key and the file, exit code 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hub-tls-files-" });
+  try {
+    const garbage = path.join(dir, "garbage.pem");
+    await Deno.writeTextFile(garbage, "not a certificate\n");
+    const start = async (certFile: string, keyFile: string) => {
+      const config = path.join(dir, "hub.yaml");
+      await Deno.writeTextFile(config, `tls: { certFile: ${certFile}, keyFile: ${keyFile} }\n`);
+      return await run("hub/main.ts", ["--config", config, "--port", "0", "--data", path.join(dir, "data")]);
+    };
+    // It said "No such file or directory (os error 2): readfile ..." or "No certificates found in
+    // certificate data", logged as "hub failed" with exit code 1, after opening its database.
+    const missing = await start(path.join(dir, "nope.pem"), garbage);
+    assert.equal(missing.code, 2, missing.out);
+    assert.equal(
+      missing.out.trim(),
+      `hub: tls.certFile: cannot read ${path.join(dir, "nope.pem")}: no such file`,
+    );
+    const notPem = await start(garbage, garbage);
+    assert.equal(notPem.code, 2, notPem.out);
+    assert.equal(notPem.out.trim(), `hub: tls.certFile: ${garbage} is not a PEM certificate`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
