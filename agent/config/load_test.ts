@@ -98,6 +98,25 @@ routes:
       }),
     /nodes\.pacs\.aet/,
   );
+  // A misspelt key inside a destination or a tag condition said only "Invalid input".
+  const route = (yaml: string) => () =>
+    loadConfig({ flags: { config: "r3.yaml" }, env: {}, readFile: files({ "r3.yaml": yaml }) });
+  assert.throws(
+    route("routes:\n  - name: r\n    to: [{ nod: pacs }]\n"),
+    (err: Error) => {
+      assert.equal(
+        err.message,
+        'config: routes.0.to.0: expected { node: NAME } or { site: NAME, node: NAME }, node optional, got {"nod":"pacs"} (r3.yaml)',
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    route(
+      'routes:\n  - name: r\n    match: { tags: { "(0008,0080)": { glb: "A*" } } }\n    to: [{ node: pacs }]\n',
+    ),
+    /config: routes\.0\.match\.tags\.\(0008,0080\): expected one of equals, oneOf, glob, regex, present or absent/,
+  );
 });
 
 Deno.test("loadConfig() refuses a number key left empty, a boolean or a list instead of reading 0 or 1", () => {

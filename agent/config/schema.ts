@@ -70,7 +70,9 @@ const condition = z.union([
   z.object({ regex: z.string() }).strict(),
   z.object({ present: z.boolean() }).strict(),
   z.object({ absent: z.boolean() }).strict(),
-]);
+], {
+  errorMap: () => ({ message: "expected one of equals, oneOf, glob, regex, present or absent" }),
+});
 
 const routeSchema = z.object({
   name: z.string().min(1),
@@ -88,7 +90,10 @@ const routeSchema = z.object({
   to: z.array(z.union([
     z.object({ node: z.string() }).strict(),
     z.object({ site: z.string(), node: z.string().optional() }).strict(),
-  ])).min(1),
+  ], {
+    errorMap: () => ({ message: "expected { node: NAME } or { site: NAME, node: NAME }, node optional" }),
+  }))
+    .min(1),
   /**
    * De-identify before queueing for `to` (PS3.15 Basic Profile with options): the original stays in the
    * archive, the de-identified copy is what is forwarded. The key file defaults to `deid.keyFile`.
