@@ -272,9 +272,9 @@ export class TransferService {
             inArray(transferTasks.status, ["failure", "warning", "canceled"]),
           ),
         ),
-      tx.update(transfers).set({ status: "in_progress", updatedAt: now }).where(
-        eq(transfers.id, transferId),
-      ),
+      // A job not yet handed to its source (offline, or outside its window) stays pending: tick() moves it on.
+      tx.update(transfers).set({ status: t.status === "pending" ? "pending" : "in_progress", updatedAt: now })
+        .where(eq(transfers.id, transferId)),
       entry(tx, actor, "transfer.retry", transferId),
     ]);
     void this.tick();

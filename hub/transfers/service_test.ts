@@ -48,6 +48,17 @@ Deno.test("TransferService.retry() sets the failed tasks going again and audits 
   });
 });
 
+Deno.test("TransferService.retry() leaves a job its source has not started pending", async () => {
+  await withFailedJob(async (db, service, id) => {
+    await db.update(transferTasks).set({ status: "pending", lastError: null })
+      .where(eq(transferTasks.transferId, id));
+    await db.update(transfers).set({ status: "pending" }).where(eq(transfers.id, id));
+    const view = await service.retry(id, "user:bob");
+    assert.equal(view.status, "pending");
+    assert.deepEqual(view.tasks.map((t) => t.status), ["pending"]);
+  });
+});
+
 Deno.test("TransferService.retry() changes nothing when its audit entry cannot be written", async () => {
   await withFailedJob(async (db, service, id) => {
     if (db.pg) {
