@@ -174,3 +174,43 @@ Deno.test("lazyQueryHandler() answers as IndexQueryHandler does, errors included
     db.close();
   }
 });
+
+/** A real libsql file with one study for each of `names` (patient i has names[i]), and a name query. */
+async function indexedNames(names: string[]) {
+  const specs = [...generateStudies({
+    seed: "find-names",
+    patients: names.length,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1 }],
+    rows: 8,
+    columns: 8,
+  })];
+  const ids = [...new Set(specs.map((s) => s.patientId))];
+  const db = await indexedDatabase(
+    specs.map((s) => ({ ...s, patientName: names[ids.indexOf(s.patientId)] })),
+  );
+  const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 1000 });
+  const find = async (patientName: string) => {
+    const out: string[] = [];
+    const id = { QueryRetrieveLevel: "PATIENT", PatientName: [{ Alphabetic: patientName }] };
+    for await (const m of handler.find("patient", id, new AbortController().signal)) {
+      out.push((m.PatientName as { Alphabetic: string }[])[0].Alphabetic);
+    }
+    return out;
+  };
+  return { db, find };
+}
+
+Deno.test("IndexQueryHandler.find() finds a name with a capital outside ASCII as it is stored", async () => {
+  const { db, find } = await indexedNames(["ÖZDEMIR^ÜMIT", "Ärger^Max", "Smith^John"]);
+  try {
+    assert.deepEqual(await find("ÖZDEMIR^ÜMIT"), ["ÖZDEMIR^ÜMIT"]);
+    assert.deepEqual(await find("Ärger^Max"), ["Ärger^Max"]);
+    assert.deepEqual(await find("Ärger*"), ["Ärger^Max"]);
+    assert.deepEqual(await find("ÄRGER^MAX"), ["Ärger^Max"]);
+    assert.deepEqual(await find("*^ÜMIT"), ["ÖZDEMIR^ÜMIT"]);
+    assert.deepEqual(await find("smith^john"), ["Smith^John"]);
+  } finally {
+    db.close();
+  }
+});

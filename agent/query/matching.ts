@@ -1,7 +1,7 @@
 /**
  * C-FIND matching (PS3.4 C.2.2.2) turned into SQL conditions: single value, universal (empty),
  * wildcard (`*`, `?`), range (dates and times), and UID list matching. Person names match without
- * regard to case, as most archives do.
+ * regard to case (of A-Z), as most archives do.
  */
 import { type SQL, sql } from "drizzle-orm";
 
@@ -19,6 +19,11 @@ export function identifierText(value: unknown): string {
     return groups.join("=");
   }
   return String(value).trim();
+}
+
+/** Lower case for A-Z only, as SQLite's lower() without ICU. */
+function asciiLower(v: string): string {
+  return v.replace(/[A-Z]+/g, (c) => c.toLowerCase());
 }
 
 function hasWildcard(v: string): boolean {
@@ -45,9 +50,11 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
       return rangeCondition(column, kind, value);
     case "pn": {
       // A name with only the alphabetic group queried; trailing '^' components may be absent.
-      const alpha = value.split("=")[0];
-      if (hasWildcard(alpha)) return sql`lower(${column}) GLOB ${globPattern(alpha.toLowerCase())}`;
-      const bare = alpha.replace(/\^+$/, "").toLowerCase();
+      // SQLite's lower() folds A-Z only: the query is folded the same way, or a name with a capital
+      // outside ASCII (Ä, Л, Δ) could never match, not even as stored.
+      const alpha = asciiLower(value.split("=")[0]);
+      if (hasWildcard(alpha)) return sql`lower(${column}) GLOB ${globPattern(alpha)}`;
+      const bare = alpha.replace(/\^+$/, "");
       return sql`(lower(${column}) = ${bare} OR lower(rtrim(${column}, '^')) = ${bare})`;
     }
     case "list": {
