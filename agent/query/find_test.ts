@@ -4,6 +4,7 @@ import { indexedDatabase } from "../index/testing.ts";
 import type { Identifier } from "../dimse/handlers.ts";
 import { IndexQueryHandler } from "./find.ts";
 import { lazyQueryHandler } from "./lazy.ts";
+import { identifierText } from "./matching.ts";
 
 /** A real libsql file indexed with 2 patients x 2 studies x (CT 3 + MR 2) generated instances. */
 async function indexed() {
@@ -194,7 +195,7 @@ async function indexedNames(names: string[]) {
     const out: string[] = [];
     const id = { QueryRetrieveLevel: "PATIENT", PatientName: [{ Alphabetic: patientName }] };
     for await (const m of handler.find("patient", id, new AbortController().signal)) {
-      out.push((m.PatientName as { Alphabetic: string }[])[0].Alphabetic);
+      out.push(identifierText(m.PatientName)); // all its groups, Alphabetic=Ideographic=Phonetic
     }
     return out;
   };
@@ -210,6 +211,20 @@ Deno.test("IndexQueryHandler.find() finds a name with a capital outside ASCII as
     assert.deepEqual(await find("ÄRGER^MAX"), ["Ärger^Max"]);
     assert.deepEqual(await find("*^ÜMIT"), ["ÖZDEMIR^ÜMIT"]);
     assert.deepEqual(await find("smith^john"), ["Smith^John"]);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("IndexQueryHandler.find() matches the alphabetic group of a name with other groups", async () => {
+  const { db, find } = await indexedNames(["Doe^Jane=Dö^Jäne=do^jein", "Roe^Richard^^^=Ro^Rich", "Doe^John"]);
+  try {
+    assert.deepEqual(await find("Doe^Jane"), ["Doe^Jane=Dö^Jäne=do^jein"]);
+    assert.deepEqual(await find("doe^jane=Dö^Jäne"), ["Doe^Jane=Dö^Jäne=do^jein"]);
+    assert.deepEqual(await find("Roe^Richard"), ["Roe^Richard^^^=Ro^Rich"]);
+    assert.deepEqual(await find("*^Jane"), ["Doe^Jane=Dö^Jäne=do^jein"]);
+    assert.deepEqual((await find("Doe^*")).sort(), ["Doe^Jane=Dö^Jäne=do^jein", "Doe^John"]);
+    assert.deepEqual(await find("*jein"), [], "only the alphabetic group is matched");
   } finally {
     db.close();
   }

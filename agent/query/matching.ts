@@ -53,9 +53,11 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
       // SQLite's lower() folds A-Z only: the query is folded the same way, or a name with a capital
       // outside ASCII (Ä, Л, Δ) could never match, not even as stored.
       const alpha = asciiLower(value.split("=")[0]);
-      if (hasWildcard(alpha)) return sql`lower(${column}) GLOB ${globPattern(alpha)}`;
+      // ... matched against the stored name's alphabetic group: Yamada^Tarou=山田^太郎 is Yamada^Tarou.
+      const stored = sql`lower(substr(${column}, 1, instr(${column} || '=', '=') - 1))`;
+      if (hasWildcard(alpha)) return sql`${stored} GLOB ${globPattern(alpha)}`;
       const bare = alpha.replace(/\^+$/, "");
-      return sql`(lower(${column}) = ${bare} OR lower(rtrim(${column}, '^')) = ${bare})`;
+      return sql`(${stored} = ${bare} OR rtrim(${stored}, '^') = ${bare})`;
     }
     case "list": {
       // Value in a backslash-separated list column (ModalitiesInStudy): any of the asked values.
