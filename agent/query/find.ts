@@ -126,7 +126,7 @@ export class IndexQueryHandler implements QueryHandler {
       }
       const text = String(value);
       if (!isAscii(text)) nonAscii = true;
-      if (attr!.kind === "pn") out[k] = [{ Alphabetic: text }];
+      if (attr!.kind === "pn") out[k] = [personName(text)];
       else if (attr!.numeric) out[k] = Number(text);
       else if (attr!.multi) out[k] = text.split("\\");
       else out[k] = text;
@@ -134,6 +134,18 @@ export class IndexQueryHandler implements QueryHandler {
     if (nonAscii) out.SpecificCharacterSet = "ISO_IR 192";
     return out;
   }
+}
+
+/**
+ * A stored name as the library's naturalized form has it, one member per component group: a name
+ * written whole into Alphabetic would reach DICOM JSON (QIDO-RS) as one alphabetic group holding `=`.
+ */
+function personName(text: string): Record<string, string> {
+  const [alphabetic, ideographic, phonetic] = text.split("=");
+  const pn: Record<string, string> = { Alphabetic: alphabetic };
+  if (ideographic) pn.Ideographic = ideographic;
+  if (phonetic) pn.Phonetic = phonetic;
+  return pn;
 }
 
 function isAscii(text: string): boolean {

@@ -229,3 +229,22 @@ Deno.test("IndexQueryHandler.find() matches the alphabetic group of a name with 
     db.close();
   }
 });
+
+Deno.test("IndexQueryHandler.find() returns a name's groups as separate members", async () => {
+  const { db } = await indexedNames(["Doe^Jane=Dö^Jäne=do^jein", "Roe^Rick==ro^rick", "Poe^Edgar"]);
+  try {
+    const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 10 });
+    const names: unknown[] = [];
+    const id = { QueryRetrieveLevel: "PATIENT", PatientName: "" };
+    for await (const m of handler.find("patient", id, new AbortController().signal)) {
+      names.push(m.PatientName);
+    }
+    assert.deepEqual(names, [
+      [{ Alphabetic: "Doe^Jane", Ideographic: "Dö^Jäne", Phonetic: "do^jein" }],
+      [{ Alphabetic: "Roe^Rick", Phonetic: "ro^rick" }],
+      [{ Alphabetic: "Poe^Edgar" }],
+    ]);
+  } finally {
+    db.close();
+  }
+});
