@@ -286,15 +286,19 @@ class AgentScp extends ConduitNetwork {
   #storeOverThisAssociation(item: OutgoingObject): Promise<number> {
     const association = this.association;
     let context: any;
+    // PS3.7 D.3.3.4: a requestor that did not offer the SCP role for the SOP class is its SCU only, and
+    // takes no C-STORE-RQ. Roles are negotiated per SOP class (the library marks the first context of it).
+    let scpRole = false;
     for (const pc of association.getPresentationContexts()) {
       const c = association.getPresentationContext(pc.id);
+      if (c.getAbstractSyntaxUid() !== item.sopClassUid) continue;
+      if (c.getProviderRole() === true) scpRole = true;
       if (
-        c.getAbstractSyntaxUid() === item.sopClassUid &&
         c.getResult() === constants.PresentationContextResult.Accept &&
         c.getAcceptedTransferSyntaxUid() === item.transferSyntax
       ) context = c;
     }
-    if (!context) {
+    if (!context || !scpRole) {
       // No silent transcoding: the object goes as stored or not at all.
       return Promise.resolve(Status.SopClassNotSupported);
     }

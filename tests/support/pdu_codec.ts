@@ -97,6 +97,8 @@ export interface AssociateRqOptions {
   maxPduLength?: number;
   /** Default a 2.25 UID naming these tests. */
   implementationClassUid?: string;
+  /** SCP/SCU Role Selection items (PS3.7 D.3.3.4): the SOP classes we offer to be the SCP of (a C-GET's). */
+  scpRoles?: string[];
 }
 
 /** Builds an A-ASSOCIATE-RQ PDU. */
@@ -117,6 +119,12 @@ export function associateRq(opts: AssociateRqOptions): Uint8Array {
       item(0x51, maxLength),
       item(0x52, ascii.encode(opts.implementationClassUid ?? "2.25.1234567890123456789")),
       item(0x55, ascii.encode("CONDUIT_TEST")),
+      ...(opts.scpRoles ?? []).map((uid) => {
+        const name = ascii.encode(uid);
+        const length = new Uint8Array(2);
+        new DataView(length.buffer).setUint16(0, name.length, false);
+        return item(0x54, concat([length, name, new Uint8Array([0, 1])])); // SCU role 0, SCP role 1
+      }),
     ]),
   ));
   const fixed = new Uint8Array(68);

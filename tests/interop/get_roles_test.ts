@@ -1,0 +1,116 @@
+/**
+ * C-GET and SCP/SCU Role Selection (PS3.7 D.3.3.4): the agent sends a C-GET's C-STORE sub-operations
+ * only for SOP classes the requestor offered to be the SCP of; without that offer the requestor is an SCU
+ * only, and such a sub-operation fails instead of arriving as a C-STORE-RQ it never agreed to take.
+ */
+import assert from "node:assert/strict";
+import { Logger } from "@conduit/shared/log";
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { startScp } from "../../agent/dimse/scp_server.ts";
+import type { OutgoingObject, RetrieveHandler } from "../../agent/dimse/handlers.ts";
+import { memorySource } from "../../agent/part10/source.ts";
+import { freePort } from "../support/peers.ts";
+import { associate, commandSet, CommandTag, pdataTf, readCommand } from "../support/pdu.ts";
+
+const IMPLICIT = TransferSyntax.ImplicitVRLittleEndian;
+const SOP = "1.2.826.0.1.3680043.10.1011.77";
+/** A data set holding only its SOP Instance UID, in implicit VR little endian. */
+const DATASET = implicit(0x00080018, SOP);
+
+function implicit(tag: number, text: string): Uint8Array {
+  const value = new TextEncoder().encode(text.length % 2 ? text + "\0" : text);
+  const out = new Uint8Array(8 + value.length);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, tag >>> 16, true);
+  view.setUint16(2, tag & 0xffff, true);
+  view.setUint32(4, value.length, true);
+  out.set(value, 8);
+  return out;
+}
+
+/** Every identifier names one CT object. */
+const retrieve: RetrieveHandler = {
+  locate: () =>
+    Promise.resolve([
+      {
+        sopClassUid: SopClass.CtImage,
+        sopInstanceUid: SOP,
+        transferSyntax: IMPLICIT,
+        datasetSize: DATASET.length,
+        openDataset: () => Promise.resolve(memorySource(DATASET)),
+      } satisfies OutgoingObject,
+    ]),
+  destination: () => undefined,
+};
+
+/** Sends a C-GET-RQ for a study on context 1 and returns the command field of the first answer. */
+async function firstAnswerToGet(
+  port: number,
+  scpRoles: string[],
+): Promise<{ field?: number; failed?: number }> {
+  const { socket } = await associate(port, {
+    calledAet: "ROLES",
+    callingAet: "GETTER",
+    contexts: [
+      { id: 1, abstractSyntax: SopClass.StudyRootGet, transferSyntaxes: [IMPLICIT] },
+      { id: 3, abstractSyntax: SopClass.CtImage, transferSyntaxes: [IMPLICIT] },
+    ],
+    scpRoles,
+  });
+  try {
+    const command = commandSet({
+      [CommandTag.AffectedSopClassUid]: { uid: SopClass.StudyRootGet },
+      [CommandTag.CommandField]: { us: 0x0010 },
+      [CommandTag.MessageId]: { us: 1 },
+      [CommandTag.Priority]: { us: 0 },
+      [CommandTag.CommandDataSetType]: { us: 0x0001 },
+    });
+    const identifier = new Uint8Array([
+      ...implicit(0x00080052, "STUDY "),
+      ...implicit(0x0020000d, "1.2.3.4"),
+    ]);
+    await socket.send(pdataTf([{ contextId: 1, command: true, last: true, value: command }]));
+    await socket.send(pdataTf([{ contextId: 1, command: false, last: true, value: identifier }]));
+    for (;;) {
+      const answer = await readCommand(socket);
+      if (answer.kind !== "command") return {};
+      const field = answer.command.commandField;
+      if (field === 0x8010 && answer.command.status === 0xff00) continue; // pending C-GET-RSP
+      return { field, failed: answer.command.us(0x00001022) };
+    }
+  } finally {
+    await socket.close();
+  }
+}
+
+Deno.test("C-GET sends C-STOREs only for SOP classes the requestor offered the SCP role for", async () => {
+  const port = freePort();
+  const scp = await startScp({
+    host: "127.0.0.1",
+    port,
+    aet: "ROLES",
+    allowedCallingAets: ["*"],
+    checkCalledAet: false,
+    maxAssociations: 4,
+    acceptAnySopClass: false,
+    maxPduLength: 262144,
+    idleTimeoutMs: 30_000,
+    artimTimeoutMs: 5_000,
+    log: new Logger({}, "error"),
+    store: {} as never,
+    query: {} as never,
+    retrieve,
+  });
+  try {
+    const offered = await firstAnswerToGet(port, [SopClass.CtImage]);
+    assert.equal(offered.field, 0x0001, "a C-STORE-RQ where the requestor offered the SCP role");
+    const notOffered = await firstAnswerToGet(port, []);
+    assert.deepEqual(
+      notOffered,
+      { field: 0x8010, failed: 1 },
+      "the final C-GET-RSP, its one sub-operation failed",
+    );
+  } finally {
+    await scp.close();
+  }
+});
