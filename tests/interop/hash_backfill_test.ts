@@ -3,7 +3,6 @@
  * filled in by the backfill once the agent is idle, and equal to the hash of the data set as sent.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { skipReason } from "../support/peers.ts";
 import { datasetBytes, indexRows, startAgentProcess } from "../support/agent.ts";
