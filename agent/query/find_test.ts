@@ -5,6 +5,11 @@ import type { Identifier } from "../dimse/handlers.ts";
 import { IndexQueryHandler } from "./find.ts";
 import { lazyQueryHandler } from "./lazy.ts";
 import { identifierText } from "./matching.ts";
+import * as path from "node:path";
+import { instanceAttributes } from "@conduit/shared/dicom";
+import { parseHeaderBytes } from "../part10/header.ts";
+import { Database } from "../index/db.ts";
+import { indexInstance } from "../index/instances.ts";
 
 /** A real libsql file indexed with 2 patients x 2 studies x (CT 3 + MR 2) generated instances. */
 async function indexed() {
@@ -247,4 +252,54 @@ Deno.test("IndexQueryHandler.find() returns a name's groups as separate members"
   } finally {
     db.close();
   }
+});
+
+const PYDICOM_CHARSETS = "/usr/lib/python3/dist-packages/pydicom/data/charset_files";
+const charsetFiles = ["chrH32.dcm", "chrI2.dcm"].map((n) => `${PYDICOM_CHARSETS}/${n}`);
+const charsetSkip = charsetFiles.every((f) => {
+    try {
+      return Deno.statSync(f).isFile;
+    } catch {
+      return false;
+    }
+  })
+  ? ""
+  : "needs pydicom's charset_files (apt-get install python3-pydicom)";
+
+Deno.test({
+  name: "IndexQueryHandler.find() returns names stored with ISO 2022 code extensions decoded",
+  ignore: !!charsetSkip,
+  async fn() {
+    const db = await Database.open(
+      path.join(await Deno.makeTempDir({ prefix: "find-charset-" }), "agent.db"),
+    );
+    try {
+      for (const file of charsetFiles) {
+        const bytes = await Deno.readFile(file);
+        const h = parseHeaderBytes(bytes, bytes.length, true);
+        indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
+          path: file,
+          fileSize: bytes.length,
+          datasetOffset: h.header.datasetOffset,
+          datasetSize: bytes.length - h.header.datasetOffset,
+          sha256: "0".repeat(64),
+          transferSyntaxUid: h.header.transferSyntax,
+          callingAet: "TEST",
+        });
+      }
+      const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 10 });
+      const out: Identifier[] = [];
+      const id = { QueryRetrieveLevel: "PATIENT", PatientName: "", PatientID: "" };
+      for await (const m of handler.find("patient", id, new AbortController().signal)) out.push(m);
+      // pydicom's decoding of the same files (PS3.5 Annex H and I examples)
+      assert.deepEqual(out.map((m) => m.PatientName), [
+        [{ Alphabetic: "ﾔﾏﾀﾞ^ﾀﾛｳ", Ideographic: "山田^太郎", Phonetic: "やまだ^たろう" }],
+        [{ Alphabetic: "Hong^Gildong", Ideographic: "洪^吉洞", Phonetic: "홍^길동" }],
+      ]);
+      // answered in UTF-8, whatever the stored objects used
+      for (const m of out) assert.equal(m.SpecificCharacterSet, "ISO_IR 192");
+    } finally {
+      db.close();
+    }
+  },
 });

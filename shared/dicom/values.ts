@@ -2,6 +2,7 @@
  * Decoding element values: strings under the data set's Specific Character Set, numbers in either
  * byte order. Only what indexing, matching and JSON need; untouched values stay bytes elsewhere.
  */
+import { Iso2022Decoder } from "./charset.ts";
 import type { Element } from "./reader.ts";
 
 /** Trims DICOM padding (trailing spaces and NULs; leading spaces too for most string VRs). */
@@ -9,61 +10,30 @@ export function trimValue(text: string): string {
   return text.replace(/[\0 ]+$/, "").replace(/^ +/, "");
 }
 
-const CHARSET_LABELS: Record<string, string> = {
-  "": "latin1",
-  "ISO_IR 6": "latin1",
-  "ISO 2022 IR 6": "latin1",
-  "ISO_IR 100": "latin1",
-  "ISO 2022 IR 100": "latin1",
-  "ISO_IR 101": "iso-8859-2",
-  "ISO 2022 IR 101": "iso-8859-2",
-  "ISO_IR 109": "iso-8859-3",
-  "ISO 2022 IR 109": "iso-8859-3",
-  "ISO_IR 110": "iso-8859-4",
-  "ISO 2022 IR 110": "iso-8859-4",
-  "ISO_IR 144": "iso-8859-5",
-  "ISO 2022 IR 144": "iso-8859-5",
-  "ISO_IR 127": "iso-8859-6",
-  "ISO 2022 IR 127": "iso-8859-6",
-  "ISO_IR 126": "iso-8859-7",
-  "ISO 2022 IR 126": "iso-8859-7",
-  "ISO_IR 138": "iso-8859-8",
-  "ISO 2022 IR 138": "iso-8859-8",
-  "ISO_IR 148": "windows-1254",
-  "ISO 2022 IR 148": "windows-1254",
-  "ISO_IR 203": "iso-8859-15",
-  "ISO 2022 IR 203": "iso-8859-15",
-  "ISO_IR 13": "shift_jis",
-  "ISO 2022 IR 13": "shift_jis",
-  "ISO_IR 166": "windows-874",
-  "ISO 2022 IR 166": "windows-874",
-  "ISO 2022 IR 87": "iso-2022-jp",
-  "ISO 2022 IR 159": "iso-2022-jp",
-  "ISO 2022 IR 149": "euc-kr",
-  "ISO 2022 IR 58": "gb18030",
+/** Character sets that take no code extensions (PS3.3 C.12.1.1.2), by their WHATWG decoder. */
+const WHOLE_DECODERS: Record<string, string> = {
   "ISO_IR 192": "utf-8",
   "GB18030": "gb18030",
   "GBK": "gbk",
 };
 
-/** A decoder for a data set's Specific Character Set value (as stored, backslash-separated). */
+/**
+ * A decoder for a data set's Specific Character Set value (as stored, backslash-separated). UTF-8,
+ * GB18030 and GBK decode a whole value; every other set is read as ISO 2022 (charset.ts), its
+ * initial state from value 1 and escape sequences switching sets within a value.
+ */
 export class TextDecoding {
-  readonly #decoder: TextDecoder;
-  readonly label: string;
+  readonly #whole: TextDecoder | undefined;
+  readonly #iso2022: Iso2022Decoder;
   constructor(specificCharacterSet = "") {
-    const terms = specificCharacterSet.split("\\").map((t) => t.trim()).filter(Boolean);
-    // With code extensions, the last named set is the one non-ASCII text most likely uses.
-    const pick = terms.length > 1 ? terms[terms.length - 1] : (terms[0] ?? "");
-    this.label = CHARSET_LABELS[pick] ?? "latin1";
-    this.#decoder = new TextDecoder(this.label === "latin1" ? "windows-1252" : this.label);
+    const terms = specificCharacterSet.split("\\").map((t) => t.trim());
+    const whole = WHOLE_DECODERS[terms[0]];
+    this.#whole = whole ? new TextDecoder(whole) : undefined;
+    this.#iso2022 = new Iso2022Decoder(terms);
   }
-  decode(bytes: Uint8Array): string {
-    if (this.label === "latin1") {
-      let s = "";
-      for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-      return s;
-    }
-    return this.#decoder.decode(bytes);
+  /** Decodes one element's value; the VR says which delimiters reset the code extensions. */
+  decode(bytes: Uint8Array, vr = "LO"): string {
+    return this.#whole ? this.#whole.decode(bytes) : this.#iso2022.decode(bytes, vr);
   }
 }
 
@@ -80,7 +50,7 @@ export function valueBytes(bytes: Uint8Array, el: Element): Uint8Array {
 export function stringValue(bytes: Uint8Array, el: Element, decoding?: TextDecoding): string {
   const raw = valueBytes(bytes, el);
   let text: string;
-  if (TEXT_VRS.has(el.vr) && decoding) text = decoding.decode(raw);
+  if (TEXT_VRS.has(el.vr) && decoding) text = decoding.decode(raw, el.vr);
   else {
     text = "";
     for (let i = 0; i < raw.length; i++) text += String.fromCharCode(raw[i]);
