@@ -117,10 +117,9 @@ export function datasetToJson(
   decoding?: TextDecoding,
   path = "",
 ): DicomJson {
-  if (!decoding) {
-    const charset = ds.elements.find((e) => e.tag === 0x00080005);
-    decoding = new TextDecoding(charset ? stringValue(bytes, charset) : "");
-  }
+  // An item may name its own Specific Character Set (PS3.5 7.5.3); otherwise it keeps its parent's.
+  const charset = ds.elements.find((e) => e.tag === 0x00080005);
+  if (charset || !decoding) decoding = new TextDecoding(charset ? stringValue(bytes, charset) : "");
   const limit = options.inlineLimit ?? 256;
   const out: DicomJson = {};
   for (const el of ds.elements) {

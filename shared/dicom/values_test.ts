@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { findElement, parseDataSet, readPart10Header } from "./reader.ts";
 import { encodingOf } from "./uids.ts";
+import { datasetToJson } from "./json.ts";
 import { instanceAttributes } from "./header.ts";
 import { stringValue, stringValues, TextDecoding } from "./values.ts";
 import type { Element } from "./reader.ts";
@@ -118,6 +119,30 @@ Deno.test({
         // pydicom writes a name without its trailing empty groups
         if (e.vr === "PN") ours = ours.split("\\").map((v) => v.replace(/=+$/, "")).join("\\");
         assert.equal(ours, value, `${name}: (${tag})`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "pydicom's charset files: DICOM JSON decodes a sequence item under its own Specific Character Set",
+  ignore: !!pydicomSkip,
+  fn() {
+    const files = expected.filter((f) => Object.keys(f.nested).length > 0);
+    assert.ok(files.length > 0, "no charset file with names in a sequence");
+    for (const file of files) {
+      const { raw, dataset } = readFile(file.path);
+      const json = datasetToJson(raw, dataset, { littleEndian: true });
+      for (const [path, value] of Object.entries(file.nested)) {
+        const [sq, index, tag] = path.split("/");
+        // deno-lint-ignore no-explicit-any
+        const item = (json[sq].Value as any[])[Number(index)];
+        const pn = item[tag].Value[0] as Record<string, string>;
+        const text = [pn.Alphabetic ?? "", pn.Ideographic ?? "", pn.Phonetic ?? ""].join("=").replace(
+          /=+$/,
+          "",
+        );
+        assert.equal(text, value, `${file.path.split("/").at(-1)}: ${path}`);
       }
     }
   },
