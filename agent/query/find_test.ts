@@ -254,6 +254,44 @@ Deno.test("IndexQueryHandler.find() returns a name's groups as separate members"
   }
 });
 
+Deno.test("IndexQueryHandler.find() matches times as the intervals they name, at any precision", async () => {
+  const times = ["072730", "0727", "072730.5", "1030", ""];
+  const specs = [...generateStudies({
+    seed: "find-times",
+    patients: times.length,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1 }],
+    rows: 8,
+    columns: 8,
+  })].map((s, i) => ({ ...s, studyTime: times[i] }));
+  const db = await indexedDatabase(specs);
+  try {
+    const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 100 });
+    const find = async (StudyTime: string) => {
+      const out: string[] = [];
+      const id = { QueryRetrieveLevel: "STUDY", StudyTime };
+      for await (const m of handler.find("study", id, new AbortController().signal)) {
+        out.push(identifierText(m.StudyTime));
+      }
+      return out.sort();
+    };
+    // a fraction asked of a time stored to the second, or to the minute, still names that instant
+    assert.deepEqual(await find("072730.000"), ["0727", "072730"]);
+    assert.deepEqual(await find("07:27:30"), ["0727", "072730", "072730.5"]);
+    assert.deepEqual(await find("10"), ["1030"]);
+    // a range bound more precise than the stored time: 0727 is 07:27:00-07:27:59.999999
+    assert.deepEqual(await find("072700-"), ["0727", "072730", "072730.5", "1030"]);
+    assert.deepEqual(await find("072731-"), ["0727", "1030"]);
+    assert.deepEqual(await find("-072659"), []);
+    assert.deepEqual(await find("-072700"), ["0727"]);
+    assert.deepEqual(await find("072730.6-0800"), ["0727", "072730"]);
+    assert.deepEqual(await find("0727-0727"), ["0727", "072730", "072730.5"]);
+    assert.deepEqual(await find("1030\\072730.5"), ["0727", "072730", "072730.5", "1030"]);
+  } finally {
+    db.close();
+  }
+});
+
 const PYDICOM_CHARSETS = "/usr/lib/python3/dist-packages/pydicom/data/charset_files";
 const charsetFiles = ["chrH32.dcm", "chrI2.dcm"].map((n) => `${PYDICOM_CHARSETS}/${n}`);
 const charsetSkip = charsetFiles.every((f) => {

@@ -46,8 +46,9 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
       return sql`${column} IN (${sql.join(uids.map((u) => sql`${u}`), sql`, `)})`;
     }
     case "date":
+      return dateCondition(column, value);
     case "time":
-      return rangeCondition(column, kind, value);
+      return timeCondition(column, value);
     case "pn": {
       // A name with only the alphabetic group queried; trailing '^' components may be absent.
       // SQLite's lower() folds A-Z only: the query is folded the same way, or a name with a capital
@@ -81,29 +82,61 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
   }
 }
 
-/** Date (YYYYMMDD) and time (HHMMSS.ffffff) range matching: `a-b`, `a-`, `-b`, or one value. */
-function rangeCondition(column: SQL, kind: "date" | "time", value: string): SQL | undefined {
-  const norm = (v: string) => kind === "date" ? v.replace(/[.-]/g, "").trim() : v.replace(/:/g, "").trim();
+/**
+ * A time (HHMMSS.FFFFFF, any precision, `:` of the old form allowed) as the first and last instants
+ * it names, each 12 digits: `0727` is 072700000000 to 072759999999 (PS3.5 6.2 TM).
+ */
+function timeBounds(v: string): [first: string, last: string] {
+  const digits = v.replace(/[:.]/g, "").slice(0, 12);
+  return [digits.padEnd(12, "0"), digits + LAST_INSTANT.slice(digits.length)];
+}
+const LAST_INSTANT = "235959999999";
+
+/** timeBounds() in SQL, for a stored column. */
+function storedTimeBounds(column: SQL): [first: SQL, last: SQL] {
+  const digits = sql`replace(replace(${column}, ':', ''), '.', '')`;
+  return [
+    sql`substr(${digits} || '000000000000', 1, 12)`,
+    sql`substr(${digits} || substr(${LAST_INSTANT}, length(${digits}) + 1), 1, 12)`,
+  ];
+}
+
+/**
+ * Time matching (PS3.4 C.2.2.2.5): times are compared as the intervals they name, so a value of
+ * lower precision, stored or asked, covers all of its interval. One value matches a stored time whose
+ * interval meets its own (`072730.000` matches `072730`, `10` matches `1030`); a range matches one
+ * that meets `[first of a, last of b]` (`072700-` matches `0727`).
+ */
+function timeCondition(column: SQL, value: string): SQL {
+  const [storedFirst, storedLast] = storedTimeBounds(column);
+  const parts = value.split("\\").map((v) => {
+    const dash = v.indexOf("-");
+    const lo = (dash < 0 ? v : v.slice(0, dash)).trim();
+    const hi = (dash < 0 ? v : v.slice(dash + 1)).trim();
+    const conds: SQL[] = [sql`${column} <> ''`];
+    if (lo) conds.push(sql`${storedLast} >= ${timeBounds(lo)[0]}`);
+    if (hi) conds.push(sql`${storedFirst} <= ${timeBounds(hi)[1]}`);
+    return sql`(${sql.join(conds, sql` AND `)})`;
+  });
+  return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` OR `)})`;
+}
+
+/** Date (YYYYMMDD) range matching: `a-b`, `a-`, `-b`, or one value. */
+function dateCondition(column: SQL, value: string): SQL | undefined {
+  const norm = (v: string) => v.replace(/[.-]/g, "").trim();
   const values = value.split("\\");
   const parts: SQL[] = [];
   for (const v of values) {
     const dash = v.indexOf("-");
     if (dash < 0) {
-      const single = norm(v);
-      if (kind === "time") parts.push(sql`substr(${column}, 1, ${single.length}) = ${single}`);
-      else parts.push(sql`${column} = ${single}`);
+      parts.push(sql`${column} = ${norm(v)}`);
       continue;
     }
     const lo = norm(v.slice(0, dash));
     const hi = norm(v.slice(dash + 1));
     const conds: SQL[] = [sql`${column} <> ''`];
     if (lo) conds.push(sql`${column} >= ${lo}`);
-    if (hi) {
-      // inclusive upper bound, whatever precision the stored value has
-      conds.push(
-        kind === "time" ? sql`substr(${column}, 1, ${hi.length}) <= ${hi}` : sql`${column} <= ${hi}`,
-      );
-    }
+    if (hi) conds.push(sql`${column} <= ${hi}`);
     parts.push(sql`(${sql.join(conds, sql` AND `)})`);
   }
   return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` OR `)})`;
