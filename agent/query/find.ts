@@ -3,6 +3,7 @@
  * identifier per match, holding every requested key (empty when we have no value for it).
  */
 import { type SQL, sql } from "drizzle-orm";
+import { attributeByTag, tagByKeyword } from "@conduit/shared/dicom";
 import type { Identifier, QueryHandler, QueryModel } from "../dimse/handlers.ts";
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import type { Database } from "../index/db.ts";
@@ -118,8 +119,11 @@ export class IndexQueryHandler implements QueryHandler {
       const attr = ATTRIBUTE_BY_KEYWORD.get(k);
       const value = attr ? row[k] : undefined;
       if (value === undefined || value === null || value === "") {
-        // Requested but unknown or empty: returned empty (zero length), as PS3.4 C.2.2.1.2 allows.
-        out[k] = Array.isArray(identifier[k]) && typeof (identifier[k] as unknown[])[0] === "object"
+        // Requested but unknown or empty: returned empty (zero length), as PS3.4 C.2.2.1.2 allows. A
+        // sequence's zero length is no items: the library writes "" as one empty item, which would
+        // claim an item we do not have.
+        out[k] = isSequence(k) ||
+            (Array.isArray(identifier[k]) && typeof (identifier[k] as unknown[])[0] === "object")
           ? []
           : "";
         continue;
@@ -134,6 +138,12 @@ export class IndexQueryHandler implements QueryHandler {
     if (nonAscii) out.SpecificCharacterSet = "ISO_IR 192";
     return out;
   }
+}
+
+/** Whether the dictionary gives `keyword` the VR SQ. */
+function isSequence(keyword: string): boolean {
+  const tag = tagByKeyword(keyword);
+  return tag !== undefined && attributeByTag(tag)?.vr === "SQ";
 }
 
 /**

@@ -292,6 +292,20 @@ Deno.test("IndexQueryHandler.find() matches times as the intervals they name, at
   }
 });
 
+Deno.test("IndexQueryHandler.find() returns a requested sequence key as a sequence of no items", async () => {
+  const { db, find } = await indexed();
+  try {
+    // zero items asked (universal matching); we hold no value: zero items back, not one empty item
+    for (const asked of [[], [{}], ""]) {
+      const out = await find("study", { QueryRetrieveLevel: "STUDY", ReferencedStudySequence: asked });
+      assert.equal(out.length, 4);
+      for (const m of out) assert.deepEqual(m.ReferencedStudySequence, [], JSON.stringify(asked));
+    }
+  } finally {
+    db.close();
+  }
+});
+
 const PYDICOM_CHARSETS = "/usr/lib/python3/dist-packages/pydicom/data/charset_files";
 const charsetFiles = ["chrH32.dcm", "chrI2.dcm"].map((n) => `${PYDICOM_CHARSETS}/${n}`);
 const charsetSkip = charsetFiles.every((f) => {
