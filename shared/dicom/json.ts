@@ -23,8 +23,18 @@ function isEmpty(v: unknown): boolean {
   return v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0);
 }
 
+/**
+ * A person name in the model's form. A C-FIND answer carries the whole value, groups and all, as its
+ * `Alphabetic` ("Yamada^Tarou=山田^太郎=やまだ^たろう"): its `=` separates the groups (PS3.5 6.2), each
+ * its own member here (PS3.18 F.2.2).
+ */
 function personName(v: unknown): unknown {
-  if (typeof v === "string") return { Alphabetic: v };
+  if (typeof v === "string") return pnValue(v);
+  const keys = v !== null && typeof v === "object" ? Object.keys(v) : [];
+  const alphabetic = (v as { Alphabetic?: unknown } | null)?.Alphabetic;
+  if (keys.length === 1 && typeof alphabetic === "string" && alphabetic.includes("=")) {
+    return pnValue(alphabetic);
+  }
   return v;
 }
 

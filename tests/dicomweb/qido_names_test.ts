@@ -1,0 +1,59 @@
+/**
+ * PS3.18 QIDO-RS person names beyond ASCII, through the hub from a site's archive: pydicom's character
+ * set files (a Japanese name with its three component groups, a German one in ISO_IR 100), answered in
+ * the DICOM JSON model (F.2.2) and matched as the conformance statement says.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
+import { sharedRig } from "../support/shared_rig.ts";
+
+const CHARSETS = path.join(PYDICOM_TEST_FILES_DIR, "../charset_files");
+/** Yamada^Tarou=山田^太郎=やまだ^たろう (ISO 2022 IR 87), Äneas^Rüdiger (ISO_IR 100). */
+const JAPANESE = path.join(CHARSETS, "chrH31.dcm");
+const GERMAN = path.join(CHARSETS, "chrGerm.dcm");
+
+const skip = skipReason("storescu");
+if (skip) console.warn(`qido_names_test: skipped: ${skip}`);
+
+interface Rig {
+  hub: TestHub;
+  north: AgentProcess;
+  token: string;
+}
+
+const shared = sharedRig<Rig>({
+  skip,
+  async setUp() {
+    const hub = await startTestHub();
+    const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
+    const sent = await storescu([JAPANESE, GERMAN], north);
+    assert.equal(sent.code, 0, sent.stderr);
+    await eventually("north online", () => hub.sessions.get("north"));
+    return { hub, north, token: (await hub.tokens.create("names", "viewer")).token };
+  },
+  async stop(r) {
+    await r.north.stop();
+    await r.hub.stop();
+  },
+});
+
+async function studies(r: Rig, query: string): Promise<Record<string, { Value?: unknown[] }>[]> {
+  const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb/sites/north/studies?${query}`, {
+    headers: { authorization: `Bearer ${r.token}` },
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  return await res.json();
+}
+
+shared.test("PS3.18 F.2.2 QIDO-RS gives a person name's groups as Alphabetic, Ideographic, Phonetic", async (r) => {
+  const [study] = await studies(r, "PatientID=H31EXAMPLE");
+  assert.deepEqual(study["00100010"].Value, [
+    { Alphabetic: "Yamada^Tarou", Ideographic: "山田^太郎", Phonetic: "やまだ^たろう" },
+  ]);
+});
+
+shared.tearDown("qido_names_test: stop the rig");
