@@ -56,4 +56,22 @@ shared.test("PS3.18 F.2.2 QIDO-RS gives a person name's groups as Alphabetic, Id
   ]);
 });
 
+shared.test("PS3.18 8.3.4.1 QIDO-RS matches a name with non-ASCII letters, sent percent-encoded", async (r) => {
+  const ids = async (query: string) => (await studies(r, query)).map((s) => s["00100020"].Value?.[0]);
+  assert.deepEqual(await ids(`PatientName=${encodeURIComponent("Äneas^Rüdiger")}`), ["SCSGERM"]);
+  assert.deepEqual(await ids(`PatientName=${encodeURIComponent("Äneas*")}`), ["SCSGERM"]);
+  assert.deepEqual(
+    await ids(`PatientName=${encodeURIComponent("ÄNEAS*")}`),
+    ["SCSGERM"],
+    "ASCII letters in either case",
+  );
+});
+
+shared.test("PS3.18 8.3.4.1 QIDO-RS matches the alphabetic group of a name that has three", async (r) => {
+  const ids = async (query: string) => (await studies(r, query)).map((s) => s["00100020"].Value?.[0]);
+  assert.deepEqual(await ids("PatientName=Yamada^Tarou"), ["H31EXAMPLE"]);
+  assert.deepEqual(await ids("PatientName=*Tarou"), ["H31EXAMPLE"]);
+  assert.deepEqual(await ids("PatientName=Yamada"), [], "single value matching is not a prefix");
+});
+
 shared.tearDown("qido_names_test: stop the rig");
