@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom";
-import { baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
+import { baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
 import { MultipartError, multipartRelated, parseMultipart } from "../multipart.ts";
 import type { BackendProvider, StoreResult } from "../services.ts";
 import { guardedBody, spoolFile, spoolPart } from "./spool.ts";
@@ -61,6 +61,8 @@ export async function stow(
   const failed: DicomJson[] = [];
   const studies = new Set<string>();
   let parts = 0;
+  /** Why the body could not be read to its end, once some objects were stored. */
+  let broken: string | undefined;
   try {
     for await (const part of parseMultipart(body, mp.boundary)) {
       parts++;
@@ -108,19 +110,20 @@ export async function stow(
       }
     }
   } catch (err) {
-    if (err instanceof MultipartError) {
-      throw new HttpError(400, `the multipart body is malformed: ${err.message}`);
-    }
-    throw err;
+    if (!(err instanceof MultipartError)) throw err;
+    const detail = `the multipart body is malformed: ${err.message}`;
+    if (stored.length === 0) throw new HttpError(400, detail);
+    // The parts before the break are stored: the client is told which (202), not that none was (400).
+    broken = `${detail}; the ${stored.length} object(s) listed as stored before it were stored`;
   }
   if (parts === 0) throw new HttpError(400, "the multipart body has no parts");
   const answer: DicomJson = {};
   if (studies.size === 1) answer["00081190"] = { vr: "UR", Value: [`${root}/studies/${[...studies][0]}`] };
   if (failed.length) answer["00081198"] = { vr: "SQ", Value: failed };
   if (stored.length) answer["00081199"] = { vr: "SQ", Value: stored };
-  const status = failed.length === 0 ? 200 : stored.length === 0 ? 409 : 202;
+  const status = failed.length === 0 && !broken ? 200 : stored.length === 0 ? 409 : 202;
   return new Response(JSON.stringify(answer), {
     status,
-    headers: { "content-type": "application/dicom+json" },
+    headers: { "content-type": "application/dicom+json", ...(broken ? { warning: warning(broken) } : {}) },
   });
 }

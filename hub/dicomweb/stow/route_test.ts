@@ -111,3 +111,36 @@ Deno.test("STOW-RS refuses a request it cannot read: no site (400), not multipar
   });
   assert.equal((await post(viewer, "/dicomweb/sites/north/studies", [{ bytes }])).status, 403);
 });
+
+Deno.test("STOW-RS whose body breaks off after stored parts answers 202 with them and a Warning", async () => {
+  const north = new MemorySite();
+  const hub = memoryDicomweb({ north });
+  const s = specs();
+  const { body, contentType } = multipartRequest(s.map((x) => ({ bytes: generateInstance(x) })));
+  // The body ends inside the last part: no closing boundary.
+  const cut = body.subarray(0, body.length - 200);
+  const res = await hub.request("/dicomweb/sites/north/studies", {
+    method: "POST",
+    body: cut,
+    headers: { "content-type": contentType },
+  });
+  assert.equal(res.status, 202, "two objects were stored: not a 400 that says none was");
+  assert.match(res.headers.get("warning") ?? "", /^299 .*malformed.*2 object/);
+  const answer = await res.json();
+  assert.deepEqual(
+    sequence(answer, "00081199").map((x) => x.sop),
+    s.slice(0, 2).map((x) => x.sopInstanceUid),
+  );
+  assert.deepEqual(
+    north.objects.map((o) => o.header.sopInstanceUid),
+    s.slice(0, 2).map((x) => x.sopInstanceUid),
+  );
+  assert.deepEqual(fs.readdirSync(hub.spoolDir), []);
+
+  const none = await hub.request("/dicomweb/sites/north/studies", {
+    method: "POST",
+    body: body.subarray(0, 100),
+    headers: { "content-type": contentType },
+  });
+  assert.equal(none.status, 400, "nothing stored: still 400");
+});
