@@ -23,6 +23,14 @@ export function warning(text: string): string {
   return `299 conduit "${text.replace(/"/g, "'")}"`;
 }
 
+/**
+ * What the client accepts: the `accept` query parameter when given (PS3.18 8.3.3.1: it wins over the
+ * header, so that a plain link can ask), else the Accept header.
+ */
+export function acceptOf(c: Context): string | undefined {
+  return c.req.query("accept") ?? c.req.header("accept");
+}
+
 export interface UrlOptions {
   publicUrl?: string;
   trustForwarded: boolean;

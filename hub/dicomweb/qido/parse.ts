@@ -105,6 +105,9 @@ export function parseQido(
       case "offset":
         offset = integer(name, value, 0);
         break;
+      case "accept":
+        // Content negotiation (PS3.18 8.3.3.1), the route's: not an attribute to match.
+        break;
       case "fuzzymatching":
         if (value !== "true" && value !== "false") {
           throw new QidoParameterError("fuzzymatching must be true or false");

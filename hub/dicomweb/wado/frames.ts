@@ -6,7 +6,7 @@
  * image/jp2, image/jphc, image/jpeg, image/x-dicom-rle: compressed), else 406.
  */
 import type { Context } from "hono";
-import { HttpError } from "../http.ts";
+import { acceptOf, HttpError } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptedFrameSyntaxes, frameMediaType } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
@@ -24,7 +24,7 @@ export async function frames(
   }
   const numbers = list.split(",").map(Number);
   if (numbers.some((n) => n < 1)) throw new HttpError(400, "frame numbers start at 1");
-  const accepted = acceptedFrameSyntaxes(c.req.header("accept"));
+  const accepted = acceptedFrameSyntaxes(acceptOf(c));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const result = await backend.wado.frames(query.sopInstanceUid, numbers, accepted);
   const media = frameMediaType(result.transferSyntax);

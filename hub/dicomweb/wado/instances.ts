@@ -10,7 +10,7 @@
 import type { Context } from "hono";
 import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
-import { HttpError, warning } from "../http.ts";
+import { acceptOf, HttpError, warning } from "../http.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 import { wadoZip, zipRequested } from "./zip.ts";
@@ -74,7 +74,7 @@ export async function wadoInstances(
     const backend = await backendFor(c, provider, query.studyInstanceUid);
     return await wadoZip(backend, query, zip.transferSyntax, onError);
   }
-  const wanted = acceptedTransferSyntax(c.req.header("accept"));
+  const wanted = acceptedTransferSyntax(acceptOf(c));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const objects = backend.wado.retrieve(
     { ...query, ...(wanted === "*" ? {} : { transferSyntax: wanted }) },

@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import { type DicomJson, jsonString } from "@conduit/shared/dicom";
-import { baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
+import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptsBulk, acceptsJson } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
@@ -30,7 +30,7 @@ export async function metadata(
   urls: UrlOptions,
   query: RetrieveQuery,
 ) {
-  if (!acceptsJson(c.req.header("accept"))) {
+  if (!acceptsJson(acceptOf(c))) {
     throw new HttpError(406, "metadata is served as application/dicom+json");
   }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
@@ -75,7 +75,7 @@ export async function bulkdata(
   path: string,
   onError: (err: unknown) => void,
 ) {
-  const accept = c.req.header("accept");
+  const accept = acceptOf(c);
   if (!acceptsBulk(accept)) {
     throw new HttpError(406, 'bulk data is served as multipart/related; type="application/octet-stream"');
   }

@@ -8,7 +8,7 @@
  * one frame at a time.
  */
 import type { Context } from "hono";
-import { HttpError } from "../http.ts";
+import { acceptOf, HttpError } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptedImageType } from "./accept.ts";
 import type { BackendProvider, RenderQuery } from "../services.ts";
@@ -124,7 +124,7 @@ export async function rendered(
   target: Pick<RenderQuery, "studyInstanceUid" | "seriesInstanceUid" | "sopInstanceUid" | "frame">,
   thumbnail: boolean,
 ): Promise<Response> {
-  const media = acceptedImageType(c.req.header("accept"));
+  const media = acceptedImageType(acceptOf(c));
   const params = renderParameters(new URL(c.req.url));
   const backend = await backendFor(c, provider, target.studyInstanceUid);
   const image = await backend.wado.render(

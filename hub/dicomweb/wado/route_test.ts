@@ -172,3 +172,35 @@ Deno.test("WADO-RS as a zip: one Part 10 file per instance, asked by header or q
     for (const o of north.objects) assert.ok(text.includes(`${study}/${o.header.sopInstanceUid}.dcm`));
   }
 });
+
+Deno.test("PS3.18 8.3.3.1 the accept query parameter wins over the Accept header, on every resource", async () => {
+  const north = site("north");
+  const hub = memoryDicomweb({ north });
+  const { study, series, sop } = uidsOf(north);
+  const instance = `/dicomweb/sites/north/studies/${study}/series/${series}/instances/${sop}`;
+  const accept = (media: string) => `accept=${encodeURIComponent(media)}`;
+
+  const png = await hub.request(`${instance}/rendered?${accept("image/png")}`, {
+    headers: { accept: "image/jpeg" },
+  });
+  assert.equal(png.status, 200);
+  await png.body?.cancel();
+  assert.equal(north.renders.at(-1)?.media, "image/png");
+
+  const asStored = await hub.request(
+    `${instance}?${accept('multipart/related; type="application/dicom"; transfer-syntax=*')}`,
+  );
+  assert.equal(asStored.status, 200);
+  assert.doesNotMatch(asStored.headers.get("content-type")!, /transfer-syntax/, "as stored: none named");
+  await asStored.body?.cancel();
+
+  const xml = await hub.request(
+    `${instance}/metadata?${accept("multipart/related; type=application/dicom+xml")}`,
+  );
+  assert.equal(xml.status, 406);
+  await xml.body?.cancel();
+
+  const qido = await hub.request(`/dicomweb/sites/north/studies?${accept("application/dicom+json")}`);
+  assert.equal(qido.status, 200, "not an attribute to match");
+  assert.equal((await qido.json()).length, 1);
+});

@@ -14,7 +14,7 @@ import type { Context } from "hono";
 import { makeZip } from "client-zip";
 import { acceptedZip } from "./accept.ts";
 import { part10 } from "./part10.ts";
-import { HttpError } from "../http.ts";
+import { acceptOf, HttpError } from "../http.ts";
 import type { DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 
 /**
@@ -22,7 +22,7 @@ import type { DicomwebBackend, RetrievedObject, RetrieveQuery } from "../service
  * type names one): from the `accept` query parameter when present (PS3.18 8.3.3.1), else the header.
  */
 export function zipRequested(c: Context): { transferSyntax: string } | undefined {
-  return acceptedZip(c.req.query("accept") ?? c.req.header("accept"));
+  return acceptedZip(acceptOf(c));
 }
 
 /** The file name of an object in the zip: its study's folder, its SOP Instance UID. */
