@@ -8,7 +8,8 @@ import type { Context } from "hono";
 import { type DicomJson, jsonString } from "@conduit/shared/dicom";
 import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
-import { baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
+import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
+import { acceptsJson } from "../wado/accept.ts";
 import { parseQido, QidoParameterError } from "./parse.ts";
 import type { BackendProvider, QidoLevel } from "../services.ts";
 
@@ -47,6 +48,9 @@ export async function qido(
   fixed: { StudyInstanceUID?: string; SeriesInstanceUID?: string },
 ): Promise<Response> {
   const principal = c.get("principal") as Principal;
+  if (!acceptsJson(acceptOf(c))) {
+    throw new HttpError(406, "search results are served as application/dicom+json only");
+  }
   let parsed;
   try {
     parsed = parseQido(new URL(c.req.url).searchParams, level, fixed);

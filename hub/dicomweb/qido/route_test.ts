@@ -105,3 +105,17 @@ Deno.test("QIDO-RS on an unknown site is 404, on an offline one 503, on a bad na
   assert.equal((await hub.request("/dicomweb/sites/-bad/studies")).status, 400);
   assert.equal((await hub.request("/dicomweb/sites/east/studies/not-a-uid/series")).status, 400);
 });
+
+Deno.test("PS3.18 10.6 QIDO-RS answers DICOM JSON only: another media type is 406", async () => {
+  const hub = memoryDicomweb({ north: new MemorySite(specs("north")) });
+  for (const accept of ['multipart/related; type="application/dicom+xml"', "application/xml"]) {
+    const res = await hub.request("/dicomweb/sites/north/studies", { headers: { accept } });
+    assert.equal(res.status, 406, accept);
+    assert.match((await res.json()).detail, /application\/dicom\+json/);
+  }
+  for (const accept of ["application/dicom+json", "application/json", "*/*", "text/html,*/*;q=0.8"]) {
+    const res = await hub.request("/dicomweb/sites/north/studies", { headers: { accept } });
+    assert.equal(res.status, 200, accept);
+    await res.body?.cancel();
+  }
+});
