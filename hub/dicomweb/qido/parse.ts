@@ -2,8 +2,8 @@
  * QIDO-RS parameters (PS3.18 8.3.4 and 10.6): attribute matching, `includefield`, `fuzzymatching`,
  * `limit` and `offset`, and the attributes each level returns (PS3.18 Tables 10.6.3-3 to -5). The
  * matching itself is C-FIND's (PS3.4 C.2.2.2): single value, `*` and `?` wildcards, `a-b` ranges on
- * dates and times, and UID lists (comma-separated in QIDO, backslash-separated in C-FIND). Date and
- * time values are checked here (./dates.ts): a bad one is refused with the reason.
+ * dates and times, and lists of UIDs or code strings (comma-separated in QIDO, backslash-separated in
+ * C-FIND). Date and time values are checked here (./dates.ts): a bad one is refused with the reason.
  */
 import { attributeByTag, resolveTag } from "@conduit/shared/dicom";
 import type { QidoLevel, QidoQuery } from "../services.ts";
@@ -128,7 +128,8 @@ export function parseQido(
         const vr = attributeByTag(resolveTag(keyword)!)?.vr;
         const refused = checkDateMatch(vr ?? "", value);
         if (refused) throw new QidoParameterError(`${name}: ${refused}`);
-        keys[keyword] = vr === "UI" ? value.split(",").map((s) => s.trim()).join("\\") : value;
+        // A comma lists values (any of them matches) where no value can hold one: UIDs and code strings.
+        keys[keyword] = vr === "UI" || vr === "CS" ? value.split(",").map((s) => s.trim()).join("\\") : value;
       }
     }
   }

@@ -20,6 +20,13 @@ Deno.test("parseQido() reads tags as keywords, includefield (all too), and UID l
   assert.equal(p.query.keys.StudyDescription, "");
   assert.equal(p.query.keys.BodyPartExamined, "");
   assert.equal(p.query.keys.SOPInstanceUID, "1.2\\1.3");
+  assert.equal(parse("ModalitiesInStudy=CT,MR").query.keys.ModalitiesInStudy, "CT\\MR", "a code string list");
+  assert.equal(parse("Modality=CT").query.keys.Modality, "CT");
+  assert.equal(
+    parse("StudyDescription=Head, neck").query.keys.StudyDescription,
+    "Head, neck",
+    "text keeps its commas",
+  );
   const all = parse("includefield=all", "SERIES");
   for (const k of [...DEFAULT_KEYS.STUDY, ...DEFAULT_KEYS.SERIES]) assert.ok(k in all.query.keys, k);
 });
