@@ -12,6 +12,7 @@ import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions, warning } from
 import { acceptsJson } from "../wado/accept.ts";
 import { parseQido, QidoParameterError } from "./parse.ts";
 import type { BackendProvider, QidoLevel } from "../services.ts";
+import { SiteRequestError } from "../../tunnel/errors.ts";
 
 const encoder = new TextEncoder();
 
@@ -26,6 +27,14 @@ function retrieveUrl(base: string, level: QidoLevel, ds: DicomJson): string | un
   if (level === "SERIES") return url;
   const sop = jsonString(ds, "SOPInstanceUID");
   return sop ? `${url}/instances/${sop}` : undefined;
+}
+
+/**
+ * Whether a site stopped at the most matches it answers (C-FIND 0xA700, Out of Resources: the agent's
+ * `dimse.maxFindResults`, or a node's own limit): the matches it sent before stand.
+ */
+function stoppedShort(err: unknown): err is SiteRequestError {
+  return err instanceof SiteRequestError && err.status === 0xa700;
 }
 
 function withRetrieveUrl(ds: DicomJson, url: string | undefined): DicomJson {
@@ -73,9 +82,16 @@ export async function qido(
     const backend = await provider.backend(site, node);
     const matches = backend.qido.search(parsed.query)[Symbol.asyncIterator]();
     // The first match decides the status: a failure before it is an error response.
-    let first = await matches.next();
-    let skipped = 0;
-    while (!first.done && skipped < parsed.offset) first = await matches.next(), skipped++;
+    let first: IteratorResult<DicomJson>;
+    try {
+      first = await matches.next();
+      let skipped = 0;
+      while (!first.done && skipped < parsed.offset) first = await matches.next(), skipped++;
+    } catch (err) {
+      if (!stoppedShort(err)) throw err;
+      first = { done: true, value: undefined };
+      warnings.push(warning(`site ${site} stopped before the offset: ${err.message}`));
+    }
     if (warnings.length) headers.warning = warnings.join(", ");
     const root = base + sitePath(site, node);
     let sent = 0;
@@ -95,7 +111,10 @@ export async function qido(
           const ds = withRetrieveUrl(next.value, retrieveUrl(root, level, next.value));
           controller.enqueue(encoder.encode((sent++ ? "," : "") + JSON.stringify(ds)));
         } catch (err) {
-          controller.error(err);
+          if (!stoppedShort(err)) return controller.error(err);
+          // The status and headers are gone: the array ends with what the site gave.
+          controller.enqueue(encoder.encode("]"));
+          controller.close();
         }
       },
       async cancel() {
@@ -111,15 +130,23 @@ export async function qido(
     warnings.push(warning(`${describe(l)}; its results are not included`));
   }
   const perSite = await Promise.all(sites.map(async (site) => {
+    const out: DicomJson[] = [];
     try {
       const backend = await provider.backend(site);
-      const out: DicomJson[] = [];
       const root = base + sitePath(site);
       for await (const ds of backend.qido.search(parsed.query)) {
         out.push(withRetrieveUrl(ds, retrieveUrl(root, level, ds)));
       }
       return out;
     } catch (err) {
+      if (stoppedShort(err)) {
+        warnings.push(
+          warning(
+            `site ${site} has more matches than it answers, only its first ${out.length} are included: ${err.message}`,
+          ),
+        );
+        return out;
+      }
       warnings.push(warning(`site ${site} did not answer: ${(err as Error).message}`));
       return [];
     }
