@@ -38,13 +38,23 @@ const DEFAULT_SYNTAX = TS.ExplicitVRLittleEndian;
 
 /** The transfer syntax an Accept header asks instances in ("*": as stored), or a 406. */
 export function acceptedTransferSyntax(accept: string | undefined): string {
-  if (!accept?.trim()) return DEFAULT_SYNTAX;
+  return acceptedTransferSyntaxes(accept)[0];
+}
+
+/**
+ * Every transfer syntax an Accept header takes instances in, preferred first ("*": as stored), or a
+ * 406: an object the site cannot give in the first may still be acceptable as it is stored.
+ */
+export function acceptedTransferSyntaxes(accept: string | undefined): string[] {
+  if (!accept?.trim()) return [DEFAULT_SYNTAX];
+  const out: string[] = [];
   for (const { media, params } of parseAccept(accept)) {
     const type = params.get("type")?.toLowerCase();
     const isDicom = (media === "multipart/related" && (!type || type === "application/dicom")) ||
       media === "*/*" || media === "multipart/*";
-    if (isDicom) return params.get("transfer-syntax") ?? DEFAULT_SYNTAX;
+    if (isDicom) out.push(params.get("transfer-syntax") ?? DEFAULT_SYNTAX);
   }
+  if (out.length) return [...new Set(out)];
   throw new HttpError(
     406,
     `cannot answer ${

@@ -3,6 +3,7 @@ import { TransferSyntax as TS } from "@conduit/shared/dicom";
 import {
   acceptedFrameSyntaxes,
   acceptedTransferSyntax,
+  acceptedTransferSyntaxes,
   acceptedZip,
   acceptsBulk,
   acceptsJson,
@@ -48,6 +49,12 @@ Deno.test("acceptedTransferSyntax() gives Explicit VR Little Endian by default, 
       `multipart/related; type="application/dicom"; transfer-syntax=${TS.Rle};q=0.2, multipart/related; type="application/dicom"; transfer-syntax=*`,
     ),
     "*",
+  );
+  assert.deepEqual(
+    acceptedTransferSyntaxes(
+      `multipart/related; type="application/dicom"; transfer-syntax=${TS.Rle}, multipart/related; type="application/dicom"; transfer-syntax=*;q=0.5, image/jpeg`,
+    ),
+    [TS.Rle, "*"],
   );
   assert.equal(status(() => acceptedTransferSyntax("application/json")), 406);
   assert.equal(status(() => acceptedTransferSyntax("*/*;q=0")), 406);

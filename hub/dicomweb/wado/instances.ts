@@ -14,7 +14,7 @@ import { acceptOf, HttpError, warning } from "../http.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 import { wadoZip, zipRequested } from "./zip.ts";
-import { acceptedTransferSyntax } from "./accept.ts";
+import { acceptedTransferSyntaxes } from "./accept.ts";
 import { part10 } from "./part10.ts";
 
 /**
@@ -74,7 +74,8 @@ export async function wadoInstances(
     const backend = await backendFor(c, provider, query.studyInstanceUid);
     return await wadoZip(backend, query, zip.transferSyntax, onError);
   }
-  const wanted = acceptedTransferSyntax(acceptOf(c));
+  const acceptable = acceptedTransferSyntaxes(acceptOf(c));
+  const wanted = acceptable[0];
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const objects = backend.wado.retrieve(
     { ...query, ...(wanted === "*" ? {} : { transferSyntax: wanted }) },
@@ -87,7 +88,8 @@ export async function wadoInstances(
     );
   }
   const check = (o: RetrievedObject) => {
-    if (wanted !== "*" && o.header.transferSyntax !== wanted) {
+    // The site sends an object as stored when it cannot give it in `wanted`: a later range may take it.
+    if (!acceptable.includes("*") && !acceptable.includes(o.header.transferSyntax)) {
       throw new HttpError(
         406,
         `the object is stored as ${o.header.transferSyntax} and cannot be transcoded to ${wanted}; ask with transfer-syntax=*`,
@@ -118,7 +120,8 @@ export async function wadoInstances(
       await objects.return?.(undefined);
     }
   })();
-  const transferSyntax = wanted === "*" ? "" : `; transfer-syntax=${wanted}`;
+  // One syntax for every part only when the Accept allowed just one.
+  const transferSyntax = acceptable.length > 1 || wanted === "*" ? "" : `; transfer-syntax=${wanted}`;
   return new Response(multipartBody(boundary, parts, onError), {
     status: 200,
     headers: {

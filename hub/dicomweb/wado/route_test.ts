@@ -204,3 +204,31 @@ Deno.test("PS3.18 8.3.3.1 the accept query parameter wins over the Accept header
   assert.equal(qido.status, 200, "not an attribute to match");
   assert.equal((await qido.json()).length, 1);
 });
+
+Deno.test("WADO-RS instances: an object the site cannot transcode goes as stored when a later range takes it", async () => {
+  const north = site("north");
+  const hub = memoryDicomweb({ north });
+  const { study } = uidsOf(north);
+  const dicom = (ts: string, q = "") =>
+    `multipart/related; type="application/dicom"; transfer-syntax=${ts}${q}`;
+  // The in-memory site, like an agent without the codec, sends each object as stored.
+  const res = await hub.request(`/dicomweb/sites/north/studies/${study}`, {
+    headers: { accept: `${dicom(TS.Rle)}, ${dicom("*", ";q=0.5")}` },
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.doesNotMatch(res.headers.get("content-type")!, /transfer-syntax/, "not one syntax for all parts");
+  const parts = await responseParts(res);
+  assert.equal(parts.length, 2);
+  assert.ok(parts.every((p) => p.type === `application/dicom; transfer-syntax=${TS.ExplicitVRLittleEndian}`));
+
+  const explicit = await hub.request(`/dicomweb/sites/north/studies/${study}`, {
+    headers: { accept: `${dicom(TS.Rle)}, ${dicom(TS.ExplicitVRLittleEndian, ";q=0.9")}` },
+  });
+  assert.equal(explicit.status, 200, "the stored syntax is the second range's");
+  await explicit.body?.cancel();
+  const rleOnly = await hub.request(`/dicomweb/sites/north/studies/${study}`, {
+    headers: { accept: dicom(TS.Rle) },
+  });
+  assert.equal(rleOnly.status, 406, "no range takes it as stored");
+  await rleOnly.body?.cancel();
+});
