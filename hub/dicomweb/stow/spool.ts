@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { constants, inflateRawSync } from "node:zlib";
 import type { Logger } from "@conduit/shared/log";
 import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 import type { ObjectHeader } from "@conduit/shared/tunnel";
@@ -16,6 +17,28 @@ import { HttpError } from "../http.ts";
 /** Bytes of a part read before its header is parsed. */
 const PREFIX = 1024 * 1024;
 const PIXEL_DATA = 0x7fe00010;
+/** Where a deflated part's header is read to: past the UIDs the spool needs (Series Instance UID). */
+const AFTER_UIDS = 0x00200010;
+/** The most a deflated part's first bytes are inflated to here. */
+const MAX_INFLATED = 8 * 1024 * 1024;
+
+/**
+ * The start of a deflated data set (PS3.5 A.5), inflated from the first compressed bytes: all of
+ * them, or, when they would inflate past MAX_INFLATED (highly compressible pixel data), as few as
+ * cannot (deflate expands at most 1032 times); the header comes first either way.
+ */
+function inflatedStart(compressed: Uint8Array): Uint8Array {
+  const inflate = (bytes: Uint8Array) =>
+    new Uint8Array(
+      inflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED }),
+    );
+  try {
+    return inflate(compressed);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return inflate(compressed.subarray(0, Math.floor(MAX_INFLATED / 1032)));
+  }
+}
 
 export interface Spooled {
   header?: ObjectHeader;
@@ -87,11 +110,14 @@ export async function spoolPart(
         error: "not a DICOM Part 10 object (no File Meta group with SOP Class and Instance UIDs)",
       };
     }
-    const { dataset } = parseDataSet(head!, encodingOf(meta.transferSyntax), {
-      start: meta.datasetOffset,
-      stopAtTag: PIXEL_DATA,
+    const encoding = encodingOf(meta.transferSyntax);
+    // A deflated data set is read inflated (else its UIDs are compressed bytes), up to its UIDs.
+    const bytes = encoding.deflated ? inflatedStart(head!.subarray(meta.datasetOffset)) : head!;
+    const { dataset } = parseDataSet(bytes, encoding, {
+      start: encoding.deflated ? 0 : meta.datasetOffset,
+      stopAtTag: encoding.deflated ? AFTER_UIDS : PIXEL_DATA,
     });
-    const attrs = instanceAttributes(head!, dataset, meta);
+    const attrs = instanceAttributes(bytes, dataset, meta);
     spooled.studyInstanceUid = attrs.studyInstanceUid;
     spooled.seriesInstanceUid = attrs.seriesInstanceUid;
     // The data set's own UIDs win over the File Meta group's (some files disagree; the site checks
