@@ -14,6 +14,7 @@ import type { Users } from "../auth/users.ts";
 import { AccessError, type Action, authorize, DICOMWEB_ROOTS, dicomwebAction } from "../auth/permissions.ts";
 import { type BackendProvider, BackendUnavailableError } from "./services.ts";
 import { checkUid, HttpError, problem } from "./http.ts";
+import { problem as problemResponse } from "../problem.ts";
 import { qido } from "./qido/route.ts";
 import { wadoInstances } from "./wado/instances.ts";
 import { stow, type StowOptions } from "./stow/route.ts";
@@ -106,11 +107,14 @@ export function dicomwebApp(
   const onStreamError = (err: unknown) =>
     log.warn("DICOMweb response cut short", { reason: (err as Error).message });
 
+  /** The methods each registered path answers, for the 405 of the others. */
+  const methods = new Map<string, Set<string>>();
   /** Registers `path` under every root, guarded by its action in the role matrix. */
   const on = (method: "GET" | "POST", path: string, handler: Handler) => {
     const action = dicomwebAction(method, path);
     if (!action) throw new Error(`DICOMweb route ${method} ${path} has no entry in the role matrix`);
     for (const root of DICOMWEB_ROOTS) app.on(method, root + path, guard(action), handler);
+    methods.set(path, (methods.get(path) ?? new Set()).add(method));
   };
   const study = (c: Context) => checkUid("study", c.req.param("study"))!;
   const uids = (c: Context) => ({
@@ -183,6 +187,16 @@ export function dicomwebApp(
   on("POST", "/studies", (c) => stow(c, provider, options));
   on("POST", "/studies/:study", (c) => stow(c, provider, options, study(c)));
 
+  // A resource asked with another method (DELETE, PUT...) exists: 405 with what it allows, not a 404.
+  for (const [path, allowed] of methods) {
+    const allow = [...allowed, ...(allowed.has("GET") ? ["HEAD"] : [])].join(", ");
+    for (const root of DICOMWEB_ROOTS) {
+      app.all(
+        root + path,
+        (c) => problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}`, { allow }),
+      );
+    }
+  }
   app.all("*", (c) => problem(c, 404, `no DICOMweb resource at ${c.req.path}`));
   return app;
 }

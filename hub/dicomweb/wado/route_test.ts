@@ -232,3 +232,25 @@ Deno.test("WADO-RS instances: an object the site cannot transcode goes as stored
   assert.equal(rleOnly.status, 406, "no range takes it as stored");
   await rleOnly.body?.cancel();
 });
+
+Deno.test("a DICOMweb resource asked with a method it does not take is 405 with Allow, not 404", async () => {
+  const north = site("north");
+  const hub = memoryDicomweb({ north });
+  const { study } = uidsOf(north);
+  const del = await hub.request(`/dicomweb/sites/north/studies/${study}`, { method: "DELETE" });
+  assert.equal(del.status, 405);
+  assert.equal(del.headers.get("allow"), "GET, POST, HEAD");
+  assert.match((await del.json()).detail, /DELETE is not allowed/);
+  const put = await hub.request(`/dicomweb/studies/${study}/metadata`, { method: "PUT" });
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.get("allow"), "GET, HEAD");
+  await put.body?.cancel();
+  const get = await hub.request(`/dicomweb/sites/north/studies/${study}/metadata`);
+  assert.equal(get.status, 200, "the methods it takes still answer");
+  await get.body?.cancel();
+  const head = await hub.request(`/dicomweb/sites/north/studies/${study}/metadata`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  const none = await hub.request(`/dicomweb/sites/north/nothing`, { method: "DELETE" });
+  assert.equal(none.status, 404, "no resource there");
+  await none.body?.cancel();
+});
