@@ -25,10 +25,12 @@ export function warning(text: string): string {
 
 /**
  * What the client accepts: the `accept` query parameter when given (PS3.18 8.3.3.1: it wins over the
- * header, so that a plain link can ask), else the Accept header.
+ * header, so that a plain link can ask), else the Accept header. A `+` left unencoded in the query
+ * (`accept=application/dicom+json`) reads as a space there; one between two token characters is put back,
+ * since no media type holds a space.
  */
 export function acceptOf(c: Context): string | undefined {
-  return c.req.query("accept") ?? c.req.header("accept");
+  return c.req.query("accept")?.replace(/(?<=[\w.*-]) (?=[\w.*-])/g, "+") ?? c.req.header("accept");
 }
 
 export interface UrlOptions {

@@ -200,6 +200,14 @@ Deno.test("PS3.18 8.3.3.1 the accept query parameter wins over the Accept header
   assert.equal(xml.status, 406);
   await xml.body?.cancel();
 
+  const plus = await hub.request(`${instance}/metadata?accept=application/dicom+json`);
+  assert.equal(plus.status, 200, "a + left unencoded is still a +");
+  await plus.body?.cancel();
+  const formEncoded = await hub.request(`${instance}/rendered?accept=image/png;+q=0.9,+image/jpeg;q=0.5`);
+  assert.equal(formEncoded.status, 200, "a space encoded as + stays a space");
+  await formEncoded.body?.cancel();
+  assert.equal(north.renders.at(-1)?.media, "image/png");
+
   const qido = await hub.request(`/dicomweb/sites/north/studies?${accept("application/dicom+json")}`);
   assert.equal(qido.status, 200, "not an attribute to match");
   assert.equal((await qido.json()).length, 1);
