@@ -12,3 +12,4 @@ export * from "./header.ts";
 export * from "./json.ts";
 export * from "./transcode.ts";
 export * from "./structure.ts";
+export * from "./archive_keys.ts";

@@ -87,6 +87,36 @@ dwTest(
   },
 );
 
+dwTest(
+  "PS3.18 8.3.4 (CP 1583) QIDO-RS names in a Warning the keys the site's archive does not match on",
+  async (r) => {
+    const all = await get(r, "/sites/north/studies");
+    const every = (await all.json() as unknown[]).length;
+    assert.equal(all.headers.get("warning"), null, "no key, no warning");
+    for (const key of ["InstitutionName=NOPE", "SOPInstanceUID=1.2.3", "Modality=CT"]) {
+      const res = await get(r, `/sites/north/studies?${key}`);
+      assert.equal(res.status, 200, key);
+      const name = key.split("=")[0];
+      assert.match(
+        res.headers.get("warning") ?? "",
+        new RegExp(`^299 .*not supported for matching.*${name}`),
+        key,
+      );
+      assert.equal((await res.json() as unknown[]).length, every, `${key} is not a filter there`);
+    }
+    // Matched keys, and keys only asked for, are not named.
+    const matched = await get(r, "/sites/north/studies?PatientID=1CT1&includefield=InstitutionName");
+    assert.equal(matched.headers.get("warning"), null);
+    await matched.body?.cancel();
+    const series = await get(r, `/sites/north/series?Modality=CT`);
+    assert.equal(series.headers.get("warning"), null, "Modality is matched at the series level");
+    await series.body?.cancel();
+    const federated = await get(r, "/studies?InstitutionName=NOPE");
+    assert.match(federated.headers.get("warning") ?? "", /InstitutionName/);
+    await federated.body?.cancel();
+  },
+);
+
 dwTest("PS3.18 10.6 federated QIDO-RS merges sites; a site not connected yields a Warning", async (r) => {
   const res = await get(r, "/studies");
   assert.equal(res.status, 200);

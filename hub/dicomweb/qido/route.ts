@@ -5,7 +5,7 @@
  * ask in a `Warning` header.
  */
 import type { Context } from "hono";
-import { type DicomJson, jsonString } from "@conduit/shared/dicom";
+import { type DicomJson, ignoredByArchive, jsonString } from "@conduit/shared/dicom";
 import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
 import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
@@ -75,6 +75,16 @@ export async function qido(
   }
   const site = c.req.param("site");
   const node = c.req.param("node");
+  // A site's archive matches on what its index holds; any other key is not a filter there (a node's
+  // own C-FIND SCP decides for itself, and we cannot know what it ignored).
+  const ignored = node ? [] : ignoredByArchive(parsed.query.level, parsed.query.keys);
+  if (ignored.length) {
+    warnings.push(
+      warning(
+        `The following query keys are not supported for matching and were ignored: ${ignored.join(", ")}`,
+      ),
+    );
+  }
   const base = baseUrl(c, urls);
   const headers: Record<string, string> = { "content-type": "application/dicom+json" };
 
