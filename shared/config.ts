@@ -5,6 +5,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { closestKey, keysAt } from "./config_suggest.ts";
 
 /** A configuration that cannot be used; `message` is meant for the operator as it is. */
 export class ConfigError extends Error {
@@ -105,7 +106,7 @@ export function loadLayered<T>(layering: Layering<T>, input: LoadInput): { confi
     }
   }
   const result = schema.safeParse(raw);
-  if (!result.success) throw new ConfigError(formatIssues(result.error, raw, origin, file));
+  if (!result.success) throw new ConfigError(formatIssues(result.error, raw, origin, file, schema));
   return { config: result.data, file };
 }
 
@@ -113,14 +114,17 @@ function formatIssues(
   error: z.ZodError,
   raw: Record<string, unknown>,
   origin: Map<string, string>,
-  file?: string,
+  file: string | undefined,
+  schema: z.ZodTypeAny,
 ): string {
   return error.issues.map((issue) => {
     let key = issue.path.join(".");
     let reason = issue.message;
     if (issue.code === "unrecognized_keys") {
       key = [...issue.path, ...issue.keys].join(".");
-      reason = "unknown key";
+      const known = keysAt(schema, issue.path);
+      const meant = issue.keys.length === 1 ? closestKey(issue.keys[0], known) : undefined;
+      reason = meant ? `unknown key (did you mean ${meant}?)` : "unknown key";
     }
     const got = lookup(raw, issue.path);
     const shown = got !== undefined && issue.code !== "unrecognized_keys"

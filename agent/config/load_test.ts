@@ -41,8 +41,28 @@ Deno.test("loadConfig() names the key, the reason, the value and where it came f
         env: {},
         readFile: files({ "b.yaml": "dimse:\n  prot: 1\n" }),
       }),
-    (err: Error) => err.message === "config: dimse.prot: unknown key (b.yaml)",
+    (err: Error) => err.message === "config: dimse.prot: unknown key (did you mean port?) (b.yaml)",
   );
+  // A key no known one is near is only refused; one only the case sets apart is named; so are nested ones.
+  for (
+    const [yaml, message] of [
+      ["dimse:\n  colour: 1\n", "config: dimse.colour: unknown key (d.yaml)"],
+      ["Dimse: {}\n", "config: Dimse: unknown key (did you mean dimse?) (d.yaml)"],
+      [
+        "archive:\n  duplicate: keepLast\n",
+        "config: archive.duplicate: unknown key (did you mean duplicates?) (d.yaml)",
+      ],
+      [
+        "nodes:\n  pacs: { aet: X, host: h, port: 104, maxOpsInvoke: 2 }\n",
+        "config: nodes.pacs.maxOpsInvoke: unknown key (did you mean maxOpsInvoked?) (d.yaml)",
+      ],
+    ]
+  ) {
+    assert.throws(
+      () => loadConfig({ flags: { config: "d.yaml" }, env: {}, readFile: files({ "d.yaml": yaml }) }),
+      (err: Error) => err.message === message || assert.fail(`${err.message} (expected: ${message})`),
+    );
+  }
   assert.throws(
     () =>
       loadConfig({
