@@ -88,7 +88,7 @@ dwTest(
 );
 
 dwTest(
-  "PS3.18 8.3.4 (CP 1583) QIDO-RS names in a Warning the keys the site's archive does not match on",
+  "PS3.18 8.3.4 (CP 1583) QIDO-RS names in a Warning the keys the site's archive does not match on, and a limit it cuts",
   async (r) => {
     const all = await get(r, "/sites/north/studies");
     const every = (await all.json() as unknown[]).length;
@@ -104,6 +104,9 @@ dwTest(
       );
       assert.equal((await res.json() as unknown[]).length, every, `${key} is not a filter there`);
     }
+    const big = await get(r, "/sites/north/studies?limit=20000");
+    assert.match(big.headers.get("warning") ?? "", /^299 .*limit of 20000 exceeds the maximum of 10000/);
+    assert.equal((await big.json() as unknown[]).length, every);
     // Matched keys, and keys only asked for, are not named.
     const matched = await get(r, "/sites/north/studies?PatientID=1CT1&includefield=InstitutionName");
     assert.equal(matched.headers.get("warning"), null);

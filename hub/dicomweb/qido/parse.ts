@@ -66,9 +66,12 @@ export interface ParsedQido {
   limit?: number;
   offset: number;
   fuzzymatching: boolean;
+  /** The `limit` asked for when it was above MAX_LIMIT (and cut to it). */
+  limitAsked?: number;
 }
 
-const MAX_LIMIT = 10_000;
+/** The most matches one QIDO-RS answer holds; `offset` pages past it. */
+export const MAX_LIMIT = 10_000;
 
 function keywordOf(name: string): string {
   const tag = resolveTag(name);
@@ -95,12 +98,14 @@ export function parseQido(
   const keys: Record<string, string> = {};
   for (const k of DEFAULT_KEYS[level]) keys[k] = "";
   let limit: number | undefined;
+  let limitAsked: number | undefined;
   let offset = 0;
   let fuzzymatching = false;
   for (const [name, value] of params) {
     switch (name) {
       case "limit":
-        limit = Math.min(integer(name, value, 1), MAX_LIMIT);
+        limit = integer(name, value, 1);
+        if (limit > MAX_LIMIT) [limitAsked, limit] = [limit, MAX_LIMIT];
         break;
       case "offset":
         offset = integer(name, value, 0);
@@ -140,5 +145,6 @@ export function parseQido(
     limit,
     offset,
     fuzzymatching,
+    ...(limitAsked ? { limitAsked } : {}),
   };
 }

@@ -10,7 +10,7 @@ import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
 import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
 import { acceptsJson } from "../wado/accept.ts";
-import { parseQido, QidoParameterError } from "./parse.ts";
+import { MAX_LIMIT, parseQido, QidoParameterError } from "./parse.ts";
 import type { BackendProvider, QidoLevel } from "../services.ts";
 import { SiteRequestError } from "../../tunnel/errors.ts";
 
@@ -71,6 +71,13 @@ export async function qido(
   if (parsed.fuzzymatching) {
     warnings.push(
       warning("The fuzzymatching parameter is not supported. Only literal matching has been performed."),
+    );
+  }
+  if (parsed.limitAsked) {
+    warnings.push(
+      warning(
+        `The limit of ${parsed.limitAsked} exceeds the maximum of ${MAX_LIMIT} results per request: at most ${MAX_LIMIT} are returned, and additional results can be requested with offset.`,
+      ),
     );
   }
   const site = c.req.param("site");
