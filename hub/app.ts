@@ -4,6 +4,7 @@
  * console. Unknown paths
  * under the API prefixes are 404 problem objects, never the console's page.
  */
+import { withHead } from "./head.ts";
 import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log";
 import { type HubDb, openHubDb } from "./db/db.ts";
@@ -184,7 +185,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     () =>
       Deno.serve(
         { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
-        (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }),
+        withHead((req, info) => app.fetch(req, { remoteAddr: info.remoteAddr })),
       ),
   );
   const metricsServer = config.metrics.port
