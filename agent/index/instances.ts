@@ -65,7 +65,7 @@ interface Parent {
  */
 export function indexInstances(db: Database, entries: IndexEntry[], now = Date.now()): unknown[] {
   return db.write(() => {
-    const run = (sql: string, ...args: (string | number)[]) => db.statement(sql).run(...args).changes;
+    const run = (sql: string, ...args: (string | number | null)[]) => db.statement(sql).run(...args).changes;
     const patients = new Map<string, string>();
     const studies = new Map<string, Parent & { classes: Set<string>; newSeries: number }>();
     const series = new Map<string, Parent>();
@@ -131,14 +131,19 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
         const added = db.write(() => {
           const isNew = run(
             `INSERT INTO instances (sop_instance_uid, series_instance_uid, study_instance_uid, sop_class_uid,
-            instance_number, transfer_syntax_uid, path, file_size, dataset_offset, dataset_size, sha256,
-            calling_aet, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            instance_number, rows, columns, bits_allocated, number_of_frames, transfer_syntax_uid, path,
+            file_size, dataset_offset, dataset_size, sha256, calling_aet, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (sop_instance_uid) DO NOTHING`,
             a.sopInstanceUid,
             a.seriesInstanceUid,
             a.studyInstanceUid,
             a.sopClassUid,
             a.instanceNumber,
+            a.rows,
+            a.columns,
+            a.bitsAllocated,
+            a.numberOfFrames,
             file.transferSyntaxUid,
             file.path,
             file.fileSize,
@@ -149,16 +154,22 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
             now,
           ) > 0;
           if (!isNew) {
-            // A replacement (duplicates keepLast), or a tombstone filled again: same counts, new file facts.
+            // A replacement (duplicates keepLast), or a tombstone filled again: same counts, new file facts
+            // (and the new object's image size, which also fills in a row indexed before migration 0006).
             run(
               `UPDATE instances SET path = ?, file_size = ?, dataset_offset = ?, dataset_size = ?, sha256 = ?,
-              transfer_syntax_uid = ?, received_at = ?, removed_at = NULL WHERE sop_instance_uid = ?`,
+              transfer_syntax_uid = ?, rows = ?, columns = ?, bits_allocated = ?, number_of_frames = ?,
+              received_at = ?, removed_at = NULL WHERE sop_instance_uid = ?`,
               file.path,
               file.fileSize,
               file.datasetOffset,
               file.datasetSize,
               file.sha256,
               file.transferSyntaxUid,
+              a.rows,
+              a.columns,
+              a.bitsAllocated,
+              a.numberOfFrames,
               now,
               a.sopInstanceUid,
             );

@@ -1,13 +1,15 @@
 /**
  * A group indexed at once (`indexInstances`, the group commit's) leaves the index as the same objects
  * indexed one by one (`indexInstance`) would: patients, studies, series and instances with their counts
- * and lists, whatever the groups' bounds; an object that fails leaves nothing of its own behind.
+ * and lists, whatever the groups' bounds; an object that fails leaves nothing of its own behind. Each
+ * instance keeps the image size and frames its header gives (pydicom's files, in either byte order).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { generateInstance, generateStudies, type InstanceSpec } from "@conduit/shared/testing";
 import { instanceAttributes } from "@conduit/shared/dicom";
 import { parseHeaderBytes } from "../part10/header.ts";
+import { PYDICOM_TEST_FILES_DIR } from "../../tests/support/test_files.ts";
 import { Database } from "./db.ts";
 import { type IndexEntry, indexInstance, indexInstances } from "./instances.ts";
 
@@ -138,4 +140,75 @@ Deno.test("indexInstances: an object that fails alone leaves nothing behind, its
     grouped.close();
     one.close();
   }
+});
+
+/** A pydicom test file as ingest indexes it: attributes read without the File Meta's UIDs. */
+async function fileEntry(name: string): Promise<IndexEntry> {
+  const bytes = await Deno.readFile(path.join(PYDICOM_TEST_FILES_DIR, name));
+  const h = parseHeaderBytes(bytes, bytes.length, true);
+  return {
+    attrs: instanceAttributes(h.bytes, h.dataset, undefined, h.header.transferSyntax),
+    file: {
+      path: `archive/${name}`,
+      fileSize: bytes.length,
+      datasetOffset: h.header.datasetOffset,
+      datasetSize: bytes.length - h.header.datasetOffset,
+      sha256: "",
+      transferSyntaxUid: h.header.transferSyntax,
+      callingAet: "TEST",
+    },
+  };
+}
+
+const pydicomSkip = (() => {
+  try {
+    Deno.statSync(path.join(PYDICOM_TEST_FILES_DIR, "rtdose_expb.dcm"));
+    return "";
+  } catch {
+    return "needs pydicom's test files (apt-get install python3-pydicom)";
+  }
+})();
+
+Deno.test({
+  name: "indexInstances: Rows, Columns, BitsAllocated and NumberOfFrames as the header has them, else null",
+  ignore: !!pydicomSkip,
+  async fn() {
+    const db = await freshDb();
+    try {
+      // CT_small: 128 x 128, 16 bits, no NumberOfFrames; rtdose: implicit VR, 15 frames of 10 x 10 at 32
+      // bits; reportsi: an SR, no image at all.
+      const errors = indexInstances(
+        db,
+        await Promise.all(["CT_small.dcm", "rtdose.dcm", "reportsi.dcm"].map(fileEntry)),
+      );
+      assert.ok(errors.every((e) => e === undefined));
+      const size = async () =>
+        Object.fromEntries(
+          (await db.query<Record<string, unknown>>(
+            `SELECT path, rows, columns, bits_allocated, number_of_frames FROM instances ORDER BY path`,
+          )).map(({ path, ...rest }) => [path, rest]),
+        );
+      assert.deepEqual(await size(), {
+        "archive/CT_small.dcm": { rows: 128, columns: 128, bits_allocated: 16, number_of_frames: null },
+        "archive/reportsi.dcm": { rows: null, columns: null, bits_allocated: null, number_of_frames: null },
+        "archive/rtdose.dcm": { rows: 10, columns: 10, bits_allocated: 32, number_of_frames: 15 },
+      });
+      // A row indexed before the columns existed gets them when its object is stored again (keepLast),
+      // here the same dose in explicit VR big endian.
+      db.write(() =>
+        db.statement(`UPDATE instances SET rows = NULL, columns = NULL, bits_allocated = NULL,
+          number_of_frames = NULL WHERE path = 'archive/rtdose.dcm'`).run()
+      );
+      const bigEndian = await fileEntry("rtdose_expb.dcm");
+      indexInstance(db, bigEndian.attrs, bigEndian.file);
+      assert.deepEqual((await size())["archive/rtdose_expb.dcm"], {
+        rows: 10,
+        columns: 10,
+        bits_allocated: 32,
+        number_of_frames: 15,
+      });
+    } finally {
+      db.close();
+    }
+  },
 });

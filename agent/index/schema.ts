@@ -62,6 +62,15 @@ export const instances = sqliteTable(
     studyInstanceUid: text("study_instance_uid").notNull(),
     sopClassUid: text("sop_class_uid").notNull(),
     instanceNumber: text("instance_number").notNull().default(""),
+    /**
+     * Returned by instance-level C-FIND and QIDO-RS; null when the object has none, and for rows
+     * indexed before migration 0006 (their headers were not read again).
+     */
+    rows: integer("rows"),
+    columns: integer("columns"),
+    bitsAllocated: integer("bits_allocated"),
+    /** Only when the object has the attribute (single-frame objects often leave it out). */
+    numberOfFrames: integer("number_of_frames"),
     transferSyntaxUid: text("transfer_syntax_uid").notNull(),
     /** Path relative to the data directory. */
     path: text("path").notNull(),

@@ -273,7 +273,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       callingAet: ctx.association.callingAet,
     });
     const header = await checkedHeader(received, log);
-    const attrs = instanceAttributes(header.bytes, header.dataset);
+    // Without the File Meta's UIDs: the data set's own must match the command.
+    const attrs = instanceAttributes(header.bytes, header.dataset, undefined, header.header.transferSyntax);
     if (attrs.sopInstanceUid !== ctx.sopInstanceUid || attrs.sopClassUid !== ctx.sopClassUid) {
       log.warn("data set does not match its C-STORE command");
       throw new DimseStatusError(

@@ -95,6 +95,11 @@ const COLUMNS: Omit<QueryAttribute, "level">[] = [
   { keyword: "SOPClassUID", column: "i.sop_class_uid", kind: "uid" },
   { keyword: "InstanceNumber", column: "i.instance_number", kind: "number", numeric: true },
   { keyword: "AvailableTransferSyntaxUID", column: "i.transfer_syntax_uid", kind: "uid" },
+  // Null for objects without them, and for rows indexed before migration 0006: returned empty.
+  { keyword: "Rows", column: "i.rows", kind: "number", numeric: true },
+  { keyword: "Columns", column: "i.columns", kind: "number", numeric: true },
+  { keyword: "BitsAllocated", column: "i.bits_allocated", kind: "number", numeric: true },
+  { keyword: "NumberOfFrames", column: "i.number_of_frames", kind: "number", numeric: true },
 ];
 
 const QUERY_ATTRIBUTES: QueryAttribute[] = COLUMNS.map((a) => {

@@ -10,6 +10,7 @@ import { instanceAttributes } from "@conduit/shared/dicom";
 import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "../index/db.ts";
 import { indexInstance } from "../index/instances.ts";
+import { PYDICOM_TEST_FILES_DIR } from "../../tests/support/test_files.ts";
 
 /** A real libsql file indexed with 2 patients x 2 studies x (CT 3 + MR 2) generated instances. */
 async function indexed() {
@@ -350,6 +351,76 @@ Deno.test({
       ]);
       // answered in UTF-8, whatever the stored objects used
       for (const m of out) assert.equal(m.SpecificCharacterSet, "ISO_IR 192");
+    } finally {
+      db.close();
+    }
+  },
+});
+
+const imageFiles = ["CT_small.dcm", "rtdose.dcm", "reportsi.dcm"].map((n) =>
+  path.join(PYDICOM_TEST_FILES_DIR, n)
+);
+const imageSkip = imageFiles.every((f) => {
+    try {
+      return Deno.statSync(f).isFile;
+    } catch {
+      return false;
+    }
+  })
+  ? ""
+  : "needs pydicom's test files (apt-get install python3-pydicom)";
+
+Deno.test({
+  name:
+    "IndexQueryHandler.find() returns and matches Rows, Columns, BitsAllocated, NumberOfFrames at IMAGE level",
+  ignore: !!imageSkip,
+  async fn() {
+    const db = await Database.open(path.join(await Deno.makeTempDir({ prefix: "find-image-" }), "agent.db"));
+    try {
+      for (const file of imageFiles) {
+        const bytes = await Deno.readFile(file);
+        const h = parseHeaderBytes(bytes, bytes.length, true);
+        indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
+          path: file,
+          fileSize: bytes.length,
+          datasetOffset: h.header.datasetOffset,
+          datasetSize: bytes.length - h.header.datasetOffset,
+          sha256: "0".repeat(64),
+          transferSyntaxUid: h.header.transferSyntax,
+          callingAet: "TEST",
+        });
+      }
+      const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 10 });
+      const find = async (keys: Identifier) => {
+        const out: Identifier[] = [];
+        const id = {
+          QueryRetrieveLevel: "IMAGE",
+          SOPClassUID: "",
+          Rows: "",
+          Columns: "",
+          BitsAllocated: "",
+          ...keys,
+        };
+        for await (const m of handler.find("study", id, new AbortController().signal)) out.push(m);
+        return out.map((m) => [m.SOPClassUID, m.Rows, m.Columns, m.BitsAllocated, m.NumberOfFrames]);
+      };
+      // Numbers (US, IS), empty when the object has none: the SR has no image, CT_small no NumberOfFrames.
+      assert.deepEqual(
+        (await find({ NumberOfFrames: "" })).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+        [
+          ["1.2.840.10008.5.1.4.1.1.2", 128, 128, 16, ""],
+          ["1.2.840.10008.5.1.4.1.1.481.2", 10, 10, 32, 15],
+          ["1.2.840.10008.5.1.4.1.1.88.11", "", "", "", ""],
+        ],
+      );
+      assert.deepEqual(await find({ NumberOfFrames: "15" }), [[
+        "1.2.840.10008.5.1.4.1.1.481.2",
+        10,
+        10,
+        32,
+        15,
+      ]]);
+      assert.deepEqual((await find({ Rows: "128" })).map((m) => m[0]), ["1.2.840.10008.5.1.4.1.1.2"]);
     } finally {
       db.close();
     }

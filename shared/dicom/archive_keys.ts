@@ -42,6 +42,10 @@ export const ARCHIVE_MATCH_LEVEL: Readonly<Record<string, QueryLevel>> = {
   SOPClassUID: "IMAGE",
   InstanceNumber: "IMAGE",
   AvailableTransferSyntaxUID: "IMAGE",
+  Rows: "IMAGE",
+  Columns: "IMAGE",
+  BitsAllocated: "IMAGE",
+  NumberOfFrames: "IMAGE",
 };
 
 /** The rank of a level: PATIENT 0 ... IMAGE 3. */

@@ -2,7 +2,8 @@
  * Reading the attributes the index needs from a parsed header: patient, study, series and
  * instance fields, decoded under the object's character set.
  */
-import { type DataSet, findElement, type Part10Header } from "./reader.ts";
+import { type DataSet, type Element, findElement, type Part10Header } from "./reader.ts";
+import { TransferSyntax } from "./uids.ts";
 import { numberValues, stringValue, TextDecoding } from "./values.ts";
 
 /** The index's view of one object. */
@@ -30,6 +31,14 @@ export interface InstanceAttributes {
   sopInstanceUid: string;
   instanceNumber: string;
   specificCharacterSet: string;
+  /**
+   * Image size and frames, for instance-level QIDO-RS and C-FIND (PS3.18 Table 10.6.3-5); null when
+   * the object has none (a report), NumberOfFrames also when single-frame objects leave it out.
+   */
+  rows: number | null;
+  columns: number | null;
+  bitsAllocated: number | null;
+  numberOfFrames: number | null;
 }
 
 const T = {
@@ -56,13 +65,22 @@ const T = {
   StudyID: 0x00200010,
   SeriesNumber: 0x00200011,
   InstanceNumber: 0x00200013,
+  NumberOfFrames: 0x00280008,
+  Rows: 0x00280010,
+  Columns: 0x00280011,
+  BitsAllocated: 0x00280100,
 } as const;
 
-/** Extracts index attributes from a parsed data set (bytes are the buffer the offsets refer to). */
+/**
+ * Extracts index attributes from a parsed data set (bytes are the buffer the offsets refer to). The
+ * header's UIDs stand in for the data set's missing ones; `transferSyntax` (default the header's) gives
+ * the byte order of binary values (ingest passes it without the header: it checks the data set's own UIDs).
+ */
 export function instanceAttributes(
   bytes: Uint8Array,
   dataset: DataSet,
   header?: Part10Header,
+  transferSyntax = header?.transferSyntax,
 ): InstanceAttributes {
   const charsetEl = findElement(dataset, T.SpecificCharacterSet);
   const specificCharacterSet = charsetEl ? stringValue(bytes, charsetEl) : "";
@@ -72,6 +90,7 @@ export function instanceAttributes(
     if (!el || el.length <= 0 || el.items) return "";
     return stringValue(bytes, el, decoding);
   };
+  const littleEndian = transferSyntax !== TransferSyntax.ExplicitVRBigEndian;
   return {
     patientId: get(T.PatientID),
     issuerOfPatientId: get(T.IssuerOfPatientID),
@@ -96,7 +115,40 @@ export function instanceAttributes(
     sopInstanceUid: get(T.SOPInstanceUID) || header?.sopInstanceUid || "",
     instanceNumber: get(T.InstanceNumber),
     specificCharacterSet,
+    rows: unsigned16(bytes, findElement(dataset, T.Rows), littleEndian),
+    columns: unsigned16(bytes, findElement(dataset, T.Columns), littleEndian),
+    bitsAllocated: unsigned16(bytes, findElement(dataset, T.BitsAllocated), littleEndian),
+    numberOfFrames: integerString(bytes, findElement(dataset, T.NumberOfFrames)),
   };
+}
+
+/**
+ * A US value read in place (the receive path indexes every object: no array, no view). UN is read
+ * little endian, as the implicit VR it comes from. Null when absent, empty or of another VR.
+ */
+function unsigned16(bytes: Uint8Array, el: Element | undefined, littleEndian: boolean): number | null {
+  if (!el || el.length < 2 || (el.vr !== "US" && el.vr !== "UN")) return null;
+  const first = bytes[el.valueOffset];
+  const second = bytes[el.valueOffset + 1];
+  return littleEndian || el.vr === "UN" ? first | (second << 8) : (first << 8) | second;
+}
+
+/** One IS value as a number, read in place; null when absent, empty, several values or not an integer. */
+function integerString(bytes: Uint8Array, el: Element | undefined): number | null {
+  if (!el || el.length <= 0 || el.items) return null;
+  let at = el.valueOffset;
+  let end = at + el.length;
+  while (at < end && bytes[at] === 0x20) at++;
+  while (end > at && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0)) end--;
+  if (at < end && bytes[at] === 0x2b) at++; // "+"
+  if (at === end || end - at > 12) return null;
+  let n = 0;
+  for (; at < end; at++) {
+    const digit = bytes[at] - 0x30;
+    if (digit < 0 || digit > 9) return null;
+    n = n * 10 + digit;
+  }
+  return n;
 }
 
 /**

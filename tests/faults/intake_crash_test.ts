@@ -90,6 +90,7 @@ Deno.test({
       for (const sop of sops) {
         assert.ok(after.instances.has(sop), `acknowledged ${sop} is indexed after the restart`);
         assert.ok(after.rows.some((r) => r.sop === sop), `acknowledged ${sop} is queued after the restart`);
+        assert.equal(after.sizes.get(sop), "64 x 64", `${sop} is indexed with its image size`);
       }
       assert.deepEqual(await incoming(dataDir), [], "the intake is empty after the restart");
       const archived = (await listFiles(path.join(dataDir, "archive"))).filter((f) => f.endsWith(".dcm"));
@@ -162,6 +163,7 @@ Deno.test({
       assert.ok(fs.existsSync(stray), "the stray file was kept");
       assert.ok(snap.instances.has(sop), "the stray object is indexed");
       assert.ok(snap.rows.some((r) => r.sop === sop), "the stray object is queued by the routes");
+      assert.equal(snap.sizes.get(sop), "32 x 32", "the stray object is indexed with its image size");
     } finally {
       await agent.stop();
       await Deno.remove(root, { recursive: true }).catch(() => {});

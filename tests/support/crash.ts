@@ -83,6 +83,8 @@ export interface DbSnapshot {
   rows: { sop: string; destination: string; state: string }[];
   /** SOP Instance UIDs in the index. */
   instances: Set<string>;
+  /** Rows x Columns of each indexed instance, as the index holds them ("null x null" when it has none). */
+  sizes: Map<string, string>;
 }
 
 /**
@@ -103,12 +105,14 @@ export function readDbSnapshot(dbPath: string): DbSnapshot {
     }[];
     const states: Record<string, number> = {};
     for (const r of rows) states[r.state] = (states[r.state] ?? 0) + 1;
-    const instances = new Set(
-      (db.prepare("SELECT sop_instance_uid AS sop FROM instances").all() as { sop: string }[]).map((r) =>
-        r.sop
-      ),
-    );
-    return { states, rows, instances };
+    const indexed = db.prepare("SELECT sop_instance_uid AS sop, rows, columns FROM instances").all() as {
+      sop: string;
+      rows: number | null;
+      columns: number | null;
+    }[];
+    const instances = new Set(indexed.map((r) => r.sop));
+    const sizes = new Map(indexed.map((r) => [r.sop, `${r.rows} x ${r.columns}`]));
+    return { states, rows, instances, sizes };
   } finally {
     db.close();
   }
