@@ -27,8 +27,11 @@ export interface FrameLayout {
   frames: FrameRange[];
 }
 
-/** Where frames `wanted` (1-based) of an archived object lie; one source, read only where needed. */
-export async function frameLayout(source: ByteSource, wanted: number[]): Promise<FrameLayout> {
+/**
+ * Where frames `wanted` (1-based; "all": every frame, in order) of an archived object lie; one source,
+ * read only where needed.
+ */
+export async function frameLayout(source: ByteSource, wanted: number[] | "all"): Promise<FrameLayout> {
   const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
   if (encoding.deflated) throw new FrameError("frames of deflated objects are not served");
@@ -38,6 +41,7 @@ export async function frameLayout(source: ByteSource, wanted: number[]): Promise
   };
   const framesEl = findElement(file.dataset, 0x00280008);
   const count = framesEl ? Number(stringValue(file.bytes, framesEl)) || 1 : 1;
+  if (wanted === "all") wanted = Array.from({ length: count }, (_, i) => i + 1);
   for (const f of wanted) {
     if (f < 1 || f > count) throw new FrameError(`frame ${f} does not exist (the instance has ${count})`);
   }

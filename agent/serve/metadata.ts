@@ -1,6 +1,6 @@
 /**
  * Metadata and bulk data of archived instances for the hub's WADO-RS: the DICOM JSON of each
- * header (read up to the pixel data, never the pixel data itself), and one bulk value's bytes.
+ * header (read up to the pixel data, never the pixel data itself), and where one bulk value's bytes lie.
  */
 import {
   type DataSet,
@@ -10,7 +10,10 @@ import {
   encodingOf,
   PIXEL_DATA,
   tagHex,
+  videoMediaType,
 } from "@conduit/shared/dicom";
+import { FragmentError, readFragments } from "../part10/fragments.ts";
+import { frameLayout } from "../part10/frames.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 
@@ -39,21 +42,38 @@ function walk(ds: DataSet, path: string[]): Element | undefined {
   return item ? walk(item, path.slice(2)) : undefined;
 }
 
-/** Where a bulk value lies in an archived object (native values only). */
+/** Pieces of the file that make one part of a bulk value, in order. */
+export interface BulkPart {
+  pieces: { offset: number; length: number }[];
+  size: number;
+}
+
+/**
+ * Where a bulk value lies in an archived object: one range for a native value; for encapsulated pixel
+ * data its transfer syntax and its parts as stored (PS3.18 8.7.3.3.2, 10.4.1.1.3): one per frame, or the
+ * whole bitstream (the fragments after the Basic Offset Table, joined) for a video syntax.
+ */
 export async function bulkValue(
   source: ByteSource,
   tagPath: string,
-): Promise<{ offset: number; length: number }> {
+): Promise<{ offset: number; length: number } | { transferSyntax: string; parts: BulkPart[] }> {
   const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
   if (encoding.deflated) throw new BulkDataError("bulk data of deflated objects is not served");
   if (tagPath === tagHex(PIXEL_DATA)) {
     const pixels = await pixelDataElement(file, source);
     if (!pixels) throw new BulkDataError("the instance has no pixel data");
-    if (pixels.length < 0) {
-      throw new BulkDataError("encapsulated pixel data is served by frame (not built yet)");
+    if (pixels.length >= 0) return { offset: pixels.valueOffset, length: pixels.length };
+    const transferSyntax = file.header.transferSyntax;
+    if (!videoMediaType(transferSyntax)) {
+      return { transferSyntax, parts: (await frameLayout(source, "all")).frames };
     }
-    return { offset: pixels.valueOffset, length: pixels.length };
+    const [, ...fragments] = await readFragments(source, pixels.valueOffset, encoding.littleEndian)
+      .then((r) => r.fragments, (err) => {
+        throw err instanceof FragmentError ? new BulkDataError(err.message) : err;
+      });
+    const pieces = fragments.map((f) => ({ offset: f.valueOffset, length: f.length }));
+    return { transferSyntax, parts: [{ pieces, size: pieces.reduce((n, p) => n + p.length, 0) }] };
   }
   const el = walk(file.dataset, tagPath.split("/"));
   if (!el || el.length < 0) throw new BulkDataError(`no bulk value at ${tagPath}`);

@@ -105,14 +105,27 @@ export async function archivedFile(s: SiteServices, sopInstanceUid: string) {
   return file;
 }
 
+/**
+ * One bulk value: a `bulk` reply and its bytes; for encapsulated pixel data a `frames` reply naming its
+ * syntax first, then a `bulk` reply and bytes for each part (each frame, or the one video bitstream).
+ */
 async function bulkdata(s: SiteServices, request: RequestOf<"bulkdata">, channel: Replies<"bulkdata">) {
   const file = await archivedFile(s, request.sopInstanceUid);
-  await withObject(s.files, file.key, async (source) => {
-    const { offset, length } = await bulkValue(source, request.path);
-    await channel.send({ type: "bulk", size: length });
-    await sendRanges(channel, source, [{ offset, length }]);
+  const parts = await withObject(s.files, file.key, async (source) => {
+    const value = await bulkValue(source, request.path);
+    if ("offset" in value) {
+      await channel.send({ type: "bulk", size: value.length });
+      await sendRanges(channel, source, [value]);
+      return 1;
+    }
+    await channel.send({ type: "frames", transferSyntax: value.transferSyntax, encapsulated: true });
+    for (const part of value.parts) {
+      await channel.send({ type: "bulk", size: part.size });
+      await sendRanges(channel, source, part.pieces);
+    }
+    return value.parts.length;
   });
-  await channel.send({ type: "end", completed: 1 });
+  await channel.send({ type: "end", completed: parts });
 }
 
 export const wadoHandlers: Handlers = { retrieve, metadata, bulkdata };

@@ -10,6 +10,7 @@ import type { StowService } from "./stow/service.ts";
 
 export type { QidoLevel, QidoQuery, QidoService } from "./qido/service.ts";
 export type {
+  BulkData,
   BulkValue,
   FramesResult,
   RenderedImage,

@@ -215,7 +215,10 @@ class MemoryWado implements WadoService {
     const bytes = new Uint8Array(o.frames.reduce((n, f) => n + f.length, 0));
     let at = 0;
     for (const f of o.frames) bytes.set(f, at), at += f.length;
-    return Promise.resolve({ size: bytes.length, bytes: once(bytes) });
+    const parts = (async function* () {
+      yield { size: bytes.length, bytes: once(bytes) };
+    })();
+    return Promise.resolve({ parts, cancel: () => {} });
   }
 
   render(query: RenderQuery, _signal?: AbortSignal) {

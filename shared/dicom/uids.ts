@@ -22,6 +22,34 @@ export const TransferSyntax = {
   Hevc: "1.2.840.10008.1.2.4.107",
 } as const;
 
+/**
+ * The video transfer syntaxes (PS3.5 8.2.5 to 8.2.8) and the media type their bitstream goes in (PS3.18
+ * Table 8.7.3-2): their pixel data is one stream, not frames, so bulk data gives it whole.
+ */
+const VIDEO_MEDIA_TYPES: Readonly<Record<string, string>> = {
+  "1.2.840.10008.1.2.4.100": "video/mpeg", // MPEG2 Main Profile / Main Level
+  "1.2.840.10008.1.2.4.100.1": "video/mpeg",
+  "1.2.840.10008.1.2.4.101": "video/mpeg", // MPEG2 Main Profile / High Level
+  "1.2.840.10008.1.2.4.101.1": "video/mpeg",
+  "1.2.840.10008.1.2.4.102": "video/mp4", // MPEG-4 AVC/H.264 High Profile / Level 4.1
+  "1.2.840.10008.1.2.4.102.1": "video/mp4",
+  "1.2.840.10008.1.2.4.103": "video/mp4", // MPEG-4 AVC/H.264 BD-compatible
+  "1.2.840.10008.1.2.4.103.1": "video/mp4",
+  "1.2.840.10008.1.2.4.104": "video/mp4", // MPEG-4 AVC/H.264 for 2D video
+  "1.2.840.10008.1.2.4.104.1": "video/mp4",
+  "1.2.840.10008.1.2.4.105": "video/mp4", // MPEG-4 AVC/H.264 for 3D video
+  "1.2.840.10008.1.2.4.105.1": "video/mp4",
+  "1.2.840.10008.1.2.4.106": "video/mp4", // MPEG-4 AVC/H.264 Stereo High Profile
+  "1.2.840.10008.1.2.4.106.1": "video/mp4",
+  "1.2.840.10008.1.2.4.107": "video/H265", // HEVC/H.265 Main Profile / Level 5.1
+  "1.2.840.10008.1.2.4.108": "video/H265", // HEVC/H.265 Main 10 Profile / Level 5.1
+};
+
+/** The media type of a video transfer syntax's bitstream; undefined for any other syntax. */
+export function videoMediaType(transferSyntax: string): string | undefined {
+  return Object.hasOwn(VIDEO_MEDIA_TYPES, transferSyntax) ? VIDEO_MEDIA_TYPES[transferSyntax] : undefined;
+}
+
 /** How a transfer syntax encodes the data set. */
 export interface Encoding {
   explicit: boolean;

@@ -190,7 +190,11 @@ const render = z.object({
   deadlineMs: deadline,
 }).strict();
 
-/** One bulk value of an archived instance: a `bulk` reply, then its bytes. */
+/**
+ * One bulk value of an archived instance: a `bulk` reply, then its bytes. Encapsulated pixel data is
+ * answered as `frames` does (a `frames` reply with its syntax, then a `bulk` reply and bytes per part): a
+ * part per frame, or one for the whole bitstream of a video syntax.
+ */
 const bulkdata = z.object({
   op: z.literal("bulkdata"),
   sopInstanceUid: uid,
@@ -304,7 +308,7 @@ export const OPERATIONS = {
   metadata: { request: metadata, reply: answers(MetadataReply, EndReply) },
   frames: { request: frames, reply: answers(FramesReply, BulkReply, EndReply) },
   render: { request: render, reply: answers(ImageReply, EndReply) },
-  bulkdata: { request: bulkdata, reply: answers(BulkReply, EndReply) },
+  bulkdata: { request: bulkdata, reply: answers(FramesReply, BulkReply, EndReply) },
 } as const;
 
 /** A request: the first message on a stream (hub to agent, or `relay` agent to hub). */

@@ -142,6 +142,33 @@ export function acceptsBulk(accept: string | undefined): boolean {
   );
 }
 
+/**
+ * How an Accept header takes encapsulated pixel data as bulk data (PS3.18 8.7.3.3.2, 10.4.1.1.3), which
+ * goes only as stored (bulk data is not transcoded), in `media`, the media type of its syntax `syntax`:
+ * "multipart" (`multipart/related` of that type or of none, any media type, or `transfer-syntax=*`), "single" (the
+ * one part as the body: `media` itself, when the answer is one part, a video bitstream), or undefined
+ * when the client takes neither (a 406).
+ */
+export function acceptedEncapsulatedBulk(
+  accept: string | undefined,
+  media: string,
+  syntax: string,
+  onePart: boolean,
+): "multipart" | "single" | undefined {
+  if (!accept?.trim()) return "multipart";
+  const wanted = media.toLowerCase();
+  const covers = (range: string) => range === wanted || range === `${wanted.split("/")[0]}/*`;
+  for (const { media: range, params } of parseAccept(accept)) {
+    const ts = params.get("transfer-syntax");
+    if (ts && ts !== "*" && ts !== syntax) continue;
+    const type = params.get("type")?.toLowerCase();
+    if (range === "*/*" || range === "multipart/*") return "multipart";
+    if (range === "multipart/related" && (!type || ts === "*" || covers(type))) return "multipart";
+    if (onePart && covers(range)) return "single";
+  }
+  return undefined;
+}
+
 /** Whether a zip is asked for (`application/zip`), and in which transfer syntax (`*`: as stored). */
 export function acceptedZip(accept: string | undefined): { transferSyntax: string } | undefined {
   const zip = parseAccept(accept).find((r) => r.media === "application/zip");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { TransferSyntax as TS } from "@conduit/shared/dicom";
 import {
+  acceptedEncapsulatedBulk,
   acceptedFrameSyntaxes,
   acceptedTransferSyntax,
   acceptedTransferSyntaxes,
@@ -92,6 +93,31 @@ Deno.test("frameMediaType() names the media type of a syntax's frames", () => {
   assert.equal(frameMediaType(TS.Jpeg2000Lossless), "image/jp2");
   assert.equal(frameMediaType(TS.Rle), "image/x-dicom-rle");
   assert.equal(frameMediaType("1.2.3.4"), "application/octet-stream");
+});
+
+Deno.test("acceptedEncapsulatedBulk() takes the stored media type or any, a single part only when one", () => {
+  const jpeg = (accept: string | undefined) =>
+    acceptedEncapsulatedBulk(accept, "image/jpeg", TS.JpegBaseline, false);
+  assert.equal(jpeg(undefined), "multipart");
+  assert.equal(jpeg('multipart/related; type="image/jpeg"'), "multipart");
+  assert.equal(jpeg(`multipart/related; type="image/jpeg"; transfer-syntax=${TS.JpegBaseline}`), "multipart");
+  assert.equal(jpeg("*/*"), "multipart");
+  assert.equal(jpeg("multipart/related"), "multipart");
+  assert.equal(jpeg('multipart/related; type="application/octet-stream"; transfer-syntax=*'), "multipart");
+  assert.equal(jpeg('multipart/related; type="application/octet-stream"'), undefined);
+  assert.equal(
+    jpeg(`multipart/related; type="image/jpeg"; transfer-syntax=${TS.JpegLosslessSV1}`),
+    undefined,
+  );
+  assert.equal(jpeg("image/jpeg"), undefined, "several frames do not fit one part");
+  assert.equal(jpeg('image/jp2, multipart/related; type="image/jpeg";q=0.5'), "multipart");
+
+  const mp4 = (accept: string) => acceptedEncapsulatedBulk(accept, "video/mp4", TS.Mpeg4, true);
+  assert.equal(mp4("video/mp4"), "single");
+  assert.equal(mp4("video/*"), "single");
+  assert.equal(mp4('multipart/related; type="video/mp4"'), "multipart");
+  assert.equal(mp4("video/mpeg"), undefined);
+  assert.equal(acceptedEncapsulatedBulk("video/h265", "video/H265", TS.Hevc, true), "single");
 });
 
 Deno.test("acceptsJson(), acceptsBulk() and acceptedZip() read the same ranges", () => {

@@ -5,10 +5,10 @@
  * into absolute BulkDataURIs under the public URL.
  */
 import type { Context } from "hono";
-import { type DicomJson, jsonString } from "@conduit/shared/dicom";
+import { type DicomJson, jsonString, videoMediaType } from "@conduit/shared/dicom";
 import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
 import { backendFor } from "./instances.ts";
-import { acceptsBulk, acceptsJson } from "./accept.ts";
+import { acceptedEncapsulatedBulk, acceptsBulk, acceptsJson, frameMediaType } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, RetrieveQuery } from "../services.ts";
 
@@ -68,6 +68,13 @@ export async function metadata(
   return new Response(body, { status: 200, headers: { "content-type": "application/dicom+json" } });
 }
 
+/**
+ * One bulk value. A native value goes as application/octet-stream, one part. Encapsulated pixel data goes
+ * as stored, in its syntax's media type with `transfer-syntax` (PS3.18 8.7.3.3.2): a part per frame (the
+ * media type of the frames route), or for a video syntax the whole bitstream in one part (`video/mpeg`,
+ * `video/mp4`, `video/H265`), which a viewer may ask as a single part (OHIF plays it from the BulkDataURI
+ * with `accept=video/mp4`). What only a transcode could give is 406.
+ */
 export async function bulkdata(
   c: Context,
   provider: BackendProvider,
@@ -76,20 +83,65 @@ export async function bulkdata(
   onError: (err: unknown) => void,
 ) {
   const accept = acceptOf(c);
-  if (!acceptsBulk(accept)) {
-    throw new HttpError(406, 'bulk data is served as multipart/related; type="application/octet-stream"');
-  }
   if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(path)) {
     throw new HttpError(400, `bad bulk data path ${path}`);
   }
+  // Only pixel data may be encapsulated: anything else is refused before the site is asked.
+  const pixels = path.toUpperCase() === "7FE00010";
+  if (!pixels && !acceptsBulk(accept)) throw new HttpError(406, NATIVE);
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const value = await backend.wado.bulkdata(query.sopInstanceUid, path.toUpperCase());
+  const syntax = value.transferSyntax;
+  const video = syntax && videoMediaType(syntax);
+  const media = syntax ? video || frameMediaType(syntax) : "application/octet-stream";
+  const form = syntax
+    ? acceptedEncapsulatedBulk(accept, media, syntax, !!video)
+    : acceptsBulk(accept) && "multipart";
+  if (!form) {
+    value.cancel();
+    throw new HttpError(
+      406,
+      syntax
+        ? `the pixel data is stored as ${media} (${syntax}); bulk data is served as stored, not transcoded`
+        : NATIVE,
+    );
+  }
+  if (form === "single") {
+    const iterator = value.parts[Symbol.asyncIterator]();
+    const part = await iterator.next();
+    if (part.done) throw new HttpError(404, "the pixel data is empty");
+    return new Response(singlePartBody(part.value.bytes, iterator, onError), {
+      status: 200,
+      headers: { "content-type": media, "content-length": String(part.value.size) },
+    });
+  }
   const boundary = `conduit-${crypto.randomUUID()}`;
+  const contentType = syntax ? `${media}; transfer-syntax=${syntax}` : media;
   const parts = (async function* () {
-    yield { contentType: "application/octet-stream", bytes: value.bytes };
+    for await (const part of value.parts) yield { contentType, bytes: part.bytes };
   })();
   return new Response(multipartBody(boundary, parts, onError), {
     status: 200,
-    headers: { "content-type": `multipart/related; type="application/octet-stream"; boundary=${boundary}` },
+    headers: { "content-type": `multipart/related; type="${media}"; boundary=${boundary}` },
   });
+}
+
+const NATIVE = 'bulk data is served as multipart/related; type="application/octet-stream"';
+
+/** One part's bytes as a response body; the answer after it (`rest`) is closed at its end or on cancel. */
+function singlePartBody(
+  bytes: AsyncIterable<Uint8Array>,
+  rest: AsyncIterator<unknown>,
+  onError: (err: unknown) => void,
+): ReadableStream<Uint8Array> {
+  return ReadableStream.from((async function* () {
+    try {
+      yield* bytes;
+    } catch (err) {
+      onError(err);
+      throw err;
+    } finally {
+      await rest.return?.(undefined);
+    }
+  })());
 }

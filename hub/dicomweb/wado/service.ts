@@ -41,10 +41,23 @@ export interface FramesResult {
   frames: AsyncIterable<AsyncIterable<Uint8Array>>;
 }
 
-/** One bulk value: its size, then its bytes. */
+/** One bulk value, or one part of one: its size, then its bytes. */
 export interface BulkValue {
   size: number;
   bytes: AsyncIterable<Uint8Array>;
+}
+
+/**
+ * A bulk value as the site gives it: one part for a native value; for encapsulated pixel data its
+ * transfer syntax and its parts as stored (one per frame, or the whole bitstream of a video syntax).
+ */
+export interface BulkData {
+  /** Set for encapsulated pixel data. */
+  transferSyntax?: string;
+  /** Each part, read to the end before the next. */
+  parts: AsyncIterable<BulkValue>;
+  /** Ends the answer at the site without reading it (the client cannot take it). */
+  cancel(): void;
 }
 
 /**
@@ -67,7 +80,7 @@ export interface WadoService {
     signal?: AbortSignal,
   ): Promise<FramesResult>;
   /** One bulk value of an instance. */
-  bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal): Promise<BulkValue>;
+  bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal): Promise<BulkData>;
   /** A rendered image or thumbnail, made at the site. */
   render(query: RenderQuery, signal?: AbortSignal): Promise<RenderedImage>;
 }

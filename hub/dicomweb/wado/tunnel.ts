@@ -4,7 +4,14 @@ import type { Channel, RequestChannel, RequestOf } from "@conduit/shared/tunnel"
 import type { Sessions } from "../../tunnel/sessions.ts";
 import { SiteRequestError } from "../../tunnel/errors.ts";
 import { readObjects } from "../../tunnel/objects.ts";
-import type { RenderedImage, RenderQuery, RetrievedObject, RetrieveQuery, WadoService } from "./service.ts";
+import type {
+  BulkData,
+  RenderedImage,
+  RenderQuery,
+  RetrievedObject,
+  RetrieveQuery,
+  WadoService,
+} from "./service.ts";
 
 /**
  * Extra window granted to a retrieve stream (2 MiB in all, so at most that much is held per retrieve
@@ -120,20 +127,39 @@ export class TunnelWado implements WadoService {
     return { transferSyntax: first.transferSyntax, encapsulated: first.encapsulated, frames: each };
   }
 
-  async bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal) {
+  async bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal): Promise<BulkData> {
     const { channel, first, done } = await this.#announced({ op: "bulkdata", sopInstanceUid, path }, signal);
-    if (first.type !== "bulk") {
+    if (first.type === "bulk") {
+      const parts = (async function* () {
+        try {
+          yield { size: first.size, bytes: bytesOf(channel, first.size, "the bulk value was cut short") };
+        } finally {
+          done();
+        }
+      })();
+      return { parts, cancel: done };
+    }
+    if (first.type !== "frames") {
       done();
       throw new SiteRequestError("failed", `unexpected reply ${first.type}`);
     }
-    const bytes = (async function* () {
+    // Encapsulated pixel data: its parts as the site cuts them (frames, or one video bitstream).
+    const parts = (async function* () {
       try {
-        yield* bytesOf(channel, first.size, "the bulk value was cut short");
+        while (true) {
+          const head = await channel.reply();
+          if (head.type === "end") return;
+          if (head.type !== "bulk") throw new SiteRequestError("failed", `unexpected reply ${head.type}`);
+          yield {
+            size: head.size,
+            bytes: bytesOf(channel, head.size, "a part of the bulk data was cut short"),
+          };
+        }
       } finally {
         done();
       }
     })();
-    return { size: first.size, bytes };
+    return { transferSyntax: first.transferSyntax, parts, cancel: done };
   }
 
   async render(query: RenderQuery, signal?: AbortSignal): Promise<RenderedImage> {
