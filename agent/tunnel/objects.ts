@@ -23,6 +23,7 @@ import {
 } from "@conduit/shared/dicom";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
+import { sendInflated } from "./inflated_object.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 import { addRange, sha256Of, ShortObjectError } from "../part10/digest.ts";
@@ -150,8 +151,9 @@ export async function receiveObject(
 /**
  * Sends an archived object in `wanted` syntax: Implicit to Explicit VR Little Endian by rewriting
  * element headers (pixels copied as bytes; elements after the pixel data, rare trailing padding, are
- * left out), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding worker.
- * When neither can, or the codec fails, the object goes as stored and the hub decides what to answer.
+ * left out), Deflated to Explicit VR Little Endian by inflating the data set (streaming:
+ * inflated_object.ts), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding
+ * worker. When none can, the codec fails or the data set does not inflate, the object goes as stored and the hub decides what to answer.
  */
 export async function sendObjectAs(
   channel: ObjectChannel,
@@ -162,6 +164,22 @@ export async function sendObjectAs(
   onHashed?: (sha256: string) => void,
 ): Promise<void> {
   if (!wanted || wanted === file.transferSyntax) return await sendObject(channel, archive, file, onHashed);
+  if (
+    wanted === TransferSyntax.ExplicitVRLittleEndian &&
+    file.transferSyntax === TransferSyntax.DeflatedExplicitVRLittleEndian
+  ) {
+    try {
+      return await withObject(
+        archive,
+        file.key,
+        (o) => sendInflated(channel, datasetOf(o, file), file, onHashed),
+      );
+    } catch (err) {
+      if (!(err instanceof TranscodeError)) throw err;
+      log.warn("transcode.failed", { sop: hashUid(file.sopInstanceUid), to: wanted, reason: err.message });
+      return await sendObject(channel, archive, file, onHashed);
+    }
+  }
   if (
     wanted !== TransferSyntax.ExplicitVRLittleEndian ||
     file.transferSyntax !== TransferSyntax.ImplicitVRLittleEndian
