@@ -4,7 +4,7 @@
  * pending and final responses that carry them.
  */
 import { Dataset } from "./_library.ts";
-import { Status } from "./handlers.ts";
+import { isWarning, Status } from "./handlers.ts";
 
 /** Counts sub-operations and the instances that failed. */
 export class SubOperations {
@@ -18,7 +18,7 @@ export class SubOperations {
   }
   record(status: number, uid: string): void {
     if (status === Status.Success) this.completed++;
-    else if ((status & 0xf000) === 0xb000) this.warning++;
+    else if (isWarning(status)) this.warning++;
     else {
       this.failed++;
       this.failedUids.push(uid);

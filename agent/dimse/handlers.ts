@@ -125,6 +125,14 @@ export const Status = {
 } as const;
 
 /**
+ * A warning status (PS3.7 C.4): 0x0001, 0x0107 (attribute list error), 0x0116 (attribute value out of
+ * range) or 0xBxxx. A C-STORE answered with one was stored, as one answered Success.
+ */
+export function isWarning(status: number): boolean {
+  return status === 0x0001 || status === 0x0107 || status === 0x0116 || (status & 0xf000) === 0xb000;
+}
+
+/**
  * How an accepted association ended: released (A-RELEASE), aborted (by the peer's A-ABORT), closed
  * (the peer closed the connection without either), protocol-abort (we aborted on a protocol error),
  * timed-out (we aborted on the ARTIM or idle timer).

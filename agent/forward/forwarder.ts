@@ -6,7 +6,7 @@
  */
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "../config/schema.ts";
-import { Status } from "../dimse/handlers.ts";
+import { isWarning, Status } from "../dimse/handlers.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
 import { scuTo } from "../nodes/connect.ts";
@@ -264,7 +264,7 @@ export class Forwarder {
           status = null;
           error = (err as Error).message;
         }
-        if (status === Status.Success || (status !== null && (status & 0xf000) === 0xb000)) {
+        if (status === Status.Success || (status !== null && isWarning(status))) {
           this.#done.add(row.id);
           this.onEvent({ type: "attempt", destination, status, outcome: "done" });
           this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - row.createdAt });

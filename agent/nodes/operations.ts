@@ -9,7 +9,7 @@ import { TransferSyntax } from "@conduit/shared/dicom";
 import { sql } from "drizzle-orm";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";
-import { Status } from "../dimse/handlers.ts";
+import { isWarning, Status } from "../dimse/handlers.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import { archivedFiles } from "../index/files.ts";
 import { scuTo } from "./connect.ts";
@@ -237,7 +237,7 @@ export class NodeOperations {
         } catch {
           status = Status.ProcessingFailure;
         }
-        if (status === Status.Success || (status & 0xf000) === 0xb000) report.sent++;
+        if (status === Status.Success || isWarning(status)) report.sent++;
         else report.failed.push({ sopInstanceUid: item.sopInstanceUid, status });
       }
     } finally {

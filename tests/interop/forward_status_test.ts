@@ -1,0 +1,145 @@
+/**
+ * How the forward queue takes a destination's C-STORE answers, with a scripted SCP that answers each
+ * object with a chosen status (or a sequence of them): warnings are deliveries, permanent failures go to
+ * the dead letter at once, retryable ones are retried, and nothing the destination stored is sent again.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { Logger } from "@conduit/shared/log";
+import { readPart10Header } from "@conduit/shared/dicom";
+import { startScp } from "../../agent/dimse/scp_server.ts";
+import { StoreFileStream } from "../../agent/part10/file_stream.ts";
+import { Status, type StoreContext } from "../../agent/dimse/handlers.ts";
+import { freePort, skipReason, sleep } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const skip = skipReason("storescu");
+const quiet = new Logger({}, "error");
+
+/** An SCP that answers the n-th C-STORE of an object with `script(sop)[n]` (the last one after that). */
+async function scriptedScp(dir: string, script: (sop: string) => number[]) {
+  const received = new Map<string, number>();
+  const port = freePort();
+  const scp = await startScp({
+    host: "127.0.0.1",
+    port,
+    aet: "SCRIPTED",
+    allowedCallingAets: ["*"],
+    checkCalledAet: false,
+    maxAssociations: 4,
+    acceptAnySopClass: true,
+    maxOpsPerformed: 1,
+    maxPduLength: 262144,
+    idleTimeoutMs: 30_000,
+    artimTimeoutMs: 5_000,
+    log: quiet,
+    store: {
+      open: (ctx: StoreContext) =>
+        new StoreFileStream(
+          path.join(dir, `${ctx.sopInstanceUid}.${received.get(ctx.sopInstanceUid) ?? 0}`),
+          {
+            sopClassUid: ctx.sopClassUid,
+            sopInstanceUid: ctx.sopInstanceUid,
+            transferSyntax: ctx.transferSyntax,
+          },
+          false,
+        ),
+      commit: (_sink: StoreFileStream, ctx: StoreContext) => {
+        const n = received.get(ctx.sopInstanceUid) ?? 0;
+        received.set(ctx.sopInstanceUid, n + 1);
+        const statuses = script(ctx.sopInstanceUid);
+        return Promise.resolve({ status: statuses[Math.min(n, statuses.length - 1)] });
+      },
+    },
+    query: {} as never,
+    retrieve: {} as never,
+  });
+  return { port, aet: "SCRIPTED", received, close: () => scp.close() };
+}
+
+type Row = { sopInstanceUid: string; state: string; attempts: number; lastStatus: number | null };
+
+async function rows(agent: AgentProcess): Promise<Row[]> {
+  return await (await agent.http(`/queue?limit=10000`)).json() as Row[];
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+Deno.test({
+  name: "each C-STORE answer of a destination settles its row as PS3.7 classes it",
+  ignore: !!skip,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "fwd-status-" });
+    const series = await writeGeneratedSeries(path.join(dir, "in"), {
+      count: 7,
+      rows: 16,
+      columns: 16,
+      seed: "st",
+    });
+    const sops = series.paths.map((f) => readPart10Header(Deno.readFileSync(f)).sopInstanceUid!);
+    const answers: Record<string, number[]> = {
+      [sops[0]]: [Status.Success],
+      [sops[1]]: [0xb000], // coercion of data elements: stored
+      [sops[2]]: [0x0107], // warning: attribute list error (PS3.7 C.4): stored
+      [sops[3]]: [0x0116], // warning: attribute value out of range: stored
+      [sops[4]]: [0xa700, 0xa700, Status.Success], // out of resources twice, then stored
+      [sops[5]]: [0xc000], // cannot understand: permanent
+      [sops[6]]: [0xa900], // data set does not match SOP class: permanent
+    };
+    await Deno.mkdir(path.join(dir, "out"));
+    const peer = await scriptedScp(path.join(dir, "out"), (sop) => answers[sop] ?? [Status.Success]);
+    const agent = await startAgentProcess({
+      config: {
+        nodes: { dest: { aet: peer.aet, host: "127.0.0.1", port: peer.port } },
+        routes: [{ name: "all", to: [{ node: "dest" }] }],
+        queue: { backoffBaseSeconds: 0.1, backoffCapSeconds: 0.3, maxAttempts: 5 },
+      },
+    });
+    try {
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      await until(
+        "every row settled",
+        async () => (await rows(agent)).every((r) => r.state === "done" || r.state === "dead"),
+      );
+      await sleep(1000);
+      const by = new Map((await rows(agent)).map((r) => [r.sopInstanceUid, r]));
+      const view = sops.map((s) => ({
+        state: by.get(s)!.state,
+        attempts: by.get(s)!.attempts,
+        received: peer.received.get(s),
+      }));
+      assert.deepEqual(view, [
+        { state: "done", attempts: 1, received: 1 },
+        { state: "done", attempts: 1, received: 1 },
+        { state: "done", attempts: 1, received: 1 },
+        { state: "done", attempts: 1, received: 1 },
+        { state: "done", attempts: 3, received: 3 },
+        { state: "dead", attempts: 1, received: 1 },
+        { state: "dead", attempts: 1, received: 1 },
+      ]);
+      const metrics = await (await agent.http("/metrics")).text();
+      for (
+        const line of [
+          `conduit_agent_forward_attempts_total{destination="dest",outcome="done"} 5`,
+          `conduit_agent_forward_attempts_total{destination="dest",outcome="failed"} 2`,
+          `conduit_agent_forward_attempts_total{destination="dest",outcome="dead"} 2`,
+          `conduit_agent_forward_failures_total{destination="dest",status="0xA700"} 2`,
+          `conduit_agent_queue_rows{destination="dest",state="done"} 5`,
+          `conduit_agent_queue_rows{destination="dest",state="dead"} 2`,
+        ]
+      ) assert.ok(metrics.includes(line), line);
+    } finally {
+      await agent.stop();
+      await peer.close();
+    }
+  },
+});
