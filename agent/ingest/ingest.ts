@@ -314,6 +314,12 @@ export class Ingest implements StoreHandler<StoreFileStream> {
         ? undefined
         : await this.#hashesOf(existing, received);
       if (!hashes || hashes.stored === hashes.received) {
+        if (!existing.path && extra.length) {
+          // Retention removed it here, and the hub sends it for a node: a row for it would wait forever
+          // for a file that is gone. It is archived again, for those rows only (the routes had it).
+          await archive.place(received.tempPath, key);
+          return { kind: "index", checked: c, targets: extra };
+        }
         // Idempotent: the same object again (a resend, a retried C-MOVE) is stored once.
         await this.#keepStored(received, event);
         this.#queueExtra(sop, extra);
