@@ -218,7 +218,10 @@ export class Forwarder {
           if (staged) await this.#deidentify(destination, rows);
           else if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
           else if (held) await this.#send(destination, held, rows, log);
-          else for (const row of rows) this.#failed(row, null, `no node named ${destination}`, destination);
+          // The node left the configuration (rows queued before a restart): only a restart brings it back.
+          else {for (const row of rows) {
+              this.#failed(row, null, `no node named ${destination}`, destination, true);
+            }}
         } finally {
           this.#batches--;
         }

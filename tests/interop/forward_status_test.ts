@@ -143,3 +143,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "rows for a node removed from the configuration go to the dead letter at once, saying why",
+  ignore: !!skip,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "fwd-gone-" });
+    const series = await writeGeneratedSeries(path.join(dir, "in"), {
+      count: 2,
+      rows: 16,
+      columns: 16,
+      seed: "gone",
+    });
+    const dataDir = path.join(dir, "agent");
+    // Nothing listens at the node's port: each row fails its first attempt and waits out a long backoff.
+    const first = await startAgentProcess({
+      dataDir,
+      config: {
+        nodes: { old: { aet: "OLD", host: "127.0.0.1", port: freePort() } },
+        routes: [{ name: "to-old", to: [{ node: "old" }] }],
+        queue: { backoffBaseSeconds: 600, backoffCapSeconds: 600 },
+      },
+    });
+    try {
+      assert.equal((await storescu(series.paths, first)).code, 0);
+      await until("two rows failed", async () => {
+        const all = await rows(first);
+        return all.length === 2 && all.every((r) => r.state === "failed");
+      });
+    } finally {
+      await first.stop();
+    }
+    const again = await startAgentProcess({
+      dataDir,
+      config: { queue: { maxAttempts: 50, backoffBaseSeconds: 0.1, backoffCapSeconds: 0.2 } },
+    });
+    try {
+      const retried = await again.http("/queue/retry", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ all: true }),
+      });
+      assert.deepEqual(await retried.json(), { retried: 2 });
+      await until(
+        "the rows are dead",
+        async () => (await rows(again)).every((r) => r.state === "dead"),
+        10_000,
+      );
+      for (const r of await rows(again) as (Row & { lastError: string })[]) {
+        assert.equal(r.attempts, 2);
+        assert.equal(r.lastError, "no node named old");
+      }
+    } finally {
+      await again.stop();
+    }
+  },
+});
