@@ -13,6 +13,8 @@ const USAGE = `usage: deno task agent queue COMMAND [options]
   pause DESTINATION | resume DESTINATION
 options: --config FILE, --http-host ADDR, --http-port N, --json`;
 
+const STATES = ["pending", "in_flight", "failed", "done", "dead"];
+
 export async function queueCommand(args: string[]): Promise<number> {
   const parsed = commandLine("agent queue", USAGE, args, {
     config: { type: "string" },
@@ -41,6 +43,15 @@ export async function queueCommand(args: string[]): Promise<number> {
       if (!Number.isInteger(id)) throw new CliUsageError(`--id takes a row number, not ${JSON.stringify(n)}`);
       return id;
     });
+    if ((command === "retry" || command === "replay") && !v.destination && !ids?.length && !v.all) {
+      throw new CliUsageError(`${command} needs --destination D, --id N or --all`);
+    }
+    if (command === "list" && v.state && !STATES.includes(v.state)) {
+      throw new CliUsageError(`--state is one of ${STATES.join(", ")}, not ${JSON.stringify(v.state)}`);
+    }
+    if (command === "list" && v.limit !== undefined && !/^[1-9][0-9]*$/.test(v.limit)) {
+      throw new CliUsageError(`--limit takes a number of rows (1 to 10000), not ${JSON.stringify(v.limit)}`);
+    }
     let res: Response;
     switch (command) {
       case "list": {
