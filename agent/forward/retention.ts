@@ -39,7 +39,8 @@ export class Retention {
   async sweep(now = Date.now(), limit = 500): Promise<number> {
     const due = this.db.statement(
       `SELECT i.sop_instance_uid AS sop, i.path, i.file_size AS size, i.sha256,
-        i.dataset_offset AS datasetOffset, i.dataset_size AS datasetSize FROM instances i
+        i.dataset_offset AS datasetOffset, i.dataset_size AS datasetSize, i.received_at AS receivedAt
+      FROM instances i
       WHERE i.removed_at IS NULL AND i.path <> ''
         AND EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid)
         AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid AND q.state <> 'done')
@@ -52,27 +53,35 @@ export class Retention {
       sha256: string;
       datasetOffset: number;
       datasetSize: number;
+      receivedAt: number;
     }[];
     let bytes = 0;
+    let removed = 0;
     for (const row of due) {
       // A tombstone keeps the hash that tells a later copy of the object from other bytes: one the
       // backfill has not reached yet is hashed now (NOT_HASHED stays if the file cannot be read).
       const sha256 = row.sha256 || await datasetHash(this.archive, row).catch(() => NOT_HASHED);
       // Tombstone first: a crash after it leaves a file the index no longer points at (harmless),
-      // never an index row pointing at a missing file.
-      this.db.write(() =>
+      // never an index row pointing at a missing file. Only if the object is still the one selected and
+      // still due: a new version (keepLast) may have replaced it at the same path, with rows to send,
+      // while the sweep hashed this one or removed others.
+      const changed = this.db.write(() =>
         this.db.statement(
-          "UPDATE instances SET removed_at = ?, path = '', sha256 = ? WHERE sop_instance_uid = ?",
+          `UPDATE instances SET removed_at = ?, path = '', sha256 = ? WHERE sop_instance_uid = ?
+          AND removed_at IS NULL AND path = ? AND received_at = ? AND NOT EXISTS (SELECT 1 FROM queue q
+            WHERE q.sop_instance_uid = instances.sop_instance_uid AND q.state <> 'done')`,
         )
-          .run(now, sha256, row.sop)
+          .run(now, sha256, row.sop, row.path, row.receivedAt).changes
       );
+      if (!changed) continue;
       await this.archive.remove(row.path);
       bytes += row.size;
+      removed++;
     }
-    if (due.length) {
-      this.log.info("retention removed forwarded objects", { count: due.length, bytes });
-      this.onRemoved(due.length, bytes);
+    if (removed) {
+      this.log.info("retention removed forwarded objects", { count: removed, bytes });
+      this.onRemoved(removed, bytes);
     }
-    return due.length;
+    return removed;
   }
 }
