@@ -127,12 +127,14 @@ export class DeidStage {
 
   /** Removes the files of copies every row of which is done; returns how many. */
   async sweep(): Promise<number> {
-    const finished = this.copies.finished();
-    for (const c of finished) {
-      this.copies.markRemoved(c.id);
+    let removed = 0;
+    for (const c of this.copies.finished()) {
+      // Each one checked again: the sweep awaits each removal, and a copy may be made again meanwhile.
+      if (!this.copies.markRemoved(c.id)) continue;
       await this.archive.remove(c.path);
+      removed++;
     }
-    return finished.length;
+    return removed;
   }
 
   /**

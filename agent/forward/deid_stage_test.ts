@@ -198,3 +198,43 @@ Deno.test("DeidStage.run() fails permanently, with the reason, when the route ca
     db.close();
   }
 });
+
+Deno.test("DeidStage.sweep() keeps a copy made again (and queued again) while the sweep was under way", async () => {
+  const { archive, db, queue, copies, stage, specs } = await staged(2);
+  try {
+    const rows = queue.claim(stageDestination("r"), 10);
+    for (const row of rows) assert.equal((await stage.run(row)).outcome, "done");
+    for (const d of ["a", "b"]) for (const c of queue.claim(d, 10)) queue.markDone(c.id);
+    const keyOf = (sop: string) =>
+      (db.statement("SELECT path FROM deid_copies WHERE source_sop_instance_uid = ?").get(sop) as {
+        path: string;
+      }).path;
+    // While the sweep removes the first copy's file, the other object is de-identified again (its stage
+    // row reset, as a keepLast replacement does): its copy is queued again for a and b.
+    let redone: string | undefined;
+    const racing = new Proxy(archive, {
+      get(target, prop, receiver) {
+        if (prop === "remove") {
+          return async (key: string) => {
+            if (!redone) {
+              redone = specs.map((s) => s.sopInstanceUid).find((sop) => keyOf(sop) !== key)!;
+              queue.addInTransaction(redone, [{ route: "r", destination: stageDestination("r") }]);
+              const [again] = queue.claim(stageDestination("r"), 10);
+              assert.equal((await stage.run(again)).outcome, "done");
+            }
+            return await target.remove(key);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as Archive;
+    assert.equal(await new DeidStage(copies, racing, quiet, () => ({} as StageSettings)).sweep(), 1);
+    const [pending] = queue.claim("a", 10);
+    assert.ok(pending, "the copy made again is sent to a");
+    assert.ok(await archive.stat(pending.key), "from its file");
+    assert.equal(pending.key, keyOf(redone!));
+  } finally {
+    db.close();
+  }
+});

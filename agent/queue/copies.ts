@@ -123,9 +123,17 @@ export class Copies {
       .all(limit) as { id: number; path: string }[];
   }
 
-  /** Records that a copy's file is gone (before it is removed: a crash then leaves a stray file, never a dangling row). */
-  markRemoved(id: number, now = Date.now()): void {
-    this.db.write(() => this.db.statement("UPDATE deid_copies SET removed_at = ? WHERE id = ?").run(now, id));
+  /**
+   * Records that a copy's file is gone (before it is removed: a crash then leaves a stray file, never a
+   * dangling row), if it is still finished: a copy made again since `finished` listed it (its object
+   * replaced, its rows queued again) is not. Returns whether it was marked, and its file may go.
+   */
+  markRemoved(id: number, now = Date.now()): boolean {
+    return this.db.write(() =>
+      this.db.statement(`UPDATE deid_copies SET removed_at = ? WHERE id = ? AND removed_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.copy_id = deid_copies.id AND q.state <> 'done')`)
+        .run(now, id).changes > 0
+    );
   }
 
   /** Queues again a route's copy rows that failed or died (a transfer sent again); returns how many. */
