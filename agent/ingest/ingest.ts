@@ -305,6 +305,9 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const event = { sopInstanceUid: sop, callingAet, bytes: received.fileSize };
 
     const existing = existingInstance(db, sop);
+    // Retention removed it here, and the hub sends it for a node: a row for it would wait forever for a
+    // file that is gone. It is archived again, for those rows only (the routes had it).
+    const removedButAsked = existing !== undefined && !existing.path && extra.length > 0;
     let conflict: Conflict | undefined;
     if (existing) {
       // The UID is known: the same bytes are a duplicate, compared directly (#sameAsStored) or by the
@@ -314,9 +317,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
         ? undefined
         : await this.#hashesOf(existing, received);
       if (!hashes || hashes.stored === hashes.received) {
-        if (!existing.path && extra.length) {
-          // Retention removed it here, and the hub sends it for a node: a row for it would wait forever
-          // for a file that is gone. It is archived again, for those rows only (the routes had it).
+        if (removedButAsked) {
           await archive.place(received.tempPath, key);
           return { kind: "index", checked: c, targets: extra };
         }
@@ -328,7 +329,9 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       const policy = this.#o.duplicates ?? "keepFirst";
       log.warn("instance received again with different bytes", { policy });
       conflict = { storedSha256: hashes.stored, receivedSha256: hashes.received, policy };
-      if (policy !== "keepLast") {
+      // Other bytes under a removed object's UID, asked for a node: the first is gone, nothing to keep
+      // instead; the conflict is recorded and these bytes are archived for those rows, as for the same bytes.
+      if (policy !== "keepLast" && !removedButAsked) {
         if (policy === "keepFirst") await archive.discardStaged(received.tempPath);
         else {
           conflict.keptPath = asideKey(key, hashes.received);
@@ -343,7 +346,9 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     }
 
     const routing = this.#o.routing;
-    const targets = routing
+    const targets = removedButAsked
+      ? extra
+      : routing
       ? [...queueTargets(route(routing.routes, routingFacts(c.header, attrs, ctx.association))), ...extra]
       : [];
     await archive.place(received.tempPath, key);
