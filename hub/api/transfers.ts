@@ -46,10 +46,13 @@ export function transfersRouter(d: Deps) {
     }),
     /** The latest jobs (newest first) whose source and destination the principal may both reach. */
     list: procedure.input(
-      z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional(),
+      z.object({
+        limit: z.number().int().positive().max(1000).optional(),
+        offset: z.number().int().min(0).optional(),
+      }).strict().optional(),
     )
       // The scope is part of the query: filtered after the limit, newer jobs of other sites hid its own.
-      .query(({ ctx, input }) => d.transfers.list(input?.limit, ctx.principal.sites)),
+      .query(({ ctx, input }) => d.transfers.list(input?.limit, ctx.principal.sites, input?.offset)),
     get: procedure.input(byId).query(({ ctx, input }) => job(d, ctx.principal, input.id)),
     cancel: procedure.input(byId)
       .mutation(async ({ ctx, input }) => {

@@ -147,15 +147,18 @@ export class TransferService {
     return view(t, tasks);
   }
 
-  /** The latest jobs, newest first; with `sites`, only those whose source and destination are among them. */
-  async list(limit = 100, sites?: readonly string[]): Promise<TransferView[]> {
+  /**
+   * The latest jobs, newest first (jobs of one millisecond in a fixed order), `offset` of them skipped;
+   * with `sites`, only those whose source and destination are among them.
+   */
+  async list(limit = 100, sites?: readonly string[], offset = 0): Promise<TransferView[]> {
     const rows = await this.db.select().from(transfers)
       .where(
         sites
           ? and(inArray(transfers.sourceSite, [...sites]), inArray(transfers.destinationSite, [...sites]))
           : undefined,
       )
-      .orderBy(desc(transfers.createdAt)).limit(limit);
+      .orderBy(desc(transfers.createdAt), desc(transfers.id)).limit(limit).offset(offset);
     const out: TransferView[] = [];
     for (const t of rows) {
       out.push(view(t, await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id))));

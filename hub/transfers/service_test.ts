@@ -81,3 +81,31 @@ Deno.test("TransferService.retry() changes nothing when its audit entry cannot b
     assert.deepEqual(after!.tasks.map((t) => [t.status, t.lastError]), [["failure", "refused"]]);
   });
 });
+
+Deno.test("TransferService.list() pages newest first with limit and offset, jobs of one millisecond included", async () => {
+  await withFailedJob(async (db, service, first) => {
+    const ids = [first];
+    for (let i = 0; i < 4; i++) {
+      const { id } = await service.create({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: [`${STUDY}.${i}`],
+      }, "user:alice");
+      ids.push(id);
+    }
+    // Two of them in the same millisecond: their order must still be one and the same on every page.
+    const [a, b] = ids.slice(1, 3);
+    await db.update(transfers).set({ createdAt: 1_000 }).where(eq(transfers.id, a));
+    await db.update(transfers).set({ createdAt: 1_000 }).where(eq(transfers.id, b));
+    const all = (await service.list(10)).map((t) => t.id);
+    assert.equal(all.length, 5);
+    const pages = [
+      ...(await service.list(2, undefined, 0)),
+      ...(await service.list(2, undefined, 2)),
+      ...(await service.list(2, undefined, 4)),
+    ].map((t) => t.id);
+    assert.deepEqual(pages, all, "the pages are the whole list, in its order, each job once");
+    assert.deepEqual(await service.list(2, undefined, 5), []);
+    assert.deepEqual(all.slice(-2).sort(), [a, b].sort(), "the oldest two are the same-millisecond jobs");
+  });
+});
