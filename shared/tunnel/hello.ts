@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { LARGE_PAYLOAD, MAX_PAYLOAD, Reason } from "./frame.ts";
 import { name } from "./_fields.ts";
-import { type Transport, webSocketTransport } from "./transport.ts";
+import { closeSocket, type Transport, webSocketTransport } from "./transport.ts";
 
 export const PROTOCOL = "conduit-tunnel";
 const PROTOCOL_VERSION = 1;
@@ -88,7 +88,7 @@ export function clientHandshake(
         return reject(new HandshakeError(Reason.ProtocolError, "the hub's first message is not a welcome"));
       }
       if (!parsed.accepted) {
-        ws.close(4000 + parsed.reason, parsed.message.slice(0, 120));
+        closeSocket(ws, 4000 + parsed.reason, parsed.message);
         return reject(new HandshakeError(parsed.reason, `the hub refused the session: ${parsed.message}`));
       }
       ws.onclose = null;
@@ -124,7 +124,7 @@ export function serverHandshake<T>(
     ws.send(
       JSON.stringify({ protocol: PROTOCOL, version: PROTOCOL_VERSION, accepted: false, reason, message }),
     );
-    ws.close(4000 + reason, message.slice(0, 120));
+    closeSocket(ws, 4000 + reason, message);
     return new HandshakeError(reason, message);
   };
   return new Promise((resolve, reject) => {
@@ -141,8 +141,10 @@ export function serverHandshake<T>(
       ws.onmessage = null;
       const raw = typeof e.data === "string" ? safeRaw(e.data) : undefined;
       if (raw && typeof raw === "object" && "version" in raw && raw.version !== PROTOCOL_VERSION) {
+        // Anything but a number is not quoted back (nor logged): it may be of any size.
+        const theirs = typeof raw.version === "number" ? raw.version : `of type ${typeof raw.version}`;
         return reject(
-          refuse(Reason.BadVersion, `protocol version ${raw.version}; this hub speaks ${PROTOCOL_VERSION}`),
+          refuse(Reason.BadVersion, `protocol version ${theirs}; this hub speaks ${PROTOCOL_VERSION}`),
         );
       }
       const parsed = Hello.safeParse(raw);

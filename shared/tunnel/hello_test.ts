@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HEADER_BYTES, LARGE_PAYLOAD, MAX_PAYLOAD } from "./frame.ts";
 import { z } from "zod";
-import { clientHandshake, framePayloadFor, Hello, serverHandshake } from "./hello.ts";
+import { clientHandshake, framePayloadFor, HandshakeError, Hello, serverHandshake } from "./hello.ts";
 import { Session } from "./session.ts";
 import type { Stream } from "./stream.ts";
 import type { Transport } from "./transport.ts";
@@ -130,4 +130,82 @@ Deno.test("hello: fields of a later version are ignored, a bad frame size refuse
   assert.ok(Hello.safeParse({ ...base, somethingNew: true }).success);
   assert.equal(Hello.safeParse({ ...base, maxFrame: 1024 }).success, false);
   assert.equal(Hello.safeParse({ ...base, maxFrame: "big" }).success, false);
+});
+
+/** A server that runs `serverHandshake` on every upgrade and reports how each ended. */
+function handshakeServer(ended: (outcome: unknown) => void) {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    serverHandshake(
+      socket,
+      () => Promise.resolve({ ok: true as const, heartbeatSeconds: 5, hubVersion: "test" }),
+      () => "started",
+    ).then(ended, ended);
+    return response;
+  });
+}
+
+/**
+ * A hello whose version is no number, or whose refusal would not fit a close frame (123 bytes of UTF-8),
+ * is still refused and the socket closed at once: until 2026-12-04 a version of 200 "é" made the refusal's
+ * close throw, so the socket stayed open for good (an unhandled rejection, and a connection anyone could
+ * hold without a credential).
+ */
+Deno.test("hello: a version that is no number, however long, is refused and the socket closed", async () => {
+  const outcomes: unknown[] = [];
+  const server = handshakeServer((o) => outcomes.push(o));
+  try {
+    for (const version of ["é".repeat(200), { nested: ["x".repeat(10_000)] }, 2]) {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+      await new Promise((r) => (ws.onopen = r));
+      const got: string[] = [];
+      ws.onmessage = (e) => got.push(String(e.data));
+      const closed = new Promise<CloseEvent>((r) => (ws.onclose = r));
+      ws.send(JSON.stringify({ protocol: "conduit-tunnel", version, site: "north", agentVersion: "1" }));
+      const timer = setTimeout(() => ws.close(), 3000);
+      const e = await closed;
+      clearTimeout(timer);
+      assert.equal(e.code, 4006, `version ${JSON.stringify(version).slice(0, 40)}: closed ${e.code}`);
+      assert.ok(new TextEncoder().encode(e.reason).byteLength <= 123);
+      const refusal = JSON.parse(got[0]);
+      assert.equal(refusal.accepted, false);
+      assert.equal(refusal.reason, 6);
+      assert.ok(refusal.message.length < 200, `a refusal of ${refusal.message.length} characters`);
+    }
+    assert.equal(outcomes.length, 3);
+    for (const o of outcomes) assert.ok(o instanceof HandshakeError && o.reason === 6, String(o));
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/**
+ * An agent that reads a refusal with a reason code outside the close codes an application may send, or
+ * a message longer than a close frame holds, rejects its handshake (and so reconnects later): until
+ * 2026-12-04 closing the socket with them threw inside the message handler, and the handshake never ended.
+ */
+Deno.test("hello: the agent takes any refusal, whatever its reason code and message", async () => {
+  for (const [reason, message] of [[1000, "from a later hub"], [7, "é".repeat(100)]] as const) {
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onmessage = () =>
+        socket.send(
+          JSON.stringify({ protocol: "conduit-tunnel", version: 1, accepted: false, reason, message }),
+        );
+      return response;
+    });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+      await new Promise((r) => (ws.onopen = r));
+      const err = await clientHandshake(ws, { site: "north", agentVersion: "test" }, 3000).then(
+        () => undefined,
+        (e) => e,
+      );
+      assert.ok(err instanceof HandshakeError, String(err));
+      assert.equal(err.reason, reason);
+      assert.match(err.message, /refused/);
+    } finally {
+      await server.shutdown();
+    }
+  }
 });

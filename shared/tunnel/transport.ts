@@ -73,13 +73,28 @@ export function webSocketTransport(ws: WebSocket): Transport {
       else if (ws.readyState === WebSocket.CLOSED) onClose(1006, "closed before start");
     },
     close(code = 1000, reason = "") {
-      try {
-        ws.close(code, reason.slice(0, 120));
-      } catch {
-        ws.close();
-      }
+      closeSocket(ws, code, reason);
     },
   };
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Closes `ws` with `code` and as much of `reason` as a close frame holds (123 bytes of UTF-8). A code an
+ * application may not send (outside 1000 and 3000 to 4999, as from a peer's unknown reason) closes
+ * without one. Never throws: WebSocket.close() throws on either, and a close that throws leaves the
+ * socket open.
+ */
+export function closeSocket(ws: Pick<WebSocket, "close">, code: number, reason: string): void {
+  let text = reason.slice(0, 123);
+  while (encoder.encode(text).byteLength > 123) text = text.slice(0, -1);
+  try {
+    if (code === 1000 || (Number.isInteger(code) && code >= 3000 && code <= 4999)) ws.close(code, text);
+    else ws.close();
+  } catch {
+    ws.close();
+  }
 }
 
 /** Opens a WebSocket and resolves once it is open (rejects on failure or after `timeoutMs`). */
