@@ -3,7 +3,7 @@
  * enrollment, credential checks, revocation, and the live facts the tunnel reports (state, last
  * seen, agent version, address, queue depth, round trip).
  */
-import { eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
@@ -135,13 +135,19 @@ export class SiteRegistry {
     }
     if ((row.enrollmentExpiresAt ?? 0) < now) throw new SiteError("the enrollment token has expired");
     const { token: credential, hash } = newSecret("cts", row.name);
-    await this.db.update(sites).set({
+    // Only while the row still holds this token: of two callers presenting it at once one gets the
+    // credential, and a revoke (or a fresh token) that landed since the read is not undone.
+    const taken = await this.db.update(sites).set({
       state: "offline",
       enrollmentHash: null,
       enrollmentExpiresAt: null,
       credentialHash: hash,
       enrolledAt: now,
-    }).where(eq(sites.name, row.name));
+    }).where(and(eq(sites.name, row.name), eq(sites.enrollmentHash, row.enrollmentHash!)))
+      .returning({ name: sites.name });
+    if (taken.length === 0) {
+      throw new SiteError("the enrollment token is not valid (unknown, already used, or revoked)");
+    }
     return { site: row.name, credential };
   }
 

@@ -57,3 +57,45 @@ Deno.test("SiteRegistry.add() refuses a name no agent can take as its site (lowe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * An enrollment token works once, even when two agents present it at the same moment, and an enrollment
+ * still in flight when the site is revoked does not enroll it again: until 2026-12-04 `enroll()` read the
+ * row, then wrote the credential whatever had happened meanwhile, so both callers got a credential (the
+ * first one dead at once) and a revoke between the read and the write was undone.
+ */
+Deno.test("SiteRegistry.enroll() takes a token once, however many present it at once, and never undoes a revoke", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    const registry = new SiteRegistry(db);
+    const { enrollmentToken } = await registry.add("north");
+    const tries = await Promise.allSettled(Array.from({ length: 5 }, () => registry.enroll(enrollmentToken)));
+    const won = tries.filter((t) => t.status === "fulfilled");
+    assert.equal(won.length, 1, `${won.length} enrollments with one token`);
+    for (const t of tries) {
+      if (t.status === "rejected") assert.match(t.reason.message, /not valid/);
+    }
+    const credential = (won[0] as PromiseFulfilledResult<{ credential: string }>).value.credential;
+    assert.equal(await registry.authenticate(credential), "north", "the one credential handed out works");
+
+    // A revoke that lands while an enrollment is between its read and its write.
+    const second = await registry.add("south");
+    const revoking = registry.revoke("south");
+    const enrolling = registry.enroll(second.enrollmentToken).catch((e: Error) => e);
+    await revoking;
+    const result = await enrolling;
+    const row = await registry.get("south");
+    assert.equal(row?.state, "revoked", `south is ${row?.state} after a revoke`);
+    if (!(result instanceof Error)) {
+      assert.equal(
+        await registry.authenticate(result.credential),
+        undefined,
+        "a credential of a revoked site",
+      );
+    }
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
