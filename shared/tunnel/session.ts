@@ -67,6 +67,17 @@ export class SessionClosedError extends Error {
 const DEFAULT_WINDOW = 256 * 1024;
 
 /**
+ * A peer that keeps this side answering (pings, streams opened and refused or reset) and reads none of
+ * the answers: each answer would wait in the socket's queue for as long as the peer keeps asking, and a
+ * queued message costs the process far more than its 12 bytes (about 1 KB in Deno, a pending write
+ * each). So once UNREAD_SENDS frames in a row went out while more than UNREAD_BYTES sat unsent, with no
+ * Data among them, the session ends (FlowControl). A peer that reads is far from it: Data goes out only
+ * while the queue is under `highWater`, and this side sends little else unless asked.
+ */
+const UNREAD_BYTES = 64 * 1024;
+const UNREAD_SENDS = 10_000;
+
+/**
  * The one buffer frames are encoded into for transports that copy each message inside send(): sends
  * are synchronous on this thread, so every session of the process can share it (a buffer per session
  * would be 256 KiB for each of a hub's thousand agents).
@@ -99,6 +110,11 @@ export class Session {
   beatAnsweredAt?: number;
   /** Frames are encoded into the shared scratch buffer (the transport copies what it is given). */
   readonly #reuse: boolean;
+  /**
+   * Frames sent in a row while more than UNREAD_BYTES sat unsent, none of them Data (data writes wait
+   * for the peer to read): past UNREAD_SENDS the peer is making this side answer and reads nothing.
+   */
+  #unreadSends = 0;
   /** Bytes sent and received in frames, for metrics. */
   bytesOut = 0;
   bytesIn = 0;
@@ -249,6 +265,9 @@ export class Session {
       ? encodeFrameInto(frame, scratch.bytes, scratch.view)
       : encodeFrame(frame);
     this.bytesOut += bytes.byteLength;
+    if (frame.type === FrameType.Data || this.#transport.bufferedAmount <= UNREAD_BYTES) {
+      this.#unreadSends = 0;
+    } else this.#unreadSends++;
     this.#transport.send(bytes);
   }
 
@@ -279,6 +298,11 @@ export class Session {
 
   #onMessage(data: Uint8Array | string): void {
     if (this.#end) return;
+    if (this.#unreadSends > UNREAD_SENDS) {
+      return this.#protocolError(
+        new ProtocolError(Reason.FlowControl, "the peer reads nothing of what it makes this side send"),
+      );
+    }
     if (typeof data === "string") {
       return this.#protocolError(new ProtocolError(Reason.ProtocolError, "text message inside a session"));
     }

@@ -308,3 +308,85 @@ Deno.test("Stream.grow() lets the writer send past the default window", async ()
   client.close();
   server.close();
 });
+
+/**
+ * A transport to a peer that reads nothing: every message sent stays queued (`bufferedAmount` only
+ * grows); `inject` delivers a message from that peer.
+ */
+function deafPeer() {
+  let handlers: { message(d: Uint8Array | string): void; close(code: number, reason: string): void };
+  let queued = 0;
+  let closed: number | undefined;
+  const transport = {
+    copiesOnSend: true,
+    send(d: Uint8Array | string) {
+      if (closed === undefined) queued += typeof d === "string" ? d.length : d.byteLength;
+    },
+    get bufferedAmount() {
+      return queued;
+    },
+    start(h: typeof handlers) {
+      handlers = h;
+    },
+    close(code = 1000) {
+      closed ??= code;
+    },
+  };
+  return {
+    transport,
+    inject: (d: Uint8Array) => handlers.message(d),
+    queued: () => queued,
+    closedWith: () => closed,
+  };
+}
+
+/**
+ * A peer that makes this side answer (pings; streams opened and reset) and never reads the answers ends
+ * its session within a bounded number of answers. Until 2026-12-04 each ping was answered into the
+ * socket's queue for as long as the peer kept sending, about 1 KB of the hub's memory for each 12-byte
+ * answer: an enrolled agent that also answered the hub's heartbeat blindly (its ping values are a
+ * counter) took a hub to 8 GB in 40 s.
+ */
+for (
+  const [what, frame] of [
+    [
+      "pings",
+      (i: number) => encodeFrame({ type: FrameType.Ping, flags: Flag.SYN, stream: 0, length: i & 0xffff }),
+    ],
+    [
+      "streams opened and reset",
+      (i: number) =>
+        encodeFrame({
+          type: FrameType.WindowUpdate,
+          flags: Flag.SYN | Flag.RST,
+          stream: 2 * i + 1,
+          length: 0,
+        }),
+    ],
+  ] as const
+) {
+  Deno.test(`Session ends a peer that reads none of the answers its ${what} ask for`, () => {
+    const peer = deafPeer();
+    const session = new Session(peer.transport, { side: "server" });
+    let sent = 0;
+    while (!session.isClosed && sent < 1_000_000) peer.inject(frame(sent++));
+    assert.ok(session.isClosed, `the session answered ${sent} frames into a queue of ${peer.queued()} bytes`);
+    assert.equal(peer.closedWith(), 4000 + Reason.FlowControl);
+    assert.ok(sent < 20_000, `${sent} frames answered before the session ended`);
+  });
+}
+
+Deno.test("Session: a reader that drains its queue is never taken for a deaf one", async () => {
+  const { client, server, accept } = pair();
+  // 30,000 pings (more than the limit), a thousand at a time, while 2 MB go through a stream.
+  const s = client.open();
+  const write = s.write(new Uint8Array(2_000_000)).then(() => s.close());
+  const reading = accept().then(readAll);
+  for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 1000 }, () => client.ping()));
+  const got = await reading;
+  await write;
+  assert.equal(got.byteLength, 2_000_000);
+  assert.equal(client.isClosed || server.isClosed, false);
+  client.close();
+  server.close();
+});
