@@ -8,11 +8,15 @@
  */
 import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Logger } from "@conduit/shared/log";
 import { LoginRefused, SESSION_COOKIE, UserError, type Users } from "./users.ts";
 import { actionsOf } from "./permissions.ts";
 import { problem } from "../problem.ts";
+
+/** A login is a name and a password: a larger body is refused (413) before it is read to its end. */
+const MAX_LOGIN_BYTES = 16 * 1024;
 
 const Login = z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 
@@ -37,7 +41,11 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
     options.publicUrl
       ? new URL(options.publicUrl).protocol === "https:"
       : new URL(c.req.url).protocol === "https:";
-  app.post("/login", async (c) => {
+  const loginBody = bodyLimit({
+    maxSize: MAX_LOGIN_BYTES,
+    onError: (c) => problem(c, 413, `send { user, password }: at most ${MAX_LOGIN_BYTES} bytes`),
+  });
+  app.post("/login", loginBody, async (c) => {
     const type = c.req.header("content-type")?.split(";")[0].trim().toLowerCase();
     if (type !== "application/json") {
       return problem(c, 415, "send { user, password } as application/json");

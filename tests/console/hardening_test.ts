@@ -73,6 +73,44 @@ Deno.test({
   },
 });
 
+/**
+ * The login reads at most 16 KiB of body: a larger one (declared, or sent without a length) is 413 at
+ * once. Until 2026-12-04 it read the whole body before looking at it: 400 MB sent by anyone took the
+ * hub's memory from 120 MB to 930 MB, and a body that never ends held the request for good.
+ */
+Deno.test({
+  name: "a login body over 16 KiB is refused with 413 before it is read to its end",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      const base = `http://127.0.0.1:${hub.port}`;
+      const declared = await login(base, JSON.stringify({ user: "a", password: "x".repeat(20_000) }));
+      assert.equal(declared.status, 413);
+      assert.equal(declared.headers.get("content-type"), "application/problem+json");
+      await declared.body?.cancel();
+      // A body with no length that never ends.
+      const chunk = new TextEncoder().encode(`{"user":"${"x".repeat(64 * 1024)}`);
+      const endless = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(chunk) });
+      const res = await fetch(`${base}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: endless,
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(res.status, 413);
+      await res.body?.cancel();
+      await hub.users.add("alice", "operator", "alice password 1");
+      const ok = await login(base, { user: "alice", password: "alice password 1" });
+      assert.equal(ok.status, 200, "a login of ordinary size still works");
+      await ok.body?.cancel();
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
 Deno.test({
   name: "the session cookie is Secure when hub.publicUrl is https, even over plain http behind a TLS proxy",
   sanitizeOps: false,
