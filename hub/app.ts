@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { ApiTokens } from "./auth/tokens.ts";
 import { Users } from "./auth/users.ts";
 import { authRoutes } from "./auth/routes.ts";
-import { consoleRoutes } from "./console.ts";
+import { consoleRoutes, decodePath } from "./console.ts";
 import { addViewerRoutes } from "./viewer.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
@@ -134,7 +134,9 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const procedures = new Set(Object.keys(router._def.procedures));
   app.use("/trpc/*", async (c, next) => {
     // A batch names its procedures with commas; any unknown one is a 404 for the whole call.
-    const names = decodeURIComponent(c.req.path.slice("/trpc/".length)).split(",");
+    const path = decodePath(c.req.path.slice("/trpc/".length));
+    if (path === undefined) return problem(c, 404, "a path that is not percent-encoded UTF-8 names nothing");
+    const names = path.split(",");
     const unknown = names.find((n) => !procedures.has(n));
     if (unknown !== undefined) return problem(c, 404, `no procedure ${JSON.stringify(unknown)} at /trpc`);
     await next();

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONSOLE_CSP } from "./headers.ts";
+import { problem } from "./problem.ts";
 
 const DIST = fileURLToPath(new URL("../ui/dist/", import.meta.url));
 
@@ -26,7 +27,11 @@ const STATIC = /\.(js|css|map|png|svg|ico|json|txt|woff2?)$/i;
 export function consoleRoutes(dist = DIST) {
   const app = new Hono();
   app.get("*", async (c) => {
-    const rel = decodeURIComponent(new URL(c.req.url).pathname).replace(/^\/+/, "");
+    const decoded = decodePath(new URL(c.req.url).pathname);
+    if (decoded === undefined) {
+      return problem(c, 404, "a path that is not percent-encoded UTF-8 names nothing");
+    }
+    const rel = decoded.replace(/^\/+/, "");
     const file = path.resolve(dist, rel || "index.html");
     if (!file.startsWith(path.resolve(dist))) return c.text("not found", 404);
     // A missing file (a stale asset, a favicon) is a 404; any other path is a screen of the console.
@@ -52,4 +57,13 @@ export function consoleRoutes(dist = DIST) {
     );
   });
   return app;
+}
+
+/** A URL path decoded, or undefined when its percent-encoding is not UTF-8 (`/%E0%A4%A`). */
+export function decodePath(pathname: string): string | undefined {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
 }

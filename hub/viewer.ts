@@ -10,6 +10,8 @@ import type { Context, Hono } from "hono";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { VIEWER_CSP } from "./headers.ts";
+import { decodePath } from "./console.ts";
+import { problem } from "./problem.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { mayReach } from "./auth/permissions.ts";
 import type { ApiTokens } from "./auth/tokens.ts";
@@ -110,7 +112,11 @@ export function addViewerRoutes(
   };
   app.get("/viewer", (c) => c.redirect("/viewer/", 302));
   app.get("/viewer/*", async (c) => {
-    const rel = decodeURIComponent(new URL(c.req.url).pathname).slice("/viewer/".length);
+    const decoded = decodePath(new URL(c.req.url).pathname);
+    if (decoded === undefined) {
+      return problem(c, 404, "a path that is not percent-encoded UTF-8 names nothing");
+    }
+    const rel = decoded.slice("/viewer/".length);
     if (rel === "app-config.js") {
       const who = await principal(c);
       if (!who) return c.text("log in to the console first", 401, headers("text/plain", "no-store"));

@@ -215,3 +215,33 @@ Deno.test({
     }
   },
 });
+
+/**
+ * A path whose percent-encoding is not UTF-8 names nothing: 404, not a 500 with an error in the hub's
+ * log (until 2026-12-04 the console's, the viewer's and tRPC's routes threw URIError on it, so anyone
+ * could fill the log with errors).
+ */
+Deno.test({
+  name: "a path with a malformed percent-encoding is a 404 problem, and no error in the hub's log",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      const url = `http://127.0.0.1:${hub.port}`;
+      const auth = { authorization: `Bearer ${(await hub.tokens.create("v", "viewer")).token}` };
+      for (
+        const path of ["/%E0%A4%A", "/explorer/%FF", "/assets/%C0.js", "/trpc/%E0%A4%A", "/viewer/%E0%A4%A"]
+      ) {
+        const res = await fetch(`${url}${path}`, { headers: auth });
+        const text = await res.text();
+        assert.equal(res.status, 404, `${path}: ${res.status} ${text.slice(0, 120)}`);
+        assert.equal(res.headers.get("content-type"), "application/problem+json", path);
+      }
+      const errors = hub.lines.filter((l) => /"level":"error"/.test(l));
+      assert.deepEqual(errors, []);
+    } finally {
+      await hub.stop();
+    }
+  },
+});
