@@ -33,7 +33,7 @@ export function consoleRoutes(dist = DIST) {
     }
     const rel = decoded.replace(/^\/+/, "");
     const file = path.resolve(dist, rel || "index.html");
-    if (!file.startsWith(path.resolve(dist))) return c.text("not found", 404);
+    if (!within(dist, file)) return c.text("not found", 404);
     // A missing file (a stale asset, a favicon) is a 404; any other path is a screen of the console.
     const isFile = rel.startsWith("assets/") || STATIC.test(rel);
     for (const candidate of isFile ? [file] : [file, path.join(dist, "index.html")]) {
@@ -66,4 +66,10 @@ export function decodePath(pathname: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether `file` (resolved) lies inside the directory `dir`, never beside it (`dist-old` is not in `dist`). */
+export function within(dir: string, file: string): boolean {
+  const rel = path.relative(path.resolve(dir), file);
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }

@@ -10,7 +10,7 @@ import type { Context, Hono } from "hono";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { VIEWER_CSP } from "./headers.ts";
-import { decodePath } from "./console.ts";
+import { decodePath, within } from "./console.ts";
 import { problem } from "./problem.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { mayReach } from "./auth/permissions.ts";
@@ -128,7 +128,7 @@ export function addViewerRoutes(
       return c.body(body, 200, headers(TYPES[".js"], "no-store"));
     }
     const target = path.resolve(dir, rel);
-    if (!target.startsWith(path.resolve(dir))) return c.text("not found", 404);
+    if (rel && !within(dir, target)) return c.text("not found", 404);
     const ext = path.extname(rel);
     const bytes = rel && !rel.endsWith("/") ? await file(target) : undefined;
     if (bytes) {
