@@ -156,7 +156,10 @@ export function serverHandshake<T>(
       try {
         verdict = await decide(hello);
       } catch (err) {
-        return reject(refuse(Reason.InternalError, `hub error: ${(err as Error).message}`));
+        // The agent learns only that the hub failed (a database error names tables and columns); the
+        // hub's log gets why.
+        refuse(Reason.InternalError, "the hub could not check the hello; try again later");
+        return reject(new HandshakeError(Reason.InternalError, `hub error: ${(err as Error).message}`));
       }
       if (!verdict.ok) return reject(refuse(verdict.reason, verdict.message));
       if (ws.readyState !== WebSocket.OPEN) {

@@ -209,3 +209,38 @@ Deno.test("hello: the agent takes any refusal, whatever its reason code and mess
     }
   }
 });
+
+/**
+ * A hub that fails while checking a hello (its database down, say) tells the agent only that, and keeps
+ * the reason for its own log: until 2026-12-04 the refusal quoted the error, a database error's query
+ * (tables and columns) included, to anyone who sent a hello.
+ */
+Deno.test("hello: a hub that fails checking the hello does not send the agent why", async () => {
+  const failed = Promise.withResolvers<unknown>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    serverHandshake(
+      socket,
+      () =>
+        Promise.reject(new Error('Failed query: select "credential_hash" from "sites" where "name" = $1')),
+      () => "started",
+    ).then(failed.resolve, failed.resolve);
+    return response;
+  });
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+    await new Promise((r) => (ws.onopen = r));
+    const err = await clientHandshake(ws, { site: "north", agentVersion: "test" }, 3000).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(err instanceof HandshakeError, String(err));
+    assert.equal(err.reason, 2);
+    assert.doesNotMatch(err.message, /credential_hash|Failed query/);
+    const logged = await failed.promise;
+    assert.ok(logged instanceof HandshakeError);
+    assert.match(logged.message, /Failed query/, "the hub's side keeps the reason for its log");
+  } finally {
+    await server.shutdown();
+  }
+});
