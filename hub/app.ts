@@ -33,6 +33,18 @@ import { problem } from "./problem.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
 import { hubTlsFiles } from "./tls_files.ts";
 
+/** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
+const MAX_TRPC_BYTES = 64 * 1024 * 1024;
+
+class BodyTooLarge extends Error {
+  override name = "BodyTooLarge";
+  constructor() {
+    super(`a tRPC call's body is at most ${MAX_TRPC_BYTES / 1024 / 1024} MiB`);
+  }
+}
+
+const tooLarge = (c: Context) => problem(c, 413, new BodyTooLarge().message);
+
 /** Prefixes where the console's page is never the answer. */
 const API_PREFIXES = ["/dicomweb", "/trpc", "/auth", "/api", "/tunnel", "/cluster"];
 
@@ -132,6 +144,29 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     batches: new BatchService(db, provider, transfers, log.child({ part: "batch" })),
   });
   const procedures = new Set(Object.keys(router._def.procedures));
+  app.use("/trpc/*", async (c, next) => {
+    // Past MAX_TRPC_BYTES a body is refused: at once when declared, else its stream fails there. Not
+    // buffered here: a call is authenticated and checked against the role matrix before its body is read.
+    if (Number(c.req.header("content-length") ?? 0) > MAX_TRPC_BYTES) return tooLarge(c);
+    const body = c.req.raw.body;
+    if (body) {
+      // Read only as tRPC reads (a call refused before its input is read leaves the body unread).
+      const reader = body.getReader();
+      let seen = 0;
+      const limited = new ReadableStream<Uint8Array>({
+        async pull(out) {
+          const { done, value } = await reader.read();
+          if (done) return out.close();
+          seen += value.byteLength;
+          if (seen <= MAX_TRPC_BYTES) return out.enqueue(value);
+          out.error(new BodyTooLarge());
+        },
+        cancel: (reason) => reader.cancel(reason),
+      }, { highWaterMark: 0 });
+      c.req.raw = new Request(c.req.raw, { body: limited, duplex: "half" } as RequestInit);
+    }
+    await next();
+  });
   app.use("/trpc/*", async (c, next) => {
     // A batch names its procedures with commas; any unknown one is a 404 for the whole call.
     const path = decodePath(c.req.path.slice("/trpc/".length));

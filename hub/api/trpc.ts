@@ -6,7 +6,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { ApiTokens, Principal } from "../auth/tokens.ts";
 import type { Users } from "../auth/users.ts";
-import { authorize, PROCEDURES } from "../auth/permissions.ts";
+import { authorize, checkReach, PROCEDURES } from "../auth/permissions.ts";
 import type { HubDb } from "../db/db.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
@@ -85,6 +85,8 @@ export const procedure = t.procedure
         message: "log in, or send an API token as Authorization: Bearer <token>",
       });
     }
-    authorize(ctx.principal, PROCEDURES[path], sitesNamed(await getRawInput()));
+    // The role first: a principal that may not call the procedure at all gets no body read.
+    authorize(ctx.principal, PROCEDURES[path]);
+    checkReach(ctx.principal, sitesNamed(await getRawInput()));
     return next({ ctx: { principal: ctx.principal } });
   });

@@ -111,6 +111,56 @@ Deno.test({
   },
 });
 
+/**
+ * A tRPC call is checked against the role matrix before its body is read, and no body is read past
+ * 64 MiB (a batch file of 50 MB in base64 is the largest input): until 2026-12-04 a viewer's token
+ * could make the hub read and parse a body of any size (300 MB took it from 120 MB to 730 MB) before
+ * being told it may not upload a batch, and a body that never ends held its call for good.
+ */
+Deno.test({
+  name: "tRPC: the role is checked before the body is read, and no body is read past 64 MiB",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      const base = `http://127.0.0.1:${hub.port}`;
+      const endless = () => {
+        const chunk = new TextEncoder().encode("x".repeat(1 << 20));
+        return new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(chunk) });
+      };
+      const post = async (token: string, body: BodyInit, length?: number) => {
+        const sending = new AbortController();
+        const timer = setTimeout(() => sending.abort(), 20_000);
+        const res = await fetch(`${base}/trpc/batch.upload`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            authorization: `Bearer ${token}`,
+            ...(length ? { "content-length": String(length) } : {}),
+          },
+          body,
+          signal: sending.signal,
+        });
+        const text = await res.text();
+        sending.abort(); // the endless body stops being sent
+        clearTimeout(timer);
+        return { status: res.status, text };
+      };
+      const viewer = (await hub.tokens.create("v", "viewer")).token;
+      const operator = (await hub.tokens.create("o", "operator")).token;
+      assert.equal((await post(viewer, endless())).status, 403);
+      const endlessCall = await post(operator, endless());
+      assert.equal(endlessCall.status, 400);
+      assert.match(endlessCall.text, /body is at most 64 MiB/);
+      const declared = new Uint8Array(65 * 1024 * 1024);
+      assert.equal((await post(operator, declared, declared.byteLength)).status, 413);
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
 Deno.test({
   name: "the session cookie is Secure when hub.publicUrl is https, even over plain http behind a TLS proxy",
   sanitizeOps: false,
