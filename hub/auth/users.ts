@@ -44,6 +44,13 @@ async function hashPassword(password: string): Promise<string> {
   });
 }
 
+let unknownUser: Promise<string> | undefined;
+
+/** The hash checked for a user name nobody has: of a random password, made once per process. */
+function unknownUserHash(): Promise<string> {
+  return unknownUser ??= hashPassword(randomBytes(24).toString("base64url"));
+}
+
 export class Users {
   readonly #throttle = new LoginThrottle();
 
@@ -98,7 +105,10 @@ export class Users {
       );
     }
     const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
-    const ok = user && !user.disabledAt && await argon2Verify({ password, hash: user.passwordHash });
+    // A password is checked whoever the user is (a made-up hash for a name nobody has), so that a refusal
+    // takes as long for an unknown or disabled user as for a wrong password: its time names no user.
+    const matches = await argon2Verify({ password, hash: user?.passwordHash ?? await unknownUserHash() });
+    const ok = matches && user && !user.disabledAt;
     if (!ok) {
       const locked = this.#throttle.fail(name, address, now);
       await atomically(this.db, (tx) => [
