@@ -12,6 +12,13 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
     );
     return 2;
   }
+  // The token names its site in the clear (`cte.<site>.<secret>`): another site's token is refused here,
+  // before the hub spends it on a credential this agent would not keep.
+  const named = /^cte\.([^.]+)\./.exec(token.trim())?.[1];
+  if (config.site && named && named !== config.site) {
+    console.error(`agent: the token is for site ${named}, not ${config.site}; nothing was changed`);
+    return 1;
+  }
   const caCerts = config.hub.caFile ? [fs.readFileSync(config.hub.caFile, "utf8")] : undefined;
   let enrolled;
   // With several hubs (one cluster, one database) any of them enrolls: the first that answers.

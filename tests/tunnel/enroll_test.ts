@@ -13,6 +13,8 @@ import { storescu } from "../support/send.ts";
 import { eventually, hubAdmin, startTestHub, type TestHub } from "../support/hub.ts";
 import { datasetBytes, listFiles } from "../support/agent.ts";
 import { readObjects } from "../../hub/tunnel/objects.ts";
+import { enrollAgent } from "../../agent/tunnel/enroll_command.ts";
+import type { AgentConfig } from "../../agent/config/schema.ts";
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -261,6 +263,49 @@ Deno.test({
       assert.deepEqual(attempts.slice(0, 5), [1, 2, 3, 4, 5]);
     } finally {
       await agent.stop();
+    }
+  },
+});
+
+/**
+ * An agent given another site's token (`--site south --enroll cte.north...`, a token pasted into the
+ * wrong terminal) refuses it before asking the hub: north's token stays unused and north still pending.
+ * Until 2026-12-04 the agent swapped the token at the hub first, then found the site wrong and saved
+ * nothing: north's token was spent and north marked enrolled with a credential nobody held, so north's
+ * own agent was refused until north was revoked and added again.
+ */
+Deno.test({
+  name: "an agent refuses another site's enrollment token without spending it at the hub",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    const data = await Deno.makeTempDir({ prefix: "conduit-enroll-" });
+    try {
+      const north = await hub.registry.add("north");
+      await hub.registry.add("south");
+      const config = { site: "south", data, hub: { url: hub.tunnelUrl } } as unknown as AgentConfig;
+      const errors: string[] = [];
+      const original = console.error;
+      console.error = (...args: unknown[]) => void errors.push(args.join(" "));
+      let code;
+      try {
+        code = await enrollAgent(config, north.enrollmentToken);
+      } finally {
+        console.error = original;
+      }
+      assert.equal(code, 1);
+      assert.match(errors.join("\n"), /the token is for site north, not south/);
+      assert.equal(
+        (await hub.registry.get("north"))?.state,
+        "pending",
+        "north is still waiting for its agent",
+      );
+      const enrolled = await hub.registry.enroll(north.enrollmentToken);
+      assert.equal(enrolled.site, "north", "north's own agent can still enroll with its token");
+    } finally {
+      await hub.stop();
+      await Deno.remove(data, { recursive: true });
     }
   },
 });
