@@ -307,39 +307,51 @@ Deno.test("IndexQueryHandler.find() returns a requested sequence key as a sequen
   }
 });
 
-const PYDICOM_CHARSETS = "/usr/lib/python3/dist-packages/pydicom/data/charset_files";
-const charsetFiles = ["chrH32.dcm", "chrI2.dcm"].map((n) => `${PYDICOM_CHARSETS}/${n}`);
-const charsetSkip = charsetFiles.every((f) => {
+/** Why a test of `files` cannot run (one is missing: pydicom's test data), or "" when it can. */
+function missing(files: string[]): string {
+  const present = (f: string) => {
     try {
       return Deno.statSync(f).isFile;
     } catch {
       return false;
     }
-  })
-  ? ""
-  : "needs pydicom's charset_files (apt-get install python3-pydicom)";
+  };
+  return files.every(present) ? "" : "needs pydicom's test files (apt-get install python3-pydicom)";
+}
+
+/** `fn` with a real libsql file in a temporary folder that indexes `files` as they are (no archive). */
+async function withIndexedFiles(files: string[], fn: (db: Database) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "find-files-" });
+  const db = await Database.open(path.join(dir, "agent.db"));
+  try {
+    for (const file of files) {
+      const bytes = await Deno.readFile(file);
+      const h = parseHeaderBytes(bytes, bytes.length, true);
+      indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
+        path: file,
+        fileSize: bytes.length,
+        datasetOffset: h.header.datasetOffset,
+        datasetSize: bytes.length - h.header.datasetOffset,
+        sha256: "0".repeat(64),
+        transferSyntaxUid: h.header.transferSyntax,
+        callingAet: "TEST",
+      });
+    }
+    await fn(db);
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const PYDICOM_CHARSETS = "/usr/lib/python3/dist-packages/pydicom/data/charset_files";
+const charsetFiles = ["chrH32.dcm", "chrI2.dcm"].map((n) => `${PYDICOM_CHARSETS}/${n}`);
 
 Deno.test({
   name: "IndexQueryHandler.find() returns names stored with ISO 2022 code extensions decoded",
-  ignore: !!charsetSkip,
-  async fn() {
-    const db = await Database.open(
-      path.join(await Deno.makeTempDir({ prefix: "find-charset-" }), "agent.db"),
-    );
-    try {
-      for (const file of charsetFiles) {
-        const bytes = await Deno.readFile(file);
-        const h = parseHeaderBytes(bytes, bytes.length, true);
-        indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
-          path: file,
-          fileSize: bytes.length,
-          datasetOffset: h.header.datasetOffset,
-          datasetSize: bytes.length - h.header.datasetOffset,
-          sha256: "0".repeat(64),
-          transferSyntaxUid: h.header.transferSyntax,
-          callingAet: "TEST",
-        });
-      }
+  ignore: !!missing(charsetFiles),
+  fn: () =>
+    withIndexedFiles(charsetFiles, async (db) => {
       const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 10 });
       const out: Identifier[] = [];
       const id = { QueryRetrieveLevel: "PATIENT", PatientName: "", PatientID: "" };
@@ -351,45 +363,18 @@ Deno.test({
       ]);
       // answered in UTF-8, whatever the stored objects used
       for (const m of out) assert.equal(m.SpecificCharacterSet, "ISO_IR 192");
-    } finally {
-      db.close();
-    }
-  },
+    }),
 });
 
 const imageFiles = ["CT_small.dcm", "rtdose.dcm", "reportsi.dcm"].map((n) =>
   path.join(PYDICOM_TEST_FILES_DIR, n)
 );
-const imageSkip = imageFiles.every((f) => {
-    try {
-      return Deno.statSync(f).isFile;
-    } catch {
-      return false;
-    }
-  })
-  ? ""
-  : "needs pydicom's test files (apt-get install python3-pydicom)";
-
 Deno.test({
   name:
     "IndexQueryHandler.find() returns and matches Rows, Columns, BitsAllocated, NumberOfFrames at IMAGE level",
-  ignore: !!imageSkip,
-  async fn() {
-    const db = await Database.open(path.join(await Deno.makeTempDir({ prefix: "find-image-" }), "agent.db"));
-    try {
-      for (const file of imageFiles) {
-        const bytes = await Deno.readFile(file);
-        const h = parseHeaderBytes(bytes, bytes.length, true);
-        indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
-          path: file,
-          fileSize: bytes.length,
-          datasetOffset: h.header.datasetOffset,
-          datasetSize: bytes.length - h.header.datasetOffset,
-          sha256: "0".repeat(64),
-          transferSyntaxUid: h.header.transferSyntax,
-          callingAet: "TEST",
-        });
-      }
+  ignore: !!missing(imageFiles),
+  fn: () =>
+    withIndexedFiles(imageFiles, async (db) => {
       const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 10 });
       const find = async (keys: Identifier) => {
         const out: Identifier[] = [];
@@ -421,8 +406,5 @@ Deno.test({
         15,
       ]]);
       assert.deepEqual((await find({ Rows: "128" })).map((m) => m[0]), ["1.2.840.10008.5.1.4.1.1.2"]);
-    } finally {
-      db.close();
-    }
-  },
+    }),
 });
