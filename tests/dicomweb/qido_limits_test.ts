@@ -6,44 +6,19 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
-import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { sharedRig } from "../support/shared_rig.ts";
+import { type OneSite, oneSite, search, stopOneSite } from "./_one_site.ts";
 
 const FILES = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm"].map((f) => path.join(PYDICOM_TEST_FILES_DIR, f));
 
 const skip = skipReason("storescu");
 if (skip) console.warn(`qido_limits_test: skipped: ${skip}`);
 
-interface Rig {
-  hub: TestHub;
-  north: AgentProcess;
-  token: string;
-}
-
-const shared = sharedRig<Rig>({
+const shared = sharedRig<OneSite>({
   skip,
-  async setUp() {
-    const hub = await startTestHub();
-    const north = await startAgentProcess({
-      aet: "NORTH",
-      args: await siteArgs(hub, "north"),
-      config: { dimse: { maxFindResults: 2 } },
-    });
-    const sent = await storescu(FILES, north);
-    assert.equal(sent.code, 0, sent.stderr);
-    await eventually("north online", () => hub.sessions.get("north"));
-    return { hub, north, token: (await hub.tokens.create("limits", "viewer")).token };
-  },
-  async stop(r) {
-    await r.north.stop();
-    await r.hub.stop();
-  },
+  setUp: () => oneSite(FILES, { dimse: { maxFindResults: 2 } }),
+  stop: stopOneSite,
 });
-
-const search = (r: Rig, p: string) =>
-  fetch(`http://127.0.0.1:${r.hub.port}/dicomweb${p}`, { headers: { authorization: `Bearer ${r.token}` } });
 
 shared.test("PS3.18 8.3.4.4 QIDO-RS of a site with more matches than it answers: a whole JSON array", async (r) => {
   for (const query of ["", "?limit=3", "?offset=1&limit=5"]) {

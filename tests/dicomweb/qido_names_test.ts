@@ -6,10 +6,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
-import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { sharedRig } from "../support/shared_rig.ts";
+import { type OneSite, oneSite, search, stopOneSite } from "./_one_site.ts";
 
 const CHARSETS = path.join(PYDICOM_TEST_FILES_DIR, "../charset_files");
 /** Yamada^Tarou=山田^太郎=やまだ^たろう (ISO 2022 IR 87), Äneas^Rüdiger (ISO_IR 100). */
@@ -19,32 +17,14 @@ const GERMAN = path.join(CHARSETS, "chrGerm.dcm");
 const skip = skipReason("storescu");
 if (skip) console.warn(`qido_names_test: skipped: ${skip}`);
 
-interface Rig {
-  hub: TestHub;
-  north: AgentProcess;
-  token: string;
-}
-
-const shared = sharedRig<Rig>({
+const shared = sharedRig<OneSite>({
   skip,
-  async setUp() {
-    const hub = await startTestHub();
-    const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-    const sent = await storescu([JAPANESE, GERMAN], north);
-    assert.equal(sent.code, 0, sent.stderr);
-    await eventually("north online", () => hub.sessions.get("north"));
-    return { hub, north, token: (await hub.tokens.create("names", "viewer")).token };
-  },
-  async stop(r) {
-    await r.north.stop();
-    await r.hub.stop();
-  },
+  setUp: () => oneSite([JAPANESE, GERMAN]),
+  stop: stopOneSite,
 });
 
-async function studies(r: Rig, query: string): Promise<Record<string, { Value?: unknown[] }>[]> {
-  const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb/sites/north/studies?${query}`, {
-    headers: { authorization: `Bearer ${r.token}` },
-  });
+async function studies(r: OneSite, query: string): Promise<Record<string, { Value?: unknown[] }>[]> {
+  const res = await search(r, `/sites/north/studies?${query}`);
   assert.equal(res.status, 200, await res.clone().text());
   return await res.json();
 }
