@@ -4,40 +4,18 @@
  * certificate's stops the agent with the key, the file and the reason. Keys never reach a log.
  */
 import * as fs from "node:fs";
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { checkedPem, checkKeyPair, type PemKind } from "@conduit/shared/tls";
 import type { AgentConfig, NodeConfig } from "./schema.ts";
 import type { TlsClientMaterial, TlsServerMaterial } from "../dimse/tls.ts";
 
-/** A TLS file that cannot be used; the message names the configuration key, the file and why. */
-export class TlsFileError extends Error {
-  override name = "TlsFileError";
-}
+export { TlsFileError } from "@conduit/shared/tls";
 
 const read = new Map<string, string>();
 
-function pem(key: string, file: string, kind: "certificate" | "key" | "ca"): string {
+function pem(key: string, file: string, kind: PemKind): string {
   const cached = read.get(`${kind}:${file}`);
   if (cached !== undefined) return cached;
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT"
-      ? "no such file"
-      : code === "EACCES"
-      ? "permission denied"
-      : code ?? "unreadable";
-    throw new TlsFileError(`${key}: cannot read ${file}: ${why}`);
-  }
-  try {
-    if (kind === "key") createPrivateKey(text);
-    else new X509Certificate(text);
-  } catch {
-    throw new TlsFileError(
-      `${key}: ${file} is not a PEM ${kind === "key" ? "private key" : "certificate"}`,
-    );
-  }
+  const text = checkedPem((f) => fs.readFileSync(f, "utf8"), key, file, kind);
   read.set(`${kind}:${file}`, text);
   return text;
 }
@@ -45,11 +23,7 @@ function pem(key: string, file: string, kind: "certificate" | "key" | "ca"): str
 function pair(prefix: string, certFile: string, keyFile: string): { cert: string; key: string } {
   const cert = pem(`${prefix}.cert`, certFile, "certificate");
   const key = pem(`${prefix}.key`, keyFile, "key");
-  let matches = true;
-  try {
-    matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
-  } catch { /* the runtime cannot tell: the handshake will */ }
-  if (!matches) throw new TlsFileError(`${prefix}.key: ${keyFile} is not the key of ${certFile}`);
+  checkKeyPair(cert, key, `${prefix}.key`, keyFile, certFile);
   return { cert, key };
 }
 
