@@ -32,16 +32,33 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
       rows: queue.summary(),
       destinations: forwarder.knownDestinations().map((d) => ({ name: d, paused: queue.isPaused(d) })),
     }));
-  app.post("/retry", async (c) => {
-    const n = queue.retry(filter.parse(await c.req.json().catch(() => ({}))));
-    forwarder.wake();
-    return c.json({ retried: n });
-  });
-  app.post("/replay", async (c) => {
-    const n = queue.replay(filter.parse(await c.req.json().catch(() => ({}))));
-    forwarder.wake();
-    return c.json({ replayed: n });
-  });
+  /**
+   * A destination neither configured nor named by any row: a misspelt name, said so (404) rather than
+   * answered with a count of 0 that reads as "nothing to do".
+   */
+  const unknownDestination = (destination: string | undefined): string | undefined => {
+    if (destination === undefined || forwarder.knownDestinations().includes(destination)) return undefined;
+    const named = new Set(queue.summary().map((r) => r.destination));
+    if (named.has(destination)) return undefined;
+    const all = [...new Set([...forwarder.knownDestinations(), ...named])].sort();
+    return `no destination named ${JSON.stringify(destination)} (${all.length ? all.join(", ") : "none"})`;
+  };
+  for (
+    const [path, key, act] of [["/retry", "retried", queue.retry], [
+      "/replay",
+      "replayed",
+      queue.replay,
+    ]] as const
+  ) {
+    app.post(path, async (c) => {
+      const selection = filter.parse(await c.req.json().catch(() => ({})));
+      const unknown = unknownDestination(selection.destination);
+      if (unknown) return c.json({ error: unknown }, 404);
+      const n = act.call(queue, selection);
+      forwarder.wake();
+      return c.json({ [key]: n });
+    });
+  }
   const known = (name: string) => forwarder.knownDestinations().includes(name);
   app.post("/pause/:destination", (c) => {
     if (!known(c.req.param("destination"))) {
