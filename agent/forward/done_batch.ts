@@ -16,6 +16,7 @@ const MAX_GROUP = 128;
 
 export class DoneBatch {
   #ids: number[] = [];
+  #statuses: number[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -29,9 +30,10 @@ export class DoneBatch {
     return this.#ids.length;
   }
 
-  /** Records a row acknowledged by its destination: marked done with its group. */
-  add(id: number): void {
+  /** Records a row acknowledged by its destination (with `status`: 0, or a warning): marked done with its group. */
+  add(id: number, status = 0): void {
     this.#ids.push(id);
+    this.#statuses.push(status);
     if (this.#ids.length >= MAX_GROUP) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.gatherMs);
   }
@@ -42,9 +44,11 @@ export class DoneBatch {
     this.#timer = undefined;
     if (this.#ids.length === 0) return;
     const ids = this.#ids;
+    const statuses = this.#statuses;
     this.#ids = [];
+    this.#statuses = [];
     try {
-      this.queue.markDone(ids);
+      this.queue.markDone(ids, Date.now(), statuses);
     } catch (err) {
       // The rows stay in flight: the next start sends them again (the receiver takes them idempotently).
       this.onError(err, ids.length);

@@ -268,7 +268,7 @@ export class Forwarder {
           error = (err as Error).message;
         }
         if (status === Status.Success || (status !== null && isWarning(status))) {
-          this.#done.add(row.id);
+          this.#done.add(row.id, status);
           this.onEvent({ type: "attempt", destination, status, outcome: "done" });
           this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - row.createdAt });
           continue;

@@ -240,11 +240,13 @@ export class Queue {
    * Records deliveries (one row or several, in one transaction). Like markFailed, it applies only to a
    * row still in flight: a row reset meanwhile (a keepLast replacement, a replay) keeps its new state.
    */
-  markDone(ids: number | number[], now = Date.now()): void {
-    const st = this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = 0,
+  markDone(ids: number | number[], now = Date.now(), statuses?: number[]): void {
+    const st = this.db.statement(`UPDATE queue SET state = 'done', attempts = attempts + 1, last_status = ?,
         last_error = '', updated_at = ?, done_at = ? WHERE id = ? AND state = 'in_flight'`);
     this.db.writeUnsynced(() => {
-      for (const id of typeof ids === "number" ? [ids] : ids) st.run(now, now, id);
+      const list = typeof ids === "number" ? [ids] : ids;
+      // The status the destination answered: 0, or a warning it stored the object with (0xB000...).
+      list.forEach((id, i) => st.run(statuses?.[i] ?? 0, now, now, id));
     });
   }
 

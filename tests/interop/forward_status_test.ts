@@ -115,16 +115,18 @@ Deno.test({
       const view = sops.map((s) => ({
         state: by.get(s)!.state,
         attempts: by.get(s)!.attempts,
+        lastStatus: by.get(s)!.lastStatus,
         received: peer.received.get(s),
       }));
+      // A done row keeps the status it was stored with: 0, or the warning.
       assert.deepEqual(view, [
-        { state: "done", attempts: 1, received: 1 },
-        { state: "done", attempts: 1, received: 1 },
-        { state: "done", attempts: 1, received: 1 },
-        { state: "done", attempts: 1, received: 1 },
-        { state: "done", attempts: 3, received: 3 },
-        { state: "dead", attempts: 1, received: 1 },
-        { state: "dead", attempts: 1, received: 1 },
+        { state: "done", attempts: 1, lastStatus: 0, received: 1 },
+        { state: "done", attempts: 1, lastStatus: 0xb000, received: 1 },
+        { state: "done", attempts: 1, lastStatus: 0x0107, received: 1 },
+        { state: "done", attempts: 1, lastStatus: 0x0116, received: 1 },
+        { state: "done", attempts: 3, lastStatus: 0, received: 3 },
+        { state: "dead", attempts: 1, lastStatus: 0xc000, received: 1 },
+        { state: "dead", attempts: 1, lastStatus: 0xa900, received: 1 },
       ]);
       const metrics = await (await agent.http("/metrics")).text();
       for (
