@@ -288,7 +288,10 @@ export class Queue {
     return this.#move("failed", "failed", filter, now, false);
   }
 
-  /** Dead rows back to pending with their attempts reset (replay). Returns how many. */
+  /**
+   * Dead rows back to pending with their attempts reset (replay), not those of a canceled route (a
+   * transfer canceled at the hub is retried there). Returns how many.
+   */
   replay(filter: { destination?: string; ids?: number[] }, now = Date.now()): number {
     return this.#move("dead", "pending", filter, now, true);
   }
@@ -301,6 +304,7 @@ export class Queue {
     reset: boolean,
   ) {
     const where = ["state = ?"];
+    if (from === "dead") where.push(`last_error != '${CANCELED}'`);
     const args: (string | number)[] = [from];
     if (f.destination) {
       where.push("destination = ?");

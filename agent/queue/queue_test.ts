@@ -67,7 +67,7 @@ Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows
   }
 });
 
-Deno.test("Queue.cancelRoute() takes waiting rows out, and a row in flight at the cancel is never tried again", async () => {
+Deno.test("Queue.cancelRoute() takes waiting rows out, a row in flight at the cancel is never tried again, replay leaves them", async () => {
   const { db, queue } = await queued();
   try {
     const [a, b] = queue.claim("a", 2, 2000);
@@ -80,6 +80,11 @@ Deno.test("Queue.cancelRoute() takes waiting rows out, and a row in flight at th
       "canceled",
     ]]);
     assert.equal(queue.claim("a", 10, 10_000).length, 0);
+    assert.equal(queue.routeProgress("r").canceled, 3);
+    // The dead letter's replay leaves them: they were canceled (the transfer is retried at the hub), not
+    // failed; replayed, the next failure or release would send them straight back to dead.
+    assert.equal(queue.replay({ destination: "a" }, 11_000), 0);
+    assert.equal(queue.replay({ ids: rows.map((r) => r.id) }, 11_000), 0);
     assert.equal(queue.routeProgress("r").canceled, 3);
   } finally {
     db.close();
