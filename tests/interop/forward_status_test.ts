@@ -13,6 +13,7 @@ import { Status, type StoreContext } from "../../agent/dimse/handlers.ts";
 import { freePort, skipReason, sleep } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const skip = skipReason("storescu");
@@ -65,15 +66,6 @@ async function rows(agent: AgentProcess): Promise<Row[]> {
   return await (await agent.http(`/queue?limit=10000`)).json() as Row[];
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 Deno.test({
   name: "each C-STORE answer of a destination settles its row as PS3.7 classes it",
   ignore: !!skip,
@@ -106,7 +98,7 @@ Deno.test({
     });
     try {
       assert.equal((await storescu(series.paths, agent)).code, 0);
-      await until(
+      await eventually(
         "every row settled",
         async () => (await rows(agent)).every((r) => r.state === "done" || r.state === "dead"),
       );
@@ -169,7 +161,7 @@ Deno.test({
     });
     try {
       assert.equal((await storescu(series.paths, first)).code, 0);
-      await until("two rows failed", async () => {
+      await eventually("two rows failed", async () => {
         const all = await rows(first);
         return all.length === 2 && all.every((r) => r.state === "failed");
       });
@@ -187,7 +179,7 @@ Deno.test({
         body: JSON.stringify({ all: true }),
       });
       assert.deepEqual(await retried.json(), { retried: 2 });
-      await until(
+      await eventually(
         "the rows are dead",
         async () => (await rows(again)).every((r) => r.state === "dead"),
         10_000,
