@@ -2,15 +2,15 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { generateInstance, generateStudies, type InstanceSpec } from "@conduit/shared/testing";
-import { instanceAttributes, readPart10Header } from "@conduit/shared/dicom";
+import { readPart10Header } from "@conduit/shared/dicom";
 import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
 import { Logger } from "@conduit/shared/log";
 import { type Archive, objectKey } from "../archive/archive.ts";
 import { FileArchive } from "../archive/file_archive.ts";
 import { readUpTo } from "../part10/source.ts";
-import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "../index/db.ts";
 import { indexInstance } from "../index/instances.ts";
+import { indexEntryOf } from "../index/testing.ts";
 import { Queue } from "../queue/queue.ts";
 import { Copies } from "../queue/copies.ts";
 import { standardProfile } from "../deid/profile.ts";
@@ -54,22 +54,13 @@ async function staged(n: number) {
   })];
   for (const spec of specs) {
     const bytes = generateInstance(spec);
-    const h = parseHeaderBytes(bytes, bytes.length, true);
-    const attrs = instanceAttributes(h.bytes, h.dataset, h.header);
     const relative = objectKey(spec.studyInstanceUid, spec.seriesInstanceUid, spec.sopInstanceUid);
     await put(archive, relative, bytes);
+    const { attrs, file } = indexEntryOf(bytes, relative);
     indexInstance(
       db,
       attrs,
-      {
-        path: relative,
-        fileSize: bytes.length,
-        datasetOffset: h.header.datasetOffset,
-        datasetSize: bytes.length - h.header.datasetOffset,
-        sha256: "0".repeat(64),
-        transferSyntaxUid: h.header.transferSyntax,
-        callingAet: "TEST",
-      },
+      file,
       () => queue.addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: stageDestination("r") }]),
     );
   }

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { generateStudies } from "@conduit/shared/testing";
-import { indexedDatabase } from "../index/testing.ts";
+import { indexedDatabase, indexEntryOf } from "../index/testing.ts";
 import type { Identifier } from "../dimse/handlers.ts";
 import { IndexQueryHandler } from "./find.ts";
 import { lazyQueryHandler } from "./lazy.ts";
 import { identifierText } from "./matching.ts";
 import * as path from "node:path";
-import { instanceAttributes } from "@conduit/shared/dicom";
-import { parseHeaderBytes } from "../part10/header.ts";
 import { Database } from "../index/db.ts";
 import { indexInstance } from "../index/instances.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../../tests/support/test_files.ts";
@@ -325,17 +323,8 @@ async function withIndexedFiles(files: string[], fn: (db: Database) => Promise<v
   const db = await Database.open(path.join(dir, "agent.db"));
   try {
     for (const file of files) {
-      const bytes = await Deno.readFile(file);
-      const h = parseHeaderBytes(bytes, bytes.length, true);
-      indexInstance(db, instanceAttributes(h.bytes, h.dataset, h.header), {
-        path: file,
-        fileSize: bytes.length,
-        datasetOffset: h.header.datasetOffset,
-        datasetSize: bytes.length - h.header.datasetOffset,
-        sha256: "0".repeat(64),
-        transferSyntaxUid: h.header.transferSyntax,
-        callingAet: "TEST",
-      });
+      const { attrs, file: stored } = indexEntryOf(await Deno.readFile(file), file);
+      indexInstance(db, attrs, stored);
     }
     await fn(db);
   } finally {
