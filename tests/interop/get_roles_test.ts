@@ -10,7 +10,7 @@ import { startScp } from "../../agent/dimse/scp_server.ts";
 import type { OutgoingObject, RetrieveHandler } from "../../agent/dimse/handlers.ts";
 import { memorySource } from "../../agent/part10/source.ts";
 import { freePort } from "../support/peers.ts";
-import { associate, commandSet, CommandTag, pdataTf, readCommand } from "../support/pdu.ts";
+import { associate, commandSet, CommandTag, implicitElement, pdataTf, readCommand } from "../support/pdu.ts";
 
 const IMPLICIT = TransferSyntax.ImplicitVRLittleEndian;
 const SOP = "1.2.826.0.1.3680043.10.1011.77";
@@ -18,14 +18,7 @@ const SOP = "1.2.826.0.1.3680043.10.1011.77";
 const DATASET = implicit(0x00080018, SOP);
 
 function implicit(tag: number, text: string): Uint8Array {
-  const value = new TextEncoder().encode(text.length % 2 ? text + "\0" : text);
-  const out = new Uint8Array(8 + value.length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, tag >>> 16, true);
-  view.setUint16(2, tag & 0xffff, true);
-  view.setUint32(4, value.length, true);
-  out.set(value, 8);
-  return out;
+  return implicitElement(tag, new TextEncoder().encode(text.length % 2 ? text + "\0" : text));
 }
 
 /** Every identifier names one CT object. */

@@ -30,7 +30,8 @@ export const CommandTag = {
 
 type CommandValue = { uid: string } | { us: number };
 
-function implicitElement(tag: number, value: Uint8Array): Uint8Array {
+/** One element in implicit VR little endian: tag, 32-bit length, value. */
+export function implicitElement(tag: number, value: Uint8Array): Uint8Array {
   const out = new Uint8Array(8 + value.length);
   const view = new DataView(out.buffer);
   view.setUint16(0, tag >>> 16, true);
