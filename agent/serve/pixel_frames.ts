@@ -12,7 +12,7 @@ import type { SiteServices } from "./services.ts";
 import { archivedFile } from "./wado.ts";
 
 async function frames(s: SiteServices, request: RequestOf<"frames">, channel: Replies<"frames">) {
-  const file = await archivedFile(s, request.sopInstanceUid);
+  const file = await archivedFile(s, request);
   await withObject(s.files, file.key, async (stored) => {
     const transcoded = await transcodedCopy(stored, file.transferSyntax, request.transferSyntaxes);
     const source = transcoded ? memorySource(transcoded) : stored;

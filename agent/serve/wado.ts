@@ -98,10 +98,23 @@ async function metadata(
   await channel.send({ type: "end", completed: n });
 }
 
-/** The archived instance `sopInstanceUid`; BulkDataError when there is none. */
-export async function archivedFile(s: SiteServices, sopInstanceUid: string) {
-  const [file] = await archivedFiles(s.db, s.files, sql`i.sop_instance_uid = ${sopInstanceUid}`);
-  if (!file) throw new BulkDataError("no such instance");
+/**
+ * The archived instance a `frames` or `bulkdata` request names, in the study and series of its path when
+ * the hub names them; BulkDataError when there is none.
+ */
+export async function archivedFile(
+  s: SiteServices,
+  at: { studyInstanceUid?: string; seriesInstanceUid?: string; sopInstanceUid: string },
+) {
+  const conditions = [sql`i.sop_instance_uid = ${at.sopInstanceUid}`];
+  if (at.studyInstanceUid) conditions.push(sql`i.study_instance_uid = ${at.studyInstanceUid}`);
+  if (at.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${at.seriesInstanceUid}`);
+  const [file] = await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `));
+  if (!file) {
+    throw new BulkDataError(
+      at.studyInstanceUid ? "no such instance in this study and series" : "no such instance",
+    );
+  }
   return file;
 }
 
@@ -110,7 +123,7 @@ export async function archivedFile(s: SiteServices, sopInstanceUid: string) {
  * syntax first, then a `bulk` reply and bytes for each part (each frame, or the one video bitstream).
  */
 async function bulkdata(s: SiteServices, request: RequestOf<"bulkdata">, channel: Replies<"bulkdata">) {
-  const file = await archivedFile(s, request.sopInstanceUid);
+  const file = await archivedFile(s, request);
   const parts = await withObject(s.files, file.key, async (source) => {
     const value = await bulkValue(source, request.path);
     if ("offset" in value) {

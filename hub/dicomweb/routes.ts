@@ -12,7 +12,7 @@ import { type AuthEnv, requireAuth } from "../auth/middleware.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
 import type { Users } from "../auth/users.ts";
 import { AccessError, type Action, authorize, DICOMWEB_ROOTS, dicomwebAction } from "../auth/permissions.ts";
-import { type BackendProvider, BackendUnavailableError } from "./services.ts";
+import { type BackendProvider, BackendUnavailableError, type InstancePath } from "./services.ts";
 import { checkUid, HttpError, problem } from "./http.ts";
 import { problem as problemResponse } from "../problem.ts";
 import { qido } from "./qido/route.ts";
@@ -122,6 +122,15 @@ export function dicomwebApp(
     seriesInstanceUid: checkUid("series", c.req.param("series")),
     sopInstanceUid: checkUid("instance", c.req.param("instance")),
   });
+  /** The instance of a path under `I`: its study and series are checked by the site that holds it. */
+  const instanceAt = (c: Context): InstancePath => {
+    const u = uids(c);
+    return {
+      studyInstanceUid: u.studyInstanceUid,
+      seriesInstanceUid: u.seriesInstanceUid,
+      sopInstanceUid: u.sopInstanceUid!,
+    };
+  };
   const I = "/studies/:study/series/:series/instances/:instance";
 
   // QIDO-RS
@@ -158,16 +167,16 @@ export function dicomwebApp(
   on("GET", "/studies/:study/metadata", (c) => metadata(c, provider, options, uids(c)));
   on("GET", "/studies/:study/series/:series/metadata", (c) => metadata(c, provider, options, uids(c)));
   on("GET", `${I}/metadata`, (c) => metadata(c, provider, options, uids(c)));
-  on("GET", `${I}/bulkdata/:path{.+}`, (c) => {
-    const u = uids(c);
-    const at = { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! };
-    return bulkdata(c, provider, at, c.req.param("path")!, onStreamError);
-  });
-  on("GET", `${I}/frames/:list`, (c) => {
-    const u = uids(c);
-    const at = { studyInstanceUid: u.studyInstanceUid, sopInstanceUid: u.sopInstanceUid! };
-    return frames(c, provider, at, c.req.param("list")!, onStreamError);
-  });
+  on(
+    "GET",
+    `${I}/bulkdata/:path{.+}`,
+    (c) => bulkdata(c, provider, instanceAt(c), c.req.param("path")!, onStreamError),
+  );
+  on(
+    "GET",
+    `${I}/frames/:list`,
+    (c) => frames(c, provider, instanceAt(c), c.req.param("list")!, onStreamError),
+  );
   // Rendered resources and thumbnails, made at the site.
   const levels = ["/studies/:study", "/studies/:study/series/:series", I, `${I}/frames/:list`];
   for (const level of levels) {

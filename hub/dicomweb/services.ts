@@ -13,6 +13,7 @@ export type {
   BulkData,
   BulkValue,
   FramesResult,
+  InstancePath,
   RenderedImage,
   RenderQuery,
   RetrievedObject,

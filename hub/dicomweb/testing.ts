@@ -36,6 +36,7 @@ import {
 import type { QidoLevel, QidoQuery, QidoService } from "./qido/service.ts";
 import type {
   FramesResult,
+  InstancePath,
   RenderQuery,
   RetrievedObject,
   RetrieveQuery,
@@ -104,12 +105,6 @@ export class MemorySite {
 
   constructor(specs: InstanceSpec[] = []) {
     this.objects = specs.map((s) => memoryObject(generateInstance(s)));
-  }
-
-  find(sopInstanceUid: string): MemoryObject {
-    const o = this.objects.find((x) => x.header.sopInstanceUid === sopInstanceUid);
-    if (!o) throw new SiteRequestError("not-found", `no instance ${sopInstanceUid}`);
-    return o;
   }
 }
 
@@ -185,6 +180,13 @@ class MemoryWado implements WadoService {
     );
   }
 
+  /** The instance of a WADO-RS path, as an agent finds it: in that study and series, or not-found. */
+  #instance(at: InstancePath): MemoryObject {
+    const [o] = this.#select(at);
+    if (!o) throw new SiteRequestError("not-found", "no such instance");
+    return o;
+  }
+
   async *retrieve(query: RetrieveQuery, _signal?: AbortSignal): AsyncGenerator<RetrievedObject> {
     for (const o of this.#select(query)) yield { header: o.header, bytes: once(o.dataset) };
   }
@@ -193,8 +195,8 @@ class MemoryWado implements WadoService {
     for (const o of this.#select(query)) yield structuredClone(o.json);
   }
 
-  frames(sopInstanceUid: string, frames: number[]): Promise<FramesResult> {
-    const o = this.site.find(sopInstanceUid);
+  frames(instance: InstancePath, frames: number[]): Promise<FramesResult> {
+    const o = this.#instance(instance);
     for (const n of frames) {
       if (n > o.frames.length) throw new SiteRequestError("not-found", `no frame ${n}`);
     }
@@ -207,8 +209,8 @@ class MemoryWado implements WadoService {
     });
   }
 
-  bulkdata(sopInstanceUid: string, path: string, _signal?: AbortSignal) {
-    const o = this.site.find(sopInstanceUid);
+  bulkdata(instance: InstancePath, path: string, _signal?: AbortSignal) {
+    const o = this.#instance(instance);
     if (path !== "7FE00010" || !o.frames.length) {
       throw new SiteRequestError("not-found", `no bulk value ${path}`);
     }

@@ -73,6 +73,7 @@ export function tunnelRoutes(registry: SiteRegistry, sessions: Sessions, log: Lo
           agentVersion: hello.agentVersion,
           remoteAddress,
           maxFrame: hello.maxFrame,
+          features: hello.features,
         }),
     ).catch((err) =>
       log.warn("tunnel hello failed", { remoteAddress, site, reason: (err as Error).message })

@@ -37,6 +37,8 @@ export interface SiteSession {
   session: Session;
   agentVersion: string;
   remoteAddress: string;
+  /** What the agent named in its hello beyond protocol version 1 (hello.ts). */
+  features: ReadonlySet<string>;
   connectedAt: number;
   rttMs?: number;
   queueDepth?: number;
@@ -121,11 +123,19 @@ export class Sessions {
     return [...this.#live.values()];
   }
 
+  /**
+   * Whether the agent of `site`, connected to this hub, named `feature` in its hello; false for a site
+   * held by another hub of a cluster (asked then as an agent of protocol version 1 is).
+   */
+  supports(site: string, feature: string): boolean {
+    return this.#live.get(site)?.features.has(feature) ?? false;
+  }
+
   /** Starts a session for a site whose hello was accepted. */
   attach(
     site: string,
     transport: Transport,
-    facts: { agentVersion: string; remoteAddress: string; maxFrame?: number },
+    facts: { agentVersion: string; remoteAddress: string; maxFrame?: number; features?: string[] },
   ): Session {
     const log = this.log.child({ site });
     const previous = this.#live.get(site);
@@ -151,10 +161,12 @@ export class Sessions {
         this.registry.disconnected(site).catch((err) => log.error("registry update failed", { err }));
       },
     });
+    const { features, ...seen } = facts;
     const entry: SiteSession = {
       site,
       session,
-      ...facts,
+      ...seen,
+      features: new Set(features),
       connectedAt: Date.now(),
       lastSeenAt: Date.now(),
       throughput: [],
@@ -163,7 +175,7 @@ export class Sessions {
     this.#live.set(site, entry);
     this.elsewhere?.claim(site).catch((err) => log.error("site lease claim failed", { err }));
     log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
-    this.registry.connected(site, facts).catch((err) => log.error("registry update failed", { err }));
+    this.registry.connected(site, seen).catch((err) => log.error("registry update failed", { err }));
     void this.#status(entry);
     return session;
   }

@@ -18,6 +18,15 @@ const PROTOCOL_VERSION = 1;
  */
 const maxFrame = z.number().int().min(MAX_PAYLOAD).max(16 * 1024 * 1024);
 
+/**
+ * What an agent of this version does beyond what protocol version 1 began with, named in its hello so
+ * that a newer hub asks it only what it understands (an older agent refuses request fields it does not
+ * know). `instance-path`: `frames` and `bulkdata` requests may name the study and series of the path,
+ * and an instance outside them is not found.
+ */
+export const FEATURE_INSTANCE_PATH = "instance-path";
+const FEATURES: string[] = [FEATURE_INSTANCE_PATH];
+
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a
 // session with this one.
 export const Hello = z.object({
@@ -26,6 +35,8 @@ export const Hello = z.object({
   site: name,
   agentVersion: z.string().max(64),
   maxFrame: maxFrame.optional(),
+  /** Names this hub does not know are kept and ignored. */
+  features: z.array(z.string().max(64)).max(64).optional(),
 });
 export type Hello = z.infer<typeof Hello>;
 
@@ -67,7 +78,7 @@ export function framePayloadFor(maxFrame: number | undefined): number {
 /** Agent side: sends the hello and resolves with the welcome and the transport for the session. */
 export function clientHandshake(
   ws: WebSocket,
-  hello: Omit<Hello, "protocol" | "version" | "maxFrame">,
+  hello: Omit<Hello, "protocol" | "version" | "maxFrame" | "features">,
   timeoutMs = 10_000,
 ): Promise<{ welcome: Accepted; transport: Transport }> {
   return new Promise((resolve, reject) => {
@@ -96,7 +107,13 @@ export function clientHandshake(
     };
     ws.send(
       JSON.stringify(
-        { protocol: PROTOCOL, version: PROTOCOL_VERSION, ...hello, maxFrame: LARGE_PAYLOAD } satisfies Hello,
+        {
+          protocol: PROTOCOL,
+          version: PROTOCOL_VERSION,
+          ...hello,
+          maxFrame: LARGE_PAYLOAD,
+          features: FEATURES,
+        } satisfies Hello,
       ),
     );
   });

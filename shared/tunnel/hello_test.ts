@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { HEADER_BYTES, LARGE_PAYLOAD, MAX_PAYLOAD } from "./frame.ts";
 import { z } from "zod";
-import { clientHandshake, framePayloadFor, HandshakeError, Hello, serverHandshake } from "./hello.ts";
+import {
+  clientHandshake,
+  FEATURE_INSTANCE_PATH,
+  framePayloadFor,
+  HandshakeError,
+  Hello,
+  serverHandshake,
+} from "./hello.ts";
 import { Session } from "./session.ts";
 import type { Stream } from "./stream.ts";
 import type { Transport } from "./transport.ts";
@@ -39,7 +46,9 @@ async function readAll(stream: Stream): Promise<number> {
  */
 for (const offer of [true, false]) {
   Deno.test(`hello: frames ${offer ? "up to the size the peer offered" : "of 64 KiB to a peer that offered none"}`, async () => {
-    const accepted = Promise.withResolvers<{ session: Session; maxFrame?: number; sizes: number[] }>();
+    const accepted = Promise.withResolvers<
+      { session: Session; maxFrame?: number; features?: string[]; sizes: number[] }
+    >();
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
       const { socket, response } = Deno.upgradeWebSocket(req);
       serverHandshake(
@@ -57,7 +66,7 @@ for (const offer of [true, false]) {
               });
             },
           });
-          accepted.resolve({ session, maxFrame: hello.maxFrame, sizes });
+          accepted.resolve({ session, maxFrame: hello.maxFrame, features: hello.features, sizes });
         },
       ).catch(accepted.reject);
       return response;
@@ -100,6 +109,8 @@ for (const offer of [true, false]) {
       });
       const far = await accepted.promise;
       assert.equal(far.maxFrame, offer ? LARGE_PAYLOAD : undefined);
+      // What the hub may ask beyond version 1 (an older agent names nothing, and is asked as before).
+      assert.deepEqual(far.features, offer ? [FEATURE_INSTANCE_PATH] : undefined);
       const stream = clientSession.open();
       const written = stream.write(new Uint8Array(600_000)).then(() => stream.close());
       assert.equal(await readAll(stream), 600_000);

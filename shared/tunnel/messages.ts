@@ -145,9 +145,16 @@ const metadata = z.object({
   deadlineMs: deadline,
 }).strict();
 
+/**
+ * The study and series of a WADO-RS path, sent only to an agent whose hello names the `instance-path`
+ * feature (hello.ts): an instance outside them is answered `not-found`.
+ */
+const instancePath = { studyInstanceUid: uid.optional(), seriesInstanceUid: uid.optional() };
+
 /** Frames (1-based) of an archived instance: a `frames` reply, then per frame a `bulk` reply and its bytes. */
 const frames = z.object({
   op: z.literal("frames"),
+  ...instancePath,
   sopInstanceUid: uid,
   frames: z.array(z.number().int().positive()).min(1).max(10_000),
   /** Acceptable syntaxes in preference order: as stored when it is one, else transcoded to the first possible. */
@@ -197,6 +204,7 @@ const render = z.object({
  */
 const bulkdata = z.object({
   op: z.literal("bulkdata"),
+  ...instancePath,
   sopInstanceUid: uid,
   path: z.string().regex(/^[0-9A-F]{8}(\/\d+\/[0-9A-F]{8})*$/),
   deadlineMs: deadline,

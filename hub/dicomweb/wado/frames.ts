@@ -10,12 +10,12 @@ import { acceptOf, HttpError } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptedFrameSyntaxes, frameMediaType } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
-import type { BackendProvider, RetrieveQuery } from "../services.ts";
+import type { BackendProvider, InstancePath } from "../services.ts";
 
 export async function frames(
   c: Context,
   provider: BackendProvider,
-  query: Required<Pick<RetrieveQuery, "studyInstanceUid" | "sopInstanceUid">>,
+  query: InstancePath,
   list: string,
   onError: (err: unknown) => void,
 ) {
@@ -26,7 +26,7 @@ export async function frames(
   if (numbers.some((n) => n < 1)) throw new HttpError(400, "frame numbers start at 1");
   const accepted = acceptedFrameSyntaxes(acceptOf(c));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const result = await backend.wado.frames(query.sopInstanceUid, numbers, accepted);
+  const result = await backend.wado.frames(query, numbers, accepted);
   const media = frameMediaType(result.transferSyntax);
   if (accepted && !accepted.includes(result.transferSyntax)) {
     for await (const f of result.frames) for await (const _ of f) { /* drain */ }

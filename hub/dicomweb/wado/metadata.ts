@@ -10,7 +10,7 @@ import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions } from "../http
 import { backendFor } from "./instances.ts";
 import { acceptedEncapsulatedBulk, acceptsBulk, acceptsJson, frameMediaType } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
-import type { BackendProvider, RetrieveQuery } from "../services.ts";
+import type { BackendProvider, InstancePath, RetrieveQuery } from "../services.ts";
 
 const encoder = new TextEncoder();
 
@@ -78,7 +78,7 @@ export async function metadata(
 export async function bulkdata(
   c: Context,
   provider: BackendProvider,
-  query: Required<Pick<RetrieveQuery, "studyInstanceUid" | "sopInstanceUid">>,
+  query: InstancePath,
   path: string,
   onError: (err: unknown) => void,
 ) {
@@ -90,7 +90,7 @@ export async function bulkdata(
   const pixels = path.toUpperCase() === "7FE00010";
   if (!pixels && !acceptsBulk(accept)) throw new HttpError(406, NATIVE);
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const value = await backend.wado.bulkdata(query.sopInstanceUid, path.toUpperCase());
+  const value = await backend.wado.bulkdata(query, path.toUpperCase());
   const syntax = value.transferSyntax;
   const video = syntax && videoMediaType(syntax);
   const media = syntax ? video || frameMediaType(syntax) : "application/octet-stream";

@@ -15,6 +15,16 @@ export interface RetrieveQuery {
   transferSyntax?: string;
 }
 
+/**
+ * An instance as a WADO-RS path names it. A site that can check it answers not-found when the instance
+ * is not in that study (and series), as for any other unknown instance.
+ */
+export interface InstancePath {
+  studyInstanceUid: string;
+  seriesInstanceUid?: string;
+  sopInstanceUid: string;
+}
+
 /** One object of a retrieve: its header, then its data set's bytes (read them before the next). */
 export interface RetrievedObject {
   header: ObjectHeader;
@@ -74,13 +84,13 @@ export interface WadoService {
    * `syntaxes` the site can produce (or as stored when it can produce none).
    */
   frames(
-    sopInstanceUid: string,
+    instance: InstancePath,
     frames: number[],
     syntaxes?: string[],
     signal?: AbortSignal,
   ): Promise<FramesResult>;
   /** One bulk value of an instance. */
-  bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal): Promise<BulkData>;
+  bulkdata(instance: InstancePath, path: string, signal?: AbortSignal): Promise<BulkData>;
   /** A rendered image or thumbnail, made at the site. */
   render(query: RenderQuery, signal?: AbortSignal): Promise<RenderedImage>;
 }

@@ -1,11 +1,17 @@
 /** WADO-RS answered by a site's agent through the tunnel: objects, metadata, bulk data, frames, renders. */
 import type { DicomJson } from "@conduit/shared/dicom";
-import type { Channel, RequestChannel, RequestOf } from "@conduit/shared/tunnel";
+import {
+  type Channel,
+  FEATURE_INSTANCE_PATH,
+  type RequestChannel,
+  type RequestOf,
+} from "@conduit/shared/tunnel";
 import type { Sessions } from "../../tunnel/sessions.ts";
 import { SiteRequestError } from "../../tunnel/errors.ts";
 import { readObjects } from "../../tunnel/objects.ts";
 import type {
   BulkData,
+  InstancePath,
   RenderedImage,
   RenderQuery,
   RetrievedObject,
@@ -102,9 +108,29 @@ export class TunnelWado implements WadoService {
     return { channel, first, done };
   }
 
-  async frames(sopInstanceUid: string, frames: number[], syntaxes?: string[], signal?: AbortSignal) {
+  /**
+   * The study and series of an instance's path, for an agent that checks them (the `instance-path`
+   * feature of its hello); an older agent refuses fields it does not know, and is asked by UID alone.
+   */
+  #pathOf(instance: InstancePath) {
+    if (!this.sessions.supports(this.site, FEATURE_INSTANCE_PATH)) {
+      return { sopInstanceUid: instance.sopInstanceUid };
+    }
+    return {
+      sopInstanceUid: instance.sopInstanceUid,
+      studyInstanceUid: instance.studyInstanceUid,
+      ...(instance.seriesInstanceUid ? { seriesInstanceUid: instance.seriesInstanceUid } : {}),
+    };
+  }
+
+  async frames(instance: InstancePath, frames: number[], syntaxes?: string[], signal?: AbortSignal) {
     const { channel, first, done } = await this.#announced(
-      { op: "frames", sopInstanceUid, frames, ...(syntaxes ? { transferSyntaxes: syntaxes } : {}) },
+      {
+        op: "frames",
+        ...this.#pathOf(instance),
+        frames,
+        ...(syntaxes ? { transferSyntaxes: syntaxes } : {}),
+      },
       signal,
       RETRIEVE_EXTRA_WINDOW,
     );
@@ -127,8 +153,11 @@ export class TunnelWado implements WadoService {
     return { transferSyntax: first.transferSyntax, encapsulated: first.encapsulated, frames: each };
   }
 
-  async bulkdata(sopInstanceUid: string, path: string, signal?: AbortSignal): Promise<BulkData> {
-    const { channel, first, done } = await this.#announced({ op: "bulkdata", sopInstanceUid, path }, signal);
+  async bulkdata(instance: InstancePath, path: string, signal?: AbortSignal): Promise<BulkData> {
+    const { channel, first, done } = await this.#announced(
+      { op: "bulkdata", ...this.#pathOf(instance), path },
+      signal,
+    );
     if (first.type === "bulk") {
       const parts = (async function* () {
         try {
