@@ -147,7 +147,11 @@ export class NodeOperations {
     if (req.level === "IMAGE") identifier.SOPInstanceUID = req.sopInstanceUid ?? "";
     const log = this.log.child({ node: name, study: hashUid(req.studyInstanceUid), method: node.retrieve });
     let result;
-    if (node.retrieve === "get") {
+    if (node.retrieve === "get" && expected.length === 0) {
+      // Nothing listed, so no storage class to offer the node for its C-STOREs: a C-GET could bring
+      // nothing, and a node may end such an association without a response (Orthanc does).
+      result = { status: Status.Success, completed: 0, failed: 0, warning: 0 };
+    } else if (node.retrieve === "get") {
       const classes = [...new Set(expected.map((e) => e.sopClassUid).filter(Boolean))];
       const scu = await this.#scu(node, this.store);
       await scu.open({

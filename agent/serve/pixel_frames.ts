@@ -11,8 +11,13 @@ import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 import { archivedFile } from "./wado.ts";
 
-async function frames(s: SiteServices, request: RequestOf<"frames">, channel: Replies<"frames">) {
-  const file = await archivedFile(s, request);
+async function frames(
+  s: SiteServices,
+  request: RequestOf<"frames">,
+  channel: Replies<"frames">,
+  signal: AbortSignal,
+) {
+  const file = await archivedFile(s, request, signal);
   await withObject(s.files, file.key, async (stored) => {
     const transcoded = await transcodedCopy(stored, file.transferSyntax, request.transferSyntaxes);
     const source = transcoded ? memorySource(transcoded) : stored;

@@ -100,16 +100,29 @@ async function metadata(
 
 /**
  * The archived instance a `frames` or `bulkdata` request names, in the study and series of its path when
- * the hub names them; BulkDataError when there is none.
+ * the hub names them. One the archive does not hold is retrieved from the path's node first, when the
+ * request names one (C-GET or C-MOVE at IMAGE level, as for `retrieve`; once archived, later requests
+ * are served from the archive). BulkDataError when there is none.
  */
 export async function archivedFile(
   s: SiteServices,
-  at: { studyInstanceUid?: string; seriesInstanceUid?: string; sopInstanceUid: string },
+  at: RequestOf<"frames"> | RequestOf<"bulkdata">,
+  signal: AbortSignal,
 ) {
   const conditions = [sql`i.sop_instance_uid = ${at.sopInstanceUid}`];
   if (at.studyInstanceUid) conditions.push(sql`i.study_instance_uid = ${at.studyInstanceUid}`);
   if (at.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${at.seriesInstanceUid}`);
-  const [file] = await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `));
+  const find = async () => (await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `)))[0];
+  let file = await find();
+  if (!file && at.node && at.studyInstanceUid && at.seriesInstanceUid) {
+    await s.nodes.retrieve(at.node, {
+      level: "IMAGE",
+      studyInstanceUid: at.studyInstanceUid,
+      seriesInstanceUid: at.seriesInstanceUid,
+      sopInstanceUid: at.sopInstanceUid,
+    }, signal);
+    file = await find();
+  }
   if (!file) {
     throw new BulkDataError(
       at.studyInstanceUid ? "no such instance in this study and series" : "no such instance",
@@ -122,8 +135,13 @@ export async function archivedFile(
  * One bulk value: a `bulk` reply and its bytes; for encapsulated pixel data a `frames` reply naming its
  * syntax first, then a `bulk` reply and bytes for each part (each frame, or the one video bitstream).
  */
-async function bulkdata(s: SiteServices, request: RequestOf<"bulkdata">, channel: Replies<"bulkdata">) {
-  const file = await archivedFile(s, request);
+async function bulkdata(
+  s: SiteServices,
+  request: RequestOf<"bulkdata">,
+  channel: Replies<"bulkdata">,
+  signal: AbortSignal,
+) {
+  const file = await archivedFile(s, request, signal);
   const parts = await withObject(s.files, file.key, async (source) => {
     const value = await bulkValue(source, request.path);
     if ("offset" in value) {

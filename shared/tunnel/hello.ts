@@ -22,7 +22,8 @@ const maxFrame = z.number().int().min(MAX_PAYLOAD).max(16 * 1024 * 1024);
  * What an agent of this version does beyond what protocol version 1 began with, named in its hello so
  * that a newer hub asks it only what it understands (an older agent refuses request fields it does not
  * know). `instance-path`: `frames` and `bulkdata` requests may name the study and series of the path,
- * and an instance outside them is not found.
+ * and an instance outside them is not found; and the node of the path, from which an instance the
+ * archive does not hold is retrieved first.
  */
 export const FEATURE_INSTANCE_PATH = "instance-path";
 const FEATURES: string[] = [FEATURE_INSTANCE_PATH];

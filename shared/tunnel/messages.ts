@@ -146,10 +146,15 @@ const metadata = z.object({
 }).strict();
 
 /**
- * The study and series of a WADO-RS path, sent only to an agent whose hello names the `instance-path`
- * feature (hello.ts): an instance outside them is answered `not-found`.
+ * The study and series of a WADO-RS path, and its node, sent only to an agent whose hello names the
+ * `instance-path` feature (hello.ts): an instance outside them is answered `not-found`; one the archive
+ * does not hold is first retrieved from the node, when one is named.
  */
-const instancePath = { studyInstanceUid: uid.optional(), seriesInstanceUid: uid.optional() };
+const instancePath = {
+  node: name.optional(),
+  studyInstanceUid: uid.optional(),
+  seriesInstanceUid: uid.optional(),
+};
 
 /** Frames (1-based) of an archived instance: a `frames` reply, then per frame a `bulk` reply and its bytes. */
 const frames = z.object({

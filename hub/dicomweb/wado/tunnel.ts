@@ -109,14 +109,16 @@ export class TunnelWado implements WadoService {
   }
 
   /**
-   * The study and series of an instance's path, for an agent that checks them (the `instance-path`
-   * feature of its hello); an older agent refuses fields it does not know, and is asked by UID alone.
+   * The study, series and node of an instance's path, for an agent that takes them (the `instance-path`
+   * feature of its hello); an older agent refuses fields it does not know, and is asked by UID alone
+   * (it serves its archive's copy, whatever node the path names).
    */
   #pathOf(instance: InstancePath) {
     if (!this.sessions.supports(this.site, FEATURE_INSTANCE_PATH)) {
       return { sopInstanceUid: instance.sopInstanceUid };
     }
     return {
+      ...(this.node ? { node: this.node } : {}),
       sopInstanceUid: instance.sopInstanceUid,
       studyInstanceUid: instance.studyInstanceUid,
       ...(instance.seriesInstanceUid ? { seriesInstanceUid: instance.seriesInstanceUid } : {}),

@@ -1,6 +1,6 @@
 /**
- * What the hub asks a site for the frames or a bulk value of a WADO-RS path: the study and series of the
- * path only from an agent whose hello named the `instance-path` feature; an agent from before it refuses
+ * What the hub asks a site for the frames or a bulk value of a WADO-RS path: the study, series and node
+ * of the path only from an agent whose hello named the `instance-path` feature; an agent from before it refuses
  * request fields it does not know (its schemas are strict), so it is asked by SOP Instance UID alone.
  */
 import assert from "node:assert/strict";
@@ -12,7 +12,7 @@ import { TunnelWado } from "./tunnel.ts";
 const at = { studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.4", sopInstanceUid: "1.2.3.4.5" };
 
 /** Sessions that record each request and answer not-found; `features` as the agent's hello named them. */
-function recording(features: string[]) {
+function recording(features: string[], node?: string) {
   const asked: Record<string, unknown>[] = [];
   const sessions = {
     supports: (_site: string, feature: string) => features.includes(feature),
@@ -21,7 +21,7 @@ function recording(features: string[]) {
       return Promise.reject(new SiteRequestError("not-found", "no such instance"));
     },
   } as unknown as Sessions;
-  return { asked, wado: new TunnelWado("north", undefined, sessions) };
+  return { asked, wado: new TunnelWado("north", node, sessions) };
 }
 
 for (const features of [[FEATURE_INSTANCE_PATH], []]) {
@@ -43,5 +43,19 @@ for (const features of [[FEATURE_INSTANCE_PATH], []]) {
     }
     // An old agent's strict schema takes what it is asked, and would refuse the path's fields.
     assert.equal(strictOld.safeParse(asked[0]).success, !features.length);
+  });
+
+  Deno.test(`tunnel WADO: frames and bulk data at a node, of ${who}`, async () => {
+    const { asked, wado } = recording(features, "pacs");
+    await assert.rejects(wado.frames(at, [2]), SiteRequestError);
+    await assert.rejects(wado.bulkdata(at, "7FE00010"), SiteRequestError);
+    // An old agent is asked for its archive's copy (it knows no node for these requests).
+    const path = features.length
+      ? { node: "pacs", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.4" }
+      : {};
+    assert.deepEqual(asked, [
+      { op: "frames", sopInstanceUid: at.sopInstanceUid, ...path, frames: [2] },
+      { op: "bulkdata", sopInstanceUid: at.sopInstanceUid, ...path, path: "7FE00010" },
+    ]);
   });
 }
