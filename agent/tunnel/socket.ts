@@ -5,7 +5,12 @@
  * the rate it reaches with `ws`, which sets TCP_NODELAY. `ws` also takes a CA bundle (`hub.caFile`),
  * which Deno's WebSocket cannot. It speaks the standard WebSocket interface the transport expects.
  */
+import type { ClientRequest, IncomingMessage } from "node:http";
 import WsWebSocket from "ws";
+import { refusalOf } from "@conduit/shared/tunnel";
+
+/** The most of a refused upgrade's body read (a refusal is a short JSON message). */
+const REFUSAL_BYTES = 4096;
 
 export function openTunnelSocket(
   url: string,
@@ -28,6 +33,28 @@ export function openTunnelSocket(
       generateMask: (mask: Uint8Array) => mask.fill(0),
     });
     ws.once("open", () => resolve(ws as unknown as WebSocket));
+    // A hub refuses a bad credential before the upgrade, with the refusal in a 401's body: read it so
+    // that the agent says why (as for a hello refused), else name the status.
+    ws.once("unexpected-response", (req: ClientRequest, res: IncomingMessage) => {
+      const body = new Uint8Array(REFUSAL_BYTES);
+      let size = 0;
+      const fail = () => {
+        req.destroy();
+        const text = new TextDecoder().decode(body.subarray(0, size));
+        reject(
+          refusalOf(text) ?? new Error(`WebSocket to ${url} failed: the hub answered ${res.statusCode}`),
+        );
+      };
+      res.on("data", (chunk: Uint8Array) => {
+        const take = chunk.subarray(0, REFUSAL_BYTES - size);
+        body.set(take, size);
+        size += take.byteLength;
+        if (size === REFUSAL_BYTES) res.destroy();
+      });
+      res.once("end", fail);
+      res.once("close", fail);
+      res.once("error", fail);
+    });
     ws.once("error", (err: Error) => reject(new Error(`WebSocket to ${url} failed: ${err.message}`)));
   });
 }

@@ -4,7 +4,7 @@
  * hello or version gets a refusal with a reason code and a close; it never touches another site.
  */
 import { Hono } from "hono";
-import { Reason, serverHandshake } from "@conduit/shared/tunnel";
+import { Reason, refusal, serverHandshake } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import { SiteError, type SiteRegistry } from "../sites/registry.ts";
 import type { Sessions } from "./sessions.ts";
@@ -37,23 +37,35 @@ export function tunnelRoutes(registry: SiteRegistry, sessions: Sessions, log: Lo
     }
   });
 
-  app.get("/", (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      return c.json({ error: "this endpoint takes a WebSocket upgrade from a Conduit agent" }, 426);
-    }
+  app.get("/", async (c) => {
     const remote = c.env?.remoteAddr;
     const remoteAddress = remote?.hostname ? `${remote.hostname}:${remote.port}` : "unknown";
     const credential = bearer(c.req.header("authorization"));
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
+    // The credential is checked before the upgrade: a peer without a valid one gets 401 with the
+    // refusal a hello would get, and no WebSocket, so nothing it sends is read (a WebSocket message may
+    // be 64 MiB; until 2026-12-04 anyone could make the hub read and parse one per connection).
     let site: string | undefined;
+    try {
+      site = credential ? await registry.authenticate(credential) : undefined;
+    } catch (err) {
+      // The agent learns only that the hub failed (a database error names tables and columns).
+      log.error("tunnel credential check failed", { remoteAddress, err });
+      return c.json(
+        refusal(Reason.InternalError, "the hub could not check the credential; try again later"),
+        503,
+      );
+    }
+    if (!site) {
+      log.warn("tunnel refused: bad credential", { remoteAddress });
+      return c.json(refusal(Reason.BadCredential, "the site credential is not valid"), 401);
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.json({ error: "this endpoint takes a WebSocket upgrade from a Conduit agent" }, 426);
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
     serverHandshake(
       socket,
       async (hello) => {
-        site = credential ? await registry.authenticate(credential) : undefined;
-        if (!site) {
-          log.warn("tunnel refused: bad credential", { remoteAddress, claimed: hello.site });
-          return { ok: false, reason: Reason.BadCredential, message: "the site credential is not valid" };
-        }
         if (site !== hello.site) {
           log.warn("tunnel refused: credential for another site", {
             remoteAddress,

@@ -139,9 +139,7 @@ export function serverHandshake<T>(
   timeoutMs = 10_000,
 ): Promise<T> {
   const refuse = (reason: number, message: string) => {
-    ws.send(
-      JSON.stringify({ protocol: PROTOCOL, version: PROTOCOL_VERSION, accepted: false, reason, message }),
-    );
+    ws.send(JSON.stringify(refusal(reason, message)));
     closeSocket(ws, 4000 + reason, message);
     return new HandshakeError(reason, message);
   };
@@ -201,6 +199,25 @@ export function serverHandshake<T>(
       resolve(start(hello, webSocketTransport(ws)));
     };
   });
+}
+
+/**
+ * A refused Welcome: sent before a close with 4000 + reason, or as the body of the hub's 401 to an
+ * upgrade without a valid credential (the agent reads it there: `refusalOf`).
+ */
+export function refusal(reason: number, message: string): Welcome {
+  return { protocol: PROTOCOL, version: PROTOCOL_VERSION, accepted: false, reason, message };
+}
+
+/**
+ * The HandshakeError a refused upgrade stands for: an HTTP answer instead of `101 Switching Protocols`
+ * whose body is a refused Welcome (a hub refuses a bad credential so, before any WebSocket); undefined
+ * for any other answer.
+ */
+export function refusalOf(body: string): HandshakeError | undefined {
+  const parsed = safeJson(body, Welcome);
+  if (!parsed || parsed.accepted) return undefined;
+  return new HandshakeError(parsed.reason, `the hub refused the session: ${parsed.message}`);
 }
 
 function safeRaw(text: string): unknown {

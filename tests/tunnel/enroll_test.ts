@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { encodeFrame, Flag, FRAME_VERSION, FrameType, Reason } from "@conduit/shared/tunnel";
+import { encodeFrame, Flag, FRAME_VERSION, FrameType, HandshakeError, Reason } from "@conduit/shared/tunnel";
+import { openTunnelSocket } from "../../agent/tunnel/socket.ts";
 import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
@@ -37,14 +38,15 @@ function rawAttempt(
   url: string,
   credential: string,
   hello: unknown,
-): Promise<{ welcome?: unknown; code: number }> {
+): Promise<{ welcome?: unknown; code: number; opened: boolean }> {
   return new Promise((resolve) => {
     const Ctor = WebSocket as unknown as new (u: string, o: { headers: HeadersInit }) => WebSocket;
     const ws = new Ctor(url, { headers: { authorization: `Bearer ${credential}` } });
     let welcome: unknown;
-    ws.onopen = () => ws.send(JSON.stringify(hello));
+    let opened = false;
+    ws.onopen = () => (opened = true, ws.send(JSON.stringify(hello)));
     ws.onmessage = (e) => (welcome = JSON.parse(String(e.data)));
-    ws.onclose = (e) => resolve({ welcome, code: e.code });
+    ws.onclose = (e) => resolve({ welcome, code: e.code, opened });
   });
 }
 
@@ -160,15 +162,32 @@ Deno.test({
       assert.equal(first.done, true);
       assert.equal((first.value as { completed: number }).completed, 0);
 
-      // A bad credential and a wrong version are refused with their reason codes; north stays online.
-      const bad = await rawAttempt(hub.tunnelUrl, "cts.north.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", {
+      // A bad credential is refused before the upgrade: 401 with the refusal a hello would get, and no
+      // WebSocket, so nothing such a peer sends is read (a hello may be 64 MiB); the agent's socket
+      // reads the refusal and says why. A wrong version is refused with its reason code; north stays online.
+      const badCredential = "cts.north.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+      for (const authorization of [`Bearer ${badCredential}`, undefined]) {
+        const refused = await fetch(hub.tunnelUrl.replace(/^ws/, "http"), {
+          headers: authorization ? { authorization } : {},
+        });
+        assert.equal(refused.status, 401);
+        const body = await refused.json();
+        assert.equal(body.accepted, false);
+        assert.equal(body.reason, Reason.BadCredential);
+      }
+      const bad = await rawAttempt(hub.tunnelUrl, badCredential, {
         protocol: "conduit-tunnel",
         version: 1,
         site: "north",
         agentVersion: "x",
       });
-      assert.equal(bad.code, 4000 + Reason.BadCredential);
-      assert.equal((bad.welcome as { accepted: boolean }).accepted, false);
+      assert.equal(bad.opened, false, "no WebSocket opened, no hello read");
+      await assert.rejects(
+        openTunnelSocket(hub.tunnelUrl, { authorization: `Bearer ${badCredential}` }),
+        (err: unknown) =>
+          err instanceof HandshakeError && err.reason === Reason.BadCredential &&
+          /the site credential is not valid/.test(err.message),
+      );
       const version = await rawAttempt(hub.tunnelUrl, stored.credential, {
         protocol: "conduit-tunnel",
         version: 99,
