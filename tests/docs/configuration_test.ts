@@ -219,3 +219,23 @@ Deno.test("docs/configuration.md's De-identification table has every key of deid
   const rows = table.map((r) => r.key === "`routes[].deid.keyFile`" ? { ...r, default: "unset" } : r);
   assert.deepEqual(check("deid", leaves, undefined, "", rows, { variables: false }), []);
 });
+
+Deno.test("docs/routing.md's Fields table has every field of a route, and its match and exclude keys", () => {
+  const routing = readDoc("docs/routing.md");
+  const [table] = tables(section(routing, "## Fields"));
+  const route = part(["routes", "*"]);
+  assert.deepEqual(table.map((r) => keysOf({ key: r.field })[0]).sort(), Object.keys(route.shape).sort());
+  for (const sub of ["match", "exclude", "deid"]) {
+    const cell = table.find((r) => r.field === `\`${sub}\``)!.type;
+    for (const key of Object.keys(part(["routes", "*", sub]).shape)) {
+      assert.ok(new RegExp(`\\b${key}\\b`).test(cell), `routes[].${sub}.${key} is not in "${cell}"`);
+    }
+  }
+  // Both kinds of destination.
+  const to = table.find((r) => r.field === "`to`")!.type;
+  assert.match(to, /\{ node/);
+  assert.match(to, /\{ site/);
+  const [lists] = tables(section(routing, "### `match` and `exclude` lists"));
+  const listKeys = Object.keys(part(["routes", "*", "match"]).shape).filter((k) => k !== "tags");
+  assert.deepEqual(lists.map((r) => keysOf(r)[0]), listKeys);
+});

@@ -1,0 +1,147 @@
+/**
+ * The documents' examples work: every YAML example loads through the agent's real configuration loader and
+ * its routes compile (fragments completed with the nodes and hub the documents assume), the documented
+ * configuration errors are the messages the agent prints, and links between the documents resolve.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml, stringify } from "yaml";
+import { loadConfig } from "../../agent/config/load.ts";
+import { compileRoutes } from "../../agent/routing/rules.ts";
+import { loadProfile } from "../../agent/deid/load_profile.ts";
+import { anchors, fences, links, readDoc, REPO, section } from "../support/markdown.ts";
+
+const DOCS = [
+  "README.md",
+  ...[...Deno.readDirSync(new URL("docs/", REPO))].filter((e) => e.name.endsWith(".md")).map((e) =>
+    `docs/${e.name}`
+  ).sort(),
+];
+
+/**
+ * What the documents' fragments assume is configured elsewhere: the nodes routing.md's examples name
+ * ("The examples assume these nodes"), the nodes other fragments name, and a hub for site destinations.
+ */
+const CONTEXT = {
+  nodes: {
+    research: { aet: "RESEARCH", host: "10.0.0.30", port: 104 },
+    archive: { aet: "VNA", host: "10.0.0.40", port: 11112 },
+  },
+  hub: { url: "wss://hub.example.org/tunnel" },
+};
+
+/** A fragment made whole: a bare `tags:` map is a route's match; missing nodes and hub come from CONTEXT. */
+function complete(doc: Record<string, unknown>): Record<string, unknown> {
+  if (Object.keys(doc).length === 1 && "tags" in doc) {
+    doc = { routes: [{ name: "fragment", match: { tags: doc.tags }, to: [{ node: "research" }] }] };
+  }
+  if (!doc.routes) return doc;
+  return {
+    ...doc,
+    nodes: { ...CONTEXT.nodes, ...(doc.nodes as object) },
+    hub: { ...CONTEXT.hub, ...(doc.hub as object) },
+  };
+}
+
+/** The configuration example that shows errors, and the messages the document says it gets. */
+const BAD = "site: North\n";
+
+Deno.test("every YAML example in the documents loads through the agent's loader and its routes compile", async () => {
+  await loadProfile();
+  const dir = await Deno.makeTempDir({ prefix: "docs-yaml-" });
+  const key = path.join(dir, "project.key");
+  await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+  let count = 0;
+  try {
+    for (const file of DOCS) {
+      for (const { code, line } of fences(readDoc(file), "yaml")) {
+        if (code.startsWith(BAD)) continue; // the errors example, below
+        const where = `${file}:${line}`;
+        const text = stringify(complete(parseYaml(code) as Record<string, unknown>));
+        let config;
+        try {
+          ({ config } = loadConfig({ flags: { config: where }, env: {}, readFile: () => text }));
+        } catch (err) {
+          assert.fail(`${where}: ${(err as Error).message}`);
+        }
+        // Key files named in examples are the sites' own: a key made here stands in for each.
+        const routes = config.routes.map((r) => r.deid ? { ...r, deid: { ...r.deid, keyFile: key } } : r);
+        try {
+          compileRoutes({ ...config, routes, deid: { keyFile: key } });
+        } catch (err) {
+          assert.fail(`${where}: ${(err as Error).message}`);
+        }
+        count++;
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.ok(count >= 10, `${count} examples`);
+});
+
+const AGENT = fileURLToPath(new URL("agent/main.ts", REPO));
+
+/** Runs the agent as the document's `$ ...` line says, in `cwd`, and returns its standard error. */
+async function run(commandLine: string, cwd: string): Promise<{ code: number; stderr: string }> {
+  const words = [...commandLine.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_]+=/.test(words[0])) {
+    const [name, ...value] = words.shift()!.split("=");
+    env[name] = value.join("=");
+  }
+  assert.deepEqual(words.slice(0, 4), ["deno", "run", "-A", "agent/main.ts"], commandLine);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", AGENT, ...words.slice(4)],
+    cwd,
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("the configuration errors docs/configuration.md shows are the ones the agent prints, exit code 2", async () => {
+  const errors = section(readDoc("docs/configuration.md"), "## Configuration errors");
+  const dir = await Deno.makeTempDir({ prefix: "docs-errors-" });
+  try {
+    const [bad] = fences(errors, "yaml");
+    assert.ok(bad.code.startsWith(BAD));
+    await Deno.writeTextFile(path.join(dir, "bad.yaml"), bad.code);
+    let count = 0;
+    for (const { code } of fences(errors, "text")) {
+      // A block of `$ command` lines, each followed by what it prints.
+      for (const m of code.matchAll(/^\$ (.*)\n((?:config: .*\n)+)/gm)) {
+        const got = await run(m[1], dir);
+        assert.equal(got.code, 2, m[1]);
+        assert.equal(got.stderr, m[2], m[1]);
+        count++;
+      }
+    }
+    assert.equal(count, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every link between the documents resolves, to a file and to a heading", () => {
+  const broken: string[] = [];
+  for (const file of [...DOCS, "bench/README.md"]) {
+    for (const link of links(readDoc(file))) {
+      if (/^[a-z]+:/.test(link)) continue;
+      const [target, anchor] = link.split("#");
+      const to = target ? path.posix.normalize(path.posix.join(path.posix.dirname(file), target)) : file;
+      try {
+        Deno.statSync(new URL(to, REPO));
+      } catch {
+        broken.push(`${file}: ${link}: no file ${to}`);
+        continue;
+      }
+      if (anchor !== undefined && to.endsWith(".md") && !anchors(readDoc(to)).has(anchor)) {
+        broken.push(`${file}: ${link}: no heading #${anchor} in ${to}`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
+});
