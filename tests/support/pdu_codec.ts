@@ -201,6 +201,9 @@ export interface AssociateAc {
   contexts: ContextAnswer[];
   /** The peer's maximum P-DATA-TF length (0: unlimited). */
   maxPduLength: number;
+  /** Implementation Class UID and Version Name (PS3.7 D.3.3.2), as the peer announced them. */
+  implementationClassUid?: string;
+  implementationVersionName?: string;
 }
 
 /** An AE title or UID without its padding (NUL or space). */
@@ -235,6 +238,10 @@ export function decodeAssociateAc(body: Uint8Array): AssociateAc {
         const subLength = (value[s + 2] << 8) | value[s + 3];
         if (value[s] === 0x51 && subLength === 4) {
           ac.maxPduLength = new DataView(value.buffer, value.byteOffset + s + 4, 4).getUint32(0, false);
+        }
+        if (value[s] === 0x52) ac.implementationClassUid = uidText(value.subarray(s + 4, s + 4 + subLength));
+        if (value[s] === 0x55) {
+          ac.implementationVersionName = uidText(value.subarray(s + 4, s + 4 + subLength));
         }
         s += 4 + subLength;
       }
