@@ -145,3 +145,38 @@ Deno.test("every link between the documents resolves, to a file and to a heading
   }
   assert.deepEqual(broken, []);
 });
+
+Deno.test("every TypeScript example in the documents type-checks against the typed client", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "docs-ts-" });
+  const client = fileURLToPath(new URL("hub/client/mod.ts", REPO));
+  try {
+    const files: string[] = [];
+    for (const file of DOCS) {
+      for (const { code, line } of fences(readDoc(file), "ts")) {
+        // A fragment uses a `client` (and an `id`) the page made before it.
+        let head = `export {};\nimport { createConduitClient } from ${JSON.stringify(client)};\n`;
+        if (!/const client\b/.test(code)) {
+          head += `const client = createConduitClient({ url: "http://127.0.0.1:8080", token: "" });\n`;
+        }
+        if (/\bid\b/.test(code) && !/const \{ id \}|const id\b/.test(code)) {
+          head += `declare const id: string;\n`;
+        }
+        const body = code.replaceAll(`import { createConduitClient } from "./hub/client/mod.ts";\n`, "");
+        const name = path.join(dir, `${file.replaceAll("/", "_")}_${line}.ts`);
+        await Deno.writeTextFile(name, `${head}// ${file}:${line}\n${body}`);
+        files.push(name);
+      }
+    }
+    assert.ok(files.length >= 4, `${files.length} examples`);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--config", fileURLToPath(new URL("deno.json", REPO)), ...files],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, text.replace(/^Check .*\n/gm, ""));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
