@@ -75,7 +75,10 @@ export const StatusReply = z.object({
 /** Any request can fail with this instead of its own replies. */
 export const ErrorReply = z.object({
   type: z.literal("error"),
-  /** A short machine-readable code: unknown-node, timeout, dimse, cancelled, bad-request, internal. */
+  /**
+   * A short machine-readable code: unknown-node, timeout, dimse, not-found, not-renderable, bad-request,
+   * unsupported, failed (agent/serve/serve.ts); site-offline from the hub's relay.
+   */
   code: z.string(),
   message: z.string(),
   /** The DIMSE status when a peer answered with one. */

@@ -1,0 +1,36 @@
+/**
+ * docs/tunnel.md's protocol tables against shared/tunnel: every operation of `OPERATIONS` has its row in the
+ * requests table (and no row names one that does not exist), and the frame types, flags and reason codes
+ * are the code's numbers.
+ */
+import assert from "node:assert/strict";
+import { Flag, FrameType, LARGE_PAYLOAD, MAX_PAYLOAD, OPERATIONS, Reason } from "@conduit/shared/tunnel";
+import { readDoc, section, tables } from "../support/markdown.ts";
+
+const doc = readDoc("docs/tunnel.md");
+const protocol = section(doc, "## Protocol");
+/** `0 Data, 1 WindowUpdate` → { Data: 0, WindowUpdate: 1 }. */
+const numbered = (text: string) =>
+  Object.fromEntries([...text.matchAll(/(\d+) ([A-Z][A-Za-z]+)/g)].map((m) => [m[2], Number(m[1])]));
+
+Deno.test("docs/tunnel.md lists every tunnel operation in its requests table, and no other", () => {
+  const requests = tables(protocol).find((t) => t[0] && "request (opened by)" in t[0])!;
+  const documented = requests.flatMap((r) =>
+    [...r["request (opened by)"].matchAll(/`(\w+)`/g)].map((m) => m[1])
+  );
+  assert.deepEqual(documented.toSorted(), Object.keys(OPERATIONS).toSorted());
+});
+
+Deno.test("docs/tunnel.md: frame types, flags and reason codes are the code's", () => {
+  const frame = tables(protocol).find((t) => t[0] && "field" in t[0])!;
+  const cell = (field: string) => frame.find((r) => r.field === field)!.meaning;
+  assert.deepEqual(numbered(cell("type")), FrameType);
+  assert.deepEqual(numbered(cell("flags")), Flag);
+  const reasons = /\*\*Reason codes\*\*[^:]*:([\s\S]*?)\. Any of these/.exec(protocol);
+  assert.ok(reasons, "the Reason codes paragraph");
+  assert.deepEqual(numbered(reasons[1].replace(/\([^)]*\)/g, "")), Reason);
+  // Frame sizes: 256 KiB offered, 64 KiB to a peer that names none.
+  assert.equal(LARGE_PAYLOAD, 256 * 1024);
+  assert.equal(MAX_PAYLOAD, 65536);
+  assert.match(protocol, /its own \(256 KiB in this version\), and 64 KiB to a peer that names none/);
+});
