@@ -1,0 +1,47 @@
+/**
+ * docs/deidentification.md (and the option lists of configuration.md and the agent's `deid --help`) against
+ * the generated profile: the options, their CID 7050 codes, and the tables' sizes and source hash.
+ */
+import assert from "node:assert/strict";
+import generated from "../../agent/deid/ps3.15/profile_2026c.json" with { type: "json" };
+import tableE11 from "../../agent/deid/ps3.15/table_e1_1.json" with { type: "json" };
+import safePrivate from "../../agent/deid/ps3.15/safe_private.json" with { type: "json" };
+import { OPTION_NAMES } from "../../agent/deid/profile.ts";
+import { readDoc, section, tables } from "../support/markdown.ts";
+
+const doc = readDoc("docs/deidentification.md");
+
+Deno.test("docs/deidentification.md's options table is the generated profile's options, with their codes", () => {
+  const [options] = tables(section(doc, "## Profile and options"));
+  const documented = options.map((r) => [r.option.replaceAll("`", ""), r["CID 7050"]]);
+  assert.deepEqual(documented, [
+    ["(basic)", generated.basic.code],
+    ...generated.options.map((o) => [o.name, o.code]),
+  ]);
+});
+
+Deno.test("docs/deidentification.md names the tables' edition, size and source as the JSON files hold them", () => {
+  const [files] = tables(section(doc, "## Where the profile comes from"));
+  const row = (file: string) => files.find((r) => r["file (`agent/deid/ps3.15/`)"] === `\`${file}\``)!.what;
+  const e11 = row("table_e1_1.json");
+  assert.match(e11, new RegExp(`PS3\\.15 ${tableE11.edition} Table E\\.1-1`));
+  assert.match(e11, new RegExp(`all ${tableE11.columns.length} columns, ${tableE11.rows.length} rows`));
+  const sha = /SHA-256 `([0-9a-f]+)…([0-9a-f]+)`/.exec(e11)!;
+  assert.ok(tableE11.sourceSha256.startsWith(sha[1]) && tableE11.sourceSha256.endsWith(sha[2]));
+  assert.match(row("safe_private.json"), new RegExp(`the ${safePrivate.rows.length} private attributes`));
+  assert.match(doc, new RegExp(`PS3\\.15 ${generated.edition}`));
+});
+
+Deno.test("every list of de-identification options in the documents and in deid --help names them all", async () => {
+  const config = readDoc("docs/configuration.md");
+  const [deid] = tables(section(config, "## De-identification"));
+  const cell = deid.find((r) => r.key === "`routes[].deid.options`")!.meaning;
+  assert.deepEqual([...cell.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]), [...OPTION_NAMES]);
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../agent/main.ts", import.meta.url).pathname, "deid", "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
+  assert.match(text, new RegExp(`options: ${OPTION_NAMES.join(", ")}`));
+});
