@@ -9,6 +9,7 @@ import { configSchema } from "../../agent/config/schema.ts";
 import { FLAGS } from "../../agent/config/load.ts";
 import { HUB_FLAGS, hubConfigSchema } from "../../hub/config.ts";
 import type { FlagTable } from "@conduit/shared/config";
+import { backoffMs } from "../../agent/queue/policy.ts";
 import { readDoc, type Row, section, tables } from "../support/markdown.ts";
 
 interface Leaf {
@@ -238,4 +239,16 @@ Deno.test("docs/routing.md's Fields table has every field of a route, and its ma
   const [lists] = tables(section(routing, "### `match` and `exclude` lists"));
   const listKeys = Object.keys(part(["routes", "*", "match"]).shape).filter((k) => k !== "tags");
   assert.deepEqual(lists.map((r) => keysOf(r)[0]), listKeys);
+});
+
+Deno.test("every backoff formula in the documents is the code's: the n-th failure waits below base × 2^(n−1)", () => {
+  // The code: after the n-th failed attempt, a wait in [0, min(cap, base × 2^(n−1))).
+  const almostOne = () => 1 - 1e-12;
+  for (let n = 1; n <= 6; n++) assert.equal(backoffMs(n, 1000, 1e9, almostOne), 1000 * 2 ** (n - 1) - 1);
+  const formulas: string[] = [];
+  for (const file of ["docs/configuration.md", "docs/tunnel.md", "docs/operations.md", "docs/routing.md"]) {
+    for (const m of readDoc(file).matchAll(/× 2\^(\([^)]*\)|\w+)/g)) formulas.push(`${file}: ${m[0]}`);
+  }
+  assert.ok(formulas.length >= 4, formulas.join("\n"));
+  assert.deepEqual(formulas.filter((f) => !f.endsWith("× 2^(n−1)")), []);
 });
