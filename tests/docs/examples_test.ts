@@ -180,3 +180,57 @@ Deno.test("every TypeScript example in the documents type-checks against the typ
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("routing.md's route validation messages are the ones the agent gives, one case each", async () => {
+  const text = section(readDoc("docs/routing.md"), "## Validation at start");
+  const block = fences(text, "text").find((f) => f.code.includes("two routes have this name"))!.code;
+  const documented = block.trim().split("\n");
+  await loadProfile();
+  const dir = await Deno.makeTempDir({ prefix: "docs-routes-" });
+  try {
+    const key = path.join(dir, "project.key");
+    await Deno.writeFile(key, new Uint8Array(32));
+    const short = path.join(dir, "short.key");
+    await Deno.writeFile(short, new Uint8Array(8));
+    const route = (x: object) => ({ name: "NAME", to: [{ node: "research" }], ...x });
+    const deid = (x: object) => route({ deid: { profile: "basic", ...x } });
+    const cases = [
+      [route({}), route({})],
+      [deid({ options: ["retain-dates"], keyFile: key })],
+      [deid({ options: ["retain-long-full-dates", "retain-long-modified-dates"], keyFile: key })],
+      [deid({})],
+      [deid({ keyFile: path.join(dir, "project.key.missing") })],
+      [deid({ keyFile: short })],
+      [route({ to: [{ site: "south" }] })],
+      [route({ to: [{ node: "pacs2" }] })],
+      [route({ match: { tags: { InstitutionNam: { present: true } } } })],
+      [route({ match: { tags: { AccessionNumber: { regex: "(" } } } })],
+    ];
+    assert.equal(cases.length, documented.length, "one case per documented message");
+    for (const [i, routes] of cases.entries()) {
+      const { config } = loadConfig({
+        flags: { config: "x.yaml" },
+        env: {},
+        readFile: () => stringify({ nodes: CONTEXT.nodes, routes }),
+      });
+      const message = (() => {
+        try {
+          compileRoutes(config);
+        } catch (err) {
+          return (err as Error).message.replaceAll(dir, "/etc/conduit").replace(
+            "project.key.missing",
+            "project.key",
+          )
+            .replace("short.key", "project.key");
+        }
+        return "no error";
+      })();
+      // The document elides the option list ("...") and the JavaScript error ("<the JavaScript error>").
+      const pattern = documented[i].replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\\\.\\\.\\\.$/, ".*")
+        .replace("<the JavaScript error>", ".+");
+      assert.match(message, new RegExp(`^${pattern}$`), `documented: ${documented[i]}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
