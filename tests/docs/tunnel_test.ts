@@ -4,7 +4,16 @@
  * are the code's numbers.
  */
 import assert from "node:assert/strict";
-import { Flag, FrameType, LARGE_PAYLOAD, MAX_PAYLOAD, OPERATIONS, Reason } from "@conduit/shared/tunnel";
+import {
+  Flag,
+  FrameType,
+  Hello,
+  LARGE_PAYLOAD,
+  MAX_PAYLOAD,
+  OPERATIONS,
+  Reason,
+  Welcome,
+} from "@conduit/shared/tunnel";
 import { readDoc, section, tables } from "../support/markdown.ts";
 
 const doc = readDoc("docs/tunnel.md");
@@ -33,4 +42,21 @@ Deno.test("docs/tunnel.md: frame types, flags and reason codes are the code's", 
   assert.equal(LARGE_PAYLOAD, 256 * 1024);
   assert.equal(MAX_PAYLOAD, 65536);
   assert.match(protocol, /its own \(256 KiB in this version\), and 64 KiB to a peer that names none/);
+});
+
+Deno.test("docs/tunnel.md's hello and welcome examples are exactly what the schemas take", () => {
+  const connection = /\*\*Connection\.\*\*([\s\S]*?)\n\n/.exec(protocol)![1];
+  const json = [...connection.matchAll(/`(\{[^`]*\})`/g)].map((m) => m[1]);
+  assert.equal(json.length, 3, "hello, welcome and refusal");
+  const [hello, welcome, refusal] = json;
+  Hello.strict().parse(JSON.parse(hello));
+  const [accepted] = Welcome.options;
+  assert.equal(accepted.shape.accepted.value, true);
+  assert.equal(accepted.strict().parse(JSON.parse(welcome)).maxFrame, LARGE_PAYLOAD);
+  assert.equal(JSON.parse(hello).maxFrame, LARGE_PAYLOAD);
+  // The refusal is shown in part (`...`): its reason and message are the hub's for a bad credential.
+  const m = /"reason":(\d+),"message":"([^"]+)"/.exec(refusal)!;
+  assert.equal(Number(m[1]), Reason.BadCredential);
+  const endpoint = Deno.readTextFileSync(new URL("../../hub/tunnel/endpoint.ts", import.meta.url));
+  assert.ok(endpoint.includes(`reason: Reason.BadCredential, message: "${m[2]}"`), m[2]);
 });
