@@ -1,5 +1,6 @@
 /**
- * The PEM files of DICOM over TLS (`dimse.tls`, `nodes.X.tls`), read and checked once at start: a
+ * The PEM files of DICOM over TLS (`dimse.tls`, `nodes.X.tls`) and the hub's CA (`hub.caFile`), read and
+ * checked once at start: a
  * missing or unreadable file, a certificate or key that does not parse, or a key that is not the
  * certificate's stops the agent with the key, the file and the reason. Keys never reach a log.
  */
@@ -49,8 +50,14 @@ export function nodeTlsMaterial(name: string, node: NodeConfig): TlsClientMateri
   };
 }
 
+/** The CA certificates `hub.caFile` adds for the hub's TLS (enrollment and the tunnel), if set. */
+export function hubCaCerts(config: AgentConfig): string[] | undefined {
+  return config.hub.caFile ? [pem("hub.caFile", config.hub.caFile, "ca")] : undefined;
+}
+
 /** Reads and checks every TLS file the configuration names; throws TlsFileError on the first bad one. */
 export function checkTlsFiles(config: AgentConfig): void {
   scpTlsMaterial(config);
+  hubCaCerts(config);
   for (const [name, node] of Object.entries(config.nodes)) nodeTlsMaterial(name, node);
 }

@@ -1,7 +1,7 @@
 /** `--enroll TOKEN`: swaps the hub's one-time token for a site credential, kept 0600 in the data dir. */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
+import { hubCaCerts, TlsFileError } from "../config/tls_files.ts";
 import { enroll, saveCredential } from "./credential.ts";
 import { hubUrls } from "./hub_urls.ts";
 
@@ -19,7 +19,15 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
     console.error(`agent: the token is for site ${named}, not ${config.site}; nothing was changed`);
     return 1;
   }
-  const caCerts = config.hub.caFile ? [fs.readFileSync(config.hub.caFile, "utf8")] : undefined;
+  let caCerts: string[] | undefined;
+  try {
+    caCerts = hubCaCerts(config);
+  } catch (err) {
+    if (!(err instanceof TlsFileError)) throw err;
+    // Checked as at start: the key, the file and why, before the token is spent.
+    console.error(`${err.message}; nothing was changed`);
+    return 2;
+  }
   let enrolled;
   // With several hubs (one cluster, one database) any of them enrolls: the first that answers.
   for (const url of hubUrls(config.hub.url)) {

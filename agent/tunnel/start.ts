@@ -1,7 +1,7 @@
 /** Starts the tunnel client when the configuration names a hub and the agent is enrolled. */
-import * as fs from "node:fs";
 import type { Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "../config/schema.ts";
+import { hubCaCerts } from "../config/tls_files.ts";
 import { loadCredential } from "./credential.ts";
 import { TunnelClient, type TunnelClientOptions } from "./client.ts";
 
@@ -28,7 +28,7 @@ export function startTunnel(
       `the configured site ${config.site} is not the enrolled site ${stored.site}; enroll again`,
     );
   }
-  const caCerts = config.hub.caFile ? [fs.readFileSync(config.hub.caFile, "utf8")] : undefined;
+  const caCerts = hubCaCerts(config);
   const client = new TunnelClient({
     url: config.hub.url,
     site: stored.site,

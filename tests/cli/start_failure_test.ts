@@ -83,3 +83,34 @@ Deno.test("the agent with its DICOM port in use ends with exit code 1 and the re
     await Deno.remove(data, { recursive: true });
   }
 });
+
+Deno.test("the agent with a hub.caFile it cannot use names the key and the file, exit code 2, enrolling or not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agent-hub-ca-" });
+  try {
+    const garbage = path.join(dir, "garbage.pem");
+    await Deno.writeTextFile(garbage, "not a certificate\n");
+    const missing = path.join(dir, "nope.pem");
+    const start = async (caFile: string, extra: string[] = []) => {
+      const config = path.join(dir, "agent.yaml");
+      await Deno.writeTextFile(config, `hub: { url: "wss://127.0.0.1:9/tunnel", caFile: ${caFile} }\n`);
+      const args = ["--config", config, "--port", "0", "--http-port", "0", "--data", path.join(dir, "data")];
+      return await run("agent/main.ts", [...args, ...extra]);
+    };
+    // It started, and read the file only once enrolled: a raw ENOENT, or a CA that was not one failing
+    // every connection to the hub; `--enroll` logged `"msg":"failed"` with the ENOENT.
+    const absent = await start(missing);
+    assert.equal(absent.code, 2, absent.out);
+    assert.equal(absent.out.trim(), `hub.caFile: cannot read ${missing}: no such file`);
+    const notPem = await start(garbage);
+    assert.equal(notPem.code, 2, notPem.out);
+    assert.equal(notPem.out.trim(), `hub.caFile: ${garbage} is not a PEM certificate`);
+    const enrolling = await start(missing, ["--enroll", "cte.north.secret"]);
+    assert.equal(enrolling.code, 2, enrolling.out);
+    assert.equal(
+      enrolling.out.trim(),
+      `hub.caFile: cannot read ${missing}: no such file; nothing was changed`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
