@@ -5,7 +5,7 @@
  * the attributes QIDO-RS returns by default. The tables are read from the document, so the two cannot drift.
  */
 import assert from "node:assert/strict";
-import { Implementation, TransferSyntax } from "@conduit/shared/dicom";
+import { Implementation, TextDecoding, TransferSyntax } from "@conduit/shared/dicom";
 import { ATTRIBUTE_BY_KEYWORD, UNIQUE_KEYS } from "../../agent/query/attributes.ts";
 import { DEFAULT_KEYS } from "../../hub/dicomweb/qido/parse.ts";
 import { startAgentProcess } from "../support/agent.ts";
@@ -231,4 +231,27 @@ Deno.test("conformance.md QIDO-RS: the attributes each level returns by default 
   assert.deepEqual(list(m[1]).sort(), [...DEFAULT_KEYS.STUDY].sort());
   assert.deepEqual(list(m[2]).sort(), [...DEFAULT_KEYS.SERIES].sort());
   assert.deepEqual(list(m[3]).sort(), [...DEFAULT_KEYS.IMAGE].sort());
+});
+
+Deno.test("conformance.md section 14: every character set listed decodes its example as the table says", () => {
+  const [sets] = tables(section(doc, "## 14. Character sets"));
+  assert.ok(sets.length >= 20);
+  const problems: string[] = [];
+  for (const row of sets) {
+    const cell = row["Specific Character Set"];
+    const terms = cell.startsWith("(absent or empty)") ? [""] : [];
+    terms.push(...[...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
+    if (cell === "any other value") terms.push("ISO_IR 999", "ISO-IR 100", "UTF-8");
+    const bytes = new Uint8Array(
+      row["example bytes (hex)"].replaceAll("`", "").split(" ").map((b) => parseInt(b, 16)),
+    );
+    const want = row.decoded.replaceAll("`", "");
+    for (const term of terms) {
+      // Two-byte sets cannot be value 1 (PS3.3 C.12.1.1.2): they follow it, as the table says.
+      const value = /IR (87|159|149|58)$/.test(term) && !term.startsWith("\\") ? `\\${term}` : term;
+      const got = new TextDecoding(value).decode(bytes, "LO");
+      if (got !== want) problems.push(`${JSON.stringify(value)}: ${got}, documented ${want}`);
+    }
+  }
+  assert.deepEqual(problems, []);
 });
