@@ -10,7 +10,7 @@ import { parse as parseYaml, stringify } from "yaml";
 import { loadConfig } from "../../agent/config/load.ts";
 import { compileRoutes } from "../../agent/routing/rules.ts";
 import { loadProfile } from "../../agent/deid/load_profile.ts";
-import { anchors, fences, links, readDoc, REPO, section } from "../support/markdown.ts";
+import { anchors, fences, links, readDoc, REPO, section, tables } from "../support/markdown.ts";
 
 const DOCS = [
   "README.md",
@@ -233,4 +233,28 @@ Deno.test("routing.md's route validation messages are the ones the agent gives, 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("README.md's layout table names folders and files that exist in each part", () => {
+  const [layout] = tables(section(readDoc("README.md"), "## Layout"));
+  const missing: string[] = [];
+  for (const row of layout) {
+    const member = row.path.replaceAll("`", "");
+    const under = fileURLToPath(new URL(member, REPO));
+    const all = new Set<string>();
+    const walk = (dir: string, rel: string) => {
+      for (const e of Deno.readDirSync(dir)) {
+        if (e.name === "node_modules" || e.name.startsWith(".") || e.name === "dist") continue;
+        all.add(rel + e.name + (e.isDirectory ? "/" : ""));
+        if (e.isDirectory) walk(path.join(dir, e.name), rel + e.name + "/");
+      }
+    };
+    walk(under, "");
+    for (const m of row.holds.matchAll(/`([a-z_0-9/.]+(?:\/|\.ts))`/g)) {
+      const name = m[1];
+      if ([...all].some((p) => p === name || p.endsWith(`/${name}`))) continue;
+      missing.push(`${member}: ${name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
 });
