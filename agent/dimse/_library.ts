@@ -5,7 +5,7 @@
  */
 import dimse from "dcmjs-dimse";
 import { decodeCommand, encodeCommand } from "./command_codec.ts";
-import { encodeIdentifier } from "./identifier_codec.ts";
+import { encodeIdentifier, restoreUidValues } from "./identifier_codec.ts";
 import { quietDicomLibraries } from "./quiet_libraries.ts";
 import { adoptImplementation } from "./identity.ts";
 
@@ -64,7 +64,12 @@ datasetProto._fromElementsBuffer = function (
     const decoded = decodeCommand(buffer);
     if (decoded) return decoded;
   }
-  return libraryDecode.call(this, buffer, ts, readOptions);
+  const elements = libraryDecode.call(this, buffer, ts, readOptions);
+  // Identifiers: UID values as sent, not with the characters dcmjs drops removed.
+  if (!(buffer.length >= 4 && buffer[0] === 0 && buffer[1] === 0 && buffer[2] === 0 && buffer[3] === 0)) {
+    restoreUidValues(elements, buffer, ts);
+  }
+  return elements;
 };
 
 // The library formats every command for its (silenced) log before deciding not to print it: a

@@ -7,7 +7,13 @@
  * library (undefined here), so its bytes stay what they were; a test compares the two over such
  * identifiers.
  */
-import { attributeByTag, tagByKeyword, TransferSyntax } from "@conduit/shared/dicom";
+import {
+  attributeByTag,
+  encodingOf,
+  parseDataSet,
+  tagByKeyword,
+  TransferSyntax,
+} from "@conduit/shared/dicom";
 
 /** VRs whose value is text, and which pad with NUL (UI) instead of a space. */
 const TEXT = new Set([
@@ -134,4 +140,42 @@ function integerValue(vr: string, raw: unknown): Uint8Array | undefined {
     else signed ? view.setInt32(4 * i, v, true) : view.setUint32(4 * i, v, true);
   }
   return out;
+}
+
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * Puts back the UID values of a decoded identifier as they were sent. dcmjs drops every character of a UI
+ * value that is not a digit or a dot as it reads it, so `1.2*` arrived as `1.2` and `1.2.abc` as `1.2.`:
+ * a C-MOVE or C-GET with a wildcard in its unique key retrieved another UID's objects (or none, with
+ * Success) instead of being refused (PS3.4 C.4.2.2.1), and C-FIND matched a UID nobody asked for. Only
+ * top-level UI elements the library changed are rewritten; bytes that do not parse are left to it.
+ */
+export function restoreUidValues(
+  elements: Record<string, unknown>,
+  bytes: Uint8Array,
+  transferSyntax: string,
+): void {
+  if (!elements || typeof elements !== "object") return;
+  let dataset;
+  try {
+    dataset =
+      parseDataSet(bytes, encodingOf(transferSyntax ?? TransferSyntax.ImplicitVRLittleEndian)).dataset;
+  } catch {
+    return;
+  }
+  for (const el of dataset.elements) {
+    const vr = el.vr === "UN" || !el.vr ? attributeByTag(el.tag)?.vr : el.vr;
+    if (vr !== "UI" || el.length <= 0) continue;
+    const text = latin1.decode(bytes.subarray(el.valueOffset, el.valueOffset + el.length)).replace(
+      /[\0 ]+$/,
+      "",
+    )
+      .trim();
+    if (/^[0-9.\\]*$/.test(text)) continue; // nothing the library dropped
+    const keyword = attributeByTag(el.tag)?.keyword;
+    if (!keyword || !(keyword in elements)) continue;
+    const values = text.split("\\").map((v) => v.trim());
+    elements[keyword] = values.length === 1 ? values[0] : values;
+  }
 }

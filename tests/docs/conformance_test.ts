@@ -5,10 +5,14 @@
  * the attributes QIDO-RS returns by default. The tables are read from the document, so the two cannot drift.
  */
 import assert from "node:assert/strict";
-import { Implementation, TextDecoding, TransferSyntax } from "@conduit/shared/dicom";
+import { Implementation, instanceAttributes, TextDecoding, TransferSyntax } from "@conduit/shared/dicom";
 import { ATTRIBUTE_BY_KEYWORD, UNIQUE_KEYS } from "../../agent/query/attributes.ts";
 import { DEFAULT_KEYS } from "../../hub/dicomweb/qido/parse.ts";
+import * as path from "node:path";
+import { readFileHeader } from "../../agent/part10/header.ts";
 import { startAgentProcess } from "../support/agent.ts";
+import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason } from "../support/peers.ts";
+import { retrieveWith, storescu } from "../support/send.ts";
 import { associate, type ContextProposal, ContextResult, release } from "../support/pdu.ts";
 import { readDoc, section, tables } from "../support/markdown.ts";
 
@@ -254,4 +258,88 @@ Deno.test("conformance.md section 14: every character set listed decodes its exa
     }
   }
   assert.deepEqual(problems, []);
+});
+
+const qrSkip = skipReason("storescu", "findscu", "movescu", "getscu");
+
+Deno.test({
+  name:
+    "conformance.md sections 7-9: a UID with a wildcard is not read as another UID (C-GET and C-MOVE 0xA900, C-FIND no match)",
+  ignore: Boolean(qrSkip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Section 8: "Empty, holding * or ?, or giving no condition, it is refused with 0xA900"; section 7: uid
+    // matching is exact, a single value or a list. dcmjs dropped the `*` and `?` as it read the identifier,
+    // so `<study>*` retrieved <study> itself (Success, 1 completed) and C-FIND matched it.
+    const file = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+    const h = await readFileHeader(file);
+    const { studyInstanceUid: study, seriesInstanceUid: series } = instanceAttributes(h.bytes, h.dataset);
+    const port = freePort();
+    const agent = await startAgentProcess({
+      aet: "CONFORM",
+      port,
+      config: { nodes: { self: { aet: "CONFORM", host: "127.0.0.1", port } } },
+    });
+    const out = await Deno.makeTempDir({ prefix: "conform-get-" });
+    try {
+      const stored = await storescu([file], agent);
+      assert.equal(stored.code, 0, stored.stderr);
+      const target = { port, aet: agent.aet };
+      const refusal =
+        /0xa900[^\n]*\n(?:[^\n]*\n)*?[^\n]*required at (STUDY|SERIES) level, without wildcards/i;
+
+      const get = await retrieveWith("getscu", target, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${study}*`,
+      ], [
+        "-S",
+        "-d",
+        "-od",
+        out,
+      ]);
+      assert.match(get.stdout + get.stderr, refusal, "C-GET with a wildcard in StudyInstanceUID");
+      assert.deepEqual([...Deno.readDirSync(out)], [], "nothing retrieved");
+
+      const move = await retrieveWith("movescu", target, [
+        "QueryRetrieveLevel=SERIES",
+        `StudyInstanceUID=${study}`,
+        `SeriesInstanceUID=${series.slice(0, -1)}?`,
+      ], ["-S", "-d", "-aem", "CONFORM"]);
+      assert.match(move.stdout + move.stderr, refusal, "C-MOVE with a wildcard in SeriesInstanceUID");
+
+      const find = await runDcmtk("findscu", [
+        "-S",
+        "-v",
+        "-aec",
+        agent.aet,
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        `StudyInstanceUID=${study}*`,
+        "127.0.0.1",
+        String(port),
+      ]);
+      assert.equal(find.code, 0, find.stderr);
+      assert.doesNotMatch(
+        find.stdout + find.stderr,
+        /Find Response: 1 \(Pending\)/,
+        "C-FIND matched a UID not asked for",
+      );
+      // The exact UID still matches and retrieves.
+      const exact = await retrieveWith("getscu", target, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${study}`,
+      ], [
+        "-S",
+        "-od",
+        out,
+      ]);
+      assert.equal(exact.code, 0, exact.stderr);
+      assert.equal([...Deno.readDirSync(out)].length, 1);
+    } finally {
+      await agent.stop();
+      await Deno.remove(out, { recursive: true });
+    }
+  },
 });
