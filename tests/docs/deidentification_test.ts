@@ -7,7 +7,7 @@ import generated from "../../agent/deid/ps3.15/profile_2026c.json" with { type: 
 import tableE11 from "../../agent/deid/ps3.15/table_e1_1.json" with { type: "json" };
 import safePrivate from "../../agent/deid/ps3.15/safe_private.json" with { type: "json" };
 import { OPTION_NAMES } from "../../agent/deid/profile.ts";
-import { readDoc, section, tables } from "../support/markdown.ts";
+import { fences, readDoc, section, tables } from "../support/markdown.ts";
 
 const doc = readDoc("docs/deidentification.md");
 
@@ -44,4 +44,17 @@ Deno.test("every list of de-identification options in the documents and in deid 
   }).output();
   const text = new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
   assert.match(text, new RegExp(`options: ${OPTION_NAMES.join(", ")}`));
+});
+
+Deno.test("docs/deidentification.md's command line names the flags deid --help names", async () => {
+  const [command] = fences(section(doc, "## The command"), "sh");
+  const flags = (text: string) => new Set([...text.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]));
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../agent/main.ts", import.meta.url).pathname, "deid", "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
+  const usage = text.slice(0, text.indexOf("options:"));
+  assert.deepEqual([...flags(command.code)].sort(), [...flags(usage)].sort());
 });
