@@ -258,3 +258,33 @@ Deno.test("README.md's layout table names folders and files that exist in each p
   }
   assert.deepEqual(missing, []);
 });
+
+/** The agent's, the hub's and shared source, tests left out. */
+function sources(): string {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory && e.name !== "node_modules") walk(p);
+      else if (/\.ts$/.test(e.name) && !/_test\.ts$/.test(e.name)) out.push(Deno.readTextFileSync(p));
+    }
+  };
+  for (const member of ["agent", "hub", "shared"]) walk(fileURLToPath(new URL(member, REPO)));
+  return out.join("\n");
+}
+
+Deno.test("every log message operations.md and tunnel.md tell an operator to look for is one the code logs", () => {
+  const code = sources();
+  const alerting = section(readDoc("docs/operations.md"), "## Logs");
+  const list = alerting.slice(alerting.indexOf("Messages worth alerting on"));
+  const operator = section(readDoc("docs/tunnel.md"), "## What an operator sees");
+  const logLines = operator.split("\n- ").filter((item) => /log/.test(item.split(":")[0] ?? "")).join("\n");
+  const messages = [...list.matchAll(/`([^`]+)`/g), ...logLines.matchAll(/`([^`]+)`/g)].map((m) => m[1])
+    // Context fields and values, not messages.
+    .filter((m) => !/^(part: |0x|policy$|destination$|sop$|status$|reason$|indexed$|removed$)/.test(m));
+  assert.ok(messages.length >= 20, messages.join("\n"));
+  const unknown = messages.filter((m) =>
+    !code.includes(`"${m}"`) && !code.includes(`"${m}`) && !code.includes(`\`${m}`)
+  );
+  assert.deepEqual(unknown, []);
+});
