@@ -13,7 +13,17 @@ import { readFileHeader } from "../../agent/part10/header.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason } from "../support/peers.ts";
 import { retrieveWith, storescu } from "../support/send.ts";
-import { associate, type ContextProposal, ContextResult, release } from "../support/pdu.ts";
+import {
+  associate,
+  CommandField,
+  commandSet,
+  CommandTag,
+  type ContextProposal,
+  ContextResult,
+  pdataTf,
+  readCommand,
+  release,
+} from "../support/pdu.ts";
 import { readDoc, section, tables } from "../support/markdown.ts";
 
 const doc = readDoc("docs/conformance.md");
@@ -158,6 +168,20 @@ Deno.test({
           }
         }
         assert.deepEqual(problems, []);
+        // Section 6: "0x0110 Processing failure: a C-STORE command arrived with no data set."
+        const ctContext = 2 * proposals.findIndex((p) => p.abstract === ct) + 1;
+        const noDataSet = commandSet({
+          [CommandTag.AffectedSopClassUid]: { uid: ct },
+          [CommandTag.CommandField]: { us: CommandField.CStoreRq },
+          [CommandTag.MessageId]: { us: 7 },
+          [CommandTag.Priority]: { us: 0 },
+          [CommandTag.CommandDataSetType]: { us: 0x0101 },
+          [CommandTag.AffectedSopInstanceUid]: { uid: "2.25.1" },
+        });
+        await socket.send(pdataTf([{ contextId: ctContext, command: true, last: true, value: noDataSet }]));
+        const answer = await readCommand(socket);
+        assert.ok(answer.kind === "command", "a C-STORE response");
+        assert.equal(answer.command.status, 0x0110);
         await release(socket);
       } finally {
         await socket.close();
