@@ -10,6 +10,7 @@ import { ATTRIBUTE_BY_KEYWORD, UNIQUE_KEYS } from "../../agent/query/attributes.
 import { DEFAULT_KEYS } from "../../hub/dicomweb/qido/parse.ts";
 import * as path from "node:path";
 import { readFileHeader } from "../../agent/part10/header.ts";
+import { VERSION } from "../../agent/version.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason } from "../support/peers.ts";
 import { retrieveWith, storescu } from "../support/send.ts";
@@ -34,6 +35,7 @@ Deno.test("conformance.md section 1: the implementation identity is the code's",
   const value = (item: string) => table.find((r) => r.item === item)!.value.replaceAll("`", "");
   assert.equal(value("Implementation Class UID"), Implementation.classUid);
   assert.equal(value("Implementation Version Name"), Implementation.versionName);
+  assert.match(doc, new RegExp(`as built today \\(version ${VERSION.replaceAll(".", "\\.")}\\)`));
 });
 
 /** The PS3.4 UIDs of services the agent does not offer, which section 4 names as rejected. */

@@ -14,6 +14,8 @@ import {
   Reason,
   Welcome,
 } from "@conduit/shared/tunnel";
+import { VERSION as AGENT_VERSION } from "../../agent/version.ts";
+import { VERSION as HUB_VERSION } from "../../hub/version.ts";
 import { readDoc, section, tables } from "../support/markdown.ts";
 
 const doc = readDoc("docs/tunnel.md");
@@ -54,6 +56,8 @@ Deno.test("docs/tunnel.md's hello and welcome examples are exactly what the sche
   assert.equal(accepted.shape.accepted.value, true);
   assert.equal(accepted.strict().parse(JSON.parse(welcome)).maxFrame, LARGE_PAYLOAD);
   assert.equal(JSON.parse(hello).maxFrame, LARGE_PAYLOAD);
+  assert.equal(JSON.parse(hello).agentVersion, AGENT_VERSION);
+  assert.equal(JSON.parse(welcome).hubVersion, HUB_VERSION);
   // The refusal is shown in part (`...`): its reason and message are the hub's for a bad credential.
   const m = /"reason":(\d+),"message":"([^"]+)"/.exec(refusal)!;
   assert.equal(Number(m[1]), Reason.BadCredential);
