@@ -252,3 +252,49 @@ Deno.test("every backoff formula in the documents is the code's: the n-th failur
   assert.ok(formulas.length >= 4, formulas.join("\n"));
   assert.deepEqual(formulas.filter((f) => !f.endsWith("× 2^(n−1)")), []);
 });
+
+/** Whether a dotted key (`nodes.pacs.tls.ca`, `routes[].deid.keyFile`) names a key of the schema. */
+function resolves(schema: z.ZodTypeAny, parts: string[]): boolean {
+  let s = schema;
+  for (const [i, p] of parts.entries()) {
+    s = unwrap(s).inner;
+    if (s instanceof z.ZodRecord) s = s._def.valueType; // `nodes.pacs`: any name
+    else if (s instanceof z.ZodArray) {
+      s = s._def.type; // `routes[]`, `routes.0`
+      if (!/^\d+$/.test(p)) return resolves(s, parts.slice(i));
+    } else if (s instanceof z.ZodUnion) {
+      return (s._def.options as z.ZodTypeAny[]).some((o) => resolves(o, parts.slice(i)));
+    } else if (s instanceof z.ZodObject) {
+      if (!(p in s.shape)) return false;
+      s = s.shape[p];
+    } else return false;
+  }
+  return true;
+}
+
+Deno.test("every configuration key any document names exists in the agent's or the hub's schema", () => {
+  // Sections that hold keys (`site` is a key itself: `site.add` is a procedure).
+  const shapes = { ...configSchema.shape, ...hubConfigSchema.shape } as Record<string, z.ZodTypeAny>;
+  const sections = new Set(
+    Object.entries(shapes).filter(([, v]) => !(unwrap(v).inner instanceof z.ZodString)).map(([k]) => k),
+  );
+  const files = [
+    "README.md",
+    ...[...Deno.readDirSync(new URL("../../docs/", import.meta.url))]
+      .filter((e) => e.name.endsWith(".md")).map((e) => `docs/${e.name}`),
+  ];
+  const unknown: string[] = [];
+  let checked = 0;
+  for (const file of files) {
+    for (const m of readDoc(file).matchAll(/`([a-zA-Z]+(?:\[\])?(?:\.[a-zA-Z0-9]+(?:\[\])?)+)`/g)) {
+      const parts = m[1].replaceAll("[]", "").split(".");
+      if (!sections.has(parts[0]) || m[1] === "hub.db") continue; // hub.db: the hub's database file
+      checked++;
+      if (!resolves(configSchema, parts) && !resolves(hubConfigSchema, parts)) {
+        unknown.push(`${file}: ${m[1]}`);
+      }
+    }
+  }
+  assert.ok(checked > 100, `${checked} keys`);
+  assert.deepEqual(unknown, []);
+});
