@@ -43,14 +43,14 @@ Deno.test("docs/tunnel.md: frame types, flags and reason codes are the code's", 
   // Frame sizes: 256 KiB offered, 64 KiB to a peer that names none.
   assert.equal(LARGE_PAYLOAD, 256 * 1024);
   assert.equal(MAX_PAYLOAD, 65536);
-  assert.match(protocol, /its own \(256 KiB in this version\), and 64 KiB to a peer that names none/);
+  assert.match(protocol, /its own\s+\(256 KiB in this version\),\s+and 64 KiB to a peer that names none/);
 });
 
 Deno.test("docs/tunnel.md's hello and welcome examples are exactly what the schemas take", () => {
   const connection = /\*\*Connection\.\*\*([\s\S]*?)\n\n/.exec(protocol)![1];
   const json = [...connection.matchAll(/`(\{[^`]*\})`/g)].map((m) => m[1]);
-  assert.equal(json.length, 3, "hello, welcome and refusal");
-  const [hello, welcome, refusal] = json;
+  assert.equal(json.length, 4, "refused upgrade, hello, welcome and refused hello");
+  const [refusedUpgrade, hello, welcome, refusal] = json;
   Hello.strict().parse(JSON.parse(hello));
   const [accepted] = Welcome.options;
   assert.equal(accepted.shape.accepted.value, true);
@@ -58,9 +58,14 @@ Deno.test("docs/tunnel.md's hello and welcome examples are exactly what the sche
   assert.equal(JSON.parse(hello).maxFrame, LARGE_PAYLOAD);
   assert.equal(JSON.parse(hello).agentVersion, AGENT_VERSION);
   assert.equal(JSON.parse(welcome).hubVersion, HUB_VERSION);
-  // The refusal is shown in part (`...`): its reason and message are the hub's for a bad credential.
-  const m = /"reason":(\d+),"message":"([^"]+)"/.exec(refusal)!;
-  assert.equal(Number(m[1]), Reason.BadCredential);
+  // A bad credential is refused before the upgrade, with the hub's own refusal as the 401's body.
+  const [, refused] = Welcome.options;
+  const upgrade = refused.strict().parse(JSON.parse(refusedUpgrade));
+  assert.equal(upgrade.reason, Reason.BadCredential);
   const endpoint = Deno.readTextFileSync(new URL("../../hub/tunnel/endpoint.ts", import.meta.url));
-  assert.ok(endpoint.includes(`reason: Reason.BadCredential, message: "${m[2]}"`), m[2]);
+  assert.ok(endpoint.includes(`refusal(Reason.BadCredential, "${upgrade.message}")`), upgrade.message);
+  // The refused hello is shown in part (`...`): its reason and message are the hub's for a wrong version.
+  const m = /"reason":(\d+),"message":"([^"]+)"/.exec(refusal)!;
+  assert.equal(Number(m[1]), Reason.BadVersion);
+  assert.match(m[2], /^protocol version \d+; this hub speaks 1$/);
 });
