@@ -195,6 +195,14 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       },
     }),
   );
+  // A DICOMweb path with a trailing slash (`/dicomweb/studies/`) is the path without it, as Orthanc and
+  // dcm4chee take it: scripts that join a base URL and a resource often leave one.
+  app.use("/dicomweb/*", async (c, next) => {
+    const url = new URL(c.req.url);
+    if (!url.pathname.endsWith("/")) return await next();
+    url.pathname = url.pathname.replace(/\/+$/, "");
+    return await app.fetch(new Request(url, c.req.raw), c.env);
+  });
   app.route(
     "/dicomweb",
     dicomwebRoutes(provider, tokens, users, {

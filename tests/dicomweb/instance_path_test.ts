@@ -2,6 +2,7 @@
  * PS3.18 10.4.1: frames and bulk data are resources of an instance *in its study and series*. An instance
  * asked under another study or series is not found (404), as a missing instance is: until 2026-12-04 the
  * site served the instance by its SOP Instance UID alone, whatever study and series the path named.
+ * And a path with a trailing slash is the resource without it (until then 404).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -61,4 +62,19 @@ shared.test("PS3.18 10.4.1 frames and bulk data under another study or series: 4
       assert.match(body, /no such instance in this study and series/);
     }
   }
+});
+
+shared.test("a DICOMweb path with a trailing slash is the path without it, as Orthanc takes it", async (r) => {
+  const [ct] = await instances(r);
+  for (
+    const p of ["/sites/north/studies", `/sites/north/studies/${ct.study}/series`, `${url(ct)}/metadata`]
+  ) {
+    const plain = await search(r, p);
+    const slashed = await search(r, `${p}/`);
+    assert.equal(slashed.status, 200, `${p}/: ${await slashed.clone().text()}`);
+    assert.deepEqual(await slashed.json(), await plain.json(), p);
+  }
+  const res = await search(r, "/sites/north/nothing-here/");
+  assert.equal(res.status, 404);
+  await res.body?.cancel();
 });
