@@ -101,6 +101,8 @@ export function parseQido(
   let limitAsked: number | undefined;
   let offset = 0;
   let fuzzymatching = false;
+  /** The matching keys given, by keyword (a key given twice must agree, or list UIDs or codes). */
+  const given = new Map<string, string>();
   for (const [name, value] of params) {
     switch (name) {
       case "limit":
@@ -134,7 +136,21 @@ export function parseQido(
         const refused = checkDateMatch(vr ?? "", value);
         if (refused) throw new QidoParameterError(`${name}: ${refused}`);
         // A comma lists values (any of them matches) where no value can hold one: UIDs and code strings.
-        keys[keyword] = vr === "UI" || vr === "CS" ? value.split(",").map((s) => s.trim()).join("\\") : value;
+        const listed = vr === "UI" || vr === "CS";
+        let match = listed ? value.split(",").map((s) => s.trim()).join("\\") : value;
+        const before = given.get(keyword);
+        if (before && match && before !== match) {
+          // Given twice (`Modality=CT&Modality=MR`, or by keyword and by tag): for UIDs and codes any
+          // of the values matches, as with a comma; other values cannot be combined into one match.
+          if (!listed) {
+            throw new QidoParameterError(
+              `${keyword} is given twice with different values: a query matches one value per attribute`,
+            );
+          }
+          match = [...new Set([...before.split("\\"), ...match.split("\\")])].join("\\");
+        }
+        if (match || !before) given.set(keyword, match);
+        keys[keyword] = given.get(keyword)!;
       }
     }
   }

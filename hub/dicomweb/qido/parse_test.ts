@@ -63,3 +63,17 @@ Deno.test("parseQido() refuses what it cannot answer, naming the parameter", () 
     );
   }
 });
+
+Deno.test("parseQido() with a matching key given twice: UIDs and codes any of them, other values must agree", () => {
+  // Until 2026-12-04 the last one won silently: `Modality=CT&Modality=MR` searched MR only.
+  assert.equal(parse("ModalitiesInStudy=CT&ModalitiesInStudy=MR").query.keys.ModalitiesInStudy, "CT\\MR");
+  assert.equal(parse("StudyInstanceUID=1.2&0020000D=1.3,1.2").query.keys.StudyInstanceUID, "1.2\\1.3");
+  assert.equal(parse("PatientID=X&00100020=X").query.keys.PatientID, "X", "the same value twice");
+  assert.equal(parse("PatientID=X&PatientID=").query.keys.PatientID, "X", "an empty one only asks it back");
+  assert.equal(parse("PatientID=&PatientID=X").query.keys.PatientID, "X");
+  assert.throws(
+    () => parse("PatientID=X&00100020=Y"),
+    (e: unknown) =>
+      e instanceof QidoParameterError && /PatientID is given twice with different values/.test(e.message),
+  );
+});
