@@ -3,11 +3,14 @@
  * the generated profile: the options, their CID 7050 codes, and the tables' sizes and source hash.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
+import { encodingOf, findElement, parseDataSet, readPart10Header, stringValue } from "@conduit/shared/dicom";
 import generated from "../../agent/deid/ps3.15/profile_2026c.json" with { type: "json" };
 import tableE11 from "../../agent/deid/ps3.15/table_e1_1.json" with { type: "json" };
 import safePrivate from "../../agent/deid/ps3.15/safe_private.json" with { type: "json" };
 import { OPTION_NAMES } from "../../agent/deid/profile.ts";
 import { fences, readDoc, section, tables } from "../support/markdown.ts";
+import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
 
 const doc = readDoc("docs/deidentification.md");
 
@@ -57,4 +60,46 @@ Deno.test("docs/deidentification.md's command line names the flags deid --help n
   const text = new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
   const usage = text.slice(0, text.indexOf("options:"));
   assert.deepEqual([...flags(command.code)].sort(), [...flags(usage)].sort());
+});
+
+Deno.test("docs/deidentification.md's --profile-file example is a profile the deid command takes, and applies", async () => {
+  const [example] = fences(section(doc, "## The command"), "json");
+  const dir = await Deno.makeTempDir({ prefix: "docs-deid-profile-" });
+  try {
+    const profile = path.join(dir, "custom.json");
+    await Deno.writeTextFile(profile, example.code);
+    const key = path.join(dir, "project.key");
+    await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+    const input = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+    const out = path.join(dir, "out");
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../agent/main.ts", import.meta.url).pathname,
+        "deid",
+        "--profile",
+        "basic",
+      ]
+        .concat(["--profile-file", profile, "--key-file", key, "--in", input, "--out", out, "--json"]),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(run.stdout)), { done: 1, held: [], failed: [] });
+    // The example keeps StudyDescription (K), which the basic profile would remove, and removes Station Name.
+    const [made] = [...Deno.readDirSync(out)];
+    const bytes = Deno.readFileSync(path.join(out, made.name));
+    const header = readPart10Header(bytes);
+    const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), {
+      start: header.datasetOffset,
+    });
+    const description = findElement(dataset, 0x00081030);
+    assert.ok(description, "StudyDescription kept");
+    assert.equal(stringValue(bytes, description), "e+1");
+    assert.equal(findElement(dataset, 0x00081010), undefined, "StationName removed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
