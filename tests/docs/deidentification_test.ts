@@ -103,3 +103,41 @@ Deno.test("docs/deidentification.md's --profile-file example is a profile the de
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("docs/deidentification.md's pseudonym table: its header example is skipped, a first data row is not", async () => {
+  const text = section(doc, "## The command").replace(/\s+/g, " ");
+  const header = /such as `([^`]+)`, is the header/.exec(text)?.[1];
+  assert.ok(header, "the document gives a header example");
+  const dir = await Deno.makeTempDir({ prefix: "docs-deid-pseudonyms-" });
+  try {
+    const key = path.join(dir, "project.key");
+    await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+    const input = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm"); // Patient ID 1CT1
+    for (const [name, csv] of [["with-header", `${header}\n1CT1,TRIAL-1\n`], ["without", "1CT1,TRIAL-1\n"]]) {
+      const table = path.join(dir, `${name}.csv`);
+      await Deno.writeTextFile(table, csv);
+      const out = path.join(dir, name);
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../../agent/main.ts", import.meta.url).pathname,
+          "deid",
+          "--profile",
+          "basic",
+        ]
+          .concat(["--key-file", key, "--in", input, "--out", out, "--pseudonyms", table, "--json"]),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+      const [made] = [...Deno.readDirSync(out)];
+      const bytes = Deno.readFileSync(path.join(out, made.name));
+      const h = readPart10Header(bytes);
+      const { dataset } = parseDataSet(bytes, encodingOf(h.transferSyntax), { start: h.datasetOffset });
+      assert.equal(stringValue(bytes, findElement(dataset, 0x00100020)!), "TRIAL-1", name);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
