@@ -326,3 +326,14 @@ Deno.test("every repository file the documents name exists", () => {
   }
   assert.deepEqual(missing, []);
 });
+
+Deno.test("every `deno task NAME` the documents name is a task of deno.json", () => {
+  const tasks = new Set(Object.keys(JSON.parse(readDoc("deno.json")).tasks));
+  const unknown: string[] = [];
+  for (const file of DOCS) {
+    for (const m of readDoc(file).matchAll(/deno task ([a-zA-Z:_-]+)/g)) {
+      if (!tasks.has(m[1])) unknown.push(`${file}: deno task ${m[1]}`);
+    }
+  }
+  assert.deepEqual(unknown, []);
+});
