@@ -10,8 +10,10 @@ import {
   Hello,
   LARGE_PAYLOAD,
   MAX_PAYLOAD,
+  ObjectHeader,
   OPERATIONS,
   Reason,
+  Reply,
   Welcome,
 } from "@conduit/shared/tunnel";
 import { VERSION as AGENT_VERSION } from "../../agent/version.ts";
@@ -68,4 +70,23 @@ Deno.test("docs/tunnel.md's hello and welcome examples are exactly what the sche
   const m = /"reason":(\d+),"message":"([^"]+)"/.exec(refusal)!;
   assert.equal(Number(m[1]), Reason.BadVersion);
   assert.match(m[2], /^protocol version \d+; this hub speaks 1$/);
+});
+
+Deno.test("docs/tunnel.md's object, error and end records name the fields of their schemas", () => {
+  /** `object {a, b?}` in the document → ["a", "b?"]. */
+  const fields = (name: string) => {
+    const m = new RegExp("`" + name + " \\{([^}]*)\\}`").exec(protocol);
+    assert.ok(m, `tunnel.md shows ${name} {...}`);
+    return m[1].split(",").map((f) => f.trim()).sort();
+  };
+  const keys = (schema: { shape: Record<string, { isOptional(): boolean }> }) =>
+    Object.entries(schema.shape).filter(([k]) => k !== "type").map(([k, v]) =>
+      k + (v.isOptional() ? "?" : "")
+    )
+      .sort();
+  const reply = (type: string) => Reply.optionsMap.get(type) as unknown as Parameters<typeof keys>[0];
+  assert.deepEqual(fields("object"), keys(ObjectHeader));
+  assert.deepEqual(fields("error"), keys(reply("error")));
+  const end = keys(reply("end")).map((k) => k.replace("?", ""));
+  for (const f of fields("end")) assert.ok(end.includes(f), `end {${f}}`);
 });
