@@ -86,6 +86,8 @@ export function finalStatus(
   request: any,
   Response: any,
   canceled = false,
+  /** An Error Comment for a final status other than Success (at most 64 characters are sent). */
+  comment?: string,
 ): undefined {
   const rsp = Response.fromRequest(request);
   let status: number;
@@ -96,6 +98,7 @@ export function finalStatus(
   rsp.setStatus(status);
   setCounts(rsp, counts, !canceled);
   if (canceled) rsp.getCommandDataset().setElement("NumberOfRemainingSuboperations", counts.remaining);
+  if (comment && status !== Status.Success) rsp.setErrorComment?.(comment.slice(0, 64));
   if (counts.failedUids.length) rsp.setDataset(new Dataset({ FailedSOPInstanceUIDList: counts.failedUids }));
   send(rsp);
   return undefined;

@@ -20,7 +20,7 @@ import {
   statusHex,
   type StoreHandler,
 } from "./handlers.ts";
-import { ScuAssociation } from "./scu.ts";
+import { NoContextAcceptedError, ScuAssociation } from "./scu.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 import { finalStatus, pending, runSubOperations, SubOperations } from "./_suboperations.ts";
 import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
@@ -224,6 +224,20 @@ class AgentScp extends ConduitNetwork {
           storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
         });
       } catch (err) {
+        if (err instanceof NoContextAcceptedError) {
+          // Reachable, but it accepts none of the SOP classes in the syntaxes stored (the agent does not
+          // transcode): each sub-operation fails as one whose context alone was refused would (0x0122), and
+          // the final response counts and lists them (PS3.4 C.4.2.1.5) with the reason.
+          this.log.warn("C-MOVE destination accepted no presentation context", {
+            destination: destinationAet,
+            objects: items.length,
+            offered: [...new Set(items.map((i) => `${i.sopClassUid} ${i.transferSyntax}`))].slice(0, 16),
+          });
+          for (const item of items) counts.record(Status.SopClassNotSupported, item.sopInstanceUid);
+          const syntaxes = [...new Set(items.map((i) => i.transferSyntax))].join(",");
+          const comment = `${destinationAet} accepted no context for ${syntaxes}`;
+          return finalStatus(counts, send, request, responses.CMoveResponse, false, comment);
+        }
         throw new DimseStatusError(
           Status.OutOfResourcesSubOps,
           `cannot reach ${destinationAet}: ${(err as Error).message}`,
