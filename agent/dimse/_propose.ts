@@ -2,6 +2,10 @@
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { Association } from "./_library.ts";
 import type { QueryModel } from "./handlers.ts";
+import { FALLBACK_SYNTAXES, reencodeTargets } from "./_reencode.ts";
+
+/** The most presentation contexts one A-ASSOCIATE-RQ can hold (odd IDs 1 to 255). */
+export const MAX_CONTEXTS = 128;
 
 /** What to negotiate. */
 export interface ContextsWanted {
@@ -10,7 +14,10 @@ export interface ContextsWanted {
   move?: QueryModel[];
   /** C-GET models, and the storage classes we accept back (SCP role). */
   get?: { models: QueryModel[]; storage: { sopClassUid: string; transferSyntaxes?: string[] }[] };
-  /** Objects we will send: one context per (SOP class, transfer syntax), exactly as stored. */
+  /**
+   * Objects we will send: one context per (SOP class, transfer syntax), exactly as stored; then, while fewer
+   * than 128 contexts, one per SOP class stored in Implicit or Explicit VR Little Endian offering both.
+   */
   storage?: { sopClassUid: string; transferSyntax: string }[];
 }
 
@@ -78,11 +85,19 @@ export function proposal(
     add(s.sopClassUid, s.transferSyntaxes ?? UNCOMPRESSED, true);
   }
   const pairs = new Set<string>();
+  const fallbacks = new Set<string>();
   for (const s of wanted.storage ?? []) {
     const key = `${s.sopClassUid}|${s.transferSyntax}`;
     if (pairs.has(key)) continue;
     pairs.add(key);
     add(s.sopClassUid, [s.transferSyntax]);
+    if (reencodeTargets(s.transferSyntax).length) fallbacks.add(s.sopClassUid);
+  }
+  // Then, room permitting, one context per SOP class stored in Implicit or Explicit VR Little Endian that
+  // offers both: a peer that refuses the stored syntax still gets the object, in the other one (_reencode.ts).
+  for (const sopClassUid of fallbacks) {
+    if (association.getPresentationContexts().length >= MAX_CONTEXTS) break;
+    add(sopClassUid, FALLBACK_SYNTAXES);
   }
   return association;
 }

@@ -62,7 +62,10 @@ export interface DatasetReader {
   close(): Promise<void>;
 }
 
-/** A stored object the wire layer sends as it is: its data set, never re-encoded. */
+/**
+ * A stored object the wire layer sends: its data set as stored, or re-encoded between Implicit and Explicit
+ * VR Little Endian when the peer accepted only the other (_reencode.ts).
+ */
 export interface OutgoingObject {
   sopClassUid: string;
   sopInstanceUid: string;

@@ -21,6 +21,7 @@ import {
   type StoreHandler,
 } from "./handlers.ts";
 import { NoContextAcceptedError, ScuAssociation } from "./scu.ts";
+import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 import { finalStatus, pending, runSubOperations, SubOperations } from "./_suboperations.ts";
 import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
@@ -297,9 +298,10 @@ class AgentScp extends ConduitNetwork {
   }
 
   /** One C-GET sub-operation: a C-STORE from us on a context the SCU accepted in the SCP role. */
-  #storeOverThisAssociation(item: OutgoingObject): Promise<number> {
+  async #storeOverThisAssociation(item: OutgoingObject): Promise<number> {
     const association = this.association;
     let context: any;
+    const accepted = new Set<string>();
     // PS3.7 D.3.3.4: a requestor that did not offer the SCP role for the SOP class is its SCU only, and
     // takes no C-STORE-RQ. Roles are negotiated per SOP class (the library marks the first context of it).
     let scpRole = false;
@@ -307,16 +309,28 @@ class AgentScp extends ConduitNetwork {
       const c = association.getPresentationContext(pc.id);
       if (c.getAbstractSyntaxUid() !== item.sopClassUid) continue;
       if (c.getProviderRole() === true) scpRole = true;
-      if (
-        c.getResult() === constants.PresentationContextResult.Accept &&
-        c.getAcceptedTransferSyntaxUid() === item.transferSyntax
-      ) context = c;
+      if (c.getResult() !== constants.PresentationContextResult.Accept) continue;
+      accepted.add(c.getAcceptedTransferSyntaxUid());
+      if (c.getAcceptedTransferSyntaxUid() === item.transferSyntax) context = c;
     }
-    if (!context || !scpRole) {
-      // No silent transcoding: the object goes as stored or not at all.
-      return Promise.resolve(Status.SopClassNotSupported);
+    if (!scpRole) return Status.SopClassNotSupported;
+    if (!context) {
+      // Not in its stored syntax: Implicit and Explicit VR Little Endian go in each other (_reencode.ts);
+      // anything else (compressed, Deflated, Big Endian) goes as stored or not at all.
+      const to = reencodeTargets(item.transferSyntax).find((ts) => accepted.has(ts));
+      if (!to) return Status.SopClassNotSupported;
+      try {
+        item = await reencoded(item, to);
+      } catch (err) {
+        if (!(err instanceof ReencodeError)) throw err;
+        this.log.warn("C-GET sub-operation not re-encoded", {
+          sop: hashUid(item.sopInstanceUid),
+          reason: err.message,
+        });
+        return Status.SopClassNotSupported;
+      }
     }
-    return sendStoreAndWait(this, item);
+    return await sendStoreAndWait(this, item);
   }
 
   cCancelRequest(request: any): void {

@@ -1,7 +1,8 @@
 // deno-lint-ignore-file no-explicit-any
 /**
  * The agent as an SCU towards a configured node: one association, many operations on it, each
- * answered or timed out. Stores go raw in the file's own transfer syntax (never transcoded), C-GET
+ * answered or timed out. Stores go raw in the file's own transfer syntax (Implicit and Explicit VR Little
+ * Endian re-encoded into each other when the node accepts only the other, _reencode.ts), C-GET
  * sub-operations arrive raw through a StoreHandler, C-FIND results stream as they come.
  */
 import { DenoSocket, type WireSocket } from "./deno_socket.ts";
@@ -18,7 +19,8 @@ import {
   type StoreHandler,
 } from "./handlers.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
-import { type ContextsWanted, FIND, GET, MOVE, proposal } from "./_propose.ts";
+import { type ContextsWanted, FIND, GET, MAX_CONTEXTS, MOVE, proposal } from "./_propose.ts";
+import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 
 export type { ContextsWanted };
 
@@ -85,6 +87,8 @@ export class ScuAssociation {
   /** C-STOREs sent and not yet answered, and the callers waiting for one of them to be. */
   #outstanding = 0;
   #slots: (() => void)[] = [];
+  /** The (SOP class, stored syntax) pairs proposed for storage, accepted or not. */
+  #offered = new Set<string>();
   readonly options: ScuOptions;
 
   constructor(options: ScuOptions, private readonly storeHandler?: StoreHandler) {
@@ -93,6 +97,7 @@ export class ScuAssociation {
 
   /** Connects and negotiates; rejects with the reason on refusal, timeout or no accepted context. */
   open(wanted: ContextsWanted): Promise<void> {
+    this.#offered = new Set((wanted.storage ?? []).map((s) => `${s.sopClassUid}|${s.transferSyntax}`));
     const { node, callingAet } = this.options;
     const asyncOps = this.options.asyncOps ?? 1;
     const association = proposal(
@@ -104,7 +109,7 @@ export class ScuAssociation {
       // Only a C-GET brings operations back on the association to perform.
       wanted.get ? this.options.performOps ?? 1 : 1,
     );
-    if (association.getPresentationContexts().length > 128) {
+    if (association.getPresentationContexts().length > MAX_CONTEXTS) {
       return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
     }
 
@@ -203,22 +208,51 @@ export class ScuAssociation {
     });
   }
 
+  /**
+   * The syntax an object stored in `transferSyntax` goes in on this association: the stored one when
+   * accepted, else the one it can be re-encoded into (_reencode.ts); undefined when neither was accepted,
+   * or the stored syntax was not proposed (a new association may get it accepted).
+   */
+  sendSyntax(sopClassUid: string, transferSyntax: string): string | undefined {
+    if (this.accepts(sopClassUid, transferSyntax)) return transferSyntax;
+    if (!this.#offered.has(`${sopClassUid}|${transferSyntax}`)) return undefined;
+    return reencodeTargets(transferSyntax).find((ts) => this.accepts(sopClassUid, ts));
+  }
+
   echo(): Promise<number> {
     const request = new requests.CEchoRequest();
     return this.#single(request);
   }
 
-  /** Sends one stored object as it is; resolves with the peer's status. */
-  store(
+  /**
+   * Sends one stored object as it is, or re-encoded into the other little endian uncompressed syntax when
+   * only that was accepted for its SOP class; resolves with the peer's status (0x0122 locally when neither
+   * was accepted, or the object cannot be re-encoded).
+   */
+  async store(
     item: OutgoingObject,
     extra?: { moveOriginatorAet?: string; moveOriginatorMessageId?: number },
   ): Promise<number> {
-    if (!this.accepts(item.sopClassUid, item.transferSyntax)) {
-      return Promise.resolve(Status.SopClassNotSupported);
+    const syntax = this.sendSyntax(item.sopClassUid, item.transferSyntax);
+    if (!syntax) return Status.SopClassNotSupported;
+    if (syntax !== item.transferSyntax) {
+      try {
+        item = await reencoded(item, syntax);
+      } catch (err) {
+        if (err instanceof ReencodeError) return Status.SopClassNotSupported;
+        throw err;
+      }
     }
+    return await this.#storeAsIs(item, extra);
+  }
+
+  #storeAsIs(
+    item: OutgoingObject,
+    extra?: { moveOriginatorAet?: string; moveOriginatorMessageId?: number },
+  ): Promise<number> {
     if (this.#outstanding >= this.#window) {
       // More than the window allows: this one waits until an earlier one is answered.
-      return new Promise<void>((r) => this.#slots.push(r)).then(() => this.store(item, extra));
+      return new Promise<void>((r) => this.#slots.push(r)).then(() => this.#storeAsIs(item, extra));
     }
     let network: ScuNetwork;
     try {

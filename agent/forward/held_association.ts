@@ -57,11 +57,14 @@ export class HeldAssociation {
     (contention.holders ??= new Set()).add(this);
   }
 
-  /** An open association that takes every row's SOP class in its stored syntax; opens one if needed. */
+  /**
+   * An open association that takes every row's SOP class in its stored syntax (or, for the little endian
+   * uncompressed syntaxes, the other one: _reencode.ts); opens one if needed.
+   */
   async for(rows: ClaimedRow[]): Promise<ScuAssociation> {
     this.#busy();
     const usable = (scu?: ScuAssociation): scu is ScuAssociation =>
-      !!scu?.isOpen && rows.every((r) => scu.accepts(r.sopClassUid, r.transferSyntaxUid));
+      !!scu?.isOpen && rows.every((r) => scu.sendSyntax(r.sopClassUid, r.transferSyntaxUid) !== undefined);
     if (usable(this.#scu)) return this.#scu;
     for (;;) {
       // Another worker's association, idle and fit for these rows: taken over rather than a new one.

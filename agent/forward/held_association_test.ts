@@ -13,7 +13,7 @@ function fakeScu(log: string[], name: string, sopClass: string): ScuAssociation 
     get isOpen() {
       return open;
     },
-    accepts: (uid: string) => uid === sopClass,
+    sendSyntax: (uid: string, ts: string) => uid === sopClass ? ts : undefined,
     open: () => {
       open = true;
       log.push(`${name} open`);
@@ -86,7 +86,7 @@ function peer(serial: boolean) {
       get isOpen() {
         return isOpen;
       },
-      accepts: () => true,
+      sendSyntax: (_uid: string, ts: string) => ts,
       open: async () => {
         while (serial && open > 0) await new Promise<void>((r) => released.push(r));
         open++;

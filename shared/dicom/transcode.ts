@@ -69,3 +69,30 @@ export function implicitToExplicit(bytes: Uint8Array, ds: DataSet, facts: ImageF
   }
   return out;
 }
+
+/**
+ * Explicit VR Little Endian to Implicit VR Little Endian: the same elements, values and order, each header
+ * rewritten without its VR (tag and 32-bit length). Sequences and items are written with undefined lengths;
+ * values are copied as bytes. Encapsulated pixel data has no implicit VR form and is refused.
+ */
+export function explicitToImplicit(bytes: Uint8Array, ds: DataSet): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const el of ds.elements) {
+    if (el.items) {
+      out.push(delimiter(el.tag, 0xffffffff));
+      for (const item of el.items) {
+        out.push(delimiter(0xfffee000, 0xffffffff));
+        out.push(...explicitToImplicit(bytes, item));
+        out.push(delimiter(0xfffee00d, 0));
+      }
+      out.push(delimiter(0xfffee0dd, 0));
+      continue;
+    }
+    if (el.length < 0 || el.fragments) {
+      throw new Error(`element ${el.tag.toString(16)} has an undefined length outside a sequence`);
+    }
+    out.push(delimiter(el.tag, el.length));
+    out.push(bytes.subarray(el.valueOffset, el.valueOffset + el.length));
+  }
+  return out;
+}

@@ -1,0 +1,97 @@
+/**
+ * Sending an object to a peer that does not take its stored syntax. Objects go as stored whenever the peer
+ * accepted that syntax; otherwise an object stored in Implicit or Explicit VR Little Endian goes in the
+ * other one, when the peer accepted that (PS3.5 10.1: every AE supports Implicit VR Little Endian, and many
+ * accept nothing else). The data set is re-encoded element by element: the same elements, values and order,
+ * each header rewritten, values copied as bytes, sequences and items with undefined lengths. Compressed,
+ * Deflated and Big Endian objects are never converted: they go as stored or fail.
+ */
+import {
+  encodingOf,
+  explicitToImplicit,
+  findElement,
+  implicitToExplicit,
+  numberValues,
+  parseDataSet,
+  TransferSyntax,
+} from "@conduit/shared/dicom";
+import type { DatasetReader, OutgoingObject } from "./handlers.ts";
+
+const { ImplicitVRLittleEndian: IMPLICIT, ExplicitVRLittleEndian: EXPLICIT } = TransferSyntax;
+
+/** The largest data set re-encoded: it is held in memory meanwhile. */
+export const MAX_REENCODE_BYTES = 256 * 1024 * 1024;
+
+/** The syntaxes an object stored in `transferSyntax` can be re-encoded into, best first. */
+export function reencodeTargets(transferSyntax: string): string[] {
+  if (transferSyntax === EXPLICIT) return [IMPLICIT];
+  if (transferSyntax === IMPLICIT) return [EXPLICIT];
+  return [];
+}
+
+/** The syntaxes a fallback presentation context offers for objects stored in these syntaxes. */
+export const FALLBACK_SYNTAXES = [EXPLICIT, IMPLICIT];
+
+/** Why an object could not be re-encoded. */
+export class ReencodeError extends Error {
+  override name = "ReencodeError";
+}
+
+/** `item` re-encoded into `to` (one of its {@link reencodeTargets}), held in memory. */
+export async function reencoded(item: OutgoingObject, to: string): Promise<OutgoingObject> {
+  if (!reencodeTargets(item.transferSyntax).includes(to)) {
+    throw new ReencodeError(`cannot re-encode ${item.transferSyntax} as ${to}`);
+  }
+  if (item.datasetSize > MAX_REENCODE_BYTES) {
+    throw new ReencodeError(
+      `the data set (${item.datasetSize} bytes) is larger than the ${MAX_REENCODE_BYTES} re-encoded`,
+    );
+  }
+  const bytes = new Uint8Array(item.datasetSize);
+  const reader = await item.openDataset();
+  try {
+    let got = 0;
+    while (got < bytes.length) {
+      const n = await reader.read(bytes.subarray(got), got);
+      if (n <= 0) throw new ReencodeError(`object shorter than its index says (${got} of ${bytes.length})`);
+      got += n;
+    }
+  } finally {
+    await reader.close();
+  }
+  let parts: Uint8Array[];
+  try {
+    const { dataset } = parseDataSet(bytes, encodingOf(item.transferSyntax));
+    if (to === IMPLICIT) parts = explicitToImplicit(bytes, dataset);
+    else {
+      const number = (tag: number) => {
+        const el = findElement(dataset, tag);
+        return el ? numberValues(bytes, el, true)[0] : undefined;
+      };
+      parts = implicitToExplicit(bytes, dataset, {
+        pixelRepresentation: number(0x00280103) ?? 0,
+        bitsAllocated: number(0x00280100) ?? 16,
+      });
+    }
+  } catch (err) {
+    throw new ReencodeError(`the data set cannot be re-encoded: ${(err as Error).message}`);
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, at), at += p.byteLength;
+  const memory: DatasetReader = {
+    read: (into, position) => {
+      const n = Math.max(0, Math.min(into.length, out.length - position));
+      into.set(out.subarray(position, position + n));
+      return Promise.resolve(n);
+    },
+    close: () => Promise.resolve(),
+  };
+  return {
+    sopClassUid: item.sopClassUid,
+    sopInstanceUid: item.sopInstanceUid,
+    transferSyntax: to,
+    datasetSize: out.length,
+    openDataset: () => Promise.resolve(memory),
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * Sending on to peers that accept only some transfer syntaxes (conformance statement, section 5): objects go
+ * as stored when the peer takes that syntax; Implicit and Explicit VR Little Endian are re-encoded into each
+ * other when the peer takes only the other (DCMTK `storescp +xi` takes Implicit VR Little Endian only;
+ * `getscu` proposes its storage contexts with Explicit VR first, so the agent accepts that); anything else
+ * fails its sub-operation, and the C-MOVE requester is told in the counts and the Failed SOP Instance UID List.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startStorescp } from "../support/peers.ts";
+import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { retrieveWith, storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { encodingOf, parseDataSet, readPart10Header, TransferSyntax } from "@conduit/shared/dicom";
+import type { DataSet } from "@conduit/shared/dicom";
+import { queueRows } from "../support/crash.ts";
+import { eventually } from "../support/hub.ts";
+
+const skip = skipReason("storescp", "storescu", "movescu", "getscu");
+if (skip) console.warn(`send_syntaxes_test: skipped: ${skip}`);
+
+/** Every element of a file's data set as `tag path = value bytes (hex)`, items in order. */
+async function elements(file: string): Promise<{ syntax: string; lines: string[] }> {
+  const bytes = await Deno.readFile(file);
+  const meta = readPart10Header(bytes);
+  const data = await datasetBytes(file);
+  const { dataset } = parseDataSet(data, encodingOf(meta.transferSyntax!));
+  const lines: string[] = [];
+  const walk = (ds: DataSet, prefix: string) => {
+    for (const el of ds.elements) {
+      const tag = `${prefix}${el.tag.toString(16).padStart(8, "0")}`;
+      if (el.items) {
+        lines.push(`${tag} items ${el.items.length}`);
+        el.items.forEach((item, i) => walk(item, `${tag}/${i}/`));
+      } else {
+        lines.push(
+          `${tag} = ${
+            Buffer.from(data.subarray(el.valueOffset, el.valueOffset + el.length)).toString("hex")
+          }`,
+        );
+      }
+    }
+  };
+  walk(dataset, "");
+  return { syntax: meta.transferSyntax!, lines };
+}
+
+function sopOf(file: string): string {
+  return readPart10Header(Deno.readFileSync(file)).sopInstanceUid!;
+}
+
+Deno.test({
+  name:
+    "C-MOVE to a node taking only Implicit VR LE: objects stored in Explicit VR LE arrive re-encoded, same elements and values",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "move-syntaxes-" });
+    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
+    const agent = await startAgentProcess({
+      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
+    });
+    try {
+      const series = await writeGeneratedSeries(`${scratch}/in`, {
+        count: 3,
+        rows: 8,
+        columns: 8,
+        seed: "il",
+      });
+      // rtstruct.dcm: nested sequences, to be re-encoded with undefined lengths.
+      const rtstruct = path.join(PYDICOM_TEST_FILES_DIR, "rtstruct.dcm");
+      for (const files of [series.paths, [rtstruct]]) {
+        const sent = await storescu(files, agent);
+        assert.equal(sent.code, 0, sent.stderr);
+      }
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      for (const f of archived) {
+        assert.equal(
+          readPart10Header(await Deno.readFile(f)).transferSyntax,
+          TransferSyntax.ExplicitVRLittleEndian,
+        );
+      }
+      const rtStudy = (await elements(rtstruct)).lines.find((l) => l.startsWith("0020000d"))!;
+      const rtStudyUid = new TextDecoder().decode(
+        Uint8Array.from(Buffer.from(rtStudy.split(" = ")[1], "hex")),
+      ).replace(/\0$/, "");
+      for (const study of [series.studyUid, rtStudyUid]) {
+        const moved = await retrieveWith("movescu", agent, [
+          "QueryRetrieveLevel=STUDY",
+          `StudyInstanceUID=${study}`,
+        ], ["-S", "-aem", scp.aet]);
+        assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      }
+      const received = await listFiles(`${scratch}/scp`);
+      assert.equal(received.length, 4);
+      for (const file of received) {
+        const stored = archived.find((f) => f.endsWith(`/${sopOf(file)}.dcm`))!;
+        const got = await elements(file);
+        assert.equal(got.syntax, TransferSyntax.ImplicitVRLittleEndian);
+        assert.deepEqual(got.lines, (await elements(stored)).lines, path.basename(file));
+      }
+    } finally {
+      await agent.stop();
+      await scp.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "C-GET with getscu's default contexts returns an object stored in Implicit VR LE, re-encoded",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "get-syntaxes-" });
+    const agent = await startAgentProcess();
+    try {
+      const series = await writeGeneratedSeries(`${scratch}/in`, {
+        count: 2,
+        rows: 8,
+        columns: 8,
+        seed: "el",
+      });
+      // `-xi`: Implicit VR Little Endian only, as many modalities propose it.
+      const sent = await storescu(series.paths, agent, ["-xi"]);
+      assert.equal(sent.code, 0, sent.stderr);
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(archived.length, 2);
+      await Deno.mkdir(`${scratch}/get`);
+      const got = await retrieveWith("getscu", agent, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${series.studyUid}`,
+      ], ["-od", `${scratch}/get`]);
+      assert.equal(got.code, 0, got.stdout + got.stderr);
+      const received = await listFiles(`${scratch}/get`);
+      assert.equal(received.length, 2);
+      for (const file of received) {
+        const stored = archived.find((f) => f.endsWith(`/${sopOf(file)}.dcm`))!;
+        const mine = await elements(stored);
+        assert.equal(mine.syntax, TransferSyntax.ImplicitVRLittleEndian);
+        const theirs = await elements(file);
+        assert.equal(theirs.syntax, TransferSyntax.ExplicitVRLittleEndian);
+        assert.deepEqual(theirs.lines, mine.lines);
+      }
+    } finally {
+      await agent.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "C-MOVE to a node that accepts none of the stored syntaxes: every sub-operation counted failed and listed, with the reason",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "move-syntaxes-" });
+    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
+    const agent = await startAgentProcess({
+      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
+    });
+    try {
+      // JPEG Baseline, stored as such (the agent never decompresses to send).
+      const jpeg = path.join(PYDICOM_TEST_FILES_DIR, "SC_rgb_jpeg_dcmtk.dcm");
+      const sent = await storescu([jpeg], agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const [stored] = await listFiles(path.join(agent.dataDir, "archive"));
+      const study = path.basename(path.dirname(path.dirname(stored)));
+      const moved = await runDcmtk("movescu", [
+        "-d",
+        "-S",
+        "-aec",
+        agent.aet,
+        "-aem",
+        scp.aet,
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        `StudyInstanceUID=${study}`,
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      const out = moved.stdout + moved.stderr;
+      const final = out.slice(out.lastIndexOf("C-MOVE RSP"));
+      assert.match(final, /DIMSE Status\s*: 0xa702/);
+      assert.match(final, /Failed Suboperations\s*: 1\b/, final);
+      assert.ok(final.includes(sopOf(stored)), "the object is not in the failed list");
+      assert.match(
+        final,
+        /\[IMPLONLY accepted no context for 1\.2\.840\.10008\.1\.2\.4\.50\] .*ErrorComment/,
+        final,
+      );
+      assert.deepEqual(await listFiles(`${scratch}/scp`), []);
+    } finally {
+      await agent.stop();
+      await scp.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "forwarding to a node taking only Implicit VR LE delivers objects stored in Explicit VR LE, re-encoded",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "fwd-syntaxes-" });
+    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
+    const agent = await startAgentProcess({
+      config: {
+        nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
+        routes: [{ name: "all", to: [{ node: "implonly" }] }],
+      },
+    });
+    try {
+      const series = await writeGeneratedSeries(`${scratch}/in`, {
+        count: 3,
+        rows: 8,
+        columns: 8,
+        seed: "fw",
+      });
+      const sent = await storescu(series.paths, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      await eventually("every row delivered", async () => (await queueRows(agent, "done")).length === 3);
+      assert.deepEqual(await queueRows(agent, "dead"), []);
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      const received = await listFiles(`${scratch}/scp`);
+      assert.equal(received.length, 3);
+      for (const file of received) {
+        const stored = archived.find((f) => f.endsWith(`/${sopOf(file)}.dcm`))!;
+        const got = await elements(file);
+        assert.equal(got.syntax, TransferSyntax.ImplicitVRLittleEndian);
+        assert.deepEqual(got.lines, (await elements(stored)).lines);
+      }
+    } finally {
+      await agent.stop();
+      await scp.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
