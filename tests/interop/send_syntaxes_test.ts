@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startStorescp } from "../support/peers.ts";
+import {
+  hasTool,
+  PYDICOM_TEST_FILES_DIR,
+  runDcmtk,
+  skipReason,
+  startOrthanc,
+  startStorescp,
+} from "../support/peers.ts";
 import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { retrieveWith, storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
@@ -233,6 +240,55 @@ Deno.test({
     } finally {
       await agent.stop();
       await scp.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "C-MOVE to Orthanc accepting only Implicit VR LE: objects stored in Explicit VR LE arrive, same values",
+  ignore: !!skip || !hasTool("Orthanc"),
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "orthanc-syntaxes-" });
+    const orthanc = await startOrthanc({
+      storageDir: `${scratch}/orthanc`,
+      extraConfig: { AcceptedTransferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+    });
+    const agent = await startAgentProcess({
+      config: { nodes: { orthanc: { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port } } },
+    });
+    try {
+      const series = await writeGeneratedSeries(`${scratch}/in`, {
+        count: 2,
+        rows: 8,
+        columns: 8,
+        seed: "or",
+      });
+      const sent = await storescu(series.paths, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const moved = await retrieveWith("movescu", agent, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${series.studyUid}`,
+      ], ["-S", "-aem", orthanc.aet]);
+      assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      const ids = await (await orthanc.rest("/instances")).json() as string[];
+      assert.equal(ids.length, 2);
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      for (const id of ids) {
+        const file = `${scratch}/${id}.dcm`;
+        await Deno.writeFile(
+          file,
+          new Uint8Array(await (await orthanc.rest(`/instances/${id}/file`)).arrayBuffer()),
+        );
+        const got = await elements(file);
+        assert.equal(got.syntax, TransferSyntax.ImplicitVRLittleEndian);
+        const stored = archived.find((f) => f.endsWith(`/${sopOf(file)}.dcm`))!;
+        assert.deepEqual(got.lines, (await elements(stored)).lines);
+      }
+    } finally {
+      await agent.stop();
+      await orthanc.stop();
       await Deno.remove(scratch, { recursive: true });
     }
   },
