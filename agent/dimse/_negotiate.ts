@@ -53,6 +53,18 @@ export interface NegotiationPolicy {
   maxOpsInvoked?: number;
 }
 
+/**
+ * The smallest Maximum Length Received (other than 0, no limit) the agent works with: a command set goes out
+ * in one PDV (a few hundred bytes at most), and a data set is cut into PDVs of the peer's maximum less 6
+ * bytes, so a smaller one either cannot be honoured or, at 6 and below, carries no data at all.
+ */
+export const MIN_PEER_MAX_PDU = 1024;
+
+/** True when a peer's announced maximum PDU length (0: no limit) is one the agent can send within. */
+export function peerMaxPduUsable(maxPduLength: number): boolean {
+  return maxPduLength === 0 || maxPduLength >= MIN_PEER_MAX_PDU;
+}
+
 /** A refusal: A-ASSOCIATE-RJ result, source and reason, and why in words (for the log). */
 export type Refusal = [result: number, source: number, reason: number, why: string];
 
@@ -78,6 +90,15 @@ export function negotiate(
   }
   if (association.getPresentationContexts().length === 0) {
     return [RejectResult.Permanent, RejectSource.ServiceUser, 1, "no presentation context proposed"];
+  }
+  const peerMax = Number(association.getMaxPduLength());
+  if (!peerMaxPduUsable(peerMax)) {
+    return [
+      RejectResult.Permanent,
+      RejectSource.ServiceUser,
+      1,
+      `maximum PDU length ${peerMax} below ${MIN_PEER_MAX_PDU}`,
+    ];
   }
   if (o.checkCalledAet && called !== o.aet) {
     return [RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title not recognised"];

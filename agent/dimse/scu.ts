@@ -21,6 +21,7 @@ import {
 import { sendStoreAndWait } from "./_store_request.ts";
 import { type ContextsWanted, FIND, GET, MAX_CONTEXTS, MOVE, proposal } from "./_propose.ts";
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
+import { MIN_PEER_MAX_PDU, peerMaxPduUsable } from "./_negotiate.ts";
 
 export type { ContextsWanted };
 
@@ -163,6 +164,17 @@ export class ScuAssociation {
       });
       network.on("associationAccepted", (accepted: any) => {
         clearTimeout(timer);
+        const peerMax = Number(accepted.getMaxPduLength());
+        if (!peerMaxPduUsable(peerMax)) {
+          // Sending within it is impossible (at 6 bytes and below a data set never ends): give up at once.
+          reject(
+            new AssociationError(
+              `${node.aet} announced a maximum PDU length of ${peerMax}, below the ${MIN_PEER_MAX_PDU} the agent needs`,
+            ),
+          );
+          this.abort();
+          return;
+        }
         const any = accepted.getPresentationContexts().some((pc: any) =>
           accepted.getPresentationContext(pc.id).getResult() === constants.PresentationContextResult.Accept
         );

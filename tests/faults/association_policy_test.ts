@@ -10,9 +10,15 @@ import { runDcmtk, sleep } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import {
   associate,
+  associateAc,
+  cEchoRq,
+  ContextResult,
   decodeAssociateRj,
   describe,
+  pdataTf,
+  PduSocket,
   PduType,
+  readCommand,
   release,
   requestAssociation,
 } from "../support/pdu.ts";
@@ -118,6 +124,79 @@ Deno.test({
       await assertNoLeftovers(agent, []);
     } finally {
       await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "bad input: a peer's maximum PDU length too small to send within is refused, as SCP and as SCU",
+  ignore: !!skip,
+  fn: async () => {
+    // A fake SCP that accepts every association with a maximum PDU length of 6 bytes: no room for data.
+    const fake = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const served = (async () => {
+      for await (const conn of fake) {
+        const socket = PduSocket.accepted(conn);
+        const rq = await socket.read(10_000);
+        if (rq.kind === "pdu" && rq.type === PduType.AssociateRq) {
+          await socket.send(associateAc({
+            calledAet: "TINY",
+            callingAet: "CONDUIT",
+            contexts: [{ id: 1, result: ContextResult.Acceptance, transferSyntax: IMPLICIT_LE }],
+            maxPduLength: 6,
+          })).catch(() => {});
+        }
+        await socket.untilClosed(10_000);
+        await socket.close();
+      }
+    })().catch(() => {});
+    const agent = await startAgentProcess({
+      config: {
+        dimse: TIMEOUTS,
+        nodes: { tiny: { aet: "TINY", host: "127.0.0.1", port: fake.addr.port } },
+      },
+    });
+    try {
+      // As SCP: a C-FIND response's identifier cut in PDVs of (maximum - 6) bytes would never end.
+      for (const maxPduLength of [6, 1023]) {
+        const { socket, answer } = await requestAssociation(agent.port, {
+          calledAet: agent.aet,
+          callingAet: "GOOD",
+          maxPduLength,
+          contexts: [{ id: 1, abstractSyntax: SopClass.StudyRootFind, transferSyntaxes: [IMPLICIT_LE] }],
+        });
+        try {
+          assert.ok(answer.kind === "pdu" && answer.type === PduType.AssociateRj, describe(answer));
+          assert.deepEqual(decodeAssociateRj(answer.body), { result: 1, source: 1, reason: 1 });
+        } finally {
+          await socket.close();
+        }
+      }
+      assert.match(await agentLog(agent), /maximum PDU length 6 below 1024/);
+      // 0 is no limit: served.
+      const { socket } = await associate(agent.port, {
+        calledAet: agent.aet,
+        callingAet: "GOOD",
+        maxPduLength: 0,
+        contexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }],
+      });
+      try {
+        await socket.send(pdataTf([{ contextId: 1, command: true, last: true, value: cEchoRq(1) }]));
+        const echo = await readCommand(socket);
+        assert.equal(echo.kind === "command" ? echo.command.status : describe(echo.received), 0);
+        await release(socket);
+      } finally {
+        await socket.close();
+      }
+      // As SCU: the agent gives up on such a node with the reason, instead of hanging on its first data set.
+      const res = await fetch(`http://127.0.0.1:${agent.httpPort}/nodes/tiny/echo`, { method: "POST" });
+      const body = await res.text();
+      assert.match(body, /announced a maximum PDU length of 6, below the 1024/);
+      await assertServing(agent, "GOOD");
+    } finally {
+      await agent.stop();
+      fake.close();
+      await served;
     }
   },
 });

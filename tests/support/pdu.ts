@@ -86,6 +86,12 @@ export class PduSocket {
     return new PduSocket(conn);
   }
 
+  /** Wraps an accepted connection (a test playing the SCP) and disables Nagle. */
+  static accepted(conn: Deno.TcpConn): PduSocket {
+    conn.setNoDelay(true);
+    return new PduSocket(conn);
+  }
+
   /** True once the peer has closed or reset the connection (as far as reads have seen). */
   get peerClosed(): boolean {
     return this.#ended !== undefined;

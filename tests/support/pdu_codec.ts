@@ -134,6 +134,38 @@ export function associateRq(opts: AssociateRqOptions): Uint8Array {
   return pdu(PduType.AssociateRq, concat([fixed, ...items]));
 }
 
+/** What an A-ASSOCIATE-AC answers (for tests that play the SCP). */
+export interface AssociateAcOptions {
+  calledAet: string;
+  callingAet: string;
+  contexts: { id: number; result: number; transferSyntax: string }[];
+  /** Our maximum P-DATA-TF length (0: unlimited). */
+  maxPduLength: number;
+}
+
+/** Builds an A-ASSOCIATE-AC PDU. */
+export function associateAc(opts: AssociateAcOptions): Uint8Array {
+  const items: Uint8Array[] = [item(0x10, ascii.encode(APPLICATION_CONTEXT))];
+  for (const pc of opts.contexts) {
+    items.push(
+      item(
+        0x21,
+        concat([new Uint8Array([pc.id, 0, pc.result, 0]), item(0x40, ascii.encode(pc.transferSyntax))]),
+      ),
+    );
+  }
+  const maxLength = new Uint8Array(4);
+  new DataView(maxLength.buffer).setUint32(0, opts.maxPduLength, false);
+  items.push(
+    item(0x50, concat([item(0x51, maxLength), item(0x52, ascii.encode("2.25.1234567890123456789"))])),
+  );
+  const fixed = new Uint8Array(68);
+  new DataView(fixed.buffer).setUint16(0, 1, false);
+  fixed.set(aeField(opts.calledAet), 4);
+  fixed.set(aeField(opts.callingAet), 20);
+  return pdu(PduType.AssociateAc, concat([fixed, ...items]));
+}
+
 /** One presentation data value: a fragment of a command or data set. */
 export interface Pdv {
   contextId: number;
