@@ -2,9 +2,10 @@
  * Sending an object to a peer that does not take its stored syntax. Objects go as stored whenever the peer
  * accepted that syntax; otherwise an object stored in Implicit or Explicit VR Little Endian goes in the
  * other one, when the peer accepted that (PS3.5 10.1: every AE supports Implicit VR Little Endian, and many
- * accept nothing else). The data set is re-encoded element by element: the same elements, values and order,
- * each header rewritten, values copied as bytes, sequences and items with undefined lengths. Compressed,
- * Deflated and Big Endian objects are never converted: they go as stored or fail.
+ * accept nothing else), and a Deflated one goes inflated (the same data set in Explicit VR Little Endian, byte
+ * for byte) or, failing that, in Implicit VR. The data set is re-encoded element by element: the same
+ * elements, values and order, each header rewritten, values copied as bytes, sequences and items with
+ * undefined lengths. Compressed and Big Endian objects are never converted: they go as stored or fail.
  */
 import {
   encodingOf,
@@ -16,8 +17,13 @@ import {
   TransferSyntax,
 } from "@conduit/shared/dicom";
 import type { DatasetReader, OutgoingObject } from "./handlers.ts";
+import { inflated, InflateError } from "../part10/inflate.ts";
 
-const { ImplicitVRLittleEndian: IMPLICIT, ExplicitVRLittleEndian: EXPLICIT } = TransferSyntax;
+const {
+  ImplicitVRLittleEndian: IMPLICIT,
+  ExplicitVRLittleEndian: EXPLICIT,
+  DeflatedExplicitVRLittleEndian: DEFLATED,
+} = TransferSyntax;
 
 /** The largest data set re-encoded: it is held in memory meanwhile. */
 export const MAX_REENCODE_BYTES = 256 * 1024 * 1024;
@@ -26,6 +32,7 @@ export const MAX_REENCODE_BYTES = 256 * 1024 * 1024;
 export function reencodeTargets(transferSyntax: string): string[] {
   if (transferSyntax === EXPLICIT) return [IMPLICIT];
   if (transferSyntax === IMPLICIT) return [EXPLICIT];
+  if (transferSyntax === DEFLATED) return [EXPLICIT, IMPLICIT];
   return [];
 }
 
@@ -47,22 +54,22 @@ export async function reencoded(item: OutgoingObject, to: string): Promise<Outgo
       `the data set (${item.datasetSize} bytes) is larger than the ${MAX_REENCODE_BYTES} re-encoded`,
     );
   }
-  const bytes = new Uint8Array(item.datasetSize);
   const reader = await item.openDataset();
+  let bytes: Uint8Array;
   try {
-    let got = 0;
-    while (got < bytes.length) {
-      const n = await reader.read(bytes.subarray(got), got);
-      if (n <= 0) throw new ReencodeError(`object shorter than its index says (${got} of ${bytes.length})`);
-      got += n;
-    }
+    bytes = item.transferSyntax === DEFLATED
+      ? await inflateAll(reader, item.datasetSize)
+      : await readAll(reader, item.datasetSize);
   } finally {
     await reader.close();
   }
+  // Inflated, a Deflated data set is an Explicit VR Little Endian one.
+  const from = item.transferSyntax === DEFLATED ? EXPLICIT : item.transferSyntax;
   let parts: Uint8Array[];
   try {
-    const { dataset } = parseDataSet(bytes, encodingOf(item.transferSyntax));
-    if (to === IMPLICIT) parts = explicitToImplicit(bytes, dataset);
+    const { dataset } = parseDataSet(bytes, encodingOf(from));
+    if (from === to) parts = [bytes];
+    else if (to === IMPLICIT) parts = explicitToImplicit(bytes, dataset);
     else {
       const number = (tag: number) => {
         const el = findElement(dataset, tag);
@@ -94,4 +101,43 @@ export async function reencoded(item: OutgoingObject, to: string): Promise<Outgo
     datasetSize: out.length,
     openDataset: () => Promise.resolve(memory),
   };
+}
+
+async function readAll(reader: DatasetReader, size: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(size);
+  let got = 0;
+  while (got < size) {
+    const n = await reader.read(bytes.subarray(got), got);
+    if (n <= 0) throw new ReencodeError(`object shorter than its index says (${got} of ${size})`);
+    got += n;
+  }
+  return bytes;
+}
+
+/** The inflated data set, refused past {@link MAX_REENCODE_BYTES}. */
+async function inflateAll(reader: DatasetReader, size: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (
+      const chunk of inflated({
+        size,
+        read: (into, at) => reader.read(into, at),
+        close: () => Promise.resolve(),
+      }, size)
+    ) {
+      total += chunk.byteLength;
+      if (total > MAX_REENCODE_BYTES) {
+        throw new ReencodeError(`the inflated data set is larger than the ${MAX_REENCODE_BYTES} re-encoded`);
+      }
+      chunks.push(chunk.slice());
+    }
+  } catch (err) {
+    if (err instanceof InflateError) throw new ReencodeError(err.message);
+    throw err;
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) out.set(c, at), at += c.byteLength;
+  return out;
 }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { inflateRawSync } from "node:zlib";
 import {
   hasTool,
   PYDICOM_TEST_FILES_DIR,
@@ -30,8 +31,14 @@ if (skip) console.warn(`send_syntaxes_test: skipped: ${skip}`);
 async function elements(file: string): Promise<{ syntax: string; lines: string[] }> {
   const bytes = await Deno.readFile(file);
   const meta = readPart10Header(bytes);
-  const data = await datasetBytes(file);
-  const { dataset } = parseDataSet(data, encodingOf(meta.transferSyntax!));
+  const stored = await datasetBytes(file);
+  // A Deflated data set is compared inflated (Explicit VR Little Endian).
+  const deflated = meta.transferSyntax === TransferSyntax.DeflatedExplicitVRLittleEndian;
+  const data = deflated ? new Uint8Array(inflateRawSync(stored)) : stored;
+  const { dataset } = parseDataSet(
+    data,
+    encodingOf(deflated ? TransferSyntax.ExplicitVRLittleEndian : meta.transferSyntax!),
+  );
   const lines: string[] = [];
   const walk = (ds: DataSet, prefix: string) => {
     for (const el of ds.elements) {
@@ -289,6 +296,55 @@ Deno.test({
     } finally {
       await agent.stop();
       await orthanc.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a Deflated object goes inflated: getscu gets the inflated data set byte for byte, storescp +xi the same values",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "deflated-syntaxes-" });
+    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
+    const agent = await startAgentProcess({
+      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
+    });
+    try {
+      // image_dfl.dcm: Deflated Explicit VR Little Endian, proposed alone (-xd -R): stored deflated.
+      const file = path.join(PYDICOM_TEST_FILES_DIR, "image_dfl.dcm");
+      const sent = await storescu([file], agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const [stored] = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(
+        readPart10Header(await Deno.readFile(stored)).transferSyntax,
+        TransferSyntax.DeflatedExplicitVRLittleEndian,
+      );
+      const study = path.basename(path.dirname(path.dirname(stored)));
+      const keys = ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${study}`];
+      await Deno.mkdir(`${scratch}/get`);
+      const got = await retrieveWith("getscu", agent, keys, ["-od", `${scratch}/get`]);
+      assert.equal(got.code, 0, got.stdout + got.stderr);
+      const [fromGet] = await listFiles(`${scratch}/get`);
+      assert.equal(
+        readPart10Header(await Deno.readFile(fromGet)).transferSyntax,
+        TransferSyntax.ExplicitVRLittleEndian,
+      );
+      assert.ok(
+        Buffer.from(await datasetBytes(fromGet)).equals(inflateRawSync(await datasetBytes(stored))),
+        "getscu's data set is not the stored one inflated",
+      );
+      const moved = await retrieveWith("movescu", agent, keys, ["-S", "-aem", scp.aet]);
+      assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      const [fromMove] = await listFiles(`${scratch}/scp`);
+      const mine = await elements(stored);
+      const theirs = await elements(fromMove);
+      assert.equal(theirs.syntax, TransferSyntax.ImplicitVRLittleEndian);
+      assert.deepEqual(theirs.lines, mine.lines);
+    } finally {
+      await agent.stop();
+      await scp.stop();
       await Deno.remove(scratch, { recursive: true });
     }
   },
