@@ -3,11 +3,14 @@
  * accepted that syntax; otherwise an object stored in Implicit or Explicit VR Little Endian goes in the
  * other one, when the peer accepted that (PS3.5 10.1: every AE supports Implicit VR Little Endian, and many
  * accept nothing else), and a Deflated one goes inflated (the same data set in Explicit VR Little Endian, byte
- * for byte) or, failing that, in Implicit VR. The data set is re-encoded element by element: the same
- * elements, values and order, each header rewritten, values copied as bytes, sequences and items with
- * undefined lengths. Compressed and Big Endian objects are never converted: they go as stored or fail.
+ * for byte) or, failing that, in Implicit VR; an Explicit VR Big Endian one (retired) goes byte-swapped in
+ * Explicit or Implicit VR Little Endian. The data set is re-encoded element by element: the same elements,
+ * values and order, each header rewritten, values copied as bytes (big endian numbers swapped by their VR),
+ * sequences and items with undefined lengths. Compressed objects are never converted: they go as stored or
+ * fail.
  */
 import {
+  bigToLittleEndian,
   encodingOf,
   explicitToImplicit,
   findElement,
@@ -23,6 +26,7 @@ const {
   ImplicitVRLittleEndian: IMPLICIT,
   ExplicitVRLittleEndian: EXPLICIT,
   DeflatedExplicitVRLittleEndian: DEFLATED,
+  ExplicitVRBigEndian: BIG,
 } = TransferSyntax;
 
 /** The largest data set re-encoded: it is held in memory meanwhile. */
@@ -32,7 +36,7 @@ export const MAX_REENCODE_BYTES = 256 * 1024 * 1024;
 export function reencodeTargets(transferSyntax: string): string[] {
   if (transferSyntax === EXPLICIT) return [IMPLICIT];
   if (transferSyntax === IMPLICIT) return [EXPLICIT];
-  if (transferSyntax === DEFLATED) return [EXPLICIT, IMPLICIT];
+  if (transferSyntax === DEFLATED || transferSyntax === BIG) return [EXPLICIT, IMPLICIT];
   return [];
 }
 
@@ -63,10 +67,14 @@ export async function reencoded(item: OutgoingObject, to: string): Promise<Outgo
   } finally {
     await reader.close();
   }
-  // Inflated, a Deflated data set is an Explicit VR Little Endian one.
-  const from = item.transferSyntax === DEFLATED ? EXPLICIT : item.transferSyntax;
   let parts: Uint8Array[];
   try {
+    if (item.transferSyntax === BIG) {
+      // Byte-swapped into Explicit VR Little Endian first.
+      bytes = concat(bigToLittleEndian(bytes, parseDataSet(bytes, encodingOf(BIG)).dataset));
+    }
+    // Inflated, a Deflated data set is an Explicit VR Little Endian one; so is a big endian one swapped.
+    const from = item.transferSyntax === IMPLICIT ? IMPLICIT : EXPLICIT;
     const { dataset } = parseDataSet(bytes, encodingOf(from));
     if (from === to) parts = [bytes];
     else if (to === IMPLICIT) parts = explicitToImplicit(bytes, dataset);
@@ -83,9 +91,7 @@ export async function reencoded(item: OutgoingObject, to: string): Promise<Outgo
   } catch (err) {
     throw new ReencodeError(`the data set cannot be re-encoded: ${(err as Error).message}`);
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.byteLength;
+  const out = concat(parts);
   const memory: DatasetReader = {
     read: (into, position) => {
       const n = Math.max(0, Math.min(into.length, out.length - position));
@@ -139,5 +145,12 @@ async function inflateAll(reader: DatasetReader, size: number): Promise<Uint8Arr
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) out.set(c, at), at += c.byteLength;
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, at), at += p.byteLength;
   return out;
 }

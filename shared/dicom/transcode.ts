@@ -96,3 +96,63 @@ export function explicitToImplicit(bytes: Uint8Array, ds: DataSet): Uint8Array[]
   }
   return out;
 }
+
+/** Bytes per number of the VRs whose values change with the byte order (AT is two 16-bit numbers). */
+const SWAP_WIDTH: Readonly<Record<string, number>> = {
+  AT: 2,
+  OW: 2,
+  SS: 2,
+  US: 2,
+  FL: 4,
+  OF: 4,
+  OL: 4,
+  SL: 4,
+  UL: 4,
+  FD: 8,
+  OD: 8,
+  OV: 8,
+  SV: 8,
+  UV: 8,
+};
+
+/**
+ * Explicit VR Big Endian (retired) to Explicit VR Little Endian: the same elements, VRs, values and order,
+ * each header rewritten little endian and each binary value's numbers byte-swapped by its VR (text, OB and
+ * UN values copied as they are); sequences and items with undefined lengths (a UN sequence's items, implicit
+ * VR little endian already, copied).
+ */
+export function bigToLittleEndian(bytes: Uint8Array, ds: DataSet): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const el of ds.elements) {
+    if (el.itemsImplicit) {
+      // A UN sequence of undefined length: its items are Implicit VR Little Endian already (PS3.5 6.2.2).
+      out.push(explicitHeader(el.tag, "UN", 0xffffffff));
+      out.push(bytes.subarray(el.valueOffset, el.end));
+      continue;
+    }
+    if (el.items) {
+      out.push(explicitHeader(el.tag, "SQ", 0xffffffff));
+      for (const item of el.items) {
+        out.push(delimiter(0xfffee000, 0xffffffff));
+        out.push(...bigToLittleEndian(bytes, item));
+        out.push(delimiter(0xfffee00d, 0));
+      }
+      out.push(delimiter(0xfffee0dd, 0));
+      continue;
+    }
+    if (el.length < 0 || el.fragments) {
+      throw new Error(`element ${el.tag.toString(16)} has an undefined length outside a sequence`);
+    }
+    const value = bytes.slice(el.valueOffset, el.valueOffset + el.length);
+    const width = SWAP_WIDTH[el.vr];
+    if (width) {
+      if (value.length % width) {
+        throw new Error(`element ${el.tag.toString(16)} (${el.vr}) has a partial value`);
+      }
+      for (let at = 0; at < value.length; at += width) value.subarray(at, at + width).reverse();
+    }
+    out.push(explicitHeader(el.tag, el.vr, el.length));
+    out.push(value);
+  }
+  return out;
+}

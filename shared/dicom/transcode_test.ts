@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { explicitToImplicit, implicitToExplicit } from "./transcode.ts";
+import { bigToLittleEndian, explicitToImplicit, implicitToExplicit } from "./transcode.ts";
 import { type DataSet, parseDataSet } from "./reader.ts";
 import { encodingOf, TransferSyntax } from "./uids.ts";
 
@@ -63,4 +63,54 @@ Deno.test("explicitToImplicit keeps every element and value, nested sequences wi
   );
   const again = parseDataSet(explicitAgain, encodingOf(TransferSyntax.ExplicitVRLittleEndian)).dataset;
   assert.deepEqual(values(explicitAgain, again), values(source, parsed));
+});
+
+Deno.test("bigToLittleEndian swaps each number by its VR and copies text, items with undefined lengths", () => {
+  const be = (tag: number, vr: string, value: number[]) => {
+    const out = new Uint8Array(8 + value.length);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, tag >>> 16, false);
+    v.setUint16(2, tag & 0xffff, false);
+    out[4] = vr.charCodeAt(0);
+    out[5] = vr.charCodeAt(1);
+    v.setUint16(6, value.length, false);
+    out.set(value, 8);
+    return out;
+  };
+  const beItem = (body: Uint8Array) => {
+    const head = new Uint8Array(8);
+    const v = new DataView(head.buffer);
+    v.setUint16(0, 0xfffe, false);
+    v.setUint16(2, 0xe000, false);
+    v.setUint32(4, body.length, false);
+    return cat([head, body]);
+  };
+  const inner = be(0x00189219, "FD", [0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18]); // pi
+  const sq = beItem(inner);
+  const sqHead = new Uint8Array(12);
+  new DataView(sqHead.buffer).setUint16(0, 0x0040, false);
+  new DataView(sqHead.buffer).setUint16(2, 0xa730, false);
+  sqHead[4] = 0x53, sqHead[5] = 0x51;
+  new DataView(sqHead.buffer).setUint32(8, sq.length, false);
+  const source = cat([
+    be(0x00080060, "CS", Array.from(text("MR"))),
+    be(0x00209165, "AT", [0x00, 0x20, 0x00, 0x32]), // (0020,0032)
+    be(0x00280010, "US", [0x01, 0x02]),
+    be(0x00281052, "SS", [0xff, 0xfe]),
+    be(0x00180088, "UL", [0x00, 0x01, 0x02, 0x03]),
+    sqHead,
+    sq,
+  ]);
+  const parsed = parseDataSet(source, encodingOf(TransferSyntax.ExplicitVRBigEndian)).dataset;
+  const little = cat(bigToLittleEndian(source, parsed));
+  const back = parseDataSet(little, encodingOf(TransferSyntax.ExplicitVRLittleEndian)).dataset;
+  assert.deepEqual(values(little, back), [
+    `80060 = ${Array.from(text("MR")).join(",")}`,
+    "209165 = 32,0,50,0",
+    "280010 = 2,1",
+    "281052 = 254,255",
+    "180088 = 3,2,1,0",
+    "40a730 items",
+    "40a730/0/189219 = 24,45,68,84,251,33,9,64",
+  ]);
 });

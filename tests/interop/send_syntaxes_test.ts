@@ -349,3 +349,64 @@ Deno.test({
     }
   },
 });
+
+/** dcmdump's rendering of a file's data set (values as numbers and text), group 0002 and comments left out. */
+async function dumped(file: string): Promise<string[]> {
+  const r = await runDcmtk("dcmdump", ["+L", "-q", file]);
+  assert.equal(r.code, 0, r.stderr);
+  // Sequences and items are written with undefined lengths: their delimiters and length kinds are left out.
+  return r.stdout.split("\n")
+    .filter((l) => /^\s*\(/.test(l) && !/^\(0002,|\(fffe,e00d\)|\(fffe,e0dd\)/.test(l))
+    .map((l) => l.replace(/\s+#.*$/, "").replace(/with (explicit|undefined) length/, ""));
+}
+
+Deno.test({
+  name:
+    "objects stored in Explicit VR Big Endian go byte-swapped: getscu gets the same values in Explicit VR LE",
+  ignore: !!skip || !hasTool("dcmdump"),
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "big-endian-syntaxes-" });
+    const agent = await startAgentProcess();
+    try {
+      // Proposed alone (-xb -R), each is stored big endian; rtdose_expb.dcm has sequences and 32-bit doses.
+      const files = ["MR_small_bigendian.dcm", "rtdose_expb.dcm"].map((f) =>
+        path.join(PYDICOM_TEST_FILES_DIR, f)
+      );
+      for (const file of files) {
+        const sent = await storescu([file], agent);
+        assert.equal(sent.code, 0, sent.stderr);
+      }
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(archived.length, 2);
+      await Deno.mkdir(`${scratch}/get`);
+      for (const stored of archived) {
+        assert.equal(
+          readPart10Header(await Deno.readFile(stored)).transferSyntax,
+          TransferSyntax.ExplicitVRBigEndian,
+        );
+        const study = path.basename(path.dirname(path.dirname(stored)));
+        const got = await retrieveWith("getscu", agent, [
+          "QueryRetrieveLevel=STUDY",
+          `StudyInstanceUID=${study}`,
+        ], [
+          "-od",
+          `${scratch}/get`,
+        ]);
+        assert.equal(got.code, 0, got.stdout + got.stderr);
+      }
+      const received = await listFiles(`${scratch}/get`);
+      assert.equal(received.length, 2);
+      for (const file of received) {
+        assert.equal(
+          readPart10Header(await Deno.readFile(file)).transferSyntax,
+          TransferSyntax.ExplicitVRLittleEndian,
+        );
+        const stored = archived.find((f) => f.endsWith(`/${sopOf(file)}.dcm`))!;
+        assert.deepEqual(await dumped(file), await dumped(stored), path.basename(stored));
+      }
+    } finally {
+      await agent.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
