@@ -126,6 +126,11 @@ export function negotiate(
       }
     } else if (isStorageSopClass(abstract) || (o.acceptAnySopClass && isPrivateUid(abstract))) {
       accepted = PREFERRED_SYNTAXES.find((ts) => offered.includes(ts)) ?? offered[0];
+      if (!accepted) {
+        // A storage context that offers no transfer syntax at all (a malformed proposal).
+        context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+        continue;
+      }
     }
     if (!accepted) {
       context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);

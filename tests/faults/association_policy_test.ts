@@ -200,3 +200,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "bad input: a presentation context offering no transfer syntax is answered 4, the others accepted",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess();
+    try {
+      const { socket, ac } = await associate(agent.port, {
+        calledAet: agent.aet,
+        callingAet: "GOOD",
+        contexts: [
+          { id: 1, abstractSyntax: "1.2.840.10008.5.1.4.1.1.7", transferSyntaxes: [] },
+          { id: 3, abstractSyntax: SopClass.Verification, transferSyntaxes: [] },
+          { id: 5, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] },
+        ],
+      });
+      try {
+        assert.deepEqual(ac.contexts.map((c) => [c.id, c.result]), [
+          [1, ContextResult.TransferSyntaxesNotSupported],
+          [3, ContextResult.TransferSyntaxesNotSupported],
+          [5, ContextResult.Acceptance],
+        ]);
+        await release(socket);
+      } finally {
+        await socket.close();
+      }
+    } finally {
+      await agent.stop();
+    }
+  },
+});
