@@ -2,8 +2,8 @@
  * Implicit VR Little Endian to Explicit VR Little Endian: the same elements, values and order, each
  * header rewritten with its VR. Sequences and items are written with undefined lengths (so no length
  * has to be recomputed); values are copied as bytes. VRs come from the dictionary: US or SS for the
- * dictionary's "xs" by Pixel Representation, OW or OB for "ox" by Bits Allocated, UN for private and
- * unknown tags (whose values PS3.5 lets travel as UN).
+ * dictionary's "xs" by Pixel Representation, OW or OB for "ox" by Bits Allocated, UL for group lengths, LO
+ * for private creators, UN for other private and unknown tags (whose values PS3.5 lets travel as UN).
  */
 import { attributeByTag } from "./dictionary.ts";
 import type { DataSet } from "./reader.ts";
@@ -17,6 +17,10 @@ export interface ImageFacts {
 
 /** The explicit VR VR for a tag, given the image's facts. */
 function explicitVr(tag: number, facts: ImageFacts): string {
+  const element = tag & 0xffff;
+  // Group lengths are UL; a private group's creators (gggg,0010-00FF) are LO (PS3.5 7.2, 7.8.1).
+  if (element === 0) return "UL";
+  if ((tag >>> 16) % 2 === 1 && element >= 0x10 && element <= 0xff) return "LO";
   const vr = attributeByTag(tag)?.vr.split(/\s*(?:or|\|)\s*/)[0] ?? "UN";
   if (vr === "xs") return facts.pixelRepresentation === 1 ? "SS" : "US";
   if (vr === "ox") return facts.bitsAllocated > 8 ? "OW" : "OB";

@@ -114,3 +114,26 @@ Deno.test("bigToLittleEndian swaps each number by its VR and copies text, items 
     "40a730/0/189219 = 24,45,68,84,251,33,9,64",
   ]);
 });
+
+Deno.test("implicitToExplicit writes private creators as LO and group lengths as UL, other private tags as UN", () => {
+  const implicit = (tag: number, value: Uint8Array) => {
+    const out = new Uint8Array(8 + value.length);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, tag >>> 16, true);
+    v.setUint16(2, tag & 0xffff, true);
+    v.setUint32(4, value.length, true);
+    out.set(value, 8);
+    return out;
+  };
+  const source = cat([
+    implicit(0x00080060, text("MR")),
+    implicit(0x00090000, new Uint8Array([12, 0, 0, 0])),
+    implicit(0x00090010, text("ACME 1.0")),
+    implicit(0x00091001, new Uint8Array([1, 2, 3, 4])),
+  ]);
+  const parsed = parseDataSet(source, encodingOf(TransferSyntax.ImplicitVRLittleEndian)).dataset;
+  const out = cat(implicitToExplicit(source, parsed, { pixelRepresentation: 0, bitsAllocated: 16 }));
+  const back = parseDataSet(out, encodingOf(TransferSyntax.ExplicitVRLittleEndian)).dataset;
+  assert.deepEqual(back.elements.map((el) => el.vr), ["CS", "UL", "LO", "UN"]);
+  assert.deepEqual(values(out, back), values(source, parsed));
+});

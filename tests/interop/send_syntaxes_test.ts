@@ -154,6 +154,31 @@ Deno.test({
         assert.equal(theirs.syntax, TransferSyntax.ExplicitVRLittleEndian);
         assert.deepEqual(theirs.lines, mine.lines);
       }
+      // waveform_ecg.dcm has private elements: their creators must come back LO (PS3.5 7.8.1), as DCMTK
+      // reads them from Implicit VR, not UN.
+      const ecg = path.join(PYDICOM_TEST_FILES_DIR, "waveform_ecg.dcm");
+      assert.equal((await storescu([ecg], agent, ["-xi"])).code, 0);
+      const stored = (await listFiles(path.join(agent.dataDir, "archive"))).find((f) =>
+        !archived.includes(f)
+      )!;
+      const study = path.basename(path.dirname(path.dirname(stored)));
+      await Deno.mkdir(`${scratch}/ecg`);
+      const ecgGot = await retrieveWith("getscu", agent, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${study}`,
+      ], [
+        "-od",
+        `${scratch}/ecg`,
+      ]);
+      assert.equal(ecgGot.code, 0, ecgGot.stdout + ecgGot.stderr);
+      const [ecgFile] = await listFiles(`${scratch}/ecg`);
+      const theirs = await dumped(ecgFile);
+      assert.ok(theirs.some((l) => /^\(1455,0010\) LO \[Mortara/.test(l)), "the private creator is not LO");
+      // DCMTK shows a private element of unknown VR read from Implicit VR as "??": it travels as UN.
+      assert.deepEqual(
+        theirs,
+        (await dumped(stored)).map((l) => l.replace(/^(\s*\([0-9a-f]{4},[0-9a-f]{4}\)) \?\? /, "$1 UN ")),
+      );
     } finally {
       await agent.stop();
       await Deno.remove(scratch, { recursive: true });
