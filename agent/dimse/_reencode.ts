@@ -20,7 +20,7 @@ import {
   TransferSyntax,
 } from "@conduit/shared/dicom";
 import type { DatasetReader, OutgoingObject } from "./handlers.ts";
-import { inflated, InflateError } from "../part10/inflate.ts";
+import { inflateRaw } from "node:zlib";
 
 const {
   ImplicitVRLittleEndian: IMPLICIT,
@@ -120,32 +120,20 @@ async function readAll(reader: DatasetReader, size: number): Promise<Uint8Array>
   return bytes;
 }
 
-/** The inflated data set, refused past {@link MAX_REENCODE_BYTES}. */
+/** The inflated data set (in zlib's thread pool), refused past {@link MAX_REENCODE_BYTES}. */
 async function inflateAll(reader: DatasetReader, size: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  const deflated = await readAll(reader, size);
   try {
-    for await (
-      const chunk of inflated({
-        size,
-        read: (into, at) => reader.read(into, at),
-        close: () => Promise.resolve(),
-      }, size)
-    ) {
-      total += chunk.byteLength;
-      if (total > MAX_REENCODE_BYTES) {
-        throw new ReencodeError(`the inflated data set is larger than the ${MAX_REENCODE_BYTES} re-encoded`);
-      }
-      chunks.push(chunk.slice());
-    }
+    return await new Promise<Uint8Array>((resolve, reject) =>
+      inflateRaw(
+        deflated,
+        { maxOutputLength: MAX_REENCODE_BYTES },
+        (err, out) => err ? reject(err) : resolve(out),
+      )
+    );
   } catch (err) {
-    if (err instanceof InflateError) throw new ReencodeError(err.message);
-    throw err;
+    throw new ReencodeError(`the deflated data set does not inflate: ${(err as Error).message}`);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) out.set(c, at), at += c.byteLength;
-  return out;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
