@@ -1,0 +1,45 @@
+// deno-lint-ignore-file no-explicit-any
+import assert from "node:assert/strict";
+import { TransferSyntax } from "@conduit/shared/dicom";
+import { MAX_CONTEXTS, proposal } from "./_propose.ts";
+
+const syntaxesOf = (association: any) =>
+  association.getPresentationContexts().map(({ id }: { id: number }) => {
+    const pc = association.getPresentationContext(id);
+    return `${pc.getAbstractSyntaxUid()} ${pc.getTransferSyntaxUids().join(",")}`;
+  });
+
+Deno.test("storage contexts: each stored pair alone, then one little endian fallback per SOP class that can use it", () => {
+  const CT = "1.2.840.10008.5.1.4.1.1.2";
+  const MR = "1.2.840.10008.5.1.4.1.1.4";
+  const SC = "1.2.840.10008.5.1.4.1.1.7";
+  const a = proposal("CONDUIT", "PEER", 65536, {
+    storage: [
+      { sopClassUid: CT, transferSyntax: TransferSyntax.ExplicitVRLittleEndian },
+      { sopClassUid: CT, transferSyntax: TransferSyntax.ImplicitVRLittleEndian },
+      { sopClassUid: MR, transferSyntax: TransferSyntax.ExplicitVRBigEndian },
+      { sopClassUid: SC, transferSyntax: TransferSyntax.JpegBaseline },
+      { sopClassUid: CT, transferSyntax: TransferSyntax.ExplicitVRLittleEndian },
+    ],
+  });
+  const both = `${TransferSyntax.ExplicitVRLittleEndian},${TransferSyntax.ImplicitVRLittleEndian}`;
+  assert.deepEqual(syntaxesOf(a), [
+    `${CT} ${TransferSyntax.ExplicitVRLittleEndian}`,
+    `${CT} ${TransferSyntax.ImplicitVRLittleEndian}`,
+    `${MR} ${TransferSyntax.ExplicitVRBigEndian}`,
+    `${SC} ${TransferSyntax.JpegBaseline}`,
+    `${CT} ${both}`,
+    `${MR} ${both}`,
+  ]);
+});
+
+Deno.test("storage contexts: fallbacks only while the association holds fewer than 128 contexts", () => {
+  const storage = Array.from({ length: 120 }, (_, i) => ({
+    sopClassUid: `1.2.840.10008.5.1.4.1.1.${i + 1}`,
+    transferSyntax: TransferSyntax.ExplicitVRLittleEndian,
+  }));
+  const a = proposal("CONDUIT", "PEER", 65536, { storage });
+  assert.equal(a.getPresentationContexts().length, MAX_CONTEXTS);
+  const ids = a.getPresentationContexts().map(({ id }: { id: number }) => id);
+  assert.equal(Math.max(...ids), 255);
+});
