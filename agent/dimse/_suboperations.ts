@@ -103,3 +103,25 @@ export function finalStatus(
   send(rsp);
   return undefined;
 }
+
+/**
+ * The sub-operations that failed because the peer took no presentation context their object could go in
+ * (0x0122 from the store), by stored transfer syntax: the reason a final response's Error Comment gives.
+ */
+export class Unsendable {
+  #syntaxes = new Set<string>();
+  #count = 0;
+  /** Passes `status` through, noting the object when it is 0x0122. */
+  note(status: number, item: { transferSyntax: string }): number {
+    if (status === Status.SopClassNotSupported) {
+      this.#count++;
+      this.#syntaxes.add(item.transferSyntax);
+    }
+    return status;
+  }
+  /** `<n> not accepted by <AE>: <stored syntaxes>`, or undefined when none was refused so. */
+  comment(aet: string): string | undefined {
+    if (this.#count === 0) return undefined;
+    return `${this.#count} not accepted by ${aet}: ${[...this.#syntaxes].join(",")}`;
+  }
+}

@@ -23,7 +23,7 @@ import {
 import { NoContextAcceptedError, ScuAssociation } from "./scu.ts";
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
-import { finalStatus, pending, runSubOperations, SubOperations } from "./_suboperations.ts";
+import { finalStatus, pending, runSubOperations, SubOperations, Unsendable } from "./_suboperations.ts";
 import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
 
 export interface ScpOptions extends NetworkOptions {
@@ -211,6 +211,7 @@ class AgentScp extends ConduitNetwork {
       }
       const items = await this.#options.retrieve.locate(model, readIdentifier(request), signal);
       const counts = new SubOperations(items.length);
+      const refused = new Unsendable();
       if (items.length === 0) return finalStatus(counts, send, request, responses.CMoveResponse);
       const scu = new ScuAssociation({
         callingAet: this.#options.aet,
@@ -253,7 +254,8 @@ class AgentScp extends ConduitNetwork {
           signal,
           counts,
           (item) =>
-            scu.store(item, { moveOriginatorAet: this.info.callingAet, moveOriginatorMessageId: messageId }),
+            scu.store(item, { moveOriginatorAet: this.info.callingAet, moveOriginatorMessageId: messageId })
+              .then((status) => refused.note(status, item)),
           (item, err) =>
             this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
           () => send(pending(request, responses.CMoveResponse, counts)),
@@ -262,7 +264,14 @@ class AgentScp extends ConduitNetwork {
         await scu.release();
       }
       if (signal.aborted) return finalStatus(counts, send, request, responses.CMoveResponse, true);
-      return finalStatus(counts, send, request, responses.CMoveResponse);
+      return finalStatus(
+        counts,
+        send,
+        request,
+        responses.CMoveResponse,
+        false,
+        refused.comment(destinationAet),
+      );
     });
   }
 
@@ -272,6 +281,7 @@ class AgentScp extends ConduitNetwork {
       if (!model) throw new DimseStatusError(Status.SopClassNotSupported, "not a C-GET model we serve");
       const items = await this.#options.retrieve.locate(model, readIdentifier(request), signal);
       const counts = new SubOperations(items.length);
+      const refused = new Unsendable();
       // As many sub-operations outstanding as the requestor said it performs (one without a window).
       const window = Math.min(getWindow(this.association), items.length);
       const peak = await runSubOperations(
@@ -279,7 +289,7 @@ class AgentScp extends ConduitNetwork {
         window,
         signal,
         counts,
-        (item) => this.#storeOverThisAssociation(item),
+        (item) => this.#storeOverThisAssociation(item).then((status) => refused.note(status, item)),
         (item, err) =>
           this.log.warn("C-GET sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
         () => send(pending(request, responses.CGetResponse, counts)),
@@ -293,7 +303,14 @@ class AgentScp extends ConduitNetwork {
           peakOutstanding: peak,
         });
       }
-      return finalStatus(counts, send, request, responses.CGetResponse, signal.aborted);
+      return finalStatus(
+        counts,
+        send,
+        request,
+        responses.CGetResponse,
+        signal.aborted,
+        refused.comment(this.info.callingAet),
+      );
     });
   }
 

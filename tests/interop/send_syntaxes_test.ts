@@ -435,3 +435,85 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "C-MOVE and C-GET of a study partly in a syntax the peer lacks: the rest goes, the final response says why",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "partial-syntaxes-" });
+    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
+    const agent = await startAgentProcess({
+      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
+    });
+    try {
+      // One study: MR_small.dcm (Explicit VR LE) and a copy of JPGExtended.dcm (JPEG Extended, never
+      // converted) moved into MR_small's study.
+      const mr = path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm");
+      const mrStudy = (await elements(mr)).lines.find((l) => l.startsWith("0020000d"))!;
+      const studyUid = new TextDecoder().decode(Uint8Array.from(Buffer.from(mrStudy.split(" = ")[1], "hex")))
+        .replace(/\0$/, "");
+      const copy = `${scratch}/JPGExtended.dcm`;
+      await Deno.copyFile(path.join(PYDICOM_TEST_FILES_DIR, "JPGExtended.dcm"), copy);
+      const mod = await runDcmtk("dcmodify", ["-nb", "-m", `(0020,000d)=${studyUid}`, copy]);
+      assert.equal(mod.code, 0, mod.stderr);
+      for (const file of [mr, copy]) {
+        const sent = await storescu([file], agent);
+        assert.equal(sent.code, 0, sent.stderr);
+      }
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(archived.length, 2);
+      const jpeg = archived.find((f) =>
+        readPart10Header(Deno.readFileSync(f)).transferSyntax === TransferSyntax.JpegExtended
+      )!;
+      const study = path.basename(path.dirname(path.dirname(jpeg)));
+      const keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", `StudyInstanceUID=${study}`];
+      const final = (out: string, field: string) => out.slice(out.lastIndexOf(field));
+      const moved = await runDcmtk("movescu", [
+        "-d",
+        "-S",
+        "-aec",
+        agent.aet,
+        "-aem",
+        scp.aet,
+        ...keys,
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      const move = final(moved.stdout + moved.stderr, "C-MOVE RSP");
+      assert.match(move, /DIMSE Status\s*: 0xb000/, move);
+      assert.match(move, /Completed Suboperations\s*: 1\b/, move);
+      assert.match(move, /Failed Suboperations\s*: 1\b/, move);
+      assert.ok(move.includes(sopOf(jpeg)), "the JPEG object is not in the failed list");
+      assert.match(
+        move,
+        /\[1 not accepted by IMPLONLY: 1\.2\.840\.10008\.1\.2\.4\.51\] .*ErrorComment/,
+        move,
+      );
+      assert.equal((await listFiles(`${scratch}/scp`)).length, 1);
+
+      await Deno.mkdir(`${scratch}/get`);
+      const got = await runDcmtk("getscu", [
+        "-d",
+        "-aet",
+        "GETSCU",
+        "-aec",
+        agent.aet,
+        "-od",
+        `${scratch}/get`,
+        ...keys,
+        "127.0.0.1",
+        String(agent.port),
+      ]);
+      const get = final(got.stdout + got.stderr, "C-GET RSP");
+      assert.match(get, /Completed Suboperations\s*: 1\b/, get);
+      assert.match(get, /Failed Suboperations\s*: 1\b/, get);
+      assert.match(get, /\[1 not accepted by GETSCU: 1\.2\.840\.10008\.1\.2\.4\.51\] .*ErrorComment/, get);
+      assert.equal((await listFiles(`${scratch}/get`)).length, 1);
+    } finally {
+      await agent.stop();
+      await scp.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
