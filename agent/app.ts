@@ -19,6 +19,10 @@ import { Database } from "./index/db.ts";
 import { lazyQueryHandler } from "./query/lazy.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
 import { announceImplementation } from "./dimse/identity.ts";
+import { registerPixelDecoder } from "./dimse/pixel_decoder.ts";
+import { canTranscode, transcodeObject } from "./transcode/mod.ts";
+import { memorySource } from "./part10/source.ts";
+import { TransferSyntax } from "@conduit/shared/dicom";
 import { type ScpServer, startScp } from "./dimse/scp_server.ts";
 import { releaseMemory } from "./dimse/deno_socket.ts";
 import { checkTlsFiles, nodeTlsMaterial, scpTlsMaterial } from "./config/tls_files.ts";
@@ -94,6 +98,12 @@ async function startLocked(
   const metrics = new AgentMetrics();
 
   announceImplementation(config.dimse.maxPduLength);
+  // Compressed objects go decoded to a peer that takes none of their syntax (conformance, section 5).
+  registerPixelDecoder({
+    canDecode: (ts) => canTranscode(ts, TransferSyntax.ExplicitVRLittleEndian),
+    decode: (part10, from) =>
+      transcodeObject(memorySource(part10), from, TransferSyntax.ExplicitVRLittleEndian),
+  });
 
   const nodes = (): NodeAddress[] =>
     Object.entries(config.nodes).map(([name, n]) => ({

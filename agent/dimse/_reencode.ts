@@ -6,21 +6,25 @@
  * for byte) or, failing that, in Implicit VR; an Explicit VR Big Endian one (retired) goes byte-swapped in
  * Explicit or Implicit VR Little Endian. The data set is re-encoded element by element: the same elements,
  * values and order, each header rewritten, values copied as bytes (big endian numbers swapped by their VR),
- * sequences and items with undefined lengths. Compressed objects are never converted: they go as stored or
- * fail.
+ * sequences and items with undefined lengths. A compressed object goes decoded, in Explicit or Implicit VR
+ * Little Endian, when a pixel decoder that can decode its syntax is registered (pixel_decoder.ts: the agent
+ * registers dcmjs-codecs, as for WADO-RS); otherwise as stored or not at all.
  */
 import {
   bigToLittleEndian,
+  buildFileMeta,
   encodingOf,
   explicitToImplicit,
   findElement,
   implicitToExplicit,
   numberValues,
   parseDataSet,
+  readPart10Header,
   TransferSyntax,
 } from "@conduit/shared/dicom";
 import type { DatasetReader, OutgoingObject } from "./handlers.ts";
 import { inflateRaw } from "node:zlib";
+import { pixelDecoder } from "./pixel_decoder.ts";
 
 const {
   ImplicitVRLittleEndian: IMPLICIT,
@@ -37,6 +41,7 @@ export function reencodeTargets(transferSyntax: string): string[] {
   if (transferSyntax === EXPLICIT) return [IMPLICIT];
   if (transferSyntax === IMPLICIT) return [EXPLICIT];
   if (transferSyntax === DEFLATED || transferSyntax === BIG) return [EXPLICIT, IMPLICIT];
+  if (pixelDecoder()?.canDecode(transferSyntax)) return [EXPLICIT, IMPLICIT];
   return [];
 }
 
@@ -72,6 +77,10 @@ export async function reencoded(item: OutgoingObject, to: string): Promise<Outgo
     if (item.transferSyntax === BIG) {
       // Byte-swapped into Explicit VR Little Endian first.
       bytes = concat(bigToLittleEndian(bytes, parseDataSet(bytes, encodingOf(BIG)).dataset));
+    } else if (
+      item.transferSyntax !== IMPLICIT && item.transferSyntax !== EXPLICIT && item.transferSyntax !== DEFLATED
+    ) {
+      bytes = await decoded(item, bytes);
     }
     // Inflated, a Deflated data set is an Explicit VR Little Endian one; so is a big endian one swapped.
     const from = item.transferSyntax === IMPLICIT ? IMPLICIT : EXPLICIT;
@@ -141,4 +150,26 @@ function concat(parts: Uint8Array[]): Uint8Array {
   let at = 0;
   for (const p of parts) out.set(p, at), at += p.byteLength;
   return out;
+}
+
+/** A compressed data set decoded by the registered pixel decoder: the Explicit VR Little Endian data set. */
+async function decoded(item: OutgoingObject, dataset: Uint8Array): Promise<Uint8Array> {
+  const decoder = pixelDecoder();
+  if (!decoder) throw new ReencodeError(`no decoder for ${item.transferSyntax}`);
+  const meta = buildFileMeta({
+    sopClassUid: item.sopClassUid,
+    sopInstanceUid: item.sopInstanceUid,
+    transferSyntax: item.transferSyntax,
+  });
+  let out: Uint8Array;
+  try {
+    out = await decoder.decode(concat([meta, dataset]), item.transferSyntax);
+  } catch (err) {
+    throw new ReencodeError(`the pixel data cannot be decoded: ${(err as Error).message}`);
+  }
+  const header = readPart10Header(out);
+  if (header.transferSyntax !== EXPLICIT) {
+    throw new ReencodeError(`the decoder gave ${header.transferSyntax}, not Explicit VR Little Endian`);
+  }
+  return out.subarray(header.datasetOffset);
 }

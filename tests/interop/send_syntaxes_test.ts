@@ -2,8 +2,9 @@
  * Sending on to peers that accept only some transfer syntaxes (conformance statement, section 5): objects go
  * as stored when the peer takes that syntax; Implicit and Explicit VR Little Endian are re-encoded into each
  * other when the peer takes only the other (DCMTK `storescp +xi` takes Implicit VR Little Endian only;
- * `getscu` proposes its storage contexts with Explicit VR first, so the agent accepts that); anything else
- * fails its sub-operation, and the C-MOVE requester is told in the counts and the Failed SOP Instance UID List.
+ * `getscu` proposes its storage contexts with Explicit VR first, so the agent accepts that); Deflated, Big
+ * Endian and compressed objects the agent can decode go uncompressed; anything else fails its
+ * sub-operation, and the requester is told in the counts, the Failed SOP Instance UID List and the reason.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -197,8 +198,8 @@ Deno.test({
       config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
     });
     try {
-      // JPEG Baseline, stored as such (the agent never decompresses to send).
-      const jpeg = path.join(PYDICOM_TEST_FILES_DIR, "SC_rgb_jpeg_dcmtk.dcm");
+      // JPEG Extended, stored as such: no decoder for it, so it goes as stored or not at all.
+      const jpeg = path.join(PYDICOM_TEST_FILES_DIR, "JPGExtended.dcm");
       const sent = await storescu([jpeg], agent);
       assert.equal(sent.code, 0, sent.stderr);
       const [stored] = await listFiles(path.join(agent.dataDir, "archive"));
@@ -224,7 +225,7 @@ Deno.test({
       assert.ok(final.includes(sopOf(stored)), "the object is not in the failed list");
       assert.match(
         final,
-        /\[IMPLONLY accepted no context for 1\.2\.840\.10008\.1\.2\.4\.50\] .*ErrorComment/,
+        /\[IMPLONLY accepted no context for 1\.2\.840\.10008\.1\.2\.4\.51\] .*ErrorComment/,
         final,
       );
       assert.deepEqual(await listFiles(`${scratch}/scp`), []);
@@ -512,6 +513,49 @@ Deno.test({
       assert.equal((await listFiles(`${scratch}/get`)).length, 1);
     } finally {
       await agent.stop();
+      await scp.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "compressed objects go decoded to a node taking only Implicit VR LE: RLE and JPEG-LS pixels exact",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "decoded-syntaxes-" });
+    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
+    // MR_small.dcm's pixels, the same image as its RLE and JPEG-LS Lossless copies.
+    const reference = await elements(path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm"));
+    const pixels = (lines: string[]) => lines.find((l) => l.startsWith("7fe00010"));
+    try {
+      for (const name of ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm"]) {
+        // The copies share MR_small's SOP Instance UID: one agent each.
+        const agent = await startAgentProcess({
+          config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
+        });
+        try {
+          await Deno.remove(`${scratch}/scp`, { recursive: true }).catch(() => {});
+          await Deno.mkdir(`${scratch}/scp`);
+          const sent = await storescu([path.join(PYDICOM_TEST_FILES_DIR, name)], agent);
+          assert.equal(sent.code, 0, sent.stderr);
+          const [stored] = await listFiles(path.join(agent.dataDir, "archive"));
+          const study = path.basename(path.dirname(path.dirname(stored)));
+          const moved = await retrieveWith("movescu", agent, [
+            "QueryRetrieveLevel=STUDY",
+            `StudyInstanceUID=${study}`,
+          ], ["-S", "-aem", scp.aet]);
+          assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+          const [received] = await listFiles(`${scratch}/scp`);
+          assert.ok(received, `${name}: nothing arrived`);
+          const got = await elements(received);
+          assert.equal(got.syntax, TransferSyntax.ImplicitVRLittleEndian, name);
+          assert.equal(pixels(got.lines), pixels(reference.lines), `${name}: pixels differ`);
+        } finally {
+          await agent.stop();
+        }
+      }
+    } finally {
       await scp.stop();
       await Deno.remove(scratch, { recursive: true });
     }
