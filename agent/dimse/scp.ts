@@ -63,6 +63,9 @@ export function serveConnection(socket: WireSocket, shared: ScpShared, secure: b
   });
 }
 
+/** How many times one C-MOVE opens its association to the destination again after losing it. */
+const MAX_MOVE_REOPENS = 3;
+
 class AgentScp extends ConduitNetwork {
   #shared: ScpShared;
   #counted = false;
@@ -213,23 +216,27 @@ class AgentScp extends ConduitNetwork {
       const counts = new SubOperations(items.length);
       const refused = new Unsendable();
       if (items.length === 0) return finalStatus(counts, send, request, responses.CMoveResponse);
-      const scu = new ScuAssociation({
-        callingAet: this.#options.aet,
-        node: destination,
-        maxPduLength: this.netOptions.maxPduLength,
-        idleTimeoutMs: this.netOptions.idleTimeoutMs,
-        artimTimeoutMs: this.netOptions.artimTimeoutMs,
-        asyncOps: destination.maxOpsInvoked,
-      });
-      try {
-        await scu.open({
-          storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
+      const connect = () =>
+        new ScuAssociation({
+          callingAet: this.#options.aet,
+          node: destination,
+          maxPduLength: this.netOptions.maxPduLength,
+          idleTimeoutMs: this.netOptions.idleTimeoutMs,
+          artimTimeoutMs: this.netOptions.artimTimeoutMs,
+          asyncOps: destination.maxOpsInvoked,
         });
+      const wanted = {
+        storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
+      };
+      let scu = connect();
+      const opened = [scu];
+      try {
+        await scu.open(wanted);
       } catch (err) {
         if (err instanceof NoContextAcceptedError) {
-          // Reachable, but it accepts none of the SOP classes in the syntaxes stored (the agent does not
-          // transcode): each sub-operation fails as one whose context alone was refused would (0x0122), and
-          // the final response counts and lists them (PS3.4 C.4.2.1.5) with the reason.
+          // Reachable, but it accepts none of the SOP classes in a syntax the objects can go in (section 5
+          // of the conformance statement): each sub-operation fails as one whose context alone was refused
+          // would (0x0122), and the final response counts and lists them (PS3.4 C.4.2.1.5) with the reason.
           this.log.warn("C-MOVE destination accepted no presentation context", {
             destination: destinationAet,
             objects: items.length,
@@ -245,6 +252,23 @@ class AgentScp extends ConduitNetwork {
           `cannot reach ${destinationAet}: ${(err as Error).message}`,
         );
       }
+      // A destination that drops the association (DCMTK aborts on an object it cannot read, such as one of
+      // odd length) fails the sub-operation in flight; the objects after it go on a new association, opened
+      // at most MAX_MOVE_REOPENS times in one C-MOVE.
+      let reopens = 0;
+      let reopening: Promise<ScuAssociation> | undefined;
+      const live = (): Promise<ScuAssociation> => {
+        if (scu.isOpen || reopens >= MAX_MOVE_REOPENS) return Promise.resolve(scu);
+        reopening ??= (async () => {
+          reopens++;
+          this.log.info("C-MOVE association lost; opening another", { destination: destinationAet });
+          const next = connect();
+          opened.push(next);
+          await next.open(wanted);
+          return scu = next;
+        })().finally(() => reopening = undefined);
+        return reopening;
+      };
       try {
         const messageId = request.getMessageId();
         // As many sub-operations outstanding as the destination granted (one without a window).
@@ -253,15 +277,20 @@ class AgentScp extends ConduitNetwork {
           scu.window,
           signal,
           counts,
-          (item) =>
-            scu.store(item, { moveOriginatorAet: this.info.callingAet, moveOriginatorMessageId: messageId })
-              .then((status) => refused.note(status, item)),
+          async (item) =>
+            refused.note(
+              await (await live()).store(item, {
+                moveOriginatorAet: this.info.callingAet,
+                moveOriginatorMessageId: messageId,
+              }),
+              item,
+            ),
           (item, err) =>
             this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
           () => send(pending(request, responses.CMoveResponse, counts)),
         );
       } finally {
-        await scu.release();
+        await Promise.all(opened.map((a) => a.release()));
       }
       if (signal.aborted) return finalStatus(counts, send, request, responses.CMoveResponse, true);
       return finalStatus(
