@@ -33,7 +33,7 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "conduit-demo-" });
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-lock", path.join(ROOT, "deploy/demo.ts")],
+      args: ["run", "-A", "--frozen", path.join(ROOT, "deploy/demo.ts")],
       cwd: ROOT,
       env: { CONDUIT_DEMO_DIR: dir },
       stdout: "piped",

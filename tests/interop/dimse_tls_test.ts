@@ -59,7 +59,7 @@ async function agentApi(agent: AgentProcess, p: string, body?: unknown): Promise
 /** Runs the agent to its exit (a config that is refused) or for 30 s at most (one that was not). */
 async function agentStart(args: string[]): Promise<{ code: number; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", path.join(import.meta.dirname!, "../../agent/main.ts"), ...args],
+    args: ["run", "-A", "--frozen", path.join(import.meta.dirname!, "../../agent/main.ts"), ...args],
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(30_000),

@@ -47,9 +47,10 @@ export interface AgentProcessOptions {
   /** Extra flags for `deno run` (e.g. `--inspect=127.0.0.1:9230` to profile). */
   denoFlags?: string[];
   /**
-   * Run with the repository's lockfile (`--frozen`), as `deno task agent` does, instead of `--no-lock`:
-   * benchmarks measure the agent as shipped. Without a lockfile Deno resolves every npm range from the
-   * registry metadata in its cache and keeps it: about 25 MB more RSS (issue 16, 2026-12-03).
+   * Run with the repository's lockfile (`--frozen`, the default), as `deno task agent` does: the tests and
+   * benchmarks run the dependency versions a site gets. `false`: `--no-lock`, which resolves every npm
+   * range anew from the registry (newer versions than the lockfile's, installed into the shared
+   * node_modules under the other processes) and costs about 25 MB more RSS (issue 16, 2026-12-03).
    */
   lockfile?: boolean;
 }
@@ -68,7 +69,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   const args = [
     "run",
     "-A",
-    opts.lockfile ? "--frozen" : "--no-lock",
+    opts.lockfile === false ? "--no-lock" : "--frozen",
     ...AGENT_FLAGS,
     ...(opts.denoFlags ?? []),
     path.join(ROOT, "agent/main.ts"),

@@ -77,7 +77,7 @@ export async function hubAdmin(
     args: [
       "run",
       "-A",
-      "--no-lock",
+      "--frozen",
       path.join(ROOT, "hub/main.ts"),
       "admin",
       ...args,
@@ -131,7 +131,7 @@ export async function startHubProcess(
   const proc = await spawnLogged("hub", Deno.execPath(), [
     "run",
     "-A",
-    "--no-lock",
+    "--frozen",
     ...(opts.denoFlags ?? []),
     path.join(ROOT, "hub/main.ts"),
     "--port",
