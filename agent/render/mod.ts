@@ -8,20 +8,14 @@ import { hashUid, type Logger } from "@conduit/shared/log";
 import { WorkerClient } from "../transcode/worker_client.ts";
 import { FrameNotFoundError, RenderError } from "./errors.ts";
 import type { ThumbnailCache } from "./cache.ts";
-import type { Rendered, RenderOptions } from "./render.ts";
-import { type FrameBytes, readFrame } from "./read.ts";
+import type { Rendered, RenderJob, RenderJobResult, RenderOptions } from "./render.ts";
+import { frameCheck, readFrame } from "./read.ts";
 import { type ByteSource, withSource } from "../part10/source.ts";
 import { workerUrl } from "../worker_url.ts";
 
 export { FrameNotFoundError, RenderError } from "./errors.ts";
 export { ThumbnailCache } from "./cache.ts";
-export type { RenderOptions } from "./render.ts";
-
-/** What the worker is asked: a frame's bytes as read here, and how to render them. */
-export interface RenderJob {
-  input: FrameBytes;
-  options: RenderOptions;
-}
+export type { RenderJob, RenderOptions } from "./render.ts";
 
 /** One image served: a thumbnail or a rendered image, made now (decoded), from the cache, or failed. */
 export interface RenderEvent {
@@ -50,9 +44,9 @@ function workerError(message: string, name?: string): Error {
   return new Error(message);
 }
 
-const worker = new WorkerClient<RenderJob, Rendered>(workerUrl("render"), {
+const worker = new WorkerClient<RenderJob, RenderJobResult>(workerUrl("render"), {
   // Loaded only here (and in the worker), not with the agent.
-  inThread: ({ input, options }) => import("./render.ts").then((m) => m.renderBytes(input, options)),
+  inThread: (job) => import("./render.ts").then((m) => m.runJob(job)),
   error: workerError,
   transfer: ({ input }) => [(input.kind === "frame" ? input.bytes : input.object).buffer as ArrayBuffer],
 });
@@ -61,6 +55,27 @@ async function cacheKey(source: RenderSource, frame: number, options: RenderOpti
   const text = JSON.stringify([source.sopInstanceUid, source.sha256, frame, options]);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Frames `frames` (1-based) of the object in `source` as native little endian pixels, decoded in the
+ * rendering worker: for WADO-RS frames of objects the transcoder cannot turn native (JPEG Extended and
+ * JPEG Lossless, deflated objects). Throws FrameNotFoundError (no such frame, no pixel data) or
+ * RenderError (not an image, no decoder). The decoded frames' layout is the decoder's (`decodeFrame` in
+ * agent/transcode/codec.ts: three-component JPEG comes out RGB).
+ */
+export async function* decodedFrames(source: ByteSource, frames: number[]): AsyncGenerator<Uint8Array> {
+  const first = await readFrame(source, frames[0]);
+  if (first.kind === "deflated") {
+    // The object is inflated once for all the frames asked (each checked before any is given).
+    yield* (await worker.call({ input: first, decode: frames }) as { frames: Uint8Array[] }).frames;
+    return;
+  }
+  for (const frame of frames) frameCheck(first.attrs, frame);
+  for (const [i, frame] of frames.entries()) {
+    const input = i === 0 ? first : await readFrame(source, frame);
+    yield* (await worker.call({ input, decode: [frame] }) as { frames: Uint8Array[] }).frames;
+  }
 }
 
 export class Renderer {
@@ -119,7 +134,7 @@ export class Renderer {
     let rendered: Rendered;
     try {
       const input = await withSource(source.open(), (s) => readFrame(s, frame));
-      rendered = await worker.call({ input, options });
+      rendered = await worker.call({ input, options }) as Rendered;
     } catch (err) {
       this.onEvent({ kind, outcome: "failed" });
       throw err;

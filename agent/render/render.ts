@@ -8,7 +8,7 @@ import { encodeImage, type Image8, type RenderedMediaType } from "./encode.ts";
 import { applyModality, chooseVoi, grayTo8, paletteToRgb, scaleRgb, to8, type WindowRequest } from "./lut.ts";
 import { frameSamples } from "./pixels.ts";
 import { fitSize, type Region, resample } from "./scale.ts";
-import { decodeFrame, type SourceFrame } from "./source.ts";
+import { decodeFrame, decodeFrames, type SourceFrame } from "./source.ts";
 import type { FrameBytes } from "./read.ts";
 
 export interface RenderOptions {
@@ -64,4 +64,23 @@ function renderFrame(source: SourceFrame, o: RenderOptions): Rendered {
 /** Decodes a frame read by `readFrame` (read.ts) and renders it. */
 export async function renderBytes(input: FrameBytes, o: RenderOptions): Promise<Rendered> {
   return renderFrame(await decodeFrame(input), o);
+}
+
+/** What the rendering worker is asked: a frame's bytes as read here, and how to render them, or which frames to decode. */
+export type RenderJob =
+  | { input: FrameBytes; options: RenderOptions }
+  | { input: FrameBytes; decode: number[] };
+
+/** A rendered image, or decoded frames (native little endian pixels, one buffer each). */
+export type RenderJobResult = Rendered | { frames: Uint8Array[] };
+
+/** Runs one job of the rendering worker (or of this thread, where no worker starts). */
+export async function runJob(job: RenderJob): Promise<RenderJobResult> {
+  if ("decode" in job) return { frames: await decodeFrames(job.input, job.decode) };
+  return await renderBytes(job.input, job.options);
+}
+
+/** The buffers a job's result moves back. */
+export function resultBuffers(r: RenderJobResult): ArrayBuffer[] {
+  return ("frames" in r ? r.frames : [r.bytes]).map((b) => b.buffer as ArrayBuffer);
 }

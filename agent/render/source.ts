@@ -12,7 +12,8 @@ import {
   readPart10Header,
   TransferSyntax,
 } from "@conduit/shared/dicom";
-import { canDecodeFrames, decodeFrame as decodeCompressed } from "../transcode/codec.ts";
+import { decodeFrame as decodeCompressed } from "../transcode/codec.ts";
+import { canDecodeFrames } from "../transcode/syntaxes.ts";
 import { type ImageAttributes, imageAttributes } from "./attributes.ts";
 import { FrameNotFoundError, RenderError } from "./errors.ts";
 import { type FrameBytes, frameCheck, frameSize } from "./read.ts";
@@ -24,16 +25,23 @@ export interface SourceFrame {
   littleEndian: boolean;
 }
 
-/** A frame of a deflated object: the data set inflated and parsed whole. */
-function deflatedFrame(file: Uint8Array, frame: number): SourceFrame {
+/** A deflated object's data set, inflated and parsed whole. */
+function inflated(file: Uint8Array) {
   const header = readPart10Header(file);
   const bytes = new Uint8Array(inflateRawSync(file.subarray(header.datasetOffset)));
-  const encoding = encodingOf(TransferSyntax.ExplicitVRLittleEndian);
-  const { dataset } = parseDataSet(bytes, encoding);
+  const { dataset } = parseDataSet(bytes, encodingOf(TransferSyntax.ExplicitVRLittleEndian));
+  return { bytes, dataset };
+}
+
+/** Frame `frame` of an inflated data set (its pixel data is native, little endian). */
+function deflatedFrame({ bytes, dataset }: ReturnType<typeof inflated>, frame: number): SourceFrame {
   const attrs = imageAttributes(bytes, dataset, true, frame);
   frameCheck(attrs, frame);
   const pixels = findElement(dataset, PIXEL_DATA);
   if (!pixels || pixels.length < 0) throw new FrameNotFoundError("the instance has no pixel data");
+  if (attrs.bitsAllocated === 1 && attrs.numberOfFrames > 1 && (attrs.rows * attrs.columns) % 8 !== 0) {
+    throw new RenderError("1-bit multi-frame pixel data is not cut into frames");
+  }
   const n = frameSize(attrs);
   const start = pixels.valueOffset + (frame - 1) * n;
   if (start + n > pixels.valueOffset + pixels.length) throw new RenderError("the pixel data is too short");
@@ -42,7 +50,7 @@ function deflatedFrame(file: Uint8Array, frame: number): SourceFrame {
 
 /** The frame's pixels, decoded when they are compressed (in the rendering worker). */
 export async function decodeFrame(input: FrameBytes): Promise<SourceFrame> {
-  if (input.kind === "deflated") return deflatedFrame(input.object, input.frame);
+  if (input.kind === "deflated") return deflatedFrame(inflated(input.object), input.frame);
   const { attrs, transferSyntax: ts } = input;
   if (!input.encapsulated) return { attrs, pixels: input.bytes, littleEndian: input.littleEndian };
   if (!canDecodeFrames(ts)) throw new RenderError(`frames in transfer syntax ${ts} cannot be decoded here`);
@@ -76,4 +84,16 @@ export async function decodeFrame(input: FrameBytes): Promise<SourceFrame> {
     pixels: decoded.pixels,
     littleEndian: true,
   };
+}
+
+/**
+ * Frames as native little endian pixels, each in its own buffer: the one frame of `input` decoded, or
+ * frames `frames` of a deflated object (inflated once). For WADO-RS frames the site cannot transcode.
+ */
+export async function decodeFrames(input: FrameBytes, frames: number[]): Promise<Uint8Array[]> {
+  if (input.kind === "deflated") {
+    const data = inflated(input.object);
+    return frames.map((f) => deflatedFrame(data, f).pixels.slice());
+  }
+  return [(await decodeFrame(input)).pixels.slice()];
 }

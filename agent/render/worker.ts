@@ -1,10 +1,9 @@
 /// <reference lib="deno.worker" />
-/** The rendering worker: `{ input, options }` in (a frame's bytes as read.ts read them), the encoded image out. */
+/**
+ * The rendering worker: `{ input, options }` in (a frame's bytes as read.ts read them), the encoded image
+ * out; or `{ input, decode }` in, the frames' native pixels out.
+ */
 import { serveRequests } from "../transcode/worker_host.ts";
-import { renderBytes, type Rendered } from "./render.ts";
-import type { RenderJob } from "./mod.ts";
+import { type RenderJob, type RenderJobResult, resultBuffers, runJob } from "./render.ts";
 
-serveRequests<RenderJob, Rendered>(
-  ({ input, options }) => renderBytes(input, options),
-  (r) => [r.bytes.buffer as ArrayBuffer],
-);
+serveRequests<RenderJob, RenderJobResult>(runJob, resultBuffers);

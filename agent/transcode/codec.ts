@@ -10,6 +10,9 @@ import codecs from "dcmjs-codecs";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { quietDicomLibraries } from "../dimse/quiet_libraries.ts";
+import { FRAME_CODECS, JPEG } from "./syntaxes.ts";
+
+export { canDecodeFrames } from "./syntaxes.ts";
 
 // deno-lint-ignore no-explicit-any
 const lib = codecs as any;
@@ -62,31 +65,6 @@ export interface PixelDescription {
   pixelRepresentation: number;
   planarConfiguration: number;
   photometricInterpretation: string;
-}
-
-/** dcmjs-codecs' codec class for each compressed syntax it decodes (JPEG: see `jpegIsYcbcr`). */
-const FRAME_CODECS: Record<string, string> = {
-  "1.2.840.10008.1.2.5": "RleLosslessCodec",
-  "1.2.840.10008.1.2.4.80": "JpegLsLosslessCodec",
-  "1.2.840.10008.1.2.4.81": "JpegLsLossyCodec",
-  "1.2.840.10008.1.2.4.90": "Jpeg2000LosslessCodec",
-  "1.2.840.10008.1.2.4.91": "Jpeg2000LossyCodec",
-  "1.2.840.10008.1.2.4.201": "HtJpeg2000LosslessCodec",
-  "1.2.840.10008.1.2.4.202": "HtJpeg2000LosslessRpclCodec",
-  "1.2.840.10008.1.2.4.203": "HtJpeg2000LossyCodec",
-};
-
-/** JPEG syntaxes whose frames libjpeg (in the same WebAssembly) decodes: Baseline, Extended, Lossless. */
-const JPEG = new Set([
-  "1.2.840.10008.1.2.4.50",
-  "1.2.840.10008.1.2.4.51",
-  "1.2.840.10008.1.2.4.57",
-  "1.2.840.10008.1.2.4.70",
-]);
-
-/** True when `decodeFrame` can decode frames of `transferSyntax`. */
-export function canDecodeFrames(transferSyntax: string): boolean {
-  return transferSyntax in FRAME_CODECS || JPEG.has(transferSyntax);
 }
 
 /**

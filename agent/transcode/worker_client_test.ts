@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { WorkerClient } from "./worker_client.ts";
 import type { RenderJob } from "../render/mod.ts";
-import type { Rendered } from "../render/render.ts";
+import type { Rendered, RenderJobResult } from "../render/render.ts";
 import { readFrame } from "../render/read.ts";
 import { openFile, withSource } from "../part10/source.ts";
 
@@ -24,18 +24,21 @@ Deno.test({
     let here = 0;
     const inThread = async (job: RenderJob) => {
       here++;
-      const { renderBytes } = await import("../render/render.ts");
-      return renderBytes(job.input, job.options);
+      const { runJob } = await import("../render/render.ts");
+      return runJob(job);
     };
     const error = (message: string, name?: string) =>
       Object.assign(new Error(message), { name: name ?? "Error" });
-    const worker = new WorkerClient<RenderJob, Rendered>(new URL("../render/worker.ts", import.meta.url), {
-      inThread,
-      error,
-      idleMs: 10,
-    });
+    const worker = new WorkerClient<RenderJob, RenderJobResult>(
+      new URL("../render/worker.ts", import.meta.url),
+      {
+        inThread,
+        error,
+        idleMs: 10,
+      },
+    );
     const frame = () => withSource(openFile(CT), (source) => readFrame(source, 1));
-    const out = await worker.call({ input: await frame(), options: { media: "image/png" } });
+    const out = await worker.call({ input: await frame(), options: { media: "image/png" } }) as Rendered;
     assert.equal(out.width, 128);
     assert.equal(worker.inThread, false);
     assert.equal(here, 0, "nothing ran in this thread");
@@ -51,14 +54,14 @@ Deno.test({
     );
     // A worker module that cannot load (Deno prints its error; that is expected): the request, and the
     // next ones, run here instead.
-    const none = new WorkerClient<RenderJob, Rendered>(
+    const none = new WorkerClient<RenderJob, RenderJobResult>(
       new URL("data:application/javascript,throw new Error('this worker cannot load')"),
       {
         inThread,
         error,
       },
     );
-    const again = await none.call({ input: await frame(), options: { media: "image/png" } });
+    const again = await none.call({ input: await frame(), options: { media: "image/png" } }) as Rendered;
     assert.deepEqual(again.bytes, out.bytes);
     assert.equal(none.inThread, true);
     assert.equal(here, 1);

@@ -1,7 +1,8 @@
 /**
  * WADO-RS transcoding through the hub (PS3.18 8.7.3): objects and frames asked in a syntax other than
  * the stored one are transcoded at the site by dcmjs-codecs. Pixels are checked against independent
- * decoders: DCMTK's dcmdrle and dcmdjpls, and GDCM's gdcmconv for JPEG 2000.
+ * decoders: DCMTK's dcmdrle, dcmdjpls and dcmdjpeg, and GDCM's gdcmconv for JPEG 2000; the frames of a
+ * deflated object against DCMTK's dcmconv inflating it.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -13,7 +14,7 @@ import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "
 import { type Part, responseParts } from "../support/multipart.ts";
 import { sharedRig } from "../support/shared_rig.ts";
 
-const skip = skipReason("storescu", "dcmdrle", "dcmdjpls", "gdcmconv");
+const skip = skipReason("storescu", "dcmdrle", "dcmdjpls", "dcmdjpeg", "dcmconv", "gdcmconv");
 if (skip) console.warn(`transcode_test: skipped: ${skip}`);
 
 const file = (name: string) => path.join(PYDICOM_TEST_FILES_DIR, name);
@@ -21,6 +22,8 @@ const RLE = file("MR_small_RLE.dcm"); // 16-bit MONOCHROME2, RLE Lossless
 const RGB_RLE = file("SC_rgb_rle_2frame.dcm"); // 8-bit RGB, 2 frames, RLE Lossless
 const J2K = file("JPEG2000.dcm"); // 16-bit, JPEG 2000
 const CT = file("CT_small.dcm"); // 16-bit, Explicit VR Little Endian
+const JPEG_12 = file("JPEG-lossy.dcm"); // 12 bits stored, JPEG Extended (Process 2 and 4)
+const DEFLATED = file("image_dfl.dcm"); // 8-bit MONOCHROME2, Deflated Explicit VR Little Endian
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const JPEG_LS = "1.2.840.10008.1.2.4.80";
 
@@ -34,7 +37,7 @@ interface Rig {
 async function setUp(): Promise<Rig> {
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const f of [RLE, RGB_RLE, J2K, CT]) {
+  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED]) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
   }
@@ -154,6 +157,44 @@ test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as 
   );
   assert.equal(stored.status, 200, stored.text);
   assert.match(stored.parts[0].type, /^image\/x-dicom-rle; transfer-syntax=1\.2\.840\.10008\.1\.2\.5$/);
+});
+
+test("PS3.18 8.7.3 WADO-RS frames of JPEG Extended and of a deflated object asked as application/octet-stream are decoded at the site", async (r) => {
+  // dcmjs-codecs cannot transcode a JPEG Extended object, and deflated objects have no frames as
+  // stored: both were 406 and 404, though the site decodes both to render them.
+  const jpeg = parsed(await decodeWith(r, ["dcmdjpeg", "+te"], JPEG_12));
+  const got = await fetchParts(
+    r,
+    `${instanceUrl(jpeg.attrs)}/frames/1`,
+    'multipart/related; type="application/octet-stream"',
+  );
+  assert.equal(got.status, 200, got.text);
+  assert.equal(got.parts[0].type, "application/octet-stream");
+  assert.deepEqual(got.parts[0].body, jpeg.pixels);
+
+  const inflated = parsed(await decodeWith(r, ["dcmconv", "+te"], DEFLATED));
+  for (const accept of ["", 'multipart/related; type="application/octet-stream"']) {
+    const frames = await fetchParts(r, `${instanceUrl(inflated.attrs)}/frames/1,1`, accept);
+    assert.equal(frames.status, 200, `${accept}: ${frames.text}`);
+    assert.equal(frames.parts.length, 2);
+    for (const part of frames.parts) {
+      assert.equal(part.type, "application/octet-stream");
+      assert.deepEqual(part.body, inflated.pixels);
+    }
+  }
+  const missing = await fetchParts(
+    r,
+    `${instanceUrl(inflated.attrs)}/frames/1,2`,
+    'multipart/related; type="application/octet-stream"',
+  );
+  assert.equal(missing.status, 404, missing.text);
+  assert.match(missing.text, /frame 2 does not exist/);
+  const compressed = await fetchParts(
+    r,
+    `${instanceUrl(inflated.attrs)}/frames/1`,
+    'multipart/related; type="image/jp2"',
+  );
+  assert.equal(compressed.status, 406, compressed.text);
 });
 
 test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 406 with the reason", async (r) => {
