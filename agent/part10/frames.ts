@@ -60,8 +60,11 @@ export async function frameLayout(source: ByteSource, wanted: number[] | "all"):
     if (!size || size * count > pixels.length) {
       throw new FrameError("the pixel data is shorter than Rows, Columns and NumberOfFrames say");
     }
-    if (bits === 1 && count > 1) {
-      throw new FrameError("1-bit multi-frame pixel data is not cut into frames");
+    if (bits === 1 && count > 1 && (rows * columns * samples) % 8 !== 0) {
+      // Frames are packed bit after bit: this one's frames do not start on a byte.
+      throw new FrameError(
+        "1-bit multi-frame pixel data whose frames do not start on a byte is not cut into frames",
+      );
     }
     return {
       transferSyntax: file.header.transferSyntax,

@@ -40,7 +40,9 @@ function deflatedFrame({ bytes, dataset }: ReturnType<typeof inflated>, frame: n
   const pixels = findElement(dataset, PIXEL_DATA);
   if (!pixels || pixels.length < 0) throw new FrameNotFoundError("the instance has no pixel data");
   if (attrs.bitsAllocated === 1 && attrs.numberOfFrames > 1 && (attrs.rows * attrs.columns) % 8 !== 0) {
-    throw new RenderError("1-bit multi-frame pixel data is not cut into frames");
+    throw new RenderError(
+      "1-bit multi-frame pixel data whose frames do not start on a byte is not cut into frames",
+    );
   }
   const n = frameSize(attrs);
   const start = pixels.valueOffset + (frame - 1) * n;

