@@ -43,6 +43,19 @@ function initialize(): Promise<void> {
   return ready!;
 }
 
+/**
+ * JPEG 2000 and HTJ2K: their encoder applies the multi-component transform to colour pixels whatever it
+ * is told, but labels the object YBR_RCT (reversible) or YBR_ICT (irreversible), as PS3.5 8.2.4 requires,
+ * only when `allowMct` is asked; by default the object kept RGB over transformed components.
+ */
+const MCT_TARGETS: ReadonlySet<string> = new Set([
+  "1.2.840.10008.1.2.4.90",
+  "1.2.840.10008.1.2.4.91",
+  "1.2.840.10008.1.2.4.201",
+  "1.2.840.10008.1.2.4.202",
+  "1.2.840.10008.1.2.4.203",
+]);
+
 /** Transcodes a Part 10 object; throws with the codec's reason when it cannot. */
 export async function transcodePart10(part10: Uint8Array, to: string): Promise<Uint8Array> {
   await initialize();
@@ -50,7 +63,7 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
     ? part10.buffer
     : part10.slice().buffer;
   const transcoder = new Transcoder(buffer);
-  transcoder.transcode(to);
+  transcoder.transcode(to, MCT_TARGETS.has(to) ? { allowMct: true } : undefined);
   return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
 }
 

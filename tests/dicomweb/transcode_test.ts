@@ -10,7 +10,13 @@ import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
-import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
+import {
+  encodingOf,
+  instanceAttributes,
+  parseDataSet,
+  readPart10Header,
+  stringValue,
+} from "@conduit/shared/dicom";
 import { type Part, responseParts } from "../support/multipart.ts";
 import { sharedRig } from "../support/shared_rig.ts";
 
@@ -26,6 +32,7 @@ const JPEG_12 = file("JPEG-lossy.dcm"); // 12 bits stored, JPEG Extended (Proces
 const DEFLATED = file("image_dfl.dcm"); // 8-bit MONOCHROME2, Deflated Explicit VR Little Endian
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const JPEG_LS = "1.2.840.10008.1.2.4.80";
+const J2K_LOSSLESS = "1.2.840.10008.1.2.4.90";
 
 interface Rig {
   hub: TestHub;
@@ -123,6 +130,31 @@ test("PS3.18 8.7.3 WADO-RS transcoding: native pixels asked as JPEG-LS Lossless 
   const decoded = parsed(await decodeWith(r, ["dcmdjpls"], saved));
   assert.deepEqual(decoded.pixels, source.pixels);
   assert.ok(got.parts[0].body.length < (await Deno.stat(CT)).size, "the JPEG-LS object is smaller");
+});
+
+test("PS3.5 8.2.4 RGB transcoded to JPEG 2000 Lossless is labelled YBR_RCT, as its codestream's colour transform says", async (r) => {
+  const source = parsed(await Deno.readFile(RGB_RLE));
+  const got = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${J2K_LOSSLESS}`,
+  );
+  assert.equal(got.status, 200, got.text);
+  const bytes = got.parts[0].body;
+  const header = readPart10Header(bytes);
+  assert.equal(header.transferSyntax, J2K_LOSSLESS);
+  const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), { start: header.datasetOffset });
+  const photometric = dataset.elements.find((e) => e.tag === 0x00280004)!;
+  // The COD marker's multiple component transformation byte (ISO 15444-1 A.6.1): 1 for the RCT.
+  const cod = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1] === 0x52);
+  assert.ok(cod > 0);
+  assert.equal(bytes[cod + 8], 1, "the codestream uses the reversible colour transform");
+  assert.equal(stringValue(bytes, photometric), "YBR_RCT");
+  // And the pixels are still the stored ones (GDCM decodes by the codestream).
+  const saved = path.join(r.dir, "rgb.j2k.dcm");
+  await Deno.writeFile(saved, bytes);
+  const decoded = parsed(await decodeWith(r, ["gdcmconv", "--raw"], saved));
+  assert.deepEqual(decoded.pixels, parsed(await decodeWith(r, ["dcmdrle", "+te"], RGB_RLE)).pixels);
 });
 
 test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
