@@ -59,14 +59,19 @@ async function frames(
 
 /**
  * The object in `stored` transcoded, in memory, to the first of `syntaxes` it can be transcoded to, when
- * its stored syntax is not among them; undefined to serve it as stored (the hub then answers 406 if the
- * client cannot take that).
+ * its stored syntax is not among them (big endian objects also when any syntax will do); undefined to
+ * serve it as stored (the hub then answers 406 if the client cannot take that).
  */
 async function transcodedCopy(
   stored: ByteSource,
   syntax: string,
   syntaxes?: string[],
 ): Promise<Uint8Array | undefined> {
+  // Big endian frames go little endian unless asked for by name: a client taking frames as stored gets
+  // them as application/octet-stream, which is little endian.
+  if (!syntaxes && syntax === TransferSyntax.ExplicitVRBigEndian) {
+    syntaxes = [TransferSyntax.ExplicitVRLittleEndian];
+  }
   if (!syntaxes || syntaxes.includes(syntax)) return undefined;
   for (const to of syntaxes.filter((ts) => canTranscode(syntax, ts))) {
     try {

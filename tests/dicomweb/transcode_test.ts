@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
+import { PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
@@ -20,7 +20,7 @@ import {
 import { type Part, responseParts } from "../support/multipart.ts";
 import { sharedRig } from "../support/shared_rig.ts";
 
-const skip = skipReason("storescu", "dcmdrle", "dcmdjpls", "dcmdjpeg", "dcmconv", "gdcmconv");
+const skip = skipReason("storescu", "dcmodify", "dcmdrle", "dcmdjpls", "dcmdjpeg", "dcmconv", "gdcmconv");
 if (skip) console.warn(`transcode_test: skipped: ${skip}`);
 
 const file = (name: string) => path.join(PYDICOM_TEST_FILES_DIR, name);
@@ -30,6 +30,8 @@ const J2K = file("JPEG2000.dcm"); // 16-bit, JPEG 2000
 const CT = file("CT_small.dcm"); // 16-bit, Explicit VR Little Endian
 const JPEG_12 = file("JPEG-lossy.dcm"); // 12 bits stored, JPEG Extended (Process 2 and 4)
 const DEFLATED = file("image_dfl.dcm"); // 8-bit MONOCHROME2, Deflated Explicit VR Little Endian
+const BIG_ENDIAN = file("MR_small_bigendian.dcm"); // MR_small.dcm's 16-bit pixels, Explicit VR Big Endian
+const MR = file("MR_small.dcm");
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const JPEG_LS = "1.2.840.10008.1.2.4.80";
 const J2K_LOSSLESS = "1.2.840.10008.1.2.4.90";
@@ -42,15 +44,20 @@ interface Rig {
 }
 
 async function setUp(): Promise<Rig> {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-transcode-" });
+  // MR_small_bigendian.dcm shares its UIDs with MR_small_RLE.dcm: stored as a copy with its own.
+  const bigEndian = path.join(dir, "big-endian.dcm");
+  await Deno.copyFile(BIG_ENDIAN, bigEndian);
+  assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", bigEndian])).code, 0);
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED]) {
+  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian]) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
   }
   await eventually("north online", () => hub.sessions.get("north"));
   const token = (await hub.tokens.create("tests", "viewer")).token;
-  return { hub, north, token, dir: await Deno.makeTempDir({ prefix: "conduit-transcode-" }) };
+  return { hub, north, token, dir };
 }
 
 const shared = sharedRig({
@@ -227,6 +234,27 @@ test("PS3.18 8.7.3 WADO-RS frames of JPEG Extended and of a deflated object aske
     'multipart/related; type="image/jp2"',
   );
   assert.equal(compressed.status, 406, compressed.text);
+});
+
+test("PS3.18 8.7.3.5.2 WADO-RS frames of a big endian object are little endian unless big endian is named", async (r) => {
+  const big = parsed(await Deno.readFile(path.join(r.dir, "big-endian.dcm")));
+  const little = parsed(await Deno.readFile(MR)).pixels!;
+  const url = `${instanceUrl(big.attrs)}/frames/1`;
+  for (const accept of ["", "*/*", 'multipart/related; type="application/octet-stream"']) {
+    const got = await fetchParts(r, url, accept);
+    assert.equal(got.status, 200, `${accept}: ${got.text}`);
+    assert.equal(got.parts[0].type, "application/octet-stream", accept);
+    assert.deepEqual(got.parts[0].body, little, `${accept}: little endian`);
+  }
+  const named = await fetchParts(
+    r,
+    url,
+    'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.2',
+  );
+  assert.equal(named.status, 200, named.text);
+  assert.equal(named.parts[0].type, "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.2");
+  assert.deepEqual(named.parts[0].body, big.pixels);
+  assert.notDeepEqual(big.pixels, little);
 });
 
 test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 406 with the reason", async (r) => {

@@ -100,7 +100,8 @@ export function acceptedFrameSyntaxes(accept: string | undefined): string[] | un
     if (!syntaxes) continue;
     if (ts) {
       if (syntaxes.includes(ts)) out.push(ts);
-    } else out.push(...syntaxes);
+    } // Big endian frames only when named: unnamed, application/octet-stream is little endian.
+    else out.push(...syntaxes.filter((s) => s !== TS.ExplicitVRBigEndian));
   }
   if (out.length === 0) {
     throw new HttpError(

@@ -67,11 +67,17 @@ Deno.test("acceptedFrameSyntaxes() lists the syntaxes allowed, defaults first; u
   assert.equal(acceptedFrameSyntaxes("*/*"), undefined);
   assert.equal(acceptedFrameSyntaxes("multipart/related"), undefined);
   assert.equal(acceptedFrameSyntaxes('multipart/related; type="image/jls"; transfer-syntax=*'), undefined);
+  // Big endian only when named: application/octet-stream is little endian.
   assert.deepEqual(acceptedFrameSyntaxes('multipart/related; type="application/octet-stream"'), [
     TS.ExplicitVRLittleEndian,
     TS.ImplicitVRLittleEndian,
-    TS.ExplicitVRBigEndian,
   ]);
+  assert.deepEqual(
+    acceptedFrameSyntaxes(
+      `multipart/related; type="application/octet-stream"; transfer-syntax=${TS.ExplicitVRBigEndian}`,
+    ),
+    [TS.ExplicitVRBigEndian],
+  );
   assert.deepEqual(
     acceptedFrameSyntaxes(
       `multipart/related; type="image/jls"; transfer-syntax=${TS.JpegLsLossless};q=0.9, multipart/related; type="image/x-dicom-rle"`,

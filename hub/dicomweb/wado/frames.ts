@@ -6,6 +6,7 @@
  * image/jp2, image/jphc, image/jpeg, image/x-dicom-rle: compressed), else 406.
  */
 import type { Context } from "hono";
+import { TransferSyntax } from "@conduit/shared/dicom";
 import { acceptOf, HttpError } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptedFrameSyntaxes, frameMediaType } from "./accept.ts";
@@ -36,7 +37,9 @@ export async function frames(
     );
   }
   const boundary = `conduit-${crypto.randomUUID()}`;
-  const contentType = result.encapsulated ? `${media}; transfer-syntax=${result.transferSyntax}` : media;
+  // Native frames say their syntax only when big endian (little endian is application/octet-stream's).
+  const labelled = result.encapsulated || result.transferSyntax === TransferSyntax.ExplicitVRBigEndian;
+  const contentType = labelled ? `${media}; transfer-syntax=${result.transferSyntax}` : media;
   const parts = (async function* () {
     for await (const f of result.frames) yield { contentType, bytes: f };
   })();
