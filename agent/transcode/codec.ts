@@ -56,15 +56,32 @@ const MCT_TARGETS: ReadonlySet<string> = new Set([
   "1.2.840.10008.1.2.4.203",
 ]);
 
+/**
+ * Runs `work` on the codecs; when it fails, the next call starts a fresh WebAssembly instance: a codec
+ * that fails may leave its memory corrupt (a JPEG 2000 frame that does not decode, asked twice, made every
+ * later decode of any frame fail with "memory access out of bounds" until the worker was stopped).
+ */
+function guarded<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    NativeCodecs.release();
+    ready = undefined;
+    throw err;
+  }
+}
+
 /** Transcodes a Part 10 object; throws with the codec's reason when it cannot. */
 export async function transcodePart10(part10: Uint8Array, to: string): Promise<Uint8Array> {
   await initialize();
   const buffer = part10.byteOffset === 0 && part10.byteLength === part10.buffer.byteLength
     ? part10.buffer
     : part10.slice().buffer;
-  const transcoder = new Transcoder(buffer);
-  transcoder.transcode(to, MCT_TARGETS.has(to) ? { allowMct: true } : undefined);
-  return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
+  return guarded(() => {
+    const transcoder = new Transcoder(buffer);
+    transcoder.transcode(to, MCT_TARGETS.has(to) ? { allowMct: true } : undefined);
+    return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
+  });
 }
 
 /** What a frame's pixels are, as the Image Pixel module says (and as decoding changes it). */
@@ -135,22 +152,23 @@ export async function decodeFrame(
     NumberOfFrames: 1,
   };
   const frame = encoded.slice().buffer;
-  let out: Record<string, unknown>;
-  if (JPEG.has(transferSyntax)) {
-    const context = lib.Context.fromDicomElements(elements);
-    context.setEncodedBuffer(new Uint8Array(frame));
-    const ycbcr = d.samplesPerPixel === 3 && jpegIsYcbcr(encoded, d.photometricInterpretation);
-    const decoded = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: ycbcr });
-    out = { ...decoded.toDicomElements(), PixelData: [decoded.getDecodedBuffer()] };
-    // Colour comes out interleaved RGB, converted or not.
-    if (d.samplesPerPixel === 3) {
-      Object.assign(out, { PhotometricInterpretation: "RGB", PlanarConfiguration: 0 });
+  const out = guarded((): Record<string, unknown> => {
+    if (JPEG.has(transferSyntax)) {
+      const context = lib.Context.fromDicomElements(elements);
+      context.setEncodedBuffer(new Uint8Array(frame));
+      const ycbcr = d.samplesPerPixel === 3 && jpegIsYcbcr(encoded, d.photometricInterpretation);
+      const decoded = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: ycbcr });
+      const jpegOut = { ...decoded.toDicomElements(), PixelData: [decoded.getDecodedBuffer()] };
+      // Colour comes out interleaved RGB, converted or not.
+      if (d.samplesPerPixel === 3) {
+        Object.assign(jpegOut, { PhotometricInterpretation: "RGB", PlanarConfiguration: 0 });
+      }
+      return jpegOut;
     }
-  } else {
     const name = FRAME_CODECS[transferSyntax];
     if (!name) throw new Error(`no decoder for transfer syntax ${transferSyntax}`);
-    out = new lib.codecs[name]().decode({ ...elements, PixelData: [frame] }, transferSyntax, {});
-  }
+    return new lib.codecs[name]().decode({ ...elements, PixelData: [frame] }, transferSyntax, {});
+  });
   const data = (out.PixelData as (ArrayBuffer | Uint8Array)[])[0];
   const pixels = data instanceof Uint8Array ? data : new Uint8Array(data);
   return {
