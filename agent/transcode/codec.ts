@@ -79,9 +79,34 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
     : part10.slice().buffer;
   return guarded(() => {
     const transcoder = new Transcoder(buffer);
+    const sopInstanceUid = transcoder.getElements().SOPInstanceUID;
     transcoder.transcode(to, MCT_TARGETS.has(to) ? { allowMct: true } : undefined);
+    const elements = transcoder.getElements();
+    // Lossy targets get a new SOP Instance UID from the library: the object asked for keeps its own
+    // (Lossy Image Compression says what happened to its pixels).
+    if (sopInstanceUid) elements.SOPInstanceUID = sopInstanceUid;
+    labelJpegColour(elements, to);
     return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
   });
+}
+
+/** The lossy JPEG syntaxes, whose encoder stores colour as YCbCr. */
+const LOSSY_JPEG: ReadonlySet<string> = new Set(["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"]);
+
+/**
+ * Colour encoded as lossy JPEG is YCbCr (a JFIF stream), which the library leaves labelled RGB: it is
+ * labelled YBR_FULL_422 when its chroma is subsampled, else YBR_FULL (PS3.5 8.2.1), so that decoders
+ * that follow the Photometric Interpretation (DCMTK's) convert it back.
+ */
+function labelJpegColour(elements: Record<string, unknown>, to: string): void {
+  if (!LOSSY_JPEG.has(to) || Number(elements.SamplesPerPixel) !== 3) return;
+  if (elements.PhotometricInterpretation !== "RGB") return;
+  const data = elements.PixelData as (ArrayBuffer | Uint8Array)[] | undefined;
+  const first = data?.[0];
+  if (!first) return;
+  const bytes = first instanceof Uint8Array ? first : new Uint8Array(first);
+  if (!jpegIsYcbcr(bytes, "YBR_FULL")) return;
+  elements.PhotometricInterpretation = jpegSubsampled(bytes) ? "YBR_FULL_422" : "YBR_FULL";
 }
 
 /** What a frame's pixels are, as the Image Pixel module says (and as decoding changes it). */
@@ -105,6 +130,22 @@ export interface PixelDescription {
  * SC_rgb_jpeg_lossy_gdcm.dcm).
  */
 function jpegIsYcbcr(jpeg: Uint8Array, photometric: string): boolean {
+  const { jfif, adobe, ids, sampling } = jpegMarkers(jpeg);
+  if (adobe !== undefined) return adobe !== 0;
+  if (jfif) return true;
+  if (ids.join() === "82,71,66") return false;
+  if (photometric === "RGB") return sampling.some((s) => s !== sampling[0]);
+  return photometric.startsWith("YBR");
+}
+
+/** Whether a JPEG's components are sampled differently (its chroma subsampled). */
+function jpegSubsampled(jpeg: Uint8Array): boolean {
+  const { sampling } = jpegMarkers(jpeg);
+  return sampling.some((s) => s !== sampling[0]);
+}
+
+/** What a JPEG stream's markers before its first scan say of its colour. */
+function jpegMarkers(jpeg: Uint8Array) {
   let jfif = false, adobe: number | undefined, ids: number[] = [], sampling: number[] = [];
   for (let i = 2; i + 4 <= jpeg.length && jpeg[i] === 0xff;) {
     const marker = jpeg[i + 1];
@@ -122,11 +163,7 @@ function jpegIsYcbcr(jpeg: Uint8Array, photometric: string): boolean {
     if (marker === 0xda) break;
     i += 2 + length;
   }
-  if (adobe !== undefined) return adobe !== 0;
-  if (jfif) return true;
-  if (ids.join() === "82,71,66") return false;
-  if (photometric === "RGB") return sampling.some((s) => s !== sampling[0]);
-  return photometric.startsWith("YBR");
+  return { jfif, adobe, ids, sampling };
 }
 
 /**

@@ -35,6 +35,7 @@ const MR = file("MR_small.dcm");
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const JPEG_LS = "1.2.840.10008.1.2.4.80";
 const J2K_LOSSLESS = "1.2.840.10008.1.2.4.90";
+const JPEG_BASELINE = "1.2.840.10008.1.2.4.50";
 
 interface Rig {
   hub: TestHub;
@@ -162,6 +163,37 @@ test("PS3.5 8.2.4 RGB transcoded to JPEG 2000 Lossless is labelled YBR_RCT, as i
   await Deno.writeFile(saved, bytes);
   const decoded = parsed(await decodeWith(r, ["gdcmconv", "--raw"], saved));
   assert.deepEqual(decoded.pixels, parsed(await decodeWith(r, ["dcmdrle", "+te"], RGB_RLE)).pixels);
+});
+
+test("PS3.18 8.7.3 RGB transcoded to JPEG Baseline keeps its SOP Instance UID and is labelled YBR_FULL: dcmdjpeg gives its colours back", async (r) => {
+  const source = parsed(await Deno.readFile(RGB_RLE));
+  const got = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${JPEG_BASELINE}`,
+  );
+  assert.equal(got.status, 200, got.text);
+  const ours = parsed(got.parts[0].body);
+  assert.equal(ours.transferSyntax, JPEG_BASELINE);
+  // The library gave lossy objects a new UID; the instance asked for is the one answered.
+  assert.equal(ours.attrs.sopInstanceUid, source.attrs.sopInstanceUid);
+  const header = readPart10Header(got.parts[0].body);
+  const { dataset } = parseDataSet(got.parts[0].body, encodingOf(header.transferSyntax), {
+    start: header.datasetOffset,
+  });
+  const element = (tag: number) =>
+    stringValue(got.parts[0].body, dataset.elements.find((e) => e.tag === tag)!);
+  // The JPEG stream is YCbCr (JFIF), not subsampled: YBR_FULL, not the RGB it was labelled.
+  assert.equal(element(0x00280004), "YBR_FULL");
+  assert.equal(element(0x00282110), "01");
+  const saved = path.join(r.dir, "rgb.jpeg.dcm");
+  await Deno.writeFile(saved, got.parts[0].body);
+  const decoded = parsed(await decodeWith(r, ["dcmdjpeg"], saved)).pixels!;
+  const reference = parsed(await decodeWith(r, ["dcmdrle", "+te"], RGB_RLE)).pixels!;
+  assert.equal(decoded.length, reference.length);
+  let sum = 0;
+  for (let i = 0; i < decoded.length; i++) sum += Math.abs(decoded[i] - reference[i]);
+  assert.ok(sum / decoded.length < 2, `mean difference ${sum / decoded.length} (wrong colours are ~90)`);
 });
 
 test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
