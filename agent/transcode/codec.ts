@@ -79,9 +79,16 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
     : part10.slice().buffer;
   return guarded(() => {
     const transcoder = new Transcoder(buffer);
-    const sopInstanceUid = transcoder.getElements().SOPInstanceUID;
+    const before = transcoder.getElements();
+    const sopInstanceUid = before.SOPInstanceUID, photometric = before.PhotometricInterpretation;
     transcoder.transcode(to, MCT_TARGETS.has(to) ? { allowMct: true } : undefined);
     const elements = transcoder.getElements();
+    // The JPEG-LS encoder turns YBR_FULL and YBR_FULL_422 pixels into RGB but keeps their label.
+    if (
+      JPEG_LS.has(to) && YBR.has(String(photometric)) && elements.PhotometricInterpretation === photometric
+    ) {
+      elements.PhotometricInterpretation = "RGB";
+    }
     // Lossy targets get a new SOP Instance UID from the library: the object asked for keeps its own
     // (Lossy Image Compression says what happened to its pixels).
     if (sopInstanceUid) elements.SOPInstanceUID = sopInstanceUid;
@@ -89,6 +96,9 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
     return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
   });
 }
+
+const JPEG_LS: ReadonlySet<string> = new Set(["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"]);
+const YBR: ReadonlySet<string> = new Set(["YBR_FULL", "YBR_FULL_422"]);
 
 /** The lossy JPEG syntaxes, whose encoder stores colour as YCbCr. */
 const LOSSY_JPEG: ReadonlySet<string> = new Set(["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"]);

@@ -20,7 +20,16 @@ import {
 import { type Part, responseParts } from "../support/multipart.ts";
 import { sharedRig } from "../support/shared_rig.ts";
 
-const skip = skipReason("storescu", "dcmodify", "dcmdrle", "dcmdjpls", "dcmdjpeg", "dcmconv", "gdcmconv");
+const skip = skipReason(
+  "storescu",
+  "dcmodify",
+  "dcmdrle",
+  "dcmdjpls",
+  "dcmdjpeg",
+  "dcmconv",
+  "dcmj2pnm",
+  "gdcmconv",
+);
 if (skip) console.warn(`transcode_test: skipped: ${skip}`);
 
 const file = (name: string) => path.join(PYDICOM_TEST_FILES_DIR, name);
@@ -32,6 +41,7 @@ const JPEG_12 = file("JPEG-lossy.dcm"); // 12 bits stored, JPEG Extended (Proces
 const DEFLATED = file("image_dfl.dcm"); // 8-bit MONOCHROME2, Deflated Explicit VR Little Endian
 const BIG_ENDIAN = file("MR_small_bigendian.dcm"); // MR_small.dcm's 16-bit pixels, Explicit VR Big Endian
 const MR = file("MR_small.dcm");
+const YBR_422 = file("SC_ybr_full_422_uncompressed.dcm"); // 8-bit YBR_FULL_422, native
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const JPEG_LS = "1.2.840.10008.1.2.4.80";
 const J2K_LOSSLESS = "1.2.840.10008.1.2.4.90";
@@ -52,7 +62,7 @@ async function setUp(): Promise<Rig> {
   assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", bigEndian])).code, 0);
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian]) {
+  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422]) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
   }
@@ -194,6 +204,39 @@ test("PS3.18 8.7.3 RGB transcoded to JPEG Baseline keeps its SOP Instance UID an
   let sum = 0;
   for (let i = 0; i < decoded.length; i++) sum += Math.abs(decoded[i] - reference[i]);
   assert.ok(sum / decoded.length < 2, `mean difference ${sum / decoded.length} (wrong colours are ~90)`);
+});
+
+test("PS3.18 8.7.3 YBR_FULL_422 transcoded to JPEG-LS is labelled RGB, as the encoder made its pixels", async (r) => {
+  const source = parsed(await Deno.readFile(YBR_422));
+  const got = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${JPEG_LS}`,
+  );
+  assert.equal(got.status, 200, got.text);
+  const saved = path.join(r.dir, "ybr.jls.dcm");
+  await Deno.writeFile(saved, got.parts[0].body);
+  const decoded = await decodeWith(r, ["dcmdjpls"], saved);
+  const header = readPart10Header(decoded);
+  const { dataset } = parseDataSet(decoded, encodingOf(header.transferSyntax), {
+    start: header.datasetOffset,
+  });
+  assert.equal(stringValue(decoded, dataset.elements.find((e) => e.tag === 0x00280004)!), "RGB");
+  // DCMTK shows the decoded object (dcmdjpls's) as it shows the stored one (the RGB pixels used to be
+  // taken for YCbCr: ~100 off).
+  const png = async (file: string) => {
+    const out = path.join(r.dir, `${crypto.randomUUID()}.ppm`);
+    const res = await runDcmtk("dcmj2pnm", [file, out]);
+    assert.equal(res.code, 0, res.stderr);
+    return await Deno.readFile(out);
+  };
+  const native = path.join(r.dir, "ybr.jls.decoded.dcm");
+  await Deno.writeFile(native, decoded);
+  const [ours, reference] = [await png(native), await png(YBR_422)];
+  assert.equal(ours.length, reference.length);
+  let sum = 0;
+  for (let i = 0; i < ours.length; i++) sum += Math.abs(ours[i] - reference[i]);
+  assert.ok(sum / ours.length < 1, `mean difference ${sum / ours.length}`);
 });
 
 test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
