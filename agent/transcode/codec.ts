@@ -81,7 +81,12 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
     const transcoder = new Transcoder(buffer);
     const before = transcoder.getElements();
     const sopInstanceUid = before.SOPInstanceUID, photometric = before.PhotometricInterpretation;
-    transcoder.transcode(to, MCT_TARGETS.has(to) ? { allowMct: true } : undefined);
+    const parameters: Record<string, unknown> = {};
+    if (MCT_TARGETS.has(to)) parameters.allowMct = true;
+    // The lossy JPEG encoder takes YBR_FULL pixels for RGB (and converts them to YCbCr once more)
+    // unless told to convert them to RGB first, as it does YBR_FULL_422.
+    if (LOSSY_JPEG.has(to) && photometric === "YBR_FULL") parameters.convertYbrFullToRgb = true;
+    transcoder.transcode(to, Object.keys(parameters).length ? parameters : undefined);
     const elements = transcoder.getElements();
     // The JPEG-LS encoder turns YBR_FULL and YBR_FULL_422 pixels into RGB but keeps their label.
     if (

@@ -42,6 +42,7 @@ const DEFLATED = file("image_dfl.dcm"); // 8-bit MONOCHROME2, Deflated Explicit 
 const BIG_ENDIAN = file("MR_small_bigendian.dcm"); // MR_small.dcm's 16-bit pixels, Explicit VR Big Endian
 const MR = file("MR_small.dcm");
 const YBR_422 = file("SC_ybr_full_422_uncompressed.dcm"); // 8-bit YBR_FULL_422, native
+const YBR_FULL_JPEG = file("SC_rgb_dcmtk_+eb+cy+n1.dcm"); // 8-bit YBR_FULL, JPEG Baseline
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const JPEG_LS = "1.2.840.10008.1.2.4.80";
 const J2K_LOSSLESS = "1.2.840.10008.1.2.4.90";
@@ -60,9 +61,13 @@ async function setUp(): Promise<Rig> {
   const bigEndian = path.join(dir, "big-endian.dcm");
   await Deno.copyFile(BIG_ENDIAN, bigEndian);
   assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", bigEndian])).code, 0);
+  // Native YBR_FULL (nobody ships one): DCMTK's decompression of a YBR_FULL JPEG, not converted.
+  const ybrFull = path.join(dir, "ybr-full.dcm");
+  assert.equal((await runDcmtk("dcmdjpeg", ["+cn", YBR_FULL_JPEG, ybrFull])).code, 0);
+  assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", ybrFull])).code, 0);
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422]) {
+  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422, ybrFull]) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
   }
@@ -109,6 +114,21 @@ async function fetchParts(r: Rig, url: string, accept: string) {
   });
   if (res.status !== 200) return { status: res.status, text: await res.text(), parts: [] as Part[] };
   return { status: res.status, text: "", parts: await responseParts(res) };
+}
+
+/** dcmj2pnm's picture (PPM bytes) of a file. */
+async function shown(r: Rig, file: string): Promise<Uint8Array> {
+  const out = path.join(r.dir, `${crypto.randomUUID()}.ppm`);
+  const res = await runDcmtk("dcmj2pnm", [file, out]);
+  assert.equal(res.code, 0, res.stderr);
+  return await Deno.readFile(out);
+}
+
+function meanDifference(a: Uint8Array, b: Uint8Array): number {
+  assert.equal(a.length, b.length);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
 }
 
 const instanceUrl = (a: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string }) =>
@@ -224,19 +244,28 @@ test("PS3.18 8.7.3 YBR_FULL_422 transcoded to JPEG-LS is labelled RGB, as the en
   assert.equal(stringValue(decoded, dataset.elements.find((e) => e.tag === 0x00280004)!), "RGB");
   // DCMTK shows the decoded object (dcmdjpls's) as it shows the stored one (the RGB pixels used to be
   // taken for YCbCr: ~100 off).
-  const png = async (file: string) => {
-    const out = path.join(r.dir, `${crypto.randomUUID()}.ppm`);
-    const res = await runDcmtk("dcmj2pnm", [file, out]);
-    assert.equal(res.code, 0, res.stderr);
-    return await Deno.readFile(out);
-  };
   const native = path.join(r.dir, "ybr.jls.decoded.dcm");
   await Deno.writeFile(native, decoded);
-  const [ours, reference] = [await png(native), await png(YBR_422)];
-  assert.equal(ours.length, reference.length);
-  let sum = 0;
-  for (let i = 0; i < ours.length; i++) sum += Math.abs(ours[i] - reference[i]);
-  assert.ok(sum / ours.length < 1, `mean difference ${sum / ours.length}`);
+  const d = meanDifference(await shown(r, native), await shown(r, YBR_422));
+  assert.ok(d < 1, `mean difference ${d}`);
+});
+
+test("PS3.18 8.7.3 native YBR_FULL transcoded to JPEG Baseline shows its colours (dcmdjpeg, dcmj2pnm)", async (r) => {
+  const ybr = path.join(r.dir, "ybr-full.dcm");
+  const source = parsed(await Deno.readFile(ybr));
+  const got = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${JPEG_BASELINE}`,
+  );
+  assert.equal(got.status, 200, got.text);
+  const saved = path.join(r.dir, "ybr-full.jpeg.dcm");
+  await Deno.writeFile(saved, got.parts[0].body);
+  const native = path.join(r.dir, "ybr-full.jpeg.decoded.dcm");
+  await Deno.writeFile(native, await decodeWith(r, ["dcmdjpeg"], saved));
+  // The encoder took the YCbCr samples for RGB and converted them again: ~90 off.
+  const d = meanDifference(await shown(r, native), await shown(r, ybr));
+  assert.ok(d < 2, `mean difference ${d}`);
 });
 
 test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
