@@ -10,7 +10,9 @@ import codecs from "dcmjs-codecs";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { quietDicomLibraries } from "../dimse/quiet_libraries.ts";
-import { FRAME_CODECS, JPEG } from "./syntaxes.ts";
+import { canDecodeFrames, FRAME_CODECS, JPEG } from "./syntaxes.ts";
+import { frameLayout } from "../part10/frames.ts";
+import { memorySource } from "../part10/source.ts";
 
 export { canDecodeFrames } from "./syntaxes.ts";
 
@@ -77,10 +79,36 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
   const buffer = part10.byteOffset === 0 && part10.byteLength === part10.buffer.byteLength
     ? part10.buffer
     : part10.slice().buffer;
+  let transcoder = guarded(() => new Transcoder(buffer));
+  const from: string = transcoder.getTransferSyntaxUid();
+  const before = transcoder.getElements();
+  const sopInstanceUid = before.SOPInstanceUID;
+  // JPEG is decoded here: colour JPEG's markers decide whether it is YCbCr (the library's decoder takes
+  // an RGB label's word for it), and the library reads neither JPEG Extended nor JPEG Lossless (Process
+  // 14). So are frames that span fragments, which the library cannot split.
+  const decodeFirst = JPEG.has(from);
+  if (decodeFirst) transcoder = await nativeTranscoder(part10, from, before);
+  if (decodeFirst && to === EXPLICIT_LE) return finish(transcoder, to, sopInstanceUid);
+  try {
+    return transcodeWith(transcoder, to, sopInstanceUid);
+  } catch (err) {
+    if (decodeFirst || !canDecodeFrames(from) || !/fragments per frame/i.test((err as Error).message)) {
+      throw err;
+    }
+    transcoder = await nativeTranscoder(part10, from, before);
+    return to === EXPLICIT_LE
+      ? finish(transcoder, to, sopInstanceUid)
+      : transcodeWith(transcoder, to, sopInstanceUid);
+  }
+}
+
+const EXPLICIT_LE = "1.2.840.10008.1.2.1";
+
+/** Transcodes what `transcoder` holds to `to`, labels fixed (below). */
+// deno-lint-ignore no-explicit-any
+function transcodeWith(transcoder: any, to: string, sopInstanceUid: unknown): Uint8Array {
   return guarded(() => {
-    const transcoder = new Transcoder(buffer);
-    const before = transcoder.getElements();
-    const sopInstanceUid = before.SOPInstanceUID, photometric = before.PhotometricInterpretation;
+    const photometric = transcoder.getElements().PhotometricInterpretation;
     const parameters: Record<string, unknown> = {};
     if (MCT_TARGETS.has(to)) parameters.allowMct = true;
     // The lossy JPEG encoder takes YBR_FULL pixels for RGB (and converts them to YCbCr once more)
@@ -94,12 +122,74 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
     ) {
       elements.PhotometricInterpretation = "RGB";
     }
-    // Lossy targets get a new SOP Instance UID from the library: the object asked for keeps its own
-    // (Lossy Image Compression says what happened to its pixels).
-    if (sopInstanceUid) elements.SOPInstanceUID = sopInstanceUid;
     labelJpegColour(elements, to);
+    return finish(transcoder, to, sopInstanceUid);
+  });
+}
+
+/**
+ * The Part 10 bytes of what `transcoder` holds. Lossy targets get a new SOP Instance UID from the
+ * library: the object asked for keeps its own (Lossy Image Compression says what happened to its pixels).
+ */
+// deno-lint-ignore no-explicit-any
+function finish(transcoder: any, _to: string, sopInstanceUid: unknown): Uint8Array {
+  return guarded(() => {
+    if (sopInstanceUid) transcoder.getElements().SOPInstanceUID = sopInstanceUid;
     return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
   });
+}
+
+/**
+ * A transcoder holding the object in `part10` (stored in `from`, its elements `elements`) as Explicit VR
+ * Little Endian, every frame decoded by `decodeFrame` (frames found as part10/frames.ts finds them).
+ */
+async function nativeTranscoder(part10: Uint8Array, from: string, elements: Record<string, unknown>) {
+  const layout = await frameLayout(memorySource(part10), "all");
+  const description: PixelDescription = {
+    rows: Number(elements.Rows),
+    columns: Number(elements.Columns),
+    bitsAllocated: Number(elements.BitsAllocated),
+    bitsStored: Number(elements.BitsStored ?? elements.BitsAllocated),
+    highBit: Number(elements.HighBit ?? Number(elements.BitsStored ?? elements.BitsAllocated) - 1),
+    samplesPerPixel: Number(elements.SamplesPerPixel ?? 1),
+    pixelRepresentation: Number(elements.PixelRepresentation ?? 0),
+    planarConfiguration: Number(elements.PlanarConfiguration ?? 0),
+    photometricInterpretation: String(elements.PhotometricInterpretation ?? "MONOCHROME2"),
+  };
+  const frames: Uint8Array[] = [];
+  let decoded = description;
+  for (const frame of layout.frames) {
+    const bytes = new Uint8Array(frame.size);
+    let at = 0;
+    for (const p of frame.pieces) {
+      bytes.set(part10.subarray(p.offset, p.offset + p.length), at);
+      at += p.length;
+    }
+    const out = await decodeFrame(bytes, from, description);
+    frames.push(out.pixels);
+    decoded = out.description;
+  }
+  const pixels = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+  let at = 0;
+  for (const f of frames) {
+    pixels.set(f, at);
+    at += f.byteLength;
+  }
+  const native: Record<string, unknown> = {
+    ...elements,
+    Rows: decoded.rows,
+    Columns: decoded.columns,
+    BitsAllocated: decoded.bitsAllocated,
+    BitsStored: decoded.bitsStored,
+    HighBit: decoded.highBit,
+    SamplesPerPixel: decoded.samplesPerPixel,
+    PixelRepresentation: decoded.pixelRepresentation,
+    PlanarConfiguration: decoded.samplesPerPixel > 1 ? decoded.planarConfiguration : undefined,
+    PhotometricInterpretation: decoded.photometricInterpretation,
+    PixelData: [pixels.buffer],
+  };
+  if (native.PlanarConfiguration === undefined) delete native.PlanarConfiguration;
+  return guarded(() => new Transcoder(native, EXPLICIT_LE));
 }
 
 const JPEG_LS: ReadonlySet<string> = new Set(["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"]);

@@ -10,13 +10,19 @@ import { WorkerClient } from "./worker_client.ts";
 import { type ByteSource, readExactly } from "../part10/source.ts";
 import { workerUrl } from "../worker_url.ts";
 
-/** The syntaxes dcmjs-codecs reads and writes (its README); deflate and video are not among them. */
+/**
+ * The syntaxes dcmjs-codecs reads and writes (its README), and JPEG Extended and JPEG Lossless, which
+ * codec.ts decodes itself (as targets the library refuses them, with its reason); deflate and video are
+ * not among them.
+ */
 const TRANSCODABLE: ReadonlySet<string> = new Set([
   TransferSyntax.ImplicitVRLittleEndian,
   TransferSyntax.ExplicitVRLittleEndian,
   TransferSyntax.ExplicitVRBigEndian,
   TransferSyntax.Rle,
   TransferSyntax.JpegBaseline,
+  TransferSyntax.JpegExtended,
+  TransferSyntax.JpegLossless,
   TransferSyntax.JpegLosslessSV1,
   TransferSyntax.JpegLsLossless,
   TransferSyntax.JpegLsNearLossless,

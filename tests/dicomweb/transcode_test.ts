@@ -43,6 +43,7 @@ const BIG_ENDIAN = file("MR_small_bigendian.dcm"); // MR_small.dcm's 16-bit pixe
 const MR = file("MR_small.dcm");
 const YBR_422 = file("SC_ybr_full_422_uncompressed.dcm"); // 8-bit YBR_FULL_422, native
 const YBR_FULL_JPEG = file("SC_rgb_dcmtk_+eb+cy+n1.dcm"); // 8-bit YBR_FULL, JPEG Baseline
+const RGB_JPEG = file("SC_jpeg_no_color_transform.dcm"); // 8-bit RGB, JPEG Baseline without colour transform
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const JPEG_LS = "1.2.840.10008.1.2.4.80";
 const J2K_LOSSLESS = "1.2.840.10008.1.2.4.90";
@@ -67,7 +68,7 @@ async function setUp(): Promise<Rig> {
   assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", ybrFull])).code, 0);
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422, ybrFull]) {
+  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422, ybrFull, RGB_JPEG]) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
   }
@@ -266,6 +267,32 @@ test("PS3.18 8.7.3 native YBR_FULL transcoded to JPEG Baseline shows its colours
   // The encoder took the YCbCr samples for RGB and converted them again: ~90 off.
   const d = meanDifference(await shown(r, native), await shown(r, ybr));
   assert.ok(d < 2, `mean difference ${d}`);
+});
+
+test("PS3.18 8.7.3 JPEG transcoded: RGB JPEG without colour transform keeps its colours, JPEG Extended goes JPEG 2000", async (r) => {
+  // The library's JPEG decoder converted the RGB components (Adobe marker: no transform) from YCbCr.
+  const rgb = parsed(await Deno.readFile(RGB_JPEG));
+  const got = await fetchParts(
+    r,
+    instanceUrl(rgb.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${EXPLICIT}`,
+  );
+  assert.equal(got.status, 200, got.text);
+  const native = path.join(r.dir, "rgb-jpeg.native.dcm");
+  await Deno.writeFile(native, got.parts[0].body);
+  const gdcm = path.join(r.dir, "rgb-jpeg.gdcm.dcm");
+  await Deno.writeFile(gdcm, await decodeWith(r, ["gdcmconv", "--raw"], RGB_JPEG));
+  const d = meanDifference(await shown(r, native), await shown(r, gdcm));
+  assert.ok(d < 0.5, `mean difference ${d} (was 48)`);
+  // The library does not read JPEG Extended at all: 406 before.
+  const jpeg = parsed(await decodeWith(r, ["dcmdjpeg", "+te"], JPEG_12));
+  const j2k = await fetchParts(
+    r,
+    `${instanceUrl(jpeg.attrs)}/frames/1`,
+    'multipart/related; type="image/jp2"',
+  );
+  assert.equal(j2k.status, 200, j2k.text);
+  assert.match(j2k.parts[0].type, /^image\/jp2; transfer-syntax=1\.2\.840\.10008\.1\.2\.4\.90$/);
 });
 
 test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
