@@ -193,7 +193,13 @@ export function imageAttributes(
   if (shape === "IDENTITY" || shape === "INVERSE") attrs.presentationShape = shape;
   const modality = r.items(0x00283000)[0];
   if (modality) attrs.modalityLut = readLut(modality, 0x00283002, 0x00283006, signed);
-  attrs.voiLuts = r.items(0x00283010).map((item) => readLut(item, 0x00283002, 0x00283006, signed))
+  // A VOI LUT's first mapped value is signed when the values it maps (the Modality LUT's output) can be
+  // negative (PS3.3 C.11.2.1.1): signed pixels, or a rescale that goes below zero (unsigned CT stored
+  // with an intercept of -1024).
+  const { slope, intercept } = attrs.rescale;
+  const voiSigned = signed ||
+    (!attrs.modalityLut && Math.min(intercept, slope * (2 ** bitsStored - 1) + intercept) < 0);
+  attrs.voiLuts = r.items(0x00283010).map((item) => readLut(item, 0x00283002, 0x00283006, voiSigned))
     .filter((l): l is Lut => l !== undefined);
   if (attrs.photometric === "PALETTE COLOR") {
     const red = readLut(r, 0x00281101, 0x00281201, signed);

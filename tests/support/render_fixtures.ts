@@ -53,6 +53,8 @@ export interface RenderCase {
   dcmtk: string[];
   /** Query string of the rendered request (window, viewport). */
   query?: string;
+  /** Why its thumbnail is not compared with dcmj2pnm's, when it is not. */
+  noThumbnail?: string;
 }
 
 export const pydicom = (name: string) => path.join(PYDICOM_TEST_FILES_DIR, name);
@@ -312,6 +314,28 @@ export const RENDER_CASES: RenderCase[] = [
       )}`,
     ]),
     dcmtk: ["+Wl", "1"],
+  },
+  {
+    // Unsigned pixels whose rescale goes below zero: the LUT's first mapped value, 64512, is -1024.
+    what: "a VOI LUT Sequence from -1024 (unsigned pixels, Rescale Intercept -1024)",
+    file: edited(mono8, "voi_lut_negative.dcm", async (dir) => [
+      "-i",
+      "(0028,1052)=-1024",
+      "-i",
+      "(0028,1053)=1",
+      "-i",
+      "(0028,3010)[0].(0028,3002)=256\\64512\\16",
+      "-if",
+      `(0028,3010)[0].(0028,3006)=${await table(
+        dir,
+        "voi-lut-negative.raw",
+        // Linear: a steep table makes thumbnails differ by how each one scales (see rendered_test.ts).
+        Array.from({ length: 256 }, (_, i) => 257 * i),
+      )}`,
+    ]),
+    dcmtk: ["+Wl", "1"],
+    noThumbnail: "dcmj2pnm's thumbnail through this VOI LUT is the 2 × 2 average of its own full-size " +
+      "picture plus 2, every pixel; ours is that average",
   },
   {
     what: "a Modality LUT Sequence",
