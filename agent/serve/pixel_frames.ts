@@ -1,10 +1,9 @@
 /**
  * Pixel frames of an archived instance for WADO-RS `/frames`: each frame's bytes as stored, or, when the
- * client takes only other syntaxes, from the object transcoded in memory to the first it can be. Frames
- * the transcoder cannot turn native (JPEG Extended and JPEG Lossless, whose whole-object transcoding
- * dcmjs-codecs lacks) are decoded one by one as for rendering, when the client takes native frames; so
- * are the frames of deflated objects (native pixels inside the deflate stream), served as Explicit VR
- * Little Endian frames.
+ * client takes only other syntaxes, from the object transcoded in memory to the first it can be. Native
+ * frames of a compressed object are decoded one by one as for rendering (only the frames asked, not the
+ * whole object), when the client prefers them or no transcoding works; so are the frames of deflated
+ * objects (native pixels inside the deflate stream), served as Explicit VR Little Endian frames.
  */
 import { encodingOf, TransferSyntax } from "@conduit/shared/dicom";
 import { sendRanges } from "@conduit/shared/tunnel";
@@ -26,8 +25,12 @@ async function frames(
 ) {
   const file = await archivedFile(s, request, signal);
   await withObject(s.files, file.key, async (stored) => {
-    const transcoded = await transcodedCopy(stored, file.transferSyntax, request.transferSyntaxes);
-    const native = transcoded ? undefined : decodedSyntax(file.transferSyntax, request.transferSyntaxes);
+    const wanted = request.transferSyntaxes;
+    // Native frames of a compressed object are decoded one by one (only those asked) when the client
+    // prefers them; the whole object is transcoded only for a compressed syntax it prefers.
+    let native = preferredDecoding(file.transferSyntax, wanted);
+    const transcoded = native ? undefined : await transcodedCopy(stored, file.transferSyntax, wanted);
+    native ??= transcoded ? undefined : decodedSyntax(file.transferSyntax, wanted);
     if (native) {
       // The first frame is decoded before the answer starts: a missing frame or one that does not
       // decode is then the request's error, not a broken body.
@@ -88,6 +91,20 @@ const NATIVE: readonly string[] = [
   TransferSyntax.ExplicitVRLittleEndian,
   TransferSyntax.ImplicitVRLittleEndian,
 ];
+
+/**
+ * The native syntax to decode frames into, when the first syntax the client takes that the site can give
+ * is native (and the frames can be decoded here); undefined when that is a compressed one (or none).
+ */
+function preferredDecoding(stored: string, syntaxes?: string[]): string | undefined {
+  if (encodingOf(stored).deflated) return decodedSyntax(stored, syntaxes);
+  if (!syntaxes || syntaxes.includes(stored) || !canDecodeFrames(stored)) return undefined;
+  for (const ts of syntaxes) {
+    if (NATIVE.includes(ts)) return ts;
+    if (canTranscode(stored, ts)) return undefined;
+  }
+  return undefined;
+}
 
 /**
  * The syntax to decode frames into here, or undefined to serve them as stored (or transcoded): frames of a

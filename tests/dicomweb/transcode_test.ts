@@ -26,6 +26,7 @@ const skip = skipReason(
   "dcmdrle",
   "dcmdjpls",
   "dcmdjpeg",
+  "dcmcjpeg",
   "dcmconv",
   "dcmj2pnm",
   "gdcmconv",
@@ -56,6 +57,28 @@ interface Rig {
   dir: string;
 }
 
+/** Frames in the many-frame object. */
+const CINE_FRAMES = 100;
+
+/**
+ * JPEG2000.dcm's 1024 × 256 16-bit frame (GDCM's decoding) repeated CINE_FRAMES times, as JPEG Lossless
+ * (DCMTK's dcmcjpeg): a cine whose frames a viewer fetches one by one.
+ */
+async function manyFrames(dir: string): Promise<string> {
+  const native = path.join(dir, "cine-native.dcm"), raw = path.join(dir, "cine.raw");
+  const out = path.join(dir, "cine.dcm");
+  const decoded = await new Deno.Command("gdcmconv", { args: ["--raw", J2K, native] }).output();
+  assert.equal(decoded.code, 0);
+  const frame = parsed(await Deno.readFile(native)).pixels!;
+  const all = new Uint8Array(frame.length * CINE_FRAMES);
+  for (let i = 0; i < CINE_FRAMES; i++) all.set(frame, i * frame.length);
+  await Deno.writeFile(raw, all);
+  const edit = ["-nb", "-gin", "-i", `(0028,0008)=${CINE_FRAMES}`, "-if", `(7fe0,0010)=${raw}`, native];
+  assert.equal((await runDcmtk("dcmodify", edit)).code, 0);
+  assert.equal((await runDcmtk("dcmcjpeg", ["+e1", native, out])).code, 0);
+  return out;
+}
+
 async function setUp(): Promise<Rig> {
   const dir = await Deno.makeTempDir({ prefix: "conduit-transcode-" });
   // MR_small_bigendian.dcm shares its UIDs with MR_small_RLE.dcm: stored as a copy with its own.
@@ -66,9 +89,10 @@ async function setUp(): Promise<Rig> {
   const ybrFull = path.join(dir, "ybr-full.dcm");
   assert.equal((await runDcmtk("dcmdjpeg", ["+cn", YBR_FULL_JPEG, ybrFull])).code, 0);
   assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", ybrFull])).code, 0);
+  const cine = await manyFrames(dir);
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422, ybrFull, RGB_JPEG]) {
+  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422, ybrFull, RGB_JPEG, cine]) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
   }
@@ -293,6 +317,27 @@ test("PS3.18 8.7.3 JPEG transcoded: RGB JPEG without colour transform keeps its 
   );
   assert.equal(j2k.status, 200, j2k.text);
   assert.match(j2k.parts[0].type, /^image\/jp2; transfer-syntax=1\.2\.840\.10008\.1\.2\.4\.90$/);
+});
+
+test("PS3.18 10.4.1.1.4 one frame of a many-frame JPEG object asked native is decoded alone, not the whole object", async (r) => {
+  const cine = parsed(await Deno.readFile(path.join(r.dir, "cine.dcm")));
+  const one = parsed(await Deno.readFile(J2K));
+  const native = 'multipart/related; type="application/octet-stream"';
+  const timed = async (url: string) => {
+    const started = performance.now();
+    const got = await fetchParts(r, url, native);
+    assert.equal(got.status, 200, got.text);
+    return { ms: performance.now() - started, body: got.parts[0].body };
+  };
+  await timed(`${instanceUrl(one.attrs)}/frames/1`); // the worker started
+  const single = await timed(`${instanceUrl(one.attrs)}/frames/1`);
+  const last = await timed(`${instanceUrl(cine.attrs)}/frames/${CINE_FRAMES}`);
+  assert.deepEqual(last.body, single.body, "the same pixels");
+  // Transcoding all 100 frames for each one took seconds (a viewer fetching them all: minutes).
+  console.log(
+    `  one frame alone ${single.ms.toFixed(0)} ms, frame ${CINE_FRAMES} of the cine ${last.ms.toFixed(0)} ms`,
+  );
+  assert.ok(last.ms < 5 * single.ms + 500, `${last.ms} ms against ${single.ms} ms`);
 });
 
 test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
