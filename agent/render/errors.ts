@@ -9,3 +9,8 @@ export class RenderError extends Error {
 export class FrameNotFoundError extends Error {
   override name = "FrameNotFoundError";
 }
+
+/** A request the image cannot answer as asked (a viewport region outside the frame): 400. */
+export class RenderRequestError extends Error {
+  override name = "RenderRequestError";
+}

@@ -6,14 +6,14 @@
  */
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { WorkerClient } from "../transcode/worker_client.ts";
-import { FrameNotFoundError, RenderError } from "./errors.ts";
+import { FrameNotFoundError, RenderError, RenderRequestError } from "./errors.ts";
 import type { ThumbnailCache } from "./cache.ts";
 import type { Rendered, RenderJob, RenderJobResult, RenderOptions } from "./render.ts";
 import { frameCheck, readFrame } from "./read.ts";
 import { type ByteSource, withSource } from "../part10/source.ts";
 import { workerUrl } from "../worker_url.ts";
 
-export { FrameNotFoundError, RenderError } from "./errors.ts";
+export { FrameNotFoundError, RenderError, RenderRequestError } from "./errors.ts";
 export { ThumbnailCache } from "./cache.ts";
 export type { RenderJob, RenderOptions } from "./render.ts";
 
@@ -41,6 +41,7 @@ export interface RenderSource {
 function workerError(message: string, name?: string): Error {
   if (name === "FrameNotFoundError") return new FrameNotFoundError(message);
   if (name === "RenderError") return new RenderError(message);
+  if (name === "RenderRequestError") return new RenderRequestError(message);
   return new Error(message);
 }
 

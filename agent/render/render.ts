@@ -3,7 +3,7 @@
  * LUT, cropping and scaling to the viewport (aspect kept), the VOI transformation, MONOCHROME1 (or a
  * Presentation LUT Shape of INVERSE) inverted, then JPEG or PNG. `renderBytes` is what the rendering worker runs.
  */
-import { RenderError } from "./attributes.ts";
+import { RenderRequestError } from "./errors.ts";
 import { encodeImage, type Image8, type RenderedMediaType } from "./encode.ts";
 import { applyModality, chooseVoi, grayTo8, paletteToRgb, scaleRgb, to8, type WindowRequest } from "./lut.ts";
 import { frameSamples } from "./pixels.ts";
@@ -36,8 +36,8 @@ function renderFrame(source: SourceFrame, o: RenderOptions): Rendered {
   if (region) {
     const { x, y, width, height } = region;
     if (x < 0 || y < 0 || width < 1 || height < 1 || x + width > s.width || y + height > s.height) {
-      throw new RenderError(
-        `the region ${x},${y},${width},${height} is not inside the ${s.width} × ${s.height} image`,
+      throw new RenderRequestError(
+        `viewport: the region ${x},${y},${width},${height} is not inside the ${s.width} × ${s.height} frame`,
       );
     }
   }

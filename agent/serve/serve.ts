@@ -9,7 +9,7 @@ import type { Channel, Request } from "@conduit/shared/tunnel";
 import { DimseStatusError } from "../dimse/handlers.ts";
 import { UnknownNodeError } from "../nodes/operations.ts";
 import { FrameError } from "../part10/frames.ts";
-import { FrameNotFoundError, RenderError } from "../render/mod.ts";
+import { FrameNotFoundError, RenderError, RenderRequestError } from "../render/mod.ts";
 import { BulkDataError } from "./metadata.ts";
 import type { Handlers } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
@@ -44,7 +44,7 @@ function errorCode(e: Error, timedOut: boolean): string {
   if (e instanceof BulkDataError || e instanceof FrameError || e instanceof FrameNotFoundError) {
     return "not-found";
   }
-  if (e instanceof SendRefusedError) return "bad-request";
+  if (e instanceof SendRefusedError || e instanceof RenderRequestError) return "bad-request";
   if (e instanceof RenderError) return "not-renderable";
   return "failed";
 }

@@ -4,7 +4,7 @@ import { Logger } from "@conduit/shared/log";
 import { DimseStatusError } from "../dimse/handlers.ts";
 import { UnknownNodeError } from "../nodes/operations.ts";
 import { FrameError } from "../part10/frames.ts";
-import { RenderError } from "../render/mod.ts";
+import { RenderError, RenderRequestError } from "../render/mod.ts";
 import { BulkDataError } from "./metadata.ts";
 import type { Handlers } from "./reply.ts";
 import { HANDLERS, serveRequest, type SiteServices } from "./serve.ts";
@@ -59,6 +59,7 @@ Deno.test("serveRequest() turns each kind of failure into its error code", async
     [new BulkDataError("no such instance"), "not-found"],
     [new FrameError("frame 9 does not exist"), "not-found"],
     [new RenderError("not an image"), "not-renderable"],
+    [new RenderRequestError("the region is not inside the frame"), "bad-request"],
     [new Error("disk on fire"), "failed"],
   ];
   for (const [error, code] of cases) {

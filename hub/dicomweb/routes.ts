@@ -96,6 +96,8 @@ export function dicomwebApp(
         ? 404
         : err.code === "not-renderable"
         ? 406
+        : err.code === "bad-request"
+        ? 400
         : err.code === "timeout"
         ? 504
         : 502;

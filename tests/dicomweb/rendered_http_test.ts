@@ -183,7 +183,7 @@ test("PS3.18 8.3.3 rendered media types: image/jpeg by default, image/png, anyth
   }
 });
 
-test("rendered errors: 404 unknown instance or frame, 406 not an image, 400 bad parameters", async (r) => {
+test("rendered errors: 404 unknown instance or frame, 406 not an image, 400 bad parameters (a region outside the frame too)", async (r) => {
   const at = `/sites/north${await instancePath(CT)}`;
   const unknown = `/sites/north/studies/${r.study}/series/${r.series}/instances/1.2.3.4/rendered`;
   for (const url of [unknown, `${at}/frames/2/rendered`, "/sites/north/studies/1.2.3/thumbnail"]) {
@@ -215,8 +215,10 @@ test("rendered errors: 404 unknown instance or frame, 406 not an image, 400 bad 
   }
   const list = await get(r, `${at}/frames/1,2/rendered`);
   assert.equal(list.status, 400);
+  // A region outside the frame is the request's fault, not the image's: 400 (it was 406).
   const outside = await get(r, `${at}/rendered?viewport=64,64,100,100,64,64`);
-  assert.equal(outside.status, 406, "a region outside the image cannot be rendered");
+  assert.equal(outside.status, 400, "a region outside the image is a bad parameter");
+  assert.match(JSON.parse(text(outside.body)).detail, /viewport: the region 100,100,64,64 is not inside/);
   // The site is fine after all of them.
   assert.equal((await get(r, `${at}/rendered`)).status, 200);
 });
