@@ -5,11 +5,12 @@
  * whole object), when the client prefers them or no transcoding works; so are the frames of deflated
  * objects (native pixels inside the deflate stream), served as Explicit VR Little Endian frames.
  */
-import { encodingOf, TransferSyntax } from "@conduit/shared/dicom";
+import { encodingOf, findElement, numberValues, TransferSyntax } from "@conduit/shared/dicom";
 import { sendRanges } from "@conduit/shared/tunnel";
 import { withObject } from "../archive/archive.ts";
 import { frameLayout } from "../part10/frames.ts";
-import { type ByteSource, memorySource } from "../part10/source.ts";
+import { type ByteSource, memorySource, readExactly } from "../part10/source.ts";
+import { readHeader } from "../part10/header.ts";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { canDecodeFrames } from "../transcode/syntaxes.ts";
 import { decodedFrames } from "../render/mod.ts";
@@ -26,6 +27,8 @@ async function frames(
   const file = await archivedFile(s, request, signal);
   await withObject(s.files, file.key, async (stored) => {
     const wanted = request.transferSyntaxes;
+    const littleEndian = swappedSyntax(file.transferSyntax, wanted);
+    if (littleEndian) return await sendSwapped(stored, request.frames, littleEndian, channel);
     // Native frames of a compressed object are decoded one by one (only those asked) when the client
     // prefers them; the whole object is transcoded only for a compressed syntax it prefers.
     let native = preferredDecoding(file.transferSyntax, wanted);
@@ -62,19 +65,14 @@ async function frames(
 
 /**
  * The object in `stored` transcoded, in memory, to the first of `syntaxes` it can be transcoded to, when
- * its stored syntax is not among them (big endian objects also when any syntax will do); undefined to
- * serve it as stored (the hub then answers 406 if the client cannot take that).
+ * its stored syntax is not among them; undefined to serve it as stored (the hub then answers 406 if the
+ * client cannot take that).
  */
 async function transcodedCopy(
   stored: ByteSource,
   syntax: string,
   syntaxes?: string[],
 ): Promise<Uint8Array | undefined> {
-  // Big endian frames go little endian unless asked for by name: a client taking frames as stored gets
-  // them as application/octet-stream, which is little endian.
-  if (!syntaxes && syntax === TransferSyntax.ExplicitVRBigEndian) {
-    syntaxes = [TransferSyntax.ExplicitVRLittleEndian];
-  }
   if (!syntaxes || syntaxes.includes(syntax)) return undefined;
   for (const to of syntaxes.filter((ts) => canTranscode(syntax, ts))) {
     try {
@@ -91,6 +89,44 @@ const NATIVE: readonly string[] = [
   TransferSyntax.ExplicitVRLittleEndian,
   TransferSyntax.ImplicitVRLittleEndian,
 ];
+
+/**
+ * The little endian syntax a big endian object's frames go in: a client taking frames as stored gets
+ * them as application/octet-stream, which is little endian; big endian only when it names it.
+ */
+function swappedSyntax(stored: string, syntaxes?: string[]): string | undefined {
+  if (stored !== TransferSyntax.ExplicitVRBigEndian) return undefined;
+  if (!syntaxes) return TransferSyntax.ExplicitVRLittleEndian;
+  if (syntaxes.includes(stored)) return undefined;
+  return syntaxes.find((ts) => NATIVE.includes(ts));
+}
+
+/** Frames of a big endian object, each sample's bytes reversed (by Bits Allocated), as `syntax`. */
+async function sendSwapped(
+  stored: ByteSource,
+  frames: number[],
+  syntax: string,
+  channel: Replies<"frames">,
+): Promise<void> {
+  const file = await readHeader(stored);
+  const el = findElement(file.dataset, 0x00280100);
+  const bits = el ? numberValues(file.bytes, el, false)[0] : 16;
+  const layout = await frameLayout(stored, frames);
+  await channel.send({ type: "frames", transferSyntax: syntax, encapsulated: false });
+  const size = bits === 32 ? 4 : bits === 16 ? 2 : 1;
+  for (const frame of layout.frames) {
+    const bytes = new Uint8Array(frame.size);
+    let at = 0;
+    for (const p of frame.pieces) {
+      bytes.set(await readExactly(stored, p.offset, p.length), at);
+      at += p.length;
+    }
+    for (let i = 0; i + size <= bytes.length; i += size) bytes.subarray(i, i + size).reverse();
+    await channel.send({ type: "bulk", size: bytes.byteLength });
+    await sendRanges(channel, memorySource(bytes), [{ offset: 0, length: bytes.byteLength }]);
+  }
+  await channel.send({ type: "end", completed: layout.frames.length });
+}
 
 /**
  * The native syntax to decode frames into, when the first syntax the client takes that the site can give

@@ -42,6 +42,7 @@ const JPEG_12 = file("JPEG-lossy.dcm"); // 12 bits stored, JPEG Extended (Proces
 const DEFLATED = file("image_dfl.dcm"); // 8-bit MONOCHROME2, Deflated Explicit VR Little Endian
 const BIG_ENDIAN = file("MR_small_bigendian.dcm"); // MR_small.dcm's 16-bit pixels, Explicit VR Big Endian
 const MR = file("MR_small.dcm");
+const BIG_ENDIAN_DOSE = file("rtdose_expb_1frame.dcm"); // rtdose_1frame.dcm's 32-bit doses, big endian
 const YBR_422 = file("SC_ybr_full_422_uncompressed.dcm"); // 8-bit YBR_FULL_422, native
 const YBR_FULL_JPEG = file("SC_rgb_dcmtk_+eb+cy+n1.dcm"); // 8-bit YBR_FULL, JPEG Baseline
 const RGB_JPEG = file("SC_jpeg_no_color_transform.dcm"); // 8-bit RGB, JPEG Baseline without colour transform
@@ -84,7 +85,9 @@ async function setUp(): Promise<Rig> {
   // MR_small_bigendian.dcm shares its UIDs with MR_small_RLE.dcm: stored as a copy with its own.
   const bigEndian = path.join(dir, "big-endian.dcm");
   await Deno.copyFile(BIG_ENDIAN, bigEndian);
-  assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", bigEndian])).code, 0);
+  const dose = path.join(dir, "big-endian-dose.dcm");
+  await Deno.copyFile(BIG_ENDIAN_DOSE, dose);
+  for (const f of [bigEndian, dose]) assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", f])).code, 0);
   // Native YBR_FULL (nobody ships one): DCMTK's decompression of a YBR_FULL JPEG, not converted.
   const ybrFull = path.join(dir, "ybr-full.dcm");
   assert.equal((await runDcmtk("dcmdjpeg", ["+cn", YBR_FULL_JPEG, ybrFull])).code, 0);
@@ -92,7 +95,9 @@ async function setUp(): Promise<Rig> {
   const cine = await manyFrames(dir);
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, YBR_422, ybrFull, RGB_JPEG, cine]) {
+  for (
+    const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, dose, YBR_422, ybrFull, RGB_JPEG, cine]
+  ) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
   }
@@ -431,6 +436,11 @@ test("PS3.18 8.7.3.5.2 WADO-RS frames of a big endian object are little endian u
   assert.equal(named.parts[0].type, "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.2");
   assert.deepEqual(named.parts[0].body, big.pixels);
   assert.notDeepEqual(big.pixels, little);
+  // 32-bit samples too (dcmjs-codecs cannot transcode them: the bytes of each are reversed here).
+  const dose = parsed(await Deno.readFile(path.join(r.dir, "big-endian-dose.dcm")));
+  const doses = await fetchParts(r, `${instanceUrl(dose.attrs)}/frames/1`, "");
+  assert.equal(doses.status, 200, doses.text);
+  assert.deepEqual(doses.parts[0].body, parsed(await Deno.readFile(file("rtdose_1frame.dcm"))).pixels);
 });
 
 test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 406 with the reason", async (r) => {
