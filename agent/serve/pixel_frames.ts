@@ -13,7 +13,7 @@ import { type ByteSource, memorySource, readExactly } from "../part10/source.ts"
 import { readHeader } from "../part10/header.ts";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { canDecodeFrames } from "../transcode/syntaxes.ts";
-import { decodedFrames } from "../render/mod.ts";
+import { decodedFrames, RenderError } from "../render/mod.ts";
 import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 import { archivedFile } from "./wado.ts";
@@ -32,8 +32,18 @@ async function frames(
     // Native frames of a compressed object are decoded one by one (only those asked) when the client
     // prefers them; the whole object is transcoded only for a compressed syntax it prefers.
     let native = preferredDecoding(file.transferSyntax, wanted);
-    const transcoded = native ? undefined : await transcodedCopy(stored, file.transferSyntax, wanted);
+    const reasons: string[] = [];
+    const transcoded = native
+      ? undefined
+      : await transcodedCopy(stored, file.transferSyntax, wanted, reasons);
     native ??= transcoded ? undefined : decodedSyntax(file.transferSyntax, wanted);
+    if (!native && !transcoded && wanted && !wanted.includes(file.transferSyntax)) {
+      // Said before any frame crosses the tunnel (the hub would only drop them), with the codec's reason.
+      throw new RenderError(
+        `frames are stored as ${file.transferSyntax} and cannot be transcoded to ${wanted.join(", ")}` +
+          (reasons.length ? ` (${reasons.join("; ")})` : " (no codec here writes them)"),
+      );
+    }
     if (native) {
       // The first frame is decoded before the answer starts: a missing frame or one that does not
       // decode is then the request's error, not a broken body.
@@ -71,7 +81,8 @@ async function frames(
 async function transcodedCopy(
   stored: ByteSource,
   syntax: string,
-  syntaxes?: string[],
+  syntaxes: string[] | undefined,
+  reasons: string[],
 ): Promise<Uint8Array | undefined> {
   if (!syntaxes || syntaxes.includes(syntax)) return undefined;
   for (const to of syntaxes.filter((ts) => canTranscode(syntax, ts))) {
@@ -79,6 +90,7 @@ async function transcodedCopy(
       return await transcodeObject(stored, syntax, to);
     } catch (err) {
       if (!(err instanceof TranscodeError)) throw err;
+      reasons.push(`${to}: ${err.message}`);
     }
   }
   return undefined;
@@ -144,11 +156,11 @@ function preferredDecoding(stored: string, syntaxes?: string[]): string | undefi
 
 /**
  * The syntax to decode frames into here, or undefined to serve them as stored (or transcoded): frames of a
- * deflated object always (the hub answers 406 if the client takes no native syntax); compressed frames
+ * deflated object whenever the client takes native frames; compressed frames
  * the client does not take as stored and that the decoder reads, when it takes them native.
  */
 function decodedSyntax(stored: string, syntaxes?: string[]): string | undefined {
-  if (encodingOf(stored).deflated) return syntaxes?.find((ts) => NATIVE.includes(ts)) ?? NATIVE[0];
+  if (encodingOf(stored).deflated) return syntaxes ? syntaxes.find((ts) => NATIVE.includes(ts)) : NATIVE[0];
   if (!syntaxes || syntaxes.includes(stored) || !canDecodeFrames(stored)) return undefined;
   return syntaxes.find((ts) => NATIVE.includes(ts));
 }

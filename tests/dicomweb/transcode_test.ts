@@ -458,6 +458,18 @@ test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 40
     'multipart/related; type="image/gif"',
   );
   assert.equal(gif.status, 406);
+  // Frames in a syntax the codec refuses for this object: 406 with the codec's reason, before any
+  // frame crosses the tunnel.
+  const baseline = await fetchParts(
+    r,
+    `${instanceUrl(source.attrs)}/frames/1`,
+    `multipart/related; type="image/jpeg"; transfer-syntax=${JPEG_BASELINE}`,
+  );
+  assert.equal(baseline.status, 406, baseline.text);
+  assert.match(
+    JSON.parse(baseline.text).detail,
+    /cannot be transcoded to 1\.2\.840\.10008\.1\.2\.4\.50 \(.*bits stored 16/,
+  );
   // The site is still fine after both.
   const after = await fetchParts(
     r,
