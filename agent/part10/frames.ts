@@ -1,7 +1,7 @@
 /**
  * Frames of a Part 10 object's pixel data (WADO-RS `/frames`, rendering): native frames are cut by
  * size (Rows × Columns × SamplesPerPixel × BitsAllocated / 8, two samples a pixel for YBR_FULL_422) from
- * the pixel data value; encapsulated
+ * the pixel data value (or Float or Double Float Pixel Data: 4 or 8 bytes a sample); encapsulated
  * frames are found from the Basic Offset Table, or one fragment per frame, or all fragments for a
  * single frame, or, with no offset table and several fragments a frame, from the fragments that begin
  * with a frame's start marker (as DCMTK and pydicom find them). Only the bytes of the asked frames (and,
@@ -11,6 +11,8 @@ import { encodingOf, findElement, numberValues, stringValue } from "@conduit/sha
 import { pixelDataElement, readHeader } from "./header.ts";
 import { FragmentError, readFragments } from "./fragments.ts";
 import { type ByteSource, readExactly, ShortSourceError } from "./source.ts";
+
+export const FLOAT_PIXEL_DATA = 0x7fe00008, DOUBLE_FLOAT_PIXEL_DATA = 0x7fe00009;
 
 /** The frames asked for cannot be served from this object; the message says why. */
 export class FrameError extends Error {
@@ -47,11 +49,18 @@ export async function frameLayout(source: ByteSource, wanted: number[] | "all"):
   for (const f of wanted) {
     if (f < 1 || f > count) throw new FrameError(`frame ${f} does not exist (the instance has ${count})`);
   }
-  const pixels = await pixelDataElement(file, source);
+  let pixels = await pixelDataElement(file, source);
+  // Float Pixel Data (32-bit) or Double Float Pixel Data (64-bit), native, in the header's bytes.
+  const float = findElement(file.dataset, FLOAT_PIXEL_DATA) ??
+    findElement(file.dataset, DOUBLE_FLOAT_PIXEL_DATA);
+  const floatBits = !pixels && float && float.length >= 0
+    ? (float.tag === FLOAT_PIXEL_DATA ? 32 : 64)
+    : undefined;
+  if (floatBits) pixels = { vr: float!.vr, valueOffset: float!.valueOffset, length: float!.length };
   if (!pixels) throw new FrameError("the instance has no pixel data");
   if (pixels.length >= 0) {
     const rows = num(0x00280010) ?? 0, columns = num(0x00280011) ?? 0;
-    const bits = num(0x00280100) ?? 16;
+    const bits = floatBits ?? num(0x00280100) ?? 16;
     let samples = num(0x00280002) ?? 1;
     // Native YBR_FULL_422 keeps two samples per pixel: Y1 Y2 Cb Cr for each pair (PS3.3 C.7.6.3.1.2).
     const photometric = findElement(file.dataset, 0x00280004);

@@ -51,6 +51,8 @@ export interface ImageAttributes {
   voiFunction: VoiFunction;
   voiLuts: Lut[];
   palette?: { red: Lut; green: Lut; blue: Lut };
+  /** 32 or 64 for Float or Double Float Pixel Data (IEEE floats, little endian), else undefined. */
+  floatBits?: 32 | 64;
   /** Presentation LUT Shape (2050,0020, PS3.3 C.11.6): INVERSE shows the grey scale inverted. */
   presentationShape?: "IDENTITY" | "INVERSE";
 }
@@ -145,9 +147,10 @@ export function imageAttributes(
   frame = 1,
 ): ImageAttributes {
   const r = new Reader(bytes, dataset, littleEndian);
+  const floatBits = findElement(dataset, 0x7fe00008) ? 32 : findElement(dataset, 0x7fe00009) ? 64 : undefined;
   const rows = r.us(0x00280010) ?? 0;
   const columns = r.us(0x00280011) ?? 0;
-  const bitsAllocated = r.us(0x00280100) ?? 0;
+  const bitsAllocated = floatBits ?? r.us(0x00280100) ?? 0;
   if (!rows || !columns || !bitsAllocated) {
     throw new RenderError("the instance is not an image (no Rows, Columns or Bits Allocated)");
   }
@@ -169,6 +172,7 @@ export function imageAttributes(
     windows: [],
     voiFunction: "LINEAR",
     voiLuts: [],
+    ...(floatBits ? { floatBits } : {}),
   };
   // The Modality LUT and VOI LUT modules at the top level, then the functional groups over them.
   const sources: Reader[] = [r];

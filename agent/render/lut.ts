@@ -72,6 +72,13 @@ export function chooseVoi(
     return { voi: (x) => Math.round(lookup(lut, x) * k) / 255, source: "voi-lut" };
   }
   const [min, max] = minMax(s.data);
+  if (a.floatBits) {
+    // Float values are not whole numbers: the window spans exactly from the minimum to the maximum.
+    const voi = max > min
+      ? windowFunction({ center: (min + max) / 2, width: max - min }, "LINEAR_EXACT")
+      : (_: number) => 0;
+    return { voi, source: "min-max" };
+  }
   // DCMTK's min-max window: center (min + max + 1) / 2, width max - min + 1, so min -> 0 and max -> 1.
   const voi = max > min ? windowFunction({ center: (min + max + 1) / 2, width: max - min + 1 }, "LINEAR") : (
     _: number,

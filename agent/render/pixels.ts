@@ -25,6 +25,17 @@ function storedValues(
   littleEndian: boolean,
 ): Float32Array {
   const out = new Float32Array(count);
+  if (a.floatBits) {
+    const size = a.floatBits / 8;
+    if (bytes.length < count * size) {
+      throw new RenderError(`the frame has ${bytes.length} bytes of pixel data, ${count * size} expected`);
+    }
+    const floats = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < count; i++) {
+      out[i] = size === 4 ? floats.getFloat32(4 * i, littleEndian) : floats.getFloat64(8 * i, littleEndian);
+    }
+    return out;
+  }
   const shift = a.bitsAllocated === 1 ? 0 : a.highBit + 1 - a.bitsStored;
   const bits = a.bitsAllocated === 1 ? 1 : a.bitsStored;
   if (shift < 0 || bits < 1 || bits > a.bitsAllocated) {

@@ -37,7 +37,8 @@ function inflated(file: Uint8Array) {
 function deflatedFrame({ bytes, dataset }: ReturnType<typeof inflated>, frame: number): SourceFrame {
   const attrs = imageAttributes(bytes, dataset, true, frame);
   frameCheck(attrs, frame);
-  const pixels = findElement(dataset, PIXEL_DATA);
+  const pixels = findElement(dataset, PIXEL_DATA) ?? findElement(dataset, 0x7fe00008) ??
+    findElement(dataset, 0x7fe00009);
   if (!pixels || pixels.length < 0) throw new FrameNotFoundError("the instance has no pixel data");
   if (attrs.bitsAllocated === 1 && attrs.numberOfFrames > 1 && (attrs.rows * attrs.columns) % 8 !== 0) {
     throw new RenderError(

@@ -3,8 +3,8 @@
  * series or study renders, thumbnails cached at the site (the second request is not decoded again: the
  * agent's `conduit_agent_rendered_total` says so), the federated form finding the site, and the errors:
  * 406 for other media types and for objects that are not images, 404 for unknown instances and frames,
- * 400 for bad parameters, 403 for a token limited to another site. Pixels against DCMTK are in
- * rendered_test.ts.
+ * 400 for bad parameters, 403 for a token limited to another site; and Float Pixel Data (frames and
+ * rendering), which DCMTK does not render. Pixels against DCMTK are in rendered_test.ts.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -15,12 +15,14 @@ import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { instancePath } from "../support/render_fixtures.ts";
 import { sharedRig } from "../support/shared_rig.ts";
+import { responseParts } from "../support/multipart.ts";
 
 const skip = skipReason("storescu", "dcmodify");
 if (skip) console.warn(`rendered_http_test: skipped: ${skip}`);
 
 const CT = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
 const SR = path.join(PYDICOM_TEST_FILES_DIR, "test-SR.dcm");
+const MR = path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm");
 
 interface Rig {
   hub: TestHub;
@@ -30,10 +32,42 @@ interface Rig {
   dir: string;
   /** test-SR.dcm filed in the brain study. */
   report: string;
+  /** MR_small.dcm made Float Pixel Data (floatImage). */
+  float: string;
   /** The brain volume's 20 files, in Instance Number order. */
   brain: string[];
   study: string;
   series: string;
+}
+
+/** The float value of pixel `i` (of 64 × 64) in frame `f` (1 or 2): multiples of 1/16, exact in 32 bits. */
+const floatValue = (f: number, i: number) => (f === 1 ? i : 4095 - i) / 16 - 100;
+
+/**
+ * A Float Pixel Data image (a parametric map's kind of pixels): MR_small.dcm's header, its Pixel Data
+ * replaced by two 64 × 64 frames of 32-bit floats (floatValue), with DCMTK's dcmodify.
+ */
+async function floatImage(dir: string): Promise<string> {
+  const out = path.join(dir, "float.dcm"), raw = path.join(dir, "float.raw");
+  const values = new Float32Array(2 * 4096);
+  for (let f = 1; f <= 2; f++) for (let i = 0; i < 4096; i++) values[(f - 1) * 4096 + i] = floatValue(f, i);
+  await Deno.writeFile(raw, new Uint8Array(values.buffer));
+  await Deno.copyFile(MR, out);
+  const edit = await runDcmtk("dcmodify", [
+    "-nb",
+    "-gin",
+    ...["(7fe0,0010)", "(0028,0101)", "(0028,0102)", "(0028,0103)", "(0028,1050)", "(0028,1051)"]
+      .flatMap((t) => ["-ea", t]),
+    "-m",
+    "(0028,0100)=32",
+    "-i",
+    "(0028,0008)=2",
+    "-if",
+    `(7fe0,0008)=${raw}`,
+    out,
+  ]);
+  assert.equal(edit.code, 0, edit.stderr);
+  return out;
 }
 
 async function setUp(): Promise<Rig> {
@@ -56,14 +90,15 @@ async function setUp(): Promise<Rig> {
   const hub = await startTestHub();
   await hub.registry.enroll((await hub.registry.add("south")).enrollmentToken);
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-  for (const files of [brain, [CT], [report]]) {
+  const float = await floatImage(dir);
+  for (const files of [brain, [CT], [report], [float]]) {
     const sent = await storescu(files, north);
     assert.equal(sent.code, 0, sent.stderr);
   }
   await eventually("north online", () => hub.sessions.get("north"));
   const token = (await hub.tokens.create("tests", "viewer")).token;
   const southOnly = (await hub.tokens.create("south only", "viewer", ["south"])).token;
-  return { hub, north, token, southOnly, dir, report, brain, study, series };
+  return { hub, north, token, southOnly, dir, report, brain, study, series, float };
 }
 
 const shared = sharedRig({
@@ -221,6 +256,28 @@ test("rendered errors: 404 unknown instance or frame, 406 not an image, 400 bad 
   assert.match(JSON.parse(text(outside.body)).detail, /viewport: the region 100,100,64,64 is not inside/);
   // The site is fine after all of them.
   assert.equal((await get(r, `${at}/rendered`)).status, 200);
+});
+
+test("Float Pixel Data: frames as stored, and rendered over its minimum and maximum (was 404: no pixel data)", async (r) => {
+  const at = `/sites/north${await instancePath(r.float)}`;
+  const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb${at}/frames/2`, {
+    headers: {
+      authorization: `Bearer ${r.token}`,
+      accept: 'multipart/related; type="application/octet-stream"',
+    },
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const [part] = await responseParts(res);
+  const floats = new Float32Array(part.body.slice().buffer);
+  assert.equal(floats.length, 4096);
+  assert.ok(floats.every((v, i) => v === floatValue(2, i)), "frame 2's floats");
+  const png = await get(r, `${at}/frames/2/rendered`);
+  assert.equal(png.status, 200, text(png.body));
+  const image = decodePng(png.body);
+  assert.deepEqual([image.width, image.height, image.channels], [64, 64, 1]);
+  // The frame's values run from -100 to 4095 / 16 - 100: each maps to its share of that range.
+  const expected = Array.from({ length: 4096 }, (_, i) => Math.floor((4095 - i) / 4095 * 255 + 1e-6));
+  assert.deepEqual(Array.from(image.data as Uint8Array), expected);
 });
 
 shared.tearDown("rendered HTTP tests: tear down");
