@@ -145,6 +145,9 @@ const metadata = z.object({
   deadlineMs: deadline,
 }).strict();
 
+/** The most frames one `frames` request names. */
+export const MAX_FRAMES_PER_REQUEST = 10_000;
+
 /**
  * The study and series of a WADO-RS path, and its node, sent only to an agent whose hello names the
  * `instance-path` feature (hello.ts): an instance outside them is answered `not-found`; one the archive
@@ -161,7 +164,7 @@ const frames = z.object({
   op: z.literal("frames"),
   ...instancePath,
   sopInstanceUid: uid,
-  frames: z.array(z.number().int().positive()).min(1).max(10_000),
+  frames: z.array(z.number().int().positive()).min(1).max(MAX_FRAMES_PER_REQUEST),
   /** Acceptable syntaxes in preference order: as stored when it is one, else transcoded to the first possible. */
   transferSyntaxes: z.array(uid).min(1).max(32).optional(),
   deadlineMs: deadline,

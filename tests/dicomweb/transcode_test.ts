@@ -470,6 +470,18 @@ test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 40
     JSON.parse(baseline.text).detail,
     /cannot be transcoded to 1\.2\.840\.10008\.1\.2\.4\.50 \(.*bits stored 16/,
   );
+  // Frame lists: malformed, 0, or longer than a request may carry are 400 (the last was a 500).
+  const url = `${instanceUrl(source.attrs)}/frames/`;
+  for (
+    const [list, reason] of [["1,", /1-based/], ["0", /start at 1/], [
+      Array(10_001).fill(1).join(),
+      /at most/,
+    ]]
+  ) {
+    const bad = await fetchParts(r, url + list, "");
+    assert.equal(bad.status, 400, `${String(list).slice(0, 10)}: ${bad.text}`);
+    assert.match(JSON.parse(bad.text).detail, reason as RegExp);
+  }
   // The site is still fine after both.
   const after = await fetchParts(
     r,

@@ -7,6 +7,7 @@
  */
 import type { Context } from "hono";
 import { TransferSyntax } from "@conduit/shared/dicom";
+import { MAX_FRAMES_PER_REQUEST } from "@conduit/shared/tunnel";
 import { acceptOf, HttpError } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptedFrameSyntaxes, frameMediaType } from "./accept.ts";
@@ -25,6 +26,15 @@ export async function frames(
   }
   const numbers = list.split(",").map(Number);
   if (numbers.some((n) => n < 1)) throw new HttpError(400, "frame numbers start at 1");
+  if (numbers.length > MAX_FRAMES_PER_REQUEST) {
+    throw new HttpError(400, `at most ${MAX_FRAMES_PER_REQUEST} frames a request (${numbers.length} asked)`);
+  }
+  if (numbers.some((n) => !Number.isSafeInteger(n))) {
+    throw new HttpError(
+      404,
+      `frame ${list.split(",").find((x) => !Number.isSafeInteger(Number(x)))} does not exist`,
+    );
+  }
   const accepted = acceptedFrameSyntaxes(acceptOf(c));
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const result = await backend.wado.frames(query, numbers, accepted);
