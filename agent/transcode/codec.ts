@@ -88,7 +88,7 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
   // 14). So are frames that span fragments, which the library cannot split.
   const decodeFirst = JPEG.has(from);
   if (decodeFirst) transcoder = await nativeTranscoder(part10, from, before);
-  if (decodeFirst && to === EXPLICIT_LE) return finish(transcoder, to, sopInstanceUid);
+  if (decodeFirst && to === EXPLICIT_LE) return finish(transcoder, sopInstanceUid);
   try {
     return transcodeWith(transcoder, to, sopInstanceUid);
   } catch (err) {
@@ -97,7 +97,7 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
     }
     transcoder = await nativeTranscoder(part10, from, before);
     return to === EXPLICIT_LE
-      ? finish(transcoder, to, sopInstanceUid)
+      ? finish(transcoder, sopInstanceUid)
       : transcodeWith(transcoder, to, sopInstanceUid);
   }
 }
@@ -123,7 +123,7 @@ function transcodeWith(transcoder: any, to: string, sopInstanceUid: unknown): Ui
       elements.PhotometricInterpretation = "RGB";
     }
     labelJpegColour(elements, to);
-    return finish(transcoder, to, sopInstanceUid);
+    return finish(transcoder, sopInstanceUid);
   });
 }
 
@@ -132,7 +132,7 @@ function transcodeWith(transcoder: any, to: string, sopInstanceUid: unknown): Ui
  * library: the object asked for keeps its own (Lossy Image Compression says what happened to its pixels).
  */
 // deno-lint-ignore no-explicit-any
-function finish(transcoder: any, _to: string, sopInstanceUid: unknown): Uint8Array {
+function finish(transcoder: any, sopInstanceUid: unknown): Uint8Array {
   return guarded(() => {
     if (sopInstanceUid) transcoder.getElements().SOPInstanceUID = sopInstanceUid;
     return new Uint8Array(transcoder.getDicomPart10() as ArrayBuffer);
