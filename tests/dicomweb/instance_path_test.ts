@@ -78,3 +78,5 @@ shared.test("a DICOMweb path with a trailing slash is the path without it, as Or
   assert.equal(res.status, 404);
   await res.body?.cancel();
 });
+
+shared.tearDown("instance_path_test: stop the rig");
