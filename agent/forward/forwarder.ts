@@ -30,6 +30,13 @@ export type ForwardEvent =
 const STAGE_BATCH = 16;
 /** How often the files of copies that went everywhere are removed. */
 const SWEEP_MS = 5_000;
+/**
+ * On stop, how long the workers may take to finish the C-STORE on the wire (or the association being
+ * opened) before their associations are aborted: a destination that does not answer would otherwise
+ * hold the stop for its whole time limit (`dimse.artimTimeoutSeconds`, `dimse.idleTimeoutSeconds`: 30 s,
+ * 300 s), past a supervisor's patience (systemd's TimeoutStopSec=30 kills the agent with SIGKILL).
+ */
+export const STOP_GRACE_MS = 5_000;
 
 class Wakeup {
   #waiters = new Set<() => void>();
@@ -52,7 +59,11 @@ class Wakeup {
 
 export class Forwarder {
   #running = false;
+  /** Set once stop() aborted the associations: what they were sending goes back to pending. */
+  #aborted = false;
   #batches = 0;
+  /** Every worker's association to a node (aborted when a stop cannot wait for them). */
+  readonly #held = new Set<HeldAssociation>();
   #loops: Promise<void>[] = [];
   #wakeups = new Map<string, Wakeup>();
   /** Per destination, shared by its workers' held associations. */
@@ -165,12 +176,27 @@ export class Forwarder {
     }
   }
 
-  async stop(): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     clearInterval(this.#pruneTimer);
     clearInterval(this.#sweepTimer);
     this.#running = false;
     this.wake();
-    await Promise.allSettled(this.#loops);
+    const loops = Promise.allSettled(this.#loops);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = await Promise.race([
+      loops.then(() => false),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), graceMs)),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      // A destination that does not answer: its rows go back to pending (sent again at the next start).
+      this.#aborted = true;
+      this.log.warn("stopping: associations still waiting for a destination aborted", {
+        waitedMs: graceMs,
+      });
+      for (const held of this.#held) held.abort();
+      await loops;
+    }
     this.#loops = [];
     this.#done.flush();
   }
@@ -184,10 +210,12 @@ export class Forwarder {
     const held = node && !stageRoute(destination)
       ? new HeldAssociation(() => scuTo(this.config, node), this.#contention.get(destination))
       : undefined;
+    if (held) this.#held.add(held);
     try {
       await this.#work(destination, remote, wakeup, held, log);
     } finally {
       await held?.release();
+      if (held) this.#held.delete(held);
     }
   }
 
@@ -237,6 +265,11 @@ export class Forwarder {
     try {
       scu = await held.for(rows);
     } catch (err) {
+      if (this.#aborted) {
+        // Aborted by stop(): not the destination's failure.
+        for (const row of rows) this.queue.release(row.id);
+        return;
+      }
       if (err instanceof NoContextAcceptedError) {
         // Reachable, but it takes none of these SOP classes in these syntaxes: that will not change
         // by itself (0x0122, permanent unless configured otherwise).
@@ -264,6 +297,12 @@ export class Forwarder {
         try {
           status = await scu.store(archived(this.archive, claimedObject(row)));
         } catch (err) {
+          if (this.#aborted) {
+            // Aborted by stop() while waiting for the response: sent again at the next start.
+            this.queue.release(row.id);
+            lost = true;
+            return;
+          }
           status = null;
           error = (err as Error).message;
         }

@@ -45,6 +45,8 @@ export interface Contention {
 
 export class HeldAssociation {
   #scu?: ScuAssociation;
+  /** The association being opened, until it is up or has failed. */
+  #opening?: ScuAssociation;
   #idle?: ReturnType<typeof setTimeout>;
   readonly #releaseNow = () => void this.release();
 
@@ -97,7 +99,7 @@ export class HeldAssociation {
     for (const other of [...(this.contention.idle ?? [])]) void other.release();
     const busyAtStart = this.#openSiblings();
     try {
-      const scu = await this.connect();
+      const scu = this.#opening = await this.connect();
       await scu.open({
         storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
       });
@@ -110,6 +112,7 @@ export class HeldAssociation {
       }
       return scu;
     } finally {
+      this.#opening = undefined;
       this.contention.opening--;
       // Whoever waits for this one looks again: it is now busy (wait on), or it failed (open their own).
       this.#wakeWaiting();
@@ -175,6 +178,15 @@ export class HeldAssociation {
     this.#scu?.abort();
     this.#scu = undefined;
     this.#wakeWaiting();
+  }
+
+  /**
+   * The agent stops and cannot wait any longer: aborts the association being opened or used at once, so
+   * whatever waits for it (a negotiation, a C-STORE response) fails now instead of at its time limit.
+   */
+  abort(): void {
+    this.#opening?.abort();
+    this.drop();
   }
 
   /** No longer idle: no timer, and other workers no longer release it. */

@@ -32,6 +32,8 @@ export interface AgentProcess {
   /** SIGKILL at once and wait (crash tests). */
   kill(): Promise<void>;
   exited(): boolean;
+  /** Resolves with the exit status once the agent has ended. */
+  status: Promise<Deno.CommandStatus>;
 }
 
 export interface AgentProcessOptions {
@@ -106,6 +108,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
       await proc.stop();
     },
     exited: proc.exited,
+    status: proc.status,
   };
 }
 

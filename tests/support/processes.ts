@@ -113,6 +113,8 @@ export interface Managed {
   child: Deno.ChildProcess;
   logFile: string;
   exited: () => boolean;
+  /** Resolves with the exit status once the process has ended. */
+  status: Promise<Deno.CommandStatus>;
   stop(): Promise<void>;
 }
 
@@ -185,7 +187,7 @@ export async function spawnLogged(
     })();
     return stopping;
   };
-  return { child, logFile, exited: () => hasExited, stop };
+  return { child, logFile, exited: () => hasExited, status, stop };
 }
 
 export async function logTail(logFile: string, chars = 2000): Promise<string> {

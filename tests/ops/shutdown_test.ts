@@ -1,0 +1,112 @@
+/**
+ * Stopping the agent (SIGTERM, as systemd and container runtimes do) while it forwards to a destination
+ * that does not answer: it stops within a few seconds with exit code 0 and a clean stop, the row it was
+ * sending goes back to pending without counting an attempt, and the next start delivers it.
+ *
+ * Until 2026-12-04 the stop waited for the destination's time limits: 30 s for an association being
+ * opened (`dimse.artimTimeoutSeconds`), up to 300 s for the response to a C-STORE on the wire
+ * (`dimse.idleTimeoutSeconds`), past systemd's TimeoutStopSec=30, which then kills it (no `clean-stop`).
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { generateInstance, uidFromKey } from "@conduit/shared/testing";
+import { indexRows, startAgentProcess } from "../support/agent.ts";
+import { eventually } from "../support/hub.ts";
+import { scratchDir, skipReason, startStorescp } from "../support/peers.ts";
+import { storescu } from "../support/send.ts";
+
+const skip = skipReason("storescu", "storescp");
+if (skip) console.warn(`shutdown_test: skipped: ${skip}`);
+
+async function makeObject(dir: string, key: string): Promise<{ file: string; sop: string }> {
+  const sop = uidFromKey(`shutdown/sop/${key}`);
+  const file = path.join(dir, `${key}.dcm`);
+  await Deno.writeFile(
+    file,
+    generateInstance({
+      modality: "CT",
+      patientName: "SHUTDOWN^TEST",
+      patientId: "SHUT-1",
+      studyInstanceUid: uidFromKey("shutdown/study"),
+      seriesInstanceUid: uidFromKey("shutdown/series"),
+      sopInstanceUid: sop,
+      instanceNumber: 1,
+      rows: 512,
+      columns: 512,
+    }),
+  );
+  return { file, sop };
+}
+
+function rowOf(dataDir: string, sop: string) {
+  return indexRows(dataDir, "SELECT state, attempts FROM queue WHERE sop_instance_uid = ?", sop)[0] as
+    | { state: string; attempts: number }
+    | undefined;
+}
+
+for (
+  const when of [
+    { what: "an association being opened", held: false },
+    { what: "the response to a C-STORE on the wire", held: true },
+  ]
+) {
+  Deno.test({
+    name:
+      `SIGTERM while the agent waits for a destination that does not answer (${when.what}) stops it at once`,
+    ignore: Boolean(skip),
+    fn: async () => {
+      const dir = await scratchDir("shutdown-");
+      const scp = await startStorescp({ dir: path.join(dir, "scp"), bitPreserving: true });
+      const dataDir = path.join(dir, "agent");
+      const config = {
+        nodes: { dest: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
+        routes: [{ name: "all", match: {}, to: [{ node: "dest" }] }],
+      };
+      let agent = await startAgentProcess({ dataDir, config });
+      let stopped = false;
+      try {
+        if (when.held) {
+          // A first object delivered: the worker keeps its association open for the next one.
+          const first = await makeObject(dir, "first");
+          assert.equal((await storescu([first.file], agent)).code, 0);
+          await eventually("first delivered", () => rowOf(dataDir, first.sop)?.state === "done", 20_000);
+        }
+        // The destination stops answering (its kernel still accepts the connection and the bytes).
+        Deno.kill(scp.pid, "SIGSTOP");
+        stopped = true;
+        const object = await makeObject(dir, "second");
+        assert.equal((await storescu([object.file], agent)).code, 0);
+        await eventually("row in flight", () => rowOf(dataDir, object.sop)?.state === "in_flight", 20_000);
+        await new Promise((r) => setTimeout(r, 500));
+
+        const t0 = Date.now();
+        Deno.kill(agent.pid, "SIGTERM");
+        const status = await agent.status;
+        const took = Date.now() - t0;
+        assert.equal(status.code, 0, `exit code (log: ${agent.logFile})`);
+        assert.ok(took < 12_000, `stopped in ${took} ms`);
+        await Deno.stat(path.join(dataDir, "clean-stop"));
+        // Not the destination's failure: back to pending, no attempt counted.
+        assert.deepEqual(rowOf(dataDir, object.sop), { state: "pending", attempts: 0 });
+        const log = await Deno.readTextFile(agent.logFile);
+        assert.match(log, /"msg":"stopping: associations still waiting for a destination aborted"/);
+        assert.match(log, /"msg":"agent stopped"/);
+        await agent.stop();
+
+        // The destination is back; the next start delivers the object.
+        Deno.kill(scp.pid, "SIGCONT");
+        stopped = false;
+        agent = await startAgentProcess({ dataDir, config });
+        await eventually(
+          "delivered after restart",
+          () => rowOf(dataDir, object.sop)?.state === "done",
+          30_000,
+        );
+      } finally {
+        if (stopped) Deno.kill(scp.pid, "SIGCONT");
+        await agent.stop();
+        await scp.stop();
+      }
+    },
+  });
+}
