@@ -222,6 +222,9 @@ async function startLocked(
       return Number(row?.n ?? 0);
     },
     databaseOk: () => db.healthy(),
+    freeBytes: () => archive.freeBytes(),
+    minFreeBytes: config.archive.minFreeMegabytes * 1024 * 1024,
+    hub: () => config.hub.url ? tunnel?.state ?? "not enrolled" : undefined,
     metrics: () => metrics.text(),
     contentType: metrics.registry.contentType,
     nodes: nodeRoutes(nodeOps),

@@ -61,7 +61,7 @@ async function idleBuilt(
     DENO: Deno.execPath(),
   });
   try {
-    await waitReady(proc, "built agent", answersOk(`http://127.0.0.1:${httpPort}/healthz`), 60_000);
+    await waitReady(proc, "built agent", answersOk(`http://127.0.0.1:${httpPort}/healthz`, [503]), 60_000);
     return await settledRss(proc.child.pid);
   } finally {
     await proc.stop();

@@ -6,6 +6,12 @@ export interface HttpDeps {
   startedAt: number;
   archiveSize: () => Promise<number>;
   databaseOk: () => Promise<boolean>;
+  /** Free bytes of the data directory's file system (Infinity when it cannot be read). */
+  freeBytes?: () => number;
+  /** The free-space floor (`archive.minFreeMegabytes`) in bytes; 0 turns the check off. */
+  minFreeBytes?: number;
+  /** The link to the hub: undefined without `hub.url`, "not enrolled" with it and no credential. */
+  hub?: () => string | undefined;
   metrics: () => Promise<string>;
   contentType: string;
   /** Mounted at /nodes. */
@@ -17,14 +23,27 @@ export interface HttpDeps {
 export function httpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   app.get("/healthz", async (c) => {
-    const [archiveBytes, databaseOk] = await Promise.all([deps.archiveSize(), deps.databaseOk()]);
+    // A database that cannot be read fails the archive's sum too: that is its error, not a 500.
+    const [archiveBytes, databaseOk] = await Promise.all([
+      deps.archiveSize().catch(() => null),
+      deps.databaseOk().catch(() => false),
+    ]);
+    const dbOk = databaseOk && archiveBytes !== null;
+    const free = deps.freeBytes?.() ?? Number.POSITIVE_INFINITY;
+    // Below the floor every C-STORE is refused (0xA700): the agent cannot take objects, as without a database.
+    const diskOk = !deps.minFreeBytes || free >= deps.minFreeBytes;
+    const hub = deps.hub?.();
+    const ready = dbOk && diskOk;
     return c.json({
-      status: databaseOk ? "ok" : "degraded",
+      status: ready && (hub === undefined || hub === "online") ? "ok" : "degraded",
       version: deps.version,
       uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
       archiveBytes,
-      database: databaseOk ? "ok" : "error",
-    }, databaseOk ? 200 : 503);
+      database: dbOk ? "ok" : "error",
+      disk: diskOk ? "ok" : "below minimum",
+      freeMegabytes: Number.isFinite(free) ? Math.floor(free / 1048576) : null,
+      ...(hub === undefined ? {} : { hub }),
+    }, ready ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
     return c.body(await deps.metrics(), 200, { "content-type": deps.contentType });

@@ -95,7 +95,12 @@ Deno.test({
         elsewhere,
         env,
       );
-      await waitReady(agent, "bundled agent", answersOk(`http://127.0.0.1:${httpPort}/healthz`), 60_000);
+      await waitReady(
+        agent,
+        "bundled agent",
+        answersOk(`http://127.0.0.1:${httpPort}/healthz`, [503]),
+        60_000,
+      );
       const echo = await runDcmtk("echoscu", ["-aec", "CONDUIT", "127.0.0.1", String(port)]);
       assert.equal(echo.code, 0, echo.stderr);
       // The split bundle's receive path (the DICOM library's chunk and the CommonJS it carries).

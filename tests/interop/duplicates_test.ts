@@ -106,6 +106,14 @@ Deno.test({
       assert.equal((await listFiles(path.join(agent.dataDir, "tmp"))).length, 0, "not a byte written");
       const echo = await runDcmtk("echoscu", ["-aec", agent.aet, "127.0.0.1", String(agent.port)]);
       assert.equal(echo.code, 0);
+      // /healthz says so (it said "ok", 200, while every C-STORE was refused).
+      const health = await agent.http("/healthz");
+      assert.equal(health.status, 503);
+      const body = await health.json();
+      assert.equal(body.status, "degraded");
+      assert.equal(body.database, "ok");
+      assert.equal(body.disk, "below minimum");
+      assert.ok(Number.isInteger(body.freeMegabytes) && body.freeMegabytes < 1e9, JSON.stringify(body));
     } finally {
       await agent.stop();
     }

@@ -91,7 +91,8 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   ];
   const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
   const http = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${httpPort}${p}`, init);
-  await waitReady(proc, `agent on ${port}`, answersOk(`http://127.0.0.1:${httpPort}/healthz`), 30_000);
+  // Up once /healthz answers: 200, or 503 when it says why it cannot take objects (below the free-space floor).
+  await waitReady(proc, `agent on ${port}`, answersOk(`http://127.0.0.1:${httpPort}/healthz`, [503]), 30_000);
   return {
     aet,
     port,

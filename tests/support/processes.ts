@@ -250,13 +250,13 @@ export async function acceptsTcp(port: number): Promise<boolean> {
   }
 }
 
-/** A readiness check for {@link waitReady}: `url` answers with a 2xx status. */
-export function answersOk(url: string): () => Promise<boolean> {
+/** A readiness check for {@link waitReady}: `url` answers with a 2xx status (or one of `also`). */
+export function answersOk(url: string, also: number[] = []): () => Promise<boolean> {
   return async () => {
     try {
       const r = await fetch(url);
       await r.body?.cancel();
-      return r.ok;
+      return r.ok || also.includes(r.status);
     } catch {
       return false;
     }
