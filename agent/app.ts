@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
+import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
 import { FileArchive } from "./archive/file_archive.ts";
@@ -329,7 +330,10 @@ async function startLocked(
       await intake.close();
       await forwarder.stop();
       await retention?.stop();
-      await http.shutdown();
+      // A request still open after the grace (a node retrieve, a slow client) is cut by the exit.
+      if (!(await shutdownWithin(http))) {
+        log.warn("stopping: HTTP requests still open are cut", { waitedMs: HTTP_STOP_GRACE_MS });
+      }
       db.close();
       // A commit that failed after Success leaves its object for the crash reconcile of the next start.
       if (!ingest.group?.failed) markCleanStop(dataDir);

@@ -7,6 +7,7 @@
 import { withHead } from "./head.ts";
 import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log";
+import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb } from "./db/db.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { Sessions } from "./tunnel/sessions.ts";
@@ -263,8 +264,14 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       transfers.stop();
       await cluster?.stop();
       await sessions.stop();
-      await server.shutdown();
-      await metricsServer?.shutdown();
+      // Requests still open after the grace (a slow upload, a console's live updates) are cut by the exit.
+      const [closed, metricsClosed] = await Promise.all([
+        shutdownWithin(server),
+        metricsServer ? shutdownWithin(metricsServer) : true,
+      ]);
+      if (!closed || !metricsClosed) {
+        log.warn("stopping: HTTP requests still open are cut", { waitedMs: HTTP_STOP_GRACE_MS });
+      }
       await db.close();
       log.info("hub stopped");
     },

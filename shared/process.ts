@@ -29,3 +29,30 @@ export async function runAsProcess(main: () => Promise<number>, log: Logger, fai
   }
   Deno.exit(code);
 }
+
+/**
+ * How long a stopping program waits for its HTTP requests in progress (a STOW-RS upload, a WADO-RS
+ * retrieve, a console's live updates over SSE, which never end by themselves) before it exits anyway.
+ */
+export const HTTP_STOP_GRACE_MS = 5_000;
+
+/**
+ * `server.shutdown()` (no new connections; waits for the requests in progress), for at most `graceMs`.
+ * Resolves false when requests were still open then: the caller goes on stopping, and `Deno.exit` at the
+ * end of {@link runAsProcess} closes their connections. Until 2026-12-04 the hub waited for them without a
+ * limit: a client sending slowly kept a SIGTERM'd hub up for two minutes.
+ */
+export async function shutdownWithin(
+  server: { shutdown(): Promise<void> },
+  graceMs = HTTP_STOP_GRACE_MS,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      server.shutdown().then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), graceMs)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

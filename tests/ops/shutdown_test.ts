@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { indexRows, startAgentProcess } from "../support/agent.ts";
-import { eventually } from "../support/hub.ts";
+import { eventually, startHubProcess } from "../support/hub.ts";
 import { scratchDir, skipReason, startStorescp } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
@@ -110,3 +110,52 @@ for (
     },
   });
 }
+
+/** Opens a request to `port` whose body never comes whole: the server waits for the rest. */
+async function requestLeftOpen(port: number, path: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        `Content-Length: 1000\r\n\r\n{"user":`,
+    ),
+  );
+  return conn;
+}
+
+async function stopsWithin(
+  what: string,
+  proc: { pid: number; status: Promise<Deno.CommandStatus>; logFile: string },
+  ms: number,
+): Promise<void> {
+  const t0 = Date.now();
+  Deno.kill(proc.pid, "SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const status = await Promise.race([
+    proc.status,
+    new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 2 * ms)),
+  ]);
+  clearTimeout(timer);
+  const took = Date.now() - t0;
+  assert.ok(status, `${what} still running ${took} ms after SIGTERM`);
+  assert.equal(status.code, 0, `${what}: exit code (log: ${proc.logFile})`);
+  assert.ok(took < ms, `${what} stopped in ${took} ms`);
+  assert.match(await Deno.readTextFile(proc.logFile), /"msg":"stopping: HTTP requests still open are cut"/);
+}
+
+Deno.test("SIGTERM stops the hub and the agent within their grace with an HTTP request still open", async () => {
+  const hub = await startHubProcess();
+  const agent = await startAgentProcess();
+  const conns: Deno.TcpConn[] = [];
+  try {
+    conns.push(await requestLeftOpen(hub.port, "/auth/login"));
+    conns.push(await requestLeftOpen(agent.httpPort, "/queue/retry"));
+    await new Promise((r) => setTimeout(r, 500));
+    await Promise.all([stopsWithin("the hub", hub, 12_000), stopsWithin("the agent", agent, 12_000)]);
+    await Deno.stat(path.join(agent.dataDir, "clean-stop"));
+  } finally {
+    for (const c of conns) c.close();
+    await hub.stop();
+    await agent.stop();
+  }
+});

@@ -117,6 +117,8 @@ export interface HubProcess {
   pid: number;
   logFile: string;
   tunnelUrl: string;
+  /** Resolves with the exit status once the hub has ended. */
+  status: Promise<Deno.CommandStatus>;
   stop(): Promise<void>;
 }
 
@@ -148,6 +150,7 @@ export async function startHubProcess(
     pid: proc.child.pid,
     logFile: proc.logFile,
     tunnelUrl: `ws://127.0.0.1:${port}/tunnel`,
+    status: proc.status,
     stop: proc.stop,
   };
 }
