@@ -38,12 +38,24 @@ const MIGRATIONS_TABLE = "__drizzle_migrations";
 const READ_STATEMENTS = 256;
 
 /** Applies the migrations not applied yet, in one transaction, recording them as drizzle's migrator does. */
-function migrate(db: Connection): void {
+function migrate(db: Connection, path: string): void {
   const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS });
   db.exec(`CREATE TABLE IF NOT EXISTS "${MIGRATIONS_TABLE}" (
     id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`);
   const last = db.prepare(`SELECT created_at FROM "${MIGRATIONS_TABLE}" ORDER BY created_at DESC LIMIT 1`)
     .get() as { created_at?: number | string } | undefined;
+  const newest = migrations.at(-1)?.folderMillis ?? 0;
+  if (last && Number(last.created_at) > newest) {
+    // A later version's schema (an upgrade rolled back): this version would misread or break it.
+    throw new Error(
+      `${path} was written by a newer version of the agent (its schema is from ${
+        new Date(Number(last.created_at)).toISOString()
+      }, this version knows schemas up to ${
+        new Date(newest).toISOString()
+      }): run that version, or restore the ` +
+        "data directory's backup from before the upgrade",
+    );
+  }
   const pending = migrations.filter((m) => !last || Number(last.created_at) < m.folderMillis);
   if (pending.length === 0) return;
   const record = db.prepare(`INSERT INTO "${MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (?, ?)`);
@@ -107,7 +119,7 @@ export class Database {
     const writer = new LibsqlDatabase(path) as unknown as Connection;
     try {
       writer.exec("PRAGMA journal_mode = WAL");
-      migrate(writer);
+      migrate(writer, path);
       writer.exec(
         `PRAGMA synchronous = ${options.durable === false ? "NORMAL" : "FULL"};
         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;`,

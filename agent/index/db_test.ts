@@ -65,3 +65,90 @@ Deno.test("writeUnsynced commits without a flush and leaves the connection synce
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a database written by any earlier schema is migrated to the same schema as a new one, once", async () => {
+  const { readMigrationFiles } = await import("drizzle-orm/migrator");
+  const LibsqlDatabase = (await import("libsql")).default;
+  type Conn = {
+    exec(sql: string): void;
+    prepare(sql: string): { all(...p: unknown[]): Record<string, unknown>[]; run(...p: unknown[]): unknown };
+    close(): void;
+  };
+  const migrations = readMigrationFiles({
+    migrationsFolder: path.join(path.dirname(new URL(import.meta.url).pathname), "migrations"),
+  });
+  const dir = await Deno.makeTempDir({ prefix: "conduit-db-migrate-" });
+  const schemaOf = (file: string) => {
+    const c = new LibsqlDatabase(file) as unknown as Conn;
+    try {
+      return c.prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+      ).all().map((r) => `${r.type} ${r.name}: ${String(r.sql).replace(/\s+/g, " ")}`);
+    } finally {
+      c.close();
+    }
+  };
+  try {
+    const fresh = path.join(dir, "fresh.db");
+    (await Database.open(fresh)).close();
+    const expected = schemaOf(fresh);
+    for (let applied = 1; applied < migrations.length; applied++) {
+      // What the agent of that time left: its migrations applied and recorded, a patient indexed.
+      const file = path.join(dir, `from-${applied}.db`);
+      const old = new LibsqlDatabase(file) as unknown as Conn;
+      old.exec("PRAGMA journal_mode = WAL");
+      old.exec(`CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (
+        id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`);
+      for (const m of migrations.slice(0, applied)) {
+        for (const s of m.sql) if (s.trim()) old.exec(s);
+        old.prepare(`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)`)
+          .run(m.hash, m.folderMillis);
+      }
+      old.prepare(`INSERT INTO patients (patient_id, issuer_of_patient_id, patient_name, patient_birth_date,
+        patient_sex) VALUES ('old-${applied}', '', '', '', '')`).run();
+      old.close();
+      for (const time of ["first", "second"]) {
+        const db = await Database.open(file);
+        try {
+          assert.equal(
+            db.statement(`SELECT count(*) AS n FROM "__drizzle_migrations"`).get()?.n,
+            migrations.length,
+            `after ${applied} migrations, ${time} open`,
+          );
+          assert.equal(db.statement("SELECT patient_id AS id FROM patients").get()?.id, `old-${applied}`);
+        } finally {
+          db.close();
+        }
+      }
+      assert.deepEqual(schemaOf(file), expected, `the schema after ${applied} migrations, then the rest`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a database written by a newer agent (an upgrade rolled back) is refused, untouched", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-db-newer-" });
+  const file = path.join(dir, "agent.db");
+  try {
+    (await Database.open(file)).close();
+    const future = Date.now() + 365 * 86_400_000;
+    const LibsqlDatabase = (await import("libsql")).default;
+    const c = new LibsqlDatabase(file) as unknown as {
+      prepare(sql: string): { run(...p: unknown[]): unknown; get(): Record<string, unknown> };
+      close(): void;
+    };
+    c.prepare(`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES ('later', ?)`).run(future);
+    c.close();
+    // It ran on it as if nothing had changed.
+    await assert.rejects(Database.open(file), /was written by a newer version of the agent/);
+    const again = new LibsqlDatabase(file) as unknown as {
+      prepare(sql: string): { get(): Record<string, unknown> };
+      close(): void;
+    };
+    assert.equal(again.prepare(`SELECT max(created_at) AS t FROM "__drizzle_migrations"`).get().t, future);
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
