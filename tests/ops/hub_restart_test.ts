@@ -1,0 +1,38 @@
+/**
+ * The hub stopped (SIGTERM's path: `stop()`) in the middle of a transfer and started again on the same data
+ * directory and port: the agents reconnect, the job goes on from the database and the source's queue, and
+ * every object reaches the destination's PACS, none missing.
+ */
+import assert from "node:assert/strict";
+import { startTestHub } from "../support/hub.ts";
+import { eventually } from "../support/hub.ts";
+import { atPacs, finished, rigTest, seed } from "../transfers/_rig.ts";
+
+rigTest("a hub stopped mid-transfer and started again finishes the job", async (r) => {
+  const study = await seed(r, "restart", 12, "CT", 512); // about 6 MB
+  const { id } = await r.client.transfers.create.mutate({
+    source: { site: "north" },
+    destination: { site: "south", node: "pacs" },
+    studies: [study.studyUid],
+    bandwidthMbps: 8, // about 1 MB/s: some 6 s, long enough to stop the hub in the middle
+  });
+  await eventually("the transfer under way", async () => {
+    const t = await r.client.transfers.get.query({ id });
+    return t.status === "in_progress" && t.totals.done > 0 ? t : undefined;
+  });
+  await new Promise((res) => setTimeout(res, 1500));
+  const before = await r.client.transfers.get.query({ id });
+  assert.ok(before.totals.done < 12, `still going when the hub stops: ${JSON.stringify(before.totals)}`);
+  const t0 = Date.now();
+  await r.hub.stop();
+  assert.ok(Date.now() - t0 < 12_000, `the hub stopped in ${Date.now() - t0} ms`);
+  r.hub = await startTestHub({ dataDir: r.hub.dataDir, port: r.hub.port });
+  const done = await finished(r, id);
+  assert.equal(done.status, "success", JSON.stringify(done.totals));
+  assert.equal(done.totals.done, 12);
+  const pacs = await eventually("12 objects at the PACS", async () => {
+    const p = await atPacs(r);
+    return p.size === 12 ? p : undefined;
+  });
+  assert.equal(pacs.size, 12);
+});
