@@ -92,3 +92,75 @@ Deno.test({
     }
   },
 });
+
+/** `Key=value` lines of a systemd unit (the last of each key). */
+function unitKeys(file: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const line of read(path.join(ROOT, file)).split("\n")) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (m) keys.set(m[1], m[2]);
+  }
+  return keys;
+}
+
+Deno.test("the systemd units write where the example configurations keep their data, Deno's cache included", () => {
+  for (
+    const [unit, data] of [
+      ["deploy/systemd/conduit-agent.service", "/var/lib/conduit"],
+      ["deploy/systemd/conduit-hub.service", "/var/lib/conduit-hub"],
+    ]
+  ) {
+    const keys = unitKeys(unit);
+    assert.equal(keys.get("ProtectSystem"), "strict", unit);
+    assert.equal(keys.get("ReadWritePaths"), data, `${unit}: writes only its data directory`);
+    // Deno's cache: the hub's user has its home elsewhere (the agent's unit makes it /var/lib/conduit),
+    // read-only under ProtectSystem=strict: Deno then fetched the registry's metadata at every start.
+    const denoDir = /DENO_DIR=(\S+)/.exec(keys.get("Environment") ?? "")?.[1];
+    if (unit.endsWith("hub.service")) {
+      assert.ok(denoDir?.startsWith(`${data}/`), `${unit}: DENO_DIR ${denoDir}`);
+    }
+    assert.match(keys.get("ExecStart") ?? "", /--config \/etc\/conduit\/(agent|hub)\.yaml$/);
+  }
+  const site = loadConfig({
+    flags: { config: path.join(ROOT, "deploy/examples/site.yaml") },
+    env: {},
+    readFile: read,
+  }).config;
+  assert.equal(site.data, "/var/lib/conduit");
+  const hub = loadHubConfig({
+    flags: { config: path.join(ROOT, "deploy/examples/hub.yaml") },
+    env: {},
+    readFile: read,
+  }).config;
+  assert.equal(hub.data, "/var/lib/conduit-hub");
+});
+
+Deno.test("the container images give their data volume to the user they run as", () => {
+  for (const file of ["deploy/container/Containerfile.agent", "deploy/container/Containerfile.hub"]) {
+    const text = read(path.join(ROOT, file));
+    const user = /^USER (\S+)$/m.exec(text)?.[1];
+    assert.ok(user, `${file}: USER`);
+    // As root's, a new volume left the program unable to write its data directory (EACCES at start).
+    assert.match(text, new RegExp(`^RUN mkdir -p /data && chown ${user}:${user} /data$`, "m"), file);
+    assert.ok(text.indexOf("chown") < text.indexOf("VOLUME /data"), `${file}: before VOLUME`);
+    assert.match(text, /"--data", "\/data"/, `${file}: the program uses /data`);
+  }
+});
+
+Deno.test({
+  name: "the systemd units pass systemd-analyze verify",
+  ignore: !toolPath("systemd-analyze"),
+  async fn() {
+    const out = await new Deno.Command(toolPath("systemd-analyze")!, {
+      args: [
+        "verify",
+        ...["conduit-agent", "conduit-hub"].map((u) => path.join(ROOT, `deploy/systemd/${u}.service`)),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, text);
+    assert.equal(text.trim(), "", text);
+  },
+});
