@@ -47,6 +47,8 @@ export class TunnelClient {
   lastError?: string;
   readonly #o: TunnelClientOptions;
   #stopping = false;
+  /** Aborted by stop(): a connection being opened or greeted ends at once. */
+  readonly #stop = new AbortController();
   #loop?: Promise<void>;
   #wake?: () => void;
   #held = false;
@@ -62,6 +64,7 @@ export class TunnelClient {
   /** GoAway to the hub, a short grace for open streams, then close. */
   async stop(graceMs = 2000): Promise<void> {
     this.#stopping = true;
+    this.#stop.abort();
     this.#wake?.();
     await this.session?.shutdown(graceMs);
     await this.#loop;
@@ -79,6 +82,7 @@ export class TunnelClient {
       try {
         await this.#connectOnce(url);
       } catch (err) {
+        if (this.#stopping) break; // the attempt was ended by stop()
         this.lastError = (err as Error).message;
         const refused = err instanceof HandshakeError &&
           (err.reason === Reason.BadCredential || err.reason === Reason.Revoked ||
@@ -120,8 +124,23 @@ export class TunnelClient {
   /** One session, from socket to end. Resolves when it ends; throws if it could not start. */
   async #connectOnce(url: string): Promise<void> {
     const o = this.#o;
-    const ws = await openTunnelSocket(url, { authorization: `Bearer ${o.credential}` }, o.caCerts);
-    const { welcome, transport } = await clientHandshake(ws, { site: o.site, agentVersion: o.agentVersion });
+    const ws = await openTunnelSocket(
+      url,
+      { authorization: `Bearer ${o.credential}` },
+      o.caCerts,
+      undefined,
+      this.#stop.signal,
+    );
+    // A hub that took the connection but does not greet: the handshake ends when the agent stops.
+    const onStop = () => (ws as unknown as { terminate(): void }).terminate();
+    this.#stop.signal.addEventListener("abort", onStop, { once: true });
+    let hello;
+    try {
+      hello = await clientHandshake(ws, { site: o.site, agentVersion: o.agentVersion });
+    } finally {
+      this.#stop.signal.removeEventListener("abort", onStop);
+    }
+    const { welcome, transport } = hello;
     const session = new Session(transport, {
       side: "client",
       sendPayload: framePayloadFor(welcome.maxFrame),

@@ -17,8 +17,11 @@ export function openTunnelSocket(
   headers: Record<string, string>,
   caCerts?: string[],
   timeoutMs = 10_000,
+  /** Aborted (the agent stops): the attempt ends at once instead of at its timeout. */
+  signal?: AbortSignal,
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error(`WebSocket to ${url}: stopping`));
     const ws = new WsWebSocket(url, {
       headers,
       ...(caCerts?.length ? { ca: caCerts } : {}),
@@ -32,10 +35,19 @@ export function openTunnelSocket(
       // every server and lets ws skip the XOR.
       generateMask: (mask: Uint8Array) => mask.fill(0),
     });
-    ws.once("open", () => resolve(ws as unknown as WebSocket));
+    const onAbort = () => {
+      reject(new Error(`WebSocket to ${url}: stopping`));
+      ws.terminate();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    ws.once("open", () => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(ws as unknown as WebSocket);
+    });
     // A hub refuses a bad credential before the upgrade, with the refusal in a 401's body: read it so
     // that the agent says why (as for a hello refused), else name the status.
     ws.once("unexpected-response", (req: ClientRequest, res: IncomingMessage) => {
+      signal?.removeEventListener("abort", onAbort);
       const body = new Uint8Array(REFUSAL_BYTES);
       let size = 0;
       const fail = () => {
@@ -55,6 +67,9 @@ export function openTunnelSocket(
       res.once("close", fail);
       res.once("error", fail);
     });
-    ws.once("error", (err: Error) => reject(new Error(`WebSocket to ${url} failed: ${err.message}`)));
+    ws.once("error", (err: Error) => {
+      signal?.removeEventListener("abort", onAbort);
+      reject(new Error(`WebSocket to ${url} failed: ${err.message}`));
+    });
   });
 }

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { indexRows, startAgentProcess } from "../support/agent.ts";
-import { eventually, startHubProcess } from "../support/hub.ts";
+import { eventually, siteArgs, startHubProcess, startTestHub } from "../support/hub.ts";
 import { scratchDir, skipReason, startStorescp } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
@@ -127,6 +127,7 @@ async function stopsWithin(
   what: string,
   proc: { pid: number; status: Promise<Deno.CommandStatus>; logFile: string },
   ms: number,
+  httpCut = true,
 ): Promise<void> {
   const t0 = Date.now();
   Deno.kill(proc.pid, "SIGTERM");
@@ -140,7 +141,9 @@ async function stopsWithin(
   assert.ok(status, `${what} still running ${took} ms after SIGTERM`);
   assert.equal(status.code, 0, `${what}: exit code (log: ${proc.logFile})`);
   assert.ok(took < ms, `${what} stopped in ${took} ms`);
-  assert.match(await Deno.readTextFile(proc.logFile), /"msg":"stopping: HTTP requests still open are cut"/);
+  if (httpCut) {
+    assert.match(await Deno.readTextFile(proc.logFile), /"msg":"stopping: HTTP requests still open are cut"/);
+  }
 }
 
 Deno.test("SIGTERM stops the hub and the agent within their grace with an HTTP request still open", async () => {
@@ -159,3 +162,47 @@ Deno.test("SIGTERM stops the hub and the agent within their grace with an HTTP r
     await agent.stop();
   }
 });
+
+for (
+  const hubSide of [
+    { what: "takes the connection and never answers", greets: false, upgrades: false },
+    { what: "takes the WebSocket and never greets", greets: false, upgrades: true },
+  ]
+) {
+  Deno.test(`SIGTERM stops an agent whose hub ${hubSide.what} at once`, async () => {
+    const hub = await startTestHub();
+    const agent = await startAgentProcess({
+      args: await siteArgs(hub, "north"),
+      config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 0.2 } },
+    });
+    const port = hub.port;
+    const held: Deno.Conn[] = [];
+    let listener: Deno.Listener | undefined;
+    let server: Deno.HttpServer | undefined;
+    try {
+      await eventually("online", async () => (await (await agent.http("/healthz")).json()).hub === "online");
+      await hub.stop();
+      let attempts = 0;
+      if (hubSide.upgrades) {
+        server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+          attempts++;
+          return Deno.upgradeWebSocket(req).response; // and nothing more: no welcome
+        });
+      } else {
+        listener = Deno.listen({ hostname: "127.0.0.1", port });
+        (async () => {
+          for await (const c of listener!) attempts++, held.push(c);
+        })();
+      }
+      await eventually("the agent trying the silent hub", () => attempts > 0);
+      await new Promise((r) => setTimeout(r, 300));
+      // It waited for the attempt's time limit: 10 s to open the WebSocket, 10 s more for the welcome.
+      await stopsWithin("the agent", agent, 3_000, false);
+    } finally {
+      listener?.close();
+      for (const c of held) c.close();
+      await server?.shutdown();
+      await agent.stop();
+    }
+  });
+}
