@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
 import { Logger } from "@conduit/shared/log";
+import { untilStopSignal } from "@conduit/shared/process";
 import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
 import { VERSION } from "./version.ts";
 
@@ -94,12 +95,7 @@ export async function runAgent(args: string[]): Promise<number> {
     log.error("agent failed to start", { reason: (err as Error).message });
     return 1;
   }
-  const stop = new Promise<void>((resolve) => {
-    const onSignal = () => resolve();
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
-  });
-  await stop;
+  await untilStopSignal(log, "agent");
   await agent.stop();
   return 0;
 }

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
 import { Logger } from "@conduit/shared/log";
-import { runAsProcess } from "@conduit/shared/process";
+import { runAsProcess, untilStopSignal } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
@@ -139,11 +139,7 @@ export async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
+  await untilStopSignal(log, "hub");
   await hub.stop();
   return 0;
 }

@@ -56,3 +56,26 @@ export async function shutdownWithin(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Resolves at the first SIGINT or SIGTERM, logging `<what> stopping` with the signal. A second one while
+ * the program stops ends it at once (`stopping at once`, exit code 128 + the signal's number: 130, 143),
+ * as a second Ctrl-C does elsewhere: no clean-stop mark, so an agent's next start checks its data as after a
+ * crash. Until 2026-12-04 the second signal did nothing, and the stop said nothing until it had finished.
+ */
+export function untilStopSignal(log: Logger, what: string): Promise<Deno.Signal> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const on = (signal: "SIGINT" | "SIGTERM") => () => {
+      if (stopping) {
+        log.warn(`${what} stopping at once`, { signal });
+        Deno.exit(signal === "SIGINT" ? 130 : 143);
+      }
+      stopping = true;
+      log.info(`${what} stopping`, { signal });
+      resolve(signal);
+    };
+    Deno.addSignalListener("SIGINT", on("SIGINT"));
+    Deno.addSignalListener("SIGTERM", on("SIGTERM"));
+  });
+}

@@ -48,7 +48,9 @@ for (
   const when of [
     { what: "an association being opened", held: false },
     { what: "the response to a C-STORE on the wire", held: true },
-  ]
+    // A second signal (Ctrl-C twice) ends it at once, as a crash: it did nothing until 2026-12-04.
+    { what: "the response to a C-STORE on the wire, signalled twice", held: true, twice: true },
+  ] as { what: string; held: boolean; twice?: boolean }[]
 ) {
   Deno.test({
     name:
@@ -81,16 +83,30 @@ for (
 
         const t0 = Date.now();
         Deno.kill(agent.pid, "SIGTERM");
+        if (when.twice) {
+          await new Promise((r) => setTimeout(r, 500));
+          Deno.kill(agent.pid, "SIGINT");
+        }
         const status = await agent.status;
         const took = Date.now() - t0;
-        assert.equal(status.code, 0, `exit code (log: ${agent.logFile})`);
-        assert.ok(took < 12_000, `stopped in ${took} ms`);
-        await Deno.stat(path.join(dataDir, "clean-stop"));
-        // Not the destination's failure: back to pending, no attempt counted.
-        assert.deepEqual(rowOf(dataDir, object.sop), { state: "pending", attempts: 0 });
         const log = await Deno.readTextFile(agent.logFile);
-        assert.match(log, /"msg":"stopping: associations still waiting for a destination aborted"/);
-        assert.match(log, /"msg":"agent stopped"/);
+        assert.match(log, /"msg":"agent stopping","site":"standalone","signal":"SIGTERM"/);
+        if (when.twice) {
+          assert.equal(status.code, 130, `exit code (log: ${agent.logFile})`);
+          assert.ok(took < 3_000, `stopped in ${took} ms`);
+          assert.match(log, /"msg":"agent stopping at once","site":"standalone","signal":"SIGINT"/);
+          // As after a crash: no clean-stop mark, the row still in flight (due again at the next start).
+          await assert.rejects(Deno.stat(path.join(dataDir, "clean-stop")));
+          assert.deepEqual(rowOf(dataDir, object.sop), { state: "in_flight", attempts: 0 });
+        } else {
+          assert.equal(status.code, 0, `exit code (log: ${agent.logFile})`);
+          assert.ok(took < 12_000, `stopped in ${took} ms`);
+          await Deno.stat(path.join(dataDir, "clean-stop"));
+          // Not the destination's failure: back to pending, no attempt counted.
+          assert.deepEqual(rowOf(dataDir, object.sop), { state: "pending", attempts: 0 });
+          assert.match(log, /"msg":"stopping: associations still waiting for a destination aborted"/);
+          assert.match(log, /"msg":"agent stopped"/);
+        }
         await agent.stop();
 
         // The destination is back; the next start delivers the object.
@@ -155,6 +171,7 @@ Deno.test("SIGTERM stops the hub and the agent within their grace with an HTTP r
     conns.push(await requestLeftOpen(agent.httpPort, "/queue/retry"));
     await new Promise((r) => setTimeout(r, 500));
     await Promise.all([stopsWithin("the hub", hub, 12_000), stopsWithin("the agent", agent, 12_000)]);
+    assert.match(await Deno.readTextFile(hub.logFile), /"msg":"hub stopping","app":"hub","signal":"SIGTERM"/);
     await Deno.stat(path.join(agent.dataDir, "clean-stop"));
   } finally {
     for (const c of conns) c.close();
