@@ -23,7 +23,15 @@ function credentialPath(dataDir: string): string {
 export function loadCredential(dataDir: string): StoredCredential | undefined {
   const file = credentialPath(dataDir);
   if (!fs.existsSync(file)) return undefined;
-  const parsed = Stored.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    // Cut short or edited by hand: the parser's message alone did not say which file.
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new Error(`${file} is not a valid credential file (not JSON: ${err.message}); enroll again`);
+  }
+  const parsed = Stored.safeParse(json);
   if (!parsed.success) throw new Error(`${file} is not a valid credential file; enroll again`);
   return parsed.data;
 }
