@@ -222,7 +222,8 @@ async function startLocked(
       );
       return Number(row?.n ?? 0);
     },
-    databaseOk: () => db.healthy(),
+    // Commits that keep failing (a full disk, an index that cannot be written) refuse every C-STORE.
+    databaseOk: async () => !ingest.group?.blocked && await db.healthy(),
     freeBytes: () => archive.freeBytes(),
     minFreeBytes: config.archive.minFreeMegabytes * 1024 * 1024,
     hub: () => config.hub.url ? tunnel?.state ?? "not enrolled" : undefined,

@@ -3,11 +3,16 @@
  * `connecting` or `offline` (or `not enrolled`), and `status` is `degraded` while it is not online (HTTP 200
  * still: the site goes on receiving and queues what is for the hub). Until 2026-12-04 it said `"ok"` with
  * the hub gone and nothing about the link. The free-space floor's part is in tests/interop/duplicates_test.ts.
+ * And it is 503 while the index cannot be written (group commits failing, every C-STORE refused with 0xA700),
+ * where it said "database": "ok", 200.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
+import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
-import { freePort } from "../support/processes.ts";
+import { freePort, scratchDir, skipReason, toolPath } from "../support/peers.ts";
+import { storescu } from "../support/send.ts";
 
 async function health(agent: { http(p: string): Promise<Response> }) {
   const r = await agent.http("/healthz");
@@ -65,4 +70,70 @@ Deno.test("/healthz of a standalone agent has no hub and is ok", async () => {
   } finally {
     await agent.stop();
   }
+});
+
+/** `chattr` on the data directory's file system, as root (the immutable flag stops even root's writes). */
+async function canFreeze(dir: string): Promise<boolean> {
+  if (Deno.uid() !== 0 || !toolPath("chattr")) return false;
+  const f = path.join(dir, "probe");
+  await Deno.writeTextFile(f, "x");
+  const on = await new Deno.Command(toolPath("chattr")!, { args: ["+i", f], stderr: "null" }).output();
+  await new Deno.Command(toolPath("chattr")!, { args: ["-i", f], stderr: "null" }).output();
+  await Deno.remove(f);
+  return on.success;
+}
+
+async function chattr(flag: "+i" | "-i", files: string[]): Promise<void> {
+  const out = await new Deno.Command(toolPath("chattr")!, { args: [flag, ...files] }).output();
+  assert.ok(out.success, `chattr ${flag}`);
+}
+
+Deno.test({
+  name: "/healthz is 503 while the index cannot be written (every C-STORE refused), 200 again once it can",
+  ignore: Boolean(skipReason("storescu")),
+  fn: async () => {
+    const dir = await scratchDir("health-db-");
+    if (!(await canFreeze(dir))) {
+      console.warn("health_test: needs root and chattr on an ext4-like file system; skipped");
+      return;
+    }
+    const agent = await startAgentProcess({ dataDir: path.join(dir, "agent") });
+    const db = ["agent.db", "agent.db-wal"].map((f) => path.join(agent.dataDir, f));
+    try {
+      const file = (n: number) => path.join(dir, `ct${n}.dcm`);
+      for (const n of [1, 2, 3]) {
+        await Deno.writeFile(
+          file(n),
+          generateInstance({
+            modality: "CT",
+            patientName: "HEALTH^DB",
+            patientId: "HEALTH-1",
+            studyInstanceUid: uidFromKey("health/study"),
+            seriesInstanceUid: uidFromKey("health/series"),
+            sopInstanceUid: uidFromKey(`health/sop/${n}`),
+            instanceNumber: n,
+            rows: 16,
+            columns: 16,
+          }),
+        );
+      }
+      assert.equal((await storescu([file(1)], agent)).code, 0);
+      // The index's files cannot be written any more (as a full or failing disk would have it).
+      await chattr("+i", db);
+      await storescu([file(2)], agent); // answered Success; its commit fails, and keeps failing
+      const bad = await eventually("/healthz unhealthy", async () => {
+        const h = await health(agent);
+        return h.code === 503 ? h : undefined;
+      }, 15_000);
+      assert.equal(bad.body.database, "error");
+      assert.equal(bad.body.status, "degraded");
+      assert.notEqual((await storescu([file(3)], agent)).code, 0, "C-STOREs are refused meanwhile");
+      await chattr("-i", db);
+      await eventually("/healthz healthy again", async () => (await health(agent)).code === 200, 15_000);
+      assert.equal((await storescu([file(3)], agent)).code, 0);
+    } finally {
+      await chattr("-i", db).catch(() => {});
+      await agent.stop();
+    }
+  },
 });
