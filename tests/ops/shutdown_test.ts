@@ -10,9 +10,12 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
-import { indexRows, startAgentProcess } from "../support/agent.ts";
+import { indexRows, listFiles, startAgentProcess } from "../support/agent.ts";
+import { acknowledgedFiles, archiveFiles, storescuArgs, wholeObject } from "../support/crash.ts";
+import { partialFiles } from "../support/faults.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
 import { eventually, siteArgs, startHubProcess, startTestHub } from "../support/hub.ts";
-import { scratchDir, skipReason, startStorescp } from "../support/peers.ts";
+import { runDcmtk, scratchDir, skipReason, startStorescp } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
 const skip = skipReason("storescu", "storescp");
@@ -223,3 +226,45 @@ for (
     }
   });
 }
+
+Deno.test({
+  name:
+    "SIGTERM while storescu sends: every object answered Success is archived and indexed after the restart",
+  ignore: Boolean(skip),
+  fn: async () => {
+    const dir = await scratchDir("shutdown-receive-");
+    const series = await writeGeneratedSeries(dir, { count: 60, rows: 256, columns: 256, seed: "shutdown" });
+    const dataDir = path.join(dir, "agent");
+    let agent = await startAgentProcess({ dataDir });
+    try {
+      const send = runDcmtk("storescu", storescuArgs(agent, series.paths), { timeoutMs: 60_000 });
+      await eventually("some objects archived", async () => {
+        try {
+          return (await listFiles(path.join(dataDir, "archive"))).length >= 5;
+        } catch {
+          return false;
+        }
+      });
+      await stopsWithin("the agent", agent, 6_000, false);
+      const sent = await send;
+      const acknowledged = acknowledgedFiles(sent.stderr, series.paths);
+      assert.ok(acknowledged.length < series.paths.length, "stopped in the middle of the send");
+      assert.notEqual(sent.code, 0, "storescu tells its sender the send did not finish");
+      await Deno.stat(path.join(dataDir, "clean-stop"));
+      agent = await startAgentProcess({ dataDir });
+      const indexed = new Set(
+        indexRows(dataDir, "SELECT sop_instance_uid AS sop FROM instances").map((r) => r.sop as string),
+      );
+      const archived = await archiveFiles(dataDir);
+      for (const file of acknowledged) {
+        const { sop } = wholeObject(await Deno.readFile(file));
+        assert.ok(indexed.has(sop), `${path.basename(file)} answered Success is indexed`);
+        assert.ok(archived.has(sop), `${path.basename(file)} answered Success is archived`);
+      }
+      // Nothing half-received is left behind.
+      assert.deepEqual(await partialFiles(dataDir), []);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
