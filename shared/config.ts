@@ -3,7 +3,7 @@
  * environment variables, then flags; validated once. An error names the key, the reason and where
  * the value came from.
  */
-import { parse as parseYaml } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { closestKey, keysAt } from "./config_suggest.ts";
 
@@ -71,6 +71,8 @@ export function loadLayered<T>(layering: Layering<T>, input: LoadInput): { confi
   const flagValue = layering.flagValue ?? ((_: string, raw: string) => raw);
   const file = input.flags.config ?? input.env[`${envPrefix}CONFIG`];
   let raw: Record<string, unknown> = {};
+  /** The line in the file of a key's value (or of the key itself), 1-based. */
+  let lineOf: (path: (string | number)[], key?: string) => number | undefined = () => undefined;
   if (file) {
     let text: string;
     try {
@@ -79,8 +81,23 @@ export function loadLayered<T>(layering: Layering<T>, input: LoadInput): { confi
       throw new ConfigError(`config: cannot read ${file}: ${(err as Error).message}`);
     }
     let parsed: unknown;
+    const lines = new LineCounter();
     try {
-      parsed = parseYaml(text);
+      const doc = parseDocument(text, { lineCounter: lines });
+      if (doc.errors.length) throw doc.errors[0];
+      parsed = doc.toJS();
+      lineOf = (path, key) => {
+        let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+        if (key !== undefined && isMap(node)) {
+          const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+          node = pair?.key as typeof node;
+        }
+        // A value missing from a mapping: the mapping's line.
+        for (let up = path.length - 1; !node?.range && up >= 0; up--) {
+          node = doc.getIn(path.slice(0, up), true) as typeof node;
+        }
+        return node?.range ? lines.linePos(node.range[0]).line : undefined;
+      };
     } catch (err) {
       throw new ConfigError(`config: ${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
     }
@@ -106,7 +123,9 @@ export function loadLayered<T>(layering: Layering<T>, input: LoadInput): { confi
     }
   }
   const result = schema.safeParse(raw);
-  if (!result.success) throw new ConfigError(formatIssues(result.error, raw, origin, file, schema));
+  if (!result.success) {
+    throw new ConfigError(formatIssues(result.error, raw, origin, file, schema, lineOf));
+  }
   return { config: result.data, file };
 }
 
@@ -116,6 +135,7 @@ function formatIssues(
   origin: Map<string, string>,
   file: string | undefined,
   schema: z.ZodTypeAny,
+  lineOf: (path: (string | number)[], key?: string) => number | undefined,
 ): string {
   return error.issues.map((issue) => {
     let key = issue.path.join(".");
@@ -130,7 +150,17 @@ function formatIssues(
     const shown = got !== undefined && issue.code !== "unrecognized_keys"
       ? `, got ${JSON.stringify(got)}`
       : "";
-    const where = origin.get(issue.path.join(".")) ?? (file ?? "defaults");
+    let where = origin.get(issue.path.join("."));
+    if (!where && file) {
+      // Where in the file: the unknown key, or the value (the mapping that lacks it).
+      const line = issue.code === "unrecognized_keys" && issue.keys.length === 1
+        ? lineOf(issue.path, issue.keys[0])
+        : issue.path.length
+        ? lineOf(issue.path)
+        : undefined;
+      where = line ? `${file}, line ${line}` : file;
+    }
+    where ??= "defaults";
     return `config: ${key || "(top level)"}: ${reason}${shown} (${where})`;
   }).join("\n");
 }

@@ -41,20 +41,20 @@ Deno.test("loadConfig() names the key, the reason, the value and where it came f
         env: {},
         readFile: files({ "b.yaml": "dimse:\n  prot: 1\n" }),
       }),
-    (err: Error) => err.message === "config: dimse.prot: unknown key (did you mean port?) (b.yaml)",
+    (err: Error) => err.message === "config: dimse.prot: unknown key (did you mean port?) (b.yaml, line 2)",
   );
   // A key no known one is near is only refused; one only the case sets apart is named; so are nested ones.
   for (
     const [yaml, message] of [
-      ["dimse:\n  colour: 1\n", "config: dimse.colour: unknown key (d.yaml)"],
-      ["Dimse: {}\n", "config: Dimse: unknown key (did you mean dimse?) (d.yaml)"],
+      ["dimse:\n  colour: 1\n", "config: dimse.colour: unknown key (d.yaml, line 2)"],
+      ["Dimse: {}\n", "config: Dimse: unknown key (did you mean dimse?) (d.yaml, line 1)"],
       [
         "archive:\n  duplicate: keepLast\n",
-        "config: archive.duplicate: unknown key (did you mean duplicates?) (d.yaml)",
+        "config: archive.duplicate: unknown key (did you mean duplicates?) (d.yaml, line 2)",
       ],
       [
         "nodes:\n  pacs: { aet: X, host: h, port: 104, maxOpsInvoke: 2 }\n",
-        "config: nodes.pacs.maxOpsInvoke: unknown key (did you mean maxOpsInvoked?) (d.yaml)",
+        "config: nodes.pacs.maxOpsInvoke: unknown key (did you mean maxOpsInvoked?) (d.yaml, line 2)",
       ],
     ]
   ) {
@@ -70,7 +70,7 @@ Deno.test("loadConfig() names the key, the reason, the value and where it came f
         env: {},
         readFile: files({ "c.yaml": "nodes:\n  pacs: { aet: X, host: h }\n" }),
       }),
-    (err: Error) => /config: nodes\.pacs\.port: .*\(c\.yaml\)/.test(err.message),
+    (err: Error) => /config: nodes\.pacs\.port: .*\(c\.yaml, line 2\)/.test(err.message),
   );
   assert.throws(
     () =>
@@ -79,7 +79,7 @@ Deno.test("loadConfig() names the key, the reason, the value and where it came f
         env: {},
         readFile: files({ "e.yaml": "dimse:\n  port:\n" }),
       }),
-    /config: dimse\.port: .*\(e\.yaml\)/,
+    /config: dimse\.port: .*\(e\.yaml, line 2\)/,
     "an empty port is an error, not port 0",
   );
   assert.throws(
@@ -126,7 +126,7 @@ routes:
     (err: Error) => {
       assert.equal(
         err.message,
-        'config: routes.0.to.0: expected { node: NAME } or { site: NAME, node: NAME }, node optional, got {"nod":"pacs"} (r3.yaml)',
+        'config: routes.0.to.0: expected { node: NAME } or { site: NAME, node: NAME }, node optional, got {"nod":"pacs"} (r3.yaml, line 3)',
       );
       return true;
     },
