@@ -19,7 +19,8 @@ export function taskProgress(task: TransferTaskRow, p: DetailOf<"progress">): Pa
   } else if (waiting === 0 && dead > 0) status = "failure";
   const ids = reportedIdentifiers(p);
   return {
-    status: task.status === "canceled" ? "canceled" : status,
+    // A canceled task stays so, and one whose cancel is on its way to the source stays canceling.
+    status: task.status === "canceled" || task.status === "canceling" ? task.status : status,
     done,
     failed: dead + p.failed,
     held,

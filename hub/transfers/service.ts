@@ -40,6 +40,9 @@ export interface CreateTransfer extends Schedule {
 }
 
 const MAX_SEND_ATTEMPTS = 5;
+/** A task canceled at the hub whose source still has to be told (it was offline, or being handed the study). */
+const CANCELING = "canceling";
+const CANCEL_WAITING = "canceled at the hub; the source is told when it is back online";
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
@@ -217,19 +220,14 @@ export class TransferService {
     if (!t) throw new TransferError(`no transfer ${transferId}`);
     const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
     for (const task of tasks) {
-      if (TERMINAL.has(task.status)) continue;
-      if (task.status !== "pending") {
-        try {
-          await this.sessions.ask(t.sourceSite, { op: "cancel", transfer: task.id });
-          await this.#follow(t, task);
-        } catch (err) {
-          this.log.warn("could not reach the source to cancel; it will be told again", {
-            reason: (err as Error).message,
-          });
-        }
-      }
-      await this.db.update(transferTasks).set({ status: "canceled", updatedAt: Date.now() })
-        .where(and(eq(transferTasks.id, task.id)));
+      if (TERMINAL.has(task.status) || task.status === CANCELING) continue;
+      // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
+      const told = task.status === "pending" || await this.#tellCancel(t, task);
+      await this.db.update(transferTasks).set({
+        status: told ? "canceled" : CANCELING,
+        ...(told ? {} : { lastError: CANCEL_WAITING }),
+        updatedAt: Date.now(),
+      }).where(eq(transferTasks.id, task.id));
     }
     await atomically(this.db, (tx) => [
       tx.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
@@ -239,6 +237,41 @@ export class TransferService {
     ]);
     this.#schedule.ended(transferId, tasks.map((k) => k.id));
     return (await this.get(transferId))!;
+  }
+
+  /**
+   * Tells the source to drop what it holds for a task, then records what got through; false when the
+   * source could not be told (offline): the task is then `canceling`, and tick() tells it on reconnect.
+   */
+  async #tellCancel(t: TransferRow, task: TransferTaskRow): Promise<boolean> {
+    try {
+      await this.sessions.ask(t.sourceSite, { op: "cancel", transfer: task.id });
+    } catch (err) {
+      this.log.warn("could not reach the source to cancel; it will be told when it is back", {
+        transfer: t.id,
+        reason: (err as Error).message,
+      });
+      return false;
+    }
+    await this.#follow(t, task);
+    return true;
+  }
+
+  /** Tasks canceled while their source was offline (or being handed the study): told now if it is back. */
+  async #finishCancels(): Promise<void> {
+    const waiting = await this.db.select().from(transferTasks).where(eq(transferTasks.status, CANCELING));
+    for (const task of waiting) {
+      const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, task.transferId) });
+      if (!t || !this.sessions.online(t.sourceSite)) continue;
+      if (!(await this.#tellCancel(t, task))) continue;
+      const after = await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, task.id) });
+      await this.db.update(transferTasks).set({
+        status: "canceled",
+        lastError: after?.lastError === CANCEL_WAITING ? null : after?.lastError ?? null,
+        updatedAt: Date.now(),
+      }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, CANCELING)));
+      this.log.info("transfer cancel reached its source", { transfer: t.id });
+    }
   }
 
   /** The objects of one study of a transfer, as the source's queue sees them. */
@@ -314,6 +347,7 @@ export class TransferService {
         }
         await this.#settle(t.id);
       }
+      await this.#finishCancels();
     } catch (err) {
       this.log.error("transfer pass failed", { reason: (err as Error).message });
     } finally {
@@ -336,13 +370,26 @@ export class TransferService {
         };
         const { objects, missing } = await this.sessions.ask(t.sourceSite, request);
         const status = objects === 0 ? "failure" : "queued";
-        await this.db.update(transferTasks).set({
+        const handed = await this.db.update(transferTasks).set({
           status,
           objects,
           missing,
           lastError: objects === 0 ? "the source found no object of this study" : null,
           updatedAt: Date.now(),
-        }).where(eq(transferTasks.id, task.id));
+        }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")))
+          .returning({ id: transferTasks.id });
+        if (!handed.length) {
+          // Canceled while the source was being handed the study: it now holds rows the cancel must reach.
+          await this.db.update(transferTasks).set({
+            status: CANCELING,
+            objects,
+            missing,
+            lastError: CANCEL_WAITING,
+            updatedAt: Date.now(),
+          }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "canceled")));
+          void this.tick();
+          return;
+        }
         await this.db.update(transfers).set({ status: "in_progress", updatedAt: Date.now() })
           .where(and(eq(transfers.id, t.id), eq(transfers.status, "pending")));
         await this.#dropTable(t.id);
@@ -355,7 +402,7 @@ export class TransferService {
           lastError: (err as Error).message,
           status: refused || attempts >= MAX_SEND_ATTEMPTS ? "failure" : "pending",
           updatedAt: Date.now(),
-        }).where(eq(transferTasks.id, task.id));
+        }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")));
       } finally {
         this.#sending.delete(task.id);
       }

@@ -15,7 +15,9 @@ const STUDY = "1.2.826.0.1.3680043.8.498.7";
  * A service on a fresh hub database (the libsql file, or under `deno task test:pg` a PostgreSQL database),
  * with one failed job (no site is connected, so nothing runs).
  */
-async function withFailedJob(fn: (db: HubDb, service: TransferService, id: string) => Promise<void>) {
+async function withFailedJob(
+  fn: (db: HubDb, service: TransferService, id: string, sessions: Sessions) => Promise<void>,
+) {
   const dir = await Deno.makeTempDir({ prefix: "conduit-transfer-service-" });
   const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
   const log = new Logger({ app: "test" }, "error", { write: () => {} });
@@ -30,7 +32,7 @@ async function withFailedJob(fn: (db: HubDb, service: TransferService, id: strin
     await db.update(transferTasks).set({ status: "failure", lastError: "refused" })
       .where(eq(transferTasks.transferId, id));
     await db.update(transfers).set({ status: "failure" }).where(eq(transfers.id, id));
-    await fn(db, service, id);
+    await fn(db, service, id, sessions);
   } finally {
     await sessions.stop();
     db.close();
@@ -107,5 +109,54 @@ Deno.test("TransferService.list() pages newest first with limit and offset, jobs
     assert.deepEqual(pages, all, "the pages are the whole list, in its order, each job once");
     assert.deepEqual(await service.list(2, undefined, 5), []);
     assert.deepEqual(all.slice(-2).sort(), [a, b].sort(), "the oldest two are the same-millisecond jobs");
+  });
+});
+
+Deno.test("TransferService.cancel() during the hand-over of a study still reaches the source", async () => {
+  await withFailedJob(async (_db, service, _failed, sessions) => {
+    // The source answers the send only when the test says so (a retrieve from its node takes that long).
+    let answerSend!: () => void;
+    const sendAnswered = new Promise<void>((resolve) => (answerSend = resolve));
+    const asked: string[] = [];
+    let canceledAtSource = false;
+    Object.assign(sessions, {
+      online: () => true,
+      ask: async (_site: string, request: { op: string }) => {
+        asked.push(request.op);
+        if (request.op === "send") {
+          await sendAnswered;
+          return { objects: 3, queued: 3, missing: 0 };
+        }
+        if (request.op === "cancel") {
+          canceledAtSource = true;
+          return { canceled: 2 };
+        }
+        if (request.op === "progress") {
+          return canceledAtSource
+            ? { pending: 0, inFlight: 0, failed: 0, done: 1, dead: 0, canceled: 2, held: 0 }
+            : { pending: 2, inFlight: 0, failed: 0, done: 1, dead: 0, canceled: 0, held: 0 };
+        }
+        throw new Error(`unexpected ${request.op}`);
+      },
+    });
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    for (let i = 0; i < 50 && !asked.length; i++) {
+      await service.tick(); // (returns at once while an earlier pass still runs)
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.deepEqual(asked, ["send"], "the study is being handed to the source");
+    const canceled = await service.cancel(id, "user:alice");
+    assert.equal(canceled.status, "canceled");
+    answerSend();
+    await new Promise((res) => setTimeout(res, 100));
+    await service.tick();
+    const after = (await service.get(id))!;
+    assert.ok(canceledAtSource, `the source was told to cancel (asked: ${asked.join(", ")})`);
+    assert.equal(after.status, "canceled");
+    assert.deepEqual(after.tasks.map((t) => [t.status, t.done, t.lastError]), [["canceled", 1, null]]);
   });
 });

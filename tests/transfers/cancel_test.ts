@@ -1,0 +1,56 @@
+/**
+ * Cancel as an operator meets it: the source is offline when the cancel is asked (killed mid-transfer),
+ * and comes back; what it still held for the transfer must not go.
+ */
+import assert from "node:assert/strict";
+import { startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { atPacs, rigTest, skip } from "./_rig.ts";
+
+if (skip) console.warn(`cancel_test: skipped: ${skip}`);
+
+rigTest("a cancel asked while the source is offline reaches it when it reconnects", async (r) => {
+  const dir = await Deno.makeTempDir({ prefix: "transfer-cancel-offline-" });
+  const study = await writeGeneratedSeries(dir, { count: 300, seed: "t-cancel-offline" });
+  const sent = await storescu(study.paths, r.north, [], 120_000);
+  assert.equal(sent.code, 0, sent.stderr);
+  const { id } = await r.client.transfers.create.mutate({
+    source: { site: "north" },
+    destination: { site: "south", node: "pacs" },
+    studies: [study.studyUid],
+  });
+  await eventually("the first object through", async () => {
+    const q = await (await r.north.http("/queue/summary")).json() as {
+      rows: { destination: string; state: string; count: number }[];
+    };
+    return q.rows.some((row) => row.destination === "@south/pacs" && row.state === "done") || undefined;
+  }, 60_000);
+  await r.north.kill();
+  await eventually("north offline at the hub", () => !r.hub.sessions.online("north") || undefined);
+  const canceled = await r.client.transfers.cancel.mutate({ id });
+  assert.equal(canceled.status, "canceled");
+  assert.equal(
+    canceled.tasks[0].status,
+    "canceling",
+    "the source has not been told yet, and the task says so",
+  );
+
+  r.north = await startAgentProcess(r.northArgs);
+  const settled = await eventually("the source told of the cancel", async () => {
+    const t = await r.client.transfers.get.query({ id });
+    return t.tasks[0].status === "canceled" ? t : undefined;
+  }, 30_000);
+  assert.equal(settled.status, "canceled");
+  await new Promise((res) => setTimeout(res, 3000));
+  const waiting = (await (await r.north.http("/queue?destination=@south/pacs&limit=10000")).json() as {
+    route: string;
+    state: string;
+  }[]).filter((row) => ["pending", "in_flight", "failed"].includes(row.state));
+  assert.deepEqual(waiting, [], "nothing of the canceled transfer waits at the source");
+  const delivered = (await atPacs(r)).size;
+  assert.ok(delivered < 300, `the transfer stopped (${delivered} of 300 reached the PACS)`);
+  const after = await r.client.transfers.get.query({ id });
+  assert.ok(after.totals.done < 300, `the job reports what went (${after.totals.done})`);
+});
