@@ -22,6 +22,15 @@ export interface RouteProgress {
   lastError?: string;
 }
 
+/** How far some objects got to one destination (a transfer's delivery to its destination's node). */
+export interface Delivery {
+  done: number;
+  waiting: number;
+  dead: number;
+  unknown: number;
+  lastError?: string;
+}
+
 export type QueueState = "pending" | "in_flight" | "failed" | "done" | "dead";
 
 export interface QueueRow {
@@ -155,6 +164,51 @@ export class Queue {
     ).get(route) as { last_error?: string } | undefined;
     if (last?.last_error) p.lastError = last.last_error;
     return p;
+  }
+
+  /**
+   * How far `sops` got to `destination`, whatever the route that queued them: each object by its best
+   * row (done, else waiting, else dead; `unknown` without a row). With `replayDead`, their dead rows for
+   * the destination (not canceled ones) are queued again first, attempts reset.
+   */
+  delivery(destination: string, sops: string[], replayDead = false, now = Date.now()): Delivery {
+    const best = new Map<string, { rank: number; error: string }>();
+    const rank = (state: string) => state === "done" ? 3 : state === "dead" ? 1 : 2;
+    let lastDead = "", lastFailed = "";
+    for (let i = 0; i < sops.length; i += 500) {
+      const chunk = sops.slice(i, i + 500);
+      const marks = chunk.map(() => "?").join(", ");
+      if (replayDead) {
+        this.db.write(() =>
+          this.db.statement(
+            `UPDATE queue SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
+            WHERE destination = ? AND state = 'dead' AND last_error != '${CANCELED}'
+            AND sop_instance_uid IN (${marks})`,
+          ).run(now, now, destination, ...chunk)
+        );
+      }
+      const rows = this.db.statement(
+        `SELECT sop_instance_uid AS sop, state, last_error AS lastError FROM queue
+        WHERE destination = ? AND sop_instance_uid IN (${marks}) ORDER BY updated_at`,
+      ).all(destination, ...chunk) as { sop: string; state: string; lastError: string }[];
+      for (const r of rows) {
+        if (r.state === "dead" && r.lastError === CANCELED) continue;
+        const k = rank(r.state);
+        if ((best.get(r.sop)?.rank ?? 0) < k) best.set(r.sop, { rank: k, error: r.lastError });
+        if (r.state === "dead" && r.lastError) lastDead = r.lastError;
+        if (r.state === "failed" && r.lastError) lastFailed = r.lastError;
+      }
+    }
+    const d: Delivery = { done: 0, waiting: 0, dead: 0, unknown: 0 };
+    for (const sop of new Set(sops)) {
+      const k = best.get(sop)?.rank ?? 0;
+      if (k === 3) d.done++;
+      else if (k === 2) d.waiting++;
+      else if (k === 1) d.dead++;
+      else d.unknown++;
+    }
+    const lastError = d.dead ? lastDead : d.waiting ? lastFailed : "";
+    return lastError ? { ...d, lastError } : d;
   }
 
   /**

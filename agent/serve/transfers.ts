@@ -4,6 +4,7 @@
  */
 import { optionsProblem } from "@conduit/shared/deid";
 import { NO_KEY } from "../forward/stage_settings.ts";
+import { UnknownNodeError } from "../nodes/operations.ts";
 import { remoteDestination, TRANSFER_STAGE, transferRoute } from "../queue/keys.ts";
 import { type Handlers, ok, type Replies, type RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
@@ -87,6 +88,14 @@ export const transferHandlers: Handlers = {
 
   async cancel(s, request, channel) {
     await ok(channel, { canceled: s.queue.cancelRoute(transferRoute(request.transfer)) });
+  },
+
+  /** At the destination: how far the objects a transfer delivered here got on to the node it names. */
+  async delivery(s, request, channel) {
+    if (!s.nodeNames.has(request.node)) {
+      throw new UnknownNodeError(`no node named ${JSON.stringify(request.node)} here`);
+    }
+    await ok(channel, s.queue.delivery(request.node, request.sopInstanceUids, request.replayDead ?? false));
   },
 
   async hold(s, request, channel) {

@@ -40,6 +40,12 @@ export interface CreateTransfer extends Schedule {
 }
 
 const MAX_SEND_ATTEMPTS = 5;
+/** How often a task's delivery to its destination node is checked while the source still sends. */
+const NODE_CHECK_MS = 5000;
+/** Above this many objects a task's delivery to its destination node is not checked (one list's limit). */
+const MAX_NODE_CHECK = 10_000;
+/** How long the hub waits for either site's answer in that check. */
+const NODE_ASK_MS = 10_000;
 /** A task canceled at the hub whose source still has to be told (it was offline, or being handed the study). */
 const CANCELING = "canceling";
 const CANCEL_WAITING = "canceled at the hub; the source is told when it is back online";
@@ -51,6 +57,10 @@ export class TransferService {
   #timer?: ReturnType<typeof setInterval>;
   #busy = false;
   readonly #sending = new Set<string>();
+  /** The last check of a task's delivery to its destination node (see #atNode). */
+  readonly #nodeChecks = new Map<string, { at: number; result: Partial<TransferTaskRow> }>();
+  /** Retried tasks whose objects the destination's node refused: their dead rows there go again. */
+  readonly #replayAtNode = new Set<string>();
   readonly #schedule: Scheduler;
 
   constructor(
@@ -299,6 +309,13 @@ export class TransferService {
   async retry(transferId: string, actor = "unknown"): Promise<TransferView> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
+    if (t.destinationNode) {
+      // What the destination's node refused goes to it again once the source has delivered the rest.
+      const tasks = await this.db.select().from(transferTasks).where(
+        eq(transferTasks.transferId, transferId),
+      );
+      for (const k of tasks) if (["failure", "warning"].includes(k.status)) this.#replayAtNode.add(k.id);
+    }
     const now = Date.now();
     await atomically(this.db, (tx) => [
       tx.update(transferTasks).set({ status: "pending", attempts: 0, lastError: null, updatedAt: now })
@@ -426,8 +443,89 @@ export class TransferService {
       if (err instanceof SiteRequestError) return; // asked again on the next pass
       throw err;
     }
-    await this.db.update(transferTasks).set({ ...taskProgress(task, p), updatedAt: Date.now() })
+    const update = taskProgress(task, p);
+    if (t.destinationNode && p.done > 0 && !TERMINAL.has(task.status) && task.status !== CANCELING) {
+      Object.assign(update, await this.#atNode(t, task, update, p.done, p.lastError));
+    }
+    await this.db.update(transferTasks).set({ ...update, updatedAt: Date.now() })
       .where(eq(transferTasks.id, task.id));
+  }
+
+  /**
+   * With a destination node: what the destination site acknowledged is only in its archive and queue;
+   * the task is done when its objects are stored to the node. Asks the source which objects it delivered
+   * and the destination how far they got to the node (at most every NODE_CHECK_MS while the source still
+   * sends, every pass after). `done` then counts objects at the node, `failed` also those the node refused
+   * for good (the destination's dead letter), and a task the source finished stays `in_progress` until the
+   * node has them all, with the reason it waits as its last error.
+   */
+  async #atNode(
+    t: TransferRow,
+    task: TransferTaskRow,
+    update: Partial<TransferTaskRow>,
+    delivered: number,
+    sourceError: string | undefined,
+  ): Promise<Partial<TransferTaskRow>> {
+    const finished = update.status === "success" || update.status === "warning";
+    const last = this.#nodeChecks.get(task.id);
+    if (!finished && last && Date.now() - last.at < NODE_CHECK_MS) return last.result;
+    if ((task.objects ?? 0) > MAX_NODE_CHECK) return {}; // too many to list: the destination's ack counts
+    const node = t.destinationNode!, site = t.destinationSite;
+    const replayDead = this.#replayAtNode.delete(task.id);
+    let result: Partial<TransferTaskRow>;
+    try {
+      // Bounded: a site that does not answer (an agent older than `delivery`) must not stall every job.
+      const { objects } = await this.sessions.ask(t.sourceSite, {
+        op: "objects",
+        transfer: task.id,
+        limit: MAX_NODE_CHECK,
+      }, AbortSignal.timeout(NODE_ASK_MS));
+      const sops = objects.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"))
+        .map((o) => o.sopInstanceUid);
+      const d = await this.sessions.ask(
+        site,
+        { op: "delivery", node, sopInstanceUids: sops, replayDead },
+        AbortSignal.timeout(NODE_ASK_MS),
+      );
+      const refused = d.dead > 0
+        ? `${site} could not store ${d.dead} of ${delivered} objects to its node ${node}${
+          d.lastError ? `: ${d.lastError}` : ""
+        } (they are in ${site}'s dead letter)`
+        : undefined;
+      result = { done: d.done, failed: (update.failed ?? 0) + d.dead };
+      if (finished) {
+        if (d.waiting + d.unknown > 0) {
+          result.status = "in_progress";
+          result.lastError = d.waiting > 0
+            ? `${d.waiting} of ${delivered} objects wait at ${site} for its node ${node}${
+              d.lastError ? `: ${d.lastError}` : ""
+            }`
+            : `${site} has no record of storing ${d.unknown} of ${delivered} objects to its node ${node}`;
+        } else if (refused) {
+          result.status = "failure";
+          result.lastError = refused;
+        } else result.lastError = sourceError ?? null; // all at the node: a wait reported before is over
+      } else if (refused) result.lastError = update.lastError ?? refused;
+    } catch (err) {
+      if (replayDead) this.#replayAtNode.add(task.id);
+      // Without the destination's word the objects are not known to be at the node: nothing is settled.
+      result = {
+        done: Math.min(task.done, delivered),
+        ...(finished
+          ? {
+            status: "in_progress",
+            lastError: `${delivered} objects at ${site}; waiting to hear how many reached its node ${node}: ${
+              (err as Error).message
+            }`,
+          }
+          : {}),
+      };
+    }
+    this.#nodeChecks.set(task.id, { at: Date.now(), result });
+    if (result.status && TERMINAL.has(result.status) || finished && !result.status) {
+      this.#nodeChecks.delete(task.id);
+    }
+    return result;
   }
 
   async #settle(transferId: string): Promise<void> {

@@ -307,6 +307,28 @@ export const OPERATIONS = {
     }).strict(),
     reply: okWith(z.object({ objects: z.array(QueueRowView) })),
   },
+  /**
+   * At a transfer's destination: how far the objects it acknowledged got on to its `node` (its own
+   * queue's rows for the node, whatever their route). Each object counts once, by its best row: done,
+   * else waiting (pending, in flight or failed), else dead; `unknown` when no row names it. With
+   * `replayDead`, the dead rows of these objects for the node are queued again first (a retried transfer).
+   */
+  delivery: {
+    request: z.object({
+      op: z.literal("delivery"),
+      node: name,
+      sopInstanceUids: z.array(uid).max(10_000),
+      replayDead: z.boolean().optional(),
+    }).strict(),
+    reply: okWith(z.object({
+      done: count,
+      waiting: count,
+      dead: count,
+      unknown: count,
+      /** The last error of a dead row, else of a failed one. */
+      lastError: z.string().optional(),
+    })),
+  },
   /** Takes a transfer's rows that are not done out of the source's queue. */
   cancel: {
     request: z.object({ op: z.literal("cancel"), transfer: transferId }).strict(),
@@ -342,6 +364,7 @@ export const Request = z.discriminatedUnion("op", [
   OPERATIONS.progress.request,
   OPERATIONS.objects.request,
   OPERATIONS.cancel.request,
+  OPERATIONS.delivery.request,
   OPERATIONS.hold.request,
   OPERATIONS.metadata.request,
   OPERATIONS.frames.request,

@@ -72,6 +72,11 @@ export interface StorescpOptions {
   promiscuous?: boolean;
   /** Appended before the port argument. */
   extraArgs?: string[];
+  /**
+   * Negotiate as this profile of a DCMTK association configuration file says (`--config-file`), instead
+   * of accepting every storage SOP class: a PACS that refuses some objects.
+   */
+  configFile?: { file: string; profile: string };
 }
 
 /** A remote modality known to Orthanc. */
@@ -115,8 +120,9 @@ export async function startStorescp(opts: StorescpOptions): Promise<StorescpPeer
   const aet = opts.aet ?? "STORESCP";
   await Deno.mkdir(opts.dir, { recursive: true });
   const args = [
-    "--accept-all",
-    ...(opts.promiscuous ?? true ? ["--promiscuous"] : []),
+    ...(opts.configFile
+      ? ["--config-file", opts.configFile.file, opts.configFile.profile]
+      : ["--accept-all", ...(opts.promiscuous ?? true ? ["--promiscuous"] : [])]),
     ...(opts.bitPreserving ? ["--bit-preserving"] : []),
     "--disable-host-lookup",
     "--aetitle",

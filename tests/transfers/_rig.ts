@@ -3,7 +3,7 @@
  * `storescp`, and the typed client with an operator token.
  */
 import assert from "node:assert/strict";
-import { skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
+import { skipReason, startStorescp, type StorescpOptions, type StorescpPeer } from "../support/peers.ts";
 import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
@@ -27,18 +27,35 @@ export interface Rig {
   northKey: Uint8Array;
 }
 
-export async function rig(): Promise<Rig> {
-  const hub = await startTestHub();
-  const pacs = await startStorescp({
+/** What a test changes in the rig: south's queue settings, and how its PACS negotiates. */
+export interface RigOptions {
+  southQueue?: Partial<typeof QUEUE>;
+  pacs?: Pick<StorescpOptions, "configFile">;
+}
+
+/** Starts south's PACS (again, on `port`, keeping what it holds in `dir`). */
+export async function startPacs(
+  dir: string,
+  port?: number,
+  options: Pick<StorescpOptions, "configFile"> = {},
+): Promise<StorescpPeer> {
+  return await startStorescp({
     aet: "PACS",
-    dir: await Deno.makeTempDir({ prefix: "transfer-pacs-" }),
+    dir,
+    port,
     bitPreserving: true,
     extraArgs: ["--unique-filenames"],
+    ...options,
   });
+}
+
+export async function rig(options: RigOptions = {}): Promise<Rig> {
+  const hub = await startTestHub();
+  const pacs = await startPacs(await Deno.makeTempDir({ prefix: "transfer-pacs-" }), undefined, options.pacs);
   const south = await startAgentProcess({
     aet: "SOUTH",
     config: {
-      queue: QUEUE,
+      queue: { ...QUEUE, ...options.southQueue },
       hub: HUB,
       // `copy` is a second node name for the same storescp: a study sent to both arrives twice.
       nodes: {
@@ -116,14 +133,14 @@ export async function finished(r: Rig, id: string, timeoutMs = 120_000) {
   }, timeoutMs);
 }
 
-export function rigTest(name: string, fn: (r: Rig) => Promise<void>) {
+export function rigTest(name: string, fn: (r: Rig) => Promise<void>, options?: RigOptions) {
   Deno.test({
     name,
     ignore: Boolean(skip),
     sanitizeOps: false,
     sanitizeResources: false,
     async fn() {
-      const r = await rig();
+      const r = await rig(options);
       try {
         await fn(r);
       } finally {

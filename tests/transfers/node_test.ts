@@ -1,0 +1,100 @@
+/**
+ * Transfers to a node of the destination site, as its PACS behaves: down when the transfer runs (the
+ * task waits, saying why, and succeeds only once the PACS holds every object); refusing some objects for
+ * good (the task fails with the PACS's reason, and a retry once the PACS takes them delivers them).
+ */
+import assert from "node:assert/strict";
+import { eventually } from "../support/hub.ts";
+import { atPacs, finished, rigTest, seed, skip, startPacs } from "./_rig.ts";
+
+if (skip) console.warn(`node_test: skipped: ${skip}`);
+
+rigTest("a transfer to a PACS that is down is no success until the PACS holds every object", async (r) => {
+  const { port, dir } = r.pacs;
+  await r.pacs.stop();
+  const study = await seed(r, "node-down", 4);
+  const { id } = await r.client.transfers.create.mutate({
+    source: { site: "north" },
+    destination: { site: "south", node: "pacs" },
+    studies: [study.studyUid],
+  });
+  // North delivers all 4 to south at once; south cannot store them to its PACS.
+  const waiting = await eventually("the task says what it waits for", async () => {
+    const t = await r.client.transfers.get.query({ id });
+    return t.tasks[0].lastError?.includes("wait at south for its node pacs") ? t : undefined;
+  }, 30_000);
+  await new Promise((res) => setTimeout(res, 3000));
+  const still = await r.client.transfers.get.query({ id });
+  assert.equal(
+    still.status,
+    "in_progress",
+    `not a success while the PACS has nothing: ${JSON.stringify(still)}`,
+  );
+  assert.equal(still.tasks[0].status, "in_progress");
+  assert.equal(still.totals.done, 0, "nothing is at the PACS");
+  assert.equal(waiting.tasks[0].objects, 4);
+
+  r.pacs = await startPacs(dir, port);
+  const done = await finished(r, id, 60_000);
+  assert.equal(done.status, "success");
+  assert.equal(done.totals.done, 4);
+  assert.equal(done.tasks[0].lastError, null);
+  const pacs = await atPacs(r);
+  assert.equal(pacs.size, 4, "every object is at the PACS when the transfer says success");
+  assert.ok([...pacs.values()].every((n) => n === 1));
+});
+
+/** A DCMTK association profile that takes CT Image Storage only: MR objects find no presentation context. */
+const CT_ONLY = `[[TransferSyntaxes]]
+[Uncompressed]
+TransferSyntax1 = LittleEndianExplicit
+TransferSyntax2 = LittleEndianImplicit
+
+[[PresentationContexts]]
+[CtOnly]
+PresentationContext1 = CTImageStorage\\Uncompressed
+
+[[Profiles]]
+[CtOnly]
+PresentationContexts = CtOnly
+`;
+
+const ctOnly = await Deno.makeTempFile({ prefix: "ct-only-", suffix: ".cfg" });
+await Deno.writeTextFile(ctOnly, CT_ONLY);
+
+rigTest(
+  "a PACS that refuses a study's objects fails its task with the reason; a retry delivers them once it takes them",
+  async (r) => {
+    const ct = await seed(r, "node-ct", 3, "CT");
+    const mr = await seed(r, "node-mr", 2, "MR");
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [ct.studyUid, mr.studyUid],
+    });
+    const failed = await finished(r, id, 60_000);
+    assert.equal(failed.status, "failure", JSON.stringify(failed));
+    const byStudy = new Map(failed.tasks.map((t) => [t.studyInstanceUid, t]));
+    assert.equal(byStudy.get(ct.studyUid)!.status, "success");
+    assert.equal(byStudy.get(ct.studyUid)!.done, 3);
+    const refused = byStudy.get(mr.studyUid)!;
+    assert.equal(refused.status, "failure");
+    assert.deepEqual([refused.objects, refused.done, refused.failed], [2, 0, 2], "the counts add up");
+    assert.match(refused.lastError ?? "", /south could not store 2 of 2 objects to its node pacs: .+/);
+    assert.deepEqual(failed.totals, { studies: 2, objects: 5, done: 3, failed: 2, missing: 0, held: 0 });
+    assert.equal((await atPacs(r)).size, 3, "only the CT study is at the PACS");
+
+    // The PACS takes MR now: a retry sends what it refused again.
+    const { port, dir } = r.pacs;
+    await r.pacs.stop();
+    r.pacs = await startPacs(dir, port);
+    await r.client.transfers.retry.mutate({ id });
+    const done = await finished(r, id, 60_000);
+    assert.equal(done.status, "success", JSON.stringify(done));
+    assert.deepEqual(done.totals, { studies: 2, objects: 5, done: 5, failed: 0, missing: 0, held: 0 });
+    const pacs = await atPacs(r);
+    assert.equal(pacs.size, 5);
+    assert.ok([...pacs.values()].every((n) => n === 1), "nothing reached the PACS twice");
+  },
+  { southQueue: { maxAttempts: 2 }, pacs: { configFile: { file: ctOnly, profile: "CtOnly" } } },
+);
