@@ -454,7 +454,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
             callingAet: ctx.association.callingAet,
           },
           alsoInTransaction: () => {
-            routing?.queue.addInTransaction(attrs.sopInstanceUid, targets);
+            // New bytes under a known UID (keepLast) go again; the same object committed twice does not.
+            routing?.queue.addInTransaction(attrs.sopInstanceUid, targets, undefined, conflict !== undefined);
             if (conflict) {
               recordConflictInTransaction(db, attrs.sopInstanceUid, conflict, ctx.association.callingAet);
             }

@@ -12,6 +12,7 @@
 
 const STAGE_PREFIX = "deid:";
 const TRANSFER_PREFIX = "transfer:";
+const TUNNEL_PREFIX = "tunnel:";
 
 /** The route of a transfer's rows at its source. */
 export function transferRoute(transfer: string): string {
@@ -30,7 +31,12 @@ export function tunnelCaller(fromSite: string | undefined): string {
 
 /** The route of an object the hub sent for a named node (`tunnel:@site`). */
 export function tunnelRoute(caller: string): string {
-  return `tunnel:${caller}`;
+  return `${TUNNEL_PREFIX}${caller}`;
+}
+
+/** True for the route of an object the hub sent for a named node. */
+export function isTunnelRoute(route: string): boolean {
+  return route.startsWith(TUNNEL_PREFIX);
 }
 
 /** The queue's name for a node at another site, reached through the hub: `@site/node` (or `@site`). */

@@ -6,7 +6,7 @@
  */
 import type { Database } from "../index/db.ts";
 import { type ComputedHash, recordHashes } from "../index/instances.ts";
-import { CANCELED, HELD_PREFIX, STAGE_ROW_SQL } from "./keys.ts";
+import { CANCELED, HELD_PREFIX, isTunnelRoute, STAGE_ROW_SQL } from "./keys.ts";
 import type { StoredObject } from "../part10/stored.ts";
 
 /** A route's rows by state (a transfer's progress at its source). */
@@ -90,18 +90,35 @@ export class Queue {
     recordHashes(this.db, hashes);
   }
 
-  /** Rows for a new object; call inside the transaction that indexes it. */
+  /**
+   * Rows for a new object; call inside the transaction that indexes it. A row it already has is queued
+   * again (new bytes are routed again), except with `resend` false for the rows of an object the hub sent
+   * for a node (`tunnel:` routes): those keep a row that is pending, in flight or done, as a resend of the
+   * same object does (two copies that arrived at once, each committed as new, reach the node once).
+   */
   addInTransaction(
     sopInstanceUid: string,
     targets: { route: string; destination: string }[],
     now = Date.now(),
+    resend = true,
   ): void {
-    const st = this.db.statement(`INSERT INTO queue (sop_instance_uid, route, destination, state, attempts,
+    const upsert = `INSERT INTO queue (sop_instance_uid, route, destination, state, attempts,
       next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)
       ON CONFLICT (sop_instance_uid, route, destination) DO UPDATE SET state = 'pending', attempts = 0,
       next_attempt_at = excluded.next_attempt_at, last_error = '', last_status = NULL,
-      updated_at = excluded.updated_at, done_at = NULL`);
-    for (const t of targets) st.run(sopInstanceUid, t.route, t.destination, now, now, now);
+      updated_at = excluded.updated_at, done_at = NULL`;
+    const st = this.db.statement(upsert);
+    const once = this.db.statement(`${upsert} WHERE queue.state IN ('failed', 'dead')`);
+    for (const t of targets) {
+      (resend || !isTunnelRoute(t.route) ? st : once).run(
+        sopInstanceUid,
+        t.route,
+        t.destination,
+        now,
+        now,
+        now,
+      );
+    }
   }
 
   /** Destinations with rows not yet done (pending, in flight or failed). */

@@ -105,3 +105,40 @@ Deno.test("Queue.isPaused() follows setPaused, and a new Queue over the same fil
     db.close();
   }
 });
+
+Deno.test("Queue.addInTransaction() without resend keeps a node's row from the hub done; delivery() counts it", async () => {
+  const { db, queue } = await queued();
+  try {
+    const sops = [...new Set(queue.list().map((r) => r.sopInstanceUid))];
+    const tunnel = [{ route: "tunnel:@north", destination: "pacs" }];
+    db.write(() => sops.forEach((sop) => queue.addInTransaction(sop, tunnel, 1000)));
+    const [first, second, third] = queue.claim("pacs", 3, 2000);
+    queue.markDone(first.id, 3000);
+    queue.markFailed(second.id, { status: 0xa700, error: "busy", dead: true, next: 0 }, 3000);
+    // The same objects committed again as new (two copies that arrived at once): a done or in-flight
+    // row stays as it is, a dead one goes again.
+    db.write(() => sops.forEach((sop) => queue.addInTransaction(sop, tunnel, 4000, false)));
+    const state = (id: number) => queue.list().find((r) => r.id === id)!.state;
+    assert.deepEqual([state(first.id), state(second.id), state(third.id)], ["done", "pending", "in_flight"]);
+    // New bytes (resend) go again.
+    db.write(() => queue.addInTransaction(first.sopInstanceUid, tunnel, 5000, true));
+    assert.equal(state(first.id), "pending");
+
+    queue.markDone(queue.claim("pacs", 3, 6000).find((r) => r.id === first.id)!.id, 6000);
+    queue.markFailed(second.id, { status: 0xa700, error: "refused", dead: true, next: 0 }, 6000);
+    assert.deepEqual(queue.delivery("pacs", [...sops, "1.2.3"]), {
+      done: 1,
+      waiting: 1,
+      dead: 1,
+      unknown: 1,
+      lastError: "refused",
+    });
+    assert.equal(
+      queue.delivery("pacs", [second.sopInstanceUid], true).waiting,
+      1,
+      "replayDead queues it again",
+    );
+  } finally {
+    db.close();
+  }
+});

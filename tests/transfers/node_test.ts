@@ -1,7 +1,8 @@
 /**
  * Transfers to a node of the destination site, as its PACS behaves: down when the transfer runs (the
  * task waits, saying why, and succeeds only once the PACS holds every object); refusing some objects for
- * good (the task fails with the PACS's reason, and a retry once the PACS takes them delivers them).
+ * good (the task fails with the PACS's reason, and a retry once the PACS takes them delivers them); the
+ * same study asked twice at once (the PACS gets each object once).
  */
 import assert from "node:assert/strict";
 import { eventually } from "../support/hub.ts";
@@ -98,3 +99,24 @@ rigTest(
   },
   { southQueue: { maxAttempts: 2 }, pacs: { configFile: { file: ctOnly, profile: "CtOnly" } } },
 );
+
+rigTest("the same study transferred twice at once reaches the PACS once", async (r) => {
+  const study = await seed(r, "node-twice", 30);
+  const ask = () =>
+    r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [study.studyUid],
+    });
+  const [a, b] = await Promise.all([ask(), ask()]);
+  for (const { id } of [a, b]) {
+    const done = await finished(r, id, 60_000);
+    assert.equal(done.status, "success");
+    assert.equal(done.totals.done, 30);
+  }
+  await new Promise((res) => setTimeout(res, 2000));
+  const pacs = await atPacs(r);
+  assert.equal(pacs.size, 30);
+  const twice = [...pacs.values()].filter((n) => n > 1).length;
+  assert.equal(twice, 0, `${twice} of 30 objects reached the PACS twice`);
+});
