@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, like, or } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
@@ -46,6 +46,9 @@ const NODE_CHECK_MS = 5000;
 const MAX_NODE_CHECK = 10_000;
 /** How long the hub waits for either site's answer in that check. */
 const NODE_ASK_MS = 10_000;
+/** A waiting task's last error while its source is offline. */
+const OFFLINE = "waiting for the source site ";
+const offline = (site: string) => `${OFFLINE}${site} to connect (it is offline)`;
 /** A task canceled at the hub whose source still has to be told (it was offline, or being handed the study). */
 const CANCELING = "canceling";
 const CANCEL_WAITING = "canceled at the hub; the source is told when it is back online";
@@ -348,7 +351,15 @@ export class TransferService {
       for (const t of active) {
         const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id));
         if (mine && !mine.has(t.id)) continue; // another hub of the cluster drives it
-        if (!this.sessions.online(t.sourceSite)) continue; // the source is offline: the job waits
+        if (!this.sessions.online(t.sourceSite)) {
+          // The source is offline: the job waits, and its tasks say so.
+          await this.db.update(transferTasks).set({ lastError: offline(t.sourceSite) }).where(and(
+            eq(transferTasks.transferId, t.id),
+            inArray(transferTasks.status, ["pending", "queued", "in_progress"]),
+            or(isNull(transferTasks.lastError), like(transferTasks.lastError, `${OFFLINE}%`)),
+          ));
+          continue;
+        }
         const window = windowOf(t);
         const closed = window && !isOpen(window, now);
         for (const task of tasks) {
@@ -443,7 +454,11 @@ export class TransferService {
       if (err instanceof SiteRequestError) return; // asked again on the next pass
       throw err;
     }
-    const update = taskProgress(task, p);
+    // A note that the source was offline is over once it answers.
+    const update = taskProgress(
+      task.lastError?.startsWith(OFFLINE) ? { ...task, lastError: null } : task,
+      p,
+    );
     if (t.destinationNode && p.done > 0 && !TERMINAL.has(task.status) && task.status !== CANCELING) {
       Object.assign(update, await this.#atNode(t, task, update, p.done, p.lastError));
     }

@@ -160,3 +160,41 @@ Deno.test("TransferService.cancel() during the hand-over of a study still reache
     assert.deepEqual(after.tasks.map((t) => [t.status, t.done, t.lastError]), [["canceled", 1, null]]);
   });
 });
+
+Deno.test("TransferService: a job whose source is offline says so on its tasks, and the note goes when it answers", async () => {
+  await withFailedJob(async (_db, service, _failed, sessions) => {
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    let waiting;
+    for (let i = 0; i < 50; i++) {
+      await service.tick();
+      waiting = (await service.get(id))!;
+      if (waiting.tasks[0].lastError) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(waiting!.status, "pending");
+    assert.deepEqual(waiting!.tasks.map((t) => [t.status, t.lastError]), [
+      ["pending", "waiting for the source site north to connect (it is offline)"],
+    ]);
+    Object.assign(sessions, {
+      online: () => true,
+      ask: (_site: string, request: { op: string }) =>
+        Promise.resolve(
+          request.op === "send"
+            ? { objects: 1, queued: 1, missing: 0 }
+            : { pending: 1, inFlight: 0, failed: 0, done: 0, dead: 0, canceled: 0, held: 0 },
+        ),
+    });
+    let queued;
+    for (let i = 0; i < 50; i++) {
+      await service.tick();
+      queued = (await service.get(id))!;
+      if (queued.tasks[0].status === "queued") break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.deepEqual(queued!.tasks.map((t) => [t.status, t.lastError]), [["queued", null]]);
+  });
+});
