@@ -110,6 +110,7 @@ export class TransferService {
     if (input.source.site === input.destination.site && input.source.node === input.destination.node) {
       throw new TransferError("the source and the destination are the same");
     }
+    for (const e of [input.source, input.destination]) if (e.node) await this.#checkNode(e.site, e.node);
     const now = Date.now();
     const transferId = id();
     await atomically(this.db, (tx) => [
@@ -154,6 +155,26 @@ export class TransferService {
     this.log.info("transfer created", { transfer: transferId, studies: studies.length, by: createdBy });
     void this.tick();
     return { id: transferId };
+  }
+
+  /**
+   * Refuses a node its site does not have, when the site is online to say (an offline site's nodes are
+   * not known here: its transfer then fails with the site's own answer).
+   */
+  async #checkNode(site: string, node: string): Promise<void> {
+    if (!this.sessions.online(site)) return;
+    let names: string[];
+    try {
+      names = (await this.sessions.ask(site, { op: "nodes" }, AbortSignal.timeout(NODE_ASK_MS))).nodes
+        .map((n) => n.name);
+    } catch {
+      return;
+    }
+    if (!names.includes(node)) {
+      throw new TransferError(
+        `site ${site} has no node named ${node} (its nodes: ${names.length ? names.join(", ") : "none"})`,
+      );
+    }
   }
 
   async get(transferId: string): Promise<TransferView | undefined> {

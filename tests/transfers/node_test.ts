@@ -1,16 +1,28 @@
 /**
- * Transfers to a node of the destination site, as its PACS behaves: down when the transfer runs (the
+ * Transfers to a node of the destination site (one it does not have is refused), as its PACS behaves: down when the transfer runs (the
  * task waits, saying why, and succeeds only once the PACS holds every object); refusing some objects for
  * good (the task fails with the PACS's reason, and a retry once the PACS takes them delivers them); the
  * same study asked twice at once (the PACS gets each object once).
  */
 import assert from "node:assert/strict";
+import { TRPCClientError } from "@trpc/client";
 import { eventually } from "../support/hub.ts";
 import { atPacs, finished, rigTest, seed, skip, startPacs } from "./_rig.ts";
 
 if (skip) console.warn(`node_test: skipped: ${skip}`);
 
 rigTest("a transfer to a PACS that is down is no success until the PACS holds every object", async (r) => {
+  // A node the destination does not have is refused up front, naming the ones it has.
+  await assert.rejects(
+    r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pcas" },
+      studies: ["1.2.3"],
+    }),
+    (e: unknown) =>
+      e instanceof TRPCClientError && e.data?.code === "BAD_REQUEST" &&
+      /site south has no node named pcas \(its nodes: pacs, copy\)/.test(e.message),
+  );
   const { port, dir } = r.pacs;
   await r.pacs.stop();
   const study = await seed(r, "node-down", 4);
