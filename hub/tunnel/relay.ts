@@ -24,6 +24,19 @@ async function pipe(
   await to.close();
 }
 
+/**
+ * Answers a relay the hub does not carry with `error`, then reads and drops what the agent still sends.
+ * The agent writes its whole object before it reads the answer: were the stream left unread, an object
+ * larger than a stream's window would wait for credit forever, and the agent's worker with it (a
+ * destination that is offline would stall the source's forwarding until the source restarted).
+ */
+async function refuse(from: Channel, code: string, message: string): Promise<void> {
+  await from.send({ type: "error", code, message });
+  await from.end();
+  from.detach();
+  while (await from.stream.read()) { /* dropped: the object is not relayed */ }
+}
+
 /** The bandwidth cap for objects a site relays under a queue route, if any. */
 export type RelayLimiter = (fromSite: string, route: string) => Promise<RateLimiter | undefined>;
 
@@ -40,24 +53,14 @@ export async function relayStream(
   try {
     const request = await from.expect(Request);
     if (request.op !== "relay") {
-      await from.send({
-        type: "error",
-        code: "bad-request",
-        message: `agents may only ask the hub to relay`,
-      });
-      await from.end();
+      await refuse(from, "bad-request", "agents may only ask the hub to relay");
       return;
     }
     let destination: Stream;
     try {
       destination = await open(request.site);
     } catch (err) {
-      await from.send({
-        type: "error",
-        code: "site-offline",
-        message: (err as Error).message || `site ${request.site} is not connected`,
-      });
-      await from.end();
+      await refuse(from, "site-offline", (err as Error).message || `site ${request.site} is not connected`);
       return;
     }
     to = new Channel(destination);

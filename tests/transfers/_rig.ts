@@ -23,6 +23,8 @@ export interface Rig {
   client: ReturnType<typeof createConduitClient>;
   url: string;
   northArgs: Parameters<typeof startAgentProcess>[0];
+  /** South's options, to start it again on its data (after `stop` or `kill`). */
+  southArgs: Parameters<typeof startAgentProcess>[0];
   /** North's de-identification key (`deid.keyFile`); south has none. */
   northKey: Uint8Array;
 }
@@ -52,7 +54,7 @@ export async function startPacs(
 export async function rig(options: RigOptions = {}): Promise<Rig> {
   const hub = await startTestHub();
   const pacs = await startPacs(await Deno.makeTempDir({ prefix: "transfer-pacs-" }), undefined, options.pacs);
-  const south = await startAgentProcess({
+  const southArgs = {
     aet: "SOUTH",
     config: {
       queue: { ...QUEUE, ...options.southQueue },
@@ -64,7 +66,8 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
       },
     },
     args: await siteArgs(hub, "south"),
-  });
+  };
+  const south = await startAgentProcess(southArgs);
   const northKey = crypto.getRandomValues(new Uint8Array(32));
   const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
   await Deno.writeFile(keyFile, northKey);
@@ -91,6 +94,13 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
       port: north.port,
       httpPort: north.httpPort,
       args: ["--site", "north", "--hub", hub.tunnelUrl],
+    },
+    southArgs: {
+      ...southArgs,
+      dataDir: south.dataDir,
+      port: south.port,
+      httpPort: south.httpPort,
+      args: ["--site", "south", "--hub", hub.tunnelUrl],
     },
   };
 }
