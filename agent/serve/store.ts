@@ -16,6 +16,15 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
   const header = await channel.expect(ObjectHeader);
   const nack = (message: string) =>
     channel.send({ type: "nack", sopInstanceUid: header.sopInstanceUid, message });
+  /**
+   * A refusal before the object is read: the sender writes the whole object before it reads the answer,
+   * so what it still sends is read and dropped (an object larger than the stream's window would
+   * otherwise wait for credit forever, and the sender's worker with it).
+   */
+  const refuse = async (message: string) => {
+    await nack(message);
+    while (await channel.stream.read()) { /* dropped: the object is refused */ }
+  };
   if (request.node && !s.nodeNames.has(request.node)) {
     channel.stream.reset("unknown node");
     return;
@@ -35,7 +44,7 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
       transferSyntax: header.transferSyntax,
     });
   } catch (err) {
-    return await nack((err as Error).message);
+    return await refuse((err as Error).message);
   }
   const received = await receiveObject(channel, header, sink);
   ctx.sopClassUid = received.meta.sopClassUid;

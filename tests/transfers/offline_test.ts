@@ -45,3 +45,34 @@ rigTest(
     assert.ok([...pacs.values()].every((n) => n === 1));
   },
 );
+
+rigTest(
+  "a destination that refuses objects before reading them (disk full) fails the attempts with its reason",
+  async (r) => {
+    await r.south.stop();
+    const full = {
+      ...r.southArgs,
+      config: { ...r.southArgs!.config, archive: { minFreeMegabytes: 100_000_000 } },
+    };
+    r.south = await startAgentProcess(full);
+    await eventually("south online", () => r.hub.sessions.online("south") || undefined);
+    const study = await seed(r, "full-big", 6, "CT", 512);
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [study.studyUid],
+    });
+    const refused = await eventually("the task gives south's reason", async () => {
+      const t = await r.client.transfers.get.query({ id });
+      return t.tasks[0].lastError?.includes("free disk space below the configured minimum") ? t : undefined;
+    }, 30_000);
+    assert.equal(refused.status, "in_progress");
+    assert.equal(refused.totals.done, 0);
+
+    await r.south.stop();
+    r.south = await startAgentProcess(r.southArgs);
+    const done = await finished(r, id, 60_000);
+    assert.equal(done.status, "success", JSON.stringify(done));
+    assert.equal((await atPacs(r)).size, 6);
+  },
+);
