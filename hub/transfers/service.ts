@@ -52,6 +52,7 @@ const offline = (site: string) => `${OFFLINE}${site} to connect (it is offline)`
 /** A task canceled at the hub whose source still has to be told (it was offline, or being handed the study). */
 const CANCELING = "canceling";
 const CANCEL_WAITING = "canceled at the hub; the source is told when it is back online";
+const CANCEL_FINISHING = "canceled; ";
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
@@ -252,14 +253,16 @@ export class TransferService {
   async cancel(transferId: string, actor = "unknown"): Promise<TransferView> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
+    if (t.status === "canceled") return (await this.get(transferId))!;
+    if (TERMINAL.has(t.status)) throw new TransferError(`the transfer is over (${t.status})`);
     const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
     for (const task of tasks) {
       if (TERMINAL.has(task.status) || task.status === CANCELING) continue;
       // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
-      const told = task.status === "pending" || await this.#tellCancel(t, task);
+      const told = task.status === "pending" ? "canceled" : await this.#tellCancel(t, task);
       await this.db.update(transferTasks).set({
-        status: told ? "canceled" : CANCELING,
-        ...(told ? {} : { lastError: CANCEL_WAITING }),
+        status: told === "canceled" ? "canceled" : CANCELING,
+        ...(told === "canceled" ? {} : { lastError: told }),
         updatedAt: Date.now(),
       }).where(eq(transferTasks.id, task.id));
     }
@@ -274,10 +277,12 @@ export class TransferService {
   }
 
   /**
-   * Tells the source to drop what it holds for a task, then records what got through; false when the
-   * source could not be told (offline): the task is then `canceling`, and tick() tells it on reconnect.
+   * Tells the source to drop what it holds for a task, then records what got through. Answers "canceled"
+   * when that is final, else the note the task keeps while `canceling`: the source could not be told
+   * (offline), or objects already on their way have yet to finish (they may still arrive, and count).
+   * tick() asks again until it is final.
    */
-  async #tellCancel(t: TransferRow, task: TransferTaskRow): Promise<boolean> {
+  async #tellCancel(t: TransferRow, task: TransferTaskRow): Promise<string> {
     try {
       await this.sessions.ask(t.sourceSite, { op: "cancel", transfer: task.id });
     } catch (err) {
@@ -285,26 +290,42 @@ export class TransferService {
         transfer: t.id,
         reason: (err as Error).message,
       });
-      return false;
+      return CANCEL_WAITING;
     }
-    await this.#follow(t, task);
-    return true;
+    const p = await this.#follow(t, task, true);
+    if (!p) return CANCEL_WAITING;
+    return p.inFlight > 0
+      ? `${CANCEL_FINISHING}${p.inFlight} objects already on their way finish first`
+      : "canceled";
   }
 
-  /** Tasks canceled while their source was offline (or being handed the study): told now if it is back. */
+  /**
+   * Tasks canceled while their source was offline (or being handed the study), or with objects still on
+   * their way: told (again) and followed while their source is online, until nothing of them moves.
+   */
   async #finishCancels(): Promise<void> {
     const waiting = await this.db.select().from(transferTasks).where(eq(transferTasks.status, CANCELING));
     for (const task of waiting) {
       const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, task.transferId) });
       if (!t || !this.sessions.online(t.sourceSite)) continue;
-      if (!(await this.#tellCancel(t, task))) continue;
+      const told = await this.#tellCancel(t, task);
       const after = await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, task.id) });
+      const note = (e: string | null | undefined) => e === CANCEL_WAITING || e?.startsWith(CANCEL_FINISHING);
+      if (told !== "canceled") {
+        if (note(after?.lastError) || !after?.lastError) {
+          await this.db.update(transferTasks).set({ lastError: told }).where(
+            and(eq(transferTasks.id, task.id), eq(transferTasks.status, CANCELING)),
+          );
+        }
+        continue;
+      }
       await this.db.update(transferTasks).set({
         status: "canceled",
-        lastError: after?.lastError === CANCEL_WAITING ? null : after?.lastError ?? null,
+        lastError: note(after?.lastError) ? null : after?.lastError ?? null,
         updatedAt: Date.now(),
       }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, CANCELING)));
-      this.log.info("transfer cancel reached its source", { transfer: t.id });
+      this.#nodeChecks.delete(task.id);
+      this.log.info("transfer cancel settled at its source", { transfer: t.id });
     }
   }
 
@@ -467,12 +488,17 @@ export class TransferService {
     if (kept) await this.db.update(transfers).set({ deid: kept }).where(eq(transfers.id, transferId));
   }
 
-  async #follow(t: TransferRow, task: TransferTaskRow): Promise<void> {
+  /** Records a task's progress at its source (and at the destination's node); the report, if any. */
+  async #follow(
+    t: TransferRow,
+    task: TransferTaskRow,
+    fresh = false,
+  ): Promise<DetailOf<"progress"> | undefined> {
     let p: DetailOf<"progress">;
     try {
       p = await this.sessions.ask(t.sourceSite, { op: "progress", transfer: task.id });
     } catch (err) {
-      if (err instanceof SiteRequestError) return; // asked again on the next pass
+      if (err instanceof SiteRequestError) return undefined; // asked again on the next pass
       throw err;
     }
     // A note that the source was offline is over once it answers.
@@ -480,11 +506,12 @@ export class TransferService {
       task.lastError?.startsWith(OFFLINE) ? { ...task, lastError: null } : task,
       p,
     );
-    if (t.destinationNode && p.done > 0 && !TERMINAL.has(task.status) && task.status !== CANCELING) {
-      Object.assign(update, await this.#atNode(t, task, update, p.done, p.lastError));
+    if (t.destinationNode && p.done > 0 && !TERMINAL.has(task.status)) {
+      Object.assign(update, await this.#atNode(t, task, update, p.done, p.lastError, fresh));
     }
     await this.db.update(transferTasks).set({ ...update, updatedAt: Date.now() })
       .where(eq(transferTasks.id, task.id));
+    return p;
   }
 
   /**
@@ -501,10 +528,11 @@ export class TransferService {
     update: Partial<TransferTaskRow>,
     delivered: number,
     sourceError: string | undefined,
+    fresh: boolean,
   ): Promise<Partial<TransferTaskRow>> {
     const finished = update.status === "success" || update.status === "warning";
     const last = this.#nodeChecks.get(task.id);
-    if (!finished && last && Date.now() - last.at < NODE_CHECK_MS) return last.result;
+    if (!finished && !fresh && last && Date.now() - last.at < NODE_CHECK_MS) return last.result;
     if ((task.objects ?? 0) > MAX_NODE_CHECK) return {}; // too many to list: the destination's ack counts
     const node = t.destinationNode!, site = t.destinationSite;
     const replayDead = this.#replayAtNode.delete(task.id);
