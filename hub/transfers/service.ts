@@ -40,6 +40,8 @@ export interface CreateTransfer extends Schedule {
 }
 
 const MAX_SEND_ATTEMPTS = 5;
+/** How long the source may take to hand a study over (its retrieve from its node included). */
+export const SEND_DEADLINE_MS = 6 * 3600 * 1000;
 /** How often a task's delivery to its destination node is checked while the source still sends. */
 const NODE_CHECK_MS = 5000;
 /** Above this many objects a task's delivery to its destination node is not checked (one list's limit). */
@@ -437,6 +439,9 @@ export class TransferService {
           ...(t.sourceNode ? { node: t.sourceNode } : {}),
           to: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
           ...(t.deid ? { deid: sendDeid(t) } : {}),
+          // A retrieve from the source's node (a C-MOVE of thousands of images over a slow link) may take
+          // long: the agent's default deadline (5 minutes) would abort it, and every retry with it.
+          deadlineMs: SEND_DEADLINE_MS,
         };
         const { objects, missing } = await this.sessions.ask(t.sourceSite, request);
         const status = objects === 0 ? "failure" : "queued";

@@ -112,18 +112,20 @@ Deno.test("TransferService.list() pages newest first with limit and offset, jobs
   });
 });
 
-Deno.test("TransferService.cancel() during the hand-over of a study still reaches the source", async () => {
+Deno.test("TransferService.cancel() during the hand-over of a study (a long retrieve) still reaches the source", async () => {
   await withFailedJob(async (_db, service, _failed, sessions) => {
     // The source answers the send only when the test says so (a retrieve from its node takes that long).
     let answerSend!: () => void;
     const sendAnswered = new Promise<void>((resolve) => (answerSend = resolve));
     const asked: string[] = [];
     let canceledAtSource = false;
+    let sendRequest: { deadlineMs?: number } | undefined;
     Object.assign(sessions, {
       online: () => true,
-      ask: async (_site: string, request: { op: string }) => {
+      ask: async (_site: string, request: { op: string; deadlineMs?: number }) => {
         asked.push(request.op);
         if (request.op === "send") {
+          sendRequest = request;
           await sendAnswered;
           return { objects: 3, queued: 3, missing: 0 };
         }
@@ -149,6 +151,10 @@ Deno.test("TransferService.cancel() during the hand-over of a study still reache
       await new Promise((res) => setTimeout(res, 20));
     }
     assert.deepEqual(asked, ["send"], "the study is being handed to the source");
+    assert.ok(
+      (sendRequest?.deadlineMs ?? 0) >= 3600_000,
+      "a retrieve from the source's node may take longer than the agent's default 5 minutes",
+    );
     const canceled = await service.cancel(id, "user:alice");
     assert.equal(canceled.status, "canceled");
     answerSend();
