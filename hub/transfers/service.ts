@@ -361,7 +361,12 @@ export class TransferService {
       const tasks = await this.db.select().from(transferTasks).where(
         eq(transferTasks.transferId, transferId),
       );
-      for (const k of tasks) if (["failure", "warning"].includes(k.status)) this.#replayAtNode.add(k.id);
+      for (const k of tasks) {
+        if (!["failure", "warning"].includes(k.status)) continue;
+        // Asked now, so that it holds whichever hub of a cluster drives the job; the next check of the
+        // node asks again when a site could not be reached.
+        if (!(await this.#replayNode(t, k))) this.#replayAtNode.add(k.id);
+      }
     }
     const now = Date.now();
     await atomically(this.db, (tx) => [
@@ -543,14 +548,8 @@ export class TransferService {
     const replayDead = this.#replayAtNode.delete(task.id);
     let result: Partial<TransferTaskRow>;
     try {
+      const sops = await this.#delivered(t, task);
       // Bounded: a site that does not answer (an agent older than `delivery`) must not stall every job.
-      const { objects } = await this.sessions.ask(t.sourceSite, {
-        op: "objects",
-        transfer: task.id,
-        limit: MAX_NODE_CHECK,
-      }, AbortSignal.timeout(NODE_ASK_MS));
-      const sops = objects.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"))
-        .map((o) => o.sopInstanceUid);
       const d = await this.sessions.ask(
         site,
         { op: "delivery", node, sopInstanceUids: sops, replayDead },
@@ -595,6 +594,32 @@ export class TransferService {
       this.#nodeChecks.delete(task.id);
     }
     return result;
+  }
+
+  /** The objects of a task its source delivered (their de-identified copies' UIDs, when it de-identifies). */
+  async #delivered(t: TransferRow, task: TransferTaskRow): Promise<string[]> {
+    const { objects } = await this.sessions.ask(t.sourceSite, {
+      op: "objects",
+      transfer: task.id,
+      limit: MAX_NODE_CHECK,
+    }, AbortSignal.timeout(NODE_ASK_MS));
+    return objects.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"))
+      .map((o) => o.sopInstanceUid);
+  }
+
+  /** Queues again at the destination what its node refused of a task's objects; false if it could not. */
+  async #replayNode(t: TransferRow, task: TransferTaskRow): Promise<boolean> {
+    try {
+      await this.sessions.ask(t.destinationSite, {
+        op: "delivery",
+        node: t.destinationNode!,
+        sopInstanceUids: await this.#delivered(t, task),
+        replayDead: true,
+      }, AbortSignal.timeout(NODE_ASK_MS));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #settle(transferId: string): Promise<void> {
