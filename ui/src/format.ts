@@ -126,6 +126,7 @@ const STATUS: Record<string, string> = {
   warning: "Done with problems",
   failure: "Failed",
   canceled: "Canceled",
+  canceling: "Canceling: the source has yet to settle it",
   // Sites
   online: "Online",
   offline: "Offline",

@@ -72,6 +72,7 @@ Deno.test("age(), ageAt() and sex() spell values out", () => {
 Deno.test("status() and studyTitle() read as words", () => {
   assert.equal(status("in_progress"), "In progress");
   assert.equal(status("success"), "Done");
+  assert.equal(status("canceling"), "Canceling: the source has yet to settle it");
   assert.equal(status("pending", "site"), "Waiting for its agent to enroll");
   assert.equal(status("in_flight", "object"), "On its way");
   assert.equal(status("something_new"), "something new");
