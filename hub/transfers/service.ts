@@ -48,6 +48,8 @@ const NODE_CHECK_MS = 5000;
 const MAX_NODE_CHECK = 10_000;
 /** How long the hub waits for either site's answer in that check. */
 const NODE_ASK_MS = 10_000;
+/** A pending task's note while its source retrieves the study from its node. */
+const RETRIEVING = "the source is retrieving the study from its node ";
 /** A waiting task's last error while its source is offline. */
 const OFFLINE = "waiting for the source site ";
 const offline = (site: string) => `${OFFLINE}${site} to connect (it is offline)`;
@@ -437,6 +439,13 @@ export class TransferService {
     this.#sending.add(task.id);
     (async () => {
       try {
+        if (t.sourceNode) {
+          // A retrieve may take long: the task says what it waits for.
+          await this.db.update(transferTasks).set({
+            lastError: `${RETRIEVING}${t.sourceNode} (attempt ${task.attempts + 1})`,
+          })
+            .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")));
+        }
         const request = {
           op: "send" as const,
           transfer: task.id,

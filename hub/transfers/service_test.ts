@@ -204,3 +204,46 @@ Deno.test("TransferService: a job whose source is offline says so on its tasks, 
     assert.deepEqual(queued!.tasks.map((t) => [t.status, t.lastError]), [["queued", null]]);
   });
 });
+
+Deno.test("TransferService: a study being retrieved from the source's node says so while it waits", async () => {
+  await withFailedJob(async (_db, service, _failed, sessions) => {
+    let answerSend!: () => void;
+    const sendAnswered = new Promise<void>((resolve) => (answerSend = resolve));
+    Object.assign(sessions, {
+      online: () => true,
+      ask: async (_site: string, request: { op: string }) => {
+        if (request.op === "nodes") {
+          return { nodes: [{ name: "pacs", aet: "PACS", host: "h", port: 104, retrieve: "move" }] };
+        }
+        if (request.op === "send") {
+          await sendAnswered;
+          return { objects: 2, queued: 2, missing: 0 };
+        }
+        return { pending: 2, inFlight: 0, failed: 0, done: 0, dead: 0, canceled: 0, held: 0 };
+      },
+    });
+    const { id } = await service.create({
+      source: { site: "north", node: "pacs" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    let waiting;
+    for (let i = 0; i < 50; i++) {
+      await service.tick();
+      waiting = (await service.get(id))!;
+      if (waiting.tasks[0].lastError) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.deepEqual(waiting!.tasks.map((t) => [t.status, t.lastError]), [
+      ["pending", "the source is retrieving the study from its node pacs (attempt 1)"],
+    ]);
+    answerSend();
+    let queued;
+    for (let i = 0; i < 50; i++) {
+      queued = (await service.get(id))!;
+      if (queued.tasks[0].status === "queued") break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.deepEqual(queued!.tasks.map((t) => [t.status, t.lastError]), [["queued", null]]);
+  });
+});
