@@ -65,20 +65,24 @@ export function tunnelRoutes(registry: SiteRegistry, sessions: Sessions, log: Lo
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
     serverHandshake(
       socket,
-      async (hello) => {
+      (hello) => {
         if (site !== hello.site) {
           log.warn("tunnel refused: credential for another site", {
             remoteAddress,
             site,
             claimed: hello.site,
           });
-          return {
-            ok: false,
+          return Promise.resolve({
+            ok: false as const,
             reason: Reason.BadCredential,
             message: "the credential belongs to another site",
-          };
+          });
         }
-        return { ok: true, heartbeatSeconds: sessions.heartbeatSeconds, hubVersion };
+        return Promise.resolve({
+          ok: true as const,
+          heartbeatSeconds: sessions.heartbeatSeconds,
+          hubVersion,
+        });
       },
       (hello, transport) =>
         sessions.attach(hello.site, transport, {

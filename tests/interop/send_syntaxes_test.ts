@@ -24,6 +24,7 @@ import { encodingOf, parseDataSet, readPart10Header, TransferSyntax } from "@con
 import type { DataSet } from "@conduit/shared/dicom";
 import { queueRows } from "../support/crash.ts";
 import { eventually } from "../support/hub.ts";
+import { MPEG4, mpeg4Object } from "../support/video.ts";
 
 const skip = skipReason("storescp", "storescu", "movescu", "getscu");
 if (skip) console.warn(`send_syntaxes_test: skipped: ${skip}`);
@@ -198,9 +199,11 @@ Deno.test({
       config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
     });
     try {
-      // JPEG Extended, stored as such: no decoder for it, so it goes as stored or not at all.
-      const jpeg = path.join(PYDICOM_TEST_FILES_DIR, "JPGExtended.dcm");
-      const sent = await storescu([jpeg], agent);
+      // MPEG-4 video, stored as such: nothing here decodes it, so it goes as stored or not at all. (JPEG
+      // Extended was that object until its frames could be decoded at the site.)
+      const jpeg = `${scratch}/video.dcm`;
+      await Deno.writeFile(jpeg, mpeg4Object(`2.25.${Date.now()}`).bytes);
+      const sent = await storescu([jpeg], agent, ["-R", "-xn"]);
       assert.equal(sent.code, 0, sent.stderr);
       const [stored] = await listFiles(path.join(agent.dataDir, "archive"));
       const study = path.basename(path.dirname(path.dirname(stored)));
@@ -225,7 +228,7 @@ Deno.test({
       assert.ok(final.includes(sopOf(stored)), "the object is not in the failed list");
       assert.match(
         final,
-        /\[IMPLONLY accepted no context for 1\.2\.840\.10008\.1\.2\.4\.51\] .*ErrorComment/,
+        /\[IMPLONLY accepted no context for 1\.2\.840\.10008\.1\.2\.4\.102\] .*ErrorComment/,
         final,
       );
       assert.deepEqual(await listFiles(`${scratch}/scp`), []);
@@ -448,25 +451,21 @@ Deno.test({
       config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
     });
     try {
-      // One study: MR_small.dcm (Explicit VR LE) and a copy of JPGExtended.dcm (JPEG Extended, never
-      // converted) moved into MR_small's study.
+      // One study: MR_small.dcm (Explicit VR LE) and an MPEG-4 video (never converted: nothing here
+      // decodes it) in MR_small's study.
       const mr = path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm");
       const mrStudy = (await elements(mr)).lines.find((l) => l.startsWith("0020000d"))!;
       const studyUid = new TextDecoder().decode(Uint8Array.from(Buffer.from(mrStudy.split(" = ")[1], "hex")))
         .replace(/\0$/, "");
-      const copy = `${scratch}/JPGExtended.dcm`;
-      await Deno.copyFile(path.join(PYDICOM_TEST_FILES_DIR, "JPGExtended.dcm"), copy);
-      const mod = await runDcmtk("dcmodify", ["-nb", "-m", `(0020,000d)=${studyUid}`, copy]);
-      assert.equal(mod.code, 0, mod.stderr);
+      const copy = `${scratch}/video.dcm`;
+      await Deno.writeFile(copy, mpeg4Object(studyUid).bytes);
       for (const file of [mr, copy]) {
-        const sent = await storescu([file], agent);
+        const sent = await storescu([file], agent, file === copy ? ["-R", "-xn"] : []);
         assert.equal(sent.code, 0, sent.stderr);
       }
       const archived = await listFiles(path.join(agent.dataDir, "archive"));
       assert.equal(archived.length, 2);
-      const jpeg = archived.find((f) =>
-        readPart10Header(Deno.readFileSync(f)).transferSyntax === TransferSyntax.JpegExtended
-      )!;
+      const jpeg = archived.find((f) => readPart10Header(Deno.readFileSync(f)).transferSyntax === MPEG4)!;
       const study = path.basename(path.dirname(path.dirname(jpeg)));
       const keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", `StudyInstanceUID=${study}`];
       const final = (out: string, field: string) => out.slice(out.lastIndexOf(field));
@@ -488,7 +487,7 @@ Deno.test({
       assert.ok(move.includes(sopOf(jpeg)), "the JPEG object is not in the failed list");
       assert.match(
         move,
-        /\[1 not accepted by IMPLONLY: 1\.2\.840\.10008\.1\.2\.4\.51\] .*ErrorComment/,
+        /\[1 not accepted by IMPLONLY: 1\.2\.840\.10008\.1\.2\.4\.102\] .*ErrorComment/,
         move,
       );
       assert.equal((await listFiles(`${scratch}/scp`)).length, 1);
@@ -509,7 +508,7 @@ Deno.test({
       const get = final(got.stdout + got.stderr, "C-GET RSP");
       assert.match(get, /Completed Suboperations\s*: 1\b/, get);
       assert.match(get, /Failed Suboperations\s*: 1\b/, get);
-      assert.match(get, /\[1 not accepted by GETSCU: 1\.2\.840\.10008\.1\.2\.4\.51\] .*ErrorComment/, get);
+      assert.match(get, /\[1 not accepted by GETSCU: 1\.2\.840\.10008\.1\.2\.4\.102\] .*ErrorComment/, get);
       assert.equal((await listFiles(`${scratch}/get`)).length, 1);
     } finally {
       await agent.stop();
