@@ -55,42 +55,48 @@ rigTest("a cancel asked while the source is offline reaches it when it reconnect
   assert.ok(after.totals.done < 300, `the job reports what went (${after.totals.done})`);
 });
 
-rigTest("a canceled transfer reports exactly what reached the destination's node; a finished one stays as it is", async (r) => {
-  const dir = await Deno.makeTempDir({ prefix: "transfer-cancel-count-" });
-  const study = await writeGeneratedSeries(dir, { count: 300, seed: "t-cancel-count" });
-  const sent = await storescu(study.paths, r.north, [], 120_000);
-  assert.equal(sent.code, 0, sent.stderr);
-  const { id } = await r.client.transfers.create.mutate({
-    source: { site: "north" },
-    destination: { site: "south", node: "pacs" },
-    studies: [study.studyUid],
-  });
-  await eventually("some objects through", async () => {
-    const t = await r.client.transfers.get.query({ id });
-    return t.totals.done > 20 || undefined;
-  }, 60_000);
-  await r.client.transfers.cancel.mutate({ id });
-  const settled = await eventually("the cancel settled", async () => {
-    const t = await r.client.transfers.get.query({ id });
-    return t.tasks[0].status === "canceled" ? t : undefined;
-  }, 30_000);
-  assert.equal(settled.status, "canceled");
-  await new Promise((res) => setTimeout(res, 3000));
-  const atNode = (await pacsHolding(r, 1)).size;
-  const after = await r.client.transfers.get.query({ id });
-  assert.ok(atNode < 300, `the cancel stopped the transfer (${atNode} of 300 went)`);
-  assert.equal(after.totals.done, atNode, "the job's done is what the PACS holds");
-  // Canceling again changes nothing.
-  assert.deepEqual((await r.client.transfers.cancel.mutate({ id })).totals, after.totals);
+rigTest(
+  "a canceled transfer reports exactly what reached the destination's node; a finished one stays as it is",
+  async (r) => {
+    const dir = await Deno.makeTempDir({ prefix: "transfer-cancel-count-" });
+    const study = await writeGeneratedSeries(dir, { count: 300, seed: "t-cancel-count" });
+    const sent = await storescu(study.paths, r.north, [], 120_000);
+    assert.equal(sent.code, 0, sent.stderr);
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [study.studyUid],
+    });
+    await eventually("some objects through", async () => {
+      const t = await r.client.transfers.get.query({ id });
+      return t.totals.done > 20 || undefined;
+    }, 60_000);
+    await r.client.transfers.cancel.mutate({ id });
+    const settled = await eventually("the cancel settled", async () => {
+      const t = await r.client.transfers.get.query({ id });
+      return t.tasks[0].status === "canceled" ? t : undefined;
+    }, 30_000);
+    assert.equal(settled.status, "canceled");
+    await new Promise((res) => setTimeout(res, 3000));
+    const atNode = (await pacsHolding(r, 1)).size;
+    const after = await r.client.transfers.get.query({ id });
+    assert.ok(atNode < 300, `the cancel stopped the transfer (${atNode} of 300 went)`);
+    assert.equal(after.totals.done, atNode, "the job's done is what the PACS holds");
+    // Canceling again changes nothing.
+    assert.deepEqual((await r.client.transfers.cancel.mutate({ id })).totals, after.totals);
 
-  // A transfer that finished is not relabeled canceled.
-  const small = await seed(r, "cancel-late", 3);
-  const late = await r.client.transfers.create.mutate({
-    source: { site: "north" },
-    destination: { site: "south", node: "pacs" },
-    studies: [small.studyUid],
-  });
-  assert.equal((await finished(r, late.id)).status, "success");
-  await assert.rejects(r.client.transfers.cancel.mutate({ id: late.id }), /the transfer is over \(success\)/);
-  assert.equal((await r.client.transfers.get.query({ id: late.id })).status, "success");
-});
+    // A transfer that finished is not relabeled canceled.
+    const small = await seed(r, "cancel-late", 3);
+    const late = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [small.studyUid],
+    });
+    assert.equal((await finished(r, late.id)).status, "success");
+    await assert.rejects(
+      r.client.transfers.cancel.mutate({ id: late.id }),
+      /the transfer is over \(success\)/,
+    );
+    assert.equal((await r.client.transfers.get.query({ id: late.id })).status, "success");
+  },
+);
