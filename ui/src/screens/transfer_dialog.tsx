@@ -22,6 +22,8 @@ export function TransferDialog(props: {
   const [end, setEnd] = createSignal("");
   const [cap, setCap] = createSignal("");
   const [message, setMessage] = createSignal("");
+  /** A transfer being created: the button waits for it, so a double click starts one job, not two. */
+  const [busy, setBusy] = createSignal(false);
   let deid!: DeidChoice;
   /** The destinations offered: never a source of the studies selected. */
   const offered = () => props.sites.filter((s) => !props.sources.includes(s));
@@ -39,6 +41,7 @@ export function TransferDialog(props: {
   });
 
   const transfer = async () => {
+    if (busy()) return;
     setMessage("");
     if (props.sources.length !== 1) return setMessage("Pick studies from one site at a time.");
     if (!destination()) return setMessage("Choose a destination site.");
@@ -49,6 +52,7 @@ export function TransferDialog(props: {
     if (mbps !== undefined && !(mbps >= 0.1)) {
       return setMessage("The bandwidth cap is in Mbit/s, at least 0.1.");
     }
+    setBusy(true);
     try {
       const pseudonymize = deid.request();
       const { id } = await api.transfers.create.mutate({
@@ -63,6 +67,8 @@ export function TransferDialog(props: {
       props.onTransfer(id);
     } catch (err) {
       setMessage((err as Error).message);
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -150,9 +156,12 @@ export function TransferDialog(props: {
       </details>
       <DeidFields ref={(c) => (deid = c)} />
       <div class="row">
-        <button class="primary" type="submit" disabled={!props.studies.length || !destination()}>
+        <button class="primary" type="submit" disabled={!props.studies.length || !destination() || busy()}>
           Transfer
         </button>
+        <Show when={busy()}>
+          <span class="hint" role="status">Starting the transfer…</span>
+        </Show>
         <Show when={props.studies.length && !destination()}>
           <span class="hint">Choose a destination first.</span>
         </Show>

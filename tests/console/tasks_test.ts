@@ -1,0 +1,102 @@
+/**
+ * The central team's everyday tasks in the console, in Chromium (Playwright) against a real hub and two
+ * agents, where a careless click or a long day goes wrong: a double click on Transfer starts one job,
+ * not two; DICOM values carrying HTML are shown as text, never run.
+ */
+import assert from "node:assert/strict";
+import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { writeInstances } from "../tools/generate.ts";
+import { generateStudies } from "@conduit/shared/testing";
+import { buildConsole } from "../../deploy/build_ui.ts";
+import { skipReason } from "../support/peers.ts";
+
+const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
+if (skip) console.warn(`tasks_test: skipped: ${skip}`);
+
+/** A Patient's Name and a Study Description that are HTML: the console must show them as text. */
+const EVIL_NAME = `<i>EVE</i>^<u>X</u>`;
+const EVIL_DESCRIPTION = `<img src=x onerror="globalThis.xss=1"><script>xss=2</script>`;
+/** Elements an HTML-reading console would have made of them. */
+const MADE = "main i, main u, main img[src=x], main script";
+
+Deno.test({
+  name: "console tasks: one job per double click, HTML as text",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await buildConsole();
+    const hub = await startTestHub();
+    const agents: AgentProcess[] = [];
+    const browser = await launchBrowser();
+    try {
+      agents.push(await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") }));
+      const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
+      agents.push(north);
+      const dir = await Deno.makeTempDir({ prefix: "tasks-" });
+      const specs = [...generateStudies({
+        seed: "tasks",
+        patients: 1,
+        studiesPerPatient: 1,
+        series: [{ modality: "CT", instances: 1 }],
+        rows: 32,
+        columns: 32,
+      })].map((s) => ({ ...s, patientName: EVIL_NAME, studyDescription: EVIL_DESCRIPTION }));
+      const study = await writeInstances(dir, specs);
+      assert.equal((await storescu(study.paths, north)).code, 0);
+      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      await hub.users.add("ops", "operator", "operator password");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const page = await browser.newPage();
+      const dialogs: string[] = [];
+      page.on("dialog", (d) => (dialogs.push(d.message()), d.dismiss()));
+
+      await page.goto(`${base}/explorer?site=north`);
+      await logIn(page, "ops", "operator password");
+      const row = page.locator(`table[aria-label=Studies] tr[data-study="${study.studyUid}"]`);
+      await row.waitFor();
+
+      // HTML in DICOM values is text: shown as written, no element made of it, nothing run.
+      assert.match(await row.innerText(), /<i>EVE<\/i>, <u>X<\/u>/);
+      assert.match(await row.innerText(), /<img src=x onerror="globalThis.xss=1"><script>xss=2<\/script>/);
+      assert.equal(await page.locator(MADE).count(), 0);
+      await page.goto(`${base}/studies/north/${study.studyUid}`);
+      await page.locator("section[aria-label=Study] h1").waitFor();
+      assert.match(
+        await page.locator("section[aria-label=Study] h1").innerText(),
+        /^<i>EVE<\/i>, <u>X<\/u>$/,
+      );
+      assert.equal(await page.locator(MADE).count(), 0);
+      assert.equal(await page.evaluate(() => (globalThis as { xss?: number }).xss), undefined);
+      await page.goBack();
+      await row.waitFor();
+
+      // A double click on Transfer (an impatient user, a bouncy mouse) starts one job.
+      await page.getByLabel(/^Select all 1 study/).check();
+      await page.getByLabel("Destination").selectOption("south");
+      await page.getByRole("button", { name: "Transfer", exact: true }).dblclick();
+      await page.locator('section[aria-label="Transfer detail"]').waitFor();
+      await new Promise((r) => setTimeout(r, 1000)); // a second job, if any, is made by now
+      const jobs = await hub.transfers.list();
+      assert.equal(jobs.length, 1, `one job per double click, not ${jobs.length}`);
+      await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
+        timeout: 60_000,
+      });
+      // The job's page names the study as the source lists it, as text.
+      assert.match(
+        await page.locator("table[aria-label=Tasks]").innerText(),
+        /<i>EVE<\/i>, <u>X<\/u> · .* · <img src=x/,
+      );
+      assert.equal(await page.locator(MADE).count(), 0);
+
+      assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
+    } finally {
+      await browser.close();
+      for (const a of agents) await a.stop();
+      await hub.stop();
+    }
+  },
+});
