@@ -1,7 +1,9 @@
 /**
  * The central team's everyday tasks in the console, in Chromium (Playwright) against a real hub and two
  * agents, where a careless click or a long day goes wrong: a double click on Transfer starts one job,
- * not two; DICOM values carrying HTML are shown as text, never run.
+ * not two; a session that ends while the console is open (here: the user disabled and enabled again,
+ * which ends their sessions) shows the login, then the same screen, instead of the hub's "send an API
+ * token" error; DICOM values carrying HTML are shown as text, never run.
  */
 import assert from "node:assert/strict";
 import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
@@ -23,7 +25,7 @@ const EVIL_DESCRIPTION = `<img src=x onerror="globalThis.xss=1"><script>xss=2</s
 const MADE = "main i, main u, main img[src=x], main script";
 
 Deno.test({
-  name: "console tasks: one job per double click, HTML as text",
+  name: "console tasks: one job per double click, an ended session logs in again in place, HTML as text",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -92,6 +94,20 @@ Deno.test({
       );
       assert.equal(await page.locator(MADE).count(), 0);
 
+      // The session ends while the console is open: the next call shows the login, not the hub's refusal.
+      const search = `/explorer?site=north&modality=CT`;
+      await page.goto(`${base}${search}`);
+      await row.waitFor();
+      await hub.users.setDisabled("ops", true);
+      await hub.users.setDisabled("ops", false);
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByRole("button", { name: "Log in" }).waitFor({ timeout: 10_000 });
+      assert.match(await page.locator("body").innerText(), /Your session has ended/);
+      assert.doesNotMatch(await page.locator("body").innerText(), /Bearer|API token/);
+      await logIn(page, "ops", "operator password");
+      assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, search, "the same screen");
+      await row.waitFor();
+      assert.equal(await page.getByRole("alert").filter({ hasText: /\w/ }).count(), 0, "no error left");
       assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
     } finally {
       await browser.close();

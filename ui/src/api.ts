@@ -20,6 +20,19 @@ export type May = (action: Action) => boolean;
 
 let csrf = "";
 
+let ended: (() => void) | undefined;
+/**
+ * Calls `handler` when the hub answers 401 to a call of the console: its session ended (expired, logged
+ * out in another tab, the user disabled). The console then shows its login, and the same screen after.
+ */
+export function onSessionEnded(handler: () => void): void {
+  ended = handler;
+}
+/** Tells the console its session ended (a 401 seen outside the batch link, as on a subscription). */
+export function sessionEnded(): void {
+  if (csrf) (csrf = "", ended?.());
+}
+
 export const api = createTRPCClient<AppRouter>({
   links: [
     splitLink({
@@ -28,7 +41,11 @@ export const api = createTRPCClient<AppRouter>({
       false: httpBatchLink({
         url: "/trpc",
         headers: () => (csrf ? { "x-csrf-token": csrf } : {}),
-        fetch: (url, init) => fetch(url, { ...init, credentials: "same-origin" }),
+        fetch: async (url, init) => {
+          const res = await fetch(url, { ...init, credentials: "same-origin" });
+          if (res.status === 401) sessionEnded();
+          return res;
+        },
       }),
     }),
   ],

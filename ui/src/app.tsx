@@ -4,7 +4,7 @@
  * the login there and, once logged in, that screen; `?next=/viewer/...` goes back to the viewer.
  */
 import { createMemo, createSignal, type JSX, Match, onMount, Show, Switch } from "solid-js";
-import { type Action, logout, type Me, me } from "./api.ts";
+import { type Action, logout, type Me, me, onSessionEnded } from "./api.ts";
 import { Link, location, match, navigate } from "./router.tsx";
 import { Login } from "./screens/login.tsx";
 import { Dashboard } from "./screens/dashboard.tsx";
@@ -26,6 +26,14 @@ function nextAfterLogin(): string | undefined {
 export function App() {
   const [user, setUser] = createSignal<Me | undefined>();
   const [ready, setReady] = createSignal(false);
+  /** Why the login shows (a session that ended while the console was open), or "". */
+  const [notice, setNotice] = createSignal("");
+  // A call refused for want of a session shows the login (then this same screen), not the hub's error.
+  onSessionEnded(() => {
+    if (!user()) return;
+    setNotice("Your session has ended: log in again to go on.");
+    setUser(undefined);
+  });
   onMount(async () => {
     setUser(await me());
     setReady(true);
@@ -35,6 +43,7 @@ export function App() {
   const loggedIn = (m: Me) => {
     const next = nextAfterLogin();
     if (next) return globalThis.location.assign(next);
+    setNotice("");
     setUser(m);
   };
   const may = (a: Action) => Boolean(user()?.actions.includes(a));
@@ -54,7 +63,7 @@ export function App() {
   );
   return (
     <Show when={ready()}>
-      <Show when={user()} fallback={<Login onLogin={loggedIn} />}>
+      <Show when={user()} fallback={<Login onLogin={loggedIn} notice={notice()} />}>
         <header>
           <Link href="/" class="brand">Conduit</Link>
           <nav aria-label="Screens">

@@ -1,7 +1,7 @@
-import { createSignal } from "solid-js";
+import { createSignal, Show } from "solid-js";
 import { login, type Me } from "../api.ts";
 
-export function Login(props: { onLogin: (me: Me) => void }) {
+export function Login(props: { onLogin: (me: Me) => void; notice?: string }) {
   const [error, setError] = createSignal("");
   const [busy, setBusy] = createSignal(false);
   let user!: HTMLInputElement;
@@ -21,6 +21,9 @@ export function Login(props: { onLogin: (me: Me) => void }) {
   return (
     <form class="login card" onSubmit={submit}>
       <h1>Conduit</h1>
+      <Show when={props.notice}>
+        <p class="warning" role="status">{props.notice}</p>
+      </Show>
       <label>
         User
         <input name="user" autocomplete="username" ref={user} required />

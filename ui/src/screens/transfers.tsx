@@ -4,7 +4,7 @@
  * retry.
  */
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
-import { api, type May } from "../api.ts";
+import { api, type May, sessionEnded } from "../api.ts";
 import { count, instant, personName, status, studyTitle } from "../format.ts";
 import { Link } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
@@ -30,7 +30,7 @@ export function Transfers(props: { open?: string; may: May }) {
     setObjects([]);
     const sub = api.transfers.progress.subscribe({ id }, {
       onData: (j) => (setJob(j as Job), refetch()),
-      onError: (err) => setError(err.message),
+      onError: (err) => (err.data?.code === "UNAUTHORIZED" ? sessionEnded() : setError(err.message)),
     });
     unsubscribe = () => sub.unsubscribe();
   };
