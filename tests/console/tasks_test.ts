@@ -3,7 +3,8 @@
  * agents, where a careless click or a long day goes wrong: a double click on Transfer starts one job,
  * not two; a session that ends while the console is open (here: the user disabled and enabled again,
  * which ends their sessions) shows the login, then the same screen, instead of the hub's "send an API
- * token" error; DICOM values carrying HTML are shown as text, never run.
+ * token" error; jobs past the newest 50 are on the transfers list's next pages; DICOM values carrying
+ * HTML are shown as text, never run.
  */
 import assert from "node:assert/strict";
 import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
@@ -108,6 +109,42 @@ Deno.test({
       assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, search, "the same screen");
       await row.waitFor();
       assert.equal(await page.getByRole("alert").filter({ hasText: /\w/ }).count(), 0, "no error left");
+
+      // A long list: past the newest 50 jobs, older ones are a page away (`?page=2`), not out of reach.
+      const [first] = jobs;
+      await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
+      for (let i = 0; i < 55; i++) {
+        await hub.transfers.create(
+          {
+            source: { site: "west" },
+            destination: { site: "south" },
+            studies: [`1.2.826.0.1.3680043.9.${i}`],
+          },
+          "user:ops",
+        );
+      }
+      await page.goto(`${base}/transfers`);
+      const listed = page.locator("table[aria-label=Transfers] tbody tr");
+      await listed.first().waitFor();
+      assert.equal(await listed.count(), 50);
+      assert.equal(
+        await page.locator(`tr[data-transfer="${first.id}"]`).count(),
+        0,
+        "the oldest is not on page 1",
+      );
+      const pages = page.getByRole("navigation", { name: "Pages of transfers" });
+      assert.ok(await pages.getByRole("button", { name: "Newer" }).isDisabled());
+      await pages.getByRole("button", { name: "Older" }).click();
+      await page.locator(`tr[data-transfer="${first.id}"]`).waitFor();
+      assert.equal(await listed.count(), 6);
+      assert.equal(new URL(page.url()).search, "?page=2");
+      assert.match(await pages.innerText(), /Page 2: transfers 51–56/);
+      assert.ok(await pages.getByRole("button", { name: "Older" }).isDisabled());
+      await page.reload();
+      await page.locator(`tr[data-transfer="${first.id}"]`).waitFor();
+      await page.goBack();
+      await listed.nth(49).waitFor();
+      assert.equal(await page.locator(`tr[data-transfer="${first.id}"]`).count(), 0, "Back: page 1 again");
       assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
     } finally {
       await browser.close();

@@ -6,7 +6,7 @@
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type May, sessionEnded } from "../api.ts";
 import { count, instant, personName, status, studyTitle } from "../format.ts";
-import { Link } from "../router.tsx";
+import { Link, location, navigate } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
 import { Scroll, State, Uid } from "../widgets.tsx";
@@ -14,8 +14,17 @@ import { describeDeid } from "./deid_fields.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
 
+/** Jobs a page of the list shows. */
+const PAGE = 50;
+
 export function Transfers(props: { open?: string; may: May }) {
-  const [list, { refetch }] = createResource(() => api.transfers.list.query({ limit: 50 }));
+  // A page of the list (`?page=2`), the newest first; one more job than shown says whether there is a next.
+  const page = () => Math.max(0, Math.floor(Number(location().search.get("page") ?? 1) - 1) || 0);
+  const [list, { refetch }] = createResource(
+    page,
+    (p) => api.transfers.list.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
+  );
+  const goTo = (p: number) => navigate(p ? `/transfers?page=${p + 1}` : "/transfers");
   const [openId, setOpenId] = createSignal<string | undefined>();
   const [job, setJob] = createSignal<Job | undefined>();
   const [error, setError] = createSignal("");
@@ -235,14 +244,32 @@ export function Transfers(props: { open?: string; may: May }) {
       <section class="card">
         <h2>Transfers</h2>
         <Show
-          when={list()?.length}
+          when={list()?.length || page()}
           fallback={
             <p class="empty">
               No transfer yet: pick studies in the <Link href="/explorer">Explorer</Link>.
             </p>
           }
         >
-          <TransfersTable jobs={list()} />
+          <Show when={list()?.length} fallback={<p class="empty">No transfer on this page.</p>}>
+            <TransfersTable jobs={list()?.slice(0, PAGE)} />
+          </Show>
+          <div class="row" role="navigation" aria-label="Pages of transfers">
+            <button type="button" disabled={page() === 0} onClick={() => goTo(page() - 1)}>
+              Newer
+            </button>
+            <span>
+              Page {page() + 1}
+              {list()?.length
+                ? `: transfers ${page() * PAGE + 1}–${
+                  page() * PAGE + Math.min(list()!.length, PAGE)
+                }, newest first`
+                : ""}
+            </span>
+            <button type="button" disabled={(list()?.length ?? 0) <= PAGE} onClick={() => goTo(page() + 1)}>
+              Older
+            </button>
+          </div>
         </Show>
       </section>
     </>
