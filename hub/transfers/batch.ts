@@ -188,7 +188,10 @@ export class BatchService {
       status: b.status,
       rows: rows.length,
       badRows: rows.filter((r) => r.error).length,
-      matches: results.filter((r) => !r.error).length,
+      /** Studies found, each once: two rows (or a row and its duplicate) finding one study count it once. */
+      matches: new Set(
+        results.filter((r) => !r.error).map((r, i) => `${r.site}|${r.StudyInstanceUID || `#${i}`}`),
+      ).size,
       errors: results.filter((r) => r.error).map((r) => ({ row: r.row, site: r.site, error: r.error })),
       transferId: b.transferId,
     };
