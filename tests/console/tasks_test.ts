@@ -7,6 +7,7 @@
  * HTML are shown as text, never run.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
@@ -145,6 +146,35 @@ Deno.test({
       await page.goBack();
       await listed.nth(49).waitFor();
       assert.equal(await page.locator(`tr[data-transfer="${first.id}"]`).count(), 0, "Back: page 1 again");
+
+      // Batch transfer: the destination is chosen, never the source; a double click on Start starts one
+      // batch; the batch has its URL (a reload shows it); the same study found by two rows is one study.
+      await page.goto(`${base}/batch`);
+      await page.getByLabel("File").setInputFiles({
+        name: "twice.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from("Patient ID\nPAT0001\nPAT0001\n"),
+      });
+      await page.locator('table[aria-label=Rows] tr[data-row="3"]').waitFor();
+      await page.getByLabel("Kind").selectOption("transfer");
+      const start = page.getByRole("button", { name: "Start" });
+      assert.ok(await start.isDisabled(), "a transfer waits for its source");
+      await page.getByLabel("Site (source)").selectOption("north");
+      const destination = page.getByLabel("Destination");
+      assert.equal(await destination.inputValue(), "", "no destination chosen for the user");
+      assert.equal(await destination.locator("option[value=north]").count(), 0, "never the source");
+      assert.ok(await start.isDisabled(), "a transfer waits for its destination");
+      await destination.selectOption("south");
+      await start.dblclick();
+      const result = page.getByLabel("Batch result");
+      await result.getByText("done").waitFor({ timeout: 30_000 });
+      assert.match(new URL(page.url()).search, /^\?id=\w+$/, "the batch has its URL");
+      assert.match(await result.innerText(), /2 rows, 1 study found, 0 rows with an error/);
+      await page.reload();
+      await result.getByText("done").waitFor({ timeout: 30_000 });
+      await result.getByRole("button", { name: "Open the transfer" }).waitFor();
+      const fromNorth = (await hub.transfers.list(1000)).filter((j) => j.source.site === "north");
+      assert.equal(fromNorth.length, 2, `one batch per double click: ${fromNorth.length - 1} transfers made`);
       assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
     } finally {
       await browser.close();

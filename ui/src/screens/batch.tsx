@@ -2,27 +2,61 @@
  * Batch: choose a CSV or XLSX of searches, preview its rows with their errors, start it, follow it,
  * download the results.
  */
-import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
 import { count } from "../format.ts";
+import { location, navigate } from "../router.tsx";
 import { Scroll } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 export function Batch(props: { onTransfer: (id: string) => void }) {
   const [sites] = createResource(() => api.sites.list.query());
-  const [id, setId] = createSignal<string | undefined>();
+  /** The batch started, in the URL (`/batch?id=...`): a reload or Back shows it again. */
+  const id = () => location().search.get("id") ?? undefined;
   const [status, { refetch }] = createResource(id, (batch) => api.batch.status.query({ id: batch }));
   const [error, setError] = createSignal("");
   const [preview, setPreview] = createSignal<Preview | undefined>();
   const [kindValue, setKindValue] = createSignal("query");
+  const [sourceValue, setSourceValue] = createSignal("");
+  const [destinationValue, setDestinationValue] = createSignal("");
+  /** A batch being started: Start waits for it, so a double click starts one batch, not two. */
+  const [busy, setBusy] = createSignal(false);
   let deid!: DeidChoice;
   let poll: ReturnType<typeof setInterval> | undefined;
   onCleanup(() => clearInterval(poll));
-  let file!: HTMLInputElement,
-    kind!: HTMLSelectElement,
-    source!: HTMLSelectElement,
-    destination!: HTMLSelectElement;
+  let file!: HTMLInputElement, kind!: HTMLSelectElement;
+  /** Destinations: enrolled sites, never the source. */
+  const destinations = () =>
+    (sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked" && s.site !== sourceValue());
+  // A destination the new source made impossible is no longer chosen.
+  createEffect(() => {
+    if (destinationValue() && !destinations().some((s) => s.site === destinationValue())) {
+      setDestinationValue("");
+    }
+  });
+  /** Why Start cannot run yet, or "". */
+  const missing = () =>
+    kindValue() !== "transfer"
+      ? ""
+      : !sourceValue()
+      ? "A transfer takes its studies from one site: choose it."
+      : !destinationValue()
+      ? "Choose the destination."
+      : "";
+  // A batch in the URL is followed until it is done.
+  createEffect(on(id, (batch) => {
+    clearInterval(poll);
+    if (!batch) return;
+    poll = setInterval(async () => {
+      try {
+        await refetch();
+        if (status()?.status === "done") clearInterval(poll);
+      } catch {
+        clearInterval(poll); // the resource shows its error
+      }
+    }, 1000);
+  }));
 
   const read = async (): Promise<{ filename: string; contentBase64: string } | undefined> => {
     const f = file.files?.[0];
@@ -33,7 +67,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   const showPreview = async () => {
     setError("");
     setPreview(undefined);
-    setId(undefined);
+    navigate("/batch");
     const content = await read();
     if (!content) return;
     try {
@@ -45,32 +79,28 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
 
   const upload = async (e: Event) => {
     e.preventDefault();
+    if (busy()) return;
     setError("");
-    const content = await read();
-    if (!content) return setError("Choose a .csv or .xlsx file.");
+    if (missing()) return setError(missing());
+    setBusy(true);
     try {
+      const content = await read();
+      if (!content) return setError("Choose a .csv or .xlsx file.");
       const pseudonymize = kind.value === "transfer" ? deid.request() : undefined;
       const r = await api.batch.upload.mutate({
         kind: kind.value as "query" | "transfer",
         ...content,
-        sites: source.value
-          ? [source.value]
+        sites: sourceValue()
+          ? [sourceValue()]
           : (sites() ?? []).filter((s) => s.state === "online").map((s) => s.site),
-        ...(kind.value === "transfer" ? { destination: { site: destination.value } } : {}),
+        ...(kind.value === "transfer" ? { destination: { site: destinationValue() } } : {}),
         ...(pseudonymize ? { deid: pseudonymize } : {}),
       });
-      setId(r.id);
-      clearInterval(poll);
-      poll = setInterval(async () => {
-        try {
-          await refetch();
-          if (status()?.status === "done") clearInterval(poll);
-        } catch {
-          clearInterval(poll); // the resource shows its error
-        }
-      }, 1000);
+      navigate(`/batch?id=${encodeURIComponent(r.id)}`);
     } catch (err) {
       setError((err as Error).message);
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -103,24 +133,32 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         </label>
         <label>
           Site (source)
-          <select ref={source}>
-            <option value="">All online sites</option>
+          <select onChange={(e) => setSourceValue(e.currentTarget.value)}>
+            <option value="" disabled={kindValue() === "transfer"}>All online sites</option>
             <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
           </select>
         </label>
         <Show when={kindValue() === "transfer"}>
           <label>
             Destination
-            <select ref={destination}>
-              <For each={(sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked")}>
-                {(s) => <option value={s.site}>{s.site}</option>}
+            <select onChange={(e) => setDestinationValue(e.currentTarget.value)}>
+              <option value="" selected={!destinationValue()}>Choose a site</option>
+              <For each={destinations()}>
+                {(s) => <option value={s.site} selected={s.site === destinationValue()}>{s.site}</option>}
               </For>
             </select>
           </label>
         </Show>
-        <button class="primary" type="submit" disabled={!preview() || preview()!.rows === preview()!.badRows}>
+        <button
+          class="primary"
+          type="submit"
+          disabled={!preview() || preview()!.rows === preview()!.badRows || Boolean(missing()) || busy()}
+        >
           Start
         </button>
+        <Show when={preview() && missing()}>
+          <span class="hint">{missing()}</span>
+        </Show>
       </form>
       <Show when={kindValue() === "transfer"}>
         <DeidFields
