@@ -97,6 +97,44 @@ function checkHeader(header: string[]): void {
   if (!header.some((h) => COLUMNS[normalize(h)])) {
     throw new BatchFileError("the first row names no known column");
   }
+  // Two columns for one key: which one a row searches by would be a guess.
+  const seen = new Map<string, string>();
+  for (const h of header) {
+    const key = COLUMNS[normalize(h)];
+    if (!key) continue;
+    const before = seen.get(key);
+    if (before !== undefined) {
+      throw new BatchFileError(
+        `the columns ${JSON.stringify(before)} and ${JSON.stringify(h)} are the same (${key}); keep one`,
+      );
+    }
+    seen.set(key, h);
+  }
+}
+
+/** A cell of a sheet as the text it shows: a formula's result, rich text's words, a link's text, a date. */
+function cellText(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  if (v instanceof Date) return v.toISOString().slice(0, 10);
+  if (typeof v !== "object") return String(v);
+  const o = v as { result?: unknown; richText?: { text: string }[]; text?: unknown; error?: string };
+  if ("formula" in o || "sharedFormula" in o) return cellText(o.result);
+  if (Array.isArray(o.richText)) return o.richText.map((r) => r.text).join("");
+  if ("text" in o) return cellText(o.text);
+  if (o.error) return o.error; // #N/A, #REF!...: searched as written, so the row finds nothing and says so
+  return "";
+}
+
+/**
+ * A CSV's text: UTF-8 (with or without a byte order mark), or else Windows-1252, which is what Excel on
+ * Windows writes for "CSV (Comma delimited)": Müller must not become M\uFFFDller.
+ */
+function csvText(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder("windows-1252").decode(bytes);
+  }
 }
 
 /**
@@ -115,36 +153,45 @@ export async function parseBatchFile(filename: string, bytes: Uint8Array): Promi
       await book.xlsx.load(
         bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
       );
-    } catch (err) {
-      throw new BatchFileError(`not a readable XLSX file: ${(err as Error).message}`);
+    } catch {
+      throw new BatchFileError(
+        "not a readable XLSX file (an old .xls, or a CSV named .xlsx? save it as .xlsx or .csv)",
+      );
     }
     const sheet = book.worksheets[0];
     if (!sheet) throw new BatchFileError("the workbook has no sheet");
-    const header = (sheet.getRow(1).values as unknown[]).slice(1).map((v) => String(v ?? ""));
+    const header = (sheet.getRow(1).values as unknown[]).slice(1).map(cellText);
     checkHeader(header);
     const rows: BatchRow[] = [];
     sheet.eachRow((r, n) => {
       if (n === 1) return;
       const record: Record<string, string> = {};
-      header.forEach((h, i) => {
-        const v = r.getCell(i + 1).value;
-        record[h] = v instanceof Date
-          ? v.toISOString().slice(0, 10)
-          : v === null || v === undefined
-          ? ""
-          : String(v);
-      });
+      header.forEach((h, i) => (record[h] = cellText(r.getCell(i + 1).value)));
       rows.push(rowFrom(n, record));
     });
     return rows;
   }
   if (!/\.(csv|txt)$/i.test(filename)) throw new BatchFileError("send a .csv or .xlsx file");
-  const parsed = Papa.parse<Record<string, string>>(new TextDecoder().decode(bytes), {
-    header: true,
-    skipEmptyLines: "greedy",
+  // Records as arrays, blank ones kept: a row's number is the one a spreadsheet shows, after blank lines too.
+  const text = csvText(bytes);
+  // The delimiter (comma, semicolon as Excel writes in much of Europe, tab) guessed over non-blank lines.
+  const { delimiter } = Papa.parse(text, { preview: 20, skipEmptyLines: "greedy" }).meta;
+  const parsed = Papa.parse<string[]>(text, { header: false, skipEmptyLines: false, delimiter });
+  const quote = parsed.errors.find((e) => e.type === "Quotes");
+  if (quote) {
+    throw new BatchFileError(
+      `row ${(quote.row ?? 0) + 1}: a quoted value is not closed (a " without its pair), so the rows after ` +
+        "it would be read as one value",
+    );
+  }
+  const [header = [], ...records] = parsed.data;
+  checkHeader(header);
+  const rows: BatchRow[] = [];
+  records.forEach((values, i) => {
+    if (values.every((v) => !v.trim())) return;
+    rows.push(rowFrom(i + 2, Object.fromEntries(header.map((h, c) => [h, values[c] ?? ""]))));
   });
-  checkHeader(parsed.meta.fields ?? []);
-  return parsed.data.map((record, i) => rowFrom(i + 2, record));
+  return rows;
 }
 
 /** Results as CSV or XLSX (columns from the first result's keys). */

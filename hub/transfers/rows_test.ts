@@ -1,0 +1,81 @@
+/**
+ * A batch file's rows as users' spreadsheets write them: Excel's CSV in Windows-1252 and with
+ * semicolons, a byte order mark, blank lines (row numbers stay the spreadsheet's), an unclosed quote,
+ * a column given twice, and XLSX cells holding formulas, rich text and links.
+ */
+import assert from "node:assert/strict";
+import ExcelJS from "exceljs";
+import { BatchFileError, parseBatchFile } from "./rows.ts";
+
+const csv = (text: string) => new TextEncoder().encode(text);
+const keys = async (name: string, bytes: Uint8Array) =>
+  (await parseBatchFile(name, bytes)).map((r) => ({
+    row: r.row,
+    ...r.keys,
+    ...(r.error ? { error: r.error } : {}),
+  }));
+
+Deno.test("a CSV from Excel on Windows (Windows-1252) keeps its accents", async () => {
+  const bytes = new Uint8Array([
+    ...csv("Patient Name;Modality\r\nM"),
+    0xfc,
+    ...csv("ller^J"),
+    0xfc,
+    ...csv("rgen;CT\r\n"),
+  ]);
+  assert.deepEqual(await keys("list.csv", bytes), [
+    { row: 2, PatientName: "Müller^Jürgen", ModalitiesInStudy: "CT" },
+  ]);
+  // UTF-8, with its byte order mark, as before.
+  assert.deepEqual(await keys("list.csv", csv("\uFEFFPatient Name,Modality\nMüller,CT\n")), [
+    { row: 2, PatientName: "Müller", ModalitiesInStudy: "CT" },
+  ]);
+});
+
+Deno.test("a CSV's rows keep the numbers a spreadsheet shows them with, blank lines and all", async () => {
+  assert.deepEqual(await keys("a.csv", csv("Patient ID,Modality\nP1,CT\n,\n\nP2,MR\nX\n")), [
+    { row: 2, PatientID: "P1", ModalitiesInStudy: "CT" },
+    { row: 5, PatientID: "P2", ModalitiesInStudy: "MR" },
+    { row: 6, PatientID: "X" },
+  ]);
+  assert.deepEqual(await keys("a.csv", csv("Patient ID\tAccession\nP1\tA1\n")), [
+    { row: 2, PatientID: "P1", AccessionNumber: "A1" },
+  ]);
+});
+
+Deno.test("a CSV with an unclosed quote, or a column twice, is refused with the reason", async () => {
+  await assert.rejects(
+    parseBatchFile("a.csv", csv('Patient ID,Modality\nP1,CT\n"P2,MR\nP3,CT\n')),
+    (e) => e instanceof BatchFileError && /^row 3: a quoted value is not closed/.test(e.message),
+  );
+  await assert.rejects(
+    parseBatchFile("a.csv", csv("Patient ID,PatientID\nP1,P2\n")),
+    (e) =>
+      e instanceof BatchFileError &&
+      e.message === 'the columns "Patient ID" and "PatientID" are the same (PatientID); keep one',
+  );
+});
+
+Deno.test("XLSX cells read as they show: formulas, rich text, links, dates; not [object Object]", async () => {
+  const book = new ExcelJS.Workbook();
+  const sheet = book.addWorksheet("rows");
+  sheet.addRow(["Patient ID", { richText: [{ text: "Accession " }, { text: "Number" }] }, "Study Date"]);
+  sheet.addRow([
+    { formula: '"PAT"&"0001"', result: "PAT0001" },
+    { richText: [{ text: "ACC" }, { text: "1", font: { bold: true } }] },
+    new Date(Date.UTC(2024, 0, 2)),
+  ]);
+  sheet.addRow([{ text: "PAT0002", hyperlink: "https://ris.example/PAT0002" }, 42, "20240101"]);
+  const bytes = new Uint8Array(await book.xlsx.writeBuffer() as ArrayBuffer);
+  assert.deepEqual(await keys("rows.xlsx", bytes), [
+    { row: 2, PatientID: "PAT0001", AccessionNumber: "ACC1", StudyDate: "20240102" },
+    { row: 3, PatientID: "PAT0002", AccessionNumber: "42", StudyDate: "20240101" },
+  ]);
+});
+
+Deno.test("a file that is no XLSX says so in words, not the zip library's", async () => {
+  await assert.rejects(
+    parseBatchFile("rows.xlsx", csv("Patient ID\nP1\n")),
+    (e) => e instanceof BatchFileError && !/jszip|central directory|https?:/.test(e.message),
+  );
+});
