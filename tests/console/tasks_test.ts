@@ -3,8 +3,9 @@
  * agents, where a careless click or a long day goes wrong: a double click on Transfer starts one job,
  * not two; a session that ends while the console is open (here: the user disabled and enabled again,
  * which ends their sessions) shows the login, then the same screen, instead of the hub's "send an API
- * token" error; jobs past the newest 50 are on the transfers list's next pages; DICOM values carrying
- * HTML are shown as text, never run.
+ * token" error; jobs past the newest 50 are on the transfers list's next pages; a job whose source is
+ * offline says so; a batch transfer's destination is chosen, never its source, and a double click on
+ * Start starts one batch, which has its URL; DICOM values carrying HTML are shown as text, never run.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -114,8 +115,9 @@ Deno.test({
       // A long list: past the newest 50 jobs, older ones are a page away (`?page=2`), not out of reach.
       const [first] = jobs;
       await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
+      const fromWest: string[] = [];
       for (let i = 0; i < 55; i++) {
-        await hub.transfers.create(
+        const { id } = await hub.transfers.create(
           {
             source: { site: "west" },
             destination: { site: "south" },
@@ -123,6 +125,7 @@ Deno.test({
           },
           "user:ops",
         );
+        fromWest.push(id);
       }
       await page.goto(`${base}/transfers`);
       const listed = page.locator("table[aria-label=Transfers] tbody tr");
@@ -175,6 +178,14 @@ Deno.test({
       await result.getByRole("button", { name: "Open the transfer" }).waitFor();
       const fromNorth = (await hub.transfers.list(1000)).filter((j) => j.source.site === "north");
       assert.equal(fromNorth.length, 2, `one batch per double click: ${fromNorth.length - 1} transfers made`);
+
+      // A job whose source is offline says so, and does not claim its studies are gone from the source.
+      await page.goto(`${base}/transfers/${fromWest[0]}`);
+      const detail = page.locator('section[aria-label="Transfer detail"]');
+      await detail.getByText("west, the source, is offline").waitFor();
+      assert.match(await detail.innerText(), /nothing leaves it until its agent connects again/);
+      await detail.getByText(/Not named: west cannot be asked now \(.+\)/).waitFor();
+      assert.doesNotMatch(await detail.innerText(), /does not list/);
       assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
     } finally {
       await browser.close();

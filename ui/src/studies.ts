@@ -57,12 +57,16 @@ export function studyOf(site: string, ds: Dataset): Study {
   };
 }
 
+/** Studies looked up by UID; `unreachable` says why the site could not be asked (offline...), if so. */
+export type StudiesByUid = Map<string, Study> & { unreachable?: string };
+
 /**
  * The studies of `uids` at a site, by UID (one UID-list query per 50). Studies the site no longer has,
- * or cannot be asked about now, are absent: the caller shows their UID.
+ * or cannot be asked about now, are absent: the caller shows their UID, and `unreachable` tells the two
+ * apart.
  */
-export async function lookupStudies(site: string, uids: string[]): Promise<Map<string, Study>> {
-  const out = new Map<string, Study>();
+export async function lookupStudies(site: string, uids: string[]): Promise<StudiesByUid> {
+  const out: StudiesByUid = new Map<string, Study>();
   const unique = [...new Set(uids)].slice(0, 500);
   for (let i = 0; i < unique.length; i += 50) {
     const batch = unique.slice(i, i + 50);
@@ -75,8 +79,9 @@ export async function lookupStudies(site: string, uids: string[]): Promise<Map<s
         const study = studyOf(site, s.study);
         out.set(study.uid, study);
       }
-    } catch {
-      return out; // the site is offline or refuses: names stay UIDs
+    } catch (err) {
+      out.unreachable = (err as Error).message; // the site is offline or refuses: names stay UIDs
+      return out;
     }
   }
   return out;

@@ -14,12 +14,32 @@ import { describeDeid } from "./deid_fields.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
 
+/** The states a job ends in. */
+const TERMINAL = ["success", "failure", "warning", "canceled"];
+
 /** Jobs a page of the list shows. */
 const PAGE = 50;
 
 export function Transfers(props: { open?: string; may: May }) {
   // A page of the list (`?page=2`), the newest first; one more job than shown says whether there is a next.
   const page = () => Math.max(0, Math.floor(Number(location().search.get("page") ?? 1) - 1) || 0);
+  const [sites, { refetch: refetchSites }] = createResource(() => api.sites.list.query().catch(() => []));
+  /** The job's sites that are not online now, each with what that means for the job. */
+  const away = () => {
+    const j = job();
+    if (!j || TERMINAL.includes(j.status)) return [];
+    return [[j.source.site, "source"], [j.destination.site, "destination"]].flatMap(([name, role]) => {
+      const s = sites()?.find((x) => x.site === name);
+      if (!s || s.state === "online") return [];
+      const since = s.lastSeenAt ? ` (last seen ${instant(s.lastSeenAt)})` : "";
+      return [
+        `${name}, the ${role}, is ${status(s.state, "site").toLowerCase()}${since}: ` +
+        (role === "source"
+          ? "nothing leaves it until its agent connects again."
+          : "nothing reaches it until its agent connects again."),
+      ];
+    });
+  };
   const [list, { refetch }] = createResource(
     page,
     (p) => api.transfers.list.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
@@ -38,7 +58,7 @@ export function Transfers(props: { open?: string; may: May }) {
     setError("");
     setObjects([]);
     const sub = api.transfers.progress.subscribe({ id }, {
-      onData: (j) => (setJob(j as Job), refetch()),
+      onData: (j) => (setJob(j as Job), refetch(), refetchSites()),
       onError: (err) => (err.data?.code === "UNAUTHORIZED" ? sessionEnded() : setError(err.message)),
     });
     unsubscribe = () => sub.unsubscribe();
@@ -115,11 +135,12 @@ export function Transfers(props: { open?: string; may: May }) {
             <Show when={j().deid}>
               {(d) => <p aria-label="De-identification">{describeDeid(d())}</p>}
             </Show>
+            <For each={away()}>{(line) => <p class="warning" role="status">{line}</p>}</For>
             <Show when={props.may("transfer")}>
               <div class="row">
                 <button
                   type="button"
-                  disabled={["success", "failure", "warning", "canceled"].includes(j().status)}
+                  disabled={TERMINAL.includes(j().status)}
                   onClick={() => act("cancel")}
                 >
                   Cancel
@@ -154,7 +175,17 @@ export function Transfers(props: { open?: string; may: May }) {
                         <td>
                           <Show
                             when={names()?.get(t.studyInstanceUid)}
-                            fallback={<span class="hint">A study the source does not list now</span>}
+                            fallback={
+                              <span class="hint">
+                                {names()?.unreachable
+                                  ? `Not named: ${j().source.site} cannot be asked now (${
+                                    names()!.unreachable
+                                  })`
+                                  : names()
+                                  ? "A study the source does not list now"
+                                  : "…"}
+                              </span>
+                            }
                           >
                             {(s) => (
                               <Link href={studyPage(j().source.site, t.studyInstanceUid)}>
