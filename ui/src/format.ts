@@ -196,6 +196,21 @@ export function patientKey(value: string): "PatientID" | "PatientName" {
   return /\d/.test(value) ? "PatientID" : "PatientName";
 }
 
+/**
+ * A name typed in the search as the Patient's Name to match, case-insensitively at the sites: the start
+ * of the name, as a user of a PACS expects (`kowalski` finds `KOWALSKI^LENA`), and the console's own way of
+ * writing it (`Kowalski, Lena` finds `KOWALSKI^LENA^MARIA`). A value with `^`, `*` or `?` is DICOM already
+ * and goes as typed.
+ */
+export function nameQuery(value: string): string {
+  const v = value.trim();
+  if (/[\^*?]/.test(v)) return v;
+  // "Family, Given Middle (ideographic, phonetic)" as personName() writes it: the alphabetic group.
+  const [family, given = ""] = v.replace(/\s*\(.*\)\s*$/, "").split(/\s*,\s*/, 2);
+  const words = (text: string) => text.split(/\s+/).filter(Boolean).join("*");
+  return given ? `${words(family)}^${words(given)}*` : `${words(family)}*`;
+}
+
 /** A number of things, in the singular for one: `count(1, "study", "studies")` is "1 study". */
 export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

@@ -8,6 +8,7 @@ import {
   dicomDate,
   dicomDateTime,
   dicomTime,
+  nameQuery,
   patientKey,
   personName,
   sex,
@@ -95,6 +96,15 @@ Deno.test("patientKey() searches IDs with letters by ID, and names by name", () 
   for (const name of ["KOWALSKI*", "Kowalski^Lena", "O'Brien"]) {
     assert.equal(patientKey(name), "PatientName", name);
   }
+});
+
+Deno.test("nameQuery() finds a name by its start, and as the console writes it", () => {
+  assert.equal(nameQuery("kowalski"), "kowalski*");
+  assert.equal(nameQuery(" Kowalski, Lena "), "Kowalski^Lena*");
+  assert.equal(nameQuery("Kowalski, Lena Maria"), "Kowalski^Lena*Maria*");
+  assert.equal(nameQuery("van der Berg"), "van*der*Berg*");
+  assert.equal(nameQuery("Yamada, Tarou (山田 太郎, やまだ たろう)"), "Yamada^Tarou*");
+  for (const dicom of ["KOWALSKI^LENA", "KOW*", "SM?TH"]) assert.equal(nameQuery(dicom), dicom);
 });
 
 Deno.test("auditAction() and auditActor() read the audit log as words", () => {

@@ -6,7 +6,7 @@
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { count, dicomDate, patientKey, personName, studyTitle } from "../format.ts";
+import { count, dicomDate, nameQuery, patientKey, personName, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
 import { Scroll } from "../widgets.tsx";
@@ -64,7 +64,10 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     setError("");
     const filters: Record<string, string> = {};
     const patient = field("patient");
-    if (patient) filters[patientKey(patient)] = patient;
+    if (patient) {
+      if (patientKey(patient) === "PatientID") filters.PatientID = patient;
+      else filters.PatientName = nameQuery(patient);
+    }
     if (field("accession")) filters.AccessionNumber = field("accession");
     if (field("modality")) filters.ModalitiesInStudy = field("modality").toUpperCase();
     const d = (v: string) => v.replaceAll("-", "");
