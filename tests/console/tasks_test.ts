@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import type { Page } from "playwright-core";
 import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
@@ -26,6 +27,11 @@ const EVIL_NAME = `<i>EVE</i>^<u>X</u>`;
 const EVIL_DESCRIPTION = `<img src=x onerror="globalThis.xss=1"><script>xss=2</script>`;
 /** Elements an HTML-reading console would have made of them. */
 const MADE = "main i, main u, main img[src=x], main script";
+
+/** Waits for the explorer's search to end (its Search button is disabled while it runs). */
+async function searched(page: Page): Promise<void> {
+  await page.locator('form[aria-label="Find studies"] button[type=submit]:enabled').waitFor();
+}
 
 Deno.test({
   name: "console tasks: one job per double click, an ended session logs in again in place, HTML as text",
@@ -78,6 +84,15 @@ Deno.test({
       assert.equal(await page.evaluate(() => (globalThis as { xss?: number }).xss), undefined);
       await page.goBack();
       await row.waitFor();
+
+      // A name is found by its start, and as the console writes it (copied from a page), in any case.
+      for (const typed of ["<i>eve</i>", "<i>EVE</i>, <u>X</u>"]) {
+        await page.getByLabel("Patient ID or name").fill(typed);
+        await page.getByRole("button", { name: "Search" }).click();
+        await page.waitForURL((u) => u.searchParams.get("patient") === typed);
+        await searched(page);
+        assert.equal(await row.count(), 1, `${typed} finds the study`);
+      }
 
       // A double click on Transfer (an impatient user, a bouncy mouse) starts one job.
       await page.getByLabel(/^Select all 1 study/).check();
@@ -178,6 +193,15 @@ Deno.test({
       await result.getByRole("button", { name: "Open the transfer" }).waitFor();
       const fromNorth = (await hub.transfers.list(1000)).filter((j) => j.source.site === "north");
       assert.equal(fromNorth.length, 2, `one batch per double click: ${fromNorth.length - 1} transfers made`);
+
+      // A search that fails (a site offline) leaves no results of the search before it on the screen.
+      await page.goto(`${base}/explorer?site=north`);
+      await row.waitFor();
+      await page.locator("select[name=site]").selectOption("west");
+      await page.getByRole("button", { name: "Search" }).click();
+      await searched(page);
+      await page.getByRole("alert").filter({ hasText: /west/ }).waitFor();
+      assert.equal(await row.count(), 0, "no stale results under the error");
 
       // A job whose source is offline says so, and does not claim its studies are gone from the source.
       await page.goto(`${base}/transfers/${fromWest[0]}`);

@@ -80,6 +80,11 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
       setSelected(new Set<string>());
       setSearched(true);
     } catch (err) {
+      // The results of the search before are not this search's: they go, the reason stays.
+      setHits([]);
+      setLeftOut("");
+      setSelected(new Set<string>());
+      setSearched(false);
       setError((err as Error).message);
     } finally {
       setBusy(false);
