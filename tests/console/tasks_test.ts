@@ -17,6 +17,7 @@ import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { writeInstances } from "../tools/generate.ts";
 import { generateStudies } from "@conduit/shared/testing";
 import { buildConsole } from "../../deploy/build_ui.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
 import { skipReason } from "../support/peers.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
@@ -210,6 +211,28 @@ Deno.test({
       assert.match(await detail.innerText(), /nothing leaves it until its agent connects again/);
       await detail.getByText(/Not named: west cannot be asked now \(.+\)/).waitFor();
       assert.doesNotMatch(await detail.innerText(), /does not list/);
+      // A double click on Cancel cancels once (one audit entry).
+      await detail.getByRole("button", { name: "Cancel" }).dblclick();
+      await page.locator('section[aria-label="Transfer detail"][data-status="canceled"]').waitFor();
+      await new Promise((r) => setTimeout(r, 500));
+      const admin = createConduitClient({ url: base, token: (await hub.tokens.create("qa", "admin")).token });
+      const cancels = (await admin.audit.list.query({ limit: 1000 }))
+        .filter((a) => a.action === "transfer.cancel" && a.target === fromWest[0]);
+      assert.equal(cancels.length, 1, `one cancel per double click, not ${cancels.length}`);
+
+      // Objects of a study the source has none of for the job say so, and the button closes them again.
+      const { id: nothing } = await hub.transfers.create(
+        { source: { site: "north" }, destination: { site: "south" }, studies: ["1.2.826.0.1.3680043.9.999"] },
+        "user:ops",
+      );
+      await page.goto(`${base}/transfers/${nothing}`);
+      const objectsButton = page.locator("table[aria-label=Tasks]").getByRole("button", { name: "Objects" });
+      await objectsButton.click();
+      await detail.getByText("None in north's queue for this job").waitFor();
+      assert.equal(await objectsButton.getAttribute("aria-expanded"), "true");
+      await objectsButton.click();
+      await detail.getByText("None in north's queue for this job").waitFor({ state: "detached" });
+      assert.equal(await objectsButton.getAttribute("aria-expanded"), "false");
       assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
     } finally {
       await browser.close();

@@ -56,7 +56,8 @@ export function Transfers(props: { open?: string; may: May }) {
     setJob(undefined);
     if (!id) return;
     setError("");
-    setObjects([]);
+    setObjects(undefined);
+    setObjectsOf("");
     const sub = api.transfers.progress.subscribe({ id }, {
       onData: (j) => (setJob(j as Job), refetch(), refetchSites()),
       onError: (err) => (err.data?.code === "UNAUTHORIZED" ? sessionEnded() : setError(err.message)),
@@ -74,25 +75,37 @@ export function Transfers(props: { open?: string; may: May }) {
   );
 
   const [objects, setObjects] = createSignal<
-    { sopInstanceUid: string; state: string; attempts: number; lastError: string }[]
-  >([]);
+    { sopInstanceUid: string; state: string; attempts: number; lastError: string }[] | undefined
+  >();
+  /** The study whose objects are shown (or being listed), or "". */
   const [objectsOf, setObjectsOf] = createSignal("");
   const showObjects = async (id: string, study: string) => {
+    if (objectsOf() === study) return (setObjectsOf(""), setObjects(undefined)); // the button closes them
+    setObjectsOf(study);
+    setObjects(undefined);
     try {
-      setObjectsOf(study);
-      setObjects(await api.transfers.objects.query({ id, study }));
+      const listed = await api.transfers.objects.query({ id, study });
+      if (objectsOf() === study) setObjects(listed);
     } catch (err) {
+      if (objectsOf() === study) setObjectsOf("");
       setError((err as Error).message);
     }
   };
 
+  /** A cancel or retry on its way: the buttons wait for it (a double click is one action). */
+  const [acting, setActing] = createSignal(false);
   const act = async (what: "cancel" | "retry") => {
+    if (acting()) return;
+    setActing(true);
+    setError("");
     try {
       const j = await api.transfers[what].mutate({ id: openId()! });
       setJob(j as Job);
       if (what === "retry") open(openId());
     } catch (err) {
       setError((err as Error).message);
+    } finally {
+      setActing(false);
     }
   };
 
@@ -140,14 +153,14 @@ export function Transfers(props: { open?: string; may: May }) {
               <div class="row">
                 <button
                   type="button"
-                  disabled={TERMINAL.includes(j().status)}
+                  disabled={TERMINAL.includes(j().status) || acting()}
                   onClick={() => act("cancel")}
                 >
                   Cancel
                 </button>
                 <button
                   type="button"
-                  disabled={!["failure", "warning", "canceled"].includes(j().status)}
+                  disabled={!["failure", "warning", "canceled"].includes(j().status) || acting()}
                   onClick={() => act("retry")}
                 >
                   Retry what did not get through
@@ -219,7 +232,7 @@ export function Transfers(props: { open?: string; may: May }) {
                           <button
                             type="button"
                             class="small"
-                            aria-expanded={objectsOf() === t.studyInstanceUid && objects().length > 0}
+                            aria-expanded={objectsOf() === t.studyInstanceUid}
                             onClick={() => showObjects(j().id, t.studyInstanceUid)}
                           >
                             Objects
@@ -231,42 +244,54 @@ export function Transfers(props: { open?: string; may: May }) {
                 </tbody>
               </table>
             </Scroll>
-            <Show when={objects().length}>
+            <Show when={objectsOf()}>
               <h3>
                 Objects of {names()?.get(objectsOf()) ? studyTitle(names()!.get(objectsOf())!) : "the study"}
               </h3>
-              <Scroll>
-                <table aria-label="Objects">
-                  <thead>
-                    <tr>
-                      <th>Object</th>
-                      <th>State</th>
-                      <th>Attempts</th>
-                      <th>Last error</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={objects()}>
-                      {(o) => (
-                        <tr>
-                          <td>
-                            <Uid value={o.sopInstanceUid} what="SOP Instance UID" />
-                          </td>
-                          <td
-                            class={`state-${
-                              o.state === "done" ? "success" : o.state === "dead" ? "failure" : "pending"
-                            }`}
-                          >
-                            {status(o.state, "object")}
-                          </td>
-                          <td>{o.attempts}</td>
-                          <td class="error">{o.lastError}</td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </Scroll>
+              <Show when={objects() && !objects()!.length}>
+                <p class="empty">
+                  None in{" "}
+                  {j().source.site}'s queue for this job: nothing was found to send yet, or the source has let
+                  go of them.
+                </p>
+              </Show>
+              <Show when={!objects()}>
+                <p class="hint">Asking {j().source.site}…</p>
+              </Show>
+              <Show when={objects()?.length}>
+                <Scroll>
+                  <table aria-label="Objects">
+                    <thead>
+                      <tr>
+                        <th>Object</th>
+                        <th>State</th>
+                        <th>Attempts</th>
+                        <th>Last error</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      <For each={objects()}>
+                        {(o) => (
+                          <tr>
+                            <td>
+                              <Uid value={o.sopInstanceUid} what="SOP Instance UID" />
+                            </td>
+                            <td
+                              class={`state-${
+                                o.state === "done" ? "success" : o.state === "dead" ? "failure" : "pending"
+                              }`}
+                            >
+                              {status(o.state, "object")}
+                            </td>
+                            <td>{o.attempts}</td>
+                            <td class="error">{o.lastError}</td>
+                          </tr>
+                        )}
+                      </For>
+                    </tbody>
+                  </table>
+                </Scroll>
+              </Show>
             </Show>
           </section>
         )}
