@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { Page } from "playwright-core";
-import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
+import { hasChromium, launchBrowser, LOCALE, logIn } from "../support/browser.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
@@ -18,6 +18,7 @@ import { writeInstances } from "../tools/generate.ts";
 import { generateStudies } from "@conduit/shared/testing";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
+import { dicomDate } from "../../ui/src/format.ts";
 import { skipReason } from "../support/peers.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
@@ -237,6 +238,66 @@ Deno.test({
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "console explorer: a column sorts down on a second click; a page past the last shows the last",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await buildConsole();
+    const hub = await startTestHub();
+    const browser = await launchBrowser();
+    let north: AgentProcess | undefined;
+    try {
+      north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
+      // 27 studies, one a day from 1 January 2020: two pages of 25.
+      const specs = [...generateStudies({
+        seed: "pages",
+        patients: 27,
+        studiesPerPatient: 1,
+        series: [{ modality: "CT", instances: 1 }],
+        rows: 16,
+        columns: 16,
+      })].map((s, i) => ({ ...s, studyDate: `202001${String(i + 1).padStart(2, "0")}` }));
+      const files = await writeInstances(await Deno.makeTempDir({ prefix: "pages-" }), specs);
+      assert.equal((await storescu(files.paths, north)).code, 0);
+      await eventually("north online", () => hub.sessions.get("north"));
+      await hub.users.add("ops", "operator", "operator password");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const page = await browser.newPage();
+      await page.goto(`${base}/explorer?site=north`);
+      await logIn(page, "ops", "operator password");
+      const rows = page.locator("table[aria-label=Studies] tbody tr[data-study]");
+      await rows.nth(24).waitFor();
+      const firstDate = async () => (await rows.first().locator("td").nth(3).innerText()).trim();
+      assert.equal(await firstDate(), dicomDate("20200101", LOCALE), "oldest first");
+      const dateHeader = page.locator("table[aria-label=Studies] th", { hasText: "Date" });
+      assert.equal(await dateHeader.getAttribute("aria-sort"), "ascending");
+
+      await page.getByRole("button", { name: "Sort by Date, descending" }).click();
+      await page.waitForURL((u) => u.searchParams.get("sort") === "-date");
+      assert.equal(await firstDate(), dicomDate("20200127", LOCALE), "newest first");
+      assert.equal(await dateHeader.getAttribute("aria-sort"), "descending");
+      await page.reload();
+      await rows.nth(24).waitFor();
+      assert.equal(await firstDate(), dicomDate("20200127", LOCALE), "the order survives a reload");
+      await page.getByRole("button", { name: "Sort by Date", exact: true }).click();
+      await page.waitForURL((u) => u.searchParams.get("sort") === "date");
+      assert.equal(await firstDate(), dicomDate("20200101", LOCALE));
+
+      // A link to a page the search no longer has (shared before studies went) shows the last page.
+      await page.goto(`${base}/explorer?site=north&page=9`);
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), 2);
+      assert.match(await page.locator("main").innerText(), /Page 2 of 2 \(27 studies\)/);
+    } finally {
+      await browser.close();
+      await north?.stop();
       await hub.stop();
     }
   },

@@ -32,8 +32,12 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   const [selected, setSelected] = createSignal<Set<string>>(new Set());
   const q = () => location().search;
   const field = (f: Field) => q().get(f) ?? "";
-  const sortKey = () => (q().get("sort") ?? "date") as SortKey;
-  const page = () => Math.max(0, Number(q().get("page") ?? 1) - 1 || 0);
+  /** `sort=date` sorts up, `sort=-date` down; the column's button turns one into the other. */
+  const sortParam = () => q().get("sort") ?? "date";
+  const sortKey = () => sortParam().replace(/^-/, "") as SortKey;
+  const descending = () => sortParam().startsWith("-");
+  /** The page asked for, or the last there is (a link to page 9 of a search that now has 2 shows page 2). */
+  const page = () => Math.min(Math.max(0, Math.floor(Number(q().get("page") ?? 1) - 1) || 0), pages() - 1);
   /** The same search with some parameters changed (a new entry in the history). */
   const withParams = (changes: Record<string, string | undefined>, replace = false) => {
     const next = new URLSearchParams(q());
@@ -96,9 +100,10 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     else (setHits([]), setSearched(false));
   }));
 
-  const sorted = createMemo(() =>
-    [...hits()].sort((a, b) => sortValue(a, sortKey()).localeCompare(sortValue(b, sortKey())))
-  );
+  const sorted = createMemo(() => {
+    const k = sortKey(), sign = descending() ? -1 : 1;
+    return [...hits()].sort((a, b) => sign * sortValue(a, k).localeCompare(sortValue(b, k)));
+  });
   const pages = () => Math.max(1, Math.ceil(hits().length / PAGE));
   const shown = createMemo(() => sorted().slice(page() * PAGE, (page() + 1) * PAGE));
   const key = (h: Study) => `${h.site}|${h.uid}`;
@@ -130,13 +135,16 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   };
 
   const header = (k: SortKey, label: string) => (
-    <th>
+    <th aria-sort={sortKey() === k ? (descending() ? "descending" : "ascending") : undefined}>
       <button
         type="button"
-        onClick={() => withParams({ sort: k, page: undefined }, true)}
+        onClick={() =>
+          withParams({ sort: sortKey() === k && !descending() ? `-${k}` : k, page: undefined }, true)}
         aria-pressed={sortKey() === k}
+        aria-label={`Sort by ${label}${sortKey() === k && !descending() ? ", descending" : ""}`}
       >
         {label}
+        {sortKey() === k ? (descending() ? " ↓" : " ↑") : ""}
       </button>
     </th>
   );
