@@ -295,6 +295,20 @@ Deno.test({
       await rows.first().waitFor();
       assert.equal(await rows.count(), 2);
       assert.match(await page.locator("main").innerText(), /Page 2 of 2 \(27 studies\)/);
+
+      // A source that goes offline while its job's page is open: the page says so without a reload.
+      await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
+      const { id } = await hub.transfers.create(
+        { source: { site: "north" }, destination: { site: "west" }, studies: [files.studyUid] },
+        "user:ops",
+      );
+      await page.goto(`${base}/transfers/${id}`);
+      const detail = page.locator('section[aria-label="Transfer detail"]');
+      await detail.getByText("west, the destination, is offline").waitFor();
+      assert.doesNotMatch(await detail.innerText(), /north, the source/);
+      await north.stop();
+      north = undefined;
+      await detail.getByText("north, the source, is offline").waitFor({ timeout: 20_000 });
     } finally {
       await browser.close();
       await north?.stop();

@@ -40,6 +40,11 @@ export function Transfers(props: { open?: string; may: May }) {
       ];
     });
   };
+  // A site can go offline while nothing in the job changes (no progress to report): ask every 5 s.
+  const siteTimer = setInterval(() => {
+    if (job() && !TERMINAL.includes(job()!.status)) refetchSites();
+  }, 5000);
+  onCleanup(() => clearInterval(siteTimer));
   const [list, { refetch }] = createResource(
     page,
     (p) => api.transfers.list.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
