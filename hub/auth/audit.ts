@@ -24,8 +24,8 @@ export function entry(
   });
 }
 
-export async function recent(db: HubDb, limit = 200) {
-  const rows = await db.select().from(audit).orderBy(desc(audit.id)).limit(limit);
+export async function recent(db: HubDb, limit = 200, offset = 0) {
+  const rows = await db.select().from(audit).orderBy(desc(audit.id)).limit(limit).offset(offset);
   return rows.map((r) => ({
     at: new Date(r.at).toISOString(),
     actor: r.actor,

@@ -309,6 +309,27 @@ Deno.test({
       await north.stop();
       north = undefined;
       await detail.getByText("north, the source, is offline").waitFor({ timeout: 20_000 });
+
+      // The audit log pages too: past its newest 100 entries, the oldest ones are on page 2.
+      for (let i = 0; i < 100; i++) await hub.tokens.create(`script ${i}`, "viewer");
+      await hub.users.add("boss", "admin", "admin password");
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.goto(`${base}/admin`);
+      await logIn(page, "boss", "admin password");
+      const entries = page.locator("table[aria-label=Audit] tbody tr");
+      await entries.nth(99).waitFor();
+      assert.equal(await entries.count(), 100);
+      assert.doesNotMatch(await page.locator("table[aria-label=Audit]").innerText(), /Added the user\s+ops/);
+      const auditPages = page.getByRole("navigation", { name: "Pages of the audit log" });
+      await auditPages.getByRole("button", { name: "Older" }).click();
+      await page.waitForURL((u) => u.searchParams.get("audit") === "2");
+      await page.locator("table[aria-label=Audit]").getByText("Added the user").first().waitFor();
+      assert.match(
+        await page.locator("table[aria-label=Audit]").innerText(),
+        /admin CLI\s+Added the user\s+ops/,
+      );
+      await page.reload();
+      await page.locator("table[aria-label=Audit]").getByText("Added the user").first().waitFor();
     } finally {
       await browser.close();
       await north?.stop();

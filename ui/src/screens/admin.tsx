@@ -2,13 +2,22 @@
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 import { auditAction, auditActor, instant } from "../format.ts";
-import { Link, path } from "../router.tsx";
+import { Link, location, navigate, path } from "../router.tsx";
 import { CopyButton, Dialog, Scroll } from "../widgets.tsx";
+
+/** Audit entries a page shows. */
+const AUDIT_PAGE = 100;
 
 export function Admin(props: { user: string }) {
   const [users, { refetch: refetchUsers }] = createResource(() => api.users.list.query());
   const [tokens, { refetch: refetchTokens }] = createResource(() => api.tokens.list.query());
-  const [audit, { refetch: refetchAudit }] = createResource(() => api.audit.list.query({ limit: 100 }));
+  // The audit log a page at a time (`/admin?audit=2`), newest first; one more entry says there is a next.
+  const auditPage = () => Math.max(0, Math.floor(Number(location().search.get("audit") ?? 1) - 1) || 0);
+  const [audit, { refetch: refetchAudit }] = createResource(
+    auditPage,
+    (p) => api.audit.list.query({ limit: AUDIT_PAGE + 1, ...(p ? { offset: p * AUDIT_PAGE } : {}) }),
+  );
+  const auditTo = (p: number) => navigate(p ? `/admin?audit=${p + 1}` : "/admin");
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
   const [created, setCreated] = createSignal<{ id: string; name: string; token: string }>();
@@ -215,7 +224,7 @@ export function Admin(props: { user: string }) {
               </tr>
             </thead>
             <tbody>
-              <For each={audit()}>
+              <For each={audit()?.slice(0, AUDIT_PAGE)}>
                 {(a) => (
                   <tr>
                     <td>{instant(a.at)}</td>
@@ -230,6 +239,26 @@ export function Admin(props: { user: string }) {
             </tbody>
           </table>
         </Scroll>
+        <div class="row" role="navigation" aria-label="Pages of the audit log">
+          <button type="button" disabled={auditPage() === 0} onClick={() => auditTo(auditPage() - 1)}>
+            Newer
+          </button>
+          <span>
+            Page {auditPage() + 1}
+            {audit()?.length
+              ? `: entries ${auditPage() * AUDIT_PAGE + 1}–${
+                auditPage() * AUDIT_PAGE + Math.min(audit()!.length, AUDIT_PAGE)
+              }, newest first`
+              : ""}
+          </span>
+          <button
+            type="button"
+            disabled={(audit()?.length ?? 0) <= AUDIT_PAGE}
+            onClick={() => auditTo(auditPage() + 1)}
+          >
+            Older
+          </button>
+        </div>
       </section>
     </>
   );
