@@ -30,7 +30,7 @@ export function onSessionEnded(handler: () => void): void {
 }
 /** Tells the console its session ended (a 401 seen outside the batch link, as on a subscription). */
 export function sessionEnded(): void {
-  if (csrf) (csrf = "", ended?.());
+  if (csrf) (csrf = "", sessionUser = "", ended?.());
 }
 
 export const api = createTRPCClient<AppRouter>({
@@ -44,6 +44,18 @@ export const api = createTRPCClient<AppRouter>({
         fetch: async (url, init) => {
           const res = await fetch(url, { ...init, credentials: "same-origin" });
           if (res.status === 401) sessionEnded();
+          // Logged in again in another tab: the cookie is the new session's, the token the old one's.
+          // Take the new session's token and send the call once more.
+          if (res.status === 403 && init?.method === "POST" && /CSRF token/.test(await res.clone().text())) {
+            const before = csrf;
+            const now = await me();
+            if (now && now.user !== sessionUser) return (globalThis.location.reload(), res);
+            if (now && csrf !== before) {
+              const headers = new Headers(init.headers as HeadersInit);
+              headers.set("x-csrf-token", csrf);
+              return await fetch(url, { ...init, headers, credentials: "same-origin" });
+            }
+          }
           return res;
         },
       }),
@@ -51,11 +63,15 @@ export const api = createTRPCClient<AppRouter>({
   ],
 });
 
+/** The user of the session the console runs in ("" before a login). */
+let sessionUser = "";
+
 export async function me(): Promise<Me | undefined> {
   const res = await fetch("/auth/me", { credentials: "same-origin" });
   if (!res.ok) return undefined;
   const m = await res.json() as Me;
   csrf = m.csrf;
+  sessionUser ||= m.user;
   return m;
 }
 
@@ -69,6 +85,7 @@ export async function login(user: string, password: string): Promise<Me> {
   const body = await res.json();
   if (!res.ok) throw new Error(body.detail ?? body.error ?? `login failed (${res.status})`);
   csrf = body.csrf;
+  sessionUser = body.user;
   return body as Me;
 }
 
@@ -79,4 +96,5 @@ export async function logout(): Promise<void> {
     headers: { "x-csrf-token": csrf },
   });
   csrf = "";
+  sessionUser = "";
 }
