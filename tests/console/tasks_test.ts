@@ -15,11 +15,11 @@ import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { writeInstances } from "../tools/generate.ts";
-import { generateStudies } from "@conduit/shared/testing";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { dicomDate } from "../../ui/src/format.ts";
-import { skipReason } from "../support/peers.ts";
+import { hasTool, ORTHANC_BIN, skipReason, startOrthanc } from "../support/peers.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`tasks_test: skipped: ${skip}`);
@@ -215,6 +215,14 @@ Deno.test({
       await page.reload();
       await result.getByText("done").waitFor({ timeout: 30_000 });
       await result.getByRole("button", { name: "Open the transfer" }).waitFor();
+      // The results download as a file, one line per row that found the study.
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        result.getByRole("button", { name: "Download CSV" }).click(),
+      ]);
+      const csvText = await Deno.readTextFile((await download.path())!);
+      assert.equal(csvText.split(/\r?\n/).filter((l) => l.includes(study.studyUid)).length, 2, csvText);
+      assert.match(download.suggestedFilename(), /^batch-\w+\.csv$/);
       const fromNorth = (await hub.transfers.list(1000)).filter((j) => j.source.site === "north");
       assert.equal(fromNorth.length, 2, `one batch per double click: ${fromNorth.length - 1} transfers made`);
 
@@ -389,6 +397,79 @@ Deno.test({
     } finally {
       await browser.close();
       await north?.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "console: a study on a site's node (its PACS) is transferred from that node, and named from it",
+  ignore: Boolean(skip || !hasTool(ORTHANC_BIN)),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await buildConsole();
+    const hub = await startTestHub();
+    const browser = await launchBrowser();
+    const orthanc = await startOrthanc({ storageDir: await Deno.makeTempDir({ prefix: "tasks-orthanc-" }) });
+    const agents: AgentProcess[] = [];
+    try {
+      const node = { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" };
+      agents.push(
+        await startAgentProcess({
+          aet: "NORTH",
+          args: await siteArgs(hub, "north"),
+          config: { nodes: { pacs: node } },
+        }),
+      );
+      agents.push(await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") }));
+      // The study is on north's PACS only, not in north's own archive.
+      const specs = [...generateStudies({
+        seed: "tasks-node",
+        patients: 1,
+        studiesPerPatient: 1,
+        series: [{ modality: "MR", instances: 3 }],
+        rows: 16,
+        columns: 16,
+      })];
+      const [spec] = specs;
+      for (const s of specs) {
+        const put = await orthanc.rest("/instances", {
+          method: "POST",
+          body: generateInstance(s) as Uint8Array<ArrayBuffer>,
+        });
+        assert.equal(put.status, 200, await put.text());
+      }
+      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      await hub.users.add("ops", "operator", "operator password");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const page = await browser.newPage();
+      await page.goto(`${base}/studies/north/${spec.studyInstanceUid}?node=pacs`);
+      await logIn(page, "ops", "operator password");
+      await page.locator("section[aria-label=Study] h1").waitFor();
+      await page.getByRole("button", { name: "Transfer…" }).click();
+      await page.getByLabel("Destination").selectOption("south");
+      await page.getByRole("button", { name: "Transfer", exact: true }).click();
+      const detail = page.locator('section[aria-label="Transfer detail"]');
+      await detail.waitFor();
+      assert.match(await detail.locator("h2").innerText(), /^north \/ pacs → south/);
+      await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
+        timeout: 60_000,
+      });
+      const [job] = await hub.transfers.list();
+      assert.deepEqual(job.source, { site: "north", node: "pacs" });
+      assert.deepEqual([job.totals.objects, job.totals.done], [3, 3], "the whole study, from the PACS");
+      // The study is named as the node lists it, and links to its page there.
+      const link = page.locator(`table[aria-label=Tasks] tr[data-study="${spec.studyInstanceUid}"] a`);
+      await link.waitFor();
+      assert.equal(
+        await link.getAttribute("href"),
+        `/studies/north/${spec.studyInstanceUid}?node=pacs`,
+      );
+    } finally {
+      await browser.close();
+      for (const a of agents) await a.stop();
+      await orthanc.stop();
       await hub.stop();
     }
   },

@@ -61,11 +61,11 @@ export function studyOf(site: string, ds: Dataset): Study {
 export type StudiesByUid = Map<string, Study> & { unreachable?: string };
 
 /**
- * The studies of `uids` at a site, by UID (one UID-list query per 50). Studies the site no longer has,
+ * The studies of `uids` at a site (or one of its nodes), by UID (one UID-list query per 50). Studies the site no longer has,
  * or cannot be asked about now, are absent: the caller shows their UID, and `unreachable` tells the two
  * apart.
  */
-export async function lookupStudies(site: string, uids: string[]): Promise<StudiesByUid> {
+export async function lookupStudies(site: string, uids: string[], node?: string): Promise<StudiesByUid> {
   const out: StudiesByUid = new Map<string, Study>();
   const unique = [...new Set(uids)].slice(0, 500);
   for (let i = 0; i < unique.length; i += 50) {
@@ -73,6 +73,7 @@ export async function lookupStudies(site: string, uids: string[]): Promise<Studi
     try {
       const { studies } = await api.query.studies.query({
         site,
+        ...(node ? { node } : {}),
         filters: { StudyInstanceUID: batch.join("\\") },
       });
       for (const s of studies) {

@@ -130,6 +130,7 @@ export function StudyPage(
               <TransferDialog
                 studies={[props.uid]}
                 sources={[props.site]}
+                sourceNode={props.node}
                 sites={(sites() ?? []).filter((x) => x.state !== "pending" && x.state !== "revoked")
                   .map((x) => x.site)}
                 onTransfer={props.onTransfer}

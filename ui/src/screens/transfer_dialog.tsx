@@ -11,6 +11,8 @@ import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 export function TransferDialog(props: {
   studies: string[];
   sources: string[];
+  /** The node of the source site the studies are on (a study's page of a node); its archive when absent. */
+  sourceNode?: string;
   /** The sites a transfer may go to (enrolled, not revoked); the sources are left out here. */
   sites: string[];
   onTransfer: (id: string) => void;
@@ -56,7 +58,7 @@ export function TransferDialog(props: {
     try {
       const pseudonymize = deid.request();
       const { id } = await api.transfers.create.mutate({
-        source: { site: props.sources[0] },
+        source: { site: props.sources[0], ...(props.sourceNode ? { node: props.sourceNode } : {}) },
         destination: { site: destination(), ...(node() ? { node: node() } : {}) },
         studies: props.studies,
         ...(priority() ? { priority: priority() } : {}),

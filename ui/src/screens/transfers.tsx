@@ -73,10 +73,8 @@ export function Transfers(props: { open?: string; may: May }) {
   onCleanup(() => unsubscribe?.());
   // The studies named as the source knows them (looked up once per job; UIDs where it cannot say).
   const [names] = createResource(
-    () => (job()
-      ? { site: job()!.source.site, uids: job()!.tasks.map((t) => t.studyInstanceUid) }
-      : undefined),
-    ({ site, uids }) => lookupStudies(site, uids),
+    () => (job() ? { ...job()!.source, uids: job()!.tasks.map((t) => t.studyInstanceUid) } : undefined),
+    ({ site, node, uids }) => lookupStudies(site, uids, node),
   );
 
   const [objects, setObjects] = createSignal<
@@ -123,7 +121,8 @@ export function Transfers(props: { open?: string; may: May }) {
               <Link href="/transfers">Transfers</Link> › {instant(j().createdAt)}
             </p>
             <h2>
-              {j().source.site} → {j().destination.site}
+              {j().source.site}
+              {j().source.node ? ` / ${j().source.node}` : ""} → {j().destination.site}
               {j().destination.node ? ` / ${j().destination.node}` : ""}: <State value={j().status} />
             </h2>
             <p class="hint">
@@ -206,7 +205,7 @@ export function Transfers(props: { open?: string; may: May }) {
                             }
                           >
                             {(s) => (
-                              <Link href={studyPage(j().source.site, t.studyInstanceUid)}>
+                              <Link href={studyPage(j().source.site, t.studyInstanceUid, j().source.node)}>
                                 {studyTitle(s())}
                               </Link>
                             )}
