@@ -223,6 +223,20 @@ Deno.test({
       const csvText = await Deno.readTextFile((await download.path())!);
       assert.equal(csvText.split(/\r?\n/).filter((l) => l.includes(study.studyUid)).length, 2, csvText);
       assert.match(download.suggestedFilename(), /^batch-\w+\.csv$/);
+      // A study of an offline site: its page says the site cannot be asked, and the rest of it works.
+      await page.goto(`${base}/studies/west/1.2.826.0.1.3680043.9.1`);
+      await page.getByRole("alert").filter({ hasText: /^Cannot read the study at west: .*offline/ })
+        .waitFor();
+      assert.equal(await page.getByText("This screen failed").count(), 0);
+      await page.getByRole("link", { name: "Explorer" }).first().waitFor();
+
+      // A link to a batch the hub does not know says so, and the screen still works.
+      await page.goto(`${base}/batch?id=0000`);
+      await page.getByRole("alert").filter({ hasText: "no batch 0000" }).waitFor({ timeout: 10_000 });
+      await page.getByLabel("File").waitFor();
+      await page.goto(`${base}/transfers/0000`);
+      await page.getByRole("alert").filter({ hasText: "no transfer 0000" }).waitFor({ timeout: 10_000 });
+      await page.locator("table[aria-label=Transfers]").waitFor();
       const fromNorth = (await hub.transfers.list(1000)).filter((j) => j.source.site === "north");
       assert.equal(fromNorth.length, 2, `one batch per double click: ${fromNorth.length - 1} transfers made`);
 

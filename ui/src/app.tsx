@@ -3,7 +3,18 @@
  * `/transfers[/{id}]`, `/sites[/{name}]`, `/batch`, `/admin`). A logged-out visit to any of them shows
  * the login there and, once logged in, that screen; `?next=/viewer/...` goes back to the viewer.
  */
-import { createMemo, createSignal, type JSX, Match, onMount, Show, Switch } from "solid-js";
+import {
+  createEffect,
+  createMemo,
+  createSignal,
+  ErrorBoundary,
+  type JSX,
+  Match,
+  on,
+  onMount,
+  Show,
+  Switch,
+} from "solid-js";
 import { type Action, logout, type Me, me, onSessionEnded } from "./api.ts";
 import { Link, location, match, navigate } from "./router.tsx";
 import { Login } from "./screens/login.tsx";
@@ -83,54 +94,73 @@ export function App() {
           </button>
         </header>
         <main>
-          <Switch fallback={notFound()}>
-            <Match when={at("/")}>
-              <Dashboard />
-            </Match>
-            <Match when={at("/explorer")}>
-              <Explorer may={may} onTransfer={openTransfer} />
-            </Match>
-            <Match when={at("/studies/:site/:uid")}>
-              {(params) => (
-                <StudyPage
-                  site={params().site}
-                  uid={params().uid}
-                  node={location().search.get("node") ?? undefined}
-                  may={may}
-                  onTransfer={openTransfer}
-                />
-              )}
-            </Match>
-            <Match when={at("/transfers")}>
-              <Transfers may={may} />
-            </Match>
-            <Match when={at("/transfers/:id")}>
-              {(params) => <Transfers open={params().id} may={may} />}
-            </Match>
-            <Match when={at("/sites")}>
-              <Sites may={may} />
-            </Match>
-            <Match when={at("/sites/:name")}>
-              {(params) => <Sites current={params().name} may={may} />}
-            </Match>
-            <Match when={at("/batch") && may("transfer")}>
-              <Batch onTransfer={openTransfer} />
-            </Match>
-            <Match when={at("/admin") && may("manage")}>
-              <Admin user={user()!.user} />
-            </Match>
-            <Match when={at("/batch") || at("/admin")}>
-              <section class="card">
-                <h2>Not for your role</h2>
-                <p class="empty">
-                  {user()!.user} is {user()!.role === "admin" ? "an" : "a"} {user()!.role}; this screen needs
-                  {at("/batch") ? " the operator" : " the admin"} role.
-                </p>
-              </section>
-            </Match>
-          </Switch>
+          {/* A screen that fails as it draws (an answer it did not expect) says so, instead of going blank. */}
+          <ErrorBoundary fallback={(err, reset) => <Failed error={err} reset={reset} />}>
+            <Switch fallback={notFound()}>
+              <Match when={at("/")}>
+                <Dashboard />
+              </Match>
+              <Match when={at("/explorer")}>
+                <Explorer may={may} onTransfer={openTransfer} />
+              </Match>
+              <Match when={at("/studies/:site/:uid")}>
+                {(params) => (
+                  <StudyPage
+                    site={params().site}
+                    uid={params().uid}
+                    node={location().search.get("node") ?? undefined}
+                    may={may}
+                    onTransfer={openTransfer}
+                  />
+                )}
+              </Match>
+              <Match when={at("/transfers")}>
+                <Transfers may={may} />
+              </Match>
+              <Match when={at("/transfers/:id")}>
+                {(params) => <Transfers open={params().id} may={may} />}
+              </Match>
+              <Match when={at("/sites")}>
+                <Sites may={may} />
+              </Match>
+              <Match when={at("/sites/:name")}>
+                {(params) => <Sites current={params().name} may={may} />}
+              </Match>
+              <Match when={at("/batch") && may("transfer")}>
+                <Batch onTransfer={openTransfer} />
+              </Match>
+              <Match when={at("/admin") && may("manage")}>
+                <Admin user={user()!.user} />
+              </Match>
+              <Match when={at("/batch") || at("/admin")}>
+                <section class="card">
+                  <h2>Not for your role</h2>
+                  <p class="empty">
+                    {user()!.user} is {user()!.role === "admin" ? "an" : "a"}{" "}
+                    {user()!.role}; this screen needs
+                    {at("/batch") ? " the operator" : " the admin"} role.
+                  </p>
+                </section>
+              </Match>
+            </Switch>
+          </ErrorBoundary>
         </main>
       </Show>
     </Show>
+  );
+}
+
+/** What a screen that failed shows: the reason, and a way to try again (or to go elsewhere: the tabs). */
+function Failed(props: { error: unknown; reset: () => void }) {
+  // Another screen (a tab, Back) is a fresh start.
+  createEffect(on(() => location().pathname + location().search, () => props.reset(), { defer: true }));
+  return (
+    <section class="card">
+      <h2>This screen failed</h2>
+      <p class="error" role="alert">
+        {props.error instanceof Error ? props.error.message : String(props.error)}
+      </p>
+      <button type="button" onClick={() => props.reset()}>Try again</button>
+    </section>
   );
 }

@@ -51,7 +51,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     poll = setInterval(async () => {
       try {
         await refetch();
-        if (status()?.status === "done") clearInterval(poll);
+        if (status.error || status()?.status === "done") clearInterval(poll);
       } catch {
         clearInterval(poll); // the resource shows its error
       }
@@ -170,7 +170,10 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
       <Show when={preview() && !id()}>
         <PreviewTable preview={preview()!} />
       </Show>
-      <Show when={id() ? status() : undefined}>
+      <Show when={id() && status.error}>
+        <p class="error" role="alert">Cannot follow the batch: {(status.error as Error).message}</p>
+      </Show>
+      <Show when={id() && !status.error ? status() : undefined}>
         {(s) => (
           <div aria-label="Batch result">
             <p>

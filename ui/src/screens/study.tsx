@@ -31,6 +31,10 @@ export function StudyPage(
     () => api.query.series.query({ ...where(), studyInstanceUid: props.uid }),
   );
   const [sites] = createResource(() => api.sites.list.query());
+  // What was read, undefined while it loads or when it failed: a failed resource throws when read, and
+  // its reason is shown on its own (an offline site's study page says so, it does not break).
+  const got = () => (study.error ? undefined : study());
+  const listed = () => (series.error ? undefined : series());
   const [transferring, setTransferring] = createSignal(false);
 
   return (
@@ -47,7 +51,7 @@ export function StudyPage(
           Cannot read the study at {props.site}: {(study.error as Error).message}
         </p>
       </Show>
-      <Show when={study() === null}>
+      <Show when={got() === null}>
         <section class="card">
           <h2>No such study at {props.site}</h2>
           <p class="empty">
@@ -58,7 +62,7 @@ export function StudyPage(
           </p>
         </section>
       </Show>
-      <Show when={study()}>
+      <Show when={got()}>
         {(s) => (
           <section class="card study" aria-label="Study">
             <h1>{personName(s().patientName) || "Unnamed patient"}</h1>
@@ -86,7 +90,7 @@ export function StudyPage(
                 <dd>{s().modalities || "–"}</dd>
                 <dt>Contents</dt>
                 <dd>
-                  {count(Number(s().series || series()?.length || 0), "series", "series")},{" "}
+                  {count(Number(s().series || listed()?.length || 0), "series", "series")},{" "}
                   {count(Number(s().instances || 0), "object")}
                 </dd>
               </dl>
@@ -142,11 +146,11 @@ export function StudyPage(
       <Show when={series.error}>
         <p class="error" role="alert">Cannot list the series: {(series.error as Error).message}</p>
       </Show>
-      <Show when={series()?.length}>
+      <Show when={listed()?.length}>
         <section class="card" aria-label="Series">
           <h2>Series</h2>
           <ul class="series-grid">
-            <For each={series()}>
+            <For each={listed()}>
               {(x) => (
                 <SeriesCard
                   root={`${dicomwebRoot(props.site, props.node)}/studies/${encodeURIComponent(props.uid)}`}
@@ -157,8 +161,8 @@ export function StudyPage(
           </ul>
         </section>
       </Show>
-      <Show when={study() && series() && !series()!.length}>
-        <p class="empty">The site lists no series for {studyTitle(study()!)}.</p>
+      <Show when={got() && listed() && !listed()!.length}>
+        <p class="empty">The site lists no series for {studyTitle(got()!)}.</p>
       </Show>
     </>
   );
