@@ -367,16 +367,37 @@ Deno.test({
       const auditPages = page.getByRole("navigation", { name: "Pages of the audit log" });
       await auditPages.getByRole("button", { name: "Older" }).click();
       await page.waitForURL((u) => u.searchParams.get("audit") === "2");
+      const opsAdded = page.locator("table[aria-label=Audit] tr", {
+        hasText: /admin CLI\s*Added the user\s*ops$/,
+      });
+      await opsAdded.waitFor();
       await auditPages.getByText(/Page 2: entries 101–/).waitFor();
-      assert.match(
-        await page.locator("table[aria-label=Audit]").innerText(),
-        /admin CLI\s+Added the user\s+ops/,
-      );
       await page.reload();
-      await auditPages.getByText(/Page 2: entries 101–/).waitFor();
-      assert.match(
-        await page.locator("table[aria-label=Audit]").innerText(),
-        /admin CLI\s+Added the user\s+ops/,
+      await opsAdded.waitFor();
+
+      // A double click on Create token makes one token (not one shown and one nobody saw).
+      const tokenForm = page.locator("form", { has: page.getByRole("button", { name: "Create token" }) });
+      await tokenForm.getByLabel("Name").fill("nightly");
+      await tokenForm.getByRole("button", { name: "Create token" }).dblclick();
+      await page.getByRole("dialog", { name: "API token nightly" }).getByRole("button", { name: "Close" })
+        .click();
+      await new Promise((r) => setTimeout(r, 500));
+      const nightly = (await hub.tokens.list()).filter((t) => t.name === "nightly");
+      assert.equal(nightly.length, 1, `one token per double click, not ${nightly.length}`);
+      // A double click on Add site adds it, and says so without an error after it.
+      await page.goto(`${base}/sites`);
+      await page.getByLabel("New site").fill("east");
+      await page.getByRole("button", { name: "Add site" }).dblclick();
+      await page.getByRole("dialog", { name: "Enrollment token for east" }).getByRole("button", {
+        name: "Close",
+      })
+        .click();
+      await page.getByRole("status").filter({ hasText: "east added" }).waitFor();
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(
+        await page.getByRole("alert").filter({ hasText: /\w/ }).count(),
+        0,
+        'no "exists" after it',
       );
 
       // Every control of every screen has a name a screen reader can say.

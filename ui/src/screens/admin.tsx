@@ -24,8 +24,12 @@ export function Admin(props: { user: string }) {
   let userName!: HTMLInputElement, userRole!: HTMLSelectElement, userPassword!: HTMLInputElement;
   let tokenName!: HTMLInputElement, tokenRole!: HTMLSelectElement;
 
+  /** One change at a time: a double click on Create token makes one token, not one shown and one not. */
+  let running = false;
   const run = async (e: Event | undefined, what: () => Promise<string>) => {
     e?.preventDefault();
+    if (running) return;
+    running = true;
     setError("");
     setMessage("");
     try {
@@ -35,6 +39,8 @@ export function Admin(props: { user: string }) {
       refetchAudit();
     } catch (err) {
       setError((err as Error).message);
+    } finally {
+      running = false;
     }
   };
   const roles = () => (
@@ -245,7 +251,7 @@ export function Admin(props: { user: string }) {
           </button>
           <span>
             Page {auditPage() + 1}
-            {audit()?.length
+            {audit()?.length && !audit.loading
               ? `: entries ${auditPage() * AUDIT_PAGE + 1}–${
                 auditPage() * AUDIT_PAGE + Math.min(audit()!.length, AUDIT_PAGE)
               }, newest first`
@@ -253,7 +259,7 @@ export function Admin(props: { user: string }) {
           </span>
           <button
             type="button"
-            disabled={(audit()?.length ?? 0) <= AUDIT_PAGE}
+            disabled={audit.loading || (audit()?.length ?? 0) <= AUDIT_PAGE}
             onClick={() => auditTo(auditPage() + 1)}
           >
             Older

@@ -26,7 +26,11 @@ export function Sites(props: { current?: string; may: May }) {
   const [error, setError] = createSignal("");
   let newSite!: HTMLInputElement;
 
+  /** One change at a time: a double click on Add site adds it once, without an error after the success. */
+  let running = false;
   const run = async (what: () => Promise<string>) => {
+    if (running) return;
+    running = true;
     setError("");
     setMessage("");
     try {
@@ -34,6 +38,8 @@ export function Sites(props: { current?: string; may: May }) {
       refetch();
     } catch (err) {
       setError((err as Error).message);
+    } finally {
+      running = false;
     }
   };
 

@@ -320,13 +320,17 @@ export function Transfers(props: { open?: string; may: May }) {
             </button>
             <span>
               Page {page() + 1}
-              {list()?.length
+              {list()?.length && !list.loading
                 ? `: transfers ${page() * PAGE + 1}–${
                   page() * PAGE + Math.min(list()!.length, PAGE)
                 }, newest first`
                 : ""}
             </span>
-            <button type="button" disabled={(list()?.length ?? 0) <= PAGE} onClick={() => goTo(page() + 1)}>
+            <button
+              type="button"
+              disabled={list.loading || (list()?.length ?? 0) <= PAGE}
+              onClick={() => goTo(page() + 1)}
+            >
               Older
             </button>
           </div>
