@@ -1,11 +1,20 @@
 /**
- * The central team's everyday tasks in the console, in Chromium (Playwright) against a real hub and two
- * agents, where a careless click or a long day goes wrong: a double click on Transfer starts one job,
- * not two; a session that ends while the console is open (here: the user disabled and enabled again,
- * which ends their sessions) shows the login, then the same screen, instead of the hub's "send an API
- * token" error; jobs past the newest 50 are on the transfers list's next pages; a job whose source is
- * offline says so; a batch transfer's destination is chosen, never its source, and a double click on
- * Start starts one batch, which has its URL; DICOM values carrying HTML are shown as text, never run.
+ * The central team's everyday tasks in the console, in Chromium (Playwright) against a real hub and real
+ * agents, where a careless click, a long day or an offline site goes wrong.
+ *
+ * First test (north and south): DICOM values carrying HTML are shown as text, never run; a name is found
+ * by its start and as the console writes it; a double click on Transfer, Cancel or Start (batch) acts
+ * once; a session that ends while the console is open shows the login, then the same screen; a failed
+ * search leaves no stale results; jobs past the newest 50 are on the next pages; a job whose source is
+ * offline says so; Objects says when there are none; a batch transfer's destination is chosen, never
+ * its source; a batch has its URL and counts a study found twice once; a study of an offline site and
+ * links to unknown batches and jobs say why.
+ *
+ * Second test (north, 27 studies): sorting both ways, a page past the last, a source going offline
+ * mid-transfer, the audit log's pages, a double click on Create token and Add site, a new login in
+ * another tab, and a name for every control.
+ *
+ * Third test (Orthanc as north's PACS): a study of a node is transferred from that node.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
