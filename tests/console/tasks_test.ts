@@ -510,6 +510,17 @@ Deno.test({
         await link.getAttribute("href"),
         `/studies/north/${spec.studyInstanceUid}?node=pacs`,
       );
+
+      // A batch file too big for the hub is refused in words, before it is sent.
+      await page.goto(`${base}/batch`);
+      await page.getByLabel("File").setInputFiles({
+        name: "big.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.alloc(38_000_000, "P\n"),
+      });
+      const refusal = page.getByRole("alert").filter({ hasText: /\w/ });
+      await refusal.waitFor({ timeout: 30_000 });
+      assert.match(await refusal.innerText(), /^big\.csv is 38\.0 MB: a batch file may be up to 37\.5 MB/);
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();

@@ -5,10 +5,13 @@
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
-import { count } from "../format.ts";
+import { bytes, count } from "../format.ts";
 import { location, navigate } from "../router.tsx";
 import { Scroll } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
+
+/** The largest file the hub takes: 50,000,000 characters of base64 (hub/api/batch.ts). */
+const MAX_FILE_BYTES = 37_500_000;
 
 export function Batch(props: { onTransfer: (id: string) => void }) {
   const [sites] = createResource(() => api.sites.list.query());
@@ -58,9 +61,17 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     }, 1000);
   }));
 
+  /** The chosen file, base64; undefined when none; throws with a sentence when the hub would refuse it. */
   const read = async (): Promise<{ filename: string; contentBase64: string } | undefined> => {
     const f = file.files?.[0];
     if (!f) return undefined;
+    if (f.size > MAX_FILE_BYTES) {
+      throw new Error(
+        `${f.name} is ${bytes(f.size)}: a batch file may be up to ${
+          bytes(MAX_FILE_BYTES)
+        }; split it in parts.`,
+      );
+    }
     return { filename: f.name, contentBase64: toBase64(new Uint8Array(await f.arrayBuffer())) };
   };
 
@@ -68,9 +79,9 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     setError("");
     setPreview(undefined);
     navigate("/batch");
-    const content = await read();
-    if (!content) return;
     try {
+      const content = await read();
+      if (!content) return;
       setPreview(await api.batch.preview.mutate(content));
     } catch (err) {
       setError((err as Error).message);
