@@ -438,6 +438,21 @@ Deno.test({
       await addUser.getByRole("button", { name: "Add user" }).click();
       await page.getByRole("status").filter({ hasText: "user carol added" }).waitFor({ timeout: 10_000 });
       assert.equal(await page.getByRole("alert").filter({ hasText: /\w/ }).count(), 0);
+
+      // A batch query over "All online sites" when none is online says so in words.
+      await page.goto(`${base}/batch`);
+      await page.getByLabel("File").setInputFiles({
+        name: "one.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from("Patient ID\nPAT0001\n"),
+      });
+      await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
+      await page.getByRole("button", { name: "Start" }).click();
+      await page.getByRole("alert").filter({ hasText: /\w/ }).waitFor();
+      assert.equal(
+        await page.getByRole("alert").filter({ hasText: /\w/ }).innerText(),
+        "No site is online to search: choose one, or wait until one connects.",
+      );
     } finally {
       await browser.close();
       await north?.stop();

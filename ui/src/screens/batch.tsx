@@ -97,13 +97,17 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     try {
       const content = await read();
       if (!content) return setError("Choose a .csv or .xlsx file.");
+      const searched = sourceValue()
+        ? [sourceValue()]
+        : (sites() ?? []).filter((s) => s.state === "online").map((s) => s.site);
+      if (!searched.length) {
+        return setError("No site is online to search: choose one, or wait until one connects.");
+      }
       const pseudonymize = kind.value === "transfer" ? deid.request() : undefined;
       const r = await api.batch.upload.mutate({
         kind: kind.value as "query" | "transfer",
         ...content,
-        sites: sourceValue()
-          ? [sourceValue()]
-          : (sites() ?? []).filter((s) => s.state === "online").map((s) => s.site),
+        sites: searched,
         ...(kind.value === "transfer" ? { destination: { site: destinationValue() } } : {}),
         ...(pseudonymize ? { deid: pseudonymize } : {}),
       });
