@@ -197,6 +197,11 @@ Deno.test({
       await page.goBack();
       await listed.nth(49).waitFor();
       assert.equal(await page.locator(`tr[data-transfer="${first.id}"]`).count(), 0, "Back: page 1 again");
+      // The list follows its jobs while it is open: one canceled elsewhere reads Canceled without a reload.
+      const newest = page.locator(`tr[data-transfer="${fromWest.at(-1)}"]`);
+      assert.match(await newest.innerText(), /Waiting to start/);
+      await hub.transfers.cancel(fromWest.at(-1)!, "user:ops");
+      await newest.getByText("Canceled").waitFor({ timeout: 15_000 });
 
       // Batch transfer: the destination is chosen, never the source; a double click on Start starts one
       // batch; the batch has its URL (a reload shows it); the same study found by two rows is one study.

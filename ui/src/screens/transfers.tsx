@@ -49,6 +49,10 @@ export function Transfers(props: { open?: string; may: May }) {
     page,
     (p) => api.transfers.list.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
   );
+  // The list's jobs move on their own (other users' jobs, jobs not open here): refreshed every 5 s, like
+  // the dashboard's.
+  const listTimer = setInterval(() => void refetch(), 5000);
+  onCleanup(() => clearInterval(listTimer));
   const goTo = (p: number) => navigate(p ? `/transfers?page=${p + 1}` : "/transfers");
   const [openId, setOpenId] = createSignal<string | undefined>();
   const [job, setJob] = createSignal<Job | undefined>();
