@@ -364,9 +364,15 @@ Deno.test({
       const detail = page.locator('section[aria-label="Transfer detail"]');
       await detail.getByText("west, the destination, is offline").waitFor();
       assert.doesNotMatch(await detail.innerText(), /north, the source/);
+      const sitesTab = await browser.newPage(); // same browser: same session
+      await sitesTab.goto(`${base}/sites`);
+      await sitesTab.locator('tr[data-site="north"] .state-online').waitFor();
       await north.stop();
       north = undefined;
       await detail.getByText("north, the source, is offline").waitFor({ timeout: 20_000 });
+      // The Sites screen left open follows too.
+      await sitesTab.locator('tr[data-site="north"] .state-offline').waitFor({ timeout: 15_000 });
+      await sitesTab.close();
 
       // The audit log pages too: past its newest 100 entries, the oldest ones are on page 2.
       for (let i = 0; i < 100; i++) await hub.tokens.create(`script ${i}`, "viewer");

@@ -2,7 +2,7 @@
  * Sites (`/sites`): state, and (admins) adding and revoking sites; a site's page (`/sites/{name}`):
  * its nodes with echo, and its dead letter with replay.
  */
-import { createResource, createSignal, For, Show } from "solid-js";
+import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
 import { count, instant } from "../format.ts";
 import { Link, path } from "../router.tsx";
@@ -11,6 +11,9 @@ import { CopyButton, Dialog, Scroll, State, Uid } from "../widgets.tsx";
 
 export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
+  // Sites come and go on their own: their states refreshed every 5 s, like the dashboard's.
+  const timer = setInterval(() => void refetch(), 5000);
+  onCleanup(() => clearInterval(timer));
   const current = () => props.current;
   const site = () => sites()?.find((s) => s.site === current());
   const [enrolled, setEnrolled] = createSignal<{ site: string; token: string; expiresAt: string }>();
