@@ -127,6 +127,16 @@ Deno.test({
         assert.equal(await row.count(), 1, `${typed} finds the study`);
       }
 
+      // Modalities as people write a list of them: any of them matches.
+      for (const typed of ["ct, mr", "MR CT", "MR/CT"]) {
+        await page.goto(`${base}/explorer?site=north&modality=${encodeURIComponent(typed)}`);
+        await page.locator("table[aria-label=Studies], p.empty").first().waitFor();
+        await searched(page);
+        assert.equal(await row.count(), 1, `modality "${typed}" finds the CT study`);
+      }
+      await page.goto(`${base}/explorer?site=north`);
+      await row.waitFor();
+
       // A double click on Transfer (an impatient user, a bouncy mouse) starts one job.
       await page.getByLabel(/^Select all 1 study/).check();
       await page.getByLabel("Destination").selectOption("south");

@@ -73,7 +73,9 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
       else filters.PatientName = nameQuery(patient);
     }
     if (field("accession")) filters.AccessionNumber = field("accession");
-    if (field("modality")) filters.ModalitiesInStudy = field("modality").toUpperCase();
+    // "CT, MR", "ct mr" or "CT/MR": a study with any of them (DICOM's list, \-separated).
+    const modalities = field("modality").toUpperCase().split(/[\s,;/\\]+/).filter(Boolean);
+    if (modalities.length) filters.ModalitiesInStudy = modalities.join("\\");
     const d = (v: string) => v.replaceAll("-", "");
     if (field("from") || field("to")) filters.StudyDate = `${d(field("from"))}-${d(field("to"))}`;
     const site = field("site") === "all" ? "" : field("site");
