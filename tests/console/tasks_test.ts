@@ -366,6 +366,28 @@ Deno.test({
 
       // A source that goes offline while its job's page is open: the page says so without a reload.
       await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
+
+      // A job of more studies than the page names (500): the others are not said to be gone from the source.
+      const hour = (new Date().getUTCHours() + 2) % 24;
+      const closed = {
+        start: `${String(hour).padStart(2, "0")}:00`,
+        end: `${String(hour).padStart(2, "0")}:30`,
+      };
+      const { id: big } = await hub.transfers.create({
+        source: { site: "north" },
+        destination: { site: "west" },
+        studies: [...Array.from({ length: 500 }, (_, i) => `1.2.826.0.1.3680043.9.7.${i}`), files.studyUid],
+        window: { ...closed, timeZone: "UTC" }, // nothing moves: the job only shows
+      }, "user:ops");
+      await page.goto(`${base}/transfers/${big}`);
+      const lastTask = page.locator(`table[aria-label=Tasks] tr[data-study="${files.studyUid}"]`);
+      await lastTask.getByText("Not named (the first 500 studies are)").waitFor();
+      assert.match(
+        await page.locator('table[aria-label=Tasks] tr[data-study="1.2.826.0.1.3680043.9.7.0"]').innerText(),
+        /A study the source does not list now/,
+      );
+      await hub.transfers.cancel(big, "user:ops");
+
       const { id } = await hub.transfers.create(
         { source: { site: "north" }, destination: { site: "west" }, studies: [files.studyUid] },
         "user:ops",

@@ -57,8 +57,11 @@ export function studyOf(site: string, ds: Dataset): Study {
   };
 }
 
-/** Studies looked up by UID; `unreachable` says why the site could not be asked (offline...), if so. */
-export type StudiesByUid = Map<string, Study> & { unreachable?: string };
+/**
+ * Studies looked up by UID; `asked` the UIDs the site was asked about (the first 500); `unreachable` why
+ * the site could not be asked (offline...), if so.
+ */
+export type StudiesByUid = Map<string, Study> & { asked: Set<string>; unreachable?: string };
 
 /**
  * The studies of `uids` at a site (or one of its nodes), by UID (one UID-list query per 50). Studies the site no longer has,
@@ -66,8 +69,8 @@ export type StudiesByUid = Map<string, Study> & { unreachable?: string };
  * apart.
  */
 export async function lookupStudies(site: string, uids: string[], node?: string): Promise<StudiesByUid> {
-  const out: StudiesByUid = new Map<string, Study>();
   const unique = [...new Set(uids)].slice(0, 500);
+  const out: StudiesByUid = Object.assign(new Map<string, Study>(), { asked: new Set(unique) });
   for (let i = 0; i < unique.length; i += 50) {
     const batch = unique.slice(i, i + 50);
     try {

@@ -202,8 +202,10 @@ export function Transfers(props: { open?: string; may: May }) {
                                   ? `Not named: ${j().source.site} cannot be asked now (${
                                     names()!.unreachable
                                   })`
-                                  : names()
+                                  : names()?.asked.has(t.studyInstanceUid)
                                   ? "A study the source does not list now"
+                                  : names()
+                                  ? "Not named (the first 500 studies are)"
                                   : "…"}
                               </span>
                             }
