@@ -137,6 +137,16 @@ Deno.test({
       await page.goto(`${base}/explorer?site=north`);
       await row.waitFor();
 
+      // A study selected, its page opened to look at it, Back: still selected.
+      await row.getByRole("checkbox").check();
+      await row.getByRole("link", { name: /^Open / }).first().click();
+      await page.locator("section[aria-label=Study] h1").waitFor();
+      await page.goBack();
+      await row.waitFor();
+      await searched(page);
+      assert.ok(await row.getByRole("checkbox").isChecked(), "the selection survives a look at the study");
+      assert.match(await page.getByLabel("Selection").innerText(), /^1 study selected/);
+
       // A double click on Transfer (an impatient user, a bouncy mouse) starts one job.
       await page.getByLabel(/^Select all 1 study/).check();
       await page.getByLabel("Destination").selectOption("south");

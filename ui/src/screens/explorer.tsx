@@ -21,6 +21,12 @@ type SortKey = "site" | "patient" | "patientId" | "date" | "modalities" | "descr
 const sortValue = (s: Study, k: SortKey): string =>
   k === "patient" ? personName(s.patientName) : k === "instances" ? s.instances.padStart(9, "0") : s[k];
 
+/**
+ * The studies selected in each search (by its fields), while the console is open: opening a study's page
+ * and coming Back to the search finds them still selected.
+ */
+const kept = new Map<string, Set<string>>();
+
 export function Explorer(props: { may: May; onTransfer: (id: string) => void }) {
   const [sites] = createResource(() => api.sites.list.query());
   const [hits, setHits] = createSignal<Study[]>([]);
@@ -63,6 +69,11 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     else navigate(url);
   };
 
+  const key = (h: Study) => `${h.site}|${h.uid}`;
+  /** The search's fields, as one string: what a selection is kept under. */
+  const searchKey = () => FIELDS.map(field).join("\n");
+  const choose = (s: Set<string>) => (setSelected(s), kept.set(searchKey(), s));
+
   const search = async () => {
     setBusy(true);
     setError("");
@@ -82,8 +93,10 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     try {
       const { studies, leftOut } = await api.query.studies.query({ ...(site ? { site } : {}), filters });
       setLeftOut(leftOut.map((l) => `${l.site} (${l.reason})`).join(", "));
-      setHits(studies.map((f) => studyOf(f.site, f.study)));
-      setSelected(new Set<string>());
+      const found = studies.map((f) => studyOf(f.site, f.study));
+      setHits(found);
+      const keys = new Set(found.map(key));
+      setSelected(new Set([...kept.get(searchKey()) ?? []].filter((k) => keys.has(k))));
       setSearched(true);
     } catch (err) {
       // The results of the search before are not this search's: they go, the reason stays.
@@ -97,8 +110,8 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     }
   };
   // A URL with search fields runs its search (on arrival, reload, Back, or a new search).
-  createEffect(on(() => FIELDS.map(field).join("\n"), (key) => {
-    if (key.replaceAll("\n", "")) void search();
+  createEffect(on(searchKey, (fields) => {
+    if (fields.replaceAll("\n", "")) void search();
     else (setHits([]), setSearched(false));
   }));
 
@@ -108,12 +121,11 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   });
   const pages = () => Math.max(1, Math.ceil(hits().length / PAGE));
   const shown = createMemo(() => sorted().slice(page() * PAGE, (page() + 1) * PAGE));
-  const key = (h: Study) => `${h.site}|${h.uid}`;
   const toggle = (h: Study) => {
     const s = new Set(selected());
     if (s.has(key(h))) s.delete(key(h));
     else s.add(key(h));
-    setSelected(s);
+    choose(s);
   };
   const allSelected = () => hits().length > 0 && hits().every((h) => selected().has(key(h)));
   const chosen = () => hits().filter((h) => selected().has(key(h)));
@@ -203,7 +215,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                     checked={allSelected()}
                     ref={(el) =>
                       createEffect(() => (el.indeterminate = !allSelected() && selected().size > 0))}
-                    onChange={(e) => setSelected(new Set(e.currentTarget.checked ? hits().map(key) : []))}
+                    onChange={(e) => choose(new Set(e.currentTarget.checked ? hits().map(key) : []))}
                   />
                 </th>
                 {header("patient", "Patient")}
