@@ -521,7 +521,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await buildConsole();
-    const hub = await startTestHub();
+    let hub = await startTestHub();
     const browser = await launchBrowser();
     const orthanc = await startOrthanc({ storageDir: await Deno.makeTempDir({ prefix: "tasks-orthanc-" }) });
     const agents: AgentProcess[] = [];
@@ -589,6 +589,19 @@ Deno.test({
       const refusal = page.getByRole("alert").filter({ hasText: /\w/ });
       await refusal.waitFor({ timeout: 30_000 });
       assert.match(await refusal.innerText(), /^big\.csv is 38\.0 MB: a batch file may be up to 37\.5 MB/);
+
+      // The hub restarts under a dashboard left open: it says so, keeps what it showed, and comes back.
+      await page.goto(`${base}/`);
+      await page.locator('table[aria-label=Sites] tr[data-site="north"]').waitFor();
+      const { dataDir, port } = hub;
+      await hub.stop();
+      const banner = page.getByRole("alert").filter({ hasText: /^Cannot reach the hub/ });
+      await banner.waitFor({ timeout: 15_000 });
+      assert.equal(await page.locator('table[aria-label=Sites] tr[data-site="north"]').count(), 1, "kept");
+      assert.equal(await page.getByText("This screen failed").count(), 0);
+      hub = await startTestHub({ dataDir, port });
+      // Back: the banner goes (the session may have ended with the old hub: then the login shows).
+      await banner.waitFor({ state: "detached", timeout: 15_000 });
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();
