@@ -579,6 +579,24 @@ Deno.test({
         `/studies/north/${spec.studyInstanceUid}?node=pacs`,
       );
 
+      // A file with nothing to search says so (Start stays disabled, and why is written).
+      await page.goto(`${base}/batch`);
+      const preview = page.getByLabel("Preview");
+      for (
+        const [content, says] of [
+          ["Patient ID\n", /^The file has no rows below its header: nothing to search\.$/],
+          ["Patient ID,Study Date\nP1,yesterday\n", /^1 row, every one with an error: nothing to search\./],
+        ] as const
+      ) {
+        await page.getByLabel("File").setInputFiles({
+          name: "empty.csv",
+          mimeType: "text/csv",
+          buffer: Buffer.from(content),
+        });
+        await preview.locator("p", { hasText: says }).waitFor();
+        assert.ok(await page.getByRole("button", { name: "Start" }).isDisabled());
+      }
+
       // A batch file too big for the hub is refused in words, before it is sent.
       await page.goto(`${base}/batch`);
       await page.getByLabel("File").setInputFiles({

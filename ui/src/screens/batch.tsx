@@ -256,7 +256,16 @@ function PreviewTable(props: { preview: Preview }) {
   return (
     <div aria-label="Preview">
       <p>
-        {count(props.preview.rows, "row")}, {props.preview.badRows} with an error (skipped; the others run).
+        {props.preview.rows === 0
+          ? "The file has no rows below its header: nothing to search."
+          : props.preview.rows === props.preview.badRows
+          ? `${
+            count(props.preview.rows, "row")
+          }, every one with an error: nothing to search. Mend the file and ` +
+            "choose it again."
+          : `${
+            count(props.preview.rows, "row")
+          }, ${props.preview.badRows} with an error (skipped; the others run).`}
         {props.preview.rows > props.preview.first.length
           ? ` The first ${props.preview.first.length} are shown.`
           : ""}
