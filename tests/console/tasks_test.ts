@@ -620,6 +620,20 @@ Deno.test({
       hub = await startTestHub({ dataDir, port });
       // Back: the banner goes (the session may have ended with the old hub: then the login shows).
       await banner.waitFor({ state: "detached", timeout: 15_000 });
+
+      // C-ECHO of north's PACS: an answer is a status; no answer is an error, announced as one.
+      await page.goto(`${base}/sites/north`);
+      if (await page.getByRole("button", { name: "Log in" }).isVisible()) {
+        await logIn(page, "ops", "operator password");
+      }
+      const nodeRow = page.locator("table[aria-label=Nodes] tr", { hasText: "pacs" });
+      await nodeRow.getByRole("button", { name: "Echo" }).click({ timeout: 20_000 });
+      await page.getByRole("status").filter({ hasText: /^pacs answered C-ECHO \(\d+ ms\)$/ }).waitFor();
+      await orthanc.stop();
+      await nodeRow.getByRole("button", { name: "Echo" }).click();
+      await page.getByRole("alert").filter({ hasText: /^pacs did not answer C-ECHO: / }).waitFor({
+        timeout: 30_000,
+      });
     } finally {
       await browser.close();
       for (const a of agents) await a.stop();

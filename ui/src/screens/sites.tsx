@@ -159,9 +159,9 @@ export function Sites(props: { current?: string; may: May }) {
                               onClick={() =>
                                 run(async () => {
                                   const r = await api.sites.echo.mutate({ site: current()!, node: n.name });
-                                  return r.ok
-                                    ? `${n.name} answered C-ECHO (${r.ms} ms)`
-                                    : `${n.name}: ${r.error}`;
+                                  // A node that does not answer is an error, announced as one.
+                                  if (!r.ok) throw new Error(`${n.name} did not answer C-ECHO: ${r.error}`);
+                                  return `${n.name} answered C-ECHO (${r.ms} ms)`;
                                 })}
                             >
                               Echo
