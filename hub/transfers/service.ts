@@ -10,7 +10,7 @@ import { and, asc, desc, eq, inArray, isNull, like, or } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
-import type { DetailOf } from "@conduit/shared/tunnel";
+import { type DetailOf, FEATURE_DELIVERY } from "@conduit/shared/tunnel";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
@@ -554,6 +554,9 @@ export class TransferService {
     if (!finished && !fresh && last && Date.now() - last.at < NODE_CHECK_MS) return last.result;
     if ((task.objects ?? 0) > MAX_NODE_CHECK) return {}; // too many to list: the destination's ack counts
     const node = t.destinationNode!, site = t.destinationSite;
+    // An agent that cannot answer `delivery` (older than it, or held by another hub of a cluster): the
+    // destination's acknowledgement counts, as before the check.
+    if (!this.sessions.supports(site, FEATURE_DELIVERY)) return {};
     const replayDead = this.#replayAtNode.delete(task.id);
     let result: Partial<TransferTaskRow>;
     try {
@@ -618,6 +621,7 @@ export class TransferService {
 
   /** Queues again at the destination what its node refused of a task's objects; false if it could not. */
   async #replayNode(t: TransferRow, task: TransferTaskRow): Promise<boolean> {
+    if (!this.sessions.supports(t.destinationSite, FEATURE_DELIVERY)) return false;
     try {
       await this.sessions.ask(t.destinationSite, {
         op: "delivery",

@@ -26,7 +26,9 @@ const maxFrame = z.number().int().min(MAX_PAYLOAD).max(16 * 1024 * 1024);
  * archive does not hold is retrieved first.
  */
 export const FEATURE_INSTANCE_PATH = "instance-path";
-const FEATURES: string[] = [FEATURE_INSTANCE_PATH];
+/** `delivery`: the agent answers the `delivery` request (how far objects got to one of its nodes). */
+export const FEATURE_DELIVERY = "delivery";
+const FEATURES: string[] = [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a
 // session with this one.

@@ -3,6 +3,7 @@ import { HEADER_BYTES, LARGE_PAYLOAD, MAX_PAYLOAD } from "./frame.ts";
 import { z } from "zod";
 import {
   clientHandshake,
+  FEATURE_DELIVERY,
   FEATURE_INSTANCE_PATH,
   framePayloadFor,
   HandshakeError,
@@ -110,7 +111,7 @@ for (const offer of [true, false]) {
       const far = await accepted.promise;
       assert.equal(far.maxFrame, offer ? LARGE_PAYLOAD : undefined);
       // What the hub may ask beyond version 1 (an older agent names nothing, and is asked as before).
-      assert.deepEqual(far.features, offer ? [FEATURE_INSTANCE_PATH] : undefined);
+      assert.deepEqual(far.features, offer ? [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY] : undefined);
       const stream = clientSession.open();
       const written = stream.write(new Uint8Array(600_000)).then(() => stream.close());
       assert.equal(await readAll(stream), 600_000);

@@ -132,3 +132,37 @@ rigTest("the same study transferred twice at once reaches the PACS once", async 
   const twice = [...pacs.values()].filter((n) => n > 1).length;
   assert.equal(twice, 0, `${twice} of 30 objects reached the PACS twice`);
 });
+
+rigTest(
+  "a destination agent that does not answer delivery (older than it) is counted at its acknowledgement",
+  async (r) => {
+    // As the hub sees an agent from before `delivery`: its hello names no such feature, and it refuses
+    // the request it does not know. The hub does not ask it, so a job to its node finishes on what it
+    // acknowledged (as before the check) instead of waiting to hear for good.
+    const sessions = r.hub.sessions as unknown as {
+      supports(site: string, feature: string): boolean;
+      ask(site: string, request: { op: string }, signal?: AbortSignal): Promise<unknown>;
+    };
+    const supports = sessions.supports.bind(sessions);
+    const ask = sessions.ask.bind(sessions);
+    sessions.supports = (site, feature) =>
+      !(site === "south" && feature === "delivery") && supports(site, feature);
+    sessions.ask = (site, request, signal) =>
+      site === "south" && request.op === "delivery"
+        ? Promise.reject(new Error("the site answered: bad-request: unknown operation"))
+        : ask(site, request, signal);
+    try {
+      const study = await seed(r, "node-old-agent", 3);
+      const { id } = await r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south", node: "pacs" },
+        studies: [study.studyUid],
+      });
+      const done = await finished(r, id, 60_000);
+      assert.equal(done.status, "success", JSON.stringify(done));
+      assert.equal(done.totals.done, 3);
+    } finally {
+      Object.assign(sessions, { supports, ask });
+    }
+  },
+);
