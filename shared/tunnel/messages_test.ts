@@ -109,6 +109,10 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
     request: { op: "objects", transfer: "abc", limit: 10 },
     replies: [{ type: "ok", detail: { objects: [row] } }],
   },
+  delivery: {
+    request: { op: "delivery", node: "pacs", sopInstanceUids: [UID], replayDead: true },
+    replies: [{ type: "ok", detail: { done: 1, waiting: 0, dead: 0, unknown: 0, lastError: "refused" } }],
+  },
   cancel: { request: { op: "cancel", transfer: "abc" }, replies: [{ type: "ok", detail: { canceled: 2 } }] },
   hold: {
     request: { op: "hold", transfer: "abc", until: 0 },
