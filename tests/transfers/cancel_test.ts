@@ -62,10 +62,13 @@ rigTest(
     const study = await writeGeneratedSeries(dir, { count: 300, seed: "t-cancel-count" });
     const sent = await storescu(study.paths, r.north, [], 120_000);
     assert.equal(sent.code, 0, sent.stderr);
+    // Capped (300 objects of about 0.5 MB at 7.5 MB/s: 20 s) so that the cancel lands mid-way: uncapped, a
+    // quiet machine moved all 300 before the cancel reached the source.
     const { id } = await r.client.transfers.create.mutate({
       source: { site: "north" },
       destination: { site: "south", node: "pacs" },
       studies: [study.studyUid],
+      bandwidthMbps: 60,
     });
     await eventually("some objects through", async () => {
       const t = await r.client.transfers.get.query({ id });
