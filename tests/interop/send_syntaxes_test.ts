@@ -16,8 +16,9 @@ import {
   skipReason,
   startOrthanc,
   startStorescp,
+  type StorescpPeer,
 } from "../support/peers.ts";
-import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { retrieveWith, storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { encodingOf, parseDataSet, readPart10Header, TransferSyntax } from "@conduit/shared/dicom";
@@ -65,17 +66,35 @@ function sopOf(file: string): string {
   return readPart10Header(Deno.readFileSync(file)).sopInstanceUid!;
 }
 
+/**
+ * Runs `fn` with a scratch folder, a `storescp` that takes Implicit VR Little Endian only (AE IMPLONLY), and
+ * an agent whose node `implonly` it is (`config` added to the agent's); stops both and removes the folder.
+ */
+async function withImplicitOnlyNode(
+  prefix: string,
+  fn: (r: { scratch: string; scp: StorescpPeer; agent: AgentProcess }) => Promise<void>,
+  config: Record<string, unknown> = {},
+): Promise<void> {
+  const scratch = await Deno.makeTempDir({ prefix });
+  const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
+  const agent = await startAgentProcess({
+    config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } }, ...config },
+  });
+  try {
+    await fn({ scratch, scp, agent });
+  } finally {
+    await agent.stop();
+    await scp.stop();
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "C-MOVE to a node taking only Implicit VR LE: objects stored in Explicit VR LE arrive re-encoded, same elements and values",
   ignore: !!skip,
-  fn: async () => {
-    const scratch = await Deno.makeTempDir({ prefix: "move-syntaxes-" });
-    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
-    const agent = await startAgentProcess({
-      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
-    });
-    try {
+  fn: () =>
+    withImplicitOnlyNode("move-syntaxes-", async ({ scratch, scp, agent }) => {
       const series = await writeGeneratedSeries(`${scratch}/in`, {
         count: 3,
         rows: 8,
@@ -114,12 +133,7 @@ Deno.test({
         assert.equal(got.syntax, TransferSyntax.ImplicitVRLittleEndian);
         assert.deepEqual(got.lines, (await elements(stored)).lines, path.basename(file));
       }
-    } finally {
-      await agent.stop();
-      await scp.stop();
-      await Deno.remove(scratch, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -192,13 +206,8 @@ Deno.test({
   name:
     "C-MOVE to a node that accepts none of the stored syntaxes: every sub-operation counted failed and listed, with the reason",
   ignore: !!skip,
-  fn: async () => {
-    const scratch = await Deno.makeTempDir({ prefix: "move-syntaxes-" });
-    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
-    const agent = await startAgentProcess({
-      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
-    });
-    try {
+  fn: () =>
+    withImplicitOnlyNode("move-syntaxes-", async ({ scratch, scp, agent }) => {
       // MPEG-4 video, stored as such: nothing here decodes it, so it goes as stored or not at all. (JPEG
       // Extended was that object until its frames could be decoded at the site.)
       const jpeg = `${scratch}/video.dcm`;
@@ -232,28 +241,15 @@ Deno.test({
         final,
       );
       assert.deepEqual(await listFiles(`${scratch}/scp`), []);
-    } finally {
-      await agent.stop();
-      await scp.stop();
-      await Deno.remove(scratch, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "forwarding to a node taking only Implicit VR LE delivers objects stored in Explicit VR LE, re-encoded",
   ignore: !!skip,
-  fn: async () => {
-    const scratch = await Deno.makeTempDir({ prefix: "fwd-syntaxes-" });
-    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
-    const agent = await startAgentProcess({
-      config: {
-        nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
-        routes: [{ name: "all", to: [{ node: "implonly" }] }],
-      },
-    });
-    try {
+  fn: () =>
+    withImplicitOnlyNode("fwd-syntaxes-", async ({ scratch, agent }) => {
       const series = await writeGeneratedSeries(`${scratch}/in`, {
         count: 3,
         rows: 8,
@@ -273,12 +269,7 @@ Deno.test({
         assert.equal(got.syntax, TransferSyntax.ImplicitVRLittleEndian);
         assert.deepEqual(got.lines, (await elements(stored)).lines);
       }
-    } finally {
-      await agent.stop();
-      await scp.stop();
-      await Deno.remove(scratch, { recursive: true });
-    }
-  },
+    }, { routes: [{ name: "all", to: [{ node: "implonly" }] }] }),
 });
 
 Deno.test({
@@ -334,13 +325,8 @@ Deno.test({
   name:
     "a Deflated object goes inflated: getscu gets the inflated data set byte for byte, storescp +xi the same values",
   ignore: !!skip,
-  fn: async () => {
-    const scratch = await Deno.makeTempDir({ prefix: "deflated-syntaxes-" });
-    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
-    const agent = await startAgentProcess({
-      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
-    });
-    try {
+  fn: () =>
+    withImplicitOnlyNode("deflated-syntaxes-", async ({ scratch, scp, agent }) => {
       // image_dfl.dcm: Deflated Explicit VR Little Endian, proposed alone (-xd -R): stored deflated.
       const file = path.join(PYDICOM_TEST_FILES_DIR, "image_dfl.dcm");
       const sent = await storescu([file], agent);
@@ -371,12 +357,7 @@ Deno.test({
       const theirs = await elements(fromMove);
       assert.equal(theirs.syntax, TransferSyntax.ImplicitVRLittleEndian);
       assert.deepEqual(theirs.lines, mine.lines);
-    } finally {
-      await agent.stop();
-      await scp.stop();
-      await Deno.remove(scratch, { recursive: true });
-    }
-  },
+    }),
 });
 
 /** dcmdump's rendering of a file's data set (values as numbers and text), group 0002 and comments left out. */
@@ -444,13 +425,8 @@ Deno.test({
   name:
     "C-MOVE and C-GET of a study partly in a syntax the peer lacks: the rest goes, the final response says why",
   ignore: !!skip,
-  fn: async () => {
-    const scratch = await Deno.makeTempDir({ prefix: "partial-syntaxes-" });
-    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "IMPLONLY", extraArgs: ["+xi"] });
-    const agent = await startAgentProcess({
-      config: { nodes: { implonly: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
-    });
-    try {
+  fn: () =>
+    withImplicitOnlyNode("partial-syntaxes-", async ({ scratch, scp, agent }) => {
       // One study: MR_small.dcm (Explicit VR LE) and an MPEG-4 video (never converted: nothing here
       // decodes it) in MR_small's study.
       const mr = path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm");
@@ -510,12 +486,7 @@ Deno.test({
       assert.match(get, /Failed Suboperations\s*: 1\b/, get);
       assert.match(get, /\[1 not accepted by GETSCU: 1\.2\.840\.10008\.1\.2\.4\.102\] .*ErrorComment/, get);
       assert.equal((await listFiles(`${scratch}/get`)).length, 1);
-    } finally {
-      await agent.stop();
-      await scp.stop();
-      await Deno.remove(scratch, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
