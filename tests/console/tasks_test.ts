@@ -621,7 +621,11 @@ Deno.test({
       // Back: the banner goes (the session may have ended with the old hub: then the login shows).
       await banner.waitFor({ state: "detached", timeout: 15_000 });
 
-      // C-ECHO of north's PACS: an answer is a status; no answer is an error, announced as one.
+      // C-ECHO of north's PACS: an answer is a status; no answer is an error, announced as one. North's
+      // agent must be back on the restarted hub first (its nodes come from it): its reconnect backoff may
+      // have grown while the hub was down.
+      const restarted = hub;
+      await eventually("north back on the restarted hub", () => restarted.sessions.get("north"), 60_000);
       await page.goto(`${base}/sites/north`);
       if (await page.getByRole("button", { name: "Log in" }).isVisible()) {
         await logIn(page, "ops", "operator password");

@@ -233,7 +233,7 @@ Deno.test({
   ignore: Boolean(skip),
   fn: async () => {
     const dir = await scratchDir("shutdown-receive-");
-    const series = await writeGeneratedSeries(dir, { count: 60, rows: 256, columns: 256, seed: "shutdown" });
+    const series = await writeGeneratedSeries(dir, { count: 400, rows: 256, columns: 256, seed: "shutdown" });
     const dataDir = path.join(dir, "agent");
     let agent = await startAgentProcess({ dataDir });
     try {
