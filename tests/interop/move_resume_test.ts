@@ -4,7 +4,8 @@
  * after it on a new association.
  */
 import assert from "node:assert/strict";
-import { runDcmtk, skipReason, startStorescp } from "../support/peers.ts";
+import { skipReason, startStorescp } from "../support/peers.ts";
+import { retrieveWith } from "../support/send.ts";
 import { listFiles, startAgentProcess } from "../support/agent.ts";
 import { associate, cStore, release } from "../support/pdu.ts";
 import { TransferSyntax } from "@conduit/shared/dicom";
@@ -69,19 +70,14 @@ Deno.test({
         assert.equal(status, 0);
       }
       await release(socket);
-      const moved = await runDcmtk("movescu", [
+      const moved = await retrieveWith("movescu", agent, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${study}`,
+      ], [
         "-d",
         "-S",
-        "-aec",
-        agent.aet,
         "-aem",
         scp.aet,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${study}`,
-        "127.0.0.1",
-        String(agent.port),
       ]);
       const out = moved.stdout + moved.stderr;
       const final = out.slice(out.lastIndexOf("C-MOVE RSP"));

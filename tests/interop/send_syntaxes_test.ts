@@ -216,19 +216,14 @@ Deno.test({
       assert.equal(sent.code, 0, sent.stderr);
       const [stored] = await listFiles(path.join(agent.dataDir, "archive"));
       const study = path.basename(path.dirname(path.dirname(stored)));
-      const moved = await runDcmtk("movescu", [
+      const moved = await retrieveWith("movescu", agent, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${study}`,
+      ], [
         "-d",
         "-S",
-        "-aec",
-        agent.aet,
         "-aem",
         scp.aet,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        `StudyInstanceUID=${study}`,
-        "127.0.0.1",
-        String(agent.port),
       ]);
       const out = moved.stdout + moved.stderr;
       const final = out.slice(out.lastIndexOf("C-MOVE RSP"));
@@ -443,19 +438,9 @@ Deno.test({
       assert.equal(archived.length, 2);
       const jpeg = archived.find((f) => readPart10Header(Deno.readFileSync(f)).transferSyntax === MPEG4)!;
       const study = path.basename(path.dirname(path.dirname(jpeg)));
-      const keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", `StudyInstanceUID=${study}`];
+      const keys = ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${study}`];
       const final = (out: string, field: string) => out.slice(out.lastIndexOf(field));
-      const moved = await runDcmtk("movescu", [
-        "-d",
-        "-S",
-        "-aec",
-        agent.aet,
-        "-aem",
-        scp.aet,
-        ...keys,
-        "127.0.0.1",
-        String(agent.port),
-      ]);
+      const moved = await retrieveWith("movescu", agent, keys, ["-d", "-S", "-aem", scp.aet]);
       const move = final(moved.stdout + moved.stderr, "C-MOVE RSP");
       assert.match(move, /DIMSE Status\s*: 0xb000/, move);
       assert.match(move, /Completed Suboperations\s*: 1\b/, move);
@@ -469,17 +454,12 @@ Deno.test({
       assert.equal((await listFiles(`${scratch}/scp`)).length, 1);
 
       await Deno.mkdir(`${scratch}/get`);
-      const got = await runDcmtk("getscu", [
+      const got = await retrieveWith("getscu", agent, keys, [
         "-d",
         "-aet",
         "GETSCU",
-        "-aec",
-        agent.aet,
         "-od",
         `${scratch}/get`,
-        ...keys,
-        "127.0.0.1",
-        String(agent.port),
       ]);
       const get = final(got.stdout + got.stderr, "C-GET RSP");
       assert.match(get, /Completed Suboperations\s*: 1\b/, get);
