@@ -14,7 +14,8 @@
  * mid-transfer, the audit log's pages, a double click on Create token and Add site, a new login in
  * another tab, and a name for every control.
  *
- * Third test (Orthanc as north's PACS): a study of a node is transferred from that node.
+ * Third test (Orthanc as north's PACS): the explorer finds a study on that node (not in north's archive),
+ * and the study is transferred from that node.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -556,8 +557,38 @@ Deno.test({
       await hub.users.add("ops", "operator", "operator password");
       const base = `http://127.0.0.1:${hub.port}`;
       const page = await browser.newPage();
-      await page.goto(`${base}/studies/north/${spec.studyInstanceUid}?node=pacs`);
+      // The explorer searches north's PACS when asked to (the study is not in north's archive).
+      await page.goto(`${base}/explorer`);
       await logIn(page, "ops", "operator password");
+      const form = page.getByRole("form", { name: "Find studies" });
+      await form.getByLabel("Site").selectOption("north");
+      await form.getByLabel("Where").locator("option", { hasText: "node pacs" }).waitFor({
+        state: "attached",
+      });
+      await form.getByLabel("Patient ID or name").fill(spec.patientId);
+      await form.getByRole("button", { name: "Search" }).click();
+      await page.getByText("No study matches; widen the search.").waitFor();
+      await form.getByLabel("Where").selectOption("pacs");
+      await form.getByRole("button", { name: "Search" }).click();
+      const found = page.locator(`table[aria-label=Studies] tr[data-study="${spec.studyInstanceUid}"]`);
+      await found.waitFor();
+      assert.equal(new URL(page.url()).searchParams.get("node"), "pacs", "the node is in the search's URL");
+      assert.equal(await found.locator("td").nth(7).innerText(), "north / pacs");
+      assert.equal(
+        await found.getByRole("link").getAttribute("href"),
+        `/studies/north/${spec.studyInstanceUid}?node=pacs`,
+      );
+      assert.equal(
+        await found.getByRole("link", { name: /in the viewer$/ }).count(),
+        0,
+        "no viewer on a node",
+      );
+      await found.getByRole("button", { name: "Series" }).click();
+      const seriesRow = page.locator(`table[aria-label=Series] tr[data-series="${spec.seriesInstanceUid}"]`);
+      await seriesRow.waitFor();
+      assert.equal(await seriesRow.locator("td").nth(1).innerText(), "MR", "the series as the node lists it");
+
+      await page.goto(`${base}/studies/north/${spec.studyInstanceUid}?node=pacs`);
       await page.locator("section[aria-label=Study] h1").waitFor();
       await page.getByRole("button", { name: "Transfer…" }).click();
       await page.getByLabel("Destination").selectOption("south");

@@ -1,8 +1,9 @@
 /**
- * Find studies on one site or all: by patient, accession, date range, modality. The search lives in
- * the URL (`/explorer?site=north&patient=PAT1`), so Back, reload and a shared link repeat it. Results
- * sort and page; each study opens its page, its series (under it) or the viewer; selected studies move
- * to another site.
+ * Find studies on one site or all: by patient, accession, date range, modality; on one site, in its
+ * archive or on one of its nodes (the PACS behind it, asked by C-FIND). The search lives in the URL
+ * (`/explorer?site=north&node=pacs&patient=PAT1`), so Back, reload and a shared link repeat it. Results
+ * sort and page; each study opens its page, its series (under it) or the viewer (archives only); selected
+ * studies move to another site, from the archive or the node they were found on.
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
 import { api, type May } from "../api.ts";
@@ -14,7 +15,7 @@ import { TransferDialog } from "./transfer_dialog.tsx";
 
 const PAGE = 25;
 /** The search fields, as they appear in the query string. */
-const FIELDS = ["site", "patient", "accession", "from", "to", "modality"] as const;
+const FIELDS = ["site", "node", "patient", "accession", "from", "to", "modality"] as const;
 type Field = (typeof FIELDS)[number];
 type SortKey = "site" | "patient" | "patientId" | "date" | "modalities" | "description" | "instances";
 
@@ -29,6 +30,12 @@ const kept = new Map<string, Set<string>>();
 
 export function Explorer(props: { may: May; onTransfer: (id: string) => void }) {
   const [sites] = createResource(() => api.sites.list.query());
+  /** The site chosen in the form (before Search): its nodes are offered beside its archive. */
+  const [formSite, setFormSite] = createSignal("");
+  const [nodes] = createResource(
+    () => formSite() || undefined,
+    (site) => api.site.nodes.query({ site }).catch(() => [] as { name: string }[]),
+  );
   const [hits, setHits] = createSignal<Study[]>([]);
   const [error, setError] = createSignal("");
   /** Sites a search over all sites did not include, with why. */
@@ -38,6 +45,9 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   const [selected, setSelected] = createSignal<Set<string>>(new Set());
   const q = () => location().search;
   const field = (f: Field) => q().get(f) ?? "";
+  createEffect(() => setFormSite(field("site") === "all" ? "" : field("site")));
+  /** The node the results were found on (none: the sites' archives). */
+  const node = () => (field("site") && field("site") !== "all" ? field("node") : "");
   /** `sort=date` sorts up, `sort=-date` down; the column's button turns one into the other. */
   const sortParam = () => q().get("sort") ?? "date";
   const sortKey = () => sortParam().replace(/^-/, "") as SortKey;
@@ -63,6 +73,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
       if (v) next.set(f, v);
     }
     if (!next.has("site")) next.set("site", "all");
+    if (next.get("site") === "all") next.delete("node");
     if (q().get("sort")) next.set("sort", q().get("sort")!);
     const url = `/explorer?${next}`;
     if (url === globalThis.location.pathname + globalThis.location.search) void search();
@@ -91,7 +102,11 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     if (field("from") || field("to")) filters.StudyDate = `${d(field("from"))}-${d(field("to"))}`;
     const site = field("site") === "all" ? "" : field("site");
     try {
-      const { studies, leftOut } = await api.query.studies.query({ ...(site ? { site } : {}), filters });
+      const { studies, leftOut } = await api.query.studies.query({
+        ...(site ? { site } : {}),
+        ...(site && node() ? { node: node() } : {}),
+        filters,
+      });
       setLeftOut(leftOut.map((l) => `${l.site} (${l.reason})`).join(", "));
       const found = studies.map((f) => studyOf(f.site, f.study));
       setHits(found);
@@ -140,7 +155,11 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     setSeries(undefined);
     let listed: Record<string, unknown>[] | string;
     try {
-      listed = await api.query.series.query({ site: h.site, studyInstanceUid: h.uid });
+      listed = await api.query.series.query({
+        site: h.site,
+        ...(node() ? { node: node() } : {}),
+        studyInstanceUid: h.uid,
+      });
     } catch (err) {
       listed = `Cannot list the series: ${(err as Error).message}`;
     }
@@ -168,13 +187,32 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
       <form class="row" onSubmit={submit} aria-label="Find studies">
         <label>
           Site
-          <select name="site" value={field("site") === "all" ? "" : field("site")}>
+          <select
+            name="site"
+            value={field("site") === "all" ? "" : field("site")}
+            onChange={(e) => setFormSite(e.currentTarget.value)}
+          >
             <option value="">All sites</option>
             <For each={sites()}>
               {(s) => <option value={s.site} selected={s.site === field("site")}>{s.site}</option>}
             </For>
           </select>
         </label>
+        <Show when={formSite()}>
+          <label>
+            Where
+            <select name="node" value={field("node")}>
+              <option value="">its archive</option>
+              <For each={nodes()}>
+                {(n) => (
+                  <option value={n.name} selected={n.name === field("node")}>
+                    node {n.name}
+                  </option>
+                )}
+              </For>
+            </select>
+          </label>
+        </Show>
         <label>
           Patient ID or name<input name="patient" value={field("patient")} />
         </label>
@@ -244,7 +282,10 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                         />
                       </td>
                       <td>
-                        <Link href={studyPage(h.site, h.uid)} aria-label={`Open ${studyTitle(h)}`}>
+                        <Link
+                          href={studyPage(h.site, h.uid, node() || undefined)}
+                          aria-label={`Open ${studyTitle(h)}`}
+                        >
                           {personName(h.patientName) || "Unnamed patient"}
                         </Link>
                       </td>
@@ -253,7 +294,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                       <td>{h.modalities}</td>
                       <td>{h.description}</td>
                       <td>{h.instances}</td>
-                      <td>{h.site}</td>
+                      <td>{node() ? `${h.site} / ${node()}` : h.site}</td>
                       <td class="actions">
                         <button
                           type="button"
@@ -263,15 +304,17 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                         >
                           Series
                         </button>
-                        <a
-                          class="button small"
-                          href={viewerUrl(h.site, h.uid)}
-                          target="_blank"
-                          rel="noopener"
-                          aria-label={`Open ${studyTitle(h)} in the viewer`}
-                        >
-                          View
-                        </a>
+                        <Show when={!node()}>
+                          <a
+                            class="button small"
+                            href={viewerUrl(h.site, h.uid)}
+                            target="_blank"
+                            rel="noopener"
+                            aria-label={`Open ${studyTitle(h)} in the viewer`}
+                          >
+                            View
+                          </a>
+                        </Show>
                       </td>
                     </tr>
                     <Show when={open() === key(h)}>
@@ -307,6 +350,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
           <TransferDialog
             studies={chosen().map((h) => h.uid)}
             sources={sources()}
+            sourceNode={node() || undefined}
             sites={(sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked").map((s) =>
               s.site
             )}
