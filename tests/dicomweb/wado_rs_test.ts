@@ -18,6 +18,7 @@ import {
   readPart10Header,
 } from "@conduit/shared/dicom";
 import { responseParts } from "../support/multipart.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
 import { sharedRig } from "../support/shared_rig.ts";
 import { CT, CT_STUDY, get, setUp, stopRig, value } from "./_dicomweb.ts";
 
@@ -74,6 +75,71 @@ dwTest(
     assert.equal(fed.status, 200);
     assert.match(fed.headers.get("content-type") ?? "", /^multipart\/related/);
     assert.ok((await fed.arrayBuffer()).byteLength > 30_000);
+  },
+);
+
+dwTest(
+  "WADO-RS one instance as application/dicom (single part, as cloud DICOMweb services give it)",
+  async (r) => {
+    const sop = readPart10Header(await Deno.readFile(CT)).sopInstanceUid!;
+    const archived = (await listFiles(r.north.dataDir)).find((f) => f.endsWith(`${sop}.dcm`))!;
+    const [series] = await r.client.searchForSeries({ studyInstanceUID: CT_STUDY }) as Record<
+      string,
+      { Value?: unknown[] }
+    >[];
+    const instance = `/sites/north/studies/${CT_STUDY}/series/${value(series, "0020000E")}/instances/${sop}`;
+    const file = await Deno.makeTempFile({ suffix: ".dcm" });
+    for (
+      const [accept, syntax] of [
+        ["application/dicom", "1.2.840.10008.1.2.1"],
+        ["application/dicom; transfer-syntax=*", "1.2.840.10008.1.2.1"],
+        // Re-encoded at the site: the length announced is still the body's.
+        ["application/dicom; transfer-syntax=1.2.840.10008.1.2", "1.2.840.10008.1.2"],
+      ]
+    ) {
+      const res = await get(r, instance, { headers: { accept } });
+      assert.equal(res.status, 200, accept);
+      assert.equal(res.headers.get("content-type"), `application/dicom; transfer-syntax=${syntax}`);
+      const body = new Uint8Array(await res.arrayBuffer());
+      assert.equal(Number(res.headers.get("content-length")), body.byteLength, accept);
+      const meta = readPart10Header(body);
+      assert.deepEqual([meta.sopInstanceUid, meta.transferSyntax], [sop, syntax]);
+      if (syntax === "1.2.840.10008.1.2.1") {
+        await Deno.writeFile(file, body);
+        assert.deepEqual(await datasetBytes(file), await datasetBytes(archived), "as archived");
+      }
+    }
+    const study = await get(r, `/sites/north/studies/${CT_STUDY}`, {
+      headers: { accept: "application/dicom" },
+    });
+    assert.equal(study.status, 406, "a study is not one instance");
+    await study.body?.cancel();
+
+    // An object whose archived bytes changed since they were hashed: the body ends short of its length,
+    // so no client takes it for the whole file.
+    const dir = await Deno.makeTempDir({ prefix: "wado-single-" });
+    const generated = await writeGeneratedSeries(dir, {
+      count: 1,
+      rows: 64,
+      columns: 64,
+      seed: "wado-single",
+    });
+    assert.equal((await storescu(generated.paths, r.north)).code, 0);
+    const { sopInstanceUid } = readPart10Header(await Deno.readFile(generated.paths[0]));
+    const path =
+      `/sites/north/studies/${generated.studyUid}/series/${generated.seriesUid}/instances/${sopInstanceUid}`;
+    const whole = await get(r, path, { headers: { accept: "application/dicom" } });
+    assert.equal(whole.status, 200);
+    await whole.arrayBuffer(); // served, so hashed and recorded
+    const stored = (await listFiles(r.north.dataDir)).find((f) => f.endsWith(`${sopInstanceUid}.dcm`))!;
+    const bytes = await Deno.readFile(stored);
+    bytes[bytes.length - 10] ^= 0xff;
+    await Deno.writeFile(stored, bytes);
+    const changed = await get(r, path, { headers: { accept: "application/dicom" } });
+    assert.equal(changed.status, 200);
+    const announced = Number(changed.headers.get("content-length"));
+    const got = await changed.arrayBuffer().then((b) => b.byteLength, () => -1);
+    assert.ok(got < announced, `a changed object is not answered whole (${got} of ${announced} bytes)`);
   },
 );
 

@@ -46,20 +46,56 @@ export function acceptedTransferSyntax(accept: string | undefined): string {
  * 406: an object the site cannot give in the first may still be acceptable as it is stored.
  */
 export function acceptedTransferSyntaxes(accept: string | undefined): string[] {
-  if (!accept?.trim()) return [DEFAULT_SYNTAX];
-  const out: string[] = [];
+  return acceptedInstances(accept, false).syntaxes;
+}
+
+/** How instances are sent: in which transfer syntaxes, and as one Part 10 file or multipart. */
+export interface InstancesAccepted {
+  /** The syntaxes taken, preferred first ("*": as stored). */
+  syntaxes: string[];
+  /** One instance as the whole body, `application/dicom` (Content-Length known), not multipart. */
+  single: boolean;
+}
+
+/**
+ * What an Accept header takes instances as, or a 406. `application/dicom` alone is a single-part
+ * answer, the Part 10 file as the body, as cloud DICOMweb services give one instance (and PS3.18 8.7.3.5
+ * allows for one representation): taken only for one instance (`oneInstance`). The preferred range
+ * decides the form; the syntaxes are those of the ranges of that form.
+ */
+export function acceptedInstances(accept: string | undefined, oneInstance: boolean): InstancesAccepted {
+  if (!accept?.trim()) return { syntaxes: [DEFAULT_SYNTAX], single: false };
+  const multipart: string[] = [];
+  const single: string[] = [];
+  let form: "multipart" | "single" | undefined;
+  let singleAsked = false;
   for (const { media, params } of parseAccept(accept)) {
     const type = params.get("type")?.toLowerCase();
-    const isDicom = (media === "multipart/related" && (!type || type === "application/dicom")) ||
-      media === "*/*" || media === "multipart/*";
-    if (isDicom) out.push(params.get("transfer-syntax") ?? DEFAULT_SYNTAX);
+    const syntax = params.get("transfer-syntax") ?? DEFAULT_SYNTAX;
+    if (
+      (media === "multipart/related" && (!type || type === "application/dicom")) ||
+      media === "*/*" || media === "multipart/*"
+    ) {
+      multipart.push(syntax);
+      form ??= "multipart";
+    } else if (media === "application/dicom") {
+      singleAsked = true;
+      if (!oneInstance) continue;
+      single.push(syntax);
+      form ??= "single";
+    }
   }
-  if (out.length) return [...new Set(out)];
+  if (form === "single") return { syntaxes: [...new Set(single)], single: true };
+  if (form === "multipart") return { syntaxes: [...new Set(multipart)], single: false };
   throw new HttpError(
     406,
-    `cannot answer ${
-      JSON.stringify(accept)
-    }: instances are served as multipart/related; type="application/dicom"`,
+    singleAsked
+      ? `cannot answer ${
+        JSON.stringify(accept)
+      }: a single-part application/dicom answer holds one instance; ask for a study or series as multipart/related; type="application/dicom"`
+      : `cannot answer ${
+        JSON.stringify(accept)
+      }: instances are served as multipart/related; type="application/dicom", or one instance as application/dicom`,
   );
 }
 

@@ -3,6 +3,7 @@ import { TransferSyntax as TS } from "@conduit/shared/dicom";
 import {
   acceptedEncapsulatedBulk,
   acceptedFrameSyntaxes,
+  acceptedInstances,
   acceptedTransferSyntax,
   acceptedTransferSyntaxes,
   acceptedZip,
@@ -136,4 +137,37 @@ Deno.test("acceptsJson(), acceptsBulk() and acceptedZip() read the same ranges",
   assert.deepEqual(acceptedZip(`application/zip; transfer-syntax=${TS.Rle}`), { transferSyntax: TS.Rle });
   assert.equal(acceptedZip("application/zip;q=0"), undefined);
   assert.equal(acceptedZip("*/*"), undefined);
+});
+
+Deno.test("acceptedInstances() takes application/dicom as one single part, for one instance only", () => {
+  assert.deepEqual(acceptedInstances("application/dicom", true), {
+    syntaxes: [TS.ExplicitVRLittleEndian],
+    single: true,
+  });
+  assert.deepEqual(acceptedInstances("application/dicom; transfer-syntax=*", true), {
+    syntaxes: ["*"],
+    single: true,
+  });
+  assert.deepEqual(acceptedInstances(undefined, true), {
+    syntaxes: [TS.ExplicitVRLittleEndian],
+    single: false,
+  });
+  assert.deepEqual(acceptedInstances("*/*", true).single, false);
+  // The preferred range decides the form; the syntaxes are that form's.
+  assert.deepEqual(
+    acceptedInstances(
+      `application/dicom; transfer-syntax=${TS.Rle}, multipart/related; type="application/dicom"; transfer-syntax=*`,
+      true,
+    ),
+    { syntaxes: [TS.Rle], single: true },
+  );
+  assert.deepEqual(
+    acceptedInstances(
+      `application/dicom; transfer-syntax=${TS.Rle}, multipart/related; type="application/dicom"; transfer-syntax=*`,
+      false,
+    ),
+    { syntaxes: ["*"], single: false },
+  );
+  assert.equal(status(() => acceptedInstances("application/dicom", false)), 406);
+  assert.equal(status(() => acceptedInstances("application/dicom+json", true)), 406);
 });

@@ -5,6 +5,7 @@
  * nothing is held whole. `transfer-syntax=*` gives each object as stored; without one, or with an
  * explicit one, the site transcodes (agent/transcode: Implicit to Explicit VR by header rewriting,
  * other pairs by dcmjs-codecs); an object it cannot give in that syntax is 406 (PS3.18 8.7.3.5).
+ * One instance may also be asked as `application/dicom`: its Part 10 file as the whole body.
  * `application/zip` (header or `accept` query parameter) gives the same objects as one zip (./zip.ts).
  */
 import type { Context } from "hono";
@@ -14,8 +15,8 @@ import { acceptOf, HttpError, warning } from "../http.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 import { wadoZip, zipRequested } from "./zip.ts";
-import { acceptedTransferSyntaxes } from "./accept.ts";
-import { part10 } from "./part10.ts";
+import { acceptedInstances } from "./accept.ts";
+import { fileMetaOf, part10 } from "./part10.ts";
 
 /**
  * Finds the site holding a study (federated retrieval by UID). When none does, the 404 names the
@@ -74,7 +75,7 @@ export async function wadoInstances(
     const backend = await backendFor(c, provider, query.studyInstanceUid);
     return await wadoZip(backend, query, zip.transferSyntax, onError);
   }
-  const acceptable = acceptedTransferSyntaxes(acceptOf(c));
+  const { syntaxes: acceptable, single } = acceptedInstances(acceptOf(c), Boolean(query.sopInstanceUid));
   const wanted = acceptable[0];
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const objects = backend.wado.retrieve(
@@ -103,6 +104,7 @@ export async function wadoInstances(
     await objects.return?.(undefined);
     throw err;
   }
+  if (single) return singleInstance(first.value, objects, onError);
   const boundary = `conduit-${crypto.randomUUID()}`;
   const parts = (async function* () {
     try {
@@ -126,6 +128,37 @@ export async function wadoInstances(
     status: 200,
     headers: {
       "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}${transferSyntax}`,
+    },
+  });
+}
+
+/**
+ * One instance as the whole body (`Accept: application/dicom`): its Part 10 file, with its length. A body
+ * cut short (the site found the archived bytes changed, or went away) ends before that length, which the
+ * client sees as an incomplete answer.
+ */
+function singleInstance(
+  object: RetrievedObject,
+  rest: AsyncIterator<RetrievedObject>,
+  onError: (err: unknown) => void,
+): Response {
+  const meta = fileMetaOf(object);
+  const body = ReadableStream.from((async function* () {
+    try {
+      yield meta;
+      yield* object.bytes;
+    } catch (err) {
+      onError(err);
+      throw err;
+    } finally {
+      await rest.return?.(undefined);
+    }
+  })());
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "content-type": `application/dicom; transfer-syntax=${object.header.transferSyntax}`,
+      "content-length": String(meta.length + object.header.size),
     },
   });
 }

@@ -44,6 +44,53 @@ Deno.test("WADO-RS instances: Part 10 parts with the stored data set, by study, 
   assert.equal(readPart10Header(one[0].body).sopInstanceUid, sop);
 });
 
+Deno.test("WADO-RS instance as application/dicom: the Part 10 file as the whole body, with its length", async () => {
+  const north = site("north");
+  const hub = memoryDicomweb({ north });
+  const { study, series, sop } = uidsOf(north);
+  const instance = `/dicomweb/sites/north/studies/${study}/series/${series}/instances/${sop}`;
+  const stored = north.objects.find((o) => o.header.sopInstanceUid === sop)!;
+  for (
+    const [how, init] of [
+      ["header", { headers: { accept: "application/dicom" } }],
+      ["header, as stored", { headers: { accept: "application/dicom; transfer-syntax=*" } }],
+      ["query parameter", {}],
+    ] as const
+  ) {
+    const res = await hub.request(
+      how === "query parameter" ? `${instance}?accept=application/dicom` : instance,
+      init,
+    );
+    assert.equal(res.status, 200, how);
+    assert.equal(
+      res.headers.get("content-type"),
+      `application/dicom; transfer-syntax=${stored.header.transferSyntax}`,
+    );
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.equal(Number(res.headers.get("content-length")), body.length, how);
+    const meta = readPart10Header(body);
+    assert.equal(meta.sopInstanceUid, sop);
+    assert.deepEqual(body.subarray(meta.datasetOffset), stored.dataset, how);
+  }
+  // A study or a series is more than one instance: single part only when multipart is not also taken.
+  const studyOnly = await hub.request(`/dicomweb/sites/north/studies/${study}`, {
+    headers: { accept: "application/dicom" },
+  });
+  assert.equal(studyOnly.status, 406);
+  assert.match((await studyOnly.json()).detail, /holds one instance/);
+  const either = await hub.request(`/dicomweb/sites/north/studies/${study}/series/${series}`, {
+    headers: { accept: 'application/dicom, multipart/related; type="application/dicom"; q=0.5' },
+  });
+  assert.match(either.headers.get("content-type")!, /^multipart\/related; type="application\/dicom"/);
+  assert.equal((await responseParts(either)).length, 2);
+  // An instance asked as either form takes the preferred one.
+  const preferred = await hub.request(instance, {
+    headers: { accept: 'multipart/related; type="application/dicom", application/dicom; q=0.9' },
+  });
+  assert.match(preferred.headers.get("content-type")!, /^multipart\/related/);
+  await preferred.body?.cancel();
+});
+
 Deno.test("WADO-RS instances: 406 for a syntax the site cannot give, 404 for no such study", async () => {
   const north = site("north");
   const hub = memoryDicomweb({ north });
