@@ -12,6 +12,7 @@ import { type HubDb, openHubDb } from "./db/db.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { Sessions } from "./tunnel/sessions.ts";
 import { tunnelRoutes } from "./tunnel/endpoint.ts";
+import { relayPolicy } from "./tunnel/relay_policy.ts";
 import type { HubConfig } from "./config.ts";
 import { HubMetrics, metricsApp, metricsResponse } from "./metrics.ts";
 import { securityHeaders } from "./headers.ts";
@@ -132,6 +133,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     return Boolean(row && row.state !== "pending" && row.state !== "revoked");
   }, log.child({ part: "transfers" }));
   sessions.relayLimiter = (site, route) => transfers.limiterFor(site, route);
+  sessions.relayPolicy = relayPolicy(config.tunnel.relays, (route) => transfers.routeEnds(route));
   transfers.leases = cluster?.transfers;
   transfers.start();
   const router = appRouter({

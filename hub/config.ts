@@ -2,6 +2,9 @@
 import { z } from "zod";
 import { type FlagTable, type LoadInput, loadLayered, numberKey } from "@conduit/shared/config";
 
+/** A site's name as the registry takes it, or `*` for any site. */
+const siteOrAny = z.string().regex(/^(\*|[a-z0-9][a-z0-9-]{0,63})$/, "expected a site name or *");
+
 export const hubConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   port: numberKey((n) => n.int().min(0).max(65535), "expected a number from 0 to 65535").default(8080),
@@ -38,6 +41,12 @@ export const hubConfigSchema = z.object({
   tunnel: z.object({
     heartbeatSeconds: numberKey((n) => n.positive().max(60)).default(5),
     heartbeatTimeoutSeconds: numberKey((n) => n.positive().max(120)).default(10),
+    /**
+     * Which sites may relay to which under their own routes: `{ north: [south], "*": [archive] }`, `"*"`
+     * for any. Absent: any enrolled site to any other. Transfers relay from their source to their
+     * destination whatever it says (hub/tunnel/relay_policy.ts).
+     */
+    relays: z.record(siteOrAny, z.array(siteOrAny).max(10_000)).optional(),
   }).strict().default({}),
   metrics: z.object({
     /**

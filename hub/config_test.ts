@@ -30,3 +30,19 @@ Deno.test("loadHubConfig() refuses an empty port or a boolean instead of listeni
     return true;
   });
 });
+
+Deno.test("loadHubConfig() reads tunnel.relays and names a bad site in it", () => {
+  assert.deepEqual(
+    load("tunnel:\n  relays:\n    north: [south]\n    '*': [archive]\n").config.tunnel.relays,
+    {
+      north: ["south"],
+      "*": ["archive"],
+    },
+  );
+  assert.equal(load("").config.tunnel.relays, undefined);
+  assert.throws(
+    () => load("tunnel:\n  relays:\n    north: [South Site]\n"),
+    (err: Error) =>
+      err instanceof ConfigError && /tunnel\.relays\.north\.0: expected a site name or \*/.test(err.message),
+  );
+});

@@ -360,7 +360,7 @@ export class Forwarder {
           return;
         }
         log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
-        this.#failed(r.row, null, r.error, destination);
+        this.#failed(r.row, null, r.error, destination, r.permanent);
       },
       () => !this.#running || this.queue.isPaused(destination),
       (object, sha256) => hashed.push({ sopInstanceUid: object.sopInstanceUid, path: object.key, sha256 }),

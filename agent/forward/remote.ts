@@ -11,7 +11,13 @@ import { sendObject } from "../tunnel/objects.ts";
 import type { StoredObject } from "../part10/stored.ts";
 import { isTransferRoute } from "../queue/keys.ts";
 
-export type RemoteResult = { row: ClaimedRow; ok: true } | { row: ClaimedRow; ok: false; error: string };
+export type RemoteResult = { row: ClaimedRow; ok: true } | {
+  row: ClaimedRow;
+  ok: false;
+  error: string;
+  /** The hub refused the relay by its policy (`forbidden`): trying again changes nothing. */
+  permanent?: boolean;
+};
 
 /** Objects in flight at once per worker (each on its own stream, each with its own window). */
 const IN_FLIGHT = 8;
@@ -67,7 +73,13 @@ async function sendOne(
     await channel.end();
     const reply = await channel.reply();
     if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };
-    return { row, ok: false, error: reply.type === "ack" ? "the ack names another object" : reply.message };
+    if (reply.type === "ack") return { row, ok: false, error: "the ack names another object" };
+    return {
+      row,
+      ok: false,
+      error: reply.message,
+      permanent: reply.type === "error" && reply.code === "forbidden",
+    };
   } catch (err) {
     channel?.stream.reset("failed");
     return { row, ok: false, error: (err as Error).message };

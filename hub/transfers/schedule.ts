@@ -50,6 +50,8 @@ export class Scheduler {
   /** Bandwidth limiters by transfer, and which transfer each relayed task belongs to. */
   readonly #limiters = new Map<string, Promise<{ source: string; limiter: RateLimiter } | undefined>>();
   readonly #taskTransfer = new Map<string, string | null>();
+  /** Each task's transfer's source and destination sites, for the relay policy. */
+  readonly #ends = new Map<string, Promise<{ source: string; destination: string } | undefined>>();
 
   constructor(private readonly db: HubDb, private readonly sessions: Sessions) {}
 
@@ -93,6 +95,30 @@ export class Scheduler {
     }
     const found = await limiter;
     return found && found.source === fromSite ? found.limiter : undefined;
+  }
+
+  /**
+   * The sites the transfer of a relay route (`transfer:<task>`) goes from and to, or undefined when
+   * there is no such task. They never change: remembered per task, one query each.
+   */
+  async routeEnds(route: string): Promise<{ source: string; destination: string } | undefined> {
+    const taskId = /^transfer:([A-Za-z0-9_-]{1,64})$/.exec(route)?.[1];
+    if (!taskId) return undefined;
+    let ends = this.#ends.get(taskId);
+    if (!ends) {
+      ends = this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, taskId) }).then(
+        async (task) => {
+          const t = task &&
+            await this.db.query.transfers.findFirst({ where: eq(transfers.id, task.transferId) });
+          return t ? { source: t.sourceSite, destination: t.destinationSite } : undefined;
+        },
+      );
+      if (this.#ends.size > 100_000) this.#ends.clear();
+      this.#ends.set(taskId, ends);
+      // A lookup that found nothing (or failed) is asked again next time.
+      ends.then((found) => found || this.#ends.delete(taskId), () => this.#ends.delete(taskId));
+    }
+    return await ends;
   }
 
   /** Tells a task's source to hold its waiting objects until the window opens (once per opening). */

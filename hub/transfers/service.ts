@@ -88,6 +88,11 @@ export class TransferService {
     return this.#schedule.limiterFor(fromSite, route);
   }
 
+  /** The sites a transfer's relay route goes from and to (see Scheduler.routeEnds). */
+  routeEnds(route: string): Promise<{ source: string; destination: string } | undefined> {
+    return this.#schedule.routeEnds(route);
+  }
+
   start(intervalMs = 1000): void {
     this.#timer ??= setInterval(() => void this.tick(), intervalMs);
   }

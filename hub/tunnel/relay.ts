@@ -8,6 +8,7 @@
 import { Channel, Request, type Stream } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import type { RateLimiter } from "../transfers/bandwidth.ts";
+import type { RelayPolicy } from "./relay_policy.ts";
 
 async function pipe(
   from: Stream,
@@ -47,6 +48,8 @@ export async function relayStream(
   open: (site: string) => Promise<Stream>,
   log: Logger,
   limiterFor?: RelayLimiter,
+  /** Which sites may relay to which (`tunnel.relays`); any to any without one. */
+  policy?: RelayPolicy,
 ): Promise<void> {
   const from = new Channel(stream);
   let to: Channel | undefined;
@@ -54,6 +57,12 @@ export async function relayStream(
     const request = await from.expect(Request);
     if (request.op !== "relay") {
       await refuse(from, "bad-request", "agents may only ask the hub to relay");
+      return;
+    }
+    const forbidden = await policy?.(fromSite, request.site, request.route);
+    if (forbidden) {
+      log.warn("relay refused by the relay policy", { from: fromSite, to: request.site });
+      await refuse(from, "forbidden", forbidden);
       return;
     }
     let destination: Stream;

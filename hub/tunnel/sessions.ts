@@ -22,6 +22,7 @@ import {
 import type { Logger } from "@conduit/shared/log";
 import type { SeenFacts, SiteRegistry } from "../sites/registry.ts";
 import { type RelayLimiter, relayStream } from "./relay.ts";
+import type { RelayPolicy } from "./relay_policy.ts";
 import { SiteRequestError, SiteUnavailableError } from "./errors.ts";
 
 export { SiteRequestError, SiteUnavailableError };
@@ -93,6 +94,9 @@ export class Sessions {
   /** Bandwidth caps for relayed objects (the transfer service's), set once the hub is assembled. */
   relayLimiter?: RelayLimiter;
 
+  /** Which sites may relay to which (`tunnel.relays`), set once the hub is assembled; any to any without. */
+  relayPolicy?: RelayPolicy;
+
   /** The other hubs of a cluster, if this hub is one of several on a shared database. */
   elsewhere?: Elsewhere;
 
@@ -147,7 +151,8 @@ export class Sessions {
     const session = new Session(transport, {
       side: "server",
       sendPayload: framePayloadFor(facts.maxFrame),
-      onStream: (stream) => void relayStream(site, stream, (s) => this.open(s), log, this.relayLimiter),
+      onStream: (stream) =>
+        void relayStream(site, stream, (s) => this.open(s), log, this.relayLimiter, this.relayPolicy),
       onClose: (end) => {
         const current = this.#live.get(site);
         this.bytesIn += session.bytesIn;

@@ -39,6 +39,8 @@ export async function startTestHub(
     /** The database URL (default: the libsql file, or a new PostgreSQL database under CONDUIT_TEST_DB). */
     db?: string;
     clusterUrl?: string;
+    /** `tunnel.relays`: which sites may relay to which. */
+    relays?: Record<string, string[]>;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
@@ -62,6 +64,7 @@ export async function startTestHub(
     tunnel: {
       heartbeatSeconds: opts.heartbeatSeconds ?? 1,
       heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds ?? 3,
+      relays: opts.relays,
     },
   });
   const hub = await startHub(config, log);
