@@ -65,23 +65,48 @@ async function sendOne(
       ...(isTransferRoute(row.route) ? { route: row.route } : {}),
     });
     const object = claimedObject(row);
-    // Not checked while read here: the receiving agent hashes what it takes and refuses a mismatch with
-    // the hash the index recorded, which covers the same bytes (objects.ts).
-    await sendObject(channel, archive, object, onHashed && ((sha256) => onHashed(object, sha256)), {
-      verify: false,
-    });
-    await channel.end();
-    const reply = await channel.reply();
+    const out = channel;
+    // The answer is read while the object goes: a hub (or destination) that refuses the relay answers
+    // before it has the object, and the rest need not cross the tunnel.
+    const replied = out.reply();
+    replied.catch(() => {/* read below */});
+    const sent = (async () => {
+      // Not checked while read here: the receiving agent hashes what it takes and refuses a mismatch with
+      // the hash the index recorded, which covers the same bytes (objects.ts).
+      await sendObject(out, archive, object, onHashed && ((sha256) => onHashed(object, sha256)), {
+        verify: false,
+      });
+      await out.end();
+    })();
+    const early = await Promise.race([sent.then(() => false), replied.then(() => true, () => false)]);
+    if (early) {
+      const reply = await replied;
+      if (reply.type === "error") {
+        sent.catch(() => {/* the stream is reset: the send stops */});
+        out.stream.reset("refused");
+        return refused(row, reply);
+      }
+    }
+    await sent;
+    const reply = await replied;
     if (reply.type === "ack" && reply.sopInstanceUid === row.sopInstanceUid) return { row, ok: true };
     if (reply.type === "ack") return { row, ok: false, error: "the ack names another object" };
-    return {
-      row,
-      ok: false,
-      error: reply.message,
-      permanent: reply.type === "error" && reply.code === "forbidden",
-    };
+    return refused(row, reply);
   } catch (err) {
     channel?.stream.reset("failed");
     return { row, ok: false, error: (err as Error).message };
   }
+}
+
+/** A relay answered with `error` or `nack`: not delivered, and not worth trying again when forbidden. */
+function refused(
+  row: ClaimedRow,
+  reply: { type: "error" | "nack"; message: string; code?: string },
+): RemoteResult {
+  return {
+    row,
+    ok: false,
+    error: reply.message,
+    permanent: reply.type === "error" && reply.code === "forbidden",
+  };
 }

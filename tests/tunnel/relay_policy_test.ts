@@ -1,8 +1,8 @@
 /**
  * The hub's relay policy (`tunnel.relays`) with real agents: north may relay only to east, so its route to
- * south's PACS is refused at the hub, each object dead at once with the reason and nothing at the PACS; a
- * transfer an operator creates from north to south still goes (transfers relay from their source to their
- * destination whatever the list says).
+ * south's PACS is refused at the hub, each object dead at once with the reason, nothing at the PACS, and the
+ * rest of an object not sent once the refusal is in; a transfer an operator creates from north to south
+ * still goes (transfers relay from their source to their destination whatever the list says).
  */
 import assert from "node:assert/strict";
 import { freePort, skipReason, startStorescp } from "../support/peers.ts";
@@ -55,19 +55,33 @@ Deno.test({
       const sops = await Promise.all(
         series.paths.map(async (p) => readPart10Header(await Deno.readFile(p)).sopInstanceUid!),
       );
+      // A large object too: refused before it is sent, it does not cross the tunnel.
+      const big = await writeGeneratedSeries(dir, {
+        count: 1,
+        rows: 2048,
+        columns: 2048,
+        seed: "relay-policy-big",
+      });
+      const bigSize = (await Deno.stat(big.paths[0])).size;
+      assert.equal((await storescu(big.paths, north)).code, 0);
       const rows = await eventually("north's rows dead", () => {
         const found = indexRows(
           north.dataDir,
           "SELECT state, attempts, last_error FROM queue WHERE route = ?",
           "to-south",
         );
-        return found.length === 3 && found.every((r) => r.state === "dead") ? found : undefined;
+        return found.length === 4 && found.every((r) => r.state === "dead") ? found : undefined;
       }, 30_000);
       for (const r of rows) {
         assert.equal(r.attempts, 1, "refused by policy: not tried again");
         assert.match(String(r.last_error), /site north may not relay to site south \(tunnel\.relays/);
       }
       assert.ok(hub.lines.some((l) => l.includes("relay refused by the relay policy")));
+      const crossed = hub.sessions.get("north")!.session.bytesIn;
+      assert.ok(
+        crossed < bigSize / 4,
+        `north stopped sending once refused (${crossed} bytes in, object ${bigSize})`,
+      );
       assert.equal(
         indexRows(south.dataDir, "SELECT count(*) AS n FROM instances")[0].n,
         0,
