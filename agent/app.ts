@@ -11,7 +11,7 @@ import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
 import { FileArchive } from "./archive/file_archive.ts";
 import { lockDataDir } from "./archive/lock.ts";
-import { Retention } from "./forward/retention.ts";
+import { Retention, type RetentionPolicy } from "./forward/retention.ts";
 import { markCleanStop, reconcileAfterCrash, recoverIntake } from "./ingest/recover.ts";
 import { Intake } from "./ingest/intake.ts";
 import { Ingest } from "./ingest/ingest.ts";
@@ -244,13 +244,20 @@ async function startLocked(
   }
 
   forwarder.start();
-  const retention = config.archive.removeAfterForwardSeconds === undefined ? undefined : new Retention(
-    db,
-    archive,
-    config.archive.removeAfterForwardSeconds,
-    log.child({ part: "retention" }),
-    (count) => metrics.removed.inc(count),
-  );
+  const kept: RetentionPolicy = {
+    afterForwardSeconds: config.archive.removeAfterForwardSeconds,
+    afterDays: config.archive.removeAfterDays,
+    maxBytes: config.archive.maxGigabytes === undefined ? undefined : config.archive.maxGigabytes * 1e9,
+  };
+  const retention = Retention.wanted(kept)
+    ? new Retention(
+      db,
+      archive,
+      kept,
+      log.child({ part: "retention" }),
+      (count) => metrics.removed.inc(count),
+    )
+    : undefined;
   retention?.start();
   const tunnelLog = log.child({ part: "tunnel" });
   try {

@@ -167,6 +167,16 @@ export const configSchema = z.object({
      * tombstone). Unset: keep everything. Objects that no route takes are never removed.
      */
     removeAfterForwardSeconds: numberKey((n) => n.min(0)).optional(),
+    /**
+     * Remove an archived file received this many days ago (fractions allowed), routed or not, once
+     * nothing of it is left to send: the agent as a cache. Unset: no age limit.
+     */
+    removeAfterDays: numberKey((n) => n.positive()).optional(),
+    /**
+     * Keep the archive's files under this many gigabytes (10^9 bytes), removing the oldest first, routed
+     * or not, once nothing of them is left to send: the agent as a cache. Unset: no cap.
+     */
+    maxGigabytes: numberKey((n) => n.positive()).optional(),
   }).strict().default({}),
   queue: z.object({
     /** Associations a destination gets at once. */

@@ -49,7 +49,7 @@ Deno.test("retention keeps an object replaced (keepLast) while its sweep was und
         return typeof value === "function" ? value.bind(target) : value;
       },
     }) as Archive;
-    await new Retention(db, archive, 1, quiet).sweep();
+    await new Retention(db, archive, { afterForwardSeconds: 1 }, quiet).sweep();
     assert.ok(replaced);
 
     const [instance] = db.statement("SELECT path, removed_at FROM instances WHERE sop_instance_uid = ?")

@@ -92,6 +92,8 @@ export const instances = sqliteTable(
     index("instances_series").on(t.seriesInstanceUid),
     index("instances_study").on(t.studyInstanceUid),
     index("instances_not_hashed").on(t.receivedAt).where(sql`${t.sha256} = ''`),
+    // Retention by age and by size takes the oldest objects still archived first.
+    index("instances_live_received").on(t.receivedAt).where(sql`${t.removedAt} IS NULL`),
   ],
 );
 

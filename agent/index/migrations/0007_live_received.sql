@@ -1,0 +1,1 @@
+CREATE INDEX `instances_live_received` ON `instances` (`received_at`) WHERE "instances"."removed_at" IS NULL;
