@@ -35,7 +35,10 @@ export interface TunnelClientOptions {
   log: Logger;
   backoffBaseMs?: number;
   backoffCapMs?: number;
-  /** A ping unanswered this long ends the session (default 10 s). */
+  /**
+   * A ping unanswered this long ends the session when the hub's welcome names no timeout (a hub from
+   * before `heartbeatTimeoutSeconds`); default 10 s. The hub's timeout wins when it names one.
+   */
   heartbeatTimeoutMs?: number;
 }
 
@@ -162,7 +165,10 @@ export class TunnelClient {
       hubVersion: welcome.hubVersion,
       ...(url !== o.url ? { hub: url } : {}),
     });
-    const timeoutMs = o.heartbeatTimeoutMs ?? 10_000;
+    // The hub's timeout, so that both ends give a half-open link up alike: within heartbeat + timeout.
+    const timeoutMs = welcome.heartbeatTimeoutSeconds !== undefined
+      ? welcome.heartbeatTimeoutSeconds * 1000
+      : o.heartbeatTimeoutMs ?? 10_000;
     const beat = setInterval(() => {
       session.ping(timeoutMs).catch(() => {
         if (session.isClosed) return;

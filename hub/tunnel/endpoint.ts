@@ -81,6 +81,7 @@ export function tunnelRoutes(registry: SiteRegistry, sessions: Sessions, log: Lo
         return Promise.resolve({
           ok: true as const,
           heartbeatSeconds: sessions.heartbeatSeconds,
+          heartbeatTimeoutSeconds: sessions.heartbeatTimeoutSeconds,
           hubVersion,
         });
       },

@@ -74,6 +74,8 @@ export class Sessions {
   readonly #live = new Map<string, SiteSession>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly heartbeatSeconds: number;
+  /** A ping unanswered this long ends a session (told to agents in the welcome, which use it too). */
+  readonly heartbeatTimeoutSeconds: number;
   readonly #timeoutMs: number;
   /** Frames in and out over every session, for metrics. */
   bytesIn = 0;
@@ -85,7 +87,8 @@ export class Sessions {
     options: SessionsOptions = {},
   ) {
     this.heartbeatSeconds = options.heartbeatSeconds ?? 5;
-    this.#timeoutMs = (options.heartbeatTimeoutSeconds ?? 10) * 1000;
+    this.heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? 10;
+    this.#timeoutMs = this.heartbeatTimeoutSeconds * 1000;
     this.#timers.push(setInterval(() => this.#heartbeat(), this.heartbeatSeconds * 1000));
     this.#timers.push(setInterval(() => this.#lateBeats(), Math.min(1000, this.#timeoutMs / 4)));
     this.#timers.push(setInterval(() => void this.sync(), (options.syncSeconds ?? 2) * 1000));

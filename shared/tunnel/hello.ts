@@ -52,6 +52,11 @@ export const Welcome = z.discriminatedUnion("accepted", [
     hubVersion: z.string().max(64),
     /** Seconds between the agent's heartbeats. */
     heartbeatSeconds: z.number().positive(),
+    /**
+     * Seconds a heartbeat may go unanswered before the session is given up: the hub's own timeout, which
+     * the agent then uses too (a hub from before it names none, and the agent keeps its 10 s).
+     */
+    heartbeatTimeoutSeconds: z.number().positive().optional(),
     maxFrame: maxFrame.optional(),
   }),
   z.object({
@@ -131,7 +136,7 @@ export function serverHandshake<T>(
   decide: (
     hello: Hello,
   ) => Promise<
-    { ok: true; heartbeatSeconds: number; hubVersion: string } | {
+    { ok: true; heartbeatSeconds: number; heartbeatTimeoutSeconds?: number; hubVersion: string } | {
       ok: false;
       reason: number;
       message: string;
@@ -192,8 +197,14 @@ export function serverHandshake<T>(
         hubVersion: verdict.hubVersion,
         heartbeatSeconds: verdict.heartbeatSeconds,
         // Only to an agent that offered a frame size: an agent from before maxFrame refuses a welcome
-        // with fields it does not know, and a hub is upgraded before its agents.
-        ...(hello.maxFrame === undefined ? {} : { maxFrame: LARGE_PAYLOAD }),
+        // with fields it does not know, and a hub is upgraded before its agents. Every agent that offers
+        // one ignores the fields it does not know (heartbeatTimeoutSeconds came later).
+        ...(hello.maxFrame === undefined ? {} : {
+          maxFrame: LARGE_PAYLOAD,
+          ...(verdict.heartbeatTimeoutSeconds === undefined
+            ? {}
+            : { heartbeatTimeoutSeconds: verdict.heartbeatTimeoutSeconds }),
+        }),
       };
       // Welcome first, then the session, in one synchronous step: the agent's first frame cannot
       // arrive in between, and a frame the session sends at once goes out after the welcome.

@@ -24,6 +24,20 @@ const OLD_WELCOME = z.object({
   heartbeatSeconds: z.number().positive(),
 }).strict();
 
+/**
+ * The welcome as an agent from before `heartbeatTimeoutSeconds` parsed it: with `maxFrame`, ignoring (zod's
+ * object strips) the fields it does not know.
+ */
+const PREVIOUS_WELCOME = z.object({
+  protocol: z.literal("conduit-tunnel"),
+  version: z.number().int(),
+  accepted: z.literal(true),
+  site: z.string(),
+  hubVersion: z.string(),
+  heartbeatSeconds: z.number().positive(),
+  maxFrame: z.number().int().optional(),
+});
+
 /** A transport that records the length of every frame sent through it. */
 function counting(transport: Transport, sizes: number[]): Transport {
   return Object.assign(Object.create(transport) as Transport, {
@@ -156,6 +170,62 @@ function handshakeServer(ended: (outcome: unknown) => void) {
     return response;
   });
 }
+
+/**
+ * The hub names its heartbeat timeout in the welcome, so the agent gives a half-open link up when the hub
+ * does: to an agent that offered a frame size (every such agent ignores fields it does not know; the one
+ * before this field takes the welcome and keeps its own 10 s), never to an agent of the first, strict hello.
+ */
+Deno.test("hello: the welcome names the hub's heartbeat timeout to agents that take it", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    serverHandshake(
+      socket,
+      () =>
+        Promise.resolve({
+          ok: true as const,
+          heartbeatSeconds: 2,
+          heartbeatTimeoutSeconds: 7,
+          hubVersion: "test",
+        }),
+      () => "started",
+    ).catch(() => {});
+    return response;
+  });
+  /** The welcome, as received, to a hello of `fields` (beyond the four every version sends). */
+  const welcomeTo = async (fields: Record<string, unknown>) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+    await new Promise((r) => (ws.onopen = r));
+    const got = new Promise<unknown>((r) => (ws.onmessage = (e) => r(JSON.parse(String(e.data)))));
+    ws.send(
+      JSON.stringify({ protocol: "conduit-tunnel", version: 1, site: "north", agentVersion: "x", ...fields }),
+    );
+    const welcome = await got;
+    const closed = new Promise((r) => (ws.onclose = r));
+    ws.close();
+    await closed;
+    return welcome as Record<string, unknown>;
+  };
+  try {
+    // This version's agent: the welcome's timeout is the one it uses.
+    const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+    await new Promise((r) => (ws.onopen = r));
+    const { welcome, transport } = await clientHandshake(ws, { site: "north", agentVersion: "test" });
+    assert.equal(welcome.heartbeatTimeoutSeconds, 7);
+    assert.equal(welcome.heartbeatSeconds, 2);
+    transport.close();
+    // The agent before the field (maxFrame and features in its hello): it takes the welcome.
+    const previous = await welcomeTo({ maxFrame: LARGE_PAYLOAD, features: [FEATURE_INSTANCE_PATH] });
+    assert.equal(previous.heartbeatTimeoutSeconds, 7);
+    assert.ok(PREVIOUS_WELCOME.safeParse(previous).success, "the previous agent takes the welcome");
+    // The agent of the first hello parses strictly: it is sent neither maxFrame nor the timeout.
+    const first = await welcomeTo({});
+    assert.equal(first.heartbeatTimeoutSeconds, undefined);
+    assert.ok(OLD_WELCOME.safeParse(first).success, "the first agent takes the welcome");
+  } finally {
+    await server.shutdown();
+  }
+});
 
 /**
  * A hello whose version is no number, or whose refusal would not fit a close frame (123 bytes of UTF-8),
