@@ -9,7 +9,7 @@ import { runAsProcess, untilStopSignal } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
-import { DbUrlError } from "./db/db.ts";
+import { DbUrlError, SchemaTooNewError } from "./db/db.ts";
 import { HubTlsError } from "./tls_files.ts";
 import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
@@ -95,6 +95,10 @@ export async function main(args: string[]): Promise<number> {
         console.error(`hub admin: ${err.message}`);
         return 2;
       }
+      if (err instanceof SchemaTooNewError) {
+        console.error(`hub admin: ${err.message}`);
+        return 1;
+      }
       throw err;
     }
     console.error(`hub admin: unknown command ${args[1]}\n\n${ADMIN_USAGE}`);
@@ -136,6 +140,11 @@ export async function main(args: string[]): Promise<number> {
     if (err instanceof DbUrlError || err instanceof HubTlsError) {
       console.error(`hub: ${err.message}`);
       return 2;
+    }
+    if (err instanceof SchemaTooNewError) {
+      // Nothing started and nothing written: the message is all there is to say (no stack).
+      console.error(`hub: ${err.message}`);
+      return 1;
     }
     throw err;
   }

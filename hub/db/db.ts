@@ -14,6 +14,7 @@ import { migrate } from "drizzle-orm/libsql/migrator";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
 import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { readMigrationFiles } from "drizzle-orm/migrator";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +41,35 @@ const MIGRATION_LOCK = 0x636f6e64756974;
 
 export class DbUrlError extends Error {
   override name = "DbUrlError";
+}
+
+/**
+ * The database was last migrated by a newer version of the hub (an upgrade rolled back, or an older hub of
+ * a cluster started after another was upgraded): this version would misread or break it, so it refuses to
+ * start, and changes nothing.
+ */
+export class SchemaTooNewError extends Error {
+  override name = "SchemaTooNewError";
+}
+
+/** Refuses a schema newer than this version's migrations in `folder` (`applied`: the newest applied, in ms). */
+function refuseNewerSchema(applied: number | undefined, folder: string, where: string): void {
+  const newest = readMigrationFiles({ migrationsFolder: folder }).at(-1)?.folderMillis ?? 0;
+  if (applied === undefined || !(applied > newest)) return;
+  throw new SchemaTooNewError(
+    `the database ${where} was written by a newer version of the hub (its schema is from ${
+      new Date(applied).toISOString()
+    }, this version knows schemas up to ${
+      new Date(newest).toISOString()
+    }): run that version or a later one, ` +
+      "or restore the database's backup from before the upgrade",
+  );
+}
+
+/** The newest migration applied (drizzle's `created_at`), or undefined on a database never migrated. */
+function newestApplied(rows: { m?: unknown }[]): number | undefined {
+  const m = rows[0]?.m;
+  return m === null || m === undefined ? undefined : Number(m);
 }
 
 /** Which database a `--db` value names: the libsql file (absent or `file:`) or a PostgreSQL URL. */
@@ -72,8 +102,21 @@ export async function openHubDb(dataDir: string, dbUrl?: string): Promise<HubDb>
   const file = target.file ?? path.join(dataDir, "hub.db");
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const client = createClient({ url: `file:${file}` });
+  try {
+    // Before anything is written: a newer version's database is left exactly as it is.
+    await client.execute("PRAGMA busy_timeout = 5000");
+    const table = await client.execute(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'",
+    );
+    if (table.rows.length > 0) {
+      const last = await client.execute('SELECT max(created_at) AS m FROM "__drizzle_migrations"');
+      refuseNewerSchema(newestApplied(last.rows as { m?: unknown }[]), MIGRATIONS, file);
+    }
+  } catch (err) {
+    client.close();
+    throw err;
+  }
   await client.execute("PRAGMA journal_mode = WAL");
-  await client.execute("PRAGMA busy_timeout = 5000");
   await client.execute("PRAGMA synchronous = FULL");
   const db = drizzle(client, { schema: tables });
   await migrate(db, { migrationsFolder: MIGRATIONS });
@@ -92,13 +135,24 @@ async function openPg(url: string): Promise<HubDb> {
     idle_timeout: 60,
   });
   const db = drizzlePg(sql, { schema: tablesOf("postgres") });
-  const lock = await sql.reserve();
   try {
-    await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
-    await migratePg(db, { migrationsFolder: MIGRATIONS_PG });
-  } finally {
-    await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
-    lock.release();
+    const lock = await sql.reserve();
+    try {
+      await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+      // Under the lock: a newer hub migrating at the same time has either finished (refused here) or not begun.
+      const [{ t }] = await lock`select to_regclass('drizzle.__drizzle_migrations') is not null as t`;
+      if (t) {
+        const last = await lock`select max(created_at) as m from drizzle.__drizzle_migrations`;
+        refuseNewerSchema(newestApplied(last), MIGRATIONS_PG, redactDbUrl(url));
+      }
+      await migratePg(db, { migrationsFolder: MIGRATIONS_PG });
+    } finally {
+      await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+      lock.release();
+    }
+  } catch (err) {
+    await sql.end({ timeout: 5 }).catch(() => {});
+    throw err;
   }
   return Object.assign(db, {
     engine: "postgres" as const,
