@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb } from "./db/db.ts";
+import { DbProbe } from "./db/health.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { Sessions } from "./tunnel/sessions.ts";
 import { tunnelRoutes } from "./tunnel/endpoint.ts";
@@ -99,12 +100,32 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const users = new Users(db);
   const app = new Hono();
   app.use("*", securityHeaders());
-  app.get("/healthz", (c) => {
-    // In a cluster a hub that lost its database is out of service (a load balancer sends no one to it).
-    if (cluster && !cluster.leases.healthy) {
-      return c.json({ status: "no database", version: VERSION, sites: sessions.list().length }, 503);
+  const dbLog = log.child({ part: "db" });
+  const dbProbe = new DbProbe(() => db.probe(), {
+    onChange: (health, err) => {
+      if (health.ok) return dbLog.info("the database answers again");
+      const cause = (err as Error | undefined)?.cause ?? err;
+      dbLog.error("the database failed its health probe", {
+        problem: health.problem,
+        ...(cause ? { reason: cause instanceof Error ? cause.message : String(cause) } : {}),
+      });
+    },
+  });
+  app.get("/healthz", async (c) => {
+    // A hub that cannot read and write its database is out of service (a load balancer sends no one to
+    // it): its transfers, sessions and logins all go through it. In a cluster, also one whose heartbeat has
+    // not reached the database within a lease (it may hold sites' leases another hub has taken since).
+    const health = await dbProbe.health();
+    const problem = !health.ok
+      ? health.problem
+      : cluster && !cluster.leases.healthy
+      ? `the cluster heartbeat has not reached the database for ${cluster.leases.leaseMs / 1000} s`
+      : undefined;
+    const sites = sessions.list().length;
+    if (problem) {
+      return c.json({ status: "no database", version: VERSION, sites, database: "error", problem }, 503);
     }
-    return c.json({ status: "ok", version: VERSION, sites: sessions.list().length });
+    return c.json({ status: "ok", version: VERSION, sites, database: "ok" });
   });
   app.get("/metrics", async (c) => {
     const r = await resolvePrincipal(c, tokens, users);

@@ -20,6 +20,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tables from "./tables.ts";
 import { type Dialect, tablesOf, useDialect } from "./schema.ts";
+import { DbProbeError } from "./health.ts";
 
 /**
  * The hub's drizzle database. Its type is the libsql one (the schema's one description); on
@@ -31,8 +32,17 @@ export type HubDb = Omit<LibSQLDatabase<typeof tables>, "batch"> & {
   engine: Dialect;
   /** The raw PostgreSQL client (LISTEN/NOTIFY, advisory locks), on PostgreSQL only. */
   pg?: postgres.Sql;
+  /**
+   * Reads and writes the database once (the `healthz` row of `cluster_settings`), and on the libsql file
+   * checks that the file is still the one opened; throws a DbProbeError saying what failed (hub/db/health.ts).
+   */
+  probe(): Promise<void>;
   close(): Promise<void>;
 };
+
+/** The statement of a probe: one small row, rewritten (its value is when it was last written). */
+const PROBE_SQL = "INSERT INTO cluster_settings (key, value) VALUES ('healthz', $1) " +
+  "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 const MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
 const MIGRATIONS_PG = fileURLToPath(new URL("./migrations_pg", import.meta.url));
@@ -120,8 +130,27 @@ export async function openHubDb(dataDir: string, dbUrl?: string): Promise<HubDb>
   await client.execute("PRAGMA synchronous = FULL");
   const db = drizzle(client, { schema: tables });
   await migrate(db, { migrationsFolder: MIGRATIONS });
+  // The file opened: one removed (or replaced) under the hub would take every later write with it.
+  const opened = fs.statSync(file);
+  const probe = async () => {
+    let now: fs.Stats;
+    try {
+      now = fs.statSync(file);
+    } catch (err) {
+      throw new DbProbeError("the database file is gone", { cause: err });
+    }
+    if (now.ino !== opened.ino || now.dev !== opened.dev) {
+      throw new DbProbeError("the database file was replaced");
+    }
+    try {
+      await client.execute({ sql: PROBE_SQL.replace("$1", "?"), args: [String(Date.now())] });
+    } catch (err) {
+      throw new DbProbeError("the database cannot be written", { cause: err });
+    }
+  };
   return Object.assign(db, {
     engine: "sqlite" as const,
+    probe,
     close: () => Promise.resolve(client.close()),
   });
 }
@@ -154,9 +183,24 @@ async function openPg(url: string): Promise<HubDb> {
     await sql.end({ timeout: 5 }).catch(() => {});
     throw err;
   }
+  const probe = async () => {
+    try {
+      await sql.unsafe(PROBE_SQL, [String(Date.now())]);
+    } catch (err) {
+      // A PostgresError is the server's answer (read-only, disk full...), but for the server shutting down
+      // (57P..) or a connection failure (08...); anything else is the connection.
+      const code = (err as { code?: unknown }).code;
+      const answered = (err as Error).name === "PostgresError" && !/^(57P|08)/.test(String(code));
+      throw new DbProbeError(
+        answered ? "the database cannot be written" : "the database cannot be reached",
+        { cause: err },
+      );
+    }
+  };
   return Object.assign(db, {
     engine: "postgres" as const,
     pg: sql,
+    probe,
     close: () => sql.end({ timeout: 5 }),
   }) as unknown as HubDb;
 }

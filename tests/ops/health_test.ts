@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
-import { freePort, scratchDir, skipReason, toolPath } from "../support/peers.ts";
+import { freePort, scratchDir, skipReason } from "../support/peers.ts";
+import { canFreeze, chattr } from "../support/immutable.ts";
 import { storescu } from "../support/send.ts";
 
 async function health(agent: { http(p: string): Promise<Response> }) {
@@ -71,22 +72,6 @@ Deno.test("/healthz of a standalone agent has no hub and is ok", async () => {
     await agent.stop();
   }
 });
-
-/** `chattr` on the data directory's file system, as root (the immutable flag stops even root's writes). */
-async function canFreeze(dir: string): Promise<boolean> {
-  if (Deno.uid() !== 0 || !toolPath("chattr")) return false;
-  const f = path.join(dir, "probe");
-  await Deno.writeTextFile(f, "x");
-  const on = await new Deno.Command(toolPath("chattr")!, { args: ["+i", f], stderr: "null" }).output();
-  await new Deno.Command(toolPath("chattr")!, { args: ["-i", f], stderr: "null" }).output();
-  await Deno.remove(f);
-  return on.success;
-}
-
-async function chattr(flag: "+i" | "-i", files: string[]): Promise<void> {
-  const out = await new Deno.Command(toolPath("chattr")!, { args: [flag, ...files] }).output();
-  assert.ok(out.success, `chattr ${flag}`);
-}
 
 Deno.test({
   name: "/healthz is 503 while the index cannot be written (every C-STORE refused), 200 again once it can",

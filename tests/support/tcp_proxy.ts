@@ -9,8 +9,13 @@ export interface CuttableProxy {
   readonly open: number;
   /** Closes every proxied connection abruptly; returns how many there were. */
   cutAll(): number;
-  /** Stops moving bytes on the connections open now (new connections are not affected). */
-  freezeAll(): void;
+  /**
+   * Stops moving bytes on the connections open now; with `alsoNew`, on every connection made from now on
+   * too (accepted, and connected upstream, but nothing moves: a peer that stopped answering altogether).
+   */
+  freezeAll(alsoNew?: boolean): void;
+  /** Moves bytes again on every frozen connection (what waited goes on), and new ones are not frozen. */
+  thaw(): void;
   /** Caps upstream-to-client bytes per second on every connection (undefined: no cap). */
   throttle(bytesPerSecond: number | undefined): void;
   close(): void;
@@ -26,6 +31,7 @@ export function startProxy(targetPort: number): CuttableProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const pairs = new Set<Pair>();
   let rate: number | undefined;
+  let freezeNew = false;
   const closeQuietly = (c: Deno.Conn) => {
     try {
       c.close();
@@ -59,7 +65,7 @@ export function startProxy(targetPort: number): CuttableProxy {
         closeQuietly(client);
         continue;
       }
-      const pair: Pair = { client, upstream, frozen: false };
+      const pair: Pair = { client, upstream, frozen: freezeNew };
       pairs.add(pair);
       void pump(pair, client, upstream, false);
       void pump(pair, upstream, client, true);
@@ -75,8 +81,13 @@ export function startProxy(targetPort: number): CuttableProxy {
       for (const p of all) p.frozen = false, end(p);
       return all.length;
     },
-    freezeAll() {
+    freezeAll(alsoNew = false) {
       for (const p of pairs) p.frozen = true;
+      freezeNew = alsoNew;
+    },
+    thaw() {
+      freezeNew = false;
+      for (const p of pairs) p.frozen = false;
     },
     throttle(bytesPerSecond) {
       rate = bytesPerSecond;
