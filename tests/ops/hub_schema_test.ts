@@ -63,7 +63,7 @@ Deno.test({
   async fn() {
     const dataDir = await scratchDir("hub-schema-");
     // A database of this version, then what a later version's migration would leave.
-    const hub = await startHubProcess({ dataDir });
+    const hub = await startHubProcess({ dataDir, db: "file:" }); // the file, also under CONDUIT_TEST_DB=postgres
     assert.equal((await hubAdmin(dataDir, ["site", "add", "north"])).code, 0);
     await hub.stop();
     const file = path.join(dataDir, "hub.db");
