@@ -27,7 +27,7 @@ for (const bytes of ["the same", "other"]) {
       const [row] = queue!.claim("pacs", 10);
       queue!.markDone(row.id, Date.now() - 10_000);
       const archive = new FileArchive(dir, false);
-      assert.equal(await new Retention(db, archive, 1, quiet).sweep(), 1);
+      assert.equal(await new Retention(db, archive, { afterForwardSeconds: 1 }, quiet).sweep(), 1);
 
       // The hub sends the same object for the node pacs2 of this site.
       const sink = await ingest.openObjectAsync({
