@@ -1,6 +1,8 @@
 /**
- * `deno task hub admin user add NAME --role ROLE [--password-stdin] | list`: console users. Without
- * `--password-stdin` a random password is made and printed once.
+ * `deno task hub admin user add NAME --role ROLE [--password-stdin] | list | role NAME --role ROLE |
+ * password NAME [--password-stdin] | disable NAME | enable NAME`: console users. Without
+ * `--password-stdin` (add, password) a random password is made and printed once; a new password ends
+ * the user's sessions. The last enabled admin can be neither demoted nor disabled.
  */
 import { commandLine } from "@conduit/shared/cli";
 import { randomBytes } from "node:crypto";
@@ -11,7 +13,10 @@ import { ROLES } from "../auth/tokens.ts";
 const USAGE = `usage: deno task hub admin user add NAME --role ${
   ROLES.join("|")
 } [--password-stdin] [--data DIR | --db URL] [--json]
-       deno task hub admin user list [--data DIR | --db URL] [--json]`;
+       deno task hub admin user list [--data DIR | --db URL] [--json]
+       deno task hub admin user role NAME --role ${ROLES.join("|")} [--data DIR | --db URL] [--json]
+       deno task hub admin user password NAME [--password-stdin] [--data DIR | --db URL] [--json]
+       deno task hub admin user disable|enable NAME [--data DIR | --db URL] [--json]`;
 
 async function readLine(): Promise<string> {
   const buf = new Uint8Array(4096);
@@ -58,6 +63,39 @@ export async function userCommand(args: string[], defaults: { data: string; db?:
         console.log(["USER", "ROLE", "STATE"].join("\t"));
         for (const u of all) console.log([u.name, u.role, u.disabled ? "disabled" : "active"].join("\t"));
       }
+    } else if (verb === "role") {
+      if (!name || !parsed.values.role) {
+        console.error(`hub admin user role: give a name and --role\n${USAGE}`);
+        return 2;
+      }
+      const { from, to } = await users.setRole(name, parsed.values.role);
+      if (json) console.log(JSON.stringify({ user: name, from, role: to }));
+      else console.log(from === to ? `user ${name} is already ${to}` : `user ${name}: ${from} -> ${to}`);
+    } else if (verb === "password") {
+      if (!name) {
+        console.error(`hub admin user password: give a name\n${USAGE}`);
+        return 2;
+      }
+      const generated = !parsed.values["password-stdin"];
+      const password = generated ? randomBytes(12).toString("base64url") : await readLine();
+      const { sessionsEnded } = await users.resetPassword(name, password);
+      if (json) {
+        console.log(JSON.stringify({ user: name, sessionsEnded, ...(generated ? { password } : {}) }));
+      } else {
+        console.log(
+          `user ${name}: password reset, ${sessionsEnded} session(s) ended${
+            generated ? `; new password, shown once: ${password}` : ""
+          }`,
+        );
+      }
+    } else if (verb === "disable" || verb === "enable") {
+      if (!name) {
+        console.error(`hub admin user ${verb}: give a name\n${USAGE}`);
+        return 2;
+      }
+      await users.setDisabled(name, verb === "disable");
+      if (json) console.log(JSON.stringify({ user: name, disabled: verb === "disable" }));
+      else console.log(`user ${name} ${verb}d`);
     } else {
       console.error(`hub admin user: unknown command ${verb}\n${USAGE}`);
       return 2;

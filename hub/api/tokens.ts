@@ -6,6 +6,7 @@ import { name } from "./inputs.ts";
 
 export function tokensRouter(d: Pick<ApiDeps, "tokens">) {
   return router({
+    /** Every token, the newest first. */
     list: procedure.query(() => d.tokens.list()),
     create: procedure.input(
       z.object({

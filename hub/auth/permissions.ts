@@ -52,6 +52,8 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "users.list": "manage",
   "users.add": "manage",
   "users.setDisabled": "manage",
+  "users.setRole": "manage",
+  "users.resetPassword": "manage",
   "tokens.list": "manage",
   "tokens.create": "manage",
   "tokens.revoke": "manage",

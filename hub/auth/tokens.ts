@@ -4,7 +4,7 @@
  * and, optionally, the sites it may reach.
  */
 import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { apiTokens } from "../db/schema.ts";
 import { hashSecret, secretMatches } from "../sites/tokens.ts";
@@ -54,8 +54,12 @@ export class ApiTokens {
     return { id, token: `ctk.${id}.${secret}` };
   }
 
+  /** Every token, the newest first (ties by id). */
   async list() {
-    const rows = await this.db.select().from(apiTokens).orderBy(apiTokens.createdAt);
+    const rows = await this.db.select().from(apiTokens).orderBy(
+      desc(apiTokens.createdAt),
+      desc(apiTokens.id),
+    );
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -68,12 +72,13 @@ export class ApiTokens {
 
   /** Revokes a token for good (its next request is 401); the audit entry in the same transaction. */
   async revoke(id: string, actor = "cli"): Promise<void> {
-    const [r] = await atomically(this.db, (tx) => [
-      tx.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id))
-        .returning({ id: apiTokens.id }),
-      entry(tx, actor, "token.revoke", id),
+    // Looked up first: an unknown id must leave no audit entry of a revocation that did not happen.
+    const row = await this.db.query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
+    if (!row) throw new TokenError(`no token ${id}`);
+    await atomically(this.db, (tx) => [
+      tx.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id)),
+      entry(tx, actor, "token.revoke", id, { name: row.name }),
     ]);
-    if (!(r as unknown[]).length) throw new TokenError(`no token ${id}`);
   }
 
   /** The principal a bearer token stands for, or undefined. */

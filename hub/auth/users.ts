@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { argon2id, argon2Verify } from "hash-wasm";
-import { eq, lt } from "drizzle-orm";
+import { and, count, desc, eq, isNull, lt, ne } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { sessions, users } from "../db/schema.ts";
 import { type Principal, type Role, ROLES } from "./tokens.ts";
@@ -73,12 +73,12 @@ export class Users {
 
   /**
    * Disables a user (their sessions end at once and they cannot log in) or enables them again. An
-   * admin cannot disable themselves: someone must be left to undo it.
+   * admin cannot disable themselves, nor anyone the last enabled admin: someone must be left to undo it.
    */
   async setDisabled(name: string, disabled: boolean, actor = "cli"): Promise<void> {
-    const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
-    if (!user) throw new UserError(`no user ${name}`);
+    const user = await this.#user(name);
     if (disabled && actor === `user:${name}`) throw new UserError("you cannot disable yourself");
+    if (disabled && !user.disabledAt && user.role === "admin") await this.#keepAnAdmin(name, "disable");
     await atomically(this.db, (tx) => [
       tx.update(users).set({ disabledAt: disabled ? Date.now() : null }).where(eq(users.name, name)),
       ...(disabled ? [tx.delete(sessions).where(eq(sessions.user, name))] : []),
@@ -86,8 +86,59 @@ export class Users {
     ]);
   }
 
+  /**
+   * Gives a user another role, at once (a session reads its user's role on every call). The last
+   * enabled admin keeps theirs: someone must be left to manage users.
+   */
+  async setRole(name: string, role: string, actor = "cli"): Promise<{ from: Role; to: Role }> {
+    if (!ROLES.includes(role as Role)) throw new UserError(`role must be one of ${ROLES.join(", ")}`);
+    const user = await this.#user(name);
+    const from = user.role as Role;
+    if (from === role) return { from, to: from };
+    if (from === "admin" && !user.disabledAt) await this.#keepAnAdmin(name, "demote");
+    await atomically(this.db, (tx) => [
+      tx.update(users).set({ role }).where(eq(users.name, name)),
+      entry(tx, actor, "user.role", name, { from, to: role }),
+    ]);
+    return { from, to: role as Role };
+  }
+
+  /**
+   * Sets a new password for a user and ends every session they have (a password reset after a leak
+   * must lock out whoever holds one); the audit entry names who reset it, never the password.
+   */
+  async resetPassword(name: string, password: string, actor = "cli"): Promise<{ sessionsEnded: number }> {
+    await this.#user(name);
+    if (password.length < 10) throw new UserError("use a password of at least 10 characters");
+    const passwordHash = await hashPassword(password);
+    const [, ended] = await atomically(this.db, (tx) => [
+      tx.update(users).set({ passwordHash }).where(eq(users.name, name)),
+      tx.delete(sessions).where(eq(sessions.user, name)).returning({ id: sessions.idHash }),
+      entry(tx, actor, "user.password", name),
+    ]);
+    return { sessionsEnded: (ended as unknown[]).length };
+  }
+
+  async #user(name: string) {
+    const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
+    if (!user) throw new UserError(`no user ${name}`);
+    return user;
+  }
+
+  /** Throws unless an enabled admin other than `name` is left. */
+  async #keepAnAdmin(name: string, what: "disable" | "demote"): Promise<void> {
+    const [{ n }] = await this.db.select({ n: count() }).from(users)
+      .where(and(eq(users.role, "admin"), isNull(users.disabledAt), ne(users.name, name)));
+    if (Number(n) === 0) {
+      throw new UserError(
+        `${name} is the last enabled admin: make another user admin before you ${what} them`,
+      );
+    }
+  }
+
+  /** Every user, the newest first (ties by name). */
   async list() {
-    return (await this.db.select().from(users)).map((u) => ({
+    return (await this.db.select().from(users).orderBy(desc(users.createdAt), desc(users.name))).map((u) => ({
       name: u.name,
       role: u.role,
       createdAt: new Date(u.createdAt).toISOString(),

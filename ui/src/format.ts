@@ -154,6 +154,8 @@ const AUDIT: Record<string, string> = {
   "user.add": "Added the user",
   "user.disable": "Disabled the user",
   "user.enable": "Enabled the user",
+  "user.role": "Changed the role of the user",
+  "user.password": "Reset the password of the user",
   "token.create": "Created the API token",
   "token.revoke": "Revoked the API token",
   "site.add": "Added the site",

@@ -111,6 +111,8 @@ Deno.test("auditAction() and auditActor() read the audit log as words", () => {
   assert.equal(auditAction("transfer.create"), "Started the transfer");
   assert.equal(auditAction("login"), "Logged in");
   assert.equal(auditAction("token.revoke"), "Revoked the API token");
+  assert.equal(auditAction("user.role"), "Changed the role of the user");
+  assert.equal(auditAction("user.password"), "Reset the password of the user");
   assert.equal(auditAction("something.new"), "something.new");
   assert.equal(auditActor("user:boss"), "boss");
   assert.equal(auditActor("token:nightly:export"), "API token nightly:export");
