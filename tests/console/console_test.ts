@@ -229,14 +229,17 @@ Deno.test({
         fetch(`${url}dicomweb/sites/north/studies`, { headers: { authorization: `Bearer ${script.token}` } });
       assert.equal(await asScript().then(async (r) => (await r.body?.cancel(), r.status)), 200);
       await nav(page, "Admin").click();
-      page.once("dialog", (d) => d.accept());
       await page.locator(`tr[data-token="${script.id}"]`).getByRole("button", { name: "Revoke" }).click();
+      await page.getByRole("alertdialog", { name: `Revoke the API token nightly script (${script.id})?` })
+        .getByRole("button", { name: "Revoke the token" }).click();
       await page.locator(`tr[data-token="${script.id}"]`).getByText("revoked").waitFor();
       assert.equal(await asScript().then(async (r) => (await r.body?.cancel(), r.status)), 401);
       await page.locator('tr[data-user="view"]').getByRole("button", { name: "Disable" }).click();
+      await page.getByRole("alertdialog", { name: "Disable the user view?" })
+        .getByRole("button", { name: "Disable the user" }).click();
       await page.locator('tr[data-user="view"]').getByText("disabled").waitFor();
       assert.equal(
-        await page.locator('tr[data-user="boss"]').getByRole("button").count(),
+        await page.locator('tr[data-user="boss"]').getByRole("button", { name: "Disable" }).count(),
         0,
         "no self-disable",
       );

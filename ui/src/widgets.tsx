@@ -1,4 +1,7 @@
-/** Small pieces several screens use: a UID shown on demand with a copy button, a copy button, a dialog. */
+/**
+ * Small pieces several screens use: a UID shown on demand with a copy button, a copy button, a dialog, a
+ * question before something destructive.
+ */
 import { createSignal, type JSX, onMount, Show } from "solid-js";
 import { status } from "./format.ts";
 
@@ -62,6 +65,77 @@ export function Dialog(props: { title: string; onClose: () => void; children: JS
       </div>
     </dialog>
   );
+}
+
+/** A question asked before something destructive is done (see `createConfirm`). */
+export interface Question {
+  /** What is done, as a question that names it: "Cancel the transfer of 12 studies from north to south?" */
+  question: string;
+  /** What follows from it, in a sentence. */
+  detail?: string;
+  /** The button that does it ("Cancel the transfer"). */
+  yes: string;
+  /** The button that leaves everything as it is (default "Keep it"). */
+  no?: string;
+  /** Fields the answer needs (a new password): required ones must be filled before `yes` goes. */
+  fields?: () => JSX.Element;
+  /** Done on `yes` only, while the dialog's fields can still be read. */
+  run: () => void;
+}
+
+/**
+ * A modal `<dialog>` (role alertdialog, named by its question) before something that cannot be undone:
+ * the safe answer has the focus, so Enter or Escape leaves everything as it is; Tab reaches `yes`.
+ */
+function Confirm(props: Question & { onClose: () => void }) {
+  let el!: HTMLDialogElement, no!: HTMLButtonElement;
+  let confirmed = false;
+  onMount(() => (el.showModal(), no.focus()));
+  return (
+    <dialog
+      ref={el}
+      role="alertdialog"
+      aria-label={props.question}
+      onClose={() => {
+        if (confirmed) props.run();
+        props.onClose();
+      }}
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          confirmed = true;
+          el.close();
+        }}
+      >
+        <h2>{props.question}</h2>
+        <Show when={props.detail}>
+          <p>{props.detail}</p>
+        </Show>
+        {props.fields?.()}
+        <div class="row end">
+          <button type="button" ref={no} onClick={() => el.close()}>{props.no ?? "Keep it"}</button>
+          <button type="submit" class="danger">{props.yes}</button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+/**
+ * Confirmation for a screen: `ask(question)` shows it, `view()` is where it is mounted; the question's
+ * `run` is called only when its `yes` is pressed.
+ */
+export function createConfirm(): { ask: (q: Question) => void; view: () => JSX.Element } {
+  const [asked, setAsked] = createSignal<Question>();
+  return {
+    ask: (q) => setAsked(q),
+    view: () => (
+      <Show when={asked()} keyed>
+        {(q) => <Confirm {...q} onClose={() => setAsked(undefined)} />}
+      </Show>
+    ),
+  };
 }
 
 /** A table that scrolls sideways on a narrow screen instead of widening the page. */

@@ -1,9 +1,12 @@
-/** Admin: users, API tokens, and the audit log. */
+/**
+ * Admin: users (add; change a role, reset a password, disable or enable), API tokens, and the audit log.
+ * Whatever cannot be undone at once (a demotion, a password reset, a disable, a token revoke) asks first.
+ */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 import { auditAction, auditActor, instant } from "../format.ts";
 import { Link, location, navigate, path } from "../router.tsx";
-import { CopyButton, Dialog, Scroll } from "../widgets.tsx";
+import { CopyButton, createConfirm, Dialog, Scroll } from "../widgets.tsx";
 
 /** Audit entries a page shows. */
 const AUDIT_PAGE = 100;
@@ -43,16 +46,71 @@ export function Admin(props: { user: string }) {
       running = false;
     }
   };
-  const roles = () => (
+  const roles = (selected = "viewer") => (
     <>
-      <option value="viewer">viewer</option>
-      <option value="operator">operator</option>
-      <option value="admin">admin</option>
+      <option value="viewer" selected={selected === "viewer"}>viewer</option>
+      <option value="operator" selected={selected === "operator"}>operator</option>
+      <option value="admin" selected={selected === "admin"}>admin</option>
     </>
   );
+  const confirm = createConfirm();
+  type User = NonNullable<ReturnType<typeof users>>[number];
+  const WHAT: Record<string, string> = {
+    admin: "manages users, tokens and sites",
+    operator: "transfers and stores, but manages nothing",
+    viewer: "only searches and views",
+  };
+  /** A role picked in a user's row: asked first, the row showing the role it has until then. */
+  const askRole = (u: User, select: HTMLSelectElement) => {
+    const role = select.value as "viewer" | "operator" | "admin";
+    select.value = u.role;
+    confirm.ask({
+      question: `Make ${u.name} ${role === "viewer" ? "a" : "an"} ${role}?`,
+      detail: `From now on, in their open sessions too, ${u.name} ${WHAT[role]}.`,
+      yes: `Make ${role}`,
+      no: `Keep ${u.role}`,
+      run: () =>
+        void run(undefined, async () => {
+          await api.users.setRole.mutate({ name: u.name, role });
+          return `${u.name} is now ${role}`;
+        }),
+    });
+  };
+  const askPassword = (u: User) => {
+    let password!: HTMLInputElement;
+    confirm.ask({
+      question: `Reset the password of ${u.name}?`,
+      detail: `Every session of ${u.name} ends at once; give them the new password.`,
+      yes: "Reset the password",
+      fields: () => (
+        <label>
+          New password<input
+            type="password"
+            ref={password}
+            minLength={10}
+            required
+            autocomplete="new-password"
+          />
+        </label>
+      ),
+      run: () => {
+        const value = password.value;
+        void run(undefined, async () => {
+          const r = await api.users.resetPassword.mutate({ name: u.name, password: value });
+          return `password of ${u.name} reset; ${r.sessionsEnded} session(s) ended`;
+        });
+      },
+    });
+  };
+  const setDisabled = (u: User, disabled: boolean) =>
+    run(undefined, async () => {
+      await api.users.setDisabled.mutate({ name: u.name, disabled });
+      return `user ${u.name} ${disabled ? "disabled" : "enabled"}`;
+    });
 
   return (
     <>
+      {confirm.view()}
       <Show when={created()}>
         {(t) => (
           <Dialog title={`API token ${t().name}`} onClose={() => setCreated(undefined)}>
@@ -85,19 +143,38 @@ export function Admin(props: { user: string }) {
                 {(u) => (
                   <tr data-user={u.name}>
                     <td>{u.name}</td>
-                    <td>{u.role}</td>
+                    <td>
+                      <select
+                        aria-label={`Role of ${u.name}`}
+                        onChange={(e) => askRole(u, e.currentTarget)}
+                      >
+                        {roles(u.role)}
+                      </select>
+                    </td>
                     <td>{instant(u.createdAt)}</td>
                     <td class={u.disabled ? "state-revoked" : "state-online"}>
                       {u.disabled ? "disabled" : "active"}
                     </td>
-                    <td>
+                    <td class="actions">
+                      <button
+                        type="button"
+                        class="small"
+                        aria-label={`Reset the password of ${u.name}`}
+                        onClick={() => askPassword(u)}
+                      >
+                        Reset password
+                      </button>{" "}
                       <Show when={u.name !== props.user}>
                         <button
                           type="button"
+                          class="small"
                           onClick={() =>
-                            run(undefined, async () => {
-                              await api.users.setDisabled.mutate({ name: u.name, disabled: !u.disabled });
-                              return `user ${u.name} ${u.disabled ? "enabled" : "disabled"}`;
+                            u.disabled ? void setDisabled(u, false) : confirm.ask({
+                              question: `Disable the user ${u.name}?`,
+                              detail:
+                                `Their sessions end at once and they cannot log in until enabled again.`,
+                              yes: "Disable the user",
+                              run: () => void setDisabled(u, true),
                             })}
                         >
                           {u.disabled ? "Enable" : "Disable"}
@@ -173,15 +250,18 @@ export function Admin(props: { user: string }) {
                       <Show when={!t.revoked}>
                         <button
                           type="button"
-                          onClick={() => {
-                            if (
-                              !confirm(`Revoke token ${t.name}? Scripts using it stop working at once.`)
-                            ) return;
-                            void run(undefined, async () => {
-                              await api.tokens.revoke.mutate({ id: t.id });
-                              return `token ${t.id} revoked`;
-                            });
-                          }}
+                          onClick={() =>
+                            confirm.ask({
+                              question: `Revoke the API token ${t.name} (${t.id})?`,
+                              detail:
+                                "Scripts using it stop working at once; a revoked token cannot be restored.",
+                              yes: "Revoke the token",
+                              run: () =>
+                                void run(undefined, async () => {
+                                  await api.tokens.revoke.mutate({ id: t.id });
+                                  return `token ${t.id} revoked`;
+                                }),
+                            })}
                         >
                           Revoke
                         </button>

@@ -48,8 +48,11 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   createEffect(() => setFormSite(field("site") === "all" ? "" : field("site")));
   /** The node the results were found on (none: the sites' archives). */
   const node = () => (field("site") && field("site") !== "all" ? field("node") : "");
-  /** `sort=date` sorts up, `sort=-date` down; the column's button turns one into the other. */
-  const sortParam = () => q().get("sort") ?? "date";
+  /**
+   * `sort=date` sorts up, `sort=-date` down (the newest first, without a `sort`); the column's button
+   * turns one into the other.
+   */
+  const sortParam = () => q().get("sort") ?? "-date";
   const sortKey = () => sortParam().replace(/^-/, "") as SortKey;
   const descending = () => sortParam().startsWith("-");
   /** The page asked for, or the last there is (a link to page 9 of a search that now has 2 shows page 2). */

@@ -1,5 +1,5 @@
 /**
- * Sites (`/sites`): state, and (admins) adding and revoking sites; a site's page (`/sites/{name}`):
+ * Sites (`/sites`): state, and (admins) adding and revoking sites (after a confirmation); a site's page (`/sites/{name}`):
  * its nodes with echo, and its dead letter with replay.
  */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
@@ -7,7 +7,7 @@ import { api, type May } from "../api.ts";
 import { count, instant } from "../format.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
-import { CopyButton, Dialog, Scroll, State, Uid } from "../widgets.tsx";
+import { CopyButton, createConfirm, Dialog, Scroll, State, Uid } from "../widgets.tsx";
 
 export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
@@ -46,8 +46,11 @@ export function Sites(props: { current?: string; may: May }) {
     }
   };
 
+  const confirm = createConfirm();
+
   return (
     <>
+      {confirm.view()}
       <section class="card">
         <h2>Sites</h2>
         <SitesTable
@@ -60,10 +63,15 @@ export function Sites(props: { current?: string; may: May }) {
                   type="button"
                   class="small"
                   onClick={() =>
-                    confirm(
-                      `Revoke ${s.site}? Its agent is disconnected and refused until enrolled again.`,
-                    ) &&
-                    run(async () => (await api.site.revoke.mutate({ site: s.site }), `${s.site} revoked`))}
+                    confirm.ask({
+                      question: `Revoke the site ${s.site}?`,
+                      detail: "Its agent is disconnected at once and refused until it is enrolled again.",
+                      yes: "Revoke the site",
+                      run: () =>
+                        run(
+                          async () => (await api.site.revoke.mutate({ site: s.site }), `${s.site} revoked`),
+                        ),
+                    })}
                 >
                   Revoke
                 </button>

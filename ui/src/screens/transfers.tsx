@@ -1,7 +1,7 @@
 /**
  * Transfers (`/transfers`): the list; a job's page (`/transfers/{id}`) with its studies, named by
- * patient, date and description as the source knows them, updating live (subscription); cancel and
- * retry.
+ * patient, date and description as the source knows them, updating live (subscription); cancel (after
+ * a confirmation naming the job) and retry.
  */
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type May, sessionEnded } from "../api.ts";
@@ -9,7 +9,7 @@ import { count, instant, personName, status, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
-import { Scroll, State, Uid } from "../widgets.tsx";
+import { createConfirm, Scroll, State, Uid } from "../widgets.tsx";
 import { describeDeid } from "./deid_fields.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
@@ -116,8 +116,24 @@ export function Transfers(props: { open?: string; may: May }) {
     }
   };
 
+  const confirm = createConfirm();
+  const endpointName = (e: { site: string; node?: string }) => (e.node ? `${e.site} / ${e.node}` : e.site);
+  /** Cancel, once the user says so: the question names the job. */
+  const askCancel = (j: Job) =>
+    confirm.ask({
+      question: `Cancel the transfer of ${count(j.totals.studies, "study", "studies")} from ${
+        endpointName(j.source)
+      } to ${endpointName(j.destination)}?`,
+      detail: `Objects already at ${endpointName(j.destination)} stay there; the others are not sent ` +
+        "(Retry what did not get through sends them later).",
+      yes: "Cancel the transfer",
+      no: "Keep it running",
+      run: () => void act("cancel"),
+    });
+
   return (
     <>
+      {confirm.view()}
       <Show when={job()}>
         {(j) => (
           <section class="card" aria-label="Transfer detail" data-status={j().status}>
@@ -162,7 +178,7 @@ export function Transfers(props: { open?: string; may: May }) {
                 <button
                   type="button"
                   disabled={TERMINAL.includes(j().status) || acting()}
-                  onClick={() => act("cancel")}
+                  onClick={() => askCancel(j())}
                 >
                   Cancel
                 </button>

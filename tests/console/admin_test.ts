@@ -1,0 +1,178 @@
+/**
+ * What the console asks before it does something that cannot be undone, and the Admin screen's user
+ * management, in Chromium (Playwright) against a real hub: Cancel on a transfer asks in a dialog that
+ * names the job, with the safe answer focused; Escape or that answer leaves the job running, the
+ * keyboard alone confirms it. An admin changes a user's role and resets a password from the user's row
+ * (each asked first, dismissing changes nothing), the password reset ending the user's session; the last
+ * admin cannot demote themselves; users and tokens are listed newest first; the changes are in the audit.
+ */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
+import { eventually, startTestHub } from "../support/hub.ts";
+import { buildConsole } from "../../deploy/build_ui.ts";
+import { recent } from "../../hub/auth/audit.ts";
+
+const skip = hasChromium() ? undefined : "chromium not installed";
+if (skip) console.warn(`admin_test: skipped: ${skip}`);
+
+/** The text of the element that has the keyboard's focus. */
+const focused = (page: Page) =>
+  // deno-lint-ignore no-explicit-any
+  page.evaluate(() => (globalThis as any).document.activeElement?.textContent?.trim() ?? "");
+
+Deno.test({
+  name:
+    "console: destructive actions ask first (Escape dismisses); an admin changes roles and resets passwords",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await buildConsole();
+    const hub = await startTestHub();
+    const browser = await launchBrowser();
+    try {
+      const base = `http://127.0.0.1:${hub.port}`;
+      await hub.users.add("boss", "admin", "admin password");
+      await hub.users.add("olga", "operator", "olga password 1");
+      await hub.tokens.create("older", "viewer");
+      await hub.tokens.create("newer", "viewer");
+      // Enrolled, offline: the job waits, so it can be cancelled whenever the test is ready.
+      await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken);
+      await hub.registry.enroll((await hub.registry.add("south")).enrollmentToken);
+      const { id: job } = await hub.transfers.create(
+        { source: { site: "north" }, destination: { site: "south" }, studies: ["1.2.3.1", "1.2.3.2"] },
+        "user:boss",
+      );
+      const status = async () => (await hub.transfers.get(job))!.status;
+      const cancels = async () =>
+        (await recent(hub.db, 1000)).filter((a) => a.action === "transfer.cancel").length;
+
+      const page = await browser.newPage();
+      await page.goto(`${base}/transfers/${job}`);
+      await logIn(page, "boss", "admin password");
+      const detail = page.locator('section[aria-label="Transfer detail"]');
+      const cancel = detail.getByRole("button", { name: "Cancel", exact: true });
+      const question = page.getByRole("alertdialog", {
+        name: "Cancel the transfer of 2 studies from north to south?",
+      });
+
+      // Escape dismisses: nothing is cancelled.
+      await cancel.click();
+      await question.waitFor();
+      assert.equal(await focused(page), "Keep it running", "the safe answer has the focus");
+      await page.keyboard.press("Escape");
+      await question.waitFor({ state: "detached" });
+      // So does the safe answer, and Enter on it.
+      await cancel.click();
+      await question.getByRole("button", { name: "Keep it running" }).click();
+      await question.waitFor({ state: "detached" });
+      await cancel.click();
+      await question.waitFor();
+      await page.keyboard.press("Enter");
+      await question.waitFor({ state: "detached" });
+      assert.notEqual(await status(), "canceled");
+      assert.equal(await cancels(), 0);
+      assert.ok(await cancel.isEnabled());
+      // The keyboard alone confirms: Tab to the action, Enter.
+      await cancel.click();
+      await question.waitFor();
+      await page.keyboard.press("Tab");
+      assert.equal(await focused(page), "Cancel the transfer");
+      await page.keyboard.press("Enter");
+      await page.locator('section[aria-label="Transfer detail"][data-status="canceled"]').waitFor();
+      assert.equal(await status(), "canceled");
+      assert.equal(await cancels(), 1);
+
+      // Admin: users and tokens, the newest first.
+      await page.goto(`${base}/admin`);
+      const users = page.locator("table[aria-label=Users] tbody tr");
+      await page.locator("table[aria-label=Users] tr[data-user=boss]").waitFor();
+      assert.deepEqual(await users.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-user"))), [
+        "olga",
+        "boss",
+      ]);
+      const tokenNames = await page.locator("table[aria-label=Tokens] tbody tr td:nth-child(2)")
+        .allInnerTexts();
+      assert.deepEqual(tokenNames, ["newer", "older"]);
+
+      // The last admin cannot demote themselves: asked, confirmed, refused with the reason.
+      const role = (user: string) => page.getByRole("combobox", { name: `Role of ${user}` });
+      await role("boss").selectOption("operator");
+      await page.getByRole("alertdialog", { name: "Make boss an operator?" })
+        .getByRole("button", { name: "Make operator" }).click();
+      await page.getByRole("alert").getByText("boss is the last enabled admin").waitFor();
+      assert.equal(await role("boss").inputValue(), "admin");
+
+      // A role change dismissed changes nothing, the row showing the role the user has.
+      await role("olga").selectOption("admin");
+      const promote = page.getByRole("alertdialog", { name: "Make olga an admin?" });
+      await promote.waitFor();
+      assert.match(await promote.innerText(), /in their open sessions too, olga manages users/);
+      await page.keyboard.press("Escape");
+      await promote.waitFor({ state: "detached" });
+      assert.equal(await role("olga").inputValue(), "operator");
+      assert.equal((await hub.users.list()).find((u) => u.name === "olga")?.role, "operator");
+      // Confirmed, it holds.
+      await role("olga").selectOption("admin");
+      await promote.getByRole("button", { name: "Make admin" }).click();
+      await page.getByRole("status").getByText("olga is now admin").waitFor();
+      assert.equal((await hub.users.list()).find((u) => u.name === "olga")?.role, "admin");
+      assert.equal(await role("olga").inputValue(), "admin");
+
+      // A password reset: dismissed, nothing; confirmed with a new password, olga's session ends.
+      const olga = await fetch(`${base}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "olga", password: "olga password 1" }),
+      });
+      assert.equal(olga.status, 200);
+      await olga.body?.cancel();
+      const olgaCookie = olga.headers.get("set-cookie")!.split(";")[0];
+      const olgaMe = async () =>
+        await fetch(`${base}/auth/me`, { headers: { cookie: olgaCookie } }).then(async (r) => (
+          await r.body?.cancel(), r.status
+        ));
+      const reset = page.getByRole("alertdialog", { name: "Reset the password of olga?" });
+      await page.getByRole("button", { name: "Reset the password of olga" }).click();
+      await reset.waitFor();
+      await page.keyboard.press("Escape");
+      await reset.waitFor({ state: "detached" });
+      assert.equal(await olgaMe(), 200, "dismissed: olga's session goes on");
+      await page.getByRole("button", { name: "Reset the password of olga" }).click();
+      // Without a password the dialog stays (the field is required); with one, the reset is done.
+      await reset.getByRole("button", { name: "Reset the password" }).click();
+      assert.ok(await reset.isVisible());
+      await reset.getByLabel("New password").fill("olga's new password");
+      await reset.getByRole("button", { name: "Reset the password" }).click();
+      await page.getByRole("status").getByText("password of olga reset; 1 session(s) ended").waitFor();
+      assert.equal(await olgaMe(), 401, "the reset ended olga's session");
+      await eventually("olga logs in with the new password", async () => {
+        const r = await fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ user: "olga", password: "olga's new password" }),
+        });
+        await r.body?.cancel();
+        return r.status === 200;
+      });
+
+      // Disable, dismissed: olga stays active.
+      await page.locator("tr[data-user=olga]").getByRole("button", { name: "Disable" }).click();
+      const disable = page.getByRole("alertdialog", { name: "Disable the user olga?" });
+      await disable.waitFor();
+      await page.keyboard.press("Escape");
+      await disable.waitFor({ state: "detached" });
+      assert.equal((await hub.users.list()).find((u) => u.name === "olga")?.disabled, false);
+
+      const audit = page.locator("table[aria-label=Audit]");
+      await audit.getByText("Reset the password of the user").waitFor();
+      assert.match(await audit.innerText(), /boss\s+Reset the password of the user\s+olga/);
+      assert.match(await audit.innerText(), /boss\s+Changed the role of the user\s+olga/);
+      assert.doesNotMatch(await audit.innerText(), /Disabled the user/);
+    } finally {
+      await browser.close();
+      await hub.stop();
+    }
+  },
+});
