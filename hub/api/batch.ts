@@ -1,7 +1,7 @@
-/** Batch work from a CSV or XLSX file: preview, upload (query or transfer), status, results. */
+/** Batch work from a CSV or XLSX file: preview, upload (query or transfer), list, status, results. */
 import { z } from "zod";
 import { fromBase64, toBase64 } from "@conduit/shared/base64";
-import { checkReach } from "../auth/permissions.ts";
+import { checkReach, mayReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { parseBatchFile } from "../transfers/rows.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
@@ -51,6 +51,15 @@ export function batchRouter(d: Deps) {
       const rows = await parseBatchFile(input.filename, content);
       return { rows: rows.length, badRows: rows.filter((r) => r.error).length, first: rows.slice(0, 500) };
     }),
+    /** The latest batches (newest first) whose sites the principal may all reach. */
+    list: procedure.input(
+      z.object({
+        limit: z.number().int().positive().max(1000).optional(),
+        offset: z.number().int().min(0).optional(),
+      }).strict().optional(),
+    ).query(({ ctx, input }) =>
+      d.batches.list(input?.limit, input?.offset, (site) => mayReach(ctx.principal, site))
+    ),
     status: procedure.input(byId).query(({ ctx, input }) => batch(d, ctx.principal, input.id)),
     /** The results as a file, base64: one line per match, and one per row that failed with its reason. */
     results: procedure.input(

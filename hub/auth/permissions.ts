@@ -45,6 +45,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "transfers.cancel": "transfer",
   "transfers.retry": "transfer",
   "transfers.schedule": "transfer",
+  "batch.list": "read",
   "batch.status": "read",
   "batch.results": "read",
   "batch.upload": "transfer",

@@ -5,7 +5,7 @@
  * Results download as CSV or XLSX.
  */
 import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import { jsonText } from "@conduit/shared/dicom";
 import type { HubDb } from "../db/db.ts";
@@ -171,6 +171,39 @@ export class BatchService {
       results: results.length,
       transfer: transferId,
     });
+  }
+
+  /**
+   * The latest batches, the newest first (ties by id), `offset` of them skipped, of those whose every
+   * site `reach` allows (all without it): a scoped principal's page is never emptied by others' batches.
+   */
+  async list(limit = 50, offset = 0, reach?: (site: string) => boolean) {
+    // Without their rows and results (large): what a list shows.
+    const all = await this.db.select({
+      id: batches.id,
+      kind: batches.kind,
+      filename: batches.filename,
+      status: batches.status,
+      sites: batches.sites,
+      transferId: batches.transferId,
+      createdBy: batches.createdBy,
+      createdAt: batches.createdAt,
+    }).from(batches).orderBy(desc(batches.createdAt), desc(batches.id));
+    return all.map((b) => {
+      const where = JSON.parse(b.sites) as { sites: string[]; destination?: Endpoint };
+      return {
+        id: b.id,
+        kind: b.kind,
+        filename: b.filename,
+        status: b.status,
+        sites: where.sites,
+        destination: where.destination ?? null,
+        transferId: b.transferId,
+        createdBy: b.createdBy,
+        createdAt: new Date(b.createdAt).toISOString(),
+      };
+    }).filter((b) => !reach || [...b.sites, ...(b.destination ? [b.destination.site] : [])].every(reach))
+      .slice(offset, offset + limit);
   }
 
   async status(id: string) {

@@ -4,7 +4,8 @@
  * names the job, with the safe answer focused; Escape or that answer leaves the job running, the
  * keyboard alone confirms it. An admin changes a user's role and resets a password from the user's row
  * (each asked first, dismissing changes nothing), the password reset ending the user's session; the last
- * admin cannot demote themselves; users and tokens are listed newest first; the changes are in the audit.
+ * admin cannot demote themselves; users, tokens and batches are listed newest first; the changes are in the
+ * audit.
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -12,6 +13,7 @@ import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { recent } from "../../hub/auth/audit.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
 
 const skip = hasChromium() ? undefined : "chromium not installed";
 if (skip) console.warn(`admin_test: skipped: ${skip}`);
@@ -20,6 +22,15 @@ if (skip) console.warn(`admin_test: skipped: ${skip}`);
 const focused = (page: Page) =>
   // deno-lint-ignore no-explicit-any
   page.evaluate(() => (globalThis as any).document.activeElement?.textContent?.trim() ?? "");
+
+/**
+ * Resolves once the clock has moved past this millisecond: lists order by creation time, so two things made
+ * within one millisecond have no order of their own to check (their tie is broken by their random ids).
+ */
+async function nextMillisecond(): Promise<void> {
+  const t = Date.now();
+  await eventually("the next millisecond", () => Date.now() > t);
+}
 
 Deno.test({
   name:
@@ -36,6 +47,7 @@ Deno.test({
       await hub.users.add("boss", "admin", "admin password");
       await hub.users.add("olga", "operator", "olga password 1");
       await hub.tokens.create("older", "viewer");
+      await nextMillisecond();
       await hub.tokens.create("newer", "viewer");
       // Enrolled, offline: the job waits, so it can be cancelled whenever the test is ready.
       await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken);
@@ -165,6 +177,31 @@ Deno.test({
       await disable.waitFor({ state: "detached" });
       assert.equal((await hub.users.list()).find((u) => u.name === "olga")?.disabled, false);
 
+      // The batches started before, the newest first, each opening as it was started.
+      const api = createConduitClient({ url: base, token: (await hub.tokens.create("b", "operator")).token });
+      const started: string[] = [];
+      for (const name of ["first.csv", "second.csv"]) {
+        await nextMillisecond();
+        started.push(
+          (await api.batch.upload.mutate({
+            kind: "query",
+            filename: name,
+            contentBase64: btoa("PatientID\nP1\n"),
+            sites: ["north"],
+          })).id,
+        );
+      }
+      await page.goto(`${base}/batch`);
+      const batches = page.locator("table[aria-label=Batches] tbody tr");
+      await batches.nth(1).waitFor();
+      assert.deepEqual(
+        await batches.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-batch"))),
+        started.toReversed(),
+      );
+      await batches.first().getByRole("link", { name: /^Open the batch second\.csv/ }).click();
+      await page.waitForURL((u) => u.searchParams.get("id") === started[1]);
+
+      await page.goto(`${base}/admin`);
       const audit = page.locator("table[aria-label=Audit]");
       await audit.getByText("Reset the password of the user").waitFor();
       assert.match(await audit.innerText(), /boss\s+Reset the password of the user\s+olga/);

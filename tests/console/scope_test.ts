@@ -89,6 +89,8 @@ Deno.test({
       await assert.rejects(south.batch.status.query({ id: batch.id }), forbidden);
       await assert.rejects(south.batch.results.query({ id: batch.id, format: "csv" }), forbidden);
       assert.equal((await both.batch.status.query({ id: batch.id })).id, batch.id);
+      assert.ok(!(await south.batch.list.query()).some((b) => b.id === batch.id), "not listed to south only");
+      assert.deepEqual((await both.batch.list.query()).map((b) => b.id), [batch.id]);
 
       // DICOMweb: 403 for the other site on every verb; the federated search's Warning names the others.
       const dw = (path: string, init: RequestInit = {}) =>

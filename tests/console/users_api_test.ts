@@ -2,7 +2,7 @@
  * What a central team's admin does with users and lists through the typed tRPC client, against a real
  * hub: a user's role changed (at once, on their live session) and their password reset (every session of
  * theirs ended, the old password refused), both audited and admin-only; the last enabled admin can be
- * neither demoted nor disabled; the admin CLI does the same; users, tokens, transfers and the audit log
+ * neither demoted nor disabled; the admin CLI does the same; users, tokens, transfers, batches and the audit log
  * list the newest first, in a stable order across pages; revoking an unknown token leaves no audit entry.
  */
 import assert from "node:assert/strict";
@@ -160,7 +160,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "lists: users, tokens, transfers and the audit log newest first, stable across pages",
+  name: "lists: users, tokens, transfers, batches and the audit log newest first, stable across pages",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -198,6 +198,31 @@ Deno.test({
       ];
       assert.deepEqual(paged.map((t) => t.id), all.map((t) => t.id), "pages neither repeat nor skip a job");
 
+      // Batches: newest first, paged without repeats; south's own batch is listed to a token of south.
+      const batches: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const site = i === 2 ? "south" : "north";
+        const b = await admin.batch.upload.mutate({
+          kind: "query",
+          filename: `rows-${i}.csv`,
+          contentBase64: btoa(`PatientID\nP${i}\n`),
+          sites: [site],
+        });
+        batches.push(b.id);
+      }
+      const listed = await admin.batch.list.query();
+      assert.deepEqual(listed.map((b) => b.id).toSorted(), batches.toSorted());
+      assert.deepEqual(listed.map((b) => b.createdAt), newestFirst(listed.map((b) => b.createdAt)));
+      assert.deepEqual(
+        [...await admin.batch.list.query({ limit: 2 }), ...await admin.batch.list.query({ offset: 2 })],
+        listed,
+      );
+      const southOnly = createConduitClient({
+        url: base,
+        token: (await hub.tokens.create("s", "viewer", ["south"])).token,
+      });
+      assert.deepEqual((await southOnly.batch.list.query()).map((b) => b.filename), ["rows-2.csv"]);
+
       // Revoking a token nobody has is refused and leaves no entry of a revocation that did not happen.
       await assert.rejects(
         admin.tokens.revoke.mutate({ id: "000000000000" }),
@@ -205,7 +230,7 @@ Deno.test({
       );
       const audit = await admin.audit.list.query({ limit: 100 });
       assert.equal(audit.filter((a) => a.action === "token.revoke").length, 0);
-      assert.equal(audit[0].action, "transfer.create");
+      assert.equal(audit[0].action, "token.create");
       assert.equal(audit.at(-1)?.action, "token.create");
       const auditPaged = [
         ...await admin.audit.list.query({ limit: 5 }),

@@ -1,14 +1,17 @@
 /**
  * Batch: choose a CSV or XLSX of searches, preview its rows with their errors, start it, follow it,
- * download the results.
+ * download the results; the batches started before, the newest first, each opening as it was started.
  */
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
-import { bytes, count } from "../format.ts";
-import { location, navigate } from "../router.tsx";
+import { auditActor, bytes, count, instant } from "../format.ts";
+import { Link, location, navigate } from "../router.tsx";
 import { Scroll } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
+
+/** Batches a page of the list shows. */
+const LIST_PAGE = 20;
 
 /** The largest file the hub takes: 50,000,000 characters of base64 (hub/api/batch.ts). */
 const MAX_FILE_BYTES = 37_500_000;
@@ -128,113 +131,195 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   };
 
   return (
-    <section class="card">
-      <h2>Batch</h2>
-      <p class="empty">
-        One row per search; columns Patient ID, Patient Name, Birth Date, Accession Number, Study Date (a date
-        or a-b), Modality, and Pseudonym: for a transfer pseudonymized at the source, the patient of each
-        study a row finds becomes that pseudonym (Patient ID and Name).
-      </p>
-      <form class="row" onSubmit={upload}>
-        <label>
-          File<input type="file" accept=".csv,.xlsx" ref={file} onChange={showPreview} />
-        </label>
-        <label>
-          Kind
-          <select ref={kind} onChange={(e) => setKindValue(e.currentTarget.value)}>
-            <option value="query">Query</option>
-            <option value="transfer">Transfer</option>
-          </select>
-        </label>
-        <label>
-          Site (source)
-          <select onChange={(e) => setSourceValue(e.currentTarget.value)}>
-            <option value="" disabled={kindValue() === "transfer"}>All online sites</option>
-            <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
-          </select>
-        </label>
-        <Show when={kindValue() === "transfer"}>
+    <>
+      <section class="card">
+        <h2>Batch</h2>
+        <p class="empty">
+          One row per search; columns Patient ID, Patient Name, Birth Date, Accession Number, Study Date (a
+          date or a-b), Modality, and Pseudonym: for a transfer pseudonymized at the source, the patient of
+          each study a row finds becomes that pseudonym (Patient ID and Name).
+        </p>
+        <form class="row" onSubmit={upload}>
           <label>
-            Destination
-            <select onChange={(e) => setDestinationValue(e.currentTarget.value)}>
-              <option value="" selected={!destinationValue()}>Choose a site</option>
-              <For each={destinations()}>
-                {(s) => <option value={s.site} selected={s.site === destinationValue()}>{s.site}</option>}
-              </For>
+            File<input type="file" accept=".csv,.xlsx" ref={file} onChange={showPreview} />
+          </label>
+          <label>
+            Kind
+            <select ref={kind} onChange={(e) => setKindValue(e.currentTarget.value)}>
+              <option value="query">Query</option>
+              <option value="transfer">Transfer</option>
             </select>
           </label>
+          <label>
+            Site (source)
+            <select onChange={(e) => setSourceValue(e.currentTarget.value)}>
+              <option value="" disabled={kindValue() === "transfer"}>All online sites</option>
+              <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
+            </select>
+          </label>
+          <Show when={kindValue() === "transfer"}>
+            <label>
+              Destination
+              <select onChange={(e) => setDestinationValue(e.currentTarget.value)}>
+                <option value="" selected={!destinationValue()}>Choose a site</option>
+                <For each={destinations()}>
+                  {(s) => <option value={s.site} selected={s.site === destinationValue()}>{s.site}</option>}
+                </For>
+              </select>
+            </label>
+          </Show>
+          <button
+            class="primary"
+            type="submit"
+            disabled={!preview() || preview()!.rows === preview()!.badRows || Boolean(missing()) || busy()}
+          >
+            Start
+          </button>
+          <Show when={preview() && missing()}>
+            <span class="hint">{missing()}</span>
+          </Show>
+        </form>
+        <Show when={kindValue() === "transfer"}>
+          <DeidFields
+            ref={(c) => (deid = c)}
+            note="The file's Pseudonym column applies; without it each patient gets the keyed pseudonym."
+          />
         </Show>
-        <button
-          class="primary"
-          type="submit"
-          disabled={!preview() || preview()!.rows === preview()!.badRows || Boolean(missing()) || busy()}
-        >
-          Start
-        </button>
-        <Show when={preview() && missing()}>
-          <span class="hint">{missing()}</span>
+        <p class="error" role="alert">{error()}</p>
+        <Show when={preview() && !id()}>
+          <PreviewTable preview={preview()!} />
         </Show>
-      </form>
-      <Show when={kindValue() === "transfer"}>
-        <DeidFields
-          ref={(c) => (deid = c)}
-          note="The file's Pseudonym column applies; without it each patient gets the keyed pseudonym."
-        />
-      </Show>
-      <p class="error" role="alert">{error()}</p>
-      <Show when={preview() && !id()}>
-        <PreviewTable preview={preview()!} />
-      </Show>
-      <Show when={id() && status.error}>
-        <p class="error" role="alert">Cannot follow the batch: {(status.error as Error).message}</p>
-      </Show>
-      <Show when={id() && !status.error ? status() : undefined}>
-        {(s) => (
-          <div aria-label="Batch result">
-            <p>
-              {s().filename}:{" "}
-              <span class={`state-${s().status === "done" ? "success" : "pending"}`}>
-                {s().status === "done" ? "done" : "running"}
-              </span>, {count(s().rows, "row")}, {count(s().matches, "study", "studies")} found,{" "}
-              {count(s().errors.length, "row")} with an error
-            </p>
-            <Show when={s().errors.length}>
-              <Scroll>
-                <table>
-                  <thead>
-                    <tr>
-                      <th>Row</th>
-                      <th>Site</th>
-                      <th>Error</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={s().errors}>
-                      {(e) => (
-                        <tr>
-                          <td>{String(e.row)}</td>
-                          <td>{String(e.site)}</td>
-                          <td class="error">{String(e.error)}</td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </Scroll>
-            </Show>
-            <Show when={s().status === "done"}>
-              <div class="row">
-                <button type="button" onClick={() => download("csv")}>Download CSV</button>
-                <button type="button" onClick={() => download("xlsx")}>Download XLSX</button>
-                <Show when={s().transferId}>
-                  <button type="button" onClick={() => props.onTransfer(s().transferId!)}>
-                    Open the transfer
-                  </button>
-                </Show>
-              </div>
-            </Show>
-          </div>
-        )}
+        <Show when={id() && status.error}>
+          <p class="error" role="alert">Cannot follow the batch: {(status.error as Error).message}</p>
+        </Show>
+        <Show when={id() && !status.error ? status() : undefined}>
+          {(s) => (
+            <div aria-label="Batch result">
+              <p>
+                {s().filename}:{" "}
+                <span class={`state-${s().status === "done" ? "success" : "pending"}`}>
+                  {s().status === "done" ? "done" : "running"}
+                </span>, {count(s().rows, "row")}, {count(s().matches, "study", "studies")} found,{" "}
+                {count(s().errors.length, "row")} with an error
+              </p>
+              <Show when={s().errors.length}>
+                <Scroll>
+                  <table>
+                    <thead>
+                      <tr>
+                        <th>Row</th>
+                        <th>Site</th>
+                        <th>Error</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      <For each={s().errors}>
+                        {(e) => (
+                          <tr>
+                            <td>{String(e.row)}</td>
+                            <td>{String(e.site)}</td>
+                            <td class="error">{String(e.error)}</td>
+                          </tr>
+                        )}
+                      </For>
+                    </tbody>
+                  </table>
+                </Scroll>
+              </Show>
+              <Show when={s().status === "done"}>
+                <div class="row">
+                  <button type="button" onClick={() => download("csv")}>Download CSV</button>
+                  <button type="button" onClick={() => download("xlsx")}>Download XLSX</button>
+                  <Show when={s().transferId}>
+                    <button type="button" onClick={() => props.onTransfer(s().transferId!)}>
+                      Open the transfer
+                    </button>
+                  </Show>
+                </div>
+              </Show>
+            </div>
+          )}
+        </Show>
+      </section>
+      <Batches />
+    </>
+  );
+}
+
+/** The batches started before (`/batch?batches=2` for older ones), the newest first, refreshed every 5 s. */
+function Batches() {
+  const page = () => Math.max(0, Math.floor(Number(location().search.get("batches") ?? 1) - 1) || 0);
+  const [list, { refetch }] = createResource(
+    page,
+    (p) => api.batch.list.query({ limit: LIST_PAGE + 1, ...(p ? { offset: p * LIST_PAGE } : {}) }),
+  );
+  const timer = setInterval(() => void refetch(), 5000);
+  onCleanup(() => clearInterval(timer));
+  const goTo = (p: number) => navigate(p ? `/batch?batches=${p + 1}` : "/batch");
+  return (
+    <section class="card">
+      <h2>Batches</h2>
+      <Show
+        when={list()?.length || page()}
+        fallback={<p class="empty">No batch yet.</p>}
+      >
+        <Scroll>
+          <table aria-label="Batches">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>File</th>
+                <th>Kind</th>
+                <th>Sites</th>
+                <th>Status</th>
+                <th>By</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={list()?.slice(0, LIST_PAGE)}>
+                {(b) => (
+                  <tr data-batch={b.id}>
+                    <td>{instant(b.createdAt)}</td>
+                    <td>{b.filename}</td>
+                    <td>{b.kind}</td>
+                    <td>{b.sites.join(", ")}{b.destination ? ` → ${b.destination.site}` : ""}</td>
+                    <td class={`state state-${b.status === "done" ? "success" : "pending"}`}>
+                      {b.status === "done" ? "Done" : "Running"}
+                    </td>
+                    <td>{auditActor(b.createdBy)}</td>
+                    <td>
+                      <Link
+                        href={`/batch?id=${encodeURIComponent(b.id)}`}
+                        aria-label={`Open the batch ${b.filename} of ${instant(b.createdAt)}`}
+                      >
+                        Open
+                      </Link>
+                    </td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </Scroll>
+        <div class="row" role="navigation" aria-label="Pages of batches">
+          <button type="button" disabled={page() === 0} onClick={() => goTo(page() - 1)}>Newer</button>
+          <span>
+            Page {page() + 1}
+            {list()?.length && !list.loading
+              ? `: batches ${page() * LIST_PAGE + 1}–${
+                page() * LIST_PAGE + Math.min(list()!.length, LIST_PAGE)
+              }, newest first`
+              : ""}
+          </span>
+          <button
+            type="button"
+            disabled={list.loading || (list()?.length ?? 0) <= LIST_PAGE}
+            onClick={() => goTo(page() + 1)}
+          >
+            Older
+          </button>
+        </div>
       </Show>
     </section>
   );
