@@ -72,9 +72,10 @@ export class ApiTokens {
 
   /** Revokes a token for good (its next request is 401); the audit entry in the same transaction. */
   async revoke(id: string, actor = "cli"): Promise<void> {
-    // Looked up first: an unknown id must leave no audit entry of a revocation that did not happen.
+    // Looked up first: an unknown or revoked id must leave no audit entry of a revocation that did not happen.
     const row = await this.db.query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
     if (!row) throw new TokenError(`no token ${id}`);
+    if (row.revokedAt !== null) throw new TokenError(`token ${id} is revoked already`);
     await atomically(this.db, (tx) => [
       tx.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id)),
       entry(tx, actor, "token.revoke", id, { name: row.name }),

@@ -3,7 +3,8 @@
  * hub: a user's role changed (at once, on their live session) and their password reset (every session of
  * theirs ended, the old password refused), both audited and admin-only; the last enabled admin can be
  * neither demoted nor disabled; the admin CLI does the same; users, tokens, transfers, batches and the audit log
- * list the newest first, in a stable order across pages; revoking an unknown token leaves no audit entry.
+ * list the newest first, in a stable order across pages; revoking an unknown or revoked token leaves no
+ * audit entry.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -228,9 +229,15 @@ Deno.test({
         admin.tokens.revoke.mutate({ id: "000000000000" }),
         refused("BAD_REQUEST", /no token 000000000000/),
       );
+      const revoked = (await admin.tokens.list.query()).find((t) => t.name === "t1")!;
+      await admin.tokens.revoke.mutate({ id: revoked.id });
+      await assert.rejects(
+        admin.tokens.revoke.mutate({ id: revoked.id }),
+        refused("BAD_REQUEST", /is revoked already/),
+      );
       const audit = await admin.audit.list.query({ limit: 100 });
-      assert.equal(audit.filter((a) => a.action === "token.revoke").length, 0);
-      assert.equal(audit[0].action, "token.create");
+      assert.deepEqual(audit.filter((a) => a.action === "token.revoke").map((a) => a.target), [revoked.id]);
+      assert.equal(audit[0].action, "token.revoke");
       assert.equal(audit.at(-1)?.action, "token.create");
       const auditPaged = [
         ...await admin.audit.list.query({ limit: 5 }),
