@@ -78,6 +78,8 @@ export class Users {
   async setDisabled(name: string, disabled: boolean, actor = "cli"): Promise<void> {
     const user = await this.#user(name);
     if (disabled && actor === `user:${name}`) throw new UserError("you cannot disable yourself");
+    // Already so (a second click, two admins at once): nothing changes, nothing is audited.
+    if ((user.disabledAt !== null) === disabled) return;
     if (disabled && !user.disabledAt && user.role === "admin") await this.#keepAnAdmin(name, "disable");
     await atomically(this.db, (tx) => [
       tx.update(users).set({ disabledAt: disabled ? Date.now() : null }).where(eq(users.name, name)),

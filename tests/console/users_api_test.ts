@@ -148,6 +148,7 @@ Deno.test({
       assert.equal((await login("boss", String(password.json?.password))).status, 200);
       assert.equal((await hubAdmin(hub.dataDir, ["user", "disable", "olga"])).code, 0);
       assert.equal((await admin.users.list.query()).find((u) => u.name === "olga")?.disabled, true);
+      assert.equal((await hubAdmin(hub.dataDir, ["user", "disable", "olga"])).code, 0, "already: no change");
       assert.equal((await hubAdmin(hub.dataDir, ["user", "enable", "olga"])).code, 0);
       const cliAudit = (await admin.audit.list.query({ limit: 10 })).filter((a) => a.actor === "cli");
       assert.deepEqual(
