@@ -109,28 +109,43 @@ Deno.test({
       assert.deepEqual(tokenNames, ["newer", "older"]);
 
       // The last admin cannot demote themselves: asked, confirmed, refused with the reason.
-      const role = (user: string) => page.getByRole("combobox", { name: `Role of ${user}` });
-      await role("boss").selectOption("operator");
-      await page.getByRole("alertdialog", { name: "Make boss an operator?" })
-        .getByRole("button", { name: "Make operator" }).click();
+      const roleOf = (user: string) => page.locator(`tr[data-user=${user}] td`).nth(1).innerText();
+      const changeRole = async (user: string) => {
+        await page.getByRole("button", { name: `Change the role of ${user}` }).click();
+        const dialog = page.getByRole("alertdialog", { name: `Change the role of ${user}?` });
+        await dialog.waitFor();
+        return dialog;
+      };
+      const demote = await changeRole("boss");
+      assert.equal(await demote.getByLabel("New role").inputValue(), "admin", "the role the user has");
+      await demote.getByLabel("New role").selectOption("operator");
+      await demote.getByRole("button", { name: "Change the role" }).click();
       await page.getByRole("alert").getByText("boss is the last enabled admin").waitFor();
-      assert.equal(await role("boss").inputValue(), "admin");
+      assert.equal(await roleOf("boss"), "admin");
 
-      // A role change dismissed changes nothing, the row showing the role the user has.
-      await role("olga").selectOption("admin");
-      const promote = page.getByRole("alertdialog", { name: "Make olga an admin?" });
-      await promote.waitFor();
-      assert.match(await promote.innerText(), /in their open sessions too, olga manages users/);
+      // A role change dismissed changes nothing: with Escape, or the keyboard on the safe answer.
+      let promote = await changeRole("olga");
+      assert.match(
+        await promote.innerText(),
+        /olga is an operator\. A new role holds at once, in their open/,
+      );
+      await promote.getByLabel("New role").selectOption("admin");
       await page.keyboard.press("Escape");
       await promote.waitFor({ state: "detached" });
-      assert.equal(await role("olga").inputValue(), "operator");
+      promote = await changeRole("olga");
+      await promote.getByLabel("New role").selectOption("admin");
+      await promote.getByRole("button", { name: "Keep operator" }).focus();
+      await page.keyboard.press("Enter");
+      await promote.waitFor({ state: "detached" });
+      assert.equal(await roleOf("olga"), "operator");
       assert.equal((await hub.users.list()).find((u) => u.name === "olga")?.role, "operator");
       // Confirmed, it holds.
-      await role("olga").selectOption("admin");
-      await promote.getByRole("button", { name: "Make admin" }).click();
+      promote = await changeRole("olga");
+      await promote.getByLabel("New role").selectOption("admin");
+      await promote.getByRole("button", { name: "Change the role" }).click();
       await page.getByRole("status").getByText("olga is now admin").waitFor();
       assert.equal((await hub.users.list()).find((u) => u.name === "olga")?.role, "admin");
-      assert.equal(await role("olga").inputValue(), "admin");
+      await page.locator("tr[data-user=olga] td", { hasText: /^admin$/ }).waitFor();
 
       // A password reset: dismissed, nothing; confirmed with a new password, olga's session ends.
       const olga = await fetch(`${base}/auth/login`, {

@@ -1,6 +1,6 @@
 /**
  * Admin: users (add; change a role, reset a password, disable or enable), API tokens, and the audit log.
- * Whatever cannot be undone at once (a demotion, a password reset, a disable, a token revoke) asks first.
+ * Whatever cannot be undone at once (a role change, a password reset, a disable, a token revoke) asks first.
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
@@ -55,25 +55,33 @@ export function Admin(props: { user: string }) {
   );
   const confirm = createConfirm();
   type User = NonNullable<ReturnType<typeof users>>[number];
-  const WHAT: Record<string, string> = {
-    admin: "manages users, tokens and sites",
-    operator: "transfers and stores, but manages nothing",
-    viewer: "only searches and views",
-  };
-  /** A role picked in a user's row: asked first, the row showing the role it has until then. */
-  const askRole = (u: User, select: HTMLSelectElement) => {
-    const role = select.value as "viewer" | "operator" | "admin";
-    select.value = u.role;
+  /**
+   * A user's role, chosen in the dialog that asks (a select in the row would ask at every arrow key that
+   * moves through its roles).
+   */
+  const askRole = (u: User) => {
+    let role!: HTMLSelectElement;
     confirm.ask({
-      question: `Make ${u.name} ${role === "viewer" ? "a" : "an"} ${role}?`,
-      detail: `From now on, in their open sessions too, ${u.name} ${WHAT[role]}.`,
-      yes: `Make ${role}`,
+      question: `Change the role of ${u.name}?`,
+      detail:
+        `${u.name} is ${u.role === "viewer" ? "a" : "an"} ${u.role}. A new role holds at once, in their ` +
+        "open sessions too: an admin manages users, tokens and sites; an operator transfers and stores; a " +
+        "viewer only searches and views.",
+      yes: "Change the role",
       no: `Keep ${u.role}`,
-      run: () =>
+      fields: () => (
+        <label>
+          New role<select ref={role}>{roles(u.role)}</select>
+        </label>
+      ),
+      run: () => {
+        const to = role.value as "viewer" | "operator" | "admin";
+        if (to === u.role) return setMessage(`${u.name} is ${to} already`);
         void run(undefined, async () => {
-          await api.users.setRole.mutate({ name: u.name, role });
-          return `${u.name} is now ${role}`;
-        }),
+          await api.users.setRole.mutate({ name: u.name, role: to });
+          return `${u.name} is now ${to}`;
+        });
+      },
     });
   };
   const askPassword = (u: User) => {
@@ -143,19 +151,20 @@ export function Admin(props: { user: string }) {
                 {(u) => (
                   <tr data-user={u.name}>
                     <td>{u.name}</td>
-                    <td>
-                      <select
-                        aria-label={`Role of ${u.name}`}
-                        onChange={(e) => askRole(u, e.currentTarget)}
-                      >
-                        {roles(u.role)}
-                      </select>
-                    </td>
+                    <td>{u.role}</td>
                     <td>{instant(u.createdAt)}</td>
                     <td class={u.disabled ? "state-revoked" : "state-online"}>
                       {u.disabled ? "disabled" : "active"}
                     </td>
                     <td class="actions">
+                      <button
+                        type="button"
+                        class="small"
+                        aria-label={`Change the role of ${u.name}`}
+                        onClick={() => askRole(u)}
+                      >
+                        Change role
+                      </button>{" "}
                       <button
                         type="button"
                         class="small"
