@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { hasChromium, launchBrowser, logIn } from "../support/browser.ts";
+import { hasChromium, launchBrowser, logIn, shoot } from "../support/browser.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { recent } from "../../hub/auth/audit.ts";
@@ -73,6 +73,7 @@ Deno.test({
       await cancel.click();
       await question.waitFor();
       assert.equal(await focused(page), "Keep it running", "the safe answer has the focus");
+      await shoot(page, "confirm");
       await page.keyboard.press("Escape");
       await question.waitFor({ state: "detached" });
       // So does the safe answer, and Enter on it.

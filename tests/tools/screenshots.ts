@@ -1,7 +1,7 @@
 /**
  * `deno task docs:screenshots [--viewer]`: makes the console's screenshots in docs/images/console again
  * from the console as it is. tests/console/screens_test.ts (a real hub, two agents, Chromium) shoots
- * every screen, light and dark, into tests/.out/console; `--viewer` runs tests/console/viewer_test.ts
+ * every screen, light and dark, into tests/.out/console, and tests/console/admin_test.ts a confirmation; `--viewer` runs tests/console/viewer_test.ts
  * too (the OHIF viewer's shots; it fetches the viewer with npm when it is not built). Then every image
  * docs/images/console already has is replaced by the one the run made; an image the run did not make
  * is named, and left as it was.
@@ -38,7 +38,7 @@ export async function refresh(
 }
 
 if (import.meta.main) {
-  const files = ["tests/console/screens_test.ts"];
+  const files = ["tests/console/screens_test.ts", "tests/console/admin_test.ts"];
   if (Deno.args.includes("--viewer")) files.push("tests/console/viewer_test.ts");
   // A second of margin: a file system that keeps whole seconds dates a new shot to the second it began.
   const since = Math.floor(Date.now() / 1000) * 1000 - 1000;
