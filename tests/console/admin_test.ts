@@ -223,6 +223,14 @@ Deno.test({
       assert.match(await audit.innerText(), /boss\s+Reset the password of the user\s+olga/);
       assert.match(await audit.innerText(), /boss\s+Changed the role of the user\s+olga/);
       assert.doesNotMatch(await audit.innerText(), /Disabled the user/);
+
+      // With olga an admin, boss may step down: the console starts again as an operator, without Admin.
+      const stepDown = await changeRole("boss");
+      await stepDown.getByLabel("New role").selectOption("operator");
+      await stepDown.getByRole("button", { name: "Change the role" }).click();
+      await page.waitForURL((u) => u.pathname === "/");
+      await page.getByText("boss (operator)").waitFor();
+      assert.equal(await page.getByRole("link", { name: "Admin", exact: true }).count(), 0);
     } finally {
       await browser.close();
       await hub.stop();

@@ -79,6 +79,8 @@ export function Admin(props: { user: string }) {
         if (to === u.role) return setMessage(`${u.name} is ${to} already`);
         void run(undefined, async () => {
           await api.users.setRole.mutate({ name: u.name, role: to });
+          // Their own role lowered, the console starts again as what they now are (no Admin screen).
+          if (u.name === props.user) globalThis.location.assign("/");
           return `${u.name} is now ${to}`;
         });
       },
