@@ -12,7 +12,10 @@ export interface ContextsWanted {
   echo?: boolean;
   find?: QueryModel[];
   move?: QueryModel[];
-  /** C-GET models, and the storage classes we accept back (SCP role). */
+  /**
+   * C-GET models, and the storage contexts we accept objects back on (SCP role): one per entry, each SOP
+   * class as often as listed with different syntaxes (the node accepts one syntax per context).
+   */
   get?: { models: QueryModel[]; storage: { sopClassUid: string; transferSyntaxes?: string[] }[] };
   /**
    * Objects we will send: one context per (SOP class, transfer syntax), exactly as stored; then, while fewer
@@ -64,10 +67,14 @@ export function proposal(
     association.setMaxAsyncOpsInvoked(asyncOps);
     association.setMaxAsyncOpsPerformed(performOps);
   }
+  const roles = new Set<string>();
   const add = (abstract: string, syntaxes: string[], scpRole = false) => {
     const pcId = association.addPresentationContext(abstract);
     for (const ts of syntaxes) association.addTransferSyntaxToPresentationContext(pcId, ts);
-    if (scpRole) {
+    // One SCP/SCU Role Selection item per SOP class (PS3.7 D.3.3.4), however many contexts it has: the
+    // library writes one for each context with a role set.
+    if (scpRole && !roles.has(abstract)) {
+      roles.add(abstract);
       const pc = association.getPresentationContext(pcId);
       pc.setUserRole(false);
       pc.setProviderRole(true);
@@ -80,9 +87,11 @@ export function proposal(
   for (const m of wanted.get?.models ?? []) add(GET[m], commandSyntaxes);
   const seenStorage = new Set<string>();
   for (const s of wanted.get?.storage ?? []) {
-    if (seenStorage.has(s.sopClassUid)) continue;
-    seenStorage.add(s.sopClassUid);
-    add(s.sopClassUid, s.transferSyntaxes ?? UNCOMPRESSED, true);
+    const syntaxes = s.transferSyntaxes ?? UNCOMPRESSED;
+    const key = `${s.sopClassUid}|${syntaxes.join(",")}`;
+    if (seenStorage.has(key)) continue;
+    seenStorage.add(key);
+    add(s.sopClassUid, syntaxes, true);
   }
   const pairs = new Set<string>();
   const fallbacks = new Set<string>();

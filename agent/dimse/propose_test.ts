@@ -43,3 +43,30 @@ Deno.test("storage contexts: fallbacks only while the association holds fewer th
   const ids = a.getPresentationContexts().map(({ id }: { id: number }) => id);
   assert.equal(Math.max(...ids), 255);
 });
+
+Deno.test("C-GET storage contexts: one per SOP class and syntax list, one SCP role item per SOP class", () => {
+  const CT = "1.2.840.10008.5.1.4.1.1.2";
+  const MR = "1.2.840.10008.5.1.4.1.1.4";
+  const uncompressed = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
+  const a = proposal("CONDUIT", "PEER", 65536, {
+    get: {
+      models: ["study"],
+      storage: [
+        { sopClassUid: CT, transferSyntaxes: uncompressed },
+        { sopClassUid: CT, transferSyntaxes: [TransferSyntax.JpegBaseline] },
+        { sopClassUid: CT, transferSyntaxes: [TransferSyntax.JpegBaseline] },
+        { sopClassUid: MR, transferSyntaxes: [TransferSyntax.Rle] },
+      ],
+    },
+  });
+  assert.deepEqual(syntaxesOf(a), [
+    `1.2.840.10008.5.1.4.1.2.2.3 ${uncompressed.join(",")}`,
+    `${CT} ${uncompressed.join(",")}`,
+    `${CT} ${TransferSyntax.JpegBaseline}`,
+    `${MR} ${TransferSyntax.Rle}`,
+  ]);
+  // The library writes a role selection item for every context with a role set.
+  const roles = a.getPresentationContexts().map(({ id }: { id: number }) => a.getPresentationContext(id))
+    .filter((pc: any) => pc.getProviderRole() === true).map((pc: any) => pc.getAbstractSyntaxUid());
+  assert.deepEqual(roles, [CT, MR]);
+});

@@ -24,6 +24,7 @@ import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { MIN_PEER_MAX_PDU, peerMaxPduUsable } from "./_negotiate.ts";
 
 export type { ContextsWanted };
+export { MAX_CONTEXTS };
 
 export interface ScuOptions extends NetworkOptions {
   callingAet: string;

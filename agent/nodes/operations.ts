@@ -5,7 +5,6 @@
  * this file holds the job logic.
  */
 import { hashUid, type Logger } from "@conduit/shared/log";
-import { TransferSyntax } from "@conduit/shared/dicom";
 import { sql } from "drizzle-orm";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";
@@ -13,6 +12,7 @@ import { isWarning, Status } from "../dimse/handlers.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import { archivedFiles } from "../index/files.ts";
 import { scuTo } from "./connect.ts";
+import { combineResults, type ListedInstance, planGet } from "./get_plan.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 
@@ -51,23 +51,6 @@ export interface StoreReport {
   sent: number;
   failed: { sopInstanceUid: string; status: number }[];
 }
-
-/** The syntaxes we accept back in a C-GET, in separate lists per SOP class. */
-const RETRIEVE_SYNTAXES = [
-  TransferSyntax.ExplicitVRLittleEndian,
-  TransferSyntax.ImplicitVRLittleEndian,
-  TransferSyntax.ExplicitVRBigEndian,
-  TransferSyntax.DeflatedExplicitVRLittleEndian,
-  TransferSyntax.JpegBaseline,
-  TransferSyntax.JpegExtended,
-  TransferSyntax.JpegLossless,
-  TransferSyntax.JpegLosslessSV1,
-  TransferSyntax.JpegLsLossless,
-  TransferSyntax.JpegLsNearLossless,
-  TransferSyntax.Jpeg2000Lossless,
-  TransferSyntax.Jpeg2000,
-  TransferSyntax.Rle,
-];
 
 export class NodeOperations {
   constructor(
@@ -129,11 +112,22 @@ export class NodeOperations {
       SeriesInstanceUID: req.seriesInstanceUid ?? "",
       SOPInstanceUID: req.sopInstanceUid ?? "",
       SOPClassUID: "",
+      // The syntaxes the node holds each instance in, where it says (dcm4chee does): the C-GET then
+      // proposes those alone (get_plan.ts).
+      AvailableTransferSyntaxUID: "",
     };
-    const out: { sopInstanceUid: string; sopClassUid: string }[] = [];
+    const out: ListedInstance[] = [];
     for await (const m of this.find(name, "study", identifier, signal)) {
       const sop = String(m.SOPInstanceUID ?? "");
-      if (sop) out.push({ sopInstanceUid: sop, sopClassUid: String(m.SOPClassUID ?? "") });
+      if (!sop) continue;
+      const available = [m.AvailableTransferSyntaxUID].flat().map((v) => String(v ?? "").trim())
+        .filter((v) => /^[0-9.]+$/.test(v));
+      out.push({
+        sopInstanceUid: sop,
+        sopClassUid: String(m.SOPClassUID ?? ""),
+        seriesInstanceUid: String(m.SeriesInstanceUID ?? "") || undefined,
+        availableTransferSyntaxes: available.length ? available : undefined,
+      });
     }
     return out;
   }
@@ -152,22 +146,24 @@ export class NodeOperations {
       // nothing, and a node may end such an association without a response (Orthanc does).
       result = { status: Status.Success, completed: 0, failed: 0, warning: 0 };
     } else if (node.retrieve === "get") {
-      const classes = [...new Set(expected.map((e) => e.sopClassUid).filter(Boolean))];
-      const scu = await this.#scu(node, this.store);
-      await scu.open({
-        get: {
-          models: ["study"],
-          storage: classes.slice(0, 120).map((sopClassUid) => ({
-            sopClassUid,
-            transferSyntaxes: RETRIEVE_SYNTAXES,
-          })),
-        },
-      });
-      try {
-        result = await scu.get("study", identifier, signal);
-      } finally {
-        await scu.release();
+      // One context per SOP class and syntax; several associations when they exceed one (get_plan.ts).
+      const steps = planGet(identifier, expected);
+      if (steps.length > 1) log.info("C-GET split over several associations", { associations: steps.length });
+      const results = [];
+      for (const step of steps) {
+        if (signal?.aborted) break;
+        const scu = await this.#scu(node, this.store);
+        await scu.open({ get: { models: ["study"], storage: step.contexts } });
+        try {
+          for (const id of step.identifiers) {
+            if (signal?.aborted) break;
+            results.push(await scu.get("study", id, signal));
+          }
+        } finally {
+          await scu.release();
+        }
       }
+      result = combineResults(results);
     } else {
       // The node C-STOREs to our SCP; what arrived is checked against the index below.
       const scu = await this.#scu(node);

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { TransferSyntax } from "@conduit/shared/dicom";
+import { Status } from "../dimse/handlers.ts";
+import { MAX_CONTEXTS } from "../dimse/scu.ts";
+import { combineResults, type ListedInstance, planGet, syntaxesFor, UNCOMPRESSED } from "./get_plan.ts";
+
+const CT = "1.2.840.10008.5.1.4.1.1.2";
+const SR = "1.2.840.10008.5.1.4.1.1.88.22";
+const VIDEO = "1.2.840.10008.5.1.4.1.1.77.1.4.1";
+const STUDY = "1.2.3";
+const ask = { QueryRetrieveLevel: "STUDY", StudyInstanceUID: STUDY };
+
+const listed = (n: number, sopClassUid: string, series = "1.2.3.1"): ListedInstance[] =>
+  Array.from({ length: n }, (_, i) => ({
+    sopInstanceUid: `${series}.${sopClassUid.split(".").at(-1)}.${i}`,
+    sopClassUid,
+    seriesInstanceUid: series,
+  }));
+
+Deno.test("C-GET contexts: one per SOP class and syntax, the uncompressed ones together, in one C-GET as asked", () => {
+  const steps = planGet(ask, [...listed(3, CT), ...listed(1, SR), ...listed(1, VIDEO)]);
+  assert.equal(steps.length, 1);
+  assert.deepEqual(steps[0].identifiers, [ask]);
+  const of = (c: string) =>
+    steps[0].contexts.filter((x) => x.sopClassUid === c).map((x) => x.transferSyntaxes);
+  // Each context but the first lists one syntax: the node cannot choose one the object is not in.
+  for (const c of [CT, SR, VIDEO]) {
+    assert.deepEqual(of(c)[0], UNCOMPRESSED);
+    assert.ok(of(c).slice(1).every((ts) => ts.length === 1));
+  }
+  const ct = of(CT).flat();
+  for (const ts of [TransferSyntax.JpegBaseline, TransferSyntax.JpegLsLossless, TransferSyntax.Jpeg2000]) {
+    assert.ok(ct.includes(ts), ts);
+  }
+  assert.ok(
+    ct.includes(TransferSyntax.HtJpeg2000) && ct.includes("1.2.840.10008.1.2.4.110"),
+    "HTJ2K, JPEG XL",
+  );
+  assert.ok(!ct.includes(TransferSyntax.Mpeg4), "no video syntax for CT");
+  assert.ok(
+    of(VIDEO).flat().includes(TransferSyntax.Mpeg4) && of(VIDEO).flat().includes(TransferSyntax.Hevc),
+  );
+  // A structured report has no pixel data to compress.
+  assert.deepEqual(of(SR).flat().sort(), [...UNCOMPRESSED, ...syntaxesFor(SR)].sort());
+  assert.ok(!of(SR).flat().includes(TransferSyntax.JpegBaseline));
+});
+
+Deno.test("C-GET contexts: the syntaxes the node lists in Available Transfer Syntax UID, when it does", () => {
+  const instances = listed(2, CT).map((l, i) => ({
+    ...l,
+    availableTransferSyntaxes: [i ? TransferSyntax.JpegLsLossless : TransferSyntax.ExplicitVRLittleEndian],
+  }));
+  const [step] = planGet(ask, instances);
+  assert.deepEqual(step.contexts, [
+    { sopClassUid: CT, transferSyntaxes: UNCOMPRESSED },
+    { sopClassUid: CT, transferSyntaxes: [TransferSyntax.JpegLsLossless] },
+  ]);
+  // One instance without it: every syntax, as for a node that never says.
+  const [all] = planGet(ask, [...instances, ...listed(1, CT, "1.2.3.9")]);
+  assert.equal(all.contexts.length, 1 + syntaxesFor(CT).length);
+});
+
+Deno.test("C-GET contexts: too many for one association: series packed over several, each by a C-GET at SERIES level", () => {
+  // 12 image classes in 12 series: 12 × 20 contexts, 6 series per association.
+  const classes = Array.from({ length: 12 }, (_, i) => `1.2.840.10008.5.1.4.1.1.${100 + i}`);
+  const instances = classes.flatMap((c, i) => listed(2, c, `1.2.3.${i + 1}`));
+  const steps = planGet(ask, instances);
+  assert.ok(steps.length > 1);
+  const series = steps.flatMap((s) => s.identifiers);
+  assert.deepEqual(series.map((id) => id.SeriesInstanceUID), classes.map((_, i) => `1.2.3.${i + 1}`));
+  assert.ok(series.every((id) => id.QueryRetrieveLevel === "SERIES" && id.StudyInstanceUID === STUDY));
+  for (const step of steps) {
+    assert.ok(step.contexts.length <= MAX_CONTEXTS - 1, `${step.contexts.length} contexts`);
+    // Every class a series of the step holds has its contexts there.
+    for (const id of step.identifiers) {
+      const c = instances.find((l) => l.seriesInstanceUid === id.SeriesInstanceUID)!.sopClassUid;
+      assert.equal(step.contexts.filter((x) => x.sopClassUid === c).length, 1 + syntaxesFor(c).length);
+    }
+  }
+});
+
+Deno.test("C-GET contexts: a series whose classes alone exceed an association goes instance by instance", () => {
+  const classes = Array.from({ length: 9 }, (_, i) => `1.2.840.10008.5.1.4.1.1.${100 + i}`);
+  const instances = classes.flatMap((c) => listed(2, c, "1.2.3.7"));
+  const steps = planGet({ ...ask, QueryRetrieveLevel: "SERIES", SeriesInstanceUID: "1.2.3.7" }, instances);
+  assert.ok(steps.length >= 2);
+  const ids = steps.flatMap((s) => s.identifiers);
+  assert.deepEqual(ids.map((id) => id.SOPInstanceUID).sort(), instances.map((l) => l.sopInstanceUid).sort());
+  assert.ok(ids.every((id) => id.QueryRetrieveLevel === "IMAGE" && id.SeriesInstanceUID === "1.2.3.7"));
+  for (const step of steps) {
+    assert.ok(step.contexts.length <= MAX_CONTEXTS - 1);
+    for (const id of step.identifiers) {
+      const c = instances.find((l) => l.sopInstanceUid === id.SOPInstanceUID)!.sopClassUid;
+      assert.ok(step.contexts.some((x) => x.sopClassUid === c));
+    }
+  }
+});
+
+Deno.test("C-GET contexts: nothing listed, nothing to retrieve", () => {
+  assert.deepEqual(planGet(ask, []), []);
+});
+
+Deno.test("C-GET results of several associations: counts summed, the gravest status kept", () => {
+  const r = (status: number, completed = 1, failed = 0, warning = 0) => ({
+    status,
+    completed,
+    failed,
+    warning,
+  });
+  assert.deepEqual(combineResults([r(Status.Success), r(Status.Success, 2)]), r(Status.Success, 3));
+  assert.equal(combineResults([r(Status.Success), r(Status.Warning, 1, 0, 1)]).status, Status.Warning);
+  assert.equal(combineResults([r(0xa702, 0, 1), r(Status.Warning), r(Status.Cancel)]).status, 0xa702);
+  assert.equal(combineResults([]).status, Status.Success);
+});
