@@ -20,7 +20,7 @@ import {
   statusHex,
   type StoreHandler,
 } from "./handlers.ts";
-import { NoContextAcceptedError, ScuAssociation } from "./scu.ts";
+import { NoContextAcceptedError, ScuAssociation, storageGroups } from "./scu.ts";
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 import { finalStatus, pending, runSubOperations, SubOperations, Unsendable } from "./_suboperations.ts";
@@ -225,72 +225,98 @@ class AgentScp extends ConduitNetwork {
           artimTimeoutMs: this.netOptions.artimTimeoutMs,
           asyncOps: destination.maxOpsInvoked,
         });
-      const wanted = {
-        storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
-      };
-      let scu = connect();
-      const opened = [scu];
-      try {
-        await scu.open(wanted);
-      } catch (err) {
-        if (err instanceof NoContextAcceptedError) {
-          // Reachable, but it accepts none of the SOP classes in a syntax the objects can go in (section 5
-          // of the conformance statement): each sub-operation fails as one whose context alone was refused
-          // would (0x0122), and the final response counts and lists them (PS3.4 C.4.2.1.5) with the reason.
-          this.log.warn("C-MOVE destination accepted no presentation context", {
-            destination: destinationAet,
-            objects: items.length,
-            offered: [...new Set(items.map((i) => `${i.sopClassUid} ${i.transferSyntax}`))].slice(0, 16),
-          });
-          for (const item of items) counts.record(Status.SopClassNotSupported, item.sopInstanceUid);
-          const syntaxes = [...new Set(items.map((i) => i.transferSyntax))].join(",");
-          const comment = `${destinationAet} accepted no context for ${syntaxes}`;
-          return finalStatus(counts, send, request, responses.CMoveResponse, false, comment);
-        }
-        throw new DimseStatusError(
-          Status.OutOfResourcesSubOps,
-          `cannot reach ${destinationAet}: ${(err as Error).message}`,
-        );
+      // Objects spanning more (SOP class, syntax) pairs than one association holds go over several, one
+      // after the other (storageGroups): the usual C-MOVE is one group.
+      const groups = storageGroups(items);
+      if (groups.length > 1) {
+        this.log.info("C-MOVE split over several associations", {
+          destination: destinationAet,
+          associations: groups.length,
+        });
       }
-      // A destination that drops the association (DCMTK aborts on an object it cannot read, such as one of
-      // odd length) fails the sub-operation in flight; the objects after it go on a new association, opened
-      // at most MAX_MOVE_REOPENS times in one C-MOVE.
-      let reopens = 0;
-      let reopening: Promise<ScuAssociation> | undefined;
-      const live = (): Promise<ScuAssociation> => {
-        if (scu.isOpen || reopens >= MAX_MOVE_REOPENS) return Promise.resolve(scu);
-        reopening ??= (async () => {
-          reopens++;
-          this.log.info("C-MOVE association lost; opening another", { destination: destinationAet });
-          const next = connect();
-          opened.push(next);
-          await next.open(wanted);
-          return scu = next;
-        })().finally(() => reopening = undefined);
-        return reopening;
-      };
-      try {
-        const messageId = request.getMessageId();
-        // As many sub-operations outstanding as the destination granted (one without a window).
-        await runSubOperations(
-          items,
-          scu.window,
-          signal,
-          counts,
-          async (item) =>
-            refused.note(
-              await (await live()).store(item, {
-                moveOriginatorAet: this.info.callingAet,
-                moveOriginatorMessageId: messageId,
-              }),
-              item,
-            ),
-          (item, err) =>
-            this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
-          () => send(pending(request, responses.CMoveResponse, counts)),
-        );
-      } finally {
-        await Promise.all(opened.map((a) => a.release()));
+      let noContext: string | undefined;
+      for (const [g, group] of groups.entries()) {
+        if (signal.aborted) break;
+        const wanted = {
+          storage: group.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
+        };
+        let scu = connect();
+        const opened = [scu];
+        try {
+          await scu.open(wanted);
+        } catch (err) {
+          if (err instanceof NoContextAcceptedError) {
+            // Reachable, but it accepts none of the SOP classes in a syntax the objects can go in (section 5
+            // of the conformance statement): each sub-operation fails as one whose context alone was
+            // refused would (0x0122), and the final response counts and lists them (PS3.4 C.4.2.1.5) with
+            // the reason.
+            this.log.warn("C-MOVE destination accepted no presentation context", {
+              destination: destinationAet,
+              objects: group.length,
+              offered: [...new Set(group.map((i) => `${i.sopClassUid} ${i.transferSyntax}`))].slice(0, 16),
+            });
+            for (const item of group) counts.record(Status.SopClassNotSupported, item.sopInstanceUid);
+            const syntaxes = [...new Set(group.map((i) => i.transferSyntax))].join(",");
+            noContext ??= `${destinationAet} accepted no context for ${syntaxes}`;
+            if (g < groups.length - 1) send(pending(request, responses.CMoveResponse, counts));
+            continue;
+          }
+          if (g === 0) {
+            throw new DimseStatusError(
+              Status.OutOfResourcesSubOps,
+              `cannot reach ${destinationAet}: ${(err as Error).message}`,
+            );
+          }
+          // Unreachable after an earlier group went: this group's sub-operations fail, the others stand.
+          this.log.warn("C-MOVE destination unreachable for a further association", {
+            destination: destinationAet,
+            objects: group.length,
+            reason: (err as Error).message,
+          });
+          for (const item of group) counts.record(Status.ProcessingFailure, item.sopInstanceUid);
+          if (g < groups.length - 1) send(pending(request, responses.CMoveResponse, counts));
+          continue;
+        }
+        // A destination that drops the association (DCMTK aborts on an object it cannot read, such as one of
+        // odd length) fails the sub-operation in flight; the objects after it go on a new association,
+        // opened at most MAX_MOVE_REOPENS times for one group.
+        let reopens = 0;
+        let reopening: Promise<ScuAssociation> | undefined;
+        const live = (): Promise<ScuAssociation> => {
+          if (scu.isOpen || reopens >= MAX_MOVE_REOPENS) return Promise.resolve(scu);
+          reopening ??= (async () => {
+            reopens++;
+            this.log.info("C-MOVE association lost; opening another", { destination: destinationAet });
+            const next = connect();
+            opened.push(next);
+            await next.open(wanted);
+            return scu = next;
+          })().finally(() => reopening = undefined);
+          return reopening;
+        };
+        try {
+          const messageId = request.getMessageId();
+          // As many sub-operations outstanding as the destination granted (one without a window).
+          await runSubOperations(
+            group,
+            scu.window,
+            signal,
+            counts,
+            async (item) =>
+              refused.note(
+                await (await live()).store(item, {
+                  moveOriginatorAet: this.info.callingAet,
+                  moveOriginatorMessageId: messageId,
+                }),
+                item,
+              ),
+            (item, err) =>
+              this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
+            () => send(pending(request, responses.CMoveResponse, counts)),
+          );
+        } finally {
+          await Promise.all(opened.map((a) => a.release()));
+        }
       }
       if (signal.aborted) return finalStatus(counts, send, request, responses.CMoveResponse, true);
       return finalStatus(
@@ -299,7 +325,7 @@ class AgentScp extends ConduitNetwork {
         request,
         responses.CMoveResponse,
         false,
-        refused.comment(destinationAet),
+        refused.comment(destinationAet) ?? noContext,
       );
     });
   }

@@ -19,12 +19,12 @@ import {
   type StoreHandler,
 } from "./handlers.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
-import { type ContextsWanted, FIND, GET, MAX_CONTEXTS, MOVE, proposal } from "./_propose.ts";
+import { type ContextsWanted, FIND, GET, MAX_CONTEXTS, MOVE, proposal, storageGroups } from "./_propose.ts";
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { MIN_PEER_MAX_PDU, peerMaxPduUsable } from "./_negotiate.ts";
 
 export type { ContextsWanted };
-export { MAX_CONTEXTS };
+export { MAX_CONTEXTS, storageGroups };
 
 export interface ScuOptions extends NetworkOptions {
   callingAet: string;
@@ -115,6 +115,7 @@ export class ScuAssociation {
       wanted.get ? this.options.performOps ?? 1 : 1,
     );
     if (association.getPresentationContexts().length > MAX_CONTEXTS) {
+      // Callers split what they send with storageGroups(): this is a caller's mistake.
       return Promise.reject(new AssociationError("more than 128 presentation contexts needed"));
     }
 

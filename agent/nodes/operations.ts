@@ -9,7 +9,7 @@ import { sql } from "drizzle-orm";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";
 import { isWarning, Status } from "../dimse/handlers.ts";
-import type { ScuAssociation } from "../dimse/scu.ts";
+import { NoContextAcceptedError, type ScuAssociation, storageGroups } from "../dimse/scu.ts";
 import { archivedFiles } from "../index/files.ts";
 import { scuTo } from "./connect.ts";
 import { combineResults, type ListedInstance, planGet } from "./get_plan.ts";
@@ -208,7 +208,10 @@ export class NodeOperations {
     return found;
   }
 
-  /** Sends archived objects (by SOP Instance UID, or a whole study) to a node on one association. */
+  /**
+   * Sends archived objects (by SOP Instance UID, or a whole study) to a node on one association (several
+   * when they need more than 128 presentation contexts).
+   */
   async storeTo(
     name: string,
     what: { studyInstanceUid?: string; sopInstanceUids?: string[] },
@@ -225,23 +228,38 @@ export class NodeOperations {
     );
     const report: StoreReport = { sent: 0, failed: [] };
     if (items.length === 0) return report;
-    const scu = await this.#scu(node);
-    await scu.open({
-      storage: items.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
-    });
-    try {
-      for (const item of items) {
-        let status: number;
-        try {
-          status = await scu.store(item);
-        } catch {
-          status = Status.ProcessingFailure;
-        }
-        if (status === Status.Success || isWarning(status)) report.sent++;
-        else report.failed.push({ sopInstanceUid: item.sopInstanceUid, status });
+    // One association, or one per group of objects when they span more (SOP class, syntax) pairs than
+    // one holds (storageGroups).
+    const groups = storageGroups(items);
+    for (const group of groups) {
+      const scu = await this.#scu(node);
+      try {
+        await scu.open({
+          storage: group.map((i) => ({ sopClassUid: i.sopClassUid, transferSyntax: i.transferSyntax })),
+        });
+      } catch (err) {
+        // Alone, the failure is the answer; with several groups the others still go, these count as failed.
+        if (groups.length === 1) throw err;
+        const status = err instanceof NoContextAcceptedError
+          ? Status.SopClassNotSupported
+          : Status.ProcessingFailure;
+        for (const item of group) report.failed.push({ sopInstanceUid: item.sopInstanceUid, status });
+        continue;
       }
-    } finally {
-      await scu.release();
+      try {
+        for (const item of group) {
+          let status: number;
+          try {
+            status = await scu.store(item);
+          } catch {
+            status = Status.ProcessingFailure;
+          }
+          if (status === Status.Success || isWarning(status)) report.sent++;
+          else report.failed.push({ sopInstanceUid: item.sopInstanceUid, status });
+        }
+      } finally {
+        await scu.release();
+      }
     }
     return report;
   }
