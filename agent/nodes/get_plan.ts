@@ -35,6 +35,25 @@ export interface ListedInstance {
   availableTransferSyntaxes?: string[];
 }
 
+/**
+ * A C-FIND match at IMAGE level as a listed instance; undefined without a SOP Instance UID. Available
+ * Transfer Syntax UID may come as one value, several, or a `\\` list; anything but a UID in it is ignored.
+ */
+export function listedInstance(match: Identifier): ListedInstance | undefined {
+  const sopInstanceUid = String(match.SOPInstanceUID ?? "").trim();
+  if (!sopInstanceUid) return undefined;
+  const available = [match.AvailableTransferSyntaxUID].flat()
+    .flatMap((v) => typeof v === "string" ? v.split("\\") : [])
+    .map((v) => v.replace(/\0/g, "").trim())
+    .filter((v) => /^[0-9]+(\.[0-9]+)*$/.test(v));
+  return {
+    sopInstanceUid,
+    sopClassUid: String(match.SOPClassUID ?? "").trim(),
+    seriesInstanceUid: String(match.SeriesInstanceUID ?? "").trim() || undefined,
+    availableTransferSyntaxes: available.length ? [...new Set(available)] : undefined,
+  };
+}
+
 /** One presentation context for C-STOREs to us: a SOP class and the syntaxes it lists. */
 export interface StorageContext {
   sopClassUid: string;

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { TransferSyntax } from "@conduit/shared/dicom";
 import { Status } from "../dimse/handlers.ts";
 import { MAX_CONTEXTS } from "../dimse/scu.ts";
-import { combineResults, type ListedInstance, planGet, syntaxesFor, UNCOMPRESSED } from "./get_plan.ts";
+import {
+  combineResults,
+  type ListedInstance,
+  listedInstance,
+  planGet,
+  syntaxesFor,
+  UNCOMPRESSED,
+} from "./get_plan.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const SR = "1.2.840.10008.5.1.4.1.1.88.22";
@@ -111,4 +118,32 @@ Deno.test("C-GET results of several associations: counts summed, the gravest sta
   assert.equal(combineResults([r(Status.Success), r(Status.Warning, 1, 0, 1)]).status, Status.Warning);
   assert.equal(combineResults([r(0xa702, 0, 1), r(Status.Warning), r(Status.Cancel)]).status, 0xa702);
   assert.equal(combineResults([]).status, Status.Success);
+});
+
+Deno.test("C-FIND matches as listed instances: Available Transfer Syntax UID as one value, several or a list", () => {
+  const base = { SOPInstanceUID: "1.2.3.4", SOPClassUID: CT, SeriesInstanceUID: "1.2.3" };
+  assert.deepEqual(listedInstance({ ...base, AvailableTransferSyntaxUID: TransferSyntax.JpegBaseline }), {
+    sopInstanceUid: "1.2.3.4",
+    sopClassUid: CT,
+    seriesInstanceUid: "1.2.3",
+    availableTransferSyntaxes: [TransferSyntax.JpegBaseline],
+  });
+  const two = [TransferSyntax.JpegBaseline, TransferSyntax.ExplicitVRLittleEndian];
+  assert.deepEqual(
+    listedInstance({ ...base, AvailableTransferSyntaxUID: two })?.availableTransferSyntaxes,
+    two,
+  );
+  assert.deepEqual(
+    listedInstance({ ...base, AvailableTransferSyntaxUID: two.join("\\") })?.availableTransferSyntaxes,
+    two,
+  );
+  // Empty, absent or not a UID: not said.
+  for (const v of ["", undefined, null, "JPEG", ["", "x"]]) {
+    assert.equal(
+      listedInstance({ ...base, AvailableTransferSyntaxUID: v })?.availableTransferSyntaxes,
+      undefined,
+    );
+  }
+  assert.equal(listedInstance({ SOPClassUID: CT }), undefined);
+  assert.equal(listedInstance({ SOPInstanceUID: "1.2.3.5" })?.seriesInstanceUid, undefined);
 });

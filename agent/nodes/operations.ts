@@ -12,7 +12,7 @@ import { isWarning, Status } from "../dimse/handlers.ts";
 import { NoContextAcceptedError, type ScuAssociation, storageGroups } from "../dimse/scu.ts";
 import { archivedFiles } from "../index/files.ts";
 import { scuTo } from "./connect.ts";
-import { combineResults, type ListedInstance, planGet } from "./get_plan.ts";
+import { combineResults, type ListedInstance, listedInstance, planGet } from "./get_plan.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 
@@ -118,16 +118,8 @@ export class NodeOperations {
     };
     const out: ListedInstance[] = [];
     for await (const m of this.find(name, "study", identifier, signal)) {
-      const sop = String(m.SOPInstanceUID ?? "");
-      if (!sop) continue;
-      const available = [m.AvailableTransferSyntaxUID].flat().map((v) => String(v ?? "").trim())
-        .filter((v) => /^[0-9.]+$/.test(v));
-      out.push({
-        sopInstanceUid: sop,
-        sopClassUid: String(m.SOPClassUID ?? ""),
-        seriesInstanceUid: String(m.SeriesInstanceUID ?? "") || undefined,
-        availableTransferSyntaxes: available.length ? available : undefined,
-      });
+      const listed = listedInstance(m);
+      if (listed) out.push(listed);
     }
     return out;
   }
@@ -141,6 +133,8 @@ export class NodeOperations {
     if (req.level === "IMAGE") identifier.SOPInstanceUID = req.sopInstanceUid ?? "";
     const log = this.log.child({ node: name, study: hashUid(req.studyInstanceUid), method: node.retrieve });
     let result;
+    /** Storage contexts the C-GET proposed, over all its associations (for the log). */
+    let contexts: number | undefined;
     if (node.retrieve === "get" && expected.length === 0) {
       // Nothing listed, so no storage class to offer the node for its C-STOREs: a C-GET could bring
       // nothing, and a node may end such an association without a response (Orthanc does).
@@ -148,6 +142,7 @@ export class NodeOperations {
     } else if (node.retrieve === "get") {
       // One context per SOP class and syntax; several associations when they exceed one (get_plan.ts).
       const steps = planGet(identifier, expected);
+      contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
       if (steps.length > 1) log.info("C-GET split over several associations", { associations: steps.length });
       const results = [];
       for (const step of steps) {
@@ -190,7 +185,7 @@ export class NodeOperations {
       ok: missing.length === 0 && result.failed === 0 &&
         (result.status === Status.Success || result.status === Status.Warning && result.warning > 0),
     };
-    log.info("retrieve finished", { ...report, missing: report.missing.length });
+    log.info("retrieve finished", { ...report, missing: report.missing.length, contexts });
     return report;
   }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startOrthanc } from "../support/peers.ts";
 import { listFiles, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
 import { mpeg4Object } from "../support/video.ts";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { encodingOf, findElement, parseDataSet, PIXEL_DATA, readPart10Header } from "@conduit/shared/dicom";
@@ -150,6 +151,57 @@ Deno.test({
     } finally {
       await agent.stop();
       await orthanc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "C-GET from another agent: it lists each instance's syntax, only those are proposed, objects arrive as stored",
+  ignore: !!skipReason("storescu"),
+  fn: async () => {
+    const source = await startAgentProcess({ aet: "SOURCE" });
+    const agent = await startAgentProcess({
+      config: { nodes: { src: { aet: source.aet, host: "127.0.0.1", port: source.port, retrieve: "get" } } },
+    });
+    const dir = await Deno.makeTempDir({ prefix: "get-agent-" });
+    try {
+      // One study: a JPEG Extended object and an MPEG-4 video (Secondary Capture, Video Photographic).
+      const jpeg = path.join(PYDICOM_TEST_FILES_DIR, "JPGExtended.dcm");
+      const study = "1.3.6.1.4.1.5962.1.2.8.20040826185059.5457"; // the JPEG file's
+      const video = path.join(dir, "video.dcm");
+      await Deno.writeFile(video, mpeg4Object(study).bytes);
+      for (const [file, extra] of [[jpeg, []], [video, ["-R", "-xn"]]] as const) {
+        const sent = await storescu([file], source, [...extra]);
+        assert.equal(sent.code, 0, `${file}: ${sent.stdout} ${sent.stderr}`);
+      }
+      const res = await agent.http("/nodes/src/retrieve", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ studyInstanceUid: study }),
+      });
+      const report = await res.json();
+      assert.equal(report.ok, true, JSON.stringify(report));
+      assert.equal(report.arrived, 2);
+      // Per class, the uncompressed context and the one syntax the source listed: 4 in all, not 56.
+      const finished = (await Deno.readTextFile(agent.logFile)).split("\n").find((l) =>
+        l.includes("retrieve finished")
+      );
+      assert.match(finished ?? "", /"contexts":4\b/);
+      const theirs = await listFiles(path.join(source.dataDir, "archive"));
+      const ours = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(ours.length, 2);
+      for (const file of theirs) {
+        const mine = ours.find((f) => path.basename(f) === path.basename(file));
+        assert.ok(mine, `${path.basename(file)} not retrieved`);
+        const [a, b] = [split(await Deno.readFile(file)), split(await Deno.readFile(mine))];
+        assert.equal(b.transferSyntax, a.transferSyntax);
+        assert.ok(same(a.dataset, b.dataset), `${path.basename(file)} changed`);
+      }
+    } finally {
+      await agent.stop();
+      await source.stop();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
