@@ -15,6 +15,9 @@
  *    waveforms...), the image compressions for the others, and the MPEG-2, MPEG-4 and HEVC syntaxes too
  *    for the video classes.
  *
+ * Instances the node lists without their SOP class (dcmqrscp) get guessed contexts: the common storage
+ * classes uncompressed, and the common compressions of the common image classes (unknownClassContexts).
+ *
  * One A-ASSOCIATE-RQ holds at most 128 contexts, one of which is the C-GET model's. When the classes'
  * contexts fit, one C-GET at the level asked. When they do not, the listed series are packed, in order,
  * into associations whose contexts fit, and each series is retrieved by a C-GET at SERIES level; a
@@ -146,6 +149,64 @@ export function syntaxesFor(sopClassUid: string): string[] {
   return [...ANY_CLASS, ...IMAGE];
 }
 
+/**
+ * For instances the node listed without their SOP Class UID (DCMTK's dcmqrscp does not return it), the
+ * classes are guessed: an uncompressed context for each common storage class, and contexts for the common
+ * compressions of the most common image classes, within one association (126 contexts).
+ */
+const COMMON_IMAGE_CLASSES = ["2", "4", "1", "1.1", "1.2", "6.1", "3.1", "7", "12.1", "12.2", "20", "128"];
+const COMMON_OTHER_CLASSES = [
+  "1.1.1", // DX for processing
+  "1.2.1", // MG for processing
+  "2.1", // Enhanced CT
+  "4.1", // Enhanced MR
+  "7.1",
+  "7.2",
+  "7.3",
+  "7.4", // multi-frame Secondary Capture
+  "12.1.1", // Enhanced XA
+  "13.1.3", // Breast Tomosynthesis
+  "66", // Raw Data
+  "66.1", // Spatial Registration
+  "66.4", // Segmentation
+  "77.1.1", // VL Endoscopic
+  "77.1.4", // VL Photographic
+  "77.1.1.1", // Video Endoscopic
+  "77.1.4.1", // Video Photographic
+  "88.11",
+  "88.22",
+  "88.33", // Basic, Enhanced and Comprehensive SR
+  "88.59", // Key Object Selection
+  "11.1", // Grayscale Softcopy Presentation State
+  "104.1", // Encapsulated PDF
+  "481.1",
+  "481.2",
+  "481.3",
+  "481.5", // RT Image, Dose, Structure Set, Plan
+];
+const COMMON_COMPRESSIONS = [
+  TransferSyntax.JpegBaseline,
+  TransferSyntax.JpegExtended,
+  TransferSyntax.JpegLosslessSV1,
+  TransferSyntax.JpegLsLossless,
+  TransferSyntax.Jpeg2000Lossless,
+  TransferSyntax.Jpeg2000,
+  TransferSyntax.Rle,
+];
+
+/** The contexts proposed for instances listed without a SOP class. */
+export function unknownClassContexts(): StorageContext[] {
+  const image = COMMON_IMAGE_CLASSES.map((c) => STORAGE + c);
+  const other = COMMON_OTHER_CLASSES.map((c) => STORAGE + c);
+  return [
+    ...[...image, ...other].map((sopClassUid) => ({ sopClassUid, transferSyntaxes: UNCOMPRESSED })),
+    ...image.flatMap((sopClassUid) =>
+      COMMON_COMPRESSIONS.map((ts) => ({ sopClassUid, transferSyntaxes: [ts] }))
+    ),
+    ...[...VIDEO_CLASSES].map((sopClassUid) => ({ sopClassUid, transferSyntaxes: [TransferSyntax.Mpeg4] })),
+  ];
+}
+
 /** The contexts for one SOP class: the uncompressed one, then one per other syntax. */
 function classContexts(sopClassUid: string, listed: ListedInstance[]): StorageContext[] {
   const known = listed.every((l) => l.availableTransferSyntaxes?.length)
@@ -169,15 +230,19 @@ export function planGet(
   listed: ListedInstance[],
   room = MAX_CONTEXTS - 1,
 ): GetStep[] {
+  // Instances listed without their class are grouped under "", whose contexts are guesses.
   const byClass = new Map<string, ListedInstance[]>();
   for (const l of listed) {
-    if (!l.sopClassUid) continue;
     const list = byClass.get(l.sopClassUid) ?? [];
     list.push(l);
     byClass.set(l.sopClassUid, list);
   }
   // (A node listing more syntaxes for one class than an association holds gets those that fit.)
-  const contextsOf = new Map([...byClass].map(([c, list]) => [c, classContexts(c, list).slice(0, room)]));
+  const contextsOf = new Map(
+    [...byClass].map((
+      [c, list],
+    ) => [c, (c ? classContexts(c, list) : unknownClassContexts()).slice(0, room)]),
+  );
   const all = [...contextsOf.values()].flat();
   if (all.length <= room) return all.length ? [{ contexts: all, identifiers: [identifier] }] : [];
 
@@ -195,7 +260,6 @@ export function planGet(
   };
   const bySeries = new Map<string, ListedInstance[]>();
   for (const l of listed) {
-    if (!l.sopClassUid) continue;
     // An instance listed without its series is retrieved on its own.
     const key = l.seriesInstanceUid || `\0${l.sopInstanceUid}`;
     const list = bySeries.get(key) ?? [];
@@ -238,6 +302,45 @@ export function planGet(
     }
   }
   close();
+  return steps;
+}
+
+/**
+ * A second pass for instances a C-GET did not bring: IMAGE-level C-GETs, each class offered only in its
+ * syntaxes other than the little endian uncompressed ones (a node that sends on the first context it
+ * accepted for the class then finds the stored one), classes packed into associations of `room` contexts.
+ * Instances whose class has no such syntax (the node listed them uncompressed) are not asked again.
+ */
+export function planRetry(
+  identifier: Identifier,
+  missing: ListedInstance[],
+  room = MAX_CONTEXTS - 1,
+): GetStep[] {
+  const study = String(identifier.StudyInstanceUID ?? "");
+  const byClass = new Map<string, ListedInstance[]>();
+  for (const l of missing) byClass.set(l.sopClassUid, [...byClass.get(l.sopClassUid) ?? [], l]);
+  const steps: GetStep[] = [];
+  let current: GetStep | undefined;
+  for (const [c, list] of byClass) {
+    const contexts = (c ? classContexts(c, list) : unknownClassContexts())
+      .filter((x) => x.transferSyntaxes !== UNCOMPRESSED).slice(0, room);
+    if (contexts.length === 0) continue;
+    if (current && current.contexts.length + contexts.length > room) {
+      steps.push(current);
+      current = undefined;
+    }
+    current ??= { contexts: [], identifiers: [] };
+    current.contexts.push(...contexts);
+    for (const l of list) {
+      current.identifiers.push({
+        QueryRetrieveLevel: "IMAGE",
+        StudyInstanceUID: study,
+        SeriesInstanceUID: l.seriesInstanceUid ?? "",
+        SOPInstanceUID: l.sopInstanceUid,
+      });
+    }
+  }
+  if (current) steps.push(current);
   return steps;
 }
 

@@ -7,8 +7,10 @@ import {
   type ListedInstance,
   listedInstance,
   planGet,
+  planRetry,
   syntaxesFor,
   UNCOMPRESSED,
+  unknownClassContexts,
 } from "./get_plan.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
@@ -146,4 +148,53 @@ Deno.test("C-FIND matches as listed instances: Available Transfer Syntax UID as 
   }
   assert.equal(listedInstance({ SOPClassUID: CT }), undefined);
   assert.equal(listedInstance({ SOPInstanceUID: "1.2.3.5" })?.seriesInstanceUid, undefined);
+});
+
+Deno.test("C-GET contexts: instances listed without their SOP class get the common classes, within one association", () => {
+  const guessed = unknownClassContexts();
+  assert.ok(guessed.length <= MAX_CONTEXTS - 1, `${guessed.length}`);
+  const has = (c: string, ts: string) =>
+    guessed.some((x) => x.sopClassUid === c && x.transferSyntaxes.includes(ts));
+  assert.ok(has(CT, TransferSyntax.ExplicitVRLittleEndian) && has(CT, TransferSyntax.JpegLsLossless));
+  assert.ok(has(SR, TransferSyntax.ImplicitVRLittleEndian) && has(VIDEO, TransferSyntax.Mpeg4));
+  // All unknown (dcmqrscp): one C-GET as asked.
+  const unknown = listed(3, "").map((l) => ({ ...l, sopClassUid: "" }));
+  assert.deepEqual(planGet(ask, unknown), [{ contexts: guessed, identifiers: [ask] }]);
+  // Beside known classes that do not fit with them: the unknown ones' series on an association of their own.
+  const steps = planGet(ask, [
+    ...listed(1, CT, "1.2.3.1"),
+    ...unknown.map((l) => ({ ...l, seriesInstanceUid: "1.2.3.2" })),
+  ]);
+  assert.equal(steps.length, 2);
+  assert.deepEqual(steps[1], {
+    contexts: guessed,
+    identifiers: [{ QueryRetrieveLevel: "SERIES", StudyInstanceUID: STUDY, SeriesInstanceUID: "1.2.3.2" }],
+  });
+});
+
+Deno.test("C-GET second pass: IMAGE level, without the uncompressed contexts, nothing for a class with none else", () => {
+  const jpeg = { ...listed(1, CT)[0], availableTransferSyntaxes: [TransferSyntax.JpegBaseline] };
+  const plain = {
+    ...listed(1, SR, "1.2.3.9")[0],
+    availableTransferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
+  };
+  const unknown = { sopInstanceUid: "1.2.3.8.1", sopClassUid: "", seriesInstanceUid: "1.2.3.8" };
+  const steps = planRetry(ask, [jpeg, plain, unknown]);
+  assert.deepEqual(steps[0].contexts[0], {
+    sopClassUid: CT,
+    transferSyntaxes: [TransferSyntax.JpegBaseline],
+  });
+  const contexts = steps.flatMap((s) => s.contexts);
+  assert.ok(contexts.every((c) => c.transferSyntaxes !== UNCOMPRESSED && c.transferSyntaxes.length === 1));
+  assert.ok(steps.every((s) => s.contexts.length <= MAX_CONTEXTS - 1));
+  assert.deepEqual(
+    steps.flatMap((s) => s.identifiers),
+    [jpeg, unknown].map((l) => ({
+      QueryRetrieveLevel: "IMAGE",
+      StudyInstanceUID: STUDY,
+      SeriesInstanceUID: l.seriesInstanceUid,
+      SOPInstanceUID: l.sopInstanceUid,
+    })),
+  );
+  assert.deepEqual(planRetry(ask, [plain]), []);
 });

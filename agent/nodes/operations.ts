@@ -12,7 +12,14 @@ import { isWarning, Status } from "../dimse/handlers.ts";
 import { NoContextAcceptedError, type ScuAssociation, storageGroups } from "../dimse/scu.ts";
 import { archivedFiles } from "../index/files.ts";
 import { scuTo } from "./connect.ts";
-import { combineResults, type ListedInstance, listedInstance, planGet } from "./get_plan.ts";
+import {
+  combineResults,
+  type GetStep,
+  type ListedInstance,
+  listedInstance,
+  planGet,
+  planRetry,
+} from "./get_plan.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 
@@ -144,21 +151,31 @@ export class NodeOperations {
       const steps = planGet(identifier, expected);
       contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
       if (steps.length > 1) log.info("C-GET split over several associations", { associations: steps.length });
-      const results = [];
-      for (const step of steps) {
-        if (signal?.aborted) break;
-        const scu = await this.#scu(node, this.store);
-        await scu.open({ get: { models: ["study"], storage: step.contexts } });
-        try {
-          for (const id of step.identifiers) {
-            if (signal?.aborted) break;
-            results.push(await scu.get("study", id, signal));
-          }
-        } finally {
-          await scu.release();
+      result = await this.#getSteps(node, steps, signal);
+      if (result.failed > 0 && !signal?.aborted) {
+        // A node that sends every object of a class on the first context it accepted for it (DCMTK's
+        // dcmqrscp) converts one stored compressed to that context's uncompressed syntax, or fails it when
+        // it cannot: those missing are asked for again, one by one, on associations without the
+        // uncompressed contexts, so that it finds the stored syntax first.
+        await this.store.settled?.();
+        const present = await this.#present(expected.map((e) => e.sopInstanceUid));
+        const retry = planRetry(identifier, expected.filter((e) => !present.has(e.sopInstanceUid)));
+        if (retry.length) {
+          log.info("C-GET of failed objects again without uncompressed contexts", {
+            objects: retry.reduce((n, step) => n + step.identifiers.length, 0),
+          });
+          const again = await this.#getSteps(node, retry, signal);
+          const recovered = Math.min(result.failed, again.completed + again.warning);
+          const failed = result.failed - recovered;
+          const warning = result.warning + again.warning;
+          result = {
+            status: failed > 0 ? result.status : warning > 0 ? Status.Warning : Status.Success,
+            completed: result.completed + again.completed,
+            failed,
+            warning,
+          };
         }
       }
-      result = combineResults(results);
     } else {
       // The node C-STOREs to our SCP; what arrived is checked against the index below.
       const scu = await this.#scu(node);
@@ -187,6 +204,25 @@ export class NodeOperations {
     };
     log.info("retrieve finished", { ...report, missing: report.missing.length, contexts });
     return report;
+  }
+
+  /** Runs the C-GETs of a plan, one association per step in turn; the counts summed. */
+  async #getSteps(node: NodeConfig, steps: GetStep[], signal?: AbortSignal) {
+    const results = [];
+    for (const step of steps) {
+      if (signal?.aborted) break;
+      const scu = await this.#scu(node, this.store);
+      await scu.open({ get: { models: ["study"], storage: step.contexts } });
+      try {
+        for (const id of step.identifiers) {
+          if (signal?.aborted) break;
+          results.push(await scu.get("study", id, signal));
+        }
+      } finally {
+        await scu.release();
+      }
+    }
+    return combineResults(results);
   }
 
   async #present(uids: string[]): Promise<Set<string>> {

@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePort, PYDICOM_TEST_FILES_DIR, runDcmtk, skipReason, startOrthanc } from "../support/peers.ts";
+import {
+  freePort,
+  PYDICOM_TEST_FILES_DIR,
+  runDcmtk,
+  skipReason,
+  startDcmqrscp,
+  startOrthanc,
+} from "../support/peers.ts";
 import { listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { mpeg4Object } from "../support/video.ts";
@@ -201,6 +208,56 @@ Deno.test({
     } finally {
       await agent.stop();
       await source.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "C-GET from DCMTK's dcmqrscp, which lists no SOP class: the common classes are proposed, objects arrive as stored",
+  ignore: !!skipReason("dcmqrscp", "dcmqridx"),
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dcmqrscp-" });
+    // dcmqrscp accepts one compressed syntax besides the uncompressed ones, the one it is told to prefer.
+    const names = ["CT_small.dcm", "SC_rgb_jpeg_dcmtk.dcm"];
+    const files = names.map((n) => path.join(PYDICOM_TEST_FILES_DIR, n));
+    const qr = await startDcmqrscp({ dir, files, extraArgs: ["+xy"] });
+    const agent = await startAgentProcess({
+      config: { nodes: { qr: { aet: qr.aet, host: "127.0.0.1", port: qr.port, retrieve: "get" } } },
+    });
+    try {
+      const sources = await Promise.all(files.map(async (f) => split(await Deno.readFile(f))));
+      const sops = await Promise.all(
+        files.map(async (f) => readPart10Header(await Deno.readFile(f)).sopInstanceUid!),
+      );
+      const studies = [
+        "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322", // CT_small
+        "1.2.826.0.1.3680043.8.498.12406831542731051035295345080039845114", // SC_rgb_jpeg_dcmtk
+      ];
+      for (const study of studies) {
+        const res = await agent.http("/nodes/qr/retrieve", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ studyInstanceUid: study }),
+        });
+        const report = await res.json();
+        assert.equal(report.ok, true, `${study}: ${JSON.stringify(report)}`);
+      }
+      // dcmqrscp sent the JPEG object on the uncompressed context first (and could not convert it), then,
+      // asked again without it, as stored.
+      assert.match(await Deno.readTextFile(agent.logFile), /C-GET of failed objects again/);
+      const archived = await listFiles(path.join(agent.dataDir, "archive"));
+      for (const [i, sop] of sops.entries()) {
+        const file = archived.find((f) => f.endsWith(`/${sop}.dcm`));
+        assert.ok(file, `${names[i]} not archived`);
+        const got = split(await Deno.readFile(file));
+        assert.equal(got.transferSyntax, sources[i].transferSyntax, `${names[i]} changed syntax`);
+        assert.ok(same(got.pixelData, sources[i].pixelData), `${names[i]} changed pixel data`);
+      }
+    } finally {
+      await agent.stop();
+      await qr.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -17,7 +17,14 @@
  * ```
  */
 import { join } from "node:path";
-import { hasTool, ORTHANC_BIN, ORTHANC_DICOMWEB_PLUGIN, skipReason, toolPath } from "./peer_tools.ts";
+import {
+  hasTool,
+  ORTHANC_BIN,
+  ORTHANC_DICOMWEB_PLUGIN,
+  runDcmtk,
+  skipReason,
+  toolPath,
+} from "./peer_tools.ts";
 import { acceptsTcp, answersOk, freePorts, spawnLogged, waitReady } from "./processes.ts";
 
 export * from "./peer_tools.ts";
@@ -106,6 +113,71 @@ export interface OrthancOptions {
   dicomwebServers?: Record<string, { url: string; headers?: Record<string, string> }>;
   /** More configuration keys, merged last (e.g. `DicomTlsEnabled` and its files). */
   extraConfig?: Record<string, unknown>;
+}
+
+/** A running DCMTK `dcmqrscp`: a Query/Retrieve SCP (C-FIND, C-MOVE, C-GET) over the files it was given. */
+export interface DcmqrscpPeer extends Peer {
+  /** Its storage area (the files, copied, and their index). */
+  dir: string;
+}
+
+/**
+ * Starts DCMTK `dcmqrscp` on 127.0.0.1 serving `files` (copied into its storage area and registered with
+ * `dcmqridx`, so each is kept in its own transfer syntax) under AE title `aet` (default "DCMQRSCP"), with
+ * C-GET enabled (it accepts the uncompressed syntaxes only, unless told otherwise: `extraArgs`); `moveDestinations` are the AE titles it may C-MOVE to. Resolves once the port accepts TCP
+ * connections.
+ */
+export async function startDcmqrscp(opts: {
+  dir: string;
+  files: string[];
+  aet?: string;
+  port?: number;
+  moveDestinations?: { aet: string; port: number }[];
+  /** More options before the config (e.g. `+xy`: accept JPEG Baseline besides the uncompressed syntaxes). */
+  extraArgs?: string[];
+}): Promise<DcmqrscpPeer> {
+  for (const tool of ["dcmqrscp", "dcmqridx"]) {
+    if (!toolPath(tool)) throw new Error(skipReason(tool) || `${tool} not found`);
+  }
+  const [port] = freePorts(["dcmqrscp"], [opts.port]);
+  const aet = opts.aet ?? "DCMQRSCP";
+  const storage = join(opts.dir, "storage");
+  await Deno.mkdir(storage, { recursive: true });
+  const copies: string[] = [];
+  for (const [i, file] of opts.files.entries()) {
+    const copy = join(storage, `f${i}.dcm`);
+    await Deno.copyFile(file, copy);
+    copies.push(copy);
+  }
+  const indexed = await runDcmtk("dcmqridx", [storage, ...copies]);
+  if (indexed.code !== 0) throw new Error(`dcmqridx failed: ${indexed.stderr}`);
+  const hosts = (opts.moveDestinations ?? []).map((d, i) => `dest${i} = (${d.aet}, 127.0.0.1, ${d.port})`);
+  const config = join(opts.dir, "dcmqrscp.cfg");
+  await Deno.writeTextFile(
+    config,
+    [
+      `NetworkTCPPort = ${port}`,
+      "MaxPDUSize = 16384",
+      "MaxAssociations = 16",
+      "HostTable BEGIN",
+      ...hosts,
+      "HostTable END",
+      "VendorTable BEGIN",
+      "VendorTable END",
+      "AETable BEGIN",
+      `${aet} ${storage} RW (200, 1024mb) ANY`,
+      "AETable END",
+      "",
+    ].join("\n"),
+  );
+  const proc = await spawnLogged("dcmqrscp", toolPath("dcmqrscp")!, [
+    ...(opts.extraArgs ?? []),
+    "-c",
+    config,
+    "--disable-host-lookup",
+  ]);
+  await waitReady(proc, `dcmqrscp on port ${port}`, () => acceptsTcp(port), 15_000);
+  return { port, aet, pid: proc.child.pid, logFile: proc.logFile, dir: opts.dir, stop: proc.stop };
 }
 
 /**
