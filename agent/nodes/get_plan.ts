@@ -322,8 +322,13 @@ export function planRetry(
   const steps: GetStep[] = [];
   let current: GetStep | undefined;
   for (const [c, list] of byClass) {
+    // Big Endian and Deflated last: such a node converts those to the uncompressed syntax itself, and one
+    // it accepted would come first for an object stored compressed.
+    const last = (x: StorageContext) => ANY_CLASS.includes(x.transferSyntaxes[0]) ? 1 : 0;
     const contexts = (c ? classContexts(c, list) : unknownClassContexts())
-      .filter((x) => x.transferSyntaxes !== UNCOMPRESSED).slice(0, room);
+      .filter((x) => x.transferSyntaxes !== UNCOMPRESSED)
+      .sort((a, b) => last(a) - last(b))
+      .slice(0, room);
     if (contexts.length === 0) continue;
     if (current && current.contexts.length + contexts.length > room) {
       steps.push(current);

@@ -197,4 +197,8 @@ Deno.test("C-GET second pass: IMAGE level, without the uncompressed contexts, no
     })),
   );
   assert.deepEqual(planRetry(ask, [plain]), []);
+  // Without the node's list: the compressions first, Big Endian and Deflated last.
+  const [ct] = planRetry(ask, listed(1, CT));
+  assert.deepEqual(ct.contexts.slice(-2).map((c) => c.transferSyntaxes[0]), syntaxesFor(CT).slice(0, 2));
+  assert.equal(ct.contexts[0].transferSyntaxes[0], TransferSyntax.JpegBaseline);
 });

@@ -151,7 +151,7 @@ export class NodeOperations {
       const steps = planGet(identifier, expected);
       contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
       if (steps.length > 1) log.info("C-GET split over several associations", { associations: steps.length });
-      result = await this.#getSteps(node, steps, signal);
+      result = await this.#getSteps(node, steps, signal, log);
       if (result.failed > 0 && !signal?.aborted) {
         // A node that sends every object of a class on the first context it accepted for it (DCMTK's
         // dcmqrscp) converts one stored compressed to that context's uncompressed syntax, or fails it when
@@ -164,7 +164,7 @@ export class NodeOperations {
           log.info("C-GET of failed objects again without uncompressed contexts", {
             objects: retry.reduce((n, step) => n + step.identifiers.length, 0),
           });
-          const again = await this.#getSteps(node, retry, signal);
+          const again = await this.#getSteps(node, retry, signal, log, true);
           const recovered = Math.min(result.failed, again.completed + again.warning);
           const failed = result.failed - recovered;
           const warning = result.warning + again.warning;
@@ -206,13 +206,32 @@ export class NodeOperations {
     return report;
   }
 
-  /** Runs the C-GETs of a plan, one association per step in turn; the counts summed. */
-  async #getSteps(node: NodeConfig, steps: GetStep[], signal?: AbortSignal) {
+  /**
+   * Runs the C-GETs of a plan, one association per step in turn; the counts summed. An association that
+   * cannot be opened fails the retrieve when it is the first of the main pass (nothing was asked yet);
+   * after that, and on the second pass, its objects are left missing (and the report says so).
+   */
+  async #getSteps(
+    node: NodeConfig,
+    steps: GetStep[],
+    signal: AbortSignal | undefined,
+    log: Logger,
+    retry = false,
+  ) {
     const results = [];
-    for (const step of steps) {
+    for (const [i, step] of steps.entries()) {
       if (signal?.aborted) break;
       const scu = await this.#scu(node, this.store);
-      await scu.open({ get: { models: ["study"], storage: step.contexts } });
+      try {
+        await scu.open({ get: { models: ["study"], storage: step.contexts } });
+      } catch (err) {
+        if (i === 0 && !retry) throw err;
+        log.warn("C-GET association not opened; its objects stay missing", {
+          reason: (err as Error).message,
+          requests: step.identifiers.length,
+        });
+        continue;
+      }
       try {
         for (const id of step.identifiers) {
           if (signal?.aborted) break;

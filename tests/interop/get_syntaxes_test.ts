@@ -262,3 +262,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "C-GET from a dcmqrscp that takes no compressed syntax: the JPEG object is reported missing, the retrieve answers",
+  ignore: !!skipReason("dcmqrscp", "dcmqridx"),
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dcmqrscp-" });
+    const qr = await startDcmqrscp({
+      dir,
+      files: [path.join(PYDICOM_TEST_FILES_DIR, "SC_rgb_jpeg_dcmtk.dcm")],
+    });
+    const agent = await startAgentProcess({
+      config: { nodes: { qr: { aet: qr.aet, host: "127.0.0.1", port: qr.port, retrieve: "get" } } },
+    });
+    try {
+      const res = await agent.http("/nodes/qr/retrieve", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          studyInstanceUid: "1.2.826.0.1.3680043.8.498.12406831542731051035295345080039845114",
+        }),
+      });
+      assert.equal(res.status, 200);
+      const report = await res.json();
+      // The second pass offers only compressed contexts, which it refuses all: the object fails again.
+      assert.deepEqual(
+        { ok: report.ok, expected: report.expected, arrived: report.arrived, failed: report.failed },
+        { ok: false, expected: 1, arrived: 0, failed: 1 },
+      );
+      assert.match(await Deno.readTextFile(agent.logFile), /C-GET of failed objects again/);
+    } finally {
+      await agent.stop();
+      await qr.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
