@@ -271,8 +271,12 @@ export function planGet(
     const size = (cs: Iterable<string>) => [...cs].reduce((n, c) => n + contextsOf.get(c)!.length, 0);
     const series = key.startsWith("\0") ? undefined : key;
     if (series && size(classes) <= room) {
-      const added = classes.filter((c) => !current?.classes.has(c));
-      if (current && current.size + size(added) > room) close();
+      let added = classes.filter((c) => !current?.classes.has(c));
+      if (current && current.size + size(added) > room) {
+        // On a new association, every class of the series, the ones the last one had too.
+        close();
+        added = classes;
+      }
       current ??= { classes: new Set(), size: 0, identifiers: [] };
       for (const c of added) current.classes.add(c);
       current.size += size(added);

@@ -202,3 +202,18 @@ Deno.test("C-GET second pass: IMAGE level, without the uncompressed contexts, no
   assert.deepEqual(ct.contexts.slice(-2).map((c) => c.transferSyntaxes[0]), syntaxesFor(CT).slice(0, 2));
   assert.equal(ct.contexts[0].transferSyntaxes[0], TransferSyntax.JpegBaseline);
 });
+
+Deno.test("C-GET contexts: a series opening a new association brings every class it holds, also ones the last had", () => {
+  const cls = (i: number) => `1.2.840.10008.5.1.4.1.1.${100 + i}`;
+  // Six series of one class each fill an association (120 contexts); the seventh holds the first class
+  // and a new one: it goes on the next association, with both.
+  const instances = [
+    ...Array.from({ length: 6 }, (_, i) => listed(1, cls(i), `1.2.3.${i + 1}`)).flat(),
+    ...listed(1, cls(0), "1.2.3.7"),
+    ...listed(1, cls(6), "1.2.3.7"),
+  ];
+  const steps = planGet(ask, instances);
+  assert.equal(steps.length, 2);
+  assert.deepEqual(steps[1].identifiers.map((id) => id.SeriesInstanceUID), ["1.2.3.7"]);
+  assert.deepEqual([...new Set(steps[1].contexts.map((c) => c.sopClassUid))].sort(), [cls(0), cls(6)]);
+});
