@@ -4,17 +4,17 @@
  * failed with the reason), with a progress bar on a terminal.
  *
  * The profile is PS3.15's Basic Application Level Confidentiality Profile with the options named (the
- * table's column titles in kebab case). A profile file layers custom actions on top of it:
- * `{ name?, method?, options?, shiftDates?, actions: { "Keyword" | "(gggg,eeee)": "D" } }`.
+ * table's column titles in kebab case). A profile file layers custom actions on top of it
+ * (`../deid/profile_file.ts`: tags, ranges such as `(60xx,3000)`, private attributes by creator).
  */
 import { commandLine } from "@conduit/shared/cli";
 import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
-import * as path from "node:path";
 import { deidentifyBatch } from "../deid/pool.ts";
 import { loadKeyFile } from "../config/key_file.ts";
 import type { BatchSettings } from "../deid/batch_settings.ts";
-import { type Action, type CustomLayer, OPTION_NAMES, standardProfile } from "../deid/profile.ts";
+import { OPTION_NAMES, standardProfile } from "../deid/profile.ts";
+import { readProfileFile } from "../deid/profile_file.ts";
 
 const USAGE =
   `usage: deno task agent deid --profile basic [--option NAME ...] [--profile-file FILE] --key-file FILE
@@ -56,10 +56,10 @@ export async function deidCommand(args: string[]): Promise<number> {
     );
   }
   if (v.profile === undefined && !v["profile-file"]) return fail("give --profile basic (and --option ...)");
-  let custom: Awaited<ReturnType<typeof loadProfile>> | undefined;
+  let custom: ReturnType<typeof readProfileFile> | undefined;
   const options = [...(v.option ?? [])];
   try {
-    custom = v["profile-file"] ? await loadProfile(v["profile-file"]) : undefined;
+    custom = v["profile-file"] ? readProfileFile(v["profile-file"]) : undefined;
     options.unshift(...(custom?.options ?? []));
     standardProfile(options, custom?.layer); // checks the options now, before any file
   } catch (err) {
@@ -148,8 +148,6 @@ export function defaultJobs(cpus: number): number {
   return cpus <= 2 ? 1 : Math.min(cpus, 4);
 }
 
-const ACTIONS = new Set(["D", "Z", "X", "K", "C", "U"]);
-
 /**
  * Reads a per-patient pseudonym table: CSV rows of original Patient ID and pseudonym (a header row
  * naming the columns is skipped). A row without both values is an error naming its line.
@@ -173,45 +171,4 @@ async function loadPseudonyms(file: string): Promise<Map<string, string>> {
     out.set(original, pseudonym);
   });
   return out;
-}
-
-/** Reads and checks a custom profile file: options to add and actions that win over the standard's. */
-async function loadProfile(file: string): Promise<{ options: string[]; layer: CustomLayer }> {
-  const { resolveTag } = await import("@conduit/shared/dicom");
-  const raw = JSON.parse(fs.readFileSync(file, "utf8"));
-  if (typeof raw !== "object" || raw === null) throw new Error("expected a JSON object");
-  const known = new Set(["name", "method", "options", "shiftDates", "actions"]);
-  for (const k of Object.keys(raw)) {
-    if (!known.has(k)) throw new Error(`unknown key ${JSON.stringify(k)} (known: ${[...known].join(", ")})`);
-  }
-  const actions = new Map<number, Action>();
-  for (const [keyword, action] of Object.entries(raw.actions ?? {})) {
-    const tag = resolveTag(keyword);
-    if (tag === undefined) throw new Error(`${JSON.stringify(keyword)} is not a keyword or (gggg,eeee) tag`);
-    if (typeof action !== "string" || !ACTIONS.has(action)) {
-      throw new Error(`${keyword}: action must be one of D, Z, X, K, C, U, not ${JSON.stringify(action)}`);
-    }
-    actions.set(tag, action as Action);
-  }
-  const options = raw.options ?? [];
-  if (!Array.isArray(options) || options.some((o) => typeof o !== "string")) {
-    throw new Error("options must be a list of option names");
-  }
-  const shift = raw.shiftDates;
-  if (
-    shift !== undefined &&
-    !(Number.isInteger(shift?.minDays) && Number.isInteger(shift?.maxDays) && shift.minDays >= 0 &&
-      shift.maxDays >= shift.minDays)
-  ) {
-    throw new Error("shiftDates must be { minDays, maxDays }, whole days, 0 <= minDays <= maxDays");
-  }
-  return {
-    options,
-    layer: {
-      name: String(raw.name ?? path.basename(file)),
-      method: raw.method === undefined ? undefined : String(raw.method),
-      actions,
-      shiftDates: shift,
-    },
-  };
 }

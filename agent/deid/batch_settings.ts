@@ -11,6 +11,8 @@ export interface BatchSettings {
     name: string;
     method?: string;
     actions: [number, Action][];
+    ranges?: CustomLayer["ranges"];
+    privateActions?: CustomLayer["privateActions"];
     shiftDates?: CustomLayer["shiftDates"];
   };
   key: Uint8Array;

@@ -10,8 +10,10 @@
  *   free text is replaced by a neutral value wherever the table does not name the element itself
  *   ("scrubbed"), so SR content, graphic annotations and acquisition context keep their structure,
  *   codes and numbers and lose their words.
- * - Private elements go, unless Retain Safe Private keeps those the safe list names (with their creator).
- * - Overlay and curve groups go whole when their data is removed, so no half plane remains.
+ * - Private elements go, unless the custom layer names them by creator (K, X, Z or D) or Retain Safe
+ *   Private keeps those the safe list names; a creator stays with any element of its block (`private.ts`).
+ * - Overlay and curve groups go whole when their data is removed, so no half plane remains (elements the
+ *   custom layer names excepted).
  */
 import {
   type DataSet,
@@ -30,9 +32,9 @@ import {
   shiftDate,
   shiftDateTime,
 } from "@conduit/shared/deid/pseudonyms";
-import type { Action, DeidProfile, OptionName, TableAction } from "./profile.ts";
+import type { Action, DeidProfile, OptionName, PrivateActionCode, TableAction } from "./profile.ts";
 import { type Edit, encodeText } from "./rewrite.ts";
-import { keptPrivate } from "./private.ts";
+import { decidePrivate } from "./private.ts";
 
 /** What the decisions need besides the element. */
 export interface DecideContext {
@@ -100,7 +102,8 @@ export function resolveCombined(action: TableAction, type: number | undefined): 
 export function makeEditor(ctx: DecideContext, top: DataSet) {
   const { bytes, profile } = ctx;
   const text = (el: Element) => stringValue(bytes, el, ctx.decoding);
-  const privateKept = profile.safePrivate ? keptPrivate(bytes, top, profile.safePrivate) : new Set<Element>();
+  /** Private elements that stay, and how (`private.ts`); the others go. Filled by `index` below. */
+  const privateActions = new Map<Element, PrivateActionCode>();
   /** Sequences whose content is scrubbed (under a D or C); their descendants inherit it. */
   const scrubbed = new Set<DataSet>();
   const overlayGone = !profile.options.includes("clean-graphics");
@@ -208,12 +211,35 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
     }
   };
 
+  /** What a private element gets: K, Z, D (on a sequence: kept and scrubbed), or removed when undecided. */
+  const privateEdit = (action: PrivateActionCode | undefined, el: Element): Edit => {
+    switch (action) {
+      case "K":
+        return { action: "keep" };
+      case "Z":
+        return { action: "empty" };
+      case "D":
+        if (el.items) {
+          for (const item of el.items) scrubbed.add(item);
+          return { action: "keep" };
+        }
+        // Sent as UN its VR is unknown, and bytes (OB, OW...) have no dummy: zeroed, their length kept.
+        if (el.vr === "UN" || el.vr.startsWith("O")) {
+          return { action: "replace", value: new Uint8Array(Math.max(0, el.length)) };
+        }
+        return dummy(el);
+      default:
+        return { action: "remove" };
+    }
+  };
+
   /**
    * Which item each element belongs to, so nested elements know whether they are scrubbed; standard
    * sequences sent as UN get their items parsed on the way, so that they are judged like any other.
    */
   const owner = new Map<Element, DataSet>();
   const index = (ds: DataSet) => {
+    decidePrivate(bytes, ds, profile, privateActions);
     for (const el of ds.elements) {
       owner.set(el, ds);
       if (el.vr === "UN" && (el.tag >>> 16) % 2 === 0 && vrOf(el.tag) === "SQ") parseUnSequence(bytes, el);
@@ -232,18 +258,21 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
       if (vr === "SQ" && !original.items) return { action: "remove" };
       if (vr !== "UN") el = { ...original, vr };
     }
-    if (group % 2 === 1) return privateKept.has(el) ? { action: "keep" } : { action: "remove" };
+    if (group % 2 === 1) return privateEdit(privateActions.get(original), original);
     if (group === 0x0004 || group === 0x0002) return { action: "remove" };
     // Group lengths (retired) would no longer match their group once anything in it changes.
     if ((original.tag & 0xffff) === 0) return { action: "remove" };
-    if (overlayGone && path.length === 0 && ((group & 0xff00) === 0x6000 || (group & 0xff00) === 0x5000)) {
-      // Overlay Data and Curve Data are removed: the rest of their group goes with them.
-      const row = profile.rule(el.tag);
-      if (!row || row.action === "X" || (group & 0xff00) === 0x5000) return { action: "remove" };
+    const rule = profile.rule(el.tag);
+    if (
+      overlayGone && path.length === 0 && ((group & 0xff00) === 0x6000 || (group & 0xff00) === 0x5000) &&
+      !rule?.custom && profile.rule(((group << 16) | 0x3000) >>> 0)?.action === "X"
+    ) {
+      // Overlay Data and Curve Data are removed: the rest of their group goes with them (what the
+      // custom layer names excepted: a kept curve keeps its group, a named element its action).
+      if (!rule || rule.action === "X" || (group & 0xff00) === 0x5000) return { action: "remove" };
     }
     const parentItem = owner.get(original);
     const inScrubbed = parentItem ? scrubbed.has(parentItem) : false;
-    const rule = profile.rule(el.tag);
     if (!rule) {
       if (inScrubbed) return scrub(el);
       return { action: "keep" };

@@ -1,49 +1,76 @@
 /**
- * Retain Safe Private (PS3.15 E.3.10): which private elements of a data set stay. A private element
- * (gggg,bbee) in an odd group belongs to the block its creator (gggg,00bb) reserved; it stays when the
- * safe list names that group, creator and element, and its creator element stays with it. Everything
- * else private goes. A kept private sequence is walked like any other: what it holds is judged on its
- * own merits.
+ * Private attributes (odd groups): which stay, and how. A private element (gggg,bbee) belongs to the block
+ * its creator (gggg,00bb) reserved in the same data set or item; it is judged by that creator's text
+ * (trimmed), never by its position alone:
+ *
+ * 1. the custom layer's action for that creator's element, else for that creator's whole block;
+ * 2. else, under Retain Safe Private (PS3.15 E.3.10), K when the safe list names group, creator and element;
+ * 3. else it goes, as does every private element without a creator.
+ *
+ * A creator element stays when any element of its block stays. A kept private sequence is walked like any
+ * other: what it holds is judged on its own merits; one sent as UN has its items parsed so that they can
+ * be, and goes when they cannot be parsed.
  */
-import { type DataSet, type Element, stringValue } from "@conduit/shared/dicom";
+import { type DataSet, type Element, parseUnSequence, stringValue } from "@conduit/shared/dicom";
+import type { DeidProfile, PrivateActionCode } from "./profile.ts";
 
 const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, "0");
 
 /** The key a safe list uses: `GGGG|CREATOR|EE`. */
 function safeKey(group: number, creator: string, element: number): string {
-  return `${hex(group, 4)}|${creator.trim().toUpperCase()}|${hex(element, 2)}`;
+  return `${hex(group, 4)}|${creator.toUpperCase()}|${hex(element, 2)}`;
 }
 
-/** The private elements to keep, in the data set and every nested item. */
-export function keptPrivate(
+/** A creator's text as the profile compares it: trimmed of spaces and NUL padding. */
+export function creatorText(bytes: Uint8Array, el: Element): string {
+  return stringValue(bytes, el).replace(/\0+$/, "").trim();
+}
+
+/** An item tag (FFFE,E000) in little endian: a value sent as UN that starts so holds a sequence's items. */
+function startsWithItem(bytes: Uint8Array, el: Element): boolean {
+  const at = el.valueOffset;
+  return el.length >= 8 && bytes[at] === 0xfe && bytes[at + 1] === 0xff && bytes[at + 2] === 0x00 &&
+    bytes[at + 3] === 0xe0;
+}
+
+/**
+ * Decides the private elements of one data set (not its items: the caller visits those) into `out`:
+ * element -> action for those that stay (creators: K), absent for those that go.
+ */
+export function decidePrivate(
   bytes: Uint8Array,
-  top: DataSet,
-  safe: ReadonlyMap<string, string>,
-): Set<Element> {
-  const kept = new Set<Element>();
-  const visit = (ds: DataSet) => {
-    const creators = new Map<string, Element>();
-    for (const el of ds.elements) {
-      const group = el.tag >>> 16;
-      const elem = el.tag & 0xffff;
-      if (group % 2 === 1 && elem >= 0x0010 && elem <= 0x00ff) creators.set(`${group}|${elem}`, el);
+  ds: DataSet,
+  profile: Pick<DeidProfile, "safePrivate" | "privateAction">,
+  out: Map<Element, PrivateActionCode>,
+): void {
+  const { safePrivate, privateAction } = profile;
+  if (!safePrivate && !privateAction) return;
+  let creators: Map<number, Element> | undefined;
+  for (const el of ds.elements) {
+    const group = el.tag >>> 16;
+    const elem = el.tag & 0xffff;
+    if (group % 2 === 1 && elem >= 0x0010 && elem <= 0x00ff) (creators ??= new Map()).set(el.tag, el);
+  }
+  if (!creators) return;
+  const texts = new Map<Element, string>();
+  for (const el of ds.elements) {
+    const group = el.tag >>> 16;
+    const elem = el.tag & 0xffff;
+    if (group % 2 === 0 || elem < 0x1000) continue;
+    const creatorEl = creators.get(((group << 16) | (elem >>> 8)) >>> 0);
+    if (!creatorEl || creatorEl.length <= 0) continue;
+    let creator = texts.get(creatorEl);
+    if (creator === undefined) texts.set(creatorEl, creator = creatorText(bytes, creatorEl));
+    if (!creator) continue;
+    const action = privateAction?.(group, creator, elem & 0xff) ??
+      (safePrivate?.has(safeKey(group, creator, elem & 0xff)) ? "K" : undefined);
+    if (!action || action === "X") continue;
+    // A sequence sent as UN (implicit VR, or an unknown VR): its items are parsed so that they can be
+    // judged; a value that looks like items but does not parse cannot be judged, and goes.
+    if (action !== "Z" && !el.items && el.vr === "UN" && startsWithItem(bytes, el)) {
+      if (!parseUnSequence(bytes, el)) continue;
     }
-    for (const el of ds.elements) {
-      const group = el.tag >>> 16;
-      const elem = el.tag & 0xffff;
-      if (group % 2 === 1 && elem >= 0x1000) {
-        const creatorEl = creators.get(`${group}|${elem >>> 8}`);
-        if (creatorEl && creatorEl.length > 0) {
-          const creator = stringValue(bytes, creatorEl);
-          if (safe.has(safeKey(group, creator, elem & 0xff))) {
-            kept.add(el);
-            kept.add(creatorEl);
-          }
-        }
-      }
-      if (el.items) el.items.forEach(visit);
-    }
-  };
-  visit(top);
-  return kept;
+    out.set(el, action);
+    out.set(creatorEl, "K");
+  }
 }

@@ -8,6 +8,10 @@
  * wins over K, the more protective of the two.
  */
 import generated from "./ps3.15/profile_2026c.json" with { type: "json" };
+import type { CustomRange, PrivateAction, PrivateActionCode } from "./profile_file.ts";
+import { ProfileError } from "./profile_error.ts";
+
+export type { CustomRange, PrivateAction, PrivateActionCode };
 
 /** PS3.15 Table E.1-1a action codes. */
 export type Action = "D" | "Z" | "X" | "K" | "C" | "U";
@@ -32,8 +36,10 @@ export interface Rule {
   action: TableAction;
   /** The option whose column gave the action; absent when the basic column (or a custom action) did. */
   option?: OptionName;
-  /** The table row's attribute name (for reports). */
+  /** The table row's attribute name (for reports), or `custom (gggg,eeee)` for a profile file's action. */
   name: string;
+  /** Set when the profile file's custom layer gave the action. */
+  custom?: true;
 }
 
 export interface DeidProfile {
@@ -50,20 +56,30 @@ export interface DeidProfile {
   typeOf(tag: number, parent: number): number | undefined;
   /** Private attributes kept under Retain Safe Private: `group|creator|element` (upper case) -> reason. */
   safePrivate?: ReadonlyMap<string, string>;
+  /**
+   * The custom layer's action for the private element `element` (its low byte) of the block `creator`
+   * (trimmed) reserved in `group`, or undefined when the layer names neither it nor its block.
+   */
+  privateAction?(group: number, creator: string, element: number): PrivateActionCode | undefined;
   /** Date shift range in days (Retain Longitudinal Temporal Information with Modified Dates). */
   shiftDates?: { minDays: number; maxDays: number };
 }
 
-/** A bad profile name, option or custom profile file; the message is a sentence for the user. */
-export class ProfileError extends Error {
-  override name = "ProfileError";
-}
+export { ProfileError };
 
-/** A custom layer from a profile file: actions by tag that win over the standard profile's. */
+/**
+ * A custom layer from a profile file (`profile_file.ts`): actions that win over the standard profile's.
+ * For a standard tag: an exact tag first, then the most specific range (`ranges`, sorted so), then the
+ * table. For a private attribute: its creator's element, then its creator's block, then Retain Safe
+ * Private, then removal.
+ */
 export interface CustomLayer {
   name: string;
   method?: string;
   actions: ReadonlyMap<number, Action>;
+  /** Most specific first. */
+  ranges?: readonly CustomRange[];
+  privateActions?: readonly PrivateAction[];
   shiftDates?: { minDays: number; maxDays: number };
 }
 
@@ -117,6 +133,11 @@ function resolveRow(
   return rule;
 }
 
+const formatTag = (tag: number) => {
+  const h = (tag >>> 0).toString(16).toUpperCase().padStart(8, "0");
+  return `(${h.slice(0, 4)},${h.slice(4)})`;
+};
+
 const DEFAULT_SHIFT = { minDays: 1, maxDays: 365 };
 
 /**
@@ -130,7 +151,11 @@ export function standardProfile(optionNames: readonly string[] = [], custom?: Cu
     if (cache.has(tag)) return cache.get(tag);
     let r: Rule | undefined;
     const own = custom?.actions.get(tag);
-    if (own) r = { action: own, name: "custom" };
+    const range = own || (tag >>> 16) % 2 === 1
+      ? undefined
+      : custom?.ranges?.find((p) => ((tag & p.mask) >>> 0) === p.value);
+    if (own) r = { action: own, name: `custom ${formatTag(tag)}`, custom: true };
+    else if (range) r = { action: range.action, name: `custom ${range.pattern}`, custom: true };
     else {
       const row = attributes.get(tag) ?? repeating.find((p) =>
         ((tag & p.maskN) >>> 0) === p.valueN &&
@@ -153,6 +178,17 @@ export function standardProfile(optionNames: readonly string[] = [], custom?: Cu
       meaning: o.meaning,
     })),
   ];
+  const privateActions = custom?.privateActions?.length ? custom.privateActions : undefined;
+  const privateAction = privateActions &&
+    ((group: number, creator: string, element: number) => {
+      let block: PrivateActionCode | undefined;
+      for (const p of privateActions) {
+        if (p.group !== group || p.creator !== creator) continue;
+        if (p.element === element) return p.action;
+        if (p.element === undefined) block = p.action;
+      }
+      return block;
+    });
   const name = custom?.name ?? ["basic", ...options].join("+");
   const method = [
     custom?.method ?? `Conduit: PS3.15 ${generated.edition} Basic Profile`,
@@ -166,6 +202,7 @@ export function standardProfile(optionNames: readonly string[] = [], custom?: Cu
     rule,
     typeOf: (tag, parent) => types.get(tag)?.get(parent),
     safePrivate,
+    ...(privateAction ? { privateAction } : {}),
     shiftDates: options.includes("retain-long-modified-dates")
       ? (custom?.shiftDates ?? DEFAULT_SHIFT)
       : undefined,

@@ -141,3 +141,64 @@ Deno.test("docs/deidentification.md's pseudonym table: its header example is ski
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("docs/deidentification.md's custom profile example is read, and does what its text says", async () => {
+  const [example] = fences(section(doc, "## Custom profiles"), "json");
+  const dir = await Deno.makeTempDir({ prefix: "docs-deid-custom-" });
+  try {
+    const profile = path.join(dir, "research-ct.json");
+    await Deno.writeTextFile(profile, example.code);
+    const key = path.join(dir, "project.key");
+    await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+    const out = path.join(dir, "out");
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../agent/main.ts", import.meta.url).pathname,
+        "deid",
+        "--profile",
+        "basic",
+      ]
+        .concat([
+          "--profile-file",
+          profile,
+          "--key-file",
+          key,
+          "--in",
+          path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm"),
+        ])
+        .concat(["--out", out, "--json"]),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    const [made] = [...Deno.readDirSync(out)];
+    const bytes = Deno.readFileSync(path.join(out, made.name));
+    const header = readPart10Header(bytes);
+    const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), {
+      start: header.datasetOffset,
+    });
+    const text = (tag: number) => {
+      const el = findElement(dataset, tag);
+      return el && stringValue(bytes, el);
+    };
+    assert.equal(text(0x00081010), "CT01_OC0", "Station Name kept by (0008,10xx)");
+    assert.equal(text(0x00081030), undefined, "Study Description removed: the exact tag wins");
+    assert.equal(text(0x00181100), undefined, "(0018,11xx) removed");
+    assert.equal(text(0x00091004), "HiSpeed CT/i", "GE's product ID kept");
+    assert.equal(text(0x00090010), "GEMS_IDEN_01", "with its creator");
+    assert.equal(text(0x00091002), undefined, "the rest of its block removed");
+    assert.equal(text(0x00191004), "1.016600", "GE's acquisition block kept");
+    assert.equal(findElement(dataset, 0x00191003)?.length, 0, "but its element 03 emptied");
+    const raw = findElement(dataset, 0x00431028)!;
+    assert.ok(
+      raw.length > 0 && bytes.subarray(raw.valueOffset, raw.end).every((b) => b === 0),
+      "(0043,xx28) zeroed",
+    );
+    assert.equal(text(0x00111010), undefined, "every other private attribute removed");
+    assert.match(text(0x00120063)!, /research-ct/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -99,11 +99,13 @@ const valueOf = (bytes: Uint8Array, el: Element) =>
     : "";
 const TEXT = new Set(["LO", "SH", "ST", "LT", "UT", "UC", "PN", "AE"]);
 
-function creatorOf(bytes: Uint8Array, ds: DataSet, tag: number): string {
+/** The creator of a private element's block (a creator element: its own text); upper case unless `exact`. */
+function creatorOf(bytes: Uint8Array, ds: DataSet, tag: number, exact = false): string {
   const group = tag >>> 16;
-  const block = (tag & 0xffff) >>> 8;
+  const block = (tag & 0xffff) <= 0x00ff ? tag & 0xff : (tag & 0xffff) >>> 8;
   const el = ds.elements.find((e) => e.tag === ((group << 16) | block) >>> 0);
-  return el ? valueOf(bytes, el).trim().toUpperCase() : "";
+  const text = el ? valueOf(bytes, el).trim() : "";
+  return exact ? text : text.toUpperCase();
 }
 
 /** A private attribute on the documented safe list (or a private creator element, kept with its block). */
@@ -122,8 +124,22 @@ export interface Breach {
   found: string;
 }
 
-/** Every listed attribute whose output breaks its action under the chosen options (none: basic). */
-export function walk(input: Uint8Array, output: Uint8Array, options: string[] = []): Breach[] {
+/**
+ * Elements a custom profile names, which the walk leaves to the caller's own checks: `tag`, and for a
+ * private element (or a private creator) the text of its block's creator (trimmed).
+ */
+export type Exempt = (tag: number, creator: string | undefined) => boolean;
+
+/**
+ * Every listed attribute whose output breaks its action under the chosen options (none: basic); with
+ * `exempt`, the elements it names are not checked (nor what they hold).
+ */
+export function walk(
+  input: Uint8Array,
+  output: Uint8Array,
+  options: string[] = [],
+  exempt?: Exempt,
+): Breach[] {
   for (const o of options) if (!COLUMN[o]) throw new Error(`unknown option ${o}`);
   const actionOf = (row: Row) => {
     const chosen = options.map((o) => row[COLUMN[o]] as string).filter(Boolean);
@@ -135,6 +151,9 @@ export function walk(input: Uint8Array, output: Uint8Array, options: string[] = 
   const breaches: Breach[] = [];
   const visit = (inSet: DataSet, outSet: DataSet, where: string) => {
     for (const el of inSet.elements) {
+      if (exempt?.(el.tag, (el.tag >>> 16) % 2 === 1 ? creatorOf(a.bytes, inSet, el.tag, true) : undefined)) {
+        continue;
+      }
       const row = rowFor(el.tag);
       const out = outSet.elements.find((e) => e.tag === el.tag);
       const hex = (el.tag >>> 0).toString(16).toUpperCase().padStart(8, "0");
