@@ -101,6 +101,11 @@ const routeSchema = z.object({
   deid: z.object({
     profile: z.literal("basic", { errorMap: () => ({ message: 'the profile is "basic" (PS3.15 E.1)' }) }),
     options: z.array(z.string()).default([]),
+    /**
+     * A custom profile file (docs/deidentification.md#custom-profiles): actions on tags, ranges and private
+     * attributes by creator, over the basic profile; its options add to `options`. Read at start.
+     */
+    profileFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
     /** Let objects that may carry burned-in text through (held back otherwise). */
     allowBurnedIn: z.boolean().default(false),

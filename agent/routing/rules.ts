@@ -8,6 +8,7 @@ import type { AgentConfig } from "../config/schema.ts";
 import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
 import type { DeidProfile } from "../deid/profile.ts";
 import { loadedProfile } from "../deid/load_profile.ts";
+import { readProfileFile } from "../deid/profile_file.ts";
 import { parseRemoteDestination, remoteDestination, stageDestination } from "../queue/keys.ts";
 
 type RouteConfig = AgentConfig["routes"][number];
@@ -120,9 +121,19 @@ function compileDeid(
   siteKeyFile: string | undefined,
 ): RouteDeid {
   const { standardProfile, ProfileError } = loadedProfile();
+  let custom: ReturnType<typeof readProfileFile> | undefined;
   let profile: DeidProfile;
   try {
-    profile = standardProfile(d.options);
+    if (d.profileFile) {
+      try {
+        custom = readProfileFile(d.profileFile);
+      } catch (err) {
+        if (err instanceof ProfileError) throw new ProfileError(`profile ${d.profileFile}: ${err.message}`);
+        throw err;
+      }
+    }
+    // The file's options first, as `deid --profile-file` takes them.
+    profile = standardProfile([...(custom?.options ?? []), ...d.options], custom?.layer);
   } catch (err) {
     if (err instanceof ProfileError) throw new RouteConfigError(`routes: ${route}: deid: ${err.message}`);
     throw err;

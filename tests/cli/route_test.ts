@@ -108,6 +108,22 @@ Deno.test("agent route test marks de-identifying routes; a deid step without a u
   await Deno.writeTextFile(path.join(dir, "short.key"), "short");
   await refused(`{ profile: basic, keyFile: ${dir}/short.key }`, /holds 5 bytes; it needs at least 16/);
   await refused(`{ profile: strict, keyFile: ${key} }`, /routes\.0\.deid\.profile: the profile is "basic"/);
+  // A custom profile file is read and checked at start, its entry named.
+  const profile = path.join(dir, "custom.json");
+  await Deno.writeTextFile(profile, JSON.stringify({ actions: { "(0019,xx10)": "K" } }));
+  await refused(
+    `{ profile: basic, profileFile: ${profile}, keyFile: ${key} }`,
+    /routes: research: deid: profile .*custom\.json: actions: "\(0019,xx10\)": 0019 is a private \(odd\) group/,
+  );
+  await refused(
+    `{ profile: basic, profileFile: ${dir}/missing.json, keyFile: ${key} }`,
+    /routes: research: deid: profile .*missing\.json: cannot read it/,
+  );
+  await Deno.writeTextFile(profile, JSON.stringify({ actions: { '(0009,"GEMS_IDEN_01",04)': "K" } }));
+  await write(`{ profile: basic, profileFile: ${profile}, keyFile: ${key} }`);
+  const custom = await agentCli(["route", "test", path.join(dir, "ct"), "--config", config]);
+  assert.equal(custom.code, 0, custom.stderr);
+  assert.match(custom.stdout, /research -> a \(de-identified\)/);
 
   // The site's key is read at start: an unusable one stops the agent before it opens anything.
   await Deno.writeTextFile(config, `deid: { keyFile: ${dir}/short.key }\n`);

@@ -1,98 +1,19 @@
 /**
  * A custom profile file with tag ranges and private attributes by creator, through `agent deid` over
- * pydicom's CT_small.dcm (GE private blocks) and two variants pydicom makes of it (explicit and implicit
- * VR): private blocks nested two sequences deep, a block reserved by another creator at the position the
- * GE creator has at the top level, the GE creator at another block, a creator in other case, a private
- * sequence holding standard attributes, and an overlay. What the profile names ends as it says; the
- * rest as the Basic Profile says (the independent walk of Table E.1-1); the same key gives the same bytes.
+ * pydicom's CT_small.dcm and the variants of it in tests/support/private_fixtures.ts (private blocks nested,
+ * relocated, reserved by another creator, a private sequence, an overlay). What the profile names ends as
+ * it says; the rest as the Basic Profile says (the independent walk of Table E.1-1); the same key gives
+ * the same bytes, on one thread or on workers.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { type DataSet, type Element } from "@conduit/shared/dicom";
 import { agentCli } from "../support/agent.ts";
 import { parsePart10, walk } from "../support/ps315_walk.ts";
-import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
+import { CUSTOM_PROFILE, privateFixturesSkip, writePrivateFixtures } from "../support/private_fixtures.ts";
 
-const PYTHON = "/usr/bin/python3";
-const CT_SMALL = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
-const ready = await (async () => {
-  try {
-    await Deno.stat(CT_SMALL);
-    const r = await new Deno.Command(PYTHON, { args: ["-c", "import pydicom"], stderr: "null" }).output();
-    return r.success;
-  } catch {
-    return false;
-  }
-})();
-if (!ready) console.warn(`custom_profile_test: skipped: no ${PYTHON} with pydicom, or no ${CT_SMALL}`);
-
-/** Makes the two variants of CT_small.dcm (pydicom, at test time: nothing generated is committed). */
-const GENERATE = `
-import sys, copy
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-src, out_explicit, out_implicit = sys.argv[1:4]
-ds = pydicom.dcmread(src)
-def item_with(*els):
-    it = Dataset()
-    for tag, vr, value in els:
-        it.add_new(tag, vr, value)
-    return it
-deep = item_with(
-    (0x00080100, "SH", "P1"), (0x00080102, "SH", "99TEST"), (0x00080104, "LO", "deep code"),
-    (0x00190010, "LO", "gems_acqu_01"), (0x00191002, "SL", 7),
-    (0x00190020, "LO", "GEMS_ACQU_01 "), (0x00192003, "DS", "9.5"), (0x00192004, "DS", "1.5"),
-)
-first = item_with(
-    (0x00080100, "SH", "D1"), (0x00080102, "SH", "99TEST"), (0x00080104, "LO", "nested code"),
-    (0x00090010, "LO", "OTHER_VENDOR"), (0x00091004, "SH", "DECOY-1004"),
-    (0x00090011, "LO", "GEMS_IDEN_01"), (0x00091104, "SH", "RELOCATED"), (0x00091102, "SH", "NESTED-CT01"),
-)
-first.add_new(0x00400260, "SQ", Sequence([deep]))
-ds.add_new(0x00089215, "SQ", Sequence([first]))
-inner = item_with(
-    (0x00080090, "PN", "REFERRING^INSIDE"), (0x00181030, "LO", "inner protocol"),
-    (0x00330010, "LO", "CONDUIT_TEST"), (0x00331002, "LO", "INNER-KEPT"),
-)
-ds.add_new(0x00330010, "LO", "CONDUIT_TEST")
-ds.add_new(0x00331001, "SQ", Sequence([inner]))
-ds.add_new(0x60000010, "US", 8)
-ds.add_new(0x60000011, "US", 8)
-ds.add_new(0x60000040, "CS", "G")
-ds.add_new(0x60000050, "SS", [1, 1])
-ds.add_new(0x60000100, "US", 1)
-ds.add_new(0x60000102, "US", 0)
-ds.add_new(0x60003000, "OW", bytes(range(8)))
-ds.add_new(0x60004000, "LT", "overlay comment")
-ds.SOPInstanceUID = ds.SOPInstanceUID + ".7"
-ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-ds.save_as(out_explicit, write_like_original=False)
-ds2 = copy.deepcopy(ds)
-ds2.SOPInstanceUID = ds.SOPInstanceUID + ".8"
-ds2.file_meta.MediaStorageSOPInstanceUID = ds2.SOPInstanceUID
-ds2.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
-ds2.is_implicit_VR = True
-ds2.is_little_endian = True
-ds2.save_as(out_implicit, write_like_original=False)
-`;
-
-const PROFILE = {
-  name: "qa-custom",
-  actions: {
-    "(0008,10xx)": "K",
-    "(0008,1030)": "X",
-    "(0018,11xx)": "X",
-    "(60xx,3000)": "K",
-    '(0009,"GEMS_IDEN_01",04)': "K",
-    "(0009,GEMS_IDEN_01,01)": "D",
-    '(0019,"GEMS_ACQU_01",xx)': "K",
-    '(0019,"GEMS_ACQU_01",03)': "Z",
-    '(0043,"GEMS_PARM_01",xx28)': "D",
-    '(0027,"GEMS_IMAG_01",41)': "D",
-    '(0033,"CONDUIT_TEST",xx)': "K",
-  },
-};
+const skip = await privateFixturesSkip();
+if (skip) console.warn(`custom_profile_test: skipped: ${skip}`);
 
 /** What the profile names (the walk leaves these to the checks below). */
 const NAMED_STANDARD = (tag: number) =>
@@ -146,19 +67,13 @@ function entry(bytes: Uint8Array, el: Element) {
 Deno.test({
   name:
     "agent deid --profile-file: ranges and private attributes by creator, at any depth, the rest as Basic",
-  ignore: !ready,
+  ignore: !!skip,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "deid-custom-" });
     try {
       const inDir = path.join(dir, "in");
-      await Deno.mkdir(inDir);
-      const gen = await new Deno.Command(PYTHON, {
-        args: ["-c", GENERATE, CT_SMALL, path.join(inDir, "explicit.dcm"), path.join(inDir, "implicit.dcm")],
-        stderr: "piped",
-      }).output();
-      assert.ok(gen.success, new TextDecoder().decode(gen.stderr));
-      await Deno.copyFile(CT_SMALL, path.join(inDir, "ct_small.dcm"));
-      await Deno.writeTextFile(path.join(dir, "profile.json"), JSON.stringify(PROFILE, null, 2));
+      await writePrivateFixtures(inDir);
+      await Deno.writeTextFile(path.join(dir, "profile.json"), JSON.stringify(CUSTOM_PROFILE, null, 2));
       await Deno.writeFile(path.join(dir, "key"), new TextEncoder().encode("the custom profile test's key!"));
       const run = async (out: string, jobs: string) => {
         const r = await agentCli([

@@ -192,12 +192,15 @@ Deno.test("routing.md's route validation messages are the ones the agent gives, 
     await Deno.writeFile(key, new Uint8Array(32));
     const short = path.join(dir, "short.key");
     await Deno.writeFile(short, new Uint8Array(8));
+    const custom = path.join(dir, "custom.json");
+    await Deno.writeTextFile(custom, JSON.stringify({ actions: { "(0019,xx10)": "K" } }));
     const route = (x: object) => ({ name: "NAME", to: [{ node: "research" }], ...x });
     const deid = (x: object) => route({ deid: { profile: "basic", ...x } });
     const cases = [
       [route({}), route({})],
       [deid({ options: ["retain-dates"], keyFile: key })],
       [deid({ options: ["retain-long-full-dates", "retain-long-modified-dates"], keyFile: key })],
+      [deid({ profileFile: custom, keyFile: key })],
       [deid({})],
       [deid({ keyFile: path.join(dir, "project.key.missing") })],
       [deid({ keyFile: short })],

@@ -3,7 +3,8 @@
  * PS3.15 Table E.1-1 asks (checked by walking the standard's table, not the engine's profile), keep the
  * pixel data byte for byte, carry no original identifier, and are the bytes the engine gives for that
  * object and key; the originals stay in the archive; an object that may carry burned-in text is held
- * back with its reason unless the route allows it.
+ * back with its reason unless the route allows it. A route with a custom profile file (ranges, private
+ * attributes by creator) forwards what that profile makes.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -16,6 +17,8 @@ import { findElement, PIXEL_DATA, readPart10Header, stringValue } from "@conduit
 import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
 import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { standardProfile } from "../../agent/deid/profile.ts";
+import { readProfileFile } from "../../agent/deid/profile_file.ts";
+import { CUSTOM_PROFILE, privateFixturesSkip, writePrivateFixtures } from "../support/private_fixtures.ts";
 
 const skip = skipReason("storescp", "storescu", "dcmodify");
 if (skip) console.warn(`deid_route_test: skipped: ${skip}`);
@@ -175,5 +178,77 @@ Deno.test({
     assert.equal(held.length, 1);
     assert.match(held[0], /"reason":"Burned In Annotation is YES"/);
     assert.ok(!/PAT\d|DOE\^|\^JANE/.test(log), "no patient name or ID in the log");
+  },
+});
+
+const fixturesSkip = skip ?? await privateFixturesSkip();
+
+Deno.test({
+  name:
+    "a route whose deid names a profileFile forwards copies as the custom profile says (ranges, private by creator)",
+  ignore: !!fixturesSkip,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "deid-route-custom-" });
+    const keyFile = path.join(root, "project.key");
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    await Deno.writeFile(keyFile, key);
+    const profileFile = path.join(root, "custom.json");
+    await Deno.writeTextFile(profileFile, JSON.stringify(CUSTOM_PROFILE));
+    const inputs = await writePrivateFixtures(path.join(root, "in"));
+    const scp = await startStorescp({ dir: path.join(root, "scp"), bitPreserving: true, extraArgs: ["-uf"] });
+    const agent = await startAgentProcess({
+      dataDir: path.join(root, "agent"),
+      config: {
+        nodes: { research: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
+        routes: [{
+          name: "research",
+          to: [{ node: "research" }],
+          deid: { profile: "basic", profileFile, keyFile },
+        }],
+        queue: { backoffBaseSeconds: 0.2, backoffCapSeconds: 1 },
+      },
+    });
+    try {
+      const sent = await storescu(inputs, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const delivered = await until("3 copies at storescp", async () => {
+        const files = await filesBySopInstance(scp.dir);
+        return files.size === 3 ? files : undefined;
+      });
+      const { options, layer } = readProfileFile(profileFile);
+      const profile = standardProfile(options, layer);
+      const originals = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(originals.length, 3);
+      for (const file of originals) {
+        const sop = path.basename(file, ".dcm");
+        const at = delivered.get(pseudonymizeUid(key, sop));
+        assert.ok(at?.length === 1, `the copy of ${sop} reached storescp once`);
+        const output = await Deno.readFile(at[0]);
+        // The custom layer was applied: GE's product ID kept with its creator, the rest of its block gone.
+        const b = parsePart10(output);
+        const text = (tag: number) => {
+          const el = findElement(b.dataset, tag);
+          return el && stringValue(b.bytes, el);
+        };
+        assert.equal(text(0x00091004), "HiSpeed CT/i");
+        assert.equal(text(0x00090010), "GEMS_IDEN_01");
+        assert.equal(text(0x00091002), undefined);
+        assert.equal(text(0x00081010), "CT01_OC0", "(0008,10xx) K");
+        // And the copy is exactly what the engine makes of the original under that profile and key.
+        const expected = path.join(root, `expected-${sop}.dcm`);
+        const r = await deidentifyFile(file, expected, { key, profile });
+        assert.equal(r.status, "done");
+        const want = await Deno.readFile(expected);
+        assert.ok(
+          Buffer.from(want.subarray(readPart10Header(want).datasetOffset)).equals(
+            Buffer.from(output.subarray(readPart10Header(output).datasetOffset)),
+          ),
+          `the copy of ${sop} is the engine's output under the custom profile`,
+        );
+      }
+    } finally {
+      await agent.stop();
+      await scp.stop();
+    }
   },
 });
