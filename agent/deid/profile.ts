@@ -10,6 +10,7 @@
 import generated from "./ps3.15/profile_2026c.json" with { type: "json" };
 import type { CustomRange, PrivateAction, PrivateActionCode } from "./profile_file.ts";
 import { ProfileError } from "./profile_error.ts";
+import { vrOf } from "@conduit/shared/dicom";
 
 export type { CustomRange, PrivateAction, PrivateActionCode };
 
@@ -151,9 +152,12 @@ export function standardProfile(optionNames: readonly string[] = [], custom?: Cu
     if (cache.has(tag)) return cache.get(tag);
     let r: Rule | undefined;
     const own = custom?.actions.get(tag);
+    // A range's U applies to its UIDs (and sequences of references); its other attributes fall through.
     const range = own || (tag >>> 16) % 2 === 1
       ? undefined
-      : custom?.ranges?.find((p) => ((tag & p.mask) >>> 0) === p.value);
+      : custom?.ranges?.find((p) =>
+        ((tag & p.mask) >>> 0) === p.value && (p.action !== "U" || vrOf(tag) === "UI" || vrOf(tag) === "SQ")
+      );
     if (own) r = { action: own, name: `custom ${formatTag(tag)}`, custom: true };
     else if (range) r = { action: range.action, name: `custom ${range.pattern}`, custom: true };
     else {

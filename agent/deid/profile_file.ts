@@ -19,7 +19,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { tagByKeyword } from "@conduit/shared/dicom";
+import { tagByKeyword, vrOf } from "@conduit/shared/dicom";
 import type { Action, CustomLayer } from "./profile.ts";
 import { ProfileError } from "./profile_error.ts";
 
@@ -136,7 +136,7 @@ export function parseEntry(address: string, action: unknown): Entry {
           `(${groupText},"CREATOR",${elementText.slice(2)})`,
       );
     }
-    if (fixed === 8) return { kind: "tag", tag: Number.parseInt(digits, 16) >>> 0, action: a };
+    if (fixed === 8) return { kind: "tag", tag: uidCheck(Number.parseInt(digits, 16) >>> 0), action: a };
     return {
       kind: "range",
       range: {
@@ -150,7 +150,16 @@ export function parseEntry(address: string, action: unknown): Entry {
   }
   const tag = tagByKeyword(text);
   if (tag === undefined) fail(`not ${FORMS}`);
-  return { kind: "tag", tag: tag!, action: a };
+  return { kind: "tag", tag: uidCheck(tag!), action: a };
+
+  /** U maps UIDs: on an attribute that is neither a UID nor a sequence (of references) it would keep it. */
+  function uidCheck(tag: number): number {
+    const vr = vrOf(tag);
+    if (a === "U" && vr !== "UI" && vr !== "SQ") {
+      fail(`U replaces UIDs, and this attribute's VR is ${vr}: give it D, Z, X, K or C`);
+    }
+    return tag;
+  }
 }
 
 /** Two ranges that some tag matches both. */

@@ -57,6 +57,8 @@ Deno.test("parseProfileFile() refuses malformed entries when the file is read, n
     [{ PatientName: 1 }, /not 1/],
     [{ "(60xx,3000)": "remove" }, /"\(60xx,3000\)": the action is one of/],
     [{ "(0009,GEMS,04)": "U" }, /a private attribute's action is one of K, X, Z, D, not "U"/],
+    [{ PatientName: "U" }, /actions: "PatientName": U replaces UIDs, and this attribute's VR is PN/],
+    [{ "(0008,0020)": "U" }, /"\(0008,0020\)": U replaces UIDs, and this attribute's VR is DA/],
     [{ "(0009,GEMS,04)": "C" }, /one of K, X, Z, D/],
     [{ StudyDescription: "K", "(0008,1030)": "X" }, /"\(0008,1030\)" and "StudyDescription" give the same/],
     [{ "(60xx,3000)": "K", "(600x,30x0)": "X" }, /"\(600x,30x0\)" and "\(60XX,3000\)" give the same/],
@@ -106,4 +108,15 @@ Deno.test("a custom layer: exact tag, then the most specific range, then the tab
   assert.equal(profile.privateAction!(0x0009, "gems_iden_01", 0x04), undefined); // exact, case included
   assert.equal(profile.privateAction!(0x0011, "GEMS_IDEN_01", 0x04), undefined);
   assert.equal(standardProfile([]).privateAction, undefined);
+  // A range's U takes the UIDs (and sequences of references) it covers; the rest falls through.
+  const u = parse({
+    "(0020,xxxx)": "U",
+    "(00xx,xxxx)": "K",
+    SOPInstanceUID: "U",
+    ReferencedImageSequence: "U",
+  });
+  const withU = standardProfile([], u.layer);
+  assert.equal(withU.rule(0x0020000d)?.name, "custom (0020,XXXX)"); // Study Instance UID
+  assert.equal(withU.rule(0x00200010)?.name, "custom (00XX,XXXX)"); // Study ID (SH): the next range
+  assert.equal(withU.rule(0x00080018)?.action, "U");
 });
