@@ -10,7 +10,15 @@ import * as path from "node:path";
 import { type DataSet, type Element } from "@conduit/shared/dicom";
 import { agentCli } from "../support/agent.ts";
 import { parsePart10, walk } from "../support/ps315_walk.ts";
-import { CUSTOM_PROFILE, privateFixturesSkip, writePrivateFixtures } from "../support/private_fixtures.ts";
+import {
+  CT_SMALL,
+  CUSTOM_PROFILE,
+  privateFixturesSkip,
+  writePrivateFixtures,
+} from "../support/private_fixtures.ts";
+import { deidentifyFile } from "../../agent/deid/engine.ts";
+import { standardProfile } from "../../agent/deid/profile.ts";
+import { parseProfileFile } from "../../agent/deid/profile_file.ts";
 
 const skip = await privateFixturesSkip();
 if (skip) console.warn(`custom_profile_test: skipped: ${skip}`);
@@ -205,6 +213,54 @@ Deno.test({
         assert.equal(text("(6000,0040)"), "G", msg("Overlay Type stays with its plane"));
         assert.equal(out.has("(6000,4000)"), false, msg("Overlay Comments"));
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a custom profile's private entries win over Retain Safe Private's list, element before block",
+  ignore: !!skip,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "deid-custom-safe-" });
+    try {
+      const { options, layer } = parseProfileFile(
+        JSON.stringify({
+          options: ["retain-safe-private"],
+          actions: {
+            '(0019,"GEMS_ACQU_01",xx)': "Z", // the block: its safe elements emptied too
+            '(0019,"GEMS_ACQU_01",23)': "X", // on the safe list: removed all the same
+            '(0019,"GEMS_ACQU_01",27)': "K", // kept: the element before the block
+          },
+        }),
+        "safe.json",
+      );
+      const out = path.join(dir, "out.dcm");
+      const r = await deidentifyFile(CT_SMALL, out, {
+        key: new TextEncoder().encode("safe private and custom"),
+        profile: standardProfile(options, layer),
+        sync: false,
+      });
+      assert.equal(r.status, "done");
+      const input = flatten(Deno.readFileSync(CT_SMALL));
+      const o = flatten(Deno.readFileSync(out));
+      assert.equal(o.has("(0019,1023)"), false, "custom X over the safe list");
+      assert.equal(o.get("(0019,1024)")?.length, 0, "the block's Z over the safe list");
+      assert.equal(o.get("(0019,1002)")?.length, 0, "the block's Z");
+      assert.equal(
+        o.get("(0019,1027)")?.text,
+        input.get("(0019,1027)")!.text,
+        "the element's K over the block",
+      );
+      assert.equal(o.get("(0019,0010)")?.text, "GEMS_ACQU_01");
+      assert.equal(
+        o.get("(0043,1027)")?.text,
+        input.get("(0043,1027)")!.text,
+        "the safe list where no entry",
+      );
+      assert.equal(o.get("(0043,0010)")?.text, "GEMS_PARM_01");
+      assert.equal(o.has("(0043,1010)"), false, "neither named nor safe: removed");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
