@@ -117,6 +117,27 @@ Deno.test({
         );
       }
 
+      // A malformed entry stops the command before any object, naming the file and the entry.
+      const bad = path.join(dir, "bad.json");
+      await Deno.writeTextFile(
+        bad,
+        JSON.stringify({ actions: { ...CUSTOM_PROFILE.actions, "(0009,GEMS_IDEN_01,4)": "K" } }),
+      );
+      const refused = await agentCli(
+        ["deid", "--profile", "basic", "--profile-file", bad, "--key-file", path.join(dir, "key")]
+          .concat(["--in", inDir, "--out", path.join(dir, "never")]),
+      );
+      assert.equal(refused.code, 2);
+      assert.match(
+        refused.stderr,
+        /agent deid: profile .*bad\.json: actions: "\(0009,GEMS_IDEN_01,4\)": the element must be two hex digits/,
+      );
+      assert.equal(
+        await Deno.stat(path.join(dir, "never")).then(() => true, () => false),
+        false,
+        "no output",
+      );
+
       const inputs = new Map<string, Uint8Array>();
       for (const name of ["explicit.dcm", "implicit.dcm", "ct_small.dcm"]) {
         inputs.set(name, Deno.readFileSync(path.join(inDir, name)));
