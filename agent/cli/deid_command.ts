@@ -100,7 +100,11 @@ export async function deidCommand(args: string[]): Promise<number> {
   }
   const settings: BatchSettings = {
     options,
-    custom: custom && { ...custom.layer, actions: [...custom.layer.actions] },
+    custom: custom && {
+      ...custom.layer,
+      actions: [...custom.layer.actions],
+      values: [...(custom.layer.values ?? [])],
+    },
     key,
     pseudonyms: pseudonyms && [...pseudonyms],
     patientNamePrefix: v["name-prefix"],

@@ -11,6 +11,7 @@ export interface BatchSettings {
     name: string;
     method?: string;
     actions: [number, Action][];
+    values?: [number, string][];
     ranges?: CustomLayer["ranges"];
     privateActions?: CustomLayer["privateActions"];
     shiftDates?: CustomLayer["shiftDates"];
@@ -25,7 +26,9 @@ export interface BatchSettings {
 
 /** Turns settings into a request (builds the profile; throws ProfileError on bad options). */
 export function requestOf(s: BatchSettings): DeidRequest {
-  const custom = s.custom ? { ...s.custom, actions: new Map(s.custom.actions) } : undefined;
+  const custom = s.custom
+    ? { ...s.custom, actions: new Map(s.custom.actions), values: new Map(s.custom.values ?? []) }
+    : undefined;
   return {
     key: s.key,
     profile: standardProfile(s.options, custom),

@@ -32,9 +32,9 @@ import {
   shiftDate,
   shiftDateTime,
 } from "@conduit/shared/deid/pseudonyms";
-import type { Action, DeidProfile, OptionName, PrivateActionCode, TableAction } from "./profile.ts";
+import type { Action, DeidProfile, OptionName, TableAction } from "./profile.ts";
 import { type Edit, encodeText } from "./rewrite.ts";
-import { decidePrivate } from "./private.ts";
+import { decidePrivate, type PrivateDecision } from "./private.ts";
 
 /** What the decisions need besides the element. */
 export interface DecideContext {
@@ -61,6 +61,16 @@ const T = {
 } as const;
 
 const TIMEZONE_OFFSET = 0x00080201;
+/** Text VRs a private element's replacement value may be written to, and their longest value. */
+const TEXT_MAX: Record<string, number> = {
+  LO: 64,
+  SH: 16,
+  LT: 10240,
+  ST: 1024,
+  UT: 65536,
+  UC: 65536,
+  CS: 16,
+};
 const FREE_TEXT = new Set(["LO", "SH", "ST", "LT", "UT", "UC"]);
 const BINARY = new Set(["US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"]);
 const DUMMY: Record<string, string> = {
@@ -103,7 +113,7 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
   const { bytes, profile } = ctx;
   const text = (el: Element) => stringValue(bytes, el, ctx.decoding);
   /** Private elements that stay, and how (`private.ts`); the others go. Filled by `index` below. */
-  const privateActions = new Map<Element, PrivateActionCode>();
+  const privateActions = new Map<Element, PrivateDecision>();
   /** Sequences whose content is scrubbed (under a D or C); their descendants inherit it. */
   const scrubbed = new Set<DataSet>();
   const overlayGone = !profile.options.includes("clean-graphics");
@@ -212,8 +222,8 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
   };
 
   /** What a private element gets: K, Z, D (on a sequence: kept and scrubbed), or removed when undecided. */
-  const privateEdit = (action: PrivateActionCode | undefined, el: Element): Edit => {
-    switch (action) {
+  const privateEdit = (decision: PrivateDecision | undefined, el: Element): Edit => {
+    switch (decision?.action) {
       case "K":
         return { action: "keep" };
       case "Z":
@@ -222,6 +232,10 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
         if (el.items) {
           for (const item of el.items) scrubbed.add(item);
           return { action: "keep" };
+        }
+        // A given value, where the VR holds text (UN: written as text, its VR unknown; cut to the VR's length).
+        if (decision!.value !== undefined && (el.vr === "UN" || TEXT_MAX[el.vr] !== undefined)) {
+          return replace(el, decision!.value.slice(0, TEXT_MAX[el.vr] ?? 64));
         }
         // Sent as UN its VR is unknown, and bytes (OB, OW...) have no dummy: zeroed, their length kept.
         if (el.vr === "UN" || el.vr.startsWith("O")) {
@@ -278,7 +292,10 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
       return { action: "keep" };
     }
     const action = resolveCombined(rule.action, profile.typeOf(el.tag, path[path.length - 1] ?? 0));
-    const edit = apply(action, rule.option, el, parentItem);
+    // A custom D with a value: that text (its VR checked when the profile was read) instead of a dummy.
+    const edit = action === "D" && rule.value !== undefined && !el.items
+      ? replace(el, rule.value)
+      : apply(action, rule.option, el, parentItem);
     // A kept or mapped sequence inside a scrubbed one stays scrubbed.
     if (inScrubbed && el.items) { for (const item of el.items) scrubbed.add(item); }
     return edit;

@@ -14,6 +14,14 @@
 import { type DataSet, type Element, parseUnSequence, stringValue } from "@conduit/shared/dicom";
 import type { DeidProfile, PrivateActionCode } from "./profile.ts";
 
+/** What a private element that stays gets: its action, and a D's replacement value. */
+export interface PrivateDecision {
+  action: PrivateActionCode;
+  value?: string;
+}
+
+const KEEP: PrivateDecision = { action: "K" };
+
 const hex = (n: number, width: number) => n.toString(16).toUpperCase().padStart(width, "0");
 
 /** The key a safe list uses: `GGGG|CREATOR|EE`. */
@@ -41,7 +49,7 @@ export function decidePrivate(
   bytes: Uint8Array,
   ds: DataSet,
   profile: Pick<DeidProfile, "safePrivate" | "privateAction">,
-  out: Map<Element, PrivateActionCode>,
+  out: Map<Element, PrivateDecision>,
 ): void {
   const { safePrivate, privateAction } = profile;
   if (!safePrivate && !privateAction) return;
@@ -62,15 +70,16 @@ export function decidePrivate(
     let creator = texts.get(creatorEl);
     if (creator === undefined) texts.set(creatorEl, creator = creatorText(bytes, creatorEl));
     if (!creator) continue;
-    const action = privateAction?.(group, creator, elem & 0xff) ??
-      (safePrivate?.has(safeKey(group, creator, elem & 0xff)) ? "K" : undefined);
-    if (!action || action === "X") continue;
+    const decision: PrivateDecision | undefined = privateAction?.(group, creator, elem & 0xff) ??
+      (safePrivate?.has(safeKey(group, creator, elem & 0xff)) ? KEEP : undefined);
+    if (!decision || decision.action === "X") continue;
+    const action = decision.action;
     // A sequence sent as UN (implicit VR, or an unknown VR): its items are parsed so that they can be
     // judged; a value that looks like items but does not parse cannot be judged, and goes.
     if (action !== "Z" && !el.items && el.vr === "UN" && startsWithItem(bytes, el)) {
       if (!parseUnSequence(bytes, el)) continue;
     }
-    out.set(el, action);
-    out.set(creatorEl, "K");
+    out.set(el, decision);
+    out.set(creatorEl, KEEP);
   }
 }

@@ -41,6 +41,8 @@ export interface Rule {
   name: string;
   /** Set when the profile file's custom layer gave the action. */
   custom?: true;
+  /** A custom D's replacement value. */
+  value?: string;
 }
 
 export interface DeidProfile {
@@ -61,7 +63,7 @@ export interface DeidProfile {
    * The custom layer's action for the private element `element` (its low byte) of the block `creator`
    * (trimmed) reserved in `group`, or undefined when the layer names neither it nor its block.
    */
-  privateAction?(group: number, creator: string, element: number): PrivateActionCode | undefined;
+  privateAction?(group: number, creator: string, element: number): PrivateAction | undefined;
   /** Date shift range in days (Retain Longitudinal Temporal Information with Modified Dates). */
   shiftDates?: { minDays: number; maxDays: number };
 }
@@ -78,6 +80,8 @@ export interface CustomLayer {
   name: string;
   method?: string;
   actions: ReadonlyMap<number, Action>;
+  /** Replacement values of D actions in `actions` (written instead of a dummy). */
+  values?: ReadonlyMap<number, string>;
   /** Most specific first. */
   ranges?: readonly CustomRange[];
   privateActions?: readonly PrivateAction[];
@@ -158,8 +162,15 @@ export function standardProfile(optionNames: readonly string[] = [], custom?: Cu
       : custom?.ranges?.find((p) =>
         ((tag & p.mask) >>> 0) === p.value && (p.action !== "U" || vrOf(tag) === "UI" || vrOf(tag) === "SQ")
       );
-    if (own) r = { action: own, name: `custom ${formatTag(tag)}`, custom: true };
-    else if (range) r = { action: range.action, name: `custom ${range.pattern}`, custom: true };
+    const value = own ? custom?.values?.get(tag) : undefined;
+    if (own) {
+      r = {
+        action: own,
+        name: `custom ${formatTag(tag)}`,
+        custom: true,
+        ...(value !== undefined ? { value } : {}),
+      };
+    } else if (range) r = { action: range.action, name: `custom ${range.pattern}`, custom: true };
     else {
       const row = attributes.get(tag) ?? repeating.find((p) =>
         ((tag & p.maskN) >>> 0) === p.valueN &&
@@ -185,11 +196,11 @@ export function standardProfile(optionNames: readonly string[] = [], custom?: Cu
   const privateActions = custom?.privateActions?.length ? custom.privateActions : undefined;
   const privateAction = privateActions &&
     ((group: number, creator: string, element: number) => {
-      let block: PrivateActionCode | undefined;
+      let block: PrivateAction | undefined;
       for (const p of privateActions) {
         if (p.group !== group || p.creator !== creator) continue;
-        if (p.element === element) return p.action;
-        if (p.element === undefined) block = p.action;
+        if (p.element === element) return p;
+        if (p.element === undefined) block = p;
       }
       return block;
     });

@@ -11,6 +11,9 @@
  *   `(0009,"GEMS_IDEN_01",xx)`. It matches where a creator element of that group holds exactly that text
  *   (trimmed), whichever block the creator reserved, at any depth.
  *
+ * An action is a code (`"K"`), or `{ "action": "D", "value": "TEXT" }` to replace one attribute's value with
+ * a given text (Orthanc's Replace, CTP's fixed values) instead of a dummy.
+ *
  * Everything is checked here, when the file is read: a bad address, an unknown action, an odd group given
  * as a plain tag or range (private attributes are addressed by their creator), two entries that give the
  * same attribute different actions with nothing to choose between them. Errors name the entry.
@@ -37,6 +40,44 @@ export interface CustomRange {
 /** The actions a private attribute may be given. */
 export type PrivateActionCode = "K" | "X" | "Z" | "D";
 
+/**
+ * Value representations a replacement value may be given to, with their longest value (PS3.5 6.2) and the
+ * form one value takes (a replacement may hold several, `\`-separated, except in LT, ST, UT and UR).
+ */
+const TEXT_VRS: Record<string, { max: number; form?: RegExp }> = {
+  AE: { max: 16 },
+  AS: { max: 4, form: /^\d{3}[DWMY]$/ },
+  CS: { max: 16, form: /^[A-Z0-9 _]*$/ },
+  DA: { max: 8, form: /^\d{8}$/ },
+  DS: { max: 16, form: /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/ },
+  DT: { max: 26, form: /^\d{4,14}(\.\d{1,6})?([+-]\d{4})?$/ },
+  IS: { max: 12, form: /^[+-]?\d+$/ },
+  LO: { max: 64 },
+  LT: { max: 10240 },
+  PN: { max: 64 * 3 },
+  SH: { max: 16 },
+  ST: { max: 1024 },
+  TM: { max: 14, form: /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/ },
+  UC: { max: 0xfffffffe },
+  UI: { max: 64, form: /^\d+(\.\d+)*$/ },
+  UR: { max: 0xfffffffe },
+  UT: { max: 0xfffffffe },
+};
+const SINGLE_VALUED = new Set(["LT", "ST", "UT", "UR"]);
+
+/** Why `value` cannot be an attribute of VR `vr`'s value, or undefined when it can. */
+export function valueProblem(vr: string, value: string): string | undefined {
+  const rule = TEXT_VRS[vr];
+  if (!rule) return `a value cannot be written to an attribute of VR ${vr}; give it D without a value`;
+  for (const v of SINGLE_VALUED.has(vr) ? [value] : value.split("\\")) {
+    if (v.length > rule.max) {
+      return `${JSON.stringify(v)} is longer than ${vr} allows (${rule.max} characters)`;
+    }
+    if (rule.form && v !== "" && !rule.form.test(v)) return `${JSON.stringify(v)} is not a valid ${vr} value`;
+  }
+  return undefined;
+}
+
 /** An action on private attributes: the element `element` (or every one) of `creator`'s block in `group`. */
 export interface PrivateAction {
   /** Normalized: `(0009,"GEMS_IDEN_01",04)`, `(0009,"GEMS_IDEN_01",xx)`. */
@@ -47,6 +88,8 @@ export interface PrivateAction {
   /** The element's low byte; absent for the whole block. */
   element?: number;
   action: PrivateActionCode;
+  /** With D: the text written instead of a dummy. */
+  value?: string;
 }
 
 const ACTIONS = ["D", "Z", "X", "K", "C", "U"] as const;
@@ -64,7 +107,7 @@ const PRIVATE = /^\((?<group>[^,]*),(?<creator>.*),(?<element>[^,]*)\)$/;
 
 /** One parsed address with its action. */
 type Entry =
-  | { kind: "tag"; tag: number; action: Action }
+  | { kind: "tag"; tag: number; action: Action; value?: string }
   | { kind: "range"; range: CustomRange }
   | { kind: "private"; rule: PrivateAction };
 
@@ -75,6 +118,20 @@ export function parseEntry(address: string, action: unknown): Entry {
     throw new ProfileError(`${where}: ${why}`);
   };
   const text = address.trim();
+  // `{ "action": "D", "value": "TEXT" }`: a replacement value, checked against the VR below.
+  let value: string | undefined;
+  if (typeof action === "object" && action !== null && !Array.isArray(action)) {
+    const o = action as Record<string, unknown>;
+    if (Object.keys(o).some((k) => k !== "action" && k !== "value") || o.action !== "D") {
+      fail('an action with a value is { "action": "D", "value": "TEXT" }');
+    }
+    if (typeof o.value !== "string") fail(`the value must be a string, not ${JSON.stringify(o.value)}`);
+    value = o.value as string;
+    if ([...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) > 0x7e)) {
+      fail("the value must be printable ASCII (the Specific Character Set of the object is not known here)");
+    }
+    action = "D";
+  }
   const privateMatch = PRIVATE.exec(text);
   if (privateMatch) {
     const g = privateMatch.groups!;
@@ -115,9 +172,20 @@ export function parseEntry(address: string, action: unknown): Entry {
     const pattern = `(${hex4(group)},${JSON.stringify(creator)},${
       element === undefined ? "xx" : hex2(element)
     })`;
+    if (value !== undefined && element === undefined) {
+      fail("a value replaces one private element, not a whole block");
+    }
+    if (value !== undefined && value.length > 64) fail("a private element's value is at most 64 characters");
     return {
       kind: "private",
-      rule: { pattern, group, creator, element, action: action as PrivateActionCode },
+      rule: {
+        pattern,
+        group,
+        creator,
+        element,
+        action: action as PrivateActionCode,
+        ...(value !== undefined ? { value } : {}),
+      },
     };
   }
   if (typeof action !== "string" || !(ACTIONS as readonly string[]).includes(action)) {
@@ -136,7 +204,8 @@ export function parseEntry(address: string, action: unknown): Entry {
           `(${groupText},"CREATOR",${elementText.slice(2)})`,
       );
     }
-    if (fixed === 8) return { kind: "tag", tag: uidCheck(Number.parseInt(digits, 16) >>> 0), action: a };
+    if (fixed === 8) return tagEntry(Number.parseInt(digits, 16) >>> 0);
+    if (value !== undefined) fail("a value replaces one attribute, not a range");
     return {
       kind: "range",
       range: {
@@ -150,15 +219,19 @@ export function parseEntry(address: string, action: unknown): Entry {
   }
   const tag = tagByKeyword(text);
   if (tag === undefined) fail(`not ${FORMS}`);
-  return { kind: "tag", tag: uidCheck(tag!), action: a };
+  return tagEntry(tag!);
 
-  /** U maps UIDs: on an attribute that is neither a UID nor a sequence (of references) it would keep it. */
-  function uidCheck(tag: number): number {
+  /** One attribute: U maps UIDs (it would keep anything else), a value must suit the VR. */
+  function tagEntry(tag: number): Entry {
     const vr = vrOf(tag);
     if (a === "U" && vr !== "UI" && vr !== "SQ") {
       fail(`U replaces UIDs, and this attribute's VR is ${vr}: give it D, Z, X, K or C`);
     }
-    return tag;
+    if (value !== undefined) {
+      const problem = valueProblem(vr, value);
+      if (problem) fail(problem);
+    }
+    return { kind: "tag", tag, action: a, ...(value !== undefined ? { value } : {}) };
   }
 }
 
@@ -195,6 +268,7 @@ export function parseProfileFile(text: string, file: string): { options: string[
     throw new ProfileError('actions must be an object: { "ADDRESS": "ACTION", ... }');
   }
   const actions = new Map<number, Action>();
+  const values = new Map<number, string>();
   const sourceOf = new Map<number, string>();
   const ranges: CustomRange[] = [];
   const privateActions: PrivateAction[] = [];
@@ -209,8 +283,11 @@ export function parseProfileFile(text: string, file: string): { options: string[
       );
     if (entry.kind === "tag") {
       const before = actions.get(entry.tag);
-      if (before !== undefined && before !== entry.action) throw clash(sourceOf.get(entry.tag)!);
+      if (before !== undefined && (before !== entry.action || values.get(entry.tag) !== entry.value)) {
+        throw clash(sourceOf.get(entry.tag)!);
+      }
       actions.set(entry.tag, entry.action);
+      if (entry.value !== undefined) values.set(entry.tag, entry.value);
       sourceOf.set(entry.tag, address);
     } else if (entry.kind === "range") {
       const e = entry.range;
@@ -223,7 +300,7 @@ export function parseProfileFile(text: string, file: string): { options: string[
       const same = privateActions.find((o) =>
         o.group === e.group && o.creator === e.creator && o.element === e.element
       );
-      if (same && same.action !== e.action) throw clash(same.pattern);
+      if (same && (same.action !== e.action || same.value !== e.value)) throw clash(same.pattern);
       if (!same) privateActions.push(e);
     }
   }
@@ -247,6 +324,7 @@ export function parseProfileFile(text: string, file: string): { options: string[
       name: String(r.name ?? path.basename(file)),
       method: r.method === undefined ? undefined : String(r.method),
       actions,
+      ...(values.size ? { values } : {}),
       ranges,
       privateActions,
       shiftDates: shift as CustomLayer["shiftDates"],

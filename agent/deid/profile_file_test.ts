@@ -63,6 +63,30 @@ Deno.test("parseProfileFile() refuses malformed entries when the file is read, n
     [{ StudyDescription: "K", "(0008,1030)": "X" }, /"\(0008,1030\)" and "StudyDescription" give the same/],
     [{ "(60xx,3000)": "K", "(600x,30x0)": "X" }, /"\(600x,30x0\)" and "\(60XX,3000\)" give the same/],
     [{ "(0009,GEMS,04)": "K", '(0009,"GEMS",xx04)': "X" }, /give the same attributes different actions/],
+    // Replacement values: D only, one attribute or element, text that suits the VR.
+    [
+      { InstitutionName: { action: "K", value: "A" } },
+      /an action with a value is \{ "action": "D", "value": "TEXT" \}/,
+    ],
+    [{ InstitutionName: { action: "D", value: "A", extra: 1 } }, /an action with a value is/],
+    [{ InstitutionName: { action: "D", value: 3 } }, /"InstitutionName": the value must be a string, not 3/],
+    [{ InstitutionName: { action: "D", value: "Zürich" } }, /the value must be printable ASCII/],
+    [
+      { "(0008,00xx)": { action: "D", value: "A" } },
+      /"\(0008,00xx\)": a value replaces one attribute, not a range/,
+    ],
+    [
+      { "(0009,GEMS,xx)": { action: "D", value: "A" } },
+      /a value replaces one private element, not a whole block/,
+    ],
+    [{ "(0009,GEMS,04)": { action: "D", value: "A".repeat(65) } }, /at most 64 characters/],
+    [{ Rows: { action: "D", value: "512" } }, /"Rows": a value cannot be written to an attribute of VR US/],
+    [{ StudyDate: { action: "D", value: "2026-1-1" } }, /"2026-1-1" is not a valid DA value/],
+    [{ StationName: { action: "D", value: "A".repeat(17) } }, /longer than SH allows \(16 characters\)/],
+    [
+      { InstitutionName: { action: "D", value: "A" }, "(0008,0080)": { action: "D", value: "B" } },
+      /give the same/,
+    ],
   ];
   for (const [actions, message] of refused) {
     assert.throws(() => parse(actions), (err: Error) => {
@@ -71,6 +95,21 @@ Deno.test("parseProfileFile() refuses malformed entries when the file is read, n
       return true;
     });
   }
+  const withValues = parse({
+    InstitutionName: { action: "D", value: "TRIAL SITE 3" },
+    StudyDate: { action: "D", value: "20260101" },
+    "(0009,GEMS_IDEN_01,02)": { action: "D", value: "SCANNER-A" },
+  });
+  assert.deepEqual([...withValues.layer.values!], [[0x00080080, "TRIAL SITE 3"], [0x00080020, "20260101"]]);
+  assert.equal(withValues.layer.privateActions![0].value, "SCANNER-A");
+  const valued = standardProfile([], withValues.layer);
+  assert.deepEqual(valued.rule(0x00080080), {
+    action: "D",
+    name: "custom (0008,0080)",
+    custom: true,
+    value: "TRIAL SITE 3",
+  });
+  assert.equal(valued.privateAction!(0x0009, "GEMS_IDEN_01", 0x02)?.value, "SCANNER-A");
   // Equally specific ranges with the same action, or nested ranges: nothing to choose, accepted.
   parse({ "(60xx,3000)": "X", "(600x,30x0)": "X", "(60xx,xxxx)": "K", "(6000,xxxx)": "D" });
   assert.throws(
@@ -103,8 +142,8 @@ Deno.test("a custom layer: exact tag, then the most specific range, then the tab
   assert.equal(profile.rule(0x60023000)?.action, "K"); // over the table's (60xx,3000) X
   assert.equal(profile.rule(0x00100010)?.action, "Z"); // not named: the table's
   assert.equal(profile.rule(0x00100010)?.custom, undefined);
-  assert.equal(profile.privateAction!(0x0009, "GEMS_IDEN_01", 0x04), "K");
-  assert.equal(profile.privateAction!(0x0009, "GEMS_IDEN_01", 0x05), "Z"); // the block
+  assert.equal(profile.privateAction!(0x0009, "GEMS_IDEN_01", 0x04)?.action, "K");
+  assert.equal(profile.privateAction!(0x0009, "GEMS_IDEN_01", 0x05)?.action, "Z"); // the block
   assert.equal(profile.privateAction!(0x0009, "gems_iden_01", 0x04), undefined); // exact, case included
   assert.equal(profile.privateAction!(0x0011, "GEMS_IDEN_01", 0x04), undefined);
   assert.equal(standardProfile([]).privateAction, undefined);

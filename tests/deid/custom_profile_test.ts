@@ -25,10 +25,12 @@ if (skip) console.warn(`custom_profile_test: skipped: ${skip}`);
 
 /** What the profile names (the walk leaves these to the checks below). */
 const NAMED_STANDARD = (tag: number) =>
-  (tag >>> 8) === 0x000810 || (tag >>> 8) === 0x001811 || ((tag & 0xff00ffff) >>> 0) === 0x60003000;
+  tag === 0x00080080 || (tag >>> 8) === 0x000810 || (tag >>> 8) === 0x001811 ||
+  ((tag & 0xff00ffff) >>> 0) === 0x60003000;
 const NAMED_PRIVATE: [number, string, number | undefined][] = [
   [0x0009, "GEMS_IDEN_01", 0x04],
   [0x0009, "GEMS_IDEN_01", 0x01],
+  [0x0009, "GEMS_IDEN_01", 0xe6],
   [0x0019, "GEMS_ACQU_01", undefined],
   [0x0043, "GEMS_PARM_01", 0x28],
   [0x0027, "GEMS_IMAG_01", 0x41],
@@ -182,6 +184,10 @@ Deno.test({
         for (const p of ["(0009,1002)", "(0009,1027)", "(0009,10E7)"]) {
           assert.equal(out.has(p), false, msg(p));
         }
+        // Replacement values (Orthanc's Replace): the given text, not a dummy; as text where the private
+        // element is sent as UN.
+        assert.equal(text("(0009,10E6)"), "SCANNER-A", msg("(0009,10E6) D with a value"));
+        assert.equal(text("(0008,0080)"), "TRIAL SITE 3", msg("Institution Name D with a value"));
         // GEMS_ACQU_01: the whole block kept, but element 03 emptied (the more specific entry).
         assert.equal(text("(0019,0010)"), "GEMS_ACQU_01");
         assert.equal(text("(0019,1004)"), input.get("(0019,1004)")!.text, msg("(0019,1004)"));

@@ -185,6 +185,7 @@ Deno.test("docs/deidentification.md's custom profile example is read, and does w
     };
     assert.equal(text(0x00081010), "CT01_OC0", "Station Name kept by (0008,10xx)");
     assert.equal(text(0x00081030), undefined, "Study Description removed: the exact tag wins");
+    assert.equal(text(0x00080080), "TRIAL SITE 3", "Institution Name replaced by the value");
     assert.equal(text(0x00181100), undefined, "(0018,11xx) removed");
     assert.equal(text(0x00091004), "HiSpeed CT/i", "GE's product ID kept");
     assert.equal(text(0x00090010), "GEMS_IDEN_01", "with its creator");

@@ -100,6 +100,8 @@ export const CUSTOM_PROFILE = {
     "(60xx,3000)": "K",
     '(0009,"GEMS_IDEN_01",04)': "K",
     "(0009,GEMS_IDEN_01,01)": "D",
+    "(0009,GEMS_IDEN_01,E6)": { action: "D", value: "SCANNER-A" },
+    InstitutionName: { action: "D", value: "TRIAL SITE 3" },
     '(0019,"GEMS_ACQU_01",xx)': "K",
     '(0019,"GEMS_ACQU_01",03)': "Z",
     '(0043,"GEMS_PARM_01",xx28)': "D",
