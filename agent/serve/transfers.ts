@@ -4,7 +4,7 @@
  */
 import { optionsProblem } from "@conduit/shared/deid";
 import { NO_KEY } from "../forward/stage_settings.ts";
-import { UnknownNodeError } from "../nodes/operations.ts";
+import { type RetrieveReport, UnknownNodeError } from "../nodes/operations.ts";
 import { remoteDestination, TRANSFER_STAGE, transferRoute } from "../queue/keys.ts";
 import { type Handlers, ok, type Replies, type RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
@@ -16,11 +16,54 @@ export class SendRefusedError extends Error {
 }
 
 /**
- * A transfer's study at the source: fetched from the node first when one is named (a retrieve that
- * did not bring every object the node listed is reported, never hidden), then queued for the destination
- * site under the transfer's route; with `deid`, queued for the de-identification stage instead, whose
- * copies (made with this site's key) are what is queued for the destination, so nothing identified enters
- * the tunnel.
+ * The instances a send hands over: the whole study, or only the series it names (each retrieved from the
+ * node at SERIES level, their reports added up). A named series of which no object is found is refused:
+ * the operator asked for it, and sending the others alone would hide that.
+ */
+async function instancesToSend(s: SiteServices, request: RequestOf<"send">, signal: AbortSignal) {
+  if (!request.seriesInstanceUids) return await instancesFor(s, request, signal);
+  const files: Awaited<ReturnType<typeof instancesFor>>["files"] = [];
+  let report: RetrieveReport | undefined;
+  const named = [...new Set(request.seriesInstanceUids)];
+  // Positions in the order asked, not UIDs: the message is logged here as well as answered.
+  const absent: number[] = [];
+  for (const [i, seriesInstanceUid] of named.entries()) {
+    const one = await instancesFor(s, { ...request, seriesInstanceUid }, signal);
+    if (!one.files.length) absent.push(i + 1);
+    files.push(...one.files);
+    if (one.report) report = report ? addReports(report, one.report) : one.report;
+  }
+  if (absent.length) {
+    throw new SendRefusedError(
+      `no object of series ${absent.join(", ")} of the ${named.length} named (in the order asked) ${
+        request.node ? `at this site or its node ${request.node}` : "at this site"
+      }; nothing was sent`,
+    );
+  }
+  return { files, report };
+}
+
+/** Two retrieve reports as one: counts added, the first status that is not a success kept. */
+function addReports(a: RetrieveReport, b: RetrieveReport): RetrieveReport {
+  return {
+    method: a.method,
+    status: a.ok ? b.status : a.status,
+    expected: a.expected + b.expected,
+    arrived: a.arrived + b.arrived,
+    missing: [...a.missing, ...b.missing],
+    completed: a.completed + b.completed,
+    failed: a.failed + b.failed,
+    warning: a.warning + b.warning,
+    ok: a.ok && b.ok,
+  };
+}
+
+/**
+ * A transfer's study (or the series it names) at the source: fetched from the node first when one is
+ * named (a retrieve that did not bring every object the node listed is reported, never hidden), then
+ * queued for the destination site under the transfer's route; with `deid`, queued for the
+ * de-identification stage instead, whose copies (made with this site's key) are what is queued for the
+ * destination, so nothing identified enters the tunnel.
  */
 async function sendStudy(
   s: SiteServices,
@@ -33,7 +76,7 @@ async function sendStudy(
     const problem = optionsProblem(request.deid.options ?? []);
     if (problem) throw new SendRefusedError(problem);
   }
-  const { files, report } = await instancesFor(s, request, signal);
+  const { files, report } = await instancesToSend(s, request, signal);
   const destination = remoteDestination(request.to.site, request.to.node);
   const route = transferRoute(request.transfer);
   const sops = files.map((f) => f.sopInstanceUid);

@@ -16,6 +16,8 @@ const timeWindow = z.object({
   end: z.string().regex(/^\d\d:\d\d$/, "HH:MM"),
   timeZone: z.string().min(1).max(64).optional(),
 }).strict();
+/** Some series of one study. */
+const studySeries = z.object({ study: uid, series: z.array(uid).min(1).max(1000) }).strict();
 /** Megabits per second. */
 const bandwidth = z.number().min(0.1).max(100_000);
 
@@ -33,12 +35,18 @@ export function transfersRouter(d: Deps) {
       z.object({
         source: endpoint,
         destination: endpoint,
-        studies: z.array(uid).min(1).max(10_000),
+        /** Whole studies. */
+        studies: z.array(uid).min(1).max(10_000).optional(),
+        /** Only some series of these studies (each study here or in `studies`, not both). */
+        series: z.array(studySeries).min(1).max(10_000).optional(),
         priority: z.number().int().min(-10).max(10).optional(),
         window: timeWindow.optional(),
         bandwidthMbps: bandwidth.optional(),
         deid: deid.optional(),
-      }).strict(),
+      }).strict().refine((i) => i.studies || i.series, {
+        message: "name studies, or series of studies, to transfer",
+        path: ["studies"],
+      }),
     ).mutation(async ({ ctx, input }) => {
       await d.registry.require(input.source.site);
       await d.registry.require(input.destination.site);
@@ -85,7 +93,10 @@ export function transfersRouter(d: Deps) {
           await new Promise((r) => setTimeout(r, 500));
         }
       }),
-    /** One study's objects, with their state at the source (pending, in flight, failed, done, dead). */
+    /**
+     * One study's objects (only its series the job names, when it names some), with their state at the
+     * source (pending, in flight, failed, done, dead).
+     */
     objects: procedure.input(z.object({ id: z.string().min(1), study: uid }).strict())
       .query(async ({ ctx, input }) => {
         await job(d, ctx.principal, input.id);

@@ -89,6 +89,8 @@ export const transferTasks = sqliteTable("transfer_tasks", {
   id: text("id").primaryKey(),
   transferId: text("transfer_id").notNull(),
   studyInstanceUid: text("study_instance_uid").notNull(),
+  /** Only these series of the study (a JSON array of Series Instance UIDs); null: the whole study. */
+  series: text("series"),
   status: text("status").notNull().default("pending"),
   objects: integer("objects"),
   done: integer("done").notNull().default(0),

@@ -10,7 +10,7 @@ import { and, asc, desc, eq, inArray, isNull, like, or } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
-import { type DetailOf, FEATURE_DELIVERY } from "@conduit/shared/tunnel";
+import { type DetailOf, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER } from "@conduit/shared/tunnel";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
@@ -33,13 +33,19 @@ export class TransferError extends Error {
 export interface CreateTransfer extends Schedule {
   source: Endpoint;
   destination: Endpoint;
-  studies: string[];
+  /** Whole studies. */
+  studies?: string[];
+  /** Only some series of these studies (a study named here is not also named whole). */
+  series?: { study: string; series: string[] }[];
   priority?: number;
   /** De-identify at the source with its key (hub/transfers/deid.ts). */
   deid?: TransferDeidRequest;
 }
 
 const MAX_SEND_ATTEMPTS = 5;
+/** The most studies, and the most series named, in one job. */
+export const MAX_STUDIES = 10_000;
+export const MAX_SERIES = 10_000;
 /** How long the source may take to hand a study over (its retrieve from its node included). */
 export const SEND_DEADLINE_MS = 6 * 3600 * 1000;
 /** How often a task's delivery to its destination node is checked while the source still sends. */
@@ -60,6 +66,50 @@ const CANCEL_FINISHING = "canceled; ";
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
+
+/** A series transfer asked of a source agent from before series transfers (no `series-transfer` in its hello). */
+class SeriesUnsupportedError extends Error {
+  override name = "SeriesUnsupportedError";
+}
+
+/** The series a task names, or undefined for the whole study. */
+export function seriesOf(task: Pick<TransferTaskRow, "series">): string[] | undefined {
+  return task.series ? JSON.parse(task.series) as string[] : undefined;
+}
+
+/**
+ * A job's tasks: one per study, whole or some of its series (the series of a study named twice merged).
+ * TransferError for a UID that is not one, a study named both whole and by series, or too many.
+ */
+function tasksOf(input: CreateTransfer): { study: string; series?: string[] }[] {
+  const check = (uid: string, what: string) => {
+    if (!UID.test(uid) || uid.length > 64) throw new TransferError(`${JSON.stringify(uid)} is not a ${what}`);
+  };
+  const whole = [...new Set(input.studies ?? [])];
+  for (const s of whole) check(s, "Study Instance UID");
+  const some = new Map<string, Set<string>>();
+  for (const { study, series } of input.series ?? []) {
+    check(study, "Study Instance UID");
+    if (!series.length) throw new TransferError(`name at least one series of study ${study}`);
+    const set = some.get(study) ?? new Set<string>();
+    for (const uid of series) check(uid, "Series Instance UID");
+    for (const uid of series) set.add(uid);
+    some.set(study, set);
+  }
+  const both = whole.find((s) => some.has(s));
+  if (both) {
+    throw new TransferError(`study ${both} is named whole and by some of its series: name it once`);
+  }
+  const tasks: { study: string; series?: string[] }[] = [
+    ...whole.map((study) => ({ study })),
+    ...[...some].map(([study, series]) => ({ study, series: [...series] })),
+  ];
+  if (!tasks.length) throw new TransferError("name at least one study");
+  if (tasks.length > MAX_STUDIES) throw new TransferError(`at most ${MAX_STUDIES} studies in one transfer`);
+  const named = tasks.reduce((n, k) => n + (k.series?.length ?? 0), 0);
+  if (named > MAX_SERIES) throw new TransferError(`at most ${MAX_SERIES} series in one transfer`);
+  return tasks;
+}
 
 export class TransferService {
   #timer?: ReturnType<typeof setInterval>;
@@ -110,10 +160,7 @@ export class TransferService {
     } catch (err) {
       throw new TransferError((err as Error).message);
     }
-    const studies = [...new Set(input.studies)];
-    if (!studies.length) throw new TransferError("name at least one study");
-    const bad = studies.find((s) => !UID.test(s) || s.length > 64);
-    if (bad) throw new TransferError(`${JSON.stringify(bad)} is not a Study Instance UID`);
+    const tasks = tasksOf(input);
     for (const e of [input.source, input.destination]) {
       if (!(await this.siteExists(e.site))) throw new TransferError(`no enrolled site named ${e.site}`);
     }
@@ -145,10 +192,11 @@ export class TransferService {
         updatedAt: now,
       }),
       tx.insert(transferTasks).values(
-        studies.map((studyInstanceUid) => ({
+        tasks.map(({ study, series }) => ({
           id: id(),
           transferId,
-          studyInstanceUid,
+          studyInstanceUid: study,
+          series: series ? JSON.stringify(series) : null,
           status: "pending",
           updatedAt: now,
         })),
@@ -156,13 +204,14 @@ export class TransferService {
       entry(tx, createdBy, "transfer.create", transferId, {
         source: input.source,
         destination: input.destination,
-        studies: studies.length,
+        studies: tasks.length,
+        ...(input.series ? { series: tasks.reduce((n, k) => n + (k.series?.length ?? 0), 0) } : {}),
         ...(input.window ? { window: input.window } : {}),
         ...(input.bandwidthMbps ? { bandwidthMbps: input.bandwidthMbps } : {}),
         ...(input.deid ? { deid: deidView({ deid: storedDeid(input.deid) } as TransferRow) } : {}),
       }),
     ]);
-    this.log.info("transfer created", { transfer: transferId, studies: studies.length, by: createdBy });
+    this.log.info("transfer created", { transfer: transferId, studies: tasks.length, by: createdBy });
     void this.tick();
     return { id: transferId };
   }
@@ -350,6 +399,7 @@ export class TransferService {
     });
     if (!task) throw new TransferError(`the transfer has no study ${studyInstanceUid}`);
     try {
+      // The source's rows of the task: only the series it names, when it names some.
       return (await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id })).objects;
     } catch (err) {
       throw new TransferError((err as Error).message);
@@ -451,10 +501,23 @@ export class TransferService {
           })
             .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")));
         }
+        const series = seriesOf(task);
+        if (
+          series && this.sessions.get(t.sourceSite) &&
+          !this.sessions.supports(t.sourceSite, FEATURE_SERIES_TRANSFER)
+        ) {
+          // Asked for the whole study it would send more than was asked: the task fails, saying why.
+          throw new SeriesUnsupportedError(
+            `site ${t.sourceSite} runs an agent (${
+              this.sessions.get(t.sourceSite)?.agentVersion ?? "unknown version"
+            }) that cannot send some series of a study only; upgrade it, or transfer the whole study`,
+          );
+        }
         const request = {
           op: "send" as const,
           transfer: task.id,
           studyInstanceUid: task.studyInstanceUid,
+          ...(series ? { seriesInstanceUids: series } : {}),
           ...(t.sourceNode ? { node: t.sourceNode } : {}),
           to: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
           ...(t.deid ? { deid: sendDeid(t) } : {}),
@@ -468,7 +531,9 @@ export class TransferService {
           status,
           objects,
           missing,
-          lastError: objects === 0 ? "the source found no object of this study" : null,
+          lastError: objects === 0
+            ? `the source found no object of this ${task.series ? "study's series" : "study"}`
+            : null,
           updatedAt: Date.now(),
         }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")))
           .returning({ id: transferTasks.id });
@@ -490,10 +555,16 @@ export class TransferService {
       } catch (err) {
         const attempts = task.attempts + 1;
         // A source that refuses the request as asked (no de-identification key, say) will refuse it again.
-        const refused = err instanceof SiteRequestError && err.code === "bad-request";
+        const refused = err instanceof SeriesUnsupportedError ||
+          err instanceof SiteRequestError && err.code === "bad-request";
+        // A source held by another hub of a cluster was asked without knowing its features: an agent from
+        // before series transfers resets the request it cannot read, which says nothing of why.
+        const unread = task.series && !this.sessions.get(t.sourceSite) && !(err instanceof SiteRequestError);
         await this.db.update(transferTasks).set({
           attempts,
-          lastError: (err as Error).message,
+          lastError: `${(err as Error).message}${
+            unread ? " (a source agent from before series transfers cannot read the request: upgrade it)" : ""
+          }`,
           status: refused || attempts >= MAX_SEND_ATTEMPTS ? "failure" : "pending",
           updatedAt: Date.now(),
         }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")));

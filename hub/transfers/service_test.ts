@@ -247,3 +247,55 @@ Deno.test("TransferService: a study being retrieved from the source's node says 
     assert.deepEqual(queued!.tasks.map((t) => [t.status, t.lastError]), [["queued", null]]);
   });
 });
+
+Deno.test("TransferService: series of a study named twice are one task; a source held by another hub is asked for them", async () => {
+  await withFailedJob(async (db, service, _failed, sessions) => {
+    const sends: Record<string, unknown>[] = [];
+    // In a cluster the source is connected to another hub: online, but not a session here.
+    Object.assign(sessions, {
+      online: () => true,
+      ask: (_site: string, request: { op: string }) => {
+        if (request.op === "send") sends.push(request);
+        return Promise.reject(new Error("the stream was reset"));
+      },
+    });
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      series: [{ study: STUDY, series: [`${STUDY}.1`] }, {
+        study: STUDY,
+        series: [`${STUDY}.2`, `${STUDY}.1`],
+      }],
+      studies: [`${STUDY}.9`],
+    }, "user:alice");
+    const created = (await service.get(id))!;
+    assert.deepEqual(
+      created.tasks.map((t) => [t.studyInstanceUid, t.series]).sort(),
+      [[STUDY, [`${STUDY}.1`, `${STUDY}.2`]], [`${STUDY}.9`, undefined]],
+    );
+    assert.deepEqual((await recent(db, 1))[0].detail, {
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: 2,
+      series: 2,
+    });
+    let after;
+    for (let i = 0; i < 50; i++) {
+      await service.tick();
+      after = (await service.get(id))!;
+      if (after.tasks.every((t) => t.lastError)) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const series = sends.find((s) => s.studyInstanceUid === STUDY);
+    assert.deepEqual(series?.seriesInstanceUids, [`${STUDY}.1`, `${STUDY}.2`]);
+    assert.equal(sends.find((s) => s.studyInstanceUid !== STUDY)?.seriesInstanceUids, undefined);
+    const byStudy = new Map(after!.tasks.map((t) => [t.studyInstanceUid, t]));
+    // An agent from before series transfers drops a request it cannot read: the task says what may be why.
+    assert.equal(byStudy.get(STUDY)?.status, "pending", "tried again, as any failed hand-over");
+    assert.equal(
+      byStudy.get(STUDY)?.lastError,
+      "the stream was reset (a source agent from before series transfers cannot read the request: upgrade it)",
+    );
+    assert.equal(byStudy.get(`${STUDY}.9`)?.lastError, "the stream was reset");
+  });
+});

@@ -1,4 +1,7 @@
-/** A transfer job as the API and the console show it: the job, its totals and one line per study. */
+/**
+ * A transfer job as the API and the console show it: the job, its totals and one line per study (with the
+ * series it names, when only some of the study's go).
+ */
 import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
 import { isOpen, nextOpening, type TimeWindow } from "./window.ts";
 import { windowOf } from "./schedule.ts";
@@ -30,6 +33,8 @@ export interface TransferView {
   totals: { studies: number; objects: number; done: number; failed: number; missing: number; held: number };
   tasks: {
     studyInstanceUid: string;
+    /** Only these series of the study (absent: the whole study). */
+    series?: string[];
     status: string;
     objects: number | null;
     done: number;
@@ -74,6 +79,7 @@ export function view(t: TransferRow, tasks: TransferTaskRow[], now = Date.now())
       const ids = pseudonymized(k);
       return {
         studyInstanceUid: k.studyInstanceUid,
+        ...(k.series ? { series: JSON.parse(k.series) as string[] } : {}),
         status: k.status,
         objects: k.objects,
         done: k.done,

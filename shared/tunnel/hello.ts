@@ -28,7 +28,12 @@ const maxFrame = z.number().int().min(MAX_PAYLOAD).max(16 * 1024 * 1024);
 export const FEATURE_INSTANCE_PATH = "instance-path";
 /** `delivery`: the agent answers the `delivery` request (how far objects got to one of its nodes). */
 export const FEATURE_DELIVERY = "delivery";
-const FEATURES: string[] = [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY];
+/**
+ * `series-transfer`: a `send` request may name `seriesInstanceUids`, and the agent then hands over (and
+ * retrieves from its node) only those series of the study. An agent without it would refuse the field.
+ */
+export const FEATURE_SERIES_TRANSFER = "series-transfer";
+const FEATURES: string[] = [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a
 // session with this one.

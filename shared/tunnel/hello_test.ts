@@ -5,6 +5,7 @@ import {
   clientHandshake,
   FEATURE_DELIVERY,
   FEATURE_INSTANCE_PATH,
+  FEATURE_SERIES_TRANSFER,
   framePayloadFor,
   HandshakeError,
   Hello,
@@ -125,7 +126,10 @@ for (const offer of [true, false]) {
       const far = await accepted.promise;
       assert.equal(far.maxFrame, offer ? LARGE_PAYLOAD : undefined);
       // What the hub may ask beyond version 1 (an older agent names nothing, and is asked as before).
-      assert.deepEqual(far.features, offer ? [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY] : undefined);
+      assert.deepEqual(
+        far.features,
+        offer ? [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER] : undefined,
+      );
       const stream = clientSession.open();
       const written = stream.write(new Uint8Array(600_000)).then(() => stream.close());
       assert.equal(await readAll(stream), 600_000);

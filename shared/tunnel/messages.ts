@@ -111,6 +111,9 @@ const relay = z.object({
   deadlineMs: deadline,
 }).strict();
 
+/** The most series of one study a `send` request names. */
+export const MAX_SERIES_PER_SEND = 1000;
+
 /**
  * Transfer at the source: fetch a study from `node` (or take it from the archive) and queue its
  * objects for `to` under the route `transfer:<transfer>`. Answers ok with what was queued.
@@ -119,6 +122,11 @@ const send = z.object({
   op: z.literal("send"),
   transfer: transferId,
   studyInstanceUid: uid,
+  /**
+   * Only these series of the study (each retrieved from `node` at SERIES level); sent only to an agent
+   * whose hello names the `series-transfer` feature (hello.ts).
+   */
+  seriesInstanceUids: z.array(uid).min(1).max(MAX_SERIES_PER_SEND).optional(),
   node: name.optional(),
   to: z.object({ site: name, node: name.optional() }).strict(),
   /**

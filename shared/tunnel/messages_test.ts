@@ -74,6 +74,7 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
       op: "send",
       transfer: "abc",
       studyInstanceUid: UID,
+      seriesInstanceUids: [`${UID}.1`, `${UID}.2`],
       node: "pacs",
       to: { site: "south" },
       deid: { profile: "basic", options: ["retain-uids"], pseudonyms: { "P1": "X1" } },

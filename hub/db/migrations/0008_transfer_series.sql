@@ -1,0 +1,1 @@
+ALTER TABLE `transfer_tasks` ADD `series` text;

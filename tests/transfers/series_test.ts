@@ -1,0 +1,166 @@
+/**
+ * Transfers of some series of a study, through the typed client: north's archive to south's PACS, only
+ * the series named reach it (and, de-identified at the source, only theirs); a source agent from before
+ * series transfers is not asked (the task fails saying why, nothing is sent); a series the source does
+ * not hold fails the task; bad input.
+ */
+import assert from "node:assert/strict";
+import { TRPCClientError } from "@trpc/client";
+import { FEATURE_SERIES_TRANSFER } from "@conduit/shared/tunnel";
+import { generateStudies } from "@conduit/shared/testing";
+import { storescu } from "../support/send.ts";
+import { writeInstances } from "../tools/generate.ts";
+import { atPacs, finished, pacsHolding, type Rig, rigTest, skip } from "./_rig.ts";
+
+if (skip) console.warn(`series_test: skipped: ${skip}`);
+
+/** One study of two series (CT of `a` instances, MR of `b`) stored to north; the SOP Instance UIDs of each. */
+async function twoSeries(r: Rig, seed: string, a: number, b: number) {
+  const specs = [
+    ...generateStudies({
+      seed,
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: a }, { modality: "MR", instances: b }],
+      rows: 32,
+      columns: 32,
+    }),
+  ];
+  const dir = await Deno.makeTempDir({ prefix: "transfer-series-" });
+  const written = await writeInstances(dir, specs);
+  const sent = await storescu(written.paths, r.north, [], 120_000);
+  assert.equal(sent.code, 0, sent.stderr);
+  const [first, second] = [...new Set(specs.map((s) => s.seriesInstanceUid))];
+  const sops = (series: string) =>
+    new Set(specs.filter((s) => s.seriesInstanceUid === series).map((s) => s.sopInstanceUid));
+  assert.ok(first && second && first !== second);
+  return {
+    study: specs[0].studyInstanceUid,
+    ct: { uid: first, sops: sops(first) },
+    mr: { uid: second, sops: sops(second) },
+  };
+}
+
+rigTest(
+  "a transfer of one series of a study moves that series only; de-identified, its copies only",
+  async (r) => {
+    const s = await twoSeries(r, "series-one", 3, 2);
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      series: [{ study: s.study, series: [s.ct.uid] }],
+    });
+    const done = await finished(r, id);
+    assert.equal(done.status, "success", JSON.stringify(done));
+    assert.deepEqual(done.totals, { studies: 1, objects: 3, done: 3, failed: 0, missing: 0, held: 0 });
+    assert.deepEqual(done.tasks.map((k) => [k.studyInstanceUid, k.series]), [[s.study, [s.ct.uid]]]);
+    const objects = await r.client.transfers.objects.query({ id, study: s.study });
+    assert.deepEqual(new Set(objects.map((o) => o.sopInstanceUid)), s.ct.sops);
+    // The delivery check to the node counted those 3: they are at the PACS, and nothing of the MR series.
+    assert.deepEqual(new Set((await atPacs(r)).keys()), s.ct.sops);
+    assert.equal((await r.client.transfers.list.query())[0].tasks[0].series?.[0], s.ct.uid);
+
+    // The other series, de-identified at the source, to a second node of the same PACS: its 2 copies only.
+    const deid = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "copy" },
+      series: [{ study: s.study, series: [s.mr.uid] }],
+      deid: { profile: "basic" },
+    });
+    const anonymized = await finished(r, deid.id);
+    assert.equal(anonymized.status, "success", JSON.stringify(anonymized));
+    assert.equal(anonymized.totals.objects, 2);
+    assert.equal(anonymized.totals.done, 2);
+    assert.ok(anonymized.tasks[0].pseudonymized, "the source reported the pseudonymous identifiers");
+    assert.notEqual(anonymized.tasks[0].pseudonymized?.studyInstanceUid, s.study);
+    const pacs = await pacsHolding(r, 5);
+    assert.equal(pacs.size, 5);
+    const copies = [...pacs.keys()].filter((uid) => !s.ct.sops.has(uid));
+    assert.equal(copies.length, 2);
+    assert.ok(copies.every((uid) => !s.mr.sops.has(uid)), "the MR series went de-identified (new UIDs)");
+  },
+);
+
+rigTest(
+  "a series transfer is refused clearly: by a source from before it, for a series it lacks, bad input",
+  async (r) => {
+    const s = await twoSeries(r, "series-refused", 2, 2);
+    // As the hub sees an agent from before series transfers: its hello names no such feature. Asked for
+    // the study it would send both series; the hub does not ask it, and the task fails saying why.
+    const sessions = r.hub.sessions as unknown as {
+      supports(site: string, feature: string): boolean;
+      ask(site: string, request: { op: string }, signal?: AbortSignal): Promise<unknown>;
+    };
+    const supports = sessions.supports.bind(sessions);
+    const ask = sessions.ask.bind(sessions);
+    const sends: unknown[] = [];
+    sessions.supports = (site, feature) =>
+      !(site === "north" && feature === FEATURE_SERIES_TRANSFER) && supports(site, feature);
+    sessions.ask = (site, request, signal) => {
+      if (request.op === "send") sends.push(request);
+      return ask(site, request, signal);
+    };
+    try {
+      const { id } = await r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south", node: "pacs" },
+        series: [{ study: s.study, series: [s.ct.uid] }],
+      });
+      const failed = await finished(r, id, 60_000);
+      assert.equal(failed.status, "failure");
+      assert.match(
+        failed.tasks[0].lastError ?? "",
+        /^site north runs an agent \(.+\) that cannot send some series of a study only; upgrade it/,
+      );
+      assert.deepEqual(sends, [], "the source was not asked");
+      assert.deepEqual(await r.client.transfers.objects.query({ id, study: s.study }), []);
+      // A whole study from the same agent still goes.
+      const whole = await r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south", node: "pacs" },
+        studies: [s.study],
+      });
+      assert.equal((await finished(r, whole.id)).status, "success");
+      assert.equal((await pacsHolding(r, 4)).size, 4);
+    } finally {
+      Object.assign(sessions, { supports, ask });
+    }
+
+    // A series the source does not hold: nothing of the study is sent, and the task says which one.
+    const before = (await atPacs(r)).size;
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "copy" },
+      series: [{ study: s.study, series: [s.ct.uid, "1.2.3.999"] }],
+    });
+    const lacking = await finished(r, id, 60_000);
+    assert.equal(lacking.status, "failure");
+    assert.match(
+      lacking.tasks[0].lastError ?? "",
+      /no object of series 2 of the 2 named \(in the order asked\) at this site; nothing was sent/,
+    );
+    assert.deepEqual(await r.client.transfers.objects.query({ id, study: s.study }), []);
+    assert.equal((await atPacs(r)).size, before);
+
+    // Bad input: nothing named, a study named whole and by series, an empty series list.
+    const bad = async (input: Record<string, unknown>, message: RegExp) =>
+      await assert.rejects(
+        r.client.transfers.create.mutate(
+          {
+            source: { site: "north" },
+            destination: { site: "south" },
+            ...input,
+          } as Parameters<typeof r.client.transfers.create.mutate>[0],
+        ),
+        (e: unknown) =>
+          e instanceof TRPCClientError && e.data?.code === "BAD_REQUEST" && message.test(e.message),
+      );
+    await bad({}, /name studies, or series of studies, to transfer/);
+    await bad(
+      { studies: [s.study], series: [{ study: s.study, series: [s.ct.uid] }] },
+      /is named whole and by some of its series: name it once/,
+    );
+    await bad({ series: [{ study: s.study, series: [] }] }, /at least 1/);
+    await bad({ series: [{ study: s.study, series: ["x"] }] }, /not a DICOM UID/);
+  },
+);
