@@ -29,10 +29,12 @@ export interface Rig {
   northKey: Uint8Array;
 }
 
-/** What a test changes in the rig: south's queue settings, and how its PACS negotiates. */
+/** What a test changes in the rig: south's queue settings, how its PACS negotiates, north's nodes. */
 export interface RigOptions {
   southQueue?: Partial<typeof QUEUE>;
   pacs?: Pick<StorescpOptions, "configFile">;
+  /** Nodes of north (a PACS behind the source), as its config names them. */
+  northNodes?: Record<string, { aet: string; host: string; port: number; retrieve?: "get" | "move" }>;
 }
 
 /** Starts south's PACS (again, on `port`, keeping what it holds in `dir`). */
@@ -73,7 +75,12 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
   await Deno.writeFile(keyFile, northKey);
   const northArgs = {
     aet: "NORTH",
-    config: { queue: QUEUE, hub: HUB, deid: { keyFile } },
+    config: {
+      queue: QUEUE,
+      hub: HUB,
+      deid: { keyFile },
+      ...(options.northNodes ? { nodes: options.northNodes } : {}),
+    },
     args: await siteArgs(hub, "north"),
   };
   const north = await startAgentProcess(northArgs);
@@ -154,11 +161,16 @@ export function rigTest(name: string, fn: (r: Rig) => Promise<void>, options?: R
       try {
         await fn(r);
       } finally {
-        await r.north.stop();
-        await r.south.stop();
-        await r.pacs.stop();
-        await r.hub.stop();
+        await stopRig(r);
       }
     },
   });
+}
+
+/** Stops what {@link rig} started. */
+export async function stopRig(r: Rig): Promise<void> {
+  await r.north.stop();
+  await r.south.stop();
+  await r.pacs.stop();
+  await r.hub.stop();
 }

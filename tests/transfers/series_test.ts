@@ -2,7 +2,7 @@
  * Transfers of some series of a study, through the typed client: north's archive to south's PACS, only
  * the series named reach it (and, de-identified at the source, only theirs); a source agent from before
  * series transfers is not asked (the task fails saying why, nothing is sent); a series the source does
- * not hold fails the task; bad input.
+ * not hold fails the task; bad input. From a PACS behind the source (Orthanc), only the series is retrieved.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -10,12 +10,13 @@ import { FEATURE_SERIES_TRANSFER } from "@conduit/shared/tunnel";
 import { generateStudies } from "@conduit/shared/testing";
 import { storescu } from "../support/send.ts";
 import { writeInstances } from "../tools/generate.ts";
-import { atPacs, finished, pacsHolding, type Rig, rigTest, skip } from "./_rig.ts";
+import { skipReason, startOrthanc } from "../support/peers.ts";
+import { atPacs, finished, pacsHolding, type Rig, rig, rigTest, skip, stopRig } from "./_rig.ts";
 
 if (skip) console.warn(`series_test: skipped: ${skip}`);
 
-/** One study of two series (CT of `a` instances, MR of `b`) stored to north; the SOP Instance UIDs of each. */
-async function twoSeries(r: Rig, seed: string, a: number, b: number) {
+/** One study of two series (CT of `a` instances, MR of `b`) written as files; the SOP Instance UIDs of each. */
+async function twoSeriesFiles(seed: string, a: number, b: number) {
   const specs = [
     ...generateStudies({
       seed,
@@ -28,17 +29,36 @@ async function twoSeries(r: Rig, seed: string, a: number, b: number) {
   ];
   const dir = await Deno.makeTempDir({ prefix: "transfer-series-" });
   const written = await writeInstances(dir, specs);
-  const sent = await storescu(written.paths, r.north, [], 120_000);
-  assert.equal(sent.code, 0, sent.stderr);
   const [first, second] = [...new Set(specs.map((s) => s.seriesInstanceUid))];
   const sops = (series: string) =>
     new Set(specs.filter((s) => s.seriesInstanceUid === series).map((s) => s.sopInstanceUid));
   assert.ok(first && second && first !== second);
   return {
+    paths: written.paths,
     study: specs[0].studyInstanceUid,
     ct: { uid: first, sops: sops(first) },
     mr: { uid: second, sops: sops(second) },
   };
+}
+
+/** {@link twoSeriesFiles} stored to north's archive. */
+async function twoSeries(r: Rig, seed: string, a: number, b: number) {
+  const s = await twoSeriesFiles(seed, a, b);
+  const sent = await storescu(s.paths, r.north, [], 120_000);
+  assert.equal(sent.code, 0, sent.stderr);
+  return s;
+}
+
+/** The SOP Instance UIDs of a study in a site's archive, through the hub's DICOMweb (QIDO-RS). */
+async function archived(r: Rig, site: string, study: string): Promise<Set<string>> {
+  const token = (await r.hub.tokens.create(`viewer-${crypto.randomUUID()}`, "viewer")).token;
+  const res = await fetch(`${r.url}/dicomweb/sites/${site}/studies/${study}/instances`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (res.status === 204) return new Set();
+  assert.equal(res.status, 200, await res.clone().text());
+  const found = await res.json() as Record<string, { Value?: string[] }>[];
+  return new Set(found.map((i) => i["00080018"].Value![0]));
 }
 
 rigTest(
@@ -164,3 +184,42 @@ rigTest(
     await bad({ series: [{ study: s.study, series: ["x"] }] }, /not a DICOM UID/);
   },
 );
+
+const orthanc = skipReason("/usr/sbin/Orthanc");
+Deno.test({
+  name: "a series transfer from a PACS behind the source retrieves that series only (C-GET at SERIES level)",
+  ignore: Boolean(skip || orthanc),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pacs = await startOrthanc({
+      aet: "NPACS",
+      storageDir: await Deno.makeTempDir({ prefix: "orthanc-" }),
+    });
+    let r: Rig | undefined;
+    try {
+      const s = await twoSeriesFiles("series-node", 3, 2);
+      for (const file of s.paths) {
+        const res = await pacs.rest("/instances", { method: "POST", body: await Deno.readFile(file) });
+        assert.equal(res.status, 200, await res.text());
+      }
+      r = await rig({
+        northNodes: { pacs: { aet: "NPACS", host: "127.0.0.1", port: pacs.port, retrieve: "get" } },
+      });
+      const { id } = await r.client.transfers.create.mutate({
+        source: { site: "north", node: "pacs" },
+        destination: { site: "south" },
+        series: [{ study: s.study, series: [s.mr.uid] }],
+      });
+      const done = await finished(r, id);
+      assert.equal(done.status, "success", JSON.stringify(done));
+      assert.deepEqual(done.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
+      // North retrieved the MR series alone from its PACS, and south holds exactly it.
+      assert.deepEqual(await archived(r, "north", s.study), s.mr.sops);
+      assert.deepEqual(await archived(r, "south", s.study), s.mr.sops);
+    } finally {
+      if (r) await stopRig(r);
+      await pacs.stop();
+    }
+  },
+});
