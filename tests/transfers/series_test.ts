@@ -3,6 +3,7 @@
  * the series named reach it (and, de-identified at the source, only theirs); a source agent from before
  * series transfers is not asked (the task fails saying why, nothing is sent); a series the source does
  * not hold fails the task; bad input. From a PACS behind the source (Orthanc), only the series is retrieved.
+ * In the console (Chromium), the study page's transfer dialog lists the series to pick.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -11,6 +12,8 @@ import { generateStudies } from "@conduit/shared/testing";
 import { storescu } from "../support/send.ts";
 import { writeInstances } from "../tools/generate.ts";
 import { skipReason, startOrthanc } from "../support/peers.ts";
+import { hasChromium, launchBrowser, logIn, shoot } from "../support/browser.ts";
+import { buildConsole } from "../../deploy/build_ui.ts";
 import { atPacs, finished, pacsHolding, type Rig, rig, rigTest, skip, stopRig } from "./_rig.ts";
 
 if (skip) console.warn(`series_test: skipped: ${skip}`);
@@ -220,6 +223,60 @@ Deno.test({
     } finally {
       if (r) await stopRig(r);
       await pacs.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "console: the study page's transfer dialog picks some series of the study, and the job shows them",
+  ignore: Boolean(skip) || !hasChromium(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await buildConsole();
+    const r = await rig();
+    const browser = await launchBrowser();
+    try {
+      const s = await twoSeries(r, "series-console", 3, 2);
+      await r.hub.users.add("ops", "operator", "operator password");
+      const page = await browser.newPage();
+      await page.goto(`${r.url}/studies/north/${s.study}`);
+      await logIn(page, "ops", "operator password");
+      await page.getByRole("button", { name: "Transfer…" }).click();
+      const dialog = page.getByRole("form", { name: "Transfer" });
+      const series = dialog.getByRole("group", { name: "Series" });
+      const boxes = series.getByRole("checkbox");
+      await boxes.nth(1).waitFor();
+      assert.equal(await boxes.count(), 2);
+      // Each series by its number, modality and description, with its number of objects; all picked first.
+      const ct = series.getByRole("checkbox", { name: /#\d+ CT .*\(3 objects\)/ });
+      const mr = series.getByRole("checkbox", { name: /#\d+ MR .*\(2 objects\)/ });
+      assert.ok(await ct.isChecked() && await mr.isChecked());
+      assert.equal(await series.locator(".hint").innerText(), "Every series: the whole study goes.");
+      await dialog.getByLabel("Destination").selectOption("south");
+      await dialog.getByLabel("Node").selectOption("pacs");
+      const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
+      await ct.uncheck();
+      await mr.uncheck();
+      assert.ok(await transfer.isDisabled(), "no series picked: nothing to transfer");
+      await mr.check();
+      assert.equal(await series.locator(".hint").innerText(), "1 series of 2 go.");
+      await shoot(page, "transfer-series");
+      await transfer.click();
+      await page.waitForURL(/\/transfers\/[0-9a-f]+$/);
+      const id = new URL(page.url()).pathname.split("/").pop()!;
+      const done = await finished(r, id);
+      assert.equal(done.status, "success", JSON.stringify(done));
+      assert.deepEqual(done.tasks.map((k) => k.series), [[s.mr.uid]]);
+      assert.deepEqual(new Set((await pacsHolding(r, 2)).keys()), s.mr.sops);
+      const row = page.locator(`table[aria-label=Tasks] tr[data-study="${s.study}"]`);
+      assert.match(
+        await row.getByLabel("Series", { exact: true }).innerText(),
+        /^1 series of the study only/,
+      );
+    } finally {
+      await browser.close();
+      await stopRig(r);
     }
   },
 });

@@ -135,6 +135,7 @@ export function StudyPage(
                 studies={[props.uid]}
                 sources={[props.site]}
                 sourceNode={props.node}
+                series={listed()}
                 sites={(sites() ?? []).filter((x) => x.state !== "pending" && x.state !== "revoked")
                   .map((x) => x.site)}
                 onTransfer={props.onTransfer}

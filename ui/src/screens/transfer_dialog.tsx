@@ -1,11 +1,13 @@
 /**
- * The transfer dialog under the explorer's results: destination site and node, priority, time window
- * and bandwidth cap for the studies selected, and pseudonymization at the source (PS3.15 Basic Profile
- * and options).
+ * The transfer dialog under the explorer's results and on a study's page: destination site and node,
+ * priority, time window and bandwidth cap for the studies selected, and pseudonymization at the source
+ * (PS3.15 Basic Profile and options). For one study whose series are listed (a study's page), the series
+ * to send: all of them (the whole study) or some.
  */
 import { createEffect, createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 import { count } from "../format.ts";
+import { text } from "../studies.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 export function TransferDialog(props: {
@@ -15,6 +17,8 @@ export function TransferDialog(props: {
   sourceNode?: string;
   /** The sites a transfer may go to (enrolled, not revoked); the sources are left out here. */
   sites: string[];
+  /** The series of the one study selected (DICOM JSON, as `query.series` gives them): some may be picked. */
+  series?: Record<string, unknown>[];
   onTransfer: (id: string) => void;
 }) {
   const [destination, setDestination] = createSignal("");
@@ -27,6 +31,17 @@ export function TransferDialog(props: {
   /** A transfer being created: the button waits for it, so a double click starts one job, not two. */
   const [busy, setBusy] = createSignal(false);
   let deid!: DeidChoice;
+  /** The series offered (one study only), and those left out of the transfer. */
+  const offeredSeries = () => (props.studies.length === 1 ? props.series ?? [] : []);
+  const [leftOut, setLeftOut] = createSignal<ReadonlySet<string>>(new Set());
+  const picked = () => offeredSeries().map((x) => text(x, "0020000E")).filter((u) => !leftOut().has(u));
+  const pickSeries = (uid: string, on: boolean) =>
+    setLeftOut((now) => {
+      const next = new Set(now);
+      if (on) next.delete(uid);
+      else next.add(uid);
+      return next;
+    });
   /** The destinations offered: never a source of the studies selected. */
   const offered = () => props.sites.filter((s) => !props.sources.includes(s));
   // A destination that a new selection made a source (or that left the list) is no longer chosen.
@@ -47,6 +62,7 @@ export function TransferDialog(props: {
     setMessage("");
     if (props.sources.length !== 1) return setMessage("Pick studies from one site at a time.");
     if (!destination()) return setMessage("Choose a destination site.");
+    if (offeredSeries().length && !picked().length) return setMessage("Pick at least one series.");
     if (Boolean(start()) !== Boolean(end())) {
       return setMessage("Give the window both a start and an end, or neither.");
     }
@@ -60,7 +76,10 @@ export function TransferDialog(props: {
       const { id } = await api.transfers.create.mutate({
         source: { site: props.sources[0], ...(props.sourceNode ? { node: props.sourceNode } : {}) },
         destination: { site: destination(), ...(node() ? { node: node() } : {}) },
-        studies: props.studies,
+        // Every series picked: the whole study (series that arrive later go too).
+        ...(picked().length < offeredSeries().length
+          ? { series: [{ study: props.studies[0], series: picked() }] }
+          : { studies: props.studies }),
         ...(priority() ? { priority: priority() } : {}),
         ...(start() ? { window: { start: start(), end: end() } } : {}),
         ...(mbps !== undefined ? { bandwidthMbps: mbps } : {}),
@@ -88,6 +107,39 @@ export function TransferDialog(props: {
           ? `${count(props.studies.length, "study", "studies")} selected`
           : "Select studies above to transfer them."}
       </p>
+      <Show when={offeredSeries().length > 1}>
+        <fieldset aria-label="Series">
+          <legend>Series</legend>
+          <div class="options">
+            <For each={offeredSeries()}>
+              {(x) => {
+                const uid = text(x, "0020000E");
+                return (
+                  <label>
+                    <input
+                      type="checkbox"
+                      name="series"
+                      value={uid}
+                      checked={!leftOut().has(uid)}
+                      onChange={(e) => pickSeries(uid, e.currentTarget.checked)}
+                    />{" "}
+                    {[
+                      text(x, "00200011") && `#${text(x, "00200011")}`,
+                      text(x, "00080060"),
+                      text(x, "0008103E"),
+                    ].filter(Boolean).join(" ") || uid} ({count(Number(text(x, "00201209") || 0), "object")})
+                  </label>
+                );
+              }}
+            </For>
+          </div>
+          <p class="hint" aria-live="polite">
+            {picked().length === offeredSeries().length
+              ? "Every series: the whole study goes."
+              : `${count(picked().length, "series", "series")} of ${offeredSeries().length} go.`}
+          </p>
+        </fieldset>
+      </Show>
       <div class="row">
         <label>
           Destination
@@ -158,7 +210,12 @@ export function TransferDialog(props: {
       </details>
       <DeidFields ref={(c) => (deid = c)} />
       <div class="row">
-        <button class="primary" type="submit" disabled={!props.studies.length || !destination() || busy()}>
+        <button
+          class="primary"
+          type="submit"
+          disabled={!props.studies.length || !destination() || busy() ||
+            (offeredSeries().length > 0 && !picked().length)}
+        >
           Transfer
         </button>
         <Show when={busy()}>

@@ -233,6 +233,14 @@ export function Transfers(props: { open?: string; may: May }) {
                             )}
                           </Show>{" "}
                           <Uid value={t.studyInstanceUid} what="Study UID" />
+                          <Show when={t.series}>
+                            {(series) => (
+                              <div class="hint" aria-label="Series">
+                                {count(series().length, "series", "series")} of the study only:{" "}
+                                <For each={series()}>{(u) => <Uid value={u} what="Series UID" />}</For>
+                              </div>
+                            )}
+                          </Show>
                         </td>
                         <Show when={j().deid}>
                           <td class="pseudonymized">
