@@ -439,8 +439,10 @@ export class TransferService {
         .where(eq(transfers.id, transferId)),
       entry(tx, actor, "transfer.retry", transferId),
     ]);
+    // The job as the retry left it, read before the pass it starts can note (say) an offline source.
+    const retried = (await this.get(transferId))!;
     void this.tick();
-    return (await this.get(transferId))!;
+    return retried;
   }
 
   /** One pass: hand pending tasks to their sources, follow the others, settle the jobs. */
@@ -571,7 +573,14 @@ export class TransferService {
       } finally {
         this.#sending.delete(task.id);
       }
-    })();
+    })().catch((err) => {
+      // Recording the outcome failed (the database went away): the task stays pending and is handed over
+      // again; a rejection left unhandled here would end the hub.
+      this.log.error("transfer hand-over could not be recorded", {
+        transfer: t.id,
+        reason: (err as Error).message,
+      });
+    });
   }
 
   /** Drops a job's pseudonym table once every study has reached its source (which keeps it). */

@@ -8,6 +8,7 @@ import { SiteRegistry } from "../sites/registry.ts";
 import { Sessions } from "../tunnel/sessions.ts";
 import { TransferService } from "./service.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
+import { eventually } from "../../tests/support/hub.ts";
 
 const STUDY = "1.2.826.0.1.3680043.8.498.7";
 
@@ -16,11 +17,18 @@ const STUDY = "1.2.826.0.1.3680043.8.498.7";
  * with one failed job (no site is connected, so nothing runs).
  */
 async function withFailedJob(
-  fn: (db: HubDb, service: TransferService, id: string, sessions: Sessions) => Promise<void>,
+  fn: (
+    db: HubDb,
+    service: TransferService,
+    id: string,
+    sessions: Sessions,
+    logged: string[],
+  ) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "conduit-transfer-service-" });
   const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
-  const log = new Logger({ app: "test" }, "error", { write: () => {} });
+  const logged: string[] = [];
+  const log = new Logger({ app: "test" }, "error", { write: (line: string) => void logged.push(line) });
   const sessions = new Sessions(new SiteRegistry(db), log, { syncSeconds: 3600, heartbeatSeconds: 3600 });
   const service = new TransferService(db, sessions, () => Promise.resolve(true), log);
   try {
@@ -32,7 +40,7 @@ async function withFailedJob(
     await db.update(transferTasks).set({ status: "failure", lastError: "refused" })
       .where(eq(transferTasks.transferId, id));
     await db.update(transfers).set({ status: "failure" }).where(eq(transfers.id, id));
-    await fn(db, service, id, sessions);
+    await fn(db, service, id, sessions, logged);
   } finally {
     await sessions.stop();
     db.close();
@@ -254,9 +262,16 @@ Deno.test("TransferService: series of a study named twice are one task; a source
     // In a cluster the source is connected to another hub: online, but not a session here.
     Object.assign(sessions, {
       online: () => true,
+      // Each study's first send fails; a later one never ends, so no attempt outlives the test's database.
       ask: (_site: string, request: { op: string }) => {
-        if (request.op === "send") sends.push(request);
-        return Promise.reject(new Error("the stream was reset"));
+        if (request.op !== "send") return Promise.reject(new Error("the stream was reset"));
+        sends.push(request);
+        return sends.filter((s) =>
+            s.studyInstanceUid === (request as Record<string, unknown>).studyInstanceUid
+          )
+            .length === 1
+          ? Promise.reject(new Error("the stream was reset"))
+          : new Promise(() => {});
       },
     });
     const { id } = await service.create({
@@ -297,5 +312,34 @@ Deno.test("TransferService: series of a study named twice are one task; a source
       "the stream was reset (a source agent from before series transfers cannot read the request: upgrade it)",
     );
     assert.equal(byStudy.get(`${STUDY}.9`)?.lastError, "the stream was reset");
+  });
+});
+
+Deno.test("TransferService: a hand-over whose outcome cannot be recorded is logged, never an unhandled rejection", async () => {
+  await withFailedJob(async (db, service, _failed, sessions, logged) => {
+    Object.assign(sessions, {
+      online: () => true,
+      ask: () => Promise.reject(new Error("the source said no")),
+    });
+    await service.create(
+      { source: { site: "north" }, destination: { site: "south" }, studies: [STUDY] },
+      "u",
+    );
+    // The database fails every write from now on (a PostgreSQL connection lost, say).
+    const update = db.update;
+    Object.assign(db, {
+      update: () => {
+        throw new Error("connection ended");
+      },
+    });
+    try {
+      const line = await eventually("the failure logged", async () => {
+        await service.tick();
+        return logged.find((l) => l.includes("hand-over could not be recorded"));
+      });
+      assert.match(line, /connection ended/);
+    } finally {
+      Object.assign(db, { update });
+    }
   });
 });
