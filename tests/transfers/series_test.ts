@@ -240,8 +240,15 @@ Deno.test({
       const s = await twoSeries(r, "series-console", 3, 2);
       await r.hub.users.add("ops", "operator", "operator password");
       const page = await browser.newPage();
-      await page.goto(`${r.url}/studies/north/${s.study}`);
+      // In the explorer, one study selected: its series are offered too.
+      await page.goto(`${r.url}/explorer?site=north`);
       await logIn(page, "ops", "operator password");
+      await page.locator(`table[aria-label=Studies] tr[data-study="${s.study}"]`).getByRole("checkbox")
+        .check();
+      const offered = page.getByRole("form", { name: "Transfer" }).getByRole("group", { name: "Series" });
+      await offered.getByRole("checkbox").nth(1).waitFor();
+      assert.equal(await offered.getByRole("checkbox").count(), 2);
+      await page.goto(`${r.url}/studies/north/${s.study}`);
       await page.getByRole("button", { name: "Transfer…" }).click();
       const dialog = page.getByRole("form", { name: "Transfer" });
       const series = dialog.getByRole("group", { name: "Series" });
@@ -269,9 +276,9 @@ Deno.test({
       assert.equal(done.status, "success", JSON.stringify(done));
       assert.deepEqual(done.tasks.map((k) => k.series), [[s.mr.uid]]);
       assert.deepEqual(new Set((await pacsHolding(r, 2)).keys()), s.mr.sops);
-      const row = page.locator(`table[aria-label=Tasks] tr[data-study="${s.study}"]`);
+      const task = page.locator(`table[aria-label=Tasks] tr[data-study="${s.study}"]`);
       assert.match(
-        await row.getByLabel("Series", { exact: true }).innerText(),
+        await task.getByLabel("Series", { exact: true }).innerText(),
         /^1 series of the study only/,
       );
     } finally {

@@ -3,7 +3,8 @@
  * archive or on one of its nodes (the PACS behind it, asked by C-FIND). The search lives in the URL
  * (`/explorer?site=north&node=pacs&patient=PAT1`), so Back, reload and a shared link repeat it. Results
  * sort and page; each study opens its page, its series (under it) or the viewer (archives only); selected
- * studies move to another site, from the archive or the node they were found on.
+ * studies move to another site, from the archive or the node they were found on (one study selected: some
+ * of its series, if it has several).
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
 import { api, type May } from "../api.ts";
@@ -148,6 +149,13 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   const allSelected = () => hits().length > 0 && hits().every((h) => selected().has(key(h)));
   const chosen = () => hits().filter((h) => selected().has(key(h)));
   const sources = () => [...new Set(chosen().map((h) => h.site))];
+  /** One study selected: its series, which the transfer dialog offers to pick from (none if unlisted). */
+  const [chosenSeries] = createResource(
+    () => (chosen().length === 1 ? chosen()[0] : undefined),
+    (h) =>
+      api.query.series.query({ site: h.site, ...(node() ? { node: node() } : {}), studyInstanceUid: h.uid })
+        .catch(() => []),
+  );
 
   const [open, setOpen] = createSignal<string | undefined>();
   /** The open study's series: undefined while they load, or why they could not be listed. */
@@ -354,6 +362,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
             studies={chosen().map((h) => h.uid)}
             sources={sources()}
             sourceNode={node() || undefined}
+            series={chosen().length === 1 && !chosenSeries.loading ? chosenSeries() : undefined}
             sites={(sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked").map((s) =>
               s.site
             )}

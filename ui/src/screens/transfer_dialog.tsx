@@ -4,7 +4,7 @@
  * (PS3.15 Basic Profile and options). For one study whose series are listed (a study's page), the series
  * to send: all of them (the whole study) or some.
  */
-import { createEffect, createResource, createSignal, For, Show } from "solid-js";
+import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import { api } from "../api.ts";
 import { count } from "../format.ts";
 import { text } from "../studies.ts";
@@ -34,6 +34,8 @@ export function TransferDialog(props: {
   /** The series offered (one study only), and those left out of the transfer. */
   const offeredSeries = () => (props.studies.length === 1 ? props.series ?? [] : []);
   const [leftOut, setLeftOut] = createSignal<ReadonlySet<string>>(new Set());
+  // Another study: every series of it is picked again.
+  createEffect(on(() => props.studies[0], () => setLeftOut(new Set<string>())));
   const picked = () => offeredSeries().map((x) => text(x, "0020000E")).filter((u) => !leftOut().has(u));
   const pickSeries = (uid: string, on: boolean) =>
     setLeftOut((now) => {
