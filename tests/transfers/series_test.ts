@@ -10,6 +10,7 @@ import { TRPCClientError } from "@trpc/client";
 import { FEATURE_SERIES_TRANSFER } from "@conduit/shared/tunnel";
 import { generateStudies } from "@conduit/shared/testing";
 import { storescu } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
 import { writeInstances } from "../tools/generate.ts";
 import { skipReason, startOrthanc } from "../support/peers.ts";
 import { hasChromium, launchBrowser, logIn, shoot } from "../support/browser.ts";
@@ -105,7 +106,7 @@ rigTest(
 );
 
 rigTest(
-  "a series transfer is refused clearly: by a source from before it, for a series it lacks, bad input",
+  "a series transfer is refused clearly: by a source from before it (retried once upgraded), for a series it lacks, bad input",
   async (r) => {
     const s = await twoSeries(r, "series-refused", 2, 2);
     // As the hub sees an agent from before series transfers: its hello names no such feature. Asked for
@@ -123,12 +124,13 @@ rigTest(
       if (request.op === "send") sends.push(request);
       return ask(site, request, signal);
     };
+    let id: string;
     try {
-      const { id } = await r.client.transfers.create.mutate({
+      ({ id } = await r.client.transfers.create.mutate({
         source: { site: "north" },
         destination: { site: "south", node: "pacs" },
         series: [{ study: s.study, series: [s.ct.uid] }],
-      });
+      }));
       const failed = await finished(r, id, 60_000);
       assert.equal(failed.status, "failure");
       assert.match(
@@ -137,10 +139,10 @@ rigTest(
       );
       assert.deepEqual(sends, [], "the source was not asked");
       assert.deepEqual(await r.client.transfers.objects.query({ id, study: s.study }), []);
-      // A whole study from the same agent still goes.
+      // A whole study from the same agent still goes (to the PACS's second name: each object once).
       const whole = await r.client.transfers.create.mutate({
         source: { site: "north" },
-        destination: { site: "south", node: "pacs" },
+        destination: { site: "south", node: "copy" },
         studies: [s.study],
       });
       assert.equal((await finished(r, whole.id)).status, "success");
@@ -148,21 +150,31 @@ rigTest(
     } finally {
       Object.assign(sessions, { supports, ask });
     }
+    // The agent upgraded (its hello names the feature): a retry sends the series asked, and only it.
+    await r.client.transfers.retry.mutate({ id });
+    const retried = await finished(r, id, 60_000);
+    assert.equal(retried.status, "success", JSON.stringify(retried));
+    assert.deepEqual(retried.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
+    const twice = await eventually("the CT series at the PACS a second time", async () => {
+      const pacs = await atPacs(r);
+      return [...s.ct.sops].every((uid) => pacs.get(uid) === 2) ? pacs : undefined;
+    });
+    assert.ok([...s.mr.sops].every((uid) => twice.get(uid) === 1), "the MR series went once, whole");
 
     // A series the source does not hold: nothing of the study is sent, and the task says which one.
     const before = (await atPacs(r)).size;
-    const { id } = await r.client.transfers.create.mutate({
+    const lack = await r.client.transfers.create.mutate({
       source: { site: "north" },
       destination: { site: "south", node: "copy" },
       series: [{ study: s.study, series: [s.ct.uid, "1.2.3.999"] }],
     });
-    const lacking = await finished(r, id, 60_000);
+    const lacking = await finished(r, lack.id, 60_000);
     assert.equal(lacking.status, "failure");
     assert.match(
       lacking.tasks[0].lastError ?? "",
       /no object of series 2 of the 2 named \(in the order asked\) at this site; nothing was sent/,
     );
-    assert.deepEqual(await r.client.transfers.objects.query({ id, study: s.study }), []);
+    assert.deepEqual(await r.client.transfers.objects.query({ id: lack.id, study: s.study }), []);
     assert.equal((await atPacs(r)).size, before);
 
     // Bad input: nothing named, a study named whole and by series, an empty series list.
