@@ -1,6 +1,7 @@
 /**
  * Batch query and batch transfer: rows from a CSV or XLSX file, each searched on the chosen sites
- * (study level); for a transfer, every study found at the source becomes a task of one transfer job.
+ * (study level); for a transfer, every study found at the source becomes a task of one transfer job (only
+ * the series rows name, when every row that finds the study names one).
  * A bad row, or a row nothing matches, gets its own result line with the reason; the rest go on.
  * Results download as CSV or XLSX.
  */
@@ -83,6 +84,8 @@ export class BatchService {
   async #run(id: string, input: BatchInput, rows: BatchRow[], createdBy: string): Promise<void> {
     const results: Record<string, unknown>[] = [];
     const found: string[] = [];
+    /** Studies found by rows that name a series of them: those series. */
+    const someSeries = new Map<string, Set<string>>();
     /** Original Patient ID -> pseudonym and the row that gave it. */
     const table = new Map<string, { pseudonym: string; row: number }>();
     const applies = input.kind === "transfer" && input.deid !== undefined;
@@ -119,11 +122,15 @@ export class BatchService {
             matched++;
             const out: Record<string, unknown> = { row: row.row, site, error: "" };
             for (const k of RESULT_KEYS) out[k] = jsonText(ds, k);
+            if (row.series) out.SeriesInstanceUID = row.series;
             if (row.pseudonym) out.Pseudonym = row.pseudonym;
             const note = pseudonymNote(row, String(out.PatientID ?? ""));
             if (note) out.note = note;
             results.push(out);
-            if (out.StudyInstanceUID) found.push(String(out.StudyInstanceUID));
+            const study = String(out.StudyInstanceUID ?? "");
+            if (study && row.series) {
+              someSeries.set(study, (someSeries.get(study) ?? new Set()).add(row.series));
+            } else if (study) found.push(study);
           }
         } catch (err) {
           results.push({ row: row.row, site, error: (err as Error).message });
@@ -134,12 +141,17 @@ export class BatchService {
       }
     }
     let transferId: string | null = null;
-    if (input.kind === "transfer" && found.length) {
+    // A study a row finds whole goes whole, even if another row names one of its series.
+    const whole = new Set(found);
+    const series = [...someSeries].filter(([study]) => !whole.has(study))
+      .map(([study, uids]) => ({ study, series: [...uids] }));
+    if (input.kind === "transfer" && (whole.size || series.length)) {
       try {
         transferId = (await this.transfers.create({
           source: { site: input.sites[0], ...(input.node ? { node: input.node } : {}) },
           destination: input.destination!,
-          studies: [...new Set(found)],
+          ...(whole.size ? { studies: [...whole] } : {}),
+          ...(series.length ? { series } : {}),
           ...(input.deid
             ? {
               deid: {

@@ -1,8 +1,9 @@
 /**
  * Rows of a batch, from CSV (papaparse) or XLSX (exceljs): one search per row, by Patient ID,
- * Patient Name, birth date, Accession Number, a study date or range, and a modality, with an optional
- * pseudonym. Column names are matched loosely ("Patient ID", "patient_id", "PatientID"). A row that
- * cannot be used gets its own error; the others go on.
+ * Patient Name, birth date, Accession Number, a study date or range, a modality, or a Study Instance
+ * UID, with an optional pseudonym, and for a transfer an optional Series Instance UID of that study (only
+ * that series goes). Column names are matched loosely ("Patient ID", "patient_id", "PatientID"). A row
+ * that cannot be used gets its own error; the others go on.
  */
 // @ts-types="npm:@types/papaparse@^5"
 import Papa from "papaparse";
@@ -12,6 +13,8 @@ export interface BatchRow {
   row: number;
   keys: Record<string, string>;
   pseudonym?: string;
+  /** A batch transfer moves only this series of the row's study (its Study Instance UID). */
+  series?: string;
   error?: string;
 }
 
@@ -29,8 +32,14 @@ const COLUMNS: Record<string, string> = {
   studydate: "StudyDate",
   modality: "ModalitiesInStudy",
   modalities: "ModalitiesInStudy",
+  studyinstanceuid: "StudyInstanceUID",
+  studyuid: "StudyInstanceUID",
+  seriesinstanceuid: "SeriesInstanceUID",
+  seriesuid: "SeriesInstanceUID",
   pseudonym: "Pseudonym",
 };
+
+const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const normalize = (name: string) => name.toLowerCase().replace(/[^a-z]/g, "");
 
@@ -44,14 +53,16 @@ function dicomDate(value: string): string | undefined {
 function rowFrom(n: number, record: Record<string, string>): BatchRow {
   const keys: Record<string, string> = {};
   let pseudonym: string | undefined;
+  let series: string | undefined;
   for (const [column, raw] of Object.entries(record)) {
     const key = COLUMNS[normalize(column)];
     const value = String(raw ?? "").trim();
     if (!key || !value) continue;
     if (key === "Pseudonym") pseudonym = value;
+    else if (key === "SeriesInstanceUID") series = value;
     else keys[key] = value;
   }
-  const row: BatchRow = { row: n, keys, ...(pseudonym ? { pseudonym } : {}) };
+  const row: BatchRow = { row: n, keys, ...(pseudonym ? { pseudonym } : {}), ...(series ? { series } : {}) };
   if (pseudonym && (pseudonym.length > 64 || [...pseudonym].some((c) => c === "\\" || c < " "))) {
     return {
       ...row,
@@ -59,8 +70,26 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
         "or control characters (it becomes the Patient ID and Patient Name)",
     };
   }
-  if (!keys.PatientID && !keys.AccessionNumber && !keys.PatientName) {
-    return { ...row, error: "give at least a Patient ID, a Patient Name or an Accession Number" };
+  for (const [label, value] of [["Study", keys.StudyInstanceUID], ["Series", series]]) {
+    if (value !== undefined && (!UID.test(value) || value.length > 64)) {
+      return {
+        ...row,
+        error: `${label} Instance UID ${JSON.stringify(value.slice(0, 80))} is not a DICOM UID ` +
+          "(digits separated by dots, at most 64 characters)",
+      };
+    }
+  }
+  if (series && !keys.StudyInstanceUID) {
+    return {
+      ...row,
+      error: "a Series Instance UID needs the Study Instance UID of its study in the same row",
+    };
+  }
+  if (!keys.PatientID && !keys.AccessionNumber && !keys.PatientName && !keys.StudyInstanceUID) {
+    return {
+      ...row,
+      error: "give at least a Patient ID, a Patient Name, an Accession Number or a Study Instance UID",
+    };
   }
   for (const k of ["PatientBirthDate", "StudyDate"]) {
     if (!keys[k]) continue;
@@ -91,7 +120,7 @@ function checkHeader(header: string[]): void {
   if (unknown.length) {
     throw new BatchFileError(
       `unknown column ${unknown.map((u) => JSON.stringify(u)).join(", ")}; use Patient ID, Patient Name, ` +
-        "Birth Date, Accession Number, Study Date, Modality, Pseudonym",
+        "Birth Date, Accession Number, Study Date, Modality, Study Instance UID, Series Instance UID, Pseudonym",
     );
   }
   if (!header.some((h) => COLUMNS[normalize(h)])) {

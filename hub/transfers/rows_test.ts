@@ -79,3 +79,42 @@ Deno.test("a file that is no XLSX says so in words, not the zip library's", asyn
     (e) => e instanceof BatchFileError && !/jszip|central directory|https?:/.test(e.message),
   );
 });
+
+Deno.test("a row may name a study by its UID, and one series of it (for a transfer of that series)", async () => {
+  const rows = await parseBatchFile(
+    "uids.csv",
+    csv(
+      "Study Instance UID,SeriesInstanceUID,Pseudonym\n" +
+        "1.2.3,1.2.3.4,TRIAL-1\n" + // a study and one of its series
+        "1.2.5,,\n" + // a study, whole
+        ",1.2.3.5,\n" + // a series without its study
+        "1.2.x,,\n" + // not a UID
+        "1.2.3,1.2.3.4 1.2.3.5,\n", // two UIDs in one cell
+    ),
+  );
+  assert.deepEqual(rows.map((r) => [r.row, r.keys, r.series, r.pseudonym, r.error]), [
+    [2, { StudyInstanceUID: "1.2.3" }, "1.2.3.4", "TRIAL-1", undefined],
+    [3, { StudyInstanceUID: "1.2.5" }, undefined, undefined, undefined],
+    [
+      4,
+      {},
+      "1.2.3.5",
+      undefined,
+      "a Series Instance UID needs the Study Instance UID of its study in the same row",
+    ],
+    [
+      5,
+      { StudyInstanceUID: "1.2.x" },
+      undefined,
+      undefined,
+      'Study Instance UID "1.2.x" is not a DICOM UID (digits separated by dots, at most 64 characters)',
+    ],
+    [
+      6,
+      { StudyInstanceUID: "1.2.3" },
+      "1.2.3.4 1.2.3.5",
+      undefined,
+      'Series Instance UID "1.2.3.4 1.2.3.5" is not a DICOM UID (digits separated by dots, at most 64 characters)',
+    ],
+  ]);
+});

@@ -2,7 +2,7 @@
  * Transfers of some series of a study, through the typed client: north's archive to south's PACS, only
  * the series named reach it (and, de-identified at the source, only theirs); a source agent from before
  * series transfers is not asked (the task fails saying why, nothing is sent); a series the source does
- * not hold fails the task; bad input. From a PACS behind the source (Orthanc), only the series is retrieved.
+ * not hold fails the task; bad input; a batch file's Series Instance UID column. From a PACS behind the source (Orthanc), only the series is retrieved.
  * In the console (Chromium), the study page's transfer dialog lists the series to pick.
  */
 import assert from "node:assert/strict";
@@ -15,7 +15,8 @@ import { writeInstances } from "../tools/generate.ts";
 import { skipReason, startOrthanc } from "../support/peers.ts";
 import { hasChromium, launchBrowser, logIn, shoot } from "../support/browser.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
-import { atPacs, finished, pacsHolding, type Rig, rig, rigTest, skip, stopRig } from "./_rig.ts";
+import { atPacs, finished, pacsHolding, type Rig, rig, rigTest, seed, skip, stopRig } from "./_rig.ts";
+import { toBase64 } from "@conduit/shared/base64";
 
 if (skip) console.warn(`series_test: skipped: ${skip}`);
 
@@ -197,6 +198,46 @@ rigTest(
     );
     await bad({ series: [{ study: s.study, series: [] }] }, /at least 1/);
     await bad({ series: [{ study: s.study, series: ["x"] }] }, /not a DICOM UID/);
+  },
+);
+
+rigTest(
+  "a batch transfer moves the series its rows name, and whole the studies its rows find whole",
+  async (r) => {
+    const s = await twoSeries(r, "series-batch", 2, 1);
+    const other = await seed(r, "series-batch-other", 2);
+    const file = [
+      "Study Instance UID,Series Instance UID",
+      `${s.study},${s.ct.uid}`,
+      `${other.studyUid},`,
+      // The same study found whole by another row: it goes whole.
+      `${other.studyUid},1.2.3.999`,
+    ].join("\n") + "\n";
+    const { id } = await r.client.batch.upload.mutate({
+      kind: "transfer",
+      filename: "series.csv",
+      contentBase64: toBase64(new TextEncoder().encode(file)),
+      sites: ["north"],
+      destination: { site: "south", node: "pacs" },
+    });
+    const status = await eventually("batch done", async () => {
+      const b = await r.client.batch.status.query({ id });
+      return b.status === "done" ? b : undefined;
+    });
+    assert.deepEqual(status.errors, []);
+    const job = await finished(r, status.transferId!);
+    assert.equal(job.status, "success", JSON.stringify(job));
+    assert.deepEqual(
+      new Map(job.tasks.map((k) => [k.studyInstanceUid, k.series])),
+      new Map([[s.study, [s.ct.uid]], [other.studyUid, undefined]]),
+    );
+    assert.equal(job.totals.objects, 4);
+    const pacs = await pacsHolding(r, 4);
+    assert.equal(pacs.size, 4, "the CT series's 2 objects and the other study's 2");
+    assert.ok([...s.ct.sops].every((u) => pacs.has(u)));
+    assert.ok([...s.mr.sops].every((u) => !pacs.has(u)), "nothing of the series no row named");
+    const csv = atob((await r.client.batch.results.query({ id, format: "csv" })).contentBase64);
+    assert.match(csv.split("\n")[0], /SeriesInstanceUID/);
   },
 );
 

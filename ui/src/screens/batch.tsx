@@ -136,8 +136,9 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         <h2>Batch</h2>
         <p class="empty">
           One row per search; columns Patient ID, Patient Name, Birth Date, Accession Number, Study Date (a
-          date or a-b), Modality, and Pseudonym: for a transfer pseudonymized at the source, the patient of
-          each study a row finds becomes that pseudonym (Patient ID and Name).
+          date or a-b), Modality, Study Instance UID, Series Instance UID (with the study's UID: a transfer
+          moves only that series of it), and Pseudonym: for a transfer pseudonymized at the source, the
+          patient of each study a row finds becomes that pseudonym (Patient ID and Name).
         </p>
         <form class="row" onSubmit={upload}>
           <label>
@@ -338,6 +339,8 @@ const PREVIEW_COLUMNS: [string, string][] = [
 
 /** The file's rows as they will be searched; rows that cannot be used say why, and are skipped. */
 function PreviewTable(props: { preview: Preview }) {
+  /** Whether a row names a study (and series) by UID: then a column shows them. */
+  const uids = () => props.preview.first.some((r) => r.keys.StudyInstanceUID || r.series);
   return (
     <div aria-label="Preview">
       <p>
@@ -361,6 +364,9 @@ function PreviewTable(props: { preview: Preview }) {
             <tr>
               <th>Row</th>
               <For each={PREVIEW_COLUMNS}>{([, label]) => <th>{label}</th>}</For>
+              <Show when={uids()}>
+                <th>Study · series UID</th>
+              </Show>
               <th>Pseudonym</th>
               <th>Error</th>
             </tr>
@@ -371,6 +377,11 @@ function PreviewTable(props: { preview: Preview }) {
                 <tr data-row={r.row} class={r.error ? "bad-row" : ""}>
                   <td>{r.row}</td>
                   <For each={PREVIEW_COLUMNS}>{([key]) => <td>{r.keys[key] ?? ""}</td>}</For>
+                  <Show when={uids()}>
+                    <td class="uids">
+                      {[r.keys.StudyInstanceUID, r.series].filter(Boolean).join(" · ")}
+                    </td>
+                  </Show>
                   <td>{r.pseudonym ?? ""}</td>
                   <td class="error">{r.error ?? ""}</td>
                 </tr>
