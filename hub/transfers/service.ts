@@ -565,7 +565,9 @@ export class TransferService {
         await this.db.update(transferTasks).set({
           attempts,
           lastError: `${(err as Error).message}${
-            unread ? " (a source agent from before series transfers cannot read the request: upgrade it)" : ""
+            unread
+              ? " (a source agent from before series transfers cannot read the request: upgrade it if it is one)"
+              : ""
           }`,
           status: refused || attempts >= MAX_SEND_ATTEMPTS ? "failure" : "pending",
           updatedAt: Date.now(),

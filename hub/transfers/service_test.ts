@@ -309,7 +309,7 @@ Deno.test("TransferService: series of a study named twice are one task; a source
     assert.equal(byStudy.get(STUDY)?.status, "pending", "tried again, as any failed hand-over");
     assert.equal(
       byStudy.get(STUDY)?.lastError,
-      "the stream was reset (a source agent from before series transfers cannot read the request: upgrade it)",
+      "the stream was reset (a source agent from before series transfers cannot read the request: upgrade it if it is one)",
     );
     assert.equal(byStudy.get(`${STUDY}.9`)?.lastError, "the stream was reset");
   });
