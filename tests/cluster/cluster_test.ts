@@ -3,7 +3,8 @@
  * hub 1, south on hub 2. Each hub serves the site the other holds (QIDO and WADO carried hub to hub);
  * a transfer created on hub 2 from north to south's PACS (storescp) is driven by hub 2 until a
  * kill -9 of hub 2 mid-way; hub 1 takes it over and finishes it with every object delivered once,
- * and south, which held on to hub 2, is served through hub 1 within 30 s.
+ * and south, which held on to hub 2, is served through hub 1 within 30 s. A transfer of some series of a
+ * study whose source another hub holds goes through that hub.
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
@@ -183,6 +184,21 @@ Deno.test({
         2000,
       );
       console.log(`admin changes held on the other hub after ${Date.now() - changed} ms`);
+
+      // Some series of a study, from a source another hub holds: hub 1 cannot see south's hello features,
+      // so it asks anyway, through hub 2, and this version's agent sends that series.
+      const onHub1 = createConduitClient({ url: base[0], token });
+      const some = await onHub1.transfers.create.mutate({
+        source: { site: "south" },
+        destination: { site: "north" },
+        series: [{ study: southSeries.studyUid, series: [southSeries.seriesUid] }],
+      });
+      const someDone = await eventually("the series transfer finished", async () => {
+        const t = await onHub1.transfers.get.query({ id: some.id });
+        return ["success", "warning", "failure", "canceled"].includes(t.status) ? t : undefined;
+      }, 60_000);
+      assert.equal(someDone.status, "success", JSON.stringify(someDone));
+      assert.equal(someDone.totals.done, 2);
 
       // A transfer created on hub 2, north to south's PACS, slowed so that it is mid-way at the kill.
       const client2 = createConduitClient({ url: base[1], token });
