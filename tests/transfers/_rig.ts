@@ -35,6 +35,8 @@ export interface RigOptions {
   pacs?: Pick<StorescpOptions, "configFile">;
   /** Nodes of north (a PACS behind the source), as its config names them. */
   northNodes?: Record<string, { aet: string; host: string; port: number; retrieve?: "get" | "move" }>;
+  /** North's DIMSE port (a node that C-MOVEs to north must know it first); a free one when absent. */
+  northPort?: number;
 }
 
 /** Starts south's PACS (again, on `port`, keeping what it holds in `dir`). */
@@ -75,6 +77,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
   await Deno.writeFile(keyFile, northKey);
   const northArgs = {
     aet: "NORTH",
+    ...(options.northPort ? { port: options.northPort } : {}),
     config: {
       queue: QUEUE,
       hub: HUB,

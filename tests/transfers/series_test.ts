@@ -1,9 +1,11 @@
 /**
  * Transfers of some series of a study, through the typed client: north's archive to south's PACS, only
  * the series named reach it (and, de-identified at the source, only theirs); a source agent from before
- * series transfers is not asked (the task fails saying why, nothing is sent); a series the source does
- * not hold fails the task; bad input; a batch file's Series Instance UID column. From a PACS behind the source (Orthanc), only the series is retrieved.
- * In the console (Chromium), the study page's transfer dialog lists the series to pick.
+ * series transfers is not asked (the task fails saying why, nothing is sent), and a retry once it is
+ * upgraded sends the series; a series the source does not hold fails the task; bad input; a batch file's
+ * Series Instance UID column. From a PACS behind the source (Orthanc, C-GET and C-MOVE) only the series is
+ * retrieved. In the console (Chromium), the explorer's and the study page's transfer dialog list the series
+ * to pick.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -12,7 +14,7 @@ import { generateStudies } from "@conduit/shared/testing";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeInstances } from "../tools/generate.ts";
-import { skipReason, startOrthanc } from "../support/peers.ts";
+import { freePort, skipReason, startOrthanc } from "../support/peers.ts";
 import { hasChromium, launchBrowser, logIn, shoot } from "../support/browser.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { atPacs, finished, pacsHolding, type Rig, rig, rigTest, seed, skip, stopRig } from "./_rig.ts";
@@ -242,43 +244,50 @@ rigTest(
 );
 
 const orthanc = skipReason("/usr/sbin/Orthanc");
-Deno.test({
-  name: "a series transfer from a PACS behind the source retrieves that series only (C-GET at SERIES level)",
-  ignore: Boolean(skip || orthanc),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const pacs = await startOrthanc({
-      aet: "NPACS",
-      storageDir: await Deno.makeTempDir({ prefix: "orthanc-" }),
-    });
-    let r: Rig | undefined;
-    try {
-      const s = await twoSeriesFiles("series-node", 3, 2);
-      for (const file of s.paths) {
-        const res = await pacs.rest("/instances", { method: "POST", body: await Deno.readFile(file) });
-        assert.equal(res.status, 200, await res.text());
+for (const retrieve of ["get", "move"] as const) {
+  Deno.test({
+    name:
+      `a series transfer from a PACS behind the source retrieves that series only (C-${retrieve.toUpperCase()} at SERIES level)`,
+    ignore: Boolean(skip || orthanc),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      // For C-MOVE the PACS must know north (its AE title, host and port) before north starts.
+      const northPort = freePort();
+      const pacs = await startOrthanc({
+        aet: "NPACS",
+        storageDir: await Deno.makeTempDir({ prefix: "orthanc-" }),
+        modalities: { north: { aet: "NORTH", host: "127.0.0.1", port: northPort } },
+      });
+      let r: Rig | undefined;
+      try {
+        const s = await twoSeriesFiles(`series-node-${retrieve}`, 3, 2);
+        for (const file of s.paths) {
+          const res = await pacs.rest("/instances", { method: "POST", body: await Deno.readFile(file) });
+          assert.equal(res.status, 200, await res.text());
+        }
+        r = await rig({
+          northPort,
+          northNodes: { pacs: { aet: "NPACS", host: "127.0.0.1", port: pacs.port, retrieve } },
+        });
+        const { id } = await r.client.transfers.create.mutate({
+          source: { site: "north", node: "pacs" },
+          destination: { site: "south" },
+          series: [{ study: s.study, series: [s.mr.uid] }],
+        });
+        const done = await finished(r, id);
+        assert.equal(done.status, "success", JSON.stringify(done));
+        assert.deepEqual(done.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
+        // North retrieved the MR series alone from its PACS, and south holds exactly it.
+        assert.deepEqual(await archived(r, "north", s.study), s.mr.sops);
+        assert.deepEqual(await archived(r, "south", s.study), s.mr.sops);
+      } finally {
+        if (r) await stopRig(r);
+        await pacs.stop();
       }
-      r = await rig({
-        northNodes: { pacs: { aet: "NPACS", host: "127.0.0.1", port: pacs.port, retrieve: "get" } },
-      });
-      const { id } = await r.client.transfers.create.mutate({
-        source: { site: "north", node: "pacs" },
-        destination: { site: "south" },
-        series: [{ study: s.study, series: [s.mr.uid] }],
-      });
-      const done = await finished(r, id);
-      assert.equal(done.status, "success", JSON.stringify(done));
-      assert.deepEqual(done.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
-      // North retrieved the MR series alone from its PACS, and south holds exactly it.
-      assert.deepEqual(await archived(r, "north", s.study), s.mr.sops);
-      assert.deepEqual(await archived(r, "south", s.study), s.mr.sops);
-    } finally {
-      if (r) await stopRig(r);
-      await pacs.stop();
-    }
-  },
-});
+    },
+  });
+}
 
 Deno.test({
   name: "console: the study page's transfer dialog picks some series of the study, and the job shows them",
