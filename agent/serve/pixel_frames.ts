@@ -1,6 +1,7 @@
 /**
  * Pixel frames of an archived instance for WADO-RS `/frames`: each frame's bytes as stored, or, when the
- * client takes only other syntaxes, from the object transcoded in memory to the first it can be. Native
+ * client takes only other syntaxes, from the object transcoded in memory to the first it can be (only the
+ * frames asked, when they are not all of a many-frame object: part10/frame_subset.ts). Native
  * frames of a compressed object are decoded one by one as for rendering (only the frames asked, not the
  * whole object), when the client prefers them or no transcoding works; so are the frames of deflated
  * objects (native pixels inside the deflate stream), served as Explicit VR Little Endian frames.
@@ -9,6 +10,7 @@ import { encodingOf, findElement, numberValues, TransferSyntax } from "@conduit/
 import { sendRanges } from "@conduit/shared/tunnel";
 import { withObject } from "../archive/archive.ts";
 import { frameLayout } from "../part10/frames.ts";
+import { frameSubset } from "../part10/frame_subset.ts";
 import { type ByteSource, memorySource, readExactly } from "../part10/source.ts";
 import { readHeader } from "../part10/header.ts";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
@@ -33,9 +35,15 @@ async function frames(
     // prefers them; the whole object is transcoded only for a compressed syntax it prefers.
     let native = preferredDecoding(file.transferSyntax, wanted);
     const reasons: string[] = [];
+    // Only the frames asked are transcoded (a viewer fetching a cine frame by frame does not pay for the
+    // whole object each time, nor is a large object refused for its size).
+    const subset = native || !wanted || wanted.includes(file.transferSyntax) ||
+        !wanted.some((ts) => canTranscode(file.transferSyntax, ts))
+      ? undefined
+      : await frameSubset(stored, request.frames);
     const transcoded = native
       ? undefined
-      : await transcodedCopy(stored, file.transferSyntax, wanted, reasons);
+      : await transcodedCopy(subset ? memorySource(subset) : stored, file.transferSyntax, wanted, reasons);
     native ??= transcoded ? undefined : decodedSyntax(file.transferSyntax, wanted);
     if (!native && !transcoded && wanted && !wanted.includes(file.transferSyntax)) {
       // Said before any frame crosses the tunnel (the hub would only drop them), with the codec's reason.
@@ -59,7 +67,9 @@ async function frames(
       return;
     }
     const source = transcoded ? memorySource(transcoded) : stored;
-    const layout = await frameLayout(source, request.frames);
+    // A transcoded subset holds the frames asked, in the order asked.
+    const asked = transcoded && subset ? request.frames.map((_, i) => i + 1) : request.frames;
+    const layout = await frameLayout(source, asked);
     await channel.send({
       type: "frames",
       transferSyntax: layout.transferSyntax,

@@ -345,6 +345,24 @@ test("PS3.18 10.4.1.1.4 one frame of a many-frame JPEG object asked native is de
   assert.ok(last.ms < 5 * single.ms + 500, `${last.ms} ms against ${single.ms} ms`);
 });
 
+test("PS3.18 10.4.1.1.4 frames of a many-frame object asked in another compressed syntax are transcoded alone", async (r) => {
+  const cine = parsed(await Deno.readFile(path.join(r.dir, "cine.dcm")));
+  const one = parsed(await Deno.readFile(J2K));
+  const jls = 'multipart/related; type="image/jls"';
+  const single = await fetchParts(r, `${instanceUrl(one.attrs)}/frames/1`, jls);
+  assert.equal(single.status, 200, single.text);
+  // Frames 100 and 3 of the cine hold the J2K object's one frame: encoded alone, the same codestream.
+  const some = await fetchParts(r, `${instanceUrl(cine.attrs)}/frames/${CINE_FRAMES},3`, jls);
+  assert.equal(some.status, 200, some.text);
+  assert.equal(some.parts.length, 2);
+  for (const part of some.parts) {
+    assert.match(part.type, /^image\/jls; transfer-syntax=1\.2\.840\.10008\.1\.2\.4\.80$/);
+    assert.deepEqual(part.body, single.parts[0].body, "the same pixels, the same JPEG-LS");
+  }
+  const missing = await fetchParts(r, `${instanceUrl(cine.attrs)}/frames/${CINE_FRAMES + 1}`, jls);
+  assert.equal(missing.status, 404, missing.text);
+});
+
 test("PS3.18 8.7.3 WADO-RS frames transcoded: JPEG 2000 and RLE frames asked as application/octet-stream", async (r) => {
   const j2k = parsed(await Deno.readFile(J2K));
   const one = await fetchParts(
