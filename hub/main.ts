@@ -14,6 +14,7 @@ import { HubTlsError } from "./tls_files.ts";
 import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
 import { userCommand } from "./admin/user_command.ts";
+import { hubsCommand } from "./admin/hubs_command.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
@@ -23,7 +24,9 @@ function usage(): string {
     "usage: deno task hub [--config FILE] [flags]",
     "       deno task hub admin site add|list|revoke ... [--json] [--data DIR | --db URL]",
     "       deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]",
-    "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list [--json]",
+    "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list | role | password | disable |",
+    "         enable ... [--json]",
+    "       deno task hub admin hubs [--json]",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -39,6 +42,8 @@ const ADMIN_USAGE = [
   "usage: deno task hub admin site add NAME | list | revoke NAME",
   "       deno task hub admin token create NAME --role viewer|operator|admin [--sites a,b] | list | revoke ID",
   "       deno task hub admin user add NAME --role viewer|operator|admin [--password-stdin] | list",
+  "       deno task hub admin user role NAME --role ROLE | password NAME | disable NAME | enable NAME",
+  "       deno task hub admin hubs      (the hubs of a cluster, their versions and sites)",
   "",
   "Every admin command works on the hub's database, whether or not the hub runs, and takes:",
   "  --data DIR     the hub's data directory (default: the config's, else ./data/hub; from the",
@@ -90,6 +95,7 @@ export async function main(args: string[]): Promise<number> {
       if (args[1] === "site") return await siteCommand(args.slice(2), defaults);
       if (args[1] === "token") return await tokenCommand(args.slice(2), defaults);
       if (args[1] === "user") return await userCommand(args.slice(2), defaults);
+      if (args[1] === "hubs") return await hubsCommand(args.slice(2), defaults);
     } catch (err) {
       if (err instanceof DbUrlError) {
         console.error(`hub admin: ${err.message}`);

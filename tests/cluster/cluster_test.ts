@@ -92,6 +92,13 @@ Deno.test({
         async () => (await healthSites(0)) === 1 && (await healthSites(1)) === 1,
         60_000,
       );
+      // `hub admin hubs` sees both hubs live, one version, one site each.
+      const listed = await admin(["hubs"]) as {
+        hubs: { live: boolean; sites: number }[];
+        mixedVersions: boolean;
+      };
+      assert.deepEqual(listed.hubs.map((h) => [h.live, h.sites]), [[true, 1], [true, 1]]);
+      assert.equal(listed.mixedVersions, false);
 
       // Studies: three at north (the transfer's), one at south (to query there).
       const studies: string[] = [];
