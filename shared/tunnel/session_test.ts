@@ -121,13 +121,15 @@ Deno.test("Session.beat(): one heartbeat in flight at a time, its round trip, an
   assert.equal(server.beatUnansweredMs, 0);
   server.beat();
   assert.ok(server.beatUnansweredMs >= 0);
-  await tick();
+  for (let i = 0; i < 200 && server.beatUnansweredMs !== 0; i++) await tick();
   assert.equal(server.beatUnansweredMs, 0, "answered");
   assert.ok(server.beatRttMs !== undefined && server.beatRttMs >= 0 && server.beatRttMs < 1000);
   assert.ok(server.beatAnsweredAt !== undefined && Math.abs(server.beatAnsweredAt - Date.now()) < 1000);
   // A ping and a heartbeat at once are told apart by their values.
   const [ms] = await Promise.all([client.ping(), server.ping(), (server.beat(), tick())]);
   assert.ok(ms >= 0);
+  // The heartbeat's answer may come a turn after the pings' on a busy machine.
+  for (let i = 0; i < 200 && server.beatUnansweredMs !== 0; i++) await tick();
   assert.equal(server.beatUnansweredMs, 0);
   client.close();
   server.close();
