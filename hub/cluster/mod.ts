@@ -36,10 +36,18 @@ export async function startCluster(opts: {
   const leases = new ClusterLeases(opts.db, { clusterUrl: opts.clusterUrl, version: opts.version }, {
     leaseMs: opts.leaseMs,
   });
-  const peers = new ClusterPeers(leases, (site) => {
-    const live = opts.sessions.get(site);
-    return live && !live.session.isClosed ? live.session.open() : undefined;
-  }, log);
+  const peers = new ClusterPeers(
+    leases,
+    (site) => {
+      const live = opts.sessions.get(site);
+      return live && !live.session.isClosed ? live.session.open() : undefined;
+    },
+    log,
+    (site) => {
+      const live = opts.sessions.get(site);
+      return live && !live.session.isClosed ? [...live.features] : undefined;
+    },
+  );
   leases.onLost = (site, holder) => {
     log.info("the site connected to another hub; closing its session here", { site, hub: holder.hubId });
     opts.sessions.drop(site, Reason.Replaced, "the site connected to another hub");
@@ -61,6 +69,7 @@ export async function startCluster(opts: {
     release: (site) => leases.release(site),
     heldElsewhere: (site) => leases.heldElsewhere(site),
     open: (site) => peers.open(site),
+    features: (site) => peers.features(site),
   };
   if (!opts.clusterUrl) {
     log.warn("no --cluster-url: the other hubs cannot reach the sites connected to this one");

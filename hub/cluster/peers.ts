@@ -7,7 +7,10 @@
  * On each stream the asking hub sends one record, `{ site }`; the holder answers `{ ok: true }` and
  * joins the stream to a new stream on the site's own tunnel (hub/cluster/splice.ts), or
  * `{ ok: false, message }` when the site is not (or no longer) held there. After that the bytes are
- * the site's own protocol, untouched.
+ * the site's own protocol, untouched. To a hub that asked for them when it connected (the
+ * `x-conduit-peer` header naming `site-features`), `ok` also names the features the site's agent named in
+ * its hello, so that the asking hub sends only what the agent understands (older hubs neither ask nor
+ * answer them: both schemas are strict).
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -29,8 +32,18 @@ export class SiteElsewhereError extends Error {
   override name = "SiteElsewhereError";
 }
 
-const Open = z.object({ site: z.string().min(1).max(64) }).strict();
-const Answer = z.object({ ok: z.boolean(), message: z.string().optional() }).strict();
+/** `probe`: only the answer (with the site's features), no stream to the site (hubs that know it). */
+const Open = z.object({ site: z.string().min(1).max(64), probe: z.literal(true).optional() }).strict();
+const Answer = z.object({
+  ok: z.boolean(),
+  message: z.string().optional(),
+  features: z.array(z.string().max(64)).max(64).optional(),
+}).strict();
+
+/** What a hub asks of the hubs it connects to (`x-conduit-peer`): the sites' features with each stream. */
+const PEER_ASKS = "site-features";
+/** How long a site's features learned from its hub are taken as current. */
+const FEATURES_MS = 30_000;
 
 /** Streams one hub may have open to another at once (each a request or an object in flight). */
 const MAX_STREAMS = 8192;
@@ -58,13 +71,48 @@ function keepAlive(session: Session): void {
 export class ClusterPeers {
   readonly #peers = new Map<string, Promise<Session>>();
   #secret?: string;
+  /** Each remote site's features as its hub last named them, the hub, and when. */
+  readonly #features = new Map<string, { features: ReadonlySet<string>; hubId: string; at: number }>();
 
   constructor(
     private readonly leases: ClusterLeases,
     /** A new stream on the tunnel of a site this hub holds, or undefined. */
     private readonly local: (site: string) => Stream | undefined,
     private readonly log: Logger,
+    /** The features the agent of a site this hub holds named in its hello; undefined when not held here. */
+    private readonly featuresHere: (site: string) => readonly string[] | undefined = () => undefined,
   ) {}
+
+  /**
+   * The features the agent of `site`, held by another hub, named in its hello: as that hub last said, or
+   * asked now (a stream opened and closed); undefined when it cannot be known (no hub holds the site, or
+   * the hub holding it is older than this question, or unreachable): then the caller asks no more of the
+   * agent than version 1 of the protocol.
+   */
+  async features(site: string): Promise<ReadonlySet<string> | undefined> {
+    const holder = await this.leases.holder(site);
+    const known = this.#features.get(site);
+    if (known && holder && known.hubId === holder.hubId && Date.now() - known.at < FEATURES_MS) {
+      return known.features;
+    }
+    if (!holder?.clusterUrl) return undefined;
+    try {
+      const channel = new Channel((await this.#session(holder)).open());
+      try {
+        await channel.send({ site, probe: true });
+        const answer = await channel.expect(Answer);
+        if (!answer.ok || !answer.features) return undefined;
+        const features = new Set(answer.features);
+        this.#features.set(site, { features, hubId: holder.hubId, at: Date.now() });
+        return features;
+      } finally {
+        channel.stream.reset("done");
+      }
+    } catch {
+      // A hub older than the probe resets the stream; one that cannot be reached says nothing either.
+      return undefined;
+    }
+  }
 
   async start(): Promise<void> {
     this.#secret = await this.leases.secret();
@@ -107,6 +155,9 @@ export class ClusterPeers {
         channel.stream.reset("refused");
         throw new SiteElsewhereError(answer.message ?? `site ${site} is between hubs`);
       }
+      if (answer.features) {
+        this.#features.set(site, { features: new Set(answer.features), hubId: holder.hubId, at: Date.now() });
+      } else this.#features.delete(site);
     } catch (err) {
       channel.stream.reset("failed");
       if (err instanceof SiteElsewhereError) throw err;
@@ -137,7 +188,11 @@ export class ClusterPeers {
     const url = new URL("cluster", holder.clusterUrl!.replace(/\/?$/, "/"));
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const ws = await openWebSocket(url.href, {
-      headers: { authorization: `Bearer ${this.#secret}`, "x-conduit-hub": this.leases.hubId },
+      headers: {
+        authorization: `Bearer ${this.#secret}`,
+        "x-conduit-hub": this.leases.hubId,
+        "x-conduit-peer": PEER_ASKS,
+      },
       timeoutMs: 5000,
     });
     const session = new Session(webSocketTransport(ws), {
@@ -170,11 +225,12 @@ export class ClusterPeers {
         return c.json({ error: "this endpoint takes a WebSocket upgrade from another hub" }, 426);
       }
       const peer = c.req.header("x-conduit-hub") ?? "unknown";
+      const wantsFeatures = (c.req.header("x-conduit-peer") ?? "").split(/[\s,]+/).includes(PEER_ASKS);
       const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
       const session = new Session(webSocketTransport(socket), {
         side: "server",
         maxStreams: MAX_STREAMS,
-        onStream: (stream) => void this.#serve(stream),
+        onStream: (stream) => void this.#serve(stream, wantsFeatures),
         onClose: (end) => this.log.info("hub link from a peer ended", { hub: peer, message: end.message }),
       });
       keepAlive(session);
@@ -187,10 +243,16 @@ export class ClusterPeers {
 
   readonly #inbound = new Set<Session>();
 
-  async #serve(stream: Stream): Promise<void> {
+  async #serve(stream: Stream, wantsFeatures: boolean): Promise<void> {
     const channel = new Channel(stream);
     try {
-      const { site } = await channel.expect(Open);
+      const { site, probe } = await channel.expect(Open);
+      if (probe) {
+        const here = this.featuresHere(site);
+        await channel.send(here ? { ok: true, features: [...here] } : { ok: false });
+        await channel.end();
+        return;
+      }
       const to = this.local(site);
       if (!to) {
         await channel.send({
@@ -200,7 +262,8 @@ export class ClusterPeers {
         await channel.end();
         return;
       }
-      await channel.send({ ok: true });
+      const features = wantsFeatures ? this.featuresHere(site) : undefined;
+      await channel.send(features ? { ok: true, features: [...features] } : { ok: true });
       stream.grow(PEER_EXTRA_WINDOW);
       to.grow(PEER_EXTRA_WINDOW);
       await splice(stream, to, channel.detach(), "the site's stream failed");

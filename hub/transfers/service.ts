@@ -504,10 +504,10 @@ export class TransferService {
             .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")));
         }
         const series = seriesOf(task);
-        if (
-          series && this.sessions.get(t.sourceSite) &&
-          !this.sessions.supports(t.sourceSite, FEATURE_SERIES_TRANSFER)
-        ) {
+        // An agent known not to take some series (here, or as the hub holding it says); one nobody can
+        // vouch for is asked all the same, and an older one drops the request.
+        const features = series ? await this.sessions.featuresOf(t.sourceSite) : undefined;
+        if (series && features && !features.has(FEATURE_SERIES_TRANSFER)) {
           // Asked for the whole study it would send more than was asked: the task fails, saying why.
           throw new SeriesUnsupportedError(
             `site ${t.sourceSite} runs an agent (${
@@ -641,9 +641,9 @@ export class TransferService {
     if (!finished && !fresh && last && Date.now() - last.at < NODE_CHECK_MS) return last.result;
     if ((task.objects ?? 0) > MAX_NODE_CHECK) return {}; // too many to list: the destination's ack counts
     const node = t.destinationNode!, site = t.destinationSite;
-    // An agent that cannot answer `delivery` (older than it, or held by another hub of a cluster): the
-    // destination's acknowledgement counts, as before the check.
-    if (!this.sessions.supports(site, FEATURE_DELIVERY)) return {};
+    // An agent that cannot answer `delivery` (older than it, or held by a hub of a cluster that cannot
+    // say): the destination's acknowledgement counts, as before the check.
+    if (!(await this.sessions.featuresOf(site))?.has(FEATURE_DELIVERY)) return {};
     const replayDead = this.#replayAtNode.delete(task.id);
     let result: Partial<TransferTaskRow>;
     try {
@@ -708,7 +708,7 @@ export class TransferService {
 
   /** Queues again at the destination what its node refused of a task's objects; false if it could not. */
   async #replayNode(t: TransferRow, task: TransferTaskRow): Promise<boolean> {
-    if (!this.sessions.supports(t.destinationSite, FEATURE_DELIVERY)) return false;
+    if (!(await this.sessions.featuresOf(t.destinationSite))?.has(FEATURE_DELIVERY)) return false;
     try {
       await this.sessions.ask(t.destinationSite, {
         op: "delivery",

@@ -60,6 +60,8 @@ export interface Elsewhere {
   heldElsewhere(site: string): boolean;
   /** A stream to the agent of `site` through the hub that holds it (throws when none can be had). */
   open(site: string): Promise<Stream>;
+  /** The features the agent of `site` named in its hello, as the hub holding it says (undefined: unknown). */
+  features?(site: string): Promise<ReadonlySet<string> | undefined>;
 }
 
 export interface SessionsOptions {
@@ -136,6 +138,17 @@ export class Sessions {
    */
   supports(site: string, feature: string): boolean {
     return this.#live.get(site)?.features.has(feature) ?? false;
+  }
+
+  /**
+   * The features the agent of `site` named in its hello, connected here or to another hub of a cluster
+   * (which is asked); undefined when no hub can say (offline, or held by a hub older than the question).
+   */
+  async featuresOf(site: string): Promise<ReadonlySet<string> | undefined> {
+    const live = this.#live.get(site);
+    if (live) return live.features;
+    if (!this.elsewhere?.heldElsewhere(site) || !this.elsewhere.features) return undefined;
+    return await this.elsewhere.features(site);
   }
 
   /** Starts a session for a site whose hello was accepted. */

@@ -113,8 +113,8 @@ export class TunnelWado implements WadoService {
    * feature of its hello); an older agent refuses fields it does not know, and is asked by UID alone
    * (it serves its archive's copy, whatever node the path names).
    */
-  #pathOf(instance: InstancePath) {
-    if (!this.sessions.supports(this.site, FEATURE_INSTANCE_PATH)) {
+  async #pathOf(instance: InstancePath) {
+    if (!(await this.sessions.featuresOf(this.site))?.has(FEATURE_INSTANCE_PATH)) {
       return { sopInstanceUid: instance.sopInstanceUid };
     }
     return {
@@ -129,7 +129,7 @@ export class TunnelWado implements WadoService {
     const { channel, first, done } = await this.#announced(
       {
         op: "frames",
-        ...this.#pathOf(instance),
+        ...await this.#pathOf(instance),
         frames,
         ...(syntaxes ? { transferSyntaxes: syntaxes } : {}),
       },
@@ -157,7 +157,7 @@ export class TunnelWado implements WadoService {
 
   async bulkdata(instance: InstancePath, path: string, signal?: AbortSignal): Promise<BulkData> {
     const { channel, first, done } = await this.#announced(
-      { op: "bulkdata", ...this.#pathOf(instance), path },
+      { op: "bulkdata", ...await this.#pathOf(instance), path },
       signal,
     );
     if (first.type === "bulk") {

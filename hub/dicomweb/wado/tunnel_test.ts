@@ -15,7 +15,7 @@ const at = { studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.4", sopInstanc
 function recording(features: string[], node?: string) {
   const asked: Record<string, unknown>[] = [];
   const sessions = {
-    supports: (_site: string, feature: string) => features.includes(feature),
+    featuresOf: (_site: string) => Promise.resolve(new Set(features)),
     call: (_site: string, request: Record<string, unknown>) => {
       asked.push(request);
       return Promise.reject(new SiteRequestError("not-found", "no such instance"));
