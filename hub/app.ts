@@ -157,6 +157,12 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   sessions.relayPolicy = relayPolicy(config.tunnel.relays, (route) => transfers.routeEnds(route));
   transfers.leases = cluster?.transfers;
   transfers.start();
+  const batches = new BatchService(db, provider, transfers, log.child({ part: "batch" }));
+  // Batches a hub left running when it stopped: this one's at start, another's of a cluster later.
+  const recoverBatches = () =>
+    batches.recover().catch((err) => log.warn("batch recovery failed", { reason: (err as Error).name }));
+  void recoverBatches();
+  const batchRecovery = setInterval(recoverBatches, 30_000);
   const router = appRouter({
     db,
     users,
@@ -165,7 +171,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     tokens,
     transfers,
     provider,
-    batches: new BatchService(db, provider, transfers, log.child({ part: "batch" })),
+    batches,
   });
   const procedures = new Set(Object.keys(router._def.procedures));
   app.use("/trpc/*", async (c, next) => {
@@ -284,6 +290,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     sessions,
     cluster,
     async stop() {
+      clearInterval(batchRecovery);
       transfers.stop();
       await cluster?.stop();
       await sessions.stop();

@@ -1,4 +1,4 @@
-/** Batch work from a CSV or XLSX file: preview, upload (query or transfer), list, status, results. */
+/** Batch work from a CSV or XLSX file: preview, upload (query or transfer), list, status, cancel, results. */
 import { z } from "zod";
 import { fromBase64, toBase64 } from "@conduit/shared/base64";
 import { checkReach, mayReach } from "../auth/permissions.ts";
@@ -61,6 +61,11 @@ export function batchRouter(d: Deps) {
       d.batches.list(input?.limit, input?.offset, (site) => mayReach(ctx.principal, site))
     ),
     status: procedure.input(byId).query(({ ctx, input }) => batch(d, ctx.principal, input.id)),
+    /** Stops a running batch: what it found so far stays (results), and no transfer is made. */
+    cancel: procedure.input(byId).mutation(async ({ ctx, input }) => {
+      await batch(d, ctx.principal, input.id);
+      return await d.batches.cancel(input.id, actorOf(ctx.principal));
+    }),
     /** The results as a file, base64: one line per match, and one per row that failed with its reason. */
     results: procedure.input(
       z.object({ id: z.string().min(1), format: z.enum(["csv", "xlsx"]) }).strict(),

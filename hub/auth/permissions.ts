@@ -50,6 +50,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "batch.results": "read",
   "batch.upload": "transfer",
   "batch.preview": "transfer",
+  "batch.cancel": "transfer",
   "users.list": "manage",
   "users.add": "manage",
   "users.setDisabled": "manage",

@@ -4,9 +4,15 @@
  * the series rows name, when every row that finds the study names one).
  * A bad row, or a row nothing matches, gets its own result line with the reason; the rest go on.
  * Results download as CSV or XLSX.
+ *
+ * A batch runs in the hub that took it, writing its results so far (and so its progress) every few
+ * seconds: that is also its heartbeat. `running`, then `done`; `canceled` when an operator stopped it (what
+ * it found until then stays, no transfer is made); `failed` when it stopped on an error, or when its hub
+ * stopped before it finished (found at start, or by another hub of a cluster, a minute after its last
+ * beat): upload the file again.
  */
 import { randomBytes } from "node:crypto";
-import { desc, eq } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import { jsonText } from "@conduit/shared/dicom";
 import type { HubDb } from "../db/db.ts";
@@ -16,6 +22,15 @@ import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem } from "./deid.ts";
+import { entry } from "../auth/audit.ts";
+
+/** How often a running batch writes its results so far (its progress and heartbeat). */
+const BEAT_MS = 5_000;
+/** A running batch whose last beat is older than this lost its hub. */
+const ORPHAN_MS = 60_000;
+
+/** An operator canceled the batch: its run stops at the next row. */
+class Canceled extends Error {}
 
 export interface BatchInput {
   kind: "query" | "transfer";
@@ -77,12 +92,119 @@ export class BatchService {
       createdAt: now,
       updatedAt: now,
     });
-    void this.#run(id, input, rows, createdBy);
+    const results: Record<string, unknown>[] = [];
+    this.#running.add(id);
+    void this.#run(id, input, rows, createdBy, results).catch(async (err) => {
+      if (err instanceof Canceled) return await this.#stopped(id, "canceled", results);
+      this.log.error("batch stopped on an error", { batch: id, reason: (err as Error).name });
+      results.push({ row: 0, site: "", error: `the batch stopped: ${(err as Error).message}` });
+      await this.#stopped(id, "failed", results);
+    }).finally(() => this.#running.delete(id));
     return { id, rows: rows.length, badRows: rows.filter((r) => r.error).length };
   }
 
-  async #run(id: string, input: BatchInput, rows: BatchRow[], createdBy: string): Promise<void> {
-    const results: Record<string, unknown>[] = [];
+  /** Batches this process runs, and those an operator canceled here (stopped at their next row). */
+  readonly #running = new Set<string>();
+  readonly #canceled = new Set<string>();
+
+  /**
+   * Stops a running batch: `canceled` at once (audited); its run stops at the next row, keeping what it
+   * found. Anything else is left as it is and said so (a batch done is not undone).
+   */
+  async cancel(id: string, actor: string): Promise<{ id: string; status: string }> {
+    const b = await this.db.query.batches.findFirst({ where: eq(batches.id, id) });
+    if (!b) throw new TransferError(`no batch ${id}`);
+    if (b.status !== "running") throw new TransferError(`batch ${id} is ${b.status}, not running`);
+    const changed = await this.db.update(batches).set({ status: "canceled", updatedAt: Date.now() })
+      .where(and(eq(batches.id, id), eq(batches.status, "running"))).returning({ id: batches.id });
+    if (!changed.length) throw new TransferError(`batch ${id} finished meanwhile`);
+    await entry(this.db, actor, "batch.cancel", id);
+    this.#canceled.add(id);
+    this.log.info("batch canceled", { batch: id });
+    return { id, status: "canceled" };
+  }
+
+  /**
+   * Marks `failed` the batches left running by a hub that stopped (no beat for a minute): at start, and
+   * from time to time for the other hubs of a cluster.
+   */
+  async recover(now = Date.now()): Promise<number> {
+    const orphans = await this.db.select({ id: batches.id, results: batches.results }).from(batches)
+      .where(and(eq(batches.status, "running"), lt(batches.updatedAt, now - ORPHAN_MS)));
+    for (const o of orphans) {
+      if (this.#running.has(o.id)) continue;
+      const results = o.results ? JSON.parse(o.results) as Record<string, unknown>[] : [];
+      results.push({
+        row: 0,
+        site: "",
+        error: "the batch was interrupted: its hub stopped before it finished; upload the file again",
+      });
+      await this.db.update(batches).set({
+        status: "failed",
+        results: JSON.stringify(results),
+        updatedAt: now,
+      })
+        .where(and(eq(batches.id, o.id), eq(batches.status, "running")));
+      this.log.warn("batch interrupted by a hub that stopped", { batch: o.id });
+    }
+    return orphans.length;
+  }
+
+  /** Writes a stopped batch's results so far; its status is `status` (canceled: already so). */
+  async #stopped(id: string, status: "canceled" | "failed", results: Record<string, unknown>[]) {
+    try {
+      await this.db.update(batches).set({ status, results: JSON.stringify(results), updatedAt: Date.now() })
+        .where(eq(batches.id, id));
+    } catch (err) {
+      this.log.error("batch state not recorded", { batch: id, reason: (err as Error).name });
+    } finally {
+      this.#canceled.delete(id);
+    }
+  }
+
+  async #run(
+    id: string,
+    input: BatchInput,
+    rows: BatchRow[],
+    createdBy: string,
+    results: Record<string, unknown>[],
+  ): Promise<void> {
+    let beatAt = Date.now();
+    /** Writes the results so far (the progress, and the beat); stops a batch canceled here or elsewhere. */
+    const beat = async (force = false) => {
+      if (this.#canceled.has(id)) throw new Canceled();
+      if (!force && Date.now() - beatAt < BEAT_MS) return;
+      beatAt = Date.now();
+      const written = await this.db.update(batches).set({
+        results: JSON.stringify(results),
+        updatedAt: beatAt,
+      })
+        .where(and(eq(batches.id, id), eq(batches.status, "running"))).returning({ id: batches.id });
+      if (!written.length) throw new Canceled(); // canceled through another hub (or recovered)
+    };
+    // A row's search may take long (a site's C-FIND): the beat goes on meanwhile.
+    const timer = setInterval(() => {
+      if (Date.now() - beatAt >= BEAT_MS) {
+        beatAt = Date.now();
+        this.db.update(batches).set({ updatedAt: beatAt })
+          .where(and(eq(batches.id, id), eq(batches.status, "running"))).catch(() => {});
+      }
+    }, BEAT_MS);
+    try {
+      await this.#search(id, input, rows, createdBy, results, beat);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async #search(
+    id: string,
+    input: BatchInput,
+    rows: BatchRow[],
+    createdBy: string,
+    results: Record<string, unknown>[],
+    beat: (force?: boolean) => Promise<void>,
+  ): Promise<void> {
     const found: string[] = [];
     /** Studies found by rows that name a series of them: those series. */
     const someSeries = new Map<string, Set<string>>();
@@ -106,6 +228,7 @@ export class BatchService {
       return undefined;
     };
     for (const row of rows) {
+      await beat();
       if (row.error) {
         results.push({ row: row.row, site: "", error: row.error });
         continue;
@@ -140,6 +263,8 @@ export class BatchService {
         results.push({ row: row.row, site: input.sites.join(" "), error: "no study matches this row" });
       }
     }
+    // The last word of an operator who canceled it meanwhile: no transfer then.
+    await beat(true);
     let transferId: string | null = null;
     // A study a row finds whole goes whole, even if another row names one of its series.
     const whole = new Set(found);
@@ -171,12 +296,16 @@ export class BatchService {
         });
       }
     }
-    await this.db.update(batches).set({
+    const done = await this.db.update(batches).set({
       status: "done",
       results: JSON.stringify(results),
       transferId,
       updatedAt: Date.now(),
-    }).where(eq(batches.id, id));
+    }).where(and(eq(batches.id, id), eq(batches.status, "running"))).returning({ id: batches.id });
+    // Canceled while its transfer was being made: the transfer is there, and the batch names it.
+    if (!done.length && transferId) {
+      await this.db.update(batches).set({ transferId }).where(eq(batches.id, id));
+    }
     this.log.info("batch done", {
       batch: id,
       rows: rows.length,
@@ -232,6 +361,8 @@ export class BatchService {
       filename: b.filename,
       status: b.status,
       rows: rows.length,
+      /** Rows searched so far (every row searched has at least one result line). */
+      rowsDone: new Set(results.map((r) => r.row).filter((r) => Number(r) > 0)).size,
       badRows: rows.filter((r) => r.error).length,
       /** Studies found, each once: two rows (or a row and its duplicate) finding one study count it once. */
       matches: new Set(

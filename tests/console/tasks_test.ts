@@ -258,6 +258,33 @@ Deno.test({
       const csvText = await Deno.readTextFile((await download.path())!);
       assert.equal(csvText.split(/\r?\n/).filter((l) => l.includes(study.studyUid)).length, 2, csvText);
       assert.match(download.suggestedFilename(), /^batch-\w+\.csv$/);
+      // A long batch is canceled after a confirmation: it says so, keeps its results, and the list too.
+      await page.goto(`${base}/batch`);
+      await page.getByLabel("File").setInputFiles({
+        name: "long.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from(
+          ["Patient ID", ...Array.from({ length: 20_000 }, (_, i) => `NOBODY${i}`)].join("\n"),
+        ),
+      });
+      await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
+      await page.getByLabel("Kind").selectOption("query");
+      await page.getByLabel("Site (source)").selectOption("north");
+      await page.getByRole("button", { name: "Start" }).click();
+      const long = page.locator('[aria-label="Batch result"][data-status="running"]');
+      await long.getByRole("button", { name: "Cancel" }).click();
+      const ask = page.getByRole("alertdialog", { name: "Cancel the batch of 20000 rows from long.csv?" });
+      await ask.getByRole("button", { name: "Keep it running" }).click();
+      assert.equal(await long.count(), 1, "dismissed: still running");
+      await long.getByRole("button", { name: "Cancel" }).click();
+      await ask.getByRole("button", { name: "Cancel the batch" }).click();
+      const canceled = page.locator('[aria-label="Batch result"][data-status="canceled"]');
+      await canceled.waitFor({ timeout: 15_000 });
+      assert.match(await canceled.innerText(), /long\.csv: canceled, 20000 rows/);
+      await canceled.getByRole("button", { name: "Download CSV" }).waitFor();
+      await page.locator("table[aria-label=Batches] tr", { hasText: "long.csv" }).getByText("Canceled")
+        .waitFor({ timeout: 15_000 });
+
       // A study of an offline site: its page says the site cannot be asked, and the rest of it works.
       await page.goto(`${base}/studies/west/1.2.826.0.1.3680043.9.1`);
       await page.getByRole("alert").filter({ hasText: /^Cannot read the study at west: .*offline/ })

@@ -7,11 +7,20 @@ import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
 import { auditActor, bytes, count, instant } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
-import { Scroll } from "../widgets.tsx";
+import { createConfirm, Scroll } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 /** Batches a page of the list shows. */
 const LIST_PAGE = 20;
+
+/** A batch's state in words, and the class that colours it. */
+const STATES: Record<string, [string, string]> = {
+  running: ["running", "pending"],
+  done: ["done", "success"],
+  canceled: ["canceled", "warning"],
+  failed: ["failed", "failure"],
+};
+const stateOf = (status: string) => STATES[status] ?? [status, "pending"];
 
 /** The largest file the hub takes: 50,000,000 characters of base64 (hub/api/batch.ts). */
 const MAX_FILE_BYTES = 37_500_000;
@@ -57,7 +66,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     poll = setInterval(async () => {
       try {
         await refetch();
-        if (status.error || status()?.status === "done") clearInterval(poll);
+        if (status.error || (status() && status()!.status !== "running")) clearInterval(poll);
       } catch {
         clearInterval(poll); // the resource shows its error
       }
@@ -122,6 +131,26 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     }
   };
 
+  const confirm = createConfirm();
+  /** Cancel the batch followed, once the user says so: the question names the file. */
+  const askCancel = (filename: string, rows: number) =>
+    confirm.ask({
+      question: `Cancel the batch of ${count(rows, "row")} from ${filename}?`,
+      detail:
+        "What it found so far stays in its results; the rows not searched yet are not, and no transfer is made.",
+      yes: "Cancel the batch",
+      no: "Keep it running",
+      run: async () => {
+        setError("");
+        try {
+          await api.batch.cancel.mutate({ id: id()! });
+        } catch (err) {
+          setError((err as Error).message);
+        }
+        await refetch();
+      },
+    });
+
   const download = async (format: "csv" | "xlsx") => {
     const r = await api.batch.results.query({ id: id()!, format });
     const a = document.createElement("a");
@@ -132,6 +161,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
 
   return (
     <>
+      {confirm.view()}
       <section class="card">
         <h2>Batch</h2>
         <p class="empty">
@@ -195,14 +225,21 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         </Show>
         <Show when={id() && !status.error ? status() : undefined}>
           {(s) => (
-            <div aria-label="Batch result">
+            <div aria-label="Batch result" data-status={s().status}>
               <p>
                 {s().filename}:{" "}
-                <span class={`state-${s().status === "done" ? "success" : "pending"}`}>
-                  {s().status === "done" ? "done" : "running"}
-                </span>, {count(s().rows, "row")}, {count(s().matches, "study", "studies")} found,{" "}
-                {count(s().errors.length, "row")} with an error
+                <span class={`state-${stateOf(s().status)[1]}`}>{stateOf(s().status)[0]}</span>,{" "}
+                {s().status === "running" ? `${s().rowsDone} of ${count(s().rows, "row")} searched` : count(
+                  s().rows,
+                  "row",
+                )}, {count(s().matches, "study", "studies")} found, {count(s().errors.length, "row")}{" "}
+                with an error
               </p>
+              <Show when={s().status === "running"}>
+                <div class="row">
+                  <button type="button" onClick={() => askCancel(s().filename, s().rows)}>Cancel</button>
+                </div>
+              </Show>
               <Show when={s().errors.length}>
                 <Scroll>
                   <table>
@@ -227,7 +264,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
                   </table>
                 </Scroll>
               </Show>
-              <Show when={s().status === "done"}>
+              <Show when={s().status !== "running"}>
                 <div class="row">
                   <button type="button" onClick={() => download("csv")}>Download CSV</button>
                   <button type="button" onClick={() => download("xlsx")}>Download XLSX</button>
@@ -285,8 +322,8 @@ function Batches() {
                     <td>{b.filename}</td>
                     <td>{b.kind}</td>
                     <td>{b.sites.join(", ")}{b.destination ? ` → ${b.destination.site}` : ""}</td>
-                    <td class={`state state-${b.status === "done" ? "success" : "pending"}`}>
-                      {b.status === "done" ? "Done" : "Running"}
+                    <td class={`state state-${stateOf(b.status)[1]}`}>
+                      {stateOf(b.status)[0].replace(/^./, (c) => c.toUpperCase())}
                     </td>
                     <td>{auditActor(b.createdBy)}</td>
                     <td>
