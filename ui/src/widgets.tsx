@@ -142,3 +142,44 @@ export function createConfirm(): { ask: (q: Question) => void; view: () => JSX.E
 export function Scroll(props: { children: JSX.Element }) {
   return <div class="scroll">{props.children}</div>;
 }
+
+/**
+ * Newer and Older under a list shown a page at a time, the newest first, fetched one row beyond the page
+ * (so that Older knows whether there are more): "Page 2: transfers 51–100, newest first".
+ */
+export function Pager(props: {
+  /** The navigation's name ("Pages of transfers"). */
+  label: string;
+  /** What the rows are ("transfers"). */
+  what: string;
+  /** The page shown, from 0. */
+  page: number;
+  size: number;
+  /** Rows fetched for this page (up to size + 1), undefined while none. */
+  fetched: number | undefined;
+  loading: boolean;
+  goTo: (page: number) => void;
+}) {
+  return (
+    <div class="row" role="navigation" aria-label={props.label}>
+      <button type="button" disabled={props.page === 0} onClick={() => props.goTo(props.page - 1)}>
+        Newer
+      </button>
+      <span>
+        Page {props.page + 1}
+        {props.fetched && !props.loading
+          ? `: ${props.what} ${props.page * props.size + 1}–${
+            props.page * props.size + Math.min(props.fetched, props.size)
+          }, newest first`
+          : ""}
+      </span>
+      <button
+        type="button"
+        disabled={props.loading || (props.fetched ?? 0) <= props.size}
+        onClick={() => props.goTo(props.page + 1)}
+      >
+        Older
+      </button>
+    </div>
+  );
+}

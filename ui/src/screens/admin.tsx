@@ -6,7 +6,7 @@ import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 import { auditAction, auditActor, instant } from "../format.ts";
 import { Link, location, navigate, path } from "../router.tsx";
-import { CopyButton, createConfirm, Dialog, Scroll } from "../widgets.tsx";
+import { CopyButton, createConfirm, Dialog, Pager, Scroll } from "../widgets.tsx";
 
 /** Audit entries a page shows. */
 const AUDIT_PAGE = 100;
@@ -336,26 +336,15 @@ export function Admin(props: { user: string }) {
             </tbody>
           </table>
         </Scroll>
-        <div class="row" role="navigation" aria-label="Pages of the audit log">
-          <button type="button" disabled={auditPage() === 0} onClick={() => auditTo(auditPage() - 1)}>
-            Newer
-          </button>
-          <span>
-            Page {auditPage() + 1}
-            {audit()?.length && !audit.loading
-              ? `: entries ${auditPage() * AUDIT_PAGE + 1}–${
-                auditPage() * AUDIT_PAGE + Math.min(audit()!.length, AUDIT_PAGE)
-              }, newest first`
-              : ""}
-          </span>
-          <button
-            type="button"
-            disabled={audit.loading || (audit()?.length ?? 0) <= AUDIT_PAGE}
-            onClick={() => auditTo(auditPage() + 1)}
-          >
-            Older
-          </button>
-        </div>
+        <Pager
+          label="Pages of the audit log"
+          what="entries"
+          page={auditPage()}
+          size={AUDIT_PAGE}
+          fetched={audit()?.length}
+          loading={audit.loading}
+          goTo={auditTo}
+        />
       </section>
     </>
   );

@@ -7,7 +7,7 @@ import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
 import { auditActor, bytes, count, instant } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
-import { createConfirm, Scroll } from "../widgets.tsx";
+import { createConfirm, Pager, Scroll } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 /** Batches a page of the list shows. */
@@ -340,24 +340,15 @@ function Batches() {
             </tbody>
           </table>
         </Scroll>
-        <div class="row" role="navigation" aria-label="Pages of batches">
-          <button type="button" disabled={page() === 0} onClick={() => goTo(page() - 1)}>Newer</button>
-          <span>
-            Page {page() + 1}
-            {list()?.length && !list.loading
-              ? `: batches ${page() * LIST_PAGE + 1}–${
-                page() * LIST_PAGE + Math.min(list()!.length, LIST_PAGE)
-              }, newest first`
-              : ""}
-          </span>
-          <button
-            type="button"
-            disabled={list.loading || (list()?.length ?? 0) <= LIST_PAGE}
-            onClick={() => goTo(page() + 1)}
-          >
-            Older
-          </button>
-        </div>
+        <Pager
+          label="Pages of batches"
+          what="batches"
+          page={page()}
+          size={LIST_PAGE}
+          fetched={list()?.length}
+          loading={list.loading}
+          goTo={goTo}
+        />
       </Show>
     </section>
   );

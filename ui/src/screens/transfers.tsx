@@ -9,7 +9,7 @@ import { count, instant, personName, status, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
-import { createConfirm, Scroll, State, Uid } from "../widgets.tsx";
+import { createConfirm, Pager, Scroll, State, Uid } from "../widgets.tsx";
 import { describeDeid } from "./deid_fields.tsx";
 
 type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
@@ -344,26 +344,15 @@ export function Transfers(props: { open?: string; may: May }) {
           <Show when={list()?.length} fallback={<p class="empty">No transfer on this page.</p>}>
             <TransfersTable jobs={list()?.slice(0, PAGE)} />
           </Show>
-          <div class="row" role="navigation" aria-label="Pages of transfers">
-            <button type="button" disabled={page() === 0} onClick={() => goTo(page() - 1)}>
-              Newer
-            </button>
-            <span>
-              Page {page() + 1}
-              {list()?.length && !list.loading
-                ? `: transfers ${page() * PAGE + 1}–${
-                  page() * PAGE + Math.min(list()!.length, PAGE)
-                }, newest first`
-                : ""}
-            </span>
-            <button
-              type="button"
-              disabled={list.loading || (list()?.length ?? 0) <= PAGE}
-              onClick={() => goTo(page() + 1)}
-            >
-              Older
-            </button>
-          </div>
+          <Pager
+            label="Pages of transfers"
+            what="transfers"
+            page={page()}
+            size={PAGE}
+            fetched={list()?.length}
+            loading={list.loading}
+            goTo={goTo}
+          />
         </Show>
       </section>
     </>
