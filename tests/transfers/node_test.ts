@@ -140,13 +140,16 @@ rigTest(
     // the request it does not know. The hub does not ask it, so a job to its node finishes on what it
     // acknowledged (as before the check) instead of waiting to hear for good.
     const sessions = r.hub.sessions as unknown as {
-      supports(site: string, feature: string): boolean;
+      featuresOf(site: string): Promise<ReadonlySet<string> | undefined>;
       ask(site: string, request: { op: string }, signal?: AbortSignal): Promise<unknown>;
     };
-    const supports = sessions.supports.bind(sessions);
+    const featuresOf = sessions.featuresOf.bind(sessions);
     const ask = sessions.ask.bind(sessions);
-    sessions.supports = (site, feature) =>
-      !(site === "south" && feature === "delivery") && supports(site, feature);
+    // Its hello, as the hub knows it, without the feature.
+    sessions.featuresOf = async (site) => {
+      const features = await featuresOf(site);
+      return site === "south" && features ? new Set([...features].filter((f) => f !== "delivery")) : features;
+    };
     sessions.ask = (site, request, signal) =>
       site === "south" && request.op === "delivery"
         ? Promise.reject(new Error("the site answered: bad-request: unknown operation"))
@@ -162,7 +165,7 @@ rigTest(
       assert.equal(done.status, "success", JSON.stringify(done));
       assert.equal(done.totals.done, 3);
     } finally {
-      Object.assign(sessions, { supports, ask });
+      Object.assign(sessions, { featuresOf, ask });
     }
   },
 );

@@ -115,14 +115,19 @@ rigTest(
     // As the hub sees an agent from before series transfers: its hello names no such feature. Asked for
     // the study it would send both series; the hub does not ask it, and the task fails saying why.
     const sessions = r.hub.sessions as unknown as {
-      supports(site: string, feature: string): boolean;
+      featuresOf(site: string): Promise<ReadonlySet<string> | undefined>;
       ask(site: string, request: { op: string }, signal?: AbortSignal): Promise<unknown>;
     };
-    const supports = sessions.supports.bind(sessions);
+    const featuresOf = sessions.featuresOf.bind(sessions);
     const ask = sessions.ask.bind(sessions);
     const sends: unknown[] = [];
-    sessions.supports = (site, feature) =>
-      !(site === "north" && feature === FEATURE_SERIES_TRANSFER) && supports(site, feature);
+    // Its hello, as the hub knows it, without the feature.
+    sessions.featuresOf = async (site) => {
+      const features = await featuresOf(site);
+      return site === "north" && features
+        ? new Set([...features].filter((f) => f !== FEATURE_SERIES_TRANSFER))
+        : features;
+    };
     sessions.ask = (site, request, signal) => {
       if (request.op === "send") sends.push(request);
       return ask(site, request, signal);
@@ -151,7 +156,7 @@ rigTest(
       assert.equal((await finished(r, whole.id)).status, "success");
       assert.equal((await pacsHolding(r, 4)).size, 4);
     } finally {
-      Object.assign(sessions, { supports, ask });
+      Object.assign(sessions, { featuresOf, ask });
     }
     // The agent upgraded (its hello names the feature): a retry sends the series asked, and only it.
     await r.client.transfers.retry.mutate({ id });
