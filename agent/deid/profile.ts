@@ -8,14 +8,20 @@
  * wins over K, the more protective of the two.
  */
 import generated from "./ps3.15/profile_2026c.json" with { type: "json" };
-import type { CustomRange, PrivateAction, PrivateActionCode } from "./profile_file.ts";
+import type {
+  Action,
+  CustomLayer,
+  CustomRange,
+  PrivateAction,
+  PrivateActionCode,
+} from "@conduit/shared/deid/profile-file";
 import { ProfileError } from "./profile_error.ts";
 import { vrOf } from "@conduit/shared/dicom";
 
 export type { CustomRange, PrivateAction, PrivateActionCode };
 
 /** PS3.15 Table E.1-1a action codes. */
-export type Action = "D" | "Z" | "X" | "K" | "C" | "U";
+export type { Action };
 /** An action as the table gives it, combinations included (resolved by the attribute's Type). */
 export type TableAction = Action | "X/Z" | "X/D" | "Z/D" | "X/Z/D" | "X/Z/U*";
 
@@ -71,22 +77,12 @@ export interface DeidProfile {
 export { ProfileError };
 
 /**
- * A custom layer from a profile file (`profile_file.ts`): actions that win over the standard profile's.
- * For a standard tag: an exact tag first, then the most specific range (`ranges`, sorted so), then the
- * table. For a private attribute: its creator's element, then its creator's block, then Retain Safe
+ * A custom layer from a profile file (`shared/deid/profile_file.ts`): actions that win over the standard
+ * profile's. For a standard tag: an exact tag first, then the most specific range (`ranges`, sorted so), then
+ * the table. For a private attribute: its creator's element, then its creator's block, then Retain Safe
  * Private, then removal.
  */
-export interface CustomLayer {
-  name: string;
-  method?: string;
-  actions: ReadonlyMap<number, Action>;
-  /** Replacement values of D actions in `actions` (written instead of a dummy). */
-  values?: ReadonlyMap<number, string>;
-  /** Most specific first. */
-  ranges?: readonly CustomRange[];
-  privateActions?: readonly PrivateAction[];
-  shiftDates?: { minDays: number; maxDays: number };
-}
+export type { CustomLayer };
 
 const attributes = new Map<number, (typeof generated.attributes)[keyof typeof generated.attributes]>();
 for (const [hex, row] of Object.entries(generated.attributes)) attributes.set(Number.parseInt(hex, 16), row);

@@ -1,7 +1,6 @@
 /**
  * The error of a bad profile name, option or custom profile file; its message is a sentence for the user.
- * In a module of its own so that reading a profile file (`profile_file.ts`) does not load the PS3.15 table.
+ * Defined with the shared profile parser (the hub throws it too); re-exported here so that the engine's
+ * modules need not know where it lives, and loading it does not load the PS3.15 table.
  */
-export class ProfileError extends Error {
-  override name = "ProfileError";
-}
+export { ProfileError } from "@conduit/shared/deid/profile-file";
