@@ -1,4 +1,5 @@
 /** The attributes de-identification adds to every object it writes (PS3.15 E.1.1, PS3.3 C.7.1.3). */
+import { TRIAL_ATTRIBUTES } from "@conduit/shared/deid";
 import { type Addition, encodeSequence, encodeText } from "./rewrite.ts";
 import type { DeidRequest } from "./engine.ts";
 import type { DeidProfile } from "./profile.ts";
@@ -10,20 +11,21 @@ const T = {
   LongitudinalTemporalInformationModified: 0x00280303,
 } as const;
 
-/** The Clinical Trial Subject module's attributes a request asks for (PS3.3 C.7.1.3). */
+/**
+ * The Clinical Trial attributes a request asks for (PS3.3 C.7.1.3 Subject, C.7.2.3 Study, C.7.3.2
+ * Series), each replacing any value the object had; Subject ID is the pseudonymous Patient ID unless given.
+ */
 export function trialAdditions(req: DeidRequest, subject: string): Addition[] {
   const t = req.trial;
   if (!t) return [];
-  const lo = (tag: number, v: string | undefined): Addition[] =>
-    v === undefined ? [] : [{ tag, vr: "LO", value: encodeText("LO", v.slice(0, 64)) }];
-  return [
-    ...lo(0x00120010, t.sponsorName),
-    ...lo(0x00120020, t.protocolId),
-    ...lo(0x00120021, t.protocolName),
-    ...lo(0x00120030, t.siteId),
-    ...lo(0x00120031, t.siteName),
-    ...lo(0x00120040, t.subjectId ?? subject),
-  ];
+  const values: Partial<Record<string, string>> = { ...t, subjectId: t.subjectId ?? subject };
+  const out: Addition[] = [];
+  for (const a of TRIAL_ATTRIBUTES) {
+    const v = values[a.key];
+    if (v === undefined) continue;
+    out.push({ tag: a.tag, vr: a.vr, value: encodeText(a.vr, v.slice(0, a.vr === "ST" ? 1024 : 64)) });
+  }
+  return out;
 }
 
 /**

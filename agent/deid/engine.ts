@@ -27,6 +27,7 @@ import {
   TransferSyntax,
 } from "@conduit/shared/dicom";
 import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms";
+import type { TrialAttributes } from "@conduit/shared/deid";
 import { readHeader } from "../part10/header.ts";
 import { type ByteSource, openFileSync, readExactly, readInto, readUpTo } from "../part10/source.ts";
 import { giveBack, takeBuffer } from "./scratch.ts";
@@ -38,16 +39,8 @@ import { pixelDataEnd } from "./pixel_span.ts";
 
 export type { Action, DeidProfile } from "./profile.ts";
 
-/** Clinical Trial attributes set from the caller (PS3.3 C.7.1.3). */
-export interface TrialAttributes {
-  sponsorName: string;
-  protocolId: string;
-  protocolName?: string;
-  siteId: string;
-  siteName?: string;
-  /** Default: the patient's pseudonymous ID. */
-  subjectId?: string;
-}
+/** Clinical Trial attributes set from the caller (PS3.3 C.7.1.3, C.7.2.3, C.7.3.2). */
+export type { TrialAttributes };
 
 export interface DeidRequest {
   key: Uint8Array;

@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { hashUid, type Logger } from "@conduit/shared/log";
+import type { TrialAttributes } from "@conduit/shared/deid";
 import type { DeidProfile } from "../deid/profile.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
 import type { ClaimedRow } from "../queue/queue.ts";
@@ -26,6 +27,8 @@ export interface StageSettings {
   allowBurnedIn: boolean;
   /** Original Patient ID -> pseudonym (a batch's pseudonym column). */
   pseudonyms?: ReadonlyMap<string, string>;
+  /** Clinical Trial attributes set on every copy (a transfer's `deid.clinicalTrial`). */
+  trial?: TrialAttributes;
   destinations: string[];
 }
 
@@ -69,6 +72,7 @@ export class DeidStage {
         profile: settings.profile,
         pseudonyms: settings.pseudonyms,
         allowBurnedIn: settings.allowBurnedIn,
+        trial: settings.trial,
         sync: this.archive.sync,
         // The copy's index row needs its data set's place and hash: taken as it is written, not read back.
         hashDataset: true,

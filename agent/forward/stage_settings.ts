@@ -5,6 +5,7 @@
  */
 import type { DeidProfile } from "../deid/profile.ts";
 import { loadedProfile } from "../deid/load_profile.ts";
+import { parseProfile } from "@conduit/shared/deid/profile-file";
 import type { CompiledRoute } from "../routing/rules.ts";
 import { isTransferRoute } from "../queue/keys.ts";
 import type { Copies } from "../queue/copies.ts";
@@ -16,6 +17,9 @@ export const NO_KEY =
   "every site whose pseudonyms must agree)";
 
 const CACHE_LIMIT = 1000;
+
+/** The name of a transfer's custom profile that names none (in De-identification Method). */
+export const TRANSFER_PROFILE = "transfer custom profile";
 
 /** Builds the stage's settings lookup. `siteKey`: the key of `deid.keyFile`, when configured. */
 export function stageSettings(
@@ -46,8 +50,12 @@ export function stageSettings(
     if (!siteKey) return NO_KEY;
     let profile: DeidProfile;
     try {
-      const name = asked.options.join(",");
-      profile = profiles.get(name) ?? loadedProfile().standardProfile(asked.options);
+      // A custom profile's own options first, as `deid --profile-file` takes them.
+      const custom = asked.custom ? parseProfile(asked.custom, TRANSFER_PROFILE) : undefined;
+      const options = [...(custom?.options ?? []), ...asked.options];
+      const name = JSON.stringify([options, asked.custom ?? null]);
+      profile = profiles.get(name) ?? loadedProfile().standardProfile(options, custom?.layer);
+      if (profiles.size >= CACHE_LIMIT) profiles.clear();
       profiles.set(name, profile);
     } catch (err) {
       return (err as Error).message;
@@ -57,6 +65,7 @@ export function stageSettings(
       key: siteKey,
       allowBurnedIn: asked.allowBurnedIn,
       ...(asked.pseudonyms ? { pseudonyms: new Map(Object.entries(asked.pseudonyms)) } : {}),
+      ...(asked.clinicalTrial ? { trial: asked.clinicalTrial } : {}),
       destinations: asked.destinations,
     };
     if (transfers.size >= CACHE_LIMIT) transfers.clear();

@@ -158,7 +158,8 @@ export const deidCopies = sqliteTable("deid_copies", {
 /**
  * What a transfer asked of its de-identification stage (routes take theirs from the configuration):
  * the PS3.15 options, the burned-in policy, the per-patient pseudonym table (original Patient ID to
- * pseudonym, which stays at this site) and the destinations the copies go to. Written once, at the
+ * pseudonym, which stays at this site), the custom profile and Clinical Trial attributes, and the
+ * destinations the copies go to. Written once, at the
  * transfer's first send, so a retried send keeps the pseudonyms it began with.
  */
 export const deidRoutes = sqliteTable("deid_routes", {
@@ -170,6 +171,10 @@ export const deidRoutes = sqliteTable("deid_routes", {
   pseudonyms: text("pseudonyms"),
   /** JSON list of destination names. */
   destinations: text("destinations").notNull(),
+  /** JSON object: the transfer's custom profile as given (a profile file's object); null when none. */
+  custom: text("custom"),
+  /** JSON object: the Clinical Trial attributes to set; null when none. */
+  clinicalTrial: text("clinical_trial"),
   createdAt: integer("created_at").notNull(),
 });
 

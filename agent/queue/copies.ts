@@ -4,6 +4,7 @@
  * forward rows queued and the stage row marked done together, so a crash leaves all of them or none.
  */
 import type { Database } from "../index/db.ts";
+import type { TrialAttributes } from "@conduit/shared/deid";
 import { CANCELED } from "./keys.ts";
 
 /** What the stage wrote for one object. */
@@ -31,6 +32,10 @@ export interface TransferDeid {
   allowBurnedIn: boolean;
   /** Original Patient ID -> pseudonym. */
   pseudonyms?: Record<string, string>;
+  /** The custom profile as the transfer gave it (checked when the send was taken). */
+  custom?: Record<string, unknown>;
+  /** Clinical Trial attributes to set on every copy. */
+  clinicalTrial?: TrialAttributes;
   destinations: string[];
 }
 
@@ -162,14 +167,17 @@ export class Copies {
   saveTransfer(route: string, deid: TransferDeid, now = Date.now()): TransferDeid {
     this.db.write(() =>
       this.db.statement(`INSERT INTO deid_routes (route, options, allow_burned_in, pseudonyms, destinations,
-        created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (route) DO NOTHING`).run(
-        route,
-        JSON.stringify(deid.options),
-        deid.allowBurnedIn ? 1 : 0,
-        deid.pseudonyms ? JSON.stringify(deid.pseudonyms) : null,
-        JSON.stringify(deid.destinations),
-        now,
-      )
+        custom, clinical_trial, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (route) DO NOTHING`)
+        .run(
+          route,
+          JSON.stringify(deid.options),
+          deid.allowBurnedIn ? 1 : 0,
+          deid.pseudonyms ? JSON.stringify(deid.pseudonyms) : null,
+          JSON.stringify(deid.destinations),
+          deid.custom ? JSON.stringify(deid.custom) : null,
+          deid.clinicalTrial ? JSON.stringify(deid.clinicalTrial) : null,
+          now,
+        )
     );
     return this.transfer(route)!;
   }
@@ -177,15 +185,25 @@ export class Copies {
   /** What a transfer asked of the stage, if it asked. */
   transfer(route: string): TransferDeid | undefined {
     const row = this.db.statement(
-      "SELECT options, allow_burned_in, pseudonyms, destinations FROM deid_routes WHERE route = ?",
+      `SELECT options, allow_burned_in, pseudonyms, destinations, custom, clinical_trial FROM deid_routes
+      WHERE route = ?`,
     ).get(route) as
-      | { options: string; allow_burned_in: number; pseudonyms: string | null; destinations: string }
+      | {
+        options: string;
+        allow_burned_in: number;
+        pseudonyms: string | null;
+        destinations: string;
+        custom: string | null;
+        clinical_trial: string | null;
+      }
       | undefined;
     if (!row) return undefined;
     return {
       options: JSON.parse(row.options),
       allowBurnedIn: Boolean(row.allow_burned_in),
       ...(row.pseudonyms ? { pseudonyms: JSON.parse(row.pseudonyms) } : {}),
+      ...(row.custom ? { custom: JSON.parse(row.custom) } : {}),
+      ...(row.clinical_trial ? { clinicalTrial: JSON.parse(row.clinical_trial) } : {}),
       destinations: JSON.parse(row.destinations),
     };
   }

@@ -2,8 +2,9 @@
  * A transfer at this site: at its source, the hand-over of a study to the queue (send), its progress, its
  * objects, cancel and hold (time windows); the rows are the queue's, under the transfer's route.
  */
-import { optionsProblem } from "@conduit/shared/deid";
-import { NO_KEY } from "../forward/stage_settings.ts";
+import { optionsProblem, trialProblem } from "@conduit/shared/deid";
+import { parseProfile, ProfileError } from "@conduit/shared/deid/profile-file";
+import { NO_KEY, TRANSFER_PROFILE } from "../forward/stage_settings.ts";
 import { type RetrieveReport, UnknownNodeError } from "../nodes/operations.ts";
 import { remoteDestination, TRANSFER_STAGE, transferRoute } from "../queue/keys.ts";
 import { type Handlers, ok, type Replies, type RequestOf } from "./reply.ts";
@@ -73,7 +74,18 @@ async function sendStudy(
 ) {
   if (request.deid) {
     if (!s.deid.hasKey) throw new SendRefusedError(NO_KEY);
-    const problem = optionsProblem(request.deid.options ?? []);
+    let customOptions: string[] = [];
+    if (request.deid.custom) {
+      // Checked by the hub already, with the same parser; checked again here, where it is applied.
+      try {
+        customOptions = parseProfile(request.deid.custom, TRANSFER_PROFILE).options;
+      } catch (err) {
+        if (err instanceof ProfileError) throw new SendRefusedError(`custom profile: ${err.message}`);
+        throw err;
+      }
+    }
+    const problem = optionsProblem([...customOptions, ...(request.deid.options ?? [])]) ??
+      (request.deid.clinicalTrial ? trialProblem(request.deid.clinicalTrial) : undefined);
     if (problem) throw new SendRefusedError(problem);
   }
   const { files, report } = await instancesToSend(s, request, signal);
@@ -86,6 +98,8 @@ async function sendStudy(
       options: request.deid.options ?? [],
       allowBurnedIn: request.deid.allowBurnedIn ?? false,
       ...(request.deid.pseudonyms ? { pseudonyms: request.deid.pseudonyms } : {}),
+      ...(request.deid.custom ? { custom: request.deid.custom } : {}),
+      ...(request.deid.clinicalTrial ? { clinicalTrial: request.deid.clinicalTrial } : {}),
       destinations: [destination],
     });
     queued = s.queue.enqueueRoute(sops, route, TRANSFER_STAGE) + s.deid.copies.requeueCopies(route);

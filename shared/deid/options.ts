@@ -49,6 +49,12 @@ export function optionsProblem(options: readonly string[]): string | undefined {
   return undefined;
 }
 
+export { TRIAL_ATTRIBUTES, type TrialAttributes, type TrialKey, trialProblem } from "./trial.ts";
+import type { TrialAttributes } from "./trial.ts";
+
+/** The most characters of a transfer's custom profile, as JSON (it travels in each study's send request). */
+export const MAX_CUSTOM_PROFILE = 64 * 1024;
+
 /** What a transfer asks of its source's de-identification (the key stays at the source). */
 export interface TransferDeidRequest {
   profile: "basic";
@@ -57,4 +63,12 @@ export interface TransferDeidRequest {
   allowBurnedIn?: boolean;
   /** Original Patient ID -> pseudonym (Patient ID and Patient Name become it), e.g. a batch's column. */
   pseudonyms?: Record<string, string>;
+  /**
+   * A custom profile, the object a profile file holds (`{ name?, method?, options?, shiftDates?, actions }`,
+   * `shared/deid/profile_file.ts`), layered on the Basic profile at the source. Only to a source agent that
+   * names the `transfer-deid-custom` feature.
+   */
+  custom?: Record<string, unknown>;
+  /** Clinical Trial attributes set on every object (Subject ID: the pseudonymous Patient ID). */
+  clinicalTrial?: Omit<TrialAttributes, "subjectId">;
 }

@@ -33,7 +33,17 @@ export const FEATURE_DELIVERY = "delivery";
  * retrieves from its node) only those series of the study. An agent without it would refuse the field.
  */
 export const FEATURE_SERIES_TRANSFER = "series-transfer";
-const FEATURES: string[] = [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER];
+/**
+ * `transfer-deid-custom`: a `send` request's `deid` may carry `custom` (a custom profile) and
+ * `clinicalTrial` (Clinical Trial attributes); an agent without it refuses them as unknown fields.
+ */
+export const FEATURE_TRANSFER_DEID_CUSTOM = "transfer-deid-custom";
+const FEATURES: string[] = [
+  FEATURE_INSTANCE_PATH,
+  FEATURE_DELIVERY,
+  FEATURE_SERIES_TRANSFER,
+  FEATURE_TRANSFER_DEID_CUSTOM,
+];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a
 // session with this one.

@@ -6,6 +6,7 @@ import {
   FEATURE_DELIVERY,
   FEATURE_INSTANCE_PATH,
   FEATURE_SERIES_TRANSFER,
+  FEATURE_TRANSFER_DEID_CUSTOM,
   framePayloadFor,
   HandshakeError,
   Hello,
@@ -128,7 +129,9 @@ for (const offer of [true, false]) {
       // What the hub may ask beyond version 1 (an older agent names nothing, and is asked as before).
       assert.deepEqual(
         far.features,
-        offer ? [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER] : undefined,
+        offer
+          ? [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER, FEATURE_TRANSFER_DEID_CUSTOM]
+          : undefined,
       );
       const stream = clientSession.open();
       const written = stream.write(new Uint8Array(600_000)).then(() => stream.close());

@@ -114,6 +114,23 @@ const relay = z.object({
 /** The most series of one study a `send` request names. */
 export const MAX_SERIES_PER_SEND = 1000;
 
+/** A value of a Clinical Trial attribute: printable ASCII without a backslash (shared/deid/trial.ts). */
+const trialText = (max: number) => z.string().min(1).max(max).regex(/^[\x20-\x5b\x5d-\x7e]*$/);
+
+/** A transfer's Clinical Trial attributes (PS3.3 C.7.1.3, C.7.2.3, C.7.3.2; Subject ID: the pseudonym). */
+export const transferTrial = z.object({
+  sponsorName: trialText(64),
+  protocolId: trialText(64),
+  protocolName: trialText(64).optional(),
+  siteId: trialText(64),
+  siteName: trialText(64).optional(),
+  timePointId: trialText(64).optional(),
+  timePointDescription: trialText(1024).optional(),
+  coordinatingCenterName: trialText(64).optional(),
+  seriesId: trialText(64).optional(),
+  seriesDescription: trialText(64).optional(),
+}).strict();
+
 /**
  * Transfer at the source: fetch a study from `node` (or take it from the archive) and queue its
  * objects for `to` under the route `transfer:<transfer>`. Answers ok with what was queued.
@@ -139,6 +156,12 @@ const send = z.object({
     allowBurnedIn: z.boolean().optional(),
     /** Original Patient ID -> pseudonym; kept at the source with the transfer's queue rows. */
     pseudonyms: z.record(z.string().min(1).max(64), z.string().min(1).max(64)).optional(),
+    /**
+     * A custom profile (the object a profile file holds), checked again at the source, and Clinical Trial
+     * attributes: sent only to an agent whose hello names `transfer-deid-custom` (hello.ts).
+     */
+    custom: z.record(z.string(), z.unknown()).optional(),
+    clinicalTrial: transferTrial.optional(),
   }).strict().optional(),
   deadlineMs: deadline,
 }).strict();
