@@ -6,7 +6,14 @@
  * and is dropped from the job once every study has reached its source, which keeps it with the queue
  * rows; the job then holds only the pseudonymous identifiers the source reports back.
  */
-import { type DeidOption, optionsProblem, type TransferDeidRequest } from "@conduit/shared/deid";
+import {
+  type DeidOption,
+  MAX_CUSTOM_PROFILE,
+  optionsProblem,
+  type TransferDeidRequest,
+  trialProblem,
+} from "@conduit/shared/deid";
+import { parseProfile, ProfileError } from "@conduit/shared/deid/profile-file";
 import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
 import type { DetailOf } from "@conduit/shared/tunnel";
 
@@ -20,6 +27,18 @@ export interface DeidView {
   allowBurnedIn: boolean;
   /** How many patients the pseudonym table named, when one was given. */
   pseudonyms?: number;
+  /** The custom profile, as given (a profile file's object). */
+  custom?: Record<string, unknown>;
+  /** The Clinical Trial attributes set on every object. */
+  clinicalTrial?: TransferDeidRequest["clinicalTrial"];
+}
+
+/** The name a transfer's custom profile is checked under when it names none (errors do not quote it). */
+const CUSTOM = "transfer custom profile";
+
+/** Whether a request asks what only an agent naming `transfer-deid-custom` understands. */
+export function needsCustomFeature(deid: TransferDeidRequest | undefined): boolean {
+  return Boolean(deid?.custom || deid?.clinicalTrial);
 }
 
 /** What the job row keeps (JSON in transfers.deid). */
@@ -36,8 +55,27 @@ export function deidProblem(deid: TransferDeidRequest): string | undefined {
       JSON.stringify(deid.profile)
     }: the profile is "basic" (PS3.15 E.1)`;
   }
-  const problem = optionsProblem(deid.options ?? []);
-  if (problem) return problem;
+  let customOptions: string[] = [];
+  if (deid.custom !== undefined) {
+    const size = JSON.stringify(deid.custom).length;
+    if (size > MAX_CUSTOM_PROFILE) {
+      return `the custom profile is ${size} characters of JSON; a transfer takes at most ${MAX_CUSTOM_PROFILE}`;
+    }
+    try {
+      customOptions = parseProfile(deid.custom, CUSTOM).options;
+    } catch (err) {
+      if (err instanceof ProfileError) return `custom profile: ${err.message}`;
+      throw err;
+    }
+  }
+  const problem = optionsProblem([...customOptions, ...(deid.options ?? [])]);
+  if (problem) {
+    return deid.custom && customOptions.length ? `custom profile and options: ${problem}` : problem;
+  }
+  if (deid.clinicalTrial) {
+    const trial = trialProblem(deid.clinicalTrial as Record<string, unknown>);
+    if (trial) return trial;
+  }
   const entries = Object.entries(deid.pseudonyms ?? {});
   if (entries.length > MAX_PSEUDONYMS) {
     return `the pseudonym table names ${entries.length} patients; one transfer takes at most ${MAX_PSEUDONYMS}`;
@@ -57,6 +95,8 @@ export function storedDeid(deid: TransferDeidRequest): string {
     options: [...(deid.options ?? [])],
     allowBurnedIn: deid.allowBurnedIn ?? false,
     ...(n ? { pseudonyms: deid.pseudonyms, pseudonymCount: n } : {}),
+    ...(deid.custom ? { custom: deid.custom } : {}),
+    ...(deid.clinicalTrial ? { clinicalTrial: deid.clinicalTrial } : {}),
   };
   return JSON.stringify(stored);
 }
@@ -74,6 +114,8 @@ export function sendDeid(t: TransferRow): TransferDeidRequest | undefined {
     ...(d.options.length ? { options: d.options } : {}),
     ...(d.allowBurnedIn ? { allowBurnedIn: true } : {}),
     ...(d.pseudonyms ? { pseudonyms: d.pseudonyms } : {}),
+    ...(d.custom ? { custom: d.custom } : {}),
+    ...(d.clinicalTrial ? { clinicalTrial: d.clinicalTrial } : {}),
   };
 }
 
@@ -86,6 +128,8 @@ export function deidView(t: TransferRow): DeidView | undefined {
     options: d.options,
     allowBurnedIn: d.allowBurnedIn ?? false,
     ...(d.pseudonymCount ? { pseudonyms: d.pseudonymCount } : {}),
+    ...(d.custom ? { custom: d.custom } : {}),
+    ...(d.clinicalTrial ? { clinicalTrial: d.clinicalTrial } : {}),
   };
 }
 

@@ -10,7 +10,12 @@ import { and, asc, desc, eq, inArray, isNull, like, or } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
-import { type DetailOf, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER } from "@conduit/shared/tunnel";
+import {
+  type DetailOf,
+  FEATURE_DELIVERY,
+  FEATURE_SERIES_TRANSFER,
+  FEATURE_TRANSFER_DEID_CUSTOM,
+} from "@conduit/shared/tunnel";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
@@ -18,7 +23,7 @@ import { isOpen, nextOpening, type TimeWindow } from "./window.ts";
 import type { RateLimiter } from "./bandwidth.ts";
 import { checkSchedule, type Schedule, Scheduler, windowOf } from "./schedule.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
-import { deidProblem, deidView, sendDeid, storedDeid, withoutTable } from "./deid.ts";
+import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
 import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
 import { taskProgress } from "./progress.ts";
 import { atomically } from "../db/atomic.ts";
@@ -46,6 +51,13 @@ const MAX_SEND_ATTEMPTS = 5;
 /** The most studies, and the most series named, in one job. */
 export const MAX_STUDIES = 10_000;
 export const MAX_SERIES = 10_000;
+
+/** Why a source whose agent is older than custom profiles and Clinical Trial attributes cannot take them. */
+export function customUnsupported(site: string): string {
+  return `the agent of ${site} does not take a transfer's custom de-identification profile or Clinical Trial ` +
+    "attributes (its version is older than them): upgrade it, or transfer without them";
+}
+
 /** How long the source may take to hand a study over (its retrieve from its node included). */
 export const SEND_DEADLINE_MS = 6 * 3600 * 1000;
 /** How often a task's delivery to its destination node is checked while the source still sends. */
@@ -504,9 +516,9 @@ export class TransferService {
             .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")));
         }
         const series = seriesOf(task);
-        // An agent known not to take some series (here, or as the hub holding it says); one nobody can
-        // vouch for is asked all the same, and an older one drops the request.
-        const features = series ? await this.sessions.featuresOf(t.sourceSite) : undefined;
+        // What the source's agent named in its hello (here, or as the hub holding it says); an agent nobody
+        // can vouch for is asked all the same: an older one refuses or drops what it does not know.
+        const features = await this.sessions.featuresOf(t.sourceSite);
         if (series && features && !features.has(FEATURE_SERIES_TRANSFER)) {
           // Asked for the whole study it would send more than was asked: the task fails, saying why.
           throw new SeriesUnsupportedError(
@@ -515,6 +527,10 @@ export class TransferService {
             }) that cannot send some series of a study only; upgrade it, or transfer the whole study`,
           );
         }
+        const deid = t.deid ? sendDeid(t) : undefined;
+        if (needsCustomFeature(deid) && features && !features.has(FEATURE_TRANSFER_DEID_CUSTOM)) {
+          throw new SiteRequestError("bad-request", customUnsupported(t.sourceSite));
+        }
         const request = {
           op: "send" as const,
           transfer: task.id,
@@ -522,7 +538,7 @@ export class TransferService {
           ...(series ? { seriesInstanceUids: series } : {}),
           ...(t.sourceNode ? { node: t.sourceNode } : {}),
           to: { site: t.destinationSite, ...(t.destinationNode ? { node: t.destinationNode } : {}) },
-          ...(t.deid ? { deid: sendDeid(t) } : {}),
+          ...(deid ? { deid } : {}),
           // A retrieve from the source's node (a C-MOVE of thousands of images over a slow link) may take
           // long: the agent's default deadline (5 minutes) would abort it, and every retry with it.
           deadlineMs: SEND_DEADLINE_MS,
