@@ -4,6 +4,8 @@ import { TRPCError } from "@trpc/server";
 import { checkReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { TERMINAL } from "../transfers/view.ts";
+import { customSummary, deidProblem } from "../transfers/deid.ts";
+import { TransferError } from "../transfers/service.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError, toTrpcError } from "./errors.ts";
 import { byId, deid, endpoint, uid } from "./inputs.ts";
@@ -51,6 +53,15 @@ export function transfersRouter(d: Deps) {
       await d.registry.require(input.source.site);
       await d.registry.require(input.destination.site);
       return await d.transfers.create(input, actorOf(ctx.principal));
+    }),
+    /**
+     * Checks a transfer's `deid` as `create` does (a custom profile entry by entry, Clinical Trial
+     * attributes), creating nothing: BAD_REQUEST naming what is wrong, or what the custom profile holds.
+     */
+    checkDeid: procedure.input(z.object({ deid }).strict()).mutation(({ input }) => {
+      const problem = deidProblem(input.deid);
+      if (problem) throw new TransferError(problem);
+      return { ok: true as const, ...(input.deid.custom ? { custom: customSummary(input.deid.custom) } : {}) };
     }),
     /** The latest jobs (newest first) whose source and destination the principal may both reach. */
     list: procedure.input(

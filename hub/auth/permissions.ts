@@ -42,6 +42,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "transfers.progress": "read",
   "transfers.objects": "read",
   "transfers.create": "transfer",
+  "transfers.checkDeid": "transfer",
   "transfers.cancel": "transfer",
   "transfers.retry": "transfer",
   "transfers.schedule": "transfer",

@@ -87,6 +87,26 @@ export function deidProblem(deid: TransferDeidRequest): string | undefined {
   return undefined;
 }
 
+/** What a valid custom profile holds, for the console to confirm it (`transfers.checkDeid`). */
+export interface CustomSummary {
+  name: string;
+  method?: string;
+  /** Entries of its `actions`. */
+  entries: number;
+  options: string[];
+}
+
+/** The summary of a custom profile `deidProblem` accepted. */
+export function customSummary(custom: Record<string, unknown>): CustomSummary {
+  const { options, layer } = parseProfile(custom, CUSTOM);
+  return {
+    name: layer.name,
+    ...(layer.method !== undefined ? { method: layer.method } : {}),
+    entries: Object.keys((custom.actions ?? {}) as Record<string, unknown>).length,
+    options,
+  };
+}
+
 /** The JSON the job row keeps. */
 export function storedDeid(deid: TransferDeidRequest): string {
   const n = Object.keys(deid.pseudonyms ?? {}).length;

@@ -79,6 +79,27 @@ rigTest(
       (e: unknown) =>
         e instanceof TRPCClientError && e.data?.code === "BAD_REQUEST" && /siteId/.test(e.message),
     );
+    // transfers.checkDeid: the same check, creating nothing; what a valid profile holds.
+    await assert.rejects(
+      r.client.transfers.checkDeid.mutate({
+        deid: { profile: "basic", custom: { actions: { PatientName: { action: "K", value: "X" } } } },
+      }),
+      (e: unknown) =>
+        e instanceof TRPCClientError && e.data?.code === "BAD_REQUEST" &&
+        /custom profile: actions: "PatientName": an action with a value is \{ "action": "D"/.test(e.message),
+    );
+    assert.deepEqual(
+      await r.client.transfers.checkDeid.mutate({ deid: { profile: "basic", custom: PROFILE } }),
+      {
+        ok: true,
+        custom: {
+          name: "qa-custom",
+          method: PROFILE.method,
+          entries: Object.keys(PROFILE.actions).length,
+          options: [],
+        },
+      },
+    );
     assert.equal((await r.client.transfers.list.query()).length, before, "no job was created");
 
     // A source agent from before the feature (its hello does not name it): the job fails with the reason,
