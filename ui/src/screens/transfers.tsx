@@ -170,7 +170,17 @@ export function Transfers(props: { open?: string; may: May }) {
               {j().waitingUntil ? ` · waiting for its window until ${instant(j().waitingUntil!)}` : ""}
             </p>
             <Show when={j().deid}>
-              {(d) => <p aria-label="De-identification">{describeDeid(d())}</p>}
+              {(d) => (
+                <>
+                  <p aria-label="De-identification">{describeDeid(d())}</p>
+                  <Show when={d().custom || d().clinicalTrial}>
+                    <details>
+                      <summary>Custom profile and trial attributes used</summary>
+                      <pre aria-label="Profile and trial attributes used">{JSON.stringify({ custom: d().custom, clinicalTrial: d().clinicalTrial }, null, 2)}</pre>
+                    </details>
+                  </Show>
+                </>
+              )}
             </Show>
             <For each={away()}>{(line) => <p class="warning" role="status">{line}</p>}</For>
             <Show when={props.may("transfer")}>
