@@ -61,7 +61,10 @@ export function transfersRouter(d: Deps) {
     checkDeid: procedure.input(z.object({ deid }).strict()).mutation(({ input }) => {
       const problem = deidProblem(input.deid);
       if (problem) throw new TransferError(problem);
-      return { ok: true as const, ...(input.deid.custom ? { custom: customSummary(input.deid.custom) } : {}) };
+      return {
+        ok: true as const,
+        ...(input.deid.custom ? { custom: customSummary(input.deid.custom) } : {}),
+      };
     }),
     /** The latest jobs (newest first) whose source and destination the principal may both reach. */
     list: procedure.input(
