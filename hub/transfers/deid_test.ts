@@ -66,6 +66,15 @@ Deno.test("deidProblem() refuses a bad custom entry with the agent's own words, 
   );
   const huge = { actions: Object.fromEntries([...Array(3000)].map((_, i) => [`(0011,"C${i}",xx)`, "K"])) };
   assert.match(deidProblem({ profile: "basic", custom: huge }) ?? "", /characters of JSON; a transfer takes/);
+  // Deeply nested values: refused (too large, or not an action), never thrown.
+  for (const depth of [10_000, 1_000_000]) {
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < depth; i++) deep = { a: deep };
+    assert.match(
+      deidProblem({ profile: "basic", custom: { actions: deep } }) ?? "",
+      /characters of JSON|actions: "a": an action with a value is/,
+    );
+  }
 });
 
 Deno.test("deidProblem() refuses Clinical Trial attributes that cannot be written", () => {
