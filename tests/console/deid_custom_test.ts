@@ -2,11 +2,11 @@
  * The transfer dialog's custom profile and Clinical Trial attributes, in Chromium (Playwright) against a
  * real hub and agents: a pasted profile with a bad entry is refused by the hub with the entry named (before
  * anything is created), a profile uploaded as a file is confirmed by the hub, the trial attributes are
- * given, and the job's page says what was used.
+ * given (every control named), and the job's page says what was used.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { hasChromium, launchBrowser, logIn, nav } from "../support/browser.ts";
+import { hasChromium, launchBrowser, logIn, nav, unnamedControls } from "../support/browser.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { skipReason } from "../support/peers.ts";
@@ -93,6 +93,7 @@ Deno.test({
       await page.getByLabel("Protocol ID *").fill("ACME-042");
       await page.getByLabel("Site ID *").fill("S03");
       await page.getByLabel("Time Point ID").fill("BASELINE");
+      assert.deepEqual(await unnamedControls(page), [], "the dialog's controls without a name");
       await page.getByRole("button", { name: "Transfer", exact: true }).click();
 
       await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({

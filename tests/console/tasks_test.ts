@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { Page } from "playwright-core";
-import { hasChromium, launchBrowser, LOCALE, logIn } from "../support/browser.ts";
+import { hasChromium, launchBrowser, LOCALE, logIn, unnamedControls } from "../support/browser.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
@@ -43,28 +43,6 @@ const MADE = "main i, main u, main img[src=x], main script";
 /** Waits for the explorer's search to end (its Search button is disabled while it runs). */
 async function searched(page: Page): Promise<void> {
   await page.locator('form[aria-label="Find studies"] button[type=submit]:enabled').waitFor();
-}
-
-/** The page's form controls, buttons and links that have no accessible name (as "tag#n" and their HTML). */
-async function unnamedControls(page: Page): Promise<string[]> {
-  return await page.evaluate(() => {
-    // deno-lint-ignore no-explicit-any
-    const doc = (globalThis as any).document;
-    const out: string[] = [];
-    doc.querySelectorAll("body input, body select, body textarea, body button, body a[href]").forEach(
-      // deno-lint-ignore no-explicit-any
-      (el: any, i: number) => {
-        if (el.type === "hidden") return;
-        const labelled = el.getAttribute("aria-labelledby")
-          ?.split(" ").map((id: string) => doc.getElementById(id)?.textContent ?? "").join("");
-        const name = el.getAttribute("aria-label") || labelled ||
-          [...(el.labels ?? [])].map((l: { textContent: string }) => l.textContent).join("").trim() ||
-          (el.tagName === "INPUT" || el.tagName === "SELECT" ? "" : el.textContent.trim()) || el.title;
-        if (!name) out.push(`${el.tagName.toLowerCase()}#${i} ${el.outerHTML.slice(0, 80)}`);
-      },
-    );
-    return out;
-  });
 }
 
 Deno.test({

@@ -103,3 +103,25 @@ export async function brokenWords(page: Page, limit = 5): Promise<string[]> {
     return broken;
   }, limit);
 }
+
+/** The page's form controls, buttons and links that have no accessible name (as "tag#n" and their HTML). */
+export async function unnamedControls(page: Page): Promise<string[]> {
+  return await page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any
+    const doc = (globalThis as any).document;
+    const out: string[] = [];
+    doc.querySelectorAll("body input, body select, body textarea, body button, body a[href]").forEach(
+      // deno-lint-ignore no-explicit-any
+      (el: any, i: number) => {
+        if (el.type === "hidden") return;
+        const labelled = el.getAttribute("aria-labelledby")
+          ?.split(" ").map((id: string) => doc.getElementById(id)?.textContent ?? "").join("");
+        const name = el.getAttribute("aria-label") || labelled ||
+          [...(el.labels ?? [])].map((l: { textContent: string }) => l.textContent).join("").trim() ||
+          (el.tagName === "INPUT" || el.tagName === "SELECT" ? "" : el.textContent.trim()) || el.title;
+        if (!name) out.push(`${el.tagName.toLowerCase()}#${i} ${el.outerHTML.slice(0, 80)}`);
+      },
+    );
+    return out;
+  });
+}
