@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
 import { loadKeyFile } from "../config/key_file.ts";
+import { trialProblem } from "@conduit/shared/deid";
 import type { BatchSettings } from "../deid/batch_settings.ts";
 import { OPTION_NAMES, standardProfile } from "../deid/profile.ts";
 import { readProfileFile } from "../deid/profile_file.ts";
@@ -19,7 +20,8 @@ import { readProfileFile } from "../deid/profile_file.ts";
 const USAGE =
   `usage: deno task agent deid --profile basic [--option NAME ...] [--profile-file FILE] --key-file FILE
        --in DIR|FILE --out DIR [--name-prefix P] [--pseudonyms FILE.csv]
-       [--trial-sponsor S --trial-protocol P --trial-site S] [--allow-burned-in] [--jobs N] [--json]
+       [--trial-sponsor S --trial-protocol P --trial-site S [--trial KEY=VALUE ...]] [--allow-burned-in]
+       [--jobs N] [--json]
 options: ${OPTION_NAMES.join(", ")}`;
 
 export async function deidCommand(args: string[]): Promise<number> {
@@ -36,6 +38,7 @@ export async function deidCommand(args: string[]): Promise<number> {
     "trial-sponsor": { type: "string" },
     "trial-protocol": { type: "string" },
     "trial-site": { type: "string" },
+    trial: { type: "string", multiple: true },
     json: { type: "boolean" },
     jobs: { type: "string" },
   });
@@ -83,9 +86,24 @@ export async function deidCommand(args: string[]): Promise<number> {
   if (trialFlags.some((f) => f !== undefined) && trialFlags.some((f) => f === undefined)) {
     return fail("--trial-sponsor, --trial-protocol and --trial-site go together");
   }
-  const trial = v["trial-sponsor"] === undefined
-    ? undefined
-    : { sponsorName: v["trial-sponsor"]!, protocolId: v["trial-protocol"]!, siteId: v["trial-site"]! };
+  // The other Clinical Trial attributes, by their key (timePointId=BASELINE), with the three above.
+  const more: Record<string, string> = {};
+  for (const kv of v.trial ?? []) {
+    const eq = kv.indexOf("=");
+    if (eq <= 0) return fail(`--trial ${kv}: expected KEY=VALUE, as in timePointId=BASELINE`);
+    more[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  if (Object.keys(more).length && v["trial-sponsor"] === undefined) {
+    return fail("--trial goes with --trial-sponsor, --trial-protocol and --trial-site");
+  }
+  const trial = v["trial-sponsor"] === undefined ? undefined : {
+    ...more,
+    sponsorName: v["trial-sponsor"]!,
+    protocolId: v["trial-protocol"]!,
+    siteId: v["trial-site"]!,
+  };
+  const trialIssue = trial && trialProblem(trial);
+  if (trialIssue) return fail(`trial attributes: ${trialIssue.replace(/^clinicalTrial: /, "")}`);
   const inputs = filesUnder(v.in);
   fs.mkdirSync(v.out, { recursive: true });
   const summary = {

@@ -1,5 +1,6 @@
 /** `deno task agent deid`: de-identifies a directory with a profile file and reports per object. */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { agentCli } from "../support/agent.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
@@ -134,6 +135,10 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     "P-1",
     "--trial-site",
     "north",
+    "--trial",
+    "timePointId=BASELINE",
+    "--trial",
+    "coordinatingCenterName=Central Reading",
     "--in",
     path.join(dir, "in"),
     "--out",
@@ -144,8 +149,25 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
   const text = new TextDecoder("latin1").decode(await Deno.readFile(path.join(dir, "out", name)));
   assert.ok(text.includes("SUBJ-042"), "the table's pseudonym is the Patient ID (and the trial subject)");
   assert.ok(text.includes("ACME") && text.includes("north"));
+  assert.ok(text.includes("BASELINE") && text.includes("Central Reading"), "--trial KEY=VALUE attributes");
   assert.ok(!text.includes(original), "the original Patient ID is gone");
 
+  // An unknown trial attribute, or one that cannot be written, stops the command before any output.
+  for (
+    const [kv, why] of [["colour=blue", /unknown attribute "colour"/], [
+      "siteName=A\\B",
+      /backslash/,
+    ]] as const
+  ) {
+    const refused = await agentCli([
+      ...args,
+      ...["--trial-sponsor", "ACME", "--trial-protocol", "P-1", "--trial-site", "north", "--trial", kv],
+      ...["--in", path.join(dir, "in"), "--out", path.join(dir, "o3")],
+    ]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, why);
+    assert.equal(fs.existsSync(path.join(dir, "o3")), false, "no output");
+  }
   await Deno.writeTextFile(path.join(dir, "bad.csv"), "PAT0001\n");
   const bad = await agentCli([
     ...args,
