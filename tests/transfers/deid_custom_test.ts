@@ -105,14 +105,18 @@ rigTest(
     // A source agent from before the feature (its hello does not name it): the job fails with the reason,
     // and the source is never asked to send (it would de-identify without the custom entries).
     const sessions = r.hub.sessions as unknown as {
-      supports(site: string, feature: string): boolean;
+      featuresOf(site: string): Promise<ReadonlySet<string> | undefined>;
       ask(site: string, request: { op: string }, signal?: AbortSignal): Promise<unknown>;
     };
-    const { supports, ask } = sessions;
+    const { featuresOf, ask } = sessions;
     const sends: string[] = [];
-    sessions.supports = (site, feature) =>
-      !(site === "north" && feature === FEATURE_TRANSFER_DEID_CUSTOM) &&
-      supports.call(sessions, site, feature);
+    // Its hello, as the hub knows it, without the feature.
+    sessions.featuresOf = async (site) => {
+      const features = await featuresOf.call(sessions, site);
+      return site === "north" && features
+        ? new Set([...features].filter((f) => f !== FEATURE_TRANSFER_DEID_CUSTOM))
+        : features;
+    };
     sessions.ask = (site, request, signal) => {
       if (request.op === "send") sends.push(site);
       return ask.call(sessions, site, request, signal);
@@ -134,7 +138,7 @@ rigTest(
       }
       assert.deepEqual(sends, [], "the older source was asked to send");
     } finally {
-      Object.assign(sessions, { supports, ask });
+      Object.assign(sessions, { featuresOf, ask });
     }
 
     // The real transfer.
