@@ -281,6 +281,13 @@ async function startLocked(
         deid: { copies, hasKey: key !== undefined },
         // Rendering serves only the hub's requests: it is loaded with the tunnel.
         render: await startRenderer(config, dataDir, log, metrics),
+        credential: {
+          replace: async (credential) => {
+            const { replaceCredential } = await import("./tunnel/credential.ts");
+            replaceCredential(dataDir, credential);
+            tunnel?.setCredential(credential);
+          },
+        },
         log: tunnelLog,
       };
       tunnel = startTunnel(config, dataDir, {

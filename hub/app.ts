@@ -11,6 +11,7 @@ import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb } from "./db/db.ts";
 import { DbProbe } from "./db/health.ts";
 import { SiteRegistry } from "./sites/registry.ts";
+import { CredentialRotation } from "./sites/rotation.ts";
 import { Sessions } from "./tunnel/sessions.ts";
 import { tunnelRoutes } from "./tunnel/endpoint.ts";
 import { relayPolicy } from "./tunnel/relay_policy.ts";
@@ -61,6 +62,8 @@ export interface RunningHub {
   db: HubDb;
   registry: SiteRegistry;
   sessions: Sessions;
+  /** Credential rotation of the sites this hub holds (and asked of the hub holding the others). */
+  rotation: CredentialRotation;
   /** This hub's part in a cluster on a shared PostgreSQL, if it is one. */
   cluster?: Cluster;
   stop(): Promise<void>;
@@ -95,6 +98,11 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     })
     : undefined;
   const metrics = new HubMetrics(sessions);
+  const rotation = new CredentialRotation(db, registry, sessions, log.child({ part: "tunnel" }), {
+    graceMs: config.tunnel.rotationGraceSeconds * 1000,
+    hubId: cluster?.hubId,
+  });
+  rotation.start();
 
   const tokens = new ApiTokens(db);
   const users = new Users(db);
@@ -168,6 +176,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     users,
     registry,
     sessions,
+    rotation,
     tokens,
     transfers,
     provider,
@@ -288,10 +297,12 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     db,
     registry,
     sessions,
+    rotation,
     cluster,
     async stop() {
       clearInterval(batchRecovery);
       transfers.stop();
+      rotation.stop();
       await cluster?.stop();
       await sessions.stop();
       // Requests still open after the grace (a slow upload, a console's live updates) are cut by the exit.

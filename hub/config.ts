@@ -42,6 +42,11 @@ export const hubConfigSchema = z.object({
     heartbeatSeconds: numberKey((n) => n.positive().max(60)).default(5),
     heartbeatTimeoutSeconds: numberKey((n) => n.positive().max(120)).default(10),
     /**
+     * After a credential rotation the agent confirmed, how long the replaced credential is still accepted
+     * (less if the agent connects with the new one first).
+     */
+    rotationGraceSeconds: numberKey((n) => n.nonnegative().max(7 * 24 * 3600)).default(600),
+    /**
      * Which sites may relay to which under their own routes: `{ north: [south], "*": [archive] }`, `"*"`
      * for any. Absent: any enrolled site to any other. Transfers relay from their source to their
      * destination whatever it says (hub/tunnel/relay_policy.ts).

@@ -20,6 +20,8 @@ import { renderedHandlers } from "./rendered.ts";
 import { storeHandlers } from "./store.ts";
 import { SendRefusedError, transferHandlers } from "./transfers.ts";
 import { deadLetterHandlers } from "./dead_letter.ts";
+import { credentialHandlers } from "./credential.ts";
+import { CredentialRefusedError } from "../tunnel/credential.ts";
 
 export type { SiteServices };
 
@@ -32,6 +34,7 @@ export const HANDLERS: Handlers = {
   ...storeHandlers,
   ...transferHandlers,
   ...deadLetterHandlers,
+  ...credentialHandlers,
 };
 
 const DEFAULT_DEADLINE_MS = 5 * 60 * 1000;
@@ -44,7 +47,11 @@ function errorCode(e: Error, timedOut: boolean): string {
   if (e instanceof BulkDataError || e instanceof FrameError || e instanceof FrameNotFoundError) {
     return "not-found";
   }
-  if (e instanceof SendRefusedError || e instanceof RenderRequestError) return "bad-request";
+  if (
+    e instanceof SendRefusedError || e instanceof RenderRequestError || e instanceof CredentialRefusedError
+  ) {
+    return "bad-request";
+  }
   if (e instanceof RenderError) return "not-renderable";
   return "failed";
 }

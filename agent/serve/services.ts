@@ -29,5 +29,10 @@ export interface SiteServices {
   render: Renderer;
   /** De-identification for transfers: where requests and copies are recorded, and whether a key is set. */
   deid: { copies: Copies; hasKey: boolean };
+  /**
+   * The site credential: `replace` saves a new one durably (throwing CredentialRefusedError for one of
+   * another site) and has the tunnel use it from its next connection.
+   */
+  credential?: { replace(credential: string): Promise<void> };
   log: Logger;
 }

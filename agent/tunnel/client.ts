@@ -60,6 +60,14 @@ export class TunnelClient {
     this.#o = options;
   }
 
+  /**
+   * The credential to connect with from now on (the hub rotated it and it is saved). The session open
+   * now goes on: it was authenticated when it opened.
+   */
+  setCredential(credential: string): void {
+    this.#o.credential = credential;
+  }
+
   start(): void {
     this.#loop ??= this.#run();
   }

@@ -36,7 +36,11 @@ export function loadCredential(dataDir: string): StoredCredential | undefined {
   return parsed.data;
 }
 
-/** Writes the credential atomically with mode 0600 (the temporary file is created 0600 too). */
+/**
+ * Writes the credential atomically and durably with mode 0600: a temporary file (created 0600) written
+ * and synced, renamed over the old one, then the directory synced so that the rename survives a crash.
+ * A crash at any moment leaves the old file or the new one whole, never a mix or none.
+ */
 export function saveCredential(dataDir: string, value: StoredCredential): string {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = credentialPath(dataDir);
@@ -51,7 +55,40 @@ export function saveCredential(dataDir: string, value: StoredCredential): string
   }
   fs.chmodSync(tmp, 0o600);
   fs.renameSync(tmp, file);
+  syncDirectory(dataDir);
   return file;
+}
+
+/** Syncs a directory's entries (a rename in it) to disk. */
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A credential handed over for another site than the one this agent enrolled as: nothing is changed. */
+export class CredentialRefusedError extends Error {
+  override name = "CredentialRefusedError";
+}
+
+/**
+ * Puts a credential the hub handed over (credential rotation) in place of the stored one, keeping its
+ * site, hub and enrollment time; durable when it returns. A credential for another site is refused.
+ */
+export function replaceCredential(dataDir: string, credential: string): StoredCredential {
+  const stored = loadCredential(dataDir);
+  if (!stored) throw new Error("this agent holds no credential to replace");
+  if (!credential.startsWith(`cts.${stored.site}.`)) {
+    throw new CredentialRefusedError(
+      `the new credential is not for site ${stored.site}; nothing was changed`,
+    );
+  }
+  const next = { ...stored, credential };
+  saveCredential(dataDir, next);
+  return next;
 }
 
 /** The hub's HTTP base for a tunnel URL: wss://h/tunnel -> https://h/tunnel. */

@@ -1,16 +1,19 @@
 /**
- * `deno task hub admin site add|list|revoke`: works on the hub's database whether or not the hub
- * runs (a running hub closes a revoked site's session within its sync interval, 2 s). With
- * `--json` each command prints one JSON object on stdout.
+ * `deno task hub admin site add|list|revoke|rotate`: works on the hub's database whether or not the hub
+ * runs (a running hub closes a revoked site's session within its sync interval, 2 s). `rotate` needs the
+ * running hub that holds the site's session: it asks by a row in the database and waits for the outcome
+ * (hub/sites/rotation.ts). With `--json` each command prints one JSON object on stdout.
  */
 import { commandLine } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
+import { requestRotation } from "../sites/rotation.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
 
 const USAGE = `usage: deno task hub admin site add NAME [--data DIR | --db URL] [--json]
        deno task hub admin site list [--data DIR | --db URL] [--json]
-       deno task hub admin site revoke NAME [--data DIR | --db URL] [--json]`;
+       deno task hub admin site revoke NAME [--data DIR | --db URL] [--json]
+       deno task hub admin site rotate NAME [--data DIR | --db URL] [--json]`;
 
 export async function siteCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   const parsed = commandLine("hub admin site", USAGE, args, {
@@ -21,7 +24,7 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
   if (typeof parsed === "number") return parsed;
   const [verb, name, ...extra] = parsed.positionals;
   const json = parsed.values.json === true;
-  if ((verb === "add" || verb === "revoke") && (!name || extra.length)) {
+  if ((verb === "add" || verb === "revoke" || verb === "rotate") && (!name || extra.length)) {
     console.error(`hub admin site ${verb}: give one site name\n${USAGE}`);
     return 2;
   }
@@ -45,7 +48,9 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
       if (json) console.log(JSON.stringify({ sites }));
       else if (!sites.length) console.log("no sites");
       else {
-        console.log(["SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "QUEUE", "RTT ms"].join("\t"));
+        console.log(
+          ["SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "QUEUE", "RTT ms", "ROTATED"].join("\t"),
+        );
         for (const s of sites) {
           console.log(
             [
@@ -56,6 +61,7 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
               s.remoteAddress ?? "-",
               s.queueDepth ?? "-",
               s.rttMs ?? "-",
+              s.rotationUnconfirmed ? "unconfirmed" : s.rotatedAt ?? "-",
             ].join("\t"),
           );
         }
@@ -66,6 +72,15 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
       else {console.log(
           `site ${name} revoked: its credential no longer works and a running hub drops its session`,
         );}
+    } else if (verb === "rotate") {
+      const result = await requestRotation(db, registry, name, "cli");
+      if (json) console.log(JSON.stringify(result));
+      if (result.outcome === "confirmed") {
+        if (!json) console.log(result.message);
+        return 0;
+      }
+      console.error(`hub admin site rotate: ${result.message}`);
+      return result.outcome === "unconfirmed" ? 3 : 1;
     } else {
       console.error(`hub admin site: unknown command ${verb}\n${USAGE}`);
       return 2;

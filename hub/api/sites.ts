@@ -6,6 +6,7 @@ import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { name } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "sessions">;
+type SiteDeps = Pick<ApiDeps, "registry" | "sessions" | "rotation">;
 
 /**
  * The `ok` detail of a request to a site's agent: an unknown site is NOT_FOUND, one never enrolled
@@ -45,7 +46,7 @@ export function sitesRouter(d: Deps) {
 }
 
 /** `site.*`: one site. */
-export function siteRouter(d: Deps) {
+export function siteRouter(d: SiteDeps) {
   return router({
     /** Adds a site (or re-issues its token before enrollment); returns the one-time enrollment token. */
     add: procedure.input(z.object({ site: name }).strict()).mutation(({ ctx, input }) =>
@@ -57,6 +58,15 @@ export function siteRouter(d: Deps) {
       d.sessions.drop(input.site, Reason.Revoked, "the site was revoked");
       return { site: input.site, state: "revoked" };
     }),
+    /**
+     * Hands the site's connected agent a new credential (saved there before it answers); the old one is
+     * accepted for the hub's grace period or until the agent connects with the new one. The outcome:
+     * `confirmed`, `unconfirmed` (the answer did not come: both accepted until the agent uses the new one),
+     * or `refused` (offline, an agent too old, nothing changed), with a sentence to show.
+     */
+    rotate: procedure.input(z.object({ site: name }).strict()).mutation(({ ctx, input }) =>
+      d.rotation.rotate(input.site, actorOf(ctx.principal))
+    ),
     nodes: procedure.input(z.object({ site: name }).strict()).query(async ({ input }) => {
       return (await siteReply(d, input.site, { op: "nodes" })).nodes;
     }),

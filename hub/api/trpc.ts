@@ -10,6 +10,7 @@ import { authorize, checkReach, PROCEDURES } from "../auth/permissions.ts";
 import type { HubDb } from "../db/db.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import type { SiteRegistry } from "../sites/registry.ts";
+import type { CredentialRotation } from "../sites/rotation.ts";
 import type { BatchService } from "../transfers/batch.ts";
 import type { TransferService } from "../transfers/service.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
@@ -21,6 +22,7 @@ export interface ApiDeps {
   users: Users;
   registry: SiteRegistry;
   sessions: Sessions;
+  rotation: CredentialRotation;
   tokens: ApiTokens;
   transfers: TransferService;
   provider: BackendProvider;

@@ -35,6 +35,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "site.replay": "transfer",
   "site.add": "manage",
   "site.revoke": "manage",
+  "site.rotate": "manage",
   "query.studies": "read",
   "query.series": "read",
   "transfers.list": "read",

@@ -23,6 +23,7 @@ export let audit = lite.audit;
 export let hubs = lite.hubs;
 export let siteLeases = lite.siteLeases;
 export let clusterSettings = lite.clusterSettings;
+export let credentialRotations = lite.credentialRotations;
 
 let current: Dialect | undefined;
 
@@ -45,6 +46,7 @@ export function useDialect(dialect: Dialect): void {
     hubs,
     siteLeases,
     clusterSettings,
+    credentialRotations,
   } = t);
 }
 
@@ -63,6 +65,7 @@ export function tablesOf(dialect: Dialect) {
     hubs,
     siteLeases,
     clusterSettings,
+    credentialRotations,
   } = t;
   return {
     sites,
@@ -76,5 +79,6 @@ export function tablesOf(dialect: Dialect) {
     hubs,
     siteLeases,
     clusterSettings,
+    credentialRotations,
   };
 }

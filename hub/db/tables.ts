@@ -17,6 +17,13 @@ export const sites = sqliteTable("sites", {
   enrollmentHash: text("enrollment_hash"),
   enrollmentExpiresAt: integer("enrollment_expires_at"),
   credentialHash: text("credential_hash"),
+  /**
+   * Credentials a rotation replaced that are still accepted, a JSON list of `{ hash, until }` (`until`
+   * null: until the agent connects with the newest, the handoff being unconfirmed); null for none.
+   */
+  olderCredentials: text("older_credentials"),
+  /** When the agent confirmed it saved the newest credential (credential rotation). */
+  credentialRotatedAt: integer("credential_rotated_at"),
   createdAt: integer("created_at").notNull(),
   enrolledAt: integer("enrolled_at"),
   revokedAt: integer("revoked_at"),
@@ -179,4 +186,22 @@ export const siteLeases = sqliteTable("site_leases", {
 export const clusterSettings = sqliteTable("cluster_settings", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
+});
+
+/**
+ * Credential rotations asked for (`admin site rotate`, the API): the hub that holds the site's session
+ * takes the request (`running`), hands the agent its new credential and records how it ended.
+ */
+export const credentialRotations = sqliteTable("credential_rotations", {
+  id: text("id").primaryKey(),
+  site: text("site").notNull(),
+  actor: text("actor").notNull(),
+  /** requested, running, done (confirmed), unconfirmed, refused, expired (no hub took it) */
+  state: text("state").notNull(),
+  message: text("message"),
+  hubId: text("hub_id"),
+  requestedAt: integer("requested_at").notNull(),
+  finishedAt: integer("finished_at"),
+  /** Until when the replaced credential is still accepted (done). */
+  graceUntil: integer("grace_until"),
 });

@@ -57,3 +57,4 @@ export const audit = toPg(sqlite.audit);
 export const hubs = toPg(sqlite.hubs);
 export const siteLeases = toPg(sqlite.siteLeases);
 export const clusterSettings = toPg(sqlite.clusterSettings);
+export const credentialRotations = toPg(sqlite.credentialRotations);

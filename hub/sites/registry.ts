@@ -47,11 +47,41 @@ export interface SiteInfo {
   remoteAddress: string | null;
   queueDepth: number | null;
   rttMs: number | null;
+  /** When the agent last confirmed a rotated credential (null: never rotated). */
+  rotatedAt: string | null;
+  /** Until when a credential a rotation replaced is still accepted (null: none is, or unconfirmed). */
+  oldCredentialUntil: string | null;
+  /**
+   * A rotation handed a credential over but the agent's answer did not come: the old one and the new
+   * one are both accepted until the agent connects with the new one.
+   */
+  rotationUnconfirmed: boolean;
+}
+
+/** A credential a rotation replaced, still accepted: until `until`, or (null) until the agent uses the newest. */
+interface OlderCredential {
+  hash: string;
+  until: number | null;
+}
+
+/** How many replaced credentials may be accepted at once (each rotation whose answer was lost adds one). */
+const MAX_OLDER_CREDENTIALS = 3;
+
+function olderOf(row: SiteRow, now = Date.now()): OlderCredential[] {
+  if (!row.olderCredentials) return [];
+  try {
+    const list = JSON.parse(row.olderCredentials) as OlderCredential[];
+    return list.filter((c) => typeof c.hash === "string" && (c.until === null || c.until > now));
+  } catch {
+    return [];
+  }
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function siteInfo(row: SiteRow): SiteInfo {
+function siteInfo(row: SiteRow, now = Date.now()): SiteInfo {
+  const older = olderOf(row, now);
+  const untils = older.map((c) => c.until).filter((u): u is number => u !== null);
   return {
     site: row.name,
     state: row.state as SiteState,
@@ -62,6 +92,9 @@ function siteInfo(row: SiteRow): SiteInfo {
     remoteAddress: row.remoteAddress,
     queueDepth: row.queueDepth,
     rttMs: row.rttMs === null ? null : Math.round(row.rttMs * 10) / 10,
+    rotatedAt: iso(row.credentialRotatedAt),
+    oldCredentialUntil: untils.length ? iso(Math.max(...untils)) : null,
+    rotationUnconfirmed: older.some((c) => c.until === null),
   };
 }
 
@@ -94,6 +127,8 @@ export class SiteRegistry {
       enrollmentHash: hash,
       enrollmentExpiresAt: now + ENROLLMENT_TTL_MS,
       credentialHash: null,
+      olderCredentials: null,
+      credentialRotatedAt: null,
       revokedAt: null,
     };
     await atomically(this.db, (tx) => [
@@ -142,6 +177,8 @@ export class SiteRegistry {
       enrollmentHash: null,
       enrollmentExpiresAt: null,
       credentialHash: hash,
+      olderCredentials: null,
+      credentialRotatedAt: null,
       enrolledAt: now,
     }).where(and(eq(sites.name, row.name), eq(sites.enrollmentHash, row.enrollmentHash!)))
       .returning({ name: sites.name });
@@ -151,15 +188,100 @@ export class SiteRegistry {
     return { site: row.name, credential };
   }
 
-  /** The site a credential belongs to, or undefined if it is not valid now. */
-  async authenticate(credential: string): Promise<string | undefined> {
+  /**
+   * The site a credential belongs to, or undefined if it is not valid now: the site's newest credential,
+   * or one a rotation replaced while it is still accepted. The newest one used ends the acceptance of
+   * every older one (the agent holds the newest: whatever happened to the rotation's answer).
+   */
+  async authenticate(credential: string, now = Date.now()): Promise<string | undefined> {
     const parsed = parseToken("cts", credential);
     if (!parsed) return undefined;
     const row = await this.get(parsed.site);
-    if (!row || row.state === "revoked" || !secretMatches(parsed.secret, row.credentialHash)) {
-      return undefined;
+    if (!row || row.state === "revoked" || !row.credentialHash) return undefined;
+    if (secretMatches(parsed.secret, row.credentialHash)) {
+      if (row.olderCredentials !== null) {
+        // Only while the row still holds this credential: a rotation begun since is not undone.
+        await this.db.update(sites).set({ olderCredentials: null })
+          .where(and(eq(sites.name, row.name), eq(sites.credentialHash, row.credentialHash)));
+      }
+      return row.name;
     }
-    return row.name;
+    return olderOf(row, now).some((c) => secretMatches(parsed.secret, c.hash)) ? row.name : undefined;
+  }
+
+  /**
+   * Step 1 of a rotation: a new credential for `name`, accepted from now on beside the current one
+   * (which stays accepted, with no end, until the rotation is confirmed or the agent connects with
+   * the new one), so that the site can connect whichever of the two its agent holds after a crash.
+   * The new credential is returned once, to hand to the agent; only its hash is stored.
+   */
+  async beginRotation(name: string, now = Date.now()): Promise<{ credential: string; hash: string }> {
+    const row = await this.get(name);
+    if (!row || row.state === "revoked") throw new UnknownSiteError(`no site named ${name}`);
+    if (row.state === "pending" || !row.credentialHash) {
+      throw new SiteError(`site ${name} has not enrolled yet: it has no credential to rotate`);
+    }
+    const older = olderOf(row, now);
+    if (older.filter((c) => c.until === null).length >= MAX_OLDER_CREDENTIALS) {
+      throw new SiteError(
+        `the last ${MAX_OLDER_CREDENTIALS} rotations of site ${name} were not confirmed by its agent; ` +
+          "look at the agent's log, or revoke the site and enroll it again",
+      );
+    }
+    const { token: credential, hash } = newSecret("cts", name);
+    const list: OlderCredential[] = [...older, { hash: row.credentialHash, until: null }];
+    const taken = await this.db.update(sites).set({
+      credentialHash: hash,
+      olderCredentials: JSON.stringify(list.slice(-MAX_OLDER_CREDENTIALS)),
+    }).where(and(eq(sites.name, name), eq(sites.credentialHash, row.credentialHash)))
+      .returning({ name: sites.name });
+    if (taken.length === 0) {
+      throw new SiteError(`site ${name} changed meanwhile (another rotation or a revoke)`);
+    }
+    return { credential, hash };
+  }
+
+  /**
+   * Step 2: the agent saved the new credential. Every older one stays accepted until `graceUntil` (or
+   * until the agent connects with the new one, whichever comes first); audited.
+   */
+  async confirmRotation(
+    name: string,
+    hash: string,
+    graceUntil: number,
+    actor: string,
+    now = Date.now(),
+  ): Promise<void> {
+    const row = await this.get(name);
+    const older = row ? olderOf(row, now).map((c) => ({ hash: c.hash, until: graceUntil })) : [];
+    await atomically(this.db, (tx) => [
+      tx.update(sites).set({
+        olderCredentials: older.length ? JSON.stringify(older) : null,
+        credentialRotatedAt: now,
+      }).where(and(eq(sites.name, name), eq(sites.credentialHash, hash))),
+      entry(tx, actor, "site.rotate", name, {
+        confirmed: true,
+        oldCredentialUntil: new Date(graceUntil).toISOString(),
+      }),
+    ]);
+  }
+
+  /** The agent answered that it did not save the new credential: the one before is the site's again. */
+  async abandonRotation(name: string, hash: string): Promise<void> {
+    const row = await this.get(name);
+    if (!row || row.credentialHash !== hash) return;
+    const older = olderOf(row);
+    const previous = older.pop();
+    if (!previous) return;
+    await this.db.update(sites).set({
+      credentialHash: previous.hash,
+      olderCredentials: older.length ? JSON.stringify(older) : null,
+    }).where(and(eq(sites.name, name), eq(sites.credentialHash, hash)));
+  }
+
+  /** The agent's answer did not come: both credentials stay accepted (begun in step 1); audited. */
+  async unconfirmedRotation(name: string, actor: string): Promise<void> {
+    await atomically(this.db, (tx) => [entry(tx, actor, "site.rotate", name, { confirmed: false })]);
   }
 
   async revoke(name: string, now = Date.now(), actor = "cli"): Promise<void> {
@@ -169,6 +291,7 @@ export class SiteRegistry {
       tx.update(sites).set({
         state: "revoked",
         credentialHash: null,
+        olderCredentials: null,
         enrollmentHash: null,
         enrollmentExpiresAt: null,
         revokedAt: now,

@@ -99,3 +99,54 @@ Deno.test("SiteRegistry.enroll() takes a token once, however many present it at 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SiteRegistry rotation: both credentials while unconfirmed, the old one until the grace, undone on a refusal", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    const registry = new SiteRegistry(db);
+    const { credential: c0 } = await registry.enroll((await registry.add("north")).enrollmentToken);
+    const info = async () => (await registry.list()).find((s) => s.site === "north")!;
+
+    // Unconfirmed (the agent's answer lost): both accepted, with no end, until the new one is used.
+    const r1 = await registry.beginRotation("north");
+    assert.equal(await registry.authenticate(c0, Date.now() + 365 * 86400_000), "north");
+    assert.equal((await info()).rotationUnconfirmed, true);
+    assert.equal(await registry.authenticate(c0), "north");
+    assert.equal(await registry.authenticate(r1.credential), "north");
+    assert.equal(await registry.authenticate(c0), undefined, "the new one used: the old one is refused");
+    assert.equal((await info()).rotationUnconfirmed, false);
+
+    // Confirmed: the old one until the grace period ends.
+    const r2 = await registry.beginRotation("north");
+    await registry.confirmRotation("north", r2.hash, 10_000, "cli", 5_000);
+    assert.equal(await registry.authenticate(r1.credential, 9_999), "north");
+    assert.equal(await registry.authenticate(r1.credential, 10_001), undefined);
+    const listed = await info();
+    assert.equal(listed.rotatedAt, new Date(5_000).toISOString());
+
+    // Refused by the agent: the current one is the site's again, the new one never works.
+    const r3 = await registry.beginRotation("north");
+    await registry.abandonRotation("north", r3.hash);
+    assert.equal(await registry.authenticate(r3.credential), undefined);
+    assert.equal(await registry.authenticate(r2.credential), "north");
+
+    // Lost answers pile up to three; a fourth rotation is refused until the agent uses the newest.
+    const lost = [];
+    for (let i = 0; i < 3; i++) lost.push(await registry.beginRotation("north"));
+    await assert.rejects(
+      registry.beginRotation("north"),
+      /last 3 rotations of site north were not confirmed/,
+    );
+    // (The newest last: using it ends the others.)
+    for (const c of [r2.credential, ...lost.map((l) => l.credential)]) {
+      assert.equal(await registry.authenticate(c), "north");
+    }
+    await registry.revoke("north");
+    assert.equal(await registry.authenticate(lost[2].credential), undefined);
+    await assert.rejects(registry.beginRotation("north"), /no site named north/);
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -38,11 +38,17 @@ export const FEATURE_SERIES_TRANSFER = "series-transfer";
  * `clinicalTrial` (Clinical Trial attributes); an agent without it refuses them as unknown fields.
  */
 export const FEATURE_TRANSFER_DEID_CUSTOM = "transfer-deid-custom";
+/**
+ * `credential`: the agent takes a new site credential from the hub (the `credential` request), saves it
+ * durably in place of its own before it answers, and connects with it from then on.
+ */
+export const FEATURE_CREDENTIAL = "credential";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
+  FEATURE_CREDENTIAL,
 ];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a

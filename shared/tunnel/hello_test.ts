@@ -3,6 +3,7 @@ import { HEADER_BYTES, LARGE_PAYLOAD, MAX_PAYLOAD } from "./frame.ts";
 import { z } from "zod";
 import {
   clientHandshake,
+  FEATURE_CREDENTIAL,
   FEATURE_DELIVERY,
   FEATURE_INSTANCE_PATH,
   FEATURE_SERIES_TRANSFER,
@@ -130,7 +131,13 @@ for (const offer of [true, false]) {
       assert.deepEqual(
         far.features,
         offer
-          ? [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY, FEATURE_SERIES_TRANSFER, FEATURE_TRANSFER_DEID_CUSTOM]
+          ? [
+            FEATURE_INSTANCE_PATH,
+            FEATURE_DELIVERY,
+            FEATURE_SERIES_TRANSFER,
+            FEATURE_TRANSFER_DEID_CUSTOM,
+            FEATURE_CREDENTIAL,
+          ]
           : undefined,
       );
       const stream = clientSession.open();

@@ -374,6 +374,19 @@ export const OPERATIONS = {
       .strict(),
     reply: okWith(z.object({ held: count })),
   },
+  /**
+   * A new site credential (`cts.<site>.<secret>`, as enrollment gives) in place of the agent's own: the
+   * agent saves it durably (written, synced, renamed over the old file) before it answers `ok`, and
+   * connects with it from then on. Asked only of an agent whose hello names the `credential` feature.
+   */
+  credential: {
+    request: z.object({
+      op: z.literal("credential"),
+      credential: z.string().regex(/^cts\.[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.[A-Za-z0-9_-]{20,200}$/),
+      deadlineMs: deadline,
+    }).strict(),
+    reply: okWith(z.object({ saved: z.literal(true) }).strict()),
+  },
   metadata: { request: metadata, reply: answers(MetadataReply, EndReply) },
   frames: { request: frames, reply: answers(FramesReply, BulkReply, EndReply) },
   render: { request: render, reply: answers(ImageReply, EndReply) },
@@ -397,6 +410,7 @@ export const Request = z.discriminatedUnion("op", [
   OPERATIONS.cancel.request,
   OPERATIONS.delivery.request,
   OPERATIONS.hold.request,
+  OPERATIONS.credential.request,
   OPERATIONS.metadata.request,
   OPERATIONS.frames.request,
   OPERATIONS.render.request,

@@ -119,6 +119,10 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
     request: { op: "hold", transfer: "abc", until: 0 },
     replies: [{ type: "ok", detail: { held: 2 } }],
   },
+  credential: {
+    request: { op: "credential", credential: `cts.north.${"A".repeat(43)}`, deadlineMs: 30_000 },
+    replies: [{ type: "ok", detail: { saved: true } }],
+  },
   metadata: {
     request: { op: "metadata", studyInstanceUid: UID },
     replies: [{ type: "metadata", dataset: { "0020000D": { vr: "UI", Value: [UID] } } }, {

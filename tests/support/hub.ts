@@ -41,6 +41,8 @@ export async function startTestHub(
     clusterUrl?: string;
     /** `tunnel.relays`: which sites may relay to which. */
     relays?: Record<string, string[]>;
+    /** `tunnel.rotationGraceSeconds`: how long a rotated-out credential is still accepted. */
+    rotationGraceSeconds?: number;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
@@ -65,6 +67,7 @@ export async function startTestHub(
       heartbeatSeconds: opts.heartbeatSeconds ?? 1,
       heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds ?? 3,
       relays: opts.relays,
+      rotationGraceSeconds: opts.rotationGraceSeconds,
     },
   });
   const hub = await startHub(config, log);

@@ -1,7 +1,7 @@
 /**
  * A TCP proxy on loopback for network faults: cut every connection at once (both sockets closed,
  * no WebSocket close frame, no GoAway), freeze them (bytes stop flowing both ways but the sockets
- * stay open: a half-open link), or throttle what flows back to the client (a slow link).
+ * stay open: a half-open link), or only the client's bytes (its answers lost), or throttle what flows back to the client (a slow link).
  */
 export interface CuttableProxy {
   port: number;
@@ -14,6 +14,11 @@ export interface CuttableProxy {
    * too (accepted, and connected upstream, but nothing moves: a peer that stopped answering altogether).
    */
   freezeAll(alsoNew?: boolean): void;
+  /**
+   * Stops moving client-to-upstream bytes on the connections open now (what the upstream sends still
+   * reaches the client): a client whose answers are lost on the way.
+   */
+  freezeToUpstream(): void;
   /** Moves bytes again on every frozen connection (what waited goes on), and new ones are not frozen. */
   thaw(): void;
   /** Caps upstream-to-client bytes per second on every connection (undefined: no cap). */
@@ -25,6 +30,8 @@ interface Pair {
   client: Deno.Conn;
   upstream: Deno.Conn;
   frozen: boolean;
+  /** Client-to-upstream bytes only. */
+  upFrozen?: boolean;
 }
 
 export function startProxy(targetPort: number): CuttableProxy {
@@ -48,7 +55,7 @@ export function startProxy(targetPort: number): CuttableProxy {
       while (true) {
         const n = await from.read(buffer);
         if (n === null) break;
-        while (pair.frozen) await new Promise((r) => setTimeout(r, 100));
+        while (pair.frozen || (!limited && pair.upFrozen)) await new Promise((r) => setTimeout(r, 100));
         if (limited && rate) await new Promise((r) => setTimeout(r, (n / rate!) * 1000));
         let off = 0;
         while (off < n) off += await to.write(buffer.subarray(off, n));
@@ -78,16 +85,19 @@ export function startProxy(targetPort: number): CuttableProxy {
     },
     cutAll() {
       const all = [...pairs];
-      for (const p of all) p.frozen = false, end(p);
+      for (const p of all) p.frozen = false, p.upFrozen = false, end(p);
       return all.length;
     },
     freezeAll(alsoNew = false) {
       for (const p of pairs) p.frozen = true;
       freezeNew = alsoNew;
     },
+    freezeToUpstream() {
+      for (const p of pairs) p.upFrozen = true;
+    },
     thaw() {
       freezeNew = false;
-      for (const p of pairs) p.frozen = false;
+      for (const p of pairs) p.frozen = false, p.upFrozen = false;
     },
     throttle(bytesPerSecond) {
       rate = bytesPerSecond;

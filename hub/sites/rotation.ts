@@ -1,0 +1,293 @@
+/**
+ * Credential rotation without re-enrollment. The hub that holds a site's session makes a new credential
+ * (accepted from then on beside the current one), hands it to the agent over the tunnel (the `credential`
+ * request, only to an agent whose hello names the `credential` feature), and the agent saves it durably
+ * before it answers. On the answer the replaced credential stays accepted for a grace period, or until
+ * the agent connects with the new one; without an answer (the session cut, the agent killed, a timeout)
+ * both stay accepted until the agent connects with the new one, so that no crash between the two steps
+ * locks the site out. An explicit refusal from the agent undoes the rotation.
+ *
+ * The admin CLI (no tunnel of its own) and a hub that does not hold the site ask by a row in
+ * `credential_rotations`: the hub holding the site takes it, does the rotation and records the outcome,
+ * which the asker reads back. Neither the credential nor its hash is ever logged, audited or recorded there.
+ */
+import { randomUUID } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import { FEATURE_CREDENTIAL, Reason } from "@conduit/shared/tunnel";
+import type { Logger } from "@conduit/shared/log";
+import type { HubDb } from "../db/db.ts";
+import { credentialRotations } from "../db/schema.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
+import { UnknownSiteError } from "../tunnel/errors.ts";
+import { SiteError, type SiteRegistry } from "./registry.ts";
+
+/** How a rotation ended: the agent saved the new credential, its answer did not come, or nothing changed. */
+export type RotationOutcome = "confirmed" | "unconfirmed" | "refused";
+
+export interface RotationResult {
+  site: string;
+  outcome: RotationOutcome;
+  message: string;
+  /** When the agent confirmed (confirmed). */
+  rotatedAt?: string;
+  /** Until when the replaced credential is still accepted, at most (confirmed). */
+  oldCredentialUntil?: string;
+}
+
+export interface RotationOptions {
+  /** How long a replaced credential stays accepted once the agent confirmed the new one. */
+  graceMs: number;
+  /** How long the agent has to save and answer. */
+  answerMs?: number;
+  /** This hub, in the rows it takes. */
+  hubId?: string;
+}
+
+const DEFAULT_ANSWER_MS = 30_000;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class CredentialRotation {
+  readonly #inFlight = new Set<string>();
+  #timer?: ReturnType<typeof setInterval>;
+  #picking = false;
+
+  constructor(
+    private readonly db: HubDb,
+    private readonly registry: SiteRegistry,
+    private readonly sessions: Sessions,
+    private readonly log: Logger,
+    private readonly options: RotationOptions,
+  ) {}
+
+  /** Rotates the credential of `site`, here if this hub holds its session, else through the hub that does. */
+  async rotate(site: string, actor: string): Promise<RotationResult> {
+    if (this.sessions.get(site)) return await this.run(site, actor);
+    return await requestRotation(this.db, this.registry, site, actor);
+  }
+
+  /** Rotates the credential of a site whose session this hub holds. */
+  async run(site: string, actor: string): Promise<RotationResult> {
+    if (this.#inFlight.has(site)) {
+      return refused(site, `a rotation of site ${site} is under way; nothing was changed`);
+    }
+    this.#inFlight.add(site);
+    try {
+      return await this.#run(site, actor);
+    } finally {
+      this.#inFlight.delete(site);
+    }
+  }
+
+  async #run(site: string, actor: string): Promise<RotationResult> {
+    const live = this.sessions.get(site);
+    if (!live) return refused(site, `site ${site} is not connected to this hub; nothing was changed`);
+    if (!this.sessions.supports(site, FEATURE_CREDENTIAL)) {
+      return refused(
+        site,
+        `the agent of site ${site} (version ${live.agentVersion}) cannot take a new credential over the tunnel; ` +
+          "upgrade it first, or revoke the site and enroll it again. Nothing was changed",
+      );
+    }
+    let begun;
+    try {
+      begun = await this.registry.beginRotation(site);
+    } catch (err) {
+      if (err instanceof SiteError || err instanceof UnknownSiteError) return refused(site, err.message);
+      throw err;
+    }
+    const log = this.log.child({ site });
+    const answerMs = this.options.answerMs ?? DEFAULT_ANSWER_MS;
+    let answer: { ok: true } | { ok: false; code: string; message: string } | undefined;
+    try {
+      const channel = await this.sessions.call(site, {
+        op: "credential",
+        credential: begun.credential,
+        deadlineMs: answerMs,
+      });
+      const timer = setTimeout(() => channel.stream.reset("no answer in time"), answerMs + 1000);
+      try {
+        const reply = await channel.reply();
+        answer = reply.type === "ok" ? { ok: true } : { ok: false, code: reply.code, message: reply.message };
+      } finally {
+        clearTimeout(timer);
+        channel.stream.reset("done");
+      }
+    } catch (err) {
+      log.warn("credential rotation: the agent's answer did not come", { reason: (err as Error).message });
+    }
+    if (answer?.ok) {
+      const now = Date.now();
+      const graceUntil = now + this.options.graceMs;
+      await this.registry.confirmRotation(site, begun.hash, graceUntil, actor, now);
+      log.info("site credential rotated", { actor, oldCredentialUntil: iso(graceUntil) });
+      return {
+        site,
+        outcome: "confirmed",
+        message: `site ${site} has a new credential; the old one is accepted until ${
+          iso(graceUntil)
+        } or until the agent connects with the new one`,
+        rotatedAt: iso(now),
+        oldCredentialUntil: iso(graceUntil),
+      };
+    }
+    if (answer) {
+      await this.registry.abandonRotation(site, begun.hash);
+      log.warn("credential rotation refused by the agent", { code: answer.code, reason: answer.message });
+      return refused(
+        site,
+        `the agent did not save the new credential (${answer.message}); nothing was changed`,
+      );
+    }
+    // Saved or not, nobody knows: both credentials stay accepted, and a fresh connection settles it (the
+    // newest one used ends the old one's acceptance).
+    await this.registry.unconfirmedRotation(site, actor);
+    this.sessions.drop(site, Reason.Normal, "credential rotation unconfirmed; connect again");
+    return {
+      site,
+      outcome: "unconfirmed",
+      message: `the agent of site ${site} did not confirm the new credential; the old and the new one are ` +
+        "both accepted until it connects with the new one (rotate again if it keeps connecting with the old one)",
+    };
+  }
+
+  /** Takes, every `intervalMs`, the rotations asked through the database for sites this hub holds. */
+  start(intervalMs = 1000): void {
+    this.#timer ??= setInterval(() => void this.pickUp(), intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async pickUp(): Promise<void> {
+    if (this.#picking) return;
+    this.#picking = true;
+    try {
+      const rows = await this.db.select().from(credentialRotations)
+        .where(eq(credentialRotations.state, "requested"));
+      for (const row of rows) {
+        if (!this.sessions.get(row.site) || this.#inFlight.has(row.site)) continue;
+        const taken = await this.db.update(credentialRotations)
+          .set({ state: "running", hubId: this.options.hubId ?? null })
+          .where(and(eq(credentialRotations.id, row.id), eq(credentialRotations.state, "requested")))
+          .returning({ id: credentialRotations.id });
+        if (taken.length === 0) continue;
+        void this.#answer(row.id, row.site, row.actor);
+      }
+    } catch (err) {
+      this.log.error("credential rotation requests could not be read", { err });
+    } finally {
+      this.#picking = false;
+    }
+  }
+
+  async #answer(id: string, site: string, actor: string): Promise<void> {
+    let result: RotationResult;
+    try {
+      result = await this.run(site, actor);
+    } catch (err) {
+      this.log.error("credential rotation failed", { site, err });
+      result = {
+        site,
+        outcome: "unconfirmed",
+        message: `the hub failed during the rotation: ${(err as Error).message}`,
+      };
+    }
+    try {
+      await this.db.update(credentialRotations).set({
+        state: result.outcome === "confirmed" ? "done" : result.outcome,
+        message: result.message,
+        finishedAt: Date.now(),
+        graceUntil: result.oldCredentialUntil ? Date.parse(result.oldCredentialUntil) : null,
+      }).where(eq(credentialRotations.id, id));
+    } catch (err) {
+      this.log.error("credential rotation outcome could not be recorded", { site, err });
+    }
+  }
+}
+
+function refused(site: string, message: string): RotationResult {
+  return { site, outcome: "refused", message };
+}
+
+/**
+ * Asks the hub that holds `site` to rotate its credential (a row in `credential_rotations`) and waits for
+ * the outcome. Refused at once when the site is not online; refused when no hub takes the request within
+ * `pickupMs` (no hub running), the request then withdrawn so that none takes it later.
+ */
+export async function requestRotation(
+  db: HubDb,
+  registry: SiteRegistry,
+  site: string,
+  actor: string,
+  opts: { pickupMs?: number; answerMs?: number; pollMs?: number } = {},
+): Promise<RotationResult> {
+  const row = await registry.get(site);
+  if (!row || row.state === "revoked") throw new UnknownSiteError(`no site named ${site}`);
+  if (row.state === "pending") {
+    return refused(site, `site ${site} has not enrolled yet: it has no credential to rotate`);
+  }
+  if (row.state !== "online") {
+    const since = row.lastSeenAt ? ` (last seen ${iso(row.lastSeenAt)})` : "";
+    return refused(
+      site,
+      `site ${site} is offline${since}: a new credential is handed only to a connected agent; ` +
+        "rotate when it is back online. Nothing was changed",
+    );
+  }
+  const id = randomUUID();
+  const requestedAt = Date.now();
+  await db.insert(credentialRotations).values({ id, site, actor, state: "requested", requestedAt });
+  const pickupMs = opts.pickupMs ?? 15_000;
+  const answerMs = opts.answerMs ?? DEFAULT_ANSWER_MS + 15_000;
+  const pollMs = opts.pollMs ?? 200;
+  let takenAt: number | undefined;
+  while (true) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    const now = Date.now();
+    const current = await db.query.credentialRotations.findFirst({ where: eq(credentialRotations.id, id) });
+    if (!current) return refused(site, "the rotation request disappeared; nothing was changed");
+    if (current.state === "requested") {
+      if (now - requestedAt < pickupMs) continue;
+      const withdrawn = await db.update(credentialRotations).set({
+        state: "expired",
+        finishedAt: now,
+        message: "no hub took the request",
+      }).where(and(eq(credentialRotations.id, id), eq(credentialRotations.state, "requested")))
+        .returning({ id: credentialRotations.id });
+      if (withdrawn.length) {
+        return refused(
+          site,
+          `no running hub holding site ${site} took the request within ${
+            Math.round(pickupMs / 1000)
+          } s (is the hub running?); nothing was changed`,
+        );
+      }
+      continue;
+    }
+    if (current.state === "running") {
+      takenAt ??= now;
+      if (now - takenAt < answerMs) continue;
+      return {
+        site,
+        outcome: "unconfirmed",
+        message: `the hub holding site ${site} has not finished the rotation yet; see admin site list`,
+      };
+    }
+    const outcome: RotationOutcome = current.state === "done"
+      ? "confirmed"
+      : current.state === "unconfirmed"
+      ? "unconfirmed"
+      : "refused";
+    const rotatedAt = outcome === "confirmed" ? (await registry.get(site))?.credentialRotatedAt : undefined;
+    return {
+      site,
+      outcome,
+      message: current.message ?? outcome,
+      ...(rotatedAt ? { rotatedAt: iso(rotatedAt) } : {}),
+      ...(current.graceUntil ? { oldCredentialUntil: iso(current.graceUntil) } : {}),
+    };
+  }
+}

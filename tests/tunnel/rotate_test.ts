@@ -1,0 +1,311 @@
+/**
+ * Credential rotation without re-enrollment, with real agent processes and the hub's admin CLI: the hub
+ * hands the connected agent a new credential, the agent saves it before it answers, and connects with
+ * it from then on; the old one is accepted until the agent connects with the new one or the grace period
+ * ends. A kill -9 of the agent after it saved the credential but before the hub heard so does not lock
+ * the site out; an agent too old for the request is never sent it; an offline site is refused.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  Channel,
+  FEATURE_DELIVERY,
+  FEATURE_INSTANCE_PATH,
+  Reason,
+  Request,
+  Session,
+  webSocketTransport,
+} from "@conduit/shared/tunnel";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { eventually, hubAdmin, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
+import { startProxy } from "../support/tcp_proxy.ts";
+import { recent } from "../../hub/auth/audit.ts";
+import { hashSecret } from "../../hub/sites/tokens.ts";
+
+const credentialFile = (agent: AgentProcess) => path.join(agent.dataDir, "hub-credential.json");
+
+async function storedCredential(agent: AgentProcess): Promise<Record<string, string>> {
+  return JSON.parse(await Deno.readTextFile(credentialFile(agent)));
+}
+
+/**
+ * Whether the hub takes `credential` now: it checks it before the WebSocket upgrade, so a plain GET
+ * answers 426 (upgrade needed) to a valid one and 401 to one it refuses.
+ */
+async function accepted(hub: TestHub, credential: string): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${hub.port}/tunnel`, {
+    headers: { authorization: `Bearer ${credential}` },
+  });
+  await res.body?.cancel();
+  assert.ok(res.status === 426 || res.status === 401, `unexpected status ${res.status}`);
+  return res.status === 426;
+}
+
+async function siteRow(hub: TestHub, site: string) {
+  const r = await hubAdmin(hub.dataDir, ["site", "list", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return (r.json!.sites as Record<string, unknown>[]).find((s) => s.site === site)!;
+}
+
+/** Neither a credential nor its hash (nor the secret part) anywhere in `text`. */
+function assertNoSecret(text: string, credentials: string[], where: string) {
+  for (const c of credentials) {
+    const secret = c.split(".").at(-1)!;
+    assert.ok(!text.includes(secret), `${where} holds a credential`);
+    assert.ok(!text.includes(hashSecret(secret)), `${where} holds a credential's hash`);
+  }
+}
+
+async function startNorth(hub: TestHub, args?: string[], hubUrl?: string): Promise<AgentProcess> {
+  const agent = await startAgentProcess({
+    args: args ?? (await siteArgs(hub, "north")).map((a) => a === hub.tunnelUrl && hubUrl ? hubUrl : a),
+  });
+  await eventually("north connected", () => hub.sessions.get("north"));
+  return agent;
+}
+
+Deno.test({
+  name:
+    "rotate while connected: the agent saves the new credential, reconnects with it, the old one is refused",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await startNorth(hub);
+      const before = await storedCredential(agent);
+      const old = before.credential;
+      assert.equal((await siteRow(hub, "north")).rotatedAt, null);
+
+      const rotated = await hubAdmin(hub.dataDir, ["site", "rotate", "north", "--json"]);
+      assert.equal(rotated.code, 0, rotated.stderr);
+      assert.equal(rotated.json!.outcome, "confirmed");
+      assert.equal(rotated.json!.site, "north");
+      // Saved before the agent answered: the file holds the new one (mode 0600), the rest unchanged.
+      const after = await storedCredential(agent);
+      assert.notEqual(after.credential, old);
+      assert.match(after.credential, /^cts\.north\./);
+      assert.deepEqual({ ...after, credential: old }, before);
+      assert.equal((await Deno.stat(credentialFile(agent))).mode! & 0o777, 0o600);
+      assert.ok(!(await Deno.stat(`${credentialFile(agent)}.tmp`).catch(() => undefined)));
+
+      // The old one is still accepted, until the agent connects with the new one.
+      assert.ok(await accepted(hub, old));
+      const listed = await siteRow(hub, "north");
+      assert.equal(listed.rotatedAt, rotated.json!.rotatedAt);
+      assert.equal(listed.oldCredentialUntil, rotated.json!.oldCredentialUntil);
+      assert.equal(listed.rotationUnconfirmed, false);
+      const text = await hubAdmin(hub.dataDir, ["site", "list"]);
+      assert.match(text.stdout, /\tROTATED\n/);
+      assert.ok(text.stdout.includes(String(rotated.json!.rotatedAt)));
+
+      // A forced reconnect: the agent comes back with the new credential, and the old one is refused.
+      const first = hub.sessions.get("north")!.session;
+      hub.sessions.drop("north", Reason.Normal, "test: reconnect");
+      await eventually("north back", () => {
+        const live = hub.sessions.get("north");
+        return live && live.session !== first;
+      });
+      await eventually("the old credential refused", async () => !(await accepted(hub, old)));
+      assert.ok(await accepted(hub, after.credential));
+      assert.equal((await siteRow(hub, "north")).oldCredentialUntil, null);
+
+      // Audited like a revoke, with no secret in the entry nor in any log line.
+      const entries = (await recent(hub.db)).filter((e) => e.action === "site.rotate");
+      assert.equal(entries.length, 1);
+      assert.equal(entries[0].actor, "cli");
+      assert.equal(entries[0].target, "north");
+      assert.equal(entries[0].detail.confirmed, true);
+      assertNoSecret(JSON.stringify(await recent(hub.db)), [old, after.credential], "the audit log");
+      assertNoSecret(hub.lines.join("\n"), [old, after.credential], "the hub's log");
+      assertNoSecret(await Deno.readTextFile(agent.logFile), [old, after.credential], "the agent's log");
+      assertNoSecret(rotated.stdout + rotated.stderr, [old, after.credential], "the command's output");
+    } finally {
+      await agent?.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "rotate: the old credential is refused once the grace period ends, the session going on meanwhile",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub({ rotationGraceSeconds: 2 });
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await startNorth(hub);
+      const old = (await storedCredential(agent)).credential;
+      const session = hub.sessions.get("north")!.session;
+      // Through the API's path (the site held here): audited under the caller's name.
+      const result = await hub.rotation.rotate("north", "user:alice");
+      assert.equal(result.outcome, "confirmed", result.message);
+      const fresh = (await storedCredential(agent)).credential;
+      assert.notEqual(fresh, old);
+      assert.ok(await accepted(hub, old));
+      await eventually("the grace period over", async () => !(await accepted(hub, old)));
+      assert.ok(await accepted(hub, fresh));
+      assert.equal(hub.sessions.get("north")?.session, session, "the session was not cut");
+      const entry = (await recent(hub.db)).find((e) => e.action === "site.rotate")!;
+      assert.equal(entry.actor, "user:alice");
+      // And a later start of the agent (its file) connects with the new one.
+      await agent.stop();
+      agent = await startAgentProcess({
+        dataDir: agent.dataDir,
+        args: ["--site", "north", "--hub", hub.tunnelUrl],
+      });
+      await eventually("north connected again", () => {
+        const live = hub.sessions.get("north");
+        return live && live.session !== session;
+      });
+    } finally {
+      await agent?.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "rotate: a kill -9 of the agent after it saved the credential, before the hub heard, leaves the site able to connect",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // A long heartbeat timeout: the agent's answers are held back on purpose below.
+    const hub = await startTestHub({ heartbeatTimeoutSeconds: 120 });
+    const proxy = startProxy(hub.port);
+    let agent: AgentProcess | undefined;
+    try {
+      const viaProxy = `ws://127.0.0.1:${proxy.port}/tunnel`;
+      agent = await startNorth(hub, undefined, viaProxy);
+      const old = (await storedCredential(agent)).credential;
+      // What the agent sends no longer reaches the hub: its answer to the rotation will not either.
+      proxy.freezeToUpstream();
+      const rotation = hub.rotation.rotate("north", "cli");
+      const fresh = await eventually("the agent saved a new credential", async () => {
+        const c = (await storedCredential(agent!)).credential;
+        return c !== old ? c : undefined;
+      });
+      await agent.kill();
+      proxy.cutAll();
+      const result = await rotation;
+      assert.equal(result.outcome, "unconfirmed", result.message);
+      const row = await siteRow(hub, "north");
+      assert.equal(row.rotationUnconfirmed, true);
+      assert.equal(row.rotatedAt, null);
+      // The old one is still accepted (and the new one: the agent's start below connects with it).
+      assert.ok(await accepted(hub, old));
+      const entry = (await recent(hub.db)).find((e) => e.action === "site.rotate")!;
+      assert.equal(entry.detail.confirmed, false);
+
+      agent = await startAgentProcess({
+        dataDir: agent.dataDir,
+        args: ["--site", "north", "--hub", hub.tunnelUrl],
+      });
+      assert.equal((await storedCredential(agent)).credential, fresh);
+      await eventually("north connected after the crash", () => hub.sessions.get("north"));
+      await eventually("the old credential refused", async () => !(await accepted(hub, old)));
+      assert.equal((await siteRow(hub, "north")).rotationUnconfirmed, false);
+      assertNoSecret(hub.lines.join("\n"), [old, fresh], "the hub's log");
+    } finally {
+      proxy.close();
+      await agent?.stop();
+      await hub.stop();
+    }
+  },
+});
+
+/**
+ * An agent of before credential rotation, as far as the hub can tell: its hello names only the features
+ * older agents named. It records the operations it is asked (and answers none).
+ */
+function olderAgent(hub: TestHub, site: string, credential: string) {
+  const asked: string[] = [];
+  const Ctor = WebSocket as unknown as new (u: string, o: { headers: HeadersInit }) => WebSocket;
+  const ws = new Ctor(hub.tunnelUrl, { headers: { authorization: `Bearer ${credential}` } });
+  let session: Session | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    ws.onopen = () =>
+      ws.send(JSON.stringify({
+        protocol: "conduit-tunnel",
+        version: 1,
+        site,
+        agentVersion: "0.0.9",
+        maxFrame: 262144,
+        features: [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY],
+      }));
+    ws.onerror = () => reject(new Error("the stand-in could not connect"));
+    ws.onmessage = (e) => {
+      if (!JSON.parse(String(e.data)).accepted) return reject(new Error("refused"));
+      ws.onmessage = null;
+      ws.onclose = null;
+      session = new Session(webSocketTransport(ws), {
+        side: "client",
+        onStream: (stream) => {
+          // The request's op is all it looks at (an older agent's strict schema refuses the unknown).
+          void new Channel(stream).next().then((first) => {
+            if (first?.kind === "json") asked.push(String((first.value as { op?: unknown }).op));
+          }).catch(() => {}).finally(() => stream.reset("an older agent"));
+        },
+      });
+      resolve();
+    };
+  });
+  return { asked, ready, close: () => session?.close(Reason.Normal, "done") };
+}
+
+Deno.test({
+  name:
+    "rotate: an agent too old for it is never sent the request, and an offline site is refused; nothing changes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    let older: ReturnType<typeof olderAgent> | undefined;
+    try {
+      const { enrollmentToken } = await hub.registry.add("east");
+      const { credential } = await hub.registry.enroll(enrollmentToken);
+      const hashBefore = (await hub.registry.get("east"))!.credentialHash;
+
+      // Offline: refused at once, nothing changed.
+      const offline = await hubAdmin(hub.dataDir, ["site", "rotate", "east", "--json"]);
+      assert.equal(offline.code, 1, offline.stderr);
+      assert.equal(offline.json!.outcome, "refused");
+      assert.match(String(offline.json!.message), /^site east is offline.*nothing was changed/i);
+      assert.match(offline.stderr, /offline/);
+
+      older = olderAgent(hub, "east", credential);
+      await older.ready;
+      await eventually("east connected", () => hub.sessions.get("east"));
+      const refused = await hubAdmin(hub.dataDir, ["site", "rotate", "east", "--json"]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.equal(refused.json!.outcome, "refused");
+      assert.match(
+        String(refused.json!.message),
+        /the agent of site east \(version 0\.0\.9\) cannot take a new credential over the tunnel; upgrade it first/,
+      );
+      const row = (await hub.registry.get("east"))!;
+      assert.equal(row.credentialHash, hashBefore);
+      assert.equal(row.olderCredentials, null);
+      assert.equal(row.credentialRotatedAt, null);
+      assert.ok(!older.asked.includes("credential"), `asked: ${older.asked}`);
+      assert.ok(await accepted(hub, credential));
+      assert.ok(!(await recent(hub.db)).some((e) => e.action === "site.rotate"));
+
+      // Unknown and never-enrolled sites.
+      const unknown = await hubAdmin(hub.dataDir, ["site", "rotate", "nowhere"]);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /no site named nowhere/);
+      await hub.registry.add("west");
+      const pending = await hubAdmin(hub.dataDir, ["site", "rotate", "west", "--json"]);
+      assert.equal(pending.code, 1);
+      assert.match(String(pending.json!.message), /has not enrolled yet/);
+      assert.ok(Request.safeParse({ op: "credential", credential }).success);
+    } finally {
+      older?.close();
+      await hub.stop();
+    }
+  },
+});
