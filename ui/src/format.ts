@@ -160,6 +160,7 @@ const AUDIT: Record<string, string> = {
   "token.revoke": "Revoked the API token",
   "site.add": "Added the site",
   "site.revoke": "Revoked the site",
+  "site.rotate": "Rotated the credential of the site",
   "transfer.create": "Started the transfer",
   "transfer.schedule": "Rescheduled the transfer",
   "transfer.cancel": "Cancelled the transfer",

@@ -1,5 +1,6 @@
 /**
- * Sites (`/sites`): state, and (admins) adding and revoking sites (after a confirmation); a site's page (`/sites/{name}`):
+ * Sites (`/sites`): state, and (admins) adding sites, rotating their credentials and revoking them (after a
+ * confirmation); a site's page (`/sites/{name}`):
  * its nodes with echo, and its dead letter with replay.
  */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
@@ -75,6 +76,28 @@ export function Sites(props: { current?: string; may: May }) {
                 >
                   Revoke
                 </button>
+              </Show>{" "}
+              <Show when={props.may("manage") && (s.state === "online" || s.state === "offline")}>
+                <button
+                  type="button"
+                  class="small"
+                  onClick={() =>
+                    confirm.ask({
+                      question: `Rotate the credential of the site ${s.site}?`,
+                      detail:
+                        "Its connected agent is given a new credential and keeps working; the old one is " +
+                        "refused once the agent uses the new one, or after the hub's grace period.",
+                      yes: "Rotate the credential",
+                      run: () =>
+                        run(async () => {
+                          const r = await api.site.rotate.mutate({ site: s.site });
+                          if (r.outcome !== "confirmed") throw new Error(r.message);
+                          return r.message;
+                        }),
+                    })}
+                >
+                  Rotate credential
+                </button>
               </Show>
             </>
           )}
@@ -133,6 +156,11 @@ export function Sites(props: { current?: string; may: May }) {
                 <strong>{s().site}</strong>: <State value={s().state} kind="site" />
                 {s().lastSeenAt ? `, last seen ${instant(s().lastSeenAt)}` : ""}
                 {s().agentVersion ? `, agent ${s().agentVersion}` : ""}
+                {s().rotationUnconfirmed
+                  ? ", credential rotation unconfirmed (the old and the new credential are accepted)"
+                  : s().rotatedAt
+                  ? `, credential rotated ${instant(s().rotatedAt)}`
+                  : ""}
               </p>
             )}
           </Show>

@@ -1,0 +1,71 @@
+/**
+ * The console's Sites screen rotates a site's credential (admins only, after a confirmation): the
+ * connected agent's credential file changes, the site's page says when, and the audit log names who.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { hasChromium, launchBrowser, logIn, nav } from "../support/browser.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { buildConsole } from "../../deploy/build_ui.ts";
+import { recent } from "../../hub/auth/audit.ts";
+
+const skip = hasChromium() ? undefined : "chromium not installed";
+if (skip) console.warn(`console rotate_test: skipped: ${skip}`);
+
+Deno.test({
+  name: "the console rotates a site's credential after a confirmation; an operator is not offered it",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await buildConsole();
+    const hub = await startTestHub();
+    const browser = await launchBrowser();
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await startAgentProcess({ args: await siteArgs(hub, "north") });
+      await eventually("north online", () => hub.sessions.get("north"));
+      const file = path.join(agent.dataDir, "hub-credential.json");
+      const before = JSON.parse(await Deno.readTextFile(file)).credential;
+      await hub.users.add("ops", "operator", "operator password");
+      await hub.users.add("boss", "admin", "admin password");
+      const url = `http://127.0.0.1:${hub.port}/`;
+
+      const page = await browser.newPage();
+      await page.goto(`${url}sites`);
+      await logIn(page, "ops", "operator password");
+      await page.locator('tr[data-site="north"] .state-online').waitFor({ timeout: 15_000 });
+      assert.equal(await page.getByRole("button", { name: "Rotate credential" }).count(), 0);
+      await page.getByRole("button", { name: "Log out" }).click();
+
+      await logIn(page, "boss", "admin password");
+      await nav(page, "Sites").click();
+      const row = page.locator('tr[data-site="north"]');
+      await row.locator(".state-online").waitFor({ timeout: 15_000 });
+      // Keep it: nothing changes.
+      await row.getByRole("button", { name: "Rotate credential" }).click();
+      const dialog = page.getByRole("alertdialog", { name: "Rotate the credential of the site north?" });
+      await dialog.getByRole("button", { name: "Keep it" }).click();
+      await dialog.waitFor({ state: "detached" });
+      assert.equal(JSON.parse(await Deno.readTextFile(file)).credential, before);
+
+      await row.getByRole("button", { name: "Rotate credential" }).click();
+      await dialog.getByRole("button", { name: "Rotate the credential" }).click();
+      await page.getByRole("status").filter({ hasText: "site north has a new credential" }).waitFor();
+      const after = JSON.parse(await Deno.readTextFile(file)).credential;
+      assert.notEqual(after, before);
+      assert.ok(!(await page.content()).includes(after.split(".").at(-1)), "the page shows no credential");
+
+      await row.getByRole("link", { name: "Details" }).click();
+      await page.getByText(/credential rotated /).waitFor();
+      const entry = (await recent(hub.db)).find((e) => e.action === "site.rotate");
+      assert.equal(entry?.actor, "user:boss");
+      assert.equal(entry?.target, "north");
+    } finally {
+      await browser.close();
+      await agent?.stop();
+      await hub.stop();
+    }
+  },
+});
