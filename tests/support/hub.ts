@@ -102,6 +102,29 @@ export async function hubAdmin(
   return { code: out.code, stdout, stderr, json };
 }
 
+/** A site as `admin site list --json` shows it (the CLI run on the hub's database), or undefined. */
+export async function siteRow(
+  hub: { dataDir: string },
+  site: string,
+): Promise<Record<string, unknown> | undefined> {
+  const r = await hubAdmin(hub.dataDir, ["site", "list", "--json"]);
+  if (r.code !== 0) throw new Error(`admin site list: exit ${r.code}: ${r.stderr}`);
+  return (r.json!.sites as Record<string, unknown>[]).find((s) => s.site === site);
+}
+
+/**
+ * Whether the hub takes a site `credential` now: it checks it before the WebSocket upgrade, so a plain GET
+ * of `/tunnel` answers 426 (upgrade needed) to a valid one and 401 to one it refuses.
+ */
+export async function credentialAccepted(hub: { port: number }, credential: string): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${hub.port}/tunnel`, {
+    headers: { authorization: `Bearer ${credential}` },
+  });
+  await res.body?.cancel();
+  if (res.status !== 426 && res.status !== 401) throw new Error(`/tunnel answered ${res.status}`);
+  return res.status === 426;
+}
+
 /** Polls `check` every 100 ms until it returns a value or `timeoutMs` passes. */
 export async function eventually<T>(
   what: string,

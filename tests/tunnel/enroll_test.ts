@@ -11,7 +11,7 @@ import { openTunnelSocket } from "../../agent/tunnel/socket.ts";
 import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, hubAdmin, startTestHub, type TestHub } from "../support/hub.ts";
+import { eventually, hubAdmin, siteRow, startTestHub } from "../support/hub.ts";
 import { datasetBytes, listFiles } from "../support/agent.ts";
 import { readObjects } from "../../hub/tunnel/objects.ts";
 import { enrollAgent } from "../../agent/tunnel/enroll_command.ts";
@@ -26,12 +26,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`enroll_test: skipped: ${skip}`);
-
-async function siteRow(hub: TestHub, site: string) {
-  const r = await hubAdmin(hub.dataDir, ["site", "list", "--json"]);
-  assert.equal(r.code, 0, r.stderr);
-  return (r.json!.sites as Record<string, unknown>[]).find((s) => s.site === site);
-}
 
 /** Opens a raw tunnel WebSocket and returns the refusal the hub sends and the close code. */
 function rawAttempt(

@@ -17,7 +17,15 @@ import {
   webSocketTransport,
 } from "@conduit/shared/tunnel";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { eventually, hubAdmin, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
+import {
+  credentialAccepted,
+  eventually,
+  hubAdmin,
+  siteArgs,
+  siteRow,
+  startTestHub,
+  type TestHub,
+} from "../support/hub.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
 import { recent } from "../../hub/auth/audit.ts";
 import { hashSecret } from "../../hub/sites/tokens.ts";
@@ -26,25 +34,6 @@ const credentialFile = (agent: AgentProcess) => path.join(agent.dataDir, "hub-cr
 
 async function storedCredential(agent: AgentProcess): Promise<Record<string, string>> {
   return JSON.parse(await Deno.readTextFile(credentialFile(agent)));
-}
-
-/**
- * Whether the hub takes `credential` now: it checks it before the WebSocket upgrade, so a plain GET
- * answers 426 (upgrade needed) to a valid one and 401 to one it refuses.
- */
-async function accepted(hub: TestHub, credential: string): Promise<boolean> {
-  const res = await fetch(`http://127.0.0.1:${hub.port}/tunnel`, {
-    headers: { authorization: `Bearer ${credential}` },
-  });
-  await res.body?.cancel();
-  assert.ok(res.status === 426 || res.status === 401, `unexpected status ${res.status}`);
-  return res.status === 426;
-}
-
-async function siteRow(hub: TestHub, site: string) {
-  const r = await hubAdmin(hub.dataDir, ["site", "list", "--json"]);
-  assert.equal(r.code, 0, r.stderr);
-  return (r.json!.sites as Record<string, unknown>[]).find((s) => s.site === site)!;
 }
 
 /** Neither a credential nor its hash (nor the secret part) anywhere in `text`. */
@@ -76,7 +65,7 @@ Deno.test({
       agent = await startNorth(hub);
       const before = await storedCredential(agent);
       const old = before.credential;
-      assert.equal((await siteRow(hub, "north")).rotatedAt, null);
+      assert.equal((await siteRow(hub, "north"))!.rotatedAt, null);
 
       const rotated = await hubAdmin(hub.dataDir, ["site", "rotate", "north", "--json"]);
       assert.equal(rotated.code, 0, rotated.stderr);
@@ -91,8 +80,8 @@ Deno.test({
       assert.ok(!(await Deno.stat(`${credentialFile(agent)}.tmp`).catch(() => undefined)));
 
       // The old one is still accepted, until the agent connects with the new one.
-      assert.ok(await accepted(hub, old));
-      const listed = await siteRow(hub, "north");
+      assert.ok(await credentialAccepted(hub, old));
+      const listed = (await siteRow(hub, "north"))!;
       assert.equal(listed.rotatedAt, rotated.json!.rotatedAt);
       assert.equal(listed.oldCredentialUntil, rotated.json!.oldCredentialUntil);
       assert.equal(listed.rotationUnconfirmed, false);
@@ -107,9 +96,9 @@ Deno.test({
         const live = hub.sessions.get("north");
         return live && live.session !== first;
       });
-      await eventually("the old credential refused", async () => !(await accepted(hub, old)));
-      assert.ok(await accepted(hub, after.credential));
-      assert.equal((await siteRow(hub, "north")).oldCredentialUntil, null);
+      await eventually("the old credential refused", async () => !(await credentialAccepted(hub, old)));
+      assert.ok(await credentialAccepted(hub, after.credential));
+      assert.equal((await siteRow(hub, "north"))!.oldCredentialUntil, null);
 
       // Audited like a revoke, with no secret in the entry nor in any log line.
       const entries = (await recent(hub.db)).filter((e) => e.action === "site.rotate");
@@ -144,9 +133,9 @@ Deno.test({
       assert.equal(result.outcome, "confirmed", result.message);
       const fresh = (await storedCredential(agent)).credential;
       assert.notEqual(fresh, old);
-      assert.ok(await accepted(hub, old));
-      await eventually("the grace period over", async () => !(await accepted(hub, old)));
-      assert.ok(await accepted(hub, fresh));
+      assert.ok(await credentialAccepted(hub, old));
+      await eventually("the grace period over", async () => !(await credentialAccepted(hub, old)));
+      assert.ok(await credentialAccepted(hub, fresh));
       assert.equal(hub.sessions.get("north")?.session, session, "the session was not cut");
       const entry = (await recent(hub.db)).find((e) => e.action === "site.rotate")!;
       assert.equal(entry.actor, "user:alice");
@@ -192,11 +181,11 @@ Deno.test({
       proxy.cutAll();
       const result = await rotation;
       assert.equal(result.outcome, "unconfirmed", result.message);
-      const row = await siteRow(hub, "north");
+      const row = (await siteRow(hub, "north"))!;
       assert.equal(row.rotationUnconfirmed, true);
       assert.equal(row.rotatedAt, null);
       // The old one is still accepted (and the new one: the agent's start below connects with it).
-      assert.ok(await accepted(hub, old));
+      assert.ok(await credentialAccepted(hub, old));
       const entry = (await recent(hub.db)).find((e) => e.action === "site.rotate")!;
       assert.equal(entry.detail.confirmed, false);
 
@@ -206,8 +195,8 @@ Deno.test({
       });
       assert.equal((await storedCredential(agent)).credential, fresh);
       await eventually("north connected after the crash", () => hub.sessions.get("north"));
-      await eventually("the old credential refused", async () => !(await accepted(hub, old)));
-      assert.equal((await siteRow(hub, "north")).rotationUnconfirmed, false);
+      await eventually("the old credential refused", async () => !(await credentialAccepted(hub, old)));
+      assert.equal((await siteRow(hub, "north"))!.rotationUnconfirmed, false);
       assertNoSecret(hub.lines.join("\n"), [old, fresh], "the hub's log");
     } finally {
       proxy.close();
@@ -291,7 +280,7 @@ Deno.test({
       assert.equal(row.olderCredentials, null);
       assert.equal(row.credentialRotatedAt, null);
       assert.ok(!older.asked.includes("credential"), `asked: ${older.asked}`);
-      assert.ok(await accepted(hub, credential));
+      assert.ok(await credentialAccepted(hub, credential));
       assert.ok(!(await recent(hub.db)).some((e) => e.action === "site.rotate"));
 
       // Unknown and never-enrolled sites.
