@@ -12,7 +12,7 @@
  * which the asker reads back. Neither the credential nor its hash is ever logged, audited or recorded there.
  */
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, eq, gte, lt } from "drizzle-orm";
 import { FEATURE_CREDENTIAL, Reason } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
@@ -44,6 +44,12 @@ export interface RotationOptions {
 }
 
 const DEFAULT_ANSWER_MS = 30_000;
+/** A request no hub took within this long is withdrawn (by its asker, or by a hub if the asker went away). */
+const PICKUP_MS = 15_000;
+/** A request still `running` this long after it was asked: the hub doing it stopped on the way. */
+const STALE_RUNNING_MS = DEFAULT_ANSWER_MS + 60_000;
+/** Finished requests are kept this long (they hold no secret: who asked, when, and how it ended). */
+const KEEP_FINISHED_MS = 30 * 24 * 3600_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -165,8 +171,12 @@ export class CredentialRotation {
     if (this.#picking) return;
     this.#picking = true;
     try {
+      await this.#tidy(Date.now());
       const rows = await this.db.select().from(credentialRotations)
-        .where(eq(credentialRotations.state, "requested"));
+        .where(and(
+          eq(credentialRotations.state, "requested"),
+          gte(credentialRotations.requestedAt, Date.now() - PICKUP_MS),
+        ));
       for (const row of rows) {
         if (!this.sessions.get(row.site) || this.#inFlight.has(row.site)) continue;
         const taken = await this.db.update(credentialRotations)
@@ -181,6 +191,33 @@ export class CredentialRotation {
     } finally {
       this.#picking = false;
     }
+  }
+
+  /**
+   * Requests nobody took in time are withdrawn (their asker went away: a rotation nobody waits for is not
+   * done later by surprise); those a hub took and never finished (it stopped on the way) are marked
+   * unconfirmed; finished ones go after a while.
+   */
+  async #tidy(now: number): Promise<void> {
+    await this.db.update(credentialRotations)
+      .set({ state: "expired", finishedAt: now, message: "no hub took the request" })
+      .where(and(
+        eq(credentialRotations.state, "requested"),
+        lt(credentialRotations.requestedAt, now - PICKUP_MS),
+      ));
+    await this.db.update(credentialRotations)
+      .set({
+        state: "unconfirmed",
+        finishedAt: now,
+        message: "the hub doing the rotation stopped on the way; see admin site list",
+      })
+      .where(and(
+        eq(credentialRotations.state, "running"),
+        lt(credentialRotations.requestedAt, now - STALE_RUNNING_MS),
+      ));
+    await this.db.delete(credentialRotations).where(
+      lt(credentialRotations.finishedAt, now - KEEP_FINISHED_MS),
+    );
   }
 
   async #answer(id: string, site: string, actor: string): Promise<void> {
@@ -240,7 +277,7 @@ export async function requestRotation(
   const id = randomUUID();
   const requestedAt = Date.now();
   await db.insert(credentialRotations).values({ id, site, actor, state: "requested", requestedAt });
-  const pickupMs = opts.pickupMs ?? 15_000;
+  const pickupMs = opts.pickupMs ?? PICKUP_MS;
   const answerMs = opts.answerMs ?? DEFAULT_ANSWER_MS + 15_000;
   const pollMs = opts.pollMs ?? 200;
   let takenAt: number | undefined;

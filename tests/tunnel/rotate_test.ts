@@ -29,6 +29,7 @@ import {
 import { startProxy } from "../support/tcp_proxy.ts";
 import { recent } from "../../hub/auth/audit.ts";
 import { hashSecret } from "../../hub/sites/tokens.ts";
+import { credentialRotations } from "../../hub/db/schema.ts";
 
 const credentialFile = (agent: AgentProcess) => path.join(agent.dataDir, "hub-credential.json");
 
@@ -294,6 +295,73 @@ Deno.test({
       assert.ok(Request.safeParse({ op: "credential", credential }).success);
     } finally {
       older?.close();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "rotate: an agent that cannot save the credential says so, and the rotation is undone",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await startNorth(hub);
+      const before = await Deno.readTextFile(credentialFile(agent));
+      const row = (await hub.registry.get("north"))!;
+      // The agent's temporary file cannot be made (a directory holds its name): as a full or broken disk.
+      await Deno.mkdir(`${credentialFile(agent)}.tmp/x`, { recursive: true });
+      const r = await hubAdmin(hub.dataDir, ["site", "rotate", "north", "--json"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.json!.outcome, "refused");
+      assert.match(
+        String(r.json!.message),
+        /^the agent did not save the new credential \(.+\); nothing was changed$/,
+      );
+      assert.equal(await Deno.readTextFile(credentialFile(agent)), before);
+      const after = (await hub.registry.get("north"))!;
+      assert.equal(after.credentialHash, row.credentialHash);
+      assert.equal(after.olderCredentials, null);
+      assert.equal(after.credentialRotatedAt, null);
+      assert.ok(await credentialAccepted(hub, JSON.parse(before).credential));
+      assert.ok(hub.sessions.get("north"), "the session goes on");
+      assert.ok(!(await recent(hub.db)).some((e) => e.action === "site.rotate"));
+    } finally {
+      await agent?.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "rotate: a request nobody took in time is never done later; one a stopped hub left running is closed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await startNorth(hub);
+      const before = await Deno.readTextFile(credentialFile(agent));
+      const old = Date.now() - 120_000;
+      await hub.db.insert(credentialRotations).values([
+        { id: "late", site: "north", actor: "cli", state: "requested", requestedAt: old },
+        { id: "left", site: "north", actor: "cli", state: "running", hubId: "hub-gone", requestedAt: old },
+      ]);
+      // The hub looks every second.
+      const states = () =>
+        hub.db.select().from(credentialRotations).then((rows) =>
+          JSON.stringify(rows.map((r) => [r.id, r.state]).toSorted())
+        );
+      await eventually(
+        "both closed",
+        async () => (await states()) === '[["late","expired"],["left","unconfirmed"]]',
+      );
+      assert.equal(await Deno.readTextFile(credentialFile(agent)), before);
+    } finally {
+      await agent?.stop();
       await hub.stop();
     }
   },
