@@ -12,11 +12,11 @@
  * which the asker reads back. Neither the credential nor its hash is ever logged, audited or recorded there.
  */
 import { randomUUID } from "node:crypto";
-import { and, eq, gte, lt } from "drizzle-orm";
+import { and, eq, gt, gte, lt, ne, notInArray, or } from "drizzle-orm";
 import { FEATURE_CREDENTIAL, Reason } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
-import { credentialRotations } from "../db/schema.ts";
+import { credentialRotations, hubs } from "../db/schema.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
 import { SiteError, type SiteRegistry } from "./registry.ts";
@@ -48,6 +48,8 @@ const DEFAULT_ANSWER_MS = 30_000;
 const PICKUP_MS = 15_000;
 /** A request still `running` this long after it was asked: the hub doing it stopped on the way. */
 const STALE_RUNNING_MS = DEFAULT_ANSWER_MS + 60_000;
+/** A hub of a cluster whose heartbeat is this old is gone (its leases, 6 s, have run out). */
+const HUB_GONE_MS = 15_000;
 /** Finished requests are kept this long (they hold no secret: who asked, when, and how it ended). */
 const KEEP_FINISHED_MS = 30 * 24 * 3600_000;
 
@@ -55,6 +57,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export class CredentialRotation {
   readonly #inFlight = new Set<string>();
+  /** This hub in the requests it takes: its cluster id, or one of this process's (a hub on its own file). */
+  readonly #hubId: string;
   #timer?: ReturnType<typeof setInterval>;
   #picking = false;
 
@@ -64,7 +68,9 @@ export class CredentialRotation {
     private readonly sessions: Sessions,
     private readonly log: Logger,
     private readonly options: RotationOptions,
-  ) {}
+  ) {
+    this.#hubId = options.hubId ?? `hub-${randomUUID()}`;
+  }
 
   /** Rotates the credential of `site`, here if this hub holds its session, else through the hub that does. */
   async rotate(site: string, actor: string): Promise<RotationResult> {
@@ -180,7 +186,7 @@ export class CredentialRotation {
       for (const row of rows) {
         if (!this.sessions.get(row.site) || this.#inFlight.has(row.site)) continue;
         const taken = await this.db.update(credentialRotations)
-          .set({ state: "running", hubId: this.options.hubId ?? null })
+          .set({ state: "running", hubId: this.#hubId })
           .where(and(eq(credentialRotations.id, row.id), eq(credentialRotations.state, "requested")))
           .returning({ id: credentialRotations.id });
         if (taken.length === 0) continue;
@@ -205,7 +211,14 @@ export class CredentialRotation {
         eq(credentialRotations.state, "requested"),
         lt(credentialRotations.requestedAt, now - PICKUP_MS),
       ));
-    await this.db.update(credentialRotations)
+    // Taken by a hub that is gone (this file's hub before a restart; a cluster's hub whose heartbeat stopped),
+    // or running far longer than a rotation can: the hub stopped on the way. Whether the agent saved the new
+    // credential nobody knows; both stay accepted (registry.beginRotation), as for a lost answer.
+    const gone = this.db.engine === "sqlite" ? ne(credentialRotations.hubId, this.#hubId) : notInArray(
+      credentialRotations.hubId,
+      this.db.select({ id: hubs.id }).from(hubs).where(gt(hubs.heartbeatAt, now - HUB_GONE_MS)),
+    );
+    const stopped = await this.db.update(credentialRotations)
       .set({
         state: "unconfirmed",
         finishedAt: now,
@@ -213,8 +226,13 @@ export class CredentialRotation {
       })
       .where(and(
         eq(credentialRotations.state, "running"),
-        lt(credentialRotations.requestedAt, now - STALE_RUNNING_MS),
-      ));
+        or(gone, lt(credentialRotations.requestedAt, now - STALE_RUNNING_MS)),
+      ))
+      .returning({ site: credentialRotations.site, actor: credentialRotations.actor });
+    for (const { site, actor } of stopped) {
+      this.log.warn("credential rotation left unfinished by a stopped hub", { site });
+      await this.registry.unconfirmedRotation(site, actor);
+    }
     await this.db.delete(credentialRotations).where(
       lt(credentialRotations.finishedAt, now - KEEP_FINISHED_MS),
     );

@@ -21,12 +21,15 @@ import {
   credentialAccepted,
   eventually,
   hubAdmin,
+  type HubProcess,
   siteArgs,
   siteRow,
+  startHubProcess,
   startTestHub,
   type TestHub,
 } from "../support/hub.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
+import { freePort, scratchDir } from "../support/processes.ts";
 import { recent } from "../../hub/auth/audit.ts";
 import { hashSecret } from "../../hub/sites/tokens.ts";
 import { credentialRotations } from "../../hub/db/schema.ts";
@@ -360,9 +363,80 @@ Deno.test({
         async () => (await states()) === '[["late","expired"],["left","unconfirmed"]]',
       );
       assert.equal(await Deno.readTextFile(credentialFile(agent)), before);
+      // The one left running is audited as unconfirmed, under who asked.
+      const audited = (await recent(hub.db)).filter((e) => e.action === "site.rotate");
+      assert.deepEqual(audited.map((e) => [e.actor, e.target, e.detail]), [["cli", "north", {
+        confirmed: false,
+      }]]);
     } finally {
       await agent?.stop();
       await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "rotate: a kill -9 of the hub after the agent saved the credential, before the hub recorded it, leaves the site able to connect",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    const dataDir = await scratchDir("conduit-hub-");
+    // A long heartbeat timeout: the agent's answers are held back on purpose below.
+    const config = path.join(dataDir, "hub.yaml");
+    await Deno.writeTextFile(config, "tunnel:\n  heartbeatTimeoutSeconds: 120\n");
+    const start = () => startHubProcess({ port, dataDir, args: ["--config", config] });
+    let hub: HubProcess | undefined = await start();
+    const proxy = startProxy(port);
+    let agent: AgentProcess | undefined;
+    try {
+      const added = await hubAdmin(dataDir, ["site", "add", "north", "--json"]);
+      assert.equal(added.code, 0, added.stderr);
+      agent = await startAgentProcess({
+        config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 } },
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          `ws://127.0.0.1:${proxy.port}/tunnel`,
+          "--enroll",
+          String(added.json!.enrollmentToken),
+        ],
+      });
+      await eventually("north online", async () => (await siteRow({ dataDir }, "north"))?.state === "online");
+      const old = (await storedCredential(agent)).credential;
+      proxy.freezeToUpstream();
+      const asked = hubAdmin(dataDir, ["site", "rotate", "north", "--json"]);
+      const fresh = await eventually("the agent saved a new credential", async () => {
+        const c = (await storedCredential(agent!)).credential;
+        return c !== old ? c : undefined;
+      });
+      Deno.kill(hub.pid, "SIGKILL");
+      await hub.status;
+      hub = undefined;
+      proxy.cutAll();
+
+      hub = await start();
+      // The request the killed hub took is closed as unconfirmed (its hub is gone), and audited so.
+      const answer = await asked;
+      assert.equal(answer.code, 3, answer.stderr);
+      assert.equal(answer.json!.outcome, "unconfirmed");
+      assert.match(String(answer.json!.message), /stopped on the way/);
+      // The agent comes back with the new credential the killed hub had recorded before it sent it.
+      await eventually(
+        "north online again",
+        async () => (await siteRow({ dataDir }, "north"))?.state === "online",
+      );
+      assert.equal((await storedCredential(agent)).credential, fresh);
+      await eventually("the old credential refused", async () => !(await credentialAccepted({ port }, old)));
+      assert.equal((await siteRow({ dataDir }, "north"))!.rotationUnconfirmed, false);
+      const log = await Deno.readTextFile(hub.logFile);
+      assertNoSecret(log, [old, fresh], "the hub's log");
+    } finally {
+      proxy.close();
+      await agent?.stop();
+      await hub?.stop();
     }
   },
 });
