@@ -101,6 +101,9 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const rotation = new CredentialRotation(db, registry, sessions, log.child({ part: "tunnel" }), {
     graceMs: config.tunnel.rotationGraceSeconds * 1000,
     hubId: cluster?.hubId,
+    autoEveryMs: config.tunnel.rotateCredentialsDays === undefined
+      ? undefined
+      : config.tunnel.rotateCredentialsDays * 86400_000,
   });
   rotation.start();
 

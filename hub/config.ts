@@ -47,6 +47,11 @@ export const hubConfigSchema = z.object({
      */
     rotationGraceSeconds: numberKey((n) => n.nonnegative().max(7 * 24 * 3600)).default(600),
     /**
+     * Rotate each connected site's credential once it is this many days old (since its last rotation, else
+     * its enrollment); unset: only on demand.
+     */
+    rotateCredentialsDays: numberKey((n) => n.positive().max(3650)).optional(),
+    /**
      * Which sites may relay to which under their own routes: `{ north: [south], "*": [archive] }`, `"*"`
      * for any. Absent: any enrolled site to any other. Transfers relay from their source to their
      * destination whatever it says (hub/tunnel/relay_policy.ts).

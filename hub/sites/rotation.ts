@@ -41,7 +41,17 @@ export interface RotationOptions {
   answerMs?: number;
   /** This hub, in the rows it takes. */
   hubId?: string;
+  /**
+   * Rotate on a schedule: each site this hub holds whose credential is older than this (since its last
+   * rotation, else its enrollment), if its agent takes a credential over the tunnel. Undefined: never.
+   */
+  autoEveryMs?: number;
 }
+
+/** The actor of scheduled rotations in the audit log. */
+export const SCHEDULE_ACTOR = "hub";
+/** A scheduled rotation that did not succeed is tried again after this long (at most). */
+const AUTO_RETRY_MS = 3600_000;
 
 const DEFAULT_ANSWER_MS = 30_000;
 /** A request no hub took within this long is withdrawn (by its asker, or by a hub if the asker went away). */
@@ -163,14 +173,66 @@ export class CredentialRotation {
     };
   }
 
-  /** Takes, every `intervalMs`, the rotations asked through the database for sites this hub holds. */
+  /**
+   * Takes, every `intervalMs`, the rotations asked through the database for sites this hub holds; with
+   * `autoEveryMs`, looks for credentials due every minute (or sooner for a short period).
+   */
   start(intervalMs = 1000): void {
     this.#timer ??= setInterval(() => void this.pickUp(), intervalMs);
+    const every = this.options.autoEveryMs;
+    if (every !== undefined) {
+      this.#autoTimer ??= setInterval(
+        () => void this.rotateDue(),
+        Math.min(60_000, Math.max(500, every / 4)),
+      );
+    }
   }
 
   stop(): void {
     clearInterval(this.#timer);
-    this.#timer = undefined;
+    clearInterval(this.#autoTimer);
+    this.#timer = this.#autoTimer = undefined;
+  }
+
+  #autoTimer?: ReturnType<typeof setInterval>;
+  #autoRunning = false;
+  /** When a scheduled rotation of a site last failed to confirm (refused or unconfirmed). */
+  readonly #autoFailedAt = new Map<string, number>();
+
+  /**
+   * The scheduled rotations: each site held here whose credential is due, one at a time, skipping agents
+   * without the feature, a rotation left unconfirmed (the agent's next connection settles it), and a site
+   * whose last scheduled rotation failed within the hour.
+   */
+  async rotateDue(now = Date.now()): Promise<void> {
+    const every = this.options.autoEveryMs;
+    if (every === undefined || this.#autoRunning) return;
+    this.#autoRunning = true;
+    try {
+      const held = this.sessions.list().map((s) => s.site)
+        .filter((site) => this.sessions.supports(site, FEATURE_CREDENTIAL));
+      if (held.length === 0) return;
+      for (const info of await this.registry.list()) {
+        if (!held.includes(info.site) || info.state !== "online" || info.rotationUnconfirmed) continue;
+        const since = Date.parse(info.rotatedAt ?? info.enrolledAt ?? info.createdAt);
+        if (now - since < every) continue;
+        if (now - (this.#autoFailedAt.get(info.site) ?? -Infinity) < Math.min(AUTO_RETRY_MS, every)) continue;
+        const result = await this.run(info.site, SCHEDULE_ACTOR);
+        if (result.outcome === "confirmed") this.#autoFailedAt.delete(info.site);
+        else {
+          this.#autoFailedAt.set(info.site, Date.now());
+          this.log.warn("scheduled credential rotation did not succeed", {
+            site: info.site,
+            outcome: result.outcome,
+            reason: result.message,
+          });
+        }
+      }
+    } catch (err) {
+      this.log.error("scheduled credential rotation failed", { err });
+    } finally {
+      this.#autoRunning = false;
+    }
   }
 
   async pickUp(): Promise<void> {

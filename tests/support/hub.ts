@@ -43,6 +43,8 @@ export async function startTestHub(
     relays?: Record<string, string[]>;
     /** `tunnel.rotationGraceSeconds`: how long a rotated-out credential is still accepted. */
     rotationGraceSeconds?: number;
+    /** `tunnel.rotateCredentialsDays`: scheduled rotation. */
+    rotateCredentialsDays?: number;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
@@ -68,6 +70,7 @@ export async function startTestHub(
       heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds ?? 3,
       relays: opts.relays,
       rotationGraceSeconds: opts.rotationGraceSeconds,
+      rotateCredentialsDays: opts.rotateCredentialsDays,
     },
   });
   const hub = await startHub(config, log);

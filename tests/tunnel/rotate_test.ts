@@ -440,3 +440,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "rotate on a schedule (tunnel.rotateCredentialsDays): a connected site's credential is rotated when due, audited as the hub's",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Due every 2 s, for the test.
+    const hub = await startTestHub({ rotateCredentialsDays: 2 / 86400, rotationGraceSeconds: 1 });
+    let agent: AgentProcess | undefined;
+    let older: ReturnType<typeof olderAgent> | undefined;
+    try {
+      agent = await startNorth(hub);
+      // An agent too old for it is left alone.
+      const { enrollmentToken } = await hub.registry.add("east");
+      const { credential: eastCredential } = await hub.registry.enroll(enrollmentToken);
+      older = olderAgent(hub, "east", eastCredential);
+      await older.ready;
+      const seen = new Set([(await storedCredential(agent)).credential]);
+      await eventually("two scheduled rotations", async () => {
+        seen.add((await storedCredential(agent!)).credential);
+        return seen.size >= 3;
+      }, 30_000);
+      const audited = (await recent(hub.db)).filter((e) => e.action === "site.rotate");
+      assert.ok(audited.length >= 2);
+      assert.ok(
+        audited.every((e) => e.actor === "hub" && e.target === "north" && e.detail.confirmed === true),
+      );
+      assert.ok(!older.asked.includes("credential"));
+      assert.ok(await credentialAccepted(hub, eastCredential));
+      assert.equal((await hub.registry.get("east"))!.olderCredentials, null);
+    } finally {
+      older?.close();
+      await agent?.stop();
+      await hub.stop();
+    }
+  },
+});

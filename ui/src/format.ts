@@ -175,6 +175,7 @@ export function auditAction(action: string): string {
 /** Who did it: a user by name, an API token as such, the hub's admin CLI, or someone not logged in. */
 export function auditActor(actor: string): string {
   if (actor === "cli") return "admin CLI";
+  if (actor === "hub") return "the hub (scheduled)";
   if (actor === "anonymous") return "not logged in";
   const [kind, name] = [actor.slice(0, actor.indexOf(":")), actor.slice(actor.indexOf(":") + 1)];
   if (kind === "user") return name;

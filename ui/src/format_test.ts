@@ -117,6 +117,8 @@ Deno.test("auditAction() and auditActor() read the audit log as words", () => {
   assert.equal(auditActor("user:boss"), "boss");
   assert.equal(auditActor("token:nightly:export"), "API token nightly:export");
   assert.equal(auditActor("cli"), "admin CLI");
+  assert.equal(auditActor("hub"), "the hub (scheduled)");
+  assert.equal(auditAction("site.rotate"), "Rotated the credential of the site");
   assert.equal(auditActor("anonymous"), "not logged in");
   assert.equal(auditActor("site:north"), "site:north");
 });
