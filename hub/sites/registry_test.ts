@@ -125,11 +125,20 @@ Deno.test("SiteRegistry rotation: both credentials while unconfirmed, the old on
     const listed = await info();
     assert.equal(listed.rotatedAt, new Date(5_000).toISOString());
 
+    // No grace (after a leak): the old one is refused as soon as the agent confirms.
+    const r2b = await registry.beginRotation("north");
+    await registry.confirmRotation("north", r2b.hash, 20_000, "cli", 20_000);
+    assert.equal(await registry.authenticate(r2.credential, 20_000), undefined);
+    assert.equal(await registry.authenticate(r2b.credential, 20_000), "north");
+    const r2c = await registry.beginRotation("north");
+    await registry.abandonRotation("north", r2c.hash);
+    assert.equal(await registry.authenticate(r2b.credential), "north");
+
     // Refused by the agent: the current one is the site's again, the new one never works.
     const r3 = await registry.beginRotation("north");
     await registry.abandonRotation("north", r3.hash);
     assert.equal(await registry.authenticate(r3.credential), undefined);
-    assert.equal(await registry.authenticate(r2.credential), "north");
+    assert.equal(await registry.authenticate(r2b.credential), "north");
 
     // Lost answers pile up to three; a fourth rotation is refused until the agent uses the newest.
     const lost = [];
@@ -139,7 +148,7 @@ Deno.test("SiteRegistry rotation: both credentials while unconfirmed, the old on
       /last 3 rotations of site north were not confirmed/,
     );
     // (The newest last: using it ends the others.)
-    for (const c of [r2.credential, ...lost.map((l) => l.credential)]) {
+    for (const c of [r2b.credential, ...lost.map((l) => l.credential)]) {
       assert.equal(await registry.authenticate(c), "north");
     }
     await registry.revoke("north");
