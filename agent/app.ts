@@ -32,6 +32,7 @@ import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
 import { nodeRoutes } from "./http/nodes.ts";
 import { NodeOperations } from "./nodes/operations.ts";
+import { StorageCommitment } from "./commitment/commitment.ts";
 import { compileRoutes } from "./routing/rules.ts";
 import { loadProfile } from "./deid/load_profile.ts";
 import { Queue } from "./queue/queue.ts";
@@ -168,6 +169,13 @@ async function startLocked(
     maxResults: config.dimse.maxFindResults,
   });
   const nodeOps = new NodeOperations(config, ingest, archive, db, log.child({ part: "nodes" }));
+  const commitment = new StorageCommitment({
+    config,
+    db,
+    archive,
+    dataDir,
+    log: log.child({ part: "commitment" }),
+  });
 
   // Objects received by C-STORE get their index hash once the agent is idle (ingest/backfill.ts): no
   // association open and nothing being forwarded (a send hashes what it sends itself). Looked at when the
@@ -198,6 +206,7 @@ async function startLocked(
       store: ingest,
       query: archiveQuery,
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
+      commitment,
       log: log.child({ part: "dimse" }),
       onEvent: metrics.onDimseEvent,
       onIdle: fillHashes,
@@ -212,6 +221,8 @@ async function startLocked(
     );
   }
   metrics.activeSource = () => scp.activeAssociations();
+  // Reports an earlier run left undelivered go out on new associations.
+  commitment.start();
 
   const app = httpApp({
     version: VERSION,
@@ -299,6 +310,7 @@ async function startLocked(
     await retention?.stop();
     await forwarder.stop();
     await scp.close();
+    await commitment.stop();
     await intake.close();
     await http.shutdown();
     db.close();
@@ -339,6 +351,7 @@ async function startLocked(
       stopping = true;
       await tunnel?.stop();
       await scp.close();
+      await commitment.stop();
       await backfill.run(() => false);
       await ingest.settled();
       ingest.group?.close();

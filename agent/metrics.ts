@@ -56,7 +56,7 @@ export class AgentMetrics {
   });
   readonly operations = new client.Counter({
     name: "conduit_agent_operations_total",
-    help: "C-FIND, C-MOVE and C-GET requests, by final status",
+    help: "C-FIND, C-MOVE, C-GET and N-ACTION (Storage Commitment) requests, by final status",
     labelNames: ["operation", "status"],
     registers: [this.registry],
   });
@@ -181,7 +181,8 @@ export class AgentMetrics {
       }
       case "find":
       case "move":
-      case "get": {
+      case "get":
+      case "commitment": {
         const status = statusHex(e.status);
         this.operations.inc({ operation: e.type, status });
         if (e.status !== 0 && e.status !== 0xfe00) this.failures.inc({ operation: e.type, status });

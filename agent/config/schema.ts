@@ -144,6 +144,12 @@ export const configSchema = z.object({
      * false: each object is committed before its Success.
      */
     groupCommit: z.boolean().default(true),
+    /**
+     * Storage Commitment reports sent on a new association (the requester released its own): attempts
+     * before the report is given up, and the wait before the second (doubled before each further one).
+     */
+    commitmentReportAttempts: numberKey((n) => n.int().min(1).max(20)).default(5),
+    commitmentRetrySeconds: numberKey((n) => n.positive()).default(10),
     tls: scpTlsSchema.optional(),
   }).strict().default({}),
   http: z.object({

@@ -41,6 +41,8 @@ export interface NegotiationPolicy {
   allowedCallingAets: string[];
   checkCalledAet: boolean;
   acceptAnySopClass: boolean;
+  /** Accept the Storage Commitment Push Model SOP Class (the SCP has a commitment handler). */
+  storageCommitment?: boolean;
   /**
    * Operations a requestor may have outstanding at once when it proposes an Asynchronous Operations
    * Window (PS3.7 D.3.3.3); 1 answers every proposal with no window.
@@ -117,7 +119,8 @@ export function negotiate(
     const offered: string[] = context.getTransferSyntaxUids();
     let accepted: string | undefined;
     if (
-      abstract === SopClass.Verification || QR_FIND[abstract] || QR_MOVE[abstract] || QR_GET[abstract]
+      abstract === SopClass.Verification || QR_FIND[abstract] || QR_MOVE[abstract] || QR_GET[abstract] ||
+      (o.storageCommitment && abstract === SopClass.StorageCommitmentPushModel)
     ) {
       accepted = COMMAND_SYNTAXES.find((ts) => offered.includes(ts));
       if (!accepted) {

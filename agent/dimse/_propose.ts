@@ -22,6 +22,11 @@ export interface ContextsWanted {
    * than 128 contexts, one per SOP class stored in Implicit or Explicit VR Little Endian offering both.
    */
   storage?: { sopClassUid: string; transferSyntax: string }[];
+  /**
+   * Storage Commitment Push Model in the SCP role (SCP/SCU Role Selection, PS3.4 J.3.3): a report sent on an
+   * association we open to the requester.
+   */
+  commitment?: boolean;
 }
 
 export const FIND: Record<QueryModel, string> = {
@@ -107,6 +112,7 @@ export function proposal(
   };
   const commandSyntaxes = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
   if (wanted.echo) add(SopClass.Verification, commandSyntaxes);
+  if (wanted.commitment) add(SopClass.StorageCommitmentPushModel, commandSyntaxes, true);
   for (const m of wanted.find ?? []) add(FIND[m], commandSyntaxes);
   for (const m of wanted.move ?? []) add(MOVE[m], commandSyntaxes);
   for (const m of wanted.get?.models ?? []) add(GET[m], commandSyntaxes);

@@ -125,7 +125,10 @@ export function decodeCommand(bytes: Uint8Array): Record<string, unknown> | unde
   return at === bytes.length ? out : undefined;
 }
 
-/** Command Field values a DIMSE-C association carries (PS3.7 E.1-1): requests and their responses. */
+/**
+ * Command Field values an association with the agent carries (PS3.7 E.1-1): the DIMSE-C requests and their
+ * responses, and the two DIMSE-N messages the agent receives as a Storage Commitment SCP.
+ */
 const DIMSE_C_COMMANDS = new Set([
   0x0001, // C-STORE-RQ
   0x8001,
@@ -138,6 +141,9 @@ const DIMSE_C_COMMANDS = new Set([
   0x0030, // C-ECHO-RQ
   0x8030,
   0x0fff, // C-CANCEL-RQ
+  // Storage Commitment Push Model (PS3.4 J.3): the requester's N-ACTION-RQ, the N-EVENT-REPORT-RSP to our report
+  0x0130, // N-ACTION-RQ
+  0x8100, // N-EVENT-REPORT-RSP
 ]);
 /** Command Data Set Type (0000,0800) meaning "no data set follows". */
 const NO_DATA_SET = 0x0101;
@@ -149,8 +155,9 @@ export type CommandCheck =
 
 /**
  * Checks a received command set (implicit VR little endian, PS3.7 6.3.1) before the library reads it:
- * every element in group 0000 and within the bytes, a group length that matches, a known DIMSE-C
- * Command Field and a Command Data Set Type. Elements we do not know are allowed (retired ones).
+ * every element in group 0000 and within the bytes, a group length that matches, a known Command Field
+ * (DIMSE-C, or the Storage Commitment DIMSE-N) and a Command Data Set Type. Elements we do not know are
+ * allowed (retired ones).
  */
 export function checkCommandSet(bytes: Uint8Array): CommandCheck {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -93,6 +93,57 @@ export interface RetrieveHandler {
   destination(aet: string): NodeAddress | undefined;
 }
 
+/** An instance a Storage Commitment request names (an item of its Referenced SOP Sequence). */
+export interface CommitmentReference {
+  sopClassUid: string;
+  sopInstanceUid: string;
+}
+
+/** A Storage Commitment request (N-ACTION, PS3.4 J.3.2) as the requester sent it. */
+export interface CommitmentRequest {
+  transactionUid: string;
+  references: CommitmentReference[];
+  /** The requester's AE title (the calling AE title of the N-ACTION's association). */
+  requesterAet: string;
+  /** Our AE title as the requester called it. */
+  calledAet: string;
+}
+
+/** The outcome of a Storage Commitment request: what the N-EVENT-REPORT carries (PS3.4 J.3.3). */
+export interface CommitmentReport {
+  transactionUid: string;
+  committed: CommitmentReference[];
+  /** Failure Reason (0008,1197): 0x0110, 0x0112, 0x0119... */
+  failed: (CommitmentReference & { reason: number })[];
+}
+
+/**
+ * The Storage Commitment SCP's job logic. The wire layer checks an N-ACTION, has it recorded (`accept`),
+ * answers it, asks for the decision (`decide`), and sends the report on the requester's association while it
+ * is open; `reported` then forgets the request. When the association is gone (or the report could not go on
+ * it), `deliverLater` takes over: a new association to the requester.
+ */
+export interface CommitmentHandler {
+  /** Records a request before it is answered Success; throw DimseStatusError to refuse it. */
+  accept(request: CommitmentRequest): Promise<void>;
+  /** Decides each referenced instance: committed, or failed with its reason. */
+  decide(request: CommitmentRequest): Promise<CommitmentReport>;
+  /** The report went out and was answered on the requester's association. */
+  reported(request: CommitmentRequest, report: CommitmentReport, status: number): void;
+  /** The report could not go on the requester's association: send it on a new one. */
+  deliverLater(request: CommitmentRequest, report: CommitmentReport | undefined): void;
+}
+
+/** Failure Reasons of a Storage Commitment report (PS3.4 J.3.3.1.1, (0008,1197)). */
+export const FailureReason = {
+  ProcessingFailure: 0x0110,
+  NoSuchObjectInstance: 0x0112,
+  ResourceLimitation: 0x0213,
+  ReferencedSopClassNotSupported: 0x0122,
+  ClassInstanceConflict: 0x0119,
+  DuplicateTransactionUid: 0x0131,
+} as const;
+
 /** A node we talk to as an SCU. */
 export interface NodeAddress {
   aet: string;
@@ -125,6 +176,12 @@ export const Status = {
   SopClassNotSupported: 0x0122,
   NotAuthorized: 0x0124,
   ProcessingFailure: 0x0110,
+  // DIMSE-N (PS3.7 10.1.4.1.10, N-ACTION)
+  NoSuchObjectInstance: 0x0112,
+  InvalidArgumentValue: 0x0115,
+  InvalidObjectInstance: 0x0117,
+  NoSuchSopClass: 0x0118,
+  NoSuchActionType: 0x0123,
 } as const;
 
 /**
@@ -148,6 +205,8 @@ export type DimseEvent =
   | { type: "ended"; outcome: AssociationEnd }
   | { type: "store"; status: number; bytes: number }
   | { type: "find" | "move" | "get"; status: number }
+  /** An N-ACTION (Storage Commitment request) answered with `status`. */
+  | { type: "commitment"; status: number }
   | { type: "protocol-error"; message: string }
   /** A TLS handshake on the SCP's TLS port failed (no or an untrusted client certificate, not TLS...). */
   | { type: "tls-refused" };

@@ -10,9 +10,13 @@ import type { WireSocket } from "./deno_socket.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import { safeReason } from "./_refusal.ts";
 import {
+  type CommitmentHandler,
+  type CommitmentReport,
+  type CommitmentRequest,
   type DimseEvent,
   DimseStatusError,
   type Identifier,
+  isWarning,
   type OutgoingObject,
   type QueryHandler,
   type RetrieveHandler,
@@ -25,6 +29,7 @@ import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 import { finalStatus, pending, runSubOperations, SubOperations, Unsendable } from "./_suboperations.ts";
 import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
+import { readCommitmentRequest, sendEventReport } from "./_commitment.ts";
 
 export interface ScpOptions extends NetworkOptions {
   aet: string;
@@ -42,6 +47,8 @@ export interface ScpOptions extends NetworkOptions {
   store: StoreHandler;
   query: QueryHandler;
   retrieve: RetrieveHandler;
+  /** The Storage Commitment Push Model SCP's job logic; without it the SOP class is not accepted. */
+  commitment?: CommitmentHandler;
   log: Logger;
   onEvent?: (event: DimseEvent) => void;
 }
@@ -63,6 +70,9 @@ export function serveConnection(socket: WireSocket, shared: ScpShared, secure: b
   });
 }
 
+/** How long a requester has to answer a Storage Commitment report sent on its association. */
+const REPORT_RESPONSE_TIMEOUT_MS = 60_000;
+
 /** How many times one C-MOVE opens its association to the destination again after losing it. */
 const MAX_MOVE_REOPENS = 3;
 
@@ -70,6 +80,8 @@ class AgentScp extends ConduitNetwork {
   #shared: ScpShared;
   #counted = false;
   #accepted = false;
+  /** The requester asked to release: no report goes on this association any more. */
+  #releasing = false;
   #operations = new Map<number, AbortController>();
 
   constructor(socket: WireSocket, shared: ScpShared, secure: boolean) {
@@ -122,7 +134,8 @@ class AgentScp extends ConduitNetwork {
     const called = String(association.getCalledAeTitle() ?? "").trim();
     this.info = { ...this.info, callingAet: calling, calledAet: called };
     this.log = this.log.child({ callingAet: calling });
-    const refusal = negotiate(association, o, calling, called, this.#shared.active >= o.maxAssociations);
+    const policy = { ...o, storageCommitment: o.commitment !== undefined };
+    const refusal = negotiate(association, policy, calling, called, this.#shared.active >= o.maxAssociations);
     if (refusal) {
       const [result, source, reason, why] = refusal;
       this.log.info("association rejected", { reason: why, calledAet: called });
@@ -147,6 +160,7 @@ class AgentScp extends ConduitNetwork {
    * a sender that queries right after its release finds them.
    */
   associationReleaseRequested(): void {
+    this.#releasing = true;
     const release = () => {
       try {
         this.endAssociation("released");
@@ -173,6 +187,86 @@ class AgentScp extends ConduitNetwork {
     } catch (err) {
       this.log.error("C-ECHO failed", { err });
     }
+  }
+
+  // ---- Storage Commitment Push Model (PS3.4 J.3) ----
+
+  /**
+   * An N-ACTION asking for Storage Commitment: checked, recorded by the job logic, answered, then decided;
+   * the report goes on this association while the requester keeps it open (PS3.4 J.3.3), else on a new one
+   * (the job logic's `deliverLater`).
+   */
+  nActionRequest(request: any, callback: (rsp: any) => void): void {
+    const answer = (status: number, comment?: string) => {
+      this.emitEvent({ type: "commitment", status });
+      try {
+        const rsp = responses.NActionResponse.fromRequest(request);
+        rsp.setStatus(status);
+        if (comment) rsp.setErrorComment?.(comment.slice(0, 64));
+        callback(rsp);
+      } catch (err) {
+        this.log.error("N-ACTION response failed", { reason: safeReason(err) });
+      }
+    };
+    const handler = this.#options.commitment;
+    let parsed: CommitmentRequest;
+    try {
+      if (!handler) throw new DimseStatusError(Status.NoSuchSopClass, "Storage Commitment not offered");
+      parsed = readCommitmentRequest(request, this.info);
+    } catch (err) {
+      const status = err instanceof DimseStatusError ? err.status : Status.ProcessingFailure;
+      this.log.warn("N-ACTION refused", { status: statusHex(status), reason: safeReason(err) });
+      return answer(status, safeReason(err));
+    }
+    const transaction = hashUid(parsed.transactionUid);
+    handler.accept(parsed).then(
+      () => {
+        this.log.info("storage commitment requested", { transaction, instances: parsed.references.length });
+        answer(Status.Success);
+        return this.#report(handler, parsed, transaction);
+      },
+      (err) => {
+        const status = err instanceof DimseStatusError ? err.status : Status.ProcessingFailure;
+        this.log.warn("N-ACTION refused", {
+          status: statusHex(status),
+          reason: safeReason(err),
+          transaction,
+        });
+        answer(status, safeReason(err));
+      },
+    ).catch((err) => this.log.error("storage commitment failed", { reason: safeReason(err), transaction }));
+  }
+
+  /** The report of an accepted request: on this association while it is open, else handed on. */
+  async #report(handler: CommitmentHandler, request: CommitmentRequest, transaction: string): Promise<void> {
+    let report: CommitmentReport;
+    try {
+      report = await handler.decide(request);
+    } catch (err) {
+      this.log.warn("storage commitment not decided yet", { reason: safeReason(err), transaction });
+      return handler.deliverLater(request, undefined);
+    }
+    if (this.#releasing || this.aborted || this.socket.destroyed) {
+      return handler.deliverLater(request, report);
+    }
+    let status: number;
+    try {
+      status = await sendEventReport(this, report, REPORT_RESPONSE_TIMEOUT_MS);
+    } catch (err) {
+      this.log.info("storage commitment report not answered on the requester's association", {
+        reason: safeReason(err),
+        transaction,
+      });
+      return handler.deliverLater(request, report);
+    }
+    if (status !== Status.Success && !isWarning(status)) {
+      this.log.warn("storage commitment report refused on the requester's association", {
+        status: statusHex(status),
+        transaction,
+      });
+      return handler.deliverLater(request, report);
+    }
+    handler.reported(request, report, status);
   }
 
   // ---- C-FIND ----

@@ -9,6 +9,7 @@ import { DenoSocket, type WireSocket } from "./deno_socket.ts";
 import { connectTls } from "./tls.ts";
 import { AssociationError, NoContextAcceptedError } from "./scu_errors.ts";
 import { constants, Dataset, requests } from "./_library.ts";
+import { SopClass } from "@conduit/shared/dicom";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import {
   type Identifier,
@@ -22,6 +23,8 @@ import { sendStoreAndWait } from "./_store_request.ts";
 import { type ContextsWanted, FIND, GET, MAX_CONTEXTS, MOVE, proposal, storageGroups } from "./_propose.ts";
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { MIN_PEER_MAX_PDU, peerMaxPduUsable } from "./_negotiate.ts";
+import { sendEventReport } from "./_commitment.ts";
+import type { CommitmentReport } from "./handlers.ts";
 
 export type { ContextsWanted };
 export { MAX_CONTEXTS, storageGroups };
@@ -234,6 +237,29 @@ export class ScuAssociation {
     if (this.accepts(sopClassUid, transferSyntax)) return transferSyntax;
     if (!this.#offered.has(`${sopClassUid}|${transferSyntax}`)) return undefined;
     return reencodeTargets(transferSyntax).find((ts) => this.accepts(sopClassUid, ts));
+  }
+
+  /**
+   * Sends a Storage Commitment report (N-EVENT-REPORT) on an association opened with `commitment`; resolves
+   * with the status of the response. Rejects when the node did not accept the context with us as its SCP.
+   */
+  eventReport(report: CommitmentReport): Promise<number> {
+    const association = this.#live.association;
+    const accepted = association.getPresentationContexts().some((pc: any) => {
+      const c = association.getPresentationContext(pc.id);
+      // A node that answers the role selection item with SCP role 0 takes no report from us (PS3.7 D.3.3.4);
+      // one that answers with no item at all leaves the default roles, which PS3.4 J.3.3 lets the report use.
+      return c.getAbstractSyntaxUid() === SopClass.StorageCommitmentPushModel &&
+        c.getResult() === constants.PresentationContextResult.Accept && c.getProviderRole() !== false;
+    });
+    if (!accepted) {
+      return Promise.reject(
+        new NoContextAcceptedError(
+          `${this.options.node.aet} did not accept Storage Commitment with us as SCP`,
+        ),
+      );
+    }
+    return sendEventReport(this.#live, report, this.options.responseTimeoutMs ?? 120_000);
   }
 
   echo(): Promise<number> {

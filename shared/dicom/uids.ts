@@ -73,6 +73,9 @@ export function encodingOf(transferSyntax: string): Encoding {
 
 export const SopClass = {
   Verification: "1.2.840.10008.1.1",
+  /** Storage Commitment Push Model SOP Class (PS3.4 J.3) and its well-known SOP Instance. */
+  StorageCommitmentPushModel: "1.2.840.10008.1.20.1",
+  StorageCommitmentPushModelInstance: "1.2.840.10008.1.20.1.1",
   PatientRootFind: "1.2.840.10008.5.1.4.1.2.1.1",
   PatientRootMove: "1.2.840.10008.5.1.4.1.2.1.2",
   PatientRootGet: "1.2.840.10008.5.1.4.1.2.1.3",

@@ -41,7 +41,6 @@ Deno.test("conformance.md section 1: the implementation identity is the code's",
 /** The PS3.4 UIDs of services the agent does not offer, which section 4 names as rejected. */
 const NOT_OFFERED: Record<string, string> = {
   "Modality Worklist": "1.2.840.10008.5.1.4.31",
-  "Storage Commitment": "1.2.840.10008.1.20.1",
   "MPPS": "1.2.840.10008.3.1.2.3.3",
   "Hanging Protocol FIND": "1.2.840.10008.5.1.4.38.2",
   "Hanging Protocol MOVE": "1.2.840.10008.5.1.4.38.3",
@@ -62,10 +61,10 @@ Deno.test({
     const commandRows = roles.filter((r) => /^`[0-9.]+`$/.test(r.UID));
     const commands = commandRows.map((r) => uids(r.UID)[0]);
     assert.ok(commandRows.every((r) => r.SCP === "yes"));
-    assert.equal(commands.length, 7, "Verification and six Query/Retrieve models");
+    assert.equal(commands.length, 8, "Verification, six Query/Retrieve models and Storage Commitment");
     const storage = otherStorage.flatMap((r) => uids(r.UID));
     assert.equal(storage.length, 7);
-    for (const name of ["Modality Worklist", "Storage Commitment", "MPPS", "Hanging Protocol FIND/MOVE"]) {
+    for (const name of ["Modality Worklist", "MPPS", "Hanging Protocol FIND/MOVE"]) {
       assert.ok(four.includes(name), `section 4 names ${name} as rejected`);
     }
 

@@ -34,7 +34,7 @@ import {
   PduType,
   releaseRq,
 } from "./pdu_codec.ts";
-import { Command, CommandField, cStoreRq } from "./pdu_dimse.ts";
+import { Command, CommandField, CommandTag, cStoreRq } from "./pdu_dimse.ts";
 
 export * from "./pdu_codec.ts";
 export * from "./pdu_dimse.ts";
@@ -242,6 +242,41 @@ export async function readCommand(socket: PduSocket, timeoutMs = 15_000): Promis
       if (pdv.last) {
         return { kind: "command", command: Command.parse(concat(fragments)), contextId: pdv.contextId };
       }
+    }
+  }
+}
+
+/** Reads one whole DIMSE message: its command set and, when it announces one, its data set. */
+export async function readMessage(
+  socket: PduSocket,
+  timeoutMs = 15_000,
+): Promise<
+  { kind: "message"; command: Command; dataset?: Uint8Array; contextId: number } | {
+    kind: "other";
+    received: Received;
+  }
+> {
+  const deadline = Date.now() + timeoutMs;
+  const commandParts: Uint8Array[] = [];
+  const dataParts: Uint8Array[] = [];
+  let command: Command | undefined;
+  let contextId = 0;
+  for (;;) {
+    const r = await socket.read(Math.max(0, deadline - Date.now()));
+    if (r.kind !== "pdu" || r.type !== PduType.PData) return { kind: "other", received: r };
+    for (const pdv of decodePdata(r.body)) {
+      contextId = pdv.contextId;
+      if (pdv.command) {
+        commandParts.push(pdv.value);
+        if (!pdv.last) continue;
+        command = Command.parse(concat(commandParts));
+        if (command.us(CommandTag.CommandDataSetType) === 0x0101) {
+          return { kind: "message", command, contextId };
+        }
+        continue;
+      }
+      dataParts.push(pdv.value);
+      if (pdv.last && command) return { kind: "message", command, dataset: concat(dataParts), contextId };
     }
   }
 }

@@ -13,11 +13,16 @@ export const CommandField = {
   CStoreRsp: 0x8001,
   CEchoRq: 0x0030,
   CEchoRsp: 0x8030,
+  NEventReportRq: 0x0100,
+  NEventReportRsp: 0x8100,
+  NActionRq: 0x0130,
+  NActionRsp: 0x8130,
 } as const;
 
 /** Tags of the command elements used here. */
 export const CommandTag = {
   AffectedSopClassUid: 0x00000002,
+  RequestedSopClassUid: 0x00000003,
   CommandField: 0x00000100,
   MessageId: 0x00000110,
   MessageIdBeingRespondedTo: 0x00000120,
@@ -25,6 +30,9 @@ export const CommandTag = {
   CommandDataSetType: 0x00000800,
   Status: 0x00000900,
   AffectedSopInstanceUid: 0x00001000,
+  RequestedSopInstanceUid: 0x00001001,
+  EventTypeId: 0x00001002,
+  ActionTypeId: 0x00001008,
   ErrorComment: 0x00000902,
 } as const;
 
@@ -85,6 +93,78 @@ export function cEchoRq(messageId: number): Uint8Array {
     [CommandTag.MessageId]: { us: messageId },
     [CommandTag.CommandDataSetType]: { us: 0x0101 },
   });
+}
+
+/** A data set value for {@link implicitDataset}: a UID, a US, or a sequence of items. */
+export type DatasetValue = { uid: string } | { us: number } | { items: Record<number, DatasetValue>[] };
+
+/**
+ * A data set in implicit VR little endian with the given elements in tag order: UIDs padded to even length,
+ * sequences and items of defined length.
+ */
+export function implicitDataset(elements: Record<number, DatasetValue>): Uint8Array {
+  const parts = Object.entries(elements)
+    .map(([tag, v]) => [Number(tag), v] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([tag, v]) => {
+      if ("items" in v) {
+        const items = v.items.map((item) => implicitElement(0xfffee000, implicitDataset(item)));
+        return implicitElement(tag, concat(items));
+      }
+      if ("uid" in v) {
+        const bytes = ascii.encode(v.uid);
+        const padded = new Uint8Array(bytes.length + (bytes.length % 2));
+        padded.set(bytes);
+        return implicitElement(tag, padded);
+      }
+      const us = new Uint8Array(2);
+      new DataView(us.buffer).setUint16(0, v.us, true);
+      return implicitElement(tag, us);
+    });
+  return concat(parts);
+}
+
+/** A parsed implicit VR little endian data set: values by tag, sequences (the tags named) as item lists. */
+export interface ParsedDataset {
+  values: Map<number, Uint8Array>;
+  sequences: Map<number, ParsedDataset[]>;
+}
+
+/**
+ * Parses an implicit VR little endian data set whose sequences are the tags in `sequenceTags` (implicit VR
+ * does not say which are); sequences and items of defined or undefined length.
+ */
+export function parseImplicitDataset(bytes: Uint8Array, sequenceTags: Set<number>): ParsedDataset {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const parse = (from: number, to: number): [ParsedDataset, number] => {
+    const out: ParsedDataset = { values: new Map(), sequences: new Map() };
+    let at = from;
+    while (at + 8 <= to) {
+      const tag = ((view.getUint16(at, true) << 16) | view.getUint16(at + 2, true)) >>> 0;
+      const length = view.getUint32(at + 4, true);
+      at += 8;
+      if (tag === 0xfffee00d) return [out, at]; // item delimitation
+      if (!sequenceTags.has(tag)) {
+        out.values.set(tag, bytes.subarray(at, at + length));
+        at += length;
+        continue;
+      }
+      const end = length === 0xffffffff ? to : at + length;
+      const items: ParsedDataset[] = [];
+      while (at + 8 <= end) {
+        const itemTag = ((view.getUint16(at, true) << 16) | view.getUint16(at + 2, true)) >>> 0;
+        const itemLength = view.getUint32(at + 4, true);
+        at += 8;
+        if (itemTag === 0xfffee0dd) break; // sequence delimitation
+        const [item, next] = parse(at, itemLength === 0xffffffff ? end : at + itemLength);
+        items.push(item);
+        at = itemLength === 0xffffffff ? next : at + itemLength;
+      }
+      out.sequences.set(tag, items);
+    }
+    return [out, at];
+  };
+  return parse(0, bytes.length)[0];
 }
 
 /** A decoded command set: element values by tag. */

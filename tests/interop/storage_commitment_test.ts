@@ -1,0 +1,362 @@
+/**
+ * Storage Commitment Push Model with the agent as SCP (PS3.4 J.3, conformance.md section 4 and "Storage
+ * Commitment"): Orthanc stores objects into the agent and asks it to commit them through its Storage
+ * Commitment SCU (`POST /modalities/{id}/storage-commitment`); Orthanc releases its association after the
+ * N-ACTION, so the agent reports on a new association to Orthanc, a configured node. A raw requester
+ * (tests/support/pdu.ts) that keeps its association open gets the report on it, and malformed N-ACTIONs get
+ * their error status without ending the association.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePort, PYDICOM_TEST_FILES_DIR, skipReason, startOrthanc } from "../support/peers.ts";
+import { startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import {
+  abortPdu,
+  associate,
+  cEchoRq,
+  CommandField,
+  commandSet,
+  CommandTag,
+  type DatasetValue,
+  describe,
+  implicitDataset,
+  parseImplicitDataset,
+  pdataTf,
+  type PduSocket,
+  readCommand,
+  readMessage,
+  release,
+} from "../support/pdu.ts";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import { instanceAttributes } from "@conduit/shared/dicom";
+import { parseHeaderBytes } from "../../agent/part10/header.ts";
+
+const skip = skipReason("Orthanc");
+if (skip) console.warn(`storage_commitment_test: skipped: ${skip}`);
+
+const CT = "1.2.840.10008.5.1.4.1.1.2";
+
+/** The SOP Class and Instance UIDs of a Part 10 file. */
+function uidsOf(bytes: Uint8Array): { sopClassUid: string; sopInstanceUid: string } {
+  const h = parseHeaderBytes(bytes, bytes.length, true);
+  const a = instanceAttributes(h.bytes, h.dataset);
+  return { sopClassUid: a.sopClassUid, sopInstanceUid: a.sopInstanceUid };
+}
+
+/** Waits for a condition, polling; fails with `what` after `timeoutMs`. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test({
+  name:
+    "storage commitment: Orthanc's request is reported on a new association; held objects committed, an unknown one 0x0112, a class mismatch 0x0119",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const agentPort = freePort();
+    const orthancDir = await Deno.makeTempDir({ prefix: "orthanc-stgcmt-" });
+    const orthanc = await startOrthanc({
+      storageDir: orthancDir,
+      modalities: { conduit: { aet: "CONDUIT", host: "127.0.0.1", port: agentPort } },
+    });
+    const agent = await startAgentProcess({
+      port: agentPort,
+      config: {
+        nodes: { pacs: { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port } },
+        dimse: { commitmentRetrySeconds: 0.2 },
+      },
+    });
+    try {
+      const [mrSpec] = generateStudies({
+        seed: "stgcmt",
+        patients: 1,
+        studiesPerPatient: 1,
+        series: [{ modality: "MR", instances: 1 }],
+        rows: 16,
+        columns: 16,
+      });
+      const files = [
+        await Deno.readFile(path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm")),
+        generateInstance(mrSpec),
+      ];
+      const ids: string[] = [];
+      for (const body of files) {
+        const r = await orthanc.rest("/instances", { method: "POST", body: body as Uint8Array<ArrayBuffer> });
+        assert.equal(r.status, 200, await r.clone().text());
+        ids.push((await r.json()).ID);
+      }
+      const stored = await orthanc.rest("/modalities/conduit/store", {
+        method: "POST",
+        body: JSON.stringify({ Resources: ids, Synchronous: true }),
+      });
+      assert.equal(stored.status, 200, await stored.text());
+
+      const [ct, mr] = files.map(uidsOf);
+      assert.equal(ct.sopClassUid, CT);
+      const unknown = { sopClassUid: CT, sopInstanceUid: "2.25.4242424242424242" };
+      const asked = await orthanc.rest("/modalities/conduit/storage-commitment", {
+        method: "POST",
+        body: JSON.stringify({
+          DicomInstances: [
+            [ct.sopClassUid, ct.sopInstanceUid],
+            [unknown.sopClassUid, unknown.sopInstanceUid],
+            // Held, but as an MR object: a class/instance conflict.
+            [CT, mr.sopInstanceUid],
+          ],
+          Timeout: 30,
+        }),
+      });
+      assert.equal(asked.status, 200, await asked.clone().text());
+      const { ID: transaction } = await asked.json() as { ID: string };
+      const report = await until("Orthanc to receive the report", async () => {
+        const r = await orthanc.rest(`/storage-commitment/${transaction}`);
+        const body = await r.json() as { Status: string; Success?: unknown[]; Failures?: unknown[] };
+        return body.Status === "Pending" ? undefined : body;
+      });
+      assert.equal(report.Status, "Failure", JSON.stringify(report));
+      assert.deepEqual(report.Success, [{ SOPClassUID: ct.sopClassUid, SOPInstanceUID: ct.sopInstanceUid }]);
+      const failures = (report.Failures as { FailureReason: number; SOPInstanceUID: string }[])
+        .map((f) => [f.SOPInstanceUID, f.FailureReason]).sort();
+      assert.deepEqual(failures, [[unknown.sopInstanceUid, 0x0112], [mr.sopInstanceUid, 0x0119]].sort());
+
+      // All held, with their classes: Success.
+      const all = await orthanc.rest("/modalities/conduit/storage-commitment", {
+        method: "POST",
+        body: JSON.stringify({ DicomInstances: [ct, mr].map((u) => [u.sopClassUid, u.sopInstanceUid]) }),
+      });
+      const { ID: second } = await all.json() as { ID: string };
+      const ok = await until("the second report", async () => {
+        const body = await (await orthanc.rest(`/storage-commitment/${second}`)).json() as { Status: string };
+        return body.Status === "Pending" ? undefined : body;
+      });
+      assert.equal(ok.Status, "Success", JSON.stringify(ok));
+
+      const log = await Deno.readTextFile(agent.logFile);
+      const reported = log.split("\n").filter((l) => l.includes("storage commitment reported"));
+      assert.equal(reported.length, 2);
+      for (const line of reported) assert.equal(JSON.parse(line).via, "new association");
+      assert.deepEqual(JSON.parse(reported[0]).committed, 1);
+      assert.deepEqual([...Deno.readDirSync(path.join(agent.dataDir, "commitment"))], [], "nothing pending");
+      assert.ok(!log.includes(ct.sopInstanceUid) && !log.includes(transaction), "UIDs are logged hashed");
+    } finally {
+      await agent.stop();
+      await orthanc.stop();
+      await Deno.remove(orthancDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+const STGCMT = "1.2.840.10008.1.20.1";
+const STGCMT_INSTANCE = "1.2.840.10008.1.20.1.1";
+const IMPLICIT = "1.2.840.10008.1.2";
+const TAG = {
+  TransactionUid: 0x00081195,
+  ReferencedSopSequence: 0x00081199,
+  FailedSopSequence: 0x00081198,
+  ReferencedSopClassUid: 0x00081150,
+  ReferencedSopInstanceUid: 0x00081155,
+  FailureReason: 0x00081197,
+};
+
+/** An N-ACTION-RQ of the Storage Commitment Push Model, with the Action Information given (if any). */
+function nAction(
+  messageId: number,
+  actionInformation: Uint8Array | undefined,
+  opts: { actionType?: number; instance?: string } = {},
+): Uint8Array[] {
+  const command = commandSet({
+    [CommandTag.RequestedSopClassUid]: { uid: STGCMT },
+    [CommandTag.CommandField]: { us: CommandField.NActionRq },
+    [CommandTag.MessageId]: { us: messageId },
+    [CommandTag.CommandDataSetType]: { us: actionInformation ? 0x0000 : 0x0101 },
+    [CommandTag.RequestedSopInstanceUid]: { uid: opts.instance ?? STGCMT_INSTANCE },
+    [CommandTag.ActionTypeId]: { us: opts.actionType ?? 1 },
+  });
+  const pdus = [pdataTf([{ contextId: 1, command: true, last: true, value: command }])];
+  if (actionInformation) {
+    pdus.push(pdataTf([{ contextId: 1, command: false, last: true, value: actionInformation }]));
+  }
+  return pdus;
+}
+
+/** Action Information: a Transaction UID and a Referenced SOP Sequence (either left out when undefined). */
+function actionInformation(
+  transactionUid: string | undefined,
+  refs: { sopClassUid: string; sopInstanceUid: string }[] | undefined,
+): Uint8Array {
+  const elements: Record<number, DatasetValue> = {};
+  if (transactionUid) elements[TAG.TransactionUid] = { uid: transactionUid };
+  if (refs) {
+    elements[TAG.ReferencedSopSequence] = {
+      items: refs.map((r) => ({
+        [TAG.ReferencedSopClassUid]: { uid: r.sopClassUid },
+        [TAG.ReferencedSopInstanceUid]: { uid: r.sopInstanceUid },
+      })),
+    };
+  }
+  return implicitDataset(elements);
+}
+
+/** Sends an N-ACTION and returns its N-ACTION-RSP's status and error comment. */
+async function requestCommitment(socket: PduSocket, pdus: Uint8Array[]): Promise<[number, string]> {
+  for (const p of pdus) await socket.send(p);
+  const rsp = await readMessage(socket);
+  assert.ok(rsp.kind === "message", `an N-ACTION-RSP: ${rsp.kind === "other" ? describe(rsp.received) : ""}`);
+  assert.equal(rsp.command.commandField, CommandField.NActionRsp);
+  return [rsp.command.status!, rsp.command.text(CommandTag.ErrorComment) ?? ""];
+}
+
+const rawSkip = skipReason("storescu");
+
+Deno.test({
+  name:
+    "storage commitment: a requester that keeps its association gets the report on it; malformed N-ACTIONs get their status and the association goes on",
+  ignore: !!rawSkip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const agent = await startAgentProcess({ aet: "STGCMT" });
+    try {
+      const ctFile = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+      const stored = await storescu([ctFile], agent);
+      assert.equal(stored.code, 0, stored.stderr);
+      const ct = uidsOf(await Deno.readFile(ctFile));
+      const transaction = "2.25.987654321";
+      const { socket } = await associate(agent.port, {
+        calledAet: "STGCMT",
+        callingAet: "MODALITY",
+        contexts: [
+          { id: 1, abstractSyntax: STGCMT, transferSyntaxes: [IMPLICIT] },
+          { id: 3, abstractSyntax: "1.2.840.10008.1.1", transferSyntaxes: [IMPLICIT] },
+        ],
+      });
+      try {
+        const refs = [ct];
+        // PS3.7 10.1.4.1.10 statuses for what is not a Storage Commitment request.
+        assert.deepEqual(await requestCommitment(socket, nAction(1, undefined)), [
+          0x0115,
+          "no Action Information",
+        ]);
+        assert.deepEqual(
+          await requestCommitment(socket, nAction(2, actionInformation(undefined, refs))),
+          [0x0115, "no Transaction UID"],
+        );
+        assert.deepEqual(
+          await requestCommitment(socket, nAction(3, actionInformation("2.25.1", undefined))),
+          [0x0115, "no Referenced SOP Sequence"],
+        );
+        assert.deepEqual(
+          await requestCommitment(socket, nAction(4, actionInformation("2.25.1", []))),
+          [0x0115, "no Referenced SOP Sequence"],
+        );
+        assert.equal(
+          (await requestCommitment(socket, nAction(5, actionInformation("2.25.1", refs), { actionType: 2 })))[
+            0
+          ],
+          0x0123,
+        );
+        assert.equal(
+          (await requestCommitment(
+            socket,
+            nAction(6, actionInformation("2.25.1", refs), { instance: "2.25.9" }),
+          ))[0],
+          0x0112,
+        );
+
+        // A request for the stored CT (under its class, and under another) and an unknown instance.
+        const unknown = { sopClassUid: CT, sopInstanceUid: "2.25.123123123" };
+        const asMr = { sopClassUid: "1.2.840.10008.5.1.4.1.1.4", sopInstanceUid: ct.sopInstanceUid };
+        const [status] = await requestCommitment(
+          socket,
+          nAction(7, actionInformation(transaction, [ct, unknown, asMr])),
+        );
+        assert.equal(status, 0x0000);
+        const report = await readMessage(socket, 30_000);
+        assert.ok(report.kind === "message" && report.dataset, "an N-EVENT-REPORT-RQ with its data set");
+        const { command } = report;
+        assert.equal(command.commandField, CommandField.NEventReportRq);
+        assert.equal(command.text(CommandTag.AffectedSopClassUid), STGCMT);
+        assert.equal(command.text(CommandTag.AffectedSopInstanceUid), STGCMT_INSTANCE);
+        assert.equal(command.us(CommandTag.EventTypeId), 2, "some failed");
+        const ds = parseImplicitDataset(
+          report.dataset,
+          new Set([TAG.ReferencedSopSequence, TAG.FailedSopSequence]),
+        );
+        const str = (v: Uint8Array | undefined) => new TextDecoder().decode(v).replace(/[\0 ]+$/, "");
+        assert.equal(str(ds.values.get(TAG.TransactionUid)), transaction);
+        const committed = ds.sequences.get(TAG.ReferencedSopSequence)!.map((i) => [
+          str(i.values.get(TAG.ReferencedSopClassUid)),
+          str(i.values.get(TAG.ReferencedSopInstanceUid)),
+        ]);
+        assert.deepEqual(committed, [[ct.sopClassUid, ct.sopInstanceUid]]);
+        const failed = ds.sequences.get(TAG.FailedSopSequence)!.map((i) => [
+          str(i.values.get(TAG.ReferencedSopClassUid)),
+          str(i.values.get(TAG.ReferencedSopInstanceUid)),
+          new DataView(i.values.get(TAG.FailureReason)!.slice().buffer).getUint16(0, true),
+        ]);
+        assert.deepEqual(failed, [
+          [unknown.sopClassUid, unknown.sopInstanceUid, 0x0112],
+          [asMr.sopClassUid, asMr.sopInstanceUid, 0x0119],
+        ]);
+        // Answered Success: the report is done.
+        await socket.send(pdataTf([{
+          contextId: report.contextId,
+          command: true,
+          last: true,
+          value: commandSet({
+            [CommandTag.AffectedSopClassUid]: { uid: STGCMT },
+            [CommandTag.CommandField]: { us: CommandField.NEventReportRsp },
+            [CommandTag.MessageIdBeingRespondedTo]: { us: command.us(CommandTag.MessageId)! },
+            [CommandTag.CommandDataSetType]: { us: 0x0101 },
+            [CommandTag.Status]: { us: 0 },
+            [CommandTag.AffectedSopInstanceUid]: { uid: STGCMT_INSTANCE },
+            [CommandTag.EventTypeId]: { us: 2 },
+          }),
+        }]));
+        // The association still works.
+        await socket.send(pdataTf([{ contextId: 3, command: true, last: true, value: cEchoRq(8) }]));
+        const echo = await readCommand(socket);
+        assert.ok(echo.kind === "command" && echo.command.status === 0, "C-ECHO after the report");
+        await release(socket);
+      } finally {
+        await socket.close();
+      }
+      const log = await until("the report logged", async () => {
+        const text = await Deno.readTextFile(agent.logFile);
+        return /storage commitment reported.*requester's association/.test(text) ? text : undefined;
+      });
+      assert.ok(!log.includes(ct.sopInstanceUid) && !log.includes(transaction), "UIDs are logged hashed");
+      assert.deepEqual([...Deno.readDirSync(path.join(agent.dataDir, "commitment"))], [], "nothing pending");
+
+      // A requester that is no configured node and aborts at once: its report cannot be delivered.
+      const other = await associate(agent.port, {
+        calledAet: "STGCMT",
+        callingAet: "ELSEWHERE",
+        contexts: [{ id: 1, abstractSyntax: STGCMT, transferSyntaxes: [IMPLICIT] }],
+      });
+      const [accepted] = await requestCommitment(
+        other.socket,
+        nAction(1, actionInformation("2.25.55", [ct])),
+      );
+      assert.equal(accepted, 0x0000);
+      await other.socket.send(abortPdu());
+      await other.socket.close();
+      await until("the undeliverable report logged", async () => {
+        const text = await Deno.readTextFile(agent.logFile);
+        return /report not delivered: the requester is no configured node/.test(text) ? true : undefined;
+      });
+      assert.deepEqual([...Deno.readDirSync(path.join(agent.dataDir, "commitment"))], [], "nothing pending");
+    } finally {
+      await agent.stop();
+    }
+  },
+});
