@@ -96,7 +96,9 @@ export class StorageCommitment implements CommitmentHandler {
     await Promise.allSettled([...this.#running]);
   }
 
-  accept(request: CommitmentRequest): Promise<void> {
+  // deno-lint-ignore require-await
+  async accept(request: CommitmentRequest): Promise<void> {
+    // Async: a failure to write (a full disk) rejects, and the N-ACTION is answered 0x0110.
     const pending: Pending = { ...request, receivedAt: Date.now() };
     fs.mkdirSync(this.dir, { recursive: true });
     const file = this.#file(request);
@@ -110,7 +112,6 @@ export class StorageCommitment implements CommitmentHandler {
     }
     fs.renameSync(tmp, file);
     if (this.o.archive.sync) syncDir(this.dir);
-    return Promise.resolve();
   }
 
   async decide(request: CommitmentRequest): Promise<CommitmentReport> {

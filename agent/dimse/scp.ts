@@ -219,7 +219,8 @@ class AgentScp extends ConduitNetwork {
       return answer(status, safeReason(err));
     }
     const transaction = hashUid(parsed.transactionUid);
-    handler.accept(parsed).then(
+    // A handler that throws at once is caught like one that rejects (a throw here would end the process).
+    Promise.resolve().then(() => handler.accept(parsed)).then(
       () => {
         this.log.info("storage commitment requested", { transaction, instances: parsed.references.length });
         answer(Status.Success);

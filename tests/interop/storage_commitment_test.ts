@@ -14,19 +14,24 @@ import { storescu } from "../support/send.ts";
 import {
   abortPdu,
   associate,
+  associateAc,
   cEchoRq,
+  type Command,
   CommandField,
   commandSet,
   CommandTag,
   type DatasetValue,
   describe,
   implicitDataset,
+  type ParsedDataset,
   parseImplicitDataset,
   pdataTf,
-  type PduSocket,
+  PduSocket,
+  PduType,
   readCommand,
   readMessage,
   release,
+  releaseRp,
 } from "../support/pdu.ts";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { instanceAttributes } from "@conduit/shared/dicom";
@@ -357,6 +362,126 @@ Deno.test({
       assert.deepEqual([...Deno.readDirSync(path.join(agent.dataDir, "commitment"))], [], "nothing pending");
     } finally {
       await agent.stop();
+    }
+  },
+});
+
+/**
+ * Plays a requester's SCP side for one association the agent opens to report: accepts it, reads the
+ * N-EVENT-REPORT-RQ, answers Success, answers the release. Resolves with the report and the A-ASSOCIATE-RQ.
+ */
+async function receiveReport(listener: Deno.TcpListener): Promise<
+  { rq: Uint8Array; command: Command; dataset: ParsedDataset }
+> {
+  const socket = PduSocket.accepted(await listener.accept());
+  try {
+    const rq = await socket.read(30_000);
+    assert.ok(rq.kind === "pdu" && rq.type === PduType.AssociateRq, `an A-ASSOCIATE-RQ: ${describe(rq)}`);
+    await socket.send(associateAc({
+      calledAet: "RAWNODE",
+      callingAet: "STGCMT",
+      contexts: [{ id: 1, result: 0, transferSyntax: IMPLICIT }],
+      maxPduLength: 65536,
+    }));
+    const report = await readMessage(socket, 30_000);
+    assert.ok(report.kind === "message" && report.dataset, "an N-EVENT-REPORT-RQ with its data set");
+    await socket.send(pdataTf([{
+      contextId: report.contextId,
+      command: true,
+      last: true,
+      value: commandSet({
+        [CommandTag.AffectedSopClassUid]: { uid: STGCMT },
+        [CommandTag.CommandField]: { us: CommandField.NEventReportRsp },
+        [CommandTag.MessageIdBeingRespondedTo]: { us: report.command.us(CommandTag.MessageId)! },
+        [CommandTag.CommandDataSetType]: { us: 0x0101 },
+        [CommandTag.Status]: { us: 0 },
+        [CommandTag.AffectedSopInstanceUid]: { uid: STGCMT_INSTANCE },
+      }),
+    }]));
+    const rel = await socket.read(30_000);
+    if (rel.kind === "pdu" && rel.type === PduType.ReleaseRq) await socket.trySend(releaseRp());
+    return {
+      rq: rq.body,
+      command: report.command,
+      dataset: parseImplicitDataset(
+        report.dataset,
+        new Set([TAG.ReferencedSopSequence, TAG.FailedSopSequence]),
+      ),
+    };
+  } finally {
+    await socket.close();
+  }
+}
+
+Deno.test({
+  name:
+    "storage commitment: a report whose requester cannot be reached is retried with backoff, kept across a restart, and delivered on a new association with the SCP role proposed",
+  ignore: !!rawSkip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const nodePort = freePort();
+    const dataDir = await Deno.makeTempDir({ prefix: "conduit-stgcmt-" });
+    const config = {
+      nodes: { modality: { aet: "RAWNODE", host: "127.0.0.1", port: nodePort } },
+      dimse: { commitmentRetrySeconds: 0.1, commitmentReportAttempts: 20 },
+    };
+    let agent = await startAgentProcess({ aet: "STGCMT", dataDir, config });
+    let listener: Deno.TcpListener | undefined;
+    try {
+      const ctFile = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+      assert.equal((await storescu([ctFile], agent)).code, 0);
+      const ct = uidsOf(await Deno.readFile(ctFile));
+      const { socket } = await associate(agent.port, {
+        calledAet: "STGCMT",
+        callingAet: "RAWNODE",
+        contexts: [{ id: 1, abstractSyntax: STGCMT, transferSyntaxes: [IMPLICIT] }],
+      });
+      const [status] = await requestCommitment(socket, nAction(1, actionInformation("2.25.777", [ct])));
+      assert.equal(status, 0x0000);
+      // Gone before the report: it goes on a new association, to a node nothing listens at yet.
+      await socket.send(abortPdu());
+      await socket.close();
+      await until("a retry logged", async () => {
+        const text = await Deno.readTextFile(agent.logFile);
+        return (text.match(/storage commitment report not delivered; retrying/g)?.length ?? 0) >= 2 ||
+          undefined;
+      });
+      await agent.stop();
+      const pending = [...Deno.readDirSync(path.join(dataDir, "commitment"))].map((e) => e.name);
+      assert.equal(pending.length, 1, "the request is kept for the next start");
+      assert.match(pending[0], /\.json$/);
+
+      // The node is up now; the restarted agent delivers the report.
+      listener = Deno.listen({ hostname: "127.0.0.1", port: nodePort });
+      const received = receiveReport(listener);
+      agent = await startAgentProcess({ aet: "STGCMT", dataDir, config, port: agent.port });
+      const { rq, command, dataset } = await received;
+      // SCP/SCU Role Selection for Storage Commitment: SCU role 0, SCP role 1 (PS3.7 D.3.3.4).
+      const uid = new TextEncoder().encode(STGCMT);
+      assert.ok(
+        Buffer.from(rq).includes(Buffer.concat([Buffer.from(uid), Buffer.from([0, 1])])),
+        "the A-ASSOCIATE-RQ selects the SCP role for Storage Commitment",
+      );
+      assert.equal(command.commandField, CommandField.NEventReportRq);
+      assert.equal(command.us(CommandTag.EventTypeId), 1, "all committed");
+      const str = (v: Uint8Array | undefined) => new TextDecoder().decode(v).replace(/[\0 ]+$/, "");
+      assert.equal(str(dataset.values.get(TAG.TransactionUid)), "2.25.777");
+      assert.deepEqual(
+        dataset.sequences.get(TAG.ReferencedSopSequence)!.map((i) =>
+          str(i.values.get(TAG.ReferencedSopInstanceUid))
+        ),
+        [ct.sopInstanceUid],
+      );
+      assert.equal(dataset.sequences.get(TAG.FailedSopSequence), undefined);
+      await until("the pending request removed", () =>
+        Promise.resolve(
+          [...Deno.readDirSync(path.join(dataDir, "commitment"))].length === 0 ? true : undefined,
+        ));
+    } finally {
+      listener?.close();
+      await agent.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     }
   },
 });

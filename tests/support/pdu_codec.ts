@@ -210,6 +210,11 @@ export function releaseRq(): Uint8Array {
   return pdu(PduType.ReleaseRq, new Uint8Array(4));
 }
 
+/** A-RELEASE-RP (a test playing the SCP answers a release). */
+export function releaseRp(): Uint8Array {
+  return pdu(PduType.ReleaseRp, new Uint8Array(4));
+}
+
 /** A-ABORT with a source (0 service user, 2 service provider) and reason. */
 export function abortPdu(source = 0, reason = 0): Uint8Array {
   return pdu(PduType.Abort, new Uint8Array([0, 0, source, reason]));
