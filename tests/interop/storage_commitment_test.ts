@@ -360,6 +360,37 @@ Deno.test({
         return /report not delivered: the requester is no configured node/.test(text) ? true : undefined;
       });
       assert.deepEqual([...Deno.readDirSync(path.join(agent.dataDir, "commitment"))], [], "nothing pending");
+
+      // Action Information that is no data set (an element longer than the bytes, then random bytes): the
+      // association ends or the request is refused, and the agent goes on serving.
+      const garbage = [
+        new Uint8Array([0x08, 0x00, 0x95, 0x11, 0xff, 0xff, 0x00, 0x10, 0x31, 0x2e]),
+        crypto.getRandomValues(new Uint8Array(512)),
+      ];
+      for (const bytes of garbage) {
+        const bad = await associate(agent.port, {
+          calledAet: "STGCMT",
+          callingAet: "FUZZ",
+          contexts: [{ id: 1, abstractSyntax: STGCMT, transferSyntaxes: [IMPLICIT] }],
+        });
+        for (const p of nAction(1, bytes)) await bad.socket.trySend(p);
+        const answer = await readMessage(bad.socket, 10_000);
+        if (answer.kind === "message") {
+          assert.equal(answer.command.commandField, CommandField.NActionRsp);
+          assert.notEqual(answer.command.status, 0x0000, "malformed Action Information is not taken");
+        } else assert.notEqual(answer.received.kind, "timeout", "an answer or the end of the association");
+        await bad.socket.close();
+      }
+      const echo = await associate(agent.port, {
+        calledAet: "STGCMT",
+        callingAet: "AFTER",
+        contexts: [{ id: 1, abstractSyntax: "1.2.840.10008.1.1", transferSyntaxes: [IMPLICIT] }],
+      });
+      await echo.socket.send(pdataTf([{ contextId: 1, command: true, last: true, value: cEchoRq(1) }]));
+      const echoed = await readCommand(echo.socket);
+      assert.ok(echoed.kind === "command" && echoed.command.status === 0, "the agent still answers C-ECHO");
+      await release(echo.socket);
+      assert.ok(!agent.exited(), "the agent is still running");
     } finally {
       await agent.stop();
     }
