@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort, PYDICOM_TEST_FILES_DIR, skipReason, startOrthanc } from "../support/peers.ts";
-import { startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
+import { datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { fileTransferSyntax, storescu } from "../support/send.ts";
 import {
   abortPdu,
   associate,
@@ -20,6 +20,7 @@ import {
   CommandField,
   commandSet,
   CommandTag,
+  cStore,
   type DatasetValue,
   describe,
   implicitDataset,
@@ -220,6 +221,24 @@ async function requestCommitment(socket: PduSocket, pdus: Uint8Array[]): Promise
   return [rsp.command.status!, rsp.command.text(CommandTag.ErrorComment) ?? ""];
 }
 
+/** Answers an N-EVENT-REPORT-RQ with Success. */
+async function answerReport(socket: PduSocket, contextId: number, request: Command): Promise<void> {
+  await socket.send(pdataTf([{
+    contextId,
+    command: true,
+    last: true,
+    value: commandSet({
+      [CommandTag.AffectedSopClassUid]: { uid: STGCMT },
+      [CommandTag.CommandField]: { us: CommandField.NEventReportRsp },
+      [CommandTag.MessageIdBeingRespondedTo]: { us: request.us(CommandTag.MessageId)! },
+      [CommandTag.CommandDataSetType]: { us: 0x0101 },
+      [CommandTag.Status]: { us: 0 },
+      [CommandTag.AffectedSopInstanceUid]: { uid: STGCMT_INSTANCE },
+      [CommandTag.EventTypeId]: { us: request.us(CommandTag.EventTypeId)! },
+    }),
+  }]));
+}
+
 const rawSkip = skipReason("storescu");
 
 Deno.test({
@@ -313,20 +332,7 @@ Deno.test({
           [asMr.sopClassUid, asMr.sopInstanceUid, 0x0119],
         ]);
         // Answered Success: the report is done.
-        await socket.send(pdataTf([{
-          contextId: report.contextId,
-          command: true,
-          last: true,
-          value: commandSet({
-            [CommandTag.AffectedSopClassUid]: { uid: STGCMT },
-            [CommandTag.CommandField]: { us: CommandField.NEventReportRsp },
-            [CommandTag.MessageIdBeingRespondedTo]: { us: command.us(CommandTag.MessageId)! },
-            [CommandTag.CommandDataSetType]: { us: 0x0101 },
-            [CommandTag.Status]: { us: 0 },
-            [CommandTag.AffectedSopInstanceUid]: { uid: STGCMT_INSTANCE },
-            [CommandTag.EventTypeId]: { us: 2 },
-          }),
-        }]));
+        await answerReport(socket, report.contextId, command);
         // The association still works.
         await socket.send(pdataTf([{ contextId: 3, command: true, last: true, value: cEchoRq(8) }]));
         const echo = await readCommand(socket);
@@ -416,19 +422,7 @@ async function receiveReport(listener: Deno.TcpListener): Promise<
     }));
     const report = await readMessage(socket, 30_000);
     assert.ok(report.kind === "message" && report.dataset, "an N-EVENT-REPORT-RQ with its data set");
-    await socket.send(pdataTf([{
-      contextId: report.contextId,
-      command: true,
-      last: true,
-      value: commandSet({
-        [CommandTag.AffectedSopClassUid]: { uid: STGCMT },
-        [CommandTag.CommandField]: { us: CommandField.NEventReportRsp },
-        [CommandTag.MessageIdBeingRespondedTo]: { us: report.command.us(CommandTag.MessageId)! },
-        [CommandTag.CommandDataSetType]: { us: 0x0101 },
-        [CommandTag.Status]: { us: 0 },
-        [CommandTag.AffectedSopInstanceUid]: { uid: STGCMT_INSTANCE },
-      }),
-    }]));
+    await answerReport(socket, report.contextId, report.command);
     const rel = await socket.read(30_000);
     if (rel.kind === "pdu" && rel.type === PduType.ReleaseRq) await socket.trySend(releaseRp());
     return {
@@ -513,6 +507,76 @@ Deno.test({
       listener?.close();
       await agent.stop();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "storage commitment: an object answered Success whose index rows wait for the group commit is committed, not reported missing; one whose archived file is gone fails with 0x0110",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // The group commit is held 1.5 s after each Success: the N-ACTION arrives before the rows are written.
+    const agent = await startAgentProcess({ aet: "STGCMT", env: { CONDUIT_TEST_COMMIT_HOLD_MS: "1500" } });
+    try {
+      const ctFile = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+      const ct = uidsOf(await Deno.readFile(ctFile));
+      const syntax = fileTransferSyntax(ctFile)!;
+      const { socket, ac } = await associate(agent.port, {
+        calledAet: "STGCMT",
+        callingAet: "MODALITY",
+        contexts: [
+          { id: 1, abstractSyntax: STGCMT, transferSyntaxes: [IMPLICIT] },
+          { id: 3, abstractSyntax: CT, transferSyntaxes: [syntax] },
+        ],
+      });
+      try {
+        const stored = await cStore(socket, {
+          contextId: 3,
+          sopClassUid: ct.sopClassUid,
+          sopInstanceUid: ct.sopInstanceUid,
+          dataset: await datasetBytes(ctFile),
+          maxPduLength: ac.maxPduLength,
+        });
+        assert.equal(stored, 0x0000);
+        const [status] = await requestCommitment(socket, nAction(2, actionInformation("2.25.31337", [ct])));
+        assert.equal(status, 0x0000);
+        const report = await readMessage(socket, 30_000);
+        assert.ok(report.kind === "message", "an N-EVENT-REPORT-RQ");
+        assert.equal(report.command.commandField, CommandField.NEventReportRq);
+        assert.equal(report.command.us(CommandTag.EventTypeId), 1, "committed once the group commit is done");
+        await answerReport(socket, report.contextId, report.command);
+
+        // Its archived file gone (the index still holding it): failed, 0x0110 processing failure.
+        const file = (await listFiles(path.join(agent.dataDir, "archive")))
+          .find((f) => f.endsWith(`/${ct.sopInstanceUid}.dcm`));
+        assert.ok(file, "the archived file");
+        await Deno.remove(file);
+        assert.equal(
+          (await requestCommitment(socket, nAction(3, actionInformation("2.25.31338", [ct]))))[0],
+          0,
+        );
+        const again = await readMessage(socket, 30_000);
+        assert.ok(again.kind === "message" && again.dataset, "a second N-EVENT-REPORT-RQ");
+        assert.equal(again.command.us(CommandTag.EventTypeId), 2);
+        const failed = parseImplicitDataset(
+          again.dataset,
+          new Set([TAG.ReferencedSopSequence, TAG.FailedSopSequence]),
+        )
+          .sequences.get(TAG.FailedSopSequence)!;
+        assert.equal(failed.length, 1);
+        assert.equal(
+          new DataView(failed[0].values.get(TAG.FailureReason)!.slice().buffer).getUint16(0, true),
+          0x0110,
+        );
+        await answerReport(socket, again.contextId, again.command);
+        await release(socket);
+      } finally {
+        await socket.close();
+      }
+    } finally {
+      await agent.stop();
     }
   },
 });
