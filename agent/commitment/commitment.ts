@@ -161,8 +161,8 @@ export class StorageCommitment implements CommitmentHandler {
     const transaction = hashUid(request.transactionUid);
     const node = this.#node(request.requesterAet);
     if (!node) {
-      // PS3.4 J.3.3 lets the SCP report on a new association only to a requester it can reach: one the
-      // configuration names. The request is forgotten; the requester finds no report and may ask again.
+      // A new association can go only to a requester whose address the configuration gives (a node). The
+      // request is forgotten; the requester finds no report and may ask again.
       this.o.log.warn("storage commitment report not delivered: the requester is no configured node", {
         requester: request.requesterAet,
         transaction,
