@@ -347,6 +347,12 @@ Deno.test({
       });
       assert.ok(!log.includes(ct.sopInstanceUid) && !log.includes(transaction), "UIDs are logged hashed");
       assert.deepEqual([...Deno.readDirSync(path.join(agent.dataDir, "commitment"))], [], "nothing pending");
+      // operations.md: N-ACTIONs counted by status, the refused ones as failures too.
+      const metrics = await (await agent.http("/metrics")).text();
+      const count = (line: string) => Number(new RegExp(`^${line} (\\d+)`, "m").exec(metrics)?.[1] ?? 0);
+      assert.equal(count('conduit_agent_operations_total\\{operation="commitment",status="0x0115"\\}'), 4);
+      assert.equal(count('conduit_agent_operations_total\\{operation="commitment",status="0x0000"\\}'), 1);
+      assert.equal(count('conduit_agent_failures_total\\{operation="commitment",status="0x0123"\\}'), 1);
 
       // A requester that is no configured node and aborts at once: its report cannot be delivered.
       const other = await associate(agent.port, {
