@@ -136,7 +136,12 @@ export class StorageCommitment implements CommitmentHandler {
         });
       }
     }
-    const report: CommitmentReport = { transactionUid: request.transactionUid, committed: [], failed: [] };
+    const report: CommitmentReport = {
+      transactionUid: request.transactionUid,
+      committed: [],
+      failed: [],
+      retrieveAet: this.o.config.dimse.aet,
+    };
     for (const ref of request.references) {
       const row = held.get(ref.sopInstanceUid);
       if (!row) {

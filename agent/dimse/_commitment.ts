@@ -95,6 +95,7 @@ export function eventReportRequest(report: CommitmentReport): any {
     eventType,
   );
   const elements: Record<string, unknown> = { TransactionUID: report.transactionUid };
+  if (report.retrieveAet && report.committed.length) elements.RetrieveAETitle = report.retrieveAet;
   if (report.committed.length) {
     elements.ReferencedSOPSequence = report.committed.map((r) => ({
       ReferencedSOPClassUID: r.sopClassUid,

@@ -115,6 +115,8 @@ export interface CommitmentReport {
   committed: CommitmentReference[];
   /** Failure Reason (0008,1197): 0x0110, 0x0112, 0x0119... */
   failed: (CommitmentReference & { reason: number })[];
+  /** Retrieve AE Title (0008,0054): where the committed instances can be retrieved (the agent's AE title). */
+  retrieveAet?: string;
 }
 
 /**

@@ -165,6 +165,7 @@ const STGCMT = "1.2.840.10008.1.20.1";
 const STGCMT_INSTANCE = "1.2.840.10008.1.20.1.1";
 const IMPLICIT = "1.2.840.10008.1.2";
 const TAG = {
+  RetrieveAeTitle: 0x00080054,
   TransactionUid: 0x00081195,
   ReferencedSopSequence: 0x00081199,
   FailedSopSequence: 0x00081198,
@@ -317,6 +318,7 @@ Deno.test({
         );
         const str = (v: Uint8Array | undefined) => new TextDecoder().decode(v).replace(/[\0 ]+$/, "");
         assert.equal(str(ds.values.get(TAG.TransactionUid)), transaction);
+        assert.equal(str(ds.values.get(TAG.RetrieveAeTitle)), "STGCMT", "Retrieve AE Title: the agent");
         const committed = ds.sequences.get(TAG.ReferencedSopSequence)!.map((i) => [
           str(i.values.get(TAG.ReferencedSopClassUid)),
           str(i.values.get(TAG.ReferencedSopInstanceUid)),
