@@ -113,9 +113,10 @@ export function eventReportRequest(report: CommitmentReport): any {
   return request;
 }
 
-/** What `sendEventReport` needs of an association: its socket (and the library's `sendRequests`). */
+/** What `sendEventReport` needs of an association: its socket, and a way to send a request (the library's). */
 interface RequestNetwork {
   socket: { once(event: "close", fn: () => void): unknown; off(event: "close", fn: () => void): unknown };
+  sendRequests(request: any): void;
 }
 
 /**
@@ -151,7 +152,7 @@ export function sendEventReport(
       }
     });
     try {
-      (network as any).sendRequests(request);
+      network.sendRequests(request);
     } catch (err) {
       cleanup();
       reject(err);

@@ -252,7 +252,12 @@ class AgentScp extends ConduitNetwork {
     }
     let status: number;
     try {
-      status = await sendEventReport(this, report, REPORT_RESPONSE_TIMEOUT_MS);
+      // After the C-STOREs of a C-GET being streamed on this association, never inside one (PS3.8 9.3.5).
+      const network = {
+        socket: this.socket,
+        sendRequests: (rq: unknown) => this.afterSending(() => this.sendRequests(rq)),
+      };
+      status = await sendEventReport(network, report, REPORT_RESPONSE_TIMEOUT_MS);
     } catch (err) {
       this.log.info("storage commitment report not answered on the requester's association", {
         reason: safeReason(err),

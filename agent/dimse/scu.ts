@@ -259,7 +259,12 @@ export class ScuAssociation {
         ),
       );
     }
-    return sendEventReport(this.#live, report, this.options.responseTimeoutMs ?? 120_000);
+    const network = this.#live;
+    return sendEventReport(
+      { socket: network.socket, sendRequests: (rq) => network.sendRequests(rq) },
+      report,
+      this.options.responseTimeoutMs ?? 120_000,
+    );
   }
 
   echo(): Promise<number> {
