@@ -222,8 +222,13 @@ async function requestCommitment(socket: PduSocket, pdus: Uint8Array[]): Promise
   return [rsp.command.status!, rsp.command.text(CommandTag.ErrorComment) ?? ""];
 }
 
-/** Answers an N-EVENT-REPORT-RQ with Success. */
-async function answerReport(socket: PduSocket, contextId: number, request: Command): Promise<void> {
+/** Answers an N-EVENT-REPORT-RQ with Success (or `status`). */
+async function answerReport(
+  socket: PduSocket,
+  contextId: number,
+  request: Command,
+  status = 0,
+): Promise<void> {
   await socket.send(pdataTf([{
     contextId,
     command: true,
@@ -233,7 +238,7 @@ async function answerReport(socket: PduSocket, contextId: number, request: Comma
       [CommandTag.CommandField]: { us: CommandField.NEventReportRsp },
       [CommandTag.MessageIdBeingRespondedTo]: { us: request.us(CommandTag.MessageId)! },
       [CommandTag.CommandDataSetType]: { us: 0x0101 },
-      [CommandTag.Status]: { us: 0 },
+      [CommandTag.Status]: { us: status },
       [CommandTag.AffectedSopInstanceUid]: { uid: STGCMT_INSTANCE },
       [CommandTag.EventTypeId]: { us: request.us(CommandTag.EventTypeId)! },
     }),
@@ -584,6 +589,55 @@ Deno.test({
         await socket.close();
       }
     } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "storage commitment: a report the requester refuses on its own association goes again on a new association to it",
+  ignore: !!rawSkip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const agent = await startAgentProcess({
+      aet: "STGCMT",
+      config: { nodes: { modality: { aet: "RAWNODE", host: "127.0.0.1", port: listener.addr.port } } },
+    });
+    try {
+      const ctFile = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+      assert.equal((await storescu([ctFile], agent)).code, 0);
+      const ct = uidsOf(await Deno.readFile(ctFile));
+      const { socket } = await associate(agent.port, {
+        calledAet: "STGCMT",
+        callingAet: "RAWNODE",
+        contexts: [{ id: 1, abstractSyntax: STGCMT, transferSyntaxes: [IMPLICIT] }],
+      });
+      try {
+        assert.equal(
+          (await requestCommitment(socket, nAction(1, actionInformation("2.25.888", [ct]))))[0],
+          0,
+        );
+        const first = await readMessage(socket, 30_000);
+        assert.ok(first.kind === "message", "the report on the requester's association");
+        const again = receiveReport(listener);
+        await answerReport(socket, first.contextId, first.command, 0x0110);
+        const { command, dataset } = await again;
+        assert.equal(command.us(CommandTag.EventTypeId), 1);
+        const str = (v: Uint8Array | undefined) => new TextDecoder().decode(v).replace(/[\0 ]+$/, "");
+        assert.equal(str(dataset.values.get(TAG.TransactionUid)), "2.25.888");
+        await release(socket);
+      } finally {
+        await socket.close();
+      }
+      await until("the report logged as delivered on a new association", async () => {
+        const text = await Deno.readTextFile(agent.logFile);
+        return /storage commitment reported.*new association/.test(text) ? true : undefined;
+      });
+    } finally {
+      listener.close();
       await agent.stop();
     }
   },
