@@ -75,6 +75,12 @@ export class StorageCommitment implements CommitmentHandler {
       let pending: Pending;
       try {
         pending = JSON.parse(fs.readFileSync(file, "utf8"));
+        const ok = typeof pending?.transactionUid === "string" && typeof pending.requesterAet === "string" &&
+          Array.isArray(pending.references) &&
+          pending.references.every((r) =>
+            typeof r?.sopClassUid === "string" && typeof r.sopInstanceUid === "string"
+          );
+        if (!ok) throw new Error("not a pending request");
       } catch {
         this.o.log.warn("unreadable pending storage commitment removed", { file: name });
         fs.rmSync(file, { force: true });

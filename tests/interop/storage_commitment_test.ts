@@ -490,6 +490,10 @@ Deno.test({
       assert.equal(pending.length, 1, "the request is kept for the next start");
       assert.match(pending[0], /\.json$/);
 
+      // A record that is not one (a torn or foreign file) is removed at start with a warning, nothing else.
+      await Deno.writeTextFile(path.join(dataDir, "commitment", `${"0".repeat(32)}.json`), '{"references":');
+      await Deno.writeTextFile(path.join(dataDir, "commitment", `${"1".repeat(32)}.json`), "{}");
+
       // The node is up now; the restarted agent delivers the report.
       listener = Deno.listen({ hostname: "127.0.0.1", port: nodePort });
       const received = receiveReport(listener);
