@@ -36,7 +36,8 @@ export function mpeg4Object(study: string): { bytes: Uint8Array; fragments: Uint
     ...element(0x00080018, "UI", sop),
     ...element(0x00080060, "CS", "XC"),
     ...element(0x0020000d, "UI", study),
-    ...element(0x0020000e, "UI", `${study}.1`),
+    // A series UID of its own: `${study}.1` would pass 64 characters for a long study UID.
+    ...element(0x0020000e, "UI", `2.25.${BigInt(`0x${crypto.randomUUID().replaceAll("-", "")}`)}`),
     ...element(0x00280002, "US", us(3)),
     ...element(0x00280004, "CS", "YBR_PARTIAL_420"),
     ...element(0x00280006, "US", us(0)),
