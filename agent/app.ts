@@ -32,7 +32,7 @@ import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
 import { nodeRoutes } from "./http/nodes.ts";
 import { NodeOperations } from "./nodes/operations.ts";
-import { StorageCommitment } from "./commitment/commitment.ts";
+import { LazyStorageCommitment } from "./commitment/lazy.ts";
 import { compileRoutes } from "./routing/rules.ts";
 import { loadProfile } from "./deid/load_profile.ts";
 import { Queue } from "./queue/queue.ts";
@@ -169,7 +169,7 @@ async function startLocked(
     maxResults: config.dimse.maxFindResults,
   });
   const nodeOps = new NodeOperations(config, ingest, archive, db, log.child({ part: "nodes" }));
-  const commitment = new StorageCommitment({
+  const commitment = new LazyStorageCommitment({
     config,
     db,
     archive,

@@ -16,6 +16,9 @@ import type {
   PrivateActionCode,
 } from "@conduit/shared/deid/profile-file";
 import { ProfileError } from "./profile_error.ts";
+/** For code that reaches this module through load_profile.ts (a transfer's custom profile). */
+export { parseProfile } from "@conduit/shared/deid/profile-file";
+export { readProfileFile } from "./profile_file.ts";
 import { vrOf } from "@conduit/shared/dicom";
 
 export type { CustomRange, PrivateAction, PrivateActionCode };

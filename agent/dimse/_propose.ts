@@ -4,8 +4,8 @@ import { Association } from "./_library.ts";
 import type { QueryModel } from "./handlers.ts";
 import { FALLBACK_SYNTAXES, reencodeTargets } from "./_reencode.ts";
 
-/** The most presentation contexts one A-ASSOCIATE-RQ can hold (odd IDs 1 to 255). */
-export const MAX_CONTEXTS = 128;
+import { MAX_CONTEXTS } from "./contexts.ts";
+export { MAX_CONTEXTS, storageGroups } from "./contexts.ts";
 
 /** What to negotiate. */
 export interface ContextsWanted {
@@ -46,31 +46,6 @@ const UNCOMPRESSED = [
   TransferSyntax.ImplicitVRLittleEndian,
   TransferSyntax.ExplicitVRBigEndian,
 ];
-
-/**
- * Objects to send split into groups that each fit one association: at most `max` distinct (SOP class,
- * transfer syntax) pairs per group, pairs in the order they first appear, objects in their order within
- * a group. One group when they fit (the usual case); a C-MOVE or a send spanning more pairs goes over one
- * association per group instead of being refused. (The little endian fallbacks of `storage` are added
- * room permitting, so they never push a group over.)
- */
-export function storageGroups<T extends { sopClassUid: string; transferSyntax: string }>(
-  items: T[],
-  max = MAX_CONTEXTS,
-): T[][] {
-  const groupOf = new Map<string, number>();
-  const groups: T[][] = [];
-  for (const item of items) {
-    const key = `${item.sopClassUid}|${item.transferSyntax}`;
-    let g = groupOf.get(key);
-    if (g === undefined) {
-      g = Math.floor(groupOf.size / max);
-      groupOf.set(key, g);
-    }
-    (groups[g] ??= []).push(item);
-  }
-  return groups;
-}
 
 /** An A-ASSOCIATE-RQ from `callingAet` to `calledAet` proposing one context per wanted service. */
 export function proposal(

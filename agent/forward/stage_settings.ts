@@ -5,7 +5,6 @@
  */
 import type { DeidProfile } from "../deid/profile.ts";
 import { loadedProfile } from "../deid/load_profile.ts";
-import { parseProfile } from "@conduit/shared/deid/profile-file";
 import type { CompiledRoute } from "../routing/rules.ts";
 import { isTransferRoute } from "../queue/keys.ts";
 import type { Copies } from "../queue/copies.ts";
@@ -51,7 +50,7 @@ export function stageSettings(
     let profile: DeidProfile;
     try {
       // A custom profile's own options first, as `deid --profile-file` takes them.
-      const custom = asked.custom ? parseProfile(asked.custom, TRANSFER_PROFILE) : undefined;
+      const custom = asked.custom ? loadedProfile().parseProfile(asked.custom, TRANSFER_PROFILE) : undefined;
       const options = [...(custom?.options ?? []), ...asked.options];
       const name = JSON.stringify([options, asked.custom ?? null]);
       profile = profiles.get(name) ?? loadedProfile().standardProfile(options, custom?.layer);

@@ -27,7 +27,7 @@
 import { TransferSyntax } from "@conduit/shared/dicom";
 import type { Identifier } from "../dimse/handlers.ts";
 import { isWarning, Status } from "../dimse/handlers.ts";
-import { MAX_CONTEXTS } from "../dimse/scu.ts";
+import { MAX_CONTEXTS } from "../dimse/contexts.ts";
 
 /** One instance of a C-FIND listing (IMAGE level). */
 export interface ListedInstance {

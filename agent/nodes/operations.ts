@@ -9,17 +9,15 @@ import { sql } from "drizzle-orm";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";
 import { isWarning, Status } from "../dimse/handlers.ts";
-import { NoContextAcceptedError, type ScuAssociation, storageGroups } from "../dimse/scu.ts";
+import type { ScuAssociation } from "../dimse/scu.ts";
+import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
+import { storageGroups } from "../dimse/contexts.ts";
 import { archivedFiles } from "../index/files.ts";
 import { scuTo } from "./connect.ts";
-import {
-  combineResults,
-  type GetStep,
-  type ListedInstance,
-  listedInstance,
-  planGet,
-  planRetry,
-} from "./get_plan.ts";
+import type { GetStep, ListedInstance } from "./get_plan.ts";
+
+/** The C-GET planner, loaded with the first node retrieve (not with every agent: issue 16, idle memory). */
+const getPlan = () => import("./get_plan.ts");
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 
@@ -124,6 +122,7 @@ export class NodeOperations {
       AvailableTransferSyntaxUID: "",
     };
     const out: ListedInstance[] = [];
+    const { listedInstance } = await getPlan();
     for await (const m of this.find(name, "study", identifier, signal)) {
       const listed = listedInstance(m);
       if (listed) out.push(listed);
@@ -148,6 +147,7 @@ export class NodeOperations {
       result = { status: Status.Success, completed: 0, failed: 0, warning: 0 };
     } else if (node.retrieve === "get") {
       // One context per SOP class and syntax; several associations when they exceed one (get_plan.ts).
+      const { planGet, planRetry } = await getPlan();
       const steps = planGet(identifier, expected);
       contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
       if (steps.length > 1) log.info("C-GET split over several associations", { associations: steps.length });
@@ -241,7 +241,7 @@ export class NodeOperations {
         await scu.release();
       }
     }
-    return combineResults(results);
+    return (await getPlan()).combineResults(results);
   }
 
   async #present(uids: string[]): Promise<Set<string>> {

@@ -8,7 +8,7 @@ import type { AgentConfig } from "../config/schema.ts";
 import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
 import type { DeidProfile } from "../deid/profile.ts";
 import { loadedProfile } from "../deid/load_profile.ts";
-import { readProfileFile } from "../deid/profile_file.ts";
+import type { readProfileFile } from "../deid/profile_file.ts";
 import { parseRemoteDestination, remoteDestination, stageDestination } from "../queue/keys.ts";
 
 type RouteConfig = AgentConfig["routes"][number];
@@ -120,7 +120,7 @@ function compileDeid(
   d: NonNullable<RouteConfig["deid"]>,
   siteKeyFile: string | undefined,
 ): RouteDeid {
-  const { standardProfile, ProfileError } = loadedProfile();
+  const { standardProfile, ProfileError, readProfileFile } = loadedProfile();
   let custom: ReturnType<typeof readProfileFile> | undefined;
   let profile: DeidProfile;
   try {
