@@ -1,0 +1,59 @@
+/**
+ * What an agent loads at start, from its static imports (`deno info --json agent/app.ts`, dynamic
+ * imports left out): never the DICOM library, the PS3.15 profile table, the C-GET planner, Storage
+ * Commitment, rendering or transcoding, which load on first use (issue 16: an idle agent at most 80 MB).
+ * One static import of any of them costs every idle agent its memory (the DICOM library alone: 13 MB),
+ * and no other test would notice.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Info {
+  roots: string[];
+  modules: { specifier: string; dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[] }[];
+}
+
+/** Every module `entry` imports statically, transitively. */
+async function staticClosure(entry: string): Promise<Set<string>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as Info;
+  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const stack = [...info.roots];
+  while (stack.length) {
+    const s = stack.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const dep of modules.get(s)?.dependencies ?? []) {
+      if (!dep.isDynamic && dep.code?.specifier) stack.push(dep.code.specifier);
+    }
+  }
+  return seen;
+}
+
+Deno.test("an agent's start loads none of what it loads on first use", async () => {
+  const loaded = [...await staticClosure("agent/app.ts")];
+  assert.ok(loaded.length > 50, `the graph was read (${loaded.length} modules)`);
+  const heavy = [
+    /^npm:\/?dcmjs/, // dcmjs, dcmjs-dimse, dcmjs-codecs: on the first association or transcode
+    /\/agent\/deid\/profile\.ts$/, // the PS3.15 table
+    /\/shared\/deid\/profile_file\.ts$/,
+    /\/agent\/nodes\/get_plan\.ts$/,
+    /\/agent\/commitment\/commitment\.ts$/,
+    /\/agent\/dimse\/scu\.ts$/,
+    /\/agent\/render\//,
+    /\/agent\/transcode\/codec\.ts$/,
+    /\/agent\/query\/find\.ts$/,
+  ];
+  for (const pattern of heavy) {
+    assert.deepEqual(loaded.filter((s) => pattern.test(s)), [], `loaded at start: ${pattern}`);
+  }
+});
