@@ -35,7 +35,7 @@ import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
-import { hubTlsFiles } from "./tls_files.ts";
+import { clusterCaCerts, hubTlsFiles } from "./tls_files.ts";
 
 /** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
 const MAX_TRPC_BYTES = 64 * 1024 * 1024;
@@ -80,6 +80,7 @@ function listening<T>(address: string, serve: () => T, what = ""): T {
 
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
   const tls = hubTlsFiles(config) ?? {};
+  const peerCaCerts = clusterCaCerts(config);
   const db = await openHubDb(config.data, config.db);
   const registry = new SiteRegistry(db);
   const spoolDir = path.join(config.data, "spool");
@@ -93,6 +94,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       sessions,
       registry,
       clusterUrl: config.clusterUrl,
+      caCerts: peerCaCerts,
       version: VERSION,
       log: log.child({ part: "cluster" }),
     })

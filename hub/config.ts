@@ -21,6 +21,11 @@ export const hubConfigSchema = z.object({
    */
   clusterUrl: z.string().url().optional(),
   /**
+   * CA certificates (PEM file) to trust, besides the system's, for the other hubs' `https://` cluster URLs
+   * (the hub-to-hub link over wss); read and checked at start.
+   */
+  clusterCaFile: z.string().min(1).optional(),
+  /**
    * The URL agents and browsers reach the hub at: links are built on it, and an https one makes the
    * console's cookie Secure (a hub behind a TLS proxy).
    */
@@ -79,6 +84,10 @@ export const HUB_FLAGS: FlagTable = {
   data: { key: "data", help: "data directory (default ./data/hub)" },
   db: { key: "db", help: "database: file: (default, under --data) or postgres://user:pass@host:port/db" },
   "cluster-url": { key: "clusterUrl", help: "the URL other hubs of a cluster reach this one at" },
+  "cluster-ca-file": {
+    key: "clusterCaFile",
+    help: "CA certificates (PEM) to trust for other hubs' https cluster URLs",
+  },
   "public-url": {
     key: "publicUrl",
     help: "the URL agents and browsers use to reach the hub (https: Secure cookie)",

@@ -1,5 +1,6 @@
 /**
- * The hub's HTTPS files (`tls.certFile`, `tls.keyFile`), read and checked before anything starts
+ * The hub's HTTPS files (`tls.certFile`, `tls.keyFile`) and the CA it trusts for other hubs of its cluster
+ * (`clusterCaFile`), read and checked before anything starts
  * (`@conduit/shared/tls`): a file that cannot be read, a certificate or key that does not parse, or a key
  * that is not the certificate's stops the hub with the key, the file and the reason (exit code 2, like a
  * bad configuration).
@@ -20,4 +21,9 @@ export function hubTlsFiles(config: HubConfig): { cert: string; key: string } | 
   const key = checkedPem(read, "tls.keyFile", keyFile, "key");
   checkKeyPair(cert, key, "tls.keyFile", keyFile, certFile);
   return { cert, key };
+}
+
+/** The CA certificates `clusterCaFile` adds for other hubs' https cluster URLs, or none when not set. */
+export function clusterCaCerts(config: HubConfig): string[] | undefined {
+  return config.clusterCaFile ? [checkedPem(read, "clusterCaFile", config.clusterCaFile, "ca")] : undefined;
 }

@@ -28,6 +28,8 @@ export async function startCluster(opts: {
   sessions: Sessions;
   registry: SiteRegistry;
   clusterUrl?: string;
+  /** CA certificates to trust, besides the system's, for other hubs' https cluster URLs. */
+  caCerts?: string[];
   version: string;
   log: Logger;
   leaseMs?: number;
@@ -47,6 +49,7 @@ export async function startCluster(opts: {
       const live = opts.sessions.get(site);
       return live && !live.session.isClosed ? [...live.features] : undefined;
     },
+    opts.caCerts,
   );
   leases.onLost = (site, holder) => {
     log.info("the site connected to another hub; closing its session here", { site, hub: holder.hubId });

@@ -11,6 +11,9 @@
  * `x-conduit-peer` header naming `site-features`), `ok` also names the features the site's agent named in
  * its hello, so that the asking hub sends only what the agent understands (older hubs neither ask nor
  * answer them: both schemas are strict).
+ *
+ * A hub whose cluster URL is `https://` (its own `tls`) is reached over wss: its certificate must chain to
+ * the system's roots or to `clusterCaFile`; one that does not is refused, and said in the log.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -71,6 +74,10 @@ function keepAlive(session: Session): void {
 export class ClusterPeers {
   readonly #peers = new Map<string, Promise<Session>>();
   #secret?: string;
+  /** The HTTP client wss links are opened with when `clusterCaFile` adds CAs to trust. */
+  readonly #client?: Deno.HttpClient;
+  /** The last failure to open a link to each hub, logged once. */
+  readonly #failures = new Map<string, string>();
   /** Each remote site's features as its hub last named them, the hub, and when. */
   readonly #features = new Map<string, { features: ReadonlySet<string>; hubId: string; at: number }>();
 
@@ -81,7 +88,11 @@ export class ClusterPeers {
     private readonly log: Logger,
     /** The features the agent of a site this hub holds named in its hello; undefined when not held here. */
     private readonly featuresHere: (site: string) => readonly string[] | undefined = () => undefined,
-  ) {}
+    /** CA certificates to trust, besides the system's, for other hubs' https cluster URLs. */
+    caCerts?: string[],
+  ) {
+    if (caCerts?.length) this.#client = Deno.createHttpClient({ caCerts });
+  }
 
   /**
    * The features the agent of `site`, held by another hub, named in its hello: as that hub last said, or
@@ -187,14 +198,33 @@ export class ClusterPeers {
   async #connect(holder: Holder): Promise<Session> {
     const url = new URL("cluster", holder.clusterUrl!.replace(/\/?$/, "/"));
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const ws = await openWebSocket(url.href, {
-      headers: {
-        authorization: `Bearer ${this.#secret}`,
-        "x-conduit-hub": this.leases.hubId,
-        "x-conduit-peer": PEER_ASKS,
-      },
-      timeoutMs: 5000,
-    });
+    let ws: WebSocket;
+    try {
+      ws = await openWebSocket(url.href, {
+        headers: {
+          authorization: `Bearer ${this.#secret}`,
+          "x-conduit-hub": this.leases.hubId,
+          "x-conduit-peer": PEER_ASKS,
+        },
+        timeoutMs: 5000,
+        client: url.protocol === "wss:" ? this.#client : undefined,
+      });
+    } catch (err) {
+      const message = (err as Error).message;
+      // Once per hub and reason until a link opens (each request for its sites tries again).
+      if (this.#failures.get(holder.hubId) === message) throw err;
+      this.#failures.set(holder.hubId, message);
+      // A certificate the hub does not trust is a configuration to fix, not a hub down: say which.
+      const tls = /certificate|tls|handshake/i.test(message);
+      this.log.warn(
+        tls
+          ? "hub link refused: the other hub's TLS certificate is not trusted (clusterCaFile)"
+          : "hub link failed",
+        { hub: holder.hubId, url: url.href, message },
+      );
+      throw err;
+    }
+    this.#failures.delete(holder.hubId);
     const session = new Session(webSocketTransport(ws), {
       side: "client",
       maxStreams: MAX_STREAMS,
@@ -279,5 +309,6 @@ export class ClusterPeers {
     }
     this.#peers.clear();
     for (const s of this.#inbound) s.close(Reason.Normal, "hub stopping");
+    this.#client?.close();
   }
 }

@@ -100,12 +100,21 @@ export function closeSocket(ws: Pick<WebSocket, "close">, code: number, reason: 
 /** Opens a WebSocket and resolves once it is open (rejects on failure or after `timeoutMs`). */
 export function openWebSocket(
   url: string,
-  init: { headers?: HeadersInit; timeoutMs?: number } = {},
+  init: {
+    headers?: HeadersInit;
+    timeoutMs?: number;
+    /** The HTTP client to connect with (`Deno.createHttpClient({ caCerts })`: the CAs a wss server may chain to). */
+    client?: Deno.HttpClient;
+  } = {},
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     // Deno's WebSocket takes headers (the credential goes there, never in the URL).
-    const Ctor = WebSocket as unknown as new (url: string, opts: { headers?: HeadersInit }) => WebSocket;
-    const ws = new Ctor(url, { headers: init.headers });
+    // It also takes an HTTP client (`client`), whose `caCerts` it trusts for wss.
+    const Ctor = WebSocket as unknown as new (
+      url: string,
+      opts: { headers?: HeadersInit; client?: Deno.HttpClient },
+    ) => WebSocket;
+    const ws = new Ctor(url, { headers: init.headers, ...(init.client ? { client: init.client } : {}) });
     const timer = setTimeout(() => {
       ws.close();
       reject(new Error(`no WebSocket to ${url} within ${init.timeoutMs ?? 10_000} ms`));

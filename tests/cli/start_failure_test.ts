@@ -69,6 +69,29 @@ Deno.test("the hub with a TLS file it cannot use names the key and the file, exi
   }
 });
 
+Deno.test("the hub with a clusterCaFile it cannot use names the key and the file, exit code 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hub-cluster-ca-" });
+  try {
+    const garbage = path.join(dir, "garbage.pem");
+    await Deno.writeTextFile(garbage, "not a certificate\n");
+    const start = (file: string) =>
+      run("hub/main.ts", ["--cluster-ca-file", file, "--port", "0", "--data", path.join(dir, "data")]);
+    const missing = await start(path.join(dir, "nope.pem"));
+    assert.equal(missing.code, 2, missing.out);
+    assert.equal(
+      missing.out.trim(),
+      `hub: clusterCaFile: cannot read ${path.join(dir, "nope.pem")}: no such file`,
+    );
+    const notPem = await start(garbage);
+    assert.equal(notPem.code, 2, notPem.out);
+    assert.equal(notPem.out.trim(), `hub: clusterCaFile: ${garbage} is not a PEM certificate`);
+    // Nothing opened: the database was not created.
+    assert.equal(await Deno.stat(path.join(dir, "data", "hub.db")).then(() => true, () => false), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the agent with its DICOM port in use ends with exit code 1 and the reason", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
   const data = await Deno.makeTempDir({ prefix: "agent-port-taken-" });

@@ -39,6 +39,8 @@ export async function startTestHub(
     /** The database URL (default: the libsql file, or a new PostgreSQL database under CONDUIT_TEST_DB). */
     db?: string;
     clusterUrl?: string;
+    /** `clusterCaFile`: the CA trusted for other hubs' https cluster URLs. */
+    clusterCaFile?: string;
     /** `tunnel.relays`: which sites may relay to which. */
     relays?: Record<string, string[]>;
     /** `tunnel.rotationGraceSeconds`: how long a rotated-out credential is still accepted. */
@@ -56,6 +58,7 @@ export async function startTestHub(
     data: dataDir,
     db,
     clusterUrl: opts.clusterUrl,
+    clusterCaFile: opts.clusterCaFile,
     port: opts.port ?? 0,
     tls: opts.tls,
     publicUrl: opts.publicUrl,
@@ -74,7 +77,8 @@ export async function startTestHub(
     },
   });
   const hub = await startHub(config, log);
-  return Object.assign(hub, { dataDir, tunnelUrl: `ws://127.0.0.1:${hub.port}/tunnel`, lines });
+  const tunnelUrl = `${opts.tls ? "wss://localhost" : "ws://127.0.0.1"}:${hub.port}/tunnel`;
+  return Object.assign(hub, { dataDir, tunnelUrl, lines });
 }
 
 /** Runs `deno task hub admin ...` on a data directory; JSON output parsed when `--json` is given. */
