@@ -15,6 +15,7 @@ import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
 import { userCommand } from "./admin/user_command.ts";
 import { hubsCommand } from "./admin/hubs_command.ts";
+import { migrateDbCommand } from "./admin/migrate_db_command.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
@@ -27,6 +28,7 @@ function usage(): string {
     "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list | role | password | disable |",
     "         enable ... [--json]",
     "       deno task hub admin hubs [--json]",
+    "       deno task hub admin migrate-db --to postgres://... [--from file:PATH | --data DIR] [--json]",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -44,6 +46,8 @@ const ADMIN_USAGE = [
   "       deno task hub admin user add NAME --role viewer|operator|admin [--password-stdin] | list",
   "       deno task hub admin user role NAME --role ROLE | password NAME | disable NAME | enable NAME",
   "       deno task hub admin hubs      (the hubs of a cluster, their versions and sites)",
+  "       deno task hub admin migrate-db --to postgres://user:pass@host/db [--from file:PATH]",
+  "                 (copies a hub's libsql file into an empty PostgreSQL, to run the hub on it)",
   "",
   "Every admin command works on the hub's database, whether or not the hub runs, and takes:",
   "  --data DIR     the hub's data directory (default: the config's, else ./data/hub; from the",
@@ -96,6 +100,7 @@ export async function main(args: string[]): Promise<number> {
       if (args[1] === "token") return await tokenCommand(args.slice(2), defaults);
       if (args[1] === "user") return await userCommand(args.slice(2), defaults);
       if (args[1] === "hubs") return await hubsCommand(args.slice(2), defaults);
+      if (args[1] === "migrate-db") return await migrateDbCommand(args.slice(2), defaults);
     } catch (err) {
       if (err instanceof DbUrlError) {
         console.error(`hub admin: ${err.message}`);

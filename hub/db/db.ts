@@ -100,7 +100,7 @@ function parseDbUrl(url: string | undefined): { dialect: Dialect; file?: string;
 }
 
 /** A database URL without its password, for logs and errors. */
-function redactDbUrl(url: string): string {
+export function redactDbUrl(url: string): string {
   return url.replace(/^(\w+:\/\/[^:/@]*):[^@]*@/, "$1:***@");
 }
 
@@ -109,7 +109,20 @@ export async function openHubDb(dataDir: string, dbUrl?: string): Promise<HubDb>
   const target = parseDbUrl(dbUrl);
   useDialect(target.dialect);
   if (target.dialect === "postgres") return await openPg(target.url!);
-  const file = target.file ?? path.join(dataDir, "hub.db");
+  return await openHubFile(target.file ?? path.join(dataDir, "hub.db"));
+}
+
+/** The libsql file `--db` names (absent or `file:`: `hub.db` under `dataDir`), or undefined for PostgreSQL. */
+export function hubDbFile(dataDir: string, dbUrl?: string): string | undefined {
+  const target = parseDbUrl(dbUrl);
+  return target.dialect === "sqlite" ? target.file ?? path.join(dataDir, "hub.db") : undefined;
+}
+
+/**
+ * Opens (and migrates) a hub's libsql file without choosing this process's dialect (schema.ts): the source
+ * of `admin migrate-db`, which opens a PostgreSQL as well. Its queries use the SQLite tables (tables.ts).
+ */
+export async function openHubFile(file: string): Promise<HubDb> {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const client = createClient({ url: `file:${file}` });
   try {
