@@ -67,12 +67,41 @@ Deno.test({
         const t = await client.transfers.get.query({ id });
         return terminal.includes(t.status) ? t : undefined;
       }, 60_000);
+      const agentLogBefore = (await Deno.readTextFile(agent.logFile)).length;
+      const loginAnn = async () => {
+        const r = await fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ user: "ann", password: ann.password }),
+        });
+        await r.body?.cancel();
+        return r;
+      };
+      const cookie = (await loginAnn()).headers.get("set-cookie")!.split(";")[0];
+      const me = () =>
+        fetch(`${base}/auth/me`, { headers: { cookie } }).then((r) => (r.body?.cancel(), r.status));
+      assert.equal(await me(), 200);
+
       const auditBefore = await client.audit.list.query({ limit: 1000 });
       assert.ok(auditBefore.length >= 3, JSON.stringify(auditBefore));
-      const agentLogBefore = (await Deno.readTextFile(agent.logFile)).length;
-
       await onFile.stop();
       const db = await pg.createDatabase("migrated");
+      // What it is given wrong: exit code 2 and why, before anything is opened.
+      for (
+        const [args, why] of [
+          [["migrate-db"], /give the PostgreSQL to copy to with --to/],
+          [["migrate-db", "--to", "file:/tmp/x.db"], /--to: use postgres:\/\//],
+          [["migrate-db", "--to", db, "--from", path.join(dataDir, "nope.db")], /--from: use file:PATH/],
+          [
+            ["migrate-db", "--to", db, "--from", `file:${path.join(dataDir, "nope.db")}`],
+            /no hub database at/,
+          ],
+        ] as const
+      ) {
+        const r = await hubAdmin(dataDir, [...args]);
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stderr, why);
+      }
       const migrate = (args: string[] = []) => hubAdmin(dataDir, ["migrate-db", "--to", db, ...args]);
       const copied = await migrate(["--json"]);
       assert.equal(copied.code, 0, copied.stderr);
@@ -109,13 +138,8 @@ Deno.test({
       assert.ok((await client.transfers.list.query()).some((t) => t.id === id));
       const auditAfter = await client.audit.list.query({ limit: 1000 });
       assert.deepEqual(auditAfter.slice(-auditBefore.length), auditBefore);
-      const login = await fetch(`${base}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user: "ann", password: ann.password }),
-      });
-      await login.body?.cancel();
-      assert.equal(login.status, 200, "the user's password still works");
+      assert.equal(await me(), 200, "the console session goes on");
+      assert.equal((await loginAnn()).status, 200, "the user's password still works");
       // The audit log goes on after the rows copied (its key's sequence was moved on).
       await admin(["token", "create", "later", "--role", "viewer"]);
       const newest = await client.audit.list.query({ limit: 1000 });
