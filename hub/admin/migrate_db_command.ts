@@ -13,7 +13,7 @@
 import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { commandLine } from "@conduit/shared/cli";
 import * as fs from "node:fs";
-import { DbUrlError, hubDbFile, openHubDb, openHubFile, redactDbUrl } from "../db/db.ts";
+import { DbUrlError, hubDbFile, openHubDb, openHubFile, redactDbUrl, SchemaTooNewError } from "../db/db.ts";
 import { tablesOf } from "../db/schema.ts";
 
 const USAGE = "usage: deno task hub admin migrate-db --to postgres://user:pass@host:port/db " +
@@ -64,7 +64,14 @@ export async function migrateDbCommand(
   // The file first (refused if a newer version wrote it; migrated to this version's schema otherwise).
   const source = await openHubFile(file);
   try {
-    const target = await openHubDb(parsed.values.data ?? defaults.data, to);
+    let target: Target;
+    try {
+      target = await openHubDb(parsed.values.data ?? defaults.data, to);
+    } catch (err) {
+      if (err instanceof SchemaTooNewError) throw err;
+      console.error(`hub admin migrate-db: cannot open ${redactDbUrl(to)}: ${(err as Error).message}`);
+      return 1;
+    }
     try {
       const counts = await copy(source, target);
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -100,61 +107,76 @@ async function copy(source: Source, target: Target): Promise<Record<string, numb
   // deno-lint-ignore no-explicit-any
   const client = (source as any).$client as import("@libsql/client").Client;
   const sql = target.pg!;
-  // One read transaction: a consistent view of the file, whatever writes to it meanwhile.
+  // One read transaction: a consistent view of the file, whatever writes to it meanwhile; read a chunk at a
+  // time (by rowid), so that a long audit log never sits whole in memory.
   const read = await client.transaction("read");
-  const rows = new Map<string, Record<string, unknown>[]>();
+  const counts: Record<string, number> = {};
   try {
-    for (const name of names) {
-      const result = await read.execute(`SELECT * FROM "${name}"`);
-      const list = result.rows.map((r) => Object.fromEntries(result.columns.map((c, i) => [c, r[i]])))
-        .filter((r) => !(name === "cluster_settings" && r.key === PROBE_KEY))
-        // No agent is connected to the new database yet (a hub on its file says so at its next start too).
-        .map((r) => name === "sites" && r.state === "online" ? { ...r, state: "offline" } : r);
-      rows.set(name, list);
-    }
+    await sql.begin(async (tx) => {
+      // A PostgreSQL holding a hub's rows (a hub ran on it, or a copy was made already) is refused as a whole.
+      const held: string[] = [];
+      for (const name of [...names, ...NOT_COPIED]) {
+        const [{ n }] = await tx.unsafe(
+          name === "cluster_settings"
+            ? `select count(*)::int as n from "${name}" where key <> '${PROBE_KEY}'`
+            : `select count(*)::int as n from "${name}"`,
+        );
+        if (n > 0) held.push(`${name} (${n})`);
+      }
+      if (held.length) {
+        throw new MigrateError(
+          `the PostgreSQL already holds a hub's rows: ${held.join(", ")}; copy into a new, empty database`,
+        );
+      }
+      for (const name of names) {
+        let copied = 0;
+        let after = Number.MIN_SAFE_INTEGER;
+        while (true) {
+          const result = await read.execute({
+            sql: `SELECT rowid AS "__rowid", * FROM "${name}" WHERE rowid > ? ORDER BY rowid LIMIT ${CHUNK}`,
+            args: [after],
+          });
+          if (!result.rows.length) break;
+          after = Number(result.rows.at(-1)![0]);
+          const chunk = result.rows.map((r) =>
+            Object.fromEntries(result.columns.slice(1).map((c, i) => [c, r[i + 1]]))
+          )
+            .filter((r) => !(name === "cluster_settings" && r.key === PROBE_KEY))
+            // No agent is connected to the new database yet (a hub on its file says so at its next start too).
+            .map((r) => name === "sites" && r.state === "online" ? { ...r, state: "offline" } : r);
+          if (!chunk.length) continue;
+          await tx`insert into ${tx(name)} ${tx(chunk as Record<string, never>[], Object.keys(chunk[0]))}`;
+          copied += chunk.length;
+        }
+        const [{ n }] = await tx.unsafe(
+          name === "cluster_settings"
+            ? `select count(*)::int as n from "${name}" where key <> '${PROBE_KEY}'`
+            : `select count(*)::int as n from "${name}"`,
+        );
+        const [{ m }] = await read.execute(
+          name === "cluster_settings"
+            ? `SELECT count(*) AS m FROM "${name}" WHERE key <> '${PROBE_KEY}'`
+            : `SELECT count(*) AS m FROM "${name}"`,
+        ).then((r) => r.rows as unknown as { m: number }[]);
+        if (n !== copied || n !== Number(m)) {
+          throw new MigrateError(`${name}: ${m} rows in the file, ${n} in PostgreSQL; nothing was copied`);
+        }
+        counts[name] = n;
+      }
+      // The sequences of auto-increment keys (the audit log's) go on after the rows copied.
+      const serials = await tx.unsafe(
+        `select table_name as t, column_name as c from information_schema.columns
+         where table_schema = current_schema() and column_default like 'nextval(%'`,
+      );
+      for (const { t, c } of serials) {
+        if (!names.includes(t)) continue;
+        await tx.unsafe(
+          `select setval(pg_get_serial_sequence('"${t}"', '${c}'), coalesce(max("${c}"), 0) + 1, false) from "${t}"`,
+        );
+      }
+    });
   } finally {
     read.close();
   }
-  const counts: Record<string, number> = {};
-  await sql.begin(async (tx) => {
-    // A PostgreSQL holding a hub's rows (a hub ran on it, or a copy was made already) is refused as a whole.
-    const held: string[] = [];
-    for (const name of [...names, ...NOT_COPIED]) {
-      const [{ n }] = await tx.unsafe(
-        name === "cluster_settings"
-          ? `select count(*)::int as n from "${name}" where key <> '${PROBE_KEY}'`
-          : `select count(*)::int as n from "${name}"`,
-      );
-      if (n > 0) held.push(`${name} (${n})`);
-    }
-    if (held.length) {
-      throw new MigrateError(
-        `the PostgreSQL already holds a hub's rows: ${held.join(", ")}; copy into a new, empty database`,
-      );
-    }
-    for (const name of names) {
-      const list = rows.get(name)!;
-      for (let i = 0; i < list.length; i += CHUNK) {
-        const chunk = list.slice(i, i + CHUNK);
-        await tx`insert into ${tx(name)} ${tx(chunk as Record<string, never>[], Object.keys(chunk[0]))}`;
-      }
-      const [{ n }] = await tx.unsafe(`select count(*)::int as n from "${name}"`);
-      if (n !== list.length) {
-        throw new MigrateError(`${name}: ${list.length} rows read, ${n} in PostgreSQL; nothing was copied`);
-      }
-      counts[name] = n;
-    }
-    // The sequences of auto-increment keys (the audit log's) go on after the rows copied.
-    const serials = await tx.unsafe(
-      `select table_name as t, column_name as c from information_schema.columns
-       where table_schema = current_schema() and column_default like 'nextval(%'`,
-    );
-    for (const { t, c } of serials) {
-      if (!names.includes(t)) continue;
-      await tx.unsafe(
-        `select setval(pg_get_serial_sequence('"${t}"', '${c}'), coalesce(max("${c}"), 0) + 1, false) from "${t}"`,
-      );
-    }
-  });
   return counts;
 }
