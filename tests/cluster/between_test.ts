@@ -46,6 +46,11 @@ Deno.test({
           return r.status === 503 && /cannot be reached/.test(r.text) ? r : undefined;
         }, 5000);
         assert.match(first.text, /site ghost is on a hub that cannot be reached/);
+        // Said in the log once for that hub and reason, however many requests failed on it.
+        assert.ok((await qido()).status === 503);
+        const failed = hub.lines.filter((l) => /"msg":"hub link failed"/.test(l));
+        assert.equal(failed.length, 1, hub.lines.join("\n"));
+        assert.match(failed[0], /"level":"warn".*"hub":"hub-gone"/);
         const echo = await fetch(`http://127.0.0.1:${hub.port}/trpc/sites.echo`, {
           method: "POST",
           headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
