@@ -5,10 +5,11 @@
  * the audit log, transfers and their tasks, batches, credential rotations) is copied as it is, row for row,
  * into a PostgreSQL this version migrates first and that must hold none of a hub's rows, in one transaction
  * that counts every table's rows again before it commits: a failure leaves the PostgreSQL as it was. The
- * file is read in one read transaction and keeps its rows (an older version's file is migrated first, as by every
- * admin command; stop the hub first: what it writes meanwhile would not be copied). What is a hub's own state on its database is not copied: the cluster's hubs and site
- * leases (none on a file) and the health probe's row. Nothing secret is printed: only tables and counts,
- * and the PostgreSQL URL without its password.
+ * file is read in one read transaction and keeps its rows (an older version's file is migrated first, as by
+ * every admin command). Stop the hub first: what it writes meanwhile would not be copied. What is a hub's
+ * own state on its database is not copied: the cluster's hubs and site leases (none on a file) and the
+ * health probe's row. Nothing secret is printed: only tables and counts, and the PostgreSQL URL without its
+ * password.
  */
 import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { commandLine } from "@conduit/shared/cli";
