@@ -33,6 +33,7 @@ import { httpApp } from "./http/server.ts";
 import { nodeRoutes } from "./http/nodes.ts";
 import { NodeOperations } from "./nodes/operations.ts";
 import { LazyStorageCommitment } from "./commitment/lazy.ts";
+import { CommitmentRequests } from "./forward/commitment_requests.ts";
 import { compileRoutes } from "./routing/rules.ts";
 import { loadProfile } from "./deid/load_profile.ts";
 import { Queue } from "./queue/queue.ts";
@@ -121,6 +122,12 @@ async function startLocked(
   const copies = new Copies(db);
   const key = siteKey(config);
   let tunnel: TunnelClient | undefined;
+  const commitmentRequests = new CommitmentRequests(
+    config,
+    queue,
+    log.child({ part: "forward-commitment" }),
+    metrics.onCommitmentEvent,
+  );
   const forwarder = new Forwarder(
     config,
     queue,
@@ -129,6 +136,7 @@ async function startLocked(
     metrics.onForwardEvent,
     () => tunnel?.session,
     new DeidStage(copies, archive, log.child({ part: "deid" }), stageSettings(routes, copies, key)),
+    commitmentRequests,
   );
   try {
     await forwarder.prepare();
@@ -207,6 +215,7 @@ async function startLocked(
       query: archiveQuery,
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
       commitment,
+      commitmentReports: commitmentRequests,
       log: log.child({ part: "dimse" }),
       onEvent: metrics.onDimseEvent,
       onIdle: fillHashes,
@@ -255,6 +264,7 @@ async function startLocked(
   }
 
   forwarder.start();
+  commitmentRequests.start();
   const kept: RetentionPolicy = {
     afterForwardSeconds: config.archive.removeAfterForwardSeconds,
     afterDays: config.archive.removeAfterDays,
@@ -308,6 +318,7 @@ async function startLocked(
     }
   } catch (err) {
     await retention?.stop();
+    await commitmentRequests.stop();
     await forwarder.stop();
     await scp.close();
     await commitment.stop();
@@ -352,6 +363,7 @@ async function startLocked(
       await tunnel?.stop();
       await scp.close();
       await commitment.stop();
+      await commitmentRequests.stop();
       await backfill.run(() => false);
       await ingest.settled();
       ingest.group?.close();

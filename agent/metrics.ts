@@ -2,6 +2,7 @@
 import * as client from "./metrics_registry.ts";
 import { type DimseEvent, statusHex } from "./dimse/handlers.ts";
 import type { ForwardEvent } from "./forward/forwarder.ts";
+import type { CommitmentEvent } from "./forward/commitment_requests.ts";
 import type { StoredListener } from "./ingest/ingest.ts";
 import type { RenderEvent } from "./render/mod.ts";
 import { stageRoute } from "./queue/keys.ts";
@@ -79,6 +80,15 @@ export class AgentMetrics {
     name: "conduit_agent_forward_failures_total",
     help: "Failed forward attempts by destination and DIMSE status (or association)",
     labelNames: ["destination", "status"],
+    registers: [this.registry],
+  });
+  readonly forwardCommitment = new client.Counter({
+    name: "conduit_agent_forward_commitment_total",
+    help:
+      "Storage Commitment asked of nodes with storageCommitment, by destination and outcome (requested, " +
+      "refused: N-ACTION not answered Success; committed, failed: instances in reports; timeout: instances " +
+      "asked again for want of a report)",
+    labelNames: ["destination", "outcome"],
     registers: [this.registry],
   });
   readonly forwardLatency = new client.Histogram({
@@ -223,6 +233,11 @@ export class AgentMetrics {
       }
     } else if (e.type === "deid") this.deidObjects.inc({ outcome: e.outcome });
     else this.forwardLatency.observe({ destination: e.destination }, e.latencyMs / 1000);
+  };
+
+  /** The Storage Commitment requests' event hook (forward/commitment_requests.ts). */
+  onCommitmentEvent = (e: CommitmentEvent): void => {
+    this.forwardCommitment.inc({ destination: e.destination, outcome: e.outcome }, e.count);
   };
 
   /** The renderer's event hook. */

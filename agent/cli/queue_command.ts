@@ -6,14 +6,15 @@ import { commandLine } from "@conduit/shared/cli";
 import { agentBaseUrl, CliUsageError } from "./_http.ts";
 
 const USAGE = `usage: deno task agent queue COMMAND [options]
-  list [--state S] [--destination D] [--limit N]   rows, newest first (S: pending, in_flight, failed, done, dead)
+  list [--state S] [--destination D] [--limit N]   rows, newest first (S: pending, in_flight, failed,
+                                                   committing, done, dead)
   summary                                          counts by destination and state, paused destinations
   retry (--destination D | --id N ... | --all)      failed rows due now
   replay (--destination D | --id N ... | --all)     dead rows back to pending, attempts reset
   pause DESTINATION | resume DESTINATION
 options: --config FILE, --http-host ADDR, --http-port N, --json`;
 
-const STATES = ["pending", "in_flight", "failed", "done", "dead"];
+const STATES = ["pending", "in_flight", "failed", "committing", "done", "dead"];
 
 export async function queueCommand(args: string[]): Promise<number> {
   const parsed = commandLine("agent queue", USAGE, args, {

@@ -42,6 +42,13 @@ const nodeSchema = z.object({
    */
   maxOpsPerformed: numberKey((n) => n.int().min(1).max(64)).default(1),
   tls: nodeTlsSchema.optional(),
+  /**
+   * Ask this node for Storage Commitment (PS3.4 J.3, we are SCU) of what is forwarded to it: a row is done
+   * only once its report says the node committed the object (retention keeps the file until then).
+   */
+  storageCommitment: z.boolean().default(false),
+  /** How long to wait for a commitment report before asking again (doubling each time, at most 8 times this). */
+  commitmentTimeoutSeconds: numberKey((n) => n.positive()).default(300),
 }).strict();
 
 /** The SCP's TLS port (PS3.15 B.1), beside its plain one, on the same address. */

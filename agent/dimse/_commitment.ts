@@ -159,3 +159,68 @@ export function sendEventReport(
     }
   });
 }
+
+/** The N-ACTION-RQ that asks a node for Storage Commitment of `references` (PS3.4 J.3.2.1). */
+export function commitmentActionRequest(transactionUid: string, references: CommitmentReference[]): any {
+  const request = new requests.NActionRequest(
+    SopClass.StorageCommitmentPushModel,
+    SopClass.StorageCommitmentPushModelInstance,
+    REQUEST_COMMITMENT,
+  );
+  request.setDataset(
+    new Dataset({
+      TransactionUID: transactionUid,
+      ReferencedSOPSequence: references.map((r) => ({
+        ReferencedSOPClassUID: r.sopClassUid,
+        ReferencedSOPInstanceUID: r.sopInstanceUid,
+      })),
+    }),
+  );
+  return request;
+}
+
+/**
+ * Reads an N-EVENT-REPORT-RQ of the Storage Commitment Push Model (a report on a request of ours). Throws
+ * DimseStatusError with the N-EVENT-REPORT-RSP status when it is not one: 0x0118 another SOP class, 0x0112
+ * another instance, 0x0113 another event type, 0x0115 no Transaction UID. Items without valid UIDs are
+ * skipped (what they name stays awaiting commitment and is asked again).
+ */
+export function readCommitmentReport(request: any): CommitmentReport {
+  const command = request.getCommandDataset();
+  const affectedClass = text(command.getElement("AffectedSOPClassUID"));
+  if (affectedClass !== SopClass.StorageCommitmentPushModel) {
+    throw new DimseStatusError(Status.NoSuchSopClass, "not the Storage Commitment Push Model SOP Class");
+  }
+  const affectedInstance = text(command.getElement("AffectedSOPInstanceUID"));
+  if (affectedInstance !== SopClass.StorageCommitmentPushModelInstance) {
+    throw new DimseStatusError(
+      Status.NoSuchObjectInstance,
+      "not the well-known Storage Commitment SOP Instance",
+    );
+  }
+  const eventType = Number(command.getElement("EventTypeID"));
+  if (eventType !== EVENT_ALL_COMMITTED && eventType !== EVENT_SOME_FAILED) {
+    throw new DimseStatusError(Status.NoSuchEventType, `no event type ${eventType}`);
+  }
+  const elements = request.getDataset?.()?.getElements?.();
+  const transactionUid = text(elements?.TransactionUID);
+  if (!isUid(transactionUid)) throw new DimseStatusError(Status.InvalidArgumentValue, "no Transaction UID");
+  const items = (v: unknown): any[] => Array.isArray(v) ? v : v ? [v] : [];
+  const committed: CommitmentReference[] = [];
+  for (const item of items(elements.ReferencedSOPSequence)) {
+    const sopClassUid = text(item?.ReferencedSOPClassUID);
+    const sopInstanceUid = text(item?.ReferencedSOPInstanceUID);
+    if (isUid(sopClassUid) && isUid(sopInstanceUid)) committed.push({ sopClassUid, sopInstanceUid });
+  }
+  const failed: CommitmentReport["failed"] = [];
+  for (const item of items(elements.FailedSOPSequence)) {
+    const sopClassUid = text(item?.ReferencedSOPClassUID);
+    const sopInstanceUid = text(item?.ReferencedSOPInstanceUID);
+    const reason = Number(Array.isArray(item?.FailureReason) ? item.FailureReason[0] : item?.FailureReason);
+    if (isUid(sopClassUid) && isUid(sopInstanceUid)) {
+      failed.push({ sopClassUid, sopInstanceUid, reason: Number.isFinite(reason) ? reason : 0x0110 });
+    }
+  }
+  const retrieveAet = text(elements.RetrieveAETitle);
+  return { transactionUid, committed, failed, ...(retrieveAet ? { retrieveAet } : {}) };
+}

@@ -25,13 +25,17 @@ import { type DiscardStream, safeReason } from "./_refusal.ts";
 import {
   type AssociationEnd,
   type AssociationInfo,
+  type CommitmentReportHandler,
   type DimseEvent,
+  DimseStatusError,
   type OutgoingObject,
   Status,
+  statusHex,
   type StoreContext,
   type StoreHandler,
   type StoreSink,
 } from "./handlers.ts";
+import { readCommitmentReport } from "./_commitment.ts";
 
 export interface NetworkOptions {
   /** Largest PDU we accept, as announced in our A-ASSOCIATE (bytes). */
@@ -62,6 +66,8 @@ export class ConduitNetwork extends Scp {
   protected readonly netOptions: NetworkOptions;
   /** Where incoming C-STOREs go (the SCP's archive, or a C-GET's sink). */
   protected storeHandler: StoreHandler | undefined;
+  /** Where Storage Commitment reports on our requests go (N-EVENT-REPORT). */
+  protected reports: CommitmentReportHandler | undefined;
   protected log: Logger = new Logger({ part: "dimse" });
   protected info: AssociationInfo = { callingAet: "", calledAet: "", remoteAddress: "" };
   /** Per C-STORE request being received: where its bytes go, and the context it was opened with. */
@@ -295,6 +301,35 @@ export class ConduitNetwork extends Scp {
         }).catch((err) => this.log.error("C-STORE completion failed", { reason: safeReason(err) }));
       },
     };
+  }
+
+  /**
+   * A Storage Commitment report (N-EVENT-REPORT) on a request of ours: read, handed to the job logic, and
+   * answered once it is recorded (Success), or with the status of why not. Without a handler: 0x0118.
+   */
+  nEventReportRequest(request: any, callback: (rsp: any) => void): void {
+    const answer = (status: number, comment?: string) => {
+      try {
+        const rsp = responses.NEventReportResponse.fromRequest(request);
+        rsp.setStatus(status);
+        if (comment) rsp.setErrorComment?.(comment.slice(0, 64));
+        callback(rsp);
+      } catch (err) {
+        this.log.error("N-EVENT-REPORT response failed", { reason: safeReason(err) });
+      }
+    };
+    const handler = this.reports;
+    Promise.resolve().then(() => {
+      if (!handler) {
+        throw new DimseStatusError(Status.NoSuchSopClass, "no Storage Commitment request of ours");
+      }
+      const report = readCommitmentReport(request);
+      return handler.received(report, this.info);
+    }).then(() => answer(Status.Success), (err) => {
+      const status = err instanceof DimseStatusError ? err.status : Status.ProcessingFailure;
+      this.log.warn("N-EVENT-REPORT refused", { status: statusHex(status), reason: safeReason(err) });
+      answer(status, safeReason(err));
+    });
   }
 
   /** A C-STORE request with no data set reaches the library (ours take the data set path): refused. */

@@ -27,6 +27,11 @@ export interface ContextsWanted {
    * association we open to the requester.
    */
   commitment?: boolean;
+  /**
+   * Storage Commitment Push Model in the default role (we are its SCU): N-ACTION requests for commitment of
+   * what we sent, the report coming back on this association or on one the node opens to us.
+   */
+  commitmentRequest?: boolean;
 }
 
 export const FIND: Record<QueryModel, string> = {
@@ -88,6 +93,7 @@ export function proposal(
   const commandSyntaxes = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
   if (wanted.echo) add(SopClass.Verification, commandSyntaxes);
   if (wanted.commitment) add(SopClass.StorageCommitmentPushModel, commandSyntaxes, true);
+  else if (wanted.commitmentRequest) add(SopClass.StorageCommitmentPushModel, commandSyntaxes);
   for (const m of wanted.find ?? []) add(FIND[m], commandSyntaxes);
   for (const m of wanted.move ?? []) add(MOVE[m], commandSyntaxes);
   for (const m of wanted.get?.models ?? []) add(GET[m], commandSyntaxes);

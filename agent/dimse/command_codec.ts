@@ -127,7 +127,7 @@ export function decodeCommand(bytes: Uint8Array): Record<string, unknown> | unde
 
 /**
  * Command Field values an association with the agent carries (PS3.7 E.1-1): the DIMSE-C requests and their
- * responses, and the two DIMSE-N messages the agent receives as a Storage Commitment SCP.
+ * responses, and the DIMSE-N messages of Storage Commitment (the agent as its SCP and as its SCU).
  */
 const DIMSE_C_COMMANDS = new Set([
   0x0001, // C-STORE-RQ
@@ -141,8 +141,12 @@ const DIMSE_C_COMMANDS = new Set([
   0x0030, // C-ECHO-RQ
   0x8030,
   0x0fff, // C-CANCEL-RQ
-  // Storage Commitment Push Model (PS3.4 J.3): the requester's N-ACTION-RQ, the N-EVENT-REPORT-RSP to our report
+  // Storage Commitment Push Model (PS3.4 J.3): as SCP, the requester's N-ACTION-RQ and the N-EVENT-REPORT-RSP
+  // to our report; as SCU (forwarding to a node with storageCommitment), the N-ACTION-RSP to our request and
+  // the node's N-EVENT-REPORT-RQ
   0x0130, // N-ACTION-RQ
+  0x8130, // N-ACTION-RSP
+  0x0100, // N-EVENT-REPORT-RQ
   0x8100, // N-EVENT-REPORT-RSP
 ]);
 /** Command Data Set Type (0000,0800) meaning "no data set follows". */

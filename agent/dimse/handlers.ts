@@ -136,6 +136,15 @@ export interface CommitmentHandler {
   deliverLater(request: CommitmentRequest, report: CommitmentReport | undefined): void;
 }
 
+/**
+ * The Storage Commitment SCU's job logic: a report (N-EVENT-REPORT) on a request the agent made, arriving on
+ * the association the request went on or on a new one the node opened to the agent's SCP. Resolves once the
+ * report is recorded (the N-EVENT-REPORT is answered Success then); throw DimseStatusError to refuse it.
+ */
+export interface CommitmentReportHandler {
+  received(report: CommitmentReport, from: AssociationInfo): Promise<void>;
+}
+
 /** Failure Reasons of a Storage Commitment report (PS3.4 J.3.3.1.1, (0008,1197)). */
 export const FailureReason = {
   ProcessingFailure: 0x0110,
@@ -184,6 +193,8 @@ export const Status = {
   InvalidObjectInstance: 0x0117,
   NoSuchSopClass: 0x0118,
   NoSuchActionType: 0x0123,
+  // DIMSE-N (PS3.7 10.1.1.1.8, N-EVENT-REPORT)
+  NoSuchEventType: 0x0113,
 } as const;
 
 /**

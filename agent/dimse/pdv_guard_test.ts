@@ -63,3 +63,14 @@ Deno.test("PdvGuard follows command, data set, command across fragments", () => 
   }
   assert.match(problem!, /longer than 65536/);
 });
+
+Deno.test("checkCommandSet takes the Storage Commitment SCU's messages: N-ACTION-RSP and N-EVENT-REPORT-RQ", () => {
+  const rsp = encodeCommand({
+    CommandField: 0x8130,
+    MessageIDBeingRespondedTo: 1,
+    CommandDataSetType: 0x0101,
+  })!;
+  assert.deepEqual(checkCommandSet(rsp), { ok: true, commandField: 0x8130, hasDataset: false });
+  const report = encodeCommand({ CommandField: 0x0100, MessageID: 1, CommandDataSetType: 0x0000 })!;
+  assert.deepEqual(checkCommandSet(report), { ok: true, commandField: 0x0100, hasDataset: true });
+});

@@ -12,6 +12,7 @@ import { safeReason } from "./_refusal.ts";
 import {
   type CommitmentHandler,
   type CommitmentReport,
+  type CommitmentReportHandler,
   type CommitmentRequest,
   type DimseEvent,
   DimseStatusError,
@@ -49,6 +50,11 @@ export interface ScpOptions extends NetworkOptions {
   retrieve: RetrieveHandler;
   /** The Storage Commitment Push Model SCP's job logic; without it the SOP class is not accepted. */
   commitment?: CommitmentHandler;
+  /**
+   * Reports on the agent's own Storage Commitment requests (nodes with `storageCommitment`), which a node
+   * sends on an association it opens to us, the SOP class in the SCU role for us (PS3.4 J.3.3).
+   */
+  commitmentReports?: CommitmentReportHandler;
   log: Logger;
   onEvent?: (event: DimseEvent) => void;
 }
@@ -88,6 +94,7 @@ class AgentScp extends ConduitNetwork {
     super(socket, shared.options);
     this.#shared = shared;
     this.storeHandler = shared.options.store;
+    this.reports = shared.options.commitmentReports;
     this.log = shared.options.log.child({
       remote: this.info.remoteAddress,
       ...(secure ? { tls: true } : {}),
@@ -134,7 +141,10 @@ class AgentScp extends ConduitNetwork {
     const called = String(association.getCalledAeTitle() ?? "").trim();
     this.info = { ...this.info, callingAet: calling, calledAet: called };
     this.log = this.log.child({ callingAet: calling });
-    const policy = { ...o, storageCommitment: o.commitment !== undefined };
+    const policy = {
+      ...o,
+      storageCommitment: o.commitment !== undefined || o.commitmentReports !== undefined,
+    };
     const refusal = negotiate(association, policy, calling, called, this.#shared.active >= o.maxAssociations);
     if (refusal) {
       const [result, source, reason, why] = refusal;

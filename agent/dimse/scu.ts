@@ -23,8 +23,8 @@ import { sendStoreAndWait } from "./_store_request.ts";
 import { type ContextsWanted, FIND, GET, MAX_CONTEXTS, MOVE, proposal, storageGroups } from "./_propose.ts";
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { MIN_PEER_MAX_PDU, peerMaxPduUsable } from "./_negotiate.ts";
-import { sendEventReport } from "./_commitment.ts";
-import type { CommitmentReport } from "./handlers.ts";
+import { commitmentActionRequest, sendEventReport } from "./_commitment.ts";
+import type { CommitmentReference, CommitmentReport, CommitmentReportHandler } from "./handlers.ts";
 
 export type { ContextsWanted };
 export { MAX_CONTEXTS, storageGroups };
@@ -46,6 +46,8 @@ export interface ScuOptions extends NetworkOptions {
    * window's maximum performed (PS3.7 D.3.3.3); the node sends as many as it grants itself.
    */
   performOps?: number;
+  /** Where a Storage Commitment report the node sends on this association goes (`requestCommitment`). */
+  reports?: CommitmentReportHandler;
 }
 
 /** How long an A-ABORT may take to get out before the connection is closed without it. */
@@ -77,6 +79,9 @@ class ScuNetwork extends ConduitNetwork {
     this.storeHandler = storeHandler;
     // Objects a C-GET brings in are stored as if the node had sent them to us.
     if (peer) this.info = { ...this.info, ...peer };
+  }
+  set commitmentReports(handler: CommitmentReportHandler | undefined) {
+    this.reports = handler;
   }
   protected override emitEvent(event: any): void {
     if (event.type === "store" && event.status === Status.Success) this.received++;
@@ -129,6 +134,7 @@ export class ScuAssociation {
       callingAet: node.aet,
       calledAet: callingAet,
     });
+    network.commitmentReports = this.options.reports;
     this.#network = network;
     socket.on("error", () => {/* surfaced through close */});
     socket.on("close", () => {
@@ -265,6 +271,20 @@ export class ScuAssociation {
       report,
       this.options.responseTimeoutMs ?? 120_000,
     );
+  }
+
+  /**
+   * Asks the node for Storage Commitment of `references` (N-ACTION, PS3.4 J.3.2) on an association opened
+   * with `commitmentRequest` (or any that has the context accepted); resolves with the N-ACTION-RSP status.
+   * The report comes later, through the `reports` handler (here or on an association the node opens to us).
+   */
+  requestCommitment(transactionUid: string, references: CommitmentReference[]): Promise<number> {
+    if (!this.accepts(SopClass.StorageCommitmentPushModel)) {
+      return Promise.reject(
+        new NoContextAcceptedError(`${this.options.node.aet} did not accept Storage Commitment`),
+      );
+    }
+    return this.#single(commitmentActionRequest(transactionUid, references));
   }
 
   echo(): Promise<number> {

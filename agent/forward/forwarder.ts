@@ -19,6 +19,7 @@ import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute
 import { type Contention, HeldAssociation } from "./held_association.ts";
 import type { DeidStage } from "./deid_stage.ts";
 import { DoneBatch } from "./done_batch.ts";
+import type { CommitmentRequests } from "./commitment_requests.ts";
 
 /** What the forwarder reports (metrics hook). */
 export type ForwardEvent =
@@ -83,6 +84,8 @@ export class Forwarder {
     private readonly tunnel: () => Session | undefined = () => undefined,
     /** The de-identification stage, for `deid:<route>` rows (routes and transfers that de-identify). */
     private readonly stage?: DeidStage,
+    /** Storage Commitment requests to nodes that ask for it (`storageCommitment`). */
+    private readonly commitments?: CommitmentRequests,
   ) {
     this.#done = new DoneBatch(
       queue,
@@ -207,8 +210,15 @@ export class Forwarder {
     const wakeup = this.#wakeups.get(destination)!;
     const log = this.log.child({ destination, slot });
     if (!this.#contention.has(destination)) this.#contention.set(destination, { opening: 0 });
+    const commits = node?.storageCommitment ? this.commitments : undefined;
     const held = node && !stageRoute(destination)
-      ? new HeldAssociation(() => scuTo(this.config, node), this.#contention.get(destination))
+      ? new HeldAssociation(
+        () => scuTo(this.config, node, undefined, commits),
+        this.#contention.get(destination),
+        undefined,
+        undefined,
+        commits !== undefined,
+      )
       : undefined;
     if (held) this.#held.add(held);
     try {
@@ -288,6 +298,9 @@ export class Forwarder {
     // one after the other, in the rows' order, and each row is settled by its own response.
     let next = 0;
     let lost = false;
+    // At a node that commits, stored rows wait for its Storage Commitment report instead of being done.
+    const commits = this.commitments?.node(destination) ? this.commitments : undefined;
+    const stored: { row: ClaimedRow; status: number }[] = [];
     const sendNext = async (): Promise<void> => {
       while (next < rows.length && !lost) {
         if (!this.#running || this.queue.isPaused(destination)) return;
@@ -307,8 +320,12 @@ export class Forwarder {
           error = (err as Error).message;
         }
         if (status === Status.Success || (status !== null && isWarning(status))) {
-          this.#done.add(row.id, status);
           this.onEvent({ type: "attempt", destination, status, outcome: "done" });
+          if (commits) {
+            stored.push({ row, status });
+            continue;
+          }
+          this.#done.add(row.id, status);
           this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - row.createdAt });
           continue;
         }
@@ -331,6 +348,7 @@ export class Forwarder {
     try {
       await Promise.all(Array.from({ length: Math.min(scu.window, rows.length) }, sendNext));
       for (const rest of rows.slice(next)) this.queue.release(rest.id);
+      if (commits && stored.length) await commits.request(destination, scu, stored);
     } finally {
       held.idle();
     }

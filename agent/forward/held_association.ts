@@ -55,6 +55,8 @@ export class HeldAssociation {
     private readonly contention: Contention = { opening: 0 },
     private readonly idleMs = ASSOCIATION_IDLE_MS,
     private readonly takeoverWaitMs = TAKEOVER_WAIT_MS,
+    /** Also propose Storage Commitment as its SCU (nodes with `storageCommitment`). */
+    private readonly commitmentRequest = false,
   ) {
     (contention.holders ??= new Set()).add(this);
   }
@@ -102,6 +104,7 @@ export class HeldAssociation {
       const scu = this.#opening = await this.connect();
       await scu.open({
         storage: rows.map((r) => ({ sopClassUid: r.sopClassUid, transferSyntax: r.transferSyntaxUid })),
+        commitmentRequest: this.commitmentRequest,
       });
       this.#scu = scu;
       if (busyAtStart.length) {

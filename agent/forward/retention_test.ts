@@ -64,3 +64,29 @@ Deno.test("retention keeps an object replaced (keepLast) while its sweep was und
     await tearDown();
   }
 });
+
+Deno.test("retention never removes an object awaiting Storage Commitment, and does once it is committed", async () => {
+  let queue: Queue | undefined;
+  const all: CompiledRoute = { name: "all", destinations: ["pacs"], matches: () => true };
+  const rig = await ingestRig("retention-commit", false, (db) => ({
+    routing: { routes: [all], queue: queue = new Queue(db), queued: () => {} },
+  }));
+  const { db, dir, dataset, sopInstanceUid, store, tearDown } = rig;
+  try {
+    assert.equal((await store(dataset)).outcome.status, 0);
+    const [row] = queue!.claim("pacs", 10);
+    queue!.markCommitting([{ id: row.id, status: 0 }], "2.25.42", Date.now() + 60_000, Date.now() - 10_000);
+    const files = new FileArchive(dir, false);
+    const removed = () =>
+      (db.statement("SELECT removed_at FROM instances WHERE sop_instance_uid = ?").get(sopInstanceUid) as {
+        removed_at: number | null;
+      }).removed_at;
+    await new Retention(db, files, { afterForwardSeconds: 0, afterDays: 0 }, quiet).sweep();
+    assert.equal(removed(), null, "kept while awaiting commitment");
+    assert.equal(queue!.markCommitted([row.id], "2.25.42", Date.now() - 5_000), 1);
+    await new Retention(db, files, { afterForwardSeconds: 0 }, quiet).sweep();
+    assert.notEqual(removed(), null, "removed once committed");
+  } finally {
+    await tearDown();
+  }
+});

@@ -1,7 +1,7 @@
 /** The forward queue on the loopback HTTP API (and, through it, `deno task agent queue ...`). */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Queue } from "../queue/queue.ts";
+import { type Queue, QUEUE_STATES } from "../queue/queue.ts";
 import type { Forwarder } from "../forward/forwarder.ts";
 
 const filter = z.object({
@@ -19,9 +19,9 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
   });
   app.get("/", (c) => {
     const state = c.req.query("state");
-    if (state && !["pending", "in_flight", "failed", "done", "dead"].includes(state)) {
+    if (state && !(QUEUE_STATES as readonly string[]).includes(state)) {
       return c.json({
-        error: `state must be pending, in_flight, failed, done or dead, not ${JSON.stringify(state)}`,
+        error: `state must be one of ${QUEUE_STATES.join(", ")}, not ${JSON.stringify(state)}`,
       }, 400);
     }
     const limit = Math.max(1, Math.min(Number(c.req.query("limit") ?? 100) || 100, 10_000));

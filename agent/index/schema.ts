@@ -99,7 +99,8 @@ export const instances = sqliteTable(
 
 /**
  * The forward queue: one row per (object, route, destination). States: pending (due at
- * next_attempt_at), in_flight (claimed by a worker), failed (last attempt failed; due again at
+ * next_attempt_at), in_flight (claimed by a worker), committing (stored at a node that commits, awaiting
+ * its Storage Commitment report), failed (last attempt failed; due again at
  * next_attempt_at), done, dead (out of attempts or a permanent failure; replayable).
  */
 export const queue = sqliteTable("queue", {
@@ -108,7 +109,7 @@ export const queue = sqliteTable("queue", {
   route: text("route").notNull(),
   /** A configured node name (a site/node pair once the tunnel exists). */
   destination: text("destination").notNull(),
-  state: text("state", { enum: ["pending", "in_flight", "failed", "done", "dead"] }).notNull(),
+  state: text("state", { enum: ["pending", "in_flight", "failed", "committing", "done", "dead"] }).notNull(),
   attempts: integer("attempts").notNull().default(0),
   nextAttemptAt: integer("next_attempt_at").notNull(),
   lastStatus: integer("last_status"),
@@ -118,7 +119,15 @@ export const queue = sqliteTable("queue", {
   doneAt: integer("done_at"),
   /** Set when the row forwards a de-identified copy (deid_copies.id) rather than the archived object. */
   copyId: integer("copy_id"),
+  /**
+   * Storage Commitment (nodes with `storageCommitment`): the Transaction UID of the last N-ACTION that asked
+   * the node to commit the row's object, while the row is `committing` (stored, awaiting the report; due to
+   * be asked again at next_attempt_at), and how many times it was asked.
+   */
+  commitUid: text("commit_uid"),
+  commitAsks: integer("commit_asks").notNull().default(0),
 }, (t) => [
+  index("queue_committing").on(t.commitUid).where(sql`${t.state} = 'committing'`),
   uniqueIndex("queue_object_route").on(t.sopInstanceUid, t.route, t.destination),
   index("queue_due").on(t.destination, t.state, t.nextAttemptAt),
   index("queue_copy").on(t.copyId),

@@ -3,7 +3,7 @@
  * code and the DICOM library under it are loaded on the first one (an idle agent does without them).
  */
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
-import type { StoreHandler } from "../dimse/handlers.ts";
+import type { CommitmentReportHandler, StoreHandler } from "../dimse/handlers.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import { nodeTlsMaterial } from "../config/tls_files.ts";
 
@@ -11,6 +11,8 @@ export async function scuTo(
   config: AgentConfig,
   node: NodeConfig,
   storeHandler?: StoreHandler,
+  /** Where a Storage Commitment report the node sends on this association goes. */
+  reports?: CommitmentReportHandler,
 ): Promise<ScuAssociation> {
   const { ScuAssociation } = await import("../dimse/scu.ts");
   return new ScuAssociation({
@@ -27,6 +29,7 @@ export async function scuTo(
     responseTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
     asyncOps: node.maxOpsInvoked,
     performOps: node.maxOpsPerformed,
+    reports,
   }, storeHandler);
 }
 

@@ -31,7 +31,28 @@ export interface Delivery {
   lastError?: string;
 }
 
-export type QueueState = "pending" | "in_flight" | "failed" | "done" | "dead";
+export type QueueState = "pending" | "in_flight" | "failed" | "committing" | "done" | "dead";
+
+/** Every queue state, in the order of a row's life. */
+export const QUEUE_STATES: readonly QueueState[] = [
+  "pending",
+  "in_flight",
+  "failed",
+  "committing",
+  "done",
+  "dead",
+];
+
+/** A row stored at a node that commits, awaiting its Storage Commitment report. */
+export interface CommittingRow {
+  id: number;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  destination: string;
+  attempts: number;
+  commitUid: string;
+  commitAsks: number;
+}
 
 export interface QueueRow {
   id: number;
@@ -48,6 +69,14 @@ export interface QueueRow {
   doneAt: number | null;
   /** The de-identified copy the row forwards (deid_copies.id), or null for the archived object. */
   copyId: number | null;
+}
+
+/**
+ * A row as the tunnel shows it to the hub (QueueRowView): one awaiting its Storage Commitment report is still
+ * on its way, in flight; the hub's view has the five states of before, which hubs of earlier versions check.
+ */
+export function hubRow(row: QueueRow): QueueRow & { state: Exclude<QueueState, "committing"> } {
+  return { ...row, state: row.state === "committing" ? "in_flight" : row.state };
 }
 
 /** A claimed row with what a worker needs to send the object. */
@@ -106,7 +135,7 @@ export class Queue {
       next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)
       ON CONFLICT (sop_instance_uid, route, destination) DO UPDATE SET state = 'pending', attempts = 0,
       next_attempt_at = excluded.next_attempt_at, last_error = '', last_status = NULL,
-      updated_at = excluded.updated_at, done_at = NULL`;
+      updated_at = excluded.updated_at, done_at = NULL, commit_uid = NULL, commit_asks = 0`;
     const st = this.db.statement(upsert);
     const once = this.db.statement(`${upsert} WHERE queue.state IN ('failed', 'dead')`);
     for (const t of targets) {
@@ -168,7 +197,8 @@ export class Queue {
     for (const r of rows) {
       const n = Number(r.n);
       if (r.state === "pending") p.pending += n;
-      else if (r.state === "in_flight") p.inFlight += n;
+      // Stored at a node that commits, awaiting its report: still on its way.
+      else if (r.state === "in_flight" || r.state === "committing") p.inFlight += n;
       else if (r.state === "failed") p.failed += n;
       else if (r.state === "done") p.done += n;
       else if (r.state === "dead" && r.canceled) p.canceled += n;
@@ -319,6 +349,100 @@ export class Queue {
       // The status the destination answered: 0, or a warning it stored the object with (0xB000...).
       list.forEach((id, i) => st.run(statuses?.[i] ?? 0, now, now, id));
     });
+  }
+
+  /**
+   * Rows stored at a node that commits (Storage Commitment): in flight to `committing`, an attempt counted
+   * with the status the C-STORE was answered with, asked under `transactionUid`, asked again at `deadline`
+   * if no report came. One synced transaction, before the N-ACTION goes: a crash finds them and asks again.
+   */
+  markCommitting(
+    rows: { id: number; status: number }[],
+    transactionUid: string,
+    deadline: number,
+    now = Date.now(),
+  ): void {
+    const st = this.db.statement(`UPDATE queue SET state = 'committing', attempts = attempts + 1,
+      last_status = ?, last_error = '', commit_uid = ?, commit_asks = 1, next_attempt_at = ?, updated_at = ?
+      WHERE id = ? AND state = 'in_flight'`);
+    this.db.write(() => {
+      for (const r of rows) st.run(r.status, transactionUid, deadline, now, r.id);
+    });
+  }
+
+  /** Committing rows asked under `transactionUid` (a report names them). */
+  committingRows(transactionUid: string): CommittingRow[] {
+    return this.#committing(`q.commit_uid = ?`, [transactionUid], 1_000_000);
+  }
+
+  /** Committing rows whose report is overdue (asked again), oldest first. */
+  dueCommitments(now = Date.now(), limit = 1000): CommittingRow[] {
+    return this.#committing(`q.next_attempt_at <= ?`, [now], limit);
+  }
+
+  #committing(where: string, args: (string | number)[], limit: number): CommittingRow[] {
+    return this.db.statement(`SELECT q.id, q.sop_instance_uid AS sopInstanceUid, q.destination,
+      q.attempts, q.commit_uid AS commitUid, q.commit_asks AS commitAsks,
+      coalesce(c.sop_class_uid, i.sop_class_uid, '') AS sopClassUid
+      FROM queue q LEFT JOIN deid_copies c ON c.id = q.copy_id
+      LEFT JOIN instances i ON q.copy_id IS NULL AND i.sop_instance_uid = q.sop_instance_uid
+      WHERE q.state = 'committing' AND ${where} ORDER BY q.next_attempt_at, q.id LIMIT ?`)
+      .all(...args, limit) as unknown as CommittingRow[];
+  }
+
+  /** Committing rows asked again under a new Transaction UID, due again at `deadline`. */
+  markReasked(ids: number[], transactionUid: string, deadline: number, now = Date.now()): void {
+    const st = this.db.statement(`UPDATE queue SET commit_uid = ?, commit_asks = commit_asks + 1,
+      next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'committing'`);
+    this.db.write(() => {
+      for (const id of ids) st.run(transactionUid, deadline, now, id);
+    });
+  }
+
+  /** A committing row whose N-ACTION did not go (or was refused): asked again at `next`. */
+  commitmentDueAt(ids: number[], next: number, error: string, now = Date.now()): void {
+    const st = this.db.statement(`UPDATE queue SET next_attempt_at = ?, last_error = ?, updated_at = ?
+      WHERE id = ? AND state = 'committing'`);
+    this.db.write(() => {
+      for (const id of ids) st.run(next, error.slice(0, 500), now, id);
+    });
+  }
+
+  /** Committed by the node (its report says so): done. */
+  markCommitted(ids: number[], transactionUid: string, now = Date.now()): number {
+    const st = this.db.statement(`UPDATE queue SET state = 'done', last_error = '', commit_uid = NULL,
+      updated_at = ?, done_at = ? WHERE id = ? AND state = 'committing' AND commit_uid = ?`);
+    return this.db.write(() => ids.reduce((n, id) => n + st.run(now, now, id, transactionUid).changes, 0));
+  }
+
+  /**
+   * The node did not commit it (its report's Failed SOP Sequence, or no report after the last ask): `failed`
+   * and due at `next` (stored again), or `dead`, as a failed C-STORE.
+   */
+  markCommitFailed(
+    id: number,
+    outcome: { status: number | null; error: string; dead: boolean; next: number },
+    now = Date.now(),
+  ): boolean {
+    return this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = ?, last_status = ?, last_error = ?, commit_uid = NULL,
+        next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'committing'`).run(
+        outcome.dead ? "dead" : "failed",
+        outcome.status,
+        outcome.error.slice(0, 500),
+        outcome.next,
+        now,
+        id,
+      ).changes > 0
+    );
+  }
+
+  /** After a restart: every row awaiting a report is asked again now (a crash may have kept its N-ACTION). */
+  recoverCommitments(now = Date.now()): number {
+    return this.db.write(() =>
+      this.db.statement(`UPDATE queue SET next_attempt_at = ?, updated_at = ? WHERE state = 'committing'`)
+        .run(now, now).changes
+    );
   }
 
   /** Records a failed attempt: `failed` and due at `next`, or `dead`. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateStudies } from "@conduit/shared/testing";
 import { indexedDatabase } from "../index/testing.ts";
-import { Queue } from "./queue.ts";
+import { hubRow, Queue } from "./queue.ts";
 
 /** A real libsql file with three indexed objects, each queued for destination "a". */
 async function queued() {
@@ -138,6 +138,49 @@ Deno.test("Queue.addInTransaction() without resend keeps a node's row from the h
       1,
       "replayDead queues it again",
     );
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("Queue: rows awaiting Storage Commitment are neither claimed nor done until their report", async () => {
+  const { db, queue } = await queued();
+  try {
+    const rows = queue.claim("a", 3, 2000);
+    queue.markCommitting(rows.map((r) => ({ id: r.id, status: 0 })), "2.25.1", 10_000, 3000);
+    assert.ok(queue.list().every((r) => r.state === "committing" && r.attempts === 1));
+    assert.equal(queue.claim("a", 10, 20_000).length, 0, "not claimed again, even past their deadline");
+    assert.equal(queue.routeProgress("r").inFlight, 3, "on their way for a transfer's progress");
+    assert.equal(queue.delivery("a", rows.map((r) => r.sopInstanceUid)).waiting, 3);
+    assert.equal(queue.dueCommitments(9_999).length, 0);
+    assert.equal(queue.dueCommitments(10_000).length, 3);
+    assert.ok(queue.committingRows("2.25.1").every((r) => r.sopClassUid && r.commitAsks === 1));
+    // The hub's view (older hubs know five states) shows them in flight.
+    assert.ok(queue.list().map(hubRow).every((r) => r.state === "in_flight"));
+    // Asked again under a new UID: a report on the old one no longer applies.
+    queue.markReasked([rows[0].id], "2.25.2", 50_000, 11_000);
+    assert.equal(queue.markCommitted([rows[0].id], "2.25.1", 12_000), 0);
+    assert.equal(queue.markCommitted([rows[0].id, rows[1].id], "2.25.2", 12_000), 1);
+    assert.equal(queue.markCommitted([rows[1].id], "2.25.1", 12_000), 1);
+    assert.ok(queue.markCommitFailed(rows[2].id, { status: 0x0112, error: "x", dead: false, next: 13_000 }));
+    const byId = new Map(queue.list().map((r) => [r.id, r]));
+    assert.equal(byId.get(rows[0].id)!.state, "done");
+    assert.equal(byId.get(rows[1].id)!.state, "done");
+    assert.equal(byId.get(rows[2].id)!.state, "failed");
+    assert.equal(queue.claim("a", 10, 13_000).length, 1, "a failed commitment is stored again");
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("Queue.recoverCommitments() makes every row awaiting a report due now (asked again at start)", async () => {
+  const { db, queue } = await queued();
+  try {
+    const rows = queue.claim("a", 3, 2000);
+    queue.markCommitting(rows.map((r) => ({ id: r.id, status: 0 })), "2.25.7", 1e12, 3000);
+    assert.equal(queue.recover(4000), 0, "not in flight: recover() leaves them");
+    assert.equal(queue.recoverCommitments(4000), 3);
+    assert.equal(queue.dueCommitments(4000).length, 3);
   } finally {
     db.close();
   }

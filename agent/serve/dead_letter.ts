@@ -1,12 +1,13 @@
 /** The site's dead letter: its rows (canceled ones left out), and replaying them. */
 import { CANCELED } from "../queue/keys.ts";
+import { hubRow } from "../queue/queue.ts";
 import { type Handlers, ok } from "./reply.ts";
 
 export const deadLetterHandlers: Handlers = {
   async deadLetter(s, request, channel) {
     const rows = s.queue.list({ state: "dead", limit: request.limit ?? 500 }).filter((r) =>
       r.lastError !== CANCELED
-    );
+    ).map(hubRow);
     await ok(channel, { rows });
   },
 

@@ -1,0 +1,198 @@
+/**
+ * Storage Commitment as SCU on forwarding (docs/routing.md "Storage Commitment", conformance.md): the agent
+ * forwards to Orthanc, a node with `storageCommitment: true`, asks it to commit what it stored (N-ACTION),
+ * and Orthanc reports on a new association to the agent's SCP (it knows the agent as a modality). Rows stay
+ * `committing` until the report (Orthanc told a wrong port for the agent first, so no report arrives), are
+ * asked again when it is overdue, an object deleted from Orthanc meanwhile is reported failed and stored
+ * again, retention keeps files awaiting commitment, and a kill -9 while a commitment is pending asks again at
+ * the next start.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePort, skipReason, startOrthanc } from "../support/peers.ts";
+import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const skip = skipReason("storescu", "Orthanc");
+if (skip) console.warn(`forward_commitment_test: skipped: ${skip}`);
+
+const FAST_RETRY = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 50 };
+
+interface Row {
+  id: number;
+  sopInstanceUid: string;
+  state: string;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string;
+}
+
+async function rows(agent: AgentProcess): Promise<Row[]> {
+  return await (await agent.http(`/queue?limit=10000`)).json() as Row[];
+}
+
+async function inState(agent: AgentProcess, state: string): Promise<Row[]> {
+  return (await rows(agent)).filter((r) => r.state === state);
+}
+
+async function metric(agent: AgentProcess, outcome: string): Promise<number> {
+  const text = await (await agent.http("/metrics")).text();
+  const m = text.match(
+    new RegExp(`conduit_agent_forward_commitment_total\\{destination="pacs",outcome="${outcome}"\\} (\\d+)`),
+  );
+  return m ? Number(m[1]) : 0;
+}
+
+/** Points Orthanc's modality "conduit" (the agent) at `port`. */
+async function modality(
+  orthanc: { rest(p: string, init?: RequestInit): Promise<Response> },
+  aet: string,
+  port: number,
+) {
+  const res = await orthanc.rest("/modalities/conduit", {
+    method: "PUT",
+    body: JSON.stringify({ AET: aet, Host: "127.0.0.1", Port: port }),
+  });
+  assert.ok(res.ok, `PUT /modalities/conduit: ${res.status} ${await res.text()}`);
+}
+
+Deno.test({
+  name:
+    "forwarded rows are done only once Orthanc commits them; overdue asked again; a deleted one is re-sent",
+  ignore: !!skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const agentPort = freePort();
+    const orthanc = await startOrthanc({
+      storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
+      // A port nothing listens on: Orthanc's reports do not reach the agent (yet).
+      modalities: { conduit: { aet: "CONDUIT", host: "127.0.0.1", port: freePort() } },
+    });
+    const agent = await startAgentProcess({
+      port: agentPort,
+      config: {
+        queue: FAST_RETRY,
+        dimse: { commitmentRetrySeconds: 0.2 },
+        archive: { removeAfterForwardSeconds: 0 },
+        nodes: {
+          pacs: {
+            aet: orthanc.aet,
+            host: "127.0.0.1",
+            port: orthanc.port,
+            storageCommitment: true,
+            commitmentTimeoutSeconds: 2,
+          },
+        },
+        routes: [{ name: "all", to: [{ node: "pacs" }] }],
+      },
+    });
+    try {
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 3,
+        rows: 32,
+        columns: 32,
+        modality: "CT",
+        seed: "fwd-commit",
+      });
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      await eventually(
+        "3 rows awaiting commitment",
+        async () => (await inState(agent, "committing")).length === 3,
+      );
+      await eventually("the N-ACTION answered", async () => (await metric(agent, "requested")) >= 1);
+      assert.equal((await orthanc.instances()).length, 3, "stored at Orthanc");
+      // Orthanc could not report: nothing is done, and retention keeps every file.
+      assert.equal((await inState(agent, "done")).length, 0);
+      assert.equal((await listFiles(path.join(agent.dataDir, "archive"))).length, 3);
+      // Asked again when the report is overdue (2 s), under a new Transaction UID.
+      await eventually("asked again", async () => (await metric(agent, "timeout")) >= 1, 30_000);
+      const summary = await (await agent.http("/queue/summary")).json() as { rows: { state: string }[] };
+      assert.ok(summary.rows.some((r) => r.state === "committing"), "the summary shows the state");
+
+      // One object leaves Orthanc before it commits: its report fails it, and it is stored again.
+      const [gone] = await orthanc.instances();
+      const goneSop = (await (await orthanc.rest(`/instances/${gone}`)).json()).MainDicomTags.SOPInstanceUID;
+      assert.ok((await orthanc.rest(`/instances/${gone}`, { method: "DELETE" })).ok);
+      await modality(orthanc, agent.aet, agentPort);
+
+      await eventually("every row done", async () => (await inState(agent, "done")).length === 3, 60_000);
+      assert.ok((await metric(agent, "failed")) >= 1, "the deleted object was reported failed");
+      assert.ok((await metric(agent, "committed")) >= 3);
+      const resent = (await rows(agent)).find((r) => r.sopInstanceUid === goneSop)!;
+      assert.ok(resent.attempts >= 2, `stored again after the failed commitment: ${JSON.stringify(resent)}`);
+      assert.equal((await orthanc.instances()).length, 3, "the deleted object is back at Orthanc");
+      // Committed: retention may now remove the files.
+      await eventually(
+        "files removed after commitment",
+        async () => (await listFiles(path.join(agent.dataDir, "archive"))).length === 0,
+        30_000,
+      );
+      const log = await Deno.readTextFile(agent.logFile);
+      assert.ok(!log.includes(goneSop), "no UID in clear in the log");
+    } finally {
+      await agent.stop();
+      await orthanc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a kill -9 while a commitment is pending: the next start asks again and the rows complete",
+  ignore: !!skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const agentPort = freePort();
+    const orthanc = await startOrthanc({
+      storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
+      modalities: { conduit: { aet: "CONDUIT", host: "127.0.0.1", port: freePort() } },
+    });
+    const dataDir = await Deno.makeTempDir({ prefix: "fwdc-agent-" });
+    const config = {
+      queue: FAST_RETRY,
+      nodes: {
+        pacs: {
+          aet: orthanc.aet,
+          host: "127.0.0.1",
+          port: orthanc.port,
+          storageCommitment: true,
+          // Far longer than the test: only the restart asks again.
+          commitmentTimeoutSeconds: 3600,
+        },
+      },
+      routes: [{ name: "all", to: [{ node: "pacs" }] }],
+    };
+    let agent = await startAgentProcess({ dataDir, port: agentPort, config });
+    try {
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 2,
+        rows: 32,
+        columns: 32,
+        modality: "MR",
+        seed: "fwd-commit-restart",
+      });
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      await eventually(
+        "2 rows awaiting commitment",
+        async () => (await inState(agent, "committing")).length === 2,
+      );
+      await eventually("the N-ACTION answered", async () => (await metric(agent, "requested")) >= 1);
+      await agent.kill();
+      await modality(orthanc, "CONDUIT", agentPort);
+      agent = await startAgentProcess({ dataDir, port: agentPort, config });
+      await eventually(
+        "rows done after the restart",
+        async () => (await inState(agent, "done")).length === 2,
+        30_000,
+      );
+      const log = await Deno.readTextFile(agent.logFile);
+      assert.match(log, /rows awaiting storage commitment at the last stop are asked again/);
+    } finally {
+      await agent.stop();
+      await orthanc.stop();
+    }
+  },
+});
