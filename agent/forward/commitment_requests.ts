@@ -37,6 +37,11 @@ export type CommitmentEvent = {
 const SWEEP_MS = 1_000;
 /** Instances named in one N-ACTION at most (a large backlog is asked for in several). */
 const MAX_REFERENCES = 1_000;
+/**
+ * How long an association opened to ask again stays open for the report (a node may send it only on the
+ * request's association while it is open, as the agent's own SCP does for a requester it cannot reach).
+ */
+const REPORT_WAIT_MS = 10_000;
 
 /** A new Transaction UID (2.25 and 128 random bits). */
 export function newTransactionUid(): string {
@@ -49,6 +54,8 @@ export class CommitmentRequests implements CommitmentReportHandler {
   #sweepRun: Promise<void> | undefined;
   #open = new Set<ScuAssociation>();
   #stopped = false;
+  /** Asks waiting on their association for their report, by Transaction UID. */
+  #waiting = new Map<string, () => void>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -73,6 +80,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
     this.#stopped = true;
     clearInterval(this.#timer);
     for (const a of this.#open) a.abort();
+    for (const wake of [...this.#waiting.values()]) wake();
     await this.#sweepRun;
   }
 
@@ -115,7 +123,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
     refs: { sopClassUid: string; sopInstanceUid: string }[],
     ids: number[],
     asks: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const transaction = hashUid(uid);
     let error = "";
     try {
@@ -128,7 +136,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
           asks,
         });
         this.onEvent({ type: "commitment", destination, outcome: "requested", count: refs.length });
-        return;
+        return true;
       }
       error = `storage commitment request answered ${statusHex(status)}`;
     } catch (err) {
@@ -148,6 +156,23 @@ export class CommitmentRequests implements CommitmentReportHandler {
       reason: error,
     });
     this.onEvent({ type: "commitment", destination, outcome: "refused", count: refs.length });
+    return false;
+  }
+
+  /** Resolves once a report on `uid` arrived, the association closed, the agent stops, or after `ms`. */
+  #report(uid: string, scu: ScuAssociation, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        clearInterval(watch);
+        this.#waiting.delete(uid);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      // The node may close the association after its answer (and report on one of its own).
+      const watch = setInterval(() => scu.isOpen || done(), 100);
+      this.#waiting.set(uid, done);
+    });
   }
 
   #timeoutMs(node: NodeConfig, asks: number): number {
@@ -228,7 +253,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
         const uid = newTransactionUid();
         const asks = Math.max(...chunk.map((r) => r.commitAsks)) + 1;
         this.queue.markReasked(chunk.map((r) => r.id), uid, Date.now() + this.#timeoutMs(node, asks));
-        await this.#ask(
+        const asked = await this.#ask(
           destination,
           node,
           scu,
@@ -237,6 +262,9 @@ export class CommitmentRequests implements CommitmentReportHandler {
           chunk.map((r) => r.id),
           asks,
         );
+        if (asked && !this.#stopped) {
+          await this.#report(uid, scu, Math.min(REPORT_WAIT_MS, this.#timeoutMs(node, asks)));
+        }
       }
     } finally {
       this.#open.delete(scu);
@@ -248,6 +276,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
   // deno-lint-ignore require-await
   async received(report: CommitmentReport, from: AssociationInfo): Promise<void> {
     const transaction = hashUid(report.transactionUid);
+    this.#waiting.get(report.transactionUid)?.();
     const rows = this.queue.committingRows(report.transactionUid);
     if (rows.length === 0) {
       // Asked again since (a restart, an overdue report) or already reported: the newer request decides.

@@ -5,7 +5,8 @@
  * `committing` until the report (Orthanc told a wrong port for the agent first, so no report arrives), are
  * asked again when it is overdue, an object deleted from Orthanc meanwhile is reported failed and stored
  * again, retention keeps files awaiting commitment, and a kill -9 while a commitment is pending asks again at
- * the next start.
+ * the next start. Another agent as the commitment SCP, which cannot reach the requester, reports on the
+ * request's association.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -193,6 +194,51 @@ Deno.test({
     } finally {
       await agent.stop();
       await orthanc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "another agent as the commitment SCP reports on the request's association (it cannot reach the requester)",
+  ignore: !!skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // B knows no node for A: its report can only go on the association A asked on.
+    const b = await startAgentProcess({ aet: "BAGENT" });
+    const a = await startAgentProcess({
+      config: {
+        queue: FAST_RETRY,
+        nodes: {
+          pacs: {
+            aet: b.aet,
+            host: "127.0.0.1",
+            port: b.port,
+            storageCommitment: true,
+            commitmentTimeoutSeconds: 2,
+          },
+        },
+        routes: [{ name: "all", to: [{ node: "pacs" }] }],
+      },
+    });
+    try {
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 3,
+        rows: 32,
+        columns: 32,
+        modality: "CT",
+        seed: "fwd-commit-agent",
+      });
+      assert.equal((await storescu(series.paths, a)).code, 0);
+      await eventually("every row done", async () => (await inState(a, "done")).length === 3, 60_000);
+      assert.ok((await metric(a, "committed")) >= 3);
+      assert.equal(await metric(a, "failed"), 0);
+      const bLog = await Deno.readTextFile(b.logFile);
+      assert.match(bLog, /"msg":"storage commitment reported".*"via":"requester's association"/);
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   },
 });
