@@ -197,6 +197,8 @@ export class CommitmentRequests implements CommitmentReportHandler {
       }
       for (const [destination, rows] of byDestination) {
         if (this.#stopped) return;
+        // A paused destination is not asked either (its rows are, once it is resumed).
+        if (this.queue.isPaused(destination)) continue;
         await this.#again(destination, rows);
       }
     } catch (err) {

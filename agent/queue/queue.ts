@@ -260,12 +260,13 @@ export class Queue {
 
   /**
    * Takes a route's waiting rows out of the queue (dead, "canceled"); returns how many. Rows in flight
-   * finish their attempt, and are marked so that one that does not get through is not tried again.
+   * finish their attempt, and rows awaiting commitment their report, marked so that one that does not get
+   * through is not tried again.
    */
   cancelRoute(route: string, now = Date.now()): number {
     return this.db.write(() => {
       this.db.statement(`UPDATE queue SET last_error = '${CANCELED}', updated_at = ?
-        WHERE route = ? AND state = 'in_flight'`).run(now, route);
+        WHERE route = ? AND state IN ('in_flight', 'committing')`).run(now, route);
       return this.db.statement(`UPDATE queue SET state = 'dead', last_error = '${CANCELED}', updated_at = ?
         WHERE route = ? AND state IN ('pending', 'failed')`).run(now, route).changes;
     });
@@ -401,7 +402,8 @@ export class Queue {
 
   /** A committing row whose N-ACTION did not go (or was refused): asked again at `next`. */
   commitmentDueAt(ids: number[], next: number, error: string, now = Date.now()): void {
-    const st = this.db.statement(`UPDATE queue SET next_attempt_at = ?, last_error = ?, updated_at = ?
+    const st = this.db.statement(`UPDATE queue SET next_attempt_at = ?,
+      last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END, updated_at = ?
       WHERE id = ? AND state = 'committing'`);
     this.db.write(() => {
       for (const id of ids) st.run(next, error.slice(0, 500), now, id);
@@ -425,8 +427,10 @@ export class Queue {
     now = Date.now(),
   ): boolean {
     return this.db.write(() =>
-      this.db.statement(`UPDATE queue SET state = ?, last_status = ?, last_error = ?, commit_uid = NULL,
-        next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'committing'`).run(
+      // A row whose route was canceled while it awaited its report is not stored again.
+      this.db.statement(`UPDATE queue SET state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE ? END,
+        last_status = ?, last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END,
+        commit_uid = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'committing'`).run(
         outcome.dead ? "dead" : "failed",
         outcome.status,
         outcome.error.slice(0, 500),

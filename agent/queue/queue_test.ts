@@ -185,3 +185,21 @@ Deno.test("Queue.recoverCommitments() makes every row awaiting a report due now 
     db.close();
   }
 });
+
+Deno.test("Queue.cancelRoute(): a row awaiting commitment finishes it, and is not stored again if it fails", async () => {
+  const { db, queue } = await queued();
+  try {
+    const rows = queue.claim("a", 3, 2000);
+    queue.markCommitting(rows.map((r) => ({ id: r.id, status: 0 })), "2.25.5", 10_000, 3000);
+    assert.equal(queue.cancelRoute("r", 4000), 0, "no waiting row taken out");
+    queue.commitmentDueAt([rows[0].id], 5000, "refused", 4500);
+    assert.equal(queue.markCommitted([rows[1].id], "2.25.5", 5000), 1);
+    queue.markCommitFailed(rows[2].id, { status: 0x0112, error: "x", dead: false, next: 6000 }, 5000);
+    const byId = new Map(queue.list().map((r) => [r.id, r]));
+    assert.equal(byId.get(rows[0].id)!.lastError, "canceled", "the mark survives a refused request");
+    assert.equal(byId.get(rows[1].id)!.state, "done", "committed: delivered");
+    assert.equal(byId.get(rows[2].id)!.state, "dead", "failed: not stored again");
+  } finally {
+    db.close();
+  }
+});
