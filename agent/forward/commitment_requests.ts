@@ -21,6 +21,7 @@ import {
 } from "../dimse/handlers.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import { scuTo } from "../nodes/connect.ts";
+import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
 import type { ClaimedRow, CommittingRow, Queue } from "../queue/queue.ts";
 
@@ -140,6 +141,10 @@ export class CommitmentRequests implements CommitmentReportHandler {
       }
       error = `storage commitment request answered ${statusHex(status)}`;
     } catch (err) {
+      if (err instanceof NoContextAcceptedError) {
+        this.#unsupported(destination, node, this.queue.committingRows(uid));
+        return false;
+      }
       error = `storage commitment request failed: ${(err as Error).message}`;
     }
     // Asked again after a backoff (the deadline set when they were asked is too far for a refusal).
@@ -173,6 +178,19 @@ export class CommitmentRequests implements CommitmentReportHandler {
       const watch = setInterval(() => scu.isOpen || done(), 100);
       this.#waiting.set(uid, done);
     });
+  }
+
+  /**
+   * The node does not offer Storage Commitment: asking again will not change that. The rows fail with 0x0122
+   * (as a C-STORE of a SOP class it does not take): dead, unless queue.retryPermanent.
+   */
+  #unsupported(destination: string, node: NodeConfig, rows: CommittingRow[]): void {
+    const reason =
+      `${node.aet} accepted no Storage Commitment context (storageCommitment needs a node that ` +
+      `is a Storage Commitment SCP)`;
+    this.log.warn("destination does not offer Storage Commitment", { destination, instances: rows.length });
+    for (const r of rows) this.#fail(r, Status.SopClassNotSupported, reason);
+    this.onEvent({ type: "commitment", destination, outcome: "refused", count: rows.length });
   }
 
   #timeoutMs(node: NodeConfig, asks: number): number {
@@ -235,6 +253,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
     } catch (err) {
       this.#open.delete(scu!);
       scu?.abort();
+      if (err instanceof NoContextAcceptedError) return this.#unsupported(destination, node, ask);
       const asks = Math.max(1, ...ask.map((r) => r.commitAsks));
       const waitMs = Math.min(
         this.#timeoutMs(node, asks),

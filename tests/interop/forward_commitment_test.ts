@@ -5,12 +5,12 @@
  * `committing` until the report (Orthanc told a wrong port for the agent first, so no report arrives), are
  * asked again when it is overdue, an object deleted from Orthanc meanwhile is reported failed and stored
  * again, retention keeps files awaiting commitment, and a kill -9 while a commitment is pending asks again at
- * the next start. Another agent as the commitment SCP, which cannot reach the requester, reports on the
+ * the next start; a node that is no Storage Commitment SCP sends its rows to the dead letter. Another agent as the commitment SCP, which cannot reach the requester, reports on the
  * request's association.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePort, skipReason, startOrthanc } from "../support/peers.ts";
+import { freePort, skipReason, startOrthanc, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
@@ -239,6 +239,45 @@ Deno.test({
     } finally {
       await a.stop();
       await b.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a node that is no Storage Commitment SCP (storescp): its rows go to the dead letter, saying why",
+  ignore: !!skipReason("storescp", "storescu"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const scp = await startStorescp({ dir: await Deno.makeTempDir({ prefix: "fwdc-scp-" }) });
+    const agent = await startAgentProcess({
+      config: {
+        queue: FAST_RETRY,
+        nodes: { pacs: { aet: scp.aet, host: "127.0.0.1", port: scp.port, storageCommitment: true } },
+        routes: [{ name: "all", to: [{ node: "pacs" }] }],
+      },
+    });
+    try {
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 2,
+        rows: 32,
+        columns: 32,
+        modality: "CT",
+        seed: "fwd-commit-none",
+      });
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      const dead = await eventually("rows in the dead letter", async () => {
+        const d = await inState(agent, "dead");
+        return d.length === 2 ? d : undefined;
+      });
+      for (const r of dead) {
+        assert.equal(r.lastStatus, 0x0122);
+        assert.match(r.lastError, /accepted no Storage Commitment context/);
+      }
+      assert.equal((await inState(agent, "done")).length, 0);
+    } finally {
+      await agent.stop();
+      await scp.stop();
     }
   },
 });
