@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort, skipReason, startOrthanc, startStorescp } from "../support/peers.ts";
-import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { agentCli, type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
@@ -112,6 +112,17 @@ Deno.test({
       await eventually("asked again", async () => (await metric(agent, "timeout")) >= 1, 30_000);
       const summary = await (await agent.http("/queue/summary")).json() as { rows: { state: string }[] };
       assert.ok(summary.rows.some((r) => r.state === "committing"), "the summary shows the state");
+      const listed = await agentCli([
+        "queue",
+        "list",
+        "--state",
+        "committing",
+        "--json",
+        "--http-port",
+        String(agent.httpPort),
+      ]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal((JSON.parse(listed.stdout) as Row[]).length, 3, "queue list --state committing");
 
       // One object leaves Orthanc before it commits: its report fails it, and it is stored again.
       const [gone] = await orthanc.instances();
