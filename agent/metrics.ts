@@ -238,6 +238,10 @@ export class AgentMetrics {
   /** The Storage Commitment requests' event hook (forward/commitment_requests.ts). */
   onCommitmentEvent = (e: CommitmentEvent): void => {
     this.forwardCommitment.inc({ destination: e.destination, outcome: e.outcome }, e.count);
+    // A node that commits: delivered once committed.
+    for (const ms of e.latenciesMs ?? []) {
+      this.forwardLatency.observe({ destination: e.destination }, ms / 1000);
+    }
   };
 
   /** The renderer's event hook. */

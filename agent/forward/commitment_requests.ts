@@ -32,6 +32,8 @@ export type CommitmentEvent = {
   /** requested: an N-ACTION answered Success; committed/failed: instances in a report; timeout: asked again. */
   outcome: "requested" | "refused" | "committed" | "failed" | "timeout";
   count: number;
+  /** With `committed`: for each instance, from its Success at the agent to its commitment (ms). */
+  latenciesMs?: number[];
 };
 
 /** How often overdue rows are looked for. */
@@ -319,9 +321,13 @@ export class CommitmentRequests implements CommitmentReportHandler {
     }
     const bySop = new Map(rows.map((r) => [r.sopInstanceUid, r]));
     const committed: number[] = [];
+    const now = Date.now();
+    const latenciesMs: number[] = [];
     for (const ref of report.committed) {
       const r = bySop.get(ref.sopInstanceUid);
-      if (r) committed.push(r.id);
+      if (!r) continue;
+      committed.push(r.id);
+      latenciesMs.push(now - r.createdAt);
     }
     const done = this.queue.markCommitted(committed, report.transactionUid);
     let failed = 0;
@@ -344,7 +350,9 @@ export class CommitmentRequests implements CommitmentReportHandler {
       failed,
       waiting: rows.length - done - failed,
     });
-    if (done) this.onEvent({ type: "commitment", destination, outcome: "committed", count: done });
+    if (done) {
+      this.onEvent({ type: "commitment", destination, outcome: "committed", count: done, latenciesMs });
+    }
     if (failed) this.onEvent({ type: "commitment", destination, outcome: "failed", count: failed });
   }
 

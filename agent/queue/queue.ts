@@ -52,6 +52,7 @@ export interface CommittingRow {
   attempts: number;
   commitUid: string;
   commitAsks: number;
+  createdAt: number;
 }
 
 export interface QueueRow {
@@ -383,7 +384,7 @@ export class Queue {
 
   #committing(where: string, args: (string | number)[], limit: number): CommittingRow[] {
     return this.db.statement(`SELECT q.id, q.sop_instance_uid AS sopInstanceUid, q.destination,
-      q.attempts, q.commit_uid AS commitUid, q.commit_asks AS commitAsks,
+      q.attempts, q.commit_uid AS commitUid, q.commit_asks AS commitAsks, q.created_at AS createdAt,
       coalesce(c.sop_class_uid, i.sop_class_uid, '') AS sopClassUid
       FROM queue q LEFT JOIN deid_copies c ON c.id = q.copy_id
       LEFT JOIN instances i ON q.copy_id IS NULL AND i.sop_instance_uid = q.sop_instance_uid

@@ -133,6 +133,11 @@ Deno.test({
       await eventually("every row done", async () => (await inState(agent, "done")).length === 3, 60_000);
       assert.ok((await metric(agent, "failed")) >= 1, "the deleted object was reported failed");
       assert.ok((await metric(agent, "committed")) >= 3);
+      const metrics = await (await agent.http("/metrics")).text();
+      const delivered = Number(
+        metrics.match(/conduit_agent_forward_latency_seconds_count\{destination="pacs"\} (\d+)/)?.[1] ?? 0,
+      );
+      assert.ok(delivered >= 3, "delivery latency observed at commitment");
       const resent = (await rows(agent)).find((r) => r.sopInstanceUid === goneSop)!;
       assert.ok(resent.attempts >= 2, `stored again after the failed commitment: ${JSON.stringify(resent)}`);
       assert.equal((await orthanc.instances()).length, 3, "the deleted object is back at Orthanc");
