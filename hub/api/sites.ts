@@ -6,7 +6,7 @@ import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { name } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "sessions">;
-type SiteDeps = Pick<ApiDeps, "registry" | "sessions" | "rotation">;
+type SiteDeps = Pick<ApiDeps, "registry" | "sessions" | "rotation" | "transfers">;
 
 /**
  * The `ok` detail of a request to a site's agent: an unknown site is NOT_FOUND, one never enrolled
@@ -67,6 +67,17 @@ export function siteRouter(d: SiteDeps) {
     rotate: procedure.input(z.object({ site: name }).strict()).mutation(({ ctx, input }) =>
       d.rotation.rotate(input.site, actorOf(ctx.principal))
     ),
+    /**
+     * Sets (`null` clears) the site's uplink cap, Mbit/s: everything the hub relays from the site (its
+     * transfers' objects and its routes') shares it, in turn; audited. Applies from the next object.
+     */
+    setUplink: procedure.input(
+      z.object({ site: name, uplinkMbps: z.number().min(0.1).max(100_000).nullable() }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      const info = await d.registry.setUplink(input.site, input.uplinkMbps, actorOf(ctx.principal));
+      d.transfers.forgetSite(input.site);
+      return info;
+    }),
     nodes: procedure.input(z.object({ site: name }).strict()).query(async ({ input }) => {
       return (await siteReply(d, input.site, { op: "nodes" })).nodes;
     }),

@@ -6,18 +6,24 @@ import type { Principal } from "../auth/tokens.ts";
 import { TERMINAL } from "../transfers/view.ts";
 import { customSummary, deidProblem } from "../transfers/deid.ts";
 import { TransferError } from "../transfers/service.ts";
+import { DAYS, MAX_WINDOWS } from "../transfers/window.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError, toTrpcError } from "./errors.ts";
 import { byId, deid, endpoint, uid } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "transfers">;
 
-/** Hours of the day a job runs, HH:MM in an IANA zone (the hub's when absent); checked again by the service. */
-const timeWindow = z.object({
+/**
+ * Hours a job runs, HH:MM in an IANA zone (the hub's when absent), on the days named (every day when
+ * absent); one window or several. Checked again by the service.
+ */
+const oneWindow = z.object({
   start: z.string().regex(/^\d\d:\d\d$/, "HH:MM"),
   end: z.string().regex(/^\d\d:\d\d$/, "HH:MM"),
   timeZone: z.string().min(1).max(64).optional(),
+  days: z.array(z.enum(DAYS)).min(1).max(7).optional(),
 }).strict();
+const timeWindow = z.union([oneWindow, z.array(oneWindow).min(1).max(MAX_WINDOWS)]);
 /** Some series of one study. */
 const studySeries = z.object({ study: uid, series: z.array(uid).min(1).max(1000) }).strict();
 /** Megabits per second. */

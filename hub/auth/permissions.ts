@@ -36,6 +36,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "site.add": "manage",
   "site.revoke": "manage",
   "site.rotate": "manage",
+  "site.setUplink": "manage",
   "query.studies": "read",
   "query.series": "read",
   "transfers.list": "read",

@@ -32,6 +32,8 @@ export const sites = sqliteTable("sites", {
   remoteAddress: text("remote_address"),
   queueDepth: integer("queue_depth"),
   rttMs: real("rtt_ms"),
+  /** Cap on everything the hub relays from the site, megabits per second (null: none); set by an admin. */
+  uplinkMbps: real("uplink_mbps"),
 });
 
 export type SiteRow = typeof sites.$inferSelect;
@@ -69,6 +71,12 @@ export const transfers = sqliteTable("transfers", {
   windowStart: text("window_start"),
   windowEnd: text("window_end"),
   windowZone: text("window_zone"),
+  /**
+   * The window as given when it names days or is several (JSON: one window or a list); null for a
+   * single window of every day, kept in the three columns above alone. With it, those columns hold its
+   * first window, which is what a hub from before weekday windows reads.
+   */
+  windows: text("windows"),
   /** Cap on the job's relayed bytes, in megabits per second (null: none). */
   bandwidthMbps: real("bandwidth_mbps"),
   /**

@@ -56,6 +56,8 @@ export interface SiteInfo {
    * one are both accepted until the agent connects with the new one.
    */
   rotationUnconfirmed: boolean;
+  /** The cap on everything the hub relays from the site, Mbit/s (null: none). */
+  uplinkMbps: number | null;
 }
 
 /** A credential a rotation replaced, still accepted: until `until`, or (null) until the agent uses the newest. */
@@ -95,6 +97,7 @@ function siteInfo(row: SiteRow, now = Date.now()): SiteInfo {
     rotatedAt: iso(row.credentialRotatedAt),
     oldCredentialUntil: untils.length ? iso(Math.max(...untils)) : null,
     rotationUnconfirmed: older.some((c) => c.until === null),
+    uplinkMbps: row.uplinkMbps ?? null,
   };
 }
 
@@ -282,6 +285,17 @@ export class SiteRegistry {
   /** The agent's answer did not come: both credentials stay accepted (begun in step 1); audited. */
   async unconfirmedRotation(name: string, actor: string): Promise<void> {
     await atomically(this.db, (tx) => [entry(tx, actor, "site.rotate", name, { confirmed: false })]);
+  }
+
+  /** Sets (null: clears) the site's uplink cap, in megabits per second; audited (`site.uplink`). */
+  async setUplink(name: string, mbps: number | null, actor = "cli"): Promise<SiteInfo> {
+    const row = await this.get(name);
+    if (!row || row.state === "revoked") throw new UnknownSiteError(`no site named ${name}`);
+    await atomically(this.db, (tx) => [
+      tx.update(sites).set({ uplinkMbps: mbps }).where(eq(sites.name, name)),
+      entry(tx, actor, "site.uplink", name, { uplinkMbps: mbps }),
+    ]);
+    return siteInfo((await this.get(name))!);
   }
 
   async revoke(name: string, now = Date.now(), actor = "cli"): Promise<void> {

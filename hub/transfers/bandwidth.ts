@@ -48,3 +48,79 @@ export class RateLimiter {
     });
   }
 }
+
+/** What the relay waits on before passing bytes on: one bucket, or several in turn. */
+export interface Throttle {
+  take(bytes: number, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * A site's uplink cap, shared fairly by everything the site relays at once: each flow (a transfer job,
+ * a route) waits in its own line, and the lines are served in turn, one chunk each, so a job with eight
+ * objects in flight gets no more of the site than a job with one. Within a line, chunks go in order.
+ */
+export class FairRateLimiter {
+  readonly #limiter: RateLimiter;
+  readonly #lines = new Map<string, { bytes: number; signal?: AbortSignal; go: (err?: unknown) => void }[]>();
+  #serving = false;
+
+  constructor(megabitsPerSecond: number, now?: () => number) {
+    this.#limiter = new RateLimiter(megabitsPerSecond, now);
+  }
+
+  get megabitsPerSecond(): number {
+    return this.#limiter.megabitsPerSecond;
+  }
+
+  /** The throttle of one flow. */
+  flow(key: string): Throttle {
+    return { take: (bytes, signal) => this.#take(key, bytes, signal) };
+  }
+
+  #take(key: string, bytes: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      let line = this.#lines.get(key);
+      if (!line) this.#lines.set(key, line = []);
+      line.push({ bytes, signal, go: (err) => err === undefined ? resolve() : reject(err) });
+      void this.#serve();
+    });
+  }
+
+  async #serve(): Promise<void> {
+    if (this.#serving) return;
+    this.#serving = true;
+    try {
+      while (this.#lines.size > 0) {
+        // One chunk of each line in turn (a Map iterates in insertion order: a line served goes last).
+        const [key, line] = this.#lines.entries().next().value!;
+        const next = line.shift()!;
+        this.#lines.delete(key);
+        if (line.length > 0) this.#lines.set(key, line);
+        if (next.signal?.aborted) {
+          next.go(next.signal.reason);
+          continue;
+        }
+        try {
+          await this.#limiter.take(next.bytes, next.signal);
+          next.go();
+        } catch (err) {
+          next.go(err);
+        }
+      }
+    } finally {
+      this.#serving = false;
+    }
+  }
+}
+
+/** Waits on each throttle in turn: the slowest (the lowest cap) sets the pace. */
+export function chain(...throttles: (Throttle | undefined)[]): Throttle | undefined {
+  const list = throttles.filter((t): t is Throttle => t !== undefined);
+  if (list.length <= 1) return list[0];
+  return {
+    take: async (bytes, signal) => {
+      for (const t of list) await t.take(bytes, signal);
+    },
+  };
+}

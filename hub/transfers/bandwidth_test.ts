@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RateLimiter } from "./bandwidth.ts";
+import { chain, FairRateLimiter, RateLimiter } from "./bandwidth.ts";
 
 Deno.test("RateLimiter lets bytes pass at the rate asked, callers in turn, after a quarter second's burst", async () => {
   const limiter = new RateLimiter(16); // 2 MB/s, burst 0.5 MB
@@ -21,4 +21,27 @@ Deno.test("RateLimiter.take() gives up when its signal aborts", async () => {
   const waiting = limiter.take(1_000_000, abort.signal);
   abort.abort(new Error("gone"));
   await assert.rejects(waiting, /gone/);
+});
+
+Deno.test("FairRateLimiter serves its flows in turn, a chunk each, whatever the number of takers of each", async () => {
+  const site = new FairRateLimiter(1000);
+  const order: string[] = [];
+  const a = site.flow("job-a"), b = site.flow("job-b");
+  await Promise.all([
+    ...[1, 2, 3, 4, 5, 6].map((i) => a.take(1000).then(() => order.push(`a${i}`))),
+    ...[1, 2].map((i) => b.take(1000).then(() => order.push(`b${i}`))),
+  ]);
+  assert.deepEqual(order, ["a1", "a2", "b1", "a3", "b2", "a4", "a5", "a6"]);
+});
+
+Deno.test("chain() waits on each throttle: the lower cap sets the pace", async () => {
+  const job = new RateLimiter(8); // 1 MB/s, burst 250 kB
+  const site = new FairRateLimiter(80); // 10 MB/s
+  const both = chain(job, site.flow("j"))!;
+  const started = performance.now();
+  for (let sent = 0; sent < 1_250_000; sent += 50_000) await both.take(50_000);
+  const seconds = (performance.now() - started) / 1000;
+  assert.ok(seconds >= 0.9, `${seconds.toFixed(2)} s`); // 1 MB past the job's burst at 1 MB/s
+  assert.equal(chain(undefined, job), job);
+  assert.equal(chain(undefined, undefined), undefined);
 });

@@ -1,17 +1,19 @@
 /**
- * When and how fast a transfer moves data: its time window (hub/transfers/window.ts) and its bandwidth
- * cap (hub/transfers/bandwidth.ts). Outside the window the hub dispatches none of the job's studies
+ * When and how fast a transfer moves data: its time window (hub/transfers/window.ts), its bandwidth
+ * cap and its source site's uplink cap (hub/transfers/bandwidth.ts). Outside the window the hub dispatches none of the job's studies
  * and tells each source to hold what it has queued until the window opens (the `hold` request, which
  * the agent keeps in its queue rows, so it outlives a restart of either side); the cap is applied to
- * the job's objects where they cross the hub.
+ * the job's objects where they cross the hub. A site's uplink cap applies to everything the hub relays
+ * from that site (transfers and routes alike), shared fairly between them; a job's own cap comes on top
+ * (the lower wins).
  */
 import { eq } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
-import { type TransferRow, transfers, transferTasks } from "../db/schema.ts";
+import { sites, type TransferRow, transfers, transferTasks } from "../db/schema.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
-import { checkWindow, type TimeWindow } from "./window.ts";
-import { RateLimiter } from "./bandwidth.ts";
+import { checkWindow, type TimeWindow, type Windows } from "./window.ts";
+import { chain, FairRateLimiter, RateLimiter, type Throttle } from "./bandwidth.ts";
 
 export class ScheduleError extends Error {
   override name = "ScheduleError";
@@ -19,8 +21,8 @@ export class ScheduleError extends Error {
 
 /** When a job may move data, and how fast. */
 export interface Schedule {
-  /** Hours of the day it runs (hub/transfers/window.ts); absent: any time. */
-  window?: TimeWindow;
+  /** Hours it runs (hub/transfers/window.ts): one window or several; absent: any time. */
+  window?: Windows;
   /** Cap on its relayed bytes, megabits per second; absent: none. */
   bandwidthMbps?: number;
 }
@@ -39,10 +41,39 @@ export function checkSchedule(s: Schedule): void {
   }
 }
 
-export function windowOf(t: TransferRow): TimeWindow | undefined {
+/** A job's window(s) as given, from its row. */
+export function windowOf(t: TransferRow): Windows | undefined {
+  if (t.windows) {
+    try {
+      return JSON.parse(t.windows) as Windows;
+    } catch { /* the columns below then */ }
+  }
   if (!t.windowStart || !t.windowEnd) return undefined;
   return { start: t.windowStart, end: t.windowEnd, ...(t.windowZone ? { timeZone: t.windowZone } : {}) };
 }
+
+/**
+ * The columns that store a job's window(s): a single window of every day in the three columns alone
+ * (as before weekday windows); otherwise the whole in `windows`, its first window (without its days)
+ * in the three columns for a hub from before them.
+ */
+export function windowColumns(w: Windows | null | undefined): Pick<
+  TransferRow,
+  "windowStart" | "windowEnd" | "windowZone" | "windows"
+> {
+  if (!w) return { windowStart: null, windowEnd: null, windowZone: null, windows: null };
+  const first: TimeWindow = Array.isArray(w) ? w[0] : w;
+  const simple = !Array.isArray(w) && !w.days;
+  return {
+    windowStart: first.start,
+    windowEnd: first.end,
+    windowZone: first.timeZone ?? null,
+    windows: simple ? null : JSON.stringify(w),
+  };
+}
+
+/** How long a site's uplink cap is trusted before it is read again (another hub may have changed it). */
+const SITE_CAP_TTL_MS = 5000;
 
 export class Scheduler {
   /** Tasks told to hold at their source, with the time they were told (their window's opening). */
@@ -52,6 +83,11 @@ export class Scheduler {
   readonly #taskTransfer = new Map<string, string | null>();
   /** Each task's transfer's source and destination sites, for the relay policy. */
   readonly #ends = new Map<string, Promise<{ source: string; destination: string } | undefined>>();
+  /** Each site's uplink cap as last read, and its shared bucket. */
+  readonly #sites = new Map<
+    string,
+    { at: number; mbps: Promise<number | null>; limiter?: FairRateLimiter }
+  >();
 
   constructor(private readonly db: HubDb, private readonly sessions: Sessions) {}
 
@@ -69,11 +105,46 @@ export class Scheduler {
     }
   }
 
+  /** Drops what is remembered of a site's uplink cap (after it changed). */
+  forgetSite(site: string): void {
+    const known = this.#sites.get(site);
+    if (known) known.at = -Infinity;
+  }
+
   /**
-   * The bandwidth limiter for an object `fromSite` relays under `route` (`transfer:<task>`), when its
-   * transfer has a cap. Lookups are remembered: one query per task, not per object.
+   * What an object `fromSite` relays under `route` waits on: its site's uplink cap (shared fairly
+   * between the site's jobs and routes), then its transfer's own cap, when they are set.
    */
-  async limiterFor(fromSite: string, route: string): Promise<RateLimiter | undefined> {
+  async limiterFor(fromSite: string, route: string | undefined): Promise<Throttle | undefined> {
+    const job = route ? await this.#jobLimiter(fromSite, route) : undefined;
+    const site = await this.#siteLimiter(fromSite);
+    const flow = job?.transferId ?? `route:${route ?? ""}`;
+    return chain(job?.limiter, site?.flow(flow));
+  }
+
+  /** The site's shared bucket when it has an uplink cap; read again after SITE_CAP_TTL_MS. */
+  async #siteLimiter(site: string): Promise<FairRateLimiter | undefined> {
+    let known = this.#sites.get(site);
+    const now = Date.now();
+    if (!known || now - known.at > SITE_CAP_TTL_MS) {
+      const mbps = this.db.select({ uplinkMbps: sites.uplinkMbps }).from(sites).where(eq(sites.name, site))
+        .then((rows) => rows[0]?.uplinkMbps ?? null);
+      known = { at: now, mbps, limiter: known?.limiter };
+      if (this.#sites.size > 10_000) this.#sites.clear();
+      this.#sites.set(site, known);
+      mbps.catch(() => this.#sites.delete(site));
+    }
+    const mbps = await known.mbps;
+    if (!mbps) return known.limiter = undefined;
+    if (known.limiter?.megabitsPerSecond !== mbps) known.limiter = new FairRateLimiter(mbps);
+    return known.limiter;
+  }
+
+  /** The transfer of a relay route, and its own cap's bucket when it has one. */
+  async #jobLimiter(
+    fromSite: string,
+    route: string,
+  ): Promise<{ transferId: string; limiter?: RateLimiter } | undefined> {
     const taskId = /^transfer:([A-Za-z0-9_-]{1,64})$/.exec(route)?.[1];
     if (!taskId) return undefined;
     let transferId = this.#taskTransfer.get(taskId);
@@ -94,7 +165,7 @@ export class Scheduler {
       this.#limiters.set(transferId, limiter);
     }
     const found = await limiter;
-    return found && found.source === fromSite ? found.limiter : undefined;
+    return { transferId, ...(found && found.source === fromSite ? { limiter: found.limiter } : {}) };
   }
 
   /**

@@ -19,9 +19,9 @@ import {
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
-import { isOpen, nextOpening, type TimeWindow } from "./window.ts";
-import type { RateLimiter } from "./bandwidth.ts";
-import { checkSchedule, type Schedule, Scheduler, windowOf } from "./schedule.ts";
+import { isOpen, nextOpening, type Windows } from "./window.ts";
+import type { Throttle } from "./bandwidth.ts";
+import { checkSchedule, type Schedule, Scheduler, windowColumns, windowOf } from "./schedule.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
 import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
@@ -145,9 +145,14 @@ export class TransferService {
   /** With several hubs on one database: which jobs this hub drives (hub/cluster/transfer_lease.ts). */
   leases?: TransferLeases;
 
-  /** The bandwidth limiter for an object relayed under a queue route (see Scheduler.limiterFor). */
-  limiterFor(fromSite: string, route: string): Promise<RateLimiter | undefined> {
+  /** What an object relayed from a site (under a queue route) waits on (see Scheduler.limiterFor). */
+  limiterFor(fromSite: string, route: string | undefined): Promise<Throttle | undefined> {
     return this.#schedule.limiterFor(fromSite, route);
+  }
+
+  /** A site's uplink cap changed: read it again for the next object relayed. */
+  forgetSite(site: string): void {
+    this.#schedule.forgetSite(site);
   }
 
   /** The sites a transfer's relay route goes from and to (see Scheduler.routeEnds). */
@@ -191,9 +196,7 @@ export class TransferService {
         destinationNode: input.destination.node ?? null,
         status: "pending",
         priority: input.priority ?? 0,
-        windowStart: input.window?.start ?? null,
-        windowEnd: input.window?.end ?? null,
-        windowZone: input.window?.timeZone ?? null,
+        ...windowColumns(input.window),
         bandwidthMbps: input.bandwidthMbps ?? null,
         deid: input.deid ? storedDeid(input.deid) : null,
         // In a cluster the hub that creates a job drives it first.
@@ -280,7 +283,7 @@ export class TransferService {
    */
   async schedule(
     transferId: string,
-    change: { window?: TimeWindow | null; bandwidthMbps?: number | null },
+    change: { window?: Windows | null; bandwidthMbps?: number | null },
     actor = "unknown",
   ): Promise<TransferView> {
     try {
@@ -292,11 +295,7 @@ export class TransferService {
     if (!t) throw new TransferError(`no transfer ${transferId}`);
     if (TERMINAL.has(t.status)) throw new TransferError(`the transfer is over (${t.status})`);
     const set: Partial<TransferRow> = { updatedAt: Date.now() };
-    if (change.window !== undefined) {
-      set.windowStart = change.window?.start ?? null;
-      set.windowEnd = change.window?.end ?? null;
-      set.windowZone = change.window?.timeZone ?? null;
-    }
+    if (change.window !== undefined) Object.assign(set, windowColumns(change.window));
     if (change.bandwidthMbps !== undefined) set.bandwidthMbps = change.bandwidthMbps;
     await atomically(this.db, (tx) => [
       tx.update(transfers).set(set).where(eq(transfers.id, transferId)),
@@ -482,11 +481,12 @@ export class TransferService {
         }
         const window = windowOf(t);
         const closed = window && !isOpen(window, now);
+        const opens = closed ? nextOpening(window, now) : 0;
         for (const task of tasks) {
           const atSource = task.status === "queued" || task.status === "in_progress";
           if (closed) {
             // Outside its window a job starts nothing, and what its sources hold waits for the opening.
-            if (atSource) await this.#schedule.hold(t, task.id, nextOpening(window, now));
+            if (atSource) await this.#schedule.hold(t, task.id, opens);
           } else {
             if (atSource) await this.#schedule.release(t, task.id);
             if (task.status === "pending") this.#dispatch(t, task);

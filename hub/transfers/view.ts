@@ -3,7 +3,7 @@
  * series it names, when only some of the study's go).
  */
 import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
-import { isOpen, nextOpening, type TimeWindow } from "./window.ts";
+import { isOpen, nextOpening, type Windows } from "./window.ts";
 import { windowOf } from "./schedule.ts";
 import { type DeidView, deidView, pseudonymized } from "./deid.ts";
 
@@ -21,7 +21,8 @@ export interface TransferView {
   source: Endpoint;
   destination: Endpoint;
   priority: number;
-  window?: TimeWindow;
+  /** One window, or several, as given. */
+  window?: Windows;
   bandwidthMbps?: number;
   /** While the window is closed: when it opens (ISO 8601); nothing moves until then. */
   waitingUntil?: string;

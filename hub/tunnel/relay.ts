@@ -7,14 +7,14 @@
  */
 import { Channel, Request, type Stream } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
-import type { RateLimiter } from "../transfers/bandwidth.ts";
+import type { Throttle } from "../transfers/bandwidth.ts";
 import type { RelayPolicy } from "./relay_policy.ts";
 
 async function pipe(
   from: Stream,
   to: Stream,
   first: Uint8Array[] = [],
-  limiter?: RateLimiter,
+  limiter?: Throttle,
 ): Promise<void> {
   const pass = async (chunk: Uint8Array) => {
     await limiter?.take(chunk.byteLength, to.signal);
@@ -38,8 +38,11 @@ async function refuse(from: Channel, code: string, message: string): Promise<voi
   while (await from.stream.read()) { /* dropped: the object is not relayed */ }
 }
 
-/** The bandwidth cap for objects a site relays under a queue route, if any. */
-export type RelayLimiter = (fromSite: string, route: string) => Promise<RateLimiter | undefined>;
+/**
+ * What objects a site relays (under a queue route, when the agent names one) wait on: its uplink cap
+ * and its transfer's cap, if any.
+ */
+export type RelayLimiter = (fromSite: string, route: string | undefined) => Promise<Throttle | undefined>;
 
 export async function relayStream(
   fromSite: string,
@@ -73,7 +76,7 @@ export async function relayStream(
       return;
     }
     to = new Channel(destination);
-    const limiter = request.route && limiterFor ? await limiterFor(fromSite, request.route) : undefined;
+    const limiter = limiterFor ? await limiterFor(fromSite, request.route || undefined) : undefined;
     await to.send({ op: "store", from: fromSite, ...(request.node ? { node: request.node } : {}) });
     await Promise.all([pipe(stream, to.stream, from.detach(), limiter), pipe(to.stream, stream)]);
   } catch (err) {

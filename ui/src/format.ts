@@ -227,3 +227,32 @@ export function bytes(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
   return `${n} B`;
 }
+
+/** A transfer's time window as the API gives it: one, or several. */
+export interface WindowSpec {
+  start: string;
+  end: string;
+  timeZone?: string;
+  days?: string[];
+}
+
+const DAY_NAMES: Record<string, string> = {
+  mon: "Mon",
+  tue: "Tue",
+  wed: "Wed",
+  thu: "Thu",
+  fri: "Fri",
+  sat: "Sat",
+  sun: "Sun",
+};
+
+/** "19:00–07:00 Mon, Tue Europe/Paris; all day Sat, Sun": each window, its days (every day: none said). */
+export function windowText(w: WindowSpec | WindowSpec[]): string {
+  return (Array.isArray(w) ? w : [w]).map((one) =>
+    [
+      one.start === one.end ? "all day" : `${one.start}–${one.end}`,
+      one.days?.map((d) => DAY_NAMES[d] ?? d).join(", "),
+      one.timeZone,
+    ].filter(Boolean).join(" ")
+  ).join("; ");
+}

@@ -14,6 +14,7 @@ import {
   sex,
   status,
   studyTitle,
+  windowText,
 } from "./format.ts";
 
 Deno.test("personName() writes Family, Given with every component and the other groups", () => {
@@ -121,4 +122,15 @@ Deno.test("auditAction() and auditActor() read the audit log as words", () => {
   assert.equal(auditAction("site.rotate"), "Rotated the credential of the site");
   assert.equal(auditActor("anonymous"), "not logged in");
   assert.equal(auditActor("site:north"), "site:north");
+});
+
+Deno.test("windowText: each window with its days and zone", () => {
+  assert.equal(windowText({ start: "19:00", end: "06:00" }), "19:00–06:00");
+  assert.equal(
+    windowText([
+      { start: "19:00", end: "07:00", timeZone: "Europe/Paris", days: ["mon", "fri"] },
+      { start: "00:00", end: "00:00", days: ["sat", "sun"] },
+    ]),
+    "19:00–07:00 Mon, Fri Europe/Paris; all day Sat, Sun",
+  );
 });

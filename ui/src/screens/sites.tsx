@@ -161,8 +161,44 @@ export function Sites(props: { current?: string; may: May }) {
                   : s().rotatedAt
                   ? `, credential rotated ${instant(s().rotatedAt)}`
                   : ""}
+                {`, uplink cap ${s().uplinkMbps ? `${s().uplinkMbps} Mbit/s` : "none"}`}
               </p>
             )}
+          </Show>
+          <Show when={props.may("manage") && site() && site()!.state !== "revoked"}>
+            <form
+              class="row"
+              aria-label="Uplink cap"
+              onSubmit={(e) => {
+                e.preventDefault();
+                const at = current()!;
+                const value = new FormData(e.currentTarget).get("uplink")?.toString().trim() ?? "";
+                const mbps = value ? Number(value) : null;
+                run(async () => {
+                  if (mbps !== null && !(mbps >= 0.1 && mbps <= 100_000)) {
+                    throw new Error("The uplink cap is in Mbit/s, from 0.1 to 100000 (empty: none).");
+                  }
+                  await api.site.setUplink.mutate({ site: at, uplinkMbps: mbps });
+                  return mbps === null ? `${at}: no uplink cap` : `${at}: uplink capped at ${mbps} Mbit/s`;
+                });
+              }}
+            >
+              <label>
+                Uplink cap (Mbit/s)<input
+                  name="uplink"
+                  type="number"
+                  min="0.1"
+                  max="100000"
+                  step="0.1"
+                  placeholder="none"
+                  value={site()?.uplinkMbps ?? ""}
+                />
+              </label>
+              <button type="submit">Set the cap</button>
+              <span class="hint">
+                Everything the hub relays from this site (all its transfers and routes) shares it, in turn.
+              </span>
+            </form>
           </Show>
           <h2>{current()}: nodes</h2>
           <Show

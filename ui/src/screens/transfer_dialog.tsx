@@ -7,6 +7,9 @@
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import { api } from "../api.ts";
 import { count } from "../format.ts";
+
+/** The days a window may name, as the API spells them. */
+const WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 import { text } from "../studies.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
@@ -27,6 +30,8 @@ export function TransferDialog(props: {
   const [start, setStart] = createSignal("");
   const [end, setEnd] = createSignal("");
   const [cap, setCap] = createSignal("");
+  /** The days the window starts on (none: every day). */
+  const [days, setDays] = createSignal<ReadonlySet<string>>(new Set());
   const [message, setMessage] = createSignal("");
   /** A transfer being created: the button waits for it, so a double click starts one job, not two. */
   const [busy, setBusy] = createSignal(false);
@@ -83,7 +88,15 @@ export function TransferDialog(props: {
           ? { series: [{ study: props.studies[0], series: picked() }] }
           : { studies: props.studies }),
         ...(priority() ? { priority: priority() } : {}),
-        ...(start() ? { window: { start: start(), end: end() } } : {}),
+        ...(start()
+          ? {
+            window: {
+              start: start(),
+              end: end(),
+              ...(days().size ? { days: WEEK.filter((d) => days().has(d)) } : {}),
+            },
+          }
+          : {}),
         ...(mbps !== undefined ? { bandwidthMbps: mbps } : {}),
         ...(pseudonymize ? { deid: pseudonymize } : {}),
       });
@@ -205,9 +218,35 @@ export function TransferDialog(props: {
             />
           </label>
         </div>
+        <fieldset class="row" aria-label="Window days">
+          <legend>On the days (none: every day)</legend>
+          <For each={WEEK}>
+            {(d) => (
+              <label>
+                <input
+                  type="checkbox"
+                  name={`day-${d}`}
+                  checked={days().has(d)}
+                  onChange={(e) => {
+                    const on = e.currentTarget.checked;
+                    setDays((now) => {
+                      const next = new Set(now);
+                      if (on) next.add(d);
+                      else next.delete(d);
+                      return next;
+                    });
+                  }}
+                />
+                {d[0].toUpperCase() + d.slice(1)}
+              </label>
+            )}
+          </For>
+        </fieldset>
         <p class="hint">
-          Outside the window (hub time) nothing moves and the source holds what it queued. The cap applies to
-          this job's objects where they cross the hub.
+          Outside the window (hub time) nothing moves and the source holds what it queued. A window past
+          midnight belongs to the day it starts: Fri 19:00–07:00 runs into Saturday morning. The cap applies
+          to this job's objects where they cross the hub; the source site's uplink cap (Sites) applies as
+          well.
         </p>
       </details>
       <DeidFields ref={(c) => (deid = c)} />

@@ -5,7 +5,7 @@
  */
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type May, sessionEnded } from "../api.ts";
-import { count, instant, personName, status, studyTitle } from "../format.ts";
+import { count, instant, personName, status, studyTitle, windowText } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
@@ -161,11 +161,7 @@ export function Transfers(props: { open?: string; may: May }) {
             </p>
             <p class="hint" aria-label="Schedule">
               Priority {j().priority}
-              {j().window
-                ? ` · window ${j().window!.start}–${j().window!.end}${
-                  j().window!.timeZone ? ` ${j().window!.timeZone}` : ""
-                }`
-                : ""}
+              {j().window ? ` · window ${windowText(j().window!)}` : ""}
               {j().bandwidthMbps ? ` · cap ${j().bandwidthMbps} Mbit/s` : ""}
               {j().waitingUntil ? ` · waiting for its window until ${instant(j().waitingUntil!)}` : ""}
             </p>

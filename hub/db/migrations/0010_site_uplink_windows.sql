@@ -1,0 +1,2 @@
+ALTER TABLE `sites` ADD `uplink_mbps` real;--> statement-breakpoint
+ALTER TABLE `transfers` ADD `windows` text;
