@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { eventually } from "../support/hub.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
 import { atPacs, finished, pacsHolding, type Rig, rigTest, seed, skip } from "./_rig.ts";
 
 if (skip) console.warn(`schedule_test: skipped: ${skip}`);
@@ -139,3 +140,135 @@ rigTest("a transfer's bandwidth cap holds its relayed bytes to the rate asked", 
   assert.ok(seconds >= 0.8 * (megabytes - 0.5) / 2, `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`);
   assert.ok(seconds < 30, `${seconds.toFixed(2)} s`);
 });
+
+const WEEK = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
+
+/** A zone where it is now well inside the day (02:00 to 21:59), and today's day of the week there. */
+function dayZone(): { timeZone: string; today: (typeof WEEK)[number] } {
+  for (const timeZone of ["UTC", "Asia/Tokyo", "America/Los_Angeles"]) {
+    const parts = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      weekday: "short",
+      hour: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(new Date());
+    const hour = Number(parts.find((p) => p.type === "hour")!.value);
+    const day = parts.find((p) => p.type === "weekday")!.value.toLowerCase().slice(0, 3);
+    if (hour >= 2 && hour <= 21) return { timeZone, today: day as (typeof WEEK)[number] };
+  }
+  throw new Error("unreachable: one of three zones 8 and 9 hours apart is inside its day");
+}
+
+rigTest(
+  "a weekday window holds a job on the days it does not name, and lets it go on one it names",
+  async (r) => {
+    const { timeZone, today } = dayZone();
+    const others = WEEK.filter((d) => d !== today);
+    // Whole days but today, and the nights that start on them: closed now, whatever the hour.
+    const closed = [
+      { start: "00:00", end: "00:00", timeZone, days: others.slice(0, 3) },
+      { start: "20:00", end: "02:00", timeZone, days: others.slice(3) },
+    ];
+    const study = await seed(r, "wd-a", 4);
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [study.studyUid],
+      window: closed,
+    });
+    await sleep(2500); // more than two passes of the hub's scheduler
+    const waiting = await r.client.transfers.get.query({ id });
+    assert.equal(waiting.status, "pending");
+    assert.equal(waiting.tasks[0].status, "pending");
+    assert.deepEqual(waiting.window, closed);
+    assert.ok(Date.parse(waiting.waitingUntil!) > Date.now() + 3600_000, waiting.waitingUntil);
+    assert.equal((await atPacs(r)).size, 0);
+    // A window of today only (named in the job's zone): the job goes now.
+    const opened = await r.client.transfers.schedule.mutate({
+      id,
+      window: { start: "00:00", end: "00:00", timeZone, days: [today] },
+    });
+    assert.deepEqual(opened.window, { start: "00:00", end: "00:00", timeZone, days: [today] });
+    assert.equal(opened.waitingUntil, undefined);
+    assert.equal((await finished(r, id)).status, "success");
+    assert.equal((await pacsHolding(r, 4)).size, 4);
+    // A day that is not one is refused with what is wrong.
+    await assert.rejects(
+      r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: [study.studyUid],
+        window: { start: "19:00", end: "07:00", days: ["monday" as "mon"] },
+      }),
+      /"monday" is not a day: use sun, mon/,
+    );
+  },
+);
+
+rigTest(
+  "a site's uplink cap holds two jobs from it together to the rate asked, and is audited",
+  async (r) => {
+    const admin = createConduitClient({
+      url: r.url,
+      token: (await r.hub.tokens.create("boss", "admin")).token,
+    });
+    const mbps = 16; // 2 MB/s for everything north relays
+    const set = await admin.site.setUplink.mutate({ site: "north", uplinkMbps: mbps });
+    assert.equal(set.uplinkMbps, mbps);
+    assert.equal((await r.client.sites.list.query()).find((s) => s.site === "north")!.uplinkMbps, mbps);
+    // Only an admin sets it.
+    await assert.rejects(
+      r.client.site.setUplink.mutate({ site: "north", uplinkMbps: 1 }),
+      /needs the admin role/,
+    );
+    const a = await seed(r, "cap-a", 8, "CT", 512); // 8 objects of about 0.5 MB each
+    const b = await seed(r, "cap-b", 8, "MR", 512);
+    const started = Date.now();
+    const jobs = await Promise.all([
+      // Its own cap is above the site's: the site's, the lower, sets the pace.
+      r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: [a.studyUid],
+        bandwidthMbps: 80,
+      }),
+      r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: [b.studyUid],
+      }),
+    ]);
+    for (const job of jobs) assert.equal((await finished(r, job.id)).status, "success");
+    const rows = (await northRows(r, "done", "@south")).filter((row) => row.route.startsWith("transfer:"));
+    assert.equal(rows.length, 16);
+    // About 8.4 MB at 2 MB/s, less a quarter second's burst: about 4 s for both jobs together (each alone
+    // would be uncapped by itself; uncapped, they cross loopback in well under a second).
+    const seconds = (Math.max(...rows.map((row) => row.doneAt!)) - started) / 1000;
+    const megabytes = (a.bytes + b.bytes) / 1e6;
+    assert.ok(
+      seconds >= 0.8 * (megabytes - 0.5) / 2,
+      `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`,
+    );
+    assert.ok(seconds < 60, `${seconds.toFixed(2)} s`);
+
+    // Cleared, it is no longer shown nor applied (the next object relayed goes uncapped).
+    const cleared = await admin.site.setUplink.mutate({ site: "north", uplinkMbps: null });
+    assert.equal(cleared.uplinkMbps, null);
+    assert.equal((await r.client.sites.list.query()).find((s) => s.site === "north")!.uplinkMbps, null);
+
+    const audit = (await admin.audit.list.query({ limit: 50 })).filter((e) => e.action === "site.uplink");
+    assert.deepEqual(
+      audit.map((e) => [e.target, e.detail]),
+      [["north", { uplinkMbps: null }], ["north", { uplinkMbps: mbps }]],
+    );
+    await assert.rejects(
+      admin.site.setUplink.mutate({ site: "north", uplinkMbps: 0 }),
+      /0\.1|too_small|greater/i,
+    );
+    await assert.rejects(
+      admin.site.setUplink.mutate({ site: "nowhere", uplinkMbps: 5 }),
+      /no site named nowhere/,
+    );
+  },
+);
