@@ -97,6 +97,13 @@ Deno.test({
       await page.getByLabel("Priority").fill("3");
       await page.getByText("Schedule and limits").click();
       await page.getByLabel("Bandwidth cap (Mbit/s)").fill("200");
+      // A window of whole days, today and yesterday in the hub's zone (still open should midnight pass).
+      const week = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+      const days = [week[(new Date().getDay() + 6) % 7], week[new Date().getDay()]];
+      await page.getByLabel("Window from").fill("00:00");
+      await page.getByLabel("to", { exact: true }).fill("00:00");
+      for (const d of days) await page.getByLabel(d, { exact: true }).check();
+      const shown = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].filter((d) => days.includes(d));
       const northStudies = await page.locator("table[aria-label=Studies]").innerText();
       const mrPatient = /PAT\d+/.exec(await rows.filter({ hasText: "MR" }).innerText())![0];
       // Pseudonymize at the source: the basic profile with one option.
@@ -112,7 +119,10 @@ Deno.test({
       assert.match(await page.locator('section[aria-label="Transfer detail"]').innerText(), /6 of 6 objects/);
       assert.match(page.url(), /\/transfers\/[^/]+$/, "the job has its own URL");
       assert.match(await page.locator('section[aria-label="Transfer detail"] h2').innerText(), /: Done$/);
-      assert.match(await page.getByLabel("Schedule").innerText(), /Priority 3 · cap 200 Mbit\/s/);
+      assert.equal(
+        await page.getByLabel("Schedule").innerText(),
+        `Priority 3 · window all day ${shown.join(", ")} · cap 200 Mbit/s`,
+      );
       // The detail says how it was de-identified, and each study's pseudonyms as north reported them.
       assert.match(
         await page.getByLabel("De-identification").innerText(),

@@ -1,6 +1,7 @@
 /**
  * The console's Sites screen rotates a site's credential (admins only, after a confirmation): the
- * connected agent's credential file changes, the site's page says when, and the audit log names who.
+ * connected agent's credential file changes, the site's page says when, and the audit log names who;
+ * and sets (admins only) the site's uplink cap (docs/transfers.md, site uplink caps).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -37,6 +38,10 @@ Deno.test({
       await logIn(page, "ops", "operator password");
       await page.locator('tr[data-site="north"] .state-online').waitFor({ timeout: 15_000 });
       assert.equal(await page.getByRole("button", { name: "Rotate credential" }).count(), 0);
+      // Nor the site's uplink cap: it shows, and only an admin sets it.
+      await page.goto(`${url}sites/north`);
+      await page.getByText(/uplink cap none/).waitFor();
+      assert.equal(await page.getByRole("button", { name: "Set the cap" }).count(), 0);
       await page.getByRole("button", { name: "Log out" }).click();
 
       await logIn(page, "boss", "admin password");
@@ -62,6 +67,23 @@ Deno.test({
       const entry = (await recent(hub.db)).find((e) => e.action === "site.rotate");
       assert.equal(entry?.actor, "user:boss");
       assert.equal(entry?.target, "north");
+
+      // The uplink cap: set on the site's page, shown there, in the API and the audit log; then cleared.
+      await page.getByLabel("Uplink cap (Mbit/s)").fill("8");
+      await page.getByRole("button", { name: "Set the cap" }).click();
+      await page.getByRole("status").filter({ hasText: "north: uplink capped at 8 Mbit/s" }).waitFor();
+      await page.getByText(/uplink cap 8 Mbit\/s/).waitFor();
+      assert.equal((await hub.registry.list()).find((s) => s.site === "north")?.uplinkMbps, 8);
+      const capped = (await recent(hub.db)).find((e) => e.action === "site.uplink");
+      assert.equal(capped?.actor, "user:boss");
+      assert.deepEqual(capped?.detail, { uplinkMbps: 8 });
+      await page.getByLabel("Uplink cap (Mbit/s)").fill("0.01");
+      await page.getByRole("button", { name: "Set the cap" }).click();
+      await page.getByRole("alert").filter({ hasText: "from 0.1 to 100000" }).waitFor();
+      await page.getByLabel("Uplink cap (Mbit/s)").fill("");
+      await page.getByRole("button", { name: "Set the cap" }).click();
+      await page.getByRole("status").filter({ hasText: "north: no uplink cap" }).waitFor();
+      await page.getByText(/uplink cap none/).waitFor();
     } finally {
       await browser.close();
       await agent?.stop();

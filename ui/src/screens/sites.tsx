@@ -169,6 +169,7 @@ export function Sites(props: { current?: string; may: May }) {
             <form
               class="row"
               aria-label="Uplink cap"
+              noValidate
               onSubmit={(e) => {
                 e.preventDefault();
                 const at = current()!;
@@ -189,7 +190,7 @@ export function Sites(props: { current?: string; may: May }) {
                   type="number"
                   min="0.1"
                   max="100000"
-                  step="0.1"
+                  step="any"
                   placeholder="none"
                   value={site()?.uplinkMbps ?? ""}
                 />
