@@ -343,3 +343,64 @@ Deno.test("TransferService: a hand-over whose outcome cannot be recorded is logg
     }
   });
 });
+
+Deno.test("weekday windows are stored as given (the first one also where older hubs read it), a single window as before", async () => {
+  await withFailedJob(async (db, service) => {
+    const windows = [
+      { start: "19:00", end: "07:00", timeZone: "Europe/Paris", days: ["mon" as const, "fri" as const] },
+      { start: "00:00", end: "00:00", days: ["sat" as const, "sun" as const] },
+    ];
+    const several = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+      window: windows,
+    }, "user:alice");
+    const row = (await db.query.transfers.findFirst({ where: eq(transfers.id, several.id) }))!;
+    assert.deepEqual([row.windowStart, row.windowEnd, row.windowZone], ["19:00", "07:00", "Europe/Paris"]);
+    assert.deepEqual(JSON.parse(row.windows!), windows);
+    assert.deepEqual((await service.get(several.id))!.window, windows);
+    // One window of every day: the three columns alone, as before weekday windows.
+    const single = await service.schedule(several.id, { window: { start: "20:00", end: "06:00" } });
+    assert.deepEqual(single.window, { start: "20:00", end: "06:00" });
+    const plain = (await db.query.transfers.findFirst({ where: eq(transfers.id, several.id) }))!;
+    assert.deepEqual([plain.windowStart, plain.windowEnd, plain.windowZone, plain.windows], [
+      "20:00",
+      "06:00",
+      null,
+      null,
+    ]);
+    const cleared = await service.schedule(several.id, { window: null });
+    assert.equal(cleared.window, undefined);
+    await assert.rejects(
+      service.schedule(several.id, { window: { start: "19:00", end: "07:00", days: ["fri", "fri"] } }),
+      /names a day twice/,
+    );
+  });
+});
+
+Deno.test("a site's uplink cap throttles everything the site relays, routes too, and clearing it stops that", async () => {
+  await withFailedJob(async (db, service) => {
+    const registry = new SiteRegistry(db);
+    await registry.add("north");
+    assert.equal(await service.limiterFor("north", "ct-to-research"), undefined);
+    const info = await registry.setUplink("north", 8, "user:boss");
+    assert.equal(info.uplinkMbps, 8);
+    service.forgetSite("north");
+    assert.ok(await service.limiterFor("north", "ct-to-research"), "a route's relay");
+    assert.ok(await service.limiterFor("north", undefined), "a relay without a route");
+    assert.ok(await service.limiterFor("north", "transfer:no-such-task"), "a transfer's relay");
+    assert.equal(await service.limiterFor("south", "ct-to-research"), undefined);
+    const last = (await recent(db, 1))[0];
+    assert.deepEqual([last.actor, last.action, last.target, last.detail], [
+      "user:boss",
+      "site.uplink",
+      "north",
+      { uplinkMbps: 8 },
+    ]);
+    await registry.setUplink("north", null, "user:boss");
+    service.forgetSite("north");
+    assert.equal(await service.limiterFor("north", "ct-to-research"), undefined);
+    await assert.rejects(registry.setUplink("nowhere", 5), /no site named nowhere/);
+  });
+});
