@@ -100,9 +100,14 @@ Deno.test({
       // A window of whole days, today and yesterday in the hub's zone (still open should midnight pass).
       const week = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
       const days = [week[(new Date().getDay() + 6) % 7], week[new Date().getDay()]];
+      for (const d of days) await page.getByLabel(d, { exact: true }).check();
+      await page.getByRole("button", { name: "Transfer", exact: true }).click();
+      await page.getByRole("alert").filter({
+        hasText: "Give the window a start and an end for the days ticked.",
+      })
+        .waitFor();
       await page.getByLabel("Window from").fill("00:00");
       await page.getByLabel("to", { exact: true }).fill("00:00");
-      for (const d of days) await page.getByLabel(d, { exact: true }).check();
       const shown = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].filter((d) => days.includes(d));
       const northStudies = await page.locator("table[aria-label=Studies]").innerText();
       const mrPatient = /PAT\d+/.exec(await rows.filter({ hasText: "MR" }).innerText())![0];

@@ -73,6 +73,7 @@ export function TransferDialog(props: {
     if (Boolean(start()) !== Boolean(end())) {
       return setMessage("Give the window both a start and an end, or neither.");
     }
+    if (days().size && !start()) return setMessage("Give the window a start and an end for the days ticked.");
     const mbps = cap() ? Number(cap()) : undefined;
     if (mbps !== undefined && !(mbps >= 0.1)) {
       return setMessage("The bandwidth cap is in Mbit/s, at least 0.1.");
