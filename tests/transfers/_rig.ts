@@ -37,6 +37,8 @@ export interface RigOptions {
   northNodes?: Record<string, { aet: string; host: string; port: number; retrieve?: "get" | "move" }>;
   /** North's DIMSE port (a node that C-MOVEs to north must know it first); a free one when absent. */
   northPort?: number;
+  /** North's routes, as its config names them (e.g. to `{ site: "south" }`). */
+  northRoutes?: unknown[];
 }
 
 /** Starts south's PACS (again, on `port`, keeping what it holds in `dir`). */
@@ -83,6 +85,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
       hub: HUB,
       deid: { keyFile },
       ...(options.northNodes ? { nodes: options.northNodes } : {}),
+      ...(options.northRoutes ? { routes: options.northRoutes } : {}),
     },
     args: await siteArgs(hub, "north"),
   };

@@ -272,3 +272,27 @@ rigTest(
     );
   },
 );
+
+rigTest(
+  "a site's uplink cap holds its routes' relays to other sites too",
+  async (r) => {
+    const admin = createConduitClient({
+      url: r.url,
+      token: (await r.hub.tokens.create("boss", "admin")).token,
+    });
+    await admin.site.setUplink.mutate({ site: "north", uplinkMbps: 16 }); // 2 MB/s
+    const started = Date.now();
+    const routed = await seed(r, "cap-route", 8, "MR", 512); // stored at north, routed to south
+    const rows = await eventually("routed to south", async () => {
+      const done = (await northRows(r, "done", "@south")).filter((row) => row.route === "mr-to-south");
+      return done.length === 8 ? done : undefined;
+    }, 120_000);
+    const seconds = (Math.max(...rows.map((row) => row.doneAt!)) - started) / 1000;
+    const megabytes = routed.bytes / 1e6;
+    assert.ok(
+      seconds >= 0.8 * (megabytes - 0.5) / 2,
+      `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`,
+    );
+  },
+  { northRoutes: [{ name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] }] },
+);
