@@ -64,12 +64,9 @@ export class FairRateLimiter {
   readonly #lines = new Map<string, { bytes: number; signal?: AbortSignal; go: (err?: unknown) => void }[]>();
   #serving = false;
 
-  constructor(megabitsPerSecond: number, now?: () => number) {
+  /** `megabitsPerSecond` as given: compared with the cap when it is read again. */
+  constructor(readonly megabitsPerSecond: number, now?: () => number) {
     this.#limiter = new RateLimiter(megabitsPerSecond, now);
-  }
-
-  get megabitsPerSecond(): number {
-    return this.#limiter.megabitsPerSecond;
   }
 
   /** The throttle of one flow. */

@@ -127,12 +127,17 @@ export class Scheduler {
     let known = this.#sites.get(site);
     const now = Date.now();
     if (!known || now - known.at > SITE_CAP_TTL_MS) {
-      const mbps = this.db.select({ uplinkMbps: sites.uplinkMbps }).from(sites).where(eq(sites.name, site))
-        .then((rows) => rows[0]?.uplinkMbps ?? null);
-      known = { at: now, mbps, limiter: known?.limiter };
+      const before = known?.limiter;
+      const entry: typeof known = { at: now, mbps: Promise.resolve(null), limiter: before };
+      // A failed read keeps the cap as it was (a relay is never refused for it), and is read again next time.
+      entry.mbps = this.db.select({ uplinkMbps: sites.uplinkMbps }).from(sites).where(eq(sites.name, site))
+        .then((rows) => rows[0]?.uplinkMbps ?? null, () => {
+          entry.at = -Infinity;
+          return before?.megabitsPerSecond ?? null;
+        });
+      known = entry;
       if (this.#sites.size > 10_000) this.#sites.clear();
       this.#sites.set(site, known);
-      mbps.catch(() => this.#sites.delete(site));
     }
     const mbps = await known.mbps;
     if (!mbps) return known.limiter = undefined;
