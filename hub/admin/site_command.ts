@@ -1,6 +1,7 @@
 /**
- * `deno task hub admin site add|list|revoke|rotate`: works on the hub's database whether or not the hub
- * runs (a running hub closes a revoked site's session within its sync interval, 2 s). `rotate` needs the
+ * `deno task hub admin site add|list|revoke|rotate|uplink`: works on the hub's database whether or not the
+ * hub runs (a running hub closes a revoked site's session within its sync interval, 2 s, and applies an
+ * uplink cap within 5 s). `rotate` needs the
  * running hub that holds the site's session: it asks by a row in the database and waits for the outcome
  * (hub/sites/rotation.ts). With `--json` each command prints one JSON object on stdout.
  */
@@ -13,7 +14,8 @@ import { UnknownSiteError } from "../tunnel/errors.ts";
 const USAGE = `usage: deno task hub admin site add NAME [--data DIR | --db URL] [--json]
        deno task hub admin site list [--data DIR | --db URL] [--json]
        deno task hub admin site revoke NAME [--data DIR | --db URL] [--json]
-       deno task hub admin site rotate NAME [--data DIR | --db URL] [--json]`;
+       deno task hub admin site rotate NAME [--data DIR | --db URL] [--json]
+       deno task hub admin site uplink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]`;
 
 export async function siteCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   const parsed = commandLine("hub admin site", USAGE, args, {
@@ -27,6 +29,17 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
   if ((verb === "add" || verb === "revoke" || verb === "rotate") && (!name || extra.length)) {
     console.error(`hub admin site ${verb}: give one site name\n${USAGE}`);
     return 2;
+  }
+  let uplink: number | null = null;
+  if (verb === "uplink") {
+    const [value, ...more] = extra;
+    uplink = value === "none" ? null : Number(value);
+    if (!name || !value || more.length || (uplink !== null && !(uplink >= 0.1 && uplink <= 100_000))) {
+      console.error(
+        `hub admin site uplink: give a site name and a cap in Mbit/s, 0.1 to 100000, or none\n${USAGE}`,
+      );
+      return 2;
+    }
   }
   const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
   const registry = new SiteRegistry(db);
@@ -49,7 +62,10 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
       else if (!sites.length) console.log("no sites");
       else {
         console.log(
-          ["SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "QUEUE", "RTT ms", "ROTATED"].join("\t"),
+          ["SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "QUEUE", "RTT ms", "ROTATED", "UPLINK Mbit/s"]
+            .join(
+              "\t",
+            ),
         );
         for (const s of sites) {
           console.log(
@@ -62,6 +78,7 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
               s.queueDepth ?? "-",
               s.rttMs ?? "-",
               s.rotationUnconfirmed ? "unconfirmed" : s.rotatedAt ?? "-",
+              s.uplinkMbps ?? "-",
             ].join("\t"),
           );
         }
@@ -81,6 +98,16 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
       }
       console.error(`hub admin site rotate: ${result.message}`);
       return result.outcome === "unconfirmed" ? 3 : 1;
+    } else if (verb === "uplink") {
+      const info = await registry.setUplink(name, uplink, "cli");
+      if (json) console.log(JSON.stringify({ site: info.site, uplinkMbps: info.uplinkMbps }));
+      else {
+        console.log(
+          info.uplinkMbps === null
+            ? `site ${name}: no uplink cap`
+            : `site ${name}: everything the hub relays from it is capped at ${info.uplinkMbps} Mbit/s`,
+        );
+      }
     } else {
       console.error(`hub admin site: unknown command ${verb}\n${USAGE}`);
       return 2;

@@ -3,7 +3,8 @@
  * hub, with real agents and a real storescp.
  */
 import assert from "node:assert/strict";
-import { eventually } from "../support/hub.ts";
+import { eventually, hubAdmin } from "../support/hub.ts";
+import { recent } from "../../hub/auth/audit.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { atPacs, finished, pacsHolding, type Rig, rigTest, seed, skip } from "./_rig.ts";
 
@@ -274,13 +275,21 @@ rigTest(
 );
 
 rigTest(
-  "a site's uplink cap holds its routes' relays to other sites too",
+  "a site's uplink cap, set with the admin CLI, holds its routes' relays to other sites too",
   async (r) => {
-    const admin = createConduitClient({
-      url: r.url,
-      token: (await r.hub.tokens.create("boss", "admin")).token,
-    });
-    await admin.site.setUplink.mutate({ site: "north", uplinkMbps: 16 }); // 2 MB/s
+    // Set with the admin CLI on the running hub's database: the hub reads it (within 5 s of a change).
+    const set = await hubAdmin(r.hub.dataDir, ["site", "uplink", "north", "16", "--json"]); // 2 MB/s
+    assert.equal(set.code, 0, set.stderr);
+    assert.deepEqual(set.json, { site: "north", uplinkMbps: 16 });
+    assert.match(
+      (await hubAdmin(r.hub.dataDir, ["site", "list"])).stdout,
+      /\tUPLINK Mbit\/s\n(.*\n)*north\t.*\t16\n/,
+    );
+    assert.equal((await hubAdmin(r.hub.dataDir, ["site", "uplink", "north", "0"])).code, 2);
+    assert.equal((await hubAdmin(r.hub.dataDir, ["site", "uplink", "north"])).code, 2);
+    const unknown = await hubAdmin(r.hub.dataDir, ["site", "uplink", "nowhere", "none"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no site named nowhere/);
     const started = Date.now();
     const routed = await seed(r, "cap-route", 8, "MR", 512); // stored at north, routed to south
     const rows = await eventually("routed to south", async () => {
@@ -293,6 +302,8 @@ rigTest(
       seconds >= 0.8 * (megabytes - 0.5) / 2,
       `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`,
     );
+    const entry = (await recent(r.hub.db)).find((e) => e.action === "site.uplink");
+    assert.deepEqual([entry?.actor, entry?.target, entry?.detail], ["cli", "north", { uplinkMbps: 16 }]);
   },
   { northRoutes: [{ name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] }] },
 );

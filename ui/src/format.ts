@@ -161,6 +161,7 @@ const AUDIT: Record<string, string> = {
   "site.add": "Added the site",
   "site.revoke": "Revoked the site",
   "site.rotate": "Rotated the credential of the site",
+  "site.uplink": "Set the uplink cap of the site",
   "transfer.create": "Started the transfer",
   "transfer.schedule": "Rescheduled the transfer",
   "transfer.cancel": "Cancelled the transfer",
