@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
-import type { Logger } from "@conduit/shared/log";
+import { hashUid, type Logger } from "@conduit/shared/log";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
@@ -33,7 +33,7 @@ import { httpApp } from "./http/server.ts";
 import { nodeRoutes } from "./http/nodes.ts";
 import { NodeOperations } from "./nodes/operations.ts";
 import { LazyStorageCommitment } from "./commitment/lazy.ts";
-import { CommitmentRequests } from "./forward/commitment_requests.ts";
+import type { CommitmentRequests } from "./forward/commitment_requests.ts";
 import { compileRoutes } from "./routing/rules.ts";
 import { loadProfile } from "./deid/load_profile.ts";
 import { Queue } from "./queue/queue.ts";
@@ -122,12 +122,16 @@ async function startLocked(
   const copies = new Copies(db);
   const key = siteKey(config);
   let tunnel: TunnelClient | undefined;
-  const commitmentRequests = new CommitmentRequests(
-    config,
-    queue,
-    log.child({ part: "forward-commitment" }),
-    metrics.onCommitmentEvent,
-  );
+  // Storage Commitment as SCU, loaded only where a node asks for it (or rows still await a report).
+  const commitmentRequests: CommitmentRequests | undefined =
+    Object.values(config.nodes).some((n) => n.storageCommitment) || queue.hasCommitting()
+      ? new (await import("./forward/commitment_requests.ts")).CommitmentRequests(
+        config,
+        queue,
+        log.child({ part: "forward-commitment" }),
+        metrics.onCommitmentEvent,
+      )
+      : undefined;
   const forwarder = new Forwarder(
     config,
     queue,
@@ -215,7 +219,15 @@ async function startLocked(
       query: archiveQuery,
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
       commitment,
-      commitmentReports: commitmentRequests,
+      // Without a node that asks for Storage Commitment, a report answers no request of ours: Success, ignored.
+      commitmentReports: commitmentRequests ?? {
+        received: (report, from) =>
+          Promise.resolve(log.info("storage commitment report for no open request ignored", {
+            part: "forward-commitment",
+            transaction: hashUid(report.transactionUid),
+            from: from.callingAet,
+          })),
+      },
       log: log.child({ part: "dimse" }),
       onEvent: metrics.onDimseEvent,
       onIdle: fillHashes,
@@ -264,7 +276,7 @@ async function startLocked(
   }
 
   forwarder.start();
-  commitmentRequests.start();
+  commitmentRequests?.start();
   const kept: RetentionPolicy = {
     afterForwardSeconds: config.archive.removeAfterForwardSeconds,
     afterDays: config.archive.removeAfterDays,
@@ -318,7 +330,7 @@ async function startLocked(
     }
   } catch (err) {
     await retention?.stop();
-    await commitmentRequests.stop();
+    await commitmentRequests?.stop();
     await forwarder.stop();
     await scp.close();
     await commitment.stop();
@@ -363,7 +375,7 @@ async function startLocked(
       await tunnel?.stop();
       await scp.close();
       await commitment.stop();
-      await commitmentRequests.stop();
+      await commitmentRequests?.stop();
       await backfill.run(() => false);
       await ingest.settled();
       ingest.group?.close();

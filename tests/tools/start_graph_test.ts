@@ -48,6 +48,7 @@ Deno.test("an agent's start loads none of what it loads on first use", async () 
     /\/shared\/deid\/profile_file\.ts$/,
     /\/agent\/nodes\/get_plan\.ts$/,
     /\/agent\/commitment\/commitment\.ts$/,
+    /\/agent\/forward\/commitment_requests\.ts$/, // only where a node asks for Storage Commitment
     /\/agent\/dimse\/scu\.ts$/,
     /\/agent\/render\//,
     /\/agent\/transcode\/codec\.ts$/,
