@@ -1,0 +1,99 @@
+/**
+ * The console tests' rig: the console built once per test process, a real hub (in this process), a
+ * Chromium (Playwright) and the agents a test starts for its sites, all torn down whatever the test
+ * does (browser first, then the agents in reverse order, then the hub). A test that restarts the hub on
+ * the same data and port sets `rig.hub` to the new one, so the tear-down stops that one.
+ */
+import type { BrowserContext } from "playwright-core";
+import { launchBrowser } from "./browser.ts";
+import { type AgentProcess, type AgentProcessOptions, startAgentProcess } from "./agent.ts";
+import { siteArgs, startTestHub, type TestHub } from "./hub.ts";
+import { buildConsole } from "../../deploy/build_ui.ts";
+
+export type TestHubOptions = NonNullable<Parameters<typeof startTestHub>[0]>;
+
+export interface ConsoleRigOptions {
+  /** What `startTestHub` is given. */
+  hub?: TestHubOptions;
+  /** The browser's viewport and extra Chromium flags (`launchBrowser`). */
+  viewport?: { width: number; height: number };
+  browserArgs?: string[];
+}
+
+export interface ConsoleRig {
+  /** The running hub; settable (a test that restarts the hub puts the new one here). */
+  hub: TestHub;
+  browser: BrowserContext;
+  /** The agents started with `startAgent` (or pushed by the test), stopped in reverse order. */
+  agents: AgentProcess[];
+  /** The console's address, `http://127.0.0.1:PORT/`, of the current hub. */
+  readonly url: string;
+  /** Starts an agent connected to the hub as `site` (its args after the hub's), kept for tear-down. */
+  startAgent(site: string, options?: AgentProcessOptions): Promise<AgentProcess>;
+}
+
+let built: Promise<void> | undefined;
+
+/** Builds the console once per process (a failed build is tried again by the next caller). */
+export function buildConsoleOnce(): Promise<void> {
+  built ??= buildConsole().catch((e) => {
+    built = undefined;
+    throw e;
+  });
+  return built;
+}
+
+/** Runs `fn` with a console rig and always tears it down. */
+export async function withConsole(
+  options: ConsoleRigOptions,
+  fn: (rig: ConsoleRig) => Promise<void>,
+): Promise<void> {
+  await buildConsoleOnce();
+  const hub = await startTestHub(options.hub);
+  let browser: BrowserContext;
+  try {
+    browser = await launchBrowser(options.viewport, options.browserArgs);
+  } catch (e) {
+    await hub.stop();
+    throw e;
+  }
+  const rig: ConsoleRig = {
+    hub,
+    browser,
+    agents: [],
+    get url() {
+      return `http://127.0.0.1:${rig.hub.port}/`;
+    },
+    async startAgent(site, agentOptions = {}) {
+      const agent = await startAgentProcess({
+        ...agentOptions,
+        args: [...await siteArgs(rig.hub, site), ...agentOptions.args ?? []],
+      });
+      rig.agents.push(agent);
+      return agent;
+    },
+  };
+  let failed: { error: unknown } | undefined;
+  try {
+    await fn(rig);
+  } catch (error) {
+    failed = { error };
+  }
+  const failures: unknown[] = [];
+  const attempt = async (step: () => Promise<unknown>) => {
+    try {
+      await step();
+    } catch (e) {
+      failures.push(e);
+    }
+  };
+  await attempt(() => browser.close());
+  for (const agent of [...rig.agents].reverse()) await attempt(() => agent.stop());
+  await attempt(() => rig.hub.stop());
+  // A failing test's own error is the one reported; otherwise a tear-down that failed fails the test.
+  if (failed) {
+    if (failures.length) console.warn(`console rig: tear-down: ${failures.map(String).join("; ")}`);
+    throw failed.error;
+  }
+  if (failures.length) throw failures[0];
+}
