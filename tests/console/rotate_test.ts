@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { hasChromium, launchBrowser, logIn, nav } from "../support/browser.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
-import { buildConsole } from "../../deploy/build_ui.ts";
+import { hasChromium, logIn, nav } from "../support/browser.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
 import { recent } from "../../hub/auth/audit.ts";
 
 const skip = hasChromium() ? undefined : "chromium not installed";
@@ -20,12 +19,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await buildConsole();
-    const hub = await startTestHub();
-    const browser = await launchBrowser();
-    let agent: AgentProcess | undefined;
-    try {
-      agent = await startAgentProcess({ args: await siteArgs(hub, "north") });
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      const agent = await startAgent("north");
       await eventually("north online", () => hub.sessions.get("north"));
       const file = path.join(agent.dataDir, "hub-credential.json");
       const before = JSON.parse(await Deno.readTextFile(file)).credential;
@@ -84,10 +79,6 @@ Deno.test({
       await page.getByRole("button", { name: "Set the cap" }).click();
       await page.getByRole("status").filter({ hasText: "north: no uplink cap" }).waitFor();
       await page.getByText(/uplink cap none/).waitFor();
-    } finally {
-      await browser.close();
-      await agent?.stop();
-      await hub.stop();
-    }
+    });
   },
 });
