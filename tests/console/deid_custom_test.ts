@@ -6,13 +6,12 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { hasChromium, launchBrowser, logIn, nav, unnamedControls } from "../support/browser.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { hasChromium, logIn, nav, unnamedControls } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { skipReason } from "../support/peers.ts";
-import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { buildConsole } from "../../deploy/build_ui.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`console/deid_custom_test: skipped: ${skip}`);
@@ -28,20 +27,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await buildConsole();
-    const hub = await startTestHub();
-    const agents: AgentProcess[] = [];
-    const browser = await launchBrowser();
-    try {
-      agents.push(await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") }));
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      await startAgent("south", { aet: "SOUTH" });
       const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
       await Deno.writeFile(keyFile, crypto.getRandomValues(new Uint8Array(32)));
-      const north = await startAgentProcess({
-        aet: "NORTH",
-        args: await siteArgs(hub, "north"),
-        config: { deid: { keyFile } },
-      });
-      agents.push(north);
+      const north = await startAgent("north", { aet: "NORTH", config: { deid: { keyFile } } });
       const dir = await Deno.makeTempDir({ prefix: "ui-custom-" });
       const s = await writeGeneratedSeries(dir, { count: 2, rows: 32, columns: 32, seed: "ui-custom" });
       const sent = await storescu(s.paths, north);
@@ -114,10 +104,6 @@ Deno.test({
           timePointId: "BASELINE",
         },
       });
-    } finally {
-      await browser.close();
-      for (const a of agents) await a.stop();
-      await hub.stop();
-    }
+    });
   },
 });
