@@ -9,13 +9,12 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { Buffer } from "node:buffer";
 import { hasTool, skipReason } from "../support/peers.ts";
-import { launchBrowser, logIn, nav, SHOTS, watchCsp } from "../support/browser.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { logIn, nav, SHOTS, watchCsp } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
-import { buildConsole } from "../../deploy/build_ui.ts";
 
 const skip = hasTool("/usr/bin/chromium") ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`console_test: skipped: ${skip}`);
@@ -26,22 +25,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await buildConsole();
-    const hub = await startTestHub();
-    const agents: AgentProcess[] = [];
-    const browser = await launchBrowser();
-    try {
-      agents.push(await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") }));
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      await startAgent("south", { aet: "SOUTH" });
       // North de-identifies with its own key; the hub and the console never see it.
       const key = crypto.getRandomValues(new Uint8Array(32));
       const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
       await Deno.writeFile(keyFile, key);
-      const north = await startAgentProcess({
-        aet: "NORTH",
-        args: await siteArgs(hub, "north"),
-        config: { deid: { keyFile } },
-      });
-      agents.push(north);
+      const north = await startAgent("north", { aet: "NORTH", config: { deid: { keyFile } } });
       const originals: string[] = [];
       for (const [seed, modality] of [["ui-a", "CT"], ["ui-b", "MR"]] as const) {
         const dir = await Deno.makeTempDir({ prefix: "ui-src-" });
@@ -292,10 +282,6 @@ Deno.test({
       await framer.setContent(`<iframe src="${url}" width="800" height="600"></iframe>`);
       await refused;
       assert.equal(await framer.frameLocator("iframe").getByLabel("User").count(), 0, "no login form inside");
-    } finally {
-      await browser.close();
-      for (const a of agents) await a.stop();
-      await hub.stop();
-    }
+    });
   },
 });
