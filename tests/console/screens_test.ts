@@ -13,20 +13,11 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { Buffer } from "node:buffer";
 import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
-import {
-  brokenWords,
-  hasChromium,
-  launchBrowser,
-  LOCALE,
-  logIn,
-  shoot,
-  watchCsp,
-} from "../support/browser.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
+import { brokenWords, hasChromium, LOCALE, logIn, shoot, watchCsp } from "../support/browser.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { buildConsole } from "../../deploy/build_ui.ts";
 import { ageAt, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../../ui/src/format.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
@@ -42,14 +33,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await buildConsole();
-    const hub = await startTestHub();
-    const agents: AgentProcess[] = [];
-    const browser = await launchBrowser();
-    try {
-      agents.push(await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") }));
-      const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-      agents.push(north);
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      const south = await startAgent("south", { aet: "SOUTH" });
+      const north = await startAgent("north", { aet: "NORTH" });
       await hub.registry.add("east"); // pending: never offered as a destination
       const dir = await Deno.makeTempDir({ prefix: "screens-" });
       const ct = await writeGeneratedSeries(dir, {
@@ -341,16 +327,12 @@ Deno.test({
       const atSouth = page.locator(`table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`);
       await atSouth.waitFor();
       await page.getByText("Page 1 of 1 (1 study)").waitFor();
-      await agents[0].stop();
+      await south.stop();
       await eventually("south offline", () => !hub.sessions.get("south") || undefined);
       await atSouth.getByRole("button", { name: "Series" }).click();
       const failed = atSouth.locator("xpath=following-sibling::tr[1]").getByRole("alert");
       await failed.waitFor({ timeout: 15_000 });
       assert.match(await failed.innerText(), /^Cannot list the series: /);
-    } finally {
-      await browser.close();
-      for (const a of agents) await a.stop();
-      await hub.stop();
-    }
+    });
   },
 });
