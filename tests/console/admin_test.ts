@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { hasChromium, launchBrowser, logIn, shoot } from "../support/browser.ts";
-import { eventually, startTestHub } from "../support/hub.ts";
-import { buildConsole } from "../../deploy/build_ui.ts";
+import { hasChromium, logIn, shoot } from "../support/browser.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
 import { recent } from "../../hub/auth/audit.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 
@@ -39,10 +39,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await buildConsole();
-    const hub = await startTestHub();
-    const browser = await launchBrowser();
-    try {
+    await withConsole({}, async ({ hub, browser }) => {
       const base = `http://127.0.0.1:${hub.port}`;
       await hub.users.add("boss", "admin", "admin password");
       await hub.users.add("olga", "operator", "olga password 1");
@@ -231,9 +228,6 @@ Deno.test({
       await page.waitForURL((u) => u.pathname === "/");
       await page.getByText("boss (operator)").waitFor();
       assert.equal(await page.getByRole("link", { name: "Admin", exact: true }).count(), 0);
-    } finally {
-      await browser.close();
-      await hub.stop();
-    }
+    });
   },
 });
