@@ -13,6 +13,8 @@ import { buildConsole } from "../../deploy/build_ui.ts";
 export type TestHubOptions = NonNullable<Parameters<typeof startTestHub>[0]>;
 
 export interface ConsoleRigOptions {
+  /** Build the console only if ui/dist has none (`buildConsole({ ifMissing: true })`); default: build it. */
+  buildIfMissing?: boolean;
   /** What `startTestHub` is given. */
   hub?: TestHubOptions;
   /** The browser's viewport and extra Chromium flags (`launchBrowser`). */
@@ -32,15 +34,25 @@ export interface ConsoleRig {
   startAgent(site: string, options?: AgentProcessOptions): Promise<AgentProcess>;
 }
 
-let built: Promise<void> | undefined;
+/** The build of this process (`fresh`: a full one, not only one made if ui/dist had none). */
+let built: { fresh: boolean; done: Promise<void> } | undefined;
 
-/** Builds the console once per process (a failed build is tried again by the next caller). */
-export function buildConsoleOnce(): Promise<void> {
-  built ??= buildConsole().catch((e) => {
-    built = undefined;
-    throw e;
-  });
-  return built;
+/**
+ * Builds the console once per process (a failed build is tried again by the next caller); with
+ * `ifMissing`, any build of this process will do, and none if ui/dist has one.
+ */
+export function buildConsoleOnce(options: { ifMissing?: boolean } = {}): Promise<void> {
+  const ifMissing = options.ifMissing ?? false;
+  if (built && (built.fresh || ifMissing)) return built.done;
+  const build = {
+    fresh: !ifMissing,
+    done: buildConsole({ ifMissing }).catch((e) => {
+      if (built === build) built = undefined;
+      throw e;
+    }),
+  };
+  built = build;
+  return build.done;
 }
 
 /** Runs `fn` with a console rig and always tears it down. */
@@ -48,7 +60,7 @@ export async function withConsole(
   options: ConsoleRigOptions,
   fn: (rig: ConsoleRig) => Promise<void>,
 ): Promise<void> {
-  await buildConsoleOnce();
+  await buildConsoleOnce({ ifMissing: options.buildIfMissing });
   const hub = await startTestHub(options.hub);
   let browser: BrowserContext;
   try {
@@ -96,4 +108,21 @@ export async function withConsole(
     throw failed.error;
   }
   if (failures.length) throw failures[0];
+}
+
+/**
+ * The console built once per process and a browser, closed whatever `fn` does: for a test whose hub and
+ * agents come from another rig (tests/transfers/_rig.ts).
+ */
+export async function withConsoleBrowser(
+  options: Omit<ConsoleRigOptions, "hub">,
+  fn: (browser: BrowserContext) => Promise<void>,
+): Promise<void> {
+  await buildConsoleOnce({ ifMissing: options.buildIfMissing });
+  const browser = await launchBrowser(options.viewport, options.browserArgs);
+  try {
+    await fn(browser);
+  } finally {
+    await browser.close();
+  }
 }
