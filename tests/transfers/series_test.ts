@@ -15,8 +15,8 @@ import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeInstances } from "../tools/generate.ts";
 import { freePort, skipReason, startOrthanc } from "../support/peers.ts";
-import { hasChromium, launchBrowser, logIn, shoot } from "../support/browser.ts";
-import { buildConsole } from "../../deploy/build_ui.ts";
+import { hasChromium, logIn, shoot } from "../support/browser.ts";
+import { withConsoleBrowser } from "../support/console_rig.ts";
 import { atPacs, finished, pacsHolding, type Rig, rig, rigTest, seed, skip, stopRig } from "./_rig.ts";
 import { toBase64 } from "@conduit/shared/base64";
 
@@ -300,57 +300,56 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await buildConsole();
-    const r = await rig();
-    const browser = await launchBrowser();
-    try {
-      const s = await twoSeries(r, "series-console", 3, 2);
-      await r.hub.users.add("ops", "operator", "operator password");
-      const page = await browser.newPage();
-      // In the explorer, one study selected: its series are offered too.
-      await page.goto(`${r.url}/explorer?site=north`);
-      await logIn(page, "ops", "operator password");
-      await page.locator(`table[aria-label=Studies] tr[data-study="${s.study}"]`).getByRole("checkbox")
-        .check();
-      const offered = page.getByRole("form", { name: "Transfer" }).getByRole("group", { name: "Series" });
-      await offered.getByRole("checkbox").nth(1).waitFor();
-      assert.equal(await offered.getByRole("checkbox").count(), 2);
-      await page.goto(`${r.url}/studies/north/${s.study}`);
-      await page.getByRole("button", { name: "Transfer…" }).click();
-      const dialog = page.getByRole("form", { name: "Transfer" });
-      const series = dialog.getByRole("group", { name: "Series" });
-      const boxes = series.getByRole("checkbox");
-      await boxes.nth(1).waitFor();
-      assert.equal(await boxes.count(), 2);
-      // Each series by its number, modality and description, with its number of objects; all picked first.
-      const ct = series.getByRole("checkbox", { name: /#\d+ CT .*\(3 objects\)/ });
-      const mr = series.getByRole("checkbox", { name: /#\d+ MR .*\(2 objects\)/ });
-      assert.ok(await ct.isChecked() && await mr.isChecked());
-      assert.equal(await series.locator(".hint").innerText(), "Every series: the whole study goes.");
-      await dialog.getByLabel("Destination").selectOption("south");
-      await dialog.getByLabel("Node").selectOption("pacs");
-      const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
-      await ct.uncheck();
-      await mr.uncheck();
-      assert.ok(await transfer.isDisabled(), "no series picked: nothing to transfer");
-      await mr.check();
-      assert.equal(await series.locator(".hint").innerText(), "1 series of 2 go.");
-      await shoot(page, "transfer-series");
-      await transfer.click();
-      await page.waitForURL(/\/transfers\/[0-9a-f]+$/);
-      const id = new URL(page.url()).pathname.split("/").pop()!;
-      const done = await finished(r, id);
-      assert.equal(done.status, "success", JSON.stringify(done));
-      assert.deepEqual(done.tasks.map((k) => k.series), [[s.mr.uid]]);
-      assert.deepEqual(new Set((await pacsHolding(r, 2)).keys()), s.mr.sops);
-      const task = page.locator(`table[aria-label=Tasks] tr[data-study="${s.study}"]`);
-      assert.match(
-        await task.getByLabel("Series", { exact: true }).innerText(),
-        /^1 series of the study only/,
-      );
-    } finally {
-      await browser.close();
-      await stopRig(r);
-    }
+    await withConsoleBrowser({}, async (browser) => {
+      const r = await rig();
+      try {
+        const s = await twoSeries(r, "series-console", 3, 2);
+        await r.hub.users.add("ops", "operator", "operator password");
+        const page = await browser.newPage();
+        // In the explorer, one study selected: its series are offered too.
+        await page.goto(`${r.url}/explorer?site=north`);
+        await logIn(page, "ops", "operator password");
+        await page.locator(`table[aria-label=Studies] tr[data-study="${s.study}"]`).getByRole("checkbox")
+          .check();
+        const offered = page.getByRole("form", { name: "Transfer" }).getByRole("group", { name: "Series" });
+        await offered.getByRole("checkbox").nth(1).waitFor();
+        assert.equal(await offered.getByRole("checkbox").count(), 2);
+        await page.goto(`${r.url}/studies/north/${s.study}`);
+        await page.getByRole("button", { name: "Transfer…" }).click();
+        const dialog = page.getByRole("form", { name: "Transfer" });
+        const series = dialog.getByRole("group", { name: "Series" });
+        const boxes = series.getByRole("checkbox");
+        await boxes.nth(1).waitFor();
+        assert.equal(await boxes.count(), 2);
+        // Each series by its number, modality and description, with its number of objects; all picked first.
+        const ct = series.getByRole("checkbox", { name: /#\d+ CT .*\(3 objects\)/ });
+        const mr = series.getByRole("checkbox", { name: /#\d+ MR .*\(2 objects\)/ });
+        assert.ok(await ct.isChecked() && await mr.isChecked());
+        assert.equal(await series.locator(".hint").innerText(), "Every series: the whole study goes.");
+        await dialog.getByLabel("Destination").selectOption("south");
+        await dialog.getByLabel("Node").selectOption("pacs");
+        const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
+        await ct.uncheck();
+        await mr.uncheck();
+        assert.ok(await transfer.isDisabled(), "no series picked: nothing to transfer");
+        await mr.check();
+        assert.equal(await series.locator(".hint").innerText(), "1 series of 2 go.");
+        await shoot(page, "transfer-series");
+        await transfer.click();
+        await page.waitForURL(/\/transfers\/[0-9a-f]+$/);
+        const id = new URL(page.url()).pathname.split("/").pop()!;
+        const done = await finished(r, id);
+        assert.equal(done.status, "success", JSON.stringify(done));
+        assert.deepEqual(done.tasks.map((k) => k.series), [[s.mr.uid]]);
+        assert.deepEqual(new Set((await pacsHolding(r, 2)).keys()), s.mr.sops);
+        const task = page.locator(`table[aria-label=Tasks] tr[data-study="${s.study}"]`);
+        assert.match(
+          await task.getByLabel("Series", { exact: true }).innerText(),
+          /^1 series of the study only/,
+        );
+      } finally {
+        await stopRig(r);
+      }
+    });
   },
 });
