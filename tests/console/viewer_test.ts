@@ -7,11 +7,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { hasTool, PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
-import { hasChromium, launchBrowser, logIn, shoot, SHOTS, watchCsp } from "../support/browser.ts";
-import { buildConsole } from "../../deploy/build_ui.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
+import { hasChromium, logIn, shoot, SHOTS, watchCsp } from "../support/browser.ts";
 import { prepareViewer, viewerReady } from "../../deploy/viewer.ts";
 import type { Page } from "playwright-core";
 
@@ -59,17 +58,12 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await buildConsole({ ifMissing: true });
     await prepareViewer();
-    const hub = await startTestHub();
-    const agents: AgentProcess[] = [];
-    const browser = await launchBrowser();
-    try {
+    await withConsole({ buildIfMissing: true }, async ({ hub, browser, startAgent }) => {
       // Real images: pydicom's CT at north, its MR at south.
       const files = { north: "CT_small.dcm", south: "MR_small.dcm" } as const;
       for (const [site, file] of Object.entries(files)) {
-        const agent = await startAgentProcess({ aet: site.toUpperCase(), args: await siteArgs(hub, site) });
-        agents.push(agent);
+        const agent = await startAgent(site, { aet: site.toUpperCase() });
         assert.equal((await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], agent)).code, 0);
       }
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
@@ -121,10 +115,6 @@ Deno.test({
       assert.deepEqual([...violations, ...popupViolations], [], "no Content-Security-Policy violation");
       assert.deepEqual(errors, [], "no uncaught error in the viewer");
       assert.deepEqual(failed, [], "no failed request");
-    } finally {
-      await browser.close();
-      for (const a of agents) await a.stop();
-      await hub.stop();
-    }
+    });
   },
 });
