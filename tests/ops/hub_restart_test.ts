@@ -16,9 +16,19 @@ rigTest("a hub stopped mid-transfer and started again finishes the job", async (
     studies: [study.studyUid],
     bandwidthMbps: 8, // about 1 MB/s: some 6 s, long enough to stop the hub in the middle
   });
+  // A loaded machine (the suite runs files in parallel) may be slow to move the first objects: the wait is
+  // long, and a timeout says where the job was.
+  let seen = "";
   await eventually("the transfer under way", async () => {
     const t = await r.client.transfers.get.query({ id });
+    seen = JSON.stringify({
+      status: t.status,
+      totals: t.totals,
+      lastErrors: t.tasks.map((k) => k.lastError),
+    });
     return t.status === "in_progress" && t.totals.done > 0 ? t : undefined;
+  }, 60_000).catch((err) => {
+    throw new Error(`${(err as Error).message}; the job was ${seen}`);
   });
   await new Promise((res) => setTimeout(res, 1500));
   const before = await r.client.transfers.get.query({ id });
