@@ -168,3 +168,21 @@ export function multipartBody(
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: READ_AHEAD }));
 }
+
+/** One part's bytes as a response body; the answer after it (`rest`) is closed at its end or on cancel. */
+export function singlePartBody(
+  bytes: AsyncIterable<Uint8Array>,
+  rest: AsyncIterator<unknown>,
+  onError: (err: unknown) => void,
+): ReadableStream<Uint8Array> {
+  return ReadableStream.from((async function* () {
+    try {
+      yield* bytes;
+    } catch (err) {
+      onError(err);
+      throw err;
+    } finally {
+      await rest.return?.(undefined);
+    }
+  })());
+}

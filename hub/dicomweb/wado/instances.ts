@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import type { Principal } from "../../auth/tokens.ts";
 import { describe, federation } from "../federation.ts";
 import { acceptOf, HttpError, warning } from "../http.ts";
-import { multipartBody } from "../multipart.ts";
+import { multipartBody, singlePartBody } from "../multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
 import { wadoZip, zipRequested } from "./zip.ts";
 import { acceptedInstances } from "./accept.ts";
@@ -143,17 +143,14 @@ function singleInstance(
   onError: (err: unknown) => void,
 ): Response {
   const meta = fileMetaOf(object);
-  const body = ReadableStream.from((async function* () {
-    try {
+  const body = singlePartBody(
+    (async function* () {
       yield meta;
       yield* object.bytes;
-    } catch (err) {
-      onError(err);
-      throw err;
-    } finally {
-      await rest.return?.(undefined);
-    }
-  })());
+    })(),
+    rest,
+    onError,
+  );
   return new Response(body, {
     status: 200,
     headers: {

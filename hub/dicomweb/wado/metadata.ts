@@ -9,7 +9,7 @@ import { type DicomJson, jsonString, videoMediaType } from "@conduit/shared/dico
 import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
 import { backendFor } from "./instances.ts";
 import { acceptedEncapsulatedBulk, acceptsBulk, acceptsJson, frameMediaType } from "./accept.ts";
-import { multipartBody } from "../multipart.ts";
+import { multipartBody, singlePartBody } from "../multipart.ts";
 import type { BackendProvider, InstancePath, RetrieveQuery } from "../services.ts";
 
 const encoder = new TextEncoder();
@@ -127,21 +127,3 @@ export async function bulkdata(
 }
 
 const NATIVE = 'bulk data is served as multipart/related; type="application/octet-stream"';
-
-/** One part's bytes as a response body; the answer after it (`rest`) is closed at its end or on cancel. */
-function singlePartBody(
-  bytes: AsyncIterable<Uint8Array>,
-  rest: AsyncIterator<unknown>,
-  onError: (err: unknown) => void,
-): ReadableStream<Uint8Array> {
-  return ReadableStream.from((async function* () {
-    try {
-      yield* bytes;
-    } catch (err) {
-      onError(err);
-      throw err;
-    } finally {
-      await rest.return?.(undefined);
-    }
-  })());
-}
