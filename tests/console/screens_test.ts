@@ -16,7 +16,15 @@ import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
-import { brokenWords, hasChromium, LOCALE, logIn, shoot, watchCsp } from "../support/browser.ts";
+import {
+  brokenWords,
+  hasChromium,
+  LOCALE,
+  logIn,
+  shoot,
+  waitForOnPage,
+  watchCsp,
+} from "../support/browser.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { ageAt, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../../ui/src/format.ts";
 
@@ -85,7 +93,7 @@ Deno.test({
       await page.goto(`${base}${search}`);
       await logIn(page, "boss", "admin password");
       assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, search);
-      await page.locator(`table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`).waitFor();
+      await waitForOnPage(page, `table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`);
       const screens: [string, string, string][] = [
         ["dashboard", "/", 'table[aria-label=Sites] tr[data-site="north"]'],
         ["explorer", search, `table[aria-label=Studies] tr[data-study="${ct.studyUid}"]`],
@@ -99,9 +107,9 @@ Deno.test({
       ];
       for (const [shot, path, ready] of screens) {
         await page.goto(`${base}${path}`);
-        await page.locator(ready).first().waitFor({ timeout: 20_000 });
+        await waitForOnPage(page, ready);
         await page.reload();
-        await page.locator(ready).first().waitFor({ timeout: 20_000 });
+        await waitForOnPage(page, ready);
         assert.equal(
           new URL(page.url()).pathname + new URL(page.url()).search,
           path,
@@ -295,7 +303,7 @@ Deno.test({
       };
       for (const [, path, ready] of screens) {
         await page.goto(`${base}${path}`);
-        await page.locator(ready).first().waitFor({ timeout: 20_000 });
+        await waitForOnPage(page, ready);
         await fitsNarrow(path);
       }
       // The batch preview's table too (a row with an error is its widest).

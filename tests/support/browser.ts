@@ -59,6 +59,24 @@ export async function logIn(page: Page, user: string, password: string): Promise
   await page.getByRole("button", { name: "Log out" }).waitFor();
 }
 
+/**
+ * Waits for `selector` on the page; on a timeout the error says what the page showed instead (its
+ * address and the start of its text), so a failure under a loaded CI run can be read from the log.
+ */
+export async function waitForOnPage(page: Page, selector: string, timeout = 20_000): Promise<void> {
+  try {
+    await page.locator(selector).first().waitFor({ timeout });
+  } catch (err) {
+    const text = await page.locator("body").innerText({ timeout: 2000 }).catch((e) => `(unreadable: ${e})`);
+    throw new Error(
+      `${selector} not shown within ${timeout} ms at ${page.url()}; the page showed: ${
+        text.replace(/\s+/g, " ").slice(0, 1500)
+      }`,
+      { cause: err },
+    );
+  }
+}
+
 /** A screen's link in the header. */
 export function nav(page: Page, name: string) {
   return page.getByRole("navigation", { name: "Screens" }).getByRole("link", { name, exact: true });
