@@ -627,18 +627,33 @@ Deno.test({
         await refusal.waitFor({ timeout: 30_000 });
         assert.match(await refusal.innerText(), /^big\.csv is 38\.0 MB: a batch file may be up to 37\.5 MB/);
 
-        // The hub restarts under a dashboard left open: it says so, keeps what it showed, and comes back.
+        // The hub restarts under a dashboard and a transfer list left open: each says so, keeps what it
+        // showed, and comes back.
         await page.goto(`${base}/`);
         await page.locator('table[aria-label=Sites] tr[data-site="north"]').waitFor();
+        const list = await browser.newPage(); // same browser: same session
+        await list.goto(`${base}/transfers`);
+        const jobRow = list.locator(`table[aria-label=Transfers] tr[data-transfer="${job.id}"]`);
+        await jobRow.waitFor();
         const { dataDir, port } = hub;
         await hub.stop();
         const banner = page.getByRole("alert").filter({ hasText: /^Cannot reach the hub/ });
         await banner.waitFor({ timeout: 15_000 });
         assert.equal(await page.locator('table[aria-label=Sites] tr[data-site="north"]').count(), 1, "kept");
         assert.equal(await page.getByText("This screen failed").count(), 0);
+        const listBanner = list.getByRole("alert").filter({ hasText: /^Cannot list transfers \(/ });
+        await listBanner.waitFor({ timeout: 15_000 });
+        assert.match(
+          await listBanner.innerText(),
+          /: the list as it was is shown; asked again every 5 seconds\.$/,
+        );
+        assert.equal(await jobRow.count(), 1, "the list is kept");
+        assert.equal(await list.getByText("This screen failed").count(), 0);
         hub = rig.hub = await startTestHub({ dataDir, port });
-        // Back: the banner goes (the session may have ended with the old hub: then the login shows).
+        // Back: the banners go (the session may have ended with the old hub: then the login shows).
         await banner.waitFor({ state: "detached", timeout: 15_000 });
+        await listBanner.waitFor({ state: "detached", timeout: 15_000 });
+        await list.close();
 
         // C-ECHO of north's PACS: an answer is a status; no answer is an error, announced as one. North's
         // agent must be back on the restarted hub first (its nodes come from it): its reconnect backoff may

@@ -4,6 +4,7 @@
  */
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import type { Action, AppRouter } from "@conduit/hub/api";
+import type { ResourceFetcher } from "solid-js";
 
 export type { Action };
 
@@ -97,4 +98,35 @@ export async function logout(): Promise<void> {
   });
   csrf = "";
   sessionUser = "";
+}
+
+/** Why the hub could not be asked at a screen's last refresh, and since when. */
+export interface Down {
+  reason: string;
+  since: number;
+}
+
+/**
+ * A fetcher for a resource its screen refreshes by itself (every few seconds): when the hub cannot be
+ * asked (a restart, the network, a loaded machine) it keeps what the hub said last for the same source
+ * and tells `setDown` why, so a list left open comes back by itself instead of failing the screen. With
+ * nothing to keep (the first answer, or another page), it answers `undefined`.
+ */
+export function keepLast<S, T>(
+  call: (source: S) => Promise<T>,
+  setDown: (change: (d: Down | undefined) => Down | undefined) => void,
+): ResourceFetcher<S, T | undefined> {
+  let keptFor: { source: S } | undefined;
+  return async (source, { value }) => {
+    try {
+      const answer = await call(source);
+      keptFor = { source };
+      setDown(() => undefined);
+      return answer;
+    } catch (err) {
+      const reason = (err as Error).message;
+      setDown((d) => d ?? { reason, since: Date.now() });
+      return keptFor && keptFor.source === source ? value : undefined;
+    }
+  };
 }

@@ -30,7 +30,8 @@ const sortValue = (s: Study, k: SortKey): string =>
 const kept = new Map<string, Set<string>>();
 
 export function Explorer(props: { may: May; onTransfer: (id: string) => void }) {
-  const [sites] = createResource(() => api.sites.list.query());
+  // The site picker; without an answer the form still searches every site.
+  const [sites] = createResource(() => api.sites.list.query().catch(() => []));
   /** The site chosen in the form (before Search): its nodes are offered beside its archive. */
   const [formSite, setFormSite] = createSignal("");
   const [nodes] = createResource(

@@ -4,7 +4,7 @@
  * a confirmation naming the job) and retry.
  */
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
-import { api, type May, sessionEnded } from "../api.ts";
+import { api, type Down, keepLast, type May, sessionEnded } from "../api.ts";
 import { count, instant, personName, status, studyTitle, windowText } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
@@ -45,9 +45,14 @@ export function Transfers(props: { open?: string; may: May }) {
     if (job() && !TERMINAL.includes(job()!.status)) refetchSites();
   }, 5000);
   onCleanup(() => clearInterval(siteTimer));
+  // A refresh that fails keeps the list shown and says why; the next one tries again.
+  const [listDown, setListDown] = createSignal<Down | undefined>();
   const [list, { refetch }] = createResource(
     page,
-    (p) => api.transfers.list.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
+    keepLast(
+      (p: number) => api.transfers.list.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
+      setListDown,
+    ),
   );
   // The list's jobs move on their own (other users' jobs, jobs not open here): refreshed every 5 s, like
   // the dashboard's.
@@ -339,13 +344,21 @@ export function Transfers(props: { open?: string; may: May }) {
       <p class="error" role="alert">{error()}</p>
       <section class="card">
         <h2>Transfers</h2>
+        <Show when={listDown()}>
+          {(d) => (
+            <p class="error" role="alert">
+              Cannot list transfers ({d().reason}) since {instant(d().since)}
+              {list() ? ": the list as it was is shown" : ""}; asked again every 5 seconds.
+            </p>
+          )}
+        </Show>
         <Show
           when={list()?.length || page()}
-          fallback={
+          fallback={list() && (
             <p class="empty">
               No transfer yet: pick studies in the <Link href="/explorer">Explorer</Link>.
             </p>
-          }
+          )}
         >
           <Show when={list()?.length} fallback={<p class="empty">No transfer on this page.</p>}>
             <TransfersTable jobs={list()?.slice(0, PAGE)} />
