@@ -7,9 +7,10 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { argon2id, argon2Verify } from "hash-wasm";
-import { and, count, desc, eq, isNull, lt, ne } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import type { HubDb } from "../db/db.ts";
-import { sessions, users } from "../db/schema.ts";
+import { audit, sessions, users } from "../db/schema.ts";
 import { type Principal, type Role, ROLES } from "./tokens.ts";
 import { entry } from "./audit.ts";
 import { LoginThrottle } from "./throttle.ts";
@@ -28,6 +29,13 @@ export class LoginRefused extends UserError {
   constructor(message: string, readonly until: number) {
     super(message);
   }
+}
+
+/** The advisory lock that serializes taking an admin away on PostgreSQL ("users" in ASCII). */
+const USERS_LOCK = 0x7573657273;
+
+function lastAdmin(name: string, what: "disable" | "demote"): UserError {
+  return new UserError(`${name} is the last enabled admin: make another user admin before you ${what} them`);
 }
 
 const hashId = (id: string) => createHash("sha256").update(id).digest("hex");
@@ -80,11 +88,16 @@ export class Users {
     if (disabled && actor === `user:${name}`) throw new UserError("you cannot disable yourself");
     // Already so (a second click, two admins at once): nothing changes, nothing is audited.
     if ((user.disabledAt !== null) === disabled) return;
-    if (disabled && !user.disabledAt && user.role === "admin") await this.#keepAnAdmin(name, "disable");
+    const action = disabled ? "user.disable" : "user.enable";
+    if (disabled && user.role === "admin") {
+      const done = await this.#takeAdminAway(name, { disabledAt: Date.now() }, { actor, action }, true);
+      if (!done) throw lastAdmin(name, "disable");
+      return;
+    }
     await atomically(this.db, (tx) => [
       tx.update(users).set({ disabledAt: disabled ? Date.now() : null }).where(eq(users.name, name)),
       ...(disabled ? [tx.delete(sessions).where(eq(sessions.user, name))] : []),
-      entry(tx, actor, disabled ? "user.disable" : "user.enable", name),
+      entry(tx, actor, action, name),
     ]);
   }
 
@@ -97,10 +110,15 @@ export class Users {
     const user = await this.#user(name);
     const from = user.role as Role;
     if (from === role) return { from, to: from };
-    if (from === "admin" && !user.disabledAt) await this.#keepAnAdmin(name, "demote");
+    const detail = { from, to: role };
+    if (from === "admin" && !user.disabledAt) {
+      const done = await this.#takeAdminAway(name, { role }, { actor, action: "user.role", detail }, false);
+      if (!done) throw lastAdmin(name, "demote");
+      return { from, to: role as Role };
+    }
     await atomically(this.db, (tx) => [
       tx.update(users).set({ role }).where(eq(users.name, name)),
-      entry(tx, actor, "user.role", name, { from, to: role }),
+      entry(tx, actor, "user.role", name, detail),
     ]);
     return { from, to: role as Role };
   }
@@ -127,15 +145,53 @@ export class Users {
     return user;
   }
 
-  /** Throws unless an enabled admin other than `name` is left. */
-  async #keepAnAdmin(name: string, what: "disable" | "demote"): Promise<void> {
-    const [{ n }] = await this.db.select({ n: count() }).from(users)
-      .where(and(eq(users.role, "admin"), isNull(users.disabledAt), ne(users.name, name)));
-    if (Number(n) === 0) {
-      throw new UserError(
-        `${name} is the last enabled admin: make another user admin before you ${what} them`,
-      );
+  /**
+   * Demotes or disables the enabled admin `name` (with its audit entry, and ending their sessions when
+   * `endSessions`) only if another enabled admin is left; false, with nothing written, when none is.
+   * The condition is part of the statement that changes the row, never a read before it: two admins
+   * taking each other's role at once (two consoles, a console and the CLI) cannot both succeed and leave
+   * no one to manage users. SQLite: one batch, whose later statements run only if the change did
+   * (`changes()`), serialized by the database. PostgreSQL: a transaction that first takes an advisory
+   * lock (under READ COMMITTED each of two transactions would still see the other as an admin).
+   */
+  async #takeAdminAway(
+    name: string,
+    set: { role?: string; disabledAt?: number },
+    log: { actor: string; action: string; detail?: Record<string, unknown> },
+    endSessions: boolean,
+  ): Promise<boolean> {
+    const others = sql`select 1 from ${users} as other where other.name <> ${name}`;
+    const another = sql`exists (${others} and other.role = 'admin' and other.disabled_at is null)`;
+    const guarded = and(eq(users.name, name), eq(users.role, "admin"), isNull(users.disabledAt), another);
+    if (this.db.engine === "sqlite") {
+      const detail = log.detail ? JSON.stringify(log.detail) : null;
+      const entryRow = sql`select ${Date.now()}, ${log.actor}, ${log.action}, ${name}, ${detail}`;
+      const [changed] = await (this.db as unknown as LibSQLDatabase).batch([
+        this.db.update(users).set(set).where(guarded),
+        this.db.run(
+          sql`insert into ${audit} (at, actor, action, target, detail) ${entryRow} where changes() > 0`,
+        ),
+        ...(endSessions
+          ? [
+            this.db.delete(sessions).where(and(
+              eq(sessions.user, name),
+              sql`exists (select 1 from ${users} as u where u.name = ${name} and u.disabled_at is not null)`,
+            )),
+          ]
+          : []),
+      ]);
+      return (changed as { rowsAffected: number }).rowsAffected > 0;
     }
+    // deno-lint-ignore no-explicit-any
+    return await (this.db as any).transaction(async (tx: HubDb) => {
+      // deno-lint-ignore no-explicit-any
+      await (tx as any).execute(sql`select pg_advisory_xact_lock(${USERS_LOCK})`);
+      const changed = await tx.update(users).set(set).where(guarded).returning({ name: users.name });
+      if (changed.length === 0) return false;
+      if (endSessions) await tx.delete(sessions).where(eq(sessions.user, name));
+      await entry(tx, log.actor, log.action, name, log.detail);
+      return true;
+    });
   }
 
   /** Every user, the newest first (ties by name). */

@@ -12,6 +12,7 @@ import { runTestsInOwnTmp } from "./suite.ts";
 const HUB_TESTS = [
   "hub/sites/registry_test.ts",
   "hub/transfers/service_test.ts",
+  "hub/auth/users_test.ts",
   "tests/tunnel/",
   "tests/transfers/",
   "tests/console/auth_test.ts",
