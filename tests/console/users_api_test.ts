@@ -215,9 +215,11 @@ Deno.test({
       const listed = await admin.batch.list.query();
       assert.deepEqual(listed.map((b) => b.id).toSorted(), batches.toSorted());
       assert.deepEqual(listed.map((b) => b.createdAt), newestFirst(listed.map((b) => b.createdAt)));
+      // By id: a batch's status moves on between the calls (its rows are searched as it runs).
       assert.deepEqual(
-        [...await admin.batch.list.query({ limit: 2 }), ...await admin.batch.list.query({ offset: 2 })],
-        listed,
+        [...await admin.batch.list.query({ limit: 2 }), ...await admin.batch.list.query({ offset: 2 })]
+          .map((b) => b.id),
+        listed.map((b) => b.id),
       );
       const southOnly = createConduitClient({
         url: base,
