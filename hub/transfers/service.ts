@@ -60,8 +60,12 @@ export function customUnsupported(site: string): string {
 
 /** How long the source may take to hand a study over (its retrieve from its node included). */
 export const SEND_DEADLINE_MS = 6 * 3600 * 1000;
-/** How often a task's delivery to its destination node is checked while the source still sends. */
-const NODE_CHECK_MS = 5000;
+/**
+ * How often a task's delivery to its destination node is checked while the source still sends: each check
+ * lists the task's objects at both sites, so a large task is checked every 5 s, a small one every second
+ * (its `done` would otherwise sit at 0 for the first 5 s of a transfer that takes 6).
+ */
+const nodeCheckMs = (objects: number) => Math.min(5000, Math.max(1000, objects * 5));
 /** Above this many objects a task's delivery to its destination node is not checked (one list's limit). */
 const MAX_NODE_CHECK = 10_000;
 /** How long the hub waits for either site's answer in that check. */
@@ -639,7 +643,7 @@ export class TransferService {
   /**
    * With a destination node: what the destination site acknowledged is only in its archive and queue;
    * the task is done when its objects are stored to the node. Asks the source which objects it delivered
-   * and the destination how far they got to the node (at most every NODE_CHECK_MS while the source still
+   * and the destination how far they got to the node (at most every `nodeCheckMs` while the source still
    * sends, every pass after). `done` then counts objects at the node, `failed` also those the node refused
    * for good (the destination's dead letter), and a task the source finished stays `in_progress` until the
    * node has them all, with the reason it waits as its last error.
@@ -654,7 +658,9 @@ export class TransferService {
   ): Promise<Partial<TransferTaskRow>> {
     const finished = update.status === "success" || update.status === "warning";
     const last = this.#nodeChecks.get(task.id);
-    if (!finished && !fresh && last && Date.now() - last.at < NODE_CHECK_MS) return last.result;
+    if (!finished && !fresh && last && Date.now() - last.at < nodeCheckMs(task.objects ?? 0)) {
+      return last.result;
+    }
     if ((task.objects ?? 0) > MAX_NODE_CHECK) return {}; // too many to list: the destination's ack counts
     const node = t.destinationNode!, site = t.destinationSite;
     // An agent that cannot answer `delivery` (older than it, or held by a hub of a cluster that cannot
