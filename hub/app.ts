@@ -153,7 +153,12 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     return await metricsResponse(c, metrics);
   });
   app.route("/cluster", cluster ? cluster.peers.routes() : noClusterRoutes());
-  app.route("/tunnel", tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION));
+  app.route(
+    "/tunnel",
+    tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION, {
+      clientCertHeader: config.tunnel.clientCertHeader,
+    }),
+  );
   app.route(
     "/auth",
     authRoutes(users, {

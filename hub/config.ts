@@ -62,6 +62,14 @@ export const hubConfigSchema = z.object({
      * destination whatever it says (hub/tunnel/relay_policy.ts).
      */
     relays: z.record(siteOrAny, z.array(siteOrAny).max(10_000)).optional(),
+    /**
+     * Mutual TLS through the proxy that ends TLS for the hub: the request header in which the proxy names
+     * the verified client certificate's subject CN (e.g. `x-ssl-client-cn`). Set, an agent is let in only
+     * with that header naming its own site (enrollment and the tunnel). Only for a hub that nothing but
+     * that proxy can reach: anyone who reaches the hub directly could set the header.
+     */
+    clientCertHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "a header name: letters, digits and -")
+      .optional(),
   }).strict().default({}),
   metrics: z.object({
     /**

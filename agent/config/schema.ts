@@ -171,10 +171,24 @@ export const configSchema = z.object({
     }).optional(),
     /** PEM file of CA certificates to trust for a wss:// hub (besides the system's). */
     caFile: z.string().optional(),
+    /**
+     * The site's client certificate and its key (PEM files), for a hub whose TLS front (a proxy, usually)
+     * asks for one: mutual TLS on enrollment and the tunnel. Both or neither.
+     */
+    clientCertFile: z.string().min(1).optional(),
+    clientKeyFile: z.string().min(1).optional(),
     /** Reconnect backoff: full jitter over base * 2^attempt, capped. */
     reconnectBaseSeconds: numberKey((n) => n.positive()).default(0.5),
     reconnectCapSeconds: numberKey((n) => n.positive()).default(30),
-  }).strict().default({}),
+  }).strict().superRefine((h, ctx) => {
+    if (Boolean(h.clientCertFile) !== Boolean(h.clientKeyFile)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [h.clientCertFile ? "clientKeyFile" : "clientCertFile"],
+        message: "give hub.clientCertFile and hub.clientKeyFile together (the certificate and its key)",
+      });
+    }
+  }).default({}),
   archive: z.object({
     /** Same SOP Instance UID, other bytes: keep the stored object, replace it, or keep both. */
     duplicates: z.enum(["keepFirst", "keepLast", "keepBoth"]).default("keepFirst"),

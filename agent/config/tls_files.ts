@@ -1,5 +1,6 @@
 /**
- * The PEM files of DICOM over TLS (`dimse.tls`, `nodes.X.tls`) and the hub's CA (`hub.caFile`), read and
+ * The PEM files of DICOM over TLS (`dimse.tls`, `nodes.X.tls`), the hub's CA (`hub.caFile`) and the site's
+ * client certificate for the hub (`hub.clientCertFile`, `hub.clientKeyFile`), read and
  * checked once at start: a
  * missing or unreadable file, a certificate or key that does not parse, or a key that is not the
  * certificate's stops the agent with the key, the file and the reason. Keys never reach a log.
@@ -55,9 +56,27 @@ export function hubCaCerts(config: AgentConfig): string[] | undefined {
   return config.hub.caFile ? [pem("hub.caFile", config.hub.caFile, "ca")] : undefined;
 }
 
+/** The site's client certificate and key for the hub's TLS (`hub.clientCertFile`, `hub.clientKeyFile`), if set. */
+export function hubClientCert(config: AgentConfig): { cert: string; key: string } | undefined {
+  const { clientCertFile, clientKeyFile } = config.hub;
+  return clientCertFile && clientKeyFile ? pair("hub.clientCert", clientCertFile, clientKeyFile) : undefined;
+}
+
+/** What the agent's connections to the hub (enrollment, the tunnel) present and trust beyond the system's. */
+export interface HubTls {
+  caCerts?: string[];
+  cert?: string;
+  key?: string;
+}
+
+/** `hub.caFile` and the client certificate, read and checked. */
+export function hubTls(config: AgentConfig): HubTls {
+  return { ...(hubCaCerts(config) ? { caCerts: hubCaCerts(config) } : {}), ...hubClientCert(config) };
+}
+
 /** Reads and checks every TLS file the configuration names; throws TlsFileError on the first bad one. */
 export function checkTlsFiles(config: AgentConfig): void {
   scpTlsMaterial(config);
-  hubCaCerts(config);
+  hubTls(config);
   for (const [name, node] of Object.entries(config.nodes)) nodeTlsMaterial(name, node);
 }

@@ -5,6 +5,7 @@
  * full jitter. With several hubs (a cluster), each round tries them in order, the next one at once
  * after a failure, and backs off between rounds. Streams the hub opens are handed to `serve`.
  */
+import type { HubTls } from "../config/tls_files.ts";
 import {
   Channel,
   clientHandshake,
@@ -28,8 +29,8 @@ export interface TunnelClientOptions {
   site: string;
   credential: string;
   agentVersion: string;
-  /** PEM certificates to trust for `wss` besides the system's. */
-  caCerts?: string[];
+  /** For `wss`: PEM certificates to trust besides the system's, and the site's client certificate. */
+  tls?: HubTls;
   /** Answers one request on its stream. */
   serve(request: Request, channel: Channel): Promise<void>;
   log: Logger;
@@ -138,7 +139,7 @@ export class TunnelClient {
     const ws = await openTunnelSocket(
       url,
       { authorization: `Bearer ${o.credential}` },
-      o.caCerts,
+      o.tls,
       undefined,
       this.#stop.signal,
     );

@@ -2,6 +2,8 @@
  * The site credential the hub issued at enrollment, kept in `<data>/hub-credential.json` readable
  * by the agent's user only (0600). It never appears in logs.
  */
+import type { HubTls } from "../config/tls_files.ts";
+import { tlsHint } from "./tls_hint.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
@@ -102,15 +104,25 @@ function httpBase(tunnelUrl: string): string {
 export async function enroll(
   tunnelUrl: string,
   token: string,
-  caCerts?: string[],
+  tls: HubTls = {},
 ): Promise<{ site: string; credential: string }> {
-  const client = caCerts ? Deno.createHttpClient({ caCerts }) : undefined;
+  const client = tls.caCerts || tls.cert
+    ? Deno.createHttpClient({
+      ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
+      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+    })
+    : undefined;
   try {
     const res = await fetch(`${httpBase(tunnelUrl)}/enroll`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}` },
       client,
-    } as RequestInit);
+    } as RequestInit).catch((err) => {
+      // Deno's "fetch failed" says why in its cause (the TLS alert, the refused connection).
+      let message = (err as Error).message;
+      for (let c = (err as Error).cause; c instanceof Error; c = c.cause) message += `: ${c.message}`;
+      throw new Error(`${message}${tlsHint(message, Boolean(tls.cert))}`);
+    });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
       throw new Error(`the hub refused the enrollment (${res.status}): ${body.error ?? res.statusText}`);

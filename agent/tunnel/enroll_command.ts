@@ -1,7 +1,7 @@
 /** `--enroll TOKEN`: swaps the hub's one-time token for a site credential, kept 0600 in the data dir. */
 import * as path from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
-import { hubCaCerts, TlsFileError } from "../config/tls_files.ts";
+import { type HubTls, hubTls, TlsFileError } from "../config/tls_files.ts";
 import { enroll, saveCredential } from "./credential.ts";
 import { hubUrls } from "./hub_urls.ts";
 
@@ -19,9 +19,9 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
     console.error(`agent: the token is for site ${named}, not ${config.site}; nothing was changed`);
     return 1;
   }
-  let caCerts: string[] | undefined;
+  let tls: HubTls;
   try {
-    caCerts = hubCaCerts(config);
+    tls = hubTls(config);
   } catch (err) {
     if (!(err instanceof TlsFileError)) throw err;
     // Checked as at start: the key, the file and why, before the token is spent.
@@ -32,7 +32,7 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
   // With several hubs (one cluster, one database) any of them enrolls: the first that answers.
   for (const url of hubUrls(config.hub.url)) {
     try {
-      enrolled = await enroll(url, token, caCerts);
+      enrolled = await enroll(url, token, tls);
       break;
     } catch (err) {
       console.error(`agent: enrollment failed at ${url}: ${(err as Error).message}`);

@@ -2,12 +2,14 @@
  * Opening the tunnel's WebSocket with the npm `ws` client. Measured here: Deno's own WebSocket
  * client leaves Nagle's algorithm on (strace shows TCP_NODELAY set to 0), so the agent's small
  * frames (window updates, acknowledgements) wait for delayed ACKs and a relay ran at about half
- * the rate it reaches with `ws`, which sets TCP_NODELAY. `ws` also takes a CA bundle (`hub.caFile`),
- * which Deno's WebSocket cannot. It speaks the standard WebSocket interface the transport expects.
+ * the rate it reaches with `ws`, which sets TCP_NODELAY. `ws` also takes a CA bundle (`hub.caFile`) and a
+ * client certificate (`hub.clientCertFile`), which Deno's WebSocket cannot. It speaks the standard WebSocket interface the transport expects.
  */
 import type { ClientRequest, IncomingMessage } from "node:http";
 import WsWebSocket from "ws";
 import { refusalOf } from "@conduit/shared/tunnel";
+import type { HubTls } from "../config/tls_files.ts";
+import { tlsHint } from "./tls_hint.ts";
 
 /** The most of a refused upgrade's body read (a refusal is a short JSON message). */
 const REFUSAL_BYTES = 4096;
@@ -15,7 +17,7 @@ const REFUSAL_BYTES = 4096;
 export function openTunnelSocket(
   url: string,
   headers: Record<string, string>,
-  caCerts?: string[],
+  tls: HubTls = {},
   timeoutMs = 10_000,
   /** Aborted (the agent stops): the attempt ends at once instead of at its timeout. */
   signal?: AbortSignal,
@@ -24,7 +26,9 @@ export function openTunnelSocket(
     if (signal?.aborted) return reject(new Error(`WebSocket to ${url}: stopping`));
     const ws = new WsWebSocket(url, {
       headers,
-      ...(caCerts?.length ? { ca: caCerts } : {}),
+      ...(tls.caCerts?.length ? { ca: tls.caCerts } : {}),
+      // Mutual TLS: the site's certificate, for a hub (or its proxy) that asks for one.
+      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
       handshakeTimeout: timeoutMs,
       // A frame is at most 64 KiB plus its header; the hello is small.
       maxPayload: 1 << 20,
@@ -69,7 +73,9 @@ export function openTunnelSocket(
     });
     ws.once("error", (err: Error) => {
       signal?.removeEventListener("abort", onAbort);
-      reject(new Error(`WebSocket to ${url} failed: ${err.message}`));
+      reject(
+        new Error(`WebSocket to ${url} failed: ${err.message}${tlsHint(err.message, Boolean(tls.cert))}`),
+      );
     });
   });
 }

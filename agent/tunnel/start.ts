@@ -1,7 +1,7 @@
 /** Starts the tunnel client when the configuration names a hub and the agent is enrolled. */
 import type { Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "../config/schema.ts";
-import { hubCaCerts } from "../config/tls_files.ts";
+import { hubTls } from "../config/tls_files.ts";
 import { loadCredential } from "./credential.ts";
 import { TunnelClient, type TunnelClientOptions } from "./client.ts";
 
@@ -28,13 +28,13 @@ export function startTunnel(
       `the configured site ${config.site} is not the enrolled site ${stored.site}; enroll again`,
     );
   }
-  const caCerts = hubCaCerts(config);
+  const tls = hubTls(config);
   const client = new TunnelClient({
     url: config.hub.url,
     site: stored.site,
     credential: stored.credential,
     agentVersion: link.agentVersion,
-    caCerts,
+    tls,
     backoffBaseMs: config.hub.reconnectBaseSeconds * 1000,
     backoffCapMs: config.hub.reconnectCapSeconds * 1000,
     log,

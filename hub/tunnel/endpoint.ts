@@ -3,10 +3,11 @@
  * and `/tunnel/enroll` swaps a one-time enrollment token for that credential. A bad credential,
  * hello or version gets a refusal with a reason code and a close; it never touches another site.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { Reason, refusal, serverHandshake } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import { SiteError, type SiteRegistry } from "../sites/registry.ts";
+import { parseToken } from "../sites/tokens.ts";
 import type { Sessions } from "./sessions.ts";
 
 export interface TunnelEnv {
@@ -18,12 +19,48 @@ function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-export function tunnelRoutes(registry: SiteRegistry, sessions: Sessions, log: Logger, hubVersion: string) {
+export interface TunnelOptions {
+  /** The header in which the TLS proxy names the agent's verified client certificate (its CN): required. */
+  clientCertHeader?: string;
+}
+
+export function tunnelRoutes(
+  registry: SiteRegistry,
+  sessions: Sessions,
+  log: Logger,
+  hubVersion: string,
+  options: TunnelOptions = {},
+) {
   const app = new Hono<TunnelEnv>();
+  /**
+   * With `clientCertHeader`: why an agent that says it is `site` is not let in (no verified client
+   * certificate named, or one of another site), else undefined. Without it: undefined.
+   */
+  const certRefusal = (c: Context, site: string): string | undefined => {
+    const name = options.clientCertHeader;
+    if (!name) return undefined;
+    const headerValue = c.req.header(name);
+    if (!headerValue) {
+      return `this hub lets agents in only with a verified client certificate (mutual TLS); none was named ` +
+        `(set hub.clientCertFile and hub.clientKeyFile at the site)`;
+    }
+    if (headerValue !== site) {
+      return `the client certificate is for ${
+        JSON.stringify(headerValue.slice(0, 64))
+      }, not for site ${site}`;
+    }
+    return undefined;
+  };
 
   app.post("/enroll", async (c) => {
     const token = bearer(c.req.header("authorization"));
     if (!token) return c.json({ error: "send the enrollment token as Authorization: Bearer <token>" }, 401);
+    // Checked before the token is spent: the token names its site in the clear.
+    const refused = certRefusal(c, parseToken("cte", token)?.site ?? "");
+    if (refused) {
+      log.warn("enrollment refused: client certificate", { reason: refused });
+      return c.json({ error: refused }, 403);
+    }
     try {
       const enrolled = await registry.enroll(token);
       log.info("site enrolled", { site: enrolled.site });
@@ -58,6 +95,11 @@ export function tunnelRoutes(registry: SiteRegistry, sessions: Sessions, log: Lo
     if (!site) {
       log.warn("tunnel refused: bad credential", { remoteAddress });
       return c.json(refusal(Reason.BadCredential, "the site credential is not valid"), 401);
+    }
+    const refused = certRefusal(c, site);
+    if (refused) {
+      log.warn("tunnel refused: client certificate", { remoteAddress, site, reason: refused });
+      return c.json(refusal(Reason.BadCredential, refused), 401);
     }
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json({ error: "this endpoint takes a WebSocket upgrade from a Conduit agent" }, 426);

@@ -47,6 +47,8 @@ export async function startTestHub(
     rotationGraceSeconds?: number;
     /** `tunnel.rotateCredentialsDays`: scheduled rotation. */
     rotateCredentialsDays?: number;
+    /** `tunnel.clientCertHeader`: the TLS proxy's header naming the agent's verified certificate. */
+    clientCertHeader?: string;
   } = {},
 ): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
@@ -74,6 +76,7 @@ export async function startTestHub(
       relays: opts.relays,
       rotationGraceSeconds: opts.rotationGraceSeconds,
       rotateCredentialsDays: opts.rotateCredentialsDays,
+      clientCertHeader: opts.clientCertHeader,
     },
   });
   const hub = await startHub(config, log);

@@ -1,0 +1,19 @@
+/** Clearer words for the TLS alerts of a hub that asks for mutual TLS (`hub.clientCertFile`). */
+
+/**
+ * What to do about a TLS alert of the hub's front (the hub, or the proxy that ends TLS for it) about the
+ * site's certificate: asked for one the agent has not got, or refused the one it has.
+ */
+export function tlsHint(message: string, hasCert: boolean): string {
+  if (/certificate ?required|handshake ?failure/i.test(message) && !hasCert) {
+    return " (the hub's TLS front asks for a client certificate: set hub.clientCertFile and hub.clientKeyFile)";
+  }
+  if (
+    /bad ?certificate|unknown ?ca|certificate ?(expired|revoked|unknown)|access ?denied/i.test(message) &&
+    hasCert
+  ) {
+    return " (the hub's TLS front refused the site's client certificate, hub.clientCertFile: " +
+      "signed by a CA it does not trust, expired or revoked?)";
+  }
+  return "";
+}
