@@ -78,6 +78,17 @@ export function siteRouter(d: SiteDeps) {
       d.transfers.forgetSite(input.site);
       return info;
     }),
+    /**
+     * Sets (`null` clears) the site's downlink cap, Mbit/s: everything the hub relays to the site (transfers'
+     * objects and routes' from any site) shares it, in turn; audited. Applies from the next object.
+     */
+    setDownlink: procedure.input(
+      z.object({ site: name, downlinkMbps: z.number().min(0.1).max(100_000).nullable() }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      const info = await d.registry.setDownlink(input.site, input.downlinkMbps, actorOf(ctx.principal));
+      d.transfers.forgetSite(input.site);
+      return info;
+    }),
     nodes: procedure.input(z.object({ site: name }).strict()).query(async ({ input }) => {
       return (await siteReply(d, input.site, { op: "nodes" })).nodes;
     }),

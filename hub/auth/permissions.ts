@@ -37,6 +37,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "site.revoke": "manage",
   "site.rotate": "manage",
   "site.setUplink": "manage",
+  "site.setDownlink": "manage",
   "query.studies": "read",
   "query.series": "read",
   "transfers.list": "read",

@@ -34,6 +34,8 @@ export const sites = sqliteTable("sites", {
   rttMs: real("rtt_ms"),
   /** Cap on everything the hub relays from the site, megabits per second (null: none); set by an admin. */
   uplinkMbps: real("uplink_mbps"),
+  /** Cap on everything the hub relays to the site, megabits per second (null: none); set by an admin. */
+  downlinkMbps: real("downlink_mbps"),
 });
 
 export type SiteRow = typeof sites.$inferSelect;

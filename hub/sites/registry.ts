@@ -58,6 +58,8 @@ export interface SiteInfo {
   rotationUnconfirmed: boolean;
   /** The cap on everything the hub relays from the site, Mbit/s (null: none). */
   uplinkMbps: number | null;
+  /** The cap on everything the hub relays to the site, Mbit/s (null: none). */
+  downlinkMbps: number | null;
 }
 
 /** A credential a rotation replaced, still accepted: until `until`, or (null) until the agent uses the newest. */
@@ -98,6 +100,7 @@ function siteInfo(row: SiteRow, now = Date.now()): SiteInfo {
     oldCredentialUntil: untils.length ? iso(Math.max(...untils)) : null,
     rotationUnconfirmed: older.some((c) => c.until === null),
     uplinkMbps: row.uplinkMbps ?? null,
+    downlinkMbps: row.downlinkMbps ?? null,
   };
 }
 
@@ -288,12 +291,27 @@ export class SiteRegistry {
   }
 
   /** Sets (null: clears) the site's uplink cap, in megabits per second; audited (`site.uplink`). */
-  async setUplink(name: string, mbps: number | null, actor = "cli"): Promise<SiteInfo> {
+  setUplink(name: string, mbps: number | null, actor = "cli"): Promise<SiteInfo> {
+    return this.#setCap(name, "uplinkMbps", mbps, actor);
+  }
+
+  /** Sets (null: clears) the site's downlink cap, in megabits per second; audited (`site.downlink`). */
+  setDownlink(name: string, mbps: number | null, actor = "cli"): Promise<SiteInfo> {
+    return this.#setCap(name, "downlinkMbps", mbps, actor);
+  }
+
+  async #setCap(
+    name: string,
+    column: "uplinkMbps" | "downlinkMbps",
+    mbps: number | null,
+    actor: string,
+  ): Promise<SiteInfo> {
     const row = await this.get(name);
     if (!row || row.state === "revoked") throw new UnknownSiteError(`no site named ${name}`);
+    const action = column === "uplinkMbps" ? "site.uplink" : "site.downlink";
     await atomically(this.db, (tx) => [
-      tx.update(sites).set({ uplinkMbps: mbps }).where(eq(sites.name, name)),
-      entry(tx, actor, "site.uplink", name, { uplinkMbps: mbps }),
+      tx.update(sites).set({ [column]: mbps }).where(eq(sites.name, name)),
+      entry(tx, actor, action, name, { [column]: mbps }),
     ]);
     return siteInfo((await this.get(name))!);
   }

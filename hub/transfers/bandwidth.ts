@@ -55,9 +55,10 @@ export interface Throttle {
 }
 
 /**
- * A site's uplink cap, shared fairly by everything the site relays at once: each flow (a transfer job,
- * a route) waits in its own line, and the lines are served in turn, one chunk each, so a job with eight
- * objects in flight gets no more of the site than a job with one. Within a line, chunks go in order.
+ * A site's uplink or downlink cap, shared fairly by everything the hub relays from (or to) the site at
+ * once: each flow (a transfer job, a route) waits in its own line, and the lines are served in turn, one
+ * chunk each, so a job with eight objects in flight gets no more of the site than a job with one. Within
+ * a line, chunks go in order.
  */
 export class FairRateLimiter {
   readonly #limiter: RateLimiter;

@@ -1,11 +1,13 @@
 /**
  * When and how fast a transfer moves data: its time window (hub/transfers/window.ts), its bandwidth
- * cap and its source site's uplink cap (hub/transfers/bandwidth.ts). Outside the window the hub dispatches none of the job's studies
- * and tells each source to hold what it has queued until the window opens (the `hold` request, which
- * the agent keeps in its queue rows, so it outlives a restart of either side); the cap is applied to
- * the job's objects where they cross the hub. A site's uplink cap applies to everything the hub relays
- * from that site (transfers and routes alike), shared fairly between them; a job's own cap comes on top
- * (the lower wins).
+ * cap, its source site's uplink cap and its destination site's downlink cap (hub/transfers/bandwidth.ts).
+ * Outside the window the hub dispatches none of the job's studies and tells each source to hold what it
+ * has queued until the window opens (the `hold` request, which the agent keeps in its queue rows, so it
+ * outlives a restart of either side); the cap is applied to the job's objects where they cross the hub.
+ * A site's uplink cap applies to everything the hub relays from that site (transfers and routes alike),
+ * its downlink cap to everything the hub relays to it (from any site), each shared fairly between the
+ * flows (jobs, routes) that use it; a job's own cap comes on top (the lowest wins: a relay waits on each
+ * in turn).
  */
 import { eq } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
@@ -72,8 +74,16 @@ export function windowColumns(w: Windows | null | undefined): Pick<
   };
 }
 
-/** How long a site's uplink cap is trusted before it is read again (another hub may have changed it). */
+/** How long a site's caps are trusted before they are read again (another hub may have changed them). */
 const SITE_CAP_TTL_MS = 5000;
+
+/** A site's caps as last read (Mbit/s, null: none), and the shared bucket of each direction capped. */
+interface SiteCaps {
+  at: number;
+  mbps: Promise<{ up: number | null; down: number | null }>;
+  up?: FairRateLimiter;
+  down?: FairRateLimiter;
+}
 
 export class Scheduler {
   /** Tasks told to hold at their source, with the time they were told (their window's opening). */
@@ -83,11 +93,8 @@ export class Scheduler {
   readonly #taskTransfer = new Map<string, string | null>();
   /** Each task's transfer's source and destination sites, for the relay policy. */
   readonly #ends = new Map<string, Promise<{ source: string; destination: string } | undefined>>();
-  /** Each site's uplink cap as last read, and its shared bucket. */
-  readonly #sites = new Map<
-    string,
-    { at: number; mbps: Promise<number | null>; limiter?: FairRateLimiter }
-  >();
+  /** Each site's uplink and downlink caps as last read, and their shared buckets. */
+  readonly #sites = new Map<string, SiteCaps>();
 
   constructor(private readonly db: HubDb, private readonly sessions: Sessions) {}
 
@@ -105,44 +112,60 @@ export class Scheduler {
     }
   }
 
-  /** Drops what is remembered of a site's uplink cap (after it changed). */
+  /** Drops what is remembered of a site's caps (after one changed). */
   forgetSite(site: string): void {
     const known = this.#sites.get(site);
     if (known) known.at = -Infinity;
   }
 
   /**
-   * What an object `fromSite` relays under `route` waits on: its site's uplink cap (shared fairly
-   * between the site's jobs and routes), then its transfer's own cap, when they are set.
+   * What an object `fromSite` relays to `toSite` under `route` waits on, in turn: its transfer's own
+   * cap, `fromSite`'s uplink cap (shared fairly between the jobs and routes it relays) and `toSite`'s
+   * downlink cap (shared fairly between the jobs and routes relaying to it, from any site), when set.
+   * `toSite` absent: the uplink alone (a caller from before downlink caps).
    */
-  async limiterFor(fromSite: string, route: string | undefined): Promise<Throttle | undefined> {
+  async limiterFor(
+    fromSite: string,
+    route: string | undefined,
+    toSite?: string,
+  ): Promise<Throttle | undefined> {
     const job = route ? await this.#jobLimiter(fromSite, route) : undefined;
-    const site = await this.#siteLimiter(fromSite);
+    const [up, down] = await Promise.all([
+      this.#siteLimiter(fromSite, "up"),
+      toSite === undefined ? undefined : this.#siteLimiter(toSite, "down"),
+    ]);
+    // A flow: the job, or else the route of the site relaying (two sites may name a route alike).
     const flow = job?.transferId ?? `route:${route ?? ""}`;
-    return chain(job?.limiter, site?.flow(flow));
+    return chain(job?.limiter, up?.flow(flow), down?.flow(job?.transferId ?? `${fromSite}/${flow}`));
   }
 
-  /** The site's shared bucket when it has an uplink cap; read again after SITE_CAP_TTL_MS. */
-  async #siteLimiter(site: string): Promise<FairRateLimiter | undefined> {
+  /** The site's shared bucket for one direction when it has a cap there; read again after SITE_CAP_TTL_MS. */
+  async #siteLimiter(site: string, way: "up" | "down"): Promise<FairRateLimiter | undefined> {
     let known = this.#sites.get(site);
     const now = Date.now();
     if (!known || now - known.at > SITE_CAP_TTL_MS) {
-      const before = known?.limiter;
-      const entry: typeof known = { at: now, mbps: Promise.resolve(null), limiter: before };
-      // A failed read keeps the cap as it was (a relay is never refused for it), and is read again next time.
-      entry.mbps = this.db.select({ uplinkMbps: sites.uplinkMbps }).from(sites).where(eq(sites.name, site))
-        .then((rows) => rows[0]?.uplinkMbps ?? null, () => {
+      const before = known;
+      const entry: SiteCaps = {
+        at: now,
+        mbps: Promise.resolve({ up: null, down: null }),
+        up: before?.up,
+        down: before?.down,
+      };
+      // A failed read keeps the caps as they were (a relay is never refused for it), and is read again next time.
+      entry.mbps = this.db.select({ up: sites.uplinkMbps, down: sites.downlinkMbps }).from(sites)
+        .where(eq(sites.name, site))
+        .then((rows) => ({ up: rows[0]?.up ?? null, down: rows[0]?.down ?? null }), () => {
           entry.at = -Infinity;
-          return before?.megabitsPerSecond ?? null;
+          return { up: before?.up?.megabitsPerSecond ?? null, down: before?.down?.megabitsPerSecond ?? null };
         });
       known = entry;
       if (this.#sites.size > 10_000) this.#sites.clear();
       this.#sites.set(site, known);
     }
-    const mbps = await known.mbps;
-    if (!mbps) return known.limiter = undefined;
-    if (known.limiter?.megabitsPerSecond !== mbps) known.limiter = new FairRateLimiter(mbps);
-    return known.limiter;
+    const mbps = (await known.mbps)[way];
+    if (!mbps) return known[way] = undefined;
+    if (known[way]?.megabitsPerSecond !== mbps) known[way] = new FairRateLimiter(mbps);
+    return known[way];
   }
 
   /** The transfer of a relay route, and its own cap's bucket when it has one. */

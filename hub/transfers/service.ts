@@ -149,12 +149,12 @@ export class TransferService {
   /** With several hubs on one database: which jobs this hub drives (hub/cluster/transfer_lease.ts). */
   leases?: TransferLeases;
 
-  /** What an object relayed from a site (under a queue route) waits on (see Scheduler.limiterFor). */
-  limiterFor(fromSite: string, route: string | undefined): Promise<Throttle | undefined> {
-    return this.#schedule.limiterFor(fromSite, route);
+  /** What an object relayed from a site to another (under a queue route) waits on (see Scheduler.limiterFor). */
+  limiterFor(fromSite: string, route: string | undefined, toSite?: string): Promise<Throttle | undefined> {
+    return this.#schedule.limiterFor(fromSite, route, toSite);
   }
 
-  /** A site's uplink cap changed: read it again for the next object relayed. */
+  /** A site's uplink or downlink cap changed: read them again for the next object relayed. */
   forgetSite(site: string): void {
     this.#schedule.forgetSite(site);
   }

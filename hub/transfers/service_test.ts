@@ -404,3 +404,59 @@ Deno.test("a site's uplink cap throttles everything the site relays, routes too,
     await assert.rejects(registry.setUplink("nowhere", 5), /no site named nowhere/);
   });
 });
+
+Deno.test("a site's downlink cap throttles everything relayed to it, from any site, one line per flow", async () => {
+  await withFailedJob(async (db, service) => {
+    const registry = new SiteRegistry(db);
+    for (const site of ["north", "south", "east"]) await registry.add(site);
+    assert.equal(await service.limiterFor("north", "ct", "south"), undefined);
+    const info = await registry.setDownlink("south", 1000, "user:boss");
+    assert.deepEqual([info.downlinkMbps, info.uplinkMbps], [1000, null]);
+    service.forgetSite("south");
+    // Relays to south wait on its bucket, whoever sends them; relays elsewhere, or from south, do not.
+    assert.equal(await service.limiterFor("north", "ct", "east"), undefined);
+    assert.equal(await service.limiterFor("south", "ct", "north"), undefined);
+    assert.equal(await service.limiterFor("north", "ct"), undefined, "a caller that names no destination");
+    assert.ok(await service.limiterFor("north", undefined, "south"), "a relay without a route");
+    assert.ok(await service.limiterFor("north", "transfer:no-such-task", "south"), "a transfer's relay");
+    // One bucket for south, shared in turn: eight objects of north's route in flight at once form one line,
+    // and east's route of the same name another (its two chunks come before the most of north's eight).
+    const north = await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map(() => service.limiterFor("north", "ct", "south")),
+    );
+    const east = (await service.limiterFor("east", "ct", "south"))!;
+    const order: string[] = [];
+    await Promise.all([
+      ...north.map((t, i) => t!.take(1000).then(() => order.push(`north${i + 1}`))),
+      ...[1, 2].map((i) => east.take(1000).then(() => order.push(`east${i}`))),
+    ]);
+    assert.deepEqual(order, [
+      "north1",
+      "north2",
+      "east1",
+      "north3",
+      "east2",
+      "north4",
+      "north5",
+      "north6",
+      "north7",
+      "north8",
+    ]);
+    const last = (await recent(db, 1))[0];
+    assert.deepEqual([last.actor, last.action, last.target, last.detail], [
+      "user:boss",
+      "site.downlink",
+      "south",
+      { downlinkMbps: 1000 },
+    ]);
+    // The uplink cap is a bucket of its own: south's downlink does not slow what south sends.
+    await registry.setUplink("north", 8, "user:boss");
+    service.forgetSite("north");
+    assert.ok(await service.limiterFor("north", "ct", "east"), "north's uplink");
+    assert.equal((await registry.get("north"))?.downlinkMbps, null);
+    await registry.setDownlink("south", null, "user:boss");
+    service.forgetSite("south");
+    assert.equal(await service.limiterFor("east", "ct", "south"), undefined);
+    await assert.rejects(registry.setDownlink("nowhere", 5), /no site named nowhere/);
+  });
+});

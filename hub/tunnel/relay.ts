@@ -39,10 +39,14 @@ async function refuse(from: Channel, code: string, message: string): Promise<voi
 }
 
 /**
- * What objects a site relays (under a queue route, when the agent names one) wait on: its uplink cap
- * and its transfer's cap, if any.
+ * What objects a site relays to another (under a queue route, when the agent names one) wait on: the
+ * source's uplink cap, the destination's downlink cap and its transfer's cap, if any.
  */
-export type RelayLimiter = (fromSite: string, route: string | undefined) => Promise<Throttle | undefined>;
+export type RelayLimiter = (
+  fromSite: string,
+  route: string | undefined,
+  toSite: string,
+) => Promise<Throttle | undefined>;
 
 export async function relayStream(
   fromSite: string,
@@ -76,7 +80,9 @@ export async function relayStream(
       return;
     }
     to = new Channel(destination);
-    const limiter = limiterFor ? await limiterFor(fromSite, request.route || undefined) : undefined;
+    const limiter = limiterFor
+      ? await limiterFor(fromSite, request.route || undefined, request.site)
+      : undefined;
     await to.send({ op: "store", from: fromSite, ...(request.node ? { node: request.node } : {}) });
     await Promise.all([pipe(stream, to.stream, from.detach(), limiter), pipe(to.stream, stream)]);
   } catch (err) {

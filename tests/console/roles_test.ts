@@ -112,7 +112,7 @@ Deno.test("the matrix says: viewer reads; operator also stores and transfers; ad
     // Whatever changes state is more than reading.
     if (types[path]._def.type === "mutation") assert.notEqual(action, "read", `${path} is a mutation`);
     const manages = /^(users|tokens|audit)\./.test(path) || path === "site.add" || path === "site.revoke" ||
-      path === "site.rotate" || path === "site.setUplink";
+      path === "site.rotate" || path === "site.setUplink" || path === "site.setDownlink";
     assert.equal(action === "manage", manages, `${path}: ${action}`);
   }
   for (const [key, action] of Object.entries(DICOMWEB_ROUTES)) {

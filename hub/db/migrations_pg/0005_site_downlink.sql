@@ -1,0 +1,1 @@
+ALTER TABLE "sites" ADD COLUMN "downlink_mbps" double precision;
