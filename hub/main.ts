@@ -23,7 +23,7 @@ function usage(): string {
   return [
     `conduit hub ${VERSION}`,
     "usage: deno task hub [--config FILE] [flags]",
-    "       deno task hub admin site add|list|revoke|rotate|uplink ... [--json] [--data DIR | --db URL]",
+    "       deno task hub admin site add|list|revoke|rotate|uplink|downlink ... [--json] [--data DIR | --db URL]",
     "       deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]",
     "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list | role | password | disable |",
     "         enable ... [--json]",
@@ -42,6 +42,7 @@ function usage(): string {
 
 const ADMIN_USAGE = [
   "usage: deno task hub admin site add NAME | list | revoke NAME | rotate NAME | uplink NAME MBIT_PER_S|none",
+  "       deno task hub admin site downlink NAME MBIT_PER_S|none",
   "       deno task hub admin token create NAME --role viewer|operator|admin [--sites a,b] | list | revoke ID",
   "       deno task hub admin user add NAME --role viewer|operator|admin [--password-stdin] | list",
   "       deno task hub admin user role NAME --role ROLE | password NAME | disable NAME | enable NAME",

@@ -1,7 +1,7 @@
 /**
- * `deno task hub admin site add|list|revoke|rotate|uplink`: works on the hub's database whether or not the
- * hub runs (a running hub closes a revoked site's session within its sync interval, 2 s, and applies an
- * uplink cap within 5 s). `rotate` needs the
+ * `deno task hub admin site add|list|revoke|rotate|uplink|downlink`: works on the hub's database whether or
+ * not the hub runs (a running hub closes a revoked site's session within its sync interval, 2 s, and applies
+ * an uplink or downlink cap within 5 s). `rotate` needs the
  * running hub that holds the site's session: it asks by a row in the database and waits for the outcome
  * (hub/sites/rotation.ts). With `--json` each command prints one JSON object on stdout.
  */
@@ -15,7 +15,8 @@ const USAGE = `usage: deno task hub admin site add NAME [--data DIR | --db URL] 
        deno task hub admin site list [--data DIR | --db URL] [--json]
        deno task hub admin site revoke NAME [--data DIR | --db URL] [--json]
        deno task hub admin site rotate NAME [--data DIR | --db URL] [--json]
-       deno task hub admin site uplink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]`;
+       deno task hub admin site uplink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]
+       deno task hub admin site downlink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]`;
 
 export async function siteCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   const parsed = commandLine("hub admin site", USAGE, args, {
@@ -30,13 +31,13 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
     console.error(`hub admin site ${verb}: give one site name\n${USAGE}`);
     return 2;
   }
-  let uplink: number | null = null;
-  if (verb === "uplink") {
+  let cap: number | null = null;
+  if (verb === "uplink" || verb === "downlink") {
     const [value, ...more] = extra;
-    uplink = value === "none" ? null : Number(value);
-    if (!name || !value || more.length || (uplink !== null && !(uplink >= 0.1 && uplink <= 100_000))) {
+    cap = value === "none" ? null : Number(value);
+    if (!name || !value || more.length || (cap !== null && !(cap >= 0.1 && cap <= 100_000))) {
       console.error(
-        `hub admin site uplink: give a site name and a cap in Mbit/s, 0.1 to 100000, or none\n${USAGE}`,
+        `hub admin site ${verb}: give a site name and a cap in Mbit/s, 0.1 to 100000, or none\n${USAGE}`,
       );
       return 2;
     }
@@ -62,10 +63,18 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
       else if (!sites.length) console.log("no sites");
       else {
         console.log(
-          ["SITE", "STATE", "LAST SEEN", "VERSION", "ADDRESS", "QUEUE", "RTT ms", "ROTATED", "UPLINK Mbit/s"]
-            .join(
-              "\t",
-            ),
+          [
+            "SITE",
+            "STATE",
+            "LAST SEEN",
+            "VERSION",
+            "ADDRESS",
+            "QUEUE",
+            "RTT ms",
+            "ROTATED",
+            "UPLINK Mbit/s",
+            "DOWNLINK Mbit/s",
+          ].join("\t"),
         );
         for (const s of sites) {
           console.log(
@@ -79,6 +88,7 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
               s.rttMs ?? "-",
               s.rotationUnconfirmed ? "unconfirmed" : s.rotatedAt ?? "-",
               s.uplinkMbps ?? "-",
+              s.downlinkMbps ?? "-",
             ].join("\t"),
           );
         }
@@ -99,13 +109,23 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
       console.error(`hub admin site rotate: ${result.message}`);
       return result.outcome === "unconfirmed" ? 3 : 1;
     } else if (verb === "uplink") {
-      const info = await registry.setUplink(name, uplink, "cli");
+      const info = await registry.setUplink(name, cap, "cli");
       if (json) console.log(JSON.stringify({ site: info.site, uplinkMbps: info.uplinkMbps }));
       else {
         console.log(
           info.uplinkMbps === null
             ? `site ${name}: no uplink cap`
             : `site ${name}: everything the hub relays from it is capped at ${info.uplinkMbps} Mbit/s`,
+        );
+      }
+    } else if (verb === "downlink") {
+      const info = await registry.setDownlink(name, cap, "cli");
+      if (json) console.log(JSON.stringify({ site: info.site, downlinkMbps: info.downlinkMbps }));
+      else {
+        console.log(
+          info.downlinkMbps === null
+            ? `site ${name}: no downlink cap`
+            : `site ${name}: everything the hub relays to it is capped at ${info.downlinkMbps} Mbit/s`,
         );
       }
     } else {

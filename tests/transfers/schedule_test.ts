@@ -283,7 +283,7 @@ rigTest(
     assert.deepEqual(set.json, { site: "north", uplinkMbps: 16 });
     assert.match(
       (await hubAdmin(r.hub.dataDir, ["site", "list"])).stdout,
-      /\tUPLINK Mbit\/s\n(.*\n)*north\t.*\t16\n/,
+      /\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n(.*\n)*north\t.*\t16\t-\n/,
     );
     assert.equal((await hubAdmin(r.hub.dataDir, ["site", "uplink", "north", "0"])).code, 2);
     assert.equal((await hubAdmin(r.hub.dataDir, ["site", "uplink", "north"])).code, 2);
@@ -304,6 +304,83 @@ rigTest(
     );
     const entry = (await recent(r.hub.db)).find((e) => e.action === "site.uplink");
     assert.deepEqual([entry?.actor, entry?.target, entry?.detail], ["cli", "north", { uplinkMbps: 16 }]);
+  },
+  { northRoutes: [{ name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] }] },
+);
+
+rigTest(
+  "a site's downlink cap, set with the admin CLI, holds a transfer and a route into it together to the rate asked",
+  async (r) => {
+    // Set on the running hub's database before anything is relayed: the hub reads it (within 5 s of a change).
+    const set = await hubAdmin(r.hub.dataDir, ["site", "downlink", "south", "16", "--json"]); // 2 MB/s
+    assert.equal(set.code, 0, set.stderr);
+    assert.deepEqual(set.json, { site: "south", downlinkMbps: 16 });
+    assert.match(
+      (await hubAdmin(r.hub.dataDir, ["site", "list"])).stdout,
+      /\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n(.*\n)*south\t.*\t-\t16\n/,
+    );
+    assert.equal((await hubAdmin(r.hub.dataDir, ["site", "downlink", "south", "0"])).code, 2);
+    assert.equal((await hubAdmin(r.hub.dataDir, ["site", "downlink", "south"])).code, 2);
+    const unknown = await hubAdmin(r.hub.dataDir, ["site", "downlink", "nowhere", "none"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no site named nowhere/);
+    assert.equal((await r.client.sites.list.query()).find((s) => s.site === "south")!.downlinkMbps, 16);
+    // Nothing caps north's uplink: what slows these relays is south's downlink alone.
+    assert.equal((await r.client.sites.list.query()).find((s) => s.site === "north")!.uplinkMbps, null);
+
+    const job = await seed(r, "down-job", 8, "CT", 512); // 8 objects of about 0.5 MB each, not routed
+    const started = Date.now();
+    const [{ id }, routed] = await Promise.all([
+      r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: [job.studyUid],
+      }),
+      seed(r, "down-route", 8, "MR", 512), // stored at north, routed to south
+    ]);
+    assert.equal((await finished(r, id)).status, "success");
+    const rows = await eventually("all relayed to south", async () => {
+      const done = await northRows(r, "done", "@south");
+      const of = (p: (route: string) => boolean) => done.filter((row) => p(row.route));
+      const [transfer, route] = [of((x) => x.startsWith("transfer:")), of((x) => x === "mr-to-south")];
+      return transfer.length === 8 && route.length === 8 ? [...transfer, ...route] : undefined;
+    }, 120_000);
+    // About 8.4 MB at 2 MB/s, less a quarter second's burst: about 4 s for both together (uncapped, they
+    // cross loopback in well under a second). A lower bound only: a busy machine is slower still.
+    const seconds = (Math.max(...rows.map((row) => row.doneAt!)) - started) / 1000;
+    const megabytes = (job.bytes + routed.bytes) / 1e6;
+    assert.ok(
+      seconds >= 0.8 * (megabytes - 0.5) / 2,
+      `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`,
+    );
+    const entry = (await recent(r.hub.db)).find((e) => e.action === "site.downlink");
+    assert.deepEqual([entry?.actor, entry?.target, entry?.detail], ["cli", "south", { downlinkMbps: 16 }]);
+
+    // Through the API: admins only; cleared, it is no longer shown; audited with who did it.
+    await assert.rejects(
+      r.client.site.setDownlink.mutate({ site: "south", downlinkMbps: 1 }),
+      /needs the admin role/,
+    );
+    const admin = createConduitClient({
+      url: r.url,
+      token: (await r.hub.tokens.create("boss", "admin")).token,
+    });
+    const cleared = await admin.site.setDownlink.mutate({ site: "south", downlinkMbps: null });
+    assert.deepEqual([cleared.downlinkMbps, cleared.uplinkMbps], [null, null]);
+    assert.equal((await r.client.sites.list.query()).find((s) => s.site === "south")!.downlinkMbps, null);
+    await assert.rejects(
+      admin.site.setDownlink.mutate({ site: "south", downlinkMbps: 0 }),
+      /0\.1|too_small|greater/i,
+    );
+    await assert.rejects(
+      admin.site.setDownlink.mutate({ site: "nowhere", downlinkMbps: 5 }),
+      /no site named nowhere/,
+    );
+    const audit = (await admin.audit.list.query({ limit: 50 })).filter((e) => e.action === "site.downlink");
+    assert.deepEqual(
+      audit.map((e) => [e.actor, e.target, e.detail]),
+      [["token:boss", "south", { downlinkMbps: null }], ["cli", "south", { downlinkMbps: 16 }]],
+    );
   },
   { northRoutes: [{ name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] }] },
 );

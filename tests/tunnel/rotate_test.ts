@@ -90,7 +90,7 @@ Deno.test({
       assert.equal(listed.oldCredentialUntil, rotated.json!.oldCredentialUntil);
       assert.equal(listed.rotationUnconfirmed, false);
       const text = await hubAdmin(hub.dataDir, ["site", "list"]);
-      assert.match(text.stdout, /\tROTATED\tUPLINK Mbit\/s\n/);
+      assert.match(text.stdout, /\tROTATED\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n/);
       assert.ok(text.stdout.includes(String(rotated.json!.rotatedAt)));
 
       // A forced reconnect: the agent comes back with the new credential, and the old one is refused.
