@@ -1,7 +1,7 @@
 /**
  * The console's Sites screen rotates a site's credential (admins only, after a confirmation): the
  * connected agent's credential file changes, the site's page says when, and the audit log names who;
- * and sets (admins only) the site's uplink cap (docs/transfers.md, site uplink caps).
+ * and sets (admins only) the site's uplink and downlink caps (docs/transfers.md, site uplink and downlink caps).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -33,10 +33,10 @@ Deno.test({
       await logIn(page, "ops", "operator password");
       await page.locator('tr[data-site="north"] .state-online').waitFor({ timeout: 15_000 });
       assert.equal(await page.getByRole("button", { name: "Rotate credential" }).count(), 0);
-      // Nor the site's uplink cap: it shows, and only an admin sets it.
+      // Nor the site's uplink and downlink caps: they show, and only an admin sets them.
       await page.goto(`${url}sites/north`);
-      await page.getByText(/uplink cap none/).waitFor();
-      assert.equal(await page.getByRole("button", { name: "Set the cap" }).count(), 0);
+      await page.getByText(/uplink cap none, downlink cap none/).waitFor();
+      assert.equal(await page.getByRole("button", { name: /^Set the (up|down)link cap$/ }).count(), 0);
       await page.getByRole("button", { name: "Log out" }).click();
 
       await logIn(page, "boss", "admin password");
@@ -65,7 +65,7 @@ Deno.test({
 
       // The uplink cap: set on the site's page, shown there, in the API and the audit log; then cleared.
       await page.getByLabel("Uplink cap (Mbit/s)").fill("8");
-      await page.getByRole("button", { name: "Set the cap" }).click();
+      await page.getByRole("button", { name: "Set the uplink cap" }).click();
       await page.getByRole("status").filter({ hasText: "north: uplink capped at 8 Mbit/s" }).waitFor();
       await page.getByText(/uplink cap 8 Mbit\/s/).waitFor();
       assert.equal((await hub.registry.list()).find((s) => s.site === "north")?.uplinkMbps, 8);
@@ -73,12 +73,35 @@ Deno.test({
       assert.equal(capped?.actor, "user:boss");
       assert.deepEqual(capped?.detail, { uplinkMbps: 8 });
       await page.getByLabel("Uplink cap (Mbit/s)").fill("0.01");
-      await page.getByRole("button", { name: "Set the cap" }).click();
+      await page.getByRole("button", { name: "Set the uplink cap" }).click();
       await page.getByRole("alert").filter({ hasText: "from 0.1 to 100000" }).waitFor();
       await page.getByLabel("Uplink cap (Mbit/s)").fill("");
-      await page.getByRole("button", { name: "Set the cap" }).click();
+      await page.getByRole("button", { name: "Set the uplink cap" }).click();
       await page.getByRole("status").filter({ hasText: "north: no uplink cap" }).waitFor();
       await page.getByText(/uplink cap none/).waitFor();
+
+      // The downlink cap, next to it: set, shown with the uplink's untouched, in the API and the audit log.
+      await page.getByLabel("Uplink cap (Mbit/s)").fill("4");
+      await page.getByRole("button", { name: "Set the uplink cap" }).click();
+      await page.getByRole("status").filter({ hasText: "north: uplink capped at 4 Mbit/s" }).waitFor();
+      await page.getByLabel("Downlink cap (Mbit/s)").fill("2.5");
+      await page.getByRole("button", { name: "Set the downlink cap" }).click();
+      await page.getByRole("status").filter({ hasText: "north: downlink capped at 2.5 Mbit/s" }).waitFor();
+      await page.getByText(/uplink cap 4 Mbit\/s, downlink cap 2\.5 Mbit\/s/).waitFor();
+      const north = (await hub.registry.list()).find((s) => s.site === "north");
+      assert.deepEqual([north?.uplinkMbps, north?.downlinkMbps], [4, 2.5]);
+      const down = (await recent(hub.db)).find((e) => e.action === "site.downlink");
+      assert.equal(down?.actor, "user:boss");
+      assert.deepEqual(down?.detail, { downlinkMbps: 2.5 });
+      await page.getByLabel("Downlink cap (Mbit/s)").fill("200000");
+      await page.getByRole("button", { name: "Set the downlink cap" }).click();
+      await page.getByRole("alert").filter({ hasText: "The downlink cap is in Mbit/s, from 0.1 to 100000" })
+        .waitFor();
+      await page.getByLabel("Downlink cap (Mbit/s)").fill("");
+      await page.getByRole("button", { name: "Set the downlink cap" }).click();
+      await page.getByRole("status").filter({ hasText: "north: no downlink cap" }).waitFor();
+      await page.getByText(/uplink cap 4 Mbit\/s, downlink cap none/).waitFor();
+      assert.equal((await hub.registry.list()).find((s) => s.site === "north")?.uplinkMbps, 4);
     });
   },
 });

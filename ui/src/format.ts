@@ -162,6 +162,7 @@ const AUDIT: Record<string, string> = {
   "site.revoke": "Revoked the site",
   "site.rotate": "Rotated the credential of the site",
   "site.uplink": "Set the uplink cap of the site",
+  "site.downlink": "Set the downlink cap of the site",
   "transfer.create": "Started the transfer",
   "transfer.schedule": "Rescheduled the transfer",
   "transfer.cancel": "Cancelled the transfer",

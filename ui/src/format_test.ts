@@ -121,6 +121,7 @@ Deno.test("auditAction() and auditActor() read the audit log as words", () => {
   assert.equal(auditActor("hub"), "the hub (scheduled)");
   assert.equal(auditAction("site.rotate"), "Rotated the credential of the site");
   assert.equal(auditAction("site.uplink"), "Set the uplink cap of the site");
+  assert.equal(auditAction("site.downlink"), "Set the downlink cap of the site");
   assert.equal(auditActor("anonymous"), "not logged in");
   assert.equal(auditActor("site:north"), "site:north");
 });

@@ -1,7 +1,7 @@
 /**
  * Sites (`/sites`): state, and (admins) adding sites, rotating their credentials and revoking them (after a
  * confirmation); a site's page (`/sites/{name}`):
- * its nodes with echo, and its dead letter with replay.
+ * its nodes with echo, its dead letter with replay, and (admins) its uplink and downlink caps.
  */
 import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
@@ -162,44 +162,33 @@ export function Sites(props: { current?: string; may: May }) {
                   ? `, credential rotated ${instant(s().rotatedAt)}`
                   : ""}
                 {`, uplink cap ${s().uplinkMbps ? `${s().uplinkMbps} Mbit/s` : "none"}`}
+                {`, downlink cap ${s().downlinkMbps ? `${s().downlinkMbps} Mbit/s` : "none"}`}
               </p>
             )}
           </Show>
           <Show when={props.may("manage") && site() && site()!.state !== "revoked"}>
-            <form
-              class="row"
-              aria-label="Uplink cap"
-              noValidate
-              onSubmit={(e) => {
-                e.preventDefault();
+            <CapForm
+              way="uplink"
+              value={site()?.uplinkMbps ?? null}
+              hint="Everything the hub relays from this site (all its transfers and routes) shares it, in turn."
+              run={run}
+              save={async (mbps) => {
                 const at = current()!;
-                const value = new FormData(e.currentTarget).get("uplink")?.toString().trim() ?? "";
-                const mbps = value ? Number(value) : null;
-                run(async () => {
-                  if (mbps !== null && !(mbps >= 0.1 && mbps <= 100_000)) {
-                    throw new Error("The uplink cap is in Mbit/s, from 0.1 to 100000 (empty: none).");
-                  }
-                  await api.site.setUplink.mutate({ site: at, uplinkMbps: mbps });
-                  return mbps === null ? `${at}: no uplink cap` : `${at}: uplink capped at ${mbps} Mbit/s`;
-                });
+                await api.site.setUplink.mutate({ site: at, uplinkMbps: mbps });
+                return mbps === null ? `${at}: no uplink cap` : `${at}: uplink capped at ${mbps} Mbit/s`;
               }}
-            >
-              <label>
-                Uplink cap (Mbit/s)<input
-                  name="uplink"
-                  type="number"
-                  min="0.1"
-                  max="100000"
-                  step="any"
-                  placeholder="none"
-                  value={site()?.uplinkMbps ?? ""}
-                />
-              </label>
-              <button type="submit">Set the cap</button>
-              <span class="hint">
-                Everything the hub relays from this site (all its transfers and routes) shares it, in turn.
-              </span>
-            </form>
+            />
+            <CapForm
+              way="downlink"
+              value={site()?.downlinkMbps ?? null}
+              hint="Everything the hub relays to this site (transfers and routes from every site) shares it, in turn."
+              run={run}
+              save={async (mbps) => {
+                const at = current()!;
+                await api.site.setDownlink.mutate({ site: at, downlinkMbps: mbps });
+                return mbps === null ? `${at}: no downlink cap` : `${at}: downlink capped at ${mbps} Mbit/s`;
+              }}
+            />
           </Show>
           <h2>{current()}: nodes</h2>
           <Show
@@ -298,5 +287,50 @@ export function Sites(props: { current?: string; may: May }) {
         </section>
       </Show>
     </>
+  );
+}
+
+/** A site's uplink or downlink cap, Mbit/s (empty: none): checked here, so the reason shows in words. */
+function CapForm(props: {
+  way: "uplink" | "downlink";
+  value: number | null;
+  hint: string;
+  /** The screen's one-change-at-a-time runner, which shows the outcome or the error. */
+  run: (what: () => Promise<string>) => void;
+  /** Saves the cap (null: none); says what was done. */
+  save: (mbps: number | null) => Promise<string>;
+}) {
+  const Way = () => props.way === "uplink" ? "Uplink" : "Downlink";
+  return (
+    <form
+      class="row"
+      aria-label={`${Way()} cap`}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const value = new FormData(e.currentTarget).get(props.way)?.toString().trim() ?? "";
+        const mbps = value ? Number(value) : null;
+        props.run(() => {
+          if (mbps !== null && !(mbps >= 0.1 && mbps <= 100_000)) {
+            throw new Error(`The ${props.way} cap is in Mbit/s, from 0.1 to 100000 (empty: none).`);
+          }
+          return props.save(mbps);
+        });
+      }}
+    >
+      <label>
+        {Way()} cap (Mbit/s)<input
+          name={props.way}
+          type="number"
+          min="0.1"
+          max="100000"
+          step="any"
+          placeholder="none"
+          value={props.value ?? ""}
+        />
+      </label>
+      <button type="submit">Set the {props.way} cap</button>
+      <span class="hint">{props.hint}</span>
+    </form>
   );
 }

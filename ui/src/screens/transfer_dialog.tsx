@@ -246,8 +246,8 @@ export function TransferDialog(props: {
         <p class="hint">
           Outside the window (hub time) nothing moves and the source holds what it queued. A window past
           midnight belongs to the day it starts: Fri from 19:00 to 07:00 runs into Saturday morning. The cap
-          applies to this job's objects where they cross the hub; the source site's uplink cap (Sites) applies
-          as well.
+          applies to this job's objects where they cross the hub; the source site's uplink cap and the
+          destination site's downlink cap (Sites) apply as well.
         </p>
       </details>
       <DeidFields ref={(c) => (deid = c)} />
