@@ -460,3 +460,37 @@ Deno.test("a site's downlink cap throttles everything relayed to it, from any si
     await assert.rejects(registry.setDownlink("nowhere", 5), /no site named nowhere/);
   });
 });
+
+Deno.test("a relay waits on its job's cap, its source's uplink cap and its destination's downlink cap: the lowest sets the pace", async () => {
+  await withFailedJob(async (db, service) => {
+    const registry = new SiteRegistry(db);
+    for (const site of ["north", "south"]) await registry.add(site);
+    const job = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: ["1.2.826.0.1.3680043.8.498.8"],
+      bandwidthMbps: 800,
+    }, "user:alice");
+    const task = await db.query.transferTasks.findFirst({ where: eq(transferTasks.transferId, job.id) });
+    const route = `transfer:${task!.id}`;
+    /** Seconds to pass 1.25 MB through what a relay of the job waits on. */
+    const pass = async () => {
+      const throttle = (await service.limiterFor("north", route, "south"))!;
+      const started = performance.now();
+      for (let sent = 0; sent < 1_250_000; sent += 50_000) await throttle.take(50_000);
+      return (performance.now() - started) / 1000;
+    };
+    // Each in turn the lowest, at 8 Mbit/s (1 MB/s, a quarter second's burst): about a second each time.
+    // Lower bounds only: a busy machine is slower still.
+    const rounds = [["downlink", 800, 80, 8], ["uplink", 800, 8, 80], ["job", 8, 80, 80]] as const;
+    for (const [lowest, jobMbps, up, down] of rounds) {
+      await service.schedule(job.id, { bandwidthMbps: jobMbps });
+      await registry.setUplink("north", up);
+      await registry.setDownlink("south", down);
+      service.forgetSite("north");
+      service.forgetSite("south");
+      const seconds = await pass();
+      assert.ok(seconds >= 0.9, `the ${lowest} cap the lowest: ${seconds.toFixed(2)} s`);
+    }
+  });
+});
