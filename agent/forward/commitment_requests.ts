@@ -40,6 +40,8 @@ export type CommitmentEvent = {
 const SWEEP_MS = 1_000;
 /** Instances named in one N-ACTION at most (a large backlog is asked for in several). */
 const MAX_REFERENCES = 1_000;
+/** Overdue rows of one destination taken by one sweep at most (the next sweep takes more). */
+const MAX_DUE = 1_000;
 /**
  * How long an association opened to ask again stays open for the report (a node may send it only on the
  * request's association while it is open, as the agent's own SCP does for a requester it cannot reach).
@@ -53,8 +55,8 @@ export function newTransactionUid(): string {
 
 export class CommitmentRequests implements CommitmentReportHandler {
   #timer: ReturnType<typeof setInterval> | undefined;
-  #sweeping = false;
-  #sweepRun: Promise<void> | undefined;
+  /** The destinations being asked again, with the ask under way. */
+  #asking = new Map<string, Promise<void>>();
   #open = new Set<ScuAssociation>();
   #stopped = false;
   /** Asks waiting on their association for their report, by Transaction UID. */
@@ -84,7 +86,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
     clearInterval(this.#timer);
     for (const a of this.#open) a.abort();
     for (const wake of [...this.#waiting.values()]) wake();
-    await this.#sweepRun;
+    await Promise.all([...this.#asking.values()]);
   }
 
   /** The node a destination names, when it asks for commitment. */
@@ -199,33 +201,36 @@ export class CommitmentRequests implements CommitmentReportHandler {
     return node.commitmentTimeoutSeconds * 1000 * Math.min(8, 2 ** (asks - 1));
   }
 
-  /** Rows whose report is overdue: asked again under a new Transaction UID, or failed after the last ask. */
+  /**
+   * Rows whose report is overdue: asked again under a new Transaction UID, or failed after the last ask.
+   * Each destination on its own: one whose node is slow or does not answer (an association that takes its
+   * whole ARTIM timeout to fail, a report awaited on the association) delays neither the others' asks nor
+   * the next sweeps, which skip it while it is being asked. Resolves when the asks this call began end.
+   */
   sweep(now = Date.now()): Promise<void> {
-    if (this.#sweeping || this.#stopped) return this.#sweepRun ?? Promise.resolve();
-    this.#sweeping = true;
-    return this.#sweepRun = this.#sweep(now);
-  }
-
-  async #sweep(now: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const started: Promise<void>[] = [];
     try {
-      const due = this.queue.dueCommitments(now);
-      const byDestination = new Map<string, CommittingRow[]>();
-      for (const r of due) {
-        const list = byDestination.get(r.destination) ?? [];
-        list.push(r);
-        byDestination.set(r.destination, list);
-      }
-      for (const [destination, rows] of byDestination) {
-        if (this.#stopped) return;
-        // A paused destination is not asked either (its rows are, once it is resumed).
-        if (this.queue.isPaused(destination)) continue;
-        await this.#again(destination, rows);
+      for (const destination of this.queue.dueCommitmentDestinations(now)) {
+        // Being asked already, or paused (its rows are asked once it is resumed).
+        if (this.#asking.has(destination) || this.queue.isPaused(destination)) continue;
+        const rows = this.queue.dueCommitments(now, MAX_DUE, destination);
+        if (!rows.length) continue;
+        const run = this.#again(destination, rows)
+          .catch((err) => {
+            this.log.error("asking again for storage commitment failed", {
+              destination,
+              reason: (err as Error).message,
+            });
+          })
+          .finally(() => this.#asking.delete(destination));
+        this.#asking.set(destination, run);
+        started.push(run);
       }
     } catch (err) {
       this.log.error("asking again for storage commitment failed", { reason: (err as Error).message });
-    } finally {
-      this.#sweeping = false;
     }
+    return Promise.all(started).then(() => {});
   }
 
   async #again(destination: string, rows: CommittingRow[]): Promise<void> {
@@ -243,7 +248,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
       }
       ask.push(r);
     }
-    if (!node || ask.length === 0) return;
+    if (!node || ask.length === 0 || this.#stopped) return;
     if (ask.some((r) => r.commitAsks > 0)) {
       this.onEvent({ type: "commitment", destination, outcome: "timeout", count: ask.length });
     }
@@ -271,7 +276,7 @@ export class CommitmentRequests implements CommitmentReportHandler {
       return;
     }
     try {
-      for (let i = 0; i < ask.length; i += MAX_REFERENCES) {
+      for (let i = 0; i < ask.length && !this.#stopped; i += MAX_REFERENCES) {
         const chunk = ask.slice(i, i + MAX_REFERENCES);
         const uid = newTransactionUid();
         const asks = Math.max(...chunk.map((r) => r.commitAsks)) + 1;

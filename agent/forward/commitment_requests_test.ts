@@ -6,6 +6,7 @@ import { configSchema } from "../config/schema.ts";
 import { indexedDatabase } from "../index/testing.ts";
 import { Queue } from "../queue/queue.ts";
 import { CommitmentRequests, newTransactionUid } from "./commitment_requests.ts";
+import { eventually } from "../../tests/support/hub.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
 
@@ -53,6 +54,71 @@ Deno.test("overdue commitments of a paused destination are not asked again until
     );
   } finally {
     await requests.stop();
+    db.close();
+  }
+});
+
+Deno.test("a node that does not answer delays no other destination's asking again", async () => {
+  const specs = [...generateStudies({
+    seed: "cr-two",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 2 }],
+    rows: 4,
+    columns: 4,
+  })];
+  const db = await indexedDatabase(specs, (spec, db) => {
+    new Queue(db).addInTransaction(
+      spec.sopInstanceUid,
+      [{ route: "r", destination: "slow" }, { route: "r", destination: "gone" }],
+      1000,
+    );
+  });
+  const queue = new Queue(db);
+  // `slow` takes connections and never answers: its association waits for its whole ARTIM timeout.
+  const blackHole = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of blackHole) held.push(conn);
+  })();
+  const config = configSchema.parse({
+    dimse: { commitmentRetrySeconds: 100, artimTimeoutSeconds: 3600 },
+    nodes: {
+      slow: {
+        aet: "SLOW",
+        host: "127.0.0.1",
+        port: (blackHole.addr as Deno.NetAddr).port,
+        storageCommitment: true,
+      },
+      gone: { aet: "GONE", host: "127.0.0.1", port: closedPort(), storageCommitment: true },
+    },
+  });
+  const requests = new CommitmentRequests(config, queue, quiet);
+  let first: Promise<void> | undefined;
+  try {
+    // Both overdue, `slow`'s first (the order one sweep used to ask them in, one after the other).
+    const slow = queue.claim("slow", 10, 2000), gone = queue.claim("gone", 10, 2000);
+    queue.markCommitting(slow.map((r) => ({ id: r.id, status: 0 })), newTransactionUid(), 3000, 2000);
+    queue.markCommitting(gone.map((r) => ({ id: r.id, status: 0 })), newTransactionUid(), 4000, 2000);
+    const of = (destination: string) => queue.list().filter((r) => r.destination === destination);
+    first = requests.sweep();
+    await eventually(
+      "gone's rows asked (refused) while slow's association still waits",
+      () => of("gone").every((r) => r.state === "committing" && /refused|closed|connect/i.test(r.lastError)),
+    );
+    await eventually("slow's node reached", () => held.length === 1);
+    assert.ok(of("slow").every((r) => r.lastError === ""), "slow is still being asked");
+    // Further sweeps leave the destination being asked alone: no second association to it.
+    await requests.sweep();
+    await requests.sweep();
+    assert.equal(held.length, 1);
+    assert.equal(queue.dueCommitments(Date.now(), 1000, "gone").length, 0);
+  } finally {
+    await requests.stop();
+    await first;
+    blackHole.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
     db.close();
   }
 });

@@ -377,9 +377,18 @@ export class Queue {
     return this.#committing(`q.commit_uid = ?`, [transactionUid], 1_000_000);
   }
 
-  /** Committing rows whose report is overdue (asked again), oldest first. */
-  dueCommitments(now = Date.now(), limit = 1000): CommittingRow[] {
-    return this.#committing(`q.next_attempt_at <= ?`, [now], limit);
+  /** Committing rows whose report is overdue (asked again), oldest first; only `destination`'s when named. */
+  dueCommitments(now = Date.now(), limit = 1000, destination?: string): CommittingRow[] {
+    return destination === undefined
+      ? this.#committing(`q.next_attempt_at <= ?`, [now], limit)
+      : this.#committing(`q.next_attempt_at <= ? AND q.destination = ?`, [now, destination], limit);
+  }
+
+  /** The destinations with committing rows whose report is overdue. */
+  dueCommitmentDestinations(now = Date.now()): string[] {
+    return (this.db.statement(
+      `SELECT DISTINCT destination FROM queue WHERE state = 'committing' AND next_attempt_at <= ?`,
+    ).all(now) as { destination: string }[]).map((r) => r.destination);
   }
 
   #committing(where: string, args: (string | number)[], limit: number): CommittingRow[] {
