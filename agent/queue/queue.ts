@@ -29,6 +29,9 @@ export interface Delivery {
   dead: number;
   unknown: number;
   lastError?: string;
+  /** Only when asked: objects stored at the node and awaiting its Storage Commitment report, and their UIDs. */
+  committing?: number;
+  committingUids?: string[];
 }
 
 export type QueueState = "pending" | "in_flight" | "failed" | "committing" | "done" | "dead";
@@ -74,7 +77,8 @@ export interface QueueRow {
 
 /**
  * A row as the tunnel shows it to the hub (QueueRowView): one awaiting its Storage Commitment report is still
- * on its way, in flight; the hub's view has the five states of before, which hubs of earlier versions check.
+ * on its way, in flight, unless the hub asked with `committing` (FEATURE_COMMITMENT_STATE): hubs of earlier
+ * versions check the five states of before.
  */
 export function hubRow(row: QueueRow): QueueRow & { state: Exclude<QueueState, "committing"> } {
   return { ...row, state: row.state === "committing" ? "in_flight" : row.state };
@@ -217,12 +221,22 @@ export class Queue {
   /**
    * How far `sops` got to `destination`, whatever the route that queued them: each object by its best
    * row (done, else waiting, else dead; `unknown` without a row). With `replayDead`, their dead rows for
-   * the destination (not canceled ones) are queued again first, attempts reset.
+   * the destination (not canceled ones) are queued again first, attempts reset. With `committing`, an
+   * object whose best row awaits the node's Storage Commitment report counts as `committing` (and is listed)
+   * rather than waiting.
    */
-  delivery(destination: string, sops: string[], replayDead = false, now = Date.now()): Delivery {
+  delivery(
+    destination: string,
+    sops: string[],
+    replayDead = false,
+    now = Date.now(),
+    committing = false,
+  ): Delivery {
     const best = new Map<string, { rank: number; error: string }>();
-    const rank = (state: string) => state === "done" ? 3 : state === "dead" ? 1 : 2;
-    let lastDead = "", lastFailed = "";
+    // Committed beats stored and awaiting commitment, which beats waiting to be sent, which beats dead.
+    const rank = (state: string) =>
+      state === "done" ? 4 : state === "committing" ? (committing ? 3 : 2) : state === "dead" ? 1 : 2;
+    let lastDead = "", lastFailed = "", lastCommitting = "";
     for (let i = 0; i < sops.length; i += 500) {
       const chunk = sops.slice(i, i + 500);
       const marks = chunk.map(() => "?").join(", ");
@@ -245,17 +259,27 @@ export class Queue {
         if ((best.get(r.sop)?.rank ?? 0) < k) best.set(r.sop, { rank: k, error: r.lastError });
         if (r.state === "dead" && r.lastError) lastDead = r.lastError;
         if (r.state === "failed" && r.lastError) lastFailed = r.lastError;
+        if (r.state === "committing" && r.lastError) lastCommitting = r.lastError;
       }
     }
     const d: Delivery = { done: 0, waiting: 0, dead: 0, unknown: 0 };
+    const awaiting: string[] = [];
     for (const sop of new Set(sops)) {
       const k = best.get(sop)?.rank ?? 0;
-      if (k === 3) d.done++;
+      if (k === 4) d.done++;
+      else if (k === 3) awaiting.push(sop);
       else if (k === 2) d.waiting++;
       else if (k === 1) d.dead++;
       else d.unknown++;
     }
-    const lastError = d.dead ? lastDead : d.waiting ? lastFailed : "";
+    if (committing) Object.assign(d, { committing: awaiting.length, committingUids: awaiting });
+    const lastError = d.dead
+      ? lastDead
+      : d.waiting && lastFailed
+      ? lastFailed
+      : committing && awaiting.length
+      ? lastCommitting
+      : "";
     return lastError ? { ...d, lastError } : d;
   }
 

@@ -152,6 +152,17 @@ Deno.test("Queue: rows awaiting Storage Commitment are neither claimed nor done 
     assert.equal(queue.claim("a", 10, 20_000).length, 0, "not claimed again, even past their deadline");
     assert.equal(queue.routeProgress("r").inFlight, 3, "on their way for a transfer's progress");
     assert.equal(queue.delivery("a", rows.map((r) => r.sopInstanceUid)).waiting, 3);
+    // Asked with `committing` (a hub that knows the state): counted and listed apart, with why they wait.
+    queue.commitmentDueAt([rows[0].id], 10_000, "association refused", 3500);
+    assert.deepEqual(queue.delivery("a", rows.map((r) => r.sopInstanceUid), false, 4000, true), {
+      done: 0,
+      waiting: 0,
+      dead: 0,
+      unknown: 0,
+      committing: 3,
+      committingUids: rows.map((r) => r.sopInstanceUid),
+      lastError: "association refused",
+    });
     assert.equal(queue.dueCommitments(9_999).length, 0);
     assert.equal(queue.dueCommitments(10_000).length, 3);
     assert.ok(queue.committingRows("2.25.1").every((r) => r.sopClassUid && r.commitAsks === 1));

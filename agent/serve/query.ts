@@ -6,11 +6,15 @@ import type { Identifier } from "../dimse/handlers.ts";
 import { type Handlers, ok } from "./reply.ts";
 
 export const queryHandlers: Handlers = {
-  async status(s, _request, channel) {
-    const queueDepth = s.queue.summary()
-      .filter((r) => r.state !== "done" && r.state !== "dead")
+  async status(s, request, channel) {
+    const summary = s.queue.summary();
+    const queueDepth = summary.filter((r) => r.state !== "done" && r.state !== "dead")
       .reduce((n, r) => n + r.count, 0);
-    await channel.send({ type: "status", queueDepth, agentVersion: s.agentVersion });
+    // Only to a hub that asks: one from before the field refuses it (FEATURE_COMMITMENT_STATE).
+    const committing = request.committing
+      ? { committing: summary.filter((r) => r.state === "committing").reduce((n, r) => n + r.count, 0) }
+      : {};
+    await channel.send({ type: "status", queueDepth, agentVersion: s.agentVersion, ...committing });
   },
 
   async echo(s, request, channel) {

@@ -8,20 +8,26 @@ import { RenderError, RenderRequestError } from "../render/mod.ts";
 import { BulkDataError } from "./metadata.ts";
 import type { Handlers } from "./reply.ts";
 import { HANDLERS, serveRequest, type SiteServices } from "./serve.ts";
+import { z } from "zod";
+import { generateStudies } from "@conduit/shared/testing";
+import { QueueRowView } from "@conduit/shared/tunnel";
+import { indexedDatabase } from "../index/testing.ts";
+import { Queue } from "../queue/queue.ts";
+import { transferRoute } from "../queue/keys.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
 /** Only the logger: the handlers under test here touch nothing else. */
 const services = { log: quiet } as unknown as SiteServices;
 
 /** Serves `request` with `handlers` over an in-memory session; resolves with every reply the hub side got. */
-async function ask(request: Request, handlers: Handlers): Promise<Reply[]> {
+async function ask(request: Request, handlers: Handlers, site = services): Promise<Reply[]> {
   const [a, b] = memoryPair();
   const served = new Promise<void>((resolve) => {
     new Session(b, {
       side: "server",
       onStream: (stream: Stream) => {
         const channel = new Channel(stream);
-        channel.expect(Request).then((r) => serveRequest(services, r, channel, handlers)).then(resolve);
+        channel.expect(Request).then((r) => serveRequest(site, r, channel, handlers)).then(resolve);
       },
     });
   });
@@ -84,4 +90,49 @@ Deno.test("serveRequest() gives a handler the request of its operation and the c
   });
   assert.equal(limit, 3);
   assert.deepEqual(replies, [{ type: "ok", detail: { rows: [] } }]);
+});
+
+Deno.test("objects awaiting Storage Commitment: told apart only to a hub that asks, as before to one that does not", async () => {
+  const specs = [...generateStudies({
+    seed: "serve-commit",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 2 }],
+    rows: 4,
+    columns: 4,
+  })];
+  const route = transferRoute("t1");
+  const db = await indexedDatabase(specs, (spec, db) => {
+    new Queue(db).addInTransaction(spec.sopInstanceUid, [{ route, destination: "pacs" }], 1000);
+  });
+  try {
+    const queue = new Queue(db);
+    const [row] = queue.claim("pacs", 1, 2000);
+    queue.markCommitting([{ id: row.id, status: 0 }], "2.25.9", 1e12, 2000);
+    const site = { log: quiet, queue, agentVersion: "9.9.9" } as unknown as SiteServices;
+    // What a hub from before the `commitment-state` feature checks: a strict status, five row states.
+    const olderStatus = z.object({
+      type: z.literal("status"),
+      queueDepth: z.number().int().nonnegative(),
+      agentVersion: z.string(),
+    }).strict();
+    const olderRow = QueueRowView.extend({
+      state: z.enum(["pending", "in_flight", "failed", "done", "dead"]),
+    });
+
+    const [before] = await ask({ op: "status" }, HANDLERS, site);
+    assert.deepEqual(olderStatus.parse(before), { type: "status", queueDepth: 2, agentVersion: "9.9.9" });
+    const [asked] = await ask({ op: "status", committing: true }, HANDLERS, site);
+    assert.deepEqual(asked, { type: "status", queueDepth: 2, agentVersion: "9.9.9", committing: 1 });
+
+    const objects = (reply: Reply) => reply.type === "ok" ? reply.detail!.objects as { state: string }[] : [];
+    const states = (reply: Reply) => objects(reply).map((o) => o.state).sort();
+    const [listed] = await ask({ op: "objects", transfer: "t1" }, HANDLERS, site);
+    assert.deepEqual(states(listed), ["in_flight", "pending"]);
+    for (const o of objects(listed)) olderRow.parse(o);
+    const [apart] = await ask({ op: "objects", transfer: "t1", committing: true }, HANDLERS, site);
+    assert.deepEqual(states(apart), ["committing", "pending"]);
+  } finally {
+    db.close();
+  }
 });

@@ -142,7 +142,8 @@ export const transferHandlers: Handlers = {
 
   async objects(s, request, channel) {
     await ok(channel, {
-      objects: s.queue.routeRows(transferRoute(request.transfer), request.limit).map(hubRow),
+      objects: s.queue.routeRows(transferRoute(request.transfer), request.limit)
+        .map((r) => request.committing ? r : hubRow(r)),
     });
   },
 
@@ -155,7 +156,16 @@ export const transferHandlers: Handlers = {
     if (!s.nodeNames.has(request.node)) {
       throw new UnknownNodeError(`no node named ${JSON.stringify(request.node)} here`);
     }
-    await ok(channel, s.queue.delivery(request.node, request.sopInstanceUids, request.replayDead ?? false));
+    await ok(
+      channel,
+      s.queue.delivery(
+        request.node,
+        request.sopInstanceUids,
+        request.replayDead ?? false,
+        Date.now(),
+        request.committing ?? false,
+      ),
+    );
   },
 
   async hold(s, request, channel) {

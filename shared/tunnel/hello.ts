@@ -43,12 +43,20 @@ export const FEATURE_TRANSFER_DEID_CUSTOM = "transfer-deid-custom";
  * durably in place of its own before it answers, and connects with it from then on.
  */
 export const FEATURE_CREDENTIAL = "credential";
+/**
+ * `commitment-state`: the agent tells objects stored at a node that commits (Storage Commitment, PS3.4 J.3)
+ * and awaiting its report from those being sent, when the hub asks with `committing: true` (`status`,
+ * `objects`, `delivery`): a `committing` row state and counts. Without the flag it answers as before
+ * (such rows in flight), which a hub of an earlier version checks.
+ */
+export const FEATURE_COMMITMENT_STATE = "commitment-state";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
   FEATURE_CREDENTIAL,
+  FEATURE_COMMITMENT_STATE,
 ];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a

@@ -3,6 +3,7 @@ import { HEADER_BYTES, LARGE_PAYLOAD, MAX_PAYLOAD } from "./frame.ts";
 import { z } from "zod";
 import {
   clientHandshake,
+  FEATURE_COMMITMENT_STATE,
   FEATURE_CREDENTIAL,
   FEATURE_DELIVERY,
   FEATURE_INSTANCE_PATH,
@@ -137,6 +138,7 @@ for (const offer of [true, false]) {
             FEATURE_SERIES_TRANSFER,
             FEATURE_TRANSFER_DEID_CUSTOM,
             FEATURE_CREDENTIAL,
+            FEATURE_COMMITMENT_STATE,
           ]
           : undefined,
       );

@@ -38,13 +38,17 @@ function okWith<D extends z.ZodTypeAny>(detail: D) {
 
 const count = z.number().int().nonnegative();
 
-/** A queue row at a site, as the dead letter and a transfer's objects list it. */
+/**
+ * A queue row at a site, as the dead letter and a transfer's objects list it. `committing` (stored at a node
+ * that commits, awaiting its Storage Commitment report) only in answer to a request with `committing: true`;
+ * else such a row is `in_flight`.
+ */
 export const QueueRowView = z.object({
   id: z.number().int(),
   sopInstanceUid: z.string(),
   route: z.string(),
   destination: z.string(),
-  state: z.enum(["pending", "in_flight", "failed", "done", "dead"]),
+  state: z.enum(["pending", "in_flight", "failed", "committing", "done", "dead"]),
   attempts: z.number().int(),
   nextAttemptAt: z.number(),
   lastStatus: z.number().int().nullable(),
@@ -252,7 +256,14 @@ const bulkdata = z.object({
 /** Each operation: its request, and the replies it may get (every one may get `error` instead). */
 export const OPERATIONS = {
   /** The agent's queue depth and version. */
-  status: { request: z.object({ op: z.literal("status") }).strict(), reply: answers(StatusReply) },
+  status: {
+    request: z.object({
+      op: z.literal("status"),
+      /** Count objects awaiting Storage Commitment apart (FEATURE_COMMITMENT_STATE agents only). */
+      committing: z.literal(true).optional(),
+    }).strict(),
+    reply: answers(StatusReply),
+  },
   /** C-ECHO to a node: its status and the round trip. */
   echo: { request: echo, reply: okWith(z.object({ status: z.number().int(), ms: z.number() })) },
   /** C-FIND at a node or in the archive: the matches as they come, then `end`. */
@@ -335,6 +346,8 @@ export const OPERATIONS = {
       op: z.literal("objects"),
       transfer: transferId,
       limit: z.number().int().positive().max(10_000).optional(),
+      /** Rows awaiting Storage Commitment as `committing` (FEATURE_COMMITMENT_STATE agents only). */
+      committing: z.literal(true).optional(),
     }).strict(),
     reply: okWith(z.object({ objects: z.array(QueueRowView) })),
   },
@@ -343,6 +356,8 @@ export const OPERATIONS = {
    * queue's rows for the node, whatever their route). Each object counts once, by its best row: done,
    * else waiting (pending, in flight or failed), else dead; `unknown` when no row names it. With
    * `replayDead`, the dead rows of these objects for the node are queued again first (a retried transfer).
+   * With `committing` (asked only of FEATURE_COMMITMENT_STATE agents), objects stored at the node and
+   * awaiting its Storage Commitment report count as `committing` (listed in `committingUids`), not waiting.
    */
   delivery: {
     request: z.object({
@@ -350,14 +365,18 @@ export const OPERATIONS = {
       node: name,
       sopInstanceUids: z.array(uid).max(10_000),
       replayDead: z.boolean().optional(),
+      committing: z.literal(true).optional(),
     }).strict(),
     reply: okWith(z.object({
       done: count,
       waiting: count,
       dead: count,
       unknown: count,
-      /** The last error of a dead row, else of a failed one. */
+      /** The last error of a dead row, else of a failed one (else, of one awaiting commitment). */
       lastError: z.string().optional(),
+      /** Only when asked with `committing`: objects awaiting the node's Storage Commitment report. */
+      committing: count.optional(),
+      committingUids: z.array(z.string()).max(10_000).optional(),
     })),
   },
   /** Takes a transfer's rows that are not done out of the source's queue. */

@@ -71,6 +71,11 @@ export const StatusReply = z.object({
   type: z.literal("status"),
   queueDepth: z.number().int().nonnegative(),
   agentVersion: z.string(),
+  /**
+   * Of the queue depth, objects stored at a node that commits and awaiting its Storage Commitment report;
+   * sent only to a `status` request with `committing: true` (hello.ts FEATURE_COMMITMENT_STATE).
+   */
+  committing: z.number().int().nonnegative().optional(),
 }).strict();
 /** Any request can fail with this instead of its own replies. */
 export const ErrorReply = z.object({
