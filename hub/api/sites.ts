@@ -24,10 +24,17 @@ async function siteReply<O extends AskOp>(
 /** `sites.*`: every site. */
 export function sitesRouter(d: Deps) {
   return router({
-    /** Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat). */
+    /**
+     * Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat) and,
+     * of its queue depth, the objects stored at a node that commits and awaiting its Storage Commitment
+     * report (`committing`; null when this hub does not hold the site's session or its agent cannot say).
+     */
     list: procedure.query(async ({ ctx }) =>
       (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
-        .map((s) => ({ ...s, throughput: d.sessions.get(s.site)?.throughput ?? [] }))
+        .map((s) => {
+          const live = d.sessions.get(s.site);
+          return { ...s, throughput: live?.throughput ?? [], committing: live?.committing ?? null };
+        })
     ),
     echo: procedure.input(z.object({ site: name, node: name }).strict()).mutation(
       async ({ input }) => {

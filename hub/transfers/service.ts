@@ -12,9 +12,11 @@ import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
 import {
   type DetailOf,
+  FEATURE_COMMITMENT_STATE,
   FEATURE_DELIVERY,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
+  type QueueRowView,
 } from "@conduit/shared/tunnel";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
@@ -413,11 +415,45 @@ export class TransferService {
       ),
     });
     if (!task) throw new TransferError(`the transfer has no study ${studyInstanceUid}`);
+    let rows: QueueRowView[];
     try {
       // The source's rows of the task: only the series it names, when it names some.
-      return (await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id })).objects;
+      const committing = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_COMMITMENT_STATE)
+        ? { committing: true as const }
+        : {};
+      rows = (await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id, ...committing }))
+        .objects;
     } catch (err) {
       throw new TransferError((err as Error).message);
+    }
+    return t.destinationNode ? await this.#committingAtNode(t, rows) : rows;
+  }
+
+  /**
+   * With a destination node that commits: the objects the source delivered that the destination stored at
+   * its node and that await the node's Storage Commitment report show as `committing`. Without the
+   * destination's word (offline, an agent that cannot say) the rows are as the source has them.
+   */
+  async #committingAtNode(t: TransferRow, rows: QueueRowView[]): Promise<QueueRowView[]> {
+    const delivered = rows.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"));
+    const features = await this.sessions.featuresOf(t.destinationSite);
+    if (!delivered.length || !features?.has(FEATURE_DELIVERY) || !features.has(FEATURE_COMMITMENT_STATE)) {
+      return rows;
+    }
+    try {
+      const d = await this.sessions.ask(t.destinationSite, {
+        op: "delivery",
+        node: t.destinationNode!,
+        sopInstanceUids: delivered.slice(0, MAX_NODE_CHECK).map((o) => o.sopInstanceUid),
+        committing: true,
+      }, AbortSignal.timeout(NODE_ASK_MS));
+      const awaiting = new Set(d.committingUids ?? []);
+      if (!awaiting.size) return rows;
+      return rows.map((o) =>
+        o.state === "done" && awaiting.has(o.sopInstanceUid) ? { ...o, state: "committing" as const } : o
+      );
+    } catch {
+      return rows;
     }
   }
 
@@ -665,17 +701,21 @@ export class TransferService {
     const node = t.destinationNode!, site = t.destinationSite;
     // An agent that cannot answer `delivery` (older than it, or held by a hub of a cluster that cannot
     // say): the destination's acknowledgement counts, as before the check.
-    if (!(await this.sessions.featuresOf(site))?.has(FEATURE_DELIVERY)) return {};
+    const features = await this.sessions.featuresOf(site);
+    if (!features?.has(FEATURE_DELIVERY)) return {};
     const replayDead = this.#replayAtNode.delete(task.id);
     let result: Partial<TransferTaskRow>;
     try {
       const sops = await this.#delivered(t, task);
+      // Objects awaiting the node's Storage Commitment report apart, from an agent that can say.
+      const committing = features.has(FEATURE_COMMITMENT_STATE) ? { committing: true as const } : {};
       // Bounded: a site that does not answer (an agent older than `delivery`) must not stall every job.
       const d = await this.sessions.ask(
         site,
-        { op: "delivery", node, sopInstanceUids: sops, replayDead },
+        { op: "delivery", node, sopInstanceUids: sops, replayDead, ...committing },
         AbortSignal.timeout(NODE_ASK_MS),
       );
+      const awaiting = d.committing ?? 0;
       const refused = d.dead > 0
         ? `${site} could not store ${d.dead} of ${delivered} objects to its node ${node}${
           d.lastError ? `: ${d.lastError}` : ""
@@ -683,13 +723,17 @@ export class TransferService {
         : undefined;
       result = { done: d.done, failed: (update.failed ?? 0) + d.dead };
       if (finished) {
-        if (d.waiting + d.unknown > 0) {
+        if (d.waiting + d.unknown + awaiting > 0) {
+          // Neither done nor failed: waiting to be stored at the node, or stored and not yet committed.
           result.status = "in_progress";
           result.lastError = d.waiting > 0
             ? `${d.waiting} of ${delivered} objects wait at ${site} for its node ${node}${
               d.lastError ? `: ${d.lastError}` : ""
             }`
-            : `${site} has no record of storing ${d.unknown} of ${delivered} objects to its node ${node}`;
+            : d.unknown > 0
+            ? `${site} has no record of storing ${d.unknown} of ${delivered} objects to its node ${node}`
+            : `${awaiting} of ${delivered} objects stored at ${site}'s node ${node} wait for its storage ` +
+              `commitment${d.lastError ? `: ${d.lastError}` : ""}`;
         } else if (refused) {
           result.status = "failure";
           result.lastError = refused;

@@ -7,6 +7,7 @@
 import {
   type AskOp,
   type DetailOf,
+  FEATURE_COMMITMENT_STATE,
   framePayloadFor,
   type Op,
   Reason,
@@ -30,6 +31,9 @@ export { SiteRequestError, SiteUnavailableError };
 /** The operations whose answer is replies only, no bytes (`replies()` reads them). */
 export type RecordOp = Exclude<Op, "retrieve" | "store" | "relay" | "frames" | "render" | "bulkdata">;
 
+/** Heartbeats between two status requests to each site (its queue depth). */
+const STATUS_EVERY = 6;
+
 /** Replies after which nothing more comes. */
 const LAST = new Set(["end", "error", "ok", "status"]);
 
@@ -43,6 +47,11 @@ export interface SiteSession {
   connectedAt: number;
   rttMs?: number;
   queueDepth?: number;
+  /**
+   * Of the queue depth, objects stored at a node that commits and awaiting its Storage Commitment report
+   * (undefined: an agent that cannot say, FEATURE_COMMITMENT_STATE, or not asked yet).
+   */
+  committing?: number;
   lastSeenAt: number;
   /** Tunnel bytes per second (in and out), one sample per heartbeat, the latest last (at most 24). */
   throughput: number[];
@@ -247,14 +256,22 @@ export class Sessions {
 
   async #status(entry: SiteSession): Promise<void> {
     try {
-      for await (const reply of this.replies(entry.site, { op: "status" })) {
-        if (reply.type === "status") entry.queueDepth = reply.queueDepth;
+      // An agent of an earlier version refuses the field: asked only of those that name the feature.
+      const committing = entry.features.has(FEATURE_COMMITMENT_STATE) ? { committing: true as const } : {};
+      for await (const reply of this.replies(entry.site, { op: "status", ...committing })) {
+        if (reply.type !== "status") continue;
+        entry.queueDepth = reply.queueDepth;
+        entry.committing = reply.committing;
       }
     } catch { /* the next heartbeat asks again */ }
   }
 
+  /** Heartbeats so far: every sixth also asks each site its status (queue depth). */
+  #beats = 0;
+
   #heartbeat(): void {
-    let n = 0;
+    // Counted per beat, not per site: counting the sites of one beat asked none of a hub with fewer than six.
+    const status = ++this.#beats % STATUS_EVERY === 0;
     for (const entry of this.#live.values()) {
       const { session } = entry;
       const bytes = session.bytesIn + session.bytesOut;
@@ -266,7 +283,7 @@ export class Sessions {
         entry.lastSeenAt = session.beatAnsweredAt;
       }
       session.beat();
-      if (++n % 6 === 0) void this.#status(entry);
+      if (status) void this.#status(entry);
     }
   }
 

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePort, skipReason, startOrthanc, startStorescp } from "../support/peers.ts";
+import { freePort, orthancModality, skipReason, startOrthanc, startStorescp } from "../support/peers.ts";
 import { agentCli, type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
@@ -44,19 +44,6 @@ async function metric(agent: AgentProcess, outcome: string): Promise<number> {
     new RegExp(`conduit_agent_forward_commitment_total\\{destination="pacs",outcome="${outcome}"\\} (\\d+)`),
   );
   return m ? Number(m[1]) : 0;
-}
-
-/** Points Orthanc's modality "conduit" (the agent) at `port`. */
-async function modality(
-  orthanc: { rest(p: string, init?: RequestInit): Promise<Response> },
-  aet: string,
-  port: number,
-) {
-  const res = await orthanc.rest("/modalities/conduit", {
-    method: "PUT",
-    body: JSON.stringify({ AET: aet, Host: "127.0.0.1", Port: port }),
-  });
-  assert.ok(res.ok, `PUT /modalities/conduit: ${res.status} ${await res.text()}`);
 }
 
 Deno.test({
@@ -128,7 +115,7 @@ Deno.test({
       const [gone] = await orthanc.instances();
       const goneSop = (await (await orthanc.rest(`/instances/${gone}`)).json()).MainDicomTags.SOPInstanceUID;
       assert.ok((await orthanc.rest(`/instances/${gone}`, { method: "DELETE" })).ok);
-      await modality(orthanc, agent.aet, agentPort);
+      await orthancModality(orthanc, "conduit", agent.aet, agentPort);
 
       await eventually("every row done", async () => (await inState(agent, "done")).length === 3, 60_000);
       assert.ok((await metric(agent, "failed")) >= 1, "the deleted object was reported failed");
@@ -198,7 +185,7 @@ Deno.test({
       );
       await eventually("the N-ACTION answered", async () => (await metric(agent, "requested")) >= 1);
       await agent.kill();
-      await modality(orthanc, "CONDUIT", agentPort);
+      await orthancModality(orthanc, "conduit", "CONDUIT", agentPort);
       agent = await startAgentProcess({ dataDir, port: agentPort, config });
       await eventually(
         "rows done after the restart",

@@ -65,6 +65,24 @@ export interface OrthancPeer extends Peer {
   instances(): Promise<string[]>;
 }
 
+/**
+ * Points Orthanc's modality `name` at `aet` on 127.0.0.1:`port` (REST `PUT /modalities/{name}`): where its
+ * Storage Commitment SCP sends reports, and C-MOVE sends objects.
+ */
+export async function orthancModality(
+  orthanc: Pick<OrthancPeer, "rest">,
+  name: string,
+  aet: string,
+  port: number,
+): Promise<void> {
+  const res = await orthanc.rest(`/modalities/${name}`, {
+    method: "PUT",
+    body: JSON.stringify({ AET: aet, Host: "127.0.0.1", Port: port }),
+  });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`PUT /modalities/${name}: ${res.status} ${body}`);
+}
+
 /** Options for {@link startStorescp}. */
 export interface StorescpOptions {
   /** DICOM port; a free one when omitted. */

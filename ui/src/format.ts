@@ -133,6 +133,7 @@ const STATUS: Record<string, string> = {
   revoked: "Revoked",
   // Objects in a site's queue
   in_flight: "On its way",
+  committing: "Waiting for commitment",
   failed: "Failed, will retry",
   done: "Delivered",
   dead: "Given up (dead letter)",

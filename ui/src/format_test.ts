@@ -77,6 +77,7 @@ Deno.test("status() and studyTitle() read as words", () => {
   assert.equal(status("canceling"), "Canceling: the source has yet to settle it");
   assert.equal(status("pending", "site"), "Waiting for its agent to enroll");
   assert.equal(status("in_flight", "object"), "On its way");
+  assert.equal(status("committing", "object"), "Waiting for commitment");
   assert.equal(status("something_new"), "something new");
   assert.equal(
     studyTitle({ patientName: { Alphabetic: "KOWALSKI^LENA" }, date: "20200203", description: "CT chest" }),

@@ -1,7 +1,7 @@
 /** Tables more than one screen shows: sites and transfers. */
 import { For, type JSX, Show } from "solid-js";
 import type { api } from "./api.ts";
-import { instant } from "./format.ts";
+import { count, instant } from "./format.ts";
 import { Link, path } from "./router.tsx";
 import { Scroll, State } from "./widgets.tsx";
 
@@ -66,7 +66,19 @@ export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Sit
                 </td>
                 <td>{s.lastSeenAt ? instant(s.lastSeenAt) : "never"}</td>
                 <td>{s.agentVersion ?? "–"}</td>
-                <td>{s.queueDepth ?? "–"}</td>
+                <td>
+                  {s.queueDepth ?? "–"}
+                  <Show when={s.committing}>
+                    {(n) => (
+                      <span
+                        class="hint"
+                        title="Stored at a node that commits (Storage Commitment), waiting for its report"
+                      >
+                        {` (${count(n(), "object")} waiting for commitment)`}
+                      </span>
+                    )}
+                  </Show>
+                </td>
                 <td>{s.rttMs === null ? "–" : `${s.rttMs} ms`}</td>
                 <td>
                   <Sparkline values={s.throughput} />

@@ -1,0 +1,136 @@
+/**
+ * Storage Commitment seen from the hub and the console (docs/console.md, docs/operations.md): a transfer
+ * from north to south's node `pacs`, a real Orthanc that south asks to commit what it stores. Orthanc cannot
+ * report at first (its modality for south names a port nothing listens on), so the objects are stored at
+ * the node and wait for its commitment: the task stays in progress and says so, the study's objects read
+ * "Waiting for commitment" (tRPC `committing`), and the Sites screen counts them in south's queue apart.
+ * Once Orthanc can report, the task is done, its note gone, and nothing waits any more.
+ */
+import assert from "node:assert/strict";
+import { hasChromium, logIn, waitForOnPage } from "../support/browser.ts";
+import { storescu } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
+import { freePort, orthancModality, skipReason, startOrthanc } from "../support/peers.ts";
+
+const skip = hasChromium() ? skipReason("storescu", "Orthanc") : "chromium not installed";
+if (skip) console.warn(`commitment_test: skipped: ${skip}`);
+
+Deno.test({
+  name: "objects stored at a node that has not committed them are waiting for commitment, not done nor sent",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const orthanc = await startOrthanc({
+      storageDir: await Deno.makeTempDir({ prefix: "commit-console-orthanc-" }),
+      // Orthanc's reports go nowhere yet.
+      modalities: { south: { aet: "SOUTH", host: "127.0.0.1", port: freePort() } },
+    });
+    try {
+      await withConsole({}, async ({ hub, browser, startAgent }) => {
+        const southPort = freePort();
+        await startAgent("south", {
+          aet: "SOUTH",
+          port: southPort,
+          config: {
+            queue: { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 },
+            nodes: {
+              pacs: {
+                aet: orthanc.aet,
+                host: "127.0.0.1",
+                port: orthanc.port,
+                storageCommitment: true,
+                commitmentTimeoutSeconds: 1,
+              },
+            },
+          },
+        });
+        const north = await startAgent("north", { aet: "NORTH" });
+        const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+          count: 3,
+          rows: 32,
+          columns: 32,
+          modality: "CT",
+          seed: "commit-console",
+        });
+        assert.equal((await storescu(series.paths, north)).code, 0);
+        await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+        const base = `http://127.0.0.1:${hub.port}`;
+        const client = createConduitClient({
+          url: base,
+          token: (await hub.tokens.create("commitment", "operator")).token,
+        });
+        const { id } = await client.transfers.create.mutate({
+          source: { site: "north" },
+          destination: { site: "south", node: "pacs" },
+          studies: [series.studyUid],
+        });
+
+        // At the node, not committed: neither done nor failed, and the task says why it waits.
+        const waiting = await eventually("the task waits for the node's commitment", async () => {
+          const t = await client.transfers.get.query({ id });
+          return t.tasks[0].lastError?.includes("wait for its storage commitment") ? t : undefined;
+        }, 60_000);
+        assert.equal(waiting.status, "in_progress");
+        assert.equal(waiting.tasks[0].status, "in_progress");
+        assert.equal(waiting.tasks[0].done, 0, "nothing counts as done before the commitment");
+        assert.equal(waiting.tasks[0].failed, 0);
+        assert.match(waiting.tasks[0].lastError!, /^3 of 3 objects stored at south's node pacs wait/);
+        assert.equal((await orthanc.instances()).length, 3, "stored at Orthanc");
+        const objects = await client.transfers.objects.query({ id, study: series.studyUid });
+        assert.deepEqual(objects.map((o) => o.state), ["committing", "committing", "committing"]);
+        // The hub asks each site its status every 6 heartbeats, and so learns of them after the connect.
+        await eventually("south's queue counts them, apart too", async () => {
+          const s = (await client.sites.list.query()).find((s) => s.site === "south");
+          return s?.committing === 3 && s.queueDepth === 3;
+        });
+
+        const page = await browser.newPage();
+        await hub.users.add("ops", "operator", "operator password");
+        await page.goto(`${base}/transfers/${id}`);
+        await logIn(page, "ops", "operator password");
+        const detail = page.locator('section[aria-label="Transfer detail"]');
+        await detail.getByText("3 of 3 objects stored at south's node pacs wait for its storage commitment")
+          .waitFor();
+        await detail.getByRole("button", { name: "Objects" }).click();
+        const rows = page.locator("table[aria-label=Objects] tbody tr");
+        await rows.first().waitFor();
+        assert.deepEqual(
+          (await rows.allInnerTexts()).map((t) => t.includes("Waiting for commitment")),
+          [true, true, true],
+        );
+        await page.goto(`${base}/sites`);
+        await waitForOnPage(page, 'tr[data-site="south"]');
+        await page.locator('tr[data-site="south"]').getByText("(3 objects waiting for commitment)").waitFor();
+
+        // Orthanc can report now: committed, so the task is done and nothing waits.
+        await orthancModality(orthanc, "south", "SOUTH", southPort);
+        const done = await eventually("the transfer done once committed", async () => {
+          const t = await client.transfers.get.query({ id });
+          return t.status === "success" ? t : undefined;
+        }, 90_000);
+        assert.equal(done.tasks[0].done, 3);
+        assert.equal(done.tasks[0].lastError, null, "the note is gone");
+        assert.deepEqual(
+          (await client.transfers.objects.query({ id, study: series.studyUid })).map((o) => o.state),
+          ["done", "done", "done"],
+        );
+        await eventually("south's queue has nothing waiting", async () => {
+          const s = (await client.sites.list.query()).find((s) => s.site === "south");
+          return s?.committing === 0 || undefined;
+        });
+        await page.reload();
+        await waitForOnPage(page, 'tr[data-site="south"]');
+        assert.doesNotMatch(
+          await page.locator('tr[data-site="south"]').innerText(),
+          /waiting for commitment/,
+        );
+      });
+    } finally {
+      await orthanc.stop();
+    }
+  },
+});
