@@ -15,6 +15,7 @@ import { agentCli, type AgentProcess, listFiles, startAgentProcess } from "../su
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { startProxy } from "../support/tcp_proxy.ts";
 
 const skip = skipReason("storescu", "Orthanc");
 if (skip) console.warn(`forward_commitment_test: skipped: ${skip}`);
@@ -24,6 +25,7 @@ const FAST_RETRY = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts:
 interface Row {
   id: number;
   sopInstanceUid: string;
+  destination: string;
   state: string;
   attempts: number;
   lastStatus: number | null;
@@ -38,10 +40,12 @@ async function inState(agent: AgentProcess, state: string): Promise<Row[]> {
   return (await rows(agent)).filter((r) => r.state === state);
 }
 
-async function metric(agent: AgentProcess, outcome: string): Promise<number> {
+async function metric(agent: AgentProcess, outcome: string, destination = "pacs"): Promise<number> {
   const text = await (await agent.http("/metrics")).text();
   const m = text.match(
-    new RegExp(`conduit_agent_forward_commitment_total\\{destination="pacs",outcome="${outcome}"\\} (\\d+)`),
+    new RegExp(
+      `conduit_agent_forward_commitment_total\\{destination="${destination}",outcome="${outcome}"\\} (\\d+)`,
+    ),
   );
   return m ? Number(m[1]) : 0;
 }
@@ -139,6 +143,82 @@ Deno.test({
     } finally {
       await agent.stop();
       await orthanc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a node that stops answering delays no other node's asking again for an overdue commitment",
+  ignore: !!skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const agentPort = freePort();
+    // Neither Orthanc can report at first: their modality for the agent names a port nothing listens on.
+    const reportsNowhere = { conduit: { aet: "CONDUIT", host: "127.0.0.1", port: freePort() } };
+    const pacs = await startOrthanc({
+      storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
+      modalities: reportsNowhere,
+    });
+    const other = await startOrthanc({
+      storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
+      aet: "OTHER",
+      modalities: reportsNowhere,
+    });
+    // `slow` is `other` behind a proxy that, once frozen, takes connections and moves no byte.
+    const proxy = startProxy(other.port);
+    const node = (aet: string, port: number) => ({
+      aet,
+      host: "127.0.0.1",
+      port,
+      storageCommitment: true,
+      commitmentTimeoutSeconds: 1,
+    });
+    const agent = await startAgentProcess({
+      port: agentPort,
+      config: {
+        queue: FAST_RETRY,
+        // An association that gets no answer waits this long: far longer than the test.
+        dimse: { commitmentRetrySeconds: 0.2, artimTimeoutSeconds: 3600 },
+        nodes: { pacs: node(pacs.aet, pacs.port), slow: node(other.aet, proxy.port) },
+        routes: [{ name: "all", to: [{ node: "pacs" }, { node: "slow" }] }],
+      },
+    });
+    try {
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 2,
+        rows: 32,
+        columns: 32,
+        modality: "CT",
+        seed: "fwd-commit-two",
+      });
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      await eventually(
+        "both nodes' rows awaiting commitment",
+        async () => (await inState(agent, "committing")).length === 4,
+      );
+      // `slow` stops answering; its next ask again hangs on an association that never opens.
+      const before = proxy.open;
+      proxy.freezeAll(true);
+      await eventually("slow asked again, on a frozen connection", () => proxy.open > before || undefined);
+      // `pacs` is asked again all the same, and commits once Orthanc can report.
+      await orthancModality(pacs, "conduit", "CONDUIT", agentPort);
+      await eventually(
+        "pacs' rows done while slow's ask hangs",
+        async () =>
+          (await rows(agent)).filter((r) => r.destination === "pacs" && r.state === "done").length === 2,
+        60_000,
+      );
+      assert.ok(
+        (await rows(agent)).filter((r) => r.destination === "slow").every((r) => r.state === "committing"),
+        "slow's rows still wait for their commitment",
+      );
+      assert.equal(await metric(agent, "committed", "slow"), 0);
+    } finally {
+      await agent.stop();
+      proxy.close();
+      await pacs.stop();
+      await other.stop();
     }
   },
 });
