@@ -255,6 +255,8 @@ export class CommitmentRequests implements CommitmentReportHandler {
     let scu: ScuAssociation | undefined;
     try {
       scu = await scuTo(this.config, node, undefined, this);
+      // Stopped meanwhile: no association stop() could not abort (the rows are asked at the next start).
+      if (this.#stopped) return;
       this.#open.add(scu);
       await scu.open({ commitmentRequest: true });
     } catch (err) {

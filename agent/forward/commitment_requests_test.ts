@@ -123,6 +123,62 @@ Deno.test("a node that does not answer delays no other destination's asking agai
   }
 });
 
+Deno.test("stop() right after a sweep began opens no association it could not abort", async () => {
+  const specs = [...generateStudies({
+    seed: "cr-stop",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1 }],
+    rows: 4,
+    columns: 4,
+  })];
+  const db = await indexedDatabase(specs, (spec, db) => {
+    new Queue(db).addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: "slow" }], 1000);
+  });
+  const queue = new Queue(db);
+  const blackHole = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of blackHole) held.push(conn);
+  })();
+  const config = configSchema.parse({
+    dimse: { artimTimeoutSeconds: 3600 },
+    nodes: {
+      slow: {
+        aet: "SLOW",
+        host: "127.0.0.1",
+        port: (blackHole.addr as Deno.NetAddr).port,
+        storageCommitment: true,
+      },
+    },
+  });
+  const requests = new CommitmentRequests(config, queue, quiet);
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const rows = queue.claim("slow", 10, 2000);
+    queue.markCommitting(rows.map((r) => ({ id: r.id, status: 0 })), newTransactionUid(), 3000, 2000);
+    const sweep = requests.sweep();
+    // An association opened after stop() looked would wait out its hour-long ARTIM timeout: a bound, not a wait.
+    await Promise.race([
+      requests.stop().then(() => sweep),
+      new Promise((_, reject) => {
+        bound = setTimeout(
+          () => reject(new Error("stop() waited on an association it did not abort")),
+          30_000,
+        );
+      }),
+    ]);
+    assert.equal(held.length, 0, "no association opened");
+    assert.equal(queue.list()[0].state, "committing", "asked again at the next start");
+  } finally {
+    clearTimeout(bound);
+    blackHole.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+    db.close();
+  }
+});
+
 Deno.test("a Transaction UID is a UID under 2.25 of at most 64 characters, new each time", () => {
   const a = newTransactionUid(), b = newTransactionUid();
   assert.match(a, /^2\.25\.[1-9][0-9]*$/);
