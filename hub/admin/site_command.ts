@@ -84,7 +84,10 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
               s.lastSeenAt ?? "-",
               s.agentVersion ?? "-",
               s.remoteAddress ?? "-",
-              s.queueDepth ?? "-",
+              // Of those, awaiting a node's Storage Commitment report (`committing` in --json).
+              s.committing
+                ? `${s.queueDepth ?? "-"} (${s.committing} awaiting commitment)`
+                : s.queueDepth ?? "-",
               s.rttMs ?? "-",
               s.rotationUnconfirmed ? "unconfirmed" : s.rotatedAt ?? "-",
               s.uplinkMbps ?? "-",

@@ -27,13 +27,14 @@ export function sitesRouter(d: Deps) {
     /**
      * Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat) and,
      * of its queue depth, the objects stored at a node that commits and awaiting its Storage Commitment
-     * report (`committing`; null when this hub does not hold the site's session or its agent cannot say).
+     * report (`committing`: live from this hub's session, else as the hub holding it last wrote it; null when
+     * its agent cannot say).
      */
     list: procedure.query(async ({ ctx }) =>
       (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
         .map((s) => {
           const live = d.sessions.get(s.site);
-          return { ...s, throughput: live?.throughput ?? [], committing: live?.committing ?? null };
+          return { ...s, throughput: live?.throughput ?? [], committing: live?.committing ?? s.committing };
         })
     ),
     echo: procedure.input(z.object({ site: name, node: name }).strict()).mutation(

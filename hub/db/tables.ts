@@ -31,6 +31,11 @@ export const sites = sqliteTable("sites", {
   agentVersion: text("agent_version"),
   remoteAddress: text("remote_address"),
   queueDepth: integer("queue_depth"),
+  /**
+   * Of the queue depth, objects stored at a node that commits and awaiting its Storage Commitment report
+   * (null: unknown, an agent older than the `commitment-state` tunnel feature).
+   */
+  queueCommitting: integer("queue_committing"),
   rttMs: real("rtt_ms"),
   /** Cap on everything the hub relays from the site, megabits per second (null: none); set by an admin. */
   uplinkMbps: real("uplink_mbps"),

@@ -25,6 +25,8 @@ export interface SeenFacts {
   lastSeenAt: number;
   rttMs?: number;
   queueDepth?: number;
+  /** Of the queue depth, objects awaiting a node's Storage Commitment report (undefined: unknown). */
+  committing?: number;
 }
 
 /**
@@ -46,6 +48,11 @@ export interface SiteInfo {
   agentVersion: string | null;
   remoteAddress: string | null;
   queueDepth: number | null;
+  /**
+   * Of the queue depth, objects stored at a node that commits and awaiting its Storage Commitment report
+   * (null: not known, an agent older than the `commitment-state` tunnel feature).
+   */
+  committing: number | null;
   rttMs: number | null;
   /** When the agent last confirmed a rotated credential (null: never rotated). */
   rotatedAt: string | null;
@@ -95,6 +102,7 @@ function siteInfo(row: SiteRow, now = Date.now()): SiteInfo {
     agentVersion: row.agentVersion,
     remoteAddress: row.remoteAddress,
     queueDepth: row.queueDepth,
+    committing: row.queueCommitting,
     rttMs: row.rttMs === null ? null : Math.round(row.rttMs * 10) / 10,
     rotatedAt: iso(row.credentialRotatedAt),
     oldCredentialUntil: untils.length ? iso(Math.max(...untils)) : null,
@@ -339,9 +347,11 @@ export class SiteRegistry {
   }
 
   async connected(name: string, facts: { agentVersion: string; remoteAddress: string }, now = Date.now()) {
-    await this.db.update(sites).set({ state: "online", lastSeenAt: now, ...facts }).where(
-      eq(sites.name, name),
-    );
+    // Not known until the agent says (an older one never does).
+    await this.db.update(sites).set({ state: "online", lastSeenAt: now, queueCommitting: null, ...facts })
+      .where(
+        eq(sites.name, name),
+      );
   }
 
   /**
@@ -353,15 +363,16 @@ export class SiteRegistry {
       const json = JSON.stringify(
         rows.slice(i, i + SEEN_CHUNK).map((
           r,
-        ) => [r.site, r.lastSeenAt, r.rttMs ?? null, r.queueDepth ?? null]),
+        ) => [r.site, r.lastSeenAt, r.rttMs ?? null, r.queueDepth ?? null, r.committing ?? null]),
       );
       if (this.db.engine === "postgres") {
         const facts = sql`SELECT e->>0 AS name, (e->>1)::bigint AS seen, (e->>2)::double precision AS rtt,
-          (e->>3)::bigint AS depth FROM json_array_elements(CAST(${json} AS json)) AS e`;
+          (e->>3)::bigint AS depth, (e->>4)::bigint AS committing
+          FROM json_array_elements(CAST(${json} AS json)) AS e`;
         await (this.db as unknown as { execute(q: SQL): Promise<unknown> }).execute(this.#seenUpdate(facts));
       } else {
-        const facts = sql`SELECT value->>0 AS name, value->>1 AS seen, value->>2 AS rtt, value->>3 AS depth
-          FROM json_each(${json})`;
+        const facts = sql`SELECT value->>0 AS name, value->>1 AS seen, value->>2 AS rtt, value->>3 AS depth,
+          value->>4 AS committing FROM json_each(${json})`;
         await this.db.run(this.#seenUpdate(facts));
       }
     }
@@ -369,7 +380,9 @@ export class SiteRegistry {
 
   #seenUpdate(facts: SQL): SQL {
     return sql`UPDATE ${sites} SET last_seen_at = v.seen, rtt_ms = COALESCE(v.rtt, ${sites}.rtt_ms),
-      queue_depth = COALESCE(v.depth, ${sites}.queue_depth) FROM (${facts}) AS v WHERE ${sites}.name = v.name`;
+      queue_depth = COALESCE(v.depth, ${sites}.queue_depth),
+      queue_committing = COALESCE(v.committing, ${sites}.queue_committing)
+      FROM (${facts}) AS v WHERE ${sites}.name = v.name`;
   }
 
   /** The session ended; a revoked site stays revoked. */

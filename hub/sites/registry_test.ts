@@ -13,15 +13,28 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
     // More sites than one statement takes, so the writes come in several.
     const names = Array.from({ length: 1234 }, (_, i) => `s${i}`);
     await db.insert(sites).values(names.map((name) => ({ name, state: "online", createdAt: 1 })));
+    // Objects awaiting a node's commitment: an agent older than the feature says nothing (every 5th here).
+    const committing = (i: number) => i % 5 === 0 ? undefined : i % 3;
     await registry.seen(
-      names.map((site, i) => ({ site, lastSeenAt: 1000 + i, rttMs: i + 0.5, queueDepth: i })),
+      names.map((site, i) => ({
+        site,
+        lastSeenAt: 1000 + i,
+        rttMs: i + 0.5,
+        queueDepth: i,
+        committing: committing(i),
+      })),
     );
     const rows = await db.select().from(sites);
     assert.equal(rows.length, names.length);
     for (const r of rows) {
       const i = Number(r.name.slice(1));
-      assert.deepEqual([r.lastSeenAt, r.rttMs, r.queueDepth], [1000 + i, i + 0.5, i], r.name);
+      assert.deepEqual(
+        [r.lastSeenAt, r.rttMs, r.queueDepth, r.queueCommitting],
+        [1000 + i, i + 0.5, i, committing(i) ?? null],
+        r.name,
+      );
     }
+    assert.equal((await registry.list()).find((s) => s.site === "s7")!.committing, 1);
     // Only the time: the round trip and queue depth stay; a site not named is left alone.
     await registry.seen([{ site: "s7", lastSeenAt: 5000 }, { site: "gone", lastSeenAt: 5000 }]);
     const after = await db.select().from(sites).where(inArray(sites.name, ["s7", "s8", "gone"]));
@@ -29,7 +42,11 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
       after.map((r) => [r.name, r.lastSeenAt, r.rttMs, r.queueDepth]).sort(),
       [["s7", 5000, 7.5, 7], ["s8", 1008, 8.5, 8]],
     );
+    assert.equal(after.find((r) => r.name === "s7")!.queueCommitting, 1, "kept too");
     await registry.seen([]);
+    // A new session: not known until its agent says (an older agent that replaced a newer one never does).
+    await registry.connected("s7", { agentVersion: "0.1.0", remoteAddress: "127.0.0.1" });
+    assert.equal((await registry.list()).find((s) => s.site === "s7")!.committing, null);
   } finally {
     await db.close();
     await Deno.remove(dir, { recursive: true });

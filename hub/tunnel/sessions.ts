@@ -318,9 +318,15 @@ export class Sessions {
         const last = entry.synced;
         if (
           last?.lastSeenAt === entry.lastSeenAt && last.rttMs === entry.rttMs &&
-          last.queueDepth === entry.queueDepth
+          last.queueDepth === entry.queueDepth && last.committing === entry.committing
         ) continue;
-        const fact = { site, lastSeenAt: entry.lastSeenAt, rttMs: entry.rttMs, queueDepth: entry.queueDepth };
+        const fact = {
+          site,
+          lastSeenAt: entry.lastSeenAt,
+          rttMs: entry.rttMs,
+          queueDepth: entry.queueDepth,
+          committing: entry.committing,
+        };
         facts.push(fact);
         written.push([entry, fact]);
       }

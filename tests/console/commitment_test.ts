@@ -3,13 +3,13 @@
  * from north to south's node `pacs`, a real Orthanc that south asks to commit what it stores. Orthanc cannot
  * report at first (its modality for south names a port nothing listens on), so the objects are stored at
  * the node and wait for its commitment: the task stays in progress and says so, the study's objects read
- * "Waiting for commitment" (tRPC `committing`), and the Sites screen counts them in south's queue apart.
+ * "Waiting for commitment" (tRPC `committing`), and the Sites screen (and `admin site list`) counts them in south's queue apart.
  * Once Orthanc can report, the task is done, its note gone, and nothing waits any more.
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn, waitForOnPage } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
-import { eventually } from "../support/hub.ts";
+import { eventually, siteRow } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
@@ -87,6 +87,11 @@ Deno.test({
           const s = (await client.sites.list.query()).find((s) => s.site === "south");
           return s?.committing === 3 && s.queueDepth === 3;
         });
+        // Written to the hub's database with the other live facts: the admin CLI (and every hub) sees it.
+        await eventually(
+          "admin site list counts them",
+          async () => (await siteRow(hub, "south"))?.committing === 3,
+        );
 
         const page = await browser.newPage();
         await hub.users.add("ops", "operator", "operator password");
