@@ -3,20 +3,97 @@
  * from north to south's node `pacs`, a real Orthanc that south asks to commit what it stores. Orthanc cannot
  * report at first (its modality for south names a port nothing listens on), so the objects are stored at
  * the node and wait for its commitment: the task stays in progress and says so, the study's objects read
- * "Waiting for commitment" (tRPC `committing`), and the Sites screen (and `admin site list`) counts them in south's queue apart.
- * Once Orthanc can report, the task is done, its note gone, and nothing waits any more.
+ * "Waiting for commitment" (tRPC `committing`), and the Sites screen (and `admin site list`) counts them in
+ * south's queue apart. Once Orthanc can report, the task is done, its note gone, and nothing waits any more.
+ * A south older than the `commitment-state` feature is asked nothing it would refuse, and works as before.
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn, waitForOnPage } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteRow } from "../support/hub.ts";
-import { withConsole } from "../support/console_rig.ts";
+import { type ConsoleRig, withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
-import { freePort, orthancModality, skipReason, startOrthanc } from "../support/peers.ts";
+import { freePort, orthancModality, type OrthancPeer, skipReason, startOrthanc } from "../support/peers.ts";
+import { FEATURE_COMMITMENT_STATE } from "@conduit/shared/tunnel";
 
 const skip = hasChromium() ? skipReason("storescu", "Orthanc") : "chromium not installed";
 if (skip) console.warn(`commitment_test: skipped: ${skip}`);
+
+/** What a test of this file works with: the hub, the browser, a transfer under way and Orthanc. */
+interface Rig {
+  hub: ConsoleRig["hub"];
+  browser: ConsoleRig["browser"];
+  client: ReturnType<typeof createConduitClient>;
+  base: string;
+  orthanc: OrthancPeer;
+  southPort: number;
+  /** The transfer from north to south's node pacs, and its study. */
+  id: string;
+  studyUid: string;
+}
+
+/**
+ * Orthanc as south's node `pacs` (storageCommitment; its reports go nowhere until a test points its modality
+ * `south` at south), a console rig with south and north, and a transfer of a 3-object study from north to
+ * south's node under way; `before` runs once both sites are online, before the transfer starts.
+ */
+async function withCommitmentRig(
+  seed: string,
+  fn: (r: Rig) => Promise<void>,
+  before: (rig: ConsoleRig) => void = () => {},
+): Promise<void> {
+  const orthanc = await startOrthanc({
+    storageDir: await Deno.makeTempDir({ prefix: "commit-console-orthanc-" }),
+    modalities: { south: { aet: "SOUTH", host: "127.0.0.1", port: freePort() } },
+  });
+  try {
+    await withConsole({}, async (rig) => {
+      const { hub, browser, startAgent } = rig;
+      const southPort = freePort();
+      await startAgent("south", {
+        aet: "SOUTH",
+        port: southPort,
+        config: {
+          queue: { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 },
+          nodes: {
+            pacs: {
+              aet: orthanc.aet,
+              host: "127.0.0.1",
+              port: orthanc.port,
+              storageCommitment: true,
+              commitmentTimeoutSeconds: 1,
+            },
+          },
+        },
+      });
+      const north = await startAgent("north", { aet: "NORTH" });
+      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+        count: 3,
+        rows: 32,
+        columns: 32,
+        modality: "CT",
+        seed,
+      });
+      assert.equal((await storescu(series.paths, north)).code, 0);
+      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      before(rig);
+      const base = `http://127.0.0.1:${hub.port}`;
+      const client = createConduitClient({
+        url: base,
+        token: (await hub.tokens.create("commitment", "operator")).token,
+      });
+      const { id } = await client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south", node: "pacs" },
+        studies: [series.studyUid],
+      });
+      await fn({ hub, browser, client, base, orthanc, southPort, id, studyUid: series.studyUid });
+    });
+  } finally {
+    await orthanc.stop();
+  }
+}
 
 Deno.test({
   name: "objects stored at a node that has not committed them are waiting for commitment, not done nor sent",
@@ -24,51 +101,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const orthanc = await startOrthanc({
-      storageDir: await Deno.makeTempDir({ prefix: "commit-console-orthanc-" }),
-      // Orthanc's reports go nowhere yet.
-      modalities: { south: { aet: "SOUTH", host: "127.0.0.1", port: freePort() } },
-    });
-    try {
-      await withConsole({}, async ({ hub, browser, startAgent }) => {
-        const southPort = freePort();
-        await startAgent("south", {
-          aet: "SOUTH",
-          port: southPort,
-          config: {
-            queue: { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 },
-            nodes: {
-              pacs: {
-                aet: orthanc.aet,
-                host: "127.0.0.1",
-                port: orthanc.port,
-                storageCommitment: true,
-                commitmentTimeoutSeconds: 1,
-              },
-            },
-          },
-        });
-        const north = await startAgent("north", { aet: "NORTH" });
-        const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-          count: 3,
-          rows: 32,
-          columns: 32,
-          modality: "CT",
-          seed: "commit-console",
-        });
-        assert.equal((await storescu(series.paths, north)).code, 0);
-        await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
-        const base = `http://127.0.0.1:${hub.port}`;
-        const client = createConduitClient({
-          url: base,
-          token: (await hub.tokens.create("commitment", "operator")).token,
-        });
-        const { id } = await client.transfers.create.mutate({
-          source: { site: "north" },
-          destination: { site: "south", node: "pacs" },
-          studies: [series.studyUid],
-        });
-
+    await withCommitmentRig(
+      "commit-console",
+      async ({ hub, browser, client, base, orthanc, southPort, id, studyUid }) => {
         // At the node, not committed: neither done nor failed, and the task says why it waits.
         const waiting = await eventually("the task waits for the node's commitment", async () => {
           const t = await client.transfers.get.query({ id });
@@ -80,7 +115,7 @@ Deno.test({
         assert.equal(waiting.tasks[0].failed, 0);
         assert.match(waiting.tasks[0].lastError!, /^3 of 3 objects stored at south's node pacs wait/);
         assert.equal((await orthanc.instances()).length, 3, "stored at Orthanc");
-        const objects = await client.transfers.objects.query({ id, study: series.studyUid });
+        const objects = await client.transfers.objects.query({ id, study: studyUid });
         assert.deepEqual(objects.map((o) => o.state), ["committing", "committing", "committing"]);
         // The hub asks each site its status every 6 heartbeats, and so learns of them after the connect.
         await eventually("south's queue counts them, apart too", async () => {
@@ -120,7 +155,7 @@ Deno.test({
         assert.equal(done.tasks[0].done, 3);
         assert.equal(done.tasks[0].lastError, null, "the note is gone");
         assert.deepEqual(
-          (await client.transfers.objects.query({ id, study: series.studyUid })).map((o) => o.state),
+          (await client.transfers.objects.query({ id, study: studyUid })).map((o) => o.state),
           ["done", "done", "done"],
         );
         await eventually("south's queue has nothing waiting", async () => {
@@ -133,9 +168,53 @@ Deno.test({
           await page.locator('tr[data-site="south"]').innerText(),
           /waiting for commitment/,
         );
-      });
-    } finally {
-      await orthanc.stop();
-    }
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "an agent older than commitment-state is asked as before, and its objects at the node wait as before",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    /** Requests the hub sent south with a field an older agent's strict schema refuses. */
+    const refused: string[] = [];
+    /** Status requests the hub sent south (every 6 heartbeats). */
+    let statuses = 0;
+    await withCommitmentRig("commit-console-old", async ({ client, orthanc, southPort, id, studyUid }) => {
+      const waiting = await eventually("the task waits at south for its node", async () => {
+        const t = await client.transfers.get.query({ id });
+        return t.tasks[0].lastError?.includes("wait at south for its node pacs") ? t : undefined;
+      }, 60_000);
+      assert.equal(waiting.tasks[0].status, "in_progress");
+      assert.equal(waiting.tasks[0].done, 0);
+      assert.ok((await orthanc.instances()).length === 3, "stored at Orthanc");
+      // Without south's word on commitment, the objects are as north delivered them.
+      const objects = await client.transfers.objects.query({ id, study: studyUid });
+      assert.deepEqual(objects.map((o) => o.state), ["done", "done", "done"]);
+      await eventually("a status asked of south since", () => statuses > 0 || undefined);
+      await orthancModality(orthanc, "south", "SOUTH", southPort);
+      await eventually("the transfer done once committed", async () => {
+        return (await client.transfers.get.query({ id })).status === "success" || undefined;
+      }, 90_000);
+      assert.deepEqual(refused, []);
+    }, ({ hub }) => {
+      // South as the hub sees an agent from before the feature: its hello does not name it, and it refuses
+      // requests with `committing` (counted here, and refused as such an agent would).
+      const entry = hub.sessions.get("south")! as { features: ReadonlySet<string> };
+      entry.features = new Set([...entry.features].filter((f) => f !== FEATURE_COMMITMENT_STATE));
+      const sessions = hub.sessions as unknown as { call(site: string, request: object): Promise<unknown> };
+      const call = sessions.call.bind(sessions);
+      sessions.call = (site, request) => {
+        if (site === "south" && (request as { op: string }).op === "status") statuses++;
+        if (site === "south" && "committing" in request) {
+          refused.push(JSON.stringify(request));
+          return Promise.reject(new Error("the site answered: bad-request: unrecognized key: committing"));
+        }
+        return call(site, request);
+      };
+    });
   },
 });
