@@ -18,19 +18,28 @@ function closedPort(): number {
   return port;
 }
 
-Deno.test("overdue commitments of a paused destination are not asked again until it is resumed", async () => {
+/** An index of one CT series of `instances` tiny objects, each queued for every destination named. */
+async function queuedFor(seed: string, instances: number, destinations: string[]) {
   const specs = [...generateStudies({
-    seed: "cr",
+    seed,
     patients: 1,
     studiesPerPatient: 1,
-    series: [{ modality: "CT", instances: 2 }],
+    series: [{ modality: "CT", instances }],
     rows: 4,
     columns: 4,
   })];
   const db = await indexedDatabase(specs, (spec, db) => {
-    new Queue(db).addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: "pacs" }], 1000);
+    new Queue(db).addInTransaction(
+      spec.sopInstanceUid,
+      destinations.map((destination) => ({ route: "r", destination })),
+      1000,
+    );
   });
-  const queue = new Queue(db);
+  return { db, queue: new Queue(db) };
+}
+
+Deno.test("overdue commitments of a paused destination are not asked again until it is resumed", async () => {
+  const { db, queue } = await queuedFor("cr", 2, ["pacs"]);
   const config = configSchema.parse({
     dimse: { commitmentRetrySeconds: 100 },
     nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: closedPort(), storageCommitment: true } },
@@ -59,22 +68,7 @@ Deno.test("overdue commitments of a paused destination are not asked again until
 });
 
 Deno.test("a node that does not answer delays no other destination's asking again", async () => {
-  const specs = [...generateStudies({
-    seed: "cr-two",
-    patients: 1,
-    studiesPerPatient: 1,
-    series: [{ modality: "CT", instances: 2 }],
-    rows: 4,
-    columns: 4,
-  })];
-  const db = await indexedDatabase(specs, (spec, db) => {
-    new Queue(db).addInTransaction(
-      spec.sopInstanceUid,
-      [{ route: "r", destination: "slow" }, { route: "r", destination: "gone" }],
-      1000,
-    );
-  });
-  const queue = new Queue(db);
+  const { db, queue } = await queuedFor("cr-two", 2, ["slow", "gone"]);
   // `slow` takes connections and never answers: its association waits for its whole ARTIM timeout.
   const blackHole = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
@@ -124,18 +118,7 @@ Deno.test("a node that does not answer delays no other destination's asking agai
 });
 
 Deno.test("stop() right after a sweep began opens no association it could not abort", async () => {
-  const specs = [...generateStudies({
-    seed: "cr-stop",
-    patients: 1,
-    studiesPerPatient: 1,
-    series: [{ modality: "CT", instances: 1 }],
-    rows: 4,
-    columns: 4,
-  })];
-  const db = await indexedDatabase(specs, (spec, db) => {
-    new Queue(db).addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: "slow" }], 1000);
-  });
-  const queue = new Queue(db);
+  const { db, queue } = await queuedFor("cr-stop", 1, ["slow"]);
   const blackHole = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
   const accepting = (async () => {
