@@ -34,3 +34,26 @@ export function taskProgress(task: TransferTaskRow, p: DetailOf<"progress">): Pa
     lastError: p.lastError ?? task.lastError,
   };
 }
+
+/**
+ * Why a task whose source delivered `delivered` objects is not done at its destination's node, from the
+ * destination's `delivery` answer: every group that waits is named (not yet stored, unknown to the
+ * destination, stored and not yet committed), then the destination's last error when it concerns them.
+ */
+export function nodeWaitNote(
+  d: Pick<DetailOf<"delivery">, "waiting" | "unknown" | "committing" | "lastError">,
+  delivered: number,
+  site: string,
+  node: string,
+): string {
+  const awaiting = d.committing ?? 0;
+  const waits = [
+    d.waiting > 0 && `${d.waiting} of ${delivered} objects wait at ${site} for its node ${node}`,
+    d.unknown > 0 &&
+    `${site} has no record of storing ${d.unknown} of ${delivered} objects to its node ${node}`,
+    awaiting > 0 &&
+    `${awaiting} of ${delivered} objects stored at ${site}'s node ${node} wait for its storage commitment`,
+  ].filter((w): w is string => Boolean(w));
+  const why = d.lastError && (d.waiting > 0 || awaiting > 0) ? `: ${d.lastError}` : "";
+  return waits.join("; ") + why;
+}

@@ -27,7 +27,7 @@ import { checkSchedule, type Schedule, Scheduler, windowColumns, windowOf } from
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
 import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
-import { taskProgress } from "./progress.ts";
+import { nodeWaitNote, taskProgress } from "./progress.ts";
 import { atomically } from "../db/atomic.ts";
 import type { TransferLeases } from "../cluster/transfer_lease.ts";
 
@@ -726,14 +726,7 @@ export class TransferService {
         if (d.waiting + d.unknown + awaiting > 0) {
           // Neither done nor failed: waiting to be stored at the node, or stored and not yet committed.
           result.status = "in_progress";
-          result.lastError = d.waiting > 0
-            ? `${d.waiting} of ${delivered} objects wait at ${site} for its node ${node}${
-              d.lastError ? `: ${d.lastError}` : ""
-            }`
-            : d.unknown > 0
-            ? `${site} has no record of storing ${d.unknown} of ${delivered} objects to its node ${node}`
-            : `${awaiting} of ${delivered} objects stored at ${site}'s node ${node} wait for its storage ` +
-              `commitment${d.lastError ? `: ${d.lastError}` : ""}`;
+          result.lastError = nodeWaitNote(d, delivered, site, node);
         } else if (refused) {
           result.status = "failure";
           result.lastError = refused;
