@@ -266,13 +266,16 @@ export class Sessions {
     } catch { /* the next heartbeat asks again */ }
   }
 
-  /** Heartbeats so far: every sixth also asks each site its status (queue depth). */
+  /** Heartbeats so far: each site is asked its status (queue depth) at every sixth of them. */
   #beats = 0;
 
   #heartbeat(): void {
-    // Counted per beat, not per site: counting the sites of one beat asked none of a hub with fewer than six.
-    const status = ++this.#beats % STATUS_EVERY === 0;
+    // Each site every STATUS_EVERY beats, the sites spread over the beats (a sixth of them each beat). Until
+    // 2026-12-05 the count started again at every beat: a hub with fewer than six sites asked none.
+    const beat = ++this.#beats;
+    let i = 0;
     for (const entry of this.#live.values()) {
+      const status = (beat + i++) % STATUS_EVERY === 0;
       const { session } = entry;
       const bytes = session.bytesIn + session.bytesOut;
       entry.throughput.push(Math.round((bytes - entry.lastBytes) / this.heartbeatSeconds));
