@@ -15,6 +15,7 @@ import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
 import { userCommand } from "./admin/user_command.ts";
 import { hubsCommand } from "./admin/hubs_command.ts";
+import { auditCommand } from "./admin/audit_command.ts";
 import { migrateDbCommand } from "./admin/migrate_db_command.ts";
 import { VERSION } from "./version.ts";
 
@@ -28,6 +29,8 @@ function usage(): string {
     "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list | role | password | disable |",
     "         enable ... [--json]",
     "       deno task hub admin hubs [--json]",
+    "       deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T] [--limit N|all]",
+    "         [--csv | --json]",
     "       deno task hub admin migrate-db --to postgres://... [--from file:PATH | --data DIR] [--json]",
     "",
     "  --config FILE            YAML configuration file",
@@ -47,6 +50,8 @@ const ADMIN_USAGE = [
   "       deno task hub admin user add NAME --role viewer|operator|admin [--password-stdin] | list",
   "       deno task hub admin user role NAME --role ROLE | password NAME | disable NAME | enable NAME",
   "       deno task hub admin hubs      (the hubs of a cluster, their versions and sites)",
+  "       deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T]",
+  "                 [--limit N|all] [--csv]   (the audit log, newest first; see admin audit --help)",
   "       deno task hub admin migrate-db --to postgres://user:pass@host/db [--from file:PATH]",
   "                 (copies a hub's libsql file into an empty PostgreSQL, to run the hub on it)",
   "",
@@ -101,6 +106,7 @@ export async function main(args: string[]): Promise<number> {
       if (args[1] === "token") return await tokenCommand(args.slice(2), defaults);
       if (args[1] === "user") return await userCommand(args.slice(2), defaults);
       if (args[1] === "hubs") return await hubsCommand(args.slice(2), defaults);
+      if (args[1] === "audit") return await auditCommand(args.slice(2), defaults);
       if (args[1] === "migrate-db") return await migrateDbCommand(args.slice(2), defaults);
     } catch (err) {
       if (err instanceof DbUrlError) {

@@ -1,18 +1,66 @@
-/** The audit log. */
+/** The audit log: newest first, filtered by who, what, on what and when; as pages or as a CSV file. */
 import { z } from "zod";
-import { recent } from "../auth/audit.ts";
+import { toBase64 } from "@conduit/shared/base64";
+import { auditCsv, type AuditEntry, each, instantOf, recent } from "../auth/audit.ts";
 import { type ApiDeps, procedure, router } from "./trpc.ts";
+
+/** The most entries one CSV download holds; the admin CLI (`admin audit --csv`) exports any number. */
+export const AUDIT_CSV_MAX = 50_000;
+
+const instant = z.string().max(64).refine((v) => {
+  try {
+    instantOf(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, "not an ISO 8601 instant (2026-03-01 or 2026-03-01T08:00:00Z)");
+
+const filter = {
+  actor: z.string().min(1).max(512).optional(),
+  action: z.string().min(1).max(512).optional(),
+  target: z.string().min(1).max(512).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
+};
 
 export function auditRouter(d: Pick<ApiDeps, "db">) {
   return router({
-    /** The latest entries, newest first, `offset` of them skipped (the console pages with it). */
+    /**
+     * The entries a filter matches (every field optional: who, what (exact, or a prefix ending in `.` or
+     * `*`), on what, from (inclusive) and to (exclusive)), newest first, ties by id; `offset` of them skipped
+     * (the console pages with it).
+     */
     list: procedure
       .input(
         z.object({
           limit: z.number().int().positive().max(1000).optional(),
           offset: z.number().int().min(0).optional(),
+          ...filter,
         }).strict().optional(),
       )
-      .query(({ input }) => recent(d.db, input?.limit, input?.offset)),
+      .query(({ input }) => {
+        const { limit, offset, ...f } = input ?? {};
+        return recent(d.db, limit, offset, f);
+      }),
+    /**
+     * The entries a filter matches as a CSV file, base64 (columns id, at, actor, action, target, detail
+     * as JSON), newest first; at most AUDIT_CSV_MAX of them (`truncated` says there were more).
+     */
+    csv: procedure
+      .input(z.object(filter).strict().optional())
+      .query(async ({ input }) => {
+        const entries: AuditEntry[] = [];
+        for await (const e of each(d.db, input ?? {}, AUDIT_CSV_MAX + 1)) entries.push(e);
+        const truncated = entries.length > AUDIT_CSV_MAX;
+        if (truncated) entries.pop();
+        const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+        return {
+          filename: `audit-${stamp}.csv`,
+          contentBase64: toBase64(new TextEncoder().encode(auditCsv(entries))),
+          entries: entries.length,
+          truncated,
+        };
+      }),
   });
 }

@@ -64,6 +64,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "tokens.create": "manage",
   "tokens.revoke": "manage",
   "audit.list": "manage",
+  "audit.csv": "manage",
 };
 
 /** The roots every DICOMweb route is served under: federated, one site, one node of a site. */

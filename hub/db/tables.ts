@@ -4,7 +4,7 @@
  * it (`deno task db:generate:hub`). Code imports the tables from schema.ts, which hands out the
  * dialect of the open database.
  */
-import { integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
  * One row per site. Secrets are kept only as SHA-256 hashes: the enrollment token until it is
@@ -176,7 +176,14 @@ export const audit = sqliteTable("audit", {
   action: text("action").notNull(),
   target: text("target"),
   detail: text("detail"),
-});
+}, (t) => [
+  // The log is read newest first (at, then id), whole or by who, what or on what (hub/auth/audit.ts): each
+  // filter's index ends in (at, id), so a page of a large log is a walk down one index, not a sort.
+  index("audit_at").on(t.at, t.id),
+  index("audit_actor").on(t.actor, t.at, t.id),
+  index("audit_action").on(t.action, t.at, t.id),
+  index("audit_target").on(t.target, t.at, t.id),
+]);
 
 /** The hubs of a cluster on one database: how the others reach each (its cluster URL), when it last beat. */
 export const hubs = sqliteTable("hubs", {

@@ -10,6 +10,7 @@ import {
   bigint,
   bigserial,
   doublePrecision,
+  index,
   type PgColumnBuilderBase,
   pgTable,
   text,
@@ -35,7 +36,7 @@ function column(c: SQLiteColumn): PgColumnBuilderBase {
   return b;
 }
 
-/** The PostgreSQL twin of one SQLite table (same table and column names, same keys). */
+/** The PostgreSQL twin of one SQLite table (same table and column names, same keys, same indexes). */
 export function toPg<T extends SQLiteTable>(table: T) {
   const config = getTableConfig(table);
   const columns: Record<string, PgColumnBuilderBase> = {};
@@ -43,7 +44,26 @@ export function toPg<T extends SQLiteTable>(table: T) {
     // deno-lint-ignore no-explicit-any
     if (config.columns.includes(c as any)) columns[key] = column(c as SQLiteColumn);
   }
-  return pgTable(config.name, columns);
+  const indexes = config.indexes.map((i) => {
+    if (i.config.unique || i.config.where) {
+      throw new Error(`hub schema: index ${i.config.name}: only plain indexes are mapped to PostgreSQL`);
+    }
+    return {
+      name: i.config.name,
+      columns: i.config.columns.map((c) => {
+        if (!("name" in c)) throw new Error(`hub schema: index ${i.config.name}: only columns are mapped`);
+        return c.name;
+      }),
+    };
+  });
+  if (!indexes.length) return pgTable(config.name, columns);
+  return pgTable(config.name, columns, (t) => {
+    const byName = new Map(Object.values(t).map((c) => [c.name, c]));
+    return indexes.map((i) => {
+      const [first, ...rest] = i.columns.map((name) => byName.get(name)!);
+      return index(i.name).on(first, ...rest);
+    });
+  });
 }
 
 export const sites = toPg(sqlite.sites);
