@@ -168,7 +168,23 @@ const AUDIT: Record<string, string> = {
   "transfer.schedule": "Rescheduled the transfer",
   "transfer.cancel": "Cancelled the transfer",
   "transfer.retry": "Retried the transfer",
+  "batch.cancel": "Cancelled the batch",
 };
+
+/** Kinds of audit entry, as the Admin screen's filter offers them: a prefix (`site.`) or one action. */
+const AUDIT_GROUPS: [string, string][] = [
+  ["login*", "Logins, failed logins and lockouts"],
+  ["user.", "Any change to a user"],
+  ["token.", "Any change to an API token"],
+  ["site.", "Any change to a site"],
+  ["transfer.", "Any change to a transfer"],
+  ["batch.", "Any change to a batch"],
+];
+
+/** The audit filter's choices of what: the kinds of entry (prefixes), then each action, in words. */
+export function auditActionChoices(): { groups: [string, string][]; actions: [string, string][] } {
+  return { groups: AUDIT_GROUPS, actions: Object.entries(AUDIT) };
+}
 
 /** An audit log's action in words ("transfer.create" is "Started the transfer"); unknown ones as they are. */
 export function auditAction(action: string): string {

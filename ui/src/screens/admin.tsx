@@ -4,23 +4,120 @@
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
-import { auditAction, auditActor, instant } from "../format.ts";
+import { auditAction, auditActionChoices, auditActor, instant } from "../format.ts";
 import { Link, location, navigate, path } from "../router.tsx";
 import { CopyButton, createConfirm, Dialog, Pager, Scroll } from "../widgets.tsx";
 
 /** Audit entries a page shows. */
 const AUDIT_PAGE = 100;
 
+/** The audit filter's fields, as the URL's query names them (`/admin?actor=user:alice&action=site.`). */
+const AUDIT_FILTER = ["actor", "action", "target", "from", "to"] as const;
+type AuditFilter = Partial<Record<(typeof AUDIT_FILTER)[number], string>>;
+
+/** Who, as typed: a bare name is a user's (`alice` is `user:alice`); `token:ID`, `cli`, `hub` as they are. */
+function actorOf(typed: string): string {
+  const v = typed.trim();
+  if (!v || v.includes(":") || ["cli", "hub", "anonymous"].includes(v)) return v;
+  return `user:${v}`;
+}
+
+/** A datetime-local field's value (the browser's time zone) as an ISO instant; "" when empty or invalid. */
+function isoOf(local: string): string {
+  const ms = local ? new Date(local).getTime() : NaN;
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : "";
+}
+
+/** An ISO instant as a datetime-local field's value, in the browser's time zone ("" when it is none). */
+function localOf(iso: string | undefined): string {
+  const d = iso ? new Date(iso) : undefined;
+  if (!d || !Number.isFinite(d.getTime())) return "";
+  const p = (n: number) => String(n).padStart(2, "0");
+  const date = [d.getFullYear(), p(d.getMonth() + 1), p(d.getDate())].join("-");
+  const time = [d.getHours(), d.getMinutes(), ...(d.getSeconds() ? [d.getSeconds()] : [])].map(p).join(":");
+  return `${date}T${time}`;
+}
+
 export function Admin(props: { user: string }) {
   const [users, { refetch: refetchUsers }] = createResource(() => api.users.list.query());
   const [tokens, { refetch: refetchTokens }] = createResource(() => api.tokens.list.query());
-  // The audit log a page at a time (`/admin?audit=2`), newest first; one more entry says there is a next.
+  // The audit log a page at a time (`/admin?audit=2`), newest first, filtered as the query says (who, what,
+  // on what, from, to: a filtered view is a link to share); one more entry says there is a next page.
   const auditPage = () => Math.max(0, Math.floor(Number(location().search.get("audit") ?? 1) - 1) || 0);
+  const auditFilter = (): AuditFilter => {
+    const f: AuditFilter = {};
+    for (const k of AUDIT_FILTER) {
+      const v = location().search.get(k);
+      if (v) f[k] = v;
+    }
+    return f;
+  };
+  const [auditError, setAuditError] = createSignal("");
+  const [auditNote, setAuditNote] = createSignal("");
   const [audit, { refetch: refetchAudit }] = createResource(
-    auditPage,
-    (p) => api.audit.list.query({ limit: AUDIT_PAGE + 1, ...(p ? { offset: p * AUDIT_PAGE } : {}) }),
+    () => ({ page: auditPage(), filter: auditFilter() }),
+    ({ page, filter }) =>
+      api.audit.list.query({
+        limit: AUDIT_PAGE + 1,
+        ...(page ? { offset: page * AUDIT_PAGE } : {}),
+        ...filter,
+      }).then((rows) => (setAuditError(""), rows), (err) => {
+        // A link with a filter the hub refuses (a hand-edited time) says why; the screen stays.
+        setAuditError((err as Error).message);
+        return [];
+      }),
   );
-  const auditTo = (p: number) => navigate(p ? `/admin?audit=${p + 1}` : "/admin");
+  /** The audit log's page `p` of `filter` (by default the one shown). */
+  const auditTo = (p: number, filter = auditFilter()) => {
+    const q = new URLSearchParams();
+    for (const k of AUDIT_FILTER) if (filter[k]) q.set(k, filter[k]!);
+    if (p) q.set("audit", String(p + 1));
+    navigate(q.size ? `/admin?${q}` : "/admin");
+  };
+  let auditForm!: HTMLFormElement;
+  const filterAudit = (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(auditForm);
+    const text = (k: string) => String(form.get(k) ?? "").trim();
+    setAuditNote("");
+    auditTo(0, {
+      actor: actorOf(text("actor")),
+      action: text("action"),
+      target: text("target"),
+      from: isoOf(text("from")),
+      to: isoOf(text("to")),
+    });
+  };
+  const clearAudit = () => {
+    auditForm.reset();
+    setAuditNote("");
+    auditTo(0, {});
+  };
+  /** The entries the filter shown matches, as a CSV file (the hub writes it: audit.csv). */
+  const downloadAudit = async () => {
+    setAuditError("");
+    setAuditNote("");
+    try {
+      const r = await api.audit.csv.query(auditFilter());
+      const bytes = Uint8Array.from(atob(r.contentBase64), (c) => c.charCodeAt(0));
+      // A blob, not a data: URL: an export of tens of thousands of entries is past what a URL may hold.
+      const url = URL.createObjectURL(new Blob([bytes], { type: "text/csv" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = r.filename;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      setAuditNote(
+        r.truncated
+          ? `${r.filename}: the newest ${r.entries} matching entries, not all of them; narrow the filter, ` +
+            "or export with deno task hub admin audit --csv"
+          : `${r.filename}: ${r.entries} ${r.entries === 1 ? "entry" : "entries"}`,
+      );
+    } catch (err) {
+      setAuditError((err as Error).message);
+    }
+  };
+  const choices = auditActionChoices();
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
   const [created, setCreated] = createSignal<{ id: string; name: string; token: string }>();
@@ -310,6 +407,66 @@ export function Admin(props: { user: string }) {
       </section>
       <section class="card">
         <h2>Audit</h2>
+        <form class="row" ref={auditForm} aria-label="Filter the audit log" onSubmit={filterAudit}>
+          <label>
+            Who<input
+              name="actor"
+              list="audit-actors"
+              placeholder="alice, token:ID, cli"
+              value={auditFilter().actor ?? ""}
+            />
+          </label>
+          <datalist id="audit-actors">
+            <For each={users()}>{(u) => <option value={`user:${u.name}`} />}</For>
+            <For each={tokens()}>{(t) => <option value={`token:${t.id}`}>{t.name}</option>}</For>
+            <option value="cli">admin CLI</option>
+            <option value="anonymous">not logged in</option>
+          </datalist>
+          <label>
+            What<select name="action">
+              <option value="" selected={!auditFilter().action}>Anything</option>
+              <Show
+                when={auditFilter().action &&
+                  ![...choices.groups, ...choices.actions].some(([v]) => v === auditFilter().action)}
+              >
+                <option value={auditFilter().action} selected>{auditFilter().action}</option>
+              </Show>
+              <optgroup label="Kinds">
+                <For each={choices.groups}>
+                  {([v, words]) => <option value={v} selected={auditFilter().action === v}>{words}</option>}
+                </For>
+              </optgroup>
+              <optgroup label="Actions">
+                <For each={choices.actions}>
+                  {([v, words]) => <option value={v} selected={auditFilter().action === v}>{words}</option>}
+                </For>
+              </optgroup>
+            </select>
+          </label>
+          <label>
+            On<input
+              name="target"
+              placeholder="a user, site, transfer or token"
+              value={auditFilter().target ?? ""}
+            />
+          </label>
+          <label>
+            From<input name="from" type="datetime-local" step="1" value={localOf(auditFilter().from)} />
+          </label>
+          <label>
+            Before<input name="to" type="datetime-local" step="1" value={localOf(auditFilter().to)} />
+          </label>
+          <button type="submit">Filter</button>
+          <button type="button" onClick={clearAudit}>Clear</button>
+          <button type="button" onClick={() => void downloadAudit()}>Download CSV</button>
+        </form>
+        <p role="status">{auditNote()}</p>
+        <p class="error" role="alert">{auditError()}</p>
+        <Show when={audit() && audit()!.length === 0}>
+          <p class="empty">
+            {Object.keys(auditFilter()).length ? "No entry matches this filter." : "No entries yet."}
+          </p>
+        </Show>
         <Scroll>
           <table aria-label="Audit">
             <thead>
@@ -350,13 +507,14 @@ export function Admin(props: { user: string }) {
   );
 }
 
-/** What an audit entry is about: a transfer or a site as a link to its page, anything else as text. */
+/** What an audit entry is about: a transfer, site or batch as a link to its page, anything else as text. */
 function AuditTarget(props: { action: string; target: string | null }) {
   const page = () => {
     const kind = props.action.split(".")[0];
     if (!props.target) return undefined;
     if (kind === "transfer") return path("transfers", props.target);
     if (kind === "site") return path("sites", props.target);
+    if (kind === "batch") return `/batch?id=${encodeURIComponent(props.target)}`;
   };
   return (
     <Show when={page()} fallback={props.target ?? ""}>
