@@ -45,7 +45,16 @@ Deno.test("hub admin --help prints the admin commands; token and user lists have
   const help = await cli("hub/main.ts", ["admin", "--help"]);
   assert.equal(help.code, 0, help.stderr);
   assert.equal(help.stderr, "");
-  for (const command of ["admin site add", "admin token create", "admin user add", "--data DIR", "--json"]) {
+  for (
+    const command of [
+      "admin site add",
+      "admin token create",
+      "admin user add",
+      "admin audit",
+      "--data DIR",
+      "--json",
+    ]
+  ) {
     assert.ok(help.stdout.includes(command), command);
   }
   const data = await Deno.makeTempDir({ prefix: "hub-admin-" });

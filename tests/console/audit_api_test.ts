@@ -13,6 +13,7 @@ import Papa from "papaparse";
 import { hubAdmin, startTestHub } from "../support/hub.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { audit } from "../../hub/db/schema.ts";
+import { each } from "../../hub/auth/audit.ts";
 
 const refused = (code: string, message?: RegExp) => (e: unknown) => {
   assert.ok(e instanceof TRPCClientError, String(e));
@@ -168,6 +169,18 @@ Deno.test({
         ],
         all,
       );
+
+      // What the CSV exports are read with: pages that start where the last ended (by time and id), here two
+      // entries a page across the three of one millisecond, stopping at a maximum.
+      const walk = async (...args: Parameters<typeof each>) => {
+        const out = [];
+        for await (const e of each(...args)) out.push(e);
+        return out;
+      };
+      assert.deepEqual(await walk(hub.db, {}, Infinity, 2), all);
+      assert.deepEqual(await walk(hub.db, { action: "site." }, Infinity, 2), sites);
+      assert.deepEqual(await walk(hub.db, { to: "2026-04-01" }, 5, 2), march.slice(0, 5));
+      assert.deepEqual(await walk(hub.db, { action: "nothing." }), []);
 
       // Refused: a time that is not an instant, an unknown filter, and anyone but an admin.
       await assert.rejects(
