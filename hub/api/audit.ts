@@ -16,10 +16,13 @@ const instant = z.string().max(64).refine((v) => {
   }
 }, "not an ISO 8601 instant (2026-03-01 or 2026-03-01T08:00:00Z)");
 
+/** A name to match: PostgreSQL's text holds no NUL, so one is refused here rather than fail there. */
+const name = z.string().min(1).max(512).refine((v) => !v.includes("\0"), "holds a NUL character");
+
 const filter = {
-  actor: z.string().min(1).max(512).optional(),
-  action: z.string().min(1).max(512).optional(),
-  target: z.string().min(1).max(512).optional(),
+  actor: name.optional(),
+  action: name.optional(),
+  target: name.optional(),
   from: instant.optional(),
   to: instant.optional(),
 };

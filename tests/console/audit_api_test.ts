@@ -195,6 +195,11 @@ Deno.test({
         admin.audit.list.query({ who: "bob" } as never),
         refused("BAD_REQUEST", /who/),
       );
+      await assert.rejects(
+        admin.audit.list.query({ target: "a\u0000b" }),
+        refused("BAD_REQUEST", /target: holds a NUL/),
+      );
+      await assert.rejects(admin.audit.list.query({ actor: "" }), refused("BAD_REQUEST", /actor/));
       await assert.rejects(operator.audit.list.query({ actor: "user:bob" }), refused("FORBIDDEN"));
       await assert.rejects(operator.audit.csv.query({}), refused("FORBIDDEN"));
 
