@@ -69,7 +69,9 @@ export function instantOf(value: string | number, what = "instant"): number {
     if (Number.isFinite(value)) return value;
   } else if (INSTANT.test(value)) {
     const ms = Date.parse(value);
-    if (Number.isFinite(ms)) return ms;
+    // Date.parse rolls a day past the month's end over (2026-02-30 is 2 March): such a date is refused.
+    const [y, m, d] = value.slice(0, 10).split("-").map(Number);
+    if (Number.isFinite(ms) && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate()) return ms;
   }
   throw new AuditFilterError(
     `${what}: ${JSON.stringify(value)} is not an ISO 8601 instant (2026-03-01 or 2026-03-01T08:00:00Z)`,

@@ -192,6 +192,14 @@ Deno.test({
         refused("BAD_REQUEST", /to: not an ISO/),
       );
       await assert.rejects(
+        admin.audit.list.query({ from: "2026-02-30" }),
+        refused("BAD_REQUEST", /from: not an ISO/),
+      );
+      await assert.rejects(
+        admin.audit.list.query({ to: "2026-04-31T08:00:00Z" }),
+        refused("BAD_REQUEST", /to: not an/),
+      );
+      await assert.rejects(
         admin.audit.list.query({ who: "bob" } as never),
         refused("BAD_REQUEST", /who/),
       );
