@@ -165,7 +165,13 @@ async function startLocked(
   if (ingest.group) db.waitFor(() => ingest.settled());
   // Before any work is accepted: what a crash left between Success and the group commit is committed.
   const reconciled = await reconcileAfterCrash(db, archive, dataDir, ingest, log);
-  if (reconciled.removed || reconciled.indexed) {
+  if (reconciled.restored) {
+    log.warn("started on an index restored from a backup: archive and index reconciled", {
+      missing: reconciled.missing,
+      indexed: reconciled.indexed,
+      removed: reconciled.removed,
+    });
+  } else if (reconciled.removed || reconciled.indexed) {
     log.warn("archive files the index did not know, left by a crash: indexed, or removed when superseded", {
       indexed: reconciled.indexed,
       removed: reconciled.removed,

@@ -1,6 +1,6 @@
 /**
  * `deno task agent [flags]`: runs the site agent. With no flags and no file it is a standalone
- * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `route`, `deid`) and the agent itself
+ * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `route`, `deid`, `backup`, `restore`) and the agent itself
  * are loaded when asked for, so that `agent deid` need not load the DIMSE stack, the database or the
  * configuration schema.
  *
@@ -19,6 +19,8 @@ const parts: Parts = {
     node: async () => (await import(here("./cli/node_command.ts"))).nodeCommand,
     queue: async () => (await import(here("./cli/queue_command.ts"))).queueCommand,
     route: async () => (await import(here("./cli/route_command.ts"))).routeCommand,
+    backup: async () => (await import(here("./cli/backup_command.ts"))).backupCommand,
+    restore: async () => (await import(here("./cli/backup_command.ts"))).restoreCommand,
     deid: async () => (await import(here("./cli/deid_command.ts"))).deidCommand,
   },
 };

@@ -11,6 +11,8 @@ const parts: Parts = {
     node: async () => (await import("./cli/node_command.ts")).nodeCommand,
     queue: async () => (await import("./cli/queue_command.ts")).queueCommand,
     route: async () => (await import("./cli/route_command.ts")).routeCommand,
+    backup: async () => (await import("./cli/backup_command.ts")).backupCommand,
+    restore: async () => (await import("./cli/backup_command.ts")).restoreCommand,
     deid: async () => (await import("./cli/deid_command.ts")).deidCommand,
   },
 };

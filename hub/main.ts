@@ -17,6 +17,7 @@ import { userCommand } from "./admin/user_command.ts";
 import { hubsCommand } from "./admin/hubs_command.ts";
 import { auditCommand } from "./admin/audit_command.ts";
 import { migrateDbCommand } from "./admin/migrate_db_command.ts";
+import { backupCommand } from "./admin/backup_command.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
@@ -32,6 +33,7 @@ function usage(): string {
     "       deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T] [--limit N|all]",
     "         [--csv | --json]",
     "       deno task hub admin migrate-db --to postgres://... [--from file:PATH | --data DIR] [--json]",
+    "       deno task hub admin backup --out FILE [--data DIR | --db URL] [--json]",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -54,6 +56,8 @@ const ADMIN_USAGE = [
   "                 [--limit N|all] [--csv]   (the audit log, newest first; see admin audit --help)",
   "       deno task hub admin migrate-db --to postgres://user:pass@host/db [--from file:PATH]",
   "                 (copies a hub's libsql file into an empty PostgreSQL, to run the hub on it)",
+  "       deno task hub admin backup --out FILE   (a consistent copy of the hub's libsql file, while it runs;",
+  "                 on PostgreSQL: the pg_dump command to run instead)",
   "",
   "Every admin command works on the hub's database, whether or not the hub runs, and takes:",
   "  --data DIR     the hub's data directory (default: the config's, else ./data/hub; from the",
@@ -108,6 +112,7 @@ export async function main(args: string[]): Promise<number> {
       if (args[1] === "hubs") return await hubsCommand(args.slice(2), defaults);
       if (args[1] === "audit") return await auditCommand(args.slice(2), defaults);
       if (args[1] === "migrate-db") return await migrateDbCommand(args.slice(2), defaults);
+      if (args[1] === "backup") return await backupCommand(args.slice(2), defaults);
     } catch (err) {
       if (err instanceof DbUrlError) {
         console.error(`hub admin: ${err.message}`);

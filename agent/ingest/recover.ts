@@ -22,6 +22,13 @@ import type { Ingest } from "./ingest.ts";
 import type { Intake } from "./intake.ts";
 
 const CLEAN_STOP = "clean-stop";
+/**
+ * Written by `agent restore` (backup/backup.ts): the index was put back from a backup, so the next start
+ * reconciles the whole archive with it, not only what a crash may have touched.
+ */
+export const RESTORED = "restored";
+/** Rows looked at per transaction when the files of a restored index are checked. */
+const CHECK_BATCH = 500;
 /** How far before the last indexed arrival a change can belong to the crash. */
 const MARGIN_MS = 5 * 60_000;
 
@@ -105,6 +112,12 @@ export async function recoverIntake(
  * After a crash: objects the index does not know, among those changed since shortly before the last
  * arrival, are indexed (a group commit placed them and was killed before its rows committed) or, when
  * the index holds the instance under another key, removed.
+ *
+ * After a restore (the `restored` marker): every index row's file is checked first, and a row whose file
+ * is missing (removed since the backup was taken, by retention or by hand, or not restored) becomes a
+ * tombstone as retention leaves one, its rows still to forward dead ("file missing"); then the whole
+ * archive is walked and every file the index does not know is indexed and routed (placed since the
+ * backup) or removed (superseded). The marker goes only once this is done: a stop in between does it again.
  */
 export async function reconcileAfterCrash(
   db: Database,
@@ -112,17 +125,20 @@ export async function reconcileAfterCrash(
   dataDir: string,
   ingest?: Ingest,
   log?: Logger,
-): Promise<{ crashed: boolean; removed: number; indexed: number }> {
+): Promise<{ crashed: boolean; restored: boolean; removed: number; indexed: number; missing: number }> {
   const marker = path.join(dataDir, CLEAN_STOP);
   const clean = fs.existsSync(marker);
+  const restoredMarker = path.join(dataDir, RESTORED);
+  const restored = fs.existsSync(restoredMarker);
   fs.rmSync(marker, { force: true });
-  if (clean) return { crashed: false, removed: 0, indexed: 0 };
+  if (clean && !restored) return { crashed: false, restored, removed: 0, indexed: 0, missing: 0 };
+  const missing = restored ? await tombstoneMissing(db, archive) : 0;
   const last = db.statement("SELECT max(received_at) AS t FROM instances").get()?.t as number | null;
   const since = (last ?? 0) - MARGIN_MS;
   const known = db.statement("SELECT 1 FROM instances WHERE sop_instance_uid = ? AND path = ?");
   let removed = 0;
   let indexed = 0;
-  for await (const key of archive.list("archive/", { changedSince: since })) {
+  for await (const key of archive.list("archive/", restored ? {} : { changedSince: since })) {
     const uids = parseObjectKey(key);
     if (!uids) continue;
     // A kept-aside conflict copy (<uid>.<16 hex>.dcm, which can look like a UID) is in conflicts.
@@ -134,7 +150,57 @@ export async function reconcileAfterCrash(
     await archive.remove(key);
     removed++;
   }
-  return { crashed: true, removed, indexed };
+  if (restored) fs.rmSync(restoredMarker, { force: true });
+  return { crashed: !clean, restored, removed, indexed, missing };
+}
+
+/**
+ * Index rows (archived objects and de-identified copies) whose file is missing: tombstoned, and the queue
+ * rows still to forward them made dead, so that nothing serves or sends a file that is not there.
+ */
+async function tombstoneMissing(db: Database, archive: Archive): Promise<number> {
+  const now = Date.now();
+  let missing = 0;
+  const kinds = [
+    {
+      select: `SELECT sop_instance_uid AS id, path FROM instances
+        WHERE removed_at IS NULL AND path <> '' AND sop_instance_uid > ? ORDER BY sop_instance_uid LIMIT ?`,
+      remove: `UPDATE instances SET removed_at = ?, path = '' WHERE sop_instance_uid = ? AND path = ?`,
+      dead: `UPDATE queue SET state = 'dead', last_error = ?, updated_at = ?
+        WHERE sop_instance_uid = ? AND copy_id IS NULL AND state NOT IN ('done', 'dead', 'committing')`,
+      first: "" as string | number,
+    },
+    {
+      select: `SELECT id, path FROM deid_copies WHERE removed_at IS NULL AND id > ? ORDER BY id LIMIT ?`,
+      remove: `UPDATE deid_copies SET removed_at = ? WHERE id = ? AND path = ?`,
+      dead: `UPDATE queue SET state = 'dead', last_error = ?, updated_at = ?
+        WHERE copy_id = ? AND state NOT IN ('done', 'dead', 'committing')`,
+      first: 0 as string | number,
+    },
+  ];
+  const reason = "the file is missing (the index was restored from a backup)";
+  for (const kind of kinds) {
+    let after = kind.first;
+    for (;;) {
+      const rows = db.statement(kind.select).all(after, CHECK_BATCH) as {
+        id: string | number;
+        path: string;
+      }[];
+      if (rows.length === 0) break;
+      after = rows.at(-1)!.id;
+      const gone: typeof rows = [];
+      for (const row of rows) if (!await archive.stat(row.path).catch(() => true)) gone.push(row);
+      if (gone.length === 0) continue;
+      db.write(() => {
+        for (const row of gone) {
+          db.statement(kind.remove).run(now, row.id, row.path);
+          db.statement(kind.dead).run(reason, now, row.id);
+        }
+      });
+      missing += gone.length;
+    }
+  }
+  return missing;
 }
 
 async function indexStray(ingest: Ingest, archive: Archive, key: string, log?: Logger): Promise<boolean> {

@@ -1,0 +1,355 @@
+/**
+ * Online backup and restore of an agent's data directory (`deno task agent backup|restore`).
+ *
+ * Backup: `agent.db` is copied with SQLite's `VACUUM INTO` on a read-only connection of its own, beside
+ * the running agent: in WAL mode that is one read transaction, a consistent snapshot of the last commit
+ * before it began, and the agent's writers go on meanwhile (a reader never blocks a writer; only the
+ * checkpoint cannot pass the snapshot until it ends). A plain copy of the file could be torn (pages of
+ * two commits, or the commits still in `agent.db-wal` left out). The copy is checked (`PRAGMA
+ * integrity_check`) and synced before it gets its name, and counted for the manifest. The site credential
+ * is copied with mode 0600. The archive files are not copied unless asked (`--with-archive`: hard links
+ * on the same file system, else copies), always after the database: a file the copied index names existed
+ * when the snapshot was taken, and every file placed since is one the restored index does not know, which
+ * the first start after a restore finds and indexes.
+ *
+ * Restore: with the agent stopped (its data directory lock taken), the copy is checked against the
+ * manifest's SHA-256, the old `agent.db-wal` and `-shm` removed (a stale log beside another database file
+ * would be applied to it), the copy renamed into place, and a `restored` marker written: the next start
+ * reconciles the whole archive with the index (recover.ts).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import LibsqlDatabase from "libsql";
+import { lockDataDir } from "../archive/lock.ts";
+import { RESTORED } from "../ingest/recover.ts";
+import { VERSION } from "../version.ts";
+
+/** What the manifest of a backup says; `manifest.json` in the backup directory. */
+export interface BackupManifest {
+  kind: "conduit-agent-backup";
+  format: 1;
+  version: string;
+  createdAt: string;
+  dataDir: string;
+  schema: { migration: string | null; appliedAt: number | null };
+  database: { file: "agent.db"; bytes: number; sha256: string };
+  counts: { instances: number; removed: number; queue: Record<string, number> & { total: number } };
+  credential: boolean;
+  archive: { included: false } | { included: true; files: number; bytes: number; linked: number };
+}
+
+/** A mistake or a refusal the operator can act on; nothing was changed. */
+export class BackupError extends Error {
+  override name = "BackupError";
+}
+
+interface Connection {
+  prepare(sql: string): {
+    run(...p: unknown[]): unknown;
+    get(...p: unknown[]): Record<string, unknown> | undefined;
+    all(...p: unknown[]): Record<string, unknown>[];
+  };
+  exec(sql: string): void;
+  close(): void;
+}
+
+const DB = "agent.db";
+const CREDENTIAL = "hub-credential.json";
+const MANIFEST = "manifest.json";
+const MIGRATIONS_JOURNAL = new URL("../index/migrations/meta/_journal.json", import.meta.url);
+
+function open(file: string, readonly: boolean): Connection {
+  return new LibsqlDatabase(file, { readonly, fileMustExist: true }) as unknown as Connection;
+}
+
+/** The data directory's database, or a BackupError saying why it cannot be read. */
+function sourceDb(dataDir: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dataDir);
+    fs.accessSync(dataDir, fs.constants.R_OK | fs.constants.X_OK);
+  } catch (err) {
+    throw new BackupError(`cannot read the data directory ${dataDir}: ${(err as Error).message}`);
+  }
+  if (!stat.isDirectory()) throw new BackupError(`the data directory ${dataDir} is not a directory`);
+  const file = path.join(dataDir, DB);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new BackupError(`there is no readable ${DB} in ${dataDir} (give the agent's --data or --config)`);
+  }
+  return file;
+}
+
+/** Refuses an --out that exists and is not an empty directory; returns whether it must be created. */
+function checkOut(out: string): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(out);
+  } catch {
+    return true;
+  }
+  if (!stat.isDirectory()) throw new BackupError(`--out ${out} exists and is not a directory`);
+  if (fs.readdirSync(out).length) throw new BackupError(`--out ${out} is not empty: give a new directory`);
+  return false;
+}
+
+function syncPath(p: string): void {
+  const fd = fs.openSync(p, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Uint8Array);
+  return hash.digest("hex");
+}
+
+/** The tag of the migration recorded last in a database (drizzle-kit's journal names it). */
+function schemaOf(db: Connection): BackupManifest["schema"] {
+  const row = db.prepare(`SELECT created_at FROM "__drizzle_migrations" ORDER BY created_at DESC LIMIT 1`)
+    .get();
+  const appliedAt = row ? Number(row.created_at) : null;
+  const journal = JSON.parse(fs.readFileSync(MIGRATIONS_JOURNAL, "utf8")) as {
+    entries: { when: number; tag: string }[];
+  };
+  const entry = journal.entries.find((e) => e.when === appliedAt);
+  return { migration: entry?.tag ?? null, appliedAt };
+}
+
+function countsOf(db: Connection): BackupManifest["counts"] {
+  const n = (sql: string) => Number(db.prepare(sql).get()?.n ?? 0);
+  const queue: Record<string, number> & { total: number } = { total: 0 };
+  for (const r of db.prepare("SELECT state, count(*) AS n FROM queue GROUP BY state ORDER BY state").all()) {
+    queue[String(r.state)] = Number(r.n);
+    queue.total += Number(r.n);
+  }
+  return {
+    instances: n("SELECT count(*) AS n FROM instances WHERE removed_at IS NULL"),
+    removed: n("SELECT count(*) AS n FROM instances WHERE removed_at IS NOT NULL"),
+    queue,
+  };
+}
+
+/** Copies a file into `to`, created with `mode`, synced. */
+function copySynced(from: string, to: string, mode: number): void {
+  const fd = fs.openSync(to, "wx", mode);
+  try {
+    fs.writeSync(fd, fs.readFileSync(from));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.chmodSync(to, mode);
+}
+
+/** Every file under `dir`, as paths relative to it (none when it does not exist). */
+function filesUnder(dir: string, rel = ""): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  return entries.flatMap((e) => {
+    const p = path.join(rel, e.name);
+    return e.isDirectory() ? filesUnder(dir, p) : e.isFile() ? [p] : [];
+  });
+}
+
+/**
+ * Hard-links (same file system), else copies, every file of `from/archive` missing under `to/archive`.
+ * An archived file is never written in place (placing one is a rename), so a link keeps the bytes it had.
+ */
+function linkArchive(from: string, to: string): { files: number; bytes: number; linked: number } {
+  let files = 0;
+  let bytes = 0;
+  let linked = 0;
+  for (const rel of filesUnder(path.join(from, "archive"))) {
+    const src = path.join(from, "archive", rel);
+    const dst = path.join(to, "archive", rel);
+    if (fs.existsSync(dst)) continue;
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    try {
+      fs.linkSync(src, dst);
+      linked++;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue; // removed meanwhile (retention, a replaced duplicate)
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw err;
+      try {
+        fs.copyFileSync(src, dst, fs.constants.COPYFILE_EXCL);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw e;
+      }
+    }
+    files++;
+    bytes += fs.statSync(dst).size;
+  }
+  return { files, bytes, linked };
+}
+
+/** Makes a backup of `dataDir` into the new directory `out`; returns its manifest. */
+export async function backupAgent(
+  dataDir: string,
+  out: string,
+  options: { withArchive?: boolean } = {},
+): Promise<BackupManifest> {
+  dataDir = path.resolve(dataDir);
+  out = path.resolve(out);
+  const source = sourceDb(dataDir);
+  const create = checkOut(out);
+  if (out === dataDir) throw new BackupError("--out must not be the data directory");
+  if (options.withArchive && out.startsWith(dataDir + path.sep)) {
+    throw new BackupError("--out must be outside the data directory with --with-archive");
+  }
+  try {
+    fs.mkdirSync(out, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new BackupError(`cannot create --out ${out}: ${(err as Error).message}`);
+  }
+  try {
+    const part = path.join(out, `${DB}.part`);
+    const live = open(source, true);
+    try {
+      live.exec("PRAGMA busy_timeout = 10000");
+      live.prepare("VACUUM INTO ?").run(part);
+    } finally {
+      live.close();
+    }
+    const copy = open(part, false);
+    let schema: BackupManifest["schema"];
+    let counts: BackupManifest["counts"];
+    try {
+      const check = copy.prepare("PRAGMA integrity_check").all().map((r) => String(Object.values(r)[0]));
+      if (check.join() !== "ok") throw new Error(`the copy fails its integrity check: ${check.join("; ")}`);
+      schema = schemaOf(copy);
+      counts = countsOf(copy);
+    } finally {
+      copy.close();
+    }
+    syncPath(part);
+    const file = path.join(out, DB);
+    fs.renameSync(part, file);
+    const credential = fs.existsSync(path.join(dataDir, CREDENTIAL));
+    if (credential) copySynced(path.join(dataDir, CREDENTIAL), path.join(out, CREDENTIAL), 0o600);
+    // The archive after the database: whatever the copied index names was placed before the snapshot.
+    const archive: BackupManifest["archive"] = options.withArchive
+      ? { included: true, ...linkArchive(dataDir, out) }
+      : { included: false };
+    const manifest: BackupManifest = {
+      kind: "conduit-agent-backup",
+      format: 1,
+      version: VERSION,
+      createdAt: new Date().toISOString(),
+      dataDir,
+      schema,
+      database: { file: DB, bytes: fs.statSync(file).size, sha256: await sha256File(file) },
+      counts,
+      credential,
+      archive,
+    };
+    const manifestFile = path.join(out, MANIFEST);
+    fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
+    syncPath(manifestFile);
+    syncPath(out);
+    return manifest;
+  } catch (err) {
+    // Nothing half made is left: the directory goes if we made it, else what we put in it.
+    if (create) fs.rmSync(out, { recursive: true, force: true });
+    else {for (const name of fs.readdirSync(out)) {
+        fs.rmSync(path.join(out, name), { recursive: true, force: true });
+      }}
+    throw err instanceof BackupError ? err : new BackupError(`backup failed: ${(err as Error).message}`);
+  }
+}
+
+/** Reads and checks a backup directory's manifest and database. */
+export async function readBackup(from: string): Promise<BackupManifest> {
+  const manifestFile = path.join(from, MANIFEST);
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+  } catch (err) {
+    throw new BackupError(
+      `${from} is not an agent backup (cannot read ${MANIFEST}: ${(err as Error).message})`,
+    );
+  }
+  if (manifest?.kind !== "conduit-agent-backup" || manifest.format !== 1) {
+    throw new BackupError(`${from} is not an agent backup (its ${MANIFEST} is not one)`);
+  }
+  const file = path.join(from, DB);
+  let sha256: string;
+  try {
+    sha256 = await sha256File(file);
+  } catch (err) {
+    throw new BackupError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (sha256 !== manifest.database.sha256) {
+    throw new BackupError(`${file} is damaged: its SHA-256 is not the one the manifest recorded`);
+  }
+  return manifest;
+}
+
+export interface RestoreResult {
+  manifest: BackupManifest;
+  dataDir: string;
+  credential: "restored" | "kept" | "none";
+  archive: { files: number; bytes: number; linked: number } | null;
+}
+
+/**
+ * Puts a backup in place in `dataDir` (created if missing), with the agent stopped there. The data
+ * directory's credential is kept when it has one (a rotation since the backup made the copy's stale).
+ */
+export async function restoreAgent(from: string, dataDir: string): Promise<RestoreResult> {
+  from = path.resolve(from);
+  dataDir = path.resolve(dataDir);
+  const manifest = await readBackup(from);
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new BackupError(`cannot create the data directory ${dataDir}: ${(err as Error).message}`);
+  }
+  let unlock: () => void;
+  try {
+    unlock = lockDataDir(dataDir);
+  } catch (err) {
+    throw new BackupError(`${(err as Error).message}: stop the agent before a restore`);
+  }
+  try {
+    const file = path.join(dataDir, DB);
+    const part = `${file}.restore`;
+    fs.rmSync(part, { force: true });
+    copySynced(path.join(from, DB), part, 0o644);
+    // The old database's log and index must not meet the new file: SQLite would apply that log to it.
+    for (const suffix of ["-wal", "-shm", "-journal"]) fs.rmSync(`${file}${suffix}`, { force: true });
+    fs.renameSync(part, file);
+    let credential: RestoreResult["credential"] = "none";
+    const credentialFile = path.join(dataDir, CREDENTIAL);
+    if (fs.existsSync(credentialFile)) credential = "kept";
+    else if (manifest.credential) {
+      copySynced(path.join(from, CREDENTIAL), `${credentialFile}.tmp`, 0o600);
+      fs.renameSync(`${credentialFile}.tmp`, credentialFile);
+      credential = "restored";
+    }
+    const archive = manifest.archive.included ? linkArchive(from, dataDir) : null;
+    // The next start reconciles the whole archive with the restored index (not only what a crash touched).
+    fs.writeFileSync(
+      path.join(dataDir, RESTORED),
+      JSON.stringify({ from, createdAt: manifest.createdAt }) + "\n",
+    );
+    fs.rmSync(path.join(dataDir, "clean-stop"), { force: true });
+    syncPath(dataDir);
+    return { manifest, dataDir, credential, archive };
+  } finally {
+    unlock();
+  }
+}

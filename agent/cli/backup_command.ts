@@ -1,0 +1,138 @@
+/**
+ * `deno task agent backup --out DIR` and `deno task agent restore --from DIR`: a consistent copy of the
+ * agent's database and credential made while it runs, and putting one back while it is stopped
+ * (backup/backup.ts; docs/operations.md, "Backup and restore").
+ */
+import * as fs from "node:fs";
+import { commandLine } from "@conduit/shared/cli";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import { backupAgent, BackupError, restoreAgent } from "../backup/backup.ts";
+
+const BACKUP_USAGE =
+  `usage: deno task agent backup --out DIR [--with-archive] [--data DIR | --config FILE] [--json]
+  --out DIR         a new (or empty) directory for agent.db, hub-credential.json and manifest.json
+  --with-archive    also the archive's files (archive/, deid/): hard links on the same file system,
+                    else copies
+  --data DIR        the agent's data directory (default: the configuration's, else ./data/agent)
+  --config FILE     the agent's configuration file, for its data directory
+  --json            print the manifest as one JSON object`;
+
+const RESTORE_USAGE = `usage: deno task agent restore --from DIR [--data DIR | --config FILE] [--json]
+  --from DIR        a directory made by 'agent backup'
+  --data DIR        the agent's data directory (default: the configuration's, else ./data/agent)
+  --config FILE     the agent's configuration file, for its data directory
+  --json            print the result as one JSON object
+The agent must be stopped. Its next start checks every index row's file and walks the whole archive.`;
+
+/** The data directory from --data, else --config / variables / defaults. */
+function dataDirOf(v: { data?: string; config?: string }): string {
+  const flags: Record<string, string> = {};
+  if (v.config) flags.config = v.config;
+  if (v.data) flags.data = v.data;
+  return loadConfig({ flags, env: Deno.env.toObject(), readFile: (p) => fs.readFileSync(p, "utf8") })
+    .config.data;
+}
+
+function failed(name: string, err: unknown): number {
+  if (err instanceof BackupError) {
+    console.error(`agent ${name}: ${err.message}`);
+    return 1;
+  }
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    return 2;
+  }
+  throw err;
+}
+
+export async function backupCommand(args: string[]): Promise<number> {
+  const parsed = commandLine("agent backup", BACKUP_USAGE, args, {
+    out: { type: "string" },
+    data: { type: "string" },
+    config: { type: "string" },
+    "with-archive": { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const v = parsed.values;
+  if (!v.out || parsed.positionals.length) {
+    console.error(`agent backup: give the directory to write with --out\n${BACKUP_USAGE}`);
+    return 2;
+  }
+  try {
+    const started = performance.now();
+    const m = await backupAgent(dataDirOf(v), v.out, { withArchive: v["with-archive"] });
+    if (v.json) console.log(JSON.stringify({ out: v.out, ...m }));
+    else {
+      const queue = Object.entries(m.counts.queue).filter(([k]) => k !== "total").map(([k, n]) =>
+        `${n} ${k}`
+      );
+      console.log(
+        `backup of ${m.dataDir} written to ${v.out} in ${Math.round(performance.now() - started)} ms`,
+      );
+      console.log(`  agent.db      ${m.database.bytes} bytes, sha256 ${m.database.sha256}`);
+      console.log(`  schema        ${m.schema.migration ?? "(none)"} (agent ${m.version})`);
+      console.log(`  instances     ${m.counts.instances} archived, ${m.counts.removed} removed (tombstones)`);
+      console.log(
+        `  queue         ${m.counts.queue.total} rows${queue.length ? ` (${queue.join(", ")})` : ""}`,
+      );
+      console.log(
+        `  credential    ${m.credential ? "hub-credential.json (mode 0600)" : "none (not enrolled)"}`,
+      );
+      console.log(
+        m.archive.included
+          ? `  archive       ${m.archive.files} files, ${m.archive.bytes} bytes (${m.archive.linked} hard links)`
+          : "  archive       not copied: back up archive/ and deid/ now (docs/operations.md)",
+      );
+    }
+    return 0;
+  } catch (err) {
+    return failed("backup", err);
+  }
+}
+
+export async function restoreCommand(args: string[]): Promise<number> {
+  const parsed = commandLine("agent restore", RESTORE_USAGE, args, {
+    from: { type: "string" },
+    data: { type: "string" },
+    config: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const v = parsed.values;
+  if (!v.from || parsed.positionals.length) {
+    console.error(`agent restore: give the backup directory with --from\n${RESTORE_USAGE}`);
+    return 2;
+  }
+  try {
+    const r = await restoreAgent(v.from, dataDirOf(v));
+    if (v.json) {
+      console.log(JSON.stringify({
+        from: v.from,
+        dataDir: r.dataDir,
+        createdAt: r.manifest.createdAt,
+        credential: r.credential,
+        archive: r.archive,
+      }));
+    } else {
+      console.log(`restored the backup of ${r.manifest.createdAt} into ${r.dataDir}`);
+      console.log(
+        `  index         ${r.manifest.counts.instances} instances, ${r.manifest.counts.queue.total} queue rows`,
+      );
+      console.log(`  credential    ${
+        {
+          restored: "restored (mode 0600)",
+          kept: "the data directory's own kept (it may be newer than the backup's)",
+          none: "none",
+        }[r.credential]
+      }`);
+      if (r.archive) {
+        console.log(`  archive       ${r.archive.files} files put back (${r.archive.linked} hard links)`);
+      }
+      console.log("start the agent: it reconciles the archive with the restored index first");
+    }
+    return 0;
+  } catch (err) {
+    return failed("restore", err);
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * Online backup and restore (docs/operations.md, "Backup and restore"): `agent backup` while DCMTK
+ * `storescu` keeps sending to the agent, `agent restore` into a new data directory, an agent started on
+ * it answering DCMTK `findscu`, and `hub admin backup` of a running hub's file. Real agent processes.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import LibsqlDatabase from "libsql";
+import { generateInstance, uidFromKey } from "@conduit/shared/testing";
+import { agentCli, indexRows, listFiles, startAgentProcess } from "../support/agent.ts";
+import { eventually, hubAdmin, startTestHub } from "../support/hub.ts";
+import { runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
+import { storescu } from "../support/send.ts";
+
+const skip = skipReason("storescu", "findscu");
+const STUDY = uidFromKey("backup/study");
+
+/** Writes `count` generated CT objects of one study (from `first`) into `dir`; returns their files. */
+async function objects(dir: string, first: number, count: number): Promise<string[]> {
+  await Deno.mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (let i = first; i < first + count; i++) {
+    const file = path.join(dir, `ct${i}.dcm`);
+    await Deno.writeFile(
+      file,
+      generateInstance({
+        modality: "CT",
+        patientName: "BACKUP^TEST",
+        patientId: "BACKUP-1",
+        studyInstanceUid: STUDY,
+        seriesInstanceUid: uidFromKey(`backup/series/${i % 3}`),
+        sopInstanceUid: uidFromKey(`backup/sop/${i}`),
+        instanceNumber: i + 1,
+        rows: 64,
+        columns: 64,
+      }),
+    );
+    files.push(file);
+  }
+  return files;
+}
+
+const live = (dataDir: string) =>
+  Number(indexRows(dataDir, "SELECT count(*) AS n FROM instances WHERE removed_at IS NULL")[0].n);
+
+/** The SOP Instance UIDs of the study that `findscu` gets from an agent at IMAGE level. */
+async function findInstances(agent: { aet: string; port: number }): Promise<Set<string>> {
+  const f = await runDcmtk("findscu", [
+    "-v",
+    "-S",
+    "-aec",
+    agent.aet,
+    "-k",
+    "QueryRetrieveLevel=IMAGE",
+    "-k",
+    `StudyInstanceUID=${STUDY}`,
+    "-k",
+    "SOPInstanceUID",
+    "127.0.0.1",
+    String(agent.port),
+  ]);
+  assert.equal(f.code, 0, `findscu failed: ${f.stdout}${f.stderr}`);
+  const uids = [...`${f.stdout}${f.stderr}`.matchAll(/\(0008,0018\) UI \[([0-9.]+)/g)].map((m) => m[1]);
+  return new Set(uids);
+}
+
+function sha256(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+function integrity(file: string): string {
+  const db = new LibsqlDatabase(file, { readonly: true, fileMustExist: true }) as unknown as {
+    prepare(sql: string): { all(): Record<string, unknown>[] };
+    close(): void;
+  };
+  try {
+    return db.prepare("PRAGMA integrity_check").all().map((r) => String(Object.values(r)[0])).join();
+  } finally {
+    db.close();
+  }
+}
+
+const sopOf = (file: string) => path.basename(file, ".dcm");
+
+Deno.test({
+  name: "agent backup while storescu sends: a valid copy between the counts; restore answers C-FIND",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const work = await scratchDir("conduit-backup-");
+    const agent = await startAgentProcess({ aet: "BACKUP" });
+    let restored: Awaited<ReturnType<typeof startAgentProcess>> | undefined;
+    try {
+      // A credential as enrollment leaves one (the standalone agent does not read it).
+      const credential = path.join(agent.dataDir, "hub-credential.json");
+      fs.writeFileSync(
+        credential,
+        '{"site":"north","credential":"cts.north.x","hub":"ws://h","enrolledAt":"x"}\n',
+        {
+          mode: 0o600,
+        },
+      );
+      const first = await objects(path.join(work, "in"), 0, 10);
+      const sent = await storescu(first, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      await eventually("the first objects indexed", () => live(agent.dataDir) === 10);
+
+      // storescu keeps sending, one association per object, from before the backup starts until after it ends.
+      const more = await objects(path.join(work, "in"), 10, 400);
+      let backupDone = false;
+      let sentMore = 0;
+      const sender = (async () => {
+        for (const file of more) {
+          if (backupDone) break;
+          const r = await storescu([file], agent);
+          assert.equal(r.code, 0, r.stderr);
+          sentMore++;
+        }
+      })();
+      await eventually("storescu sending", () => live(agent.dataDir) > 12);
+      const before = live(agent.dataDir);
+      const out = path.join(work, "backup");
+      const backup = await agentCli(["backup", "--out", out, "--data", agent.dataDir, "--json"]);
+      const after = live(agent.dataDir);
+      backupDone = true;
+      await sender;
+      assert.equal(backup.code, 0, backup.stderr);
+      const manifest = JSON.parse(backup.stdout);
+      assert.ok(sentMore > 0 && after > before, `storescu sent while the backup ran (${before} -> ${after})`);
+      assert.ok(
+        manifest.counts.instances >= before && manifest.counts.instances <= after,
+        `${manifest.counts.instances} instances in the copy, between ${before} and ${after}`,
+      );
+      assert.equal(integrity(path.join(out, "agent.db")), "ok");
+      assert.equal(manifest.database.sha256, sha256(path.join(out, "agent.db")));
+      assert.equal(manifest.version, "0.1.0");
+      assert.match(manifest.schema.migration, /^\d{4}_/);
+      assert.equal(manifest.archive.included, false);
+      const copied = Number(
+        indexRows(out, "SELECT count(*) AS n FROM instances WHERE removed_at IS NULL")[0].n,
+      );
+      assert.equal(copied, manifest.counts.instances);
+      assert.equal(manifest.credential, true);
+      assert.equal(fs.statSync(path.join(out, "hub-credential.json")).mode & 0o777, 0o600);
+      assert.equal(
+        fs.readFileSync(path.join(out, "hub-credential.json"), "utf8"),
+        fs.readFileSync(credential, "utf8"),
+      );
+      const inBackup = new Set(
+        indexRows(out, "SELECT sop_instance_uid AS s FROM instances WHERE removed_at IS NULL").map((r) =>
+          String(r.s)
+        ),
+      );
+
+      // What the agent received after its backup, and a file removed since (as retention would).
+      await eventually("every object sent indexed", () => live(agent.dataDir) === 10 + sentMore);
+      const withArchive = path.join(work, "backup-archive");
+      const full = await agentCli([
+        "backup",
+        "--out",
+        withArchive,
+        "--data",
+        agent.dataDir,
+        "--with-archive",
+        "--json",
+      ]);
+      assert.equal(full.code, 0, full.stderr);
+      assert.equal(JSON.parse(full.stdout).archive.files, 10 + sentMore);
+      await agent.stop();
+
+      // Restore: a new data directory, the database from the first backup, then the archive files copied
+      // as an operator would after it (rsync), without one the backup's index names.
+      const restoredDir = path.join(work, "restored");
+      const r = await agentCli(["restore", "--from", out, "--data", restoredDir, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).credential, "restored");
+      assert.equal(fs.statSync(path.join(restoredDir, "hub-credential.json")).mode & 0o777, 0o600);
+      const archived = (await listFiles(path.join(agent.dataDir, "archive"))).filter((f) =>
+        f.endsWith(".dcm")
+      );
+      const gone = archived.find((f) => inBackup.has(sopOf(f)))!;
+      for (const file of archived) {
+        if (file === gone) continue;
+        const to = path.join(restoredDir, path.relative(agent.dataDir, file));
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.copyFileSync(file, to);
+      }
+      restored = await startAgentProcess({ dataDir: restoredDir, aet: "BACKUP" });
+      const found = await findInstances(restored);
+      const expected = new Set(archived.filter((f) => f !== gone).map(sopOf));
+      assert.deepEqual(
+        [...found].sort(),
+        [...expected].sort(),
+        `C-FIND: the backup's objects and those placed since${
+          fs.readFileSync(restored.logFile, "utf8").slice(0, 4000)
+        }`,
+      );
+      assert.ok(!found.has(sopOf(gone)), "a file missing after the restore is not served");
+      assert.ok(
+        [...inBackup].every((s) => s === sopOf(gone) || found.has(s)),
+        "every object of the backup answers",
+      );
+      const row = indexRows(
+        restoredDir,
+        "SELECT removed_at, path FROM instances WHERE sop_instance_uid = ?",
+        sopOf(gone),
+      );
+      assert.ok(row[0].removed_at !== null && row[0].path === "", "its row is a tombstone");
+      assert.ok(
+        !fs.existsSync(path.join(restoredDir, "restored")),
+        "the restore marker is gone once reconciled",
+      );
+      const log = fs.readFileSync(restored.logFile, "utf8");
+      assert.match(log, /started on an index restored from a backup/);
+      await restored.stop();
+
+      // The backup with its archive restores alone: every object it holds answers.
+      const alone = path.join(work, "restored-archive");
+      const r2 = await agentCli(["restore", "--from", withArchive, "--data", alone]);
+      assert.equal(r2.code, 0, r2.stderr);
+      restored = await startAgentProcess({ dataDir: alone, aet: "BACKUP" });
+      assert.equal((await findInstances(restored)).size, 10 + sentMore);
+    } finally {
+      await restored?.stop();
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "agent backup and restore refuse bad arguments and change nothing",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const work = await scratchDir("conduit-backup-args-");
+    const agent = await startAgentProcess();
+    try {
+      // --out that exists and is not empty.
+      const full = path.join(work, "full");
+      fs.mkdirSync(full);
+      fs.writeFileSync(path.join(full, "keep.txt"), "mine");
+      let r = await agentCli(["backup", "--out", full, "--data", agent.dataDir]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /--out .* is not empty/);
+      assert.deepEqual(fs.readdirSync(full), ["keep.txt"]);
+      // A data directory that is not one, or holds no agent.db: nothing created.
+      const out = path.join(work, "out");
+      r = await agentCli(["backup", "--out", out, "--data", path.join(work, "nowhere")]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot read the data directory .*nowhere/);
+      r = await agentCli(["backup", "--out", out, "--data", full]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /there is no readable agent\.db in/);
+      assert.ok(!fs.existsSync(out));
+      r = await agentCli(["backup", "--data", agent.dataDir]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--out/);
+      // Restore onto the data directory of a running agent: refused, its database untouched.
+      r = await agentCli(["backup", "--out", out, "--data", agent.dataDir]);
+      assert.equal(r.code, 0, r.stderr);
+      const db = path.join(agent.dataDir, "agent.db");
+      const inode = fs.statSync(db).ino;
+      r = await agentCli(["restore", "--from", out, "--data", agent.dataDir]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /in use by agent process \d+: stop the agent/);
+      assert.equal(fs.statSync(db).ino, inode);
+      assert.ok(!fs.existsSync(path.join(agent.dataDir, "restored")));
+      // A damaged backup or none: refused before anything is written.
+      const target = path.join(work, "target");
+      fs.appendFileSync(path.join(out, "agent.db"), "x");
+      r = await agentCli(["restore", "--from", out, "--data", target]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /is damaged/);
+      r = await agentCli(["restore", "--from", full, "--data", target]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /is not an agent backup/);
+      assert.ok(!fs.existsSync(target));
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "hub admin backup: a running hub's file copied whole; PostgreSQL refused with pg_dump; bad --out",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub({
+      db: `file:${path.join(await scratchDir("conduit-hub-backup-"), "hub.db")}`,
+    });
+    const work = await scratchDir("conduit-hub-backup-out-");
+    try {
+      for (const site of ["north", "south"]) {
+        assert.equal((await hubAdmin(hub.dataDir, ["site", "add", site])).code, 0);
+      }
+      assert.equal((await hubAdmin(hub.dataDir, ["user", "add", "alice", "--role", "admin"])).code, 0);
+      const out = path.join(work, "hub-backup.db");
+      const r = await hubAdmin(hub.dataDir, ["backup", "--out", out, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json!.sha256, sha256(out));
+      assert.equal(integrity(out), "ok");
+      assert.deepEqual((r.json!.tables as Record<string, number>).sites, 2);
+      // A hub data directory with the copy as its hub.db lists the sites and users.
+      const restored = await scratchDir("conduit-hub-restored-");
+      fs.copyFileSync(out, path.join(restored, "hub.db"));
+      const sites = await hubAdmin(restored, [
+        "site",
+        "list",
+        "--json",
+        "--db",
+        `file:${path.join(restored, "hub.db")}`,
+      ]);
+      assert.equal(sites.code, 0, sites.stderr);
+      assert.deepEqual((sites.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
+        "north",
+        "south",
+      ]);
+      const users = await hubAdmin(restored, [
+        "user",
+        "list",
+        "--json",
+        "--db",
+        `file:${path.join(restored, "hub.db")}`,
+      ]);
+      assert.equal(users.code, 0, users.stderr);
+      assert.ok(JSON.stringify(users.json).includes("alice"));
+
+      // An --out that exists: refused, left as it was.
+      const again = await hubAdmin(hub.dataDir, ["backup", "--out", out]);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /exists and is not empty/);
+      assert.equal(sha256(out), r.json!.sha256);
+      // No database there: nothing written.
+      const none = path.join(work, "none.db");
+      const missing = await hubAdmin(path.join(work, "nowhere"), [
+        "backup",
+        "--out",
+        none,
+        "--db",
+        `file:${path.join(work, "nowhere", "hub.db")}`,
+      ]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no readable hub database/);
+      assert.ok(!fs.existsSync(none) && !fs.existsSync(path.join(work, "nowhere")));
+      // PostgreSQL: the pg_dump command, without the password; nothing written.
+      const pg = await hubAdmin(path.join(work, "pg"), [
+        "backup",
+        "--out",
+        none,
+        "--db",
+        "postgres://conduit:s3cret@db:5432/conduit",
+      ]);
+      assert.equal(pg.code, 1);
+      assert.match(pg.stderr, /pg_dump -Fc -d 'postgres:\/\/conduit@db:5432\/conduit' -f /);
+      assert.ok(!pg.stderr.includes("s3cret"));
+      assert.ok(!fs.existsSync(none));
+    } finally {
+      await hub.stop();
+    }
+  },
+});
