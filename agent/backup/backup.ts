@@ -164,16 +164,19 @@ function filesUnder(dir: string, rel = ""): string[] {
 }
 
 /**
- * Hard-links (same file system), else copies, every file of `from/archive` missing under `to/archive`.
- * An archived file is never written in place (placing one is a rename), so a link keeps the bytes it had.
+ * Hard-links (same file system), else copies, every file of `from/archive` and `from/deid` (de-identified
+ * copies waiting to be sent) missing under `to`. An archived file is never written in place (placing one is a rename), so a link keeps the bytes it had.
  */
 function linkArchive(from: string, to: string): { files: number; bytes: number; linked: number } {
   let files = 0;
   let bytes = 0;
   let linked = 0;
-  for (const rel of filesUnder(path.join(from, "archive"))) {
-    const src = path.join(from, "archive", rel);
-    const dst = path.join(to, "archive", rel);
+  const all = ["archive", "deid"].flatMap((dir) =>
+    filesUnder(path.join(from, dir)).map((f) => path.join(dir, f))
+  );
+  for (const rel of all) {
+    const src = path.join(from, rel);
+    const dst = path.join(to, rel);
     if (fs.existsSync(dst)) continue;
     fs.mkdirSync(path.dirname(dst), { recursive: true });
     try {

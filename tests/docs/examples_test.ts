@@ -302,6 +302,9 @@ Deno.test("every repository file the documents name exists", () => {
     ".demo/move.ts",
     "convert.py",
     "part15.xml",
+    // What `agent backup` writes into its --out directory.
+    "hub-credential.json",
+    "manifest.json",
   ]);
   const every = new Set<string>();
   const walk = (dir: string, rel: string) => {
