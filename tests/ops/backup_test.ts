@@ -11,7 +11,7 @@ import LibsqlDatabase from "libsql";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { agentCli, indexRows, listFiles, startAgentProcess } from "../support/agent.ts";
 import { eventually, hubAdmin, startTestHub } from "../support/hub.ts";
-import { runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
+import { freePort, runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
 const skip = skipReason("storescu", "findscu");
@@ -91,7 +91,13 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const work = await scratchDir("conduit-backup-");
-    const agent = await startAgentProcess({ aet: "BACKUP" });
+    // Every object is queued for a node that does not answer (its rows wait, failed, for a minute).
+    const config = {
+      nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: freePort() } },
+      routes: [{ name: "all", match: {}, to: [{ node: "pacs" }] }],
+      queue: { backoffBaseSeconds: 60, backoffCapSeconds: 60 },
+    };
+    const agent = await startAgentProcess({ aet: "BACKUP", config });
     let restored: Awaited<ReturnType<typeof startAgentProcess>> | undefined;
     try {
       // A credential as enrollment leaves one (the standalone agent does not read it).
@@ -188,7 +194,7 @@ Deno.test({
         fs.mkdirSync(path.dirname(to), { recursive: true });
         fs.copyFileSync(file, to);
       }
-      restored = await startAgentProcess({ dataDir: restoredDir, aet: "BACKUP" });
+      restored = await startAgentProcess({ dataDir: restoredDir, aet: "BACKUP", config });
       const found = await findInstances(restored);
       const expected = new Set(archived.filter((f) => f !== gone).map(sopOf));
       assert.deepEqual(
@@ -213,6 +219,16 @@ Deno.test({
         !fs.existsSync(path.join(restoredDir, "restored")),
         "the restore marker is gone once reconciled",
       );
+      // Its queue row is dead, saying why; every other object has its row to send (placed since: routed).
+      const rows = indexRows(restoredDir, "SELECT sop_instance_uid AS s, state, last_error AS e FROM queue");
+      const dead = rows.filter((q) => q.state === "dead");
+      assert.deepEqual(dead.map((q) => q.s), [sopOf(gone)]);
+      assert.match(String(dead[0].e), /the file is missing \(the index was restored from a backup\)/);
+      assert.deepEqual(
+        rows.filter((q) => q.state !== "dead").map((q) => String(q.s)).sort(),
+        [...expected].sort(),
+      );
+      assert.equal(manifest.counts.queue.total, inBackup.size);
       const log = fs.readFileSync(restored.logFile, "utf8");
       assert.match(log, /started on an index restored from a backup/);
       await restored.stop();
@@ -221,7 +237,7 @@ Deno.test({
       const alone = path.join(work, "restored-archive");
       const r2 = await agentCli(["restore", "--from", withArchive, "--data", alone]);
       assert.equal(r2.code, 0, r2.stderr);
-      restored = await startAgentProcess({ dataDir: alone, aet: "BACKUP" });
+      restored = await startAgentProcess({ dataDir: alone, aet: "BACKUP", config });
       assert.equal((await findInstances(restored)).size, 10 + sentMore);
     } finally {
       await restored?.stop();
