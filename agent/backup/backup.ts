@@ -24,6 +24,7 @@ import LibsqlDatabase from "libsql";
 import { lockDataDir } from "../archive/lock.ts";
 import { RESTORED } from "../ingest/recover.ts";
 import { VERSION } from "../version.ts";
+import { migrationTag } from "../index/db.ts";
 
 /** What the manifest of a backup says; `manifest.json` in the backup directory. */
 export interface BackupManifest {
@@ -57,7 +58,6 @@ interface Connection {
 const DB = "agent.db";
 const CREDENTIAL = "hub-credential.json";
 const MANIFEST = "manifest.json";
-const MIGRATIONS_JOURNAL = new URL("../index/migrations/meta/_journal.json", import.meta.url);
 
 function open(file: string, readonly: boolean): Connection {
   return new LibsqlDatabase(file, { readonly, fileMustExist: true }) as unknown as Connection;
@@ -115,11 +115,7 @@ function schemaOf(db: Connection): BackupManifest["schema"] {
   const row = db.prepare(`SELECT created_at FROM "__drizzle_migrations" ORDER BY created_at DESC LIMIT 1`)
     .get();
   const appliedAt = row ? Number(row.created_at) : null;
-  const journal = JSON.parse(fs.readFileSync(MIGRATIONS_JOURNAL, "utf8")) as {
-    entries: { when: number; tag: string }[];
-  };
-  const entry = journal.entries.find((e) => e.when === appliedAt);
-  return { migration: entry?.tag ?? null, appliedAt };
+  return { migration: migrationTag(appliedAt), appliedAt };
 }
 
 function countsOf(db: Connection): BackupManifest["counts"] {
@@ -285,7 +281,10 @@ export async function readBackup(from: string): Promise<BackupManifest> {
       `${from} is not an agent backup (cannot read ${MANIFEST}: ${(err as Error).message})`,
     );
   }
-  if (manifest?.kind !== "conduit-agent-backup" || manifest.format !== 1) {
+  if (
+    manifest?.kind !== "conduit-agent-backup" || manifest.format !== 1 ||
+    typeof manifest.database?.sha256 !== "string"
+  ) {
     throw new BackupError(`${from} is not an agent backup (its ${MANIFEST} is not one)`);
   }
   const file = path.join(from, DB);
@@ -352,6 +351,8 @@ export async function restoreAgent(from: string, dataDir: string): Promise<Resto
     fs.rmSync(path.join(dataDir, "clean-stop"), { force: true });
     syncPath(dataDir);
     return { manifest, dataDir, credential, archive };
+  } catch (err) {
+    throw err instanceof BackupError ? err : new BackupError(`restore failed: ${(err as Error).message}`);
   } finally {
     unlock();
   }

@@ -11,6 +11,8 @@ import type { SQL } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { fileURLToPath } from "node:url";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { SharedSync } from "../archive/shared_sync.ts";
 
 /** A prepared statement (better-sqlite3 style API). */
@@ -34,6 +36,21 @@ export interface Reader {
 
 const MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
 const MIGRATIONS_TABLE = "__drizzle_migrations";
+
+/**
+ * The tag of the migration applied at `appliedAt` (its `created_at` in __drizzle_migrations, drizzle-kit's
+ * journal `when`), e.g. `0009_commitment_scu`; null when this version's journal has none (a newer schema).
+ */
+export function migrationTag(appliedAt: number | null): string | null {
+  try {
+    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS, "meta", "_journal.json"), "utf8")) as {
+      entries: { when: number; tag: string }[];
+    };
+    return journal.entries.find((e) => e.when === appliedAt)?.tag ?? null;
+  } catch {
+    return null;
+  }
+}
 /** Prepared read statements kept (queries differ by their columns and conditions). */
 const READ_STATEMENTS = 256;
 

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine } from "@conduit/shared/cli";
-import { hubDbFile } from "../db/db.ts";
+import { hubDbFile, migrationTag } from "../db/db.ts";
 import { VERSION } from "../version.ts";
 
 const USAGE = `usage: deno task hub admin backup --out FILE [--data DIR | --db URL] [--json]
@@ -20,7 +20,6 @@ const USAGE = `usage: deno task hub admin backup --out FILE [--data DIR | --db U
   --json         print what was copied as one JSON object
 On PostgreSQL (--db postgres://...) it names the pg_dump command to run instead.`;
 
-const MIGRATIONS_JOURNAL = new URL("../db/migrations/meta/_journal.json", import.meta.url);
 /** Tables counted in the summary (what an operator checks a copy by). */
 const COUNTED = ["sites", "users", "api_tokens", "transfers", "audit"];
 
@@ -114,10 +113,7 @@ export async function backupCommand(
       const last = present.has("__drizzle_migrations")
         ? Number((await copy.execute('SELECT max(created_at) FROM "__drizzle_migrations"')).rows[0][0])
         : NaN;
-      const journal = JSON.parse(fs.readFileSync(MIGRATIONS_JOURNAL, "utf8")) as {
-        entries: { when: number; tag: string }[];
-      };
-      migration = journal.entries.find((e) => e.when === last)?.tag ?? null;
+      migration = migrationTag(Number.isFinite(last) ? last : null);
     } finally {
       copy.close();
     }

@@ -163,6 +163,42 @@ Deno.test({
       const parts = await responseParts(res);
       assert.equal(parts.length, 1);
       assert.equal(readPart10Header(parts[0].body).transferSyntax, "1.2.840.10008.1.2.1");
+
+      // Online backups from the artifacts, beside the running programs: each finds its migrations' journal
+      // (the schema it names) where the bundle put them.
+      const run = async (launcher: string, args: string[]) => {
+        const out = await new Deno.Command(launcher, {
+          args,
+          cwd: elsewhere,
+          env,
+          stdout: "piped",
+          stderr: "piped",
+        })
+          .output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        return JSON.parse(new TextDecoder().decode(out.stdout));
+      };
+      const agentBackup = await run(agentLauncher, [
+        "backup",
+        "--out",
+        path.join(elsewhere, "agent-backup"),
+        "--data",
+        path.join(elsewhere, "agent-data"),
+        "--json",
+      ]);
+      assert.equal(agentBackup.counts.instances, 2);
+      assert.match(agentBackup.schema.migration, /^\d{4}_/);
+      const hubBackup = await run(hubLauncher, [
+        "admin",
+        "backup",
+        "--out",
+        path.join(elsewhere, "hub-backup.db"),
+        "--data",
+        hubData,
+        "--json",
+      ]);
+      assert.equal(hubBackup.tables.sites, 1);
+      assert.match(hubBackup.schema, /^\d{4}_/);
     } finally {
       await agent?.stop();
       await hub.stop();

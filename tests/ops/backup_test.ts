@@ -318,6 +318,8 @@ Deno.test({
       const r = await hubAdmin(hub.dataDir, ["backup", "--out", out, "--json"]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.json!.sha256, sha256(out));
+      assert.match(String(r.json!.schema), /^\d{4}_/);
+      assert.equal(fs.statSync(out).mode & 0o777, 0o600);
       assert.equal(integrity(out), "ok");
       assert.deepEqual((r.json!.tables as Record<string, number>).sites, 2);
       // A hub data directory with the copy as its hub.db lists the sites and users.
