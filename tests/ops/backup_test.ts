@@ -175,7 +175,8 @@ Deno.test({
       ]);
       assert.equal(full.code, 0, full.stderr);
       assert.equal(JSON.parse(full.stdout).archive.files, 10 + sentMore);
-      await agent.stop();
+      // Killed, as a crash leaves it: agent.db-wal holds commits made after the first backup.
+      await agent.kill();
 
       // Restore: a new data directory, the database from the first backup, then the archive files copied
       // as an operator would after it (rsync), without one the backup's index names.
@@ -239,6 +240,18 @@ Deno.test({
       assert.equal(r2.code, 0, r2.stderr);
       restored = await startAgentProcess({ dataDir: alone, aet: "BACKUP", config });
       assert.equal((await findInstances(restored)).size, 10 + sentMore);
+      await restored.stop();
+      restored = undefined;
+
+      // Restored in place over the crashed directory (its archive whole): the old log is not applied to the
+      // copy, and the objects received after the backup are found in the archive.
+      assert.ok(fs.existsSync(path.join(agent.dataDir, "agent.db-wal")), "the crash left the log");
+      const r3 = await agentCli(["restore", "--from", out, "--data", agent.dataDir]);
+      assert.equal(r3.code, 0, r3.stderr);
+      assert.ok(!fs.existsSync(path.join(agent.dataDir, "agent.db-wal")));
+      assert.equal(integrity(path.join(agent.dataDir, "agent.db")), "ok");
+      restored = await startAgentProcess({ dataDir: agent.dataDir, aet: "BACKUP", config });
+      assert.deepEqual([...await findInstances(restored)].sort(), archived.map(sopOf).sort());
     } finally {
       await restored?.stop();
       await agent.stop();
@@ -346,6 +359,14 @@ Deno.test({
       ]);
       assert.equal(users.code, 0, users.stderr);
       assert.ok(JSON.stringify(users.json).includes("alice"));
+      // A hub starts on it.
+      const second = await startTestHub({ dataDir: restored, db: `file:${path.join(restored, "hub.db")}` });
+      try {
+        const health = await fetch(`http://127.0.0.1:${second.port}/healthz`);
+        assert.equal(health.status, 200, await health.text());
+      } finally {
+        await second.stop();
+      }
 
       // An --out that exists: refused, left as it was.
       const again = await hubAdmin(hub.dataDir, ["backup", "--out", out]);
