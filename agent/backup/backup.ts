@@ -160,15 +160,18 @@ function filesUnder(dir: string, rel = ""): string[] {
 }
 
 /**
- * Hard-links (same file system), else copies, every file of `from/archive` and `from/deid` (de-identified
- * copies waiting to be sent) missing under `to`. An archived file is never written in place (placing one is a rename), so a link keeps the bytes it had.
+ * Hard-links (same file system), else copies, every file of `from/archive`, `from/deid` (de-identified
+ * copies waiting to be sent) and the objects of `from/incoming` missing under `to`. An archived file is never written in place (placing one is a rename), so a link keeps the bytes it had.
  */
 function linkArchive(from: string, to: string): { files: number; bytes: number; linked: number } {
   let files = 0;
   let bytes = 0;
   let linked = 0;
-  const all = ["archive", "deid"].flatMap((dir) =>
-    filesUnder(path.join(from, dir)).map((f) => path.join(dir, f))
+  // incoming/<uuid>.<sender>.dcm: objects answered Success whose group commit is milliseconds away (the
+  // next start commits them); its .part files are not objects.
+  const all = ["archive", "deid", "incoming"].flatMap((dir) =>
+    filesUnder(path.join(from, dir)).filter((f) => dir !== "incoming" || f.endsWith(".dcm"))
+      .map((f) => path.join(dir, f))
   );
   for (const rel of all) {
     const src = path.join(from, rel);

@@ -11,7 +11,7 @@ import { backupAgent, BackupError, restoreAgent } from "../backup/backup.ts";
 const BACKUP_USAGE =
   `usage: deno task agent backup --out DIR [--with-archive] [--data DIR | --config FILE] [--json]
   --out DIR         a new (or empty) directory for agent.db, hub-credential.json and manifest.json
-  --with-archive    also the archive's files (archive/, deid/): hard links on the same file system,
+  --with-archive    also the archive's files (archive/, deid/, incoming/): hard links on the same file system,
                     else copies
   --data DIR        the agent's data directory (default: the configuration's, else ./data/agent)
   --config FILE     the agent's configuration file, for its data directory
@@ -82,7 +82,7 @@ export async function backupCommand(args: string[]): Promise<number> {
       console.log(
         m.archive.included
           ? `  archive       ${m.archive.files} files, ${m.archive.bytes} bytes (${m.archive.linked} hard links)`
-          : "  archive       not copied: back up archive/ and deid/ now (docs/operations.md)",
+          : "  archive       not copied: back up archive/, deid/ and incoming/ now (docs/operations.md)",
       );
     }
     return 0;
