@@ -144,24 +144,26 @@ function copySynced(from: string, to: string, mode: number): void {
   fs.chmodSync(to, mode);
 }
 
-/** Every file under `dir`, as paths relative to it (none when it does not exist). */
-function filesUnder(dir: string, rel = ""): string[] {
+/** Every file under `dir`, as paths relative to it (none when it does not exist), one folder at a time. */
+function* filesUnder(dir: string, rel = ""): Generator<string> {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
     throw err;
   }
-  return entries.flatMap((e) => {
+  for (const e of entries) {
     const p = path.join(rel, e.name);
-    return e.isDirectory() ? filesUnder(dir, p) : e.isFile() ? [p] : [];
-  });
+    if (e.isDirectory()) yield* filesUnder(dir, p);
+    else if (e.isFile()) yield p;
+  }
 }
 
 /**
  * Hard-links (same file system), else copies, every file of `from/archive`, `from/deid` (de-identified
- * copies waiting to be sent) and the objects of `from/incoming` missing under `to`. An archived file is never written in place (placing one is a rename), so a link keeps the bytes it had.
+ * copies waiting to be sent) and the objects of `from/incoming` missing under `to`. An archived file is
+ * never written in place (placing one is a rename), so a link keeps the bytes it had.
  */
 function linkArchive(from: string, to: string): { files: number; bytes: number; linked: number } {
   let files = 0;
@@ -169,11 +171,14 @@ function linkArchive(from: string, to: string): { files: number; bytes: number; 
   let linked = 0;
   // incoming/<uuid>.<sender>.dcm: objects answered Success whose group commit is milliseconds away (the
   // next start commits them); its .part files are not objects.
-  const all = ["archive", "deid", "incoming"].flatMap((dir) =>
-    filesUnder(path.join(from, dir)).filter((f) => dir !== "incoming" || f.endsWith(".dcm"))
-      .map((f) => path.join(dir, f))
-  );
-  for (const rel of all) {
+  function* all(): Generator<string> {
+    for (const dir of ["archive", "deid", "incoming"]) {
+      for (const f of filesUnder(path.join(from, dir))) {
+        if (dir !== "incoming" || f.endsWith(".dcm")) yield path.join(dir, f);
+      }
+    }
+  }
+  for (const rel of all()) {
     const src = path.join(from, rel);
     const dst = path.join(to, rel);
     if (fs.existsSync(dst)) continue;
