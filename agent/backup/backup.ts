@@ -132,16 +132,11 @@ function countsOf(db: Connection): BackupManifest["counts"] {
   };
 }
 
-/** Copies a file into `to`, created with `mode`, synced. */
+/** Copies a file into `to` (which must not exist) with `mode`, synced; a database's size is not read into memory. */
 function copySynced(from: string, to: string, mode: number): void {
-  const fd = fs.openSync(to, "wx", mode);
-  try {
-    fs.writeSync(fd, fs.readFileSync(from));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
   fs.chmodSync(to, mode);
+  syncPath(to);
 }
 
 /** Every file under `dir`, as paths relative to it (none when it does not exist), one folder at a time. */
@@ -224,6 +219,7 @@ export async function backupAgent(
   }
   try {
     const part = path.join(out, `${DB}.part`);
+    const createdAt = new Date().toISOString();
     const live = open(source, true);
     try {
       live.exec("PRAGMA busy_timeout = 10000");
@@ -255,7 +251,7 @@ export async function backupAgent(
       kind: "conduit-agent-backup",
       format: 1,
       version: VERSION,
-      createdAt: new Date().toISOString(),
+      createdAt,
       dataDir,
       schema,
       database: { file: DB, bytes: fs.statSync(file).size, sha256: await sha256File(file) },
