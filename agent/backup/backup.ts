@@ -342,6 +342,7 @@ export async function restoreAgent(from: string, dataDir: string): Promise<Resto
     const credentialFile = path.join(dataDir, CREDENTIAL);
     if (fs.existsSync(credentialFile)) credential = "kept";
     else if (manifest.credential) {
+      fs.rmSync(`${credentialFile}.tmp`, { force: true }); // a crash's leftover (credential.ts writes it too)
       copySynced(path.join(from, CREDENTIAL), `${credentialFile}.tmp`, 0o600);
       fs.renameSync(`${credentialFile}.tmp`, credentialFile);
       credential = "restored";
