@@ -9,6 +9,7 @@
  */
 // @ts-types="npm:@types/papaparse@^5"
 import Papa from "papaparse";
+import { FORMULA } from "../csv.ts";
 import { and, desc, eq, gt, gte, inArray, lt, min, or, type SQL } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { audit } from "../db/schema.ts";
@@ -163,12 +164,6 @@ export async function* each(db: HubDb, filter: AuditFilter = {}, max = Infinity,
     after = { at: last.at, id: last.id };
   }
 }
-
-/**
- * A field a spreadsheet would take for a formula. Not papaparse's `escapeFormulae: true`, whose pattern
- * (`^[=+\-@\t\r].*$`) misses a field that holds a line break.
- */
-const FORMULA = /^[=+\-@\t\r]/;
 
 /** The CSV columns, in order: one row per entry, its detail as JSON text. */
 export const AUDIT_CSV_COLUMNS = ["id", "at", "actor", "action", "target", "detail"] as const;

@@ -7,6 +7,7 @@
  */
 // @ts-types="npm:@types/papaparse@^5"
 import Papa from "papaparse";
+import { FORMULA, withoutFormulaQuote } from "../csv.ts";
 
 export interface BatchRow {
   /** 1-based, as a spreadsheet shows it (the header is row 1). */
@@ -56,7 +57,8 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
   let series: string | undefined;
   for (const [column, raw] of Object.entries(record)) {
     const key = COLUMNS[normalize(column)];
-    const value = String(raw ?? "").trim();
+    // A results file read back as a batch: a value the export quoted against formulas is the value again.
+    const value = withoutFormulaQuote(String(raw ?? "").trim());
     if (!key || !value) continue;
     if (key === "Pseudonym") pseudonym = value;
     else if (key === "SeriesInstanceUID") series = value;
@@ -230,8 +232,12 @@ export async function resultsFile(
 ): Promise<Uint8Array> {
   const columns = [...new Set(records.flatMap((r) => Object.keys(r)))];
   if (format === "csv") {
+    // Values come from the archives (names, descriptions): one that looks like a formula is quoted (../csv.ts).
     return new TextEncoder().encode(
-      Papa.unparse({ fields: columns, data: records.map((r) => columns.map((c) => r[c] ?? "")) }),
+      Papa.unparse(
+        { fields: columns, data: records.map((r) => columns.map((c) => r[c] ?? "")) },
+        { escapeFormulae: FORMULA },
+      ),
     );
   }
   const ExcelJS = await excel();

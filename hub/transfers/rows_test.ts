@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import ExcelJS from "exceljs";
-import { BatchFileError, parseBatchFile } from "./rows.ts";
+import { BatchFileError, parseBatchFile, resultsFile } from "./rows.ts";
 
 const csv = (text: string) => new TextEncoder().encode(text);
 const keys = async (name: string, bytes: Uint8Array) =>
@@ -116,5 +116,35 @@ Deno.test("a row may name a study by its UID, and one series of it (for a transf
       undefined,
       'Series Instance UID "1.2.3.4 1.2.3.5" is not a DICOM UID (digits separated by dots, at most 64 characters)',
     ],
+  ]);
+});
+
+/**
+ * Batch results hold what the archives said (names, descriptions): a value a spreadsheet would run as a
+ * formula is written as text (a quote before it), a field holding a line break too; read back as a batch
+ * file, the values are what they were. Until 2026-12-05 the results CSV wrote them as they came.
+ */
+Deno.test("resultsFile quotes formula-looking values in CSV, and a batch read back gets them as they were", async () => {
+  const records = [
+    {
+      PatientID: "=1+2",
+      PatientName: '=HYPERLINK("http://x.example/","click")',
+      AccessionNumber: "+CT\nA1",
+    },
+    { PatientID: "P2", PatientName: "DOE^JANE", AccessionNumber: "-" },
+  ];
+  const text = new TextDecoder().decode(await resultsFile(records, "csv"));
+  for (const field of ["'=1+2", "'=HYPERLINK", "'+CT\nA1", "'-"]) {
+    assert.ok(text.includes(field), `${JSON.stringify(field)} written as text: ${text}`);
+  }
+  assert.ok(!/(^|,)"?[=+\-@]/m.test(text), `no field starts as a formula: ${text}`);
+  assert.deepEqual(await keys("results.csv", csv(text)), [
+    {
+      row: 2,
+      PatientID: "=1+2",
+      PatientName: '=HYPERLINK("http://x.example/","click")',
+      AccessionNumber: "+CT\nA1",
+    },
+    { row: 3, PatientID: "P2", PatientName: "DOE^JANE", AccessionNumber: "-" },
   ]);
 });
