@@ -2,6 +2,7 @@
  * Batch: choose a CSV or XLSX of searches, preview its rows with their errors, start it, follow it,
  * download the results; the batches started before, the newest first, each opening as it was started.
  */
+import { saveBase64 } from "../download.ts";
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { api } from "../api.ts";
@@ -152,11 +153,12 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     });
 
   const download = async (format: "csv" | "xlsx") => {
-    const r = await api.batch.results.query({ id: id()!, format });
-    const a = document.createElement("a");
-    a.href = `data:application/octet-stream;base64,${r.contentBase64}`;
-    a.download = r.filename;
-    a.click();
+    try {
+      const r = await api.batch.results.query({ id: id()!, format });
+      saveBase64(r.filename, r.contentBase64);
+    } catch (err) {
+      setError((err as Error).message);
+    }
   };
 
   return (

@@ -1,0 +1,14 @@
+/**
+ * Saves a file the hub sent as base64 (batch results, the audit log's CSV) through a blob: a `data:` URL
+ * of a few megabytes is past what Chromium takes as a link, and the download silently did nothing.
+ */
+export function saveBase64(filename: string, contentBase64: string, type = "application/octet-stream"): void {
+  const bytes = Uint8Array.from(atob(contentBase64), (c) => c.charCodeAt(0));
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  a.click();
+  // Revoked once the browser has surely started the download.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
