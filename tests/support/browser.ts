@@ -53,8 +53,9 @@ export function watchCsp(page: Page): string[] {
 
 /** Logs in through the console's form (the page shows it at any URL when logged out). */
 export async function logIn(page: Page, user: string, password: string): Promise<void> {
-  await page.getByLabel("User").fill(user);
-  await page.getByLabel("Password").fill(password);
+  // Exact: a screen still shown behind the login (the Admin screen's "Users" table) must not match.
+  await page.getByLabel("User", { exact: true }).fill(user);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("button", { name: "Log out" }).waitFor();
 }

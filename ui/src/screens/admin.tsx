@@ -2,6 +2,7 @@
  * Admin: users (add; change a role, reset a password, disable or enable), API tokens, and the audit log.
  * Whatever cannot be undone at once (a role change, a password reset, a disable, a token revoke) asks first.
  */
+import { saveBase64 } from "../download.ts";
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
 import { auditAction, auditActionChoices, auditActor, instant } from "../format.ts";
@@ -99,14 +100,7 @@ export function Admin(props: { user: string }) {
     setAuditNote("");
     try {
       const r = await api.audit.csv.query(auditFilter());
-      const bytes = Uint8Array.from(atob(r.contentBase64), (c) => c.charCodeAt(0));
-      // A blob, not a data: URL: an export of tens of thousands of entries is past what a URL may hold.
-      const url = URL.createObjectURL(new Blob([bytes], { type: "text/csv" }));
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = r.filename;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      saveBase64(r.filename, r.contentBase64, "text/csv");
       setAuditNote(
         r.truncated
           ? `${r.filename}: the newest ${r.entries} matching entries, not all of them; narrow the filter, ` +
@@ -423,7 +417,7 @@ export function Admin(props: { user: string }) {
             <option value="anonymous">not logged in</option>
           </datalist>
           <label>
-            What<select name="action">
+            What<select name="action" aria-label="What">
               <option value="" selected={!auditFilter().action}>Anything</option>
               <Show
                 when={auditFilter().action &&
