@@ -172,6 +172,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     return Boolean(row && row.state !== "pending" && row.state !== "revoked");
   }, log.child({ part: "transfers" }));
   sessions.relayLimiter = (site, route, to) => transfers.limiterFor(site, route, to);
+  sessions.relayDownlink = (site, route, to) => transfers.downlinkFor(site, route, to);
   sessions.relayPolicy = relayPolicy(config.tunnel.relays, (route) => transfers.routeEnds(route));
   transfers.leases = cluster?.transfers;
   transfers.start();

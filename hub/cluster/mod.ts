@@ -51,6 +51,8 @@ export async function startCluster(opts: {
     },
     opts.caCerts,
   );
+  // A relay into a site held here, carried from another hub, waits on the site's downlink cap here.
+  peers.downlink = async (site, flow) => await opts.sessions.relayDownlink?.(flow.from, flow.route, site);
   leases.onLost = (site, holder) => {
     log.info("the site connected to another hub; closing its session here", { site, hub: holder.hubId });
     opts.sessions.drop(site, Reason.Replaced, "the site connected to another hub");
@@ -72,6 +74,7 @@ export async function startCluster(opts: {
     release: (site) => leases.release(site),
     heldElsewhere: (site) => leases.heldElsewhere(site),
     open: (site) => peers.open(site),
+    openRelay: (site, flow) => peers.openRelay(site, flow),
     features: (site) => peers.features(site),
   };
   if (!opts.clusterUrl) {

@@ -12,6 +12,15 @@
  * its hello, so that the asking hub sends only what the agent understands (older hubs neither ask nor
  * answer them: both schemas are strict).
  *
+ * A stream that carries a relay into the site (an object another site's agent sends it through the asking
+ * hub) says so in its `relay` field, with the relay's flow (the source site and its route): the holder
+ * then applies the site's downlink cap to what the stream carries to the site, in the same bucket as the
+ * relays into the site from its own sources (one cap across the cluster, shared fairly per flow), and the
+ * asking hub leaves that cap to it. A holder that knows `relay` says so in each answer (`relays`) on a link
+ * whose asking hub named `relays` in `x-conduit-peer`; the asking hub sends `relay` only to a holder that
+ * said so (a probe first when the link has not yet answered), since an older holder's strict schema would
+ * refuse it: to an older holder it opens the stream as before and applies the downlink cap itself.
+ *
  * A hub whose cluster URL is `https://` (its own `tls`) is reached over wss: its certificate must chain to
  * the system's roots or to `clusterCaFile`; one that does not is refused, and said in the log.
  */
@@ -35,16 +44,31 @@ export class SiteElsewhereError extends Error {
   override name = "SiteElsewhereError";
 }
 
-/** `probe`: only the answer (with the site's features), no stream to the site (hubs that know it). */
-const Open = z.object({ site: z.string().min(1).max(64), probe: z.literal(true).optional() }).strict();
+/**
+ * `probe`: only the answer (with the site's features), no stream to the site (hubs that know it).
+ * `relay`: the stream carries a relay into the site, from the site `from` under `route` (its flow), whose
+ * bytes to the site the holder throttles with the site's downlink cap (hubs that answer `relays`).
+ */
+const Open = z.object({
+  site: z.string().min(1).max(64),
+  probe: z.literal(true).optional(),
+  relay: z.object({
+    from: z.string().min(1).max(64),
+    route: z.string().min(1).max(200).optional(),
+  }).strict().optional(),
+}).strict();
 const Answer = z.object({
   ok: z.boolean(),
   message: z.string().optional(),
   features: z.array(z.string().max(64)).max(64).optional(),
+  /** The holder takes `relay` in an open and applies the site's downlink cap to it (hubs that ask `relays`). */
+  relays: z.literal(true).optional(),
 }).strict();
 
 /** What a hub asks of the hubs it connects to (`x-conduit-peer`): the sites' features with each stream. */
 const PEER_ASKS = "site-features";
+/** ... and whether they take `relay` in an open (said in each answer as `relays: true`). */
+const PEER_ASKS_RELAYS = "relays";
 /** How long a site's features learned from its hub are taken as current. */
 const FEATURES_MS = 30_000;
 
@@ -71,6 +95,18 @@ function keepAlive(session: Session): void {
   session.ended.then(() => clearInterval(beat));
 }
 
+/** A relay into a site carried to its holder: the source site and the route it relays under. */
+export interface RelayFlow {
+  from: string;
+  route?: string;
+}
+
+/** What the holder of a site throttles a relay into it with (its downlink cap's flow), if capped. */
+export type DownlinkLimiter = (
+  site: string,
+  flow: RelayFlow,
+) => Promise<{ take(bytes: number, signal?: AbortSignal): Promise<void> } | undefined>;
+
 export class ClusterPeers {
   readonly #peers = new Map<string, Promise<Session>>();
   #secret?: string;
@@ -80,6 +116,10 @@ export class ClusterPeers {
   readonly #failures = new Map<string, string>();
   /** Each remote site's features as its hub last named them, the hub, and when. */
   readonly #features = new Map<string, { features: ReadonlySet<string>; hubId: string; at: number }>();
+  /** Whether the hub at the other end of each link takes `relay` (known once it answered on the link). */
+  readonly #relays = new WeakMap<Session, boolean>();
+  /** The downlink cap of a site held here, for relays into it carried from other hubs (set once assembled). */
+  downlink?: DownlinkLimiter;
 
   constructor(
     private readonly leases: ClusterLeases,
@@ -108,10 +148,12 @@ export class ClusterPeers {
     }
     if (!holder?.clusterUrl) return undefined;
     try {
-      const channel = new Channel((await this.#session(holder)).open());
+      const session = await this.#session(holder);
+      const channel = new Channel(session.open());
       try {
         await channel.send({ site, probe: true });
         const answer = await channel.expect(Answer);
+        this.#relays.set(session, answer.relays === true);
         if (!answer.ok || !answer.features) return undefined;
         const features = new Set(answer.features);
         this.#features.set(site, { features, hubId: holder.hubId, at: Date.now() });
@@ -131,19 +173,51 @@ export class ClusterPeers {
 
   /** A stream to `site`'s agent through the hub that holds it; SiteElsewhereError if none can be had. */
   async open(site: string): Promise<Stream> {
+    return (await this.openRelay(site)).stream;
+  }
+
+  /**
+   * A stream to `site`'s agent through the hub that holds it, for a relay into the site when `relay` is
+   * given: `downlinkApplied` says whether the holder applies the site's downlink cap to it (it takes
+   * `relay`), so that the caller does not apply it again. SiteElsewhereError if none can be had.
+   */
+  async openRelay(site: string, relay?: RelayFlow): Promise<{ stream: Stream; downlinkApplied: boolean }> {
     const known = await this.leases.holder(site);
     try {
-      return await this.#openAt(site, known ?? await this.leases.holder(site, true));
+      return await this.#openAt(site, known ?? await this.leases.holder(site, true), relay);
     } catch (err) {
       // The last beat's view may be a second old: a site that moved since is looked up again, once.
       if (!known || !(err instanceof SiteElsewhereError)) throw err;
       const now = await this.leases.holder(site, true);
       if (!now || now.hubId === known.hubId) throw err;
-      return await this.#openAt(site, now);
+      return await this.#openAt(site, now, relay);
     }
   }
 
-  async #openAt(site: string, holder: Holder | undefined): Promise<Stream> {
+  /** Whether the hub at the other end of `session` takes `relay`: as it said, or asked now with a probe. */
+  async #takesRelay(session: Session, site: string): Promise<boolean> {
+    const known = this.#relays.get(session);
+    if (known !== undefined) return known;
+    const channel = new Channel(session.open());
+    try {
+      await channel.send({ site, probe: true });
+      const answer = await channel.expect(Answer);
+      this.#relays.set(session, answer.relays === true);
+      return answer.relays === true;
+    } catch {
+      // A hub older than the probe resets the stream: it knows no `relay` either.
+      if (!session.isClosed) this.#relays.set(session, false);
+      return false;
+    } finally {
+      channel.stream.reset("done");
+    }
+  }
+
+  async #openAt(
+    site: string,
+    holder: Holder | undefined,
+    relay?: RelayFlow,
+  ): Promise<{ stream: Stream; downlinkApplied: boolean }> {
     if (!holder) throw new SiteElsewhereError(`site ${site} is not connected to any hub`);
     if (!holder.clusterUrl) {
       throw new SiteElsewhereError(
@@ -158,10 +232,12 @@ export class ClusterPeers {
         `site ${site} is on a hub that cannot be reached: ${(err as Error).message}`,
       );
     }
+    const tagged = relay !== undefined && await this.#takesRelay(session, site);
     const channel = new Channel(session.open());
     try {
-      await channel.send({ site });
+      await channel.send(tagged ? { site, relay } : { site });
       const answer = await channel.expect(Answer);
+      this.#relays.set(session, answer.relays === true);
       if (!answer.ok) {
         channel.stream.reset("refused");
         throw new SiteElsewhereError(answer.message ?? `site ${site} is between hubs`);
@@ -178,7 +254,7 @@ export class ClusterPeers {
       channel.stream.reset("unexpected bytes");
       throw new SiteElsewhereError(`site ${site}: its hub sent bytes before the request`);
     }
-    return channel.stream;
+    return { stream: channel.stream, downlinkApplied: tagged };
   }
 
   #session(holder: Holder): Promise<Session> {
@@ -204,7 +280,7 @@ export class ClusterPeers {
         headers: {
           authorization: `Bearer ${this.#secret}`,
           "x-conduit-hub": this.leases.hubId,
-          "x-conduit-peer": PEER_ASKS,
+          "x-conduit-peer": `${PEER_ASKS}, ${PEER_ASKS_RELAYS}`,
         },
         timeoutMs: 5000,
         client: url.protocol === "wss:" ? this.#client : undefined,
@@ -255,12 +331,14 @@ export class ClusterPeers {
         return c.json({ error: "this endpoint takes a WebSocket upgrade from another hub" }, 426);
       }
       const peer = c.req.header("x-conduit-hub") ?? "unknown";
-      const wantsFeatures = (c.req.header("x-conduit-peer") ?? "").split(/[\s,]+/).includes(PEER_ASKS);
+      const asks = (c.req.header("x-conduit-peer") ?? "").split(/[\s,]+/);
+      const wantsFeatures = asks.includes(PEER_ASKS);
+      const wantsRelays = asks.includes(PEER_ASKS_RELAYS);
       const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
       const session = new Session(webSocketTransport(socket), {
         side: "server",
         maxStreams: MAX_STREAMS,
-        onStream: (stream) => void this.#serve(stream, wantsFeatures),
+        onStream: (stream) => void this.#serve(stream, wantsFeatures, wantsRelays),
         onClose: (end) => this.log.info("hub link from a peer ended", { hub: peer, message: end.message }),
       });
       keepAlive(session);
@@ -273,13 +351,15 @@ export class ClusterPeers {
 
   readonly #inbound = new Set<Session>();
 
-  async #serve(stream: Stream, wantsFeatures: boolean): Promise<void> {
+  async #serve(stream: Stream, wantsFeatures: boolean, wantsRelays: boolean): Promise<void> {
     const channel = new Channel(stream);
+    // Said in every answer to a hub that asks: it may then name a relay's flow in its opens.
+    const relays = wantsRelays ? { relays: true as const } : {};
     try {
-      const { site, probe } = await channel.expect(Open);
+      const { site, probe, relay } = await channel.expect(Open);
       if (probe) {
         const here = this.featuresHere(site);
-        await channel.send(here ? { ok: true, features: [...here] } : { ok: false });
+        await channel.send(here ? { ok: true, features: [...here], ...relays } : { ok: false, ...relays });
         await channel.end();
         return;
       }
@@ -288,15 +368,26 @@ export class ClusterPeers {
         await channel.send({
           ok: false,
           message: `site ${site} is not connected to this hub (it may be moving)`,
+          ...relays,
         });
         await channel.end();
         return;
       }
+      // A relay into the site waits on its downlink cap here, with the relays from this hub's own sources.
+      let throttle: Awaited<ReturnType<DownlinkLimiter>>;
+      try {
+        throttle = relay && await this.downlink?.(site, relay);
+      } catch (err) {
+        to.reset("the hub could not read the site's downlink cap");
+        throw err;
+      }
       const features = wantsFeatures ? this.featuresHere(site) : undefined;
-      await channel.send(features ? { ok: true, features: [...features] } : { ok: true });
+      await channel.send(
+        features ? { ok: true, features: [...features], ...relays } : { ok: true, ...relays },
+      );
       stream.grow(PEER_EXTRA_WINDOW);
       to.grow(PEER_EXTRA_WINDOW);
-      await splice(stream, to, channel.detach(), "the site's stream failed");
+      await splice(stream, to, channel.detach(), "the site's stream failed", throttle);
     } catch {
       stream.reset("bad hub request");
     }

@@ -139,6 +139,37 @@ export class Scheduler {
     return chain(job?.limiter, up?.flow(flow), down?.flow(job?.transferId ?? `${fromSite}/${flow}`));
   }
 
+  /**
+   * `toSite`'s downlink cap alone for an object `fromSite` relays to it under `route`, in the same line as
+   * limiterFor gives the flow: what the hub holding `toSite` applies to a relay another hub of a cluster
+   * carries to it (that hub applies the job's cap and `fromSite`'s uplink cap), so that every relay into
+   * the site, whichever hub its source is connected to, shares the one bucket.
+   */
+  async downlinkFor(
+    fromSite: string,
+    route: string | undefined,
+    toSite: string,
+  ): Promise<Throttle | undefined> {
+    const down = await this.#siteLimiter(toSite, "down");
+    if (!down) return undefined;
+    const transferId = route ? await this.#transferOf(route) : undefined;
+    return down.flow(transferId ?? `${fromSite}/route:${route ?? ""}`);
+  }
+
+  /** The transfer a relay route (`transfer:<task>`) belongs to, or undefined; remembered per task. */
+  async #transferOf(route: string): Promise<string | undefined> {
+    const taskId = /^transfer:([A-Za-z0-9_-]{1,64})$/.exec(route)?.[1];
+    if (!taskId) return undefined;
+    let transferId = this.#taskTransfer.get(taskId);
+    if (transferId === undefined) {
+      const task = await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, taskId) });
+      transferId = task?.transferId ?? null;
+      if (this.#taskTransfer.size > 100_000) this.#taskTransfer.clear();
+      this.#taskTransfer.set(taskId, transferId);
+    }
+    return transferId ?? undefined;
+  }
+
   /** The site's shared bucket for one direction when it has a cap there; read again after SITE_CAP_TTL_MS. */
   async #siteLimiter(site: string, way: "up" | "down"): Promise<FairRateLimiter | undefined> {
     let known = this.#sites.get(site);
@@ -173,15 +204,7 @@ export class Scheduler {
     fromSite: string,
     route: string,
   ): Promise<{ transferId: string; limiter?: RateLimiter } | undefined> {
-    const taskId = /^transfer:([A-Za-z0-9_-]{1,64})$/.exec(route)?.[1];
-    if (!taskId) return undefined;
-    let transferId = this.#taskTransfer.get(taskId);
-    if (transferId === undefined) {
-      const task = await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, taskId) });
-      transferId = task?.transferId ?? null;
-      if (this.#taskTransfer.size > 100_000) this.#taskTransfer.clear();
-      this.#taskTransfer.set(taskId, transferId);
-    }
+    const transferId = await this.#transferOf(route);
     if (!transferId) return undefined;
     let limiter = this.#limiters.get(transferId);
     if (!limiter) {

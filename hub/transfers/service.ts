@@ -156,6 +156,11 @@ export class TransferService {
     return this.#schedule.limiterFor(fromSite, route, toSite);
   }
 
+  /** The downlink cap alone of a relay into `toSite` (see Scheduler.downlinkFor). */
+  downlinkFor(fromSite: string, route: string | undefined, toSite: string): Promise<Throttle | undefined> {
+    return this.#schedule.downlinkFor(fromSite, route, toSite);
+  }
+
   /** A site's uplink or downlink cap changed: read them again for the next object relayed. */
   forgetSite(site: string): void {
     this.#schedule.forgetSite(site);

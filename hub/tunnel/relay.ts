@@ -45,14 +45,21 @@ async function refuse(from: Channel, code: string, message: string): Promise<voi
 export type RelayLimiter = (
   fromSite: string,
   route: string | undefined,
-  toSite: string,
+  /** Undefined: not the destination's downlink cap (the hub holding the destination applies it). */
+  toSite: string | undefined,
 ) => Promise<Throttle | undefined>;
 
 export async function relayStream(
   fromSite: string,
   stream: Stream,
-  /** A stream to a site's agent (here or through the hub that holds it); throws when it is not connected. */
-  open: (site: string) => Promise<Stream>,
+  /**
+   * A stream to a site's agent for a relay into it (here or through the hub that holds it); throws when it
+   * is not connected. `downlinkApplied`: the hub holding the site applies its downlink cap (not this one).
+   */
+  open: (
+    site: string,
+    flow: { from: string; route?: string },
+  ) => Promise<{ stream: Stream; downlinkApplied: boolean }>,
   log: Logger,
   limiterFor?: RelayLimiter,
   /** Which sites may relay to which (`tunnel.relays`); any to any without one. */
@@ -73,15 +80,22 @@ export async function relayStream(
       return;
     }
     let destination: Stream;
+    let downlinkApplied = false;
+    const route = request.route || undefined;
     try {
-      destination = await open(request.site);
+      ({ stream: destination, downlinkApplied } = await open(request.site, {
+        from: fromSite,
+        ...(route ? { route } : {}),
+      }));
     } catch (err) {
       await refuse(from, "site-offline", (err as Error).message || `site ${request.site} is not connected`);
       return;
     }
     to = new Channel(destination);
+    // The destination's downlink cap, when its hub applies it, is not applied here again (a cap of the
+    // cluster: every relay into the site waits on that hub's one bucket).
     const limiter = limiterFor
-      ? await limiterFor(fromSite, request.route || undefined, request.site)
+      ? await limiterFor(fromSite, route, downlinkApplied ? undefined : request.site)
       : undefined;
     await to.send({ op: "store", from: fromSite, ...(request.node ? { node: request.node } : {}) });
     await Promise.all([pipe(stream, to.stream, from.detach(), limiter), pipe(to.stream, stream)]);

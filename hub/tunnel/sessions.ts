@@ -23,6 +23,7 @@ import {
 import type { Logger } from "@conduit/shared/log";
 import type { SeenFacts, SiteRegistry } from "../sites/registry.ts";
 import { type RelayLimiter, relayStream } from "./relay.ts";
+import type { Throttle } from "../transfers/bandwidth.ts";
 import type { RelayPolicy } from "./relay_policy.ts";
 import { SiteRequestError, SiteUnavailableError } from "./errors.ts";
 
@@ -69,6 +70,14 @@ export interface Elsewhere {
   heldElsewhere(site: string): boolean;
   /** A stream to the agent of `site` through the hub that holds it (throws when none can be had). */
   open(site: string): Promise<Stream>;
+  /**
+   * The same for a relay into `site` from `from` under `route`: `downlinkApplied` when the hub holding it
+   * applies the site's downlink cap to the stream (then this hub does not).
+   */
+  openRelay?(
+    site: string,
+    flow: { from: string; route?: string },
+  ): Promise<{ stream: Stream; downlinkApplied: boolean }>;
   /** The features the agent of `site` named in its hello, as the hub holding it says (undefined: unknown). */
   features?(site: string): Promise<ReadonlySet<string> | undefined>;
 }
@@ -108,6 +117,16 @@ export class Sessions {
   /** Bandwidth caps for relayed objects (the transfer service's), set once the hub is assembled. */
   relayLimiter?: RelayLimiter;
 
+  /**
+   * The downlink cap alone of a site held here, for a relay into it that another hub of a cluster carries
+   * (that hub applies the job's and the source's caps), set once the hub is assembled.
+   */
+  relayDownlink?: (
+    fromSite: string,
+    route: string | undefined,
+    toSite: string,
+  ) => Promise<Throttle | undefined>;
+
   /** Which sites may relay to which (`tunnel.relays`), set once the hub is assembled; any to any without. */
   relayPolicy?: RelayPolicy;
 
@@ -131,6 +150,24 @@ export class Sessions {
       }
     }
     throw new SiteUnavailableError(`site ${site} is not connected`);
+  }
+
+  /**
+   * A stream to `site` for a relay into it from `from` under `route`: `downlinkApplied` when the hub of a
+   * cluster that holds the site applies its downlink cap (this hub then applies only the others).
+   */
+  async openRelay(
+    site: string,
+    flow: { from: string; route?: string },
+  ): Promise<{ stream: Stream; downlinkApplied: boolean }> {
+    const live = this.#live.get(site);
+    if (live) return { stream: live.session.open(), downlinkApplied: false };
+    if (!this.elsewhere?.openRelay) return { stream: await this.open(site), downlinkApplied: false };
+    try {
+      return await this.elsewhere.openRelay(site, flow);
+    } catch (err) {
+      throw new SiteUnavailableError((err as Error).message);
+    }
   }
 
   get(site: string): SiteSession | undefined {
@@ -177,7 +214,14 @@ export class Sessions {
       side: "server",
       sendPayload: framePayloadFor(facts.maxFrame),
       onStream: (stream) =>
-        void relayStream(site, stream, (s) => this.open(s), log, this.relayLimiter, this.relayPolicy),
+        void relayStream(
+          site,
+          stream,
+          (s, flow) => this.openRelay(s, flow),
+          log,
+          this.relayLimiter,
+          this.relayPolicy,
+        ),
       onClose: (end) => {
         const current = this.#live.get(site);
         this.bytesIn += session.bytesIn;

@@ -1,0 +1,119 @@
+/**
+ * A site's downlink cap across a cluster: two hubs on one PostgreSQL (in this process), south (capped)
+ * and east on hub B, north on hub A, each of north and east routing its MR objects to south. Hub A carries
+ * north's relays to hub B, which applies south's downlink cap to them in the bucket east's relays share:
+ * both sources together take the time the cap implies for their total, and each its fair half (before, each
+ * hub applied its own bucket, and south received up to twice its cap).
+ */
+import assert from "node:assert/strict";
+import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { postgresMissing, startPostgres } from "../support/postgres.ts";
+import { freePort, skipReason } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
+
+const skip = postgresMissing() ?? skipReason("storescu");
+const QUEUE = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 };
+const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
+const ROUTES = [{ name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] }];
+/** South's downlink cap: 8 Mbit/s, 1 MB/s. */
+const CAP_MBPS = 8;
+
+interface QueueRow {
+  route: string;
+  doneAt: number | null;
+}
+
+async function doneToSouth(agent: AgentProcess): Promise<QueueRow[]> {
+  const q = new URLSearchParams({ state: "done", destination: "@south", limit: "1000" });
+  return await (await agent.http(`/queue?${q}`)).json();
+}
+
+Deno.test({
+  name: "a site's downlink cap holds across a cluster: sources on two hubs share its one bucket, fairly",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const stops: (() => Promise<void>)[] = [];
+    try {
+      const db = await pg.createDatabase("downlink");
+      const [portA, portB] = [freePort(), freePort()];
+      const a = await startTestHub({ db, port: portA, clusterUrl: `http://127.0.0.1:${portA}` });
+      stops.push(() => a.stop());
+      const b = await startTestHub({ db, port: portB, clusterUrl: `http://127.0.0.1:${portB}` });
+      stops.push(() => b.stop());
+      const agent = async (site: string, hub: typeof a, routes?: unknown) => {
+        const started = await startAgentProcess({
+          aet: site.toUpperCase(),
+          config: { queue: QUEUE, hub: HUB, ...(routes ? { routes } : {}) },
+          args: await siteArgs(hub, site),
+        });
+        stops.push(() => started.stop());
+        return started;
+      };
+      await agent("south", b);
+      const east = await agent("east", b, ROUTES);
+      const north = await agent("north", a, ROUTES);
+      await eventually(
+        "south and east on hub B, north on hub A, each seen from the other hub",
+        () =>
+          b.sessions.get("south") && b.sessions.get("east") && a.sessions.get("north") &&
+          a.sessions.online("south"),
+        60_000,
+      );
+      const admin = createConduitClient({
+        url: `http://127.0.0.1:${a.port}`,
+        token: (await a.tokens.create("boss", "admin")).token,
+      });
+      await admin.site.setDownlink.mutate({ site: "south", downlinkMbps: CAP_MBPS });
+
+      // 8 objects of about 0.5 MB at each source (uncapped, they cross loopback in well under a second).
+      const series = await Promise.all(["north", "east"].map(async (seed) => {
+        const dir = await Deno.makeTempDir({ prefix: `downlink-${seed}-` });
+        return await writeGeneratedSeries(dir, { count: 8, rows: 512, columns: 512, seed, modality: "MR" });
+      }));
+      const started = Date.now();
+      await Promise.all([north, east].map(async (to, i) => {
+        const sent = await storescu(series[i].paths, to, [], 120_000);
+        assert.equal(sent.code, 0, sent.stderr);
+      }));
+      const rows = await eventually("all relayed to south", async () => {
+        const done = await Promise.all([north, east].map(doneToSouth));
+        return done.every((d) => d.filter((row) => row.route === "mr-to-south").length === 8)
+          ? done
+          : undefined;
+      }, 120_000);
+      // About 8.4 MB at 1 MB/s less a quarter second's burst: about 8 s for both together; with a bucket on
+      // each hub, about 4 s. A lower bound only: a busy machine is slower still.
+      const bytesPerSecond = (CAP_MBPS * 1e6) / 8;
+      const seconds = (at: number) => (at - started) / 1000;
+      const total = series[0].bytes + series[1].bytes;
+      const last = Math.max(...rows.flat().map((row) => row.doneAt!));
+      assert.ok(
+        seconds(last) >= 0.8 * (total - 250_000) / bytesPerSecond,
+        `${seconds(last).toFixed(2)} s for ${(total / 1e6).toFixed(1)} MB`,
+      );
+      // Fairly: neither source went first with the whole bucket; each finished late (its own bytes and much
+      // of the other's: the lines are served a chunk each in turn, and chunks differ in size).
+      for (const [i, source] of ["north", "east"].entries()) {
+        const own = Math.max(...rows[i].map((row) => row.doneAt!));
+        const share = 2 * Math.min(series[0].bytes, series[1].bytes);
+        assert.ok(
+          seconds(own) >= 0.6 * (share - 250_000) / bytesPerSecond,
+          `${source}: ${seconds(own).toFixed(2)} s for its ${(series[i].bytes / 1e6).toFixed(1)} MB`,
+        );
+      }
+      // Hub A left south's cap to hub B (which said it takes a relay's flow), and nothing failed on the way.
+      for (const hub of [a, b]) {
+        assert.equal(hub.lines.filter((l) => /relay stream failed|bad hub request/.test(l)).length, 0);
+      }
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => {});
+      await pg.stop();
+    }
+  },
+});
