@@ -6,6 +6,9 @@
  * hub applied its own bucket, and south received up to twice its cap).
  */
 import assert from "node:assert/strict";
+import postgres from "postgres";
+import { z } from "zod";
+import { Channel, openWebSocket, Session, webSocketTransport } from "@conduit/shared/tunnel";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
 import { freePort, skipReason } from "../support/peers.ts";
@@ -110,6 +113,112 @@ Deno.test({
       // Hub A left south's cap to hub B (which said it takes a relay's flow), and nothing failed on the way.
       for (const hub of [a, b]) {
         assert.equal(hub.lines.filter((l) => /relay stream failed|bad hub request/.test(l)).length, 0);
+      }
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => {});
+      await pg.stop();
+    }
+  },
+});
+
+/** A hub-to-hub open and answer as a hub from before `relay` knows them (both strict). */
+const OldOpen = z.object({ site: z.string().min(1).max(64), probe: z.literal(true).optional() }).strict();
+const OldAnswer = z.object({
+  ok: z.boolean(),
+  message: z.string().optional(),
+  features: z.array(z.string().max(64)).max(64).optional(),
+}).strict();
+
+Deno.test({
+  name:
+    "mixed hub versions: a relay's flow goes only to a holder that says it takes it, an older asker's answers stay as it knows them",
+  ignore: Boolean(postgresMissing()),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const stops: (() => Promise<void>)[] = [];
+    try {
+      const db = await pg.createDatabase("downlink_mixed");
+      const [portA, portB] = [freePort(), freePort()];
+      const a = await startTestHub({ db, port: portA, clusterUrl: `http://127.0.0.1:${portA}` });
+      stops.push(() => a.stop());
+      const b = await startTestHub({ db, port: portB, clusterUrl: `http://127.0.0.1:${portB}` });
+      stops.push(() => b.stop());
+      const south = await startAgentProcess({ aet: "SOUTH", args: await siteArgs(b, "south") });
+      stops.push(() => south.stop());
+      await eventually(
+        "south on hub B, seen from hub A",
+        () => b.sessions.get("south") && a.sessions.online("south"),
+      );
+      const sql = postgres(db, { max: 1, onnotice: () => {} });
+      stops.push(() => sql.end());
+      const [{ value: secret }] = await sql`select value from cluster_settings where key = 'secret'`;
+
+      // A hub of this version holding the site takes the relay's flow (and applies the downlink cap).
+      const here = await a.cluster!.peers.openRelay("south", { from: "north", route: "mr-to-south" });
+      assert.equal(here.downlinkApplied, true);
+      here.stream.reset("done");
+
+      // An older hub holds "ghost": it answers probes and opens as before, and resets what its schema refuses.
+      const opens: unknown[] = [];
+      const oldPort = freePort();
+      const old = Deno.serve({ port: oldPort, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
+        const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+        new Session(webSocketTransport(socket), {
+          side: "server",
+          onStream: (stream) =>
+            void (async () => {
+              const channel = new Channel(stream);
+              try {
+                const raw = await channel.expect(z.unknown());
+                opens.push(raw);
+                const open = OldOpen.parse(raw);
+                await channel.send(open.probe ? { ok: true, features: [] } : { ok: true });
+                if (open.probe) await channel.end();
+              } catch {
+                stream.reset("bad hub request");
+              }
+            })(),
+        });
+        return response;
+      });
+      stops.push(() => old.shutdown());
+      await a.registry.add("ghost");
+      const now = Date.now();
+      await sql`insert into hubs (id, cluster_url, version, started_at, heartbeat_at)
+        values ('hub-old', ${`http://127.0.0.1:${oldPort}`}, 'old', ${now}, ${now + 60_000})`;
+      await sql`insert into site_leases (site, hub_id, expires_at) values ('ghost', 'hub-old', ${
+        now + 60_000
+      })`;
+      const there = await a.cluster!.peers.openRelay("ghost", { from: "north", route: "mr-to-south" });
+      assert.equal(there.downlinkApplied, false, "the source's hub applies the cap itself");
+      there.stream.reset("done");
+      // A probe, then the open as an older hub knows it: never a `relay` its strict schema would refuse.
+      assert.deepEqual(opens, [{ site: "ghost", probe: true }, { site: "ghost" }]);
+      // Asked once per link: the next relay opens at once, untagged.
+      const again = await a.cluster!.peers.openRelay("ghost", { from: "north" });
+      assert.equal(again.downlinkApplied, false);
+      again.stream.reset("done");
+      assert.deepEqual(opens.slice(2), [{ site: "ghost" }]);
+
+      // An older hub asking hub B (it names only `site-features`) gets answers its strict schema takes.
+      const ws = await openWebSocket(`ws://127.0.0.1:${portB}/cluster`, {
+        headers: {
+          authorization: `Bearer ${secret}`,
+          "x-conduit-hub": "hub-older",
+          "x-conduit-peer": "site-features",
+        },
+        timeoutMs: 5000,
+      });
+      const link = new Session(webSocketTransport(ws), { side: "client" });
+      stops.push(() => Promise.resolve(link.close()));
+      for (const open of [{ site: "south", probe: true }, { site: "south" }, { site: "nowhere" }]) {
+        const channel = new Channel(link.open());
+        await channel.send(open);
+        const answer = OldAnswer.parse(await channel.expect(z.unknown()));
+        assert.equal(answer.ok, open.site === "south", JSON.stringify(answer));
+        channel.stream.reset("done");
       }
     } finally {
       for (const stop of stops.reverse()) await stop().catch(() => {});
