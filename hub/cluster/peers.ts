@@ -118,6 +118,8 @@ export class ClusterPeers {
   readonly #features = new Map<string, { features: ReadonlySet<string>; hubId: string; at: number }>();
   /** Whether the hub at the other end of each link takes `relay` (known once it answered on the link). */
   readonly #relays = new WeakMap<Session, boolean>();
+  /** The probe under way on each link whose answer on `relay` is not known yet. */
+  readonly #asking = new WeakMap<Session, Promise<boolean>>();
   /** The downlink cap of a site held here, for relays into it carried from other hubs (set once assembled). */
   downlink?: DownlinkLimiter;
 
@@ -198,6 +200,17 @@ export class ClusterPeers {
   async #takesRelay(session: Session, site: string): Promise<boolean> {
     const known = this.#relays.get(session);
     if (known !== undefined) return known;
+    // The relays that start together on a new link (eight objects at once) wait on one probe.
+    let asking = this.#asking.get(session);
+    if (!asking) {
+      asking = this.#probeRelays(session, site);
+      this.#asking.set(session, asking);
+      asking.finally(() => this.#asking.delete(session));
+    }
+    return await asking;
+  }
+
+  async #probeRelays(session: Session, site: string): Promise<boolean> {
     const channel = new Channel(session.open());
     try {
       await channel.send({ site, probe: true });

@@ -191,16 +191,25 @@ Deno.test({
       await sql`insert into site_leases (site, hub_id, expires_at) values ('ghost', 'hub-old', ${
         now + 60_000
       })`;
-      const there = await a.cluster!.peers.openRelay("ghost", { from: "north", route: "mr-to-south" });
-      assert.equal(there.downlinkApplied, false, "the source's hub applies the cap itself");
-      there.stream.reset("done");
-      // A probe, then the open as an older hub knows it: never a `relay` its strict schema would refuse.
-      assert.deepEqual(opens, [{ site: "ghost", probe: true }, { site: "ghost" }]);
+      // Two relays at once on the new link: one probe, then the opens as an older hub knows them (never a
+      // `relay` its strict schema would refuse).
+      const both = await Promise.all(
+        ["mr-to-south", "transfer:t1"].map((route) =>
+          a.cluster!.peers.openRelay("ghost", { from: "north", route })
+        ),
+      );
+      assert.deepEqual(
+        both.map((o) => o.downlinkApplied),
+        [false, false],
+        "the source's hub applies the cap itself",
+      );
+      for (const o of both) o.stream.reset("done");
+      assert.deepEqual(opens, [{ site: "ghost", probe: true }, { site: "ghost" }, { site: "ghost" }]);
       // Asked once per link: the next relay opens at once, untagged.
       const again = await a.cluster!.peers.openRelay("ghost", { from: "north" });
       assert.equal(again.downlinkApplied, false);
       again.stream.reset("done");
-      assert.deepEqual(opens.slice(2), [{ site: "ghost" }]);
+      assert.deepEqual(opens.slice(3), [{ site: "ghost" }]);
 
       // An older hub asking hub B (it names only `site-features`) gets answers its strict schema takes.
       const ws = await openWebSocket(`ws://127.0.0.1:${portB}/cluster`, {
