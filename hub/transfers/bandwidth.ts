@@ -56,13 +56,19 @@ export interface Throttle {
 
 /**
  * A site's uplink or downlink cap, shared fairly by everything the hub relays from (or to) the site at
- * once: each flow (a transfer job, a route) waits in its own line, and the lines are served in turn, one
- * chunk each, so a job with eight objects in flight gets no more of the site than a job with one. Within
- * a line, chunks go in order.
+ * once: each flow (a transfer job, a route) waits in its own line, and the line that has passed the fewest
+ * bytes goes next, one chunk at a time (the lines in turn when even), so a job with eight objects in flight
+ * gets no more of the site than a job with one, and a flow whose chunks are larger (an agent's 256 KiB
+ * frames, against the 64 KiB of a relay another hub of a cluster carries) no more than one with smaller. A
+ * line that starts (or starts again after it emptied) counts from the fewest bytes of the lines waiting,
+ * not from zero. Within a line, chunks go in order.
  */
 export class FairRateLimiter {
   readonly #limiter: RateLimiter;
-  readonly #lines = new Map<string, { bytes: number; signal?: AbortSignal; go: (err?: unknown) => void }[]>();
+  readonly #lines = new Map<
+    string,
+    { served: number; chunks: { bytes: number; signal?: AbortSignal; go: (err?: unknown) => void }[] }
+  >();
   #serving = false;
 
   /** `megabitsPerSecond` as given: compared with the cap when it is read again. */
@@ -79,10 +85,19 @@ export class FairRateLimiter {
     signal?.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
       let line = this.#lines.get(key);
-      if (!line) this.#lines.set(key, line = []);
-      line.push({ bytes, signal, go: (err) => err === undefined ? resolve() : reject(err) });
+      if (!line) this.#lines.set(key, line = { served: this.#fewest()?.served ?? 0, chunks: [] });
+      line.chunks.push({ bytes, signal, go: (err) => err === undefined ? resolve() : reject(err) });
       void this.#serve();
     });
+  }
+
+  /** The line that has passed the fewest bytes; the first of them in turn (a Map keeps insertion order). */
+  #fewest() {
+    let fewest: { key: string; line: { served: number; chunks: unknown[] } } | undefined;
+    for (const [key, line] of this.#lines) {
+      if (!fewest || line.served < fewest.line.served) fewest = { key, line };
+    }
+    return fewest && { key: fewest.key, served: fewest.line.served };
   }
 
   async #serve(): Promise<void> {
@@ -90,11 +105,13 @@ export class FairRateLimiter {
     this.#serving = true;
     try {
       while (this.#lines.size > 0) {
-        // One chunk of each line in turn (a Map iterates in insertion order: a line served goes last).
-        const [key, line] = this.#lines.entries().next().value!;
-        const next = line.shift()!;
+        const key = this.#fewest()!.key;
+        const line = this.#lines.get(key)!;
+        const next = line.chunks.shift()!;
+        line.served += next.bytes;
+        // A line served goes last (among lines even in bytes, the next goes first), or away once empty.
         this.#lines.delete(key);
-        if (line.length > 0) this.#lines.set(key, line);
+        if (line.chunks.length > 0) this.#lines.set(key, line);
         if (next.signal?.aborted) {
           next.go(next.signal.reason);
           continue;

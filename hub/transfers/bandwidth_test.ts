@@ -23,7 +23,7 @@ Deno.test("RateLimiter.take() gives up when its signal aborts", async () => {
   await assert.rejects(waiting, /gone/);
 });
 
-Deno.test("FairRateLimiter serves its flows in turn, a chunk each, whatever the number of takers of each", async () => {
+Deno.test("FairRateLimiter serves its flows in turn, whatever the number of takers of each", async () => {
   const site = new FairRateLimiter(1000);
   const order: string[] = [];
   const a = site.flow("job-a"), b = site.flow("job-b");
@@ -44,4 +44,33 @@ Deno.test("chain() waits on each throttle: the lower cap sets the pace", async (
   assert.ok(seconds >= 0.9, `${seconds.toFixed(2)} s`); // 1 MB past the job's burst at 1 MB/s
   assert.equal(chain(undefined, job), job);
   assert.equal(chain(undefined, undefined), undefined);
+});
+
+Deno.test("FairRateLimiter shares by bytes: a flow of large chunks gets no more than one of small chunks", async () => {
+  const site = new FairRateLimiter(100_000); // no wait at all: the order alone is under test
+  const passed = { big: 0, small: 0 };
+  let firstDone: { big: number; small: number } | undefined;
+  const take = (flow: "big" | "small", bytes: number, count: number) =>
+    Promise.all(
+      Array.from({ length: count }, () =>
+        site.flow(flow).take(bytes).then(() => {
+          passed[flow] += bytes;
+        })),
+    ).then(() => firstDone ??= { ...passed });
+  // 4 MiB each: the relays of a local agent (256 KiB frames) and of one another hub carries (64 KiB).
+  await Promise.all([take("big", 256 * 1024, 16), take("small", 64 * 1024, 64)]);
+  // When the first flow had passed all its bytes, the other had passed about as many (a chunk each in turn
+  // would have let the small one pass a quarter).
+  assert.ok(
+    firstDone!.big >= 3.5 * 1024 * 1024 && firstDone!.small >= 3.5 * 1024 * 1024,
+    JSON.stringify(firstDone),
+  );
+  // A flow that starts late counts from the fewest bytes of those waiting: it does not take the site for itself.
+  const order: string[] = [];
+  const old = site.flow("old"), late = site.flow("late");
+  const olds = [1, 2, 3, 4].map((i) => old.take(1000).then(() => order.push(`old${i}`)));
+  await olds[0];
+  await Promise.all([...olds, ...[1, 2].map((i) => late.take(1000).then(() => order.push(`late${i}`)))]);
+  // (Counted from zero, late would pass both its chunks before old's third.)
+  assert.deepEqual(order, ["old1", "old2", "old3", "late1", "old4", "late2"]);
 });
