@@ -7,7 +7,8 @@
  * A site's uplink cap applies to everything the hub relays from that site (transfers and routes alike),
  * its downlink cap to everything the hub relays to it (from any site), each shared fairly between the
  * flows (jobs, routes) that use it; a job's own cap comes on top (the lowest wins: a relay waits on each
- * in turn).
+ * in turn). In a cluster the downlink cap is applied by the hub holding the destination (downlinkFor), to
+ * relays into it from its own sources and those other hubs carry to it alike.
  */
 import { eq } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
