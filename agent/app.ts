@@ -383,7 +383,7 @@ async function startLocked(
       await commitment.stop();
       await commitmentRequests?.stop();
       await backfill.run(() => false);
-      await ingest.settled();
+      await ingest.drained();
       ingest.group?.close();
       await intake.close();
       await forwarder.stop();

@@ -215,6 +215,19 @@ export class Ingest implements StoreHandler<StoreFileStream> {
    * intake and answered Success, its rows committed in a group after; without: committed, then answered.
    */
   async commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
+    const commit = this.#commit(sink, ctx);
+    this.#committing.add(commit);
+    try {
+      return await commit;
+    } finally {
+      this.#committing.delete(commit);
+    }
+  }
+
+  /** C-STOREs between their last byte and their answer (being made durable, then queued for the group). */
+  readonly #committing = new Set<Promise<StoreOutcome>>();
+
+  async #commit(sink: StoreFileStream, ctx: StoreContext): Promise<StoreOutcome> {
     const intake = this.#o.intake;
     if (!intake || !this.group) return this.commitReceived(sink.received!, ctx, []);
     const early = this.#checking.get(sink);
@@ -241,6 +254,18 @@ export class Ingest implements StoreHandler<StoreFileStream> {
    */
   settled(): Promise<void> {
     return this.group?.settled() ?? Promise.resolve();
+  }
+
+  /**
+   * For a stop, once nothing can start a C-STORE any more (the SCP and the tunnel closed): resolves when
+   * every C-STORE already received has been answered and committed. A closed socket does not stop an
+   * object being made durable in the intake, and one that got there after `settled()` was asked missed
+   * the group commit: the stop then left no clean-stop mark, and the next start reconciled (a CI run on a
+   * busy machine saw it).
+   */
+  async drained(): Promise<void> {
+    await Promise.allSettled([...this.#committing]);
+    await this.settled();
   }
 
   /**
