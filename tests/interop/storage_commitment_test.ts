@@ -146,8 +146,17 @@ Deno.test({
       });
       assert.equal(ok.Status, "Success", JSON.stringify(ok));
 
+      // Orthanc has the report once the agent's N-EVENT-REPORT reached it; the agent logs it after the answer
+      // (on a busy machine, a moment after Orthanc says so).
+      const reportedLines = async () =>
+        (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+          l.includes("storage commitment reported")
+        );
+      const reported = await until("the agent to log both reports", async () => {
+        const lines = await reportedLines();
+        return lines.length >= 2 ? lines : undefined;
+      });
       const log = await Deno.readTextFile(agent.logFile);
-      const reported = log.split("\n").filter((l) => l.includes("storage commitment reported"));
       assert.equal(reported.length, 2);
       for (const line of reported) assert.equal(JSON.parse(line).via, "new association");
       assert.deepEqual(JSON.parse(reported[0]).committed, 1);
