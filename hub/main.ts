@@ -60,6 +60,7 @@ const ADMIN_USAGE = [
   "                 on PostgreSQL: the pg_dump command to run instead)",
   "",
   "Every admin command works on the hub's database, whether or not the hub runs, and takes:",
+  "  --config FILE  the hub's configuration file (or CONDUIT_HUB_CONFIG): its data and db",
   "  --data DIR     the hub's data directory (default: the config's, else ./data/hub; from the",
   "                 repository while `deno task demo` runs, the demo's .demo/hub)",
   "  --db URL       the hub's database when it is not the file under --data: postgres://user:pass@host/db",
@@ -73,16 +74,21 @@ const ADMIN_USAGE = [
  * (file, CONDUIT_HUB_DATA, CONDUIT_HUB_DB), else ./data/hub, unless that does not exist and a demo runs
  * from here (.demo/hub beside its demo.json): then the demo's, said on stderr.
  */
-function adminDefaults(args: string[]): { data: string; db?: string } {
+function adminDefaults(args: string[], configFile?: string): { data: string; db?: string } {
   let data = "./data/hub";
   let db = Deno.env.get("CONDUIT_HUB_DB");
   let configured = false;
   try {
-    const loaded = load({});
+    const loaded = load(configFile ? { config: configFile } : {});
     data = loaded.config.data;
     db = loaded.config.db;
     configured = Boolean(loaded.file) || Deno.env.has("CONDUIT_HUB_DATA") || Boolean(db);
-  } catch { /* the admin commands take --data and --db */ }
+  } catch (err) {
+    // A file named (--config, CONDUIT_HUB_CONFIG) that cannot be used is the operator's mistake to hear
+    // about: the command would otherwise work on ./data/hub, a database the hub does not use.
+    if (configFile || Deno.env.has("CONDUIT_HUB_CONFIG")) throw err;
+    /* the admin commands take --data and --db */
+  }
   const named = (flag: string) => args.includes(flag) || args.some((a) => a.startsWith(`${flag}=`));
   if (named("--data") || named("--db") || configured) return { data, db };
   const demo = Deno.env.get("CONDUIT_DEMO_DIR") ?? ".demo";
@@ -104,15 +110,39 @@ export async function main(args: string[]): Promise<number> {
       console.log(ADMIN_USAGE);
       return args[1] === undefined ? 2 : 0;
     }
-    const defaults = adminDefaults(args.slice(2));
+    // `--config FILE`, as the hub itself takes: the data directory and database of the hub started with it.
+    const rest = args.slice(2);
+    let configFile: string | undefined;
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === "--config" || rest[i].startsWith("--config=")) {
+        const value = rest[i] === "--config" ? rest[i + 1] : rest[i].slice("--config=".length);
+        if (!value || value.startsWith("--")) {
+          console.error("hub admin: --config needs the hub's configuration file (--config hub.yaml)");
+          return 2;
+        }
+        configFile = value;
+        rest.splice(i, rest[i] === "--config" ? 2 : 1);
+        break;
+      }
+    }
+    let defaults;
     try {
-      if (args[1] === "site") return await siteCommand(args.slice(2), defaults);
-      if (args[1] === "token") return await tokenCommand(args.slice(2), defaults);
-      if (args[1] === "user") return await userCommand(args.slice(2), defaults);
-      if (args[1] === "hubs") return await hubsCommand(args.slice(2), defaults);
-      if (args[1] === "audit") return await auditCommand(args.slice(2), defaults);
-      if (args[1] === "migrate-db") return await migrateDbCommand(args.slice(2), defaults);
-      if (args[1] === "backup") return await backupCommand(args.slice(2), defaults);
+      defaults = adminDefaults(rest, configFile);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        return 2;
+      }
+      throw err;
+    }
+    try {
+      if (args[1] === "site") return await siteCommand(rest, defaults);
+      if (args[1] === "token") return await tokenCommand(rest, defaults);
+      if (args[1] === "user") return await userCommand(rest, defaults);
+      if (args[1] === "hubs") return await hubsCommand(rest, defaults);
+      if (args[1] === "audit") return await auditCommand(rest, defaults);
+      if (args[1] === "migrate-db") return await migrateDbCommand(rest, defaults);
+      if (args[1] === "backup") return await backupCommand(rest, defaults);
     } catch (err) {
       if (err instanceof DbUrlError) {
         console.error(`hub admin: ${err.message}`);

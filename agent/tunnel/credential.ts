@@ -100,6 +100,13 @@ function httpBase(tunnelUrl: string): string {
   return u.toString().replace(/\/$/, "");
 }
 
+/** The hub answered the enrollment with a refusal (a token unknown, used, revoked or expired: 403). */
+export class EnrollmentRefusedError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
 /** Swaps a one-time enrollment token for a site credential at the hub. */
 export async function enroll(
   tunnelUrl: string,
@@ -121,11 +128,24 @@ export async function enroll(
       // Deno's "fetch failed" says why in its cause (the TLS alert, the refused connection).
       let message = (err as Error).message;
       for (let c = (err as Error).cause; c instanceof Error; c = c.cause) message += `: ${c.message}`;
-      throw new Error(`${message}${tlsHint(message, Boolean(tls.cert))}`);
+      const hint = tlsHint(message, Boolean(tls.cert)) ||
+        (/refused|dns error|lookup|unreachable|timed? ?out|reset/i.test(message)
+          ? " (is the hub running, and does this machine reach it at that address? check --hub or hub.url)"
+          : "");
+      throw new Error(`${message}${hint}`);
     });
     const body = await res.json().catch(() => ({}));
+    if (res.status === 404) {
+      throw new Error(
+        "nothing there answers enrollment (404): --hub or hub.url must be the hub's tunnel URL, " +
+          "wss://HUB/tunnel (ws:// without TLS)",
+      );
+    }
     if (!res.ok) {
-      throw new Error(`the hub refused the enrollment (${res.status}): ${body.error ?? res.statusText}`);
+      throw new EnrollmentRefusedError(
+        `the hub refused the enrollment (${res.status}): ${body.error ?? res.statusText}`,
+        res.status,
+      );
     }
     const ok = z.object({ site: z.string(), credential: z.string() }).safeParse(body);
     if (!ok.success) throw new Error("the hub's enrollment answer is not understood");

@@ -2,7 +2,7 @@
 import * as path from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
 import { type HubTls, hubTls, TlsFileError } from "../config/tls_files.ts";
-import { enroll, saveCredential } from "./credential.ts";
+import { enroll, EnrollmentRefusedError, saveCredential } from "./credential.ts";
 import { hubUrls } from "./hub_urls.ts";
 
 export async function enrollAgent(config: AgentConfig, token: string): Promise<number> {
@@ -35,7 +35,13 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
       enrolled = await enroll(url, token, tls);
       break;
     } catch (err) {
-      console.error(`agent: enrollment failed at ${url}: ${(err as Error).message}`);
+      // A token the hub refuses cannot be used again: say where a new one comes from.
+      const next = err instanceof EnrollmentRefusedError && err.status === 403
+        ? `; nothing was changed. A token works once, for 7 days: on the hub, ` +
+          `deno task hub admin site add ${named ?? config.site ?? "SITE"} issues a new one ` +
+          `(an enrolled site: revoke it first)`
+        : "";
+      console.error(`agent: enrollment failed at ${url}: ${(err as Error).message}${next}`);
     }
   }
   if (!enrolled) return 1;

@@ -22,6 +22,12 @@ export function hubUrlsProblem(value: string): string | undefined {
     if (!["ws:", "wss:", "http:", "https:"].includes(parsed.protocol)) {
       return `${JSON.stringify(u)}: use a wss:// (or ws://) tunnel URL`;
     }
+    // The hub's tunnel is at /tunnel under its base: a bare host (the console's address) reaches nothing
+    // the agent can use, and would fail every enrollment and connection with a 404.
+    if (parsed.pathname === "/") {
+      const fixed = `${u.replace(/\/+$/, "")}/tunnel`;
+      return `${JSON.stringify(u)}: the hub's tunnel URL ends in /tunnel (${fixed})`;
+    }
   }
   return undefined;
 }

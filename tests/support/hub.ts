@@ -84,32 +84,36 @@ export async function startTestHub(
   return Object.assign(hub, { dataDir, tunnelUrl, lines });
 }
 
+/** Runs the hub's CLI (`hub/main.ts ARGS`) from the repository to completion: exit code and output. */
+export async function hubCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--frozen", path.join(ROOT, "hub/main.ts"), ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
 /** Runs `deno task hub admin ...` on a data directory; JSON output parsed when `--json` is given. */
 export async function hubAdmin(
   dataDir: string,
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string; json?: Record<string, unknown> }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--frozen",
-      path.join(ROOT, "hub/main.ts"),
-      "admin",
-      ...args,
-      "--data",
-      dataDir,
-      ...(databases.has(dataDir) ? ["--db", databases.get(dataDir)!] : []),
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
+  const { code, stdout, stderr } = await hubCli([
+    "admin",
+    ...args,
+    "--data",
+    dataDir,
+    ...(databases.has(dataDir) ? ["--db", databases.get(dataDir)!] : []),
+  ]);
   let json;
   if (args.includes("--json") && stdout.trim()) json = JSON.parse(stdout.trim().split("\n").at(-1)!);
-  return { code: out.code, stdout, stderr, json };
+  return { code, stdout, stderr, json };
 }
 
 /** A site as `admin site list --json` shows it (the CLI run on the hub's database), or undefined. */

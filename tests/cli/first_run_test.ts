@@ -1,0 +1,118 @@
+/**
+ * A new operator's first steps, as docs/tunnel.md and docs/configuration.md give them, and the mistakes
+ * they make on the way: each must say what is wrong and what to do, without a stack trace.
+ *
+ * - `hub admin ... --config hub.yaml`: the admin commands work on the database of the hub started with
+ *   that file (the option was refused, and without it they quietly worked on ./data/hub).
+ * - `--enroll` against a hub that does not answer, at a URL without /tunnel, with a used or an expired
+ *   token: each names the fix.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { agentCli } from "../support/agent.ts";
+import { hubAdmin, hubCli, startTestHub } from "../support/hub.ts";
+import { freePort } from "../support/processes.ts";
+
+Deno.test("hub admin --config FILE works on the database of the hub started with that file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hub-admin-config-" });
+  try {
+    const data = path.join(dir, "hubdata");
+    const config = path.join(dir, "hub.yaml");
+    await Deno.writeTextFile(config, `port: 18080\ndata: ${data}\nlog: { level: info }\n`);
+    const added = await hubCli(["admin", "site", "add", "north", "--config", config, "--json"]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(JSON.parse(added.stdout).enrollmentToken, /^cte\.north\./);
+    // The site is in the file's data directory, where `deno task hub --config hub.yaml` looks.
+    const listed = await hubAdmin(data, ["site", "list", "--json"]);
+    assert.deepEqual((listed.json!.sites as { site: string }[]).map((s) => s.site), ["north"]);
+    const equals = await hubCli([
+      "admin",
+      "token",
+      "create",
+      "ops",
+      "--role",
+      "operator",
+      `--config=${config}`,
+    ]);
+    assert.equal(equals.code, 0, equals.stderr);
+    // A file that cannot be used is said, exit code 2, as the hub says it: not a silent ./data/hub.
+    const bad = path.join(dir, "bad.yaml");
+    await Deno.writeTextFile(bad, `prot: 8080\ndata: ${data}\n`);
+    const refused = await hubCli(["admin", "site", "list", "--config", bad]);
+    assert.equal(refused.code, 2);
+    assert.equal(refused.stderr.trim(), `config: prot: unknown key (did you mean port?) (${bad}, line 1)`);
+    const missing = await hubCli(["admin", "site", "list", "--config"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--config needs the hub's configuration file/);
+    const help = await hubCli(["admin", "--help"]);
+    assert.match(help.stdout, /^ {2}--config FILE /m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--enroll that fails says what to do: hub not reachable, URL without /tunnel, used or expired token", async () => {
+  const hub = await startTestHub();
+  const dir = await Deno.makeTempDir({ prefix: "agent-enroll-first-run-" });
+  try {
+    const enroll = (hubUrl: string, token: string) =>
+      agentCli([
+        "--site",
+        "north",
+        "--hub",
+        hubUrl,
+        "--enroll",
+        token,
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--data",
+        path.join(dir, "data"),
+      ]);
+    const { enrollmentToken } = await hub.registry.add("north");
+    // Nothing listens there: it printed fetch's "Connection refused" alone.
+    const nowhere = `ws://127.0.0.1:${freePort()}/tunnel`;
+    const down = await enroll(nowhere, enrollmentToken);
+    assert.equal(down.code, 1, down.stderr);
+    assert.match(down.stderr, /^agent: enrollment failed at ws:\/\/127\.0\.0\.1:\d+\/tunnel: .*refused/m);
+    assert.match(
+      down.stderr,
+      /is the hub running, and does this machine reach it .* check --hub or hub\.url/,
+    );
+    assert.doesNotMatch(down.stderr, /\n\s+at /, "no stack trace");
+    // The hub's address without /tunnel: refused before the token is sent ("404: Not Found" before).
+    const bare = `ws://127.0.0.1:${hub.port}`;
+    const noPath = await enroll(bare, enrollmentToken);
+    assert.equal(noPath.code, 2, noPath.stderr);
+    assert.match(
+      noPath.stderr,
+      new RegExp(`hub\\.url: "${bare}": the hub's tunnel URL ends in /tunnel \\(${bare}/tunnel\\)`),
+    );
+    // Another path the hub does not serve: the 404 says what the URL must be.
+    const wrong = await enroll(`ws://127.0.0.1:${hub.port}/tunel`, enrollmentToken);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.match(wrong.stderr, /nothing there answers enrollment \(404\): .*wss:\/\/HUB\/tunnel/);
+    // The token was not spent by any of these: it enrolls now, once.
+    const used = await hub.registry.enroll(enrollmentToken);
+    assert.equal(used.site, "north");
+    const again = await enroll(hub.tunnelUrl, enrollmentToken);
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(again.stderr, /not valid \(unknown, already used, or revoked\); nothing was changed/);
+    assert.match(again.stderr, /on the hub, deno task hub admin site add north issues a new one/);
+    // A token past its 7 days.
+    await hub.registry.revoke("north");
+    const old = await hub.registry.add("north", Date.now() - 8 * 24 * 3600 * 1000);
+    const expired = await enroll(hub.tunnelUrl, old.enrollmentToken);
+    assert.equal(expired.code, 1, expired.stderr);
+    assert.match(expired.stderr, /the enrollment token has expired; nothing was changed/);
+    assert.match(expired.stderr, /deno task hub admin site add north issues a new one/);
+    assert.equal(
+      await Deno.stat(path.join(dir, "data", "hub-credential.json")).then(() => true, () => false),
+      false,
+    );
+  } finally {
+    await hub.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
