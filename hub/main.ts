@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { runAsProcess, untilStopSignal } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
@@ -74,7 +75,10 @@ const ADMIN_USAGE = [
  * (file, CONDUIT_HUB_DATA, CONDUIT_HUB_DB), else ./data/hub, unless that does not exist and a demo runs
  * from here (.demo/hub beside its demo.json): then the demo's, said on stderr.
  */
-function adminDefaults(args: string[], configFile?: string): { data: string; db?: string } {
+function adminDefaults(
+  args: string[],
+  configFile?: string,
+): { data: string; db?: string; fresh?: boolean } {
   let data = "./data/hub";
   let db = Deno.env.get("CONDUIT_HUB_DB");
   let configured = false;
@@ -96,8 +100,26 @@ function adminDefaults(args: string[], configFile?: string): { data: string; db?
     console.error(`hub admin: no ${data}; using the demo's hub data in ${demo}/hub`);
     return { data: `${demo}/hub` };
   }
-  return { data, db };
+  return { data, db, fresh: !db && !fs.existsSync(path.join(data, "hub.db")) };
 }
+
+/** The admin commands that would only find a new database empty (the others may make a hub's first one). */
+const NEEDS_A_DATABASE = new Set([
+  "site list",
+  "site revoke",
+  "site rotate",
+  "site uplink",
+  "site downlink",
+  "token list",
+  "token revoke",
+  "user list",
+  "user role",
+  "user password",
+  "user disable",
+  "user enable",
+  "hubs",
+  "audit",
+]);
 
 function load(flags: Record<string, string>) {
   return loadHubConfig({ flags, env: Deno.env.toObject(), readFile: (p) => fs.readFileSync(p, "utf8") });
@@ -134,6 +156,22 @@ export async function main(args: string[]): Promise<number> {
         return 2;
       }
       throw err;
+    }
+    if (defaults.fresh) {
+      // Nothing named where the hub's database is, and none in the default place: a hub started with
+      // --config or --data has it elsewhere ("no site named north" about a site that exists, before).
+      const where = `no hub database in ${defaults.data} (the default data directory)`;
+      const fix =
+        "give the hub's configuration file (--config FILE, as the hub was started with) or --data DIR";
+      const command = args[1] === "hubs" || args[1] === "audit" ? args[1] : `${args[1]} ${rest[0]}`;
+      const help = rest.includes("--help") || rest.includes("-h");
+      if (!help && NEEDS_A_DATABASE.has(command)) {
+        console.error(`hub admin: ${where}: ${fix}; nothing was done`);
+        return 2;
+      }
+      if (!help && ["site add", "token create", "user add"].includes(command)) {
+        console.error(`hub admin: ${where}: making one there; for a hub started elsewhere, ${fix}`);
+      }
     }
     try {
       if (args[1] === "site") return await siteCommand(rest, defaults);

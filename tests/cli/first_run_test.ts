@@ -46,6 +46,31 @@ Deno.test("hub admin --config FILE works on the database of the hub started with
     assert.match(missing.stderr, /--config needs the hub's configuration file/);
     const help = await hubCli(["admin", "--help"]);
     assert.match(help.stdout, /^ {2}--config FILE /m);
+    // Nothing named, and no database in ./data/hub: a command that needs one says where to look instead of
+    // making an empty one ("no site named north" about a site the configured hub has).
+    const cwd = path.join(dir, "elsewhere");
+    await Deno.mkdir(cwd);
+    for (const command of [["site", "rotate", "north"], ["site", "list"], ["token", "list"], ["audit"]]) {
+      const lost = await hubCli(["admin", ...command], cwd);
+      assert.equal(lost.code, 2, lost.stderr);
+      assert.equal(
+        lost.stderr.trim(),
+        "hub admin: no hub database in ./data/hub (the default data directory): give the hub's configuration " +
+          "file (--config FILE, as the hub was started with) or --data DIR; nothing was done",
+      );
+    }
+    assert.equal(
+      await Deno.stat(path.join(cwd, "data")).then(() => true, () => false),
+      false,
+      "nothing made",
+    );
+    // The first site add makes the database there, and says so.
+    const first = await hubCli(["admin", "site", "add", "north"], cwd);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /no hub database in \.\/data\/hub .*: making one there/);
+    const listed2 = await hubCli(["admin", "site", "list", "--json"], cwd);
+    assert.equal(listed2.code, 0, listed2.stderr);
+    assert.equal(listed2.stderr, "");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -84,11 +84,17 @@ export async function startTestHub(
   return Object.assign(hub, { dataDir, tunnelUrl, lines });
 }
 
-/** Runs the hub's CLI (`hub/main.ts ARGS`) from the repository to completion: exit code and output. */
-export async function hubCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs the hub's CLI (`hub/main.ts ARGS`) to completion, in the repository or in `cwd` (where ./data/hub
+ * is): exit code and output.
+ */
+export async function hubCli(
+  args: string[],
+  cwd = ROOT,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--frozen", path.join(ROOT, "hub/main.ts"), ...args],
-    cwd: ROOT,
+    cwd,
     stdout: "piped",
     stderr: "piped",
   }).output();
