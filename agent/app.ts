@@ -3,6 +3,7 @@
  * Everything is passed down from the validated configuration; nothing reads globals.
  */
 import * as fs from "node:fs";
+import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
 import { hashUid, type Logger } from "@conduit/shared/log";
@@ -75,7 +76,13 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   siteKey(config); // and an unusable site key (KeyFileError)
   checkTlsFiles(config); // and a TLS file that cannot be read or used (TlsFileError)
   const dataDir = path.resolve(config.data);
-  fs.mkdirSync(dataDir, { recursive: true });
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    if (!fs.statSync(dataDir).isDirectory()) throw NOT_A_DIRECTORY;
+    fs.accessSync(dataDir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    throw dataDirError(dataDir, err, "CONDUIT_AGENT_DATA");
+  }
   const unlock = lockDataDir(dataDir);
   try {
     return await startLocked(config, log, dataDir, unlock);

@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb } from "./db/db.ts";
+import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { DbProbe } from "./db/health.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { CredentialRotation } from "./sites/rotation.ts";
@@ -20,6 +21,7 @@ import { HubMetrics, metricsApp, metricsResponse } from "./metrics.ts";
 import { securityHeaders } from "./headers.ts";
 import { VERSION } from "./version.ts";
 import * as path from "node:path";
+import * as fs from "node:fs";
 import { ApiTokens } from "./auth/tokens.ts";
 import { Users } from "./auth/users.ts";
 import { authRoutes } from "./auth/routes.ts";
@@ -81,6 +83,13 @@ function listening<T>(address: string, serve: () => T, what = ""): T {
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
   const tls = hubTlsFiles(config) ?? {};
   const peerCaCerts = clusterCaCerts(config);
+  try {
+    fs.mkdirSync(config.data, { recursive: true });
+    if (!fs.statSync(config.data).isDirectory()) throw NOT_A_DIRECTORY;
+    fs.accessSync(config.data, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    throw dataDirError(path.resolve(config.data), err, "CONDUIT_HUB_DATA");
+  }
   const db = await openHubDb(config.data, config.db);
   const registry = new SiteRegistry(db);
   const spoolDir = path.join(config.data, "spool");

@@ -137,3 +137,38 @@ Deno.test("the agent with a hub.caFile it cannot use names the key and the file,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the agent and the hub with a data directory they cannot use name it and the setting, exit code 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "data-dir-unusable-" });
+  try {
+    const file = path.join(dir, "a-file");
+    await Deno.writeTextFile(file, "not a directory\n");
+    // It said only "EEXIST: file already exists, mkdir '...'" (or ENOTDIR, ENOENT), naming no setting.
+    const cases: [string, string][] = [
+      [file, "it is a file, not a directory"],
+      [path.join(file, "sub"), "a part of its path is a file, not a directory"],
+    ];
+    for (const [data, why] of cases) {
+      const agent = await run("agent/main.ts", ["--port", "0", "--http-port", "0", "--data", data]);
+      assert.equal(agent.code, 1, agent.out);
+      assert.match(agent.out, /"msg":"agent failed to start"/);
+      assert.ok(
+        agent.out.includes(
+          `cannot use the data directory ${data}: ${why}; set data (--data, CONDUIT_AGENT_DATA) to a directory ` +
+            "this user can create or write",
+        ),
+        agent.out,
+      );
+      const hub = await run("hub/main.ts", ["--port", "0", "--data", data]);
+      assert.equal(hub.code, 1, hub.out);
+      assert.ok(
+        hub.out.includes(
+          `cannot use the data directory ${data}: ${why}; set data (--data, CONDUIT_HUB_DATA)`,
+        ),
+        hub.out,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
