@@ -300,6 +300,7 @@ Deno.test("every repository file the documents name exists", () => {
     "x_test.ts",
     ".demo/demo.json",
     ".demo/move.ts",
+    "move.ts", // api.md: the reader's script with the typed client's snippet
     "convert.py",
     "part15.xml",
     // What `agent backup` writes into its --out directory.

@@ -13,14 +13,21 @@ export function withoutFences(text: string): string {
   return text.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, "");
 }
 
-/** The text under a heading (`## Nodes`) up to the next heading of the same or a higher level. */
+/**
+ * The text under a heading (`## Nodes`) up to the next heading of the same or a higher level (outside fenced
+ * blocks).
+ */
 export function section(text: string, heading: string): string {
   const lines = text.split("\n");
   const start = lines.findIndex((l) => l.trim() === heading);
   if (start < 0) throw new Error(`no heading "${heading}"`);
   const level = heading.indexOf(" ");
   let end = lines.length;
+  let fence: string | undefined; // a shell comment in a fenced block is no heading
   for (let i = start + 1; i < lines.length; i++) {
+    const open = /^(```|~~~)/.exec(lines[i])?.[1];
+    if (open && (!fence || fence === open)) fence = fence ? undefined : open;
+    if (fence || open) continue;
     const m = /^(#+) /.exec(lines[i]);
     if (m && m[1].length <= level) {
       end = i;
