@@ -115,7 +115,8 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
     if (err instanceof TypeError) {
       console.error(
-        `agent node: cannot reach the agent at ${base} (is it running? --http-port?): ${err.message}`,
+        `agent node: cannot reach the agent at ${base} (is it running? give the same --config as the ` +
+          `agent, or --http-host and --http-port): ${err.message}`,
       );
       return 1;
     }

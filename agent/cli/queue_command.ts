@@ -31,8 +31,9 @@ export async function queueCommand(args: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const v = parsed.values;
   const [command, target] = parsed.positionals;
+  let base = "";
   try {
-    const base = `${agentBaseUrl(v)}/queue`;
+    base = `${agentBaseUrl(v)}/queue`;
     const post = (p: string, body: unknown = {}) =>
       fetch(`${base}${p}`, {
         method: "POST",
@@ -107,7 +108,10 @@ export async function queueCommand(args: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof TypeError) {
-      console.error(`agent queue: cannot reach the agent (is it running? --http-port?): ${err.message}`);
+      console.error(
+        `agent queue: cannot reach the agent at ${base} (is it running? give the same --config as the ` +
+          `agent, or --http-host and --http-port): ${err.message}`,
+      );
       return 1;
     }
     console.error(`agent queue: ${(err as Error).message}`);

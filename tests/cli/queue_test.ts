@@ -23,6 +23,17 @@ Deno.test("queue retry and replay without a selector, a bad --state or --limit: 
     assert.match(stderr, /^agent queue: .*\nusage: /, `queue ${args.join(" ")}`);
   }
   // A well-formed command asks the agent: not reachable here, exit code 1.
-  const { code } = await agentCli(["queue", "retry", "--all", "--http-port", port]);
+  const { code, stderr } = await agentCli(["queue", "retry", "--all", "--http-port", port]);
   assert.equal(code, 1);
+  // Where it looked and what to give: an agent started with --config is found only with the same --config.
+  assert.match(
+    stderr,
+    new RegExp(
+      `^agent queue: cannot reach the agent at http://127\\.0\\.0\\.1:${port}/queue \\(is it running\\? ` +
+        "give the same --config as the agent, or --http-host and --http-port\\): ",
+    ),
+  );
+  const node = await agentCli(["node", "list", "--http-port", port]);
+  assert.equal(node.code, 1);
+  assert.match(node.stderr, /^agent node: cannot reach the agent at .* give the same --config as the agent/);
 });
