@@ -58,7 +58,10 @@ export function openTunnelSocket(
         req.destroy();
         const text = new TextDecoder().decode(body.subarray(0, size));
         reject(
-          refusalOf(text) ?? new Error(`WebSocket to ${url} failed: the hub answered ${res.statusCode}`),
+          refusalOf(text) ??
+            new Error(
+              `WebSocket to ${url} failed: the hub answered ${res.statusCode}${statusHint(res.statusCode)}`,
+            ),
         );
       };
       res.on("data", (chunk: Uint8Array) => {
@@ -78,4 +81,18 @@ export function openTunnelSocket(
       );
     });
   });
+}
+
+/**
+ * What a status other than the upgrade means for the operator: a page (the console answers 200 at any path
+ * it does not know) or a 404 is a URL without the tunnel; a 502 to 504, a proxy with no hub behind it.
+ */
+export function statusHint(status: number | undefined): string {
+  if (status === 200 || status === 404) {
+    return " (no tunnel there: --hub or hub.url is the hub's tunnel URL, wss://HUB/tunnel)";
+  }
+  if (status === 502 || status === 503 || status === 504) {
+    return " (a proxy answered: is the hub behind it running, and does the proxy pass WebSocket upgrades?)";
+  }
+  return "";
 }

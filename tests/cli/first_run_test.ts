@@ -6,12 +6,13 @@
  *   that file (the option was refused, and without it they quietly worked on ./data/hub).
  * - `--enroll` against a hub that does not answer, at a URL without /tunnel, with a used or an expired
  *   token: each names the fix.
+ * - An enrolled agent whose hub.url names another path of the hub: the log says the URL is wrong.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { agentCli } from "../support/agent.ts";
-import { hubAdmin, hubCli, startTestHub } from "../support/hub.ts";
-import { freePort } from "../support/processes.ts";
+import { agentCli, startAgentProcess } from "../support/agent.ts";
+import { eventually, hubAdmin, hubCli, startTestHub } from "../support/hub.ts";
+import { freePort, scratchDir } from "../support/processes.ts";
 
 Deno.test("hub admin --config FILE works on the database of the hub started with that file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hub-admin-config-" });
@@ -139,5 +140,36 @@ Deno.test("--enroll that fails says what to do: hub not reachable, URL without /
   } finally {
     await hub.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an enrolled agent whose hub.url is not the tunnel's says so in its log", async () => {
+  const hub = await startTestHub();
+  const dataDir = await scratchDir("agent-wrong-tunnel-path-");
+  const { enrollmentToken } = await hub.registry.add("north");
+  const { credential } = await hub.registry.enroll(enrollmentToken);
+  const wrong = `ws://127.0.0.1:${hub.port}/tunel`;
+  await Deno.writeTextFile(
+    path.join(dataDir, "hub-credential.json"),
+    JSON.stringify({ site: "north", credential, hub: wrong, enrolledAt: new Date().toISOString() }),
+    { mode: 0o600 },
+  );
+  const agent = await startAgentProcess({ dataDir, args: ["--site", "north", "--hub", wrong] });
+  try {
+    // The console answers 200 at a path it does not know (404 without a build): it said only that.
+    const line = await eventually(
+      "the failed connection's log line",
+      async () =>
+        (await Deno.readTextFile(agent.logFile)).split("\n").find((l) =>
+          l.includes("tunnel connection failed")
+        ),
+    );
+    assert.match(
+      line,
+      /the hub answered (200|404) \(no tunnel there: --hub or hub\.url is the hub's tunnel URL, wss:\/\/HUB\/tunnel\)/,
+    );
+  } finally {
+    await agent.stop();
+    await hub.stop();
   }
 });
