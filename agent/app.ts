@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
+import { listenHint } from "@conduit/shared/listen";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
 import { hashUid, type Logger } from "@conduit/shared/log";
@@ -250,8 +251,9 @@ async function startLocked(
     const message = (err as Error).message;
     throw new Error(
       message.startsWith("cannot listen")
-        ? message
-        : `cannot listen for DICOM on ${config.dimse.host}:${config.dimse.port}: ${message}`,
+        ? `${message}${listenHint(err, "dimse.tls.port")}`
+        : `cannot listen for DICOM on ${config.dimse.host}:${config.dimse.port}: ${message}` +
+          listenHint(err, "dimse.port (--port, CONDUIT_AGENT_PORT)"),
     );
   }
   metrics.activeSource = () => scp.activeAssociations();
@@ -284,7 +286,8 @@ async function startLocked(
     await scp.close();
     db.close();
     throw new Error(
-      `cannot listen for HTTP on ${config.http.host}:${config.http.port}: ${(err as Error).message}`,
+      `cannot listen for HTTP on ${config.http.host}:${config.http.port}: ${(err as Error).message}` +
+        listenHint(err, "http.port (--http-port, CONDUIT_AGENT_HTTP_PORT)"),
     );
   }
 

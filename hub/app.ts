@@ -10,6 +10,7 @@ import type { Logger } from "@conduit/shared/log";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb } from "./db/db.ts";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
+import { listenHint } from "@conduit/shared/listen";
 import { DbProbe } from "./db/health.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { CredentialRotation } from "./sites/rotation.ts";
@@ -72,11 +73,13 @@ export interface RunningHub {
 }
 
 /** A server started by `serve`; failing, the error says which address it could not listen on. */
-function listening<T>(address: string, serve: () => T, what = ""): T {
+function listening<T>(address: string, serve: () => T, setting: string, what = ""): T {
   try {
     return serve();
   } catch (err) {
-    throw new Error(`cannot listen ${what}on ${address}: ${(err as Error).message}`);
+    throw new Error(
+      `cannot listen ${what}on ${address}: ${(err as Error).message}${listenHint(err, setting)}`,
+    );
   }
 }
 
@@ -291,6 +294,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
         { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
         withHead((req, info) => app.fetch(req, { remoteAddr: info.remoteAddr })),
       ),
+    "port (--port, CONDUIT_HUB_PORT)",
   );
   const metricsServer = config.metrics.port
     ? listening(
@@ -300,6 +304,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
           { hostname: config.metrics.host, port: config.metrics.port, onListen: () => {} },
           metricsApp(metrics).fetch,
         ),
+      "metrics.port (--metrics-port)",
       "for /metrics ",
     )
     : undefined;

@@ -31,12 +31,21 @@ Deno.test("the hub with its port in use ends with exit code 1 and the reason", a
     assert.match(out, /"msg":"hub failed".*in use/i);
     // Which of its ports: the main one or /metrics' (it said only "Address already in use").
     assert.match(out, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`, "i"));
+    // And what to do: it gave only the system's reason.
+    assert.ok(
+      out.includes(
+        "(another program listens there, perhaps this one already running: stop it, or choose another port " +
+          "with port (--port, CONDUIT_HUB_PORT))",
+      ),
+      out,
+    );
     const metrics = await run("hub/main.ts", ["--port", "0", "--metrics-port", port, "--data", data]);
     assert.equal(metrics.code, 1, metrics.out);
     assert.match(
       metrics.out,
       new RegExp(`cannot listen for /metrics on 127\\.0\\.0\\.1:${port}: .*in use`, "i"),
     );
+    assert.ok(metrics.out.includes("choose another port with metrics.port (--metrics-port))"), metrics.out);
   } finally {
     taken.close();
     await Deno.remove(data, { recursive: true });
@@ -101,6 +110,14 @@ Deno.test("the agent with its DICOM port in use ends with exit code 1 and the re
     const { code, out } = await run("agent/main.ts", args);
     assert.equal(code, 1, out);
     assert.match(out, /in use/i);
+    assert.ok(out.includes("choose another port with dimse.port (--port, CONDUIT_AGENT_PORT))"), out);
+    const http = await run("agent/main.ts", ["--port", "0", "--http-port", port, "--data", data]);
+    assert.equal(http.code, 1, http.out);
+    assert.match(http.out, new RegExp(`cannot listen for HTTP on 127\\.0\\.0\\.1:${port}: .*in use`, "i"));
+    assert.ok(
+      http.out.includes("choose another port with http.port (--http-port, CONDUIT_AGENT_HTTP_PORT))"),
+      http.out,
+    );
   } finally {
     taken.close();
     await Deno.remove(data, { recursive: true });
