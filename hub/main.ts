@@ -78,14 +78,16 @@ const ADMIN_USAGE = [
 function adminDefaults(
   args: string[],
   configFile?: string,
-): { data: string; db?: string; fresh?: boolean } {
+): { data: string; db?: string; fresh?: boolean; publicUrl?: string } {
   let data = "./data/hub";
   let db = Deno.env.get("CONDUIT_HUB_DB");
+  let publicUrl: string | undefined;
   let configured = false;
   try {
     const loaded = load(configFile ? { config: configFile } : {});
     data = loaded.config.data;
     db = loaded.config.db;
+    publicUrl = loaded.config.publicUrl;
     configured = Boolean(loaded.file) || Deno.env.has("CONDUIT_HUB_DATA") || Boolean(db);
   } catch (err) {
     // A file named (--config, CONDUIT_HUB_CONFIG) that cannot be used is the operator's mistake to hear
@@ -94,7 +96,7 @@ function adminDefaults(
     /* the admin commands take --data and --db */
   }
   const named = (flag: string) => args.includes(flag) || args.some((a) => a.startsWith(`${flag}=`));
-  if (named("--data") || named("--db") || configured) return { data, db };
+  if (named("--data") || named("--db") || configured) return { data, db, publicUrl };
   const demo = Deno.env.get("CONDUIT_DEMO_DIR") ?? ".demo";
   if (!fs.existsSync(data) && fs.existsSync(`${demo}/demo.json`) && fs.existsSync(`${demo}/hub`)) {
     console.error(`hub admin: no ${data}; using the demo's hub data in ${demo}/hub`);

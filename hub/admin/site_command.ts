@@ -18,7 +18,18 @@ const USAGE = `usage: deno task hub admin site add NAME [--data DIR | --db URL] 
        deno task hub admin site uplink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]
        deno task hub admin site downlink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]`;
 
-export async function siteCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
+/** The tunnel URL an agent takes for a hub reached at `publicUrl` (https://h/x -> wss://h/x/tunnel). */
+export function tunnelUrlOf(publicUrl: string | undefined): string {
+  if (!publicUrl) return "wss://HUB/tunnel";
+  const u = new URL(publicUrl);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  return `${u.toString().replace(/\/+$/, "")}/tunnel`;
+}
+
+export async function siteCommand(
+  args: string[],
+  defaults: { data: string; db?: string; publicUrl?: string },
+): Promise<number> {
   const parsed = commandLine("hub admin site", USAGE, args, {
     data: { type: "string" },
     db: { type: "string" },
@@ -54,7 +65,9 @@ export async function siteCommand(args: string[], defaults: { data: string; db?:
         );
         console.log(`\n  ${added.enrollmentToken}\n`);
         console.log(
-          `On the site: deno task agent --site ${added.site} --hub wss://HUB/tunnel --enroll <token>`,
+          `On the site: deno task agent --site ${added.site} --hub ${
+            tunnelUrlOf(defaults.publicUrl)
+          } --enroll <token>`,
         );
       }
     } else if (verb === "list") {

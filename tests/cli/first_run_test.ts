@@ -19,13 +19,26 @@ Deno.test("hub admin --config FILE works on the database of the hub started with
   try {
     const data = path.join(dir, "hubdata");
     const config = path.join(dir, "hub.yaml");
-    await Deno.writeTextFile(config, `port: 18080\ndata: ${data}\nlog: { level: info }\n`);
+    await Deno.writeTextFile(
+      config,
+      `port: 18080\ndata: ${data}\npublicUrl: https://hub.example.org\nlog: { level: info }\n`,
+    );
     const added = await hubCli(["admin", "site", "add", "north", "--config", config, "--json"]);
     assert.equal(added.code, 0, added.stderr);
     assert.match(JSON.parse(added.stdout).enrollmentToken, /^cte\.north\./);
+    // The command to run at the site names the hub's tunnel URL, from publicUrl (it said wss://HUB/tunnel).
+    const south = await hubCli(["admin", "site", "add", "south", "--config", config]);
+    assert.equal(south.code, 0, south.stderr);
+    assert.match(
+      south.stdout,
+      /^On the site: deno task agent --site south --hub wss:\/\/hub\.example\.org\/tunnel --enroll <token>$/m,
+    );
     // The site is in the file's data directory, where `deno task hub --config hub.yaml` looks.
     const listed = await hubAdmin(data, ["site", "list", "--json"]);
-    assert.deepEqual((listed.json!.sites as { site: string }[]).map((s) => s.site), ["north"]);
+    assert.deepEqual((listed.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
+      "north",
+      "south",
+    ]);
     const equals = await hubCli([
       "admin",
       "token",
