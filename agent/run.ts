@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { untilStopSignal } from "@conduit/shared/process";
 import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
@@ -84,7 +85,16 @@ export async function runAgent(args: string[]): Promise<number> {
     const code = await enrollAgent(config, values.enroll);
     if (code !== 0) return code;
   }
-  const log = new Logger({ site: config.site ?? "standalone" }, config.log.level);
+  // Without `site`, an enrolled agent is the site its credential names: its log says so (it said
+  // "standalone" on every line of an agent connected to the hub as north).
+  let site = config.site;
+  if (!site && config.hub.url) {
+    const { loadCredential } = await import("./tunnel/credential.ts");
+    try {
+      site = loadCredential(path.resolve(config.data))?.site;
+    } catch { /* a credential file that cannot be read is reported at start */ }
+  }
+  const log = new Logger({ site: site ?? "standalone" }, config.log.level);
   let agent;
   try {
     const { startAgent } = await import("./app.ts");

@@ -186,3 +186,19 @@ Deno.test("an enrolled agent whose hub.url is not the tunnel's says so in its lo
     await hub.stop();
   }
 });
+
+Deno.test("an agent enrolled without --site logs the site of its credential, not standalone", async () => {
+  const hub = await startTestHub();
+  const { enrollmentToken } = await hub.registry.add("east");
+  const agent = await startAgentProcess({ args: ["--hub", hub.tunnelUrl, "--enroll", enrollmentToken] });
+  try {
+    await eventually("east online", () => hub.sessions.get("east"));
+    const started = (await Deno.readTextFile(agent.logFile)).split("\n").find((l) =>
+      l.includes('"msg":"agent started"')
+    );
+    assert.match(started ?? "", /"site":"east"/);
+  } finally {
+    await agent.stop();
+    await hub.stop();
+  }
+});
