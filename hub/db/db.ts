@@ -68,6 +68,11 @@ export class DbUrlError extends Error {
   override name = "DbUrlError";
 }
 
+/** The hub's PostgreSQL cannot be connected to at start (refused, unknown host, bad login, no database). */
+export class DbUnreachableError extends Error {
+  override name = "DbUnreachableError";
+}
+
 /**
  * The database was last migrated by a newer version of the hub (an upgrade rolled back, or an older hub of
  * a cluster started after another was upgraded): this version would misread or break it, so it refuses to
@@ -193,7 +198,13 @@ async function openPg(url: string): Promise<HubDb> {
   });
   const db = drizzlePg(sql, { schema: tablesOf("postgres") });
   try {
-    const lock = await sql.reserve();
+    const lock = await sql.reserve().catch((err) => {
+      // The first connection: its failure alone ("connect ECONNREFUSED 127.0.0.1:5432") named no database.
+      throw new DbUnreachableError(
+        `cannot reach the database ${redactDbUrl(url)}: ${(err as Error).message} (is PostgreSQL running ` +
+          "there, and are the host, port, user, password and database of --db (or db, CONDUIT_HUB_DB) right?)",
+      );
+    });
     try {
       await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
       // Under the lock: a newer hub migrating at the same time has either finished (refused here) or not begun.

@@ -189,3 +189,24 @@ Deno.test("the agent and the hub with a data directory they cannot use name it a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the hub and its admin with a PostgreSQL that does not answer name the database (password hidden), exit code 1", async () => {
+  const data = await Deno.makeTempDir({ prefix: "hub-pg-down-" });
+  try {
+    const port = freePort(); // nothing listens there
+    const db = `postgres://conduit:secret@127.0.0.1:${port}/conduit`;
+    // It logged "hub failed" with "connect ECONNREFUSED 127.0.0.1:PORT" alone, naming no database.
+    const expected = `cannot reach the database postgres://conduit:***@127.0.0.1:${port}/conduit: connect ` +
+      `ECONNREFUSED 127.0.0.1:${port} (is PostgreSQL running there, and are the host, port, user, password and ` +
+      "database of --db (or db, CONDUIT_HUB_DB) right?)";
+    const hub = await run("hub/main.ts", ["--port", "0", "--data", data, "--db", db]);
+    assert.equal(hub.code, 1, hub.out);
+    assert.equal(hub.out.trim(), `hub: ${expected}`);
+    const admin = await run("hub/main.ts", ["admin", "site", "list", "--db", db]);
+    assert.equal(admin.code, 1, admin.out);
+    assert.equal(admin.out.trim(), `hub admin: ${expected}`);
+    assert.ok(!hub.out.includes("secret") && !admin.out.includes("secret"));
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
