@@ -100,9 +100,16 @@ export class TunnelClient {
           (err.reason === Reason.BadCredential || err.reason === Reason.Revoked ||
             err.reason === Reason.BadVersion);
         if (refused) {
+          const reason = (err as HandshakeError).reason;
           log.error("the hub refused this agent", {
-            reason: reasonName((err as HandshakeError).reason),
+            reason: reasonName(reason),
             message: this.lastError,
+            // What to do: a credential the hub does not take (revoked, or a hub restored from a backup
+            // older than its rotation) is replaced only by enrolling again.
+            fix: reason === Reason.BadVersion
+              ? "run an agent version this hub speaks (upgrade the hub before its agents)"
+              : `enroll again: on the hub, deno task hub admin site revoke ${this.#o.site} then site add ` +
+                `${this.#o.site}; here, start the agent once with --enroll TOKEN`,
           });
         } else {log.warn("tunnel connection failed", {
             reason: this.lastError,

@@ -202,3 +202,35 @@ Deno.test("an agent enrolled without --site logs the site of its credential, not
     await hub.stop();
   }
 });
+
+Deno.test("an agent whose credential the hub does not take says how to enroll again", async () => {
+  const hub = await startTestHub();
+  const dataDir = await scratchDir("agent-bad-credential-");
+  const { enrollmentToken } = await hub.registry.add("north");
+  const { credential } = await hub.registry.enroll(enrollmentToken);
+  await hub.registry.revoke("north");
+  await Deno.writeTextFile(
+    path.join(dataDir, "hub-credential.json"),
+    JSON.stringify({ site: "north", credential, hub: hub.tunnelUrl, enrolledAt: new Date().toISOString() }),
+    { mode: 0o600 },
+  );
+  const agent = await startAgentProcess({ dataDir, args: ["--site", "north", "--hub", hub.tunnelUrl] });
+  try {
+    const line = await eventually(
+      "the refusal's log line",
+      async () =>
+        (await Deno.readTextFile(agent.logFile)).split("\n").find((l) =>
+          l.includes("the hub refused this agent")
+        ),
+    );
+    const entry = JSON.parse(line);
+    assert.equal(
+      entry.fix,
+      "enroll again: on the hub, deno task hub admin site revoke north then site add north; here, start the " +
+        "agent once with --enroll TOKEN",
+    );
+  } finally {
+    await agent.stop();
+    await hub.stop();
+  }
+});

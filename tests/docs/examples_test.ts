@@ -284,7 +284,7 @@ Deno.test("every log message operations.md and tunnel.md tell an operator to loo
   const logLines = operator.split("\n- ").filter((item) => /log/.test(item.split(":")[0] ?? "")).join("\n");
   const messages = [...list.matchAll(/`([^`]+)`/g), ...logLines.matchAll(/`([^`]+)`/g)].map((m) => m[1])
     // Context fields and values, not messages.
-    .filter((m) => !/^(part: |0x|policy$|destination$|sop$|status$|reason$|indexed$|removed$)/.test(m));
+    .filter((m) => !/^(part: |0x|policy$|destination$|sop$|status$|reason$|fix$|indexed$|removed$)/.test(m));
   assert.ok(messages.length >= 20, messages.join("\n"));
   const unknown = messages.filter((m) =>
     !code.includes(`"${m}"`) && !code.includes(`"${m}`) && !code.includes(`\`${m}`)
