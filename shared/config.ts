@@ -32,12 +32,18 @@ export function numberKey<T extends z.ZodTypeAny>(
 ): z.ZodEffects<T, z.output<T>, unknown> {
   return z.preprocess(
     (v) => {
+      // A key left out stays undefined: "missing", not the range of a value that is not a number.
+      if (v === undefined) return v;
       if (typeof v === "string" && DECIMAL.test(v.trim())) v = Number(v);
       return typeof v === "number" && Number.isFinite(v) ? v : Number.NaN;
     },
     check(z.number({
       errorMap: (issue, ctx) => ({
-        message: issue.code === "invalid_type" && issue.expected === "number" ? message : ctx.defaultError,
+        message: issue.code !== "invalid_type" || issue.expected !== "number"
+          ? ctx.defaultError
+          : issue.received === "undefined"
+          ? `missing (this key is required): ${message.replace(/^expected /, "")}`
+          : message,
       }),
     })),
   );
@@ -140,6 +146,10 @@ function formatIssues(
   return error.issues.map((issue) => {
     let key = issue.path.join(".");
     let reason = issue.message;
+    if (issue.code === "invalid_type" && issue.received === "undefined" && reason === "Required") {
+      // zod's bare "Required" said nothing of what to write there.
+      reason = "missing (this key is required)";
+    }
     if (issue.code === "unrecognized_keys") {
       key = [...issue.path, ...issue.keys].join(".");
       const known = keysAt(schema, issue.path);

@@ -180,3 +180,30 @@ Deno.test("loadConfig() refuses a number key left empty, a boolean or a list ins
   );
   assert.equal(config.archive.removeAfterForwardSeconds, 0);
 });
+
+Deno.test("loadConfig() says a required key is missing, and what it takes, at the mapping's line", () => {
+  const message = (yaml: string) => {
+    try {
+      loadConfig({ flags: { config: "n.yaml" }, env: {}, readFile: files({ "n.yaml": yaml }) });
+    } catch (err) {
+      if (err instanceof ConfigError) return err.message;
+      throw err;
+    }
+    return "";
+  };
+  // It said "expected a number from 0 to 65535" (a node's port is 1 to 65535) and, for the AE title,
+  // zod's bare "Required".
+  assert.equal(
+    message("nodes:\n  pacs: { aet: ORTHANC, host: 10.0.0.5 }\n"),
+    "config: nodes.pacs.port: missing (this key is required): a number from 1 to 65535 (n.yaml, line 2)",
+  );
+  assert.equal(
+    message("nodes:\n  pacs: { host: 10.0.0.5, port: 4242 }\n"),
+    "config: nodes.pacs.aet: missing (this key is required) (n.yaml, line 2)",
+  );
+  // A port given but 0, or not a number, is still named with the value.
+  assert.equal(
+    message("nodes:\n  pacs: { aet: ORTHANC, host: 10.0.0.5, port: 0 }\n"),
+    "config: nodes.pacs.port: expected a number from 1 to 65535, got 0 (n.yaml, line 2)",
+  );
+});

@@ -9,6 +9,9 @@ const aet = z.string().trim().min(1).max(16).regex(
 );
 /** A port number; an empty value in the file is an error, not port 0. */
 const port = numberKey((n) => n.int().min(0).max(65535), "expected a number from 0 to 65535");
+/** A peer's port (a node's, the TLS port): 0 is no port; left out, "missing (this key is required)". */
+const peerPort = numberKey((n) => n.int().min(0).max(65535), "expected a number from 1 to 65535")
+  .refine((p) => p > 0, "expected a number from 1 to 65535");
 const seconds = numberKey((n) => n.positive());
 
 /** A PEM file (path). */
@@ -28,7 +31,7 @@ const nodeTlsSchema = z.union([
 const nodeSchema = z.object({
   aet,
   host: z.string().min(1),
-  port: port.refine((p) => p > 0, "expected a number from 1 to 65535"),
+  port: peerPort,
   /** How to retrieve from this node: C-GET, or C-MOVE to us. */
   retrieve: z.enum(["get", "move"]).default("move"),
   /**
@@ -53,7 +56,7 @@ const nodeSchema = z.object({
 
 /** The SCP's TLS port (PS3.15 B.1), beside its plain one, on the same address. */
 const scpTlsSchema = z.object({
-  port: port.refine((p) => p > 0, "expected a number from 1 to 65535"),
+  port: peerPort,
   cert: pemFile,
   key: pemFile,
   /** The CA file client certificates must chain to (with requireClientCert). */
