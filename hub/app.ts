@@ -8,7 +8,7 @@ import { withHead } from "./head.ts";
 import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
-import { type HubDb, openHubDb } from "./db/db.ts";
+import { type HubDb, openHubDb, parseDbUrl } from "./db/db.ts";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
 import { DbProbe } from "./db/health.ts";
@@ -86,14 +86,21 @@ function listening<T>(address: string, serve: () => T, setting: string, what = "
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
   const tls = hubTlsFiles(config) ?? {};
   const peerCaCerts = clusterCaCerts(config);
-  try {
-    fs.mkdirSync(config.data, { recursive: true });
-    if (!fs.statSync(config.data).isDirectory()) throw NOT_A_DIRECTORY;
-    fs.accessSync(config.data, fs.constants.W_OK | fs.constants.X_OK);
-  } catch (err) {
-    throw dataDirError(path.resolve(config.data), err, "CONDUIT_HUB_DATA");
-  }
+  const readyDataDir = () => {
+    try {
+      fs.mkdirSync(config.data, { recursive: true });
+      if (!fs.statSync(config.data).isDirectory()) throw NOT_A_DIRECTORY;
+      fs.accessSync(config.data, fs.constants.W_OK | fs.constants.X_OK);
+    } catch (err) {
+      throw dataDirError(path.resolve(config.data), err, "CONDUIT_HUB_DATA");
+    }
+  };
+  // A --db that cannot be used, or a PostgreSQL that does not answer, stops the hub before it makes its
+  // data directory; the libsql file lives in it, so that one is made first.
+  const onFile = parseDbUrl(config.db).dialect === "sqlite";
+  if (onFile) readyDataDir();
   const db = await openHubDb(config.data, config.db);
+  if (!onFile) readyDataDir();
   const registry = new SiteRegistry(db);
   const spoolDir = path.join(config.data, "spool");
   await sweepSpool(spoolDir, log.child({ part: "dicomweb" }));

@@ -103,7 +103,7 @@ function newestApplied(rows: { m?: unknown }[]): number | undefined {
 }
 
 /** Which database a `--db` value names: the libsql file (absent or `file:`) or a PostgreSQL URL. */
-function parseDbUrl(url: string | undefined): { dialect: Dialect; file?: string; url?: string } {
+export function parseDbUrl(url: string | undefined): { dialect: Dialect; file?: string; url?: string } {
   if (!url || url === "file:") return { dialect: "sqlite" };
   if (url.startsWith("file:")) return { dialect: "sqlite", file: url.slice("file:".length) };
   if (/^postgres(ql)?:\/\//.test(url)) {

@@ -199,9 +199,11 @@ Deno.test("the hub and its admin with a PostgreSQL that does not answer name the
     const expected = `cannot reach the database postgres://conduit:***@127.0.0.1:${port}/conduit: connect ` +
       `ECONNREFUSED 127.0.0.1:${port} (is PostgreSQL running there, and are the host, port, user, password and ` +
       "database of --db (or db, CONDUIT_HUB_DB) right?)";
-    const hub = await run("hub/main.ts", ["--port", "0", "--data", data, "--db", db]);
+    const hub = await run("hub/main.ts", ["--port", "0", "--data", path.join(data, "hub"), "--db", db]);
     assert.equal(hub.code, 1, hub.out);
     assert.equal(hub.out.trim(), `hub: ${expected}`);
+    // Nothing made: not even the data directory (./data/hub, without --data, in the directory it ran in).
+    assert.equal(await Deno.stat(path.join(data, "hub")).then(() => true, () => false), false);
     const admin = await run("hub/main.ts", ["admin", "site", "list", "--db", db]);
     assert.equal(admin.code, 1, admin.out);
     assert.equal(admin.out.trim(), `hub admin: ${expected}`);
