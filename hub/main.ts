@@ -98,11 +98,13 @@ function adminDefaults(
   const named = (flag: string) => args.includes(flag) || args.some((a) => a.startsWith(`${flag}=`));
   if (named("--data") || named("--db") || configured) return { data, db, publicUrl };
   const demo = Deno.env.get("CONDUIT_DEMO_DIR") ?? ".demo";
-  if (!fs.existsSync(data) && fs.existsSync(`${demo}/demo.json`) && fs.existsSync(`${demo}/hub`)) {
+  // (An empty ./data/hub, left by a hub that could not start, does not hide the demo's.)
+  const noDatabase = !fs.existsSync(path.join(data, "hub.db"));
+  if (noDatabase && fs.existsSync(`${demo}/demo.json`) && fs.existsSync(`${demo}/hub`)) {
     console.error(`hub admin: no ${data}; using the demo's hub data in ${demo}/hub`);
     return { data: `${demo}/hub` };
   }
-  return { data, db, fresh: !db && !fs.existsSync(path.join(data, "hub.db")) };
+  return { data, db, fresh: !db && noDatabase };
 }
 
 /** The admin commands that would only find a new database empty (the others may make a hub's first one). */
