@@ -95,3 +95,48 @@ Deno.test("no help text of the agent or the hub names an issue of the tracker", 
     assert.doesNotMatch(stdout + stderr, ISSUE, `${main} ${args.join(" ")}`);
   }
 });
+
+Deno.test("every flag the documents give a hub admin or agent command is one its help names", async () => {
+  const docs = [
+    "README.md",
+    ...[...Deno.readDirSync(path.join(ROOT, "docs"))].filter((e) => e.name.endsWith(".md")).map((e) =>
+      `docs/${e.name}`
+    ),
+  ];
+  // A command as the documents write it, up to the end of its code span, line or table cell.
+  const uses: { doc: string; command: string; flags: string[] }[] = [];
+  for (const doc of docs) {
+    const text = Deno.readTextFileSync(path.join(ROOT, doc));
+    for (
+      const m of text.matchAll(
+        /deno task (hub admin [a-z-]+|agent (?:node|queue|route|backup|restore|deid)\b)([^`|\n#]*)/g,
+      )
+    ) {
+      uses.push({
+        doc,
+        command: m[1],
+        flags: [...m[2].matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((f) => f[0]),
+      });
+    }
+  }
+  assert.ok(uses.length >= 30, `${uses.length} commands`);
+  const helps = new Map<string, string>();
+  const common = (await cli("hub/main.ts", ["admin", "--help"])).stdout; // --config, --data, --db, --json
+  const agentHelp = (await cli("agent/main.ts", ["--help"])).stdout; // --config and the layered flags
+  const unknown: string[] = [];
+  for (const { doc, command, flags } of uses) {
+    if (!helps.has(command)) {
+      const words = command.split(" ");
+      const main = words[0] === "hub" ? "hub/main.ts" : "agent/main.ts";
+      const { stdout, stderr } = await cli(main, [...words.slice(1), "--help"]);
+      helps.set(command, stdout + stderr);
+    }
+    const help = helps.get(command)! + (command.startsWith("hub") ? common : agentHelp);
+    for (const flag of flags) {
+      if (!new RegExp(`${flag}(?![a-z-])`).test(help)) {
+        unknown.push(`${doc}: deno task ${command} ... ${flag}`);
+      }
+    }
+  }
+  assert.deepEqual(unknown, []);
+});
