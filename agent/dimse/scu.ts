@@ -154,7 +154,10 @@ export class ScuAssociation {
         () => fail(new AssociationError(`connection to ${node.aet} closed during negotiation`)),
       );
       network.on("networkError", (err: Error) => {
-        fail(new AssociationError(`${node.aet}: ${err.message}`));
+        // The library's words begin with its socket's address, empty before a connection
+        // (" -> Connection error: Connection refused"): the node's name and address say it instead.
+        const reason = err.message.replace(/^[^>]*->\s*/, "");
+        fail(new AssociationError(`${node.aet} at ${node.host}:${node.port}: ${reason}`));
         socket.destroy();
       });
       network.on("connect", () => {

@@ -234,3 +234,28 @@ Deno.test("an agent whose credential the hub does not take says how to enroll ag
     await hub.stop();
   }
 });
+
+Deno.test("a node that does not answer is named with its address and the reason, without the library's prefix", async () => {
+  const port = freePort(); // nothing listens there
+  const agent = await startAgentProcess({
+    config: { nodes: { research: { aet: "RESEARCH", host: "127.0.0.1", port } } },
+  });
+  try {
+    const echo = await agentCli([
+      "node",
+      "echo",
+      "research",
+      "--http-port",
+      String(agent.httpPort),
+      "--json",
+    ]);
+    assert.equal(echo.code, 1, echo.stderr);
+    // It read "RESEARCH:  -> Connection error: Connection refused (os error 111)", in the queue's last error too.
+    assert.match(
+      JSON.parse(echo.stdout).error,
+      new RegExp(`^RESEARCH at 127\\.0\\.0\\.1:${port}: Connection error: Connection refused`),
+    );
+  } finally {
+    await agent.stop();
+  }
+});
