@@ -26,7 +26,7 @@ function usage(): string {
   return [
     `conduit hub ${VERSION}`,
     "usage: deno task hub [--config FILE] [flags]",
-    "       deno task hub admin site add|list|revoke|rotate|uplink|downlink ... [--json] [--data DIR | --db URL]",
+    "       deno task hub admin site add|list|revoke|rotate|uplink|downlink ... [--json] [--config FILE | --data DIR | --db URL]",
     "       deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]",
     "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list | role | password | disable |",
     "         enable ... [--json]",
@@ -34,7 +34,7 @@ function usage(): string {
     "       deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T] [--limit N|all]",
     "         [--csv | --json]",
     "       deno task hub admin migrate-db --to postgres://... [--from file:PATH | --data DIR] [--json]",
-    "       deno task hub admin backup --out FILE [--data DIR | --db URL] [--json]",
+    "       deno task hub admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,

@@ -15,7 +15,7 @@ import {
 } from "../auth/audit.ts";
 
 const USAGE = `usage: deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T]
-         [--limit N|all] [--csv | --json] [--data DIR | --db URL]
+         [--limit N|all] [--csv | --json] [--config FILE | --data DIR | --db URL]
   --actor A    who: user:NAME, token:ID, cli, hub or anonymous
   --action X   what: an action (site.add), or a prefix ending in . or * (site., login*)
   --target T   on what: a user or site name, a transfer or token id

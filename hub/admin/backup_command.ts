@@ -1,5 +1,5 @@
 /**
- * `deno task hub admin backup --out FILE [--data DIR | --db URL] [--json]`: a consistent copy of the hub's
+ * `deno task hub admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]`: a consistent copy of the hub's
  * libsql file made while the hub runs. SQLite's `VACUUM INTO` reads the live database in one read
  * transaction (in WAL mode the hub's writes go on meanwhile) and writes a compact copy of the last commit
  * before it began; a plain copy of `hub.db` could be torn, or miss what is still in `hub.db-wal`. The copy is
@@ -15,7 +15,7 @@ import { commandLine } from "@conduit/shared/cli";
 import { hubDbFile, migrationTag } from "../db/db.ts";
 import { VERSION } from "../version.ts";
 
-const USAGE = `usage: deno task hub admin backup --out FILE [--data DIR | --db URL] [--json]
+const USAGE = `usage: deno task hub admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]
   --out FILE     the copy to write (it must not exist, or be empty); restore it as the hub's hub.db
   --json         print what was copied as one JSON object
 On PostgreSQL (--db postgres://...) it names the pg_dump command to run instead.`;

@@ -9,7 +9,7 @@ import { commandLine } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { hubs, siteLeases } from "../db/schema.ts";
 
-const USAGE = "usage: deno task hub admin hubs [--data DIR | --db URL] [--json]";
+const USAGE = "usage: deno task hub admin hubs [--config FILE | --data DIR | --db URL] [--json]";
 
 /** A hub whose last beat is older than this is taken for gone (hubs beat every second). */
 const LIVE_MS = 10_000;

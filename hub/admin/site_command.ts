@@ -11,12 +11,12 @@ import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { requestRotation } from "../sites/rotation.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
 
-const USAGE = `usage: deno task hub admin site add NAME [--data DIR | --db URL] [--json]
-       deno task hub admin site list [--data DIR | --db URL] [--json]
-       deno task hub admin site revoke NAME [--data DIR | --db URL] [--json]
-       deno task hub admin site rotate NAME [--data DIR | --db URL] [--json]
-       deno task hub admin site uplink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]
-       deno task hub admin site downlink NAME MBIT_PER_S|none [--data DIR | --db URL] [--json]`;
+const USAGE = `usage: deno task hub admin site add NAME [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin site list [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin site revoke NAME [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin site rotate NAME [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin site uplink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin site downlink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]`;
 
 /** The tunnel URL an agent takes for a hub reached at `publicUrl` (https://h/x -> wss://h/x/tunnel). */
 export function tunnelUrlOf(publicUrl: string | undefined): string {

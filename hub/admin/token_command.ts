@@ -8,9 +8,9 @@ import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
 
 const USAGE = `usage: deno task hub admin token create NAME --role ${
   ROLES.join("|")
-} [--sites a,b] [--data DIR | --db URL] [--json]
-       deno task hub admin token list [--data DIR | --db URL] [--json]
-       deno task hub admin token revoke ID [--data DIR | --db URL] [--json]`;
+} [--sites a,b] [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin token list [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin token revoke ID [--config FILE | --data DIR | --db URL] [--json]`;
 
 export async function tokenCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   const parsed = commandLine("hub admin token", USAGE, args, {

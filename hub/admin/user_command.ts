@@ -12,11 +12,13 @@ import { ROLES } from "../auth/tokens.ts";
 
 const USAGE = `usage: deno task hub admin user add NAME --role ${
   ROLES.join("|")
-} [--password-stdin] [--data DIR | --db URL] [--json]
-       deno task hub admin user list [--data DIR | --db URL] [--json]
-       deno task hub admin user role NAME --role ${ROLES.join("|")} [--data DIR | --db URL] [--json]
-       deno task hub admin user password NAME [--password-stdin] [--data DIR | --db URL] [--json]
-       deno task hub admin user disable|enable NAME [--data DIR | --db URL] [--json]`;
+} [--password-stdin] [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin user list [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin user role NAME --role ${
+  ROLES.join("|")
+} [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin user password NAME [--password-stdin] [--config FILE | --data DIR | --db URL] [--json]
+       deno task hub admin user disable|enable NAME [--config FILE | --data DIR | --db URL] [--json]`;
 
 async function readLine(): Promise<string> {
   const buf = new Uint8Array(4096);
