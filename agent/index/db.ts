@@ -6,6 +6,7 @@
  * waits for the writer), with drizzle's `sql` templates rendered by its SQLite dialect. Migrations are
  * drizzle-kit's, applied at open as drizzle's own migrator would (same `__drizzle_migrations` table).
  */
+import { migrationTagIn } from "@conduit/shared/migrations";
 import LibsqlDatabase from "libsql";
 import type { SQL } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
@@ -37,19 +38,12 @@ export interface Reader {
 const MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
 const MIGRATIONS_TABLE = "__drizzle_migrations";
 
-/**
- * The tag of the migration applied at `appliedAt` (its `created_at` in __drizzle_migrations, drizzle-kit's
- * journal `when`), e.g. `0009_commitment_scu`; null when this version's journal has none (a newer schema).
- */
+/** The tag of the migration applied at `appliedAt`, from this program's journal (shared/migrations.ts). */
 export function migrationTag(appliedAt: number | null): string | null {
-  try {
-    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS, "meta", "_journal.json"), "utf8")) as {
-      entries: { when: number; tag: string }[];
-    };
-    return journal.entries.find((e) => e.when === appliedAt)?.tag ?? null;
-  } catch {
-    return null;
-  }
+  return migrationTagIn(
+    () => fs.readFileSync(path.join(MIGRATIONS, "meta", "_journal.json"), "utf8"),
+    appliedAt,
+  );
 }
 /** Prepared read statements kept (queries differ by their columns and conditions). */
 const READ_STATEMENTS = 256;

@@ -8,6 +8,7 @@
  * under Deno's Node compatibility), a small pool; migrations run under an advisory lock so hubs
  * starting together do not apply them twice.
  */
+import { migrationTagIn } from "@conduit/shared/migrations";
 import { createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
@@ -47,19 +48,12 @@ const PROBE_SQL = "INSERT INTO cluster_settings (key, value) VALUES ('healthz', 
 const MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
 const MIGRATIONS_PG = fileURLToPath(new URL("./migrations_pg", import.meta.url));
 
-/**
- * The tag of the migration applied at `appliedAt` (its `created_at` in __drizzle_migrations, drizzle-kit's
- * journal `when`), e.g. `0009_commitment_scu`; null when this version's journal has none (a newer schema).
- */
+/** The tag of the migration applied at `appliedAt`, from this program's journal (shared/migrations.ts). */
 export function migrationTag(appliedAt: number | null): string | null {
-  try {
-    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS, "meta", "_journal.json"), "utf8")) as {
-      entries: { when: number; tag: string }[];
-    };
-    return journal.entries.find((e) => e.when === appliedAt)?.tag ?? null;
-  } catch {
-    return null;
-  }
+  return migrationTagIn(
+    () => fs.readFileSync(path.join(MIGRATIONS, "meta", "_journal.json"), "utf8"),
+    appliedAt,
+  );
 }
 /** The advisory lock key that serializes migrations between hubs ("conduit" in ASCII). */
 const MIGRATION_LOCK = 0x636f6e64756974;
