@@ -34,6 +34,23 @@ async function doneToSouth(agent: AgentProcess): Promise<QueueRow[]> {
   return await (await agent.http(`/queue?${q}`)).json();
 }
 
+/** Two hubs on a new database of `pg`, each with its own cluster URL; their stops pushed on `stops`. */
+async function twoHubs(
+  pg: Awaited<ReturnType<typeof startPostgres>>,
+  name: string,
+  stops: (() => Promise<void>)[],
+) {
+  const db = await pg.createDatabase(name);
+  const ports = [freePort(), freePort()] as const;
+  const hubs = [];
+  for (const port of ports) {
+    const hub = await startTestHub({ db, port, clusterUrl: `http://127.0.0.1:${port}` });
+    stops.push(() => hub.stop());
+    hubs.push(hub);
+  }
+  return { db, ports, hubs: hubs as [typeof hubs[0], typeof hubs[0]] };
+}
+
 Deno.test({
   name: "a site's downlink cap holds across a cluster: sources on two hubs share its one bucket, fairly",
   ignore: Boolean(skip),
@@ -43,12 +60,7 @@ Deno.test({
     const pg = await startPostgres();
     const stops: (() => Promise<void>)[] = [];
     try {
-      const db = await pg.createDatabase("downlink");
-      const [portA, portB] = [freePort(), freePort()];
-      const a = await startTestHub({ db, port: portA, clusterUrl: `http://127.0.0.1:${portA}` });
-      stops.push(() => a.stop());
-      const b = await startTestHub({ db, port: portB, clusterUrl: `http://127.0.0.1:${portB}` });
-      stops.push(() => b.stop());
+      const { hubs: [a, b] } = await twoHubs(pg, "downlink", stops);
       const agent = async (site: string, hub: typeof a, routes?: unknown) => {
         const started = await startAgentProcess({
           aet: site.toUpperCase(),
@@ -139,12 +151,7 @@ Deno.test({
     const pg = await startPostgres();
     const stops: (() => Promise<void>)[] = [];
     try {
-      const db = await pg.createDatabase("downlink_mixed");
-      const [portA, portB] = [freePort(), freePort()];
-      const a = await startTestHub({ db, port: portA, clusterUrl: `http://127.0.0.1:${portA}` });
-      stops.push(() => a.stop());
-      const b = await startTestHub({ db, port: portB, clusterUrl: `http://127.0.0.1:${portB}` });
-      stops.push(() => b.stop());
+      const { db, ports: [, portB], hubs: [a, b] } = await twoHubs(pg, "downlink_mixed", stops);
       const south = await startAgentProcess({ aet: "SOUTH", args: await siteArgs(b, "south") });
       stops.push(() => south.stop());
       await eventually(
