@@ -32,6 +32,24 @@ interface Row {
   lastError: string;
 }
 
+/** A node at 127.0.0.1 that commits: asked again after `timeoutSeconds` without its report. */
+function committingNode(aet: string, port: number, timeoutSeconds: number) {
+  return { aet, host: "127.0.0.1", port, storageCommitment: true, commitmentTimeoutSeconds: timeoutSeconds };
+}
+
+/** A generated CT series of `count` small objects sent to `agent` by storescu (which must succeed). */
+async function sendSeries(agent: AgentProcess, seed: string, count: number) {
+  const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+    count,
+    rows: 32,
+    columns: 32,
+    modality: "CT",
+    seed,
+  });
+  assert.equal((await storescu(series.paths, agent)).code, 0);
+  return series;
+}
+
 async function rows(agent: AgentProcess): Promise<Row[]> {
   return await (await agent.http(`/queue?limit=10000`)).json() as Row[];
 }
@@ -70,26 +88,13 @@ Deno.test({
         dimse: { commitmentRetrySeconds: 0.2 },
         archive: { removeAfterForwardSeconds: 0 },
         nodes: {
-          pacs: {
-            aet: orthanc.aet,
-            host: "127.0.0.1",
-            port: orthanc.port,
-            storageCommitment: true,
-            commitmentTimeoutSeconds: 2,
-          },
+          pacs: committingNode(orthanc.aet, orthanc.port, 2),
         },
         routes: [{ name: "all", to: [{ node: "pacs" }] }],
       },
     });
     try {
-      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-        count: 3,
-        rows: 32,
-        columns: 32,
-        modality: "CT",
-        seed: "fwd-commit",
-      });
-      assert.equal((await storescu(series.paths, agent)).code, 0);
+      const series = await sendSeries(agent, "fwd-commit", 3);
       await eventually(
         "3 rows awaiting commitment",
         async () => (await inState(agent, "committing")).length === 3,
@@ -167,13 +172,7 @@ Deno.test({
     });
     // `slow` is `other` behind a proxy that, once frozen, takes connections and moves no byte.
     const proxy = startProxy(other.port);
-    const node = (aet: string, port: number) => ({
-      aet,
-      host: "127.0.0.1",
-      port,
-      storageCommitment: true,
-      commitmentTimeoutSeconds: 1,
-    });
+    const node = (aet: string, port: number) => committingNode(aet, port, 1);
     const agent = await startAgentProcess({
       port: agentPort,
       config: {
@@ -185,14 +184,7 @@ Deno.test({
       },
     });
     try {
-      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-        count: 2,
-        rows: 32,
-        columns: 32,
-        modality: "CT",
-        seed: "fwd-commit-two",
-      });
-      assert.equal((await storescu(series.paths, agent)).code, 0);
+      const series = await sendSeries(agent, "fwd-commit-two", 2);
       await eventually(
         "both nodes' rows awaiting commitment",
         async () => (await inState(agent, "committing")).length === 4,
@@ -238,14 +230,8 @@ Deno.test({
     const config = {
       queue: FAST_RETRY,
       nodes: {
-        pacs: {
-          aet: orthanc.aet,
-          host: "127.0.0.1",
-          port: orthanc.port,
-          storageCommitment: true,
-          // Far longer than the test: only the restart asks again.
-          commitmentTimeoutSeconds: 3600,
-        },
+        // Asked again far later than the test lasts: only the restart asks again.
+        pacs: committingNode(orthanc.aet, orthanc.port, 3600),
       },
       routes: [{ name: "all", to: [{ node: "pacs" }] }],
     };
@@ -294,26 +280,13 @@ Deno.test({
       config: {
         queue: FAST_RETRY,
         nodes: {
-          pacs: {
-            aet: b.aet,
-            host: "127.0.0.1",
-            port: b.port,
-            storageCommitment: true,
-            commitmentTimeoutSeconds: 2,
-          },
+          pacs: committingNode(b.aet, b.port, 2),
         },
         routes: [{ name: "all", to: [{ node: "pacs" }] }],
       },
     });
     try {
-      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-        count: 3,
-        rows: 32,
-        columns: 32,
-        modality: "CT",
-        seed: "fwd-commit-agent",
-      });
-      assert.equal((await storescu(series.paths, a)).code, 0);
+      const series = await sendSeries(a, "fwd-commit-agent", 3);
       await eventually("every row done", async () => (await inState(a, "done")).length === 3, 60_000);
       assert.ok((await metric(a, "committed")) >= 3);
       assert.equal(await metric(a, "failed"), 0);
@@ -341,14 +314,7 @@ Deno.test({
       },
     });
     try {
-      const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-        count: 2,
-        rows: 32,
-        columns: 32,
-        modality: "CT",
-        seed: "fwd-commit-none",
-      });
-      assert.equal((await storescu(series.paths, agent)).code, 0);
+      const series = await sendSeries(agent, "fwd-commit-none", 2);
       const dead = await eventually("rows in the dead letter", async () => {
         const d = await inState(agent, "dead");
         return d.length === 2 ? d : undefined;
