@@ -94,7 +94,7 @@ Deno.test({
       },
     });
     try {
-      const series = await sendSeries(agent, "fwd-commit", 3);
+      await sendSeries(agent, "fwd-commit", 3);
       await eventually(
         "3 rows awaiting commitment",
         async () => (await inState(agent, "committing")).length === 3,
@@ -184,7 +184,7 @@ Deno.test({
       },
     });
     try {
-      const series = await sendSeries(agent, "fwd-commit-two", 2);
+      await sendSeries(agent, "fwd-commit-two", 2);
       await eventually(
         "both nodes' rows awaiting commitment",
         async () => (await inState(agent, "committing")).length === 4,
@@ -286,7 +286,7 @@ Deno.test({
       },
     });
     try {
-      const series = await sendSeries(a, "fwd-commit-agent", 3);
+      await sendSeries(a, "fwd-commit-agent", 3);
       await eventually("every row done", async () => (await inState(a, "done")).length === 3, 60_000);
       assert.ok((await metric(a, "committed")) >= 3);
       assert.equal(await metric(a, "failed"), 0);
@@ -314,7 +314,7 @@ Deno.test({
       },
     });
     try {
-      const series = await sendSeries(agent, "fwd-commit-none", 2);
+      await sendSeries(agent, "fwd-commit-none", 2);
       const dead = await eventually("rows in the dead letter", async () => {
         const d = await inState(agent, "dead");
         return d.length === 2 ? d : undefined;
