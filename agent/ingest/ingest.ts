@@ -164,9 +164,13 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     // A resend of an archived object needs no sync: its bytes are durable in the archive already.
     // Without syncs there is nothing to spare, and the group commit finds the duplicate as it would.
     if (this.#o.archive.sync) sink.beforeSync = (written) => this.#resend(written);
+    // The header checked while the rest of the object arrives (what the last byte changes is checked
+    // then): without syncs, nothing else would hide its cost from the sender's wait for Success.
+    let early: EarlyCheck | undefined;
+    sink.onHead = (head) => early = earlyCheck(head, ctx);
     // Checked while its file syncs, not after: the sender waits for the sync either way.
     sink.onWritten = (written) => {
-      const checked = this.check(written, ctx);
+      const checked = this.check(written, ctx, early);
       checked.catch(() => {}); // commit() reports it; a sink that fails to sync is never committed
       this.#checking.set(sink, checked);
     };
@@ -292,30 +296,23 @@ export class Ingest implements StoreHandler<StoreFileStream> {
    * does not match its command, or UIDs that cannot make an archive key. Reads only the bytes kept while
    * receiving (or the head of the file), never the index.
    */
-  async check(received: ReceivedObject, ctx: StoreContext): Promise<Checked> {
+  async check(received: ReceivedObject, ctx: StoreContext, early?: EarlyCheck): Promise<Checked> {
     const log = this.#o.log.child({
       sop: () => hashUid(ctx.sopInstanceUid),
       callingAet: ctx.association.callingAet,
     });
+    // The header as parsed before the last byte (`earlyCheck`) holds when the whole object turned out
+    // well formed and longer than the bytes parsed; anything else is parsed and reported now.
+    if (early && !received.malformed && !received.headIsWhole) {
+      return { received, ctx, header: { ...early.header, fileSize: received.fileSize }, ...early.found, log };
+    }
     const header = await checkedHeader(received, log);
-    // Without the File Meta's UIDs: the data set's own must match the command.
-    const attrs = instanceAttributes(header.bytes, header.dataset, undefined, header.header.transferSyntax);
-    if (attrs.sopInstanceUid !== ctx.sopInstanceUid || attrs.sopClassUid !== ctx.sopClassUid) {
-      log.warn("data set does not match its C-STORE command");
-      throw new DimseStatusError(
-        Status.DataSetMismatch,
-        "SOP Class or Instance UID differs from the command",
-      );
+    const found = headerChecks(header, ctx);
+    if (found instanceof DimseStatusError) {
+      if (found.message === COMMAND_MISMATCH) log.warn("data set does not match its C-STORE command");
+      throw found;
     }
-    if (!attrs.studyInstanceUid || !attrs.seriesInstanceUid) {
-      throw new DimseStatusError(Status.DataSetMismatch, "Study or Series Instance UID missing");
-    }
-    try {
-      const key = objectKey(attrs.studyInstanceUid, attrs.seriesInstanceUid, attrs.sopInstanceUid);
-      return { received, ctx, header, attrs, key, log };
-    } catch (err) {
-      throw new DimseStatusError(Status.DataSetMismatch, (err as Error).message);
-    }
+    return { received, ctx, header, ...found, log };
   }
 
   /**
@@ -556,6 +553,50 @@ async function checkedHeader(received: ReceivedObject, log: Logger): Promise<Fil
     const reason = err instanceof DicomParseError ? err.message : String(err);
     log.warn("C-STORE payload is not a readable data set", { reason });
     throw new DimseStatusError(Status.CannotUnderstand, `data set not readable: ${reason}`);
+  }
+}
+
+const COMMAND_MISMATCH = "SOP Class or Instance UID differs from the command";
+
+/** What an object's header told before its last byte arrived (`Ingest.check`). */
+interface EarlyCheck {
+  header: FileHeader;
+  found: { attrs: InstanceAttributes; key: string };
+}
+
+/**
+ * The header checks of an object whose bytes up to its pixel data have arrived, or undefined when they
+ * do not pass: the check after the last byte then does them again, and reports.
+ */
+function earlyCheck(head: Uint8Array, ctx: StoreContext): EarlyCheck | undefined {
+  try {
+    const header = parseHeaderBytes(head, head.length, false);
+    const found = headerChecks(header, ctx);
+    return found instanceof DimseStatusError ? undefined : { header, found };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The instance's attributes and archive key from its header, or why it is refused: without the File
+ * Meta's UIDs, the data set's own must match the command.
+ */
+function headerChecks(
+  header: FileHeader,
+  ctx: StoreContext,
+): { attrs: InstanceAttributes; key: string } | DimseStatusError {
+  const attrs = instanceAttributes(header.bytes, header.dataset, undefined, header.header.transferSyntax);
+  if (attrs.sopInstanceUid !== ctx.sopInstanceUid || attrs.sopClassUid !== ctx.sopClassUid) {
+    return new DimseStatusError(Status.DataSetMismatch, COMMAND_MISMATCH);
+  }
+  if (!attrs.studyInstanceUid || !attrs.seriesInstanceUid) {
+    return new DimseStatusError(Status.DataSetMismatch, "Study or Series Instance UID missing");
+  }
+  try {
+    return { attrs, key: objectKey(attrs.studyInstanceUid, attrs.seriesInstanceUid, attrs.sopInstanceUid) };
+  } catch (err) {
+    return new DimseStatusError(Status.DataSetMismatch, (err as Error).message);
   }
 }
 

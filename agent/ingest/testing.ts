@@ -74,5 +74,5 @@ export async function ingestRig(
     await Deno.remove(dir, { recursive: true });
   };
   const store = (bytes: Uint8Array) => storeAsWire(ingest, ctx, bytes);
-  return { dir, db, intake, ingest, dataset, sopInstanceUid, store, tearDown };
+  return { dir, db, intake, ingest, dataset, sopInstanceUid, ctx, store, tearDown };
 }

@@ -74,6 +74,17 @@ export class StoreFileStream extends Writable {
    */
   beforeSync: ((written: ReceivedObject) => boolean | Promise<boolean>) | undefined;
   #sameAsStored = false;
+  /**
+   * Called once, as soon as the head holds every byte before the top-level Pixel Data value (and
+   * {@link PAST_PIXEL_DATA} more), with those bytes: most of the object is still to come, and a receiver
+   * parses the header now instead of after the last byte (issue 16: on the sender's wait for Success).
+   * What it learns is provisional: `received.malformed` at the end still decides. Not called for deflated
+   * data sets, or objects whose pixel data starts past the kept head.
+   */
+  onHead: ((head: Uint8Array) => void) | undefined;
+  #headShown = false;
+  /** Whether the head's limit was set just past the Pixel Data value's start (within HEAD_BYTES). */
+  #headReachesPixels = false;
 
   /**
    * A stream into `tempPath`, created exclusively (or `file`, when it was created ahead: {@link create},
@@ -169,10 +180,16 @@ export class StoreFileStream extends Writable {
         check.push(chunk);
         if (check.pixelDataValueAt >= 0 && this.#headLimit === HEAD_BYTES) {
           const datasetStart = this.#fileSize - this.#datasetSize;
-          this.#headLimit = Math.min(HEAD_BYTES, datasetStart + check.pixelDataValueAt + PAST_PIXEL_DATA);
+          const limit = datasetStart + check.pixelDataValueAt + PAST_PIXEL_DATA;
+          this.#headLimit = Math.min(HEAD_BYTES, limit);
+          this.#headReachesPixels = limit <= HEAD_BYTES;
         }
       }
       this.#keep(chunk);
+      if (this.#headReachesPixels && !this.#headShown && this.onHead && this.#headLength >= this.#headLimit) {
+        this.#headShown = true;
+        this.onHead(this.#head.subarray(0, this.#headLength));
+      }
       this.#datasetSize += chunk.length;
       this.#fileSize += chunk.length;
     } catch (err) {

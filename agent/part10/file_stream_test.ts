@@ -93,3 +93,79 @@ Deno.test("StoreFileStream keeps the head up to just past the start of the pixel
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("StoreFileStream shows the head once, before the end, as soon as it reaches the pixel data", async () => {
+  const { generateInstance, uidFromKey } = await import("@conduit/shared/testing");
+  const { readPart10Header } = await import("@conduit/shared/dicom");
+  const bytes = generateInstance({
+    modality: "CT",
+    patientName: "HEAD^EARLY",
+    patientId: "H2",
+    studyInstanceUid: uidFromKey("early/study"),
+    seriesInstanceUid: uidFromKey("early/series"),
+    sopInstanceUid: uidFromKey("early/sop"),
+    instanceNumber: 1,
+    rows: 256,
+    columns: 256,
+  });
+  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  const dir = await Deno.makeTempDir({ prefix: "file-stream-" });
+  try {
+    // A file created ahead, as the intake's staging files are: every write lands before write() returns.
+    const file = path.join(dir, "object.part");
+    const handle = await Deno.open(file, { write: true, createNew: true, mode: 0o640 });
+    const stream = new StoreFileStream(file, meta, false, handle);
+    const shown: { head: Uint8Array; written: number }[] = [];
+    let written = 0;
+    stream.onHead = (head) => shown.push({ head: head.slice(), written });
+    for (let at = 0; at < dataset.length; at += 16384) {
+      stream.write(dataset.subarray(at, at + 16384));
+      written = Math.min(dataset.length, at + 16384);
+    }
+    await finished(stream);
+    const received = stream.received!;
+    assert.equal(shown.length, 1, "shown once");
+    assert.ok(shown[0].written < dataset.length, "before the last fragment");
+    assert.deepEqual(shown[0].head, received.head, "the same bytes the end describes");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("StoreFileStream does not show a head that ends before the pixel data, or a data set without it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "file-stream-" });
+  try {
+    // No Pixel Data at all: the head is only ever described at the end.
+    const stream = new StoreFileStream(path.join(dir, "a.part"), meta, false);
+    let shown = 0;
+    stream.onHead = () => shown++;
+    stream.write(dataset(60_000, 0x41));
+    await finished(stream);
+    assert.equal(stream.received?.malformed, undefined);
+    assert.equal(shown, 0);
+    // Pixel Data that starts past the kept head (70 000 bytes of names before it): not shown either.
+    const far = new StoreFileStream(path.join(dir, "b.part"), meta, false);
+    far.onHead = () => shown++;
+    const others = [
+      0x10,
+      0x00,
+      0x01,
+      0x10,
+      0x50,
+      0x4e,
+      35_000 & 0xff,
+      35_000 >> 8,
+      ...new Uint8Array(35_000),
+    ];
+    const pixels = [0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 8, 0, 0, 0, ...new Uint8Array(8)];
+    for (const part of [dataset(35_000, 0x42), new Uint8Array(others), new Uint8Array(pixels)]) {
+      far.write(part);
+    }
+    await finished(far);
+    assert.ok(far.received, `received (${far.failure})`);
+    assert.equal(far.received.malformed, undefined, String(far.received.malformed));
+    assert.equal(shown, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
