@@ -60,7 +60,9 @@ export function openTunnelSocket(
         reject(
           refusalOf(text) ??
             new Error(
-              `WebSocket to ${url} failed: the hub answered ${res.statusCode}${statusHint(res.statusCode)}`,
+              `WebSocket to ${url} failed: the hub answered ${res.statusCode}${
+                statusHint(res.statusCode, text)
+              }`,
             ),
         );
       };
@@ -85,10 +87,11 @@ export function openTunnelSocket(
 
 /**
  * What a status other than the upgrade means for the operator: a page (the console answers 200 at any path
- * it does not know) or a 404 is a URL without the tunnel; a 502 to 504, a proxy with no hub behind it.
+ * it does not know, 503 "not built" where it is not built: both titled Conduit) or a 404 is a URL without
+ * the tunnel; another 502 to 504, a proxy with no hub behind it.
  */
-export function statusHint(status: number | undefined): string {
-  if (status === 200 || status === 404) {
+export function statusHint(status: number | undefined, body = ""): string {
+  if (status === 200 || status === 404 || /<title>Conduit<\/title>/.test(body)) {
     return " (no tunnel there: --hub or hub.url is the hub's tunnel URL, wss://HUB/tunnel)";
   }
   if (status === 502 || status === 503 || status === 504) {
