@@ -19,6 +19,7 @@ import { hubsCommand } from "./admin/hubs_command.ts";
 import { auditCommand } from "./admin/audit_command.ts";
 import { migrateDbCommand } from "./admin/migrate_db_command.ts";
 import { backupCommand } from "./admin/backup_command.ts";
+import { restoreCommand } from "./admin/restore_command.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
@@ -35,6 +36,7 @@ function usage(): string {
     "         [--csv | --json]",
     "       deno task hub admin migrate-db --to postgres://... [--from file:PATH | --data DIR] [--json]",
     "       deno task hub admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]",
+    "       deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--json]",
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -59,6 +61,8 @@ const ADMIN_USAGE = [
   "                 (copies a hub's libsql file into an empty PostgreSQL, to run the hub on it)",
   "       deno task hub admin backup --out FILE   (a consistent copy of the hub's libsql file, while it runs;",
   "                 on PostgreSQL: the pg_dump command to run instead)",
+  "       deno task hub admin restore --from FILE   (puts a backup back as the hub's libsql file, the hub",
+  "                 stopped; the replaced one kept beside it; on PostgreSQL: the pg_restore to run instead)",
   "",
   "Every admin command works on the hub's database, whether or not the hub runs, and takes:",
   "  --config FILE  the hub's configuration file (or CONDUIT_HUB_CONFIG): its data and db",
@@ -185,6 +189,7 @@ export async function main(args: string[]): Promise<number> {
       if (args[1] === "audit") return await auditCommand(rest, defaults);
       if (args[1] === "migrate-db") return await migrateDbCommand(rest, defaults);
       if (args[1] === "backup") return await backupCommand(rest, defaults);
+      if (args[1] === "restore") return await restoreCommand(rest, defaults);
     } catch (err) {
       if (err instanceof DbUrlError) {
         console.error(`hub admin: ${err.message}`);

@@ -21,14 +21,14 @@ const USAGE = `usage: deno task hub admin backup --out FILE [--config FILE | --d
 On PostgreSQL (--db postgres://...) it names the pg_dump command to run instead.`;
 
 /** Tables counted in the summary (what an operator checks a copy by). */
-const COUNTED = ["sites", "users", "api_tokens", "transfers", "audit"];
+export const COUNTED = ["sites", "users", "api_tokens", "transfers", "audit"];
 
 /** A PostgreSQL URL without its password: the password comes from PGPASSWORD or ~/.pgpass. */
-function withoutPassword(url: string): string {
+export function withoutPassword(url: string): string {
   return url.replace(/^(\w+:\/\/[^:/@]*):[^@]*@/, "$1@");
 }
 
-function syncPath(p: string): void {
+export function syncPath(p: string): void {
   const fd = fs.openSync(p, "r");
   try {
     fs.fsyncSync(fd);

@@ -55,6 +55,12 @@ export function migrationTag(appliedAt: number | null): string | null {
     appliedAt,
   );
 }
+/** The newest migration this version has for the libsql file: its tag and drizzle's `created_at` (ms). */
+export function newestMigration(): { tag: string; at: number } {
+  const at = readMigrationFiles({ migrationsFolder: MIGRATIONS }).at(-1)?.folderMillis ?? 0;
+  return { tag: migrationTag(at) ?? "(none)", at };
+}
+
 /** The advisory lock key that serializes migrations between hubs ("conduit" in ASCII). */
 const MIGRATION_LOCK = 0x636f6e64756974;
 

@@ -1,7 +1,8 @@
 /**
  * Online backup and restore (docs/operations.md, "Backup and restore"): `agent backup` while DCMTK
  * `storescu` keeps sending to the agent, `agent restore` into a new data directory, an agent started on
- * it answering DCMTK `findscu`, and `hub admin backup` of a running hub's file. Real agent processes.
+ * it answering DCMTK `findscu`, `hub admin backup` of a running hub's file and `hub admin restore` of it
+ * into a stopped hub's data directory. Real agent and hub processes.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -10,7 +11,7 @@ import { createHash } from "node:crypto";
 import LibsqlDatabase from "libsql";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { agentCli, indexRows, listFiles, startAgentProcess } from "../support/agent.ts";
-import { eventually, hubAdmin, startTestHub } from "../support/hub.ts";
+import { eventually, hubAdmin, startHubProcess, startTestHub } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
@@ -400,5 +401,214 @@ Deno.test({
     } finally {
       await hub.stop();
     }
+  },
+});
+
+/** The names of the rows of `table` in a libsql file (read only). */
+function names(file: string, sql: string): string[] {
+  const db = new LibsqlDatabase(file, { readonly: true, fileMustExist: true }) as unknown as {
+    prepare(sql: string): { all(): Record<string, unknown>[] };
+    close(): void;
+  };
+  try {
+    return db.prepare(sql).all().map((r) => String(Object.values(r)[0])).sort();
+  } finally {
+    db.close();
+  }
+}
+
+const siteNames = (file: string) => names(file, "SELECT name FROM sites");
+const userNames = (file: string) => names(file, "SELECT name FROM users");
+
+Deno.test({
+  name:
+    "hub admin restore: refused while the hub runs; stopped, the backup's sites and users; the old db kept",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dataDir = await scratchDir("conduit-hub-restore-");
+    const work = await scratchDir("conduit-hub-restore-out-");
+    const file = path.join(dataDir, "hub.db");
+    // The libsql file, also under CONDUIT_TEST_DB=postgres.
+    let hub = await startHubProcess({ dataDir, db: "file:" });
+    try {
+      for (const site of ["north", "south"]) {
+        assert.equal((await hubAdmin(dataDir, ["site", "add", site])).code, 0);
+      }
+      assert.equal((await hubAdmin(dataDir, ["user", "add", "alice", "--role", "admin"])).code, 0);
+      assert.equal((await hubAdmin(dataDir, ["token", "create", "pacs", "--role", "viewer"])).code, 0);
+      const backup = path.join(work, "hub-backup.db");
+      const taken = await hubAdmin(dataDir, ["backup", "--out", backup, "--json"]);
+      assert.equal(taken.code, 0, taken.stderr);
+      // What happens after the backup, which the restore takes back.
+      assert.equal((await hubAdmin(dataDir, ["site", "add", "east"])).code, 0);
+      assert.equal((await hubAdmin(dataDir, ["user", "add", "bob", "--role", "viewer"])).code, 0);
+
+      // While the hub runs: refused, naming its process; nothing changed.
+      const refused = await hubAdmin(dataDir, ["restore", "--from", backup]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`in use by process ${hub.pid}\\b.*stop the hub`));
+      assert.deepEqual(fs.readdirSync(dataDir).filter((f) => f.startsWith("hub.db.")), []);
+      const listed = await hubAdmin(dataDir, ["site", "list", "--json"]);
+      assert.deepEqual((listed.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
+        "east",
+        "north",
+        "south",
+      ]);
+
+      await hub.stop();
+      const restored = await hubAdmin(dataDir, ["restore", "--from", backup, "--json"]);
+      assert.equal(restored.code, 0, restored.stderr);
+      const r = restored.json!;
+      assert.deepEqual(r.tables, taken.json!.tables);
+      assert.equal((r.tables as Record<string, number>).sites, 2);
+      assert.equal((r.tables as Record<string, number>).users, 1);
+      assert.equal((r.tables as Record<string, number>).api_tokens, 1);
+      assert.equal(r.sha256, taken.json!.sha256);
+      assert.equal(r.schema, taken.json!.schema);
+      assert.equal(r.to, file);
+      // The database in place is the backup, byte for byte, private, alone (no old log beside it).
+      assert.equal(sha256(file), taken.json!.sha256);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      for (const suffix of ["-wal", "-shm", "-journal", ".restore"]) assert.ok(!fs.existsSync(file + suffix));
+      // The replaced one is kept whole beside it, with what it had after the backup.
+      const kept = String(r.kept);
+      assert.match(path.basename(kept), /^hub\.db\.replaced-\d{8}T\d{6}Z$/);
+      assert.equal(path.dirname(kept), dataDir);
+      assert.equal(integrity(kept), "ok");
+      assert.deepEqual(siteNames(kept), ["east", "north", "south"]);
+      assert.deepEqual(userNames(kept), ["alice", "bob"]);
+
+      // The hub starts on it and has the backup's sites and users.
+      hub = await startHubProcess({ dataDir, db: "file:" });
+      const sites = await hubAdmin(dataDir, ["site", "list", "--json"]);
+      assert.deepEqual((sites.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
+        "north",
+        "south",
+      ]);
+      const users = await hubAdmin(dataDir, ["user", "list", "--json"]);
+      assert.deepEqual((users.json!.users as { name: string }[]).map((u) => u.name), ["alice"]);
+      const tokens = await hubAdmin(dataDir, ["token", "list", "--json"]);
+      assert.deepEqual((tokens.json!.tokens as { name: string }[]).map((t) => t.name), ["pacs"]);
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "hub admin restore refuses a damaged file, a non-hub database, a newer schema, bad arguments, PostgreSQL",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dataDir = await scratchDir("conduit-hub-restore-refused-");
+    const work = await scratchDir("conduit-hub-restore-files-");
+    const file = path.join(dataDir, "hub.db");
+    assert.equal((await hubAdmin(dataDir, ["site", "add", "north", "--db", "file:"])).code, 0);
+    const backup = path.join(work, "good.db");
+    const taken = await hubAdmin(dataDir, ["backup", "--out", backup, "--db", "file:"]);
+    assert.equal(taken.code, 0, taken.stderr);
+    assert.equal((await hubAdmin(dataDir, ["site", "add", "south", "--db", "file:"])).code, 0);
+    const before = sha256(file);
+    const listing = fs.readdirSync(dataDir).sort(); // hub.db, with its -wal and -shm if the CLI left them
+    const restore = (...args: string[]) => hubAdmin(dataDir, ["restore", ...args, "--db", "file:"]);
+    const unchanged = (what: string) => {
+      assert.deepEqual(fs.readdirSync(dataDir).sort(), listing, what);
+      assert.equal(sha256(file), before, what);
+    };
+
+    // Not a database at all; a database with a page overwritten.
+    const junk = path.join(work, "junk.db");
+    fs.writeFileSync(junk, "this is not a hub database\n".repeat(500));
+    const damaged = path.join(work, "damaged.db");
+    const bytes = fs.readFileSync(backup);
+    bytes.fill(0x5a, 4096, 4096 * 3);
+    fs.writeFileSync(damaged, bytes);
+    for (const bad of [junk, damaged]) {
+      const r = await restore("--from", bad);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /not a whole SQLite database|is damaged: its integrity check says/);
+      unchanged(bad);
+    }
+    // An agent's database: named as such.
+    const agentDb = path.join(work, "agent.db");
+    const other = new LibsqlDatabase(agentDb) as unknown as { exec(sql: string): void; close(): void };
+    other.exec("CREATE TABLE instances (id integer); CREATE TABLE queue (id integer)");
+    other.close();
+    const notHub = await restore("--from", agentDb);
+    assert.equal(notHub.code, 1);
+    assert.match(notHub.stderr, /is not a hub's database: it has no sites, users, api_tokens.*agent restore/);
+    unchanged("agent.db");
+    // A newer version's: both schemas named.
+    const newer = path.join(work, "newer.db");
+    fs.copyFileSync(backup, newer);
+    const future = new LibsqlDatabase(newer) as unknown as {
+      prepare(sql: string): { run(...a: unknown[]): void };
+      close(): void;
+    };
+    future.prepare('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)').run(
+      "future",
+      Date.UTC(2099, 0, 1),
+    );
+    future.close();
+    const tooNew = await restore("--from", newer);
+    assert.equal(tooNew.code, 1);
+    assert.match(
+      tooNew.stderr,
+      /newer version of the hub: its schema is from 2099-01-01.*migrations end at \d{4}_\w+ \(20\d\d-/,
+    );
+    unchanged("newer");
+    // A copy of a live database with its log beside it: its last commits are not in the file.
+    const live = path.join(work, "live.db");
+    fs.copyFileSync(backup, live);
+    fs.writeFileSync(`${live}-wal`, "x".repeat(100));
+    const withLog = await restore("--from", live);
+    assert.equal(withLog.code, 1);
+    assert.match(withLog.stderr, /live\.db-wal is beside it.*hub admin backup/);
+    unchanged("-wal");
+
+    // Bad arguments: usage, exit 2.
+    for (
+      const args of [
+        [],
+        ["--from"],
+        ["--from", backup, "extra"],
+        ["--from", backup, "--force"],
+        ["--from", path.join(work, "absent.db")],
+        ["--from", work],
+        ["--from", file],
+      ]
+    ) {
+      const r = await restore(...args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /hub admin restore: /);
+      unchanged(args.join(" "));
+    }
+    // PostgreSQL: the pg_restore command, without the password.
+    const pg = await hubAdmin(dataDir, [
+      "restore",
+      "--from",
+      backup,
+      "--db",
+      "postgres://conduit:s3cret@db/c",
+    ]);
+    assert.equal(pg.code, 1);
+    assert.match(pg.stderr, /pg_restore --clean --if-exists -d 'postgres:\/\/conduit@db\/c' /);
+    assert.ok(!pg.stderr.includes("s3cret"));
+    unchanged("pg");
+
+    // A data directory that does not exist yet: made, nothing to keep.
+    const fresh = path.join(work, "fresh", "hub");
+    const made = await hubAdmin(fresh, ["restore", "--from", backup, "--json", "--db", "file:"]);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(made.json!.kept, null);
+    assert.deepEqual(siteNames(path.join(fresh, "hub.db")), ["north"]);
+    // Over a database whose last commits are still in its -wal (the CLI's): they are kept, folded in.
+    const over = await restore("--from", backup, "--json");
+    assert.equal(over.code, 0, over.stderr);
+    assert.deepEqual(siteNames(file), ["north"]);
+    assert.deepEqual(siteNames(String(over.json!.kept)), ["north", "south"]);
+    assert.deepEqual(fs.readdirSync(dataDir).sort(), ["hub.db", path.basename(String(over.json!.kept))]);
   },
 });

@@ -1,0 +1,313 @@
+/**
+ * `deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--json]`: puts a
+ * copy made by `admin backup` back as the hub's libsql file, the hub stopped.
+ *
+ * The hub takes no lock file of its own on its data directory; what marks a hub (or an admin command) at
+ * work on the file is SQLite's: a connection in WAL mode holds a shared lock on `hub.db` as long as it is
+ * open, idle or not. The restore asks SQLite to leave WAL mode (`PRAGMA journal_mode = DELETE`), which
+ * it does only when no other connection has the file open, and which also folds `hub.db-wal` into the
+ * file: refused, the file is in use, and nothing is changed. On Linux the processes holding the file open
+ * are named from /proc (also for an old file SQLite cannot open, where only that check is left).
+ *
+ * The backup is copied beside the database first, then checked there (`PRAGMA integrity_check`, a hub's
+ * tables, a schema not newer than this version's migrations). The replaced database is kept under a dated
+ * name (a hard link, so `hub.db` is the old file or the new one at every moment), and the copy is synced,
+ * renamed over `hub.db` and the directory synced. On PostgreSQL the command refuses and names the
+ * `pg_restore` to run instead.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { createClient } from "@libsql/client";
+import { commandLine } from "@conduit/shared/cli";
+import { hubDbFile, migrationTag, newestMigration } from "../db/db.ts";
+import { COUNTED, syncPath, withoutPassword } from "./backup_command.ts";
+
+const USAGE =
+  `usage: deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--json]
+  --from FILE    a copy made by 'hub admin backup' (or the hub.db of a hub stopped cleanly)
+  --json         print what was restored as one JSON object
+The hub must be stopped. The database it replaces is kept beside it as hub.db.replaced-<UTC time>,
+with its -wal and -shm when it could not be read. A backup of an older version is migrated when the
+hub starts; one of a newer version is refused. On PostgreSQL (--db postgres://...) it names the
+pg_restore command to run instead.`;
+
+/** The tables every hub database has (since the first migration). */
+const HUB_TABLES = ["sites", "users", "api_tokens", "__drizzle_migrations"];
+
+/** A restore refused or failed: the message says why; nothing was changed. */
+class RestoreError extends Error {}
+
+/** The processes (other than this one) that hold one of `files` open, with their names; Linux only. */
+function openedBy(files: string[]): string[] {
+  if (Deno.build.os !== "linux") return [];
+  const wanted = new Set<string>();
+  for (const f of files) {
+    try {
+      wanted.add(fs.realpathSync(f));
+    } catch { /* absent */ }
+  }
+  const found: string[] = [];
+  let pids: string[];
+  try {
+    pids = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p) && Number(p) !== Deno.pid);
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // ended meanwhile, or another user's
+    }
+    const holds = fds.some((fd) => {
+      try {
+        return wanted.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+    if (!holds) continue;
+    let name = "";
+    try {
+      name = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch { /* ended */ }
+    found.push(name ? `${pid} (${name})` : pid);
+  }
+  return found;
+}
+
+function inUse(file: string, holders: string[]): RestoreError {
+  const who = holders.length ? ` by process ${holders.join(", ")}` : " by another process";
+  return new RestoreError(
+    `${file} is in use${who} (a hub running on it, or an admin command): stop the hub before a restore ` +
+      "(systemctl stop conduit-hub); nothing was changed",
+  );
+}
+
+/**
+ * Makes sure nothing else has the database open and leaves it whole in its own file (its WAL folded
+ * in). A file SQLite cannot open (damaged, not a database) is replaced all the same, its -wal and -shm
+ * kept beside it.
+ */
+async function quiesce(file: string): Promise<void> {
+  const holders = openedBy([file, `${file}-wal`, `${file}-shm`]);
+  if (holders.length) throw inUse(file, holders);
+  const client = createClient({ url: `file:${file}` });
+  try {
+    await client.execute("PRAGMA busy_timeout = 2000");
+    await client.execute("PRAGMA journal_mode = DELETE");
+  } catch (err) {
+    const code = String((err as { code?: unknown }).code ?? "");
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+      throw inUse(file, openedBy([file, `${file}-wal`, `${file}-shm`]));
+    }
+    /* unreadable: replaced as it is */
+  } finally {
+    client.close();
+  }
+}
+
+/** What the copy holds, or a RestoreError saying why it is not a hub's database this version can run. */
+async function check(
+  part: string,
+  from: string,
+): Promise<{ schema: string; tables: Record<string, number> }> {
+  const client = createClient({ url: `file:${part}` });
+  try {
+    let verdict: string;
+    try {
+      verdict = (await client.execute("PRAGMA integrity_check")).rows.map((r) => String(r[0])).join("; ");
+    } catch (err) {
+      throw new RestoreError(`${from} is not a whole SQLite database (${(err as Error).message})`);
+    }
+    if (verdict !== "ok") {
+      throw new RestoreError(`${from} is damaged: its integrity check says ${verdict.slice(0, 300)}`);
+    }
+    const present = new Set(
+      (await client.execute("SELECT name FROM sqlite_master WHERE type = 'table'")).rows.map((r) =>
+        String(r[0])
+      ),
+    );
+    const missing = HUB_TABLES.filter((t) => !present.has(t));
+    if (missing.length) {
+      const agent = present.has("instances") && present.has("queue")
+        ? " (it is an agent's agent.db: restore that with deno task agent restore)"
+        : "";
+      throw new RestoreError(
+        `${from} is not a hub's database: it has no ${missing.join(", ")} table${
+          missing.length > 1 ? "s" : ""
+        }${agent}`,
+      );
+    }
+    const raw = (await client.execute('SELECT max(created_at) FROM "__drizzle_migrations"')).rows[0][0];
+    const applied = raw === null || raw === undefined ? null : Number(raw);
+    const newest = newestMigration();
+    if (applied !== null && applied > newest.at) {
+      throw new RestoreError(
+        `${from} was written by a newer version of the hub: its schema is from ${
+          new Date(applied).toISOString()
+        }, and this version's migrations end at ${newest.tag} (${
+          new Date(newest.at).toISOString()
+        }): restore it with that version or a later one`,
+      );
+    }
+    const tables: Record<string, number> = {};
+    for (const table of COUNTED.filter((t) => present.has(t))) {
+      tables[table] = Number((await client.execute(`SELECT count(*) FROM "${table}"`)).rows[0][0]);
+    }
+    return { schema: migrationTag(applied) ?? "(none)", tables };
+  } finally {
+    client.close();
+  }
+}
+
+/** `hub.db.replaced-20261205T054200Z` beside `file`, one that is not taken. */
+function keptName(file: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+  for (let n = 1;; n++) {
+    const name = `${file}.replaced-${stamp}${n > 1 ? `-${n}` : ""}`;
+    if (![name, `${name}-wal`, `${name}-shm`].some((f) => fs.existsSync(f))) return name;
+  }
+}
+
+export async function restoreCommand(
+  args: string[],
+  defaults: { data: string; db?: string },
+): Promise<number> {
+  const parsed = commandLine("hub admin restore", USAGE, args, {
+    from: { type: "string" },
+    data: { type: "string" },
+    db: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const v = parsed.values;
+  if (!v.from || parsed.positionals.length) {
+    const what = parsed.positionals.length
+      ? `unexpected argument ${JSON.stringify(parsed.positionals[0])}`
+      : "give the backup to restore with --from";
+    console.error(`hub admin restore: ${what}; nothing was changed\n${USAGE}`);
+    return 2;
+  }
+  const dbUrl = v.db ?? defaults.db;
+  const target = hubDbFile(v.data ?? defaults.data, dbUrl);
+  if (target === undefined) {
+    console.error(
+      "hub admin restore: the hub's database is PostgreSQL: restore it with PostgreSQL's own tool, " +
+        "every hub stopped, for example\n" +
+        `  pg_restore --clean --if-exists -d '${withoutPassword(dbUrl!)}' ${v.from}\n` +
+        "(the password from PGPASSWORD or ~/.pgpass; a dump made by pg_dump -Fc, docs/operations.md); " +
+        "nothing was changed",
+    );
+    return 1;
+  }
+  const from = path.resolve(v.from);
+  const file = path.resolve(target);
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(from);
+  } catch { /* said below */ }
+  if (!stat?.isFile()) {
+    console.error(
+      `hub admin restore: --from ${v.from}: ${stat ? "not a file" : "no such file"}; nothing was changed`,
+    );
+    return 2;
+  }
+  if (from === file) {
+    console.error("hub admin restore: --from is the hub's database itself; nothing was changed");
+    return 2;
+  }
+  const dir = path.dirname(file);
+  const part = `${file}.restore`;
+  const cleanUp = () => {
+    for (const f of [part, `${part}-wal`, `${part}-shm`, `${part}-journal`]) fs.rmSync(f, { force: true });
+  };
+  let madeDir = false;
+  let kept: string | null = null;
+  let swapped = false;
+  try {
+    // A copy of a live database made with cp: its last commits are in the -wal beside it, not in the file.
+    const wal = fs.statSync(`${from}-wal`, { throwIfNoEntry: false });
+    if (wal && wal.size > 0) {
+      throw new RestoreError(
+        `${from}-wal is beside it: the file is of a database still open (or copied while it was), and its ` +
+          "last commits are in that log, not in the file; make the copy with deno task hub admin backup",
+      );
+    }
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      madeDir = true;
+    }
+    cleanUp(); // a crashed restore's leftover
+    fs.copyFileSync(from, part, fs.constants.COPYFILE_EXCL);
+    fs.chmodSync(part, 0o600);
+    syncPath(part);
+    const hash = createHash("sha256");
+    for await (const chunk of fs.createReadStream(part)) hash.update(chunk as Uint8Array);
+    const sha256 = hash.digest("hex");
+    const bytes = fs.statSync(part).size;
+    const { schema, tables } = await check(part, from);
+    for (const f of [`${part}-wal`, `${part}-shm`, `${part}-journal`]) fs.rmSync(f, { force: true });
+
+    if (fs.existsSync(file)) {
+      await quiesce(file);
+      const name = keptName(file);
+      try {
+        fs.linkSync(file, name);
+      } catch {
+        fs.copyFileSync(file, name, fs.constants.COPYFILE_EXCL);
+        syncPath(name);
+      }
+      kept = name;
+      // The old log and index go with the old file (SQLite would apply that log to the new one); after
+      // quiesce() there are none, but for a file SQLite could not open.
+      for (const suffix of ["-wal", "-shm", "-journal"]) {
+        if (fs.existsSync(`${file}${suffix}`)) fs.renameSync(`${file}${suffix}`, `${kept}${suffix}`);
+      }
+      // The hub's user must be able to write the restored file, as it did the old one.
+      if (Deno.uid() === 0) {
+        const owner = fs.statSync(file);
+        fs.chownSync(part, owner.uid, owner.gid);
+      }
+    } else if (Deno.uid() === 0) {
+      const owner = fs.statSync(dir);
+      fs.chownSync(part, owner.uid, owner.gid);
+    }
+    fs.renameSync(part, file);
+    swapped = true;
+    syncPath(dir);
+    const summary = { from, to: file, kept, bytes, sha256, schema, tables };
+    if (v.json) console.log(JSON.stringify(summary));
+    else {
+      console.log(`restored ${from} into ${file}`);
+      console.log(
+        kept ? `  the database it replaced is kept as ${kept}` : "  there was no database there before",
+      );
+      console.log(`  ${bytes} bytes, sha256 ${sha256}, schema ${schema}`);
+      console.log(`  ${Object.entries(tables).map(([t, n]) => `${n} ${t}`).join(", ")}`);
+      console.log(
+        "start the hub; an agent whose credential was rotated after the backup must enroll again " +
+          "(docs/operations.md, Backup and restore)",
+      );
+    }
+    return 0;
+  } catch (err) {
+    cleanUp();
+    if (kept && !swapped) {
+      // The old database stays hub.db, with its log and index if they were moved.
+      for (const suffix of ["-wal", "-shm", "-journal"]) {
+        if (fs.existsSync(`${kept}${suffix}`)) fs.renameSync(`${kept}${suffix}`, `${file}${suffix}`);
+      }
+      fs.rmSync(kept, { force: true });
+    }
+    if (madeDir) fs.rmSync(dir, { recursive: true, force: true });
+    if (err instanceof RestoreError) {
+      console.error(`hub admin restore: ${err.message}`);
+      return 1;
+    }
+    console.error(`hub admin restore: failed, nothing was changed: ${(err as Error).message}`);
+    return 1;
+  }
+}
