@@ -37,6 +37,18 @@ export async function userCommand(args: string[], defaults: { data: string; db?:
   if (typeof parsed === "number") return parsed;
   const [verb, name] = parsed.positionals;
   const json = parsed.values.json === true;
+  const role = parsed.values.role;
+  if (
+    (verb === "add" || verb === "role") && role !== undefined && !(ROLES as readonly string[]).includes(role)
+  ) {
+    // A usage error like any other bad argument (it was exit code 1, from the database's check).
+    console.error(
+      `hub admin user ${verb}: --role must be one of ${ROLES.join(", ")}, not ${
+        JSON.stringify(role)
+      }\n${USAGE}`,
+    );
+    return 2;
+  }
   const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
   const users = new Users(db);
   try {

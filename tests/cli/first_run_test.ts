@@ -7,6 +7,8 @@
  * - `--enroll` against a hub that does not answer, at a URL without /tunnel, with a used or an expired
  *   token: each names the fix.
  * - An enrolled agent whose hub.url names another path of the hub: the log says the URL is wrong.
+ * - `hub admin token create` / `user add` / `user role` with a role that does not exist: a usage error
+ *   (exit code 2, the roles named), as other bad arguments are; it was exit code 1.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -88,6 +90,32 @@ Deno.test("hub admin --config FILE works on the database of the hub started with
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("hub admin token create, user add and user role with a role that does not exist: usage, exit 2", async () => {
+  const dir = await scratchDir("hub-admin-role-");
+  const data = path.join(dir, "hubdata");
+  for (
+    const [command, args] of [
+      ["token create", ["token", "create", "nightly", "--role", "superuser"]],
+      ["user add", ["user", "add", "alice", "--role", "Admin", "--password-stdin"]],
+      ["user role", ["user", "role", "alice", "--role", "root"]],
+    ] as const
+  ) {
+    const r = await hubCli(["admin", ...args, "--data", data]);
+    assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`^hub admin ${command}: --role must be one of admin, operator, viewer, not "`),
+    );
+    assert.match(r.stderr, /^usage: /m);
+    assert.equal(r.stdout, "");
+  }
+  // Refused before the database is opened: none was made.
+  assert.equal(await Deno.stat(data).then(() => true, () => false), false);
+  // A role that exists still works.
+  const ok = await hubCli(["admin", "token", "create", "nightly", "--role", "viewer", "--data", data]);
+  assert.equal(ok.code, 0, ok.stderr);
 });
 
 Deno.test("--enroll that fails says what to do: hub not reachable, URL without /tunnel, used or expired token", async () => {
