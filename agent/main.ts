@@ -1,6 +1,7 @@
 /**
  * `deno task agent [flags]`: runs the site agent. With no flags and no file it is a standalone
- * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `route`, `deid`, `backup`, `restore`) and the agent itself
+ * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `route`, `deid`, `backup`, `restore`,
+ * `enroll`) and the agent itself
  * are loaded when asked for, so that `agent deid` need not load the DIMSE stack, the database or the
  * configuration schema.
  *
@@ -22,6 +23,7 @@ const parts: Parts = {
     backup: async () => (await import(here("./cli/backup_command.ts"))).backupCommand,
     restore: async () => (await import(here("./cli/backup_command.ts"))).restoreCommand,
     deid: async () => (await import(here("./cli/deid_command.ts"))).deidCommand,
+    enroll: async () => (await import(here("./cli/enroll_command.ts"))).enrollCommand,
   },
 };
 

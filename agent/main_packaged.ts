@@ -14,6 +14,7 @@ const parts: Parts = {
     backup: async () => (await import("./cli/backup_command.ts")).backupCommand,
     restore: async () => (await import("./cli/backup_command.ts")).restoreCommand,
     deid: async () => (await import("./cli/deid_command.ts")).deidCommand,
+    enroll: async () => (await import("./cli/enroll_command.ts")).enrollCommand,
   },
 };
 

@@ -20,6 +20,7 @@ function usage(): string {
     "       deno task agent route test FILE|DIR...   (which routes objects would take)",
     "       deno task agent backup --out DIR [--with-archive]   (a consistent copy, while the agent runs)",
     "       deno task agent restore --from DIR   (puts a backup back, the agent stopped)",
+    "       deno task agent enroll --token TOKEN [--hub URL] [--config FILE]   (enroll with the hub, then exit)",
     "       deno task agent deid --profile basic [--option NAME ...] --key-file FILE --in DIR|FILE --out DIR   (de-identify)",
     "",
     "  --config FILE            YAML configuration file",

@@ -48,15 +48,21 @@ export function saveCredential(dataDir: string, value: StoredCredential): string
   const file = credentialPath(dataDir);
   const tmp = `${file}.tmp`;
   fs.rmSync(tmp, { force: true });
-  const fd = fs.openSync(tmp, "wx", 0o600);
   try {
-    fs.writeSync(fd, JSON.stringify(value, null, 2) + "\n");
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, "wx", 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(value, null, 2) + "\n");
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.chmodSync(tmp, 0o600);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    // A write cut short (disk full) leaves no partial file behind, only the old one if there was one.
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  fs.chmodSync(tmp, 0o600);
-  fs.renameSync(tmp, file);
   syncDirectory(dataDir);
   return file;
 }

@@ -1,14 +1,39 @@
-/** `--enroll TOKEN`: swaps the hub's one-time token for a site credential, kept 0600 in the data dir. */
+/**
+ * Enrollment: swaps the hub's one-time token for a site credential, kept 0600 in the data dir. Used by
+ * `--enroll TOKEN` (enroll, then run) and by `deno task agent enroll --token TOKEN` (enroll and exit,
+ * agent/cli/enroll_command.ts).
+ */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
 import { type HubTls, hubTls, TlsFileError } from "../config/tls_files.ts";
 import { enroll, EnrollmentRefusedError, saveCredential } from "./credential.ts";
 import { hubUrls } from "./hub_urls.ts";
 
-export async function enrollAgent(config: AgentConfig, token: string): Promise<number> {
+/** A credential saved: the site, the hub URL it was enrolled at, the file, and whether it replaced one. */
+export interface Enrolled {
+  site: string;
+  hub: string;
+  file: string;
+  enrolledAt: string;
+  replaced: boolean;
+}
+
+/**
+ * Enrolls with the hub and saves the credential, or says why not on stderr (each line starting with
+ * `prefix`) and returns the exit code: 2 for a configuration that cannot enroll, 1 for a refusal or a hub
+ * that cannot be reached. Nothing is saved unless the whole credential is.
+ */
+export async function enrollSite(
+  config: AgentConfig,
+  token: string,
+  prefix = "agent",
+): Promise<Enrolled | number> {
   if (!config.hub.url) {
     console.error(
-      "agent: --enroll needs the hub's tunnel URL (--hub wss://HUB/tunnel or hub.url); nothing was changed",
+      `${prefix}: ${
+        prefix === "agent" ? "--enroll needs" : "enrolling needs"
+      } the hub's tunnel URL (--hub wss://HUB/tunnel or hub.url); nothing was changed`,
     );
     return 2;
   }
@@ -16,7 +41,7 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
   // before the hub spends it on a credential this agent would not keep.
   const named = /^cte\.([^.]+)\./.exec(token.trim())?.[1];
   if (config.site && named && named !== config.site) {
-    console.error(`agent: the token is for site ${named}, not ${config.site}; nothing was changed`);
+    console.error(`${prefix}: the token is for site ${named}, not ${config.site}; nothing was changed`);
     return 1;
   }
   let tls: HubTls;
@@ -41,20 +66,41 @@ export async function enrollAgent(config: AgentConfig, token: string): Promise<n
           `deno task hub admin site add ${named ?? config.site ?? "SITE"} issues a new one ` +
           `(an enrolled site: revoke it first)`
         : "";
-      console.error(`agent: enrollment failed at ${url}: ${(err as Error).message}${next}`);
+      console.error(`${prefix}: enrollment failed at ${url}: ${(err as Error).message}${next}`);
     }
   }
   if (!enrolled) return 1;
   if (config.site && config.site !== enrolled.site) {
-    console.error(`agent: the token is for site ${enrolled.site}, not ${config.site}; nothing was saved`);
+    console.error(`${prefix}: the token is for site ${enrolled.site}, not ${config.site}; nothing was saved`);
     return 1;
   }
-  const file = saveCredential(path.resolve(config.data), {
-    site: enrolled.site,
-    credential: enrolled.credential,
-    hub: config.hub.url,
-    enrolledAt: new Date().toISOString(),
-  });
-  console.error(`agent: enrolled as site ${enrolled.site}; credential saved in ${file} (mode 0600)`);
+  const dataDir = path.resolve(config.data);
+  const replaced = fs.existsSync(path.join(dataDir, "hub-credential.json"));
+  const enrolledAt = new Date().toISOString();
+  let file;
+  try {
+    file = saveCredential(dataDir, {
+      site: enrolled.site,
+      credential: enrolled.credential,
+      hub: config.hub.url,
+      enrolledAt,
+    });
+  } catch (err) {
+    // The token is spent: the hub holds a credential this agent could not keep.
+    console.error(
+      `${prefix}: the hub enrolled site ${enrolled.site}, but its credential could not be saved in ` +
+        `${dataDir}: ${(err as Error).message}; nothing was saved. The token is spent: on the hub, ` +
+        `deno task hub admin site revoke ${enrolled.site} and site add ${enrolled.site} issue a new one`,
+    );
+    return 1;
+  }
+  return { site: enrolled.site, hub: config.hub.url, file, enrolledAt, replaced };
+}
+
+/** `--enroll TOKEN`: enrolls, says so on stderr, and the agent then starts. */
+export async function enrollAgent(config: AgentConfig, token: string): Promise<number> {
+  const enrolled = await enrollSite(config, token);
+  if (typeof enrolled === "number") return enrolled;
+  console.error(`agent: enrolled as site ${enrolled.site}; credential saved in ${enrolled.file} (mode 0600)`);
   return 0;
 }

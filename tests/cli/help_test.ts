@@ -81,9 +81,11 @@ Deno.test("hub admin --help prints the admin commands; token and user lists have
 Deno.test("no help text of the agent or the hub names an issue of the tracker", async () => {
   const helps: [string, string[]][] = [
     ["agent/main.ts", ["--help"]],
-    ...["node", "queue", "route", "deid"].map((c): [string, string[]] => ["agent/main.ts", [c, "--help"]]),
+    ...["node", "queue", "route", "deid", "enroll"].map((
+      c,
+    ): [string, string[]] => ["agent/main.ts", [c, "--help"]]),
     ["hub/main.ts", ["--help"]],
-    ...["", "site", "token", "user"].map((c): [string, string[]] => [
+    ...["", "site", "token", "user", "backup", "restore"].map((c): [string, string[]] => [
       "hub/main.ts",
       ["admin", ...(c ? [c] : []), "--help"],
     ]),
@@ -109,7 +111,7 @@ Deno.test("every flag the documents give a hub admin or agent command is one its
     const text = Deno.readTextFileSync(path.join(ROOT, doc));
     for (
       const m of text.matchAll(
-        /deno task (hub admin [a-z-]+|agent (?:node|queue|route|backup|restore|deid)\b)([^`|\n#]*)/g,
+        /deno task (hub admin [a-z-]+|agent (?:node|queue|route|backup|restore|deid|enroll)\b)([^`|\n#]*)/g,
       )
     ) {
       uses.push({

@@ -2,16 +2,25 @@
  * The tunnel over real WebSockets: the hub's admin CLI adds a site, a real agent process enrolls
  * with the one-time token, connects out, answers requests (echo, find streamed back), and is cut
  * off at once by a revoke. Bad credentials and versions are refused with a reason code while the
- * hub keeps serving the connected site.
+ * hub keeps serving the connected site. `agent enroll` (enroll and exit, for an installer) against a real
+ * hub process: the credential saved whole or not at all, then the agent started without a token.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { encodeFrame, Flag, FRAME_VERSION, FrameType, HandshakeError, Reason } from "@conduit/shared/tunnel";
 import { openTunnelSocket } from "../../agent/tunnel/socket.ts";
 import { PYDICOM_TEST_FILES_DIR, skipReason, startStorescp } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { agentCli, type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, hubAdmin, siteRow, startTestHub } from "../support/hub.ts";
+import {
+  credentialAccepted,
+  eventually,
+  hubAdmin,
+  siteRow,
+  startHubProcess,
+  startTestHub,
+} from "../support/hub.ts";
+import { freePort, scratchDir } from "../support/processes.ts";
 import { datasetBytes, listFiles } from "../support/agent.ts";
 import { readObjects } from "../../hub/tunnel/objects.ts";
 import { enrollAgent } from "../../agent/tunnel/enroll_command.ts";
@@ -319,6 +328,124 @@ Deno.test({
     } finally {
       await hub.stop();
       await Deno.remove(data, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "agent enroll saves the credential and exits; refused, unreachable or in use: non-zero, nothing saved",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startHubProcess();
+    const work = await scratchDir("agent-enroll-cli-");
+    let agent: AgentProcess | undefined;
+    try {
+      const token = async (site: string) => {
+        const added = await hubAdmin(hub.dataDir, ["site", "add", site, "--json"]);
+        assert.equal(added.code, 0, added.stderr);
+        return String(added.json!.enrollmentToken);
+      };
+      const north = await token("north");
+      const dataDir = path.join(work, "data");
+      const credFile = path.join(dataDir, "hub-credential.json");
+      const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+      // As an installer script runs it: the agent's configuration file names the hub, the site and the data.
+      const config = path.join(work, "agent.yaml");
+      await Deno.writeTextFile(config, `site: north\nhub: { url: "${hub.tunnelUrl}" }\ndata: ${dataDir}\n`);
+
+      // A hub that does not answer: exit 1, the reason, nothing made; the token is not spent.
+      const down = await agentCli([
+        "enroll",
+        "--token",
+        north,
+        "--config",
+        config,
+        "--hub",
+        `ws://127.0.0.1:${freePort()}/tunnel`,
+      ]);
+      assert.equal(down.code, 1, down.stderr);
+      assert.match(down.stderr, /^agent enroll: enrollment failed at .*refused.*is the hub running/m);
+      assert.equal(await exists(dataDir), false, "no data directory left behind");
+      // Another site's token: refused before the hub is asked.
+      const south = await token("south");
+      const other = await agentCli(["enroll", "--token", south, "--config", config]);
+      assert.equal(other.code, 1, other.stderr);
+      assert.match(other.stderr, /the token is for site south, not north; nothing was changed/);
+      // Bad arguments: usage, exit 2.
+      for (
+        const args of [["--config", config], ["--token", north, "--config", config, "now"], [
+          "--token",
+          north,
+        ]]
+      ) {
+        const r = await agentCli([
+          "enroll",
+          ...args,
+          ...(args.includes("--config") ? [] : ["--data", dataDir]),
+        ]);
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stderr, /^agent enroll: .*nothing was changed/m);
+      }
+      assert.equal(await exists(dataDir), false);
+
+      // Enrolled: exit 0 (the process ends), the credential saved 0600, and the hub takes it.
+      const done = await agentCli(["enroll", "--token", north, "--config", config, "--json"]);
+      assert.equal(done.code, 0, done.stderr);
+      const result = JSON.parse(done.stdout);
+      assert.equal(result.site, "north");
+      assert.equal(result.file, credFile);
+      assert.equal(result.replaced, false);
+      assert.equal((await Deno.stat(credFile)).mode! & 0o777, 0o600);
+      const stored = JSON.parse(await Deno.readTextFile(credFile));
+      assert.equal(stored.hub, hub.tunnelUrl);
+      assert.ok(await credentialAccepted(hub, stored.credential));
+      assert.deepEqual([...Deno.readDirSync(dataDir)].map((e) => e.name), ["hub-credential.json"]);
+      // The token is spent: a second enroll is refused and the saved credential kept as it is.
+      const before = await Deno.readTextFile(credFile);
+      const spent = await agentCli(["enroll", "--token", north, "--config", config]);
+      assert.equal(spent.code, 1, spent.stderr);
+      assert.match(spent.stderr, /not valid \(unknown, already used, or revoked\); nothing was changed/);
+      assert.equal(await Deno.readTextFile(credFile), before);
+
+      // The agent then starts on that configuration without a token, and the site is online.
+      agent = await startAgentProcess({ dataDir, args: ["--site", "north", "--hub", hub.tunnelUrl] });
+      await eventually("north online", async () => (await siteRow(hub, "north"))?.state === "online");
+      // While it runs, enrolling again is refused before the token is spent.
+      assert.equal((await hubAdmin(hub.dataDir, ["site", "revoke", "north"])).code, 0);
+      const again = await token("north");
+      const busy = await agentCli(["enroll", "--token", again, "--config", config]);
+      assert.equal(busy.code, 1, busy.stderr);
+      assert.match(
+        busy.stderr,
+        new RegExp(`in use by agent process ${agent.pid}: stop the agent before enrolling`),
+      );
+      assert.equal(await Deno.readTextFile(credFile), before);
+      await agent.stop();
+      agent = undefined;
+      const renewed = await agentCli(["enroll", "--token", again, "--config", config]);
+      assert.equal(renewed.code, 0, renewed.stderr);
+      assert.match(
+        renewed.stdout,
+        /^enrolled as site north with .*\(mode 0600\), replacing the one it had$/m,
+      );
+      const replaced = JSON.parse(await Deno.readTextFile(credFile));
+      assert.notEqual(replaced.credential, stored.credential);
+      assert.ok(await credentialAccepted(hub, replaced.credential));
+
+      // A credential that cannot be saved (its path taken by a directory): exit 1, no partial file, and
+      // the message says the token is spent.
+      const east = await token("east");
+      const blocked = path.join(work, "blocked");
+      await Deno.mkdir(path.join(blocked, "hub-credential.json", "x"), { recursive: true });
+      const unsaved = await agentCli(["enroll", "--token", east, "--hub", hub.tunnelUrl, "--data", blocked]);
+      assert.equal(unsaved.code, 1, unsaved.stderr);
+      assert.match(unsaved.stderr, /could not be saved in .*nothing was saved\. The token is spent/);
+      assert.deepEqual([...Deno.readDirSync(blocked)].map((e) => e.name), ["hub-credential.json"]);
+    } finally {
+      await agent?.stop();
+      await hub.stop();
     }
   },
 });
