@@ -171,7 +171,8 @@ export async function main(args: string[]): Promise<number> {
       const where = `no hub database in ${defaults.data} (the default data directory)`;
       const fix =
         "give the hub's configuration file (--config FILE, as the hub was started with) or --data DIR";
-      const command = args[1] === "hubs" || args[1] === "audit" ? args[1] : `${args[1]} ${rest[0]}`;
+      const single = ["hubs", "audit", "backup", "restore", "migrate-db"].includes(args[1]);
+      const command = single ? args[1] : `${args[1]} ${rest[0]}`;
       const help = rest.includes("--help") || rest.includes("-h");
       if (!help && NEEDS_A_DATABASE.has(command)) {
         console.error(`hub admin: ${where}: ${fix}; nothing was done`);
@@ -179,6 +180,9 @@ export async function main(args: string[]): Promise<number> {
       }
       if (!help && ["site add", "token create", "user add"].includes(command)) {
         console.error(`hub admin: ${where}: making one there; for a hub started elsewhere, ${fix}`);
+      }
+      if (!help && command === "restore") {
+        console.error(`hub admin: ${where}: restoring into it; for a hub started elsewhere, ${fix}`);
       }
     }
     try {

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import LibsqlDatabase from "libsql";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { agentCli, indexRows, listFiles, startAgentProcess } from "../support/agent.ts";
-import { eventually, hubAdmin, startHubProcess, startTestHub } from "../support/hub.ts";
+import { eventually, hubAdmin, hubCli, startHubProcess, startTestHub } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
@@ -604,6 +604,17 @@ Deno.test({
     assert.equal(made.code, 0, made.stderr);
     assert.equal(made.json!.kept, null);
     assert.deepEqual(siteNames(path.join(fresh, "hub.db")), ["north"]);
+    // Nothing named, no database in ./data/hub: restored there, and said (a hub started with --config or
+    // --data has its database elsewhere).
+    const cwd = path.join(work, "cwd");
+    fs.mkdirSync(cwd);
+    const here = await hubCli(["admin", "restore", "--from", backup], cwd);
+    assert.equal(here.code, 0, here.stderr);
+    assert.match(
+      here.stderr,
+      /no hub database in \.\/data\/hub .*: restoring into it; for a hub started elsewhere/,
+    );
+    assert.deepEqual(siteNames(path.join(cwd, "data", "hub", "hub.db")), ["north"]);
     // Over a database whose last commits are still in its -wal (the CLI's): they are kept, folded in.
     const over = await restore("--from", backup, "--json");
     assert.equal(over.code, 0, over.stderr);
