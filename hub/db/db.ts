@@ -181,11 +181,18 @@ export async function openHubFile(file: string): Promise<HubDb> {
       throw new DbProbeError("the database cannot be written", { cause: err });
     }
   };
-  return Object.assign(db, {
-    engine: "sqlite" as const,
-    probe,
-    close: () => Promise.resolve(client.close()),
-  });
+  // libsql leaves the log whole when the last connection closes (SQLite would fold it into the file and
+  // remove it): a hub stopped (or an admin command done) left hub.db at 4 KiB with everything in
+  // hub.db-wal, so a copy of hub.db alone was empty. The last one out folds it in and empties it; with
+  // others still open (a hub running under an admin command) it does what it can, without waiting.
+  const close = async () => {
+    try {
+      await client.execute("PRAGMA busy_timeout = 0");
+      await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch { /* busy, or the file gone: the log stays, SQLite applies it at the next open */ }
+    client.close();
+  };
+  return Object.assign(db, { engine: "sqlite" as const, probe, close });
 }
 
 async function openPg(url: string): Promise<HubDb> {

@@ -457,6 +457,12 @@ Deno.test({
       ]);
 
       await hub.stop();
+      // A hub stopped leaves its whole database in hub.db (libsql left it all in hub.db-wal, and hub.db at
+      // 4 KiB: a copy of hub.db alone was an empty database).
+      assert.equal(fs.statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0, 0);
+      const alone = path.join(work, "alone.db");
+      fs.copyFileSync(file, alone);
+      assert.deepEqual(siteNames(alone), ["east", "north", "south"]);
       const restored = await hubAdmin(dataDir, ["restore", "--from", backup, "--json"]);
       assert.equal(restored.code, 0, restored.stderr);
       const r = restored.json!;
@@ -511,7 +517,7 @@ Deno.test({
     assert.equal(taken.code, 0, taken.stderr);
     assert.equal((await hubAdmin(dataDir, ["site", "add", "south", "--db", "file:"])).code, 0);
     const before = sha256(file);
-    const listing = fs.readdirSync(dataDir).sort(); // hub.db, with its -wal and -shm if the CLI left them
+    const listing = fs.readdirSync(dataDir).sort(); // hub.db, its -wal (empty) and -shm
     const restore = (...args: string[]) => hubAdmin(dataDir, ["restore", ...args, "--db", "file:"]);
     const unchanged = (what: string) => {
       assert.deepEqual(fs.readdirSync(dataDir).sort(), listing, what);
@@ -615,11 +621,16 @@ Deno.test({
       /no hub database in \.\/data\/hub .*: restoring into it; for a hub started elsewhere/,
     );
     assert.deepEqual(siteNames(path.join(cwd, "data", "hub", "hub.db")), ["north"]);
-    // Over a database whose last commits are still in its -wal (the CLI's): they are kept, folded in.
+    // Over a database whose last commit is still in its -wal (libsql's close leaves it there): kept, with
+    // that commit folded in.
+    const writer = new LibsqlDatabase(file) as unknown as { exec(sql: string): void; close(): void };
+    writer.exec("CREATE TABLE wal_only (x); INSERT INTO wal_only VALUES ('in the log')");
+    writer.close();
     const over = await restore("--from", backup, "--json");
     assert.equal(over.code, 0, over.stderr);
     assert.deepEqual(siteNames(file), ["north"]);
     assert.deepEqual(siteNames(String(over.json!.kept)), ["north", "south"]);
+    assert.deepEqual(names(String(over.json!.kept), "SELECT x FROM wal_only"), ["in the log"]);
     assert.deepEqual(fs.readdirSync(dataDir).sort(), ["hub.db", path.basename(String(over.json!.kept))]);
   },
 });
