@@ -261,6 +261,13 @@ export class Database {
   close(): void {
     void this.#logSync?.close();
     this.#reader.close();
+    // libsql leaves the log whole when the last connection closes (SQLite would fold it into the file and
+    // remove it): a stopped agent left agent.db at 4 KiB with everything in agent.db-wal, so a copy of
+    // agent.db alone was an empty database. The last one out folds it in; with another connection still
+    // open (an agent command) it does what it can, without waiting.
+    try {
+      this.#writer.exec("PRAGMA busy_timeout = 0; PRAGMA wal_checkpoint(TRUNCATE);");
+    } catch { /* busy: the log stays, and SQLite applies it at the next open */ }
     this.#writer.close();
   }
 }

@@ -404,6 +404,24 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a stopped agent leaves its whole index in agent.db (a copy of it alone is the database)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const agent = await startAgentProcess();
+    await agent.stop();
+    const file = path.join(agent.dataDir, "agent.db");
+    // libsql left everything in agent.db-wal, and agent.db at 4 KiB without a table.
+    assert.equal(fs.statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0, 0);
+    const alone = path.join(await scratchDir("conduit-agent-alone-"), "agent.db");
+    fs.copyFileSync(file, alone);
+    assert.equal(integrity(alone), "ok");
+    assert.ok(Number(names(alone, "SELECT count(*) FROM __drizzle_migrations")[0]) > 0);
+    assert.deepEqual(names(alone, "SELECT count(*) FROM instances"), ["0"]);
+  },
+});
+
 /** The names of the rows of `table` in a libsql file (read only). */
 function names(file: string, sql: string): string[] {
   const db = new LibsqlDatabase(file, { readonly: true, fileMustExist: true }) as unknown as {
