@@ -64,10 +64,11 @@ export async function siteCommand(
           `site ${added.site} added. Its one-time enrollment token (valid until ${added.expiresAt}):`,
         );
         console.log(`\n  ${added.enrollmentToken}\n`);
+        const hub = tunnelUrlOf(defaults.publicUrl);
+        console.log(`On the site: deno task agent --site ${added.site} --hub ${hub} --enroll <token>`);
         console.log(
-          `On the site: deno task agent --site ${added.site} --hub ${
-            tunnelUrlOf(defaults.publicUrl)
-          } --enroll <token>`,
+          `  (or, to enroll and exit, then start its service: deno task agent enroll --site ${added.site} ` +
+            `--hub ${hub} --token <token>)`,
         );
       }
     } else if (verb === "list") {

@@ -35,6 +35,11 @@ Deno.test("hub admin --config FILE works on the database of the hub started with
       south.stdout,
       /^On the site: deno task agent --site south --hub wss:\/\/hub\.example\.org\/tunnel --enroll <token>$/m,
     );
+    // The form for an installer or a service: enroll and exit.
+    assert.match(
+      south.stdout,
+      /^ {2}\(or, to enroll and exit, then start its service: deno task agent enroll --site south --hub wss:\/\/hub\.example\.org\/tunnel --token <token>\)$/m,
+    );
     // The site is in the file's data directory, where `deno task hub --config hub.yaml` looks.
     const listed = await hubAdmin(data, ["site", "list", "--json"]);
     assert.deepEqual((listed.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
