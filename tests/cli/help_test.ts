@@ -51,6 +51,8 @@ Deno.test("hub admin --help prints the admin commands; token and user lists have
       "admin token create",
       "admin user add",
       "admin audit",
+      "admin backup --out FILE",
+      "admin restore --from FILE",
       "--data DIR",
       "--json",
     ]
