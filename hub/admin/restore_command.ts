@@ -10,7 +10,8 @@
  * are named from /proc (also for an old file SQLite cannot open, where only that check is left).
  *
  * The backup is copied beside the database first, then checked there (`PRAGMA integrity_check`, a hub's
- * tables, a schema not newer than this version's migrations). The replaced database is kept under a dated
+ * tables, a schema not newer than this version's migrations); its console sessions are ended and the restore
+ * is recorded in its audit log (`hub.restore`). The replaced database is kept under a dated
  * name (a hard link, so `hub.db` is the old file or the new one at every moment), and the copy is synced,
  * renamed over `hub.db` and the directory synced. On PostgreSQL the command refuses and names the
  * `pg_restore` to run instead.
@@ -113,11 +114,14 @@ async function quiesce(file: string): Promise<void> {
 async function check(
   part: string,
   from: string,
-): Promise<{ schema: string; tables: Record<string, number> }> {
+): Promise<{ schema: string; tables: Record<string, number>; present: Set<string> }> {
   const client = createClient({ url: `file:${part}` });
   try {
     let verdict: string;
     try {
+      // Its own file, whatever it was (a stopped hub's hub.db is in WAL mode): libsql leaves a log whole
+      // at close, and the copy goes in place without one. The hub sets WAL again when it opens it.
+      await client.execute("PRAGMA journal_mode = DELETE");
       verdict = (await client.execute("PRAGMA integrity_check")).rows.map((r) => String(r[0])).join("; ");
     } catch (err) {
       throw new RestoreError(`${from} is not a whole SQLite database (${(err as Error).message})`);
@@ -157,7 +161,29 @@ async function check(
     for (const table of COUNTED.filter((t) => present.has(t))) {
       tables[table] = Number((await client.execute(`SELECT count(*) FROM "${table}"`)).rows[0][0]);
     }
-    return { schema: migrationTag(applied) ?? "(none)", tables };
+    return { schema: migrationTag(applied) ?? "(none)", tables, present };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Ends the console sessions the copy holds (a session logged out, or ended by a password reset, after the
+ * backup would be valid again) and records the restore in its audit log. Returns the sessions ended.
+ */
+async function prepare(part: string, present: Set<string>, detail: Record<string, unknown>): Promise<number> {
+  const client = createClient({ url: `file:${part}` });
+  try {
+    await client.execute("PRAGMA synchronous = FULL");
+    const ended = present.has("sessions") ? (await client.execute("DELETE FROM sessions")).rowsAffected : 0;
+    if (present.has("audit")) {
+      await client.execute({
+        sql:
+          "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, 'cli', 'hub.restore', NULL, ?)",
+        args: [Date.now(), JSON.stringify({ ...detail, sessionsEnded: ended })],
+      });
+    }
+    return ended;
   } finally {
     client.close();
   }
@@ -248,12 +274,19 @@ export async function restoreCommand(
     for await (const chunk of fs.createReadStream(part)) hash.update(chunk as Uint8Array);
     const sha256 = hash.digest("hex");
     const bytes = fs.statSync(part).size;
-    const { schema, tables } = await check(part, from);
+    const { schema, tables, present } = await check(part, from);
+    const name = fs.existsSync(file) ? keptName(file) : null;
+    const sessionsEnded = await prepare(part, present, {
+      from,
+      sha256,
+      schema,
+      kept: name && path.basename(name),
+    });
+    syncPath(part);
     for (const f of [`${part}-wal`, `${part}-shm`, `${part}-journal`]) fs.rmSync(f, { force: true });
 
-    if (fs.existsSync(file)) {
+    if (name) {
       await quiesce(file);
-      const name = keptName(file);
       try {
         fs.linkSync(file, name);
       } catch {
@@ -278,15 +311,16 @@ export async function restoreCommand(
     fs.renameSync(part, file);
     swapped = true;
     syncPath(dir);
-    const summary = { from, to: file, kept, bytes, sha256, schema, tables };
+    const summary = { from, to: file, kept, bytes, sha256, schema, tables, sessionsEnded };
     if (v.json) console.log(JSON.stringify(summary));
     else {
       console.log(`restored ${from} into ${file}`);
       console.log(
         kept ? `  the database it replaced is kept as ${kept}` : "  there was no database there before",
       );
-      console.log(`  ${bytes} bytes, sha256 ${sha256}, schema ${schema}`);
+      console.log(`  the backup: ${bytes} bytes, sha256 ${sha256}, schema ${schema}`);
       console.log(`  ${Object.entries(tables).map(([t, n]) => `${n} ${t}`).join(", ")}`);
+      console.log(`  ${sessionsEnded} console session(s) of the backup ended (users log in again)`);
       console.log(
         "start the hub; an agent whose credential was rotated after the backup must enroll again " +
           "(docs/operations.md, Backup and restore)",

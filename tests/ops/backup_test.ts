@@ -453,8 +453,23 @@ Deno.test({
       for (const site of ["north", "south"]) {
         assert.equal((await hubAdmin(dataDir, ["site", "add", site])).code, 0);
       }
-      assert.equal((await hubAdmin(dataDir, ["user", "add", "alice", "--role", "admin"])).code, 0);
+      const alice = await hubAdmin(dataDir, ["user", "add", "alice", "--role", "admin", "--json"]);
+      assert.equal(alice.code, 0, alice.stderr);
       assert.equal((await hubAdmin(dataDir, ["token", "create", "pacs", "--role", "viewer"])).code, 0);
+      // A console session (alice's), which the backup holds.
+      const login = await fetch(`http://127.0.0.1:${hub.port}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "alice", password: alice.json!.password }),
+      });
+      assert.equal(login.status, 200);
+      await login.body?.cancel();
+      const session = login.headers.get("set-cookie")!.split(";")[0];
+      const me = (port: number) =>
+        fetch(`http://127.0.0.1:${port}/auth/me`, { headers: { cookie: session } }).then(async (r) => (
+          await r.body?.cancel(), r.status
+        ));
+      assert.equal(await me(hub.port), 200);
       const backup = path.join(work, "hub-backup.db");
       const taken = await hubAdmin(dataDir, ["backup", "--out", backup, "--json"]);
       assert.equal(taken.code, 0, taken.stderr);
@@ -491,8 +506,9 @@ Deno.test({
       assert.equal(r.sha256, taken.json!.sha256);
       assert.equal(r.schema, taken.json!.schema);
       assert.equal(r.to, file);
-      // The database in place is the backup, byte for byte, private, alone (no old log beside it).
-      assert.equal(sha256(file), taken.json!.sha256);
+      assert.equal(r.sessionsEnded, 1);
+      // The database in place is the backup's, whole, private, alone (no old log beside it).
+      assert.equal(integrity(file), "ok");
       assert.equal(fs.statSync(file).mode & 0o777, 0o600);
       for (const suffix of ["-wal", "-shm", "-journal", ".restore"]) assert.ok(!fs.existsSync(file + suffix));
       // The replaced one is kept whole beside it, with what it had after the backup.
@@ -514,6 +530,15 @@ Deno.test({
       assert.deepEqual((users.json!.users as { name: string }[]).map((u) => u.name), ["alice"]);
       const tokens = await hubAdmin(dataDir, ["token", "list", "--json"]);
       assert.deepEqual((tokens.json!.tokens as { name: string }[]).map((t) => t.name), ["pacs"]);
+      // The backup's console session is not valid again; the restore is in the audit log.
+      assert.equal(await me(hub.port), 401);
+      const audit = await hubAdmin(dataDir, ["audit", "--action", "hub.restore", "--json"]);
+      const entries = audit.json!.entries as { actor: string; detail: Record<string, unknown> }[];
+      assert.equal(entries.length, 1);
+      assert.equal(entries[0].actor, "cli");
+      assert.equal(entries[0].detail.sha256, taken.json!.sha256);
+      assert.equal(entries[0].detail.kept, path.basename(kept));
+      assert.equal(entries[0].detail.sessionsEnded, 1);
     } finally {
       await hub.stop();
     }
