@@ -669,8 +669,12 @@ Deno.test({
     const writer = new LibsqlDatabase(file) as unknown as { exec(sql: string): void; close(): void };
     writer.exec("CREATE TABLE wal_only (x); INSERT INTO wal_only VALUES ('in the log')");
     writer.close();
+    // Run as root (as an operator may), the restored file is the hub's user's, as the old one was.
+    const root = Deno.uid() === 0;
+    if (root) fs.chownSync(file, 1993, 1993);
     const over = await restore("--from", backup, "--json");
     assert.equal(over.code, 0, over.stderr);
+    if (root) assert.deepEqual([fs.statSync(file).uid, fs.statSync(file).gid], [1993, 1993]);
     assert.deepEqual(siteNames(file), ["north"]);
     assert.deepEqual(siteNames(String(over.json!.kept)), ["north", "south"]);
     assert.deepEqual(names(String(over.json!.kept), "SELECT x FROM wal_only"), ["in the log"]);
