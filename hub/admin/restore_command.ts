@@ -11,7 +11,7 @@
  *
  * The backup is copied beside the database first, then checked there (`PRAGMA integrity_check`, a hub's
  * tables, a schema not newer than this version's migrations); its console sessions are ended and the restore
- * is recorded in its audit log (`hub.restore`). The replaced database is kept under a dated
+ * is recorded in its audit log (`database.restore`). The replaced database is kept under a dated
  * name (a hard link, so `hub.db` is the old file or the new one at every moment), and the copy is synced,
  * renamed over `hub.db` and the directory synced. On PostgreSQL the command refuses and names the
  * `pg_restore` to run instead.
@@ -179,7 +179,7 @@ async function prepare(part: string, present: Set<string>, detail: Record<string
     if (present.has("audit")) {
       await client.execute({
         sql:
-          "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, 'cli', 'hub.restore', NULL, ?)",
+          "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, 'cli', 'database.restore', NULL, ?)",
         args: [Date.now(), JSON.stringify({ ...detail, sessionsEnded: ended })],
       });
     }

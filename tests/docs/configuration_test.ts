@@ -288,8 +288,9 @@ Deno.test("every configuration key any document names exists in the agent's or t
   for (const file of files) {
     for (const m of readDoc(file).matchAll(/`([a-zA-Z]+(?:\[\])?(?:\.[a-zA-Z0-9]+(?:\[\])?)+)`/g)) {
       const parts = m[1].replaceAll("[]", "").split(".");
-      // hub.db: the hub's database file; hub.yaml, site.yaml...: configuration files, not keys.
-      if (!sections.has(parts[0]) || m[1] === "hub.db" || /\.(ya?ml|json)$/.test(m[1])) continue;
+      // hub.db: the hub's database file (hub.db.restore, hub.db.replaced-...: files beside it); hub.yaml,
+      // site.yaml...: configuration files, not keys.
+      if (!sections.has(parts[0]) || /^hub\.db(\.|$)/.test(m[1]) || /\.(ya?ml|json)$/.test(m[1])) continue;
       checked++;
       if (!resolves(configSchema, parts) && !resolves(hubConfigSchema, parts)) {
         unknown.push(`${file}: ${m[1]}`);

@@ -532,7 +532,7 @@ Deno.test({
       assert.deepEqual((tokens.json!.tokens as { name: string }[]).map((t) => t.name), ["pacs"]);
       // The backup's console session is not valid again; the restore is in the audit log.
       assert.equal(await me(hub.port), 401);
-      const audit = await hubAdmin(dataDir, ["audit", "--action", "hub.restore", "--json"]);
+      const audit = await hubAdmin(dataDir, ["audit", "--action", "database.restore", "--json"]);
       const entries = audit.json!.entries as { actor: string; detail: Record<string, unknown> }[];
       assert.equal(entries.length, 1);
       assert.equal(entries[0].actor, "cli");

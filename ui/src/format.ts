@@ -169,7 +169,7 @@ const AUDIT: Record<string, string> = {
   "transfer.cancel": "Cancelled the transfer",
   "transfer.retry": "Retried the transfer",
   "batch.cancel": "Cancelled the batch",
-  "hub.restore": "Restored the hub's database from a backup",
+  "database.restore": "Restored the hub's database from a backup",
 };
 
 /** Kinds of audit entry, as the Admin screen's filter offers them: a prefix (`site.`) or one action. */
@@ -180,7 +180,7 @@ const AUDIT_GROUPS: [string, string][] = [
   ["site.", "Any change to a site"],
   ["transfer.", "Any change to a transfer"],
   ["batch.", "Any change to a batch"],
-  ["hub.", "The hub's database restored"],
+  ["database.", "The hub's database restored"],
 ];
 
 /** The audit filter's choices of what: the kinds of entry (prefixes), then each action, in words. */

@@ -116,7 +116,7 @@ Deno.test("auditAction() and auditActor() read the audit log as words", () => {
   assert.equal(auditAction("user.role"), "Changed the role of the user");
   assert.equal(auditAction("user.password"), "Reset the password of the user");
   assert.equal(auditAction("batch.cancel"), "Cancelled the batch");
-  assert.equal(auditAction("hub.restore"), "Restored the hub's database from a backup");
+  assert.equal(auditAction("database.restore"), "Restored the hub's database from a backup");
   assert.equal(auditAction("something.new"), "something.new");
   assert.equal(auditActor("user:boss"), "boss");
   assert.equal(auditActor("token:nightly:export"), "API token nightly:export");
