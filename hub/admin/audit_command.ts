@@ -2,6 +2,8 @@
  * `deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T] [--limit N|all]
  * [--csv | --json]`: the audit log on the hub's database, newest first, filtered as `audit.list` filters it
  * (hub/auth/audit.ts); as a table, one JSON object, or CSV (the console's "Download CSV", with no cap).
+ * Each run is itself audited (`audit.export` by `cli`: the filter, the limit, how many entries, the form),
+ * once it has given its entries (or failed part way: `failed`).
  */
 import { commandLine } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
@@ -11,6 +13,7 @@ import {
   type AuditFilter,
   AuditFilterError,
   each,
+  exportEntry,
   instantOf,
 } from "../auth/audit.ts";
 
@@ -70,37 +73,59 @@ export async function auditCommand(args: string[], defaults: { data: string; db?
     throw err;
   }
   const db = await openHubDb(v.data ?? defaults.data, v.db ?? defaults.db);
+  const format = v.csv ? "csv" : v.json ? "json" : "table";
+  let given = 0;
+  const record = (failed: boolean) =>
+    exportEntry(db, "cli", {
+      format,
+      filter,
+      entries: given,
+      limit: limit === Infinity ? "all" : limit,
+      ...(failed ? { failed: true as const } : {}),
+    });
   try {
-    if (v.csv) {
-      // Streamed a thousand at a time: an export of the whole log holds one page in memory, not the log.
-      const out = new TextEncoder();
-      let page: AuditEntry[] = [];
-      let header = true;
-      const flush = async () => {
-        await writeAll(out.encode(auditCsv(page, header)));
-        header = false;
-        page = [];
-      };
-      for await (const e of each(db, filter, limit)) {
-        page.push(e);
-        if (page.length === 1000) await flush();
+    try {
+      if (v.csv) {
+        // Streamed a thousand at a time: an export of the whole log holds one page in memory, not the log.
+        const out = new TextEncoder();
+        let page: AuditEntry[] = [];
+        let header = true;
+        const flush = async () => {
+          await writeAll(out.encode(auditCsv(page, header)));
+          given += page.length;
+          header = false;
+          page = [];
+        };
+        for await (const e of each(db, filter, limit)) {
+          page.push(e);
+          if (page.length === 1000) await flush();
+        }
+        if (page.length || header) await flush();
+      } else {
+        const entries: AuditEntry[] = [];
+        for await (const e of each(db, filter, limit)) entries.push(e);
+        if (v.json) console.log(JSON.stringify({ entries }));
+        else if (!entries.length) console.log("no audit entries");
+        else {
+          console.log(["AT", "ACTOR", "ACTION", "TARGET", "DETAIL"].join("\t"));
+          for (const e of entries) {
+            console.log(
+              [e.at, e.actor, e.action, e.target ?? "-", e.detail ? JSON.stringify(e.detail) : "-"]
+                .map((f) => f.replace(/[\t\r\n]/g, " ")).join("\t"),
+            );
+          }
+        }
+        given = entries.length;
       }
-      if (page.length || header) await flush();
-      return 0;
+    } catch (err) {
+      // Recorded as failed, what it gave so far, if the database still takes it; the export's error is kept.
+      try {
+        await record(true);
+      } catch { /* the export's own error says more */ }
+      throw err;
     }
-    const entries: AuditEntry[] = [];
-    for await (const e of each(db, filter, limit)) entries.push(e);
-    if (v.json) console.log(JSON.stringify({ entries }));
-    else if (!entries.length) console.log("no audit entries");
-    else {
-      console.log(["AT", "ACTOR", "ACTION", "TARGET", "DETAIL"].join("\t"));
-      for (const e of entries) {
-        console.log(
-          [e.at, e.actor, e.action, e.target ?? "-", e.detail ? JSON.stringify(e.detail) : "-"]
-            .map((f) => f.replace(/[\t\r\n]/g, " ")).join("\t"),
-        );
-      }
-    }
+    // An export whose entry cannot be written fails (exit code 1), though it printed its entries.
+    await record(false);
     return 0;
   } finally {
     await db.close();

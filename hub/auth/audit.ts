@@ -31,6 +31,47 @@ export function entry(
   });
 }
 
+/** How an export of the log itself is recorded (`audit.export`): the file of the console or API, or the CLI. */
+export interface AuditExport {
+  /** `csv` (the console's Download CSV, `audit.csv`, `admin audit --csv`), `json` or `table` (the CLI). */
+  format: "csv" | "json" | "table";
+  /** The filter, its times as ISO 8601 instants (`from`, `to`); only the fields given. */
+  filter: AuditFilter;
+  /** How many entries it gave. */
+  entries: number;
+  /** The CLI's `--limit`: a number, or `all`. */
+  limit?: number | "all";
+  /** The console's and API's file: whether the filter matched more than it holds. */
+  truncated?: boolean;
+  /** Set when the export failed before it gave every entry (a closed pipe, a database error). */
+  failed?: true;
+}
+
+/**
+ * The entry of an export of the audit log (`audit.export`, no target): who read it out, with which filter,
+ * how many entries in what form. Written after the entries are read, so it is never among them; an export
+ * whose entry cannot be written fails (the console's and API's file is then not given out).
+ */
+export function exportEntry(db: HubDb, actor: string, e: AuditExport) {
+  const filter: Record<string, string> = {};
+  for (const key of ["actor", "action", "target"] as const) {
+    if (e.filter[key] !== undefined) filter[key] = e.filter[key];
+  }
+  for (const key of ["from", "to"] as const) {
+    const v = e.filter[key];
+    if (v !== undefined) filter[key] = new Date(instantOf(v, key)).toISOString();
+  }
+  const { format, entries, limit, truncated, failed } = e;
+  return entry(db, actor, "audit.export", undefined, {
+    format,
+    filter,
+    entries,
+    ...(limit !== undefined ? { limit } : {}),
+    ...(truncated !== undefined ? { truncated } : {}),
+    ...(failed ? { failed } : {}),
+  });
+}
+
 /** Which entries: every field given must match; none given, every entry. */
 export interface AuditFilter {
   /** Who, exactly as stored: `user:alice`, `token:<id>`, `cli`, `hub`, `anonymous`. */

@@ -4,7 +4,8 @@
  * inclusive, to exclusive), newest first with ties by id, pages that neither repeat nor skip, admin only;
  * `audit.csv` the same entries as RFC 4180 CSV (quotes, commas, line breaks, formula-looking fields
  * defused), never a token or a password; and `hub admin audit` reading the database with the same filters,
- * as a table, JSON or CSV.
+ * as a table, JSON or CSV. Every export (`audit.csv`, each run of the CLI) is itself audited (`audit.export`:
+ * who, the filter, how many entries); reading pages (`audit.list`) is not.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -13,7 +14,7 @@ import Papa from "papaparse";
 import { hubAdmin, startTestHub } from "../support/hub.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { audit } from "../../hub/db/schema.ts";
-import { each } from "../../hub/auth/audit.ts";
+import { auditCsv, type AuditEntry, each } from "../../hub/auth/audit.ts";
 
 const refused = (code: string, message?: RegExp) => (e: unknown) => {
   assert.ok(e instanceof TRPCClientError, String(e));
@@ -210,6 +211,11 @@ Deno.test({
       await assert.rejects(admin.audit.list.query({ actor: "" }), refused("BAD_REQUEST", /actor/));
       await assert.rejects(operator.audit.list.query({ actor: "user:bob" }), refused("FORBIDDEN"));
       await assert.rejects(operator.audit.csv.query({}), refused("FORBIDDEN"));
+      assert.deepEqual(
+        await admin.audit.list.query({ limit: 1000 }),
+        all,
+        "reading pages, and a refused export, leave no entry",
+      );
 
       // CSV: the same entries, a row each, quoted where needed, the detail as JSON text.
       const csv = await admin.audit.csv.query({ action: "login*" });
@@ -234,7 +240,7 @@ Deno.test({
         ]),
       );
       const everything = await admin.audit.csv.query();
-      assert.equal(everything.entries, all.length);
+      assert.equal(everything.entries, all.length + 1, "the log, and the export of a moment ago");
       const dump = decode(everything.contentBase64);
       assert.ok(dump.includes("token.create") && dump.includes("user.password"), "the changes are there");
       for (const secret of [made.token, created.token, "secret password"]) {
@@ -257,8 +263,11 @@ Deno.test({
         (await cli("--from", "2026-03-02", "--to", "2026-03-03T00:00:00Z", "--json")).json!.entries,
         await admin.audit.list.query({ from: "2026-03-02", to: "2026-03-03" }),
       );
-      assert.deepEqual((await cli("--limit", "3", "--json")).json!.entries, all.slice(0, 3));
-      assert.deepEqual((await cli("--limit", "all", "--json")).json!.entries, all);
+      // Each run of the CLI is audited once it has read: the log as it was just before it.
+      const before = await admin.audit.list.query({ limit: 1000 });
+      assert.deepEqual((await cli("--limit", "3", "--json")).json!.entries, before.slice(0, 3));
+      const now = await admin.audit.list.query({ limit: 1000 });
+      assert.deepEqual((await cli("--limit", "all", "--json")).json!.entries, now);
       const table = (await cli("--target", "north")).stdout.trim().split("\n");
       assert.deepEqual(table[0].split("\t"), ["AT", "ACTOR", "ACTION", "TARGET", "DETAIL"]);
       assert.deepEqual(table.slice(1).map((l) => l.split("\t").slice(0, 4)), [
@@ -269,7 +278,9 @@ Deno.test({
       assert.equal((await cli("--target", "nobody")).stdout.trim(), "no audit entries");
       // CSV from the CLI: what the console's download holds, in pages (a thousand at a time) without a cap.
       assert.equal((await cli("--action", "login*", "--csv")).stdout, text);
-      assert.equal((await cli("--csv", "--limit", "all")).stdout, decode(everything.contentBase64));
+      const current = await admin.audit.list.query({ limit: 1000 });
+      assert.equal((await cli("--csv", "--limit", "all")).stdout, auditCsv(current as AuditEntry[]));
+      assert.ok(current.length > everything.entries);
       // Refused: a time that is not one, a limit that is not, --csv with --json.
       for (
         const [args, message] of [
@@ -283,6 +294,80 @@ Deno.test({
         assert.equal(r.code, 2, args.join(" "));
         assert.match(r.stderr, message);
       }
+
+      // The exports of the log, audited: who, the filter as given (its times as instants), how many
+      // entries, in what form; newest first. Refused command lines read nothing and leave none.
+      await admin.audit.csv.query({ actor: "user:bob", from: "2026-03-01T09:00:00+01:00", to: "2026-03-03" });
+      await cli("--target", HOSTILE, "--from", "2026-03-01", "--limit", "all", "--csv");
+      const exports = await admin.audit.list.query({ action: "audit.", limit: 1000 });
+      assert.deepEqual(await admin.audit.list.query({ action: "audit.export" }), exports);
+      assert.deepEqual(exports.map((e) => [e.actor, e.action, e.target, e.detail]), [
+        ["cli", "audit.export", null, {
+          format: "csv",
+          filter: { target: HOSTILE, from: "2026-03-01T00:00:00.000Z" },
+          entries: 1,
+          limit: "all",
+        }],
+        ["token:officer", "audit.export", null, {
+          format: "csv",
+          filter: { actor: "user:bob", from: "2026-03-01T08:00:00.000Z", to: "2026-03-03T00:00:00.000Z" },
+          entries: 2,
+          truncated: false,
+        }],
+        ["cli", "audit.export", null, { format: "csv", filter: {}, entries: current.length, limit: "all" }],
+        ["cli", "audit.export", null, {
+          format: "csv",
+          filter: { action: "login*" },
+          entries: 3,
+          limit: 100,
+        }],
+        ["cli", "audit.export", null, {
+          format: "table",
+          filter: { target: "nobody" },
+          entries: 0,
+          limit: 100,
+        }],
+        ["cli", "audit.export", null, {
+          format: "table",
+          filter: { target: "north" },
+          entries: 2,
+          limit: 100,
+        }],
+        ["cli", "audit.export", null, { format: "json", filter: {}, entries: now.length, limit: "all" }],
+        ["cli", "audit.export", null, { format: "json", filter: {}, entries: 3, limit: 3 }],
+        ["cli", "audit.export", null, {
+          format: "json",
+          filter: { from: "2026-03-02T00:00:00.000Z", to: "2026-03-03T00:00:00.000Z" },
+          entries: 3,
+          limit: 100,
+        }],
+        ["cli", "audit.export", null, {
+          format: "json",
+          filter: { actor: "user:bob", action: "site." },
+          entries: 2,
+          limit: 100,
+        }],
+        ["token:officer", "audit.export", null, {
+          format: "csv",
+          filter: { action: "nothing." },
+          entries: 0,
+          truncated: false,
+        }],
+        ["token:officer", "audit.export", null, {
+          format: "csv",
+          filter: {},
+          entries: all.length + 1,
+          truncated: false,
+        }],
+        ["token:officer", "audit.export", null, {
+          format: "csv",
+          filter: { action: "login*" },
+          entries: 3,
+          truncated: false,
+        }],
+      ]);
+      // The officer's exports by who made them, as an auditor of the auditors reads them.
+      assert.equal((await admin.audit.list.query({ actor: "token:officer", action: "audit." })).length, 4);
     } finally {
       await hub.stop();
     }

@@ -3,7 +3,7 @@
  * fields above the table (who, what in words, on what, from, before) kept in the URL's query, so a filtered
  * view survives a reload and can be shared (a link opens on it, its fields filled); pages of a filter keep
  * it; a filter the hub refuses says why; Download CSV gives the filtered entries, the file the hub writes
- * (`audit.csv`).
+ * (`audit.csv`), and is itself audited (who, how many entries, the filter, in words).
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn, shoot, watchCsp } from "../support/browser.ts";
@@ -166,8 +166,18 @@ Deno.test({
       await page.getByRole("alert").filter({ hasText: /from: not an ISO 8601 instant/ }).waitFor();
       await form.getByRole("button", { name: "Clear" }).click();
       await page.waitForURL((u) => u.search === "");
-      await shows("Logged in", 100);
-      assert.deepEqual((await table())[0].slice(1), ["boss", "Logged in", ""], "the newest: boss logging in");
+      // The newest: the two exports of bob's logins (boss's download, then the API's), audited, in words.
+      await shows("Exported the audit log", 100);
+      const exported = "105 entries as CSV, filtered by actor user:bob, action login";
+      assert.deepEqual((await table()).slice(0, 3).map((r) => r.slice(1)), [
+        ["API token t", "Exported the audit log", exported],
+        ["boss", "Exported the audit log", exported],
+        ["boss", "Logged in", ""],
+      ]);
+      await form.getByLabel("What").selectOption({ label: "Exports of the audit log" });
+      await form.getByRole("button", { name: "Filter" }).click();
+      await page.waitForURL((u) => u.searchParams.get("action") === "audit.");
+      await shows("Exported the audit log", 2);
       assert.equal(await form.getByLabel("From").inputValue(), "");
       assert.deepEqual(violations, [], "the download and the rest within the Content-Security-Policy");
     });

@@ -170,6 +170,7 @@ const AUDIT: Record<string, string> = {
   "transfer.retry": "Retried the transfer",
   "batch.cancel": "Cancelled the batch",
   "database.restore": "Restored the hub's database from a backup",
+  "audit.export": "Exported the audit log",
 };
 
 /** Kinds of audit entry, as the Admin screen's filter offers them: a prefix (`site.`) or one action. */
@@ -181,6 +182,7 @@ const AUDIT_GROUPS: [string, string][] = [
   ["transfer.", "Any change to a transfer"],
   ["batch.", "Any change to a batch"],
   ["database.", "The hub's database restored"],
+  ["audit.", "Exports of the audit log"],
 ];
 
 /** The audit filter's choices of what: the kinds of entry (prefixes), then each action, in words. */
@@ -191,6 +193,23 @@ export function auditActionChoices(): { groups: [string, string][]; actions: [st
 /** An audit log's action in words ("transfer.create" is "Started the transfer"); unknown ones as they are. */
 export function auditAction(action: string): string {
   return AUDIT[action] ?? action;
+}
+
+/**
+ * What an export of the audit log (`audit.export`) gave, from its detail: "105 entries as CSV, filtered by
+ * actor user:bob, action login"; undefined for any other entry or a detail that is not one.
+ */
+export function auditExport(detail: unknown): string | undefined {
+  if (typeof detail !== "object" || detail === null) return undefined;
+  const d = detail as { format?: unknown; entries?: unknown; filter?: unknown; truncated?: unknown };
+  if (typeof d.entries !== "number" || typeof d.format !== "string") return undefined;
+  const form = d.format === "csv" ? "CSV" : d.format === "json" ? "JSON" : "a table";
+  const filter = typeof d.filter === "object" && d.filter !== null
+    ? Object.entries(d.filter).map(([k, v]) => `${k} ${v}`)
+    : [];
+  return `${d.entries} ${d.entries === 1 ? "entry" : "entries"}${
+    d.truncated === true ? " (of more)" : ""
+  } as ${form}${filter.length ? `, filtered by ${filter.join(", ")}` : ""}`;
 }
 
 /** Who did it: a user by name, an API token as such, the hub's admin CLI, or someone not logged in. */

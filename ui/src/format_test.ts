@@ -4,6 +4,7 @@ import {
   ageAt,
   auditAction,
   auditActor,
+  auditExport,
   count,
   dicomDate,
   dicomDateTime,
@@ -118,6 +119,7 @@ Deno.test("auditAction() and auditActor() read the audit log as words", () => {
   assert.equal(auditAction("batch.cancel"), "Cancelled the batch");
   assert.equal(auditAction("database.restore"), "Restored the hub's database from a backup");
   assert.equal(auditAction("something.new"), "something.new");
+  assert.equal(auditAction("audit.export"), "Exported the audit log");
   assert.equal(auditActor("user:boss"), "boss");
   assert.equal(auditActor("token:nightly:export"), "API token nightly:export");
   assert.equal(auditActor("cli"), "admin CLI");
@@ -138,4 +140,25 @@ Deno.test("windowText: each window with its days and zone", () => {
     ]),
     "19:00–07:00 Mon, Fri Europe/Paris; all day Sat, Sun",
   );
+});
+
+Deno.test("auditExport() says what an export of the audit log gave", () => {
+  assert.equal(
+    auditExport({
+      format: "csv",
+      filter: { actor: "user:bob", action: "login" },
+      entries: 105,
+      truncated: false,
+    }),
+    "105 entries as CSV, filtered by actor user:bob, action login",
+  );
+  assert.equal(auditExport({ format: "table", filter: {}, entries: 1, limit: 100 }), "1 entry as a table");
+  assert.equal(
+    auditExport({ format: "csv", filter: {}, entries: 50000, truncated: true }),
+    "50000 entries (of more) as CSV",
+  );
+  assert.equal(auditExport({ format: "json", entries: 0 }), "0 entries as JSON");
+  for (const odd of [null, "x", 3, {}, { format: "csv" }, { entries: "3", format: "csv" }]) {
+    assert.equal(auditExport(odd), undefined);
+  }
 });

@@ -5,7 +5,7 @@
 import { saveBase64 } from "../download.ts";
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
-import { auditAction, auditActionChoices, auditActor, instant } from "../format.ts";
+import { auditAction, auditActionChoices, auditActor, auditExport, instant } from "../format.ts";
 import { Link, location, navigate, path } from "../router.tsx";
 import { CopyButton, createConfirm, Dialog, Pager, Scroll } from "../widgets.tsx";
 
@@ -479,7 +479,7 @@ export function Admin(props: { user: string }) {
                     <td>{auditActor(a.actor)}</td>
                     <td>{auditAction(a.action)}</td>
                     <td>
-                      <AuditTarget action={a.action} target={a.target} />
+                      <AuditTarget action={a.action} target={a.target} detail={a.detail} />
                     </td>
                   </tr>
                 )}
@@ -501,8 +501,11 @@ export function Admin(props: { user: string }) {
   );
 }
 
-/** What an audit entry is about: a transfer, site or batch as a link to its page, anything else as text. */
-function AuditTarget(props: { action: string; target: string | null }) {
+/**
+ * What an audit entry is about: a transfer, site or batch as a link to its page, an export of the log as
+ * what it gave, anything else as text.
+ */
+function AuditTarget(props: { action: string; target: string | null; detail: unknown }) {
   const page = () => {
     const kind = props.action.split(".")[0];
     if (!props.target) return undefined;
@@ -510,8 +513,10 @@ function AuditTarget(props: { action: string; target: string | null }) {
     if (kind === "site") return path("sites", props.target);
     if (kind === "batch") return `/batch?id=${encodeURIComponent(props.target)}`;
   };
+  const text = () =>
+    (props.action === "audit.export" ? auditExport(props.detail) : undefined) ?? props.target ?? "";
   return (
-    <Show when={page()} fallback={props.target ?? ""}>
+    <Show when={page()} fallback={text()}>
       <Link href={page()!}>{props.target}</Link>
     </Show>
   );
