@@ -260,6 +260,16 @@ export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/**
+ * A site's uplink and downlink caps (Mbit/s, null: none) in a few words for the Sites list: "none" when it
+ * has neither, else both named ("up 4 Mbit/s, down none").
+ */
+export function caps(uplinkMbps: number | null, downlinkMbps: number | null): string {
+  if (uplinkMbps === null && downlinkMbps === null) return "none";
+  const cap = (mbps: number | null) => mbps === null ? "none" : `${mbps} Mbit/s`;
+  return `up ${cap(uplinkMbps)}, down ${cap(downlinkMbps)}`;
+}
+
 /** A byte count in kB, MB or GB. */
 export function bytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;

@@ -5,6 +5,7 @@ import {
   auditAction,
   auditActor,
   auditExport,
+  caps,
   count,
   dicomDate,
   dicomDateTime,
@@ -161,4 +162,11 @@ Deno.test("auditExport() says what an export of the audit log gave", () => {
   for (const odd of [null, "x", 3, {}, { format: "csv" }, { entries: "3", format: "csv" }]) {
     assert.equal(auditExport(odd), undefined);
   }
+});
+
+Deno.test("caps() reads a site's uplink and downlink caps, none when unset", () => {
+  assert.equal(caps(null, null), "none");
+  assert.equal(caps(4, 2.5), "up 4 Mbit/s, down 2.5 Mbit/s");
+  assert.equal(caps(8, null), "up 8 Mbit/s, down none");
+  assert.equal(caps(null, 0.1), "up none, down 0.1 Mbit/s");
 });

@@ -1,7 +1,7 @@
 /** Tables more than one screen shows: sites and transfers. */
 import { For, type JSX, Show } from "solid-js";
 import type { api } from "./api.ts";
-import { count, instant } from "./format.ts";
+import { caps, count, instant } from "./format.ts";
 import { Link, path } from "./router.tsx";
 import { Scroll, State } from "./widgets.tsx";
 
@@ -37,7 +37,10 @@ export function Sparkline(props: { values: number[] }) {
   );
 }
 
-/** Sites with their state, each name a link to its page; `actions` adds a last column. */
+/**
+ * Sites with their state, each name a link to its page, and their uplink and downlink caps; `actions` adds a
+ * last column.
+ */
 export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Site) => JSX.Element }) {
   return (
     <Scroll>
@@ -51,6 +54,7 @@ export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Sit
             <th>Queue</th>
             <th>Round trip</th>
             <th>Traffic (2 min)</th>
+            <th title="The site's uplink and downlink caps (an admin sets them on the site's page)">Caps</th>
             {props.actions && <th></th>}
           </tr>
         </thead>
@@ -83,6 +87,7 @@ export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Sit
                 <td>
                   <Sparkline values={s.throughput} />
                 </td>
+                <td class="caps">{caps(s.uplinkMbps, s.downlinkMbps)}</td>
                 {props.actions && <td>{props.actions(s)}</td>}
               </tr>
             )}
