@@ -1,7 +1,8 @@
 /**
  * The console's Sites screen rotates a site's credential (admins only, after a confirmation): the
  * connected agent's credential file changes, the site's page says when, and the audit log names who;
- * and sets (admins only) the site's uplink and downlink caps (docs/transfers.md, site uplink and downlink caps).
+ * and sets (admins only) the site's uplink and downlink caps (docs/transfers.md, site uplink and downlink caps),
+ * which the Sites list (and the dashboard's) shows to every role in its Caps column, "none" when unset.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -33,6 +34,20 @@ Deno.test({
       await logIn(page, "ops", "operator password");
       await page.locator('tr[data-site="north"] .state-online').waitFor({ timeout: 15_000 });
       assert.equal(await page.getByRole("button", { name: "Rotate credential" }).count(), 0);
+      /** Waits for the Caps cell of north's row in the Sites table shown to read `text`, whole. */
+      const capsOfNorth = async (text: string) => {
+        const cell = page.locator('table[aria-label=Sites] tr[data-site="north"] td.caps');
+        const whole = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`);
+        try {
+          await cell.filter({ hasText: whole }).waitFor({ timeout: 15_000 });
+        } catch (err) {
+          throw new Error(`north's caps are not "${text}": ${await cell.allInnerTexts()}`, { cause: err });
+        }
+      };
+      // The Sites list shows every role the caps, readable when there are none.
+      await capsOfNorth("none");
+      const headers = await page.locator("table[aria-label=Sites] thead th").allInnerTexts();
+      assert.ok(headers.includes("Caps"), headers.join("|"));
       // Nor the site's uplink and downlink caps: they show, and only an admin sets them.
       await page.goto(`${url}sites/north`);
       await page.getByText(/uplink cap none, downlink cap none/).waitFor();
@@ -88,6 +103,13 @@ Deno.test({
       await page.getByRole("button", { name: "Set the downlink cap" }).click();
       await page.getByRole("status").filter({ hasText: "north: downlink capped at 2.5 Mbit/s" }).waitFor();
       await page.getByText(/uplink cap 4 Mbit\/s, downlink cap 2\.5 Mbit\/s/).waitFor();
+      // The list above shows them too (refreshed by the change), and so do the Sites screen and the dashboard.
+      await capsOfNorth("up 4 Mbit/s, down 2.5 Mbit/s");
+      await nav(page, "Sites").click();
+      await capsOfNorth("up 4 Mbit/s, down 2.5 Mbit/s");
+      await nav(page, "Dashboard").click();
+      await capsOfNorth("up 4 Mbit/s, down 2.5 Mbit/s");
+      await page.goto(`${url}sites/north`);
       const north = (await hub.registry.list()).find((s) => s.site === "north");
       assert.deepEqual([north?.uplinkMbps, north?.downlinkMbps], [4, 2.5]);
       const down = (await recent(hub.db)).find((e) => e.action === "site.downlink");
@@ -101,7 +123,20 @@ Deno.test({
       await page.getByRole("button", { name: "Set the downlink cap" }).click();
       await page.getByRole("status").filter({ hasText: "north: no downlink cap" }).waitFor();
       await page.getByText(/uplink cap 4 Mbit\/s, downlink cap none/).waitFor();
+      await capsOfNorth("up 4 Mbit/s, down none");
       assert.equal((await hub.registry.list()).find((s) => s.site === "north")?.uplinkMbps, 4);
+
+      // What an admin is typing into a cap stays while the page refreshes its sites (every 5 s, or here a
+      // change made elsewhere, shown once fetched): it was wiped at each refresh before.
+      await page.getByLabel("Downlink cap (Mbit/s)").fill("3");
+      await hub.registry.setUplink("north", 6, "cli");
+      await page.getByText(/uplink cap 6 Mbit\/s, downlink cap none/).waitFor();
+      await capsOfNorth("up 6 Mbit/s, down none");
+      assert.equal(await page.getByLabel("Uplink cap (Mbit/s)").inputValue(), "6", "the new cap, shown");
+      assert.equal(await page.getByLabel("Downlink cap (Mbit/s)").inputValue(), "3", "what was typed, kept");
+      await page.getByRole("button", { name: "Set the downlink cap" }).click();
+      await page.getByRole("status").filter({ hasText: "north: downlink capped at 3 Mbit/s" }).waitFor();
+      await capsOfNorth("up 6 Mbit/s, down 3 Mbit/s");
     });
   },
 });

@@ -3,7 +3,7 @@
  * confirmation); a site's page (`/sites/{name}`):
  * its nodes with echo, its dead letter with replay, and (admins) its uplink and downlink caps.
  */
-import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createMemo, createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
 import { count, instant } from "../format.ts";
 import { Link, path } from "../router.tsx";
@@ -301,6 +301,9 @@ function CapForm(props: {
   save: (mbps: number | null) => Promise<string>;
 }) {
   const Way = () => props.way === "uplink" ? "Uplink" : "Downlink";
+  // The field is set only when the cap itself changes: the screen fetches its sites every 5 s, and setting it
+  // on each fetch wiped what an admin was typing.
+  const shown = createMemo(() => props.value ?? "");
   return (
     <form
       class="row"
@@ -326,7 +329,7 @@ function CapForm(props: {
           max="100000"
           step="any"
           placeholder="none"
-          value={props.value ?? ""}
+          value={shown()}
         />
       </label>
       <button type="submit">Set the {props.way} cap</button>
