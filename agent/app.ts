@@ -178,11 +178,13 @@ async function startLocked(
       missing: reconciled.missing,
       indexed: reconciled.indexed,
       removed: reconciled.removed,
+      conflicts: reconciled.conflicts,
     });
-  } else if (reconciled.removed || reconciled.indexed) {
+  } else if (reconciled.removed || reconciled.indexed || reconciled.conflicts) {
     log.warn("archive files the index did not know, left by a crash: indexed, or removed when superseded", {
       indexed: reconciled.indexed,
       removed: reconciled.removed,
+      conflicts: reconciled.conflicts,
     });
   }
   const recovered = await recoverIntake(ingest, intake, log);

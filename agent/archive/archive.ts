@@ -57,9 +57,27 @@ export function parseObjectKey(key: string): { study: string; series: string; so
   return m ? { study: m[1], series: m[2], sop: m[3] } : undefined;
 }
 
-/** Where an object received again with other bytes is kept beside the first (duplicates keepBoth). */
+/**
+ * Where an object received again with other bytes is kept beside the first (duplicates keepBoth):
+ * `<SOP>.conflict-<first 16 hex digits of its data set's SHA-256>.dcm`. The letters make it a name no object
+ * key has (a UID holds digits and dots only). Versions before this one wrote `<SOP>.<16 hex>.dcm`, which
+ * looks like an object key when the 16 digits are all decimal (parseAsideKey reads both).
+ */
 export function asideKey(key: string, sha256: string): string {
-  return key.replace(/\.dcm$/, `.${sha256.slice(0, 16)}.dcm`);
+  return key.replace(/\.dcm$/, `.conflict-${sha256.slice(0, 16)}.dcm`);
+}
+
+/**
+ * What a kept-aside copy's key names: its object's UIDs and the first 16 hex digits of the copy's data set
+ * hash; `older` for the name of versions before `conflict-` (`<SOP>.<16 hex>.dcm`), which is only a guess
+ * (an object whose SOP Instance UID ends in 16 digits has such a key too: check the file). Undefined for a
+ * key that is neither.
+ */
+export function parseAsideKey(
+  key: string,
+): { study: string; series: string; sop: string; hash16: string; older: boolean } | undefined {
+  const m = /^archive\/([0-9.]+)\/([0-9.]+)\/([0-9.]+)\.(conflict-)?([0-9a-f]{16})\.dcm$/.exec(key);
+  return m ? { study: m[1], series: m[2], sop: m[3], hash16: m[5], older: !m[4] } : undefined;
 }
 
 /** A stored object bound to the archive: its data set opens for reading (what DIMSE and the tunnel send). */

@@ -11,8 +11,9 @@ import * as path from "node:path";
 import type { Logger } from "@conduit/shared/log";
 import { elementText } from "@conduit/shared/dicom";
 import type { Database } from "../index/db.ts";
-import { type Archive, parseObjectKey } from "../archive/archive.ts";
-import { isKeptAside } from "../index/conflicts.ts";
+import { type Archive, datasetHash, parseAsideKey, parseObjectKey } from "../archive/archive.ts";
+import { isKeptAside, recordConflict } from "../index/conflicts.ts";
+import { existingInstance } from "../index/instances.ts";
 import type { AssociationInfo } from "../dimse/handlers.ts";
 import type { ReceivedObject } from "../part10/file_stream.ts";
 import { HEAD_BYTES } from "../part10/file_stream.ts";
@@ -118,6 +119,12 @@ export async function recoverIntake(
  * tombstone as retention leaves one, its rows still to forward dead ("file missing"); then the whole
  * archive is walked and every file the index does not know is indexed and routed (placed since the
  * backup) or removed (superseded). The marker goes only once this is done: a stop in between does it again.
+ *
+ * Either way, a `keepBoth` copy (`<SOP>.conflict-<16 hex>.dcm`, or `<SOP>.<16 hex>.dcm` as older versions
+ * named it) without its conflicts row (placed after the backup, or a crash between the copy and its row) is
+ * kept and its conflict recorded again (`conflicts`), once its file is seen to be that copy: its SOP Instance
+ * UID and the start of its data set's hash are those of its name. An older name that is not such a copy is
+ * an object key (a UID may end in 16 digits) and handled as one.
  */
 export async function reconcileAfterCrash(
   db: Database,
@@ -125,24 +132,45 @@ export async function reconcileAfterCrash(
   dataDir: string,
   ingest?: Ingest,
   log?: Logger,
-): Promise<{ crashed: boolean; restored: boolean; removed: number; indexed: number; missing: number }> {
+): Promise<
+  {
+    crashed: boolean;
+    restored: boolean;
+    removed: number;
+    indexed: number;
+    missing: number;
+    conflicts: number;
+  }
+> {
   const marker = path.join(dataDir, CLEAN_STOP);
   const clean = fs.existsSync(marker);
   const restoredMarker = path.join(dataDir, RESTORED);
   const restored = fs.existsSync(restoredMarker);
   fs.rmSync(marker, { force: true });
-  if (clean && !restored) return { crashed: false, restored, removed: 0, indexed: 0, missing: 0 };
+  if (clean && !restored) {
+    return { crashed: false, restored, removed: 0, indexed: 0, missing: 0, conflicts: 0 };
+  }
   const missing = restored ? await tombstoneMissing(db, archive) : 0;
   const last = db.statement("SELECT max(received_at) AS t FROM instances").get()?.t as number | null;
   const since = (last ?? 0) - MARGIN_MS;
   const known = db.statement("SELECT 1 FROM instances WHERE sop_instance_uid = ? AND path = ?");
   let removed = 0;
   let indexed = 0;
+  let conflicts = 0;
   for await (const key of archive.list("archive/", restored ? {} : { changedSince: since })) {
     const uids = parseObjectKey(key);
+    if (uids && known.get(uids.sop, key)) continue;
+    const aside = parseAsideKey(key);
+    if (aside) {
+      if (isKeptAside(db, key)) continue;
+      if (await recordKeptAside(db, archive, key, aside, log)) {
+        conflicts++;
+        continue;
+      }
+      // Not the copy its name says: a name of this version is left as it is (no object has it); an older
+      // one may be an object's key after all.
+    }
     if (!uids) continue;
-    // A kept-aside conflict copy (<uid>.<16 hex>.dcm, which can look like a UID) is in conflicts.
-    if (known.get(uids.sop, key) || isKeptAside(db, key)) continue;
     if (ingest && await indexStray(ingest, archive, key, log)) {
       indexed++;
       continue;
@@ -151,7 +179,50 @@ export async function reconcileAfterCrash(
     removed++;
   }
   if (restored) fs.rmSync(restoredMarker, { force: true });
-  return { crashed: !clean, restored, removed, indexed, missing };
+  return { crashed: !clean, restored, removed, indexed, missing, conflicts };
+}
+
+/**
+ * Records the conflict of a kept-aside copy that has no conflicts row, when the file is that copy (its SOP
+ * Instance UID and the first 16 hex digits of its data set's SHA-256 are those of its name); false when it
+ * is not, or cannot be read. When it was received is not known: the row says now.
+ */
+async function recordKeptAside(
+  db: Database,
+  archive: Archive,
+  key: string,
+  aside: { sop: string; hash16: string },
+  log?: Logger,
+): Promise<boolean> {
+  try {
+    const source = await archive.open(key);
+    let received: ReceivedObject;
+    try {
+      received = await receivedFrom(source, key, "");
+    } finally {
+      await source.close();
+    }
+    if (received.meta.sopInstanceUid !== aside.sop) return false;
+    const hash = await datasetHash(archive, {
+      path: key,
+      datasetOffset: received.fileSize - received.datasetSize,
+      datasetSize: received.datasetSize,
+    });
+    if (!hash.startsWith(aside.hash16)) return false;
+    const stored = existingInstance(db, aside.sop);
+    recordConflict(db, aside.sop, {
+      storedSha256: stored?.sha256 ?? "",
+      receivedSha256: hash,
+      policy: "keepBoth",
+      keptPath: key,
+    }, received.meta.sourceAet ?? "");
+    return true;
+  } catch (err) {
+    log?.warn("a kept-aside conflict copy without its record could not be read", {
+      code: (err as { code?: string }).code ?? (err as Error).name,
+    });
+    return false;
+  }
 }
 
 /**

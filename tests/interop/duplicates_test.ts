@@ -1,9 +1,11 @@
 /**
  * Idempotency and conflicts (issue 3): the same object again is stored once; other bytes under the
- * same SOP Instance UID follow archive.duplicates; below the free-space floor nothing is written.
+ * same SOP Instance UID follow archive.duplicates (keepBoth's copy named `<SOP>.conflict-<16 hex>.dcm`, which
+ * no object key can be); below the free-space floor nothing is written.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
 import { runDcmtk, skipReason } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
@@ -47,7 +49,7 @@ for (const policy of ["keepFirst", "keepLast", "keepBoth"] as const) {
         assert.equal((await storescu([second], agent)).code, 0, "a conflicting object is answered Success");
         assert.equal(await sql(agent, "conflicts"), 1, "and recorded as a conflict");
         const files = (await listFiles(path.join(agent.dataDir, "archive"))).sort();
-        const main = files.find((f) => /\/[0-9.]+\.dcm$/.test(f) && !/\.[0-9a-f]{16}\.dcm$/.test(f))!;
+        const main = files.find((f) => /\/[0-9.]+\.dcm$/.test(f))!;
         const mainBytes = Buffer.from(await datasetBytes(main));
         if (policy === "keepFirst") {
           assert.equal(files.length, 1);
@@ -61,6 +63,10 @@ for (const policy of ["keepFirst", "keepLast", "keepBoth"] as const) {
           assert.ok(mainBytes.equals(Buffer.from(original)), "the first stays the indexed one");
           const aside = files.find((f) => f !== main)!;
           assert.ok(Buffer.from(await datasetBytes(aside)).includes(Buffer.from("CHANGED")));
+          // Named so that it can never be taken for an object: its SOP Instance UID, conflict-, and the
+          // first 16 hex digits of its data set's SHA-256.
+          const sha = createHash("sha256").update(await datasetBytes(aside)).digest("hex");
+          assert.equal(aside, main.replace(/\.dcm$/, `.conflict-${sha.slice(0, 16)}.dcm`));
         }
       } finally {
         await agent.stop();
