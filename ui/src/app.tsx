@@ -136,7 +136,7 @@ export function App() {
                 <section class="card">
                   <h2>Not for your role</h2>
                   <p class="empty">
-                    {user()!.user} is {user()!.role === "admin" ? "an" : "a"}{" "}
+                    {user()!.user} is {/^[aeiou]/.test(user()!.role) ? "an" : "a"}{" "}
                     {user()!.role}; this screen needs
                     {at("/batch") ? " the operator" : " the admin"} role.
                   </p>

@@ -18,13 +18,16 @@ export function Sites(props: { current?: string; may: May }) {
   const current = () => props.current;
   const site = () => sites()?.find((s) => s.site === current());
   const [enrolled, setEnrolled] = createSignal<{ site: string; token: string; expiresAt: string }>();
+  // Its nodes and dead letter are read from its agent: asked only while it is online (and again when it
+  // comes back); null when the asking failed (the error says why), not an empty list.
+  const online = () => (site()?.state === "online" ? current() : undefined);
   const [nodes] = createResource(
-    current,
-    (site) => api.site.nodes.query({ site }).catch((e) => (setError(e.message), [])),
+    online,
+    (site) => api.site.nodes.query({ site }).catch((e) => (setError(e.message), null)),
   );
   const [dead, { refetch: refetchDead }] = createResource(
-    () => (props.may("transfer") ? current() : undefined),
-    (site) => api.site.deadLetter.query({ site }).catch((e) => (setError(e.message), [])),
+    () => (props.may("transfer") ? online() : undefined),
+    (site) => api.site.deadLetter.query({ site }).catch((e) => (setError(e.message), null)),
   );
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
@@ -150,7 +153,14 @@ export function Sites(props: { current?: string; may: May }) {
           <p class="crumbs">
             <Link href="/sites">Sites</Link> › {current()}
           </p>
-          <Show when={site()} fallback={<p class="empty">No site named {current()}.</p>}>
+          <Show
+            when={site()}
+            fallback={
+              <Show when={sites()}>
+                <p class="empty">No site named {current()}.</p>
+              </Show>
+            }
+          >
             {(s) => (
               <p>
                 <strong>{s().site}</strong>: <State value={s().state} kind="site" />
@@ -190,104 +200,148 @@ export function Sites(props: { current?: string; may: May }) {
               }}
             />
           </Show>
-          <h2>{current()}: nodes</h2>
-          <Show
-            when={nodes()?.length}
-            fallback={<p class="empty">No node configured at this site (nodes: in its agent config).</p>}
-          >
-            <Scroll>
-              <table aria-label="Nodes">
-                <thead>
-                  <tr>
-                    <th>Node</th>
-                    <th>AE title</th>
-                    <th>Address</th>
-                    <th>Retrieve</th>
-                    <th></th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={nodes()}>
-                    {(n) => (
-                      <tr>
-                        <td>{n.name}</td>
-                        <td>{n.aet}</td>
-                        <td>{n.host}:{n.port}</td>
-                        <td>{n.retrieve === "move" ? "C-MOVE" : "C-GET"}</td>
-                        <td>
-                          <Show when={props.may("transfer")}>
-                            <button
-                              type="button"
-                              onClick={() =>
-                                run(async () => {
-                                  const r = await api.sites.echo.mutate({ site: current()!, node: n.name });
-                                  // A node that does not answer is an error, announced as one.
-                                  if (!r.ok) throw new Error(`${n.name} did not answer C-ECHO: ${r.error}`);
-                                  return `${n.name} answered C-ECHO (${r.ms} ms)`;
-                                })}
-                            >
-                              Echo
-                            </button>
-                          </Show>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </Scroll>
-          </Show>
-          <Show when={props.may("transfer")}>
-            <h2>{current()}: dead letter</h2>
-            <Show when={dead()?.length} fallback={<p class="empty">Nothing in the dead letter.</p>}>
-              <button
-                type="button"
-                onClick={() =>
-                  run(async () => {
-                    const r = await api.site.replay.mutate({
-                      site: current()!,
-                      ids: dead()!.map((x) => x.id),
-                    });
-                    refetchDead();
-                    return `${count(r.replayed, "row")} back in the queue`;
-                  })}
+          <Show when={site()}>
+            {(s) => (
+              <Show
+                when={s().state === "online"}
+                fallback={<p class="empty">{unreachable(s().site, s().state)}</p>}
               >
-                Replay all
-              </button>
-              <Scroll>
-                <table aria-label="Dead letter">
-                  <thead>
-                    <tr>
-                      <th>Destination</th>
-                      <th>Route</th>
-                      <th>Object</th>
-                      <th>Attempts</th>
-                      <th>Last error</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={dead()}>
-                      {(r) => (
+                <h2>{current()}: nodes</h2>
+                <Show
+                  when={nodes()?.length}
+                  fallback={
+                    <p class="empty">
+                      {nodes() === null
+                        ? "Its nodes could not be read (the error is above)."
+                        : nodes()
+                        ? "No node configured at this site (nodes: in its agent config)."
+                        : ""}
+                    </p>
+                  }
+                >
+                  <Scroll>
+                    <table aria-label="Nodes">
+                      <thead>
                         <tr>
-                          <td>{r.destination}</td>
-                          <td>{r.route}</td>
-                          <td>
-                            <Uid value={r.sopInstanceUid} what="SOP Instance UID" />
-                          </td>
-                          <td>{r.attempts}</td>
-                          <td class="error">{r.lastError}</td>
+                          <th>Node</th>
+                          <th>AE title</th>
+                          <th>Address</th>
+                          <th>Retrieve</th>
+                          <th></th>
                         </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </Scroll>
-            </Show>
+                      </thead>
+                      <tbody>
+                        <For each={nodes()}>
+                          {(n) => (
+                            <tr>
+                              <td>{n.name}</td>
+                              <td>{n.aet}</td>
+                              <td>{n.host}:{n.port}</td>
+                              <td>{n.retrieve === "move" ? "C-MOVE" : "C-GET"}</td>
+                              <td>
+                                <Show when={props.may("transfer")}>
+                                  <button
+                                    type="button"
+                                    onClick={() =>
+                                      run(async () => {
+                                        const r = await api.sites.echo.mutate({
+                                          site: current()!,
+                                          node: n.name,
+                                        });
+                                        // A node that does not answer is an error, announced as one.
+                                        if (!r.ok) {
+                                          throw new Error(`${n.name} did not answer C-ECHO: ${r.error}`);
+                                        }
+                                        return `${n.name} answered C-ECHO (${r.ms} ms)`;
+                                      })}
+                                  >
+                                    Echo
+                                  </button>
+                                </Show>
+                              </td>
+                            </tr>
+                          )}
+                        </For>
+                      </tbody>
+                    </table>
+                  </Scroll>
+                </Show>
+                <Show when={props.may("transfer")}>
+                  <h2>{current()}: dead letter</h2>
+                  <Show
+                    when={dead()?.length}
+                    fallback={
+                      <p class="empty">
+                        {dead() === null
+                          ? "Its dead letter could not be read (the error is above)."
+                          : dead()
+                          ? "Nothing in the dead letter."
+                          : ""}
+                      </p>
+                    }
+                  >
+                    <button
+                      type="button"
+                      onClick={() =>
+                        run(async () => {
+                          const r = await api.site.replay.mutate({
+                            site: current()!,
+                            ids: dead()!.map((x) => x.id),
+                          });
+                          refetchDead();
+                          return `${count(r.replayed, "row")} back in the queue`;
+                        })}
+                    >
+                      Replay all
+                    </button>
+                    <Scroll>
+                      <table aria-label="Dead letter">
+                        <thead>
+                          <tr>
+                            <th>Destination</th>
+                            <th>Route</th>
+                            <th>Object</th>
+                            <th>Attempts</th>
+                            <th>Last error</th>
+                          </tr>
+                        </thead>
+                        <tbody>
+                          <For each={dead()}>
+                            {(r) => (
+                              <tr>
+                                <td>{r.destination}</td>
+                                <td>{r.route}</td>
+                                <td>
+                                  <Uid value={r.sopInstanceUid} what="SOP Instance UID" />
+                                </td>
+                                <td>{r.attempts}</td>
+                                <td class="error">{r.lastError}</td>
+                              </tr>
+                            )}
+                          </For>
+                        </tbody>
+                      </table>
+                    </Scroll>
+                  </Show>
+                </Show>
+              </Show>
+            )}
           </Show>
         </section>
       </Show>
     </>
   );
+}
+
+/** Why a site's nodes and dead letter are not shown: they are read from its agent, which is not online. */
+function unreachable(site: string, state: string): string {
+  if (state === "pending") {
+    return `${site} waits for its agent to enroll: its nodes and dead letter show once it has.`;
+  }
+  if (state === "revoked") {
+    return `${site} is revoked: its agent is refused, so its nodes and dead letter cannot be read.`;
+  }
+  return `${site} is offline: its nodes and dead letter are read from its agent, and show when it is back.`;
 }
 
 /** A site's uplink or downlink cap, Mbit/s (empty: none): checked here, so the reason shows in words. */

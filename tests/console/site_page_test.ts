@@ -1,0 +1,78 @@
+/**
+ * A site's page as a careful user reads it, in Chromium against a real hub and agent: its nodes and dead
+ * letter are read from its agent, so for a site waiting to enroll, offline or revoked the page says why they
+ * are not shown (it said "No node configured" and "Nothing in the dead letter", under an error saying the
+ * site was not connected, or that the revoked site it showed did not exist); a site that does not exist is
+ * only that; an online site without nodes says so. And the screen a role may not use names the role with its
+ * article ("an operator").
+ */
+import assert from "node:assert/strict";
+import { hasChromium, logIn } from "../support/browser.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
+
+const skip = hasChromium() ? undefined : "chromium not installed";
+if (skip) console.warn(`site_page_test: skipped: ${skip}`);
+
+Deno.test({
+  name:
+    "console: a site's page says why its nodes and dead letter are not shown; an unknown site is only that",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      await startAgent("north");
+      await eventually("north online", () => hub.sessions.get("north"));
+      await hub.registry.add("east"); // waits for its agent
+      await hub.registry.enroll((await hub.registry.add("south")).enrollmentToken); // enrolled, offline
+      await hub.registry.add("gone");
+      await hub.registry.revoke("gone");
+      await hub.users.add("ops", "operator", "operator password");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const page = await browser.newPage();
+      await page.goto(`${base}/sites`);
+      await logIn(page, "ops", "operator password");
+      const card = (site: string) => page.getByRole("region", { name: `Site ${site}` });
+      /** The site's card once it shows `text`, as its text. */
+      const shows = async (site: string, text: string | RegExp) => {
+        await page.goto(`${base}/sites/${site}`);
+        await card(site).getByText(text).waitFor();
+        return await card(site).innerText();
+      };
+
+      const online = await shows("north", "No node configured at this site (nodes: in its agent config).");
+      assert.match(online, /north: nodes/);
+      await card("north").getByText("Nothing in the dead letter.").waitFor();
+
+      for (
+        const [site, why] of [
+          ["east", "east waits for its agent to enroll: its nodes and dead letter show once it has."],
+          [
+            "south",
+            "south is offline: its nodes and dead letter are read from its agent, and show when it is back.",
+          ],
+          ["gone", "gone is revoked: its agent is refused, so its nodes and dead letter cannot be read."],
+        ]
+      ) {
+        const text = await shows(site, why);
+        for (const wrong of ["No node configured", "Nothing in the dead letter", `${site}: nodes`]) {
+          assert.ok(!text.includes(wrong), `${site}: ${wrong} in ${JSON.stringify(text)}`);
+        }
+        assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], `${site}: no error shown`);
+      }
+
+      const unknown = await shows("nope", "No site named nope.");
+      assert.ok(!unknown.includes("nodes") && !unknown.includes("dead letter"), unknown);
+      assert.deepEqual(
+        await page.getByRole("alert").allInnerTexts(),
+        [""],
+        "nothing asked of a site that is not",
+      );
+
+      // The Admin screen is not an operator's; it says so with the right article.
+      await page.goto(`${base}/admin`);
+      await page.getByText("ops is an operator; this screen needs the admin role.").waitFor();
+    });
+  },
+});
