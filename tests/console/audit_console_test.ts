@@ -3,7 +3,8 @@
  * fields above the table (who, what in words, on what, from, before) kept in the URL's query, so a filtered
  * view survives a reload and can be shared (a link opens on it, its fields filled); pages of a filter keep
  * it; a filter the hub refuses says why; Download CSV gives the filtered entries, the file the hub writes
- * (`audit.csv`), and is itself audited (who, how many entries, the filter, in words).
+ * (`audit.csv`), and is itself audited (who, how many entries, the filter, in words); each entry's detail in
+ * words in its own column (the cap set, the role given, the address logged in from).
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn, shoot, watchCsp } from "../support/browser.ts";
@@ -97,9 +98,9 @@ Deno.test({
       assert.equal(new URL(page.url()).searchParams.get("action"), "site.");
       await shows("Revoked the site", 3);
       assert.deepEqual((await table()).map((r) => r.slice(1)), [
-        ["alice", "Revoked the site", "north"],
-        ["alice", "Set the uplink cap of the site", "north"],
-        ["alice", "Added the site", "north"],
+        ["alice", "Revoked the site", "north", ""],
+        ["alice", "Set the uplink cap of the site", "north", "uplink cap 5 Mbit/s"],
+        ["alice", "Added the site", "north", ""],
       ]);
       await shoot(page, "admin-audit-filter");
 
@@ -121,11 +122,12 @@ Deno.test({
       assert.equal(q.get("action"), "site.add");
       assert.equal(q.has("actor"), false, "an empty field is no filter");
       await shows("north", 1);
-      assert.deepEqual((await table())[0].slice(1), ["alice", "Added the site", "north"]);
+      assert.deepEqual((await table())[0].slice(1), ["alice", "Added the site", "north", ""]);
 
       // A shared link opens on its view: on what, and a page of a filter that keeps it.
       await page.goto(`${base}/admin?target=carol`);
       await shows("Added the user", 1);
+      assert.deepEqual((await table())[0].slice(1), ["alice", "Added the user", "carol", "role viewer"]);
       assert.equal(await form.getByLabel("On").inputValue(), "carol");
       await page.goto(`${base}/admin?actor=user%3Abob&action=login`);
       await shows("Logged in", 100);
@@ -170,9 +172,9 @@ Deno.test({
       await shows("Exported the audit log", 100);
       const exported = "105 entries as CSV, filtered by actor user:bob, action login";
       assert.deepEqual((await table()).slice(0, 3).map((r) => r.slice(1)), [
-        ["API token t", "Exported the audit log", exported],
-        ["boss", "Exported the audit log", exported],
-        ["boss", "Logged in", ""],
+        ["API token t", "Exported the audit log", "", exported],
+        ["boss", "Exported the audit log", "", exported],
+        ["boss", "Logged in", "", "from 127.0.0.1"],
       ]);
       await form.getByLabel("What").selectOption({ label: "Exports of the audit log" });
       await form.getByRole("button", { name: "Filter" }).click();

@@ -261,13 +261,11 @@ Deno.test({
       assert.equal(await tokenForm.getByLabel("Role").inputValue(), "viewer");
       await page.locator("table[aria-label=Tokens] tr", { hasText: "nightly export" }).getByText("operator")
         .waitFor();
-      // The audit log in words: who (a user by name), what, and a link to what it was done to.
+      // The audit log in words: who (a user by name), what, a link to what it was done to, and the detail.
       const started = page.locator("table[aria-label=Audit] tr", { hasText: "Started the transfer" });
-      assert.deepEqual((await started.locator("td").allInnerTexts()).slice(1), [
-        "boss",
-        "Started the transfer",
-        job,
-      ]);
+      const entry = await started.locator("td").allInnerTexts();
+      assert.deepEqual(entry.slice(1, 4), ["boss", "Started the transfer", job]);
+      assert.match(entry[4], /^source \S+, destination \S+, studies 1/, "its detail in words");
       assert.equal(await started.getByRole("link").getAttribute("href"), `/transfers/${job}`);
       await page.locator("table[aria-label=Audit] tr", { hasText: "Created the API token" })
         .filter({ hasText: "boss" }).waitFor();

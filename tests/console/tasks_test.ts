@@ -422,7 +422,7 @@ Deno.test({
       await auditPages.getByRole("button", { name: "Older" }).click();
       await page.waitForURL((u) => u.searchParams.get("audit") === "2");
       const opsAdded = page.locator("table[aria-label=Audit] tr", {
-        hasText: /admin CLI\s*Added the user\s*ops$/,
+        hasText: /admin CLI\s*Added the user\s*ops\s*role operator$/,
       });
       await opsAdded.waitFor();
       await auditPages.getByText(/Page 2: entries 101–/).waitFor();

@@ -212,6 +212,52 @@ export function auditExport(detail: unknown): string | undefined {
   } as ${form}${filter.length ? `, filtered by ${filter.join(", ")}` : ""}`;
 }
 
+/** How an audit entry's detail names its fields, where its own name would not read (the rest: as they are). */
+const DETAIL_WORDS: Record<string, string> = {
+  address: "from",
+  uplinkMbps: "uplink cap",
+  downlinkMbps: "downlink cap",
+  bandwidthMbps: "cap",
+  oldCredentialUntil: "old credential accepted until",
+  deid: "de-identified",
+};
+
+/** At most this many characters of an entry's detail show in the table (the CSV has all of it). */
+const DETAIL_MAX = 200;
+
+/**
+ * An audit entry's detail in a line ("from operator, to admin"; "uplink cap 12.5 Mbit/s"; "from 10.0.0.7"),
+ * cut at 200 characters; an export of the log as auditExport says it; "" for none.
+ */
+export function auditDetail(action: string, detail: unknown): string {
+  if (detail === null || detail === undefined) return "";
+  if (action === "audit.export") {
+    const words = auditExport(detail);
+    if (words) return words;
+  }
+  const value = (key: string, v: unknown): string => {
+    if (v === null) return key === "sites" ? "all" : "none";
+    if (typeof v === "number") return /Mbps$/.test(key) ? `${v} Mbit/s` : String(v);
+    if (typeof v === "boolean") return v ? "yes" : "no";
+    if (typeof v === "string") return /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) ? instant(v) : v;
+    if (Array.isArray(v)) return v.length ? v.map((x) => value("", x)).join(" ") : "none";
+    if (typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (typeof o.site === "string" && Object.keys(o).every((k) => k === "site" || k === "node")) {
+        return typeof o.node === "string" ? `${o.site} / ${o.node}` : o.site;
+      }
+    }
+    return JSON.stringify(v);
+  };
+  const text = typeof detail === "object" && !Array.isArray(detail)
+    ? Object.entries(detail as Record<string, unknown>).map(([k, v]) =>
+      `${DETAIL_WORDS[k] ?? k} ${value(k, v)}`
+    )
+      .join(", ")
+    : value("", detail);
+  return text.length > DETAIL_MAX ? `${text.slice(0, DETAIL_MAX - 1)}…` : text;
+}
+
 /** Who did it: a user by name, an API token as such, the hub's admin CLI, or someone not logged in. */
 export function auditActor(actor: string): string {
   if (actor === "cli") return "admin CLI";

@@ -4,12 +4,14 @@ import {
   ageAt,
   auditAction,
   auditActor,
+  auditDetail,
   auditExport,
   caps,
   count,
   dicomDate,
   dicomDateTime,
   dicomTime,
+  instant,
   nameQuery,
   patientKey,
   personName,
@@ -169,4 +171,47 @@ Deno.test("caps() reads a site's uplink and downlink caps, none when unset", () 
   assert.equal(caps(4, 2.5), "up 4 Mbit/s, down 2.5 Mbit/s");
   assert.equal(caps(8, null), "up 8 Mbit/s, down none");
   assert.equal(caps(null, 0.1), "up none, down 0.1 Mbit/s");
+});
+
+Deno.test("auditDetail() reads an audit entry's detail in a line", () => {
+  assert.equal(auditDetail("login", { address: "10.0.0.7" }), "from 10.0.0.7");
+  assert.equal(auditDetail("user.role", { from: "operator", to: "admin" }), "from operator, to admin");
+  assert.equal(auditDetail("user.add", { role: "viewer" }), "role viewer");
+  assert.equal(auditDetail("site.uplink", { uplinkMbps: 12.5 }), "uplink cap 12.5 Mbit/s");
+  assert.equal(auditDetail("site.downlink", { downlinkMbps: null }), "downlink cap none");
+  assert.equal(
+    auditDetail("token.create", { name: "nightly", role: "viewer", sites: null }),
+    "name nightly, role viewer, sites all",
+  );
+  assert.equal(
+    auditDetail("token.create", { name: "n", role: "viewer", sites: ["north", "south"] }),
+    "name n, role viewer, sites north south",
+  );
+  assert.equal(
+    auditDetail("transfer.create", {
+      source: { site: "north", node: "pacs" },
+      destination: { site: "south" },
+      studies: 2,
+      bandwidthMbps: 50,
+    }),
+    "source north / pacs, destination south, studies 2, cap 50 Mbit/s",
+  );
+  assert.equal(
+    auditDetail("site.rotate", { confirmed: false }),
+    "confirmed no",
+  );
+  assert.equal(
+    auditDetail("site.rotate", { confirmed: true, oldCredentialUntil: "2026-03-01T08:00:00.000Z" }),
+    `confirmed yes, old credential accepted until ${instant("2026-03-01T08:00:00.000Z")}`,
+  );
+  assert.equal(
+    auditDetail("audit.export", { format: "csv", filter: { action: "site." }, entries: 4, truncated: false }),
+    "4 entries as CSV, filtered by action site.",
+  );
+  assert.equal(auditDetail("login", null), "");
+  assert.equal(auditDetail("odd", "text"), "text");
+  assert.equal(auditDetail("odd", { nested: { a: 1 } }), 'nested {"a":1}');
+  const long = auditDetail("transfer.create", { deid: { options: ["x".repeat(500)] } });
+  assert.equal(long.length, 200);
+  assert.ok(long.endsWith("…"));
 });

@@ -5,7 +5,7 @@
 import { saveBase64 } from "../download.ts";
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api } from "../api.ts";
-import { auditAction, auditActionChoices, auditActor, auditExport, instant } from "../format.ts";
+import { auditAction, auditActionChoices, auditActor, auditDetail, instant } from "../format.ts";
 import { Link, location, navigate, path } from "../router.tsx";
 import { CopyButton, createConfirm, Dialog, Pager, Scroll } from "../widgets.tsx";
 
@@ -469,6 +469,7 @@ export function Admin(props: { user: string }) {
                 <th>Who</th>
                 <th>What</th>
                 <th>On</th>
+                <th>Detail</th>
               </tr>
             </thead>
             <tbody>
@@ -479,8 +480,9 @@ export function Admin(props: { user: string }) {
                     <td>{auditActor(a.actor)}</td>
                     <td>{auditAction(a.action)}</td>
                     <td>
-                      <AuditTarget action={a.action} target={a.target} detail={a.detail} />
+                      <AuditTarget action={a.action} target={a.target} />
                     </td>
+                    <td class="detail">{auditDetail(a.action, a.detail)}</td>
                   </tr>
                 )}
               </For>
@@ -501,11 +503,8 @@ export function Admin(props: { user: string }) {
   );
 }
 
-/**
- * What an audit entry is about: a transfer, site or batch as a link to its page, an export of the log as
- * what it gave, anything else as text.
- */
-function AuditTarget(props: { action: string; target: string | null; detail: unknown }) {
+/** What an audit entry is about: a transfer, site or batch as a link to its page, anything else as text. */
+function AuditTarget(props: { action: string; target: string | null }) {
   const page = () => {
     const kind = props.action.split(".")[0];
     if (!props.target) return undefined;
@@ -513,10 +512,8 @@ function AuditTarget(props: { action: string; target: string | null; detail: unk
     if (kind === "site") return path("sites", props.target);
     if (kind === "batch") return `/batch?id=${encodeURIComponent(props.target)}`;
   };
-  const text = () =>
-    (props.action === "audit.export" ? auditExport(props.detail) : undefined) ?? props.target ?? "";
   return (
-    <Show when={page()} fallback={text()}>
+    <Show when={page()} fallback={props.target ?? ""}>
       <Link href={page()!}>{props.target}</Link>
     </Show>
   );
