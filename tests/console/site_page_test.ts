@@ -4,7 +4,7 @@
  * are not shown (it said "No node configured" and "Nothing in the dead letter", under an error saying the
  * site was not connected, or that the revoked site it showed did not exist); a site that does not exist is
  * only that; an online site without nodes says so. And the screen a role may not use names the role with its
- * article ("an operator").
+ * article ("an operator"); the Admin screen says when there is no API token rather than show an empty table.
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn } from "../support/browser.ts";
@@ -73,6 +73,17 @@ Deno.test({
       // The Admin screen is not an operator's; it says so with the right article.
       await page.goto(`${base}/admin`);
       await page.getByText("ops is an operator; this screen needs the admin role.").waitFor();
+      await page.getByRole("button", { name: "Log out" }).click();
+      await hub.users.add("boss", "admin", "admin password");
+      await logIn(page, "boss", "admin password");
+      await page.getByText(
+        "No API token yet: scripts use one (Authorization: Bearer), made here, shown once.",
+      )
+        .waitFor();
+      await hub.tokens.create("nightly", "viewer");
+      await page.reload();
+      await page.locator("table[aria-label=Tokens] tr", { hasText: "nightly" }).waitFor();
+      assert.equal(await page.getByText("No API token yet").count(), 0);
     });
   },
 });

@@ -325,6 +325,11 @@ export function Admin(props: { user: string }) {
       </section>
       <section class="card">
         <h2>API tokens</h2>
+        <Show when={tokens() && tokens()!.length === 0}>
+          <p class="empty">
+            No API token yet: scripts use one (Authorization: Bearer), made here, shown once.
+          </p>
+        </Show>
         <Scroll>
           <table aria-label="Tokens">
             <thead>
