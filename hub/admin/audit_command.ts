@@ -26,7 +26,8 @@ const USAGE = `usage: deno task hub admin audit [--actor A] [--action X] [--targ
   --to T       before this instant
   --limit N    the newest N matching entries (default 100); all: every one
   --csv        CSV on stdout: id, at, actor, action, target, detail (JSON)
-  --json       one JSON object on stdout: { "entries": [...] }`;
+  --json       one JSON object on stdout: { "entries": [...] }
+Each run is itself audited (audit.export by cli: the filter, the limit, how many entries).`;
 
 /** The limit a command line asks for: a positive number, or `all`; undefined when it is neither. */
 function limitOf(value: string | undefined): number | undefined {

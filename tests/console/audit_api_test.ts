@@ -295,6 +295,11 @@ Deno.test({
         assert.match(r.stderr, message);
       }
 
+      // --help reads nothing, and says that a run is audited.
+      const help = await hubAdmin(hub.dataDir, ["audit", "--help"]);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /Each run is itself audited \(audit\.export by cli/);
+
       // The exports of the log, audited: who, the filter as given (its times as instants), how many
       // entries, in what form; newest first. Refused command lines read nothing and leave none.
       await admin.audit.csv.query({ actor: "user:bob", from: "2026-03-01T09:00:00+01:00", to: "2026-03-03" });
