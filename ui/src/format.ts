@@ -241,6 +241,12 @@ export function auditDetail(action: string, detail: unknown): string {
     if (typeof v === "boolean") return v ? "yes" : "no";
     if (typeof v === "string") return /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) ? instant(v) : v;
     if (Array.isArray(v)) return v.length ? v.map((x) => value("", x)).join(" ") : "none";
+    if (key === "window" && typeof v === "object") {
+      const ws = (Array.isArray(v) ? v : [v]) as Record<string, unknown>[];
+      if (ws.every((w) => typeof w?.start === "string" && typeof w?.end === "string")) {
+        return windowText(ws as unknown as WindowSpec[]);
+      }
+    }
     if (typeof v === "object") {
       const o = v as Record<string, unknown>;
       if (typeof o.site === "string" && Object.keys(o).every((k) => k === "site" || k === "node")) {

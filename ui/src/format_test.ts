@@ -208,6 +208,14 @@ Deno.test("auditDetail() reads an audit entry's detail in a line", () => {
     auditDetail("audit.export", { format: "csv", filter: { action: "site." }, entries: 4, truncated: false }),
     "4 entries as CSV, filtered by action site.",
   );
+  assert.equal(
+    auditDetail("transfer.schedule", { window: { start: "20:00", end: "06:00", timeZone: "Europe/London" } }),
+    "window 20:00–06:00 Europe/London",
+  );
+  assert.equal(
+    auditDetail("transfer.schedule", { window: null, bandwidthMbps: null }),
+    "window none, cap none",
+  );
   assert.equal(auditDetail("login", null), "");
   assert.equal(auditDetail("odd", "text"), "text");
   assert.equal(auditDetail("odd", { nested: { a: 1 } }), 'nested {"a":1}');
