@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Archive, asideKey, objectKey, parseObjectKey } from "./archive.ts";
+import { type Archive, asideKey, objectKey, parseAsideKey, parseObjectKey } from "./archive.ts";
 import { FileArchive } from "./file_archive.ts";
 import { readUpTo } from "../part10/source.ts";
 
@@ -96,7 +96,20 @@ Deno.test("FileArchive refuses keys that leave its folder; object keys refuse wh
     sop: "1.2.3.4",
   });
   assert.equal(parseObjectKey("deid/abc/2.25.1.dcm"), undefined);
-  assert.equal(asideKey("archive/1/2/3.dcm", "ab".repeat(32)), `archive/1/2/3.${"ab".repeat(8)}.dcm`);
+  // A kept-aside copy's name is none an object key can have; the older name (all 16 digits decimal) could.
+  const aside = asideKey("archive/1/2/3.dcm", "12".repeat(32));
+  assert.equal(aside, `archive/1/2/3.conflict-${"12".repeat(8)}.dcm`);
+  assert.equal(parseObjectKey(aside), undefined);
+  assert.deepEqual(parseAsideKey(aside), {
+    study: "1",
+    series: "2",
+    sop: "3",
+    hash16: "12".repeat(8),
+    older: false,
+  });
+  const older = `archive/1/2/3.${"12".repeat(8)}.dcm`;
+  assert.ok(parseObjectKey(older), "why the name changed");
+  assert.equal(parseAsideKey(older)?.older, true);
 });
 
 Deno.test("FileArchive: objects placed in one folder together share its syncs, and each is there after", async () => {
