@@ -203,17 +203,27 @@ for (
       await eventually("online", async () => (await (await agent.http("/healthz")).json()).hub === "online");
       await hub.stop();
       let attempts = 0;
-      if (hubSide.upgrades) {
-        server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
-          attempts++;
-          return Deno.upgradeWebSocket(req).response; // and nothing more: no welcome
-        });
-      } else {
-        listener = Deno.listen({ hostname: "127.0.0.1", port });
-        (async () => {
-          for await (const c of listener!) attempts++, held.push(c);
-        })();
-      }
+      // The hub's port, taken again: the stopped hub's connections may hold it a moment (a CI run saw
+      // AddrInUse), so the listen is tried until it succeeds.
+      await eventually("the hub's port taken again", () => {
+        try {
+          if (hubSide.upgrades) {
+            server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+              attempts++;
+              return Deno.upgradeWebSocket(req).response; // and nothing more: no welcome
+            });
+          } else {
+            listener = Deno.listen({ hostname: "127.0.0.1", port });
+            (async () => {
+              for await (const c of listener!) attempts++, held.push(c);
+            })();
+          }
+          return true;
+        } catch (err) {
+          if (err instanceof Deno.errors.AddrInUse) return false;
+          throw err;
+        }
+      });
       await eventually("the agent trying the silent hub", () => attempts > 0);
       await new Promise((r) => setTimeout(r, 300));
       // It waited for the attempt's time limit: 10 s to open the WebSocket, 10 s more for the welcome.
