@@ -30,6 +30,7 @@ import { consoleRoutes, decodePath } from "./console.ts";
 import { addViewerRoutes } from "./viewer.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
+import { dicomwebCors } from "./dicomweb/cors.ts";
 import { sweepSpool } from "./dicomweb/stow/spool.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 import { trpcServer } from "@hono/trpc-server";
@@ -264,6 +265,13 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       },
     }),
   );
+  // CORS for /dicomweb alone (dicomweb.cors): preflights answered before authentication, and every answer
+  // (errors too) to an allowed origin readable by its page. Nothing when no origin is configured.
+  const cors = dicomwebCors(config.dicomweb.cors);
+  if (cors) {
+    app.use("/dicomweb", cors);
+    app.use("/dicomweb/*", cors);
+  }
   // A DICOMweb path with a trailing slash (`/dicomweb/studies/`) is the path without it, as Orthanc and
   // dcm4chee take it: scripts that join a base URL and a resource often leave one.
   app.use("/dicomweb/*", async (c, next) => {

@@ -5,6 +5,26 @@ import { type FlagTable, type LoadInput, loadLayered, numberKey } from "@conduit
 /** A site's name as the registry takes it, or `*` for any site. */
 const siteOrAny = z.string().regex(/^(\*|[a-z0-9][a-z0-9-]{0,63})$/, "expected a site name or *");
 
+/**
+ * A web origin as browsers send it in `Origin`: scheme, host and port only (`https://viewer.example`,
+ * `http://10.0.0.5:3000`), lower case, without a default port, a path or a trailing slash; or `*`.
+ */
+const corsOrigin = z.string().superRefine((value, ctx) => {
+  if (value === "*") return;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // said below
+  }
+  if (url && (url.protocol === "http:" || url.protocol === "https:") && url.origin === value) return;
+  const like = url && (url.protocol === "http:" || url.protocol === "https:") ? ` (${url.origin}?)` : "";
+  ctx.addIssue({
+    code: z.ZodIssueCode.custom,
+    message: `expected an origin: http(s)://host[:port], no path or trailing slash, or *${like}`,
+  });
+});
+
 export const hubConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   port: numberKey((n) => n.int().min(0).max(65535), "expected a number from 0 to 65535").default(8080),
@@ -42,6 +62,19 @@ export const hubConfigSchema = z.object({
     stowIdleSeconds: numberKey((n) => n.positive().max(3600)).default(60),
     /** Build links from X-Forwarded-Proto/Host/Prefix (only behind a proxy that sets them). */
     trustForwardedHeaders: z.boolean().default(false),
+    /**
+     * CORS for `/dicomweb` only (hub/dicomweb/cors.ts): the web origins whose pages may call it with an API
+     * token (never with the console's session), or `["*"]` for any; empty: no CORS headers at all.
+     */
+    cors: z.object({
+      origins: z.array(corsOrigin).max(1000).refine(
+        (o) => !o.includes("*") || o.length === 1,
+        "* (any origin) stands alone",
+      ).default([]),
+      /** How long a browser may keep a preflight's answer (Access-Control-Max-Age). */
+      maxAgeSeconds: numberKey((n) => n.int().min(0).max(86400), "expected a number from 0 to 86400")
+        .default(600),
+    }).strict().default({}),
   }).strict().default({}),
   tunnel: z.object({
     heartbeatSeconds: numberKey((n) => n.positive().max(60)).default(5),

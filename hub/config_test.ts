@@ -46,3 +46,52 @@ Deno.test("loadHubConfig() reads tunnel.relays and names a bad site in it", () =
       err instanceof ConfigError && /tunnel\.relays\.north\.0: expected a site name or \*/.test(err.message),
   );
 });
+
+Deno.test("loadHubConfig() reads dicomweb.cors: exact origins or * alone, off by default", () => {
+  assert.deepEqual(load("").config.dicomweb.cors, { origins: [], maxAgeSeconds: 600 });
+  assert.deepEqual(
+    load(
+      "dicomweb:\n  cors:\n    origins: [https://viewer.example, 'http://10.0.0.5:3000']\n    maxAgeSeconds: 60\n",
+    )
+      .config.dicomweb.cors,
+    { origins: ["https://viewer.example", "http://10.0.0.5:3000"], maxAgeSeconds: 60 },
+  );
+  assert.deepEqual(load("dicomweb: { cors: { origins: ['*'] } }\n").config.dicomweb.cors.origins, ["*"]);
+  const refused: [string, RegExp][] = [
+    ["https://viewer.example/", /origins\.0: expected an origin: .* \(https:\/\/viewer\.example\?\)/],
+    ["https://viewer.example/ohif", /origins\.0: expected an origin/],
+    ["https://Viewer.Example", /origins\.0: expected an origin: .*\(https:\/\/viewer\.example\?\)/],
+    ["https://viewer.example:443", /\(https:\/\/viewer\.example\?\)/],
+    ["viewer.example", /origins\.0: expected an origin/],
+    ["file:///tmp/x.html", /origins\.0: expected an origin/],
+    ["null", /origins\.0: expected an origin/],
+  ];
+  for (const [origin, message] of refused) {
+    assert.throws(
+      () => load(`dicomweb: { cors: { origins: ['${origin}'] } }\n`),
+      (err: Error) =>
+        err instanceof ConfigError && /dicomweb\.cors\.origins/.test(err.message) &&
+        message.test(err.message),
+      origin,
+    );
+  }
+  assert.throws(
+    () => load("dicomweb: { cors: { origins: ['*', https://viewer.example] } }\n"),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      /dicomweb\.cors\.origins: \* \(any origin\) stands alone/.test(err.message),
+  );
+  for (const bad of ["-1", "86401", "1.5", "true"]) {
+    assert.throws(
+      () => load(`dicomweb: { cors: { maxAgeSeconds: ${bad} } }\n`),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        /dicomweb\.cors\.maxAgeSeconds: .*(0|86400|integer|expected a number)/.test(err.message),
+      bad,
+    );
+  }
+  assert.throws(
+    () => load("dicomweb: { cors: { origins: [], credentials: true } }\n"),
+    (err: Error) => err instanceof ConfigError && /credentials/.test(err.message),
+  );
+});

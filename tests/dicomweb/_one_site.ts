@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
+import { eventually, siteArgs, startTestHub, type TestHub, type TestHubOptions } from "../support/hub.ts";
 
 export interface OneSite {
   hub: TestHub;
@@ -15,8 +15,12 @@ export interface OneSite {
   token: string;
 }
 
-export async function oneSite(files: string[], config: Record<string, unknown> = {}): Promise<OneSite> {
-  const hub = await startTestHub();
+export async function oneSite(
+  files: string[],
+  config: Record<string, unknown> = {},
+  hubOptions: TestHubOptions = {},
+): Promise<OneSite> {
+  const hub = await startTestHub(hubOptions);
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north"), config });
   const sent = await storescu(files, north);
   assert.equal(sent.code, 0, sent.stderr);

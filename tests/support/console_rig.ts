@@ -7,10 +7,10 @@
 import type { BrowserContext } from "playwright-core";
 import { launchBrowser } from "./browser.ts";
 import { type AgentProcess, type AgentProcessOptions, startAgentProcess } from "./agent.ts";
-import { siteArgs, startTestHub, type TestHub } from "./hub.ts";
+import { siteArgs, startTestHub, type TestHub, type TestHubOptions } from "./hub.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 
-export type TestHubOptions = NonNullable<Parameters<typeof startTestHub>[0]>;
+export type { TestHubOptions };
 
 export interface ConsoleRigOptions {
   /** Build the console only if ui/dist has none (`buildConsole({ ifMissing: true })`); default: build it. */

@@ -24,33 +24,35 @@ export interface TestHub extends RunningHub {
   lines: string[];
 }
 
-export async function startTestHub(
-  opts: {
-    dataDir?: string;
-    port?: number;
-    heartbeatSeconds?: number;
-    heartbeatTimeoutSeconds?: number;
-    tls?: { certFile: string; keyFile: string };
-    publicUrl?: string;
-    trustForwardedHeaders?: boolean;
-    maxStowMegabytes?: number;
-    stowIdleSeconds?: number;
-    metricsPort?: number;
-    /** The database URL (default: the libsql file, or a new PostgreSQL database under CONDUIT_TEST_DB). */
-    db?: string;
-    clusterUrl?: string;
-    /** `clusterCaFile`: the CA trusted for other hubs' https cluster URLs. */
-    clusterCaFile?: string;
-    /** `tunnel.relays`: which sites may relay to which. */
-    relays?: Record<string, string[]>;
-    /** `tunnel.rotationGraceSeconds`: how long a rotated-out credential is still accepted. */
-    rotationGraceSeconds?: number;
-    /** `tunnel.rotateCredentialsDays`: scheduled rotation. */
-    rotateCredentialsDays?: number;
-    /** `tunnel.clientCertHeader`: the TLS proxy's header naming the agent's verified certificate. */
-    clientCertHeader?: string;
-  } = {},
-): Promise<TestHub> {
+export type TestHubOptions = {
+  dataDir?: string;
+  port?: number;
+  heartbeatSeconds?: number;
+  heartbeatTimeoutSeconds?: number;
+  tls?: { certFile: string; keyFile: string };
+  publicUrl?: string;
+  trustForwardedHeaders?: boolean;
+  maxStowMegabytes?: number;
+  stowIdleSeconds?: number;
+  /** `dicomweb.cors`: the origins whose pages may call /dicomweb (default: none, no CORS headers). */
+  cors?: { origins: string[]; maxAgeSeconds?: number };
+  metricsPort?: number;
+  /** The database URL (default: the libsql file, or a new PostgreSQL database under CONDUIT_TEST_DB). */
+  db?: string;
+  clusterUrl?: string;
+  /** `clusterCaFile`: the CA trusted for other hubs' https cluster URLs. */
+  clusterCaFile?: string;
+  /** `tunnel.relays`: which sites may relay to which. */
+  relays?: Record<string, string[]>;
+  /** `tunnel.rotationGraceSeconds`: how long a rotated-out credential is still accepted. */
+  rotationGraceSeconds?: number;
+  /** `tunnel.rotateCredentialsDays`: scheduled rotation. */
+  rotateCredentialsDays?: number;
+  /** `tunnel.clientCertHeader`: the TLS proxy's header naming the agent's verified certificate. */
+  clientCertHeader?: string;
+};
+
+export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
   const db = opts.db ?? databases.get(dataDir) ?? (testOnPostgres() ? await testDatabase() : undefined);
   if (db) databases.set(dataDir, db);
@@ -69,6 +71,7 @@ export async function startTestHub(
       trustForwardedHeaders: opts.trustForwardedHeaders ?? false,
       maxStowMegabytes: opts.maxStowMegabytes,
       stowIdleSeconds: opts.stowIdleSeconds,
+      cors: opts.cors,
     },
     tunnel: {
       heartbeatSeconds: opts.heartbeatSeconds ?? 1,
