@@ -1,6 +1,7 @@
 /**
  * The documents' examples work: every YAML example loads through the agent's real configuration loader and
- * its routes compile (fragments completed with the nodes and hub the documents assume), the documented
+ * its routes compile (fragments completed with the nodes and hub the documents assume), or, one whose
+ * first line is `# hub.yaml`, through the hub's; the documented
  * configuration errors are the messages the agent prints, and links between the documents resolve.
  */
 import assert from "node:assert/strict";
@@ -8,6 +9,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml, stringify } from "yaml";
 import { loadConfig } from "../../agent/config/load.ts";
+import { loadHubConfig } from "../../hub/config.ts";
 import { compileRoutes } from "../../agent/routing/rules.ts";
 import { loadProfile } from "../../agent/deid/load_profile.ts";
 import { anchors, fences, links, readDoc, REPO, section, tables } from "../support/markdown.ts";
@@ -46,18 +48,30 @@ function complete(doc: Record<string, unknown>): Record<string, unknown> {
 
 /** The configuration example that shows errors, and the messages the document says it gets. */
 const BAD = "site: North\n";
+/** The first line of an example of the hub's configuration. */
+const HUB_YAML = "# hub.yaml\n";
 
-Deno.test("every YAML example in the documents loads through the agent's loader and its routes compile", async () => {
+Deno.test("every YAML example in the documents loads through the agent's loader (the hub's for a hub.yaml) and its routes compile", async () => {
   await loadProfile();
   const dir = await Deno.makeTempDir({ prefix: "docs-yaml-" });
   const key = path.join(dir, "project.key");
   await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
   let count = 0;
+  let hubCount = 0;
   try {
     for (const file of DOCS) {
       for (const { code, line } of fences(readDoc(file), "yaml")) {
         if (code.startsWith(BAD)) continue; // the errors example, below
         const where = `${file}:${line}`;
+        if (code.startsWith(HUB_YAML)) {
+          try {
+            loadHubConfig({ flags: { config: where }, env: {}, readFile: () => code });
+          } catch (err) {
+            assert.fail(`${where}: ${(err as Error).message}`);
+          }
+          hubCount++;
+          continue;
+        }
         const text = stringify(complete(parseYaml(code) as Record<string, unknown>));
         let config;
         try {
@@ -79,6 +93,7 @@ Deno.test("every YAML example in the documents loads through the agent's loader 
     await Deno.remove(dir, { recursive: true });
   }
   assert.ok(count >= 10, `${count} examples`);
+  assert.ok(hubCount >= 1, `${hubCount} examples of the hub's configuration`);
 });
 
 const AGENT = fileURLToPath(new URL("agent/main.ts", REPO));
