@@ -37,7 +37,13 @@ function pageServer(): { origin: string; server: Deno.HttpServer<Deno.NetAddr> }
 
 /** What the page's `fetch` gave: the status, some headers and the body, or the error it threw. */
 type Outcome =
-  | { status: number; contentType: string | null; authenticate: string | null; body: string }
+  | {
+    status: number;
+    contentType: string | null;
+    authenticate: string | null;
+    warning: string | null;
+    body: string;
+  }
   | { error: string };
 
 /** `fetch(url, init)` run by the page, in its origin; `stow` sends `/ct.dcm` of the page's server as STOW-RS. */
@@ -72,6 +78,7 @@ function fetchFromPage(
         status: res.status,
         contentType: res.headers.get("content-type"),
         authenticate: res.headers.get("www-authenticate"),
+        warning: res.headers.get("warning"),
         body: await res.text(),
       };
     } catch (err) {
@@ -134,6 +141,16 @@ Deno.test({
           const instances = JSON.parse(metadata.body) as Record<string, { Value: string[] }>[];
           assert.equal(instances.length, 1);
           assert.equal(instances[0]["0020000D"].Value[0], CT_STUDY);
+
+          // A federated search names, in a Warning the page can read, a site it could not ask.
+          await rig.hub.registry.enroll((await rig.hub.registry.add("south")).enrollmentToken);
+          const federated = answered(
+            await fetchFromPage(page, `${rig.url}dicomweb/studies`, { token: viewer }),
+            "federated QIDO-RS",
+          );
+          assert.equal(federated.status, 200, federated.body);
+          assert.equal(JSON.parse(federated.body).length, 1);
+          assert.match(federated.warning ?? "", /^299 .*south/);
 
           // Its errors are readable too: the problem and the challenge of a 401.
           const refused = answered(await fetchFromPage(page, `${dicomweb}/studies`), "401");
