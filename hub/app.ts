@@ -267,7 +267,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   );
   // CORS for /dicomweb alone (dicomweb.cors): preflights answered before authentication, and every answer
   // (errors too) to an allowed origin readable by its page. Nothing when no origin is configured.
-  const cors = dicomwebCors(config.dicomweb.cors);
+  const cors = dicomwebCors(config.dicomweb.cors, log.child({ part: "dicomweb" }));
   if (cors) {
     app.use("/dicomweb", cors);
     app.use("/dicomweb/*", cors);
@@ -327,6 +327,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     version: VERSION,
     listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
     ...(metricsServer ? { metrics: `http://${config.metrics.host}:${metricsServer.addr.port}/metrics` } : {}),
+    ...(cors ? { dicomwebCorsOrigins: config.dicomweb.cors.origins } : {}),
   });
   return {
     port: server.addr.port,

@@ -14,6 +14,7 @@
  * configured.
  */
 import type { MiddlewareHandler } from "hono";
+import type { Logger } from "@conduit/shared/log";
 import { problem } from "../problem.ts";
 
 export interface CorsOptions {
@@ -63,7 +64,10 @@ function vary(headers: Headers, value: string): void {
  * The middleware of `/dicomweb` (and `/dicomweb/*`); undefined when `options` allows no origin, so that
  * a hub without the setting answers exactly as before.
  */
-export function dicomwebCors(options: CorsOptions | undefined): MiddlewareHandler | undefined {
+export function dicomwebCors(
+  options: CorsOptions | undefined,
+  log?: Logger,
+): MiddlewareHandler | undefined {
   if (!options || options.origins.length === 0) return undefined;
   const any = options.origins.includes("*");
   const allowed = new Set(options.origins);
@@ -74,6 +78,10 @@ export function dicomwebCors(options: CorsOptions | undefined): MiddlewareHandle
       c.req.header("access-control-request-method") !== undefined;
     if (preflight) {
       if (!isAllowed(origin)) {
+        // At debug: a viewer that is not listed preflights every call. Its origin only, not the path (UIDs).
+        log?.debug("CORS preflight refused: origin not in dicomweb.cors.origins", {
+          origin: origin.slice(0, 200),
+        });
         const res = problem(
           c,
           403,

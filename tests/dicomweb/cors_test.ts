@@ -56,6 +56,9 @@ const corsHeaders = (h: Headers) => [...h.keys()].filter((k) => k.startsWith("ac
 const varies = (h: Headers) => (h.get("vary") ?? "").split(",").map((v) => v.trim().toLowerCase());
 
 shared.test("a preflight from an allowed origin is answered before authentication, for every DICOMweb path", async (r) => {
+  // The hub's start names the allowed origins.
+  const started = r.hub.lines.find((l) => l.includes("hub started"));
+  assert.match(started!, /"dicomwebCorsOrigins":\["https:\/\/viewer\.example","http:\/\/10\.0\.0\.5:3000"\]/);
   for (
     const [p, method, headers] of [
       ["/dicomweb/sites/north/studies", "GET", "authorization"],
@@ -107,6 +110,10 @@ shared.test("a preflight from another origin is refused: 403, a problem object, 
     assert.deepEqual(corsHeaders(res.headers), [], origin);
     assert.ok(varies(res.headers).includes("origin"));
   }
+  // Logged at debug with the origin alone (a path holds UIDs).
+  const refusals = r.hub.lines.filter((l) => l.includes("CORS preflight refused"));
+  assert.ok(refusals.some((l) => l.includes(OTHER)), refusals.join("\n"));
+  assert.ok(!refusals.some((l) => l.includes("/studies")), refusals.join("\n"));
   // An OPTIONS that is no preflight (no Access-Control-Request-Method) is an ordinary request: 401.
   const plain = await call(r, "/dicomweb/studies", { method: "OPTIONS", origin: ALLOWED });
   assert.equal(plain.status, 401);
