@@ -87,6 +87,19 @@ function fetchFromPage(
   }, { url, init });
 }
 
+/** Waits until the page's console has said `what` (Playwright delivers its messages as they come). */
+async function reported(messages: string[], what: RegExp): Promise<void> {
+  try {
+    await eventually(
+      `the browser's console to say ${what}`,
+      () => messages.some((m) => what.test(m)),
+      10_000,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; it said:\n${messages.join("\n")}`);
+  }
+}
+
 const answered = (o: Outcome, what: string) => {
   if ("error" in o) throw new Error(`${what}: the browser withheld the answer: ${o.error}`);
   return o;
@@ -181,10 +194,8 @@ Deno.test({
             `a session's answer reached the page: ${JSON.stringify(withSession)}`,
           );
           assert.match(withSession.error, /TypeError: Failed to fetch/);
-          assert.ok(
-            messages.some((m) => /blocked by CORS policy.*Access-Control-Allow-Credentials/s.test(m)),
-            messages.join("\n"),
-          );
+          // The browser says why on the page's console (its events may come after the fetch failed).
+          await reported(messages, /blocked by CORS policy.*Access-Control-Allow-Credentials/s);
 
           // A page of another origin: the preflight is refused, the page gets nothing.
           const otherPage = await rig.browser.newPage();
@@ -202,10 +213,7 @@ Deno.test({
             assert.ok("error" in blocked, `${url} reached ${other.origin}: ${JSON.stringify(blocked)}`);
             assert.match(blocked.error, /TypeError: Failed to fetch/);
           }
-          assert.ok(
-            otherMessages.some((m) => /blocked by CORS policy.*preflight/s.test(m)),
-            otherMessages.join("\n"),
-          );
+          await reported(otherMessages, /blocked by CORS policy.*preflight/s);
         },
       );
     } finally {
