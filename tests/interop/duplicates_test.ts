@@ -9,20 +9,9 @@ import { createHash } from "node:crypto";
 import { runDcmtk, skipReason } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
-import { writeGeneratedSeries } from "../tools/generate.ts";
+import { conflictingPair } from "../support/conflicts.ts";
 
 const skip = skipReason("storescu", "dcmodify");
-
-/** One generated object and a copy with the same UIDs and other bytes (a changed description). */
-async function pair(): Promise<{ first: string; second: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "dup-" });
-  const [first] = (await writeGeneratedSeries(dir, { count: 1, rows: 16, columns: 16, seed: "dup" })).paths;
-  const second = path.join(dir, "second.dcm");
-  await Deno.copyFile(first, second);
-  const r = await runDcmtk("dcmodify", ["-nb", "-m", "SeriesDescription=CHANGED", second]);
-  assert.equal(r.code, 0, r.stderr);
-  return { first, second };
-}
 
 async function sql(agent: AgentProcess, table: string): Promise<number> {
   const m = await (await agent.http("/metrics")).text();
@@ -37,7 +26,7 @@ for (const policy of ["keepFirst", "keepLast", "keepBoth"] as const) {
     name: `duplicates: same bytes stored once; other bytes under ${policy}`,
     ignore: !!skip,
     fn: async () => {
-      const { first, second } = await pair();
+      const { first, second } = await conflictingPair();
       const agent = await startAgentProcess({ config: { archive: { duplicates: policy } } });
       try {
         assert.equal((await storescu([first], agent)).code, 0);
@@ -79,7 +68,7 @@ Deno.test({
   name: "duplicates: other bytes of the same length (one pixel changed) are a conflict, not the same object",
   ignore: !!skip,
   fn: async () => {
-    const { first } = await pair();
+    const { first } = await conflictingPair();
     const bytes = await Deno.readFile(first);
     bytes[bytes.length - 1] ^= 0x01; // the last byte of the pixel data
     const flipped = path.join(path.dirname(first), "flipped.dcm");
@@ -103,7 +92,7 @@ Deno.test({
   name: "below the free-space floor a C-STORE gets 0xA700 and nothing is written",
   ignore: !!skip,
   fn: async () => {
-    const { first } = await pair();
+    const { first } = await conflictingPair();
     const agent = await startAgentProcess({ config: { archive: { minFreeMegabytes: 1e9 } } });
     try {
       const r = await runDcmtk("storescu", ["-v", "-aec", agent.aet, "127.0.0.1", String(agent.port), first]);

@@ -7,15 +7,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import {
-  Channel,
-  FEATURE_DELIVERY,
-  FEATURE_INSTANCE_PATH,
-  Reason,
-  Request,
-  Session,
-  webSocketTransport,
-} from "@conduit/shared/tunnel";
+import { Reason, Request } from "@conduit/shared/tunnel";
+import { type OlderAgent, olderAgent } from "../support/older_agent.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import {
   credentialAccepted,
@@ -210,45 +203,6 @@ Deno.test({
   },
 });
 
-/**
- * An agent of before credential rotation, as far as the hub can tell: its hello names only the features
- * older agents named. It records the operations it is asked (and answers none).
- */
-function olderAgent(hub: TestHub, site: string, credential: string) {
-  const asked: string[] = [];
-  const Ctor = WebSocket as unknown as new (u: string, o: { headers: HeadersInit }) => WebSocket;
-  const ws = new Ctor(hub.tunnelUrl, { headers: { authorization: `Bearer ${credential}` } });
-  let session: Session | undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    ws.onopen = () =>
-      ws.send(JSON.stringify({
-        protocol: "conduit-tunnel",
-        version: 1,
-        site,
-        agentVersion: "0.0.9",
-        maxFrame: 262144,
-        features: [FEATURE_INSTANCE_PATH, FEATURE_DELIVERY],
-      }));
-    ws.onerror = () => reject(new Error("the stand-in could not connect"));
-    ws.onmessage = (e) => {
-      if (!JSON.parse(String(e.data)).accepted) return reject(new Error("refused"));
-      ws.onmessage = null;
-      ws.onclose = null;
-      session = new Session(webSocketTransport(ws), {
-        side: "client",
-        onStream: (stream) => {
-          // The request's op is all it looks at (an older agent's strict schema refuses the unknown).
-          void new Channel(stream).next().then((first) => {
-            if (first?.kind === "json") asked.push(String((first.value as { op?: unknown }).op));
-          }).catch(() => {}).finally(() => stream.reset("an older agent"));
-        },
-      });
-      resolve();
-    };
-  });
-  return { asked, ready, close: () => session?.close(Reason.Normal, "done") };
-}
-
 Deno.test({
   name:
     "rotate: an agent too old for it is never sent the request, and an offline site is refused; nothing changes",
@@ -256,7 +210,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const hub = await startTestHub();
-    let older: ReturnType<typeof olderAgent> | undefined;
+    let older: OlderAgent | undefined;
     try {
       const { enrollmentToken } = await hub.registry.add("east");
       const { credential } = await hub.registry.enroll(enrollmentToken);
@@ -450,7 +404,7 @@ Deno.test({
     // Due every 2 s, for the test.
     const hub = await startTestHub({ rotateCredentialsDays: 2 / 86400, rotationGraceSeconds: 1 });
     let agent: AgentProcess | undefined;
-    let older: ReturnType<typeof olderAgent> | undefined;
+    let older: OlderAgent | undefined;
     try {
       agent = await startNorth(hub);
       // An agent too old for it is left alone.
