@@ -45,6 +45,7 @@ import { stageSettings } from "./forward/stage_settings.ts";
 import { Copies } from "./queue/copies.ts";
 import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
 import { queueRoutes } from "./http/queue.ts";
+import { conflictsRoutes } from "./http/conflicts.ts";
 import { VERSION } from "./version.ts";
 import type { SiteServices } from "./serve/serve.ts";
 import type { Renderer } from "./render/mod.ts";
@@ -280,6 +281,7 @@ async function startLocked(
     contentType: metrics.registry.contentType,
     nodes: nodeRoutes(nodeOps),
     queue: queueRoutes(queue, forwarder),
+    conflicts: conflictsRoutes(db),
   });
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {

@@ -10,6 +10,7 @@ const parts: Parts = {
   subcommands: {
     node: async () => (await import("./cli/node_command.ts")).nodeCommand,
     queue: async () => (await import("./cli/queue_command.ts")).queueCommand,
+    conflicts: async () => (await import("./cli/conflicts_command.ts")).conflictsCommand,
     route: async () => (await import("./cli/route_command.ts")).routeCommand,
     backup: async () => (await import("./cli/backup_command.ts")).backupCommand,
     restore: async () => (await import("./cli/backup_command.ts")).restoreCommand,

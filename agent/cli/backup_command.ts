@@ -3,9 +3,9 @@
  * agent's database and credential made while it runs, and putting one back while it is stopped
  * (backup/backup.ts; docs/operations.md, "Backup and restore").
  */
-import * as fs from "node:fs";
 import { commandLine } from "@conduit/shared/cli";
-import { ConfigError, loadConfig } from "../config/load.ts";
+import { ConfigError } from "../config/load.ts";
+import { dataDirOf } from "./_data_dir.ts";
 import { backupAgent, BackupError, restoreAgent } from "../backup/backup.ts";
 
 const BACKUP_USAGE =
@@ -23,15 +23,6 @@ const RESTORE_USAGE = `usage: deno task agent restore --from DIR [--data DIR | -
   --config FILE     the agent's configuration file, for its data directory
   --json            print the result as one JSON object
 The agent must be stopped. Its next start checks every index row's file and walks the whole archive.`;
-
-/** The data directory from --data, else --config / variables / defaults. */
-function dataDirOf(v: { data?: string; config?: string }): string {
-  const flags: Record<string, string> = {};
-  if (v.config) flags.config = v.config;
-  if (v.data) flags.data = v.data;
-  return loadConfig({ flags, env: Deno.env.toObject(), readFile: (p) => fs.readFileSync(p, "utf8") })
-    .config.data;
-}
 
 function failed(name: string, err: unknown): number {
   if (err instanceof BackupError) {

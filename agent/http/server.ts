@@ -1,4 +1,4 @@
-/** The agent's loopback HTTP API: health, metrics, and the node and queue routes mounted on it. */
+/** The agent's loopback HTTP API: health, metrics, and the node, queue and conflicts routes mounted on it. */
 import { Hono } from "hono";
 
 export interface HttpDeps {
@@ -18,6 +18,8 @@ export interface HttpDeps {
   nodes?: Hono;
   /** Mounted at /queue. */
   queue?: Hono;
+  /** Mounted at /conflicts. */
+  conflicts?: Hono;
 }
 
 export function httpApp(deps: HttpDeps): Hono {
@@ -50,6 +52,7 @@ export function httpApp(deps: HttpDeps): Hono {
   });
   if (deps.nodes) app.route("/nodes", deps.nodes);
   if (deps.queue) app.route("/queue", deps.queue);
+  if (deps.conflicts) app.route("/conflicts", deps.conflicts);
   app.notFound((c) => c.json({ error: "not found", path: c.req.path }, 404));
   app.onError((err, c) => c.json({ error: "internal error", message: err.message }, 500));
   return app;
