@@ -1,4 +1,8 @@
-/** The site's dead letter: its rows (canceled ones left out), and replaying them. */
+/**
+ * The site's dead letter: its rows (canceled ones left out), and replaying them; and its record of conflicts
+ * (objects received again with other bytes), which the site page shows beside it.
+ */
+import { listConflicts } from "../index/conflicts.ts";
 import { CANCELED } from "../queue/keys.ts";
 import { hubRow } from "../queue/queue.ts";
 import { type Handlers, ok } from "./reply.ts";
@@ -9,6 +13,10 @@ export const deadLetterHandlers: Handlers = {
       r.lastError !== CANCELED
     ).map(hubRow);
     await ok(channel, { rows });
+  },
+
+  async conflicts(s, request, channel) {
+    await ok(channel, listConflicts(s.db, { limit: request.limit ?? 100, offset: request.offset ?? 0 }));
   },
 
   async replay(s, request, channel) {

@@ -1,6 +1,8 @@
-/** Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes and dead letter. */
+/** Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes, dead letter and conflicts. */
 import { z } from "zod";
-import { type AskOp, type DetailOf, Reason, type RequestOf } from "@conduit/shared/tunnel";
+import { type AskOp, type DetailOf, FEATURE_CONFLICTS, Reason, type RequestOf } from "@conduit/shared/tunnel";
+import { TRPCError } from "@trpc/server";
+import { SiteUnavailableError } from "../tunnel/errors.ts";
 import { mayReach } from "../auth/permissions.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { name } from "./inputs.ts";
@@ -105,6 +107,38 @@ export function siteRouter(d: SiteDeps) {
         return (await siteReply(d, input.site, { op: "deadLetter" })).rows;
       },
     ),
+    /**
+     * One page of the site's conflicts (objects its agent received again with other bytes: UIDs, hashes,
+     * policy, calling AE title, kept copy), newest first, and how many there are. Asked only of an agent
+     * that can answer: an older one is PRECONDITION_FAILED, saying so.
+     */
+    conflicts: procedure.input(
+      z.object({
+        site: name,
+        limit: z.number().int().min(1).max(1000).optional(),
+        offset: z.number().int().min(0).max(1_000_000_000).optional(),
+      }).strict(),
+    ).query(async ({ input }) => {
+      await d.registry.require(input.site);
+      const features = await d.sessions.featuresOf(input.site);
+      if (!features) throw new SiteUnavailableError(`site ${input.site} is not connected`);
+      if (!features.has(FEATURE_CONFLICTS)) {
+        const version = d.sessions.get(input.site)?.agentVersion;
+        throw new TRPCError({
+          code: "PRECONDITION_FAILED",
+          message: `this agent version${
+            version ? ` (${version})` : ""
+          } cannot list conflicts: upgrade the agent of ${input.site}`,
+        });
+      }
+      const limit = input.limit ?? 50;
+      const offset = input.offset ?? 0;
+      return {
+        limit,
+        offset,
+        ...(await d.sessions.ask(input.site, { op: "conflicts", limit, offset })),
+      };
+    }),
     replay: procedure.input(
       z.object({ site: name, ids: z.array(z.number().int().positive()).min(1) }).strict(),
     )

@@ -14,7 +14,7 @@ export const ACTIONS = ["read", "store", "transfer", "manage"] as const;
 /**
  * - read: search and retrieve (QIDO, WADO, tRPC queries and lists);
  * - store: STOW-RS into a site's archive or, through it, into a node;
- * - transfer: transfers and batch work, echo of nodes, a site's dead letter and its replay;
+ * - transfer: transfers and batch work, echo of nodes, a site's dead letter and its replay, its conflicts;
  * - manage: sites, users, API tokens and the audit log.
  */
 export type Action = (typeof ACTIONS)[number];
@@ -32,6 +32,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "sites.echo": "transfer",
   "site.nodes": "read",
   "site.deadLetter": "transfer",
+  "site.conflicts": "transfer",
   "site.replay": "transfer",
   "site.add": "manage",
   "site.revoke": "manage",

@@ -50,6 +50,11 @@ export const FEATURE_CREDENTIAL = "credential";
  * (such rows in flight), which a hub of an earlier version checks.
  */
 export const FEATURE_COMMITMENT_STATE = "commitment-state";
+/**
+ * `conflicts`: the agent answers the `conflicts` request (its record of objects received again with other
+ * bytes, newest first); an agent without it resets the stream of an operation it does not know.
+ */
+export const FEATURE_CONFLICTS = "conflicts";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -57,6 +62,7 @@ const FEATURES: string[] = [
   FEATURE_TRANSFER_DEID_CUSTOM,
   FEATURE_CREDENTIAL,
   FEATURE_COMMITMENT_STATE,
+  FEATURE_CONFLICTS,
 ];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a

@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   clientHandshake,
   FEATURE_COMMITMENT_STATE,
+  FEATURE_CONFLICTS,
   FEATURE_CREDENTIAL,
   FEATURE_DELIVERY,
   FEATURE_INSTANCE_PATH,
@@ -139,6 +140,7 @@ for (const offer of [true, false]) {
             FEATURE_TRANSFER_DEID_CUSTOM,
             FEATURE_CREDENTIAL,
             FEATURE_COMMITMENT_STATE,
+            FEATURE_CONFLICTS,
           ]
           : undefined,
       );

@@ -294,6 +294,30 @@ export const OPERATIONS = {
       .strict(),
     reply: okWith(z.object({ rows: z.array(QueueRowView) })),
   },
+  /**
+   * The site's record of conflicts (objects received again with other bytes), newest first: one page and
+   * how many there are. Asked only of an agent whose hello names the `conflicts` feature.
+   */
+  conflicts: {
+    request: z.object({
+      op: z.literal("conflicts"),
+      limit: z.number().int().positive().max(1000).optional(),
+      offset: z.number().int().nonnegative().optional(),
+    }).strict(),
+    reply: okWith(z.object({
+      total: count,
+      conflicts: z.array(z.object({
+        id: z.number().int(),
+        sopInstanceUid: z.string(),
+        storedSha256: z.string(),
+        receivedSha256: z.string(),
+        policy: z.enum(["keepFirst", "keepLast", "keepBoth"]),
+        keptPath: z.string().nullable(),
+        callingAet: z.string(),
+        receivedAt: z.string(),
+      })).max(1000),
+    })),
+  },
   /** Dead-letter rows back to the queue, attempts reset. */
   replay: {
     request: z.object({
@@ -422,6 +446,7 @@ export const Request = z.discriminatedUnion("op", [
   OPERATIONS.status.request,
   OPERATIONS.nodes.request,
   OPERATIONS.deadLetter.request,
+  OPERATIONS.conflicts.request,
   OPERATIONS.replay.request,
   OPERATIONS.send.request,
   OPERATIONS.progress.request,

@@ -68,6 +68,25 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
     request: { op: "deadLetter", limit: 500 },
     replies: [{ type: "ok", detail: { rows: [row] } }],
   },
+  conflicts: {
+    request: { op: "conflicts", limit: 50, offset: 50 },
+    replies: [{
+      type: "ok",
+      detail: {
+        total: 51,
+        conflicts: [{
+          id: 3,
+          sopInstanceUid: UID,
+          storedSha256: "a".repeat(64),
+          receivedSha256: "b".repeat(64),
+          policy: "keepBoth",
+          keptPath: `${UID}/${UID}.1/${UID}.2.conflict-bbbbbbbbbbbbbbbb.dcm`,
+          callingAet: "MODALITY",
+          receivedAt: "2026-12-05T06:30:00.000Z",
+        }],
+      },
+    }],
+  },
   replay: { request: { op: "replay", ids: [7] }, replies: [{ type: "ok", detail: { replayed: 1 } }] },
   send: {
     request: {
