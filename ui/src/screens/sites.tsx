@@ -1,14 +1,18 @@
 /**
  * Sites (`/sites`): state, and (admins) adding sites, rotating their credentials and revoking them (after a
  * confirmation); a site's page (`/sites/{name}`):
- * its nodes with echo, its dead letter with replay, and (admins) its uplink and downlink caps.
+ * its nodes with echo, its dead letter with replay, its conflicts (objects received again with other bytes),
+ * and (admins) its uplink and downlink caps.
  */
-import { createMemo, createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createEffect, createMemo, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
 import { count, instant } from "../format.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
-import { CopyButton, createConfirm, Dialog, Scroll, State, Uid } from "../widgets.tsx";
+import { CopyButton, createConfirm, Dialog, Pager, Scroll, State, Uid } from "../widgets.tsx";
+
+/** Conflicts shown on one page of a site's Conflicts section. */
+const CONFLICTS_PAGE = 20;
 
 export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
@@ -29,6 +33,22 @@ export function Sites(props: { current?: string; may: May }) {
     () => (props.may("transfer") ? online() : undefined),
     (site) => api.site.deadLetter.query({ site }).catch((e) => (setError(e.message), null)),
   );
+  // Its conflicts, a page at a time (the page goes back to the first for another site); the reason they could
+  // not be read (an agent too old to list them) is said in their section, not as the page's error.
+  const [conflictsPage, setConflictsPage] = createSignal(0);
+  const [conflictsError, setConflictsError] = createSignal("");
+  const [conflicts] = createResource(
+    () => (props.may("transfer") && online() ? { site: online()!, page: conflictsPage() } : undefined),
+    ({ site, page }) => {
+      setConflictsError("");
+      return api.site.conflicts.query({
+        site,
+        limit: CONFLICTS_PAGE + 1,
+        ...(page ? { offset: page * CONFLICTS_PAGE } : {}),
+      }).catch((e) => (setConflictsError(e.message), null));
+    },
+  );
+  createEffect(on(current, () => setConflictsPage(0), { defer: true }));
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
   let newSite!: HTMLInputElement;
@@ -324,6 +344,73 @@ export function Sites(props: { current?: string; may: May }) {
                     </Scroll>
                   </Show>
                 </Show>
+                <Show when={props.may("transfer")}>
+                  <h2>{current()}: conflicts</h2>
+                  <p class="hint">
+                    Objects received again with other bytes under a SOP Instance UID already archived; what
+                    was kept follows the agent's archive.duplicates.
+                  </p>
+                  <Show
+                    when={conflicts()?.conflicts.length}
+                    fallback={
+                      <p class="empty">
+                        {conflicts() === null
+                          ? `Its conflicts could not be read: ${conflictsError()}`
+                          : conflicts()
+                          ? "No conflict recorded: no object was received again with other bytes."
+                          : ""}
+                      </p>
+                    }
+                  >
+                    <Scroll>
+                      <table aria-label="Conflicts">
+                        <thead>
+                          <tr>
+                            <th>Received</th>
+                            <th>Object</th>
+                            <th>Policy</th>
+                            <th>Calling AE</th>
+                            <th>SHA-256 kept / received</th>
+                            <th>Kept copy</th>
+                          </tr>
+                        </thead>
+                        <tbody>
+                          <For each={conflicts()!.conflicts.slice(0, CONFLICTS_PAGE)}>
+                            {(c) => (
+                              <tr>
+                                <td>{instant(c.receivedAt)}</td>
+                                <td>
+                                  <Uid value={c.sopInstanceUid} what="SOP Instance UID" />
+                                </td>
+                                <td>{POLICY[c.policy]}</td>
+                                <td>{c.callingAet || "—"}</td>
+                                <td>
+                                  <code title={c.storedSha256}>{c.storedSha256.slice(0, 16)}</code> /{" "}
+                                  <code title={c.receivedSha256}>{c.receivedSha256.slice(0, 16)}</code>
+                                </td>
+                                <td>
+                                  <Show when={c.keptPath} fallback="—">
+                                    <code>{c.keptPath}</code>
+                                  </Show>
+                                </td>
+                              </tr>
+                            )}
+                          </For>
+                        </tbody>
+                      </table>
+                    </Scroll>
+                    <Pager
+                      label="Pages of conflicts"
+                      what="conflicts"
+                      page={conflictsPage()}
+                      size={CONFLICTS_PAGE}
+                      fetched={conflicts()?.conflicts.length}
+                      loading={conflicts.loading}
+                      goTo={setConflictsPage}
+                    />
+                    <p class="hint">{count(conflicts()!.total, "conflict")} recorded in all.</p>
+                  </Show>
+                </Show>
               </Show>
             )}
           </Show>
@@ -332,6 +419,13 @@ export function Sites(props: { current?: string; may: May }) {
     </>
   );
 }
+
+/** What each archive.duplicates policy did with the object received again. */
+const POLICY: Record<string, string> = {
+  keepFirst: "keepFirst (new one discarded)",
+  keepLast: "keepLast (replaced, sent again)",
+  keepBoth: "keepBoth (both kept)",
+};
 
 /** Why a site's nodes and dead letter are not shown: they are read from its agent, which is not online. */
 function unreachable(site: string, state: string): string {
