@@ -36,6 +36,7 @@ Deno.test({
       await assert.rejects(south.query.series.query({ site: "north", studyInstanceUid: "1.2.3" }), forbidden);
       await assert.rejects(south.site.nodes.query({ site: "north" }), forbidden);
       await assert.rejects(south.site.deadLetter.query({ site: "north" }), forbidden);
+      await assert.rejects(south.site.conflicts.query({ site: "north" }), forbidden);
       await assert.rejects(south.sites.echo.mutate({ site: "north", node: "pacs" }), forbidden);
       await assert.rejects(
         south.transfers.create.mutate({

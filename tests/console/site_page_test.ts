@@ -5,11 +5,17 @@
  * site was not connected, or that the revoked site it showed did not exist); a site that does not exist is
  * only that; an online site without nodes says so. And the screen a role may not use names the role with its
  * article ("an operator"); the Admin screen says when there is no API token rather than show an empty table.
+ * Its conflicts (objects received again with other bytes, from a real agent and storescu) are listed newest
+ * first, a page at a time; an agent too old to list them is not asked, and the section says so.
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn } from "../support/browser.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
+import { conflictingCopies } from "../support/conflicts.ts";
+import { olderAgent } from "../support/older_agent.ts";
+import { skipReason } from "../support/peers.ts";
+import { storescu } from "../support/send.ts";
 
 const skip = hasChromium() ? undefined : "chromium not installed";
 if (skip) console.warn(`site_page_test: skipped: ${skip}`);
@@ -84,6 +90,80 @@ Deno.test({
       await page.reload();
       await page.locator("table[aria-label=Tokens] tr", { hasText: "nightly" }).waitFor();
       assert.equal(await page.getByText("No API token yet").count(), 0);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "console: a site's Conflicts, newest first, 20 a page; an agent too old to list them is said so there",
+  ignore: Boolean(skip) || Boolean(skipReason("storescu", "dcmodify")),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      const north = await startAgent("north", { config: { archive: { duplicates: "keepBoth" } } });
+      const { credential } = await hub.registry.enroll((await hub.registry.add("east")).enrollmentToken);
+      const older = olderAgent(hub, "east", credential);
+      try {
+        await older.ready;
+        await eventually(
+          "north and east online",
+          () => hub.sessions.get("north") && hub.sessions.get("east"),
+        );
+        await hub.users.add("ops", "operator", "operator password");
+        const base = `http://127.0.0.1:${hub.port}`;
+        const page = await browser.newPage();
+        await page.goto(`${base}/sites/north`);
+        await logIn(page, "ops", "operator password");
+        const card = page.getByRole("region", { name: "Site north" });
+        await card.getByText("No conflict recorded: no object was received again with other bytes.")
+          .waitFor();
+
+        // 21 objects, then each again with other bytes: 21 conflicts, each copy kept beside its object.
+        const copies = await conflictingCopies(21, "site-page");
+        for (const files of [copies.firsts, copies.seconds]) {
+          const r = await storescu(files, north);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        const expected = (await (await north.http("/conflicts?limit=21")).json()).conflicts as {
+          sopInstanceUid: string;
+          keptPath: string;
+          receivedSha256: string;
+        }[];
+        assert.equal(expected.length, 21);
+
+        const table = card.getByRole("table", { name: "Conflicts" });
+        const keptColumn = () => table.locator("tbody tr td:nth-child(6)").allInnerTexts();
+        await page.reload();
+        await table.waitFor();
+        assert.deepEqual(await keptColumn(), expected.slice(0, 20).map((c) => c.keptPath), "newest first");
+        const first = table.locator("tbody tr").first();
+        assert.match(await first.innerText(), /keepBoth \(both kept\)\s+STORESCU/);
+        assert.ok((await first.innerText()).includes(expected[0].receivedSha256.slice(0, 16)));
+        // The SOP Instance UID as other screens show UIDs: behind a button, with a copy button.
+        assert.ok(!(await first.innerText()).includes(`${expected[0].sopInstanceUid}\t`));
+        await first.getByRole("button", { name: "Show SOP Instance UID" }).click();
+        await first.getByText(expected[0].sopInstanceUid, { exact: true }).waitFor();
+        await first.getByRole("button", { name: "Copy SOP Instance UID" }).waitFor();
+        await card.getByText("21 conflicts recorded in all.").waitFor();
+        const pages = card.getByRole("navigation", { name: "Pages of conflicts" });
+        await pages.getByText("Page 1: conflicts 1–20, newest first").waitFor();
+        await pages.getByRole("button", { name: "Older" }).click();
+        await pages.getByText("Page 2: conflicts 21–21, newest first").waitFor();
+        assert.deepEqual(await keptColumn(), [expected[20].keptPath]);
+        assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], "no error shown");
+
+        // An agent of an earlier version is not asked: its section says why, in words.
+        await page.goto(`${base}/sites/east`);
+        await page.getByRole("region", { name: "Site east" }).getByText(
+          "Its conflicts could not be read: this agent version (0.0.9) cannot list conflicts: upgrade the " +
+            "agent of east",
+        ).waitFor();
+        assert.ok(!older.asked.includes("conflicts"), `asked: ${older.asked}`);
+      } finally {
+        older.close();
+      }
     });
   },
 });
