@@ -370,7 +370,7 @@ export function Sites(props: { current?: string; may: May }) {
                             <th>Object</th>
                             <th>Policy</th>
                             <th>Calling AE</th>
-                            <th>SHA-256 kept / received</th>
+                            <th>SHA-256 stored / received</th>
                             <th>Kept copy</th>
                           </tr>
                         </thead>
@@ -382,13 +382,14 @@ export function Sites(props: { current?: string; may: May }) {
                                 <td>
                                   <Uid value={c.sopInstanceUid} what="SOP Instance UID" />
                                 </td>
-                                <td>{POLICY[c.policy]}</td>
+                                <td title={POLICY[c.policy]}>{c.policy}</td>
                                 <td>{c.callingAet || "—"}</td>
                                 <td>
-                                  <code title={c.storedSha256}>{c.storedSha256.slice(0, 16)}</code> /{" "}
+                                  <code title={c.storedSha256}>{c.storedSha256.slice(0, 16)}</code>
+                                  <br />
                                   <code title={c.receivedSha256}>{c.receivedSha256.slice(0, 16)}</code>
                                 </td>
-                                <td>
+                                <td class="kept-path">
                                   <Show when={c.keptPath} fallback="—">
                                     <code>{c.keptPath}</code>
                                   </Show>
@@ -422,9 +423,9 @@ export function Sites(props: { current?: string; may: May }) {
 
 /** What each archive.duplicates policy did with the object received again. */
 const POLICY: Record<string, string> = {
-  keepFirst: "keepFirst (new one discarded)",
-  keepLast: "keepLast (replaced, sent again)",
-  keepBoth: "keepBoth (both kept)",
+  keepFirst: "the stored object stayed; the new one was discarded",
+  keepLast: "the new object replaced the stored one and was routed again",
+  keepBoth: "the stored object stayed; the new one was kept beside it",
 };
 
 /** Why a site's nodes and dead letter are not shown: they are read from its agent, which is not online. */
