@@ -121,7 +121,18 @@ export function siteRouter(d: SiteDeps) {
     ).query(async ({ input }) => {
       await d.registry.require(input.site);
       const features = await d.sessions.featuresOf(input.site);
-      if (!features) throw new SiteUnavailableError(`site ${input.site} is not connected`);
+      if (!features) {
+        // Held by another hub of the cluster that cannot say (of an earlier version): not asked blindly.
+        if (d.sessions.online(input.site)) {
+          throw new TRPCError({
+            code: "PRECONDITION_FAILED",
+            message:
+              `the hub that holds ${input.site} cannot say whether its agent can list conflicts (that ` +
+              "hub is of an earlier version): upgrade it",
+          });
+        }
+        throw new SiteUnavailableError(`site ${input.site} is not connected`);
+      }
       if (!features.has(FEATURE_CONFLICTS)) {
         const version = d.sessions.get(input.site)?.agentVersion;
         throw new TRPCError({

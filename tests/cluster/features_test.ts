@@ -2,7 +2,8 @@
  * Two hubs on one PostgreSQL (in this process) and a real agent on the second: the first hub learns the
  * features the agent named in its hello from the hub holding it (a probe over the hub-to-hub link), so
  * that it asks the agent what it understands (the `delivery` check of a transfer to a node, WADO-RS paths,
- * some series of a study) instead of taking it for an agent of version 1. A site no hub holds has none.
+ * some series of a study, a site's conflicts) instead of taking it for an agent of version 1; held by a hub
+ * that cannot say, a site is not asked its conflicts. A site no hub holds has none.
  */
 import assert from "node:assert/strict";
 import { FEATURE_DELIVERY, FEATURE_INSTANCE_PATH, FEATURE_SERIES_TRANSFER } from "@conduit/shared/tunnel";
@@ -10,6 +11,8 @@ import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
 import { freePort } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
+import { TRPCClientError } from "@trpc/client";
+import { createConduitClient } from "../../hub/client/mod.ts";
 
 Deno.test({
   name: "a hub learns the features of an agent another hub of its cluster holds",
@@ -38,6 +41,30 @@ Deno.test({
         }
         assert.deepEqual([...(await b.sessions.featuresOf("south"))!].sort(), [...features].sort());
         assert.equal(await a.sessions.featuresOf("nowhere"), undefined);
+        // A site's conflicts, through hub A: asked of the agent hub B holds, which names the feature.
+        const client = createConduitClient({
+          url: `http://127.0.0.1:${portA}`,
+          token: (await a.tokens.create("ops", "operator")).token,
+        });
+        assert.deepEqual(await client.site.conflicts.query({ site: "south" }), {
+          limit: 50,
+          offset: 0,
+          total: 0,
+          conflicts: [],
+        });
+        // Held by a hub that cannot say what the agent supports (one from before site features): not asked.
+        const elsewhere = (a.sessions as unknown as { elsewhere: { features?: unknown } }).elsewhere;
+        const features0 = elsewhere.features;
+        elsewhere.features = undefined;
+        await assert.rejects(client.site.conflicts.query({ site: "south" }), (e: unknown) => {
+          assert.ok(e instanceof TRPCClientError && e.data?.code === "PRECONDITION_FAILED", String(e));
+          assert.match(
+            e.message,
+            /^the hub that holds south cannot say whether its agent can list conflicts/,
+          );
+          return true;
+        });
+        elsewhere.features = features0;
         // The agent's tunnel saw no stream for the probe (nothing in its log about a bad request).
         const log = await Deno.readTextFile(agent.logFile);
         assert.doesNotMatch(log, /"level":"(warn|error)".*stream/);
