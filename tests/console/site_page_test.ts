@@ -50,19 +50,34 @@ Deno.test({
       const online = await shows("north", "No node configured at this site (nodes: in its agent config).");
       assert.match(online, /north: nodes/);
       await card("north").getByText("Nothing in the dead letter.").waitFor();
+      await card("north").getByText("No conflict recorded: no object was received again with other bytes.")
+        .waitFor();
 
       for (
         const [site, why] of [
-          ["east", "east waits for its agent to enroll: its nodes and dead letter show once it has."],
+          [
+            "east",
+            "east waits for its agent to enroll: its nodes, dead letter and conflicts show once it has.",
+          ],
           [
             "south",
-            "south is offline: its nodes and dead letter are read from its agent, and show when it is back.",
+            "south is offline: its nodes, dead letter and conflicts are read from its agent, and show when it is back.",
           ],
-          ["gone", "gone is revoked: its agent is refused, so its nodes and dead letter cannot be read."],
+          [
+            "gone",
+            "gone is revoked: its agent is refused, so its nodes, dead letter and conflicts cannot be read.",
+          ],
         ]
       ) {
         const text = await shows(site, why);
-        for (const wrong of ["No node configured", "Nothing in the dead letter", `${site}: nodes`]) {
+        for (
+          const wrong of [
+            "No node configured",
+            "Nothing in the dead letter",
+            "No conflict recorded",
+            `${site}: nodes`,
+          ]
+        ) {
           assert.ok(!text.includes(wrong), `${site}: ${wrong} in ${JSON.stringify(text)}`);
         }
         assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], `${site}: no error shown`);
@@ -165,6 +180,15 @@ Deno.test({
             "agent of east",
         ).waitFor();
         assert.ok(!older.asked.includes("conflicts"), `asked: ${older.asked}`);
+
+        // A viewer is not shown them (site.conflicts is an operator's, as the dead letter).
+        await page.getByRole("button", { name: "Log out" }).click();
+        await hub.users.add("eyes", "viewer", "viewer password");
+        await logIn(page, "eyes", "viewer password");
+        await page.goto(`${base}/sites/north`);
+        await card.getByText("north: nodes").waitFor();
+        assert.equal(await card.getByText("north: conflicts").count(), 0);
+        assert.equal(await card.getByRole("table", { name: "Conflicts" }).count(), 0);
       } finally {
         older.close();
       }

@@ -428,15 +428,15 @@ const POLICY: Record<string, string> = {
   keepBoth: "the stored object stayed; the new one was kept beside it",
 };
 
-/** Why a site's nodes and dead letter are not shown: they are read from its agent, which is not online. */
+/** Why a site's nodes, dead letter and conflicts are not shown: they are read from its agent, which is not online. */
 function unreachable(site: string, state: string): string {
   if (state === "pending") {
-    return `${site} waits for its agent to enroll: its nodes and dead letter show once it has.`;
+    return `${site} waits for its agent to enroll: its nodes, dead letter and conflicts show once it has.`;
   }
   if (state === "revoked") {
-    return `${site} is revoked: its agent is refused, so its nodes and dead letter cannot be read.`;
+    return `${site} is revoked: its agent is refused, so its nodes, dead letter and conflicts cannot be read.`;
   }
-  return `${site} is offline: its nodes and dead letter are read from its agent, and show when it is back.`;
+  return `${site} is offline: its nodes, dead letter and conflicts are read from its agent, and show when it is back.`;
 }
 
 /** A site's uplink or downlink cap, Mbit/s (empty: none): checked here, so the reason shows in words. */
