@@ -3,11 +3,10 @@
  * signal. Loaded by `main.ts` only when no subcommand is given.
  */
 import { parseArgs } from "node:util";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { untilStopSignal } from "@conduit/shared/process";
-import { ConfigError, FLAGS, loadConfig } from "./config/load.ts";
+import { commandLineConfig, ConfigError, FLAGS } from "./config/load.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
@@ -66,15 +65,9 @@ export async function runAgent(args: string[]): Promise<number> {
     console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
     return 2;
   }
-  const flags: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) if (typeof v === "string") flags[k] = v;
   let config;
   try {
-    ({ config } = loadConfig({
-      flags,
-      env: Deno.env.toObject(),
-      readFile: (p) => fs.readFileSync(p, "utf8"),
-    }));
+    config = commandLineConfig(values);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

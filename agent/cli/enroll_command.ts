@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { commandLine } from "@conduit/shared/cli";
-import { ConfigError, FLAGS, loadConfig } from "../config/load.ts";
+import { commandLineConfig, ConfigError, FLAGS } from "../config/load.ts";
 
 const USAGE =
   `usage: deno task agent enroll --token TOKEN [--hub URL] [--site NAME] [--config FILE | --data DIR] [--json]
@@ -41,17 +41,9 @@ export async function enrollCommand(args: string[]): Promise<number> {
     console.error(`agent enroll: ${what}; nothing was changed\n${USAGE}`);
     return 2;
   }
-  const flags: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) {
-    if (typeof v === "string" && k !== "token") flags[k] = v;
-  }
   let config;
   try {
-    ({ config } = loadConfig({
-      flags,
-      env: Deno.env.toObject(),
-      readFile: (p) => fs.readFileSync(p, "utf8"),
-    }));
+    config = commandLineConfig(values);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

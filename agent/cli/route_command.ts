@@ -3,11 +3,10 @@
  * configuration, without a running agent and without sending anything.
  */
 import { commandLine } from "@conduit/shared/cli";
-import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import { instanceAttributes } from "@conduit/shared/dicom";
 import { hashUid } from "@conduit/shared/log";
-import { ConfigError, loadConfig } from "../config/load.ts";
+import { commandLineConfig, ConfigError } from "../config/load.ts";
 import { compileRoutes, route, RouteConfigError } from "../routing/rules.ts";
 import { loadProfile } from "../deid/load_profile.ts";
 import { readFileHeader } from "../part10/header.ts";
@@ -32,12 +31,7 @@ export async function routeCommand(args: string[]): Promise<number> {
   }
   let routes;
   try {
-    const flags: Record<string, string> = v.config ? { config: v.config } : {};
-    const { config } = loadConfig({
-      flags,
-      env: Deno.env.toObject(),
-      readFile: (p) => fs.readFileSync(p, "utf8"),
-    });
+    const config = commandLineConfig(v, ["config"]);
     await loadProfile();
     routes = compileRoutes(config);
   } catch (err) {

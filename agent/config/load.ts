@@ -2,6 +2,7 @@
  * Layered configuration: defaults, then the YAML file, then CONDUIT_AGENT_* variables, then flags;
  * validated once. An error names the key, the reason and where the value came from.
  */
+import * as fs from "node:fs";
 import { ConfigError, type FlagTable, type LoadInput, loadLayered } from "@conduit/shared/config";
 import { type AgentConfig, configSchema } from "./schema.ts";
 
@@ -31,4 +32,17 @@ export function loadConfig(input: LoadInput): { config: AgentConfig; file?: stri
     flagValue: (name, raw) =>
       name === "allowed-calling-aets" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : raw,
   }, input);
+}
+
+/**
+ * The configuration of a command line: its string options (`--config`, `--data`, ... as FLAGS names them;
+ * those in `only` when given, else all of them), the process's CONDUIT_AGENT_* variables and the file
+ * `--config` names. Throws ConfigError (the commands print it and exit 2).
+ */
+export function commandLineConfig(values: Record<string, unknown>, only?: string[]): AgentConfig {
+  const flags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === "string" && (k === "config" || k in FLAGS) && (!only || only.includes(k))) flags[k] = v;
+  }
+  return loadConfig({ flags, env: Deno.env.toObject(), readFile: (p) => fs.readFileSync(p, "utf8") }).config;
 }
