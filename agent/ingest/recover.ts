@@ -195,13 +195,7 @@ async function recordKeptAside(
   log?: Logger,
 ): Promise<boolean> {
   try {
-    const source = await archive.open(key);
-    let received: ReceivedObject;
-    try {
-      received = await receivedFrom(source, key, "");
-    } finally {
-      await source.close();
-    }
+    const received = await archivedObject(archive, key);
     if (received.meta.sopInstanceUid !== aside.sop) return false;
     const hash = await datasetHash(archive, {
       path: key,
@@ -274,15 +268,19 @@ async function tombstoneMissing(db: Database, archive: Archive): Promise<number>
   return missing;
 }
 
+/** An archived file described as a received object (its meta, head and sizes), read from the archive. */
+async function archivedObject(archive: Archive, key: string): Promise<ReceivedObject> {
+  const source = await archive.open(key);
+  try {
+    return await receivedFrom(source, key, "");
+  } finally {
+    await source.close();
+  }
+}
+
 async function indexStray(ingest: Ingest, archive: Archive, key: string, log?: Logger): Promise<boolean> {
   try {
-    const source = await archive.open(key);
-    let received: ReceivedObject;
-    try {
-      received = await receivedFrom(source, key, "");
-    } finally {
-      await source.close();
-    }
+    const received = await archivedObject(archive, key);
     const association = { callingAet: received.meta.sourceAet ?? "", calledAet: "", remoteAddress: "" };
     const checked = await ingest.check(received, {
       association,
