@@ -24,3 +24,68 @@ export function dataDirError(dataDir: string, err: unknown, variable: string): E
 
 /** A stand-in failure for a path that exists and is not a directory (mkdir's own, recursive, says nothing). */
 export const NOT_A_DIRECTORY = { code: "EEXIST", message: "not a directory" };
+
+/**
+ * `<file>.replaced-20261205T054200Z` beside `file` (the UTC time now), one that is not taken, nor its
+ * `-wal`, `-shm`: the name a restore keeps the database it replaces under (`agent restore`,
+ * `hub admin restore`).
+ */
+export function replacedName(file: string, exists: (p: string) => boolean): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+  for (let n = 1;; n++) {
+    const name = `${file}.replaced-${stamp}${n > 1 ? `-${n}` : ""}`;
+    if (![name, `${name}-wal`, `${name}-shm`].some(exists)) return name;
+  }
+}
+
+/** The calls of node:fs that openedBy() makes. */
+export interface ProcFiles {
+  realpathSync(p: string): string;
+  readdirSync(p: string): string[];
+  readlinkSync(p: string): string;
+  readFileSync(p: string, encoding: "utf8"): string;
+}
+
+/**
+ * The processes (other than this one) that hold one of `files` open, as `N (name)`; Linux only (from
+ * /proc: none elsewhere). What the restores name when a database is in use. `fs` is node:fs (shared does
+ * no I/O of its own).
+ */
+export function openedBy(files: string[], fs: ProcFiles): string[] {
+  if (Deno.build.os !== "linux") return [];
+  const wanted = new Set<string>();
+  for (const f of files) {
+    try {
+      wanted.add(fs.realpathSync(f));
+    } catch { /* absent */ }
+  }
+  const found: string[] = [];
+  let pids: string[];
+  try {
+    pids = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p) && Number(p) !== Deno.pid);
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // ended meanwhile, or another user's
+    }
+    const holds = fds.some((fd) => {
+      try {
+        return wanted.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+    if (!holds) continue;
+    let name = "";
+    try {
+      name = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch { /* ended */ }
+    found.push(name ? `${pid} (${name})` : pid);
+  }
+  return found;
+}

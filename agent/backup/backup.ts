@@ -12,15 +12,17 @@
  * when the snapshot was taken, and every file placed since is one the restored index does not know, which
  * the first start after a restore finds and indexes.
  *
- * Restore: with the agent stopped (its data directory lock taken), the copy is checked against the
- * manifest's SHA-256, the old `agent.db-wal` and `-shm` removed (a stale log beside another database file
- * would be applied to it), the copy renamed into place, and a `restored` marker written: the next start
- * reconciles the whole archive with the index (recover.ts).
+ * Restore: the copy is checked against the manifest's SHA-256; then, with the agent stopped (its data
+ * directory lock taken and held to the end), the old `agent.db` is kept under a dated name (its
+ * `agent.db-wal` folded in first: a stale log beside another database file would be applied to it), the
+ * copy renamed into place, and a `restored` marker written: the next start reconciles the whole archive
+ * with the index (recover.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import LibsqlDatabase from "libsql";
+import { openedBy, replacedName } from "@conduit/shared/data-dir";
 import { lockDataDir } from "../archive/lock.ts";
 import { RESTORED } from "../ingest/recover.ts";
 import { VERSION } from "../version.ts";
@@ -307,15 +309,55 @@ export async function readBackup(from: string): Promise<BackupManifest> {
 export interface RestoreResult {
   manifest: BackupManifest;
   dataDir: string;
+  /** Where the data directory's own `agent.db` was kept (`agent.db.replaced-<UTC time>`), or null: none. */
+  kept: string | null;
   credential: "restored" | "kept" | "none";
   archive: { files: number; bytes: number; linked: number } | null;
 }
 
+function inUse(file: string): BackupError {
+  const holders = openedBy([file, `${file}-wal`, `${file}-shm`], fs);
+  const who = holders.length ? ` by process ${holders.join(", ")}` : " by another process";
+  return new BackupError(
+    `${file} is in use${who} (an agent backup, a sqlite3 shell, an agent that did not take the data ` +
+      "directory's lock): end it before a restore; nothing was changed",
+  );
+}
+
 /**
- * Puts a backup in place in `dataDir` (created if missing), with the agent stopped there. The data
- * directory's credential is kept when it has one (a rotation since the backup made the copy's stale).
+ * Leaves the database whole in its own file: SQLite folds `agent.db-wal` in (a crash leaves commits there)
+ * and removes it when it leaves WAL mode, which it does only when no other connection has the file open.
+ * A file SQLite cannot open is kept as it is, with its log and index.
  */
-export async function restoreAgent(from: string, dataDir: string): Promise<RestoreResult> {
+function fold(file: string): void {
+  let db: Connection | undefined;
+  try {
+    db = open(file, false);
+    db.exec("PRAGMA busy_timeout = 2000");
+    // exec, not a statement: libsql's close() leaves the file open while a statement object lives.
+    db.exec("PRAGMA journal_mode = DELETE");
+  } catch (err) {
+    const code = String((err as { code?: unknown }).code ?? "");
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) throw inUse(file);
+    /* unreadable: kept as it is */
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * Puts a backup in place in `dataDir` (created if missing), with the agent stopped there: the data
+ * directory's lock is held from before the first change to after the last, so an agent started meanwhile
+ * stops at start. The data directory's `agent.db` is kept as `agent.db.replaced-<UTC time>` (its log
+ * folded in first; a hard link, so `agent.db` is the old file or the new one at every moment). The data
+ * directory's credential is kept when it has one (a rotation since the backup made the copy's stale).
+ * `options.locked` (tests) runs once the lock is taken, before anything is changed.
+ */
+export async function restoreAgent(
+  from: string,
+  dataDir: string,
+  options: { locked?: () => Promise<void> } = {},
+): Promise<RestoreResult> {
   from = path.resolve(from);
   dataDir = path.resolve(dataDir);
   const manifest = await readBackup(from);
@@ -330,14 +372,34 @@ export async function restoreAgent(from: string, dataDir: string): Promise<Resto
   } catch (err) {
     throw new BackupError(`${(err as Error).message}: stop the agent before a restore`);
   }
+  const file = path.join(dataDir, DB);
+  const part = `${file}.restore`;
+  const logs = ["-wal", "-shm", "-journal"];
+  let kept: string | null = null;
+  let swapped = false;
   try {
-    const file = path.join(dataDir, DB);
-    const part = `${file}.restore`;
-    fs.rmSync(part, { force: true });
+    await options.locked?.();
+    for (const suffix of ["", ...logs]) fs.rmSync(`${part}${suffix}`, { force: true }); // a crash's leftover
     copySynced(path.join(from, DB), part, 0o644);
-    // The old database's log and index must not meet the new file: SQLite would apply that log to it.
-    for (const suffix of ["-wal", "-shm", "-journal"]) fs.rmSync(`${file}${suffix}`, { force: true });
+    if (fs.existsSync(file)) {
+      fold(file);
+      const name = replacedName(file, fs.existsSync);
+      try {
+        fs.linkSync(file, name);
+      } catch {
+        copySynced(file, name, 0o644);
+      }
+      kept = name;
+      // The old log and index go with the old file: SQLite would apply that log to the new one. After
+      // fold() there are none, but beside a file SQLite could not open.
+      for (const suffix of logs) {
+        if (fs.existsSync(`${file}${suffix}`)) fs.renameSync(`${file}${suffix}`, `${kept}${suffix}`);
+      }
+    } else {
+      for (const suffix of logs) fs.rmSync(`${file}${suffix}`, { force: true }); // no database to go with
+    }
     fs.renameSync(part, file);
+    swapped = true;
     let credential: RestoreResult["credential"] = "none";
     const credentialFile = path.join(dataDir, CREDENTIAL);
     if (fs.existsSync(credentialFile)) credential = "kept";
@@ -355,8 +417,16 @@ export async function restoreAgent(from: string, dataDir: string): Promise<Resto
     );
     fs.rmSync(path.join(dataDir, "clean-stop"), { force: true });
     syncPath(dataDir);
-    return { manifest, dataDir, credential, archive };
+    return { manifest, dataDir, kept, credential, archive };
   } catch (err) {
+    fs.rmSync(part, { force: true });
+    if (kept && !swapped) {
+      // The old database stays agent.db, with its log and index if they were moved.
+      for (const suffix of logs) {
+        if (fs.existsSync(`${kept}${suffix}`)) fs.renameSync(`${kept}${suffix}`, `${file}${suffix}`);
+      }
+      fs.rmSync(kept, { force: true });
+    }
     throw err instanceof BackupError ? err : new BackupError(`restore failed: ${(err as Error).message}`);
   } finally {
     unlock();

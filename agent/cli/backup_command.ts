@@ -22,7 +22,8 @@ const RESTORE_USAGE = `usage: deno task agent restore --from DIR [--data DIR | -
   --data DIR        the agent's data directory (default: the configuration's, else ./data/agent)
   --config FILE     the agent's configuration file, for its data directory
   --json            print the result as one JSON object
-The agent must be stopped. Its next start checks every index row's file and walks the whole archive.`;
+The agent must be stopped. The agent.db it replaces is kept beside it as agent.db.replaced-<UTC time>.
+Its next start checks every index row's file and walks the whole archive.`;
 
 function failed(name: string, err: unknown): number {
   if (err instanceof BackupError) {
@@ -101,12 +102,18 @@ export async function restoreCommand(args: string[]): Promise<number> {
       console.log(JSON.stringify({
         from: v.from,
         dataDir: r.dataDir,
+        kept: r.kept,
         createdAt: r.manifest.createdAt,
         credential: r.credential,
         archive: r.archive,
       }));
     } else {
       console.log(`restored the backup of ${r.manifest.createdAt} into ${r.dataDir}`);
+      console.log(
+        r.kept
+          ? `  replaced      agent.db kept as ${r.kept} (remove it once the agent is known to be right)`
+          : "  replaced      nothing (there was no agent.db)",
+      );
       console.log(
         `  index         ${r.manifest.counts.instances} instances, ${r.manifest.counts.queue.total} queue rows`,
       );

@@ -21,6 +21,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine } from "@conduit/shared/cli";
+import { openedBy, replacedName } from "@conduit/shared/data-dir";
 import { hubDbFile, migrationTag, newestMigration } from "../db/db.ts";
 import { COUNTED, syncPath, withoutPassword } from "./backup_command.ts";
 
@@ -39,46 +40,6 @@ const HUB_TABLES = ["sites", "users", "api_tokens", "__drizzle_migrations"];
 /** A restore refused or failed: the message says why; nothing was changed. */
 class RestoreError extends Error {}
 
-/** The processes (other than this one) that hold one of `files` open, with their names; Linux only. */
-function openedBy(files: string[]): string[] {
-  if (Deno.build.os !== "linux") return [];
-  const wanted = new Set<string>();
-  for (const f of files) {
-    try {
-      wanted.add(fs.realpathSync(f));
-    } catch { /* absent */ }
-  }
-  const found: string[] = [];
-  let pids: string[];
-  try {
-    pids = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p) && Number(p) !== Deno.pid);
-  } catch {
-    return [];
-  }
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = fs.readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // ended meanwhile, or another user's
-    }
-    const holds = fds.some((fd) => {
-      try {
-        return wanted.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      } catch {
-        return false;
-      }
-    });
-    if (!holds) continue;
-    let name = "";
-    try {
-      name = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-    } catch { /* ended */ }
-    found.push(name ? `${pid} (${name})` : pid);
-  }
-  return found;
-}
-
 function inUse(file: string, holders: string[]): RestoreError {
   const who = holders.length ? ` by process ${holders.join(", ")}` : " by another process";
   return new RestoreError(
@@ -93,7 +54,7 @@ function inUse(file: string, holders: string[]): RestoreError {
  * kept beside it.
  */
 async function quiesce(file: string): Promise<void> {
-  const holders = openedBy([file, `${file}-wal`, `${file}-shm`]);
+  const holders = openedBy([file, `${file}-wal`, `${file}-shm`], fs);
   if (holders.length) throw inUse(file, holders);
   const client = createClient({ url: `file:${file}` });
   try {
@@ -102,7 +63,7 @@ async function quiesce(file: string): Promise<void> {
   } catch (err) {
     const code = String((err as { code?: unknown }).code ?? "");
     if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
-      throw inUse(file, openedBy([file, `${file}-wal`, `${file}-shm`]));
+      throw inUse(file, openedBy([file, `${file}-wal`, `${file}-shm`], fs));
     }
     /* unreadable: replaced as it is */
   } finally {
@@ -189,15 +150,6 @@ async function prepare(part: string, present: Set<string>, detail: Record<string
   }
 }
 
-/** `hub.db.replaced-20261205T054200Z` beside `file`, one that is not taken. */
-function keptName(file: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
-  for (let n = 1;; n++) {
-    const name = `${file}.replaced-${stamp}${n > 1 ? `-${n}` : ""}`;
-    if (![name, `${name}-wal`, `${name}-shm`].some((f) => fs.existsSync(f))) return name;
-  }
-}
-
 export async function restoreCommand(
   args: string[],
   defaults: { data: string; db?: string },
@@ -275,7 +227,7 @@ export async function restoreCommand(
     const sha256 = hash.digest("hex");
     const bytes = fs.statSync(part).size;
     const { schema, tables, present } = await check(part, from);
-    const name = fs.existsSync(file) ? keptName(file) : null;
+    const name = fs.existsSync(file) ? replacedName(file, fs.existsSync) : null;
     const sessionsEnded = await prepare(part, present, {
       from,
       sha256,

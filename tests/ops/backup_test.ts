@@ -14,6 +14,7 @@ import { agentCli, indexRows, listFiles, startAgentProcess } from "../support/ag
 import { eventually, hubAdmin, hubCli, startHubProcess, startTestHub } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
+import { restoreAgent } from "../../agent/backup/backup.ts";
 
 const skip = skipReason("storescu", "findscu");
 const STUDY = uidFromKey("backup/study");
@@ -43,8 +44,15 @@ async function objects(dir: string, first: number, count: number): Promise<strin
   return files;
 }
 
-const live = (dataDir: string) =>
-  Number(indexRows(dataDir, "SELECT count(*) AS n FROM instances WHERE removed_at IS NULL")[0].n);
+/**
+ * The objects the agent says it has stored (its /metrics; none is removed or stored twice here). Not read
+ * from agent.db: a libsql connection of this process stays open after close() while a statement object
+ * lives, and holds SQLite's lock on the file, which the restore in place then finds in use.
+ */
+async function live(agent: { http(p: string): Promise<Response> }): Promise<number> {
+  const text = await (await agent.http("/metrics")).text();
+  return Number(/^conduit_agent_objects_stored_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
 
 /** The SOP Instance UIDs of the study that `findscu` gets from an agent at IMAGE level. */
 async function findInstances(agent: { aet: string; port: number }): Promise<Set<string>> {
@@ -113,7 +121,7 @@ Deno.test({
       const first = await objects(path.join(work, "in"), 0, 10);
       const sent = await storescu(first, agent);
       assert.equal(sent.code, 0, sent.stderr);
-      await eventually("the first objects indexed", () => live(agent.dataDir) === 10);
+      await eventually("the first objects indexed", async () => await live(agent) === 10);
 
       // storescu keeps sending, one association per object, from before the backup starts until after it ends.
       const more = await objects(path.join(work, "in"), 10, 400);
@@ -127,11 +135,11 @@ Deno.test({
           sentMore++;
         }
       })();
-      await eventually("storescu sending", () => live(agent.dataDir) > 12);
-      const before = live(agent.dataDir);
+      await eventually("storescu sending", async () => await live(agent) > 12);
+      const before = await live(agent);
       const out = path.join(work, "backup");
       const backup = await agentCli(["backup", "--out", out, "--data", agent.dataDir, "--json"]);
-      const after = live(agent.dataDir);
+      const after = await live(agent);
       backupDone = true;
       await sender;
       assert.equal(backup.code, 0, backup.stderr);
@@ -163,7 +171,7 @@ Deno.test({
       );
 
       // What the agent received after its backup, and a file removed since (as retention would).
-      await eventually("every object sent indexed", () => live(agent.dataDir) === 10 + sentMore);
+      await eventually("every object sent indexed", async () => await live(agent) === 10 + sentMore);
       const withArchive = path.join(work, "backup-archive");
       const full = await agentCli([
         "backup",
@@ -253,6 +261,116 @@ Deno.test({
       assert.equal(integrity(path.join(agent.dataDir, "agent.db")), "ok");
       restored = await startAgentProcess({ dataDir: agent.dataDir, aet: "BACKUP", config });
       assert.deepEqual([...await findInstances(restored)].sort(), archived.map(sopOf).sort());
+    } finally {
+      await restored?.stop();
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "agent restore keeps the replaced agent.db (its log folded in) and holds the lock: an agent started meanwhile is refused",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const work = await scratchDir("conduit-restore-kept-");
+    const agent = await startAgentProcess({ aet: "KEPT" });
+    let restored: Awaited<ReturnType<typeof startAgentProcess>> | undefined;
+    try {
+      const files = await objects(path.join(work, "in"), 0, 5);
+      assert.equal((await storescu(files.slice(0, 3), agent)).code, 0);
+      await eventually("3 objects indexed", async () => await live(agent) === 3);
+      const out = path.join(work, "backup");
+      assert.equal((await agentCli(["backup", "--out", out, "--data", agent.dataDir])).code, 0);
+      assert.equal((await storescu(files.slice(3), agent)).code, 0);
+      await eventually("5 objects indexed", async () => await live(agent) === 5);
+      // Killed: its last commits may be in agent.db-wal, which the kept copy must not lose.
+      await agent.kill();
+      const db = path.join(agent.dataDir, "agent.db");
+      const inode = fs.statSync(db).ino;
+
+      // An agent started while the restore holds the data directory is refused, naming the restore's
+      // process; the restore then goes on.
+      let refusal = "";
+      const r = await restoreAgent(out, agent.dataDir, {
+        locked: async () => {
+          await assert.rejects(startAgentProcess({ dataDir: agent.dataDir, aet: "KEPT" }), (err: Error) => {
+            refusal = err.message;
+            return true;
+          });
+        },
+      });
+      assert.match(refusal, /exited with code 1 before it was ready/);
+      assert.match(refusal, new RegExp(`in use by agent process ${Deno.pid}`));
+      assert.ok(!fs.existsSync(path.join(agent.dataDir, "agent.pid")), "the lock is released at the end");
+
+      // The replaced database is kept whole beside the new one, under a dated name: the very file (a hard
+      // link), with the commits made after the backup, and no log of its own.
+      const kept = r.kept!;
+      assert.equal(path.dirname(kept), agent.dataDir);
+      assert.match(path.basename(kept), /^agent\.db\.replaced-\d{8}T\d{6}Z$/);
+      assert.equal(fs.statSync(kept).ino, inode);
+      assert.equal(integrity(kept), "ok");
+      assert.deepEqual(names(kept, "SELECT count(*) FROM instances"), ["5"]);
+      for (const suffix of ["-wal", "-shm", "-journal"]) assert.ok(!fs.existsSync(kept + suffix), suffix);
+      assert.ok(!fs.existsSync(`${db}.restore`));
+      assert.deepEqual(names(db, "SELECT count(*) FROM instances"), ["3"]);
+
+      // An agent started on the restored directory answers C-FIND for every object, as before.
+      restored = await startAgentProcess({ dataDir: agent.dataDir, aet: "KEPT" });
+      assert.deepEqual(
+        [...await findInstances(restored)].sort(),
+        files.map((f) => uidFromKey(`backup/sop/${Number(path.basename(f, ".dcm").slice(2))}`)).sort(),
+      );
+      await restored.stop();
+      restored = undefined;
+
+      // Restored again (the command): the database replaced this time is kept too, under another name.
+      const again = await agentCli(["restore", "--from", out, "--data", agent.dataDir, "--json"]);
+      assert.equal(again.code, 0, again.stderr);
+      const second = JSON.parse(again.stdout).kept;
+      assert.match(path.basename(second), /^agent\.db\.replaced-\d{8}T\d{6}Z(-\d+)?$/);
+      assert.notEqual(second, kept);
+      assert.deepEqual(names(second, "SELECT count(*) FROM instances"), ["5"]);
+      assert.deepEqual(names(kept, "SELECT count(*) FROM instances"), ["5"]);
+      const text = await agentCli(["restore", "--from", out, "--data", path.join(work, "new")]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /replaced {6}nothing \(there was no agent\.db\)/);
+      const third = await agentCli(["restore", "--from", out, "--data", path.join(work, "new")]);
+      assert.match(third.stdout, /replaced {6}agent\.db kept as .*new\/agent\.db\.replaced-/);
+
+      // A database another process has open (here a Python sqlite3 connection, no agent.pid): refused,
+      // naming it, nothing changed (renaming a log a process has open lets it delete the new one's later).
+      const newDir = path.join(work, "new");
+      const listing = fs.readdirSync(newDir).sort();
+      const holder = new Deno.Command("/usr/bin/python3", {
+        args: [
+          "-c",
+          "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode = WAL');" +
+          " c.execute('SELECT count(*) FROM instances').fetchall(); print('ready', flush=True); sys.stdin.read()",
+          path.join(newDir, "agent.db"),
+        ],
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      try {
+        const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        assert.match((await reader.read()).value ?? "", /ready/);
+        const listingHeld = fs.readdirSync(newDir).sort(); // with its -wal and -shm now
+        const busy = await agentCli(["restore", "--from", out, "--data", newDir]);
+        assert.equal(busy.code, 1, busy.stderr);
+        assert.match(busy.stderr, new RegExp(`agent\\.db is in use by process ${holder.pid} \\(python3\\)`));
+        assert.match(busy.stderr, /nothing was changed/);
+        assert.deepEqual(fs.readdirSync(newDir).sort(), listingHeld);
+        assert.ok(listingHeld.length >= listing.length);
+        reader.releaseLock();
+      } finally {
+        await holder.stdin.close();
+        await holder.stdout.cancel().catch(() => {});
+        await holder.status;
+      }
     } finally {
       await restored?.stop();
       await agent.stop();
