@@ -10,7 +10,7 @@ import { runAsProcess, untilStopSignal } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
-import { DbUnreachableError, DbUrlError, SchemaTooNewError } from "./db/db.ts";
+import { DbRestoringError, DbUnreachableError, DbUrlError, SchemaTooNewError } from "./db/db.ts";
 import { HubTlsError } from "./tls_files.ts";
 import { siteCommand } from "./admin/site_command.ts";
 import { tokenCommand } from "./admin/token_command.ts";
@@ -200,7 +200,10 @@ export async function main(args: string[]): Promise<number> {
         console.error(`hub admin: ${err.message}`);
         return 2;
       }
-      if (err instanceof SchemaTooNewError || err instanceof DbUnreachableError) {
+      if (
+        err instanceof SchemaTooNewError || err instanceof DbUnreachableError ||
+        err instanceof DbRestoringError
+      ) {
         console.error(`hub admin: ${err.message}`);
         return 1;
       }
@@ -246,7 +249,9 @@ export async function main(args: string[]): Promise<number> {
       console.error(`hub: ${err.message}`);
       return 2;
     }
-    if (err instanceof SchemaTooNewError || err instanceof DbUnreachableError) {
+    if (
+      err instanceof SchemaTooNewError || err instanceof DbUnreachableError || err instanceof DbRestoringError
+    ) {
       // Nothing started and nothing written: the message is all there is to say (no stack).
       console.error(`hub: ${err.message}`);
       return 1;

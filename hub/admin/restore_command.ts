@@ -2,9 +2,10 @@
  * `deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--json]`: puts a
  * copy made by `admin backup` back as the hub's libsql file, the hub stopped.
  *
- * The hub takes no lock file of its own on its data directory; what marks a hub (or an admin command) at
- * work on the file is SQLite's: a connection in WAL mode holds a shared lock on `hub.db` as long as it is
- * open, idle or not. The restore asks SQLite to leave WAL mode (`PRAGMA journal_mode = DELETE`), which
+ * Every hub and admin command on the file holds `hub.db.lock` shared (db.ts, holdDbLock); the restore
+ * takes it exclusive first and holds it to its end, so one started meanwhile stops at its start. For those
+ * of a version that takes no lock, what marks them at work on the file is SQLite's: a connection in WAL
+ * mode holds a shared lock on `hub.db` as long as it is open, idle or not. The restore asks SQLite to leave WAL mode (`PRAGMA journal_mode = DELETE`), which
  * it does only when no other connection has the file open, and which also folds `hub.db-wal` into the
  * file: refused, the file is in use, and nothing is changed. On Linux the processes holding the file open
  * are named from /proc (also for an old file SQLite cannot open, where only that check is left).
@@ -22,7 +23,7 @@ import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine } from "@conduit/shared/cli";
 import { openedBy, replacedName } from "@conduit/shared/data-dir";
-import { hubDbFile, migrationTag, newestMigration } from "../db/db.ts";
+import { hubDbFile, migrationTag, newestMigration, openDbLock } from "../db/db.ts";
 import { COUNTED, syncPath, withoutPassword } from "./backup_command.ts";
 
 const USAGE =
@@ -150,9 +151,14 @@ async function prepare(part: string, present: Set<string>, detail: Record<string
   }
 }
 
+/**
+ * `hooks.locked` (tests) runs once the database's lock is held and the backup is checked, before the old
+ * database is touched.
+ */
 export async function restoreCommand(
   args: string[],
   defaults: { data: string; db?: string },
+  hooks: { locked?: () => Promise<void> } = {},
 ): Promise<number> {
   const parsed = commandLine("hub admin restore", USAGE, args, {
     from: { type: "string" },
@@ -203,6 +209,7 @@ export async function restoreCommand(
     for (const f of [part, `${part}-wal`, `${part}-shm`, `${part}-journal`]) fs.rmSync(f, { force: true });
   };
   let madeDir = false;
+  let lock: Deno.FsFile | undefined;
   let kept: string | null = null;
   let swapped = false;
   try {
@@ -218,6 +225,12 @@ export async function restoreCommand(
       fs.mkdirSync(dir, { recursive: true });
       madeDir = true;
     }
+    // Held exclusive to the end: a hub (or an admin command) of this version started meanwhile is refused
+    // at its start instead of opening the file being replaced.
+    lock = openDbLock(file);
+    if (!lock.tryLockSync(true)) {
+      throw inUse(file, openedBy([`${file}.lock`, file, `${file}-wal`, `${file}-shm`], fs));
+    }
     cleanUp(); // a crashed restore's leftover
     fs.copyFileSync(from, part, fs.constants.COPYFILE_EXCL);
     fs.chmodSync(part, 0o600);
@@ -227,6 +240,7 @@ export async function restoreCommand(
     const sha256 = hash.digest("hex");
     const bytes = fs.statSync(part).size;
     const { schema, tables, present } = await check(part, from);
+    await hooks.locked?.();
     const name = fs.existsSync(file) ? replacedName(file, fs.existsSync) : null;
     const sessionsEnded = await prepare(part, present, {
       from,
@@ -288,6 +302,8 @@ export async function restoreCommand(
       }
       fs.rmSync(kept, { force: true });
     }
+    lock?.close();
+    lock = undefined;
     if (madeDir) fs.rmSync(dir, { recursive: true, force: true });
     if (err instanceof RestoreError) {
       console.error(`hub admin restore: ${err.message}`);
@@ -295,5 +311,7 @@ export async function restoreCommand(
     }
     console.error(`hub admin restore: failed, nothing was changed: ${(err as Error).message}`);
     return 1;
+  } finally {
+    lock?.close(); // the exclusive lock released
   }
 }

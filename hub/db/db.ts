@@ -82,6 +82,55 @@ export class SchemaTooNewError extends Error {
   override name = "SchemaTooNewError";
 }
 
+/** A `hub admin restore` holds the database's lock file: the hub (or an admin command) must wait for it. */
+export class DbRestoringError extends Error {
+  override name = "DbRestoringError";
+}
+
+const LOCK_TEXT = "Held (flock) by the hub and its admin commands, shared, and by 'hub admin restore',\n" +
+  "exclusive: a hub does not start while a restore replaces the database. Do not remove it.\n";
+
+/**
+ * Opens `<file>.lock` (made when missing, mode 0644: a shared or exclusive flock needs only a read), for
+ * holdDbLock() and `hub admin restore`.
+ */
+export function openDbLock(file: string): Deno.FsFile {
+  const lock = `${file}.lock`;
+  try {
+    return Deno.openSync(lock, { read: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  try {
+    Deno.writeTextFileSync(lock, LOCK_TEXT, { createNew: true, mode: 0o644 });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err; // made meanwhile by another process
+  }
+  return Deno.openSync(lock, { read: true });
+}
+
+/**
+ * Takes `<file>.lock` shared for as long as the database is open (released by close(), or by the end of
+ * the process); refused while `hub admin restore` holds it exclusive. Several hubs and admin commands
+ * share it; PostgreSQL has none.
+ */
+function holdDbLock(file: string): Deno.FsFile {
+  const lock = openDbLock(file);
+  let held = false;
+  try {
+    held = lock.tryLockSync(false);
+  } finally {
+    if (!held) lock.close();
+  }
+  if (!held) {
+    throw new DbRestoringError(
+      `the database ${file} is being restored (hub admin restore holds ${file}.lock): ` +
+        "start again once the restore has ended; nothing was changed",
+    );
+  }
+  return lock;
+}
+
 /** Refuses a schema newer than this version's migrations in `folder` (`applied`: the newest applied, in ms). */
 function refuseNewerSchema(applied: number | undefined, folder: string, where: string): void {
   const newest = readMigrationFiles({ migrationsFolder: folder }).at(-1)?.folderMillis ?? 0;
@@ -144,6 +193,7 @@ export function hubDbFile(dataDir: string, dbUrl?: string): string | undefined {
  */
 export async function openHubFile(file: string): Promise<HubDb> {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const lock = holdDbLock(file);
   const client = createClient({ url: `file:${file}` });
   try {
     // Before anything is written: a newer version's database is left exactly as it is.
@@ -157,12 +207,20 @@ export async function openHubFile(file: string): Promise<HubDb> {
     }
   } catch (err) {
     client.close();
+    lock.close();
     throw err;
   }
-  await client.execute("PRAGMA journal_mode = WAL");
-  await client.execute("PRAGMA synchronous = FULL");
-  const db = drizzle(client, { schema: tables });
-  await migrate(db, { migrationsFolder: MIGRATIONS });
+  let db;
+  try {
+    await client.execute("PRAGMA journal_mode = WAL");
+    await client.execute("PRAGMA synchronous = FULL");
+    db = drizzle(client, { schema: tables });
+    await migrate(db, { migrationsFolder: MIGRATIONS });
+  } catch (err) {
+    client.close();
+    lock.close();
+    throw err;
+  }
   // The file opened: one removed (or replaced) under the hub would take every later write with it.
   const opened = fs.statSync(file);
   const probe = async () => {
@@ -191,6 +249,9 @@ export async function openHubFile(file: string): Promise<HubDb> {
       await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch { /* busy, or the file gone: the log stays, SQLite applies it at the next open */ }
     client.close();
+    try {
+      lock.close(); // releases the shared lock
+    } catch { /* closed twice */ }
   };
   return Object.assign(db, { engine: "sqlite" as const, probe, close });
 }

@@ -15,6 +15,7 @@ import { eventually, hubAdmin, hubCli, startHubProcess, startTestHub } from "../
 import { freePort, runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 import { restoreAgent } from "../../agent/backup/backup.ts";
+import { restoreCommand } from "../../hub/admin/restore_command.ts";
 
 const skip = skipReason("storescu", "findscu");
 const STUDY = uidFromKey("backup/study");
@@ -599,7 +600,7 @@ Deno.test({
       const refused = await hubAdmin(dataDir, ["restore", "--from", backup]);
       assert.equal(refused.code, 1, refused.stderr);
       assert.match(refused.stderr, new RegExp(`in use by process ${hub.pid}\\b.*stop the hub`));
-      assert.deepEqual(fs.readdirSync(dataDir).filter((f) => f.startsWith("hub.db.")), []);
+      assert.deepEqual(fs.readdirSync(dataDir).filter((f) => /^hub\.db\.(replaced|restore)/.test(f)), []);
       const listed = await hubAdmin(dataDir, ["site", "list", "--json"]);
       assert.deepEqual((listed.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
         "east",
@@ -796,6 +797,66 @@ Deno.test({
     assert.deepEqual(siteNames(file), ["north"]);
     assert.deepEqual(siteNames(String(over.json!.kept)), ["north", "south"]);
     assert.deepEqual(names(String(over.json!.kept), "SELECT x FROM wal_only"), ["in the log"]);
-    assert.deepEqual(fs.readdirSync(dataDir).sort(), ["hub.db", path.basename(String(over.json!.kept))]);
+    assert.deepEqual(fs.readdirSync(dataDir).sort(), [
+      "hub.db",
+      "hub.db.lock",
+      path.basename(String(over.json!.kept)),
+    ]);
+  },
+});
+
+Deno.test({
+  name: "hub admin restore holds hub.db.lock: a hub or an admin command started meanwhile is refused",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dataDir = await scratchDir("conduit-hub-restore-lock-");
+    const work = await scratchDir("conduit-hub-restore-lock-files-");
+    const file = path.join(dataDir, "hub.db");
+    assert.equal((await hubAdmin(dataDir, ["site", "add", "north", "--db", "file:"])).code, 0);
+    const backup = path.join(work, "hub-backup.db");
+    assert.equal((await hubAdmin(dataDir, ["backup", "--out", backup, "--db", "file:"])).code, 0);
+    assert.equal((await hubAdmin(dataDir, ["site", "add", "south", "--db", "file:"])).code, 0);
+    // The lock file, made by the first hub or admin command, says what it is.
+    assert.match(fs.readFileSync(`${file}.lock`, "utf8"), /hub admin restore/);
+
+    let startRefusal = "";
+    let adminRefusal: Awaited<ReturnType<typeof hubAdmin>> | undefined;
+    const code = await restoreCommand(["--from", backup, "--db", "file:"], { data: dataDir }, {
+      locked: async () => {
+        await assert.rejects(startHubProcess({ dataDir, db: "file:" }), (err: Error) => {
+          startRefusal = err.message;
+          return true;
+        });
+        adminRefusal = await hubAdmin(dataDir, ["site", "add", "east", "--db", "file:"]);
+      },
+    });
+    assert.equal(code, 0);
+    assert.match(startRefusal, /exited with code 1 before it was ready/);
+    assert.match(
+      startRefusal,
+      /the database .*hub\.db is being restored \(hub admin restore holds .*hub\.db\.lock\): start again once/,
+    );
+    assert.equal(adminRefusal!.code, 1, adminRefusal!.stderr);
+    assert.match(adminRefusal!.stderr, /hub admin: the database .*hub\.db is being restored/);
+    // Neither touched the database: the backup's is in place, the replaced one kept without east.
+    assert.deepEqual(siteNames(file), ["north"]);
+    const kept = fs.readdirSync(dataDir).find((f) => f.startsWith("hub.db.replaced-"))!;
+    assert.deepEqual(siteNames(path.join(dataDir, kept)), ["north", "south"]);
+
+    // The restore over, the lock is free: a hub starts on the restored database, and while it runs a
+    // restore is refused at the lock, naming its process.
+    const hub = await startHubProcess({ dataDir, db: "file:" });
+    try {
+      const refused = await hubAdmin(dataDir, ["restore", "--from", backup, "--db", "file:"]);
+      assert.equal(refused.code, 1, refused.stderr);
+      // (This process may be named too: libsql's close() leaves a connection open while a statement lives.)
+      assert.match(refused.stderr, /is in use by process .*stop the hub/);
+      assert.ok(refused.stderr.includes(`${hub.pid} (`), refused.stderr);
+      const sites = await hubAdmin(dataDir, ["site", "list", "--json", "--db", "file:"]);
+      assert.deepEqual((sites.json!.sites as { site: string }[]).map((s) => s.site), ["north"]);
+    } finally {
+      await hub.stop();
+    }
   },
 });
