@@ -30,6 +30,17 @@ export function lockDataDir(dataDir: string): () => void {
   throw new Error(`cannot lock data directory ${dataDir}`);
 }
 
+/** The live process other than this one that holds the directory's lock, or null (none, or a crash's file). */
+export function lockHolder(dataDir: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(dataDir, "agent.pid"), "utf8").trim());
+  } catch {
+    return null;
+  }
+  return pid && pid !== Deno.pid && alive(pid) ? pid : null;
+}
+
 function alive(pid: number): boolean {
   try {
     return fs.existsSync(`/proc/${pid}`) || (Deno.kill(pid, "SIGCONT"), true);

@@ -23,7 +23,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import LibsqlDatabase from "libsql";
 import { openedBy, replacedName } from "@conduit/shared/data-dir";
-import { lockDataDir } from "../archive/lock.ts";
+import { lockDataDir, lockHolder } from "../archive/lock.ts";
 import { RESTORED } from "../ingest/recover.ts";
 import { VERSION } from "../version.ts";
 import { migrationTag } from "../index/db.ts";
@@ -162,7 +162,11 @@ function* filesUnder(dir: string, rel = ""): Generator<string> {
  * copies waiting to be sent) and the objects of `from/incoming` missing under `to`. An archived file is
  * never written in place (placing one is a rename), so a link keeps the bytes it had.
  */
-function linkArchive(from: string, to: string): { files: number; bytes: number; linked: number } {
+function linkArchive(
+  from: string,
+  to: string,
+  dryRun = false,
+): { files: number; bytes: number; linked: number } {
   let files = 0;
   let bytes = 0;
   let linked = 0;
@@ -179,6 +183,15 @@ function linkArchive(from: string, to: string): { files: number; bytes: number; 
     const src = path.join(from, rel);
     const dst = path.join(to, rel);
     if (fs.existsSync(dst)) continue;
+    if (dryRun) {
+      // What a restore would put back: counted, nothing written.
+      const size = fs.statSync(src, { throwIfNoEntry: false })?.size;
+      if (size !== undefined) {
+        files++;
+        bytes += size;
+      }
+      continue;
+    }
     fs.mkdirSync(path.dirname(dst), { recursive: true });
     try {
       fs.linkSync(src, dst);
@@ -431,4 +444,32 @@ export async function restoreAgent(
   } finally {
     unlock();
   }
+}
+
+/**
+ * What restoreAgent() would do, refused as it would be (a damaged backup, an agent holding the data
+ * directory, a database another process has open), with nothing changed: no lock taken, no file written.
+ * `kept` is the name the replaced `agent.db` would get; `archive` counts the files it would put back.
+ */
+export async function planRestore(from: string, dataDir: string): Promise<RestoreResult> {
+  from = path.resolve(from);
+  dataDir = path.resolve(dataDir);
+  const manifest = await readBackup(from);
+  const pid = lockHolder(dataDir);
+  if (pid !== null) {
+    throw new BackupError(
+      `data directory ${dataDir} is in use by agent process ${pid}: stop the agent before a restore`,
+    );
+  }
+  const file = path.join(dataDir, DB);
+  const exists = fs.existsSync(file);
+  if (exists && openedBy([file, `${file}-wal`, `${file}-shm`], fs).length) throw inUse(file);
+  const credentialFile = path.join(dataDir, CREDENTIAL);
+  return {
+    manifest,
+    dataDir,
+    kept: exists ? replacedName(file, fs.existsSync) : null,
+    credential: fs.existsSync(credentialFile) ? "kept" : manifest.credential ? "restored" : "none",
+    archive: manifest.archive.included ? linkArchive(from, dataDir, true) : null,
+  };
 }

@@ -6,7 +6,7 @@
 import { commandLine } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { dataDirOf } from "./_data_dir.ts";
-import { backupAgent, BackupError, restoreAgent } from "../backup/backup.ts";
+import { backupAgent, BackupError, planRestore, restoreAgent } from "../backup/backup.ts";
 
 const BACKUP_USAGE =
   `usage: deno task agent backup --out DIR [--with-archive] [--data DIR | --config FILE] [--json]
@@ -17,8 +17,10 @@ const BACKUP_USAGE =
   --config FILE     the agent's configuration file, for its data directory
   --json            print the manifest as one JSON object`;
 
-const RESTORE_USAGE = `usage: deno task agent restore --from DIR [--data DIR | --config FILE] [--json]
+const RESTORE_USAGE =
+  `usage: deno task agent restore --from DIR [--data DIR | --config FILE] [--dry-run] [--json]
   --from DIR        a directory made by 'agent backup'
+  --dry-run         check the backup and the data directory and say what would be done; change nothing
   --data DIR        the agent's data directory (default: the configuration's, else ./data/agent)
   --config FILE     the agent's configuration file, for its data directory
   --json            print the result as one JSON object
@@ -89,6 +91,7 @@ export async function restoreCommand(args: string[]): Promise<number> {
     data: { type: "string" },
     config: { type: "string" },
     json: { type: "boolean" },
+    "dry-run": { type: "boolean" },
   });
   if (typeof parsed === "number") return parsed;
   const v = parsed.values;
@@ -97,21 +100,30 @@ export async function restoreCommand(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const r = await restoreAgent(v.from, dataDirOf(v));
+    const dryRun = Boolean(v["dry-run"]);
+    const r = dryRun ? await planRestore(v.from, dataDirOf(v)) : await restoreAgent(v.from, dataDirOf(v));
     if (v.json) {
       console.log(JSON.stringify({
         from: v.from,
         dataDir: r.dataDir,
+        ...(dryRun ? { dryRun } : {}),
         kept: r.kept,
         createdAt: r.manifest.createdAt,
         credential: r.credential,
         archive: r.archive,
       }));
     } else {
-      console.log(`restored the backup of ${r.manifest.createdAt} into ${r.dataDir}`);
+      const would = (done: string, planned: string) => dryRun ? planned : done;
+      console.log(
+        dryRun
+          ? `dry run: the backup of ${r.manifest.createdAt} is whole and would be restored into ${r.dataDir}`
+          : `restored the backup of ${r.manifest.createdAt} into ${r.dataDir}`,
+      );
       console.log(
         r.kept
-          ? `  replaced      agent.db kept as ${r.kept} (remove it once the agent is known to be right)`
+          ? `  replaced      agent.db ${would("kept", "would be kept")} as ${r.kept}${
+            dryRun ? "" : " (remove it once the agent is known to be right)"
+          }`
           : "  replaced      nothing (there was no agent.db)",
       );
       console.log(
@@ -119,15 +131,23 @@ export async function restoreCommand(args: string[]): Promise<number> {
       );
       console.log(`  credential    ${
         {
-          restored: "restored (mode 0600)",
+          restored: would("restored (mode 0600)", "would be restored (mode 0600)"),
           kept: "the data directory's own kept (it may be newer than the backup's)",
           none: "none",
         }[r.credential]
       }`);
       if (r.archive) {
-        console.log(`  archive       ${r.archive.files} files put back (${r.archive.linked} hard links)`);
+        console.log(
+          dryRun
+            ? `  archive       ${r.archive.files} files would be put back (${r.archive.bytes} bytes)`
+            : `  archive       ${r.archive.files} files put back (${r.archive.linked} hard links)`,
+        );
       }
-      console.log("start the agent: it reconciles the archive with the restored index first");
+      console.log(
+        dryRun
+          ? "nothing was changed"
+          : "start the agent: it reconciles the archive with the restored index first",
+      );
     }
     return 0;
   } catch (err) {

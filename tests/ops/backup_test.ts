@@ -246,6 +246,12 @@ Deno.test({
 
       // The backup with its archive restores alone: every object it holds answers.
       const alone = path.join(work, "restored-archive");
+      // --dry-run counts the files it would put back, and makes nothing (not even the data directory).
+      const dry = await agentCli(["restore", "--from", withArchive, "--data", alone, "--dry-run", "--json"]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.equal(JSON.parse(dry.stdout).archive.files, 10 + sentMore);
+      assert.equal(JSON.parse(dry.stdout).kept, null);
+      assert.ok(!fs.existsSync(alone));
       const r2 = await agentCli(["restore", "--from", withArchive, "--data", alone]);
       assert.equal(r2.code, 0, r2.stderr);
       restored = await startAgentProcess({ dataDir: alone, aet: "BACKUP", config });
@@ -291,6 +297,28 @@ Deno.test({
       await agent.kill();
       const db = path.join(agent.dataDir, "agent.db");
       const inode = fs.statSync(db).ino;
+
+      // --dry-run: the backup checked, what would be done said, nothing changed (the killed agent's files,
+      // its agent.pid included, as they were).
+      const state = () =>
+        fs.readdirSync(agent.dataDir).sort().map((f) => {
+          const p = path.join(agent.dataDir, f);
+          return fs.statSync(p).isFile() ? `${f} ${sha256(p)}` : f;
+        });
+      const before = state();
+      const dry = await agentCli(["restore", "--from", out, "--data", agent.dataDir, "--dry-run", "--json"]);
+      assert.equal(dry.code, 0, dry.stderr);
+      const plan = JSON.parse(dry.stdout);
+      assert.equal(plan.dryRun, true);
+      assert.match(path.basename(plan.kept), /^agent\.db\.replaced-\d{8}T\d{6}Z$/);
+      assert.equal(plan.credential, "none");
+      assert.equal(plan.archive, null);
+      const dryText = await agentCli(["restore", "--from", out, "--data", agent.dataDir, "--dry-run"]);
+      assert.equal(dryText.code, 0, dryText.stderr);
+      assert.match(dryText.stdout, /^dry run: the backup of .* is whole and would be restored into /);
+      assert.match(dryText.stdout, /agent\.db would be kept as .*agent\.db\.replaced-/);
+      assert.match(dryText.stdout, /nothing was changed\n$/);
+      assert.deepEqual(state(), before);
 
       // An agent started while the restore holds the data directory is refused, naming the restore's
       // process; the restore then goes on.
@@ -412,17 +440,24 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       const db = path.join(agent.dataDir, "agent.db");
       const inode = fs.statSync(db).ino;
+
       r = await agentCli(["restore", "--from", out, "--data", agent.dataDir]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /in use by agent process \d+: stop the agent/);
+      // --dry-run says the same.
+      r = await agentCli(["restore", "--from", out, "--data", agent.dataDir, "--dry-run"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`in use by agent process ${agent.pid}: stop the agent`));
       assert.equal(fs.statSync(db).ino, inode);
       assert.ok(!fs.existsSync(path.join(agent.dataDir, "restored")));
       // A damaged backup or none: refused before anything is written.
       const target = path.join(work, "target");
       fs.appendFileSync(path.join(out, "agent.db"), "x");
-      r = await agentCli(["restore", "--from", out, "--data", target]);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /is damaged/);
+      for (const extra of [[], ["--dry-run"]]) {
+        r = await agentCli(["restore", "--from", out, "--data", target, ...extra]);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /is damaged/);
+      }
       r = await agentCli(["restore", "--from", full, "--data", target]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /is not an agent backup/);
