@@ -27,8 +27,9 @@ import { hubDbFile, migrationTag, newestMigration, openDbLock } from "../db/db.t
 import { COUNTED, syncPath, withoutPassword } from "./backup_command.ts";
 
 const USAGE =
-  `usage: deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--json]
+  `usage: deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--dry-run] [--json]
   --from FILE    a copy made by 'hub admin backup' (or the hub.db of a hub stopped cleanly)
+  --dry-run      check the backup and the database it would replace, say what would be done; change nothing
   --json         print what was restored as one JSON object
 The hub must be stopped. The database it replaces is kept beside it as hub.db.replaced-<UTC time>,
 with its -wal and -shm when it could not be read. A backup of an older version is migrated when the
@@ -151,6 +152,16 @@ async function prepare(part: string, present: Set<string>, detail: Record<string
   }
 }
 
+/** The console sessions a copy holds (what the restore would end). */
+async function countSessions(part: string): Promise<number> {
+  const client = createClient({ url: `file:${part}` });
+  try {
+    return Number((await client.execute("SELECT count(*) FROM sessions")).rows[0][0]);
+  } finally {
+    client.close();
+  }
+}
+
 /**
  * `hooks.locked` (tests) runs once the database's lock is held and the backup is checked, before the old
  * database is touched.
@@ -165,6 +176,7 @@ export async function restoreCommand(
     data: { type: "string" },
     db: { type: "string" },
     json: { type: "boolean" },
+    "dry-run": { type: "boolean" },
   });
   if (typeof parsed === "number") return parsed;
   const v = parsed.values;
@@ -204,10 +216,14 @@ export async function restoreCommand(
     return 2;
   }
   const dir = path.dirname(file);
-  const part = `${file}.restore`;
+  // A dry run checks its copy in a directory of its own: nothing is written beside the database.
+  const dryRun = Boolean(v["dry-run"]);
+  const scratch = dryRun ? Deno.makeTempDirSync({ prefix: "conduit-hub-restore-check-" }) : undefined;
+  const part = scratch ? path.join(scratch, "hub.db.restore") : `${file}.restore`;
   const cleanUp = () => {
     for (const f of [part, `${part}-wal`, `${part}-shm`, `${part}-journal`]) fs.rmSync(f, { force: true });
   };
+  const dropScratch = () => scratch && fs.rmSync(scratch, { recursive: true, force: true });
   let madeDir = false;
   let lock: Deno.FsFile | undefined;
   let kept: string | null = null;
@@ -221,15 +237,24 @@ export async function restoreCommand(
           "last commits are in that log, not in the file; make the copy with deno task hub admin backup",
       );
     }
-    if (!fs.existsSync(dir)) {
+    if (!dryRun && !fs.existsSync(dir)) {
       fs.mkdirSync(dir, { recursive: true });
       madeDir = true;
     }
     // Held exclusive to the end: a hub (or an admin command) of this version started meanwhile is refused
-    // at its start instead of opening the file being replaced.
-    lock = openDbLock(file);
-    if (!lock.tryLockSync(true)) {
-      throw inUse(file, openedBy([`${file}.lock`, file, `${file}-wal`, `${file}-shm`], fs));
+    // at its start instead of opening the file being replaced. A dry run only tries it (and makes no lock
+    // file), and asks who has the database open.
+    if (!dryRun || fs.existsSync(`${file}.lock`)) {
+      lock = openDbLock(file);
+      if (!lock.tryLockSync(true)) {
+        throw inUse(file, openedBy([`${file}.lock`, file, `${file}-wal`, `${file}-shm`], fs));
+      }
+    }
+    if (dryRun) {
+      lock?.close();
+      lock = undefined;
+      const holders = fs.existsSync(file) ? openedBy([file, `${file}-wal`, `${file}-shm`], fs) : [];
+      if (holders.length) throw inUse(file, holders);
     }
     cleanUp(); // a crashed restore's leftover
     fs.copyFileSync(from, part, fs.constants.COPYFILE_EXCL);
@@ -240,6 +265,34 @@ export async function restoreCommand(
     const sha256 = hash.digest("hex");
     const bytes = fs.statSync(part).size;
     const { schema, tables, present } = await check(part, from);
+    if (dryRun) {
+      const name = fs.existsSync(file) ? replacedName(file, fs.existsSync) : null;
+      const sessions = present.has("sessions") ? await countSessions(part) : 0;
+      dropScratch();
+      const summary = {
+        from,
+        to: file,
+        dryRun,
+        kept: name,
+        bytes,
+        sha256,
+        schema,
+        tables,
+        sessionsEnded: sessions,
+      };
+      if (v.json) console.log(JSON.stringify(summary));
+      else {
+        console.log(`dry run: ${from} is a whole hub database and would be restored into ${file}`);
+        console.log(
+          name ? `  the database it replaces would be kept as ${name}` : "  there is no database there",
+        );
+        console.log(`  the backup: ${bytes} bytes, sha256 ${sha256}, schema ${schema}`);
+        console.log(`  ${Object.entries(tables).map(([t, n]) => `${n} ${t}`).join(", ")}`);
+        console.log(`  ${sessions} console session(s) of the backup would be ended`);
+        console.log("nothing was changed");
+      }
+      return 0;
+    }
     await hooks.locked?.();
     const name = fs.existsSync(file) ? replacedName(file, fs.existsSync) : null;
     const sessionsEnded = await prepare(part, present, {
@@ -295,6 +348,7 @@ export async function restoreCommand(
     return 0;
   } catch (err) {
     cleanUp();
+    dropScratch();
     if (kept && !swapped) {
       // The old database stays hub.db, with its log and index if they were moved.
       for (const suffix of ["-wal", "-shm", "-journal"]) {

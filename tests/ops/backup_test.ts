@@ -729,10 +729,12 @@ Deno.test({
     bytes.fill(0x5a, 4096, 4096 * 3);
     fs.writeFileSync(damaged, bytes);
     for (const bad of [junk, damaged]) {
-      const r = await restore("--from", bad);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /not a whole SQLite database|is damaged: its integrity check says/);
-      unchanged(bad);
+      for (const extra of [[], ["--dry-run"]]) {
+        const r = await restore("--from", bad, ...extra);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /not a whole SQLite database|is damaged: its integrity check says/);
+        unchanged(bad);
+      }
     }
     // An agent's database: named as such.
     const agentDb = path.join(work, "agent.db");
@@ -757,6 +759,7 @@ Deno.test({
     future.close();
     const tooNew = await restore("--from", newer);
     assert.equal(tooNew.code, 1);
+    assert.equal((await restore("--from", newer, "--dry-run")).code, 1);
     assert.match(
       tooNew.stderr,
       /newer version of the hub: its schema is from 2099-01-01.*migrations end at \d{4}_\w+ \(20\d\d-/,
@@ -800,6 +803,36 @@ Deno.test({
     assert.match(pg.stderr, /pg_restore --clean --if-exists -d 'postgres:\/\/conduit@db\/c' /);
     assert.ok(!pg.stderr.includes("s3cret"));
     unchanged("pg");
+
+    // --dry-run: the backup checked, what would be done said, nothing changed (no lock file made either).
+    fs.rmSync(`${file}.lock`);
+    const listingNoLock = fs.readdirSync(dataDir).sort();
+    const dry = await restore("--from", backup, "--dry-run", "--json");
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(dry.json!.dryRun, true);
+    assert.match(path.basename(String(dry.json!.kept)), /^hub\.db\.replaced-\d{8}T\d{6}Z$/);
+    assert.equal((dry.json!.tables as Record<string, number>).sites, 1);
+    assert.equal(dry.json!.sha256, sha256(backup));
+    assert.equal(dry.json!.sessionsEnded, 0);
+    const dryText = await restore("--from", backup, "--dry-run");
+    assert.equal(dryText.code, 0, dryText.stderr);
+    assert.match(dryText.stdout, /^dry run: .*good\.db is a whole hub database and would be restored into /);
+    assert.match(dryText.stdout, /would be kept as .*hub\.db\.replaced-.*\nnothing was changed\n$/s);
+    assert.deepEqual(fs.readdirSync(dataDir).sort(), listingNoLock);
+    assert.equal(sha256(file), before);
+    const nowhere = path.join(work, "nowhere", "hub");
+    const dryFresh = await hubAdmin(nowhere, [
+      "restore",
+      "--from",
+      backup,
+      "--dry-run",
+      "--json",
+      "--db",
+      "file:",
+    ]);
+    assert.equal(dryFresh.code, 0, dryFresh.stderr);
+    assert.equal(dryFresh.json!.kept, null);
+    assert.ok(!fs.existsSync(path.join(work, "nowhere")));
 
     // A data directory that does not exist yet: made, nothing to keep.
     const fresh = path.join(work, "fresh", "hub");
@@ -888,6 +921,9 @@ Deno.test({
       // (This process may be named too: libsql's close() leaves a connection open while a statement lives.)
       assert.match(refused.stderr, /is in use by process .*stop the hub/);
       assert.ok(refused.stderr.includes(`${hub.pid} (`), refused.stderr);
+      const dry = await hubAdmin(dataDir, ["restore", "--from", backup, "--dry-run", "--db", "file:"]);
+      assert.equal(dry.code, 1, dry.stderr);
+      assert.ok(dry.stderr.includes(`${hub.pid} (`), dry.stderr);
       const sites = await hubAdmin(dataDir, ["site", "list", "--json", "--db", "file:"]);
       assert.deepEqual((sites.json!.sites as { site: string }[]).map((s) => s.site), ["north"]);
     } finally {
