@@ -184,7 +184,8 @@ export async function main(args: string[]): Promise<number> {
         console.error(`hub admin: ${where}: making one there; for a hub started elsewhere, ${fix}`);
       }
       if (!help && command === "restore") {
-        console.error(`hub admin: ${where}: restoring into it; for a hub started elsewhere, ${fix}`);
+        const doing = rest.includes("--dry-run") ? "a dry run of a restore into it" : "restoring into it";
+        console.error(`hub admin: ${where}: ${doing}; for a hub started elsewhere, ${fix}`);
       }
     }
     try {

@@ -394,6 +394,13 @@ export async function restoreAgent(
     await options.locked?.();
     for (const suffix of ["", ...logs]) fs.rmSync(`${part}${suffix}`, { force: true }); // a crash's leftover
     copySynced(path.join(from, DB), part, 0o644);
+    // The copy itself checked: the backup read at first may have changed since, or read otherwise now.
+    if (await sha256File(part) !== manifest.database.sha256) {
+      throw new BackupError(
+        `${path.join(from, DB)} changed while it was restored (its copy's SHA-256 is not the manifest's); ` +
+          "nothing was changed",
+      );
+    }
     if (fs.existsSync(file)) {
       fold(file);
       const name = replacedName(file, fs.existsSync);

@@ -320,6 +320,20 @@ Deno.test({
       assert.match(dryText.stdout, /nothing was changed\n$/);
       assert.deepEqual(state(), before);
 
+      // A backup that changes once checked (here while the restore holds the lock, before it copies it):
+      // the copy is checked too, and the restore refused, nothing changed.
+      const original = fs.readFileSync(path.join(out, "agent.db"));
+      await assert.rejects(
+        restoreAgent(out, agent.dataDir, {
+          locked: async () => fs.appendFileSync(path.join(out, "agent.db"), "x"),
+        }),
+        /agent\.db changed while it was restored .*nothing was changed/,
+      );
+      fs.writeFileSync(path.join(out, "agent.db"), original);
+      // (The crashed agent's agent.pid was taken over by the restore's lock, and released.)
+      const noPid = (files: string[]) => files.filter((f) => !f.startsWith("agent.pid "));
+      assert.deepEqual(state(), noPid(before));
+
       // An agent started while the restore holds the data directory is refused, naming the restore's
       // process; the restore then goes on.
       let refusal = "";
@@ -851,6 +865,12 @@ Deno.test({
       /no hub database in \.\/data\/hub .*: restoring into it; for a hub started elsewhere/,
     );
     assert.deepEqual(siteNames(path.join(cwd, "data", "hub", "hub.db")), ["north"]);
+    const cwdDry = path.join(work, "cwd-dry");
+    fs.mkdirSync(cwdDry);
+    const hereDry = await hubCli(["admin", "restore", "--from", backup, "--dry-run"], cwdDry);
+    assert.equal(hereDry.code, 0, hereDry.stderr);
+    assert.match(hereDry.stderr, /no hub database in \.\/data\/hub .*: a dry run of a restore into it;/);
+    assert.deepEqual(fs.readdirSync(cwdDry), []);
     // Over a database whose last commit is still in its -wal (libsql's close leaves it there): kept, with
     // that commit folded in.
     const writer = new LibsqlDatabase(file) as unknown as { exec(sql: string): void; close(): void };
