@@ -325,7 +325,7 @@ Deno.test({
       const original = fs.readFileSync(path.join(out, "agent.db"));
       await assert.rejects(
         restoreAgent(out, agent.dataDir, {
-          locked: async () => fs.appendFileSync(path.join(out, "agent.db"), "x"),
+          locked: () => Promise.resolve(fs.appendFileSync(path.join(out, "agent.db"), "x")),
         }),
         /agent\.db changed while it was restored .*nothing was changed/,
       );
