@@ -231,11 +231,11 @@ export function Sites(props: { current?: string; may: May }) {
                   when={nodes()?.length}
                   fallback={
                     <p class="empty">
-                      {nodes() === null
-                        ? "Its nodes could not be read (the error is above)."
-                        : nodes()
-                        ? "No node configured at this site (nodes: in its agent config)."
-                        : ""}
+                      {readOrEmpty(
+                        nodes(),
+                        "Its nodes could not be read (the error is above).",
+                        "No node configured at this site (nodes: in its agent config).",
+                      )}
                     </p>
                   }
                 >
@@ -292,11 +292,11 @@ export function Sites(props: { current?: string; may: May }) {
                     when={dead()?.length}
                     fallback={
                       <p class="empty">
-                        {dead() === null
-                          ? "Its dead letter could not be read (the error is above)."
-                          : dead()
-                          ? "Nothing in the dead letter."
-                          : ""}
+                        {readOrEmpty(
+                          dead(),
+                          "Its dead letter could not be read (the error is above).",
+                          "Nothing in the dead letter.",
+                        )}
                       </p>
                     }
                   >
@@ -354,11 +354,11 @@ export function Sites(props: { current?: string; may: May }) {
                     when={conflicts()?.conflicts.length}
                     fallback={
                       <p class="empty">
-                        {conflicts() === null
-                          ? `Its conflicts could not be read: ${conflictsError()}`
-                          : conflicts()
-                          ? "No conflict recorded: no object was received again with other bytes."
-                          : ""}
+                        {readOrEmpty(
+                          conflicts(),
+                          `Its conflicts could not be read: ${conflictsError()}`,
+                          "No conflict recorded: no object was received again with other bytes.",
+                        )}
                       </p>
                     }
                   >
@@ -485,4 +485,9 @@ function CapForm(props: {
       <span class="hint">{props.hint}</span>
     </form>
   );
+}
+
+/** What a section says instead of its table: that it could not be read (null), that it is empty, or nothing yet. */
+function readOrEmpty(value: unknown, failed: string, empty: string): string {
+  return value === null ? failed : value ? empty : "";
 }
