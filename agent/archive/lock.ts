@@ -22,7 +22,7 @@ export function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number(fs.readFileSync(file, "utf8").trim());
       if (pid && pid !== Deno.pid && alive(pid)) {
-        throw new Error(`data directory ${dataDir} is in use by agent process ${pid}`);
+        throw new Error(`data directory ${dataDir} is in use by agent process ${pid}${commandOf(pid)}`);
       }
       fs.rmSync(file, { force: true }); // left by a crash: take it over
     }
@@ -39,6 +39,24 @@ export function lockHolder(dataDir: string): number | null {
     return null;
   }
   return pid && pid !== Deno.pid && alive(pid) ? pid : null;
+}
+
+/** Agent subcommands that hold the directory's lock for a while, as a holder's message names them. */
+const HOLDING_COMMANDS = ["restore", "enroll"];
+
+/**
+ * ` (agent restore)` when `pid`'s command line is one of those subcommands (an agent started during a
+ * restore is told what holds it, not only a process number), else nothing. Only the subcommand's name: its
+ * other arguments may hold a token.
+ */
+function commandOf(pid: number): string {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const sub = argv.find((a) => HOLDING_COMMANDS.includes(a));
+    return sub ? ` (agent ${sub}: start it again once that has ended)` : "";
+  } catch {
+    return "";
+  }
 }
 
 function alive(pid: number): boolean {
