@@ -5,7 +5,8 @@ import { lockDataDir } from "./lock.ts";
 
 /** A live process whose command line holds `word` as one of its arguments (bash's $0). */
 function processWith(word: string): Deno.ChildProcess {
-  return new Deno.Command("bash", { args: ["-c", "sleep 30; true", word], stdout: "null", stderr: "null" }).spawn();
+  return new Deno.Command("bash", { args: ["-c", "sleep 30; true", word], stdout: "null", stderr: "null" })
+    .spawn();
 }
 
 Deno.test("lockDataDir: a directory held by an agent restore says so; by another agent, its process only", async () => {
