@@ -29,9 +29,98 @@ const PICK_RANGE = ((): [number, number] | undefined => {
 })();
 
 /**
+ * Ports the Fetch standard's "bad port" list blocks, which Deno's fetch refuses ("Requests to port 10080
+ * are blocked"): a process given one could never be seen ready (a CI run's agent got HTTP port 10080).
+ */
+const FETCH_BLOCKED_PORTS = new Set([
+  1,
+  7,
+  9,
+  11,
+  13,
+  15,
+  17,
+  19,
+  20,
+  21,
+  22,
+  23,
+  25,
+  37,
+  42,
+  43,
+  53,
+  69,
+  77,
+  79,
+  87,
+  95,
+  101,
+  102,
+  103,
+  104,
+  109,
+  110,
+  111,
+  113,
+  115,
+  117,
+  119,
+  123,
+  135,
+  137,
+  139,
+  143,
+  161,
+  179,
+  389,
+  427,
+  465,
+  512,
+  513,
+  514,
+  515,
+  526,
+  530,
+  531,
+  532,
+  540,
+  548,
+  554,
+  556,
+  563,
+  587,
+  601,
+  636,
+  989,
+  990,
+  993,
+  995,
+  1719,
+  1720,
+  1723,
+  2049,
+  3659,
+  4045,
+  4190,
+  5060,
+  5061,
+  6000,
+  6566,
+  6665,
+  6666,
+  6667,
+  6668,
+  6669,
+  6679,
+  6697,
+  10080,
+]);
+
+/**
  * Returns a TCP port that was free on 127.0.0.1 a moment ago (bound and closed), never one of the
- * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port): a random one
- * below the ephemeral range where it is known (above), else one the kernel picks.
+ * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port), nor one fetch
+ * refuses: a random one below the ephemeral range where it is known (above), else one the kernel picks.
  */
 export function freePort(): number {
   for (let attempt = 0;; attempt++) {
@@ -46,7 +135,7 @@ export function freePort(): number {
     }
     const { port } = listener.addr as Deno.NetAddr;
     listener.close();
-    if (recentPorts.includes(port)) continue;
+    if (recentPorts.includes(port) || FETCH_BLOCKED_PORTS.has(port)) continue;
     recentPorts.push(port);
     if (recentPorts.length > 64) recentPorts.shift();
     return port;
