@@ -21,6 +21,24 @@ const finished = (s: StoreFileStream) =>
     s.end();
   });
 
+/** The data set of a generated 256 × 256 CT object whose UIDs come from `key`. */
+async function ctDataset(key: string): Promise<Uint8Array> {
+  const { generateInstance, uidFromKey } = await import("@conduit/shared/testing");
+  const { readPart10Header } = await import("@conduit/shared/dicom");
+  const bytes = generateInstance({
+    modality: "CT",
+    patientName: "HEAD^TEST",
+    patientId: "H1",
+    studyInstanceUid: uidFromKey(`${key}/study`),
+    seriesInstanceUid: uidFromKey(`${key}/series`),
+    sopInstanceUid: uidFromKey(`${key}/sop`),
+    instanceNumber: 1,
+    rows: 256,
+    columns: 256,
+  });
+  return bytes.subarray(readPart10Header(bytes).datasetOffset);
+}
+
 for (const made of ["ahead", "by the stream"]) {
   Deno.test(`StoreFileStream never keeps a caller's buffer past write() (file made ${made})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "file-stream-" });
@@ -54,21 +72,8 @@ for (const made of ["ahead", "by the stream"]) {
 }
 
 Deno.test("StoreFileStream keeps the head up to just past the start of the pixel data, and it parses", async () => {
-  const { generateInstance, uidFromKey } = await import("@conduit/shared/testing");
-  const { readPart10Header } = await import("@conduit/shared/dicom");
   const { parseHeaderBytes } = await import("./header.ts");
-  const bytes = generateInstance({
-    modality: "CT",
-    patientName: "HEAD^TEST",
-    patientId: "H1",
-    studyInstanceUid: uidFromKey("head/study"),
-    seriesInstanceUid: uidFromKey("head/series"),
-    sopInstanceUid: uidFromKey("head/sop"),
-    instanceNumber: 1,
-    rows: 256,
-    columns: 256,
-  });
-  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  const dataset = await ctDataset("head");
   const dir = await Deno.makeTempDir({ prefix: "file-stream-" });
   try {
     const file = path.join(dir, "object.part");
@@ -95,20 +100,7 @@ Deno.test("StoreFileStream keeps the head up to just past the start of the pixel
 });
 
 Deno.test("StoreFileStream shows the head once, before the end, as soon as it reaches the pixel data", async () => {
-  const { generateInstance, uidFromKey } = await import("@conduit/shared/testing");
-  const { readPart10Header } = await import("@conduit/shared/dicom");
-  const bytes = generateInstance({
-    modality: "CT",
-    patientName: "HEAD^EARLY",
-    patientId: "H2",
-    studyInstanceUid: uidFromKey("early/study"),
-    seriesInstanceUid: uidFromKey("early/series"),
-    sopInstanceUid: uidFromKey("early/sop"),
-    instanceNumber: 1,
-    rows: 256,
-    columns: 256,
-  });
-  const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
+  const dataset = await ctDataset("early");
   const dir = await Deno.makeTempDir({ prefix: "file-stream-" });
   try {
     // A file created ahead, as the intake's staging files are: every write lands before write() returns.
