@@ -46,6 +46,8 @@ import { Copies } from "./queue/copies.ts";
 import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
 import { queueRoutes } from "./http/queue.ts";
 import { conflictsRoutes } from "./http/conflicts.ts";
+import { eraseRoutes } from "./http/erase.ts";
+import { Eraser } from "./erase/erase.ts";
 import { VERSION } from "./version.ts";
 import type { SiteServices } from "./serve/serve.ts";
 import type { Renderer } from "./render/mod.ts";
@@ -172,6 +174,9 @@ async function startLocked(
   });
   // Readers of what is archived wait for the group commit of objects already answered Success.
   if (ingest.group) db.waitFor(() => ingest.settled());
+  const eraser = new Eraser(db, archive, dataDir, log.child({ part: "erase" }), (fn) => ingest.exclusive(fn));
+  // Before the crash reconcile, which would index again a file an interrupted erasure had not removed yet.
+  await eraser.finish();
   // Before any work is accepted: what a crash left between Success and the group commit is committed.
   const reconciled = await reconcileAfterCrash(db, archive, dataDir, ingest, log);
   if (reconciled.restored) {
@@ -282,6 +287,7 @@ async function startLocked(
     nodes: nodeRoutes(nodeOps),
     queue: queueRoutes(queue, forwarder),
     conflicts: conflictsRoutes(db),
+    erase: eraseRoutes(eraser),
   });
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {

@@ -1,6 +1,6 @@
 /**
  * `deno task agent [flags]`: runs the site agent. With no flags and no file it is a standalone
- * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `conflicts`, `route`, `deid`, `backup`, `restore`,
+ * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `conflicts`, `erase`, `route`, `deid`, `backup`, `restore`,
  * `enroll`) and the agent itself
  * are loaded when asked for, so that `agent deid` need not load the DIMSE stack, the database or the
  * configuration schema.
@@ -20,6 +20,7 @@ const parts: Parts = {
     node: async () => (await import(here("./cli/node_command.ts"))).nodeCommand,
     queue: async () => (await import(here("./cli/queue_command.ts"))).queueCommand,
     conflicts: async () => (await import(here("./cli/conflicts_command.ts"))).conflictsCommand,
+    erase: async () => (await import(here("./cli/erase_command.ts"))).eraseCommand,
     route: async () => (await import(here("./cli/route_command.ts"))).routeCommand,
     backup: async () => (await import(here("./cli/backup_command.ts"))).backupCommand,
     restore: async () => (await import(here("./cli/backup_command.ts"))).restoreCommand,

@@ -11,6 +11,7 @@ const parts: Parts = {
     node: async () => (await import("./cli/node_command.ts")).nodeCommand,
     queue: async () => (await import("./cli/queue_command.ts")).queueCommand,
     conflicts: async () => (await import("./cli/conflicts_command.ts")).conflictsCommand,
+    erase: async () => (await import("./cli/erase_command.ts")).eraseCommand,
     route: async () => (await import("./cli/route_command.ts")).routeCommand,
     backup: async () => (await import("./cli/backup_command.ts")).backupCommand,
     restore: async () => (await import("./cli/backup_command.ts")).restoreCommand,

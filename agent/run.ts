@@ -17,6 +17,7 @@ function usage(): string {
     "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
     "       deno task agent queue list|summary|retry|replay|pause|resume ...   (the forward queue)",
     "       deno task agent conflicts [--since WHEN] [--limit N] [--json]   (objects received again with other bytes)",
+    "       deno task agent erase --study UID [--series UID [--instance UID]] --yes   (erase for good)",
     "       deno task agent route test FILE|DIR...   (which routes objects would take)",
     "       deno task agent backup --out DIR [--with-archive]   (a consistent copy, while the agent runs)",
     "       deno task agent restore --from DIR   (puts a backup back, the agent stopped)",

@@ -30,6 +30,11 @@ export interface Archive {
   stat(key: string): Promise<{ size: number; modifiedAt: number } | undefined>;
   /** Removes the object at `key`; nothing when there is none. */
   remove(key: string): Promise<void>;
+  /**
+   * Moves the file at key `from` to key `to` (its folder made if needed), unsynced; false when there is no
+   * file at `from`. Erasure (erase/erase.ts) takes objects out of their places with it.
+   */
+  move(from: string, to: string): Promise<boolean>;
   /** Bytes free for new objects (read at most once a second). */
   freeBytes(): number;
   /**

@@ -169,6 +169,19 @@ export class FileArchive implements Archive {
     await fs.promises.rm(this.#file(key), { force: true });
   }
 
+  async move(from: string, to: string): Promise<boolean> {
+    const source = this.#file(from);
+    const target = this.#file(to);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    try {
+      await fs.promises.rename(source, target);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && !fs.existsSync(source)) return false;
+      throw err;
+    }
+  }
+
   #free = { at: 0, bytes: Number.POSITIVE_INFINITY };
 
   freeBytes(): number {

@@ -1,4 +1,4 @@
-/** The agent's loopback HTTP API: health, metrics, and the node, queue and conflicts routes mounted on it. */
+/** The agent's loopback HTTP API: health, metrics, and the node, queue, conflicts and erase routes mounted on it. */
 import { Hono } from "hono";
 
 export interface HttpDeps {
@@ -20,6 +20,8 @@ export interface HttpDeps {
   queue?: Hono;
   /** Mounted at /conflicts. */
   conflicts?: Hono;
+  /** Mounted at /erase. */
+  erase?: Hono;
 }
 
 export function httpApp(deps: HttpDeps): Hono {
@@ -53,6 +55,7 @@ export function httpApp(deps: HttpDeps): Hono {
   if (deps.nodes) app.route("/nodes", deps.nodes);
   if (deps.queue) app.route("/queue", deps.queue);
   if (deps.conflicts) app.route("/conflicts", deps.conflicts);
+  if (deps.erase) app.route("/erase", deps.erase);
   app.notFound((c) => c.json({ error: "not found", path: c.req.path }, 404));
   app.onError((err, c) => c.json({ error: "internal error", message: err.message }, 500));
   return app;

@@ -58,6 +58,10 @@ export class GroupCommit {
   readonly #blockedLimitMs: number;
   /** Groups committed and objects in them (metrics, benchmarks). */
   readonly stats = { groups: 0, objects: 0 };
+  /** Set while a caller holds the commit (`pause`): no group starts until it resumes. */
+  #paused: Promise<void> | undefined;
+  /** The group being committed, if any. */
+  #current: Promise<void> | undefined;
 
   constructor(
     private readonly ingest: Ingest,
@@ -105,6 +109,22 @@ export class GroupCommit {
     // Someone waits (a release, a reader): the group gathering now commits at once.
     this.#hurry?.();
     return new Promise((resolve) => this.#settling.push({ upTo, resolve }));
+  }
+
+  /**
+   * Holds the group commit: resolves once no group is being committed, and none starts until the function
+   * it resolves with is called (erasure takes objects out of the archive and the index meanwhile:
+   * erase/erase.ts). Objects are still answered and added; they wait in the intake.
+   */
+  async pause(): Promise<() => void> {
+    while (this.#paused) await this.#paused;
+    let resume!: () => void;
+    this.#paused = new Promise((resolve) => (resume = resolve));
+    while (this.#current) await this.#current.catch(() => {});
+    return () => {
+      this.#paused = undefined;
+      resume();
+    };
   }
 
   /** Stops retrying (the agent stops): what did not commit waits for the next start. */
@@ -162,9 +182,12 @@ export class GroupCommit {
           });
           this.#hurry = undefined;
         }
+        while (this.#paused && !this.#closing) await this.#paused;
+        if (this.#closing) break;
         const group = this.#takeGroup();
         try {
-          await this.#commitGroup(group);
+          this.#current = this.#commitGroup(group);
+          await this.#current;
         } catch (err) {
           // Not expected (failures are retried inside): the objects wait in the intake for the next start.
           this.#failures += group.length;
@@ -173,6 +196,7 @@ export class GroupCommit {
             reason: (err as Error).name,
           });
         } finally {
+          this.#current = undefined;
           this.#finished += group.length;
           this.#release();
         }

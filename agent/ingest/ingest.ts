@@ -283,12 +283,46 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     ctx: StoreContext,
     extra: ExtraTarget[],
   ): Promise<StoreOutcome> {
-    const checked = await this.check(received, ctx);
-    const prepared = await this.prepare(checked, extra);
-    if (prepared.kind === "index" && !(await this.#shared.commit(prepared))) {
-      throw new DimseStatusError(Status.OutOfResources, "index commit failed");
+    while (this.#barrier) await this.#barrier;
+    this.#direct++;
+    try {
+      const checked = await this.check(received, ctx);
+      const prepared = await this.prepare(checked, extra);
+      if (prepared.kind === "index" && !(await this.#shared.commit(prepared))) {
+        throw new DimseStatusError(Status.OutOfResources, "index commit failed");
+      }
+      return { status: Status.Success };
+    } finally {
+      if (--this.#direct === 0) { for (const done of this.#directDone.splice(0)) done(); }
     }
-    return { status: Status.Success };
+  }
+
+  /** Commits of commitReceived under way, and who waits for them to end (`exclusive`). */
+  #direct = 0;
+  #directDone: (() => void)[] = [];
+  /** Set while `exclusive` runs: commitReceived waits for it before it starts. */
+  #barrier: Promise<void> | undefined;
+
+  /**
+   * Runs `fn` while nothing places or indexes an object: the group commit paused after its current group,
+   * commits of received objects (tunnel, retrieve) finished and new ones held until `fn` ends. Erasure
+   * (erase/erase.ts) takes objects out of the archive meanwhile, so that a copy of one received at the same
+   * time is not placed at a key it then removes. C-STOREs are still answered (into the intake).
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#barrier) await this.#barrier;
+    let open!: () => void;
+    this.#barrier = new Promise((resolve) => (open = resolve));
+    let resume: (() => void) | undefined;
+    try {
+      resume = await this.group?.pause();
+      while (this.#direct > 0) await new Promise<void>((resolve) => this.#directDone.push(resolve));
+      return await fn();
+    } finally {
+      resume?.();
+      this.#barrier = undefined;
+      open();
+    }
   }
 
   /**

@@ -27,7 +27,11 @@ export async function cStoreObject(seed: string, rows = 8) {
     rows,
     columns: rows,
   })];
-  const file = generateInstance(spec);
+  return await cStoreOf(generateInstance(spec));
+}
+
+/** A Part 10 file as a C-STORE from SENDER brings it: its data set bytes and its C-STORE's context. */
+export async function cStoreOf(file: Uint8Array) {
   const described = await receivedFrom(memorySource(file), "unused", "SENDER");
   const dataset = file.subarray(described.fileSize - described.datasetSize);
   const { sopClassUid, sopInstanceUid, transferSyntax } = described.meta;

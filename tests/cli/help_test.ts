@@ -83,7 +83,7 @@ Deno.test("hub admin --help prints the admin commands; token and user lists have
 Deno.test("no help text of the agent or the hub names an issue of the tracker", async () => {
   const helps: [string, string[]][] = [
     ["agent/main.ts", ["--help"]],
-    ...["node", "queue", "conflicts", "route", "backup", "restore", "deid", "enroll"].map((
+    ...["node", "queue", "conflicts", "erase", "route", "backup", "restore", "deid", "enroll"].map((
       c,
     ): [string, string[]] => ["agent/main.ts", [c, "--help"]]),
     ["hub/main.ts", ["--help"]],
@@ -113,7 +113,7 @@ Deno.test("every flag the documents give a hub admin or agent command is one its
     const text = Deno.readTextFileSync(path.join(ROOT, doc));
     for (
       const m of text.matchAll(
-        /deno task (hub admin [a-z-]+|agent (?:node|queue|conflicts|route|backup|restore|deid|enroll)\b)([^`|\n#]*)/g,
+        /deno task (hub admin [a-z-]+|agent (?:node|queue|conflicts|erase|route|backup|restore|deid|enroll)\b)([^`|\n#]*)/g,
       )
     ) {
       uses.push({

@@ -1,0 +1,206 @@
+/**
+ * Erasure over a real archive, intake and libsql file: what goes (files, rows, queue rows, kept-aside
+ * copies), what stays (the rest of the study, with its counts), and a start after a crash finishing a
+ * journal without taking a file a row still points at.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Logger } from "@conduit/shared/log";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import { FileArchive } from "../archive/file_archive.ts";
+import { Queue } from "../queue/queue.ts";
+import type { CompiledRoute } from "../routing/rules.ts";
+import { cStoreOf, ingestRig, storeAsWire } from "../ingest/testing.ts";
+import { Eraser, NothingToEraseError } from "./erase.ts";
+
+const quiet = new Logger({}, "error", { write: () => {} });
+
+/** A study of two series (CT: 3 instances, MR: 2) stored into a fresh ingest routed to `pacs`. */
+async function storedStudy(seed: string, duplicates?: "keepBoth") {
+  let queue: Queue | undefined;
+  const all: CompiledRoute = { name: "all", destinations: ["pacs"], matches: () => true };
+  const rig = await ingestRig(seed, true, (db) => ({
+    routing: { routes: [all], queue: queue = new Queue(db), queued: () => {} },
+    ...(duplicates ? { duplicates } : {}),
+  }));
+  const specs = [...generateStudies({
+    seed,
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 3 }, { modality: "MR", instances: 2 }],
+    rows: 8,
+    columns: 8,
+  })];
+  for (const spec of specs) {
+    const { dataset, ctx } = await cStoreOf(generateInstance(spec));
+    assert.equal((await storeAsWire(rig.ingest, ctx, dataset)).outcome.status, 0);
+  }
+  const archive = new FileArchive(rig.dir, true);
+  const eraser = new Eraser(rig.db, archive, rig.dir, quiet, (fn) => rig.ingest.exclusive(fn));
+  const count = (sql: string, ...args: string[]) =>
+    (rig.db.statement(`SELECT count(*) AS n FROM ${sql}`).get(...args) as { n: number }).n;
+  const files = () =>
+    [...fs.readdirSync(rig.dir, { recursive: true }) as string[]].filter((f) => f.endsWith(".dcm"));
+  return { ...rig, queue: queue!, specs, eraser, archive, count, files };
+}
+
+Deno.test("erasing a series takes its files and rows and leaves the rest of the study with its counts", async () => {
+  const s = await storedStudy("erase-series");
+  try {
+    const study = s.specs[0].studyInstanceUid;
+    const mr = s.specs.find((x) => x.modality === "MR")!.seriesInstanceUid;
+    const [claimed] = s.queue.claim("pacs", 1); // one of them is being sent
+    const result = await s.eraser.erase({ studyInstanceUid: study, seriesInstanceUid: mr });
+    const claimedIsMr = s.specs.find((x) => x.sopInstanceUid === claimed.sopInstanceUid)!.modality === "MR";
+    assert.deepEqual(result, {
+      instances: 2,
+      files: 2,
+      bytes: result.bytes,
+      series: 1,
+      studies: 0,
+      patients: 0,
+      queueRows: 2,
+      inFlight: claimedIsMr ? 1 : 0,
+      copies: 0,
+      conflicts: 0,
+    });
+    assert.ok(result.bytes > 0);
+    assert.equal(s.files().length, 3);
+    assert.equal(s.count("instances WHERE series_instance_uid = ?", mr), 0);
+    assert.equal(s.count("queue"), 3);
+    const row = s.db.statement(
+      "SELECT num_instances AS i, num_series AS se, modalities_in_study AS m FROM studies WHERE study_instance_uid = ?",
+    ).get(study) as { i: number; se: number; m: string };
+    assert.deepEqual([row.i, row.se, row.m], [3, 1, "CT"]);
+    const patient = s.db.statement(
+      "SELECT num_studies AS st, num_series AS se, num_instances AS i FROM patients",
+    )
+      .get() as { st: number; se: number; i: number };
+    assert.deepEqual([patient.st, patient.se, patient.i], [1, 1, 3]);
+    // Nothing left of the erasure's journal.
+    assert.deepEqual(fs.readdirSync(path.join(s.dir, "erasing")), []);
+  } finally {
+    await s.tearDown();
+  }
+});
+
+Deno.test("erasing a whole study removes its patient; erasing it again finds nothing; a copy sent again is stored anew", async () => {
+  const s = await storedStudy("erase-study");
+  try {
+    const study = s.specs[0].studyInstanceUid;
+    const result = await s.eraser.erase({ studyInstanceUid: study });
+    assert.equal(result.instances, 5);
+    assert.equal(result.files, 5);
+    assert.equal(result.series, 2);
+    assert.equal(result.studies, 1);
+    assert.equal(result.patients, 1);
+    assert.equal(s.files().length, 0);
+    for (const table of ["instances", "series", "studies", "patients", "queue"]) {
+      assert.equal(s.count(table), 0);
+    }
+    await assert.rejects(() => s.eraser.erase({ studyInstanceUid: study }), NothingToEraseError);
+    // Sent again after the erasure: a new object, stored, indexed and routed.
+    const { dataset, ctx } = await cStoreOf(generateInstance(s.specs[0]));
+    assert.equal((await storeAsWire(s.ingest, ctx, dataset)).outcome.status, 0);
+    assert.equal(s.count("instances"), 1);
+    assert.equal(s.count("queue"), 1);
+    assert.equal(s.files().length, 1);
+  } finally {
+    await s.tearDown();
+  }
+});
+
+Deno.test("erasing an instance takes the copy kept aside for its conflict and the conflict's record", async () => {
+  const s = await storedStudy("erase-conflict", "keepBoth");
+  try {
+    const spec = s.specs[0];
+    const { dataset, ctx } = await cStoreOf(generateInstance(spec));
+    const other = dataset.slice();
+    other[other.length - 1] ^= 0xff; // other pixel bytes under the same UID: a conflict, kept aside
+    assert.equal((await storeAsWire(s.ingest, ctx, other)).outcome.status, 0);
+    assert.equal(s.count("conflicts"), 1);
+    assert.equal(s.files().length, 6);
+    const result = await s.eraser.erase({
+      studyInstanceUid: spec.studyInstanceUid,
+      seriesInstanceUid: spec.seriesInstanceUid,
+      sopInstanceUid: spec.sopInstanceUid,
+    });
+    assert.equal(result.instances, 1);
+    assert.equal(result.files, 1);
+    assert.equal(result.conflicts, 1);
+    assert.equal(s.count("conflicts"), 0);
+    assert.equal(s.files().length, 4);
+    assert.ok(!s.files().some((f) => f.includes(spec.sopInstanceUid)));
+  } finally {
+    await s.tearDown();
+  }
+});
+
+Deno.test("an erasure's series must be of its study, and its instance of its series", async () => {
+  const s = await storedStudy("erase-mismatch");
+  try {
+    const [ct, mr] = [s.specs[0], s.specs.find((x) => x.modality === "MR")!];
+    await assert.rejects(
+      () => s.eraser.erase({ studyInstanceUid: "1.2.3", seriesInstanceUid: ct.seriesInstanceUid }),
+      NothingToEraseError,
+    );
+    await assert.rejects(
+      () =>
+        s.eraser.erase({
+          studyInstanceUid: ct.studyInstanceUid,
+          seriesInstanceUid: mr.seriesInstanceUid,
+          sopInstanceUid: ct.sopInstanceUid,
+        }),
+      NothingToEraseError,
+    );
+    assert.equal(s.count("instances"), 5);
+  } finally {
+    await s.tearDown();
+  }
+});
+
+Deno.test("a start after a crash finishes an erasure's journal, and keeps a file a row points at", async () => {
+  const s = await storedStudy("erase-crash");
+  try {
+    const [a, b, c] = s.specs;
+    const key = (x: typeof a) =>
+      `archive/${x.studyInstanceUid}/${x.seriesInstanceUid}/${x.sopInstanceUid}.dcm`;
+    // Killed after the index transaction (a's row gone) and before its files moved out; b's row remains
+    // (as when the kill came before the transaction): its file must stay.
+    s.db.write(() => {
+      s.db.statement("DELETE FROM queue WHERE sop_instance_uid = ?").run(a.sopInstanceUid);
+      s.db.statement("DELETE FROM instances WHERE sop_instance_uid = ?").run(a.sopInstanceUid);
+    });
+    const dir = path.join(s.dir, "erasing");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, "one.json"),
+      JSON.stringify({
+        entries: [{ key: key(a), moved: "erasing/one/0" }, { key: key(b), moved: "erasing/one/1" }],
+      }),
+    );
+    // Killed after the files moved out (marked), with c's file received again at its key since: kept.
+    s.db.write(() => {
+      s.db.statement("DELETE FROM queue WHERE sop_instance_uid = ?").run(c.sopInstanceUid);
+      s.db.statement("DELETE FROM instances WHERE sop_instance_uid = ?").run(c.sopInstanceUid);
+    });
+    fs.mkdirSync(path.join(dir, "two"));
+    fs.copyFileSync(path.join(s.dir, key(c)), path.join(dir, "two", "0"));
+    fs.writeFileSync(
+      path.join(dir, "two.json"),
+      JSON.stringify({ entries: [{ key: key(c), moved: "erasing/two/0" }], moved: true }),
+    );
+    // A journal cut short while it was first written: the erasure never began.
+    fs.writeFileSync(path.join(dir, "three.json"), '{"entries": [');
+
+    assert.equal(await s.eraser.finish(), 3);
+    assert.ok(!fs.existsSync(path.join(s.dir, key(a))));
+    assert.ok(fs.existsSync(path.join(s.dir, key(b))));
+    assert.ok(fs.existsSync(path.join(s.dir, key(c))));
+    assert.deepEqual(fs.readdirSync(dir), []);
+    assert.equal(await s.eraser.finish(), 0);
+  } finally {
+    await s.tearDown();
+  }
+});
