@@ -338,6 +338,7 @@ async function startLocked(
         forwarder,
         agentVersion: VERSION,
         deid: { copies, hasKey: key !== undefined },
+        eraser,
         // Rendering serves only the hub's requests: it is loaded with the tunnel.
         render: await startRenderer(config, dataDir, log, metrics),
         credential: {

@@ -4,6 +4,7 @@
  * console. Unknown paths
  * under the API prefixes are 404 problem objects, never the console's page.
  */
+import { SiteErasure } from "./sites/erasure.ts";
 import { withHead } from "./head.ts";
 import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log";
@@ -202,6 +203,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     batches.recover().catch((err) => log.warn("batch recovery failed", { reason: (err as Error).name }));
   void recoverBatches();
   const batchRecovery = setInterval(recoverBatches, 30_000);
+  const erasure = new SiteErasure(registry, sessions, db, log.child({ part: "erase" }));
   const router = appRouter({
     db,
     users,
@@ -212,6 +214,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     transfers,
     provider,
     batches,
+    erasure,
   });
   const procedures = new Set(Object.keys(router._def.procedures));
   app.use("/trpc/*", async (c, next) => {
@@ -288,6 +291,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       spoolDir,
       maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
       stowIdleMs: config.dicomweb.stowIdleSeconds * 1000,
+      erase: erasure,
     }, log.child({ part: "dicomweb" })),
   );
   for (const prefix of API_PREFIXES) {

@@ -50,6 +50,11 @@ export interface ErasureResult {
   conflicts: number;
 }
 
+/** A request that names no erasure (see `erasureTarget`). */
+export class ErasureRequestError extends Error {
+  override name = "ErasureRequestError";
+}
+
 /** Nothing matched the target. */
 export class NothingToEraseError extends Error {
   override name = "NothingToEraseError";

@@ -21,6 +21,8 @@ import { storeHandlers } from "./store.ts";
 import { SendRefusedError, transferHandlers } from "./transfers.ts";
 import { deadLetterHandlers } from "./dead_letter.ts";
 import { credentialHandlers } from "./credential.ts";
+import { eraseHandlers } from "./erase.ts";
+import { ErasureRequestError, NothingToEraseError } from "../erase/erase.ts";
 import { CredentialRefusedError } from "../tunnel/credential.ts";
 
 export type { SiteServices };
@@ -35,6 +37,7 @@ export const HANDLERS: Handlers = {
   ...transferHandlers,
   ...deadLetterHandlers,
   ...credentialHandlers,
+  ...eraseHandlers,
 };
 
 const DEFAULT_DEADLINE_MS = 5 * 60 * 1000;
@@ -44,11 +47,15 @@ function errorCode(e: Error, timedOut: boolean): string {
   if (timedOut) return "timeout";
   if (e instanceof UnknownNodeError) return "unknown-node";
   if (e instanceof DimseStatusError) return "dimse";
-  if (e instanceof BulkDataError || e instanceof FrameError || e instanceof FrameNotFoundError) {
+  if (
+    e instanceof BulkDataError || e instanceof FrameError || e instanceof FrameNotFoundError ||
+    e instanceof NothingToEraseError
+  ) {
     return "not-found";
   }
   if (
-    e instanceof SendRefusedError || e instanceof RenderRequestError || e instanceof CredentialRefusedError
+    e instanceof SendRefusedError || e instanceof RenderRequestError || e instanceof CredentialRefusedError ||
+    e instanceof ErasureRequestError
   ) {
     return "bad-request";
   }

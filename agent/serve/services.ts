@@ -8,6 +8,7 @@ import type { NodeOperations } from "../nodes/operations.ts";
 import type { Queue } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import type { Renderer } from "../render/mod.ts";
+import type { Eraser } from "../erase/erase.ts";
 
 export interface SiteServices {
   nodes: NodeOperations;
@@ -25,6 +26,8 @@ export interface SiteServices {
   /** Starts and wakes forward workers for a destination. */
   forwarder: { ensure(destination: string): void; wake(destination?: string): void };
   agentVersion: string;
+  /** Takes studies, series and instances out of the site for good. */
+  eraser: Eraser;
   /** Rendered images and thumbnails (WADO-RS rendered resources). */
   render: Renderer;
   /** De-identification for transfers: where requests and copies are recorded, and whether a key is set. */

@@ -11,6 +11,7 @@
  * | a site's timeout / other failure                  | GATEWAY_TIMEOUT / BAD_GATEWAY |
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
  */
+import { ErasureUnsupportedError } from "../sites/erasure.ts";
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import { SessionClosedError } from "@conduit/shared/tunnel";
@@ -53,6 +54,7 @@ function codeOf(err: unknown): TRPCError["code"] | undefined {
   ) {
     return "SERVICE_UNAVAILABLE";
   }
+  if (err instanceof ErasureUnsupportedError) return "PRECONDITION_FAILED";
   if (err instanceof SiteRequestError) {
     if (err.code === "unknown-node" || err.code === "not-found") return "NOT_FOUND";
     if (err.code === "timeout") return "GATEWAY_TIMEOUT";

@@ -1,14 +1,14 @@
-/** Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes, dead letter and conflicts. */
+/** Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes, dead letter, conflicts and erasure. */
 import { z } from "zod";
 import { type AskOp, type DetailOf, FEATURE_CONFLICTS, Reason, type RequestOf } from "@conduit/shared/tunnel";
 import { TRPCError } from "@trpc/server";
 import { SiteUnavailableError } from "../tunnel/errors.ts";
 import { mayReach } from "../auth/permissions.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
-import { name } from "./inputs.ts";
+import { name, uid } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "sessions">;
-type SiteDeps = Pick<ApiDeps, "registry" | "sessions" | "rotation" | "transfers">;
+type SiteDeps = Pick<ApiDeps, "registry" | "sessions" | "rotation" | "transfers" | "erasure">;
 
 /**
  * The `ok` detail of a request to a site's agent: an unknown site is NOT_FOUND, one never enrolled
@@ -149,6 +149,25 @@ export function siteRouter(d: SiteDeps) {
         offset,
         ...(await d.sessions.ask(input.site, { op: "conflicts", limit, offset })),
       };
+    }),
+    /**
+     * Erases a study, one series of it or one instance of that series at the site for good (its files,
+     * index rows, queue rows, de-identified copies and conflict records): what the site removed. Audited;
+     * an agent of an earlier version is PRECONDITION_FAILED, nothing there NOT_FOUND.
+     */
+    erase: procedure.input(
+      z.object({
+        site: name,
+        studyInstanceUid: uid,
+        seriesInstanceUid: uid.optional(),
+        sopInstanceUid: uid.optional(),
+      }).strict().refine((i) => !i.sopInstanceUid || i.seriesInstanceUid, {
+        message: "an instance is named with its series (seriesInstanceUid)",
+        path: ["seriesInstanceUid"],
+      }),
+    ).mutation(async ({ ctx, input }) => {
+      const { site, ...target } = input;
+      return await d.erasure.erase(site, target, actorOf(ctx.principal!));
     }),
     replay: procedure.input(
       z.object({ site: name, ids: z.array(z.number().int().positive()).min(1) }).strict(),

@@ -3,6 +3,7 @@
  * to every procedure by its path (hub/auth/permissions.ts), site scope on every site the input
  * names, and one error mapper (./errors.ts) for all procedures.
  */
+import type { SiteErasure } from "../sites/erasure.ts";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { ApiTokens, Principal } from "../auth/tokens.ts";
 import type { Users } from "../auth/users.ts";
@@ -27,12 +28,10 @@ export interface ApiDeps {
   transfers: TransferService;
   provider: BackendProvider;
   batches: BatchService;
+  erasure: SiteErasure;
 }
 
-/** How a principal appears in the audit log and on jobs: `user:alice` or `token:scripts`. */
-export function actorOf(p: { kind: string; name: string }): string {
-  return `${p.kind}:${p.name}`;
-}
+export { actorOf } from "../auth/tokens.ts";
 
 export interface Context {
   principal?: Principal;

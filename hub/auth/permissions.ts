@@ -10,20 +10,21 @@
  */
 import type { Principal, Role } from "./tokens.ts";
 
-export const ACTIONS = ["read", "store", "transfer", "manage"] as const;
+export const ACTIONS = ["read", "store", "transfer", "manage", "erase"] as const;
 /**
  * - read: search and retrieve (QIDO, WADO, tRPC queries and lists);
  * - store: STOW-RS into a site's archive or, through it, into a node;
  * - transfer: transfers and batch work, echo of nodes, a site's dead letter and its replay, its conflicts;
- * - manage: sites, users, API tokens and the audit log.
+ * - manage: sites, users, API tokens and the audit log;
+ * - erase: take a study, series or instance out of a site for good (DICOMweb DELETE, `site.erase`).
  */
 export type Action = (typeof ACTIONS)[number];
 
-/** What each role may do: viewer reads; operator also stores and transfers; admin also manages. */
+/** What each role may do: viewer reads; operator also stores and transfers; admin also manages and erases. */
 export const GRANTS: Record<Role, readonly Action[]> = {
   viewer: ["read"],
   operator: ["read", "store", "transfer"],
-  admin: ["read", "store", "transfer", "manage"],
+  admin: ["read", "store", "transfer", "manage", "erase"],
 };
 
 /** The action of every tRPC procedure, by its path. */
@@ -39,6 +40,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "site.rotate": "manage",
   "site.setUplink": "manage",
   "site.setDownlink": "manage",
+  "site.erase": "erase",
   "query.studies": "read",
   "query.series": "read",
   "transfers.list": "read",
@@ -103,6 +105,16 @@ export const DICOMWEB_ROUTES: Readonly<Record<string, Action>> = {
   // STOW-RS
   "POST /studies": "store",
   "POST /studies/:study": "store",
+};
+
+/**
+ * DICOMweb routes served under the site root only (`/dicomweb/sites/{site}` + path): erasure, which is the
+ * site's archive's, not a node's (DIMSE has no deletion) nor the federation's (name the site).
+ */
+export const DICOMWEB_SITE_ROUTES: Readonly<Record<string, Action>> = {
+  "DELETE /studies/:study": "erase",
+  "DELETE /studies/:study/series/:series": "erase",
+  [`DELETE ${I}`]: "erase",
 };
 
 /**
@@ -171,5 +183,5 @@ function describe(p: Principal): string {
 
 /** The action of a DICOMweb route given as registered (`GET`, `/studies/:study`). */
 export function dicomwebAction(method: string, path: string): Action | undefined {
-  return DICOMWEB_ROUTES[`${method} ${path}`];
+  return DICOMWEB_ROUTES[`${method} ${path}`] ?? DICOMWEB_SITE_ROUTES[`${method} ${path}`];
 }

@@ -23,6 +23,11 @@ export interface Principal {
   sites?: string[];
 }
 
+/** How a principal appears in the audit log and on jobs: `user:alice` or `token:scripts`. */
+export function actorOf(p: { kind: string; name: string }): string {
+  return `${p.kind}:${p.name}`;
+}
+
 export class TokenError extends Error {
   override name = "TokenError";
 }

@@ -25,7 +25,7 @@ export interface CorsOptions {
 }
 
 /** The methods the hub's DICOMweb answers (HEAD as GET; POST for STOW-RS). */
-export const CORS_METHODS = ["GET", "HEAD", "POST"];
+export const CORS_METHODS = ["GET", "HEAD", "POST", "DELETE"];
 
 /**
  * The request headers a cross-origin DICOMweb client may send: its token, what it accepts, a STOW-RS

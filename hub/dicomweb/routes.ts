@@ -11,7 +11,16 @@ import type { Logger } from "@conduit/shared/log";
 import { type AuthEnv, requireAuth } from "../auth/middleware.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
 import type { Users } from "../auth/users.ts";
-import { AccessError, type Action, authorize, DICOMWEB_ROOTS, dicomwebAction } from "../auth/permissions.ts";
+import {
+  AccessError,
+  type Action,
+  authorize,
+  DICOMWEB_ROOTS,
+  DICOMWEB_SITE_ROUTES,
+  dicomwebAction,
+} from "../auth/permissions.ts";
+import { actorOf } from "../auth/tokens.ts";
+import { ErasureUnsupportedError, type SiteErasure } from "../sites/erasure.ts";
 import { type BackendProvider, BackendUnavailableError, type InstancePath } from "./services.ts";
 import { checkUid, HttpError, problem } from "./http.ts";
 import { problem as problemResponse } from "../problem.ts";
@@ -53,7 +62,10 @@ function guard(action: Action): MiddlewareHandler<AuthEnv> {
 
 type Handler = (c: Context<AuthEnv>) => Response | Promise<Response>;
 
-export type DicomwebOptions = StowOptions;
+export interface DicomwebOptions extends StowOptions {
+  /** DELETE of a study, series or instance at a site (hub/sites/erasure.ts); without it DELETE is 405. */
+  erase?: Pick<SiteErasure, "erase">;
+}
 
 /** The DICOMweb routes behind API tokens and console sessions. */
 export function dicomwebRoutes(
@@ -85,6 +97,7 @@ export function dicomwebApp(
     if (err instanceof HttpError) return problem(c, err.status, err.message, err.warning);
     if (err instanceof AccessError) return problem(c, 403, err.message);
     if (err instanceof UnknownSiteError) return problem(c, 404, err.message);
+    if (err instanceof ErasureUnsupportedError) return problem(c, 501, err.message);
     if (
       err instanceof BackendUnavailableError || err instanceof SiteUnavailableError ||
       err instanceof SessionClosedError || err instanceof SiteNotConnectedError
@@ -198,13 +211,38 @@ export function dicomwebApp(
   on("POST", "/studies", (c) => stow(c, provider, options));
   on("POST", "/studies/:study", (c) => stow(c, provider, options, study(c)));
 
+  // Erasure: a study, series or instance taken out of one site for good (hub/sites/erasure.ts).
+  const erase = options.erase;
+  if (erase) {
+    for (const [key, action] of Object.entries(DICOMWEB_SITE_ROUTES)) {
+      const path = key.slice("DELETE ".length);
+      app.delete(`/sites/:site${path}`, guard(action), async (c) => {
+        const { studyInstanceUid, seriesInstanceUid, sopInstanceUid } = uids(c);
+        const target = {
+          studyInstanceUid,
+          ...(seriesInstanceUid ? { seriesInstanceUid } : {}),
+          ...(sopInstanceUid ? { sopInstanceUid } : {}),
+        };
+        return c.json(await erase.erase(c.req.param("site")!, target, actorOf(c.get("principal"))));
+      });
+    }
+  }
+
   // A resource asked with another method (DELETE, PUT...) exists: 405 with what it allows, not a 404.
   for (const [path, allowed] of methods) {
-    const allow = [...allowed, ...(allowed.has("GET") ? ["HEAD"] : [])].join(", ");
+    const erasable = erase !== undefined && `DELETE ${path}` in DICOMWEB_SITE_ROUTES;
     for (const root of DICOMWEB_ROOTS) {
+      const allow = [
+        ...allowed,
+        ...(allowed.has("GET") ? ["HEAD"] : []),
+        ...(erasable && root === "/sites/:site" ? ["DELETE"] : []),
+      ].join(", ");
+      const hint = erasable && root !== "/sites/:site"
+        ? ": erase at the site that holds it (DELETE /dicomweb/sites/{site}/studies/...)"
+        : "";
       app.all(
         root + path,
-        (c) => problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}`, { allow }),
+        (c) => problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}${hint}`, { allow }),
       );
     }
   }

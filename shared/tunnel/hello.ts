@@ -55,6 +55,11 @@ export const FEATURE_COMMITMENT_STATE = "commitment-state";
  * bytes, newest first); an agent without it resets the stream of an operation it does not know.
  */
 export const FEATURE_CONFLICTS = "conflicts";
+/**
+ * `erase`: the agent answers the `erase` request (a study, series or instance taken out of the site for
+ * good); an agent without it resets the stream of an operation it does not know.
+ */
+export const FEATURE_ERASE = "erase";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -63,6 +68,7 @@ const FEATURES: string[] = [
   FEATURE_CREDENTIAL,
   FEATURE_COMMITMENT_STATE,
   FEATURE_CONFLICTS,
+  FEATURE_ERASE,
 ];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a

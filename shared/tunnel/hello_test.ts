@@ -7,6 +7,7 @@ import {
   FEATURE_CONFLICTS,
   FEATURE_CREDENTIAL,
   FEATURE_DELIVERY,
+  FEATURE_ERASE,
   FEATURE_INSTANCE_PATH,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
@@ -141,6 +142,7 @@ for (const offer of [true, false]) {
             FEATURE_CREDENTIAL,
             FEATURE_COMMITMENT_STATE,
             FEATURE_CONFLICTS,
+            FEATURE_ERASE,
           ]
           : undefined,
       );

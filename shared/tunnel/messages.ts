@@ -318,6 +318,33 @@ export const OPERATIONS = {
       })).max(1000),
     })),
   },
+  /**
+   * Erases a study, one series of it or one instance of that series from the site for good (its files,
+   * index rows, queue rows, de-identified copies and conflict records; agent/erase/erase.ts): what was
+   * removed. `not-found` when the site holds none of it, `bad-request` for an instance without its series.
+   * Asked only of an agent whose hello names the
+   * `erase` feature.
+   */
+  erase: {
+    request: z.object({
+      op: z.literal("erase"),
+      studyInstanceUid: uid,
+      seriesInstanceUid: uid.optional(),
+      sopInstanceUid: uid.optional(),
+    }).strict(),
+    reply: okWith(z.object({
+      instances: count,
+      files: count,
+      bytes: count,
+      series: count,
+      studies: count,
+      patients: count,
+      queueRows: count,
+      inFlight: count,
+      copies: count,
+      conflicts: count,
+    })),
+  },
   /** Dead-letter rows back to the queue, attempts reset. */
   replay: {
     request: z.object({
@@ -447,6 +474,7 @@ export const Request = z.discriminatedUnion("op", [
   OPERATIONS.nodes.request,
   OPERATIONS.deadLetter.request,
   OPERATIONS.conflicts.request,
+  OPERATIONS.erase.request,
   OPERATIONS.replay.request,
   OPERATIONS.send.request,
   OPERATIONS.progress.request,

@@ -87,6 +87,24 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
       },
     }],
   },
+  erase: {
+    request: { op: "erase", studyInstanceUid: UID, seriesInstanceUid: `${UID}.1` },
+    replies: [{
+      type: "ok",
+      detail: {
+        instances: 2,
+        files: 2,
+        bytes: 1000,
+        series: 1,
+        studies: 0,
+        patients: 0,
+        queueRows: 2,
+        inFlight: 0,
+        copies: 0,
+        conflicts: 0,
+      },
+    }],
+  },
   replay: { request: { op: "replay", ids: [7] }, replies: [{ type: "ok", detail: { replayed: 1 } }] },
   send: {
     request: {

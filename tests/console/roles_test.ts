@@ -12,6 +12,7 @@ import {
   ACTIONS,
   DICOMWEB_ROOTS,
   DICOMWEB_ROUTES,
+  DICOMWEB_SITE_ROUTES,
   GRANTS,
   OPEN_ROUTES,
   PROCEDURES,
@@ -92,6 +93,10 @@ Deno.test({
         const [method, path] = key.split(" ");
         for (const root of DICOMWEB_ROOTS) expected.add(`${method} /dicomweb${root}${path}`);
       }
+      for (const key of Object.keys(DICOMWEB_SITE_ROUTES)) {
+        const [method, path] = key.split(" ");
+        expected.add(`${method} /dicomweb/sites/:site${path}`);
+      }
       assert.deepEqual([...dicomweb].sort(), [...expected].sort(), "DICOMweb routes vs DICOMWEB_ROUTES");
       assert.deepEqual([...other].sort(), [...OPEN_ROUTES].sort(), "other routes vs OPEN_ROUTES");
     } finally {
@@ -100,10 +105,10 @@ Deno.test({
   },
 });
 
-Deno.test("the matrix says: viewer reads; operator also stores and transfers; admin also manages", () => {
+Deno.test("the matrix says: viewer reads; operator also stores and transfers; admin also manages and erases", () => {
   assert.deepEqual(GRANTS.viewer, ["read"]);
   assert.deepEqual(GRANTS.operator, ["read", "store", "transfer"]);
-  assert.deepEqual(GRANTS.admin, ["read", "store", "transfer", "manage"]);
+  assert.deepEqual(GRANTS.admin, ["read", "store", "transfer", "manage", "erase"]);
   const types = appRouter({} as never)._def.procedures as unknown as Record<
     string,
     { _def: { type: string } }
@@ -117,6 +122,10 @@ Deno.test("the matrix says: viewer reads; operator also stores and transfers; ad
   }
   for (const [key, action] of Object.entries(DICOMWEB_ROUTES)) {
     assert.equal(action, key.startsWith("POST ") ? "store" : "read", key);
+  }
+  for (const [key, action] of Object.entries(DICOMWEB_SITE_ROUTES)) {
+    assert.ok(key.startsWith("DELETE "), key);
+    assert.equal(action, "erase", key);
   }
 });
 
@@ -212,34 +221,42 @@ Deno.test({
         return { status: res.status, text };
       };
       let checked = 0;
-      for (const [key, action] of Object.entries(DICOMWEB_ROUTES)) {
+      const routes = [
+        ...Object.entries(DICOMWEB_ROUTES).flatMap(([key, action]) =>
+          DICOMWEB_ROOTS.map((root) => ({ key, action, root }))
+        ),
+        ...Object.entries(DICOMWEB_SITE_ROUTES).map(([key, action]) => ({
+          key,
+          action,
+          root: "/sites/:site",
+        })),
+      ];
+      for (const { key, action, root } of routes) {
         const [method, pattern] = key.split(" ");
-        for (const root of DICOMWEB_ROOTS) {
-          const path = `/dicomweb${concrete(root + pattern)}`;
-          const none = await call(method, path, {});
-          assert.equal(none.status, 401, `${method} ${path} without a credential`);
-          for (const cred of creds) {
-            const headers = { ...cred.headers, ...(cred.csrf ? { "x-csrf-token": cred.csrf } : {}) };
-            const got = await call(method, path, headers);
-            const allowed = GRANTS[cred.role].includes(action);
-            assert.equal(
-              got.status === 403,
-              !allowed,
-              `${method} ${path} (${action}) as ${cred.role} ${cred.kind}: ${got.status} ${
-                got.text.slice(0, 160)
-              }`,
-            );
-            assert.notEqual(got.status, 401, `${method} ${path} as ${cred.role} ${cred.kind}`);
-            assert.notEqual(got.status, 500, `${method} ${path}: ${got.text.slice(0, 200)}`);
-            checked++;
-            if (cred.kind === "session" && method === "POST") {
-              const noCsrf = await call(method, path, cred.headers);
-              assert.equal(noCsrf.status, 403, `${method} ${path} from a session without CSRF`);
-            }
+        const path = `/dicomweb${concrete(root + pattern)}`;
+        const none = await call(method, path, {});
+        assert.equal(none.status, 401, `${method} ${path} without a credential`);
+        for (const cred of creds) {
+          const headers = { ...cred.headers, ...(cred.csrf ? { "x-csrf-token": cred.csrf } : {}) };
+          const got = await call(method, path, headers);
+          const allowed = GRANTS[cred.role].includes(action);
+          assert.equal(
+            got.status === 403,
+            !allowed,
+            `${method} ${path} (${action}) as ${cred.role} ${cred.kind}: ${got.status} ${
+              got.text.slice(0, 160)
+            }`,
+          );
+          assert.notEqual(got.status, 401, `${method} ${path} as ${cred.role} ${cred.kind}`);
+          assert.notEqual(got.status, 500, `${method} ${path}: ${got.text.slice(0, 200)}`);
+          checked++;
+          if (cred.kind === "session" && method !== "GET") {
+            const noCsrf = await call(method, path, cred.headers);
+            assert.equal(noCsrf.status, 403, `${method} ${path} from a session without CSRF`);
           }
         }
       }
-      assert.equal(checked, Object.keys(DICOMWEB_ROUTES).length * DICOMWEB_ROOTS.length * ROLES.length * 2);
+      assert.equal(checked, routes.length * ROLES.length * 2);
     } finally {
       await hub.stop();
     }

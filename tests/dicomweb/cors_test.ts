@@ -74,7 +74,7 @@ shared.test("a preflight from an allowed origin is answered before authenticatio
     assert.equal(res.body, "");
     const h = res.headers;
     assert.equal(h.get("access-control-allow-origin"), ALLOWED, p);
-    assert.equal(h.get("access-control-allow-methods"), "GET, HEAD, POST");
+    assert.equal(h.get("access-control-allow-methods"), "GET, HEAD, POST, DELETE");
     const allowedHeaders = h.get("access-control-allow-headers")!.toLowerCase().split(/,\s*/);
     for (const want of ["authorization", "accept", "content-type"]) {
       assert.ok(allowedHeaders.includes(want), want);
