@@ -1,6 +1,6 @@
 /**
  * `deno task agent [flags]`: runs the site agent. With no flags and no file it is a standalone
- * DICOM archive node on port 11112. Subcommands (`node`, `queue`, `conflicts`, `erase`, `route`, `deid`, `backup`, `restore`,
+ * DICOM archive node on port 11112. Subcommands (`check`, `node`, `queue`, `conflicts`, `erase`, `route`, `deid`, `backup`, `restore`,
  * `enroll`) and the agent itself
  * are loaded when asked for, so that `agent deid` need not load the DIMSE stack, the database or the
  * configuration schema.
@@ -17,6 +17,7 @@ const here = (file: string) => new URL(file, import.meta.url).href;
 const parts: Parts = {
   agent: async () => (await import(here("./run.ts"))).runAgent,
   subcommands: {
+    check: async () => (await import(here("./cli/check_command.ts"))).checkCommand,
     node: async () => (await import(here("./cli/node_command.ts"))).nodeCommand,
     queue: async () => (await import(here("./cli/queue_command.ts"))).queueCommand,
     conflicts: async () => (await import(here("./cli/conflicts_command.ts"))).conflictsCommand,

@@ -8,6 +8,7 @@ import { type Parts, runMain } from "./start.ts";
 const parts: Parts = {
   agent: async () => (await import("./run.ts")).runAgent,
   subcommands: {
+    check: async () => (await import("./cli/check_command.ts")).checkCommand,
     node: async () => (await import("./cli/node_command.ts")).nodeCommand,
     queue: async () => (await import("./cli/queue_command.ts")).queueCommand,
     conflicts: async () => (await import("./cli/conflicts_command.ts")).conflictsCommand,

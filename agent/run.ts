@@ -14,6 +14,7 @@ function usage(): string {
   return [
     `conduit agent ${VERSION}`,
     "usage: deno task agent [--config FILE] [flags]",
+    "       deno task agent check [--config FILE] [flags] [--json] [--no-network]   (check before starting)",
     "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
     "       deno task agent queue list|summary|retry|replay|pause|resume ...   (the forward queue)",
     "       deno task agent conflicts [--since WHEN] [--limit N] [--json]   (objects received again with other bytes)",

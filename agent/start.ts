@@ -8,7 +8,7 @@ import { runAsProcess } from "@conduit/shared/process";
 /** A program part: its arguments in, its exit code out. */
 export type Command = (args: string[]) => Promise<number>;
 
-/** How `main` reaches the agent and its subcommands (`node`, `queue`, `conflicts`, `route`, `deid`, `backup`, `restore`, `enroll`). */
+/** How `main` reaches the agent and its subcommands (`check`, `node`, `queue`, `conflicts`, `route`, `deid`, `backup`, `restore`, `enroll`). */
 export interface Parts {
   agent: () => Promise<Command>;
   subcommands: Record<string, () => Promise<Command>>;

@@ -22,7 +22,7 @@ export function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number(fs.readFileSync(file, "utf8").trim());
       if (pid && pid !== Deno.pid && alive(pid)) {
-        throw new Error(`data directory ${dataDir} is in use by agent process ${pid}${commandOf(pid)}`);
+        throw new Error(`data directory ${dataDir} is in use by agent process ${pid}${holderCommand(pid)}`);
       }
       fs.rmSync(file, { force: true }); // left by a crash: take it over
     }
@@ -49,7 +49,7 @@ const HOLDING_COMMANDS = ["restore", "enroll"];
  * restore is told what holds it, not only a process number), else nothing. Only the subcommand's name: its
  * other arguments may hold a token.
  */
-function commandOf(pid: number): string {
+export function holderCommand(pid: number): string {
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     const sub = argv.find((a) => HOLDING_COMMANDS.includes(a));

@@ -13,6 +13,8 @@ export async function scuTo(
   storeHandler?: StoreHandler,
   /** Where a Storage Commitment report the node sends on this association goes. */
   reports?: CommitmentReportHandler,
+  /** Waits shorter than the configured DIMSE timeouts (connection, negotiation, each response), in ms. */
+  timeoutMs?: number,
 ): Promise<ScuAssociation> {
   const { ScuAssociation } = await import("../dimse/scu.ts");
   return new ScuAssociation({
@@ -24,9 +26,9 @@ export async function scuTo(
       tls: nodeTlsMaterial(nameOf(config, node), node),
     },
     maxPduLength: config.dimse.maxPduLength,
-    idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
-    artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
-    responseTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
+    idleTimeoutMs: timeoutMs ?? config.dimse.idleTimeoutSeconds * 1000,
+    artimTimeoutMs: timeoutMs ?? config.dimse.artimTimeoutSeconds * 1000,
+    responseTimeoutMs: timeoutMs ?? config.dimse.idleTimeoutSeconds * 1000,
     asyncOps: node.maxOpsInvoked,
     performOps: node.maxOpsPerformed,
     reports,
@@ -36,4 +38,25 @@ export async function scuTo(
 /** The node's name in the configuration (for messages about its TLS files). */
 function nameOf(config: AgentConfig, node: NodeConfig): string {
   return Object.entries(config.nodes).find(([, n]) => n === node)?.[0] ?? node.aet;
+}
+
+/**
+ * C-ECHO to a configured node on an association of its own: its status and the round trip (association
+ * included). Rejects with the reason (AssociationError, TlsFileError) when the node cannot be reached.
+ * `timeoutMs` bounds each wait (`agent check` gives a short one); the configured timeouts otherwise.
+ */
+export async function echoNode(
+  config: AgentConfig,
+  node: NodeConfig,
+  timeoutMs?: number,
+): Promise<{ status: number; ms: number }> {
+  const scu = await scuTo(config, node, undefined, undefined, timeoutMs);
+  const t0 = performance.now();
+  await scu.open({ echo: true });
+  try {
+    const status = await scu.echo();
+    return { status, ms: Math.round(performance.now() - t0) };
+  } finally {
+    await scu.release();
+  }
 }

@@ -13,7 +13,7 @@ import type { ScuAssociation } from "../dimse/scu.ts";
 import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
 import { storageGroups } from "../dimse/contexts.ts";
 import { archivedFiles } from "../index/files.ts";
-import { scuTo } from "./connect.ts";
+import { echoNode, scuTo } from "./connect.ts";
 import type { GetStep, ListedInstance } from "./get_plan.ts";
 
 /** The C-GET planner, loaded with the first node retrieve (not with every agent: issue 16, idle memory). */
@@ -81,16 +81,8 @@ export class NodeOperations {
     return scuTo(this.config, node, storeHandler);
   }
 
-  async echo(name: string): Promise<{ status: number; ms: number }> {
-    const scu = await this.#scu(this.node(name));
-    const t0 = performance.now();
-    await scu.open({ echo: true });
-    try {
-      const status = await scu.echo();
-      return { status, ms: Math.round(performance.now() - t0) };
-    } finally {
-      await scu.release();
-    }
+  echo(name: string): Promise<{ status: number; ms: number }> {
+    return echoNode(this.config, this.node(name));
   }
 
   /** Streams a C-FIND's matches as they arrive. */

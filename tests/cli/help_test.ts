@@ -34,6 +34,11 @@ Deno.test("agent --help and hub --help name every flag, --enroll included", asyn
   for (const flag of [...Object.keys(FLAGS), "config", "enroll", "help", "version"]) {
     assert.match(agent.stdout, new RegExp(`^  --${flag}\\b`, "m"), `agent --${flag}`);
   }
+  // Its subcommands, the preflight check among them.
+  assert.match(
+    agent.stdout,
+    /^ +deno task agent check \[--config FILE\] \[flags\] \[--json\] \[--no-network\]/m,
+  );
   const hub = await cli("hub/main.ts", ["--help"]);
   assert.equal(hub.code, 0);
   for (const flag of [...Object.keys(HUB_FLAGS), "config", "help", "version"]) {
@@ -83,7 +88,7 @@ Deno.test("hub admin --help prints the admin commands; token and user lists have
 Deno.test("no help text of the agent or the hub names an issue of the tracker", async () => {
   const helps: [string, string[]][] = [
     ["agent/main.ts", ["--help"]],
-    ...["node", "queue", "conflicts", "erase", "route", "backup", "restore", "deid", "enroll"].map((
+    ...["check", "node", "queue", "conflicts", "erase", "route", "backup", "restore", "deid", "enroll"].map((
       c,
     ): [string, string[]] => ["agent/main.ts", [c, "--help"]]),
     ["hub/main.ts", ["--help"]],
@@ -113,7 +118,7 @@ Deno.test("every flag the documents give a hub admin or agent command is one its
     const text = Deno.readTextFileSync(path.join(ROOT, doc));
     for (
       const m of text.matchAll(
-        /deno task (hub admin [a-z-]+|agent (?:node|queue|conflicts|erase|route|backup|restore|deid|enroll)\b)([^`|\n#]*)/g,
+        /deno task (hub admin [a-z-]+|agent (?:check|node|queue|conflicts|erase|route|backup|restore|deid|enroll)\b)([^`|\n#]*)/g,
       )
     ) {
       uses.push({

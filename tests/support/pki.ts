@@ -103,3 +103,53 @@ export async function makeTestPki(parties: string[]): Promise<TestPki> {
     rogue: { cert: path.join(dir, "rogue.pem"), key: path.join(dir, "rogue.key") },
   };
 }
+
+/**
+ * A self-signed certificate and its key under `dir` whose validity ended on 2020-01-01 (`openssl ca` sets
+ * the dates; `openssl req -days` takes none in the past): for the checks that must refuse an expired one.
+ */
+export async function makeExpiredCert(dir: string, name = "expired"): Promise<Party> {
+  const work = path.join(dir, `${name}-ca`);
+  await Deno.mkdir(work, { recursive: true });
+  await Deno.writeTextFile(path.join(work, "index.txt"), "");
+  await Deno.writeTextFile(path.join(work, "serial"), "01\n");
+  await Deno.writeTextFile(
+    path.join(work, "ca.cnf"),
+    "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
+      "default_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n",
+  );
+  const key = path.join(dir, `${name}.key`);
+  const cert = path.join(dir, `${name}.pem`);
+  await openssl([
+    "req",
+    "-new",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    "req.csr",
+    "-subj",
+    `/CN=${name}`,
+  ], work);
+  await openssl([
+    "ca",
+    "-batch",
+    "-config",
+    "ca.cnf",
+    "-selfsign",
+    "-keyfile",
+    key,
+    "-in",
+    "req.csr",
+    "-out",
+    cert,
+    "-startdate",
+    "20190101000000Z",
+    "-enddate",
+    "20200101000000Z",
+    "-notext",
+  ], work);
+  return { cert, key };
+}

@@ -1,0 +1,448 @@
+/**
+ * `agent check`, the checks that need no network: the data directory (writable, its file system, free space
+ * against the floor, who holds its lock), the listening ports, the TLS files, the de-identification keys,
+ * the routes and the site credential. Each reads what the agent would read at start and reports; none
+ * changes anything the agent keeps (the lock is looked at, never taken).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { X509Certificate } from "node:crypto";
+import { dataDirError } from "@conduit/shared/data-dir";
+import { listenHint } from "@conduit/shared/listen";
+import { checkedPem, checkKeyPair, type PemKind } from "@conduit/shared/tls";
+import type { AgentConfig } from "../config/schema.ts";
+import { loadKeyFile } from "../config/key_file.ts";
+import { holderCommand, lockHolder } from "../archive/lock.ts";
+import { compileRoutes } from "../routing/rules.ts";
+import { loadProfile } from "../deid/load_profile.ts";
+import { loadCredential } from "../tunnel/credential.ts";
+
+export type Outcome = "ok" | "warn" | "fail";
+
+/** One line of the report: `ok|warn|fail  what  detail`. */
+export interface Check {
+  status: Outcome;
+  what: string;
+  detail: string;
+}
+
+const MB = 1024 * 1024;
+/** A certificate that ends within this many days is a warning. */
+export const EXPIRY_WARN_DAYS = 30;
+
+const ok = (what: string, detail: string): Check => ({ status: "ok", what, detail });
+const warn = (what: string, detail: string): Check => ({ status: "warn", what, detail });
+const fail = (what: string, detail: string): Check => ({ status: "fail", what, detail });
+
+/** The nearest path at or above `p` that exists. */
+function existingAncestor(p: string): string {
+  let dir = p;
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/** Whether this user can create a file in `dir` (a file made and removed at once). */
+function probeWrite(dir: string): void {
+  const probe = path.join(dir, `.agent-check-${Deno.pid}`);
+  fs.writeFileSync(probe, "", { flag: "wx", mode: 0o600 });
+  fs.rmSync(probe, { force: true });
+}
+
+/** File systems on which the data directory is at risk, and why. */
+const RISKY_FS: [RegExp, string][] = [
+  [/^(tmpfs|ramfs)$/, "held in memory: the archive, the index and the queue are lost at a reboot"],
+  [
+    /^(nfs4?|cifs|smb3?|fuse\.sshfs|9p|afs|ceph|glusterfs|fuse\.glusterfs)$/,
+    "a network file system: the index's database locks are not reliable there; keep the data directory " +
+    "on a local disk",
+  ],
+];
+
+/** The mount that holds `p` (its mount point and type), from /proc/self/mounts; undefined elsewhere. */
+function mountOf(p: string): { mountPoint: string; type: string } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync("/proc/self/mounts", "utf8");
+  } catch {
+    return undefined;
+  }
+  const real = fs.realpathSync(p);
+  let best: { mountPoint: string; type: string } | undefined;
+  for (const line of text.split("\n")) {
+    const [, rawPoint, type] = line.split(" ");
+    if (!rawPoint || !type) continue;
+    const mountPoint = rawPoint.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    const inside = mountPoint === "/" || real === mountPoint || real.startsWith(`${mountPoint}/`);
+    // The last of equal mount points is the one on top.
+    if (inside && (!best || mountPoint.length >= best.mountPoint.length)) best = { mountPoint, type };
+  }
+  return best;
+}
+
+/** The data directory: usable, its file system, its free space against the floor, and its lock. */
+export function dataDirChecks(config: AgentConfig): { checks: Check[]; holder: number | null } {
+  const dir = path.resolve(config.data);
+  const checks: Check[] = [];
+  const exists = fs.existsSync(dir);
+  const where = exists ? dir : existingAncestor(dir);
+  try {
+    if (exists) {
+      if (!fs.statSync(dir).isDirectory()) throw { code: "EEXIST" };
+      probeWrite(dir);
+      checks.push(ok("data directory", `${dir} (writable)`));
+    } else {
+      if (!fs.statSync(where).isDirectory()) throw { code: "ENOTDIR" };
+      fs.accessSync(where, fs.constants.W_OK | fs.constants.X_OK);
+      checks.push(ok("data directory", `${dir} (missing: the agent creates it in ${where})`));
+    }
+  } catch (err) {
+    checks.push(fail("data directory", dataDirError(dir, err, "CONDUIT_AGENT_DATA").message));
+  }
+  const mount = fs.existsSync(where) ? mountOf(where) : undefined;
+  if (mount) {
+    const risk = RISKY_FS.find(([re]) => re.test(mount.type));
+    const detail = `${mount.type}, mounted at ${mount.mountPoint}`;
+    checks.push(risk ? warn("file system", `${detail}: ${risk[1]}`) : ok("file system", detail));
+  }
+  try {
+    const s = fs.statfsSync(where);
+    const free = s.bavail * s.bsize;
+    const floor = config.archive.minFreeMegabytes * MB;
+    const detail = `${Math.floor(free / MB)} MB free, floor ${config.archive.minFreeMegabytes} MB ` +
+      `(archive.minFreeMegabytes)`;
+    checks.push(
+      free < floor
+        ? fail("free space", `${detail}: below it every C-STORE is refused (0xA700, out of resources)`)
+        : free < 2 * floor
+        ? warn("free space", `${detail}: less than twice the floor`)
+        : ok("free space", detail),
+    );
+  } catch (err) {
+    checks.push(warn("free space", `cannot tell the free space of ${where}: ${(err as Error).message}`));
+  }
+  const holder = exists ? lockHolder(dir) : null;
+  checks.push(
+    holder
+      ? warn(
+        "data directory lock",
+        `held by agent process ${holder}${holderCommand(holder)}: an agent started on this directory now ` +
+          "would stop at once (this check did not take the lock)",
+      )
+      : ok("data directory lock", "free: no agent runs on this directory"),
+  );
+  return { checks, holder };
+}
+
+/** The inodes of the sockets listening on TCP `port` (IPv4 and IPv6), from /proc; undefined elsewhere. */
+function listeningInodes(port: number): Set<string> | undefined {
+  const inodes = new Set<string>();
+  let read = false;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, "utf8");
+      read = true;
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
+      if (f.length > 9 && f[3] === "0A" && parseInt(f[1].split(":")[1], 16) === port) inodes.add(f[9]);
+    }
+  }
+  return read ? inodes : undefined;
+}
+
+/** Whether process `pid` listens on TCP `port`; undefined when this machine does not let us tell. */
+function listensOn(pid: number, port: number): boolean | undefined {
+  const inodes = listeningInodes(port);
+  if (!inodes) return undefined;
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1])) return true;
+      } catch { /* closed meanwhile */ }
+    }
+    return false;
+  } catch {
+    return undefined; // another user's process
+  }
+}
+
+/**
+ * The DIMSE port (and its TLS port) and the HTTP port: each bound on its host and closed at once. A port the
+ * running agent of this data directory (`holder`) listens on is reported as its own, not as a failure.
+ */
+export function portChecks(config: AgentConfig, holder: number | null): Check[] {
+  const ports: { what: string; host: string; port: number; setting: string }[] = [
+    {
+      what: "DIMSE port",
+      host: config.dimse.host,
+      port: config.dimse.port,
+      setting: "dimse.port (--port, CONDUIT_AGENT_PORT)",
+    },
+    ...(config.dimse.tls
+      ? [{
+        what: "DIMSE TLS port",
+        host: config.dimse.host,
+        port: config.dimse.tls.port,
+        setting: "dimse.tls.port",
+      }]
+      : []),
+    {
+      what: "HTTP port",
+      host: config.http.host,
+      port: config.http.port,
+      setting: "http.port (--http-port, CONDUIT_AGENT_HTTP_PORT)",
+    },
+  ];
+  const seen = new Map<number, string>();
+  return ports.map(({ what, host, port, setting }) => {
+    if (port === 0) return ok(what, `${host}:0: the system picks a free port at start`);
+    const other = seen.get(port);
+    if (other) return fail(what, `${host}:${port} is also the ${other}: give each its own port (${setting})`);
+    seen.set(port, what);
+    try {
+      Deno.listen({ hostname: host, port }).close();
+      return ok(what, `${host}:${port} can be bound`);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (holder && /in use/i.test(message)) {
+        const mine = listensOn(holder, port);
+        if (mine) {
+          return ok(
+            what,
+            `${host}:${port} is held by the running agent of this data directory (process ${holder})`,
+          );
+        }
+        if (mine === undefined) {
+          return warn(
+            what,
+            `${host}:${port} is in use, perhaps by the running agent of this data directory (process ${holder}); ` +
+              "this machine does not say which process listens",
+          );
+        }
+      }
+      return fail(what, `cannot listen on ${host}:${port}: ${message}${listenHint(err, setting)}`);
+    }
+  });
+}
+
+/** The certificates of a PEM file, in order. */
+function certificatesOf(text: string): X509Certificate[] {
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+const DAY = 86_400_000;
+
+/** How a certificate's validity reads today: expired, not yet valid, ending soon, or valid until. */
+function validity(cert: X509Certificate, now: number): { status: Outcome; text: string } {
+  const from = new Date(cert.validFrom).getTime();
+  const to = new Date(cert.validTo).getTime();
+  const until = new Date(to).toISOString().slice(0, 10);
+  if (to <= now) return { status: "fail", text: `expired on ${until}` };
+  if (from > now) {
+    return { status: "fail", text: `not valid before ${new Date(from).toISOString().slice(0, 10)}` };
+  }
+  const days = Math.floor((to - now) / DAY);
+  if (days < EXPIRY_WARN_DAYS) return { status: "warn", text: `expires on ${until}, in ${days} days` };
+  return { status: "ok", text: `valid until ${until}` };
+}
+
+/** `mode` as 0644, and whether group or others may read the file. */
+function modeOf(file: string): { text: string; group: boolean; world: boolean } {
+  const mode = fs.statSync(file).mode & 0o777;
+  return {
+    text: `0${mode.toString(8).padStart(3, "0")}`,
+    group: (mode & 0o040) !== 0,
+    world: (mode & 0o004) !== 0,
+  };
+}
+
+interface PemEntry {
+  key: string;
+  file: string;
+  kind: PemKind;
+  /** For a key: the configuration key and file of its certificate. */
+  cert?: { key: string; file: string };
+}
+
+/** Every PEM file the configuration names, with its configuration key. */
+function pemEntries(config: AgentConfig): PemEntry[] {
+  const out: PemEntry[] = [];
+  const pair = (
+    prefix: string,
+    cert: string,
+    key: string,
+    certKey = `${prefix}.cert`,
+    keyKey = `${prefix}.key`,
+  ) => {
+    out.push({ key: certKey, file: cert, kind: "certificate" });
+    out.push({ key: keyKey, file: key, kind: "key", cert: { key: certKey, file: cert } });
+  };
+  const t = config.dimse.tls;
+  if (t) {
+    pair("dimse.tls", t.cert, t.key);
+    if (t.ca) out.push({ key: "dimse.tls.ca", file: t.ca, kind: "ca" });
+  }
+  if (config.hub.caFile) out.push({ key: "hub.caFile", file: config.hub.caFile, kind: "ca" });
+  if (config.hub.clientCertFile && config.hub.clientKeyFile) {
+    pair(
+      "hub",
+      config.hub.clientCertFile,
+      config.hub.clientKeyFile,
+      "hub.clientCertFile",
+      "hub.clientKeyFile",
+    );
+  }
+  for (const [name, node] of Object.entries(config.nodes)) {
+    if (typeof node.tls !== "object") continue;
+    const prefix = `nodes.${name}.tls`;
+    if (node.tls.ca) out.push({ key: `${prefix}.ca`, file: node.tls.ca, kind: "ca" });
+    if (node.tls.cert && node.tls.key) pair(prefix, node.tls.cert, node.tls.key);
+  }
+  return out;
+}
+
+/**
+ * Each TLS file: readable and of its kind (as the agent's start reads it), a certificate within its validity
+ * (a warning within 30 days of its end), a key the key of its certificate and not readable by others.
+ */
+export function tlsChecks(config: AgentConfig, now = Date.now()): Check[] {
+  const read = (f: string) => fs.readFileSync(f, "utf8");
+  return pemEntries(config).map((e): Check => {
+    const what = `TLS ${e.key}`;
+    let text: string;
+    try {
+      text = checkedPem(read, e.key, e.file, e.kind);
+    } catch (err) {
+      return fail(what, (err as Error).message);
+    }
+    if (e.kind === "key") {
+      try {
+        checkKeyPair(read(e.cert!.file), text, e.key, e.file, e.cert!.file);
+      } catch (err) {
+        return fail(what, (err as Error).message);
+      }
+      const mode = modeOf(e.file);
+      return mode.world
+        ? warn(
+          what,
+          `${e.file}: the key of ${
+            e.cert!.file
+          }, but readable by every user (mode ${mode.text}): chmod 600 ${e.file}`,
+        )
+        : ok(what, `${e.file}: the key of ${e.cert!.file}`);
+    }
+    const certs = certificatesOf(text);
+    const states = certs.map((c) => validity(c, now));
+    if (e.kind === "certificate" || certs.length === 1) {
+      const v = states[0];
+      return { status: v.status, what, detail: `${e.file}: ${v.text}` };
+    }
+    // A CA file with several certificates: an expired one is a warning while another still works.
+    const bad = states.filter((s) => s.status !== "ok");
+    if (!bad.length) return ok(what, `${e.file}: ${certs.length} certificates, all valid`);
+    const status: Outcome = bad.length === states.length && bad.every((s) => s.status === "fail")
+      ? "fail"
+      : "warn";
+    return {
+      status,
+      what,
+      detail: `${e.file}: ${bad.length} of ${certs.length} certificates: ${
+        bad.map((s) => s.text).join("; ")
+      }`,
+    };
+  });
+}
+
+/** The de-identification key files (`deid.keyFile`, each route's): usable as the agent reads them, and private. */
+export function keyFileChecks(config: AgentConfig): Check[] {
+  const files = new Map<string, string>();
+  if (config.deid.keyFile) files.set(config.deid.keyFile, "deid.keyFile");
+  for (const r of config.routes) {
+    if (r.deid?.keyFile && !files.has(r.deid.keyFile)) {
+      files.set(r.deid.keyFile, `routes: ${r.name}: deid.keyFile`);
+    }
+  }
+  return [...files].map(([file, key]): Check => {
+    const what = `key ${key}`;
+    let bytes: Uint8Array;
+    try {
+      bytes = loadKeyFile(file);
+    } catch (err) {
+      return fail(what, (err as Error).message);
+    }
+    const mode = modeOf(file);
+    const detail = `${file}: ${bytes.length} bytes`;
+    return mode.group || mode.world
+      ? warn(
+        what,
+        `${detail}, readable by ${
+          mode.world ? "every user" : "its group"
+        } (mode ${mode.text}): chmod 600 ${file}`,
+      )
+      : ok(what, `${detail}, mode ${mode.text}`);
+  });
+}
+
+/** Each route compiled as the agent's start compiles it: its destinations are configured nodes (or sites). */
+export async function routeChecks(config: AgentConfig): Promise<Check[]> {
+  if (!config.routes.length) return [ok("routes", "none configured: objects are archived, not forwarded")];
+  if (config.routes.some((r) => r.deid)) await loadProfile();
+  const names = new Set<string>();
+  return config.routes.map((r): Check => {
+    const what = `route ${r.name}`;
+    if (names.has(r.name)) return fail(what, `routes: ${r.name}: two routes have this name`);
+    names.add(r.name);
+    try {
+      const [compiled] = compileRoutes({ ...config, routes: [r] });
+      return ok(what, `to ${compiled.destinations.join(", ")}${compiled.deid ? " (de-identified)" : ""}`);
+    } catch (err) {
+      return fail(what, (err as Error).message);
+    }
+  });
+}
+
+/** With `hub.url`: the site credential the data directory holds, as the agent's start reads it. */
+export function credentialCheck(config: AgentConfig): Check | undefined {
+  if (!config.hub.url) return undefined;
+  const dir = path.resolve(config.data);
+  let stored;
+  try {
+    stored = loadCredential(dir);
+  } catch (err) {
+    return fail("site credential", (err as Error).message);
+  }
+  if (!stored) {
+    return warn(
+      "site credential",
+      `none in ${dir}: the agent runs without the hub until it is enrolled ` +
+        "(deno task agent enroll --token TOKEN, a token from 'hub admin site add')",
+    );
+  }
+  if (config.site && config.site !== stored.site) {
+    return fail(
+      "site credential",
+      `the configured site ${config.site} is not the enrolled site ${stored.site}; enroll again`,
+    );
+  }
+  return ok("site credential", `site ${stored.site}, enrolled ${stored.enrolledAt}`);
+}
+
+/** Every check that needs no network, in the report's order. */
+export async function localChecks(config: AgentConfig): Promise<Check[]> {
+  const { checks, holder } = dataDirChecks(config);
+  const credential = credentialCheck(config);
+  return [
+    ...checks,
+    ...portChecks(config, holder),
+    ...tlsChecks(config),
+    ...keyFileChecks(config),
+    ...await routeChecks(config),
+    ...(credential ? [credential] : []),
+  ];
+}

@@ -1,0 +1,143 @@
+/**
+ * `agent check`, the checks over the network (left out with `--no-network`): a C-ECHO to each configured
+ * node, and each hub of `hub.url` reached as the agent reaches it (TCP, TLS with `hub.caFile` and the client
+ * certificate). The hub is asked for `/healthz`, and the site credential is shown to `/tunnel` without a
+ * WebSocket upgrade: the hub checks a credential before the upgrade and answers 426 to a good one, so no
+ * session is opened and a running agent's tunnel is not replaced (the hub keeps one session per site, the
+ * newest).
+ */
+import * as path from "node:path";
+import type { AgentConfig } from "../config/schema.ts";
+import { hubTls } from "../config/tls_files.ts";
+import { echoNode } from "../nodes/connect.ts";
+import { hubUrls } from "../tunnel/hub_urls.ts";
+import { loadCredential } from "../tunnel/credential.ts";
+import { tlsHint } from "../tunnel/tls_hint.ts";
+import type { Check } from "./local.ts";
+
+/** C-ECHO to each configured node, all at once, each within `timeoutMs`. */
+export async function echoChecks(config: AgentConfig, timeoutMs: number): Promise<Check[]> {
+  return await Promise.all(
+    Object.entries(config.nodes).map(async ([name, node]): Promise<Check> => {
+      const what = `node ${name}`;
+      const peer = `${node.aet}@${node.host}:${node.port}${node.tls ? " (TLS)" : ""}`;
+      try {
+        const { status, ms } = await echoNode(config, node, timeoutMs);
+        return status === 0 ? { status: "ok", what, detail: `C-ECHO ${peer}: success in ${ms} ms` } : {
+          status: "fail",
+          what,
+          detail: `C-ECHO ${peer}: status 0x${status.toString(16).padStart(4, "0").toUpperCase()}`,
+        };
+      } catch (err) {
+        // The reason names the address already when it is about the connection.
+        const message = (err as Error).message;
+        const said = message.includes(`${node.host}:${node.port}`) ? "C-ECHO" : `C-ECHO ${peer}`;
+        return { status: "fail", what, detail: `${said}: ${message}` };
+      }
+    }),
+  );
+}
+
+/** The words of a failed fetch, with its causes (Deno's "fetch failed" says why only there). */
+function fetchError(err: unknown): string {
+  let message = (err as Error).message;
+  for (let c = (err as Error).cause; c instanceof Error; c = c.cause) message += `: ${c.message}`;
+  return message;
+}
+
+/** The HTTP address of a tunnel URL (wss://h/tunnel -> https://h/tunnel), and its hub's base (https://h). */
+function httpUrls(tunnelUrl: string): { tunnel: string; base: string } {
+  const u = new URL(tunnelUrl);
+  u.protocol = u.protocol === "wss:" ? "https:" : u.protocol === "ws:" ? "http:" : u.protocol;
+  const tunnel = u.toString().replace(/\/$/, "");
+  return { tunnel, base: tunnel.replace(/\/tunnel$/, "") };
+}
+
+/**
+ * Each hub of `hub.url`: reached (TCP and TLS as the agent's tunnel makes them), `/healthz` in service, and
+ * the site credential taken. A hub that answers `/tunnel` without saying (one older than 2026-12-04) is a
+ * warning.
+ */
+export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise<Check[]> {
+  const urls = hubUrls(config.hub.url);
+  if (!urls.length) return [];
+  let client: Deno.HttpClient | undefined;
+  try {
+    const tls = hubTls(config);
+    client = tls.caCerts || tls.cert
+      ? Deno.createHttpClient({
+        ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
+        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+      })
+      : undefined;
+  } catch (err) {
+    return urls.map((u) => ({ status: "fail", what: `hub ${u}`, detail: (err as Error).message }));
+  }
+  let credential: string | undefined;
+  try {
+    credential = loadCredential(path.resolve(config.data))?.credential;
+  } catch { /* reported by the local check */ }
+  const hasCert = Boolean(config.hub.clientCertFile);
+  try {
+    return await Promise.all(urls.map(async (url): Promise<Check> => {
+      const what = `hub ${url}`;
+      const { tunnel, base } = httpUrls(url);
+      const secure = tunnel.startsWith("https:");
+      const get = (u: string, headers: Record<string, string> = {}) =>
+        fetch(u, { headers, client, signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
+      const parts: string[] = [secure ? "reached over TLS" : "reached (ws://, no TLS)"];
+      let warned = false;
+      try {
+        const health = await get(`${base}/healthz`);
+        const body = await health.json().catch(() => undefined) as
+          | { status?: string; version?: string; problem?: string }
+          | undefined;
+        if (health.ok && body?.version) parts.push(`hub ${body.version}`);
+        else if (health.status === 503) {
+          parts.push(`out of service: ${body?.problem ?? body?.status ?? "503"}`);
+          warned = true;
+        } else {
+          parts.push(`no hub health at ${base}/healthz (HTTP ${health.status})`);
+          warned = true;
+        }
+      } catch (err) {
+        const message = fetchError(err);
+        const hint = tlsHint(message, hasCert) ||
+          (/refused|dns error|lookup|unreachable|timed? ?out|reset|abort/i.test(message)
+            ? " (is the hub running, and does this machine reach it at that address? check --hub or hub.url)"
+            : "");
+        return { status: "fail", what, detail: `cannot reach ${base}/healthz: ${message}${hint}` };
+      }
+      if (!credential) {
+        return {
+          status: warned ? "warn" : "ok",
+          what,
+          detail: `${parts.join(", ")}; no site credential to show`,
+        };
+      }
+      try {
+        const res = await get(tunnel, { authorization: `Bearer ${credential}` });
+        const body = await res.json().catch(() => undefined) as { message?: string } | undefined;
+        if (res.status === 426) parts.push("the site credential is accepted (no session opened)");
+        else if (res.status === 401) {
+          return {
+            status: "fail",
+            what,
+            detail: `${parts.join(", ")}; the hub refuses the site credential` +
+              `${body?.message ? ` (${body.message})` : ""}: revoked? enroll again with a new token`,
+          };
+        } else {
+          parts.push(
+            `the hub did not say whether it takes the site credential (HTTP ${res.status}: an older hub?)`,
+          );
+          warned = true;
+        }
+      } catch (err) {
+        return { status: "fail", what, detail: `${parts.join(", ")}; ${tunnel}: ${fetchError(err)}` };
+      }
+      return { status: warned ? "warn" : "ok", what, detail: parts.join(", ") };
+    }));
+  } finally {
+    client?.close();
+  }
+}
