@@ -66,7 +66,12 @@ function mountOf(p: string): { mountPoint: string; type: string } | undefined {
   } catch {
     return undefined;
   }
-  const real = fs.realpathSync(p);
+  let real: string;
+  try {
+    real = fs.realpathSync(p);
+  } catch {
+    return undefined;
+  }
   let best: { mountPoint: string; type: string } | undefined;
   for (const line of text.split("\n")) {
     const [, rawPoint, type] = line.split(" ");

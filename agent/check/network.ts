@@ -50,7 +50,8 @@ function httpUrls(tunnelUrl: string): { tunnel: string; base: string } {
   const u = new URL(tunnelUrl);
   u.protocol = u.protocol === "wss:" ? "https:" : u.protocol === "ws:" ? "http:" : u.protocol;
   const tunnel = u.toString().replace(/\/$/, "");
-  return { tunnel, base: tunnel.replace(/\/tunnel$/, "") };
+  // The hub's own paths are beside /tunnel (behind a proxy, under the same prefix).
+  return { tunnel, base: tunnel.replace(/\/[^/]*$/, "") };
 }
 
 /**
@@ -108,27 +109,38 @@ export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise
             : "");
         return { status: "fail", what, detail: `cannot reach ${base}/healthz: ${message}${hint}` };
       }
-      if (!credential) {
-        return {
-          status: warned ? "warn" : "ok",
-          what,
-          detail: `${parts.join(", ")}; no site credential to show`,
-        };
-      }
+      // The tunnel itself, with the credential when there is one: a hub checks it before the upgrade.
       try {
-        const res = await get(tunnel, { authorization: `Bearer ${credential}` });
-        const body = await res.json().catch(() => undefined) as { message?: string } | undefined;
-        if (res.status === 426) parts.push("the site credential is accepted (no session opened)");
-        else if (res.status === 401) {
+        const res = await get(tunnel, credential ? { authorization: `Bearer ${credential}` } : {});
+        const body = await res.json().catch(() => undefined) as
+          | { accepted?: boolean; message?: string }
+          | undefined;
+        const refused = res.status === 401 && body?.accepted === false;
+        if (res.status === 404 || /text\/html/.test(res.headers.get("content-type") ?? "")) {
+          // A hub answers what it does not serve with its console's page (404 under its API paths).
+          const said = res.status === 404 ? "not found" : "a web page";
+          return {
+            status: "fail",
+            what,
+            detail: `${parts.join(", ")}; no tunnel at ${tunnel} (HTTP ${res.status}, ${said}): ` +
+              "check hub.url (wss://HUB/tunnel)",
+          };
+        } else if (credential && res.status === 426) {
+          parts.push("the site credential is accepted (no session opened)");
+        } else if (credential && refused) {
           return {
             status: "fail",
             what,
             detail: `${parts.join(", ")}; the hub refuses the site credential` +
               `${body?.message ? ` (${body.message})` : ""}: revoked? enroll again with a new token`,
           };
+        } else if (!credential && refused) {
+          parts.push("its tunnel asks for a site credential, which this data directory has not got yet");
         } else {
           parts.push(
-            `the hub did not say whether it takes the site credential (HTTP ${res.status}: an older hub?)`,
+            `the tunnel did not say whether it takes ${
+              credential ? "the site credential" : "agents"
+            } (HTTP ${res.status}: a hub older than this agent, or not a Conduit hub?)`,
           );
           warned = true;
         }

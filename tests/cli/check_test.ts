@@ -291,6 +291,29 @@ Deno.test("agent check: the hub reached, the credential accepted without replaci
     // The agent's session is the one it had: the check opened none that would have replaced it.
     assert.equal(hub.sessions.get("north"), session);
     assert.ok(!hub.lines.some((l) => l.includes("replaces the site's previous one")));
+    // A data directory not enrolled yet: the hub is reached and asks for a credential; a warning for that.
+    const fresh = await Deno.makeTempDir({ prefix: "agent-check-fresh-" });
+    try {
+      const noCredential = ["--data", fresh, "--port", "0", "--http-port", "0"];
+      const unenrolled = await checkJson([...noCredential, "--hub", hub.tunnelUrl]);
+      assert.equal(unenrolled.code, 0, JSON.stringify([...unenrolled.checks.values()], null, 1));
+      assert.equal(status(unenrolled.checks, "site credential").status, "warn");
+      assert.match(status(unenrolled.checks, "site credential").detail, /agent enroll --token TOKEN/);
+      assert.match(
+        status(unenrolled.checks, `hub ${hub.tunnelUrl}`).detail,
+        /its tunnel asks for a site credential, which this data directory has not got yet$/,
+      );
+      // A URL that is not the hub's tunnel: the agent's every connection would get a 404.
+      const wrong = hub.tunnelUrl.replace(/\/tunnel$/, "/tunel");
+      const typo = await checkJson([...noCredential, "--hub", wrong]);
+      assert.equal(typo.code, 1);
+      assert.match(
+        status(typo.checks, `hub ${wrong}`).detail,
+        /no tunnel at .*\/tunel \(HTTP \d+, (not found|a web page)\): check hub\.url/,
+      );
+    } finally {
+      await Deno.remove(fresh, { recursive: true });
+    }
     // Another site name than the credential's: the agent would not start its tunnel.
     const other = await checkJson([
       ...args,
