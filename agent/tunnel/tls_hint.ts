@@ -1,10 +1,17 @@
-/** Clearer words for the TLS alerts of a hub that asks for mutual TLS (`hub.clientCertFile`). */
+/**
+ * Clearer words for the TLS failures towards the hub: its certificate not trusted here (`hub.caFile`), and the
+ * alerts of a hub that asks for mutual TLS (`hub.clientCertFile`).
+ */
 
 /**
  * What to do about a TLS alert of the hub's front (the hub, or the proxy that ends TLS for it) about the
- * site's certificate: asked for one the agent has not got, or refused the one it has.
+ * site's certificate: asked for one the agent has not got, or refused the one it has; or about the hub's own
+ * certificate, which no CA this machine trusts signed (rustls: "invalid peer certificate: UnknownIssuer").
  */
 export function tlsHint(message: string, hasCert: boolean): string {
+  if (/invalid peer certificate: (unknown ?issuer|.*self[- ]signed)/i.test(message)) {
+    return " (the hub's certificate is not signed by a CA this machine trusts: set hub.caFile to its CA's file)";
+  }
   if (/certificate ?required|handshake ?failure/i.test(message) && !hasCert) {
     return " (the hub's TLS front asks for a client certificate: set hub.clientCertFile and hub.clientKeyFile)";
   }

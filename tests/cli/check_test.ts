@@ -358,3 +358,49 @@ Deno.test("agent check: the hub reached, the credential accepted without replaci
   assert.match(status(gone.checks, `hub ${hub.tunnelUrl}`).detail, /cannot reach .*is the hub running/);
   assert.equal(status(gone.checks, "site credential").status, "warn");
 });
+
+Deno.test({
+  name: "agent check: a wss:// hub is reached with hub.caFile, and refused without it",
+  ignore: Boolean(skipReason("openssl")),
+  fn: async () => {
+    const pki = await makeTestPki(["hub"]);
+    const hub = await startTestHub({ tls: { certFile: pki.parties.hub.cert, keyFile: pki.parties.hub.key } });
+    const dir = await Deno.makeTempDir({ prefix: "agent-check-wss-" });
+    try {
+      const file = path.join(dir, "agent.yaml");
+      await Deno.writeTextFile(file, stringify({ hub: { url: hub.tunnelUrl, caFile: pki.ca } }));
+      const args = ["--data", path.join(dir, "data"), "--port", "0", "--http-port", "0"];
+      const trusted = await checkJson(["--config", file, ...args]);
+      assert.equal(trusted.code, 0, JSON.stringify([...trusted.checks.values()], null, 1));
+      assert.match(
+        status(trusted.checks, `hub ${hub.tunnelUrl}`).detail,
+        /^reached over TLS, hub \S+, its tunnel asks for a site credential/,
+      );
+      // The test CA ends within 2 days.
+      assert.equal(status(trusted.checks, "TLS hub.caFile").status, "warn");
+      // Without the CA the handshake fails, as the agent's tunnel would.
+      const untrusted = await checkJson(["--hub", hub.tunnelUrl, ...args]);
+      assert.equal(untrusted.code, 1);
+      assert.match(
+        status(untrusted.checks, `hub ${hub.tunnelUrl}`).detail,
+        /^cannot reach https:\/\/localhost:\d+\/healthz: .*UnknownIssuer.* \(the hub's certificate is not signed by a CA this machine trusts: set hub\.caFile/,
+      );
+      // Enrollment says the same (it gave only rustls's "invalid peer certificate: UnknownIssuer").
+      const token = (await hub.registry.add("north")).enrollmentToken;
+      const enroll = await agentCli([
+        "enroll",
+        "--token",
+        token,
+        "--hub",
+        hub.tunnelUrl,
+        ...args.slice(0, 2),
+      ]);
+      assert.equal(enroll.code, 1, enroll.stdout + enroll.stderr);
+      assert.match(enroll.stderr, /not signed by a CA this machine trusts: set hub\.caFile/);
+    } finally {
+      await hub.stop();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(pki.dir, { recursive: true });
+    }
+  },
+});
