@@ -149,3 +149,14 @@ Deno.test("every flag the documents give a hub admin or agent command is one its
   }
   assert.deepEqual(unknown, []);
 });
+
+Deno.test("the packaged entry (deno compile, the bundle) has every subcommand main.ts has", () => {
+  // Each is written twice (main.ts by computed URLs, main_packaged.ts by literal ones): one left out of the
+  // packaged entry would be "unexpected argument" in a built agent only.
+  const names = (file: string) =>
+    [...Deno.readTextFileSync(path.join(ROOT, "agent", file)).matchAll(/^ {4}([a-z]+): async \(\) =>/gm)]
+      .map((m) => m[1]).sort();
+  const source = names("main.ts");
+  assert.ok(source.includes("check") && source.length >= 9, source.join(" "));
+  assert.deepEqual(names("main_packaged.ts"), source);
+});
