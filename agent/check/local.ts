@@ -203,12 +203,18 @@ export function portChecks(config: AgentConfig, holder: number | null): Check[] 
       setting: "http.port (--http-port, CONDUIT_AGENT_HTTP_PORT)",
     },
   ];
-  const seen = new Map<number, string>();
+  const seen: { what: string; host: string; port: number }[] = [];
+  const wildcard = (h: string) => h === "0.0.0.0" || h === "::";
   return ports.map(({ what, host, port, setting }) => {
     if (port === 0) return ok(what, `${host}:0: the system picks a free port at start`);
-    const other = seen.get(port);
-    if (other) return fail(what, `${host}:${port} is also the ${other}: give each its own port (${setting})`);
-    seen.set(port, what);
+    // Two of them on one port: the second would find it taken by the first (on one address, or any).
+    const other = seen.find((s) =>
+      s.port === port && (s.host === host || wildcard(s.host) || wildcard(host))
+    );
+    if (other) {
+      return fail(what, `${host}:${port} is also the ${other.what}: give each its own port (${setting})`);
+    }
+    seen.push({ what, host, port });
     try {
       Deno.listen({ hostname: host, port }).close();
       return ok(what, `${host}:${port} can be bound`);

@@ -176,6 +176,13 @@ Deno.test({
       } finally {
         taken.close();
       }
+      // The HTTP API on the DIMSE port: the agent would find it taken by its own listener.
+      const same = await checkJson(["--config", file, "--no-network", "--http-port", String(port)]);
+      assert.equal(same.code, 1);
+      assert.equal(
+        status(same.checks, "HTTP port").detail,
+        `127.0.0.1:${port} is also the DIMSE port: give each its own port (http.port (--http-port, CONDUIT_AGENT_HTTP_PORT))`,
+      );
       // A free-space floor above what the disk has: every C-STORE would be refused.
       await Deno.writeTextFile(file, stringify({ ...fixed, archive: { minFreeMegabytes: 1e12 } }));
       const full = await checkJson(["--config", file, "--no-network"]);
