@@ -1,22 +1,23 @@
 /**
  * A study's page (`/studies/{site}/{uid}`, `?node=` for one of the site's nodes): the patient and the
  * study, where it lives, its series each with a thumbnail (the hub's DICOMweb `thumbnail`, made at the
- * site; a neutral placeholder when there is none), and the actions: transfer, open in the viewer, and
- * download as a zip of its Part 10 files streamed from the site.
+ * site; a neutral placeholder when there is none), and the actions: transfer, open in the viewer,
+ * download as a zip of its Part 10 files streamed from the site, and (an admin, the site's own archive)
+ * erase it there for good, after a confirmation.
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api, type May } from "../api.ts";
 import { ageAt, count, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../format.ts";
 import { Link } from "../router.tsx";
 import { dicomwebRoot, downloadName, downloadUrl, type Study, studyOf, text, viewerUrl } from "../studies.ts";
-import { Uid } from "../widgets.tsx";
+import { createConfirm, Uid } from "../widgets.tsx";
 import { TransferDialog } from "./transfer_dialog.tsx";
 
 export function StudyPage(
   props: { site: string; uid: string; node?: string; may: May; onTransfer: (id: string) => void },
 ) {
   const where = () => ({ site: props.site, ...(props.node ? { node: props.node } : {}) });
-  const [study] = createResource(
+  const [study, { refetch }] = createResource(
     () => [props.site, props.uid, props.node] as const,
     async (): Promise<Study | null> => {
       const { studies } = await api.query.studies.query({
@@ -36,6 +37,30 @@ export function StudyPage(
   const got = () => (study.error ? undefined : study());
   const listed = () => (series.error ? undefined : series());
   const [transferring, setTransferring] = createSignal(false);
+  const confirm = createConfirm();
+  const [erased, setErased] = createSignal("");
+  const [eraseError, setEraseError] = createSignal("");
+  const erase = (s: Study) =>
+    confirm.ask({
+      question: `Erase this study from ${props.site}?`,
+      detail: `Its ${count(Number(s.instances || 0), "object")}, with their index entries, queue rows, ` +
+        `de-identified copies and conflict records, are removed from the site's archive for good. Copies ` +
+        "at other sites and nodes stay. This cannot be undone.",
+      yes: "Erase the study",
+      run: async () => {
+        setEraseError("");
+        try {
+          const r = await api.site.erase.mutate({ site: props.site, studyInstanceUid: props.uid });
+          setErased(
+            `Erased from ${props.site}: ${count(r.instances, "object")} (${count(r.files, "file")}), ` +
+              `${count(r.queueRows, "queue row")}` + (r.inFlight ? `, ${r.inFlight} of them being sent` : ""),
+          );
+          refetch();
+        } catch (err) {
+          setEraseError((err as Error).message);
+        }
+      },
+    });
 
   return (
     <>
@@ -51,6 +76,13 @@ export function StudyPage(
           Cannot read the study at {props.site}: {(study.error as Error).message}
         </p>
       </Show>
+      <Show when={erased()}>
+        <p role="status">{erased()}</p>
+      </Show>
+      <Show when={eraseError()}>
+        <p class="error" role="alert">Cannot erase the study: {eraseError()}</p>
+      </Show>
+      {confirm.view()}
       <Show when={got() === null}>
         <section class="card">
           <h2>No such study at {props.site}</h2>
@@ -129,6 +161,9 @@ export function StudyPage(
               >
                 Download (zip)
               </a>
+              <Show when={props.may("erase") && !props.node}>
+                <button type="button" class="danger" onClick={() => erase(s())}>Erase…</button>
+              </Show>
             </div>
             <Show when={transferring()}>
               <TransferDialog
