@@ -3,8 +3,8 @@
  * the wrong site, a patient's request to be forgotten). Unlike retention, which leaves a tombstone, nothing
  * of the objects stays: their archived files and index rows, the series, studies and patients left empty
  * (the counts of those that remain recomputed), their forward queue rows (in flight ones too: a
- * destination may still receive the one being sent), the de-identified copies made of them and the
- * conflict records with the copies kept aside. Objects answered Success before the request are erased
+ * destination may still receive the one being sent), the de-identified copies made of them, the
+ * conflict records with the copies kept aside, and their thumbnails in the site's cache. Objects answered Success before the request are erased
  * with the others; what arrives after it is kept.
  *
  * Crash safety, with a journal `<data>/erasing/<id>.json` written and synced before the index changes:
@@ -24,6 +24,7 @@ import { randomUUID } from "node:crypto";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
+import { ThumbnailCache } from "../render/cache.ts";
 
 /** What to erase: a study, one series of it, or one instance of that series. */
 export interface ErasureTarget {
@@ -48,6 +49,8 @@ export interface ErasureResult {
   /** De-identified copies and conflict records removed. */
   copies: number;
   conflicts: number;
+  /** Thumbnails of the objects removed from the site's thumbnail cache. */
+  thumbnails: number;
 }
 
 /** A request that names no erasure (see `erasureTarget`). */
@@ -103,11 +106,13 @@ export class Eraser {
   async erase(target: ErasureTarget): Promise<ErasureResult> {
     // Objects answered Success before the request are committed first, so they are erased too.
     await this.db.caughtUp();
+    const sops: string[] = [];
     const { result, id, journal } = await this.hold(async () => {
       const found = this.#select(target);
       if (found.instances.length === 0) {
         throw new NothingToEraseError(`no ${levelOf(target)} with that UID at this site`);
       }
+      for (const i of found.instances) sops.push(i.sop);
       const id = randomUUID();
       const objects = new Set(found.instances.map((i) => i.path).filter((k) => k !== ""));
       const keys = [...new Set([...objects, ...found.copies, ...found.kept])];
@@ -123,6 +128,10 @@ export class Eraser {
     });
     // The archive is free again: what was moved out is at names no object takes.
     await this.#removeMoved(id, journal);
+    result.thumbnails = await ThumbnailCache.removeObjects(
+      path.join(path.resolve(this.dataDir), "thumbnails"),
+      sops,
+    ).catch(() => 0);
     this.log.info("erased", {
       level: levelOf(target),
       study: hashUid(target.studyInstanceUid),
@@ -222,6 +231,7 @@ export class Eraser {
       inFlight: 0,
       copies: 0,
       conflicts: 0,
+      thumbnails: 0,
     };
     const study = found.target.studyInstanceUid;
     const patientPk = (db.statement("SELECT patient_pk AS pk FROM studies WHERE study_instance_uid = ?")

@@ -12,6 +12,7 @@ import { FileArchive } from "../archive/file_archive.ts";
 import { Queue } from "../queue/queue.ts";
 import type { CompiledRoute } from "../routing/rules.ts";
 import { cStoreOf, ingestRig, storeAsWire } from "../ingest/testing.ts";
+import { objectTag } from "../render/cache.ts";
 import { Eraser, NothingToEraseError } from "./erase.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
@@ -51,6 +52,12 @@ Deno.test("erasing a series takes its files and rows and leaves the rest of the 
     const study = s.specs[0].studyInstanceUid;
     const mr = s.specs.find((x) => x.modality === "MR")!.seriesInstanceUid;
     const [claimed] = s.queue.claim("pacs", 1); // one of them is being sent
+    // Thumbnails in the site's cache: one of an MR instance (erased with it), one of a CT instance.
+    const mrSop = s.specs.find((x) => x.modality === "MR")!.sopInstanceUid;
+    const ctSop = s.specs[0].sopInstanceUid;
+    const thumb = (sop: string) => `${objectTag(sop)}-${"ab".repeat(32)}.jpg`;
+    fs.mkdirSync(path.join(s.dir, "thumbnails"));
+    for (const sop of [mrSop, ctSop]) fs.writeFileSync(path.join(s.dir, "thumbnails", thumb(sop)), "jpg");
     const result = await s.eraser.erase({ studyInstanceUid: study, seriesInstanceUid: mr });
     const claimedIsMr = s.specs.find((x) => x.sopInstanceUid === claimed.sopInstanceUid)!.modality === "MR";
     assert.deepEqual(result, {
@@ -64,8 +71,11 @@ Deno.test("erasing a series takes its files and rows and leaves the rest of the 
       inFlight: claimedIsMr ? 1 : 0,
       copies: 0,
       conflicts: 0,
+      thumbnails: 1,
     });
     assert.ok(result.bytes > 0);
+    // The erased series' thumbnail is gone from the cache; the other series' stays.
+    assert.deepEqual(fs.readdirSync(path.join(s.dir, "thumbnails")), [thumb(ctSop)]);
     assert.equal(s.files().length, 3);
     assert.equal(s.count("instances WHERE series_instance_uid = ?", mr), 0);
     assert.equal(s.count("queue"), 3);

@@ -4,9 +4,19 @@
  * bound; a thumbnail larger than the bound is not kept. The files outlive a restart: at start the folder
  * is listed, the oldest by modification time counted as least recently used (a hit touches its file),
  * and anything over the bound removed. Keys name what was rendered (the object's checksum included), so
- * a replaced object never gets its old thumbnail.
+ * a replaced object never gets its old thumbnail, and start with the object's tag (`objectTag`), so that
+ * an erasure removes the thumbnails of what it erased (`removeObjects`).
  */
 import * as path from "node:path";
+import { createHash } from "node:crypto";
+
+/** The first 16 hex digits of the SHA-256 of a SOP Instance UID: how a cache file names its object. */
+export function objectTag(sopInstanceUid: string): string {
+  return createHash("sha256").update(sopInstanceUid).digest("hex").slice(0, 16);
+}
+
+/** A cache file's name: `<object tag>-<64 hex>.jpg|png` (or `<64 hex>`, as versions before the tag wrote). */
+const NAME = /^((?:[0-9a-f]{16}-)?[0-9a-f]{64})\.(jpg|png)$/;
 
 interface Entry {
   file: string;
@@ -27,7 +37,7 @@ export class ThumbnailCache {
     const found: { key: string; entry: Entry; mtime: number }[] = [];
     for await (const e of Deno.readDir(dir)) {
       const file = path.join(dir, e.name);
-      const key = /^([0-9a-f]{64})\.(jpg|png)$/.exec(e.name)?.[1];
+      const key = NAME.exec(e.name)?.[1];
       if (!e.isFile || !key) {
         // A temporary file left by a crash, or something that is not ours to keep.
         if (e.isFile && e.name.endsWith(".part")) await Deno.remove(file).catch(() => {});
@@ -43,6 +53,26 @@ export class ThumbnailCache {
     }
     await cache.#trim(0);
     return cache;
+  }
+
+  /**
+   * Removes the thumbnails of the objects `sopInstanceUids` from the cache folder `dir` (an erasure; the
+   * running cache, if any, finds them gone and forgets them). Thumbnails named before the tag are not found:
+   * they go as the cache makes room. Resolves with how many files were removed.
+   */
+  static async removeObjects(dir: string, sopInstanceUids: Iterable<string>): Promise<number> {
+    const tags = new Set([...sopInstanceUids].map(objectTag));
+    let removed = 0;
+    try {
+      for await (const e of Deno.readDir(dir)) {
+        const tag = /^([0-9a-f]{16})-/.exec(e.name)?.[1];
+        if (!e.isFile || !tag || !tags.has(tag) || !NAME.test(e.name)) continue;
+        await Deno.remove(path.join(dir, e.name)).then(() => removed++, () => {});
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    return removed;
   }
 
   /** Bytes held now. */

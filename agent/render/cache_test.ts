@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { ThumbnailCache } from "./cache.ts";
+import { objectTag, ThumbnailCache } from "./cache.ts";
 
 const key = (n: number) => n.toString(16).padStart(64, "0");
 
@@ -24,6 +24,26 @@ Deno.test("ThumbnailCache stays under its bound, dropping the least recently use
     assert.equal(again.count, 1);
     assert.ok(again.bytes <= 150);
     assert.equal([...Deno.readDirSync(dir)].length, 1, "the partial file is gone too");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ThumbnailCache: an erasure removes its objects' thumbnails, which the running cache then forgets", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = await ThumbnailCache.open(dir, 1000);
+    const of = (sop: string, n: number) => `${objectTag(sop)}-${key(n)}`;
+    await cache.put(of("1.2.3", 1), new Uint8Array(10), "jpg");
+    await cache.put(of("1.2.3", 2), new Uint8Array(10), "png");
+    await cache.put(of("1.2.4", 3), new Uint8Array(10), "jpg");
+    await cache.put(key(4), new Uint8Array(10), "jpg"); // named as before the tag: kept, and still read
+    assert.equal(await ThumbnailCache.removeObjects(dir, ["1.2.3"]), 2);
+    assert.equal(await cache.get(of("1.2.3", 1)), undefined);
+    assert.ok(await cache.get(of("1.2.4", 3)));
+    assert.ok(await cache.get(key(4)));
+    assert.equal((await ThumbnailCache.open(dir, 1000)).count, 2);
+    assert.equal(await ThumbnailCache.removeObjects(path.join(dir, "none"), ["1.2.3"]), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

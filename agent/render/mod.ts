@@ -7,7 +7,7 @@
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { WorkerClient } from "../transcode/worker_client.ts";
 import { FrameNotFoundError, RenderError, RenderRequestError } from "./errors.ts";
-import type { ThumbnailCache } from "./cache.ts";
+import { objectTag, type ThumbnailCache } from "./cache.ts";
 import type { Rendered, RenderJob, RenderJobResult, RenderOptions } from "./render.ts";
 import { frameCheck, readFrame } from "./read.ts";
 import { type ByteSource, withSource } from "../part10/source.ts";
@@ -52,10 +52,12 @@ const worker = new WorkerClient<RenderJob, RenderJobResult>(workerUrl("render"),
   transfer: ({ input }) => [(input.kind === "frame" ? input.bytes : input.object).buffer as ArrayBuffer],
 });
 
+/** The cache's key: its object's tag (so that an erasure finds its thumbnails), then a hash of what was made. */
 async function cacheKey(source: RenderSource, frame: number, options: RenderOptions): Promise<string> {
   const text = JSON.stringify([source.sopInstanceUid, source.sha256, frame, options]);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${objectTag(source.sopInstanceUid)}-${hex}`;
 }
 
 /**

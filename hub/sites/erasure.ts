@@ -31,6 +31,8 @@ export interface ErasureResult {
   inFlight: number;
   copies: number;
   conflicts: number;
+  /** Thumbnails removed from the site's cache (agents from 2026-12-05 on). */
+  thumbnails?: number;
 }
 
 /** The site's agent cannot erase (an earlier version), or no hub can say whether it can. */

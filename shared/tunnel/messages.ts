@@ -343,6 +343,7 @@ export const OPERATIONS = {
       inFlight: count,
       copies: count,
       conflicts: count,
+      thumbnails: count.optional(),
     })),
   },
   /** Dead-letter rows back to the queue, attempts reset. */
