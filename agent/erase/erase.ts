@@ -119,15 +119,24 @@ export class Eraser {
       const journal: Journal = { entries: keys.map((key, n) => ({ key, moved: `${DIR}/${id}/${n}` })) };
       this.#writeJournal(id, journal);
       const result = this.#deleteRows(found);
+      // From here the erasure has happened (its rows are gone): a file that cannot be taken out now is
+      // left to the next start, which finishes the journal; the answer still says what was done.
+      let stuck = 0;
       for (const entry of journal.entries) {
-        const moved = await this.archive.move(entry.key, entry.moved);
-        if (moved && objects.has(entry.key)) result.files++;
+        try {
+          if (await this.archive.move(entry.key, entry.moved) && objects.has(entry.key)) result.files++;
+        } catch (err) {
+          stuck++;
+          this.log.error("an erased object's file could not be taken out; the next start removes it", {
+            code: (err as { code?: string }).code ?? (err as Error).name,
+          });
+        }
       }
-      this.#writeJournal(id, { ...journal, moved: true });
-      return { result, id, journal };
+      if (!stuck) this.#writeJournal(id, { ...journal, moved: true });
+      return { result, id, journal: stuck ? undefined : journal };
     });
     // The archive is free again: what was moved out is at names no object takes.
-    await this.#removeMoved(id, journal);
+    if (journal) await this.#removeMoved(id, journal);
     result.thumbnails = await ThumbnailCache.removeObjects(
       path.join(path.resolve(this.dataDir), "thumbnails"),
       sops,

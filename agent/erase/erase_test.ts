@@ -214,3 +214,27 @@ Deno.test("a start after a crash finishes an erasure's journal, and keeps a file
     await s.tearDown();
   }
 });
+
+Deno.test("a file an erasure cannot take out is left to the journal, which the next start finishes", async () => {
+  const s = await storedStudy("erase-stuck");
+  try {
+    let failures = 1;
+    class StuckOnce extends FileArchive {
+      override move(from: string, to: string): Promise<boolean> {
+        if (failures-- > 0) return Promise.reject(Object.assign(new Error("busy"), { code: "EBUSY" }));
+        return super.move(from, to);
+      }
+    }
+    const eraser = new Eraser(s.db, new StuckOnce(s.dir, true), s.dir, quiet, (fn) => s.ingest.exclusive(fn));
+    const result = await eraser.erase({ studyInstanceUid: s.specs[0].studyInstanceUid });
+    assert.equal(result.instances, 5);
+    assert.equal(result.files, 4);
+    assert.equal(s.count("instances"), 0);
+    assert.equal(s.files().length, 1, "the stuck file stays until the next start");
+    assert.equal(await s.eraser.finish(), 1);
+    assert.equal(s.files().length, 0);
+    assert.deepEqual(fs.readdirSync(path.join(s.dir, "erasing")), []);
+  } finally {
+    await s.tearDown();
+  }
+});
