@@ -48,6 +48,7 @@ import { queueRoutes } from "./http/queue.ts";
 import { conflictsRoutes } from "./http/conflicts.ts";
 import { eraseRoutes } from "./http/erase.ts";
 import { Eraser } from "./erase/erase.ts";
+import { ConflictResolver } from "./ingest/resolve.ts";
 import { VERSION } from "./version.ts";
 import type { SiteServices } from "./serve/serve.ts";
 import type { Renderer } from "./render/mod.ts";
@@ -193,6 +194,10 @@ async function startLocked(
       conflicts: reconciled.conflicts,
     });
   }
+  // Conflict resolutions a crash left under way are finished before anything reads the archive.
+  const resolver = new ConflictResolver({ db, archive, ingest, log: log.child({ part: "conflicts" }) });
+  const finished = await resolver.finishUnderWay();
+  if (finished) log.warn("conflict resolutions a stop interrupted were finished", { finished });
   const recovered = await recoverIntake(ingest, intake, log);
   if (recovered.committed || recovered.failed) {
     log.info("committed objects answered Success before a stop", recovered);
@@ -286,7 +291,7 @@ async function startLocked(
     contentType: metrics.registry.contentType,
     nodes: nodeRoutes(nodeOps),
     queue: queueRoutes(queue, forwarder),
-    conflicts: conflictsRoutes(db),
+    conflicts: conflictsRoutes(db, resolver),
     erase: eraseRoutes(eraser),
   });
   let http: Deno.HttpServer<Deno.NetAddr>;
@@ -339,6 +344,7 @@ async function startLocked(
         agentVersion: VERSION,
         deid: { copies, hasKey: key !== undefined },
         eraser,
+        conflicts: resolver,
         // Rendering serves only the hub's requests: it is loaded with the tunnel.
         render: await startRenderer(config, dataDir, log, metrics),
         credential: {

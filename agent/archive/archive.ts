@@ -22,6 +22,11 @@ export interface Archive {
   staging(): string;
   /** Makes the synced staged file the object at `key` (replacing one there), durably. */
   place(staged: string, key: string): Promise<void>;
+  /**
+   * Makes the object at `from` the object at `to` (replacing one there), durably, as `place` does: a crash
+   * leaves it at one key or the other, whole.
+   */
+  move(from: string, to: string): Promise<void>;
   /** Removes a staged file that will not be placed. */
   discardStaged(staged: string): Promise<void>;
   /** Opens the object at `key` for reading at positions. */

@@ -73,6 +73,14 @@ export class FileArchive implements Archive {
     await this.#syncDir(dir);
   }
 
+  /** A rename within the data directory, by `place`; with `sync`, the entry's old folder is synced too. */
+  async move(from: string, to: string): Promise<void> {
+    const source = this.#file(from);
+    await this.place(source, to);
+    const dir = path.dirname(source);
+    if (this.sync && dir !== path.dirname(this.#file(to))) await this.#syncDir(dir);
+  }
+
   /**
    * Without `sync`, on this thread: with no syncs of ours for a mkdir or a rename to wait behind, a
    * trip through Deno's blocking threads and back costs more than the call (issue 16: with the intake's

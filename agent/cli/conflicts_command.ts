@@ -2,6 +2,9 @@
  * `deno task agent conflicts`: the objects received again with other bytes (docs/operations.md,
  * "Duplicates and conflicts"), newest first, read from the index itself on a read-only connection: while
  * the agent runs (WAL mode lets a reader beside it) or while it is stopped.
+ *
+ * `deno task agent conflicts resolve ID --keep stored|received`: settles one, through the running agent's
+ * loopback HTTP API (the agent changes its archive and index itself).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -10,17 +13,28 @@ import { commandLine } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { CONFLICTS_PAGE_MAX, type ConflictView, listConflicts, sinceOf } from "../index/conflicts.ts";
 import { dataDirOf } from "./_data_dir.ts";
+import { agentBaseUrl, CliUsageError } from "./_http.ts";
 
 const USAGE =
-  `usage: deno task agent conflicts [--config FILE | --data DIR] [--since WHEN] [--limit N] [--json]
+  `usage: deno task agent conflicts [--config FILE | --data DIR] [--since WHEN] [--unresolved] [--limit N]
+                                 [--json]
+       deno task agent conflicts resolve ID --keep stored|received [--config FILE] [--http-host ADDR]
+                                 [--http-port N] [--json]
   objects received again with other bytes than the archived ones (archive.duplicates), newest first
-  --config FILE     the agent's configuration file, for its data directory
+  --config FILE     the agent's configuration file, for its data directory (and, to resolve, its HTTP port)
   --data DIR        the agent's data directory (default: the configuration's, else ./data/agent)
   --since WHEN      only those received since WHEN, ISO 8601 (2026-12-01, 2026-12-01T08:00Z; UTC without
                     an offset)
+  --unresolved      only those not resolved yet
   --limit N         at most N of them (1 to ${CONFLICTS_PAGE_MAX}, default 100)
-  --json            one JSON object: {total, conflicts: [...]} with both SHA-256 in full
-Reads agent.db itself, read-only: the agent may be running or stopped.`;
+  --json            one JSON object: {total, conflicts: [...]} with both SHA-256 in full (resolve: the
+                    conflict as resolved)
+  --keep WHICH      resolve: stored (the kept copy is deleted) or received (the kept copy becomes the
+                    archived object, indexed and routed again)
+  --http-host ADDR  resolve: the agent's HTTP address (default: the configuration's)
+  --http-port N     resolve: the agent's HTTP port (default: the configuration's)
+Listing reads agent.db itself, read-only: the agent may be running or stopped. Resolving goes through the
+running agent.`;
 
 class UsageError extends Error {}
 
@@ -28,23 +42,34 @@ export function conflictsCommand(args: string[]): Promise<number> {
   return Promise.resolve(run(args));
 }
 
-function run(args: string[]): number {
-  const parsed = commandLine("agent conflicts", USAGE, args, {
-    config: { type: "string" },
-    data: { type: "string" },
-    since: { type: "string" },
-    limit: { type: "string" },
-    json: { type: "boolean" },
-  });
+const OPTIONS = {
+  config: { type: "string" },
+  data: { type: "string" },
+  since: { type: "string" },
+  unresolved: { type: "boolean" },
+  limit: { type: "string" },
+  json: { type: "boolean" },
+  keep: { type: "string" },
+  "http-host": { type: "string" },
+  "http-port": { type: "string" },
+} as const;
+
+function run(args: string[]): number | Promise<number> {
+  const parsed = commandLine("agent conflicts", USAGE, args, OPTIONS);
   if (typeof parsed === "number") return parsed;
+  if (parsed.positionals[0] === "resolve") return resolve(parsed.positionals.slice(1), parsed.values);
   const v = parsed.values;
   let dataDir: string;
   let limit = 100;
   let since: number | undefined;
   try {
     if (parsed.positionals.length) {
-      throw new UsageError(`takes no arguments, only options (${JSON.stringify(parsed.positionals[0])})`);
+      throw new UsageError(
+        `takes no arguments but resolve, only options (${JSON.stringify(parsed.positionals[0])})`,
+      );
     }
+    const misplaced = (["keep", "http-host", "http-port"] as const).find((o) => v[o] !== undefined);
+    if (misplaced) throw new UsageError(`--${misplaced} is an option of resolve`);
     if (v.limit !== undefined) {
       limit = /^[1-9][0-9]*$/.test(v.limit) ? Number(v.limit) : NaN;
       if (!(limit <= CONFLICTS_PAGE_MAX)) {
@@ -95,7 +120,11 @@ function run(args: string[]): number {
     };
     try {
       db.exec("PRAGMA busy_timeout = 10000");
-      page = listConflicts({ statement: (sql) => db.prepare(sql) }, { limit, since });
+      page = listConflicts({ statement: (sql) => db.prepare(sql) }, {
+        limit,
+        since,
+        unresolved: v.unresolved,
+      });
     } finally {
       db.close();
     }
@@ -108,7 +137,11 @@ function run(args: string[]): number {
     return 0;
   }
   if (page.total === 0) {
-    console.log(since === undefined ? "no conflicts recorded" : `no conflicts recorded since ${v.since}`);
+    console.log(
+      `no ${v.unresolved ? "unresolved " : ""}conflicts recorded${
+        since === undefined ? "" : ` since ${v.since}`
+      }`,
+    );
     return 0;
   }
   console.log(table(page.conflicts));
@@ -131,6 +164,7 @@ function table(rows: ConflictView[]): string {
     "STORED",
     "RECEIVED",
     "KEPT AS",
+    "RESOLVED",
   ];
   const cells = rows.map((r) => [
     r.receivedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"),
@@ -140,7 +174,101 @@ function table(rows: ConflictView[]): string {
     r.storedSha256.slice(0, 16),
     r.receivedSha256.slice(0, 16),
     r.keptPath ?? "-",
+    resolved(r),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   return [head, ...cells].map((c) => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+/** A conflict's resolution as the table shows it: `keep stored`, `keep received (under way)`, or `-`. */
+function resolved(r: ConflictView): string {
+  if (!r.resolution) return "-";
+  return `keep ${r.resolution}${r.resolvedAt ? "" : " (under way)"}`;
+}
+
+/** `resolve ID --keep stored|received`: through the running agent's `POST /conflicts/:id/resolve`. */
+async function resolve(
+  positionals: string[],
+  v:
+    & {
+      config?: string;
+      data?: string;
+      keep?: string;
+      json?: boolean;
+      "http-host"?: string;
+      "http-port"?: string;
+    }
+    & Record<string, unknown>,
+): Promise<number> {
+  let url = "";
+  let id: string;
+  let keep: string;
+  try {
+    if (positionals.length !== 1 || !/^[1-9][0-9]{0,15}$/.test(positionals[0])) {
+      throw new CliUsageError(
+        positionals.length === 0
+          ? "resolve needs the ID of a conflict (agent conflicts lists them)"
+          : `resolve takes one conflict ID, a number, not ${JSON.stringify(positionals.join(" "))}`,
+      );
+    }
+    id = positionals[0];
+    if (v.keep !== "stored" && v.keep !== "received") {
+      throw new CliUsageError(
+        `resolve needs --keep stored or --keep received${
+          v.keep === undefined ? "" : `, not ${JSON.stringify(v.keep)}`
+        }`,
+      );
+    }
+    keep = v.keep;
+    const misplaced = (["data", "since", "unresolved", "limit"] as const).find((o) => v[o] !== undefined);
+    if (misplaced) throw new CliUsageError(`--${misplaced} is not an option of resolve`);
+    url = `${agentBaseUrl(v)}/conflicts/${id}/resolve`;
+  } catch (err) {
+    if (err instanceof CliUsageError || err instanceof ConfigError) {
+      console.error(`agent conflicts: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ keep }),
+    });
+  } catch (err) {
+    console.error(
+      `agent conflicts: cannot reach the agent at ${
+        new URL(url).origin
+      } to resolve (a conflict is resolved ` +
+        "by the running agent: start it, or give the same --config as the agent, or --http-host and " +
+        `--http-port): ${(err as Error).message}`,
+    );
+    return 1;
+  }
+  const body = await res.json().catch(() => ({})) as { conflict?: ConflictView; error?: string };
+  if (!res.ok || !body.conflict) {
+    console.error(
+      `agent conflicts: conflict ${id} not resolved: ${
+        body.error ?? `the agent answered HTTP ${res.status}`
+      }${
+        res.status === 404 && !body.error?.startsWith("there is no")
+          ? " (an agent of an earlier version?)"
+          : ""
+      }`,
+    );
+    return 1;
+  }
+  if (v.json) console.log(JSON.stringify(body.conflict));
+  else {
+    const c = body.conflict;
+    console.log(
+      c.resolution === "stored"
+        ? `conflict ${c.id} resolved: the stored object kept, the received copy ${c.keptPath} deleted`
+        : `conflict ${c.id} resolved: the received copy is now the archived object of ${c.sopInstanceUid} ` +
+          "(indexed and routed again), the stored one deleted",
+    );
+  }
+  return 0;
 }

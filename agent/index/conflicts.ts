@@ -52,7 +52,17 @@ export interface ConflictView {
   callingAet: string;
   /** When it was received, ISO 8601 (UTC). */
   receivedAt: string;
+  /**
+   * How it was resolved (`agent conflicts resolve`): `stored` (the kept copy deleted) or `received` (the
+   * kept copy made the archived object); null while unresolved. With `resolvedAt` null it is under way.
+   */
+  resolution: Resolution | null;
+  /** When it was resolved, ISO 8601 (UTC); null while unresolved or under way. */
+  resolvedAt: string | null;
 }
+
+/** Which object of a keepBoth conflict stays: the one the index holds, or the copy kept aside. */
+export type Resolution = "stored" | "received";
 
 /** The most conflicts one page lists. */
 export const CONFLICTS_PAGE_MAX = 1000;
@@ -65,34 +75,94 @@ export interface ConflictsSource {
   };
 }
 
+/** What `listConflicts` lists: a page (by `offset`, or `before` a row), filtered. */
+export interface ConflictsPage {
+  limit?: number;
+  /** Rows to skip (kept for compatibility: it shifts when conflicts arrive between pages; `before` does not). */
+  offset?: number;
+  /** Only rows after the row of this id in the listing's order (older ones): the id of a page's last row. */
+  before?: number;
+  /** Only those received since then (epoch ms). */
+  since?: number;
+  /** Only those not resolved (a resolution under way counts as unresolved). */
+  unresolved?: boolean;
+}
+
+const COLUMNS =
+  `id, sop_instance_uid, stored_sha256, received_sha256, policy, kept_path, calling_aet, received_at,
+  resolution, resolved_at`;
+
 /**
  * One page of the recorded conflicts, newest first (by time received, then by row), and how many there are
- * in all (since `since`, epoch ms, when given).
+ * in all (of those `since` and `unresolved` select; `before` and `offset` only page).
  */
 export function listConflicts(
   db: ConflictsSource,
-  page: { limit?: number; offset?: number; since?: number } = {},
+  page: ConflictsPage = {},
 ): { total: number; conflicts: ConflictView[] } {
   const limit = Math.max(1, Math.min(page.limit ?? 100, CONFLICTS_PAGE_MAX));
-  const where = page.since === undefined ? "" : "WHERE received_at >= ?";
-  const args = page.since === undefined ? [] : [page.since];
-  const total = Number(db.statement(`SELECT count(*) AS n FROM conflicts ${where}`).get(...args)?.n ?? 0);
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (page.since !== undefined) where.push("received_at >= ?"), args.push(page.since);
+  if (page.unresolved) where.push("resolved_at IS NULL");
+  const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
+  const total = Number(db.statement(`SELECT count(*) AS n FROM conflicts ${filter}`).get(...args)?.n ?? 0);
+  if (page.before !== undefined) {
+    // Keyset: after the cursor's row in (received_at DESC, id DESC), wherever rows arrived since.
+    const at = db.statement("SELECT received_at FROM conflicts WHERE id = ?").get(page.before)?.received_at;
+    if (at === undefined || at === null) where.push("id < ?"), args.push(page.before);
+    else where.push("(received_at < ? OR (received_at = ? AND id < ?))"), args.push(at, at, page.before);
+  }
   const rows = db.statement(
-    `SELECT id, sop_instance_uid, stored_sha256, received_sha256, policy, kept_path, calling_aet, received_at
-    FROM conflicts ${where} ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?`,
+    `SELECT ${COLUMNS} FROM conflicts ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?`,
   ).all(...args, limit, Math.max(0, page.offset ?? 0));
+  return { total, conflicts: rows.map(viewOf) };
+}
+
+/** One conflict by its id, or undefined. */
+export function conflictById(db: ConflictsSource, id: number): ConflictView | undefined {
+  const row = db.statement(`SELECT ${COLUMNS} FROM conflicts WHERE id = ?`).get(id);
+  return row ? viewOf(row) : undefined;
+}
+
+/** Conflicts whose resolution is under way (begun, its files not yet settled): a crash interrupted them. */
+export function resolutionsUnderWay(db: ConflictsSource): ConflictView[] {
+  return db.statement(
+    `SELECT ${COLUMNS} FROM conflicts WHERE resolution IS NOT NULL AND resolved_at IS NULL ORDER BY id`,
+  ).all().map(viewOf);
+}
+
+/**
+ * Begins a conflict's resolution, before any file changes (a crash after it is finished at the next start);
+ * false when it is resolved, or under way with the other resolution.
+ */
+export function beginResolution(db: Database, id: number, keep: Resolution): boolean {
+  return db.write(() =>
+    db.statement(`UPDATE conflicts SET resolution = ? WHERE id = ? AND resolved_at IS NULL
+      AND (resolution IS NULL OR resolution = ?)`).run(keep, id, keep).changes === 1
+  );
+}
+
+/** Marks a begun resolution done; call inside the transaction that changes the index for it. */
+export function endResolutionInTransaction(db: Database, id: number, now = Date.now()): void {
+  db.statement("UPDATE conflicts SET resolved_at = ? WHERE id = ? AND resolution IS NOT NULL").run(now, id);
+}
+
+function viewOf(r: Record<string, unknown>): ConflictView {
   return {
-    total,
-    conflicts: rows.map((r) => ({
-      id: Number(r.id),
-      sopInstanceUid: String(r.sop_instance_uid),
-      storedSha256: String(r.stored_sha256),
-      receivedSha256: String(r.received_sha256),
-      policy: r.policy as DuplicatePolicy,
-      keptPath: r.kept_path === null || r.kept_path === undefined ? null : String(r.kept_path),
-      callingAet: String(r.calling_aet ?? ""),
-      receivedAt: new Date(Number(r.received_at)).toISOString(),
-    })),
+    id: Number(r.id),
+    sopInstanceUid: String(r.sop_instance_uid),
+    storedSha256: String(r.stored_sha256),
+    receivedSha256: String(r.received_sha256),
+    policy: r.policy as DuplicatePolicy,
+    keptPath: r.kept_path === null || r.kept_path === undefined ? null : String(r.kept_path),
+    callingAet: String(r.calling_aet ?? ""),
+    receivedAt: new Date(Number(r.received_at)).toISOString(),
+    resolution: r.resolution === "stored" || r.resolution === "received" ? r.resolution : null,
+    resolvedAt: r.resolved_at === null || r.resolved_at === undefined
+      ? null
+      : new Date(Number(r.resolved_at)).toISOString(),
   };
 }
 

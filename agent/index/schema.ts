@@ -208,4 +208,12 @@ export const conflicts = sqliteTable("conflicts", {
   keptPath: text("kept_path"),
   callingAet: text("calling_aet").notNull().default(""),
   receivedAt: integer("received_at").notNull(),
+  /**
+   * How an operator settled a keepBoth conflict (`agent conflicts resolve`): `stored` (the kept copy
+   * deleted) or `received` (the kept copy made the archived object). Set before the files change; with
+   * `resolved_at` still null the resolution is under way, and a start after a crash finishes it.
+   */
+  resolution: text("resolution", { enum: ["stored", "received"] }),
+  /** When the resolution was done (epoch ms); null while unresolved or under way. */
+  resolvedAt: integer("resolved_at"),
 }, (t) => [index("conflicts_sop").on(t.sopInstanceUid)]);

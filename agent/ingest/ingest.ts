@@ -109,6 +109,10 @@ export type Prepared =
     checked: Checked;
     targets: { route: string; destination: string }[];
     conflict?: Conflict;
+    /** Other bytes under a known UID without a conflict to record (a resolution): routed again too. */
+    again?: boolean;
+    /** Runs in the object's savepoint, after its rows (a resolution marks its conflict resolved). */
+    also?: () => void;
   };
 
 export class Ingest implements StoreHandler<StoreFileStream> {
@@ -401,12 +405,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       // keepLast: the new object replaces the stored one below, and is routed again.
     }
 
-    const routing = this.#o.routing;
-    const targets = removedButAsked
-      ? extra
-      : routing
-      ? [...queueTargets(route(routing.routes, routingFacts(c.header, attrs, ctx.association))), ...extra]
-      : [];
+    const targets = removedButAsked ? extra : [...this.#routeTargets(c), ...extra];
     await archive.place(received.tempPath, key);
     return { kind: "index", checked: c, targets, conflict };
   }
@@ -472,14 +471,33 @@ export class Ingest implements StoreHandler<StoreFileStream> {
    */
   indexPlaced(c: Checked): boolean {
     if (existingInstance(this.#o.db, c.attrs.sopInstanceUid)) return false;
-    const routing = this.#o.routing;
-    const targets = routing
-      ? queueTargets(route(routing.routes, routingFacts(c.header, c.attrs, c.ctx.association)))
-      : [];
-    if (this.write([{ kind: "index", checked: c, targets }], false).length) {
+    if (this.write([{ kind: "index", checked: c, targets: this.#routeTargets(c) }], false).length) {
       throw new Error("index commit failed");
     }
     return true;
+  }
+
+  /**
+   * Makes an object already at its archive key the archived one of its UID, in place of what the index
+   * held, and routes it again under the current routes: the index update of keepLast, for a conflict's
+   * kept copy an operator chose (resolve.ts). `also` runs in the same transaction. Throws when it did not
+   * commit.
+   */
+  replacePlaced(c: Checked, also: () => void): void {
+    if (
+      this.write([{ kind: "index", checked: c, targets: this.#routeTargets(c), again: true, also }], false)
+        .length
+    ) {
+      throw new Error("index commit failed");
+    }
+  }
+
+  /** The queue rows the current routes give an object. */
+  #routeTargets(c: Checked): { route: string; destination: string }[] {
+    const routing = this.#o.routing;
+    return routing
+      ? queueTargets(route(routing.routes, routingFacts(c.header, c.attrs, c.ctx.association)))
+      : [];
   }
 
   /**
@@ -498,7 +516,7 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     const each = () => {
       const errors = indexInstances(
         db,
-        items.map(({ checked: { received, ctx, attrs, key }, targets, conflict }) => ({
+        items.map(({ checked: { received, ctx, attrs, key }, targets, conflict, again, also }) => ({
           attrs,
           file: {
             path: key,
@@ -510,11 +528,14 @@ export class Ingest implements StoreHandler<StoreFileStream> {
             callingAet: ctx.association.callingAet,
           },
           alsoInTransaction: () => {
-            // New bytes under a known UID (keepLast) go again; the same object committed twice does not.
-            routing?.queue.addInTransaction(attrs.sopInstanceUid, targets, undefined, conflict !== undefined);
+            // New bytes under a known UID (keepLast, a resolution) go again; the same object committed twice
+            // does not.
+            const resend = conflict !== undefined || again === true;
+            routing?.queue.addInTransaction(attrs.sopInstanceUid, targets, undefined, resend);
             if (conflict) {
               recordConflictInTransaction(db, attrs.sopInstanceUid, conflict, ctx.association.callingAet);
             }
+            also?.();
           },
         })),
       );

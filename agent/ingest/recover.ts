@@ -19,7 +19,7 @@ import type { ReceivedObject } from "../part10/file_stream.ts";
 import { HEAD_BYTES } from "../part10/file_stream.ts";
 import { readHeader } from "../part10/header.ts";
 import { type ByteSource, openFile, readUpTo } from "../part10/source.ts";
-import type { Ingest } from "./ingest.ts";
+import type { Checked, Ingest } from "./ingest.ts";
 import type { Intake } from "./intake.ts";
 
 const CLEAN_STOP = "clean-stop";
@@ -278,16 +278,33 @@ async function archivedObject(archive: Archive, key: string): Promise<ReceivedOb
   }
 }
 
+/**
+ * An archived file checked as a received object would be (its key is the one its UIDs give, which may
+ * not be `key`), its calling AE title `callingAet` or else the one the receive path wrote in its meta.
+ */
+export async function checkArchived(
+  ingest: Ingest,
+  archive: Archive,
+  key: string,
+  callingAet = "",
+): Promise<Checked> {
+  const received = await archivedObject(archive, key);
+  const association = {
+    callingAet: callingAet || received.meta.sourceAet || "",
+    calledAet: "",
+    remoteAddress: "",
+  };
+  return await ingest.check(received, {
+    association,
+    sopClassUid: received.meta.sopClassUid,
+    sopInstanceUid: received.meta.sopInstanceUid,
+    transferSyntax: received.meta.transferSyntax,
+  });
+}
+
 async function indexStray(ingest: Ingest, archive: Archive, key: string, log?: Logger): Promise<boolean> {
   try {
-    const received = await archivedObject(archive, key);
-    const association = { callingAet: received.meta.sourceAet ?? "", calledAet: "", remoteAddress: "" };
-    const checked = await ingest.check(received, {
-      association,
-      sopClassUid: received.meta.sopClassUid,
-      sopInstanceUid: received.meta.sopInstanceUid,
-      transferSyntax: received.meta.transferSyntax,
-    });
+    const checked = await checkArchived(ingest, archive, key);
     return checked.key === key && ingest.indexPlaced(checked);
   } catch (err) {
     log?.warn("an archive file without its index row could not be indexed; removed", {

@@ -80,3 +80,10 @@ export async function ingestRig(
   const store = (bytes: Uint8Array) => storeAsWire(ingest, ctx, bytes);
   return { dir, db, intake, ingest, dataset, sopInstanceUid, ctx, store, tearDown };
 }
+
+/** A data set's bytes with the last one changed: other bytes under the same UIDs (a conflict). */
+export function otherBytes(dataset: Uint8Array, change = 0xff): Uint8Array {
+  const copy = dataset.slice();
+  copy[copy.length - 1] ^= change;
+  return copy;
+}

@@ -9,7 +9,7 @@ import { FileArchive } from "../archive/file_archive.ts";
 import { Queue } from "../queue/queue.ts";
 import { Retention } from "../forward/retention.ts";
 import type { CompiledRoute } from "../routing/rules.ts";
-import { ingestRig } from "./testing.ts";
+import { ingestRig, otherBytes } from "./testing.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
 
@@ -57,11 +57,4 @@ for (const bytes of ["the same", "other"]) {
       await tearDown();
     }
   });
-}
-
-/** The data set with its last byte (pixel data) changed: the same UIDs, other bytes. */
-function otherBytes(dataset: Uint8Array): Uint8Array {
-  const copy = dataset.slice();
-  copy[copy.length - 1] ^= 0xff;
-  return copy;
 }

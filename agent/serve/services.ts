@@ -1,4 +1,5 @@
 /** What a site's request handlers work with, passed down from the agent's start. */
+import type { ConflictResolver } from "../ingest/resolve.ts";
 import type { Logger } from "@conduit/shared/log";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { Archive } from "../archive/archive.ts";
@@ -37,5 +38,7 @@ export interface SiteServices {
    * another site) and has the tunnel use it from its next connection.
    */
   credential?: { replace(credential: string): Promise<void> };
+  /** Resolves the site's conflicts (`resolveConflict`). */
+  conflicts?: ConflictResolver;
   log: Logger;
 }

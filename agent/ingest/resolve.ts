@@ -1,0 +1,153 @@
+/**
+ * Resolving a keepBoth conflict (`agent conflicts resolve`, `POST /conflicts/:id/resolve`, the hub's
+ * `site.resolveConflict`): the operator keeps the `stored` object (the copy kept aside is deleted) or the
+ * `received` one (the kept copy becomes the archived object at its object key, indexed and routed again as
+ * keepLast does, the old bytes gone).
+ *
+ * Crash-safe by a roll forward: the conflict row first says which resolution is under way (one index
+ * transaction), then the files change (a rename into place, synced, or a removal), then one transaction
+ * updates the index and marks the conflict resolved. A start after a crash finishes every resolution under
+ * way (`finishUnderWay`), from whichever step it stopped at; before the first transaction nothing changed.
+ */
+import { hashUid, type Logger } from "@conduit/shared/log";
+import { type Archive, datasetHash, objectKey, parseAsideKey } from "../archive/archive.ts";
+import type { Database } from "../index/db.ts";
+import {
+  beginResolution,
+  conflictById,
+  type ConflictView,
+  endResolutionInTransaction,
+  type Resolution,
+  resolutionsUnderWay,
+} from "../index/conflicts.ts";
+import { existingInstance } from "../index/instances.ts";
+import type { Ingest } from "./ingest.ts";
+import { checkArchived } from "./recover.ts";
+
+/** Why a conflict cannot be resolved; `kind` says how the HTTP API and the tunnel answer. */
+export class ConflictResolveError extends Error {
+  override name = "ConflictResolveError";
+  constructor(message: string, readonly kind: "not-found" | "refused") {
+    super(message);
+  }
+}
+
+export interface ResolverOptions {
+  db: Database;
+  archive: Archive;
+  ingest: Ingest;
+  log: Logger;
+}
+
+export class ConflictResolver {
+  readonly #o: ResolverOptions;
+  /** Resolutions run one at a time (two of one SOP Instance UID must not interleave). */
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ResolverOptions) {
+    this.#o = options;
+  }
+
+  /** Resolves conflict `id` keeping `keep`; the conflict as it is now resolved. */
+  resolve(id: number, keep: Resolution): Promise<ConflictView> {
+    const run = this.#chain.then(() => this.#resolve(id, keep));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Finishes the resolutions a crash left under way (at start, before work is accepted); how many. */
+  async finishUnderWay(): Promise<number> {
+    let finished = 0;
+    for (const c of resolutionsUnderWay(this.#o.db)) {
+      try {
+        await this.#finish(c, c.resolution!);
+        finished++;
+      } catch (err) {
+        this.#o.log.error("a conflict resolution a stop interrupted could not be finished", {
+          conflict: c.id,
+          sop: hashUid(c.sopInstanceUid),
+          reason: err instanceof ConflictResolveError ? err.message : (err as Error).name,
+        });
+      }
+    }
+    return finished;
+  }
+
+  async #resolve(id: number, keep: Resolution): Promise<ConflictView> {
+    const { db, archive } = this.#o;
+    const c = conflictById(db, id);
+    if (!c) throw new ConflictResolveError(`there is no conflict ${id}`, "not-found");
+    if (c.resolvedAt) {
+      throw new ConflictResolveError(
+        `conflict ${id} was resolved already (keep ${c.resolution}, at ${c.resolvedAt})`,
+        "refused",
+      );
+    }
+    if (c.policy !== "keepBoth" || !c.keptPath) {
+      throw new ConflictResolveError(
+        `conflict ${id} has no kept copy to resolve: the duplicates policy ${c.policy} ` +
+          (c.policy === "keepLast" ? "replaced the stored object" : "discarded the received one") +
+          " when it arrived",
+        "refused",
+      );
+    }
+    if (c.resolution && c.resolution !== keep) {
+      throw new ConflictResolveError(`conflict ${id} is being resolved (keep ${c.resolution})`, "refused");
+    }
+    if (!c.resolution && !(await archive.stat(c.keptPath))) {
+      throw new ConflictResolveError(
+        `conflict ${id}'s kept copy ${c.keptPath} is not in the archive (removed by hand?): nothing to resolve`,
+        "refused",
+      );
+    }
+    if (!beginResolution(db, id, keep)) {
+      throw new ConflictResolveError(`conflict ${id} was resolved meanwhile`, "refused");
+    }
+    await this.#finish(c, keep);
+    this.#o.log.info("conflict resolved", { conflict: id, keep, sop: hashUid(c.sopInstanceUid) });
+    return conflictById(db, id)!;
+  }
+
+  /** The files, then the index: from wherever a resolution begun stopped. */
+  async #finish(c: ConflictView, keep: Resolution): Promise<void> {
+    const { db, archive, ingest } = this.#o;
+    const kept = c.keptPath!;
+    if (keep === "stored") {
+      await archive.remove(kept);
+      db.write(() => endResolutionInTransaction(db, c.id));
+      return;
+    }
+    const uids = parseAsideKey(kept);
+    if (!uids) {
+      throw new ConflictResolveError(`conflict ${c.id}'s kept copy has no kept copy's name`, "refused");
+    }
+    const key = objectKey(uids.study, uids.series, uids.sop);
+    const before = existingInstance(db, c.sopInstanceUid)?.path;
+    if (await archive.stat(kept)) {
+      // The copy is checked as it was received (it may not be DICOM any more if changed by hand).
+      const checked = await checkArchived(ingest, archive, kept, c.callingAet);
+      if (checked.attrs.sopInstanceUid !== c.sopInstanceUid || checked.key !== key) {
+        throw new ConflictResolveError(`conflict ${c.id}'s kept copy is not that object any more`, "refused");
+      }
+      await archive.move(kept, key);
+    }
+    // The kept copy is at the object key now (moved here, or by the run a crash stopped): indexed as
+    // the archived object if it is that copy (its data set's hash), routed again.
+    const checked = await checkArchived(ingest, archive, key, c.callingAet);
+    const sha256 = await datasetHash(archive, {
+      path: key,
+      datasetOffset: checked.received.fileSize - checked.received.datasetSize,
+      datasetSize: checked.received.datasetSize,
+    });
+    if (sha256 !== c.receivedSha256) {
+      throw new ConflictResolveError(
+        `conflict ${c.id}'s kept copy is neither aside nor at ${key}: it cannot be made the archived object`,
+        "refused",
+      );
+    }
+    checked.received.datasetSha256 = sha256;
+    ingest.replacePlaced(checked, () => endResolutionInTransaction(db, c.id));
+    // The object the index held under another key (other Study or Series UIDs): its bytes go too.
+    if (before && before !== key) await archive.remove(before);
+  }
+}
