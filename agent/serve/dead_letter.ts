@@ -1,8 +1,9 @@
 /**
  * The site's dead letter: its rows (canceled ones left out), and replaying them; and its record of conflicts
- * (objects received again with other bytes), which the site page shows beside it.
+ * (objects received again with other bytes), which the site page shows beside it, and resolving one.
  */
 import { listConflicts } from "../index/conflicts.ts";
+import { ConflictResolveError } from "../ingest/resolve.ts";
 import { CANCELED } from "../queue/keys.ts";
 import { hubRow } from "../queue/queue.ts";
 import { type Handlers, ok } from "./reply.ts";
@@ -16,7 +17,20 @@ export const deadLetterHandlers: Handlers = {
   },
 
   async conflicts(s, request, channel) {
-    await ok(channel, listConflicts(s.db, { limit: request.limit ?? 100, offset: request.offset ?? 0 }));
+    await ok(
+      channel,
+      listConflicts(s.db, {
+        limit: request.limit ?? 100,
+        offset: request.offset ?? 0,
+        before: request.before,
+        unresolved: request.unresolved,
+      }),
+    );
+  },
+
+  async resolveConflict(s, request, channel) {
+    if (!s.conflicts) throw new ConflictResolveError("this agent cannot resolve conflicts here", "refused");
+    await ok(channel, { conflict: await s.conflicts.resolve(request.id, request.keep) });
   },
 
   async replay(s, request, channel) {

@@ -24,6 +24,7 @@ import { credentialHandlers } from "./credential.ts";
 import { eraseHandlers } from "./erase.ts";
 import { ErasureRequestError, NothingToEraseError } from "../erase/erase.ts";
 import { CredentialRefusedError } from "../tunnel/credential.ts";
+import { ConflictResolveError } from "../ingest/resolve.ts";
 
 export type { SiteServices };
 
@@ -59,6 +60,7 @@ function errorCode(e: Error, timedOut: boolean): string {
   ) {
     return "bad-request";
   }
+  if (e instanceof ConflictResolveError) return e.kind === "not-found" ? "not-found" : "bad-request";
   if (e instanceof RenderError) return "not-renderable";
   return "failed";
 }

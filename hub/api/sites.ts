@@ -1,14 +1,65 @@
-/** Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes, dead letter, conflicts and erasure. */
+/**
+ * Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes, dead
+ * letter, conflicts (listed and resolved) and erasure.
+ */
 import { z } from "zod";
-import { type AskOp, type DetailOf, FEATURE_CONFLICTS, Reason, type RequestOf } from "@conduit/shared/tunnel";
+import {
+  type AskOp,
+  type DetailOf,
+  FEATURE_CONFLICT_RESOLVE,
+  FEATURE_CONFLICTS,
+  Reason,
+  type RequestOf,
+} from "@conduit/shared/tunnel";
 import { TRPCError } from "@trpc/server";
 import { SiteUnavailableError } from "../tunnel/errors.ts";
 import { mayReach } from "../auth/permissions.ts";
+import { entry } from "../auth/audit.ts";
+import { atomically } from "../db/atomic.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { name, uid } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "sessions">;
-type SiteDeps = Pick<ApiDeps, "registry" | "sessions" | "rotation" | "transfers" | "erasure">;
+type SiteDeps = Pick<ApiDeps, "db" | "registry" | "sessions" | "rotation" | "transfers" | "erasure">;
+
+/**
+ * The features of a site's agent, once it is known to have `feature` (needed to `what`): an unknown site
+ * is NOT_FOUND, an offline one SERVICE_UNAVAILABLE, an agent without it (or held by a hub that cannot say)
+ * PRECONDITION_FAILED, saying so, so that no agent is sent a request it would refuse.
+ */
+async function agentFeatures(
+  d: Deps,
+  site: string,
+  what: string,
+  feature: string,
+): Promise<ReadonlySet<string>> {
+  await d.registry.require(site);
+  const features = await d.sessions.featuresOf(site);
+  if (!features) {
+    // Held by another hub of the cluster that cannot say (of an earlier version): not asked blindly.
+    if (d.sessions.online(site)) {
+      throw new TRPCError({
+        code: "PRECONDITION_FAILED",
+        message: `the hub that holds ${site} cannot say whether its agent can ${what} (that hub is of an ` +
+          "earlier version): upgrade it",
+      });
+    }
+    throw new SiteUnavailableError(`site ${site} is not connected`);
+  }
+  if (!features.has(feature)) {
+    throw new TRPCError({
+      code: "PRECONDITION_FAILED",
+      message: `${tooOld(d, site)} cannot ${what}: upgrade the agent of ${site}`,
+    });
+  }
+  return features;
+}
+
+/** "this agent version (0.0.9)", of a site's agent. */
+function tooOld(d: Deps, site: string): string {
+  const version = d.sessions.get(site)?.agentVersion;
+  return `this agent version${version ? ` (${version})` : ""}`;
+}
 
 /**
  * The `ok` detail of a request to a site's agent: an unknown site is NOT_FOUND, one never enrolled
@@ -109,37 +160,27 @@ export function siteRouter(d: SiteDeps) {
     ),
     /**
      * One page of the site's conflicts (objects its agent received again with other bytes: UIDs, hashes,
-     * policy, calling AE title, kept copy), newest first, and how many there are. Asked only of an agent
-     * that can answer: an older one is PRECONDITION_FAILED, saying so.
+     * policy, calling AE title, kept copy, resolution), newest first, and how many there are: by `offset`,
+     * or (stable while conflicts arrive) `before` the id of the last one of the page before; `unresolved`
+     * leaves resolved ones out. Asked only of an agent that can answer: an older one is PRECONDITION_FAILED,
+     * saying so.
      */
     conflicts: procedure.input(
       z.object({
         site: name,
         limit: z.number().int().min(1).max(1000).optional(),
         offset: z.number().int().min(0).max(1_000_000_000).optional(),
+        before: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+        unresolved: z.boolean().optional(),
       }).strict(),
     ).query(async ({ input }) => {
-      await d.registry.require(input.site);
-      const features = await d.sessions.featuresOf(input.site);
-      if (!features) {
-        // Held by another hub of the cluster that cannot say (of an earlier version): not asked blindly.
-        if (d.sessions.online(input.site)) {
-          throw new TRPCError({
-            code: "PRECONDITION_FAILED",
-            message:
-              `the hub that holds ${input.site} cannot say whether its agent can list conflicts (that ` +
-              "hub is of an earlier version): upgrade it",
-          });
-        }
-        throw new SiteUnavailableError(`site ${input.site} is not connected`);
-      }
-      if (!features.has(FEATURE_CONFLICTS)) {
-        const version = d.sessions.get(input.site)?.agentVersion;
+      const features = await agentFeatures(d, input.site, "list conflicts", FEATURE_CONFLICTS);
+      const newer = input.before !== undefined || input.unresolved === true;
+      if (newer && !features.has(FEATURE_CONFLICT_RESOLVE)) {
         throw new TRPCError({
           code: "PRECONDITION_FAILED",
-          message: `this agent version${
-            version ? ` (${version})` : ""
-          } cannot list conflicts: upgrade the agent of ${input.site}`,
+          message: `${tooOld(d, input.site)} cannot list conflicts by before or unresolved: upgrade the ` +
+            `agent of ${input.site}`,
         });
       }
       const limit = input.limit ?? 50;
@@ -147,7 +188,13 @@ export function siteRouter(d: SiteDeps) {
       return {
         limit,
         offset,
-        ...(await d.sessions.ask(input.site, { op: "conflicts", limit, offset })),
+        ...(await d.sessions.ask(input.site, {
+          op: "conflicts",
+          limit,
+          offset,
+          ...(input.before !== undefined ? { before: input.before } : {}),
+          ...(input.unresolved ? { unresolved: true as const } : {}),
+        })),
       };
     }),
     /**
@@ -168,6 +215,33 @@ export function siteRouter(d: SiteDeps) {
     ).mutation(async ({ ctx, input }) => {
       const { site, ...target } = input;
       return await d.erasure.erase(site, target, actorOf(ctx.principal!));
+    }),
+    /**
+     * Resolves one of the site's keepBoth conflicts: `stored` keeps the archived object (the kept copy is
+     * deleted), `received` makes the kept copy the archived object (indexed and routed again there).
+     * Audited (`site.conflict.resolve`). An agent that cannot is PRECONDITION_FAILED, saying so; one that
+     * refuses (resolved already, nothing kept) BAD_REQUEST, an unknown id NOT_FOUND, with its sentence.
+     */
+    resolveConflict: procedure.input(
+      z.object({
+        site: name,
+        id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+        keep: z.enum(["stored", "received"]),
+      }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      await agentFeatures(d, input.site, "resolve conflicts", FEATURE_CONFLICT_RESOLVE);
+      const { conflict } = await d.sessions.ask(input.site, {
+        op: "resolveConflict",
+        id: input.id,
+        keep: input.keep,
+      });
+      await atomically(d.db, (tx) => [
+        entry(tx, actorOf(ctx.principal!), "site.conflict.resolve", input.site, {
+          conflict: input.id,
+          keep: input.keep,
+        }),
+      ]);
+      return conflict;
     }),
     replay: procedure.input(
       z.object({ site: name, ids: z.array(z.number().int().positive()).min(1) }).strict(),

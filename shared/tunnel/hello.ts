@@ -60,6 +60,13 @@ export const FEATURE_CONFLICTS = "conflicts";
  * good); an agent without it resets the stream of an operation it does not know.
  */
 export const FEATURE_ERASE = "erase";
+/**
+ * `conflict-resolve`: the agent answers the `resolveConflict` request (keep the stored object or the
+ * received copy of a keepBoth conflict), takes `before` (a stable cursor) and `unresolved` in the
+ * `conflicts` request, and says how each listed conflict was resolved. An older agent's strict schema
+ * refuses those fields, and it resets the stream of an operation it does not know.
+ */
+export const FEATURE_CONFLICT_RESOLVE = "conflict-resolve";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -69,6 +76,7 @@ const FEATURES: string[] = [
   FEATURE_COMMITMENT_STATE,
   FEATURE_CONFLICTS,
   FEATURE_ERASE,
+  FEATURE_CONFLICT_RESOLVE,
 ];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a

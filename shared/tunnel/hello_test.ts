@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   clientHandshake,
   FEATURE_COMMITMENT_STATE,
+  FEATURE_CONFLICT_RESOLVE,
   FEATURE_CONFLICTS,
   FEATURE_CREDENTIAL,
   FEATURE_DELIVERY,
@@ -143,6 +144,7 @@ for (const offer of [true, false]) {
             FEATURE_COMMITMENT_STATE,
             FEATURE_CONFLICTS,
             FEATURE_ERASE,
+            FEATURE_CONFLICT_RESOLVE,
           ]
           : undefined,
       );

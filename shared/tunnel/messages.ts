@@ -253,6 +253,22 @@ const bulkdata = z.object({
   deadlineMs: deadline,
 }).strict();
 
+/** A conflict as a site lists it: UIDs, hashes, policy, AE title, kept copy, and its resolution. */
+const ConflictView = z.object({
+  id: z.number().int(),
+  sopInstanceUid: z.string(),
+  storedSha256: z.string(),
+  receivedSha256: z.string(),
+  policy: z.enum(["keepFirst", "keepLast", "keepBoth"]),
+  keptPath: z.string().nullable(),
+  callingAet: z.string(),
+  receivedAt: z.string(),
+  /** Absent from an agent before `conflict-resolve`; null while unresolved. */
+  resolution: z.enum(["stored", "received"]).nullable().optional(),
+  /** When it was resolved; null while unresolved or under way. */
+  resolvedAt: z.string().nullable().optional(),
+});
+
 /** Each operation: its request, and the replies it may get (every one may get `error` instead). */
 export const OPERATIONS = {
   /** The agent's queue depth and version. */
@@ -296,26 +312,22 @@ export const OPERATIONS = {
   },
   /**
    * The site's record of conflicts (objects received again with other bytes), newest first: one page and
-   * how many there are. Asked only of an agent whose hello names the `conflicts` feature.
+   * how many there are. Asked only of an agent whose hello names the `conflicts` feature; `before` and
+   * `unresolved` only of one whose hello names `conflict-resolve` (it also says how each was resolved).
    */
   conflicts: {
     request: z.object({
       op: z.literal("conflicts"),
       limit: z.number().int().positive().max(1000).optional(),
       offset: z.number().int().nonnegative().optional(),
+      /** Only those after this conflict in the listing's order (a page's last id): a stable cursor. */
+      before: z.number().int().positive().optional(),
+      /** Only those not resolved. */
+      unresolved: z.literal(true).optional(),
     }).strict(),
     reply: okWith(z.object({
       total: count,
-      conflicts: z.array(z.object({
-        id: z.number().int(),
-        sopInstanceUid: z.string(),
-        storedSha256: z.string(),
-        receivedSha256: z.string(),
-        policy: z.enum(["keepFirst", "keepLast", "keepBoth"]),
-        keptPath: z.string().nullable(),
-        callingAet: z.string(),
-        receivedAt: z.string(),
-      })).max(1000),
+      conflicts: z.array(ConflictView).max(1000),
     })),
   },
   /**
@@ -345,6 +357,19 @@ export const OPERATIONS = {
       conflicts: count,
       thumbnails: count.optional(),
     })),
+  },
+  /**
+   * Resolves a keepBoth conflict: `stored` deletes the kept copy, `received` makes it the archived object
+   * (indexed and routed again). The reply: the conflict as now resolved. Asked only of an agent whose hello
+   * names the `conflict-resolve` feature.
+   */
+  resolveConflict: {
+    request: z.object({
+      op: z.literal("resolveConflict"),
+      id: z.number().int().positive(),
+      keep: z.enum(["stored", "received"]),
+    }).strict(),
+    reply: okWith(z.object({ conflict: ConflictView })),
   },
   /** Dead-letter rows back to the queue, attempts reset. */
   replay: {
@@ -476,6 +501,7 @@ export const Request = z.discriminatedUnion("op", [
   OPERATIONS.deadLetter.request,
   OPERATIONS.conflicts.request,
   OPERATIONS.erase.request,
+  OPERATIONS.resolveConflict.request,
   OPERATIONS.replay.request,
   OPERATIONS.send.request,
   OPERATIONS.progress.request,

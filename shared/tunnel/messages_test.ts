@@ -105,6 +105,26 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
       },
     }],
   },
+  resolveConflict: {
+    request: { op: "resolveConflict", id: 3, keep: "received" },
+    replies: [{
+      type: "ok",
+      detail: {
+        conflict: {
+          id: 3,
+          sopInstanceUid: UID,
+          storedSha256: "a".repeat(64),
+          receivedSha256: "b".repeat(64),
+          policy: "keepBoth",
+          keptPath: `${UID}/${UID}.1/${UID}.2.conflict-bbbbbbbbbbbbbbbb.dcm`,
+          callingAet: "MODALITY",
+          receivedAt: "2026-12-05T06:30:00.000Z",
+          resolution: "received",
+          resolvedAt: "2026-12-05T07:00:00.000Z",
+        },
+      },
+    }],
+  },
   replay: { request: { op: "replay", ids: [7] }, replies: [{ type: "ok", detail: { replayed: 1 } }] },
   send: {
     request: {

@@ -164,6 +164,7 @@ const AUDIT: Record<string, string> = {
   "site.rotate": "Rotated the credential of the site",
   "site.uplink": "Set the uplink cap of the site",
   "site.downlink": "Set the downlink cap of the site",
+  "site.conflict.resolve": "Resolved a conflict of the site",
   "transfer.create": "Started the transfer",
   "transfer.schedule": "Rescheduled the transfer",
   "transfer.cancel": "Cancelled the transfer",
