@@ -154,12 +154,14 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
             now,
           ) > 0;
           if (!isNew) {
-            // A replacement (duplicates keepLast), or a tombstone filled again: same counts, new file facts
-            // (and the new object's image size, which also fills in a row indexed before migration 0006).
+            // A replacement (duplicates keepLast, a conflict resolved keeping the received copy), or a
+            // tombstone filled again: same counts, new file facts (and the new object's image size, which
+            // also fills in a row indexed before migration 0006) and instance number; its series' and
+            // study's attributes become the new object's, so that C-FIND answers what is archived now.
             run(
               `UPDATE instances SET path = ?, file_size = ?, dataset_offset = ?, dataset_size = ?, sha256 = ?,
               transfer_syntax_uid = ?, rows = ?, columns = ?, bits_allocated = ?, number_of_frames = ?,
-              received_at = ?, removed_at = NULL WHERE sop_instance_uid = ?`,
+              instance_number = ?, received_at = ?, removed_at = NULL WHERE sop_instance_uid = ?`,
               file.path,
               file.fileSize,
               file.datasetOffset,
@@ -170,8 +172,34 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
               a.columns,
               a.bitsAllocated,
               a.numberOfFrames,
+              a.instanceNumber,
               now,
               a.sopInstanceUid,
+            );
+            run(
+              `UPDATE series SET modality = ?, series_number = ?, series_description = ?, series_date = ?,
+              series_time = ?, body_part_examined = ? WHERE series_instance_uid = ?`,
+              a.modality,
+              a.seriesNumber,
+              a.seriesDescription,
+              a.seriesDate,
+              a.seriesTime,
+              a.bodyPartExamined,
+              a.seriesInstanceUid,
+            );
+            run(
+              `UPDATE studies SET study_date = ?, study_time = ?, accession_number = ?,
+              referring_physician_name = ?, study_description = ?, study_id = ?, specific_character_set = ?,
+              updated_at = ? WHERE study_instance_uid = ?`,
+              a.studyDate,
+              a.studyTime,
+              a.accessionNumber,
+              a.referringPhysicianName,
+              a.studyDescription,
+              a.studyId,
+              a.specificCharacterSet,
+              now,
+              a.studyInstanceUid,
             );
           }
           alsoInTransaction?.();

@@ -105,6 +105,38 @@ Deno.test("indexInstances: groups of any bounds index as one by one, a replaceme
   }
 });
 
+Deno.test("indexInstances: a replacement's instance number, series and study attributes are the new object's", async () => {
+  const db = await freshDb();
+  try {
+    const first = entryOf(specs[0]);
+    const other = entryOf(specs[1]);
+    indexInstances(db, [first, other]);
+    const attrs = {
+      ...first.attrs,
+      seriesDescription: "CHANGED",
+      studyDescription: "CORRECTED",
+      instanceNumber: "9",
+    };
+    indexInstance(db, attrs, { ...first.file, path: "replaced.dcm" });
+    const row = async (sql: string) => (await db.query(sql, [specs[0].sopInstanceUid]))[0];
+    assert.deepEqual(
+      await row(`SELECT i.instance_number AS n, se.series_description AS series, st.study_description AS study
+        FROM instances i JOIN series se USING (series_instance_uid) JOIN studies st
+        ON st.study_instance_uid = i.study_instance_uid WHERE i.sop_instance_uid = ?`),
+      { n: "9", series: "CHANGED", study: "CORRECTED" },
+    );
+    // The counts are those of the objects, not of their arrivals.
+    assert.equal(
+      (await db.query("SELECT num_instances AS n FROM studies WHERE study_instance_uid = ?", [
+        specs[0].studyInstanceUid,
+      ]))[0].n,
+      2,
+    );
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("indexInstances: an object that fails alone leaves nothing behind, its group commits", async () => {
   // The second study's objects: every one of them fails in one group, and one of the first study's too.
   const firstStudy = specs.filter((s) => s.studyInstanceUid === specs[0].studyInstanceUid);
