@@ -8,21 +8,17 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { createHash } from "node:crypto";
 import { TRPCClientError } from "@trpc/client";
-import { readPart10Header } from "@conduit/shared/dicom";
 import { skipReason } from "../support/peers.ts";
-import { agentCli, type AgentProcess, datasetBytes, startAgentProcess } from "../support/agent.ts";
+import { agentCli, type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { storescu } from "../support/send.ts";
-import { conflictingCopies } from "../support/conflicts.ts";
+import { conflictingCopies, datasetSha256, sopOf } from "../support/conflicts.ts";
 import { olderAgent } from "../support/older_agent.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 
 const skip = skipReason("storescu", "dcmodify");
 
-const sha256 = async (file: string) => createHash("sha256").update(await datasetBytes(file)).digest("hex");
-const sopOf = async (file: string) => readPart10Header(await Deno.readFile(file)).sopInstanceUid!;
 const KEYS = [
   "callingAet",
   "id",
@@ -30,6 +26,8 @@ const KEYS = [
   "policy",
   "receivedAt",
   "receivedSha256",
+  "resolution",
+  "resolvedAt",
   "sopInstanceUid",
   "storedSha256",
 ];
@@ -93,13 +91,15 @@ Deno.test({
         assert.deepEqual(Object.keys(c).sort(), KEYS, "UIDs, hashes, policy, AE, path and time: no PHI");
         assert.equal(c.policy, "keepBoth");
         assert.equal(c.callingAet, "STORESCU");
-        assert.equal(c.storedSha256, await sha256(northCopies.firsts[i]));
-        assert.equal(c.receivedSha256, await sha256(northCopies.seconds[i]));
+        assert.equal(c.storedSha256, await datasetSha256(northCopies.firsts[i]));
+        assert.equal(c.receivedSha256, await datasetSha256(northCopies.seconds[i]));
         assert.ok(!Number.isNaN(Date.parse(c.receivedAt)) && c.receivedAt.endsWith("Z"), c.receivedAt);
+        assert.equal(c.resolution, null, "not resolved");
+        assert.equal(c.resolvedAt, null);
         // The kept copy: under the archive, named by its SOP Instance UID and its hash.
         assert.ok(c.keptPath.endsWith(`${c.sopInstanceUid}.conflict-${c.receivedSha256.slice(0, 16)}.dcm`));
         assert.match(c.keptPath, /^archive\//, "relative to the data directory, as the index's paths");
-        assert.equal(await sha256(path.join(north.dataDir, c.keptPath)), c.receivedSha256);
+        assert.equal(await datasetSha256(path.join(north.dataDir, c.keptPath)), c.receivedSha256);
       }
 
       // The table: a header, a row each (hashes shortened), and the count.
@@ -108,7 +108,7 @@ Deno.test({
       const lines = table.stdout.trimEnd().split("\n");
       assert.match(
         lines[0],
-        /^RECEIVED \(UTC\)\s+POLICY\s+CALLING AE\s+SOP INSTANCE UID\s+STORED\s+RECEIVED\s+KEPT AS$/,
+        /^RECEIVED \(UTC\)\s+POLICY\s+CALLING AE\s+SOP INSTANCE UID\s+STORED\s+RECEIVED\s+KEPT AS\s+RESOLVED$/,
       );
       assert.ok(lines[1].includes(uids[1]) && lines[2].includes(uids[0]), table.stdout);
       assert.match(lines[1], /keepBoth\s+STORESCU/);
@@ -135,8 +135,8 @@ Deno.test({
       assert.equal(replaced.policy, "keepLast");
       assert.equal(replaced.keptPath, null);
       assert.equal(replaced.sopInstanceUid, await sopOf(southCopies.firsts[0]));
-      assert.equal(replaced.storedSha256, await sha256(southCopies.firsts[0]));
-      assert.equal(replaced.receivedSha256, await sha256(southCopies.seconds[0]));
+      assert.equal(replaced.storedSha256, await datasetSha256(southCopies.firsts[0]));
+      assert.equal(replaced.receivedSha256, await datasetSha256(southCopies.seconds[0]));
       for (
         const bad of [["--limit", "0"], ["--limit", "1001"], ["--since", "yesterday"], ["extra"], ["--nope"]]
       ) {
@@ -150,7 +150,7 @@ Deno.test({
       assert.match(missing.stderr, /there is no agent\.db in /);
       const help = await agentCli(["conflicts", "--help"]);
       assert.equal(help.code, 0);
-      for (const flag of ["--config", "--data", "--since", "--limit", "--json"]) {
+      for (const flag of ["--config", "--data", "--since", "--unresolved", "--limit", "--json", "--keep"]) {
         assert.match(help.stdout, new RegExp(`^  ${flag}\\b`, "m"), flag);
       }
 

@@ -4,8 +4,21 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { readPart10Header } from "@conduit/shared/dicom";
 import { runDcmtk } from "./peers.ts";
+import { datasetBytes } from "./agent.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+
+/** The SHA-256 (hex) of a Part 10 file's data set, as the agent's conflicts record it. */
+export async function datasetSha256(file: string): Promise<string> {
+  return createHash("sha256").update(await datasetBytes(file)).digest("hex");
+}
+
+/** A Part 10 file's SOP Instance UID. */
+export async function sopOf(file: string): Promise<string> {
+  return readPart10Header(await Deno.readFile(file)).sopInstanceUid!;
+}
 
 /** `count` generated objects (`firsts`) and, for each, a copy with the same UIDs and other bytes. */
 export async function conflictingCopies(
