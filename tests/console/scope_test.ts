@@ -37,6 +37,10 @@ Deno.test({
       await assert.rejects(south.site.nodes.query({ site: "north" }), forbidden);
       await assert.rejects(south.site.deadLetter.query({ site: "north" }), forbidden);
       await assert.rejects(south.site.conflicts.query({ site: "north" }), forbidden);
+      await assert.rejects(
+        south.site.resolveConflict.mutate({ site: "north", id: 1, keep: "stored" }),
+        forbidden,
+      );
       await assert.rejects(south.sites.echo.mutate({ site: "north", node: "pacs" }), forbidden);
       await assert.rejects(
         south.transfers.create.mutate({

@@ -6,13 +6,17 @@
  * only that; an online site without nodes says so. And the screen a role may not use names the role with its
  * article ("an operator"); the Admin screen says when there is no API token rather than show an empty table.
  * Its conflicts (objects received again with other bytes, from a real agent and storescu) are listed newest
- * first, a page at a time; an agent too old to list them is not asked, and the section says so.
+ * first, a page at a time, and resolved by Keep received / Keep stored after a confirmation; an agent too old
+ * to list them is not asked, and the section says so.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { hasChromium, logIn } from "../support/browser.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
-import { conflictingCopies } from "../support/conflicts.ts";
+import { conflictingCopies, datasetSha256 } from "../support/conflicts.ts";
+import { indexRows } from "../support/agent.ts";
 import { olderAgent } from "../support/older_agent.ts";
 import { skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
@@ -111,7 +115,8 @@ Deno.test({
 
 Deno.test({
   name:
-    "console: a site's Conflicts, newest first, 20 a page; an agent too old to list them is said so there",
+    "console: a site's Conflicts, newest first, 20 a page, resolved by Keep received / Keep stored; an agent " +
+    "too old to list them is said so there",
   ignore: Boolean(skip) || Boolean(skipReason("storescu", "dcmodify")),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -171,6 +176,40 @@ Deno.test({
         await pages.getByRole("button", { name: "Older" }).click();
         await pages.getByText("Page 2: conflicts 21–21, newest first").waitFor();
         assert.deepEqual(await keptColumn(), [expected[20].keptPath]);
+        assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], "no error shown");
+
+        // Resolving: Keep received, after a confirmation that says what happens; the row then says how.
+        const oldest = table.locator("tbody tr").first();
+        await oldest.getByRole("button", { name: "Keep received" }).click();
+        const dialog = page.getByRole("alertdialog", { name: /^Keep the received copy of conflict \d+\?$/ });
+        await dialog.getByText(/is replaced by the copy received again, which is indexed and routed again/)
+          .waitFor();
+        await dialog.getByRole("button", { name: "Keep received" }).click();
+        await oldest.getByText(/^Kept received, /).waitFor();
+        assert.equal(await oldest.getByRole("button", { name: /^Keep / }).count(), 0, "resolved once");
+        const kept = path.join(north.dataDir, expected[20].keptPath);
+        assert.ok(!fs.existsSync(kept), "the kept copy became the archived object");
+        const [row] = indexRows(
+          north.dataDir,
+          "SELECT path FROM instances WHERE sop_instance_uid = ?",
+          expected[20].sopInstanceUid,
+        );
+        assert.equal(
+          await datasetSha256(path.join(north.dataDir, String(row.path))),
+          expected[20].receivedSha256,
+        );
+        // Keep stored: the safe answer (Keep it) first changes nothing; then confirmed.
+        await pages.getByRole("button", { name: "Newer" }).click();
+        const newest = table.locator("tbody tr").first();
+        await newest.getByRole("button", { name: "Keep stored" }).click();
+        await page.getByRole("alertdialog").getByRole("button", { name: "Keep it" }).click();
+        assert.ok(fs.existsSync(path.join(north.dataDir, expected[0].keptPath)), "not resolved");
+        await newest.getByRole("button", { name: "Keep stored" }).click();
+        await page.getByRole("alertdialog", { name: /^Keep the stored object of conflict \d+\?$/ })
+          .getByRole("button", { name: "Keep stored" }).click();
+        await newest.getByText(/^Kept stored, /).waitFor();
+        assert.ok(!fs.existsSync(path.join(north.dataDir, expected[0].keptPath)), "the kept copy deleted");
+        await page.getByRole("status").getByText(/^Conflict \d+ resolved: the stored object kept$/).waitFor();
         assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], "no error shown");
 
         // An agent of an earlier version is not asked: its section says why, in words.

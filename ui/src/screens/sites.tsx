@@ -1,8 +1,9 @@
 /**
  * Sites (`/sites`): state, and (admins) adding sites, rotating their credentials and revoking them (after a
  * confirmation); a site's page (`/sites/{name}`):
- * its nodes with echo, its dead letter with replay, its conflicts (objects received again with other bytes),
- * and (admins) its uplink and downlink caps.
+ * its nodes with echo, its dead letter with replay, its conflicts (objects received again with other bytes)
+ * with, for a copy kept beside the stored object, Keep stored / Keep received (after a confirmation), and
+ * (admins) its uplink and downlink caps.
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
@@ -37,7 +38,7 @@ export function Sites(props: { current?: string; may: May }) {
   // not be read (an agent too old to list them) is said in their section, not as the page's error.
   const [conflictsPage, setConflictsPage] = createSignal(0);
   const [conflictsError, setConflictsError] = createSignal("");
-  const [conflicts] = createResource(
+  const [conflicts, { refetch: refetchConflicts }] = createResource(
     () => (props.may("transfer") && online() ? { site: online()!, page: conflictsPage() } : undefined),
     ({ site, page }) => {
       setConflictsError("");
@@ -348,7 +349,9 @@ export function Sites(props: { current?: string; may: May }) {
                   <h2>{current()}: conflicts</h2>
                   <p class="hint">
                     Objects received again with other bytes under a SOP Instance UID already archived; what
-                    was kept follows the agent's archive.duplicates.
+                    was kept follows the agent's archive.duplicates. A copy kept beside the stored object
+                    (keepBoth) is resolved here: keep the stored object (the copy is deleted) or the received
+                    one (it replaces the stored object and is routed again).
                   </p>
                   <Show
                     when={conflicts()?.conflicts.length}
@@ -372,6 +375,7 @@ export function Sites(props: { current?: string; may: May }) {
                             <th>Calling AE</th>
                             <th>SHA-256 stored / received</th>
                             <th>Kept copy</th>
+                            <th>Resolved</th>
                           </tr>
                         </thead>
                         <tbody>
@@ -392,6 +396,53 @@ export function Sites(props: { current?: string; may: May }) {
                                 <td class="kept-path">
                                   <Show when={c.keptPath} fallback="—">
                                     <code>{c.keptPath}</code>
+                                  </Show>
+                                </td>
+                                <td>
+                                  <Show
+                                    when={!c.resolvedAt && c.policy === "keepBoth" && c.keptPath}
+                                    fallback={resolutionOf(c)}
+                                  >
+                                    <Show when={c.resolution}>
+                                      <p>Under way: keep {c.resolution}</p>
+                                    </Show>
+                                    <div class="row">
+                                      <For each={["stored", "received"] as const}>
+                                        {(keep) => (
+                                          <button
+                                            type="button"
+                                            class="small"
+                                            onClick={() =>
+                                              confirm.ask({
+                                                question: keep === "stored"
+                                                  ? `Keep the stored object of conflict ${c.id}?`
+                                                  : `Keep the received copy of conflict ${c.id}?`,
+                                                detail: keep === "stored"
+                                                  ? `The copy received again (${
+                                                    c.receivedSha256.slice(0, 16)
+                                                  }) is deleted; the archived object stays as it is.`
+                                                  : `The archived object (${
+                                                    c.storedSha256.slice(0, 16)
+                                                  }) is replaced by the copy received again, which is ` +
+                                                    "indexed and routed again under the current routes.",
+                                                yes: keep === "stored" ? "Keep stored" : "Keep received",
+                                                run: () =>
+                                                  run(async () => {
+                                                    await api.site.resolveConflict.mutate({
+                                                      site: current()!,
+                                                      id: c.id,
+                                                      keep,
+                                                    });
+                                                    refetchConflicts();
+                                                    return `Conflict ${c.id} resolved: the ${keep} object kept`;
+                                                  }),
+                                              })}
+                                          >
+                                            {keep === "stored" ? "Keep stored" : "Keep received"}
+                                          </button>
+                                        )}
+                                      </For>
+                                    </div>
                                   </Show>
                                 </td>
                               </tr>
@@ -419,6 +470,12 @@ export function Sites(props: { current?: string; may: May }) {
       </Show>
     </>
   );
+}
+
+/** A conflict's Resolved cell: how and when, or a dash for one nothing was kept aside of. */
+function resolutionOf(c: { resolution?: string | null; resolvedAt?: string | null }): string {
+  if (!c.resolution || !c.resolvedAt) return "—";
+  return `Kept ${c.resolution}, ${instant(c.resolvedAt)}`;
 }
 
 /** What each archive.duplicates policy did with the object received again. */
