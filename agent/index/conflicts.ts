@@ -91,6 +91,20 @@ export interface ConflictsPage {
 const COLUMNS =
   `id, sop_instance_uid, stored_sha256, received_sha256, policy, kept_path, calling_aet, received_at,
   resolution, resolved_at`;
+/** The columns of an index an agent before migration 0010 wrote (not started since an upgrade): none resolved. */
+const COLUMNS_BEFORE_RESOLUTION =
+  `id, sop_instance_uid, stored_sha256, received_sha256, policy, kept_path, calling_aet, received_at,
+  NULL AS resolution, NULL AS resolved_at`;
+
+/**
+ * Whether the conflicts table has the resolution columns: the CLI reads an index read-only, which an agent
+ * of an earlier version may have written and no agent of this one migrated yet.
+ */
+function hasResolution(db: ConflictsSource): boolean {
+  return Boolean(
+    db.statement("SELECT 1 AS k FROM pragma_table_info('conflicts') WHERE name = 'resolved_at'").get(),
+  );
+}
 
 /**
  * One page of the recorded conflicts, newest first (by time received, then by row), and how many there are
@@ -101,10 +115,11 @@ export function listConflicts(
   page: ConflictsPage = {},
 ): { total: number; conflicts: ConflictView[] } {
   const limit = Math.max(1, Math.min(page.limit ?? 100, CONFLICTS_PAGE_MAX));
+  const resolvable = hasResolution(db);
   const where: string[] = [];
   const args: unknown[] = [];
   if (page.since !== undefined) where.push("received_at >= ?"), args.push(page.since);
-  if (page.unresolved) where.push("resolved_at IS NULL");
+  if (page.unresolved && resolvable) where.push("resolved_at IS NULL");
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
   const total = Number(db.statement(`SELECT count(*) AS n FROM conflicts ${filter}`).get(...args)?.n ?? 0);
   if (page.before !== undefined) {
@@ -114,8 +129,12 @@ export function listConflicts(
     else where.push("(received_at < ? OR (received_at = ? AND id < ?))"), args.push(at, at, page.before);
   }
   const rows = db.statement(
-    `SELECT ${COLUMNS} FROM conflicts ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-    ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?`,
+    `SELECT ${resolvable ? COLUMNS : COLUMNS_BEFORE_RESOLUTION} FROM conflicts
+    ${
+      where.length
+        ? `WHERE ${where.join(" AND ")}`
+        : ""
+    } ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?`,
   ).all(...args, limit, Math.max(0, page.offset ?? 0));
   return { total, conflicts: rows.map(viewOf) };
 }
