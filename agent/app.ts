@@ -195,7 +195,15 @@ async function startLocked(
     });
   }
   // Conflict resolutions a crash left under way are finished before anything reads the archive.
-  const resolver = new ConflictResolver({ db, archive, ingest, log: log.child({ part: "conflicts" }) });
+  // CONDUIT_TEST_RESOLVE_STOP: crash tests stop a resolution at a step, to kill the agent there.
+  const stopAt = Deno.env.get("CONDUIT_TEST_RESOLVE_STOP");
+  const resolver = new ConflictResolver({
+    db,
+    archive,
+    ingest,
+    log: log.child({ part: "conflicts" }),
+    stopAt: stopAt === "begun" || stopAt === "moved" ? stopAt : undefined,
+  });
   const finished = await resolver.finishUnderWay();
   if (finished) log.warn("conflict resolutions a stop interrupted were finished", { finished });
   const recovered = await recoverIntake(ingest, intake, log);

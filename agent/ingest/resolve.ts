@@ -37,7 +37,15 @@ export interface ResolverOptions {
   archive: Archive;
   ingest: Ingest;
   log: Logger;
+  /**
+   * Crash tests only (CONDUIT_TEST_RESOLVE_STOP): a resolution stops for good once it has `begun` (its row
+   * says so) or, keeping the received copy, once the copy has `moved`, for the test to kill the agent there.
+   */
+  stopAt?: "begun" | "moved";
 }
+
+/** A promise that never settles: where a crash test's resolution waits to be killed. */
+const never = () => new Promise<never>(() => {});
 
 export class ConflictResolver {
   readonly #o: ResolverOptions;
@@ -103,6 +111,7 @@ export class ConflictResolver {
     if (!beginResolution(db, id, keep)) {
       throw new ConflictResolveError(`conflict ${id} was resolved meanwhile`, "refused");
     }
+    if (this.#o.stopAt === "begun") await never();
     await this.#finish(c, keep);
     this.#o.log.info("conflict resolved", { conflict: id, keep, sop: hashUid(c.sopInstanceUid) });
     return conflictById(db, id)!;
@@ -130,6 +139,7 @@ export class ConflictResolver {
         throw new ConflictResolveError(`conflict ${c.id}'s kept copy is not that object any more`, "refused");
       }
       await archive.move(kept, key);
+      if (this.#o.stopAt === "moved") await never();
     }
     // The kept copy is at the object key now (moved here, or by the run a crash stopped): indexed as
     // the archived object if it is that copy (its data set's hash), routed again.
