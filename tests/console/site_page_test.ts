@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { hasChromium, logIn } from "../support/browser.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
-import { conflictingCopies, datasetSha256 } from "../support/conflicts.ts";
+import { conflictingCopies, datasetSha256, sopOf } from "../support/conflicts.ts";
 import { indexRows } from "../support/agent.ts";
 import { olderAgent } from "../support/older_agent.ts";
 import { skipReason } from "../support/peers.ts";
@@ -173,6 +173,12 @@ Deno.test({
         await card.getByText("21 conflicts recorded in all.").waitFor();
         const pages = card.getByRole("navigation", { name: "Pages of conflicts" });
         await pages.getByText("Page 1: conflicts 1–20, newest first").waitFor();
+        // A conflict arrives while page 1 is shown: page 2 is still the one after what page 1 showed (it
+        // is asked before that page's last conflict, not at an offset that the new one shifts).
+        const late = await conflictingCopies(1, "site-page-late");
+        for (const files of [late.firsts, late.seconds]) assert.equal((await storescu(files, north)).code, 0);
+        const [newest] = (await (await north.http("/conflicts?limit=1")).json()).conflicts as typeof expected;
+        assert.equal(newest.sopInstanceUid, await sopOf(late.firsts[0]));
         await pages.getByRole("button", { name: "Older" }).click();
         await pages.getByText("Page 2: conflicts 21–21, newest first").waitFor();
         assert.deepEqual(await keptColumn(), [expected[20].keptPath]);
@@ -200,15 +206,17 @@ Deno.test({
         );
         // Keep stored: the safe answer (Keep it) first changes nothing; then confirmed.
         await pages.getByRole("button", { name: "Newer" }).click();
-        const newest = table.locator("tbody tr").first();
-        await newest.getByRole("button", { name: "Keep stored" }).click();
+        await pages.getByText("Page 1: conflicts 1–20, newest first").waitFor();
+        const top = table.locator("tbody tr").first();
+        await top.getByText(newest.keptPath).waitFor();
+        await top.getByRole("button", { name: "Keep stored" }).click();
         await page.getByRole("alertdialog").getByRole("button", { name: "Keep it" }).click();
-        assert.ok(fs.existsSync(path.join(north.dataDir, expected[0].keptPath)), "not resolved");
-        await newest.getByRole("button", { name: "Keep stored" }).click();
+        assert.ok(fs.existsSync(path.join(north.dataDir, newest.keptPath)), "not resolved");
+        await top.getByRole("button", { name: "Keep stored" }).click();
         await page.getByRole("alertdialog", { name: /^Keep the stored object of conflict \d+\?$/ })
           .getByRole("button", { name: "Keep stored" }).click();
-        await newest.getByText(/^Kept stored, /).waitFor();
-        assert.ok(!fs.existsSync(path.join(north.dataDir, expected[0].keptPath)), "the kept copy deleted");
+        await top.getByText(/^Kept stored, /).waitFor();
+        assert.ok(!fs.existsSync(path.join(north.dataDir, newest.keptPath)), "the kept copy deleted");
         await page.getByRole("status").getByText(/^Conflict \d+ resolved: the stored object kept$/).waitFor();
         assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], "no error shown");
 

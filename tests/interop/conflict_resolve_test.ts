@@ -27,6 +27,7 @@ import { conflictingPair, datasetSha256, sopOf } from "../support/conflicts.ts";
 import { responseParts } from "../support/multipart.ts";
 import { olderAgent } from "../support/older_agent.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
+import { FEATURE_CONFLICTS, FEATURE_DELIVERY, FEATURE_INSTANCE_PATH } from "@conduit/shared/tunnel";
 
 const skip = skipReason("storescu", "storescp", "dcmodify", "findscu");
 
@@ -110,6 +111,7 @@ Deno.test({
     const scp = await startStorescp({ dir: scpDir, bitPreserving: true });
     let agent: AgentProcess | undefined;
     let older: ReturnType<typeof olderAgent> | undefined;
+    let lister: ReturnType<typeof olderAgent> | undefined;
     try {
       agent = await startAgentProcess({
         config: {
@@ -373,8 +375,35 @@ Deno.test({
         code("PRECONDITION_FAILED"),
       );
       assert.ok(!older.asked.includes("resolveConflict"), `asked: ${older.asked}`);
+      // One that lists conflicts but cannot resolve them: never sent the fields it would refuse.
+      const west = await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken);
+      lister = olderAgent(hub, "west", west.credential, [
+        FEATURE_INSTANCE_PATH,
+        FEATURE_DELIVERY,
+        FEATURE_CONFLICTS,
+      ]);
+      await lister.ready;
+      await eventually("west connected", () => hub.sessions.get("west"));
+      for (const input of [{ before: 5 }, { unresolved: true }]) {
+        await assert.rejects(operator.site.conflicts.query({ site: "west", ...input }), (e: unknown) => {
+          assert.ok(code("PRECONDITION_FAILED")(e), String(e));
+          assert.match(
+            (e as Error).message,
+            /^this agent version \(0\.0\.9\) cannot list conflicts by before or unresolved: upgrade the agent of west$/,
+          );
+          return true;
+        });
+      }
+      await assert.rejects(
+        operator.site.resolveConflict.mutate({ site: "west", id: 1, keep: "received" }),
+        /cannot resolve conflicts: upgrade the agent of west/,
+      );
+      for (const op of ["conflicts", "resolveConflict"]) {
+        assert.ok(!lister.asked.includes(op), `asked: ${lister.asked}`);
+      }
     } finally {
       older?.close();
+      lister?.close();
       await agent?.stop();
       await scp.stop();
       await hub.stop();

@@ -35,21 +35,51 @@ export function Sites(props: { current?: string; may: May }) {
     (site) => api.site.deadLetter.query({ site }).catch((e) => (setError(e.message), null)),
   );
   // Its conflicts, a page at a time (the page goes back to the first for another site); the reason they could
-  // not be read (an agent too old to list them) is said in their section, not as the page's error.
+  // not be read (an agent too old to list them) is said in their section, not as the page's error. A page
+  // after the first is the one `before` the last conflict of the page before, so that conflicts arriving
+  // meanwhile do not shift it; an agent too old for that cursor is paged by offset.
   const [conflictsPage, setConflictsPage] = createSignal(0);
   const [conflictsError, setConflictsError] = createSignal("");
+  /** Per page, the id its conflicts come before (page 0: none), kept as the user pages to older ones. */
+  let conflictCursors: (number | undefined)[] = [];
+  let conflictsByOffset = false;
   const [conflicts, { refetch: refetchConflicts }] = createResource(
     () => (props.may("transfer") && online() ? { site: online()!, page: conflictsPage() } : undefined),
-    ({ site, page }) => {
+    async ({ site, page }) => {
       setConflictsError("");
-      return api.site.conflicts.query({
-        site,
-        limit: CONFLICTS_PAGE + 1,
-        ...(page ? { offset: page * CONFLICTS_PAGE } : {}),
-      }).catch((e) => (setConflictsError(e.message), null));
+      const ask = () => {
+        const before = conflictsByOffset ? undefined : conflictCursors[page];
+        return api.site.conflicts.query({
+          site,
+          limit: CONFLICTS_PAGE + 1,
+          ...(before !== undefined ? { before } : page ? { offset: page * CONFLICTS_PAGE } : {}),
+        });
+      };
+      try {
+        return await ask();
+      } catch (e) {
+        if (conflictsByOffset || !/cannot list conflicts by before/.test((e as Error).message)) {
+          setConflictsError((e as Error).message);
+          return null;
+        }
+        conflictsByOffset = true;
+        return await ask().catch((e) => (setConflictsError(e.message), null));
+      }
     },
   );
-  createEffect(on(current, () => setConflictsPage(0), { defer: true }));
+  /** To page `page` of the conflicts; an older page starts before the last conflict shown. */
+  const goToConflicts = (page: number) => {
+    const shown = conflicts()?.conflicts;
+    if (page === conflictsPage() + 1 && shown?.length) {
+      conflictCursors[page] = shown[Math.min(shown.length, CONFLICTS_PAGE) - 1].id;
+    }
+    setConflictsPage(page);
+  };
+  createEffect(on(current, () => {
+    conflictCursors = [];
+    conflictsByOffset = false;
+    setConflictsPage(0);
+  }, { defer: true }));
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
   let newSite!: HTMLInputElement;
@@ -458,7 +488,7 @@ export function Sites(props: { current?: string; may: May }) {
                       size={CONFLICTS_PAGE}
                       fetched={conflicts()?.conflicts.length}
                       loading={conflicts.loading}
-                      goTo={setConflictsPage}
+                      goTo={goToConflicts}
                     />
                     <p class="hint">{count(conflicts()!.total, "conflict")} recorded in all.</p>
                   </Show>
