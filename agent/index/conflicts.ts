@@ -154,12 +154,13 @@ export function resolutionsUnderWay(db: ConflictsSource): ConflictView[] {
 
 /**
  * Begins a conflict's resolution, before any file changes (a crash after it is finished at the next start);
- * false when it is resolved, or under way with the other resolution.
+ * false when it is resolved, or under way with the other resolution (unless that is `replacing`).
  */
-export function beginResolution(db: Database, id: number, keep: Resolution): boolean {
+export function beginResolution(db: Database, id: number, keep: Resolution, replacing?: Resolution): boolean {
   return db.write(() =>
     db.statement(`UPDATE conflicts SET resolution = ? WHERE id = ? AND resolved_at IS NULL
-      AND (resolution IS NULL OR resolution = ?)`).run(keep, id, keep).changes === 1
+      AND (resolution IS NULL OR resolution = ? OR resolution = ?)`).run(keep, id, keep, replacing ?? keep)
+      .changes === 1
   );
 }
 

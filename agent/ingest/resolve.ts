@@ -21,7 +21,7 @@ import {
   resolutionsUnderWay,
 } from "../index/conflicts.ts";
 import { existingInstance } from "../index/instances.ts";
-import type { Ingest } from "./ingest.ts";
+import type { Checked, Ingest } from "./ingest.ts";
 import { checkArchived } from "./recover.ts";
 
 /** Why a conflict cannot be resolved; `kind` says how the HTTP API and the tunnel answer. */
@@ -99,8 +99,15 @@ export class ConflictResolver {
         "refused",
       );
     }
-    if (c.resolution && c.resolution !== keep) {
-      throw new ConflictResolveError(`conflict ${id} is being resolved (keep ${c.resolution})`, "refused");
+    // A resolution under way here is one a start could not finish (the agent runs them one at a time and
+    // finishes what a crash left before it takes requests): asked again, it is tried again; keeping the
+    // stored object instead is still possible while the copy is aside (nothing has moved).
+    const switching = c.resolution && c.resolution !== keep;
+    if (switching && !(keep === "stored" && await archive.stat(c.keptPath))) {
+      throw new ConflictResolveError(
+        `conflict ${id} is being resolved (keep ${c.resolution}), and its kept copy has moved already`,
+        "refused",
+      );
     }
     if (!c.resolution && !(await archive.stat(c.keptPath))) {
       throw new ConflictResolveError(
@@ -108,17 +115,32 @@ export class ConflictResolver {
         "refused",
       );
     }
-    if (!beginResolution(db, id, keep)) {
+    // The copy that is to replace the stored object is checked before anything is begun.
+    const aside = parseAsideKey(c.keptPath);
+    const copy = keep === "received" && !c.resolution && aside
+      ? await this.#verified(c, c.keptPath, objectKey(aside.study, aside.series, aside.sop))
+      : undefined;
+    if (keep === "received" && !c.resolution && !copy) {
+      throw new ConflictResolveError(
+        `conflict ${id}'s kept copy is not the object received any more (changed by hand?): keep the stored ` +
+          "object instead",
+        "refused",
+      );
+    }
+    if (!beginResolution(db, id, keep, switching ? c.resolution! : undefined)) {
       throw new ConflictResolveError(`conflict ${id} was resolved meanwhile`, "refused");
     }
     if (this.#o.stopAt === "begun") await never();
-    await this.#finish(c, keep);
+    await this.#finish(c, keep, copy);
     this.#o.log.info("conflict resolved", { conflict: id, keep, sop: hashUid(c.sopInstanceUid) });
     return conflictById(db, id)!;
   }
 
-  /** The files, then the index: from wherever a resolution begun stopped. */
-  async #finish(c: ConflictView, keep: Resolution): Promise<void> {
+  /**
+   * The files, then the index: from wherever a resolution begun stopped. `copy`: the kept copy, verified
+   * already (by `#resolve`, just before).
+   */
+  async #finish(c: ConflictView, keep: Resolution, copy?: Checked): Promise<void> {
     const { db, archive, ingest } = this.#o;
     const kept = c.keptPath!;
     if (keep === "stored") {
@@ -128,36 +150,60 @@ export class ConflictResolver {
     }
     const uids = parseAsideKey(kept);
     if (!uids) {
-      throw new ConflictResolveError(`conflict ${c.id}'s kept copy has no kept copy's name`, "refused");
-    }
-    const key = objectKey(uids.study, uids.series, uids.sop);
-    const before = existingInstance(db, c.sopInstanceUid)?.path;
-    if (await archive.stat(kept)) {
-      // The copy is checked as it was received (it may not be DICOM any more if changed by hand).
-      const checked = await checkArchived(ingest, archive, kept, c.callingAet);
-      if (checked.attrs.sopInstanceUid !== c.sopInstanceUid || checked.key !== key) {
-        throw new ConflictResolveError(`conflict ${c.id}'s kept copy is not that object any more`, "refused");
-      }
-      await archive.move(kept, key);
-      if (this.#o.stopAt === "moved") await never();
-    }
-    // The kept copy is at the object key now (moved here, or by the run a crash stopped): indexed as
-    // the archived object if it is that copy (its data set's hash), routed again.
-    const checked = await checkArchived(ingest, archive, key, c.callingAet);
-    const sha256 = await datasetHash(archive, {
-      path: key,
-      datasetOffset: checked.received.fileSize - checked.received.datasetSize,
-      datasetSize: checked.received.datasetSize,
-    });
-    if (sha256 !== c.receivedSha256) {
       throw new ConflictResolveError(
-        `conflict ${c.id}'s kept copy is neither aside nor at ${key}: it cannot be made the archived object`,
+        `conflict ${c.id}'s kept path is not the name of a kept copy`,
         "refused",
       );
     }
-    checked.received.datasetSha256 = sha256;
+    const key = objectKey(uids.study, uids.series, uids.sop);
+    const before = existingInstance(db, c.sopInstanceUid)?.path;
+    // The copy aside, checked as it was received and against its recorded hash before it replaces anything
+    // (a copy changed by hand is refused, the stored object untouched); else, a run a crash stopped moved it
+    // already: the object at the key, if it is that copy.
+    let checked = copy ?? (await archive.stat(kept) ? await this.#verified(c, kept, key) : undefined);
+    if (checked) {
+      await archive.move(kept, key);
+      if (this.#o.stopAt === "moved") await never();
+    } else if (await archive.stat(kept)) {
+      throw new ConflictResolveError(
+        `conflict ${c.id}'s kept copy is not the object received any more (changed by hand?): keep the stored ` +
+          "object instead",
+        "refused",
+      );
+    } else checked = await this.#verified(c, key, key);
+    if (!checked) {
+      throw new ConflictResolveError(
+        `conflict ${c.id}'s kept copy is neither aside nor at the object's path: it cannot be made the ` +
+          "archived object",
+        "refused",
+      );
+    }
+    // Indexed as the archived object at the key (the Checked of the copy describes the moved file) and
+    // routed again, the conflict resolved in the same transaction.
     ingest.replacePlaced(checked, () => endResolutionInTransaction(db, c.id));
     // The object the index held under another key (other Study or Series UIDs): its bytes go too.
     if (before && before !== key) await archive.remove(before);
+  }
+
+  /**
+   * The object at `at` checked as the conflict's received copy (its SOP Instance UID, the object key `key`
+   * its UIDs give, its data set's SHA-256 the recorded one), with its hash set; undefined when it is not.
+   */
+  async #verified(c: ConflictView, at: string, key: string): Promise<Checked | undefined> {
+    const { archive, ingest } = this.#o;
+    try {
+      const checked = await checkArchived(ingest, archive, at, c.callingAet);
+      if (checked.attrs.sopInstanceUid !== c.sopInstanceUid || checked.key !== key) return undefined;
+      const sha256 = await datasetHash(archive, {
+        path: at,
+        datasetOffset: checked.received.fileSize - checked.received.datasetSize,
+        datasetSize: checked.received.datasetSize,
+      });
+      if (sha256 !== c.receivedSha256) return undefined;
+      checked.received.datasetSha256 = sha256;
+      return checked;
+    } catch {
+      return undefined;
+    }
   }
 }

@@ -201,3 +201,45 @@ Deno.test("conflicts listing: resolved ones shown as such, --unresolved, a befor
     await rig.tearDown();
   }
 });
+
+Deno.test("resolve: a resolution a start cannot finish (the copy spoiled by hand) can still keep the stored object", async () => {
+  const rig = await conflicted("resolve-stuck");
+  try {
+    assert.ok(beginResolution(rig.db, rig.conflict.id, "received"));
+    const kept = rig.file(rig.conflict.keptPath!);
+    fs.writeFileSync(kept, "not DICOM any more");
+    assert.equal(await restart(rig), 0, "not finished");
+    const stuck = conflictById(rig.db, rig.conflict.id)!;
+    assert.deepEqual([stuck.resolution, stuck.resolvedAt], ["received", null], "under way, listed so");
+    await assert.rejects(rig.resolver.resolve(rig.conflict.id, "received"), ConflictResolveError);
+    const before = rig.archivedDataset();
+    const resolved = await rig.resolver.resolve(rig.conflict.id, "stored");
+    assert.equal(resolved.resolution, "stored");
+    assert.ok(resolved.resolvedAt);
+    assert.ok(!fs.existsSync(kept));
+    assert.deepEqual(new Uint8Array(rig.archivedDataset().dataset), new Uint8Array(before.dataset));
+    assert.deepEqual(new Uint8Array(before.dataset), rig.dataset, "the stored object as it was");
+  } finally {
+    await rig.tearDown();
+  }
+});
+
+Deno.test("resolve: a kept copy changed by hand is refused before anything begins; the stored object stays", async () => {
+  const rig = await conflicted("resolve-spoiled");
+  try {
+    const kept = rig.file(rig.conflict.keptPath!);
+    const bytes = fs.readFileSync(kept);
+    bytes[bytes.length - 1] ^= 0x55; // the same object, other pixel bytes than the ones recorded
+    fs.writeFileSync(kept, bytes);
+    await assert.rejects(rig.resolver.resolve(rig.conflict.id, "received"), (e: unknown) => {
+      assert.ok(e instanceof ConflictResolveError && e.kind === "refused", String(e));
+      assert.match(e.message, /kept copy is not the object received any more \(changed by hand\?\)/);
+      return true;
+    });
+    assert.equal(conflictById(rig.db, rig.conflict.id)?.resolution, null, "nothing begun");
+    assert.ok(fs.existsSync(kept));
+    assert.deepEqual(new Uint8Array(rig.archivedDataset().dataset), rig.dataset);
+  } finally {
+    await rig.tearDown();
+  }
+});
