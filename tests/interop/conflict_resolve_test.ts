@@ -246,6 +246,14 @@ Deno.test({
         assert.equal(res.status, status, p);
         assert.equal(typeof (await res.json()).error, "string");
       }
+      const firstPage = await (await north.http("/conflicts?limit=2")).json();
+      const nextPage = await (await north.http(`/conflicts?before=${firstPage.conflicts[1].id}`)).json();
+      assert.equal(nextPage.before, firstPage.conflicts[1].id);
+      assert.deepEqual(
+        [...firstPage.conflicts, ...nextPage.conflicts].map((c: { id: number }) => c.id),
+        listed.conflicts.map((c: { id: number }) => c.id),
+        "the cursor's pages make the whole list",
+      );
       for (const q of ["?before=x", "?before=0", "?unresolved=maybe"]) {
         const res = await north.http(`/conflicts${q}`);
         assert.equal(res.status, 400, q);
