@@ -566,6 +566,8 @@ export class Ingest implements StoreHandler<StoreFileStream> {
     for (const item of committed) {
       const { received, ctx, attrs } = item.checked;
       for (const t of item.targets) destinations.add(t.destination);
+      // A resolution received nothing: the received and stored counters counted its copy when it came.
+      if (item.again) continue;
       this.#o.onStored?.({
         sopInstanceUid: attrs.sopInstanceUid,
         callingAet: ctx.association.callingAet,

@@ -25,7 +25,10 @@ const all: CompiledRoute = { name: "all", destinations: ["pacs"], matches: () =>
 /** A keepBoth ingest routing everything to pacs, the object stored, delivered, then received again. */
 async function conflicted(seed: string, duplicates: "keepBoth" | "keepLast" = "keepBoth") {
   let queue: Queue | undefined;
+  /** What the ingest reported committed (the metrics' received and stored counters). */
+  const stored: unknown[] = [];
   const rig = await ingestRig(seed, true, (db) => ({
+    onStored: (e) => stored.push(e),
     duplicates,
     routing: { routes: [all], queue: queue = new Queue(db), queued: () => {} },
   }));
@@ -48,7 +51,7 @@ async function conflicted(seed: string, duplicates: "keepBoth" | "keepLast" = "k
     const bytes = fs.readFileSync(file(row.path));
     return { row, dataset: bytes.subarray(row.o, row.o + row.n), fileSize: bytes.length };
   };
-  return { ...rig, queue: queue!, second, conflict, archive, resolver, key, file, archivedDataset };
+  return { ...rig, queue: queue!, second, conflict, archive, resolver, key, file, archivedDataset, stored };
 }
 
 type Rig = Awaited<ReturnType<typeof conflicted>>;
@@ -72,7 +75,9 @@ Deno.test("resolve: keep received makes the kept copy the archived object, route
     assert.equal(rig.conflict.resolution, null);
     assert.equal(rig.conflict.resolvedAt, null);
     assert.equal(rig.queue.list({ destination: "pacs" })[0].state, "done");
+    const reported = rig.stored.length;
     assertReceivedKept(rig, await rig.resolver.resolve(rig.conflict.id, "received"));
+    assert.equal(rig.stored.length, reported, "nothing received: the metrics' counters stay");
     assert.deepEqual(conflictById(rig.db, rig.conflict.id)?.resolution, "received");
     for (const keep of ["received", "stored"] as const) {
       await assert.rejects(rig.resolver.resolve(rig.conflict.id, keep), (e: unknown) => {
