@@ -37,9 +37,10 @@ export interface Archive {
   remove(key: string): Promise<void>;
   /**
    * Moves the file at key `from` to key `to` (its folder made if needed), unsynced; false when there is no
-   * file at `from`. Erasure (erase/erase.ts) takes objects out of their places with it.
+   * file at `from`. Erasure (erase/erase.ts) takes objects out of their places with it, its journal
+   * standing in for the syncs.
    */
-  move(from: string, to: string): Promise<boolean>;
+  takeOut(from: string, to: string): Promise<boolean>;
   /** Bytes free for new objects (read at most once a second). */
   freeBytes(): number;
   /**

@@ -177,7 +177,7 @@ export class FileArchive implements Archive {
     await fs.promises.rm(this.#file(key), { force: true });
   }
 
-  async move(from: string, to: string): Promise<boolean> {
+  async takeOut(from: string, to: string): Promise<boolean> {
     const source = this.#file(from);
     const target = this.#file(to);
     await fs.promises.mkdir(path.dirname(target), { recursive: true });

@@ -124,7 +124,7 @@ export class Eraser {
       let stuck = 0;
       for (const entry of journal.entries) {
         try {
-          if (await this.archive.move(entry.key, entry.moved) && objects.has(entry.key)) result.files++;
+          if (await this.archive.takeOut(entry.key, entry.moved) && objects.has(entry.key)) result.files++;
         } catch (err) {
           stuck++;
           this.log.error("an erased object's file could not be taken out; the next start removes it", {
@@ -178,7 +178,7 @@ export class Eraser {
       if (!journal.moved) {
         for (const entry of journal.entries) {
           if (!this.#referenced(entry.key)) {
-            await this.archive.move(entry.key, entry.moved).catch(() => false);
+            await this.archive.takeOut(entry.key, entry.moved).catch(() => false);
           }
         }
       }

@@ -220,9 +220,9 @@ Deno.test("a file an erasure cannot take out is left to the journal, which the n
   try {
     let failures = 1;
     class StuckOnce extends FileArchive {
-      override move(from: string, to: string): Promise<boolean> {
+      override takeOut(from: string, to: string): Promise<boolean> {
         if (failures-- > 0) return Promise.reject(Object.assign(new Error("busy"), { code: "EBUSY" }));
-        return super.move(from, to);
+        return super.takeOut(from, to);
       }
     }
     const eraser = new Eraser(s.db, new StuckOnce(s.dir, true), s.dir, quiet, (fn) => s.ingest.exclusive(fn));
