@@ -41,6 +41,13 @@ Deno.test({
           enrollmentToken,
         ],
       });
+      // The session the agent itself holds: on a loaded machine a first attempt may time out waiting for
+      // the welcome after the hub registered it, and the hub then keeps that session until the agent's next
+      // attempt replaces it (a new session with no heartbeat missed).
+      await eventually("north's agent online", async () => {
+        const health = await (await agent!.http("/healthz")).json();
+        return health.hub === "online";
+      });
       const first = await eventually("north online", () => hub.sessions.get("north")?.session);
       proxy.freezeAll();
       const t0 = Date.now();
