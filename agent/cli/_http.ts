@@ -12,3 +12,28 @@ export function agentBaseUrl(v: { config?: string; "http-port"?: string; "http-h
   const host = config.http.host === "0.0.0.0" ? "127.0.0.1" : config.http.host;
   return `http://${host}:${config.http.port}`;
 }
+
+/**
+ * How a command that asks the running agent answers a failure it knows: a mistake in the command line
+ * (CliUsageError: the message and the usage, exit code 2) or an agent it cannot reach at `url` (fetch's
+ * TypeError: where it looked and what to give, exit code 1). Undefined for any other failure.
+ */
+export function agentCommandFailure(
+  command: string,
+  usage: string,
+  url: string,
+  err: unknown,
+): number | undefined {
+  if (err instanceof CliUsageError) {
+    console.error(`${command}: ${err.message}\n${usage}`);
+    return 2;
+  }
+  if (err instanceof TypeError) {
+    console.error(
+      `${command}: cannot reach the agent at ${url} (is it running? give the same --config as the agent, or ` +
+        `--http-host and --http-port): ${err.message}`,
+    );
+    return 1;
+  }
+  return undefined;
+}

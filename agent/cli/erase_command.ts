@@ -4,7 +4,7 @@
  * loopback HTTP API (erase/erase.ts).
  */
 import { commandLine } from "@conduit/shared/cli";
-import { agentBaseUrl, CliUsageError } from "./_http.ts";
+import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const USAGE = `usage: deno task agent erase --study UID [--series UID [--instance UID]] --yes [--json]
   Erases a study, one series of it or one instance of that series from the running agent's site: its
@@ -56,17 +56,8 @@ export async function eraseCommand(args: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (err instanceof CliUsageError) {
-      console.error(`agent erase: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof TypeError) {
-      console.error(
-        `agent erase: cannot reach the agent at ${url} (is it running? give the same --config as the ` +
-          `agent, or --http-host and --http-port): ${err.message}`,
-      );
-      return 1;
-    }
+    const code = agentCommandFailure("agent erase", USAGE, url, err);
+    if (code !== undefined) return code;
     console.error(`agent erase: ${(err as Error).message}`);
     return 2;
   }

@@ -4,7 +4,7 @@
  */
 import { commandLine } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
-import { agentBaseUrl } from "./_http.ts";
+import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const USAGE = `usage: deno task agent node COMMAND [NODE] [options]
   list                                     configured nodes
@@ -49,7 +49,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
       body: JSON.stringify(body),
     });
   const needNode = () => {
-    if (!node) throw new UsageError(`${command} needs a NODE`);
+    if (!node) throw new CliUsageError(`${command} needs a NODE`);
     return encodeURIComponent(node);
   };
   try {
@@ -62,7 +62,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
         res = await post(`/${needNode()}/echo`, {});
         break;
       case "find": {
-        if (!v.level) throw new UsageError("find needs --level PATIENT|STUDY|SERIES|IMAGE");
+        if (!v.level) throw new CliUsageError("find needs --level PATIENT|STUDY|SERIES|IMAGE");
         const keys: Record<string, string> = {};
         for (const k of v.key ?? []) {
           const eq = k.indexOf("=");
@@ -85,7 +85,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
         return 0;
       }
       case "retrieve":
-        if (!v.study) throw new UsageError("retrieve needs --study UID");
+        if (!v.study) throw new CliUsageError("retrieve needs --study UID");
         res = await post(`/${needNode()}/retrieve`, {
           level: v.instance?.length ? "IMAGE" : v.series ? "SERIES" : "STUDY",
           studyInstanceUid: v.study,
@@ -95,12 +95,12 @@ export async function nodeCommand(args: string[]): Promise<number> {
         break;
       case "store":
         if (!v.study && !v.instance?.length) {
-          throw new UsageError("store needs --study UID or --instance UID");
+          throw new CliUsageError("store needs --study UID or --instance UID");
         }
         res = await post(`/${needNode()}/store`, { studyInstanceUid: v.study, sopInstanceUids: v.instance });
         break;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+        throw new CliUsageError(`unknown command ${JSON.stringify(command)}`);
     }
     const body = await res.json();
     console.log(JSON.stringify(body, null, v.json ? 0 : 2));
@@ -109,22 +109,11 @@ export async function nodeCommand(args: string[]): Promise<number> {
     if (command === "store" && body.failed?.length) return 1;
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`agent node: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof TypeError) {
-      console.error(
-        `agent node: cannot reach the agent at ${base} (is it running? give the same --config as the ` +
-          `agent, or --http-host and --http-port): ${err.message}`,
-      );
-      return 1;
-    }
+    const code = agentCommandFailure("agent node", USAGE, base, err);
+    if (code !== undefined) return code;
     throw err;
   }
 }
-
-class UsageError extends Error {}
 
 function summarize(identifier: Record<string, unknown>): string {
   return Object.entries(identifier)

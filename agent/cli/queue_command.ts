@@ -3,7 +3,7 @@
  * agent, through its loopback HTTP API.
  */
 import { commandLine } from "@conduit/shared/cli";
-import { agentBaseUrl, CliUsageError } from "./_http.ts";
+import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const USAGE = `usage: deno task agent queue COMMAND [options]
   list [--state S] [--destination D] [--limit N]   rows, newest first (S: pending, in_flight, failed,
@@ -103,17 +103,8 @@ export async function queueCommand(args: string[]): Promise<number> {
     console.log(JSON.stringify(body, null, v.json ? 0 : 2));
     return res.ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof CliUsageError) {
-      console.error(`agent queue: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof TypeError) {
-      console.error(
-        `agent queue: cannot reach the agent at ${base} (is it running? give the same --config as the ` +
-          `agent, or --http-host and --http-port): ${err.message}`,
-      );
-      return 1;
-    }
+    const code = agentCommandFailure("agent queue", USAGE, base, err);
+    if (code !== undefined) return code;
     console.error(`agent queue: ${(err as Error).message}`);
     return 2;
   }

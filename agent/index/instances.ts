@@ -53,6 +53,31 @@ interface Parent {
   added: number;
 }
 
+/** The study's columns the index takes from each object, in the order its statements name them. */
+function studyFacts(a: InstanceAttributes) {
+  return [
+    a.studyDate,
+    a.studyTime,
+    a.accessionNumber,
+    a.referringPhysicianName,
+    a.studyDescription,
+    a.studyId,
+    a.specificCharacterSet,
+  ] as const;
+}
+
+/** The series' columns the index takes from each object, in the order its statements name them. */
+function seriesFacts(a: InstanceAttributes) {
+  return [
+    a.modality,
+    a.seriesNumber,
+    a.seriesDescription,
+    a.seriesDate,
+    a.seriesTime,
+    a.bodyPartExamined,
+  ] as const;
+}
+
 /**
  * Indexes objects in one transaction (a group commit's) as {@link indexInstance} would one after another,
  * with the statements an object shares with its group run once per group (issue 16: seven statements per
@@ -96,13 +121,7 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
           a.studyInstanceUid,
           a.patientId,
           a.issuerOfPatientId,
-          a.studyDate,
-          a.studyTime,
-          a.accessionNumber,
-          a.referringPhysicianName,
-          a.studyDescription,
-          a.studyId,
-          a.specificCharacterSet,
+          ...studyFacts(a),
           now,
         ) > 0;
         studies.set(a.studyInstanceUid, { inserted, kept: 0, added: 0, classes: new Set(), newSeries: 0 });
@@ -114,12 +133,7 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_instance_uid) DO NOTHING`,
           a.seriesInstanceUid,
           a.studyInstanceUid,
-          a.modality,
-          a.seriesNumber,
-          a.seriesDescription,
-          a.seriesDate,
-          a.seriesTime,
-          a.bodyPartExamined,
+          ...seriesFacts(a),
         ) > 0;
         series.set(a.seriesInstanceUid, { inserted, kept: 0, added: 0 });
       }
@@ -179,25 +193,14 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
             run(
               `UPDATE series SET modality = ?, series_number = ?, series_description = ?, series_date = ?,
               series_time = ?, body_part_examined = ? WHERE series_instance_uid = ?`,
-              a.modality,
-              a.seriesNumber,
-              a.seriesDescription,
-              a.seriesDate,
-              a.seriesTime,
-              a.bodyPartExamined,
+              ...seriesFacts(a),
               a.seriesInstanceUid,
             );
             run(
               `UPDATE studies SET study_date = ?, study_time = ?, accession_number = ?,
               referring_physician_name = ?, study_description = ?, study_id = ?, specific_character_set = ?,
               updated_at = ? WHERE study_instance_uid = ?`,
-              a.studyDate,
-              a.studyTime,
-              a.accessionNumber,
-              a.referringPhysicianName,
-              a.studyDescription,
-              a.studyId,
-              a.specificCharacterSet,
+              ...studyFacts(a),
               now,
               a.studyInstanceUid,
             );

@@ -5,7 +5,7 @@
  * site removed; a refusal or failure of the site audited too, with its reason). The entry follows the
  * site's answer: the change is the agent's, so it cannot be written in one transaction with it.
  */
-import { FEATURE_ERASE } from "@conduit/shared/tunnel";
+import { type DetailOf, FEATURE_ERASE, type RequestOf } from "@conduit/shared/tunnel";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { entry } from "../auth/audit.ts";
@@ -13,27 +13,11 @@ import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError, SiteUnavailableError } from "../tunnel/errors.ts";
 import type { SiteRegistry } from "./registry.ts";
 
-export interface ErasureTarget {
-  studyInstanceUid: string;
-  seriesInstanceUid?: string;
-  sopInstanceUid?: string;
-}
+/** A study, one series of it or one instance of that series (the tunnel's `erase` request's fields). */
+export type ErasureTarget = Omit<RequestOf<"erase">, "op">;
 
-/** What the site removed (agent/erase/erase.ts's ErasureResult). */
-export interface ErasureResult {
-  instances: number;
-  files: number;
-  bytes: number;
-  series: number;
-  studies: number;
-  patients: number;
-  queueRows: number;
-  inFlight: number;
-  copies: number;
-  conflicts: number;
-  /** Thumbnails removed from the site's cache (agents from 2026-12-05 on). */
-  thumbnails?: number;
-}
+/** What the site removed (the tunnel's `erase` answer; agent/erase/erase.ts). */
+export type ErasureResult = DetailOf<"erase">;
 
 /** The site's agent cannot erase (an earlier version), or no hub can say whether it can. */
 export class ErasureUnsupportedError extends Error {
