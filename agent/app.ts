@@ -281,6 +281,14 @@ async function startLocked(
   // Reports an earlier run left undelivered go out on new associations.
   commitment.start();
 
+  // Commits that keep failing (a full disk, an index that cannot be written) refuse every C-STORE.
+  const databaseOk = async () => !ingest.group?.blocked && await db.healthy();
+  const minFreeBytes = config.archive.minFreeMegabytes * 1024 * 1024;
+  metrics.healthSource = async () => ({
+    database: await databaseOk().catch(() => false),
+    disk: !minFreeBytes || archive.freeBytes() >= minFreeBytes,
+    ...(config.hub.url ? { hub: tunnel?.state === "online" } : {}),
+  });
   const app = httpApp({
     version: VERSION,
     startedAt: Date.now(),
@@ -290,10 +298,9 @@ async function startLocked(
       );
       return Number(row?.n ?? 0);
     },
-    // Commits that keep failing (a full disk, an index that cannot be written) refuse every C-STORE.
-    databaseOk: async () => !ingest.group?.blocked && await db.healthy(),
+    databaseOk,
     freeBytes: () => archive.freeBytes(),
-    minFreeBytes: config.archive.minFreeMegabytes * 1024 * 1024,
+    minFreeBytes,
     hub: () => config.hub.url ? tunnel?.state ?? "not enrolled" : undefined,
     metrics: () => metrics.text(),
     contentType: metrics.registry.contentType,

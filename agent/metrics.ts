@@ -122,6 +122,12 @@ export class AgentMetrics {
   /** Set by the owner of the thumbnail cache: the bytes it holds. */
   thumbnailBytesSource: () => number = () => 0;
   readonly thumbnailCacheBytes: client.Gauge;
+  /**
+   * Set by the agent: the checks `/healthz` makes, true when well (`hub` only with `hub.url`). Read when
+   * scraped, so a Prometheus alert sees what a readiness probe sees.
+   */
+  healthSource: () => Promise<Record<string, boolean>> = () => Promise.resolve({});
+  readonly health: client.Gauge;
   readonly queueDepth: client.Gauge;
   readonly queueOldest: client.Gauge;
 
@@ -159,6 +165,20 @@ export class AgentMetrics {
       registers: [this.registry],
       collect() {
         this.set(thumbnailBytes());
+      },
+    });
+    const health = () => this.healthSource();
+    this.health = new client.Gauge({
+      name: "conduit_agent_health_ok",
+      help: "1 when a check of /healthz is well, 0 when not: database (the index answers and its group " +
+        "commits succeed), disk (free space at or above archive.minFreeMegabytes), hub (the link to the hub " +
+        "online; only with hub.url)",
+      labelNames: ["check"],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const checks = await health().catch(() => ({ database: false }));
+        for (const [check, ok] of Object.entries(checks)) this.set({ check }, ok ? 1 : 0);
       },
     });
     const source = () => this.activeSource();

@@ -1,0 +1,386 @@
+/**
+ * deploy/monitoring/: the Prometheus alerting rules (alerts.yml) and the Grafana dashboard (dashboard.json)
+ * name only metrics the agent and the hub export. A real hub and a real agent (a route to a DCMTK storescp, one
+ * object sent by storescu) are scraped, and every metric name in every rule's and every panel's expression must
+ * be in those scrapes (a histogram's as _bucket, _sum or _count), with the labels its matchers name. The rules
+ * have the structure Prometheus loads and what an operator needs (for, severity, a summary and a description
+ * that says what to do, with a link into operations.md that exists); the dashboard has unique panel ids and
+ * the DS_PROMETHEUS input. With promtool on PATH (Debian's `prometheus` package) both are also checked by it.
+ * And `conduit_agent_health_ok`, which three of the alerts read, says what /healthz says.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { generateInstance, uidFromKey } from "@conduit/shared/testing";
+import { startAgentProcess } from "../support/agent.ts";
+import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { anchors, readDoc, REPO, section, tables } from "../support/markdown.ts";
+import { freePort, hasTool, PEER_ENV, scratchDir, skipReason, startStorescp } from "../support/peers.ts";
+import { type Family, parsePrometheus, value } from "../support/prometheus.ts";
+import { storescu } from "../support/send.ts";
+
+const ALERTS = new URL("deploy/monitoring/alerts.yml", REPO);
+const DASHBOARD = new URL("deploy/monitoring/dashboard.json", REPO);
+const PROMETHEUS = new URL("deploy/monitoring/prometheus.yml", REPO);
+
+const skip = skipReason("storescu", "storescp");
+if (skip) console.warn(`monitoring_test: the scrape skipped: ${skip}`);
+
+/** Series Prometheus makes itself for each target, not read from /metrics. */
+const PROMETHEUS_SERIES = new Set(["up"]);
+/** Labels Prometheus adds to each scraped series (the `site` of an agent's target: operations.md#monitoring). */
+const TARGET_LABELS = new Set(["job", "instance", "site"]);
+const KEYWORDS = new Set([
+  "and",
+  "or",
+  "unless",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "bool",
+  "offset",
+  "inf",
+  "nan",
+]);
+
+interface Selector {
+  name: string;
+  /** The label names of its matchers (`{state="dead"}`), when it has any. */
+  labels: string[];
+}
+
+/**
+ * The metric names a PromQL expression reads: identifiers not followed by `(` (functions and aggregations
+ * are), outside string literals, `{...}` label matchers, `[...]` ranges and the label lists of `by`,
+ * `without`, `on`, `ignoring`, `group_left` and `group_right`, and not keywords or parts of numbers and
+ * durations. Grafana's variables (`$site`, `$__rate_interval`, `${x}`) are dropped.
+ */
+export function selectors(expr: string): Selector[] {
+  let s = expr.replace(/#[^\n]*/g, "")
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/\$\{[^}]*\}|\$\w+/g, "");
+  const out: Selector[] = [];
+  const ident = /(?<![\w:.])([a-zA-Z_:][\w:]*)(?![\w:])/g;
+  // A selector with matchers: its name (if any, `{__name__=...}` is not used here) and its label names.
+  s = s.replace(
+    /(?<![\w:])([a-zA-Z_:][\w:]*)?\s*\{([^}]*)\}/g,
+    (_, name: string | undefined, body: string) => {
+      const labels = [...body.matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)/g)].map((m) => m[1]);
+      assert.ok(name, `a selector without a metric name in ${expr}`);
+      out.push({ name, labels });
+      return ` ${name} `;
+    },
+  );
+  s = s.replace(/\[[^\]]*\]/g, " ")
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ");
+  for (const m of s.matchAll(ident)) {
+    const after = s.slice(m.index! + m[0].length);
+    if (/^\s*\(/.test(after) || KEYWORDS.has(m[1].toLowerCase())) continue;
+    if (!out.some((o) => o.name === m[1])) out.push({ name: m[1], labels: [] });
+  }
+  return out;
+}
+
+Deno.test("selectors: the metric names of PromQL expressions, without functions, labels or clauses", () => {
+  const names = (e: string) => selectors(e).map((s) => s.name).sort();
+  assert.deepEqual(names('up{job="conduit-agent"} == 0'), ["up"]);
+  assert.deepEqual(
+    names(
+      'histogram_quantile(0.95, sum by (site, le) (rate(a_seconds_bucket{site=~"$site"}[$__rate_interval])))',
+    ),
+    ["a_seconds_bucket"],
+  );
+  assert.deepEqual(
+    names("max by (site) (max_over_time(rtt[1d])) unless on (site) max by(site) (rtt offset 5m)"),
+    ["rtt"],
+  );
+  assert.deepEqual(names("sum(b_total) by (status) / ignoring(x) group_left(y) c > 1e3"), ["b_total", "c"]);
+  assert.deepEqual(names('sum without (state) (q{state="and"}) > 0 and delta(q[15m]) > 0x1F'), ["q"]);
+  assert.deepEqual(names('count_values("by", d) # a comment naming e'), ["d"]);
+  assert.deepEqual(selectors('f{a="x{y}", b!~"z"}')[0], { name: "f", labels: ["a", "b"] });
+});
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: { severity: string };
+  annotations: { summary: string; description: string };
+}
+
+function loadRules(): Rule[] {
+  const doc = parseYaml(Deno.readTextFileSync(ALERTS)) as { groups: { name: string; rules: Rule[] }[] };
+  assert.ok(Array.isArray(doc?.groups) && doc.groups.length > 0, "alerts.yml has groups");
+  assert.deepEqual(Object.keys(doc), ["groups"], "alerts.yml has only groups (what Prometheus loads)");
+  const groupNames = doc.groups.map((g) => g.name);
+  assert.equal(new Set(groupNames).size, groupNames.length, "group names are unique");
+  return doc.groups.flatMap((g) => {
+    assert.ok(typeof g.name === "string" && g.name, "each group has a name");
+    assert.ok(Array.isArray(g.rules) && g.rules.length > 0, `group ${g.name} has rules`);
+    return g.rules;
+  });
+}
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  targets?: { expr?: string; refId: string }[];
+  panels?: Panel[];
+}
+
+function loadDashboard(): { schemaVersion: number; panels: Panel[]; __inputs: { name: string }[] } {
+  return JSON.parse(Deno.readTextFileSync(DASHBOARD));
+}
+
+/** Every panel, those inside collapsed rows too. */
+function allPanels(panels: Panel[]): Panel[] {
+  return panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
+}
+
+/** Every expression: each rule's, each panel target's. */
+function expressions(): { where: string; expr: string }[] {
+  const out = loadRules().map((r) => ({ where: `alert ${r.alert}`, expr: r.expr }));
+  for (const p of allPanels(loadDashboard().panels)) {
+    for (const t of p.targets ?? []) {
+      if (t.expr) out.push({ where: `panel ${p.id} "${p.title}" ${t.refId}`, expr: t.expr });
+    }
+  }
+  return out;
+}
+
+Deno.test("alerts.yml: rule groups as Prometheus loads them, each alert with for, severity and what to do", () => {
+  const rules = loadRules();
+  const ops = readDoc("docs/operations.md");
+  const opsAnchors = anchors(ops);
+  const names = rules.map((r) => r.alert);
+  assert.equal(new Set(names).size, names.length, "alert names are unique");
+  for (const r of rules) {
+    const where = `alert ${r.alert}`;
+    assert.match(r.alert, /^Conduit[A-Z][A-Za-z]+$/, where);
+    assert.ok(typeof r.expr === "string" && r.expr.trim(), `${where}: expr`);
+    assert.match(String(r.for), /^(\d+(ms|s|m|h|d|w|y))+$/, `${where}: for is a duration`);
+    assert.ok(["critical", "warning", "info"].includes(r.labels?.severity), `${where}: labels.severity`);
+    assert.ok(r.annotations?.summary?.trim(), `${where}: annotations.summary`);
+    assert.ok(r.annotations?.description?.trim(), `${where}: annotations.description`);
+    // It names the site (or the target) unless its expression sums every target away.
+    if (!/^\s*(absent|sum)\(/.test(r.expr)) {
+      assert.match(r.annotations.summary, /\{\{ \$labels\.(site|instance) \}\}/, `${where}: names the site`);
+    }
+    const links = [...r.annotations.description.matchAll(/docs\/operations\.md#([\w-]+)/g)].map((m) => m[1]);
+    assert.ok(links.length > 0, `${where}: the description links docs/operations.md`);
+    for (const a of links) assert.ok(opsAnchors.has(a), `${where}: operations.md has no #${a}`);
+    for (const m of r.annotations.description.matchAll(/docs\/(\w+)\.md/g)) {
+      assert.ok(readDoc(`docs/${m[1]}.md`), `${where}: docs/${m[1]}.md`);
+    }
+  }
+  // operations.md's table of alerts has each, and no other.
+  const table = tables(section(ops, "### Alerts")).find((t) => t[0] && "alert" in t[0]);
+  assert.ok(table, "operations.md#alerts has a table with an alert column");
+  const documented = table.map((row) => row.alert.replace(/`/g, ""));
+  assert.deepEqual([...documented].sort(), [...names].sort(), "operations.md#alerts lists every alert");
+});
+
+Deno.test("prometheus.yml: the example scrapes the jobs the rules name, a site label on the agents", () => {
+  const config = parseYaml(Deno.readTextFileSync(PROMETHEUS)) as {
+    rule_files: string[];
+    scrape_configs: {
+      job_name: string;
+      static_configs: { targets: string[]; labels?: Record<string, string> }[];
+    }[];
+  };
+  assert.deepEqual(config.rule_files, ["alerts.yml"]);
+  const jobs = config.scrape_configs.map((c) => c.job_name).sort();
+  const named = [
+    ...new Set(loadRules().flatMap((r) => [...r.expr.matchAll(/job="([^"]+)"/g)].map((m) => m[1]))),
+  ];
+  assert.deepEqual(named.sort(), jobs, "the rules name the example's jobs");
+  const agent = config.scrape_configs.find((c) => c.job_name === "conduit-agent")!;
+  assert.ok(agent.static_configs.every((s) => s.labels?.site), "each agent target has a site label");
+  const hub = config.scrape_configs.find((c) => c.job_name === "conduit-hub")!;
+  assert.ok(hub.static_configs.every((s) => !s.labels?.site), "hub targets have no site label");
+});
+
+Deno.test("dashboard.json: a Grafana dashboard with a DS_PROMETHEUS input and unique panel ids", () => {
+  const d = loadDashboard();
+  assert.ok(d.schemaVersion >= 39, `schemaVersion ${d.schemaVersion} of a current Grafana`);
+  assert.ok(d.__inputs.some((i) => i.name === "DS_PROMETHEUS"), "the DS_PROMETHEUS input");
+  const text = Deno.readTextFileSync(DASHBOARD);
+  for (const m of text.matchAll(/"uid": "([^"]*)"/g)) {
+    if (m[1] !== "-- Grafana --" && m[1] !== "conduit-overview") {
+      assert.equal(m[1], "${DS_PROMETHEUS}", "every datasource is the input");
+    }
+  }
+  const panels = allPanels(d.panels);
+  const ids = panels.map((p) => p.id);
+  assert.ok(ids.every((id) => Number.isInteger(id)), "every panel has an id");
+  assert.equal(new Set(ids).size, ids.length, "panel ids are unique");
+  for (const p of panels) {
+    if (p.type === "row") continue;
+    assert.ok(p.title, `panel ${p.id} has a title`);
+    assert.ok(p.targets?.length && p.targets.every((t) => t.expr), `panel ${p.id} has expressions`);
+    const refs = p.targets.map((t) => t.refId);
+    assert.equal(new Set(refs).size, refs.length, `panel ${p.id}: refIds unique`);
+  }
+});
+
+Deno.test({
+  name: "promtool checks alerts.yml, prometheus.yml and the dashboard's expressions",
+  ignore: !hasTool("promtool"),
+  fn: async () => {
+    const promtool = async (what: "rules" | "config", file: string) => {
+      const out = await new Deno.Command("promtool", { args: ["check", what, file], env: PEER_ENV }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `promtool check ${what} ${file}:\n${text}`);
+    };
+    await promtool("rules", ALERTS.pathname);
+    // The example configuration, and through it the rules again (rule_files: [alerts.yml]).
+    await promtool("config", PROMETHEUS.pathname);
+    // The panels' expressions as recording rules, with Grafana's variables given values.
+    const dir = await scratchDir("monitoring-");
+    const file = path.join(dir, "dashboard_rules.yml");
+    const rules = allPanels(loadDashboard().panels).flatMap((p) =>
+      (p.targets ?? []).map((t) => ({
+        record: `conduit:dashboard:panel_${p.id}_${t.refId}`,
+        expr: t.expr!.replaceAll("$__rate_interval", "5m").replaceAll("$site", ".*"),
+      }))
+    );
+    await Deno.writeTextFile(file, JSON.stringify({ groups: [{ name: "dashboard", rules }] }));
+    await promtool("rules", file);
+  },
+});
+
+/** Whether `name` is a series of the scrapes: a family's own name, or a histogram's _bucket, _sum, _count. */
+function family(scrapes: Map<string, Family>[], name: string): Family | undefined {
+  for (const families of scrapes) {
+    const f = families.get(name);
+    if (f && f.type !== "histogram") return f; // a histogram's own name is no series
+    const m = /^(.+)_(bucket|sum|count)$/.exec(name);
+    const base = m && families.get(m[1]);
+    if (base?.type === "histogram") return base;
+  }
+  return undefined;
+}
+
+/** What each expression reads that the scrapes do not have; [] when all is there. */
+export function missing(scrapes: Map<string, Family>[], exprs: { where: string; expr: string }[]): string[] {
+  const out: string[] = [];
+  for (const { where, expr } of exprs) {
+    for (const s of selectors(expr)) {
+      if (PROMETHEUS_SERIES.has(s.name)) continue;
+      const f = family(scrapes, s.name);
+      if (!f) {
+        out.push(`${where}: ${s.name} is not exported`);
+        continue;
+      }
+      const samples = f.samples.filter((x) => x.name === s.name);
+      if (samples.length === 0) continue; // a family with no series yet (no Storage Commitment asked)
+      for (const label of s.labels) {
+        if (TARGET_LABELS.has(label) || samples.some((x) => label in x.labels)) continue;
+        out.push(`${where}: ${s.name} has no label ${label}`);
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "every metric the alerts and the dashboard read is in a real agent's and hub's /metrics",
+  ignore: Boolean(skip),
+  fn: async () => {
+    const dir = await scratchDir("monitoring-");
+    const scp = await startStorescp({ dir: path.join(dir, "scp") });
+    const metricsPort = freePort();
+    const hub = await startTestHub({ metricsPort });
+    const agent = await startAgentProcess({
+      args: await siteArgs(hub, "north"),
+      config: {
+        dimse: { allowedCallingAets: ["STORESCU"] },
+        nodes: { dest: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
+        routes: [{ name: "all", match: {}, to: [{ node: "dest" }] }],
+      },
+    });
+    // An agent without a hub, whose free-space floor no disk reaches.
+    const full = await startAgentProcess({ config: { archive: { minFreeMegabytes: 1024 ** 3 } } });
+    let hubStopped = false;
+    try {
+      const scrapeAgent = async () => parsePrometheus(await (await agent.http("/metrics")).text());
+      const scrapeHub = async () =>
+        parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+      const file = path.join(dir, "ct.dcm");
+      await Deno.writeFile(
+        file,
+        generateInstance({
+          modality: "CT",
+          patientName: "MONITORING^TEST",
+          patientId: "MONITORING-1",
+          studyInstanceUid: uidFromKey("monitoring/study"),
+          seriesInstanceUid: uidFromKey("monitoring/series"),
+          sopInstanceUid: uidFromKey("monitoring/sop"),
+          instanceNumber: 1,
+          rows: 16,
+          columns: 16,
+        }),
+      );
+      assert.equal((await storescu([file], agent)).code, 0);
+      const agentMetrics = await eventually("the object forwarded, the hub link online", async () => {
+        const m = await scrapeAgent();
+        const done = value(m, "conduit_agent_queue_rows", { destination: "dest", state: "done" });
+        return done === 1 && value(m, "conduit_agent_health_ok", { check: "hub" }) === 1 ? m : undefined;
+      }, 60_000);
+      const hubMetrics = await eventually("the site's round trip measured", async () => {
+        const m = await scrapeHub();
+        return m.get("conduit_hub_tunnel_rtt_seconds")?.samples.some((s) => s.labels.site === "north")
+          ? m
+          : undefined;
+      }, 60_000);
+
+      const scrapes = [agentMetrics, hubMetrics];
+      assert.deepEqual(missing(scrapes, expressions()), []);
+      // A name misspelt, a label that is not there, a histogram named without its suffix: each is found.
+      assert.deepEqual(
+        missing(scrapes, [{ where: "x", expr: "rate(conduit_agent_objects_recieved_total[5m])" }]),
+        [
+          "x: conduit_agent_objects_recieved_total is not exported",
+        ],
+      );
+      assert.deepEqual(missing(scrapes, [{ where: "x", expr: 'conduit_agent_queue_rows{status="dead"}' }]), [
+        "x: conduit_agent_queue_rows has no label status",
+      ]);
+      assert.deepEqual(
+        missing(scrapes, [{ where: "x", expr: "conduit_agent_forward_latency_seconds > 1" }]),
+        [
+          "x: conduit_agent_forward_latency_seconds is not exported",
+        ],
+      );
+
+      // conduit_agent_health_ok says what /healthz says.
+      assert.equal(value(agentMetrics, "conduit_agent_health_ok", { check: "database" }), 1);
+      assert.equal(value(agentMetrics, "conduit_agent_health_ok", { check: "disk" }), 1);
+      const fullMetrics = parsePrometheus(await (await full.http("/metrics")).text());
+      const fullHealth = await (await full.http("/healthz")).json();
+      assert.equal(fullHealth.disk, "below minimum");
+      assert.deepEqual(
+        fullMetrics.get("conduit_agent_health_ok")!.samples.map((s) => [s.labels.check, s.value]).sort(),
+        [["database", 1], ["disk", 0]],
+        "below the floor: disk 0, and no hub check without hub.url",
+      );
+      await hub.stop();
+      hubStopped = true;
+      await eventually("the hub link reported down", async () => {
+        const health = (await scrapeAgent()).get("conduit_agent_health_ok")!.samples;
+        return health.find((s) => s.labels.check === "hub")?.value === 0 &&
+          health.find((s) => s.labels.check === "database")?.value === 1;
+      }, 60_000);
+      assert.notEqual((await (await agent.http("/healthz")).json()).hub, "online");
+    } finally {
+      await full.stop();
+      await agent.stop();
+      if (!hubStopped) await hub.stop();
+      await scp.stop();
+    }
+  },
+});
