@@ -22,6 +22,7 @@ import { storescu } from "../support/send.ts";
 const ALERTS = new URL("deploy/monitoring/alerts.yml", REPO);
 const DASHBOARD = new URL("deploy/monitoring/dashboard.json", REPO);
 const PROMETHEUS = new URL("deploy/monitoring/prometheus.yml", REPO);
+const ALERTS_TESTS = new URL("deploy/monitoring/alerts_test.yml", REPO);
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`monitoring_test: the scrape skipped: ${skip}`);
@@ -204,6 +205,32 @@ Deno.test("prometheus.yml: the example scrapes the jobs the rules name, a site l
   assert.ok(hub.static_configs.every((s) => !s.labels?.site), "hub targets have no site label");
 });
 
+Deno.test("alerts_test.yml: each alert has a promtool case where it fires, with its annotations", () => {
+  const doc = parseYaml(Deno.readTextFileSync(ALERTS_TESTS)) as {
+    rule_files: string[];
+    tests: {
+      alert_rule_test: {
+        alertname: string;
+        exp_alerts: { exp_labels: Record<string, string>; exp_annotations?: Record<string, string> }[];
+      }[];
+    }[];
+  };
+  assert.deepEqual(doc.rule_files, ["alerts.yml"]);
+  const cases = doc.tests.flatMap((t) => t.alert_rule_test);
+  for (const r of loadRules()) {
+    const firing = cases.filter((c) => c.alertname === r.alert && c.exp_alerts.length > 0);
+    assert.ok(firing.length > 0, `alerts_test.yml has a case where ${r.alert} fires`);
+    for (const c of firing) {
+      for (const a of c.exp_alerts) {
+        assert.equal(a.exp_labels.severity, r.labels.severity, `${r.alert}: severity`);
+        // promtool compares the annotations as rendered: the summary names what the labels say.
+        assert.ok(a.exp_annotations?.summary && a.exp_annotations.description, `${r.alert}: annotations`);
+        assert.doesNotMatch(a.exp_annotations.summary, /\{\{|<no value>/, `${r.alert}: summary rendered`);
+      }
+    }
+  }
+});
+
 Deno.test("dashboard.json: a Grafana dashboard with a DS_PROMETHEUS input and unique panel ids", () => {
   const d = loadDashboard();
   assert.ok(d.schemaVersion >= 39, `schemaVersion ${d.schemaVersion} of a current Grafana`);
@@ -228,17 +255,20 @@ Deno.test("dashboard.json: a Grafana dashboard with a DS_PROMETHEUS input and un
 });
 
 Deno.test({
-  name: "promtool checks alerts.yml, prometheus.yml and the dashboard's expressions",
+  name:
+    "promtool checks alerts.yml, prometheus.yml and the dashboard's expressions, and runs alerts_test.yml",
   ignore: !hasTool("promtool"),
   fn: async () => {
-    const promtool = async (what: "rules" | "config", file: string) => {
-      const out = await new Deno.Command("promtool", { args: ["check", what, file], env: PEER_ENV }).output();
+    const promtool = async (...args: string[]) => {
+      const out = await new Deno.Command("promtool", { args, env: PEER_ENV }).output();
       const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `promtool check ${what} ${file}:\n${text}`);
+      assert.equal(out.code, 0, `promtool ${args.join(" ")}:\n${text}`);
     };
-    await promtool("rules", ALERTS.pathname);
+    await promtool("check", "rules", ALERTS.pathname);
     // The example configuration, and through it the rules again (rule_files: [alerts.yml]).
-    await promtool("config", PROMETHEUS.pathname);
+    await promtool("check", "config", PROMETHEUS.pathname);
+    // The rules' unit tests: when each alert fires and when not, its labels and rendered annotations.
+    await promtool("test", "rules", ALERTS_TESTS.pathname);
     // The panels' expressions as recording rules, with Grafana's variables given values.
     const dir = await scratchDir("monitoring-");
     const file = path.join(dir, "dashboard_rules.yml");
@@ -249,7 +279,7 @@ Deno.test({
       }))
     );
     await Deno.writeTextFile(file, JSON.stringify({ groups: [{ name: "dashboard", rules }] }));
-    await promtool("rules", file);
+    await promtool("check", "rules", file);
   },
 });
 
@@ -340,6 +370,15 @@ Deno.test({
 
       const scrapes = [agentMetrics, hubMetrics];
       assert.deepEqual(missing(scrapes, expressions()), []);
+      // The series alerts_test.yml feeds the rules are real too (a misspelt one would make a "does not fire"
+      // case pass for nothing).
+      const tests = parseYaml(Deno.readTextFileSync(ALERTS_TESTS)) as {
+        tests: { input_series: { series: string }[] }[];
+      };
+      const inputs = tests.tests.flatMap((t, i) =>
+        t.input_series.map((x) => ({ where: `alerts_test.yml test ${i + 1}`, expr: x.series }))
+      );
+      assert.deepEqual(missing(scrapes, inputs), []);
       // A name misspelt, a label that is not there, a histogram named without its suffix: each is found.
       assert.deepEqual(
         missing(scrapes, [{ where: "x", expr: "rate(conduit_agent_objects_recieved_total[5m])" }]),
