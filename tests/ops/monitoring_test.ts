@@ -379,6 +379,20 @@ Deno.test({
         t.input_series.map((x) => ({ where: `alerts_test.yml test ${i + 1}`, expr: x.series }))
       );
       assert.deepEqual(missing(scrapes, inputs), []);
+      // Every metric either exports is documented (operations.md, tunnel.md), and every one documented exported.
+      const docs = ["docs/operations.md", "docs/tunnel.md"].map(readDoc).join("\n");
+      const documented = new Set(
+        [...docs.matchAll(/\b(conduit_(?:agent|hub)_[a-z0-9_]+)/g)].map((m) => m[1]),
+      );
+      for (const families of scrapes) {
+        for (const name of families.keys()) {
+          if (name.startsWith("conduit_")) assert.ok(documented.has(name), `${name} is not documented`);
+        }
+      }
+      for (const name of documented) {
+        const exported = scrapes.some((f) => f.has(name)) || family(scrapes, name);
+        assert.ok(exported, `operations.md or tunnel.md names ${name}, which is not exported`);
+      }
       // A name misspelt, a label that is not there, a histogram named without its suffix: each is found.
       assert.deepEqual(
         missing(scrapes, [{ where: "x", expr: "rate(conduit_agent_objects_recieved_total[5m])" }]),
