@@ -5,7 +5,9 @@
  * be in those scrapes (a histogram's as _bucket, _sum or _count), with the labels its matchers name. The rules
  * have the structure Prometheus loads and what an operator needs (for, severity, a summary and a description
  * that says what to do, with a link into operations.md that exists); the dashboard has unique panel ids and
- * the DS_PROMETHEUS input. With promtool on PATH (Debian's `prometheus` package) both are also checked by it.
+ * the DS_PROMETHEUS input. With Debian's `prometheus` installed, promtool checks both and runs alerts_test.yml,
+ * and a real Prometheus scrapes the agent and the hub with the rules: each evaluates without error, none is
+ * pending while all is well, each panel's query runs, and stopping the hub makes its alerts pending.
  * And `conduit_agent_health_ok`, which three of the alerts read, says what /healthz says.
  */
 import assert from "node:assert/strict";
@@ -16,7 +18,13 @@ import { startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { anchors, readDoc, REPO, section, tables } from "../support/markdown.ts";
 import { freePort, hasTool, PEER_ENV, scratchDir, skipReason, startStorescp } from "../support/peers.ts";
-import { type Family, parsePrometheus, value } from "../support/prometheus.ts";
+import {
+  type Family,
+  parsePrometheus,
+  type PrometheusServer,
+  startPrometheus,
+  value,
+} from "../support/prometheus.ts";
 import { storescu } from "../support/send.ts";
 
 const ALERTS = new URL("deploy/monitoring/alerts.yml", REPO);
@@ -317,6 +325,52 @@ export function missing(scrapes: Map<string, Family>[], exprs: { where: string; 
   return out;
 }
 
+/**
+ * Prometheus, scraping the agent and the hub: every rule evaluates without error on their series, no alert is
+ * pending while all is well, the dashboard's Site variable finds the site, and every panel's expression runs,
+ * those reading series the scrapes have (with no matcher but `site`) answering data.
+ */
+async function evaluated(prometheus: PrometheusServer, scrapes: Map<string, Family>[]): Promise<void> {
+  await eventually("both targets up", async () => {
+    const up = await prometheus.query("up");
+    return up.length === 2 && up.every((s) => s.value[1] === "1");
+  }, 60_000);
+  // Rules evaluated on the targets' series (an evaluation before the first scrape would see none).
+  const since = Date.now();
+  const rules = await eventually("every rule evaluated on the scraped series", async () => {
+    const rules = await prometheus.rules();
+    return rules.length > 0 && rules.every((r) => Date.parse(r.lastEvaluation) > since) ? rules : undefined;
+  }, 60_000);
+  assert.deepEqual(rules.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.lastError}`), []);
+  assert.equal(rules.length, loadRules().length, "Prometheus loaded every rule");
+  // Nothing pending while all is well (a busy machine may make the event loop late).
+  let pending: string[] = [];
+  await eventually("no alert while all is well", async () => {
+    pending = (await prometheus.alerts()).map((a) => a.labels.alertname)
+      .filter((name) => name !== "ConduitAgentEventLoopLag");
+    return pending.length === 0;
+  }, 60_000).catch((err) => {
+    throw new Error(`${err.message}: ${pending.join(", ")}`);
+  });
+  assert.deepEqual(await prometheus.labelValues("site", "conduit_agent_process_start_time_seconds"), [
+    "north",
+  ]);
+  const hasSamples = (name: string) =>
+    PROMETHEUS_SERIES.has(name) || (family(scrapes, name)?.samples.some((x) => x.name === name) ?? false);
+  for (const p of allPanels(loadDashboard().panels)) {
+    for (const t of p.targets ?? []) {
+      const expr = t.expr!.replaceAll("$__rate_interval", "1m").replaceAll("$site", ".*");
+      const where = `panel ${p.id} "${p.title}" ${t.refId}`;
+      const answers = selectors(expr).every((s) => hasSamples(s.name) && s.labels.every((l) => l === "site"));
+      const result = await eventually(`${where} answered`, async () => {
+        const r = await prometheus.query(expr);
+        return !answers || r.length > 0 ? r : undefined;
+      }, 60_000);
+      assert.ok(Array.isArray(result), where);
+    }
+  }
+}
+
 Deno.test({
   name: "every metric the alerts and the dashboard read is in a real agent's and hub's /metrics",
   ignore: Boolean(skip),
@@ -336,6 +390,27 @@ Deno.test({
     // An agent without a hub, whose free-space floor no disk reaches.
     const full = await startAgentProcess({ config: { archive: { minFreeMegabytes: 1024 ** 3 } } });
     let hubStopped = false;
+    // A real Prometheus scraping both as prometheus.yml says, every second, with the rules.
+    let prometheus: PrometheusServer | undefined;
+    if (hasTool("prometheus")) {
+      const example = parseYaml(Deno.readTextFileSync(PROMETHEUS)) as Record<string, unknown>;
+      prometheus = await startPrometheus({
+        global: { scrape_interval: "1s", evaluation_interval: "1s" },
+        rule_files: [ALERTS.pathname],
+        scrape_configs: [
+          {
+            job_name: "conduit-agent",
+            static_configs: [{ targets: [`127.0.0.1:${agent.httpPort}`], labels: { site: "north" } }],
+          },
+          { job_name: "conduit-hub", static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] },
+        ],
+      });
+      assert.deepEqual(
+        (example.scrape_configs as { job_name: string }[]).map((c) => c.job_name),
+        ["conduit-agent", "conduit-hub"],
+        "the jobs of the example configuration",
+      );
+    } else console.warn("monitoring_test: no prometheus (apt-get install prometheus): rules not evaluated");
     try {
       const scrapeAgent = async () => parsePrometheus(await (await agent.http("/metrics")).text());
       const scrapeHub = async () =>
@@ -421,8 +496,24 @@ Deno.test({
         [["database", 1], ["disk", 0]],
         "below the floor: disk 0, and no hub check without hub.url",
       );
+      if (prometheus) await evaluated(prometheus, scrapes);
       await hub.stop();
       hubStopped = true;
+      if (prometheus) {
+        // The hub gone: its link down at the agent, the hub down, the site offline; each pending (for: N m).
+        const p = prometheus;
+        await eventually("the alerts of a hub gone pending", async () => {
+          const alerts = await p.alerts();
+          const has = (name: string, labels: Record<string, string>) =>
+            alerts.some((a) =>
+              a.labels.alertname === name && a.state === "pending" &&
+              Object.entries(labels).every(([k, v]) => a.labels[k] === v)
+            );
+          return has("ConduitAgentHubLinkDown", { site: "north", severity: "warning", check: "hub" }) &&
+            has("ConduitHubDown", { instance: `127.0.0.1:${metricsPort}`, severity: "critical" }) &&
+            has("ConduitHubSiteOffline", { site: "north" });
+        }, 60_000);
+      }
       await eventually("the hub link reported down", async () => {
         const health = (await scrapeAgent()).get("conduit_agent_health_ok")!.samples;
         return health.find((s) => s.labels.check === "hub")?.value === 0 &&
@@ -430,6 +521,7 @@ Deno.test({
       }, 60_000);
       assert.notEqual((await (await agent.http("/healthz")).json()).hub, "online");
     } finally {
+      await prometheus?.stop();
       await full.stop();
       await agent.stop();
       if (!hubStopped) await hub.stop();

@@ -38,6 +38,8 @@ const APT_PACKAGE: Record<string, string> = {
   gdcminfo: "libgdcm-tools",
   gdcmdump: "libgdcm-tools",
   chromium: "chromium",
+  prometheus: "prometheus",
+  promtool: "prometheus",
 };
 
 /** Result of {@link runDcmtk}. */

@@ -1,9 +1,13 @@
 /**
- * The Prometheus text exposition format (0.0.4) read as a Prometheus server reads it, strictly: each family
- * with one HELP and TYPE before its samples, no series twice, counters named _total and not negative,
- * histograms whole. Used by tests/ops/metrics_test.ts and tests/ops/monitoring_test.ts.
+ * Prometheus in tests: the text exposition format (0.0.4) read as a Prometheus server reads it, strictly (each
+ * family with one HELP and TYPE before its samples, no series twice, counters named _total and not negative,
+ * histograms whole), and a real Prometheus server (Debian's `prometheus`) scraping and evaluating rules.
+ * Used by tests/ops/metrics_test.ts and tests/ops/monitoring_test.ts.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
+import { toolPath } from "./peer_tools.ts";
+import { answersOk, freePort, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 
 export interface Sample {
   name: string;
@@ -135,4 +139,76 @@ export function value(
     s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
   );
   return s?.value ?? 0;
+}
+
+/** A series of an instant query's answer. */
+export interface PromSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** A rule as `/api/v1/rules` reports it. */
+export interface PromRule {
+  name: string;
+  health: string;
+  lastError?: string;
+  /** When it was last evaluated (RFC 3339). */
+  lastEvaluation: string;
+  type: string;
+}
+
+/** An alert as `/api/v1/alerts` reports it (pending or firing). */
+export interface PromAlert {
+  labels: Record<string, string>;
+  state: string;
+}
+
+export interface PrometheusServer {
+  port: number;
+  logFile: string;
+  /** An instant query; throws with Prometheus' error when it refuses or fails the expression. */
+  query(expr: string): Promise<PromSample[]>;
+  /** The values of a label over the series `match` selects (Grafana's `label_values(match, label)`). */
+  labelValues(label: string, match: string): Promise<string[]>;
+  rules(): Promise<PromRule[]>;
+  alerts(): Promise<PromAlert[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Prometheus on a free loopback port with `config` (a prometheus.yml as an object; rule_files as
+ * absolute paths), its TSDB in a scratch directory. The caller stops it.
+ */
+export async function startPrometheus(config: Record<string, unknown>): Promise<PrometheusServer> {
+  const bin = toolPath("prometheus");
+  if (!bin) throw new Error("prometheus is not installed (apt-get install prometheus)");
+  const dir = await scratchDir("prometheus-");
+  const port = freePort();
+  const file = path.join(dir, "prometheus.yml");
+  await Deno.writeTextFile(file, JSON.stringify(config));
+  const proc = await spawnLogged("prometheus", bin, [
+    `--config.file=${file}`,
+    `--storage.tsdb.path=${path.join(dir, "data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--log.level=warn",
+  ], dir);
+  const base = `http://127.0.0.1:${port}`;
+  await waitReady(proc, `prometheus on ${port}`, answersOk(`${base}/-/ready`), 60_000);
+  const api = async <T>(p: string): Promise<T> => {
+    const body = await (await fetch(`${base}${p}`)).json();
+    if (body.status !== "success") throw new Error(`prometheus ${p}: ${body.errorType}: ${body.error}`);
+    return body.data as T;
+  };
+  return {
+    port,
+    logFile: proc.logFile,
+    query: async (expr) =>
+      (await api<{ result: PromSample[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
+    labelValues: (label, match) =>
+      api<string[]>(`/api/v1/label/${label}/values?${new URLSearchParams({ "match[]": match })}`),
+    rules: async () =>
+      (await api<{ groups: { rules: PromRule[] }[] }>("/api/v1/rules")).groups.flatMap((g) => g.rules),
+    alerts: async () => (await api<{ alerts: PromAlert[] }>("/api/v1/alerts")).alerts,
+    stop: proc.stop,
+  };
 }
