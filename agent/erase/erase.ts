@@ -24,7 +24,6 @@ import { randomUUID } from "node:crypto";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
-import { ThumbnailCache } from "../render/cache.ts";
 
 /** What to erase: a study, one series of it, or one instance of that series. */
 export interface ErasureTarget {
@@ -137,6 +136,8 @@ export class Eraser {
     });
     // The archive is free again: what was moved out is at names no object takes.
     if (journal) await this.#removeMoved(id, journal);
+    // Loaded here: the agent's start loads nothing of rendering (tests/tools/start_graph_test.ts).
+    const { ThumbnailCache } = await import("../render/cache.ts");
     result.thumbnails = await ThumbnailCache.removeObjects(
       path.join(path.resolve(this.dataDir), "thumbnails"),
       sops,
