@@ -8,6 +8,7 @@ import { listenHint } from "@conduit/shared/listen";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
 import { hashUid, type Logger } from "@conduit/shared/log";
+import { logCertificateExpiries } from "@conduit/shared/tls";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
@@ -28,7 +29,7 @@ import { memorySource } from "./part10/source.ts";
 import { TransferSyntax } from "@conduit/shared/dicom";
 import { type ScpServer, startScp } from "./dimse/scp_server.ts";
 import { releaseMemory } from "./dimse/deno_socket.ts";
-import { checkTlsFiles, nodeTlsMaterial, scpTlsMaterial } from "./config/tls_files.ts";
+import { certificateExpiries, checkTlsFiles, nodeTlsMaterial, scpTlsMaterial } from "./config/tls_files.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
 import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
@@ -111,6 +112,12 @@ async function startLocked(
   const partial = intake.prepare();
   if (partial) log.info("removed partial objects left in the intake by an earlier run", { count: partial });
   const metrics = new AgentMetrics();
+  // A certificate that ends soon, or has ended, is logged and measured; the agent starts all the same (an
+  // ended DIMSE TLS certificate fails handshakes, not plain DICOM, the queue or the hub link).
+  const now = Date.now();
+  const expiries = certificateExpiries(config, now);
+  logCertificateExpiries(log.child({ part: "tls" }), expiries, now);
+  metrics.setCertificateExpiries(expiries);
 
   announceImplementation(config.dimse.maxPduLength);
   // Compressed objects go decoded to a peer that takes none of their syntax (conformance, section 5).

@@ -6,6 +6,7 @@ import type { CommitmentEvent } from "./forward/commitment_requests.ts";
 import type { StoredListener } from "./ingest/ingest.ts";
 import type { RenderEvent } from "./render/mod.ts";
 import { stageRoute } from "./queue/keys.ts";
+import type { CertificateExpiry } from "@conduit/shared/tls";
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -119,6 +120,14 @@ export class AgentMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly certificateExpiry = new client.Gauge({
+    name: "conduit_agent_tls_certificate_expiry_seconds",
+    help: "When each TLS certificate file the agent loaded at start ends (notAfter, Unix seconds; a chain: " +
+      "its first end; a CA file: the first end among its valid certificates), by certificate: dimse, " +
+      "dimse-ca, hub-client, hub-ca, node:<name>, node-ca:<name>",
+    labelNames: ["certificate"],
+    registers: [this.registry],
+  });
   /** Set by the owner of the thumbnail cache: the bytes it holds. */
   thumbnailBytesSource: () => number = () => 0;
   readonly thumbnailCacheBytes: client.Gauge;
@@ -191,6 +200,14 @@ export class AgentMetrics {
       },
     });
     client.processMetrics(this.registry, "conduit_agent_");
+  }
+
+  /** The certificates the agent loaded at start: when each ends. */
+  setCertificateExpiries(expiries: CertificateExpiry[]): void {
+    this.certificateExpiry.reset();
+    for (const e of expiries) {
+      this.certificateExpiry.set({ certificate: e.label }, Math.floor(e.validity.notAfter / 1000));
+    }
   }
 
   /** The DIMSE layer's event hook. */

@@ -12,6 +12,7 @@ import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb, parseDbUrl } from "./db/db.ts";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
+import { logCertificateExpiries } from "@conduit/shared/tls";
 import { DbProbe } from "./db/health.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { CredentialRotation } from "./sites/rotation.ts";
@@ -40,7 +41,7 @@ import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
-import { clusterCaCerts, hubTlsFiles } from "./tls_files.ts";
+import { clusterCaCerts, hubCertificateExpiries, hubTlsFiles } from "./tls_files.ts";
 
 /** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
 const MAX_TRPC_BYTES = 64 * 1024 * 1024;
@@ -88,6 +89,10 @@ function listening<T>(address: string, serve: () => T, setting: string, what = "
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
   const tls = hubTlsFiles(config) ?? {};
   const peerCaCerts = clusterCaCerts(config);
+  // A certificate that ends soon, or has ended, is logged and measured; the hub starts all the same.
+  const now = Date.now();
+  const expiries = hubCertificateExpiries(config, now);
+  logCertificateExpiries(log.child({ part: "tls" }), expiries, now);
   const readyDataDir = () => {
     try {
       fs.mkdirSync(config.data, { recursive: true });
@@ -121,6 +126,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     })
     : undefined;
   const metrics = new HubMetrics(sessions);
+  metrics.setCertificateExpiries(expiries);
   const rotation = new CredentialRotation(db, registry, sessions, log.child({ part: "tunnel" }), {
     graceMs: config.tunnel.rotationGraceSeconds * 1000,
     hubId: cluster?.hubId,

@@ -5,13 +5,23 @@
  */
 import { type Context, Hono } from "hono";
 import { Gauge, Registry } from "prom-client";
+import type { CertificateExpiry } from "@conduit/shared/tls";
 import type { Sessions } from "./tunnel/sessions.ts";
 
 export class HubMetrics {
   readonly registry = new Registry();
+  readonly certificateExpiry: Gauge;
 
   constructor(sessions: Sessions) {
     const registers = [this.registry];
+    this.certificateExpiry = new Gauge({
+      name: "conduit_hub_tls_certificate_expiry_seconds",
+      help:
+        "When each TLS certificate file the hub loaded at start ends (notAfter, Unix seconds; a chain: its " +
+        "first end; a CA file: the first end among its valid certificates), by certificate: https, cluster-ca",
+      labelNames: ["certificate"],
+      registers,
+    });
     new Gauge({
       name: "conduit_hub_sites_connected",
       help: "Sites with a live tunnel session",
@@ -47,6 +57,14 @@ export class HubMetrics {
         }
       },
     });
+  }
+
+  /** The certificates the hub loaded at start: when each ends. */
+  setCertificateExpiries(expiries: CertificateExpiry[]): void {
+    this.certificateExpiry.reset();
+    for (const e of expiries) {
+      this.certificateExpiry.set({ certificate: e.label }, Math.floor(e.validity.notAfter / 1000));
+    }
   }
 
   get contentType(): string {

@@ -3,10 +3,11 @@
  * (`clusterCaFile`), read and checked before anything starts
  * (`@conduit/shared/tls`): a file that cannot be read, a certificate or key that does not parse, or a key
  * that is not the certificate's stops the hub with the key, the file and the reason (exit code 2, like a
- * bad configuration).
+ * bad configuration). A certificate that ends soon or has ended does not stop it: the start logs it
+ * (`hubCertificateExpiries`) and `conduit_hub_tls_certificate_expiry_seconds` says when each ends.
  */
 import * as fs from "node:fs";
-import { checkedPem, checkKeyPair } from "@conduit/shared/tls";
+import { type CertificateExpiry, certificateExpiry, checkedPem, checkKeyPair } from "@conduit/shared/tls";
 import type { HubConfig } from "./config.ts";
 
 export { TlsFileError as HubTlsError } from "@conduit/shared/tls";
@@ -26,4 +27,21 @@ export function hubTlsFiles(config: HubConfig): { cert: string; key: string } | 
 /** The CA certificates `clusterCaFile` adds for other hubs' https cluster URLs, or none when not set. */
 export function clusterCaCerts(config: HubConfig): string[] | undefined {
   return config.clusterCaFile ? [checkedPem(read, "clusterCaFile", config.clusterCaFile, "ca")] : undefined;
+}
+
+/**
+ * When the hub's certificate (`https`: `tls.certFile`) and its cluster CA (`cluster-ca`: `clusterCaFile`)
+ * end, judged at `now`, for the start's log and the expiry metric.
+ */
+export function hubCertificateExpiries(config: HubConfig, now = Date.now()): CertificateExpiry[] {
+  const out: CertificateExpiry[] = [];
+  if (config.tls) {
+    const text = checkedPem(read, "tls.certFile", config.tls.certFile, "certificate");
+    out.push(certificateExpiry("https", "tls.certFile", config.tls.certFile, text, "certificate", now));
+  }
+  if (config.clusterCaFile) {
+    const text = checkedPem(read, "clusterCaFile", config.clusterCaFile, "ca");
+    out.push(certificateExpiry("cluster-ca", "clusterCaFile", config.clusterCaFile, text, "ca", now));
+  }
+  return out;
 }

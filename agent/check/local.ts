@@ -6,11 +6,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { X509Certificate } from "node:crypto";
 import { dataDirError } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
-import { checkedPem, checkKeyPair, type PemKind } from "@conduit/shared/tls";
+import { checkedPem, checkKeyPair, pemValidity } from "@conduit/shared/tls";
 import type { AgentConfig } from "../config/schema.ts";
+import { tlsFileEntries } from "../config/tls_files.ts";
 import { loadKeyFile } from "../config/key_file.ts";
 import { holderCommand, lockHolder } from "../archive/lock.ts";
 import { compileRoutes } from "../routing/rules.ts";
@@ -27,8 +27,7 @@ export interface Check {
 }
 
 const MB = 1024 * 1024;
-/** A certificate that ends within this many days is a warning. */
-export const EXPIRY_WARN_DAYS = 30;
+export { EXPIRY_WARN_DAYS } from "@conduit/shared/tls";
 
 const ok = (what: string, detail: string): Check => ({ status: "ok", what, detail });
 const warn = (what: string, detail: string): Check => ({ status: "warn", what, detail });
@@ -241,28 +240,6 @@ export function portChecks(config: AgentConfig, holder: number | null): Check[] 
   });
 }
 
-/** The certificates of a PEM file, in order. */
-function certificatesOf(text: string): X509Certificate[] {
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((b) => new X509Certificate(b));
-}
-
-const DAY = 86_400_000;
-
-/** How a certificate's validity reads today: expired, not yet valid, ending soon, or valid until. */
-function validity(cert: X509Certificate, now: number): { status: Outcome; text: string } {
-  const from = new Date(cert.validFrom).getTime();
-  const to = new Date(cert.validTo).getTime();
-  const until = new Date(to).toISOString().slice(0, 10);
-  if (to <= now) return { status: "fail", text: `expired on ${until}` };
-  if (from > now) {
-    return { status: "fail", text: `not valid before ${new Date(from).toISOString().slice(0, 10)}` };
-  }
-  const days = Math.floor((to - now) / DAY);
-  if (days < EXPIRY_WARN_DAYS) return { status: "warn", text: `expires on ${until}, in ${days} days` };
-  return { status: "ok", text: `valid until ${until}` };
-}
-
 /** `mode` as 0644, and whether group or others may read the file. */
 function modeOf(file: string): { text: string; group: boolean; world: boolean } {
   const mode = fs.statSync(file).mode & 0o777;
@@ -273,58 +250,13 @@ function modeOf(file: string): { text: string; group: boolean; world: boolean } 
   };
 }
 
-interface PemEntry {
-  key: string;
-  file: string;
-  kind: PemKind;
-  /** For a key: the configuration key and file of its certificate. */
-  cert?: { key: string; file: string };
-}
-
-/** Every PEM file the configuration names, with its configuration key. */
-function pemEntries(config: AgentConfig): PemEntry[] {
-  const out: PemEntry[] = [];
-  const pair = (
-    prefix: string,
-    cert: string,
-    key: string,
-    certKey = `${prefix}.cert`,
-    keyKey = `${prefix}.key`,
-  ) => {
-    out.push({ key: certKey, file: cert, kind: "certificate" });
-    out.push({ key: keyKey, file: key, kind: "key", cert: { key: certKey, file: cert } });
-  };
-  const t = config.dimse.tls;
-  if (t) {
-    pair("dimse.tls", t.cert, t.key);
-    if (t.ca) out.push({ key: "dimse.tls.ca", file: t.ca, kind: "ca" });
-  }
-  if (config.hub.caFile) out.push({ key: "hub.caFile", file: config.hub.caFile, kind: "ca" });
-  if (config.hub.clientCertFile && config.hub.clientKeyFile) {
-    pair(
-      "hub",
-      config.hub.clientCertFile,
-      config.hub.clientKeyFile,
-      "hub.clientCertFile",
-      "hub.clientKeyFile",
-    );
-  }
-  for (const [name, node] of Object.entries(config.nodes)) {
-    if (typeof node.tls !== "object") continue;
-    const prefix = `nodes.${name}.tls`;
-    if (node.tls.ca) out.push({ key: `${prefix}.ca`, file: node.tls.ca, kind: "ca" });
-    if (node.tls.cert && node.tls.key) pair(prefix, node.tls.cert, node.tls.key);
-  }
-  return out;
-}
-
 /**
  * Each TLS file: readable and of its kind (as the agent's start reads it), a certificate within its validity
  * (a warning within 30 days of its end), a key the key of its certificate and not readable by others.
  */
 export function tlsChecks(config: AgentConfig, now = Date.now()): Check[] {
   const read = (f: string) => fs.readFileSync(f, "utf8");
-  return pemEntries(config).map((e): Check => {
+  return tlsFileEntries(config).map((e): Check => {
     const what = `TLS ${e.key}`;
     let text: string;
     try {
@@ -348,25 +280,9 @@ export function tlsChecks(config: AgentConfig, now = Date.now()): Check[] {
         )
         : ok(what, `${e.file}: the key of ${e.cert!.file}`);
     }
-    const certs = certificatesOf(text);
-    const states = certs.map((c) => validity(c, now));
-    if (e.kind === "certificate" || certs.length === 1) {
-      const v = states[0];
-      return { status: v.status, what, detail: `${e.file}: ${v.text}` };
-    }
-    // A CA file with several certificates: an expired one is a warning while another still works.
-    const bad = states.filter((s) => s.status !== "ok");
-    if (!bad.length) return ok(what, `${e.file}: ${certs.length} certificates, all valid`);
-    const status: Outcome = bad.length === states.length && bad.every((s) => s.status === "fail")
-      ? "fail"
-      : "warn";
-    return {
-      status,
-      what,
-      detail: `${e.file}: ${bad.length} of ${certs.length} certificates: ${
-        bad.map((s) => s.text).join("; ")
-      }`,
-    };
+    // The agent's start judges each file the same way (its log, conduit_agent_tls_certificate_expiry_seconds).
+    const v = pemValidity(text, e.kind, now);
+    return { status: v.status, what, detail: `${e.file}: ${v.text}` };
   });
 }
 

@@ -3,10 +3,18 @@
  * client certificate for the hub (`hub.clientCertFile`, `hub.clientKeyFile`), read and
  * checked once at start: a
  * missing or unreadable file, a certificate or key that does not parse, or a key that is not the
- * certificate's stops the agent with the key, the file and the reason. Keys never reach a log.
+ * certificate's stops the agent with the key, the file and the reason. Keys never reach a log. A certificate
+ * that ends soon or has ended does not stop it (a handshake fails, as with dcm4chee and Orthanc): the start
+ * logs it (`certificateExpiries`) and `conduit_agent_tls_certificate_expiry_seconds` says when each ends.
  */
 import * as fs from "node:fs";
-import { checkedPem, checkKeyPair, type PemKind } from "@conduit/shared/tls";
+import {
+  type CertificateExpiry,
+  certificateExpiry,
+  checkedPem,
+  checkKeyPair,
+  type PemKind,
+} from "@conduit/shared/tls";
 import type { AgentConfig, NodeConfig } from "./schema.ts";
 import type { TlsClientMaterial, TlsServerMaterial } from "../dimse/tls.ts";
 
@@ -79,4 +87,67 @@ export function checkTlsFiles(config: AgentConfig): void {
   scpTlsMaterial(config);
   hubTls(config);
   for (const [name, node] of Object.entries(config.nodes)) nodeTlsMaterial(name, node);
+}
+
+/** A PEM file the configuration names: its configuration key, what it is and, for a certificate, its label. */
+export interface TlsFileEntry {
+  key: string;
+  file: string;
+  kind: PemKind;
+  /**
+   * For a certificate or CA file, which one it is, for the metric's `certificate` label: `dimse`, `dimse-ca`,
+   * `hub-client`, `hub-ca`, `node:<name>`, `node-ca:<name>` (bounded by the configured nodes).
+   */
+  label?: string;
+  /** For a key: the configuration key and file of its certificate. */
+  cert?: { key: string; file: string };
+}
+
+/** Every PEM file the configuration names, with its configuration key. */
+export function tlsFileEntries(config: AgentConfig): TlsFileEntry[] {
+  const out: TlsFileEntry[] = [];
+  const pair = (label: string, cert: string, key: string, certKey: string, keyKey: string) => {
+    out.push({ key: certKey, file: cert, kind: "certificate", label });
+    out.push({ key: keyKey, file: key, kind: "key", cert: { key: certKey, file: cert } });
+  };
+  const t = config.dimse.tls;
+  if (t) {
+    pair("dimse", t.cert, t.key, "dimse.tls.cert", "dimse.tls.key");
+    if (t.ca) out.push({ key: "dimse.tls.ca", file: t.ca, kind: "ca", label: "dimse-ca" });
+  }
+  if (config.hub.caFile) {
+    out.push({ key: "hub.caFile", file: config.hub.caFile, kind: "ca", label: "hub-ca" });
+  }
+  if (config.hub.clientCertFile && config.hub.clientKeyFile) {
+    pair(
+      "hub-client",
+      config.hub.clientCertFile,
+      config.hub.clientKeyFile,
+      "hub.clientCertFile",
+      "hub.clientKeyFile",
+    );
+  }
+  for (const [name, node] of Object.entries(config.nodes)) {
+    if (typeof node.tls !== "object") continue;
+    const prefix = `nodes.${name}.tls`;
+    if (node.tls.ca) {
+      out.push({ key: `${prefix}.ca`, file: node.tls.ca, kind: "ca", label: `node-ca:${name}` });
+    }
+    if (node.tls.cert && node.tls.key) {
+      pair(`node:${name}`, node.tls.cert, node.tls.key, `${prefix}.cert`, `${prefix}.key`);
+    }
+  }
+  return out;
+}
+
+/**
+ * When each certificate and CA file the agent loaded ends, judged at `now`, from the text the agent uses
+ * (read once, after `checkTlsFiles`): for the start's log and the expiry metric.
+ */
+export function certificateExpiries(config: AgentConfig, now = Date.now()): CertificateExpiry[] {
+  return tlsFileEntries(config).flatMap((e) =>
+    e.kind === "key" || !e.label
+      ? []
+      : [certificateExpiry(e.label, e.key, e.file, pem(e.key, e.file, e.kind), e.kind, now)]
+  );
 }

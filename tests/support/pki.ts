@@ -34,8 +34,12 @@ const LEAF_EXTENSIONS = [
   "subjectAltName=DNS:localhost,IP:127.0.0.1",
 ].join("\n") + "\n";
 
-/** Makes a CA, a certificate per party, and a rogue certificate under a new temporary directory. */
-export async function makeTestPki(parties: string[]): Promise<TestPki> {
+/**
+ * Makes a CA, a certificate per party, and a rogue certificate under a new temporary directory, each valid
+ * for `days` from now (2 unless given: within the 30 days the agent and hub warn of).
+ */
+export async function makeTestPki(parties: string[], opts: { days?: number } = {}): Promise<TestPki> {
+  const days = String(opts.days ?? 2);
   const dir = await Deno.makeTempDir({ prefix: "conduit-pki-" });
   await Deno.writeTextFile(path.join(dir, "leaf.ext"), LEAF_EXTENSIONS);
   const rsa = ["-newkey", "rsa:2048", "-nodes"];
@@ -48,7 +52,7 @@ export async function makeTestPki(parties: string[]): Promise<TestPki> {
     "-out",
     "ca.pem",
     "-days",
-    "2",
+    days,
     "-subj",
     "/CN=Conduit Test CA",
     "-addext",
@@ -75,7 +79,7 @@ export async function makeTestPki(parties: string[]): Promise<TestPki> {
       "-out",
       `${name}.pem`,
       "-days",
-      "2",
+      days,
       "-extfile",
       "leaf.ext",
     ], dir);
@@ -90,7 +94,7 @@ export async function makeTestPki(parties: string[]): Promise<TestPki> {
     "-out",
     "rogue.pem",
     "-days",
-    "2",
+    days,
     "-subj",
     "/CN=localhost",
     "-addext",
@@ -105,8 +109,9 @@ export async function makeTestPki(parties: string[]): Promise<TestPki> {
 }
 
 /**
- * A self-signed certificate and its key under `dir` whose validity ended on 2020-01-01 (`openssl ca` sets
- * the dates; `openssl req -days` takes none in the past): for the checks that must refuse an expired one.
+ * A self-signed certificate (version 3, for `localhost` and 127.0.0.1) and its key under `dir` whose validity
+ * ended on 2020-01-01 (`openssl ca` sets the dates; `openssl req -days` takes none in the past): for the
+ * checks that must refuse an expired one.
  */
 export async function makeExpiredCert(dir: string, name = "expired"): Promise<Party> {
   const work = path.join(dir, `${name}-ca`);
@@ -116,7 +121,9 @@ export async function makeExpiredCert(dir: string, name = "expired"): Promise<Pa
   await Deno.writeTextFile(
     path.join(work, "ca.cnf"),
     "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
-      "default_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n",
+      "default_md = sha256\npolicy = p\nunique_subject = no\nx509_extensions = x\n[p]\ncommonName = supplied\n" +
+      // Version 3, with the names the other test certificates have (rustls refuses a version 1 certificate).
+      "[x]\nsubjectAltName = DNS:localhost,IP:127.0.0.1\nextendedKeyUsage = serverAuth,clientAuth\n",
   );
   const key = path.join(dir, `${name}.key`);
   const cert = path.join(dir, `${name}.pem`);
