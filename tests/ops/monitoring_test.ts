@@ -11,6 +11,7 @@
  * And `conduit_agent_health_ok`, which three of the alerts read, says what /healthz says.
  */
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
@@ -26,6 +27,7 @@ import {
   value,
 } from "../support/prometheus.ts";
 import { storescu } from "../support/send.ts";
+import { makeTestPki } from "../support/pki.ts";
 
 const ALERTS = new URL("deploy/monitoring/alerts.yml", REPO);
 const DASHBOARD = new URL("deploy/monitoring/dashboard.json", REPO);
@@ -378,11 +380,14 @@ Deno.test({
     const dir = await scratchDir("monitoring-");
     const scp = await startStorescp({ dir: path.join(dir, "scp") });
     const metricsPort = freePort();
-    const hub = await startTestHub({ metricsPort });
+    // A CA file each, valid for a year: the certificate expiry series exist, and alert on nothing.
+    const pki = await makeTestPki([], { days: 365 });
+    const hub = await startTestHub({ metricsPort, clusterCaFile: pki.ca });
     const agent = await startAgentProcess({
       args: await siteArgs(hub, "north"),
       config: {
         dimse: { allowedCallingAets: ["STORESCU"] },
+        hub: { caFile: pki.ca },
         nodes: { dest: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
         routes: [{ name: "all", match: {}, to: [{ node: "dest" }] }],
       },
@@ -483,6 +488,17 @@ Deno.test({
         [
           "x: conduit_agent_forward_latency_seconds is not exported",
         ],
+      );
+
+      // One series per certificate file loaded, labelled by which it is.
+      const caEnd = new Date(new X509Certificate(await Deno.readTextFile(pki.ca)).validTo).getTime() / 1000;
+      assert.equal(
+        value(agentMetrics, "conduit_agent_tls_certificate_expiry_seconds", { certificate: "hub-ca" }),
+        caEnd,
+      );
+      assert.equal(
+        value(hubMetrics, "conduit_hub_tls_certificate_expiry_seconds", { certificate: "cluster-ca" }),
+        caEnd,
       );
 
       // conduit_agent_health_ok says what /healthz says.
