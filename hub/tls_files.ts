@@ -7,7 +7,15 @@
  * (`hubCertificateExpiries`) and `conduit_hub_tls_certificate_expiry_seconds` says when each ends.
  */
 import * as fs from "node:fs";
-import { type CertificateExpiry, certificateExpiry, checkedPem, checkKeyPair } from "@conduit/shared/tls";
+import { X509Certificate } from "node:crypto";
+import {
+  type CertificateExpiry,
+  certificateExpiry,
+  checkedPem,
+  checkKeyPair,
+  TlsFileError,
+  x509Version,
+} from "@conduit/shared/tls";
 import type { HubConfig } from "./config.ts";
 
 export { TlsFileError as HubTlsError } from "@conduit/shared/tls";
@@ -19,6 +27,14 @@ export function hubTlsFiles(config: HubConfig): { cert: string; key: string } | 
   if (!config.tls) return undefined;
   const { certFile, keyFile } = config.tls;
   const cert = checkedPem(read, "tls.certFile", certFile, "certificate");
+  // The runtime's TLS (rustls) refuses it when the hub listens, as "invalid peer certificate:
+  // UnsupportedCertVersion" under "cannot listen on": say what it is, and what to do, here instead.
+  if (x509Version(new X509Certificate(cert)) === 1) {
+    throw new TlsFileError(
+      `tls.certFile: ${certFile} is an X.509 version 1 certificate, which the hub's TLS (rustls) does not ` +
+        "take: issue a version 3 one, with subjectAltName naming the hub's host names",
+    );
+  }
   const key = checkedPem(read, "tls.keyFile", keyFile, "key");
   checkKeyPair(cert, key, "tls.keyFile", keyFile, certFile);
   return { cert, key };

@@ -54,6 +54,23 @@ export function checkKeyPair(
   if (!matches) throw new TlsFileError(`${keyName}: ${keyFile} is not the key of ${certFile}`);
 }
 
+/**
+ * The X.509 version of a certificate (1, 2 or 3), from its DER: the tbsCertificate opens with an explicit
+ * `[0]` version unless it is version 1.
+ */
+export function x509Version(cert: X509Certificate): number {
+  const der = cert.raw;
+  let i = 0;
+  const header = () => {
+    i++; // the tag
+    const length = der[i++];
+    if (length & 0x80) i += length & 0x7f;
+  };
+  header(); // Certificate
+  header(); // tbsCertificate
+  return der[i] === 0xa0 ? der[i + 4] + 1 : 1;
+}
+
 /** A certificate that ends within this many days is a warning (`agent check`, the start's log). */
 export const EXPIRY_WARN_DAYS = 30;
 const DAY = 86_400_000;

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { X509Certificate } from "node:crypto";
+import { x509Version } from "@conduit/shared/tls";
 import { freePort } from "../support/processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -73,6 +75,32 @@ Deno.test("the hub with a TLS file it cannot use names the key and the file, exi
     const notPem = await start(garbage, garbage);
     assert.equal(notPem.code, 2, notPem.out);
     assert.equal(notPem.out.trim(), `hub: tls.certFile: ${garbage} is not a PEM certificate`);
+    // A version 1 certificate (what `openssl x509 -req` makes without -extfile): it said "cannot listen on
+    // 0.0.0.0:0: invalid peer certificate: Other(OtherError(UnsupportedCertVersion))", exit code 1.
+    const key = path.join(dir, "v1.key"), csr = path.join(dir, "v1.csr"), v1 = path.join(dir, "v1.pem");
+    const openssl = (...args: string[]) => new Deno.Command("openssl", { args, stderr: "null" }).output();
+    await openssl(
+      "req",
+      "-new",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      csr,
+      "-subj",
+      "/CN=localhost",
+    );
+    await openssl("x509", "-req", "-in", csr, "-key", key, "-days", "2", "-out", v1);
+    assert.equal(x509Version(new X509Certificate(await Deno.readTextFile(v1))), 1);
+    const old = await start(v1, key);
+    assert.equal(old.code, 2, old.out);
+    assert.equal(
+      old.out.trim(),
+      `hub: tls.certFile: ${v1} is an X.509 version 1 certificate, which the hub's TLS (rustls) does not take: ` +
+        "issue a version 3 one, with subjectAltName naming the hub's host names",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

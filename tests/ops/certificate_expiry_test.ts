@@ -9,7 +9,13 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { certificatesOf, EXPIRY_WARN_DAYS, logCertificateExpiries, pemValidity } from "@conduit/shared/tls";
+import {
+  certificatesOf,
+  EXPIRY_WARN_DAYS,
+  logCertificateExpiries,
+  pemValidity,
+  x509Version,
+} from "@conduit/shared/tls";
 import { startAgentProcess } from "../support/agent.ts";
 import { startTestHub } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason, toolPath } from "../support/peers.ts";
@@ -80,6 +86,8 @@ Deno.test("pemValidity: a chain by its first end; a CA file by the first end amo
   const chain = pemValidity(ca + old, "certificate", now);
   assert.deepEqual(chain, { status: "fail", text: "expired on 2020-01-01", notAfter: EXPIRED_AT * 1000 });
   assert.equal(certificatesOf(ca + old).length, 2);
+  // Both version 3 (openssl req -x509 and makeExpiredCert's extensions).
+  assert.deepEqual(certificatesOf(ca + old).map(x509Version), [3, 3]);
   // Far from its end: nothing logged; within 30 days, a warning.
   const later = await makeTestPki([], { days: EXPIRY_WARN_DAYS + 2 });
   const lines: string[] = [];
