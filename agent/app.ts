@@ -8,7 +8,7 @@ import { listenHint } from "@conduit/shared/listen";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
 import { hashUid, type Logger } from "@conduit/shared/log";
-import { logCertificateExpiries } from "@conduit/shared/tls";
+import { logCertificateExpiries, watchCertificateExpiries } from "@conduit/shared/tls";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
@@ -403,6 +403,8 @@ async function startLocked(
   const backfillTimer = setInterval(fillHashes, BACKFILL_LOOK_MS);
   Deno.unrefTimer(backfillTimer);
   Deno.unrefTimer(settle);
+  // A certificate that comes near its end while the agent runs is logged then, once a day.
+  const stopCertificateWatch = watchCertificateExpiries(log.child({ part: "tls" }), expiries);
   log.info("agent started", {
     version: VERSION,
     aet: config.dimse.aet,
@@ -426,6 +428,7 @@ async function startLocked(
     async stop() {
       clearTimeout(settle);
       clearInterval(backfillTimer);
+      stopCertificateWatch();
       stopping = true;
       await tunnel?.stop();
       await scp.close();

@@ -12,7 +12,7 @@ import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb, parseDbUrl } from "./db/db.ts";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
-import { logCertificateExpiries } from "@conduit/shared/tls";
+import { logCertificateExpiries, watchCertificateExpiries } from "@conduit/shared/tls";
 import { DbProbe } from "./db/health.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { CredentialRotation } from "./sites/rotation.ts";
@@ -333,6 +333,8 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       "for /metrics ",
     )
     : undefined;
+  // A certificate that comes near its end while the hub runs is logged then, once a day.
+  const stopCertificateWatch = watchCertificateExpiries(log.child({ part: "tls" }), expiries);
   log.info("hub started", {
     version: VERSION,
     listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
@@ -352,6 +354,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     cluster,
     async stop() {
       clearInterval(batchRecovery);
+      stopCertificateWatch();
       transfers.stop();
       rotation.stop();
       await cluster?.stop();

@@ -153,6 +153,9 @@ export interface CertificateExpiry {
   key: string;
   file: string;
   validity: Validity;
+  /** The PEM text loaded, and its kind: to judge it again later. */
+  text: string;
+  kind: "certificate" | "ca";
 }
 
 /** The judgement of `file` (configuration key `key`), whose text is `text`. */
@@ -164,7 +167,7 @@ export function certificateExpiry(
   kind: "certificate" | "ca",
   now: number,
 ): CertificateExpiry {
-  return { label, key, file, validity: pemValidity(text, kind, now) };
+  return { label, key, file, validity: pemValidity(text, kind, now), text, kind };
 }
 
 /**
@@ -177,7 +180,7 @@ export function logCertificateExpiries(
     warn(msg: string, fields?: Record<string, unknown>): void;
     error(msg: string, fields?: Record<string, unknown>): void;
   },
-  expiries: CertificateExpiry[],
+  expiries: Pick<CertificateExpiry, "key" | "file" | "validity">[],
   now: number,
 ): void {
   for (const e of expiries) {
@@ -193,4 +196,30 @@ export function logCertificateExpiries(
     if (status === "warn") log.warn("TLS certificate ends soon: renew it", fields);
     else log.error("TLS certificate not valid: TLS handshakes that present or check it fail", fields);
   }
+}
+
+type ExpiryLog = Parameters<typeof logCertificateExpiries>[0];
+
+/**
+ * While the process runs (months, for an agent), the same judgement of what it loaded every `everyMs` (a
+ * day): a certificate that comes within 30 days of its end, or ends, is logged then too, not only at the next
+ * start. Returns the function that stops it; the timer does not keep the process alive.
+ */
+export function watchCertificateExpiries(
+  log: ExpiryLog,
+  expiries: CertificateExpiry[],
+  everyMs = DAY,
+  clock: () => number = Date.now,
+): () => void {
+  if (!expiries.length) return () => {};
+  const timer = setInterval(() => {
+    const now = clock();
+    logCertificateExpiries(
+      log,
+      expiries.map((e) => ({ ...e, validity: pemValidity(e.text, e.kind, now) })),
+      now,
+    );
+  }, everyMs);
+  Deno.unrefTimer(timer);
+  return () => clearInterval(timer);
 }

@@ -10,14 +10,16 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
+  certificateExpiry,
   certificatesOf,
   EXPIRY_WARN_DAYS,
   logCertificateExpiries,
   pemValidity,
+  watchCertificateExpiries,
   x509Version,
 } from "@conduit/shared/tls";
 import { startAgentProcess } from "../support/agent.ts";
-import { startTestHub } from "../support/hub.ts";
+import { eventually, startTestHub } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason, toolPath } from "../support/peers.ts";
 import { makeExpiredCert, makeTestPki } from "../support/pki.ts";
 import { parsePrometheus, value } from "../support/prometheus.ts";
@@ -97,9 +99,36 @@ Deno.test("pemValidity: a chain by its first end; a CA file by the first end amo
   };
   const valid = pemValidity(await Deno.readTextFile(later.ca), "ca", Date.now());
   assert.equal(valid.status, "ok");
-  logCertificateExpiries(log, [{ label: "x", key: "k", file: later.ca, validity: valid }], now);
-  logCertificateExpiries(log, [{ label: "x", key: "k", file: pki.ca, validity: soon }], now);
+  logCertificateExpiries(log, [{ key: "k", file: later.ca, validity: valid }], now);
+  logCertificateExpiries(log, [{ key: "k", file: pki.ca, validity: soon }], now);
   assert.deepEqual(lines, ["warn TLS certificate ends soon: renew it"]);
+});
+
+Deno.test("watchCertificateExpiries: what was loaded judged again while running, so a certificate coming near its end is logged then", async () => {
+  const pki = await makeTestPki([], { days: EXPIRY_WARN_DAYS + 2 });
+  const text = await Deno.readTextFile(pki.ca);
+  const loaded = certificateExpiry("hub-ca", "hub.caFile", pki.ca, text, "ca", Date.now());
+  assert.equal(loaded.validity.status, "ok", "nothing to say at start");
+  const lines: Record<string, unknown>[] = [];
+  const sink = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    lines.push({ level, msg, ...fields });
+  const log = { warn: sink("warn"), error: sink("error") };
+  // Days later (the clock moved on: 5 days, then past its end), the same text judged anew.
+  let clock = Date.now() + 5 * 86_400_000;
+  const stop = watchCertificateExpiries(log, [loaded], 5, () => clock);
+  try {
+    await eventually("the warning of a certificate now within 30 days", () => lines.length > 0);
+    assert.equal(lines[0].level, "warn");
+    assert.equal(lines[0].setting, "hub.caFile");
+    assert.equal(lines[0].daysLeft, EXPIRY_WARN_DAYS + 2 - 5 - 1);
+    clock += (EXPIRY_WARN_DAYS + 2) * 86_400_000;
+    await eventually("the error once it ended", () => lines.some((l) => l.level === "error"));
+    assert.match(String(lines.find((l) => l.level === "error")!.detail), /^expired on /);
+  } finally {
+    stop(); // the sanitizer fails the test if the timer were left
+  }
+  // Nothing loaded: no timer at all.
+  watchCertificateExpiries(log, [])();
 });
 
 Deno.test({
