@@ -202,6 +202,9 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   sessions.relayDownlink = (site, route, to) => transfers.downlinkFor(site, route, to);
   sessions.relayPolicy = relayPolicy(config.tunnel.relays, (route) => transfers.routeEnds(route));
   transfers.leases = cluster?.transfers;
+  transfers.onTaskFinished = (outcome) => metrics.transferTasksFinished.inc({ outcome });
+  metrics.sources.taskCounts = () => transfers.taskCounts();
+  if (cluster) metrics.sources.clusterPeers = () => cluster.leases.livePeers;
   transfers.start();
   const batches = new BatchService(db, provider, transfers, log.child({ part: "batch" }));
   // Batches a hub left running when it stopped: this one's at start, another's of a cluster later.
@@ -262,10 +265,11 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       router,
       endpoint: "/trpc",
       createContext: async (_opts, c) => {
+        const observe = (procedure: string, outcome: string) => metrics.trpcCalls.inc({ procedure, outcome });
         const r = await resolvePrincipal(c, tokens, users);
-        if ("error" in r) return { refused: r.error };
+        if ("error" in r) return { refused: r.error, observe };
         const stillValid = async () => !("error" in await resolvePrincipal(c, tokens, users));
-        return { principal: r.principal, stillValid };
+        return { principal: r.principal, stillValid, observe };
       },
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") {
@@ -298,6 +302,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
       stowIdleMs: config.dicomweb.stowIdleSeconds * 1000,
       erase: erasure,
+      metrics,
     }, log.child({ part: "dicomweb" })),
   );
   for (const prefix of API_PREFIXES) {

@@ -42,6 +42,8 @@ export interface Context {
    * not disabled): a long call (a subscription) asks again as it goes.
    */
   stillValid?: () => Promise<boolean>;
+  /** Counts each call by procedure and outcome (`ok`, or its tRPC error code): the hub's metrics. */
+  observe?: (procedure: string, outcome: string) => void;
 }
 
 // isDev false: error answers never carry a stack trace.
@@ -66,8 +68,16 @@ function sitesNamed(input: unknown, depth = 0): string[] {
   return out;
 }
 
-/** Every procedure: errors mapped, then the caller checked against the matrix for its path. */
+/**
+ * Every procedure: counted with the code its caller sees, errors mapped, then the caller checked against the
+ * matrix for its path.
+ */
 export const procedure = t.procedure
+  .use(async ({ ctx, path, next }) => {
+    const result = await next();
+    ctx.observe?.(path, result.ok ? "ok" : result.error.code);
+    return result;
+  })
   .use(async ({ next }) => {
     const result = await next();
     if (!result.ok) throw toTrpcError(result.error);

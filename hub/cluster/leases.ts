@@ -39,6 +39,8 @@ export class ClusterLeases {
   onBeat?: () => Promise<void>;
   /** When a beat last reached the database. */
   lastBeatAt = 0;
+  /** Other hubs whose heartbeat was within a lease at the last beat that reached the database. */
+  livePeers = 0;
 
   constructor(
     private readonly db: HubDb,
@@ -141,9 +143,17 @@ export class ClusterLeases {
       // Other hubs' live leases, without repeating each hub's URL on every row: at thousands of sites a
       // beat a second, what is read here is most of what an idle hub allocates.
       const holders = new Map<string, Holder>();
-      for (const h of await this.db.select({ hubId: hubs.id, clusterUrl: hubs.clusterUrl }).from(hubs)) {
-        holders.set(h.hubId, h);
+      let peers = 0;
+      const rowsOfHubs = await this.db.select({
+        hubId: hubs.id,
+        clusterUrl: hubs.clusterUrl,
+        heartbeatAt: hubs.heartbeatAt,
+      }).from(hubs);
+      for (const h of rowsOfHubs) {
+        holders.set(h.hubId, { hubId: h.hubId, clusterUrl: h.clusterUrl });
+        if (h.hubId !== this.hubId && h.heartbeatAt > now - this.leaseMs) peers++;
       }
+      this.livePeers = peers;
       const rows = await this.db.select({ site: siteLeases.site, hubId: siteLeases.hubId }).from(siteLeases)
         .where(and(gt(siteLeases.expiresAt, now), ne(siteLeases.hubId, this.hubId)));
       const others = new Map<string, Holder>();

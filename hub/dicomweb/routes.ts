@@ -38,6 +38,8 @@ import {
   UnknownSiteError,
 } from "../tunnel/errors.ts";
 import { SessionClosedError } from "@conduit/shared/tunnel";
+import type { HubMetrics } from "../metrics.ts";
+import { dicomwebMetrics } from "./metrics.ts";
 
 /** Site and node names, as the tunnel carries them. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -65,6 +67,8 @@ type Handler = (c: Context<AuthEnv>) => Response | Promise<Response>;
 export interface DicomwebOptions extends StowOptions {
   /** DELETE of a study, series or instance at a site (hub/sites/erasure.ts); without it DELETE is 405. */
   erase?: Pick<SiteErasure, "erase">;
+  /** The hub's metrics, where each request is counted and timed by kind (./metrics.ts). */
+  metrics?: HubMetrics;
 }
 
 /** The DICOMweb routes behind API tokens and console sessions. */
@@ -89,6 +93,7 @@ export function dicomwebApp(
   log: Logger,
 ): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
+  if (options.metrics) app.use("*", dicomwebMetrics(options.metrics));
   app.use("*", authenticate);
   app.onError((err, c) => {
     if (err instanceof BodyError) {

@@ -43,7 +43,7 @@ import type {
   WadoService,
 } from "./wado/service.ts";
 import type { StoreResult, StowObject, StowService } from "./stow/service.ts";
-import { dicomwebApp } from "./routes.ts";
+import { dicomwebApp, type DicomwebOptions } from "./routes.ts";
 import { multipartRelated, parseMultipart } from "./multipart.ts";
 
 /** One object a memory site holds: its header, data set bytes, DICOM JSON and native frames. */
@@ -271,6 +271,7 @@ export class MemoryBackendProvider implements BackendProvider {
 export function memoryDicomweb(
   memory: Record<string, MemorySite>,
   principal: Principal = { kind: "token", id: "t", name: "test", role: "admin" },
+  options: Partial<DicomwebOptions> = {},
 ): { request(path: string, init?: RequestInit): Promise<Response>; spoolDir: string } {
   const spoolDir = Deno.makeTempDirSync({ prefix: "dicomweb-spool-" });
   const app = new Hono();
@@ -286,6 +287,7 @@ export function memoryDicomweb(
       spoolDir,
       maxStowBytes: 64 * 1024 * 1024,
       stowIdleMs: 5_000,
+      ...options,
     }, new Logger({}, "error", { write: () => {} })),
   );
   return { request: (path, init) => Promise.resolve(app.request(path, init)), spoolDir };

@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, desc, eq, inArray, isNull, like, or } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, like, or } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
@@ -150,6 +150,23 @@ export class TransferService {
 
   /** With several hubs on one database: which jobs this hub drives (hub/cluster/transfer_lease.ts). */
   leases?: TransferLeases;
+
+  /**
+   * Called each time this hub records a task reaching a final state (success, warning, failure, canceled):
+   * the hub's metrics. A task retried and finished again is counted again.
+   */
+  onTaskFinished?: (outcome: string) => void;
+
+  #finished(from: string, to: string | undefined): void {
+    if (to && TERMINAL.has(to) && !TERMINAL.has(from)) this.onTaskFinished?.(to);
+  }
+
+  /** Every task of every job by state, as the database has them (read at each scrape of the metrics). */
+  async taskCounts(): Promise<Record<string, number>> {
+    const rows = await this.db.select({ state: transferTasks.status, n: count() }).from(transferTasks)
+      .groupBy(transferTasks.status);
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
 
   /** What an object relayed from a site to another (under a queue route) waits on (see Scheduler.limiterFor). */
   limiterFor(fromSite: string, route: string | undefined, toSite?: string): Promise<Throttle | undefined> {
@@ -340,11 +357,16 @@ export class TransferService {
       if (TERMINAL.has(task.status) || task.status === CANCELING) continue;
       // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
       const told = task.status === "pending" ? "canceled" : await this.#tellCancel(t, task);
+      // The state the source's last report left (a task it had just finished was counted as that, once).
+      const before = task.status === "pending" ? task : await this.db.query.transferTasks.findFirst({
+        where: eq(transferTasks.id, task.id),
+      });
       await this.db.update(transferTasks).set({
         status: told === "canceled" ? "canceled" : CANCELING,
         ...(told === "canceled" ? {} : { lastError: told }),
         updatedAt: Date.now(),
       }).where(eq(transferTasks.id, task.id));
+      if (told === "canceled") this.#finished(before?.status ?? task.status, "canceled");
     }
     await atomically(this.db, (tx) => [
       tx.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
@@ -399,11 +421,13 @@ export class TransferService {
         }
         continue;
       }
-      await this.db.update(transferTasks).set({
+      const settled = await this.db.update(transferTasks).set({
         status: "canceled",
         lastError: note(after?.lastError) ? null : after?.lastError ?? null,
         updatedAt: Date.now(),
-      }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, CANCELING)));
+      }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, CANCELING)))
+        .returning({ id: transferTasks.id });
+      if (settled.length) this.#finished(CANCELING, "canceled");
       this.#nodeChecks.delete(task.id);
       this.log.info("transfer cancel settled at its source", { transfer: t.id });
     }
@@ -600,6 +624,7 @@ export class TransferService {
           updatedAt: Date.now(),
         }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")))
           .returning({ id: transferTasks.id });
+        if (handed.length) this.#finished("pending", status);
         if (!handed.length) {
           // Canceled while the source was being handed the study: it now holds rows the cancel must reach.
           await this.db.update(transferTasks).set({
@@ -623,7 +648,7 @@ export class TransferService {
         // A source held by another hub of a cluster was asked without knowing its features: an agent from
         // before series transfers resets the request it cannot read, which says nothing of why.
         const unread = task.series && !this.sessions.get(t.sourceSite) && !(err instanceof SiteRequestError);
-        await this.db.update(transferTasks).set({
+        const given = await this.db.update(transferTasks).set({
           attempts,
           lastError: `${(err as Error).message}${
             unread
@@ -632,7 +657,9 @@ export class TransferService {
           }`,
           status: refused || attempts >= MAX_SEND_ATTEMPTS ? "failure" : "pending",
           updatedAt: Date.now(),
-        }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")));
+        }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")))
+          .returning({ status: transferTasks.status });
+        for (const r of given) this.#finished("pending", r.status);
       } finally {
         this.#sending.delete(task.id);
       }
@@ -678,6 +705,7 @@ export class TransferService {
     }
     await this.db.update(transferTasks).set({ ...update, updatedAt: Date.now() })
       .where(eq(transferTasks.id, task.id));
+    this.#finished(task.status, update.status);
     return p;
   }
 

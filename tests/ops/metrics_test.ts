@@ -11,22 +11,10 @@ import { siteArgs, startTestHub } from "../support/hub.ts";
 import { eventually } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason, startStorescp } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
-import { type Family, parsePrometheus, value } from "../support/prometheus.ts";
+import { assertNoPhi, parsePrometheus, value } from "../support/prometheus.ts";
 
 const skip = skipReason("storescu", "storescp", "echoscu");
 if (skip) console.warn(`metrics_test: skipped: ${skip}`);
-
-/** Label values that look like a DICOM UID (four or more dotted numbers) or name a patient. */
-function assertNoPhi(families: Map<string, Family>, words: string[]): void {
-  for (const f of families.values()) {
-    for (const s of f.samples) {
-      for (const [k, v] of Object.entries(s.labels)) {
-        assert.doesNotMatch(v, /\d+\.\d+\.\d+\.\d+/, `${s.name} ${k}=${v}: a UID in a label`);
-        for (const w of words) assert.ok(!v.includes(w), `${s.name} ${k}=${v}: patient data in a label`);
-      }
-    }
-  }
-}
 
 Deno.test({
   name: "the agent's and the hub's /metrics parse as Prometheus text and move as documented",

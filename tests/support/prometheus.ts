@@ -127,6 +127,18 @@ function checkHistogram(f: Family): void {
   }
 }
 
+/** Label values that look like a DICOM UID (four or more dotted numbers) or name a patient. */
+export function assertNoPhi(families: Map<string, Family>, words: string[]): void {
+  for (const f of families.values()) {
+    for (const s of f.samples) {
+      for (const [k, v] of Object.entries(s.labels)) {
+        assert.doesNotMatch(v, /\d+\.\d+\.\d+\.\d+/, `${s.name} ${k}=${v}: a UID in a label`);
+        for (const w of words) assert.ok(!v.includes(w), `${s.name} ${k}=${v}: patient data in a label`);
+      }
+    }
+  }
+}
+
 /** The value of the first sample of `name` (a histogram's _bucket, _sum or _count too) with `labels`; 0 if none. */
 export function value(
   families: Map<string, Family>,
