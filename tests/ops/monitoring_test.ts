@@ -1,7 +1,7 @@
 /**
  * deploy/monitoring/: the Prometheus alerting rules (alerts.yml) and the Grafana dashboard (dashboard.json)
  * name only metrics the agent and the hub export. A real hub and a real agent (a route to a DCMTK storescp, one
- * object sent by storescu) are scraped, and every metric name in every rule's and every panel's expression must
+ * object sent by storescu; a QIDO-RS, a WADO-RS and a failing request through the hub) are scraped, and every metric name in every rule's and every panel's expression must
  * be in those scrapes (a histogram's as _bucket, _sum or _count), with the labels its matchers name. The rules
  * have the structure Prometheus loads and what an operator needs (for, severity, a summary and a description
  * that says what to do, with a link into operations.md that exists); the dashboard has unique panel ids and
@@ -441,12 +441,29 @@ Deno.test({
         const done = value(m, "conduit_agent_queue_rows", { destination: "dest", state: "done" });
         return done === 1 && value(m, "conduit_agent_health_ok", { check: "hub" }) === 1 ? m : undefined;
       }, 60_000);
+      // DICOMweb through the hub: a search, a retrieval and a request that fails, so that the hub's
+      // request series, and the panels reading them, have data.
+      const { token } = await hub.tokens.create("monitoring", "viewer");
+      const dicomweb = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${hub.port}/dicomweb${path}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      const study = uidFromKey("monitoring/study");
+      assert.equal(await dicomweb("/sites/north/studies"), 200);
+      assert.equal(await dicomweb(`/sites/north/studies/${study}`), 200);
+      assert.equal(await dicomweb(`/sites/north/nonsense/${crypto.randomUUID()}`), 404);
       const hubMetrics = await eventually("the site's round trip measured", async () => {
         const m = await scrapeHub();
         return m.get("conduit_hub_tunnel_rtt_seconds")?.samples.some((s) => s.labels.site === "north")
           ? m
           : undefined;
       }, 60_000);
+      for (const [kind, status] of [["qido", "2xx"], ["wado", "2xx"], ["other", "4xx"]]) {
+        assert.equal(value(hubMetrics, "conduit_hub_dicomweb_requests_total", { kind, status }), 1, kind);
+      }
 
       const scrapes = [agentMetrics, hubMetrics];
       assert.deepEqual(missing(scrapes, expressions()), []);
