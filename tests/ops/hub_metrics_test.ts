@@ -1,8 +1,8 @@
 /**
  * The hub's own metrics after real requests: a hub with agents north and south (processes, south's PACS a
  * storescp; the transfer tests' rig) answers one QIDO-RS, one WADO-RS retrieval, failing requests (an
- * object no site has, no token, random paths), tRPC calls that succeed and fail, and two transfers (one a
- * success, one of a study the source does not have, a failure); its /metrics then counts each by kind,
+ * object no site has, no token, random paths), tRPC calls that succeed and fail, and three transfers (a
+ * success, one of a study the source does not have: a failure, one outside its time window: canceled); its /metrics then counts each by kind,
  * status class, procedure, outcome and state, and random paths add no series.
  */
 import assert from "node:assert/strict";
@@ -71,8 +71,18 @@ rigTest("the hub's /metrics count DICOMweb, tRPC and transfers after real reques
     destination: { site: "south" },
     studies: ["1.2.3.4.5.6.7.8.9"],
   });
+  // And one outside its time window (its task stays pending), canceled.
+  const hour = (h: number) => `${String((new Date().getUTCHours() + h) % 24).padStart(2, "0")}:00`;
+  const later = await r.client.transfers.create.mutate({
+    source: { site: "north" },
+    destination: { site: "south" },
+    studies: [study.studyUid],
+    window: { start: hour(2), end: hour(3), timeZone: "UTC" },
+  });
   assert.equal((await finished(r, ok.id)).status, "success");
   assert.equal((await finished(r, bad.id)).status, "failure");
+  await r.client.transfers.cancel.mutate({ id: later.id });
+  assert.equal((await finished(r, later.id)).status, "canceled");
 
   const m = await eventually("the WADO-RS body timed to its end", async () => {
     const m = await scrape();
@@ -91,7 +101,8 @@ rigTest("the hub's /metrics count DICOMweb, tRPC and transfers after real reques
 
   const calls = (procedure: string, outcome: string) =>
     value(m, "conduit_hub_trpc_calls_total", { procedure, outcome });
-  assert.equal(calls("transfers.create", "ok"), 2);
+  assert.equal(calls("transfers.create", "ok"), 3);
+  assert.equal(calls("transfers.cancel", "ok"), 1);
   assert.ok(calls("transfers.get", "ok") >= 2, "the rig's polling");
   assert.equal(calls("transfers.get", notFound), 1);
   assert.equal(calls("transfers.list", "UNAUTHORIZED"), 1);
@@ -103,10 +114,12 @@ rigTest("the hub's /metrics count DICOMweb, tRPC and transfers after real reques
     ...Object.fromEntries(TASK_STATES.map((s) => [s, 0])),
     success: 1,
     failure: 1,
+    canceled: 1,
   });
   assert.equal(value(m, "conduit_hub_transfer_tasks_finished_total", { outcome: "success" }), 1);
   assert.equal(value(m, "conduit_hub_transfer_tasks_finished_total", { outcome: "failure" }), 1);
-  assert.equal(value(m, "conduit_hub_transfer_tasks_finished_total", { outcome: "canceled" }), 0);
+  assert.equal(value(m, "conduit_hub_transfer_tasks_finished_total", { outcome: "canceled" }), 1);
+  assert.equal(value(m, "conduit_hub_transfer_tasks_finished_total", { outcome: "warning" }), 0);
   assert.equal(value(m, "conduit_hub_cluster_peers"), 0, "a hub on its own file has no peers");
   assert.equal(value(m, "conduit_hub_sites_connected"), 2);
   assertNoPhi(m, []);
