@@ -358,9 +358,9 @@ export class TransferService {
       // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
       const told = task.status === "pending" ? "canceled" : await this.#tellCancel(t, task);
       // The state the source's last report left (a task it had just finished was counted as that, once).
-      const before = task.status === "pending" ? task : await this.db.query.transferTasks.findFirst({
-        where: eq(transferTasks.id, task.id),
-      });
+      const before = told !== "canceled" || task.status === "pending"
+        ? task
+        : await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, task.id) });
       await this.db.update(transferTasks).set({
         status: told === "canceled" ? "canceled" : CANCELING,
         ...(told === "canceled" ? {} : { lastError: told }),
