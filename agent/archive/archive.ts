@@ -29,6 +29,8 @@ export interface Archive {
   move(from: string, to: string): Promise<void>;
   /** Removes a staged file that will not be placed. */
   discardStaged(staged: string): Promise<void>;
+  /** The local file of `key`, for what reads an object by path (the header of a received object). */
+  fileOf(key: string): string;
   /** Opens the object at `key` for reading at positions. */
   open(key: string): Promise<ByteSource>;
   /** The object's size and the time of its last change, or undefined when there is none. */

@@ -159,6 +159,10 @@ export class FileArchive implements Archive {
     await fs.promises.rm(staged, { force: true });
   }
 
+  fileOf(key: string): string {
+    return this.#file(key);
+  }
+
   async open(key: string): Promise<ByteSource> {
     return await openFile(this.#file(key));
   }

@@ -268,11 +268,15 @@ async function tombstoneMissing(db: Database, archive: Archive): Promise<number>
   return missing;
 }
 
-/** An archived file described as a received object (its meta, head and sizes), read from the archive. */
+/**
+ * An archived file described as a received object (its meta, head and sizes), read from the archive; its
+ * `tempPath` is the file's, so that a header longer than the head kept is read from there (a key is
+ * relative to the data directory, not to the process's).
+ */
 async function archivedObject(archive: Archive, key: string): Promise<ReceivedObject> {
   const source = await archive.open(key);
   try {
-    return await receivedFrom(source, key, "");
+    return await receivedFrom(source, archive.fileOf(key), "");
   } finally {
     await source.close();
   }
