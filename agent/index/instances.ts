@@ -53,6 +53,12 @@ interface Parent {
   added: number;
 }
 
+/** Sets a study's Modalities in Study (`?1`: its UID) from its series, sorted, backslash-separated. */
+export const STUDY_MODALITIES =
+  `UPDATE studies SET modalities_in_study = coalesce((SELECT group_concat(m, '\\')
+  FROM (SELECT DISTINCT modality AS m FROM series WHERE study_instance_uid = ?1 AND modality <> '' ORDER BY m)), '')
+  WHERE study_instance_uid = ?1`;
+
 /** The study's columns the index takes from each object, in the order its statements name them. */
 function studyFacts(a: InstanceAttributes) {
   return [
@@ -196,6 +202,8 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
               ...seriesFacts(a),
               a.seriesInstanceUid,
             );
+            // Its series' modality may be another now: the study's list follows.
+            run(STUDY_MODALITIES, a.studyInstanceUid);
             run(
               `UPDATE studies SET study_date = ?, study_time = ?, accession_number = ?,
               referring_physician_name = ?, study_description = ?, study_id = ?, specific_character_set = ?,
@@ -256,12 +264,7 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
         first = false;
       }
       if (st.newSeries) {
-        run(
-          `UPDATE studies SET modalities_in_study = coalesce((SELECT group_concat(m, '\\') FROM (SELECT DISTINCT
-          modality AS m FROM series WHERE study_instance_uid = ?1 AND modality <> '' ORDER BY m)), '')
-          WHERE study_instance_uid = ?1`,
-          uid,
-        );
+        run(STUDY_MODALITIES, uid);
       }
       run(
         `UPDATE patients SET num_instances = num_instances + ?1, num_series = num_series + ?2,

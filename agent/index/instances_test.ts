@@ -116,6 +116,7 @@ Deno.test("indexInstances: a replacement's instance number, series and study att
       seriesDescription: "CHANGED",
       studyDescription: "CORRECTED",
       instanceNumber: "9",
+      modality: "SR",
     };
     indexInstance(db, attrs, { ...first.file, path: "replaced.dcm" });
     const row = async (sql: string) => (await db.query(sql, [specs[0].sopInstanceUid]))[0];
@@ -124,6 +125,13 @@ Deno.test("indexInstances: a replacement's instance number, series and study att
         FROM instances i JOIN series se USING (series_instance_uid) JOIN studies st
         ON st.study_instance_uid = i.study_instance_uid WHERE i.sop_instance_uid = ?`),
       { n: "9", series: "CHANGED", study: "CORRECTED" },
+    );
+    // Its series' modality is the new object's, and the study's list follows (it was CT).
+    assert.equal(
+      (await db.query("SELECT modalities_in_study AS m FROM studies WHERE study_instance_uid = ?", [
+        specs[0].studyInstanceUid,
+      ]))[0].m,
+      "SR",
     );
     // The counts are those of the objects, not of their arrivals.
     assert.equal(
