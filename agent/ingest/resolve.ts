@@ -56,9 +56,13 @@ export class ConflictResolver {
     this.#o = options;
   }
 
-  /** Resolves conflict `id` keeping `keep`; the conflict as it is now resolved. */
+  /**
+   * Resolves conflict `id` keeping `keep`; the conflict as it is now resolved. It runs while nothing is
+   * placed in the archive or indexed (`Ingest.exclusive`), so that a copy of the same object received
+   * meanwhile, or an erasure, does not interleave with it.
+   */
   resolve(id: number, keep: Resolution): Promise<ConflictView> {
-    const run = this.#chain.then(() => this.#resolve(id, keep));
+    const run = this.#chain.then(() => this.#o.ingest.exclusive(() => this.#resolve(id, keep)));
     this.#chain = run.catch(() => {});
     return run;
   }
