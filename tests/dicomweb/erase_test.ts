@@ -116,6 +116,23 @@ Deno.test({
       assert.equal((detail.removed as { instances: number }).instances, 2);
       assert.ok(!JSON.stringify(detail).includes(study), "no UID in the clear");
 
+      // The loopback API says what is wrong with a body that names nothing to erase.
+      const post = (body: string) =>
+        north.http("/erase", { method: "POST", headers: { "content-type": "application/json" }, body });
+      for (
+        const [body, status, error] of [
+          ["not json", 400, /JSON object/],
+          ['{"series": "1.2"}', 400, /study is required/],
+          ['{"study": "1.2", "instance": "1.2.3"}', 400, /with its series/],
+          ['{"study": "1.2; DROP"}', 400, /study is a UID/],
+          ['{"study": "1.2.3.4.5.6"}', 404, /no study with that UID/],
+        ] as const
+      ) {
+        const res = await post(body);
+        assert.equal(res.status, status, body);
+        assert.match((await res.json()).error, error, body);
+      }
+
       // One CT instance by the agent's CLI, through its loopback API (--yes is required).
       const instanceArgs = [
         "erase",
