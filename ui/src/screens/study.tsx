@@ -3,7 +3,7 @@
  * study, where it lives, its series each with a thumbnail (the hub's DICOMweb `thumbnail`, made at the
  * site; a neutral placeholder when there is none), and the actions: transfer, open in the viewer,
  * download as a zip of its Part 10 files streamed from the site, and (an admin, the site's own archive)
- * erase it there for good, after a confirmation.
+ * erase it, or one of its series, there for good, after a confirmation.
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { api, type May } from "../api.ts";
@@ -27,7 +27,7 @@ export function StudyPage(
       return studies.length ? studyOf(props.site, studies[0].study) : null;
     },
   );
-  const [series] = createResource(
+  const [series, { refetch: refetchSeries }] = createResource(
     () => [props.site, props.uid, props.node] as const,
     () => api.query.series.query({ ...where(), studyInstanceUid: props.uid }),
   );
@@ -40,27 +40,42 @@ export function StudyPage(
   const confirm = createConfirm();
   const [erased, setErased] = createSignal("");
   const [eraseError, setEraseError] = createSignal("");
-  const erase = (s: Study) =>
+  /** Asks, then erases the study, or one series of it, at the site (an admin; the site's own archive). */
+  const erase = (what: { series?: Record<string, unknown>; objects: number }) => {
+    const uid = what.series ? text(what.series, "0020000E") : undefined;
+    const name = what.series
+      ? `series ${
+        [text(what.series, "00200011") && `#${text(what.series, "00200011")}`, text(what.series, "00080060")]
+          .filter(Boolean).join(" ")
+      }`.trim()
+      : "study";
     confirm.ask({
-      question: `Erase this study from ${props.site}?`,
-      detail: `Its ${count(Number(s.instances || 0), "object")}, with their index entries, queue rows, ` +
+      question: `Erase this ${name} from ${props.site}?`,
+      detail: `Its ${count(what.objects, "object")}, with their index entries, queue rows, ` +
         `de-identified copies and conflict records, are removed from the site's archive for good. Copies ` +
         "at other sites and nodes stay. This cannot be undone.",
-      yes: "Erase the study",
+      yes: `Erase the ${what.series ? "series" : "study"}`,
       run: async () => {
         setEraseError("");
         try {
-          const r = await api.site.erase.mutate({ site: props.site, studyInstanceUid: props.uid });
+          const r = await api.site.erase.mutate({
+            site: props.site,
+            studyInstanceUid: props.uid,
+            ...(uid ? { seriesInstanceUid: uid } : {}),
+          });
           setErased(
             `Erased from ${props.site}: ${count(r.instances, "object")} (${count(r.files, "file")}), ` +
               `${count(r.queueRows, "queue row")}` + (r.inFlight ? `, ${r.inFlight} of them being sent` : ""),
           );
           refetch();
+          refetchSeries();
         } catch (err) {
-          setEraseError((err as Error).message);
+          setEraseError(`Cannot erase the ${what.series ? "series" : "study"}: ${(err as Error).message}`);
         }
       },
     });
+  };
+  const mayErase = () => props.may("erase") && !props.node;
 
   return (
     <>
@@ -80,7 +95,7 @@ export function StudyPage(
         <p role="status">{erased()}</p>
       </Show>
       <Show when={eraseError()}>
-        <p class="error" role="alert">Cannot erase the study: {eraseError()}</p>
+        <p class="error" role="alert">{eraseError()}</p>
       </Show>
       {confirm.view()}
       <Show when={got() === null}>
@@ -161,8 +176,14 @@ export function StudyPage(
               >
                 Download (zip)
               </a>
-              <Show when={props.may("erase") && !props.node}>
-                <button type="button" class="danger" onClick={() => erase(s())}>Erase…</button>
+              <Show when={mayErase()}>
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={() => erase({ objects: Number(s().instances || 0) })}
+                >
+                  Erase…
+                </button>
               </Show>
             </div>
             <Show when={transferring()}>
@@ -191,6 +212,9 @@ export function StudyPage(
                 <SeriesCard
                   root={`${dicomwebRoot(props.site, props.node)}/studies/${encodeURIComponent(props.uid)}`}
                   series={x}
+                  onErase={mayErase() && listed()!.length > 1
+                    ? () => erase({ series: x, objects: Number(text(x, "00201209") || 0) })
+                    : undefined}
                 />
               )}
             </For>
@@ -205,7 +229,7 @@ export function StudyPage(
 }
 
 /** One series: its thumbnail (or a placeholder), number, modality, description, objects and UID. */
-function SeriesCard(props: { root: string; series: Record<string, unknown> }) {
+function SeriesCard(props: { root: string; series: Record<string, unknown>; onErase?: () => void }) {
   const uid = () => text(props.series, "0020000E");
   const modality = () => text(props.series, "00080060");
   const [failed, setFailed] = createSignal(false);
@@ -237,6 +261,11 @@ function SeriesCard(props: { root: string; series: Record<string, unknown> }) {
       <div class="hint">
         {count(Number(text(props.series, "00201209") || 0), "object")} <Uid value={uid()} what="Series UID" />
       </div>
+      <Show when={props.onErase}>
+        <div>
+          <button type="button" class="danger" onClick={() => props.onErase?.()}>Erase series…</button>
+        </div>
+      </Show>
     </li>
   );
 }
