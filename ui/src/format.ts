@@ -359,3 +359,8 @@ export function windowText(w: WindowSpec | WindowSpec[]): string {
     ].filter(Boolean).join(" ")
   ).join("; ");
 }
+
+/** What a section says instead of its table: that it could not be read (null), that it is empty, or nothing yet. */
+export function readOrEmpty(value: unknown, failed: string, empty: string): string {
+  return value === null ? failed : value ? empty : "";
+}

@@ -1,19 +1,16 @@
 /**
  * Sites (`/sites`): state, and (admins) adding sites, rotating their credentials and revoking them (after a
  * confirmation); a site's page (`/sites/{name}`):
- * its nodes with echo, its dead letter with replay, its conflicts (objects received again with other bytes)
- * with, for a copy kept beside the stored object, Keep stored / Keep received (after a confirmation), and
- * (admins) its uplink and downlink caps.
+ * its nodes with echo, its dead letter with replay, its conflicts (./site_conflicts.tsx), and (admins) its
+ * uplink and downlink caps.
  */
-import { createEffect, createMemo, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
+import { createMemo, createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { count, instant } from "../format.ts";
+import { count, instant, readOrEmpty } from "../format.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
-import { CopyButton, createConfirm, Dialog, Pager, Scroll, State, Uid } from "../widgets.tsx";
-
-/** Conflicts shown on one page of a site's Conflicts section. */
-const CONFLICTS_PAGE = 20;
+import { SiteConflicts } from "./site_conflicts.tsx";
+import { CopyButton, createConfirm, Dialog, Scroll, State, Uid } from "../widgets.tsx";
 
 export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
@@ -34,52 +31,6 @@ export function Sites(props: { current?: string; may: May }) {
     () => (props.may("transfer") ? online() : undefined),
     (site) => api.site.deadLetter.query({ site }).catch((e) => (setError(e.message), null)),
   );
-  // Its conflicts, a page at a time (the page goes back to the first for another site); the reason they could
-  // not be read (an agent too old to list them) is said in their section, not as the page's error. A page
-  // after the first is the one `before` the last conflict of the page before, so that conflicts arriving
-  // meanwhile do not shift it; an agent too old for that cursor is paged by offset.
-  const [conflictsPage, setConflictsPage] = createSignal(0);
-  const [conflictsError, setConflictsError] = createSignal("");
-  /** Per page, the id its conflicts come before (page 0: none), kept as the user pages to older ones. */
-  let conflictCursors: (number | undefined)[] = [];
-  let conflictsByOffset = false;
-  const [conflicts, { refetch: refetchConflicts }] = createResource(
-    () => (props.may("transfer") && online() ? { site: online()!, page: conflictsPage() } : undefined),
-    async ({ site, page }) => {
-      setConflictsError("");
-      const ask = () => {
-        const before = conflictsByOffset ? undefined : conflictCursors[page];
-        return api.site.conflicts.query({
-          site,
-          limit: CONFLICTS_PAGE + 1,
-          ...(before !== undefined ? { before } : page ? { offset: page * CONFLICTS_PAGE } : {}),
-        });
-      };
-      try {
-        return await ask();
-      } catch (e) {
-        if (conflictsByOffset || !/cannot list conflicts by before/.test((e as Error).message)) {
-          setConflictsError((e as Error).message);
-          return null;
-        }
-        conflictsByOffset = true;
-        return await ask().catch((e) => (setConflictsError(e.message), null));
-      }
-    },
-  );
-  /** To page `page` of the conflicts; an older page starts before the last conflict shown. */
-  const goToConflicts = (page: number) => {
-    const shown = conflicts()?.conflicts;
-    if (page === conflictsPage() + 1 && shown?.length) {
-      conflictCursors[page] = shown[Math.min(shown.length, CONFLICTS_PAGE) - 1].id;
-    }
-    setConflictsPage(page);
-  };
-  createEffect(on(current, () => {
-    conflictCursors = [];
-    conflictsByOffset = false;
-    setConflictsPage(0);
-  }, { defer: true }));
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
   let newSite!: HTMLInputElement;
@@ -376,122 +327,7 @@ export function Sites(props: { current?: string; may: May }) {
                   </Show>
                 </Show>
                 <Show when={props.may("transfer")}>
-                  <h2>{current()}: conflicts</h2>
-                  <p class="hint">
-                    Objects received again with other bytes under a SOP Instance UID already archived; what
-                    was kept follows the agent's archive.duplicates. A copy kept beside the stored object
-                    (keepBoth) is resolved here: keep the stored object (the copy is deleted) or the received
-                    one (it replaces the stored object and is routed again).
-                  </p>
-                  <Show
-                    when={conflicts()?.conflicts.length}
-                    fallback={
-                      <p class="empty">
-                        {readOrEmpty(
-                          conflicts(),
-                          `Its conflicts could not be read: ${conflictsError()}`,
-                          "No conflict recorded: no object was received again with other bytes.",
-                        )}
-                      </p>
-                    }
-                  >
-                    <Scroll>
-                      <table aria-label="Conflicts">
-                        <thead>
-                          <tr>
-                            <th>Received</th>
-                            <th>Object</th>
-                            <th>Policy</th>
-                            <th>Calling AE</th>
-                            <th>SHA-256 stored / received</th>
-                            <th>Kept copy</th>
-                            <th>Resolved</th>
-                          </tr>
-                        </thead>
-                        <tbody>
-                          <For each={conflicts()!.conflicts.slice(0, CONFLICTS_PAGE)}>
-                            {(c) => (
-                              <tr>
-                                <td>{instant(c.receivedAt)}</td>
-                                <td>
-                                  <Uid value={c.sopInstanceUid} what="SOP Instance UID" />
-                                </td>
-                                <td title={POLICY[c.policy]}>{c.policy}</td>
-                                <td>{c.callingAet || "—"}</td>
-                                <td>
-                                  <code title={c.storedSha256}>{c.storedSha256.slice(0, 16)}</code>
-                                  <br />
-                                  <code title={c.receivedSha256}>{c.receivedSha256.slice(0, 16)}</code>
-                                </td>
-                                <td class="kept-path">
-                                  <Show when={c.keptPath} fallback="—">
-                                    <code>{c.keptPath}</code>
-                                  </Show>
-                                </td>
-                                <td>
-                                  <Show
-                                    when={!c.resolvedAt && c.policy === "keepBoth" && c.keptPath}
-                                    fallback={resolutionOf(c)}
-                                  >
-                                    <Show when={c.resolution}>
-                                      <p>Under way: keep {c.resolution}</p>
-                                    </Show>
-                                    <div class="row">
-                                      <For each={["stored", "received"] as const}>
-                                        {(keep) => (
-                                          <button
-                                            type="button"
-                                            class="small"
-                                            onClick={() =>
-                                              confirm.ask({
-                                                question: keep === "stored"
-                                                  ? `Keep the stored object of conflict ${c.id}?`
-                                                  : `Keep the received copy of conflict ${c.id}?`,
-                                                detail: keep === "stored"
-                                                  ? `The copy received again (${
-                                                    c.receivedSha256.slice(0, 16)
-                                                  }) is deleted; the archived object stays as it is.`
-                                                  : `The archived object (${
-                                                    c.storedSha256.slice(0, 16)
-                                                  }) is replaced by the copy received again, which is ` +
-                                                    "indexed and routed again under the current routes.",
-                                                yes: keep === "stored" ? "Keep stored" : "Keep received",
-                                                run: () =>
-                                                  run(async () => {
-                                                    await api.site.resolveConflict.mutate({
-                                                      site: current()!,
-                                                      id: c.id,
-                                                      keep,
-                                                    });
-                                                    refetchConflicts();
-                                                    return `Conflict ${c.id} resolved: the ${keep} object kept`;
-                                                  }),
-                                              })}
-                                          >
-                                            {keep === "stored" ? "Keep stored" : "Keep received"}
-                                          </button>
-                                        )}
-                                      </For>
-                                    </div>
-                                  </Show>
-                                </td>
-                              </tr>
-                            )}
-                          </For>
-                        </tbody>
-                      </table>
-                    </Scroll>
-                    <Pager
-                      label="Pages of conflicts"
-                      what="conflicts"
-                      page={conflictsPage()}
-                      size={CONFLICTS_PAGE}
-                      fetched={conflicts()?.conflicts.length}
-                      loading={conflicts.loading}
-                      goTo={goToConflicts}
-                    />
-                    <p class="hint">{count(conflicts()!.total, "conflict")} recorded in all.</p>
-                  </Show>
+                  <SiteConflicts site={current()!} online={online()} ask={confirm.ask} run={run} />
                 </Show>
               </Show>
             )}
@@ -501,19 +337,6 @@ export function Sites(props: { current?: string; may: May }) {
     </>
   );
 }
-
-/** A conflict's Resolved cell: how and when, or a dash for one nothing was kept aside of. */
-function resolutionOf(c: { resolution?: string | null; resolvedAt?: string | null }): string {
-  if (!c.resolution || !c.resolvedAt) return "—";
-  return `Kept ${c.resolution}, ${instant(c.resolvedAt)}`;
-}
-
-/** What each archive.duplicates policy did with the object received again. */
-const POLICY: Record<string, string> = {
-  keepFirst: "the stored object stayed; the new one was discarded",
-  keepLast: "the new object replaced the stored one and was routed again",
-  keepBoth: "the stored object stayed; the new one was kept beside it",
-};
 
 /** Why a site's nodes, dead letter and conflicts are not shown: they are read from its agent, which is not online. */
 function unreachable(site: string, state: string): string {
@@ -572,9 +395,4 @@ function CapForm(props: {
       <span class="hint">{props.hint}</span>
     </form>
   );
-}
-
-/** What a section says instead of its table: that it could not be read (null), that it is empty, or nothing yet. */
-function readOrEmpty(value: unknown, failed: string, empty: string): string {
-  return value === null ? failed : value ? empty : "";
 }
