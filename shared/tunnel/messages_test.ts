@@ -18,6 +18,18 @@ const row = {
   copyId: null,
 };
 
+/** A conflict as the agent lists it (the `conflicts` and `resolveConflict` replies). */
+const conflict = {
+  id: 3,
+  sopInstanceUid: UID,
+  storedSha256: "a".repeat(64),
+  receivedSha256: "b".repeat(64),
+  policy: "keepBoth",
+  keptPath: `${UID}/${UID}.1/${UID}.2.conflict-bbbbbbbbbbbbbbbb.dcm`,
+  callingAet: "MODALITY",
+  receivedAt: "2026-12-05T06:30:00.000Z",
+} as const;
+
 /** For each operation a request and the replies an agent of this version sends to it, as it sends them. */
 const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
   status: { request: { op: "status" }, replies: [{ type: "status", queueDepth: 3, agentVersion: "0.1.0" }] },
@@ -74,16 +86,7 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
       type: "ok",
       detail: {
         total: 51,
-        conflicts: [{
-          id: 3,
-          sopInstanceUid: UID,
-          storedSha256: "a".repeat(64),
-          receivedSha256: "b".repeat(64),
-          policy: "keepBoth",
-          keptPath: `${UID}/${UID}.1/${UID}.2.conflict-bbbbbbbbbbbbbbbb.dcm`,
-          callingAet: "MODALITY",
-          receivedAt: "2026-12-05T06:30:00.000Z",
-        }],
+        conflicts: [conflict],
       },
     }],
   },
@@ -110,18 +113,7 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
     replies: [{
       type: "ok",
       detail: {
-        conflict: {
-          id: 3,
-          sopInstanceUid: UID,
-          storedSha256: "a".repeat(64),
-          receivedSha256: "b".repeat(64),
-          policy: "keepBoth",
-          keptPath: `${UID}/${UID}.1/${UID}.2.conflict-bbbbbbbbbbbbbbbb.dcm`,
-          callingAet: "MODALITY",
-          receivedAt: "2026-12-05T06:30:00.000Z",
-          resolution: "received",
-          resolvedAt: "2026-12-05T07:00:00.000Z",
-        },
+        conflict: { ...conflict, resolution: "received", resolvedAt: "2026-12-05T07:00:00.000Z" },
       },
     }],
   },

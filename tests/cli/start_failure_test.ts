@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { X509Certificate } from "node:crypto";
 import { x509Version } from "@conduit/shared/tls";
 import { freePort } from "../support/processes.ts";
+import { makeVersion1Cert } from "../support/pki.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -77,22 +78,7 @@ Deno.test("the hub with a TLS file it cannot use names the key and the file, exi
     assert.equal(notPem.out.trim(), `hub: tls.certFile: ${garbage} is not a PEM certificate`);
     // A version 1 certificate (what `openssl x509 -req` makes without -extfile): it said "cannot listen on
     // 0.0.0.0:0: invalid peer certificate: Other(OtherError(UnsupportedCertVersion))", exit code 1.
-    const key = path.join(dir, "v1.key"), csr = path.join(dir, "v1.csr"), v1 = path.join(dir, "v1.pem");
-    const openssl = (...args: string[]) => new Deno.Command("openssl", { args, stderr: "null" }).output();
-    await openssl(
-      "req",
-      "-new",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=localhost",
-    );
-    await openssl("x509", "-req", "-in", csr, "-key", key, "-days", "2", "-out", v1);
+    const { cert: v1, key } = await makeVersion1Cert(dir);
     assert.equal(x509Version(new X509Certificate(await Deno.readTextFile(v1))), 1);
     const old = await start(v1, key);
     assert.equal(old.code, 2, old.out);

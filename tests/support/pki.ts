@@ -160,3 +160,28 @@ export async function makeExpiredCert(dir: string, name = "expired"): Promise<Pa
   ], work);
   return { cert, key };
 }
+
+/**
+ * A self-signed X.509 version 1 certificate for `localhost` and its key under `dir`, valid 2 days: what
+ * `openssl x509 -req` makes without extensions, which rustls refuses.
+ */
+export async function makeVersion1Cert(dir: string, name = "v1"): Promise<Party> {
+  const key = path.join(dir, `${name}.key`);
+  const cert = path.join(dir, `${name}.pem`);
+  const csr = path.join(dir, `${name}.csr`);
+  await openssl([
+    "req",
+    "-new",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    csr,
+    "-subj",
+    "/CN=localhost",
+  ], dir);
+  await openssl(["x509", "-req", "-in", csr, "-key", key, "-days", "2", "-out", cert], dir);
+  return { cert, key };
+}
