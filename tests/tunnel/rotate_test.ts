@@ -417,8 +417,12 @@ Deno.test({
         seen.add((await storedCredential(agent!)).credential);
         return seen.size >= 3;
       }, 30_000);
-      const audited = (await recent(hub.db)).filter((e) => e.action === "site.rotate");
-      assert.ok(audited.length >= 2);
+      // The hub audits a rotation once the agent has confirmed it, which is after the agent stored it.
+      let audited: Awaited<ReturnType<typeof recent>> = [];
+      await eventually("two rotations audited", async () => {
+        audited = (await recent(hub.db)).filter((e) => e.action === "site.rotate");
+        return audited.length >= 2;
+      });
       assert.ok(
         audited.every((e) => e.actor === "hub" && e.target === "north" && e.detail.confirmed === true),
       );
