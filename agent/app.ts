@@ -14,6 +14,7 @@ import type { AgentConfig } from "./config/schema.ts";
 import type { Archive } from "./archive/archive.ts";
 import { FileArchive } from "./archive/file_archive.ts";
 import { lockDataDir } from "./archive/lock.ts";
+import { diskSpace } from "./archive/disk_space.ts";
 import { Retention, type RetentionPolicy } from "./forward/retention.ts";
 import { markCleanStop, reconcileAfterCrash, recoverIntake } from "./ingest/recover.ts";
 import { Intake } from "./ingest/intake.ts";
@@ -178,7 +179,10 @@ async function startLocked(
     minFreeBytes: config.archive.minFreeMegabytes * 1024 * 1024,
     intake: config.dimse.groupCommit ? intake : undefined,
     // CONDUIT_TEST_COMMIT_HOLD_MS: crash tests hold the group commit to kill the agent after Success.
-    groupCommit: { holdMs: Number(Deno.env.get("CONDUIT_TEST_COMMIT_HOLD_MS") ?? 0) || 0 },
+    groupCommit: {
+      holdMs: Number(Deno.env.get("CONDUIT_TEST_COMMIT_HOLD_MS") ?? 0) || 0,
+      onCommitted: metrics.onGroupCommitted,
+    },
   });
   // Readers of what is archived wait for the group commit of objects already answered Success.
   if (ingest.group) db.waitFor(() => ingest.settled());
@@ -291,6 +295,8 @@ async function startLocked(
   // Commits that keep failing (a full disk, an index that cannot be written) refuse every C-STORE.
   const databaseOk = async () => !ingest.group?.blocked && await db.healthy();
   const minFreeBytes = config.archive.minFreeMegabytes * 1024 * 1024;
+  metrics.diskSource = () => diskSpace(dataDir);
+  metrics.diskFloorBytes = minFreeBytes;
   metrics.healthSource = async () => ({
     database: await databaseOk().catch(() => false),
     disk: !minFreeBytes || archive.freeBytes() >= minFreeBytes,

@@ -7,6 +7,7 @@ import type { StoredListener } from "./ingest/ingest.ts";
 import type { RenderEvent } from "./render/mod.ts";
 import { stageRoute } from "./queue/keys.ts";
 import type { CertificateExpiry } from "@conduit/shared/tls";
+import type { DiskSpace } from "./archive/disk_space.ts";
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -99,6 +100,18 @@ export class AgentMetrics {
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
     registers: [this.registry],
   });
+  readonly groupCommitObjects = new client.Histogram({
+    name: "conduit_agent_group_commit_objects",
+    help: "Objects per group commit (one index transaction for objects answered Success; dimse.groupCommit)",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  readonly groupCommitSeconds = new client.Histogram({
+    name: "conduit_agent_group_commit_seconds",
+    help: "From the start of a group commit (placing its files) to the end of its index transaction",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
   readonly deidObjects = new client.Counter({
     name: "conduit_agent_deid_objects_total",
     help: "Objects through the de-identification stage, by outcome (done, held back by the burned-in " +
@@ -137,6 +150,15 @@ export class AgentMetrics {
    */
   healthSource: () => Promise<Record<string, boolean>> = () => Promise.resolve({});
   readonly health: client.Gauge;
+  /** Set by the agent: the data directory's file system, read when scraped; throws when it cannot be read. */
+  diskSource: () => DiskSpace = () => {
+    throw new Error("no data directory");
+  };
+  /** Set by the agent: `archive.minFreeMegabytes` in bytes (0: the check is off). */
+  diskFloorBytes = 0;
+  readonly diskAvailable: client.Gauge;
+  readonly diskSize: client.Gauge;
+  readonly diskFloor: client.Gauge;
   readonly queueDepth: client.Gauge;
   readonly queueOldest: client.Gauge;
 
@@ -190,6 +212,44 @@ export class AgentMetrics {
         for (const [check, ok] of Object.entries(checks)) this.set({ check }, ok ? 1 : 0);
       },
     });
+    // One statfs a scrape, read by the first of the two gauges; neither has a series when it fails.
+    let disk: DiskSpace | undefined;
+    const readDisk = () => {
+      try {
+        disk = this.diskSource();
+      } catch {
+        disk = undefined;
+      }
+    };
+    const diskGauge = (name: string, help: string, read: () => number | undefined, before?: () => void) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          before?.();
+          const v = read();
+          if (v === undefined) this.clear();
+          else this.set(v);
+        },
+      });
+    this.diskAvailable = diskGauge(
+      "conduit_agent_disk_available_bytes",
+      "Bytes available to the agent on the data directory's file system (statfs f_bavail), read when scraped; " +
+        "no series when it cannot be read",
+      () => disk?.available,
+      readDisk,
+    );
+    this.diskSize = diskGauge(
+      "conduit_agent_disk_size_bytes",
+      "Size in bytes of the data directory's file system, read when scraped; no series when it cannot be read",
+      () => disk?.size,
+    );
+    this.diskFloor = diskGauge(
+      "conduit_agent_disk_floor_bytes",
+      "The free-space floor (archive.minFreeMegabytes) in bytes: below it every C-STORE is refused; 0 when off",
+      () => this.diskFloorBytes,
+    );
     const source = () => this.activeSource();
     this.activeAssociations = new client.Gauge({
       name: "conduit_agent_associations_active",
@@ -279,6 +339,12 @@ export class AgentMetrics {
     for (const ms of e.latenciesMs ?? []) {
       this.forwardLatency.observe({ destination: e.destination }, ms / 1000);
     }
+  };
+
+  /** The group commit's hook (ingest/group_commit.ts): once per group, nothing per object. */
+  onGroupCommitted = (objects: number, seconds: number): void => {
+    this.groupCommitObjects.observe(objects);
+    this.groupCommitSeconds.observe(seconds);
   };
 
   /** The renderer's event hook. */

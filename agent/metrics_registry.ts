@@ -123,6 +123,10 @@ export class Gauge extends Metric {
     this.#series.clear();
     if (this.#unlabelled) this.#series.get({});
   }
+  /** No series at all (an unlabelled gauge's too) until set again: a value that could not be read. */
+  clear(): void {
+    this.#series.clear();
+  }
   override collect(): void | Promise<void> {
     return this.#collect?.call(this);
   }

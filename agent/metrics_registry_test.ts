@@ -59,3 +59,15 @@ Deno.test("metrics registry: process metrics read when scraped", async () => {
   assert(lag >= 0 && lag < 5, `lag ${lag}`);
   assert.equal(registry.contentType, "text/plain; version=0.0.4; charset=utf-8");
 });
+
+Deno.test("Gauge.clear() leaves an unlabelled gauge with no series until set again", async () => {
+  const registry = new Registry();
+  const g = new Gauge({ name: "t_free_bytes", help: "free", registers: [registry] });
+  assert.match(await registry.metrics(), /^t_free_bytes 0$/m);
+  g.clear();
+  const text = await registry.metrics();
+  assert.match(text, /^# TYPE t_free_bytes gauge$/m);
+  assert.doesNotMatch(text, /^t_free_bytes /m);
+  g.set(5);
+  assert.match(await registry.metrics(), /^t_free_bytes 5$/m);
+});

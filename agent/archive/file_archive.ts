@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { Archive } from "./archive.ts";
 import { type ByteSource, openFile } from "../part10/source.ts";
 import { SharedSync } from "./shared_sync.ts";
+import { diskSpace } from "./disk_space.ts";
 
 const STAGED = /\.part$/;
 
@@ -200,8 +201,7 @@ export class FileArchive implements Archive {
     const now = Date.now();
     if (now - this.#free.at > 1000) {
       try {
-        const s = fs.statfsSync(this.#dataDir);
-        this.#free = { at: now, bytes: s.bavail * s.bsize };
+        this.#free = { at: now, bytes: diskSpace(this.#dataDir).available };
       } catch {
         this.#free = { at: now, bytes: Number.POSITIVE_INFINITY };
       }

@@ -13,6 +13,7 @@ import type { AgentConfig } from "../config/schema.ts";
 import { tlsFileEntries } from "../config/tls_files.ts";
 import { loadKeyFile } from "../config/key_file.ts";
 import { holderCommand, lockHolder } from "../archive/lock.ts";
+import { diskSpace } from "../archive/disk_space.ts";
 import { compileRoutes } from "../routing/rules.ts";
 import { loadProfile } from "../deid/load_profile.ts";
 import { loadCredential } from "../tunnel/credential.ts";
@@ -109,8 +110,7 @@ export function dataDirChecks(config: AgentConfig): { checks: Check[]; holder: n
     checks.push(risk ? warn("file system", `${detail}: ${risk[1]}`) : ok("file system", detail));
   }
   try {
-    const s = fs.statfsSync(where);
-    const free = s.bavail * s.bsize;
+    const free = diskSpace(where).available;
     const floor = config.archive.minFreeMegabytes * MB;
     const detail = `${Math.floor(free / MB)} MB free, floor ${config.archive.minFreeMegabytes} MB ` +
       `(archive.minFreeMegabytes)`;

@@ -27,6 +27,11 @@ export interface GroupCommitOptions {
   holdMs?: number;
   /** While commits fail, how long `settled()` waits before readers go on without the objects (ms). */
   blockedLimitMs?: number;
+  /**
+   * Called once per index transaction that committed objects (metrics): how many, and the seconds from the
+   * start of their group's commit (placing the files, then the transaction; retries included) to its end.
+   */
+  onCommitted?: (objects: number, seconds: number) => void;
 }
 
 /** A settled() caller: resolved once the objects added before its call are finished. */
@@ -56,6 +61,7 @@ export class GroupCommit {
   readonly #holdMs: number;
   readonly #gatherMs: number;
   readonly #blockedLimitMs: number;
+  readonly #onCommitted: ((objects: number, seconds: number) => void) | undefined;
   /** Groups committed and objects in them (metrics, benchmarks). */
   readonly stats = { groups: 0, objects: 0 };
   /** Set while a caller holds the commit (`pause`): no group starts until it resumes. */
@@ -72,6 +78,7 @@ export class GroupCommit {
     this.#holdMs = options.holdMs ?? 0;
     this.#gatherMs = options.gatherMs ?? 20;
     this.#blockedLimitMs = options.blockedLimitMs ?? 10_000;
+    this.#onCommitted = options.onCommitted;
   }
 
   /** Objects answered Success and not yet committed. */
@@ -227,9 +234,19 @@ export class GroupCommit {
     return group;
   }
 
+  /** The metrics' hook, which must not stop a commit that succeeded. */
+  #observe(objects: number, seconds: number): void {
+    try {
+      this.#onCommitted?.(objects, seconds);
+    } catch (err) {
+      this.log.warn("the group commit's metrics hook failed", { reason: (err as Error).message });
+    }
+  }
+
   async #commitGroup(group: Checked[]): Promise<void> {
     let unplaced = group;
     let placed: Extract<Prepared, { kind: "index" }>[] = [];
+    const started = performance.now();
     for (let attempt = 0;; attempt++) {
       const failedPlace: Checked[] = [];
       // Placed together: their folder syncs run at once and the file system shares its journal commits.
@@ -255,6 +272,7 @@ export class GroupCommit {
         if (done) {
           this.stats.groups++;
           this.stats.objects += done;
+          this.#observe(done, (performance.now() - started) / 1000);
         }
         placed = placed.filter((p) => failed.has(p.checked));
       }

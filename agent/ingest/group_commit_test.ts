@@ -137,3 +137,37 @@ Deno.test("a group gathers until someone waits on settled(), then commits at onc
     await t.close();
   }
 });
+
+Deno.test("onCommitted is called once per committed group, with its objects and its seconds", async () => {
+  const calls: [number, number][] = [];
+  const t = await setup(12, { gatherMs: 0, maxGroup: 5, onCommitted: (n, s) => calls.push([n, s]) });
+  try {
+    const objects = await Promise.all(t.specs.map((_, i) => t.answered(i)));
+    for (const object of objects) t.ingest.group!.add(object);
+    await t.ingest.settled();
+    assert.equal(t.indexed(), 12);
+    // Added at once: the first alone (nothing gathered yet), then groups of at most 5 of what waits.
+    assert.deepEqual(calls.map(([n]) => n), [1, 5, 5, 1]);
+    assert.ok(calls.every(([, s]) => s > 0 && s < 60), `seconds ${calls.map(([, s]) => s)}`);
+    assert.equal(t.ingest.group!.stats.groups, calls.length);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a metrics hook that throws does not fail the commit", async () => {
+  const t = await setup(1, {
+    gatherMs: 0,
+    onCommitted: () => {
+      throw new Error("hook");
+    },
+  });
+  try {
+    await t.accept(0);
+    await t.ingest.settled();
+    assert.equal(t.indexed(), 1);
+    assert.equal(t.ingest.group!.failed, false);
+  } finally {
+    await t.close();
+  }
+});

@@ -8,7 +8,8 @@
  * the DS_PROMETHEUS input. With Debian's `prometheus` installed, promtool checks both and runs alerts_test.yml,
  * and a real Prometheus scrapes the agent and the hub with the rules: each evaluates without error, none is
  * pending while all is well, each panel's query runs, and stopping the hub makes its alerts pending.
- * And `conduit_agent_health_ok`, which three of the alerts read, says what /healthz says.
+ * And `conduit_agent_health_ok`, which three of the alerts read, says what /healthz says; the free-space gauges
+ * say what `df -B1` says of the agent's data directory.
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
@@ -518,6 +519,33 @@ Deno.test({
         caEnd,
       );
 
+      // The data directory's file system as `df -B1` sees it (other writers on the machine: within 1% of its size).
+      const df = async (dir: string) => {
+        const out = await new Deno.Command("df", { args: ["-B1", "--output=avail,size", dir] }).output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        const [avail, size] = new TextDecoder().decode(out.stdout).trim().split("\n")[1].trim().split(/\s+/);
+        return { avail: Number(avail), size: Number(size) };
+      };
+      const disk = await df(agent.dataDir);
+      const diskNow = parsePrometheus(await (await agent.http("/metrics")).text());
+      const available = value(diskNow, "conduit_agent_disk_available_bytes", {});
+      assert.ok(
+        Math.abs(available - disk.avail) <= disk.size / 100,
+        `available ${available}, df ${disk.avail}`,
+      );
+      const size = value(diskNow, "conduit_agent_disk_size_bytes", {});
+      assert.ok(Math.abs(size - disk.size) <= disk.size / 100, `size ${size}, df ${disk.size}`);
+      assert.equal(
+        value(diskNow, "conduit_agent_disk_floor_bytes", {}),
+        16 * 1024 * 1024,
+        "the floor tests/support/agent.ts sets (archive.minFreeMegabytes: 16)",
+      );
+
+      // The object received went through one group commit, observed once.
+      assert.equal(value(agentMetrics, "conduit_agent_group_commit_objects_count"), 1);
+      assert.equal(value(agentMetrics, "conduit_agent_group_commit_objects_sum"), 1);
+      assert.equal(value(agentMetrics, "conduit_agent_group_commit_seconds_count"), 1);
+
       // conduit_agent_health_ok says what /healthz says.
       assert.equal(value(agentMetrics, "conduit_agent_health_ok", { check: "database" }), 1);
       assert.equal(value(agentMetrics, "conduit_agent_health_ok", { check: "disk" }), 1);
@@ -529,6 +557,9 @@ Deno.test({
         [["database", 1], ["disk", 0]],
         "below the floor: disk 0, and no hub check without hub.url",
       );
+      assert.equal(value(fullMetrics, "conduit_agent_disk_floor_bytes", {}), 1024 ** 5);
+      const fullAvailable = value(fullMetrics, "conduit_agent_disk_available_bytes", {});
+      assert.ok(fullAvailable > 0 && fullAvailable < 1024 ** 5, `available ${fullAvailable}`);
       if (prometheus) await evaluated(prometheus, scrapes);
       await hub.stop();
       hubStopped = true;
