@@ -233,6 +233,7 @@ async function startLocked(
     archive,
     dataDir,
     log: log.child({ part: "commitment" }),
+    onReport: metrics.onCommitmentReport,
   });
 
   // Objects received by C-STORE get their index hash once the agent is idle (ingest/backfill.ts): no

@@ -8,6 +8,7 @@ import type { RenderEvent } from "./render/mod.ts";
 import { stageRoute } from "./queue/keys.ts";
 import type { CertificateExpiry } from "@conduit/shared/tls";
 import type { DiskSpace } from "./archive/disk_space.ts";
+import type { CommitmentReportOutcome } from "./commitment/commitment.ts";
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -98,6 +99,14 @@ export class AgentMetrics {
     help: "From the object's Success to its delivery, per destination",
     labelNames: ["destination"],
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
+    registers: [this.registry],
+  });
+  readonly commitmentReports = new client.Counter({
+    name: "conduit_agent_commitment_reports_total",
+    help:
+      "Storage Commitment reports the agent owed requesters as an SCP, by outcome: delivered (answered), " +
+      "unreachable (the requester is no configured node), given-up (not delivered after the last attempt)",
+    labelNames: ["outcome"],
     registers: [this.registry],
   });
   readonly groupCommitObjects = new client.Histogram({
@@ -259,6 +268,10 @@ export class AgentMetrics {
         this.set(source());
       },
     });
+    // Each outcome reported from the start, so an alert's increase() sees the first report given up.
+    for (const outcome of ["delivered", "unreachable", "given-up"]) {
+      this.commitmentReports.inc({ outcome }, 0);
+    }
     client.processMetrics(this.registry, "conduit_agent_");
   }
 
@@ -339,6 +352,11 @@ export class AgentMetrics {
     for (const ms of e.latenciesMs ?? []) {
       this.forwardLatency.observe({ destination: e.destination }, ms / 1000);
     }
+  };
+
+  /** The Storage Commitment SCP's hook (commitment/commitment.ts): a report delivered or not. */
+  onCommitmentReport = (outcome: CommitmentReportOutcome): void => {
+    this.commitmentReports.inc({ outcome });
   };
 
   /** The group commit's hook (ingest/group_commit.ts): once per group, nothing per object. */

@@ -44,7 +44,14 @@ export interface CommitmentOptions {
   archive: Archive;
   dataDir: string;
   log: Logger;
+  /**
+   * What became of each report the agent owed (metrics): delivered (answered, on the requester's association
+   * or a new one), unreachable (the requester is no configured node), given-up (after the last attempt).
+   */
+  onReport?: (outcome: CommitmentReportOutcome) => void;
 }
+
+export type CommitmentReportOutcome = "delivered" | "unreachable" | "given-up";
 
 /** A request waiting for its report to be delivered, as kept on disk. */
 interface Pending extends CommitmentRequest {
@@ -179,6 +186,7 @@ export class StorageCommitment implements CommitmentHandler {
         transaction,
       });
       this.#forget(request);
+      this.o.onReport?.("unreachable");
       return;
     }
     this.#attempt(request, node, report, 1);
@@ -205,6 +213,7 @@ export class StorageCommitment implements CommitmentHandler {
           reason,
         });
         this.#forget(request, true);
+        this.o.onReport?.("given-up");
         return;
       }
       const waitMs = Math.min(
@@ -265,6 +274,7 @@ export class StorageCommitment implements CommitmentHandler {
       ...(report ? { committed: report.committed.length, failed: report.failed.length } : {}),
     });
     this.#forget(request);
+    this.o.onReport?.("delivered");
   }
 
   /** The request's record is removed (kept aside as `.failed` when its report could not be delivered). */

@@ -388,6 +388,14 @@ Deno.test({
         return /report not delivered: the requester is no configured node/.test(text) ? true : undefined;
       });
       assert.deepEqual([...Deno.readDirSync(path.join(agent.dataDir, "commitment"))], [], "nothing pending");
+      // operations.md: each report owed counted by what became of it.
+      const reports = await (await agent.http("/metrics")).text();
+      const reported = (outcome: string) =>
+        Number(
+          new RegExp(`^conduit_agent_commitment_reports_total\\{outcome="${outcome}"\\} (\\d+)`, "m")
+            .exec(reports)?.[1],
+        );
+      assert.deepEqual(["delivered", "unreachable", "given-up"].map(reported), [1, 1, 0]);
 
       // Action Information that is no data set (an element longer than the bytes, then random bytes): the
       // association ends or the request is refused, and the agent goes on serving.
@@ -459,6 +467,50 @@ async function receiveReport(listener: Deno.TcpListener): Promise<
     await socket.close();
   }
 }
+
+Deno.test({
+  name:
+    "storage commitment: a report not delivered after the last attempt is given up, kept as .failed and counted",
+  ignore: !!rawSkip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const config = {
+      nodes: { modality: { aet: "RAWNODE", host: "127.0.0.1", port: freePort() } },
+      dimse: { commitmentRetrySeconds: 0.1, commitmentReportAttempts: 2 },
+    };
+    const agent = await startAgentProcess({ aet: "STGCMT", config });
+    try {
+      const ctFile = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
+      assert.equal((await storescu([ctFile], agent)).code, 0);
+      const { socket } = await associate(agent.port, {
+        calledAet: "STGCMT",
+        callingAet: "RAWNODE",
+        contexts: [{ id: 1, abstractSyntax: STGCMT, transferSyntaxes: [IMPLICIT] }],
+      });
+      const ct = uidsOf(await Deno.readFile(ctFile));
+      const [status] = await requestCommitment(socket, nAction(1, actionInformation("2.25.778", [ct])));
+      assert.equal(status, 0x0000);
+      // Gone before the report; nothing listens at the node's port: two attempts, then given up.
+      await socket.send(abortPdu());
+      await socket.close();
+      const metrics = await until("the report counted as given up", async () => {
+        const text = await (await agent.http("/metrics")).text();
+        return /^conduit_agent_commitment_reports_total\{outcome="given-up"\} 1$/m.test(text)
+          ? text
+          : undefined;
+      });
+      assert.match(metrics, /^conduit_agent_commitment_reports_total\{outcome="delivered"\} 0$/m);
+      const log = await Deno.readTextFile(agent.logFile);
+      assert.match(log, /storage commitment report not delivered after the last attempt/);
+      const left = [...Deno.readDirSync(path.join(agent.dataDir, "commitment"))].map((e) => e.name);
+      assert.equal(left.length, 1);
+      assert.match(left[0], /\.failed$/, "kept for an operator, not retried at the next start");
+    } finally {
+      await agent.stop();
+    }
+  },
+});
 
 Deno.test({
   name:
