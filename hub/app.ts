@@ -204,7 +204,17 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   transfers.leases = cluster?.transfers;
   transfers.onTaskFinished = (outcome) => metrics.transferTasksFinished.inc({ outcome });
   metrics.sources.taskCounts = () => transfers.taskCounts();
-  if (cluster) metrics.sources.clusterPeers = () => cluster.leases.livePeers;
+  if (cluster) {
+    metrics.sources.clusterPeers = () => cluster.leases.livePeers;
+    cluster.peers.onRequest = (direction, outcome) => metrics.clusterRequests.inc({ direction, outcome });
+    // Reported at 0 from the start, so that the first one failed shows in increase().
+    for (const outcome of ["ok", "unheld", "no-url", "unreachable", "refused", "no-answer"]) {
+      metrics.clusterRequests.inc({ direction: "out", outcome }, 0);
+    }
+    for (const outcome of ["ok", "not-here", "failed"]) {
+      metrics.clusterRequests.inc({ direction: "in", outcome }, 0);
+    }
+  }
   transfers.start();
   const batches = new BatchService(db, provider, transfers, log.child({ part: "batch" }));
   // Batches a hub left running when it stopped: this one's at start, another's of a cluster later.

@@ -1,7 +1,7 @@
 /**
  * The hub's Prometheus metrics: sites connected, tunnel bytes and round trips, DICOMweb requests by kind
  * (./dicomweb/metrics.ts), tRPC calls by procedure and outcome, transfer tasks by state and those finished,
- * and the cluster's live peers. Served at `/metrics` on the main port to an API token not limited to sites
+ * and the cluster's live peers and the requests carried between its hubs. Served at `/metrics` on the main port to an API token not limited to sites
  * (any role), and, when `metrics.port` is set, without a token on that port of `metrics.host` (loopback by
  * default), as the agent serves its own. Every label is bounded by the code (kinds, status classes,
  * procedures, states) or by the sites the hub holds: never a path, a UID or a token.
@@ -48,6 +48,8 @@ export class HubMetrics {
   readonly trpcCalls: Counter<"procedure" | "outcome">;
   /** Transfer tasks this hub saw reach a final state, by that state. */
   readonly transferTasksFinished: Counter<"outcome">;
+  /** Requests carried between hubs of a cluster, by direction (out: asked of the holder; in: served). */
+  readonly clusterRequests: Counter<"direction" | "outcome">;
 
   constructor(sessions: Sessions) {
     const registers = [this.registry];
@@ -156,6 +158,14 @@ export class HubMetrics {
     for (const outcome of ["success", "warning", "failure", "canceled"]) {
       this.transferTasksFinished.inc({ outcome }, 0);
     }
+    this.clusterRequests = new Counter({
+      name: "conduit_hub_cluster_requests_total",
+      help: "Requests for a site carried between hubs of a cluster, by direction (out: this hub asked the " +
+        "site's holder; in: this hub served one for another) and outcome (ok; out: unheld, no-url, " +
+        "unreachable, refused, no-answer; in: not-here, failed)",
+      labelNames: ["direction", "outcome"],
+      registers,
+    });
     new Gauge({
       name: "conduit_hub_cluster_peers",
       help: "Other hubs of the cluster with a live heartbeat at this hub's last beat (0 alone)",

@@ -40,9 +40,22 @@ import { splice } from "./splice.ts";
 import type { ClusterLeases, Holder } from "./leases.ts";
 
 /** A site another hub holds cannot be reached now (no URL, hub down, site moving): the caller's 503. */
+/**
+ * Why a request for a site held elsewhere could not be carried (the metrics' outcome): no hub holds the
+ * site, its hub has no cluster URL or cannot be reached, its hub refused (the site moved), or its hub did
+ * not answer as it should.
+ */
+export type ElsewhereReason = "unheld" | "no-url" | "unreachable" | "refused" | "no-answer";
+
 export class SiteElsewhereError extends Error {
   override name = "SiteElsewhereError";
+  constructor(message: string, readonly reason: ElsewhereReason = "no-answer") {
+    super(message);
+  }
 }
+
+/** A request carried between hubs: asked of another hub (`out`) or served for one (`in`), and its outcome. */
+export type ClusterRequestHook = (direction: "out" | "in", outcome: string) => void;
 
 /**
  * `probe`: only the answer (with the site's features), no stream to the site (hubs that know it).
@@ -122,6 +135,8 @@ export class ClusterPeers {
   readonly #asking = new WeakMap<Session, Promise<boolean>>();
   /** The downlink cap of a site held here, for relays into it carried from other hubs (set once assembled). */
   downlink?: DownlinkLimiter;
+  /** Told of each request carried to or for another hub (metrics; set once assembled). Probes are not counted. */
+  onRequest?: ClusterRequestHook;
 
   constructor(
     private readonly leases: ClusterLeases,
@@ -184,6 +199,24 @@ export class ClusterPeers {
    * `relay`), so that the caller does not apply it again. SiteElsewhereError if none can be had.
    */
   async openRelay(site: string, relay?: RelayFlow): Promise<{ stream: Stream; downlinkApplied: boolean }> {
+    try {
+      const opened = await this.#openRelay(site, relay);
+      this.#count("out", "ok");
+      return opened;
+    } catch (err) {
+      this.#count("out", err instanceof SiteElsewhereError ? err.reason : "no-answer");
+      throw err;
+    }
+  }
+
+  /** The metrics' hook, which must never fail a request. */
+  #count(direction: "out" | "in", outcome: string): void {
+    try {
+      this.onRequest?.(direction, outcome);
+    } catch { /* metrics only */ }
+  }
+
+  async #openRelay(site: string, relay?: RelayFlow): Promise<{ stream: Stream; downlinkApplied: boolean }> {
     const known = await this.leases.holder(site);
     try {
       return await this.#openAt(site, known ?? await this.leases.holder(site, true), relay);
@@ -231,10 +264,11 @@ export class ClusterPeers {
     holder: Holder | undefined,
     relay?: RelayFlow,
   ): Promise<{ stream: Stream; downlinkApplied: boolean }> {
-    if (!holder) throw new SiteElsewhereError(`site ${site} is not connected to any hub`);
+    if (!holder) throw new SiteElsewhereError(`site ${site} is not connected to any hub`, "unheld");
     if (!holder.clusterUrl) {
       throw new SiteElsewhereError(
         `site ${site} is on hub ${holder.hubId}, which has no cluster URL to reach it at`,
+        "no-url",
       );
     }
     let session: Session;
@@ -243,6 +277,7 @@ export class ClusterPeers {
     } catch (err) {
       throw new SiteElsewhereError(
         `site ${site} is on a hub that cannot be reached: ${(err as Error).message}`,
+        "unreachable",
       );
     }
     const tagged = relay !== undefined && await this.#takesRelay(session, site);
@@ -253,7 +288,7 @@ export class ClusterPeers {
       this.#relays.set(session, answer.relays === true);
       if (!answer.ok) {
         channel.stream.reset("refused");
-        throw new SiteElsewhereError(answer.message ?? `site ${site} is between hubs`);
+        throw new SiteElsewhereError(answer.message ?? `site ${site} is between hubs`, "refused");
       }
       if (answer.features) {
         this.#features.set(site, { features: new Set(answer.features), hubId: holder.hubId, at: Date.now() });
@@ -368,6 +403,7 @@ export class ClusterPeers {
     const channel = new Channel(stream);
     // Said in every answer to a hub that asks: it may then name a relay's flow in its opens.
     const relays = wantsRelays ? { relays: true as const } : {};
+    let counted = false;
     try {
       const { site, probe, relay } = await channel.expect(Open);
       if (probe) {
@@ -378,6 +414,8 @@ export class ClusterPeers {
       }
       const to = this.local(site);
       if (!to) {
+        this.#count("in", "not-here");
+        counted = true;
         await channel.send({
           ok: false,
           message: `site ${site} is not connected to this hub (it may be moving)`,
@@ -398,10 +436,13 @@ export class ClusterPeers {
       await channel.send(
         features ? { ok: true, features: [...features], ...relays } : { ok: true, ...relays },
       );
+      this.#count("in", "ok");
+      counted = true;
       stream.grow(PEER_EXTRA_WINDOW);
       to.grow(PEER_EXTRA_WINDOW);
       await splice(stream, to, channel.detach(), "the site's stream failed", throttle);
     } catch {
+      if (!counted) this.#count("in", "failed");
       stream.reset("bad hub request");
     }
   }
