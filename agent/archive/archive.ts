@@ -43,6 +43,12 @@ export interface Archive {
    * standing in for the syncs.
    */
   takeOut(from: string, to: string): Promise<boolean>;
+  /**
+   * Removes the folders of `key` left empty (its series', then its study's: `archive/<Study>/<Series>/`),
+   * never the top folder (`archive`, `deid`); a folder that holds anything stays. Erasure leaves no folder
+   * named by an erased UID.
+   */
+  prune(key: string): Promise<void>;
   /** Bytes free for new objects (read at most once a second). */
   freeBytes(): number;
   /**

@@ -195,6 +195,21 @@ export class FileArchive implements Archive {
     }
   }
 
+  async prune(key: string): Promise<void> {
+    const top = path.join(this.#dataDir, key.split("/")[0]);
+    for (let dir = path.dirname(this.#file(key)); dir.startsWith(top + path.sep); dir = path.dirname(dir)) {
+      try {
+        await fs.promises.rmdir(dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOTEMPTY" || code === "EEXIST") return;
+        if (code !== "ENOENT") throw err;
+      }
+      // Placements into it make it again (`place`: the folder went away since it was made).
+      this.#dirs.delete(dir);
+    }
+  }
+
   #free = { at: 0, bytes: Number.POSITIVE_INFINITY };
 
   freeBytes(): number {

@@ -132,6 +132,14 @@ export class Eraser {
         }
       }
       if (!stuck) this.#writeJournal(id, { ...journal, moved: true });
+      // No folder named by an erased UID stays (those still holding other objects do).
+      for (const key of keys) {
+        await this.archive.prune(key).catch((err) =>
+          this.log.warn("an erased object's empty folder could not be removed", {
+            code: (err as { code?: string }).code ?? (err as Error).name,
+          })
+        );
+      }
       return { result, id, journal: stuck ? undefined : journal };
     });
     // The archive is free again: what was moved out is at names no object takes.

@@ -88,8 +88,9 @@ Deno.test("erasing a series takes its files and rows and leaves the rest of the 
     )
       .get() as { st: number; se: number; i: number };
     assert.deepEqual([patient.st, patient.se, patient.i], [1, 1, 3]);
-    // Nothing left of the erasure's journal.
+    // Nothing left of the erasure's journal, nor a folder named by the erased series; the study's stays.
     assert.deepEqual(fs.readdirSync(path.join(s.dir, "erasing")), []);
+    assert.deepEqual(fs.readdirSync(path.join(s.dir, "archive", study)), [s.specs[0].seriesInstanceUid]);
   } finally {
     await s.tearDown();
   }
@@ -106,6 +107,7 @@ Deno.test("erasing a whole study removes its patient; erasing it again finds not
     assert.equal(result.studies, 1);
     assert.equal(result.patients, 1);
     assert.equal(s.files().length, 0);
+    assert.deepEqual(fs.readdirSync(path.join(s.dir, "archive")), [], "no folder named by its UIDs stays");
     for (const table of ["instances", "series", "studies", "patients", "queue"]) {
       assert.equal(s.count(table), 0);
     }

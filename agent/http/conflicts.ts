@@ -12,6 +12,7 @@ import {
   sinceOf,
 } from "../index/conflicts.ts";
 import { ConflictResolveError, type ConflictResolver } from "../ingest/resolve.ts";
+import { CommitBlockedError } from "../ingest/group_commit.ts";
 
 /**
  * `?limit=N&offset=N&before=ID&since=ISO&unresolved=true`: the query's page, or a sentence saying what is
@@ -74,6 +75,7 @@ export function conflictsRoutes(db: ConflictsSource, resolver?: ConflictResolver
       if (err instanceof ConflictResolveError) {
         return c.json({ error: err.message }, err.kind === "not-found" ? 404 : 409);
       }
+      if (err instanceof CommitBlockedError) return c.json({ error: err.message }, 503);
       throw err;
     }
   });

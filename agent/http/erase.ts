@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { type Eraser, erasureTarget, NothingToEraseError } from "../erase/erase.ts";
+import { CommitBlockedError } from "../ingest/group_commit.ts";
 
 export function eraseRoutes(eraser: Eraser): Hono {
   const app = new Hono();
@@ -18,6 +19,7 @@ export function eraseRoutes(eraser: Eraser): Hono {
       return c.json(await eraser.erase(target));
     } catch (err) {
       if (err instanceof NothingToEraseError) return c.json({ error: err.message }, 404);
+      if (err instanceof CommitBlockedError) return c.json({ error: err.message }, 503);
       throw err;
     }
   });

@@ -34,6 +34,14 @@ export interface GroupCommitOptions {
   onCommitted?: (objects: number, seconds: number) => void;
 }
 
+/**
+ * The group commit is held for an operation (`pause`) while its commits keep failing (a full disk, an
+ * index error): the operation is refused rather than left waiting until the failure clears.
+ */
+export class CommitBlockedError extends Error {
+  override name = "CommitBlockedError";
+}
+
 /** A settled() caller: resolved once the objects added before its call are finished. */
 interface Settling {
   upTo: number;
@@ -121,17 +129,37 @@ export class GroupCommit {
   /**
    * Holds the group commit: resolves once no group is being committed, and none starts until the function
    * it resolves with is called (erasure takes objects out of the archive and the index meanwhile:
-   * erase/erase.ts). Objects are still answered and added; they wait in the intake.
+   * erase/erase.ts). Objects are still answered and added; they wait in the intake. While commits have
+   * been failing for `blockedLimitMs` (the group being committed is retried until the failure clears), it
+   * rejects with CommitBlockedError instead of waiting for that group.
    */
   async pause(): Promise<() => void> {
     while (this.#paused) await this.#paused;
     let resume!: () => void;
     this.#paused = new Promise((resolve) => (resume = resolve));
-    while (this.#current) await this.#current.catch(() => {});
-    return () => {
+    const release = () => {
       this.#paused = undefined;
       resume();
     };
+    while (this.#current) {
+      if (this.#gaveUp) {
+        release();
+        throw new CommitBlockedError(
+          `received objects cannot be committed to the archive's index (failing for over ${
+            Math.round(this.#blockedLimitMs / 1000)
+          } s: a full disk or an index error, see the log and /healthz); try again once it is cleared`,
+        );
+      }
+      const current = this.#current;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 250);
+        current.catch(() => {}).finally(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return release;
   }
 
   /** Stops retrying (the agent stops): what did not commit waits for the next start. */

@@ -9,7 +9,7 @@ import { Ingest } from "./ingest.ts";
 import { Intake } from "./intake.ts";
 import { receivedFrom } from "./recover.ts";
 import { openFile } from "../part10/source.ts";
-import type { GroupCommitOptions } from "./group_commit.ts";
+import { CommitBlockedError, type GroupCommitOptions } from "./group_commit.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
 const association = { callingAet: "SENDER", calledAet: "CONDUIT", remoteAddress: "127.0.0.1" };
@@ -167,6 +167,29 @@ Deno.test("a metrics hook that throws does not fail the commit", async () => {
     await t.ingest.settled();
     assert.equal(t.indexed(), 1);
     assert.equal(t.ingest.group!.failed, false);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("an exclusive operation is refused while commits keep failing, and runs once they clear", async () => {
+  const t = await setup(1, { gatherMs: 0, blockedLimitMs: 300 });
+  const blocker = path.join(t.dir, "archive", t.specs[0].studyInstanceUid);
+  fs.writeFileSync(blocker, "not a folder");
+  try {
+    await t.accept(0);
+    let ran = false;
+    // An erasure or a conflict resolution holds the group commit; the group being retried never ends.
+    await assert.rejects(
+      t.ingest.exclusive(async () => ran = true),
+      (e: unknown) => e instanceof CommitBlockedError && /cannot be committed/.test(e.message),
+    );
+    assert.equal(ran, false);
+    // Refused, not held: the commit goes on retrying, and once the failure clears the next one runs.
+    fs.rmSync(blocker);
+    for (let i = 0; i < 150 && t.indexed() === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(t.indexed(), 1, "committed once the failure cleared");
+    assert.equal(await t.ingest.exclusive(() => Promise.resolve("done")), "done");
   } finally {
     await t.close();
   }

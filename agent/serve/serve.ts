@@ -25,6 +25,7 @@ import { eraseHandlers } from "./erase.ts";
 import { ErasureRequestError, NothingToEraseError } from "../erase/erase.ts";
 import { CredentialRefusedError } from "../tunnel/credential.ts";
 import { ConflictResolveError } from "../ingest/resolve.ts";
+import { CommitBlockedError } from "../ingest/group_commit.ts";
 
 export type { SiteServices };
 
@@ -62,6 +63,7 @@ function errorCode(e: Error, timedOut: boolean): string {
   }
   if (e instanceof ConflictResolveError) return e.kind === "not-found" ? "not-found" : "bad-request";
   if (e instanceof RenderError) return "not-renderable";
+  if (e instanceof CommitBlockedError) return "unavailable";
   return "failed";
 }
 

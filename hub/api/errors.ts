@@ -58,6 +58,7 @@ function codeOf(err: unknown): TRPCError["code"] | undefined {
   if (err instanceof SiteRequestError) {
     if (err.code === "unknown-node" || err.code === "not-found") return "NOT_FOUND";
     if (err.code === "timeout") return "GATEWAY_TIMEOUT";
+    if (err.code === "unavailable") return "SERVICE_UNAVAILABLE";
     if (err.code === "bad-request" || err.code === "unsupported") return "BAD_REQUEST";
     return "BAD_GATEWAY";
   }

@@ -118,6 +118,8 @@ export function dicomwebApp(
         ? 400
         : err.code === "timeout"
         ? 504
+        : err.code === "unavailable"
+        ? 503
         : 502;
       return problem(c, status, `the site answered: ${err.message}`);
     }

@@ -82,7 +82,8 @@ export const ErrorReply = z.object({
   type: z.literal("error"),
   /**
    * A short machine-readable code: unknown-node, timeout, dimse, not-found, not-renderable, bad-request,
-   * unsupported, failed (agent/serve/serve.ts); site-offline and forbidden (its relay policy) from the hub's
+   * unsupported, unavailable (the site cannot do it now: its index cannot commit), failed
+   * (agent/serve/serve.ts); site-offline and forbidden (its relay policy) from the hub's
    * relay.
    */
   code: z.string(),
