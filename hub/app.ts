@@ -234,6 +234,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     provider,
     batches,
     erasure,
+    log: log.child({ part: "api" }),
   });
   const procedures = new Set(Object.keys(router._def.procedures));
   app.use("/trpc/*", async (c, next) => {

@@ -14,13 +14,12 @@ import {
 import { TRPCError } from "@trpc/server";
 import { SiteUnavailableError } from "../tunnel/errors.ts";
 import { mayReach } from "../auth/permissions.ts";
-import { entry } from "../auth/audit.ts";
-import { atomically } from "../db/atomic.ts";
+import { auditedRequest } from "../sites/audited_request.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { name, uid } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "sessions">;
-type SiteDeps = Pick<ApiDeps, "db" | "registry" | "sessions" | "rotation" | "transfers" | "erasure">;
+type SiteDeps = Pick<ApiDeps, "db" | "log" | "registry" | "sessions" | "rotation" | "transfers" | "erasure">;
 
 /**
  * The features of a site's agent, once it is known to have `feature` (needed to `what`): an unknown site
@@ -219,7 +218,7 @@ export function siteRouter(d: SiteDeps) {
     /**
      * Resolves one of the site's keepBoth conflicts: `stored` keeps the archived object (the kept copy is
      * deleted), `received` makes the kept copy the archived object (indexed and routed again there).
-     * Audited (`site.conflict.resolve`). An agent that cannot is PRECONDITION_FAILED, saying so; one that
+     * Audited (`site.conflict.resolve`): the request before it is sent, then its outcome. An agent that cannot is PRECONDITION_FAILED, saying so; one that
      * refuses (resolved already, nothing kept) BAD_REQUEST, an unknown id NOT_FOUND, with its sentence.
      */
     resolveConflict: procedure.input(
@@ -230,17 +229,18 @@ export function siteRouter(d: SiteDeps) {
       }).strict(),
     ).mutation(async ({ ctx, input }) => {
       await agentFeatures(d, input.site, "resolve conflicts", FEATURE_CONFLICT_RESOLVE);
-      const { conflict } = await d.sessions.ask(input.site, {
-        op: "resolveConflict",
-        id: input.id,
-        keep: input.keep,
-      });
-      await atomically(d.db, (tx) => [
-        entry(tx, actorOf(ctx.principal!), "site.conflict.resolve", input.site, {
-          conflict: input.id,
-          keep: input.keep,
-        }),
-      ]);
+      const { conflict } = await auditedRequest(
+        d.db,
+        d.log,
+        {
+          actor: actorOf(ctx.principal!),
+          action: "site.conflict.resolve",
+          target: input.site,
+          detail: { conflict: input.id, keep: input.keep },
+        },
+        () => d.sessions.ask(input.site, { op: "resolveConflict", id: input.id, keep: input.keep }),
+        () => ({ resolved: true }),
+      );
       return conflict;
     }),
     replay: procedure.input(

@@ -3,6 +3,7 @@
  * to every procedure by its path (hub/auth/permissions.ts), site scope on every site the input
  * names, and one error mapper (./errors.ts) for all procedures.
  */
+import type { Logger } from "@conduit/shared/log";
 import type { SiteErasure } from "../sites/erasure.ts";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { ApiTokens, Principal } from "../auth/tokens.ts";
@@ -29,6 +30,8 @@ export interface ApiDeps {
   provider: BackendProvider;
   batches: BatchService;
   erasure: SiteErasure;
+  /** The hub's logger (what cannot be audited is logged). */
+  log: Logger;
 }
 
 export { actorOf } from "../auth/tokens.ts";

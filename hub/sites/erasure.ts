@@ -1,16 +1,16 @@
 /**
  * Erasing a study, a series or an instance at a site for good (DICOMweb DELETE, `site.erase`): asked of
  * the site's agent (agent/erase/erase.ts), which must name the `erase` feature, and audited (`study.erase`,
- * `series.erase` or `instance.erase`, target the site, the UIDs hashed as the logs hash them, what the
- * site removed; a refusal or failure of the site audited too, with its reason). The entry follows the
- * site's answer: the change is the agent's, so it cannot be written in one transaction with it.
+ * `series.erase` or `instance.erase`, target the site, the UIDs hashed as the logs hash them): the request
+ * before it is sent, then what the site removed, or why it failed, or that its answer was lost
+ * (audited_request.ts: the change is the agent's, so it cannot share a transaction with its entry).
  */
 import { type DetailOf, FEATURE_ERASE, type RequestOf } from "@conduit/shared/tunnel";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
-import { entry } from "../auth/audit.ts";
+import { auditedRequest } from "./audited_request.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
-import { SiteRequestError, SiteUnavailableError } from "../tunnel/errors.ts";
+import { SiteUnavailableError } from "../tunnel/errors.ts";
 import type { SiteRegistry } from "./registry.ts";
 
 /** A study, one series of it or one instance of that series (the tunnel's `erase` request's fields). */
@@ -57,25 +57,12 @@ export class SiteErasure {
       ...(target.seriesInstanceUid ? { series: hashUid(target.seriesInstanceUid) } : {}),
       ...(target.sopInstanceUid ? { instance: hashUid(target.sopInstanceUid) } : {}),
     };
-    let result: ErasureResult;
-    try {
-      result = await this.sessions.ask(site, { op: "erase", ...target });
-    } catch (err) {
-      // Nothing there is not an erasure; anything else may have erased part of it: recorded.
-      if (!(err instanceof SiteRequestError && err.code === "not-found")) {
-        await this.#audit(actor, `${level}.erase`, site, { ...named, failed: (err as Error).message });
-      }
-      throw err;
-    }
-    await this.#audit(actor, `${level}.erase`, site, { ...named, removed: result });
-    return result;
-  }
-
-  async #audit(actor: string, action: string, site: string, detail: Record<string, unknown>): Promise<void> {
-    try {
-      await entry(this.db, actor, action, site, detail);
-    } catch (err) {
-      this.log.error("an erasure could not be audited", { site, reason: (err as Error).message });
-    }
+    return await auditedRequest(
+      this.db,
+      this.log,
+      { actor, action: `${level}.erase`, target: site, detail: named },
+      () => this.sessions.ask(site, { op: "erase", ...target }),
+      (removed) => ({ removed }),
+    );
   }
 }

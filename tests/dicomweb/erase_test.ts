@@ -107,7 +107,17 @@ Deno.test({
       ]);
 
       // Audited: who, what, where, the UIDs hashed as the logs hash them, what was removed.
-      const [audited] = await recent(hub.db, 1, 0, { action: "series.erase" });
+      // The request before it was sent, then its outcome naming it; the second DELETE's as a failure.
+      const [failed, refused, audited, requested] = await recent(hub.db, 4, 0, { action: "series.erase" });
+      assert.deepEqual(requested.detail, {
+        study: hashUid(study),
+        series: hashUid(mr.seriesInstanceUid),
+        requested: true,
+      });
+      assert.equal(audited.detail.request, requested.id);
+      assert.equal(refused.detail.requested, true);
+      assert.equal(failed.detail.request, refused.id);
+      assert.match(failed.detail.failed, /no series with that UID/);
       assert.equal(audited.actor, "token:erase-admin");
       assert.equal(audited.target, "north");
       const detail = audited.detail as Record<string, unknown>;

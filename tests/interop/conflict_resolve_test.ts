@@ -311,14 +311,31 @@ Deno.test({
         operator.site.resolveConflict.mutate({ site: "north", id: 999, keep: "stored" }),
         code("NOT_FOUND"),
       );
-      const audited = await admin.audit.list.query({ action: "site.conflict.resolve" });
+      // Each request audited before it was sent, then its outcome naming it (refusals of the agent too).
+      const audited = (await admin.audit.list.query({ action: "site.conflict.resolve" })).reverse();
+      const asked = (conflict: number, keep: string) => ({ conflict, keep, requested: true });
+      const answered = (n: number, outcome: Record<string, unknown>) => ({
+        ...audited[n - 1].detail,
+        requested: undefined,
+        request: audited[n - 1].id,
+        ...outcome,
+      });
+      const failed = (n: number) => ({ failed: audited[n].detail.failed });
       assert.deepEqual(
-        audited.map((e) => [e.actor, e.target, e.detail]).reverse(),
+        audited.map((e) => [e.actor, e.target, e.detail]),
         [
-          ["token:ops", "north", { conflict: hubReceived.id, keep: "received" }],
-          ["token:ops", "north", { conflict: hubStored.id, keep: "stored" }],
-        ],
+          asked(hubReceived.id, "received"),
+          answered(1, { resolved: true }),
+          asked(hubStored.id, "stored"),
+          answered(3, { resolved: true }),
+          asked(hubStored.id, "stored"),
+          answered(5, failed(5)),
+          asked(999, "stored"),
+          answered(7, failed(7)),
+        ].map((detail) => ["token:ops", "north", JSON.parse(JSON.stringify(detail))]),
       );
+      assert.match(audited[5].detail.failed, new RegExp(`conflict ${hubStored.id} was resolved already`));
+      assert.equal(typeof audited[7].detail.failed, "string");
       // The hub's listing: resolved ones shown, the unresolved filter, a stable cursor.
       const all = await operator.site.conflicts.query({ site: "north" });
       assert.equal(all.total, 4);

@@ -165,6 +165,9 @@ const AUDIT: Record<string, string> = {
   "site.uplink": "Set the uplink cap of the site",
   "site.downlink": "Set the downlink cap of the site",
   "site.conflict.resolve": "Resolved a conflict of the site",
+  "study.erase": "Erased a study at the site",
+  "series.erase": "Erased a series at the site",
+  "instance.erase": "Erased an instance at the site",
   "transfer.create": "Started the transfer",
   "transfer.schedule": "Rescheduled the transfer",
   "transfer.cancel": "Cancelled the transfer",
@@ -221,6 +224,8 @@ const DETAIL_WORDS: Record<string, string> = {
   bandwidthMbps: "cap",
   oldCredentialUntil: "old credential accepted until",
   deid: "de-identified",
+  request: "for entry",
+  unknown: "outcome unknown (the answer was lost):",
 };
 
 /** At most this many characters of an entry's detail show in the table (the CSV has all of it). */
@@ -258,7 +263,10 @@ export function auditDetail(action: string, detail: unknown): string {
   };
   const text = typeof detail === "object" && !Array.isArray(detail)
     ? Object.entries(detail as Record<string, unknown>).map(([k, v]) =>
-      `${DETAIL_WORDS[k] ?? k} ${value(k, v)}`
+      // A request to a site audited before it was sent: its outcome is a later entry naming its id.
+      k === "requested" && v === true
+        ? "asked of the site (the outcome follows)"
+        : `${DETAIL_WORDS[k] ?? k} ${value(k, v)}`
     )
       .join(", ")
     : value("", detail);

@@ -204,6 +204,16 @@ Deno.test("auditDetail() reads an audit entry's detail in a line", () => {
     auditDetail("site.rotate", { confirmed: true, oldCredentialUntil: "2026-03-01T08:00:00.000Z" }),
     `confirmed yes, old credential accepted until ${instant("2026-03-01T08:00:00.000Z")}`,
   );
+  // A request to a site, audited before it was sent, then its outcome naming it (or that it is unknown).
+  assert.equal(
+    auditDetail("study.erase", { study: "0123456789ab", requested: true }),
+    "study 0123456789ab, asked of the site (the outcome follows)",
+  );
+  assert.equal(
+    auditDetail("study.erase", { study: "0123456789ab", request: 41, unknown: "the connection was lost" }),
+    "study 0123456789ab, for entry 41, outcome unknown (the answer was lost): the connection was lost",
+  );
+  assert.equal(auditAction("series.erase"), "Erased a series at the site");
   assert.equal(
     auditDetail("audit.export", { format: "csv", filter: { action: "site." }, entries: 4, truncated: false }),
     "4 entries as CSV, filtered by action site.",
