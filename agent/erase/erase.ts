@@ -4,7 +4,8 @@
  * of the objects stays: their archived files and index rows, the series, studies and patients left empty
  * (the counts of those that remain recomputed), their forward queue rows (in flight ones too: a
  * destination may still receive the one being sent), the de-identified copies made of them, the
- * conflict records with the copies kept aside, and their thumbnails in the site's cache. Objects answered Success before the request are erased
+ * conflict records with the copies kept aside, and their thumbnails in the site's cache (those named before
+ * the object's tag are removed at start: `finish`). Objects answered Success before the request are erased
  * with the others; what arrives after it is kept.
  *
  * Crash safety, with a journal `<data>/erasing/<id>.json` written and synced before the index changes:
@@ -165,6 +166,7 @@ export class Eraser {
    * resolves with how many journals it found.
    */
   async finish(): Promise<number> {
+    await this.#removeUntaggedThumbnails();
     const dir = journalDir(this.dataDir);
     let names: string[];
     try {
@@ -195,6 +197,25 @@ export class Eraser {
     }
     if (names.length) this.log.warn("finished erasures a stop interrupted", { count: names.length });
     return names.length;
+  }
+
+  /**
+   * Thumbnails named before their object's tag (versions before 2026-12-05) cannot be attributed to an
+   * object, so no erasure finds them: removed at start, before the cache is opened (they are made again
+   * when asked). Their folder absent (no thumbnail ever made), rendering is not loaded.
+   */
+  async #removeUntaggedThumbnails(): Promise<void> {
+    const dir = path.join(path.resolve(this.dataDir), "thumbnails");
+    if (!fs.existsSync(dir)) return;
+    try {
+      const { ThumbnailCache } = await import("../render/cache.ts");
+      const removed = await ThumbnailCache.removeUntagged(dir);
+      if (removed) this.log.info("removed thumbnails named before their object's tag", { count: removed });
+    } catch (err) {
+      this.log.warn("could not remove thumbnails named before their object's tag", {
+        code: (err as { code?: string }).code ?? (err as Error).name,
+      });
+    }
   }
 
   /** Whether an index row still points at `key` (an instance, a de-identified copy, a kept-aside copy). */

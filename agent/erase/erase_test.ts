@@ -1,7 +1,7 @@
 /**
  * Erasure over a real archive, intake and libsql file: what goes (files, rows, queue rows, kept-aside
  * copies), what stays (the rest of the study, with its counts), and a start after a crash finishing a
- * journal without taking a file a row still points at.
+ * journal without taking a file a row still points at, and removing thumbnails named before their tag.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -212,6 +212,28 @@ Deno.test("a start after a crash finishes an erasure's journal, and keeps a file
     assert.ok(fs.existsSync(path.join(s.dir, key(c))));
     assert.deepEqual(fs.readdirSync(dir), []);
     assert.equal(await s.eraser.finish(), 0);
+  } finally {
+    await s.tearDown();
+  }
+});
+
+Deno.test("a start removes the thumbnails named before their object's tag, which no erasure could find", async () => {
+  const s = await storedStudy("erase-untagged");
+  try {
+    const dir = path.join(s.dir, "thumbnails");
+    fs.mkdirSync(dir);
+    // Written by a version before the tag (any object's, even a study's erased since), one with the tag,
+    // one half written, and what the cache does not name: only the first goes.
+    const untagged = `${"cd".repeat(32)}.png`;
+    const tagged = `${objectTag(s.specs[0].sopInstanceUid)}-${"ab".repeat(32)}.jpg`;
+    const others = [tagged, `${tagged}.1234.part`, "notes.txt"];
+    for (const name of [untagged, ...others]) fs.writeFileSync(path.join(dir, name), "x");
+    assert.equal(await s.eraser.finish(), 0, "no journal");
+    assert.deepEqual(fs.readdirSync(dir).sort(), others.sort());
+    // Nothing ever rendered: no folder, no harm.
+    fs.rmSync(dir, { recursive: true });
+    assert.equal(await s.eraser.finish(), 0);
+    assert.ok(!fs.existsSync(dir));
   } finally {
     await s.tearDown();
   }

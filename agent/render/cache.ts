@@ -5,7 +5,8 @@
  * is listed, the oldest by modification time counted as least recently used (a hit touches its file),
  * and anything over the bound removed. Keys name what was rendered (the object's checksum included), so
  * a replaced object never gets its old thumbnail, and start with the object's tag (`objectTag`), so that
- * an erasure removes the thumbnails of what it erased (`removeObjects`).
+ * an erasure removes the thumbnails of what it erased (`removeObjects`); those named before the tag are
+ * removed at start (`removeUntagged`).
  */
 import * as path from "node:path";
 import { createHash } from "node:crypto";
@@ -17,6 +18,23 @@ export function objectTag(sopInstanceUid: string): string {
 
 /** A cache file's name: `<object tag>-<64 hex>.jpg|png` (or `<64 hex>`, as versions before the tag wrote). */
 const NAME = /^((?:[0-9a-f]{16}-)?[0-9a-f]{64})\.(jpg|png)$/;
+
+/** A cache file's name as versions before the tag wrote it: `<64 hex>.jpg|png`. */
+const UNTAGGED = /^[0-9a-f]{64}\.(jpg|png)$/;
+
+/** Removes the files of `dir` whose name `test` accepts (none when it does not exist); how many went. */
+async function removeWhere(dir: string, test: (name: string) => boolean): Promise<number> {
+  let removed = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !test(e.name)) continue;
+      await Deno.remove(path.join(dir, e.name)).then(() => removed++, () => {});
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return removed;
+}
 
 interface Entry {
   file: string;
@@ -57,22 +75,23 @@ export class ThumbnailCache {
 
   /**
    * Removes the thumbnails of the objects `sopInstanceUids` from the cache folder `dir` (an erasure; the
-   * running cache, if any, finds them gone and forgets them). Thumbnails named before the tag are not found:
-   * they go as the cache makes room. Resolves with how many files were removed.
+   * running cache, if any, finds them gone and forgets them). Resolves with how many files were removed.
    */
-  static async removeObjects(dir: string, sopInstanceUids: Iterable<string>): Promise<number> {
+  static removeObjects(dir: string, sopInstanceUids: Iterable<string>): Promise<number> {
     const tags = new Set([...sopInstanceUids].map(objectTag));
-    let removed = 0;
-    try {
-      for await (const e of Deno.readDir(dir)) {
-        const tag = /^([0-9a-f]{16})-/.exec(e.name)?.[1];
-        if (!e.isFile || !tag || !tags.has(tag) || !NAME.test(e.name)) continue;
-        await Deno.remove(path.join(dir, e.name)).then(() => removed++, () => {});
-      }
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-    return removed;
+    return removeWhere(dir, (name) => {
+      const tag = /^([0-9a-f]{16})-/.exec(name)?.[1];
+      return tag !== undefined && tags.has(tag) && NAME.test(name);
+    });
+  }
+
+  /**
+   * Removes the thumbnails named before their object's tag (`<64 hex>.jpg|png`, versions before 2026-12-05)
+   * from the cache folder `dir`: no erasure can tell whose they are, so they go at start, before the cache
+   * is opened (made again when asked). Resolves with how many files were removed.
+   */
+  static removeUntagged(dir: string): Promise<number> {
+    return removeWhere(dir, (name) => UNTAGGED.test(name));
   }
 
   /** Bytes held now. */

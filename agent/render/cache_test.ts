@@ -44,6 +44,11 @@ Deno.test("ThumbnailCache: an erasure removes its objects' thumbnails, which the
     assert.ok(await cache.get(key(4)));
     assert.equal((await ThumbnailCache.open(dir, 1000)).count, 2);
     assert.equal(await ThumbnailCache.removeObjects(path.join(dir, "none"), ["1.2.3"]), 0);
+    // Those named before the tag are whose no one can tell: removed as such, at start.
+    assert.equal(await ThumbnailCache.removeUntagged(dir), 1);
+    assert.equal(await cache.get(key(4)), undefined);
+    assert.ok(await cache.get(of("1.2.4", 3)));
+    assert.equal(await ThumbnailCache.removeUntagged(path.join(dir, "none")), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
