@@ -357,16 +357,25 @@ export class TransferService {
       if (TERMINAL.has(task.status) || task.status === CANCELING) continue;
       // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
       const told = task.status === "pending" ? "canceled" : await this.#tellCancel(t, task);
-      // The state the source's last report left (a task it had just finished was counted as that, once).
-      const before = told !== "canceled" || task.status === "pending"
+      // Written over the state the source's last report left (a task it had just finished was counted as
+      // that, once), and only over that state: a report landing between the read and the write (another
+      // pass's #follow) makes the write miss, and the state is read again. Counted by the write that lands.
+      let before = told !== "canceled" || task.status === "pending"
         ? task
         : await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, task.id) });
-      await this.db.update(transferTasks).set({
-        status: told === "canceled" ? "canceled" : CANCELING,
-        ...(told === "canceled" ? {} : { lastError: told }),
-        updatedAt: Date.now(),
-      }).where(eq(transferTasks.id, task.id));
-      if (told === "canceled") this.#finished(before?.status ?? task.status, "canceled");
+      for (let tries = 0; before && tries < 5; tries++) {
+        const set = await this.db.update(transferTasks).set({
+          status: told === "canceled" ? "canceled" : CANCELING,
+          ...(told === "canceled" ? {} : { lastError: told }),
+          updatedAt: Date.now(),
+        }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, before.status)))
+          .returning({ id: transferTasks.id });
+        if (set.length) {
+          if (told === "canceled") this.#finished(before.status, "canceled");
+          break;
+        }
+        before = await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, task.id) });
+      }
     }
     await atomically(this.db, (tx) => [
       tx.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
@@ -703,9 +712,13 @@ export class TransferService {
     if (t.destinationNode && p.done > 0 && !TERMINAL.has(task.status)) {
       Object.assign(update, await this.#atNode(t, task, update, p.done, p.lastError, fresh));
     }
-    await this.db.update(transferTasks).set({ ...update, updatedAt: Date.now() })
-      .where(eq(transferTasks.id, task.id));
-    this.#finished(task.status, update.status);
+    // Only over the state this report was read against: a task another writer moved meanwhile (a cancel,
+    // another pass) is left as that writer left it, and read again at the next pass. Otherwise a task
+    // finishing while it was asked was counted by both writers (and a canceled one set back to success).
+    const written = await this.db.update(transferTasks).set({ ...update, updatedAt: Date.now() })
+      .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, task.status)))
+      .returning({ id: transferTasks.id });
+    if (written.length) this.#finished(task.status, update.status);
     return p;
   }
 

@@ -175,6 +175,55 @@ Deno.test("TransferService.cancel() during the hand-over of a study (a long retr
   });
 });
 
+Deno.test("TransferService counts a task finishing once when a cancel's report and a pass's report race", async () => {
+  await withFailedJob(async (db, service, _failed, sessions) => {
+    // The pass's progress question is answered only when the test says so; the cancel's at once. Both
+    // answers say the source delivered every object: the task finished while it was being canceled.
+    let answerPass!: () => void;
+    const passAnswered = new Promise<void>((resolve) => (answerPass = resolve));
+    const asked: string[] = [];
+    const done = { pending: 0, inFlight: 0, failed: 0, done: 3, dead: 0, canceled: 0, held: 0 };
+    const finished: string[] = [];
+    service.onTaskFinished = (outcome) => void finished.push(outcome);
+    // Created while no site is connected (its first pass finds the source offline), then at its source.
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    await db.update(transferTasks).set({ status: "in_progress", objects: 3 })
+      .where(eq(transferTasks.transferId, id));
+    await db.update(transfers).set({ status: "in_progress" }).where(eq(transfers.id, id));
+    Object.assign(sessions, {
+      online: () => true,
+      ask: async (_site: string, request: { op: string }) => {
+        asked.push(request.op);
+        if (request.op === "progress" && asked.filter((op) => op === "progress").length === 1) {
+          await passAnswered;
+          return done;
+        }
+        if (request.op === "progress") return done;
+        if (request.op === "cancel") return { canceled: 0 };
+        if (request.op === "hold") return {};
+        throw new Error(`unexpected ${request.op}`);
+      },
+    });
+    // A pass starts once the one before (the creation's) is over: passes until one asks the progress.
+    const passes: Promise<void>[] = [];
+    await eventually("a pass asked the source's progress", () => {
+      if (!asked.includes("progress")) passes.push(service.tick());
+      return asked.includes("progress");
+    });
+    // The cancel's own report lands first (success, counted), then the cancel; then the pass's report.
+    assert.equal((await service.cancel(id, "user:alice")).status, "canceled");
+    answerPass();
+    await Promise.all(passes);
+    const [task] = await db.select().from(transferTasks).where(eq(transferTasks.transferId, id));
+    assert.equal(task.status, "canceled", "the late report does not set the canceled task back");
+    assert.deepEqual(finished, ["success"], "counted once, by the report that landed");
+  });
+});
+
 Deno.test("TransferService: a job whose source is offline says so on its tasks, and the note goes when it answers", async () => {
   await withFailedJob(async (_db, service, _failed, sessions) => {
     const { id } = await service.create({
