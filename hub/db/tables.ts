@@ -127,7 +127,12 @@ export const transferTasks = sqliteTable("transfer_tasks", {
   pseudoPatientName: text("pseudo_patient_name"),
   pseudoStudyInstanceUid: text("pseudo_study_instance_uid"),
   updatedAt: integer("updated_at").notNull(),
-});
+}, (t) => [
+  // The hub's metrics count tasks by state at every scrape, and each pass of the orchestrator looks for
+  // those in a state (canceling) and reads each active job's tasks: neither scans the whole table.
+  index("transfer_tasks_status").on(t.status),
+  index("transfer_tasks_transfer").on(t.transferId, t.status),
+]);
 
 export type TransferRow = typeof transfers.$inferSelect;
 export type TransferTaskRow = typeof transferTasks.$inferSelect;

@@ -1,0 +1,2 @@
+CREATE INDEX "transfer_tasks_status" ON "transfer_tasks" USING btree ("status");--> statement-breakpoint
+CREATE INDEX "transfer_tasks_transfer" ON "transfer_tasks" USING btree ("transfer_id","status");
