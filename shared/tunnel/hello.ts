@@ -195,7 +195,13 @@ export function serverHandshake<T>(
   timeoutMs = 10_000,
 ): Promise<T> {
   const refuse = (reason: number, message: string) => {
-    ws.send(JSON.stringify(refusal(reason, message)));
+    // The socket may be closing already (the agent left as the hello timed out): a send would throw in a
+    // timer, which ends the hub. The refusal is then only the close.
+    if (ws.readyState === WebSocket.OPEN) {
+      try {
+        ws.send(JSON.stringify(refusal(reason, message)));
+      } catch { /* closed meanwhile */ }
+    }
     closeSocket(ws, 4000 + reason, message);
     return new HandshakeError(reason, message);
   };

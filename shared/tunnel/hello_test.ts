@@ -348,3 +348,20 @@ Deno.test("hello: a hub that fails checking the hello does not send the agent wh
     await server.shutdown();
   }
 });
+
+Deno.test("hello: a hello that times out on a socket already closing is refused, never a throw in a timer", async () => {
+  // The agent left as the timeout came: the socket is closing and its close event not yet delivered.
+  const ws = {
+    readyState: WebSocket.CLOSING,
+    send() {
+      throw new DOMException("'readyState' not OPEN", "InvalidStateError");
+    },
+    close() {},
+    onclose: null,
+    onmessage: null,
+  } as unknown as WebSocket;
+  const err = await serverHandshake(ws, () => Promise.reject(new Error("not asked")), () => "started", 20)
+    .then(() => undefined, (e) => e);
+  assert.ok(err instanceof HandshakeError, String(err));
+  assert.match(err.message, /no hello within 20 ms/);
+});
