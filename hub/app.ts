@@ -41,7 +41,8 @@ import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
-import { clusterCaCerts, hubCertificateExpiries, hubTlsFiles } from "./tls_files.ts";
+import { clusterCaCerts, hubCertificateExpiries, hubTlsFiles, reloadedHubTls } from "./tls_files.ts";
+import { HubServer } from "./https_server.ts";
 
 /** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
 const MAX_TRPC_BYTES = 64 * 1024 * 1024;
@@ -72,6 +73,11 @@ export interface RunningHub {
   rotation: CredentialRotation;
   /** This hub's part in a cluster on a shared PostgreSQL, if it is one. */
   cluster?: Cluster;
+  /**
+   * Reads `tls.certFile` and `tls.keyFile` again (SIGHUP) and serves new connections with them when they
+   * are a valid pair, else keeps the pair in use; logs either way. True when the new pair is served.
+   */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
@@ -87,11 +93,11 @@ function listening<T>(address: string, serve: () => T, setting: string, what = "
 }
 
 export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
-  const tls = hubTlsFiles(config) ?? {};
+  const tls = hubTlsFiles(config);
   const peerCaCerts = clusterCaCerts(config);
   // A certificate that ends soon, or has ended, is logged and measured; the hub starts all the same.
   const now = Date.now();
-  const expiries = hubCertificateExpiries(config, now);
+  let expiries = hubCertificateExpiries(config, now);
   logCertificateExpiries(log.child({ part: "tls" }), expiries, now);
   const readyDataDir = () => {
     try {
@@ -331,8 +337,8 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const server = listening(
     `${config.host}:${config.port}`,
     () =>
-      Deno.serve(
-        { hostname: config.host, port: config.port, onListen: () => {}, ...tls },
+      new HubServer(
+        { hostname: config.host, port: config.port, tls },
         withHead((req, info) => app.fetch(req, { remoteAddr: info.remoteAddr })),
       ),
     "port (--port, CONDUIT_HUB_PORT)",
@@ -350,7 +356,9 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     )
     : undefined;
   // A certificate that comes near its end while the hub runs is logged then, once a day.
-  const stopCertificateWatch = watchCertificateExpiries(log.child({ part: "tls" }), expiries);
+  const tlsLog = log.child({ part: "tls" });
+  let stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
+  let stopping = false;
   log.info("hub started", {
     version: VERSION,
     listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
@@ -368,7 +376,38 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     sessions,
     rotation,
     cluster,
+    reloadTls() {
+      // A SIGHUP while the hub stops: no new server.
+      if (stopping) return false;
+      if (!config.tls) {
+        tlsLog.info("TLS reload asked: nothing to reload, the hub serves plain HTTP");
+        return false;
+      }
+      try {
+        const now = Date.now();
+        const next = reloadedHubTls(config, expiries, now);
+        server.replaceTls(next.pair);
+        expiries = next.expiries;
+        metrics.setCertificateExpiries(expiries);
+        stopCertificateWatch();
+        stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
+        const https = expiries.find((e) => e.label === "https")!;
+        tlsLog.info("TLS certificate reloaded: new connections get it, agents' tunnels reconnect", {
+          setting: "tls.certFile",
+          file: https.file,
+          notAfter: new Date(https.validity.notAfter).toISOString(),
+        });
+        logCertificateExpiries(tlsLog, [https], now);
+        return true;
+      } catch (err) {
+        tlsLog.error("TLS certificate not reloaded: the hub keeps serving the one it had", {
+          reason: (err as Error).message,
+        });
+        return false;
+      }
+    },
     async stop() {
+      stopping = true;
       clearInterval(batchRecovery);
       stopCertificateWatch();
       transfers.stop();

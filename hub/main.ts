@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
-import { runAsProcess, untilStopSignal } from "@conduit/shared/process";
+import { onReloadSignal, runAsProcess, untilStopSignal } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
@@ -260,7 +260,10 @@ export async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
+  // SIGHUP: the renewed HTTPS certificate and key, read again (docs/operations.md).
+  const stopReloads = onReloadSignal(log, "hub", () => hub.reloadTls());
   await untilStopSignal(log, "hub");
+  stopReloads();
   await hub.stop();
   return 0;
 }

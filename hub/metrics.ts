@@ -57,8 +57,9 @@ export class HubMetrics {
     this.certificateExpiry = new Gauge({
       name: "conduit_hub_tls_certificate_expiry_seconds",
       help:
-        "When each TLS certificate file the hub loaded at start ends (notAfter, Unix seconds; a chain: its " +
-        "first end; a CA file: the first end among its valid certificates), by certificate: https, cluster-ca",
+        "When each TLS certificate file the hub serves or trusts ends, as loaded at start or by the last " +
+        "SIGHUP (notAfter, Unix seconds; a chain: its first end; a CA file: the first end among its valid " +
+        "certificates), by certificate: https, cluster-ca",
       labelNames: ["certificate"],
       registers,
     });
@@ -176,7 +177,7 @@ export class HubMetrics {
     });
   }
 
-  /** The certificates the hub loaded at start: when each ends. */
+  /** The certificates the hub loaded (at start, or the HTTPS pair by the last reload): when each ends. */
   setCertificateExpiries(expiries: CertificateExpiry[]): void {
     this.certificateExpiry.reset();
     for (const e of expiries) {

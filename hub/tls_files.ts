@@ -40,6 +40,34 @@ export function hubTlsFiles(config: HubConfig): { cert: string; key: string } | 
   return { cert, key };
 }
 
+/**
+ * The pair to serve from now on, when `tls.certFile` and `tls.keyFile` are read again (SIGHUP), and the
+ * expiries that follow (`loaded`: those of the start, whose `cluster-ca` stays: that file is not read again).
+ * Throws a TlsFileError naming the file and why, to keep the pair in use: a file that cannot be read or does
+ * not parse, a key that is not the certificate's, a version 1 certificate, or one that has ended or is not
+ * valid yet.
+ */
+export function reloadedHubTls(
+  config: HubConfig,
+  loaded: CertificateExpiry[],
+  now = Date.now(),
+): { pair: { cert: string; key: string }; expiries: CertificateExpiry[] } {
+  const pair = hubTlsFiles(config);
+  if (!pair || !config.tls) throw new TlsFileError("tls is not configured: the hub serves plain HTTP");
+  const https = certificateExpiry(
+    "https",
+    "tls.certFile",
+    config.tls.certFile,
+    pair.cert,
+    "certificate",
+    now,
+  );
+  if (https.validity.status === "fail") {
+    throw new TlsFileError(`tls.certFile: ${config.tls.certFile}: ${https.validity.text}`);
+  }
+  return { pair, expiries: [https, ...loaded.filter((e) => e.label !== "https")] };
+}
+
 /** The CA certificates `clusterCaFile` adds for other hubs' https cluster URLs, or none when not set. */
 export function clusterCaCerts(config: HubConfig): string[] | undefined {
   return config.clusterCaFile ? [checkedPem(read, "clusterCaFile", config.clusterCaFile, "ca")] : undefined;

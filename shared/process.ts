@@ -79,3 +79,22 @@ export function untilStopSignal(log: Logger, what: string): Promise<Deno.Signal>
     Deno.addSignalListener("SIGTERM", on("SIGTERM"));
   });
 }
+
+/**
+ * Calls `reload` at each SIGHUP (`systemctl reload`, `kill -HUP`), logging `<what> reloading`: what nginx and
+ * haproxy do, to take renewed certificates without a restart. Until 2026-12-05 a SIGHUP ended the program
+ * (the signal's default action). Returns the function that stops listening. Nothing on Windows (no SIGHUP).
+ */
+export function onReloadSignal(log: Logger, what: string, reload: () => unknown): () => void {
+  if (Deno.build.os === "windows") return () => {};
+  const on = () => {
+    log.info(`${what} reloading`, { signal: "SIGHUP" });
+    try {
+      reload();
+    } catch (err) {
+      log.error(`${what} reload failed`, { reason: reasonOf(err) });
+    }
+  };
+  Deno.addSignalListener("SIGHUP", on);
+  return () => Deno.removeSignalListener("SIGHUP", on);
+}

@@ -21,7 +21,7 @@ import {
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason, toolPath } from "../support/peers.ts";
-import { makeExpiredCert, makeTestPki } from "../support/pki.ts";
+import { makeExpiredCert, makeTestPki, opensslNotAfter } from "../support/pki.ts";
 import { parsePrometheus, value } from "../support/prometheus.ts";
 
 const skip = skipReason("echoscu") || (toolPath("openssl") ? false : "needs openssl");
@@ -29,18 +29,6 @@ if (skip) console.warn(`certificate_expiry_test: skipped: ${skip}`);
 
 /** 2020-01-01T00:00:00Z, when makeExpiredCert's certificate ended. */
 const EXPIRED_AT = Date.UTC(2020, 0, 1) / 1000;
-
-/** The notAfter of the (first) certificate of `file` as openssl reads it, in Unix seconds. */
-async function opensslNotAfter(file: string): Promise<number> {
-  const out = await new Deno.Command("openssl", {
-    args: ["x509", "-noout", "-enddate", "-in", file],
-    stdout: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim(); // notAfter=Dec 15 09:40:00 2026 GMT
-  const t = Date.parse(text.replace(/^notAfter=/, ""));
-  assert.ok(Number.isFinite(t), `openssl said ${text}`);
-  return t / 1000;
-}
 
 type Line = Record<string, unknown>;
 const parseLines = (text: string): Line[] =>

@@ -185,3 +185,32 @@ export async function makeVersion1Cert(dir: string, name = "v1"): Promise<Party>
   await openssl(["x509", "-req", "-in", csr, "-key", key, "-days", "2", "-out", cert], dir);
   return { cert, key };
 }
+
+/** The notAfter of the (first) certificate of `file` as openssl reads it, in Unix seconds. */
+export async function opensslNotAfter(file: string): Promise<number> {
+  const out = await new Deno.Command("openssl", {
+    args: ["x509", "-noout", "-enddate", "-in", file],
+    stdout: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim(); // notAfter=Dec 15 09:40:00 2026 GMT
+  const t = Date.parse(text.replace(/^notAfter=/, ""));
+  if (!Number.isFinite(t)) throw new Error(`openssl x509 -enddate said ${text}`);
+  return t / 1000;
+}
+
+/**
+ * The certificate a TLS server on 127.0.0.1:`port` presents to `openssl s_client` (as openssl prints it,
+ * PEM), or undefined when the handshake gives none.
+ */
+export async function servedCertificate(port: number, args: string[] = []): Promise<string | undefined> {
+  const out = await new Deno.Command("openssl", {
+    args: ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(
+    new TextDecoder().decode(out.stdout),
+  )
+    ?.[0];
+}

@@ -1,0 +1,75 @@
+/**
+ * The hub's HTTP(S) server, whose certificate and key can be replaced while it runs (SIGHUP, `reloadTls`).
+ *
+ * `Deno.serve` takes its certificate once, when it starts listening. To change it, a second server listens on
+ * the same port with the new pair (`reusePort`, SO_REUSEPORT on Linux; for TLS listeners an unstable API,
+ * hence `"unstable": ["net"]` in deno.json) and the first is shut down: it accepts nothing more, and its
+ * requests in progress finish on the old pair. Measured on Deno 2.9.6: that shutdown closes the WebSockets
+ * it upgraded at once (close code 1001, going away), so every agent's tunnel opened before the reload ends
+ * and the agent connects again (after its first backoff step, under `hub.reconnectBaseSeconds`) to the new
+ * server. A console's live updates (SSE) keep the old server up until they end.
+ *
+ * Without TLS it is one plain `Deno.serve`, as before.
+ */
+
+/** A certificate chain and its key, PEM. */
+export interface TlsPair {
+  cert: string;
+  key: string;
+}
+
+type Handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response | Promise<Response>;
+
+export class HubServer {
+  #current: Deno.HttpServer<Deno.NetAddr>;
+  /** Servers replaced by a reload, until their last request has ended. */
+  #draining = new Set<Promise<void>>();
+  #hostname: string;
+  #handler: Handler;
+
+  /**
+   * Listens on `hostname:port` (0: a free port), with `tls` when given. Throws as `Deno.serve` does (the port
+   * in use...): with TLS, the port is first bound without SO_REUSEPORT, so that a port another program (or
+   * another hub) holds is refused at start as before, and not shared.
+   */
+  constructor(options: { hostname: string; port: number; tls?: TlsPair }, handler: Handler) {
+    this.#hostname = options.hostname;
+    this.#handler = handler;
+    let port = options.port;
+    if (options.tls) {
+      const probe = Deno.listen({ hostname: options.hostname, port });
+      port = (probe.addr as Deno.NetAddr).port;
+      probe.close();
+    }
+    this.#current = this.#serve(port, options.tls);
+  }
+
+  get addr(): Deno.NetAddr {
+    return this.#current.addr;
+  }
+
+  #serve(port: number, tls?: TlsPair): Deno.HttpServer<Deno.NetAddr> {
+    return Deno.serve(
+      { hostname: this.#hostname, port, onListen: () => {}, ...(tls ? { ...tls, reusePort: true } : {}) },
+      this.#handler,
+    );
+  }
+
+  /**
+   * Serves new connections with `tls` from now on; the connections open before finish on the old pair (the
+   * WebSockets among them are closed: see the module's comment). Throws, the old server untouched, when the
+   * new one cannot listen (rustls refuses the pair, for example).
+   */
+  replaceTls(tls: TlsPair): void {
+    const next = this.#serve(this.addr.port, tls);
+    const old = this.#current;
+    this.#current = next;
+    const drained: Promise<void> = old.shutdown().finally(() => this.#draining.delete(drained));
+    this.#draining.add(drained);
+  }
+
+  /** No new connections; resolves once every request in progress, on this server and the replaced ones, has ended. */
+  async shutdown(): Promise<void> {
+    await Promise.all([this.#current.shutdown(), ...this.#draining]);
+  }
+}

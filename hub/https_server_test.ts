@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { HubServer, type TlsPair } from "./https_server.ts";
+import { makeTestPki } from "../tests/support/pki.ts";
+import { toolPath } from "../tests/support/peers.ts";
+
+const skip = toolPath("openssl") ? false : "needs openssl";
+if (skip) console.warn(`https_server_test: skipped: ${skip}`);
+
+/** A pair for localhost signed by a CA of its own, and a client that trusts that CA alone. */
+async function party(): Promise<{ pair: TlsPair; client: Deno.HttpClient }> {
+  const pki = await makeTestPki(["localhost"]);
+  const pair = {
+    cert: await Deno.readTextFile(pki.parties.localhost.cert),
+    key: await Deno.readTextFile(pki.parties.localhost.key),
+  };
+  return { pair, client: Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pki.ca)] }) };
+}
+
+/** The body of GET `url` through `client` (a fresh connection each time), or the error's message. */
+async function get(url: string, client: Deno.HttpClient): Promise<string> {
+  try {
+    const res = await fetch(url, { client, headers: { connection: "close" } });
+    return await res.text();
+  } catch (err) {
+    return `failed: ${(err as Error).message}`;
+  }
+}
+
+Deno.test({
+  name: "HubServer.replaceTls() serves new connections with the new pair while a request in progress ends",
+  ignore: Boolean(skip),
+  async fn() {
+    const [a, b] = [await party(), await party()];
+    let release!: () => void;
+    const held = new Promise<void>((r) => release = r);
+    let arrived!: () => void;
+    const inProgress = new Promise<void>((r) => arrived = r);
+    const server = new HubServer({ hostname: "127.0.0.1", port: 0, tls: a.pair }, async (req) => {
+      if (new URL(req.url).pathname !== "/slow") return new Response("fast");
+      arrived();
+      await held;
+      return new Response("slow done");
+    });
+    const url = `https://localhost:${server.addr.port}`;
+    try {
+      assert.equal(await get(`${url}/`, a.client), "fast");
+      assert.match(await get(`${url}/`, b.client), /^failed/);
+      const slow = get(`${url}/slow`, a.client);
+      await inProgress;
+      server.replaceTls(b.pair);
+      // New connections: the new pair only, on the same port.
+      assert.equal(await get(`${url}/`, b.client), "fast");
+      assert.match(await get(`${url}/`, a.client), /^failed/);
+      // The request that came on the old pair gets its answer.
+      release();
+      assert.equal(await slow, "slow done");
+    } finally {
+      release();
+      await server.shutdown();
+      a.client.close();
+      b.client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "HubServer with TLS refuses a port another server holds, though it listens with reusePort",
+  ignore: Boolean(skip),
+  async fn() {
+    const { pair, client } = await party();
+    const first = new HubServer({ hostname: "127.0.0.1", port: 0, tls: pair }, () => new Response("first"));
+    try {
+      assert.throws(
+        () =>
+          new HubServer({ hostname: "127.0.0.1", port: first.addr.port, tls: pair }, () => new Response("")),
+        (err: Error) => err instanceof Deno.errors.AddrInUse,
+      );
+      assert.equal(await get(`https://localhost:${first.addr.port}/`, client), "first");
+    } finally {
+      await first.shutdown();
+      client.close();
+    }
+  },
+});
