@@ -30,7 +30,13 @@ import { memorySource } from "./part10/source.ts";
 import { TransferSyntax } from "@conduit/shared/dicom";
 import { type ScpServer, startScp } from "./dimse/scp_server.ts";
 import { releaseMemory } from "./dimse/deno_socket.ts";
-import { certificateExpiries, checkTlsFiles, nodeTlsMaterial, scpTlsMaterial } from "./config/tls_files.ts";
+import {
+  certificateExpiries,
+  checkTlsFiles,
+  nodeTlsMaterial,
+  reloadedScpTls,
+  scpTlsMaterial,
+} from "./config/tls_files.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
 import { AgentMetrics } from "./metrics.ts";
 import { httpApp } from "./http/server.ts";
@@ -73,6 +79,11 @@ export interface RunningAgent {
   forwarder: Forwarder;
   /** The link to the hub, when one is configured and the agent is enrolled. */
   tunnel?: TunnelClient;
+  /**
+   * Reads `dimse.tls.cert`, `.key` and `.ca` again (SIGHUP): new DICOM over TLS handshakes use them when they
+   * are valid, else the files in use are kept; logs either way. True when the new files are used.
+   */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
@@ -116,7 +127,7 @@ async function startLocked(
   // A certificate that ends soon, or has ended, is logged and measured; the agent starts all the same (an
   // ended DIMSE TLS certificate fails handshakes, not plain DICOM, the queue or the hub link).
   const now = Date.now();
-  const expiries = certificateExpiries(config, now);
+  let expiries = certificateExpiries(config, now);
   logCertificateExpiries(log.child({ part: "tls" }), expiries, now);
   metrics.setCertificateExpiries(expiries);
 
@@ -411,7 +422,8 @@ async function startLocked(
   Deno.unrefTimer(backfillTimer);
   Deno.unrefTimer(settle);
   // A certificate that comes near its end while the agent runs is logged then, once a day.
-  const stopCertificateWatch = watchCertificateExpiries(log.child({ part: "tls" }), expiries);
+  const tlsLog = log.child({ part: "tls" });
+  let stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
   log.info("agent started", {
     version: VERSION,
     aet: config.dimse.aet,
@@ -432,6 +444,38 @@ async function startLocked(
     queue,
     forwarder,
     tunnel,
+    reloadTls() {
+      if (stopping) return false;
+      if (!config.dimse.tls) {
+        tlsLog.info(
+          "TLS reload asked: nothing to reload, dimse.tls is not set (hub.* and nodes.* TLS files " +
+            "are read at start only)",
+        );
+        return false;
+      }
+      try {
+        const now = Date.now();
+        const next = reloadedScpTls(config, expiries, now);
+        scp.replaceTlsMaterial(next.material);
+        expiries = next.expiries;
+        metrics.setCertificateExpiries(expiries);
+        stopCertificateWatch();
+        stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
+        const dimse = expiries.filter((e) => e.label === "dimse" || e.label === "dimse-ca");
+        tlsLog.info("DICOM over TLS files reloaded: new associations use them, open ones go on", {
+          setting: "dimse.tls.cert",
+          file: config.dimse.tls.cert,
+          notAfter: new Date(dimse[0].validity.notAfter).toISOString(),
+        });
+        logCertificateExpiries(tlsLog, dimse, now);
+        return true;
+      } catch (err) {
+        tlsLog.error("DICOM over TLS files not reloaded: the agent keeps using the ones it had", {
+          reason: (err as Error).message,
+        });
+        return false;
+      }
+    },
     async stop() {
       clearTimeout(settle);
       clearInterval(backfillTimer);

@@ -144,8 +144,8 @@ export class AgentMetrics {
   });
   readonly certificateExpiry = new client.Gauge({
     name: "conduit_agent_tls_certificate_expiry_seconds",
-    help: "When each TLS certificate file the agent loaded at start ends (notAfter, Unix seconds; a chain: " +
-      "its first end; a CA file: the first end among its valid certificates), by certificate: dimse, " +
+    help: "When each TLS certificate file the agent loaded ends, at start or (dimse, dimse-ca) by the last " +
+      "SIGHUP (notAfter, Unix seconds; a chain: its first end; a CA file: the first end among its valid certificates), by certificate: dimse, " +
       "dimse-ca, hub-client, hub-ca, node:<name>, node-ca:<name>",
     labelNames: ["certificate"],
     registers: [this.registry],
@@ -275,7 +275,7 @@ export class AgentMetrics {
     client.processMetrics(this.registry, "conduit_agent_");
   }
 
-  /** The certificates the agent loaded at start: when each ends. */
+  /** The certificates the agent loaded (at start, or the DICOM over TLS ones by the last reload): when each ends. */
   setCertificateExpiries(expiries: CertificateExpiry[]): void {
     this.certificateExpiry.reset();
     for (const e of expiries) {

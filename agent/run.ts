@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
-import { untilStopSignal } from "@conduit/shared/process";
+import { onReloadSignal, untilStopSignal } from "@conduit/shared/process";
 import { commandLineConfig, ConfigError, FLAGS } from "./config/load.ts";
 import { VERSION } from "./version.ts";
 
@@ -105,7 +105,10 @@ export async function runAgent(args: string[]): Promise<number> {
     log.error("agent failed to start", { reason: (err as Error).message });
     return 1;
   }
+  // SIGHUP: the renewed DICOM over TLS files, read again (docs/operations.md).
+  const stopReloads = onReloadSignal(log, "agent", () => agent.reloadTls());
   await untilStopSignal(log, "agent");
+  stopReloads();
   await agent.stop();
   return 0;
 }

@@ -14,6 +14,7 @@ import {
   checkedPem,
   checkKeyPair,
   type PemKind,
+  TlsFileError,
 } from "@conduit/shared/tls";
 import type { AgentConfig, NodeConfig } from "./schema.ts";
 import type { TlsClientMaterial, TlsServerMaterial } from "../dimse/tls.ts";
@@ -22,17 +23,23 @@ export { TlsFileError } from "@conduit/shared/tls";
 
 const read = new Map<string, string>();
 
-function pem(key: string, file: string, kind: PemKind): string {
+/** The checked text of `file`: read once (at start), or read again with `fresh` (a reload). */
+function pem(key: string, file: string, kind: PemKind, fresh = false): string {
   const cached = read.get(`${kind}:${file}`);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined && !fresh) return cached;
   const text = checkedPem((f) => fs.readFileSync(f, "utf8"), key, file, kind);
-  read.set(`${kind}:${file}`, text);
+  if (!fresh) read.set(`${kind}:${file}`, text);
   return text;
 }
 
-function pair(prefix: string, certFile: string, keyFile: string): { cert: string; key: string } {
-  const cert = pem(`${prefix}.cert`, certFile, "certificate");
-  const key = pem(`${prefix}.key`, keyFile, "key");
+function pair(
+  prefix: string,
+  certFile: string,
+  keyFile: string,
+  fresh = false,
+): { cert: string; key: string } {
+  const cert = pem(`${prefix}.cert`, certFile, "certificate", fresh);
+  const key = pem(`${prefix}.key`, keyFile, "key", fresh);
   checkKeyPair(cert, key, `${prefix}.key`, keyFile, certFile);
   return { cert, key };
 }
@@ -45,6 +52,33 @@ export function scpTlsMaterial(config: AgentConfig): TlsServerMaterial | undefin
     ...pair("dimse.tls", t.cert, t.key),
     ca: t.ca ? pem("dimse.tls.ca", t.ca, "ca") : undefined,
     requireClientCert: t.requireClientCert,
+  };
+}
+
+/**
+ * The SCP's material read again from `dimse.tls.cert`, `.key` and `.ca` (SIGHUP), and the expiries that
+ * follow (`loaded`: those in use; `dimse` and `dimse-ca` replaced, the others kept: their files are not read
+ * again). Throws a TlsFileError naming the setting, the file and why, to keep the material in use: a file
+ * that cannot be read or does not parse, a key that is not the certificate's, a certificate that has ended
+ * or is not valid yet, a CA file none of whose certificates is valid.
+ */
+export function reloadedScpTls(
+  config: AgentConfig,
+  loaded: CertificateExpiry[],
+  now = Date.now(),
+): { material: TlsServerMaterial; expiries: CertificateExpiry[] } {
+  const t = config.dimse.tls;
+  if (!t) throw new TlsFileError("dimse.tls is not configured: the agent has no DICOM over TLS port");
+  const { cert, key } = pair("dimse.tls", t.cert, t.key, true);
+  const ca = t.ca ? pem("dimse.tls.ca", t.ca, "ca", true) : undefined;
+  const renewed = [certificateExpiry("dimse", "dimse.tls.cert", t.cert, cert, "certificate", now)];
+  if (t.ca && ca) renewed.push(certificateExpiry("dimse-ca", "dimse.tls.ca", t.ca, ca, "ca", now));
+  for (const e of renewed) {
+    if (e.validity.status === "fail") throw new TlsFileError(`${e.key}: ${e.file}: ${e.validity.text}`);
+  }
+  return {
+    material: { cert, key, ca, requireClientCert: t.requireClientCert },
+    expiries: [...loaded.filter((e) => e.label !== "dimse" && e.label !== "dimse-ca"), ...renewed],
   };
 }
 

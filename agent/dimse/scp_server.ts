@@ -8,7 +8,7 @@
  */
 import { type DenoSocket, listen, releaseMemory, type WireSocket } from "./deno_socket.ts";
 import type { ScpOptions, ScpShared } from "./scp.ts";
-import type { TlsServerMaterial } from "./tls.ts";
+import type { TlsListener, TlsServerMaterial } from "./tls.ts";
 
 type Serve = typeof import("./scp.ts").serveConnection;
 /** How long the SCP must have had no connection before memory is given back. */
@@ -27,6 +27,8 @@ export interface ScpServer {
   port: number;
   /** The TLS port, when one is configured. */
   tlsPort?: number;
+  /** New TLS handshakes use this material (a renewed certificate); associations open keep theirs. */
+  replaceTlsMaterial(material: TlsServerMaterial): void;
   activeAssociations(): number;
   close(): Promise<void>;
 }
@@ -90,7 +92,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
     });
   };
   const plain = listen({ hostname: options.host, port: options.port }, (s: DenoSocket) => serve(s, false));
-  let secure: { port: number; close(): void } | undefined;
+  let secure: TlsListener | undefined;
   if (options.tls) {
     try {
       const { listenTls } = await import("./tls.ts");
@@ -119,6 +121,10 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   return {
     port: plain.port,
     tlsPort: secure?.port,
+    replaceTlsMaterial: (material) => {
+      if (!secure) throw new Error("no DICOM over TLS port: dimse.tls was not set at start");
+      secure.setMaterial(material);
+    },
     activeAssociations: () => shared.active,
     close: () => {
       closed = true;

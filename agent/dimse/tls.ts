@@ -47,6 +47,18 @@ function prepare(socket: tls.TLSSocket): WireSocket {
   return socket as unknown as WireSocket;
 }
 
+/** A DICOM over TLS listener. */
+export interface TlsListener {
+  port: number;
+  /**
+   * Handshakes from now on use this certificate, key and CA (`server.setSecureContext()`); connections
+   * already open keep theirs. `requireClientCert` stays as the listener started. The caller checks the
+   * material first: a key that is not the certificate's is taken here and fails every handshake.
+   */
+  setMaterial(material: Omit<TlsServerMaterial, "requireClientCert">): void;
+  close(): void;
+}
+
 /**
  * Listens for DICOM over TLS; `onConnection` gets each connection once its handshake has succeeded,
  * `onRefused` hears why a handshake failed (no client certificate, an untrusted one, not TLS...).
@@ -55,7 +67,7 @@ export function listenTls(
   options: { hostname: string; port: number; material: TlsServerMaterial; handshakeTimeoutMs: number },
   onConnection: (socket: WireSocket) => void,
   onRefused: (reason: string, remoteAddress: string | undefined) => void,
-): Promise<{ port: number; close(): void }> {
+): Promise<TlsListener> {
   const m = options.material;
   const server = tls.createServer({
     cert: m.cert,
@@ -88,6 +100,7 @@ export function listenTls(
       const address = server.address();
       resolve({
         port: typeof address === "object" && address ? address.port : options.port,
+        setMaterial: (m) => server.setSecureContext({ cert: m.cert, key: m.key, ca: m.ca }),
         close: () => server.close(),
       });
     });

@@ -1,0 +1,148 @@
+/**
+ * Renewing the agent's DICOM over TLS files without a restart: an agent started with certificate, key and
+ * client CA from PKI A, an association open over TLS, the files replaced by PKI B's, SIGHUP: `openssl
+ * s_client` sees B's certificate, DCMTK's `echoscu +tls` with a client certificate of B is accepted and one
+ * of A refused (the CA was read again too), the association opened before goes on and releases,
+ * `conduit_agent_tls_certificate_expiry_seconds` says B's ends. A key that is not the certificate's is
+ * refused with the files named, and B is kept.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import tls from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { eventually } from "../support/hub.ts";
+import { freePort, runDcmtk, scratchDir, skipReason, toolPath } from "../support/peers.ts";
+import { makeTestPki, opensslNotAfter, type Party, servedCertificate, type TestPki } from "../support/pki.ts";
+import { associateRq, PduType, releaseRq } from "../support/pdu.ts";
+import { parsePrometheus, value } from "../support/prometheus.ts";
+
+const skip = skipReason("echoscu") || (toolPath("openssl") ? false : "needs openssl");
+if (skip) console.warn(`dimse_tls_reload_test: skipped: ${skip}`);
+
+const VERIFICATION = "1.2.840.10008.1.1";
+const IMPLICIT_LE = "1.2.840.10008.1.2";
+
+type Line = Record<string, unknown>;
+const tlsLines = async (agent: AgentProcess): Promise<Line[]> =>
+  (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Line).filter((l) => l.part === "tls");
+
+/** A TLS connection presenting `party`, trusting `ca`, whose first byte of each read is kept in order. */
+async function openTls(port: number, party: Party, ca: string) {
+  const socket = tls.connect({
+    host: "127.0.0.1",
+    port,
+    servername: "localhost",
+    ca: await Deno.readTextFile(ca),
+    cert: await Deno.readTextFile(party.cert),
+    key: await Deno.readTextFile(party.key),
+  });
+  const received: number[] = [];
+  socket.on("data", (chunk: Uint8Array) => received.push(chunk[0]));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", () => resolve());
+    socket.once("error", reject);
+  });
+  return { socket, received };
+}
+
+Deno.test({
+  name: "agent: SIGHUP reads dimse.tls again; new handshakes use it, an open association goes on",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const a = await makeTestPki(["agent", "dcmtk"], { days: 2 });
+    const b = await makeTestPki(["agent", "dcmtk"], { days: 5 });
+    const dir = await scratchDir("conduit-dimse-tls-reload-");
+    const files = {
+      cert: path.join(dir, "agent.pem"),
+      key: path.join(dir, "agent.key"),
+      ca: path.join(dir, "ca.pem"),
+    };
+    const install = async (pki: TestPki, key = pki.parties.agent.key) => {
+      await Deno.copyFile(pki.parties.agent.cert, files.cert);
+      await Deno.copyFile(key, files.key);
+      await Deno.copyFile(pki.ca, files.ca);
+    };
+    await install(a);
+    const tlsPort = freePort();
+    const agent = await startAgentProcess({
+      aet: "RELOADER",
+      config: { dimse: { tls: { port: tlsPort, ...files, requireClientCert: true } } },
+    });
+    const echo = (pki: TestPki) =>
+      runDcmtk("echoscu", [
+        "+tls",
+        pki.parties.dcmtk.key,
+        pki.parties.dcmtk.cert,
+        "+cf",
+        pki.ca,
+        "-aec",
+        agent.aet,
+        "127.0.0.1",
+        String(tlsPort),
+      ], { timeoutMs: 20_000 });
+    const served = async () => new X509Certificate((await servedCertificate(tlsPort))!).fingerprint256;
+    const fileOf = async (p: Party) => new X509Certificate(await Deno.readTextFile(p.cert)).fingerprint256;
+    const expiry = async (certificate: string) =>
+      value(
+        parsePrometheus(await (await agent.http("/metrics")).text()),
+        "conduit_agent_tls_certificate_expiry_seconds",
+        { certificate },
+      );
+    try {
+      assert.equal((await echo(a)).code, 0);
+      assert.equal(await served(), await fileOf(a.parties.agent));
+      // An association open on A's certificate.
+      const open = await openTls(tlsPort, a.parties.dcmtk, a.ca);
+      open.socket.write(associateRq({
+        calledAet: agent.aet,
+        callingAet: "OPENED",
+        contexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }],
+      }));
+      await eventually("A-ASSOCIATE-AC", () => open.received[0] === PduType.AssociateAc);
+
+      // Renewed: B's certificate, key and client CA, then SIGHUP.
+      await install(b);
+      Deno.kill(agent.pid, "SIGHUP");
+      await eventually(
+        "the reload logged",
+        async () =>
+          (await tlsLines(agent)).find((l) =>
+            l.msg === "DICOM over TLS files reloaded: new associations use them, open ones go on"
+          ),
+      );
+      assert.equal(await served(), await fileOf(b.parties.agent));
+      const withB = await echo(b);
+      assert.equal(withB.code, 0, `echoscu +tls with B: ${withB.stdout}${withB.stderr}`);
+      assert.notEqual((await echo(a)).code, 0, "a client of A accepted after the CA was replaced by B's");
+      assert.equal(await expiry("dimse"), await opensslNotAfter(b.parties.agent.cert));
+      assert.equal(await expiry("dimse-ca"), await opensslNotAfter(b.ca));
+      // The association opened before the reload goes on: released normally.
+      open.socket.write(releaseRq());
+      await eventually("A-RELEASE-RP", () => open.received.includes(PduType.ReleaseRp));
+      open.socket.destroy();
+
+      // B's certificate with A's key: refused, B kept.
+      await install(b, a.parties.agent.key);
+      Deno.kill(agent.pid, "SIGHUP");
+      const refused = await eventually(
+        "the refusal logged",
+        async () => (await tlsLines(agent)).find((l) => l.level === "error"),
+      );
+      assert.equal(refused.msg, "DICOM over TLS files not reloaded: the agent keeps using the ones it had");
+      assert.equal(refused.reason, `dimse.tls.key: ${files.key} is not the key of ${files.cert}`);
+      assert.equal((await echo(b)).code, 0);
+      assert.equal(await served(), await fileOf(b.parties.agent));
+      assert.equal(await expiry("dimse"), await opensslNotAfter(b.parties.agent.cert));
+      const log = await Deno.readTextFile(agent.logFile);
+      assert.match(log, /"msg":"agent reloading"/);
+      assert.doesNotMatch(log, /PRIVATE KEY|BEGIN/);
+      assert.equal(agent.exited(), false);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
