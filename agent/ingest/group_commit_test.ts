@@ -181,7 +181,7 @@ Deno.test("an exclusive operation is refused while commits keep failing, and run
     let ran = false;
     // An erasure or a conflict resolution holds the group commit; the group being retried never ends.
     await assert.rejects(
-      t.ingest.exclusive(async () => ran = true),
+      t.ingest.exclusive(() => Promise.resolve(ran = true)),
       (e: unknown) => e instanceof CommitBlockedError && /cannot be committed/.test(e.message),
     );
     assert.equal(ran, false);
