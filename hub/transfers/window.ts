@@ -11,67 +11,23 @@
  * A job may have several windows (`Windows`): it may move data while any of them is open.
  */
 
-export const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
-export type Day = (typeof DAYS)[number];
+import {
+  DAYS,
+  minuteOfDay,
+  type TimeWindow,
+  windowList,
+  type Windows,
+} from "@conduit/shared/transfer-window";
 
-export interface TimeWindow {
-  start: string;
-  end: string;
-  timeZone?: string;
-  /** The days of the week the window starts on, in its zone; absent: every day. */
-  days?: Day[];
-}
-
-/** One window, or several (open while any is). */
-export type Windows = TimeWindow | TimeWindow[];
-
-/** At most this many windows per job. */
-export const MAX_WINDOWS = 14;
-
-export class WindowError extends Error {
-  override name = "WindowError";
-}
-
-const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
-
-function minutesOf(hhmm: string, what: string): number {
-  const m = HHMM.exec(hhmm);
-  if (!m) throw new WindowError(`the window's ${what} ${JSON.stringify(hhmm)} is not a time of day as HH:MM`);
-  return Number(m[1]) * 60 + Number(m[2]);
-}
-
-function listOf(w: Windows): TimeWindow[] {
-  return Array.isArray(w) ? w : [w];
-}
-
-/** Throws a WindowError that says what is wrong with a window (or a list of them). */
-export function checkWindow(windows: Windows): void {
-  const list = listOf(windows);
-  if (list.length === 0) throw new WindowError("name at least one window (or none at all)");
-  if (list.length > MAX_WINDOWS) throw new WindowError(`at most ${MAX_WINDOWS} windows`);
-  for (const w of list) {
-    minutesOf(w.start, "start");
-    minutesOf(w.end, "end");
-    if (w.timeZone !== undefined) {
-      try {
-        new Intl.DateTimeFormat("en-GB", { timeZone: w.timeZone });
-      } catch {
-        throw new WindowError(`${JSON.stringify(w.timeZone)} is not an IANA time zone (e.g. Europe/Paris)`);
-      }
-    }
-    if (w.days !== undefined) {
-      if (w.days.length === 0) {
-        throw new WindowError("a window's days name at least one day (or leave days out)");
-      }
-      for (const d of w.days) {
-        if (!(DAYS as readonly string[]).includes(d)) {
-          throw new WindowError(`${JSON.stringify(d)} is not a day: use ${DAYS.join(", ")}`);
-        }
-      }
-      if (new Set(w.days).size !== w.days.length) throw new WindowError("a window names a day twice");
-    }
-  }
-}
+export {
+  checkWindow,
+  type Day,
+  DAYS,
+  MAX_WINDOWS,
+  type TimeWindow,
+  WindowError,
+  type Windows,
+} from "@conduit/shared/transfer-window";
 
 const formats = new Map<string, Intl.DateTimeFormat>();
 const WEEKDAY: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
@@ -99,8 +55,8 @@ function localTime(at: number, timeZone?: string): { day: number; minute: number
 }
 
 function openOne(w: TimeWindow, at: number): boolean {
-  const start = minutesOf(w.start, "start");
-  const end = minutesOf(w.end, "end");
+  const start = minuteOfDay(w.start, "start");
+  const end = minuteOfDay(w.end, "end");
   if (start === end && !w.days) return true;
   const now = localTime(at, w.timeZone);
   const on = (day: number) => !w.days || w.days.includes(DAYS[(day + 7) % 7]);
@@ -113,13 +69,13 @@ function openOne(w: TimeWindow, at: number): boolean {
 
 /** True when the window (any of them) is open at `at` (epoch ms). */
 export function isOpen(windows: Windows, at: number): boolean {
-  return listOf(windows).some((w) => openOne(w, at));
+  return windowList(windows).some((w) => openOne(w, at));
 }
 
 /** How long a window lasts by its clock, in minutes. */
 function lengthOf(w: TimeWindow): number {
-  const start = minutesOf(w.start, "start");
-  const end = minutesOf(w.end, "end");
+  const start = minuteOfDay(w.start, "start");
+  const end = minuteOfDay(w.end, "end");
   return end > start ? end - start : end + 1440 - start;
 }
 
@@ -133,7 +89,7 @@ function lengthOf(w: TimeWindow): number {
 export function nextOpening(windows: Windows, at: number): number {
   if (isOpen(windows, at)) return at;
   const minute = 60_000;
-  const list = listOf(windows);
+  const list = windowList(windows);
   const stride = Math.max(1, Math.min(15, ...list.map((w) => lengthOf(w) - 60)));
   const first = Math.floor(at / minute) * minute + minute;
   for (let t = first; t <= first + 8 * 1440 * minute; t += stride * minute) {
