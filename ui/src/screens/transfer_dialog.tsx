@@ -5,13 +5,12 @@
  * to send: all of them (the whole study) or some.
  */
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
+import type { Windows } from "@conduit/shared/transfer-window";
 import { api } from "../api.ts";
 import { count } from "../format.ts";
-
-/** The days a window may name, as the API spells them. */
-const WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 import { text } from "../studies.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
+import { type WindowChoice, WindowFields } from "./window_fields.tsx";
 
 export function TransferDialog(props: {
   studies: string[];
@@ -27,15 +26,12 @@ export function TransferDialog(props: {
   const [destination, setDestination] = createSignal("");
   const [node, setNode] = createSignal("");
   const [priority, setPriority] = createSignal(0);
-  const [start, setStart] = createSignal("");
-  const [end, setEnd] = createSignal("");
   const [cap, setCap] = createSignal("");
-  /** The days the window starts on (none: every day). */
-  const [days, setDays] = createSignal<ReadonlySet<string>>(new Set());
   const [message, setMessage] = createSignal("");
   /** A transfer being created: the button waits for it, so a double click starts one job, not two. */
   const [busy, setBusy] = createSignal(false);
   let deid!: DeidChoice;
+  let windows!: WindowChoice;
   /** The series offered (one study only), and those left out of the transfer. */
   const offeredSeries = () => (props.studies.length === 1 ? props.series ?? [] : []);
   const [leftOut, setLeftOut] = createSignal<ReadonlySet<string>>(new Set());
@@ -70,10 +66,12 @@ export function TransferDialog(props: {
     if (props.sources.length !== 1) return setMessage("Pick studies from one site at a time.");
     if (!destination()) return setMessage("Choose a destination site.");
     if (offeredSeries().length && !picked().length) return setMessage("Pick at least one series.");
-    if (Boolean(start()) !== Boolean(end())) {
-      return setMessage("Give the window both a start and an end, or neither.");
+    let hours: Windows | undefined;
+    try {
+      hours = windows.request();
+    } catch (err) {
+      return setMessage((err as Error).message);
     }
-    if (days().size && !start()) return setMessage("Give the window a start and an end for the days ticked.");
     const mbps = cap() ? Number(cap()) : undefined;
     if (mbps !== undefined && !(mbps >= 0.1)) {
       return setMessage("The bandwidth cap is in Mbit/s, at least 0.1.");
@@ -89,15 +87,7 @@ export function TransferDialog(props: {
           ? { series: [{ study: props.studies[0], series: picked() }] }
           : { studies: props.studies }),
         ...(priority() ? { priority: priority() } : {}),
-        ...(start()
-          ? {
-            window: {
-              start: start(),
-              end: end(),
-              ...(days().size ? { days: WEEK.filter((d) => days().has(d)) } : {}),
-            },
-          }
-          : {}),
+        ...(hours ? { window: hours } : {}),
         ...(mbps !== undefined ? { bandwidthMbps: mbps } : {}),
         ...(pseudonymize ? { deid: pseudonymize } : {}),
       });
@@ -187,25 +177,8 @@ export function TransferDialog(props: {
       </div>
       <details>
         <summary>Schedule and limits</summary>
+        <WindowFields ref={(c) => (windows = c)} />
         <div class="row">
-          <label>
-            Window from
-            <input
-              name="windowStart"
-              type="time"
-              value={start()}
-              onInput={(e) => setStart(e.currentTarget.value)}
-            />
-          </label>
-          <label>
-            to
-            <input
-              name="windowEnd"
-              type="time"
-              value={end()}
-              onInput={(e) => setEnd(e.currentTarget.value)}
-            />
-          </label>
           <label>
             Bandwidth cap (Mbit/s)
             <input
@@ -219,35 +192,13 @@ export function TransferDialog(props: {
             />
           </label>
         </div>
-        <fieldset class="row" aria-label="Window days">
-          <legend>On the days (none: every day)</legend>
-          <For each={WEEK}>
-            {(d) => (
-              <label>
-                <input
-                  type="checkbox"
-                  name={`day-${d}`}
-                  checked={days().has(d)}
-                  onChange={(e) => {
-                    const on = e.currentTarget.checked;
-                    setDays((now) => {
-                      const next = new Set(now);
-                      if (on) next.add(d);
-                      else next.delete(d);
-                      return next;
-                    });
-                  }}
-                />
-                {d[0].toUpperCase() + d.slice(1)}
-              </label>
-            )}
-          </For>
-        </fieldset>
         <p class="hint">
-          Outside the window (hub time) nothing moves and the source holds what it queued. A window past
-          midnight belongs to the day it starts: Fri from 19:00 to 07:00 runs into Saturday morning. The cap
-          applies to this job's objects where they cross the hub; the source site's uplink cap and the
-          destination site's downlink cap (Sites) apply as well.
+          Outside the window (or every window, when there are several) nothing moves and the source holds what
+          it queued. Times are in the time zone given, the hub's when none is. A window past midnight belongs
+          to the day it starts: Fri from 19:00 to 07:00 runs into Saturday morning; 00:00 to 00:00 is whole
+          days. Weeknights and all weekend: Mon to Fri from 19:00 to 07:00, then Add a window, Sat and Sun
+          from 00:00 to 00:00. The cap applies to this job's objects where they cross the hub; the source
+          site's uplink cap and the destination site's downlink cap (Sites) apply as well.
         </p>
       </details>
       <DeidFields ref={(c) => (deid = c)} />

@@ -1,0 +1,95 @@
+/**
+ * Several time windows from the console's transfer dialog, in Chromium (Playwright) against a real hub and
+ * real agents: "weeknights and all weekend" as two windows with one time zone; an incomplete window and an
+ * unknown zone are refused in the dialog (in the hub's words for the zone) and start no job; a window
+ * added and removed is not sent; `transfers.get` gives the list as entered, and the job's page shows each.
+ */
+import assert from "node:assert/strict";
+import { hasChromium, logIn } from "../support/browser.ts";
+import { storescu } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { skipReason } from "../support/peers.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
+
+const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
+if (skip) console.warn(`windows_test: skipped: ${skip}`);
+
+Deno.test({
+  name: "the transfer dialog sends several windows, refuses a bad one, and the job's page shows each",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withConsole({}, async ({ hub, browser, startAgent, url }) => {
+      await startAgent("south", { aet: "SOUTH" });
+      const north = await startAgent("north", { aet: "NORTH" });
+      const dir = await Deno.makeTempDir({ prefix: "windows-" });
+      const study = await writeGeneratedSeries(dir, { count: 1, rows: 32, columns: 32, seed: "windows" });
+      const sent = await storescu(study.paths, north);
+      assert.equal(sent.code, 0, sent.stderr);
+      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      await hub.users.add("ops", "operator", "operator password");
+      const api = createConduitClient({ url, token: (await hub.tokens.create("qa", "viewer")).token });
+      const jobs = async () => (await api.transfers.list.query()).length;
+
+      const page = await browser.newPage();
+      await page.goto(url);
+      await logIn(page, "ops", "operator password");
+      await page.goto(`${url}studies/north/${study.studyUid}`);
+      await page.getByRole("button", { name: "Transfer…" }).click();
+      const dialog = page.getByRole("form", { name: "Transfer" });
+      await dialog.getByLabel("Destination").selectOption("south");
+      await dialog.getByText("Schedule and limits").click();
+      const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
+      const alert = dialog.getByRole("alert");
+
+      // Weeknights: one window, as the dialog always had.
+      const first = dialog.getByRole("group", { name: "Window 1" });
+      await first.getByLabel("Window from").fill("19:00");
+      await first.getByLabel("to", { exact: true }).fill("07:00");
+      for (const d of ["Mon", "Tue", "Wed", "Thu", "Fri"]) await first.getByLabel(d, { exact: true }).check();
+      // All weekend: a second window; an empty one is refused, not dropped.
+      await dialog.getByRole("button", { name: "Add a window" }).click();
+      const second = dialog.getByRole("group", { name: "Window 2" });
+      await transfer.click();
+      await alert.filter({ hasText: "Give window 2 a start and an end, or remove it." }).waitFor();
+      await second.getByLabel("from").fill("00:00");
+      await transfer.click();
+      await alert.filter({ hasText: "Give window 2 both a start and an end." }).waitFor();
+      await second.getByLabel("to", { exact: true }).fill("00:00");
+      for (const d of ["Sat", "Sun"]) await second.getByLabel(d, { exact: true }).check();
+      // A third window, removed again: it is not sent.
+      await dialog.getByRole("button", { name: "Add a window" }).click();
+      await dialog.getByRole("group", { name: "Window 3" }).getByLabel("from").fill("12:00");
+      await dialog.getByRole("button", { name: "Remove window 3" }).click();
+      assert.equal(await dialog.getByRole("group", { name: /^Window \d$/ }).count(), 2);
+      // A zone the hub does not know is refused in the dialog, in the hub's words.
+      await dialog.getByLabel("Time zone").fill("Mars/Olympus");
+      await transfer.click();
+      await alert.filter({
+        hasText: 'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).',
+      }).waitFor();
+      assert.equal(await jobs(), 0, "a refused window starts no job");
+
+      await dialog.getByLabel("Time zone").fill("Europe/Paris");
+      await transfer.click();
+      await page.waitForURL(/\/transfers\/[^/]+$/);
+      const id = new URL(page.url()).pathname.split("/").pop()!;
+      const job = await api.transfers.get.query({ id });
+      assert.deepEqual(job.window, [
+        { start: "19:00", end: "07:00", timeZone: "Europe/Paris", days: ["mon", "tue", "wed", "thu", "fri"] },
+        { start: "00:00", end: "00:00", timeZone: "Europe/Paris", days: ["sat", "sun"] },
+      ]);
+      assert.equal(await jobs(), 1);
+      // The job's page shows every window with its days and zone.
+      const schedule = page.getByLabel("Schedule");
+      await schedule.waitFor();
+      assert.match(
+        await schedule.innerText(),
+        /^Priority 0 · window 19:00–07:00 Mon, Tue, Wed, Thu, Fri Europe\/Paris; all day Sat, Sun Europe\/Paris( · waiting for its window until .+)?$/,
+      );
+    });
+  },
+});
