@@ -88,7 +88,7 @@ Deno.test({
       await schedule.waitFor();
       assert.match(
         await schedule.innerText(),
-        /^Priority 0 · window 19:00–07:00 Mon, Tue, Wed, Thu, Fri Europe\/Paris; all day Sat, Sun Europe\/Paris( · waiting for its window until .+)?$/,
+        /^Priority 0 · window 19:00–07:00 Mon–Fri; all day Sat, Sun \(Europe\/Paris\)( · waiting for its window until .+)?$/,
       );
     });
   },

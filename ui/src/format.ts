@@ -357,15 +357,42 @@ const DAY_NAMES: Record<string, string> = {
   sun: "Sun",
 };
 
-/** "19:00–07:00 Mon, Tue Europe/Paris; all day Sat, Sun": each window, its days (every day: none said). */
+/** "Mon, Wed" or, for three days or more in a row, "Mon–Fri" (Monday first; unknown names as given, last). */
+function daysText(days: readonly string[]): string {
+  const order = Object.keys(DAY_NAMES);
+  const known = order.filter((d) => days.includes(d));
+  const runs: string[][] = [];
+  for (const d of known) {
+    const run = runs.at(-1);
+    if (run && order.indexOf(run.at(-1)!) === order.indexOf(d) - 1) run.push(d);
+    else runs.push([d]);
+  }
+  return [
+    ...runs.flatMap((r) =>
+      r.length >= 3 ? [`${DAY_NAMES[r[0]]}–${DAY_NAMES[r.at(-1)!]}`] : r.map((d) => DAY_NAMES[d])
+    ),
+    ...days.filter((d) => !order.includes(d)),
+  ].join(", ");
+}
+
+/**
+ * "19:00–07:00 Mon–Fri Europe/Paris; all day Sat, Sun": each window, its days (every day: none said) and
+ * zone; several windows in one zone name it once, at the end: "19:00–07:00 Mon–Fri; all day Sat, Sun
+ * (Europe/Paris)".
+ */
 export function windowText(w: WindowSpec | WindowSpec[]): string {
-  return (Array.isArray(w) ? w : [w]).map((one) =>
+  const list = Array.isArray(w) ? w : [w];
+  const zone = list.length > 1 && list.every((one) => one.timeZone && one.timeZone === list[0].timeZone)
+    ? list[0].timeZone
+    : undefined;
+  const text = list.map((one) =>
     [
       one.start === one.end ? "all day" : `${one.start}–${one.end}`,
-      one.days?.map((d) => DAY_NAMES[d] ?? d).join(", "),
-      one.timeZone,
+      one.days?.length ? daysText(one.days) : undefined,
+      zone ? undefined : one.timeZone,
     ].filter(Boolean).join(" ")
   ).join("; ");
+  return zone ? `${text} (${zone})` : text;
 }
 
 /** What a section says instead of its table: that it could not be read (null), that it is empty, or nothing yet. */

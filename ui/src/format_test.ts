@@ -143,6 +143,19 @@ Deno.test("windowText: each window with its days and zone", () => {
     ]),
     "19:00–07:00 Mon, Fri Europe/Paris; all day Sat, Sun",
   );
+  // Three days or more in a row as a range; several windows in one zone name it once.
+  assert.equal(
+    windowText([
+      { start: "19:00", end: "07:00", timeZone: "Europe/Paris", days: ["fri", "mon", "tue", "wed", "thu"] },
+      { start: "00:00", end: "00:00", timeZone: "Europe/Paris", days: ["sat", "sun"] },
+    ]),
+    "19:00–07:00 Mon–Fri; all day Sat, Sun (Europe/Paris)",
+  );
+  assert.equal(
+    windowText({ start: "08:00", end: "12:00", days: ["mon", "tue", "wed", "fri", "sat", "sun"] }),
+    "08:00–12:00 Mon–Wed, Fri–Sun",
+  );
+  assert.equal(windowText({ start: "08:00", end: "12:00", days: ["mon", "wed"] }), "08:00–12:00 Mon, Wed");
 });
 
 Deno.test("auditExport() says what an export of the audit log gave", () => {
