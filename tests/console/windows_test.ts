@@ -5,7 +5,8 @@
  * added and removed is not sent; `transfers.get` gives the list as entered, and the job's page shows each.
  */
 import assert from "node:assert/strict";
-import { hasChromium, logIn } from "../support/browser.ts";
+import * as path from "node:path";
+import { hasChromium, logIn, SHOTS, unnamedControls } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
@@ -72,6 +73,8 @@ Deno.test({
         hasText: 'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).',
       }).waitFor();
       assert.equal(await jobs(), 0, "a refused window starts no job");
+      await dialog.screenshot({ path: path.join(SHOTS, "windows-dialog.png") });
+      assert.deepEqual(await unnamedControls(page), [], "the windows' controls without a name");
 
       await dialog.getByLabel("Time zone").fill("Europe/Paris");
       await transfer.click();
