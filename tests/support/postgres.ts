@@ -146,6 +146,27 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
 }
 
+/**
+ * A test on a PostgreSQL server of its own (ignored where PostgreSQL cannot run here): `fn` gets the URL of a
+ * new database on it; the server is stopped after it, whatever happens.
+ */
+export function postgresTest(name: string, fn: (db: string) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: Boolean(postgresMissing()),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const pg = await startPostgres();
+      try {
+        await fn(await pg.createDatabase());
+      } finally {
+        await pg.stop();
+      }
+    },
+  });
+}
+
 /** Whether this run's hubs use PostgreSQL (`CONDUIT_TEST_DB=postgres`). */
 export function testOnPostgres(): boolean {
   return Deno.env.get("CONDUIT_TEST_DB") === "postgres";
