@@ -1,14 +1,21 @@
 /**
- * Clearer words for the TLS failures towards the hub: its certificate not trusted here (`hub.caFile`), and the
- * alerts of a hub that asks for mutual TLS (`hub.clientCertFile`).
+ * Clearer words for the TLS failures towards the hub: no TLS at the address (`wss://` for a hub without it),
+ * its certificate not trusted here (`hub.caFile`), and the alerts of a hub that asks for mutual TLS
+ * (`hub.clientCertFile`).
  */
 
 /**
  * What to do about a TLS alert of the hub's front (the hub, or the proxy that ends TLS for it) about the
  * site's certificate: asked for one the agent has not got, or refused the one it has; or about the hub's own
- * certificate, which no CA this machine trusts signed (rustls: "invalid peer certificate: UnknownIssuer").
+ * certificate, which no CA this machine trusts signed (rustls: "invalid peer certificate: UnknownIssuer"); or
+ * a hub without TLS asked over TLS (rustls: "received corrupt message of type InvalidContentType").
  */
 export function tlsHint(message: string, hasCert: boolean): string {
+  // rustls reading a plain HTTP answer as a TLS record; OpenSSL (node:tls) says "wrong version number".
+  if (/corrupt message of type InvalidContentType|wrong version number/i.test(message)) {
+    return " (the hub does not answer TLS at this address: a hub without TLS takes ws:// (http://), " +
+      "not wss:// (https://); or the port is not the hub's)";
+  }
   if (/invalid peer certificate: (unknown ?issuer|.*self[- ]signed)/i.test(message)) {
     return " (the hub's certificate is not signed by a CA this machine trusts: set hub.caFile to its CA's file)";
   }

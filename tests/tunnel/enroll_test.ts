@@ -368,6 +368,19 @@ Deno.test({
       assert.equal(down.code, 1, down.stderr);
       assert.match(down.stderr, /^agent enroll: enrollment failed at .*refused.*is the hub running/m);
       assert.equal(await exists(dataDir), false, "no data directory left behind");
+      // wss:// to this hub, which has no TLS: what to write instead, not rustls' words alone.
+      const tlsToPlain = await agentCli([
+        "enroll",
+        "--token",
+        north,
+        "--config",
+        config,
+        "--hub",
+        hub.tunnelUrl.replace(/^ws:/, "wss:"),
+      ]);
+      assert.equal(tlsToPlain.code, 1, tlsToPlain.stderr);
+      assert.match(tlsToPlain.stderr, /does not answer TLS at this address: a hub without TLS takes ws:\/\//);
+      assert.equal(await exists(dataDir), false, "no data directory left behind");
       // Another site's token: refused before the hub is asked.
       const south = await token("south");
       const other = await agentCli(["enroll", "--token", south, "--config", config]);
