@@ -111,6 +111,10 @@ async function selfContained(
   const config = {
     imports: { "@libsql/client": root.imports["@libsql/client"], libsql: root.imports.libsql },
     nodeModulesDir: "none",
+    // The lock names packages whose build scripts the repository denies: without the same denial Deno
+    // printed "Ignored build scripts for packages: npm:core-js-pure" at a first start, and at every start
+    // where the artifact cannot be written (a service's read-only /opt/conduit).
+    ...(root.allowScripts ? { allowScripts: root.allowScripts } : {}),
     unstable: root.unstable ?? [],
   };
   await Deno.writeTextFile(path.join(dir, "deno.json"), JSON.stringify(config, null, 2) + "\n");
