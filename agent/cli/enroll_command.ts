@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { commandLine } from "@conduit/shared/cli";
+import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { commandLineConfig, ConfigError, FLAGS } from "../config/load.ts";
 
 const USAGE =
@@ -64,14 +65,16 @@ export async function enrollCommand(args: string[]): Promise<number> {
   let unlock: () => void;
   try {
     fs.mkdirSync(dataDir, { recursive: true });
+    if (!fs.statSync(dataDir).isDirectory()) throw NOT_A_DIRECTORY;
     unlock = lockDataDir(dataDir);
   } catch (err) {
-    console.error(
-      `agent enroll: ${
+    // A system error (EACCES, EEXIST...) is the directory's; without a code, an agent holds it.
+    const why = (err as { code?: string }).code
+      ? dataDirError(dataDir, err, "CONDUIT_AGENT_DATA").message
+      : `${
         (err as Error).message
-      }: stop the agent before enrolling it (it keeps the credential ` +
-        "it started with); nothing was changed",
-    );
+      }: stop the agent before enrolling it (it keeps the credential it started with)`;
+    console.error(`agent enroll: ${why}; nothing was changed`);
     return 1;
   }
   const { enrollSite } = await import("../tunnel/enroll_command.ts");

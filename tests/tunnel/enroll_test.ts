@@ -456,6 +456,19 @@ Deno.test({
       assert.equal(unsaved.code, 1, unsaved.stderr);
       assert.match(unsaved.stderr, /could not be saved in .*nothing was saved\. The token is spent/);
       assert.deepEqual([...Deno.readDirSync(blocked)].map((e) => e.name), ["hub-credential.json"]);
+
+      // A data directory that cannot be made (its path taken by a file; as another user, one it may not
+      // write: EACCES): the directory's reason and setting, not "stop the agent", and the token unspent.
+      const west = await token("west");
+      const aFile = path.join(work, "a-file");
+      await Deno.writeTextFile(aFile, "");
+      for (const data of [aFile, path.join(aFile, "data")]) {
+        const unusable = await agentCli(["enroll", "--token", west, "--hub", hub.tunnelUrl, "--data", data]);
+        assert.equal(unusable.code, 1, unusable.stderr);
+        assert.match(unusable.stderr, /^agent enroll: cannot use the data directory .*set data \(--data/m);
+        assert.doesNotMatch(unusable.stderr, /stop the agent/);
+      }
+      assert.equal((await siteRow(hub, "west"))?.state, "pending", "the token is not spent");
     } finally {
       await agent?.stop();
       await hub.stop();
