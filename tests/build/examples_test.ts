@@ -135,6 +135,35 @@ Deno.test("the systemd units write where the example configurations keep their d
   assert.equal(hub.data, "/var/lib/conduit-hub");
 });
 
+Deno.test("the systemd units' bundle ExecStart runs the launcher the build makes, as operations.md says", () => {
+  const build = read(path.join(ROOT, "deploy/bundle.ts"));
+  const doc = read(path.join(ROOT, "docs/operations.md"));
+  for (const program of ["agent", "hub"]) {
+    const unit = read(path.join(ROOT, `deploy/systemd/conduit-${program}.service`));
+    // The bundle has no agent/main.ts or hub/main.ts: copied as /opt/conduit/<program>, it starts by its launcher.
+    const line = new RegExp(
+      `^#ExecStart=/opt/conduit/${program}/(\\S+) --config /etc/conduit/${program}\\.yaml$`,
+      "m",
+    )
+      .exec(unit);
+    assert.ok(line, `conduit-${program}.service: the bundle's ExecStart, commented out`);
+    assert.match(
+      build,
+      new RegExp(`bundle\\w+\\(dir = path\\.join\\(ROOT, "dist/${program}"\\)`),
+      "dist/" + program,
+    );
+    assert.match(build, new RegExp(`"${line[1]}"`), `deploy/bundle.ts names the launcher ${line[1]}`);
+    assert.ok(doc.includes(line[0].slice(1)), `operations.md gives ${line[0].slice(1)}`);
+    // useradd --system makes no home: each data directory is made for the user first, as operations.md says.
+    const data = program === "agent" ? "/var/lib/conduit" : "/var/lib/conduit-hub";
+    assert.match(unit, new RegExp(`install -d -o conduit -g conduit -m 0750 ${data}(?![\\w-])`), program);
+    assert.match(
+      doc,
+      new RegExp(`^install -d -o conduit -g conduit -m 0750 .*${data}(?![\\w-])`, "m"),
+    );
+  }
+});
+
 Deno.test("the container images give their data volume to the user they run as", () => {
   for (const file of ["deploy/container/Containerfile.agent", "deploy/container/Containerfile.hub"]) {
     const text = read(path.join(ROOT, file));
