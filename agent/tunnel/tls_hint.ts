@@ -1,7 +1,7 @@
 /**
- * Clearer words for the TLS failures towards the hub: no TLS at the address (`wss://` for a hub without it),
- * its certificate not trusted here (`hub.caFile`), and the alerts of a hub that asks for mutual TLS
- * (`hub.clientCertFile`).
+ * Clearer words for the TLS failures towards the hub: no TLS at the address (`wss://` for a hub without it)
+ * or TLS where `ws://` was given, its certificate not trusted here (`hub.caFile`), and the alerts of a hub
+ * that asks for mutual TLS (`hub.clientCertFile`).
  */
 
 /**
@@ -15,6 +15,10 @@ export function tlsHint(message: string, hasCert: boolean): string {
   if (/corrupt message of type InvalidContentType|wrong version number/i.test(message)) {
     return " (the hub does not answer TLS at this address: a hub without TLS takes ws:// (http://), " +
       "not wss:// (https://); or the port is not the hub's)";
+  }
+  // The other way round: a plain HTTP client reading the TLS hub's alert (hyper's words).
+  if (/invalid HTTP version parsed/i.test(message)) {
+    return " (the hub answers TLS at this address: use wss:// (https://), and hub.caFile for a private CA)";
   }
   if (/invalid peer certificate: (unknown ?issuer|.*self[- ]signed)/i.test(message)) {
     return " (the hub's certificate is not signed by a CA this machine trusts: set hub.caFile to its CA's file)";

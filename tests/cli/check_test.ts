@@ -406,6 +406,24 @@ Deno.test({
       ]);
       assert.equal(enroll.code, 1, enroll.stdout + enroll.stderr);
       assert.match(enroll.stderr, /not signed by a CA this machine trusts: set hub\.caFile/);
+      // ws:// to this TLS hub: what to write instead, not hyper's "invalid HTTP version parsed" alone.
+      const plainUrl = hub.tunnelUrl.replace(/^wss:/, "ws:");
+      const plain = await checkJson(["--hub", plainUrl, ...args]);
+      assert.equal(plain.code, 1);
+      assert.match(
+        status(plain.checks, `hub ${plainUrl}`).detail,
+        /^cannot reach http:.*invalid HTTP version parsed \(the hub answers TLS at this address: use wss:\/\//,
+      );
+      const plainEnroll = await agentCli([
+        "enroll",
+        "--token",
+        token,
+        "--hub",
+        plainUrl,
+        ...args.slice(0, 2),
+      ]);
+      assert.equal(plainEnroll.code, 1, plainEnroll.stdout + plainEnroll.stderr);
+      assert.match(plainEnroll.stderr, /the hub answers TLS at this address: use wss:\/\//);
     } finally {
       await hub.stop();
       await Deno.remove(dir, { recursive: true });
