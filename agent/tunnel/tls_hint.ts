@@ -1,7 +1,7 @@
 /**
  * Clearer words for the TLS failures towards the hub: no TLS at the address (`wss://` for a hub without it)
- * or TLS where `ws://` was given, its certificate not trusted here (`hub.caFile`), and the alerts of a hub
- * that asks for mutual TLS (`hub.clientCertFile`).
+ * or TLS where `ws://` was given, its certificate not trusted here (`hub.caFile`) or a CA's, and the alerts
+ * of a hub that asks for mutual TLS (`hub.clientCertFile`).
  */
 
 /**
@@ -19,6 +19,12 @@ export function tlsHint(message: string, hasCert: boolean): string {
   // The other way round: a plain HTTP client reading the TLS hub's alert (hyper's words).
   if (/invalid HTTP version parsed/i.test(message)) {
     return " (the hub answers TLS at this address: use wss:// (https://), and hub.caFile for a private CA)";
+  }
+  // A self-signed certificate as `openssl req -x509` makes it by default (basicConstraints CA:TRUE), trusted
+  // through hub.caFile: rustls takes no CA's certificate as a server's.
+  if (/CaUsedAsEndEntity/.test(message)) {
+    return " (the hub's certificate is a CA's, basicConstraints CA:TRUE, as openssl req -x509 makes by default: " +
+      "give the hub one a CA signed, or a self-signed one made with -addext basicConstraints=critical,CA:FALSE)";
   }
   if (/invalid peer certificate: (unknown ?issuer|.*self[- ]signed)/i.test(message)) {
     return " (the hub's certificate is not signed by a CA this machine trusts: set hub.caFile to its CA's file)";

@@ -369,6 +369,32 @@ Deno.test("agent check: the hub reached, the credential accepted without replaci
 });
 
 Deno.test({
+  name:
+    "agent check: a hub certificate made by openssl req -x509 (a CA's), trusted by hub.caFile, is named so",
+  ignore: Boolean(skipReason("openssl")),
+  fn: async () => {
+    const pki = await makeTestPki([]);
+    // The first certificate a site's IT makes for a test hub: self-signed, basicConstraints CA:TRUE.
+    const hub = await startTestHub({ tls: { certFile: pki.rogue.cert, keyFile: pki.rogue.key } });
+    const dir = await Deno.makeTempDir({ prefix: "agent-check-ca-leaf-" });
+    try {
+      const file = path.join(dir, "agent.yaml");
+      await Deno.writeTextFile(file, stringify({ hub: { url: hub.tunnelUrl, caFile: pki.rogue.cert } }));
+      const checked = await checkJson(["--config", file, "--data", path.join(dir, "data"), "--port", "0"]);
+      assert.equal(checked.code, 1);
+      assert.match(
+        status(checked.checks, `hub ${hub.tunnelUrl}`).detail,
+        /CaUsedAsEndEntity.* \(the hub's certificate is a CA's, .*basicConstraints=critical,CA:FALSE/,
+      );
+    } finally {
+      await hub.stop();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(pki.dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "agent check: a wss:// hub is reached with hub.caFile, and refused without it",
   ignore: Boolean(skipReason("openssl")),
   fn: async () => {
