@@ -79,8 +79,8 @@ if (import.meta.main) {
       continue;
     }
     console.error(
-      `build: deno compile could not get its runtime for the ${name} (offline?). Set DENORT_BIN to a denort ` +
-        "binary to compile; bundling instead.",
+      `build: deno compile failed for the ${name} (its error is above; offline, it cannot fetch its runtime: ` +
+        "set DENORT_BIN to a denort binary to compile); bundling instead.",
     );
     const launcher = await t.bundle();
     console.log(
