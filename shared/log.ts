@@ -57,7 +57,13 @@ export class Logger {
 
   #log(level: Level, msg: string, fields?: Fields): void {
     if (ORDER[level] < ORDER[this.minLevel]) return;
-    const line: Fields = { t: new Date().toISOString(), level, msg, ...this.fields, ...fields };
+    const t = new Date().toISOString();
+    const line: Fields = { t, level, msg, ...this.fields, ...fields };
+    // A field named t, level or msg does not replace the line's own (filters read `level`; an erasure
+    // once logged `"level":"study"`): the key keeps its place, its value is the line's.
+    line.t = t;
+    line.level = level;
+    line.msg = msg;
     for (let [k, v] of Object.entries(line)) {
       if (typeof v === "function") v = line[k] = v();
       if (v instanceof Error) line[k] = { name: v.name, message: redactUids(v.message) };

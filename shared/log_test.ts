@@ -52,3 +52,15 @@ Deno.test("Logger: a function field is called only when a line is written", () =
   assert.equal(calls, 1);
   assert.equal(JSON.parse(lines[0]).sop, hashUid(uid));
 });
+
+Deno.test("Logger: a field named t, level or msg does not replace the line's own", () => {
+  const lines: string[] = [];
+  const log = new Logger({ msg: "from a child" }, "debug", { write: (l) => lines.push(l) });
+  log.info("erased", { level: "study", t: "yesterday", n: 1 });
+  const parsed = JSON.parse(lines[0]);
+  assert.equal(parsed.level, "info");
+  assert.equal(parsed.msg, "erased");
+  assert.match(parsed.t, /^\d{4}-\d\d-\d\dT/);
+  assert.equal(parsed.n, 1);
+  assert.deepEqual(Object.keys(parsed).slice(0, 3), ["t", "level", "msg"]);
+});

@@ -152,7 +152,7 @@ export class Eraser {
       sops,
     ).catch(() => 0);
     this.log.info("erased", {
-      level: levelOf(target),
+      scope: levelOf(target),
       study: hashUid(target.studyInstanceUid),
       ...(target.seriesInstanceUid ? { series: hashUid(target.seriesInstanceUid) } : {}),
       ...(target.sopInstanceUid ? { instance: hashUid(target.sopInstanceUid) } : {}),
