@@ -1,5 +1,12 @@
 /** The agent's loopback HTTP API: health, metrics, and the node, queue, conflicts and erase routes mounted on it. */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+
+/**
+ * The largest request body the API reads (a list of some 60,000 UIDs to store): every body is read whole
+ * into memory, and a bigger one (a runaway script) would take the agent's memory with it.
+ */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface HttpDeps {
   version: string;
@@ -26,6 +33,11 @@ export interface HttpDeps {
 
 export function httpApp(deps: HttpDeps): Hono {
   const app = new Hono();
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      c.json({ error: `the body is larger than ${MAX_BODY_BYTES} bytes: nothing was done` }, 413),
+  }));
   app.get("/healthz", async (c) => {
     // A database that cannot be read fails the archive's sum too: that is its error, not a 500.
     const [archiveBytes, databaseOk] = await Promise.all([
