@@ -24,6 +24,8 @@ export function checkedPem(read: (file: string) => string, key: string, file: st
       ? "no such file"
       : code === "EACCES"
       ? "permission denied"
+      : code === "EISDIR"
+      ? "a directory, not a file"
       : code ?? "unreadable";
     throw new TlsFileError(`${key}: cannot read ${file}: ${why}`);
   }

@@ -29,6 +29,12 @@ type Line = Record<string, unknown>;
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 
+/** How many sockets listen on TCP `port` (`ss`). */
+async function listeners(port: number): Promise<number> {
+  const out = await new Deno.Command("ss", { args: ["-Hltn", `sport = :${port}`] }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.includes("LISTEN")).length;
+}
+
 Deno.test({
   name: "hub: SIGHUP serves renewed HTTPS files, the agent's tunnel comes back, a bad pair keeps the old one",
   ignore: Boolean(skip),
@@ -116,9 +122,34 @@ Deno.test({
         () => lines().filter((l) => l.level === "error")[1],
       );
       assert.equal(ended.reason, `tls.certFile: ${certFile}: expired on 2020-01-01`);
+      // Files that are no certificate at all: each refused with the file and why, B kept.
+      const refusals = () => lines().filter((l) => l.level === "error").map((l) => l.reason);
+      const broken: [string, () => Promise<void>][] = [
+        [
+          `tls.certFile: ${certFile} is not a PEM certificate`,
+          () => Deno.writeTextFile(certFile, "garbage\n"),
+        ],
+        [`tls.certFile: ${certFile} is not a PEM certificate`, () => Deno.writeTextFile(certFile, "")],
+        [`tls.certFile: cannot read ${certFile}: no such file`, () => Deno.remove(certFile)],
+        [`tls.certFile: cannot read ${certFile}: a directory, not a file`, () => Deno.mkdir(certFile)],
+      ];
+      for (const [reason, breakIt] of broken) {
+        const before = refusals().length;
+        await breakIt();
+        Deno.kill(Deno.pid, "SIGHUP");
+        assert.equal(await eventually(reason, () => refusals()[before]), reason);
+      }
+      await Deno.remove(certFile);
       assert.equal(await served(), await fileOf(b));
       assert.equal(await httpsExpiry(), await opensslNotAfter(b.cert));
       assert.equal(hub.sessions.get("north"), second, "a refused reload leaves the tunnels alone");
+      // A storm of reloads with a valid pair (B again): each one replaces the server; one listener stays.
+      await install(b.cert, b.key);
+      for (let i = 0; i < 20; i++) assert.equal(hub.reloadTls(), true);
+      for (let i = 0; i < 20; i++) Deno.kill(Deno.pid, "SIGHUP");
+      assert.equal(await served(), await fileOf(b));
+      await eventually("one listener on the hub's port", async () => (await listeners(hub.port)) === 1);
+      await eventually("north back after the storm", () => hub.sessions.get("north"));
       // No key material in the log.
       assert.doesNotMatch(hub.lines.join("\n"), /PRIVATE KEY|BEGIN/);
     } finally {
