@@ -55,20 +55,33 @@ export function checkWindow(windows: Windows): void {
   const list = windowList(windows);
   if (list.length === 0) throw new WindowError("name at least one window (or none at all)");
   if (list.length > MAX_WINDOWS) throw new WindowError(`at most ${MAX_WINDOWS} windows`);
-  for (const w of list) {
-    minuteOfDay(w.start, "start");
-    minuteOfDay(w.end, "end");
-    if (w.timeZone !== undefined) checkTimeZone(w.timeZone);
-    if (w.days !== undefined) {
-      if (w.days.length === 0) {
-        throw new WindowError("a window's days name at least one day (or leave days out)");
+  list.forEach((w, i) => {
+    try {
+      checkOne(w);
+    } catch (err) {
+      // In a list, say which window: "window 2 of 3: ...".
+      if (list.length > 1 && err instanceof WindowError) {
+        throw new WindowError(`window ${i + 1} of ${list.length}: ${err.message}`);
       }
-      for (const d of w.days) {
-        if (!(DAYS as readonly string[]).includes(d)) {
-          throw new WindowError(`${JSON.stringify(d)} is not a day: use ${DAYS.join(", ")}`);
-        }
-      }
-      if (new Set(w.days).size !== w.days.length) throw new WindowError("a window names a day twice");
+      throw err;
     }
+  });
+}
+
+/** Throws a WindowError that says what is wrong with one window. */
+function checkOne(w: TimeWindow): void {
+  minuteOfDay(w.start, "start");
+  minuteOfDay(w.end, "end");
+  if (w.timeZone !== undefined) checkTimeZone(w.timeZone);
+  if (w.days !== undefined) {
+    if (w.days.length === 0) {
+      throw new WindowError("a window's days name at least one day (or leave days out)");
+    }
+    for (const d of w.days) {
+      if (!(DAYS as readonly string[]).includes(d)) {
+        throw new WindowError(`${JSON.stringify(d)} is not a day: use ${DAYS.join(", ")}`);
+      }
+    }
+    if (new Set(w.days).size !== w.days.length) throw new WindowError("a window names a day twice");
   }
 }

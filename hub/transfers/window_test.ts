@@ -139,3 +139,22 @@ Deno.test("weekday windows: bad days or too many windows are refused with what i
   assert.throws(() => checkWindow([{ start: "07:00", end: "08:00" }, { start: "7", end: "08:00" }]), /HH:MM/);
   checkWindow([{ start: "07:00", end: "08:00", days: ["sat", "sun"] }, { start: "19:00", end: "07:00" }]);
 });
+
+Deno.test("weekday windows: a bad window in a list is named by its place in it", () => {
+  const good = { start: "07:00", end: "08:00" };
+  assert.throws(
+    () => checkWindow([good, good, { start: "25:00", end: "08:00" }]),
+    /^WindowError: window 3 of 3: the window's start "25:00" is not a time of day as HH:MM$/,
+  );
+  assert.throws(
+    () => checkWindow([{ ...good, timeZone: "Mars/Olympus" }, good]),
+    /^WindowError: window 1 of 2: "Mars\/Olympus" is not an IANA time zone/,
+  );
+  // One window alone, as a list or not, needs no place.
+  assert.throws(
+    () => checkWindow([{ ...good, days: ["monday" as "mon"] }]),
+    /^WindowError: "monday" is not a day/,
+  );
+  // Fifteen windows, each of them good, are refused as too many.
+  assert.throws(() => checkWindow(Array(15).fill(good)), /^WindowError: at most 14 windows$/);
+});
