@@ -13,7 +13,7 @@
  */
 import { ErasureUnsupportedError } from "../sites/erasure.ts";
 import { TRPCError } from "@trpc/server";
-import { ZodError } from "zod";
+import { ZodError, type ZodInvalidTypeIssue, type ZodIssue } from "zod";
 import { SessionClosedError } from "@conduit/shared/tunnel";
 import { AccessError } from "../auth/permissions.ts";
 import { TokenError } from "../auth/tokens.ts";
@@ -34,14 +34,32 @@ export class NotFoundError extends Error {
   override name = "NotFoundError";
 }
 
+/**
+ * The issues of a union's refusal that say what is wrong: those of the branch the input was meant for (the
+ * one that took its type: an object for `{...} | [...]`), else one "expected object or array" (zod's own
+ * message is only "Invalid input").
+ */
+function unionIssues(issue: ZodIssue): ZodIssue[] {
+  if (issue.code !== "invalid_union") return [issue];
+  const depth = issue.path.length;
+  const refusedType = (i: ZodIssue) => i.code === "invalid_type" && i.path.length === depth;
+  const meant = issue.unionErrors.find((e) => e.issues.length && !e.issues.some(refusedType));
+  if (meant) return meant.issues.flatMap(unionIssues);
+  const types = issue.unionErrors.flatMap((e) => e.issues.filter(refusedType)) as ZodInvalidTypeIssue[];
+  if (types.length !== issue.unionErrors.length) return [issue];
+  const expected = [...new Set(types.map((t) => t.expected))].join(" or ");
+  return [{ ...issue, message: `expected ${expected}, received ${types[0].received}` }];
+}
+
 /** "site: required; studyInstanceUid: not a DICOM UID" from a zod error. */
 function zodSentence(err: ZodError): string {
-  const parts = err.issues.slice(0, 5).map((i) => {
+  const issues = err.issues.flatMap(unionIssues);
+  const parts = issues.slice(0, 5).map((i) => {
     const where = i.path.length ? i.path.join(".") : "input";
     const what = i.code === "invalid_type" && i.received === "undefined" ? "required" : i.message;
     return `${where}: ${what}`;
   });
-  if (err.issues.length > 5) parts.push(`and ${err.issues.length - 5} more`);
+  if (issues.length > 5) parts.push(`and ${issues.length - 5} more`);
   return `the input was refused: ${parts.join("; ")}`;
 }
 
