@@ -29,6 +29,7 @@ import { z } from "zod";
 import { timingSafeEqual } from "node:crypto";
 import {
   Channel,
+  ChannelError,
   openWebSocket,
   Reason,
   Session,
@@ -84,6 +85,15 @@ const PEER_ASKS = "site-features";
 const PEER_ASKS_RELAYS = "relays";
 /** How long a site's features learned from its hub are taken as current. */
 const FEATURES_MS = 30_000;
+
+/** An inbound link from another hub: its id (as it says), and how many of its opens were refused. */
+interface InboundLink {
+  hub: string;
+  refused: number;
+}
+
+/** A link's refused opens logged (a hub of another version, or not a hub, may send thousands). */
+const REFUSALS_LOGGED = 10;
 
 /** Streams one hub may have open to another at once (each a request or an object in flight). */
 const MAX_STREAMS = 8192;
@@ -382,11 +392,12 @@ export class ClusterPeers {
       const asks = (c.req.header("x-conduit-peer") ?? "").split(/[\s,]+/);
       const wantsFeatures = asks.includes(PEER_ASKS);
       const wantsRelays = asks.includes(PEER_ASKS_RELAYS);
+      const from: InboundLink = { hub: peer, refused: 0 };
       const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
       const session = new Session(webSocketTransport(socket), {
         side: "server",
         maxStreams: MAX_STREAMS,
-        onStream: (stream) => void this.#serve(stream, wantsFeatures, wantsRelays),
+        onStream: (stream) => void this.#serve(stream, from, wantsFeatures, wantsRelays),
         onClose: (end) => this.log.info("hub link from a peer ended", { hub: peer, message: end.message }),
       });
       keepAlive(session);
@@ -399,13 +410,38 @@ export class ClusterPeers {
 
   readonly #inbound = new Set<Session>();
 
-  async #serve(stream: Stream, wantsFeatures: boolean, wantsRelays: boolean): Promise<void> {
+  async #serve(
+    stream: Stream,
+    from: InboundLink,
+    wantsFeatures: boolean,
+    wantsRelays: boolean,
+  ): Promise<void> {
     const channel = new Channel(stream);
     // Said in every answer to a hub that asks: it may then name a relay's flow in its opens.
     const relays = wantsRelays ? { relays: true as const } : {};
     let counted = false;
+    let open: z.infer<typeof Open>;
     try {
-      const { site, probe, relay } = await channel.expect(Open);
+      open = await channel.expect(Open);
+    } catch (err) {
+      // Not an open this hub takes (another version, or not a hub): that stream ends, the link goes on.
+      // Logged when the other hub sent something that is no open (not a stream it reset or ended empty, nor
+      // the link ending under it: those are no ChannelError, or one of a stream that ended), the first
+      // REFUSALS_LOGGED times a link.
+      this.#count("in", "failed");
+      const sent = err instanceof ChannelError && !err.message.startsWith("stream ended");
+      if (sent && ++from.refused <= REFUSALS_LOGGED) {
+        this.log.warn("a hub's request refused", {
+          hub: from.hub,
+          reason: err.message.slice(0, 300),
+          ...(from.refused === REFUSALS_LOGGED ? { more: "the link's further refusals are not logged" } : {}),
+        });
+      }
+      stream.reset("bad hub request");
+      return;
+    }
+    try {
+      const { site, probe, relay } = open;
       if (probe) {
         const here = this.featuresHere(site);
         await channel.send(here ? { ok: true, features: [...here], ...relays } : { ok: false, ...relays });
