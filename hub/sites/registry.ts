@@ -165,7 +165,12 @@ export class SiteRegistry {
    */
   async require(name: string): Promise<SiteRow> {
     const row = await this.get(name);
-    if (!row || row.state === "revoked") throw new UnknownSiteError(`no site named ${name}`);
+    if (row?.state === "revoked") {
+      throw new UnknownSiteError(
+        `site ${name} was revoked: nothing is asked of it (deno task hub admin site add ${name} enrolls it again)`,
+      );
+    }
+    if (!row) throw new UnknownSiteError(`no site named ${name}`);
     if (row.state === "pending") throw new SiteNotConnectedError(name);
     return row;
   }

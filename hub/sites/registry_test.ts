@@ -171,6 +171,12 @@ Deno.test("SiteRegistry rotation: both credentials while unconfirmed, the old on
     await registry.revoke("north");
     assert.equal(await registry.authenticate(lost[2].credential), undefined);
     await assert.rejects(registry.beginRotation("north"), /no site named north/);
+    // Asked of (an erasure, a conflict, a transfer): it says the site was revoked, not that none is named so.
+    await assert.rejects(
+      registry.require("north"),
+      /^UnknownSiteError: site north was revoked: nothing is asked of it \(deno task hub admin site add north/,
+    );
+    await assert.rejects(registry.require("nowhere"), /^UnknownSiteError: no site named nowhere$/);
   } finally {
     await db.close();
     await Deno.remove(dir, { recursive: true });
