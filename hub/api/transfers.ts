@@ -57,6 +57,7 @@ export function transfersRouter(d: Deps) {
         path: ["studies"],
       }),
     ).mutation(async ({ ctx, input }) => {
+      d.transfers.checkRequest(input); // what is wrong with the request itself first, then its sites
       await d.registry.require(input.source.site);
       await d.registry.require(input.destination.site);
       return await d.transfers.create(input, actorOf(ctx.principal));

@@ -197,7 +197,11 @@ export class TransferService {
     this.#timer = undefined;
   }
 
-  async create(input: CreateTransfer, createdBy: string): Promise<{ id: string }> {
+  /**
+   * Throws a TransferError saying what is wrong with a request's own fields (its de-identification, its
+   * window and cap), before any site is asked: a bad window is said as such, even to an offline site.
+   */
+  checkRequest(input: Pick<CreateTransfer, "deid" | "window" | "bandwidthMbps">): void {
     const deidIssue = input.deid && deidProblem(input.deid);
     if (deidIssue) throw new TransferError(deidIssue);
     try {
@@ -205,6 +209,10 @@ export class TransferService {
     } catch (err) {
       throw new TransferError((err as Error).message);
     }
+  }
+
+  async create(input: CreateTransfer, createdBy: string): Promise<{ id: string }> {
+    this.checkRequest(input);
     const tasks = tasksOf(input);
     for (const e of [input.source, input.destination]) {
       if (!(await this.siteExists(e.site))) throw new TransferError(`no enrolled site named ${e.site}`);

@@ -3,7 +3,8 @@
  * with a sentence, never raw zod JSON), a pending site answered the same way on tRPC and DICOMweb
  * (503, "not connected yet"), and every unknown path under the API prefixes a 404 problem object,
  * never the console's page; rendered and thumbnail resources' errors JSON problems; bad names in a
- * path 400; a QIDO-RS date that is not one 400 with the reason.
+ * path 400; a QIDO-RS date that is not one 400 with the reason; a transfer's bad windows BAD_REQUEST with
+ * what is wrong (which window of a list), before its sites are asked.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -240,6 +241,55 @@ Deno.test({
       }
       const errors = hub.lines.filter((l) => /"level":"error"/.test(l));
       assert.deepEqual(errors, []);
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "tRPC: transfers.create says what is wrong with its windows before it asks its sites (pending, offline)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken); // enrolled, offline
+      await hub.registry.add("east"); // pending
+      const url = `http://127.0.0.1:${hub.port}`;
+      const client = createConduitClient({ url, token: (await hub.tokens.create("ops", "operator")).token });
+      const create = (window: unknown) =>
+        client.transfers.create.mutate({
+          source: { site: "north" },
+          destination: { site: "east" },
+          studies: ["1.2.3"],
+          window: window as { start: string; end: string },
+        });
+      const good = { start: "19:00", end: "07:00" };
+      const cases: [unknown, RegExp][] = [
+        [{ start: "25:00", end: "06:00" }, /^the window's start "25:00" is not a time of day as HH:MM$/],
+        [{ ...good, timeZone: "Mars/Olympus" }, /^"Mars\/Olympus" is not an IANA time zone/],
+        [{ ...good, days: ["monday"] }, /^"monday" is not a day: use sun, mon/],
+        [{ ...good, days: [] }, /days name at least one day/],
+        [
+          [good, { ...good, end: "7" }],
+          /^window 2 of 2: the window's end "7" is not a time of day as HH:MM$/,
+        ],
+        [{ start: "19:00" }, /^the input was refused: window\.end: required$/],
+        [[], /^the input was refused: window: Array must contain at least 1 element/],
+        [Array(15).fill(good), /^the input was refused: window: Array must contain at most 14 element/],
+        [null, /^the input was refused: window: expected object or array, received null$/],
+      ];
+      for (const [window, message] of cases) {
+        await assert.rejects(create(window), code("BAD_REQUEST", message), JSON.stringify(window));
+      }
+      // A good window: then the sites are asked (east has not enrolled).
+      await assert.rejects(
+        create(Array(14).fill(good)),
+        code("SERVICE_UNAVAILABLE", /east is not connected yet/),
+      );
+      assert.deepEqual(await client.transfers.list.query({}), [], "nothing was created");
     } finally {
       await hub.stop();
     }
