@@ -333,6 +333,7 @@ async function startLocked(
     queue: queueRoutes(queue, forwarder),
     conflicts: conflictsRoutes(db, resolver),
     erase: eraseRoutes(eraser),
+    log: log.child({ part: "http" }),
   });
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {

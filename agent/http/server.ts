@@ -1,6 +1,7 @@
 /** The agent's loopback HTTP API: health, metrics, and the node, queue, conflicts and erase routes mounted on it. */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "@conduit/shared/log";
 
 /**
  * The largest request body the API reads (a list of some 60,000 UIDs to store): every body is read whole
@@ -29,6 +30,8 @@ export interface HttpDeps {
   conflicts?: Hono;
   /** Mounted at /erase. */
   erase?: Hono;
+  /** Where a request that fails (500) is logged, UIDs hashed. */
+  log?: Logger;
 }
 
 export function httpApp(deps: HttpDeps): Hono {
@@ -69,6 +72,9 @@ export function httpApp(deps: HttpDeps): Hono {
   if (deps.conflicts) app.route("/conflicts", deps.conflicts);
   if (deps.erase) app.route("/erase", deps.erase);
   app.notFound((c) => c.json({ error: "not found", path: c.req.path }, 404));
-  app.onError((err, c) => c.json({ error: "internal error", message: err.message }, 500));
+  app.onError((err, c) => {
+    deps.log?.error("HTTP API request failed", { method: c.req.method, path: c.req.path, err });
+    return c.json({ error: "internal error", message: err.message }, 500);
+  });
   return app;
 }
