@@ -23,6 +23,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { hashUid, type Logger } from "@conduit/shared/log";
+import { quoted } from "@conduit/shared/quote";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 
@@ -370,12 +371,6 @@ function syncFolder(dir: string): void {
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
-/** A bad value as an error quotes it: its first 80 characters of JSON at most (one may be megabytes). */
-function shown(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 80)}… (${text.length} characters)` : text;
-}
-
 /**
  * An erasure's target from a request's fields (`study`, `series`, `instance`: UIDs, each at most 64
  * characters; a series needs its study, an instance its series), or a sentence saying what is wrong.
@@ -387,7 +382,7 @@ export function erasureTarget(
   for (const [name, value] of fields) {
     if (value === undefined) continue;
     if (typeof value !== "string" || !UID.test(value) || value.length > 64) {
-      return `${name} is a UID (digits and dots, at most 64 characters), not ${shown(value)}`;
+      return `${name} is a UID (digits and dots, at most 64 characters), not ${quoted(value)}`;
     }
   }
   if (input.study === undefined) return "study is required (the Study Instance UID)";

@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import { problem as problemResponse } from "../problem.ts";
+import { quoted } from "@conduit/shared/quote";
 
 export class HttpError extends Error {
   override name = "HttpError";
@@ -61,7 +62,7 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 export function checkUid(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (!UID.test(value) || value.length > 64) {
-    throw new HttpError(400, `${name} ${JSON.stringify(value)} is not a UID`);
+    throw new HttpError(400, `${name} ${quoted(value)} is not a UID`);
   }
   return value;
 }

@@ -8,6 +8,7 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Logger } from "@conduit/shared/log";
+import { quoted } from "@conduit/shared/quote";
 import { type AuthEnv, requireAuth } from "../auth/middleware.ts";
 import type { ApiTokens } from "../auth/tokens.ts";
 import type { Users } from "../auth/users.ts";
@@ -53,7 +54,7 @@ function guard(action: Action): MiddlewareHandler<AuthEnv> {
       if (value !== undefined && !NAME.test(value)) {
         throw new HttpError(
           400,
-          `${what} ${JSON.stringify(value)} is not a valid name (letters, digits, . _ -, at most 64)`,
+          `${what} ${quoted(value)} is not a valid name (letters, digits, . _ -, at most 64)`,
         );
       }
     }

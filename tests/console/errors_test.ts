@@ -192,6 +192,21 @@ Deno.test({
       ) {
         await expect("GET", path, 400, auth, /is not a valid name/);
       }
+      // A long bad name or UID is quoted short: its first characters and its length.
+      await expect(
+        "GET",
+        `/dicomweb/sites/${"n".repeat(5000)}/studies`,
+        400,
+        auth,
+        /^site "n{79}… \(5002 characters\) is not a valid name/,
+      );
+      await expect(
+        "GET",
+        `/dicomweb/sites/north/studies/${"1.".repeat(3000)}1/series`,
+        400,
+        auth,
+        /^study "1\.1\.[0-9.]{75}… \(6003 characters\) is not a UID$/,
+      );
       // QIDO-RS: a date or date range that is not one is 400 with the reason, before any site is asked.
       for (
         const [query, reason] of [
