@@ -147,6 +147,8 @@ export class ClusterPeers {
   downlink?: DownlinkLimiter;
   /** Told of each request carried to or for another hub (metrics; set once assembled). Probes are not counted. */
   onRequest?: ClusterRequestHook;
+  /** How long a stream another hub opened may stay without its request before it is reset (ms). */
+  openWaitMs = 30_000;
 
   constructor(
     private readonly leases: ClusterLeases,
@@ -421,9 +423,13 @@ export class ClusterPeers {
     const relays = wantsRelays ? { relays: true as const } : {};
     let counted = false;
     let open: z.infer<typeof Open>;
+    // A stream that names no request is not held for the link's life (up to MAX_STREAMS of them).
+    const silent = setTimeout(() => stream.reset("no request on the stream in time"), this.openWaitMs);
     try {
       open = await channel.expect(Open);
+      clearTimeout(silent);
     } catch (err) {
+      clearTimeout(silent);
       // Not an open this hub takes (another version, or not a hub): that stream ends, the link goes on.
       // Logged when the other hub sent something that is no open (not a stream it reset or ended empty, nor
       // the link ending under it: those are no ChannelError, or one of a stream that ended), the first

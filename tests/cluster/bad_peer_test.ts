@@ -89,6 +89,11 @@ postgresTest(
         async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok,
       );
       assert.ok(await south.session.ping(5000) >= 0, "the agent's tunnel works");
+      // A stream that stays silent is reset once the hub has waited for its request (30 s; 300 ms here).
+      // (On a link of its own: the first is at the hub's limit of streams, which refuses any new one at once.)
+      hub.cluster!.peers.openWaitMs = 300;
+      const silent = (await link()).session.open();
+      await eventually("the silent stream reset", () => silent.signal.aborted || undefined, 5000);
 
       // Garbage frames on a second link: that link ends, logged; the first link, the agent, the hub go on.
       const second = await link();
