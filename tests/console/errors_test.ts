@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
-import { startTestHub } from "../support/hub.ts";
+import { startTestHub, type TestHub } from "../support/hub.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 
 const code = (c: string, message?: RegExp) => (e: unknown) => {
@@ -19,16 +19,22 @@ const code = (c: string, message?: RegExp) => (e: unknown) => {
   return true;
 };
 
+/** A hub with two sites and no agent: north enrolled (so offline), east only added (pending). */
+async function hubWithSites(): Promise<TestHub> {
+  const hub = await startTestHub();
+  await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken);
+  await hub.registry.add("east");
+  return hub;
+}
+
 Deno.test({
   name:
     "tRPC: unknown site NOT_FOUND, bad input BAD_REQUEST with a sentence, pending site 503 on tRPC and DICOMweb",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const hub = await startTestHub();
+    const hub = await hubWithSites();
     try {
-      await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken); // enrolled, offline
-      await hub.registry.add("east"); // pending
       const url = `http://127.0.0.1:${hub.port}`;
       const token = (await hub.tokens.create("ops", "admin")).token;
       const client = createConduitClient({ url, token });
@@ -268,10 +274,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const hub = await startTestHub();
+    const hub = await hubWithSites();
     try {
-      await hub.registry.enroll((await hub.registry.add("north")).enrollmentToken); // enrolled, offline
-      await hub.registry.add("east"); // pending
       const url = `http://127.0.0.1:${hub.port}`;
       const client = createConduitClient({ url, token: (await hub.tokens.create("ops", "operator")).token });
       const create = (window: unknown) =>
