@@ -1,7 +1,7 @@
 /** The agent's loopback HTTP API: health, metrics, and the node, queue, conflicts and erase routes mounted on it. */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Logger } from "@conduit/shared/log";
+import { type Logger, redactUids } from "@conduit/shared/log";
 
 /**
  * The largest request body the API reads (a list of some 60,000 UIDs to store): every body is read whole
@@ -74,7 +74,13 @@ export function httpApp(deps: HttpDeps): Hono {
   app.notFound((c) => c.json({ error: "not found", path: c.req.path }, 404));
   app.onError((err, c) => {
     deps.log?.error("HTTP API request failed", { method: c.req.method, path: c.req.path, err });
-    return c.json({ error: "internal error", message: err.message }, 500);
+    // The answer is as careful as the log line: the error's message (a file path built from UIDs, say)
+    // and the request's path have their UIDs hashed as the log's are, so the two can still be matched.
+    const message = redactUids(
+      `${err.message} (UIDs hashed; the agent's log has the line 'HTTP API request failed' ` +
+        `for ${c.req.method} ${c.req.path})`,
+    );
+    return c.json({ error: "internal error", message }, 500);
   });
   return app;
 }

@@ -16,7 +16,15 @@ Deno.test("httpApp(): a request that fails is a JSON 500 and a log line, its UID
   });
   const res = await app.request("/metrics");
   assert.equal(res.status, 500);
-  assert.equal((await res.json()).error, "internal error");
+  const body = await res.json();
+  assert.equal(body.error, "internal error");
+  // The answer is as careful as the log: the UID hashed, the rest of the sentence kept, the log line named.
+  assert.ok(!JSON.stringify(body).includes(uid), body.message);
+  assert.equal(
+    body.message,
+    `cannot open /data/archive/${hashUid(uid)}.dcm (UIDs hashed; the agent's log has the line ` +
+      `'HTTP API request failed' for GET /metrics)`,
+  );
   assert.equal(lines.length, 1);
   const line = JSON.parse(lines[0]);
   assert.equal(line.level, "error");
