@@ -113,12 +113,16 @@ Deno.test("the systemd units write where the example configurations keep their d
     const keys = unitKeys(unit);
     assert.equal(keys.get("ProtectSystem"), "strict", unit);
     assert.equal(keys.get("ReadWritePaths"), data, `${unit}: writes only its data directory`);
-    // Deno's cache: the hub's user has its home elsewhere (the agent's unit makes it /var/lib/conduit),
-    // read-only under ProtectSystem=strict: Deno then fetched the registry's metadata at every start.
-    const denoDir = /DENO_DIR=(\S+)/.exec(keys.get("Environment") ?? "")?.[1];
-    if (unit.endsWith("hub.service")) {
-      assert.ok(denoDir?.startsWith(`${data}/`), `${unit}: DENO_DIR ${denoDir}`);
-    }
+    // Deno's cache: in the user's home by default, which is read-only under ProtectSystem=strict for the hub
+    // (Deno then fetched the registry's metadata at every start) and was the agent's data directory (backups
+    // and `agent check` found the cache there). systemd's CacheDirectory= is made for the user and writable.
+    const cache = keys.get("CacheDirectory");
+    assert.equal(cache, path.basename(unit, ".service"), `${unit}: CacheDirectory`);
+    const denoDir = /^Environment=DENO_DIR=(\S+)$/m.exec(read(path.join(ROOT, unit)))?.[1];
+    assert.ok(denoDir?.startsWith(`/var/cache/${cache}/`), `${unit}: DENO_DIR ${denoDir}`);
+    // The operator's commands as that user need the same cache, or theirs goes back in the home.
+    const doc = read(path.join(ROOT, "docs/operations.md"));
+    assert.ok(doc.includes(`sudo -u conduit env DENO_DIR=${denoDir} deno task`), `operations.md: ${denoDir}`);
     assert.match(keys.get("ExecStart") ?? "", /--config \/etc\/conduit\/(agent|hub)\.yaml$/);
   }
   const site = loadConfig({
