@@ -10,6 +10,7 @@ import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { requestRotation } from "../sites/rotation.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
+import { agentCommand } from "./agent_command.ts";
 
 const USAGE = `usage: deno task hub admin site add NAME [--config FILE | --data DIR | --db URL] [--json]
        deno task hub admin site list [--config FILE | --data DIR | --db URL] [--json]
@@ -65,9 +66,10 @@ export async function siteCommand(
         );
         console.log(`\n  ${added.enrollmentToken}\n`);
         const hub = tunnelUrlOf(defaults.publicUrl);
-        console.log(`On the site: deno task agent --site ${added.site} --hub ${hub} --enroll <token>`);
+        const agent = agentCommand();
+        console.log(`On the site: ${agent} --site ${added.site} --hub ${hub} --enroll <token>`);
         console.log(
-          `  (or, to enroll and exit, then start its service: deno task agent enroll --site ${added.site} ` +
+          `  (or, to enroll and exit, then start its service: ${agent} enroll --site ${added.site} ` +
             `--hub ${hub} --token <token>)`,
         );
       }

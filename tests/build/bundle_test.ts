@@ -208,6 +208,21 @@ Deno.test({
       assert.equal(hubBackup.tables.sites, 1);
       assert.match(hubBackup.schema, /^\d{4}_/);
 
+      // The hub's bundle tells the operator to start the agent by the agent bundle's launcher, which sits
+      // beside it, not by `deno task agent`, which needs the repository the bundles replace.
+      const south = await new Deno.Command(hubLauncher, {
+        args: ["admin", "site", "add", "south", "--data", hubData],
+        cwd: elsewhere,
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(south.code, 0, new TextDecoder().decode(south.stderr));
+      const told = new TextDecoder().decode(south.stdout);
+      assert.ok(told.includes(`On the site: ${agentLauncher} --site south --hub `), told);
+      assert.ok(told.includes(`service: ${agentLauncher} enroll --site south --hub `), told);
+      assert.doesNotMatch(told, /deno task/);
+
       // Deno's own warning at a first start from a new place (its npm packages' build scripts) would greet
       // the operator in the log of every start of a service whose artifact it cannot write.
       await agent.stop();
