@@ -32,7 +32,9 @@ import {
   ChannelError,
   openWebSocket,
   Reason,
+  reasonName,
   Session,
+  type SessionEnd,
   type Stream,
   webSocketTransport,
 } from "@conduit/shared/tunnel";
@@ -107,6 +109,16 @@ const MAX_STREAMS = 8192;
  * objects sent to the site. The holder still keeps at most this much per stream and direction.
  */
 const PEER_EXTRA_WINDOW = 768 * 1024;
+
+/**
+ * Logs the end of a link between hubs: at info when it closed normally (a hub stopping, or closing its side),
+ * as a warning otherwise (the other hub broke the protocol, sent garbage, went away or stopped answering).
+ */
+function logLinkEnd(log: Logger, msg: string, hub: string, end: SessionEnd): void {
+  const fields = { hub, reason: reasonName(end.reason), message: end.message, local: end.local };
+  if (end.reason === Reason.Normal) log.info(msg, fields);
+  else log.warn(msg, fields);
+}
 
 /** Pings the other hub; a link whose other end went away without closing (a machine lost) ends within 15 s. */
 function keepAlive(session: Session): void {
@@ -365,7 +377,7 @@ export class ClusterPeers {
       side: "client",
       maxStreams: MAX_STREAMS,
       onClose: (end) => {
-        this.log.info("hub link ended", { hub: holder.hubId, message: end.message });
+        logLinkEnd(this.log, "hub link ended", holder.hubId, end);
         if (this.#peers.get(holder.hubId) === current) this.#peers.delete(holder.hubId);
       },
     });
@@ -400,7 +412,7 @@ export class ClusterPeers {
         side: "server",
         maxStreams: MAX_STREAMS,
         onStream: (stream) => void this.#serve(stream, from, wantsFeatures, wantsRelays),
-        onClose: (end) => this.log.info("hub link from a peer ended", { hub: peer, message: end.message }),
+        onClose: (end) => logLinkEnd(this.log, "hub link from a peer ended", peer, end),
       });
       keepAlive(session);
       this.#inbound.add(session);

@@ -92,14 +92,24 @@ postgresTest(
       // A stream that stays silent is reset once the hub has waited for its request (30 s; 300 ms here).
       // (On a link of its own: the first is at the hub's limit of streams, which refuses any new one at once.)
       hub.cluster!.peers.openWaitMs = 300;
-      const silent = (await link()).session.open();
+      const quiet = (await link()).session;
+      const silent = quiet.open();
       await eventually("the silent stream reset", () => silent.signal.aborted || undefined, 5000);
+      // That link closed normally by the peer: its end is logged at info.
+      quiet.close();
+      const ends = () => logged("hub link from a peer ended");
+      const normal = await eventually("the normal end logged", () => ends()[0]);
+      assert.deepEqual([normal.level, normal.hub, normal.reason], ["info", "rogue", "Normal"]);
 
-      // Garbage frames on a second link: that link ends, logged; the first link, the agent, the hub go on.
+      // Garbage frames on another link: that link ends, logged as a warning (a protocol error, not a normal
+      // close: it was info, like any end); the first link, the agent, the hub go on.
       const second = await link();
       second.ws.send(new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3]));
       await eventually("the garbage link ended", () => second.session.isClosed || undefined);
-      await eventually("its end logged", () => logged("hub link from a peer ended").length >= 1 || undefined);
+      const broken = await eventually("its end logged", () => ends()[1]);
+      assert.deepEqual([broken.level, broken.hub, broken.local], ["warn", "rogue", true]);
+      assert.notEqual(broken.reason, "Normal");
+      assert.equal(ends().length, 2);
       assert.equal(hub.sessions.get("south"), south, "the agent's tunnel was not touched");
       assert.ok(await south.session.ping(5000) >= 0);
       assert.ok((await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
