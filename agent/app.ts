@@ -33,8 +33,9 @@ import { releaseMemory } from "./dimse/deno_socket.ts";
 import {
   certificateExpiries,
   checkTlsFiles,
+  hubTls,
   nodeTlsMaterial,
-  reloadedScpTls,
+  reloadTlsFiles,
   scpTlsMaterial,
 } from "./config/tls_files.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
@@ -62,6 +63,22 @@ import type { SiteServices } from "./serve/serve.ts";
 import type { Renderer } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
 
+/** What a reload logs for each group of TLS files (agent/config/tls_files.ts, `reloadTlsFiles`). */
+const TLS_RELOAD_MESSAGES: Record<string, { reloaded: string; kept: string }> = {
+  "dimse.tls": {
+    reloaded: "DICOM over TLS files reloaded: new associations use them, open ones go on",
+    kept: "DICOM over TLS files not reloaded: the agent keeps using the ones it had",
+  },
+  hub: {
+    reloaded: "hub TLS files reloaded: the tunnel's next connection uses them, the open one goes on",
+    kept: "hub TLS files not reloaded: the tunnel keeps using the ones it had",
+  },
+  nodes: {
+    reloaded: "node TLS files reloaded: new associations to the node use them, open ones go on",
+    kept: "node TLS files not reloaded: associations to the node keep using the ones it had",
+  },
+};
+
 /** How often the hash backfill looks whether it can run (besides when the SCP falls idle). */
 const BACKFILL_LOOK_MS = 10_000;
 
@@ -80,8 +97,10 @@ export interface RunningAgent {
   /** The link to the hub, when one is configured and the agent is enrolled. */
   tunnel?: TunnelClient;
   /**
-   * Reads `dimse.tls.cert`, `.key` and `.ca` again (SIGHUP): new DICOM over TLS handshakes use them when they
-   * are valid, else the files in use are kept; logs either way. True when the new files are used.
+   * Reads every TLS file again (SIGHUP), by group (`dimse.tls`, `hub`, each `nodes.<name>.tls`): the new
+   * handshakes of a group (the DICOM over TLS port, the tunnel's next connection, the next association to
+   * the node) use its files when they are valid, else the files in use are kept; logs each group either way.
+   * True when every group's new files are used.
    */
   reloadTls(): boolean;
   stop(): Promise<void>;
@@ -447,35 +466,37 @@ async function startLocked(
     tunnel,
     reloadTls() {
       if (stopping) return false;
-      if (!config.dimse.tls) {
-        tlsLog.info(
-          "TLS reload asked: nothing to reload, dimse.tls is not set (hub.* and nodes.* TLS files " +
-            "are read at start only)",
-        );
+      const now = Date.now();
+      const reloads = reloadTlsFiles(config, now);
+      if (!reloads.length) {
+        tlsLog.info("TLS reload asked: nothing to reload, no TLS file is configured");
         return false;
       }
-      try {
-        const now = Date.now();
-        const next = reloadedScpTls(config, expiries, now);
-        scp.replaceTlsMaterial(next.material);
-        expiries = next.expiries;
-        metrics.setCertificateExpiries(expiries);
-        stopCertificateWatch();
-        stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
-        const dimse = expiries.filter((e) => e.label === "dimse" || e.label === "dimse-ca");
-        tlsLog.info("DICOM over TLS files reloaded: new associations use them, open ones go on", {
-          setting: "dimse.tls.cert",
-          file: config.dimse.tls.cert,
-          notAfter: new Date(dimse[0].validity.notAfter).toISOString(),
+      for (const r of reloads) {
+        const { reloaded, kept } = TLS_RELOAD_MESSAGES[r.group.startsWith("nodes.") ? "nodes" : r.group]!;
+        if (r.error) {
+          tlsLog.error(kept, { setting: r.group, reason: r.error });
+          continue;
+        }
+        // New handshakes take the files from now on: the SCP's listener, the tunnel's next connection;
+        // a node's next association reads them itself (nodeTlsMaterial).
+        if (r.group === "dimse.tls") scp.replaceTlsMaterial(scpTlsMaterial(config)!);
+        if (r.group === "hub") tunnel?.setTls(hubTls(config));
+        const labels = new Set(r.expiries.map((e) => e.label));
+        expiries = [...expiries.filter((e) => !labels.has(e.label)), ...r.expiries];
+        const first = r.expiries[0];
+        tlsLog.info(reloaded, {
+          setting: first.key,
+          file: first.file,
+          notAfter: new Date(first.validity.notAfter).toISOString(),
+          ...(r.expiries.length > 1 ? { also: r.expiries.slice(1).map((e) => e.key) } : {}),
         });
-        logCertificateExpiries(tlsLog, dimse, now);
-        return true;
-      } catch (err) {
-        tlsLog.error("DICOM over TLS files not reloaded: the agent keeps using the ones it had", {
-          reason: (err as Error).message,
-        });
-        return false;
+        logCertificateExpiries(tlsLog, r.expiries, now);
       }
+      metrics.setCertificateExpiries(expiries);
+      stopCertificateWatch();
+      stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
+      return reloads.every((r) => !r.error);
     },
     async stop() {
       clearTimeout(settle);

@@ -1,11 +1,11 @@
 /**
  * The PEM files of DICOM over TLS (`dimse.tls`, `nodes.X.tls`), the hub's CA (`hub.caFile`) and the site's
- * client certificate for the hub (`hub.clientCertFile`, `hub.clientKeyFile`), read and
- * checked once at start: a
- * missing or unreadable file, a certificate or key that does not parse, or a key that is not the
+ * client certificate for the hub (`hub.clientCertFile`, `hub.clientKeyFile`), read and checked at start,
+ * and again on SIGHUP (`reloadTlsFiles`): at start a missing or unreadable file, a certificate or key that does not parse, or a key that is not the
  * certificate's stops the agent with the key, the file and the reason. Keys never reach a log. A certificate
  * that ends soon or has ended does not stop it (a handshake fails, as with dcm4chee and Orthanc): the start
  * logs it (`certificateExpiries`) and `conduit_agent_tls_certificate_expiry_seconds` says when each ends.
+ * The texts in use are kept here: every new association and tunnel connection takes them from here.
  */
 import * as fs from "node:fs";
 import {
@@ -21,26 +21,29 @@ import type { TlsClientMaterial, TlsServerMaterial } from "../dimse/tls.ts";
 
 export { TlsFileError } from "@conduit/shared/tls";
 
+/** The checked text in use of each file, by configuration key and file: read at start, replaced by a reload. */
 const read = new Map<string, string>();
+const cacheKey = (key: string, file: string) => `${key}\n${file}`;
+const readUtf8 = (f: string) => fs.readFileSync(f, "utf8");
 
-/** The checked text of `file`: read once (at start), or read again with `fresh` (a reload). */
-function pem(key: string, file: string, kind: PemKind, fresh = false): string {
-  const cached = read.get(`${kind}:${file}`);
-  if (cached !== undefined && !fresh) return cached;
-  const text = checkedPem((f) => fs.readFileSync(f, "utf8"), key, file, kind);
-  if (!fresh) read.set(`${kind}:${file}`, text);
+/** The checked text in use of `file` (configuration key `key`): read on first use, at start. */
+function pem(key: string, file: string, kind: PemKind): string {
+  const cached = read.get(cacheKey(key, file));
+  if (cached !== undefined) return cached;
+  const text = checkedPem(readUtf8, key, file, kind);
+  read.set(cacheKey(key, file), text);
   return text;
 }
 
 function pair(
-  prefix: string,
+  certKey: string,
+  keyKey: string,
   certFile: string,
   keyFile: string,
-  fresh = false,
 ): { cert: string; key: string } {
-  const cert = pem(`${prefix}.cert`, certFile, "certificate", fresh);
-  const key = pem(`${prefix}.key`, keyFile, "key", fresh);
-  checkKeyPair(cert, key, `${prefix}.key`, keyFile, certFile);
+  const cert = pem(certKey, certFile, "certificate");
+  const key = pem(keyKey, keyFile, "key");
+  checkKeyPair(cert, key, keyKey, keyFile, certFile);
   return { cert, key };
 }
 
@@ -49,37 +52,56 @@ export function scpTlsMaterial(config: AgentConfig): TlsServerMaterial | undefin
   const t = config.dimse.tls;
   if (!t) return undefined;
   return {
-    ...pair("dimse.tls", t.cert, t.key),
+    ...pair("dimse.tls.cert", "dimse.tls.key", t.cert, t.key),
     ca: t.ca ? pem("dimse.tls.ca", t.ca, "ca") : undefined,
     requireClientCert: t.requireClientCert,
   };
 }
 
+/** What one group of TLS files (`group` of TlsFileEntry) became on a reload. */
+export interface TlsReload {
+  /** The group: `dimse.tls`, `hub` or `nodes.<name>.tls`. */
+  group: string;
+  /** The expiries of its certificate and CA files as read again, when they are used from now on. */
+  expiries: CertificateExpiry[];
+  /** Why the files in use are kept: the setting, the file and the reason. */
+  error?: string;
+}
+
 /**
- * The SCP's material read again from `dimse.tls.cert`, `.key` and `.ca` (SIGHUP), and the expiries that
- * follow (`loaded`: those in use; `dimse` and `dimse-ca` replaced, the others kept: their files are not read
- * again). Throws a TlsFileError naming the setting, the file and why, to keep the material in use: a file
- * that cannot be read or does not parse, a key that is not the certificate's, a certificate that has ended
- * or is not valid yet, a CA file none of whose certificates is valid.
+ * Reads every TLS file the configuration names again (SIGHUP), one group at a time (`dimse.tls`, `hub`,
+ * each `nodes.<name>.tls`), and checks each as at start: a file that cannot be read or is not PEM of its
+ * kind, a key that is not its certificate's, and also a certificate that has ended or is not valid yet or a
+ * CA file none of whose certificates is valid. A good group's texts replace those in use (what
+ * `scpTlsMaterial`, `hubTls` and `nodeTlsMaterial` give from then on); a bad group keeps its own, whatever
+ * the others do.
  */
-export function reloadedScpTls(
-  config: AgentConfig,
-  loaded: CertificateExpiry[],
-  now = Date.now(),
-): { material: TlsServerMaterial; expiries: CertificateExpiry[] } {
-  const t = config.dimse.tls;
-  if (!t) throw new TlsFileError("dimse.tls is not configured: the agent has no DICOM over TLS port");
-  const { cert, key } = pair("dimse.tls", t.cert, t.key, true);
-  const ca = t.ca ? pem("dimse.tls.ca", t.ca, "ca", true) : undefined;
-  const renewed = [certificateExpiry("dimse", "dimse.tls.cert", t.cert, cert, "certificate", now)];
-  if (t.ca && ca) renewed.push(certificateExpiry("dimse-ca", "dimse.tls.ca", t.ca, ca, "ca", now));
-  for (const e of renewed) {
-    if (e.validity.status === "fail") throw new TlsFileError(`${e.key}: ${e.file}: ${e.validity.text}`);
-  }
-  return {
-    material: { cert, key, ca, requireClientCert: t.requireClientCert },
-    expiries: [...loaded.filter((e) => e.label !== "dimse" && e.label !== "dimse-ca"), ...renewed],
-  };
+export function reloadTlsFiles(config: AgentConfig, now = Date.now()): TlsReload[] {
+  const groups = new Map<string, TlsFileEntry[]>();
+  for (const e of tlsFileEntries(config)) groups.set(e.group, [...(groups.get(e.group) ?? []), e]);
+  return [...groups].map(([group, entries]) => {
+    try {
+      const texts = new Map(entries.map((e) => [e.key, checkedPem(readUtf8, e.key, e.file, e.kind)]));
+      const expiries: CertificateExpiry[] = [];
+      for (const e of entries) {
+        const text = texts.get(e.key)!;
+        if (e.kind === "key" && e.cert) {
+          checkKeyPair(texts.get(e.cert.key)!, text, e.key, e.file, e.cert.file);
+        }
+        if (e.kind === "key" || !e.label) continue;
+        const expiry = certificateExpiry(e.label, e.key, e.file, text, e.kind, now);
+        if (expiry.validity.status === "fail") {
+          throw new TlsFileError(`${e.key}: ${e.file}: ${expiry.validity.text}`);
+        }
+        expiries.push(expiry);
+      }
+      for (const e of entries) read.set(cacheKey(e.key, e.file), texts.get(e.key)!);
+      return { group, expiries };
+    } catch (err) {
+      if (!(err instanceof TlsFileError)) throw err;
+      return { group, expiries: [], error: err.message };
+    }
+  });
 }
 
 /** A node's TLS material, or undefined when it is reached over plain TCP. */
@@ -89,7 +111,9 @@ export function nodeTlsMaterial(name: string, node: NodeConfig): TlsClientMateri
   const prefix = `nodes.${name}.tls`;
   return {
     ca: node.tls.ca ? pem(`${prefix}.ca`, node.tls.ca, "ca") : undefined,
-    ...(node.tls.cert && node.tls.key ? pair(prefix, node.tls.cert, node.tls.key) : {}),
+    ...(node.tls.cert && node.tls.key
+      ? pair(`${prefix}.cert`, `${prefix}.key`, node.tls.cert, node.tls.key)
+      : {}),
   };
 }
 
@@ -101,7 +125,9 @@ export function hubCaCerts(config: AgentConfig): string[] | undefined {
 /** The site's client certificate and key for the hub's TLS (`hub.clientCertFile`, `hub.clientKeyFile`), if set. */
 export function hubClientCert(config: AgentConfig): { cert: string; key: string } | undefined {
   const { clientCertFile, clientKeyFile } = config.hub;
-  return clientCertFile && clientKeyFile ? pair("hub.clientCert", clientCertFile, clientKeyFile) : undefined;
+  return clientCertFile && clientKeyFile
+    ? pair("hub.clientCertFile", "hub.clientKeyFile", clientCertFile, clientKeyFile)
+    : undefined;
 }
 
 /** What the agent's connections to the hub (enrollment, the tunnel) present and trust beyond the system's. */
@@ -135,25 +161,30 @@ export interface TlsFileEntry {
   label?: string;
   /** For a key: the configuration key and file of its certificate. */
   cert?: { key: string; file: string };
+  /** The files reloaded, or kept, together: `dimse.tls`, `hub` or `nodes.<name>.tls`. */
+  group: string;
 }
 
 /** Every PEM file the configuration names, with its configuration key. */
 export function tlsFileEntries(config: AgentConfig): TlsFileEntry[] {
   const out: TlsFileEntry[] = [];
-  const pair = (label: string, cert: string, key: string, certKey: string, keyKey: string) => {
-    out.push({ key: certKey, file: cert, kind: "certificate", label });
-    out.push({ key: keyKey, file: key, kind: "key", cert: { key: certKey, file: cert } });
+  const pair = (group: string, label: string, cert: string, key: string, certKey: string, keyKey: string) => {
+    out.push({ key: certKey, file: cert, kind: "certificate", label, group });
+    out.push({ key: keyKey, file: key, kind: "key", cert: { key: certKey, file: cert }, group });
   };
   const t = config.dimse.tls;
   if (t) {
-    pair("dimse", t.cert, t.key, "dimse.tls.cert", "dimse.tls.key");
-    if (t.ca) out.push({ key: "dimse.tls.ca", file: t.ca, kind: "ca", label: "dimse-ca" });
+    pair("dimse.tls", "dimse", t.cert, t.key, "dimse.tls.cert", "dimse.tls.key");
+    if (t.ca) {
+      out.push({ key: "dimse.tls.ca", file: t.ca, kind: "ca", label: "dimse-ca", group: "dimse.tls" });
+    }
   }
   if (config.hub.caFile) {
-    out.push({ key: "hub.caFile", file: config.hub.caFile, kind: "ca", label: "hub-ca" });
+    out.push({ key: "hub.caFile", file: config.hub.caFile, kind: "ca", label: "hub-ca", group: "hub" });
   }
   if (config.hub.clientCertFile && config.hub.clientKeyFile) {
     pair(
+      "hub",
       "hub-client",
       config.hub.clientCertFile,
       config.hub.clientKeyFile,
@@ -165,10 +196,16 @@ export function tlsFileEntries(config: AgentConfig): TlsFileEntry[] {
     if (typeof node.tls !== "object") continue;
     const prefix = `nodes.${name}.tls`;
     if (node.tls.ca) {
-      out.push({ key: `${prefix}.ca`, file: node.tls.ca, kind: "ca", label: `node-ca:${name}` });
+      out.push({
+        key: `${prefix}.ca`,
+        file: node.tls.ca,
+        kind: "ca",
+        label: `node-ca:${name}`,
+        group: prefix,
+      });
     }
     if (node.tls.cert && node.tls.key) {
-      pair(`node:${name}`, node.tls.cert, node.tls.key, `${prefix}.cert`, `${prefix}.key`);
+      pair(prefix, `node:${name}`, node.tls.cert, node.tls.key, `${prefix}.cert`, `${prefix}.key`);
     }
   }
   return out;

@@ -69,6 +69,14 @@ export class TunnelClient {
     this.#o.credential = credential;
   }
 
+  /**
+   * The CA certificates and client certificate to connect with from now on (renewed files, SIGHUP). The
+   * session open now goes on: TLS checked the certificates at its handshake only.
+   */
+  setTls(tls: HubTls): void {
+    this.#o.tls = tls;
+  }
+
   start(): void {
     this.#loop ??= this.#run();
   }

@@ -4,7 +4,9 @@
  * s_client` sees B's certificate, DCMTK's `echoscu +tls` with a client certificate of B is accepted and one
  * of A refused (the CA was read again too), the association opened before goes on and releases,
  * `conduit_agent_tls_certificate_expiry_seconds` says B's ends. A key that is not the certificate's is
- * refused with the files named, and B is kept.
+ * refused with the files named, and B is kept. The same for a node's files (`nodes.<name>.tls`): a DCMTK
+ * `storescp +tls` that presents B's certificate and trusts only B's CA is reached by the next association
+ * after the SIGHUP, not before; B's certificate with A's key is refused and B kept.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -12,12 +14,12 @@ import tls from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
-import { freePort, runDcmtk, scratchDir, skipReason, toolPath } from "../support/peers.ts";
+import { freePort, runDcmtk, scratchDir, skipReason, startStorescp, toolPath } from "../support/peers.ts";
 import { makeTestPki, opensslNotAfter, type Party, servedCertificate, type TestPki } from "../support/pki.ts";
 import { associateRq, PduType, releaseRq } from "../support/pdu.ts";
 import { parsePrometheus, value } from "../support/prometheus.ts";
 
-const skip = skipReason("echoscu") || (toolPath("openssl") ? false : "needs openssl");
+const skip = skipReason("echoscu", "storescp") || (toolPath("openssl") ? false : "needs openssl");
 if (skip) console.warn(`dimse_tls_reload_test: skipped: ${skip}`);
 
 const VERIFICATION = "1.2.840.10008.1.1";
@@ -27,6 +29,14 @@ type Line = Record<string, unknown>;
 const tlsLines = async (agent: AgentProcess): Promise<Line[]> =>
   (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Line).filter((l) => l.part === "tls");
+
+/** The agent's `conduit_agent_tls_certificate_expiry_seconds` for `certificate`. */
+const expiryOf = async (agent: AgentProcess, certificate: string) =>
+  value(
+    parsePrometheus(await (await agent.http("/metrics")).text()),
+    "conduit_agent_tls_certificate_expiry_seconds",
+    { certificate },
+  );
 
 /** A TLS connection presenting `party`, trusting `ca`, whose first byte of each read is kept in order. */
 async function openTls(port: number, party: Party, ca: string) {
@@ -86,12 +96,7 @@ Deno.test({
       ], { timeoutMs: 20_000 });
     const served = async () => new X509Certificate((await servedCertificate(tlsPort))!).fingerprint256;
     const fileOf = async (p: Party) => new X509Certificate(await Deno.readTextFile(p.cert)).fingerprint256;
-    const expiry = async (certificate: string) =>
-      value(
-        parsePrometheus(await (await agent.http("/metrics")).text()),
-        "conduit_agent_tls_certificate_expiry_seconds",
-        { certificate },
-      );
+    const expiry = (certificate: string) => expiryOf(agent, certificate);
     try {
       assert.equal((await echo(a)).code, 0);
       assert.equal(await served(), await fileOf(a.parties.agent));
@@ -143,6 +148,90 @@ Deno.test({
       assert.equal(agent.exited(), false);
     } finally {
       await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "agent: SIGHUP reads nodes.<name>.tls again; the next association presents and trusts the new files",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const a = await makeTestPki(["agent", "dcmtk"], { days: 2 });
+    const b = await makeTestPki(["agent", "dcmtk"], { days: 5 });
+    const dir = await scratchDir("conduit-node-tls-reload-");
+    const files = {
+      cert: path.join(dir, "node-client.pem"),
+      key: path.join(dir, "node-client.key"),
+      ca: path.join(dir, "node-ca.pem"),
+    };
+    const install = async (pki: TestPki, key = pki.parties.agent.key) => {
+      await Deno.copyFile(pki.parties.agent.cert, files.cert);
+      await Deno.copyFile(key, files.key);
+      await Deno.copyFile(pki.ca, files.ca);
+    };
+    await install(a);
+    // The node has B's certificate and takes only clients of B's CA.
+    const scp = await startStorescp({
+      dir: path.join(dir, "received"),
+      aet: "TLSNODE",
+      extraArgs: ["+tls", b.parties.dcmtk.key, b.parties.dcmtk.cert, "+cf", b.ca],
+    });
+    const agent = await startAgentProcess({
+      config: { nodes: { pacs: { aet: "TLSNODE", host: "127.0.0.1", port: scp.port, tls: files } } },
+    });
+    const echo = async () => {
+      const r = await agent.http("/nodes/pacs/echo", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      return { status: r.status, body: await r.json() };
+    };
+    try {
+      const before = await echo();
+      assert.equal(before.status, 502, `A's files reached a node of B: ${JSON.stringify(before.body)}`);
+      assert.equal(await expiryOf(agent, "node:pacs"), await opensslNotAfter(a.parties.agent.cert));
+
+      await install(b);
+      Deno.kill(agent.pid, "SIGHUP");
+      const reloaded = await eventually(
+        "the node's reload logged",
+        async () => (await tlsLines(agent)).find((l) => String(l.msg).startsWith("node TLS files reloaded")),
+      );
+      assert.equal(
+        reloaded.msg,
+        "node TLS files reloaded: new associations to the node use them, open ones go on",
+      );
+      assert.equal(reloaded.setting, "nodes.pacs.tls.ca");
+      const after = await echo();
+      assert.equal(after.status, 200, JSON.stringify(after.body));
+      assert.equal(after.body.status, 0);
+      assert.equal(await expiryOf(agent, "node:pacs"), await opensslNotAfter(b.parties.agent.cert));
+      assert.equal(await expiryOf(agent, "node-ca:pacs"), await opensslNotAfter(b.ca));
+
+      // B's certificate with A's key: refused, B kept.
+      await install(b, a.parties.agent.key);
+      Deno.kill(agent.pid, "SIGHUP");
+      const refused = await eventually(
+        "the refusal logged",
+        async () => (await tlsLines(agent)).find((l) => l.level === "error"),
+      );
+      assert.equal(
+        refused.msg,
+        "node TLS files not reloaded: associations to the node keep using the ones it had",
+      );
+      assert.equal(refused.setting, "nodes.pacs.tls");
+      assert.equal(refused.reason, `nodes.pacs.tls.key: ${files.key} is not the key of ${files.cert}`);
+      assert.equal((await echo()).status, 200, "B's files kept");
+      assert.equal(await expiryOf(agent, "node:pacs"), await opensslNotAfter(b.parties.agent.cert));
+      const log = await Deno.readTextFile(agent.logFile);
+      assert.doesNotMatch(log, /PRIVATE KEY|BEGIN/);
+      assert.equal(agent.exited(), false);
+    } finally {
+      await agent.stop();
+      await scp.stop();
     }
   },
 });
