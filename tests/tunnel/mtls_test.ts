@@ -4,16 +4,18 @@
  * the project's CA, and names the verified certificate's CN to the hub in a header (`tunnel.clientCertHeader`). An agent with its site's certificate
  * (`hub.clientCertFile`, `hub.clientKeyFile`) enrolls and connects; one without a certificate is stopped by
  * the proxy and says what to set; one with another site's certificate is refused by the hub before its
- * token is spent; a tunnel that reaches the hub without the header is refused.
+ * token is spent; a tunnel that reaches the hub without the header is refused. Renewed files (SIGHUP): the
+ * tunnel open then goes on, and its next connection presents the new certificate and trusts the new CA.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, skipReason, spawnLogged, toolPath, waitReady } from "../support/peers.ts";
+import { freePort, scratchDir, skipReason, spawnLogged, toolPath, waitReady } from "../support/peers.ts";
 import { acceptsTcp } from "../support/processes.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
-import { makeTestPki } from "../support/pki.ts";
+import { makeTestPki, opensslNotAfter, type TestPki } from "../support/pki.ts";
+import { parsePrometheus, value } from "../support/prometheus.ts";
 import { openTunnelSocket } from "../../agent/tunnel/socket.ts";
 
 const skip = skipReason("haproxy", "openssl");
@@ -44,6 +46,34 @@ async function exampleConfig(ports: { sites: number; people: number; hub: number
   return cfg;
 }
 
+/**
+ * HAProxy as shipped in front of the hub, on `ports`, serving `pki`'s `localhost` certificate and taking the
+ * sites' client certificates of `pki`'s CA only.
+ */
+async function startProxy(pki: TestPki, ports: { sites: number; people: number; hub: number }) {
+  const pem = path.join(pki.dir, "proxy.pem");
+  await Deno.writeTextFile(
+    pem,
+    (await Deno.readTextFile(pki.parties.localhost.cert)) +
+      (await Deno.readTextFile(pki.parties.localhost.key)),
+  );
+  const cfg = path.join(pki.dir, "haproxy.cfg");
+  await Deno.writeTextFile(cfg, await exampleConfig(ports, pem, pki.ca));
+  const proxy = await spawnLogged("haproxy", toolPath("haproxy")!, ["-db", "-f", cfg]);
+  try {
+    await waitReady(
+      proxy,
+      "haproxy",
+      async () => await acceptsTcp(ports.sites) && await acceptsTcp(ports.people),
+      20_000,
+    );
+  } catch (err) {
+    await proxy.stop();
+    throw err;
+  }
+  return proxy;
+}
+
 Deno.test({
   name: "mutual TLS through HAProxy: the site's certificate lets it in, none or another site's does not",
   ignore: Boolean(skip),
@@ -53,23 +83,9 @@ Deno.test({
     const pki = await makeTestPki(["localhost", "north", "south"]);
     const hub = await startTestHub({ clientCertHeader: HEADER });
     const [port, people] = [freePort(), freePort()];
-    const pem = path.join(pki.dir, "proxy.pem");
-    await Deno.writeTextFile(
-      pem,
-      (await Deno.readTextFile(pki.parties.localhost.cert)) +
-        (await Deno.readTextFile(pki.parties.localhost.key)),
-    );
-    const cfg = path.join(pki.dir, "haproxy.cfg");
-    await Deno.writeTextFile(cfg, await exampleConfig({ sites: port, people, hub: hub.port }, pem, pki.ca));
-    const proxy = await spawnLogged("haproxy", toolPath("haproxy")!, ["-db", "-f", cfg]);
+    const proxy = await startProxy(pki, { sites: port, people, hub: hub.port });
     const agents: AgentProcess[] = [];
     try {
-      await waitReady(
-        proxy,
-        "haproxy",
-        async () => await acceptsTcp(port) && await acceptsTcp(people),
-        20_000,
-      );
       const url = `wss://localhost:${port}/tunnel`;
       const siteConfig = (cert?: string) => ({
         hub: {
@@ -132,6 +148,103 @@ Deno.test({
       }
     } finally {
       for (const agent of agents.reverse()) await agent.stop();
+      await proxy.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "mutual TLS: SIGHUP reads hub.clientCertFile, .clientKeyFile and .caFile again for the next connection",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const a = await makeTestPki(["localhost", "north"], { days: 2 });
+    const b = await makeTestPki(["localhost", "north"], { days: 5 });
+    const hub = await startTestHub({ clientCertHeader: HEADER });
+    const ports = { sites: freePort(), people: freePort(), hub: hub.port };
+    const dir = await scratchDir("conduit-hub-tls-reload-");
+    const files = {
+      caFile: path.join(dir, "hub-ca.pem"),
+      clientCertFile: path.join(dir, "north.pem"),
+      clientKeyFile: path.join(dir, "north.key"),
+    };
+    const install = async (pki: TestPki, key = pki.parties.north.key) => {
+      await Deno.copyFile(pki.ca, files.caFile);
+      await Deno.copyFile(pki.parties.north.cert, files.clientCertFile);
+      await Deno.copyFile(key, files.clientKeyFile);
+    };
+    await install(a);
+    let proxy = await startProxy(a, ports);
+    let agent: AgentProcess | undefined;
+    try {
+      const token = (await hub.registry.add("north")).enrollmentToken;
+      agent = await startAgentProcess({
+        config: { hub: { ...files, reconnectBaseSeconds: 0.2, reconnectCapSeconds: 1 } },
+        args: ["--site", "north", "--hub", `wss://localhost:${ports.sites}/tunnel`, "--enroll", token],
+      });
+      const running = agent;
+      const first = await eventually("north online through A's proxy", () => hub.sessions.get("north"));
+      const tlsLines = async () =>
+        (await Deno.readTextFile(running.logFile)).split("\n").filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.part === "tls");
+      const expiry = async (certificate: string) =>
+        value(
+          parsePrometheus(await (await running.http("/metrics")).text()),
+          "conduit_agent_tls_certificate_expiry_seconds",
+          { certificate },
+        );
+      assert.equal(await expiry("hub-client"), await opensslNotAfter(a.parties.north.cert));
+
+      // Renewed by B: the tunnel open goes on (TLS checked the certificate at its handshake only).
+      await install(b);
+      Deno.kill(agent.pid, "SIGHUP");
+      const reloaded = await eventually(
+        "the reload logged",
+        async () => (await tlsLines()).find((l) => String(l.msg).startsWith("hub TLS files reloaded")),
+      );
+      assert.equal(
+        reloaded.msg,
+        "hub TLS files reloaded: the tunnel's next connection uses them, the open one goes on",
+      );
+      assert.equal(reloaded.setting, "hub.caFile");
+      assert.equal(hub.sessions.get("north"), first, "the open tunnel goes on");
+      assert.equal(await expiry("hub-client"), await opensslNotAfter(b.parties.north.cert));
+      assert.equal(await expiry("hub-ca"), await opensslNotAfter(b.ca));
+
+      // The proxy now serves B's certificate and takes B's clients only: the agent's next connection is B's.
+      await proxy.stop();
+      proxy = await startProxy(b, ports);
+      const second = await eventually("north online through B's proxy", () => {
+        const s = hub.sessions.get("north");
+        return s !== first ? s : undefined;
+      });
+
+      // B's certificate with A's key: refused, B kept for the next connection.
+      await install(b, a.parties.north.key);
+      Deno.kill(agent.pid, "SIGHUP");
+      const refused = await eventually(
+        "the refusal logged",
+        async () => (await tlsLines()).find((l) => l.level === "error"),
+      );
+      assert.equal(refused.msg, "hub TLS files not reloaded: the tunnel keeps using the ones it had");
+      assert.equal(refused.setting, "hub");
+      assert.equal(
+        refused.reason,
+        `hub.clientKeyFile: ${files.clientKeyFile} is not the key of ${files.clientCertFile}`,
+      );
+      await proxy.stop();
+      proxy = await startProxy(b, ports);
+      await eventually("north online again with B's files kept", () => {
+        const s = hub.sessions.get("north");
+        return s !== second ? s : undefined;
+      });
+      assert.equal(await expiry("hub-client"), await opensslNotAfter(b.parties.north.cert));
+      assert.doesNotMatch(await Deno.readTextFile(agent.logFile), /PRIVATE KEY|BEGIN/);
+    } finally {
+      await agent?.stop();
       await proxy.stop();
       await hub.stop();
     }
