@@ -41,7 +41,13 @@ import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
-import { clusterCaCerts, hubCertificateExpiries, hubTlsFiles, reloadedHubTls } from "./tls_files.ts";
+import {
+  clusterCaCerts,
+  hubCertificateExpiries,
+  hubTlsFiles,
+  reloadedClusterCa,
+  reloadedHubTls,
+} from "./tls_files.ts";
 import { HubServer } from "./https_server.ts";
 
 /** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
@@ -75,7 +81,9 @@ export interface RunningHub {
   cluster?: Cluster;
   /**
    * Reads `tls.certFile` and `tls.keyFile` again (SIGHUP) and serves new connections with them when they
-   * are a valid pair, else keeps the pair in use; logs either way. True when the new pair is served.
+   * are a valid pair, else keeps the pair in use; reads `clusterCaFile` again and trusts it for new links to
+   * other hubs when it is valid, else keeps the CA in use; logs each either way. True when all new files are
+   * used.
    */
   reloadTls(): boolean;
   stop(): Promise<void>;
@@ -379,32 +387,55 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     reloadTls() {
       // A SIGHUP while the hub stops: no new server.
       if (stopping) return false;
-      if (!config.tls) {
-        tlsLog.info("TLS reload asked: nothing to reload, the hub serves plain HTTP");
+      if (!config.tls && !config.clusterCaFile) {
+        tlsLog.info(
+          "TLS reload asked: nothing to reload, the hub serves plain HTTP and names no clusterCaFile",
+        );
         return false;
       }
-      try {
-        const now = Date.now();
-        const next = reloadedHubTls(config, expiries, now);
-        server.replaceTls(next.pair);
-        expiries = next.expiries;
-        metrics.setCertificateExpiries(expiries);
-        stopCertificateWatch();
-        stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
-        const https = expiries.find((e) => e.label === "https")!;
-        tlsLog.info("TLS certificate reloaded: new connections get it, agents' tunnels reconnect", {
-          setting: "tls.certFile",
-          file: https.file,
-          notAfter: new Date(https.validity.notAfter).toISOString(),
-        });
-        logCertificateExpiries(tlsLog, [https], now);
-        return true;
-      } catch (err) {
-        tlsLog.error("TLS certificate not reloaded: the hub keeps serving the one it had", {
-          reason: (err as Error).message,
-        });
-        return false;
+      const now = Date.now();
+      let used = true;
+      if (config.tls) {
+        try {
+          const next = reloadedHubTls(config, expiries, now);
+          server.replaceTls(next.pair);
+          expiries = next.expiries;
+          const https = expiries.find((e) => e.label === "https")!;
+          tlsLog.info("TLS certificate reloaded: new connections get it, agents' tunnels reconnect", {
+            setting: "tls.certFile",
+            file: https.file,
+            notAfter: new Date(https.validity.notAfter).toISOString(),
+          });
+          logCertificateExpiries(tlsLog, [https], now);
+        } catch (err) {
+          used = false;
+          tlsLog.error("TLS certificate not reloaded: the hub keeps serving the one it had", {
+            reason: (err as Error).message,
+          });
+        }
       }
+      if (config.clusterCaFile) {
+        try {
+          const next = reloadedClusterCa(config, now);
+          cluster?.peers.setCaCerts(next.caCerts);
+          expiries = [...expiries.filter((e) => e.label !== "cluster-ca"), next.expiry];
+          tlsLog.info("cluster CA reloaded: new links to other hubs trust it, open ones go on", {
+            setting: "clusterCaFile",
+            file: next.expiry.file,
+            notAfter: new Date(next.expiry.validity.notAfter).toISOString(),
+          });
+          logCertificateExpiries(tlsLog, [next.expiry], now);
+        } catch (err) {
+          used = false;
+          tlsLog.error("cluster CA not reloaded: links to other hubs keep trusting the one it had", {
+            reason: (err as Error).message,
+          });
+        }
+      }
+      metrics.setCertificateExpiries(expiries);
+      stopCertificateWatch();
+      stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
+      return used;
     },
     async stop() {
       stopping = true;

@@ -1,6 +1,6 @@
 /**
  * The hub's HTTPS files (`tls.certFile`, `tls.keyFile`) and the CA it trusts for other hubs of its cluster
- * (`clusterCaFile`), read and checked before anything starts
+ * (`clusterCaFile`), read and checked before anything starts, and again on SIGHUP
  * (`@conduit/shared/tls`): a file that cannot be read, a certificate or key that does not parse, or a key
  * that is not the certificate's stops the hub with the key, the file and the reason (exit code 2, like a
  * bad configuration). A certificate that ends soon or has ended does not stop it: the start logs it
@@ -42,7 +42,7 @@ export function hubTlsFiles(config: HubConfig): { cert: string; key: string } | 
 
 /**
  * The pair to serve from now on, when `tls.certFile` and `tls.keyFile` are read again (SIGHUP), and the
- * expiries that follow (`loaded`: those of the start, whose `cluster-ca` stays: that file is not read again).
+ * expiries that follow (`loaded`: those in use, whose `cluster-ca` stays: `reloadedClusterCa` reads that file).
  * Throws a TlsFileError naming the file and why, to keep the pair in use: a file that cannot be read or does
  * not parse, a key that is not the certificate's, a version 1 certificate, or one that has ended or is not
  * valid yet.
@@ -71,6 +71,24 @@ export function reloadedHubTls(
 /** The CA certificates `clusterCaFile` adds for other hubs' https cluster URLs, or none when not set. */
 export function clusterCaCerts(config: HubConfig): string[] | undefined {
   return config.clusterCaFile ? [checkedPem(read, "clusterCaFile", config.clusterCaFile, "ca")] : undefined;
+}
+
+/**
+ * The CA certificates to trust from now on for other hubs, when `clusterCaFile` is read again (SIGHUP), and
+ * its expiry. Throws a TlsFileError naming the file and why, to keep the CA in use: a file that cannot be
+ * read or holds no PEM certificate, or none of whose certificates is valid now.
+ */
+export function reloadedClusterCa(
+  config: HubConfig,
+  now = Date.now(),
+): { caCerts: string[]; expiry: CertificateExpiry } {
+  if (!config.clusterCaFile) throw new TlsFileError("clusterCaFile is not configured");
+  const text = checkedPem(read, "clusterCaFile", config.clusterCaFile, "ca");
+  const expiry = certificateExpiry("cluster-ca", "clusterCaFile", config.clusterCaFile, text, "ca", now);
+  if (expiry.validity.status === "fail") {
+    throw new TlsFileError(`clusterCaFile: ${config.clusterCaFile}: ${expiry.validity.text}`);
+  }
+  return { caCerts: [text], expiry };
 }
 
 /**

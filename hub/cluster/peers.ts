@@ -146,7 +146,9 @@ export class ClusterPeers {
   readonly #peers = new Map<string, Promise<Session>>();
   #secret?: string;
   /** The HTTP client wss links are opened with when `clusterCaFile` adds CAs to trust. */
-  readonly #client?: Deno.HttpClient;
+  #client?: Deno.HttpClient;
+  /** Clients a reload replaced: links they opened may still be up, so they are closed at stop(). */
+  readonly #replaced: Deno.HttpClient[] = [];
   /** The last failure to open a link to each hub, logged once. */
   readonly #failures = new Map<string, string>();
   /** Each remote site's features as its hub last named them, the hub, and when. */
@@ -173,6 +175,18 @@ export class ClusterPeers {
     caCerts?: string[],
   ) {
     if (caCerts?.length) this.#client = Deno.createHttpClient({ caCerts });
+  }
+
+  /**
+   * The CA certificates to trust from now on for other hubs' https cluster URLs (`clusterCaFile` read again,
+   * SIGHUP): the next link opened uses them; links open now go on (TLS checked the certificate at their
+   * handshake only).
+   */
+  setCaCerts(caCerts: string[]): void {
+    if (this.#client) this.#replaced.push(this.#client);
+    this.#client = caCerts.length ? Deno.createHttpClient({ caCerts }) : undefined;
+    // A link refused for the old CA is said again if the new one is refused too.
+    this.#failures.clear();
   }
 
   /**
@@ -509,5 +523,6 @@ export class ClusterPeers {
     this.#peers.clear();
     for (const s of this.#inbound) s.close(Reason.Normal, "hub stopping");
     this.#client?.close();
+    for (const c of this.#replaced.splice(0)) c.close();
   }
 }

@@ -3,15 +3,19 @@
  * certificates made by `openssl` (a private CA). Hubs B and A serve HTTPS and give `https://` cluster URLs;
  * a real agent holds its tunnel to hub B over wss. Hub A, whose `clusterCaFile` names the CA, carries a
  * DICOMweb request and a features probe for the site to hub B over wss. Hub C, which does not trust the CA,
- * is refused by hub B's certificate: 503 for the site, and one log line naming the TLS certificate.
+ * is refused by hub B's certificate: 503 for the site, and one log line naming the TLS certificate. Then its
+ * `clusterCaFile`, renewed (SIGHUP, `reloadTls`): a garbled file is refused and the CA in use kept (still 503);
+ * the CA that signed hub B's certificate is taken, and C's next link to B opens (the request answers), with
+ * the expiry gauge following.
  */
 import assert from "node:assert/strict";
 import { FEATURE_DELIVERY } from "@conduit/shared/tunnel";
 import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
-import { freePort, hasTool } from "../support/peers.ts";
+import { freePort, hasTool, scratchDir } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { makeTestPki } from "../support/pki.ts";
+import { makeTestPki, opensslNotAfter } from "../support/pki.ts";
+import { parsePrometheus, value } from "../support/prometheus.ts";
 
 const skip = postgresMissing() ?? (hasTool("openssl") ? undefined : "openssl not installed");
 
@@ -22,6 +26,9 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const pki = await makeTestPki(["hub"]);
+    const other = await makeTestPki([], { days: 7 });
+    const cClusterCa = `${await scratchDir("conduit-cluster-ca-")}/cluster-ca.pem`;
+    await Deno.copyFile(other.ca, cClusterCa);
     const pg = await startPostgres();
     const hubs: TestHub[] = [];
     let agent: AgentProcess | undefined;
@@ -40,7 +47,14 @@ Deno.test({
         clusterCaFile: pki.ca,
       });
       hubs.push(a);
-      const c = await startTestHub({ db, port: portC, clusterUrl: `http://127.0.0.1:${portC}` });
+      const cMetrics = freePort();
+      const c = await startTestHub({
+        db,
+        port: portC,
+        clusterUrl: `http://127.0.0.1:${portC}`,
+        clusterCaFile: cClusterCa,
+        metricsPort: cMetrics,
+      });
       hubs.push(c);
       const { enrollmentToken } = await b.registry.add("south");
       agent = await startAgentProcess({
@@ -68,7 +82,7 @@ Deno.test({
       assert.ok((await a.sessions.featuresOf("south"))?.has(FEATURE_DELIVERY), "the probe crossed the link");
       assert.ok(a.lines.some((l) => /"msg":"hub link opened"/.test(l)), a.lines.join("\n"));
 
-      // Hub C trusts only the system's roots: hub B's certificate is refused, and said once.
+      // Hub C trusts the system's roots and another CA: hub B's certificate is refused, and said once.
       const viaC = await qido(`http://127.0.0.1:${portC}`);
       assert.equal(viaC.status, 503, viaC.text);
       assert.match(viaC.text, /site south is on a hub that cannot be reached/);
@@ -80,12 +94,44 @@ Deno.test({
       assert.match(refused[0], new RegExp(`wss://localhost:${portB}/cluster`));
       assert.match(refused[0], /certificate/i);
       assert.ok(!c.lines.some((l) => /"msg":"hub link opened"/.test(l)));
+
+      // C's clusterCaFile renewed. A garbled file first: refused, the CA in use kept, nothing opens.
+      const clusterCaExpiry = async () =>
+        value(
+          parsePrometheus(await (await fetch(`http://127.0.0.1:${cMetrics}/metrics`)).text()),
+          "conduit_hub_tls_certificate_expiry_seconds",
+          { certificate: "cluster-ca" },
+        );
+      assert.equal(await clusterCaExpiry(), await opensslNotAfter(other.ca));
+      await Deno.writeTextFile(cClusterCa, "not a certificate\n");
+      assert.equal(c.reloadTls(), false);
+      const kept = c.lines.filter((l) => /cluster CA not reloaded/.test(l));
+      assert.equal(kept.length, 1, c.lines.join("\n"));
+      assert.match(kept[0], /"level":"error"/);
+      assert.match(kept[0], /links to other hubs keep trusting the one it had/);
+      assert.equal(JSON.parse(kept[0]).reason, `clusterCaFile: ${cClusterCa} is not a PEM certificate`);
+      assert.equal((await qido(`http://127.0.0.1:${portC}`)).status, 503);
+      assert.equal(await clusterCaExpiry(), await opensslNotAfter(other.ca));
+      // The CA of hub B's certificate: the next link opens, and the site answers through C.
+      await Deno.copyFile(pki.ca, cClusterCa);
+      assert.equal(c.reloadTls(), true);
+      assert.ok(
+        c.lines.some((l) =>
+          /"msg":"cluster CA reloaded: new links to other hubs trust it, open ones go on"/.test(l)
+        ),
+        c.lines.join("\n"),
+      );
+      const viaCNow = await qido(`http://127.0.0.1:${portC}`);
+      assert.equal(viaCNow.status, viaA.status, viaCNow.text);
+      assert.ok(c.lines.some((l) => /"msg":"hub link opened"/.test(l)), c.lines.join("\n"));
+      assert.equal(await clusterCaExpiry(), await opensslNotAfter(pki.ca));
     } finally {
       client.close();
       await agent?.stop();
       for (const h of hubs.reverse()) await h.stop();
       await pg.stop();
       await Deno.remove(pki.dir, { recursive: true });
+      await Deno.remove(other.dir, { recursive: true });
     }
   },
 });
