@@ -105,7 +105,7 @@ export async function runAgent(args: string[]): Promise<number> {
     log.error("agent failed to start", { reason: (err as Error).message });
     return 1;
   }
-  // SIGHUP: the renewed DICOM over TLS files, read again (docs/operations.md).
+  // SIGHUP: the renewed TLS files (dimse.tls, hub.*, nodes.*.tls), read again (docs/operations.md).
   const stopReloads = onReloadSignal(log, "agent", () => agent.reloadTls());
   await untilStopSignal(log, "agent");
   stopReloads();
