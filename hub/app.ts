@@ -398,14 +398,20 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       if (config.tls) {
         try {
           const next = reloadedHubTls(config, expiries, now);
-          server.replaceTls(next.pair);
+          // The same pair (a reload for the cluster CA only): the server, and the tunnels on it, go on.
+          const replaced = server.replaceTls(next.pair);
           expiries = next.expiries;
           const https = expiries.find((e) => e.label === "https")!;
-          tlsLog.info("TLS certificate reloaded: new connections get it, agents' tunnels reconnect", {
-            setting: "tls.certFile",
-            file: https.file,
-            notAfter: new Date(https.validity.notAfter).toISOString(),
-          });
+          tlsLog.info(
+            replaced
+              ? "TLS certificate reloaded: new connections get it, agents' tunnels reconnect"
+              : "TLS certificate unchanged: the server and the agents' tunnels go on",
+            {
+              setting: "tls.certFile",
+              file: https.file,
+              notAfter: new Date(https.validity.notAfter).toISOString(),
+            },
+          );
           logCertificateExpiries(tlsLog, [https], now);
         } catch (err) {
           used = false;

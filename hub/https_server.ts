@@ -26,6 +26,8 @@ export class HubServer {
   #draining = new Set<Promise<void>>();
   #hostname: string;
   #handler: Handler;
+  /** The pair new connections get. */
+  #tls: TlsPair | undefined;
 
   /**
    * Listens on `hostname:port` (0: a free port), with `tls` when given. Throws as `Deno.serve` does (the port
@@ -42,6 +44,7 @@ export class HubServer {
       probe.close();
     }
     this.#current = this.#serve(port, options.tls);
+    this.#tls = options.tls;
   }
 
   get addr(): Deno.NetAddr {
@@ -58,14 +61,18 @@ export class HubServer {
   /**
    * Serves new connections with `tls` from now on; the connections open before finish on the old pair (the
    * WebSockets among them are closed: see the module's comment). Throws, the old server untouched, when the
-   * new one cannot listen (rustls refuses the pair, for example).
+   * new one cannot listen (rustls refuses the pair, for example). The same pair as served: nothing is done,
+   * and false.
    */
-  replaceTls(tls: TlsPair): void {
+  replaceTls(tls: TlsPair): boolean {
+    if (this.#tls && this.#tls.cert === tls.cert && this.#tls.key === tls.key) return false;
     const next = this.#serve(this.addr.port, tls);
+    this.#tls = tls;
     const old = this.#current;
     this.#current = next;
     const drained: Promise<void> = old.shutdown().finally(() => this.#draining.delete(drained));
     this.#draining.add(drained);
+    return true;
   }
 
   /** No new connections; resolves once every request in progress, on this server and the replaced ones, has ended. */

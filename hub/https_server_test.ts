@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { openWebSocket } from "@conduit/shared/tunnel";
 import { HubServer, type TlsPair } from "./https_server.ts";
 import { makeTestPki } from "../tests/support/pki.ts";
 import { toolPath } from "../tests/support/peers.ts";
@@ -78,6 +79,34 @@ Deno.test({
       assert.equal(await get(`https://localhost:${first.addr.port}/`, client), "first");
     } finally {
       await first.shutdown();
+      client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "HubServer.replaceTls() with the pair it serves changes nothing: an open WebSocket goes on",
+  ignore: Boolean(skip),
+  async fn() {
+    const { pair, client } = await party();
+    const server = new HubServer({ hostname: "127.0.0.1", port: 0, tls: pair }, (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onmessage = (e) => socket.send(`echo ${e.data}`);
+      return response;
+    });
+    const ws = await openWebSocket(`wss://localhost:${server.addr.port}/`, { client });
+    try {
+      const next = () => new Promise<string>((resolve) => ws.onmessage = (e) => resolve(String(e.data)));
+      ws.send("one");
+      assert.equal(await next(), "echo one");
+      // The same certificate and key, read again (a reload for the cluster CA only): not replaced.
+      assert.equal(server.replaceTls({ cert: `${pair.cert}`, key: `${pair.key}` }), false);
+      ws.send("two");
+      assert.equal(await next(), "echo two");
+      assert.equal(ws.readyState, WebSocket.OPEN);
+    } finally {
+      ws.close();
+      await server.shutdown();
       client.close();
     }
   },
