@@ -144,7 +144,7 @@ export class AgentMetrics {
   });
   readonly certificateExpiry = new client.Gauge({
     name: "conduit_agent_tls_certificate_expiry_seconds",
-    help: "When each TLS certificate file the agent loaded ends, at start or (dimse, dimse-ca) by the last " +
+    help: "When each TLS certificate file the agent loaded ends, at start or by the last " +
       "SIGHUP (notAfter, Unix seconds; a chain: its first end; a CA file: the first end among its valid certificates), by certificate: dimse, " +
       "dimse-ca, hub-client, hub-ca, node:<name>, node-ca:<name>",
     labelNames: ["certificate"],
