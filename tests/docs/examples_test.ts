@@ -307,6 +307,18 @@ Deno.test("every log message operations.md and tunnel.md tell an operator to loo
   assert.deepEqual(unknown, []);
 });
 
+Deno.test("every TLS reload log line operations.md names is one the code logs", () => {
+  const code = sources();
+  const ops = readDoc("docs/operations.md");
+  const text = section(ops, "#### Renewing without a restart (SIGHUP)") + section(ops, "#### Renewing each");
+  // The messages of a reload (`... reloaded: ...`, `... not reloaded: ...`, `TLS certificate unchanged`), not
+  // the fields, labels and settings quoted beside them.
+  const messages = [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\s+/g, " "))
+    .filter((m) => /\b(reloaded|unchanged)\b/.test(m));
+  assert.ok(messages.length >= 11, messages.join("\n"));
+  assert.deepEqual(messages.filter((m) => !code.includes(`"${m}`)), []);
+});
+
 Deno.test("every repository file the documents name exists", () => {
   // Names that stand for the reader's own files, or files made at run time, not files of the repository.
   const examples = new Set([
