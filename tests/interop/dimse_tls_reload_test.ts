@@ -57,26 +57,40 @@ async function openTls(port: number, party: Party, ca: string) {
   return { socket, received };
 }
 
+/**
+ * Two PKIs (A's certificates end in 2 days, B's in 5), a scratch folder with the agent's copies of A's
+ * certificate, key and CA under `names`, and `install` to put another PKI's there (with another key: a
+ * certificate and a key that do not match).
+ */
+async function renewable(prefix: string, names: { cert: string; key: string; ca: string }) {
+  const a = await makeTestPki(["agent", "dcmtk"], { days: 2 });
+  const b = await makeTestPki(["agent", "dcmtk"], { days: 5 });
+  const dir = await scratchDir(prefix);
+  const files = {
+    cert: path.join(dir, names.cert),
+    key: path.join(dir, names.key),
+    ca: path.join(dir, names.ca),
+  };
+  const install = async (pki: TestPki, key = pki.parties.agent.key) => {
+    await Deno.copyFile(pki.parties.agent.cert, files.cert);
+    await Deno.copyFile(key, files.key);
+    await Deno.copyFile(pki.ca, files.ca);
+  };
+  await install(a);
+  return { a, b, dir, files, install };
+}
+
 Deno.test({
   name: "agent: SIGHUP reads dimse.tls again; new handshakes use it, an open association goes on",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const a = await makeTestPki(["agent", "dcmtk"], { days: 2 });
-    const b = await makeTestPki(["agent", "dcmtk"], { days: 5 });
-    const dir = await scratchDir("conduit-dimse-tls-reload-");
-    const files = {
-      cert: path.join(dir, "agent.pem"),
-      key: path.join(dir, "agent.key"),
-      ca: path.join(dir, "ca.pem"),
-    };
-    const install = async (pki: TestPki, key = pki.parties.agent.key) => {
-      await Deno.copyFile(pki.parties.agent.cert, files.cert);
-      await Deno.copyFile(key, files.key);
-      await Deno.copyFile(pki.ca, files.ca);
-    };
-    await install(a);
+    const { a, b, files, install } = await renewable("conduit-dimse-tls-reload-", {
+      cert: "agent.pem",
+      key: "agent.key",
+      ca: "ca.pem",
+    });
     const tlsPort = freePort();
     const agent = await startAgentProcess({
       aet: "RELOADER",
@@ -158,20 +172,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const a = await makeTestPki(["agent", "dcmtk"], { days: 2 });
-    const b = await makeTestPki(["agent", "dcmtk"], { days: 5 });
-    const dir = await scratchDir("conduit-node-tls-reload-");
-    const files = {
-      cert: path.join(dir, "node-client.pem"),
-      key: path.join(dir, "node-client.key"),
-      ca: path.join(dir, "node-ca.pem"),
-    };
-    const install = async (pki: TestPki, key = pki.parties.agent.key) => {
-      await Deno.copyFile(pki.parties.agent.cert, files.cert);
-      await Deno.copyFile(key, files.key);
-      await Deno.copyFile(pki.ca, files.ca);
-    };
-    await install(a);
+    const { a, b, dir, files, install } = await renewable("conduit-node-tls-reload-", {
+      cert: "node-client.pem",
+      key: "node-client.key",
+      ca: "node-ca.pem",
+    });
     // The node has B's certificate and takes only clients of B's CA.
     const scp = await startStorescp({
       dir: path.join(dir, "received"),
