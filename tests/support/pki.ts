@@ -127,19 +127,7 @@ export async function makeExpiredCert(dir: string, name = "expired"): Promise<Pa
   );
   const key = path.join(dir, `${name}.key`);
   const cert = path.join(dir, `${name}.pem`);
-  await openssl([
-    "req",
-    "-new",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    "req.csr",
-    "-subj",
-    `/CN=${name}`,
-  ], work);
+  await newKeyAndRequest(key, "req.csr", name, work);
   await openssl([
     "ca",
     "-batch",
@@ -161,14 +149,8 @@ export async function makeExpiredCert(dir: string, name = "expired"): Promise<Pa
   return { cert, key };
 }
 
-/**
- * A self-signed X.509 version 1 certificate for `localhost` and its key under `dir`, valid 2 days: what
- * `openssl x509 -req` makes without extensions, which rustls refuses.
- */
-export async function makeVersion1Cert(dir: string, name = "v1"): Promise<Party> {
-  const key = path.join(dir, `${name}.key`);
-  const cert = path.join(dir, `${name}.pem`);
-  const csr = path.join(dir, `${name}.csr`);
+/** A new RSA key at `key` and a certificate request for it at `csr` (subject CN `cn`), made in `cwd`. */
+async function newKeyAndRequest(key: string, csr: string, cn: string, cwd: string): Promise<void> {
   await openssl([
     "req",
     "-new",
@@ -180,8 +162,19 @@ export async function makeVersion1Cert(dir: string, name = "v1"): Promise<Party>
     "-out",
     csr,
     "-subj",
-    "/CN=localhost",
-  ], dir);
+    `/CN=${cn}`,
+  ], cwd);
+}
+
+/**
+ * A self-signed X.509 version 1 certificate for `localhost` and its key under `dir`, valid 2 days: what
+ * `openssl x509 -req` makes without extensions, which rustls refuses.
+ */
+export async function makeVersion1Cert(dir: string, name = "v1"): Promise<Party> {
+  const key = path.join(dir, `${name}.key`);
+  const cert = path.join(dir, `${name}.pem`);
+  const csr = path.join(dir, `${name}.csr`);
+  await newKeyAndRequest(key, csr, "localhost", dir);
   await openssl(["x509", "-req", "-in", csr, "-key", key, "-days", "2", "-out", cert], dir);
   return { cert, key };
 }
