@@ -4,14 +4,27 @@
  * launcher `conduit-hub`) there is no repository to run a task in: it is the agent bundle's launcher where
  * the build and docs/operations.md put it, beside the hub's directory (`dist/agent/conduit-agent`,
  * `/opt/conduit/agent/conduit-agent`). A bundle's modules are one `.js` file (as agent/worker_url.ts tells).
+ * From the hub's compiled binary (`deno compile`: its modules live in a virtual folder
+ * `$TMPDIR/deno-compile-<binary>/`) it is the agent's binary beside the hub's (`dist/conduit-agent`).
  *
  * @param moduleUrl the URL of the running hub's code; this module's own, unless a test gives another.
+ * @param execPath the running program's file; Deno's own, unless a test gives another.
  */
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export function agentCommand(moduleUrl: string = import.meta.url): string {
+export function agentCommand(
+  moduleUrl: string = import.meta.url,
+  execPath: string = Deno.execPath(),
+): string {
+  if (moduleUrl.startsWith("file:") && /\/deno-compile-[^/]+\//.test(moduleUrl)) {
+    return quoted(join(dirname(execPath), "conduit-agent"));
+  }
   if (!moduleUrl.startsWith("file:") || !moduleUrl.endsWith(".js")) return "deno task agent";
   // <dir>/hub/hub/main.js: the bundle's directory is <dir>/hub, the agent's <dir>/agent.
-  const launcher = fileURLToPath(new URL("../../agent/conduit-agent", moduleUrl));
-  return /^[\w./-]+$/.test(launcher) ? launcher : `'${launcher.replaceAll("'", `'\\''`)}'`;
+  return quoted(fileURLToPath(new URL("../../agent/conduit-agent", moduleUrl)));
+}
+
+function quoted(path: string): string {
+  return /^[\w./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }
