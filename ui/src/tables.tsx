@@ -3,6 +3,7 @@ import { For, type JSX, Show } from "solid-js";
 import type { api } from "./api.ts";
 import { caps, count, instant } from "./format.ts";
 import { Link, path } from "./router.tsx";
+import { sparkPoints } from "./sparkline.ts";
 import { Scroll, State } from "./widgets.tsx";
 
 type Site = Awaited<ReturnType<typeof api.sites.list.query>>[number];
@@ -19,11 +20,7 @@ function rate(bytesPerSecond: number): string {
 /** A small line of the tunnel's recent throughput, with the latest rate as text for everyone. */
 export function Sparkline(props: { values: number[] }) {
   const w = 96, h = 20;
-  const points = () => {
-    const v = props.values;
-    const max = Math.max(1, ...v);
-    return v.map((x, i) => `${(i / Math.max(1, v.length - 1)) * w},${h - (x / max) * (h - 2) - 1}`).join(" ");
-  };
+  const points = () => sparkPoints(props.values, w, h);
   // No samples yet (a site that never connected): a dash like the other empty cells, no empty chart.
   return (
     <Show when={props.values.length} fallback="–">
