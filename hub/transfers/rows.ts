@@ -7,6 +7,7 @@
  */
 // @ts-types="npm:@types/papaparse@^5"
 import Papa from "papaparse";
+import { BATCH_COLUMNS } from "@conduit/shared/batch-columns";
 import { FORMULA, withoutFormulaQuote } from "../csv.ts";
 
 export interface BatchRow {
@@ -121,8 +122,7 @@ function checkHeader(header: string[]): void {
   const unknown = header.filter((h) => h.trim() && !COLUMNS[normalize(h)]);
   if (unknown.length) {
     throw new BatchFileError(
-      `unknown column ${unknown.map((u) => JSON.stringify(u)).join(", ")}; use Patient ID, Patient Name, ` +
-        "Birth Date, Accession Number, Study Date, Modality, Study Instance UID, Series Instance UID, Pseudonym",
+      `unknown column ${unknown.map((u) => JSON.stringify(u)).join(", ")}; use ${BATCH_COLUMNS.join(", ")}`,
     );
   }
   if (!header.some((h) => COLUMNS[normalize(h)])) {

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import ExcelJS from "exceljs";
+import { batchTemplateCsv } from "@conduit/shared/batch-columns";
 import { BatchFileError, parseBatchFile, resultsFile } from "./rows.ts";
 
 const csv = (text: string) => new TextEncoder().encode(text);
@@ -147,4 +148,26 @@ Deno.test("resultsFile quotes formula-looking values in CSV, and a batch read ba
     },
     { row: 3, PatientID: "P2", PatientName: "DOE^JANE", AccessionNumber: "-" },
   ]);
+});
+
+Deno.test("the console's template is a batch file the hub reads: every column known, each once", async () => {
+  const template = new TextEncoder().encode(batchTemplateCsv());
+  assert.deepEqual(await parseBatchFile("template.csv", template), []);
+  // Filled in, each of its columns lands on its own key.
+  const filled = batchTemplateCsv() + "P1,DOE^JANE,19700101,A1,20240101,ct,1.2.3,1.2.3.4,ANON1\r\n";
+  const [row] = await parseBatchFile("filled.csv", new TextEncoder().encode(filled));
+  assert.deepEqual(row, {
+    row: 2,
+    keys: {
+      PatientID: "P1",
+      PatientName: "DOE^JANE",
+      PatientBirthDate: "19700101",
+      AccessionNumber: "A1",
+      StudyDate: "20240101",
+      ModalitiesInStudy: "CT",
+      StudyInstanceUID: "1.2.3",
+    },
+    pseudonym: "ANON1",
+    series: "1.2.3.4",
+  });
 });

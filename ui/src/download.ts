@@ -3,8 +3,16 @@
  * of a few megabytes is past what Chromium takes as a link, and the download silently did nothing.
  */
 export function saveBase64(filename: string, contentBase64: string, type = "application/octet-stream"): void {
-  const bytes = Uint8Array.from(atob(contentBase64), (c) => c.charCodeAt(0));
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  saveBlob(filename, new Blob([Uint8Array.from(atob(contentBase64), (c) => c.charCodeAt(0))], { type }));
+}
+
+/** Saves text the console made itself (the batch template) the same way. */
+export function saveText(filename: string, text: string, type = "text/plain"): void {
+  saveBlob(filename, new Blob([text], { type }));
+}
+
+function saveBlob(filename: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = filename;

@@ -2,9 +2,10 @@
  * Batch: choose a CSV or XLSX of searches, preview its rows with their errors, start it, follow it,
  * download the results; the batches started before, the newest first, each opening as it was started.
  */
-import { saveBase64 } from "../download.ts";
+import { saveBase64, saveText } from "../download.ts";
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
+import { batchTemplateCsv } from "@conduit/shared/batch-columns";
 import { api } from "../api.ts";
 import { auditActor, bytes, count, instant } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
@@ -170,7 +171,13 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           One row per search; columns Patient ID, Patient Name, Birth Date, Accession Number, Study Date (a
           date or a-b), Modality, Study Instance UID, Series Instance UID (with the study's UID: a transfer
           moves only that series of it), and Pseudonym: for a transfer pseudonymized at the source, the
-          patient of each study a row finds becomes that pseudonym (Patient ID and Name).
+          patient of each study a row finds becomes that pseudonym (Patient ID and Name).{" "}
+          <button
+            type="button"
+            onClick={() => saveText("batch-template.csv", batchTemplateCsv(), "text/csv")}
+          >
+            Download a template (CSV)
+          </button>
         </p>
         <form class="row" onSubmit={upload}>
           <label>
