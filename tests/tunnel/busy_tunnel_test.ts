@@ -13,12 +13,20 @@ import { responseParts } from "../support/multipart.ts";
 import { eventually } from "../support/hub.ts";
 import { sharedRig } from "../support/shared_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { busySite, RTDOSE, stopBusySite } from "./_busy_site.ts";
+import { busySite, LARGE_COUNT, LARGE_PIXELS, rssMb, RTDOSE, stopBusySite } from "./_busy_site.ts";
 import type { BusySite } from "./_busy_site.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`busy_tunnel_test: skipped: ${skip}`);
 const shared = sharedRig({ skip, setUp: busySite, stop: stopBusySite });
+
+/**
+ * What 16 slow retrievals may add to the hub's resident memory (docs/operations.md): each holds at most
+ * its stream's window (2 MiB) and the response's read-ahead (1 MiB), about 48 MiB in all, and the rest is
+ * the allocator's slack. The agent's: what 16 retrieves reading one file each at a time hold.
+ */
+const HUB_GROWTH_MB = 150;
+const AGENT_GROWTH_MB = 150;
 
 const ALL = { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
 const ONE = { accept: "application/dicom; transfer-syntax=*" };
@@ -189,6 +197,117 @@ shared.test(
     for (const [uid, [file]] of atPacs) {
       const bytes = await Deno.readFile(file);
       assert.ok(equalBytes(bytes.subarray(readPart10Header(bytes).datasetOffset), r.datasets.get(uid)!), uid);
+    }
+  },
+);
+
+/** Whether `head` (what a slow client read first) is the start of an HTTP 200 answer. */
+const ok200 = (head: string) => /^HTTP\/1\.1 200 /.test(head);
+
+/**
+ * A DICOMweb client that reads its answer 1 KB a second, on a TCP connection of its own (fetch reads
+ * ahead into its own buffers): how much it read, whether the answer ended, and `stop()` to hang up.
+ */
+async function slowClient(r: BusySite, p: string) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.hub.port });
+  await conn.write(new TextEncoder().encode(
+    `GET /dicomweb${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${r.token}\r\n` +
+      `Accept: ${ALL.accept}\r\nConnection: close\r\n\r\n`,
+  ));
+  const state = { read: 0, head: "", ended: false, stop: async () => {} };
+  let stopped = false;
+  const reading = (async () => {
+    const buffer = new Uint8Array(1024);
+    while (!stopped) {
+      const n = await conn.read(buffer);
+      if (n === null) return void (state.ended = true);
+      if (state.read === 0) state.head = new TextDecoder().decode(buffer.subarray(0, n));
+      state.read += n;
+      await new Promise((res) => setTimeout(res, 1000)); // a client that reads 1 KB a second
+    }
+  })().catch(() => {});
+  state.stop = async () => {
+    stopped = true;
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    await reading;
+  };
+  return state;
+}
+
+/** The hub's tunnel bytes received since it started (conduit_hub_tunnel_bytes, direction in). */
+async function tunnelBytesIn(r: BusySite): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${r.hub.port}/metrics`, {
+    headers: { authorization: `Bearer ${r.token}` },
+  });
+  const text = await res.text();
+  return Number(/^conduit_hub_tunnel_bytes\{direction="in"\} (\d+)/m.exec(text)![1]);
+}
+
+shared.test(
+  "16 clients reading the large study at 1 KB/s hold the hub's and the agent's memory to their windows, and other requests go on",
+  async (r) => {
+    const large = LARGE_COUNT * LARGE_PIXELS;
+    const hubBefore = rssMb(r.hub.pid);
+    const agentBefore = rssMb(r.north.pid);
+    const bytesBefore = await tunnelBytesIn(r);
+    let hubPeak = hubBefore, agentPeak = agentBefore;
+    const sampler = setInterval(() => {
+      hubPeak = Math.max(hubPeak, rssMb(r.hub.pid));
+      agentPeak = Math.max(agentPeak, rssMb(r.north.pid));
+    }, 100);
+    const slow = await Promise.all(
+      Array.from({ length: 16 }, () => slowClient(r, `/sites/north/studies/${r.large.studyUid}`)),
+    );
+    try {
+      await eventually("every slow client has the start of its answer", () => slow.every((c) => c.read > 0));
+      slow.forEach((c, i) => assert.ok(ok200(c.head), `slow client ${i}: ${c.head.slice(0, 80)}`));
+      // Meanwhile a QIDO and a whole retrieval of the same large study by a client that reads at once
+      // complete, while every slow client is still far from the end of its answer.
+      const found = await r.dicomweb(`/sites/north/studies?StudyInstanceUID=${r.large.studyUid}`);
+      assert.equal(found.status, 200);
+      assert.equal((await found.json() as unknown[]).length, 1);
+      const largeUids = await uidsOf(r.large.paths);
+      sameObjects(
+        r,
+        await objectsOf(await r.dicomweb(`/sites/north/studies/${r.large.studyUid}`, { headers: ALL })),
+        largeUids,
+        "the large study, read at once",
+      );
+      slow.forEach((c, i) => assert.ok(!c.ended && c.read < large / 10, `slow client ${i} read ${c.read}`));
+      // Once the slow clients' windows are full, the tunnel goes quiet: the site sent what they were granted,
+      // not the study 16 times over (which is what a hub that buffered would have taken in by now).
+      let last = -1;
+      const settled = await eventually("the tunnel quiet for 1 s", async () => {
+        const now = await tunnelBytesIn(r);
+        if (now === last) return now;
+        last = now;
+        await new Promise((res) => setTimeout(res, 1000));
+        return undefined;
+      }, 30_000);
+      const taken = settled - bytesBefore - large; // less the study read at once
+      hubPeak = Math.max(hubPeak, rssMb(r.hub.pid));
+      agentPeak = Math.max(agentPeak, rssMb(r.north.pid));
+      console.log(
+        `16 slow clients: tunnel took ${(taken / 1e6).toFixed(1)} MB for them (${
+          (16 * large / 1e6).toFixed(0)
+        } MB asked); hub RSS ${hubBefore.toFixed(0)} -> ${hubPeak.toFixed(0)} MB, agent ${
+          agentBefore.toFixed(0)
+        } -> ${agentPeak.toFixed(0)} MB`,
+      );
+      assert.ok(
+        taken < 16 * large / 2,
+        `the tunnel carried ${taken} bytes for clients that read a few KB each`,
+      );
+      assert.ok(hubPeak - hubBefore < HUB_GROWTH_MB, `hub RSS grew ${(hubPeak - hubBefore).toFixed(0)} MB`);
+      assert.ok(
+        agentPeak - agentBefore < AGENT_GROWTH_MB,
+        `agent RSS grew ${(agentPeak - agentBefore).toFixed(0)} MB`,
+      );
+    } finally {
+      clearInterval(sampler);
+      await Promise.all(slow.map((c) => c.stop()));
     }
   },
 );
