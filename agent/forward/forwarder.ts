@@ -305,6 +305,10 @@ export class Forwarder {
       while (next < rows.length && !lost) {
         if (!this.#running || this.queue.isPaused(destination)) return;
         const row = rows[next++];
+        if (this.queue.canceledSinceClaim(row)) {
+          this.queue.release(row.id); // dead, canceled
+          continue;
+        }
         let status: number | null;
         let error = "";
         try {
@@ -380,7 +384,7 @@ export class Forwarder {
         log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
         this.#failed(r.row, null, r.error, destination, r.permanent);
       },
-      () => !this.#running || this.queue.isPaused(destination),
+      (row) => !this.#running || this.queue.isPaused(destination) || this.queue.canceledSinceClaim(row),
       (object, sha256) => hashed.push({ sopInstanceUid: object.sopInstanceUid, path: object.key, sha256 }),
     );
     try {

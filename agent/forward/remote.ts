@@ -28,7 +28,8 @@ export async function sendRemote(
   rows: ClaimedRow[],
   archive: Archive,
   onResult: (r: RemoteResult) => void,
-  shouldStop: () => boolean,
+  /** Whether to leave `row` unsent (the worker stopping, the destination paused, the row's transfer canceled). */
+  shouldStop: (row: ClaimedRow) => boolean,
   onHashed?: (object: StoredObject, sha256: string) => void,
 ): Promise<ClaimedRow[]> {
   let next = 0;
@@ -36,7 +37,7 @@ export async function sendRemote(
   const worker = async () => {
     while (next < rows.length) {
       const row = rows[next++];
-      if (shouldStop() || session.isClosed) {
+      if (shouldStop(row) || session.isClosed) {
         unsent.push(row);
         continue;
       }

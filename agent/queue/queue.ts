@@ -286,7 +286,8 @@ export class Queue {
   /**
    * Takes a route's waiting rows out of the queue (dead, "canceled"); returns how many. Rows in flight
    * finish their attempt, and rows awaiting commitment their report, marked so that one that does not get
-   * through is not tried again.
+   * through is not tried again. Rows claimed and not yet sent are in flight too: a worker asks
+   * {@link canceledSinceClaim} before it sends each and releases those canceled (release makes them dead).
    */
   cancelRoute(route: string, now = Date.now()): number {
     return this.db.write(() => {
@@ -509,6 +510,15 @@ export class Queue {
         id,
       )
     );
+  }
+
+  /**
+   * Whether claimed row `id` belongs to a route canceled since it was claimed: its worker must not send it
+   * (until 2026-12-05 a cancel let the whole claimed batch go, up to `queue.batchSize` objects).
+   */
+  canceledSinceClaim(row: { id: number }): boolean {
+    return this.db.statement(`SELECT 1 AS one FROM queue WHERE id = ? AND last_error = '${CANCELED}'`)
+      .get(row.id) !== undefined;
   }
 
   /** Puts a claimed row back without counting an attempt (worker stopping, destination paused). */

@@ -67,6 +67,22 @@ Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows
   }
 });
 
+Deno.test("Queue.canceledSinceClaim() tells a worker which of its claimed rows a cancel took, and release makes them dead", async () => {
+  const { db, queue } = await queued();
+  try {
+    const [a, b] = queue.claim("a", 2, 2000);
+    assert.equal(queue.canceledSinceClaim(a), false);
+    queue.cancelRoute("r", 2500);
+    assert.equal(queue.canceledSinceClaim(a), true);
+    assert.equal(queue.canceledSinceClaim(b), true);
+    queue.release(b.id, 2600); // left unsent by its worker
+    assert.deepEqual(queue.list().find((r) => r.id === b.id)!.state, "dead");
+    assert.equal(queue.routeProgress("r").canceled, 2, "the one waiting and the one left unsent");
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("Queue.cancelRoute() takes waiting rows out, a row in flight at the cancel is never tried again, replay leaves them", async () => {
   const { db, queue } = await queued();
   try {
