@@ -10,6 +10,7 @@
  * | SiteNotConnectedError (never enrolled), offline   | SERVICE_UNAVAILABLE   |
  * | a site's timeout / other failure                  | GATEWAY_TIMEOUT / BAD_GATEWAY |
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
+ * | IdempotencyConflictError (a key reused)           | CONFLICT              |
  */
 import { ErasureUnsupportedError } from "../sites/erasure.ts";
 import { TRPCError } from "@trpc/server";
@@ -27,6 +28,7 @@ import {
 } from "../tunnel/errors.ts";
 import { BackendUnavailableError } from "../dicomweb/services.ts";
 import { TransferError } from "../transfers/service.ts";
+import { IdempotencyConflictError } from "../transfers/idempotency.ts";
 import { BatchFileError } from "../transfers/rows.ts";
 
 /** A NOT_FOUND for something named by id (a transfer, a batch). */
@@ -73,6 +75,7 @@ function codeOf(err: unknown): TRPCError["code"] | undefined {
     return "SERVICE_UNAVAILABLE";
   }
   if (err instanceof ErasureUnsupportedError) return "PRECONDITION_FAILED";
+  if (err instanceof IdempotencyConflictError) return "CONFLICT";
   if (err instanceof SiteRequestError) {
     if (err.code === "unknown-node" || err.code === "not-found") return "NOT_FOUND";
     if (err.code === "timeout") return "GATEWAY_TIMEOUT";

@@ -52,6 +52,13 @@ export function transfersRouter(d: Deps) {
         window: timeWindow.optional(),
         bandwidthMbps: bandwidth.optional(),
         deid: deid.optional(),
+        /**
+         * Names this request: a create with the same key by the same caller answers the job the first one
+         * made (a retry after a timeout starts nothing twice); with another request, CONFLICT.
+         */
+        idempotencyKey: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, {
+          message: "1 to 200 visible ASCII characters (no spaces)",
+        }).optional(),
       }).strict().refine((i) => i.studies || i.series, {
         message: "name studies, or series of studies, to transfer",
         path: ["studies"],
@@ -60,7 +67,8 @@ export function transfersRouter(d: Deps) {
       d.transfers.checkRequest(input); // what is wrong with the request itself first, then its sites
       await d.registry.require(input.source.site);
       await d.registry.require(input.destination.site);
-      return await d.transfers.create(input, actorOf(ctx.principal));
+      const { idempotencyKey, ...request } = input;
+      return await d.transfers.create(request, actorOf(ctx.principal), idempotencyKey);
     }),
     /**
      * Checks a transfer's `deid` as `create` does (a custom profile entry by entry, Clinical Trial

@@ -4,7 +4,7 @@
  * it (`deno task db:generate:hub`). Code imports the tables from schema.ts, which hands out the
  * dialect of the open database.
  */
-import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * One row per site. Secrets are kept only as SHA-256 hashes: the enrollment token until it is
@@ -100,7 +100,18 @@ export const transfers = sqliteTable("transfers", {
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
-});
+  /**
+   * The idempotency key `transfers.create` was given, as the SHA-256 (hex) of who created the job and the
+   * key: a create with the same key by the same caller answers this job instead of making another. Null
+   * without one (any number of jobs).
+   */
+  idempotencyKey: text("idempotency_key"),
+  /** With a key: the SHA-256 (hex) of the request it came with; the same key with another request is refused. */
+  requestHash: text("request_hash"),
+}, (t) => [
+  // Two creates with one key at once: the second insert fails here, and it answers the first's job.
+  uniqueIndex("transfers_idempotency_key").on(t.idempotencyKey),
+]);
 
 /**
  * One study of a transfer. Status: pending (not yet handed to the source), queued (at the source),

@@ -14,6 +14,7 @@ import {
   type PgColumnBuilderBase,
   pgTable,
   text,
+  uniqueIndex,
 } from "drizzle-orm/pg-core";
 import * as sqlite from "./tables.ts";
 
@@ -45,11 +46,14 @@ export function toPg<T extends SQLiteTable>(table: T) {
     if (config.columns.includes(c as any)) columns[key] = column(c as SQLiteColumn);
   }
   const indexes = config.indexes.map((i) => {
-    if (i.config.unique || i.config.where) {
-      throw new Error(`hub schema: index ${i.config.name}: only plain indexes are mapped to PostgreSQL`);
+    if (i.config.where) {
+      throw new Error(
+        `hub schema: index ${i.config.name}: only plain and unique indexes are mapped to PostgreSQL`,
+      );
     }
     return {
       name: i.config.name,
+      unique: i.config.unique,
       columns: i.config.columns.map((c) => {
         if (!("name" in c)) throw new Error(`hub schema: index ${i.config.name}: only columns are mapped`);
         return c.name;
@@ -61,7 +65,7 @@ export function toPg<T extends SQLiteTable>(table: T) {
     const byName = new Map(Object.values(t).map((c) => [c.name, c]));
     return indexes.map((i) => {
       const [first, ...rest] = i.columns.map((name) => byName.get(name)!);
-      return index(i.name).on(first, ...rest);
+      return (i.unique ? uniqueIndex : index)(i.name).on(first, ...rest);
     });
   });
 }

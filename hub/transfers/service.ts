@@ -29,6 +29,7 @@ import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withou
 import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
 import { nodeWaitNote, taskProgress } from "./progress.ts";
 import { atomically } from "../db/atomic.ts";
+import { earlierJob, type Keyed, keyed } from "./idempotency.ts";
 import type { TransferLeases } from "../cluster/transfer_lease.ts";
 
 export type { Endpoint, TransferView };
@@ -211,7 +212,14 @@ export class TransferService {
     }
   }
 
-  async create(input: CreateTransfer, createdBy: string): Promise<{ id: string }> {
+  /**
+   * Makes a job. With `idempotencyKey`, a create with the same key by the same `createdBy` answers the job
+   * the first one made, even while both run at once (idempotency.ts).
+   */
+  async create(input: CreateTransfer, createdBy: string, idempotencyKey?: string): Promise<{ id: string }> {
+    const key = idempotencyKey === undefined ? undefined : await keyed(createdBy, idempotencyKey, input);
+    const earlier = key && await earlierJob(this.db, key);
+    if (earlier) return earlier;
     this.checkRequest(input);
     const tasks = tasksOf(input);
     for (const e of [input.source, input.destination]) {
@@ -221,8 +229,29 @@ export class TransferService {
       throw new TransferError("the source and the destination are the same");
     }
     for (const e of [input.source, input.destination]) if (e.node) await this.#checkNode(e.site, e.node);
-    const now = Date.now();
     const transferId = id();
+    try {
+      await this.#insert(transferId, input, tasks, createdBy, key);
+    } catch (err) {
+      // Another create with the same key got in first (the key's unique index): its job is the answer.
+      const first = key && await earlierJob(this.db, key);
+      if (first) return first;
+      throw err;
+    }
+    this.log.info("transfer created", { transfer: transferId, studies: tasks.length, by: createdBy });
+    void this.tick();
+    return { id: transferId };
+  }
+
+  /** A job's row, its tasks' and its audit entry, in one transaction. */
+  async #insert(
+    transferId: string,
+    input: CreateTransfer,
+    tasks: ReturnType<typeof tasksOf>,
+    createdBy: string,
+    key: Keyed | undefined,
+  ): Promise<void> {
+    const now = Date.now();
     await atomically(this.db, (tx) => [
       tx.insert(transfers).values({
         id: transferId,
@@ -241,6 +270,7 @@ export class TransferService {
         createdBy,
         createdAt: now,
         updatedAt: now,
+        ...(key ?? {}),
       }),
       tx.insert(transferTasks).values(
         tasks.map(({ study, series }) => ({
@@ -262,9 +292,6 @@ export class TransferService {
         ...(input.deid ? { deid: deidView({ deid: storedDeid(input.deid) } as TransferRow) } : {}),
       }),
     ]);
-    this.log.info("transfer created", { transfer: transferId, studies: tasks.length, by: createdBy });
-    void this.tick();
-    return { id: transferId };
   }
 
   /**

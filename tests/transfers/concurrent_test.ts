@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readPart10Header } from "@conduit/shared/dicom";
 import { atPacs, finished, rigTest, seed } from "./_rig.ts";
 import { eventually } from "../support/hub.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
 
 const uidsOf = async (paths: string[]) =>
   new Set(
@@ -67,5 +68,63 @@ rigTest(
     const partOfB = [...pacs.keys()].filter((uid) => bUids.has(uid)).length;
     assert.ok(partOfB < 100, `the cancel stopped B (${partOfB} of 100 went)`);
     assert.equal(pacs.size, 40 + partOfB, "nothing else at the PACS");
+  },
+);
+
+rigTest(
+  "transfers.create with an idempotency key: 8 at once and a retry make one job; the key with another request is CONFLICT",
+  async (r) => {
+    const study = await seed(r, "conc-key", 5);
+    const other = await seed(r, "conc-key-other", 2);
+    const request = {
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [study.studyUid],
+      idempotencyKey: "nightly-2026-12-05/row-17",
+    };
+    // A script's create, sent 8 times at once (each as a separate HTTP request), then once more after.
+    const ids = await Promise.all(Array.from({ length: 8 }, () => r.client.transfers.create.mutate(request)));
+    assert.equal(new Set(ids.map((j) => j.id)).size, 1, `one job: ${JSON.stringify(ids)}`);
+    const { id } = ids[0];
+    assert.deepEqual(await r.client.transfers.create.mutate(request), { id }, "a retry answers the same job");
+    const mine = (await r.client.transfers.list.query()).filter((t) =>
+      t.tasks[0]?.studyInstanceUid === study.studyUid
+    );
+    assert.equal(mine.length, 1, "one job of that study in the list");
+    await assert.rejects(
+      r.client.transfers.create.mutate({ ...request, studies: [other.studyUid] }),
+      (err: Error & { data?: { code?: string } }) => {
+        assert.equal(err.data?.code, "CONFLICT");
+        assert.match(err.message, new RegExp(`given before with another request \\(transfer ${id}\\)`));
+        return true;
+      },
+    );
+    // Another caller's key is its own; a request without a key makes a job each time.
+    const admin = createConduitClient({
+      url: r.url,
+      token: (await r.hub.tokens.create("other", "operator")).token,
+    });
+    const theirs = await admin.transfers.create.mutate(request);
+    assert.notEqual(theirs.id, id);
+    const { idempotencyKey: _, ...unkeyed } = request;
+    const [u1, u2] = [
+      await r.client.transfers.create.mutate(unkeyed),
+      await r.client.transfers.create.mutate(unkeyed),
+    ];
+    assert.notEqual(u1.id, u2.id);
+    await assert.rejects(
+      r.client.transfers.create.mutate({ ...request, idempotencyKey: "has a space" }),
+      /visible ASCII/,
+    );
+
+    // The job runs once: the PACS gets each object once.
+    for (const job of [id, theirs.id, u1.id, u2.id]) {
+      assert.equal((await finished(r, job, 60_000)).status, "success");
+    }
+    const pacs = await eventually("5 objects at the PACS", async () => {
+      const now = await atPacs(r);
+      return now.size >= 5 ? now : undefined;
+    });
+    assert.ok([...pacs.values()].every((n) => n === 1), "each object once");
   },
 );
