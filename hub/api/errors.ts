@@ -11,6 +11,7 @@
  * | a site's timeout / other failure                  | GATEWAY_TIMEOUT / BAD_GATEWAY |
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
  * | IdempotencyConflictError (a key reused)           | CONFLICT              |
+ * | anything else                                     | INTERNAL_SERVER_ERROR, "internal error" |
  */
 import { ErasureUnsupportedError } from "../sites/erasure.ts";
 import { TRPCError } from "@trpc/server";
@@ -103,6 +104,9 @@ export function toTrpcError(err: unknown): TRPCError {
     const prefix = cause instanceof SiteRequestError ? "the site answered: " : "";
     return new TRPCError({ code, message: prefix + (cause as Error).message, cause: cause as Error });
   }
-  if (err instanceof TRPCError) return err;
-  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error", cause: err });
+  // tRPC wraps whatever a procedure threw in an INTERNAL_SERVER_ERROR with that error's own message (a
+  // database error names tables, columns and values): only a TRPCError thrown as such keeps its message.
+  // Until 2026-12-05 that message reached the client. The cause is kept for the hub's log.
+  if (err instanceof TRPCError && !(err.code === "INTERNAL_SERVER_ERROR" && err.cause)) return err;
+  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error", cause: cause as Error });
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
+import { TRPCError } from "@trpc/server";
 import { toTrpcError } from "./errors.ts";
 
 /** The shape of a transfer's `window`: one window or a list of them. */
@@ -37,4 +38,18 @@ Deno.test("toTrpcError() says what is wrong inside a union (one window or a list
     refusal({ window: "22:00" }),
     "the input was refused: window: expected object or array, received string",
   );
+});
+
+Deno.test("toTrpcError() answers 'internal error' for what a procedure threw unforeseen, keeping it as the cause", () => {
+  // As tRPC hands it over: what the procedure threw, wrapped with its own message.
+  const thrown = new Error("SQLITE_CONSTRAINT: UNIQUE constraint failed: transfers.idempotency_key");
+  const err = toTrpcError(new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: thrown }));
+  assert.equal(err.code, "INTERNAL_SERVER_ERROR");
+  assert.equal(err.message, "internal error");
+  assert.equal(err.cause, thrown, "the hub's log still gets what happened");
+  // A TRPCError a procedure threw itself keeps its code and sentence.
+  const own = new TRPCError({ code: "UNAUTHORIZED", message: "the credential was revoked or has expired" });
+  assert.equal(toTrpcError(own), own);
+  const ownInternal = new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "the hub is stopping" });
+  assert.equal(toTrpcError(ownInternal).message, "the hub is stopping");
 });
