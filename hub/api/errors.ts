@@ -9,6 +9,7 @@
  * | UnknownSiteError; a site's unknown node or object | NOT_FOUND             |
  * | SiteNotConnectedError (never enrolled), offline   | SERVICE_UNAVAILABLE   |
  * | a site's timeout / other failure                  | GATEWAY_TIMEOUT / BAD_GATEWAY |
+ * | StreamResetError (the site broke a request off)   | BAD_GATEWAY           |
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
  * | IdempotencyConflictError (a key reused)           | CONFLICT              |
  * | anything else                                     | INTERNAL_SERVER_ERROR, "internal error" |
@@ -16,7 +17,7 @@
 import { ErasureUnsupportedError } from "../sites/erasure.ts";
 import { TRPCError } from "@trpc/server";
 import { ZodError, type ZodInvalidTypeIssue, type ZodIssue } from "zod";
-import { SessionClosedError } from "@conduit/shared/tunnel";
+import { SessionClosedError, StreamResetError } from "@conduit/shared/tunnel";
 import { AccessError } from "../auth/permissions.ts";
 import { TokenError } from "../auth/tokens.ts";
 import { UserError } from "../auth/users.ts";
@@ -77,6 +78,7 @@ function codeOf(err: unknown): TRPCError["code"] | undefined {
   }
   if (err instanceof ErasureUnsupportedError) return "PRECONDITION_FAILED";
   if (err instanceof IdempotencyConflictError) return "CONFLICT";
+  if (err instanceof StreamResetError) return "BAD_GATEWAY";
   if (err instanceof SiteRequestError) {
     if (err.code === "unknown-node" || err.code === "not-found") return "NOT_FOUND";
     if (err.code === "timeout") return "GATEWAY_TIMEOUT";
@@ -101,8 +103,10 @@ export function toTrpcError(err: unknown): TRPCError {
   }
   const code = codeOf(cause);
   if (code) {
-    const prefix = cause instanceof SiteRequestError ? "the site answered: " : "";
-    return new TRPCError({ code, message: prefix + (cause as Error).message, cause: cause as Error });
+    const message = cause instanceof StreamResetError
+      ? "the site broke the request off before answering: try again"
+      : (cause instanceof SiteRequestError ? "the site answered: " : "") + (cause as Error).message;
+    return new TRPCError({ code, message, cause: cause as Error });
   }
   // tRPC wraps whatever a procedure threw in an INTERNAL_SERVER_ERROR with that error's own message (a
   // database error names tables, columns and values): only a TRPCError thrown as such keeps its message.

@@ -40,9 +40,9 @@ export async function startCluster(opts: {
   });
   const peers = new ClusterPeers(
     leases,
-    (site) => {
+    async (site) => {
       const live = opts.sessions.get(site);
-      return live && !live.session.isClosed ? live.session.open() : undefined;
+      return live && !live.session.isClosed ? await opts.sessions.open(site) : undefined;
     },
     log,
     (site) => {

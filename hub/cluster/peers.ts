@@ -166,8 +166,11 @@ export class ClusterPeers {
 
   constructor(
     private readonly leases: ClusterLeases,
-    /** A new stream on the tunnel of a site this hub holds, or undefined. */
-    private readonly local: (site: string) => Stream | undefined,
+    /**
+     * A new stream on the tunnel of a site this hub holds (once its agent takes one more), or undefined;
+     * throws when the agent's streams all stayed in use (the message says so).
+     */
+    private readonly local: (site: string) => Promise<Stream | undefined>,
     private readonly log: Logger,
     /** The features the agent of a site this hub holds named in its hello; undefined when not held here. */
     private readonly featuresHere: (site: string) => readonly string[] | undefined = () => undefined,
@@ -480,13 +483,18 @@ export class ClusterPeers {
         await channel.end();
         return;
       }
-      const to = this.local(site);
+      let to: Stream | undefined, busy: string | undefined;
+      try {
+        to = await this.local(site);
+      } catch (err) {
+        busy = (err as Error).message;
+      }
       if (!to) {
-        this.#count("in", "not-here");
+        this.#count("in", busy ? "failed" : "not-here");
         counted = true;
         await channel.send({
           ok: false,
-          message: `site ${site} is not connected to this hub (it may be moving)`,
+          message: busy ?? `site ${site} is not connected to this hub (it may be moving)`,
           ...relays,
         });
         await channel.end();

@@ -38,7 +38,7 @@ import {
   SiteUnavailableError,
   UnknownSiteError,
 } from "../tunnel/errors.ts";
-import { SessionClosedError } from "@conduit/shared/tunnel";
+import { SessionClosedError, StreamResetError } from "@conduit/shared/tunnel";
 import type { HubMetrics } from "../metrics.ts";
 import { dicomwebMetrics } from "./metrics.ts";
 
@@ -109,6 +109,10 @@ export function dicomwebApp(
       err instanceof SessionClosedError || err instanceof SiteNotConnectedError
     ) {
       return problem(c, 503, err.message);
+    }
+    if (err instanceof StreamResetError) {
+      // The site's agent broke the request off (it reset the stream) before answering.
+      return problem(c, 502, "the site broke the request off before answering: try again");
     }
     if (err instanceof SiteRequestError) {
       const status = err.code === "unknown-node" || err.code === "not-found"

@@ -5,6 +5,14 @@ export class SiteUnavailableError extends Error {
   override name = "SiteUnavailableError";
 }
 
+/**
+ * The site's agent takes at most 256 streams from the hub at once (each request and each object relayed to
+ * it is one), and all of them stayed in use while this request waited its turn.
+ */
+export class SiteBusyError extends SiteUnavailableError {
+  override name = "SiteBusyError";
+}
+
 /** A site answered a request with an `error` reply: its code (unknown-node, timeout, dimse...) and message. */
 export class SiteRequestError extends Error {
   override name = "SiteRequestError";

@@ -18,6 +18,7 @@ import {
   type RequestOf,
   Session,
   type Stream,
+  StreamsBusyError,
   type Transport,
 } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
@@ -25,9 +26,16 @@ import type { SeenFacts, SiteRegistry } from "../sites/registry.ts";
 import { type RelayLimiter, relayStream } from "./relay.ts";
 import type { Throttle } from "../transfers/bandwidth.ts";
 import type { RelayPolicy } from "./relay_policy.ts";
-import { SiteRequestError, SiteUnavailableError } from "./errors.ts";
+import { SiteBusyError, SiteRequestError, SiteUnavailableError } from "./errors.ts";
 
-export { SiteRequestError, SiteUnavailableError };
+export { SiteBusyError, SiteRequestError, SiteUnavailableError };
+
+/**
+ * How long a request waits for one of the streams a site's agent takes at once (256) to end, when all are
+ * in use, before it is answered SiteBusyError (503): requests beyond the agent's limit queue, first come
+ * first served, instead of being refused by the agent.
+ */
+const STREAM_WAIT_MS = 10_000;
 
 /** The operations whose answer is replies only, no bytes (`replies()` reads them). */
 export type RecordOp = Exclude<Op, "retrieve" | "store" | "relay" | "frames" | "render" | "bulkdata">;
@@ -141,7 +149,7 @@ export class Sessions {
   /** A new stream to the agent of `site`: on its session here, or through the hub that holds it. */
   async open(site: string): Promise<Stream> {
     const live = this.#live.get(site);
-    if (live) return live.session.open();
+    if (live) return await this.#openOn(live);
     if (this.elsewhere) {
       try {
         return await this.elsewhere.open(site);
@@ -161,12 +169,25 @@ export class Sessions {
     flow: { from: string; route?: string },
   ): Promise<{ stream: Stream; downlinkApplied: boolean }> {
     const live = this.#live.get(site);
-    if (live) return { stream: live.session.open(), downlinkApplied: false };
+    if (live) return { stream: await this.#openOn(live), downlinkApplied: false };
     if (!this.elsewhere?.openRelay) return { stream: await this.open(site), downlinkApplied: false };
     try {
       return await this.elsewhere.openRelay(site, flow);
     } catch (err) {
       throw new SiteUnavailableError((err as Error).message);
+    }
+  }
+
+  /** A stream to the agent of a site held here, once the agent takes one more (STREAM_WAIT_MS). */
+  async #openOn(live: SiteSession): Promise<Stream> {
+    try {
+      return await live.session.openWhenFree(STREAM_WAIT_MS);
+    } catch (err) {
+      if (!(err instanceof StreamsBusyError)) throw err;
+      throw new SiteBusyError(
+        `site ${live.site} has as many requests open at once as its agent takes (256), and none ended within ` +
+          `${STREAM_WAIT_MS / 1000} s: try again later`,
+      );
     }
   }
 

@@ -42,6 +42,11 @@ export interface SessionOptions {
   sendPayload?: number;
   /** Streams the peer may have open at once; one more is refused with RST. */
   maxStreams?: number;
+  /**
+   * Streams this side may have open to the peer at once (the peer's `maxStreams`; 256, every agent's):
+   * `openWhenFree` waits for one of them to end rather than open one the peer would refuse.
+   */
+  peerMaxStreams?: number;
   /** Data writes wait while the transport holds more than this many unsent bytes. */
   highWater?: number;
   /** Called for each stream the peer opens. */
@@ -55,6 +60,11 @@ export interface SessionEnd {
   message: string;
   /** Whether this side decided it (false: the peer or the network did). */
   local: boolean;
+}
+
+/** `openWhenFree` waited its time and every stream the peer takes was still open. */
+export class StreamsBusyError extends Error {
+  override name = "StreamsBusyError";
 }
 
 export class SessionClosedError extends Error {
@@ -95,6 +105,9 @@ export class Session {
   #nextId: number;
   #highestPeer = 0;
   #peerStreams = 0;
+  /** Streams this side opened that are still open, and the callers of openWhenFree waiting, in order. */
+  #ownStreams = 0;
+  readonly #slotWaiters: { ready(): void; fail(e: Error): void }[] = [];
   #goingAway = false;
   #peerGoingAway = false;
   #end?: SessionEnd;
@@ -127,6 +140,7 @@ export class Session {
       maxPayload: options.maxPayload ?? LARGE_PAYLOAD,
       sendPayload: Math.min(options.sendPayload ?? MAX_PAYLOAD, LARGE_PAYLOAD),
       maxStreams: options.maxStreams ?? 256,
+      peerMaxStreams: options.peerMaxStreams ?? 256,
       highWater: options.highWater ?? 4 * 1024 * 1024,
     };
     this.#nextId = options.side === "client" ? 1 : 2;
@@ -165,16 +179,59 @@ export class Session {
 
   /** Opens a stream to the peer. Throws once the session is closed or either side is going away. */
   open(): Stream {
+    this.#checkOpen();
+    this.#ownStreams++;
+    return this.#newStream();
+  }
+
+  #checkOpen(): void {
     if (this.#end) throw this.#closedError();
     if (this.#goingAway || this.#peerGoingAway) {
       throw new SessionClosedError(Reason.Normal, "the session is going away: no new streams");
     }
+  }
+
+  /** A stream of its own, counted in #ownStreams by the caller. */
+  #newStream(): Stream {
     const id = this.#nextId;
     this.#nextId += 2;
     const stream = new Stream(id, this.#host);
     this.#streams.set(id, stream);
     this.#send({ type: FrameType.WindowUpdate, flags: Flag.SYN, stream: id, length: 0 });
     return stream;
+  }
+
+  /**
+   * Opens a stream once the peer takes one more: while `peerMaxStreams` streams this side opened are open,
+   * waits (first come, first served) for one of them to end, at most `timeoutMs` (then StreamsBusyError).
+   * Throws as `open()` does once the session is closed or going away.
+   */
+  async openWhenFree(timeoutMs: number): Promise<Stream> {
+    if (this.#ownStreams < this.#options.peerMaxStreams && this.#slotWaiters.length === 0) return this.open();
+    this.#checkOpen();
+    // Resolved with the slot of a stream that ended already counted for this caller (#forget).
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        ready: () => (clearTimeout(timer), resolve()),
+        fail: (e: Error) => (clearTimeout(timer), reject(e)),
+      };
+      const timer = setTimeout(() => {
+        this.#slotWaiters.splice(this.#slotWaiters.indexOf(waiter), 1);
+        reject(
+          new StreamsBusyError(
+            `the peer's ${this.#options.peerMaxStreams} streams stayed in use for ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.#slotWaiters.push(waiter);
+    });
+    try {
+      this.#checkOpen();
+    } catch (err) {
+      this.#freeSlot();
+      throw err;
+    }
+    return this.#newStream();
   }
 
   /** Measures one round trip; rejects after `timeoutMs` or when the session ends. */
@@ -251,6 +308,8 @@ export class Session {
     const error = this.#closedError();
     for (const stream of this.#streams.values()) stream._fail(error);
     this.#streams.clear();
+    this.#ownStreams = 0;
+    for (const waiter of this.#slotWaiters.splice(0)) waiter.fail(error);
     for (const ping of this.#pings.values()) ping.reject(error);
     this.#pings.clear();
     this.#resolveEnded(end);
@@ -281,6 +340,18 @@ export class Session {
     if (this.#streams.get(stream.id) !== stream) return;
     this.#streams.delete(stream.id);
     if (this.#isPeerId(stream.id)) this.#peerStreams--;
+    else this.#freeSlot();
+  }
+
+  /** One stream of ours fewer: the first caller of openWhenFree waiting takes the slot at once. */
+  #freeSlot(): void {
+    if (this.#end) return; // every count was dropped at the end
+    this.#ownStreams--;
+    if (this.#ownStreams >= this.#options.peerMaxStreams) return;
+    const waiter = this.#slotWaiters.shift();
+    if (!waiter) return;
+    this.#ownStreams++;
+    waiter.ready();
   }
 
   #isPeerId(id: number): boolean {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeFrame, Flag, FrameType, HEADER_BYTES, LARGE_PAYLOAD, Reason } from "./frame.ts";
-import { Session, type SessionEnd } from "./session.ts";
+import { Session, SessionClosedError, type SessionEnd, StreamsBusyError } from "./session.ts";
 import type { Stream } from "./stream.ts";
 import { memoryPair, type MemoryTransport } from "./transport.ts";
 
@@ -390,5 +390,37 @@ Deno.test("Session: a reader that drains its queue is never taken for a deaf one
   assert.equal(got.byteLength, 2_000_000);
   assert.equal(client.isClosed || server.isClosed, false);
   client.close();
+  server.close();
+});
+
+Deno.test("Session.openWhenFree() waits, first come first served, for a stream of its own to end rather than open one the peer refuses", async () => {
+  const [a, b] = memoryPair();
+  const server = new Session(b, { side: "server", maxStreams: 2 });
+  const client = new Session(a, { side: "client", peerMaxStreams: 2 });
+  const first = await client.openWhenFree(1000), second = await client.openWhenFree(1000);
+  let third: Stream | undefined, fourth: Stream | undefined;
+  const waiting = [
+    client.openWhenFree(10_000).then((s) => third = s),
+    client.openWhenFree(10_000).then((s) => fourth = s),
+  ];
+  await tick(20);
+  assert.equal(third, undefined, "no third stream while two are open");
+  first.reset("done");
+  await waiting[0];
+  await tick(20);
+  assert.equal(fourth, undefined, "the fourth waits for the next stream to end");
+  await second.close(); // half-closed only: still open
+  await tick(20);
+  assert.equal(fourth, undefined);
+  second.reset("done");
+  await waiting[1];
+  await third!.write(new Uint8Array([3]));
+  await fourth!.write(new Uint8Array([4]));
+  await tick(20);
+  assert.ok(!third!.signal.aborted && !fourth!.signal.aborted, "the peer took both (no RST)");
+  await assert.rejects(client.openWhenFree(50), StreamsBusyError);
+  const late = client.openWhenFree(10_000);
+  client.close();
+  await assert.rejects(late, SessionClosedError);
   server.close();
 });
