@@ -312,4 +312,37 @@ shared.test(
   },
 );
 
+shared.test(
+  "a QIDO asked while 16 retrievals of the large study stream at full speed is answered before the first of them ends",
+  async (r) => {
+    const large = LARGE_COUNT * LARGE_PIXELS;
+    const ended: number[] = [];
+    const started = new Set<number>();
+    const retrievals = Array.from({ length: 16 }, async (_, i) => {
+      const res = await r.dicomweb(`/sites/north/studies/${r.large.studyUid}`, { headers: ALL });
+      assert.equal(res.status, 200);
+      let bytes = 0;
+      for await (const chunk of res.body!) {
+        bytes += chunk.byteLength;
+        if (bytes > 1024 * 1024) started.add(i);
+      }
+      ended.push(performance.now());
+      return bytes;
+    });
+    await eventually("every retrieval under way", () => started.size === 16 || ended.length > 0);
+    assert.equal(
+      ended.length,
+      0,
+      "no retrieval ended before all had started: the study is too small to tell",
+    );
+    const found = await r.dicomweb(`/sites/north/studies?StudyInstanceUID=${r.large.studyUid}`);
+    assert.equal(found.status, 200);
+    assert.equal((await found.json() as unknown[]).length, 1);
+    const answered = performance.now();
+    const sizes = await Promise.all(retrievals);
+    assert.ok(sizes.every((n) => n > large), `each got the whole study: ${sizes}`);
+    assert.ok(answered < Math.min(...ended), "the QIDO was answered before the first retrieval ended");
+  },
+);
+
 shared.tearDown("busy tunnel: the rig stops");
