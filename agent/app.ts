@@ -37,6 +37,7 @@ import {
   nodeTlsMaterial,
   reloadTlsFiles,
   scpTlsMaterial,
+  tlsFileEntries,
 } from "./config/tls_files.ts";
 import type { NodeAddress } from "./dimse/handlers.ts";
 import { AgentMetrics } from "./metrics.ts";
@@ -46,6 +47,7 @@ import { NodeOperations } from "./nodes/operations.ts";
 import { LazyStorageCommitment } from "./commitment/lazy.ts";
 import type { CommitmentRequests } from "./forward/commitment_requests.ts";
 import { compileRoutes } from "./routing/rules.ts";
+import { reloadConfig } from "./reload.ts";
 import { loadProfile } from "./deid/load_profile.ts";
 import { Queue } from "./queue/queue.ts";
 import { Forwarder } from "./forward/forwarder.ts";
@@ -103,6 +105,12 @@ export interface RunningAgent {
    * True when every group's new files are used.
    */
   reloadTls(): boolean;
+  /**
+   * Reads the configuration file again (SIGHUP; `load` as at start) and applies its `nodes`, `routes` and
+   * `dimse.allowedCallingAets` at once (reload.ts); other keys changed are logged as waiting for a restart;
+   * a file that does not load or check changes nothing. True when the file's settings are in force.
+   */
+  reloadConfig(load: () => AgentConfig): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -167,20 +175,24 @@ async function startLocked(
       maxOpsInvoked: n.maxOpsInvoked,
     }));
   const scpTls = scpTlsMaterial(config);
-  const routes = compileRoutes(config);
+  // The routes in force: compiled at start, replaced by a reload (reload.ts).
+  let routes = compileRoutes(config);
   const queue = new Queue(db);
   const copies = new Copies(db);
   const key = siteKey(config);
   let tunnel: TunnelClient | undefined;
-  // Storage Commitment as SCU, loaded only where a node asks for it (or rows still await a report).
-  const commitmentRequests: CommitmentRequests | undefined =
+  // Storage Commitment as SCU, loaded only where a node asks for it (or rows still await a report), at
+  // start or when a reload adds such a node.
+  const newCommitmentRequests = async () =>
+    new (await import("./forward/commitment_requests.ts")).CommitmentRequests(
+      config,
+      queue,
+      log.child({ part: "forward-commitment" }),
+      metrics.onCommitmentEvent,
+    );
+  let commitmentRequests: CommitmentRequests | undefined =
     Object.values(config.nodes).some((n) => n.storageCommitment) || queue.hasCommitting()
-      ? new (await import("./forward/commitment_requests.ts")).CommitmentRequests(
-        config,
-        queue,
-        log.child({ part: "forward-commitment" }),
-        metrics.onCommitmentEvent,
-      )
+      ? await newCommitmentRequests()
       : undefined;
   const forwarder = new Forwarder(
     config,
@@ -189,7 +201,7 @@ async function startLocked(
     log.child({ part: "forward" }),
     metrics.onForwardEvent,
     () => tunnel?.session,
-    new DeidStage(copies, archive, log.child({ part: "deid" }), stageSettings(routes, copies, key)),
+    new DeidStage(copies, archive, log.child({ part: "deid" }), stageSettings(() => routes, copies, key)),
     commitmentRequests,
   );
   try {
@@ -297,13 +309,15 @@ async function startLocked(
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
       commitment,
       // Without a node that asks for Storage Commitment, a report answers no request of ours: Success, ignored.
-      commitmentReports: commitmentRequests ?? {
+      commitmentReports: {
         received: (report, from) =>
-          Promise.resolve(log.info("storage commitment report for no open request ignored", {
-            part: "forward-commitment",
-            transaction: hashUid(report.transactionUid),
-            from: from.callingAet,
-          })),
+          commitmentRequests ? commitmentRequests.received(report, from) : Promise.resolve(
+            log.info("storage commitment report for no open request ignored", {
+              part: "forward-commitment",
+              transaction: hashUid(report.transactionUid),
+              from: from.callingAet,
+            }),
+          ),
       },
       log: log.child({ part: "dimse" }),
       onEvent: metrics.onDimseEvent,
@@ -399,7 +413,10 @@ async function startLocked(
         db,
         files: archive,
         aet: config.dimse.aet,
-        nodeNames: new Set(Object.keys(config.nodes)),
+        // The nodes in force (a reload changes them).
+        get nodeNames() {
+          return new Set(Object.keys(config.nodes));
+        },
         forwarder,
         agentVersion: VERSION,
         deid: { copies, hasKey: key !== undefined },
@@ -468,6 +485,9 @@ async function startLocked(
       if (stopping) return false;
       const now = Date.now();
       const reloads = reloadTlsFiles(config, now);
+      // The files of nodes a configuration reload removed are no longer followed.
+      const named = new Set(tlsFileEntries(config).map((e) => e.label));
+      expiries = expiries.filter((e) => named.has(e.label));
       if (!reloads.length) {
         tlsLog.info("TLS reload asked: nothing to reload, no TLS file is configured");
         return false;
@@ -497,6 +517,33 @@ async function startLocked(
       stopCertificateWatch();
       stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
       return reloads.every((r) => !r.error);
+    },
+    reloadConfig(load) {
+      if (stopping) return Promise.resolve(false);
+      return reloadConfig(
+        {
+          config,
+          prepare: async (next) => {
+            // The first node that asks for Storage Commitment: its requests are loaded before it is in force.
+            if (commitmentRequests || !Object.values(next.nodes).some((n) => n.storageCommitment)) return;
+            commitmentRequests = await newCommitmentRequests();
+          },
+          replaceRoutes: (compiled) => {
+            routes = compiled;
+            ingest.replaceRoutes(compiled);
+          },
+          replaceAllowedCallingAets: (aets) => scp.replaceAllowedCallingAets(aets),
+          reconfigureDestinations: (changed) => {
+            if (commitmentRequests && !forwarder.commitments) {
+              forwarder.commitments = commitmentRequests;
+              commitmentRequests.start();
+            }
+            forwarder.reconfigure(changed);
+          },
+        },
+        load,
+        log.child({ part: "config" }),
+      );
     },
     async stop() {
       clearTimeout(settle);

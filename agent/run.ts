@@ -105,8 +105,14 @@ export async function runAgent(args: string[]): Promise<number> {
     log.error("agent failed to start", { reason: (err as Error).message });
     return 1;
   }
-  // SIGHUP: the renewed TLS files (dimse.tls, hub.*, nodes.*.tls), read again (docs/operations.md).
-  const stopReloads = onReloadSignal(log, "agent", () => agent.reloadTls());
+  // SIGHUP: the configuration file (its nodes, routes and allowed calling AE titles), then the renewed TLS
+  // files (dimse.tls, hub.*, nodes.*.tls), read again (docs/operations.md); one reload at a time.
+  let reloading = Promise.resolve();
+  const stopReloads = onReloadSignal(log, "agent", () =>
+    reloading = reloading.then(async () => {
+      await agent.reloadConfig(() => commandLineConfig(values));
+      agent.reloadTls();
+    }).catch((err) => log.error("agent reload failed", { reason: (err as Error).message })));
   await untilStopSignal(log, "agent");
   stopReloads();
   await agent.stop();

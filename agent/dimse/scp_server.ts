@@ -29,6 +29,8 @@ export interface ScpServer {
   tlsPort?: number;
   /** New TLS handshakes use this material (a renewed certificate); associations open keep theirs. */
   replaceTlsMaterial(material: TlsServerMaterial): void;
+  /** The calling AE titles allowed from the next association request on; associations open go on. */
+  replaceAllowedCallingAets(aets: string[]): void;
   activeAssociations(): number;
   close(): Promise<void>;
 }
@@ -124,6 +126,9 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
     replaceTlsMaterial: (material) => {
       if (!secure) throw new Error("no DICOM over TLS port: dimse.tls was not set at start");
       secure.setMaterial(material);
+    },
+    replaceAllowedCallingAets: (aets) => {
+      shared.options = { ...shared.options, allowedCallingAets: [...aets] };
     },
     activeAssociations: () => shared.active,
     close: () => {

@@ -39,6 +39,10 @@ const SWEEP_MS = 5_000;
  */
 export const STOP_GRACE_MS = 5_000;
 
+/** Logged when the workers of a destination that names no configured node start: its rows wait. */
+export const UNCONFIGURED =
+  "rows wait for a node no longer in the configuration: they are sent once a reload or a restart brings it back";
+
 class Wakeup {
   #waiters = new Set<() => void>();
   /** Resolves after `ms`, or sooner on wake(). */
@@ -84,8 +88,11 @@ export class Forwarder {
     private readonly tunnel: () => Session | undefined = () => undefined,
     /** The de-identification stage, for `deid:<route>` rows (routes and transfers that de-identify). */
     private readonly stage?: DeidStage,
-    /** Storage Commitment requests to nodes that ask for it (`storageCommitment`). */
-    private readonly commitments?: CommitmentRequests,
+    /**
+     * Storage Commitment requests to nodes that ask for it (`storageCommitment`); set later when a reload
+     * adds the first such node (its workers then start anew and use it).
+     */
+    public commitments?: CommitmentRequests,
   ) {
     this.#done = new DoneBatch(
       queue,
@@ -146,6 +153,15 @@ export class Forwarder {
     return [...new Set([...this.destinations(), ...this.#wakeups.keys()])];
   }
 
+  /**
+   * False for a node destination with no node of that name in the configuration in force (its rows wait
+   * for the node to come back); true for configured nodes, other sites' destinations and stage rows.
+   */
+  configured(destination: string): boolean {
+    return destination in this.config.nodes || parseRemoteDestination(destination) !== undefined ||
+      stageRoute(destination) !== undefined;
+  }
+
   /** Starts workers for a destination that has none yet (a transfer to a site no route names). */
   ensure(destination: string): void {
     if (!this.#running || this.#wakeups.has(destination)) return;
@@ -204,6 +220,26 @@ export class Forwarder {
     this.#done.flush();
   }
 
+  /**
+   * The configuration changed under these destinations (a reload on SIGHUP: a node added, removed or given
+   * another address): their workers finish the batch they are sending, release their associations and
+   * give way to new ones, which read the node in force (none: its rows wait). Destinations the routes in
+   * force name get workers if they have none.
+   */
+  reconfigure(changed: string[]): void {
+    if (!this.#running) return;
+    for (const destination of changed) {
+      const wakeup = this.#wakeups.get(destination);
+      if (!wakeup) continue;
+      this.#wakeups.delete(destination);
+      // New workers share nothing with the old ones (an idle association to the old address).
+      this.#contention.delete(destination);
+      wakeup.wake();
+      this.ensure(destination);
+    }
+    for (const destination of this.destinations()) this.ensure(destination);
+  }
+
   async #loop(destination: string, slot: number): Promise<void> {
     const node = this.config.nodes[destination];
     const remote = parseRemoteDestination(destination);
@@ -222,7 +258,10 @@ export class Forwarder {
       : undefined;
     if (held) this.#held.add(held);
     try {
-      await this.#work(destination, remote, wakeup, held, log);
+      // Until stop(), or until reconfigure() gives the destination new workers (another wakeup).
+      const current = () => this.#running && this.#wakeups.get(destination) === wakeup;
+      if (!node && !remote && !stageRoute(destination) && slot === 0) log.warn(UNCONFIGURED);
+      await this.#work(destination, remote, wakeup, held, log, current);
     } finally {
       await held?.release();
       if (held) this.#held.delete(held);
@@ -235,15 +274,21 @@ export class Forwarder {
     wakeup: Wakeup,
     held: HeldAssociation | undefined,
     log: Logger,
+    current: () => boolean,
   ): Promise<void> {
-    while (this.#running) {
+    const staged = stageRoute(destination) !== undefined;
+    // No node of that name in the configuration (removed from it, or rows queued before a restart without
+    // it): its rows are not claimed and keep their state until a reload or a restart brings the node back.
+    const unconfigured = !remote && !staged && !held;
+    while (current()) {
       try {
         const session = remote ? this.tunnel() : undefined;
-        if (this.queue.isPaused(destination) || (remote && (!session || session.isClosed))) {
-          await wakeup.wait(1000);
+        if (
+          unconfigured || this.queue.isPaused(destination) || (remote && (!session || session.isClosed))
+        ) {
+          await wakeup.wait(unconfigured ? 60_000 : 1000);
           continue;
         }
-        const staged = stageRoute(destination) !== undefined;
         const rows = this.queue.claim(destination, staged ? STAGE_BATCH : this.config.queue.batchSize);
         if (rows.length === 0) {
           const next = this.queue.nextDue();
@@ -256,10 +301,6 @@ export class Forwarder {
           if (staged) await this.#deidentify(destination, rows);
           else if (remote) await this.#sendRemote(destination, remote, session!, rows, log);
           else if (held) await this.#send(destination, held, rows, log);
-          // The node left the configuration (rows queued before a restart): only a restart brings it back.
-          else {for (const row of rows) {
-              this.#failed(row, null, `no node named ${destination}`, destination, true);
-            }}
         } finally {
           this.#batches--;
         }

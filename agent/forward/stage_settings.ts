@@ -1,6 +1,6 @@
 /**
  * Where the de-identification stage finds a route's settings: a configured route's from the
- * configuration (compiled at start), a transfer's from what its send request left at this site
+ * configuration in force (compiled at start, and again by a reload on SIGHUP), a transfer's from what its send request left at this site
  * (deid_routes), always with this site's key, which never leaves it.
  */
 import type { DeidProfile } from "../deid/profile.ts";
@@ -20,26 +20,36 @@ const CACHE_LIMIT = 1000;
 /** The name of a transfer's custom profile that names none (in De-identification Method). */
 export const TRANSFER_PROFILE = "transfer custom profile";
 
-/** Builds the stage's settings lookup. `siteKey`: the key of `deid.keyFile`, when configured. */
+/**
+ * Builds the stage's settings lookup. `routes`: the compiled routes in force; `siteKey`: the key of
+ * `deid.keyFile`, when configured.
+ */
 export function stageSettings(
-  routes: CompiledRoute[],
+  routes: () => CompiledRoute[],
   copies: Copies,
   siteKey: Uint8Array | undefined,
 ): (route: string) => StageSettings | string {
-  const configured = new Map<string, StageSettings>();
-  for (const r of routes) {
-    if (!r.deid) continue;
-    configured.set(r.name, {
-      profile: r.deid.profile,
-      key: r.deid.key,
-      allowBurnedIn: r.deid.allowBurnedIn,
-      destinations: r.destinations,
-    });
-  }
+  let compiled: CompiledRoute[] | undefined;
+  let configured = new Map<string, StageSettings>();
+  const configuredNow = () => {
+    if (compiled === routes()) return configured;
+    compiled = routes();
+    configured = new Map();
+    for (const r of compiled) {
+      if (!r.deid) continue;
+      configured.set(r.name, {
+        profile: r.deid.profile,
+        key: r.deid.key,
+        allowBurnedIn: r.deid.allowBurnedIn,
+        destinations: r.destinations,
+      });
+    }
+    return configured;
+  };
   const transfers = new Map<string, StageSettings>();
   const profiles = new Map<string, DeidProfile>();
   return (route) => {
-    const own = configured.get(route) ?? transfers.get(route);
+    const own = configuredNow().get(route) ?? transfers.get(route);
     if (own) return own;
     if (!isTransferRoute(route)) {
       return `the route ${route} does not de-identify in the configuration now; replay its rows once it does`;

@@ -41,7 +41,7 @@ Deno.test("a transfer's custom profile and trial attributes are kept across a re
   try {
     const copies = new Copies(db);
     assert.deepEqual(copies.transfer(route)?.custom, custom);
-    const settings = stageSettings([], copies, KEY)(route);
+    const settings = stageSettings(() => [], copies, KEY)(route);
     assert.ok(typeof settings !== "string", String(settings));
     assert.deepEqual(settings.trial, TRIAL);
     assert.equal(settings.allowBurnedIn, false);
@@ -58,7 +58,7 @@ Deno.test("a transfer's custom profile and trial attributes are kept across a re
       custom: { actions: { "(0009,1004)": "K" } },
       destinations: ["site:south"],
     });
-    const refused = stageSettings([], copies, KEY)(bad);
+    const refused = stageSettings(() => [], copies, KEY)(bad);
     assert.equal(typeof refused, "string");
     assert.match(refused as string, /0009 is a private \(odd\) group/);
   } finally {

@@ -30,7 +30,12 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
   app.get("/summary", (c) =>
     c.json({
       rows: queue.summary(),
-      destinations: forwarder.knownDestinations().map((d) => ({ name: d, paused: queue.isPaused(d) })),
+      // configured: false for a node removed from the configuration, whose rows wait for it to come back.
+      destinations: forwarder.knownDestinations().map((d) => ({
+        name: d,
+        paused: queue.isPaused(d),
+        configured: forwarder.configured(d),
+      })),
     }));
   /**
    * A destination neither configured nor named by any row: a misspelt name, said so (404) rather than

@@ -125,12 +125,22 @@ export class Ingest implements StoreHandler<StoreFileStream> {
   readonly #shared = new SharedCommit((items) => this.write(items, true, true), () => this.#o.db.syncLog());
 
   /** Whether a C-STORE's bytes are hashed as they arrive (see {@link open}). */
-  readonly #hashOnReceipt: boolean;
+  #hashOnReceipt: boolean;
 
   constructor(options: IngestOptions) {
-    this.#o = options;
+    this.#o = options.routing ? { ...options, routing: { ...options.routing } } : options;
     this.#hashOnReceipt = sendsOriginalsToSites(options.routing?.routes ?? []);
     if (options.intake) this.group = new GroupCommit(this, options.log, options.groupCommit);
+  }
+
+  /**
+   * The routes of objects whose rows are written from now on (a configuration reloaded on SIGHUP): objects
+   * already routed keep their rows; one being received when they change takes the routes of its commit.
+   */
+  replaceRoutes(routes: CompiledRoute[]): void {
+    if (!this.#o.routing) return;
+    this.#o.routing.routes = routes;
+    this.#hashOnReceipt = sendsOriginalsToSites(routes);
   }
 
   /**

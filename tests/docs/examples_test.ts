@@ -319,6 +319,20 @@ Deno.test("every TLS reload log line operations.md names is one the code logs", 
   assert.deepEqual(messages.filter((m) => !code.includes(`"${m}`)), []);
 });
 
+Deno.test("every configuration reload log line operations.md names is one the code logs", () => {
+  const code = sources();
+  const ops = readDoc("docs/operations.md");
+  // States: from the line about removed nodes' workers (the section's earlier code spans pair across lines).
+  const states = section(ops, "### States");
+  const text = section(ops, "## Changing nodes and routes without a restart (SIGHUP)") +
+    states.slice(states.indexOf("Their workers log"));
+  // The messages (`configuration ...`, `rows wait ...`), not the keys and fields quoted beside them.
+  const messages = [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\s+/g, " "))
+    .filter((m) => /^(configuration |rows wait )/.test(m));
+  assert.equal(messages.length, 5, messages.join("\n"));
+  assert.deepEqual(messages.filter((m) => !code.includes(`"${m}"`)), []);
+});
+
 Deno.test("every repository file the documents name exists", () => {
   // Names that stand for the reader's own files, or files made at run time, not files of the repository.
   const examples = new Set([

@@ -1,7 +1,8 @@
 /**
  * How the forward queue takes a destination's C-STORE answers, with a scripted SCP that answers each
  * object with a chosen status (or a sequence of them): warnings are deliveries, permanent failures go to
- * the dead letter at once, retryable ones are retried, and nothing the destination stored is sent again.
+ * the dead letter at once, retryable ones are retried, and nothing the destination stored is sent again;
+ * rows for a node the configuration no longer names wait for it.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -10,8 +11,9 @@ import { readPart10Header } from "@conduit/shared/dicom";
 import { startScp } from "../../agent/dimse/scp_server.ts";
 import { StoreFileStream } from "../../agent/part10/file_stream.ts";
 import { Status, type StoreContext } from "../../agent/dimse/handlers.ts";
-import { freePort, skipReason, sleep } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { freePort, skipReason, sleep, startStorescp } from "../support/peers.ts";
+import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { UNCONFIGURED } from "../../agent/forward/forwarder.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
@@ -139,7 +141,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "rows for a node removed from the configuration go to the dead letter at once, saying why",
+  name: "rows for a node removed from the configuration wait through a restart, and go once it is back",
   ignore: !!skip,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "fwd-gone-" });
@@ -151,10 +153,11 @@ Deno.test({
     });
     const dataDir = path.join(dir, "agent");
     // Nothing listens at the node's port: each row fails its first attempt and waits out a long backoff.
+    const port = freePort();
     const first = await startAgentProcess({
       dataDir,
       config: {
-        nodes: { old: { aet: "OLD", host: "127.0.0.1", port: freePort() } },
+        nodes: { old: { aet: "OLD", host: "127.0.0.1", port } },
         routes: [{ name: "to-old", to: [{ node: "old" }] }],
         queue: { backoffBaseSeconds: 600, backoffCapSeconds: 600 },
       },
@@ -168,11 +171,10 @@ Deno.test({
     } finally {
       await first.stop();
     }
-    const again = await startAgentProcess({
-      dataDir,
-      config: { queue: { maxAttempts: 50, backoffBaseSeconds: 0.1, backoffCapSeconds: 0.2 } },
-    });
+    const queue = { maxAttempts: 50, backoffBaseSeconds: 0.1, backoffCapSeconds: 0.2 };
+    const again = await startAgentProcess({ dataDir, config: { queue } });
     try {
+      // Made due and woken, they are not tried: their workers wait for the node.
       const retried = await again.http("/queue/retry", {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -180,16 +182,35 @@ Deno.test({
       });
       assert.deepEqual(await retried.json(), { retried: 2 });
       await eventually(
-        "the rows are dead",
-        async () => (await rows(again)).every((r) => r.state === "dead"),
-        10_000,
+        "the workers wait",
+        async () =>
+          (await Deno.readTextFile(again.logFile)).includes(`"msg":${JSON.stringify(UNCONFIGURED)}`),
       );
-      for (const r of await rows(again) as (Row & { lastError: string })[]) {
-        assert.equal(r.attempts, 2);
-        assert.equal(r.lastError, "no node named old");
+      const summary = await (await again.http("/queue/summary")).json();
+      assert.deepEqual(summary.destinations, [{ name: "old", paused: false, configured: false }]);
+      for (const r of await rows(again)) {
+        assert.equal(r.state, "failed");
+        assert.equal(r.attempts, 1);
       }
     } finally {
       await again.stop();
+    }
+    const scp = await startStorescp({ dir: path.join(dir, "old"), aet: "OLD", port });
+    const back = await startAgentProcess({
+      dataDir,
+      config: { nodes: { old: { aet: "OLD", host: "127.0.0.1", port } }, queue },
+    });
+    try {
+      await back.http("/queue/retry", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ all: true }),
+      });
+      await eventually("both delivered", async () => (await rows(back)).every((r) => r.state === "done"));
+      assert.equal((await listFiles(scp.dir)).length, 2);
+    } finally {
+      await back.stop();
+      await scp.stop();
     }
   },
 });

@@ -1,0 +1,109 @@
+/**
+ * The configuration file read again on SIGHUP (docs/operations.md, "Changing nodes and routes without a
+ * restart"): with the loader and checks of the start, then `nodes`, `routes` and `dimse.allowedCallingAets`
+ * replaced at once, everything else kept until the next restart. A file that does not load or check
+ * changes nothing. One log line per outcome; node names, AE titles and route names only (no PHI).
+ */
+import type { Logger } from "@conduit/shared/log";
+import type { AgentConfig } from "./config/schema.ts";
+import { applies, type ConfigChanges, configChanges } from "./config/reload.ts";
+import { nodeTlsMaterial } from "./config/tls_files.ts";
+import { type CompiledRoute, compileRoutes } from "./routing/rules.ts";
+import { loadProfile } from "./deid/load_profile.ts";
+
+/** The messages of a reload: docs/operations.md quotes them. */
+export const CONFIG_RELOAD_MESSAGES = {
+  reloaded:
+    "configuration reloaded: objects received from now on take its routes, new associations its nodes",
+  unchanged: "configuration reloaded: nodes, routes and dimse.allowedCallingAets are as they were",
+  kept: "configuration not reloaded: the agent keeps the one it had",
+  atRestart: "configuration changed in the file, takes effect at the next restart",
+} as const;
+
+/** The parts of a running agent a reload changes. */
+export interface Reloadable {
+  /**
+   * The configuration in force, shared by every part of the agent: its `nodes`, `routes` and
+   * `dimse.allowedCallingAets` are replaced in place, in one turn of the event loop.
+   */
+  config: AgentConfig;
+  /** Loads what the nodes of `next` need and the agent has not loaded (Storage Commitment requests). */
+  prepare(next: { nodes: AgentConfig["nodes"] }): Promise<void>;
+  /** Objects received from now on take these routes (ingest, the de-identification stage). */
+  replaceRoutes(routes: CompiledRoute[]): void;
+  /** Association requests from now on are checked against these. */
+  replaceAllowedCallingAets(aets: string[]): void;
+  /** These destinations' workers give way to new ones that read the nodes in force. */
+  reconfigureDestinations(changed: string[]): void;
+}
+
+/** The names of the routes whose settings differ, or that came or went. */
+function changedRoutes(current: AgentConfig, next: AgentConfig): string[] {
+  const before = new Map(current.routes.map((r) => [r.name, JSON.stringify(r)]));
+  const after = new Map(next.routes.map((r) => [r.name, JSON.stringify(r)]));
+  return [...new Set([...before.keys(), ...after.keys()])]
+    .filter((name) => before.get(name) !== after.get(name)).sort();
+}
+
+/**
+ * Reads the file again (`load`, which throws ConfigError on a bad one), checks what changed as the start
+ * would (routes compiled against the nodes they name, the TLS files of nodes added or changed), and applies
+ * it. True when the file's nodes, routes and allowed calling AE titles are in force afterwards.
+ */
+export async function reloadConfig(
+  agent: Reloadable,
+  load: () => AgentConfig,
+  log: Logger,
+): Promise<boolean> {
+  const current = agent.config;
+  let next: AgentConfig;
+  let changes: ConfigChanges;
+  let routes: CompiledRoute[];
+  try {
+    next = load();
+    changes = configChanges(current, next);
+    if (!applies(changes)) {
+      if (changes.atRestart.length) {
+        log.warn(CONFIG_RELOAD_MESSAGES.atRestart, { settings: changes.atRestart });
+      }
+      log.info(CONFIG_RELOAD_MESSAGES.unchanged);
+      return true;
+    }
+    // Checked as at start, against what is in force for every key a reload does not change (hub.url, deid).
+    const candidate: AgentConfig = { ...current, nodes: changes.nextNodes, routes: next.routes };
+    if (candidate.routes.some((r) => r.deid)) await loadProfile();
+    routes = compileRoutes(candidate);
+    for (const name of [...changes.nodes.added, ...changes.nodes.changed]) {
+      nodeTlsMaterial(name, changes.nextNodes[name]);
+    }
+    await agent.prepare({ nodes: changes.nextNodes });
+  } catch (err) {
+    const name = (err as Error).name;
+    if (!["ConfigError", "RouteConfigError", "TlsFileError", "KeyFileError"].includes(name)) throw err;
+    log.error(CONFIG_RELOAD_MESSAGES.kept, { reason: (err as Error).message });
+    return false;
+  }
+  if (changes.atRestart.length) log.warn(CONFIG_RELOAD_MESSAGES.atRestart, { settings: changes.atRestart });
+  const routesChanged = changedRoutes(current, next);
+  // One turn: no object, association or worker sees half of it.
+  current.nodes = changes.nextNodes;
+  current.routes = next.routes;
+  agent.replaceRoutes(routes);
+  if (changes.allowedCallingAets) {
+    current.dimse.allowedCallingAets = next.dimse.allowedCallingAets;
+    agent.replaceAllowedCallingAets(next.dimse.allowedCallingAets);
+  }
+  agent.reconfigureDestinations([...changes.nodes.added, ...changes.nodes.removed, ...changes.nodes.changed]);
+  log.info(CONFIG_RELOAD_MESSAGES.reloaded, {
+    ...Object.fromEntries(
+      Object.entries(changes.nodes).filter(([, names]) => names.length).map((
+        [k, v],
+      ) => [`nodes${cap(k)}`, v]),
+    ),
+    ...(routesChanged.length ? { routes: routesChanged } : {}),
+    ...(changes.allowedCallingAets ? { allowedCallingAets: next.dimse.allowedCallingAets } : {}),
+  });
+  return true;
+}
+
+const cap = (s: string) => s[0].toUpperCase() + s.slice(1);

@@ -1,0 +1,297 @@
+/**
+ * Nodes and routes changed without a restart: the real agent, real storescp nodes, the configuration file
+ * rewritten and SIGHUP. A route added sends the next object to a new node while the association that
+ * brought it stays open across the reload, and a node given another address gets the next object there;
+ * `dimse.allowedCallingAets` refuses the next association request, not the open one; an invalid file
+ * changes nothing; the rows of a node removed wait and are delivered once it is back; a node given Storage
+ * Commitment is asked to commit what is forwarded to it next.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { readPart10Header } from "@conduit/shared/dicom";
+import { Status } from "../../agent/dimse/handlers.ts";
+import { UNCONFIGURED } from "../../agent/forward/forwarder.ts";
+import { ScuAssociation } from "../../agent/dimse/scu.ts";
+import { memorySource } from "../../agent/part10/source.ts";
+import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { eventually } from "../support/hub.ts";
+import {
+  freePort,
+  scratchDir,
+  skipReason,
+  startOrthanc,
+  startStorescp,
+  type StorescpPeer,
+} from "../support/peers.ts";
+import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const skip = skipReason("storescu", "storescp");
+if (skip) console.warn(`config_reload_test: skipped: ${skip}`);
+
+type Line = Record<string, unknown>;
+const configLines = async (agent: AgentProcess): Promise<Line[]> =>
+  (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Line).filter((l) => l.part === "config");
+
+/**
+ * Writes the agent's file (`text`, or `config` as YAML with the test's free-space floor) and sends SIGHUP;
+ * resolves with the reload's outcome line and, when some key waits for a restart, the line saying so.
+ */
+async function reload(
+  agent: AgentProcess,
+  config: Record<string, unknown> | string,
+): Promise<{ line: Line; atRestart?: Line }> {
+  const before = (await configLines(agent)).length;
+  await Deno.writeTextFile(
+    path.join(agent.dataDir, "agent.yaml"),
+    typeof config === "string" ? config : stringify({ archive: { minFreeMegabytes: 16 }, ...config }),
+  );
+  Deno.kill(agent.pid, "SIGHUP");
+  const lines = await eventually("the reload's outcome", async () => {
+    const added = (await configLines(agent)).slice(before);
+    return added.some((l) => l.msg !== AT_RESTART) ? added : undefined;
+  });
+  return {
+    line: lines.find((l) => l.msg !== AT_RESTART)!,
+    atRestart: lines.find((l) => l.msg === AT_RESTART),
+  };
+}
+
+const AT_RESTART = "configuration changed in the file, takes effect at the next restart";
+
+const node = (peer: StorescpPeer) => ({ aet: peer.aet, host: "127.0.0.1", port: peer.port });
+const received = async (peer: StorescpPeer) => (await listFiles(peer.dir)).length;
+
+/** An object of a generated file, to send on an association of the test's own. */
+async function outgoing(file: string) {
+  const bytes = await Deno.readFile(file);
+  const header = readPart10Header(bytes);
+  const dataset = bytes.subarray(header.datasetOffset);
+  return {
+    sopClassUid: header.sopClassUid!,
+    sopInstanceUid: header.sopInstanceUid!,
+    transferSyntax: header.transferSyntax,
+    datasetSize: dataset.length,
+    openDataset: () => Promise.resolve(memorySource(dataset)),
+  };
+}
+
+Deno.test({
+  name:
+    "agent: SIGHUP applies a route added and a node moved to the next objects of an association left open",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("conduit-config-reload-");
+    const series = await writeGeneratedSeries(path.join(dir, "in"), { count: 4, rows: 16, columns: 16 });
+    const objects = await Promise.all(series.paths.map(outgoing));
+    const [first, second, moved] = await Promise.all(
+      ["FIRST", "SECOND", "MOVED"].map((aet) => startStorescp({ dir: path.join(dir, aet), aet })),
+    );
+    const before = {
+      nodes: { first: node(first) },
+      routes: [{ name: "to-first", to: [{ node: "first" }] }],
+    };
+    const agent = await startAgentProcess({ config: before });
+    const scu = new ScuAssociation({
+      callingAet: "MODALITY",
+      node: { aet: agent.aet, host: "127.0.0.1", port: agent.port },
+      maxPduLength: 262144,
+      idleTimeoutMs: 60_000,
+      artimTimeoutMs: 5_000,
+      responseTimeoutMs: 10_000,
+    });
+    try {
+      await scu.open({
+        storage: [{ sopClassUid: objects[0].sopClassUid, transferSyntax: objects[0].transferSyntax }],
+      });
+      assert.equal(await scu.store(objects[0]), Status.Success);
+      await eventually("the first object at FIRST", async () => await received(first) === 1);
+
+      // A file the agent cannot use changes nothing, each with its reason.
+      const bad = [
+        [{ ...before, nodes: { first: { ...node(first), prot: 1 } } }, /nodes\.first\.prot: unknown key/],
+        [{ ...before, routes: [{ name: "to-x", to: [{ node: "nowhere" }] }] }, /no node named "nowhere"/],
+      ] as const;
+      for (const [config, reason] of bad) {
+        const { line } = await reload(agent, config);
+        assert.equal(line.msg, "configuration not reloaded: the agent keeps the one it had");
+        assert.equal(line.level, "error");
+        assert.match(String(line.reason), reason);
+      }
+      const { line: yaml } = await reload(agent, "nodes: [unclosed\n");
+      assert.match(String(yaml.reason), /is not valid YAML/);
+
+      // A route and its node added (and the queue's concurrency changed, which waits for a restart; the
+      // ports are the test's flags, which win over the file).
+      const added = {
+        nodes: { first: node(first), second: node(second) },
+        routes: [...before.routes, { name: "to-second", to: [{ node: "second" }] }],
+        queue: { concurrency: 3 },
+      };
+      const { line: applied, atRestart } = await reload(agent, added);
+      assert.deepEqual(atRestart?.settings, ["queue.concurrency"]);
+      assert.equal(
+        applied.msg,
+        "configuration reloaded: objects received from now on take its routes, new associations its nodes",
+      );
+      assert.deepEqual(applied.nodesAdded, ["second"]);
+      assert.deepEqual(applied.routes, ["to-second"]);
+
+      // The association opened before the reload goes on; its next object takes the new route.
+      assert.equal(await scu.store(objects[1]), Status.Success);
+      await eventually(
+        "the second object at FIRST and SECOND",
+        async () => await received(first) === 2 && await received(second) === 1,
+      );
+
+      // FIRST moved to another storescp: the association the workers hold to the old one is let go.
+      const movedConfig = { ...added, nodes: { ...added.nodes, first: node(moved) } };
+      const { line: nodeMoved } = await reload(agent, movedConfig);
+      assert.deepEqual(nodeMoved.nodesChanged, ["first"]);
+      assert.equal(await scu.store(objects[2]), Status.Success);
+      await eventually(
+        "the third object at MOVED and SECOND",
+        async () => await received(moved) === 1 && await received(second) === 2,
+      );
+      assert.equal(await received(first), 2, "nothing more went to the old address");
+      // Objects already routed kept their rows: the first object never went to SECOND.
+      const names = (await listFiles(second.dir)).map((f) => path.basename(f)).join(" ");
+      assert.ok(
+        !names.includes(objects[0].sopInstanceUid),
+        "an object received before the route was sent by it",
+      );
+
+      // Only MODALITY may associate from now on: storescu (STORESCU) is refused, the open association goes on.
+      const { line: closed } = await reload(agent, {
+        ...movedConfig,
+        dimse: { allowedCallingAets: ["MODALITY"] },
+      });
+      assert.deepEqual(closed.allowedCallingAets, ["MODALITY"]);
+      assert.notEqual((await storescu([series.paths[3]], agent)).code, 0, "STORESCU still accepted");
+      assert.equal(await scu.store(objects[3]), Status.Success);
+      await scu.release();
+      assert.equal(agent.exited(), false);
+    } finally {
+      scu.abort();
+      await agent.stop();
+      await Promise.all([first, second, moved].map((p) => p.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name: "agent: the rows of a node removed by SIGHUP wait, and are delivered once a reload brings it back",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("conduit-config-reload-rows-");
+    const series = await writeGeneratedSeries(path.join(dir, "in"), { count: 2, rows: 16, columns: 16 });
+    // Nothing listens at the node's port yet: the rows fail and are retried.
+    const port = freePort();
+    const withNode = {
+      nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port } },
+      routes: [{ name: "to-pacs", to: [{ node: "pacs" }] }],
+      queue: { maxAttempts: 1000, backoffBaseSeconds: 0.2, backoffCapSeconds: 0.5 },
+    };
+    const agent = await startAgentProcess({ config: withNode });
+    let pacs: StorescpPeer | undefined;
+    const summary = async () =>
+      await (await agent.http("/queue/summary")).json() as {
+        rows: { destination: string; state: string; count: number }[];
+        destinations: { name: string; configured: boolean }[];
+      };
+    try {
+      const sent = await storescu(series.paths, agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      await eventually(
+        "the rows failed",
+        async () => (await summary()).rows.some((r) => r.destination === "pacs" && r.state === "failed"),
+      );
+
+      const { line: removed } = await reload(agent, { queue: withNode.queue });
+      assert.deepEqual(removed.nodesRemoved, ["pacs"]);
+      assert.deepEqual(removed.routes, ["to-pacs"]);
+      const waiting = await summary();
+      assert.deepEqual(waiting.destinations.find((d) => d.name === "pacs")?.configured, false);
+      const rows = waiting.rows.filter((r) => r.destination === "pacs");
+      assert.equal(rows.reduce((n, r) => n + r.count, 0), 2, "both rows are kept");
+      assert.ok(rows.every((r) => r.state === "failed" || r.state === "pending" || r.state === "in_flight"));
+
+      // Its workers gave way to ones that wait for the node instead of trying the old address.
+      await eventually(
+        "the workers wait",
+        async () =>
+          (await Deno.readTextFile(agent.logFile)).split("\n").some((l) =>
+            l.includes(`"msg":${JSON.stringify(UNCONFIGURED)}`) && l.includes(`"destination":"pacs"`)
+          ),
+      );
+
+      pacs = await startStorescp({ dir: path.join(dir, "pacs"), aet: "PACS", port });
+      await reload(agent, withNode);
+      await eventually(
+        "both delivered",
+        async () =>
+          (await summary()).rows.some((r) => r.destination === "pacs" && r.state === "done" && r.count === 2),
+      );
+      assert.equal(await received(pacs), 2);
+      assert.equal((await summary()).destinations.find((d) => d.name === "pacs")?.configured, true);
+    } finally {
+      await agent.stop();
+      await pacs?.stop();
+    }
+  },
+});
+
+const noOrthanc = skipReason("storescu", "Orthanc");
+
+Deno.test({
+  name: "agent: a node given storageCommitment by SIGHUP is asked to commit what is forwarded to it next",
+  ignore: Boolean(noOrthanc),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("conduit-config-reload-commit-");
+    const series = await writeGeneratedSeries(path.join(dir, "in"), { count: 2, rows: 16, columns: 16 });
+    const agentPort = freePort();
+    const orthanc = await startOrthanc({
+      storageDir: path.join(dir, "orthanc"),
+      modalities: { conduit: { aet: "CONDUIT", host: "127.0.0.1", port: agentPort } },
+    });
+    const pacs = { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port };
+    const routes = [{ name: "to-pacs", to: [{ node: "pacs" }] }];
+    // No node commits at start: the agent has not loaded its Storage Commitment requests.
+    const agent = await startAgentProcess({ port: agentPort, config: { nodes: { pacs }, routes } });
+    const rows = async () =>
+      await (await agent.http("/queue?limit=100")).json() as { sopInstanceUid: string; state: string }[];
+    try {
+      assert.equal((await storescu([series.paths[0]], agent)).code, 0);
+      await eventually("the first object done", async () => (await rows()).some((r) => r.state === "done"));
+
+      const { line } = await reload(agent, { nodes: { pacs: { ...pacs, storageCommitment: true } }, routes });
+      assert.deepEqual(line.nodesChanged, ["pacs"]);
+      assert.equal((await storescu([series.paths[1]], agent)).code, 0);
+      const metrics = async () => await (await agent.http("/metrics")).text();
+      await eventually(
+        "Orthanc committed the second object",
+        async () =>
+          /conduit_agent_forward_commitment_total\{destination="pacs",outcome="committed"\} 1\b/.test(
+            await metrics(),
+          ),
+      );
+      await eventually("both rows done", async () => (await rows()).every((r) => r.state === "done"));
+      assert.match(
+        await metrics(),
+        /outcome="requested"\} 1\b/,
+        "only the object forwarded after the reload",
+      );
+    } finally {
+      await agent.stop();
+      await orthanc.stop();
+    }
+  },
+});
