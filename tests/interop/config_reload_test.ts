@@ -4,7 +4,7 @@
  * brought it stays open across the reload, and a node given another address gets the next object there;
  * `dimse.allowedCallingAets` refuses the next association request, not the open one; an invalid file
  * changes nothing; the rows of a node removed wait and are delivered once it is back; a node given Storage
- * Commitment is asked to commit what is forwarded to it next.
+ * Commitment is asked to commit what is forwarded to it next; a C-MOVE may name a node added, not one removed.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -24,7 +24,7 @@ import {
   startStorescp,
   type StorescpPeer,
 } from "../support/peers.ts";
-import { storescu } from "../support/send.ts";
+import { retrieveWith, storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const skip = skipReason("storescu", "storescp");
@@ -292,6 +292,39 @@ Deno.test({
     } finally {
       await agent.stop();
       await orthanc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "agent: a C-MOVE may name a node added by SIGHUP, and not one removed by it",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("conduit-config-reload-move-");
+    const series = await writeGeneratedSeries(path.join(dir, "in"), { count: 1, rows: 16, columns: 16 });
+    const pacs = await startStorescp({ dir: path.join(dir, "pacs"), aet: "PACS" });
+    const agent = await startAgentProcess({});
+    const keys = ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${series.studyUid}`];
+    const move = () => retrieveWith("movescu", agent, keys, ["-v", "-S", "-aem", "PACS"]);
+    try {
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      const unknown = await move();
+      assert.match(unknown.stdout + unknown.stderr, /MoveDestinationUnknown/);
+
+      await reload(agent, { nodes: { pacs: node(pacs) } });
+      const moved = await move();
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.doesNotMatch(moved.stdout + moved.stderr, /MoveDestinationUnknown/);
+      assert.equal(await received(pacs), 1);
+
+      await reload(agent, {});
+      const refused = await move();
+      assert.match(refused.stdout + refused.stderr, /MoveDestinationUnknown/);
+    } finally {
+      await agent.stop();
+      await pacs.stop();
     }
   },
 });
