@@ -124,6 +124,9 @@ Deno.test({
       }
       const { line: yaml } = await reload(agent, "nodes: [unclosed\n");
       assert.match(String(yaml.reason), /is not valid YAML/);
+      // The nodes in force are still those of the start (and so are the routes: the next reload's line).
+      const nodes = await (await agent.http("/nodes")).json() as { name: string; port: number }[];
+      assert.deepEqual(nodes.map((n) => [n.name, n.port]), [["first", first.port]]);
 
       // A route and its node added (and the queue's concurrency changed, which waits for a restart; the
       // ports are the test's flags, which win over the file).
