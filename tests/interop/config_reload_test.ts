@@ -8,13 +8,18 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { stringify } from "yaml";
 import { readPart10Header } from "@conduit/shared/dicom";
 import { Status } from "../../agent/dimse/handlers.ts";
 import { UNCONFIGURED } from "../../agent/forward/forwarder.ts";
 import { ScuAssociation } from "../../agent/dimse/scu.ts";
 import { memorySource } from "../../agent/part10/source.ts";
-import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import {
+  agentConfigFile,
+  agentConfigText,
+  type AgentProcess,
+  listFiles,
+  startAgentProcess,
+} from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import {
   freePort,
@@ -36,7 +41,7 @@ const configLines = async (agent: AgentProcess): Promise<Line[]> =>
     .map((l) => JSON.parse(l) as Line).filter((l) => l.part === "config");
 
 /**
- * Writes the agent's file (`text`, or `config` as YAML with the test's free-space floor) and sends SIGHUP;
+ * Writes the agent's file (`config` as startAgentProcess writes it, or a text as it is) and sends SIGHUP;
  * resolves with the reload's outcome line and, when some key waits for a restart, the line saying so.
  */
 async function reload(
@@ -45,8 +50,8 @@ async function reload(
 ): Promise<{ line: Line; atRestart?: Line }> {
   const before = (await configLines(agent)).length;
   await Deno.writeTextFile(
-    path.join(agent.dataDir, "agent.yaml"),
-    typeof config === "string" ? config : stringify({ archive: { minFreeMegabytes: 16 }, ...config }),
+    agentConfigFile(agent.dataDir),
+    typeof config === "string" ? config : agentConfigText(config),
   );
   Deno.kill(agent.pid, "SIGHUP");
   const lines = await eventually("the reload's outcome", async () => {

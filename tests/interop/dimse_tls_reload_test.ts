@@ -6,13 +6,14 @@
  * `conduit_agent_tls_certificate_expiry_seconds` says B's ends. A key that is not the certificate's is
  * refused with the files named, and B is kept. The same for a node's files (`nodes.<name>.tls`): a DCMTK
  * `storescp +tls` that presents B's certificate and trusts only B's CA is reached by the next association
- * after the SIGHUP, not before; B's certificate with A's key is refused and B kept.
+ * after the SIGHUP, not before; B's certificate with A's key is refused and B kept. A node's `tls` changed to
+ * name B's files at other paths is a node change the configuration reload applies, with the same result.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import tls from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { agentConfigFile, agentConfigText, type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason, startStorescp, toolPath } from "../support/peers.ts";
 import { makeTestPki, opensslNotAfter, type Party, servedCertificate, type TestPki } from "../support/pki.ts";
@@ -234,6 +235,58 @@ Deno.test({
       const log = await Deno.readTextFile(agent.logFile);
       assert.doesNotMatch(log, /PRIVATE KEY|BEGIN/);
       assert.equal(agent.exited(), false);
+    } finally {
+      await agent.stop();
+      await scp.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "agent: SIGHUP with a node's tls pointing at other files; the next association uses them",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { b, dir, files } = await renewable("conduit-node-tls-paths-", {
+      cert: "node-client.pem",
+      key: "node-client.key",
+      ca: "node-ca.pem",
+    });
+    const scp = await startStorescp({
+      dir: path.join(dir, "received"),
+      aet: "TLSNODE",
+      extraArgs: ["+tls", b.parties.dcmtk.key, b.parties.dcmtk.cert, "+cf", b.ca],
+    });
+    const node = (tls: Record<string, string>) => ({
+      nodes: { pacs: { aet: "TLSNODE", host: "127.0.0.1", port: scp.port, tls } },
+    });
+    const agent = await startAgentProcess({ config: node(files) });
+    const echo = () =>
+      agent.http("/nodes/pacs/echo", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+    try {
+      assert.equal((await echo()).status, 502, "A's files reached a node of B");
+      // B's files at their own paths (A's stay where they were), named by the configuration file.
+      await Deno.writeTextFile(
+        agentConfigFile(agent.dataDir),
+        agentConfigText(node({ ca: b.ca, cert: b.parties.agent.cert, key: b.parties.agent.key })),
+      );
+      Deno.kill(agent.pid, "SIGHUP");
+      const reloaded = await eventually(
+        "the configuration reload logged",
+        async () =>
+          (await Deno.readTextFile(agent.logFile)).split("\n").find((l) =>
+            l.includes('"nodesChanged":["pacs"]')
+          ),
+      );
+      assert.match(reloaded, /"msg":"configuration reloaded: /);
+      const after = await echo();
+      assert.equal(after.status, 200, JSON.stringify(await after.json()));
+      assert.equal(await expiryOf(agent, "node:pacs"), await opensslNotAfter(b.parties.agent.cert));
     } finally {
       await agent.stop();
       await scp.stop();

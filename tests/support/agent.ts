@@ -57,17 +57,26 @@ export interface AgentProcessOptions {
   lockfile?: boolean;
 }
 
+/** The YAML file startAgentProcess gives the agent of `dataDir` (`--config`). */
+export const agentConfigFile = (dataDir: string) => path.join(dataDir, "agent.yaml");
+
+/**
+ * The YAML of `config` as startAgentProcess writes it: tests run on machines with little free disk, so unless
+ * the test says otherwise the free-space floor is low.
+ */
+export function agentConfigText(config: Record<string, unknown> = {}): string {
+  const archive = { minFreeMegabytes: 16, ...(config.archive as Record<string, unknown> ?? {}) };
+  return stringify({ ...config, archive });
+}
+
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-agent-");
   const port = opts.port ?? freePort();
   const httpPort = opts.httpPort ?? freePort();
   const aet = opts.aet ?? "CONDUIT";
-  // Tests run on machines with little free disk: unless a test says otherwise, the free-space floor is low.
-  const config = { ...(opts.config ?? {}) } as Record<string, unknown>;
-  config.archive = { minFreeMegabytes: 16, ...(config.archive as Record<string, unknown> ?? {}) };
-  const configFile = path.join(dataDir, "agent.yaml");
+  const configFile = agentConfigFile(dataDir);
   await Deno.mkdir(dataDir, { recursive: true });
-  await Deno.writeTextFile(configFile, stringify(config));
+  await Deno.writeTextFile(configFile, agentConfigText(opts.config));
   const args = [
     "run",
     "-A",
