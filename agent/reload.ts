@@ -93,17 +93,14 @@ export async function reloadConfig(
     current.dimse.allowedCallingAets = next.dimse.allowedCallingAets;
     agent.replaceAllowedCallingAets(next.dimse.allowedCallingAets);
   }
-  agent.reconfigureDestinations([...changes.nodes.added, ...changes.nodes.removed, ...changes.nodes.changed]);
+  const { added, removed, changed } = changes.nodes;
+  agent.reconfigureDestinations([...added, ...removed, ...changed]);
   log.info(CONFIG_RELOAD_MESSAGES.reloaded, {
-    ...Object.fromEntries(
-      Object.entries(changes.nodes).filter(([, names]) => names.length).map((
-        [k, v],
-      ) => [`nodes${cap(k)}`, v]),
-    ),
+    ...(added.length ? { nodesAdded: added } : {}),
+    ...(removed.length ? { nodesRemoved: removed } : {}),
+    ...(changed.length ? { nodesChanged: changed } : {}),
     ...(routesChanged.length ? { routes: routesChanged } : {}),
     ...(changes.allowedCallingAets ? { allowedCallingAets: next.dimse.allowedCallingAets } : {}),
   });
   return true;
 }
-
-const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
