@@ -5,7 +5,7 @@ import type { ForwardEvent } from "./forward/forwarder.ts";
 import type { CommitmentEvent } from "./forward/commitment_requests.ts";
 import type { StoredListener } from "./ingest/ingest.ts";
 import type { RenderEvent } from "./render/mod.ts";
-import { stageRoute } from "./queue/keys.ts";
+import { stageRoute, undelivered } from "./queue/keys.ts";
 import type { CertificateExpiry } from "@conduit/shared/tls";
 import type { DiskSpace } from "./archive/disk_space.ts";
 import type { CommitmentReportOutcome } from "./commitment/commitment.ts";
@@ -175,7 +175,8 @@ export class AgentMetrics {
     const queueRows = () => this.queueSource();
     this.queueDepth = new client.Gauge({
       name: "conduit_agent_queue_rows",
-      help: "Forward queue rows by destination and state",
+      help:
+        "Forward queue rows by destination and state (dead rows of a canceled transfer or abandoned: canceled, abandoned)",
       labelNames: ["destination", "state"],
       registers: [this.registry],
       collect() {
@@ -192,7 +193,7 @@ export class AgentMetrics {
         this.reset();
         const oldest = new Map<string, number>();
         for (const r of queueRows()) {
-          if (r.state === "done" || r.state === "dead") continue;
+          if (!undelivered(r.state)) continue;
           oldest.set(r.destination, Math.max(oldest.get(r.destination) ?? 0, r.oldest / 1000));
         }
         for (const [destination, age] of oldest) this.set({ destination }, age);

@@ -16,7 +16,7 @@ function usage(): string {
     "usage: deno task agent [--config FILE] [flags]",
     "       deno task agent check [--config FILE] [flags] [--json] [--no-network]   (check before starting)",
     "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
-    "       deno task agent queue list|summary|retry|replay|pause|resume ...   (the forward queue)",
+    "       deno task agent queue list|summary|retry|replay|abandon|pause|resume ...   (the forward queue)",
     "       deno task agent conflicts [--since WHEN] [--unresolved] [--limit N] [--json]   (objects received again with other bytes)",
     "       deno task agent conflicts resolve ID --keep stored|received   (settle one, through the running agent)",
     "       deno task agent erase --study UID [--series UID [--instance UID]] --yes   (erase for good)",

@@ -1,5 +1,5 @@
 /**
- * `deno task agent queue list|retry|replay|pause|resume ...`: the forward queue of the running
+ * `deno task agent queue list|summary|retry|replay|abandon|pause|resume ...`: the forward queue of the running
  * agent, through its loopback HTTP API.
  */
 import { commandLine } from "@conduit/shared/cli";
@@ -11,6 +11,8 @@ const USAGE = `usage: deno task agent queue COMMAND [options]
   summary                                          counts by destination and state, paused destinations
   retry (--destination D | --id N ... | --all)      failed rows due now
   replay (--destination D | --id N ... | --all)     dead rows back to pending, attempts reset
+  abandon (--destination D | --id N ... | --all)    pending and failed rows to the dead letter (replay
+                                                   brings them back): rows for a node removed for good
   pause DESTINATION | resume DESTINATION
 options: --config FILE, --http-host ADDR, --http-port N, --json`;
 
@@ -45,7 +47,10 @@ export async function queueCommand(args: string[]): Promise<number> {
       if (!Number.isInteger(id)) throw new CliUsageError(`--id takes a row number, not ${JSON.stringify(n)}`);
       return id;
     });
-    if ((command === "retry" || command === "replay") && !v.destination && !ids?.length && !v.all) {
+    if (
+      (command === "retry" || command === "replay" || command === "abandon") && !v.destination &&
+      !ids?.length && !v.all
+    ) {
       throw new CliUsageError(`${command} needs --destination D, --id N or --all`);
     }
     if (command === "list" && v.state && !STATES.includes(v.state)) {
@@ -89,7 +94,8 @@ export async function queueCommand(args: string[]): Promise<number> {
         res = await post("/retry", { destination: v.destination, ids, all: v.all });
         break;
       case "replay":
-        res = await post("/replay", { destination: v.destination, ids, all: v.all });
+      case "abandon":
+        res = await post(`/${command}`, { destination: v.destination, ids, all: v.all });
         break;
       case "pause":
       case "resume":

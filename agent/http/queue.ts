@@ -49,11 +49,11 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
     return `no destination named ${JSON.stringify(destination)} (${all.length ? all.join(", ") : "none"})`;
   };
   for (
-    const [path, key, act] of [["/retry", "retried", queue.retry], [
-      "/replay",
-      "replayed",
-      queue.replay,
-    ]] as const
+    const [path, key, act] of [
+      ["/retry", "retried", queue.retry],
+      ["/replay", "replayed", queue.replay],
+      ["/abandon", "abandoned", queue.abandon],
+    ] as const
   ) {
     app.post(path, async (c) => {
       const selection = filter.parse(await c.req.json().catch(() => ({})));

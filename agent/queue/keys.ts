@@ -73,5 +73,13 @@ export const STAGE_ROW_SQL = `q.destination LIKE '${STAGE_PREFIX}%'`;
 /** The last error of a row taken out by a cancel (and of one in flight when its route was canceled). */
 export const CANCELED = "canceled";
 
+/** The last error of a row the operator gave up on (`queue abandon`); `replay` brings it back. */
+export const ABANDONED = "abandoned by the operator";
+
 /** The queue's last_error prefix for an object held back by the burned-in text policy. */
 export const HELD_PREFIX = "held back: ";
+
+/** Whether rows of `state` are still to be delivered (pending, in flight, failed or committing). */
+export function undelivered(state: string): boolean {
+  return state === "pending" || state === "in_flight" || state === "failed" || state === "committing";
+}

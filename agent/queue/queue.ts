@@ -6,7 +6,7 @@
  */
 import type { Database } from "../index/db.ts";
 import { type ComputedHash, recordHashes } from "../index/instances.ts";
-import { CANCELED, HELD_PREFIX, isTunnelRoute, STAGE_ROW_SQL } from "./keys.ts";
+import { ABANDONED, CANCELED, HELD_PREFIX, isTunnelRoute, STAGE_ROW_SQL } from "./keys.ts";
 import type { StoredObject } from "../part10/stored.ts";
 
 /** A route's rows by state (a transfer's progress at its source). */
@@ -35,6 +35,9 @@ export interface Delivery {
 }
 
 export type QueueState = "pending" | "in_flight" | "failed" | "committing" | "done" | "dead";
+
+/** A state as {@link Queue.summary} counts it: dead rows of a cancel or an abandonment apart. */
+export type SummaryState = QueueState | "canceled" | "abandoned";
 
 /** Every queue state, in the order of a row's life. */
 export const QUEUE_STATES: readonly QueueState[] = [
@@ -545,6 +548,28 @@ export class Queue {
     return this.#move("dead", "pending", filter, now, true);
   }
 
+  /**
+   * Waiting rows (pending or failed, not in flight) given up by the operator: to the dead letter, with the
+   * last error {@link ABANDONED}, where `replay` can bring them back. For rows that wait for a node removed
+   * from the configuration, or a destination retired. Returns how many.
+   */
+  abandon(f: { destination?: string; ids?: number[] }, now = Date.now()): number {
+    const where = ["state IN ('pending', 'failed')"];
+    const args: (string | number)[] = [];
+    if (f.destination) {
+      where.push("destination = ?");
+      args.push(f.destination);
+    }
+    if (f.ids?.length) {
+      where.push(`id IN (${f.ids.map(() => "?").join(", ")})`);
+      args.push(...f.ids);
+    }
+    return this.db.write(() =>
+      this.db.statement(`UPDATE queue SET state = 'dead', last_error = ?, updated_at = ?
+        WHERE ${where.join(" AND ")}`).run(ABANDONED, now, ...args).changes
+    );
+  }
+
   #move(
     from: QueueState,
     to: QueueState,
@@ -610,12 +635,19 @@ export class Queue {
     ).all(...args, f.limit ?? 100) as unknown as QueueRow[];
   }
 
-  /** Counts by destination and state, and the age of the oldest row not yet done. */
-  summary(now = Date.now()): { destination: string; state: QueueState; count: number; oldest: number }[] {
-    return (this.db.statement(`SELECT destination, state, count(*) AS count, min(created_at) AS oldest
-      FROM queue GROUP BY destination, state`).all() as {
+  /**
+   * Counts by destination and state, and the age of the oldest row not yet done. Dead rows that need no one
+   * (a transfer canceled at the hub, rows the operator abandoned) count apart as `canceled` and `abandoned`:
+   * the dead letter's count (and its alert) is what is left for someone to look at.
+   */
+  summary(now = Date.now()): { destination: string; state: SummaryState; count: number; oldest: number }[] {
+    return (this.db.statement(`SELECT destination, CASE
+        WHEN state = 'dead' AND last_error = '${CANCELED}' THEN 'canceled'
+        WHEN state = 'dead' AND last_error = '${ABANDONED}' THEN 'abandoned'
+        ELSE state END AS state, count(*) AS count, min(created_at) AS oldest
+      FROM queue GROUP BY 1, 2`).all() as {
       destination: string;
-      state: QueueState;
+      state: SummaryState;
       count: number;
       oldest: number;
     }[])

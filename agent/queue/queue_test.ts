@@ -59,6 +59,24 @@ Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows
     const replayed = queue.list().find((r) => r.id === b.id)!;
     assert.equal(replayed.state, "pending");
     assert.equal(replayed.attempts, 0, "replay resets attempts");
+    // abandon takes waiting rows (pending, failed) to the dead letter, not those in flight or done.
+    const [flying] = queue.claim("a", 1, 4500);
+    const waiting = flying.id === a.id ? b : a;
+    assert.equal(queue.abandon({ destination: "a" }, 4600), 1, "one waiting, one in flight, c done");
+    const row = (id: number) => queue.list().find((r) => r.id === id)!;
+    assert.deepEqual([row(waiting.id).state, row(waiting.id).lastError], [
+      "dead",
+      "abandoned by the operator",
+    ]);
+    assert.deepEqual(
+      queue.summary(4600).map((r) => [r.state, r.count]).sort(),
+      [["abandoned", 1], ["done", 1], ["in_flight", 1]],
+      "counted apart from the dead letter",
+    );
+    assert.equal(row(flying.id).state, "in_flight");
+    queue.release(flying.id, 4700);
+    assert.equal(queue.abandon({ ids: [flying.id, c.id] }, 4800), 1, "pending again, c done");
+    assert.equal(queue.replay({ destination: "a" }, 4900), 2);
     assert.equal(queue.pruneDone(3000), 0, "done at 3000 is not before 3000");
     assert.equal(queue.pruneDone(3001), 1);
     assert.equal(queue.list().length, 2);
@@ -97,6 +115,8 @@ Deno.test("Queue.cancelRoute() takes waiting rows out, a row in flight at the ca
     ]]);
     assert.equal(queue.claim("a", 10, 10_000).length, 0);
     assert.equal(queue.routeProgress("r").canceled, 3);
+    // The summary (and the metric, and the dead letter's alert) counts them apart: no one has to look at them.
+    assert.deepEqual(queue.summary(11_000).map((r) => [r.state, r.count]), [["canceled", 3]]);
     // The dead letter's replay leaves them: they were canceled (the transfer is retried at the hub), not
     // failed; replayed, the next failure or release would send them straight back to dead.
     assert.equal(queue.replay({ destination: "a" }, 11_000), 0);

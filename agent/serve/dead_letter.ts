@@ -1,17 +1,18 @@
 /**
- * The site's dead letter: its rows (canceled ones left out), and replaying them; and its record of conflicts
+ * The site's dead letter: its rows (those of a canceled transfer and those the operator abandoned left out,
+ * as the queue's summary and metrics count them apart), and replaying them; and its record of conflicts
  * (objects received again with other bytes), which the site page shows beside it, and resolving one.
  */
 import { listConflicts } from "../index/conflicts.ts";
 import { ConflictResolveError } from "../ingest/resolve.ts";
-import { CANCELED } from "../queue/keys.ts";
+import { ABANDONED, CANCELED } from "../queue/keys.ts";
 import { hubRow } from "../queue/queue.ts";
 import { type Handlers, ok } from "./reply.ts";
 
 export const deadLetterHandlers: Handlers = {
   async deadLetter(s, request, channel) {
     const rows = s.queue.list({ state: "dead", limit: request.limit ?? 500 }).filter((r) =>
-      r.lastError !== CANCELED
+      r.lastError !== CANCELED && r.lastError !== ABANDONED
     ).map(hubRow);
     await ok(channel, { rows });
   },

@@ -3,13 +3,13 @@
  * own archive), with the matches streamed back as they arrive.
  */
 import type { Identifier } from "../dimse/handlers.ts";
+import { undelivered } from "../queue/keys.ts";
 import { type Handlers, ok } from "./reply.ts";
 
 export const queryHandlers: Handlers = {
   async status(s, request, channel) {
     const summary = s.queue.summary();
-    const queueDepth = summary.filter((r) => r.state !== "done" && r.state !== "dead")
-      .reduce((n, r) => n + r.count, 0);
+    const queueDepth = summary.filter((r) => undelivered(r.state)).reduce((n, r) => n + r.count, 0);
     // Only to a hub that asks: one from before the field refuses it (FEATURE_COMMITMENT_STATE).
     const committing = request.committing
       ? { committing: summary.filter((r) => r.state === "committing").reduce((n, r) => n + r.count, 0) }

@@ -6,13 +6,14 @@ import assert from "node:assert/strict";
 import { freePort } from "../support/processes.ts";
 import { agentCli } from "../support/agent.ts";
 
-Deno.test("queue retry and replay without a selector, a bad --state or --limit: usage errors, exit code 2", async () => {
+Deno.test("queue retry, replay and abandon without a selector, a bad --state or --limit: usage errors, exit code 2", async () => {
   // Nothing listens there: a command that got as far as asking the agent would exit 1.
   const port = String(freePort());
   for (
     const args of [
       ["retry"],
       ["replay"],
+      ["abandon"],
       ["list", "--state", "bogus"],
       ["list", "--limit", "0"],
       ["list", "--limit", "abc"],

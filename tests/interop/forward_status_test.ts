@@ -62,7 +62,13 @@ async function scriptedScp(dir: string, script: (sop: string) => number[]) {
   return { port, aet: "SCRIPTED", received, close: () => scp.close() };
 }
 
-type Row = { sopInstanceUid: string; state: string; attempts: number; lastStatus: number | null };
+type Row = {
+  sopInstanceUid: string;
+  state: string;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string;
+};
 
 async function rows(agent: AgentProcess): Promise<Row[]> {
   return await (await agent.http(`/queue?limit=10000`)).json() as Row[];
@@ -192,6 +198,21 @@ Deno.test({
         assert.equal(r.state, "failed");
         assert.equal(r.attempts, 1);
       }
+      // Given up by the operator (`queue abandon`): to the dead letter, from where replay brings them back.
+      const post = (p: string, body: unknown) =>
+        again.http(p, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        })
+          .then((r) => r.json());
+      assert.deepEqual(await post("/queue/abandon", { destination: "old" }), { abandoned: 2 });
+      for (const r of await rows(again)) {
+        assert.equal(r.state, "dead");
+        assert.equal(r.lastError, "abandoned by the operator");
+      }
+      assert.deepEqual(await post("/queue/replay", { destination: "old" }), { replayed: 2 });
+      for (const r of await rows(again)) assert.equal(r.state, "pending");
     } finally {
       await again.stop();
     }

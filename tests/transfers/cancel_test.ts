@@ -49,6 +49,10 @@ rigTest("a cancel asked while the source is offline reaches it when it reconnect
     state: string;
   }[]).filter((row) => ["pending", "in_flight", "failed"].includes(row.state));
   assert.deepEqual(waiting, [], "nothing of the canceled transfer waits at the source");
+  // Its rows are not in the dead letter's count, so the dead letter's alert does not fire for a cancel.
+  const metrics = await (await r.north.http("/metrics")).text();
+  assert.match(metrics, /conduit_agent_queue_rows\{destination="@south\/pacs",state="canceled"\} [1-9]/);
+  assert.doesNotMatch(metrics, /conduit_agent_queue_rows\{destination="@south\/pacs",state="dead"\}/);
   const delivered = (await atPacs(r)).size;
   assert.ok(delivered < 300, `the transfer stopped (${delivered} of 300 reached the PACS)`);
   const after = await r.client.transfers.get.query({ id });
