@@ -40,6 +40,8 @@ import { appRouter } from "./api/router.ts";
 import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
+import { toTrpcError } from "./api/errors.ts";
+import { DATABASE_AWAY, DATABASE_RETRY_AFTER_S, databaseAwayReason, isDatabaseAway } from "./db/errors.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
 import {
   clusterCaCerts,
@@ -291,13 +293,22 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       endpoint: "/trpc",
       createContext: async (_opts, c) => {
         const observe = (procedure: string, outcome: string) => metrics.trpcCalls.inc({ procedure, outcome });
-        const r = await resolvePrincipal(c, tokens, users);
+        // Mapped here too: a failure of the context (the database away) never reaches the procedures' mapper,
+        // and tRPC would answer it 500 with its message (drizzle's: the query and its parameters).
+        const r = await resolvePrincipal(c, tokens, users).catch((err) => {
+          throw toTrpcError(err);
+        });
         if ("error" in r) return { refused: r.error, observe };
         const stillValid = async () => !("error" in await resolvePrincipal(c, tokens, users));
         return { principal: r.principal, stillValid, observe };
       },
       onError: ({ error, path }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR") {
+        if (error.code === "SERVICE_UNAVAILABLE" && isDatabaseAway(error.cause)) {
+          trpcLog.warn("call refused: the database is away", {
+            path,
+            reason: databaseAwayReason(error.cause),
+          });
+        } else if (error.code === "INTERNAL_SERVER_ERROR") {
           trpcLog.error("procedure failed", { path, err: error.cause ?? error });
         }
       },
@@ -338,6 +349,14 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   addViewerRoutes(app, { tokens, users, registry, publicUrl: config.publicUrl });
   app.route("/", consoleRoutes());
   app.onError((err, c) => {
+    // The database away (restarted, stopped, failing over): a 503 to ask again, not a fault of the hub.
+    if (isDatabaseAway(err)) {
+      log.warn("request refused: the database is away", {
+        path: c.req.path,
+        reason: databaseAwayReason(err),
+      });
+      return problem(c, 503, DATABASE_AWAY, { "retry-after": String(DATABASE_RETRY_AFTER_S) });
+    }
     log.error("request failed", { path: c.req.path, err });
     return problem(c, 500, "internal error");
   });

@@ -8,6 +8,7 @@
  * | AccessError (role, site scope)                    | FORBIDDEN             |
  * | UnknownSiteError; a site's unknown node or object | NOT_FOUND             |
  * | SiteNotConnectedError (never enrolled), offline   | SERVICE_UNAVAILABLE   |
+ * | the hub's database away (restart, stop, failover) | SERVICE_UNAVAILABLE   |
  * | a site's timeout / other failure                  | GATEWAY_TIMEOUT / BAD_GATEWAY |
  * | StreamResetError (the site broke a request off)   | BAD_GATEWAY           |
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
@@ -31,6 +32,7 @@ import {
 import { BackendUnavailableError } from "../dicomweb/services.ts";
 import { TransferError } from "../transfers/service.ts";
 import { IdempotencyConflictError } from "../transfers/idempotency.ts";
+import { DATABASE_AWAY, isDatabaseAway } from "../db/errors.ts";
 import { BatchFileError } from "../transfers/rows.ts";
 
 /** A NOT_FOUND for something named by id (a transfer, a batch). */
@@ -100,6 +102,10 @@ export function toTrpcError(err: unknown): TRPCError {
   const cause = err instanceof TRPCError && err.cause ? err.cause : err;
   if (cause instanceof ZodError) {
     return new TRPCError({ code: "BAD_REQUEST", message: zodSentence(cause), cause });
+  }
+  if (isDatabaseAway(cause)) {
+    // Never drizzle's message: it is the query and its parameters.
+    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_AWAY, cause: cause as Error });
   }
   const code = codeOf(cause);
   if (code) {

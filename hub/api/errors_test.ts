@@ -53,3 +53,22 @@ Deno.test("toTrpcError() answers 'internal error' for what a procedure threw unf
   const ownInternal = new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "the hub is stopping" });
   assert.equal(toTrpcError(ownInternal).message, "the hub is stopping");
 });
+
+Deno.test("toTrpcError() answers a query on a database that is away SERVICE_UNAVAILABLE, without the query", () => {
+  // drizzle's wrapping of the driver's error, as a query on a stopped PostgreSQL fails.
+  const driver = Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:5432"), {
+    code: "CONNECTION_CLOSED",
+  });
+  const failed = new Error(
+    'Failed query: select "secret_hash" from "api_tokens" where "id" = $1\nparams: abc',
+    {
+      cause: driver,
+    },
+  );
+  const err = toTrpcError(failed);
+  assert.equal(err.code, "SERVICE_UNAVAILABLE");
+  assert.match(err.message, /the hub cannot reach its database/);
+  assert.doesNotMatch(err.message, /select|api_tokens|abc/);
+  // Any other failure stays an internal error with nothing of its own words.
+  assert.equal(toTrpcError(new Error("Failed query: select 1")).message, "internal error");
+});

@@ -256,6 +256,15 @@ export async function openHubFile(file: string): Promise<HubDb> {
   return Object.assign(db, { engine: "sqlite" as const, probe, close });
 }
 
+/**
+ * The wait before the `retries`-th attempt to open a connection again, in seconds: doubling from 50 ms, at
+ * most 1 s, with jitter (many hubs do not all knock at once). An attempt on a database that is down is
+ * refused at once, so a request meanwhile is answered 503 within about a second.
+ */
+export function reconnectDelayS(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
+}
+
 async function openPg(url: string): Promise<HubDb> {
   const sql = postgres(url, {
     max: 10,
@@ -263,6 +272,10 @@ async function openPg(url: string): Promise<HubDb> {
     connect_timeout: 10,
     // A hub that loses its database fails its queries rather than waiting forever.
     idle_timeout: 60,
+    // Seconds before a connection that failed is opened again (a restart, a failover, a terminated
+    // backend). postgres.js's own grows to 20 s after a minute away: every query waited for it, so requests
+    // hung for up to 20 s while the database was away and the hub came back up to 20 s after it had.
+    backoff: reconnectDelayS,
   });
   const db = drizzlePg(sql, { schema: tablesOf("postgres") });
   try {

@@ -41,6 +41,7 @@ import {
 import { SessionClosedError, StreamResetError } from "@conduit/shared/tunnel";
 import type { HubMetrics } from "../metrics.ts";
 import { dicomwebMetrics } from "./metrics.ts";
+import { DATABASE_AWAY, DATABASE_RETRY_AFTER_S, databaseAwayReason, isDatabaseAway } from "../db/errors.ts";
 
 /** Site and node names, as the tunnel carries them. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -127,6 +128,13 @@ export function dicomwebApp(
         ? 503
         : 502;
       return problem(c, status, `the site answered: ${err.message}`);
+    }
+    if (isDatabaseAway(err)) {
+      log.warn("DICOMweb request refused: the database is away", {
+        path: c.req.path,
+        reason: databaseAwayReason(err),
+      });
+      return problemResponse(c, 503, DATABASE_AWAY, { "retry-after": String(DATABASE_RETRY_AFTER_S) });
     }
     log.error("DICOMweb request failed", { path: c.req.path, err });
     return problem(c, 500 as 502, "internal error");

@@ -18,6 +18,14 @@ export interface TestPostgres {
   dir: string;
   /** A new empty database on this server; its URL. */
   createDatabase(name?: string): Promise<string>;
+  /** What a DBA's `pg_ctl restart -m fast` does: every connection killed, the server back on the same port. */
+  restart(): Promise<void>;
+  /** Stops the server (`-m fast`: every connection killed), keeping its data, until `resume()`. */
+  pause(): Promise<void>;
+  /** Starts the paused server again on the same port and data. */
+  resume(): Promise<void>;
+  /** `pg_terminate_backend` of every connection to database `name` but the caller's; how many there were. */
+  terminate(name: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -98,21 +106,28 @@ export async function startPostgres(): Promise<TestPostgres> {
     "-c synchronous_commit=off",
     "-c full_page_writes=off",
   ].join(" ");
-  const start = asPostgres([
-    `${bin}/pg_ctl`,
-    "-D",
-    data,
-    "-l",
-    path.join(dir, "server.log"),
-    "-o",
-    options,
-    "-w",
-    "start",
-  ]);
-  if (!start.success) {
-    const log = await Deno.readTextFile(path.join(dir, "server.log")).catch(() => "");
-    throw new Error(`PostgreSQL did not start: ${new TextDecoder().decode(start.stderr)}\n${log}`);
-  }
+  // Not asPostgres: an in-process hub's event loop goes on while the server stops and starts.
+  const ctl = async (args: string[]) => {
+    const out = await new Deno.Command("runuser", {
+      args: [
+        "-u",
+        "postgres",
+        "--",
+        `${bin}/pg_ctl`,
+        "-D",
+        data,
+        "-l",
+        path.join(dir, "server.log"),
+        ...args,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      const log = await Deno.readTextFile(path.join(dir, "server.log")).catch(() => "");
+      throw new Error(`pg_ctl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}\n${log}`);
+    }
+  };
   let stopped = false;
   const halt = (mode: string) => {
     if (stopped) return;
@@ -122,6 +137,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       Deno.removeSync(dir, { recursive: true });
     } catch { /* best effort */ }
   };
+  await ctl(["-o", options, "-w", "start"]);
   const onUnload = () => halt("immediate");
   globalThis.addEventListener("unload", onUnload);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -137,6 +153,19 @@ export async function startPostgres(): Promise<TestPostgres> {
         await sql.end();
       }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    restart: () => ctl(["-o", options, "-m", "fast", "-w", "restart"]),
+    pause: () => ctl(["-m", "fast", "-w", "stop"]),
+    resume: () => ctl(["-o", options, "-w", "start"]),
+    async terminate(name) {
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        const rows = await sql`select pg_terminate_backend(pid) as t from pg_stat_activity
+          where datname = ${name} and pid <> pg_backend_pid()`;
+        return rows.filter((r) => r.t).length;
+      } finally {
+        await sql.end();
+      }
     },
     stop() {
       globalThis.removeEventListener("unload", onUnload);

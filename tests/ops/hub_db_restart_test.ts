@@ -1,0 +1,147 @@
+/**
+ * A hub on PostgreSQL through what a DBA does to the database: a stop (a failover's minute, shortened to
+ * 7 s, longer than a cluster lease), a `pg_ctl restart -m fast` and `pg_terminate_backend` of the hub's
+ * connections. The hub process stays up; while the database is away DICOMweb, tRPC and the console's
+ * session check answer 503 / SERVICE_UNAVAILABLE saying the hub cannot reach its database, each within
+ * 3 s, never with the query (drizzle's message names the tables and the parameters); the agent's tunnel
+ * stays up; once the database is back everything answers again without a restart of the hub, and an audit
+ * entry written before is still there. Until 2026-12-05 every request meanwhile was a 500, tRPC's carried
+ * the failed SELECT of `api_tokens` with the token's id, and requests waited up to 20 s on the driver's
+ * reconnect backoff. Real hub and agent processes, a real PostgreSQL. The mapping alone:
+ * hub/db/errors_test.ts and hub/api/errors_test.ts.
+ */
+import assert from "node:assert/strict";
+import { startAgentProcess } from "../support/agent.ts";
+import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";
+import { postgresMissing, startPostgres } from "../support/postgres.ts";
+
+/** The longest a request may take while the database is away (the driver's reconnect waits at most 1 s). */
+const BOUND_MS = 3000;
+
+interface Answer {
+  status: number;
+  text: string;
+  ms: number;
+}
+
+/** What the hub answers to a DICOMweb query, a tRPC query and a console session, each timed. */
+async function ask(hub: HubProcess, token: string): Promise<Record<string, Answer>> {
+  const base = `http://127.0.0.1:${hub.port}`;
+  const auth = { authorization: `Bearer ${token}` };
+  const one = async (url: string, init?: RequestInit): Promise<Answer> => {
+    const t0 = Date.now();
+    const r = await fetch(`${base}${url}`, { ...init, signal: AbortSignal.timeout(15_000) });
+    return { status: r.status, text: await r.text(), ms: Date.now() - t0 };
+  };
+  return {
+    qido: await one("/dicomweb/sites/north/studies", { headers: auth }),
+    trpc: await one("/trpc/transfers.list", { headers: auth }),
+    // A session cookie is looked up in the database (a login would be throttled after a few failures).
+    session: await one("/auth/me", { headers: { cookie: "conduit_session=no-such-session" } }),
+  };
+}
+
+function assertAway(answers: Record<string, Answer>, when: string): void {
+  for (const [what, a] of Object.entries(answers)) {
+    assert.equal(a.status, 503, `${what} ${when}: ${a.status} ${a.text}`);
+    assert.match(a.text, /the hub cannot reach its database/, `${what} ${when}`);
+    assert.doesNotMatch(a.text, /select|api_tokens|params/i, `${what} ${when}: no query in the answer`);
+    assert.ok(a.ms < BOUND_MS, `${what} ${when} answered in ${a.ms} ms`);
+  }
+  assert.match(answers.trpc.text, /"code":"SERVICE_UNAVAILABLE"/);
+}
+
+/** Waits until every request is answered as with the database there (north's QIDO 200, the unknown session 401). */
+function untilBack(hub: HubProcess, token: string, seen: number[], what: string) {
+  return eventually(`everything answers again after ${what}`, async () => {
+    const a = await ask(hub, token);
+    seen.push(...Object.values(a).map((x) => x.status));
+    const health = await fetch(`http://127.0.0.1:${hub.port}/healthz`);
+    await health.body?.cancel();
+    return a.qido.status === 200 && a.trpc.status === 200 && a.session.status === 401 &&
+      health.status === 200;
+  }, 15_000);
+}
+
+const skip = postgresMissing();
+if (skip) console.warn(`hub_db_restart_test: skipped: ${skip}`);
+
+Deno.test({
+  name: "a hub on PostgreSQL answers 503 while its database restarts or stops, and everything after",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    let hub: HubProcess | undefined;
+    let agent;
+    try {
+      const db = await pg.createDatabase("restart");
+      hub = await startHubProcess({ db });
+      const admin = async (args: string[]) => {
+        const out = await hubAdmin(hub!.dataDir, [...args, "--json"]);
+        assert.equal(out.code, 0, out.stderr);
+        return out.json!;
+      };
+      const token = String((await admin(["token", "create", "ops", "--role", "admin"])).token);
+      agent = await startAgentProcess({
+        aet: "NORTH",
+        config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 } },
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          hub.tunnelUrl,
+          "--enroll",
+          String((await admin(["site", "add", "north"])).enrollmentToken),
+        ],
+      });
+      const seen: number[] = [];
+      await untilBack(hub, token, seen, "the start");
+      const connects = async () => (await Deno.readTextFile(hub!.logFile)).split("site connected").length - 1;
+      const connectedBefore = await connects();
+
+      // A stop longer than a cluster lease (6 s): requests are refused at once, the hub stays up.
+      await pg.pause();
+      assertAway(await ask(hub, token), "with the database stopped");
+      await eventually(
+        "/healthz 503",
+        async () => (await fetch(`http://127.0.0.1:${hub!.port}/healthz`)).status === 503,
+      );
+      await new Promise((r) => setTimeout(r, 7000));
+      assertAway(await ask(hub, token), "7 s later");
+      await pg.resume();
+      await untilBack(hub, token, seen, "the stop");
+
+      // A restart, then every connection of the hub terminated.
+      await pg.restart();
+      await untilBack(hub, token, seen, "pg_ctl restart");
+      assert.ok(await pg.terminate("restart") > 0, "the hub had connections to terminate");
+      await untilBack(hub, token, seen, "pg_terminate_backend");
+
+      assert.deepEqual(seen.filter((s) => s >= 500 && s !== 503), [], "no 500 at any time");
+      // The hub ran throughout; the agent's tunnel stayed up (no second connection) and north is served.
+      assert.equal(
+        await Promise.race([hub.status.then(() => "ended"), Promise.resolve("running")]),
+        "running",
+      );
+      assert.equal(await connects(), connectedBefore, "north did not have to connect again");
+      // What was written before is there after.
+      const r = await fetch(
+        `http://127.0.0.1:${hub.port}/trpc/audit.list?input=${
+          encodeURIComponent(JSON.stringify({ action: "site.add" }))
+        }`,
+        { headers: { authorization: `Bearer ${token}` } },
+      );
+      assert.equal(r.status, 200);
+      assert.match(await r.text(), /"target":"north"/);
+      const log = await Deno.readTextFile(hub.logFile);
+      assert.match(log, /request refused: the database is away/);
+      assert.doesNotMatch(log, /"level":"error","msg":"(request|DICOMweb request|procedure) failed"/);
+    } finally {
+      await agent?.stop();
+      await hub?.stop();
+      await pg.stop();
+    }
+  },
+});
