@@ -39,6 +39,8 @@ export interface RigOptions {
   northPort?: number;
   /** North's routes, as its config names them (e.g. to `{ site: "south" }`). */
   northRoutes?: unknown[];
+  /** The hub's database (default: its libsql file, or PostgreSQL under CONDUIT_TEST_DB). */
+  hubDb?: string;
 }
 
 /** Starts south's PACS (again, on `port`, keeping what it holds in `dir`). */
@@ -58,7 +60,7 @@ export async function startPacs(
 }
 
 export async function rig(options: RigOptions = {}): Promise<Rig> {
-  const hub = await startTestHub();
+  const hub = await startTestHub({ db: options.hubDb });
   const pacs = await startPacs(await Deno.makeTempDir({ prefix: "transfer-pacs-" }), undefined, options.pacs);
   const southArgs = {
     aet: "SOUTH",
