@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { z } from "zod";
 import { Channel, openWebSocket, Session, webSocketTransport } from "@conduit/shared/tunnel";
-import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { eventually, siteArgs } from "../support/hub.ts";
+import { twoHubs } from "./_two_hubs.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
 import { freePort, skipReason } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
@@ -32,23 +33,6 @@ interface QueueRow {
 async function doneToSouth(agent: AgentProcess): Promise<QueueRow[]> {
   const q = new URLSearchParams({ state: "done", destination: "@south", limit: "1000" });
   return await (await agent.http(`/queue?${q}`)).json();
-}
-
-/** Two hubs on a new database of `pg`, each with its own cluster URL; their stops pushed on `stops`. */
-async function twoHubs(
-  pg: Awaited<ReturnType<typeof startPostgres>>,
-  name: string,
-  stops: (() => Promise<void>)[],
-) {
-  const db = await pg.createDatabase(name);
-  const ports = [freePort(), freePort()] as const;
-  const hubs = [];
-  for (const port of ports) {
-    const hub = await startTestHub({ db, port, clusterUrl: `http://127.0.0.1:${port}` });
-    stops.push(() => hub.stop());
-    hubs.push(hub);
-  }
-  return { db, ports, hubs: hubs as [typeof hubs[0], typeof hubs[0]] };
 }
 
 Deno.test({

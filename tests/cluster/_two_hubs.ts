@@ -1,0 +1,21 @@
+/** Two hubs of one cluster in this process, for the cluster tests. */
+import { startTestHub } from "../support/hub.ts";
+import type { TestPostgres } from "../support/postgres.ts";
+import { freePort } from "../support/peers.ts";
+
+/** Two hubs on a new database of `pg`, each with its own cluster URL; their stops pushed on `stops`. */
+export async function twoHubs(
+  pg: TestPostgres,
+  name: string,
+  stops: (() => Promise<void>)[],
+) {
+  const db = await pg.createDatabase(name);
+  const ports = [freePort(), freePort()] as const;
+  const hubs = [];
+  for (const port of ports) {
+    const hub = await startTestHub({ db, port, clusterUrl: `http://127.0.0.1:${port}` });
+    stops.push(() => hub.stop());
+    hubs.push(hub);
+  }
+  return { db, ports, hubs: hubs as [typeof hubs[0], typeof hubs[0]] };
+}
