@@ -41,7 +41,12 @@ import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
 import { toTrpcError } from "./api/errors.ts";
-import { DATABASE_AWAY, DATABASE_RETRY_AFTER_S, databaseAwayReason, isDatabaseAway } from "./db/errors.ts";
+import {
+  DATABASE_RETRY_AFTER_S,
+  databaseAwayMessage,
+  databaseAwayReason,
+  isDatabaseAway,
+} from "./db/errors.ts";
 import { type Cluster, noClusterRoutes, startCluster } from "./cluster/mod.ts";
 import {
   clusterCaCerts,
@@ -355,7 +360,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
         path: c.req.path,
         reason: databaseAwayReason(err),
       });
-      return problem(c, 503, DATABASE_AWAY, { "retry-after": String(DATABASE_RETRY_AFTER_S) });
+      return problem(c, 503, databaseAwayMessage(err), { "retry-after": String(DATABASE_RETRY_AFTER_S) });
     }
     log.error("request failed", { path: c.req.path, err });
     return problem(c, 500, "internal error");

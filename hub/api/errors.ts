@@ -32,7 +32,7 @@ import {
 import { BackendUnavailableError } from "../dicomweb/services.ts";
 import { TransferError } from "../transfers/service.ts";
 import { IdempotencyConflictError } from "../transfers/idempotency.ts";
-import { DATABASE_AWAY, isDatabaseAway } from "../db/errors.ts";
+import { databaseAwayMessage, isDatabaseAway } from "../db/errors.ts";
 import { BatchFileError } from "../transfers/rows.ts";
 
 /** A NOT_FOUND for something named by id (a transfer, a batch). */
@@ -105,7 +105,11 @@ export function toTrpcError(err: unknown): TRPCError {
   }
   if (isDatabaseAway(cause)) {
     // Never drizzle's message: it is the query and its parameters.
-    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_AWAY, cause: cause as Error });
+    return new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: databaseAwayMessage(cause),
+      cause: cause as Error,
+    });
   }
   const code = codeOf(cause);
   if (code) {
@@ -114,9 +118,10 @@ export function toTrpcError(err: unknown): TRPCError {
       : (cause instanceof SiteRequestError ? "the site answered: " : "") + (cause as Error).message;
     return new TRPCError({ code, message, cause: cause as Error });
   }
-  // tRPC wraps whatever a procedure threw in an INTERNAL_SERVER_ERROR with that error's own message (a
-  // database error names tables, columns and values): only a TRPCError thrown as such keeps its message.
-  // Until 2026-12-05 that message reached the client. The cause is kept for the hub's log.
-  if (err instanceof TRPCError && !(err.code === "INTERNAL_SERVER_ERROR" && err.cause)) return err;
-  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error", cause: cause as Error });
+  // tRPC wraps what a procedure throws in a TRPCError with the thrown error's own message ("Failed query:
+  // select ... params: ..." from drizzle, a driver's words): that message stays in the log, not the answer.
+  const wrapped = err instanceof TRPCError && err.code === "INTERNAL_SERVER_ERROR" && err.cause &&
+    err.message === err.cause.message;
+  if (err instanceof TRPCError && !wrapped) return err;
+  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error", cause });
 }

@@ -69,6 +69,17 @@ Deno.test("toTrpcError() answers a query on a database that is away SERVICE_UNAV
   assert.equal(err.code, "SERVICE_UNAVAILABLE");
   assert.match(err.message, /the hub cannot reach its database/);
   assert.doesNotMatch(err.message, /select|api_tokens|abc/);
-  // Any other failure stays an internal error with nothing of its own words.
+  // Any other failure stays an internal error with nothing of its own words, wrapped by tRPC as a
+  // procedure's throw is (a TRPCError with the thrown error's message) or not.
   assert.equal(toTrpcError(new Error("Failed query: select 1")).message, "internal error");
+  const thrown = new Error('Failed query: select "name" from "users"\nparams: alice');
+  const asTrpcWrapsIt = new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: thrown });
+  assert.equal(asTrpcWrapsIt.message, thrown.message);
+  const answered = toTrpcError(asTrpcWrapsIt);
+  assert.equal(answered.code, "INTERNAL_SERVER_ERROR");
+  assert.equal(answered.message, "internal error");
+  assert.equal(answered.cause, thrown, "the log keeps what failed");
+  // A TRPCError a procedure throws on purpose keeps its words.
+  const meant = new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "the batch file could not be kept" });
+  assert.equal(toTrpcError(meant).message, "the batch file could not be kept");
 });

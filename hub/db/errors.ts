@@ -5,8 +5,12 @@
  * query (drizzle's "Failed query: ... params: ..." carries what was asked, UIDs and names included).
  */
 
-/** The sentence a client gets while the database is away (never the query, a URL or a file path). */
+/** The sentence a client gets while PostgreSQL is away (never the query, a URL or a file path). */
 export const DATABASE_AWAY = "the hub cannot reach its database; try again once it is back " +
+  "(the hub's /healthz answers 200 again then)";
+
+/** The sentence a client gets while the hub's libsql file cannot be written (its reads still work). */
+export const DATABASE_UNWRITABLE = "the hub cannot write its database now; try again once it can " +
   "(the hub's /healthz answers 200 again then)";
 
 /** How long a client is told to wait before asking again (`Retry-After`, seconds). */
@@ -53,6 +57,12 @@ export function databaseAwayCause(err: unknown): Error | undefined {
 /** Whether `err` says the database is away (see databaseAwayCause). */
 export function isDatabaseAway(err: unknown): boolean {
   return databaseAwayCause(err) !== undefined;
+}
+
+/** The sentence for a client of a failure isDatabaseAway() accepts: the file's, or PostgreSQL's. */
+export function databaseAwayMessage(err: unknown): string {
+  const code = String((databaseAwayCause(err) as { code?: unknown } | undefined)?.code ?? "");
+  return code.startsWith("SQLITE_") ? DATABASE_UNWRITABLE : DATABASE_AWAY;
 }
 
 /** What a log line says of a database-away failure: the driver's code and message, never the query. */

@@ -41,7 +41,12 @@ import {
 import { SessionClosedError, StreamResetError } from "@conduit/shared/tunnel";
 import type { HubMetrics } from "../metrics.ts";
 import { dicomwebMetrics } from "./metrics.ts";
-import { DATABASE_AWAY, DATABASE_RETRY_AFTER_S, databaseAwayReason, isDatabaseAway } from "../db/errors.ts";
+import {
+  DATABASE_RETRY_AFTER_S,
+  databaseAwayMessage,
+  databaseAwayReason,
+  isDatabaseAway,
+} from "../db/errors.ts";
 
 /** Site and node names, as the tunnel carries them. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -134,7 +139,9 @@ export function dicomwebApp(
         path: c.req.path,
         reason: databaseAwayReason(err),
       });
-      return problemResponse(c, 503, DATABASE_AWAY, { "retry-after": String(DATABASE_RETRY_AFTER_S) });
+      return problemResponse(c, 503, databaseAwayMessage(err), {
+        "retry-after": String(DATABASE_RETRY_AFTER_S),
+      });
     }
     log.error("DICOMweb request failed", { path: c.req.path, err });
     return problem(c, 500 as 502, "internal error");

@@ -7,13 +7,18 @@
  * stays up; once the database is back everything answers again without a restart of the hub, and an audit
  * entry written before is still there. Until 2026-12-05 every request meanwhile was a 500, tRPC's carried
  * the failed SELECT of `api_tokens` with the token's id, and requests waited up to 20 s on the driver's
- * reconnect backoff. Real hub and agent processes, a real PostgreSQL. The mapping alone:
+ * reconnect backoff. A hub on its libsql file made unwritable (chattr +i) likewise answers a write 503
+ * saying it cannot write its database, and serves reads. Real hub and agent processes, a real
+ * PostgreSQL. The mapping alone:
  * hub/db/errors_test.ts and hub/api/errors_test.ts.
  */
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
+import { scratchDir } from "../support/processes.ts";
+import { canFreeze, chattr } from "../support/immutable.ts";
 
 /** The longest a request may take while the database is away (the driver's reconnect waits at most 1 s). */
 const BOUND_MS = 3000;
@@ -142,6 +147,59 @@ Deno.test({
       await agent?.stop();
       await hub?.stop();
       await pg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a hub on its libsql file answers writes 503 while the file cannot be written, and reads all along",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("hub-db-frozen-");
+    if (!(await canFreeze(dir))) {
+      console.warn(
+        "hub_db_restart_test: the libsql case needs root and chattr on an ext4-like file system; skipped",
+      );
+      return;
+    }
+    const hub = await startHubProcess({ dataDir: path.join(dir, "hub"), db: "file:" });
+    const files = ["hub.db", "hub.db-wal"].map((f) => path.join(hub.dataDir, f));
+    try {
+      const token = String(
+        (await hubAdmin(hub.dataDir, ["token", "create", "ops", "--role", "admin", "--json"])).json!.token,
+      );
+      const base = `http://127.0.0.1:${hub.port}`;
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      const write = () =>
+        fetch(`${base}/trpc/tokens.create`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ name: "viewer", role: "viewer" }),
+        });
+      const login = () =>
+        fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ user: "nobody", password: "not-a-password" }),
+        });
+      await chattr("+i", files);
+      const w = await write();
+      const body = await w.text();
+      assert.equal(w.status, 503, body);
+      assert.match(body, /"code":"SERVICE_UNAVAILABLE"/);
+      assert.match(body, /the hub cannot write its database now/);
+      const l = await login(); // writes its audit entry (login.failed)
+      assert.equal(l.status, 503);
+      assert.match(await l.text(), /the hub cannot write its database now/);
+      const read = await fetch(`${base}/trpc/transfers.list`, { headers });
+      assert.equal(read.status, 200, await read.text());
+      await chattr("-i", files);
+      const again = await write();
+      assert.equal(again.status, 200, await again.text());
+    } finally {
+      await chattr("-i", files).catch(() => {});
+      await hub.stop();
     }
   },
 });
