@@ -7,13 +7,14 @@
  * | input refused by its schema                       | BAD_REQUEST           |
  * | AccessError (role, site scope)                    | FORBIDDEN             |
  * | UnknownSiteError; a site's unknown node or object | NOT_FOUND             |
- * | SiteNotConnectedError (never enrolled), offline   | SERVICE_UNAVAILABLE   |
+ * | SiteNotConnectedError (never enrolled), offline,  | SERVICE_UNAVAILABLE   |
+ * | SiteElsewhereError (its hub cannot be reached)    |                       |
  * | the hub's database away (restart, stop, failover) | SERVICE_UNAVAILABLE   |
  * | a site's timeout / other failure                  | GATEWAY_TIMEOUT / BAD_GATEWAY |
  * | StreamResetError (the site broke a request off)   | BAD_GATEWAY           |
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
  * | IdempotencyConflictError (a key reused)           | CONFLICT              |
- * | anything else                                     | INTERNAL_SERVER_ERROR, "internal error" |
+ * | anything else (logged whole)                      | INTERNAL_SERVER_ERROR "internal error" |
  */
 import { ErasureUnsupportedError } from "../sites/erasure.ts";
 import { TRPCError } from "@trpc/server";
@@ -30,6 +31,7 @@ import {
   UnknownSiteError,
 } from "../tunnel/errors.ts";
 import { BackendUnavailableError } from "../dicomweb/services.ts";
+import { SiteElsewhereError } from "../cluster/peers.ts";
 import { TransferError } from "../transfers/service.ts";
 import { IdempotencyConflictError } from "../transfers/idempotency.ts";
 import { databaseAwayMessage, isDatabaseAway } from "../db/errors.ts";
@@ -74,7 +76,8 @@ function codeOf(err: unknown): TRPCError["code"] | undefined {
   if (err instanceof UnknownSiteError || err instanceof NotFoundError) return "NOT_FOUND";
   if (
     err instanceof SiteNotConnectedError || err instanceof SiteUnavailableError ||
-    err instanceof BackendUnavailableError || err instanceof SessionClosedError
+    err instanceof BackendUnavailableError || err instanceof SessionClosedError ||
+    err instanceof SiteElsewhereError
   ) {
     return "SERVICE_UNAVAILABLE";
   }
