@@ -67,8 +67,16 @@ export const api = createTRPCClient<AppRouter>({
 /** The user of the session the console runs in ("" before a login). */
 let sessionUser = "";
 
+/**
+ * The session's user, or undefined when there is none (401). Throws, with the hub's sentence, when the hub
+ * could not say (503 while it cannot reach its database): the session may well be valid.
+ */
 export async function me(): Promise<Me | undefined> {
   const res = await fetch("/auth/me", { credentials: "same-origin" });
+  if (res.status >= 500) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(body.detail ?? `the hub answered ${res.status}`);
+  }
   if (!res.ok) return undefined;
   const m = await res.json() as Me;
   csrf = m.csrf;

@@ -46,7 +46,12 @@ export function App() {
     setUser(undefined);
   });
   onMount(async () => {
-    setUser(await me());
+    try {
+      setUser(await me());
+    } catch (err) {
+      // The hub could not check the session (its database away): the login says why.
+      setNotice(`Cannot check your session now: ${(err as Error).message}.`);
+    }
     setReady(true);
     const next = nextAfterLogin();
     if (user() && next) globalThis.location.assign(next);
