@@ -72,3 +72,12 @@ export function databaseAwayReason(err: unknown): string {
   const code = (cause as { code?: unknown }).code;
   return `${code ? `${code}: ` : ""}${cause.message}`.slice(0, 200);
 }
+
+/**
+ * What a log line says of a failed database call: the driver's reason when the database is away, else the
+ * error's message without drizzle's `params:` (the values of the query: UIDs, names, lists).
+ */
+export function dbFailureReason(err: unknown): string {
+  if (isDatabaseAway(err)) return databaseAwayReason(err);
+  return (err instanceof Error ? err.message : String(err)).replace(/\nparams: [\s\S]*$/, "");
+}

@@ -4,7 +4,7 @@ import { createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import { databaseAwayReason, isDatabaseAway } from "./errors.ts";
+import { databaseAwayReason, dbFailureReason, isDatabaseAway } from "./errors.ts";
 import { reconnectDelayS } from "./db.ts";
 
 /** A loopback port nothing listens on. */
@@ -26,6 +26,7 @@ Deno.test("isDatabaseAway() is true for a drizzle query whose PostgreSQL cannot 
   const reason = databaseAwayReason(err);
   assert.match(reason, /ECONNREFUSED/);
   assert.doesNotMatch(reason, /select|a value/);
+  assert.equal(dbFailureReason(err), reason);
 });
 
 Deno.test("isDatabaseAway() is false for a query the database refused (a fault of the query)", async () => {
@@ -44,4 +45,12 @@ Deno.test("reconnectDelayS() grows from 50 ms and never passes 1 s", () => {
     assert.ok(d > 0 && d <= 1, `retry ${i}: ${d} s`);
   }
   assert.ok(reconnectDelayS(0) <= 0.05);
+});
+
+Deno.test("dbFailureReason() keeps a failed query's words and leaves its parameters out", () => {
+  const err = new Error(
+    'Failed query: insert into "transfer_tasks" ("study") values ($1)\nparams: 1.2.840.99.1',
+  );
+  assert.equal(dbFailureReason(err), 'Failed query: insert into "transfer_tasks" ("study") values ($1)');
+  assert.equal(dbFailureReason("a string"), "a string");
 });

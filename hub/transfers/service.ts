@@ -30,6 +30,7 @@ import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
 import { nodeWaitNote, taskProgress } from "./progress.ts";
 import { atomically } from "../db/atomic.ts";
 import { earlierJob, type Keyed, keyed } from "./idempotency.ts";
+import { dbFailureReason } from "../db/errors.ts";
 import type { TransferLeases } from "../cluster/transfer_lease.ts";
 
 export type { Endpoint, TransferView };
@@ -610,7 +611,8 @@ export class TransferService {
       }
       await this.#finishCancels();
     } catch (err) {
-      this.log.error("transfer pass failed", { reason: (err as Error).message });
+      // Once a second while the database is away: the driver's reason, not the query and its values.
+      this.log.error("transfer pass failed", { reason: dbFailureReason(err) });
     } finally {
       this.#busy = false;
     }
@@ -712,7 +714,7 @@ export class TransferService {
       // again; a rejection left unhandled here would end the hub.
       this.log.error("transfer hand-over could not be recorded", {
         transfer: t.id,
-        reason: (err as Error).message,
+        reason: dbFailureReason(err),
       });
     });
   }
