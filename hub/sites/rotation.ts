@@ -20,6 +20,7 @@ import { credentialRotations, hubs } from "../db/schema.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
 import { SiteError, type SiteRegistry } from "./registry.ts";
+import { dbFailureReason } from "../db/errors.ts";
 
 /** How a rotation ended: the agent saved the new credential, its answer did not come, or nothing changed. */
 export type RotationOutcome = "confirmed" | "unconfirmed" | "refused";
@@ -255,7 +256,7 @@ export class CredentialRotation {
         void this.#answer(row.id, row.site, row.actor);
       }
     } catch (err) {
-      this.log.error("credential rotation requests could not be read", { err });
+      this.log.error("credential rotation requests could not be read", { reason: dbFailureReason(err) });
     } finally {
       this.#picking = false;
     }

@@ -7,6 +7,7 @@ import { type Context, Hono } from "hono";
 import { Reason, refusal, serverHandshake } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import { SiteError, type SiteRegistry } from "../sites/registry.ts";
+import { dbFailureReason } from "../db/errors.ts";
 import { parseToken } from "../sites/tokens.ts";
 import type { Sessions } from "./sessions.ts";
 
@@ -86,7 +87,7 @@ export function tunnelRoutes(
       site = credential ? await registry.authenticate(credential) : undefined;
     } catch (err) {
       // The agent learns only that the hub failed (a database error names tables and columns).
-      log.error("tunnel credential check failed", { remoteAddress, err });
+      log.error("tunnel credential check failed", { remoteAddress, reason: dbFailureReason(err) });
       return c.json(
         refusal(Reason.InternalError, "the hub could not check the credential; try again later"),
         503,

@@ -23,6 +23,7 @@ import {
 } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import type { SeenFacts, SiteRegistry } from "../sites/registry.ts";
+import { dbFailureReason } from "../db/errors.ts";
 import { type RelayLimiter, relayStream } from "./relay.ts";
 import type { Throttle } from "../transfers/bandwidth.ts";
 import type { RelayPolicy } from "./relay_policy.ts";
@@ -252,8 +253,12 @@ export class Sessions {
         const fields = { reason: reasonName(end.reason), message: end.message, local: end.local };
         if (end.reason === Reason.Normal) log.info("site session ended", fields);
         else log.warn("site session ended", fields);
-        this.elsewhere?.release(site).catch((err) => log.error("site lease release failed", { err }));
-        this.registry.disconnected(site).catch((err) => log.error("registry update failed", { err }));
+        this.elsewhere?.release(site).catch((err) =>
+          log.error("site lease release failed", { reason: dbFailureReason(err) })
+        );
+        this.registry.disconnected(site).catch((err) =>
+          log.error("registry update failed", { reason: dbFailureReason(err) })
+        );
       },
     });
     const { features, ...seen } = facts;
@@ -268,9 +273,13 @@ export class Sessions {
       lastBytes: 0,
     };
     this.#live.set(site, entry);
-    this.elsewhere?.claim(site).catch((err) => log.error("site lease claim failed", { err }));
+    this.elsewhere?.claim(site).catch((err) =>
+      log.error("site lease claim failed", { reason: dbFailureReason(err) })
+    );
     log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
-    this.registry.connected(site, seen).catch((err) => log.error("registry update failed", { err }));
+    this.registry.connected(site, seen).catch((err) =>
+      log.error("registry update failed", { reason: dbFailureReason(err) })
+    );
     void this.#status(entry);
     return session;
   }
@@ -401,7 +410,7 @@ export class Sessions {
       await this.registry.seen(facts);
       for (const [entry, fact] of written) entry.synced = fact;
     } catch (err) {
-      this.log.error("site registry sync failed", { err });
+      this.log.error("site registry sync failed", { reason: dbFailureReason(err) });
     } finally {
       this.#syncing = false;
     }

@@ -143,6 +143,11 @@ Deno.test({
       const log = await Deno.readTextFile(hub.logFile);
       assert.match(log, /request refused: the database is away/);
       assert.doesNotMatch(log, /"level":"error","msg":"(request|DICOMweb request|procedure) failed"/);
+      // What failed meanwhile (the transfer loop, the registry's sync, rotations) is logged with the driver's
+      // reason, never a query's values (drizzle's "params: ...": UIDs, names, ids).
+      assert.match(log, /"transfer pass failed"/);
+      assert.match(log, /"site registry sync failed"/);
+      assert.doesNotMatch(log, /params:/);
     } finally {
       await agent?.stop();
       await hub?.stop();
