@@ -14,6 +14,7 @@ import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
 import { logCertificateExpiries, watchCertificateExpiries } from "@conduit/shared/tls";
 import { DbProbe } from "./db/health.ts";
+import { databaseGuard } from "./db/guard.ts";
 import { SiteRegistry } from "./sites/registry.ts";
 import { CredentialRotation } from "./sites/rotation.ts";
 import { Sessions } from "./tunnel/sessions.ts";
@@ -172,6 +173,16 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       });
     },
   });
+  // A request that waits on a database that does not answer (a partition: no refusal, no reset) is answered
+  // 503 once the probe says so, within a few seconds, rather than when TCP gives up (db/guard.ts).
+  const guard = databaseGuard(dbProbe, {
+    onRefused: (path, problem) =>
+      dbLog.warn("request refused: the database does not answer", { path, problem }),
+  });
+  for (const prefix of ["/dicomweb", "/trpc", "/auth", "/tunnel", "/metrics"]) {
+    app.use(prefix, guard);
+    app.use(`${prefix}/*`, guard);
+  }
   app.get("/healthz", async (c) => {
     // A hub that cannot read and write its database is out of service (a load balancer sends no one to
     // it): its transfers, sessions and logins all go through it. In a cluster, also one whose heartbeat has

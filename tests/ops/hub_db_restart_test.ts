@@ -8,7 +8,9 @@
  * entry written before is still there. Until 2026-12-05 every request meanwhile was a 500, tRPC's carried
  * the failed SELECT of `api_tokens` with the token's id, and requests waited up to 20 s on the driver's
  * reconnect backoff. A hub on its libsql file made unwritable (chattr +i) likewise answers a write 503
- * saying it cannot write its database, and serves reads. Real hub and agent processes, a real
+ * saying it cannot write its database, and serves reads. A PostgreSQL that stops answering without
+ * refusing (a partition: a proxy that stops moving bytes) gets the same 503 within 7 s (hub/db/guard.ts),
+ * where requests waited until TCP gave up. Real hub and agent processes, a real
  * PostgreSQL. The mapping alone:
  * hub/db/errors_test.ts and hub/api/errors_test.ts.
  */
@@ -19,6 +21,7 @@ import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../suppo
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
 import { scratchDir } from "../support/processes.ts";
 import { canFreeze, chattr } from "../support/immutable.ts";
+import { startProxy } from "../support/tcp_proxy.ts";
 
 /** The longest a request may take while the database is away (the driver's reconnect waits at most 1 s). */
 const BOUND_MS = 3000;
@@ -205,6 +208,47 @@ Deno.test({
     } finally {
       await chattr("-i", files).catch(() => {});
       await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a hub whose PostgreSQL stops answering (a partition) answers 503 within 7 s, and everything after",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const proxy = startProxy(pg.port);
+    let hub: HubProcess | undefined;
+    try {
+      const db = (await pg.createDatabase("partition")).replace(`:${pg.port}/`, `:${proxy.port}/`);
+      hub = await startHubProcess({ db });
+      const token = String(
+        (await hubAdmin(hub.dataDir, ["token", "create", "ops", "--role", "admin", "--json"])).json!.token,
+      );
+      await hubAdmin(hub.dataDir, ["site", "add", "north"]);
+      proxy.freezeAll(true);
+      const answers = await ask(hub, token);
+      for (const [what, a] of Object.entries(answers)) {
+        assert.equal(a.status, 503, `${what}: ${a.status} ${a.text}`);
+        assert.match(a.text, /the hub cannot reach its database/, what);
+        assert.ok(a.ms < 7000, `${what} answered in ${a.ms} ms`);
+      }
+      assert.match(await Deno.readTextFile(hub.logFile), /request refused: the database does not answer/);
+      proxy.thaw();
+      const seen: number[] = [];
+      await eventually("everything answers again", async () => {
+        const a = await ask(hub!, token);
+        seen.push(...Object.values(a).map((x) => x.status));
+        // North is enrolled, never connected: its QIDO is 503 "not connected yet", from the database.
+        return /not connected yet/.test(a.qido.text) && a.trpc.status === 200 && a.session.status === 401;
+      }, 30_000);
+      assert.deepEqual(seen.filter((s) => s >= 500 && s !== 503), []);
+    } finally {
+      await hub?.stop();
+      proxy.close();
+      await pg.stop();
     }
   },
 });
