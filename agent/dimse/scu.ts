@@ -141,8 +141,10 @@ export class ScuAssociation {
       this.#closed = true;
     });
     return new Promise<void>((resolve, reject) => {
+      const noAnswer = () =>
+        new AssociationError(`no answer from ${node.aet}@${node.host}:${node.port} in time`);
       const timer = setTimeout(() => {
-        fail(new AssociationError(`no answer from ${node.aet}@${node.host}:${node.port} in time`));
+        fail(noAnswer());
         socket.destroy();
       }, this.options.connectTimeoutMs ?? this.options.artimTimeoutMs);
       const fail = (err: Error) => {
@@ -157,7 +159,13 @@ export class ScuAssociation {
         // The library's words begin with its socket's address, empty before a connection
         // (" -> Connection error: Connection refused"): the node's name and address say it instead.
         const reason = err.message.replace(/^[^>]*->\s*/, "");
-        fail(new AssociationError(`${node.aet} at ${node.host}:${node.port}: ${reason}`));
+        // The library's own timer for the same wait ("Exceeded association timeout (2000), closing
+        // connection") may fire before ours on a busy machine: the same failure, said the same way.
+        fail(
+          /Exceeded association timeout/.test(reason)
+            ? noAnswer()
+            : new AssociationError(`${node.aet} at ${node.host}:${node.port}: ${reason}`),
+        );
         socket.destroy();
       });
       network.on("connect", () => {
