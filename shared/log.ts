@@ -3,7 +3,8 @@
  * dates; pass UIDs through `hashUid`. As a second guard, every UID left in a line's text (an error
  * message quoting a file path built from the study, series and instance UIDs, say) is replaced by its
  * hash, the same `hashUid` the fields carry; the standard's own UIDs (1.2.840.10008.*: SOP classes,
- * transfer syntaxes) stay readable.
+ * transfer syntaxes) stay readable. An error's message loses a failed query's parameters (drizzle's
+ * `params:`), whatever the code that logged it.
  *
  * A field's value may be a function: it is called only when a line is written (`{ sop: () =>
  * hashUid(uid) }`), so a per-object logger costs no hash while nothing is logged (issue 16: a SHA-256
@@ -66,11 +67,19 @@ export class Logger {
     line.msg = msg;
     for (let [k, v] of Object.entries(line)) {
       if (typeof v === "function") v = line[k] = v();
-      if (v instanceof Error) line[k] = { name: v.name, message: redactUids(v.message) };
+      if (v instanceof Error) line[k] = { name: v.name, message: redactUids(withoutQueryParams(v.message)) };
       else if (typeof v === "string") line[k] = redactUids(v);
     }
     this.sink.write(JSON.stringify(line));
   }
+}
+
+/**
+ * An error's message without the values of a failed query: drizzle's "Failed query: ...\nparams: ..." lists
+ * what was asked (names, IDs, lists of UIDs). The statement itself stays: it says which one failed.
+ */
+function withoutQueryParams(message: string): string {
+  return message.replace(/\nparams: [\s\S]*$/, "");
 }
 
 /** Dotted numbers of three components or more: UID candidates. */

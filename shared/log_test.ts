@@ -64,3 +64,15 @@ Deno.test("Logger: a field named t, level or msg does not replace the line's own
   assert.equal(parsed.n, 1);
   assert.deepEqual(Object.keys(parsed).slice(0, 3), ["t", "level", "msg"]);
 });
+
+Deno.test("Logger: an error's failed query keeps its statement, not its parameters", () => {
+  const lines: string[] = [];
+  const log = new Logger({}, "debug", { write: (l) => lines.push(l) });
+  const failed = new Error(
+    'Failed query: insert into "audit" ("detail") values ($1)\nparams: DOE^JANE,PAT0001',
+  );
+  log.error("DICOMweb request failed", { err: failed });
+  const err = JSON.parse(lines[0]).err;
+  assert.equal(err.message, 'Failed query: insert into "audit" ("detail") values ($1)');
+  assert.doesNotMatch(lines[0], /DOE|PAT0001/);
+});
