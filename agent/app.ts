@@ -533,6 +533,7 @@ async function startLocked(
             ingest.replaceRoutes(compiled);
           },
           replaceAllowedCallingAets: (aets) => scp.replaceAllowedCallingAets(aets),
+          setLogLevel: (level) => log.setLevel(level),
           reconfigureDestinations: (changed) => {
             if (commitmentRequests && !forwarder.commitments) {
               forwarder.commitments = commitmentRequests;

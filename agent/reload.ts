@@ -1,7 +1,7 @@
 /**
  * The configuration file read again on SIGHUP (docs/operations.md, "Changing nodes and routes without a
- * restart"): with the loader and checks of the start, then `nodes`, `routes` and `dimse.allowedCallingAets`
- * replaced at once, everything else kept until the next restart. A file that does not load or check
+ * restart"): with the loader and checks of the start, then `nodes`, `routes`, `dimse.allowedCallingAets` and
+ * `log.level` replaced at once, everything else kept until the next restart. A file that does not load or check
  * changes nothing. One log line per outcome; node names, AE titles and route names only (no PHI).
  */
 import type { Logger } from "@conduit/shared/log";
@@ -15,7 +15,7 @@ import { loadProfile } from "./deid/load_profile.ts";
 export const CONFIG_RELOAD_MESSAGES = {
   reloaded:
     "configuration reloaded: objects received from now on take its routes, new associations its nodes",
-  unchanged: "configuration reloaded: nodes, routes and dimse.allowedCallingAets are as they were",
+  unchanged: "configuration reloaded: nodes, routes, dimse.allowedCallingAets and log.level are as they were",
   kept: "configuration not reloaded: the agent keeps the one it had",
   atRestart: "configuration changed in the file, takes effect at the next restart",
 } as const;
@@ -33,6 +33,8 @@ export interface Reloadable {
   replaceRoutes(routes: CompiledRoute[]): void;
   /** Association requests from now on are checked against these. */
   replaceAllowedCallingAets(aets: string[]): void;
+  /** Lines from now on are written from this level up, by every part of the agent. */
+  setLogLevel(level: AgentConfig["log"]["level"]): void;
   /** These destinations' workers give way to new ones that read the nodes in force. */
   reconfigureDestinations(changed: string[]): void;
 }
@@ -93,6 +95,10 @@ export async function reloadConfig(
     current.dimse.allowedCallingAets = next.dimse.allowedCallingAets;
     agent.replaceAllowedCallingAets(next.dimse.allowedCallingAets);
   }
+  if (changes.logLevel) {
+    current.log.level = next.log.level;
+    agent.setLogLevel(next.log.level);
+  }
   const { added, removed, changed } = changes.nodes;
   agent.reconfigureDestinations([...added, ...removed, ...changed]);
   log.info(CONFIG_RELOAD_MESSAGES.reloaded, {
@@ -101,6 +107,7 @@ export async function reloadConfig(
     ...(changed.length ? { nodesChanged: changed } : {}),
     ...(routesChanged.length ? { routes: routesChanged } : {}),
     ...(changes.allowedCallingAets ? { allowedCallingAets: next.dimse.allowedCallingAets } : {}),
+    ...(changes.logLevel ? { logLevel: next.log.level } : {}),
   });
   return true;
 }

@@ -25,14 +25,31 @@ export interface LogSink {
 const stderrSink: LogSink = { write: (line) => console.error(line) };
 
 export class Logger {
+  /** The least level written, shared with the children (so that {@link setLevel} reaches every one). */
+  readonly #level: { value: Level };
+
   constructor(
     private readonly fields: Fields = {},
-    private readonly minLevel: Level = "info",
+    minLevel: Level | { value: Level } = "info",
     private readonly sink: LogSink = stderrSink,
-  ) {}
+  ) {
+    this.#level = typeof minLevel === "string" ? { value: minLevel } : minLevel;
+  }
+
+  get minLevel(): Level {
+    return this.#level.value;
+  }
+
+  /**
+   * The least level written from now on, by this logger and every logger it shares its level with: its
+   * children and its parent, not those made by {@link withLevel} (a configuration reloaded, say).
+   */
+  setLevel(level: Level): void {
+    this.#level.value = level;
+  }
 
   child(fields: Fields): Logger {
-    return new Logger({ ...this.fields, ...fields }, this.minLevel, this.sink);
+    return new Logger({ ...this.fields, ...fields }, this.#level, this.sink);
   }
 
   withLevel(level: Level): Logger {
@@ -40,7 +57,7 @@ export class Logger {
   }
 
   withSink(sink: LogSink): Logger {
-    return new Logger(this.fields, this.minLevel, sink);
+    return new Logger(this.fields, this.#level, sink);
   }
 
   debug(msg: string, fields?: Fields): void {
@@ -57,7 +74,7 @@ export class Logger {
   }
 
   #log(level: Level, msg: string, fields?: Fields): void {
-    if (ORDER[level] < ORDER[this.minLevel]) return;
+    if (ORDER[level] < ORDER[this.#level.value]) return;
     const t = new Date().toISOString();
     const line: Fields = { t, level, msg, ...this.fields, ...fields };
     // A field named t, level or msg does not replace the line's own (filters read `level`; an erasure

@@ -76,3 +76,19 @@ Deno.test("Logger: an error's failed query keeps its statement, not its paramete
   assert.equal(err.message, 'Failed query: insert into "audit" ("detail") values ($1)');
   assert.doesNotMatch(lines[0], /DOE|PAT0001/);
 });
+
+Deno.test("Logger.setLevel reaches the children made before and after, not a logger made withLevel", () => {
+  const lines: string[] = [];
+  const root = new Logger({}, "info", { write: (l) => lines.push(l) });
+  const before = root.child({ part: "a" });
+  const apart = root.withLevel("info");
+  root.setLevel("debug");
+  const after = root.child({ part: "b" });
+  before.debug("one");
+  after.debug("two");
+  apart.debug("not written");
+  assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ["one", "two"]);
+  after.setLevel("warn");
+  root.info("not written either");
+  assert.equal(lines.length, 2);
+});

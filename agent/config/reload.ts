@@ -1,12 +1,12 @@
 /**
  * What a configuration file read again (SIGHUP) changes: the keys a running agent takes at once (`nodes`,
- * `routes`, `dimse.allowedCallingAets`) and those it takes only at its next start (every other one: ports,
+ * `routes`, `dimse.allowedCallingAets`, `log.level`) and those it takes only at its next start (every other one: ports,
  * addresses, the data directory, the site, the hub, the queue's settings...). Pure: the agent applies it.
  */
 import type { AgentConfig, NodeConfig } from "./schema.ts";
 
 /** The keys a reload applies; every other one takes effect at the next restart. */
-export const RELOADABLE = ["nodes", "routes", "dimse.allowedCallingAets"] as const;
+export const RELOADABLE = ["nodes", "routes", "dimse.allowedCallingAets", "log.level"] as const;
 
 /** What a file read again changes, against the configuration in force. */
 export interface ConfigChanges {
@@ -15,6 +15,7 @@ export interface ConfigChanges {
   /** The routes differ (any route's name, match, exclude, destinations or deid). */
   routes: boolean;
   allowedCallingAets: boolean;
+  logLevel: boolean;
   /** Keys (dotted, sorted) the file changes that a reload does not apply: they wait for a restart. */
   atRestart: string[];
   /** The nodes in force after the reload: the objects in force for the nodes that did not change. */
@@ -51,11 +52,13 @@ export function configChanges(current: AgentConfig, next: AgentConfig): ConfigCh
     nodes: undefined,
     routes: undefined,
     dimse: { ...c.dimse, allowedCallingAets: undefined },
+    log: { ...c.log, level: undefined },
   });
   return {
     nodes,
     routes: !same(current.routes, next.routes),
     allowedCallingAets: !same(current.dimse.allowedCallingAets, next.dimse.allowedCallingAets),
+    logLevel: current.log.level !== next.log.level,
     atRestart: differing(rest(current), rest(next), "", 2).sort(),
     nextNodes,
   };
@@ -63,6 +66,6 @@ export function configChanges(current: AgentConfig, next: AgentConfig): ConfigCh
 
 /** True when a reload has something to apply. */
 export function applies(c: ConfigChanges): boolean {
-  return c.routes || c.allowedCallingAets || c.nodes.added.length + c.nodes.removed.length +
+  return c.routes || c.allowedCallingAets || c.logLevel || c.nodes.added.length + c.nodes.removed.length +
           c.nodes.changed.length > 0;
 }

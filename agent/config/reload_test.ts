@@ -45,3 +45,15 @@ Deno.test("configChanges() lists the keys that only a restart applies", () => {
   assert.equal(c.allowedCallingAets, true);
   assert.equal(applies({ ...c, allowedCallingAets: false }), false, "restart keys alone apply nothing");
 });
+
+Deno.test("configChanges() applies a new log level, and nothing waits for a restart for it", () => {
+  const c = configChanges(config({}), config({ log: { level: "debug" } }));
+  assert.equal(c.logLevel, true);
+  assert.deepEqual(c.atRestart, []);
+  assert.ok(applies(c));
+  assert.equal(
+    configChanges(config({}), config({ log: { level: "info" } })).logLevel,
+    false,
+    "info is the default",
+  );
+});

@@ -91,7 +91,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await scratchDir("conduit-config-reload-");
-    const series = await writeGeneratedSeries(path.join(dir, "in"), { count: 4, rows: 16, columns: 16 });
+    const series = await writeGeneratedSeries(path.join(dir, "in"), { count: 5, rows: 16, columns: 16 });
     const objects = await Promise.all(series.paths.map(outgoing));
     const [first, second, moved] = await Promise.all(
       ["FIRST", "SECOND", "MOVED"].map((aet) => startStorescp({ dir: path.join(dir, aet), aet })),
@@ -173,9 +173,22 @@ Deno.test({
         "an object received before the route was sent by it",
       );
 
+      // The log level from the file: debug lines (an association accepted) are written from now on.
+      const { line: debug } = await reload(agent, { ...movedConfig, log: { level: "debug" } });
+      assert.equal(debug.logLevel, "debug");
+      const accepted = async () =>
+        (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+          l.includes('"association accepted"')
+        )
+          .length;
+      const acceptedBefore = await accepted();
+      assert.equal((await storescu([series.paths[4]], agent)).code, 0);
+      await eventually("a debug line written", async () => await accepted() > acceptedBefore);
+
       // Only MODALITY may associate from now on: storescu (STORESCU) is refused, the open association goes on.
       const { line: closed } = await reload(agent, {
         ...movedConfig,
+        log: { level: "debug" },
         dimse: { allowedCallingAets: ["MODALITY"] },
       });
       assert.deepEqual(closed.allowedCallingAets, ["MODALITY"]);
