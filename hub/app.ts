@@ -21,6 +21,7 @@ import { Sessions } from "./tunnel/sessions.ts";
 import { tunnelRoutes } from "./tunnel/endpoint.ts";
 import { relayPolicy } from "./tunnel/relay_policy.ts";
 import type { HubConfig } from "./config.ts";
+import { reloadHubConfig } from "./reload.ts";
 import { HubMetrics, metricsApp, metricsResponse } from "./metrics.ts";
 import { securityHeaders } from "./headers.ts";
 import { VERSION } from "./version.ts";
@@ -33,7 +34,7 @@ import { consoleRoutes, decodePath } from "./console.ts";
 import { addViewerRoutes } from "./viewer.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
-import { dicomwebCors } from "./dicomweb/cors.ts";
+import { reloadableCors } from "./dicomweb/cors.ts";
 import { sweepSpool } from "./dicomweb/stow/spool.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 import { trpcServer } from "@hono/trpc-server";
@@ -94,6 +95,12 @@ export interface RunningHub {
    * used.
    */
   reloadTls(): boolean;
+  /**
+   * Reads the configuration file again (SIGHUP; `load` as at start) and applies its `log.level`,
+   * `dicomweb.cors`, `tunnel.relays` and `dicomweb.maxStowMegabytes` at once (reload.ts); other keys changed
+   * are logged as waiting for a restart; a file that does not load changes nothing. True when applied.
+   */
+  reloadConfig(load: () => HubConfig): boolean;
   stop(): Promise<void>;
 }
 
@@ -136,6 +143,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   // On its own file no session survives a restart; in a cluster the leases say which sites are online.
   if (db.engine === "sqlite") await registry.markAllOffline();
   const sessions = new Sessions(registry, log.child({ part: "tunnel" }), config.tunnel);
+  const configLog = log.child({ part: "config" });
   const cluster = db.engine === "postgres"
     ? await startCluster({
       db,
@@ -232,7 +240,9 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   }, log.child({ part: "transfers" }));
   sessions.relayLimiter = (site, route, to) => transfers.limiterFor(site, route, to);
   sessions.relayDownlink = (site, route, to) => transfers.downlinkFor(site, route, to);
-  sessions.relayPolicy = relayPolicy(config.tunnel.relays, (route) => transfers.routeEnds(route));
+  const policyOf = (relays: HubConfig["tunnel"]["relays"]) =>
+    relayPolicy(relays, (route) => transfers.routeEnds(route));
+  sessions.relayPolicy = policyOf(config.tunnel.relays);
   transfers.leases = cluster?.transfers;
   transfers.onTaskFinished = (outcome) => metrics.transferTasksFinished.inc({ outcome });
   metrics.sources.taskCounts = () => transfers.taskCounts();
@@ -331,12 +341,11 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     }),
   );
   // CORS for /dicomweb alone (dicomweb.cors): preflights answered before authentication, and every answer
-  // (errors too) to an allowed origin readable by its page. Nothing when no origin is configured.
-  const cors = dicomwebCors(config.dicomweb.cors, log.child({ part: "dicomweb" }));
-  if (cors) {
-    app.use("/dicomweb", cors);
-    app.use("/dicomweb/*", cors);
-  }
+  // (errors too) to an allowed origin readable by its page. Nothing when no origin is configured; a reload
+  // may change the origins.
+  const cors = reloadableCors(config.dicomweb.cors, log.child({ part: "dicomweb" }));
+  app.use("/dicomweb", cors.middleware);
+  app.use("/dicomweb/*", cors.middleware);
   // A DICOMweb path with a trailing slash (`/dicomweb/studies/`) is the path without it, as Orthanc and
   // dcm4chee take it: scripts that join a base URL and a resource often leave one.
   app.use("/dicomweb/*", async (c, next) => {
@@ -345,17 +354,19 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     url.pathname = url.pathname.replace(/\/+$/, "");
     return await app.fetch(new Request(url, c.req.raw), c.env);
   });
+  // Read per request: a reload changes maxStowBytes in place.
+  const dicomwebOptions = {
+    publicUrl: config.publicUrl,
+    trustForwarded: config.dicomweb.trustForwardedHeaders,
+    spoolDir,
+    maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
+    stowIdleMs: config.dicomweb.stowIdleSeconds * 1000,
+    erase: erasure,
+    metrics,
+  };
   app.route(
     "/dicomweb",
-    dicomwebRoutes(provider, tokens, users, {
-      publicUrl: config.publicUrl,
-      trustForwarded: config.dicomweb.trustForwardedHeaders,
-      spoolDir,
-      maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
-      stowIdleMs: config.dicomweb.stowIdleSeconds * 1000,
-      erase: erasure,
-      metrics,
-    }, log.child({ part: "dicomweb" })),
+    dicomwebRoutes(provider, tokens, users, dicomwebOptions, log.child({ part: "dicomweb" })),
   );
   for (const prefix of API_PREFIXES) {
     const missing = (c: Context) => problem(c, 404, `nothing at ${c.req.path}`);
@@ -406,7 +417,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     version: VERSION,
     listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
     ...(metricsServer ? { metrics: `http://${config.metrics.host}:${metricsServer.addr.port}/metrics` } : {}),
-    ...(cors ? { dicomwebCorsOrigins: config.dicomweb.cors.origins } : {}),
+    ...(config.dicomweb.cors.origins.length ? { dicomwebCorsOrigins: config.dicomweb.cors.origins } : {}),
   });
   return {
     port: server.addr.port,
@@ -477,6 +488,21 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       stopCertificateWatch();
       stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
       return used;
+    },
+    reloadConfig(load) {
+      // A SIGHUP while the hub stops: nothing to change.
+      if (stopping) return false;
+      return reloadHubConfig(
+        {
+          config,
+          setLogLevel: (level) => log.setLevel(level),
+          setCors: (options) => cors.set(options),
+          setRelays: (relays) => sessions.relayPolicy = policyOf(relays),
+          setMaxStowMegabytes: (megabytes) => dicomwebOptions.maxStowBytes = megabytes * 1024 * 1024,
+        },
+        load,
+        configLog,
+      );
     },
     async stop() {
       stopping = true;

@@ -10,6 +10,7 @@ import { onReloadSignal, runAsProcess, untilStopSignal } from "@conduit/shared/p
 import { ConfigError } from "@conduit/shared/config";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
+import { HUB_CONFIG_RELOAD_MESSAGES } from "./reload.ts";
 import { DbRestoringError, DbUnreachableError, DbUrlError, SchemaTooNewError } from "./db/db.ts";
 import { HubTlsError } from "./tls_files.ts";
 import { siteCommand } from "./admin/site_command.ts";
@@ -233,8 +234,9 @@ export async function main(args: string[]): Promise<number> {
     Object.entries(values).filter(([, v]) => typeof v === "string"),
   ) as Record<string, string>;
   let config;
+  let file: string | undefined;
   try {
-    config = load(flags).config;
+    ({ config, file } = load(flags));
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -260,8 +262,13 @@ export async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
-  // SIGHUP: the renewed HTTPS certificate and key, read again (docs/operations.md).
-  const stopReloads = onReloadSignal(log, "hub", () => hub.reloadTls());
+  // SIGHUP: the configuration file (its log level, CORS, relay policy and STOW limit), then the renewed HTTPS
+  // certificate and key, read again (docs/operations.md).
+  const stopReloads = onReloadSignal(log, "hub", () => {
+    if (file) hub.reloadConfig(() => load(flags).config);
+    else log.child({ part: "config" }).info(HUB_CONFIG_RELOAD_MESSAGES.noFile);
+    hub.reloadTls();
+  });
   await untilStopSignal(log, "hub");
   stopReloads();
   await hub.stop();

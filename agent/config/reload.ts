@@ -3,6 +3,7 @@
  * `routes`, `dimse.allowedCallingAets`, `log.level`) and those it takes only at its next start (every other one: ports,
  * addresses, the data directory, the site, the hub, the queue's settings...). Pure: the agent applies it.
  */
+import { differing, sameValue as same } from "@conduit/shared/config-diff";
 import type { AgentConfig, NodeConfig } from "./schema.ts";
 
 /** The keys a reload applies; every other one takes effect at the next restart. */
@@ -20,18 +21,6 @@ export interface ConfigChanges {
   atRestart: string[];
   /** The nodes in force after the reload: the objects in force for the nodes that did not change. */
   nextNodes: Record<string, NodeConfig>;
-}
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
-/** The dotted keys under which `a` and `b` differ, down to `depth` levels (a whole map below that). */
-function differing(a: unknown, b: unknown, prefix: string, depth: number): string[] {
-  if (same(a, b)) return [];
-  const isMap = (v: unknown): v is Record<string, unknown> =>
-    typeof v === "object" && v !== null && !Array.isArray(v);
-  if (depth === 0 || !isMap(a) || !isMap(b)) return [prefix];
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-  return keys.flatMap((k) => differing(a[k], b[k], prefix ? `${prefix}.${k}` : k, depth - 1));
 }
 
 /** What `next` (the file read again, validated) changes against `current` (the configuration in force). */

@@ -119,3 +119,19 @@ export function dicomwebCors(
     h.delete("access-control-allow-credentials");
   };
 }
+
+/**
+ * The CORS of `/dicomweb` as a configuration reload (SIGHUP) may change it: `middleware` is installed once
+ * and answers as {@link dicomwebCors} would with the options set last (nothing at all while they allow no
+ * origin); `set` takes effect from the next request.
+ */
+export function reloadableCors(
+  options: CorsOptions | undefined,
+  log?: Logger,
+): { middleware: MiddlewareHandler; set(options: CorsOptions | undefined): void } {
+  let current = dicomwebCors(options, log);
+  return {
+    middleware: (c, next) => current ? current(c, next) : next(),
+    set: (next) => current = dicomwebCors(next, log),
+  };
+}
