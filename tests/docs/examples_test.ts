@@ -333,6 +333,18 @@ Deno.test("every configuration reload log line operations.md names is one the co
   assert.deepEqual(messages.filter((m) => !code.includes(`"${m}"`)), []);
 });
 
+Deno.test("every hub configuration reload log line operations.md names is one the code logs", () => {
+  const code = sources();
+  const text = section(
+    readDoc("docs/operations.md"),
+    "## Changing the hub's settings without a restart (SIGHUP)",
+  );
+  const messages = [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\s+/g, " "))
+    .filter((m) => /^configuration /.test(m));
+  assert.equal(messages.length, 5, messages.join("\n"));
+  assert.deepEqual(messages.filter((m) => !code.includes(`"${m}"`)), []);
+});
+
 Deno.test("every repository file the documents name exists", () => {
   // Names that stand for the reader's own files, or files made at run time, not files of the repository.
   const examples = new Set([
