@@ -116,6 +116,25 @@ const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destinat
   q.next_attempt_at AS nextAttemptAt, q.last_status AS lastStatus, q.last_error AS lastError,
   q.created_at AS createdAt, q.updated_at AS updatedAt, q.done_at AS doneAt, q.copy_id AS copyId`;
 
+/** The WHERE clause (and its arguments) of `conditions` narrowed to a destination and/or row ids. */
+function selection(
+  conditions: string[],
+  args: (string | number)[],
+  f: { destination?: string; ids?: number[] },
+): { where: string; args: (string | number)[] } {
+  const where = [...conditions];
+  const all = [...args];
+  if (f.destination) {
+    where.push("destination = ?");
+    all.push(f.destination);
+  }
+  if (f.ids?.length) {
+    where.push(`id IN (${f.ids.map(() => "?").join(", ")})`);
+    all.push(...f.ids);
+  }
+  return { where: where.join(" AND "), args: all };
+}
+
 export class Queue {
   /** Paused state by destination, as read or set (`isPaused`). */
   #paused = new Map<string, boolean>();
@@ -554,19 +573,10 @@ export class Queue {
    * from the configuration, or a destination retired. Returns how many.
    */
   abandon(f: { destination?: string; ids?: number[] }, now = Date.now()): number {
-    const where = ["state IN ('pending', 'failed')"];
-    const args: (string | number)[] = [];
-    if (f.destination) {
-      where.push("destination = ?");
-      args.push(f.destination);
-    }
-    if (f.ids?.length) {
-      where.push(`id IN (${f.ids.map(() => "?").join(", ")})`);
-      args.push(...f.ids);
-    }
+    const { where, args } = selection(["state IN ('pending', 'failed')"], [], f);
     return this.db.write(() =>
-      this.db.statement(`UPDATE queue SET state = 'dead', last_error = ?, updated_at = ?
-        WHERE ${where.join(" AND ")}`).run(ABANDONED, now, ...args).changes
+      this.db.statement(`UPDATE queue SET state = 'dead', last_error = ?, updated_at = ? WHERE ${where}`)
+        .run(ABANDONED, now, ...args).changes
     );
   }
 
@@ -577,20 +587,14 @@ export class Queue {
     now: number,
     reset: boolean,
   ) {
-    const where = ["state = ?"];
-    if (from === "dead") where.push(`last_error != '${CANCELED}'`);
-    const args: (string | number)[] = [from];
-    if (f.destination) {
-      where.push("destination = ?");
-      args.push(f.destination);
-    }
-    if (f.ids?.length) {
-      where.push(`id IN (${f.ids.map(() => "?").join(", ")})`);
-      args.push(...f.ids);
-    }
+    const { where, args } = selection(
+      from === "dead" ? ["state = ?", `last_error != '${CANCELED}'`] : ["state = ?"],
+      [from],
+      f,
+    );
     return this.db.write(() =>
       this.db.statement(`UPDATE queue SET state = ?, next_attempt_at = ?, updated_at = ?
-        ${reset ? ", attempts = 0" : ""} WHERE ${where.join(" AND ")}`).run(to, now, now, ...args).changes
+        ${reset ? ", attempts = 0" : ""} WHERE ${where}`).run(to, now, now, ...args).changes
     );
   }
 
