@@ -1,7 +1,7 @@
 /** Two hubs of one cluster in this process, for the cluster tests. */
 import { startTestHub } from "../support/hub.ts";
 import type { TestPostgres } from "../support/postgres.ts";
-import { freePort } from "../support/peers.ts";
+import { freePort, startStorescp } from "../support/peers.ts";
 
 /** Two hubs on a new database of `pg`, each with its own cluster URL; their stops pushed on `stops`. */
 export async function twoHubs(
@@ -18,4 +18,16 @@ export async function twoHubs(
     hubs.push(hub);
   }
   return { db, ports, hubs: hubs as [typeof hubs[0], typeof hubs[0]] };
+}
+
+/** The PACS of a cluster test: a storescp keeping every file it gets under its own name; stopped by `stops`. */
+export async function clusterPacs(stops: (() => Promise<void>)[]) {
+  const pacs = await startStorescp({
+    aet: "PACS",
+    dir: await Deno.makeTempDir({ prefix: "cluster-pacs-" }),
+    bitPreserving: true,
+    extraArgs: ["--unique-filenames"],
+  });
+  stops.push(() => pacs.stop());
+  return pacs;
 }

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { freePort, skipReason, startStorescp } from "../support/peers.ts";
+import { freePort, skipReason } from "../support/peers.ts";
+import { clusterPacs } from "./_two_hubs.ts";
 import { filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, hubAdmin, startHubProcess } from "../support/hub.ts";
@@ -48,13 +49,7 @@ Deno.test({
       const token = String((await admin(["token", "create", "ops", "--role", "operator"])).token);
       const enroll = async (site: string) => String((await admin(["site", "add", site])).enrollmentToken);
 
-      const pacs = await startStorescp({
-        aet: "PACS",
-        dir: await Deno.makeTempDir({ prefix: "cluster-pacs-" }),
-        bitPreserving: true,
-        extraArgs: ["--unique-filenames"],
-      });
-      stops.push(() => pacs.stop());
+      const pacs = await clusterPacs(stops);
       // South prefers hub 2, north hub 1; each lists the other hub second.
       const south = await startAgentProcess({
         aet: "SOUTH",

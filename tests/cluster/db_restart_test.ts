@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { eventually, siteArgs } from "../support/hub.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
-import { skipReason, startStorescp } from "../support/peers.ts";
+import { skipReason } from "../support/peers.ts";
 import { filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
-import { twoHubs } from "./_two_hubs.ts";
+import { clusterPacs, twoHubs } from "./_two_hubs.ts";
 
 const skip = postgresMissing() ?? skipReason("storescu", "storescp");
 if (skip) console.warn(`cluster/db_restart_test: skipped: ${skip}`);
@@ -34,13 +34,7 @@ Deno.test({
     const stops: (() => Promise<void>)[] = [];
     try {
       const { db, hubs: [a, b] } = await twoHubs(pg, "db_restart", stops);
-      const pacs = await startStorescp({
-        aet: "PACS",
-        dir: await Deno.makeTempDir({ prefix: "cluster-pacs-" }),
-        bitPreserving: true,
-        extraArgs: ["--unique-filenames"],
-      });
-      stops.push(() => pacs.stop());
+      const pacs = await clusterPacs(stops);
       const north = await startAgentProcess({
         aet: "NORTH",
         config: { queue: QUEUE, hub: HUB },
