@@ -60,6 +60,8 @@ const PDU_NAMES = [
 const PDU_SLACK = 1024;
 /** Association PDUs carry negotiation only; no real one comes near this. */
 const MAX_CONTROL_PDU = 1 << 20;
+/** How long what is queued (an A-ABORT) may take to go out before the connection is closed without it. */
+const ABORT_FLUSH_MS = 1000;
 
 export class ConduitNetwork extends Scp {
   declare socket: WireSocket;
@@ -145,7 +147,7 @@ export class ConduitNetwork extends Scp {
     this.on("networkError", (err: Error) => {
       // The library's ARTIM and idle timers send an A-ABORT before they report.
       if (/timeout/i.test(err?.message ?? "")) this.endAssociation("timed-out");
-      if (!socket.destroyed) socket.destroySoon();
+      this.closeAfterFlush();
     });
     this.info.remoteAddress = socket.remoteAddress ?? "";
     socket.on("close", () => {
@@ -154,6 +156,19 @@ export class ConduitNetwork extends Scp {
       this.#discardStores();
       this.endAssociation("closed");
     });
+  }
+
+  /**
+   * Closes the connection once what is queued (an A-ABORT) has gone out, and at the latest after
+   * ABORT_FLUSH_MS: a peer that reads nothing (stopped, or its window full) kept the socket, its queued
+   * bytes and its association slot for as long as it stayed so, whatever the idle timeout.
+   */
+  closeAfterFlush(): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), ABORT_FLUSH_MS);
+    socket.once("close", () => clearTimeout(timer));
   }
 
   #discardStores(): void {
@@ -264,7 +279,7 @@ export class ConduitNetwork extends Scp {
     this.onProtocolError(message);
     this.#discardStores();
     this.endAssociation("protocol-abort");
-    this.socket.end(); // after the A-ABORT has gone out
+    this.closeAfterFlush(); // after the A-ABORT has gone out
   }
 
   /** Logs and reports a protocol error. */

@@ -109,6 +109,9 @@ export class DenoSocket extends EventEmitter implements WireSocket {
           // Reused buffers: nothing to collect, so no collection is asked for.
           const bytes = pool.take();
           const n = await conn.read(bytes);
+          // Destroyed while the read was under way: what it brought is not handed on (the reader has
+          // let go of the stream, and would take these bytes for the start of a PDU).
+          if (this.#closed) return pool.give(bytes);
           if (n === null) break;
           this.#touch();
           const lease = new Lease(bytes, pool);
@@ -122,6 +125,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
         }
         buf ??= new Uint8Array(READ_SIZE);
         const n = await conn.read(buf);
+        if (this.#closed) return;
         if (n === null) break;
         this.#touch();
         if (n < READ_SIZE / 4) {

@@ -50,9 +50,6 @@ export interface ScuOptions extends NetworkOptions {
   reports?: CommitmentReportHandler;
 }
 
-/** How long an A-ABORT may take to get out before the connection is closed without it. */
-const ABORT_FLUSH_MS = 1000;
-
 /** Counts from a C-MOVE or C-GET final response. */
 export interface RetrieveResult {
   status: number;
@@ -511,9 +508,6 @@ export class ScuAssociation {
     try {
       network.sendAbort(constants.AbortSource.ServiceUser, constants.AbortReason.NotSpecified);
     } catch { /* gone */ }
-    network.socket.end(); // closes once the A-ABORT is out
-    // A peer that reads nothing (stopped, or its window full) would keep the socket open: closed anyway.
-    const timer = setTimeout(() => network.socket.destroy(), ABORT_FLUSH_MS);
-    network.socket.once("close", () => clearTimeout(timer));
+    network.closeAfterFlush(); // once the A-ABORT is out, or without it from a peer that reads nothing
   }
 }

@@ -10,16 +10,12 @@ import { startScp } from "../../agent/dimse/scp_server.ts";
 import type { OutgoingObject, RetrieveHandler } from "../../agent/dimse/handlers.ts";
 import { memorySource } from "../../agent/part10/source.ts";
 import { freePort } from "../support/peers.ts";
-import { associate, commandSet, CommandTag, implicitElement, pdataTf, readCommand } from "../support/pdu.ts";
+import { associate, commandSet, CommandTag, implicitText, pdataTf, readCommand } from "../support/pdu.ts";
 
 const IMPLICIT = TransferSyntax.ImplicitVRLittleEndian;
 const SOP = "1.2.826.0.1.3680043.10.1011.77";
 /** A data set holding only its SOP Instance UID, in implicit VR little endian. */
-const DATASET = implicit(0x00080018, SOP);
-
-function implicit(tag: number, text: string): Uint8Array {
-  return implicitElement(tag, new TextEncoder().encode(text.length % 2 ? text + "\0" : text));
-}
+const DATASET = implicitText(0x00080018, SOP);
 
 /** Every identifier names one CT object. */
 const retrieve: RetrieveHandler = {
@@ -59,8 +55,8 @@ async function firstAnswerToGet(
       [CommandTag.CommandDataSetType]: { us: 0x0001 },
     });
     const identifier = new Uint8Array([
-      ...implicit(0x00080052, "STUDY "),
-      ...implicit(0x0020000d, "1.2.3.4"),
+      ...implicitText(0x00080052, "STUDY "),
+      ...implicitText(0x0020000d, "1.2.3.4"),
     ]);
     await socket.send(pdataTf([{ contextId: 1, command: true, last: true, value: command }]));
     await socket.send(pdataTf([{ contextId: 1, command: false, last: true, value: identifier }]));

@@ -39,11 +39,24 @@ export function ctObject(key: string, size?: { rows: number; columns: number }) 
   };
   const bytes = generateInstance(spec);
   const dataset = bytes.subarray(readPart10Header(bytes).datasetOffset);
-  return { bytes, dataset, sopClassUid: SopClass.CtImage, sopInstanceUid: spec.sopInstanceUid };
+  return {
+    bytes,
+    dataset,
+    sopClassUid: SopClass.CtImage,
+    sopInstanceUid: spec.sopInstanceUid,
+    studyInstanceUid: spec.studyInstanceUid,
+  };
 }
 
 export async function agentLog(agent: AgentProcess): Promise<string> {
   return `\n--- agent log (${agent.logFile}) ---\n${await logTail(agent.logFile, 3000)}`;
+}
+
+/** The value of one of the agent's metrics (`name` with its labels, as `/metrics` prints it), or undefined. */
+export async function agentMetric(agent: AgentProcess, name: string): Promise<number | undefined> {
+  const text = await (await agent.http("/metrics")).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 /** The agent process is alive, answers a C-ECHO from echoscu, and /healthz answers 200. */

@@ -49,6 +49,11 @@ export function implicitElement(tag: number, value: Uint8Array): Uint8Array {
   return out;
 }
 
+/** A text element (CS, UI...) in implicit VR little endian, padded to even length with a NUL. */
+export function implicitText(tag: number, text: string): Uint8Array {
+  return implicitElement(tag, ascii.encode(text.length % 2 ? text + "\0" : text));
+}
+
 /** Builds a command set: the given elements (in tag order) behind a correct (0000,0000) group length. */
 export function commandSet(elements: Record<number, CommandValue>): Uint8Array {
   const parts = Object.entries(elements)

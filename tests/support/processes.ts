@@ -374,3 +374,23 @@ export async function waitReady(
     await sleep(50);
   }
 }
+
+/** What a process holds, from /proc (Linux): open file descriptors, of them sockets, and resident memory. */
+export interface Held {
+  fds: number;
+  sockets: number;
+  rssBytes: number;
+}
+
+/** {@link Held} for process `pid`: the leak tests compare it before and after churn. */
+export function held(pid: number): Held {
+  let fds = 0, sockets = 0;
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    fds++;
+    try {
+      if (Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`).startsWith("socket:")) sockets++;
+    } catch { /* closed meanwhile */ }
+  }
+  const rss = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
+  return { fds, sockets, rssBytes: Number(rss ?? 0) * 1024 };
+}
