@@ -87,6 +87,18 @@ export class HubMetrics {
       },
     });
     new Gauge({
+      name: "conduit_hub_tunnel_streams",
+      help:
+        "Tunnel streams open now over every site's session (retrievals, stores, queries and relays under " +
+        "way): back to 0 when none is, whatever way the last ones ended",
+      registers,
+      collect() {
+        let open = 0;
+        for (const s of sessions.list()) open += s.session.streamCount;
+        this.set(open);
+      },
+    });
+    new Gauge({
       name: "conduit_hub_tunnel_rtt_seconds",
       help: "Last heartbeat round trip per site",
       labelNames: ["site"],

@@ -1,0 +1,224 @@
+/**
+ * No leak under churn through the hub: DICOMweb clients that go away in the middle of a WADO-RS study or of
+ * a STOW-RS body, tunnels cut by the network or by a killed agent and made again, and WebSocket upgrades
+ * that are refused or never say hello leave the hub's and the agent's file descriptors and sockets as they
+ * were, and no stream open in the tunnel (`conduit_hub_tunnel_streams`).
+ */
+import assert from "node:assert/strict";
+import { type Held, held, skipReason } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";
+import { startProxy } from "../support/tcp_proxy.ts";
+import { Reason } from "@conduit/shared/tunnel";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const skip = skipReason("storescu") || skipReason("curl");
+if (skip) console.warn(`tunnel churn_test: skipped: ${skip}`);
+
+const HUB_RECONNECT = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 0.5 };
+
+/** The hub, an API token for it, and a site `north` enrolled (the agent started by the test). */
+async function hubWithSite(): Promise<{ hub: HubProcess; token: string; enroll: string }> {
+  const hub = await startHubProcess();
+  const admin = (args: string[]) => hubAdmin(hub.dataDir, [...args, "--json"]);
+  const token = String((await admin(["token", "create", "t", "--role", "operator"])).json!.token);
+  const enroll = String((await admin(["site", "add", "north"])).json!.enrollmentToken);
+  return { hub, token, enroll };
+}
+
+async function hubMetric(hub: HubProcess, token: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${hub.port}/metrics`, {
+    headers: { authorization: `Bearer ${token}` },
+  })).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+/** The sessions the hub holds now (its /healthz). */
+async function sitesOnline(hub: HubProcess): Promise<number> {
+  return (await (await fetch(`http://127.0.0.1:${hub.port}/healthz`)).json()).sites;
+}
+
+/** Within `tolerance` more descriptors than `before`, and no more sockets. */
+const near = (now: Held, before: Held, tolerance = 2) =>
+  now.fds <= before.fds + tolerance && now.sockets <= before.sockets;
+
+/**
+ * Waits until the hub holds one session and no tunnel stream, and (with `before`) the hub's and the agent's
+ * descriptors are back near where they were; returns the counts.
+ */
+async function settled(
+  hub: HubProcess,
+  token: string,
+  agent: AgentProcess,
+  before?: { hub: Held; agent: Held },
+): Promise<{ hub: Held; agent: Held }> {
+  let now: { hub: Held; agent: Held; streams?: number; sites?: number } | undefined;
+  try {
+    return await eventually("hub and agent to settle", async () => {
+      const streams = await hubMetric(hub, token, "conduit_hub_tunnel_streams");
+      const sites = await sitesOnline(hub);
+      now = { hub: held(hub.pid), agent: held(agent.pid), streams, sites };
+      if (streams !== 0 || sites !== 1) return undefined;
+      if (before && !(near(now.hub, before.hub) && near(now.agent, before.agent))) return undefined;
+      return { hub: now.hub, agent: now.agent };
+    }, 25_000);
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}: now ${JSON.stringify(now)}, before ${JSON.stringify(before)}`,
+    );
+  }
+}
+
+/** A WADO-RS client killed after `bytes` bytes of the study (curl piped into head: a real disconnect). */
+async function wadoCutAfter(url: string, token: string, bytes: number): Promise<void> {
+  const accept = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+  await new Deno.Command("bash", {
+    args: ["-c", `curl -s -N -H "$AUTH" -H "$ACCEPT" "$URL" | head -c ${bytes} > /dev/null`],
+    env: { AUTH: `authorization: Bearer ${token}`, ACCEPT: `accept: ${accept}`, URL: url },
+  }).output();
+}
+
+/** A STOW-RS request whose body stops after `bytes` bytes of one object: the connection is closed there. */
+async function stowCutAfter(port: number, token: string, object: Uint8Array, bytes: number): Promise<void> {
+  const head = `POST /dicomweb/sites/north/studies HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+    `Authorization: Bearer ${token}\r\n` +
+    `Content-Type: multipart/related; type="application/dicom"; boundary=cut\r\n` +
+    `Content-Length: ${object.length + 200}\r\n\r\n--cut\r\nContent-Type: application/dicom\r\n\r\n`;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(head));
+    let at = 0;
+    while (at < bytes) at += await conn.write(object.subarray(at, bytes));
+    // Long enough for the hub to have opened the store at the site and passed some bytes on.
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test({
+  name: "tunnel churn: DICOMweb clients gone mid-WADO-RS or mid-STOW leave no stream, socket or open file",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { hub, token, enroll } = await hubWithSite();
+    const agent = await startAgentProcess({
+      args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", enroll],
+    });
+    const dir = await Deno.makeTempDir({ prefix: "conduit-churn-" });
+    try {
+      const series = await writeGeneratedSeries(dir, {
+        count: 6,
+        pixelBytes: 3_000_000,
+        seed: "tunnel-churn",
+      });
+      const sent = await storescu(series.paths, agent, [], 60_000);
+      assert.equal(sent.code, 0, sent.stderr);
+      const url = `http://127.0.0.1:${hub.port}/dicomweb/sites/north/studies/${series.studyUid}`;
+      // One whole retrieval first: what it loads and keeps (buffers, the association code) is in the baseline.
+      await wadoCutAfter(url, token, 1e9);
+      const before = await settled(hub, token, agent);
+      const study = 6 * 3_000_000;
+      for (let i = 0; i < 20; i++) await wadoCutAfter(url, token, 1000 + Math.floor((study * i) / 20));
+      const object = await Deno.readFile(series.paths[0]);
+      for (let i = 0; i < 10; i++) {
+        await stowCutAfter(hub.port, token, object, 1000 + Math.floor((object.length * i) / 10));
+      }
+      await settled(hub, token, agent, before);
+      // And the study still comes whole.
+      const res = await fetch(url, {
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
+        },
+      });
+      assert.equal(res.status, 200);
+      assert.ok((await res.arrayBuffer()).byteLength > study, "the whole study after the churn");
+    } finally {
+      await agent.stop();
+      await hub.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "tunnel churn: cut and killed tunnels, refused upgrades and upgrades without a hello leave the hub as before",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { hub, token, enroll } = await hubWithSite();
+    const proxy = startProxy(hub.port);
+    const ports = { port: 0, httpPort: 0 };
+    const start = (args: string[], dataDir?: string) =>
+      startAgentProcess({
+        ...(dataDir ? { dataDir, ...ports } : {}),
+        config: { hub: HUB_RECONNECT },
+        args: ["--site", "north", "--hub", `ws://127.0.0.1:${proxy.port}/tunnel`, ...args],
+      });
+    let agent = await start(["--enroll", enroll]);
+    Object.assign(ports, { port: agent.port, httpPort: agent.httpPort });
+    const sessions = () => hubMetric(hub, token, "conduit_hub_sites_connected");
+    try {
+      const before = await settled(hub, token, agent);
+      // The network cuts the tunnel 10 times: the agent comes back each time.
+      for (let i = 0; i < 10; i++) {
+        const cut = proxy.cutAll();
+        assert.ok(cut >= 1, `cut ${i}: no connection through the proxy`);
+        await eventually(
+          "the agent back through the proxy",
+          async () => proxy.open >= 1 && (await sessions()) === 1 || undefined,
+        );
+      }
+      // The agent is killed 3 times and started again.
+      for (let i = 0; i < 3; i++) {
+        await agent.kill();
+        agent = await start([], agent.dataDir);
+      }
+      const credential =
+        JSON.parse(await Deno.readTextFile(`${agent.dataDir}/hub-credential.json`)).credential;
+      // 40 upgrades with no credential or a wrong one: refused before any WebSocket.
+      for (let i = 0; i < 40; i++) {
+        const res = await fetch(`http://127.0.0.1:${hub.port}/tunnel`, {
+          headers: {
+            upgrade: "websocket",
+            connection: "Upgrade",
+            "sec-websocket-version": "13",
+            "sec-websocket-key": btoa(String(i).padStart(16, "0")),
+            ...(i % 2 ? { authorization: "Bearer not-a-credential" } : {}),
+          },
+        });
+        await res.body?.cancel();
+        assert.equal(res.status, 401);
+      }
+      // 8 WebSockets with the site's credential that never say hello: closed by the hub's hello timeout.
+      const silent = await Promise.all(Array.from({ length: 8 }, () =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/tunnel`, {
+            headers: { authorization: `Bearer ${credential}` },
+          });
+          ws.onclose = (e) => resolve(e.code);
+          ws.onerror = () => {};
+        })));
+      assert.deepEqual(
+        silent,
+        silent.map(() => 4000 + Reason.ProtocolError),
+        "each closed for want of a hello",
+      );
+      const now = await settled(hub, token, agent, { hub: before.hub, agent: held(agent.pid) });
+      assert.ok(
+        near(now.hub, before.hub),
+        `hub ${JSON.stringify(now.hub)}, before ${JSON.stringify(before.hub)}`,
+      );
+    } finally {
+      await agent.stop();
+      proxy.close();
+      await hub.stop();
+    }
+  },
+});
