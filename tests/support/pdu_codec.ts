@@ -288,6 +288,29 @@ export function decodeAssociateAc(body: Uint8Array): AssociateAc {
   return ac;
 }
 
+/** The presentation contexts an A-ASSOCIATE-RQ proposes (the body after its 6-byte header). */
+export function decodeProposedContexts(body: Uint8Array): ContextProposal[] {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const out: ContextProposal[] = [];
+  for (let at = 68; at + 4 <= body.length;) {
+    const length = view.getUint16(at + 2, false);
+    if (body[at] === 0x20) {
+      const value = body.subarray(at + 4, at + 4 + length);
+      const pc: ContextProposal = { id: value[0], abstractSyntax: "", transferSyntaxes: [] };
+      for (let s = 4; s + 4 <= value.length;) {
+        const subLength = (value[s + 2] << 8) | value[s + 3];
+        const text = uidText(value.subarray(s + 4, s + 4 + subLength));
+        if (value[s] === 0x30) pc.abstractSyntax = text;
+        if (value[s] === 0x40) pc.transferSyntaxes.push(text);
+        s += 4 + subLength;
+      }
+      out.push(pc);
+    }
+    at += 4 + length;
+  }
+  return out;
+}
+
 /** A decoded A-ASSOCIATE-RJ (PS3.8 9.3.4). */
 export interface AssociateRj {
   /** 1 rejected-permanent, 2 rejected-transient. */
