@@ -334,6 +334,7 @@ async function startLocked(
     );
   }
   metrics.activeSource = () => scp.activeAssociations();
+  metrics.tunnelStreamsSource = () => tunnel?.session?.streamCount ?? 0;
   // Reports an earlier run left undelivered go out on new associations.
   commitment.start();
 

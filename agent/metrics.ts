@@ -153,6 +153,8 @@ export class AgentMetrics {
   /** Set by the owner of the thumbnail cache: the bytes it holds. */
   thumbnailBytesSource: () => number = () => 0;
   readonly thumbnailCacheBytes: client.Gauge;
+  /** Set by the agent: the streams open now in its tunnel session (0 without a hub or a session). */
+  tunnelStreamsSource: () => number = () => 0;
   /**
    * Set by the agent: the checks `/healthz` makes, true when well (`hub` only with `hub.url`). Read when
    * scraped, so a Prometheus alert sees what a readiness probe sees.
@@ -206,6 +208,17 @@ export class AgentMetrics {
       registers: [this.registry],
       collect() {
         this.set(thumbnailBytes());
+      },
+    });
+    const tunnelStreams = () => this.tunnelStreamsSource();
+    new client.Gauge({
+      name: "conduit_agent_tunnel_streams",
+      help:
+        "Streams open now in the tunnel session to the hub (retrievals, stores, queries, relays under way): " +
+        "back to 0 when none is, whatever way the last ones ended",
+      registers: [this.registry],
+      collect() {
+        this.set(tunnelStreams());
       },
     });
     const health = () => this.healthSource();

@@ -2,7 +2,8 @@
  * No leak under churn through the hub: DICOMweb clients that go away in the middle of a WADO-RS study or of
  * a STOW-RS body, tunnels cut by the network or by a killed agent and made again, and WebSocket upgrades
  * that are refused or never say hello leave the hub's and the agent's file descriptors and sockets as they
- * were, and no stream open in the tunnel (`conduit_hub_tunnel_streams`).
+ * were, and no stream open in the tunnel at either end (`conduit_hub_tunnel_streams`,
+ * `conduit_agent_tunnel_streams`).
  */
 import assert from "node:assert/strict";
 import { type Held, held, skipReason } from "../support/peers.ts";
@@ -10,6 +11,7 @@ import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
+import { agentMetric } from "../support/faults.ts";
 import { Reason } from "@conduit/shared/tunnel";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
@@ -54,13 +56,14 @@ async function settled(
   agent: AgentProcess,
   before?: { hub: Held; agent: Held },
 ): Promise<{ hub: Held; agent: Held }> {
-  let now: { hub: Held; agent: Held; streams?: number; sites?: number } | undefined;
+  let now: { hub: Held; agent: Held; streams?: number; agentStreams?: number; sites?: number } | undefined;
   try {
     return await eventually("hub and agent to settle", async () => {
       const streams = await hubMetric(hub, token, "conduit_hub_tunnel_streams");
+      const agentStreams = await agentMetric(agent, "conduit_agent_tunnel_streams");
       const sites = await sitesOnline(hub);
-      now = { hub: held(hub.pid), agent: held(agent.pid), streams, sites };
-      if (streams !== 0 || sites !== 1) return undefined;
+      now = { hub: held(hub.pid), agent: held(agent.pid), streams, agentStreams, sites };
+      if (streams !== 0 || agentStreams !== 0 || sites !== 1) return undefined;
       if (before && !(near(now.hub, before.hub) && near(now.agent, before.agent))) return undefined;
       return { hub: now.hub, agent: now.agent };
     }, 25_000);
