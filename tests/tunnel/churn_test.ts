@@ -1,8 +1,8 @@
 /**
  * No leak under churn through the hub: DICOMweb clients that go away in the middle of a WADO-RS study or of
- * a STOW-RS body, tunnels cut by the network or by a killed agent and made again, and WebSocket upgrades
- * that are refused or never say hello leave the hub's and the agent's file descriptors and sockets as they
- * were, and no stream open in the tunnel at either end (`conduit_hub_tunnel_streams`,
+ * a STOW-RS body, tunnels cut by the network (in the middle of a retrieval too) or by a killed agent and made
+ * again, and WebSocket upgrades that are refused or never say hello leave the hub's and the agent's file
+ * descriptors and sockets as they were, and no stream open in the tunnel at either end (`conduit_hub_tunnel_streams`,
  * `conduit_agent_tunnel_streams`).
  */
 import assert from "node:assert/strict";
@@ -83,6 +83,32 @@ async function wadoCutAfter(url: string, token: string, bytes: number): Promise<
   }).output();
 }
 
+/**
+ * A WADO-RS client reading slowly (curl --limit-rate), running until the study ends or it is killed. The
+ * study must be larger than what the kernel's buffers between hub and client take in (some 10 MB), or the
+ * tunnel stream has ended before the client has read much.
+ */
+function slowWado(url: string, token: string): Deno.ChildProcess {
+  const accept = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+  return new Deno.Command("curl", {
+    args: [
+      "-s",
+      "-N",
+      "--limit-rate",
+      "100k",
+      "-o",
+      "/dev/null",
+      "-H",
+      `authorization: Bearer ${token}`,
+      "-H",
+      `accept: ${accept}`,
+      url,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
 /** A STOW-RS request whose body stops after `bytes` bytes of one object: the connection is closed there. */
 async function stowCutAfter(port: number, token: string, object: Uint8Array, bytes: number): Promise<void> {
   const head = `POST /dicomweb/sites/north/studies HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
@@ -150,7 +176,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "tunnel churn: cut and killed tunnels, refused upgrades and upgrades without a hello leave the hub as before",
+    "tunnel churn: tunnels cut (3 mid-retrieval) and killed, refused upgrades and upgrades without a hello leave the hub as before",
   ignore: !!skip,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -167,11 +193,44 @@ Deno.test({
     let agent = await start(["--enroll", enroll]);
     Object.assign(ports, { port: agent.port, httpPort: agent.httpPort });
     const sessions = () => hubMetric(hub, token, "conduit_hub_sites_connected");
+    /** Starts `run` until a tunnel stream is seen under way (the first may meet a session being replaced). */
+    const underWay = async (run: () => Deno.ChildProcess): Promise<Deno.ChildProcess> => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const running = run();
+        const seen = await eventually(
+          "a retrieval under way",
+          async () => (await hubMetric(hub, token, "conduit_hub_tunnel_streams") ?? 0) > 0 || undefined,
+          3_000,
+        )
+          .then(() => true, () => false);
+        if (seen) return running;
+        running.kill();
+        await running.status;
+      }
+      throw new Error("no retrieval got under way in 5 attempts");
+    };
+    const dir = await Deno.makeTempDir({ prefix: "conduit-churn-" });
     try {
+      const series = await writeGeneratedSeries(dir, {
+        count: 10,
+        pixelBytes: 4_000_000,
+        seed: "tunnel-cuts",
+      });
+      const sent = await storescu(series.paths, agent, [], 60_000);
+      assert.equal(sent.code, 0, sent.stderr);
+      const url = `http://127.0.0.1:${hub.port}/dicomweb/sites/north/studies/${series.studyUid}`;
+      await wadoCutAfter(url, token, 1e9);
       const before = await settled(hub, token, agent);
-      // The network cuts the tunnel 10 times: the agent comes back each time.
+      // The network cuts the tunnel 10 times, the first 3 in the middle of a retrieval: the agent comes back
+      // each time.
       for (let i = 0; i < 10; i++) {
+        const retrieval = i < 3 ? await underWay(() => slowWado(url, token)) : undefined;
         const cut = proxy.cutAll();
+        if (retrieval) {
+          // What the hub had sent before the cut may take the slow client a while to read: it is done with.
+          retrieval.kill();
+          await retrieval.status;
+        }
         assert.ok(cut >= 1, `cut ${i}: no connection through the proxy`);
         await eventually(
           "the agent back through the proxy",
@@ -222,6 +281,7 @@ Deno.test({
       await agent.stop();
       proxy.close();
       await hub.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });
