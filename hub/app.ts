@@ -361,6 +361,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     spoolDir,
     maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
     stowIdleMs: config.dicomweb.stowIdleSeconds * 1000,
+    stallSeconds: config.dicomweb.stallSeconds,
     erase: erasure,
     metrics,
   };

@@ -60,6 +60,11 @@ export const hubConfigSchema = z.object({
     maxStowMegabytes: numberKey((n) => n.positive()).default(4096),
     /** A STOW-RS client that sends nothing this long while its body is read gets 408. */
     stowIdleSeconds: numberKey((n) => n.positive().max(3600)).default(60),
+    /**
+     * An answer (WADO-RS, zip, frames, bulk data, metadata, QIDO-RS) whose client has taken no bytes this
+     * long is cancelled: its tunnel stream reset, its connection dropped (hub/dicomweb/stall.ts).
+     */
+    stallSeconds: numberKey((n) => n.positive().max(86400)).default(300),
     /** Build links from X-Forwarded-Proto/Host/Prefix (only behind a proxy that sets them). */
     trustForwardedHeaders: z.boolean().default(false),
     /**

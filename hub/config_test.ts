@@ -95,3 +95,15 @@ Deno.test("loadHubConfig() reads dicomweb.cors: exact origins or * alone, off by
     (err: Error) => err instanceof ConfigError && /credentials/.test(err.message),
   );
 });
+
+Deno.test("loadHubConfig() takes dicomweb.stallSeconds (300 by default) and refuses 0 or a word", () => {
+  assert.equal(load("").config.dicomweb.stallSeconds, 300);
+  assert.equal(load("dicomweb: { stallSeconds: 2.5 }\n").config.dicomweb.stallSeconds, 2.5);
+  for (const yaml of ["dicomweb: { stallSeconds: 0 }\n", "dicomweb: { stallSeconds: soon }\n"]) {
+    assert.throws(
+      () => load(yaml),
+      (err: Error) => err instanceof ConfigError && /^config: dicomweb\.stallSeconds: /.test(err.message),
+      yaml,
+    );
+  }
+});

@@ -44,6 +44,8 @@ export class HubMetrics {
   readonly dicomwebBytes: Counter<"kind">;
   /** Seconds from a retrieval's request to the end of its body, by kind (bodies sent whole only). */
   readonly dicomwebBodySeconds: Histogram<"kind">;
+  /** DICOMweb answers cancelled because their client took no bytes for `dicomweb.stallSeconds`, by kind. */
+  readonly dicomwebStalled: Counter<"kind">;
   /** tRPC procedure calls by procedure and outcome (ok, or the tRPC error code). */
   readonly trpcCalls: Counter<"procedure" | "outcome">;
   /** Transfer tasks this hub saw reach a final state, by that state. */
@@ -134,6 +136,13 @@ export class HubMetrics {
       help: "Seconds from a DICOMweb retrieval's request to the end of its body, by kind",
       labelNames: ["kind"],
       buckets: [0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    });
+    this.dicomwebStalled = new Counter({
+      name: "conduit_hub_dicomweb_stalled_total",
+      help:
+        "DICOMweb answers cancelled because their client took no bytes for dicomweb.stallSeconds, by kind",
+      labelNames: ["kind"],
       registers,
     });
     this.trpcCalls = new Counter({

@@ -41,6 +41,7 @@ import {
 import { SessionClosedError, StreamResetError } from "@conduit/shared/tunnel";
 import type { HubMetrics } from "../metrics.ts";
 import { dicomwebMetrics } from "./metrics.ts";
+import { dicomwebStallBound } from "./stall.ts";
 import {
   DATABASE_RETRY_AFTER_S,
   databaseAwayMessage,
@@ -76,6 +77,8 @@ export interface DicomwebOptions extends StowOptions {
   erase?: Pick<SiteErasure, "erase">;
   /** The hub's metrics, where each request is counted and timed by kind (./metrics.ts). */
   metrics?: HubMetrics;
+  /** `dicomweb.stallSeconds`: an answer whose client takes no bytes this long is cancelled (./stall.ts). */
+  stallSeconds?: number;
 }
 
 /** The DICOMweb routes behind API tokens and console sessions. */
@@ -100,6 +103,10 @@ export function dicomwebApp(
   log: Logger,
 ): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
+  // First, so that its body is the one the server reads (the metrics count what it lets through).
+  if (options.stallSeconds) {
+    app.use("*", dicomwebStallBound(options.stallSeconds, log, options.metrics));
+  }
   if (options.metrics) app.use("*", dicomwebMetrics(options.metrics));
   app.use("*", authenticate);
   app.onError((err, c) => {

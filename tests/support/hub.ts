@@ -34,6 +34,8 @@ export type TestHubOptions = {
   trustForwardedHeaders?: boolean;
   maxStowMegabytes?: number;
   stowIdleSeconds?: number;
+  /** `dicomweb.stallSeconds`: an answer whose client takes no bytes this long is cancelled. */
+  stallSeconds?: number;
   /** `dicomweb.cors`: the origins whose pages may call /dicomweb (default: none, no CORS headers). */
   cors?: { origins: string[]; maxAgeSeconds?: number };
   metricsPort?: number;
@@ -71,6 +73,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
       trustForwardedHeaders: opts.trustForwardedHeaders ?? false,
       maxStowMegabytes: opts.maxStowMegabytes,
       stowIdleSeconds: opts.stowIdleSeconds,
+      stallSeconds: opts.stallSeconds,
       cors: opts.cors,
     },
     tunnel: {

@@ -60,8 +60,12 @@ export async function backendFor(
   const principal = c.get("principal") as Principal;
   const site = c.req.param("site");
   // The site's name and the principal's reach were checked by the route's guard.
-  if (!site) return await locateStudy(provider, principal, study);
-  return await provider.backend(site, c.req.param("node"));
+  const backend = site
+    ? await provider.backend(site, c.req.param("node"))
+    : await locateStudy(provider, principal, study);
+  // For the stall bound's log line (../stall.ts): a federated retrieval's site is known only here.
+  c.set("answeringSite", backend.site);
+  return backend;
 }
 
 export async function wadoInstances(
