@@ -15,7 +15,7 @@ import { writeGeneratedSeries } from "../tools/generate.ts";
 const skip = skipReason("storescu");
 if (skip) console.warn(`stall_test: skipped: ${skip}`);
 
-const STALL_SECONDS = 3;
+const STALL_SECONDS = 5;
 const ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 
 /** A raw HTTP/1.1 GET whose answer's head has been read (and nothing of its body beyond what came with it). */
@@ -78,7 +78,7 @@ Deno.test({
       conns.push(stalled);
       const slow = await openAnswer(hub.port, path, token);
       conns.push(slow);
-      // The slow client: 32 KiB every 500 ms (on loopback the hub sees a client take bytes a 64 KiB segment
+      // The slow client: 32 KiB every 250 ms (on loopback the hub sees a client take bytes a 64 KiB segment
       // at a time), until told to stop; it counts what it got and whether the hub closed on it.
       let slowBytes = 0;
       let slowClosed = false;
@@ -96,7 +96,7 @@ Deno.test({
             got += n;
           }
           slowBytes += got;
-          await new Promise((r) => setTimeout(r, 500));
+          await new Promise((r) => setTimeout(r, 250));
         }
       })();
       await eventually("both retrievals under way", async () => {
