@@ -14,12 +14,10 @@ import {
   abortPdu,
   associate,
   associateRq,
-  commandSet,
-  CommandTag,
-  implicitText,
   pdataTf,
   PduSocket,
   sendCStore,
+  studyGet,
 } from "../support/pdu.ts";
 import {
   agentLog,
@@ -242,17 +240,7 @@ Deno.test({
         ],
         scpRoles: [SopClass.CtImage],
       }));
-      const command = commandSet({
-        [CommandTag.AffectedSopClassUid]: { uid: SopClass.StudyRootGet },
-        [CommandTag.CommandField]: { us: 0x0010 },
-        [CommandTag.MessageId]: { us: 1 },
-        [CommandTag.Priority]: { us: 0 },
-        [CommandTag.CommandDataSetType]: { us: 0x0001 },
-      });
-      const identifier = new Uint8Array([
-        ...implicitText(0x00080052, "STUDY "),
-        ...implicitText(0x0020000d, object.studyInstanceUid),
-      ]);
+      const { command, identifier } = studyGet(object.studyInstanceUid);
       await socket.send(pdataTf([{ contextId: 1, command: true, last: true, value: command }]));
       await socket.send(pdataTf([{ contextId: 1, command: false, last: true, value: identifier }]));
       // From here on nothing is read: the agent's C-STORE sub-operation fills both ends' buffers and stalls.

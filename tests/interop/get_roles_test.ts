@@ -10,7 +10,7 @@ import { startScp } from "../../agent/dimse/scp_server.ts";
 import type { OutgoingObject, RetrieveHandler } from "../../agent/dimse/handlers.ts";
 import { memorySource } from "../../agent/part10/source.ts";
 import { freePort } from "../support/peers.ts";
-import { associate, commandSet, CommandTag, implicitText, pdataTf, readCommand } from "../support/pdu.ts";
+import { associate, implicitText, pdataTf, readCommand, studyGet } from "../support/pdu.ts";
 
 const IMPLICIT = TransferSyntax.ImplicitVRLittleEndian;
 const SOP = "1.2.826.0.1.3680043.10.1011.77";
@@ -47,17 +47,7 @@ async function firstAnswerToGet(
     scpRoles,
   });
   try {
-    const command = commandSet({
-      [CommandTag.AffectedSopClassUid]: { uid: SopClass.StudyRootGet },
-      [CommandTag.CommandField]: { us: 0x0010 },
-      [CommandTag.MessageId]: { us: 1 },
-      [CommandTag.Priority]: { us: 0 },
-      [CommandTag.CommandDataSetType]: { us: 0x0001 },
-    });
-    const identifier = new Uint8Array([
-      ...implicitText(0x00080052, "STUDY "),
-      ...implicitText(0x0020000d, "1.2.3.4"),
-    ]);
+    const { command, identifier } = studyGet("1.2.3.4");
     await socket.send(pdataTf([{ contextId: 1, command: true, last: true, value: command }]));
     await socket.send(pdataTf([{ contextId: 1, command: false, last: true, value: identifier }]));
     for (;;) {

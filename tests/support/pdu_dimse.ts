@@ -100,6 +100,23 @@ export function cEchoRq(messageId: number): Uint8Array {
   });
 }
 
+/**
+ * A Study Root C-GET-RQ of one study: its command set (message ID 1) and its identifier (STUDY level, the
+ * Study Instance UID), each to send in a P-DATA-TF of its own.
+ */
+export function studyGet(studyUid: string): { command: Uint8Array; identifier: Uint8Array } {
+  return {
+    command: commandSet({
+      [CommandTag.AffectedSopClassUid]: { uid: "1.2.840.10008.5.1.4.1.2.2.3" },
+      [CommandTag.CommandField]: { us: 0x0010 },
+      [CommandTag.MessageId]: { us: 1 },
+      [CommandTag.Priority]: { us: 0 },
+      [CommandTag.CommandDataSetType]: { us: 0x0001 },
+    }),
+    identifier: concat([implicitText(0x00080052, "STUDY "), implicitText(0x0020000d, studyUid)]),
+  };
+}
+
 /** A data set value for {@link implicitDataset}: a UID, a US, or a sequence of items. */
 export type DatasetValue = { uid: string } | { us: number } | { items: Record<number, DatasetValue>[] };
 
