@@ -95,7 +95,7 @@ export class Logger {
  * An error's message without the values of a failed query: drizzle's "Failed query: ...\nparams: ..." lists
  * what was asked (names, IDs, lists of UIDs). The statement itself stays: it says which one failed.
  */
-function withoutQueryParams(message: string): string {
+export function withoutQueryParams(message: string): string {
   return message.replace(/\nparams: [\s\S]*$/, "");
 }
 

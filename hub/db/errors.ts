@@ -4,6 +4,7 @@
  * of the hub: those are answered 503 / SERVICE_UNAVAILABLE with one sentence, and logged without the
  * query (drizzle's "Failed query: ... params: ..." carries what was asked, UIDs and names included).
  */
+import { withoutQueryParams } from "@conduit/shared/log";
 
 /** The sentence a client gets while PostgreSQL is away (never the query, a URL or a file path). */
 export const DATABASE_AWAY = "the hub cannot reach its database; try again once it is back " +
@@ -79,5 +80,5 @@ export function databaseAwayReason(err: unknown): string {
  */
 export function dbFailureReason(err: unknown): string {
   if (isDatabaseAway(err)) return databaseAwayReason(err);
-  return (err instanceof Error ? err.message : String(err)).replace(/\nparams: [\s\S]*$/, "");
+  return withoutQueryParams(err instanceof Error ? err.message : String(err));
 }
