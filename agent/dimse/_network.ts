@@ -63,6 +63,12 @@ const MAX_CONTROL_PDU = 1 << 20;
 /** How long what is queued (an A-ABORT) may take to go out before the connection is closed without it. */
 const ABORT_FLUSH_MS = 1000;
 
+/** What an acceptor may owe its peer in answers not yet taken before it stops reading the peer's requests. */
+const OWED_MAX = 1 << 20;
+
+/** How long one association's PDU chain runs before it lets the event loop turn (ms). */
+const BUSY_MS = 20;
+
 export class ConduitNetwork extends Scp {
   declare socket: WireSocket;
   protected readonly netOptions: NetworkOptions;
@@ -78,6 +84,8 @@ export class ConduitNetwork extends Scp {
   /** PDUs handed to the library one after another, in order. */
   #processing: Promise<void> = Promise.resolve();
   #queued = 0;
+  /** When the PDU chain last started from idle or let the event loop run (performance.now()). */
+  #busySince = 0;
   /** Set when the guard has aborted: later data is ignored. */
   protected aborted = false;
   /** Set when the connection has closed: PDUs still queued are dropped, no file is opened any more. */
@@ -200,6 +208,29 @@ export class ConduitNetwork extends Scp {
     this.socket.destroy();
   }
 
+  /**
+   * An acceptor owes its peer more than {@link OWED_MAX} of answers not yet taken (a peer that sends requests
+   * and reads nothing: a flood of C-ECHOs, say): its requests are not read until the peer takes them, so
+   * the agent neither queues answers without bound nor spends its event loop on one peer's flood. The idle
+   * timer then ends such an association. A requestor's own sends (the forwarder's C-STOREs) are not counted:
+   * it must go on reading the answers to what it sends.
+   */
+  #owing(): boolean {
+    return this.role === "acceptor" && this.socket.writableLength >= OWED_MAX;
+  }
+
+  #waitingToBePaid = false;
+
+  #resumeWhenPaid(): void {
+    if (!this.#owing()) return void this.socket.resume();
+    if (this.#waitingToBePaid) return;
+    this.#waitingToBePaid = true;
+    this.socket.once("drain", () => {
+      this.#waitingToBePaid = false;
+      if (this.#queued < 4 && this.socket.isPaused()) this.#resumeWhenPaid();
+    });
+  }
+
   /** Takes received bytes in place of the library's accumulator (which re-copies every chunk). */
   #onData(data: Buffer, lease?: Lease): void {
     if (this.aborted) return;
@@ -215,10 +246,16 @@ export class ConduitNetwork extends Scp {
         release();
         return this.protocolAbort(2, unexpected);
       }
-      this.#queued++;
-      if (this.#queued > 16) this.socket.pause();
+      if (this.#queued++ === 0) this.#busySince = performance.now();
+      if (this.#queued > 16 || this.#owing()) this.socket.pause();
       this.#processing = this.#processing.then(async () => {
         try {
+          // One peer's backlog (a chunk of thousands of small requests) does not hold the event loop: after
+          // BUSY_MS of it the chain lets timers, other associations and HTTP run.
+          if (performance.now() - this.#busySince > BUSY_MS) {
+            await new Promise((r) => setTimeout(r, 0));
+            this.#busySince = performance.now();
+          }
           // The association ended while this PDU waited: nothing more is done for it.
           if (this.aborted || this.#closed) return;
           if (pdu[0] === 4) await this.#pdata.read(pdu);
@@ -229,7 +266,7 @@ export class ConduitNetwork extends Scp {
         } finally {
           // The PDU's bytes are no longer used: its buffer may take the next read (read_buffers.ts).
           release();
-          if (--this.#queued < 4 && this.socket.isPaused()) this.socket.resume();
+          if (--this.#queued < 4 && this.socket.isPaused()) this.#resumeWhenPaid();
         }
       });
     }, lease);
