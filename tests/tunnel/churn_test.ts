@@ -14,6 +14,7 @@ import { startProxy } from "../support/tcp_proxy.ts";
 import { agentMetric } from "../support/faults.ts";
 import { Reason } from "@conduit/shared/tunnel";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { testOnPostgres } from "../support/postgres.ts";
 
 const skip = skipReason("storescu") || skipReason("curl");
 if (skip) console.warn(`tunnel churn_test: skipped: ${skip}`);
@@ -42,9 +43,15 @@ async function sitesOnline(hub: HubProcess): Promise<number> {
   return (await (await fetch(`http://127.0.0.1:${hub.port}/healthz`)).json()).sites;
 }
 
-/** Within `tolerance` more descriptors than `before`, and no more sockets. */
-const near = (now: Held, before: Held, tolerance = 2) =>
-  now.fds <= before.fds + tolerance && now.sockets <= before.sockets;
+/**
+ * A hub on PostgreSQL (`deno task test:pg`) may hold more connections of its pool after the churn than before
+ * it (postgres.js opens them on demand, up to 10, and keeps them): those sockets are not the churn's.
+ */
+const POOL = testOnPostgres() ? 10 : 0;
+
+/** Within `tolerance` more descriptors than `before`, and no more sockets (but a hub's pool's, `slack`). */
+const near = (now: Held, before: Held, tolerance = 2, slack = 0) =>
+  now.fds <= before.fds + tolerance + slack && now.sockets <= before.sockets + slack;
 
 /**
  * Waits until the hub holds one session and no tunnel stream, and (with `before`) the hub's and the agent's
@@ -64,7 +71,7 @@ async function settled(
       const sites = await sitesOnline(hub);
       now = { hub: held(hub.pid), agent: held(agent.pid), streams, agentStreams, sites };
       if (streams !== 0 || agentStreams !== 0 || sites !== 1) return undefined;
-      if (before && !(near(now.hub, before.hub) && near(now.agent, before.agent))) return undefined;
+      if (before && !(near(now.hub, before.hub, 2, POOL) && near(now.agent, before.agent))) return undefined;
       return { hub: now.hub, agent: now.agent };
     }, 25_000);
   } catch (err) {
@@ -274,7 +281,7 @@ Deno.test({
       );
       const now = await settled(hub, token, agent, { hub: before.hub, agent: held(agent.pid) });
       assert.ok(
-        near(now.hub, before.hub),
+        near(now.hub, before.hub, 2, POOL),
         `hub ${JSON.stringify(now.hub)}, before ${JSON.stringify(before.hub)}`,
       );
     } finally {
