@@ -10,6 +10,15 @@ import { withConsole } from "../support/console_rig.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
 
 const skip = hasChromium() ? postgresMissing() : "chromium not installed";
+
+// The hub runs in this process: what its own process does with the database driver's late write on a socket
+// PostgreSQL ended (shared/process.ts logs it and goes on), this file does too, for that error only (it came
+// once in a CI run, after the test, as an unhandled rejection that failed the file).
+globalThis.addEventListener("unhandledrejection", (e) => {
+  if (/socket has been ended by the other party/.test(String((e.reason as Error)?.message))) {
+    e.preventDefault();
+  }
+});
 if (skip) console.warn(`console/db_away_test: skipped: ${skip}`);
 
 Deno.test({
@@ -19,6 +28,14 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
+    // The hub runs in this process: what its process does with the database driver's write on a socket
+    // PostgreSQL ended (shared/process.ts logs it and goes on), this test does too, for that error only.
+    const driverEnded = (e: PromiseRejectionEvent) => {
+      if (/socket has been ended by the other party/.test(String((e.reason as Error)?.message))) {
+        e.preventDefault();
+      }
+    };
+    globalThis.addEventListener("unhandledrejection", driverEnded);
     const pg = await startPostgres();
     try {
       const db = await pg.createDatabase("console");
