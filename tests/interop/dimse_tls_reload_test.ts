@@ -81,6 +81,15 @@ async function renewable(prefix: string, names: { cert: string; key: string; ca:
   return { a, b, dir, files, install };
 }
 
+/** The node of the node-TLS tests: a storescp with B's certificate that takes only clients of B's CA. */
+function tlsNode(dir: string, b: Awaited<ReturnType<typeof renewable>>["b"]) {
+  return startStorescp({
+    dir: path.join(dir, "received"),
+    aet: "TLSNODE",
+    extraArgs: ["+tls", b.parties.dcmtk.key, b.parties.dcmtk.cert, "+cf", b.ca],
+  });
+}
+
 Deno.test({
   name: "agent: SIGHUP reads dimse.tls again; new handshakes use it, an open association goes on",
   ignore: Boolean(skip),
@@ -179,11 +188,7 @@ Deno.test({
       ca: "node-ca.pem",
     });
     // The node has B's certificate and takes only clients of B's CA.
-    const scp = await startStorescp({
-      dir: path.join(dir, "received"),
-      aet: "TLSNODE",
-      extraArgs: ["+tls", b.parties.dcmtk.key, b.parties.dcmtk.cert, "+cf", b.ca],
-    });
+    const scp = await tlsNode(dir, b);
     const agent = await startAgentProcess({
       config: { nodes: { pacs: { aet: "TLSNODE", host: "127.0.0.1", port: scp.port, tls: files } } },
     });
@@ -253,11 +258,7 @@ Deno.test({
       key: "node-client.key",
       ca: "node-ca.pem",
     });
-    const scp = await startStorescp({
-      dir: path.join(dir, "received"),
-      aet: "TLSNODE",
-      extraArgs: ["+tls", b.parties.dcmtk.key, b.parties.dcmtk.cert, "+cf", b.ca],
-    });
+    const scp = await tlsNode(dir, b);
     const node = (tls: Record<string, string>) => ({
       nodes: { pacs: { aet: "TLSNODE", host: "127.0.0.1", port: scp.port, tls } },
     });
