@@ -13,13 +13,8 @@ import { Status } from "../../agent/dimse/handlers.ts";
 import { UNCONFIGURED } from "../../agent/forward/forwarder.ts";
 import { ScuAssociation } from "../../agent/dimse/scu.ts";
 import { memorySource } from "../../agent/part10/source.ts";
-import {
-  agentConfigFile,
-  agentConfigText,
-  type AgentProcess,
-  listFiles,
-  startAgentProcess,
-} from "../support/agent.ts";
+import { listFiles, startAgentProcess } from "../support/agent.ts";
+import { reloadAgent as reload } from "../support/reload.ts";
 import { eventually } from "../support/hub.ts";
 import {
   freePort,
@@ -34,37 +29,6 @@ import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`config_reload_test: skipped: ${skip}`);
-
-type Line = Record<string, unknown>;
-const configLines = async (agent: AgentProcess): Promise<Line[]> =>
-  (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Line).filter((l) => l.part === "config");
-
-/**
- * Writes the agent's file (`config` as startAgentProcess writes it, or a text as it is) and sends SIGHUP;
- * resolves with the reload's outcome line and, when some key waits for a restart, the line saying so.
- */
-async function reload(
-  agent: AgentProcess,
-  config: Record<string, unknown> | string,
-): Promise<{ line: Line; atRestart?: Line }> {
-  const before = (await configLines(agent)).length;
-  await Deno.writeTextFile(
-    agentConfigFile(agent.dataDir),
-    typeof config === "string" ? config : agentConfigText(config),
-  );
-  Deno.kill(agent.pid, "SIGHUP");
-  const lines = await eventually("the reload's outcome", async () => {
-    const added = (await configLines(agent)).slice(before);
-    return added.some((l) => l.msg !== AT_RESTART) ? added : undefined;
-  });
-  return {
-    line: lines.find((l) => l.msg !== AT_RESTART)!,
-    atRestart: lines.find((l) => l.msg === AT_RESTART),
-  };
-}
-
-const AT_RESTART = "configuration changed in the file, takes effect at the next restart";
 
 const node = (peer: StorescpPeer) => ({ aet: peer.aet, host: "127.0.0.1", port: peer.port });
 const received = async (peer: StorescpPeer) => (await listFiles(peer.dir)).length;

@@ -198,6 +198,34 @@ export async function startDcmqrscp(opts: {
   return { port, aet, pid: proc.child.pid, logFile: proc.logFile, dir: opts.dir, stop: proc.stop };
 }
 
+/** A DCMTK association profile that takes CT Image Storage only: MR objects find no presentation context. */
+const CT_ONLY = `[[TransferSyntaxes]]
+[Uncompressed]
+TransferSyntax1 = LittleEndianExplicit
+TransferSyntax2 = LittleEndianImplicit
+
+[[PresentationContexts]]
+[CtOnly]
+PresentationContext1 = CTImageStorage\\Uncompressed
+
+[[Profiles]]
+[CtOnly]
+PresentationContexts = CtOnly
+`;
+
+/**
+ * `StorescpOptions.configFile` for a storescp that takes CT objects only (a PACS that refuses the others for
+ * good: no presentation context for MR), written once per process.
+ */
+export async function ctOnlyProfile(): Promise<{ file: string; profile: string }> {
+  ctOnlyFile ??= Deno.makeTempFile({ prefix: "ct-only-", suffix: ".cfg" }).then(async (file) => {
+    await Deno.writeTextFile(file, CT_ONLY);
+    return file;
+  });
+  return { file: await ctOnlyFile, profile: "CtOnly" };
+}
+let ctOnlyFile: Promise<string> | undefined;
+
 /**
  * Starts DCMTK `storescp` on 127.0.0.1 accepting all storage SOP classes (plus unknown ones unless
  * `promiscuous: false`) and all supported transfer syntaxes (`+xa`), writing objects to `dir`. Resolves

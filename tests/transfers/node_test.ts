@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
 import { eventually } from "../support/hub.ts";
+import { ctOnlyProfile } from "../support/peers.ts";
 import { atPacs, finished, rigTest, seed, skip, startPacs } from "./_rig.ts";
 
 if (skip) console.warn(`node_test: skipped: ${skip}`);
@@ -57,24 +58,6 @@ rigTest("a transfer to a PACS that is down is no success until the PACS holds ev
   assert.ok([...pacs.values()].every((n) => n === 1));
 });
 
-/** A DCMTK association profile that takes CT Image Storage only: MR objects find no presentation context. */
-const CT_ONLY = `[[TransferSyntaxes]]
-[Uncompressed]
-TransferSyntax1 = LittleEndianExplicit
-TransferSyntax2 = LittleEndianImplicit
-
-[[PresentationContexts]]
-[CtOnly]
-PresentationContext1 = CTImageStorage\\Uncompressed
-
-[[Profiles]]
-[CtOnly]
-PresentationContexts = CtOnly
-`;
-
-const ctOnly = await Deno.makeTempFile({ prefix: "ct-only-", suffix: ".cfg" });
-await Deno.writeTextFile(ctOnly, CT_ONLY);
-
 rigTest(
   "a PACS that refuses a study's objects fails its task with the reason; a retry delivers them once it takes them",
   async (r) => {
@@ -109,7 +92,7 @@ rigTest(
     assert.equal(pacs.size, 5);
     assert.ok([...pacs.values()].every((n) => n === 1), "nothing reached the PACS twice");
   },
-  { southQueue: { maxAttempts: 2 }, pacs: { configFile: { file: ctOnly, profile: "CtOnly" } } },
+  { southQueue: { maxAttempts: 2 }, pacs: { configFile: await ctOnlyProfile() } },
 );
 
 rigTest("the same study transferred twice at once reaches the PACS once", async (r) => {
