@@ -178,6 +178,7 @@ async function startLocked(
   // The routes in force: compiled at start, replaced by a reload (reload.ts).
   let routes = compileRoutes(config);
   const queue = new Queue(db);
+  queue.onDiscarded = (count, by) => metrics.discarded.inc({ by }, count);
   const copies = new Copies(db);
   const key = siteKey(config);
   let tunnel: TunnelClient | undefined;

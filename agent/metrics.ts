@@ -53,6 +53,12 @@ export class AgentMetrics {
     help: "Archived files removed by retention after their routes were done",
     registers: [this.registry],
   });
+  readonly discarded = new client.Counter({
+    name: "conduit_agent_queue_discarded_total",
+    help: "Dead-letter rows deleted for good, by an operator or after queue.keepDeadDays (by: operator, age)",
+    labelNames: ["by"],
+    registers: [this.registry],
+  });
   readonly conflicts = new client.Counter({
     name: "conduit_agent_objects_conflict_total",
     help: "Objects received again with the same SOP Instance UID and other bytes",

@@ -1,5 +1,5 @@
 /**
- * `deno task agent queue list|summary|retry|replay|abandon|pause|resume ...`: the forward queue of the running
+ * `deno task agent queue list|summary|retry|replay|abandon|discard|pause|resume ...`: the forward queue of the running
  * agent, through its loopback HTTP API.
  */
 import { commandLine } from "@conduit/shared/cli";
@@ -13,6 +13,10 @@ const USAGE = `usage: deno task agent queue COMMAND [options]
   replay (--destination D | --id N ... | --all)     dead rows back to pending, attempts reset
   abandon (--destination D | --id N ... | --all)    pending and failed rows to the dead letter (replay
                                                    brings them back): rows for a node removed for good
+  discard (--destination D | --id N ... | --older-than AGE | --all)
+                                                   dead rows deleted for good (no replay after; the
+                                                   objects stay until archive retention removes them);
+                                                   AGE: dead that long, e.g. 30d, 12h, 90m, 45s
   pause DESTINATION | resume DESTINATION
 options: --config FILE, --http-host ADDR, --http-port N, --json`;
 
@@ -28,6 +32,7 @@ export async function queueCommand(args: string[]): Promise<number> {
     limit: { type: "string" },
     id: { type: "string", multiple: true },
     all: { type: "boolean" },
+    "older-than": { type: "string" },
     json: { type: "boolean" },
   }, true);
   if (typeof parsed === "number") return parsed;
@@ -52,6 +57,10 @@ export async function queueCommand(args: string[]): Promise<number> {
       !ids?.length && !v.all
     ) {
       throw new CliUsageError(`${command} needs --destination D, --id N or --all`);
+    }
+    const olderThanSeconds = v["older-than"] === undefined ? undefined : age(v["older-than"]);
+    if (command === "discard" && !v.destination && !ids?.length && olderThanSeconds === undefined && !v.all) {
+      throw new CliUsageError("discard needs --destination D, --id N, --older-than AGE or --all");
     }
     if (command === "list" && v.state && !STATES.includes(v.state)) {
       throw new CliUsageError(`--state is one of ${STATES.join(", ")}, not ${JSON.stringify(v.state)}`);
@@ -97,6 +106,9 @@ export async function queueCommand(args: string[]): Promise<number> {
       case "abandon":
         res = await post(`/${command}`, { destination: v.destination, ids, all: v.all });
         break;
+      case "discard":
+        res = await post("/discard", { destination: v.destination, ids, olderThanSeconds, all: v.all });
+        break;
       case "pause":
       case "resume":
         if (!target) throw new CliUsageError(`${command} needs a DESTINATION`);
@@ -114,4 +126,18 @@ export async function queueCommand(args: string[]): Promise<number> {
     console.error(`agent queue: ${(err as Error).message}`);
     return 2;
   }
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--older-than`: a number and a unit (s, m, h, d) as seconds. */
+function age(text: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)([smhd])$/.exec(text.trim());
+  const seconds = m ? Number(m[1]) * UNITS[m[2]] : 0;
+  if (!(seconds > 0)) {
+    throw new CliUsageError(
+      `--older-than takes an age such as 30d, 12h, 90m or 45s, not ${JSON.stringify(text)}`,
+    );
+  }
+  return seconds;
 }

@@ -224,6 +224,12 @@ export const configSchema = z.object({
     backoffCapSeconds: numberKey((n) => n.positive()).default(600),
     /** Done rows are deleted this many days after delivery (the conflicts and the index stay). */
     keepDoneDays: numberKey((n) => n.min(0)).default(30),
+    /**
+     * Dead-letter rows are deleted this many days after they went dead (fractions allowed), with no replay
+     * after; their objects then fall to the archive's retention rules. Unset: kept until an operator
+     * replays or discards them.
+     */
+    keepDeadDays: numberKey((n) => n.positive()).optional(),
     /** Retry permanent failures (0xA9xx, 0xCxxx, 0x0122) like transient ones instead of dead-lettering them. */
     retryPermanent: z.boolean().default(false),
   }).strict().default({}),

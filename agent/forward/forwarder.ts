@@ -133,7 +133,7 @@ export class Forwarder {
     if (this.#running) return;
     this.#running = true;
     this.#prune();
-    this.#pruneTimer = setInterval(() => this.#prune(), 3_600_000);
+    this.#pruneTimer = setInterval(() => this.#prune(), this.#prunePeriod());
     if (this.stage) this.#sweepTimer = setInterval(() => void this.#sweep(), SWEEP_MS);
     const recovered = this.queue.recover();
     if (recovered) this.log.info("rows in flight at the last stop are due again", { count: recovered });
@@ -177,7 +177,10 @@ export class Forwarder {
     else for (const w of this.#wakeups.values()) w.wake();
   }
 
-  /** Done rows past queue.keepDoneDays go (retention of files needs their rows only until then). */
+  /**
+   * Done rows past queue.keepDoneDays go (retention of files needs their rows only until then), and dead rows
+   * past queue.keepDeadDays when it is set (their files then fall to retention).
+   */
   #prune(): void {
     try {
       const n = this.queue.pruneDone(Date.now() - this.config.queue.keepDoneDays * 86_400_000);
@@ -185,6 +188,20 @@ export class Forwarder {
     } catch (err) {
       this.log.error("pruning the queue failed", { reason: (err as Error).name });
     }
+    const keepDeadDays = this.config.queue.keepDeadDays;
+    if (keepDeadDays === undefined) return;
+    try {
+      const n = this.queue.discardDead({ deadBefore: Date.now() - keepDeadDays * 86_400_000 }, "age");
+      if (n) this.log.info("discarded dead-letter rows past queue.keepDeadDays", { count: n, keepDeadDays });
+    } catch (err) {
+      this.log.error("discarding old dead-letter rows failed", { reason: (err as Error).name });
+    }
+  }
+
+  /** Hourly; with queue.keepDeadDays under two hours, half of it (at least every 0.5 s). */
+  #prunePeriod(): number {
+    const dead = this.config.queue.keepDeadDays;
+    return dead === undefined ? 3_600_000 : Math.max(500, Math.min(3_600_000, dead * 43_200_000));
   }
 
   async #sweep(): Promise<void> {

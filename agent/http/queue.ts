@@ -11,6 +11,17 @@ const filter = z.object({
   all: z.boolean().optional(),
 }).strict().refine((f) => f.destination || f.ids?.length || f.all, "give destination, ids, or all: true");
 
+/** Dead rows to discard: narrowed by destination, ids and age (dead for longer than so many seconds), or all. */
+const discardFilter = z.object({
+  destination: z.string().optional(),
+  ids: z.array(z.number().int()).optional(),
+  olderThanSeconds: z.number().positive().optional(),
+  all: z.boolean().optional(),
+}).strict().refine(
+  (f) => f.destination || f.ids?.length || f.olderThanSeconds !== undefined || f.all,
+  "give destination, ids, olderThanSeconds, or all: true",
+);
+
 export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
   const app = new Hono();
   app.onError((err, c) => {
@@ -64,6 +75,14 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
       return c.json({ [key]: n });
     });
   }
+  // Dead rows deleted for good (replay is then impossible; retention may then remove their objects).
+  app.post("/discard", async (c) => {
+    const { olderThanSeconds, ...f } = discardFilter.parse(await c.req.json().catch(() => ({})));
+    const unknown = unknownDestination(f.destination);
+    if (unknown) return c.json({ error: unknown }, 404);
+    const deadBefore = olderThanSeconds === undefined ? undefined : Date.now() - olderThanSeconds * 1000;
+    return c.json({ discarded: queue.discardDead({ ...f, deadBefore }) });
+  });
   const known = (name: string) => forwarder.knownDestinations().includes(name);
   app.post("/pause/:destination", (c) => {
     if (!known(c.req.param("destination"))) {

@@ -46,3 +46,60 @@ Deno.test("POST /retry and /replay: an unknown destination is 404 with the known
     db.close();
   }
 });
+
+/** Discard over a real libsql file: dead rows only, narrowed as asked; a body that names nothing is 400. */
+Deno.test("POST /discard deletes dead rows only, by destination, ids or age; nothing named is 400", async () => {
+  const specs = [
+    ...generateStudies({
+      seed: "queue-discard",
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: 3 }],
+      rows: 8,
+      columns: 8,
+    }),
+  ];
+  const db = await indexedDatabase(specs);
+  try {
+    const queue = new Queue(db);
+    const sops = specs.map((s) => s.sopInstanceUid);
+    queue.enqueueRoute(sops, "r", "pacs");
+    const forwarder = { knownDestinations: () => ["pacs"], wake: () => {} } as unknown as Forwarder;
+    const app = queueRoutes(queue, forwarder);
+    const post = async (body: unknown) => {
+      const r = await app.request("/discard", {
+        method: "POST",
+        body: JSON.stringify(body),
+        headers: { "content-type": "application/json" },
+      });
+      return [r.status, await r.json()];
+    };
+    assert.deepEqual(await post({}), [400, {
+      error: "bad request",
+      issues: [{
+        code: "custom",
+        message: "give destination, ids, olderThanSeconds, or all: true",
+        path: [],
+      }],
+    }]);
+    assert.equal((await post({ destination: "pcas" }))[0], 404);
+    const [a, b] = queue.claim("pacs", 2, Date.now());
+    queue.markFailed(a.id, { status: 0x0122, error: "refused", dead: true, next: 0 });
+    queue.markFailed(b.id, { status: 0x0122, error: "refused", dead: true, next: 0 });
+    assert.deepEqual(
+      await post({ all: true, olderThanSeconds: 3600 }),
+      [200, { discarded: 0 }],
+      "dead just now",
+    );
+    const pending = queue.list({ state: "pending" })[0];
+    assert.deepEqual(
+      await post({ ids: [a.id, pending.id] }),
+      [200, { discarded: 1 }],
+      "the pending row stays",
+    );
+    assert.deepEqual(await post({ destination: "pacs" }), [200, { discarded: 1 }]);
+    assert.deepEqual(queue.list().map((r) => [r.id, r.state]), [[pending.id, "pending"]]);
+  } finally {
+    db.close();
+  }
+});

@@ -39,6 +39,9 @@ export type QueueState = "pending" | "in_flight" | "failed" | "committing" | "do
 /** A state as {@link Queue.summary} counts it: dead rows of a cancel or an abandonment apart. */
 export type SummaryState = QueueState | "canceled" | "abandoned";
 
+/** Who discarded dead rows: an operator, or the agent's purge of rows past `queue.keepDeadDays`. */
+export type DiscardedBy = "operator" | "age";
+
 /** Every queue state, in the order of a row's life. */
 export const QUEUE_STATES: readonly QueueState[] = [
   "pending",
@@ -579,6 +582,31 @@ export class Queue {
         .run(ABANDONED, now, ...args).changes
     );
   }
+
+  /**
+   * Dead rows deleted for good (discard): those named by destination and/or ids, or dead since before
+   * `deadBefore` (ms since epoch; their last change), or with `all` every one; never a row in another state.
+   * Canceled and abandoned rows are dead rows too. Replay is no longer possible; the archived object stays
+   * until a retention rule removes it (no row still to be sent holds it any more). Returns how many;
+   * {@link onDiscarded} hears of them.
+   */
+  discardDead(
+    f: { destination?: string; ids?: number[]; deadBefore?: number; all?: boolean },
+    by: DiscardedBy = "operator",
+  ): number {
+    if (!f.destination && !f.ids?.length && f.deadBefore === undefined && !f.all) {
+      throw new Error("discard needs a destination, ids, an age or all");
+    }
+    const { where, args } = f.deadBefore === undefined
+      ? selection(["state = 'dead'"], [], f)
+      : selection(["state = 'dead'", "updated_at < ?"], [f.deadBefore], f);
+    const n = this.db.write(() => this.db.statement(`DELETE FROM queue WHERE ${where}`).run(...args).changes);
+    if (n) this.onDiscarded(n, by);
+    return n;
+  }
+
+  /** Told of dead rows discarded (metrics). */
+  onDiscarded: (count: number, by: DiscardedBy) => void = () => {};
 
   #move(
     from: QueueState,

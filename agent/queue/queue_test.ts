@@ -85,6 +85,34 @@ Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows
   }
 });
 
+Deno.test("Queue.discardDead() deletes dead rows only, by ids, destination, age or all, and says how many", async () => {
+  const { db, queue } = await queued();
+  try {
+    const heard: [number, string][] = [];
+    queue.onDiscarded = (n, by) => heard.push([n, by]);
+    const [a, b, c] = queue.claim("a", 3, 2000);
+    queue.markFailed(a.id, { status: 0x0122, error: "no context", dead: true, next: 0 }, 3000);
+    queue.markFailed(b.id, { status: 0x0122, error: "no context", dead: true, next: 0 }, 5000);
+    queue.markDone(c.id, 3000);
+    const ids = () => queue.list().map((r) => r.id).sort();
+    assert.throws(() => queue.discardDead({}), /needs a destination, ids, an age or all/);
+    assert.equal(queue.discardDead({ ids: [c.id] }), 0, "a done row is never discarded");
+    assert.equal(queue.discardDead({ destination: "elsewhere" }), 0);
+    assert.equal(queue.discardDead({ deadBefore: 3000 }, "age"), 0, "dead at 3000 is not before 3000");
+    assert.equal(queue.discardDead({ deadBefore: 4000 }, "age"), 1);
+    assert.deepEqual(ids(), [b.id, c.id].sort());
+    assert.equal(queue.replay({ ids: [a.id] }), 0, "a discarded row cannot be replayed");
+    // Abandoned rows are dead rows: discarded with the others of their destination.
+    queue.addInTransaction("1.2.3.9", [{ route: "r", destination: "b" }], 6000);
+    assert.equal(queue.abandon({ destination: "b" }, 6100), 1);
+    assert.equal(queue.discardDead({ all: true }), 2);
+    assert.deepEqual(ids(), [c.id]);
+    assert.deepEqual(heard, [[1, "age"], [2, "operator"]]);
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("Queue.canceledSinceClaim() tells a worker which of its claimed rows a cancel took, and release makes them dead", async () => {
   const { db, queue } = await queued();
   try {

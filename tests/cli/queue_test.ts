@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { freePort } from "../support/processes.ts";
 import { agentCli } from "../support/agent.ts";
 
-Deno.test("queue retry, replay and abandon without a selector, a bad --state or --limit: usage errors, exit code 2", async () => {
+Deno.test("queue retry, replay, abandon and discard without a selector, a bad --older-than, --state or --limit: usage errors, exit code 2", async () => {
   // Nothing listens there: a command that got as far as asking the agent would exit 1.
   const port = String(freePort());
   for (
@@ -14,6 +14,10 @@ Deno.test("queue retry, replay and abandon without a selector, a bad --state or 
       ["retry"],
       ["replay"],
       ["abandon"],
+      ["discard"],
+      ["discard", "--older-than", "30"],
+      ["discard", "--older-than", "0d"],
+      ["discard", "--older-than", "two weeks"],
       ["list", "--state", "bogus"],
       ["list", "--limit", "0"],
       ["list", "--limit", "abc"],

@@ -1,0 +1,158 @@
+/**
+ * The dead letter's end (docs/operations.md, "Discarding dead rows"), with a real agent process, its libsql
+ * file and DCMTK's storescp as a PACS that takes CT only (MR objects are refused for good, no presentation
+ * context): `queue discard` deletes dead rows only, after which `archive.removeAfterDays` removes their
+ * objects, which it never did while their rows were dead; and `queue.keepDeadDays` purges dead rows by
+ * itself, logged and counted.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { readPart10Header } from "@conduit/shared/dicom";
+import { ctOnlyProfile, skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
+import { agentCli, type AgentProcess, indexRows, startAgentProcess } from "../support/agent.ts";
+import { storescu } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+
+const skip = skipReason("storescu", "storescp");
+if (skip) console.warn(`dead_letter_test: skipped: ${skip}`);
+
+/** Sends `count` generated objects of `modality`; their SOP Instance UIDs. */
+async function send(agent: AgentProcess, seed: string, modality: "CT" | "MR", count: number) {
+  const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+    count,
+    rows: 16,
+    columns: 16,
+    modality,
+    seed,
+  });
+  assert.equal((await storescu(series.paths, agent)).code, 0);
+  return await Promise.all(
+    series.paths.map(async (p) => readPart10Header(await Deno.readFile(p)).sopInstanceUid!),
+  );
+}
+
+interface Row {
+  id: number;
+  sopInstanceUid: string;
+  state: string;
+}
+const rows = async (agent: AgentProcess): Promise<Row[]> =>
+  await (await agent.http("/queue?limit=1000")).json();
+const stateOf = async (agent: AgentProcess, sop: string) =>
+  (await rows(agent)).find((r) => r.sopInstanceUid === sop)?.state;
+
+/** The archived objects not removed, by SOP Instance UID, with their files. */
+const live = (agent: AgentProcess) =>
+  new Map(
+    indexRows(agent.dataDir, "SELECT sop_instance_uid AS sop, path FROM instances WHERE removed_at IS NULL")
+      .map((r) => [String(r.sop), path.join(agent.dataDir, String(r.path))]),
+  );
+
+/** A CT-only storescp, and an agent routing everything to it, MR rows dead at their first refusal. */
+async function refusingPacs(config: Record<string, unknown>) {
+  const pacs = await startStorescp({ dir: await Deno.makeTempDir(), configFile: await ctOnlyProfile() });
+  const agent = await startAgentProcess({
+    config: {
+      nodes: { pacs: { aet: pacs.aet, host: "127.0.0.1", port: pacs.port } },
+      routes: [{ name: "all", to: [{ node: "pacs" }] }],
+      ...config,
+      queue: { maxAttempts: 1, ...(config.queue as object ?? {}) },
+    },
+  });
+  return { pacs, agent };
+}
+
+async function stopBoth(r: { pacs: StorescpPeer; agent: AgentProcess }) {
+  await r.agent.stop();
+  await r.pacs.stop();
+}
+
+Deno.test({
+  name: "queue discard deletes dead rows only, then archive.removeAfterDays removes their objects",
+  ignore: Boolean(skip),
+  async fn() {
+    const r = await refusingPacs({ archive: { removeAfterDays: 2 / 86_400 } }); // two seconds
+    const { agent } = r;
+    try {
+      // MR first: once the younger CT objects are past the age limit and removed, so are the MR ones.
+      const mr = await send(agent, "discard-mr", "MR", 2);
+      const ct = await send(agent, "discard-ct", "CT", 2);
+      await eventually("CT delivered, MR refused for good", async () => {
+        const states = await Promise.all([...ct, ...mr].map((sop) => stateOf(agent, sop)));
+        return states.join() === "done,done,dead,dead" || undefined;
+      });
+      // Past the age limit, the delivered objects go; the refused ones stay while their rows are dead.
+      await eventually("the CT objects removed", () => ct.every((sop) => !live(agent).has(sop)) || undefined);
+      const files = live(agent);
+      for (const sop of mr) assert.ok(files.has(sop), "a dead row holds its object");
+
+      const byId = new Map((await rows(agent)).map((row) => [row.sopInstanceUid, row.id]));
+      const discard = await agentCli([
+        "queue",
+        "discard",
+        "--id",
+        String(byId.get(mr[0])),
+        "--id",
+        String(byId.get(ct[0])), // done: never discarded
+        "--http-port",
+        String(agent.httpPort),
+        "--json",
+      ]);
+      assert.equal(discard.code, 0, discard.stderr);
+      assert.deepEqual(JSON.parse(discard.stdout), { discarded: 1 });
+      assert.deepEqual(
+        (await rows(agent)).map((row) => [row.sopInstanceUid, row.state]).sort(),
+        [[ct[0], "done"], [ct[1], "done"], [mr[1], "dead"]].sort(),
+        "only the dead row named is gone",
+      );
+
+      await eventually("the discarded row's object removed", () => !live(agent).has(mr[0]) || undefined);
+      await assert.rejects(Deno.stat(files.get(mr[0])!), Deno.errors.NotFound);
+      const [tombstone] = indexRows(
+        agent.dataDir,
+        "SELECT path FROM instances WHERE sop_instance_uid = ?",
+        mr[0],
+      );
+      assert.equal(tombstone.path, "", "the index keeps a tombstone");
+      assert.ok(live(agent).has(mr[1]), "the other dead row still holds its object");
+      assert.ok((await Deno.stat(files.get(mr[1])!)).isFile);
+      assert.match(
+        await (await agent.http("/metrics")).text(),
+        /^conduit_agent_queue_discarded_total\{by="operator"\} 1$/m,
+      );
+    } finally {
+      await stopBoth(r);
+    }
+  },
+});
+
+Deno.test({
+  name: "queue.keepDeadDays deletes rows dead for longer, logged with the count and counted by age",
+  ignore: Boolean(skip),
+  async fn() {
+    const r = await refusingPacs({ queue: { keepDeadDays: 1 / 86_400 } }); // about a second
+    const { agent } = r;
+    try {
+      const [ct] = await send(agent, "purge-ct", "CT", 1);
+      const [mr] = await send(agent, "purge-mr", "MR", 1);
+      await eventually("the dead row purged", async () => {
+        const metrics = await (await agent.http("/metrics")).text();
+        return /^conduit_agent_queue_discarded_total\{by="age"\} 1$/m.test(metrics) || undefined;
+      });
+      const metrics = await (await agent.http("/metrics")).text();
+      assert.match(metrics, /^conduit_agent_forward_attempts_total\{destination="pacs",outcome="dead"\} 1$/m);
+      assert.equal(await stateOf(agent, mr), undefined, "the dead row is gone");
+      assert.equal(await stateOf(agent, ct), "done", "a done row stays");
+      assert.ok(live(agent).has(mr), "its object stays archived (no retention rule here)");
+      const purged = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+        l.includes("discarded dead-letter rows past queue.keepDeadDays")
+      );
+      assert.equal(purged.length, 1);
+      assert.equal(JSON.parse(purged[0]).count, 1);
+      assert.ok(!purged[0].includes(mr), "no UID in the log");
+    } finally {
+      await stopBoth(r);
+    }
+  },
+});
