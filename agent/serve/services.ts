@@ -24,8 +24,15 @@ export interface SiteServices {
   /** Our AE title and the configured nodes' names. */
   aet: string;
   nodeNames: Set<string>;
-  /** Starts and wakes forward workers for a destination. */
-  forwarder: { ensure(destination: string): void; wake(destination?: string): void };
+  /**
+   * Starts and wakes forward workers for a destination; says whether the configuration in force has a
+   * destination (false for a node removed from it).
+   */
+  forwarder: {
+    ensure(destination: string): void;
+    wake(destination?: string): void;
+    configured(destination: string): boolean;
+  };
   agentVersion: string;
   /** Takes studies, series and instances out of the site for good. */
   eraser: Eraser;

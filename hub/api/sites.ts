@@ -8,6 +8,7 @@ import {
   type DetailOf,
   FEATURE_CONFLICT_RESOLVE,
   FEATURE_CONFLICTS,
+  FEATURE_DEAD_LETTER_MANAGE,
   Reason,
   type RequestOf,
 } from "@conduit/shared/tunnel";
@@ -15,6 +16,7 @@ import { TRPCError } from "@trpc/server";
 import { SiteUnavailableError } from "../tunnel/errors.ts";
 import { mayReach } from "../auth/permissions.ts";
 import { auditedRequest } from "../sites/audited_request.ts";
+import type { Principal } from "../auth/tokens.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { name, uid } from "./inputs.ts";
 
@@ -243,13 +245,70 @@ export function siteRouter(d: SiteDeps) {
       );
       return conflict;
     }),
+    /** Dead-letter rows back to the queue, attempts reset; audited (`site.deadLetter.replay`). */
     replay: procedure.input(
-      z.object({ site: name, ids: z.array(z.number().int().positive()).min(1) }).strict(),
-    )
-      .mutation(async ({ input }) => {
-        return {
-          replayed: (await siteReply(d, input.site, { op: "replay", ids: input.ids })).replayed,
-        };
-      }),
+      z.object({ site: name, ids: ids }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      await d.registry.require(input.site);
+      const { replayed } = await auditedRequest(
+        d.db,
+        d.log,
+        { ...audited(ctx, "site.deadLetter.replay", input.site), detail: { rows: input.ids.length } },
+        () => d.sessions.ask(input.site, { op: "replay", ids: input.ids }),
+        (r) => ({ replayed: r.replayed }),
+      );
+      return { replayed };
+    }),
+    /**
+     * Dead-letter rows deleted for good at the site (no replay after; the archived objects stay until the
+     * site's retention removes them), rows in any other state left; audited (`site.deadLetter.discard`). An
+     * agent too old is PRECONDITION_FAILED, saying so.
+     */
+    discardDead: procedure.input(
+      z.object({ site: name, ids: ids }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      await agentFeatures(d, input.site, "discard dead-letter rows", FEATURE_DEAD_LETTER_MANAGE);
+      const { discarded } = await auditedRequest(
+        d.db,
+        d.log,
+        { ...audited(ctx, "site.deadLetter.discard", input.site), detail: { rows: input.ids.length } },
+        () => d.sessions.ask(input.site, { op: "discardDead", ids: input.ids }),
+        (r) => ({ discarded: r.discarded }),
+      );
+      return { discarded };
+    }),
+    /**
+     * The site's rows waiting for a destination its configuration no longer has (a node removed), by
+     * destination, with the age of the oldest. An agent too old is PRECONDITION_FAILED, saying so.
+     */
+    stranded: procedure.input(z.object({ site: name }).strict()).query(async ({ input }) => {
+      await agentFeatures(d, input.site, "list rows waiting for a removed node", FEATURE_DEAD_LETTER_MANAGE);
+      return (await d.sessions.ask(input.site, { op: "stranded" })).destinations;
+    }),
+    /**
+     * A destination's waiting rows (pending or failed) at the site given up to its dead letter, where replay
+     * brings them back; audited (`site.queue.abandon`). An agent too old is PRECONDITION_FAILED, saying so.
+     */
+    abandon: procedure.input(
+      z.object({ site: name, destination: z.string().min(1).max(256) }).strict(),
+    ).mutation(async ({ ctx, input }) => {
+      await agentFeatures(d, input.site, "abandon queued rows", FEATURE_DEAD_LETTER_MANAGE);
+      const { abandoned } = await auditedRequest(
+        d.db,
+        d.log,
+        { ...audited(ctx, "site.queue.abandon", input.site), detail: { destination: input.destination } },
+        () => d.sessions.ask(input.site, { op: "abandon", destination: input.destination }),
+        (r) => ({ abandoned: r.abandoned }),
+      );
+      return { abandoned };
+    }),
   });
+}
+
+/** Dead-letter row ids, as the tunnel carries them (at most 10,000 a request). */
+const ids = z.array(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)).min(1).max(10_000);
+
+/** Who asks what of which site, for an audited request. */
+function audited(ctx: { principal?: Principal }, action: string, site: string) {
+  return { actor: actorOf(ctx.principal!), action, target: site };
 }

@@ -14,8 +14,8 @@ export const ACTIONS = ["read", "store", "transfer", "manage", "erase"] as const
 /**
  * - read: search and retrieve (QIDO, WADO, tRPC queries and lists);
  * - store: STOW-RS into a site's archive or, through it, into a node;
- * - transfer: transfers and batch work, echo of nodes, a site's dead letter and its replay, its conflicts
- *   and their resolution;
+ * - transfer: transfers and batch work, echo of nodes, a site's dead letter (replay, discard), its rows
+ *   waiting for a removed node (abandon), its conflicts and their resolution;
  * - manage: sites, users, API tokens and the audit log;
  * - erase: take a study, series or instance out of a site for good (DICOMweb DELETE, `site.erase`).
  */
@@ -37,6 +37,9 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "site.conflicts": "transfer",
   "site.resolveConflict": "transfer",
   "site.replay": "transfer",
+  "site.discardDead": "transfer",
+  "site.stranded": "transfer",
+  "site.abandon": "transfer",
   "site.add": "manage",
   "site.revoke": "manage",
   "site.rotate": "manage",

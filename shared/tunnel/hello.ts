@@ -67,6 +67,12 @@ export const FEATURE_ERASE = "erase";
  * refuses those fields, and it resets the stream of an operation it does not know.
  */
 export const FEATURE_CONFLICT_RESOLVE = "conflict-resolve";
+/**
+ * `dead-letter-manage`: the agent answers `discardDead` (dead-letter rows deleted for good), `stranded` (rows
+ * waiting for a destination no longer configured, by destination) and `abandon` (a destination's waiting
+ * rows to the dead letter); an agent without it resets the stream of an operation it does not know.
+ */
+export const FEATURE_DEAD_LETTER_MANAGE = "dead-letter-manage";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -77,6 +83,7 @@ const FEATURES: string[] = [
   FEATURE_CONFLICTS,
   FEATURE_ERASE,
   FEATURE_CONFLICT_RESOLVE,
+  FEATURE_DEAD_LETTER_MANAGE,
 ];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a

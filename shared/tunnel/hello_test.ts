@@ -7,6 +7,7 @@ import {
   FEATURE_CONFLICT_RESOLVE,
   FEATURE_CONFLICTS,
   FEATURE_CREDENTIAL,
+  FEATURE_DEAD_LETTER_MANAGE,
   FEATURE_DELIVERY,
   FEATURE_ERASE,
   FEATURE_INSTANCE_PATH,
@@ -145,6 +146,7 @@ for (const offer of [true, false]) {
             FEATURE_CONFLICTS,
             FEATURE_ERASE,
             FEATURE_CONFLICT_RESOLVE,
+            FEATURE_DEAD_LETTER_MANAGE,
           ]
           : undefined,
       );

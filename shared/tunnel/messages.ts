@@ -380,6 +380,38 @@ export const OPERATIONS = {
       .strict(),
     reply: okWith(z.object({ replayed: count })),
   },
+  /**
+   * Dead-letter rows deleted for good (no replay after; the archived objects stay until the site's retention
+   * removes them); rows in any other state are left. Asked only of an agent whose hello names
+   * `dead-letter-manage`.
+   */
+  discardDead: {
+    request: z.object({
+      op: z.literal("discardDead"),
+      ids: z.array(z.number().int().positive()).min(1).max(10_000),
+    })
+      .strict(),
+    reply: okWith(z.object({ discarded: count })),
+  },
+  /**
+   * Rows waiting (pending, in flight or failed) for a destination the site's configuration no longer has (a
+   * node removed, then a reload or restart): by destination, with the age of the oldest (ms). Asked only of an
+   * agent whose hello names `dead-letter-manage`.
+   */
+  stranded: {
+    request: z.object({ op: z.literal("stranded") }).strict(),
+    reply: okWith(z.object({
+      destinations: z.array(z.object({ destination: z.string(), waiting: count, oldestMs: z.number() })),
+    })),
+  },
+  /**
+   * A destination's waiting rows (pending or failed; not those in flight) given up: to the dead letter, where
+   * replay brings them back. Asked only of an agent whose hello names `dead-letter-manage`.
+   */
+  abandon: {
+    request: z.object({ op: z.literal("abandon"), destination: z.string().min(1).max(256) }).strict(),
+    reply: okWith(z.object({ abandoned: count })),
+  },
   send: {
     request: send,
     reply: okWith(z.object({
@@ -503,6 +535,9 @@ export const Request = z.discriminatedUnion("op", [
   OPERATIONS.erase.request,
   OPERATIONS.resolveConflict.request,
   OPERATIONS.replay.request,
+  OPERATIONS.discardDead.request,
+  OPERATIONS.stranded.request,
+  OPERATIONS.abandon.request,
   OPERATIONS.send.request,
   OPERATIONS.progress.request,
   OPERATIONS.objects.request,

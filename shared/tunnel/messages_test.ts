@@ -118,6 +118,18 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
     }],
   },
   replay: { request: { op: "replay", ids: [7] }, replies: [{ type: "ok", detail: { replayed: 1 } }] },
+  discardDead: {
+    request: { op: "discardDead", ids: [7, 8] },
+    replies: [{ type: "ok", detail: { discarded: 2 } }],
+  },
+  stranded: {
+    request: { op: "stranded" },
+    replies: [{ type: "ok", detail: { destinations: [{ destination: "old", waiting: 2, oldestMs: 1500 }] } }],
+  },
+  abandon: {
+    request: { op: "abandon", destination: "old" },
+    replies: [{ type: "ok", detail: { abandoned: 2 } }],
+  },
   send: {
     request: {
       op: "send",
@@ -234,6 +246,8 @@ Deno.test("repliesOf() refuses a reply its operation does not get, and an ok det
   assert.throws(() => repliesOf("find").parse({ type: "ok", detail: {} }));
   assert.throws(() => repliesOf("nodes").parse({ type: "ok" }), /detail/);
   assert.throws(() => repliesOf("replay").parse({ type: "ok", detail: { replayed: "1" } }), /replayed/);
+  assert.throws(() => Request.parse({ op: "discardDead", ids: [] }), /at least 1/);
+  assert.throws(() => Request.parse({ op: "abandon" }), /destination/);
   assert.throws(() => repliesOf("send").parse({ type: "ok", detail: { objects: 1, queued: 1 } }), /missing/);
   assert.throws(() => repliesOf("retrieve").parse({ type: "bulk", size: 1 }));
 });
