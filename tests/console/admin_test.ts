@@ -8,8 +8,7 @@
  * audit.
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
-import { hasChromium, logIn, shoot } from "../support/browser.ts";
+import { focused, hasChromium, logIn, shoot } from "../support/browser.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import { recent } from "../../hub/auth/audit.ts";
@@ -17,11 +16,6 @@ import { createConduitClient } from "../../hub/client/mod.ts";
 
 const skip = hasChromium() ? undefined : "chromium not installed";
 if (skip) console.warn(`admin_test: skipped: ${skip}`);
-
-/** The text of the element that has the keyboard's focus. */
-const focused = (page: Page) =>
-  // deno-lint-ignore no-explicit-any
-  page.evaluate(() => (globalThis as any).document.activeElement?.textContent?.trim() ?? "");
 
 /**
  * Resolves once the clock has moved past this millisecond: lists order by creation time, so two things made

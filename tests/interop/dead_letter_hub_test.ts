@@ -8,14 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
-import { readPart10Header } from "@conduit/shared/dicom";
 import { ctOnlyProfile, freePort, skipReason, startStorescp } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { olderAgent } from "../support/older_agent.ts";
 import { reloadAgent } from "../support/reload.ts";
-import { storescu } from "../support/send.ts";
-import { writeGeneratedSeries } from "../tools/generate.ts";
+import { sendGenerated as send } from "../support/send.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 
 const skip = skipReason("storescu", "storescp");
@@ -29,21 +27,6 @@ interface Row {
 }
 const rows = async (agent: AgentProcess): Promise<Row[]> =>
   await (await agent.http("/queue?limit=1000")).json();
-
-/** Sends `count` generated objects of `modality`; their SOP Instance UIDs. */
-async function send(agent: AgentProcess, seed: string, modality: "CT" | "MR", count: number) {
-  const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-    count,
-    rows: 16,
-    columns: 16,
-    modality,
-    seed,
-  });
-  assert.equal((await storescu(series.paths, agent)).code, 0);
-  return await Promise.all(
-    series.paths.map(async (p) => readPart10Header(await Deno.readFile(p)).sopInstanceUid!),
-  );
-}
 
 Deno.test({
   name:

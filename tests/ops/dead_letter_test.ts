@@ -7,30 +7,13 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { readPart10Header } from "@conduit/shared/dicom";
 import { ctOnlyProfile, skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
 import { agentCli, type AgentProcess, indexRows, startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
+import { sendGenerated as send } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
-import { writeGeneratedSeries } from "../tools/generate.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`dead_letter_test: skipped: ${skip}`);
-
-/** Sends `count` generated objects of `modality`; their SOP Instance UIDs. */
-async function send(agent: AgentProcess, seed: string, modality: "CT" | "MR", count: number) {
-  const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-    count,
-    rows: 16,
-    columns: 16,
-    modality,
-    seed,
-  });
-  assert.equal((await storescu(series.paths, agent)).code, 0);
-  return await Promise.all(
-    series.paths.map(async (p) => readPart10Header(await Deno.readFile(p)).sopInstanceUid!),
-  );
-}
 
 interface Row {
   id: number;

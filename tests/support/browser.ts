@@ -51,6 +51,11 @@ export function watchCsp(page: Page): string[] {
   return violations;
 }
 
+/** The text of the element that has the keyboard's focus (a confirmation's safe answer, say). */
+export const focused = (page: Page): Promise<string> =>
+  // deno-lint-ignore no-explicit-any
+  page.evaluate(() => (globalThis as any).document.activeElement?.textContent?.trim() ?? "");
+
 /** Logs in through the console's form (the page shows it at any URL when logged out). */
 export async function logIn(page: Page, user: string, password: string): Promise<void> {
   // Exact: a screen still shown behind the login (the Admin screen's "Users" table) must not match.

@@ -1,6 +1,7 @@
 /** Sending test files with DCMTK's `storescu`, proposing each file's own transfer syntax. */
 import { readPart10Header } from "@conduit/shared/dicom";
 import { runDcmtk, type ToolResult } from "./peer_tools.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
 
 /** storescu's option that proposes a transfer syntax (with the uncompressed ones as fallback). */
 const PROPOSE: Record<string, string> = {
@@ -55,6 +56,30 @@ export function storescu(
     String(target.port),
     ...files,
   ], { timeoutMs });
+}
+
+/**
+ * Sends `count` generated objects of `modality` (one series, 16 by 16 pixels, made from `seed`) in one
+ * association; throws unless storescu succeeded. Their SOP Instance UIDs, in order.
+ */
+export async function sendGenerated(
+  target: { port: number; aet: string },
+  seed: string,
+  modality: "CT" | "MR",
+  count: number,
+): Promise<string[]> {
+  const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
+    count,
+    rows: 16,
+    columns: 16,
+    modality,
+    seed,
+  });
+  const sent = await storescu(series.paths, target);
+  if (sent.code !== 0) throw new Error(`storescu failed: ${sent.stderr}`);
+  return await Promise.all(
+    series.paths.map(async (p) => readPart10Header(await Deno.readFile(p)).sopInstanceUid!),
+  );
 }
 
 /**
