@@ -1,16 +1,17 @@
 /**
  * Sites (`/sites`): state, and (admins) adding sites, rotating their credentials and revoking them (after a
  * confirmation); a site's page (`/sites/{name}`):
- * its nodes with echo, its dead letter with replay, its conflicts (./site_conflicts.tsx), and (admins) its
- * uplink and downlink caps.
+ * its nodes with echo, its dead letter with replay and discard and its rows for a removed node
+ * (./site_dead_letter.tsx), its conflicts (./site_conflicts.tsx), and (admins) its uplink and downlink caps.
  */
 import { createMemo, createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { count, instant, readOrEmpty } from "../format.ts";
+import { instant, readOrEmpty } from "../format.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
 import { SiteConflicts } from "./site_conflicts.tsx";
-import { CopyButton, createConfirm, Dialog, Scroll, State, Uid } from "../widgets.tsx";
+import { SiteDeadLetter } from "./site_dead_letter.tsx";
+import { CopyButton, createConfirm, Dialog, Scroll, State } from "../widgets.tsx";
 
 export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
@@ -26,10 +27,6 @@ export function Sites(props: { current?: string; may: May }) {
   const [nodes] = createResource(
     online,
     (site) => api.site.nodes.query({ site }).catch((e) => (setError(e.message), null)),
-  );
-  const [dead, { refetch: refetchDead }] = createResource(
-    () => (props.may("transfer") ? online() : undefined),
-    (site) => api.site.deadLetter.query({ site }).catch((e) => (setError(e.message), null)),
   );
   const [message, setMessage] = createSignal("");
   const [error, setError] = createSignal("");
@@ -269,62 +266,7 @@ export function Sites(props: { current?: string; may: May }) {
                   </Scroll>
                 </Show>
                 <Show when={props.may("transfer")}>
-                  <h2>{current()}: dead letter</h2>
-                  <Show
-                    when={dead()?.length}
-                    fallback={
-                      <p class="empty">
-                        {readOrEmpty(
-                          dead(),
-                          "Its dead letter could not be read (the error is above).",
-                          "Nothing in the dead letter.",
-                        )}
-                      </p>
-                    }
-                  >
-                    <button
-                      type="button"
-                      onClick={() =>
-                        run(async () => {
-                          const r = await api.site.replay.mutate({
-                            site: current()!,
-                            ids: dead()!.map((x) => x.id),
-                          });
-                          refetchDead();
-                          return `${count(r.replayed, "row")} back in the queue`;
-                        })}
-                    >
-                      Replay all
-                    </button>
-                    <Scroll>
-                      <table aria-label="Dead letter">
-                        <thead>
-                          <tr>
-                            <th>Destination</th>
-                            <th>Route</th>
-                            <th>Object</th>
-                            <th>Attempts</th>
-                            <th>Last error</th>
-                          </tr>
-                        </thead>
-                        <tbody>
-                          <For each={dead()}>
-                            {(r) => (
-                              <tr>
-                                <td>{r.destination}</td>
-                                <td>{r.route}</td>
-                                <td>
-                                  <Uid value={r.sopInstanceUid} what="SOP Instance UID" />
-                                </td>
-                                <td>{r.attempts}</td>
-                                <td class="error">{r.lastError}</td>
-                              </tr>
-                            )}
-                          </For>
-                        </tbody>
-                      </table>
-                    </Scroll>
-                  </Show>
+                  <SiteDeadLetter site={current()!} online={online()} ask={confirm.ask} run={run} />
                 </Show>
                 <Show when={props.may("transfer")}>
                   <SiteConflicts site={current()!} online={online()} ask={confirm.ask} run={run} />

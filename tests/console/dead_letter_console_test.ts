@@ -1,0 +1,127 @@
+/**
+ * A site's dead letter in the console as an operator uses it, in Chromium against a real hub, a real agent and
+ * DCMTK's storescp as a PACS that takes CT only (so MR objects die at their first refusal): two of three dead
+ * rows ticked and replayed, the third discarded after a confirmation whose safe answer has the focus, and the
+ * rows of a node removed by SIGHUP abandoned to the dead letter after a confirmation. Checked at the agent:
+ * the rows' states, and that a confirmation answered with Enter changes nothing.
+ */
+import assert from "node:assert/strict";
+import { focused, hasChromium, logIn } from "../support/browser.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
+import type { AgentProcess } from "../support/agent.ts";
+import { ctOnlyProfile, freePort, skipReason, startStorescp } from "../support/peers.ts";
+import { reloadAgent } from "../support/reload.ts";
+import { sendGenerated } from "../support/send.ts";
+
+const skip = hasChromium() ? undefined : "chromium not installed";
+if (skip) console.warn(`dead_letter_console_test: skipped: ${skip}`);
+
+interface Row {
+  id: number;
+  sopInstanceUid: string;
+  destination: string;
+  state: string;
+  lastError: string;
+}
+const rows = async (agent: AgentProcess): Promise<Row[]> =>
+  await (await agent.http("/queue?limit=1000")).json();
+const post = (agent: AgentProcess, path: string) => agent.http(path, { method: "POST" });
+
+Deno.test({
+  name:
+    "console: a site's dead letter, two of three rows replayed, one discarded, a removed node's rows abandoned",
+  ignore: Boolean(skip) || Boolean(skipReason("storescu", "storescp")),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pacs = await startStorescp({ dir: await Deno.makeTempDir(), configFile: await ctOnlyProfile() });
+    try {
+      await withConsole({}, async ({ hub, browser, startAgent }) => {
+        const nodes = { pacs: { aet: pacs.aet, host: "127.0.0.1", port: pacs.port } };
+        const kept = { nodes, routes: [{ name: "all", to: [{ node: "pacs" }] }], queue: { maxAttempts: 1 } };
+        const north = await startAgent("north", {
+          config: {
+            ...kept,
+            nodes: { ...nodes, old: { aet: "OLD", host: "127.0.0.1", port: freePort() } },
+            routes: [...kept.routes, { name: "ct-old", match: { modality: ["CT"] }, to: [{ node: "old" }] }],
+          },
+        });
+        assert.equal((await post(north, "/queue/pause/old")).status, 200);
+        const mr = await sendGenerated(north, "console-dead-mr", "MR", 3);
+        const [ct] = await sendGenerated(north, "console-dead-ct", "CT", 1);
+        await eventually("three MR rows dead, the CT one waiting for old", async () => {
+          const all = await rows(north);
+          return (all.filter((r) => r.state === "dead").length === 3 &&
+            all.some((r) => r.sopInstanceUid === ct && r.destination === "old" && r.state === "pending")) ||
+            undefined;
+        });
+        await reloadAgent(north, kept); // old removed for good: its row waits for it
+        // pacs paused: replayed rows stay pending, where the test can see them.
+        assert.equal((await post(north, "/queue/pause/pacs")).status, 200);
+        const idOf = async (sop: string) => (await rows(north)).find((r) => r.sopInstanceUid === sop)!.id;
+        const ids = await Promise.all(mr.map(idOf));
+        const stateOf = async (id: number) => (await rows(north)).find((r) => r.id === id)?.state;
+
+        await eventually("north online", () => hub.sessions.get("north"));
+        await hub.users.add("ops", "operator", "operator password");
+        const page = await browser.newPage();
+        await page.goto(`http://127.0.0.1:${hub.port}/sites/north`);
+        await logIn(page, "ops", "operator password");
+        const card = page.getByRole("region", { name: "Site north" });
+        const table = card.getByRole("table", { name: "Dead letter" });
+        await table.waitFor();
+        assert.equal(await table.locator("tbody tr").count(), 3);
+        const replay = card.getByRole("button", { name: "Replay selected" });
+        const discard = card.getByRole("button", { name: "Discard selected" });
+        assert.ok(await replay.isDisabled() && await discard.isDisabled(), "nothing selected yet");
+
+        // Two of three ticked and replayed: back in the queue, the third still dead.
+        await table.getByRole("checkbox", { name: `Select row ${ids[0]}` }).check();
+        await table.getByRole("checkbox", { name: `Select row ${ids[2]}` }).check();
+        await card.getByText("2 rows selected").waitFor();
+        await replay.click();
+        await page.getByRole("status").getByText("2 rows back in the queue").waitFor();
+        assert.deepEqual(await Promise.all(ids.map(stateOf)), ["pending", "dead", "pending"]);
+        await eventually(
+          "one row left in the table",
+          async () => (await table.locator("tbody tr").count()) === 1,
+        );
+
+        // Discarded: the safe answer has the focus (Enter keeps the row), then confirmed.
+        await table.getByRole("checkbox", { name: "Select all" }).check();
+        await card.getByText("1 row selected").waitFor();
+        await discard.click();
+        const dialog = page.getByRole("alertdialog", {
+          name: "Discard 1 dead-letter row of north for good?",
+        });
+        await dialog.getByText(/can no longer be replayed\. The objects stay in the site's archive/)
+          .waitFor();
+        assert.equal(await focused(page), "Keep it", "the safe answer has the focus");
+        await page.keyboard.press("Enter");
+        await dialog.waitFor({ state: "detached" });
+        assert.equal(await stateOf(ids[1]), "dead", "kept");
+        await discard.click();
+        await dialog.getByRole("button", { name: "Discard" }).click();
+        await page.getByRole("status").getByText("1 row discarded").waitFor();
+        assert.equal(await stateOf(ids[1]), undefined, "the row is gone at the agent");
+        await card.getByText("Nothing in the dead letter.").waitFor();
+
+        // The removed node's rows: listed, then abandoned to the dead letter after a confirmation.
+        const waiting = card.getByRole("table", { name: "Waiting for a removed destination" });
+        await waiting.getByRole("row", { name: /old\s+1/ }).waitFor();
+        await waiting.getByRole("button", { name: "Abandon" }).click();
+        const abandon = page.getByRole("alertdialog", { name: "Abandon the 1 row waiting for old?" });
+        await abandon.getByText(/old is no longer in the configuration of north/).waitFor();
+        await abandon.getByRole("button", { name: "Abandon" }).click();
+        await page.getByRole("status").getByText("1 row for old abandoned").waitFor();
+        const old = (await rows(north)).find((r) => r.destination === "old")!;
+        assert.deepEqual([old.state, old.lastError], ["dead", "abandoned by the operator"]);
+        await waiting.waitFor({ state: "detached" });
+        assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], "no error shown");
+      });
+    } finally {
+      await pacs.stop();
+    }
+  },
+});
