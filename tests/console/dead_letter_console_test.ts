@@ -3,7 +3,8 @@
  * DCMTK's storescp as a PACS that takes CT only (so MR objects die at their first refusal): two of three dead
  * rows ticked and replayed, the third discarded after a confirmation whose safe answer has the focus, and the
  * rows of a node removed by SIGHUP abandoned to the dead letter after a confirmation. Checked at the agent:
- * the rows' states, and that a confirmation answered with Enter changes nothing.
+ * the rows' states, and that a confirmation answered with Enter changes nothing. An agent too old to list the
+ * waiting rows is not asked, and the section says so.
  */
 import assert from "node:assert/strict";
 import { focused, hasChromium, logIn } from "../support/browser.ts";
@@ -11,6 +12,7 @@ import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import type { AgentProcess } from "../support/agent.ts";
 import { ctOnlyProfile, freePort, skipReason, startStorescp } from "../support/peers.ts";
+import { olderAgent } from "../support/older_agent.ts";
 import { reloadAgent } from "../support/reload.ts";
 import { sendGenerated } from "../support/send.ts";
 
@@ -119,6 +121,22 @@ Deno.test({
         assert.deepEqual([old.state, old.lastError], ["dead", "abandoned by the operator"]);
         await waiting.waitFor({ state: "detached" });
         assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], "no error shown");
+
+        // An agent of an earlier version is not asked for its waiting rows: the section says why.
+        const { credential } = await hub.registry.enroll((await hub.registry.add("east")).enrollmentToken);
+        const older = olderAgent(hub, "east", credential);
+        try {
+          await older.ready;
+          await eventually("east online", () => hub.sessions.get("east"));
+          await page.goto(`http://127.0.0.1:${hub.port}/sites/east`);
+          await page.getByRole("region", { name: "Site east" }).getByText(
+            "Its rows waiting for a removed node could not be read: this agent version (0.0.9) cannot list " +
+              "rows waiting for a removed node: upgrade the agent of east",
+          ).waitFor();
+          assert.ok(!older.asked.includes("stranded"), `asked: ${older.asked}`);
+        } finally {
+          older.close();
+        }
       });
     } finally {
       await pacs.stop();
