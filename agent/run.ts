@@ -6,25 +6,27 @@ import { parseArgs } from "node:util";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { onReloadSignal, untilStopSignal } from "@conduit/shared/process";
+import { commandOf } from "@conduit/shared/cli";
 import { commandLineConfig, ConfigError, FLAGS } from "./config/load.ts";
 import { VERSION } from "./version.ts";
 
 function usage(): string {
+  const agent = commandOf("agent");
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
   return [
     `conduit agent ${VERSION}`,
-    "usage: deno task agent [--config FILE] [flags]",
-    "       deno task agent check [--config FILE] [flags] [--json] [--no-network]   (check before starting)",
-    "       deno task agent node list|echo|find|retrieve|store ...   (act on a configured node)",
-    "       deno task agent queue list|summary|retry|replay|abandon|pause|resume ...   (the forward queue)",
-    "       deno task agent conflicts [--since WHEN] [--unresolved] [--limit N] [--json]   (objects received again with other bytes)",
-    "       deno task agent conflicts resolve ID --keep stored|received   (settle one, through the running agent)",
-    "       deno task agent erase --study UID [--series UID [--instance UID]] --yes   (erase for good)",
-    "       deno task agent route test FILE|DIR...   (which routes objects would take)",
-    "       deno task agent backup --out DIR [--with-archive]   (a consistent copy, while the agent runs)",
-    "       deno task agent restore --from DIR   (puts a backup back, the agent stopped)",
-    "       deno task agent enroll --token TOKEN [--hub URL] [--config FILE]   (enroll with the hub, then exit)",
-    "       deno task agent deid --profile basic [--option NAME ...] --key-file FILE --in DIR|FILE --out DIR   (de-identify)",
+    `usage: ${agent} [--config FILE] [flags]`,
+    `       ${agent} check [--config FILE] [flags] [--json] [--no-network]   (check before starting)`,
+    `       ${agent} node list|echo|find|retrieve|store ...   (act on a configured node)`,
+    `       ${agent} queue list|summary|retry|replay|abandon|pause|resume ...   (the forward queue)`,
+    `       ${agent} conflicts [--since WHEN] [--unresolved] [--limit N] [--json]   (objects received again with other bytes)`,
+    `       ${agent} conflicts resolve ID --keep stored|received   (settle one, through the running agent)`,
+    `       ${agent} erase --study UID [--series UID [--instance UID]] --yes   (erase for good)`,
+    `       ${agent} route test FILE|DIR...   (which routes objects would take)`,
+    `       ${agent} backup --out DIR [--with-archive]   (a consistent copy, while the agent runs)`,
+    `       ${agent} restore --from DIR   (puts a backup back, the agent stopped)`,
+    `       ${agent} enroll --token TOKEN [--hub URL] [--config FILE]   (enroll with the hub, then exit)`,
+    `       ${agent} deid --profile basic [--option NAME ...] --key-file FILE --in DIR|FILE --out DIR   (de-identify)`,
     "",
     "  --config FILE            YAML configuration file",
     ...lines,

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { onReloadSignal, runAsProcess, untilStopSignal } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
+import { commandOf } from "@conduit/shared/cli";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
 import { HUB_CONFIG_RELOAD_MESSAGES } from "./reload.ts";
@@ -23,21 +24,23 @@ import { backupCommand } from "./admin/backup_command.ts";
 import { restoreCommand } from "./admin/restore_command.ts";
 import { VERSION } from "./version.ts";
 
+const HUB = commandOf("hub");
+
 function usage(): string {
   const lines = Object.entries(HUB_FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
   return [
     `conduit hub ${VERSION}`,
-    "usage: deno task hub [--config FILE] [flags]",
-    "       deno task hub admin site add|list|revoke|rotate|uplink|downlink ... [--json] [--config FILE | --data DIR | --db URL]",
-    "       deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]",
-    "       deno task hub admin user add NAME --role ROLE [--password-stdin] | list | role | password | disable |",
+    `usage: ${HUB} [--config FILE] [flags]`,
+    `       ${HUB} admin site add|list|revoke|rotate|uplink|downlink ... [--json] [--config FILE | --data DIR | --db URL]`,
+    `       ${HUB} admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]`,
+    `       ${HUB} admin user add NAME --role ROLE [--password-stdin] | list | role | password | disable |`,
     "         enable ... [--json]",
-    "       deno task hub admin hubs [--json]",
-    "       deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T] [--limit N|all]",
+    `       ${HUB} admin hubs [--json]`,
+    `       ${HUB} admin audit [--actor A] [--action X] [--target T] [--from T] [--to T] [--limit N|all]`,
     "         [--csv | --json]",
-    "       deno task hub admin migrate-db --to postgres://... [--from file:PATH | --data DIR] [--json]",
-    "       deno task hub admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]",
-    "       deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--json]",
+    `       ${HUB} admin migrate-db --to postgres://... [--from file:PATH | --data DIR] [--json]`,
+    `       ${HUB} admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]`,
+    `       ${HUB} admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--json]`,
     "",
     "  --config FILE            YAML configuration file",
     ...lines,
@@ -50,19 +53,19 @@ function usage(): string {
 }
 
 const ADMIN_USAGE = [
-  "usage: deno task hub admin site add NAME | list | revoke NAME | rotate NAME | uplink NAME MBIT_PER_S|none",
-  "       deno task hub admin site downlink NAME MBIT_PER_S|none",
-  "       deno task hub admin token create NAME --role viewer|operator|admin [--sites a,b] | list | revoke ID",
-  "       deno task hub admin user add NAME --role viewer|operator|admin [--password-stdin] | list",
-  "       deno task hub admin user role NAME --role ROLE | password NAME | disable NAME | enable NAME",
-  "       deno task hub admin hubs      (the hubs of a cluster, their versions and sites)",
-  "       deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T]",
+  `usage: ${HUB} admin site add NAME | list | revoke NAME | rotate NAME | uplink NAME MBIT_PER_S|none`,
+  `       ${HUB} admin site downlink NAME MBIT_PER_S|none`,
+  `       ${HUB} admin token create NAME --role viewer|operator|admin [--sites a,b] | list | revoke ID`,
+  `       ${HUB} admin user add NAME --role viewer|operator|admin [--password-stdin] | list`,
+  `       ${HUB} admin user role NAME --role ROLE | password NAME | disable NAME | enable NAME`,
+  `       ${HUB} admin hubs      (the hubs of a cluster, their versions and sites)`,
+  `       ${HUB} admin audit [--actor A] [--action X] [--target T] [--from T] [--to T]`,
   "                 [--limit N|all] [--csv]   (the audit log, newest first; see admin audit --help)",
-  "       deno task hub admin migrate-db --to postgres://user:pass@host/db [--from file:PATH]",
+  `       ${HUB} admin migrate-db --to postgres://user:pass@host/db [--from file:PATH]`,
   "                 (copies a hub's libsql file into an empty PostgreSQL, to run the hub on it)",
-  "       deno task hub admin backup --out FILE   (a consistent copy of the hub's libsql file, while it runs;",
+  `       ${HUB} admin backup --out FILE   (a consistent copy of the hub's libsql file, while it runs;`,
   "                 on PostgreSQL: the pg_dump command to run instead)",
-  "       deno task hub admin restore --from FILE [--dry-run]   (puts a backup back as the hub's libsql",
+  `       ${HUB} admin restore --from FILE [--dry-run]   (puts a backup back as the hub's libsql`,
   "                 file, the hub stopped; the replaced one kept beside it; --dry-run: checks and says what",
   "                 it would do; on PostgreSQL: the pg_restore to run instead)",
   "",
@@ -74,7 +77,7 @@ const ADMIN_USAGE = [
   "  --db URL       the hub's database when it is not the file under --data: postgres://user:pass@host/db",
   "                 (default: the config's db, else CONDUIT_HUB_DB)",
   "  --json         print one JSON object on stdout",
-  "  --help         the command's own help (deno task hub admin site --help)",
+  `  --help         the command's own help (${HUB} admin site --help)`,
 ].join("\n");
 
 /**

@@ -50,3 +50,26 @@ export function commandLine<const O extends ParseArgsOptionsConfig>(
   }
   return parsed;
 }
+
+/**
+ * How the running program was started: from the repository's sources (`deno task agent`), from its bundle
+ * (deploy/bundle.ts: one folder of `.js` chunks started by a launcher, as agent/worker_url.ts tells), or
+ * as a `deno compile` binary (its modules in a virtual folder `$TMPDIR/deno-compile-<binary>/`).
+ *
+ * @param moduleUrl the URL of the running code; this module's own, unless a test gives another.
+ */
+export function buildOf(moduleUrl: string = import.meta.url): "source" | "bundle" | "compiled" {
+  if (!moduleUrl.startsWith("file:")) return "source";
+  if (/\/deno-compile-[^/]+\//.test(moduleUrl)) return "compiled";
+  return moduleUrl.endsWith(".js") ? "bundle" : "source";
+}
+
+/**
+ * The command that runs `program`, as usage lines and hints name it: `deno task agent` from the
+ * repository, the built launcher or binary's name (`conduit-agent`, `conduit-hub`) from a build, where no
+ * repository holds the tasks. The agent names the hub (`conduit-hub admin site add`) the way it runs
+ * itself: an agent's build comes with the hub's.
+ */
+export function commandOf(program: "agent" | "hub", moduleUrl: string = import.meta.url): string {
+  return buildOf(moduleUrl) === "source" ? `deno task ${program}` : `conduit-${program}`;
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { commandLine } from "./cli.ts";
+import { buildOf, commandLine, commandOf } from "./cli.ts";
 
 /** Runs commandLine with console.log and console.error captured. */
 function run(args: string[], needsCommand = false) {
@@ -44,4 +44,15 @@ Deno.test("commandLine(): a bad flag or a missing command is exit 2, named on st
   assert.equal(missing.err, "agent thing: give a command\nusage: thing");
   assert.equal(missing.out, "");
   assert.notEqual(typeof run([]).r, "number", "without needsCommand, no positional is fine");
+});
+
+Deno.test("commandOf() is deno task from the repository and the built program's name from a build", () => {
+  assert.equal(commandOf("agent"), "deno task agent");
+  assert.equal(commandOf("hub", "file:///home/me/conduit/hub/admin/site_command.ts"), "deno task hub");
+  // The bundle (.js chunks) and a deno compile binary (its virtual folder) have no repository's tasks.
+  assert.equal(commandOf("agent", "file:///opt/conduit/agent/chunk-ABC.js"), "conduit-agent");
+  assert.equal(commandOf("hub", "file:///opt/conduit/hub/hub/main.js"), "conduit-hub");
+  assert.equal(commandOf("hub", "file:///tmp/deno-compile-conduit-agent/shared/cli.ts"), "conduit-hub");
+  // A checkout under a folder of that name is still a repository.
+  assert.equal(buildOf("file:///home/deno-compile-x.ts"), "source");
 });

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { dataDirError } from "@conduit/shared/data-dir";
+import { commandOf } from "@conduit/shared/cli";
 import { listenHint } from "@conduit/shared/listen";
 import { checkedPem, checkKeyPair, pemValidity } from "@conduit/shared/tls";
 import type { AgentConfig } from "../config/schema.ts";
@@ -348,7 +349,7 @@ export function credentialCheck(config: AgentConfig): Check | undefined {
     return warn(
       "site credential",
       `none in ${dir}: the agent runs without the hub until it is enrolled ` +
-        "(deno task agent enroll --token TOKEN, a token from 'hub admin site add')",
+        `(${commandOf("agent")} enroll --token TOKEN, a token from '${commandOf("hub")} admin site add')`,
     );
   }
   if (config.site && config.site !== stored.site) {

@@ -3,13 +3,14 @@
  * agent's database and credential made while it runs, and putting one back while it is stopped
  * (backup/backup.ts; docs/operations.md, "Backup and restore").
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { dataDirOf } from "./_data_dir.ts";
 import { backupAgent, BackupError, planRestore, restoreAgent } from "../backup/backup.ts";
 
-const BACKUP_USAGE =
-  `usage: deno task agent backup --out DIR [--with-archive] [--data DIR | --config FILE] [--json]
+const AGENT = commandOf("agent");
+
+const BACKUP_USAGE = `usage: ${AGENT} backup --out DIR [--with-archive] [--data DIR | --config FILE] [--json]
   --out DIR         a new (or empty) directory for agent.db, hub-credential.json and manifest.json
   --with-archive    also the archive's files (archive/, deid/, incoming/): hard links on the same file system,
                     else copies
@@ -17,8 +18,7 @@ const BACKUP_USAGE =
   --config FILE     the agent's configuration file, for its data directory
   --json            print the manifest as one JSON object`;
 
-const RESTORE_USAGE =
-  `usage: deno task agent restore --from DIR [--data DIR | --config FILE] [--dry-run] [--json]
+const RESTORE_USAGE = `usage: ${AGENT} restore --from DIR [--data DIR | --config FILE] [--dry-run] [--json]
   --from DIR        a directory made by 'agent backup'
   --dry-run         check the backup and the data directory and say what would be done; change nothing
   --data DIR        the agent's data directory (default: the configuration's, else ./data/agent)

@@ -7,12 +7,13 @@
  * running agent on the same data directory keeps its lock, its ports and its tunnel.
  * Exit code: 0 when no check failed (warnings allowed), 1 when one failed, 2 for a configuration error.
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { commandLineConfig, ConfigError, FLAGS } from "../config/load.ts";
 import type { Check } from "../check/local.ts";
 
-const USAGE =
-  `usage: deno task agent check [--config FILE] [agent flags] [--json] [--no-network] [--timeout SECONDS]
+const AGENT = commandOf("agent");
+
+const USAGE = `usage: ${AGENT} check [--config FILE] [agent flags] [--json] [--no-network] [--timeout SECONDS]
   Loads the configuration as the agent does and checks, one line each (ok, warn or fail):
   the data directory (writable, file system, free space against archive.minFreeMegabytes, its lock),
   the DIMSE, DIMSE TLS and HTTP ports (bound and closed at once), the TLS files (readable, dates, key

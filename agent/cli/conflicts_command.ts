@@ -9,16 +9,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import LibsqlDatabase from "libsql";
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { CONFLICTS_PAGE_MAX, type ConflictView, listConflicts, sinceOf } from "../index/conflicts.ts";
 import { dataDirOf } from "./_data_dir.ts";
 import { agentBaseUrl, CliUsageError } from "./_http.ts";
 
+const AGENT = commandOf("agent");
+
 const USAGE =
-  `usage: deno task agent conflicts [--config FILE | --data DIR] [--since WHEN] [--unresolved] [--limit N]
+  `usage: ${AGENT} conflicts [--config FILE | --data DIR] [--since WHEN] [--unresolved] [--limit N]
                                  [--json]
-       deno task agent conflicts resolve ID --keep stored|received [--config FILE] [--http-host ADDR]
+       ${AGENT} conflicts resolve ID --keep stored|received [--config FILE] [--http-host ADDR]
                                  [--http-port N] [--json]
   objects received again with other bytes than the archived ones (archive.duplicates), newest first
   --config FILE     the agent's configuration file, for its data directory (and, to resolve, its HTTP port)

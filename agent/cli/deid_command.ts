@@ -7,7 +7,7 @@
  * table's column titles in kebab case). A profile file layers custom actions on top of it
  * (`../deid/profile_file.ts`: tags, ranges such as `(60xx,3000)`, private attributes by creator).
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
@@ -17,8 +17,9 @@ import type { BatchSettings } from "../deid/batch_settings.ts";
 import { OPTION_NAMES, standardProfile } from "../deid/profile.ts";
 import { readProfileFile } from "../deid/profile_file.ts";
 
-const USAGE =
-  `usage: deno task agent deid --profile basic [--option NAME ...] [--profile-file FILE] --key-file FILE
+const AGENT = commandOf("agent");
+
+const USAGE = `usage: ${AGENT} deid --profile basic [--option NAME ...] [--profile-file FILE] --key-file FILE
        --in DIR|FILE --out DIR [--name-prefix P] [--pseudonyms FILE.csv]
        [--trial-sponsor S --trial-protocol P --trial-site S [--trial KEY=VALUE ...]] [--allow-burned-in]
        [--jobs N] [--json]

@@ -8,19 +8,21 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { commandLineConfig, ConfigError, FLAGS } from "../config/load.ts";
 
+const AGENT = commandOf("agent");
+
 const USAGE =
-  `usage: deno task agent enroll --token TOKEN [--hub URL] [--site NAME] [--config FILE | --data DIR] [--json]
+  `usage: ${AGENT} enroll --token TOKEN [--hub URL] [--site NAME] [--config FILE | --data DIR] [--json]
   --token TOKEN   the one-time enrollment token 'hub admin site add' printed on the hub
   --hub URL       the hub's tunnel URL, wss://HUB/tunnel (default: the configuration's hub.url)
   --site NAME     the site the token is for (checked before the token is spent; default: the configuration's)
   --config FILE   the agent's configuration file: its hub.url, site, data directory and hub TLS files
   --data DIR      the agent's data directory, where hub-credential.json is saved (mode 0600)
   --json          print the result as one JSON object
-Every other flag of the agent (deno task agent --help) is taken too. It saves the site credential and
+Every other flag of the agent (${AGENT} --help) is taken too. It saves the site credential and
 exits: 0 saved, 1 the hub refused the token or could not be reached (nothing saved), 2 a bad argument.
 A credential the data directory holds is replaced. The agent must not be running on that directory.`;
 

@@ -3,10 +3,12 @@
  * instance out of the running agent's site for good (files, index rows, queue rows, copies), through its
  * loopback HTTP API (erase/erase.ts).
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
-const USAGE = `usage: deno task agent erase --study UID [--series UID [--instance UID]] --yes [--json]
+const AGENT = commandOf("agent");
+
+const USAGE = `usage: ${AGENT} erase --study UID [--series UID [--instance UID]] --yes [--json]
   Erases a study, one series of it or one instance of that series from the running agent's site: its
   archived files, its index rows (and the series, study and patient left empty), its forward queue rows
   (one being sent may still reach its destination), the de-identified copies made of it and its conflict

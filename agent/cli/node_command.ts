@@ -2,11 +2,13 @@
  * `deno task agent node list|echo|find|retrieve|store ...`: asks the running agent (over its
  * loopback HTTP API) to act on a configured node, so retrieved objects land in its archive.
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
-const USAGE = `usage: deno task agent node COMMAND [NODE] [options]
+const AGENT = commandOf("agent");
+
+const USAGE = `usage: ${AGENT} node COMMAND [NODE] [options]
   list                                     configured nodes
   echo NODE                                C-ECHO
   find NODE --level L [-k Key=Value ...]   C-FIND (Study Root; --patient-root for Patient Root)

@@ -2,10 +2,12 @@
  * `deno task agent queue list|summary|retry|replay|abandon|discard|pause|resume ...`: the forward queue of the running
  * agent, through its loopback HTTP API.
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
-const USAGE = `usage: deno task agent queue COMMAND [options]
+const AGENT = commandOf("agent");
+
+const USAGE = `usage: ${AGENT} queue COMMAND [options]
   list [--state S] [--destination D] [--limit N]   rows, newest first (S: pending, in_flight, failed,
                                                    committing, done, dead)
   summary                                          counts by destination and state, paused destinations

@@ -2,7 +2,7 @@
  * `deno task agent route test FILE|DIR`: which routes each object would take under the
  * configuration, without a running agent and without sending anything.
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { filesUnder } from "./_files.ts";
 import { instanceAttributes } from "@conduit/shared/dicom";
 import { hashUid } from "@conduit/shared/log";
@@ -12,8 +12,10 @@ import { loadProfile } from "../deid/load_profile.ts";
 import { readFileHeader } from "../part10/header.ts";
 import { routingFacts } from "../routing/facts.ts";
 
+const AGENT = commandOf("agent");
+
 const USAGE =
-  `usage: deno task agent route test FILE|DIR... [--config FILE] [--calling-aet AET] [--called-aet AET] [--json]`;
+  `usage: ${AGENT} route test FILE|DIR... [--config FILE] [--calling-aet AET] [--called-aet AET] [--json]`;
 
 export async function routeCommand(args: string[]): Promise<number> {
   const parsed = commandLine("agent route", USAGE, args, {

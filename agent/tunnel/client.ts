@@ -17,6 +17,7 @@ import {
   Session,
 } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
+import { commandOf } from "@conduit/shared/cli";
 import { openTunnelSocket } from "./socket.ts";
 import { backoffMs } from "../queue/policy.ts";
 import { hubUrls } from "./hub_urls.ts";
@@ -116,7 +117,9 @@ export class TunnelClient {
             // older than its rotation) is replaced only by enrolling again.
             fix: reason === Reason.BadVersion
               ? "run an agent version this hub speaks (upgrade the hub before its agents)"
-              : `enroll again: on the hub, deno task hub admin site revoke ${this.#o.site} then site add ` +
+              : `enroll again: on the hub, ${
+                commandOf("hub")
+              } admin site revoke ${this.#o.site} then site add ` +
                 `${this.#o.site}; here, start the agent once with --enroll TOKEN`,
           });
         } else {log.warn("tunnel connection failed", {

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { commandOf } from "@conduit/shared/cli";
 import type { AgentConfig } from "../config/schema.ts";
 import { type HubTls, hubTls, TlsFileError } from "../config/tls_files.ts";
 import { enroll, EnrollmentRefusedError, saveCredential } from "./credential.ts";
@@ -63,7 +64,7 @@ export async function enrollSite(
       // A token the hub refuses cannot be used again: say where a new one comes from.
       const next = err instanceof EnrollmentRefusedError && err.status === 403
         ? `; nothing was changed. A token works once, for 7 days: on the hub, ` +
-          `deno task hub admin site add ${named ?? config.site ?? "SITE"} issues a new one ` +
+          `${commandOf("hub")} admin site add ${named ?? config.site ?? "SITE"} issues a new one ` +
           `(an enrolled site: revoke it first)`
         : "";
       console.error(`${prefix}: enrollment failed at ${url}: ${(err as Error).message}${next}`);
@@ -90,7 +91,9 @@ export async function enrollSite(
     console.error(
       `${prefix}: the hub enrolled site ${enrolled.site}, but its credential could not be saved in ` +
         `${dataDir}: ${(err as Error).message}; nothing was saved. The token is spent: on the hub, ` +
-        `deno task hub admin site revoke ${enrolled.site} and site add ${enrolled.site} issue a new one`,
+        `${
+          commandOf("hub")
+        } admin site revoke ${enrolled.site} and site add ${enrolled.site} issue a new one`,
     );
     return 1;
   }

@@ -12,15 +12,15 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildOf } from "@conduit/shared/cli";
 
 export function agentCommand(
   moduleUrl: string = import.meta.url,
   execPath: string = Deno.execPath(),
 ): string {
-  if (moduleUrl.startsWith("file:") && /\/deno-compile-[^/]+\//.test(moduleUrl)) {
-    return quoted(join(dirname(execPath), "conduit-agent"));
-  }
-  if (!moduleUrl.startsWith("file:") || !moduleUrl.endsWith(".js")) return "deno task agent";
+  const build = buildOf(moduleUrl);
+  if (build === "compiled") return quoted(join(dirname(execPath), "conduit-agent"));
+  if (build === "source") return "deno task agent";
   // <dir>/hub/hub/main.js: the bundle's directory is <dir>/hub, the agent's <dir>/agent.
   return quoted(fileURLToPath(new URL("../../agent/conduit-agent", moduleUrl)));
 }

@@ -5,7 +5,7 @@
  * Each run is itself audited (`audit.export` by `cli`: the filter, the limit, how many entries, the form),
  * once it has given its entries (or failed part way: `failed`).
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import {
   auditCsv,
@@ -17,7 +17,9 @@ import {
   instantOf,
 } from "../auth/audit.ts";
 
-const USAGE = `usage: deno task hub admin audit [--actor A] [--action X] [--target T] [--from T] [--to T]
+const HUB = commandOf("hub");
+
+const USAGE = `usage: ${HUB} admin audit [--actor A] [--action X] [--target T] [--from T] [--to T]
          [--limit N|all] [--csv | --json] [--config FILE | --data DIR | --db URL]
   --actor A    who: user:NAME, token:ID, cli, hub or anonymous
   --action X   what: an action (site.add), or a prefix ending in . or * (site., login*)

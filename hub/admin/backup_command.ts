@@ -11,11 +11,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { hubDbFile, migrationTag } from "../db/db.ts";
 import { VERSION } from "../version.ts";
 
-const USAGE = `usage: deno task hub admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]
+const HUB = commandOf("hub");
+
+const USAGE = `usage: ${HUB} admin backup --out FILE [--config FILE | --data DIR | --db URL] [--json]
   --out FILE     the copy to write (it must not exist, or be empty); restore it as the hub's hub.db
   --json         print what was copied as one JSON object
 On PostgreSQL (--db postgres://...) it names the pg_dump command to run instead.`;

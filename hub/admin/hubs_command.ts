@@ -5,11 +5,13 @@
  * docs/operations.md, "Upgrading the hub"). A single hub on its own file registers nowhere.
  */
 import { count, gt } from "drizzle-orm";
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { hubs, siteLeases } from "../db/schema.ts";
 
-const USAGE = "usage: deno task hub admin hubs [--config FILE | --data DIR | --db URL] [--json]";
+const HUB = commandOf("hub");
+
+const USAGE = `usage: ${HUB} admin hubs [--config FILE | --data DIR | --db URL] [--json]`;
 
 /** A hub whose last beat is older than this is taken for gone (hubs beat every second). */
 const LIVE_MS = 10_000;

@@ -12,12 +12,14 @@
  * password.
  */
 import { getTableConfig } from "drizzle-orm/sqlite-core";
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import * as fs from "node:fs";
 import { DbUrlError, hubDbFile, openHubDb, openHubFile, redactDbUrl, SchemaTooNewError } from "../db/db.ts";
 import { tablesOf } from "../db/schema.ts";
 
-const USAGE = "usage: deno task hub admin migrate-db --to postgres://user:pass@host:port/db " +
+const HUB = commandOf("hub");
+
+const USAGE = `usage: ${HUB} admin migrate-db --to postgres://user:pass@host:port/db ` +
   "[--from file:PATH | --data DIR] [--json]";
 
 /** Tables whose rows are a running hub's own state, not copied (and rows of cluster_settings: the probe's). */

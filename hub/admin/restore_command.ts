@@ -21,13 +21,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
+import { agentCommand } from "./agent_command.ts";
 import { openedBy, replacedName } from "@conduit/shared/data-dir";
 import { hubDbFile, migrationTag, newestMigration, openDbLock } from "../db/db.ts";
 import { COUNTED, syncPath, withoutPassword } from "./backup_command.ts";
 
+const HUB = commandOf("hub");
+
 const USAGE =
-  `usage: deno task hub admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--dry-run] [--json]
+  `usage: ${HUB} admin restore --from FILE [--config FILE | --data DIR | --db file:PATH] [--dry-run] [--json]
   --from FILE    a copy made by 'hub admin backup' (or the hub.db of a hub stopped cleanly)
   --dry-run      check the backup and the database it would replace, say what would be done; change nothing
   --json         print what was restored as one JSON object
@@ -100,7 +103,7 @@ async function check(
     const missing = HUB_TABLES.filter((t) => !present.has(t));
     if (missing.length) {
       const agent = present.has("instances") && present.has("queue")
-        ? " (it is an agent's agent.db: restore that with deno task agent restore)"
+        ? ` (it is an agent's agent.db: restore that with ${agentCommand()} restore)`
         : "";
       throw new RestoreError(
         `${from} is not a hub's database: it has no ${missing.join(", ")} table${
@@ -234,7 +237,7 @@ export async function restoreCommand(
     if (wal && wal.size > 0) {
       throw new RestoreError(
         `${from}-wal is beside it: the file is of a database still open (or copied while it was), and its ` +
-          "last commits are in that log, not in the file; make the copy with deno task hub admin backup",
+          `last commits are in that log, not in the file; make the copy with ${HUB} admin backup`,
       );
     }
     if (!dryRun && !fs.existsSync(dir)) {

@@ -5,19 +5,21 @@
  * running hub that holds the site's session: it asks by a row in the database and waits for the outcome
  * (hub/sites/rotation.ts). With `--json` each command prints one JSON object on stdout.
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { requestRotation } from "../sites/rotation.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
 import { agentCommand } from "./agent_command.ts";
 
-const USAGE = `usage: deno task hub admin site add NAME [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin site list [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin site revoke NAME [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin site rotate NAME [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin site uplink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin site downlink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]`;
+const HUB = commandOf("hub");
+
+const USAGE = `usage: ${HUB} admin site add NAME [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin site list [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin site revoke NAME [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin site rotate NAME [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin site uplink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin site downlink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]`;
 
 /** The tunnel URL an agent takes for a hub reached at `publicUrl` (https://h/x -> wss://h/x/tunnel). */
 export function tunnelUrlOf(publicUrl: string | undefined): string {

@@ -2,15 +2,17 @@
  * `deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID`: API tokens
  * for DICOMweb and tRPC clients. The token is printed once; only its hash is kept.
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
 
-const USAGE = `usage: deno task hub admin token create NAME --role ${
+const HUB = commandOf("hub");
+
+const USAGE = `usage: ${HUB} admin token create NAME --role ${
   ROLES.join("|")
 } [--sites a,b] [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin token list [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin token revoke ID [--config FILE | --data DIR | --db URL] [--json]`;
+       ${HUB} admin token list [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin token revoke ID [--config FILE | --data DIR | --db URL] [--json]`;
 
 export async function tokenCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   const parsed = commandLine("hub admin token", USAGE, args, {

@@ -4,21 +4,21 @@
  * `--password-stdin` (add, password) a random password is made and printed once; a new password ends
  * the user's sessions. The last enabled admin can be neither demoted nor disabled.
  */
-import { commandLine } from "@conduit/shared/cli";
+import { commandLine, commandOf } from "@conduit/shared/cli";
 import { randomBytes } from "node:crypto";
 import { openHubDb } from "../db/db.ts";
 import { UserError, Users } from "../auth/users.ts";
 import { ROLES } from "../auth/tokens.ts";
 
-const USAGE = `usage: deno task hub admin user add NAME --role ${
+const HUB = commandOf("hub");
+
+const USAGE = `usage: ${HUB} admin user add NAME --role ${
   ROLES.join("|")
 } [--password-stdin] [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin user list [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin user role NAME --role ${
-  ROLES.join("|")
-} [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin user password NAME [--password-stdin] [--config FILE | --data DIR | --db URL] [--json]
-       deno task hub admin user disable|enable NAME [--config FILE | --data DIR | --db URL] [--json]`;
+       ${HUB} admin user list [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin user role NAME --role ${ROLES.join("|")} [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin user password NAME [--password-stdin] [--config FILE | --data DIR | --db URL] [--json]
+       ${HUB} admin user disable|enable NAME [--config FILE | --data DIR | --db URL] [--json]`;
 
 async function readLine(): Promise<string> {
   const buf = new Uint8Array(4096);

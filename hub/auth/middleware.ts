@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import type { ApiTokens, Principal } from "./tokens.ts";
 import type { Users } from "./users.ts";
 import { resolvePrincipal } from "./principal.ts";
+import { commandOf } from "@conduit/shared/cli";
 
 export type AuthEnv = { Variables: { principal: Principal } };
 
@@ -18,7 +19,7 @@ export function requireAuth(tokens: ApiTokens, users: Users): MiddlewareHandler<
           status: csrf ? 403 : 401,
           detail: csrf
             ? "a console session must send its CSRF token in X-CSRF-Token"
-            : "send an API token as Authorization: Bearer <token> (deno task hub admin token create)",
+            : `send an API token as Authorization: Bearer <token> (${commandOf("hub")} admin token create)`,
         },
         csrf ? 403 : 401,
         {

@@ -10,6 +10,7 @@ import { newSecret, parseToken, secretMatches } from "./tokens.ts";
 import { entry } from "../auth/audit.ts";
 import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 import { atomically } from "../db/atomic.ts";
+import { commandOf } from "@conduit/shared/cli";
 
 /** What an agent's `site` key takes (agent/config/schema.ts): a name it cannot take could never enroll. */
 const SITE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -167,7 +168,9 @@ export class SiteRegistry {
     const row = await this.get(name);
     if (row?.state === "revoked") {
       throw new UnknownSiteError(
-        `site ${name} was revoked: nothing is asked of it (deno task hub admin site add ${name} enrolls it again)`,
+        `site ${name} was revoked: nothing is asked of it (${
+          commandOf("hub")
+        } admin site add ${name} enrolls it again)`,
       );
     }
     if (!row) throw new UnknownSiteError(`no site named ${name}`);

@@ -1,4 +1,5 @@
 /** What asking a site can fail with, for every caller (DICOMweb, the API, transfers). */
+import { commandOf } from "@conduit/shared/cli";
 
 /** The site is not connected now. */
 export class SiteUnavailableError extends Error {
@@ -30,6 +31,8 @@ export class UnknownSiteError extends Error {
 export class SiteNotConnectedError extends Error {
   override name = "SiteNotConnectedError";
   constructor(readonly site: string) {
-    super(`site ${site} is not connected yet: its agent has not enrolled (deno task hub admin site add)`);
+    super(
+      `site ${site} is not connected yet: its agent has not enrolled (${commandOf("hub")} admin site add)`,
+    );
   }
 }

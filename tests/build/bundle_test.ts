@@ -223,6 +223,59 @@ Deno.test({
       assert.ok(told.includes(`service: ${agentLauncher} enroll --site south --hub `), told);
       assert.doesNotMatch(told, /deno task/);
 
+      // Every usage line and hint names the command as built (conduit-agent, conduit-hub): `deno task`
+      // needs the repository the artifacts replace.
+      const said = async (launcher: string, args: string[]) => {
+        const out = await new Deno.Command(launcher, {
+          args,
+          cwd: elsewhere,
+          env,
+          stdout: "piped",
+          stderr: "piped",
+        })
+          .output();
+        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        assert.doesNotMatch(text, /deno task/, text);
+        return text;
+      };
+      assert.match(await said(agentLauncher, ["--help"]), /^usage: conduit-agent \[--config FILE\]/m);
+      assert.match(await said(agentLauncher, ["queue", "--help"]), /^usage: conduit-agent queue COMMAND/m);
+      assert.match(await said(agentLauncher, ["backup"]), /^usage: conduit-agent backup --out DIR/m);
+      assert.match(await said(hubLauncher, ["--help"]), /^ +conduit-hub admin site add\|list/m);
+      assert.match(
+        await said(hubLauncher, ["admin", "token", "--help"]),
+        /^usage: conduit-hub admin token create/m,
+      );
+      // The agent's hints name the hub's command the same way.
+      const unenrolled = await said(agentLauncher, [
+        "check",
+        "--no-network",
+        "--data",
+        path.join(elsewhere, "not-enrolled"),
+        "--hub",
+        `ws://127.0.0.1:${hubPort}/tunnel`,
+        "--port",
+        String(freePort()),
+        "--http-port",
+        String(freePort()),
+      ]);
+      assert.ok(
+        unenrolled.includes(
+          "(conduit-agent enroll --token TOKEN, a token from 'conduit-hub admin site add')",
+        ),
+        unenrolled,
+      );
+      const spent = await said(agentLauncher, [
+        "enroll",
+        "--token",
+        enrollmentToken,
+        "--hub",
+        `ws://127.0.0.1:${hubPort}/tunnel`,
+        "--data",
+        path.join(elsewhere, "enroll-again"),
+      ]);
+      assert.ok(spent.includes("on the hub, conduit-hub admin site add north issues a new one"), spent);
+
       // Deno's own warning at a first start from a new place (its npm packages' build scripts) would greet
       // the operator in the log of every start of a service whose artifact it cannot write.
       await agent.stop();
