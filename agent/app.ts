@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
+import { RestartNotices } from "@conduit/shared/config-diff";
 import * as path from "node:path";
 import { sql } from "drizzle-orm";
 import { hashUid, type Logger } from "@conduit/shared/log";
@@ -284,6 +285,8 @@ async function startLocked(
   // SCP falls idle, and every few seconds for a backfill a busy spell stopped.
   const backfill = new HashBackfill(db, archive, log.child({ part: "backfill" }));
   let stopping = false;
+  // What the reloads (SIGHUP) said waits for a restart, so that each change is said once.
+  const restartNotices = new RestartNotices();
   const fillHashes = () =>
     void backfill.run(() => !stopping && scp.activeAssociations() === 0 && !forwarder.busy).then((hashed) => {
       // What reading and hashing left is given back, as after an association (deno_socket.ts).
@@ -543,6 +546,7 @@ async function startLocked(
             }
             forwarder.reconfigure(changed);
           },
+          restartNotices,
         },
         load,
         log.child({ part: "config" }),

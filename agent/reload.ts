@@ -6,7 +6,8 @@
  */
 import type { Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "./config/schema.ts";
-import { applies, type ConfigChanges, configChanges } from "./config/reload.ts";
+import type { RestartNotices } from "@conduit/shared/config-diff";
+import { applies, type ConfigChanges, configChanges, restartOnly } from "./config/reload.ts";
 import { nodeTlsMaterial } from "./config/tls_files.ts";
 import { type CompiledRoute, compileRoutes } from "./routing/rules.ts";
 import { loadProfile } from "./deid/load_profile.ts";
@@ -37,6 +38,8 @@ export interface Reloadable {
   setLogLevel(level: AgentConfig["log"]["level"]): void;
   /** These destinations' workers give way to new ones that read the nodes in force. */
   reconfigureDestinations(changed: string[]): void;
+  /** What the earlier reloads said waits for a restart: said once per change, not at every SIGHUP. */
+  restartNotices: RestartNotices;
 }
 
 /** The names of the routes whose settings differ, or that came or went. */
@@ -45,6 +48,12 @@ function changedRoutes(current: AgentConfig, next: AgentConfig): string[] {
   const after = new Map(next.routes.map((r) => [r.name, JSON.stringify(r)]));
   return [...new Set([...before.keys(), ...after.keys()])]
     .filter((name) => before.get(name) !== after.get(name)).sort();
+}
+
+/** Logs the keys that wait for a restart, those an earlier reload has not said with the same value. */
+function sayAtRestart(notices: RestartNotices, waiting: string[], next: AgentConfig, log: Logger): void {
+  const settings = notices.toSay(waiting, restartOnly(next));
+  if (settings.length) log.warn(CONFIG_RELOAD_MESSAGES.atRestart, { settings });
 }
 
 /**
@@ -65,9 +74,7 @@ export async function reloadConfig(
     next = load();
     changes = configChanges(current, next);
     if (!applies(changes)) {
-      if (changes.atRestart.length) {
-        log.warn(CONFIG_RELOAD_MESSAGES.atRestart, { settings: changes.atRestart });
-      }
+      sayAtRestart(agent.restartNotices, changes.atRestart, next, log);
       log.info(CONFIG_RELOAD_MESSAGES.unchanged);
       return true;
     }
@@ -85,7 +92,7 @@ export async function reloadConfig(
     log.error(CONFIG_RELOAD_MESSAGES.kept, { reason: (err as Error).message });
     return false;
   }
-  if (changes.atRestart.length) log.warn(CONFIG_RELOAD_MESSAGES.atRestart, { settings: changes.atRestart });
+  sayAtRestart(agent.restartNotices, changes.atRestart, next, log);
   const routesChanged = changedRoutes(current, next);
   // One turn: no object, association or worker sees half of it.
   current.nodes = changes.nextNodes;

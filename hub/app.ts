@@ -12,6 +12,7 @@ import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb, parseDbUrl } from "./db/db.ts";
 import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
+import { RestartNotices } from "@conduit/shared/config-diff";
 import { logCertificateExpiries, watchCertificateExpiries } from "@conduit/shared/tls";
 import { DbProbe } from "./db/health.ts";
 import { databaseGuard } from "./db/guard.ts";
@@ -414,6 +415,8 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const tlsLog = log.child({ part: "tls" });
   let stopCertificateWatch = watchCertificateExpiries(tlsLog, expiries);
   let stopping = false;
+  // What the reloads (SIGHUP) said waits for a restart, so that each change is said once.
+  const restartNotices = new RestartNotices();
   log.info("hub started", {
     version: VERSION,
     listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
@@ -500,6 +503,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
           setCors: (options) => cors.set(options),
           setRelays: (relays) => sessions.relayPolicy = policyOf(relays),
           setMaxStowMegabytes: (megabytes) => dicomwebOptions.maxStowBytes = megabytes * 1024 * 1024,
+          restartNotices,
         },
         load,
         configLog,

@@ -30,7 +30,7 @@ const valueOf = (c: HubConfig, key: HubReloadable): unknown =>
   key.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], c);
 
 /** The configuration without its reloadable keys: what only a restart applies. */
-function restartOnly(c: HubConfig) {
+export function restartOnly(c: HubConfig) {
   return {
     ...c,
     log: { ...c.log, level: undefined },

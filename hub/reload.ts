@@ -7,7 +7,8 @@
  */
 import type { Logger } from "@conduit/shared/log";
 import type { HubConfig } from "./config.ts";
-import { hubConfigChanges } from "./config_reload.ts";
+import type { RestartNotices } from "@conduit/shared/config-diff";
+import { hubConfigChanges, restartOnly } from "./config_reload.ts";
 
 /** The messages of a reload: docs/operations.md quotes them. */
 export const HUB_CONFIG_RELOAD_MESSAGES = {
@@ -31,6 +32,8 @@ export interface HubReloadTarget {
   setRelays(relays: HubConfig["tunnel"]["relays"]): void;
   /** The next STOW-RS request is held to this. */
   setMaxStowMegabytes(megabytes: number): void;
+  /** What the earlier reloads said waits for a restart: said once per change, not at every SIGHUP. */
+  restartNotices: RestartNotices;
 }
 
 /**
@@ -48,9 +51,8 @@ export function reloadHubConfig(hub: HubReloadTarget, load: () => HubConfig, log
     return false;
   }
   const changes = hubConfigChanges(current, next);
-  if (changes.atRestart.length) {
-    log.warn(HUB_CONFIG_RELOAD_MESSAGES.atRestart, { settings: changes.atRestart });
-  }
+  const waiting = hub.restartNotices.toSay(changes.atRestart, restartOnly(next));
+  if (waiting.length) log.warn(HUB_CONFIG_RELOAD_MESSAGES.atRestart, { settings: waiting });
   if (!changes.applied.length) {
     log.info(HUB_CONFIG_RELOAD_MESSAGES.unchanged);
     return true;

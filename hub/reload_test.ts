@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "@conduit/shared/config";
 import { Logger } from "@conduit/shared/log";
+import { RestartNotices } from "@conduit/shared/config-diff";
 import { hubConfigSchema } from "./config.ts";
 import { HUB_CONFIG_RELOAD_MESSAGES as MESSAGES, type HubReloadTarget, reloadHubConfig } from "./reload.ts";
 
@@ -13,6 +14,7 @@ function target(log: Logger, raw: Record<string, unknown> = {}) {
     setCors: (cors) => calls.push(`cors ${cors.origins.join(",")}`),
     setRelays: (relays) => calls.push(`relays ${JSON.stringify(relays)}`),
     setMaxStowMegabytes: (mb) => calls.push(`stow ${mb}`),
+    restartNotices: new RestartNotices(),
   };
   return { hub, calls };
 }

@@ -19,3 +19,22 @@ export function differing(a: unknown, b: unknown, prefix: string, depth: number)
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
   return keys.flatMap((k) => differing(a[k], b[k], prefix ? `${prefix}.${k}` : k, depth - 1));
 }
+
+/**
+ * Which of the keys a reload finds waiting for a restart to say again: the file's restart-only settings
+ * (`view`: the configuration without its reloadable keys) are kept at each reload that says which wait, and
+ * a key is said again only when the file's value differs from the one the last reload read. A file put back
+ * to the value in force, then changed again, is a new change. One per running program.
+ */
+export class RestartNotices {
+  #last: unknown;
+  #read = false;
+
+  /** The keys of `waiting` (from {@link differing} at `depth`) not said with this value already. */
+  toSay(waiting: string[], view: unknown, depth = 2): string[] {
+    const changed = this.#read ? new Set(differing(this.#last, view, "", depth)) : undefined;
+    this.#last = view;
+    this.#read = true;
+    return changed ? waiting.filter((key) => changed.has(key)) : waiting;
+  }
+}

@@ -23,6 +23,15 @@ export interface ConfigChanges {
   nextNodes: Record<string, NodeConfig>;
 }
 
+/** The configuration without its reloadable keys: what only a restart applies. */
+export const restartOnly = (c: AgentConfig) => ({
+  ...c,
+  nodes: undefined,
+  routes: undefined,
+  dimse: { ...c.dimse, allowedCallingAets: undefined },
+  log: { ...c.log, level: undefined },
+});
+
 /** What `next` (the file read again, validated) changes against `current` (the configuration in force). */
 export function configChanges(current: AgentConfig, next: AgentConfig): ConfigChanges {
   const names = [...new Set([...Object.keys(current.nodes), ...Object.keys(next.nodes)])].sort();
@@ -36,19 +45,12 @@ export function configChanges(current: AgentConfig, next: AgentConfig): ConfigCh
     else if (!same(was, now)) nodes.changed.push(name);
     if (now) nextNodes[name] = was && same(was, now) ? was : now;
   }
-  const rest = (c: AgentConfig) => ({
-    ...c,
-    nodes: undefined,
-    routes: undefined,
-    dimse: { ...c.dimse, allowedCallingAets: undefined },
-    log: { ...c.log, level: undefined },
-  });
   return {
     nodes,
     routes: !same(current.routes, next.routes),
     allowedCallingAets: !same(current.dimse.allowedCallingAets, next.dimse.allowedCallingAets),
     logLevel: current.log.level !== next.log.level,
-    atRestart: differing(rest(current), rest(next), "", 2).sort(),
+    atRestart: differing(restartOnly(current), restartOnly(next), "", 2).sort(),
     nextNodes,
   };
 }

@@ -122,8 +122,9 @@ Deno.test({
 
       // FIRST moved to another storescp: the association the workers hold to the old one is let go.
       const movedConfig = { ...added, nodes: { ...added.nodes, first: node(moved) } };
-      const { line: nodeMoved } = await reload(agent, movedConfig);
+      const { line: nodeMoved, atRestart: saidAgain } = await reload(agent, movedConfig);
       assert.deepEqual(nodeMoved.nodesChanged, ["first"]);
+      assert.equal(saidAgain, undefined, "queue.concurrency, said at the last reload, is not said again");
       assert.equal(await scu.store(objects[2]), Status.Success);
       await eventually(
         "the third object at MOVED and SECOND",
@@ -138,8 +139,14 @@ Deno.test({
       );
 
       // The log level from the file: debug lines (an association accepted) are written from now on.
-      const { line: debug } = await reload(agent, { ...movedConfig, log: { level: "debug" } });
+      // (And the queue's concurrency given another value: said again.)
+      const { line: debug, atRestart: concurrency } = await reload(agent, {
+        ...movedConfig,
+        log: { level: "debug" },
+        queue: { concurrency: 4 },
+      });
       assert.equal(debug.logLevel, "debug");
+      assert.deepEqual(concurrency?.settings, ["queue.concurrency"]);
       const accepted = async () =>
         (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
           l.includes('"association accepted"')

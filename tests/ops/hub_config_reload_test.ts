@@ -3,7 +3,7 @@
  * real agents connected through it (north routes to south's storescp), the file rewritten and SIGHUP. A CORS
  * origin added is allowed on the next preflight, a relay the policy refused goes once the policy lists it,
  * the STOW-RS limit and the log level apply at once, while both tunnels stay up (no second `site connected`);
- * a key only a restart applies is logged as such; a file that does not validate changes nothing; a hub started
+ * a key only a restart applies is logged as such, once per value the file gives it; a file that does not validate changes nothing; a hub started
  * without a file says there is none to read again.
  */
 import assert from "node:assert/strict";
@@ -196,9 +196,16 @@ Deno.test({
       const notYaml = await reload(hub, file, "log: [\n");
       assert.match(String(notYaml.find((l) => l.msg === MESSAGES.kept)?.reason), /is not valid YAML/);
 
-      // The same file again: nothing to apply; the restart-only key is still said to wait.
+      // The same file again: nothing to apply, and the restart-only key, said once, is not said again; given
+      // another value it is.
       const same = await reload(hub, file, second);
       assert.ok(same.some((l) => l.msg === MESSAGES.unchanged), JSON.stringify(same));
+      assert.equal(same.find((l) => l.msg === MESSAGES.atRestart), undefined, JSON.stringify(same));
+      const third = { ...second, tunnel: { ...second.tunnel, heartbeatSeconds: 3 } };
+      const again = await reload(hub, file, third);
+      assert.deepEqual(again.find((l) => l.msg === MESSAGES.atRestart)?.settings, [
+        "tunnel.heartbeatSeconds",
+      ]);
 
       // Through it all both tunnels stayed up: no site connected again, no session ended.
       const all = await hubLines(hub);
