@@ -10,10 +10,15 @@ import { skipReason } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import {
+  partHead,
+  startUpload,
+  statusOf,
+  STOW_BOUNDARY as BOUNDARY,
+  STOW_CONTENT_TYPE as CONTENT_TYPE,
+} from "../support/stow_upload.ts";
 
 const skip = skipReason("storescu");
-const BOUNDARY = "sPoOl";
-const CONTENT_TYPE = `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`;
 const enc = new TextEncoder();
 
 async function spoolFiles(hub: TestHub): Promise<string[]> {
@@ -26,40 +31,6 @@ async function spoolFiles(hub: TestHub): Promise<string[]> {
   return out;
 }
 
-/** Opens a connection and sends a STOW request's head and the first bytes of its body. */
-async function startUpload(
-  hub: TestHub,
-  token: string,
-  contentLength: number | "chunked",
-  first: Uint8Array,
-): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: hub.port });
-  const length = contentLength === "chunked"
-    ? "Transfer-Encoding: chunked"
-    : `Content-Length: ${contentLength}`;
-  const head = `POST /dicomweb/sites/north/studies HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
-    `Authorization: Bearer ${token}\r\nContent-Type: ${CONTENT_TYPE}\r\n${length}\r\n\r\n`;
-  await conn.write(enc.encode(head));
-  for (let at = 0; at < first.length;) at += await conn.write(first.subarray(at));
-  return conn;
-}
-
-/** The status line of the answer on `conn`, or undefined if none comes within `ms`. */
-async function statusOf(conn: Deno.TcpConn, ms: number): Promise<number | undefined> {
-  const buf = new Uint8Array(4096);
-  const timer = setTimeout(() => conn.close(), ms);
-  try {
-    const n = await conn.read(buf);
-    if (!n) return undefined;
-    return Number(/^HTTP\/1\.1 (\d{3})/.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1]);
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const partHead = () => enc.encode(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
 const noise = (n: number) => {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
@@ -85,7 +56,7 @@ Deno.test({
       const token = (await hub.tokens.create("spool", "operator")).token;
 
       // A declared Content-Length over the limit: 413 at once, with only a few bytes sent.
-      const declared = await startUpload(hub, token, 100 * 1024 * 1024, partHead());
+      const declared = await startUpload(hub.port, token, 100 * 1024 * 1024, partHead());
       assert.equal(await statusOf(declared, 5000), 413);
       declared.close();
 
@@ -101,7 +72,7 @@ Deno.test({
 
       // A client that goes silent mid-part: 408 after stowIdleSeconds, and no file.
       const silent = await startUpload(
-        hub,
+        hub.port,
         token,
         900 * 1024,
         new Uint8Array([...partHead(), ...noise(200_000)]),
@@ -121,7 +92,7 @@ Deno.test({
 
       // A client that goes away mid-part, then 100 of them: nothing stays.
       const cut = await startUpload(
-        hub,
+        hub.port,
         token,
         900 * 1024,
         new Uint8Array([...partHead(), ...noise(300_000)]),
@@ -141,7 +112,8 @@ Deno.test({
         const conns = await Promise.all(
           Array.from(
             { length: 20 },
-            () => startUpload(hub, token, 900 * 1024, new Uint8Array([...partHead(), ...noise(64 * 1024)])),
+            () =>
+              startUpload(hub.port, token, 900 * 1024, new Uint8Array([...partHead(), ...noise(64 * 1024)])),
           ),
         );
         await new Promise((r) => setTimeout(r, 100));
