@@ -355,7 +355,8 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     url.pathname = url.pathname.replace(/\/+$/, "");
     return await app.fetch(new Request(url, c.req.raw), c.env);
   });
-  // Read per request: a reload changes maxStowBytes in place.
+  // Read per request: a reload changes maxStowBytes and stowIdleMs in place (an upload under way keeps the
+  // idle bound it read: stow/route.ts hands it to the body's guard once).
   const dicomwebOptions = {
     publicUrl: config.publicUrl,
     trustForwarded: config.dicomweb.trustForwardedHeaders,
@@ -503,6 +504,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
           setCors: (options) => cors.set(options),
           setRelays: (relays) => sessions.relayPolicy = policyOf(relays),
           setMaxStowMegabytes: (megabytes) => dicomwebOptions.maxStowBytes = megabytes * 1024 * 1024,
+          setStowIdleSeconds: (seconds) => dicomwebOptions.stowIdleMs = seconds * 1000,
           restartNotices,
         },
         load,

@@ -1,7 +1,7 @@
 /**
  * What the hub's configuration file read again (SIGHUP) changes: the keys a running hub takes at once
  * (`log.level`, `dicomweb.cors.origins`, `dicomweb.cors.maxAgeSeconds`, `tunnel.relays`,
- * `dicomweb.maxStowMegabytes`) and those it takes only at its next start (every other one: its address and
+ * `dicomweb.maxStowMegabytes`, `dicomweb.stowIdleSeconds`) and those it takes only at its next start (every other one: its address and
  * port, the data directory, the database, TLS file paths, heartbeats...). Pure: hub/reload.ts applies it.
  */
 import { differing, sameValue } from "@conduit/shared/config-diff";
@@ -14,6 +14,7 @@ export const HUB_RELOADABLE = [
   "dicomweb.cors.maxAgeSeconds",
   "tunnel.relays",
   "dicomweb.maxStowMegabytes",
+  "dicomweb.stowIdleSeconds",
 ] as const;
 
 export type HubReloadable = typeof HUB_RELOADABLE[number];
@@ -34,7 +35,7 @@ export function restartOnly(c: HubConfig) {
   return {
     ...c,
     log: { ...c.log, level: undefined },
-    dicomweb: { ...c.dicomweb, cors: undefined, maxStowMegabytes: undefined },
+    dicomweb: { ...c.dicomweb, cors: undefined, maxStowMegabytes: undefined, stowIdleSeconds: undefined },
     tunnel: { ...c.tunnel, relays: undefined },
   };
 }

@@ -4,11 +4,15 @@ import { hubConfigChanges } from "./config_reload.ts";
 
 const config = (raw: Record<string, unknown>) => hubConfigSchema.parse(raw);
 
-Deno.test("hubConfigChanges() applies log.level, CORS, relays and the STOW limit, and nothing waits for them", () => {
+Deno.test("hubConfigChanges() applies log.level, CORS, relays and the STOW limits, and nothing waits for them", () => {
   const current = config({ tunnel: { relays: { north: ["south"] } } });
   const next = config({
     log: { level: "debug" },
-    dicomweb: { cors: { origins: ["https://viewer.example"], maxAgeSeconds: 60 }, maxStowMegabytes: 10 },
+    dicomweb: {
+      cors: { origins: ["https://viewer.example"], maxAgeSeconds: 60 },
+      maxStowMegabytes: 10,
+      stowIdleSeconds: 5,
+    },
     tunnel: { relays: { north: ["south", "east"] } },
   });
   const c = hubConfigChanges(current, next);
@@ -18,6 +22,7 @@ Deno.test("hubConfigChanges() applies log.level, CORS, relays and the STOW limit
     "dicomweb.cors.maxAgeSeconds",
     "tunnel.relays",
     "dicomweb.maxStowMegabytes",
+    "dicomweb.stowIdleSeconds",
   ]);
   assert.deepEqual(c.atRestart, []);
 });
@@ -35,7 +40,7 @@ Deno.test("hubConfigChanges() lists the keys that only a restart applies", () =>
     port: 9090,
     data: "/srv/hub",
     tls: { certFile: "b.pem", keyFile: "a.key" },
-    dicomweb: { stowIdleSeconds: 30, cors: { origins: ["*"] } },
+    dicomweb: { stallSeconds: 30, cors: { origins: ["*"] } },
     tunnel: { heartbeatSeconds: 2 },
     metrics: { port: 9100 },
   });
@@ -43,7 +48,7 @@ Deno.test("hubConfigChanges() lists the keys that only a restart applies", () =>
   assert.deepEqual(c.applied, ["dicomweb.cors.origins"]);
   assert.deepEqual(c.atRestart, [
     "data",
-    "dicomweb.stowIdleSeconds",
+    "dicomweb.stallSeconds",
     "metrics.port",
     "port",
     "tls.certFile",

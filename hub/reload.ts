@@ -1,8 +1,8 @@
 /**
  * The hub's configuration file read again on SIGHUP (docs/operations.md, "Changing the hub's settings
  * without a restart"): with the loader and checks of the start (flags and CONDUIT_HUB_* variables still
- * win), then `log.level`, `dicomweb.cors.*`, `tunnel.relays` and `dicomweb.maxStowMegabytes` replaced at
- * once, everything else kept until the next restart. A file that does not load or validate changes nothing.
+ * win), then `log.level`, `dicomweb.cors.*`, `tunnel.relays`, `dicomweb.maxStowMegabytes` and
+ * `dicomweb.stowIdleSeconds` replaced at once (an upload in progress keeps the idle bound it started with), everything else kept until the next restart. A file that does not load or validate changes nothing.
  * One log line per outcome; keys, origins and site names only (no PHI).
  */
 import type { Logger } from "@conduit/shared/log";
@@ -14,7 +14,7 @@ import { hubConfigChanges, restartOnly } from "./config_reload.ts";
 export const HUB_CONFIG_RELOAD_MESSAGES = {
   reloaded: "configuration reloaded: the next requests and relays take its settings",
   unchanged:
-    "configuration reloaded: log.level, dicomweb.cors, tunnel.relays and dicomweb.maxStowMegabytes are as they were",
+    "configuration reloaded: log.level, dicomweb.cors, tunnel.relays, dicomweb.maxStowMegabytes and dicomweb.stowIdleSeconds are as they were",
   kept: "configuration not reloaded: the hub keeps the one it had",
   atRestart: "configuration changed in the file, takes effect at the next restart",
   noFile: "configuration not reloaded: the hub was started without a configuration file, none to read again",
@@ -32,6 +32,8 @@ export interface HubReloadTarget {
   setRelays(relays: HubConfig["tunnel"]["relays"]): void;
   /** The next STOW-RS request is held to this. */
   setMaxStowMegabytes(megabytes: number): void;
+  /** The next STOW-RS request is dropped (408) when its client sends nothing this long; those under way keep theirs. */
+  setStowIdleSeconds(seconds: number): void;
   /** What the earlier reloads said waits for a restart: said once per change, not at every SIGHUP. */
   restartNotices: RestartNotices;
 }
@@ -71,6 +73,10 @@ export function reloadHubConfig(hub: HubReloadTarget, load: () => HubConfig, log
     current.dicomweb.maxStowMegabytes = next.dicomweb.maxStowMegabytes;
     hub.setMaxStowMegabytes(next.dicomweb.maxStowMegabytes);
   }
+  if (applied.has("dicomweb.stowIdleSeconds")) {
+    current.dicomweb.stowIdleSeconds = next.dicomweb.stowIdleSeconds;
+    hub.setStowIdleSeconds(next.dicomweb.stowIdleSeconds);
+  }
   log.info(HUB_CONFIG_RELOAD_MESSAGES.reloaded, {
     settings: changes.applied,
     ...(applied.has("log.level") ? { logLevel: next.log.level } : {}),
@@ -80,6 +86,7 @@ export function reloadHubConfig(hub: HubReloadTarget, load: () => HubConfig, log
       : {}),
     ...(applied.has("tunnel.relays") ? { relays: next.tunnel.relays ?? "any" } : {}),
     ...(applied.has("dicomweb.maxStowMegabytes") ? { maxStowMegabytes: next.dicomweb.maxStowMegabytes } : {}),
+    ...(applied.has("dicomweb.stowIdleSeconds") ? { stowIdleSeconds: next.dicomweb.stowIdleSeconds } : {}),
   });
   // Last, so that the line saying so is written whatever the new level.
   if (applied.has("log.level")) {

@@ -14,6 +14,7 @@ function target(log: Logger, raw: Record<string, unknown> = {}) {
     setCors: (cors) => calls.push(`cors ${cors.origins.join(",")}`),
     setRelays: (relays) => calls.push(`relays ${JSON.stringify(relays)}`),
     setMaxStowMegabytes: (mb) => calls.push(`stow ${mb}`),
+    setStowIdleSeconds: (s) => calls.push(`stow idle ${s}`),
     restartNotices: new RestartNotices(),
   };
   return { hub, calls };

@@ -2,7 +2,7 @@
  * The hub's settings changed without a restart: the real hub as a process started with `--config FILE`, two
  * real agents connected through it (north routes to south's storescp), the file rewritten and SIGHUP. A CORS
  * origin added is allowed on the next preflight, a relay the policy refused goes once the policy lists it,
- * the STOW-RS limit and the log level apply at once, while both tunnels stay up (no second `site connected`);
+ * the STOW-RS limits (size; idle client, an upload under way keeping its own) and the log level apply at once, while both tunnels stay up (no second `site connected`);
  * a key only a restart applies is logged as such, once per value the file gives it; a file that does not validate changes nothing; a hub started
  * without a file says there is none to read again.
  */
@@ -15,6 +15,7 @@ import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../suppo
 import { freePort, scratchDir, skipReason, startStorescp } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { partHead, startUpload, statusOf } from "../support/stow_upload.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`hub_config_reload_test: skipped: ${skip}`);
@@ -45,6 +46,13 @@ async function reload(
   });
 }
 
+/** The STOW-RS parts the hub is spooling. */
+async function spooled(hub: HubProcess): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(path.join(hub.dataDir, "spool"))) names.push(e.name);
+  return names;
+}
+
 /** A CORS preflight of a GET of /dicomweb/studies from `origin`: its status and headers. */
 async function preflight(hub: HubProcess, origin: string): Promise<{ status: number; headers: Headers }> {
   const res = await fetch(`http://127.0.0.1:${hub.port}/dicomweb/studies`, {
@@ -68,7 +76,7 @@ async function enroll(hub: HubProcess, site: string): Promise<string[]> {
 }
 
 Deno.test({
-  name: "hub: SIGHUP applies CORS origins, relays, the STOW limit and log level with the tunnels left up",
+  name: "hub: SIGHUP applies CORS origins, relays, the STOW limits and log level with the tunnels left up",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -118,7 +126,11 @@ Deno.test({
       // The policy, the origins, the STOW limit and the level changed, and one key only a restart applies.
       const second = {
         log: { level: "debug" },
-        dicomweb: { maxStowMegabytes: 1, cors: { origins: [ALLOWED], maxAgeSeconds: 30 } },
+        dicomweb: {
+          maxStowMegabytes: 1,
+          stowIdleSeconds: 3,
+          cors: { origins: [ALLOWED], maxAgeSeconds: 30 },
+        },
         tunnel: { relays: { north: ["south"] }, heartbeatSeconds: 2 },
       };
       const lines = await reload(hub, file, second);
@@ -130,6 +142,7 @@ Deno.test({
         "dicomweb.cors.maxAgeSeconds",
         "tunnel.relays",
         "dicomweb.maxStowMegabytes",
+        "dicomweb.stowIdleSeconds",
       ]);
       assert.deepEqual(done.relays, { north: ["south"] });
       assert.deepEqual(lines.find((l) => l.msg === MESSAGES.atRestart)?.settings, [
@@ -156,8 +169,17 @@ Deno.test({
           ),
       );
 
-      // The next STOW-RS is held to 1 MB.
+      // The next STOW-RS is held to 1 MB, and dropped (408) once its client is silent for 3 s (not 60).
       const token = await hubAdmin(hub.dataDir, ["token", "create", "stow", "--role", "operator", "--json"]);
+      const silentUpload = () =>
+        startUpload(
+          hub.port,
+          String(token.json!.token),
+          900 * 1024,
+          new Uint8Array([...partHead(), 1, 2]),
+          "south",
+        );
+      assert.equal(await statusOf(await silentUpload(), 20_000), 408);
       const stow = await fetch(`http://127.0.0.1:${hub.port}/dicomweb/sites/south/studies`, {
         method: "POST",
         headers: {
@@ -201,11 +223,23 @@ Deno.test({
       const same = await reload(hub, file, second);
       assert.ok(same.some((l) => l.msg === MESSAGES.unchanged), JSON.stringify(same));
       assert.equal(same.find((l) => l.msg === MESSAGES.atRestart), undefined, JSON.stringify(same));
-      const third = { ...second, tunnel: { ...second.tunnel, heartbeatSeconds: 3 } };
+      // A silent upload under way when the idle bound goes up keeps the one it started with.
+      const underWay = await silentUpload();
+      await eventually("its part spooled", async () => (await spooled(hub)).length === 1 || undefined);
+      const third = {
+        ...second,
+        dicomweb: { ...second.dicomweb, stowIdleSeconds: 30 },
+        tunnel: { ...second.tunnel, heartbeatSeconds: 3 },
+      };
       const again = await reload(hub, file, third);
       assert.deepEqual(again.find((l) => l.msg === MESSAGES.atRestart)?.settings, [
         "tunnel.heartbeatSeconds",
       ]);
+      assert.deepEqual(again.find((l) => l.msg === MESSAGES.reloaded)?.settings, [
+        "dicomweb.stowIdleSeconds",
+      ]);
+      assert.equal((await spooled(hub)).length, 1, "the upload was still under way at the reload");
+      assert.equal(await statusOf(underWay, 20_000), 408);
 
       // Through it all both tunnels stayed up: no site connected again, no session ended.
       const all = await hubLines(hub);
