@@ -68,6 +68,8 @@ export interface SiteSession {
   lastBytes: number;
   /** The facts as last written to the registry (a sync writes only the sites whose facts moved). */
   synced?: SeenFacts;
+  /** The registry says the site is online: the write at connect succeeded (else each sync tries again). */
+  registered?: boolean;
 }
 
 /** The rest of a cluster of hubs (hub/cluster/): where the sites this hub does not hold are. */
@@ -277,9 +279,7 @@ export class Sessions {
       log.error("site lease claim failed", { reason: dbFailureReason(err) })
     );
     log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
-    this.registry.connected(site, seen).catch((err) =>
-      log.error("registry update failed", { reason: dbFailureReason(err) })
-    );
+    void this.#register(entry, log, true);
     void this.#status(entry);
     return session;
   }
@@ -326,6 +326,34 @@ export class Sessions {
       if (reply.type === "error") throw new SiteRequestError(reply.code, reply.message, reply.status);
     }
     throw new SiteRequestError("failed", `site ${site} ended its answer without a result`);
+  }
+
+  /**
+   * Marks the site online in the registry. A write that fails (the database away or locked a moment) is
+   * tried again at each sync while the session lasts: until 2026-12-05 it was only logged, and the site
+   * looked offline in the console, its tunnel working, until it reconnected. The tunnel is not refused for
+   * it: the session works without the row, and a database away would otherwise keep every agent out.
+   */
+  async #register(entry: SiteSession, log: Logger, first: boolean): Promise<void> {
+    const { site, agentVersion, remoteAddress } = entry;
+    try {
+      await this.registry.connected(site, { agentVersion, remoteAddress });
+    } catch (err) {
+      if (first) {
+        log.error("registry update failed: the site shows offline until a retry succeeds", {
+          reason: dbFailureReason(err),
+        });
+      }
+      return;
+    }
+    entry.registered = true;
+    if (!first) log.info("site marked online in the registry at a retry");
+    // The session ended while the row was written: its end's write may have come first.
+    if (this.#live.get(site) !== entry) {
+      await this.registry.disconnected(site).catch((err) =>
+        log.error("registry update failed", { reason: dbFailureReason(err) })
+      );
+    }
   }
 
   async #status(entry: SiteSession): Promise<void> {
@@ -384,6 +412,11 @@ export class Sessions {
     this.#syncing = true;
     try {
       const revoked = await this.registry.revokedNames();
+      for (const entry of [...this.#live.values()]) {
+        if (!entry.registered && !revoked.has(entry.site)) {
+          await this.#register(entry, this.log.child({ site: entry.site }), false);
+        }
+      }
       const facts: SeenFacts[] = [];
       const written: [SiteSession, SeenFacts][] = [];
       for (const [site, entry] of this.#live) {
