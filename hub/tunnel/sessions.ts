@@ -275,6 +275,9 @@ export class Sessions {
       lastBytes: 0,
     };
     this.#live.set(site, entry);
+    // A first heartbeat at once (it leaves after the welcome): the round trip is known at the next sync,
+    // within 2 s, not at the second heartbeat after the connect (10 s with the default 5 s).
+    session.beat();
     this.elsewhere?.claim(site).catch((err) =>
       log.error("site lease claim failed", { reason: dbFailureReason(err) })
     );
@@ -383,13 +386,18 @@ export class Sessions {
       entry.throughput.push(Math.round((bytes - entry.lastBytes) / this.heartbeatSeconds));
       if (entry.throughput.length > 24) entry.throughput.shift();
       entry.lastBytes = bytes;
-      if (session.beatAnsweredAt !== undefined) {
-        entry.rttMs = session.beatRttMs;
-        entry.lastSeenAt = session.beatAnsweredAt;
-      }
+      this.#takeBeat(entry);
       session.beat();
       if (status) void this.#status(entry);
     }
+  }
+
+  /** The round trip and time of the site's last answered heartbeat, into its facts. */
+  #takeBeat(entry: SiteSession): void {
+    const { session } = entry;
+    if (session.beatAnsweredAt === undefined) return;
+    entry.rttMs = session.beatRttMs;
+    entry.lastSeenAt = session.beatAnsweredAt;
   }
 
   /** Ends the sessions whose heartbeat went unanswered for the timeout (checked every second). */
@@ -425,6 +433,7 @@ export class Sessions {
           entry.session.close(Reason.Revoked, "the site was revoked");
           continue;
         }
+        this.#takeBeat(entry);
         const last = entry.synced;
         if (
           last?.lastSeenAt === entry.lastSeenAt && last.rttMs === entry.rttMs &&

@@ -119,3 +119,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "heartbeat: a site's round trip is known at the sync after it connects, not two heartbeats later",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Heartbeats 60 s apart: before 2026-12-05 the first round trip came with the second one after the
+    // connect (the first was sent by the first, read by the second), so this site showed none for 60-120 s.
+    const hub = await startTestHub({ heartbeatSeconds: 60, heartbeatTimeoutSeconds: 60 });
+    const agent = await startAgentProcess({ args: await siteArgs(hub, "north") });
+    try {
+      const row = await eventually("north's round trip in the registry", async () => {
+        const r = await hub.registry.get("north");
+        return r?.state === "online" && r.rttMs !== null ? r : undefined;
+      });
+      assert.ok(row.rttMs! >= 0 && row.rttMs! < 10_000, String(row.rttMs));
+      assert.notEqual(hub.sessions.get("north")?.rttMs, undefined, "the gauge of /metrics has it too");
+    } finally {
+      await agent.stop();
+      await hub.stop();
+    }
+  },
+});
