@@ -14,6 +14,8 @@ import type { Logger } from "@conduit/shared/log";
 import { LoginRefused, SESSION_COOKIE, UserError, type Users } from "./users.ts";
 import { actionsOf } from "./permissions.ts";
 import { problem } from "../problem.ts";
+import { commandOf } from "@conduit/shared/cli";
+import { agentCommand } from "../admin/agent_command.ts";
 
 /** A login is a name and a password: a larger body is refused (413) before it is read to its end. */
 const MAX_LOGIN_BYTES = 16 * 1024;
@@ -28,6 +30,12 @@ export interface AuthOptions {
 }
 
 type Env = { Bindings: { remoteAddr?: { hostname?: string } } };
+
+/**
+ * The commands the console's hints name (an agent to enroll, a hub admin command): as this hub runs, from the
+ * repository (`deno task agent`) or a build (the agent's launcher beside the hub's, `conduit-hub`).
+ */
+const commands = () => ({ agent: agentCommand(), hub: commandOf("hub") });
 
 /** The address a request came from, for the throttle and the audit log. */
 function sourceAddress(c: Context<Env>, trustForwarded: boolean): string {
@@ -63,7 +71,13 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
         maxAge: s.maxAgeSeconds,
       });
       log.info("login", { user: s.user, address });
-      return c.json({ user: s.user, role: s.role, csrf: s.csrf, actions: actionsOf(s) });
+      return c.json({
+        user: s.user,
+        role: s.role,
+        csrf: s.csrf,
+        actions: actionsOf(s),
+        commands: commands(),
+      });
     } catch (err) {
       if (err instanceof LoginRefused) {
         log.warn("login refused", { user: parsed.data.user, address, reason: err.message });
@@ -87,6 +101,7 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
       role: s.principal.role,
       csrf: s.csrf,
       actions: actionsOf(s.principal),
+      commands: commands(),
     });
   });
   app.post("/logout", async (c) => {

@@ -275,6 +275,28 @@ Deno.test({
         path.join(elsewhere, "enroll-again"),
       ]);
       assert.ok(spent.includes("on the hub, conduit-hub admin site add north issues a new one"), spent);
+      // And so do the console's hints: the commands the hub tells it at login and in /auth/me.
+      const user = new Deno.Command(hubLauncher, {
+        args: ["admin", "user", "add", "ops", "--role", "admin", "--password-stdin", "--data", hubData],
+        cwd: elsewhere,
+        env,
+        stdin: "piped",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const writer = user.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("a long enough password\n"));
+      await writer.close();
+      const added = await user.output();
+      assert.equal(added.code, 0, new TextDecoder().decode(added.stderr));
+      const login = await fetch(`${base}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "ops", password: "a long enough password" }),
+      });
+      const me = await login.json();
+      assert.equal(login.status, 200, JSON.stringify(me));
+      assert.deepEqual(me.commands, { agent: agentLauncher, hub: "conduit-hub" });
 
       // Deno's own warning at a first start from a new place (its npm packages' build scripts) would greet
       // the operator in the log of every start of a service whose artifact it cannot write.

@@ -39,6 +39,9 @@ Deno.test({
 
       const me = await (await fetch(`${base}/auth/me`, { headers: { cookie: session } })).json();
       assert.equal(me.user, "alice");
+      // The commands the console's hints name, as this hub runs (from the repository here; the bundle test
+      // checks a built hub's).
+      assert.deepEqual(me.commands, { agent: "deno task agent", hub: "deno task hub" });
       // tRPC query (GET) with the cookie.
       const sites = await fetch(`${base}/trpc/sites.list`, { headers: { cookie: session } });
       assert.equal(sites.status, 200);

@@ -180,6 +180,11 @@ Deno.test({
       const enroll = page.getByRole("dialog", { name: "Enrollment token for east" });
       await enroll.waitFor();
       assert.equal(await enroll.getByRole("button", { name: "Copy the token" }).count(), 1);
+      // The agent's command as the hub names it (/auth/me; a built hub names its agent's launcher).
+      assert.match(
+        await enroll.locator(".hint").innerText(),
+        /^deno task agent --site east --hub \S+ --enroll \S+$/,
+      );
       assert.equal(await page.getByLabel("New site").inputValue(), "");
       await enroll.getByRole("button", { name: "Close" }).click();
       await page.screenshot({ path: path.join(SHOTS, "flow-sites.png") });

@@ -14,7 +14,15 @@ export interface Me {
   csrf: string;
   /** What the user's role allows, from the hub's role matrix: the console shows only these. */
   actions: Action[];
+  /** How the hub names its programs' commands (hub/auth/routes.ts): `deno task agent` from source. */
+  commands: { agent: string; hub: string };
 }
+
+/** The commands the console's hints name, as the hub runs ({@link Me}); the repository's until a login. */
+let commands: Me["commands"] = { agent: "deno task agent", hub: "deno task hub" };
+
+/** The command that runs the agent or the hub where this hub is installed, for the console's hints. */
+export const commandOf = (program: "agent" | "hub"): string => commands[program];
 
 /** Whether the user may do `action` (a button the hub would refuse is not shown). */
 export type May = (action: Action) => boolean;
@@ -81,6 +89,7 @@ export async function me(): Promise<Me | undefined> {
   const m = await res.json() as Me;
   csrf = m.csrf;
   sessionUser ||= m.user;
+  if (m.commands) commands = m.commands;
   return m;
 }
 
@@ -95,6 +104,7 @@ export async function login(user: string, password: string): Promise<Me> {
   if (!res.ok) throw new Error(body.detail ?? body.error ?? `login failed (${res.status})`);
   csrf = body.csrf;
   sessionUser = body.user;
+  if (body.commands) commands = body.commands;
   return body as Me;
 }
 

@@ -4,7 +4,7 @@
  */
 import { saveBase64 } from "../download.ts";
 import { createResource, createSignal, For, Show } from "solid-js";
-import { api } from "../api.ts";
+import { api, commandOf } from "../api.ts";
 import { auditAction, auditActionChoices, auditActor, auditDetail, instant } from "../format.ts";
 import { Link, location, navigate, path } from "../router.tsx";
 import { CopyButton, createConfirm, Dialog, Pager, Scroll } from "../widgets.tsx";
@@ -104,7 +104,7 @@ export function Admin(props: { user: string }) {
       setAuditNote(
         r.truncated
           ? `${r.filename}: the newest ${r.entries} matching entries, not all of them; narrow the filter, ` +
-            "or export with deno task hub admin audit --csv"
+            `or export with ${commandOf("hub")} admin audit --csv`
           : `${r.filename}: ${r.entries} ${r.entries === 1 ? "entry" : "entries"}`,
       );
     } catch (err) {

@@ -1,7 +1,7 @@
 /** Every site with its state, and the latest transfers. Refreshes every 5 s. */
 import { createResource, createSignal, onCleanup, Show } from "solid-js";
 import { instant } from "../format.ts";
-import { api, type Down, keepLast } from "../api.ts";
+import { api, commandOf, type Down, keepLast } from "../api.ts";
 import { SitesTable, TransfersTable } from "../tables.tsx";
 import { Link } from "../router.tsx";
 
@@ -37,7 +37,7 @@ export function Dashboard() {
           fallback={sites() && (
             <p class="empty">
               No site yet: add one in <Link href="/sites">Sites</Link>, or with{" "}
-              <code>deno task hub admin site add NAME</code>.
+              <code>{commandOf("hub")} admin site add NAME</code>.
             </p>
           )}
         >
