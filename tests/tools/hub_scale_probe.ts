@@ -1,0 +1,79 @@
+/**
+ * Times what runs often on a hub whose database fill_hub.ts filled: starts the real hub on it
+ * (`hub/main.ts`, a subprocess), then asks each console page's calls, the metrics and the audit export as
+ * the console does (the session cookie of `user-001`), `--runs` times each, and prints the median and the
+ * slowest in milliseconds, with the answer's size. Not a test and not a benchmark of record: the numbers
+ * behind bench/README.md's "Hub database at a year's scale".
+ *
+ * `deno run -A tests/tools/hub_scale_probe.ts --data DIR [--db URL] --job ID --batch ID [--runs 5]`
+ */
+import { parseArgs } from "node:util";
+import { startHubProcess } from "../support/hub.ts";
+
+const { values } = parseArgs({
+  args: Deno.args.filter((a) => a !== "--"),
+  options: {
+    data: { type: "string" },
+    db: { type: "string" },
+    job: { type: "string" },
+    batch: { type: "string" },
+    session: { type: "string", default: "scale-session-user-001" },
+    runs: { type: "string", default: "5" },
+  },
+});
+if (!values.data || !values.job || !values.batch) {
+  console.error("usage: hub_scale_probe.ts --data DIR [--db URL] --job ID --batch ID [--runs 5]");
+  Deno.exit(2);
+}
+const runs = Number(values.runs);
+const started = performance.now();
+const hub = await startHubProcess({ dataDir: values.data, db: values.db });
+console.log(`hub up in ${Math.round(performance.now() - started)} ms`);
+const base = `http://127.0.0.1:${hub.port}`;
+const headers = { cookie: `conduit_session=${values.session}` };
+
+const trpc = (proc: string, input?: unknown) =>
+  `${base}/trpc/${proc}${input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`}`;
+
+const CALLS: [string, string][] = [
+  ["dashboard: transfers.list 10", trpc("transfers.list", { limit: 10 })],
+  ["transfers page 1", trpc("transfers.list", { limit: 51 })],
+  ["transfers page 400", trpc("transfers.list", { limit: 51, offset: 399 * 50 })],
+  ["job of 5000 studies", trpc("transfers.get", { id: values.job })],
+  ["batch list page 1", trpc("batch.list", { limit: 21 })],
+  ["batch list page 100", trpc("batch.list", { limit: 21, offset: 99 * 20 })],
+  ["batch of 20000 results", trpc("batch.status", { id: values.batch })],
+  ["its CSV", trpc("batch.results", { id: values.batch, format: "csv" })],
+  ["its XLSX", trpc("batch.results", { id: values.batch, format: "xlsx" })],
+  ["audit page 1", trpc("audit.list", { limit: 101 })],
+  ["audit page 100", trpc("audit.list", { limit: 101, offset: 99 * 100 })],
+  ["audit filter action", trpc("audit.list", { limit: 101, action: "transfer.create" })],
+  ["audit filter actor", trpc("audit.list", { limit: 101, actor: "user:user-005" })],
+  ["audit CSV 50000", trpc("audit.csv", {})],
+  ["sites.list", trpc("sites.list")],
+  ["users.list", trpc("users.list")],
+  ["/metrics", `${base}/metrics`],
+];
+
+try {
+  for (const [what, url] of CALLS) {
+    const times: number[] = [];
+    let bytes = 0;
+    let status = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const res = await fetch(url, { headers });
+      bytes = (await res.arrayBuffer()).byteLength;
+      status = res.status;
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)];
+    console.log(
+      `${what.padEnd(28)} ${String(status).padEnd(4)} median ${median.toFixed(1).padStart(8)} ms, ` +
+        `max ${times.at(-1)!.toFixed(1).padStart(8)} ms, ${(bytes / 1024).toFixed(0)} KiB`,
+    );
+  }
+} finally {
+  await hub.stop();
+}
