@@ -1,16 +1,16 @@
 /**
  * The hub's queries of transfer tasks by state (the metrics at every scrape, the orchestrator at every pass)
- * and by job walk an index, on the libsql file and (under `deno task test:pg`) on PostgreSQL: asked of each
- * database's planner, PostgreSQL's told to avoid a whole-table scan where it can (a table of a few rows
- * would otherwise always be scanned).
+ * and by job, of jobs and batches by state and newest first, walk an index, on the libsql file and (under
+ * `deno task test:pg`) on PostgreSQL: asked of each database's planner, PostgreSQL's told to avoid a
+ * whole-table scan where it can (a table of a few rows would otherwise always be scanned).
  */
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
-import { openHubDb } from "./db.ts";
+import { type HubDb, openHubDb } from "./db.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 
 /** The queries, as transfers/service.ts makes them (by state, counted by state, a job's tasks). */
-const QUERIES: [string, string, string[]][] = [
+const TASK_QUERIES: [string, string, string[]][] = [
   ["counted by state", "SELECT status, count(*) FROM transfer_tasks GROUP BY status", []],
   ["in one state", "SELECT * FROM transfer_tasks WHERE status = $1", ["canceling"]],
   ["of one job", "SELECT * FROM transfer_tasks WHERE transfer_id = $1", ["t1"]],
@@ -21,29 +21,81 @@ const QUERIES: [string, string, string[]][] = [
   ],
 ];
 
-Deno.test("transfer tasks are found by state and by job through an index, on either database", async () => {
+/**
+ * Jobs and batches: each pass of the orchestrator (transfers/service.ts tick()), the console's lists of
+ * jobs and batches (newest first, a page), the search for batches left running (transfers/batch.ts
+ * recover(), every 30 s). Each with its table and the index it must walk.
+ */
+const JOB_QUERIES: [string, string, string[], string, RegExp][] = [
+  [
+    "a pass's jobs",
+    "SELECT * FROM transfers WHERE status IN ('pending', 'in_progress') ORDER BY priority DESC, created_at",
+    [],
+    "transfers",
+    /transfers_status/,
+  ],
+  [
+    "the newest jobs",
+    "SELECT * FROM transfers ORDER BY created_at DESC, id DESC LIMIT 51 OFFSET $1",
+    ["50"],
+    "transfers",
+    /transfers_created/,
+  ],
+  [
+    "the newest batches",
+    "SELECT id, kind, created_by, created_at FROM batches ORDER BY created_at DESC, id DESC LIMIT 21",
+    [],
+    "batches",
+    /batches_created/,
+  ],
+  [
+    "batches left running",
+    "SELECT id, results FROM batches WHERE status = $1 AND updated_at < $2",
+    ["running", "1000"],
+    "batches",
+    /batches_status/,
+  ],
+];
+
+/** Each query's plan on `db` must name its index and scan no whole table. */
+async function assertIndexed(db: HubDb, queries: [string, string, string[], string, RegExp][]) {
+  for (const [what, query, params, table, index] of queries) {
+    let plan: string;
+    if (db.pg) {
+      plan = await db.pg.begin(async (tx) => {
+        await tx`SET LOCAL enable_seqscan = off`;
+        const rows = await tx.unsafe(`EXPLAIN ${query}`, params);
+        return rows.map((r) => String(r["QUERY PLAN"])).join("\n");
+      });
+      assert.doesNotMatch(plan, /Seq Scan/, `${what}: ${plan}`);
+    } else {
+      const inline = query.replace(/\$(\d)/g, (_, n) => `'${params[Number(n) - 1]}'`);
+      const rows = await db.all<{ detail: string }>(sql.raw(`EXPLAIN QUERY PLAN ${inline}`));
+      plan = rows.map((r) => r.detail).join("\n");
+      assert.doesNotMatch(plan, new RegExp(`^SCAN ${table}$`, "m"), `${what}: ${plan}`);
+    }
+    assert.match(plan, index, `${what}: ${plan}`);
+  }
+}
+
+async function withHubDb(fn: (db: HubDb) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "conduit-indexes-" });
   const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
   try {
-    for (const [what, query, params] of QUERIES) {
-      let plan: string;
-      if (db.pg) {
-        plan = await db.pg.begin(async (tx) => {
-          await tx`SET LOCAL enable_seqscan = off`;
-          const rows = await tx.unsafe(`EXPLAIN ${query}`, params);
-          return rows.map((r) => String(r["QUERY PLAN"])).join("\n");
-        });
-        assert.doesNotMatch(plan, /Seq Scan/, `${what}: ${plan}`);
-      } else {
-        const inline = query.replace(/\$(\d)/g, (_, n) => `'${params[Number(n) - 1]}'`);
-        const rows = await db.all<{ detail: string }>(sql.raw(`EXPLAIN QUERY PLAN ${inline}`));
-        plan = rows.map((r) => r.detail).join("\n");
-        assert.doesNotMatch(plan, /^SCAN transfer_tasks$/m, `${what}: ${plan}`);
-      }
-      assert.match(plan, /transfer_tasks_(status|transfer)/, `${what}: ${plan}`);
-    }
+    await fn(db);
   } finally {
     await db.close();
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
+
+Deno.test("jobs and batches are found by state and newest first through an index, on either database", () =>
+  withHubDb((db) => assertIndexed(db, JOB_QUERIES)));
+
+Deno.test("transfer tasks are found by state and by job through an index, on either database", () =>
+  withHubDb((db) =>
+    assertIndexed(
+      db,
+      TASK_QUERIES.map(([w, q, p]) => [w, q, p, "transfer_tasks", /transfer_tasks_(status|transfer)/]),
+    )
+  ));

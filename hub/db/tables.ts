@@ -111,6 +111,10 @@ export const transfers = sqliteTable("transfers", {
 }, (t) => [
   // Two creates with one key at once: the second insert fails here, and it answers the first's job.
   uniqueIndex("transfers_idempotency_key").on(t.idempotencyKey),
+  // Each pass of the orchestrator (every second) reads the jobs pending or in progress, a handful of a
+  // year's thousands; the console's list and dashboard read the newest first, a page at a time.
+  index("transfers_status").on(t.status),
+  index("transfers_created").on(t.createdAt, t.id),
 ]);
 
 /**
@@ -164,7 +168,12 @@ export const batches = sqliteTable("batches", {
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
-});
+}, (t) => [
+  // The list reads a page of the newest; the search for batches whose hub stopped (every 30 s) reads the
+  // running ones. Neither reads the others' rows and results (megabytes of JSON each).
+  index("batches_created").on(t.createdAt, t.id),
+  index("batches_status").on(t.status, t.updatedAt),
+]);
 
 /** Console users (`admin user add`). Passwords are Argon2id hashes (PHC strings). */
 export const users = sqliteTable("users", {
