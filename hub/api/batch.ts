@@ -58,7 +58,12 @@ export function batchRouter(d: Deps) {
         offset: z.number().int().min(0).optional(),
       }).strict().optional(),
     ).query(({ ctx, input }) =>
-      d.batches.list(input?.limit, input?.offset, (site) => mayReach(ctx.principal, site))
+      // Unscoped, the page is read as it is; scoped, batches of other sites are passed over.
+      d.batches.list(
+        input?.limit,
+        input?.offset,
+        ctx.principal.sites ? (site) => mayReach(ctx.principal, site) : undefined,
+      )
     ),
     status: procedure.input(byId).query(({ ctx, input }) => batch(d, ctx.principal, input.id)),
     /** Stops a running batch: what it found so far stays (results), and no transfer is made. */
