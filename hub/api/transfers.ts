@@ -30,6 +30,12 @@ const studySeries = z.object({ study: uid, series: z.array(uid).min(1).max(1000)
 /** Megabits per second. */
 const bandwidth = z.number().min(0.1).max(100_000);
 
+/** A page of the latest jobs. */
+const page = z.object({
+  limit: z.number().int().positive().max(1000).optional(),
+  offset: z.number().int().min(0).optional(),
+}).strict().optional();
+
 /** A transfer job the principal may see (both of its sites in reach), or NOT_FOUND / FORBIDDEN. */
 async function job(d: Deps, principal: Principal, id: string) {
   const t = await d.transfers.get(id);
@@ -83,14 +89,12 @@ export function transfersRouter(d: Deps) {
       };
     }),
     /** The latest jobs (newest first) whose source and destination the principal may both reach. */
-    list: procedure.input(
-      z.object({
-        limit: z.number().int().positive().max(1000).optional(),
-        offset: z.number().int().min(0).optional(),
-      }).strict().optional(),
-    )
+    list: procedure.input(page)
       // The scope is part of the query: filtered after the limit, newer jobs of other sites hid its own.
       .query(({ ctx, input }) => d.transfers.list(input?.limit, ctx.principal.sites, input?.offset)),
+    /** The page `list` gives, each job without its tasks (their totals only): the console's lists. */
+    summaries: procedure.input(page)
+      .query(({ ctx, input }) => d.transfers.summaries(input?.limit, ctx.principal.sites, input?.offset)),
     get: procedure.input(byId).query(({ ctx, input }) => job(d, ctx.principal, input.id)),
     cancel: procedure.input(byId)
       .mutation(async ({ ctx, input }) => {

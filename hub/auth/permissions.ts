@@ -49,6 +49,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "query.studies": "read",
   "query.series": "read",
   "transfers.list": "read",
+  "transfers.summaries": "read",
   "transfers.get": "read",
   "transfers.progress": "read",
   "transfers.objects": "read",

@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, count, desc, eq, inArray, isNull, like, or } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, like, or, sum } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
@@ -26,7 +26,7 @@ import type { Throttle } from "./bandwidth.ts";
 import { checkSchedule, type Schedule, Scheduler, windowColumns, windowOf } from "./schedule.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
-import { type Endpoint, TERMINAL, type TransferView, view } from "./view.ts";
+import { type Endpoint, summary, TERMINAL, type TransferSummary, type TransferView, view } from "./view.ts";
 import { nodeWaitNote, taskProgress } from "./progress.ts";
 import { atomically } from "../db/atomic.ts";
 import { earlierJob, type Keyed, keyed } from "./idempotency.ts";
@@ -327,18 +327,53 @@ export class TransferService {
    * with `sites`, only those whose source and destination are among them.
    */
   async list(limit = 100, sites?: readonly string[], offset = 0): Promise<TransferView[]> {
-    const rows = await this.db.select().from(transfers)
+    const out: TransferView[] = [];
+    for (const t of await this.#page(limit, sites, offset)) {
+      out.push(view(t, await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id))));
+    }
+    return out;
+  }
+
+  /**
+   * The page list() gives, without each job's tasks: their totals, summed by the database in one query
+   * (what the console's lists show; a page with a job of thousands of studies is not megabytes).
+   */
+  async summaries(limit = 100, sites?: readonly string[], offset = 0): Promise<TransferSummary[]> {
+    const rows = await this.#page(limit, sites, offset);
+    if (!rows.length) return [];
+    const sums = await this.db.select({
+      id: transferTasks.transferId,
+      studies: count(),
+      objects: sum(transferTasks.objects),
+      done: sum(transferTasks.done),
+      failed: sum(transferTasks.failed),
+      missing: sum(transferTasks.missing),
+      held: sum(transferTasks.held),
+    }).from(transferTasks).where(inArray(transferTasks.transferId, rows.map((t) => t.id)))
+      .groupBy(transferTasks.transferId);
+    const byJob = new Map(sums.map((r) => [r.id, r]));
+    return rows.map((t) => {
+      const r = byJob.get(t.id);
+      return summary(t, {
+        studies: Number(r?.studies ?? 0),
+        objects: Number(r?.objects ?? 0),
+        done: Number(r?.done ?? 0),
+        failed: Number(r?.failed ?? 0),
+        missing: Number(r?.missing ?? 0),
+        held: Number(r?.held ?? 0),
+      });
+    });
+  }
+
+  /** A page of jobs, newest first: a walk down the transfers_created index. */
+  #page(limit: number, sites: readonly string[] | undefined, offset: number): Promise<TransferRow[]> {
+    return this.db.select().from(transfers)
       .where(
         sites
           ? and(inArray(transfers.sourceSite, [...sites]), inArray(transfers.destinationSite, [...sites]))
           : undefined,
       )
       .orderBy(desc(transfers.createdAt), desc(transfers.id)).limit(limit).offset(offset);
-    const out: TransferView[] = [];
-    for (const t of rows) {
-      out.push(view(t, await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id))));
-    }
-    return out;
   }
 
   /**

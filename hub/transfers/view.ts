@@ -49,8 +49,26 @@ export interface TransferView {
   }[];
 }
 
-/** The view of a job and its tasks. */
-export function view(t: TransferRow, tasks: TransferTaskRow[], now = Date.now()): TransferView {
+/** A job without its tasks (the lists: `transfers.summaries`): its totals alone. */
+export type TransferSummary = Omit<TransferView, "tasks">;
+
+/** A job's totals, summed over its tasks. */
+export type Totals = TransferView["totals"];
+
+/** The totals of a job's tasks. */
+export function totalsOf(tasks: TransferTaskRow[]): Totals {
+  return {
+    studies: tasks.length,
+    objects: tasks.reduce((n, k) => n + (k.objects ?? 0), 0),
+    done: tasks.reduce((n, k) => n + k.done, 0),
+    failed: tasks.reduce((n, k) => n + k.failed, 0),
+    missing: tasks.reduce((n, k) => n + k.missing, 0),
+    held: tasks.reduce((n, k) => n + k.held, 0),
+  };
+}
+
+/** The view of a job without its tasks, with their totals. */
+export function summary(t: TransferRow, totals: Totals, now = Date.now()): TransferSummary {
   const window = windowOf(t);
   const active = !TERMINAL.has(t.status);
   return {
@@ -68,14 +86,14 @@ export function view(t: TransferRow, tasks: TransferTaskRow[], now = Date.now())
     createdBy: t.createdBy,
     createdAt: new Date(t.createdAt).toISOString(),
     updatedAt: new Date(t.updatedAt).toISOString(),
-    totals: {
-      studies: tasks.length,
-      objects: tasks.reduce((n, k) => n + (k.objects ?? 0), 0),
-      done: tasks.reduce((n, k) => n + k.done, 0),
-      failed: tasks.reduce((n, k) => n + k.failed, 0),
-      missing: tasks.reduce((n, k) => n + k.missing, 0),
-      held: tasks.reduce((n, k) => n + k.held, 0),
-    },
+    totals,
+  };
+}
+
+/** The view of a job and its tasks. */
+export function view(t: TransferRow, tasks: TransferTaskRow[], now = Date.now()): TransferView {
+  return {
+    ...summary(t, totalsOf(tasks), now),
     tasks: tasks.map((k) => {
       const ids = pseudonymized(k);
       return {

@@ -7,7 +7,7 @@ import { sparkPoints } from "./sparkline.ts";
 import { Scroll, State } from "./widgets.tsx";
 
 type Site = Awaited<ReturnType<typeof api.sites.list.query>>[number];
-type Job = Awaited<ReturnType<typeof api.transfers.list.query>>[number];
+type Job = Awaited<ReturnType<typeof api.transfers.summaries.query>>[number];
 
 const endpoint = (e: { site: string; node?: string }) => (e.node ? `${e.site} / ${e.node}` : e.site);
 

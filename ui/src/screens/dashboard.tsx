@@ -15,7 +15,7 @@ export function Dashboard() {
   );
   const [jobs, { refetch: refetchJobs }] = createResource(
     true,
-    keepLast((_: true) => api.transfers.list.query({ limit: 10 }), setDown),
+    keepLast((_: true) => api.transfers.summaries.query({ limit: 10 }), setDown),
   );
   const timer = setInterval(() => (refetchSites(), refetchJobs()), 5000);
   onCleanup(() => clearInterval(timer));

@@ -50,7 +50,7 @@ export function Transfers(props: { open?: string; may: May }) {
   const [list, { refetch }] = createResource(
     page,
     keepLast(
-      (p: number) => api.transfers.list.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
+      (p: number) => api.transfers.summaries.query({ limit: PAGE + 1, ...(p ? { offset: p * PAGE } : {}) }),
       setListDown,
     ),
   );

@@ -1,0 +1,50 @@
+/**
+ * TransferService.summaries() on a real hub database filled like a year's (tests/support/hub_scale.ts, at
+ * a small scale): the same page of jobs as list(), each job as list() shows it less its tasks, with the
+ * totals the database summed.
+ */
+import assert from "node:assert/strict";
+import { Logger } from "@conduit/shared/log";
+import { openHubDb } from "../db/db.ts";
+import { TransferService } from "./service.ts";
+import { fillHub, scaled } from "../../tests/support/hub_scale.ts";
+import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
+
+Deno.test("TransferService.summaries() gives list()'s page less each job's tasks, with the same totals", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-summaries-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    const filled = await fillHub(db, scaled(0.005));
+    // Sessions and site checks take no part in reading jobs.
+    const service = new TransferService(
+      db,
+      undefined as never,
+      () => Promise.resolve(true),
+      new Logger({}, "error"),
+    );
+    const less = (jobs: { tasks: unknown }[]) => jobs.map(({ tasks: _, ...job }) => job);
+    const pages: [number, readonly string[] | undefined, number][] = [
+      [10, undefined, 0],
+      [51, undefined, 0],
+      [51, undefined, 50],
+      [20, ["site-01", "site-02", "site-03", "site-04"], 0],
+      [10, undefined, filled.scale.transfers - 5],
+    ];
+    for (const [limit, sites, offset] of pages) {
+      const summaries = await service.summaries(limit, sites, offset);
+      assert.deepEqual(
+        summaries,
+        less(await service.list(limit, sites, offset)),
+        `${limit} ${sites} ${offset}`,
+      );
+      assert.ok(summaries.every((j) => !("tasks" in j)));
+    }
+    const big = (await service.summaries(1000)).find((j) => j.id === filled.bigJobId)!;
+    assert.equal(big.totals.studies, filled.scale.bigJob);
+    assert.ok(big.totals.done > 0 && big.totals.objects >= big.totals.done);
+    assert.deepEqual(await service.summaries(10, undefined, filled.scale.transfers), []);
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
