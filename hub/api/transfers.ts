@@ -3,7 +3,7 @@ import { z } from "zod";
 import { TRPCError } from "@trpc/server";
 import { checkReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
-import { TERMINAL } from "../transfers/view.ts";
+import { TERMINAL, type TransferSummary } from "../transfers/view.ts";
 import { customSummary, deidProblem } from "../transfers/deid.ts";
 import { TransferError } from "../transfers/service.ts";
 import { type Day, MAX_WINDOWS } from "../transfers/window.ts";
@@ -43,6 +43,17 @@ async function job(d: Deps, principal: Principal, id: string) {
   checkReach(principal, [t.source.site, t.destination.site]);
   return t;
 }
+
+/** A job the principal may see, without its tasks (as job() checks it). */
+async function jobSummary(d: Deps, principal: Principal, id: string) {
+  const t = await d.transfers.summary(id);
+  if (!t) throw new NotFoundError(`no transfer ${id}`);
+  checkReach(principal, [t.source.site, t.destination.site]);
+  return t;
+}
+
+/** What a job's progress reports a change of: its status and totals. */
+const progressKey = (t: TransferSummary) => JSON.stringify([t.status, t.totals]);
 
 export function transfersRouter(d: Deps) {
   return router({
@@ -115,15 +126,18 @@ export function transfersRouter(d: Deps) {
               message: "the credential was revoked or has expired",
             });
           }
-          const t = await job(d, ctx.principal, input.id).catch((err) => {
+          // Each poll reads the job's totals alone (summed by the database); its tasks only when they moved.
+          const seen = await jobSummary(d, ctx.principal, input.id).catch((err) => {
             throw toTrpcError(err);
           });
-          const key = JSON.stringify([t.status, t.totals]);
-          if (key !== last) {
-            last = key;
+          if (progressKey(seen) !== last) {
+            const t = await job(d, ctx.principal, input.id).catch((err) => {
+              throw toTrpcError(err);
+            });
+            last = progressKey(t);
             yield t;
-          }
-          if (TERMINAL.has(t.status)) return;
+            if (TERMINAL.has(t.status)) return;
+          } else if (TERMINAL.has(seen.status)) return;
           await new Promise((r) => setTimeout(r, 500));
         }
       }),

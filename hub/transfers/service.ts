@@ -26,7 +26,15 @@ import type { Throttle } from "./bandwidth.ts";
 import { checkSchedule, type Schedule, Scheduler, windowColumns, windowOf } from "./schedule.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
-import { type Endpoint, summary, TERMINAL, type TransferSummary, type TransferView, view } from "./view.ts";
+import {
+  type Endpoint,
+  summary,
+  TERMINAL,
+  type Totals,
+  type TransferSummary,
+  type TransferView,
+  view,
+} from "./view.ts";
 import { nodeWaitNote, taskProgress } from "./progress.ts";
 import { atomically } from "../db/atomic.ts";
 import { earlierJob, type Keyed, keyed } from "./idempotency.ts";
@@ -52,6 +60,8 @@ export interface CreateTransfer extends Schedule {
 }
 
 const MAX_SEND_ATTEMPTS = 5;
+/** A job's totals when it has no task. */
+const NO_TOTALS: Totals = { studies: 0, objects: 0, done: 0, failed: 0, missing: 0, held: 0 };
 /** The most studies, and the most series named, in one job. */
 export const MAX_STUDIES = 10_000;
 export const MAX_SERIES = 10_000;
@@ -340,7 +350,20 @@ export class TransferService {
    */
   async summaries(limit = 100, sites?: readonly string[], offset = 0): Promise<TransferSummary[]> {
     const rows = await this.#page(limit, sites, offset);
-    if (!rows.length) return [];
+    const totals = await this.#totals(rows.map((t) => t.id));
+    return rows.map((t) => summary(t, totals.get(t.id) ?? { ...NO_TOTALS }));
+  }
+
+  /** A job without its tasks, their totals summed by the database (what its progress follows). */
+  async summary(transferId: string): Promise<TransferSummary | undefined> {
+    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
+    if (!t) return undefined;
+    return summary(t, (await this.#totals([t.id])).get(t.id) ?? { ...NO_TOTALS });
+  }
+
+  /** The totals of these jobs' tasks, one GROUP BY (a job without tasks is absent). */
+  async #totals(ids: string[]): Promise<Map<string, Totals>> {
+    if (!ids.length) return new Map();
     const sums = await this.db.select({
       id: transferTasks.transferId,
       studies: count(),
@@ -349,20 +372,15 @@ export class TransferService {
       failed: sum(transferTasks.failed),
       missing: sum(transferTasks.missing),
       held: sum(transferTasks.held),
-    }).from(transferTasks).where(inArray(transferTasks.transferId, rows.map((t) => t.id)))
-      .groupBy(transferTasks.transferId);
-    const byJob = new Map(sums.map((r) => [r.id, r]));
-    return rows.map((t) => {
-      const r = byJob.get(t.id);
-      return summary(t, {
-        studies: Number(r?.studies ?? 0),
-        objects: Number(r?.objects ?? 0),
-        done: Number(r?.done ?? 0),
-        failed: Number(r?.failed ?? 0),
-        missing: Number(r?.missing ?? 0),
-        held: Number(r?.held ?? 0),
-      });
-    });
+    }).from(transferTasks).where(inArray(transferTasks.transferId, ids)).groupBy(transferTasks.transferId);
+    return new Map(sums.map((r) => [r.id, {
+      studies: Number(r.studies),
+      objects: Number(r.objects ?? 0),
+      done: Number(r.done ?? 0),
+      failed: Number(r.failed ?? 0),
+      missing: Number(r.missing ?? 0),
+      held: Number(r.held ?? 0),
+    }]));
   }
 
   /** A page of jobs, newest first: a walk down the transfers_created index. */

@@ -10,7 +10,7 @@ import { TransferService } from "./service.ts";
 import { fillHub, scaled } from "../../tests/support/hub_scale.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 
-Deno.test("TransferService.summaries() gives list()'s page less each job's tasks, with the same totals", async () => {
+Deno.test("TransferService.summaries() and summary() give list()'s and get()'s jobs less their tasks, same totals", async () => {
   const dir = await Deno.makeTempDir({ prefix: "conduit-summaries-" });
   const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
   try {
@@ -43,6 +43,11 @@ Deno.test("TransferService.summaries() gives list()'s page less each job's tasks
     assert.equal(big.totals.studies, filled.scale.bigJob);
     assert.ok(big.totals.done > 0 && big.totals.objects >= big.totals.done);
     assert.deepEqual(await service.summaries(10, undefined, filled.scale.transfers), []);
+    // One job's (what its progress polls): get() less its tasks.
+    for (const id of [filled.bigJobId, "job-0000000", "job-0000003"]) {
+      assert.deepEqual(await service.summary(id), less([(await service.get(id))!])[0], id);
+    }
+    assert.equal(await service.summary("no-such-job"), undefined);
   } finally {
     await db.close();
     await Deno.remove(dir, { recursive: true });
