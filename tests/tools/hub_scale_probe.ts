@@ -36,7 +36,10 @@ const trpc = (proc: string, input?: unknown) =>
   `${base}/trpc/${proc}${input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`}`;
 
 const CALLS: [string, string][] = [
-  ["dashboard: transfers.list 10", trpc("transfers.list", { limit: 10 })],
+  ["dashboard: summaries 10", trpc("transfers.summaries", { limit: 10 })],
+  ["summaries page 1", trpc("transfers.summaries", { limit: 51 })],
+  ["summaries page 400", trpc("transfers.summaries", { limit: 51, offset: 399 * 50 })],
+  ["transfers.list 10", trpc("transfers.list", { limit: 10 })],
   ["transfers page 1", trpc("transfers.list", { limit: 51 })],
   ["transfers page 400", trpc("transfers.list", { limit: 51, offset: 399 * 50 })],
   ["job of 5000 studies", trpc("transfers.get", { id: values.job })],
