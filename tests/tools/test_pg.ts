@@ -14,6 +14,8 @@ const HUB_TESTS = [
   "hub/sites/registry_test.ts",
   "hub/sites/audited_request_test.ts",
   "hub/transfers/service_test.ts",
+  "hub/transfers/batch_list_test.ts",
+  "hub/transfers/summaries_test.ts",
   "hub/auth/users_test.ts",
   "tests/tunnel/",
   "tests/transfers/",
