@@ -132,7 +132,19 @@ export const queue = sqliteTable("queue", {
   index("queue_due").on(t.destination, t.state, t.nextAttemptAt),
   index("queue_copy").on(t.copyId),
   index("queue_route").on(t.route),
+  // By state: the few rows not done among millions done (start-up recovery, the status summary, the
+  // forwarder's next due time), and done rows by destination and delivery time (pruning, the oldest).
+  index("queue_state").on(t.state, t.destination, t.doneAt),
 ]);
+
+/**
+ * Done queue rows counted by destination, kept by triggers on `queue` (migration 0011): the status the hub
+ * asks every few seconds and each /metrics scrape read them here rather than counting millions of rows.
+ */
+export const queueDoneCounts = sqliteTable("queue_done_counts", {
+  destination: text("destination").primaryKey(),
+  count: integer("count").notNull().default(0),
+});
 
 /**
  * De-identified copies made by a route's (or a transfer's) de-identification stage, one per archived
@@ -192,6 +204,17 @@ export const destinations = sqliteTable("destinations", {
   name: text("name").primaryKey(),
   paused: integer("paused").notNull().default(0),
   updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * The archive's objects (index rows with a file: not removed, path set) and their bytes, one row (id 1) kept
+ * by triggers on `instances` (migration 0011): retention by size reads it at every sweep rather than summing
+ * millions of rows.
+ */
+export const archiveTotals = sqliteTable("archive_totals", {
+  id: integer("id").primaryKey(),
+  objects: integer("objects").notNull().default(0),
+  bytes: integer("bytes").notNull().default(0),
 });
 
 /**

@@ -42,6 +42,12 @@ export type SummaryState = QueueState | "canceled" | "abandoned";
 /** Who discarded dead rows: an operator, or the agent's purge of rows past `queue.keepDeadDays`. */
 export type DiscardedBy = "operator" | "age";
 
+/** Binary order, as SQLite's GROUP BY gave the summary's rows. */
+const byText = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
+
+/** The states but `done`, as an SQL list (`state IN (...)` walks the queue_state index). */
+const NOT_DONE = "'pending', 'in_flight', 'failed', 'committing', 'dead'";
+
 /** Every queue state, in the order of a row's life. */
 export const QUEUE_STATES: readonly QueueState[] = [
   "pending",
@@ -661,9 +667,11 @@ export class Queue {
       where.push("q.destination = ?");
       args.push(f.destination);
     }
+    // Done rows are most of the table: the newest are found walking back from the last id, where the
+    // queue_state index would have every done row sorted first (seconds with millions of them).
     return this.db.statement(
-      `SELECT ${COLUMNS} FROM queue q ${where.length ? "WHERE " + where.join(" AND ") : ""}
-      ORDER BY q.id DESC LIMIT ?`,
+      `SELECT ${COLUMNS} FROM queue q ${f.state === "done" ? "NOT INDEXED" : ""}
+      ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY q.id DESC LIMIT ?`,
     ).all(...args, f.limit ?? 100) as unknown as QueueRow[];
   }
 
@@ -673,17 +681,26 @@ export class Queue {
    * the dead letter's count (and its alert) is what is left for someone to look at.
    */
   summary(now = Date.now()): { destination: string; state: SummaryState; count: number; oldest: number }[] {
-    return (this.db.statement(`SELECT destination, CASE
+    // Rows not done are few and found by state (queue_state); done rows are most of the table (millions at
+    // a busy site that keeps them) and are counted by triggers (queue_done_counts, migration 0011), their
+    // oldest the first delivered, found by the same index: nothing here walks the done rows.
+    const waiting = this.db.statement(`SELECT destination, CASE
         WHEN state = 'dead' AND last_error = '${CANCELED}' THEN 'canceled'
         WHEN state = 'dead' AND last_error = '${ABANDONED}' THEN 'abandoned'
         ELSE state END AS state, count(*) AS count, min(created_at) AS oldest
-      FROM queue GROUP BY 1, 2`).all() as {
+      FROM queue WHERE state IN (${NOT_DONE}) GROUP BY 1, 2`).all() as {
       destination: string;
       state: SummaryState;
       count: number;
       oldest: number;
-    }[])
-      .map((r) => ({ ...r, oldest: now - r.oldest }));
+    }[];
+    const done = this.db.statement(`SELECT d.destination, 'done' AS state, d.count,
+        (SELECT q.created_at FROM queue q WHERE q.state = 'done' AND q.destination = d.destination
+          ORDER BY q.done_at LIMIT 1) AS oldest
+      FROM queue_done_counts d WHERE d.count > 0`).all() as typeof waiting;
+    return [...waiting, ...done]
+      .map((r) => ({ ...r, oldest: now - r.oldest }))
+      .sort((a, b) => byText(a.destination, b.destination) || byText(a.state, b.state));
   }
 
   /**
@@ -693,10 +710,16 @@ export class Queue {
    */
   pruneDone(before: number, limit = 10_000): number {
     return this.db.write(() => {
-      const n = this.db.statement(
-        `DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE state = 'done' AND done_at < ?
-        LIMIT ?)`,
-      ).run(before, limit).changes;
+      // By destination, so that queue_state finds the rows due (and none when none is) without walking the
+      // done rows delivered since.
+      const destinations = this.db.statement("SELECT destination FROM queue_done_counts WHERE count > 0")
+        .all() as { destination: string }[];
+      const prune = this.db.statement(`DELETE FROM queue WHERE id IN (SELECT id FROM queue
+        WHERE state = 'done' AND destination = ? AND done_at < ? LIMIT ?)`);
+      let n = 0;
+      for (const { destination } of destinations) {
+        if (n < limit) n += prune.run(destination, before, limit - n).changes;
+      }
       this.db.statement(`DELETE FROM deid_copies WHERE id IN (SELECT c.id FROM deid_copies c
         WHERE c.removed_at IS NOT NULL AND c.removed_at < ?
           AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.copy_id = c.id) LIMIT ?)`).run(before, limit);

@@ -1,0 +1,182 @@
+/**
+ * The index at a busy site's scale (tests/support/big_index.ts fills it; a year there is 3 million instances
+ * and 6 million done queue rows): what runs at every heartbeat, /metrics scrape, idle forwarder pass,
+ * retention sweep and start finds its rows through an index or a counter, asked of SQLite's planner (the
+ * plans do not depend on the number of rows, so a small fill shows them); the counters the triggers of
+ * migration 0011 keep match a count of the rows after every kind of change; the summary says what the
+ * count over the whole table said.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { Logger } from "@conduit/shared/log";
+import { BIG_ROUTES, fillBigIndex } from "../../tests/support/big_index.ts";
+import type { Archive } from "../archive/archive.ts";
+import { Retention } from "../forward/retention.ts";
+import { reconcileAfterCrash } from "../ingest/recover.ts";
+import { Queue } from "../queue/queue.ts";
+import { ABANDONED, CANCELED } from "../queue/keys.ts";
+import { Database, type Statement } from "./db.ts";
+
+const quiet = new Logger({}, "error", { write: () => {} });
+/** Retention's file removal: the filled index has no files. */
+const noFiles = { remove: () => Promise.resolve() } as unknown as Archive;
+
+async function bigDb(scale = 0.002): Promise<{ db: Database; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "scale-test-" });
+  const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
+  fillBigIndex(db, { scale });
+  return { db, dir };
+}
+
+/** Runs `fn` and returns the query plan of every statement it prepared through `db.statement`. */
+async function plansOf(db: Database, fn: () => unknown): Promise<string[]> {
+  const made: { sql: string; params: unknown[] }[] = [];
+  const original = db.statement.bind(db);
+  db.statement = (sql: string): Statement => {
+    const st = original(sql);
+    const seen = (params: unknown[]) => made.push({ sql, params });
+    return {
+      run: (...p) => (seen(p), st.run(...p)),
+      get: (...p) => (seen(p), st.get(...p)),
+      all: (...p) => (seen(p), st.all(...p)),
+    };
+  };
+  try {
+    await fn();
+  } finally {
+    db.statement = original;
+  }
+  // Explained on the reader connection: an EXPLAIN of a DELETE left on the writer keeps its next commit from
+  // completing (libsql: "SQL statements in progress").
+  const plans: string[] = [];
+  for (const { sql, params } of made) {
+    const rows = await db.query<{ detail: string }>(
+      `EXPLAIN QUERY PLAN ${sql}`,
+      params as (string | number)[],
+    );
+    plans.push(rows.map((r) => r.detail).join("\n"));
+  }
+  return plans;
+}
+
+/** A whole-table walk of the queue or the instances (a SEARCH, or a SCAN of a small table, is fine). */
+const FULL_SCAN = /^SCAN (queue|q|instances|i)\b/m;
+
+Deno.test("the queue's and retention's frequent queries use an index or a counter, never walk every row", async () => {
+  const { db, dir } = await bigDb();
+  const queue = new Queue(db);
+  const now = Date.now();
+  const cases: [what: string, fn: () => unknown, uses: RegExp][] = [
+    ["summary (heartbeat, /metrics)", () => queue.summary(now), /queue_state \(state=\?\)/],
+    ["nextDue (an idle forwarder, every second)", () => queue.nextDue(), /queue_state/],
+    ["waitingDestinations (start)", () => queue.waitingDestinations(), /queue_state/],
+    [
+      "dueCommitmentDestinations (commitment sweep)",
+      () => queue.dueCommitmentDestinations(now),
+      /queue_state/,
+    ],
+    ["recover (start)", () => queue.recover(now), /queue_state \(state=\?\)/],
+    [
+      "pruneDone (start, hourly)",
+      () => queue.pruneDone(0),
+      /queue_state \(state=\? AND destination=\? AND done_at<\?\)/,
+    ],
+    ["list of dead rows", () => queue.list({ state: "dead" }), /queue_state \(state=\?\)/],
+    [
+      "retention by size",
+      () => new Retention(db, noFiles, { maxBytes: 1e18 }, quiet).sweep(now),
+      /archive_totals/,
+    ],
+    [
+      "start after a crash (newest object)",
+      () => reconcileAfterCrash(db, { list: async function* () {} } as unknown as Archive, dir),
+      /instances_live_received/,
+    ],
+  ];
+  try {
+    for (const [what, fn, uses] of cases) {
+      const plans = await plansOf(db, fn);
+      assert.ok(plans.length > 0, what);
+      for (const plan of plans) assert.doesNotMatch(plan, FULL_SCAN, `${what}:\n${plan}`);
+      assert.match(plans.join("\n"), uses, `${what}:\n${plans.join("\n---\n")}`);
+    }
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** What the summary counted over the whole queue before migration 0011, sorted as it sorts. */
+function countedSummary(db: Database, now: number) {
+  return (db.statement(`SELECT destination, CASE
+      WHEN state = 'dead' AND last_error = '${CANCELED}' THEN 'canceled'
+      WHEN state = 'dead' AND last_error = '${ABANDONED}' THEN 'abandoned'
+      ELSE state END AS state, count(*) AS count, min(created_at) AS oldest
+    FROM queue GROUP BY 1, 2 ORDER BY 1, 2`).all() as {
+    destination: string;
+    state: string;
+    count: number;
+    oldest: number;
+  }[])
+    .map((r) => ({ ...r, oldest: now - r.oldest }));
+}
+
+/** The counters the triggers keep, and the same counted over the rows. */
+function counters(db: Database) {
+  const kept = db.statement("SELECT destination, count FROM queue_done_counts WHERE count <> 0 ORDER BY 1")
+    .all();
+  const counted = db.statement(
+    "SELECT destination, count(*) AS count FROM queue WHERE state = 'done' GROUP BY 1 ORDER BY 1",
+  ).all();
+  const totals = db.statement("SELECT objects, bytes FROM archive_totals").all();
+  const summed = db.statement(`SELECT count(*) AS objects, coalesce(sum(file_size), 0) AS bytes FROM instances
+    WHERE removed_at IS NULL AND path <> ''`).all();
+  return { kept: { done: kept, archive: totals }, counted: { done: counted, archive: summed } };
+}
+
+Deno.test("the summary and the counters of migration 0011 follow every change to the queue and the archive", async () => {
+  const { db, dir } = await bigDb();
+  const queue = new Queue(db);
+  try {
+    const check = (step: string) => {
+      const { kept, counted } = counters(db);
+      assert.deepEqual(kept, counted, step);
+      const now = Date.now();
+      assert.deepEqual(queue.summary(now), countedSummary(db, now), step);
+    };
+    check("filled");
+    const [pacs, research] = BIG_ROUTES;
+    // Waiting rows claimed, delivered, failed; a route canceled; rows abandoned and replayed.
+    const claimed = queue.claim(pacs.destination, 3);
+    assert.equal(claimed.length, 3);
+    queue.markDone(claimed[0].id);
+    queue.markFailed(claimed[1].id, { status: 0xa700, error: "out of resources", dead: true, next: 0 });
+    check("claimed, done, dead");
+    queue.abandon({ destination: research.destination });
+    queue.cancelRoute(pacs.route);
+    check("abandoned, canceled");
+    queue.replay({ destination: pacs.destination });
+    check("replayed");
+    // An object received again: its done rows are queued again (done count down).
+    const [sop] = db.statement("SELECT sop_instance_uid FROM queue WHERE state = 'done' LIMIT 1").all();
+    db.write(() => queue.addInTransaction(String(sop.sop_instance_uid), BIG_ROUTES));
+    check("resent");
+    // A row moved to another destination by hand, and done rows pruned.
+    db.write(() => db.statement("UPDATE queue SET destination = 'elsewhere' WHERE id = 7").run());
+    assert.ok(queue.pruneDone(Date.now() - 200 * 86_400_000, 500) > 0);
+    check("moved, pruned");
+    assert.ok(queue.pruneDone(Date.now() + 86_400_000, 1_000_000) > 0);
+    check("every done row pruned");
+
+    // Objects tombstoned by retention, one replaced (new path and size), one erased.
+    assert.ok(await new Retention(db, noFiles, { afterDays: 300 }, quiet).sweep(Date.now(), 100) > 0);
+    db.write(() => {
+      db.statement("UPDATE instances SET path = 'archive/new.dcm', file_size = 7 WHERE rowid = 300").run();
+      db.statement("DELETE FROM instances WHERE rowid IN (301, 1)").run();
+    });
+    check("tombstoned, replaced, erased");
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
