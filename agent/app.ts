@@ -7,7 +7,6 @@ import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
 import { listenHint } from "@conduit/shared/listen";
 import { RestartNotices } from "@conduit/shared/config-diff";
 import * as path from "node:path";
-import { sql } from "drizzle-orm";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { logCertificateExpiries, watchCertificateExpiries } from "@conduit/shared/tls";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
@@ -22,6 +21,7 @@ import { Intake } from "./ingest/intake.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { HashBackfill } from "./ingest/backfill.ts";
 import { Database } from "./index/db.ts";
+import { archiveTotals } from "./index/totals.ts";
 import { lazyQueryHandler } from "./query/lazy.ts";
 import { IndexRetrieveHandler } from "./retrieve/locate.ts";
 import { announceImplementation } from "./dimse/identity.ts";
@@ -355,12 +355,7 @@ async function startLocked(
   const app = httpApp({
     version: VERSION,
     startedAt: Date.now(),
-    archiveSize: async () => {
-      const [row] = await db.read.all<{ n: number }>(
-        sql`SELECT coalesce(sum(file_size), 0) AS n FROM instances WHERE removed_at IS NULL`,
-      );
-      return Number(row?.n ?? 0);
-    },
+    archiveSize: async () => (await archiveTotals(db)).bytes,
     databaseOk,
     freeBytes: () => archive.freeBytes(),
     minFreeBytes,

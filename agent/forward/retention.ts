@@ -12,6 +12,7 @@ import type { Logger } from "@conduit/shared/log";
 import type { Database } from "../index/db.ts";
 import { type Archive, datasetHash } from "../archive/archive.ts";
 import { NOT_HASHED } from "../index/instances.ts";
+import { archiveTotals } from "../index/totals.ts";
 
 export interface RetentionPolicy {
   /** Remove an object this long after its last route was done (only objects a route took). */
@@ -103,7 +104,7 @@ export class Retention {
       removed += await this.#remove(this.#oldest(limit, now - afterDays * 86_400_000), now, "age");
     }
     if (maxBytes !== undefined) {
-      const held = this.#archiveBytes();
+      const held = (await archiveTotals(this.db)).bytes;
       if (held > maxBytes) {
         // The oldest objects until the archive is back under its low-water mark (at most `limit` a sweep).
         const due: Due[] = [];
@@ -126,17 +127,6 @@ export class Retention {
       WHERE i.removed_at IS NULL AND i.path <> '' AND i.received_at <= ? AND ${SETTLED}
       ORDER BY i.received_at, i.rowid LIMIT ?`,
     ).all(before, limit) as unknown as Due[];
-  }
-
-  /**
-   * The bytes of the objects archived (not removed), kept by triggers on `instances` (migration 0011): a
-   * sweep every few seconds summed millions of rows before (half a second at 3 million).
-   */
-  #archiveBytes(): number {
-    const row = this.db.statement("SELECT bytes FROM archive_totals WHERE id = 1").get() as
-      | { bytes: number }
-      | undefined;
-    return Number(row?.bytes ?? 0);
   }
 
   async #remove(due: Due[], now: number, rule: "forwarded" | "age" | "size"): Promise<number> {

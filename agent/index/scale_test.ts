@@ -16,6 +16,7 @@ import { reconcileAfterCrash } from "../ingest/recover.ts";
 import { Queue } from "../queue/queue.ts";
 import { ABANDONED, CANCELED } from "../queue/keys.ts";
 import { Database, type Statement } from "./db.ts";
+import { archiveTotals } from "./totals.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
 /** Retention's file removal: the filled index has no files. */
@@ -28,10 +29,11 @@ async function bigDb(scale = 0.002): Promise<{ db: Database; dir: string }> {
   return { db, dir };
 }
 
-/** Runs `fn` and returns the query plan of every statement it prepared through `db.statement`. */
+/** Runs `fn` and returns the query plan of every statement it ran through `db.statement` or `db.query`. */
 async function plansOf(db: Database, fn: () => unknown): Promise<string[]> {
   const made: { sql: string; params: unknown[] }[] = [];
   const original = db.statement.bind(db);
+  const query = db.query.bind(db);
   db.statement = (sql: string): Statement => {
     const st = original(sql);
     const seen = (params: unknown[]) => made.push({ sql, params });
@@ -41,16 +43,20 @@ async function plansOf(db: Database, fn: () => unknown): Promise<string[]> {
       all: (...p) => (seen(p), st.all(...p)),
     };
   };
+  db.query = <T>(sql: string, args: (string | number | null)[] = []) => (
+    made.push({ sql, params: args }), query<T>(sql, args)
+  );
   try {
     await fn();
   } finally {
     db.statement = original;
+    db.query = query;
   }
   // Explained on the reader connection: an EXPLAIN of a DELETE left on the writer keeps its next commit from
   // completing (libsql: "SQL statements in progress").
   const plans: string[] = [];
   for (const { sql, params } of made) {
-    const rows = await db.query<{ detail: string }>(
+    const rows = await query<{ detail: string }>(
       `EXPLAIN QUERY PLAN ${sql}`,
       params as (string | number)[],
     );
@@ -87,6 +93,7 @@ Deno.test("the queue's and retention's frequent queries use an index or a counte
       () => new Retention(db, noFiles, { maxBytes: 1e18 }, quiet).sweep(now),
       /archive_totals/,
     ],
+    ["/healthz (archive size)", () => archiveTotals(db), /archive_totals/],
     [
       "start after a crash (newest object)",
       () => reconcileAfterCrash(db, { list: async function* () {} } as unknown as Archive, dir),
