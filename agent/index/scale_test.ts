@@ -187,3 +187,37 @@ Deno.test("the summary and the counters of migration 0011 follow every change to
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an index of the schema before migration 0011, rows and all, gets counters that match its rows", async () => {
+  const { db, dir } = await bigDb();
+  const file = path.join(dir, "agent.db");
+  try {
+    // Back to the schema of 0010 (what an agent of before left), its rows kept; some delivered since.
+    new Queue(db).markDone(new Queue(db).claim(BIG_ROUTES[0].destination, 2).map((r) => r.id));
+    db.write(() => {
+      for (const t of ["queue_done_insert", "queue_done_delete", "queue_done_update"]) {
+        db.statement(`DROP TRIGGER ${t}`).run();
+      }
+      for (const t of ["archive_totals_insert", "archive_totals_delete", "archive_totals_update"]) {
+        db.statement(`DROP TRIGGER ${t}`).run();
+      }
+      db.statement("DROP TABLE queue_done_counts").run();
+      db.statement("DROP TABLE archive_totals").run();
+      db.statement("DROP INDEX queue_state").run();
+      db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = (SELECT max(created_at)
+        FROM "__drizzle_migrations")`).run();
+      db.statement("UPDATE instances SET removed_at = 1, path = '' WHERE rowid <= 50").run();
+    });
+  } finally {
+    db.close();
+  }
+  const upgraded = await Database.open(file, { durable: false });
+  try {
+    const { kept, counted } = counters(upgraded);
+    assert.equal(kept.done.length, 2);
+    assert.deepEqual(kept, counted);
+  } finally {
+    upgraded.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
