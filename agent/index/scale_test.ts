@@ -15,7 +15,8 @@ import { Retention } from "../forward/retention.ts";
 import { reconcileAfterCrash } from "../ingest/recover.ts";
 import { Queue } from "../queue/queue.ts";
 import { ABANDONED, CANCELED } from "../queue/keys.ts";
-import { Database, type Statement } from "./db.ts";
+import { plansOf } from "../../tests/support/query_plans.ts";
+import { Database } from "./db.ts";
 import { archiveTotals } from "./totals.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
@@ -27,42 +28,6 @@ async function bigDb(scale = 0.002): Promise<{ db: Database; dir: string }> {
   const db = await Database.open(path.join(dir, "agent.db"), { durable: false });
   fillBigIndex(db, { scale });
   return { db, dir };
-}
-
-/** Runs `fn` and returns the query plan of every statement it ran through `db.statement` or `db.query`. */
-async function plansOf(db: Database, fn: () => unknown): Promise<string[]> {
-  const made: { sql: string; params: unknown[] }[] = [];
-  const original = db.statement.bind(db);
-  const query = db.query.bind(db);
-  db.statement = (sql: string): Statement => {
-    const st = original(sql);
-    const seen = (params: unknown[]) => made.push({ sql, params });
-    return {
-      run: (...p) => (seen(p), st.run(...p)),
-      get: (...p) => (seen(p), st.get(...p)),
-      all: (...p) => (seen(p), st.all(...p)),
-    };
-  };
-  db.query = <T>(sql: string, args: (string | number | null)[] = []) => (
-    made.push({ sql, params: args }), query<T>(sql, args)
-  );
-  try {
-    await fn();
-  } finally {
-    db.statement = original;
-    db.query = query;
-  }
-  // Explained on the reader connection: an EXPLAIN of a DELETE left on the writer keeps its next commit from
-  // completing (libsql: "SQL statements in progress").
-  const plans: string[] = [];
-  for (const { sql, params } of made) {
-    const rows = await query<{ detail: string }>(
-      `EXPLAIN QUERY PLAN ${sql}`,
-      params as (string | number)[],
-    );
-    plans.push(rows.map((r) => r.detail).join("\n"));
-  }
-  return plans;
 }
 
 /** A whole-table walk of the queue or the instances (a SEARCH, or a SCAN of a small table, is fine). */
@@ -102,7 +67,7 @@ Deno.test("the queue's and retention's frequent queries use an index or a counte
   ];
   try {
     for (const [what, fn, uses] of cases) {
-      const plans = await plansOf(db, fn);
+      const plans = (await plansOf(db, fn)).map((s) => s.plan);
       assert.ok(plans.length > 0, what);
       for (const plan of plans) assert.doesNotMatch(plan, FULL_SCAN, `${what}:\n${plan}`);
       assert.match(plans.join("\n"), uses, `${what}:\n${plans.join("\n---\n")}`);
