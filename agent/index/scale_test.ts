@@ -9,14 +9,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
-import { BIG_ROUTES, fillBigIndex } from "../../tests/support/big_index.ts";
+import { BIG_ROUTES, bigStudy, fillBigIndex } from "../../tests/support/big_index.ts";
 import type { Archive } from "../archive/archive.ts";
 import { Retention } from "../forward/retention.ts";
 import { reconcileAfterCrash } from "../ingest/recover.ts";
+import { IndexQueryHandler } from "../query/find.ts";
 import { Queue } from "../queue/queue.ts";
 import { ABANDONED, CANCELED } from "../queue/keys.ts";
 import { plansOf } from "../../tests/support/query_plans.ts";
-import { Database } from "./db.ts";
+import { Database, migrationTag } from "./db.ts";
 import { archiveTotals } from "./totals.ts";
 
 const quiet = new Logger({}, "error", { write: () => {} });
@@ -157,7 +158,8 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
   const { db, dir } = await bigDb();
   const file = path.join(dir, "agent.db");
   try {
-    // Back to the schema of 0010 (what an agent of before left), its rows kept; some delivered since.
+    // Back to the schema of 0010 (what an agent of before left: what 0011 and 0012 made undone), its rows
+    // kept; some delivered since.
     new Queue(db).markDone(new Queue(db).claim(BIG_ROUTES[0].destination, 2).map((r) => r.id));
     db.write(() => {
       for (const t of ["queue_done_insert", "queue_done_delete", "queue_done_update"]) {
@@ -169,8 +171,12 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
       db.statement("DROP TABLE queue_done_counts").run();
       db.statement("DROP TABLE archive_totals").run();
       db.statement("DROP INDEX queue_state").run();
-      db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = (SELECT max(created_at)
-        FROM "__drizzle_migrations")`).run();
+      db.statement("DROP INDEX patients_name_folded").run();
+      for (const { at } of db.statement(`SELECT created_at AS at FROM "__drizzle_migrations"`).all()) {
+        if (migrationTag(Number(at))! >= "0011") {
+          db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = ?`).run(at);
+        }
+      }
       db.statement("UPDATE instances SET removed_at = 1, path = '' WHERE rowid <= 50").run();
     });
   } finally {
@@ -183,6 +189,71 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
     assert.deepEqual(kept, counted);
   } finally {
     upgraded.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Every match of a C-FIND at `level` in the index, and the plans of the pages it read. */
+async function cFind(db: Database, level: string, keys: Record<string, string>, maxResults = 10_000) {
+  const finder = new IndexQueryHandler(db, { aet: "TEST", maxResults });
+  const model = level === "PATIENT" ? "patient" : "study";
+  const matches: Record<string, unknown>[] = [];
+  const plans = await plansOf(db, async () => {
+    const identifier = { QueryRetrieveLevel: level, ...keys };
+    for await (const m of finder.find(model, identifier, new AbortController().signal)) matches.push(m);
+  });
+  return { matches, plans: plans.map((p) => p.plan) };
+}
+
+Deno.test("C-FIND by PatientName, whole or a prefix, is a range of the folded-name index, not a walk of the studies", async () => {
+  const scale = 0.002;
+  const { db, dir } = await bigDb(scale);
+  // What matches, from the generator's names: `*` any run, `?` one character, A-Z without regard to case,
+  // trailing empty components ignored.
+  const all = Array.from({ length: Math.round(300_000 * scale) }, (_, s) => bigStudy(s));
+  const expected = (level: string, pattern: string) => {
+    const body = pattern.toUpperCase().replace(/\^+$/, "").replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/[*?]/g, (c) => c === "*" ? ".*" : ".");
+    const re = new RegExp(`^${body}\\^*$`);
+    const hits = all.filter((st) => re.test(st.patientName));
+    return level === "PATIENT" ? new Set(hits.map((h) => h.patientId)).size : hits.length;
+  };
+  const { patientName } = bigStudy(40);
+  const surname = patientName.split("^")[0];
+  try {
+    for (
+      const [level, name] of [
+        ["STUDY", patientName],
+        ["STUDY", `${patientName}^^`],
+        ["STUDY", patientName.toLowerCase()],
+        ["STUDY", `${surname}*`],
+        ["STUDY", `${surname.slice(0, 3)}?${surname.slice(4)}^*`],
+        ["PATIENT", `${surname}*`],
+      ] as const
+    ) {
+      const { matches, plans } = await cFind(db, level, { PatientName: name, PatientID: "" });
+      const what = `${level} ${name}:\n${plans.join("\n---\n")}`;
+      assert.ok(expected(level, name) >= 1, what);
+      assert.equal(matches.length, expected(level, name), what);
+      assert.match(plans.join("\n"), /patients_name_folded/, what);
+      assert.doesNotMatch(plans.join("\n"), /^SCAN (st|p)\b/m, what);
+    }
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a long C-FIND answer is read in pages that grow, not 500 at a time", async () => {
+  const { db, dir } = await bigDb(0.01);
+  try {
+    const { matches, plans } = await cFind(db, "STUDY", { StudyDate: "", StudyInstanceUID: "" });
+    assert.equal(matches.length, 3000);
+    // 500, 1000, 2000 (the last short): three reads, where pages of 500 took seven.
+    assert.equal(plans.length, 3);
+    assert.equal(new Set(matches.map((m) => m.StudyInstanceUID)).size, 3000, "each study once");
+  } finally {
+    db.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

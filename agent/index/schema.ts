@@ -18,6 +18,9 @@ export const patients = sqliteTable("patients", {
 }, (t) => [
   uniqueIndex("patients_identity").on(t.patientId, t.issuerOfPatientId),
   index("patients_name").on(t.patientName),
+  // C-FIND and QIDO match a name by its alphabetic group folded to lower case (query/matching.ts): by this
+  // expression, exactly as written there, a name or a prefix (`SMITH*`) is a range of this index.
+  index("patients_name_folded").on(sql`lower(substr(patient_name, 1, instr(patient_name || '=', '=') - 1))`),
 ]);
 
 export const studies = sqliteTable("studies", {

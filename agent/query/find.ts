@@ -11,6 +11,8 @@ import { ATTRIBUTE_BY_KEYWORD, type Level, levelRank, UNIQUE_KEYS } from "./attr
 import { identifierText, matchCondition } from "./matching.ts";
 
 const PAGE = 500;
+/** Pages grow up to this many times the first. */
+const MAX_PAGE_GROWTH = 8;
 const LEVELS = new Set(["PATIENT", "STUDY", "SERIES", "IMAGE"]);
 /** Keys that are part of the identifier's frame, not of matching. */
 const FRAME_KEYS = new Set(["QueryRetrieveLevel", "SpecificCharacterSet", "RetrieveAETitle", "_vrMap"]);
@@ -63,10 +65,15 @@ async function* queryIndex(
   // Instances removed by retention are tombstones: known to the index, no longer held or listed.
   if (level === "IMAGE") conditions.push(sql.raw("i.removed_at IS NULL"));
   const where = conditions.length ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``;
-  const pageSize = options.pageSize ?? PAGE;
+  let pageSize = options.pageSize ?? PAGE;
+  const largest = pageSize * MAX_PAGE_GROWTH;
   let offset = options.offset ?? 0;
   let left = options.limit ?? Number.MAX_SAFE_INTEGER;
-  while (left > 0) {
+  for (let first = true; left > 0; first = false) {
+    // Each page is the query again: one whose plan sorts its matches (a name's patients, then their studies
+    // by date) sorts them all again for every page. Pages after the first double, so that a long answer
+    // costs a few sorts rather than one per 500 matches (10 000 matches of `S*` at 300 000 studies: 1.5 s).
+    if (!first) pageSize = Math.min(pageSize * 2, largest);
     const take = Math.min(pageSize, left);
     const rows = await db.read.all<Record<string, unknown>>(
       sql`SELECT ${

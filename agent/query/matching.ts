@@ -35,6 +35,18 @@ function globPattern(v: string): string {
   return v.replace(/[[\]]/g, (c) => `[${c}]`);
 }
 
+/**
+ * `expr` within the values that begin with `prefix` (SQLite compares text byte by byte, UTF-8 in code point
+ * order): undefined without a prefix, or when its last character has no next one.
+ */
+function prefixRange(expr: SQL, prefix: string): SQL | undefined {
+  const chars = Array.from(prefix);
+  const last = chars.pop()?.codePointAt(0);
+  if (last === undefined || last >= 0x10ffff || (last >= 0xd7ff && last <= 0xdfff)) return undefined;
+  const after = chars.join("") + String.fromCodePoint(last + 1);
+  return sql`${expr} >= ${prefix} AND ${expr} < ${after}`;
+}
+
 /** A condition on `column` for a matching key value; undefined when the key matches everything. */
 export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL | undefined {
   const value = raw.trim();
@@ -55,10 +67,16 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
       // outside ASCII (Ä, Л, Δ) could never match, not even as stored.
       const alpha = asciiLower(value.split("=")[0]);
       // ... matched against the stored name's alphabetic group: Yamada^Tarou=山田^太郎 is Yamada^Tarou.
+      // (The expression of the patients_name_folded index, so that both forms below are a range of it.)
       const stored = sql`lower(substr(${column}, 1, instr(${column} || '=', '=') - 1))`;
-      if (hasWildcard(alpha)) return sql`${stored} GLOB ${globPattern(alpha)}`;
+      if (hasWildcard(alpha)) {
+        const glob = sql`${stored} GLOB ${globPattern(alpha)}`;
+        const range = prefixRange(stored, alpha.slice(0, alpha.search(/[*?]/)));
+        return range ? sql`(${range} AND ${glob})` : glob;
+      }
+      // The name, or the name and empty trailing components ('^' sorts just before '_').
       const bare = alpha.replace(/\^+$/, "");
-      return sql`(${stored} = ${bare} OR rtrim(${stored}, '^') = ${bare})`;
+      return sql`(${stored} >= ${bare} AND ${stored} < ${bare + "_"} AND rtrim(${stored}, '^') = ${bare})`;
     }
     case "list": {
       // Value in a backslash-separated list column (ModalitiesInStudy): any of the asked values.
