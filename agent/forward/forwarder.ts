@@ -342,14 +342,13 @@ export class Forwarder {
         // Reachable, but it takes none of these SOP classes in these syntaxes: that will not change
         // by itself (0x0122, permanent unless configured otherwise).
         log.warn("destination accepts none of the SOP classes offered", { rows: rows.length });
-        for (const row of rows) {
-          this.#failed(row, Status.SopClassNotSupported, (err as Error).message, destination);
-        }
+        this.#failedAll(rows, Status.SopClassNotSupported, (err as Error).message, destination);
         return;
       }
-      // The destination is down or refuses us: every row waits, each by its own backoff.
+      // The destination is down or refuses us: every row waits, each by its own backoff, all recorded in
+      // one synced write (one flush per attempt, not one per row, while the node is down).
       log.warn("cannot open an association", { reason: (err as Error).message, rows: rows.length });
-      for (const row of rows) this.#failed(row, null, (err as Error).message, destination);
+      this.#failedAll(rows, null, (err as Error).message, destination);
       return;
     }
     // Up to the window the node granted (1 without one) C-STOREs are outstanding at once; they go out
@@ -485,12 +484,31 @@ export class Forwarder {
     destination: string,
     permanentFailure = false,
   ): void {
+    this.#failedAll([row], status, error, destination, permanentFailure);
+  }
+
+  /**
+   * Records one failure for every row in `rows` (an association that did not open fails its whole batch):
+   * each row by the policy's outcome for its own attempts, all in one synced transaction.
+   */
+  #failedAll(
+    rows: ClaimedRow[],
+    status: number | null,
+    error: string,
+    destination: string,
+    permanentFailure = false,
+  ): void {
     const q = this.config.queue;
-    const attempt = row.attempts + 1;
     const permanent = (permanentFailure || classify(status) === "permanent") && !q.retryPermanent;
-    const dead = permanent || attempt >= q.maxAttempts;
-    const next = Date.now() + backoffMs(attempt, q.backoffBaseSeconds * 1000, q.backoffCapSeconds * 1000);
-    this.queue.markFailed(row.id, { status, error, dead, next });
-    this.onEvent({ type: "attempt", destination, status, outcome: dead ? "dead" : "failed" });
+    const failures = rows.map((row) => {
+      const attempt = row.attempts + 1;
+      const dead = permanent || attempt >= q.maxAttempts;
+      const next = Date.now() + backoffMs(attempt, q.backoffBaseSeconds * 1000, q.backoffCapSeconds * 1000);
+      return { id: row.id, outcome: { status, error, dead, next } };
+    });
+    this.queue.markFailedMany(failures);
+    for (const f of failures) {
+      this.onEvent({ type: "attempt", destination, status, outcome: f.outcome.dead ? "dead" : "failed" });
+    }
   }
 }

@@ -104,6 +104,14 @@ export class Database {
   #pending: () => Promise<void> = () => Promise.resolve();
   /** The write-ahead log's fsync for `syncLog` (durable databases only). */
   readonly #logSync: SharedSync | undefined;
+  /** Inside `writeUnsynced`: the transaction commits without a flush. */
+  #unsynced = false;
+  /**
+   * Write transactions committed since open: `synced` flushed the disk at their commit (synchronous=FULL),
+   * `unsynced` did not (`writeUnsynced`, or a database opened with `durable: false`). Savepoints inside a
+   * transaction are not counted. For tests and diagnostics: what a path costs the disk.
+   */
+  readonly commits = { synced: 0, unsynced: 0 };
 
   private constructor(reader: Connection, writer: Connection, durable: boolean, path: string) {
     this.#reader = reader;
@@ -175,7 +183,10 @@ export class Database {
     if (this.#depth === 0) {
       this.#depth++;
       try {
-        return this.#writer.transaction(fn)();
+        const result = this.#writer.transaction(fn)();
+        if (this.#durable && !this.#unsynced) this.commits.synced++;
+        else this.commits.unsynced++;
+        return result;
       } finally {
         this.#depth--;
       }
@@ -206,9 +217,11 @@ export class Database {
   writeUnsynced<T>(fn: () => T): T {
     if (!this.#durable || this.#depth > 0) return this.write(fn);
     this.statement("PRAGMA synchronous = NORMAL").run();
+    this.#unsynced = true;
     try {
       return this.write(fn);
     } finally {
+      this.#unsynced = false;
       this.statement("PRAGMA synchronous = FULL").run();
     }
   }

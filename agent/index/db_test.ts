@@ -60,6 +60,8 @@ Deno.test("writeUnsynced commits without a flush and leaves the connection synce
     const ids = db.statement("SELECT patient_id AS id FROM patients ORDER BY patient_id").all()
       .map((r) => (r as { id: string }).id);
     assert.deepEqual(ids, ["nested", "unsynced"]);
+    // What each cost the disk: the nested one is part of its synced write, the rolled back one is no commit.
+    assert.deepEqual(db.commits, { synced: 1, unsynced: 1 });
   } finally {
     db.close();
     await Deno.remove(dir, { recursive: true });

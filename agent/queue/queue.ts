@@ -42,6 +42,14 @@ export type SummaryState = QueueState | "canceled" | "abandoned";
 /** Who discarded dead rows: an operator, or the agent's purge of rows past `queue.keepDeadDays`. */
 export type DiscardedBy = "operator" | "age";
 
+/** A failed attempt's result for one row: `failed` and due at `next`, or `dead` (agent/queue/policy.ts decides). */
+export interface FailedOutcome {
+  status: number | null;
+  error: string;
+  dead: boolean;
+  next: number;
+}
+
 /** Binary order, as SQLite's GROUP BY gave the summary's rows. */
 const byText = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
 
@@ -522,25 +530,34 @@ export class Queue {
   }
 
   /** Records a failed attempt: `failed` and due at `next`, or `dead`. */
-  markFailed(
-    id: number,
-    outcome: { status: number | null; error: string; dead: boolean; next: number },
-    now = Date.now(),
-  ) {
-    this.db.write(() =>
-      // A row whose route was canceled while it was in flight is not tried again.
-      this.db.statement(`UPDATE queue SET
-        state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE ? END, attempts = attempts + 1,
-        last_status = ?, last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END,
-        next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'`).run(
-        outcome.dead ? "dead" : "failed",
-        outcome.status,
-        outcome.error.slice(0, 500),
-        outcome.next,
-        now,
-        id,
-      )
-    );
+  markFailed(id: number, outcome: FailedOutcome, now = Date.now()): void {
+    this.markFailedMany([{ id, outcome }], now);
+  }
+
+  /**
+   * Records failed attempts of several rows in one synced transaction, each with its own outcome (the
+   * rows of an association that could not be opened: one flush, not one per row, while a node is down).
+   * Each row changes as {@link markFailed} would change it; all of them or none are committed.
+   */
+  markFailedMany(failures: { id: number; outcome: FailedOutcome }[], now = Date.now()): void {
+    if (failures.length === 0) return;
+    // A row whose route was canceled while it was in flight is not tried again.
+    const st = this.db.statement(`UPDATE queue SET
+      state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE ? END, attempts = attempts + 1,
+      last_status = ?, last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END,
+      next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'`);
+    this.db.write(() => {
+      for (const { id, outcome } of failures) {
+        st.run(
+          outcome.dead ? "dead" : "failed",
+          outcome.status,
+          outcome.error.slice(0, 500),
+          outcome.next,
+          now,
+          id,
+        );
+      }
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { generateStudies } from "@conduit/shared/testing";
 import { indexedDatabase } from "../index/testing.ts";
 import { hubRow, Queue } from "./queue.ts";
+import { CANCELED } from "./keys.ts";
 
 /** A real libsql file with three indexed objects, each queued for destination "a". */
 async function queued() {
@@ -276,5 +277,38 @@ Deno.test("Queue.cancelRoute(): a row awaiting commitment finishes it, and is no
     assert.equal(byId.get(rows[2].id)!.state, "dead", "failed: not stored again");
   } finally {
     db.close();
+  }
+});
+
+Deno.test("Queue.markFailedMany() leaves every row as markFailed() one by one would, in one synced commit", async () => {
+  const one = await queued();
+  const many = await queued();
+  try {
+    const outcomes = [
+      { status: null, error: "x".repeat(600), dead: false, next: 8000 },
+      { status: 0x0122, error: "no context", dead: true, next: 9000 },
+      { status: null, error: "refused", dead: false, next: 9000 },
+    ];
+    const failures = [];
+    for (const { db, queue } of [one, many]) {
+      const [a, b, c] = queue.claim("a", 3, 2000);
+      // The third row's route is canceled while it is claimed (cancelRoute marks its rows in flight so).
+      db.write(() => db.statement(`UPDATE queue SET last_error = '${CANCELED}' WHERE id = ?`).run(c.id));
+      failures.push([a, b, c].map((r, i) => ({ id: r.id, outcome: outcomes[i] })));
+    }
+    for (const f of failures[0]) one.queue.markFailed(f.id, f.outcome, 3000);
+    const before = many.db.commits.synced;
+    many.queue.markFailedMany(failures[1], 3000);
+    assert.equal(many.db.commits.synced - before, 1);
+    const strip = (rows: { id: number }[]) => rows.map((r) => ({ ...r, id: 0 }));
+    assert.deepEqual(strip(many.queue.list()), strip(one.queue.list()));
+    const states = many.queue.list().map((r) => [r.state, r.attempts, r.lastError.length]);
+    assert.deepEqual(
+      states.sort(),
+      [["dead", 1, CANCELED.length], ["dead", 1, 10], ["failed", 1, 500]].sort(),
+    );
+  } finally {
+    one.db.close();
+    many.db.close();
   }
 });
