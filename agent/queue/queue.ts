@@ -133,6 +133,12 @@ const COLUMNS = `q.id, q.sop_instance_uid AS sopInstanceUid, q.route, q.destinat
   q.next_attempt_at AS nextAttemptAt, q.last_status AS lastStatus, q.last_error AS lastError,
   q.created_at AS createdAt, q.updated_at AS updatedAt, q.done_at AS doneAt, q.copy_id AS copyId`;
 
+/**
+ * Row ids bound in one statement: an operator's list is split into statements of at most so many (SQLite takes
+ * at most 32 766 host parameters in one; a longer list was an error, "too many SQL variables").
+ */
+export const IDS_PER_STATEMENT = 1000;
+
 /** The WHERE clause (and its arguments) of `conditions` narrowed to a destination and/or row ids. */
 function selection(
   conditions: string[],
@@ -599,11 +605,29 @@ export class Queue {
    * from the configuration, or a destination retired. Returns how many.
    */
   abandon(f: { destination?: string; ids?: number[] }, now = Date.now()): number {
-    const { where, args } = selection(["state IN ('pending', 'failed')"], [], f);
-    return this.db.write(() =>
-      this.db.statement(`UPDATE queue SET state = 'dead', last_error = ?, updated_at = ? WHERE ${where}`)
-        .run(ABANDONED, now, ...args).changes
-    );
+    return this.#byIds(f, (part) => {
+      const { where, args } = selection(["state IN ('pending', 'failed')"], [], part);
+      return this.db.statement(
+        `UPDATE queue SET state = 'dead', last_error = ?, updated_at = ? WHERE ${where}`,
+      )
+        .run(ABANDONED, now, ...args).changes;
+    });
+  }
+
+  /**
+   * Runs `change` in one transaction on the rows `f` names, its ids (duplicates dropped) split into statements
+   * of at most {@link IDS_PER_STATEMENT}; returns the rows changed in all. All of them change, or none.
+   */
+  #byIds<F extends { ids?: number[] }>(f: F, change: (part: F) => number): number {
+    if (!f.ids?.length) return this.db.write(() => change(f));
+    const ids = [...new Set(f.ids)];
+    return this.db.write(() => {
+      let n = 0;
+      for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
+        n += change({ ...f, ids: ids.slice(i, i + IDS_PER_STATEMENT) });
+      }
+      return n;
+    });
   }
 
   /**
@@ -620,10 +644,12 @@ export class Queue {
     if (!f.destination && !f.ids?.length && f.deadBefore === undefined && !f.all) {
       throw new Error("discard needs a destination, ids, an age or all");
     }
-    const { where, args } = f.deadBefore === undefined
-      ? selection(["state = 'dead'"], [], f)
-      : selection(["state = 'dead'", "updated_at < ?"], [f.deadBefore], f);
-    const n = this.db.write(() => this.db.statement(`DELETE FROM queue WHERE ${where}`).run(...args).changes);
+    const n = this.#byIds(f, (part) => {
+      const { where, args } = part.deadBefore === undefined
+        ? selection(["state = 'dead'"], [], part)
+        : selection(["state = 'dead'", "updated_at < ?"], [part.deadBefore], part);
+      return this.db.statement(`DELETE FROM queue WHERE ${where}`).run(...args).changes;
+    });
     if (n) this.onDiscarded(n, by);
     return n;
   }
@@ -638,15 +664,15 @@ export class Queue {
     now: number,
     reset: boolean,
   ) {
-    const { where, args } = selection(
-      from === "dead" ? ["state = ?", `last_error != '${CANCELED}'`] : ["state = ?"],
-      [from],
-      f,
-    );
-    return this.db.write(() =>
-      this.db.statement(`UPDATE queue SET state = ?, next_attempt_at = ?, updated_at = ?
-        ${reset ? ", attempts = 0" : ""} WHERE ${where}`).run(to, now, now, ...args).changes
-    );
+    return this.#byIds(f, (part) => {
+      const { where, args } = selection(
+        from === "dead" ? ["state = ?", `last_error != '${CANCELED}'`] : ["state = ?"],
+        [from],
+        part,
+      );
+      return this.db.statement(`UPDATE queue SET state = ?, next_attempt_at = ?, updated_at = ?
+        ${reset ? ", attempts = 0" : ""} WHERE ${where}`).run(to, now, now, ...args).changes;
+    });
   }
 
   setPaused(destination: string, paused: boolean, now = Date.now()): void {

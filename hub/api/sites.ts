@@ -305,8 +305,18 @@ export function siteRouter(d: SiteDeps) {
   });
 }
 
-/** Dead-letter row ids, as the tunnel carries them (at most 10,000 a request). */
-const ids = z.array(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)).min(1).max(10_000);
+/** Dead-letter row ids in one request: as many as the tunnel's `replay` and `discardDead` carry. */
+export const MAX_ROW_IDS = 10_000;
+
+/** Dead-letter row ids, as the tunnel carries them (at most {@link MAX_ROW_IDS} a request). */
+const ids = z.array(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)).min(
+  1,
+  "name at least one row id",
+)
+  .max(
+    MAX_ROW_IDS,
+    `at most ${MAX_ROW_IDS} row ids in one request: send the rest in another (nothing was done)`,
+  );
 
 /** Who asks what of which site, for an audited request. */
 function audited(ctx: { principal?: Principal }, action: string, site: string) {
