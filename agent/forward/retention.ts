@@ -1,7 +1,8 @@
 /**
  * Retention: archived objects removed by rule, each leaving its index row as a tombstone (removed_at set,
  * path emptied). Three rules, each off unless configured:
- * - after forwarding: an object goes once every route it took is done and a delay has passed; objects no
+ * - after forwarding: an object goes once every route it took is done and a delay has passed (an object
+ *   whose dead rows were discarded counts as done from the discard: it will never be sent); objects no
  *   route takes are the site's archive and stay;
  * - by age: an object received more than so many days ago goes;
  * - by size: while the archive holds more than its cap, the oldest objects go (down to 95 % of it).
@@ -91,11 +92,15 @@ export class Retention {
     const { afterForwardSeconds, afterDays, maxBytes } = this.policy;
     let removed = 0;
     if (afterForwardSeconds !== undefined) {
+      // Objects a route took (a row, all done), or whose dead rows were discarded (never to be sent), since
+      // the last delivery or discard; never one that had no row (no route took it: the site's archive).
       const due = this.db.statement(
-        `SELECT ${COLUMNS} FROM instances i
+        `SELECT ${COLUMNS} FROM instances i LEFT JOIN queue_discarded d ON d.sop_instance_uid = i.sop_instance_uid
         WHERE i.removed_at IS NULL AND i.path <> ''
-          AND EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid) AND ${SETTLED}
-          AND (SELECT max(done_at) FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid) <= ?
+          AND (d.sop_instance_uid IS NOT NULL
+            OR EXISTS (SELECT 1 FROM queue q WHERE q.sop_instance_uid = i.sop_instance_uid)) AND ${SETTLED}
+          AND max(coalesce(d.discarded_at, 0), coalesce((SELECT max(done_at) FROM queue q
+            WHERE q.sop_instance_uid = i.sop_instance_uid), 0)) <= ?
         LIMIT ?`,
       ).all(now - afterForwardSeconds * 1000, limit) as unknown as Due[];
       removed += await this.#remove(due, now, "forwarded");
@@ -140,14 +145,16 @@ export class Retention {
       // never an index row pointing at a missing file. Only if the object is still the one selected and
       // still settled: a new version (keepLast) may have replaced it at the same path, with rows to send,
       // while the sweep hashed this one or removed others.
-      const changed = this.db.write(() =>
-        this.db.statement(
+      const changed = this.db.write(() => {
+        const n = this.db.statement(
           `UPDATE instances SET removed_at = ?, path = '', sha256 = ? WHERE sop_instance_uid = ?
           AND removed_at IS NULL AND path = ? AND received_at = ? AND NOT EXISTS (SELECT 1 FROM queue q
             WHERE q.sop_instance_uid = instances.sop_instance_uid AND q.state <> 'done')`,
-        )
-          .run(now, sha256, row.sop, row.path, row.receivedAt).changes
-      );
+        ).run(now, sha256, row.sop, row.path, row.receivedAt).changes;
+        // Its file gone, its mark of discarded rows goes too (migration 0013).
+        if (n) this.db.statement(`DELETE FROM queue_discarded WHERE sop_instance_uid = ?`).run(row.sop);
+        return n;
+      });
       if (!changed) continue;
       await this.archive.remove(row.path);
       bytes += row.size;

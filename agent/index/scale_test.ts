@@ -158,7 +158,7 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
   const { db, dir } = await bigDb();
   const file = path.join(dir, "agent.db");
   try {
-    // Back to the schema of 0010 (what an agent of before left: what 0011 and 0012 made undone), its rows
+    // Back to the schema of 0010 (what an agent of before left: what 0011 to 0013 made undone), its rows
     // kept; some delivered since.
     new Queue(db).markDone(new Queue(db).claim(BIG_ROUTES[0].destination, 2).map((r) => r.id));
     db.write(() => {
@@ -172,6 +172,7 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
       db.statement("DROP TABLE archive_totals").run();
       db.statement("DROP INDEX queue_state").run();
       db.statement("DROP INDEX patients_name_folded").run();
+      db.statement("DROP TABLE queue_discarded").run();
       for (const { at } of db.statement(`SELECT created_at AS at FROM "__drizzle_migrations"`).all()) {
         if (migrationTag(Number(at))! >= "0011") {
           db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = ?`).run(at);

@@ -150,6 +150,18 @@ export const queueDoneCounts = sqliteTable("queue_done_counts", {
 });
 
 /**
+ * Archived objects whose dead queue rows were discarded (`queue discard`, `queue.keepDeadDays`), with when
+ * (migration 0013): `archive.removeAfterForwardSeconds` then removes the object after its delay as it would a
+ * forwarded one, while an object that never had a row (no route took it) is never removed by that rule. The
+ * row goes with the object's file (retention) or with the object (erasure).
+ */
+export const queueDiscarded = sqliteTable("queue_discarded", {
+  sopInstanceUid: text("sop_instance_uid").primaryKey()
+    .references(() => instances.sopInstanceUid, { onDelete: "cascade" }),
+  discardedAt: integer("discarded_at").notNull(),
+});
+
+/**
  * De-identified copies made by a route's (or a transfer's) de-identification stage, one per archived
  * object and route, under `<data>/deid/`. The copy's UIDs and patient identifiers are the pseudonymous
  * ones; the link to the original (source_sop_instance_uid) never leaves the site. A copy's file is

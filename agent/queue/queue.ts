@@ -634,12 +634,14 @@ export class Queue {
    * Dead rows deleted for good (discard): those named by destination and/or ids, or dead since before
    * `deadBefore` (ms since epoch; their last change), or with `all` every one; never a row in another state.
    * Canceled and abandoned rows are dead rows too. Replay is no longer possible; the archived object stays
-   * until a retention rule removes it (no row still to be sent holds it any more). Returns how many;
+   * until a retention rule removes it (no row still to be sent holds it any more; it is marked discarded at
+   * `now`, so that `archive.removeAfterForwardSeconds` takes it as it would a forwarded one). Returns how many;
    * {@link onDiscarded} hears of them.
    */
   discardDead(
     f: { destination?: string; ids?: number[]; deadBefore?: number; all?: boolean },
     by: DiscardedBy = "operator",
+    now = Date.now(),
   ): number {
     if (!f.destination && !f.ids?.length && f.deadBefore === undefined && !f.all) {
       throw new Error("discard needs a destination, ids, an age or all");
@@ -648,6 +650,13 @@ export class Queue {
       const { where, args } = part.deadBefore === undefined
         ? selection(["state = 'dead'"], [], part)
         : selection(["state = 'dead'", "updated_at < ?"], [part.deadBefore], part);
+      // The archived objects (not de-identified copies) whose rows go are marked, for
+      // `archive.removeAfterForwardSeconds` (agent/forward/retention.ts): they will never be sent.
+      this.db.statement(`INSERT INTO queue_discarded (sop_instance_uid, discarded_at)
+        SELECT DISTINCT d.sop_instance_uid, ? FROM queue d WHERE d.id IN (SELECT id FROM queue
+          WHERE ${where} AND copy_id IS NULL)
+          AND EXISTS (SELECT 1 FROM instances i WHERE i.sop_instance_uid = d.sop_instance_uid)
+        ON CONFLICT (sop_instance_uid) DO UPDATE SET discarded_at = excluded.discarded_at`).run(now, ...args);
       return this.db.statement(`DELETE FROM queue WHERE ${where}`).run(...args).changes;
     });
     if (n) this.onDiscarded(n, by);

@@ -312,3 +312,26 @@ Deno.test("Queue.markFailedMany() leaves every row as markFailed() one by one wo
     many.db.close();
   }
 });
+
+Deno.test("Queue.discardDead() marks the objects whose dead rows it deletes; the mark goes with the object", async () => {
+  const { db, queue } = await queued();
+  try {
+    const [a, b] = queue.claim("a", 2, 2000);
+    for (const r of [a, b]) {
+      queue.markFailed(r.id, { status: 0x0122, error: "no", dead: true, next: 0 }, 3000);
+    }
+    const marks = () =>
+      db.statement("SELECT sop_instance_uid AS sop, discarded_at AS at FROM queue_discarded ORDER BY 1")
+        .all();
+    assert.equal(queue.discardDead({ ids: [a.id] }, "operator", 4000), 1);
+    assert.deepEqual(marks(), [{ sop: a.sopInstanceUid, at: 4000 }], "only the discarded row's object");
+    // An object erased (its index row deleted) takes its mark with it.
+    db.write(() => {
+      db.statement("DELETE FROM queue WHERE sop_instance_uid = ?").run(a.sopInstanceUid);
+      db.statement("DELETE FROM instances WHERE sop_instance_uid = ?").run(a.sopInstanceUid);
+    });
+    assert.deepEqual(marks(), []);
+  } finally {
+    db.close();
+  }
+});

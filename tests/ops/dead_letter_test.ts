@@ -3,7 +3,8 @@
  * file and DCMTK's storescp as a PACS that takes CT only (MR objects are refused for good, no presentation
  * context): `queue discard` deletes dead rows only, after which `archive.removeAfterDays` removes their
  * objects, which it never did while their rows were dead; and `queue.keepDeadDays` purges dead rows by
- * itself, logged and counted.
+ * itself, logged and counted; `archive.removeAfterForwardSeconds` removes an object whose dead rows were
+ * discarded, never one no route takes.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -103,6 +104,50 @@ Deno.test({
       assert.match(
         await (await agent.http("/metrics")).text(),
         /^conduit_agent_queue_discarded_total\{by="operator"\} 1$/m,
+      );
+    } finally {
+      await stopBoth(r);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "archive.removeAfterForwardSeconds removes an object after its dead rows are discarded; an object no route " +
+    "takes stays",
+  ignore: Boolean(skip),
+  async fn() {
+    // MR routed to the CT-only PACS (refused for good: dead); CT taken by no route (the site's archive).
+    const r = await refusingPacs({
+      routes: [{ name: "mr", match: { modality: ["MR"] }, to: [{ node: "pacs" }] }],
+      archive: { removeAfterForwardSeconds: 1 },
+    });
+    const { agent } = r;
+    try {
+      const ct = await send(agent, "discard-fwd-ct", "CT", 1);
+      const mr = await send(agent, "discard-fwd-mr", "MR", 2);
+      await eventually("MR refused for good", async () => {
+        const states = await Promise.all(mr.map((sop) => stateOf(agent, sop)));
+        return states.join() === "dead,dead" || undefined;
+      });
+      const files = live(agent);
+      const id = (await rows(agent)).find((row) => row.sopInstanceUid === mr[0])!.id;
+      const discarded = await agent.http("/queue/discard", {
+        method: "POST",
+        body: JSON.stringify({ ids: [id] }),
+        headers: { "content-type": "application/json" },
+      });
+      assert.deepEqual(await discarded.json(), { discarded: 1 });
+      await eventually("the discarded row's object removed", () => !live(agent).has(mr[0]) || undefined);
+      await assert.rejects(Deno.stat(files.get(mr[0])!), Deno.errors.NotFound);
+      // Received before the discard, the CT object was as old as the rule's delay long before: it stays.
+      assert.ok(live(agent).has(ct[0]), "an object no route takes stays");
+      assert.ok((await Deno.stat(files.get(ct[0])!)).isFile);
+      assert.ok(live(agent).has(mr[1]), "a dead row still holds its object");
+      assert.deepEqual(
+        indexRows(agent.dataDir, "SELECT sop_instance_uid AS sop FROM queue_discarded"),
+        [],
+        "the mark goes with the file",
       );
     } finally {
       await stopBoth(r);
