@@ -335,7 +335,7 @@ export class Forwarder {
     } catch (err) {
       if (this.#aborted) {
         // Aborted by stop(): not the destination's failure.
-        for (const row of rows) this.queue.release(row.id);
+        this.queue.release(rows.map((row) => row.id));
         return;
       }
       if (err instanceof NoContextAcceptedError) {
@@ -408,7 +408,7 @@ export class Forwarder {
     };
     try {
       await Promise.all(Array.from({ length: Math.min(scu.window, rows.length) }, sendNext));
-      for (const rest of rows.slice(next)) this.queue.release(rest.id);
+      this.queue.release(rows.slice(next).map((rest) => rest.id));
       if (commits && stored.length) await commits.request(destination, scu, stored);
     } finally {
       held.idle();
@@ -451,7 +451,7 @@ export class Forwarder {
         reason: (err as Error).name,
       });
     }
-    for (const row of unsent) this.queue.release(row.id);
+    this.queue.release(unsent.map((row) => row.id));
   }
 
   /** De-identifies claimed stage rows one by one; each copy made is queued for the route's destinations. */
@@ -459,7 +459,7 @@ export class Forwarder {
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
       if (!this.#running || this.queue.isPaused(destination) || !this.stage) {
-        for (const rest of rows.slice(i)) this.queue.release(rest.id);
+        this.queue.release(rows.slice(i).map((rest) => rest.id));
         return;
       }
       const r = await this.stage.run(row);

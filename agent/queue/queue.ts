@@ -575,15 +575,20 @@ export class Queue {
       .get(row.id) !== undefined;
   }
 
-  /** Puts a claimed row back without counting an attempt (worker stopping, destination paused). */
-  release(id: number, now = Date.now()): void {
-    this.db.writeUnsynced(() =>
-      this.db.statement(
-        `UPDATE queue SET state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE 'pending' END,
-        updated_at = ? WHERE id = ? AND state = 'in_flight'`,
-      )
-        .run(now, id)
+  /**
+   * Puts claimed rows back without counting an attempt (worker stopping, destination paused, the rest of a
+   * batch whose association was lost), all in one transaction.
+   */
+  release(ids: number | number[], now = Date.now()): void {
+    const list = typeof ids === "number" ? [ids] : ids;
+    if (list.length === 0) return;
+    const st = this.db.statement(
+      `UPDATE queue SET state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE 'pending' END,
+      updated_at = ? WHERE id = ? AND state = 'in_flight'`,
     );
+    this.db.writeUnsynced(() => {
+      for (const id of list) st.run(now, id);
+    });
   }
 
   /** Failed rows due now (retry), by destination or ids. Returns how many. */

@@ -335,3 +335,18 @@ Deno.test("Queue.discardDead() marks the objects whose dead rows it deletes; the
     db.close();
   }
 });
+
+Deno.test("Queue.release() puts a batch's rows back in one unsynced commit, a canceled one dead", async () => {
+  const { db, queue } = await queued();
+  try {
+    const [a, b, c] = queue.claim("a", 3, 2000);
+    db.write(() => db.statement(`UPDATE queue SET last_error = '${CANCELED}' WHERE id = ?`).run(c.id));
+    const before = { ...db.commits };
+    queue.release([a.id, b.id, c.id], 3000);
+    assert.deepEqual(db.commits, { synced: before.synced, unsynced: before.unsynced + 1 });
+    const states = new Map(queue.list().map((r) => [r.id, [r.state, r.attempts]]));
+    assert.deepEqual([a, b, c].map((r) => states.get(r.id)), [["pending", 0], ["pending", 0], ["dead", 0]]);
+  } finally {
+    db.close();
+  }
+});
