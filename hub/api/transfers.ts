@@ -30,6 +30,18 @@ const studySeries = z.object({ study: uid, series: z.array(uid).min(1).max(1000)
 /** Megabits per second. */
 const bandwidth = z.number().min(0.1).max(100_000);
 
+/** The states of a task (transfers.tasks filters by one). */
+const TASK_STATES = [
+  "pending",
+  "queued",
+  "in_progress",
+  "success",
+  "warning",
+  "failure",
+  "canceling",
+  "canceled",
+] as const;
+
 /** A page of the latest jobs. */
 const page = z.object({
   limit: z.number().int().positive().max(1000).optional(),
@@ -106,7 +118,25 @@ export function transfersRouter(d: Deps) {
     /** The page `list` gives, each job without its tasks (their totals only): the console's lists. */
     summaries: procedure.input(page)
       .query(({ ctx, input }) => d.transfers.summaries(input?.limit, ctx.principal.sites, input?.offset)),
+    /** The job and every one of its tasks at once (a job of 5 000 studies is most of a megabyte): see `tasks`. */
     get: procedure.input(byId).query(({ ctx, input }) => job(d, ctx.principal, input.id)),
+    /**
+     * A page of a job's tasks (ordered by an id of their own; `after`: the page before's `next`), all or
+     * those in one state, with the job's totals and its tasks counted by state.
+     */
+    tasks: procedure.input(
+      z.object({
+        id: z.string().min(1),
+        limit: z.number().int().positive().max(1000).optional(),
+        after: z.string().min(1).max(64).optional(),
+        status: z.enum(TASK_STATES).optional(),
+      }).strict(),
+    ).query(async ({ ctx, input }) => {
+      await jobSummary(d, ctx.principal, input.id);
+      const page = await d.transfers.tasks(input.id, input);
+      if (!page) throw new NotFoundError(`no transfer ${input.id}`);
+      return page;
+    }),
     cancel: procedure.input(byId)
       .mutation(async ({ ctx, input }) => {
         await job(d, ctx.principal, input.id);
@@ -116,7 +146,13 @@ export function transfersRouter(d: Deps) {
      * The job each time its status or totals change, over SSE, until it ends (the last value is the
      * final state), or until the caller's token is revoked or its session ends (UNAUTHORIZED).
      */
-    progress: procedure.input(byId)
+    progress: procedure.input(
+      z.object({
+        id: z.string().min(1),
+        /** false: the job without its tasks (its totals), as `summaries` gives it; the console's job page. */
+        tasks: z.boolean().optional(),
+      }).strict(),
+    )
       .subscription(async function* ({ ctx, input, signal }) {
         let last = "";
         while (!signal?.aborted) {
@@ -131,7 +167,7 @@ export function transfersRouter(d: Deps) {
             throw toTrpcError(err);
           });
           if (progressKey(seen) !== last) {
-            const t = await job(d, ctx.principal, input.id).catch((err) => {
+            const t = input.tasks === false ? seen : await job(d, ctx.principal, input.id).catch((err) => {
               throw toTrpcError(err);
             });
             last = progressKey(t);

@@ -51,6 +51,7 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "transfers.list": "read",
   "transfers.summaries": "read",
   "transfers.get": "read",
+  "transfers.tasks": "read",
   "transfers.progress": "read",
   "transfers.objects": "read",
   "transfers.create": "transfer",

@@ -58,7 +58,11 @@ const JOB_QUERIES: [string, string, string[], string, RegExp][] = [
 ];
 
 /** Each query's plan on `db` must name its index and scan no whole table. */
-async function assertIndexed(db: HubDb, queries: [string, string, string[], string, RegExp][]) {
+async function assertIndexed(
+  db: HubDb,
+  queries: [string, string, string[], string, RegExp][],
+): Promise<[string, string][]> {
+  const plans: [string, string][] = [];
   for (const [what, query, params, table, index] of queries) {
     let plan: string;
     if (db.pg) {
@@ -75,10 +79,12 @@ async function assertIndexed(db: HubDb, queries: [string, string, string[], stri
       assert.doesNotMatch(plan, new RegExp(`^SCAN ${table}$`, "m"), `${what}: ${plan}`);
     }
     assert.match(plan, index, `${what}: ${plan}`);
+    plans.push([what, plan]);
   }
+  return plans;
 }
 
-async function withHubDb(fn: (db: HubDb) => Promise<void>) {
+async function withHubDb(fn: (db: HubDb) => Promise<unknown>) {
   const dir = await Deno.makeTempDir({ prefix: "conduit-indexes-" });
   const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
   try {
@@ -91,6 +97,44 @@ async function withHubDb(fn: (db: HubDb) => Promise<void>) {
 
 Deno.test("jobs and batches are found by state and newest first through an index, on either database", () =>
   withHubDb((db) => assertIndexed(db, JOB_QUERIES)));
+
+/**
+ * A page of a job's tasks (transfers/service.ts tasks()), all of them or in one state, walks an index in
+ * the page's order and stops at its end: no sort of the job's tasks. A pass's count of a job's tasks by
+ * state (#settle) reads the index alone.
+ */
+const PAGE_QUERIES: [string, string, string[], string, RegExp][] = [
+  [
+    "a page of a job's tasks",
+    "SELECT * FROM transfer_tasks WHERE transfer_id = $1 AND id > $2 ORDER BY id LIMIT 101",
+    ["t1", "k1"],
+    "transfer_tasks",
+    /transfer_tasks_page/,
+  ],
+  [
+    "a page of a job's tasks in one state",
+    "SELECT * FROM transfer_tasks WHERE transfer_id = $1 AND status = $2 AND id > $3 ORDER BY id LIMIT 101",
+    ["t1", "failure", "k1"],
+    "transfer_tasks",
+    /transfer_tasks_transfer/,
+  ],
+  [
+    "a job's tasks counted by state",
+    "SELECT status, count(*) FROM transfer_tasks WHERE transfer_id = $1 GROUP BY status",
+    ["t1"],
+    "transfer_tasks",
+    /transfer_tasks_transfer/,
+  ],
+];
+
+Deno.test("a page of a job's tasks and their count by state walk an index, unsorted, on either database", () =>
+  withHubDb(async (db) => {
+    const plans = await assertIndexed(db, PAGE_QUERIES);
+    for (const [what, plan] of plans) {
+      assert.doesNotMatch(plan, /TEMP B-TREE|Sort/, `${what}: ${plan}`);
+      if (!db.pg && what.includes("counted")) assert.match(plan, /COVERING INDEX/, `${what}: ${plan}`);
+    }
+  }));
 
 Deno.test("transfer tasks are found by state and by job through an index, on either database", () =>
   withHubDb((db) =>

@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, count, desc, eq, inArray, isNull, like, or, sum } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNull, like, or, sum } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
@@ -29,6 +29,8 @@ import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withou
 import {
   type Endpoint,
   summary,
+  type TaskPage,
+  taskView,
   TERMINAL,
   type Totals,
   type TransferSummary,
@@ -96,6 +98,8 @@ const CANCEL_FINISHING = "canceled; ";
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
+/** The states of a task a pass of the orchestrator hands over (pending) or follows at its source. */
+const ACTIVE_TASK = ["pending", "queued", "in_progress"];
 
 /** A series transfer asked of a source agent from before series transfers (no `series-transfer` in its hello). */
 class SeriesUnsupportedError extends Error {
@@ -359,6 +363,32 @@ export class TransferService {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) return undefined;
     return summary(t, (await this.#totals([t.id])).get(t.id) ?? { ...NO_TOTALS });
+  }
+
+  /**
+   * A page of a job's tasks in the order of their ids (`after`: the `next` of the page before), all of
+   * them or those in one state, with the job's totals and its tasks counted by state. Reads the page's
+   * rows and one more (transfer_tasks_page, or transfer_tasks_transfer with a state), whatever the job's
+   * size. Undefined for no such job.
+   */
+  async tasks(
+    transferId: string,
+    { limit = 100, after, status }: { limit?: number; after?: string; status?: string } = {},
+  ): Promise<TaskPage | undefined> {
+    const job = await this.summary(transferId);
+    if (!job) return undefined;
+    const rows = await this.db.select().from(transferTasks).where(and(
+      eq(transferTasks.transferId, transferId),
+      status === undefined ? undefined : eq(transferTasks.status, status),
+      after === undefined ? undefined : gt(transferTasks.id, after),
+    )).orderBy(asc(transferTasks.id)).limit(limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      job,
+      states: Object.fromEntries(await this.#statesOf(transferId)),
+      tasks: page.map(taskView),
+      ...(rows.length > limit ? { next: page[page.length - 1].id } : {}),
+    };
   }
 
   /** The totals of these jobs' tasks, one GROUP BY (a job without tasks is absent). */
@@ -635,13 +665,12 @@ export class TransferService {
       const mine = this.leases ? await this.leases.drive(active.map((t) => t.id)) : undefined;
       const now = Date.now();
       for (const t of active) {
-        const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id));
         if (mine && !mine.has(t.id)) continue; // another hub of the cluster drives it
         if (!this.sessions.online(t.sourceSite)) {
           // The source is offline: the job waits, and its tasks say so.
           await this.db.update(transferTasks).set({ lastError: offline(t.sourceSite) }).where(and(
             eq(transferTasks.transferId, t.id),
-            inArray(transferTasks.status, ["pending", "queued", "in_progress"]),
+            inArray(transferTasks.status, ACTIVE_TASK),
             or(isNull(transferTasks.lastError), like(transferTasks.lastError, `${OFFLINE}%`)),
           ));
           continue;
@@ -649,6 +678,12 @@ export class TransferService {
         const window = windowOf(t);
         const closed = window && !isOpen(window, now);
         const opens = closed ? nextOpening(window, now) : 0;
+        // Only the tasks a pass acts on: a job of thousands of studies, most of them over, reads the few
+        // still moving (through the transfer_tasks_transfer index).
+        const tasks = await this.db.select().from(transferTasks).where(and(
+          eq(transferTasks.transferId, t.id),
+          inArray(transferTasks.status, ACTIVE_TASK),
+        ));
         for (const task of tasks) {
           const atSource = task.status === "queued" || task.status === "in_progress";
           if (closed) {
@@ -917,20 +952,28 @@ export class TransferService {
     }
   }
 
+  /**
+   * Ends a job whose tasks are all over, with the worst of their states. Each pass asks the database for
+   * the job's tasks counted by state (one walk of the transfer_tasks_transfer index), not for the tasks.
+   */
   async #settle(transferId: string): Promise<void> {
-    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
-    if (!tasks.every((k) => TERMINAL.has(k.status))) return;
-    this.#schedule.ended(transferId, tasks.map((k) => k.id));
-    const status = tasks.some((k) => k.status === "failure")
-      ? "failure"
-      : tasks.some((k) => k.status === "warning")
-      ? "warning"
-      : tasks.some((k) => k.status === "canceled")
-      ? "canceled"
-      : "success";
+    const byState = await this.#statesOf(transferId);
+    if ([...byState.keys()].some((state) => !TERMINAL.has(state))) return;
+    // Once, as the job ends: which of its tasks the scheduler may still remember.
+    const ids = await this.db.select({ id: transferTasks.id }).from(transferTasks)
+      .where(eq(transferTasks.transferId, transferId));
+    this.#schedule.ended(transferId, ids.map((k) => k.id));
+    const status = ["failure", "warning", "canceled"].find((s) => byState.has(s)) ?? "success";
     await this.db.update(transfers).set({ status, updatedAt: Date.now() }).where(
       eq(transfers.id, transferId),
     );
     this.log.info("transfer finished", { transfer: transferId, status });
+  }
+
+  /** A job's tasks counted by state (the states it has none in are absent). */
+  async #statesOf(transferId: string): Promise<Map<string, number>> {
+    const rows = await this.db.select({ state: transferTasks.status, n: count() }).from(transferTasks)
+      .where(eq(transferTasks.transferId, transferId)).groupBy(transferTasks.status);
+    return new Map(rows.map((r) => [r.state, Number(r.n)]));
   }
 }

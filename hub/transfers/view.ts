@@ -90,24 +90,38 @@ export function summary(t: TransferRow, totals: Totals, now = Date.now()): Trans
   };
 }
 
+/** One task as the API shows it. */
+export type TaskView = TransferView["tasks"][number];
+
+/** A task's view. */
+export function taskView(k: TransferTaskRow): TaskView {
+  const ids = pseudonymized(k);
+  return {
+    studyInstanceUid: k.studyInstanceUid,
+    ...(k.series ? { series: JSON.parse(k.series) as string[] } : {}),
+    status: k.status,
+    objects: k.objects,
+    done: k.done,
+    failed: k.failed,
+    missing: k.missing,
+    held: k.held,
+    ...(ids ? { pseudonymized: ids } : {}),
+    lastError: k.lastError,
+  };
+}
+
 /** The view of a job and its tasks. */
 export function view(t: TransferRow, tasks: TransferTaskRow[], now = Date.now()): TransferView {
-  return {
-    ...summary(t, totalsOf(tasks), now),
-    tasks: tasks.map((k) => {
-      const ids = pseudonymized(k);
-      return {
-        studyInstanceUid: k.studyInstanceUid,
-        ...(k.series ? { series: JSON.parse(k.series) as string[] } : {}),
-        status: k.status,
-        objects: k.objects,
-        done: k.done,
-        failed: k.failed,
-        missing: k.missing,
-        held: k.held,
-        ...(ids ? { pseudonymized: ids } : {}),
-        lastError: k.lastError,
-      };
-    }),
-  };
+  return { ...summary(t, totalsOf(tasks), now), tasks: tasks.map(taskView) };
+}
+
+/**
+ * A page of a job's tasks (`transfers.tasks`): the job without its tasks (its totals), the job's tasks
+ * counted by state, the page, and the cursor of the next page (absent on the last).
+ */
+export interface TaskPage {
+  job: TransferSummary;
+  states: Record<string, number>;
+  tasks: TaskView[];
+  next?: string;
 }
