@@ -1,7 +1,8 @@
 /**
- * Transfers (`/transfers`): the list; a job's page (`/transfers/{id}`) with its studies, named by
- * patient, date and description as the source knows them, updating live (subscription); cancel (after
- * a confirmation naming the job) and retry.
+ * Transfers (`/transfers`): the list; a job's page (`/transfers/{id}`) with its studies a page at a time
+ * (transfer_tasks.tsx), named by patient, date and description as the source knows them, updating live
+ * (the job's totals by subscription, then the page shown); cancel (after a confirmation naming the job)
+ * and retry.
  */
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { api, type Down, keepLast, type May, sessionEnded } from "../api.ts";
@@ -11,8 +12,10 @@ import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
 import { createConfirm, Pager, Scroll, State, Uid } from "../widgets.tsx";
 import { describeDeid } from "./deid_fields.tsx";
+import { createTaskPages, type TaskPage, TaskPager } from "./transfer_tasks.tsx";
 
-type Job = Awaited<ReturnType<typeof api.transfers.get.query>>;
+/** The job open, without its studies (its totals): its page reads them a page at a time. */
+type Job = TaskPage["job"];
 
 /** The states a job ends in. */
 const TERMINAL = ["success", "failure", "warning", "canceled"];
@@ -72,18 +75,26 @@ export function Transfers(props: { open?: string; may: May }) {
     setError("");
     setObjects(undefined);
     setObjectsOf("");
-    const sub = api.transfers.progress.subscribe({ id }, {
-      onData: (j) => (setJob(j as Job), refetch(), refetchSites()),
+    const sub = api.transfers.progress.subscribe({ id, tasks: false }, {
+      onData: (j) => (setJob(j), refetch(), refetchSites(), pages.refresh()),
       onError: (err) => (err.data?.code === "UNAUTHORIZED" ? sessionEnded() : setError(err.message)),
     });
     unsubscribe = () => sub.unsubscribe();
   };
   createEffect(on(() => props.open, (id) => open(id)));
   onCleanup(() => unsubscribe?.());
-  // The studies named as the source knows them (looked up once per job; UIDs where it cannot say).
+  const pages = createTaskPages(openId);
+  // The studies of the page named as the source knows them (looked up once per page shown, not at each
+  // refresh of the same studies; UIDs where it cannot say).
   const [names] = createResource(
-    () => (job() ? { ...job()!.source, uids: job()!.tasks.map((t) => t.studyInstanceUid) } : undefined),
-    ({ site, node, uids }) => lookupStudies(site, uids, node),
+    () => {
+      const j = job(), tasks = pages.page()?.tasks;
+      return j && tasks ? JSON.stringify([j.source, tasks.map((t) => t.studyInstanceUid)]) : undefined;
+    },
+    (key: string) => {
+      const [{ site, node }, uids] = JSON.parse(key) as [{ site: string; node?: string }, string[]];
+      return lookupStudies(site, uids, node);
+    },
   );
 
   const [objects, setObjects] = createSignal<
@@ -111,8 +122,9 @@ export function Transfers(props: { open?: string; may: May }) {
     setActing(true);
     setError("");
     try {
-      const j = await api.transfers[what].mutate({ id: openId()! });
-      setJob(j as Job);
+      const { tasks: _, ...j } = await api.transfers[what].mutate({ id: openId()! });
+      setJob(j);
+      pages.refresh();
       if (what === "retry") open(openId());
     } catch (err) {
       setError((err as Error).message);
@@ -202,6 +214,15 @@ export function Transfers(props: { open?: string; may: May }) {
                 </button>
               </div>
             </Show>
+            <Show when={pages.down()}>
+              {(d) => (
+                <p class="error" role="alert">
+                  Cannot list the studies ({d().reason}) since{" "}
+                  {instant(d().since)}; asked again when the job moves.
+                </p>
+              )}
+            </Show>
+            <TaskPager pages={pages} />
             <Scroll>
               <table aria-label="Tasks">
                 <thead>
@@ -217,7 +238,7 @@ export function Transfers(props: { open?: string; may: May }) {
                   </tr>
                 </thead>
                 <tbody>
-                  <For each={j().tasks}>
+                  <For each={pages.page()?.tasks}>
                     {(t) => (
                       <tr data-study={t.studyInstanceUid}>
                         <td>
@@ -231,8 +252,6 @@ export function Transfers(props: { open?: string; may: May }) {
                                   })`
                                   : names()?.asked.has(t.studyInstanceUid)
                                   ? "A study the source does not list now"
-                                  : names()
-                                  ? "Not named (the first 500 studies are)"
                                   : "…"}
                               </span>
                             }

@@ -1,0 +1,99 @@
+/**
+ * A big job's page in the console, in Chromium (Playwright) against a real hub: its studies a page of 100
+ * at a time with Previous and Next, filtered by state (Failed), the page shown read again when the job's
+ * totals move, and never the whole job (`transfers.get`) read.
+ */
+import assert from "node:assert/strict";
+import { hasChromium, logIn, unnamedControls } from "../support/browser.ts";
+import { withConsole } from "../support/console_rig.ts";
+import { eq } from "drizzle-orm";
+import { transfers, transferTasks } from "../../hub/db/schema.ts";
+
+const skip = hasChromium() ? undefined : "chromium not installed";
+if (skip) console.warn(`job_pages_test: skipped: ${skip}`);
+
+const STUDIES = 250;
+/** Every tenth study failed. */
+const failed = (i: number) => i % 10 === 3;
+
+Deno.test({
+  name: "a job's page shows its studies 100 at a time, filters the failed ones, and follows the job",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withConsole({}, async ({ hub, browser, url }) => {
+      // A job of 250 studies whose source site is not enrolled: nothing moves it but this test.
+      const now = Date.now();
+      await hub.db.insert(transfers).values({
+        id: "job-big",
+        sourceSite: "north",
+        destinationSite: "south",
+        status: "in_progress",
+        createdBy: "user:ops",
+        createdAt: now,
+        updatedAt: now,
+      });
+      await hub.db.insert(transferTasks).values(Array.from({ length: STUDIES }, (_, i) => ({
+        id: `task-${String(i).padStart(4, "0")}`,
+        transferId: "job-big",
+        studyInstanceUid: `1.2.826.0.1.3680043.8.498.${i + 1}`,
+        status: failed(i) ? "failure" : "success",
+        objects: 10,
+        done: failed(i) ? 7 : 10,
+        failed: failed(i) ? 3 : 0,
+        lastError: failed(i) ? "the destination refused 3 objects (0xA700)" : null,
+        updatedAt: now,
+      })));
+      await hub.users.add("ops", "operator", "operator password");
+      const page = await browser.newPage();
+      const whole: string[] = [];
+      page.on("request", (r) => r.url().includes("transfers.get") && whole.push(r.url()));
+      await page.goto(url);
+      await logIn(page, "ops", "operator password");
+      await page.goto(`${url}transfers/job-big`);
+
+      const pager = page.getByRole("navigation", { name: "Pages of studies" });
+      const rows = page.locator('table[aria-label="Tasks"] tbody tr');
+      const uids = () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-study")!));
+      await pager.getByText("Studies 1–100 of 250 studies").waitFor();
+      assert.equal(await rows.count(), 100);
+      const first = await uids();
+      assert.ok(await pager.getByRole("button", { name: "Previous" }).isDisabled());
+
+      await pager.getByRole("button", { name: "Next" }).click();
+      await pager.getByText("Studies 101–200 of 250 studies").waitFor();
+      const second = await uids();
+      assert.equal(second.length, 100);
+      await pager.getByRole("button", { name: "Next" }).click();
+      await pager.getByText("Studies 201–250 of 250 studies").waitFor();
+      const third = await uids();
+      assert.equal(third.length, 50);
+      assert.ok(await pager.getByRole("button", { name: "Next" }).isDisabled());
+      // Each study once over the three pages.
+      assert.equal(new Set([...first, ...second, ...third]).size, STUDIES);
+      await pager.getByRole("button", { name: "Previous" }).click();
+      await pager.getByText("Studies 101–200 of 250 studies").waitFor();
+      assert.deepEqual(await uids(), second);
+
+      // Failed: the 25 failures on one page, from the first.
+      await pager.getByLabel("Show").selectOption("failure");
+      await pager.getByText("Studies 1–25 of 25 failed").waitFor();
+      const failures = await uids();
+      assert.equal(failures.length, 25);
+      const expected = Array.from({ length: STUDIES }, (_, i) => i).filter(failed)
+        .map((i) => `1.2.826.0.1.3680043.8.498.${i + 1}`);
+      assert.deepEqual(failures.toSorted(), expected.toSorted());
+      assert.deepEqual(await unnamedControls(page), []);
+
+      // A failed study delivered after all (a retry elsewhere): the job's totals move, and the page shown
+      // is read again without it.
+      const [done] = expected;
+      await hub.db.update(transferTasks).set({ status: "success", done: 10, failed: 0, lastError: null })
+        .where(eq(transferTasks.studyInstanceUid, done));
+      await pager.getByText("Studies 1–24 of 24 failed").waitFor();
+      assert.ok(!(await uids()).includes(done));
+      assert.deepEqual(whole, [], "the job's page read every study of the job");
+    });
+  },
+});
