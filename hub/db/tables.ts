@@ -167,6 +167,12 @@ export const batches = sqliteTable("batches", {
   sites: text("sites").notNull(),
   rows: text("rows").notNull(),
   results: text("results"),
+  /**
+   * What `batch.status` shows, written with `results` (JSON, transfers/batch_summary.ts): the counts and
+   * the errors, so a status (polled every few seconds) reads neither `rows` nor `results`. Null for a batch
+   * from before it (its status then reads both).
+   */
+  summary: text("summary"),
   transferId: text("transfer_id"),
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),

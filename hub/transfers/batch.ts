@@ -19,6 +19,7 @@ import type { HubDb } from "../db/db.ts";
 import { batches } from "../db/schema.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
+import { type BatchSummary, resultColumns, summarize } from "./batch_summary.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem } from "./deid.ts";
@@ -116,6 +117,7 @@ export class BatchService {
       status: "running",
       sites: JSON.stringify({ sites: input.sites, node: input.node, destination: input.destination }),
       rows: JSON.stringify(rows),
+      summary: JSON.stringify(summarize(rows, [])),
       createdBy,
       createdAt: now,
       updatedAt: now,
@@ -123,10 +125,10 @@ export class BatchService {
     const results: Record<string, unknown>[] = [];
     this.#running.add(id);
     void this.#run(id, input, rows, createdBy, results).catch(async (err) => {
-      if (err instanceof Canceled) return await this.#stopped(id, "canceled", results);
+      if (err instanceof Canceled) return await this.#stopped(id, "canceled", rows, results);
       this.log.error("batch stopped on an error", { batch: id, reason: (err as Error).name });
       results.push({ row: 0, site: "", error: `the batch stopped: ${(err as Error).message}` });
-      await this.#stopped(id, "failed", results);
+      await this.#stopped(id, "failed", rows, results);
     }).finally(() => this.#running.delete(id));
     return { id, rows: rows.length, badRows: rows.filter((r) => r.error).length };
   }
@@ -157,7 +159,8 @@ export class BatchService {
    * from time to time for the other hubs of a cluster.
    */
   async recover(now = Date.now()): Promise<number> {
-    const orphans = await this.db.select({ id: batches.id, results: batches.results }).from(batches)
+    const orphans = await this.db.select({ id: batches.id, rows: batches.rows, results: batches.results })
+      .from(batches)
       .where(and(eq(batches.status, "running"), lt(batches.updatedAt, now - ORPHAN_MS)));
     for (const o of orphans) {
       if (this.#running.has(o.id)) continue;
@@ -169,7 +172,7 @@ export class BatchService {
       });
       await this.db.update(batches).set({
         status: "failed",
-        results: JSON.stringify(results),
+        ...resultColumns(JSON.parse(o.rows) as BatchRow[], results),
         updatedAt: now,
       })
         .where(and(eq(batches.id, o.id), eq(batches.status, "running")));
@@ -179,9 +182,14 @@ export class BatchService {
   }
 
   /** Writes a stopped batch's results so far; its status is `status` (canceled: already so). */
-  async #stopped(id: string, status: "canceled" | "failed", results: Record<string, unknown>[]) {
+  async #stopped(
+    id: string,
+    status: "canceled" | "failed",
+    rows: BatchRow[],
+    results: Record<string, unknown>[],
+  ) {
     try {
-      await this.db.update(batches).set({ status, results: JSON.stringify(results), updatedAt: Date.now() })
+      await this.db.update(batches).set({ status, ...resultColumns(rows, results), updatedAt: Date.now() })
         .where(eq(batches.id, id));
     } catch (err) {
       this.log.error("batch state not recorded", { batch: id, reason: (err as Error).name });
@@ -204,7 +212,7 @@ export class BatchService {
       if (!force && Date.now() - beatAt < BEAT_MS) return;
       beatAt = Date.now();
       const written = await this.db.update(batches).set({
-        results: JSON.stringify(results),
+        ...resultColumns(rows, results),
         updatedAt: beatAt,
       })
         .where(and(eq(batches.id, id), eq(batches.status, "running"))).returning({ id: batches.id });
@@ -326,7 +334,7 @@ export class BatchService {
     }
     const done = await this.db.update(batches).set({
       status: "done",
-      results: JSON.stringify(results),
+      ...resultColumns(rows, results),
       transferId,
       updatedAt: Date.now(),
     }).where(and(eq(batches.id, id), eq(batches.status, "running"))).returning({ id: batches.id });
@@ -378,12 +386,23 @@ export class BatchService {
     }
   }
 
+  /**
+   * A batch's counts and errors: from its summary alone (neither its rows nor its results are read), or
+   * summed from both for a batch from before summaries.
+   */
   async status(id: string) {
-    const b = await this.db.query.batches.findFirst({ where: eq(batches.id, id) });
+    const [b] = await this.db.select({
+      id: batches.id,
+      kind: batches.kind,
+      filename: batches.filename,
+      status: batches.status,
+      sites: batches.sites,
+      summary: batches.summary,
+      transferId: batches.transferId,
+    }).from(batches).where(eq(batches.id, id)).limit(1);
     if (!b) return undefined;
-    const rows = JSON.parse(b.rows) as BatchRow[];
-    const results = b.results ? JSON.parse(b.results) as Record<string, unknown>[] : [];
     const where = JSON.parse(b.sites) as { sites: string[]; destination?: Endpoint };
+    const summary: BatchSummary = b.summary ? JSON.parse(b.summary) : await this.#summed(id);
     return {
       id: b.id,
       /** Every site the batch searched or moved studies to. */
@@ -391,17 +410,22 @@ export class BatchService {
       kind: b.kind,
       filename: b.filename,
       status: b.status,
-      rows: rows.length,
+      rows: summary.rows,
       /** Rows searched so far (every row searched has at least one result line). */
-      rowsDone: new Set(results.map((r) => r.row).filter((r) => Number(r) > 0)).size,
-      badRows: rows.filter((r) => r.error).length,
+      rowsDone: summary.rowsDone,
+      badRows: summary.badRows,
       /** Studies found, each once: two rows (or a row and its duplicate) finding one study count it once. */
-      matches: new Set(
-        results.filter((r) => !r.error).map((r, i) => `${r.site}|${r.StudyInstanceUID || `#${i}`}`),
-      ).size,
-      errors: results.filter((r) => r.error).map((r) => ({ row: r.row, site: r.site, error: r.error })),
+      matches: summary.matches,
+      errors: summary.errors,
       transferId: b.transferId,
     };
+  }
+
+  /** The summary of a batch from before summaries, from its rows and results. */
+  async #summed(id: string): Promise<BatchSummary> {
+    const [b] = await this.db.select({ rows: batches.rows, results: batches.results }).from(batches)
+      .where(eq(batches.id, id)).limit(1);
+    return summarize(JSON.parse(b?.rows ?? "[]"), b?.results ? JSON.parse(b.results) : []);
   }
 
   async results(id: string, format: "csv" | "xlsx"): Promise<Uint8Array | undefined> {

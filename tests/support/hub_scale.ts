@@ -1,7 +1,7 @@
 /**
  * Fills a real hub database (libsql file or PostgreSQL, opened by hub/db) with what a year of a central
  * team's work leaves there: transfer jobs and their tasks (one job of 5 000 studies, a few still running),
- * batches with their results (one of 20 000 result rows), the audit log, users, API tokens, sites and
+ * batches with their results and summaries (one of 20 000 result rows), the audit log, users, API tokens, sites and
  * console sessions (most of them expired). Synthetic and deterministic (a seeded generator): no PHI, the
  * same database on every run. Rows go in multi-row inserts, many to a transaction.
  *
@@ -13,6 +13,7 @@ import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { atomically } from "../../hub/db/atomic.ts";
 import type { HubDb } from "../../hub/db/db.ts";
 import * as t from "../../hub/db/schema.ts";
+import { resultColumns } from "../../hub/transfers/batch_summary.ts";
 
 export interface HubScale {
   sites: number;
@@ -335,7 +336,7 @@ export async function fillHub(db: HubDb, scale: HubScale = YEAR, now = Date.now(
           status: "done",
           sites: JSON.stringify({ sites: [site(n)], destination: n % 2 ? undefined : { site: site(n + 1) } }),
           rows: JSON.stringify(rows),
-          results: JSON.stringify(found),
+          ...resultColumns(rows, found),
           createdBy: user(n),
           createdAt: at,
           updatedAt: at + 600_000,
