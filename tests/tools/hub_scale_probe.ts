@@ -5,7 +5,7 @@
  * slowest in milliseconds, with the answer's size. Not a test and not a benchmark of record: the numbers
  * behind bench/README.md's "Hub database at a year's scale".
  *
- * `deno run -A tests/tools/hub_scale_probe.ts --data DIR [--db URL] --job ID --batch ID [--runs 5]`
+ * `deno run -A tests/tools/hub_scale_probe.ts --data DIR [--db URL] --job ID --batch ID [--after TASK] [--runs 5]`
  */
 import { parseArgs } from "node:util";
 import { startHubProcess } from "../support/hub.ts";
@@ -17,6 +17,8 @@ const { values } = parseArgs({
     db: { type: "string" },
     job: { type: "string" },
     batch: { type: "string" },
+    /** A task id of the job to page from (`transfers.tasks`' cursor): the fill's 2500th of the big job. */
+    after: { type: "string", default: "" },
     session: { type: "string", default: "scale-session-user-001" },
     runs: { type: "string", default: "5" },
   },
@@ -43,6 +45,12 @@ const CALLS: [string, string][] = [
   ["transfers page 1", trpc("transfers.list", { limit: 51 })],
   ["transfers page 400", trpc("transfers.list", { limit: 51, offset: 399 * 50 })],
   ["job of 5000 studies", trpc("transfers.get", { id: values.job })],
+  ["its tasks, page 1 of 100", trpc("transfers.tasks", { id: values.job, limit: 100 })],
+  [
+    "its tasks after the 2500th",
+    trpc("transfers.tasks", { id: values.job, limit: 100, after: values.after || undefined }),
+  ],
+  ["its failed tasks, 100", trpc("transfers.tasks", { id: values.job, limit: 100, status: "failure" })],
   ["batch list page 1", trpc("batch.list", { limit: 21 })],
   ["batch list page 100", trpc("batch.list", { limit: 21, offset: 99 * 20 })],
   ["batch of 20000 results", trpc("batch.status", { id: values.batch })],
