@@ -132,9 +132,9 @@ export function transfersRouter(d: Deps) {
         status: z.enum(TASK_STATES).optional(),
       }).strict(),
     ).query(async ({ ctx, input }) => {
-      await jobSummary(d, ctx.principal, input.id);
       const page = await d.transfers.tasks(input.id, input);
       if (!page) throw new NotFoundError(`no transfer ${input.id}`);
+      checkReach(ctx.principal, [page.job.source.site, page.job.destination.site]);
       return page;
     }),
     cancel: procedure.input(byId)

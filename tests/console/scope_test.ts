@@ -78,12 +78,17 @@ Deno.test({
         studies: ["1.2.3"],
       });
       await assert.rejects(south.transfers.get.query({ id }), forbidden);
+      await assert.rejects(south.transfers.tasks.query({ id }), forbidden);
+      await assert.rejects(south.transfers.tasks.query({ id: "no-such-job" }), /no transfer no-such-job/);
       await assert.rejects(south.transfers.objects.query({ id, study: "1.2.3" }), forbidden);
       await assert.rejects(south.transfers.cancel.mutate({ id }), forbidden);
       await assert.rejects(south.transfers.retry.mutate({ id }), forbidden);
       await assert.rejects(south.transfers.schedule.mutate({ id, bandwidthMbps: 10 }), forbidden);
       assert.ok(!(await south.transfers.list.query()).some((t) => t.id === id), "not listed to south only");
       assert.equal((await both.transfers.get.query({ id })).id, id);
+      assert.deepEqual((await both.transfers.tasks.query({ id })).tasks.map((k) => k.studyInstanceUid), [
+        "1.2.3",
+      ]);
       assert.ok((await both.transfers.list.query()).some((t) => t.id === id));
       const batch = await all.batch.upload.mutate({
         kind: "query",
