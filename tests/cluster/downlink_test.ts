@@ -98,11 +98,13 @@ Deno.test({
       );
       // Fairly: neither source went first with the whole bucket; each finished late (its own bytes and about as
       // many of the other's, by bytes: north's relays come to hub B in 64 KiB chunks, east's in up to 256 KiB).
+      // A source that went first with the whole bucket would end at half that; 0.7 leaves room for a loaded
+      // machine that starts one storescu later than the other (east ended at 0.8 of it in one CI run).
       for (const [i, source] of ["north", "east"].entries()) {
         const own = Math.max(...rows[i].map((row) => row.doneAt!));
         const share = 2 * Math.min(series[0].bytes, series[1].bytes);
         assert.ok(
-          seconds(own) >= 0.8 * (share - 250_000) / bytesPerSecond,
+          seconds(own) >= 0.7 * (share - 250_000) / bytesPerSecond,
           `${source}: ${seconds(own).toFixed(2)} s for its ${(series[i].bytes / 1e6).toFixed(1)} MB`,
         );
       }
