@@ -5,33 +5,37 @@ import { Queue } from "../queue/queue.ts";
 import type { Forwarder } from "../forward/forwarder.ts";
 import { queueRoutes } from "./queue.ts";
 
+/** A queue over a real libsql file indexing `instances` CT objects, its routes, and a POST to them. */
+async function queueApp(seed: string, instances: number) {
+  const specs = [...generateStudies({
+    seed,
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances }],
+    rows: 8,
+    columns: 8,
+  })];
+  const db = await indexedDatabase(specs);
+  const queue = new Queue(db);
+  const forwarder = { knownDestinations: () => ["pacs"], wake: () => {} } as unknown as Forwarder;
+  const app = queueRoutes(queue, forwarder);
+  const post = (path: string, body: unknown) =>
+    app.request(path, {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
+  return { specs, sops: specs.map((s) => s.sopInstanceUid), db, queue, post };
+}
+
 /**
  * The queue's retry and replay over a real libsql file: a destination nobody configured and no row names
  * (a misspelt one) is a 404 naming the destinations there are, not a count of 0 that reads as done.
  */
 Deno.test("POST /retry and /replay: an unknown destination is 404 with the known ones, a known one counts", async () => {
-  const specs = [
-    ...generateStudies({
-      seed: "queue-http",
-      patients: 1,
-      studiesPerPatient: 1,
-      series: [{ modality: "CT", instances: 2 }],
-      rows: 8,
-      columns: 8,
-    }),
-  ];
-  const db = await indexedDatabase(specs);
+  const { sops, db, queue, post } = await queueApp("queue-http", 2);
   try {
-    const queue = new Queue(db);
-    queue.enqueueRoute(specs.map((s) => s.sopInstanceUid), "old", "retired"); // rows of a node since removed
-    const forwarder = { knownDestinations: () => ["pacs"], wake: () => {} } as unknown as Forwarder;
-    const app = queueRoutes(queue, forwarder);
-    const post = (path: string, body: unknown) =>
-      app.request(path, {
-        method: "POST",
-        body: JSON.stringify(body),
-        headers: { "content-type": "application/json" },
-      });
+    queue.enqueueRoute(sops, "old", "retired"); // rows of a node since removed
     for (const path of ["/retry", "/replay"]) {
       const misspelt = await post(path, { destination: "pcas" });
       assert.equal(misspelt.status, 404, path);
@@ -49,29 +53,12 @@ Deno.test("POST /retry and /replay: an unknown destination is 404 with the known
 
 /** Discard over a real libsql file: dead rows only, narrowed as asked; a body that names nothing is 400. */
 Deno.test("POST /discard deletes dead rows only, by destination, ids or age; nothing named is 400", async () => {
-  const specs = [
-    ...generateStudies({
-      seed: "queue-discard",
-      patients: 1,
-      studiesPerPatient: 1,
-      series: [{ modality: "CT", instances: 3 }],
-      rows: 8,
-      columns: 8,
-    }),
-  ];
-  const db = await indexedDatabase(specs);
+  const app = await queueApp("queue-discard", 3);
+  const { db, queue } = app;
   try {
-    const queue = new Queue(db);
-    const sops = specs.map((s) => s.sopInstanceUid);
-    queue.enqueueRoute(sops, "r", "pacs");
-    const forwarder = { knownDestinations: () => ["pacs"], wake: () => {} } as unknown as Forwarder;
-    const app = queueRoutes(queue, forwarder);
+    queue.enqueueRoute(app.sops, "r", "pacs");
     const post = async (body: unknown) => {
-      const r = await app.request("/discard", {
-        method: "POST",
-        body: JSON.stringify(body),
-        headers: { "content-type": "application/json" },
-      });
+      const r = await app.post("/discard", body);
       return [r.status, await r.json()];
     };
     assert.deepEqual(await post({}), [400, {
@@ -109,29 +96,15 @@ Deno.test("POST /discard deletes dead rows only, by destination, ids or age; not
  * transaction, counted once (until 2026-12-05 such a list was a 500, "too many SQL variables").
  */
 Deno.test("POST /abandon, /replay, /retry and /discard take a list of 40 000 ids, duplicates counted once", async () => {
-  const specs = [...generateStudies({
-    seed: "queue-ids",
-    patients: 1,
-    studiesPerPatient: 1,
-    series: [{ modality: "CT", instances: 3 }],
-    rows: 8,
-    columns: 8,
-  })];
-  const db = await indexedDatabase(specs);
+  const app = await queueApp("queue-ids", 3);
+  const { db, queue } = app;
   try {
-    const queue = new Queue(db);
-    queue.enqueueRoute(specs.map((s) => s.sopInstanceUid), "r", "pacs");
+    queue.enqueueRoute(app.sops, "r", "pacs");
     const rowIds = queue.list().map((r) => r.id);
     // The rows' ids last, past the first statements, one of them twice; the rest name no row.
     const ids = [...Array.from({ length: 40_000 }, (_, i) => 1_000_000 + i), ...rowIds, rowIds[0]];
-    const forwarder = { knownDestinations: () => ["pacs"], wake: () => {} } as unknown as Forwarder;
-    const app = queueRoutes(queue, forwarder);
     const post = async (path: string) => {
-      const r = await app.request(path, {
-        method: "POST",
-        body: JSON.stringify({ ids }),
-        headers: { "content-type": "application/json" },
-      });
+      const r = await app.post(path, { ids });
       return [r.status, await r.json()];
     };
     assert.deepEqual(await post("/abandon"), [200, { abandoned: 3 }]);
