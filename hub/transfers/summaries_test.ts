@@ -4,24 +4,11 @@
  * totals the database summed.
  */
 import assert from "node:assert/strict";
-import { Logger } from "@conduit/shared/log";
-import { openHubDb } from "../db/db.ts";
-import { TransferService } from "./service.ts";
-import { fillHub, scaled } from "../../tests/support/hub_scale.ts";
-import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
+import { filledTransfers } from "../../tests/support/hub_scale.ts";
 
 Deno.test("TransferService.summaries() and summary() give list()'s and get()'s jobs less their tasks, same totals", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "conduit-summaries-" });
-  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  const { filled, service, close } = await filledTransfers("conduit-summaries-", 0.005);
   try {
-    const filled = await fillHub(db, scaled(0.005));
-    // Sessions and site checks take no part in reading jobs.
-    const service = new TransferService(
-      db,
-      undefined as never,
-      () => Promise.resolve(true),
-      new Logger({}, "error"),
-    );
     const less = (jobs: { tasks: unknown }[]) => jobs.map(({ tasks: _, ...job }) => job);
     const pages: [number, readonly string[] | undefined, number][] = [
       [10, undefined, 0],
@@ -49,7 +36,6 @@ Deno.test("TransferService.summaries() and summary() give list()'s and get()'s j
     }
     assert.equal(await service.summary("no-such-job"), undefined);
   } finally {
-    await db.close();
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });

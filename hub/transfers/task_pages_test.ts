@@ -5,13 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { inArray } from "drizzle-orm";
-import { Logger } from "@conduit/shared/log";
-import { openHubDb } from "../db/db.ts";
 import { transferTasks } from "../db/schema.ts";
-import { TransferService } from "./service.ts";
+import type { TransferService } from "./service.ts";
 import type { TaskView } from "./view.ts";
-import { fillHub, scaled } from "../../tests/support/hub_scale.ts";
-import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
+import { filledTransfers } from "../../tests/support/hub_scale.ts";
 
 /** Every page of a job's tasks, `limit` at a time, following `next`; and how many pages there were. */
 async function walk(service: TransferService, id: string, limit: number, status?: string) {
@@ -31,16 +28,8 @@ async function walk(service: TransferService, id: string, limit: number, status?
 const byStudy = (a: TaskView, b: TaskView) => a.studyInstanceUid.localeCompare(b.studyInstanceUid);
 
 Deno.test("TransferService.tasks() pages through a job's tasks, all or in one state, each once", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "conduit-task-pages-" });
-  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  const { db, filled, service, close } = await filledTransfers("conduit-task-pages-", 0.005);
   try {
-    const filled = await fillHub(db, scaled(0.005));
-    const service = new TransferService(
-      db,
-      undefined as never,
-      () => Promise.resolve(true),
-      new Logger({}, "error"),
-    );
     const id = filled.bigJobId;
     // Some of the job's studies failed (what an operator looks for in a big job).
     const ids = await db.select({ id: transferTasks.id }).from(transferTasks)
@@ -72,7 +61,6 @@ Deno.test("TransferService.tasks() pages through a job's tasks, all or in one st
     assert.equal((await service.tasks(id, { limit: filled.scale.bigJob }))!.next, undefined);
     assert.equal(await service.tasks("no-such-job"), undefined);
   } finally {
-    await db.close();
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });

@@ -11,7 +11,10 @@
 import { createHash } from "node:crypto";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { atomically } from "../../hub/db/atomic.ts";
-import type { HubDb } from "../../hub/db/db.ts";
+import { type HubDb, openHubDb } from "../../hub/db/db.ts";
+import { Logger } from "@conduit/shared/log";
+import { TransferService } from "../../hub/transfers/service.ts";
+import { testDatabase, testOnPostgres } from "./postgres.ts";
 import * as t from "../../hub/db/schema.ts";
 import { resultColumns } from "../../hub/transfers/batch_summary.ts";
 
@@ -374,5 +377,30 @@ export async function fillHub(db: HubDb, scale: HubScale = YEAR, now = Date.now(
     bigBatchId: `batch-${pad(scale.batches - 1, 5)}`,
     sessionId,
     ms: Math.round(performance.now() - started),
+  };
+}
+
+/**
+ * A hub database in a new folder (PostgreSQL under `deno task test:pg`) filled at `factor` of a year, and a
+ * TransferService over it (sessions and site checks take no part in reading jobs); `close` removes both.
+ */
+export async function filledTransfers(prefix: string, factor: number) {
+  const dir = await Deno.makeTempDir({ prefix });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  const filled = await fillHub(db, scaled(factor));
+  const service = new TransferService(
+    db,
+    undefined as never,
+    () => Promise.resolve(true),
+    new Logger({}, "error"),
+  );
+  return {
+    db,
+    filled,
+    service,
+    close: async () => {
+      await db.close();
+      await Deno.remove(dir, { recursive: true });
+    },
   };
 }
