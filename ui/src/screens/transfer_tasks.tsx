@@ -29,13 +29,25 @@ export function createTaskPages(id: () => string | undefined) {
   const source = () => {
     const job = id();
     return job
-      ? JSON.stringify({ id: job, after: cursors().at(-1), status: filter() || undefined })
+      ? JSON.stringify({
+        id: job,
+        after: cursors().at(-1),
+        status: filter() || undefined,
+        at: cursors().length - 1,
+      })
       : undefined;
   };
+  // Each page answered with its place (`at`, in pages from the first), so that the line under the table
+  // names the studies the table shows, not the page asked for while it still shows the one before.
   const [page, { refetch }] = createResource(
     source,
     keepLast(
-      (s: string) => api.transfers.tasks.query({ ...JSON.parse(s), limit: TASK_PAGE }),
+      (s: string) => {
+        const { at, ...query } = JSON.parse(s);
+        return api.transfers.tasks.query({ ...query, limit: TASK_PAGE }).then((p) =>
+          p && { ...p, at: at as number }
+        );
+      },
       setDown,
     ),
   );
@@ -44,8 +56,8 @@ export function createTaskPages(id: () => string | undefined) {
     down,
     /** Reads the page shown again (the job moved). */
     refresh: () => void refetch(),
-    /** Which of the page's studies is the first, from 1. */
-    first: () => (cursors().length - 1) * TASK_PAGE + 1,
+    /** Which of the shown page's studies is the first, from 1. */
+    first: () => (page()?.at ?? 0) * TASK_PAGE + 1,
     filter,
     show: (state: string) => (setFilter(state), setCursors([undefined])),
     newer: () => setCursors((c) => c.length > 1 ? c.slice(0, -1) : c),
