@@ -1,7 +1,7 @@
 /**
  * A big job's page in the console, in Chromium (Playwright) against a real hub: its studies a page of 100
  * at a time with Previous and Next, filtered by state (Failed), the page shown read again when the job's
- * totals move, and never the whole job (`transfers.get`) read.
+ * totals move (a filter no study matches any more says so), and never the whole job (`transfers.get`) read.
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn, unnamedControls } from "../support/browser.ts";
@@ -93,6 +93,11 @@ Deno.test({
         .where(eq(transferTasks.studyInstanceUid, done));
       await pager.getByText("Studies 1–24 of 24 failed").waitFor();
       assert.ok(!(await uids()).includes(done));
+      // Every failure delivered: the filter matches no study now, and the line says so in words.
+      await hub.db.update(transferTasks).set({ status: "success", done: 10, failed: 0, lastError: null })
+        .where(eq(transferTasks.transferId, "job-big"));
+      await pager.getByText("None of the job's 250 studies is “Failed” now").waitFor();
+      assert.equal(await rows.count(), 0);
       assert.deepEqual(whole, [], "the job's page read every study of the job");
     });
   },

@@ -79,6 +79,11 @@ export function TaskPager(props: { pages: ReturnType<typeof createTaskPages> }) 
     const n = s ? states()[s] ?? 0 : p.page()?.job.totals.studies ?? 0;
     return s ? `${n} ${status(s).toLowerCase()}` : count(n, "study", "studies");
   };
+  /** A page with no study: a filter that no study matches (now), or a job without studies. */
+  const none = () => {
+    const total = count(p.page()?.job.totals.studies ?? 0, "study", "studies");
+    return p.filter() ? `None of the job's ${total} is “${status(p.filter())}” now` : "This job has no study";
+  };
   return (
     <div class="row" role="navigation" aria-label="Pages of studies">
       <label>
@@ -94,9 +99,7 @@ export function TaskPager(props: { pages: ReturnType<typeof createTaskPages> }) 
         Previous
       </button>
       <span aria-live="polite">
-        {p.page()
-          ? (shown() ? `Studies ${p.first()}–${p.first() + shown() - 1} of ${of()}` : `None of ${of()}`)
-          : ""}
+        {p.page() ? (shown() ? `Studies ${p.first()}–${p.first() + shown() - 1} of ${of()}` : none()) : ""}
       </span>
       <button type="button" disabled={!p.page()?.next || p.page.loading} onClick={p.older}>
         Next
