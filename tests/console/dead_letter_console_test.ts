@@ -4,10 +4,11 @@
  * rows ticked and replayed, the third discarded after a confirmation whose safe answer has the focus, and the
  * rows of a node removed by SIGHUP abandoned to the dead letter after a confirmation. Checked at the agent:
  * the rows' states, and that a confirmation answered with Enter changes nothing. An agent too old to list the
- * waiting rows is not asked, and the section says so.
+ * waiting rows is not asked, and the section says so. From the keyboard: Space on Select all, Escape on the
+ * Abandon confirmation (it keeps the rows); every control named; a viewer sees neither section.
  */
 import assert from "node:assert/strict";
-import { focused, hasChromium, logIn } from "../support/browser.ts";
+import { focused, hasChromium, logIn, unnamedControls } from "../support/browser.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import type { AgentProcess } from "../support/agent.ts";
@@ -67,16 +68,34 @@ Deno.test({
 
         await eventually("north online", () => hub.sessions.get("north"));
         await hub.users.add("ops", "operator", "operator password");
+        await hub.users.add("eyes", "viewer", "viewer password");
         const page = await browser.newPage();
+        // A viewer sees the site's nodes, and neither section nor any of their buttons.
         await page.goto(`http://127.0.0.1:${hub.port}/sites/north`);
-        await logIn(page, "ops", "operator password");
+        await logIn(page, "eyes", "viewer password");
         const card = page.getByRole("region", { name: "Site north" });
+        await card.getByRole("table", { name: "Nodes" }).waitFor();
+        assert.deepEqual(await card.getByRole("button").allInnerTexts(), [], "a viewer's buttons");
+        assert.equal(await card.getByRole("table").count(), 1, "the nodes only");
+        assert.equal(await card.getByRole("heading", { name: "north: dead letter" }).count(), 0);
+        assert.equal(await card.getByText("Waiting for a destination no longer configured").count(), 0);
+        await page.getByRole("button", { name: "Log out" }).click();
+        await logIn(page, "ops", "operator password");
         const table = card.getByRole("table", { name: "Dead letter" });
         await table.waitFor();
         assert.equal(await table.locator("tbody tr").count(), 3);
+        await card.getByRole("table", { name: "Waiting for a removed destination" }).waitFor();
+        assert.deepEqual(await unnamedControls(page), [], "controls without a name");
         const replay = card.getByRole("button", { name: "Replay selected" });
         const discard = card.getByRole("button", { name: "Discard selected" });
         assert.ok(await replay.isDisabled() && await discard.isDisabled(), "nothing selected yet");
+
+        // From the keyboard: Space on Select all ticks every row, again none.
+        await table.getByRole("checkbox", { name: "Select all" }).focus();
+        await page.keyboard.press("Space");
+        await card.getByText("3 rows selected").waitFor();
+        await page.keyboard.press("Space");
+        await card.getByText("0 rows selected").waitFor();
 
         // Two of three ticked and replayed: back in the queue, the third still dead.
         await table.getByRole("checkbox", { name: `Select row ${ids[0]}` }).check();
@@ -115,6 +134,12 @@ Deno.test({
         await waiting.getByRole("button", { name: "Abandon" }).click();
         const abandon = page.getByRole("alertdialog", { name: "Abandon the 1 row waiting for old?" });
         await abandon.getByText(/old is no longer in the configuration of north/).waitFor();
+        // Escape keeps them: the safe answer has the focus, as for a discard.
+        assert.equal(await focused(page), "Keep it");
+        await page.keyboard.press("Escape");
+        await abandon.waitFor({ state: "detached" });
+        assert.equal((await rows(north)).find((r) => r.destination === "old")?.state, "pending", "kept");
+        await waiting.getByRole("button", { name: "Abandon" }).click();
         await abandon.getByRole("button", { name: "Abandon" }).click();
         await page.getByRole("status").getByText("1 row for old abandoned").waitFor();
         const old = (await rows(north)).find((r) => r.destination === "old")!;
