@@ -7,13 +7,15 @@
  * on demand, a working zip download and a viewer link; a new API token shows once in a dialog with a
  * copy button; narrow screens do not scroll sideways nor break words; no Content-Security-Policy
  * violation; series that cannot be listed say why; no screen names an issue of the tracker. Screenshots
- * of every screen, light and dark, go to tests/.out/console (docs/images/console holds copies).
+ * of every screen, light and dark, go to tests/.out/console (docs/images/console holds copies): the site's
+ * page with three rows in its dead letter (north's MR routed to a node that is not there, one attempt), and
+ * the page of a job of 130 studies (./_big_job.ts) with its pager and filter.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { Buffer } from "node:buffer";
-import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
-import { storescu } from "../support/send.ts";
+import { freePort, PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
+import { sendGenerated, storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import {
@@ -26,6 +28,7 @@ import {
   watchCsp,
 } from "../support/browser.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { bigJob } from "./_big_job.ts";
 import { ageAt, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../../ui/src/format.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
@@ -43,7 +46,15 @@ Deno.test({
   async fn() {
     await withConsole({}, async ({ hub, browser, startAgent }) => {
       const south = await startAgent("south", { aet: "SOUTH" });
-      const north = await startAgent("north", { aet: "NORTH" });
+      // North's MR goes to a PACS that is not there, at one attempt: its dead letter holds rows.
+      const north = await startAgent("north", {
+        aet: "NORTH",
+        config: {
+          nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: freePort() } },
+          routes: [{ name: "mr-to-pacs", match: { modality: ["MR"] }, to: [{ node: "pacs" }] }],
+          queue: { maxAttempts: 1 },
+        },
+      });
       await hub.registry.add("east"); // pending: never offered as a destination
       const dir = await Deno.makeTempDir({ prefix: "screens-" });
       const ct = await writeGeneratedSeries(dir, {
@@ -59,6 +70,11 @@ Deno.test({
         0,
       );
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      await sendGenerated(north, "screens-dead", "MR", 3);
+      await eventually("three rows in north's dead letter", async () => {
+        const rows = await (await north.http("/queue?limit=100")).json() as { state: string }[];
+        return rows.filter((r) => r.state === "dead").length === 3 || undefined;
+      });
       await hub.users.add("boss", "admin", "admin password");
       const token = (await hub.tokens.create("screens", "viewer")).token;
       const base = `http://127.0.0.1:${hub.port}`;
@@ -101,7 +117,7 @@ Deno.test({
         ["transfers", "/transfers", `table[aria-label=Transfers] tr[data-transfer="${job}"]`],
         ["transfer", `/transfers/${job}`, `table[aria-label=Tasks] tr[data-study="${ct.studyUid}"] a`],
         ["sites", "/sites", 'table[aria-label=Sites] tr[data-site="east"]'],
-        ["site", "/sites/north", 'section[aria-label="Site north"] table[aria-label=Nodes], .empty'],
+        ["site", "/sites/north", 'section[aria-label="Site north"] table[aria-label="Dead letter"] tbody tr'],
         ["batch", "/batch", "input[type=file]"],
         ["admin", "/admin", "table[aria-label=Users] tr[data-user=boss]"],
       ];
@@ -133,6 +149,11 @@ Deno.test({
           await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
             timeout: 60_000,
           });
+        }
+        if (shot === "site") {
+          // The dead letter is the picture's subject: scrolled to, its Discard confirmation not asked.
+          await page.getByRole("table", { name: "Dead letter" }).scrollIntoViewIfNeeded();
+          assert.equal(await page.locator('table[aria-label="Dead letter"] tbody tr').count(), 3);
         }
         await shoot(page, shot);
       }
@@ -325,6 +346,28 @@ Deno.test({
       await page.locator("li[data-series] .thumb > *").first().waitFor();
       await page.waitForTimeout(500);
       await shoot(page, "study");
+
+      // A big job's page: its studies a page at a time, named by the source, with the pager and its filter.
+      const big = await bigJob(hub, { site: "north", port: north.port, aet: north.aet }, "south", {
+        id: "job-big",
+        seed: "screens-big",
+        studies: 130,
+        failEvery: 6,
+      });
+      await page.goto(`${base}/transfers/${big.id}`);
+      const pager = page.getByRole("navigation", { name: "Pages of studies" });
+      await pager.getByText("Studies 1–100 of 130 studies").waitFor();
+      assert.deepEqual(await pager.getByLabel("Show").locator("option").allInnerTexts(), [
+        "All studies",
+        `Failed (${big.failed})`,
+        `Done (${130 - big.failed})`,
+      ]);
+      await page.locator("table[aria-label=Tasks] tbody tr").first().getByRole("link").waitFor();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await fitsNarrow(`/transfers/${big.id}`);
+      await page.setViewportSize({ width: 1366, height: 800 });
+      await pager.scrollIntoViewIfNeeded();
+      await shoot(page, "job");
       assert.deepEqual(violations, [], "no Content-Security-Policy violation");
 
       // A study's series that cannot be listed (its site went offline after the search) say why, instead
