@@ -137,9 +137,13 @@ export function transfersRouter(d: Deps) {
       checkReach(ctx.principal, [page.job.source.site, page.job.destination.site]);
       return page;
     }),
+    /**
+     * Cancel, retry and reschedule answer the job with every task (as `get`), read once for the answer:
+     * the check of the caller's reach reads the job's totals, the action only the tasks it changes.
+     */
     cancel: procedure.input(byId)
       .mutation(async ({ ctx, input }) => {
-        await job(d, ctx.principal, input.id);
+        await jobSummary(d, ctx.principal, input.id);
         return await d.transfers.cancel(input.id, actorOf(ctx.principal));
       }),
     /**
@@ -183,12 +187,12 @@ export function transfersRouter(d: Deps) {
      */
     objects: procedure.input(z.object({ id: z.string().min(1), study: uid }).strict())
       .query(async ({ ctx, input }) => {
-        await job(d, ctx.principal, input.id);
+        await jobSummary(d, ctx.principal, input.id);
         return await d.transfers.objects(input.id, input.study);
       }),
     retry: procedure.input(byId)
       .mutation(async ({ ctx, input }) => {
-        await job(d, ctx.principal, input.id);
+        await jobSummary(d, ctx.principal, input.id);
         return await d.transfers.retry(input.id, actorOf(ctx.principal));
       }),
     /** Sets (or with null clears) a running job's time window and bandwidth cap; absent keeps. */
@@ -199,7 +203,7 @@ export function transfersRouter(d: Deps) {
         bandwidthMbps: bandwidth.nullable().optional(),
       }).strict(),
     ).mutation(async ({ ctx, input }) => {
-      await job(d, ctx.principal, input.id);
+      await jobSummary(d, ctx.principal, input.id);
       return await d.transfers.schedule(
         input.id,
         { window: input.window, bandwidthMbps: input.bandwidthMbps },

@@ -155,11 +155,11 @@ export function deidView(t: TransferRow): DeidView | undefined {
 
 /**
  * The job's `deid` without its pseudonym table, once every study has reached its source (each has an
- * object count); undefined while the table is still needed or already gone.
+ * object count: `someNotAtSource` false); undefined while the table is still needed or already gone.
  */
-export function withoutTable(t: TransferRow, tasks: TransferTaskRow[]): string | undefined {
+export function withoutTable(t: TransferRow, someNotAtSource: boolean): string | undefined {
   const d = parse(t);
-  if (!d?.pseudonyms || tasks.some((k) => k.objects === null)) return undefined;
+  if (!d?.pseudonyms || someNotAtSource) return undefined;
   const { pseudonyms: _, ...rest } = d;
   return JSON.stringify(rest);
 }

@@ -87,8 +87,8 @@ interface SiteCaps {
 }
 
 export class Scheduler {
-  /** Tasks told to hold at their source, with the time they were told (their window's opening). */
-  readonly #held = new Map<string, number>();
+  /** Tasks told to hold at their source: the time they were told (their window's opening), and their job. */
+  readonly #held = new Map<string, { until: number; transferId: string }>();
   /** Bandwidth limiters by transfer, and which transfer each relayed task belongs to. */
   readonly #limiters = new Map<string, Promise<{ source: string; limiter: RateLimiter } | undefined>>();
   readonly #taskTransfer = new Map<string, string | null>();
@@ -104,9 +104,13 @@ export class Scheduler {
     this.#limiters.delete(transferId);
   }
 
-  /** Drops everything remembered of a transfer that has ended (its tasks given). */
+  /**
+   * Drops everything remembered of a transfer that has ended: its tasks held (found by their job), and
+   * the tasks given (those the caller read; an ending job need not read every one of its tasks).
+   */
   ended(transferId: string, taskIds: string[]): void {
     this.#limiters.delete(transferId);
+    for (const [id, held] of this.#held) if (held.transferId === transferId) this.#held.delete(id);
     for (const id of taskIds) {
       this.#held.delete(id);
       this.#taskTransfer.delete(id);
@@ -246,10 +250,10 @@ export class Scheduler {
 
   /** Tells a task's source to hold its waiting objects until the window opens (once per opening). */
   async hold(t: TransferRow, taskId: string, until: number): Promise<void> {
-    if (this.#held.get(taskId) === until) return;
+    if (this.#held.get(taskId)?.until === until) return;
     try {
       await this.sessions.ask(t.sourceSite, { op: "hold", transfer: taskId, until });
-      this.#held.set(taskId, until);
+      this.#held.set(taskId, { until, transferId: t.id });
     } catch (err) {
       if (!(err instanceof SiteRequestError)) throw err; // told again on the next pass
     }

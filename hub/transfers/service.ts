@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, count, desc, eq, gt, inArray, isNull, like, or, sum } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNull, like, notInArray, or, sum } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { type TransferRow, transfers, type TransferTaskRow, transferTasks } from "../db/schema.ts";
@@ -98,6 +98,7 @@ const CANCEL_FINISHING = "canceled; ";
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
+
 /** The states of a task a pass of the orchestrator hands over (pending) or follows at its source. */
 const ACTIVE_TASK = ["pending", "queued", "in_progress"];
 
@@ -341,11 +342,15 @@ export class TransferService {
    * with `sites`, only those whose source and destination are among them.
    */
   async list(limit = 100, sites?: readonly string[], offset = 0): Promise<TransferView[]> {
-    const out: TransferView[] = [];
-    for (const t of await this.#page(limit, sites, offset)) {
-      out.push(view(t, await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, t.id))));
+    const page = await this.#page(limit, sites, offset);
+    // Every task of every job listed, in one query (not one per job): still all of them (see summaries()).
+    const tasks = new Map<string, TransferTaskRow[]>(page.map((t) => [t.id, []]));
+    if (page.length) {
+      const rows = await this.db.select().from(transferTasks)
+        .where(inArray(transferTasks.transferId, page.map((t) => t.id)));
+      for (const k of rows) tasks.get(k.transferId)!.push(k);
     }
-    return out;
+    return page.map((t) => view(t, tasks.get(t.id)!));
   }
 
   /**
@@ -452,14 +457,12 @@ export class TransferService {
     const updated = (await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) }))!;
     const window = windowOf(updated);
     if (!window || isOpen(window, Date.now())) {
-      const tasks = await this.db.select().from(transferTasks).where(
+      // Only the tasks at their sources (what a window holds), not every task of the job.
+      const atSource = await this.db.select({ id: transferTasks.id }).from(transferTasks).where(and(
         eq(transferTasks.transferId, transferId),
-      );
-      for (const task of tasks) {
-        if (task.status === "queued" || task.status === "in_progress") {
-          await this.#schedule.release(updated, task.id, true);
-        }
-      }
+        inArray(transferTasks.status, ["queued", "in_progress"]),
+      ));
+      for (const task of atSource) await this.#schedule.release(updated, task.id, true);
     }
     void this.tick();
     return (await this.get(transferId))!;
@@ -471,9 +474,12 @@ export class TransferService {
     if (!t) throw new TransferError(`no transfer ${transferId}`);
     if (t.status === "canceled") return (await this.get(transferId))!;
     if (TERMINAL.has(t.status)) throw new TransferError(`the transfer is over (${t.status})`);
-    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
+    // Only the tasks a cancel changes: a job of thousands of studies, most of them over, reads the few left.
+    const tasks = await this.db.select().from(transferTasks).where(and(
+      eq(transferTasks.transferId, transferId),
+      notInArray(transferTasks.status, [...TERMINAL, CANCELING]),
+    ));
     for (const task of tasks) {
-      if (TERMINAL.has(task.status) || task.status === CANCELING) continue;
       // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
       const told = task.status === "pending" ? "canceled" : await this.#tellCancel(t, task);
       // Written over the state the source's last report left (a task it had just finished was counted as
@@ -623,11 +629,11 @@ export class TransferService {
     if (!t) throw new TransferError(`no transfer ${transferId}`);
     if (t.destinationNode) {
       // What the destination's node refused goes to it again once the source has delivered the rest.
-      const tasks = await this.db.select().from(transferTasks).where(
+      const tasks = await this.db.select().from(transferTasks).where(and(
         eq(transferTasks.transferId, transferId),
-      );
+        inArray(transferTasks.status, ["failure", "warning"]),
+      ));
       for (const k of tasks) {
-        if (!["failure", "warning"].includes(k.status)) continue;
         // Asked now, so that it holds whichever hub of a cluster drives the job; the next check of the
         // node asks again when a site could not be reached.
         if (!(await this.#replayNode(t, k))) this.#replayAtNode.add(k.id);
@@ -811,8 +817,10 @@ export class TransferService {
   async #dropTable(transferId: string): Promise<void> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t?.deid) return;
-    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
-    const kept = withoutTable(t, tasks);
+    // After each study handed over: one task still without its object count, if any, not every task.
+    const waiting = await this.db.select({ id: transferTasks.id }).from(transferTasks)
+      .where(and(eq(transferTasks.transferId, transferId), isNull(transferTasks.objects))).limit(1);
+    const kept = withoutTable(t, waiting.length > 0);
     if (kept) await this.db.update(transfers).set({ deid: kept }).where(eq(transfers.id, transferId));
   }
 

@@ -17,6 +17,7 @@ const HUB_TESTS = [
   "hub/transfers/batch_list_test.ts",
   "hub/transfers/summaries_test.ts",
   "hub/transfers/task_pages_test.ts",
+  "hub/transfers/job_actions_test.ts",
   "hub/transfers/batch_status_test.ts",
   "hub/auth/users_test.ts",
   "tests/tunnel/",

@@ -1,0 +1,133 @@
+/**
+ * TransferService's cancel(), retry(), schedule() and list() on a real hub database filled like a year's
+ * (tests/support/hub_scale.ts, at a small scale; PostgreSQL under `deno task test:pg`), its reads of
+ * transfer_tasks counted (tests/support/table_reads.ts): an action reads the tasks it changes, and every
+ * task of the job once, for its answer (the API's, as get() gives it); list() reads the tasks of a page in
+ * one query, with the same answer as get() gives each job.
+ */
+import assert from "node:assert/strict";
+import { eq, inArray } from "drizzle-orm";
+import { Logger } from "@conduit/shared/log";
+import { transfers, transferTasks } from "../db/schema.ts";
+import type { Sessions } from "../tunnel/sessions.ts";
+import { SiteRequestError } from "../tunnel/errors.ts";
+import { TransferService } from "./service.ts";
+import type { TaskView } from "./view.ts";
+import { filledTransfers } from "../../tests/support/hub_scale.ts";
+import { tableReads } from "../../tests/support/table_reads.ts";
+
+/** Every site offline: a cancel records that the source is told later, a pass starts nothing. */
+const offline = {
+  online: () => false,
+  get: () => undefined,
+  featuresOf: () => Promise.resolve(undefined),
+  ask: () => Promise.reject(new SiteRequestError("offline", "the site is offline")),
+} as unknown as Sessions;
+
+const byStudy = (a: TaskView, b: TaskView) => a.studyInstanceUid.localeCompare(b.studyInstanceUid);
+
+Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they change, and every task once for their answer", async () => {
+  const { db, filled, service: plain, close } = await filledTransfers("conduit-job-actions-", 0.005);
+  const reads = tableReads(db, transferTasks);
+  const service = new TransferService(
+    reads.db,
+    offline,
+    () => Promise.resolve(true),
+    new Logger({}, "error"),
+  );
+  // The pass each action starts (it reads every task canceling, of any job) is not what is counted here.
+  service.tick = () => Promise.resolve();
+  try {
+    const id = filled.bigJobId;
+    const all = filled.scale.bigJob;
+    // A big job to a node, still running: 3 studies at their sources, 2 failed, the rest done.
+    const ids = (await db.select({ id: transferTasks.id }).from(transferTasks)
+      .where(eq(transferTasks.transferId, id))).map((k) => k.id).sort();
+    await db.update(transfers).set({ status: "in_progress", destinationNode: "pacs" }).where(
+      eq(transfers.id, id),
+    );
+    await db.update(transferTasks).set({ status: "success", lastError: null }).where(
+      inArray(transferTasks.id, ids),
+    );
+    await db.update(transferTasks).set({ status: "queued" }).where(
+      inArray(transferTasks.id, ids.slice(0, 3)),
+    );
+    await db.update(transferTasks).set({ status: "failure" }).where(
+      inArray(transferTasks.id, ids.slice(3, 5)),
+    );
+
+    // Each answers the job with every task (the API's answer, as get() gives it): one read of them all.
+    reads.reset();
+    const scheduled = await service.schedule(id, { bandwidthMbps: 10 }, "user:ops");
+    assert.deepEqual(reads.counts(), { queries: 2, rows: 3 + all }, "the 3 at their sources (released)");
+    assert.deepEqual(scheduled, await plain.get(id));
+    assert.equal(scheduled.bandwidthMbps, 10);
+
+    reads.reset();
+    const retried = await service.retry(id, "user:ops");
+    assert.deepEqual(
+      reads.counts(),
+      { queries: 2, rows: 2 + all },
+      "the 2 failed (their node's dead letter)",
+    );
+    assert.deepEqual(retried, await plain.get(id));
+    assert.equal(retried.tasks.filter((k) => k.status === "pending").length, 2);
+
+    reads.reset();
+    const canceled = await service.cancel(id, "user:ops");
+    assert.deepEqual(reads.counts(), { queries: 2, rows: 5 + all }, "the 5 not over: 3 queued, 2 pending");
+    assert.deepEqual(canceled, await plain.get(id));
+    assert.equal(canceled.status, "canceled");
+    const states = Object.groupBy(canceled.tasks, (k) => k.status);
+    assert.equal(states.success?.length, all - 5);
+    assert.equal(states.canceled?.length, 2, "the pending ones, at once");
+    assert.equal(states.canceling?.length, 3, "those at an offline source, until it is told");
+
+    reads.reset();
+    assert.equal(
+      (await service.cancel(id, "user:ops")).tasks.length,
+      all,
+      "canceled again: the job as it is",
+    );
+    assert.deepEqual(reads.counts(), { queries: 1, rows: all });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("TransferService.list() reads a page's tasks in one query and answers each job as get() does", async () => {
+  const { db, filled, service: plain, close } = await filledTransfers("conduit-job-list-", 0.005);
+  const reads = tableReads(db, transferTasks);
+  const service = new TransferService(
+    reads.db,
+    offline,
+    () => Promise.resolve(true),
+    new Logger({}, "error"),
+  );
+  try {
+    for (const [limit, offset] of [[20, 0], [51, filled.scale.transfers - 60]]) {
+      reads.reset();
+      const listed = await service.list(limit, undefined, offset);
+      const { queries, rows } = reads.counts();
+      assert.equal(queries, 1, `${limit} ${offset}`);
+      assert.equal(listed.length, limit);
+      assert.equal(rows, listed.reduce((n, j) => n + j.totals.studies, 0));
+      for (const job of listed) {
+        const got = (await plain.get(job.id))!;
+        assert.deepEqual(
+          { ...job, tasks: job.tasks.toSorted(byStudy) },
+          { ...got, tasks: got.tasks.toSorted(byStudy) },
+        );
+      }
+    }
+    assert.ok(
+      (await service.list(100)).some((j) => j.id === filled.bigJobId),
+      "the big job is among the newest 100",
+    );
+    reads.reset();
+    assert.deepEqual(await service.list(10, undefined, filled.scale.transfers), []);
+    assert.deepEqual(reads.counts(), { queries: 0, rows: 0 });
+  } finally {
+    await close();
+  }
+});
