@@ -2,7 +2,8 @@
  * Times what runs often on a hub whose database fill_hub.ts filled: starts the real hub on it
  * (`hub/main.ts`, a subprocess), then asks each console page's calls, the metrics and the audit export as
  * the console does (the session cookie of `user-001`), `--runs` times each, and prints the median and the
- * slowest in milliseconds, with the answer's size. Not a test and not a benchmark of record: the numbers
+ * slowest in milliseconds, with the answer's size; then, on the big job, the console's actions in turn
+ * (retry, reschedule, cancel: they change the database, so run it on a copy). Not a test and not a benchmark of record: the numbers
  * behind bench/README.md's "Hub database at a year's scale".
  *
  * `deno run -A tests/tools/hub_scale_probe.ts --data DIR [--db URL] --job ID --batch ID [--after TASK] [--runs 5]`
@@ -66,24 +67,57 @@ const CALLS: [string, string][] = [
   ["/metrics", `${base}/metrics`],
 ];
 
+/**
+ * The console's actions on the big job, one cycle per run: running again, capped, canceled (its tasks over
+ * stay as they are). Mutations, POSTed with the session's CSRF token.
+ */
+const ACTIONS: [string, string, unknown][] = [
+  ["retry the job of 5000", "transfers.retry", { id: values.job }],
+  ["reschedule it (a cap)", "transfers.schedule", { id: values.job, bandwidthMbps: 50 }],
+  ["cancel it", "transfers.cancel", { id: values.job }],
+];
+
+/** Prints a call's median and slowest time, its last status and its answer's size. */
+function report(what: string, times: number[], status: number, bytes: number): void {
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  console.log(
+    `${what.padEnd(28)} ${String(status).padEnd(4)} median ${median.toFixed(1).padStart(8)} ms, ` +
+      `max ${times.at(-1)!.toFixed(1).padStart(8)} ms, ${(bytes / 1024).toFixed(0)} KiB`,
+  );
+}
+
+/** Times one request: its time, status and answer's size. */
+async function timed(request: () => Promise<Response>) {
+  const t0 = performance.now();
+  const res = await request();
+  const bytes = (await res.arrayBuffer()).byteLength;
+  return { ms: performance.now() - t0, status: res.status, bytes };
+}
+
 try {
   for (const [what, url] of CALLS) {
-    const times: number[] = [];
-    let bytes = 0;
-    let status = 0;
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      const res = await fetch(url, { headers });
-      bytes = (await res.arrayBuffer()).byteLength;
-      status = res.status;
-      times.push(performance.now() - t0);
+    const runsOf = [];
+    for (let i = 0; i < runs; i++) runsOf.push(await timed(() => fetch(url, { headers })));
+    report(what, runsOf.map((r) => r.ms), runsOf.at(-1)!.status, runsOf.at(-1)!.bytes);
+  }
+  const { csrf } = await (await fetch(`${base}/auth/me`, { headers })).json();
+  const cycles = ACTIONS.map(() => [] as Awaited<ReturnType<typeof timed>>[]);
+  for (let i = 0; i < runs; i++) {
+    for (const [k, [, proc, input]] of ACTIONS.entries()) {
+      cycles[k].push(
+        await timed(() =>
+          fetch(trpc(proc), {
+            method: "POST",
+            headers: { ...headers, "x-csrf-token": csrf, "content-type": "application/json" },
+            body: JSON.stringify(input),
+          })
+        ),
+      );
     }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)];
-    console.log(
-      `${what.padEnd(28)} ${String(status).padEnd(4)} median ${median.toFixed(1).padStart(8)} ms, ` +
-        `max ${times.at(-1)!.toFixed(1).padStart(8)} ms, ${(bytes / 1024).toFixed(0)} KiB`,
-    );
+  }
+  for (const [k, [what]] of ACTIONS.entries()) {
+    report(what, cycles[k].map((r) => r.ms), cycles[k].at(-1)!.status, cycles[k].at(-1)!.bytes);
   }
 } finally {
   await hub.stop();
