@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { focused, hasChromium, logIn, unnamedControls } from "../support/browser.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
-import type { AgentProcess } from "../support/agent.ts";
+import { type AgentProcess, queueRows } from "../support/agent.ts";
 import { ctOnlyProfile, freePort, skipReason, startStorescp } from "../support/peers.ts";
 import { olderAgent } from "../support/older_agent.ts";
 import { reloadAgent } from "../support/reload.ts";
@@ -20,15 +20,6 @@ import { sendGenerated } from "../support/send.ts";
 const skip = hasChromium() ? undefined : "chromium not installed";
 if (skip) console.warn(`dead_letter_console_test: skipped: ${skip}`);
 
-interface Row {
-  id: number;
-  sopInstanceUid: string;
-  destination: string;
-  state: string;
-  lastError: string;
-}
-const rows = async (agent: AgentProcess): Promise<Row[]> =>
-  await (await agent.http("/queue?limit=1000")).json();
 const post = (agent: AgentProcess, path: string) => agent.http(path, { method: "POST" });
 
 Deno.test({
@@ -54,7 +45,7 @@ Deno.test({
         const mr = await sendGenerated(north, "console-dead-mr", "MR", 3);
         const [ct] = await sendGenerated(north, "console-dead-ct", "CT", 1);
         await eventually("three MR rows dead, the CT one waiting for old", async () => {
-          const all = await rows(north);
+          const all = await queueRows(north);
           return (all.filter((r) => r.state === "dead").length === 3 &&
             all.some((r) => r.sopInstanceUid === ct && r.destination === "old" && r.state === "pending")) ||
             undefined;
@@ -62,9 +53,10 @@ Deno.test({
         await reloadAgent(north, kept); // old removed for good: its row waits for it
         // pacs paused: replayed rows stay pending, where the test can see them.
         assert.equal((await post(north, "/queue/pause/pacs")).status, 200);
-        const idOf = async (sop: string) => (await rows(north)).find((r) => r.sopInstanceUid === sop)!.id;
+        const idOf = async (sop: string) =>
+          (await queueRows(north)).find((r) => r.sopInstanceUid === sop)!.id;
         const ids = await Promise.all(mr.map(idOf));
-        const stateOf = async (id: number) => (await rows(north)).find((r) => r.id === id)?.state;
+        const stateOf = async (id: number) => (await queueRows(north)).find((r) => r.id === id)?.state;
 
         await eventually("north online", () => hub.sessions.get("north"));
         await hub.users.add("ops", "operator", "operator password");
@@ -138,11 +130,11 @@ Deno.test({
         assert.equal(await focused(page), "Keep it");
         await page.keyboard.press("Escape");
         await abandon.waitFor({ state: "detached" });
-        assert.equal((await rows(north)).find((r) => r.destination === "old")?.state, "pending", "kept");
+        assert.equal((await queueRows(north)).find((r) => r.destination === "old")?.state, "pending", "kept");
         await waiting.getByRole("button", { name: "Abandon" }).click();
         await abandon.getByRole("button", { name: "Abandon" }).click();
         await page.getByRole("status").getByText("1 row for old abandoned").waitFor();
-        const old = (await rows(north)).find((r) => r.destination === "old")!;
+        const old = (await queueRows(north)).find((r) => r.destination === "old")!;
         assert.deepEqual([old.state, old.lastError], ["dead", "abandoned by the operator"]);
         await waiting.waitFor({ state: "detached" });
         assert.deepEqual(await page.getByRole("alert").allInnerTexts(), [""], "no error shown");

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
 import { ctOnlyProfile, freePort, skipReason, startStorescp } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, queueRows, startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { olderAgent } from "../support/older_agent.ts";
 import { reloadAgent } from "../support/reload.ts";
@@ -17,16 +17,6 @@ import { sendGenerated as send } from "../support/send.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 
 const skip = skipReason("storescu", "storescp");
-
-interface Row {
-  id: number;
-  sopInstanceUid: string;
-  destination: string;
-  state: string;
-  lastError: string;
-}
-const rows = async (agent: AgentProcess): Promise<Row[]> =>
-  await (await agent.http("/queue?limit=1000")).json();
 
 Deno.test({
   name:
@@ -57,7 +47,7 @@ Deno.test({
       const mr = await send(north, "hub-dead-mr", "MR", 3);
       const ct = await send(north, "hub-dead-ct", "CT", 2);
       await eventually("MR refused for good, CT delivered to pacs and waiting for old", async () => {
-        const all = await rows(north);
+        const all = await queueRows(north);
         const count = (destination: string, state: string) =>
           all.filter((r) => r.destination === destination && r.state === state).length;
         return (count("pacs", "dead") === 3 && count("pacs", "done") === 2 &&
@@ -80,7 +70,7 @@ Deno.test({
       const dead = await operator.site.deadLetter.query({ site: "north" });
       assert.deepEqual(dead.map((r) => r.sopInstanceUid).sort(), [...mr].sort());
       const idOf = async (sop: string, destination: string) =>
-        (await rows(north)).find((r) => r.sopInstanceUid === sop && r.destination === destination)!.id;
+        (await queueRows(north)).find((r) => r.sopInstanceUid === sop && r.destination === destination)!.id;
       const doneCt = await idOf(ct[0], "pacs");
       await assert.rejects(
         viewer.site.discardDead.mutate({ site: "north", ids: [dead[0].id] }),
@@ -98,7 +88,7 @@ Deno.test({
       assert.deepEqual(await operator.site.replay.mutate({ site: "north", ids: [dead[1].id] }), {
         replayed: 1,
       });
-      const after = await rows(north);
+      const after = await queueRows(north);
       assert.ok(!after.some((r) => r.id === dead[0].id), "the discarded row is gone");
       assert.equal(after.find((r) => r.id === doneCt)?.state, "done");
       assert.equal(after.filter((r) => r.destination === "pacs").length, 4);
@@ -111,7 +101,7 @@ Deno.test({
         abandoned: 2,
       });
       assert.deepEqual(await operator.site.stranded.query({ site: "north" }), []);
-      for (const r of (await rows(north)).filter((r) => r.destination === "old")) {
+      for (const r of (await queueRows(north)).filter((r) => r.destination === "old")) {
         assert.deepEqual([r.state, r.lastError], ["dead", "abandoned by the operator"]);
       }
 

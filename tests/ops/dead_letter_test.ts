@@ -9,22 +9,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { ctOnlyProfile, skipReason, startStorescp, type StorescpPeer } from "../support/peers.ts";
-import { agentCli, type AgentProcess, indexRows, startAgentProcess } from "../support/agent.ts";
+import { agentCli, type AgentProcess, indexRows, queueRows, startAgentProcess } from "../support/agent.ts";
 import { sendGenerated as send } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`dead_letter_test: skipped: ${skip}`);
 
-interface Row {
-  id: number;
-  sopInstanceUid: string;
-  state: string;
-}
-const rows = async (agent: AgentProcess): Promise<Row[]> =>
-  await (await agent.http("/queue?limit=1000")).json();
 const stateOf = async (agent: AgentProcess, sop: string) =>
-  (await rows(agent)).find((r) => r.sopInstanceUid === sop)?.state;
+  (await queueRows(agent)).find((r) => r.sopInstanceUid === sop)?.state;
 
 /** The archived objects not removed, by SOP Instance UID, with their files. */
 const live = (agent: AgentProcess) =>
@@ -71,7 +64,7 @@ Deno.test({
       const files = live(agent);
       for (const sop of mr) assert.ok(files.has(sop), "a dead row holds its object");
 
-      const byId = new Map((await rows(agent)).map((row) => [row.sopInstanceUid, row.id]));
+      const byId = new Map((await queueRows(agent)).map((row) => [row.sopInstanceUid, row.id]));
       const discard = await agentCli([
         "queue",
         "discard",
@@ -86,7 +79,7 @@ Deno.test({
       assert.equal(discard.code, 0, discard.stderr);
       assert.deepEqual(JSON.parse(discard.stdout), { discarded: 1 });
       assert.deepEqual(
-        (await rows(agent)).map((row) => [row.sopInstanceUid, row.state]).sort(),
+        (await queueRows(agent)).map((row) => [row.sopInstanceUid, row.state]).sort(),
         [[ct[0], "done"], [ct[1], "done"], [mr[1], "dead"]].sort(),
         "only the dead row named is gone",
       );
@@ -131,7 +124,7 @@ Deno.test({
         return states.join() === "dead,dead" || undefined;
       });
       const files = live(agent);
-      const id = (await rows(agent)).find((row) => row.sopInstanceUid === mr[0])!.id;
+      const id = (await queueRows(agent)).find((row) => row.sopInstanceUid === mr[0])!.id;
       const discarded = await agent.http("/queue/discard", {
         method: "POST",
         body: JSON.stringify({ ids: [id] }),

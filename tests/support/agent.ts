@@ -36,6 +36,20 @@ export interface AgentProcess {
   status: Promise<Deno.CommandStatus>;
 }
 
+/** A forward queue row as the agent's `GET /queue` lists it (the fields tests read). */
+export interface QueueRowView {
+  id: number;
+  sopInstanceUid: string;
+  destination: string;
+  state: string;
+  lastError: string;
+}
+
+/** The agent's forward queue rows (`GET /queue?limit=1000`), oldest first. */
+export async function queueRows(agent: Pick<AgentProcess, "http">): Promise<QueueRowView[]> {
+  return await (await agent.http("/queue?limit=1000")).json();
+}
+
 export interface AgentProcessOptions {
   dataDir?: string;
   aet?: string;
