@@ -8,35 +8,15 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort, skipReason } from "../support/peers.ts";
 import { type AgentProcess, indexRows, listFiles, startAgentProcess } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
+import { sendGenerated } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
-import { writeGeneratedSeries } from "../tools/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom";
 
 const skip = skipReason("storescu");
 if (skip) console.warn(`retention_cache_test: skipped: ${skip}`);
 
-/** SOP Instance UIDs of `paths`, in order. */
-const sops = (paths: string[]) =>
-  Promise.all(paths.map(async (p) => readPart10Header(await Deno.readFile(p)).sopInstanceUid!));
-
 /** Sends a generated series of `count` objects of about 33 kB; their SOP Instance UIDs. */
-async function send(
-  agent: AgentProcess,
-  seed: string,
-  modality: "CT" | "MR",
-  count: number,
-): Promise<string[]> {
-  const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
-    count,
-    rows: 128,
-    columns: 128,
-    modality,
-    seed,
-  });
-  assert.equal((await storescu(series.paths, agent)).code, 0);
-  return await sops(series.paths);
-}
+const send = (agent: AgentProcess, seed: string, modality: "CT" | "MR", count: number) =>
+  sendGenerated(agent, seed, modality, count, 128);
 
 const live = (agent: AgentProcess) =>
   new Set(

@@ -59,19 +59,20 @@ export function storescu(
 }
 
 /**
- * Sends `count` generated objects of `modality` (one series, 16 by 16 pixels, made from `seed`) in one
- * association; throws unless storescu succeeded. Their SOP Instance UIDs, in order.
+ * Sends `count` generated objects of `modality` (one series, `side` by `side` pixels, 16 unless given, made
+ * from `seed`) in one association; throws unless storescu succeeded. Their SOP Instance UIDs, in order.
  */
 export async function sendGenerated(
   target: { port: number; aet: string },
   seed: string,
   modality: "CT" | "MR",
   count: number,
+  side = 16,
 ): Promise<string[]> {
   const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
     count,
-    rows: 16,
-    columns: 16,
+    rows: side,
+    columns: side,
     modality,
     seed,
   });
