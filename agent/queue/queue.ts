@@ -521,13 +521,13 @@ export class Queue {
     );
   }
 
-  /** After a restart: every row awaiting a report is asked again now (a crash may have kept its N-ACTION). */
   /** Whether any row awaits a Storage Commitment report (a node that asked for it before a restart). */
   hasCommitting(): boolean {
     return this.db.statement(`SELECT 1 AS one FROM queue WHERE state = 'committing' LIMIT 1`).get() !==
       undefined;
   }
 
+  /** After a restart: every row awaiting a report is asked again now (a crash may have kept its N-ACTION). */
   recoverCommitments(now = Date.now()): number {
     return this.db.write(() =>
       this.db.statement(`UPDATE queue SET next_attempt_at = ?, updated_at = ? WHERE state = 'committing'`)
