@@ -24,17 +24,20 @@ const offline = {
   ask: () => Promise.reject(new SiteRequestError("offline", "the site is offline")),
 } as unknown as Sessions;
 
+/** A TransferService over `db` whose reads of transfer_tasks are counted, every site offline. */
+function counted(db: Parameters<typeof tableReads>[0]) {
+  const reads = tableReads(db, transferTasks);
+  return {
+    reads,
+    service: new TransferService(reads.db, offline, () => Promise.resolve(true), new Logger({}, "error")),
+  };
+}
+
 const byStudy = (a: TaskView, b: TaskView) => a.studyInstanceUid.localeCompare(b.studyInstanceUid);
 
 Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they change, and every task once for their answer", async () => {
   const { db, filled, service: plain, close } = await filledTransfers("conduit-job-actions-", 0.005);
-  const reads = tableReads(db, transferTasks);
-  const service = new TransferService(
-    reads.db,
-    offline,
-    () => Promise.resolve(true),
-    new Logger({}, "error"),
-  );
+  const { reads, service } = counted(db);
   // The pass each action starts (it reads every task canceling, of any job) is not what is counted here.
   service.tick = () => Promise.resolve();
   try {
@@ -97,13 +100,7 @@ Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they 
 
 Deno.test("TransferService.list() reads a page's tasks in one query and answers each job as get() does", async () => {
   const { db, filled, service: plain, close } = await filledTransfers("conduit-job-list-", 0.005);
-  const reads = tableReads(db, transferTasks);
-  const service = new TransferService(
-    reads.db,
-    offline,
-    () => Promise.resolve(true),
-    new Logger({}, "error"),
-  );
+  const { reads, service } = counted(db);
   try {
     for (const [limit, offset] of [[20, 0], [51, filled.scale.transfers - 60]]) {
       reads.reset();
