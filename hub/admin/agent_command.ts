@@ -25,6 +25,17 @@ export function agentCommand(
   return quoted(fileURLToPath(new URL("../../agent/conduit-agent", moduleUrl)));
 }
 
+/**
+ * The tunnel URL the agent is told to take for a hub reached at `publicUrl` (https://h/x -> wss://h/x/tunnel);
+ * a placeholder, `wss://HUB/tunnel`, when the hub's configuration does not say where it is reached.
+ */
+export function tunnelUrlOf(publicUrl: string | undefined): string {
+  if (!publicUrl) return "wss://HUB/tunnel";
+  const u = new URL(publicUrl);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  return `${u.toString().replace(/\/+$/, "")}/tunnel`;
+}
+
 function quoted(path: string): string {
   return /^[\w./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }

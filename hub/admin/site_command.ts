@@ -10,7 +10,7 @@ import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { requestRotation } from "../sites/rotation.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
-import { agentCommand } from "./agent_command.ts";
+import { agentCommand, tunnelUrlOf } from "./agent_command.ts";
 
 const HUB = commandOf("hub");
 
@@ -20,14 +20,6 @@ const USAGE = `usage: ${HUB} admin site add NAME [--config FILE | --data DIR | -
        ${HUB} admin site rotate NAME [--config FILE | --data DIR | --db URL] [--json]
        ${HUB} admin site uplink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]
        ${HUB} admin site downlink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]`;
-
-/** The tunnel URL an agent takes for a hub reached at `publicUrl` (https://h/x -> wss://h/x/tunnel). */
-export function tunnelUrlOf(publicUrl: string | undefined): string {
-  if (!publicUrl) return "wss://HUB/tunnel";
-  const u = new URL(publicUrl);
-  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
-  return `${u.toString().replace(/\/+$/, "")}/tunnel`;
-}
 
 export async function siteCommand(
   args: string[],

@@ -15,7 +15,7 @@ import { LoginRefused, SESSION_COOKIE, UserError, type Users } from "./users.ts"
 import { actionsOf } from "./permissions.ts";
 import { problem } from "../problem.ts";
 import { commandOf } from "@conduit/shared/cli";
-import { agentCommand } from "../admin/agent_command.ts";
+import { agentCommand, tunnelUrlOf } from "../admin/agent_command.ts";
 
 /** A login is a name and a password: a larger body is refused (413) before it is read to its end. */
 const MAX_LOGIN_BYTES = 16 * 1024;
@@ -31,12 +31,6 @@ export interface AuthOptions {
 
 type Env = { Bindings: { remoteAddr?: { hostname?: string } } };
 
-/**
- * The commands the console's hints name (an agent to enroll, a hub admin command): as this hub runs, from the
- * repository (`deno task agent`) or a build (the agent's launcher beside the hub's, `conduit-hub`).
- */
-const commands = () => ({ agent: agentCommand(), hub: commandOf("hub") });
-
 /** The address a request came from, for the throttle and the audit log. */
 function sourceAddress(c: Context<Env>, trustForwarded: boolean): string {
   const forwarded = trustForwarded ? c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim() : undefined;
@@ -45,6 +39,16 @@ function sourceAddress(c: Context<Env>, trustForwarded: boolean): string {
 
 export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
   const app = new Hono<Env>();
+  /**
+   * The commands the console's hints name (an agent to enroll, a hub admin command): as this hub runs, from
+   * the repository (`deno task agent`) or a build (the agent's launcher beside the hub's, `conduit-hub`); and
+   * the tunnel URL an agent takes, from `publicUrl` (a placeholder without it), as `admin site add` says.
+   */
+  const commands = () => ({
+    agent: agentCommand(),
+    hub: commandOf("hub"),
+    tunnel: tunnelUrlOf(options.publicUrl),
+  });
   const secure = (c: Context) =>
     options.publicUrl
       ? new URL(options.publicUrl).protocol === "https:"

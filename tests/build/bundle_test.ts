@@ -296,7 +296,7 @@ Deno.test({
       });
       const me = await login.json();
       assert.equal(login.status, 200, JSON.stringify(me));
-      assert.deepEqual(me.commands, { agent: agentLauncher, hub: "conduit-hub" });
+      assert.deepEqual(me.commands, { agent: agentLauncher, hub: "conduit-hub", tunnel: "wss://HUB/tunnel" });
 
       // Deno's own warning at a first start from a new place (its npm packages' build scripts) would greet
       // the operator in the log of every start of a service whose artifact it cannot write.

@@ -41,7 +41,12 @@ Deno.test({
       assert.equal(me.user, "alice");
       // The commands the console's hints name, as this hub runs (from the repository here; the bundle test
       // checks a built hub's).
-      assert.deepEqual(me.commands, { agent: "deno task agent", hub: "deno task hub" });
+      // and the tunnel URL an agent takes: a placeholder, as this hub has no publicUrl.
+      assert.deepEqual(me.commands, {
+        agent: "deno task agent",
+        hub: "deno task hub",
+        tunnel: "wss://HUB/tunnel",
+      });
       // tRPC query (GET) with the cookie.
       const sites = await fetch(`${base}/trpc/sites.list`, { headers: { cookie: session } });
       assert.equal(sites.status, 200);
@@ -111,6 +116,27 @@ Deno.test({
       // From another address the user still logs in (tests/console/hardening_test.ts covers it over HTTP).
       const elsewhere = await hub.users.login("victor", "viewer password 1", "192.0.2.7");
       assert.equal(elsewhere.user, "victor");
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the login names the tunnel URL an agent takes, from the hub's publicUrl, for the enrollment dialog",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub({ publicUrl: "https://hub.example.org/conduit/" });
+    try {
+      await hub.users.add("alice", "admin", "correct horse battery");
+      const ok = await fetch(`http://127.0.0.1:${hub.port}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "alice", password: "correct horse battery" }),
+      });
+      assert.equal(ok.status, 200);
+      assert.equal((await ok.json()).commands.tunnel, "wss://hub.example.org/conduit/tunnel");
     } finally {
       await hub.stop();
     }

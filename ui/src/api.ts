@@ -14,8 +14,11 @@ export interface Me {
   csrf: string;
   /** What the user's role allows, from the hub's role matrix: the console shows only these. */
   actions: Action[];
-  /** How the hub names its programs' commands (hub/auth/routes.ts): `deno task agent` from source. */
-  commands: { agent: string; hub: string };
+  /**
+   * How the hub names its programs' commands (hub/auth/routes.ts): `deno task agent` from source; and the
+   * tunnel URL an agent takes (from the hub's `publicUrl`; `wss://HUB/tunnel` without it).
+   */
+  commands: { agent: string; hub: string; tunnel?: string };
 }
 
 /** The commands the console's hints name, as the hub runs ({@link Me}); the repository's until a login. */
@@ -23,6 +26,9 @@ let commands: Me["commands"] = { agent: "deno task agent", hub: "deno task hub" 
 
 /** The command that runs the agent or the hub where this hub is installed, for the console's hints. */
 export const commandOf = (program: "agent" | "hub"): string => commands[program];
+
+/** The tunnel URL an agent is told to take (a hub older than this console gives none: the placeholder). */
+export const hubTunnelUrl = (): string => commands.tunnel ?? "wss://HUB/tunnel";
 
 /** Whether the user may do `action` (a button the hub would refuse is not shown). */
 export type May = (action: Action) => boolean;

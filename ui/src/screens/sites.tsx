@@ -5,7 +5,7 @@
  * (./site_dead_letter.tsx), its conflicts (./site_conflicts.tsx), and (admins) its uplink and downlink caps.
  */
 import { createMemo, createResource, createSignal, For, onCleanup, Show } from "solid-js";
-import { api, commandOf, type May } from "../api.ts";
+import { api, commandOf, hubTunnelUrl, type May } from "../api.ts";
 import { instant, readOrEmpty } from "../format.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
@@ -142,7 +142,7 @@ export function Sites(props: { current?: string; may: May }) {
               <code>{e().token}</code> <CopyButton text={e().token} label="Copy the token" />
             </p>
             <p class="hint">
-              <code>{commandOf("agent")} --site {e().site} --hub wss://HUB/tunnel --enroll {e().token}</code>
+              <code>{commandOf("agent")} --site {e().site} --hub {hubTunnelUrl()} --enroll {e().token}</code>
             </p>
           </Dialog>
         )}
