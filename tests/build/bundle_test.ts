@@ -11,7 +11,16 @@ import { bundleAgent, bundleHub } from "../../deploy/build.ts";
 import { copyTree } from "../../deploy/bundle.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { prepareViewer } from "../../deploy/viewer.ts";
-import { answersOk, freePort, runDcmtk, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
+import {
+  answersOk,
+  freePort,
+  type Managed,
+  onFreePorts,
+  runDcmtk,
+  skipReason,
+  spawnLogged,
+  waitReady,
+} from "../support/peers.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
 import { responseParts } from "../support/multipart.ts";
 import { storescuProposal } from "../support/send.ts";
@@ -23,6 +32,26 @@ async function* walkFiles(dir: string): AsyncGenerator<string> {
     if (e.isDirectory) yield* walkFiles(p);
     else if (e.isFile) yield p;
   }
+}
+
+/**
+ * Starts a built artifact's `launcher` with `args(ports)` on free ports (`what` names them; the HTTP one
+ * last), drawn again when another process takes one first; ready once it listens on them itself and its
+ * /healthz answers 2xx (or a status of `also`).
+ */
+function startBundled(
+  label: string,
+  launcher: string,
+  what: string[],
+  args: (ports: number[]) => string[],
+  opts: { cwd: string; env: Record<string, string>; also?: number[] },
+): Promise<{ proc: Managed; ports: number[] }> {
+  return onFreePorts(what, [], async (ports) => {
+    const proc = await spawnLogged(label, launcher, args(ports), opts.cwd, opts.env);
+    const healthz = answersOk(`http://127.0.0.1:${ports.at(-1)}/healthz`, opts.also);
+    await waitReady(proc, label, healthz, 60_000, ports);
+    return { proc, ports };
+  });
 }
 
 const skip = skipReason("echoscu");
@@ -50,18 +79,16 @@ Deno.test({
     const elsewhere = await Deno.makeTempDir({ prefix: "bundle-cwd-" });
     const env = { DENO: Deno.execPath() };
     const hubData = path.join(elsewhere, "hub-data");
-    const hubPort = freePort();
-    const hub = await spawnLogged(
+    const { proc: hub, ports: [hubPort] } = await startBundled(
       "hub-bundle",
       hubLauncher,
-      ["--port", String(hubPort), "--data", hubData],
-      elsewhere,
-      env,
+      ["bundled hub"],
+      ([port]) => ["--port", String(port), "--data", hubData],
+      { cwd: elsewhere, env },
     );
-    let agent: Awaited<ReturnType<typeof spawnLogged>> | undefined;
+    let agent: Managed | undefined;
     try {
       const base = `http://127.0.0.1:${hubPort}`;
-      await waitReady(hub, "bundled hub", answersOk(`${base}/healthz`), 60_000);
       const page = await fetch(`${base}/explorer`);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<div id="root">/, "the console is inside the artifact");
@@ -79,12 +106,11 @@ Deno.test({
       assert.equal(add.code, 0, new TextDecoder().decode(add.stderr));
       const { enrollmentToken } = JSON.parse(new TextDecoder().decode(add.stdout));
 
-      const port = freePort();
-      const httpPort = freePort();
-      agent = await spawnLogged(
+      const started = await startBundled(
         "agent-bundle",
         agentLauncher,
-        [
+        ["bundled agent DICOM", "bundled agent HTTP"],
+        ([port, httpPort]) => [
           "--site",
           "north",
           "--data",
@@ -100,15 +126,10 @@ Deno.test({
           "--enroll",
           enrollmentToken,
         ],
-        elsewhere,
-        env,
+        { cwd: elsewhere, env, also: [503] },
       );
-      await waitReady(
-        agent,
-        "bundled agent",
-        answersOk(`http://127.0.0.1:${httpPort}/healthz`, [503]),
-        60_000,
-      );
+      agent = started.proc;
+      const [port] = started.ports;
       const echo = await runDcmtk("echoscu", ["-aec", "CONDUIT", "127.0.0.1", String(port)]);
       assert.equal(echo.code, 0, echo.stderr);
       // The split bundle's receive path (the DICOM library's chunk and the CommonJS it carries).

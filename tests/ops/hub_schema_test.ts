@@ -12,7 +12,15 @@ import { createHash } from "node:crypto";
 import LibsqlDatabase from "libsql";
 import postgres from "postgres";
 import { hubAdmin, startHubProcess } from "../support/hub.ts";
-import { freePort, logTail, scratchDir, spawnLogged } from "../support/processes.ts";
+import {
+  ADDRESS_IN_USE,
+  listensOn,
+  logTail,
+  onFreePorts,
+  PortTakenError,
+  scratchDir,
+  spawnLogged,
+} from "../support/processes.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -21,35 +29,38 @@ const FUTURE = Date.UTC(2099, 0, 1);
 const REFUSAL = /newer version of the hub.*schema is from 2099-01-01/s;
 
 /**
- * Starts `hub/main.ts` with `args` and waits until it ends (its exit code and output) or answers
- * /healthz (then it is stopped, and the answer says it started).
+ * Starts `hub/main.ts` with `args` and waits until it ends (its exit code and output) or itself answers
+ * /healthz (then it is stopped, and the answer says it started); on another port when another process
+ * took the one drawn.
  */
-async function startOrRefuse(args: string[]): Promise<{ started: true } | { code: number; output: string }> {
-  const port = freePort();
-  const proc = await spawnLogged("hub-refuse", Deno.execPath(), [
-    "run",
-    "-A",
-    "--frozen",
-    path.join(ROOT, "hub/main.ts"),
-    "--port",
-    String(port),
-    ...args,
-  ], ROOT);
-  const deadline = Date.now() + 60_000;
-  while (!proc.exited() && Date.now() < deadline) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(async (
-      r,
-    ) => (await r.body?.cancel(), true))
-      .catch(() => false);
-    if (ok) {
-      await proc.stop();
-      return { started: true };
+function startOrRefuse(args: string[]): Promise<{ started: true } | { code: number; output: string }> {
+  return onFreePorts(["hub"], [undefined], async ([port]) => {
+    const proc = await spawnLogged("hub-refuse", Deno.execPath(), [
+      "run",
+      "-A",
+      "--frozen",
+      path.join(ROOT, "hub/main.ts"),
+      "--port",
+      String(port),
+      ...args,
+    ], ROOT);
+    const deadline = Date.now() + 60_000;
+    while (!proc.exited() && Date.now() < deadline) {
+      const ok = listensOn(proc.child.pid, port) !== false &&
+        await fetch(`http://127.0.0.1:${port}/healthz`).then(async (r) => (await r.body?.cancel(), true))
+          .catch(() => false);
+      if (ok) {
+        await proc.stop();
+        return { started: true } as const;
+      }
+      await Promise.race([proc.status, new Promise((r) => setTimeout(r, 100))]);
     }
-    await Promise.race([proc.status, new Promise((r) => setTimeout(r, 100))]);
-  }
-  await proc.stop();
-  const status = await proc.status;
-  return { code: status.code, output: await logTail(proc.logFile, 10_000) };
+    await proc.stop();
+    const status = await proc.status;
+    const output = await logTail(proc.logFile, 10_000);
+    if (ADDRESS_IN_USE.test(output)) throw new PortTakenError(output, []);
+    return { code: status.code, output };
+  });
 }
 
 function sha256(file: string): string {

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import LibsqlDatabase from "libsql";
-import { answersOk, freePort, type Managed, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import { answersOk, type Managed, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -83,57 +83,67 @@ export function agentConfigText(config: Record<string, unknown> = {}): string {
   return stringify({ ...config, archive });
 }
 
+/**
+ * Starts the agent on `opts.port` and `opts.httpPort`, or on free ones (drawn again when another process takes
+ * one first); resolves once the agent itself listens on both and its /healthz answers.
+ */
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-agent-");
-  const port = opts.port ?? freePort();
-  const httpPort = opts.httpPort ?? freePort();
   const aet = opts.aet ?? "CONDUIT";
   const configFile = agentConfigFile(dataDir);
   await Deno.mkdir(dataDir, { recursive: true });
   await Deno.writeTextFile(configFile, agentConfigText(opts.config));
-  const args = [
-    "run",
-    "-A",
-    opts.lockfile === false ? "--no-lock" : "--frozen",
-    ...AGENT_FLAGS,
-    ...(opts.denoFlags ?? []),
-    path.join(ROOT, "agent/main.ts"),
-    "--config",
-    configFile,
-    "--data",
-    dataDir,
-    "--aet",
-    aet,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--http-port",
-    String(httpPort),
-    ...(opts.args ?? []),
-  ];
-  const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
-  const http = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${httpPort}${p}`, init);
-  // Up once /healthz answers: 200, or 503 when it says why it cannot take objects (below the free-space floor).
-  await waitReady(proc, `agent on ${port}`, answersOk(`http://127.0.0.1:${httpPort}/healthz`, [503]), 30_000);
-  return {
-    aet,
-    port,
-    httpPort,
-    dataDir,
-    logFile: proc.logFile,
-    pid: proc.child.pid,
-    http,
-    stop: proc.stop,
-    kill: async () => {
-      try {
-        proc.child.kill("SIGKILL");
-      } catch { /* gone */ }
-      await proc.stop();
+  return await onFreePorts(
+    ["agent DICOM", "agent HTTP"],
+    [opts.port, opts.httpPort],
+    async ([port, httpPort]) => {
+      const args = [
+        "run",
+        "-A",
+        opts.lockfile === false ? "--no-lock" : "--frozen",
+        ...AGENT_FLAGS,
+        ...(opts.denoFlags ?? []),
+        path.join(ROOT, "agent/main.ts"),
+        "--config",
+        configFile,
+        "--data",
+        dataDir,
+        "--aet",
+        aet,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--http-port",
+        String(httpPort),
+        ...(opts.args ?? []),
+      ];
+      const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
+      const http = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${httpPort}${p}`, init);
+      // Up once it listens on both ports and /healthz answers: 200, or 503 when it says why it cannot take
+      // objects (below the free-space floor).
+      const healthz = answersOk(`http://127.0.0.1:${httpPort}/healthz`, [503]);
+      await waitReady(proc, `agent on ${port}`, healthz, 30_000, [port, httpPort]);
+      return {
+        aet,
+        port,
+        httpPort,
+        dataDir,
+        logFile: proc.logFile,
+        pid: proc.child.pid,
+        http,
+        stop: proc.stop,
+        kill: async () => {
+          try {
+            proc.child.kill("SIGKILL");
+          } catch { /* gone */ }
+          await proc.stop();
+        },
+        exited: proc.exited,
+        status: proc.status,
+      };
     },
-    exited: proc.exited,
-    status: proc.status,
-  };
+  );
 }
 
 /** Reads a Part 10 file and returns the bytes after its File Meta group (the data set). */

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
-import { answersOk, freePort, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import { answersOk, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 import { testDatabase, testOnPostgres } from "./postgres.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -177,37 +177,42 @@ export interface HubProcess {
   stop(): Promise<void>;
 }
 
-/** The real hub as a subprocess (`deno run hub/main.ts`), for benchmarks and process-level tests. */
+/**
+ * The real hub as a subprocess (`deno run hub/main.ts`), for benchmarks and process-level tests: on `opts.port`
+ * or a free one (drawn again when another process takes it first), ready once it listens there itself and
+ * /healthz answers.
+ */
 export async function startHubProcess(
   opts: { dataDir?: string; port?: number; denoFlags?: string[]; args?: string[]; db?: string } = {},
 ): Promise<HubProcess> {
   const dataDir = opts.dataDir ?? await scratchDir("conduit-hub-");
   const db = opts.db ?? databases.get(dataDir) ?? (testOnPostgres() ? await testDatabase() : undefined);
   if (db) databases.set(dataDir, db);
-  const port = opts.port ?? freePort();
-  const proc = await spawnLogged("hub", Deno.execPath(), [
-    "run",
-    "-A",
-    "--frozen",
-    ...(opts.denoFlags ?? []),
-    path.join(ROOT, "hub/main.ts"),
-    "--port",
-    String(port),
-    "--data",
-    dataDir,
-    ...(db ? ["--db", db] : []),
-    ...(opts.args ?? []),
-  ], ROOT);
-  await waitReady(proc, `hub on ${port}`, answersOk(`http://127.0.0.1:${port}/healthz`), 30_000);
-  return {
-    port,
-    dataDir,
-    pid: proc.child.pid,
-    logFile: proc.logFile,
-    tunnelUrl: `ws://127.0.0.1:${port}/tunnel`,
-    status: proc.status,
-    stop: proc.stop,
-  };
+  return await onFreePorts(["hub"], [opts.port], async ([port]) => {
+    const proc = await spawnLogged("hub", Deno.execPath(), [
+      "run",
+      "-A",
+      "--frozen",
+      ...(opts.denoFlags ?? []),
+      path.join(ROOT, "hub/main.ts"),
+      "--port",
+      String(port),
+      "--data",
+      dataDir,
+      ...(db ? ["--db", db] : []),
+      ...(opts.args ?? []),
+    ], ROOT);
+    await waitReady(proc, `hub on ${port}`, answersOk(`http://127.0.0.1:${port}/healthz`), 30_000, [port]);
+    return {
+      port,
+      dataDir,
+      pid: proc.child.pid,
+      logFile: proc.logFile,
+      tunnelUrl: `ws://127.0.0.1:${port}/tunnel`,
+      status: proc.status,
+      stop: proc.stop,
+    };
+  });
 }
 
 /** The agent flags that enroll `site` with an in-process hub: `--site`, `--hub`, `--enroll`. */

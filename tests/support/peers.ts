@@ -25,7 +25,7 @@ import {
   skipReason,
   toolPath,
 } from "./peer_tools.ts";
-import { acceptsTcp, answersOk, freePorts, spawnLogged, waitReady } from "./processes.ts";
+import { acceptsTcp, answersOk, onFreePorts, spawnLogged, waitReady } from "./processes.ts";
 
 export * from "./peer_tools.ts";
 export * from "./processes.ts";
@@ -142,8 +142,8 @@ export interface DcmqrscpPeer extends Peer {
 /**
  * Starts DCMTK `dcmqrscp` on 127.0.0.1 serving `files` (copied into its storage area and registered with
  * `dcmqridx`, so each is kept in its own transfer syntax) under AE title `aet` (default "DCMQRSCP"), with
- * C-GET enabled (it accepts the uncompressed syntaxes only, unless told otherwise: `extraArgs`); `moveDestinations` are the AE titles it may C-MOVE to. Resolves once the port accepts TCP
- * connections.
+ * C-GET enabled (it accepts the uncompressed syntaxes only, unless told otherwise: `extraArgs`); `moveDestinations` are the AE titles it may C-MOVE to. Resolves once dcmqrscp itself listens on
+ * its port (`opts.port`, or a free one, drawn again when another process takes it first).
  */
 export async function startDcmqrscp(opts: {
   dir: string;
@@ -157,7 +157,6 @@ export async function startDcmqrscp(opts: {
   for (const tool of ["dcmqrscp", "dcmqridx"]) {
     if (!toolPath(tool)) throw new Error(skipReason(tool) || `${tool} not found`);
   }
-  const [port] = freePorts(["dcmqrscp"], [opts.port]);
   const aet = opts.aet ?? "DCMQRSCP";
   const storage = join(opts.dir, "storage");
   await Deno.mkdir(storage, { recursive: true });
@@ -171,31 +170,33 @@ export async function startDcmqrscp(opts: {
   if (indexed.code !== 0) throw new Error(`dcmqridx failed: ${indexed.stderr}`);
   const hosts = (opts.moveDestinations ?? []).map((d, i) => `dest${i} = (${d.aet}, 127.0.0.1, ${d.port})`);
   const config = join(opts.dir, "dcmqrscp.cfg");
-  await Deno.writeTextFile(
-    config,
-    [
-      `NetworkTCPPort = ${port}`,
-      "MaxPDUSize = 16384",
-      "MaxAssociations = 16",
-      "HostTable BEGIN",
-      ...hosts,
-      "HostTable END",
-      "VendorTable BEGIN",
-      "VendorTable END",
-      "AETable BEGIN",
-      `${aet} ${storage} RW (200, 1024mb) ANY`,
-      "AETable END",
-      "",
-    ].join("\n"),
-  );
-  const proc = await spawnLogged("dcmqrscp", toolPath("dcmqrscp")!, [
-    ...(opts.extraArgs ?? []),
-    "-c",
-    config,
-    "--disable-host-lookup",
-  ]);
-  await waitReady(proc, `dcmqrscp on port ${port}`, () => acceptsTcp(port), 15_000);
-  return { port, aet, pid: proc.child.pid, logFile: proc.logFile, dir: opts.dir, stop: proc.stop };
+  return await onFreePorts(["dcmqrscp"], [opts.port], async ([port]) => {
+    await Deno.writeTextFile(
+      config,
+      [
+        `NetworkTCPPort = ${port}`,
+        "MaxPDUSize = 16384",
+        "MaxAssociations = 16",
+        "HostTable BEGIN",
+        ...hosts,
+        "HostTable END",
+        "VendorTable BEGIN",
+        "VendorTable END",
+        "AETable BEGIN",
+        `${aet} ${storage} RW (200, 1024mb) ANY`,
+        "AETable END",
+        "",
+      ].join("\n"),
+    );
+    const proc = await spawnLogged("dcmqrscp", toolPath("dcmqrscp")!, [
+      ...(opts.extraArgs ?? []),
+      "-c",
+      config,
+      "--disable-host-lookup",
+    ]);
+    await waitReady(proc, `dcmqrscp on port ${port}`, () => acceptsTcp(port), 15_000, [port]);
+    return { port, aet, pid: proc.child.pid, logFile: proc.logFile, dir: opts.dir, stop: proc.stop };
+  });
 }
 
 /** A DCMTK association profile that takes CT Image Storage only: MR objects find no presentation context. */
@@ -229,30 +230,32 @@ let ctOnlyFile: Promise<string> | undefined;
 /**
  * Starts DCMTK `storescp` on 127.0.0.1 accepting all storage SOP classes (plus unknown ones unless
  * `promiscuous: false`) and all supported transfer syntaxes (`+xa`), writing objects to `dir`. Resolves
- * once the port accepts TCP connections.
+ * once storescp itself listens on its port (`opts.port`, or a free one, drawn again when another process
+ * takes it first) and it accepts TCP connections.
  */
 export async function startStorescp(opts: StorescpOptions): Promise<StorescpPeer> {
   const bin = toolPath("storescp");
   if (!bin) throw new Error(skipReason("storescp") || "storescp not found");
-  const [port] = freePorts(["storescp"], [opts.port]);
   const aet = opts.aet ?? "STORESCP";
   await Deno.mkdir(opts.dir, { recursive: true });
-  const args = [
-    ...(opts.configFile
-      ? ["--config-file", opts.configFile.file, opts.configFile.profile]
-      : ["--accept-all", ...(opts.promiscuous ?? true ? ["--promiscuous"] : [])]),
-    ...(opts.bitPreserving ? ["--bit-preserving"] : []),
-    "--disable-host-lookup",
-    "--aetitle",
-    aet,
-    "--output-directory",
-    opts.dir,
-    ...(opts.extraArgs ?? []),
-    String(port),
-  ];
-  const proc = await spawnLogged("storescp", bin, args);
-  await waitReady(proc, `storescp on port ${port}`, () => acceptsTcp(port), 15_000);
-  return { port, aet, pid: proc.child.pid, logFile: proc.logFile, dir: opts.dir, stop: proc.stop };
+  return await onFreePorts(["storescp"], [opts.port], async ([port]) => {
+    const args = [
+      ...(opts.configFile
+        ? ["--config-file", opts.configFile.file, opts.configFile.profile]
+        : ["--accept-all", ...(opts.promiscuous ?? true ? ["--promiscuous"] : [])]),
+      ...(opts.bitPreserving ? ["--bit-preserving"] : []),
+      "--disable-host-lookup",
+      "--aetitle",
+      aet,
+      "--output-directory",
+      opts.dir,
+      ...(opts.extraArgs ?? []),
+      String(port),
+    ];
+    const proc = await spawnLogged("storescp", bin, args);
+    await waitReady(proc, `storescp on port ${port}`, () => acceptsTcp(port), 15_000, [port]);
+    return { port, aet, pid: proc.child.pid, logFile: proc.logFile, dir: opts.dir, stop: proc.stop };
+  });
 }
 
 /** Builds the Orthanc configuration object written by {@link startOrthanc}. */
@@ -307,8 +310,9 @@ export function orthancConfig(
 
 /**
  * Starts Debian's Orthanc (`/usr/sbin/Orthanc <storageDir>/orthanc.json`) on 127.0.0.1 with a generated
- * config (see {@link orthancConfig}). Resolves once `GET /system` answers 200 and the DICOM port accepts
- * TCP connections.
+ * config (see {@link orthancConfig}). Resolves once Orthanc itself listens on both ports (given, or free
+ * ones drawn again when another process takes one first), `GET /system` answers 200 and the DICOM port
+ * accepts TCP connections.
  */
 export async function startOrthanc(opts: OrthancOptions): Promise<OrthancPeer> {
   const bin = toolPath(ORTHANC_BIN);
@@ -316,41 +320,46 @@ export async function startOrthanc(opts: OrthancOptions): Promise<OrthancPeer> {
   if (opts.dicomweb && !hasTool(ORTHANC_DICOMWEB_PLUGIN)) {
     throw new Error(skipReason(ORTHANC_DICOMWEB_PLUGIN) || "DICOMweb plugin not found");
   }
-  const [dicomPort, httpPort] = freePorts(["Orthanc DICOM", "Orthanc HTTP"], [opts.dicomPort, opts.httpPort]);
   const aet = opts.aet ?? "ORTHANC";
   await Deno.mkdir(opts.storageDir, { recursive: true });
   const configFile = join(opts.storageDir, "orthanc.json");
-  const config = orthancConfig({ ...opts, aet, dicomPort, httpPort });
-  await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2) + "\n");
-
-  const base = `http://127.0.0.1:${httpPort}`;
-  const rest = (path: string, init?: RequestInit): Promise<Response> => fetch(`${base}${path}`, init);
-  const proc = await spawnLogged("orthanc", bin, [configFile], opts.storageDir);
-  const httpReady = answersOk(`${base}/system`);
-  await waitReady(
-    proc,
-    `Orthanc on ports ${dicomPort}/${httpPort}`,
-    async () => (await httpReady()) && (await acceptsTcp(dicomPort)),
-    60_000,
+  return await onFreePorts(
+    ["Orthanc DICOM", "Orthanc HTTP"],
+    [opts.dicomPort, opts.httpPort],
+    async ([dicomPort, httpPort]) => {
+      const config = orthancConfig({ ...opts, aet, dicomPort, httpPort });
+      await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2) + "\n");
+      const base = `http://127.0.0.1:${httpPort}`;
+      const rest = (path: string, init?: RequestInit): Promise<Response> => fetch(`${base}${path}`, init);
+      const proc = await spawnLogged("orthanc", bin, [configFile], opts.storageDir);
+      const httpReady = answersOk(`${base}/system`);
+      await waitReady(
+        proc,
+        `Orthanc on ports ${dicomPort}/${httpPort}`,
+        async () => (await httpReady()) && (await acceptsTcp(dicomPort)),
+        60_000,
+        [dicomPort, httpPort],
+      );
+      const instances = async (): Promise<string[]> => {
+        const res = await rest("/instances");
+        if (!res.ok) {
+          const body = await res.text();
+          throw new Error(`GET /instances: ${res.status} ${body} (log: ${proc.logFile})`);
+        }
+        return await res.json() as string[];
+      };
+      return {
+        port: dicomPort,
+        httpPort,
+        aet,
+        pid: proc.child.pid,
+        logFile: proc.logFile,
+        storageDir: opts.storageDir,
+        configFile,
+        stop: proc.stop,
+        rest,
+        instances,
+      };
+    },
   );
-  const instances = async (): Promise<string[]> => {
-    const res = await rest("/instances");
-    if (!res.ok) {
-      const body = await res.text();
-      throw new Error(`GET /instances: ${res.status} ${body} (log: ${proc.logFile})`);
-    }
-    return await res.json() as string[];
-  };
-  return {
-    port: dicomPort,
-    httpPort,
-    aet,
-    pid: proc.child.pid,
-    logFile: proc.logFile,
-    storageDir: opts.storageDir,
-    configFile,
-    stop: proc.stop,
-    rest,
-    instances,
-  };
 }

@@ -9,7 +9,7 @@
  */
 import * as path from "node:path";
 import postgres from "postgres";
-import { freePort } from "./processes.ts";
+import { ADDRESS_IN_USE, onFreePorts, PortTakenError } from "./processes.ts";
 
 export interface TestPostgres {
   /** The server's maintenance database (`postgres`), as superuser `postgres`, no password. */
@@ -95,17 +95,17 @@ export async function startPostgres(): Promise<TestPostgres> {
     "UTF8",
   ]);
   if (!init.success) throw new Error(`initdb failed: ${new TextDecoder().decode(init.stderr)}`);
-  const port = freePort();
-  const options = [
-    `-p ${port}`,
-    `-k ${dir}`,
-    "-c listen_addresses=127.0.0.1",
-    "-c max_connections=300",
-    // Test data need not survive a crash of the machine; it must survive a kill of a hub, which it does.
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
-  ].join(" ");
+  const optionsOn = (port: number) =>
+    [
+      `-p ${port}`,
+      `-k ${dir}`,
+      "-c listen_addresses=127.0.0.1",
+      "-c max_connections=300",
+      // Test data need not survive a crash of the machine; it must survive a kill of a hub, which it does.
+      "-c fsync=off",
+      "-c synchronous_commit=off",
+      "-c full_page_writes=off",
+    ].join(" ");
   // Not asPostgres: an in-process hub's event loop goes on while the server stops and starts.
   const ctl = async (args: string[]) => {
     const out = await new Deno.Command("runuser", {
@@ -137,7 +137,18 @@ export async function startPostgres(): Promise<TestPostgres> {
       Deno.removeSync(dir, { recursive: true });
     } catch { /* best effort */ }
   };
-  await ctl(["-o", options, "-w", "start"]);
+  // On a free port, drawn again when another process binds it first (the server then cannot listen).
+  const port = await onFreePorts(["PostgreSQL"], [undefined], async ([port]) => {
+    try {
+      await ctl(["-o", optionsOn(port), "-w", "start"]);
+    } catch (err) {
+      await Deno.remove(path.join(dir, "server.log")).catch(() => {});
+      if (!ADDRESS_IN_USE.test((err as Error).message)) throw err;
+      throw new PortTakenError((err as Error).message, [], { cause: err });
+    }
+    return port;
+  });
+  const options = optionsOn(port);
   const onUnload = () => halt("immediate");
   globalThis.addEventListener("unload", onUnload);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

@@ -1,146 +1,16 @@
 /**
- * Process plumbing for the peers, agents and hubs that tests start: free ports, spawning a process with
- * its output in a log file (never the test output), waiting until it is ready, and stopping it (SIGTERM,
- * then SIGKILL after 5 s; as a last resort, killed when the Deno process unloads). Imported through
- * tests/support/peers.ts.
+ * Process plumbing for the peers, agents and hubs that tests start: free ports (./ports.ts, re-exported),
+ * spawning a process with its output in a log file (never the test output), waiting until it is ready (on
+ * ports it listens on itself), and stopping it (SIGTERM, then SIGKILL after 5 s; as a last resort, killed when
+ * the Deno process unloads). Imported through tests/support/peers.ts.
  */
 import { join } from "node:path";
 import { PEER_ENV } from "./peer_tools.ts";
+import { ADDRESS_IN_USE, listensOn, portFree, PortTakenError } from "./ports.ts";
+
+export * from "./ports.ts";
 
 const STOP_GRACE_MS = 5_000;
-
-/** Ports this process handed out lately: the kernel may offer a just-closed port again at once. */
-const recentPorts: number[] = [];
-
-/**
- * Ports are picked below the kernel's range for the source ports of outgoing connections
- * (`ip_local_port_range`): a port the kernel hands out for `bind(0)` comes from that range, and between
- * our check and the peer's own bind an outgoing connection of any parallel test could take it (a CI run
- * failed so: "Orthanc DICOM: port 38287 is not free"). Undefined where the range cannot be read.
- */
-const PICK_RANGE = ((): [number, number] | undefined => {
-  try {
-    const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)
-      .map(Number);
-    return low > 11_000 ? [10_000, low - 1] : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-
-/**
- * Ports the Fetch standard's "bad port" list blocks, which Deno's fetch refuses ("Requests to port 10080
- * are blocked"): a process given one could never be seen ready (a CI run's agent got HTTP port 10080).
- */
-const FETCH_BLOCKED_PORTS = new Set([
-  1,
-  7,
-  9,
-  11,
-  13,
-  15,
-  17,
-  19,
-  20,
-  21,
-  22,
-  23,
-  25,
-  37,
-  42,
-  43,
-  53,
-  69,
-  77,
-  79,
-  87,
-  95,
-  101,
-  102,
-  103,
-  104,
-  109,
-  110,
-  111,
-  113,
-  115,
-  117,
-  119,
-  123,
-  135,
-  137,
-  139,
-  143,
-  161,
-  179,
-  389,
-  427,
-  465,
-  512,
-  513,
-  514,
-  515,
-  526,
-  530,
-  531,
-  532,
-  540,
-  548,
-  554,
-  556,
-  563,
-  587,
-  601,
-  636,
-  989,
-  990,
-  993,
-  995,
-  1719,
-  1720,
-  1723,
-  2049,
-  3659,
-  4045,
-  4190,
-  5060,
-  5061,
-  6000,
-  6566,
-  6665,
-  6666,
-  6667,
-  6668,
-  6669,
-  6679,
-  6697,
-  10080,
-]);
-
-/**
- * Returns a TCP port that was free on 127.0.0.1 a moment ago (bound and closed), never one of the
- * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port), nor one fetch
- * refuses: a random one below the ephemeral range where it is known (above), else one the kernel picks.
- */
-export function freePort(): number {
-  for (let attempt = 0;; attempt++) {
-    const wanted = PICK_RANGE && attempt < 100
-      ? PICK_RANGE[0] + Math.floor(Math.random() * (PICK_RANGE[1] - PICK_RANGE[0] + 1))
-      : 0;
-    let listener: Deno.Listener;
-    try {
-      listener = Deno.listen({ hostname: "127.0.0.1", port: wanted });
-    } catch {
-      continue; // taken: another one
-    }
-    const { port } = listener.addr as Deno.NetAddr;
-    listener.close();
-    if (recentPorts.includes(port) || FETCH_BLOCKED_PORTS.has(port)) continue;
-    recentPorts.push(port);
-    if (recentPorts.length > 64) recentPorts.shift();
-    return port;
-  }
-}
 
 /** Scratch folders of this process (an agent's or a hub's data when the test names none). */
 const scratch = new Set<string>();
@@ -298,47 +168,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * `count` distinct ports each checked free just now: `given` ones as they are (checked, and an error when
- * taken), picked ones picked again when another process took one between the pick and the check (a CI run
- * failed so: "Orthanc DICOM: port 19924 is not free", test files run in parallel processes).
- */
-export function freePorts(what: string[], given: (number | undefined)[] = []): number[] {
-  for (let attempt = 0;; attempt++) {
-    const ports: number[] = [];
-    for (let i = 0; i < what.length; i++) {
-      let port = given[i] ?? freePort();
-      while (given[i] === undefined && ports.includes(port)) port = freePort();
-      ports.push(port);
-    }
-    try {
-      ports.forEach((port, i) => assertPortFree(port, what[i]));
-      return ports;
-    } catch (err) {
-      if (given.some((g) => g !== undefined) || attempt >= 5) throw err;
-    }
-  }
-}
-
-/** Throws when `port` cannot be bound on 127.0.0.1 (so readiness probes cannot hit someone else). */
-export function assertPortFree(port: number, what: string): void {
-  try {
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
-  } catch (err) {
-    throw new Error(`${what}: port ${port} is not free: ${err instanceof Error ? err.message : err}`);
-  }
-}
-
-export async function acceptsTcp(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A readiness check for {@link waitReady}: `url` answers with a 2xx status (or one of `also`). */
 export function answersOk(url: string, also: number[] = []): () => Promise<boolean> {
   return async () => {
@@ -352,25 +181,52 @@ export function answersOk(url: string, also: number[] = []): () => Promise<boole
   };
 }
 
-/** Polls `ready` until true; fails (stopping the process) on exit or timeout. */
+/**
+ * Polls `ready` until true; fails (stopping the process) on exit or timeout. `ports`: the ports the process
+ * (or a child of it) must itself be listening on before `ready` is asked, so that an answer from another
+ * process that holds one of them is not taken for its own; when it exits with one of them held by another
+ * process (or its log saying "address already in use"), the error is a {@link PortTakenError}.
+ */
 export async function waitReady(
   proc: Managed,
   what: string,
   ready: () => Promise<boolean>,
   timeoutMs: number,
+  ports: number[] = [],
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const own = () => ports.every((port) => listensOn(proc.child.pid, port) !== false);
   for (;;) {
     if (proc.exited()) {
       const status = await proc.child.status;
-      return await failStart(proc, `${what}: process exited with code ${status.code} before it was ready`);
+      const message = `${what}: process exited with code ${status.code} before it was ready`;
+      await proc.stop();
+      const tail = await logTail(proc.logFile);
+      const taken = ports.filter((port) => !portFree(port));
+      const error = `${message} (log: ${proc.logFile})\n${tail}`;
+      if (taken.length || ADDRESS_IN_USE.test(tail)) {
+        throw new PortTakenError(
+          `${error}\n(${
+            taken.length ? `port ${taken.join(", ")} held by another process` : "a port was in use"
+          })`,
+          taken,
+        );
+      }
+      throw new Error(error);
     }
-    if (await ready()) {
+    if (own() && await ready()) {
       await sleep(20);
       if (!proc.exited()) return;
       continue;
     }
-    if (Date.now() > deadline) return await failStart(proc, `${what}: not ready after ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      const foreign = ports.filter((port) => listensOn(proc.child.pid, port) === false && !portFree(port));
+      return await failStart(
+        proc,
+        `${what}: not ready after ${timeoutMs} ms` +
+          (foreign.length ? ` (port ${foreign.join(", ")} held by another process)` : ""),
+      );
+    }
     await sleep(50);
   }
 }

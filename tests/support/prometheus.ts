@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { toolPath } from "./peer_tools.ts";
-import { answersOk, freePort, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import { answersOk, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 
 export interface Sample {
   name: string;
@@ -195,17 +195,21 @@ export async function startPrometheus(config: Record<string, unknown>): Promise<
   const bin = toolPath("prometheus");
   if (!bin) throw new Error("prometheus is not installed (apt-get install prometheus)");
   const dir = await scratchDir("prometheus-");
-  const port = freePort();
   const file = path.join(dir, "prometheus.yml");
   await Deno.writeTextFile(file, JSON.stringify(config));
-  const proc = await spawnLogged("prometheus", bin, [
-    `--config.file=${file}`,
-    `--storage.tsdb.path=${path.join(dir, "data")}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    "--log.level=warn",
-  ], dir);
+  const { port, proc } = await onFreePorts(["prometheus"], [undefined], async ([port]) => {
+    const proc = await spawnLogged("prometheus", bin, [
+      `--config.file=${file}`,
+      `--storage.tsdb.path=${path.join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ], dir);
+    await waitReady(proc, `prometheus on ${port}`, answersOk(`http://127.0.0.1:${port}/-/ready`), 60_000, [
+      port,
+    ]);
+    return { port, proc };
+  });
   const base = `http://127.0.0.1:${port}`;
-  await waitReady(proc, `prometheus on ${port}`, answersOk(`${base}/-/ready`), 60_000);
   const api = async <T>(p: string): Promise<T> => {
     const body = await (await fetch(`${base}${p}`)).json();
     if (body.status !== "success") throw new Error(`prometheus ${p}: ${body.errorType}: ${body.error}`);

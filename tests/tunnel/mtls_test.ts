@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, scratchDir, skipReason, spawnLogged, toolPath, waitReady } from "../support/peers.ts";
-import { acceptsTcp } from "../support/processes.ts";
+import { scratchDir, skipReason, spawnLogged, toolPath, waitReady } from "../support/peers.ts";
+import { acceptsTcp, onFreePorts } from "../support/processes.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
 import { makeTestPki, opensslNotAfter, type TestPki } from "../support/pki.ts";
@@ -47,10 +47,11 @@ async function exampleConfig(ports: { sites: number; people: number; hub: number
 }
 
 /**
- * HAProxy as shipped in front of the hub, on `ports`, serving `pki`'s `localhost` certificate and taking the
- * sites' client certificates of `pki`'s CA only.
+ * HAProxy as shipped in front of the hub, on `ports` (the frontends' ports when given, else free ones, drawn
+ * again when another process takes one first: `ports` of the answer), serving `pki`'s `localhost`
+ * certificate and taking the sites' client certificates of `pki`'s CA only.
  */
-async function startProxy(pki: TestPki, ports: { sites: number; people: number; hub: number }) {
+async function startProxy(pki: TestPki, given: { sites?: number; people?: number; hub: number }) {
   const pem = path.join(pki.dir, "proxy.pem");
   await Deno.writeTextFile(
     pem,
@@ -58,20 +59,23 @@ async function startProxy(pki: TestPki, ports: { sites: number; people: number; 
       (await Deno.readTextFile(pki.parties.localhost.key)),
   );
   const cfg = path.join(pki.dir, "haproxy.cfg");
-  await Deno.writeTextFile(cfg, await exampleConfig(ports, pem, pki.ca));
-  const proxy = await spawnLogged("haproxy", toolPath("haproxy")!, ["-db", "-f", cfg]);
-  try {
-    await waitReady(
-      proxy,
-      "haproxy",
-      async () => await acceptsTcp(ports.sites) && await acceptsTcp(ports.people),
-      20_000,
-    );
-  } catch (err) {
-    await proxy.stop();
-    throw err;
-  }
-  return proxy;
+  return await onFreePorts(
+    ["haproxy sites", "haproxy people"],
+    [given.sites, given.people],
+    async ([sites, people]) => {
+      const ports = { sites, people, hub: given.hub };
+      await Deno.writeTextFile(cfg, await exampleConfig(ports, pem, pki.ca));
+      const proxy = await spawnLogged("haproxy", toolPath("haproxy")!, ["-db", "-f", cfg]);
+      await waitReady(
+        proxy,
+        "haproxy",
+        async () => await acceptsTcp(ports.sites) && await acceptsTcp(ports.people),
+        20_000,
+        [ports.sites, ports.people],
+      );
+      return Object.assign(proxy, { ports });
+    },
+  );
 }
 
 Deno.test({
@@ -82,8 +86,8 @@ Deno.test({
   async fn() {
     const pki = await makeTestPki(["localhost", "north", "south"]);
     const hub = await startTestHub({ clientCertHeader: HEADER });
-    const [port, people] = [freePort(), freePort()];
-    const proxy = await startProxy(pki, { sites: port, people, hub: hub.port });
+    const proxy = await startProxy(pki, { hub: hub.port });
+    const { sites: port, people } = proxy.ports;
     const agents: AgentProcess[] = [];
     try {
       const url = `wss://localhost:${port}/tunnel`;
@@ -164,7 +168,6 @@ Deno.test({
     const a = await makeTestPki(["localhost", "north"], { days: 2 });
     const b = await makeTestPki(["localhost", "north"], { days: 5 });
     const hub = await startTestHub({ clientCertHeader: HEADER });
-    const ports = { sites: freePort(), people: freePort(), hub: hub.port };
     const dir = await scratchDir("conduit-hub-tls-reload-");
     const files = {
       caFile: path.join(dir, "hub-ca.pem"),
@@ -177,7 +180,8 @@ Deno.test({
       await Deno.copyFile(key, files.clientKeyFile);
     };
     await install(a);
-    let proxy = await startProxy(a, ports);
+    let proxy = await startProxy(a, { hub: hub.port });
+    const ports = proxy.ports;
     let agent: AgentProcess | undefined;
     try {
       const token = (await hub.registry.add("north")).enrollmentToken;
