@@ -78,6 +78,25 @@ Deno.test({
     }));
     const elsewhere = await Deno.makeTempDir({ prefix: "bundle-cwd-" });
     const env = { DENO: Deno.execPath() };
+    /** Runs an artifact's `launcher` with `args` from `elsewhere` to its end: exit code and output. */
+    const launch = async (launcher: string, args: string[]) => {
+      const out = await new Deno.Command(launcher, {
+        args,
+        cwd: elsewhere,
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .output();
+      const text = new TextDecoder();
+      return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+    };
+    /** {@link launch} that must exit 0, with its JSON answer on stdout. */
+    const run = async (launcher: string, args: string[]) => {
+      const out = await launch(launcher, args);
+      assert.equal(out.code, 0, out.stderr);
+      return JSON.parse(out.stdout);
+    };
     const hubData = path.join(elsewhere, "hub-data");
     const { proc: hub, ports: [hubPort] } = await startBundled(
       "hub-bundle",
@@ -96,15 +115,15 @@ Deno.test({
       assert.equal(init.status, 200, "the viewer is inside the artifact");
       await init.body?.cancel();
 
-      const add = await new Deno.Command(hubLauncher, {
-        args: ["admin", "site", "add", "north", "--data", hubData, "--json"],
-        cwd: elsewhere,
-        env,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(add.code, 0, new TextDecoder().decode(add.stderr));
-      const { enrollmentToken } = JSON.parse(new TextDecoder().decode(add.stdout));
+      const { enrollmentToken } = await run(hubLauncher, [
+        "admin",
+        "site",
+        "add",
+        "north",
+        "--data",
+        hubData,
+        "--json",
+      ]);
 
       const started = await startBundled(
         "agent-bundle",
@@ -142,13 +161,8 @@ Deno.test({
       const deadline = Date.now() + 20_000;
       let state = "";
       while (Date.now() < deadline && state !== "online") {
-        const list = await new Deno.Command(hubLauncher, {
-          args: ["admin", "site", "list", "--data", hubData, "--json"],
-          cwd: elsewhere,
-          env,
-          stdout: "piped",
-        }).output();
-        state = JSON.parse(new TextDecoder().decode(list.stdout)).sites[0]?.state ?? "";
+        const list = await run(hubLauncher, ["admin", "site", "list", "--data", hubData, "--json"]);
+        state = list.sites[0]?.state ?? "";
         if (state !== "online") await new Promise((r) => setTimeout(r, 300));
       }
       assert.equal(state, "online", "the bundled agent enrolled with the bundled hub");
@@ -171,15 +185,17 @@ Deno.test({
         start: header.datasetOffset,
       });
       const a = instanceAttributes(bytes, dataset, header);
-      const made = await new Deno.Command(hubLauncher, {
-        args: ["admin", "token", "create", "bundle-test", "--role", "operator", "--data", hubData, "--json"],
-        cwd: elsewhere,
-        env,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
-      const token = JSON.parse(new TextDecoder().decode(made.stdout)).token;
+      const { token } = await run(hubLauncher, [
+        "admin",
+        "token",
+        "create",
+        "bundle-test",
+        "--role",
+        "operator",
+        "--data",
+        hubData,
+        "--json",
+      ]);
       const url = `${base}/dicomweb/sites/north/studies/${a.studyInstanceUid}/series/${a.seriesInstanceUid}` +
         `/instances/${a.sopInstanceUid}`;
       const res = await fetch(url, {
@@ -195,18 +211,6 @@ Deno.test({
 
       // Online backups from the artifacts, beside the running programs: each finds its migrations' journal
       // (the schema it names) where the bundle put them.
-      const run = async (launcher: string, args: string[]) => {
-        const out = await new Deno.Command(launcher, {
-          args,
-          cwd: elsewhere,
-          env,
-          stdout: "piped",
-          stderr: "piped",
-        })
-          .output();
-        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-        return JSON.parse(new TextDecoder().decode(out.stdout));
-      };
       const agentBackup = await run(agentLauncher, [
         "backup",
         "--out",
@@ -231,15 +235,9 @@ Deno.test({
 
       // The hub's bundle tells the operator to start the agent by the agent bundle's launcher, which sits
       // beside it, not by `deno task agent`, which needs the repository the bundles replace.
-      const south = await new Deno.Command(hubLauncher, {
-        args: ["admin", "site", "add", "south", "--data", hubData],
-        cwd: elsewhere,
-        env,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(south.code, 0, new TextDecoder().decode(south.stderr));
-      const told = new TextDecoder().decode(south.stdout);
+      const south = await launch(hubLauncher, ["admin", "site", "add", "south", "--data", hubData]);
+      assert.equal(south.code, 0, south.stderr);
+      const told = south.stdout;
       assert.ok(told.includes(`On the site: ${agentLauncher} --site south --hub `), told);
       assert.ok(told.includes(`service: ${agentLauncher} enroll --site south --hub `), told);
       assert.doesNotMatch(told, /deno task/);
@@ -247,15 +245,8 @@ Deno.test({
       // Every usage line and hint names the command as built (conduit-agent, conduit-hub): `deno task`
       // needs the repository the artifacts replace.
       const said = async (launcher: string, args: string[]) => {
-        const out = await new Deno.Command(launcher, {
-          args,
-          cwd: elsewhere,
-          env,
-          stdout: "piped",
-          stderr: "piped",
-        })
-          .output();
-        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        const out = await launch(launcher, args);
+        const text = out.stdout + out.stderr;
         assert.doesNotMatch(text, /deno task/, text);
         return text;
       };
