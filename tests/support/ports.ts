@@ -1,8 +1,9 @@
 /**
  * Ports for the processes tests start: free ones drawn for them (freePort), and the proof that a process
  * listens on them itself (listensOn, from /proc): a port is free only until something binds it, and test
- * files run in parallel (in one `deno test` process, and in other runs on the machine) may draw the same one.
- * The starters start again on fresh ports when one is taken first (onFreePorts). Imported through
+ * files run in parallel (in one `deno test` process, and in other runs on the machine) may draw the same one:
+ * freePort notes what it draws where they all see it (CLAIMS), and the starters start again on fresh ports
+ * when one is taken first all the same (onFreePorts). Imported through
  * tests/support/processes.ts.
  */
 
@@ -115,9 +116,73 @@ const FETCH_BLOCKED_PORTS = new Set([
 ]);
 
 /**
+ * Where freePort() notes the ports it hands out (a file per port, its mtime the time drawn), machine-wide: the
+ * test files of one `deno test` run share one process (each in an isolate of its own, with its own
+ * `recentPorts`), and other runs share the machine, so neither the pid nor module state can keep them apart.
+ * A port noted less than {@link CLAIM_MS} ago by anyone is not handed out again. Undefined where the folder
+ * cannot be made (then every port is handed out as before, and the starters' retries remain).
+ */
+const CLAIMS = (() => {
+  const dir = "/dev/shm/conduit-test-ports";
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o1777 });
+    return dir;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** How long a drawn port stays noted: longer than any process takes to start and bind it. */
+const CLAIM_MS = 120_000;
+
+/** The claim files of this isolate, removed when it unloads. */
+const claimed = new Set<string>();
+let unloadHooked = false;
+
+/**
+ * Notes `port` as drawn; false when another isolate or process noted it less than {@link CLAIM_MS} ago.
+ * Two that find one stale at once may both take it: rare, and the starters' retries handle it.
+ */
+function claim(port: number): boolean {
+  if (!CLAIMS) return true;
+  const file = `${CLAIMS}/${port}`;
+  try {
+    Deno.writeTextFileSync(file, `${Deno.pid}\n`, { createNew: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) return true; // cannot tell: as without notes
+    try {
+      if (Date.now() - (Deno.statSync(file).mtime?.getTime() ?? 0) < CLAIM_MS) return false;
+      Deno.writeTextFileSync(file, `${Deno.pid}\n`); // stale: taken over, its mtime now
+    } catch {
+      return true;
+    }
+  }
+  if (!unloadHooked) {
+    unloadHooked = true;
+    globalThis.addEventListener("unload", releaseClaims);
+  }
+  claimed.add(file);
+  return true;
+}
+
+/**
+ * Removes the notes of the ports this isolate drew: when it unloads (the end of a test file), or before a
+ * worker, which gets no unload event, closes.
+ */
+export function releaseClaims(): void {
+  for (const file of claimed) {
+    try {
+      Deno.removeSync(file);
+    } catch { /* gone */ }
+  }
+  claimed.clear();
+}
+
+/**
  * Returns a TCP port that was free on 127.0.0.1 a moment ago (bound and closed), never one of the
- * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port), nor one fetch
- * refuses: a random one below the ephemeral range where it is known (above), else one the kernel picks.
+ * last 64 it returned (two calls in a row once gave an agent the same DICOM and HTTP port), nor one another
+ * test file drew lately ({@link CLAIMS}), nor one fetch refuses: a random one below the ephemeral range where
+ * it is known (above), else one the kernel picks.
  */
 export function freePort(): number {
   for (let attempt = 0;; attempt++) {
@@ -132,7 +197,7 @@ export function freePort(): number {
     }
     const { port } = listener.addr as Deno.NetAddr;
     listener.close();
-    if (recentPorts.includes(port) || FETCH_BLOCKED_PORTS.has(port)) continue;
+    if (recentPorts.includes(port) || FETCH_BLOCKED_PORTS.has(port) || !claim(port)) continue;
     recentPorts.push(port);
     if (recentPorts.length > 64) recentPorts.shift();
     return port;

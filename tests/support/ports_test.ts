@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startAgentProcess } from "./agent.ts";
-import { listensOn, onPortsDrawn, runDcmtk, scratchDir, skipReason, startStorescp } from "./peers.ts";
+import {
+  freePort,
+  listensOn,
+  onPortsDrawn,
+  runDcmtk,
+  scratchDir,
+  skipReason,
+  startStorescp,
+} from "./peers.ts";
 
 const skip = skipReason("echoscu", "storescp");
 if (skip) console.warn(`ports_test: skipping: ${skip}`);
@@ -126,4 +134,29 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("freePort() never hands out a port that a test file running beside it drew moments before", async () => {
+  // A worker is an isolate of its own, as each test file of a `deno test --parallel` run is: same pid, its
+  // own module state. It draws 400 ports, and releases their notes when told (it gets no unload event).
+  const ports = JSON.stringify(new URL("./ports.ts", import.meta.url).href);
+  const source = `import { freePort, releaseClaims } from ${ports};
+    postMessage(Array.from({ length: 400 }, () => freePort()));
+    self.onmessage = () => { releaseClaims(); postMessage("released"); };`;
+  const worker = new Worker(`data:application/typescript,${encodeURIComponent(source)}`, { type: "module" });
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => reject(new Error(e.message));
+    });
+  try {
+    const theirs = await next() as number[];
+    const ours = Array.from({ length: 400 }, () => freePort());
+    // 400 random draws each from about 20,000 ports: 7 in common were to be expected.
+    assert.deepEqual(ours.filter((port) => theirs.includes(port)), []);
+    worker.postMessage("release");
+    assert.equal(await next(), "released");
+  } finally {
+    worker.terminate();
+  }
 });
