@@ -93,10 +93,15 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   const configFile = agentConfigFile(dataDir);
   await Deno.mkdir(dataDir, { recursive: true });
   await Deno.writeTextFile(configFile, agentConfigText(opts.config));
+  const credentialFile = path.join(dataDir, "hub-credential.json");
+  const enrolledBefore = await exists(credentialFile);
   return await onFreePorts(
     ["agent DICOM", "agent HTTP"],
     [opts.port, opts.httpPort],
     async ([port, httpPort]) => {
+      // Started again after an attempt that enrolled (`--enroll` runs before the agent listens): that token
+      // is spent, and the credential it gave is in the data directory.
+      const enrolled = !enrolledBefore && await exists(credentialFile);
       const args = [
         "run",
         "-A",
@@ -116,7 +121,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
         String(port),
         "--http-port",
         String(httpPort),
-        ...(opts.args ?? []),
+        ...withoutEnroll(opts.args ?? [], enrolled),
       ];
       const proc: Managed = await spawnLogged("agent", Deno.execPath(), args, ROOT, opts.env ?? {});
       const http = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${httpPort}${p}`, init);
@@ -144,6 +149,18 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
       };
     },
   );
+}
+
+/** `args` without `--enroll TOKEN` (or `--enroll=TOKEN`) when `drop`. */
+function withoutEnroll(args: string[], drop: boolean): string[] {
+  if (!drop) return args;
+  return args.filter((arg, i) =>
+    arg !== "--enroll" && args[i - 1] !== "--enroll" && !arg.startsWith("--enroll=")
+  );
+}
+
+async function exists(file: string): Promise<boolean> {
+  return await Deno.stat(file).then(() => true, () => false);
 }
 
 /** Reads a Part 10 file and returns the bytes after its File Meta group (the data set). */

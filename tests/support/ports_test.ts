@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startAgentProcess } from "./agent.ts";
+import { eventually, siteArgs, startTestHub } from "./hub.ts";
 import {
   freePort,
   listensOn,
@@ -91,6 +92,32 @@ Deno.test({
         await agent.stop();
       }
     });
+  },
+});
+
+Deno.test({
+  name:
+    "startAgentProcess() started again after its agent enrolled goes on with the credential, not the spent token",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      const listener = (port: number) => Deno.listen({ hostname: "127.0.0.1", port });
+      await withTaken(0, listener, async (taken) => {
+        const agent = await startAgentProcess({ args: await siteArgs(hub, "north") });
+        try {
+          assert.ok(taken(), "the DICOM port was drawn and taken");
+          assert.notEqual(agent.port, taken());
+          await eventually("north online", () => hub.sessions.get("north"));
+        } finally {
+          await agent.stop();
+        }
+      });
+    } finally {
+      await hub.stop();
+    }
   },
 });
 
