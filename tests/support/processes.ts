@@ -158,10 +158,20 @@ export async function logTail(logFile: string, chars = 2000): Promise<string> {
   }
 }
 
-async function failStart(proc: Managed, what: string): Promise<never> {
+/**
+ * Stops `proc` and throws `what` with its log's tail: a {@link PortTakenError} when one of `ports` is held by
+ * another process now that it is gone, or its log says a port was in use.
+ */
+async function failStart(proc: Managed, what: string, ports: number[] = []): Promise<never> {
   await proc.stop();
   const tail = await logTail(proc.logFile);
-  throw new Error(`${what} (log: ${proc.logFile})\n${tail}`);
+  const message = `${what} (log: ${proc.logFile})\n${tail}`;
+  const taken = ports.filter((port) => !portFree(port));
+  if (taken.length || ADDRESS_IN_USE.test(tail)) {
+    const which = taken.length ? `port ${taken.join(", ")} held by another process` : "a port was in use";
+    throw new PortTakenError(`${message}\n(${which})`, taken);
+  }
+  throw new Error(message);
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -184,8 +194,8 @@ export function answersOk(url: string, also: number[] = []): () => Promise<boole
 /**
  * Polls `ready` until true; fails (stopping the process) on exit or timeout. `ports`: the ports the process
  * (or a child of it) must itself be listening on before `ready` is asked, so that an answer from another
- * process that holds one of them is not taken for its own; when it exits with one of them held by another
- * process (or its log saying "address already in use"), the error is a {@link PortTakenError}.
+ * process that holds one of them is not taken for its own; when it exits (or times out) with one of them held
+ * by another process (or its log saying "address already in use"), the error is a {@link PortTakenError}.
  */
 export async function waitReady(
   proc: Managed,
@@ -199,20 +209,11 @@ export async function waitReady(
   for (;;) {
     if (proc.exited()) {
       const status = await proc.child.status;
-      const message = `${what}: process exited with code ${status.code} before it was ready`;
-      await proc.stop();
-      const tail = await logTail(proc.logFile);
-      const taken = ports.filter((port) => !portFree(port));
-      const error = `${message} (log: ${proc.logFile})\n${tail}`;
-      if (taken.length || ADDRESS_IN_USE.test(tail)) {
-        throw new PortTakenError(
-          `${error}\n(${
-            taken.length ? `port ${taken.join(", ")} held by another process` : "a port was in use"
-          })`,
-          taken,
-        );
-      }
-      throw new Error(error);
+      return await failStart(
+        proc,
+        `${what}: process exited with code ${status.code} before it was ready`,
+        ports,
+      );
     }
     if (own() && await ready()) {
       await sleep(20);
@@ -220,12 +221,7 @@ export async function waitReady(
       continue;
     }
     if (Date.now() > deadline) {
-      const foreign = ports.filter((port) => listensOn(proc.child.pid, port) === false && !portFree(port));
-      return await failStart(
-        proc,
-        `${what}: not ready after ${timeoutMs} ms` +
-          (foreign.length ? ` (port ${foreign.join(", ")} held by another process)` : ""),
-      );
+      return await failStart(proc, `${what}: not ready after ${timeoutMs} ms`, ports);
     }
     await sleep(50);
   }
