@@ -22,8 +22,11 @@ const HUB = commandOf("hub");
 const USAGE = `usage: ${HUB} admin migrate-db --to postgres://user:pass@host:port/db ` +
   "[--from file:PATH | --data DIR] [--json]";
 
-/** Tables whose rows are a running hub's own state, not copied (and rows of cluster_settings: the probe's). */
-const NOT_COPIED = new Set(["hubs", "site_leases"]);
+/**
+ * Tables not copied: a running hub's own state, and the counts PostgreSQL's triggers keep as the tasks are
+ * copied (transfer_task_counts); nor are the rows of cluster_settings that are the probe's.
+ */
+const NOT_COPIED = new Set(["hubs", "site_leases", "transfer_task_counts"]);
 const PROBE_KEY = "healthz";
 /** Rows per INSERT statement (PostgreSQL takes at most 65,535 parameters in one). */
 const CHUNK = 500;

@@ -16,6 +16,7 @@ export let sites = lite.sites;
 export let apiTokens = lite.apiTokens;
 export let transfers = lite.transfers;
 export let transferTasks = lite.transferTasks;
+export let transferTaskCounts = lite.transferTaskCounts;
 export let batches = lite.batches;
 export let users = lite.users;
 export let sessions = lite.sessions;
@@ -39,6 +40,7 @@ export function useDialect(dialect: Dialect): void {
     apiTokens,
     transfers,
     transferTasks,
+    transferTaskCounts,
     batches,
     users,
     sessions,
@@ -58,6 +60,7 @@ export function tablesOf(dialect: Dialect) {
     apiTokens,
     transfers,
     transferTasks,
+    transferTaskCounts,
     batches,
     users,
     sessions,
@@ -72,6 +75,7 @@ export function tablesOf(dialect: Dialect) {
     apiTokens,
     transfers,
     transferTasks,
+    transferTaskCounts,
     batches,
     users,
     sessions,

@@ -152,6 +152,18 @@ export const transferTasks = sqliteTable("transfer_tasks", {
   index("transfer_tasks_page").on(t.transferId, t.id),
 ]);
 
+/**
+ * Transfer tasks by state, kept by triggers on `transfer_tasks` (hub migrations 0019 / 0013, filled there
+ * from the rows already written): `/metrics` reads these few rows at each scrape rather than counting
+ * every task ever run. A state whose tasks all moved on stays at 0. The triggers are hand-written in the
+ * migrations (drizzle-kit does not know triggers): a migration that rebuilds `transfer_tasks` must create
+ * them again (hub/db/task_counts_test.ts checks them against a count of the rows).
+ */
+export const transferTaskCounts = sqliteTable("transfer_task_counts", {
+  status: text("status").primaryKey(),
+  count: integer("count").notNull().default(0),
+});
+
 export type TransferRow = typeof transfers.$inferSelect;
 export type TransferTaskRow = typeof transferTasks.$inferSelect;
 

@@ -74,6 +74,7 @@ export const sites = toPg(sqlite.sites);
 export const apiTokens = toPg(sqlite.apiTokens);
 export const transfers = toPg(sqlite.transfers);
 export const transferTasks = toPg(sqlite.transferTasks);
+export const transferTaskCounts = toPg(sqlite.transferTaskCounts);
 export const batches = toPg(sqlite.batches);
 export const users = toPg(sqlite.users);
 export const sessions = toPg(sqlite.sessions);

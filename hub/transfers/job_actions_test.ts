@@ -9,20 +9,10 @@ import assert from "node:assert/strict";
 import { eq, inArray } from "drizzle-orm";
 import { Logger } from "@conduit/shared/log";
 import { transfers, transferTasks } from "../db/schema.ts";
-import type { Sessions } from "../tunnel/sessions.ts";
-import { SiteRequestError } from "../tunnel/errors.ts";
 import { TransferService } from "./service.ts";
 import type { TaskView } from "./view.ts";
-import { filledTransfers } from "../../tests/support/hub_scale.ts";
+import { filledTransfers, offlineSessions as offline } from "../../tests/support/hub_scale.ts";
 import { tableReads } from "../../tests/support/table_reads.ts";
-
-/** Every site offline: a cancel records that the source is told later, a pass starts nothing. */
-const offline = {
-  online: () => false,
-  get: () => undefined,
-  featuresOf: () => Promise.resolve(undefined),
-  ask: () => Promise.reject(new SiteRequestError("offline", "the site is offline")),
-} as unknown as Sessions;
 
 /** A TransferService over `db` whose reads of transfer_tasks are counted, every site offline. */
 function counted(db: Parameters<typeof tableReads>[0]) {

@@ -137,6 +137,18 @@ Deno.test({
       stops.push(() => sql.end());
       assert.equal((await sql`select count(*)::int as n from sites`)[0].n, 1);
       assert.equal((await sql`select count(*)::int as n from audit`)[0].n, auditBefore.length + extra);
+      // The tasks by state (the metrics) are PostgreSQL's own count of the tasks copied, not copied too (twice).
+      assert.ok(!("transfer_task_counts" in summary.tables));
+      const plain = (rows: readonly Record<string, unknown>[]) => rows.map((r) => ({ ...r }));
+      assert.deepEqual(
+        plain(
+          await sql`select status, count::int as n from transfer_task_counts where count <> 0 order by status`,
+        ),
+        plain(
+          await sql`select status, count(*)::int as n from transfer_tasks group by status order by status`,
+        ),
+      );
+      assert.equal((await sql`select sum(count)::int as n from transfer_task_counts`)[0].n, 1);
 
       // The hub on PostgreSQL, same port: the agent comes back with the credential it has.
       const onPg = await startHubProcess({ port, dataDir, db });

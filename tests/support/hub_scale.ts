@@ -14,6 +14,8 @@ import { atomically } from "../../hub/db/atomic.ts";
 import { type HubDb, openHubDb } from "../../hub/db/db.ts";
 import { Logger } from "@conduit/shared/log";
 import { TransferService } from "../../hub/transfers/service.ts";
+import type { Sessions } from "../../hub/tunnel/sessions.ts";
+import { SiteRequestError } from "../../hub/tunnel/errors.ts";
 import { testDatabase, testOnPostgres } from "./postgres.ts";
 import * as t from "../../hub/db/schema.ts";
 import { resultColumns } from "../../hub/transfers/batch_summary.ts";
@@ -379,6 +381,14 @@ export async function fillHub(db: HubDb, scale: HubScale = YEAR, now = Date.now(
     ms: Math.round(performance.now() - started),
   };
 }
+
+/** Every site offline: a cancel records that the source is told later, a pass starts nothing. */
+export const offlineSessions = {
+  online: () => false,
+  get: () => undefined,
+  featuresOf: () => Promise.resolve(undefined),
+  ask: () => Promise.reject(new SiteRequestError("offline", "the site is offline")),
+} as unknown as Sessions;
 
 /**
  * A hub database in a new folder (PostgreSQL under `deno task test:pg`) filled at `factor` of a year, and a

@@ -11,6 +11,7 @@ import { runTestsInOwnTmp } from "./suite.ts";
 /** The tests whose hubs touch the database: tunnel, transfers, console auth and roles, DICOMweb. */
 const HUB_TESTS = [
   "hub/db/indexes_test.ts",
+  "hub/db/task_counts_test.ts",
   "hub/sites/registry_test.ts",
   "hub/sites/audited_request_test.ts",
   "hub/transfers/service_test.ts",
