@@ -40,6 +40,7 @@ import { sweepSpool } from "./dicomweb/stow/spool.ts";
 import { TunnelBackendProvider } from "./dicomweb/tunnel_backend.ts";
 import { trpcServer } from "@hono/trpc-server";
 import { appRouter } from "./api/router.ts";
+import { downloadRoutes } from "./api/downloads.ts";
 import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
@@ -188,7 +189,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     onRefused: (path, problem) =>
       dbLog.warn("request refused: the database does not answer", { path, problem }),
   });
-  for (const prefix of ["/dicomweb", "/trpc", "/auth", "/tunnel", "/metrics"]) {
+  for (const prefix of ["/dicomweb", "/trpc", "/auth", "/api", "/tunnel", "/metrics"]) {
     app.use(prefix, guard);
     app.use(`${prefix}/*`, guard);
   }
@@ -371,6 +372,8 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     "/dicomweb",
     dicomwebRoutes(provider, tokens, users, dicomwebOptions, log.child({ part: "dicomweb" })),
   );
+  // Files streamed as they are written (a batch's results as CSV), beside the tRPC procedures.
+  app.route("/api", downloadRoutes({ tokens, users, batches, log: log.child({ part: "api" }) }));
   for (const prefix of API_PREFIXES) {
     const missing = (c: Context) => problem(c, 404, `nothing at ${c.req.path}`);
     app.all(prefix, missing);

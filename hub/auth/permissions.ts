@@ -1,7 +1,8 @@
 /**
  * The role matrix, as data, in one place: what each role may do (`GRANTS`), and the action every
  * route needs: each tRPC procedure (`PROCEDURES`, by path), each DICOMweb route (`DICOMWEB_ROUTES`,
- * by verb and path under each of `DICOMWEB_ROOTS`), and the routes open to anyone (`OPEN_ROUTES`).
+ * by verb and path under each of `DICOMWEB_ROOTS`), each file under `/api` (`FILE_ROUTES`), and the routes
+ * open to anyone (`OPEN_ROUTES`).
  * The tRPC procedure builder, the DICOMweb routes and the console (through `/auth/me`) all read
  * these tables; a route without an entry is refused to everyone, and the role matrix test fails.
  *
@@ -122,6 +123,14 @@ export const DICOMWEB_SITE_ROUTES: Readonly<Record<string, Action>> = {
   "DELETE /studies/:study": "erase",
   "DELETE /studies/:study/series/:series": "erase",
   [`DELETE ${I}`]: "erase",
+};
+
+/**
+ * The files the hub serves over plain HTTP under `/api` (hub/api/downloads.ts), by verb and path: downloads
+ * streamed as they are written, which a tRPC answer (JSON, the file in base64) cannot be.
+ */
+export const FILE_ROUTES: Readonly<Record<string, Action>> = {
+  "GET /api/batches/:id/results.csv": "read",
 };
 
 /**

@@ -20,6 +20,7 @@ import { batches } from "../db/schema.ts";
 import type { BackendProvider } from "../dicomweb/services.ts";
 import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
 import { type BatchSummary, resultColumns, summarize } from "./batch_summary.ts";
+import { resultsCsv } from "./results_csv.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem } from "./deid.ts";
@@ -429,13 +430,29 @@ export class BatchService {
   }
 
   /**
-   * The results as one CSV or XLSX file, built whole in memory from the results parsed whole (not
-   * streamed: 20 000 lines are about 8 MB of JSON). Reads the results alone, not the rows uploaded.
+   * The results as one CSV or XLSX file, built whole in memory from the results parsed whole (the tRPC
+   * procedure's, base64; the console's CSV comes streamed from resultsCsv()).
    */
   async results(id: string, format: "csv" | "xlsx"): Promise<Uint8Array | undefined> {
+    const text = await this.#resultsText(id);
+    if (text === undefined) return undefined;
+    return await resultsFile(JSON.parse(text), format);
+  }
+
+  /**
+   * The results as CSV, the same bytes as results(id, "csv"), in pieces written as the results are read
+   * (results_csv.ts): what the download route streams. Undefined when the batch has none yet; a SyntaxError
+   * when its results cannot be read (before any piece).
+   */
+  async resultsCsv(id: string): Promise<Iterable<string> | undefined> {
+    const text = await this.#resultsText(id);
+    return text === undefined ? undefined : resultsCsv(text);
+  }
+
+  /** The results column alone (not the rows uploaded), as written: JSON text. */
+  async #resultsText(id: string): Promise<string | undefined> {
     const [b] = await this.db.select({ results: batches.results }).from(batches).where(eq(batches.id, id))
       .limit(1);
-    if (!b?.results) return undefined;
-    return await resultsFile(JSON.parse(b.results), format);
+    return b?.results || undefined;
   }
 }

@@ -211,6 +211,17 @@ Deno.test({
         await page.getByLabel("Batch result").innerText(),
         /2 rows, 1 study found, 1 row with an error/,
       );
+      // Its results as CSV, streamed by the hub (/api/batches/{id}/results.csv) with the session's cookie.
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download CSV" }).click(),
+      ]);
+      assert.match(download.suggestedFilename(), /^batch-[0-9a-f]{16}\.csv$/);
+      const lines = (await Deno.readTextFile((await download.path())!)).split("\r\n");
+      assert.equal(lines.length, 3, lines.join("\n"));
+      assert.match(lines[0], /^row,site,error,PatientID,/);
+      assert.match(lines[1], /^2,north,,PAT0001,/);
+      assert.match(lines[2], /^3,,"Study date \(StudyDate\) ""yesterday"" is not a date: /);
       // A batch transfer pseudonymized at the source: the Pseudonym column becomes the patient's identity.
       await page.getByLabel("File").setInputFiles({
         name: "pseudonyms.csv",

@@ -13,6 +13,7 @@ import {
   DICOMWEB_ROOTS,
   DICOMWEB_ROUTES,
   DICOMWEB_SITE_ROUTES,
+  FILE_ROUTES,
   GRANTS,
   OPEN_ROUTES,
   PROCEDURES,
@@ -98,7 +99,11 @@ Deno.test({
         expected.add(`${method} /dicomweb/sites/:site${path}`);
       }
       assert.deepEqual([...dicomweb].sort(), [...expected].sort(), "DICOMweb routes vs DICOMWEB_ROUTES");
-      assert.deepEqual([...other].sort(), [...OPEN_ROUTES].sort(), "other routes vs OPEN_ROUTES");
+      assert.deepEqual(
+        [...other].sort(),
+        [...OPEN_ROUTES, ...Object.keys(FILE_ROUTES)].sort(),
+        "other routes vs OPEN_ROUTES and FILE_ROUTES",
+      );
     } finally {
       await hub.stop();
     }

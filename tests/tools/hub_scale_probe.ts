@@ -57,6 +57,7 @@ const CALLS: [string, string][] = [
   ["batch of 20000 results", trpc("batch.status", { id: values.batch })],
   ["its CSV", trpc("batch.results", { id: values.batch, format: "csv" })],
   ["its XLSX", trpc("batch.results", { id: values.batch, format: "xlsx" })],
+  ["its CSV, streamed (/api)", `${base}/api/batches/${values.batch}/results.csv`],
   ["audit page 1", trpc("audit.list", { limit: 101 })],
   ["audit page 100", trpc("audit.list", { limit: 101, offset: 99 * 100 })],
   ["audit filter action", trpc("audit.list", { limit: 101, action: "transfer.create" })],

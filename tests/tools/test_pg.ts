@@ -20,6 +20,7 @@ const HUB_TESTS = [
   "hub/transfers/task_pages_test.ts",
   "hub/transfers/job_actions_test.ts",
   "hub/transfers/batch_status_test.ts",
+  "tests/console/batch_download_test.ts",
   "hub/auth/users_test.ts",
   "tests/tunnel/",
   "tests/transfers/",

@@ -11,6 +11,19 @@ export function saveText(filename: string, text: string, type = "text/plain"): v
   saveBlob(filename, new Blob([text], { type }));
 }
 
+/**
+ * Saves a file the hub streams (a batch's results as CSV, `/api`) with the session's cookie. An error answer
+ * (a problem object) is thrown with its detail, and nothing is saved.
+ */
+export async function saveFrom(url: string, filename: string): Promise<void> {
+  const res = await fetch(url, { credentials: "same-origin" });
+  if (!res.ok) {
+    const detail = await res.json().then((p) => p?.detail as string | undefined, () => undefined);
+    throw new Error(detail ?? `the hub answered ${res.status}`);
+  }
+  saveBlob(filename, await res.blob());
+}
+
 function saveBlob(filename: string, blob: Blob): void {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
