@@ -1,6 +1,6 @@
 /**
- * The hub's queries of transfer tasks by state (the metrics at every scrape, the orchestrator at every pass)
- * and by job, of jobs and batches by state and newest first, walk an index, on the libsql file and (under
+ * The hub's queries of transfer tasks by state (the orchestrator at every pass; counted by state, as the
+ * metrics did at every scrape before transfer_task_counts) and by job, of jobs and batches by state and newest first, walk an index, on the libsql file and (under
  * `deno task test:pg`) on PostgreSQL: asked of each database's planner, PostgreSQL's told to avoid a
  * whole-table scan where it can (a table of a few rows would otherwise always be scanned).
  */

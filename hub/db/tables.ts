@@ -143,9 +143,9 @@ export const transferTasks = sqliteTable("transfer_tasks", {
   pseudoStudyInstanceUid: text("pseudo_study_instance_uid"),
   updatedAt: integer("updated_at").notNull(),
 }, (t) => [
-  // The hub's metrics count tasks by state at every scrape, and each pass of the orchestrator looks for
-  // those in a state (canceling), reads each active job's tasks that are not over and counts them by
-  // state: none scans the whole table. A job's page of tasks (`transfers.tasks`) walks its tasks by id,
+  // Each pass of the orchestrator looks for the tasks in a state (canceling), reads each active job's tasks
+  // that are not over and counts them by state: none scans the whole table (the metrics read
+  // transfer_task_counts). A job's page of tasks (`transfers.tasks`) walks its tasks by id,
   // all of them or those in one state, and stops at the page's end.
   index("transfer_tasks_status").on(t.status),
   index("transfer_tasks_transfer").on(t.transferId, t.status, t.id),
