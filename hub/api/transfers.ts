@@ -121,7 +121,7 @@ export function transfersRouter(d: Deps) {
     /** The job and every one of its tasks at once (a job of 5 000 studies is most of a megabyte): see `tasks`. */
     get: procedure.input(byId).query(({ ctx, input }) => job(d, ctx.principal, input.id)),
     /**
-     * A page of a job's tasks (ordered by an id of their own; `after`: the page before's `next`), all or
+     * A page of a job's tasks (in the order the job named them, by their ids; `after`: the page before's `next`), all or
      * those in one state, with the job's totals and its tasks counted by state.
      */
     tasks: procedure.input(

@@ -105,6 +105,13 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
 
+/**
+ * The id of a job's `index`th task (from 0, in the order the request named the studies): the job's id and
+ * the index, padded so that the ids sort in that order (transfers.tasks lists them by id).
+ */
+const taskId = (transferId: string, index: number) =>
+  `${transferId}-${String(index).padStart(String(MAX_STUDIES).length, "0")}`;
+
 /** The states of a task a pass of the orchestrator hands over (pending) or follows at its source. */
 const ACTIVE_TASK = ["pending", "queued", "in_progress"];
 
@@ -297,8 +304,8 @@ export class TransferService {
         ...(key ?? {}),
       }),
       tx.insert(transferTasks).values(
-        tasks.map(({ study, series }) => ({
-          id: id(),
+        tasks.map(({ study, series }, index) => ({
+          id: taskId(transferId, index),
           transferId,
           studyInstanceUid: study,
           series: series ? JSON.stringify(series) : null,
@@ -379,9 +386,9 @@ export class TransferService {
   }
 
   /**
-   * A page of a job's tasks in the order of their ids (`after`: the `next` of the page before), all of
-   * them or those in one state, with the job's totals and its tasks counted by state. Reads the page's
-   * rows and one more (transfer_tasks_page, or transfer_tasks_transfer with a state), whatever the job's
+   * A page of a job's tasks in the order of their ids, the order the job named them (taskId(); `after`: the
+   * `next` of the page before), all of them or those in one state, with the job's totals and its tasks
+   * counted by state. Reads the page's rows and one more (transfer_tasks_page, or transfer_tasks_transfer with a state), whatever the job's
    * size. Undefined for no such job.
    */
   async tasks(

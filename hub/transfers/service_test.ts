@@ -543,3 +543,29 @@ Deno.test("a relay waits on its job's cap, its source's uplink cap and its desti
     }
   });
 });
+
+Deno.test("TransferService.tasks() lists a job's tasks in the order the request named its studies", async () => {
+  await withFailedJob(async (_db, service) => {
+    // Named neither in the order of their UIDs nor in any order random ids would give by chance, twice
+    // one study (its first place counts), then studies named by some of their series (after the whole ones).
+    const named = Array.from({ length: 30 }, (_, i) => `1.2.826.0.1.3680043.8.498.${(i * 17) % 31 + 1}`);
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [...named, named[4]],
+      series: [{ study: "1.2.3.9", series: ["1.2.3.9.1"] }, { study: "1.2.3.8", series: ["1.2.3.8.1"] }],
+    }, "user:alice");
+    const listed: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = (await service.tasks(id, { limit: 7, after }))!;
+      listed.push(...page.tasks.map((t) => t.studyInstanceUid));
+      after = page.next;
+    } while (after);
+    assert.deepEqual(listed, [...named, "1.2.3.9", "1.2.3.8"]);
+    assert.deepEqual(
+      (await service.get(id))!.tasks.map((t) => t.studyInstanceUid).toSorted(),
+      listed.toSorted(),
+    );
+  });
+});
