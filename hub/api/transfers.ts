@@ -5,7 +5,7 @@ import { checkReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { TERMINAL, type TransferSummary } from "../transfers/view.ts";
 import { customSummary, deidProblem } from "../transfers/deid.ts";
-import { TransferError } from "../transfers/service.ts";
+import { MAX_STUDIES, TransferError } from "../transfers/service.ts";
 import { type Day, MAX_WINDOWS } from "../transfers/window.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError, toTrpcError } from "./errors.ts";
@@ -68,6 +68,7 @@ async function jobSummary(d: Deps, principal: Principal, id: string) {
 const progressKey = (t: TransferSummary) => JSON.stringify([t.status, t.totals]);
 
 export function transfersRouter(d: Deps) {
+  const brief = actions(d, false);
   return router({
     create: procedure.input(
       z.object({
@@ -121,31 +122,33 @@ export function transfersRouter(d: Deps) {
     /** The job and every one of its tasks at once (a job of 5 000 studies is most of a megabyte): see `tasks`. */
     get: procedure.input(byId).query(({ ctx, input }) => job(d, ctx.principal, input.id)),
     /**
-     * A page of a job's tasks (in the order the job named them, by their ids; `after`: the page before's `next`), all or
-     * those in one state, with the job's totals and its tasks counted by state.
+     * A page of a job's tasks (in the order the job named them, by their ids; `after`: the page before's
+     * `next`, or `offset`: tasks skipped), all or those in one state, with the job's totals and its tasks
+     * counted by state.
      */
     tasks: procedure.input(
       z.object({
         id: z.string().min(1),
         limit: z.number().int().positive().max(1000).optional(),
         after: z.string().min(1).max(64).optional(),
+        /** Tasks skipped (a page by its number, as the console's address names it), instead of `after`. */
+        offset: z.number().int().min(0).max(MAX_STUDIES).optional(),
         status: z.enum(TASK_STATES).optional(),
-      }).strict(),
+      }).strict().refine((i) => i.after === undefined || i.offset === undefined, {
+        message: "give after (the cursor of the page before) or offset, not both",
+        path: ["offset"],
+      }),
     ).query(async ({ ctx, input }) => {
       const page = await d.transfers.tasks(input.id, input);
       if (!page) throw new NotFoundError(`no transfer ${input.id}`);
       checkReach(ctx.principal, [page.job.source.site, page.job.destination.site]);
       return page;
     }),
-    /**
-     * Cancel, retry and reschedule answer the job with every task (as `get`), read once for the answer:
-     * the check of the caller's reach reads the job's totals, the action only the tasks it changes.
-     */
-    cancel: procedure.input(byId)
-      .mutation(async ({ ctx, input }) => {
-        await jobSummary(d, ctx.principal, input.id);
-        return await d.transfers.cancel(input.id, actorOf(ctx.principal));
-      }),
+    ...actions(d, true),
+    /** cancel, retry and schedule answering the job without its tasks (as `summaries`): the console's. */
+    cancelSummary: brief.cancel,
+    retrySummary: brief.retry,
+    scheduleSummary: brief.schedule,
     /**
      * The job each time its status or totals change, over SSE, until it ends (the last value is the
      * final state), or until the caller's token is revoked or its session ends (UNAUTHORIZED).
@@ -190,10 +193,25 @@ export function transfersRouter(d: Deps) {
         await jobSummary(d, ctx.principal, input.id);
         return await d.transfers.objects(input.id, input.study);
       }),
+  });
+}
+
+/**
+ * Cancel, retry and reschedule, answering the job with every task (`tasks` true: as `get`, read once for
+ * the answer) or without them (as `summaries`): the check of the caller's reach reads the job's totals,
+ * the action only the tasks it changes.
+ */
+function actions<T extends boolean>(d: Deps, tasks: T) {
+  return {
+    cancel: procedure.input(byId)
+      .mutation(async ({ ctx, input }) => {
+        await jobSummary(d, ctx.principal, input.id);
+        return await d.transfers.cancel(input.id, actorOf(ctx.principal), tasks);
+      }),
     retry: procedure.input(byId)
       .mutation(async ({ ctx, input }) => {
         await jobSummary(d, ctx.principal, input.id);
-        return await d.transfers.retry(input.id, actorOf(ctx.principal));
+        return await d.transfers.retry(input.id, actorOf(ctx.principal), tasks);
       }),
     /** Sets (or with null clears) a running job's time window and bandwidth cap; absent keeps. */
     schedule: procedure.input(
@@ -208,7 +226,8 @@ export function transfersRouter(d: Deps) {
         input.id,
         { window: input.window, bandwidthMbps: input.bandwidthMbps },
         actorOf(ctx.principal),
+        tasks,
       );
     }),
-  });
+  };
 }

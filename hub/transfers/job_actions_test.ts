@@ -2,8 +2,9 @@
  * TransferService's cancel(), retry(), schedule() and list() on a real hub database filled like a year's
  * (tests/support/hub_scale.ts, at a small scale; PostgreSQL under `deno task test:pg`), its reads of
  * transfer_tasks counted (tests/support/table_reads.ts): an action reads the tasks it changes, and every
- * task of the job once, for its answer (the API's, as get() gives it); list() reads the tasks of a page in
- * one query, with the same answer as get() gives each job.
+ * task of the job once, for its answer (the API's, as get() gives it), or none for an answer without them
+ * (the *Summary procedures'); list() reads the tasks of a page in one query, with the same answer as get()
+ * gives each job.
  */
 import assert from "node:assert/strict";
 import { eq, inArray } from "drizzle-orm";
@@ -25,7 +26,7 @@ function counted(db: Parameters<typeof tableReads>[0]) {
 
 const byStudy = (a: TaskView, b: TaskView) => a.studyInstanceUid.localeCompare(b.studyInstanceUid);
 
-Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they change, and every task once for their answer", async () => {
+Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they change, and every task once for their answer (none without tasks)", async () => {
   const { db, filled, service: plain, close } = await filledTransfers("conduit-job-actions-", 0.005);
   const { reads, service } = counted(db);
   // The pass each action starts (it reads every task canceling, of any job) is not what is counted here.
@@ -83,6 +84,23 @@ Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they 
       "canceled again: the job as it is",
     );
     assert.deepEqual(reads.counts(), { queries: 1, rows: all });
+
+    // Without its tasks (the API's *Summary procedures, the console's): the job's totals, no task read.
+    reads.reset();
+    const brief = await service.cancel(id, "user:ops", false);
+    assert.deepEqual(brief, await plain.summary(id));
+    assert.ok(!("tasks" in brief));
+    assert.deepEqual(reads.counts(), { queries: 1, rows: 1 }, "the job's totals, one row");
+    reads.reset();
+    const again = await service.retry(id, "user:ops", false);
+    assert.deepEqual(reads.counts(), { queries: 2, rows: 1 }, "none refused by the node now, and the totals");
+    assert.deepEqual(again, await plain.summary(id));
+    reads.reset();
+    assert.deepEqual(
+      await service.schedule(id, { bandwidthMbps: 20 }, "user:ops", false),
+      await plain.summary(id),
+    );
+    assert.deepEqual(reads.counts(), { queries: 2, rows: 1 }, "none at their sources now, and the totals");
   } finally {
     await close();
   }

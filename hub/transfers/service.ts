@@ -159,6 +159,12 @@ function tasksOf(input: CreateTransfer): { study: string; series?: string[] }[] 
   return tasks;
 }
 
+/**
+ * What an action (cancel, retry, schedule) answers: the job with every task as get() gives it, or, for
+ * `tasks` false, the job without them as summary() gives it (a job of 5 000 studies in a few hundred bytes).
+ */
+export type Answer<T extends boolean> = T extends false ? TransferSummary : TransferView;
+
 export class TransferService {
   #timer?: ReturnType<typeof setInterval>;
   #busy = false;
@@ -387,13 +393,18 @@ export class TransferService {
 
   /**
    * A page of a job's tasks in the order of their ids, the order the job named them (taskId(); `after`: the
-   * `next` of the page before), all of them or those in one state, with the job's totals and its tasks
-   * counted by state. Reads the page's rows and one more (transfer_tasks_page, or transfer_tasks_transfer with a state), whatever the job's
+   * `next` of the page before; or `offset` of them skipped), all of them or those in one state, with the
+   * job's totals and its tasks counted by state. Reads the page's rows and one more (and those skipped) (transfer_tasks_page, or transfer_tasks_transfer with a state), whatever the job's
    * size. Undefined for no such job.
    */
   async tasks(
     transferId: string,
-    { limit = 100, after, status }: { limit?: number; after?: string; status?: string } = {},
+    { limit = 100, after, offset = 0, status }: {
+      limit?: number;
+      after?: string;
+      offset?: number;
+      status?: string;
+    } = {},
   ): Promise<TaskPage | undefined> {
     const job = await this.summary(transferId);
     if (!job) return undefined;
@@ -401,7 +412,7 @@ export class TransferService {
       eq(transferTasks.transferId, transferId),
       status === undefined ? undefined : eq(transferTasks.status, status),
       after === undefined ? undefined : gt(transferTasks.id, after),
-    )).orderBy(asc(transferTasks.id)).limit(limit + 1);
+    )).orderBy(asc(transferTasks.id)).limit(limit + 1).offset(offset);
     const page = rows.slice(0, limit);
     return {
       job,
@@ -448,11 +459,12 @@ export class TransferService {
    * Sets or clears a job's window and bandwidth cap (`null` clears; absent keeps). Objects held for a
    * window that no longer applies go at once; a new cap applies from the next object relayed.
    */
-  async schedule(
+  async schedule<T extends boolean = true>(
     transferId: string,
     change: { window?: Windows | null; bandwidthMbps?: number | null },
     actor = "unknown",
-  ): Promise<TransferView> {
+    tasks?: T,
+  ): Promise<Answer<T>> {
     try {
       checkSchedule({ window: change.window ?? undefined, bandwidthMbps: change.bandwidthMbps ?? undefined });
     } catch (err) {
@@ -480,21 +492,30 @@ export class TransferService {
       for (const task of atSource) await this.#schedule.release(updated, task.id, true);
     }
     void this.tick();
-    return (await this.get(transferId))!;
+    return await this.#answer(transferId, tasks);
+  }
+
+  /** The job as an action answers it (Answer). */
+  async #answer<T extends boolean>(transferId: string, tasks: T | undefined): Promise<Answer<T>> {
+    return (tasks === false ? await this.summary(transferId) : await this.get(transferId)) as Answer<T>;
   }
 
   /** Stops a transfer now: the source drops what it has not sent; what got through is reported. */
-  async cancel(transferId: string, actor = "unknown"): Promise<TransferView> {
+  async cancel<T extends boolean = true>(
+    transferId: string,
+    actor = "unknown",
+    tasks?: T,
+  ): Promise<Answer<T>> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
-    if (t.status === "canceled") return (await this.get(transferId))!;
+    if (t.status === "canceled") return await this.#answer(transferId, tasks);
     if (TERMINAL.has(t.status)) throw new TransferError(`the transfer is over (${t.status})`);
     // Only the tasks a cancel changes: a job of thousands of studies, most of them over, reads the few left.
-    const tasks = await this.db.select().from(transferTasks).where(and(
+    const changed = await this.db.select().from(transferTasks).where(and(
       eq(transferTasks.transferId, transferId),
       notInArray(transferTasks.status, [...TERMINAL, CANCELING]),
     ));
-    for (const task of tasks) {
+    for (const task of changed) {
       // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
       const told = task.status === "pending" ? "canceled" : await this.#tellCancel(t, task);
       // Written over the state the source's last report left (a task it had just finished was counted as
@@ -523,8 +544,8 @@ export class TransferService {
       ),
       entry(tx, actor, "transfer.cancel", transferId),
     ]);
-    this.#schedule.ended(transferId, tasks.map((k) => k.id));
-    return (await this.get(transferId))!;
+    this.#schedule.ended(transferId, changed.map((k) => k.id));
+    return await this.#answer(transferId, tasks);
   }
 
   /**
@@ -639,16 +660,20 @@ export class TransferService {
    * Runs a transfer again for what did not get through; done objects are not sent twice. The change
    * and its audit entry are one transaction.
    */
-  async retry(transferId: string, actor = "unknown"): Promise<TransferView> {
+  async retry<T extends boolean = true>(
+    transferId: string,
+    actor = "unknown",
+    tasks?: T,
+  ): Promise<Answer<T>> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
     if (t.destinationNode) {
       // What the destination's node refused goes to it again once the source has delivered the rest.
-      const tasks = await this.db.select().from(transferTasks).where(and(
+      const refused = await this.db.select().from(transferTasks).where(and(
         eq(transferTasks.transferId, transferId),
         inArray(transferTasks.status, ["failure", "warning"]),
       ));
-      for (const k of tasks) {
+      for (const k of refused) {
         // Asked now, so that it holds whichever hub of a cluster drives the job; the next check of the
         // node asks again when a site could not be reached.
         if (!(await this.#replayNode(t, k))) this.#replayAtNode.add(k.id);
@@ -669,7 +694,7 @@ export class TransferService {
       entry(tx, actor, "transfer.retry", transferId),
     ]);
     // The job as the retry left it, read before the pass it starts can note (say) an offline source.
-    const retried = (await this.get(transferId))!;
+    const retried = await this.#answer(transferId, tasks);
     void this.tick();
     return retried;
   }

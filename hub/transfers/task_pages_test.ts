@@ -57,6 +57,15 @@ Deno.test("TransferService.tasks() pages through a job's tasks, all or in one st
       whole.tasks.filter((k) => k.status === "failure").toSorted(byStudy),
     );
 
+    // A page by its number (offset) is the page the cursors reach, with or without a state.
+    for (const [limit, status, list] of [[7, undefined, all], [4, "failure", failures]] as const) {
+      for (let n = 0; n * limit <= list.tasks.length; n++) {
+        const page = (await service.tasks(id, { limit, offset: n * limit, status }))!;
+        assert.deepEqual(page.tasks, list.tasks.slice(n * limit, (n + 1) * limit), `page ${n} of ${status}`);
+        assert.equal(page.next !== undefined, (n + 1) * limit < list.tasks.length);
+      }
+    }
+
     assert.deepEqual((await service.tasks(id, { status: "canceled" }))!.tasks, []);
     assert.equal((await service.tasks(id, { limit: filled.scale.bigJob }))!.next, undefined);
     assert.equal(await service.tasks("no-such-job"), undefined);

@@ -122,8 +122,7 @@ export function Transfers(props: { open?: string; may: May }) {
     setActing(true);
     setError("");
     try {
-      const { tasks: _, ...j } = await api.transfers[what].mutate({ id: openId()! });
-      setJob(j);
+      setJob(await api.transfers[`${what}Summary`].mutate({ id: openId()! }));
       pages.refresh();
       if (what === "retry") open(openId());
     } catch (err) {
