@@ -1,11 +1,15 @@
 /**
  * A big job's page in the console, in Chromium (Playwright) against a real hub: its studies a page of 100
- * at a time with Previous and Next, filtered by state (Failed), the page shown read again when the job's
- * totals move (a filter no study matches any more says so), and never the whole job (`transfers.get`) read.
+ * at a time with Previous and Next, filtered by state (Failed), the page and the filter in the address (a
+ * reload, Back and Forward and a shared link show the same page; a bad value or a page past the last falls
+ * back and says so), the page shown read again when the job's totals move (a filter no study matches any
+ * more says so), never the whole job (`transfers.get`) read, and Cancel and Retry answered without the
+ * job's studies (`transfers.cancelSummary`, `transfers.retrySummary`).
  */
 import assert from "node:assert/strict";
 import { hasChromium, logIn, unnamedControls } from "../support/browser.ts";
 import { withConsole } from "../support/console_rig.ts";
+import { eventually } from "../support/hub.ts";
 import { eq } from "drizzle-orm";
 import { transfers, transferTasks } from "../../hub/db/schema.ts";
 
@@ -49,6 +53,14 @@ Deno.test({
       const page = await browser.newPage();
       const whole: string[] = [];
       page.on("request", (r) => r.url().includes("transfers.get") && whole.push(r.url()));
+      // The answers of Cancel and Retry, and any call of the actions that answer every task.
+      const actions: { url: string; body: string }[] = [];
+      page.on("response", async (r) => {
+        if (/transfers\.(cancel|retry|schedule)/.test(r.url())) {
+          actions.push({ url: r.url(), body: await r.text() });
+        }
+      });
+      const at = () => new URL(page.url()).search;
       await page.goto(url);
       await logIn(page, "ops", "operator password");
       await page.goto(`${url}transfers/job-big`);
@@ -70,6 +82,17 @@ Deno.test({
       const third = await uids();
       assert.equal(third.length, 50);
       assert.ok(await pager.getByRole("button", { name: "Next" }).isDisabled());
+      // The page is in the address: a reload shows it again, Back the page before, Forward this one.
+      assert.equal(at(), "?page=3");
+      await page.reload();
+      await pager.getByText("Studies 201–250 of 250 studies").waitFor();
+      assert.deepEqual(await uids(), third);
+      await page.goBack();
+      await pager.getByText("Studies 101–200 of 250 studies").waitFor();
+      assert.deepEqual(await uids(), second);
+      await page.goForward();
+      await pager.getByText("Studies 201–250 of 250 studies").waitFor();
+      assert.deepEqual(await uids(), third);
       // Each study once over the three pages.
       assert.equal(new Set([...first, ...second, ...third]).size, STUDIES);
       await pager.getByRole("button", { name: "Previous" }).click();
@@ -84,7 +107,33 @@ Deno.test({
       const expected = Array.from({ length: STUDIES }, (_, i) => i).filter(failed)
         .map((i) => `1.2.826.0.1.3680043.8.498.${i + 1}`);
       assert.deepEqual(failures.toSorted(), expected.toSorted());
+      assert.equal(at(), "?state=failure");
       assert.deepEqual(await unnamedControls(page), []);
+
+      // A shared link opens the same page; a bad value, or a page past the last, falls back and says so
+      // (the address put right, no new history entry).
+      const other = await browser.newPage();
+      const otherPager = other.getByRole("navigation", { name: "Pages of studies" });
+      const note = other.getByRole("status").filter({ hasText: /There is no/ });
+      await other.goto(`${url}transfers/job-big?page=2&state=success`);
+      await otherPager.getByText("Studies 101–200 of 225 done").waitFor();
+      assert.equal(await otherPager.getByLabel("Show").inputValue(), "success");
+      assert.equal(await note.count(), 0);
+      await other.goto(`${url}transfers/job-big?page=abc&state=bogus`);
+      await note.getByText(
+        "There is no page “abc”: the first page is shown. There is no state “bogus”: every study is shown.",
+      )
+        .waitFor();
+      await otherPager.getByText("Studies 1–100 of 250 studies").waitFor();
+      assert.equal(new URL(other.url()).search, "");
+      await other.goto(`${url}transfers/job-big?page=99`);
+      await note.getByText("There is no page 99 of 250 studies now: the last page is shown.").waitFor();
+      await otherPager.getByText("Studies 201–250 of 250 studies").waitFor();
+      assert.equal(new URL(other.url()).search, "?page=3");
+      await other.getByRole("button", { name: "Previous" }).click();
+      await otherPager.getByText("Studies 101–200 of 250 studies").waitFor();
+      assert.equal(await note.count(), 0, "the note goes with the next move");
+      await other.close();
 
       // A failed study delivered after all (a retry elsewhere): the job's totals move, and the page shown
       // is read again without it.
@@ -99,6 +148,21 @@ Deno.test({
       await pager.getByText("None of the job's 250 studies is “Failed” now").waitFor();
       assert.equal(await rows.count(), 0);
       assert.deepEqual(whole, [], "the job's page read every study of the job");
+
+      // Cancel and Retry: answered with the job's totals, not its 250 studies.
+      await page.getByRole("button", { name: "Cancel", exact: true }).click();
+      await page.getByRole("button", { name: "Cancel the transfer" }).click();
+      await page.locator('section[aria-label="Transfer detail"][data-status="canceled"]').waitFor();
+      await page.getByRole("button", { name: "Retry what did not get through" }).click();
+      await eventually("both answers", () => actions.length === 2);
+      assert.deepEqual(actions.map((a) => new URL(a.url).pathname), [
+        "/trpc/transfers.cancelSummary",
+        "/trpc/transfers.retrySummary",
+      ]);
+      for (const { body } of actions) {
+        assert.match(body, /"totals":\{"studies":250,/);
+        assert.doesNotMatch(body, /"tasks"|1\.2\.826\.0\.1\.3680043\.8\.498\./, "no study in the answer");
+      }
     });
   },
 });

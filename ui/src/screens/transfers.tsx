@@ -25,7 +25,9 @@ const PAGE = 50;
 
 export function Transfers(props: { open?: string; may: May }) {
   // A page of the list (`?page=2`), the newest first; one more job than shown says whether there is a next.
-  const page = () => Math.max(0, Math.floor(Number(location().search.get("page") ?? 1) - 1) || 0);
+  // On a job's page, `page` is the page of its studies (transfer_tasks.tsx): the list shows its first.
+  const page = () =>
+    props.open ? 0 : Math.max(0, Math.floor(Number(location().search.get("page") ?? 1) - 1) || 0);
   const [sites, { refetch: refetchSites }] = createResource(() => api.sites.list.query().catch(() => []));
   /** The job's sites that are not online now, each with what that means for the job. */
   const away = () => {
