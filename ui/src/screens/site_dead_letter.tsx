@@ -5,10 +5,11 @@
  * removed), each destination with Abandon after a confirmation (`site.abandon`). An agent too old for discard
  * or abandon answers the button (or the section) with the reason.
  */
-import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
+import { createEffect, createResource, createSignal, on, Show } from "solid-js";
 import { api } from "../api.ts";
 import { count, readOrEmpty } from "../format.ts";
-import { type Question, Scroll, Uid } from "../widgets.tsx";
+import { Table } from "../table.tsx";
+import { type Question, Uid } from "../widgets.tsx";
 
 export function SiteDeadLetter(props: {
   /** The site whose page this is. */
@@ -34,13 +35,6 @@ export function SiteDeadLetter(props: {
   /** The ids of the rows ticked; only rows still listed count. */
   const [ticked, setTicked] = createSignal<ReadonlySet<number>>(new Set());
   const selected = () => (dead() ?? []).filter((r) => ticked().has(r.id)).map((r) => r.id);
-  const allTicked = () => (dead()?.length ?? 0) > 0 && selected().length === dead()!.length;
-  const tick = (id: number, yes: boolean) => {
-    const next = new Set(ticked());
-    if (yes) next.add(id);
-    else next.delete(id);
-    setTicked(next);
-  };
   createEffect(on(() => props.site, () => setTicked(new Set<number>()), { defer: true }));
   /** After a change: the ticks cleared and both lists read again. */
   const refresh = () => {
@@ -105,51 +99,24 @@ export function SiteDeadLetter(props: {
           </button>
           <span class="hint">{count(selected().length, "row")} selected</span>
         </div>
-        <Scroll>
-          <table aria-label="Dead letter">
-            <thead>
-              <tr>
-                <th>
-                  <input
-                    type="checkbox"
-                    aria-label="Select all"
-                    checked={allTicked()}
-                    onChange={(e) =>
-                      setTicked(new Set(e.currentTarget.checked ? dead()!.map((r) => r.id) : []))}
-                  />
-                </th>
-                <th>Destination</th>
-                <th>Route</th>
-                <th>Object</th>
-                <th>Attempts</th>
-                <th>Last error</th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={dead()}>
-                {(r) => (
-                  <tr>
-                    <td>
-                      <input
-                        type="checkbox"
-                        aria-label={`Select row ${r.id}`}
-                        checked={ticked().has(r.id)}
-                        onChange={(e) => tick(r.id, e.currentTarget.checked)}
-                      />
-                    </td>
-                    <td>{r.destination}</td>
-                    <td>{r.route}</td>
-                    <td>
-                      <Uid value={r.sopInstanceUid} what="SOP Instance UID" />
-                    </td>
-                    <td>{r.attempts}</td>
-                    <td class="error">{r.lastError}</td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </Scroll>
+        <Table
+          label="Dead letter"
+          rows={dead() ?? undefined}
+          select={{
+            key: (r) => r.id,
+            selected: ticked,
+            choose: setTicked,
+            label: (r) => `Select row ${r.id}`,
+            all: "Select all",
+          }}
+          columns={[
+            { header: "Destination", cell: (r) => r.destination },
+            { header: "Route", cell: (r) => r.route },
+            { header: "Object", cell: (r) => <Uid value={r.sopInstanceUid} what="SOP Instance UID" /> },
+            { header: "Attempts", cell: (r) => r.attempts },
+            { header: "Last error", cell: (r) => r.lastError, class: "error" },
+          ]}
+        />
       </Show>
       <Show when={stranded() === null || stranded()?.length}>
         <h3>Waiting for a destination no longer configured</h3>
@@ -164,54 +131,41 @@ export function SiteDeadLetter(props: {
             them to the dead letter (as "abandoned by the operator", not listed above; the site's `queue
             replay` brings them back).
           </p>
-          <Scroll>
-            <table aria-label="Waiting for a removed destination">
-              <thead>
-                <tr>
-                  <th>Destination</th>
-                  <th>Rows waiting</th>
-                  <th></th>
-                </tr>
-              </thead>
-              <tbody>
-                <For each={stranded()}>
-                  {(s) => (
-                    <tr>
-                      <td>{s.destination}</td>
-                      <td>{s.waiting}</td>
-                      <td>
-                        <button
-                          type="button"
-                          class="small"
-                          onClick={() =>
-                            props.ask({
-                              question: `Abandon the ${
-                                count(s.waiting, "row")
-                              } waiting for ${s.destination}?`,
-                              detail:
-                                `${s.destination} is no longer in the configuration of ${props.site}; ` +
-                                "its rows go to the dead letter and are not sent unless replayed at the site.",
-                              yes: "Abandon",
-                              run: () =>
-                                props.run(async () => {
-                                  const r = await api.site.abandon.mutate({
-                                    site: props.site,
-                                    destination: s.destination,
-                                  });
-                                  refresh();
-                                  return `${count(r.abandoned, "row")} for ${s.destination} abandoned`;
-                                }),
-                            })}
-                        >
-                          Abandon
-                        </button>
-                      </td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-          </Scroll>
+          <Table
+            label="Waiting for a removed destination"
+            rows={stranded() ?? undefined}
+            columns={[
+              { header: "Destination", cell: (s) => s.destination },
+              { header: "Rows waiting", cell: (s) => s.waiting },
+              {
+                header: "",
+                cell: (s) => (
+                  <button
+                    type="button"
+                    class="small"
+                    onClick={() =>
+                      props.ask({
+                        question: `Abandon the ${count(s.waiting, "row")} waiting for ${s.destination}?`,
+                        detail: `${s.destination} is no longer in the configuration of ${props.site}; ` +
+                          "its rows go to the dead letter and are not sent unless replayed at the site.",
+                        yes: "Abandon",
+                        run: () =>
+                          props.run(async () => {
+                            const r = await api.site.abandon.mutate({
+                              site: props.site,
+                              destination: s.destination,
+                            });
+                            refresh();
+                            return `${count(r.abandoned, "row")} for ${s.destination} abandoned`;
+                          }),
+                      })}
+                  >
+                    Abandon
+                  </button>
+                ),
+              },
+            ]}
+          />
         </Show>
       </Show>
     </>

@@ -1,0 +1,137 @@
+/**
+ * The console's one table: columns (a header, a cell per row, optional sort key, class and title), each
+ * row's attributes (`data-site`...), what it says when there is no row, and an optional selection (a
+ * checkbox per row, "select all" in the header), in a Scroll so that a narrow screen scrolls it sideways.
+ */
+import { createEffect, For, type JSX, Show } from "solid-js";
+import { Scroll } from "./widgets.tsx";
+
+export interface Column<R> {
+  /** The header's content ("" for a column of buttons). */
+  header: JSX.Element;
+  cell: (row: R) => JSX.Element;
+  /** A class on each of its cells ("error", "caps"). */
+  class?: string;
+  /** The header's title (what the column means, on hover). */
+  title?: string;
+  /** The key the table's `sort` sorts by when the header is pressed: the header becomes a button. */
+  sort?: string;
+  /** Whether the column is there (always when absent): a column only some jobs have. */
+  when?: () => boolean;
+}
+
+/** Rows picked by a checkbox each, all of them by one in the header. */
+export interface Selection<R, K = string> {
+  key: (row: R) => K;
+  selected: () => ReadonlySet<K>;
+  choose: (keys: Set<K>) => void;
+  /** The name of a row's checkbox ("Select row 12"). */
+  label: (row: R) => string;
+  /** The name of the header's checkbox ("Select all"). */
+  all: string;
+}
+
+/** The sort shown, and what a press on a sortable header does. */
+export interface Sorting {
+  key: string | undefined;
+  descending: boolean;
+  by: (key: string) => void;
+}
+
+export function Table<R, K = string>(props: {
+  /** The table's accessible name ("Dead letter"). */
+  label: string;
+  columns: Column<R>[];
+  /** Undefined while none are known: an empty table, never the `empty` line. */
+  rows: readonly R[] | undefined;
+  /** Attributes of a row's `<tr>` (`{ "data-site": name }`). */
+  row?: (row: R) => Record<string, string | undefined>;
+  /** Said instead of an empty table. */
+  empty?: JSX.Element;
+  select?: Selection<R, K>;
+  sort?: Sorting;
+}) {
+  const columns = () => props.columns.filter((c) => c.when?.() ?? true);
+  const all = () => {
+    const s = props.select!;
+    return Boolean(props.rows?.length) && props.rows!.every((r) => s.selected().has(s.key(r)));
+  };
+  const some = () => Boolean(props.rows?.some((r) => props.select!.selected().has(props.select!.key(r))));
+  const header = (c: Column<R>) => {
+    const sort = props.sort, on = () => c.sort !== undefined && sort?.key === c.sort;
+    return (
+      <th
+        title={c.title}
+        aria-sort={on() ? (sort!.descending ? "descending" : "ascending") : undefined}
+      >
+        <Show when={sort && c.sort !== undefined} fallback={c.header}>
+          <button
+            type="button"
+            onClick={() => sort!.by(c.sort!)}
+            aria-pressed={on()}
+            aria-label={`Sort by ${c.header}${on() && !sort!.descending ? ", descending" : ""}`}
+          >
+            {c.header}
+            {on() ? (sort!.descending ? " ↓" : " ↑") : ""}
+          </button>
+        </Show>
+      </th>
+    );
+  };
+  return (
+    <Show
+      when={!props.empty || !props.rows || props.rows.length}
+      fallback={<p class="empty">{props.empty}</p>}
+    >
+      <Scroll>
+        <table aria-label={props.label}>
+          <thead>
+            <tr>
+              <Show when={props.select}>
+                {(s) => (
+                  <th>
+                    <input
+                      type="checkbox"
+                      aria-label={s().all}
+                      checked={all()}
+                      ref={(el) => createEffect(() => (el.indeterminate = !all() && some()))}
+                      onChange={(e) =>
+                        s().choose(new Set(e.currentTarget.checked ? (props.rows ?? []).map(s().key) : []))}
+                    />
+                  </th>
+                )}
+              </Show>
+              <For each={columns()}>{header}</For>
+            </tr>
+          </thead>
+          <tbody>
+            <For each={props.rows}>
+              {(r) => (
+                <tr {...props.row?.(r)}>
+                  <Show when={props.select}>
+                    {(s) => (
+                      <td>
+                        <input
+                          type="checkbox"
+                          aria-label={s().label(r)}
+                          checked={s().selected().has(s().key(r))}
+                          onChange={(e) => {
+                            const keys = new Set(s().selected());
+                            if (e.currentTarget.checked) keys.add(s().key(r));
+                            else keys.delete(s().key(r));
+                            s().choose(keys);
+                          }}
+                        />
+                      </td>
+                    )}
+                  </Show>
+                  <For each={columns()}>{(c) => <td class={c.class}>{c.cell(r)}</td>}</For>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </table>
+      </Scroll>
+    </Show>
+  );
+}
