@@ -10,8 +10,8 @@ export interface Column<R> {
   /** The header's content ("" for a column of buttons). */
   header: JSX.Element;
   cell: (row: R) => JSX.Element;
-  /** A class on each of its cells ("error", "caps"). */
-  class?: string;
+  /** A class on each of its cells ("error", "caps"), or one for each row's. */
+  class?: string | ((row: R) => string);
   /** The header's title (what the column means, on hover). */
   title?: string;
   /** The key the table's `sort` sorts by when the header is pressed: the header becomes a button. */
@@ -125,7 +125,9 @@ export function Table<R, K = string>(props: {
                       </td>
                     )}
                   </Show>
-                  <For each={columns()}>{(c) => <td class={c.class}>{c.cell(r)}</td>}</For>
+                  <For each={columns()}>
+                    {(c) => <td class={typeof c.class === "function" ? c.class(r) : c.class}>{c.cell(r)}</td>}
+                  </For>
                 </tr>
               )}
             </For>

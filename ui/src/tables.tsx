@@ -1,10 +1,11 @@
 /** Tables more than one screen shows: sites and transfers. */
-import { For, type JSX, Show } from "solid-js";
+import { type JSX, Show } from "solid-js";
 import type { api } from "./api.ts";
 import { caps, count, instant } from "./format.ts";
 import { Link, path } from "./router.tsx";
 import { sparkPoints } from "./sparkline.ts";
-import { Scroll, State } from "./widgets.tsx";
+import { Table } from "./table.tsx";
+import { State } from "./widgets.tsx";
 
 type Site = Awaited<ReturnType<typeof api.sites.list.query>>[number];
 type Job = Awaited<ReturnType<typeof api.transfers.summaries.query>>[number];
@@ -40,102 +41,70 @@ export function Sparkline(props: { values: number[] }) {
  */
 export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Site) => JSX.Element }) {
   return (
-    <Scroll>
-      <table aria-label="Sites">
-        <thead>
-          <tr>
-            <th>Site</th>
-            <th>State</th>
-            <th>Last seen</th>
-            <th>Agent</th>
-            <th>Queue</th>
-            <th>Round trip</th>
-            <th>Traffic (2 min)</th>
-            <th title="The site's uplink and downlink caps (an admin sets them on the site's page)">Caps</th>
-            {props.actions && <th></th>}
-          </tr>
-        </thead>
-        <tbody>
-          <For each={props.sites}>
-            {(s) => (
-              <tr data-site={s.site}>
-                <td>
-                  <Link href={path("sites", s.site)}>{s.site}</Link>
-                </td>
-                <td>
-                  <State value={s.state} kind="site" />
-                </td>
-                <td>{s.lastSeenAt ? instant(s.lastSeenAt) : "never"}</td>
-                <td>{s.agentVersion ?? "–"}</td>
-                <td>
-                  {s.queueDepth ?? "–"}
-                  <Show when={s.committing}>
-                    {(n) => (
-                      <span
-                        class="hint"
-                        title="Stored at a node that commits (Storage Commitment), waiting for its report"
-                      >
-                        {` (${count(n(), "object")} waiting for commitment)`}
-                      </span>
-                    )}
-                  </Show>
-                </td>
-                <td>{s.rttMs === null ? "–" : `${s.rttMs} ms`}</td>
-                <td>
-                  <Sparkline values={s.throughput} />
-                </td>
-                <td class="caps">{caps(s.uplinkMbps, s.downlinkMbps)}</td>
-                {props.actions && <td>{props.actions(s)}</td>}
-              </tr>
-            )}
-          </For>
-        </tbody>
-      </table>
-    </Scroll>
+    <Table
+      label="Sites"
+      rows={props.sites}
+      row={(s) => ({ "data-site": s.site })}
+      columns={[
+        { header: "Site", cell: (s) => <Link href={path("sites", s.site)}>{s.site}</Link> },
+        { header: "State", cell: (s) => <State value={s.state} kind="site" /> },
+        { header: "Last seen", cell: (s) => (s.lastSeenAt ? instant(s.lastSeenAt) : "never") },
+        { header: "Agent", cell: (s) => s.agentVersion ?? "–" },
+        {
+          header: "Queue",
+          cell: (s) => (
+            <>
+              {s.queueDepth ?? "–"}
+              <Show when={s.committing}>
+                {(n) => (
+                  <span
+                    class="hint"
+                    title="Stored at a node that commits (Storage Commitment), waiting for its report"
+                  >
+                    {` (${count(n(), "object")} waiting for commitment)`}
+                  </span>
+                )}
+              </Show>
+            </>
+          ),
+        },
+        { header: "Round trip", cell: (s) => (s.rttMs === null ? "–" : `${s.rttMs} ms`) },
+        { header: "Traffic (2 min)", cell: (s) => <Sparkline values={s.throughput} /> },
+        {
+          header: "Caps",
+          title: "The site's uplink and downlink caps (an admin sets them on the site's page)",
+          class: "caps",
+          cell: (s) => caps(s.uplinkMbps, s.downlinkMbps),
+        },
+        { header: "", cell: (s) => props.actions?.(s), when: () => Boolean(props.actions) },
+      ]}
+    />
   );
 }
 
 /** Transfer jobs, each a link to its page. */
 export function TransfersTable(props: { jobs: Job[] | undefined }) {
   return (
-    <Scroll>
-      <table aria-label="Transfers">
-        <thead>
-          <tr>
-            <th>Created</th>
-            <th>From</th>
-            <th>To</th>
-            <th>Status</th>
-            <th>Studies</th>
-            <th>Objects</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          <For each={props.jobs}>
-            {(j) => (
-              <tr data-transfer={j.id}>
-                <td>{instant(j.createdAt)}</td>
-                <td>{endpoint(j.source)}</td>
-                <td>{endpoint(j.destination)}</td>
-                <td>
-                  <State value={j.status} />
-                </td>
-                <td>{j.totals.studies}</td>
-                <td>{j.totals.done} of {j.totals.objects}</td>
-                <td>
-                  <Link
-                    href={path("transfers", j.id)}
-                    aria-label={`Open the transfer of ${instant(j.createdAt)}`}
-                  >
-                    Open
-                  </Link>
-                </td>
-              </tr>
-            )}
-          </For>
-        </tbody>
-      </table>
-    </Scroll>
+    <Table
+      label="Transfers"
+      rows={props.jobs}
+      row={(j) => ({ "data-transfer": j.id })}
+      columns={[
+        { header: "Created", cell: (j) => instant(j.createdAt) },
+        { header: "From", cell: (j) => endpoint(j.source) },
+        { header: "To", cell: (j) => endpoint(j.destination) },
+        { header: "Status", cell: (j) => <State value={j.status} /> },
+        { header: "Studies", cell: (j) => j.totals.studies },
+        { header: "Objects", cell: (j) => `${j.totals.done} of ${j.totals.objects}` },
+        {
+          header: "",
+          cell: (j) => (
+            <Link href={path("transfers", j.id)} aria-label={`Open the transfer of ${instant(j.createdAt)}`}>
+              Open
+            </Link>
+          ),
+        },
+      ]}
+    />
   );
 }
