@@ -7,7 +7,8 @@ import { createResource, createSignal, For, Show } from "solid-js";
 import { api, commandOf } from "../api.ts";
 import { auditAction, auditActionChoices, auditActor, auditDetail, instant } from "../format.ts";
 import { Link, location, navigate, path } from "../router.tsx";
-import { CopyButton, createConfirm, Dialog, Pager, Scroll } from "../widgets.tsx";
+import { Table } from "../table.tsx";
+import { CopyButton, createConfirm, Dialog, Pager } from "../widgets.tsx";
 
 /** Audit entries a page shows. */
 const AUDIT_PAGE = 100;
@@ -228,67 +229,60 @@ export function Admin(props: { user: string }) {
       <p class="error" role="alert">{error()}</p>
       <section class="card">
         <h2>Users</h2>
-        <Scroll>
-          <table aria-label="Users">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Role</th>
-                <th>Since</th>
-                <th>State</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={users()}>
-                {(u) => (
-                  <tr data-user={u.name}>
-                    <td>{u.name}</td>
-                    <td>{u.role}</td>
-                    <td>{instant(u.createdAt)}</td>
-                    <td class={u.disabled ? "state-revoked" : "state-online"}>
-                      {u.disabled ? "disabled" : "active"}
-                    </td>
-                    <td class="actions">
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Change the role of ${u.name}`}
-                        onClick={() => askRole(u)}
-                      >
-                        Change role
-                      </button>{" "}
-                      <button
-                        type="button"
-                        class="small"
-                        aria-label={`Reset the password of ${u.name}`}
-                        onClick={() => askPassword(u)}
-                      >
-                        Reset password
-                      </button>{" "}
-                      <Show when={u.name !== props.user}>
-                        <button
-                          type="button"
-                          class="small"
-                          onClick={() =>
-                            u.disabled ? void setDisabled(u, false) : confirm.ask({
-                              question: `Disable the user ${u.name}?`,
-                              detail:
-                                `Their sessions end at once and they cannot log in until enabled again.`,
-                              yes: "Disable the user",
-                              run: () => void setDisabled(u, true),
-                            })}
-                        >
-                          {u.disabled ? "Enable" : "Disable"}
-                        </button>
-                      </Show>
-                    </td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </Scroll>
+        <Table
+          label="Users"
+          rows={users()}
+          row={(u) => ({ "data-user": u.name })}
+          columns={[
+            { header: "User", cell: (u) => u.name },
+            { header: "Role", cell: (u) => u.role },
+            { header: "Since", cell: (u) => instant(u.createdAt) },
+            {
+              header: "State",
+              class: (u) => (u.disabled ? "state-revoked" : "state-online"),
+              cell: (u) => (u.disabled ? "disabled" : "active"),
+            },
+            {
+              header: "",
+              class: "actions",
+              cell: (u) => (
+                <>
+                  <button
+                    type="button"
+                    class="small"
+                    aria-label={`Change the role of ${u.name}`}
+                    onClick={() => askRole(u)}
+                  >
+                    Change role
+                  </button>{" "}
+                  <button
+                    type="button"
+                    class="small"
+                    aria-label={`Reset the password of ${u.name}`}
+                    onClick={() => askPassword(u)}
+                  >
+                    Reset password
+                  </button>{" "}
+                  <Show when={u.name !== props.user}>
+                    <button
+                      type="button"
+                      class="small"
+                      onClick={() =>
+                        u.disabled ? void setDisabled(u, false) : confirm.ask({
+                          question: `Disable the user ${u.name}?`,
+                          detail: `Their sessions end at once and they cannot log in until enabled again.`,
+                          yes: "Disable the user",
+                          run: () => void setDisabled(u, true),
+                        })}
+                    >
+                      {u.disabled ? "Enable" : "Disable"}
+                    </button>
+                  </Show>
+                </>
+              ),
+            },
+          ]}
+        />
         <form
           class="row"
           onSubmit={(e) =>
@@ -330,56 +324,45 @@ export function Admin(props: { user: string }) {
             No API token yet: scripts use one (Authorization: Bearer), made here, shown once.
           </p>
         </Show>
-        <Scroll>
-          <table aria-label="Tokens">
-            <thead>
-              <tr>
-                <th>Id</th>
-                <th>Name</th>
-                <th>Role</th>
-                <th>Sites</th>
-                <th>State</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={tokens()}>
-                {(t) => (
-                  <tr data-token={t.id}>
-                    <td>{t.id}</td>
-                    <td>{t.name}</td>
-                    <td>{t.role}</td>
-                    <td>{t.sites?.join(", ") ?? "all"}</td>
-                    <td class={t.revoked ? "state-revoked" : "state-online"}>
-                      {t.revoked ? "revoked" : "active"}
-                    </td>
-                    <td>
-                      <Show when={!t.revoked}>
-                        <button
-                          type="button"
-                          onClick={() =>
-                            confirm.ask({
-                              question: `Revoke the API token ${t.name} (${t.id})?`,
-                              detail:
-                                "Scripts using it stop working at once; a revoked token cannot be restored.",
-                              yes: "Revoke the token",
-                              run: () =>
-                                void run(undefined, async () => {
-                                  await api.tokens.revoke.mutate({ id: t.id });
-                                  return `token ${t.id} revoked`;
-                                }),
-                            })}
-                        >
-                          Revoke
-                        </button>
-                      </Show>
-                    </td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </Scroll>
+        <Table
+          label="Tokens"
+          rows={tokens()}
+          row={(t) => ({ "data-token": t.id })}
+          columns={[
+            { header: "Id", cell: (t) => t.id },
+            { header: "Name", cell: (t) => t.name },
+            { header: "Role", cell: (t) => t.role },
+            { header: "Sites", cell: (t) => t.sites?.join(", ") ?? "all" },
+            {
+              header: "State",
+              class: (t) => (t.revoked ? "state-revoked" : "state-online"),
+              cell: (t) => (t.revoked ? "revoked" : "active"),
+            },
+            {
+              header: "",
+              cell: (t) => (
+                <Show when={!t.revoked}>
+                  <button
+                    type="button"
+                    onClick={() =>
+                      confirm.ask({
+                        question: `Revoke the API token ${t.name} (${t.id})?`,
+                        detail: "Scripts using it stop working at once; a revoked token cannot be restored.",
+                        yes: "Revoke the token",
+                        run: () =>
+                          void run(undefined, async () => {
+                            await api.tokens.revoke.mutate({ id: t.id });
+                            return `token ${t.id} revoked`;
+                          }),
+                      })}
+                  >
+                    Revoke
+                  </button>
+                </Show>
+              ),
+            },
+          ]}
+        />
         <form
           class="row"
           onSubmit={(e) =>
@@ -466,34 +449,17 @@ export function Admin(props: { user: string }) {
             {Object.keys(auditFilter()).length ? "No entry matches this filter." : "No entries yet."}
           </p>
         </Show>
-        <Scroll>
-          <table aria-label="Audit">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Who</th>
-                <th>What</th>
-                <th>On</th>
-                <th>Detail</th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={audit()?.slice(0, AUDIT_PAGE)}>
-                {(a) => (
-                  <tr>
-                    <td>{instant(a.at)}</td>
-                    <td>{auditActor(a.actor)}</td>
-                    <td>{auditAction(a.action)}</td>
-                    <td>
-                      <AuditTarget action={a.action} target={a.target} />
-                    </td>
-                    <td class="detail">{auditDetail(a.action, a.detail)}</td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </Scroll>
+        <Table
+          label="Audit"
+          rows={audit()?.slice(0, AUDIT_PAGE)}
+          columns={[
+            { header: "When", cell: (a) => instant(a.at) },
+            { header: "Who", cell: (a) => auditActor(a.actor) },
+            { header: "What", cell: (a) => auditAction(a.action) },
+            { header: "On", cell: (a) => <AuditTarget action={a.action} target={a.target} /> },
+            { header: "Detail", class: "detail", cell: (a) => auditDetail(a.action, a.detail) },
+          ]}
+        />
         <Pager
           label="Pages of the audit log"
           what="entries"
