@@ -9,7 +9,8 @@ import { batchTemplateCsv } from "@conduit/shared/batch-columns";
 import { api } from "../api.ts";
 import { auditActor, bytes, count, instant } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
-import { createConfirm, Pager, Scroll } from "../widgets.tsx";
+import { Table } from "../table.tsx";
+import { createConfirm, Pager } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 
 /** Batches a page of the list shows. */
@@ -254,28 +255,15 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
                 </div>
               </Show>
               <Show when={s().errors.length}>
-                <Scroll>
-                  <table>
-                    <thead>
-                      <tr>
-                        <th>Row</th>
-                        <th>Site</th>
-                        <th>Error</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={s().errors}>
-                        {(e) => (
-                          <tr>
-                            <td>{String(e.row)}</td>
-                            <td>{String(e.site)}</td>
-                            <td class="error">{String(e.error)}</td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </Scroll>
+                <Table
+                  label="Rows with an error"
+                  rows={s().errors}
+                  columns={[
+                    { header: "Row", cell: (e) => String(e.row) },
+                    { header: "Site", cell: (e) => String(e.site) },
+                    { header: "Error", class: "error", cell: (e) => String(e.error) },
+                  ]}
+                />
               </Show>
               <Show when={s().status !== "running"}>
                 <div class="row">
@@ -314,45 +302,37 @@ function Batches() {
         when={list()?.length || page()}
         fallback={<p class="empty">No batch yet.</p>}
       >
-        <Scroll>
-          <table aria-label="Batches">
-            <thead>
-              <tr>
-                <th>Started</th>
-                <th>File</th>
-                <th>Kind</th>
-                <th>Sites</th>
-                <th>Status</th>
-                <th>By</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={list()?.slice(0, LIST_PAGE)}>
-                {(b) => (
-                  <tr data-batch={b.id}>
-                    <td>{instant(b.createdAt)}</td>
-                    <td>{b.filename}</td>
-                    <td>{b.kind}</td>
-                    <td>{b.sites.join(", ")}{b.destination ? ` → ${b.destination.site}` : ""}</td>
-                    <td class={`state state-${stateOf(b.status)[1]}`}>
-                      {stateOf(b.status)[0].replace(/^./, (c) => c.toUpperCase())}
-                    </td>
-                    <td>{auditActor(b.createdBy)}</td>
-                    <td>
-                      <Link
-                        href={`/batch?id=${encodeURIComponent(b.id)}`}
-                        aria-label={`Open the batch ${b.filename} of ${instant(b.createdAt)}`}
-                      >
-                        Open
-                      </Link>
-                    </td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </Scroll>
+        <Table
+          label="Batches"
+          rows={list()?.slice(0, LIST_PAGE)}
+          row={(b) => ({ "data-batch": b.id })}
+          columns={[
+            { header: "Started", cell: (b) => instant(b.createdAt) },
+            { header: "File", cell: (b) => b.filename },
+            { header: "Kind", cell: (b) => b.kind },
+            {
+              header: "Sites",
+              cell: (b) => `${b.sites.join(", ")}${b.destination ? ` → ${b.destination.site}` : ""}`,
+            },
+            {
+              header: "Status",
+              class: (b) => `state state-${stateOf(b.status)[1]}`,
+              cell: (b) => stateOf(b.status)[0].replace(/^./, (c) => c.toUpperCase()),
+            },
+            { header: "By", cell: (b) => auditActor(b.createdBy) },
+            {
+              header: "",
+              cell: (b) => (
+                <Link
+                  href={`/batch?id=${encodeURIComponent(b.id)}`}
+                  aria-label={`Open the batch ${b.filename} of ${instant(b.createdAt)}`}
+                >
+                  Open
+                </Link>
+              ),
+            },
+          ]}
+        />
         <Pager
           label="Pages of batches"
           what="batches"
@@ -399,38 +379,26 @@ function PreviewTable(props: { preview: Preview }) {
           ? ` The first ${props.preview.first.length} are shown.`
           : ""}
       </p>
-      <Scroll>
-        <table aria-label="Rows">
-          <thead>
-            <tr>
-              <th>Row</th>
-              <For each={PREVIEW_COLUMNS}>{([, label]) => <th>{label}</th>}</For>
-              <Show when={uids()}>
-                <th>Study · series UID</th>
-              </Show>
-              <th>Pseudonym</th>
-              <th>Error</th>
-            </tr>
-          </thead>
-          <tbody>
-            <For each={props.preview.first}>
-              {(r) => (
-                <tr data-row={r.row} class={r.error ? "bad-row" : ""}>
-                  <td>{r.row}</td>
-                  <For each={PREVIEW_COLUMNS}>{([key]) => <td>{r.keys[key] ?? ""}</td>}</For>
-                  <Show when={uids()}>
-                    <td class="uids">
-                      {[r.keys.StudyInstanceUID, r.series].filter(Boolean).join(" · ")}
-                    </td>
-                  </Show>
-                  <td>{r.pseudonym ?? ""}</td>
-                  <td class="error">{r.error ?? ""}</td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
-      </Scroll>
+      <Table
+        label="Rows"
+        rows={props.preview.first}
+        row={(r) => ({ "data-row": String(r.row), class: r.error ? "bad-row" : "" })}
+        columns={[
+          { header: "Row", cell: (r) => r.row },
+          ...PREVIEW_COLUMNS.map(([key, label]) => ({
+            header: label,
+            cell: (r: (typeof props.preview.first)[number]) => r.keys[key] ?? "",
+          })),
+          {
+            header: "Study · series UID",
+            class: "uids",
+            when: () => Boolean(uids()),
+            cell: (r) => [r.keys.StudyInstanceUID, r.series].filter(Boolean).join(" · "),
+          },
+          { header: "Pseudonym", cell: (r) => r.pseudonym ?? "" },
+          { header: "Error", class: "error", cell: (r) => r.error ?? "" },
+        ]}
+      />
     </div>
   );
 }
