@@ -14,6 +14,8 @@ export interface Column<R> {
   class?: string | ((row: R) => string);
   /** The header's title (what the column means, on hover). */
   title?: string;
+  /** A cell's title (what its value means, on hover). */
+  cellTitle?: (row: R) => string | undefined;
   /** The key the table's `sort` sorts by when the header is pressed: the header becomes a button. */
   sort?: string;
   /** Whether the column is there (always when absent): a column only some jobs have. */
@@ -42,8 +44,8 @@ export function Table<R, K = string>(props: {
   /** The table's accessible name ("Dead letter"). */
   label: string;
   columns: Column<R>[];
-  /** Undefined while none are known: an empty table, never the `empty` line. */
-  rows: readonly R[] | undefined;
+  /** Undefined or null while none are known: an empty table, never the `empty` line. */
+  rows: readonly R[] | null | undefined;
   /** Attributes of a row's `<tr>` (`{ "data-site": name }`). */
   row?: (row: R) => Record<string, string | undefined>;
   /** Said instead of an empty table. */
@@ -126,7 +128,14 @@ export function Table<R, K = string>(props: {
                     )}
                   </Show>
                   <For each={columns()}>
-                    {(c) => <td class={typeof c.class === "function" ? c.class(r) : c.class}>{c.cell(r)}</td>}
+                    {(c) => (
+                      <td
+                        class={typeof c.class === "function" ? c.class(r) : c.class}
+                        title={c.cellTitle?.(r)}
+                      >
+                        {c.cell(r)}
+                      </td>
+                    )}
                   </For>
                 </tr>
               )}

@@ -6,7 +6,8 @@
 import { createEffect, createResource, createSignal, For, on, Show } from "solid-js";
 import { api } from "../api.ts";
 import { count, instant, readOrEmpty } from "../format.ts";
-import { Pager, type Question, Scroll, Uid } from "../widgets.tsx";
+import { Table } from "../table.tsx";
+import { Pager, type Question, Uid } from "../widgets.tsx";
 
 /** Conflicts shown on one page of a site's Conflicts section. */
 const CONFLICTS_PAGE = 20;
@@ -89,92 +90,85 @@ export function SiteConflicts(props: {
           </p>
         }
       >
-        <Scroll>
-          <table aria-label="Conflicts">
-            <thead>
-              <tr>
-                <th>Received</th>
-                <th>Object</th>
-                <th>Policy</th>
-                <th>Calling AE</th>
-                <th>SHA-256 stored / received</th>
-                <th>Kept copy</th>
-                <th>Resolved</th>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={conflicts()!.conflicts.slice(0, CONFLICTS_PAGE)}>
-                {(c) => (
-                  <tr>
-                    <td>{instant(c.receivedAt)}</td>
-                    <td>
-                      <Uid value={c.sopInstanceUid} what="SOP Instance UID" />
-                    </td>
-                    <td title={POLICY[c.policy]}>{c.policy}</td>
-                    <td>{c.callingAet || "—"}</td>
-                    <td>
-                      <code title={c.storedSha256}>{c.storedSha256.slice(0, 16)}</code>
-                      <br />
-                      <code title={c.receivedSha256}>{c.receivedSha256.slice(0, 16)}</code>
-                    </td>
-                    <td class="kept-path">
-                      <Show when={c.keptPath} fallback="—">
-                        <code>{c.keptPath}</code>
-                      </Show>
-                    </td>
-                    <td>
-                      <Show
-                        when={!c.resolvedAt && c.policy === "keepBoth" && c.keptPath}
-                        fallback={resolutionOf(c)}
-                      >
-                        <Show when={c.resolution}>
-                          <p>Under way: keep {c.resolution}</p>
-                        </Show>
-                        <div class="row">
-                          <For each={["stored", "received"] as const}>
-                            {(keep) => (
-                              <button
-                                type="button"
-                                class="small"
-                                onClick={() =>
-                                  props.ask({
-                                    question: keep === "stored"
-                                      ? `Keep the stored object of conflict ${c.id}?`
-                                      : `Keep the received copy of conflict ${c.id}?`,
-                                    detail: keep === "stored"
-                                      ? `The copy received again (${
-                                        c.receivedSha256.slice(0, 16)
-                                      }) is deleted; the archived object stays as it is.`
-                                      : `The archived object (${
-                                        c.storedSha256.slice(0, 16)
-                                      }) is replaced by the copy received again, which is ` +
-                                        "indexed and routed again under the current routes.",
-                                    yes: keep === "stored" ? "Keep stored" : "Keep received",
-                                    run: () =>
-                                      props.run(async () => {
-                                        await api.site.resolveConflict.mutate({
-                                          site: props.site,
-                                          id: c.id,
-                                          keep,
-                                        });
-                                        refetchConflicts();
-                                        return `Conflict ${c.id} resolved: the ${keep} object kept`;
-                                      }),
-                                  })}
-                              >
-                                {keep === "stored" ? "Keep stored" : "Keep received"}
-                              </button>
-                            )}
-                          </For>
-                        </div>
-                      </Show>
-                    </td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </Scroll>
+        <Table
+          label="Conflicts"
+          rows={conflicts()!.conflicts.slice(0, CONFLICTS_PAGE)}
+          columns={[
+            { header: "Received", cell: (c) => instant(c.receivedAt) },
+            { header: "Object", cell: (c) => <Uid value={c.sopInstanceUid} what="SOP Instance UID" /> },
+            { header: "Policy", cellTitle: (c) => POLICY[c.policy], cell: (c) => c.policy },
+            { header: "Calling AE", cell: (c) => c.callingAet || "—" },
+            {
+              header: "SHA-256 stored / received",
+              cell: (c) => (
+                <>
+                  <code title={c.storedSha256}>{c.storedSha256.slice(0, 16)}</code>
+                  <br />
+                  <code title={c.receivedSha256}>{c.receivedSha256.slice(0, 16)}</code>
+                </>
+              ),
+            },
+            {
+              header: "Kept copy",
+              class: "kept-path",
+              cell: (c) => (
+                <Show when={c.keptPath} fallback="—">
+                  <code>{c.keptPath}</code>
+                </Show>
+              ),
+            },
+            {
+              header: "Resolved",
+              cell: (c) => (
+                <Show
+                  when={!c.resolvedAt && c.policy === "keepBoth" && c.keptPath}
+                  fallback={resolutionOf(c)}
+                >
+                  <Show when={c.resolution}>
+                    <p>Under way: keep {c.resolution}</p>
+                  </Show>
+                  <div class="row">
+                    <For each={["stored", "received"] as const}>
+                      {(keep) => (
+                        <button
+                          type="button"
+                          class="small"
+                          onClick={() =>
+                            props.ask({
+                              question: keep === "stored"
+                                ? `Keep the stored object of conflict ${c.id}?`
+                                : `Keep the received copy of conflict ${c.id}?`,
+                              detail: keep === "stored"
+                                ? `The copy received again (${
+                                  c.receivedSha256.slice(0, 16)
+                                }) is deleted; the archived object stays as it is.`
+                                : `The archived object (${
+                                  c.storedSha256.slice(0, 16)
+                                }) is replaced by the copy received again, which is ` +
+                                  "indexed and routed again under the current routes.",
+                              yes: keep === "stored" ? "Keep stored" : "Keep received",
+                              run: () =>
+                                props.run(async () => {
+                                  await api.site.resolveConflict.mutate({
+                                    site: props.site,
+                                    id: c.id,
+                                    keep,
+                                  });
+                                  refetchConflicts();
+                                  return `Conflict ${c.id} resolved: the ${keep} object kept`;
+                                }),
+                            })}
+                        >
+                          {keep === "stored" ? "Keep stored" : "Keep received"}
+                        </button>
+                      )}
+                    </For>
+                  </div>
+                </Show>
+              ),
+            },
+          ]}
+        />
         <Pager
           label="Pages of conflicts"
           what="conflicts"

@@ -101,7 +101,7 @@ export function SiteDeadLetter(props: {
         </div>
         <Table
           label="Dead letter"
-          rows={dead() ?? undefined}
+          rows={dead()}
           select={{
             key: (r) => r.id,
             selected: ticked,
@@ -133,7 +133,7 @@ export function SiteDeadLetter(props: {
           </p>
           <Table
             label="Waiting for a removed destination"
-            rows={stranded() ?? undefined}
+            rows={stranded()}
             columns={[
               { header: "Destination", cell: (s) => s.destination },
               { header: "Rows waiting", cell: (s) => s.waiting },

@@ -4,14 +4,15 @@
  * its nodes with echo, its dead letter with replay and discard and its rows for a removed node
  * (./site_dead_letter.tsx), its conflicts (./site_conflicts.tsx), and (admins) its uplink and downlink caps.
  */
-import { createMemo, createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createMemo, createResource, createSignal, onCleanup, Show } from "solid-js";
 import { api, commandOf, hubTunnelUrl, type May } from "../api.ts";
 import { instant, readOrEmpty } from "../format.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
 import { SiteConflicts } from "./site_conflicts.tsx";
 import { SiteDeadLetter } from "./site_dead_letter.tsx";
-import { CopyButton, createConfirm, Dialog, Scroll, State } from "../widgets.tsx";
+import { Table } from "../table.tsx";
+import { CopyButton, createConfirm, Dialog, State } from "../widgets.tsx";
 
 export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
@@ -218,52 +219,40 @@ export function Sites(props: { current?: string; may: May }) {
                     </p>
                   }
                 >
-                  <Scroll>
-                    <table aria-label="Nodes">
-                      <thead>
-                        <tr>
-                          <th>Node</th>
-                          <th>AE title</th>
-                          <th>Address</th>
-                          <th>Retrieve</th>
-                          <th></th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        <For each={nodes()}>
-                          {(n) => (
-                            <tr>
-                              <td>{n.name}</td>
-                              <td>{n.aet}</td>
-                              <td>{n.host}:{n.port}</td>
-                              <td>{n.retrieve === "move" ? "C-MOVE" : "C-GET"}</td>
-                              <td>
-                                <Show when={props.may("transfer")}>
-                                  <button
-                                    type="button"
-                                    onClick={() =>
-                                      run(async () => {
-                                        const r = await api.sites.echo.mutate({
-                                          site: current()!,
-                                          node: n.name,
-                                        });
-                                        // A node that does not answer is an error, announced as one.
-                                        if (!r.ok) {
-                                          throw new Error(`${n.name} did not answer C-ECHO: ${r.error}`);
-                                        }
-                                        return `${n.name} answered C-ECHO (${r.ms} ms)`;
-                                      })}
-                                  >
-                                    Echo
-                                  </button>
-                                </Show>
-                              </td>
-                            </tr>
-                          )}
-                        </For>
-                      </tbody>
-                    </table>
-                  </Scroll>
+                  <Table
+                    label="Nodes"
+                    rows={nodes()}
+                    columns={[
+                      { header: "Node", cell: (n) => n.name },
+                      { header: "AE title", cell: (n) => n.aet },
+                      { header: "Address", cell: (n) => `${n.host}:${n.port}` },
+                      { header: "Retrieve", cell: (n) => (n.retrieve === "move" ? "C-MOVE" : "C-GET") },
+                      {
+                        header: "",
+                        cell: (n) => (
+                          <Show when={props.may("transfer")}>
+                            <button
+                              type="button"
+                              onClick={() =>
+                                run(async () => {
+                                  const r = await api.sites.echo.mutate({
+                                    site: current()!,
+                                    node: n.name,
+                                  });
+                                  // A node that does not answer is an error, announced as one.
+                                  if (!r.ok) {
+                                    throw new Error(`${n.name} did not answer C-ECHO: ${r.error}`);
+                                  }
+                                  return `${n.name} answered C-ECHO (${r.ms} ms)`;
+                                })}
+                            >
+                              Echo
+                            </button>
+                          </Show>
+                        ),
+                      },
+                    ]}
+                  />
                 </Show>
                 <Show when={props.may("transfer")}>
                   <SiteDeadLetter site={current()!} online={online()} ask={confirm.ask} run={run} />
