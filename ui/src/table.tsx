@@ -3,7 +3,7 @@
  * row's attributes (`data-site`...), what it says when there is no row, and an optional selection (a
  * checkbox per row, "select all" in the header), in a Scroll so that a narrow screen scrolls it sideways.
  */
-import { createEffect, For, type JSX, Show } from "solid-js";
+import { createEffect, createMemo, For, type JSX, Show } from "solid-js";
 import { Scroll } from "./widgets.tsx";
 
 export interface Column<R> {
@@ -53,7 +53,8 @@ export function Table<R, K = string>(props: {
   select?: Selection<R, K>;
   sort?: Sorting;
 }) {
-  const columns = () => props.columns.filter((c) => c.when?.() ?? true);
+  // Once for every row (a column list written inline is made again at each read of the prop).
+  const columns = createMemo(() => props.columns.filter((c) => c.when?.() ?? true));
   const all = () => {
     const s = props.select!;
     return Boolean(props.rows?.length) && props.rows!.every((r) => s.selected().has(s.key(r)));

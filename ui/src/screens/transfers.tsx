@@ -10,7 +10,8 @@ import { count, instant, personName, status, studyTitle, windowText } from "../f
 import { Link, location, navigate } from "../router.tsx";
 import { lookupStudies, studyPage } from "../studies.ts";
 import { TransfersTable } from "../tables.tsx";
-import { createConfirm, Pager, Scroll, State, Uid } from "../widgets.tsx";
+import { Table } from "../table.tsx";
+import { createConfirm, Pager, State, Uid } from "../widgets.tsx";
 import { describeDeid } from "./deid_fields.tsx";
 import { createTaskPages, type TaskPage, TaskPager } from "./transfer_tasks.tsx";
 
@@ -224,91 +225,81 @@ export function Transfers(props: { open?: string; may: May }) {
               )}
             </Show>
             <TaskPager pages={pages} />
-            <Scroll>
-              <table aria-label="Tasks">
-                <thead>
-                  <tr>
-                    <th>Study</th>
-                    <Show when={j().deid}>
-                      <th>De-identified as</th>
+            <Table
+              label="Tasks"
+              rows={pages.page()?.tasks}
+              row={(t) => ({ "data-study": t.studyInstanceUid })}
+              columns={[
+                {
+                  header: "Study",
+                  cell: (t) => (
+                    <>
+                      <Show
+                        when={names()?.get(t.studyInstanceUid)}
+                        fallback={
+                          <span class="hint">
+                            {names()?.unreachable
+                              ? `Not named: ${j().source.site} cannot be asked now (${names()!.unreachable})`
+                              : names()?.asked.has(t.studyInstanceUid)
+                              ? "A study the source does not list now"
+                              : "…"}
+                          </span>
+                        }
+                      >
+                        {(s) => (
+                          <Link href={studyPage(j().source.site, t.studyInstanceUid, j().source.node)}>
+                            {studyTitle(s())}
+                          </Link>
+                        )}
+                      </Show>{" "}
+                      <Uid value={t.studyInstanceUid} what="Study UID" />
+                      <Show when={t.series}>
+                        {(series) => (
+                          <div class="hint" aria-label="Series">
+                            {count(series().length, "series", "series")} of the study only:{" "}
+                            <For each={series()}>{(u) => <Uid value={u} what="Series UID" />}</For>
+                          </div>
+                        )}
+                      </Show>
+                    </>
+                  ),
+                },
+                {
+                  header: "De-identified as",
+                  class: "pseudonymized",
+                  when: () => Boolean(j().deid),
+                  cell: (t) => (
+                    <Show when={t.pseudonymized} fallback="–">
+                      {(p) => (
+                        <>
+                          {personName(p().patientName)} · {p().patientId}{" "}
+                          <Uid value={p().studyInstanceUid} what="New study UID" />
+                        </>
+                      )}
                     </Show>
-                    <th>Status</th>
-                    <th>Delivered</th>
-                    <th>Error</th>
-                    <th></th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={pages.page()?.tasks}>
-                    {(t) => (
-                      <tr data-study={t.studyInstanceUid}>
-                        <td>
-                          <Show
-                            when={names()?.get(t.studyInstanceUid)}
-                            fallback={
-                              <span class="hint">
-                                {names()?.unreachable
-                                  ? `Not named: ${j().source.site} cannot be asked now (${
-                                    names()!.unreachable
-                                  })`
-                                  : names()?.asked.has(t.studyInstanceUid)
-                                  ? "A study the source does not list now"
-                                  : "…"}
-                              </span>
-                            }
-                          >
-                            {(s) => (
-                              <Link href={studyPage(j().source.site, t.studyInstanceUid, j().source.node)}>
-                                {studyTitle(s())}
-                              </Link>
-                            )}
-                          </Show>{" "}
-                          <Uid value={t.studyInstanceUid} what="Study UID" />
-                          <Show when={t.series}>
-                            {(series) => (
-                              <div class="hint" aria-label="Series">
-                                {count(series().length, "series", "series")} of the study only:{" "}
-                                <For each={series()}>{(u) => <Uid value={u} what="Series UID" />}</For>
-                              </div>
-                            )}
-                          </Show>
-                        </td>
-                        <Show when={j().deid}>
-                          <td class="pseudonymized">
-                            <Show when={t.pseudonymized} fallback="–">
-                              {(p) => (
-                                <>
-                                  {personName(p().patientName)} · {p().patientId}{" "}
-                                  <Uid value={p().studyInstanceUid} what="New study UID" />
-                                </>
-                              )}
-                            </Show>
-                          </td>
-                        </Show>
-                        <td>
-                          <State value={t.status} />
-                        </td>
-                        <td>
-                          {t.done} of {t.objects ?? "?"}
-                          {t.held ? ` (${t.held} held back)` : ""}
-                        </td>
-                        <td class="error">{t.lastError ?? ""}</td>
-                        <td>
-                          <button
-                            type="button"
-                            class="small"
-                            aria-expanded={objectsOf() === t.studyInstanceUid}
-                            onClick={() => showObjects(j().id, t.studyInstanceUid)}
-                          >
-                            Objects
-                          </button>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </Scroll>
+                  ),
+                },
+                { header: "Status", cell: (t) => <State value={t.status} /> },
+                {
+                  header: "Delivered",
+                  cell: (t) => `${t.done} of ${t.objects ?? "?"}${t.held ? ` (${t.held} held back)` : ""}`,
+                },
+                { header: "Error", class: "error", cell: (t) => t.lastError ?? "" },
+                {
+                  header: "",
+                  cell: (t) => (
+                    <button
+                      type="button"
+                      class="small"
+                      aria-expanded={objectsOf() === t.studyInstanceUid}
+                      onClick={() => showObjects(j().id, t.studyInstanceUid)}
+                    >
+                      Objects
+                    </button>
+                  ),
+                },
+              ]}
+            />
             <Show when={objectsOf()}>
               <h3>
                 Objects of {names()?.get(objectsOf()) ? studyTitle(names()!.get(objectsOf())!) : "the study"}
@@ -324,38 +315,26 @@ export function Transfers(props: { open?: string; may: May }) {
                 <p class="hint">Asking {j().source.site}…</p>
               </Show>
               <Show when={objects()?.length}>
-                <Scroll>
-                  <table aria-label="Objects">
-                    <thead>
-                      <tr>
-                        <th>Object</th>
-                        <th>State</th>
-                        <th>Attempts</th>
-                        <th>Last error</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={objects()}>
-                        {(o) => (
-                          <tr>
-                            <td>
-                              <Uid value={o.sopInstanceUid} what="SOP Instance UID" />
-                            </td>
-                            <td
-                              class={`state-${
-                                o.state === "done" ? "success" : o.state === "dead" ? "failure" : "pending"
-                              }`}
-                            >
-                              {status(o.state, "object")}
-                            </td>
-                            <td>{o.attempts}</td>
-                            <td class="error">{o.lastError}</td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </Scroll>
+                <Table
+                  label="Objects"
+                  rows={objects()}
+                  columns={[
+                    {
+                      header: "Object",
+                      cell: (o) => <Uid value={o.sopInstanceUid} what="SOP Instance UID" />,
+                    },
+                    {
+                      header: "State",
+                      class: (o) =>
+                        `state-${
+                          o.state === "done" ? "success" : o.state === "dead" ? "failure" : "pending"
+                        }`,
+                      cell: (o) => status(o.state, "object"),
+                    },
+                    { header: "Attempts", cell: (o) => o.attempts },
+                    { header: "Last error", class: "error", cell: (o) => o.lastError },
+                  ]}
+                />
               </Show>
             </Show>
           </section>
