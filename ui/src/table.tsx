@@ -31,6 +31,8 @@ export interface Selection<R, K = string> {
   label: (row: R) => string;
   /** The name of the header's checkbox ("Select all"). */
   all: string;
+  /** The rows the header's checkbox selects, when more than those shown (every page's). */
+  among?: readonly R[];
 }
 
 /** The sort shown, and what a press on a sortable header does. */
@@ -50,32 +52,34 @@ export function Table<R, K = string>(props: {
   row?: (row: R) => Record<string, string | undefined>;
   /** Said instead of an empty table. */
   empty?: JSX.Element;
+  /** Rows under a row (its series, when open). */
+  after?: (row: R) => JSX.Element;
   select?: Selection<R, K>;
   sort?: Sorting;
 }) {
   // Once for every row (a column list written inline is made again at each read of the prop).
   const columns = createMemo(() => props.columns.filter((c) => c.when?.() ?? true));
+  const among = () => props.select?.among ?? props.rows ?? [];
   const all = () => {
     const s = props.select!;
-    return Boolean(props.rows?.length) && props.rows!.every((r) => s.selected().has(s.key(r)));
+    return among().length > 0 && among().every((r) => s.selected().has(s.key(r)));
   };
-  const some = () => Boolean(props.rows?.some((r) => props.select!.selected().has(props.select!.key(r))));
+  const some = () => props.select!.selected().size > 0;
   const header = (c: Column<R>) => {
-    const sort = props.sort, on = () => c.sort !== undefined && sort?.key === c.sort;
+    // props.sort read at each use: the sort shown changes while the header stays.
+    const on = () => c.sort !== undefined && props.sort?.key === c.sort;
+    const down = () => Boolean(props.sort?.descending);
     return (
-      <th
-        title={c.title}
-        aria-sort={on() ? (sort!.descending ? "descending" : "ascending") : undefined}
-      >
-        <Show when={sort && c.sort !== undefined} fallback={c.header}>
+      <th title={c.title} aria-sort={on() ? (down() ? "descending" : "ascending") : undefined}>
+        <Show when={props.sort && c.sort !== undefined} fallback={c.header}>
           <button
             type="button"
-            onClick={() => sort!.by(c.sort!)}
+            onClick={() => props.sort!.by(c.sort!)}
             aria-pressed={on()}
-            aria-label={`Sort by ${c.header}${on() && !sort!.descending ? ", descending" : ""}`}
+            aria-label={`Sort by ${c.header}${on() && !down() ? ", descending" : ""}`}
           >
             {c.header}
-            {on() ? (sort!.descending ? " ↓" : " ↑") : ""}
+            {on() ? (down() ? " ↓" : " ↑") : ""}
           </button>
         </Show>
       </th>
@@ -99,7 +103,7 @@ export function Table<R, K = string>(props: {
                       checked={all()}
                       ref={(el) => createEffect(() => (el.indeterminate = !all() && some()))}
                       onChange={(e) =>
-                        s().choose(new Set(e.currentTarget.checked ? (props.rows ?? []).map(s().key) : []))}
+                        s().choose(new Set(e.currentTarget.checked ? among().map(s().key) : []))}
                     />
                   </th>
                 )}
@@ -110,35 +114,38 @@ export function Table<R, K = string>(props: {
           <tbody>
             <For each={props.rows}>
               {(r) => (
-                <tr {...props.row?.(r)}>
-                  <Show when={props.select}>
-                    {(s) => (
-                      <td>
-                        <input
-                          type="checkbox"
-                          aria-label={s().label(r)}
-                          checked={s().selected().has(s().key(r))}
-                          onChange={(e) => {
-                            const keys = new Set(s().selected());
-                            if (e.currentTarget.checked) keys.add(s().key(r));
-                            else keys.delete(s().key(r));
-                            s().choose(keys);
-                          }}
-                        />
-                      </td>
-                    )}
-                  </Show>
-                  <For each={columns()}>
-                    {(c) => (
-                      <td
-                        class={typeof c.class === "function" ? c.class(r) : c.class}
-                        title={c.cellTitle?.(r)}
-                      >
-                        {c.cell(r)}
-                      </td>
-                    )}
-                  </For>
-                </tr>
+                <>
+                  <tr {...props.row?.(r)}>
+                    <Show when={props.select}>
+                      {(s) => (
+                        <td>
+                          <input
+                            type="checkbox"
+                            aria-label={s().label(r)}
+                            checked={s().selected().has(s().key(r))}
+                            onChange={(e) => {
+                              const keys = new Set(s().selected());
+                              if (e.currentTarget.checked) keys.add(s().key(r));
+                              else keys.delete(s().key(r));
+                              s().choose(keys);
+                            }}
+                          />
+                        </td>
+                      )}
+                    </Show>
+                    <For each={columns()}>
+                      {(c) => (
+                        <td
+                          class={typeof c.class === "function" ? c.class(r) : c.class}
+                          title={c.cellTitle?.(r)}
+                        >
+                          {c.cell(r)}
+                        </td>
+                      )}
+                    </For>
+                  </tr>
+                  {props.after?.(r)}
+                </>
               )}
             </For>
           </tbody>

@@ -11,7 +11,7 @@ import { api, type May } from "../api.ts";
 import { count, dicomDate, nameQuery, patientKey, personName, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
-import { Scroll } from "../widgets.tsx";
+import { Table } from "../table.tsx";
 import { TransferDialog } from "./transfer_dialog.tsx";
 
 const PAGE = 25;
@@ -141,13 +141,6 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   });
   const pages = () => Math.max(1, Math.ceil(hits().length / PAGE));
   const shown = createMemo(() => sorted().slice(page() * PAGE, (page() + 1) * PAGE));
-  const toggle = (h: Study) => {
-    const s = new Set(selected());
-    if (s.has(key(h))) s.delete(key(h));
-    else s.add(key(h));
-    choose(s);
-  };
-  const allSelected = () => hits().length > 0 && hits().every((h) => selected().has(key(h)));
   const chosen = () => hits().filter((h) => selected().has(key(h)));
   const sources = () => [...new Set(chosen().map((h) => h.site))];
   /** One study selected: its series, which the transfer dialog offers to pick from (none if unlisted). */
@@ -178,21 +171,6 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     // Another study opened meanwhile keeps its own.
     if (open() === key(h)) setSeries(listed);
   };
-
-  const header = (k: SortKey, label: string) => (
-    <th aria-sort={sortKey() === k ? (descending() ? "descending" : "ascending") : undefined}>
-      <button
-        type="button"
-        onClick={() =>
-          withParams({ sort: sortKey() === k && !descending() ? `-${k}` : k, page: undefined }, true)}
-        aria-pressed={sortKey() === k}
-        aria-label={`Sort by ${label}${sortKey() === k && !descending() ? ", descending" : ""}`}
-      >
-        {label}
-        {sortKey() === k ? (descending() ? " ↓" : " ↑") : ""}
-      </button>
-    </th>
-  );
 
   return (
     <>
@@ -254,95 +232,82 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
           </Show>
         }
       >
-        <Scroll>
-          <table aria-label="Studies">
-            <thead>
-              <tr>
-                <th>
-                  <input
-                    type="checkbox"
-                    aria-label={`Select all ${count(hits().length, "study", "studies")}`}
-                    checked={allSelected()}
-                    ref={(el) =>
-                      createEffect(() => (el.indeterminate = !allSelected() && selected().size > 0))}
-                    onChange={(e) => choose(new Set(e.currentTarget.checked ? hits().map(key) : []))}
-                  />
-                </th>
-                {header("patient", "Patient")}
-                {header("patientId", "ID")}
-                {header("date", "Date")}
-                {header("modalities", "Modalities")}
-                {header("description", "Description")}
-                {header("instances", "Objects")}
-                {header("site", "Site")}
-                <th>
-                  <span class="sr-only">Actions</span>
-                </th>
+        <Table
+          label="Studies"
+          rows={shown()}
+          row={(h) => ({ "data-study": h.uid, "data-site": h.site })}
+          select={{
+            key,
+            selected,
+            choose,
+            among: hits(),
+            label: (h) => `Select ${studyTitle(h)}`,
+            all: `Select all ${count(hits().length, "study", "studies")}`,
+          }}
+          sort={{
+            key: sortKey(),
+            descending: descending(),
+            by: (k) =>
+              withParams({ sort: sortKey() === k && !descending() ? `-${k}` : k, page: undefined }, true),
+          }}
+          columns={[
+            {
+              header: "Patient",
+              sort: "patient",
+              cell: (h) => (
+                <Link
+                  href={studyPage(h.site, h.uid, node() || undefined)}
+                  aria-label={`Open ${studyTitle(h)}`}
+                >
+                  {personName(h.patientName) || "Unnamed patient"}
+                </Link>
+              ),
+            },
+            { header: "ID", sort: "patientId", cell: (h) => h.patientId },
+            { header: "Date", sort: "date", cell: (h) => dicomDate(h.date) },
+            { header: "Modalities", sort: "modalities", cell: (h) => h.modalities },
+            { header: "Description", sort: "description", cell: (h) => h.description },
+            { header: "Objects", sort: "instances", cell: (h) => h.instances },
+            { header: "Site", sort: "site", cell: (h) => (node() ? `${h.site} / ${node()}` : h.site) },
+            {
+              header: <span class="sr-only">Actions</span>,
+              class: "actions",
+              cell: (h) => (
+                <>
+                  <button
+                    type="button"
+                    class="small"
+                    aria-expanded={open() === key(h)}
+                    onClick={() => showSeries(h)}
+                  >
+                    Series
+                  </button>
+                  <Show when={!node()}>
+                    <a
+                      class="button small"
+                      href={viewerUrl(h.site, h.uid)}
+                      target="_blank"
+                      rel="noopener"
+                      aria-label={`Open ${studyTitle(h)} in the viewer`}
+                    >
+                      View
+                    </a>
+                  </Show>
+                </>
+              ),
+            },
+          ]}
+          after={(h) => (
+            <Show when={open() === key(h)}>
+              <tr class="under">
+                <td></td>
+                <td colSpan={8}>
+                  <SeriesTable series={series()} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              <For each={shown()}>
-                {(h) => (
-                  <>
-                    <tr data-study={h.uid} data-site={h.site}>
-                      <td>
-                        <input
-                          type="checkbox"
-                          aria-label={`Select ${studyTitle(h)}`}
-                          checked={selected().has(key(h))}
-                          onChange={() => toggle(h)}
-                        />
-                      </td>
-                      <td>
-                        <Link
-                          href={studyPage(h.site, h.uid, node() || undefined)}
-                          aria-label={`Open ${studyTitle(h)}`}
-                        >
-                          {personName(h.patientName) || "Unnamed patient"}
-                        </Link>
-                      </td>
-                      <td>{h.patientId}</td>
-                      <td>{dicomDate(h.date)}</td>
-                      <td>{h.modalities}</td>
-                      <td>{h.description}</td>
-                      <td>{h.instances}</td>
-                      <td>{node() ? `${h.site} / ${node()}` : h.site}</td>
-                      <td class="actions">
-                        <button
-                          type="button"
-                          class="small"
-                          aria-expanded={open() === key(h)}
-                          onClick={() => showSeries(h)}
-                        >
-                          Series
-                        </button>
-                        <Show when={!node()}>
-                          <a
-                            class="button small"
-                            href={viewerUrl(h.site, h.uid)}
-                            target="_blank"
-                            rel="noopener"
-                            aria-label={`Open ${studyTitle(h)} in the viewer`}
-                          >
-                            View
-                          </a>
-                        </Show>
-                      </td>
-                    </tr>
-                    <Show when={open() === key(h)}>
-                      <tr class="under">
-                        <td></td>
-                        <td colSpan={8}>
-                          <SeriesTable series={series()} />
-                        </td>
-                      </tr>
-                    </Show>
-                  </>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </Scroll>
+            </Show>
+          )}
+        />
         <div class="row">
           <button type="button" disabled={page() === 0} onClick={() => withParams({ page: String(page()) })}>
             Previous
