@@ -100,6 +100,10 @@ Deno.test({
       await page.getByLabel("to", { exact: true }).fill("00:00");
       const shown = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].filter((d) => days.includes(d));
       const northStudies = await page.locator("table[aria-label=Studies]").innerText();
+      const studyRows = (table: string) =>
+        page.locator(`table[aria-label=${table}] tbody tr[data-study]`)
+          .evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-study")));
+      const explorerOrder = await studyRows("Studies");
       const mrPatient = /PAT\d+/.exec(await rows.filter({ hasText: "MR" }).innerText())![0];
       // Pseudonymize at the source: the basic profile with one option.
       await page.getByLabel("Pseudonymize at the source").check();
@@ -128,6 +132,11 @@ Deno.test({
       assert.equal(await showUid.count(), 2);
       while (await showUid.count()) await showUid.first().click();
       const tasks = await page.locator("table[aria-label=Tasks]").innerText();
+      assert.deepEqual(
+        await studyRows("Tasks"),
+        explorerOrder,
+        "the job lists the studies as the explorer did",
+      );
       for (const uid of originals) assert.ok(tasks.includes(pseudonymizeUid(key, uid)), tasks);
       assert.match(tasks, /ANON, [A-Z0-9]{10}/);
       // Per-object progress of the first study: three objects, all done at the source.

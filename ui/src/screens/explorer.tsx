@@ -141,7 +141,8 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   });
   const pages = () => Math.max(1, Math.ceil(hits().length / PAGE));
   const shown = createMemo(() => sorted().slice(page() * PAGE, (page() + 1) * PAGE));
-  const chosen = () => hits().filter((h) => selected().has(key(h)));
+  /** The studies selected, in the order the table shows them (the order the transfer names them in). */
+  const chosen = () => sorted().filter((h) => selected().has(key(h)));
   const sources = () => [...new Set(chosen().map((h) => h.site))];
   /** One study selected: its series, which the transfer dialog offers to pick from (none if unlisted). */
   const [chosenSeries] = createResource(
