@@ -60,6 +60,13 @@ Deno.test("the queue's and retention's frequent queries use an index or a counte
       /archive_totals/,
     ],
     ["/healthz (archive size)", () => archiveTotals(db), /archive_totals/],
+    // Not a walk of the route's 3 million done rows (queue_route, before migration 0014): those are counted, and
+    // its rows not yet done are grouped in the order of an index (no sort of millions waiting).
+    [
+      "routeProgress (a transfer's progress)",
+      () => queue.routeProgress(BIG_ROUTES[0].route),
+      /COVERING INDEX queue_route_state \(route=\? AND state=\?\)\nUNION ALL\nSEARCH queue_route_done_counts /,
+    ],
     [
       "start after a crash (newest object)",
       () => reconcileAfterCrash(db, { list: async function* () {} } as unknown as Archive, dir),
@@ -94,6 +101,36 @@ function countedSummary(db: Database, now: number) {
     .map((r) => ({ ...r, oldest: now - r.oldest }));
 }
 
+/** What a route's progress counted over the route's rows before migration 0014 (no last error). */
+function countedProgress(db: Database, route: string) {
+  const p: Record<string, number> = {
+    pending: 0,
+    inFlight: 0,
+    failed: 0,
+    done: 0,
+    dead: 0,
+    canceled: 0,
+    held: 0,
+  };
+  for (
+    const r of db.statement(
+      `SELECT state, last_error = '${CANCELED}' AS canceled, last_error LIKE 'held back: %' AS held,
+      count(*) AS n FROM queue q WHERE route = ? AND NOT (q.destination LIKE 'deid:%' AND state = 'done')
+      GROUP BY 1, 2, 3`,
+    ).all(route)
+  ) {
+    const key = r.state === "in_flight" || r.state === "committing"
+      ? "inFlight"
+      : r.state === "dead" && r.canceled
+      ? "canceled"
+      : r.state === "dead" && r.held
+      ? "held"
+      : String(r.state);
+    p[key] += Number(r.n);
+  }
+  return p;
+}
+
 /** The counters the triggers keep, and the same counted over the rows. */
 function counters(db: Database) {
   const kept = db.statement("SELECT destination, count FROM queue_done_counts WHERE count <> 0 ORDER BY 1")
@@ -101,10 +138,19 @@ function counters(db: Database) {
   const counted = db.statement(
     "SELECT destination, count(*) AS count FROM queue WHERE state = 'done' GROUP BY 1 ORDER BY 1",
   ).all();
+  const keptByRoute = db.statement(
+    "SELECT route, count FROM queue_route_done_counts WHERE count <> 0 ORDER BY 1",
+  )
+    .all();
+  const countedByRoute = db.statement(`SELECT route, count(*) AS count FROM queue
+    WHERE state = 'done' AND destination NOT LIKE 'deid:%' GROUP BY 1 ORDER BY 1`).all();
   const totals = db.statement("SELECT objects, bytes FROM archive_totals").all();
   const summed = db.statement(`SELECT count(*) AS objects, coalesce(sum(file_size), 0) AS bytes FROM instances
     WHERE removed_at IS NULL AND path <> ''`).all();
-  return { kept: { done: kept, archive: totals }, counted: { done: counted, archive: summed } };
+  return {
+    kept: { done: kept, route: keptByRoute, archive: totals },
+    counted: { done: counted, route: countedByRoute, archive: summed },
+  };
 }
 
 Deno.test("the summary and the counters of migration 0011 follow every change to the queue and the archive", async () => {
@@ -116,6 +162,10 @@ Deno.test("the summary and the counters of migration 0011 follow every change to
       assert.deepEqual(kept, counted, step);
       const now = Date.now();
       assert.deepEqual(queue.summary(now), countedSummary(db, now), step);
+      for (const route of [...BIG_ROUTES.map((r) => r.route), "elsewhere"]) {
+        const { lastError: _, ...progress } = queue.routeProgress(route);
+        assert.deepEqual(progress, countedProgress(db, route), `${step}: ${route}`);
+      }
     };
     check("filled");
     const [pacs, research] = BIG_ROUTES;
@@ -134,6 +184,28 @@ Deno.test("the summary and the counters of migration 0011 follow every change to
     const [sop] = db.statement("SELECT sop_instance_uid FROM queue WHERE state = 'done' LIMIT 1").all();
     db.write(() => queue.addInTransaction(String(sop.sop_instance_uid), BIG_ROUTES));
     check("resent");
+    // A de-identification stage's rows (not counted once done: their copies' rows are), delivered, one
+    // moved to a real destination and one from it; a row moved to another route.
+    const [stage, other] = db.statement(
+      "SELECT sop_instance_uid FROM queue WHERE state = 'done' LIMIT 2 OFFSET 10",
+    )
+      .all().map((r) => String(r.sop_instance_uid));
+    db.write(() => {
+      for (const s of [stage, other]) {
+        queue.addInTransaction(s, [{ route: "elsewhere", destination: "deid:elsewhere" }]);
+      }
+    });
+    queue.markDone(queue.claim("deid:elsewhere", 2).map((r) => r.id));
+    check("stage rows done");
+    db.write(() => {
+      db.statement(
+        "UPDATE queue SET destination = 'research' WHERE destination = 'deid:elsewhere' AND sop_instance_uid = ?",
+      )
+        .run(stage);
+      db.statement("UPDATE queue SET destination = 'deid:to-pacs' WHERE id = 9").run();
+      db.statement("UPDATE queue SET route = 'elsewhere' WHERE id = 8").run();
+    });
+    check("stage rows moved, a row to another route");
     // A row moved to another destination by hand, and done rows pruned.
     db.write(() => db.statement("UPDATE queue SET destination = 'elsewhere' WHERE id = 7").run());
     assert.ok(queue.pruneDone(Date.now() - 200 * 86_400_000, 500) > 0);
@@ -158,7 +230,7 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
   const { db, dir } = await bigDb();
   const file = path.join(dir, "agent.db");
   try {
-    // Back to the schema of 0010 (what an agent of before left: what 0011 to 0013 made undone), its rows
+    // Back to the schema of 0010 (what an agent of before left: what 0011 to 0014 made undone), its rows
     // kept; some delivered since.
     new Queue(db).markDone(new Queue(db).claim(BIG_ROUTES[0].destination, 2).map((r) => r.id));
     db.write(() => {
@@ -173,6 +245,11 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
       db.statement("DROP INDEX queue_state").run();
       db.statement("DROP INDEX patients_name_folded").run();
       db.statement("DROP TABLE queue_discarded").run();
+      for (const t of ["queue_route_done_insert", "queue_route_done_delete", "queue_route_done_update"]) {
+        db.statement(`DROP TRIGGER ${t}`).run();
+      }
+      db.statement("DROP TABLE queue_route_done_counts").run();
+      db.statement("DROP INDEX queue_route_state").run();
       for (const { at } of db.statement(`SELECT created_at AS at FROM "__drizzle_migrations"`).all()) {
         if (migrationTag(Number(at))! >= "0011") {
           db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = ?`).run(at);
@@ -187,6 +264,7 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
   try {
     const { kept, counted } = counters(upgraded);
     assert.equal(kept.done.length, 2);
+    assert.equal(kept.route.length, 2);
     assert.deepEqual(kept, counted);
   } finally {
     upgraded.close();

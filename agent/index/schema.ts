@@ -134,7 +134,11 @@ export const queue = sqliteTable("queue", {
   uniqueIndex("queue_object_route").on(t.sopInstanceUid, t.route, t.destination),
   index("queue_due").on(t.destination, t.state, t.nextAttemptAt),
   index("queue_copy").on(t.copyId),
+  // A route's rows in the order they were queued (a transfer's objects, a page at a time).
   index("queue_route").on(t.route),
+  // A route's rows by state, and the last error that says why (migration 0014): a transfer's progress
+  // counts its rows not yet done from this index alone (done ones from queue_route_done_counts).
+  index("queue_route_state").on(t.route, t.state, t.lastError),
   // By state: the few rows not done among millions done (start-up recovery, the status summary, the
   // forwarder's next due time), and done rows by destination and delivery time (pruning, the oldest).
   index("queue_state").on(t.state, t.destination, t.doneAt),
@@ -146,6 +150,15 @@ export const queue = sqliteTable("queue", {
  */
 export const queueDoneCounts = sqliteTable("queue_done_counts", {
   destination: text("destination").primaryKey(),
+  count: integer("count").notNull().default(0),
+});
+
+/**
+ * Done queue rows counted by route, de-identification stage rows left out, kept by triggers on `queue`
+ * (migration 0014): a transfer's progress reads its done count here rather than counting its route's rows.
+ */
+export const queueRouteDoneCounts = sqliteTable("queue_route_done_counts", {
+  route: text("route").primaryKey(),
   count: integer("count").notNull().default(0),
 });
 
