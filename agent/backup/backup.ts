@@ -27,6 +27,7 @@ import { lockDataDir, lockHolder } from "../archive/lock.ts";
 import { RESTORED } from "../ingest/recover.ts";
 import { VERSION } from "../version.ts";
 import { migrationTag } from "../index/db.ts";
+import { type BackupCounts, type Connection, countsOf } from "./counts.ts";
 
 /** What the manifest of a backup says; `manifest.json` in the backup directory. */
 export interface BackupManifest {
@@ -37,7 +38,7 @@ export interface BackupManifest {
   dataDir: string;
   schema: { migration: string | null; appliedAt: number | null };
   database: { file: "agent.db"; bytes: number; sha256: string };
-  counts: { instances: number; removed: number; queue: Record<string, number> & { total: number } };
+  counts: BackupCounts;
   credential: boolean;
   archive: { included: false } | { included: true; files: number; bytes: number; linked: number };
 }
@@ -45,16 +46,6 @@ export interface BackupManifest {
 /** A mistake or a refusal the operator can act on; nothing was changed. */
 export class BackupError extends Error {
   override name = "BackupError";
-}
-
-interface Connection {
-  prepare(sql: string): {
-    run(...p: unknown[]): unknown;
-    get(...p: unknown[]): Record<string, unknown> | undefined;
-    all(...p: unknown[]): Record<string, unknown>[];
-  };
-  exec(sql: string): void;
-  close(): void;
 }
 
 const DB = "agent.db";
@@ -118,20 +109,6 @@ function schemaOf(db: Connection): BackupManifest["schema"] {
     .get();
   const appliedAt = row ? Number(row.created_at) : null;
   return { migration: migrationTag(appliedAt), appliedAt };
-}
-
-function countsOf(db: Connection): BackupManifest["counts"] {
-  const n = (sql: string) => Number(db.prepare(sql).get()?.n ?? 0);
-  const queue: Record<string, number> & { total: number } = { total: 0 };
-  for (const r of db.prepare("SELECT state, count(*) AS n FROM queue GROUP BY state ORDER BY state").all()) {
-    queue[String(r.state)] = Number(r.n);
-    queue.total += Number(r.n);
-  }
-  return {
-    instances: n("SELECT count(*) AS n FROM instances WHERE removed_at IS NULL"),
-    removed: n("SELECT count(*) AS n FROM instances WHERE removed_at IS NOT NULL"),
-    queue,
-  };
 }
 
 /** Copies a file into `to` (which must not exist) with `mode`, synced; a database's size is not read into memory. */
