@@ -12,7 +12,7 @@ import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
 import { scuTo } from "../nodes/connect.ts";
 import { type Archive, archived } from "../archive/archive.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
-import { claimedObject, type ClaimedRow, type Queue } from "../queue/queue.ts";
+import { claimedObject, type ClaimedRow, type FailedOutcome, type Queue } from "../queue/queue.ts";
 import type { ComputedHash } from "../index/instances.ts";
 import type { Session } from "@conduit/shared/tunnel";
 import { parseRemoteDestination, remoteDestination, stageDestination, stageRoute } from "../queue/keys.ts";
@@ -426,24 +426,31 @@ export class Forwarder {
     const { sendRemote } = await import("./remote.ts");
     // Hashes the sends computed (objects not yet backfilled), recorded in one transaction after the batch.
     const hashed: ComputedHash[] = [];
-    const unsent = await sendRemote(
-      session,
-      target,
-      rows,
-      this.archive,
-      (r) => {
-        if (r.ok) {
-          this.#done.add(r.row.id);
-          this.onEvent({ type: "attempt", destination, status: Status.Success, outcome: "done" });
-          this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - r.row.createdAt });
-          return;
-        }
-        log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
-        this.#failed(r.row, null, r.error, destination, r.permanent);
-      },
-      (row) => !this.#running || this.queue.isPaused(destination) || this.queue.canceledSinceClaim(row),
-      (object, sha256) => hashed.push({ sopInstanceUid: object.sopInstanceUid, path: object.key, sha256 }),
-    );
+    // Relays that failed, recorded together when the batch ends (one synced write, not one per row).
+    const failures: Failure[] = [];
+    let unsent: ClaimedRow[];
+    try {
+      unsent = await sendRemote(
+        session,
+        target,
+        rows,
+        this.archive,
+        (r) => {
+          if (r.ok) {
+            this.#done.add(r.row.id);
+            this.onEvent({ type: "attempt", destination, status: Status.Success, outcome: "done" });
+            this.onEvent({ type: "delivered", destination, latencyMs: Date.now() - r.row.createdAt });
+            return;
+          }
+          log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
+          failures.push(this.#failure(r.row, null, r.error, r.permanent));
+        },
+        (row) => !this.#running || this.queue.isPaused(destination) || this.queue.canceledSinceClaim(row),
+        (object, sha256) => hashed.push({ sopInstanceUid: object.sopInstanceUid, path: object.key, sha256 }),
+      );
+    } finally {
+      this.#record(failures, destination);
+    }
     try {
       this.queue.recordHashes(hashed);
     } catch (err) {
@@ -454,26 +461,36 @@ export class Forwarder {
     this.queue.release(unsent.map((row) => row.id));
   }
 
-  /** De-identifies claimed stage rows one by one; each copy made is queued for the route's destinations. */
+  /**
+   * De-identifies claimed stage rows one by one; each copy made is queued for the route's destinations. The
+   * rows that failed or were held back are recorded together when the batch ends (one synced write).
+   */
   async #deidentify(destination: string, rows: ClaimedRow[]): Promise<void> {
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i];
-      if (!this.#running || this.queue.isPaused(destination) || !this.stage) {
-        this.queue.release(rows.slice(i).map((rest) => rest.id));
-        return;
-      }
-      const r = await this.stage.run(row);
-      if (r.outcome === "done") {
-        for (const d of r.destinations) {
-          this.ensure(d);
-          this.wake(d);
+    const failures: Failure[] = [];
+    // Held back by the burned-in text policy: dead at once, and not a failed attempt for the metrics.
+    const held: Failure[] = [];
+    try {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        if (!this.#running || this.queue.isPaused(destination) || !this.stage) {
+          this.queue.release(rows.slice(i).map((rest) => rest.id));
+          return;
         }
-      } else if (r.outcome === "held") {
-        this.queue.markFailed(row.id, { status: null, error: r.reason, dead: true, next: Date.now() });
-      } else if (r.outcome === "failed") {
-        this.#failed(row, null, r.reason, destination, r.permanent);
+        const r = await this.stage.run(row);
+        if (r.outcome === "done") {
+          for (const d of r.destinations) {
+            this.ensure(d);
+            this.wake(d);
+          }
+        } else if (r.outcome === "held") {
+          held.push({ id: row.id, outcome: { status: null, error: r.reason, dead: true, next: Date.now() } });
+        } else if (r.outcome === "failed") {
+          failures.push(this.#failure(row, null, r.reason, r.permanent));
+        }
+        if (r.outcome !== "stale") this.onEvent({ type: "deid", outcome: r.outcome });
       }
-      if (r.outcome !== "stale") this.onEvent({ type: "deid", outcome: r.outcome });
+    } finally {
+      this.#record(failures, destination, held);
     }
   }
 
@@ -498,17 +515,33 @@ export class Forwarder {
     destination: string,
     permanentFailure = false,
   ): void {
+    this.#record(rows.map((row) => this.#failure(row, status, error, permanentFailure)), destination);
+  }
+
+  /** A failed attempt of `row` as the policy decides it: failed and due again after its backoff, or dead. */
+  #failure(row: ClaimedRow, status: number | null, error: string, permanentFailure = false): Failure {
     const q = this.config.queue;
     const permanent = (permanentFailure || classify(status) === "permanent") && !q.retryPermanent;
-    const failures = rows.map((row) => {
-      const attempt = row.attempts + 1;
-      const dead = permanent || attempt >= q.maxAttempts;
-      const next = Date.now() + backoffMs(attempt, q.backoffBaseSeconds * 1000, q.backoffCapSeconds * 1000);
-      return { id: row.id, outcome: { status, error, dead, next } };
-    });
-    this.queue.markFailedMany(failures);
+    const attempt = row.attempts + 1;
+    const dead = permanent || attempt >= q.maxAttempts;
+    const next = Date.now() + backoffMs(attempt, q.backoffBaseSeconds * 1000, q.backoffCapSeconds * 1000);
+    return { id: row.id, outcome: { status, error, dead, next } };
+  }
+
+  /**
+   * Records `failures` (and `unattempted`, rows to record that were no attempt: held back) in one synced
+   * transaction, then tells the metrics of the attempts. Until then the rows stay in flight, which no worker
+   * claims; a crash before leaves them to the next start, which tries them again (that attempt not counted).
+   */
+  #record(failures: Failure[], destination: string, unattempted: Failure[] = []): void {
+    if (failures.length + unattempted.length === 0) return;
+    this.queue.markFailedMany([...failures, ...unattempted]);
     for (const f of failures) {
-      this.onEvent({ type: "attempt", destination, status, outcome: f.outcome.dead ? "dead" : "failed" });
+      const outcome = f.outcome.dead ? "dead" : "failed";
+      this.onEvent({ type: "attempt", destination, status: f.outcome.status, outcome });
     }
   }
 }
+
+/** One row's failed attempt, as Queue.markFailedMany records it. */
+type Failure = { id: number; outcome: FailedOutcome };
