@@ -87,6 +87,9 @@ const cases: [string, () => unknown][] = [
   ["C-FIND STUDY StudyDate one week", () => find("STUDY", { StudyDate: "20260601-20260607" })],
   ["C-FIND STUDY AccessionNumber", () => find("STUDY", { AccessionNumber: study.accessionNumber })],
   ["C-FIND STUDY ModalitiesInStudy", () => find("STUDY", { ModalitiesInStudy: study.modality })],
+  // What no index finds: the studies walked in date order, all of them when nothing matches.
+  ["C-FIND STUDY ModalitiesInStudy none has", () => find("STUDY", { ModalitiesInStudy: "SEG" })],
+  ["C-FIND STUDY PatientName *leading wildcard", () => find("STUDY", { PatientName: "*ZZZ" })],
   [
     "C-FIND IMAGE of one study",
     () => find("IMAGE", { StudyInstanceUID: study.studyInstanceUid, SOPInstanceUID: "" }),
