@@ -358,6 +358,8 @@ export class Forwarder {
     // At a node that commits, stored rows wait for its Storage Commitment report instead of being done.
     const commits = this.commitments?.node(destination) ? this.commitments : undefined;
     const stored: { row: ClaimedRow; status: number }[] = [];
+    // C-STOREs that failed, recorded together when the batch ends (one synced write, not one per row).
+    const failures: Failure[] = [];
     const sendNext = async (): Promise<void> => {
       while (next < rows.length && !lost) {
         if (!this.#running || this.queue.isPaused(destination)) return;
@@ -393,7 +395,9 @@ export class Forwarder {
         if (status === Status.SopClassNotSupported && !error) {
           error = "the destination accepted no context for this SOP class and syntax";
         }
-        this.#failed(row, status, error || `status 0x${status!.toString(16).padStart(4, "0")}`, destination);
+        failures.push(
+          this.#failure(row, status, error || `status 0x${status!.toString(16).padStart(4, "0")}`),
+        );
         log.warn("forward attempt failed", {
           sop: hashUid(row.sopInstanceUid),
           status,
@@ -407,7 +411,11 @@ export class Forwarder {
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(scu.window, rows.length) }, sendNext));
+      try {
+        await Promise.all(Array.from({ length: Math.min(scu.window, rows.length) }, sendNext));
+      } finally {
+        this.#record(failures, destination);
+      }
       this.queue.release(rows.slice(next).map((rest) => rest.id));
       if (commits && stored.length) await commits.request(destination, scu, stored);
     } finally {
@@ -492,16 +500,6 @@ export class Forwarder {
     } finally {
       this.#record(failures, destination, held);
     }
-  }
-
-  #failed(
-    row: ClaimedRow,
-    status: number | null,
-    error: string,
-    destination: string,
-    permanentFailure = false,
-  ): void {
-    this.#failedAll([row], status, error, destination, permanentFailure);
   }
 
   /**

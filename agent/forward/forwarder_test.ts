@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { Logger } from "@conduit/shared/log";
 import { freePort } from "../../tests/support/processes.ts";
+import { skipReason, startStorescp } from "../../tests/support/peers.ts";
 import { eventually } from "../../tests/support/hub.ts";
 import { loadConfig } from "../config/load.ts";
 import { FileArchive } from "../archive/file_archive.ts";
@@ -89,8 +90,11 @@ Deno.test("Forwarder: a node that refuses the association fails its claimed rows
   }
 });
 
-/** Five objects archived, indexed and queued for `destination`, and a configuration without nodes. */
-async function queuedFor(destination: string, route: string) {
+/**
+ * Five objects archived, indexed and queued for `destination`, and the configuration `nodes` (none: no nodes)
+ * with backoffs of an hour (a failed row is not tried again while the test looks).
+ */
+async function queuedFor(destination: string, route: string, nodes = "") {
   const specs = [...generateStudies({
     seed: "batch",
     patients: 1,
@@ -108,19 +112,34 @@ async function queuedFor(destination: string, route: string) {
   for (const spec of specs) {
     await Deno.writeFile(`${dir}/archive/${spec.sopInstanceUid}.dcm`, generateInstance(spec));
   }
-  const { config } = loadConfig({ flags: { config: "a.yaml" }, env: {}, readFile: () => "" });
+  const yaml = `${nodes}queue: { backoffBaseSeconds: 3600, backoffCapSeconds: 7200 }\n`;
+  const { config } = loadConfig({ flags: { config: "a.yaml" }, env: {}, readFile: () => yaml });
   return { db, queue: new Queue(db), archive: new FileArchive(dir, false), dir, config, rows: specs.length };
 }
 
 /**
- * Starts `forwarder` and waits until `rows` attempts are reported: the synced commits made meanwhile (after
- * start()'s own), and the queue's rows then.
+ * Counts the attempts a forwarder reports: once `rows` are, the synced commits made since `started()` (after
+ * start()'s own), the queue's rows and the attempts, as they were at that moment.
  */
-async function attemptsOf(forwarder: Forwarder, db: Database, events: ForwardEvent[], rows: number) {
-  forwarder.start();
-  const before = db.commits.synced;
-  await eventually("every row's attempt reported", () => events.length >= rows);
-  return { synced: db.commits.synced - before, rows: new Queue(db).list() };
+function attemptsOf(db: Database, rows: number) {
+  const attempts: ForwardEvent[] = [];
+  let before = 0;
+  let seen: { synced: number; rows: QueueRow[]; attempts: ForwardEvent[] } | undefined;
+  return {
+    onEvent: (e: ForwardEvent) => {
+      if (e.type !== "attempt") return;
+      attempts.push(e);
+      if (attempts.length === rows) {
+        seen = { synced: db.commits.synced - before, rows: new Queue(db).list(), attempts: [...attempts] };
+      }
+    },
+    /** Starts `forwarder`; resolves with what was seen once every row's attempt was reported. */
+    run: (forwarder: Forwarder) => {
+      forwarder.start();
+      before = db.commits.synced;
+      return eventually("every row's attempt reported", () => seen);
+    },
+  };
 }
 
 Deno.test("Forwarder: the relays the hub refuses in a batch are recorded in one synced write, not one each", async () => {
@@ -137,18 +156,19 @@ Deno.test("Forwarder: the relays the hub refuses in a batch are recorded in one 
     },
   });
   const session = new Session(a, { side: "client" });
-  const events: ForwardEvent[] = [];
-  const forwarder = new Forwarder(config, queue, archive, quiet, (e) => {
-    if (e.type === "attempt") events.push(e);
-  }, () => session);
+  const attempts = attemptsOf(db, rows);
+  const forwarder = new Forwarder(config, queue, archive, quiet, attempts.onEvent, () => session);
   try {
-    const result = await attemptsOf(forwarder, db, events, rows);
+    const result = await attempts.run(forwarder);
     assert.equal(result.synced, 1, "the batch's failed relays are one synced transaction");
     assert.deepEqual(
       result.rows.map((r) => [r.state, r.attempts, r.lastError]),
       Array(rows).fill(["failed", 1, "site south is offline"]),
     );
-    assert.deepEqual(events.map((e) => e.type === "attempt" && e.outcome), Array(rows).fill("failed"));
+    assert.deepEqual(
+      result.attempts.map((e) => e.type === "attempt" && e.outcome),
+      Array(rows).fill("failed"),
+    );
   } finally {
     await forwarder.stop();
     session.close();
@@ -161,20 +181,10 @@ Deno.test("Forwarder: the stage rows that fail de-identification in a batch are 
   const { db, queue, archive, dir, config, rows } = await queuedFor(stageDestination("r"), "r");
   // The route has no settings here (a transfer's that this agent no longer knows): each row fails, for good.
   const stage = new DeidStage(new Copies(db), archive, quiet, () => "no de-identification settings for r");
-  const events: ForwardEvent[] = [];
-  const forwarder = new Forwarder(
-    config,
-    queue,
-    archive,
-    quiet,
-    (e) => {
-      if (e.type === "attempt") events.push(e);
-    },
-    undefined,
-    stage,
-  );
+  const attempts = attemptsOf(db, rows);
+  const forwarder = new Forwarder(config, queue, archive, quiet, attempts.onEvent, undefined, stage);
   try {
-    const result = await attemptsOf(forwarder, db, events, rows);
+    const result = await attempts.run(forwarder);
     assert.equal(result.synced, 1, "the batch's failures are one synced transaction");
     assert.deepEqual(
       result.rows.map((r) => [r.state, r.attempts, r.lastError]),
@@ -185,4 +195,34 @@ Deno.test("Forwarder: the stage rows that fail de-identification in a batch are 
     db.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+const noStorescp = skipReason("storescp");
+
+Deno.test({
+  name: "Forwarder: the C-STOREs a node refuses in a batch are recorded in one synced write, not one each",
+  ignore: !!noStorescp,
+  fn: async () => {
+    // A real storescp whose output directory is gone: it answers every C-STORE 0xA700 (cannot write the file).
+    const out = await Deno.makeTempDir({ prefix: "forwarder-scp-" });
+    const scp = await startStorescp({ dir: out });
+    await Deno.remove(out, { recursive: true });
+    const nodes = `nodes:\n  pacs: { aet: ${scp.aet}, host: 127.0.0.1, port: ${scp.port} }\n`;
+    const { db, queue, archive, dir, config, rows } = await queuedFor("pacs", "r", nodes);
+    const attempts = attemptsOf(db, rows);
+    const forwarder = new Forwarder(config, queue, archive, quiet, attempts.onEvent);
+    try {
+      const result = await attempts.run(forwarder);
+      assert.equal(result.synced, 1, "the batch's refused objects are one synced transaction");
+      assert.deepEqual(
+        result.rows.map((r) => [r.state, r.attempts, r.lastStatus]),
+        Array(rows).fill(["failed", 1, 0xa700]),
+      );
+    } finally {
+      await forwarder.stop();
+      await scp.stop();
+      db.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
 });
