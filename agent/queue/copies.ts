@@ -57,11 +57,13 @@ export class Copies {
    */
   complete(stageRowId: number, copy: CopyFacts, destinations: string[], now = Date.now()): boolean {
     return this.db.write(() => {
-      // The cancel marks rows in flight (this one) and takes the waiting ones out (dead, 'canceled').
+      // The cancel marks rows in flight (this one) and takes the waiting ones out (dead, 'canceled'). Two
+      // lookups, each a range of an index: as one condition (`state = 'dead' OR id = ?`) it read every row of
+      // the route for every object de-identified (0.8-1 s each at 3 million rows, more from a cold disk).
       const canceled = this.db.statement(
-        `SELECT 1 AS c FROM queue WHERE route = ? AND last_error = '${CANCELED}' AND (state = 'dead' OR id = ?)
-        LIMIT 1`,
-      ).get(copy.route, stageRowId);
+        `SELECT 1 AS c FROM queue WHERE route = ? AND state = 'dead' AND last_error = '${CANCELED}'
+        UNION ALL SELECT 1 FROM queue WHERE id = ? AND route = ? AND last_error = '${CANCELED}' LIMIT 1`,
+      ).get(copy.route, stageRowId, copy.route);
       if (canceled) {
         this.db.statement(`UPDATE queue SET state = 'dead', last_error = '${CANCELED}', updated_at = ?
           WHERE id = ? AND state = 'in_flight'`).run(now, stageRowId);
