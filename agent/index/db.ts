@@ -10,11 +10,12 @@ import { migrationTagIn } from "@conduit/shared/migrations";
 import LibsqlDatabase from "libsql";
 import type { SQL } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
-import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import type { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { fileURLToPath } from "node:url";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SharedSync } from "../archive/shared_sync.ts";
+import { loadPart } from "../lazy_part.ts";
 
 /** A prepared statement (better-sqlite3 style API). */
 export interface Statement {
@@ -107,6 +108,11 @@ export class Database {
   /** Inside `writeUnsynced`: the transaction commits without a flush. */
   #unsynced = false;
   /**
+   * drizzle's SQLite dialect, loaded with the first `read.all` (issue 16: drizzle's query code is some 100
+   * modules that an idle agent does not need; whoever builds an `SQL` has loaded drizzle-orm by then).
+   */
+  #dialect?: SQLiteAsyncDialect;
+  /**
    * Write transactions committed since open: `synced` flushed the disk at their commit (synchronous=FULL),
    * `unsynced` did not (`writeUnsynced`, or a database opened with `durable: false`). Savepoints inside a
    * transaction are not counted. For tests and diagnostics: what a path costs the disk.
@@ -120,17 +126,29 @@ export class Database {
     // The log is made at the first write and removed only when the last connection closes (ours are
     // open until close()), so a handle kept on it syncs the file SQLite writes.
     this.#logSync = durable ? new SharedSync(`${path}-wal`) : undefined;
-    const dialect = new SQLiteAsyncDialect();
+    const run = <T>(dialect: SQLiteAsyncDialect, query: SQL) => {
+      const q = dialect.sqlToQuery(query);
+      return this.#read(q.sql).all(...q.params.map(bindable)) as T[];
+    };
     this.read = {
       all: <T>(query: SQL) => {
+        if (!this.#dialect) return this.#loadDialect().then((dialect) => run<T>(dialect, query));
         try {
-          const q = dialect.sqlToQuery(query);
-          return Promise.resolve(this.#read(q.sql).all(...q.params.map(bindable)) as T[]);
+          return Promise.resolve(run<T>(this.#dialect, query));
         } catch (err) {
           return Promise.reject(err);
         }
       },
     };
+  }
+
+  /** Loads drizzle's SQLite dialect (`#dialect`); a failed load rejects that read, the next one tries again. */
+  async #loadDialect(): Promise<SQLiteAsyncDialect> {
+    const { SQLiteAsyncDialect } = await loadPart(
+      "the index's query renderer (drizzle-orm/sqlite-core)",
+      () => import("drizzle-orm/sqlite-core"),
+    );
+    return this.#dialect ??= new SQLiteAsyncDialect();
   }
 
   /** Opens (creating if needed) and migrates the database file. */

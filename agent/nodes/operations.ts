@@ -5,19 +5,20 @@
  * this file holds the job logic.
  */
 import { hashUid, type Logger } from "@conduit/shared/log";
-import { sql } from "drizzle-orm";
 import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { Identifier, QueryModel, StoreHandler } from "../dimse/handlers.ts";
 import { isWarning, Status } from "../dimse/handlers.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
 import { storageGroups } from "../dimse/contexts.ts";
-import { archivedFiles } from "../index/files.ts";
 import { echoNode, scuTo } from "./connect.ts";
+import { loadPart } from "../lazy_part.ts";
 import type { GetStep, ListedInstance } from "./get_plan.ts";
 
 /** The C-GET planner, loaded with the first node retrieve (not with every agent: issue 16, idle memory). */
 const getPlan = () => import("./get_plan.ts");
+/** Its reads of the index (drizzle `sql`), loaded with the first retrieve or store (issue 16). */
+const indexReads = () => loadPart("the node operations' index queries", () => import("./_archived.ts"));
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 
@@ -237,17 +238,7 @@ export class NodeOperations {
   }
 
   async #present(uids: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    for (let i = 0; i < uids.length; i += 500) {
-      const chunk = uids.slice(i, i + 500);
-      const rows = await this.db.read.all<{ u: string }>(
-        sql`SELECT sop_instance_uid AS u FROM instances WHERE sop_instance_uid IN (${
-          sql.join(chunk.map((u) => sql`${u}`), sql`, `)
-        })`,
-      );
-      for (const r of rows) found.add(r.u);
-    }
-    return found;
+    return await (await indexReads()).presentUids(this.db, uids);
   }
 
   /**
@@ -259,15 +250,7 @@ export class NodeOperations {
     what: { studyInstanceUid?: string; sopInstanceUids?: string[] },
   ): Promise<StoreReport> {
     const node = this.node(name);
-    const items = await archivedFiles(
-      this.db,
-      this.archive,
-      what.studyInstanceUid
-        ? sql`i.study_instance_uid = ${what.studyInstanceUid}`
-        : sql`i.sop_instance_uid IN (${
-          sql.join((what.sopInstanceUids ?? []).map((u) => sql`${u}`), sql`, `)
-        })`,
-    );
+    const items = await (await indexReads()).filesToStore(this.db, this.archive, what);
     const report: StoreReport = { sent: 0, failed: [] };
     if (items.length === 0) return report;
     // One association, or one per group of objects when they span more (SOP class, syntax) pairs than

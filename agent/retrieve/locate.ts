@@ -1,5 +1,7 @@
-/** The C-MOVE/C-GET SCP's backend: which archived files an identifier names, and where AEs live. */
-import { sql } from "drizzle-orm";
+/**
+ * The C-MOVE/C-GET SCP's backend: which archived files an identifier names, and where AEs live. The index
+ * query (./_locate_files.ts, with drizzle) loads with the first retrieve, not with every agent (issue 16).
+ */
 import type {
   Identifier,
   NodeAddress,
@@ -7,19 +9,11 @@ import type {
   QueryModel,
   RetrieveHandler,
 } from "../dimse/handlers.ts";
-import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
-import { archivedFiles } from "../index/files.ts";
-import { identifierText, matchCondition } from "../query/matching.ts";
+import { loadPart } from "../lazy_part.ts";
 
-/** Unique keys per level (PS3.4 C.4.2.2.1: hierarchical, unique keys only). */
-const KEYS: Record<string, { keyword: string; column: string; kind: "uid" | "text" }[]> = {
-  PATIENT: [{ keyword: "PatientID", column: "p.patient_id", kind: "text" }],
-  STUDY: [{ keyword: "StudyInstanceUID", column: "i.study_instance_uid", kind: "uid" }],
-  SERIES: [{ keyword: "SeriesInstanceUID", column: "i.series_instance_uid", kind: "uid" }],
-  IMAGE: [{ keyword: "SOPInstanceUID", column: "i.sop_instance_uid", kind: "uid" }],
-};
+const locateQuery = () => loadPart("the retrieve query", () => import("./_locate_files.ts"));
 
 export class IndexRetrieveHandler implements RetrieveHandler {
   constructor(
@@ -29,33 +23,7 @@ export class IndexRetrieveHandler implements RetrieveHandler {
   ) {}
 
   async locate(model: QueryModel, identifier: Identifier, _signal: AbortSignal): Promise<OutgoingObject[]> {
-    const level = identifierText(identifier.QueryRetrieveLevel).toUpperCase();
-    if (!KEYS[level] || (model === "study" && level === "PATIENT")) {
-      throw new DimseStatusError(
-        Status.DataSetMismatch,
-        `QueryRetrieveLevel ${JSON.stringify(level)} not valid`,
-      );
-    }
-    const conditions = [];
-    for (const lvl of ["PATIENT", "STUDY", "SERIES", "IMAGE"]) {
-      for (const key of KEYS[lvl]) {
-        const value = identifierText(identifier[key.keyword]);
-        if (!value) continue;
-        const cond = matchCondition(sql.raw(key.column), key.kind, value);
-        if (cond) conditions.push(cond);
-      }
-      if (lvl === level) break;
-    }
-    const own = KEYS[level][0];
-    const ownValue = identifierText(identifier[own.keyword]);
-    // PS3.4 C.4.2.2.1: unique keys hold a single value or a UID list, never a wildcard.
-    if (!ownValue || /[*?]/.test(ownValue) || conditions.length === 0) {
-      throw new DimseStatusError(
-        Status.DataSetMismatch,
-        `${own.keyword} is required at ${level} level, without wildcards`,
-      );
-    }
-    return await archivedFiles(this.db, this.archive, sql.join(conditions, sql` AND `));
+    return await (await locateQuery()).locateFiles(this.db, this.archive, model, identifier);
   }
 
   destination(aet: string): NodeAddress | undefined {

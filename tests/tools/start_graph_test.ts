@@ -1,7 +1,7 @@
 /**
  * What an agent loads at start, from its static imports (`deno info --json agent/app.ts`, dynamic
  * imports left out): never the DICOM library, the PS3.15 profile table, the C-GET planner, Storage
- * Commitment, rendering or transcoding, which load on first use (issue 16: an idle agent at most 80 MB).
+ * Commitment, rendering, transcoding or drizzle's query code, which load on first use (issue 16: an idle agent at most 80 MB).
  * One static import of any of them costs every idle agent its memory (the DICOM library alone: 13 MB),
  * and no other test would notice.
  */
@@ -53,6 +53,11 @@ Deno.test("an agent's start loads none of what it loads on first use", async () 
     /\/agent\/render\//,
     /\/agent\/transcode\/codec\.ts$/,
     /\/agent\/query\/find\.ts$/,
+    // drizzle's query code (some 100 modules, 3 MB idle): with the first index read that builds `sql`
+    // (C-FIND, C-MOVE/C-GET, WADO, node retrieve or store). Its migration-file reader alone stays.
+    /^npm:\/?drizzle-orm@[^/]+(?!\/migrator$)(\/.*)?$/,
+    /\/agent\/query\/matching\.ts$/,
+    /\/agent\/index\/files\.ts$/,
   ];
   for (const pattern of heavy) {
     assert.deepEqual(loaded.filter((s) => pattern.test(s)), [], `loaded at start: ${pattern}`);
