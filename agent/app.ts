@@ -65,6 +65,7 @@ import { VERSION } from "./version.ts";
 import type { SiteServices } from "./serve/serve.ts";
 import type { Renderer } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
+import { loadPart } from "./lazy_part.ts";
 
 /** What a reload logs for each group of TLS files (agent/config/tls_files.ts, `reloadTlsFiles`). */
 const TLS_RELOAD_MESSAGES: Record<string, { reloaded: string; kept: string }> = {
@@ -186,7 +187,7 @@ async function startLocked(
   // Storage Commitment as SCU, loaded only where a node asks for it (or rows still await a report), at
   // start or when a reload adds such a node.
   const newCommitmentRequests = async () =>
-    new (await import("./forward/commitment_requests.ts")).CommitmentRequests(
+    new (await loadPart("forward/commitment_requests")).CommitmentRequests(
       config,
       queue,
       log.child({ part: "forward-commitment" }),
@@ -308,6 +309,7 @@ async function startLocked(
       maxPduLength: config.dimse.maxPduLength,
       idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
       artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
+      parts: { scp: () => loadPart("dimse/scp"), tls: () => loadPart("dimse/tls") },
       store: ingest,
       query: archiveQuery,
       retrieve: new IndexRetrieveHandler(db, archive, nodes),
@@ -402,8 +404,8 @@ async function startLocked(
     if (config.hub.url) {
       // The tunnel and what it serves are loaded only when a hub is configured (issue 16: idle RSS).
       const [{ startTunnel }, { serveRequest }] = await Promise.all([
-        import("./tunnel/start.ts"),
-        import("./serve/serve.ts"),
+        loadPart("tunnel/start"),
+        loadPart("serve/serve"),
       ]);
       const site: SiteServices = {
         nodes: nodeOps,
@@ -426,7 +428,7 @@ async function startLocked(
         render: await startRenderer(config, dataDir, log, metrics),
         credential: {
           replace: async (credential) => {
-            const { replaceCredential } = await import("./tunnel/credential.ts");
+            const { replaceCredential } = await loadPart("tunnel/credential");
             replaceCredential(dataDir, credential);
             tunnel?.setCredential(credential);
           },
@@ -593,7 +595,7 @@ async function startRenderer(
   log: Logger,
   metrics: AgentMetrics,
 ): Promise<Renderer> {
-  const { Renderer, ThumbnailCache } = await import("./render/mod.ts");
+  const { Renderer, ThumbnailCache } = await loadPart("render/mod");
   const thumbnails = config.render.thumbnailCacheMegabytes > 0
     ? await ThumbnailCache.open(
       path.join(dataDir, "thumbnails"),

@@ -1,9 +1,12 @@
 /**
  * The agent's entry for `deno compile` and the bundle (deploy/build.ts, deploy/bundle.ts): `main.ts` with
- * its parts imported by literal specifiers, so that both tools see and include them. Started from
- * source, `main.ts` names them by computed URLs instead, which Deno does not load before they are taken.
+ * its parts imported by literal specifiers, so that both tools see and include them, and the agent's lazy
+ * parts likewise (lazy_parts_packaged.ts). Started from source, `main.ts` and `loadPart` name them by
+ * computed URLs instead, which Deno does not load before they are taken.
  */
 import { type Parts, runMain } from "./start.ts";
+import { usePackagedParts } from "./lazy_part.ts";
+import { PACKAGED_PARTS } from "./lazy_parts_packaged.ts";
 
 const parts: Parts = {
   agent: async () => (await import("./run.ts")).runAgent,
@@ -21,4 +24,7 @@ const parts: Parts = {
   },
 };
 
-if (import.meta.main) await runMain(parts);
+if (import.meta.main) {
+  usePackagedParts(PACKAGED_PARTS); // the agent's own lazy parts, by literal specifiers too (lazy_part.ts)
+  await runMain(parts);
+}

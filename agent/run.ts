@@ -9,6 +9,7 @@ import { onReloadSignal, untilStopSignal } from "@conduit/shared/process";
 import { commandOf } from "@conduit/shared/cli";
 import { commandLineConfig, ConfigError, FLAGS } from "./config/load.ts";
 import { VERSION } from "./version.ts";
+import { loadPart } from "./lazy_part.ts";
 
 function usage(): string {
   const agent = commandOf("agent");
@@ -81,7 +82,7 @@ export async function runAgent(args: string[]): Promise<number> {
     throw err;
   }
   if (typeof values.enroll === "string") {
-    const { enrollAgent } = await import("./tunnel/enroll_command.ts");
+    const { enrollAgent } = await loadPart("tunnel/enroll_command");
     const code = await enrollAgent(config, values.enroll);
     if (code !== 0) return code;
   }
@@ -89,7 +90,7 @@ export async function runAgent(args: string[]): Promise<number> {
   // "standalone" on every line of an agent connected to the hub as north).
   let site = config.site;
   if (!site && config.hub.url) {
-    const { loadCredential } = await import("./tunnel/credential.ts");
+    const { loadCredential } = await loadPart("tunnel/credential");
     try {
       site = loadCredential(path.resolve(config.data))?.site;
     } catch { /* a credential file that cannot be read is reported at start */ }

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CommitmentHandler, CommitmentReport, CommitmentRequest } from "../dimse/handlers.ts";
 import type { CommitmentOptions, StorageCommitment } from "./commitment.ts";
+import { loadPart } from "../lazy_part.ts";
 
 export class LazyStorageCommitment implements CommitmentHandler {
   #loaded?: Promise<StorageCommitment>;
@@ -15,7 +16,7 @@ export class LazyStorageCommitment implements CommitmentHandler {
   constructor(private readonly o: CommitmentOptions) {}
 
   #load(): Promise<StorageCommitment> {
-    return this.#loaded ??= import("./commitment.ts").then(({ StorageCommitment }) =>
+    return this.#loaded ??= loadPart("commitment/commitment").then(({ StorageCommitment }) =>
       new StorageCommitment(this.o)
     );
   }

@@ -5,12 +5,13 @@
  * {@link loadProfile} resolved and reaches the module through {@link loadedProfile}.
  */
 import type * as Profile from "./profile.ts";
+import { loadPart } from "../lazy_part.ts";
 
 let loaded: typeof Profile | undefined;
 
 /** Loads the profile module once; later calls resolve at once. */
 export async function loadProfile(): Promise<typeof Profile> {
-  return loaded ??= await import("./profile.ts");
+  return loaded ??= await loadPart("deid/profile");
 }
 
 /** The profile module once {@link loadProfile} has resolved; throws before, naming the mistake. */

@@ -16,9 +16,24 @@ const IDLE_RELEASE_MS = 2000;
 let serveConnection: Serve | undefined;
 let loading: Promise<Serve> | undefined;
 
+/**
+ * How the SCP loads its association code (./scp.ts) and its TLS listener (./tls.ts). The agent gives its
+ * own (agent/lazy_part.ts, which the packaged agent points at the modules in its bundle); by default, by
+ * computed URLs: Deno loads the graph of a literal `import()` with the module holding it, taken or not.
+ */
+export interface ScpParts {
+  scp(): Promise<typeof import("./scp.ts")>;
+  tls(): Promise<typeof import("./tls.ts")>;
+}
+
+const SOURCE_PARTS: ScpParts = {
+  scp: () => import(new URL("./scp.ts", import.meta.url).href),
+  tls: () => import(new URL("./tls.ts", import.meta.url).href),
+};
+
 /** The association code, loaded once. */
-function loadScp(): Promise<Serve> {
-  loading ??= import("./scp.ts").then((m) => (serveConnection = m.serveConnection));
+function loadScp(parts: ScpParts): Promise<Serve> {
+  loading ??= parts.scp().then((m) => (serveConnection = m.serveConnection));
   return loading;
 }
 
@@ -41,6 +56,8 @@ export interface ScpListenOptions extends ScpOptions {
   tls?: { port: number; material: TlsServerMaterial };
   /** Called once no connection has been open for a while (the index's hash backfill runs then). */
   onIdle?: () => void;
+  /** How the association code and the TLS listener load (default: from source, by computed URLs). */
+  parts?: ScpParts;
 }
 
 /** Starts listening; resolves once the ports are bound, rejects when one cannot be. */
@@ -81,7 +98,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
       socket.pause();
     };
     socket.on("data", hold);
-    loadScp().then((fn) => {
+    loadScp(options.parts ?? SOURCE_PARTS).then((fn) => {
       socket.off("data", hold);
       if (socket.destroyed) return;
       start(socket, secure, fn);
@@ -97,7 +114,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   let secure: TlsListener | undefined;
   if (options.tls) {
     try {
-      const { listenTls } = await import("./tls.ts");
+      const { listenTls } = await (options.parts ?? SOURCE_PARTS).tls();
       secure = await listenTls(
         {
           hostname: options.host,

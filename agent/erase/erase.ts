@@ -26,6 +26,7 @@ import { hashUid, type Logger } from "@conduit/shared/log";
 import { quoted } from "@conduit/shared/quote";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
+import { loadPart } from "../lazy_part.ts";
 
 /** What to erase: a study, one series of it, or one instance of that series. */
 export interface ErasureTarget {
@@ -147,7 +148,7 @@ export class Eraser {
     // The archive is free again: what was moved out is at names no object takes.
     if (journal) await this.#removeMoved(id, journal);
     // Loaded here: the agent's start loads nothing of rendering (tests/tools/start_graph_test.ts).
-    const { ThumbnailCache } = await import("../render/cache.ts");
+    const { ThumbnailCache } = await loadPart("render/cache");
     result.thumbnails = await ThumbnailCache.removeObjects(
       path.join(path.resolve(this.dataDir), "thumbnails"),
       sops,
@@ -209,7 +210,7 @@ export class Eraser {
     const dir = path.join(path.resolve(this.dataDir), "thumbnails");
     if (!fs.existsSync(dir)) return;
     try {
-      const { ThumbnailCache } = await import("../render/cache.ts");
+      const { ThumbnailCache } = await loadPart("render/cache");
       const removed = await ThumbnailCache.removeUntagged(dir);
       if (removed) this.log.info("removed thumbnails named before their object's tag", { count: removed });
     } catch (err) {

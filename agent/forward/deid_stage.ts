@@ -19,6 +19,7 @@ import type { ClaimedRow } from "../queue/queue.ts";
 import type { Copies } from "../queue/copies.ts";
 import { HELD_PREFIX } from "../queue/keys.ts";
 import { loadProfile } from "../deid/load_profile.ts";
+import { loadPart } from "../lazy_part.ts";
 
 /** What the stage needs to de-identify a route's objects. */
 export interface StageSettings {
@@ -64,7 +65,7 @@ export class DeidStage {
     if (typeof settings === "string") return { outcome: "failed", reason: settings, permanent: true };
     // The engine is loaded by the first object to de-identify (about 1 MB of RSS):
     // an agent without de-identification never pays its memory.
-    const { deidentify } = await import("../deid/engine.ts");
+    const { deidentify } = await loadPart("deid/engine");
     const tmp = this.archive.staging();
     const result = await withObject(this.archive, row.key, (source) =>
       deidentify(source, tmp, {

@@ -20,6 +20,7 @@ import { type Contention, HeldAssociation } from "./held_association.ts";
 import type { DeidStage } from "./deid_stage.ts";
 import { DoneBatch } from "./done_batch.ts";
 import type { CommitmentRequests } from "./commitment_requests.ts";
+import { loadPart } from "../lazy_part.ts";
 
 /** What the forwarder reports (metrics hook). */
 export type ForwardEvent =
@@ -431,7 +432,7 @@ export class Forwarder {
     log: Logger,
   ): Promise<void> {
     // Loaded with the first remote destination: an agent without a hub does without the tunnel code.
-    const { sendRemote } = await import("./remote.ts");
+    const { sendRemote } = await loadPart("forward/remote");
     // Hashes the sends computed (objects not yet backfilled), recorded in one transaction after the batch.
     const hashed: ComputedHash[] = [];
     // Relays that failed, recorded together when the batch ends (one synced write, not one per row).

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SharedSync } from "../archive/shared_sync.ts";
-import { loadPart } from "../lazy_part.ts";
+import { LazyPartError } from "../lazy_part.ts";
 
 /** A prepared statement (better-sqlite3 style API). */
 export interface Statement {
@@ -144,11 +144,13 @@ export class Database {
 
   /** Loads drizzle's SQLite dialect (`#dialect`); a failed load rejects that read, the next one tries again. */
   async #loadDialect(): Promise<SQLiteAsyncDialect> {
-    const { SQLiteAsyncDialect } = await loadPart(
-      "the index's query renderer (drizzle-orm/sqlite-core)",
-      () => import("drizzle-orm/sqlite-core"),
-    );
-    return this.#dialect ??= new SQLiteAsyncDialect();
+    let dialect;
+    try {
+      dialect = await import("drizzle-orm/sqlite-core");
+    } catch (err) {
+      throw new LazyPartError("drizzle-orm/sqlite-core (the index's query renderer)", err);
+    }
+    return this.#dialect ??= new dialect.SQLiteAsyncDialect();
   }
 
   /** Opens (creating if needed) and migrates the database file. */

@@ -6,6 +6,7 @@ import type { AgentConfig, NodeConfig } from "../config/schema.ts";
 import type { CommitmentReportHandler, StoreHandler } from "../dimse/handlers.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import { nodeTlsMaterial } from "../config/tls_files.ts";
+import { loadPart } from "../lazy_part.ts";
 
 export async function scuTo(
   config: AgentConfig,
@@ -16,7 +17,7 @@ export async function scuTo(
   /** Waits shorter than the configured DIMSE timeouts (connection, negotiation, each response), in ms. */
   timeoutMs?: number,
 ): Promise<ScuAssociation> {
-  const { ScuAssociation } = await import("../dimse/scu.ts");
+  const { ScuAssociation } = await loadPart("dimse/scu");
   return new ScuAssociation({
     callingAet: config.dimse.aet,
     node: {

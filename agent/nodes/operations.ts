@@ -16,9 +16,9 @@ import { loadPart } from "../lazy_part.ts";
 import type { GetStep, ListedInstance } from "./get_plan.ts";
 
 /** The C-GET planner, loaded with the first node retrieve (not with every agent: issue 16, idle memory). */
-const getPlan = () => import("./get_plan.ts");
+const getPlan = () => loadPart("nodes/get_plan");
 /** Its reads of the index (drizzle `sql`), loaded with the first retrieve or store (issue 16). */
-const indexReads = () => loadPart("the node operations' index queries", () => import("./_archived.ts"));
+const indexReads = () => loadPart("nodes/index_reads");
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 

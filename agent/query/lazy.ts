@@ -5,12 +5,13 @@
 import type { Database } from "../index/db.ts";
 import type { Identifier, QueryHandler, QueryModel } from "../dimse/handlers.ts";
 import type { FindOptions } from "./find.ts";
+import { loadPart } from "../lazy_part.ts";
 
 export function lazyQueryHandler(db: Database, options: FindOptions): QueryHandler {
   let handler: Promise<QueryHandler> | undefined;
   return {
     async *find(model: QueryModel, identifier: Identifier, signal: AbortSignal): AsyncIterable<Identifier> {
-      handler ??= import("./find.ts").then((m) => new m.IndexQueryHandler(db, options));
+      handler ??= loadPart("query/find").then((m) => new m.IndexQueryHandler(db, options));
       yield* (await handler).find(model, identifier, signal);
     },
   };

@@ -13,7 +13,7 @@ import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 import { loadPart } from "../lazy_part.ts";
 
-const locateQuery = () => loadPart("the retrieve query", () => import("./_locate_files.ts"));
+const locateQuery = () => loadPart("retrieve/locate_files");
 
 export class IndexRetrieveHandler implements RetrieveHandler {
   constructor(

@@ -9,6 +9,7 @@ import { TransferSyntax } from "@conduit/shared/dicom";
 import { WorkerClient } from "./worker_client.ts";
 import { type ByteSource, readExactly } from "../part10/source.ts";
 import { workerUrl } from "../worker_url.ts";
+import { loadPart } from "../lazy_part.ts";
 
 /**
  * The syntaxes dcmjs-codecs reads and writes (its README), and JPEG Extended and JPEG Lossless, which
@@ -50,7 +51,7 @@ const shared = new WorkerClient<{ bytes: Uint8Array; to: string }, Uint8Array>(
   {
     // Loaded only here (and in the worker), not with the agent.
     inThread: ({ bytes, to }) =>
-      import("./codec.ts").then(({ transcodePart10 }) => transcodePart10(bytes, to)),
+      loadPart("transcode/codec").then(({ transcodePart10 }) => transcodePart10(bytes, to)),
     error: (message) => new TranscodeError(message),
     transfer: ({ bytes }) => [bytes.buffer as ArrayBuffer],
   },

@@ -15,8 +15,11 @@ interface Info {
   modules: { specifier: string; dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[] }[];
 }
 
-/** Every module `entry` imports statically, transitively. */
-async function staticClosure(entry: string): Promise<Set<string>> {
+/**
+ * Every module `entry` imports statically, transitively; with `dynamic`, also through `import()`s written
+ * with a literal specifier, which Deno loads (as a module graph, not run) with the module that holds them.
+ */
+async function closure(entry: string, dynamic = false): Promise<Set<string>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
     cwd: ROOT,
@@ -33,14 +36,14 @@ async function staticClosure(entry: string): Promise<Set<string>> {
     if (seen.has(s)) continue;
     seen.add(s);
     for (const dep of modules.get(s)?.dependencies ?? []) {
-      if (!dep.isDynamic && dep.code?.specifier) stack.push(dep.code.specifier);
+      if ((dynamic || !dep.isDynamic) && dep.code?.specifier) stack.push(dep.code.specifier);
     }
   }
   return seen;
 }
 
 Deno.test("an agent's start loads none of what it loads on first use", async () => {
-  const loaded = [...await staticClosure("agent/app.ts")];
+  const loaded = [...await closure("agent/app.ts")];
   assert.ok(loaded.length > 50, `the graph was read (${loaded.length} modules)`);
   const heavy = [
     /^npm:\/?dcmjs/, // dcmjs, dcmjs-dimse, dcmjs-codecs: on the first association or transcode
@@ -61,5 +64,26 @@ Deno.test("an agent's start loads none of what it loads on first use", async () 
   ];
   for (const pattern of heavy) {
     assert.deepEqual(loaded.filter((s) => pattern.test(s)), [], `loaded at start: ${pattern}`);
+  }
+});
+
+Deno.test("an agent's start names what it loads on first use by no literal import()", async () => {
+  // Deno loads the graph of every literal import() with the module holding it, taken or not: an idle agent
+  // from source held the graph of all it might ever load, the DICOM library's included (1.8 MB of RSS;
+  // bench/README.md, 2026-12-05). Lazy parts go through loadPart (agent/lazy_part.ts).
+  const graph = [...await closure("agent/run.ts", true)];
+  assert.ok(graph.some((s) => s.endsWith("/agent/app.ts")), "the graph was read");
+  const parts = [
+    /^npm:\/?dcmjs/,
+    /\/agent\/dimse\/scp\.ts$/,
+    /\/agent\/dimse\/scu\.ts$/,
+    /\/agent\/serve\//,
+    /\/agent\/tunnel\/(start|client)\.ts$/,
+    /\/agent\/render\//,
+    /\/agent\/deid\/(profile|engine)\.ts$/,
+    /\/agent\/query\/find\.ts$/,
+  ];
+  for (const pattern of parts) {
+    assert.deepEqual(graph.filter((s) => pattern.test(s)), [], `in the start graph: ${pattern}`);
   }
 });
