@@ -4,14 +4,14 @@
  *
  * From source they are named by computed URLs. Deno loads the module graph of every `import()` written
  * with a literal specifier when the module holding it loads, taken or not: with literal specifiers an
- * idle agent held the graph of everything it might ever load (some 100 modules more, 1.8 MB of RSS;
+ * idle agent held the graph of everything it might ever load (some 100 modules more, about 2 MB of RSS;
  * bench/README.md, 2026-12-05). `deno compile` and the bundle must see every part to include it:
- * `main_packaged.ts` installs {@link PACKAGED_PARTS}' literal imports with {@link usePackagedParts}.
+ * `main_packaged.ts` installs the literal imports of `lazy_parts_packaged.ts` with {@link usePackagedParts}.
  * Workers do not get that table: code that runs in a worker must not call `loadPart`.
  *
- * A part that cannot be loaded (a damaged install, a file missing) fails the one request that needed it
- * with a LazyPartError naming the part and the reason, which that request's own error path answers (a
- * DIMSE failure status, an HTTP 500 problem); the agent runs on, and the next request tries again.
+ * A part that cannot be loaded (a damaged install, a file missing) fails the requests that need it
+ * with a LazyPartError naming the part and the reason, which each request's own error path answers (a
+ * DIMSE failure status, an HTTP 500 with the reason), and the agent runs on.
  */
 
 /** The parts, by their path under `agent/` without `.ts`. */

@@ -142,7 +142,7 @@ export class Database {
     };
   }
 
-  /** Loads drizzle's SQLite dialect (`#dialect`); a failed load rejects that read, the next one tries again. */
+  /** Loads drizzle's SQLite dialect (`#dialect`); a failed load rejects that read with a LazyPartError. */
   async #loadDialect(): Promise<SQLiteAsyncDialect> {
     let dialect;
     try {

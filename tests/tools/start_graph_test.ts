@@ -69,7 +69,7 @@ Deno.test("an agent's start loads none of what it loads on first use", async () 
 
 Deno.test("an agent's start names what it loads on first use by no literal import()", async () => {
   // Deno loads the graph of every literal import() with the module holding it, taken or not: an idle agent
-  // from source held the graph of all it might ever load, the DICOM library's included (1.8 MB of RSS;
+  // from source held the graph of all it might ever load, the DICOM library's included (about 2 MB of RSS;
   // bench/README.md, 2026-12-05). Lazy parts go through loadPart (agent/lazy_part.ts).
   const graph = [...await closure("agent/run.ts", true)];
   assert.ok(graph.some((s) => s.endsWith("/agent/app.ts")), "the graph was read");
