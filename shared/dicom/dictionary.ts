@@ -10,9 +10,25 @@ interface DictEntry {
   name: string;
 }
 
-const exact = data.exact as unknown as Record<string, [string, string]>;
-const repeating = data.repeating as unknown as Record<string, [string, string]>;
+/**
+ * The tables, from the data's lines (`tag<TAB>VR<TAB>keyword`) at the first lookup: until then V8 holds one
+ * string per table, not 5000 arrays and their strings (issue 16: about 1 MB of an idle agent).
+ */
+let tables: { exact: Map<string, DictEntry>; repeating: Map<string, DictEntry> } | undefined;
 let byKeyword: Map<string, number> | undefined;
+
+function tableOf(lines: string): Map<string, DictEntry> {
+  const out = new Map<string, DictEntry>();
+  for (const line of lines.split("\n")) {
+    const [hex, vr, name] = line.split("\t");
+    out.set(hex, { vr, name });
+  }
+  return out;
+}
+
+function dictionary(): { exact: Map<string, DictEntry>; repeating: Map<string, DictEntry> } {
+  return tables ??= { exact: tableOf(data.exact), repeating: tableOf(data.repeating) };
+}
 
 /** What the dictionary knows of one attribute. */
 export interface Attribute {
@@ -43,11 +59,9 @@ export function parseTag(text: string): number | undefined {
 
 function lookupEntry(tag: number): DictEntry | undefined {
   const hex = tagHex(tag);
-  const found = exact[hex];
-  if (found) return { vr: found[0], name: found[1] };
+  const { exact, repeating } = dictionary();
   // Repeating groups (curves 50xx, overlays 60xx, variable pixel data 7Fxx): listed under their first group.
-  const first = repeating[`${hex.slice(0, 2)}00${hex.slice(4)}`];
-  return first ? { vr: first[0], name: first[1] } : undefined;
+  return exact.get(hex) ?? repeating.get(`${hex.slice(0, 2)}00${hex.slice(4)}`);
 }
 
 /** Looks up a tag; group lengths and private tags have no keyword. */
@@ -78,10 +92,9 @@ export function vrOf(tag: number): string {
 export function tagByKeyword(keyword: string): number | undefined {
   if (!byKeyword) {
     byKeyword = new Map();
+    const { exact, repeating } = dictionary();
     for (const table of [exact, repeating]) {
-      for (const [hex, [, name]] of Object.entries(table)) {
-        byKeyword.set(name, Number.parseInt(hex, 16) >>> 0);
-      }
+      for (const [hex, { name }] of table) byKeyword.set(name, Number.parseInt(hex, 16) >>> 0);
     }
   }
   return byKeyword.get(keyword);

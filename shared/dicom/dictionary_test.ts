@@ -19,3 +19,24 @@ Deno.test("attributeByTag(), vrOf() and tagByKeyword() read the data, repeating 
   assert.equal(resolveTag("(0008,0050)"), 0x00080050);
   assert.equal(resolveTag("NoSuchKeyword"), undefined);
 });
+
+Deno.test("attributeByTag() answers every attribute of the data, and tagByKeyword() its tag", () => {
+  // The tables are lines parsed at the first lookup: each one must come back whole (VR and keyword).
+  const data = JSON.parse(fs.readFileSync(DATA_FILE, "utf8")) as { exact: string; repeating: string };
+  let checked = 0;
+  for (const [table, groups] of [[data.exact, [0]], [data.repeating, [0, 2, 0x1e]]] as const) {
+    for (const line of table.split("\n")) {
+      const [hex, vr, keyword] = line.split("\t");
+      const tag = Number.parseInt(hex, 16) >>> 0;
+      // Group lengths are UL without a keyword, odd groups are private: the dictionary's entries there are not answered.
+      if ((tag & 0xffff) === 0 || (tag >>> 16) % 2 === 1) continue;
+      for (const add of groups) {
+        const t = (tag + (add << 16)) >>> 0;
+        assert.deepEqual(attributeByTag(t), { tag: t, vr, keyword }, hex);
+      }
+      assert.ok(tagByKeyword(keyword) !== undefined, keyword);
+      checked++;
+    }
+  }
+  assert.ok(checked > 5000, `${checked} attributes`);
+});

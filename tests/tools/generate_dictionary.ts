@@ -1,7 +1,8 @@
 /**
  * `deno task dict:generate`: writes `shared/dicom/dictionary_data.json`, the standard data dictionary
- * (PS3.6, as dcmjs ships it) as plain data: tag -> [VR, keyword], and the repeating groups (50xx, 60xx)
- * as their first group with the mask that spans them. The runtime reads this file instead of loading
+ * (PS3.6, as dcmjs ships it) as plain data: one line `tag<TAB>VR<TAB>keyword` per attribute, and the
+ * repeating groups (50xx, 60xx) as their first group, each table one JSON string (V8 keeps one string per
+ * table until the first lookup, not 5000 arrays and their strings: issue 16, idle memory). The runtime reads this file instead of loading
  * dcmjs (24 MB of memory and a few hundred milliseconds at start). `--check` compares instead of
  * writing; `shared/dicom/dictionary_test.ts` does the same.
  */
@@ -24,16 +25,21 @@ export function dictionaryText(): string {
     vr: e.vr,
     name: e.name,
   })).sort((a, b) => a.hex.localeCompare(b.hex));
-  const exact: Record<string, [string, string]> = {};
-  const repeating: Record<string, [string, string]> = {};
+  const exact: string[] = [];
+  const repeating: string[] = [];
   for (const e of entries) {
     const group = Number.parseInt(e.hex.slice(0, 4), 16);
     // A repeating group's entry is listed under its first group; the next even group has it too.
     const next = `(${(group + 2).toString(16).toUpperCase().padStart(4, "0")},${e.hex.slice(4)})`;
-    if ((group & 0xff) === 0 && meta.dictionary[next]?.name === e.name) repeating[e.hex] = [e.vr, e.name];
-    else exact[e.hex] = [e.vr, e.name];
+    const line = `${e.hex}\t${e.vr}\t${e.name}`;
+    if ((group & 0xff) === 0 && meta.dictionary[next]?.name === e.name) repeating.push(line);
+    else exact.push(line);
   }
-  return JSON.stringify({ source: "npm dcmjs@0.50.3 DicomMetaDictionary", exact, repeating }) + "\n";
+  return JSON.stringify({
+    source: "npm dcmjs@0.50.3 DicomMetaDictionary",
+    exact: exact.join("\n"),
+    repeating: repeating.join("\n"),
+  }) + "\n";
 }
 
 if (import.meta.main) {
