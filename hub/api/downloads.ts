@@ -28,8 +28,10 @@ const BATCH_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** The routes, to mount at `/api`. */
 export function downloadRoutes(d: DownloadDeps) {
   const app = new Hono<AuthEnv>();
-  app.use("*", requireAuth(d.tokens, d.users));
-  app.get("/batches/:id/results.csv", async (c) => {
+  const CSV = "/batches/:id/results.csv";
+  // Only the routes authenticate: any other path under /api is 404 with or without a token, as under /trpc.
+  app.use(CSV, requireAuth(d.tokens, d.users));
+  app.get(CSV, async (c) => {
     const id = c.req.param("id");
     try {
       authorize(c.get("principal"), FILE_ROUTES["GET /api/batches/:id/results.csv"]);
