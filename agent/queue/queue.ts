@@ -53,6 +53,14 @@ export interface FailedOutcome {
 /** Binary order, as SQLite's GROUP BY gave the summary's rows. */
 const byText = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
 
+/**
+ * SQL assignments of a failed attempt: `state` and `last_error` from two parameters, in that order, except
+ * that a row of a route canceled meanwhile (in flight, or awaiting its commitment report) stays dead with
+ * its `canceled` error, so it is not tried again.
+ */
+const FAILED_UNLESS_CANCELED = `state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE ? END,
+  last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END`;
+
 /** The states but `done`, as an SQL list (`state IN (...)` walks the queue_state index). */
 const NOT_DONE = "'pending', 'in_flight', 'failed', 'committing', 'dead'";
 
@@ -506,12 +514,11 @@ export class Queue {
   ): boolean {
     return this.db.write(() =>
       // A row whose route was canceled while it awaited its report is not stored again.
-      this.db.statement(`UPDATE queue SET state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE ? END,
-        last_status = ?, last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END,
+      this.db.statement(`UPDATE queue SET ${FAILED_UNLESS_CANCELED}, last_status = ?,
         commit_uid = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'committing'`).run(
         outcome.dead ? "dead" : "failed",
-        outcome.status,
         outcome.error.slice(0, 500),
+        outcome.status,
         outcome.next,
         now,
         id,
@@ -546,16 +553,14 @@ export class Queue {
   markFailedMany(failures: { id: number; outcome: FailedOutcome }[], now = Date.now()): void {
     if (failures.length === 0) return;
     // A row whose route was canceled while it was in flight is not tried again.
-    const st = this.db.statement(`UPDATE queue SET
-      state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE ? END, attempts = attempts + 1,
-      last_status = ?, last_error = CASE WHEN last_error = '${CANCELED}' THEN last_error ELSE ? END,
-      next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'`);
+    const st = this.db.statement(`UPDATE queue SET ${FAILED_UNLESS_CANCELED}, attempts = attempts + 1,
+      last_status = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'`);
     this.db.write(() => {
       for (const { id, outcome } of failures) {
         st.run(
           outcome.dead ? "dead" : "failed",
-          outcome.status,
           outcome.error.slice(0, 500),
+          outcome.status,
           outcome.next,
           now,
           id,
