@@ -1,23 +1,29 @@
 /**
- * The hub's queries of transfer tasks by state (the orchestrator at every pass; counted by state, as the
- * metrics did at every scrape before transfer_task_counts) and by job, of jobs and batches by state and newest first, walk an index, on the libsql file and (under
- * `deno task test:pg`) on PostgreSQL: asked of each database's planner, PostgreSQL's told to avoid a
- * whole-table scan where it can (a table of a few rows would otherwise always be scanned).
+ * The hub's queries of transfer tasks by state (the orchestrator at every pass) and by job (a pass, the
+ * totals of a page of jobs), of jobs and batches by state and newest first, walk an index, on the libsql
+ * file and (under `deno task test:pg`) on PostgreSQL: asked of each database's planner, PostgreSQL's told
+ * to avoid a whole-table scan where it can (a table of a few rows would otherwise always be scanned). The
+ * metrics' count of every task by state is not here: they read `transfer_task_counts`, a few rows.
  */
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import { type HubDb, openHubDb } from "./db.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 
-/** The queries, as transfers/service.ts makes them (by state, counted by state, a job's tasks). */
+/** The queries, as transfers/service.ts makes them (by state, a job's tasks, the totals of a page of jobs). */
 const TASK_QUERIES: [string, string, string[]][] = [
-  ["counted by state", "SELECT status, count(*) FROM transfer_tasks GROUP BY status", []],
   ["in one state", "SELECT * FROM transfer_tasks WHERE status = $1", ["canceling"]],
   ["of one job", "SELECT * FROM transfer_tasks WHERE transfer_id = $1", ["t1"]],
   [
     "of one job in some states",
     "SELECT * FROM transfer_tasks WHERE transfer_id = $1 AND status IN ('pending', 'queued')",
     ["t1"],
+  ],
+  [
+    "the totals of a page of jobs",
+    "SELECT transfer_id, count(*), sum(objects), sum(done), sum(failed), sum(missing), sum(held) " +
+    "FROM transfer_tasks WHERE transfer_id IN ($1, $2) GROUP BY transfer_id",
+    ["t1", "t2"],
   ],
 ];
 
