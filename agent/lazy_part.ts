@@ -11,7 +11,12 @@
  *
  * A part that cannot be loaded (a damaged install, a file missing) fails the requests that need it
  * with a LazyPartError naming the part and the reason, which each request's own error path answers (a
- * DIMSE failure status, an HTTP 500 with the reason), and the agent runs on.
+ * DIMSE failure status, an HTTP 500 with the reason), and the agent runs on. The next request that needs it
+ * loads it again (the SCP's, C-FIND's and Storage Commitment's loaders share one load between concurrent
+ * first requests and forget a failed one: `@conduit/shared/load-once`). Deno, though, keeps a module whose
+ * import failed (a file missing, an error while it evaluates) failed until the process ends: what the
+ * retry recovers is a failure after the import, or of a loader that is not `import()`; a repaired
+ * installation needs a restart.
  */
 
 /** The parts, by their path under `agent/` without `.ts`. */

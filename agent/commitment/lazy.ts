@@ -8,18 +8,19 @@ import * as path from "node:path";
 import type { CommitmentHandler, CommitmentReport, CommitmentRequest } from "../dimse/handlers.ts";
 import type { CommitmentOptions, StorageCommitment } from "./commitment.ts";
 import { loadPart } from "../lazy_part.ts";
+import { loadOnce } from "@conduit/shared/load-once";
 
 export class LazyStorageCommitment implements CommitmentHandler {
-  #loaded?: Promise<StorageCommitment>;
+  #loading?: Promise<StorageCommitment>;
   #stopped = false;
+  // A failed load fails the requests that waited on it; the next request loads again.
+  #load = loadOnce(() =>
+    this.#loading = loadPart("commitment/commitment").then(({ StorageCommitment }) =>
+      new StorageCommitment(this.o)
+    )
+  );
 
   constructor(private readonly o: CommitmentOptions) {}
-
-  #load(): Promise<StorageCommitment> {
-    return this.#loaded ??= loadPart("commitment/commitment").then(({ StorageCommitment }) =>
-      new StorageCommitment(this.o)
-    );
-  }
 
   /** Loads the handler now only if an earlier run left reports to deliver (it delivers them). */
   start(): void {
@@ -29,12 +30,19 @@ export class LazyStorageCommitment implements CommitmentHandler {
     } catch {
       return; // no request ever recorded here
     }
-    if (left.length) void this.#load().then((c) => this.#stopped || c.start());
+    if (left.length) this.#then((c) => this.#stopped || c.start());
+  }
+
+  /** `fn` once loaded; a failure to load is logged (nothing waits on it to answer). */
+  #then(fn: (c: StorageCommitment) => unknown): void {
+    this.#load().then(fn).catch((err) =>
+      this.o.log.error("storage commitment failed", { reason: (err as Error).message })
+    );
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#loaded) await (await this.#loaded).stop();
+    await (await this.#loading?.catch(() => undefined))?.stop();
   }
 
   async accept(request: CommitmentRequest): Promise<void> {
@@ -46,10 +54,10 @@ export class LazyStorageCommitment implements CommitmentHandler {
   }
 
   reported(request: CommitmentRequest, report: CommitmentReport, status: number): void {
-    void this.#load().then((c) => c.reported(request, report, status));
+    this.#then((c) => c.reported(request, report, status));
   }
 
   deliverLater(request: CommitmentRequest, report: CommitmentReport | undefined): void {
-    void this.#load().then((c) => c.deliverLater(request, report));
+    this.#then((c) => c.deliverLater(request, report));
   }
 }

@@ -6,6 +6,7 @@
  * dcmjs-codecs: about 20 MB of an idle agent's RSS) are loaded when the first connection arrives, not
  * at start (issue 16); the bytes of connections that arrive meanwhile are held and handed on in order.
  */
+import { loadOnce } from "@conduit/shared/load-once";
 import { type DenoSocket, listen, releaseMemory, type WireSocket } from "./deno_socket.ts";
 import type { ScpOptions, ScpShared } from "./scp.ts";
 import type { TlsListener, TlsServerMaterial } from "./tls.ts";
@@ -14,7 +15,7 @@ type Serve = typeof import("./scp.ts").serveConnection;
 /** How long the SCP must have had no connection before memory is given back. */
 const IDLE_RELEASE_MS = 2000;
 let serveConnection: Serve | undefined;
-let loading: Promise<Serve> | undefined;
+let loadScp: (() => Promise<Serve>) | undefined;
 
 /**
  * How the SCP loads its association code (./scp.ts) and its TLS listener (./tls.ts). The agent gives its
@@ -31,10 +32,13 @@ const SOURCE_PARTS: ScpParts = {
   tls: () => import(new URL("./tls.ts", import.meta.url).href),
 };
 
-/** The association code, loaded once. */
-function loadScp(parts: ScpParts): Promise<Serve> {
-  loading ??= parts.scp().then((m) => (serveConnection = m.serveConnection));
-  return loading;
+/**
+ * The association code, loaded once by the first SCP's parts. A failed load closes the connections that
+ * waited on it; the next connection loads again.
+ */
+function loadScpOnce(parts: ScpParts): Promise<Serve> {
+  loadScp ??= loadOnce(() => parts.scp().then((m) => (serveConnection = m.serveConnection)));
+  return loadScp();
 }
 
 /** A running SCP. */
@@ -98,7 +102,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
       socket.pause();
     };
     socket.on("data", hold);
-    loadScp(options.parts ?? SOURCE_PARTS).then((fn) => {
+    loadScpOnce(options.parts ?? SOURCE_PARTS).then((fn) => {
       socket.off("data", hold);
       if (socket.destroyed) return;
       start(socket, secure, fn);

@@ -6,13 +6,14 @@ import type { Database } from "../index/db.ts";
 import type { Identifier, QueryHandler, QueryModel } from "../dimse/handlers.ts";
 import type { FindOptions } from "./find.ts";
 import { loadPart } from "../lazy_part.ts";
+import { loadOnce } from "@conduit/shared/load-once";
 
 export function lazyQueryHandler(db: Database, options: FindOptions): QueryHandler {
-  let handler: Promise<QueryHandler> | undefined;
+  // A failed load fails the queries that waited on it; the next query loads again.
+  const handler = loadOnce(() => loadPart("query/find").then((m) => new m.IndexQueryHandler(db, options)));
   return {
     async *find(model: QueryModel, identifier: Identifier, signal: AbortSignal): AsyncIterable<Identifier> {
-      handler ??= loadPart("query/find").then((m) => new m.IndexQueryHandler(db, options));
-      yield* (await handler).find(model, identifier, signal);
+      yield* (await handler()).find(model, identifier, signal);
     },
   };
 }
