@@ -243,6 +243,8 @@ export class BatchService {
     beat: (force?: boolean) => Promise<void>,
   ): Promise<void> {
     const found: string[] = [];
+    /** Every study found, in the order of the rows that first found it: the order of the job's tasks. */
+    const order = new Set<string>();
     /** Studies found by rows that name a series of them: those series. */
     const someSeries = new Map<string, Set<string>>();
     /** Original Patient ID -> pseudonym and the row that gave it. */
@@ -288,6 +290,7 @@ export class BatchService {
             if (note) out.note = note;
             results.push(out);
             const study = String(out.StudyInstanceUID ?? "");
+            if (study) order.add(study);
             if (study && row.series) {
               someSeries.set(study, (someSeries.get(study) ?? new Set()).add(row.series));
             } else if (study) found.push(study);
@@ -314,6 +317,7 @@ export class BatchService {
           destination: input.destination!,
           ...(whole.size ? { studies: [...whole] } : {}),
           ...(series.length ? { series } : {}),
+          studyOrder: [...order],
           ...(input.deid
             ? {
               deid: {

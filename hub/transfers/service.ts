@@ -62,6 +62,12 @@ export interface CreateTransfer extends Schedule {
   studies?: string[];
   /** Only some series of these studies (a study named here is not also named whole). */
   series?: { study: string; series: string[] }[];
+  /**
+   * Hub-internal (not in the API's input): the order of the job's tasks by study, where whole studies and
+   * some series of others interleave (a batch: its file's lines). Absent, or for a study it leaves out:
+   * `studies`, then `series`, as named.
+   */
+  studyOrder?: string[];
   priority?: number;
   /** De-identify at the source with its key (hub/transfers/deid.ts). */
   deid?: TransferDeidRequest;
@@ -106,8 +112,9 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 const id = () => randomBytes(8).toString("hex");
 
 /**
- * The id of a job's `index`th task (from 0, in the order the request named the studies): the job's id and
- * the index, padded so that the ids sort in that order (transfers.tasks lists them by id).
+ * The id of a job's `index`th task (from 0, in the order the request named the studies, or in its
+ * `studyOrder`): the job's id and the index, padded so that the ids sort in that order (transfers.tasks
+ * lists them by id).
  */
 const taskId = (transferId: string, index: number) =>
   `${transferId}-${String(index).padStart(String(MAX_STUDIES).length, "0")}`;
@@ -152,6 +159,12 @@ function tasksOf(input: CreateTransfer): { study: string; series?: string[] }[] 
     ...whole.map((study) => ({ study })),
     ...[...some].map(([study, series]) => ({ study, series: [...series] })),
   ];
+  if (input.studyOrder) {
+    const at = new Map<string, number>();
+    for (const study of input.studyOrder) if (!at.has(study)) at.set(study, at.size);
+    const place = (study: string) => at.get(study) ?? at.size;
+    tasks.sort((a, b) => place(a.study) - place(b.study)); // stable: those left out keep their order
+  }
   if (!tasks.length) throw new TransferError("name at least one study");
   if (tasks.length > MAX_STUDIES) throw new TransferError(`at most ${MAX_STUDIES} studies in one transfer`);
   const named = tasks.reduce((n, k) => n + (k.series?.length ?? 0), 0);

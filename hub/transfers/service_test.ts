@@ -569,3 +569,28 @@ Deno.test("TransferService.tasks() lists a job's tasks in the order the request 
     );
   });
 });
+
+Deno.test("TransferService.create() puts a job's tasks in its studyOrder, whole studies and series interleaved", async () => {
+  await withFailedJob(async (_db, service) => {
+    const study = (n: number) => `1.2.826.0.1.3680043.8.498.${n}`;
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [study(1), study(2), study(3)],
+      series: [{ study: study(4), series: [`${study(4)}.1`] }, {
+        study: study(5),
+        series: [`${study(5)}.1`],
+      }],
+      // A batch's lines: a series, two whole studies, another series; study 3 left out goes last.
+      studyOrder: [study(5), study(2), study(5), study(1), study(4)],
+    }, "user:alice");
+    const { tasks } = (await service.tasks(id, { limit: 10 }))!;
+    assert.deepEqual(tasks.map((t) => [t.studyInstanceUid, t.series]), [
+      [study(5), [`${study(5)}.1`]],
+      [study(2), undefined],
+      [study(1), undefined],
+      [study(4), [`${study(4)}.1`]],
+      [study(3), undefined],
+    ]);
+  });
+});

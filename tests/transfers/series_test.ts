@@ -209,7 +209,7 @@ rigTest(
 );
 
 rigTest(
-  "a batch transfer moves the series its rows name, and whole the studies its rows find whole",
+  "a batch transfer moves the series its rows name, and whole the studies its rows find whole, in its lines' order",
   async (r) => {
     const s = await twoSeries(r, "series-batch", 2, 1);
     const other = await seed(r, "series-batch-other", 2);
@@ -234,9 +234,11 @@ rigTest(
     assert.deepEqual(status.errors, []);
     const job = await finished(r, status.transferId!);
     assert.equal(job.status, "success", JSON.stringify(job));
+    // The job's tasks follow the file's lines: the study named by its series on line 2 comes first.
+    const { tasks } = await r.client.transfers.tasks.query({ id: status.transferId! });
     assert.deepEqual(
-      new Map(job.tasks.map((k) => [k.studyInstanceUid, k.series])),
-      new Map([[s.study, [s.ct.uid]], [other.studyUid, undefined]]),
+      tasks.map((k) => [k.studyInstanceUid, k.series]),
+      [[s.study, [s.ct.uid]], [other.studyUid, undefined]],
     );
     assert.equal(job.totals.objects, 4);
     const pacs = await pacsHolding(r, 4);
