@@ -174,17 +174,17 @@ function countedProgress(db: Database, route: string) {
   return p;
 }
 
-/** The counters the triggers keep, and the same counted over the rows. */
+/**
+ * The counters the triggers keep, and the same counted over the rows. A route's counter goes with its last
+ * done row (migration 0015): every row of queue_route_done_counts is compared, none left at 0.
+ */
 function counters(db: Database) {
   const kept = db.statement("SELECT destination, count FROM queue_done_counts WHERE count <> 0 ORDER BY 1")
     .all();
   const counted = db.statement(
     "SELECT destination, count(*) AS count FROM queue WHERE state = 'done' GROUP BY 1 ORDER BY 1",
   ).all();
-  const keptByRoute = db.statement(
-    "SELECT route, count FROM queue_route_done_counts WHERE count <> 0 ORDER BY 1",
-  )
-    .all();
+  const keptByRoute = db.statement("SELECT route, count FROM queue_route_done_counts ORDER BY 1").all();
   const countedByRoute = db.statement(`SELECT route, count(*) AS count FROM queue
     WHERE state = 'done' AND destination NOT LIKE 'deid:%' GROUP BY 1 ORDER BY 1`).all();
   const totals = db.statement("SELECT objects, bytes FROM archive_totals").all();
@@ -308,6 +308,50 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
     const { kept, counted } = counters(upgraded);
     assert.equal(kept.done.length, 2);
     assert.equal(kept.route.length, 2);
+    assert.deepEqual(kept, counted);
+  } finally {
+    upgraded.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a transfer's done counter goes with its route's last done row; migration 0015 drops those left at 0", async () => {
+  const { db, dir } = await bigDb();
+  const file = path.join(dir, "agent.db");
+  const queue = new Queue(db);
+  const routes = () =>
+    db.statement("SELECT route FROM queue_route_done_counts ORDER BY 1").all().map((r) => r.route);
+  try {
+    // A transfer's objects delivered, then their done rows pruned: its counter row goes with the last one.
+    const transfer = { route: "transfer:t1", destination: "@south" };
+    const sops = db.statement("SELECT DISTINCT sop_instance_uid AS sop FROM queue LIMIT 3").all();
+    db.write(() => {
+      for (const { sop } of sops) queue.addInTransaction(String(sop), [transfer]);
+    });
+    queue.markDone(queue.claim(transfer.destination, 3).map((r) => r.id), Date.now() - 400 * 86_400_000);
+    assert.ok(routes().includes(transfer.route));
+    assert.ok(queue.pruneDone(Date.now() - 200 * 86_400_000, 1_000_000) > 0);
+    assert.ok(!routes().includes(transfer.route), "no counter left for a transfer whose rows are gone");
+    assert.equal(queue.routeProgress(transfer.route).done, 0);
+    // An index that 0014's triggers left with counters at 0 (before 0015): they go when it opens.
+    db.write(() => {
+      db.statement("INSERT INTO queue_route_done_counts (route, count) VALUES ('transfer:old', 0)").run();
+      for (const { at } of db.statement(`SELECT created_at AS at FROM "__drizzle_migrations"`).all()) {
+        if (migrationTag(Number(at))! >= "0015") {
+          db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = ?`).run(at);
+        }
+      }
+    });
+  } finally {
+    db.close();
+  }
+  const upgraded = await Database.open(file, { durable: false });
+  try {
+    assert.equal(
+      upgraded.statement("SELECT count(*) AS n FROM queue_route_done_counts WHERE count <= 0").get()?.n,
+      0,
+    );
+    const { kept, counted } = counters(upgraded);
     assert.deepEqual(kept, counted);
   } finally {
     upgraded.close();

@@ -156,6 +156,7 @@ export const queueDoneCounts = sqliteTable("queue_done_counts", {
 /**
  * Done queue rows counted by route, de-identification stage rows left out, kept by triggers on `queue`
  * (migration 0014): a transfer's progress reads its done count here rather than counting its route's rows.
+ * A route's row goes with its last done row (migration 0015): a missing row is 0.
  */
 export const queueRouteDoneCounts = sqliteTable("queue_route_done_counts", {
   route: text("route").primaryKey(),
