@@ -1,7 +1,8 @@
 /**
  * The console's one table: columns (a header, a cell per row, optional sort key, class and title), each
- * row's attributes (`data-site`...), what it says when there is no row, and an optional selection (a
- * checkbox per row, "select all" in the header), in a Scroll so that a narrow screen scrolls it sideways.
+ * row's attributes (`data-site`...), what it says when there is no row (a line instead of the table, or a
+ * status row inside it), and an optional selection (a checkbox per row, "select all" in the header), in a
+ * Scroll so that a narrow screen scrolls it sideways.
  */
 import { createEffect, createMemo, For, type JSX, Show } from "solid-js";
 import { Scroll } from "./widgets.tsx";
@@ -52,6 +53,11 @@ export function Table<R, K = string>(props: {
   row?: (row: R) => Record<string, string | undefined>;
   /** Said instead of an empty table. */
   empty?: JSX.Element;
+  /**
+   * Said in one row across the table, under its header, while it has no row (loading, none, or why they
+   * cannot be listed: `error` makes it an alert).
+   */
+  status?: { text: JSX.Element; error?: boolean };
   /** Rows under a row (its series, when open). */
   after?: (row: R) => JSX.Element;
   select?: Selection<R, K>;
@@ -112,7 +118,24 @@ export function Table<R, K = string>(props: {
             </tr>
           </thead>
           <tbody>
-            <For each={props.rows}>
+            <For
+              each={props.rows}
+              fallback={
+                <Show when={props.status}>
+                  {(s) => (
+                    <tr>
+                      <td
+                        colSpan={columns().length + (props.select ? 1 : 0)}
+                        class={s().error ? "error" : "empty"}
+                        role={s().error ? "alert" : undefined}
+                      >
+                        {s().text}
+                      </td>
+                    </tr>
+                  )}
+                </Show>
+              }
+            >
               {(r) => (
                 <>
                   <tr {...props.row?.(r)}>

@@ -11,7 +11,7 @@ import { api, type May } from "../api.ts";
 import { count, dicomDate, nameQuery, patientKey, personName, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
-import { Table } from "../table.tsx";
+import { type Column, Table } from "../table.tsx";
 import { TransferDialog } from "./transfer_dialog.tsx";
 
 const PAGE = 25;
@@ -343,43 +343,22 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
 
 /** A study's series: number, modality, description, objects (while they load, or why they cannot). */
 export function SeriesTable(props: { series: Record<string, unknown>[] | string | undefined }) {
-  const rows = () => Array.isArray(props.series) ? props.series : [];
   return (
-    <table aria-label="Series">
-      <thead>
-        <tr>
-          <th>Series</th>
-          <th>Modality</th>
-          <th>Description</th>
-          <th>Objects</th>
-        </tr>
-      </thead>
-      <tbody>
-        <For
-          each={rows()}
-          fallback={
-            <tr>
-              <Show
-                when={typeof props.series === "string"}
-                fallback={
-                  <td colSpan={4} class="empty">{props.series ? "The site lists no series." : "Loading…"}</td>
-                }
-              >
-                <td colSpan={4} class="error" role="alert">{props.series as string}</td>
-              </Show>
-            </tr>
-          }
-        >
-          {(s) => (
-            <tr data-series={text(s, "0020000E")}>
-              <td>{text(s, "00200011")}</td>
-              <td>{text(s, "00080060")}</td>
-              <td>{text(s, "0008103E")}</td>
-              <td>{text(s, "00201209")}</td>
-            </tr>
-          )}
-        </For>
-      </tbody>
-    </table>
+    <Table
+      label="Series"
+      columns={SERIES_COLUMNS}
+      rows={Array.isArray(props.series) ? props.series : []}
+      row={(s) => ({ "data-series": text(s, "0020000E") })}
+      status={typeof props.series === "string"
+        ? { text: props.series, error: true }
+        : { text: props.series ? "The site lists no series." : "Loading…" }}
+    />
   );
 }
+
+const SERIES_COLUMNS: Column<Record<string, unknown>>[] = [
+  { header: "Series", cell: (s) => text(s, "00200011") },
+  { header: "Modality", cell: (s) => text(s, "00080060") },
+  { header: "Description", cell: (s) => text(s, "0008103E") },
+  { header: "Objects", cell: (s) => text(s, "00201209") },
+];
