@@ -7,6 +7,7 @@
 import { type Parts, runMain } from "./start.ts";
 import { usePackagedParts } from "./lazy_part.ts";
 import { PACKAGED_PARTS } from "./lazy_parts_packaged.ts";
+import { silenceBundledDependencyWarnings } from "./packaged_warnings.ts";
 
 const parts: Parts = {
   agent: async () => (await import("./run.ts")).runAgent,
@@ -25,6 +26,7 @@ const parts: Parts = {
 };
 
 if (import.meta.main) {
+  silenceBundledDependencyWarnings(); // DEP0005 from bundled npm code, which Deno counts as ours
   usePackagedParts(PACKAGED_PARTS); // the agent's own lazy parts, by literal specifiers too (lazy_part.ts)
   await runMain(parts);
 }
