@@ -19,7 +19,7 @@ function usage(): string {
     `usage: ${agent} [--config FILE] [flags]`,
     `       ${agent} check [--config FILE] [flags] [--json] [--no-network]   (check before starting)`,
     `       ${agent} node list|echo|find|retrieve|store ...   (act on a configured node)`,
-    `       ${agent} queue list|summary|retry|replay|abandon|pause|resume ...   (the forward queue)`,
+    `       ${agent} queue list|summary|retry|replay|abandon|discard|pause|resume ...   (the forward queue)`,
     `       ${agent} conflicts [--since WHEN] [--unresolved] [--limit N] [--json]   (objects received again with other bytes)`,
     `       ${agent} conflicts resolve ID --keep stored|received   (settle one, through the running agent)`,
     `       ${agent} erase --study UID [--series UID [--instance UID]] --yes   (erase for good)`,

@@ -39,6 +39,14 @@ Deno.test("agent --help and hub --help name every flag, --enroll included", asyn
     agent.stdout,
     /^ +deno task agent check \[--config FILE\] \[flags\] \[--json\] \[--no-network\]/m,
   );
+  // Every command `queue --help` knows is named on the queue line of `--help` (`discard` was left out).
+  const queue = await cli("agent/main.ts", ["queue", "--help"]);
+  const commands = [...queue.stdout.matchAll(/^ {2}([a-z]+)\b(?: .*\| ([a-z]+) )?/gm)].flatMap((m) =>
+    m.slice(1).filter(Boolean)
+  );
+  assert.ok(commands.includes("discard") && commands.includes("resume"), queue.stdout);
+  const queueLine = agent.stdout.match(/^ +deno task agent queue (\S+)/m)?.[1].split("|");
+  assert.deepEqual(queueLine, commands);
   const hub = await cli("hub/main.ts", ["--help"]);
   assert.equal(hub.code, 0);
   for (const flag of [...Object.keys(HUB_FLAGS), "config", "help", "version"]) {
