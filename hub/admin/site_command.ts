@@ -61,10 +61,12 @@ export async function siteCommand(
         console.log(`\n  ${added.enrollmentToken}\n`);
         const hub = tunnelUrlOf(defaults.publicUrl);
         const agent = agentCommand();
-        console.log(`On the site: ${agent} --site ${added.site} --hub ${hub} --enroll <token>`);
+        console.log(
+          `On the site: ${agent} --site ${added.site} --hub ${hub} --enroll ${added.enrollmentToken}`,
+        );
         console.log(
           `  (or, to enroll and exit, then start its service: ${agent} enroll --site ${added.site} ` +
-            `--hub ${hub} --token <token>)`,
+            `--hub ${hub} --token ${added.enrollmentToken})`,
         );
       }
     } else if (verb === "list") {

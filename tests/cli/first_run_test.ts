@@ -31,14 +31,22 @@ Deno.test("hub admin --config FILE works on the database of the hub started with
     // The command to run at the site names the hub's tunnel URL, from publicUrl (it said wss://HUB/tunnel).
     const south = await hubCli(["admin", "site", "add", "south", "--config", config]);
     assert.equal(south.code, 0, south.stderr);
-    assert.match(
+    // With the token in it, ready to paste: `--enroll <token>` was a shell syntax error at the site.
+    const token = south.stdout.match(/^ {2}(cte\.south\.\S+)$/m)?.[1];
+    assert.ok(token, south.stdout);
+    assert.ok(
+      south.stdout.includes(
+        `\nOn the site: deno task agent --site south --hub wss://hub.example.org/tunnel --enroll ${token}\n`,
+      ),
       south.stdout,
-      /^On the site: deno task agent --site south --hub wss:\/\/hub\.example\.org\/tunnel --enroll <token>$/m,
     );
     // The form for an installer or a service: enroll and exit.
-    assert.match(
+    assert.ok(
+      south.stdout.includes(
+        "\n  (or, to enroll and exit, then start its service: deno task agent enroll --site south " +
+          `--hub wss://hub.example.org/tunnel --token ${token})\n`,
+      ),
       south.stdout,
-      /^ {2}\(or, to enroll and exit, then start its service: deno task agent enroll --site south --hub wss:\/\/hub\.example\.org\/tunnel --token <token>\)$/m,
     );
     // The site is in the file's data directory, where `deno task hub --config hub.yaml` looks.
     const listed = await hubAdmin(data, ["site", "list", "--json"]);
