@@ -62,16 +62,23 @@ export class Intake {
     await this.#dirSync.close();
   }
 
-  /** Makes the folder; removes `.part` files an earlier run left (never answered); resolves with how many. */
+  /**
+   * Makes the folder; removes `.part` files an earlier run left (never answered); returns how many held
+   * part of an object. The empty ones are the staging files a run that did not stop cleanly made ahead
+   * (`take`): nothing was received into them, so they are not counted (a start after every kill said
+   * "removed partial objects" for them, 4, while no object was cut short).
+   */
   prepare(): number {
     fs.mkdirSync(this.dir, { recursive: true });
-    let removed = 0;
+    let partial = 0;
     for (const name of fs.readdirSync(this.dir)) {
       if (!name.endsWith(PART)) continue;
-      fs.rmSync(path.join(this.dir, name), { force: true });
-      removed++;
+      const file = path.join(this.dir, name);
+      const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+      fs.rmSync(file, { force: true });
+      if (size > 0) partial++;
     }
-    return removed;
+    return partial;
   }
 
   /** Staging files created ahead and not yet taken. */

@@ -104,3 +104,24 @@ Deno.test("Intake without sync: accept() renames the staging file (on this threa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Intake.prepare() after a crash removes every .part file and counts only objects cut short, not the empty ones made ahead", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "intake-" });
+  const intake = new Intake(dir, false);
+  try {
+    const incoming = path.join(dir, "incoming");
+    await Deno.mkdir(incoming);
+    // What a kill -9 leaves: the staging files made ahead (empty) and one object being received.
+    for (let i = 0; i < 4; i++) {
+      await Deno.writeFile(path.join(incoming, `ahead-${i}.part`), new Uint8Array());
+    }
+    await Deno.writeFile(path.join(incoming, "cut.part"), new Uint8Array(300));
+    await Deno.writeFile(path.join(incoming, "kept.MODALITY.dcm"), new Uint8Array(10));
+    // The start logs this count as "removed partial objects left in the intake": 4 empty files are none.
+    assert.equal(intake.prepare(), 1);
+    assert.deepEqual(names(incoming), ["kept.MODALITY.dcm"]);
+  } finally {
+    await intake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
