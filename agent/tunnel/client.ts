@@ -120,7 +120,8 @@ export class TunnelClient {
               : `enroll again: on the hub, ${
                 commandOf("hub")
               } admin site revoke ${this.#o.site} then site add ` +
-                `${this.#o.site}; here, start the agent once with --enroll TOKEN`,
+                `${this.#o.site}; here, stop this agent, run ${commandOf("agent")} enroll --token TOKEN ` +
+                "with its configuration, and start it again",
           });
         } else {log.warn("tunnel connection failed", {
             reason: this.lastError,

@@ -267,8 +267,9 @@ Deno.test("an agent whose credential the hub does not take says how to enroll ag
     const entry = JSON.parse(line);
     assert.equal(
       entry.fix,
-      "enroll again: on the hub, deno task hub admin site revoke north then site add north; here, start the " +
-        "agent once with --enroll TOKEN",
+      // The service's way (docs/operations.md, Installing as a service), not a run by hand with --enroll.
+      "enroll again: on the hub, deno task hub admin site revoke north then site add north; here, stop this " +
+        "agent, run deno task agent enroll --token TOKEN with its configuration, and start it again",
     );
   } finally {
     await agent.stop();
