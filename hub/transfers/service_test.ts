@@ -166,9 +166,13 @@ Deno.test("TransferService.cancel() during the hand-over of a study (a long retr
     const canceled = await service.cancel(id, "user:alice");
     assert.equal(canceled.status, "canceled");
     answerSend();
-    await new Promise((res) => setTimeout(res, 100));
-    await service.tick();
-    const after = (await service.get(id))!;
+    // The pass that handed the study over ends once the send is answered; a tick returns at once while it
+    // runs, so tick until the cancel has reached the source and the task has settled (a fixed wait raced).
+    const after = await eventually("the canceled task settles once the hand-over is answered", async () => {
+      await service.tick();
+      const job = (await service.get(id))!;
+      return job.tasks[0].status === "canceled" ? job : undefined;
+    });
     assert.ok(canceledAtSource, `the source was told to cancel (asked: ${asked.join(", ")})`);
     assert.equal(after.status, "canceled");
     assert.deepEqual(after.tasks.map((t) => [t.status, t.done, t.lastError]), [["canceled", 1, null]]);
