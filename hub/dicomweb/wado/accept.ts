@@ -14,11 +14,8 @@ export interface MediaRange {
   q: number;
 }
 
-/**
- * The ranges of an Accept header, highest `q` first (ties keep their order), without those of `q=0`.
- * Commas inside a quoted parameter (`type="application/dicom"`) do not split ranges.
- */
-export function parseAccept(accept: string | undefined): MediaRange[] {
+/** Every range of an Accept header in its order, `q=0` included. */
+function allRanges(accept: string | undefined): MediaRange[] {
   if (!accept?.trim()) return [];
   return accept.split(/,(?=\s*[a-z*]+\/)/i).map((range) => {
     const [media, ...params] = range.split(";").map((x) => x.trim());
@@ -30,7 +27,36 @@ export function parseAccept(accept: string | undefined): MediaRange[] {
     );
     const q = Number(p.get("q") ?? 1);
     return { media: media.toLowerCase(), params: p, q: Number.isFinite(q) ? q : 1 };
-  }).filter((r) => r.q > 0).sort((a, b) => b.q - a.q);
+  });
+}
+
+/**
+ * The ranges of an Accept header, highest `q` first (ties keep their order), without those of `q=0`.
+ * Commas inside a quoted parameter (`type="application/dicom"`) do not split ranges. A `q=0` range still
+ * refuses what a wildcard would take: see {@link refused}.
+ */
+export function parseAccept(accept: string | undefined): MediaRange[] {
+  return allRanges(accept).filter((r) => r.q > 0).sort((a, b) => b.q - a.q);
+}
+
+/** How specific a range is (RFC 9110 12.5.1): any type 0, `image/*` 1, `image/png` 2, with a `type` 3. */
+const specificity = (r: MediaRange) =>
+  r.media === "*/*" ? 0 : r.media.endsWith("/*") ? 1 : r.params.has("type") ? 3 : 2;
+
+/**
+ * Whether the client refuses `media` (for `multipart/related`, of part type `type`) with a `q=0` range more
+ * specific than `via`, the range that would take it (RFC 9110 12.5.1: the most specific range decides, so
+ * `image/jpeg;q=0` beside the range of any type takes anything but JPEG). A `q=0` range naming a transfer
+ * syntax refuses only that syntax, not the media type.
+ */
+export function refused(accept: string | undefined, via: MediaRange, media: string, type?: string): boolean {
+  return allRanges(accept).some((r) => {
+    if (r.q > 0 || specificity(r) <= specificity(via)) return false;
+    const ts = r.params.get("transfer-syntax");
+    if (ts && ts !== "*") return false;
+    const rtype = r.params.get("type")?.toLowerCase();
+    return r.media === `${media.split("/")[0]}/*` || (r.media === media && (!rtype || rtype === type));
+  });
 }
 
 /** The transfer syntax instances are sent in without one asked (PS3.18 8.7.3.5.2). */
@@ -69,12 +95,14 @@ export function acceptedInstances(accept: string | undefined, oneInstance: boole
   const single: string[] = [];
   let form: "multipart" | "single" | undefined;
   let singleAsked = false;
-  for (const { media, params } of parseAccept(accept)) {
+  for (const range of parseAccept(accept)) {
+    const { media, params } = range;
     const type = params.get("type")?.toLowerCase();
     const syntax = params.get("transfer-syntax") ?? DEFAULT_SYNTAX;
     if (
-      (media === "multipart/related" && (!type || type === "application/dicom")) ||
-      media === "*/*" || media === "multipart/*"
+      ((media === "multipart/related" && (!type || type === "application/dicom")) ||
+        media === "*/*" || media === "multipart/*") &&
+      !refused(accept, range, "multipart/related", "application/dicom")
     ) {
       multipart.push(syntax);
       form ??= "multipart";
@@ -124,13 +152,19 @@ export function frameMediaType(transferSyntax: string): string {
 export function acceptedFrameSyntaxes(accept: string | undefined): string[] | undefined {
   if (!accept?.trim()) return undefined;
   const out: string[] = [];
-  for (const { media, params } of parseAccept(accept)) {
+  for (const range of parseAccept(accept)) {
+    const { media, params } = range;
     const type = params.get("type")?.toLowerCase();
     const ts = params.get("transfer-syntax");
-    if (
-      ts === "*" || media === "*/*" || media === "multipart/*" || (media === "multipart/related" && !type)
-    ) {
-      return undefined;
+    if (ts === "*") return undefined;
+    if (media === "*/*" || media === "multipart/*" || (media === "multipart/related" && !type)) {
+      const taken = Object.keys(MEDIA).filter((m) =>
+        !refused(accept, range, "multipart/related", m) && !refused(accept, range, m)
+      );
+      // Any media type: as stored. A media type refused with q=0: any of the others.
+      if (taken.length === Object.keys(MEDIA).length) return undefined;
+      out.push(...taken.flatMap((m) => MEDIA[m].filter((s) => s !== TS.ExplicitVRBigEndian)));
+      continue;
     }
     const syntaxes = MEDIA[media === "multipart/related" ? type! : media];
     if (!syntaxes) continue;
@@ -153,9 +187,13 @@ export function acceptedFrameSyntaxes(accept: string | undefined): string[] | un
 /** The image type a rendered resource is made in (PS3.18 8.3.3): JPEG (the default) or PNG, or 406. */
 export function acceptedImageType(accept: string | undefined): "image/jpeg" | "image/png" {
   if (!accept?.trim()) return "image/jpeg";
-  for (const { media } of parseAccept(accept)) {
+  for (const range of parseAccept(accept)) {
+    const { media } = range;
     if (media === "image/jpeg" || media === "image/png") return media;
-    if (media === "image/*" || media === "*/*") return "image/jpeg";
+    if (media === "image/*" || media === "*/*") {
+      const taken = (["image/jpeg", "image/png"] as const).find((m) => !refused(accept, range, m));
+      if (taken) return taken;
+    }
   }
   throw new HttpError(
     406,
@@ -167,7 +205,8 @@ export function acceptedImageType(accept: string | undefined): "image/jpeg" | "i
 export function acceptsJson(accept: string | undefined): boolean {
   if (!accept?.trim()) return true;
   return parseAccept(accept).some((r) =>
-    ["application/dicom+json", "application/json", "*/*", "application/*"].includes(r.media)
+    ["application/dicom+json", "application/json"].includes(r.media) ||
+    (["*/*", "application/*"].includes(r.media) && !refused(accept, r, "application/dicom+json"))
   );
 }
 
@@ -175,7 +214,10 @@ export function acceptsJson(accept: string | undefined): boolean {
 export function acceptsBulk(accept: string | undefined): boolean {
   if (!accept?.trim()) return true;
   return parseAccept(accept).some((r) =>
-    ["application/octet-stream", "*/*", "multipart/related", "multipart/*"].includes(r.media)
+    r.media === "application/octet-stream" ||
+    (["*/*", "multipart/related", "multipart/*"].includes(r.media) &&
+      !refused(accept, r, "multipart/related", "application/octet-stream") &&
+      !refused(accept, r, "application/octet-stream"))
   );
 }
 
@@ -195,11 +237,15 @@ export function acceptedEncapsulatedBulk(
   if (!accept?.trim()) return "multipart";
   const wanted = media.toLowerCase();
   const covers = (range: string) => range === wanted || range === `${wanted.split("/")[0]}/*`;
-  for (const { media: range, params } of parseAccept(accept)) {
+  for (const r of parseAccept(accept)) {
+    const { media: range, params } = r;
     const ts = params.get("transfer-syntax");
     if (ts && ts !== "*" && ts !== syntax) continue;
     const type = params.get("type")?.toLowerCase();
-    if (range === "*/*" || range === "multipart/*") return "multipart";
+    if (range === "*/*" || range === "multipart/*") {
+      if (refused(accept, r, "multipart/related", wanted) || refused(accept, r, wanted)) continue;
+      return "multipart";
+    }
     if (range === "multipart/related" && (!type || ts === "*" || covers(type))) return "multipart";
     if (onePart && covers(range)) return "single";
   }

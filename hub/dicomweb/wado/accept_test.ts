@@ -3,6 +3,7 @@ import { TransferSyntax as TS } from "@conduit/shared/dicom";
 import {
   acceptedEncapsulatedBulk,
   acceptedFrameSyntaxes,
+  acceptedImageType,
   acceptedInstances,
   acceptedTransferSyntax,
   acceptedTransferSyntaxes,
@@ -170,4 +171,49 @@ Deno.test("acceptedInstances() takes application/dicom as one single part, for o
   );
   assert.equal(status(() => acceptedInstances("application/dicom", false)), 406);
   assert.equal(status(() => acceptedInstances("application/dicom+json", true)), 406);
+});
+
+Deno.test("a q=0 range refuses its media type even where a wildcard would take it (RFC 9110 12.5.1)", () => {
+  // Rendered: JPEG refused, so the wildcard gives PNG; both refused: 406.
+  assert.equal(acceptedImageType("image/jpeg;q=0, */*"), "image/png");
+  assert.equal(acceptedImageType("image/jpeg;q=0, image/*"), "image/png");
+  assert.equal(status(() => acceptedImageType("image/jpeg;q=0, image/png;q=0, */*")), 406);
+  assert.equal(status(() => acceptedImageType("image/*;q=0, */*")), 406);
+  // A more specific range wins over a refusing wildcard.
+  assert.equal(acceptedImageType("image/*;q=0, image/png"), "image/png");
+  // JSON: refused by name, or by its type's wildcard.
+  assert.equal(acceptsJson("application/dicom+json;q=0, */*"), false);
+  assert.equal(acceptsJson("application/*;q=0, */*"), false);
+  assert.equal(acceptsJson("application/json;q=0, */*"), true);
+  // Instances: the multipart form refused, the wildcard takes nothing else.
+  assert.equal(
+    status(() => acceptedInstances('multipart/related; type="application/dicom";q=0, */*', false)),
+    406,
+  );
+  assert.equal(status(() => acceptedInstances("multipart/*;q=0, */*", false)), 406);
+  // A q=0 range of one transfer syntax does not refuse the media type.
+  assert.deepEqual(
+    acceptedInstances(
+      `multipart/related; type="application/dicom"; transfer-syntax=${TS.JpegBaseline};q=0, */*`,
+      false,
+    )
+      .syntaxes,
+    [TS.ExplicitVRLittleEndian],
+  );
+  // Frames: any media type but the refused one; all refused: 406.
+  const frames = acceptedFrameSyntaxes('multipart/related; type="image/jpeg";q=0, */*')!;
+  assert.ok(frames.includes(TS.ExplicitVRLittleEndian) && frames.includes(TS.Rle));
+  assert.ok(!frames.includes(TS.JpegBaseline));
+  assert.ok(!acceptedFrameSyntaxes("image/jpeg;q=0, */*")!.includes(TS.JpegBaseline));
+  assert.equal(acceptedFrameSyntaxes("*/*"), undefined);
+  // Bulk data.
+  assert.equal(acceptsBulk('multipart/related; type="application/octet-stream";q=0, */*'), false);
+  assert.equal(
+    acceptedEncapsulatedBulk("image/jpeg;q=0, */*", "image/jpeg", TS.JpegBaseline, false),
+    undefined,
+  );
+  assert.equal(
+    acceptedEncapsulatedBulk("image/png;q=0, */*", "image/jpeg", TS.JpegBaseline, false),
+    "multipart",
+  );
 });

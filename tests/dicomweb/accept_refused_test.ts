@@ -1,0 +1,53 @@
+/**
+ * Content negotiation through the hub with a range of `q=0` beside a wildcard (RFC 9110 12.5.1, which
+ * PS3.18 8.3.3 follows): the most specific range decides, so `image/jpeg;q=0` beside the wildcard of every
+ * type refuses JPEG though the wildcard alone would take it. QIDO-RS, metadata, instances and rendered images, against a real agent.
+ */
+import assert from "node:assert/strict";
+import { readPart10Header } from "@conduit/shared/dicom";
+import { skipReason } from "../support/peers.ts";
+import { sharedRig } from "../support/shared_rig.ts";
+import { CT, CT_STUDY, get, setUp, stopRig } from "./_dicomweb.ts";
+
+const skip = skipReason("storescu");
+if (skip) console.warn(`accept_refused_test: skipped: ${skip}`);
+
+const shared = sharedRig({ skip, setUp, stop: stopRig });
+
+shared.test("PS3.18 8.3.3 a q=0 range refuses its media type even beside */*", async (r) => {
+  const header = readPart10Header(await Deno.readFile(CT));
+  const series = await (await get(r, `/sites/north/studies/${CT_STUDY}/series`)).json();
+  const instance = `/sites/north/studies/${CT_STUDY}/series/${
+    series[0]["0020000E"].Value[0]
+  }/instances/${header
+    .sopInstanceUid!}`;
+  const ask = async (p: string, accept: string) => {
+    const res = await get(r, p, { headers: { accept } });
+    const body = new Uint8Array(await res.arrayBuffer());
+    return { status: res.status, type: res.headers.get("content-type") ?? "", body };
+  };
+
+  // The wildcard alone takes the default of each resource.
+  assert.equal((await ask(`${instance}/rendered`, "*/*")).type, "image/jpeg");
+  // JPEG refused: the wildcard gives PNG, the other type it serves.
+  const png = await ask(`${instance}/rendered`, "image/jpeg;q=0, */*");
+  assert.equal(png.status, 200);
+  assert.equal(png.type, "image/png");
+  assert.deepEqual([...png.body.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+
+  // Every type a resource serves refused: 406 with a problem object, not the refused type.
+  for (
+    const [p, accept] of [
+      ["/sites/north/studies", "application/dicom+json;q=0, */*"],
+      [`${instance}/metadata`, "application/dicom+json;q=0, */*"],
+      [instance, 'multipart/related; type="application/dicom";q=0, */*'],
+      [`${instance}/rendered`, "image/*;q=0, */*"],
+    ]
+  ) {
+    const refused = await ask(p, accept);
+    assert.equal(refused.status, 406, `${p} with ${accept}`);
+    assert.equal(refused.type, "application/problem+json", `${p} with ${accept}`);
+  }
+});
+
+shared.tearDown("accept refused tests: tear down");
