@@ -114,6 +114,15 @@ dwTest(
     const series = await get(r, `/sites/north/series?Modality=CT`);
     assert.equal(series.headers.get("warning"), null, "Modality is matched at the series level");
     await series.body?.cancel();
+    // A tag the dictionary does not name (a private one, PS3.18 8.3.4.1 takes any tag): ignored, named.
+    for (const key of ["00091001=GE*", "includefield=00091001"]) {
+      const res = await get(r, `/sites/north/studies?${key}`);
+      assert.equal(res.status, 200, key);
+      assert.match(res.headers.get("warning") ?? "", /^299 .*not in the DICOM dictionary.*00091001/, key);
+      const got = await res.json() as Record<string, unknown>[];
+      assert.equal(got.length, every, `${key} is not a filter`);
+      assert.ok(!got.some((ds) => "00091001" in ds), `${key}: not returned`);
+    }
     const federated = await get(r, "/studies?InstitutionName=NOPE");
     assert.match(federated.headers.get("warning") ?? "", /InstitutionName/);
     await federated.body?.cancel();

@@ -68,16 +68,21 @@ export interface ParsedQido {
   fuzzymatching: boolean;
   /** The `limit` asked for when it was above MAX_LIMIT (and cut to it). */
   limitAsked?: number;
+  /**
+   * Tags given that the dictionary does not name (private ones, say): not matched on, nor returned, since
+   * neither a site's index nor a C-FIND key can be made of them. The route names them in a `Warning`.
+   */
+  unknownTags: string[];
 }
 
 /** The most matches one QIDO-RS answer holds; `offset` pages past it. */
 export const MAX_LIMIT = 10_000;
 
-function keywordOf(name: string): string {
+/** The keyword of a parameter's attribute, or undefined for a tag (`00091001`) the dictionary does not name. */
+function keywordOf(name: string): string | undefined {
   const tag = resolveTag(name);
-  const keyword = tag === undefined ? undefined : attributeByTag(tag)?.keyword;
-  if (!keyword) throw new QidoParameterError(`${name} is not a DICOM keyword or tag`);
-  return keyword;
+  if (tag === undefined) throw new QidoParameterError(`${name} is not a DICOM keyword or tag`);
+  return attributeByTag(tag)?.keyword;
 }
 
 function integer(name: string, value: string, min: number): number {
@@ -103,6 +108,13 @@ export function parseQido(
   let fuzzymatching = false;
   /** The matching keys given, by keyword (a key given twice must agree, or list UIDs or codes). */
   const given = new Map<string, string>();
+  const unknownTags = new Set<string>();
+  /** The keyword of `name`, or undefined (and `name` noted) for a tag the dictionary does not name. */
+  const known = (name: string) => {
+    const keyword = keywordOf(name);
+    if (!keyword) unknownTags.add(name.toUpperCase());
+    return keyword;
+  };
   for (const [name, value] of params) {
     switch (name) {
       case "limit":
@@ -124,14 +136,18 @@ export function parseQido(
       case "includefield":
         for (const field of value.split(",").map((s) => s.trim()).filter(Boolean)) {
           if (field === "all") { for (const k of ALL_KEYS[level]) keys[k] ??= ""; }
-          else keys[keywordOf(field)] ??= "";
+          else {
+            const keyword = known(field);
+            if (keyword) keys[keyword] ??= "";
+          }
         }
         break;
       default: {
         if (name.includes(".")) {
           throw new QidoParameterError(`${name}: matching on attributes inside sequences is not supported`);
         }
-        const keyword = keywordOf(name);
+        const keyword = known(name);
+        if (!keyword) break;
         const vr = attributeByTag(resolveTag(keyword)!)?.vr;
         const refused = checkDateMatch(vr ?? "", value);
         if (refused) throw new QidoParameterError(`${name}: ${refused}`);
@@ -162,5 +178,6 @@ export function parseQido(
     offset,
     fuzzymatching,
     ...(limitAsked ? { limitAsked } : {}),
+    unknownTags: [...unknownTags],
   };
 }

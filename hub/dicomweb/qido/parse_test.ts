@@ -77,3 +77,12 @@ Deno.test("parseQido() with a matching key given twice: UIDs and codes any of th
       e instanceof QidoParameterError && /PatientID is given twice with different values/.test(e.message),
   );
 });
+
+Deno.test("parseQido() ignores a tag the dictionary does not name (a private one) and lists it", () => {
+  const p = parse("00091001=GE*&includefield=00091010,00081030&PatientID=1CT1");
+  assert.deepEqual(p.unknownTags, ["00091001", "00091010"]);
+  assert.equal(p.query.keys.PatientID, "1CT1");
+  assert.equal(p.query.keys.StudyDescription, "");
+  assert.ok(!Object.keys(p.query.keys).some((k) => k.startsWith("0009")));
+  assert.deepEqual(parse("PatientID=1").unknownTags, []);
+});

@@ -80,6 +80,15 @@ export async function qido(
       ),
     );
   }
+  if (parsed.unknownTags.length) {
+    warnings.push(
+      warning(
+        `The following attributes are not in the DICOM dictionary the hub knows and were ignored (not matched, not returned): ${
+          parsed.unknownTags.join(", ")
+        }`,
+      ),
+    );
+  }
   const site = c.req.param("site");
   const node = c.req.param("node");
   // A site's archive matches on what its index holds; any other key is not a filter there (a node's
