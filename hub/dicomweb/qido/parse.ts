@@ -3,11 +3,13 @@
  * `limit` and `offset`, and the attributes each level returns (PS3.18 Tables 10.6.3-3 to -5). The
  * matching itself is C-FIND's (PS3.4 C.2.2.2): single value, `*` and `?` wildcards, `a-b` ranges on
  * dates and times, and lists of UIDs or code strings (comma-separated in QIDO, backslash-separated in
- * C-FIND). Date and time values are checked here (./dates.ts): a bad one is refused with the reason.
+ * C-FIND). Date and time values (./dates.ts) and numbers (./numbers.ts) are checked here: a bad one is
+ * refused with the reason.
  */
 import { attributeByTag, resolveTag } from "@conduit/shared/dicom";
 import type { QidoLevel, QidoQuery } from "../services.ts";
 import { checkDateMatch } from "./dates.ts";
+import { checkNumberMatch } from "./numbers.ts";
 
 export class QidoParameterError extends Error {
   override name = "QidoParameterError";
@@ -149,7 +151,7 @@ export function parseQido(
         const keyword = known(name);
         if (!keyword) break;
         const vr = attributeByTag(resolveTag(keyword)!)?.vr;
-        const refused = checkDateMatch(vr ?? "", value);
+        const refused = checkDateMatch(vr ?? "", value) ?? checkNumberMatch(vr ?? "", value);
         if (refused) throw new QidoParameterError(`${name}: ${refused}`);
         // A comma lists values (any of them matches) where no value can hold one: UIDs and code strings.
         const listed = vr === "UI" || vr === "CS";

@@ -54,6 +54,9 @@ Deno.test("parseQido() refuses what it cannot answer, naming the parameter", () 
       ["includefield=Nope", /Nope is not a DICOM keyword/],
       ["ReferencedSeriesSequence.SeriesInstanceUID=1", /inside sequences is not supported/],
       ["StudyDate=2024-01-01", /StudyDate: /],
+      ["SeriesNumber=abc", /SeriesNumber: "abc" is not an integer/],
+      ["InstanceNumber=1*", /InstanceNumber: "1\*" is not an integer .*no wildcards/],
+      ["Rows=1-3", /Rows: "1-3" is not an integer/],
     ] as const
   ) {
     assert.throws(
@@ -85,4 +88,15 @@ Deno.test("parseQido() ignores a tag the dictionary does not name (a private one
   assert.equal(p.query.keys.StudyDescription, "");
   assert.ok(!Object.keys(p.query.keys).some((k) => k.startsWith("0009")));
   assert.deepEqual(parse("PatientID=1").unknownTags, []);
+});
+
+Deno.test("parseQido() takes a number, universal matching and an empty value for numeric VRs", () => {
+  assert.equal(parse("SeriesNumber=3", "SERIES").query.keys.SeriesNumber, "3");
+  assert.equal(parse("InstanceNumber=-2", "IMAGE").query.keys.InstanceNumber, "-2");
+  assert.equal(parse("InstanceNumber=*", "IMAGE").query.keys.InstanceNumber, "*");
+  assert.equal(
+    parse("includefield=SliceThickness&SliceThickness=1.25e0", "IMAGE").query.keys.SliceThickness,
+    "1.25e0",
+  );
+  assert.equal(parse("NumberOfFrames=", "IMAGE").query.keys.NumberOfFrames, "");
 });
