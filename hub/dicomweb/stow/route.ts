@@ -53,6 +53,7 @@ export async function stow(
   }
   const node = c.req.param("node");
   const backend = await provider.backend(site, node);
+  await backend.stow.check?.(c.req.raw.signal);
   const root = baseUrl(c, options) + sitePath(site, node);
   if (!c.req.raw.body) throw new HttpError(400, "the request has no body");
   const body = guardedBody(c.req.raw.body, options.stowIdleMs);

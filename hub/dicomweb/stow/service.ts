@@ -18,6 +18,11 @@ export interface StoreResult {
 }
 
 export interface StowService {
+  /**
+   * Refuses, before a byte of the body is read, what every object would fail on: a node the site does not
+   * have (a SiteRequestError `unknown-node`, 404). Resolves when it cannot tell.
+   */
+  check?(signal?: AbortSignal): Promise<void>;
   /** Stores one object into the site's node or archive. */
   store(object: StowObject, signal?: AbortSignal): Promise<StoreResult>;
 }

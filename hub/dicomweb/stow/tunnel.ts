@@ -2,8 +2,12 @@
 import * as fs from "node:fs";
 import { RequestChannel, type RequestOf, sendRanges } from "@conduit/shared/tunnel";
 import type { Sessions } from "../../tunnel/sessions.ts";
+import { SiteRequestError } from "../../tunnel/errors.ts";
 import { BackendUnavailableError } from "../services.ts";
 import type { StoreResult, StowObject, StowService } from "./service.ts";
+
+/** How long a STOW-RS to a node waits for the site to list its nodes before it sends anyway. */
+const NODE_ASK_MS = 10_000;
 
 export class TunnelStow implements StowService {
   constructor(
@@ -11,6 +15,29 @@ export class TunnelStow implements StowService {
     readonly node: string | undefined,
     private readonly sessions: Sessions,
   ) {}
+
+  /** Asks the site for its nodes when one is named; a site that does not answer in time is not refused. */
+  async check(signal?: AbortSignal): Promise<void> {
+    if (!this.node) return;
+    let names: string[];
+    try {
+      const asked = AbortSignal.timeout(NODE_ASK_MS);
+      const answer = await this.sessions.ask(
+        this.site,
+        { op: "nodes" },
+        signal ? AbortSignal.any([signal, asked]) : asked,
+      );
+      names = answer.nodes.map((n) => n.name);
+    } catch {
+      return; // Each object then fails with the site's own answer.
+    }
+    if (!names.includes(this.node)) {
+      throw new SiteRequestError(
+        "unknown-node",
+        `no node named ${JSON.stringify(this.node)} in the configuration`,
+      );
+    }
+  }
 
   async store(
     object: StowObject,
