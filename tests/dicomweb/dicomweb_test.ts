@@ -204,6 +204,25 @@ dwTest("PS3.18 10.5 STOW-RS stores into the site; failures are listed with their
   });
   assert.equal(cut.status, 400);
   await cut.body?.cancel();
+  // An answer the client does not take (XML only): 406 before the body is read, nothing stored.
+  const other = await writeGeneratedSeries(dir, { count: 1, rows: 8, columns: 8, seed: "stow-xml" });
+  const xml = await get(r, "/sites/north/studies", {
+    method: "POST",
+    token: r.operator,
+    body: new Blob([
+      enc.encode(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+      await Deno.readFile(other.paths[0]),
+      enc.encode(`\r\n--${boundary}--\r\n`),
+    ]),
+    headers: {
+      "content-type": `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      accept: "application/dicom+xml",
+    },
+  });
+  assert.equal(xml.status, 406);
+  assert.equal(xml.headers.get("content-type"), "application/problem+json");
+  await xml.body?.cancel();
+  assert.deepEqual(await r.client.searchForInstances({ studyInstanceUID: other.studyUid }), []);
 });
 
 dwTest(

@@ -4,12 +4,14 @@
  * part is spooled to the hub's disk as it arrives (./spool.ts: memory stays flat whatever its size,
  * and no file outlives the request), its File Meta group and data set header are read, and it goes
  * to the site through the tunnel, which stores it into the site's archive or the named node. The
- * answer lists what was stored (ReferencedSOPSequence) and what failed (FailedSOPSequence).
+ * answer lists what was stored (ReferencedSOPSequence) and what failed (FailedSOPSequence), in DICOM JSON:
+ * an Accept that does not take it is 406 before the body is read.
  */
 import * as fs from "node:fs";
 import type { Context } from "hono";
 import type { DicomJson } from "@conduit/shared/dicom";
-import { baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
+import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
+import { acceptsJson } from "../wado/accept.ts";
 import { MultipartError, multipartRelated, parseMultipart } from "../multipart.ts";
 import type { BackendProvider, StoreResult } from "../services.ts";
 import { guardedBody, spoolFile, spoolPart } from "./spool.ts";
@@ -46,6 +48,10 @@ export async function stow(
       413,
       `the request body (${declared} bytes) is larger than dicomweb.maxStowMegabytes (${options.maxStowBytes} bytes)`,
     );
+  }
+  // The answer's media type, checked before anything is stored (PS3.18 10.5.3: JSON or XML; XML not offered).
+  if (!acceptsJson(acceptOf(c))) {
+    throw new HttpError(406, "STOW-RS answers are served as application/dicom+json only; nothing was stored");
   }
   const mp = multipartRelated(c.req.header("content-type"));
   if (!mp || (mp.type && mp.type !== "application/dicom")) {
