@@ -154,3 +154,55 @@ Deno.test("a database written by a newer agent (an upgrade rolled back) is refus
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("migration 0016 indexes dates written yyyy.mm.dd (before DICOM 3.0) as YYYYMMDD, and only those", async () => {
+  const { readMigrationFiles } = await import("drizzle-orm/migrator");
+  const LibsqlDatabase = (await import("libsql")).default;
+  const migrations = readMigrationFiles({
+    migrationsFolder: path.join(path.dirname(new URL(import.meta.url).pathname), "migrations"),
+  });
+  const before = migrations.findIndex((m) => m.sql.some((s) => s.includes("GLOB '[0-9][0-9][0-9][0-9].")));
+  assert.ok(before > 0, "the migration is there");
+  const dir = await Deno.makeTempDir({ prefix: "conduit-db-dates-" });
+  try {
+    const file = path.join(dir, "agent.db");
+    const old = new LibsqlDatabase(file);
+    old.exec(
+      `CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
+    );
+    for (const m of migrations.slice(0, before)) {
+      for (const s of m.sql) if (s.trim()) old.exec(s);
+      old.prepare(`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)`).run(
+        m.hash,
+        m.folderMillis,
+      );
+    }
+    old.exec(`INSERT INTO patients (pk, patient_id, patient_birth_date) VALUES (1, 'a', '1950.01.02'),
+      (2, 'b', '1950.1.2'), (3, 'c', '19500102')`);
+    old.exec(`INSERT INTO studies (study_instance_uid, patient_pk, study_date, updated_at) VALUES
+      ('1.1', 1, '1995.06.26', 0), ('1.2', 2, '', 0), ('1.3', 3, '19950626-', 0)`);
+    old.exec(
+      `INSERT INTO series (series_instance_uid, study_instance_uid, series_date) VALUES ('2.1', '1.1', '1995.06.26')`,
+    );
+    old.close();
+    const db = await Database.open(file);
+    try {
+      const rows = (q: string) => db.statement(q).all().map((r) => Object.values(r).join(" "));
+      assert.deepEqual(rows("SELECT patient_id, patient_birth_date FROM patients ORDER BY pk"), [
+        "a 19500102",
+        "b 1950.1.2",
+        "c 19500102",
+      ]);
+      assert.deepEqual(rows("SELECT study_instance_uid, study_date FROM studies ORDER BY 1"), [
+        "1.1 19950626",
+        "1.2 ",
+        "1.3 19950626-",
+      ]);
+      assert.deepEqual(rows("SELECT series_date FROM series"), ["19950626"]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -95,10 +95,10 @@ export function instanceAttributes(
     patientId: get(T.PatientID),
     issuerOfPatientId: get(T.IssuerOfPatientID),
     patientName: get(T.PatientName),
-    patientBirthDate: get(T.PatientBirthDate),
+    patientBirthDate: indexedDate(get(T.PatientBirthDate)),
     patientSex: get(T.PatientSex),
     studyInstanceUid: get(T.StudyInstanceUID),
-    studyDate: get(T.StudyDate),
+    studyDate: indexedDate(get(T.StudyDate)),
     studyTime: get(T.StudyTime),
     accessionNumber: get(T.AccessionNumber),
     referringPhysicianName: get(T.ReferringPhysicianName),
@@ -108,7 +108,7 @@ export function instanceAttributes(
     modality: get(T.Modality),
     seriesNumber: get(T.SeriesNumber),
     seriesDescription: get(T.SeriesDescription),
-    seriesDate: get(T.SeriesDate),
+    seriesDate: indexedDate(get(T.SeriesDate)),
     seriesTime: get(T.SeriesTime),
     bodyPartExamined: get(T.BodyPartExamined),
     sopClassUid: get(T.SOPClassUID) || header?.sopClassUid || "",
@@ -120,6 +120,14 @@ export function instanceAttributes(
     bitsAllocated: unsigned16(bytes, findElement(dataset, T.BitsAllocated), littleEndian),
     numberOfFrames: integerString(bytes, findElement(dataset, T.NumberOfFrames)),
   };
+}
+
+/**
+ * A date as the index keeps it: YYYYMMDD. A date written before DICOM 3.0 (`yyyy.mm.dd`, which PS3.5
+ * Table 6.2-1 asks readers to accept) loses its dots, so that date matching finds it; anything else is kept.
+ */
+function indexedDate(value: string): string {
+  return /^\d{4}\.\d{2}\.\d{2}$/.test(value) ? value.replaceAll(".", "") : value;
 }
 
 /**
