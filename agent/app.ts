@@ -419,6 +419,7 @@ async function startLocked(
         get nodeNames() {
           return new Set(Object.keys(config.nodes));
         },
+        acceptAnySopClass: config.dimse.acceptAnySopClass,
         forwarder,
         agentVersion: VERSION,
         deid: { copies, hasKey: key !== undefined },

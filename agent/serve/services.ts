@@ -24,6 +24,8 @@ export interface SiteServices {
   /** Our AE title and the configured nodes' names. */
   aet: string;
   nodeNames: Set<string>;
+  /** `dimse.acceptAnySopClass`: objects of private SOP classes are stored (from the tunnel too). */
+  acceptAnySopClass?: boolean;
   /**
    * Starts and wakes forward workers for a destination; says whether the configuration in force has a
    * destination (false for a node removed from it).

@@ -4,6 +4,7 @@
  * marks its row done only on that acknowledgement.
  */
 import { ObjectHeader } from "@conduit/shared/tunnel";
+import { isPrivateUid, isStorageSopClass } from "@conduit/shared/dicom";
 import { hashUid } from "@conduit/shared/log";
 import type { StoreContext } from "../dimse/handlers.ts";
 import { tunnelCaller, tunnelRoute } from "../queue/keys.ts";
@@ -14,20 +15,34 @@ import type { SiteServices } from "./services.ts";
 /** Receives one object, checks it, commits it (and queues it for the node named), then acknowledges. */
 async function store(s: SiteServices, request: RequestOf<"store">, channel: Replies<"store">) {
   const header = await channel.expect(ObjectHeader);
-  const nack = (message: string) =>
-    channel.send({ type: "nack", sopInstanceUid: header.sopInstanceUid, message });
+  const nack = (message: string, status?: number) =>
+    channel.send({
+      type: "nack",
+      sopInstanceUid: header.sopInstanceUid,
+      message,
+      ...(status === undefined ? {} : { status }),
+    });
   /**
    * A refusal before the object is read: the sender writes the whole object before it reads the answer,
    * so what it still sends is read and dropped (an object larger than the stream's window would
    * otherwise wait for credit forever, and the sender's worker with it).
    */
-  const refuse = async (message: string) => {
-    await nack(message);
+  const refuse = async (message: string, status?: number) => {
+    await nack(message, status);
     while (await channel.stream.read()) { /* dropped: the object is refused */ }
   };
   if (request.node && !s.nodeNames.has(request.node)) {
     channel.stream.reset("unknown node");
     return;
+  }
+  // What the DICOM port takes as storage (conformance section 4), whichever way the object comes.
+  const sopClass = header.sopClassUid;
+  if (!isStorageSopClass(sopClass) && !(s.acceptAnySopClass && isPrivateUid(sopClass))) {
+    return await refuse(
+      `SOP class ${sopClass || "(none)"} is not a storage SOP class this site accepts` +
+        (isPrivateUid(sopClass) ? " (private classes need dimse.acceptAnySopClass)" : ""),
+      0x0122,
+    );
   }
   const callingAet = tunnelCaller(request.from);
   const ctx: StoreContext = {
