@@ -452,7 +452,7 @@ export class Forwarder {
             return;
           }
           log.warn("relay attempt failed", { sop: hashUid(r.row.sopInstanceUid), reason: r.error });
-          failures.push(this.#failure(r.row, null, r.error, r.permanent));
+          failures.push(this.#failure(r.row, r.status ?? null, r.error, r.permanent));
         },
         (row) => !this.#running || this.queue.isPaused(destination) || this.queue.canceledSinceClaim(row),
         (object, sha256) => hashed.push({ sopInstanceUid: object.sopInstanceUid, path: object.key, sha256 }),

@@ -7,7 +7,7 @@ import { eventually } from "../../tests/support/hub.ts";
 import { loadConfig } from "../config/load.ts";
 import { FileArchive } from "../archive/file_archive.ts";
 import { indexedDatabase } from "../index/testing.ts";
-import { Channel, memoryPair, Request, Session, type Stream } from "@conduit/shared/tunnel";
+import { Channel, memoryPair, ObjectHeader, Request, Session, type Stream } from "@conduit/shared/tunnel";
 import type { Database } from "../index/db.ts";
 import { Queue, type QueueRow } from "../queue/queue.ts";
 import { Copies } from "../queue/copies.ts";
@@ -169,6 +169,54 @@ Deno.test("Forwarder: the relays the hub refuses in a batch are recorded in one 
       result.attempts.map((e) => e.type === "attempt" && e.outcome),
       Array(rows).fill("failed"),
     );
+  } finally {
+    await forwarder.stop();
+    session.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("Forwarder: a relay the destination refuses with a DIMSE status is classified by it (0x0122 dead at once, 0xA700 tried again)", async () => {
+  const { db, queue, archive, dir, config, rows } = await queuedFor("@south", "r");
+  // The destination's answer through the hub: a nack with the status its port or node gave, by object.
+  const refusals = new Map<string, number>();
+  const [a, b] = memoryPair();
+  new Session(b, {
+    side: "server",
+    onStream: (stream: Stream) => {
+      const channel = new Channel(stream);
+      (async () => {
+        await channel.expect(Request);
+        const header = await channel.expect(ObjectHeader);
+        const status = refusals.size % 2 === 0 ? 0x0122 : 0xa700;
+        refusals.set(header.sopInstanceUid, status);
+        await channel.send({
+          type: "nack",
+          sopInstanceUid: header.sopInstanceUid,
+          message: "refused",
+          status,
+        });
+        while (await channel.stream.read()) { /* the rest of the object, dropped */ }
+        await channel.end();
+      })().catch(() => {});
+    },
+  });
+  const session = new Session(a, { side: "client" });
+  const attempts = attemptsOf(db, rows);
+  const forwarder = new Forwarder(config, queue, archive, quiet, attempts.onEvent, () => session);
+  try {
+    const result = await attempts.run(forwarder);
+    assert.equal(refusals.size, rows);
+    for (const row of result.rows) {
+      const status = refusals.get(row.sopInstanceUid);
+      assert.equal(row.lastStatus, status, "the destination's status is recorded");
+      assert.deepEqual(
+        [row.state, row.attempts],
+        status === 0x0122 ? ["dead", 1] : ["failed", 1],
+        `0x${status?.toString(16)}: ${status === 0x0122 ? "permanent, dead letter at once" : "tried again"}`,
+      );
+    }
   } finally {
     await forwarder.stop();
     session.close();

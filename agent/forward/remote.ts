@@ -17,6 +17,11 @@ export type RemoteResult = { row: ClaimedRow; ok: true } | {
   error: string;
   /** The hub refused the relay by its policy (`forbidden`): trying again changes nothing. */
   permanent?: boolean;
+  /**
+   * The DIMSE status of the destination's refusal (a nack's: its node's answer, or 0x0122 for a SOP class
+   * it does not take), which the queue's policy classifies as a C-STORE's own.
+   */
+  status?: number;
 };
 
 /** Objects in flight at once per worker (each on its own stream, each with its own window). */
@@ -99,15 +104,19 @@ async function sendOne(
   }
 }
 
-/** A relay answered with `error` or `nack`: not delivered, and not worth trying again when forbidden. */
+/**
+ * A relay answered with `error` or `nack`: not delivered, not worth trying again when forbidden, and with
+ * the status a nack carries for the queue's policy to classify (0x0122, 0xA9xx, 0xCxxx: permanent).
+ */
 function refused(
   row: ClaimedRow,
-  reply: { type: "error" | "nack"; message: string; code?: string },
+  reply: { type: "error" | "nack"; message: string; code?: string; status?: number },
 ): RemoteResult {
   return {
     row,
     ok: false,
     error: reply.message,
     permanent: reply.type === "error" && reply.code === "forbidden",
+    ...(reply.type === "nack" && reply.status !== undefined ? { status: reply.status } : {}),
   };
 }
