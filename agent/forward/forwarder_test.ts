@@ -142,24 +142,40 @@ function attemptsOf(db: Database, rows: number) {
   };
 }
 
-Deno.test("Forwarder: the relays the hub refuses in a batch are recorded in one synced write, not one each", async () => {
+/**
+ * Forwards the five rows queued for site south over a tunnel whose hub side answers each relay with
+ * `answer`, then hands `check` what was recorded once every row's attempt was reported.
+ */
+async function relayedTo(
+  answer: (channel: Channel) => Promise<unknown>,
+  check: (result: Awaited<ReturnType<ReturnType<typeof attemptsOf>["run"]>>, rows: number) => void,
+) {
   const { db, queue, archive, dir, config, rows } = await queuedFor("@south", "r");
-  // The hub's side of the tunnel: every relay is refused (the destination site is offline).
   const [a, b] = memoryPair();
   new Session(b, {
     side: "server",
-    onStream: (stream: Stream) => {
-      const channel = new Channel(stream);
-      channel.expect(Request).then(() =>
-        channel.send({ type: "error", code: "site-offline", message: "site south is offline" })
-      ).then(() => channel.end()).catch(() => {});
-    },
+    onStream: (stream: Stream) => void answer(new Channel(stream)).catch(() => {}),
   });
   const session = new Session(a, { side: "client" });
   const attempts = attemptsOf(db, rows);
   const forwarder = new Forwarder(config, queue, archive, quiet, attempts.onEvent, () => session);
   try {
-    const result = await attempts.run(forwarder);
+    check(await attempts.run(forwarder), rows);
+  } finally {
+    await forwarder.stop();
+    session.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.test("Forwarder: the relays the hub refuses in a batch are recorded in one synced write, not one each", async () => {
+  // The hub's side of the tunnel: every relay is refused (the destination site is offline).
+  await relayedTo(async (channel) => {
+    await channel.expect(Request);
+    await channel.send({ type: "error", code: "site-offline", message: "site south is offline" });
+    await channel.end();
+  }, (result, rows) => {
     assert.equal(result.synced, 1, "the batch's failed relays are one synced transaction");
     assert.deepEqual(
       result.rows.map((r) => [r.state, r.attempts, r.lastError]),
@@ -169,44 +185,21 @@ Deno.test("Forwarder: the relays the hub refuses in a batch are recorded in one 
       result.attempts.map((e) => e.type === "attempt" && e.outcome),
       Array(rows).fill("failed"),
     );
-  } finally {
-    await forwarder.stop();
-    session.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  });
 });
 
 Deno.test("Forwarder: a relay the destination refuses with a DIMSE status is classified by it (0x0122 dead at once, 0xA700 tried again)", async () => {
-  const { db, queue, archive, dir, config, rows } = await queuedFor("@south", "r");
   // The destination's answer through the hub: a nack with the status its port or node gave, by object.
   const refusals = new Map<string, number>();
-  const [a, b] = memoryPair();
-  new Session(b, {
-    side: "server",
-    onStream: (stream: Stream) => {
-      const channel = new Channel(stream);
-      (async () => {
-        await channel.expect(Request);
-        const header = await channel.expect(ObjectHeader);
-        const status = refusals.size % 2 === 0 ? 0x0122 : 0xa700;
-        refusals.set(header.sopInstanceUid, status);
-        await channel.send({
-          type: "nack",
-          sopInstanceUid: header.sopInstanceUid,
-          message: "refused",
-          status,
-        });
-        while (await channel.stream.read()) { /* the rest of the object, dropped */ }
-        await channel.end();
-      })().catch(() => {});
-    },
-  });
-  const session = new Session(a, { side: "client" });
-  const attempts = attemptsOf(db, rows);
-  const forwarder = new Forwarder(config, queue, archive, quiet, attempts.onEvent, () => session);
-  try {
-    const result = await attempts.run(forwarder);
+  await relayedTo(async (channel) => {
+    await channel.expect(Request);
+    const header = await channel.expect(ObjectHeader);
+    const status = refusals.size % 2 === 0 ? 0x0122 : 0xa700;
+    refusals.set(header.sopInstanceUid, status);
+    await channel.send({ type: "nack", sopInstanceUid: header.sopInstanceUid, message: "refused", status });
+    while (await channel.stream.read()) { /* the rest of the object, dropped */ }
+    await channel.end();
+  }, (result, rows) => {
     assert.equal(refusals.size, rows);
     for (const row of result.rows) {
       const status = refusals.get(row.sopInstanceUid);
@@ -217,12 +210,7 @@ Deno.test("Forwarder: a relay the destination refuses with a DIMSE status is cla
         `0x${status?.toString(16)}: ${status === 0x0122 ? "permanent, dead letter at once" : "tried again"}`,
       );
     }
-  } finally {
-    await forwarder.stop();
-    session.close();
-    db.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  });
 });
 
 Deno.test("Forwarder: the stage rows that fail de-identification in a batch are recorded in one synced write", async () => {
