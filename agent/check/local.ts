@@ -18,6 +18,7 @@ import { diskSpace } from "../archive/disk_space.ts";
 import { compileRoutes } from "../routing/rules.ts";
 import { loadProfile } from "../deid/load_profile.ts";
 import { loadCredential } from "../tunnel/credential.ts";
+import { pidsListenOn } from "./listening.ts";
 
 export type Outcome = "ok" | "warn" | "fail";
 
@@ -138,44 +139,6 @@ export function dataDirChecks(config: AgentConfig): { checks: Check[]; holder: n
   return { checks, holder };
 }
 
-/** The inodes of the sockets listening on TCP `port` (IPv4 and IPv6), from /proc; undefined elsewhere. */
-function listeningInodes(port: number): Set<string> | undefined {
-  const inodes = new Set<string>();
-  let read = false;
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = fs.readFileSync(table, "utf8");
-      read = true;
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
-      if (f.length > 9 && f[3] === "0A" && parseInt(f[1].split(":")[1], 16) === port) inodes.add(f[9]);
-    }
-  }
-  return read ? inodes : undefined;
-}
-
-/** Whether process `pid` listens on TCP `port`; undefined when this machine does not let us tell. */
-function listensOn(pid: number, port: number): boolean | undefined {
-  const inodes = listeningInodes(port);
-  if (!inodes) return undefined;
-  try {
-    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m && inodes.has(m[1])) return true;
-      } catch { /* closed meanwhile */ }
-    }
-    return false;
-  } catch {
-    return undefined; // another user's process
-  }
-}
-
 /**
  * The DIMSE port (and its TLS port) and the HTTP port: each bound on its host and closed at once. A port the
  * running agent of this data directory (`holder`) listens on is reported as its own, not as a failure.
@@ -221,7 +184,7 @@ export function portChecks(config: AgentConfig, holder: number | null): Check[] 
     } catch (err) {
       const message = (err as Error).message;
       if (holder && /in use/i.test(message)) {
-        const mine = listensOn(holder, port);
+        const mine = pidsListenOn([holder], port);
         if (mine) {
           return ok(
             what,

@@ -6,6 +6,7 @@
  * when one is taken first all the same (onFreePorts). Imported through
  * tests/support/processes.ts.
  */
+import { pidsListenOn } from "../../agent/check/listening.ts";
 
 /** Ports this process handed out lately: the kernel may offer a just-closed port again at once. */
 const recentPorts: number[] = [];
@@ -304,28 +305,6 @@ export function portFree(port: number): boolean {
   }
 }
 
-/** The inodes of the TCP sockets listening on `port` (any local address), from /proc/net; undefined without /proc. */
-function listeningInodes(port: number): Set<string> | undefined {
-  const inodes = new Set<string>();
-  let read = false;
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(table);
-    } catch {
-      continue;
-    }
-    read = true;
-    for (const line of text.split("\n").slice(1)) {
-      // sl local_address rem_address st ... inode: "0: 0100007F:1F90 00000000:0000 0A ... 12345"
-      const fields = line.trim().split(/\s+/);
-      if (fields.length < 10 || fields[3] !== "0A") continue; // 0A: LISTEN
-      if (parseInt(fields[1].split(":").at(-1)!, 16) === port) inodes.add(fields[9]);
-    }
-  }
-  return read ? inodes : undefined;
-}
-
 /** `pid` and the processes it started, and theirs (a launcher script's runtime, say). */
 function processTree(pid: number): number[] {
   const out = [pid];
@@ -346,22 +325,5 @@ function processTree(pid: number): number[] {
  * cannot tell (not Linux).
  */
 export function listensOn(pid: number, port: number): boolean | undefined {
-  const inodes = listeningInodes(port);
-  if (!inodes) return undefined;
-  if (inodes.size === 0) return false;
-  for (const p of processTree(pid)) {
-    let fds: Iterable<Deno.DirEntry>;
-    try {
-      fds = Deno.readDirSync(`/proc/${p}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const link = Deno.readLinkSync(`/proc/${p}/fd/${fd.name}`);
-        if (link.startsWith("socket:[") && inodes.has(link.slice(8, -1))) return true;
-      } catch { /* closed meanwhile */ }
-    }
-  }
-  return false;
+  return pidsListenOn(processTree(pid), port);
 }
