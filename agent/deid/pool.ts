@@ -2,7 +2,13 @@
  * De-identifies a batch of files on several threads: one worker per job (`worker.ts`), each with the
  * profile built once, files handed out as workers free up. With one job, or where workers cannot start
  * (a bundled agent), the files are done on this thread, one after another.
+ *
+ * A file bound for a directory is written under a name of its own (`.deid-<batch>-<n>.dcm`) and then renamed
+ * here, on this thread, to `<new SOP Instance UID>.dcm`: two inputs with one SOP Instance UID (one object in
+ * two transfer syntaxes) would otherwise replace each other's output, or write one `.part` file together on
+ * two workers. The second of them fails with the reason, and nothing replaces the first.
  */
+import * as fs from "node:fs";
 import type { DeidResult } from "./engine.ts";
 import { type BatchSettings, requestOf } from "./batch_settings.ts";
 import { workerUrl } from "../worker_url.ts";
@@ -17,6 +23,42 @@ export interface BatchFile {
 export function outputOf(f: BatchFile): string | ((ids: { sopInstanceUid: string }) => string) {
   const out = f.output;
   return typeof out === "string" ? out : (ids) => `${out.dir}/${ids.sopInstanceUid}.dcm`;
+}
+
+/**
+ * Gives each file bound for a directory an output of its own, and returns the function that places a
+ * result under its SOP Instance UID in that directory (or fails it, when another input of this batch took
+ * the name).
+ */
+function placing(files: BatchFile[]) {
+  const batch = crypto.randomUUID().slice(0, 8);
+  const staged = files.map((f, i) =>
+    typeof f.output === "string" ? f : { input: f.input, output: `${f.output.dir}/.deid-${batch}-${i}.dcm` }
+  );
+  const placed = new Map<string, string>(); // output path -> the input that made it
+  const place = (i: number, r: DeidResult): DeidResult => {
+    const out = files[i].output;
+    if (typeof out === "string" || r.status !== "done") return r;
+    const from = staged[i].output as string;
+    const to = `${out.dir}/${r.sopInstanceUid}.dcm`;
+    const first = placed.get(to);
+    try {
+      if (first !== undefined) {
+        fs.rmSync(from, { force: true });
+        return {
+          status: "failed",
+          reason: `same SOP Instance UID as ${first}, whose output is ${to}: not written`,
+        };
+      }
+      fs.renameSync(from, to);
+    } catch (err) {
+      fs.rmSync(from, { force: true });
+      return { status: "failed", reason: `cannot write ${to}: ${(err as Error).message}` };
+    }
+    placed.set(to, files[i].input);
+    return r;
+  };
+  return { staged, place };
 }
 
 type FromWorker =
@@ -36,13 +78,14 @@ export async function deidentifyBatch(
 ): Promise<{ byWorkers: number; onThisThread: number }> {
   const done = { byWorkers: 0, onThisThread: 0 };
   const request = requestOf(settings); // checks the settings before anything starts
+  const { staged, place } = placing(files);
   const workers = jobs > 1 && files.length > 1
     ? await startWorkers(Math.min(jobs, files.length), settings)
     : [];
   // The engine (and the dictionary it reads) loads here only when this thread does the work.
   const inThread = async (i: number) => {
     const { deidentifyFile } = await import("./engine.ts");
-    onResult(i, await deidentifyFile(files[i].input, outputOf(files[i]), request));
+    onResult(i, place(i, await deidentifyFile(staged[i].input, outputOf(staged[i]), request)));
     done.onThisThread++;
   };
   if (workers.length === 0) {
@@ -61,11 +104,11 @@ export async function deidentifyBatch(
           return;
         }
         current = next++;
-        w.postMessage({ type: "file", id: current, file: files[current] });
+        w.postMessage({ type: "file", id: current, file: staged[current] });
       };
       w.onmessage = (e: MessageEvent<FromWorker>) => {
         if (e.data.type === "result") {
-          onResult(e.data.id, e.data.result);
+          onResult(e.data.id, place(e.data.id, e.data.result));
           done.byWorkers++;
         }
         current = undefined;

@@ -69,3 +69,53 @@ Deno.test("deidentifyBatch() refuses bad options before any file", async () => {
     /unknown de-identification option/,
   );
 });
+
+Deno.test("deidentifyBatch() never lets two inputs with one SOP Instance UID replace each other's output", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "deid-pool-" });
+  const [spec] = generateStudies({
+    seed: "twins",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1 }],
+    rows: 8,
+    columns: 8,
+  });
+  // One SOP Instance, two different objects (another Instance Number and pixel pattern: other bytes): the same output name.
+  const inputs = [path.join(dir, "a.dcm"), path.join(dir, "b.dcm"), path.join(dir, "c.dcm")];
+  await Deno.writeFile(inputs[0], generateInstance(spec));
+  await Deno.writeFile(inputs[1], generateInstance({ ...spec, instanceNumber: spec.instanceNumber + 7 }));
+  await Deno.writeFile(inputs[2], generateInstance(spec));
+  const settings = { options: [], key: new Uint8Array(32).fill(2), sync: false };
+  for (const jobs of [1, 2]) {
+    const out = path.join(dir, `out-${jobs}`);
+    await Deno.mkdir(out);
+    const results: DeidResult[] = [];
+    await deidentifyBatch(
+      inputs.map((input) => ({ input, output: { dir: out } })),
+      settings,
+      jobs,
+      (i, r) => results[i] = r,
+    );
+    const done = results.flatMap((r, i) => r.status === "done" ? [i] : []);
+    assert.equal(done.length, 1, `one input done: ${JSON.stringify(results)}`);
+    const uid = (results[done[0]] as { sopInstanceUid: string }).sopInstanceUid;
+    for (const r of results.filter((r) => r.status !== "done")) {
+      assert.equal(r.status, "failed");
+      assert.match(
+        (r as { reason: string }).reason,
+        new RegExp(
+          `^same SOP Instance UID as ${dir}/[abc]\\.dcm, whose output is .*${uid}\\.dcm: not written$`,
+        ),
+      );
+    }
+    assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), [`${uid}.dcm`], "no other file left");
+    // The file there is the output of the input reported done, not of another one that replaced it.
+    const alone = path.join(dir, `alone-${jobs}`);
+    await Deno.mkdir(alone);
+    await deidentifyBatch([{ input: inputs[done[0]], output: { dir: alone } }], settings, 1, () => {});
+    assert.deepEqual(
+      await Deno.readFile(path.join(out, `${uid}.dcm`)),
+      await Deno.readFile(path.join(alone, `${uid}.dcm`)),
+    );
+  }
+});
