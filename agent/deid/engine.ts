@@ -25,6 +25,7 @@ import {
   stringValue,
   TextDecoding,
   TransferSyntax,
+  TruncatedError,
 } from "@conduit/shared/dicom";
 import { dateShiftDays, pseudonymizePatientId } from "@conduit/shared/deid/pseudonyms";
 import type { TrialAttributes } from "@conduit/shared/deid";
@@ -226,11 +227,13 @@ async function deidentifyInput(
   req: DeidRequest,
 ): Promise<DeidResult> {
   const { enc, header } = h;
-  const attrs = instanceAttributes(h.bytes, h.dataset, header);
+  // From the data set itself, not the File Meta group (which is written anew): an output without them in its
+  // data set would be no valid object, named by an empty UID.
+  const attrs = instanceAttributes(h.bytes, h.dataset, undefined, header.transferSyntax);
   if (!attrs.sopClassUid || !attrs.sopInstanceUid) {
     return {
       status: "failed",
-      reason: "the data set has no SOP Class UID or SOP Instance UID (0008,0016/0018)",
+      reason: "cannot de-identify: the data set has no SOP Class UID or SOP Instance UID (0008,0016/0018)",
     };
   }
   const burnedEl = findElement(h.dataset, BURNED_IN_ANNOTATION);
@@ -329,7 +332,11 @@ async function deidentifyInput(
   } catch (err) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    return { status: "failed", reason: (err as Error).message };
+    // A system error (no space, a read that failed) may pass; what the object's bytes say will not: a route
+    // marks those failures permanent by this prefix (forward/deid_stage.ts).
+    const system = typeof (err as { code?: unknown }).code === "string";
+    const message = (err as Error).message;
+    return { status: "failed", reason: system ? message : `not a readable DICOM file: ${message}` };
   }
   return {
     status: "done",
@@ -377,7 +384,22 @@ async function copyRest(put: Put, src: ByteSource, at: number, size: number, ctx
 /** For an inflated data set held in memory: pixel data as bytes, then the trailer judged. */
 function writeRest(put: Put, rest: Uint8Array, ctx: Ctx, enc: Enc) {
   if (rest.length === 0) return;
-  const { dataset } = parseDataSet(rest, { ...enc, deflated: false });
+  let dataset;
+  try {
+    dataset = parseDataSet(rest, { ...enc, deflated: false }).dataset;
+  } catch (err) {
+    // The offsets of `rest` are not the file's: say where the data ends instead.
+    if (!(err instanceof TruncatedError)) throw err;
+    const view = new DataView(rest.buffer, rest.byteOffset, Math.min(rest.length, 4));
+    const pixelFirst = rest.length >= 4 &&
+      ((view.getUint16(0, enc.littleEndian) << 16) | view.getUint16(2, enc.littleEndian)) >>> 0 ===
+        PIXEL_DATA;
+    throw new Error(
+      pixelFirst && err.offset === 0
+        ? "file ends inside the pixel data"
+        : "file ends inside an element after the pixel data",
+    );
+  }
   const pixel = dataset.elements.find((e) => e.tag === PIXEL_DATA);
   const pixelEnd = pixel ? pixel.end : 0;
   if (pixel) put(rest.subarray(pixel.offset, pixel.end));

@@ -129,6 +129,30 @@ Deno.test("deidentifyFile() holds back objects that may carry burned-in text, an
     profile: PROFILE,
   });
   assert.equal(failed.status, "failed");
+
+  // Cut inside the pixel data, or without SOP Instance UID: the reason says so and nothing is written.
+  const { spec, file } = await oneCt(dir, "cut");
+  const whole = await Deno.readFile(file);
+  await Deno.writeFile(path.join(dir, "cut.dcm"), whole.subarray(0, whole.length - 100));
+  // Its SOP Instance UID turned into (0008,0019), which keeps the order of the elements.
+  const noUid = generateInstance(spec);
+  const { ds } = parsed(noUid);
+  noUid[findElement(ds, 0x00080018)!.offset + 2] = 0x19;
+  await Deno.writeFile(path.join(dir, "no-uid.dcm"), noUid);
+  for (
+    const [name, reason] of [
+      ["cut.dcm", "not a readable DICOM file: file ends inside the pixel data"],
+      [
+        "no-uid.dcm",
+        "cannot de-identify: the data set has no SOP Class UID or SOP Instance UID (0008,0016/0018)",
+      ],
+    ]
+  ) {
+    const out = path.join(dir, `out-${name}`);
+    const r = await deidentifyFile(path.join(dir, name), out, { key: KEY, profile: PROFILE });
+    assert.deepEqual(r, { status: "failed", reason }, name);
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("out-")), [], "no output");
+  }
 });
 
 Deno.test({

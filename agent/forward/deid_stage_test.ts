@@ -190,6 +190,24 @@ Deno.test("DeidStage.run() fails permanently, with the reason, when the route ca
   }
 });
 
+Deno.test("DeidStage.run() fails permanently when the object's own bytes cannot be de-identified", async () => {
+  const { archive, db, queue, stage } = await staged(1);
+  try {
+    const [row] = queue.claim(stageDestination("r"), 10);
+    // Cut inside the pixel data (a modality's wrong length): the same object fails the same way every time.
+    const whole = await get(archive, row.key);
+    await archive.remove(row.key);
+    await put(archive, row.key, whole.subarray(0, whole.length - 100));
+    assert.deepEqual(await stage.run(row), {
+      outcome: "failed",
+      reason: "de-identification failed: not a readable DICOM file: file ends inside the pixel data",
+      permanent: true,
+    });
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("DeidStage.sweep() keeps a copy made again (and queued again) while the sweep was under way", async () => {
   const { archive, db, queue, copies, stage, specs } = await staged(2);
   try {
