@@ -39,6 +39,10 @@ Deno.test("agent deid writes de-identified objects named by their new UIDs and a
   const r = await agentCli([...args, "--in", path.join(dir, "in"), "--out", path.join(dir, "out"), "--json"]);
   assert.equal(r.code, 1, "a failed object makes the command fail");
   const summary = JSON.parse(r.stdout);
+  // The shape docs/deidentification.md gives for --json.
+  assert.deepEqual(Object.keys(summary), ["done", "held", "failed"]);
+  assert.deepEqual(summary.failed.map((f: object) => Object.keys(f)), [["file", "reason"]]);
+  assert.equal(summary.failed[0].file, path.join(dir, "in", "broken.dcm"));
   assert.equal(summary.done, 3);
   assert.equal(summary.failed.length, 1);
   assert.match(summary.failed[0].reason, /not a readable DICOM file/);

@@ -63,7 +63,9 @@ Deno.test("docs/deidentification.md's command line names the flags deid --help n
 });
 
 Deno.test("docs/deidentification.md's --profile-file example is a profile the deid command takes, and applies", async () => {
-  const [example] = fences(section(doc, "## The command"), "json");
+  const jsons = fences(section(doc, "## The command"), "json");
+  const example = jsons.find((f) => f.code.includes('"actions"'))!;
+  const summaryExample = JSON.parse(jsons.find((f) => f.code.includes('"done"'))!.code);
   const dir = await Deno.makeTempDir({ prefix: "docs-deid-profile-" });
   try {
     const profile = path.join(dir, "custom.json");
@@ -87,7 +89,13 @@ Deno.test("docs/deidentification.md's --profile-file example is a profile the de
     }).output();
     const stderr = new TextDecoder().decode(run.stderr);
     assert.equal(run.code, 0, stderr);
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(run.stdout)), { done: 1, held: [], failed: [] });
+    const summary = JSON.parse(new TextDecoder().decode(run.stdout));
+    assert.deepEqual(summary, { done: 1, held: [], failed: [] });
+    // The --json shape the document shows is the command's.
+    assert.deepEqual(Object.keys(summaryExample), Object.keys(summary));
+    for (const list of ["held", "failed"]) {
+      assert.deepEqual(Object.keys(summaryExample[list][0]), ["file", "reason"]);
+    }
     // The example keeps StudyDescription (K), which the basic profile would remove, and removes Station Name.
     const [made] = [...Deno.readDirSync(out)];
     const bytes = Deno.readFileSync(path.join(out, made.name));
