@@ -206,7 +206,10 @@ export function standardProfile(optionNames: readonly string[] = [], custom?: Cu
   const name = custom?.name ?? ["basic", ...options].join("+");
   const method = [
     custom?.method ?? `Conduit: PS3.15 ${generated.edition} Basic Profile`,
-    ...options.map((o) => generated.options.find((g) => g.name === o)!.title),
+    // An option's title, or its CID 7050 meaning where the title is longer than a value of LO (64).
+    ...options.map((o) => generated.options.find((g) => g.name === o)!).map((g) =>
+      g.title.length <= 64 ? g.title : g.meaning
+    ),
   ].map((m) => m.slice(0, 64));
   return {
     name,

@@ -54,3 +54,17 @@ Deno.test("resolveCombined() picks the part of a combined action the attribute's
   assert.equal(resolveCombined("X/Z/U*", 1), "U");
   assert.equal(resolveCombined("X/Z/U*", 3), "X");
 });
+
+Deno.test("standardProfile() names each option in De-identification Method whole, never cut to 64 characters", () => {
+  const all = standardProfile(["retain-long-modified-dates", "clean-descriptors"]);
+  assert.deepEqual(all.method, [
+    "Conduit: PS3.15 2026c Basic Profile",
+    // The title (67 characters) is longer than LO allows: its CID 7050 meaning instead.
+    "Retain Longitudinal Temporal Information Modified Dates Option",
+    "Clean Descriptors Option",
+  ]);
+  assert.equal(
+    standardProfile(["retain-long-full-dates"]).method[1],
+    "Retain Longitudinal Temporal Information with Full Dates Option",
+  );
+});
