@@ -6,7 +6,9 @@
  * A file bound for a directory is written under a name of its own (`.deid-<batch>-<n>.dcm`) and then renamed
  * here, on this thread, to `<new SOP Instance UID>.dcm`: two inputs with one SOP Instance UID (one object in
  * two transfer syntaxes) would otherwise replace each other's output, or write one `.part` file together on
- * two workers. The second of them fails with the reason, and nothing replaces the first.
+ * two workers. Results are placed and reported in the order of `files`, whatever order the workers finish
+ * in, so the first of them in that order is written and the others fail with the reason, on every run and
+ * with any number of jobs, and nothing replaces the first.
  */
 import * as fs from "node:fs";
 import type { DeidResult } from "./engine.ts";
@@ -66,9 +68,22 @@ type FromWorker =
   | { type: "error"; message: string }
   | { type: "result"; id: number; result: DeidResult };
 
+/** Calls `report` for results given in any order, in the order of their indexes. */
+function inOrder(report: (index: number, result: DeidResult) => void) {
+  const waiting = new Map<number, DeidResult>();
+  let next = 0;
+  return (index: number, result: DeidResult) => {
+    waiting.set(index, result);
+    for (let r; (r = waiting.get(next)) !== undefined; next++) {
+      waiting.delete(next);
+      report(next, r);
+    }
+  };
+}
+
 /**
- * Runs `files` through `jobs` workers; `onResult` is called for each file as it finishes. Returns how
- * many files workers did and how many this thread did.
+ * Runs `files` through `jobs` workers; `onResult` is called for each file, in the order of `files` (a file
+ * finished early waits for those before it). Returns how many files workers did and how many this thread did.
  */
 export async function deidentifyBatch(
   files: BatchFile[],
@@ -79,13 +94,14 @@ export async function deidentifyBatch(
   const done = { byWorkers: 0, onThisThread: 0 };
   const request = requestOf(settings); // checks the settings before anything starts
   const { staged, place } = placing(files);
+  const finished = inOrder((i, r) => onResult(i, place(i, r)));
   const workers = jobs > 1 && files.length > 1
     ? await startWorkers(Math.min(jobs, files.length), settings)
     : [];
   // The engine (and the dictionary it reads) loads here only when this thread does the work.
   const inThread = async (i: number) => {
     const { deidentifyFile } = await import("./engine.ts");
-    onResult(i, place(i, await deidentifyFile(staged[i].input, outputOf(staged[i]), request)));
+    finished(i, await deidentifyFile(staged[i].input, outputOf(staged[i]), request));
     done.onThisThread++;
   };
   if (workers.length === 0) {
@@ -108,7 +124,7 @@ export async function deidentifyBatch(
       };
       w.onmessage = (e: MessageEvent<FromWorker>) => {
         if (e.data.type === "result") {
-          onResult(e.data.id, place(e.data.id, e.data.result));
+          finished(e.data.id, e.data.result);
           done.byWorkers++;
         }
         current = undefined;
