@@ -105,6 +105,15 @@ export async function deidCommand(args: string[]): Promise<number> {
   };
   const trialIssue = trial && trialProblem(trial);
   if (trialIssue) return fail(`trial attributes: ${trialIssue.replace(/^clinicalTrial: /, "")}`);
+  try {
+    fs.statSync(v.in);
+  } catch (err) {
+    return fail(
+      `--in ${v.in}: ${
+        (err as { code?: string }).code === "ENOENT" ? "no such file or directory" : (err as Error).message
+      }`,
+    );
+  }
   const inputs = filesUnder(v.in);
   fs.mkdirSync(v.out, { recursive: true });
   const summary = {

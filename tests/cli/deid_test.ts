@@ -105,6 +105,17 @@ Deno.test("agent deid writes de-identified objects named by their new UIDs and a
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, message);
   }
+  // An --in that is not there is a usage error, before --out is made.
+  const missing = await agentCli([
+    ...args,
+    "--in",
+    path.join(dir, "nowhere"),
+    "--out",
+    path.join(dir, "never"),
+  ]);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /agent deid: --in .*nowhere: no such file or directory/);
+  assert.equal(fs.existsSync(path.join(dir, "never")), false, "no --out made");
 });
 
 Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad table is refused", async () => {
