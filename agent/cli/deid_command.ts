@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
 import { loadKeyFile } from "../config/key_file.ts";
-import { trialProblem } from "@conduit/shared/deid";
+import { pseudonymProblem, trialProblem } from "@conduit/shared/deid";
 import type { BatchSettings } from "../deid/batch_settings.ts";
 import { OPTION_NAMES, standardProfile } from "../deid/profile.ts";
 import { readProfileFile } from "../deid/profile_file.ts";
@@ -199,7 +199,8 @@ async function loadPseudonyms(file: string): Promise<Map<string, string>> {
     const [original, pseudonym] = row.map((c) => c.trim());
     if (i === 0 && /patient/i.test(original ?? "") && /pseudonym/i.test(pseudonym ?? "")) return;
     if (!original || !pseudonym) throw new Error(`line ${i + 1}: expected "original Patient ID, pseudonym"`);
-    if (pseudonym.length > 64) throw new Error(`line ${i + 1}: the pseudonym is longer than 64 characters`);
+    const problem = pseudonymProblem(pseudonym);
+    if (problem) throw new Error(`line ${i + 1}: the pseudonym ${problem}`);
     out.set(original, pseudonym);
   });
   return out;

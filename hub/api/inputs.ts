@@ -1,6 +1,6 @@
 /** Input schemas that procedures of several domains share. */
 import { z } from "zod";
-import { DEID_OPTIONS } from "@conduit/shared/deid";
+import { DEID_OPTIONS, pseudonymProblem } from "@conduit/shared/deid";
 import { transferTrial } from "@conduit/shared/tunnel";
 
 /** A site or node name, as the tunnel carries it. */
@@ -26,7 +26,12 @@ export const deid = z.object({
   options: z.array(z.enum(DEID_OPTIONS)).max(DEID_OPTIONS.length).optional(),
   allowBurnedIn: z.boolean().optional(),
   /** Original Patient ID -> pseudonym. */
-  pseudonyms: z.record(z.string().min(1).max(64), z.string().min(1).max(64)).optional(),
+  pseudonyms: z.record(
+    z.string().min(1).max(64),
+    z.string().refine((p) => pseudonymProblem(p) === undefined, {
+      message: "a pseudonym is 1 to 64 characters without a backslash or a control character",
+    }),
+  ).optional(),
   /** A custom profile: the object a profile file holds (checked entry by entry by the service). */
   custom: z.record(z.string(), z.unknown()).optional(),
   /** Clinical Trial attributes set on every object. */

@@ -8,6 +8,7 @@
 // @ts-types="npm:@types/papaparse@^5"
 import Papa from "papaparse";
 import { BATCH_COLUMNS } from "@conduit/shared/batch-columns";
+import { pseudonymProblem } from "@conduit/shared/deid";
 import { FORMULA, withoutFormulaQuote } from "../csv.ts";
 
 export interface BatchRow {
@@ -66,7 +67,7 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
     else keys[key] = value;
   }
   const row: BatchRow = { row: n, keys, ...(pseudonym ? { pseudonym } : {}), ...(series ? { series } : {}) };
-  if (pseudonym && (pseudonym.length > 64 || [...pseudonym].some((c) => c === "\\" || c < " "))) {
+  if (pseudonym && pseudonymProblem(pseudonym)) {
     return {
       ...row,
       error: `Pseudonym ${JSON.stringify(pseudonym.slice(0, 80))}: at most 64 characters, without \\ ` +

@@ -183,6 +183,22 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     assert.match(refused.stderr, why);
     assert.equal(fs.existsSync(path.join(dir, "o3")), false, "no output");
   }
+  // A pseudonym with a backslash would make the Patient ID two values.
+  await Deno.writeTextFile(path.join(dir, "two.csv"), "PAT0001,A\\B\n");
+  const two = await agentCli([
+    ...args,
+    ...[
+      "--pseudonyms",
+      path.join(dir, "two.csv"),
+      "--in",
+      path.join(dir, "in"),
+      "--out",
+      path.join(dir, "o4"),
+    ],
+  ]);
+  assert.equal(two.code, 2, two.stderr);
+  assert.match(two.stderr, /line 1: the pseudonym has a backslash/);
+  assert.equal(fs.existsSync(path.join(dir, "o4")), false, "no output");
   await Deno.writeTextFile(path.join(dir, "bad.csv"), "PAT0001\n");
   const bad = await agentCli([
     ...args,
