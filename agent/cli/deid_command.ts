@@ -75,6 +75,13 @@ export async function deidCommand(args: string[]): Promise<number> {
   } catch (err) {
     return fail((err as Error).message);
   }
+  // The family name of `<prefix>^<10 characters>` (PN: 64 characters a component group; ^ and = separate).
+  const prefix = v["name-prefix"];
+  if (prefix !== undefined && !/^[\x20-\x3c\x3e-\x5b\x5d\x5f-\x7e]{1,53}$/.test(prefix)) {
+    return fail(
+      `--name-prefix ${JSON.stringify(prefix)}: 1 to 53 printable ASCII characters without \\, ^ or =`,
+    );
+  }
   let pseudonyms: Map<string, string> | undefined;
   if (v.pseudonyms) {
     try {

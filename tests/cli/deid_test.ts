@@ -183,6 +183,16 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     assert.match(refused.stderr, why);
     assert.equal(fs.existsSync(path.join(dir, "o3")), false, "no output");
   }
+  // A name prefix that would break Patient Name (two values, other components, not ASCII) is refused.
+  for (const prefix of ["A\\B", "X^Y", "M\u00fcller", "", "L".repeat(54)]) {
+    const refused = await agentCli([
+      ...args,
+      ...["--name-prefix", prefix, "--in", path.join(dir, "in"), "--out", path.join(dir, "o5")],
+    ]);
+    assert.equal(refused.code, 2, `${prefix}: ${refused.stderr}`);
+    assert.match(refused.stderr, /--name-prefix .*: 1 to 53 printable ASCII characters without/);
+    assert.equal(fs.existsSync(path.join(dir, "o5")), false, "no output");
+  }
   // A pseudonym with a backslash would make the Patient ID two values.
   await Deno.writeTextFile(path.join(dir, "two.csv"), "PAT0001,A\\B\n");
   const two = await agentCli([
