@@ -153,7 +153,15 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
   const shiftValue = (el: Element): Edit => {
     if (!ctx.shift || el.length <= 0) return { action: "keep" };
     if (el.vr === "DA") return replace(el, shiftDate(text(el), ctx.shift));
-    if (el.vr === "DT") return replace(el, shiftDateTime(text(el), ctx.shift));
+    // Each value's date shifted, and its own offset from UTC (&ZZXX) dropped, as Timezone Offset From UTC
+    // becomes +0000 below: an offset kept would tell the region, and would put this value hours away from
+    // the object's times, which are now read in +0000.
+    if (el.vr === "DT") {
+      const values = text(el).split("\\").map((v) =>
+        shiftDateTime(v.trim(), ctx.shift).replace(/[+-]\d{4}$/, "")
+      );
+      return replace(el, values.join("\\"));
+    }
     // The offset from UTC would tell the region: times are read as UTC instead.
     if (el.tag === TIMEZONE_OFFSET) return replace(el, "+0000");
     // Binary timestamps (frame origin, certified timestamp) cannot be shifted: zeroed.
