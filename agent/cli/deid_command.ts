@@ -122,7 +122,12 @@ export async function deidCommand(args: string[]): Promise<number> {
     );
   }
   const inputs = filesUnder(v.in);
-  fs.mkdirSync(v.out, { recursive: true });
+  try {
+    fs.mkdirSync(v.out, { recursive: true });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return fail(`--out ${v.out}: ${code === "EEXIST" ? "a file, not a directory" : (err as Error).message}`);
+  }
   const summary = {
     done: 0,
     held: [] as { file: string; reason: string }[],

@@ -116,6 +116,10 @@ Deno.test("agent deid writes de-identified objects named by their new UIDs and a
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /agent deid: --in .*nowhere: no such file or directory/);
   assert.equal(fs.existsSync(path.join(dir, "never")), false, "no --out made");
+  // An --out that is a file is a usage error too, said as such.
+  const onFile = await agentCli([...args, "--in", path.join(dir, "in"), "--out", path.join(dir, "key")]);
+  assert.equal(onFile.code, 2, onFile.stderr);
+  assert.match(onFile.stderr, /agent deid: --out .*key: a file, not a directory/);
 });
 
 Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad table is refused", async () => {
