@@ -99,7 +99,11 @@ export async function deidCommand(args: string[]): Promise<number> {
   for (const kv of v.trial ?? []) {
     const eq = kv.indexOf("=");
     if (eq <= 0) return fail(`--trial ${kv}: expected KEY=VALUE, as in timePointId=BASELINE`);
-    more[kv.slice(0, eq)] = kv.slice(eq + 1);
+    const key = kv.slice(0, eq);
+    const flag = { sponsorName: "sponsor", protocolId: "protocol", siteId: "site" }[key];
+    if (flag) return fail(`--trial ${key}: give it as --trial-${flag}`);
+    if (key in more) return fail(`--trial ${key}: given twice`);
+    more[key] = kv.slice(eq + 1);
   }
   if (Object.keys(more).length && v["trial-sponsor"] === undefined) {
     return fail("--trial goes with --trial-sponsor, --trial-protocol and --trial-site");

@@ -171,12 +171,13 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
   assert.ok(text.includes("BASELINE") && text.includes("Central Reading"), "--trial KEY=VALUE attributes");
   assert.ok(!text.includes(original), "the original Patient ID is gone");
 
-  // An unknown trial attribute, or one that cannot be written, stops the command before any output.
+  // An unknown trial attribute, one that cannot be written, or one of the three flags' (silently lost before)
+  // stops the command before any output.
   for (
     const [kv, why] of [["colour=blue", /unknown attribute "colour"/], [
       "siteName=A\\B",
       /backslash/,
-    ]] as const
+    ], ["sponsorName=OTHER", /--trial sponsorName: give it as --trial-sponsor/]] as const
   ) {
     const refused = await agentCli([
       ...args,
@@ -187,6 +188,22 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     assert.match(refused.stderr, why);
     assert.equal(fs.existsSync(path.join(dir, "o3")), false, "no output");
   }
+  const twice = await agentCli([
+    ...args,
+    ...["--trial-sponsor", "ACME", "--trial-protocol", "P-1", "--trial-site", "north"],
+    ...[
+      "--trial",
+      "siteName=A",
+      "--trial",
+      "siteName=B",
+      "--in",
+      path.join(dir, "in"),
+      "--out",
+      path.join(dir, "o3"),
+    ],
+  ]);
+  assert.equal(twice.code, 2, twice.stderr);
+  assert.match(twice.stderr, /--trial siteName: given twice/);
   // A name prefix that would break Patient Name (two values, other components, not ASCII) is refused.
   for (const prefix of ["A\\B", "X^Y", "M\u00fcller", "", "L".repeat(54)]) {
     const refused = await agentCli([
