@@ -29,7 +29,7 @@ export const deid = z.object({
   pseudonyms: z.record(
     z.string().min(1).max(64),
     z.string().refine((p) => pseudonymProblem(p) === undefined, {
-      message: "a pseudonym is 1 to 64 characters without a backslash or a control character",
+      message: "a pseudonym is 1 to 64 printable ASCII characters without a backslash",
     }),
   ).optional(),
   /** A custom profile: the object a profile file holds (checked entry by entry by the service). */

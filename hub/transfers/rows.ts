@@ -70,8 +70,8 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
   if (pseudonym && pseudonymProblem(pseudonym)) {
     return {
       ...row,
-      error: `Pseudonym ${JSON.stringify(pseudonym.slice(0, 80))}: at most 64 characters, without \\ ` +
-        "or control characters (it becomes the Patient ID and Patient Name)",
+      error: `Pseudonym ${JSON.stringify(pseudonym.slice(0, 80))}: at most 64 printable ASCII characters, ` +
+        "without \\ (it becomes the Patient ID and Patient Name)",
     };
   }
   for (const [label, value] of [["Study", keys.StudyInstanceUID], ["Series", series]]) {

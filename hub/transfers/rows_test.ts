@@ -171,3 +171,15 @@ Deno.test("the console's template is a batch file the hub reads: every column kn
     series: "1.2.3.4",
   });
 });
+
+Deno.test("a Pseudonym that could not be one Patient ID in any character set makes its row an error", async () => {
+  const rows = await parseBatchFile(
+    "p.csv",
+    csv("Patient ID,Pseudonym\nP1,TRIAL-1\nP2,M\u00fcller\nP3,A\\B\n"),
+  );
+  assert.deepEqual(rows.map((r) => r.error), [
+    undefined,
+    'Pseudonym "M\u00fcller": at most 64 printable ASCII characters, without \\ (it becomes the Patient ID and Patient Name)',
+    'Pseudonym "A\\\\B": at most 64 printable ASCII characters, without \\ (it becomes the Patient ID and Patient Name)',
+  ]);
+});

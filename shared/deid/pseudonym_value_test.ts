@@ -6,7 +6,8 @@ Deno.test("pseudonymProblem() takes one value of up to 64 characters and names w
   assert.equal(pseudonymProblem("X".repeat(64)), undefined);
   assert.equal(pseudonymProblem(""), "is empty");
   assert.equal(pseudonymProblem("X".repeat(65)), "is longer than 64 characters");
-  for (const bad of ["A\\B", "A\nB", "A\x7fB"]) {
-    assert.match(pseudonymProblem(bad)!, /^has a backslash or a control/);
+  // A backslash (two values), control characters, and text outside ASCII (written in the wrong character set).
+  for (const bad of ["A\\B", "A\nB", "A\x7fB", "M\u00fcller-1"]) {
+    assert.match(pseudonymProblem(bad)!, /^is not printable ASCII without a backslash/);
   }
 });

@@ -228,7 +228,7 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     ],
   ]);
   assert.equal(two.code, 2, two.stderr);
-  assert.match(two.stderr, /line 1: the pseudonym has a backslash/);
+  assert.match(two.stderr, /line 1: the pseudonym is not printable ASCII without a backslash/);
   assert.equal(fs.existsSync(path.join(dir, "o4")), false, "no output");
   await Deno.writeTextFile(path.join(dir, "bad.csv"), "PAT0001\n");
   const bad = await agentCli([
