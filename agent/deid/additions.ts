@@ -31,24 +31,24 @@ export function trialAdditions(req: DeidRequest, subject: string): Addition[] {
 /**
  * What PS3.15 E.1.1 asks a de-identified object to say of itself: Patient Identity Removed, the
  * method (the profile's, and `changed` when the object was transcoded), its codes, and whether dates
- * were shifted under a longitudinal option.
+ * were modified under a longitudinal option.
  */
-export function methodAdditions(profile: DeidProfile, shift: number, changed: string | undefined, o: {
+export function methodAdditions(profile: DeidProfile, changed: string | undefined, o: {
   explicit: boolean;
   littleEndian: boolean;
 }): readonly Addition[] {
   // The same for every object of a batch: encoded once per profile and form (the values are never written to).
-  const form = `${shift ? 1 : 0}${o.explicit ? 1 : 0}${o.littleEndian ? 1 : 0}${changed ?? ""}`;
+  const form = `${o.explicit ? 1 : 0}${o.littleEndian ? 1 : 0}${changed ?? ""}`;
   let byForm = encoded.get(profile);
   if (!byForm) encoded.set(profile, byForm = new Map());
   let additions = byForm.get(form);
-  if (!additions) byForm.set(form, additions = encodeMethod(profile, shift, changed, o));
+  if (!additions) byForm.set(form, additions = encodeMethod(profile, changed, o));
   return additions;
 }
 
 const encoded = new WeakMap<DeidProfile, Map<string, readonly Addition[]>>();
 
-function encodeMethod(profile: DeidProfile, shift: number, changed: string | undefined, o: {
+function encodeMethod(profile: DeidProfile, changed: string | undefined, o: {
   explicit: boolean;
   littleEndian: boolean;
 }): Addition[] {
@@ -77,7 +77,8 @@ function encodeMethod(profile: DeidProfile, shift: number, changed: string | und
     additions.push({
       tag: T.LongitudinalTemporalInformationModified,
       vr: "CS",
-      value: encodeText("CS", shift ? "MODIFIED" : "UNMODIFIED"),
+      // Modified under the option, whatever one patient's shift (a custom range may start at 0 days).
+      value: encodeText("CS", profile.shiftDates ? "MODIFIED" : "UNMODIFIED"),
     });
   }
   return additions;

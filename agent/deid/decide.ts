@@ -151,7 +151,9 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
 
   /** Retain Longitudinal Temporal Information with Modified Dates: what "modified" means per VR. */
   const shiftValue = (el: Element): Edit => {
-    if (!ctx.shift || el.length <= 0) return { action: "keep" };
+    // The option decides, not one patient's shift: a shift of 0 days (a custom range from 0) still hides
+    // the offsets from UTC and zeroes binary timestamps.
+    if (!profile.shiftDates || el.length <= 0) return { action: "keep" };
     if (el.vr === "DA") return replace(el, shiftDate(text(el), ctx.shift));
     // Each value's date shifted, and its own offset from UTC (&ZZXX) dropped, as Timezone Offset From UTC
     // becomes +0000 below: an offset kept would tell the region, and would put this value hours away from

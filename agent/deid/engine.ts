@@ -272,7 +272,6 @@ async function deidentifyInput(
     const additions = [
       ...methodAdditions(
         profile,
-        shift,
         changed && "deflated data set written as Explicit VR Little Endian",
         enc,
       ),

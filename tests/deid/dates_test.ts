@@ -39,19 +39,29 @@ Deno.test({
     const made = await new Deno.Command("/usr/bin/python3", { args: ["-c", MAKE, CT_SMALL, input] }).output();
     assert.ok(made.success, new TextDecoder().decode(made.stderr));
     const key = new TextEncoder().encode("dates test key, 32 bytes long...");
-    const out = path.join(dir, "out.dcm");
-    const profile = standardProfile(["retain-long-modified-dates", "clean-structured-content"]);
-    const r = await deidentifyFile(input, out, { key, profile });
-    assert.equal(r.status, "done", JSON.stringify(r));
-    const bytes = await Deno.readFile(out);
-    const h = readPart10Header(bytes);
-    const ds = parseDataSet(bytes, encodingOf(h.transferSyntax), { start: h.datasetOffset }).dataset;
-    const get = (tag: number, set = ds) => stringValue(bytes, findElement(set, tag)!);
-    const days = dateShiftDays(key, "1CT1"); // CT_small's Patient ID
-    assert.equal(get(0x00080201), "+0000");
-    assert.equal(get(0x0008002a), `${shiftDate("20040119", days)}072730.123456`);
-    const [item] = findElement(ds, 0x0040a730)!.items!;
-    assert.equal(get(0x0040a120, item), `${shiftDate("20040119", days)}101010`);
-    assert.equal(get(0x00080032), "072730", "times as they were");
+    const options = ["retain-long-modified-dates", "clean-structured-content"];
+    // The default range, and a custom one of 0 days: the option still hides the offsets and says MODIFIED.
+    for (const range of [undefined, { minDays: 0, maxDays: 0 }]) {
+      const out = path.join(dir, `out-${range ? "0" : "default"}.dcm`);
+      const profile = standardProfile(
+        options,
+        range && { name: "zero", actions: new Map(), shiftDates: range },
+      );
+      const r = await deidentifyFile(input, out, { key, profile });
+      assert.equal(r.status, "done", JSON.stringify(r));
+      const bytes = await Deno.readFile(out);
+      const h = readPart10Header(bytes);
+      const ds = parseDataSet(bytes, encodingOf(h.transferSyntax), { start: h.datasetOffset }).dataset;
+      const get = (tag: number, set = ds) => stringValue(bytes, findElement(set, tag)!);
+      const days = range ? 0 : dateShiftDays(key, "1CT1"); // CT_small's Patient ID
+      assert.ok(range || days < 0);
+      const date = shiftDate("20040119", days);
+      assert.equal(get(0x00080201), "+0000");
+      assert.equal(get(0x0008002a), `${date}072730.123456`);
+      const [item] = findElement(ds, 0x0040a730)!.items!;
+      assert.equal(get(0x0040a120, item), `${date}101010`);
+      assert.equal(get(0x00080032), "072730", "times as they were");
+      assert.equal(get(0x00280303), "MODIFIED");
+    }
   },
 });
