@@ -118,6 +118,12 @@ Deno.test("parseProfileFile() refuses malformed entries when the file is read, n
   );
   assert.throws(() => parseProfileFile("[]", "f.json"), /expected a JSON object/);
   assert.throws(() => parseProfileFile('{"action": {}}', "f.json"), /unknown key "action"/);
+  // De-identification Method's first value: cut at 64, split at a backslash, or in UTF-8 in another character
+  // set before; refused now.
+  for (const method of ["M".repeat(65), "Conduit\\two", "M\u00fcller method", "", 7]) {
+    assert.throws(() => parse({}, { method }), /method must be 1 to 64 printable ASCII characters/);
+  }
+  assert.equal(parse({}, { method: "Conduit: research-ct" }).layer.method, "Conduit: research-ct");
   assert.throws(
     () => parseProfileFile('{"actions": ["PatientName"]}', "f.json"),
     /actions must be an object/,

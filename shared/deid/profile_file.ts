@@ -339,6 +339,16 @@ export function parseProfile(raw: unknown, defaultName: string): { options: stri
   if (!Array.isArray(options) || options.some((o) => typeof o !== "string")) {
     throw new ProfileError("options must be a list of option names");
   }
+  // The first value of De-identification Method (LO): one value that suits any character set.
+  if (
+    r.method !== undefined && (typeof r.method !== "string" || !/^[\x20-\x5b\x5d-\x7e]{1,64}$/.test(r.method))
+  ) {
+    throw new ProfileError(
+      `method must be 1 to 64 printable ASCII characters without a backslash, not ${
+        JSON.stringify(r.method)
+      }`,
+    );
+  }
   const shift = r.shiftDates as { minDays?: unknown; maxDays?: unknown } | undefined;
   if (
     shift !== undefined &&
@@ -351,7 +361,7 @@ export function parseProfile(raw: unknown, defaultName: string): { options: stri
     options: options as string[],
     layer: {
       name: String(r.name ?? defaultName),
-      method: r.method === undefined ? undefined : String(r.method),
+      method: r.method as string | undefined,
       actions,
       ...(values.size ? { values } : {}),
       ranges,
