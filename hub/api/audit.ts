@@ -3,6 +3,7 @@ import { z } from "zod";
 import { toBase64 } from "@conduit/shared/base64";
 import { auditCsv, type AuditEntry, each, exportEntry, instantOf, recent } from "../auth/audit.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
+import { pageOffset } from "./inputs.ts";
 
 /** The most entries one CSV download holds; the admin CLI (`admin audit --csv`) exports any number. */
 export const AUDIT_CSV_MAX = 50_000;
@@ -39,7 +40,7 @@ export function auditRouter(d: Pick<ApiDeps, "db">) {
       .input(
         z.object({
           limit: z.number().int().positive().max(1000).optional(),
-          offset: z.number().int().min(0).optional(),
+          offset: pageOffset.optional(),
           ...filter,
         }).strict().optional(),
       )

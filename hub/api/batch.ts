@@ -1,12 +1,12 @@
 /** Batch work from a CSV or XLSX file: preview, upload (query or transfer), list, status, cancel, results. */
 import { z } from "zod";
-import { fromBase64, toBase64 } from "@conduit/shared/base64";
+import { toBase64 } from "@conduit/shared/base64";
 import { checkReach, mayReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { parseBatchFile } from "../transfers/rows.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError } from "./errors.ts";
-import { byId, deid, endpoint, name } from "./inputs.ts";
+import { byId, deid, endpoint, fileBase64, name, pageOffset } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "batches">;
 
@@ -28,7 +28,7 @@ export function batchRouter(d: Deps) {
       z.object({
         kind: z.enum(["query", "transfer"]),
         filename: z.string().min(1).max(255),
-        contentBase64: z.string().max(50_000_000),
+        contentBase64: fileBase64,
         sites: z.array(name).min(1),
         node: name.optional(),
         destination: endpoint.optional(),
@@ -36,26 +36,25 @@ export function batchRouter(d: Deps) {
         deid: deid.omit({ pseudonyms: true }).optional(),
       }).strict(),
     ).mutation(async ({ ctx, input }) => {
-      const content = fromBase64(input.contentBase64);
-      return await d.batches.upload({ ...input, content }, actorOf(ctx.principal));
+      const { contentBase64: content, ...rest } = input;
+      return await d.batches.upload({ ...rest, content }, actorOf(ctx.principal));
     }),
     /**
      * The rows of a CSV or XLSX file as they would be searched, each with its error if it cannot be
      * used; nothing is searched or stored. A file that cannot be read at all is BAD_REQUEST.
      */
     preview: procedure.input(
-      z.object({ filename: z.string().min(1).max(255), contentBase64: z.string().max(50_000_000) })
+      z.object({ filename: z.string().min(1).max(255), contentBase64: fileBase64 })
         .strict(),
     ).mutation(async ({ input }) => {
-      const content = fromBase64(input.contentBase64);
-      const rows = await parseBatchFile(input.filename, content);
+      const rows = await parseBatchFile(input.filename, input.contentBase64);
       return { rows: rows.length, badRows: rows.filter((r) => r.error).length, first: rows.slice(0, 500) };
     }),
     /** The latest batches (newest first) whose sites the principal may all reach. */
     list: procedure.input(
       z.object({
         limit: z.number().int().positive().max(1000).optional(),
-        offset: z.number().int().min(0).optional(),
+        offset: pageOffset.optional(),
       }).strict().optional(),
     ).query(({ ctx, input }) =>
       // Unscoped, the page is read as it is; scoped, batches of other sites are passed over.

@@ -1,5 +1,6 @@
 /** Input schemas that procedures of several domains share. */
 import { z } from "zod";
+import { fromBase64 } from "@conduit/shared/base64";
 import { DEID_OPTIONS, pseudonymProblem } from "@conduit/shared/deid";
 import { transferTrial } from "@conduit/shared/tunnel";
 
@@ -40,3 +41,22 @@ export const deid = z.object({
 
 /** A job or batch named by its id. */
 export const byId = z.object({ id: z.string().min(1) }).strict();
+
+/**
+ * How many entries a page skips (`offset`). Capped, so a huge number (1e20, past what the database's
+ * integers hold) is refused here by name rather than failing in the database.
+ */
+export const pageOffset = z.number().int().min(0).max(1_000_000_000);
+
+/** A file sent whole as base64 text (at most 50 MB of text), given to the procedure as its bytes. */
+export const fileBase64 = z.string().max(50_000_000).transform((text, ctx) => {
+  try {
+    return fromBase64(text);
+  } catch {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: "not base64 text (A-Z, a-z, 0-9, + and /, = at the end)",
+    });
+    return z.NEVER;
+  }
+});

@@ -18,7 +18,7 @@ import { mayReach } from "../auth/permissions.ts";
 import { auditedRequest } from "../sites/audited_request.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
-import { name, uid } from "./inputs.ts";
+import { name, pageOffset, uid } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "sessions">;
 type SiteDeps = Pick<ApiDeps, "db" | "log" | "registry" | "sessions" | "rotation" | "transfers" | "erasure">;
@@ -170,7 +170,7 @@ export function siteRouter(d: SiteDeps) {
       z.object({
         site: name,
         limit: z.number().int().min(1).max(1000).optional(),
-        offset: z.number().int().min(0).max(1_000_000_000).optional(),
+        offset: pageOffset.optional(),
         before: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
         unresolved: z.boolean().optional(),
       }).strict(),

@@ -9,7 +9,7 @@ import { MAX_STUDIES, TransferError } from "../transfers/service.ts";
 import { type Day, MAX_WINDOWS } from "../transfers/window.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError, toTrpcError } from "./errors.ts";
-import { byId, deid, endpoint, uid } from "./inputs.ts";
+import { byId, deid, endpoint, pageOffset, uid } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "transfers">;
 
@@ -45,7 +45,7 @@ const TASK_STATES = [
 /** A page of the latest jobs. */
 const page = z.object({
   limit: z.number().int().positive().max(1000).optional(),
-  offset: z.number().int().min(0).optional(),
+  offset: pageOffset.optional(),
 }).strict().optional();
 
 /** A transfer job the principal may see (both of its sites in reach), or NOT_FOUND / FORBIDDEN. */

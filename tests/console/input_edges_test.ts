@@ -1,0 +1,61 @@
+/**
+ * Inputs at the edges, as a script sends them: a page's `offset` far past any end (1e20, more than the
+ * database's integers hold) and a batch file that is not base64 are BAD_REQUEST naming the field, never
+ * `internal error`.
+ */
+import assert from "node:assert/strict";
+import { TRPCClientError } from "@trpc/client";
+import { startTestHub } from "../support/hub.ts";
+import { createConduitClient } from "../../hub/client/mod.ts";
+
+const refused = (field: string) => (e: unknown) => {
+  assert.ok(e instanceof TRPCClientError, String(e));
+  assert.equal(e.data?.code, "BAD_REQUEST", e.message);
+  assert.match(e.message, new RegExp(`^the input was refused: ${field}: `));
+  return true;
+};
+
+Deno.test({
+  name: "tRPC: an offset past what the database holds and a batch file not in base64 are BAD_REQUEST by name",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      const url = `http://127.0.0.1:${hub.port}`;
+      const client = createConduitClient({ url, token: (await hub.tokens.create("edges", "admin")).token });
+      const huge = 1e20;
+      await assert.rejects(client.transfers.list.query({ offset: huge }), refused("offset"));
+      await assert.rejects(client.transfers.summaries.query({ offset: huge }), refused("offset"));
+      await assert.rejects(client.batch.list.query({ offset: huge }), refused("offset"));
+      await assert.rejects(client.audit.list.query({ offset: huge }), refused("offset"));
+      // Past the end but within reach: an empty page, as before.
+      assert.deepEqual(await client.transfers.list.query({ offset: 1_000_000_000 }), []);
+      assert.deepEqual(await client.batch.list.query({ offset: 1_000_000_000 }), []);
+
+      const notBase64 = "Patient ID\nPAT1\n"; // the CSV's text, sent without encoding it
+      await assert.rejects(
+        client.batch.preview.mutate({ filename: "rows.csv", contentBase64: notBase64 }),
+        refused("contentBase64"),
+      );
+      await assert.rejects(
+        client.batch.upload.mutate({
+          kind: "query",
+          filename: "rows.csv",
+          contentBase64: "!!!",
+          sites: ["north"],
+        }),
+        refused("contentBase64"),
+      );
+      // The same file in base64 reads.
+      const preview = await client.batch.preview.mutate({
+        filename: "rows.csv",
+        contentBase64: btoa(notBase64),
+      });
+      assert.equal(preview.rows, 1);
+      assert.ok(!hub.lines.some((l) => l.includes("procedure failed")), "no failure the hub did not foresee");
+    } finally {
+      await hub.stop();
+    }
+  },
+});
