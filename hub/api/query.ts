@@ -1,8 +1,36 @@
 /** Searches: the studies of one site or of every site in reach (federated), the series of a study. */
 import { z } from "zod";
 import { federation, type LeftOut } from "../dicomweb/federation.ts";
+import { parseQido, QidoParameterError } from "../dicomweb/qido/parse.ts";
 import { type ApiDeps, procedure, router } from "./trpc.ts";
 import { name, uid } from "./inputs.ts";
+
+/** What QIDO-RS takes beside attributes; in `filters` they would match nothing. */
+const NOT_ATTRIBUTES = new Set(["limit", "offset", "includefield", "fuzzymatching", "accept"]);
+
+/**
+ * The matching keys of `filters` (`{ PatientName: "DOE*" }`, a keyword or a tag), read as QIDO-RS reads its
+ * parameters: an unknown keyword, a date or number that is not one, is refused by name rather than ignored
+ * (a typo would otherwise match every study).
+ */
+const studyFilters = z.record(z.string(), z.string()).default({}).transform((filters, ctx) => {
+  try {
+    for (const name of Object.keys(filters)) {
+      if (NOT_ATTRIBUTES.has(name)) throw new QidoParameterError(`${name} is not an attribute to match`);
+    }
+    const parsed = parseQido(new URLSearchParams(Object.entries(filters)), "STUDY", {});
+    if (parsed.unknownTags.length) {
+      throw new QidoParameterError(
+        `${parsed.unknownTags.join(", ")}: a tag the dictionary does not name cannot be matched`,
+      );
+    }
+    return parsed.query.keys;
+  } catch (err) {
+    if (!(err instanceof QidoParameterError)) throw err;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.message });
+    return z.NEVER;
+  }
+});
 
 export function queryRouter(d: Pick<ApiDeps, "provider">) {
   return router({
@@ -34,7 +62,7 @@ export function queryRouter(d: Pick<ApiDeps, "provider">) {
       z.object({
         site: name.optional(),
         node: name.optional(),
-        filters: z.record(z.string(), z.string()).default({}),
+        filters: studyFilters,
         limit: z.number().int().positive().max(10_000).optional(),
       }).strict(),
     ).query(async ({ ctx, input }) => {

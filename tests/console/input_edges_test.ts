@@ -1,7 +1,8 @@
 /**
  * Inputs at the edges, as a script sends them: a page's `offset` far past any end (1e20, more than the
  * database's integers hold) and a batch file that is not base64 are BAD_REQUEST naming the field, never
- * `internal error`.
+ * `internal error`; a `query.studies` filter that QIDO-RS would refuse (an unknown keyword: a typo, a date that
+ * is not one) is refused by name, never ignored to match every study.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -53,6 +54,23 @@ Deno.test({
         contentBase64: btoa(notBase64),
       });
       assert.equal(preview.rows, 1);
+      for (
+        const [filters, why] of [
+          [
+            { PatientNam: "DOE*" },
+            /^the input was refused: filters: PatientNam is not a DICOM keyword or tag$/,
+          ],
+          [{ StudyDate: "yesterday" }, /^the input was refused: filters: StudyDate: /],
+          [{ limit: "3" }, /^the input was refused: filters: limit is not an attribute to match$/],
+          [{ "00091001": "x" }, /filters: 00091001: a tag the dictionary does not name cannot be matched/],
+        ] as const
+      ) {
+        await assert.rejects(client.query.studies.query({ filters }), refused("filters"));
+        await assert.rejects(client.query.studies.query({ site: "north", filters }), (e: Error) => {
+          assert.match(e.message, why);
+          return true;
+        });
+      }
       assert.ok(!hub.lines.some((l) => l.includes("procedure failed")), "no failure the hub did not foresee");
     } finally {
       await hub.stop();
