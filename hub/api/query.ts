@@ -101,7 +101,8 @@ export function queryRouter(d: Pick<ApiDeps, "provider">) {
         }
         studies.push(...found);
       }
-      return { studies, leftOut };
+      // `limit` caps the answer, as QIDO-RS over every site does: sites in order, each asked for at most as many.
+      return { studies: input.limit === undefined ? studies : studies.slice(0, input.limit), leftOut };
     }),
   });
 }
