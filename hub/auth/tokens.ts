@@ -43,6 +43,10 @@ export class ApiTokens {
   ): Promise<{ id: string; token: string }> {
     if (!name.trim()) throw new TokenError("give the token a name");
     if (!ROLES.includes(role as Role)) throw new TokenError(`role must be one of ${ROLES.join(", ")}`);
+    // An empty list would be stored as no limit: a token for every site, where a script meant none.
+    if (sites && !sites.length) {
+      throw new TokenError("sites: name at least one site, or leave sites out for a token of every site");
+    }
     const id = randomBytes(6).toString("hex");
     const secret = randomBytes(32).toString("base64url");
     await atomically(this.db, (tx) => [

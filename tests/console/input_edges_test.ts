@@ -2,7 +2,8 @@
  * Inputs at the edges, as a script sends them: a page's `offset` far past any end (1e20, more than the
  * database's integers hold) and a batch file that is not base64 are BAD_REQUEST naming the field, never
  * `internal error`; a `query.studies` filter that QIDO-RS would refuse (an unknown keyword: a typo, a date that
- * is not one) is refused by name, never ignored to match every study.
+ * is not one) is refused by name, never ignored to match every study; a token limited to an empty list of sites
+ * is refused, never made a token of every site.
  */
 import assert from "node:assert/strict";
 import { TRPCClientError } from "@trpc/client";
@@ -71,6 +72,16 @@ Deno.test({
           return true;
         });
       }
+      // A token limited to no site at all is refused: it was stored as a token of every site.
+      await assert.rejects(
+        client.tokens.create.mutate({ name: "none", role: "viewer", sites: [] }),
+        (e: unknown) => {
+          assert.ok(e instanceof TRPCClientError && e.data?.code === "BAD_REQUEST", String(e));
+          assert.match(e.message, /^sites: name at least one site/);
+          return true;
+        },
+      );
+      assert.ok(!(await client.tokens.list.query()).some((t) => t.name === "none"), "no token made");
       assert.ok(!hub.lines.some((l) => l.includes("procedure failed")), "no failure the hub did not foresee");
     } finally {
       await hub.stop();
