@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { eq, inArray } from "drizzle-orm";
 import { Logger } from "@conduit/shared/log";
-import { transfers, transferTasks } from "../db/schema.ts";
+import { audit, transfers, transferTasks } from "../db/schema.ts";
 import { TransferService } from "./service.ts";
 import type { TaskView } from "./view.ts";
 import { filledTransfers, offlineSessions as offline } from "../../tests/support/hub_scale.ts";
@@ -132,6 +132,28 @@ Deno.test("TransferService.list() reads a page's tasks in one query and answers 
     reads.reset();
     assert.deepEqual(await service.list(10, undefined, filled.scale.transfers), []);
     assert.deepEqual(reads.counts(), { queries: 0, rows: 0 });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("TransferService.retry() of a job that succeeded refuses, changing nothing and auditing nothing", async () => {
+  const { db, filled, service, close } = await filledTransfers("conduit-job-retry-", 0.005);
+  service.tick = () => Promise.resolve();
+  try {
+    const id = filled.bigJobId;
+    await db.update(transfers).set({ status: "success" }).where(eq(transfers.id, id));
+    await db.update(transferTasks).set({ status: "success" }).where(eq(transferTasks.transferId, id));
+    const before = await service.summary(id);
+    const audited = async () =>
+      (await db.select().from(audit).where(eq(audit.action, "transfer.retry"))).length;
+    const entries = await audited();
+    await assert.rejects(
+      service.retry(id, "user:ops"),
+      /^TransferError: nothing to retry: the transfer is over \(success\)$/,
+    );
+    assert.deepEqual(await service.summary(id), before, "still success, as it was");
+    assert.equal(await audited(), entries, "no transfer.retry entry");
   } finally {
     await close();
   }

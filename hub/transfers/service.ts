@@ -680,6 +680,8 @@ export class TransferService {
   ): Promise<Answer<T>> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferError(`no transfer ${transferId}`);
+    // Nothing failed, warned or was canceled: a retry would only show the job in progress for a moment.
+    if (t.status === "success") throw new TransferError("nothing to retry: the transfer is over (success)");
     if (t.destinationNode) {
       // What the destination's node refused goes to it again once the source has delivered the rest.
       const refused = await this.db.select().from(transferTasks).where(and(
