@@ -49,8 +49,44 @@ export interface Context {
   observe?: (procedure: string, outcome: string) => void;
 }
 
+/**
+ * The sentence of a refusal tRPC makes itself, before any procedure runs (the procedures' own go through
+ * toTrpcError): a body or `input=` that is not JSON, a body of another type, a query POSTed or a mutation
+ * got. Its own messages name neither what was wrong nor what to do (or are cut: `Unsupported content-type
+ * "text/plain`).
+ */
+export function transportMessage(error: TRPCError): string | undefined {
+  if (error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError) {
+    return `the input is not JSON (${error.cause.message}): a query's input=, a mutation's body`;
+  }
+  if (error.code === "UNSUPPORTED_MEDIA_TYPE") {
+    const type = /content-type "([^"]*)/i.exec(error.message)?.[1];
+    return `a mutation's body is its input as JSON: send Content-Type: application/json${
+      type ? ` (not ${JSON.stringify(type)})` : ""
+    }`;
+  }
+  if (error.code === "METHOD_NOT_SUPPORTED") {
+    const m = /(GET|POST)-request to (query|mutation|subscription) procedure at path "([^"]*)"/.exec(
+      error.message,
+    );
+    if (m) {
+      const how = m[2] === "mutation"
+        ? "POST it, its input as the JSON body"
+        : "GET it, its input as ?input=JSON";
+      return `${m[3]} is a ${m[2]}: ${how}`;
+    }
+  }
+  return undefined;
+}
+
 // isDev false: error answers never carry a stack trace.
-const t = initTRPC.context<Context>().create({ isDev: false });
+const t = initTRPC.context<Context>().create({
+  isDev: false,
+  errorFormatter: ({ shape, error }) => {
+    const message = transportMessage(error);
+    return message ? { ...shape, message } : shape;
+  },
+});
 
 export const router = t.router;
 

@@ -25,7 +25,8 @@ Deno.test({
     const hub = await startTestHub();
     try {
       const url = `http://127.0.0.1:${hub.port}`;
-      const client = createConduitClient({ url, token: (await hub.tokens.create("edges", "admin")).token });
+      const token = (await hub.tokens.create("edges", "admin")).token;
+      const client = createConduitClient({ url, token });
       const huge = 1e20;
       await assert.rejects(client.transfers.list.query({ offset: huge }), refused("offset"));
       await assert.rejects(client.transfers.summaries.query({ offset: huge }), refused("offset"));
@@ -82,6 +83,43 @@ Deno.test({
         },
       );
       assert.ok(!(await client.tokens.list.query()).some((t) => t.name === "none"), "no token made");
+      // Over plain HTTP, what tRPC refuses before any procedure runs says what was wrong and what to do.
+      const raw = async (path: string, init: RequestInit = {}) => {
+        const res = await fetch(`${url}/trpc/${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${token}`, ...init.headers as Record<string, string> },
+        });
+        const body = await res.json();
+        return [res.status, body.error?.data?.code, body.error?.message];
+      };
+      const json = { "content-type": "application/json" };
+      const [status, code, notJson] = await raw("tokens.revoke", {
+        method: "POST",
+        headers: json,
+        body: "{id:",
+      });
+      assert.deepEqual([status, code], [400, "BAD_REQUEST"]);
+      assert.match(notJson, /^the input is not JSON \(.+\): a query's input=, a mutation's body$/);
+      const [, , notJsonQuery] = await raw("transfers.get?input=%7Bid");
+      assert.match(notJsonQuery, /^the input is not JSON /);
+      assert.deepEqual(
+        await raw("tokens.revoke", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }),
+        [
+          415,
+          "UNSUPPORTED_MEDIA_TYPE",
+          `a mutation's body is its input as JSON: send Content-Type: application/json (not "text/plain")`,
+        ],
+      );
+      assert.deepEqual(await raw("transfers.create"), [
+        405,
+        "METHOD_NOT_SUPPORTED",
+        "transfers.create is a mutation: POST it, its input as the JSON body",
+      ]);
+      assert.deepEqual(await raw("sites.list", { method: "POST", headers: json, body: "{}" }), [
+        405,
+        "METHOD_NOT_SUPPORTED",
+        "sites.list is a query: GET it, its input as ?input=JSON",
+      ]);
       assert.ok(!hub.lines.some((l) => l.includes("procedure failed")), "no failure the hub did not foresee");
     } finally {
       await hub.stop();
