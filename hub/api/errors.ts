@@ -7,6 +7,7 @@
  * | input refused by its schema                       | BAD_REQUEST           |
  * | AccessError (role, site scope)                    | FORBIDDEN             |
  * | UnknownSiteError; a site's unknown node or object | NOT_FOUND             |
+ * | an unknown transfer (or study of it), token, user | NOT_FOUND             |
  * | SiteNotConnectedError (never enrolled), offline,  | SERVICE_UNAVAILABLE   |
  * | SiteElsewhereError (its hub cannot be reached)    |                       |
  * | the hub's database away (restart, stop, failover) | SERVICE_UNAVAILABLE   |
@@ -21,8 +22,8 @@ import { TRPCError } from "@trpc/server";
 import { ZodError, type ZodInvalidTypeIssue, type ZodIssue } from "zod";
 import { SessionClosedError, StreamResetError } from "@conduit/shared/tunnel";
 import { AccessError } from "../auth/permissions.ts";
-import { TokenError } from "../auth/tokens.ts";
-import { UserError } from "../auth/users.ts";
+import { TokenError, UnknownTokenError } from "../auth/tokens.ts";
+import { UnknownUserError, UserError } from "../auth/users.ts";
 import { SiteError } from "../sites/registry.ts";
 import {
   SiteNotConnectedError,
@@ -32,7 +33,7 @@ import {
 } from "../tunnel/errors.ts";
 import { BackendUnavailableError } from "../dicomweb/services.ts";
 import { SiteElsewhereError } from "../cluster/peers.ts";
-import { TransferError } from "../transfers/service.ts";
+import { TransferError, TransferNotFoundError } from "../transfers/service.ts";
 import { IdempotencyConflictError } from "../transfers/idempotency.ts";
 import { databaseAwayMessage, isDatabaseAway } from "../db/errors.ts";
 import { BatchFileError } from "../transfers/rows.ts";
@@ -73,7 +74,12 @@ function zodSentence(err: ZodError): string {
 
 function codeOf(err: unknown): TRPCError["code"] | undefined {
   if (err instanceof AccessError) return "FORBIDDEN";
-  if (err instanceof UnknownSiteError || err instanceof NotFoundError) return "NOT_FOUND";
+  if (
+    err instanceof UnknownSiteError || err instanceof NotFoundError || err instanceof TransferNotFoundError ||
+    err instanceof UnknownTokenError || err instanceof UnknownUserError
+  ) {
+    return "NOT_FOUND";
+  }
   if (
     err instanceof SiteNotConnectedError || err instanceof SiteUnavailableError ||
     err instanceof BackendUnavailableError || err instanceof SessionClosedError ||

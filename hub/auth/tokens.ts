@@ -32,6 +32,11 @@ export class TokenError extends Error {
   override name = "TokenError";
 }
 
+/** No token has the id named (NOT_FOUND on the API). */
+export class UnknownTokenError extends TokenError {
+  override name = "UnknownTokenError";
+}
+
 export class ApiTokens {
   constructor(private readonly db: HubDb) {}
 
@@ -83,7 +88,7 @@ export class ApiTokens {
   async revoke(id: string, actor = "cli"): Promise<void> {
     // Looked up first: an unknown or revoked id must leave no audit entry of a revocation that did not happen.
     const row = await this.db.query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
-    if (!row) throw new TokenError(`no token ${id}`);
+    if (!row) throw new UnknownTokenError(`no token ${id}`);
     if (row.revokedAt !== null) throw new TokenError(`token ${id} is revoked already`);
     await atomically(this.db, (tx) => [
       tx.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id)),

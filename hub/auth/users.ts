@@ -23,6 +23,11 @@ export class UserError extends Error {
   override name = "UserError";
 }
 
+/** No user has the name given (NOT_FOUND on the API). */
+export class UnknownUserError extends UserError {
+  override name = "UnknownUserError";
+}
+
 /** A login refused by the throttle, without looking at the password. */
 export class LoginRefused extends UserError {
   override name = "LoginRefused";
@@ -141,7 +146,7 @@ export class Users {
 
   async #user(name: string) {
     const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
-    if (!user) throw new UserError(`no user ${name}`);
+    if (!user) throw new UnknownUserError(`no user ${name}`);
     return user;
   }
 

@@ -55,6 +55,11 @@ export class TransferError extends Error {
   override name = "TransferError";
 }
 
+/** No transfer has the id named, or the transfer has no study of the UID named (NOT_FOUND on the API). */
+export class TransferNotFoundError extends TransferError {
+  override name = "TransferNotFoundError";
+}
+
 export interface CreateTransfer extends Schedule {
   source: Endpoint;
   destination: Endpoint;
@@ -484,7 +489,7 @@ export class TransferService {
       throw new TransferError((err as Error).message);
     }
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
-    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    if (!t) throw new TransferNotFoundError(`no transfer ${transferId}`);
     if (TERMINAL.has(t.status)) throw new TransferError(`the transfer is over (${t.status})`);
     const set: Partial<TransferRow> = { updatedAt: Date.now() };
     if (change.window !== undefined) Object.assign(set, windowColumns(change.window));
@@ -520,7 +525,7 @@ export class TransferService {
     tasks?: T,
   ): Promise<Answer<T>> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
-    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    if (!t) throw new TransferNotFoundError(`no transfer ${transferId}`);
     if (t.status === "canceled") return await this.#answer(transferId, tasks);
     if (TERMINAL.has(t.status)) throw new TransferError(`the transfer is over (${t.status})`);
     // Only the tasks a cancel changes: a job of thousands of studies, most of them over, reads the few left.
@@ -619,14 +624,14 @@ export class TransferService {
   /** The objects of one study of a transfer, as the source's queue sees them. */
   async objects(transferId: string, studyInstanceUid: string) {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
-    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    if (!t) throw new TransferNotFoundError(`no transfer ${transferId}`);
     const task = await this.db.query.transferTasks.findFirst({
       where: and(
         eq(transferTasks.transferId, transferId),
         eq(transferTasks.studyInstanceUid, studyInstanceUid),
       ),
     });
-    if (!task) throw new TransferError(`the transfer has no study ${studyInstanceUid}`);
+    if (!task) throw new TransferNotFoundError(`the transfer has no study ${studyInstanceUid}`);
     let rows: QueueRowView[];
     try {
       // The source's rows of the task: only the series it names, when it names some.
@@ -679,7 +684,7 @@ export class TransferService {
     tasks?: T,
   ): Promise<Answer<T>> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
-    if (!t) throw new TransferError(`no transfer ${transferId}`);
+    if (!t) throw new TransferNotFoundError(`no transfer ${transferId}`);
     // Nothing failed, warned or was canceled: a retry would only show the job in progress for a moment.
     if (t.status === "success") throw new TransferError("nothing to retry: the transfer is over (success)");
     if (t.destinationNode) {

@@ -83,6 +83,37 @@ Deno.test({
         },
       );
       assert.ok(!(await client.tokens.list.query()).some((t) => t.name === "none"), "no token made");
+      // What is named and does not exist is NOT_FOUND, as an unknown transfer or batch is.
+      const notFound = (what: RegExp) => (e: unknown) => {
+        assert.ok(e instanceof TRPCClientError && e.data?.code === "NOT_FOUND", String(e));
+        assert.match(e.message, what);
+        return true;
+      };
+      await assert.rejects(
+        client.tokens.revoke.mutate({ id: "000000000000" }),
+        notFound(/^no token 000000000000$/),
+      );
+      await assert.rejects(
+        client.users.setRole.mutate({ name: "nobody", role: "viewer" }),
+        notFound(/^no user nobody$/),
+      );
+      await assert.rejects(
+        client.users.setDisabled.mutate({ name: "nobody", disabled: true }),
+        notFound(/^no user nobody$/),
+      );
+      for (const site of ["north", "south"]) {
+        await hub.registry.enroll((await hub.registry.add(site)).enrollmentToken); // enrolled, offline
+      }
+      const { id } = await client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: ["1.2.3"],
+      });
+      await assert.rejects(
+        client.transfers.objects.query({ id, study: "1.2.4" }),
+        notFound(/^the transfer has no study 1\.2\.4$/),
+      );
+
       // Over plain HTTP, what tRPC refuses before any procedure runs says what was wrong and what to do.
       const raw = async (path: string, init: RequestInit = {}) => {
         const res = await fetch(`${url}/trpc/${path}`, {

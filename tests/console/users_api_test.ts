@@ -73,7 +73,7 @@ Deno.test({
       assert.equal((await admin.users.list.query()).find((u) => u.name === "olga")?.role, "viewer");
       await assert.rejects(
         admin.users.setRole.mutate({ name: "nobody", role: "viewer" }),
-        refused("BAD_REQUEST"),
+        refused("NOT_FOUND", /no user nobody/),
       );
       await assert.rejects(
         // deno-lint-ignore no-explicit-any
@@ -98,7 +98,7 @@ Deno.test({
       );
       await assert.rejects(
         admin.users.resetPassword.mutate({ name: "nobody", password: "long enough password" }),
-        refused("BAD_REQUEST", /no user nobody/),
+        refused("NOT_FOUND", /no user nobody/),
       );
 
       // Audited, without the password.
@@ -230,7 +230,7 @@ Deno.test({
       // Revoking a token nobody has is refused and leaves no entry of a revocation that did not happen.
       await assert.rejects(
         admin.tokens.revoke.mutate({ id: "000000000000" }),
-        refused("BAD_REQUEST", /no token 000000000000/),
+        refused("NOT_FOUND", /no token 000000000000/),
       );
       const revoked = (await admin.tokens.list.query()).find((t) => t.name === "t1")!;
       await admin.tokens.revoke.mutate({ id: revoked.id });
