@@ -98,7 +98,9 @@ export function transfersRouter(d: Deps) {
       await d.registry.require(input.source.site);
       await d.registry.require(input.destination.site);
       const { idempotencyKey, ...request } = input;
-      return await d.transfers.create(request, actorOf(ctx.principal), idempotencyKey);
+      // Keys are per credential: a token by its id, since two tokens may bear one name (and one actor).
+      const caller = ctx.principal.kind === "token" ? `token#${ctx.principal.id}` : actorOf(ctx.principal);
+      return await d.transfers.create(request, actorOf(ctx.principal), idempotencyKey, caller);
     }),
     /**
      * Checks a transfer's `deid` as `create` does (a custom profile entry by entry, Clinical Trial

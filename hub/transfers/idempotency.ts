@@ -2,8 +2,8 @@
  * Idempotency keys of `transfers.create`: a script that retries a create after a timeout (or sends it twice
  * at once) names the request with a key, and every create with the same key by the same caller answers the
  * job the first one made, instead of starting another. The same key with another request is refused
- * (IdempotencyConflictError), since its caller meant something else. Keys are per caller (the token or
- * user that creates), kept with the job for good.
+ * (IdempotencyConflictError), since its caller meant something else. Keys are per caller (the token, by
+ * its id, or the user that creates), kept with the job for good.
  */
 import { eq } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";

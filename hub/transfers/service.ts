@@ -268,11 +268,17 @@ export class TransferService {
   }
 
   /**
-   * Makes a job. With `idempotencyKey`, a create with the same key by the same `createdBy` answers the job
-   * the first one made, even while both run at once (idempotency.ts).
+   * Makes a job. With `idempotencyKey`, a create with the same key by the same `caller` answers the job
+   * the first one made, even while both run at once (idempotency.ts). `caller` names one credential (an API
+   * token by its id: two tokens may share a name, and `createdBy`), `createdBy` by default.
    */
-  async create(input: CreateTransfer, createdBy: string, idempotencyKey?: string): Promise<{ id: string }> {
-    const key = idempotencyKey === undefined ? undefined : await keyed(createdBy, idempotencyKey, input);
+  async create(
+    input: CreateTransfer,
+    createdBy: string,
+    idempotencyKey?: string,
+    caller = createdBy,
+  ): Promise<{ id: string }> {
+    const key = idempotencyKey === undefined ? undefined : await keyed(caller, idempotencyKey, input);
     const earlier = key && await earlierJob(this.db, key);
     if (earlier) return earlier;
     this.checkRequest(input);

@@ -113,6 +113,19 @@ Deno.test({
         client.transfers.objects.query({ id, study: "1.2.4" }),
         notFound(/^the transfer has no study 1\.2\.4$/),
       );
+      // An idempotency key is per token, even between two tokens of one name.
+      const named = async () =>
+        createConduitClient({ url, token: (await hub.tokens.create("nightly", "operator")).token });
+      const [first, second] = [await named(), await named()];
+      const keyed = {
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: ["1.2.3"],
+        idempotencyKey: "row-1",
+      };
+      const mine = await first.transfers.create.mutate(keyed);
+      assert.deepEqual(await first.transfers.create.mutate(keyed), mine, "the same token: the same job");
+      assert.notDeepEqual(await second.transfers.create.mutate(keyed), mine, "another token: its own job");
 
       // Over plain HTTP, what tRPC refuses before any procedure runs says what was wrong and what to do.
       const raw = async (path: string, init: RequestInit = {}) => {
