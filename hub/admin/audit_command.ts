@@ -21,7 +21,7 @@ const HUB = commandOf("hub");
 
 const USAGE = `usage: ${HUB} admin audit [--actor A] [--action X] [--target T] [--from T] [--to T]
          [--limit N|all] [--csv | --json] [--config FILE | --data DIR | --db URL]
-  --actor A    who: user:NAME, token:ID, cli, hub or anonymous
+  --actor A    who: user:NAME, token:NAME, cli, hub or anonymous
   --action X   what: an action (site.add), or a prefix ending in . or * (site., login*)
   --target T   on what: a user or site name, a transfer or token id
   --from T     from this instant on (ISO 8601: 2026-03-01 or 2026-03-01T08:00:00Z)

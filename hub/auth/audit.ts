@@ -74,7 +74,7 @@ export function exportEntry(db: HubDb, actor: string, e: AuditExport) {
 
 /** Which entries: every field given must match; none given, every entry. */
 export interface AuditFilter {
-  /** Who, exactly as stored: `user:alice`, `token:<id>`, `cli`, `hub`, `anonymous`. */
+  /** Who, exactly as stored: `user:alice`, `token:<name>`, `cli`, `hub`, `anonymous`. */
   actor?: string;
   /** What: an action (`site.add`), or a prefix of actions ending in a dot or a star (`site.`, `login*`). */
   action?: string;

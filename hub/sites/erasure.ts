@@ -32,7 +32,7 @@ export class SiteErasure {
     private readonly log: Logger,
   ) {}
 
-  /** Erases `target` at `site` for `actor` (as the audit log names who: `user:alice`, `token:ID`). */
+  /** Erases `target` at `site` for `actor` (as the audit log names who: `user:alice`, `token:NAME`). */
   async erase(site: string, target: ErasureTarget, actor: string): Promise<ErasureResult> {
     await this.registry.require(site);
     const features = await this.sessions.featuresOf(site);
