@@ -24,8 +24,29 @@ export interface Keyed {
 export async function keyed(createdBy: string, key: string, request: unknown): Promise<Keyed> {
   return {
     idempotencyKey: await sha256(JSON.stringify([createdBy, key])),
-    requestHash: await sha256(canonical(request)),
+    requestHash: await sha256(canonical(withoutDefaults(request))),
   };
+}
+
+/**
+ * A create's request with the fields given as their defaults left out (`priority: 0`, `deid.options: []`,
+ * `deid.allowBurnedIn: false`): a retry that spells a default out asks for the same job as the create that
+ * left it out.
+ */
+export function withoutDefaults(request: unknown): unknown {
+  if (!request || typeof request !== "object" || Array.isArray(request)) return request;
+  const { priority, deid, ...rest } = request as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...rest };
+  if (priority !== undefined && priority !== 0) out.priority = priority;
+  if (deid && typeof deid === "object" && !Array.isArray(deid)) {
+    const { options, allowBurnedIn, ...d } = deid as Record<string, unknown>;
+    out.deid = {
+      ...d,
+      ...(options === undefined || (Array.isArray(options) && !options.length) ? {} : { options }),
+      ...(allowBurnedIn === undefined || allowBurnedIn === false ? {} : { allowBurnedIn }),
+    };
+  } else if (deid !== undefined) out.deid = deid;
+  return out;
 }
 
 /**

@@ -126,6 +126,21 @@ Deno.test({
       const mine = await first.transfers.create.mutate(keyed);
       assert.deepEqual(await first.transfers.create.mutate(keyed), mine, "the same token: the same job");
       assert.notDeepEqual(await second.transfers.create.mutate(keyed), mine, "another token: its own job");
+      // A retry that spells out a default (priority 0) asks for the same job; another priority does not.
+      assert.deepEqual(await first.transfers.create.mutate({ ...keyed, priority: 0 }), mine);
+      await assert.rejects(
+        first.transfers.create.mutate({ ...keyed, priority: 1 }),
+        /given before with another/,
+      );
+      const deid = { ...keyed, idempotencyKey: "row-2", deid: { profile: "basic" as const } };
+      const pseudonymized = await first.transfers.create.mutate(deid);
+      assert.deepEqual(
+        await first.transfers.create.mutate({
+          ...deid,
+          deid: { profile: "basic", options: [], allowBurnedIn: false },
+        }),
+        pseudonymized,
+      );
 
       // Over plain HTTP, what tRPC refuses before any procedure runs says what was wrong and what to do.
       const raw = async (path: string, init: RequestInit = {}) => {
