@@ -47,6 +47,11 @@ export class ApiTokens {
     actor = "cli",
   ): Promise<{ id: string; token: string }> {
     if (!name.trim()) throw new TokenError("give the token a name");
+    // The name is the audit log's actor (token:NAME) and a column of `admin token list`: one line of text.
+    // deno-lint-ignore no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(name)) {
+      throw new TokenError("name: no control characters (a line break, a tab) in a token's name");
+    }
     if (!ROLES.includes(role as Role)) throw new TokenError(`role must be one of ${ROLES.join(", ")}`);
     // An empty list would be stored as no limit: a token for every site, where a script meant none.
     if (sites && !sites.length) {

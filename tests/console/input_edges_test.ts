@@ -83,6 +83,11 @@ Deno.test({
         },
       );
       assert.ok(!(await client.tokens.list.query()).some((t) => t.name === "none"), "no token made");
+      // Its name is the audit log's actor and a column of `admin token list`: one line of text.
+      await assert.rejects(
+        client.tokens.create.mutate({ name: "nightly\nexport", role: "viewer" }),
+        /^TRPCClientError: name: no control characters/,
+      );
       // What is named and does not exist is NOT_FOUND, as an unknown transfer or batch is.
       const notFound = (what: RegExp) => (e: unknown) => {
         assert.ok(e instanceof TRPCClientError && e.data?.code === "NOT_FOUND", String(e));
