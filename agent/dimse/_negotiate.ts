@@ -7,6 +7,7 @@
 import { isPrivateUid, isStorageSopClass, SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { constants } from "./_library.ts";
 import type { QueryModel } from "./handlers.ts";
+import { DICOM_APPLICATION_CONTEXT } from "./associate_rq.ts";
 
 export const QR_FIND: Record<string, QueryModel> = {
   [SopClass.PatientRootFind]: "patient",
@@ -67,6 +68,13 @@ export function peerMaxPduUsable(maxPduLength: number): boolean {
   return maxPduLength === 0 || maxPduLength >= MIN_PEER_MAX_PDU;
 }
 
+/** What an A-ASSOCIATE-RQ names: AE titles (trimmed) and Application Context Name (undefined: none). */
+export interface Proposal {
+  calling: string;
+  called: string;
+  context: string | undefined;
+}
+
 /** A refusal: A-ASSOCIATE-RJ result, source and reason, and why in words (for the log). */
 export type Refusal = [result: number, source: number, reason: number, why: string];
 
@@ -77,8 +85,7 @@ export type Refusal = [result: number, source: number, reason: number, why: stri
 export function negotiate(
   association: any,
   o: NegotiationPolicy,
-  calling: string,
-  called: string,
+  { calling, called, context }: Proposal,
   full: boolean,
 ): Refusal | undefined {
   const { RejectResult, RejectSource } = constants;
@@ -89,6 +96,15 @@ export function negotiate(
   }
   if (!AE_TITLE.test(calling)) {
     return [RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title malformed"];
+  }
+  // PS3.8 7.1.1.2: DICOM has one application context; another (or none) is reason 2, as DCMTK's storescp.
+  if (context !== DICOM_APPLICATION_CONTEXT) {
+    return [
+      RejectResult.Permanent,
+      RejectSource.ServiceUser,
+      2,
+      `application context name ${JSON.stringify((context ?? "").slice(0, 64))} not supported`,
+    ];
   }
   if (association.getPresentationContexts().length === 0) {
     return [RejectResult.Permanent, RejectSource.ServiceUser, 1, "no presentation context proposed"];

@@ -145,7 +145,12 @@ class AgentScp extends ConduitNetwork {
       ...o,
       storageCommitment: o.commitment !== undefined || o.commitmentReports !== undefined,
     };
-    const refusal = negotiate(association, policy, calling, called, this.#shared.active >= o.maxAssociations);
+    const full = this.#shared.active >= o.maxAssociations;
+    const refusal = negotiate(association, policy, {
+      calling,
+      called,
+      context: this.proposedApplicationContext,
+    }, full);
     if (refusal) {
       const [result, source, reason, why] = refusal;
       this.log.info("association rejected", { reason: why, calledAet: called });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { SopClass } from "@conduit/shared/dicom";
-import { runDcmtk, sleep } from "../support/peers.ts";
+import { runDcmtk, scratchDir, sleep, startStorescp } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import {
   associate,
@@ -227,6 +227,37 @@ Deno.test({
         await socket.close();
       }
     } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "bad input: an application context other than DICOM's is refused 1/1/2, as DCMTK storescp does",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess();
+    const storescp = await startStorescp({ dir: await scratchDir("appctx-storescp") });
+    const refusal = async (port: number, applicationContext: string) => {
+      const { socket, answer } = await requestAssociation(port, {
+        calledAet: "ANY",
+        callingAet: "GOOD",
+        contexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }],
+        applicationContext,
+      });
+      await socket.close();
+      assert.ok(answer.kind === "pdu" && answer.type === PduType.AssociateRj, describe(answer));
+      return decodeAssociateRj(answer.body);
+    };
+    try {
+      for (const name of ["1.2.3.4", "1.2.840.10008.3.1.1.2"]) {
+        assert.deepEqual(await refusal(storescp.port, name), { result: 1, source: 1, reason: 2 }, "storescp");
+        assert.deepEqual(await refusal(agent.port, name), { result: 1, source: 1, reason: 2 }, name);
+      }
+      assert.match(await agentLog(agent), /application context name \\"1\.2\.3\.4\\" not supported/);
+      await assertServing(agent, "GOOD");
+    } finally {
+      await storescp.stop();
       await agent.stop();
     }
   },

@@ -99,11 +99,13 @@ export interface AssociateRqOptions {
   implementationClassUid?: string;
   /** SCP/SCU Role Selection items (PS3.7 D.3.3.4): the SOP classes we offer to be the SCP of (a C-GET's). */
   scpRoles?: string[];
+  /** The Application Context Name; default DICOM's (PS3.7 A.2.1). */
+  applicationContext?: string;
 }
 
 /** Builds an A-ASSOCIATE-RQ PDU. */
 export function associateRq(opts: AssociateRqOptions): Uint8Array {
-  const items: Uint8Array[] = [item(0x10, ascii.encode(APPLICATION_CONTEXT))];
+  const items: Uint8Array[] = [item(0x10, ascii.encode(opts.applicationContext ?? APPLICATION_CONTEXT))];
   for (const pc of opts.contexts) {
     const sub = [
       item(0x30, ascii.encode(pc.abstractSyntax)),
