@@ -68,11 +68,15 @@ export function peerMaxPduUsable(maxPduLength: number): boolean {
   return maxPduLength === 0 || maxPduLength >= MIN_PEER_MAX_PDU;
 }
 
-/** What an A-ASSOCIATE-RQ names: AE titles (trimmed) and Application Context Name (undefined: none). */
+/**
+ * What an A-ASSOCIATE-RQ names: AE titles (trimmed), Application Context Name (undefined: none) and the
+ * Protocol Version bits.
+ */
 export interface Proposal {
   calling: string;
   called: string;
   context: string | undefined;
+  protocolVersion: number;
 }
 
 /** A refusal: A-ASSOCIATE-RJ result, source and reason, and why in words (for the log). */
@@ -85,10 +89,19 @@ export type Refusal = [result: number, source: number, reason: number, why: stri
 export function negotiate(
   association: any,
   o: NegotiationPolicy,
-  { calling, called, context }: Proposal,
+  { calling, called, context, protocolVersion }: Proposal,
   full: boolean,
 ): Refusal | undefined {
   const { RejectResult, RejectSource } = constants;
+  // PS3.8 9.3.2: version 1 is bit 0, the only version; a requestor without it is refused as DCMTK does.
+  if ((protocolVersion & 1) === 0) {
+    return [
+      RejectResult.Permanent,
+      RejectSource.ServiceProviderAcse,
+      2,
+      `protocol version 0x${protocolVersion.toString(16)} not supported`,
+    ];
+  }
   // Garbage behind an A-ASSOCIATE-RQ header parses into binary AE titles and no presentation context:
   // refuse it rather than hold an association open for it.
   if (!AE_TITLE.test(called)) {

@@ -16,7 +16,7 @@ import { Scp } from "./_library.ts";
 import { hashUid, Logger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
 import { PduReader } from "./pdu_reader.ts";
-import { proposedApplicationContext } from "./associate_rq.ts";
+import { type AssociateRqFields, readAssociateRq } from "./associate_rq.ts";
 import type { Lease } from "./read_buffers.ts";
 import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
 import { type IncomingStore, PDataReader, type StoreCommand } from "./_pdata.ts";
@@ -98,8 +98,8 @@ export class ConduitNetwork extends Scp {
   protected role: "acceptor" | "requestor" = "acceptor";
   /** The negotiation PDU has arrived (A-ASSOCIATE-RQ for the acceptor, -AC or -RJ for the requestor). */
   #negotiated = false;
-  /** The Application Context Name of the A-ASSOCIATE-RQ (acceptor), which the library does not keep. */
-  protected proposedApplicationContext: string | undefined;
+  /** What the library does not keep of the A-ASSOCIATE-RQ (acceptor): Protocol Version, Application Context. */
+  protected associateRq: AssociateRqFields | undefined;
   /** Where the last of our C-STORE requests stands on the wire: the next one's PDUs follow it. */
   #sending: Promise<void> = Promise.resolve();
   /** Our own C-STOREs awaiting their response (`sendStore`), by message ID. */
@@ -249,7 +249,7 @@ export class ConduitNetwork extends Scp {
         release();
         return this.protocolAbort(2, unexpected);
       }
-      if (pdu[0] === 1) this.proposedApplicationContext = proposedApplicationContext(pdu);
+      if (pdu[0] === 1) this.associateRq = readAssociateRq(pdu);
       if (this.#queued++ === 0) this.#busySince = performance.now();
       if (this.#queued > 16 || this.#owing()) this.socket.pause();
       this.#processing = this.#processing.then(async () => {

@@ -1,6 +1,7 @@
 /**
- * What the DIMSE library does not read of an A-ASSOCIATE-RQ (PS3.8 9.3.2): the Application Context Name,
- * which it skips and then answers with its own, whatever was proposed.
+ * What the DIMSE library does not check of an A-ASSOCIATE-RQ (PS3.8 9.3.2): the Protocol Version, which it
+ * reads and ignores, and the Application Context Name, which it skips and then answers with its own,
+ * whatever was proposed.
  */
 
 /** The DICOM Application Context Name (PS3.7 A.2.1), the only one there is. */
@@ -8,6 +9,22 @@ export const DICOM_APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1";
 
 /** Fixed fields of an A-ASSOCIATE-RQ after its 6-byte PDU header, before the variable items. */
 const FIXED = 6 + 68;
+
+/** The fields of an A-ASSOCIATE-RQ the agent checks itself. */
+export interface AssociateRqFields {
+  /** Protocol Version bits; bit 0 is version 1, the only one (0 when the PDU is too short to say). */
+  protocolVersion: number;
+  /** Application Context Name; undefined when the PDU holds none. */
+  applicationContext: string | undefined;
+}
+
+/** Reads {@link AssociateRqFields} from an A-ASSOCIATE-RQ PDU (header included). */
+export function readAssociateRq(pdu: Uint8Array): AssociateRqFields {
+  return {
+    protocolVersion: pdu.length >= 8 ? (pdu[6] << 8) | pdu[7] : 0,
+    applicationContext: proposedApplicationContext(pdu),
+  };
+}
 
 /**
  * The Application Context Name of an A-ASSOCIATE-RQ PDU (header included), trailing NULs and spaces removed;

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
-import { DICOM_APPLICATION_CONTEXT, proposedApplicationContext } from "./associate_rq.ts";
+import { DICOM_APPLICATION_CONTEXT, proposedApplicationContext, readAssociateRq } from "./associate_rq.ts";
 
 /** An A-ASSOCIATE-RQ PDU holding `items` after its fixed fields. */
 function rq(...items: [type: number, value: string][]): Uint8Array {
+  return rqOfVersion(1, ...items);
+}
+
+function rqOfVersion(version: number, ...items: [type: number, value: string][]): Uint8Array {
   const body = items.flatMap(([type, value]) =>
     [type, 0, value.length >> 8, value.length & 0xff, ...value].map(
       (b) => typeof b === "number" ? b : b.charCodeAt(0),
@@ -11,6 +15,7 @@ function rq(...items: [type: number, value: string][]): Uint8Array {
   const pdu = new Uint8Array(6 + 68 + body.length);
   pdu[0] = 1;
   new DataView(pdu.buffer).setUint32(2, 68 + body.length, false);
+  new DataView(pdu.buffer).setUint16(6, version, false);
   pdu.set(body, 74);
   return pdu;
 }
@@ -24,4 +29,15 @@ Deno.test("proposedApplicationContext() is undefined without one, or for a PDU c
   assert.equal(proposedApplicationContext(rq([0x20, "abc"])), undefined);
   assert.equal(proposedApplicationContext(rq().subarray(0, 40)), undefined);
   assert.equal(proposedApplicationContext(rq([0x10, "1.2.840"]).subarray(0, 78)), "");
+});
+
+Deno.test("readAssociateRq() gives the Protocol Version bits and the Application Context Name", () => {
+  assert.deepEqual(readAssociateRq(rqOfVersion(2, [0x10, "1.2"])), {
+    protocolVersion: 2,
+    applicationContext: "1.2",
+  });
+  assert.deepEqual(readAssociateRq(rq().subarray(0, 7)), {
+    protocolVersion: 0,
+    applicationContext: undefined,
+  });
 });

@@ -146,11 +146,14 @@ class AgentScp extends ConduitNetwork {
       storageCommitment: o.commitment !== undefined || o.commitmentReports !== undefined,
     };
     const full = this.#shared.active >= o.maxAssociations;
-    const refusal = negotiate(association, policy, {
+    const rq = this.associateRq;
+    const proposal = {
       calling,
       called,
-      context: this.proposedApplicationContext,
-    }, full);
+      context: rq?.applicationContext,
+      protocolVersion: rq?.protocolVersion ?? 1,
+    };
+    const refusal = negotiate(association, policy, proposal, full);
     if (refusal) {
       const [result, source, reason, why] = refusal;
       this.log.info("association rejected", { reason: why, calledAet: called });

@@ -233,28 +233,48 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bad input: an application context other than DICOM's is refused 1/1/2, as DCMTK storescp does",
+  name:
+    "bad input: an A-ASSOCIATE-RQ without protocol version 1 or DICOM's application context is refused as storescp does",
   ignore: !!skip,
   fn: async () => {
     const agent = await startAgentProcess();
-    const storescp = await startStorescp({ dir: await scratchDir("appctx-storescp") });
-    const refusal = async (port: number, applicationContext: string) => {
+    const storescp = await startStorescp({ dir: await scratchDir("rq-storescp") });
+    const refusal = async (port: number, rq: { applicationContext?: string; protocolVersion?: number }) => {
       const { socket, answer } = await requestAssociation(port, {
         calledAet: "ANY",
         callingAet: "GOOD",
         contexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }],
-        applicationContext,
+        ...rq,
       });
       await socket.close();
       assert.ok(answer.kind === "pdu" && answer.type === PduType.AssociateRj, describe(answer));
       return decodeAssociateRj(answer.body);
     };
+    const cases = [
+      { rq: { applicationContext: "1.2.3.4" }, rj: { result: 1, source: 1, reason: 2 } },
+      { rq: { applicationContext: "1.2.840.10008.3.1.1.2" }, rj: { result: 1, source: 1, reason: 2 } },
+      { rq: { protocolVersion: 2 }, rj: { result: 1, source: 2, reason: 2 } },
+      { rq: { protocolVersion: 0 }, rj: { result: 1, source: 2, reason: 2 } },
+    ];
     try {
-      for (const name of ["1.2.3.4", "1.2.840.10008.3.1.1.2"]) {
-        assert.deepEqual(await refusal(storescp.port, name), { result: 1, source: 1, reason: 2 }, "storescp");
-        assert.deepEqual(await refusal(agent.port, name), { result: 1, source: 1, reason: 2 }, name);
+      for (const { rq, rj } of cases) {
+        const what = JSON.stringify(rq);
+        assert.deepEqual(await refusal(storescp.port, rq), rj, `storescp, ${what}`);
+        assert.deepEqual(await refusal(agent.port, rq), rj, `agent, ${what}`);
       }
-      assert.match(await agentLog(agent), /application context name \\"1\.2\.3\.4\\" not supported/);
+      // Version bits beside bit 0 are accepted (storescp too).
+      const { socket, ac } = await associate(agent.port, {
+        calledAet: agent.aet,
+        callingAet: "GOOD",
+        contexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }],
+        protocolVersion: 3,
+      });
+      assert.equal(ac.contexts[0].result, ContextResult.Acceptance);
+      await release(socket);
+      await socket.close();
+      const log = await agentLog(agent);
+      assert.match(log, /application context name \\"1\.2\.3\.4\\" not supported/);
+      assert.match(log, /protocol version 0x2 not supported/);
       await assertServing(agent, "GOOD");
     } finally {
       await storescp.stop();

@@ -101,6 +101,8 @@ export interface AssociateRqOptions {
   scpRoles?: string[];
   /** The Application Context Name; default DICOM's (PS3.7 A.2.1). */
   applicationContext?: string;
+  /** The Protocol Version bits; default 1 (version 1, PS3.8 9.3.2). */
+  protocolVersion?: number;
 }
 
 /** Builds an A-ASSOCIATE-RQ PDU. */
@@ -130,7 +132,7 @@ export function associateRq(opts: AssociateRqOptions): Uint8Array {
     ]),
   ));
   const fixed = new Uint8Array(68);
-  new DataView(fixed.buffer).setUint16(0, 1, false); // protocol version
+  new DataView(fixed.buffer).setUint16(0, opts.protocolVersion ?? 1, false);
   fixed.set(aeField(opts.calledAet), 4);
   fixed.set(aeField(opts.callingAet), 20);
   return pdu(PduType.AssociateRq, concat([fixed, ...items]));
