@@ -77,6 +77,8 @@ export interface Proposal {
   called: string;
   context: string | undefined;
   protocolVersion: number;
+  /** The Presentation Context IDs as proposed (the library renumbers a repeated one). */
+  contextIds: number[];
 }
 
 /** A refusal: A-ASSOCIATE-RJ result, source and reason, and why in words (for the log). */
@@ -89,7 +91,7 @@ export type Refusal = [result: number, source: number, reason: number, why: stri
 export function negotiate(
   association: any,
   o: NegotiationPolicy,
-  { calling, called, context, protocolVersion }: Proposal,
+  { calling, called, context, protocolVersion, contextIds }: Proposal,
   full: boolean,
 ): Refusal | undefined {
   const { RejectResult, RejectSource } = constants;
@@ -121,6 +123,16 @@ export function negotiate(
   }
   if (association.getPresentationContexts().length === 0) {
     return [RejectResult.Permanent, RejectSource.ServiceUser, 1, "no presentation context proposed"];
+  }
+  // PS3.8 9.3.2.2: each presentation context has its own ID; the A-ASSOCIATE-AC answers each by it.
+  const repeated = contextIds.find((id, i) => contextIds.indexOf(id) !== i);
+  if (repeated !== undefined) {
+    return [
+      RejectResult.Permanent,
+      RejectSource.ServiceUser,
+      1,
+      `presentation context ID ${repeated} proposed twice`,
+    ];
   }
   const peerMax = Number(association.getMaxPduLength());
   if (!peerMaxPduUsable(peerMax)) {

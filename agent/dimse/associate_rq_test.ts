@@ -35,9 +35,16 @@ Deno.test("readAssociateRq() gives the Protocol Version bits and the Application
   assert.deepEqual(readAssociateRq(rqOfVersion(2, [0x10, "1.2"])), {
     protocolVersion: 2,
     applicationContext: "1.2",
+    contextIds: [],
   });
   assert.deepEqual(readAssociateRq(rq().subarray(0, 7)), {
     protocolVersion: 0,
     applicationContext: undefined,
+    contextIds: [],
   });
+});
+
+Deno.test("readAssociateRq() lists the Presentation Context IDs as proposed, a repeated one twice", () => {
+  const pc = (id: number) => [0x20, String.fromCharCode(id, 0, 0, 0) + "xx"] as [number, string];
+  assert.deepEqual(readAssociateRq(rq([0x10, "1.2"], pc(1), pc(3), pc(1), [0x50, ""])).contextIds, [1, 3, 1]);
 });

@@ -152,6 +152,7 @@ class AgentScp extends ConduitNetwork {
       called,
       context: rq?.applicationContext,
       protocolVersion: rq?.protocolVersion ?? 1,
+      contextIds: rq?.contextIds ?? [],
     };
     const refusal = negotiate(association, policy, proposal, full);
     if (refusal) {

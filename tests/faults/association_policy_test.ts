@@ -282,3 +282,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "bad input: a presentation context ID proposed twice is refused 1/1/1, never answered under an ID not proposed",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess();
+    try {
+      const { socket, answer } = await requestAssociation(agent.port, {
+        calledAet: agent.aet,
+        callingAet: "GOOD",
+        contexts: [
+          { id: 1, abstractSyntax: "1.2.840.10008.5.1.4.1.1.2", transferSyntaxes: ["1.2.840.10008.1.2.1"] },
+          { id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] },
+        ],
+      });
+      await socket.close();
+      assert.ok(answer.kind === "pdu" && answer.type === PduType.AssociateRj, describe(answer));
+      assert.deepEqual(decodeAssociateRj(answer.body), { result: 1, source: 1, reason: 1 });
+      assert.match(await agentLog(agent), /presentation context ID 1 proposed twice/);
+      await assertServing(agent, "GOOD");
+    } finally {
+      await agent.stop();
+    }
+  },
+});
