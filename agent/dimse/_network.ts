@@ -16,7 +16,7 @@ import { Scp } from "./_library.ts";
 import { hashUid, Logger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
 import { PduReader } from "./pdu_reader.ts";
-import { type AssociateRqFields, readAssociateRq } from "./associate_rq.ts";
+import { type AssociateRqFields, associateRqMalformed, readAssociateRq } from "./associate_rq.ts";
 import type { Lease } from "./read_buffers.ts";
 import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
 import { type IncomingStore, PDataReader, type StoreCommand } from "./_pdata.ts";
@@ -249,7 +249,15 @@ export class ConduitNetwork extends Scp {
         release();
         return this.protocolAbort(2, unexpected);
       }
-      if (pdu[0] === 1) this.associateRq = readAssociateRq(pdu);
+      if (pdu[0] === 1) {
+        // PS3.8 9.2.3 (AA-1): an A-ASSOCIATE-RQ that cannot be read is aborted, reason 6, not dropped silently.
+        const malformed = associateRqMalformed(pdu);
+        if (malformed) {
+          release();
+          return this.protocolAbort(6, malformed);
+        }
+        this.associateRq = readAssociateRq(pdu);
+      }
       if (this.#queued++ === 0) this.#busySince = performance.now();
       if (this.#queued > 16 || this.#owing()) this.socket.pause();
       this.#processing = this.#processing.then(async () => {

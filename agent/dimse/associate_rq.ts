@@ -52,3 +52,62 @@ export function proposedApplicationContext(pdu: Uint8Array): string | undefined 
   const item = items(pdu).find((item) => item.type === 0x10);
   return item && String.fromCharCode(...item.value).replace(/[\0 ]+$/, "");
 }
+
+/** Sub-items of a Presentation Context (0x20) or User Information (0x50) item, after the given offset. */
+function subItemsFit(value: Uint8Array, from: number): string | undefined {
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  for (let at = from; at < value.length;) {
+    if (at + 4 > value.length) return "a sub-item header runs past its item";
+    const type = value[at];
+    const length = view.getUint16(at + 2, false);
+    if (at + 4 + length > value.length) return `sub-item 0x${type.toString(16)} runs past its item`;
+    const sub = value.subarray(at + 4, at + 4 + length);
+    const fixed = FIXED_SUB_ITEMS[type];
+    if (fixed !== undefined && length !== fixed) return `sub-item 0x${type.toString(16)} of ${length} bytes`;
+    const inner = INNER_LENGTHS[type]?.(sub);
+    if (inner) return `sub-item 0x${type.toString(16)}: ${inner}`;
+    at += 4 + length;
+  }
+  return undefined;
+}
+
+/** User Information sub-items of a fixed length that the DIMSE library reads whatever their length says. */
+const FIXED_SUB_ITEMS: Record<number, number> = { 0x51: 4, 0x53: 4 };
+
+/** Checks of the lengths inside sub-items the DIMSE library reads field by field. */
+const INNER_LENGTHS: Record<number, (sub: Uint8Array) => string | undefined> = {
+  // SCP/SCU Role Selection: UID length, UID, SCU role, SCP role.
+  0x54: (sub) =>
+    sub.length >= 2 && 2 + ((sub[0] << 8) | sub[1]) + 2 === sub.length ? undefined : "lengths disagree",
+  // User Identity: type, positive response requested, primary field length and value, secondary likewise.
+  0x58: (sub) => {
+    if (sub.length < 4) return "too short";
+    const primary = (sub[2] << 8) | sub[3];
+    if (4 + primary + 2 > sub.length) return "primary field runs past it";
+    const secondary = (sub[4 + primary] << 8) | sub[5 + primary];
+    return 4 + primary + 2 + secondary === sub.length ? undefined : "lengths disagree";
+  },
+};
+
+/**
+ * Why an A-ASSOCIATE-RQ PDU (header included) cannot be read as PS3.8 9.3.2 lays it out, or undefined: fixed
+ * fields cut short, an item or sub-item running past what holds it, a sub-item whose own lengths disagree with
+ * its length. The DIMSE library would fail on these and close the connection without a word, or read on
+ * misaligned.
+ */
+export function associateRqMalformed(pdu: Uint8Array): string | undefined {
+  if (pdu.length < FIXED) return `A-ASSOCIATE-RQ of ${pdu.length - 6} bytes, shorter than its fixed fields`;
+  const view = new DataView(pdu.buffer, pdu.byteOffset, pdu.byteLength);
+  for (let at = FIXED; at < pdu.length;) {
+    if (at + 4 > pdu.length) return "A-ASSOCIATE-RQ: an item header runs past the PDU";
+    const type = pdu[at];
+    const length = view.getUint16(at + 2, false);
+    if (at + 4 + length > pdu.length) return `A-ASSOCIATE-RQ: item 0x${type.toString(16)} runs past the PDU`;
+    const value = pdu.subarray(at + 4, at + 4 + length);
+    const inner = type === 0x20 ? subItemsFit(value, 4) : type === 0x50 ? subItemsFit(value, 0) : undefined;
+    if (inner) return `A-ASSOCIATE-RQ: item 0x${type.toString(16)}: ${inner}`;
+    if (type === 0x20 && length < 4) return "A-ASSOCIATE-RQ: a presentation context item of under 4 bytes";
+    at += 4 + length;
+  }
+  return undefined;
+}

@@ -11,6 +11,7 @@ import { startAgentProcess } from "../support/agent.ts";
 import {
   associate,
   associateAc,
+  associateRq,
   cEchoRq,
   ContextResult,
   decodeAssociateRj,
@@ -22,7 +23,13 @@ import {
   release,
   requestAssociation,
 } from "../support/pdu.ts";
-import { agentLog, assertNoLeftovers, assertOnlyRefusals, assertServing } from "../support/faults.ts";
+import {
+  agentLog,
+  assertNoLeftovers,
+  assertOnlyRefusals,
+  assertProviderAbort,
+  assertServing,
+} from "../support/faults.ts";
 import { DROP_SLACK_MS, IMPLICIT_LE, skip, TIMEOUTS } from "./_bad_input.ts";
 
 if (skip) console.warn(`association_policy_test: skipped: ${skip}`);
@@ -302,6 +309,67 @@ Deno.test({
       assert.ok(answer.kind === "pdu" && answer.type === PduType.AssociateRj, describe(answer));
       assert.deepEqual(decodeAssociateRj(answer.body), { result: 1, source: 1, reason: 1 });
       assert.match(await agentLog(agent), /presentation context ID 1 proposed twice/);
+      await assertServing(agent, "GOOD");
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "bad input: an A-ASSOCIATE-RQ whose items run past their lengths is aborted (reason 6) and logged",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess();
+    const rq = associateRq({
+      calledAet: agent.aet,
+      callingAet: "GOOD",
+      contexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }],
+      scpRoles: [SopClass.CtImage],
+    });
+    /** The RQ with the 16-bit length of its first item of `type` (or of that sub-item of user information) set. */
+    const withLength = (type: number, length: number, sub?: number) => {
+      const bytes = rq.slice();
+      const view = new DataView(bytes.buffer);
+      let at = 74;
+      while (bytes[at] !== type) at += 4 + view.getUint16(at + 2);
+      if (sub !== undefined) { for (at += 4; bytes[at] !== sub;) at += 4 + view.getUint16(at + 2); }
+      view.setUint16(at + 2, length);
+      return bytes;
+    };
+    const cases: [string, Uint8Array, RegExp][] = [
+      [
+        "a presentation context item longer than the PDU",
+        withLength(0x20, 0xfff0),
+        /item 0x20 runs past the PDU/,
+      ],
+      ["a maximum length sub-item of 2 bytes", withLength(0x50, 2, 0x51), /sub-item 0x51 of 2 bytes/],
+      [
+        "a role selection sub-item longer than its UID says",
+        withLength(0x50, 0x40, 0x54),
+        /runs past its item/,
+      ],
+    ];
+    try {
+      for (const [what, bytes, logged] of cases) {
+        const socket = await PduSocket.connect(agent.port);
+        try {
+          await socket.send(bytes);
+          await assertProviderAbort(socket, 6, what);
+        } finally {
+          await socket.close();
+        }
+        assert.match(await agentLog(agent), logged, what);
+      }
+      // The same RQ as built is accepted, with its role selection answered.
+      const { socket } = await associate(agent.port, {
+        calledAet: agent.aet,
+        callingAet: "GOOD",
+        contexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }],
+        scpRoles: [SopClass.CtImage],
+      });
+      await release(socket);
+      await socket.close();
       await assertServing(agent, "GOOD");
     } finally {
       await agent.stop();
