@@ -56,11 +56,14 @@ const PDU_NAMES = [
   "P-DATA-TF",
   "A-RELEASE-RQ",
   "A-RELEASE-RP",
+  "A-ABORT",
 ];
 /** Room for the PDV header beyond the negotiated maximum some peers take. */
 const PDU_SLACK = 1024;
 /** Association PDUs carry negotiation only; no real one comes near this. */
 const MAX_CONTROL_PDU = 1 << 20;
+/** PDUs whose body PS3.8 9.3 fixes at 4 bytes: A-ASSOCIATE-RJ, A-RELEASE-RQ and -RP, A-ABORT. */
+const FOUR_BYTE_PDUS = new Set([3, 5, 6, 7]);
 /** How long what is queued (an A-ABORT) may take to go out before the connection is closed without it. */
 const ABORT_FLUSH_MS = 1000;
 
@@ -129,6 +132,8 @@ export class ConduitNetwork extends Scp {
       if (!PDU_TYPES.has(type)) return `unrecognised PDU type 0x${type.toString(16)}`;
       const limit = type === 4 ? this.netOptions.maxPduLength + PDU_SLACK : MAX_CONTROL_PDU;
       if (length > limit) return `PDU of ${length} bytes exceeds the limit of ${limit}`;
+      // The library reads these field by field: a shorter one threw and closed the connection without a word.
+      if (FOUR_BYTE_PDUS.has(type) && length !== 4) return `${PDU_NAMES[type]} of ${length} bytes, not 4`;
       return undefined;
     }, opts.maxPduLength + 6);
     this.#pdata = new PDataReader({

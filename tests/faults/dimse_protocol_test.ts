@@ -185,6 +185,40 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "an A-RELEASE-RQ or A-ABORT whose body is not 4 bytes is answered with A-ABORT reason 6, and logged",
+  ignore: !!skip,
+  fn: async () => {
+    const agent = await startAgentProcess({ config: { dimse: { idleTimeoutSeconds: IDLE_SECONDS } } });
+    try {
+      const cases = [
+        ["A-RELEASE-RQ of 2 bytes", pdu(PduType.ReleaseRq, new Uint8Array(2))],
+        ["A-RELEASE-RQ of 0 bytes", pdu(PduType.ReleaseRq, new Uint8Array(0))],
+        ["A-ABORT of 1 bytes", pdu(PduType.Abort, new Uint8Array(1))],
+      ] as const;
+      for (const [what, bytes] of cases) {
+        const { socket } = await associateWith(agent);
+        try {
+          await socket.send(bytes);
+          const answer = await socket.read(AT_ONCE_MS);
+          assert.ok(
+            answer.kind === "pdu" && answer.type === PduType.Abort,
+            `${what}: expected A-ABORT, got ${describe(answer)}`,
+          );
+          assert.deepEqual(decodeAbort(answer.body), { source: 2, reason: 6 }, what);
+          assert.ok((await socket.untilClosed(AT_ONCE_MS)).closed, `${what}: connection closed`);
+        } finally {
+          await socket.close();
+        }
+        assert.ok((await agentLog(agent)).includes(`${what}, not 4`), `${what}: not logged`);
+      }
+      await assertServing(agent);
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
 /** Sends a C-STORE command and `pdus` data PDUs of a large object as fast as it can, none marked last. */
 async function burst(
   socket: Awaited<ReturnType<typeof associateWith>>["socket"],
