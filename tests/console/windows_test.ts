@@ -2,7 +2,8 @@
  * Several time windows from the console's transfer dialog, in Chromium (Playwright) against a real hub and
  * real agents: "weeknights and all weekend" as two windows with one time zone; an incomplete window and an
  * unknown zone are refused in the dialog (in the hub's words for the zone) and start no job; a window
- * added and removed is not sent; `transfers.get` gives the list as entered, and the job's page shows each.
+ * added and removed is not sent; a priority or a cap out of the hub's bounds is refused in words, and one
+ * within them goes as typed; `transfers.get` gives the list as entered, and the job's page shows each.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -72,7 +73,35 @@ Deno.test({
       await alert.filter({
         hasText: 'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).',
       }).waitFor();
-      assert.equal(await jobs(), 0, "a refused window starts no job");
+      // A priority or a cap out of the hub's bounds is refused in the dialog, in words (the hub's own refusal
+      // named its field, "bandwidthMbps: Number must be ..."); nothing is sent.
+      await dialog.getByLabel("Time zone").fill("Europe/Paris");
+      const priority = dialog.getByLabel("Priority");
+      const cap = dialog.getByLabel("Bandwidth cap (Mbit/s)");
+      for (const typed of ["50", "2.5"]) {
+        await priority.fill(typed);
+        await transfer.click();
+        await alert.filter({
+          hasText: `The priority is a whole number from -10 to 10 (higher goes first), not "${typed}".`,
+        })
+          .waitFor();
+      }
+      await priority.fill("3");
+      for (const typed of ["1e9", "0.05"]) {
+        await cap.fill(typed);
+        await transfer.click();
+        await alert.filter({ hasText: "The bandwidth cap is in Mbit/s, from 0.1 to 100000 (empty: none)." })
+          .waitFor();
+        await alert.filter({ hasText: "bandwidthMbps" }).waitFor({ state: "detached" });
+      }
+      // A cap between the field's steps of old (0.25) goes as typed.
+      await cap.fill("0.25");
+      await dialog.getByLabel("Time zone").fill("Mars/Olympus");
+      await transfer.click();
+      await alert.filter({
+        hasText: 'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).',
+      }).waitFor();
+      assert.equal(await jobs(), 0, "a refused window, priority or cap starts no job");
       await dialog.screenshot({ path: path.join(SHOTS, "windows-dialog.png") });
       assert.deepEqual(await unnamedControls(page), [], "the windows' controls without a name");
 
@@ -85,13 +114,15 @@ Deno.test({
         { start: "19:00", end: "07:00", timeZone: "Europe/Paris", days: ["mon", "tue", "wed", "thu", "fri"] },
         { start: "00:00", end: "00:00", timeZone: "Europe/Paris", days: ["sat", "sun"] },
       ]);
+      assert.equal(job.priority, 3);
+      assert.equal(job.bandwidthMbps, 0.25);
       assert.equal(await jobs(), 1);
       // The job's page shows every window with its days and zone.
       const schedule = page.getByLabel("Schedule");
       await schedule.waitFor();
       assert.match(
         await schedule.innerText(),
-        /^Priority 0 · window 19:00–07:00 Mon–Fri; all day Sat, Sun \(Europe\/Paris\)( · waiting for its window until .+)?$/,
+        /^Priority 3 · window 19:00–07:00 Mon–Fri; all day Sat, Sun \(Europe\/Paris\) · cap 0.25 Mbit\/s( · waiting for its window until .+)?$/,
       );
     });
   },

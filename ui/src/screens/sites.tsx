@@ -7,6 +7,7 @@
 import { createMemo, createResource, createSignal, onCleanup, Show } from "solid-js";
 import { api, commandOf, hubTunnelUrl, type May } from "../api.ts";
 import { instant, readOrEmpty } from "../format.ts";
+import { mbpsOf } from "../limits.ts";
 import { Link, path } from "../router.tsx";
 import { SitesTable } from "../tables.tsx";
 import { SiteConflicts } from "./site_conflicts.tsx";
@@ -301,14 +302,8 @@ function CapForm(props: {
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        const value = new FormData(e.currentTarget).get(props.way)?.toString().trim() ?? "";
-        const mbps = value ? Number(value) : null;
-        props.run(() => {
-          if (mbps !== null && !(mbps >= 0.1 && mbps <= 100_000)) {
-            throw new Error(`The ${props.way} cap is in Mbit/s, from 0.1 to 100000 (empty: none).`);
-          }
-          return props.save(mbps);
-        });
+        const value = new FormData(e.currentTarget).get(props.way)?.toString() ?? "";
+        props.run(() => props.save(mbpsOf(value, `${props.way} cap`)));
       }}
     >
       <label>

@@ -8,6 +8,7 @@ import { createEffect, createResource, createSignal, For, on, Show } from "solid
 import type { Windows } from "@conduit/shared/transfer-window";
 import { api } from "../api.ts";
 import { count } from "../format.ts";
+import { mbpsOf, priorityOf } from "../limits.ts";
 import { text } from "../studies.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 import { type WindowChoice, WindowFields } from "./window_fields.tsx";
@@ -25,7 +26,8 @@ export function TransferDialog(props: {
 }) {
   const [destination, setDestination] = createSignal("");
   const [node, setNode] = createSignal("");
-  const [priority, setPriority] = createSignal(0);
+  /** Priority and cap as typed: checked when Transfer is pressed, so a bad one is said in words. */
+  const [priority, setPriority] = createSignal("");
   const [cap, setCap] = createSignal("");
   const [message, setMessage] = createSignal("");
   /** A transfer being created: the button waits for it, so a double click starts one job, not two. */
@@ -67,14 +69,14 @@ export function TransferDialog(props: {
     if (!destination()) return setMessage("Choose a destination site.");
     if (offeredSeries().length && !picked().length) return setMessage("Pick at least one series.");
     let hours: Windows | undefined;
+    let rank: number;
+    let mbps: number | null;
     try {
+      rank = priorityOf(priority());
       hours = windows.request();
+      mbps = mbpsOf(cap(), "bandwidth cap");
     } catch (err) {
       return setMessage((err as Error).message);
-    }
-    const mbps = cap() ? Number(cap()) : undefined;
-    if (mbps !== undefined && !(mbps >= 0.1)) {
-      return setMessage("The bandwidth cap is in Mbit/s, at least 0.1.");
     }
     setBusy(true);
     try {
@@ -86,9 +88,9 @@ export function TransferDialog(props: {
         ...(picked().length < offeredSeries().length
           ? { series: [{ study: props.studies[0], series: picked() }] }
           : { studies: props.studies }),
-        ...(priority() ? { priority: priority() } : {}),
+        ...(rank ? { priority: rank } : {}),
         ...(hours ? { window: hours } : {}),
-        ...(mbps !== undefined ? { bandwidthMbps: mbps } : {}),
+        ...(mbps !== null ? { bandwidthMbps: mbps } : {}),
         ...(pseudonymize ? { deid: pseudonymize } : {}),
       });
       props.onTransfer(id);
@@ -103,6 +105,7 @@ export function TransferDialog(props: {
     <form
       class="card transfer-dialog"
       aria-label="Transfer"
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         void transfer();
@@ -171,7 +174,8 @@ export function TransferDialog(props: {
             min="-10"
             max="10"
             value={priority()}
-            onInput={(e) => setPriority(Number(e.currentTarget.value) || 0)}
+            placeholder="0"
+            onInput={(e) => setPriority(e.currentTarget.value)}
           />
         </label>
       </div>
@@ -185,7 +189,8 @@ export function TransferDialog(props: {
               name="bandwidth"
               type="number"
               min="0.1"
-              step="0.1"
+              max="100000"
+              step="any"
               placeholder="none"
               value={cap()}
               onInput={(e) => setCap(e.currentTarget.value)}
