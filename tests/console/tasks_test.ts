@@ -336,7 +336,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "console explorer: a column sorts down on a second click; a page past the last shows the last",
+  name:
+    "console explorer: a column sorts down on a second click, an unknown sort is the default; a page past the last shows the last",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -377,6 +378,13 @@ Deno.test({
       await page.getByRole("button", { name: "Sort by Date, descending" }).click();
       await page.waitForURL((u) => u.searchParams.get("sort") === "-date");
       assert.equal(await firstDate(), dicomDate("20200127", LOCALE));
+      // A sort that names no column (a link typed by hand, or cut) is the default, not a failed screen.
+      for (const sort of ["bogus", "-bogus", "toString"]) {
+        await page.goto(`${base}/explorer?site=north&sort=${sort}`);
+        await rows.nth(24).waitFor();
+        assert.equal(await firstDate(), dicomDate("20200127", LOCALE), `sort=${sort}: newest first`);
+        assert.equal(await dateHeader.getAttribute("aria-sort"), "descending");
+      }
 
       // A link to a page the search no longer has (shared before studies went) shows the last page.
       await page.goto(`${base}/explorer?site=north&page=9`);

@@ -18,7 +18,8 @@ const PAGE = 25;
 /** The search fields, as they appear in the query string. */
 const FIELDS = ["site", "node", "patient", "accession", "from", "to", "modality"] as const;
 type Field = (typeof FIELDS)[number];
-type SortKey = "site" | "patient" | "patientId" | "date" | "modalities" | "description" | "instances";
+const SORT_KEYS = ["site", "patient", "patientId", "date", "modalities", "description", "instances"] as const;
+type SortKey = (typeof SORT_KEYS)[number];
 
 const sortValue = (s: Study, k: SortKey): string =>
   k === "patient" ? personName(s.patientName) : k === "instances" ? s.instances.padStart(9, "0") : s[k];
@@ -52,9 +53,12 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   const node = () => (field("site") && field("site") !== "all" ? field("node") : "");
   /**
    * `sort=date` sorts up, `sort=-date` down (the newest first, without a `sort`); the column's button
-   * turns one into the other.
+   * turns one into the other. A sort that names no column (a link typed or cut) is the default.
    */
-  const sortParam = () => q().get("sort") ?? "-date";
+  const sortParam = () => {
+    const asked = q().get("sort") ?? "";
+    return (SORT_KEYS as readonly string[]).includes(asked.replace(/^-/, "")) ? asked : "-date";
+  };
   const sortKey = () => sortParam().replace(/^-/, "") as SortKey;
   const descending = () => sortParam().startsWith("-");
   /** The page asked for, or the last there is (a link to page 9 of a search that now has 2 shows page 2). */
