@@ -337,7 +337,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "console explorer: a column sorts down on a second click, an unknown sort is the default; a page past the last shows the last",
+    "console explorer: a column sorts down on a second click, an unknown sort is the default, a bad date is refused; a page past the last shows the last",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -385,6 +385,25 @@ Deno.test({
         assert.equal(await firstDate(), dicomDate("20200127", LOCALE), `sort=${sort}: newest first`);
         assert.equal(await dateHeader.getAttribute("aria-sort"), "descending");
       }
+
+      // A date in a link that is no date is refused in words: it was searched by string order (2020-13-45 to
+      // x found the studies from 2021 on, under empty date fields).
+      for (
+        const [query, said] of [["from=2020-13-45", 'The From date "2020-13-45"'], [
+          "to=x",
+          'The To date "x"',
+        ]]
+      ) {
+        await page.goto(`${base}/explorer?site=north&${query}`);
+        await page.getByRole("alert").filter({
+          hasText: `${said} is not a date: give one as YYYY-MM-DD, or none.`,
+        })
+          .waitFor();
+        assert.equal(await rows.count(), 0, `${query}: nothing searched`);
+      }
+      await page.goto(`${base}/explorer?site=north&from=2020-01-26&to=2020-01-27`);
+      await rows.nth(1).waitFor();
+      assert.equal(await rows.count(), 2, "a date range in a link searches");
 
       // A link to a page the search no longer has (shared before studies went) shows the last page.
       await page.goto(`${base}/explorer?site=north&page=9`);

@@ -8,7 +8,7 @@
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
 import { api, type May } from "../api.ts";
-import { count, dicomDate, nameQuery, patientKey, personName, studyTitle } from "../format.ts";
+import { count, dicomDate, nameQuery, parseDate, patientKey, personName, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
 import { type Column, Table } from "../table.tsx";
@@ -94,6 +94,19 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
   const searchKey = () => FIELDS.map(field).join("\n");
   const choose = (s: Set<string>) => (setSelected(s), kept.set(searchKey(), s));
 
+  /**
+   * The From or To date of the search as DICOM's YYYYMMDD ("" when not given). A date field never holds
+   * anything else, but a link can: such a date is refused in words, not searched by string order.
+   */
+  const dateOf = (label: "From" | "To") => {
+    const value = field(label === "From" ? "from" : "to");
+    const ymd = value.replaceAll("-", "");
+    if (value && !(/^\d{4}-\d{2}-\d{2}$/.test(value) && parseDate(ymd))) {
+      throw new Error(`The ${label} date "${value}" is not a date: give one as YYYY-MM-DD, or none.`);
+    }
+    return ymd;
+  };
+
   const search = async () => {
     setBusy(true);
     setError("");
@@ -107,10 +120,9 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
     // "CT, MR", "ct mr" or "CT/MR": a study with any of them (DICOM's list, \-separated).
     const modalities = field("modality").toUpperCase().split(/[\s,;/\\]+/).filter(Boolean);
     if (modalities.length) filters.ModalitiesInStudy = modalities.join("\\");
-    const d = (v: string) => v.replaceAll("-", "");
-    if (field("from") || field("to")) filters.StudyDate = `${d(field("from"))}-${d(field("to"))}`;
     const site = field("site") === "all" ? "" : field("site");
     try {
+      if (field("from") || field("to")) filters.StudyDate = `${dateOf("From")}-${dateOf("To")}`;
       const { studies, leftOut } = await api.query.studies.query({
         ...(site ? { site } : {}),
         ...(site && node() ? { node: node() } : {}),
