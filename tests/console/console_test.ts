@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { Buffer } from "node:buffer";
 import { hasTool, skipReason } from "../support/peers.ts";
-import { logIn, nav, SHOTS, watchCsp } from "../support/browser.ts";
+import { brokenWords, logIn, nav, SHOTS, watchCsp } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
@@ -127,6 +127,10 @@ Deno.test({
         await page.getByLabel("De-identification").innerText(),
         /De-identified at the source: PS3\.15 Basic Profile with Retain Longitudinal Temporal Information with Modified Dates Option; burned-in text held back/,
       );
+      // On a phone the pseudonyms and the UID button keep their words whole: the table scrolls in its box.
+      await page.setViewportSize({ width: 390, height: 844 });
+      assert.deepEqual(await brokenWords(page), [], "the job's page on a phone: words broken across lines");
+      await page.setViewportSize({ width: 1366, height: 800 });
       // New study UIDs on demand.
       const showUid = page.getByRole("button", { name: "Show New study UID" });
       assert.equal(await showUid.count(), 2);
