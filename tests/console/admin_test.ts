@@ -184,6 +184,19 @@ Deno.test({
       await disable.waitFor({ state: "detached" });
       assert.equal((await hub.users.list()).find((u) => u.name === "olga")?.disabled, false);
 
+      // A name longer than the hub takes (64 characters) cannot be typed, so it is never refused in the hub's
+      // terms ("the input was refused: name: String must contain at most 64 character(s)").
+      const userForm = page.locator("section.card", { has: page.getByRole("heading", { name: "Users" }) });
+      await userForm.getByLabel("Name", { exact: true }).fill("u".repeat(80));
+      await userForm.getByLabel("Password", { exact: true }).fill("long name password");
+      await userForm.getByRole("button", { name: "Add user" }).click();
+      await page.getByRole("status").getByText(`user ${"u".repeat(64)} added`).waitFor();
+      const tokenForm = page.locator("section.card", {
+        has: page.getByRole("heading", { name: "API tokens" }),
+      });
+      await tokenForm.getByLabel("Name", { exact: true }).fill("t".repeat(80));
+      assert.equal(await tokenForm.getByLabel("Name", { exact: true }).inputValue(), "t".repeat(64));
+
       // The batches started before, the newest first, each opening as it was started.
       const api = createConduitClient({ url: base, token: (await hub.tokens.create("b", "operator")).token });
       const started: string[] = [];

@@ -190,6 +190,7 @@ export function Admin(props: { user: string }) {
             type="password"
             ref={password}
             minLength={10}
+            maxLength={1024}
             required
             autocomplete="new-password"
           />
@@ -300,7 +301,7 @@ export function Admin(props: { user: string }) {
             })}
         >
           <label>
-            Name<input ref={userName} required />
+            Name<input ref={userName} required maxLength={64} />
           </label>
           <label>
             Role<select ref={userRole}>{roles()}</select>
@@ -310,6 +311,7 @@ export function Admin(props: { user: string }) {
               type="password"
               ref={userPassword}
               minLength={10}
+              maxLength={1024}
               required
               autocomplete="new-password"
             />
@@ -379,7 +381,7 @@ export function Admin(props: { user: string }) {
             })}
         >
           <label>
-            Name<input ref={tokenName} required />
+            Name<input ref={tokenName} required maxLength={64} />
           </label>
           <label>
             Role<select ref={tokenRole}>{roles()}</select>
