@@ -367,6 +367,15 @@ Deno.test({
       assert.equal(await firstDate(), dicomDate("20200127", LOCALE), "newest first, unless asked otherwise");
       const dateHeader = page.locator("table[aria-label=Studies] th", { hasText: "Date" });
       assert.equal(await dateHeader.getAttribute("aria-sort"), "descending");
+      // Each row's Series button names its study, as its View does: to a screen reader 25 buttons do not all
+      // read "Series".
+      assert.equal(await page.getByRole("button", { name: "Series", exact: true }).count(), 0);
+      assert.equal(
+        await rows.first().getByRole("button", { name: /^Series of .+ · .+ · / }).getAttribute(
+          "aria-expanded",
+        ),
+        "false",
+      );
 
       await page.getByRole("button", { name: "Sort by Date", exact: true }).click();
       await page.waitForURL((u) => u.searchParams.get("sort") === "date");

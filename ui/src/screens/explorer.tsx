@@ -295,6 +295,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                     type="button"
                     class="small"
                     aria-expanded={open() === key(h)}
+                    aria-label={`Series of ${studyTitle(h)}`}
                     onClick={() => showSeries(h)}
                   >
                     Series
