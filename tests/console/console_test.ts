@@ -143,6 +143,9 @@ Deno.test({
       );
       for (const uid of originals) assert.ok(tasks.includes(pseudonymizeUid(key, uid)), tasks);
       assert.match(tasks, /ANON, [A-Z0-9]{10}/);
+      // Each row's actions name their study, so that a screen reader tells them apart.
+      assert.equal(await page.getByRole("button", { name: /^Objects of .+ · / }).count(), 2);
+      assert.equal(await page.getByRole("button", { name: "Objects", exact: true }).count(), 0);
       // Per-object progress of the first study: three objects, all done at the source.
       await page.locator("table[aria-label=Tasks]").getByRole("button", { name: "Objects" }).first().click();
       await page.locator("table[aria-label=Objects] tbody tr").first().waitFor();
@@ -184,7 +187,14 @@ Deno.test({
       // An admin: sites (details, add a site and get its token), batch, and the audit log.
       await logIn(page, "boss", "admin password");
       await nav(page, "Sites").click();
-      await page.locator('tr[data-site="north"]').getByRole("link", { name: "Details" }).click();
+      // Each site's actions name the site (a screen reader heard "Details, Revoke, Rotate credential" per row).
+      await page.getByRole("button", { name: "Revoke the site north" }).waitFor();
+      assert.equal(await page.getByRole("button", { name: "Rotate credential of south" }).count(), 1);
+      for (const name of ["Revoke", "Rotate credential"]) {
+        assert.equal(await page.getByRole("button", { name, exact: true }).count(), 0, name);
+      }
+      assert.equal(await page.getByRole("link", { name: "Details", exact: true }).count(), 0);
+      await page.getByRole("link", { name: "Details of north" }).click();
       await page.getByText("Nothing in the dead letter.").waitFor();
       assert.match(page.url(), /\/sites\/north$/);
       await page.getByLabel("New site").fill("east");
@@ -263,12 +273,13 @@ Deno.test({
         fetch(`${url}dicomweb/sites/north/studies`, { headers: { authorization: `Bearer ${script.token}` } });
       assert.equal(await asScript().then(async (r) => (await r.body?.cancel(), r.status)), 200);
       await nav(page, "Admin").click();
-      await page.locator(`tr[data-token="${script.id}"]`).getByRole("button", { name: "Revoke" }).click();
+      await page.getByRole("button", { name: `Revoke the token nightly script (${script.id})` }).click();
       await page.getByRole("alertdialog", { name: `Revoke the API token nightly script (${script.id})?` })
         .getByRole("button", { name: "Revoke the token" }).click();
       await page.locator(`tr[data-token="${script.id}"]`).getByText("revoked").waitFor();
       assert.equal(await asScript().then(async (r) => (await r.body?.cancel(), r.status)), 401);
-      await page.locator('tr[data-user="view"]').getByRole("button", { name: "Disable" }).click();
+      assert.equal(await page.getByRole("button", { name: "Disable", exact: true }).count(), 0);
+      await page.getByRole("button", { name: "Disable the user view" }).click();
       await page.getByRole("alertdialog", { name: "Disable the user view?" })
         .getByRole("button", { name: "Disable the user" }).click();
       await page.locator('tr[data-user="view"]').getByText("disabled").waitFor();

@@ -268,6 +268,7 @@ export function Admin(props: { user: string }) {
                     <button
                       type="button"
                       class="small"
+                      aria-label={`${u.disabled ? "Enable" : "Disable"} the user ${u.name}`}
                       onClick={() =>
                         u.disabled ? void setDisabled(u, false) : confirm.ask({
                           question: `Disable the user ${u.name}?`,
@@ -346,6 +347,7 @@ export function Admin(props: { user: string }) {
                 <Show when={!t.revoked}>
                   <button
                     type="button"
+                    aria-label={`Revoke the token ${t.name} (${t.id})`}
                     onClick={() =>
                       confirm.ask({
                         question: `Revoke the API token ${t.name} (${t.id})?`,

@@ -62,11 +62,14 @@ export function Sites(props: { current?: string; may: May }) {
           sites={sites()}
           actions={(s) => (
             <>
-              <Link class="button small" href={path("sites", s.site)}>Details</Link>{" "}
+              <Link class="button small" href={path("sites", s.site)} aria-label={`Details of ${s.site}`}>
+                Details
+              </Link>{" "}
               <Show when={props.may("manage") && s.state !== "revoked"}>
                 <button
                   type="button"
                   class="small"
+                  aria-label={`Revoke the site ${s.site}`}
                   onClick={() =>
                     confirm.ask({
                       question: `Revoke the site ${s.site}?`,
@@ -85,6 +88,7 @@ export function Sites(props: { current?: string; may: May }) {
                 <button
                   type="button"
                   class="small"
+                  aria-label={`Rotate credential of ${s.site}`}
                   onClick={() =>
                     confirm.ask({
                       question: `Rotate the credential of the site ${s.site}?`,

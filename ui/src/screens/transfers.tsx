@@ -292,6 +292,11 @@ export function Transfers(props: { open?: string; may: May }) {
                       type="button"
                       class="small"
                       aria-expanded={objectsOf() === t.studyInstanceUid}
+                      aria-label={`Objects of ${
+                        names()?.get(t.studyInstanceUid)
+                          ? studyTitle(names()!.get(t.studyInstanceUid)!)
+                          : `the study ${t.studyInstanceUid}`
+                      }`}
                       onClick={() => showObjects(j().id, t.studyInstanceUid)}
                     >
                       Objects
