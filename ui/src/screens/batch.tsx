@@ -280,19 +280,23 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           )}
         </Show>
       </section>
-      <Batches />
+      <Batches followed={id() ? `${id()} ${status()?.status ?? ""}` : ""} />
     </>
   );
 }
 
-/** The batches started before (`/batch?batches=2` for older ones), the newest first, refreshed every 5 s. */
-function Batches() {
+/**
+ * The batches started before (`/batch?batches=2` for older ones), the newest first, refreshed every 5 s, and
+ * at once when the batch followed above (`followed`: its id and state) starts or changes state.
+ */
+function Batches(props: { followed: string }) {
   const page = () => Math.max(0, Math.floor(Number(location().search.get("batches") ?? 1) - 1) || 0);
   const [list, { refetch }] = createResource(
     page,
     (p) => api.batch.list.query({ limit: LIST_PAGE + 1, ...(p ? { offset: p * LIST_PAGE } : {}) }),
   );
   const timer = setInterval(() => void refetch(), 5000);
+  createEffect(on(() => props.followed, () => void refetch(), { defer: true }));
   onCleanup(() => clearInterval(timer));
   const goTo = (p: number) => navigate(p ? `/batch?batches=${p + 1}` : "/batch");
   return (
