@@ -2,7 +2,8 @@
  * The Batch screen's list of batches follows the batch started above it, in Chromium (Playwright) against a
  * real hub and agent: the page's time is stopped (Playwright's clock) and moved on by 5 ms steps only while the
  * test waits (the tRPC client's batching runs on timers), less than the list's own 5-second refresh in all: the
- * new batch must still appear in the list as it starts, and show the state its result shows once it ends.
+ * new batch must still appear in the list as it starts, and show the state its result shows once it ends. A
+ * site waiting to enroll or revoked is not offered as the source.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -14,7 +15,8 @@ const skip = hasChromium() ? "" : "chromium not installed";
 if (skip) console.warn(`batch_list_test: skipped: ${skip}`);
 
 Deno.test({
-  name: "the Batch screen lists a batch as it starts and as it ends, without waiting for its refresh",
+  name:
+    "the Batch screen lists a batch as it starts and as it ends, without waiting for its refresh; its sources are enrolled",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -23,11 +25,21 @@ Deno.test({
       await startAgent("north", { aet: "NORTH" });
       await eventually("north online", () => hub.sessions.get("north"));
       await hub.users.add("ops", "operator", "operator password");
+      // A site waiting to enroll and a revoked one: neither has anything to search.
+      await hub.registry.add("east");
+      await hub.registry.add("gone");
+      await hub.registry.revoke("gone");
       const page = await browser.newPage();
       await page.clock.install();
       await page.goto(`${url}batch`);
       await logIn(page, "ops", "operator password");
       await page.getByText("No batch yet.").waitFor();
+      await page.getByLabel("Site (source)").locator("option[value=north]").waitFor({ state: "attached" });
+      assert.deepEqual(
+        await page.getByLabel("Site (source)").locator("option").allInnerTexts(),
+        ["All online sites", "north"],
+        "a batch searches no site waiting to enroll nor revoked",
+      );
       // From here the page's time moves only by `step`: the list's 5-second refresh cannot run before the check.
       await page.clock.pauseAt(Date.now() + 10);
       let moved = 0;

@@ -44,9 +44,10 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   let poll: ReturnType<typeof setInterval> | undefined;
   onCleanup(() => clearInterval(poll));
   let file!: HTMLInputElement, kind!: HTMLSelectElement;
+  /** Sources: enrolled sites (one waiting to enroll or revoked has nothing to search). */
+  const sources = () => (sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked");
   /** Destinations: enrolled sites, never the source. */
-  const destinations = () =>
-    (sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked" && s.site !== sourceValue());
+  const destinations = () => sources().filter((s) => s.site !== sourceValue());
   // A destination the new source made impossible is no longer chosen.
   createEffect(() => {
     if (destinationValue() && !destinations().some((s) => s.site === destinationValue())) {
@@ -199,7 +200,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
             Site (source)
             <select onChange={(e) => setSourceValue(e.currentTarget.value)}>
               <option value="" disabled={kindValue() === "transfer"}>All online sites</option>
-              <For each={sites()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
+              <For each={sources()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
             </select>
           </label>
           <Show when={kindValue() === "transfer"}>
