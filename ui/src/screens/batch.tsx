@@ -281,7 +281,8 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           )}
         </Show>
       </section>
-      <Batches followed={id() ? `${id()} ${status()?.status ?? ""}` : ""} />
+      {/* status() throws once the resource failed (a batch the hub does not know): read its error first. */}
+      <Batches followed={id() ? `${id()} ${status.error ? "unknown" : status()?.status ?? ""}` : ""} />
     </>
   );
 }
