@@ -334,6 +334,16 @@ Deno.test({
       });
       await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
       await fitsNarrow("/batch with a preview");
+      // The transfer dialog pseudonymizing, its custom profile open: a label beside a wide control (Profile, Or
+      // load a file) goes above it rather than one letter a line, and the control fits the width.
+      await page.goto(`${base}/explorer?site=north`);
+      await page.locator("table[aria-label=Studies] tbody tr[data-study] input[type=checkbox]").first()
+        .check();
+      const transferForm = page.getByRole("form", { name: "Transfer" });
+      await transferForm.getByLabel("Pseudonymize at the source").check();
+      await transferForm.getByText("Custom profile", { exact: true }).click();
+      await transferForm.getByLabel("Or load a file").waitFor();
+      await fitsNarrow("/explorer's transfer dialog, pseudonymizing");
       await page.goto(`${base}/studies/north/${CT_SMALL_STUDY}`);
       await page.locator("section[aria-label=Study] h1").waitFor();
       // The thumbnail below the fold loads lazily: let it, for the picture.
