@@ -7,19 +7,12 @@
  */
 import { hasChromium, logIn } from "../support/browser.ts";
 import { withConsole } from "../support/console_rig.ts";
-import { postgresMissing, startPostgres } from "../support/postgres.ts";
+import { ignoreDatabaseResets, postgresMissing, startPostgres } from "../support/postgres.ts";
 
 const skip = hasChromium() ? postgresMissing() : "chromium not installed";
 
-// The hub runs in this process: what its own process does with the database driver's late write on, or read
-// from, a socket PostgreSQL ended or reset (shared/process.ts logs it and goes on), this file does too, for
-// those errors only (each came once in a CI run, after the test, as an unhandled rejection that failed the
-// file: "socket has been ended by the other party", "read ECONNRESET").
-globalThis.addEventListener("unhandledrejection", (e) => {
-  if (/socket has been ended by the other party|read ECONNRESET/.test(String((e.reason as Error)?.message))) {
-    e.preventDefault();
-  }
-});
+// The hub runs in this process, and its PostgreSQL goes away: its driver's late socket errors as the hub's own.
+ignoreDatabaseResets();
 if (skip) console.warn(`console/db_away_test: skipped: ${skip}`);
 
 Deno.test({
