@@ -171,75 +171,39 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
   assert.ok(text.includes("BASELINE") && text.includes("Central Reading"), "--trial KEY=VALUE attributes");
   assert.ok(!text.includes(original), "the original Patient ID is gone");
 
-  // An unknown trial attribute, one that cannot be written, or one of the three flags' (silently lost before)
-  // stops the command before any output.
-  for (
-    const [kv, why] of [["colour=blue", /unknown attribute "colour"/], [
-      "siteName=A\\B",
-      /backslash/,
-    ], ["sponsorName=OTHER", /--trial sponsorName: give it as --trial-sponsor/]] as const
-  ) {
-    const refused = await agentCli([
-      ...args,
-      ...["--trial-sponsor", "ACME", "--trial-protocol", "P-1", "--trial-site", "north", "--trial", kv],
-      ...["--in", path.join(dir, "in"), "--out", path.join(dir, "o3")],
-    ]);
-    assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, why);
-    assert.equal(fs.existsSync(path.join(dir, "o3")), false, "no output");
-  }
-  const twice = await agentCli([
-    ...args,
-    ...["--trial-sponsor", "ACME", "--trial-protocol", "P-1", "--trial-site", "north"],
-    ...[
-      "--trial",
-      "siteName=A",
-      "--trial",
-      "siteName=B",
-      "--in",
-      path.join(dir, "in"),
-      "--out",
-      path.join(dir, "o3"),
-    ],
-  ]);
-  assert.equal(twice.code, 2, twice.stderr);
-  assert.match(twice.stderr, /--trial siteName: given twice/);
+  // A usage error stops the command before any output: exit 2, the reason, no --out made.
+  const refused = async (flags: string[], why: RegExp) => {
+    const out = path.join(dir, "refused");
+    const r = await agentCli([...args, ...flags, "--in", path.join(dir, "in"), "--out", out]);
+    assert.equal(r.code, 2, `${flags.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, why);
+    assert.equal(fs.existsSync(out), false, "no output");
+  };
+  const trial = ["--trial-sponsor", "ACME", "--trial-protocol", "P-1", "--trial-site", "north"];
+  // An unknown trial attribute, one that cannot be written, or one of the three flags' (silently lost before).
+  await refused([...trial, "--trial", "colour=blue"], /unknown attribute "colour"/);
+  await refused([...trial, "--trial", "siteName=A\\B"], /backslash/);
+  await refused(
+    [...trial, "--trial", "sponsorName=OTHER"],
+    /--trial sponsorName: give it as --trial-sponsor/,
+  );
+  await refused(
+    [...trial, "--trial", "siteName=A", "--trial", "siteName=B"],
+    /--trial siteName: given twice/,
+  );
   // A name prefix that would break Patient Name (two values, other components, not ASCII) is refused.
   for (const prefix of ["A\\B", "X^Y", "M\u00fcller", "", "L".repeat(54)]) {
-    const refused = await agentCli([
-      ...args,
-      ...["--name-prefix", prefix, "--in", path.join(dir, "in"), "--out", path.join(dir, "o5")],
-    ]);
-    assert.equal(refused.code, 2, `${prefix}: ${refused.stderr}`);
-    assert.match(refused.stderr, /--name-prefix .*: 1 to 53 printable ASCII characters without/);
-    assert.equal(fs.existsSync(path.join(dir, "o5")), false, "no output");
+    await refused(["--name-prefix", prefix], /--name-prefix .*: 1 to 53 printable ASCII characters without/);
   }
   // A pseudonym with a backslash would make the Patient ID two values.
   await Deno.writeTextFile(path.join(dir, "two.csv"), "PAT0001,A\\B\n");
-  const two = await agentCli([
-    ...args,
-    ...[
-      "--pseudonyms",
-      path.join(dir, "two.csv"),
-      "--in",
-      path.join(dir, "in"),
-      "--out",
-      path.join(dir, "o4"),
-    ],
-  ]);
-  assert.equal(two.code, 2, two.stderr);
-  assert.match(two.stderr, /line 1: the pseudonym is not printable ASCII without a backslash/);
-  assert.equal(fs.existsSync(path.join(dir, "o4")), false, "no output");
+  await refused(
+    ["--pseudonyms", path.join(dir, "two.csv")],
+    /line 1: the pseudonym is not printable ASCII without a backslash/,
+  );
   await Deno.writeTextFile(path.join(dir, "bad.csv"), "PAT0001\n");
-  const bad = await agentCli([
-    ...args,
-    "--pseudonyms",
-    path.join(dir, "bad.csv"),
-    "--in",
-    path.join(dir, "in"),
-    "--out",
-    path.join(dir, "o2"),
-  ]);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /line 1: expected "original Patient ID, pseudonym"/);
+  await refused(
+    ["--pseudonyms", path.join(dir, "bad.csv")],
+    /line 1: expected "original Patient ID, pseudonym"/,
+  );
 });
