@@ -18,46 +18,26 @@ import { Forwarder, type ForwardEvent } from "./forwarder.ts";
 const quiet = new Logger({}, "error", { write: () => {} });
 
 Deno.test("Forwarder: a node that refuses the association fails its claimed rows in one synced write, each by the policy", async () => {
-  const specs = [...generateStudies({
-    seed: "down",
-    patients: 1,
-    studiesPerPatient: 1,
-    series: [{ modality: "CT", instances: 5 }],
-    rows: 4,
-    columns: 4,
-  })];
-  const db = await indexedDatabase(specs, (spec, db) => {
-    new Queue(db).addInTransaction(spec.sopInstanceUid, [{ route: "r", destination: "pacs" }], 1000);
-  });
-  const dir = await Deno.makeTempDir({ prefix: "forwarder-test-" });
-  const archive = new FileArchive(dir, false);
   // Nothing listens on the node's port: every association is refused.
-  const yaml = `nodes:\n  pacs: { aet: DOWN, host: 127.0.0.1, port: ${freePort()} }\n` +
-    "queue: { concurrency: 1, batchSize: 100, maxAttempts: 3, backoffBaseSeconds: 3600, " +
-    "backoffCapSeconds: 7200 }\n";
-  const { config } = loadConfig({ flags: { config: "a.yaml" }, env: {}, readFile: () => yaml });
+  const { db, queue, archive, dir, config, rows } = await queuedFor(
+    "pacs",
+    "r",
+    `nodes:\n  pacs: { aet: DOWN, host: 127.0.0.1, port: ${freePort()} }\n`,
+    "concurrency: 1, batchSize: 100, maxAttempts: 3, ",
+  );
   const ids = (db.statement("SELECT id FROM queue ORDER BY id").all() as { id: number }[]).map((r) => r.id);
   // One row at its last attempt (dead after it), one of a route canceled while it was claimed (dead, canceled).
   db.write(() => {
     db.statement("UPDATE queue SET attempts = 2, state = 'failed' WHERE id = ?").run(ids[1]);
     db.statement(`UPDATE queue SET last_error = '${CANCELED}' WHERE id = ?`).run(ids[2]);
   });
-  const queue = new Queue(db);
   // What the queue holds, and the synced commits since start, once every claimed row's failure is reported.
-  let seen: { synced: number; rows: QueueRow[] } | undefined;
-  const attempts: ForwardEvent[] = [];
-  let before = 0;
-  const forwarder = new Forwarder(config, queue, archive, quiet, (e) => {
-    if (e.type !== "attempt") return;
-    attempts.push(e);
-    if (attempts.length === ids.length) seen = { synced: db.commits.synced - before, rows: queue.list() };
-  });
+  const attempts = attemptsOf(db, rows);
+  const forwarder = new Forwarder(config, queue, archive, quiet, attempts.onEvent);
   const started = Date.now();
   try {
     // start() prunes and recovers (synced), then the worker claims (unsynced) and opens the association.
-    forwarder.start();
-    before = db.commits.synced;
-    const result = await eventually("the failed association's rows recorded", () => seen);
+    const result = await attempts.run(forwarder);
     assert.equal(result.synced, 1, "the batch's failures are one synced transaction");
     const byId = new Map(result.rows.map((r) => [r.id, r]));
     for (const id of ids) {
@@ -80,7 +60,7 @@ Deno.test("Forwarder: a node that refuses the association fails its claimed rows
     }
     // The metrics hear the policy's outcome (a canceled row's attempt counts as failed, as before).
     assert.deepEqual(
-      attempts.map((e) => e.type === "attempt" && e.outcome).sort(),
+      result.attempts.map((e) => e.type === "attempt" && e.outcome).sort(),
       ["dead", "failed", "failed", "failed", "failed"],
     );
   } finally {
@@ -92,9 +72,9 @@ Deno.test("Forwarder: a node that refuses the association fails its claimed rows
 
 /**
  * Five objects archived, indexed and queued for `destination`, and the configuration `nodes` (none: no nodes)
- * with backoffs of an hour (a failed row is not tried again while the test looks).
+ * with backoffs of an hour (a failed row is not tried again while the test looks) and `queue`'s other settings.
  */
-async function queuedFor(destination: string, route: string, nodes = "") {
+async function queuedFor(destination: string, route: string, nodes = "", queue = "") {
   const specs = [...generateStudies({
     seed: "batch",
     patients: 1,
@@ -112,7 +92,7 @@ async function queuedFor(destination: string, route: string, nodes = "") {
   for (const spec of specs) {
     await Deno.writeFile(`${dir}/archive/${spec.sopInstanceUid}.dcm`, generateInstance(spec));
   }
-  const yaml = `${nodes}queue: { backoffBaseSeconds: 3600, backoffCapSeconds: 7200 }\n`;
+  const yaml = `${nodes}queue: { ${queue}backoffBaseSeconds: 3600, backoffCapSeconds: 7200 }\n`;
   const { config } = loadConfig({ flags: { config: "a.yaml" }, env: {}, readFile: () => yaml });
   return { db, queue: new Queue(db), archive: new FileArchive(dir, false), dir, config, rows: specs.length };
 }
