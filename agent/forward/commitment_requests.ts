@@ -23,7 +23,8 @@ import type { ScuAssociation } from "../dimse/scu.ts";
 import { scuTo } from "../nodes/connect.ts";
 import { NoContextAcceptedError } from "../dimse/scu_errors.ts";
 import { backoffMs, classify } from "../queue/policy.ts";
-import type { ClaimedRow, CommittingRow, Queue } from "../queue/queue.ts";
+import type { Queue } from "../queue/queue.ts";
+import type { ClaimedRow, CommittingRow } from "../queue/rows.ts";
 
 /** What the commitment requests report (metrics hook). */
 export type CommitmentEvent = {

@@ -15,7 +15,7 @@ import { hashUid, type Logger } from "@conduit/shared/log";
 import type { TrialAttributes } from "@conduit/shared/deid";
 import type { DeidProfile } from "../deid/profile.ts";
 import { type Archive, withObject } from "../archive/archive.ts";
-import type { ClaimedRow } from "../queue/queue.ts";
+import type { ClaimedRow } from "../queue/rows.ts";
 import type { Copies } from "../queue/copies.ts";
 import { HELD_PREFIX } from "../queue/keys.ts";
 import { loadProfile } from "../deid/load_profile.ts";

@@ -15,7 +15,7 @@
  * one per batch (10-12 for 500 objects forwarded faster than storescp took them, bench forward).
  */
 import type { ScuAssociation } from "../dimse/scu.ts";
-import type { ClaimedRow } from "../queue/queue.ts";
+import type { ClaimedRow } from "../queue/rows.ts";
 
 /** How long an association stays open with nothing to send. */
 const ASSOCIATION_IDLE_MS = 2000;

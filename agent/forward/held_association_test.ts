@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Contention, HeldAssociation } from "./held_association.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
-import type { ClaimedRow } from "../queue/queue.ts";
+import type { ClaimedRow } from "../queue/rows.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const MR = "1.2.840.10008.5.1.4.1.1.4";

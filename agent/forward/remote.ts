@@ -6,7 +6,7 @@
  */
 import { RequestChannel, type Session } from "@conduit/shared/tunnel";
 import type { Archive } from "../archive/archive.ts";
-import { claimedObject, type ClaimedRow } from "../queue/queue.ts";
+import { claimedObject, type ClaimedRow } from "../queue/rows.ts";
 import { sendObject } from "../tunnel/objects.ts";
 import type { StoredObject } from "../part10/stored.ts";
 import { isTransferRoute } from "../queue/keys.ts";

@@ -1,7 +1,8 @@
 /** The forward queue on the loopback HTTP API (and, through it, `deno task agent queue ...`). */
 import { Hono } from "hono";
 import { z } from "zod";
-import { type Queue, QUEUE_STATES } from "../queue/queue.ts";
+import type { Queue } from "../queue/queue.ts";
+import { QUEUE_STATES } from "../queue/rows.ts";
 import type { Forwarder } from "../forward/forwarder.ts";
 
 const filter = z.object({

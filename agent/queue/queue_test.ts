@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { generateStudies } from "@conduit/shared/testing";
 import { indexedDatabase } from "../index/testing.ts";
-import { hubRow, Queue } from "./queue.ts";
+import { Queue } from "./queue.ts";
+import { hubRow } from "./rows.ts";
 import { CANCELED } from "./keys.ts";
 
 /** A real libsql file with three indexed objects, each queued for destination "a". */

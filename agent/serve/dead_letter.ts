@@ -7,7 +7,7 @@
 import { listConflicts } from "../index/conflicts.ts";
 import { ConflictResolveError } from "../ingest/resolve.ts";
 import { ABANDONED, CANCELED, undelivered } from "../queue/keys.ts";
-import { hubRow } from "../queue/queue.ts";
+import { hubRow } from "../queue/rows.ts";
 import { type Handlers, ok } from "./reply.ts";
 
 export const deadLetterHandlers: Handlers = {

@@ -7,7 +7,7 @@ import { parseProfile, ProfileError } from "@conduit/shared/deid/profile-file";
 import { NO_KEY, TRANSFER_PROFILE } from "../forward/stage_settings.ts";
 import { type RetrieveReport, UnknownNodeError } from "../nodes/operations.ts";
 import { remoteDestination, TRANSFER_STAGE, transferRoute } from "../queue/keys.ts";
-import { hubRow } from "../queue/queue.ts";
+import { hubRow } from "../queue/rows.ts";
 import { type Handlers, ok, type Replies, type RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 import { instancesFor } from "./wado.ts";

@@ -1,0 +1,124 @@
+/**
+ * Rows into the queue and out to a worker: queued for a new object, claimed (marked in flight), released,
+ * and found in flight again after a restart. Claims and releases are committed without a disk flush
+ * (`Database.writeUnsynced`): one lost to a power loss only sends its object again.
+ */
+import type { Database } from "../index/db.ts";
+import { CANCELED, isTunnelRoute } from "./keys.ts";
+import { type ClaimedRow, COLUMNS } from "./rows.ts";
+
+/**
+ * Rows for a new object; call inside the transaction that indexes it. A row it already has is queued
+ * again (new bytes are routed again), except with `resend` false for the rows of an object the hub sent
+ * for a node (`tunnel:` routes): those keep a row that is pending, in flight or done, as a resend of the
+ * same object does (two copies that arrived at once, each committed as new, reach the node once).
+ */
+export function addInTransaction(
+  db: Database,
+  sopInstanceUid: string,
+  targets: { route: string; destination: string }[],
+  now = Date.now(),
+  resend = true,
+): void {
+  const upsert = `INSERT INTO queue (sop_instance_uid, route, destination, state, attempts,
+    next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)
+    ON CONFLICT (sop_instance_uid, route, destination) DO UPDATE SET state = 'pending', attempts = 0,
+    next_attempt_at = excluded.next_attempt_at, last_error = '', last_status = NULL,
+    updated_at = excluded.updated_at, done_at = NULL, commit_uid = NULL, commit_asks = 0`;
+  const st = db.statement(upsert);
+  const once = db.statement(`${upsert} WHERE queue.state IN ('failed', 'dead')`);
+  for (const t of targets) {
+    (resend || !isTunnelRoute(t.route) ? st : once).run(
+      sopInstanceUid,
+      t.route,
+      t.destination,
+      now,
+      now,
+      now,
+    );
+  }
+}
+
+/** Destinations with rows not yet done (pending, in flight or failed). */
+export function waitingDestinations(db: Database): string[] {
+  return (db.statement(
+    `SELECT DISTINCT destination FROM queue WHERE state IN ('pending', 'in_flight', 'failed')`,
+  )
+    .all() as { destination: string }[]).map((r) => r.destination);
+}
+
+/** After a restart: rows a worker held when the process died are due again. */
+export function recover(db: Database, now = Date.now()): number {
+  return db.write(() =>
+    db.statement(`UPDATE queue SET state = 'pending', next_attempt_at = ?, updated_at = ?
+      WHERE state = 'in_flight'`).run(now, now).changes
+  );
+}
+
+/**
+ * Claims up to `limit` due rows of a destination (oldest first), marking them in flight. A row that
+ * forwards a de-identified copy reads the copy's file; any other, the archived object's.
+ */
+export function claim(db: Database, destination: string, limit: number, now = Date.now()): ClaimedRow[] {
+  // The select and the marks run in one synchronous call, so no other claim comes between them in
+  // this process (the only writer of the queue); a claim that finds nothing opens no write transaction
+  // (issue 16: a forward worker asks after every delivery, mostly in vain).
+  const rows = db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS "key",
+      coalesce(c.dataset_offset, i.dataset_offset) AS datasetOffset,
+      coalesce(c.dataset_size, i.dataset_size) AS datasetSize,
+      coalesce(c.transfer_syntax_uid, i.transfer_syntax_uid) AS transferSyntaxUid,
+      coalesce(c.sop_class_uid, i.sop_class_uid) AS sopClassUid, coalesce(c.sha256, i.sha256) AS sha256
+      FROM queue q LEFT JOIN deid_copies c ON c.id = q.copy_id AND c.removed_at IS NULL
+      LEFT JOIN instances i ON q.copy_id IS NULL AND i.sop_instance_uid = q.sop_instance_uid
+        AND i.removed_at IS NULL
+      WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
+        AND (c.id IS NOT NULL OR i.sop_instance_uid IS NOT NULL)
+      ORDER BY q.next_attempt_at, q.id LIMIT ?`).all(destination, now, limit) as unknown as ClaimedRow[];
+  if (rows.length === 0) return rows;
+  const mark = db.statement(`UPDATE queue SET state = 'in_flight', updated_at = ? WHERE id = ?`);
+  db.writeUnsynced(() => {
+    for (const r of rows) mark.run(now, r.id);
+  });
+  return rows;
+}
+
+/**
+ * Whether claimed row `id` belongs to a route canceled since it was claimed: its worker must not send it
+ * (until 2026-12-05 a cancel let the whole claimed batch go, up to `queue.batchSize` objects).
+ */
+export function canceledSinceClaim(db: Database, row: { id: number }): boolean {
+  return db.statement(`SELECT 1 AS one FROM queue WHERE id = ? AND last_error = '${CANCELED}'`)
+    .get(row.id) !== undefined;
+}
+
+/**
+ * Puts claimed rows back without counting an attempt (worker stopping, destination paused, the rest of a
+ * batch whose association was lost), all in one transaction.
+ */
+export function release(db: Database, ids: number | number[], now = Date.now()): void {
+  const list = typeof ids === "number" ? [ids] : ids;
+  if (list.length === 0) return;
+  const st = db.statement(
+    `UPDATE queue SET state = CASE WHEN last_error = '${CANCELED}' THEN 'dead' ELSE 'pending' END,
+    updated_at = ? WHERE id = ? AND state = 'in_flight'`,
+  );
+  db.writeUnsynced(() => {
+    for (const id of list) st.run(now, id);
+  });
+}
+
+/** Destinations that have rows due now. */
+export function dueDestinations(db: Database, now = Date.now()): string[] {
+  return (db.statement(`SELECT DISTINCT destination FROM queue
+    WHERE state IN ('pending', 'failed') AND next_attempt_at <= ?`).all(now) as { destination: string }[])
+    .map((r) => r.destination);
+}
+
+/** The earliest time a failed or pending row becomes due, if any. */
+export function nextDue(db: Database): number | undefined {
+  const row = db.statement(
+    `SELECT min(next_attempt_at) AS t FROM queue WHERE state IN ('pending', 'failed')`,
+  )
+    .get();
+  return (row?.t as number | null) ?? undefined;
+}
