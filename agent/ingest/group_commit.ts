@@ -12,7 +12,9 @@
  * committed when the failure clears, or at the next start.
  */
 import type { Logger } from "@conduit/shared/log";
-import type { Checked, Ingest, Prepared } from "./ingest.ts";
+import type { Ingest } from "./ingest.ts";
+import type { Checked } from "./checks.ts";
+import type { Prepared } from "./place.ts";
 
 export interface GroupCommitOptions {
   /** Objects per index transaction at most. */

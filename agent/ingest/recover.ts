@@ -19,7 +19,8 @@ import type { ReceivedObject } from "../part10/file_stream.ts";
 import { HEAD_BYTES } from "../part10/file_stream.ts";
 import { readHeader } from "../part10/header.ts";
 import { type ByteSource, openFile, readUpTo } from "../part10/source.ts";
-import type { Checked, Ingest } from "./ingest.ts";
+import type { Ingest } from "./ingest.ts";
+import type { Checked } from "./checks.ts";
 import type { Intake } from "./intake.ts";
 
 const CLEAN_STOP = "clean-stop";

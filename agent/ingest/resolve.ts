@@ -21,7 +21,8 @@ import {
   resolutionsUnderWay,
 } from "../index/conflicts.ts";
 import { existingInstance } from "../index/instances.ts";
-import type { Checked, Ingest } from "./ingest.ts";
+import type { Ingest } from "./ingest.ts";
+import type { Checked } from "./checks.ts";
 import { checkArchived } from "./recover.ts";
 
 /** Why a conflict cannot be resolved; `kind` says how the HTTP API and the tunnel answer. */

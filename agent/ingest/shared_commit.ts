@@ -8,7 +8,8 @@
  * A group never holds one SOP Instance UID twice: the second waits for the next group.
  */
 import { setImmediate } from "node:timers";
-import type { Checked, Prepared } from "./ingest.ts";
+import type { Checked } from "./checks.ts";
+import type { Prepared } from "./place.ts";
 
 type Placed = Extract<Prepared, { kind: "index" }>;
 

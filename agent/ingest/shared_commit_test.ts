@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { Checked, Prepared } from "./ingest.ts";
+import type { Checked } from "./checks.ts";
+import type { Prepared } from "./place.ts";
 import { SharedCommit } from "./shared_commit.ts";
 
 type Placed = Extract<Prepared, { kind: "index" }>;
