@@ -2,11 +2,10 @@
  * Running the agent itself (no subcommand): flags, configuration, enrollment, start, and stop on a
  * signal. Loaded by `main.ts` only when no subcommand is given.
  */
-import { parseArgs } from "node:util";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { onReloadSignal, untilStopSignal } from "@conduit/shared/process";
-import { commandOf } from "@conduit/shared/cli";
+import { commandOf, parseFlags } from "@conduit/shared/cli";
 import { commandLineConfig, ConfigError, FLAGS } from "./config/load.ts";
 import { VERSION } from "./version.ts";
 import { loadPart } from "./lazy_part.ts";
@@ -53,7 +52,7 @@ export async function runAgent(args: string[]): Promise<number> {
   for (const name of Object.keys(FLAGS)) options[name] = { type: "string" };
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseFlags({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
     console.error(`agent: ${(err as Error).message}\n\n${usage()}`);
     return 2;

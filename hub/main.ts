@@ -2,13 +2,12 @@
  * `deno task hub [flags]`: the central hub (tunnel endpoint and site registry so far), and
  * `deno task hub admin ...`: administration on its database.
  */
-import { parseArgs } from "node:util";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { onReloadSignal, runAsProcess, untilStopSignal } from "@conduit/shared/process";
 import { ConfigError } from "@conduit/shared/config";
-import { commandOf } from "@conduit/shared/cli";
+import { commandOf, parseFlags } from "@conduit/shared/cli";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
 import { startHub } from "./app.ts";
 import { HUB_CONFIG_RELOAD_MESSAGES } from "./reload.ts";
@@ -226,7 +225,7 @@ export async function main(args: string[]): Promise<number> {
   for (const name of Object.keys(HUB_FLAGS)) options[name] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args, options, strict: true }).values;
+    values = parseFlags({ args, options, strict: true }).values;
   } catch (err) {
     console.error(`hub: ${(err as Error).message}\n\n${usage()}`);
     return 2;

@@ -1,10 +1,30 @@
 /**
  * The preamble every command-line command shares (`agent node|queue|route|deid`, `hub admin
  * site|token|user`): its flags parsed with `--help` added, the usage on `--help` (exit 0), and a bad
- * flag or a missing command named with the usage on stderr (exit 2). The command gets its flags and
- * positionals, or the exit code to end with.
+ * flag, a value flag given twice or a missing command named with the usage on stderr (exit 2). The
+ * command gets its flags and positionals, or the exit code to end with.
  */
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { parseArgs, type ParseArgsConfig, type ParseArgsOptionsConfig } from "node:util";
+
+/**
+ * `parseArgs` (strict) that also refuses a flag taking a value given twice (`--key-file A --key-file B`),
+ * which `parseArgs` settles silently as the last one: an error naming the flag. Flags declared `multiple`
+ * may come again; a boolean flag given twice says the same twice and is taken.
+ */
+export function parseFlags<const T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const parsed = parseArgs({ ...config, tokens: true });
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const option = config.options?.[token.name];
+    if (!option || option.type !== "string" || option.multiple) continue;
+    if (seen.has(token.name)) {
+      throw new TypeError(`Option '--${token.name}' was given twice: give it once`);
+    }
+    seen.add(token.name);
+  }
+  return parsed as ReturnType<typeof parseArgs<T>>;
+}
 
 /** What {@link commandLine} parses: the command's options with `--help`, positionals allowed. */
 type Config<O extends ParseArgsOptionsConfig> = {
@@ -30,7 +50,7 @@ export function commandLine<const O extends ParseArgsOptionsConfig>(
 ): CommandLine<O> | number {
   let parsed: CommandLine<O>;
   try {
-    parsed = parseArgs<Config<O>>({
+    parsed = parseFlags<Config<O>>({
       args,
       options: { ...options, help: { type: "boolean" } },
       allowPositionals: true,

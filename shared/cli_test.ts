@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildOf, commandLine, commandOf } from "./cli.ts";
+import { buildOf, commandLine, commandOf, parseFlags } from "./cli.ts";
 
 /** Runs commandLine with console.log and console.error captured. */
 function run(args: string[], needsCommand = false) {
@@ -55,4 +55,22 @@ Deno.test("commandOf() is deno task from the repository and the built program's 
   assert.equal(commandOf("hub", "file:///tmp/deno-compile-conduit-agent/shared/cli.ts"), "conduit-hub");
   // A checkout under a folder of that name is still a repository.
   assert.equal(buildOf("file:///home/deno-compile-x.ts"), "source");
+});
+
+Deno.test("commandLine(): a value flag given twice is exit 2 naming it; a repeatable flag may come again", () => {
+  for (const args of [["list", "--port", "1", "--port", "2"], ["--port=1", "list", "--port=2"]]) {
+    const twice = run(args);
+    assert.equal(twice.r, 2, args.join(" "));
+    assert.match(twice.err, /^agent thing: Option '--port' was given twice: give it once\nusage: thing$/);
+    assert.equal(twice.out, "");
+  }
+  // A boolean given twice says the same thing twice: taken.
+  const json = run(["--json", "--json"]);
+  assert.notEqual(typeof json.r, "number", json.err);
+  const r = parseFlags({
+    args: ["--option", "a", "--option", "b"],
+    options: { option: { type: "string", multiple: true } },
+    strict: true,
+  });
+  assert.deepEqual(r.values.option, ["a", "b"]);
 });

@@ -54,6 +54,35 @@ Deno.test("agent --help and hub --help name every flag, --enroll included", asyn
   }
 });
 
+Deno.test("the agent, the hub and their subcommands refuse a value flag given twice (exit 2, naming it)", async () => {
+  const twice = [
+    ["--port", "11112", "--port", "nope"], // last-wins would be a config error, not a start
+    ["deid", "--profile", "basic", "--key-file", "a.key", "--key-file", "b.key", "--in", "x", "--out", "y"],
+    ["check", "--config", "a.yaml", "--config", "b.yaml", "--no-network"],
+    ["queue", "list", "--state", "dead", "--state=failed"],
+  ];
+  const flags = ["--port", "--key-file", "--config", "--state"];
+  const runs = await Promise.all(twice.map((args) => cli("agent/main.ts", args)));
+  // The hub, and its admin commands, likewise.
+  twice.push(["--port", "8080", "--port", "nope"], [
+    "admin",
+    "site",
+    "add",
+    "x",
+    "--data",
+    "a",
+    "--data",
+    "b",
+  ]);
+  flags.push("--port", "--data");
+  runs.push(...await Promise.all(twice.slice(-2).map((args) => cli("hub/main.ts", args))));
+  for (const [i, r] of runs.entries()) {
+    const flag = flags[i];
+    assert.equal(r.code, 2, `${twice[i].join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`Option '${flag}' was given twice: give it once`), twice[i].join(" "));
+  }
+});
+
 Deno.test("hub admin --help prints the admin commands; token and user lists have a header row", async () => {
   const help = await cli("hub/main.ts", ["admin", "--help"]);
   assert.equal(help.code, 0, help.stderr);

@@ -121,7 +121,8 @@ export async function hubAdmin(
     ...args,
     "--data",
     dataDir,
-    ...(databases.has(dataDir) ? ["--db", databases.get(dataDir)!] : []),
+    // A test that names its own database keeps it (a flag given twice is refused).
+    ...(databases.has(dataDir) && !args.includes("--db") ? ["--db", databases.get(dataDir)!] : []),
   ]);
   let json;
   if (args.includes("--json") && stdout.trim()) json = JSON.parse(stdout.trim().split("\n").at(-1)!);
