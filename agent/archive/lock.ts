@@ -21,7 +21,7 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number(fs.readFileSync(file, "utf8").trim());
-      if (pid && pid !== Deno.pid && alive(pid)) {
+      if (pid && pid !== Deno.pid && processAlive(pid)) {
         throw new Error(`data directory ${dataDir} is in use by agent process ${pid}${holderCommand(pid)}`);
       }
       fs.rmSync(file, { force: true }); // left by a crash: take it over
@@ -38,7 +38,7 @@ export function lockHolder(dataDir: string): number | null {
   } catch {
     return null;
   }
-  return pid && pid !== Deno.pid && alive(pid) ? pid : null;
+  return pid && pid !== Deno.pid && processAlive(pid) ? pid : null;
 }
 
 /** Agent subcommands that hold the directory's lock for a while, as a holder's message names them. */
@@ -59,7 +59,8 @@ export function holderCommand(pid: number): string {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` runs on this machine. */
+export function processAlive(pid: number): boolean {
   try {
     return fs.existsSync(`/proc/${pid}`) || (Deno.kill(pid, "SIGCONT"), true);
   } catch {

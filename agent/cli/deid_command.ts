@@ -11,6 +11,7 @@ import { commandLine, commandOf } from "@conduit/shared/cli";
 import * as fs from "node:fs";
 import { filesUnder } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
+import { sweepStaged } from "../deid/staged.ts";
 import { loadKeyFile } from "../config/key_file.ts";
 import { pseudonymProblem, trialProblem } from "@conduit/shared/deid";
 import type { BatchSettings } from "../deid/batch_settings.ts";
@@ -131,6 +132,23 @@ export async function deidCommand(args: string[]): Promise<number> {
   } catch (err) {
     const code = (err as { code?: string }).code;
     return fail(`--out ${v.out}: ${code === "EEXIST" ? "a file, not a directory" : (err as Error).message}`);
+  }
+  // What a run ended by kill -9 left in --out (its hidden staged and .part files): removed, and said.
+  let swept;
+  try {
+    swept = sweepStaged(v.out);
+  } catch (err) {
+    return fail(`--out ${v.out}: ${(err as Error).message}`);
+  }
+  if (swept.removed) {
+    console.error(
+      `agent deid: removed ${swept.removed} unfinished file(s) (.deid-*) an earlier run left in ${v.out} when it was stopped`,
+    );
+  }
+  if (swept.kept) {
+    console.error(
+      `agent deid: ${swept.kept} file(s) (.deid-*) in ${v.out} belong to another run still going`,
+    );
   }
   const summary = {
     done: 0,

@@ -3,7 +3,8 @@
  * profile built once, files handed out as workers free up. With one job, or where workers cannot start
  * (a bundled agent), the files are done on this thread, one after another.
  *
- * A file bound for a directory is written under a name of its own (`.deid-<batch>-<n>.dcm`) and then renamed
+ * A file bound for a directory is written under a name of its own (`.deid-<pid>-<batch>-<n>.dcm`, `staged.ts`:
+ * a later run removes those a killed run left) and then renamed
  * here, on this thread, to `<new SOP Instance UID>.dcm`: two inputs with one SOP Instance UID (one object in
  * two transfer syntaxes) would otherwise replace each other's output, or write one `.part` file together on
  * two workers. Results are placed and reported in the order of `files`, whatever order the workers finish
@@ -14,6 +15,7 @@ import * as fs from "node:fs";
 import type { DeidResult } from "./engine.ts";
 import { type BatchSettings, requestOf } from "./batch_settings.ts";
 import { workerUrl } from "../worker_url.ts";
+import { stagedName } from "./staged.ts";
 
 export interface BatchFile {
   input: string;
@@ -35,7 +37,7 @@ export function outputOf(f: BatchFile): string | ((ids: { sopInstanceUid: string
 function placing(files: BatchFile[]) {
   const batch = crypto.randomUUID().slice(0, 8);
   const staged = files.map((f, i) =>
-    typeof f.output === "string" ? f : { input: f.input, output: `${f.output.dir}/.deid-${batch}-${i}.dcm` }
+    typeof f.output === "string" ? f : { input: f.input, output: stagedName(f.output.dir, batch, i) }
   );
   const placed = new Map<string, string>(); // output path -> the input that made it
   const place = (i: number, r: DeidResult): DeidResult => {
