@@ -45,6 +45,11 @@ export interface NegotiationPolicy {
   /** Accept the Storage Commitment Push Model SOP Class (the SCP has a commitment handler). */
   storageCommitment?: boolean;
   /**
+   * A node may send the reports on the agent's own Storage Commitment requests on an association it opens,
+   * in the SCP role for Storage Commitment (PS3.4 J.3.3) if it selects roles.
+   */
+  commitmentReports?: boolean;
+  /**
    * Operations a requestor may have outstanding at once when it proposes an Asynchronous Operations
    * Window (PS3.7 D.3.3.3); 1 answers every proposal with no window.
    */
@@ -182,8 +187,53 @@ export function negotiate(
     }
     context.setResult(PresentationContextResult.Accept, accepted);
   }
+  answerRoles(association, o);
   answerWindow(association, o.maxOpsPerformed ?? 1, o.maxOpsInvoked ?? 1);
   return undefined;
+}
+
+/**
+ * Answers the SCP/SCU Role Selection items (PS3.7 D.3.3.4) with the roles the agent accepts, not as they were
+ * proposed (the library echoes what it read; it sets the roles on the first context of each SOP class): the
+ * requestor may be the SCU of what the agent serves; it may be the SCP only of a storage SOP class on an
+ * association that also accepted a C-GET (the agent sends its sub-operations there), and of Storage Commitment
+ * when nodes' reports on the agent's requests are taken. A SOP class left with neither role has its contexts refused (user rejection),
+ * and a SOP class whose contexts were all refused gets no item.
+ */
+function answerRoles(association: any, o: NegotiationPolicy): void {
+  const { PresentationContextResult } = constants;
+  const contexts: any[] = association.getPresentationContexts().map((pc: { id: number }) =>
+    association.getPresentationContext(pc.id)
+  );
+  const accepted = (c: any) => c.getResult() === PresentationContextResult.Accept;
+  const getAccepted = contexts.some((c) => QR_GET[c.getAbstractSyntaxUid()] && accepted(c));
+  for (const proposed of contexts) {
+    if (proposed.getUserRole() === undefined && proposed.getProviderRole() === undefined) continue;
+    const abstract: string = proposed.getAbstractSyntaxUid();
+    const same = contexts.filter((c) => c.getAbstractSyntaxUid() === abstract);
+    // Every SOP class accepted is one the agent serves: the requestor may be its SCU (a node sending Storage
+    // Commitment reports as the SCU of its N-EVENT-REPORTs too, as docs/conformance.md section 16 says).
+    const scu = proposed.getUserRole() === true;
+    const scp = proposed.getProviderRole() === true &&
+      (abstract === SopClass.StorageCommitmentPushModel
+        ? o.commitmentReports === true
+        : getAccepted && isStorage(abstract, o));
+    if (!scu && !scp) {
+      for (const c of same) if (accepted(c)) c.setResult(PresentationContextResult.RejectUser);
+    }
+    if (!same.some(accepted)) {
+      proposed.setUserRole(undefined);
+      proposed.setProviderRole(undefined);
+      continue;
+    }
+    proposed.setUserRole(scu);
+    proposed.setProviderRole(scp);
+  }
+}
+
+/** A SOP class the agent stores (and so may send back as a C-GET's sub-operation). */
+function isStorage(abstract: string, o: NegotiationPolicy): boolean {
+  return isStorageSopClass(abstract) || (o.acceptAnySopClass && isPrivateUid(abstract));
 }
 
 /**

@@ -144,6 +144,7 @@ class AgentScp extends ConduitNetwork {
     const policy = {
       ...o,
       storageCommitment: o.commitment !== undefined || o.commitmentReports !== undefined,
+      commitmentReports: o.commitmentReports !== undefined,
     };
     const full = this.#shared.active >= o.maxAssociations;
     const rq = this.associateRq;

@@ -10,7 +10,16 @@ import { startScp } from "../../agent/dimse/scp_server.ts";
 import type { OutgoingObject, RetrieveHandler } from "../../agent/dimse/handlers.ts";
 import { memorySource } from "../../agent/part10/source.ts";
 import { freePort } from "../support/peers.ts";
-import { associate, implicitText, pdataTf, readCommand, studyGet } from "../support/pdu.ts";
+import {
+  associate,
+  ContextResult,
+  implicitText,
+  pdataTf,
+  readCommand,
+  release,
+  type RoleSelection,
+  studyGet,
+} from "../support/pdu.ts";
 
 const IMPLICIT = TransferSyntax.ImplicitVRLittleEndian;
 const SOP = "1.2.826.0.1.3680043.10.1011.77";
@@ -62,7 +71,8 @@ async function firstAnswerToGet(
   }
 }
 
-Deno.test("C-GET sends C-STOREs only for SOP classes the requestor offered the SCP role for", async () => {
+/** The agent's SCP on a free port, its C-GETs answered by {@link retrieve}. */
+async function rolesScp() {
   const port = freePort();
   const scp = await startScp({
     host: "127.0.0.1",
@@ -80,6 +90,11 @@ Deno.test("C-GET sends C-STOREs only for SOP classes the requestor offered the S
     query: {} as never,
     retrieve,
   });
+  return { port, close: () => scp.close() };
+}
+
+Deno.test("C-GET sends C-STOREs only for SOP classes the requestor offered the SCP role for", async () => {
+  const { port, close } = await rolesScp();
   try {
     const offered = await firstAnswerToGet(port, [SopClass.CtImage]);
     assert.equal(offered.field, 0x0001, "a C-STORE-RQ where the requestor offered the SCP role");
@@ -90,6 +105,53 @@ Deno.test("C-GET sends C-STOREs only for SOP classes the requestor offered the S
       "the final C-GET-RSP, its one sub-operation failed",
     );
   } finally {
-    await scp.close();
+    await close();
+  }
+});
+
+Deno.test("the A-ASSOCIATE-AC answers each role selection with the roles the agent accepts, not as proposed", async () => {
+  const { port, close } = await rolesScp();
+  const both = (uid: string): RoleSelection => ({ uid, scu: true, scp: true });
+  const roles = async (contexts: [number, string][], proposed: RoleSelection[]) => {
+    const { socket, ac } = await associate(port, {
+      calledAet: "ROLES",
+      callingAet: "ROLER",
+      contexts: contexts.map(([id, abstractSyntax]) => ({
+        id,
+        abstractSyntax,
+        transferSyntaxes: [IMPLICIT],
+      })),
+      roles: proposed,
+    });
+    await release(socket);
+    return { roles: ac.roles, results: ac.contexts.map((c) => [c.id, c.result]) };
+  };
+  try {
+    // A storage association: the agent never sends a C-STORE on it, so the requestor is no storage SCP; an
+    // offer to be only that leaves nothing to do with the SOP class, whose context is refused.
+    const storing = await roles(
+      [[1, SopClass.Verification], [3, SopClass.CtImage], [5, SopClass.MrImage]],
+      [both(SopClass.Verification), both(SopClass.CtImage), { uid: SopClass.MrImage, scu: false, scp: true }],
+    );
+    assert.deepEqual(storing.roles, [
+      { uid: SopClass.Verification, scu: true, scp: false },
+      { uid: SopClass.CtImage, scu: true, scp: false },
+    ]);
+    assert.deepEqual(storing.results, [[1, ContextResult.Acceptance], [3, ContextResult.Acceptance], [
+      5,
+      ContextResult.UserRejection,
+    ]]);
+    // With a C-GET accepted, the storage SCP role is the requestor's to take; the C-GET's own is SCU only.
+    const getting = await roles(
+      [[1, SopClass.StudyRootGet], [3, SopClass.CtImage]],
+      [both(SopClass.StudyRootGet), { uid: SopClass.CtImage, scu: false, scp: true }],
+    );
+    assert.deepEqual(getting.roles, [
+      { uid: SopClass.StudyRootGet, scu: true, scp: false },
+      { uid: SopClass.CtImage, scu: false, scp: true },
+    ]);
+    assert.deepEqual(getting.results, [[1, ContextResult.Acceptance], [3, ContextResult.Acceptance]]);
+  } finally {
+    await close();
   }
 });

@@ -99,6 +99,8 @@ export interface AssociateRqOptions {
   implementationClassUid?: string;
   /** SCP/SCU Role Selection items (PS3.7 D.3.3.4): the SOP classes we offer to be the SCP of (a C-GET's). */
   scpRoles?: string[];
+  /** SCP/SCU Role Selection items with both roles given, after those of `scpRoles`. */
+  roles?: RoleSelection[];
   /** The Application Context Name; default DICOM's (PS3.7 A.2.1). */
   applicationContext?: string;
   /** The Protocol Version bits; default 1 (version 1, PS3.8 9.3.2). */
@@ -123,12 +125,14 @@ export function associateRq(opts: AssociateRqOptions): Uint8Array {
       item(0x51, maxLength),
       item(0x52, ascii.encode(opts.implementationClassUid ?? "2.25.1234567890123456789")),
       item(0x55, ascii.encode("CONDUIT_TEST")),
-      ...(opts.scpRoles ?? []).map((uid) => {
-        const name = ascii.encode(uid);
-        const length = new Uint8Array(2);
-        new DataView(length.buffer).setUint16(0, name.length, false);
-        return item(0x54, concat([length, name, new Uint8Array([0, 1])])); // SCU role 0, SCP role 1
-      }),
+      ...[...(opts.scpRoles ?? []).map((uid) => ({ uid, scu: false, scp: true })), ...opts.roles ?? []].map(
+        ({ uid, scu, scp }) => {
+          const name = ascii.encode(uid);
+          const length = new Uint8Array(2);
+          new DataView(length.buffer).setUint16(0, name.length, false);
+          return item(0x54, concat([length, name, new Uint8Array([scu ? 1 : 0, scp ? 1 : 0])]));
+        },
+      ),
     ]),
   ));
   const fixed = new Uint8Array(68);
@@ -235,6 +239,13 @@ export interface ContextAnswer {
   transferSyntax: string;
 }
 
+/** One SCP/SCU Role Selection item (PS3.7 D.3.3.4): the SOP class and the requestor's roles. */
+export interface RoleSelection {
+  uid: string;
+  scu: boolean;
+  scp: boolean;
+}
+
 /** A decoded A-ASSOCIATE-AC. */
 export interface AssociateAc {
   calledAet: string;
@@ -245,6 +256,8 @@ export interface AssociateAc {
   /** Implementation Class UID and Version Name (PS3.7 D.3.3.2), as the peer announced them. */
   implementationClassUid?: string;
   implementationVersionName?: string;
+  /** The SCP/SCU Role Selection items answered, in their order. */
+  roles: RoleSelection[];
 }
 
 /** An AE title or UID without its padding (NUL or space). */
@@ -260,6 +273,7 @@ export function decodeAssociateAc(body: Uint8Array): AssociateAc {
     callingAet: latin1.decode(body.subarray(20, 36)).trim(),
     contexts: [],
     maxPduLength: 0,
+    roles: [],
   };
   let at = 68;
   while (at + 4 <= body.length) {
@@ -283,6 +297,15 @@ export function decodeAssociateAc(body: Uint8Array): AssociateAc {
         if (value[s] === 0x52) ac.implementationClassUid = uidText(value.subarray(s + 4, s + 4 + subLength));
         if (value[s] === 0x55) {
           ac.implementationVersionName = uidText(value.subarray(s + 4, s + 4 + subLength));
+        }
+        if (value[s] === 0x54 && subLength >= 4) {
+          const sub = value.subarray(s + 4, s + 4 + subLength);
+          const uidLength = (sub[0] << 8) | sub[1];
+          ac.roles.push({
+            uid: uidText(sub.subarray(2, 2 + uidLength)),
+            scu: sub[2 + uidLength] === 1,
+            scp: sub[3 + uidLength] === 1,
+          });
         }
         s += 4 + subLength;
       }
