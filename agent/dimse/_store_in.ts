@@ -31,12 +31,30 @@ export function openSink(
     sink.on("error", () => {/* recorded in sink.failure */});
     return sink;
   } catch (err) {
-    const refusal = err instanceof DimseStatusError ? err : new DimseStatusError(
-      Status.OutOfResources,
-      `cannot open a file: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
-    );
+    const refusal = err instanceof DimseStatusError
+      ? err
+      : new DimseStatusError(Status.OutOfResources, `cannot open a file: ${fileError(err)}`);
     return new DiscardStream(refusal);
   }
+}
+
+/** File system errors a peer's operator can act on, in words (the Error Comment); the code stays beside. */
+const FILE_ERRORS: Record<string, string> = {
+  ENOSPC: "out of disk space",
+  EDQUOT: "disk quota exceeded",
+  EIO: "disk I/O error",
+  EROFS: "archive on a read-only file system",
+  EACCES: "no permission to write the archive",
+  EPERM: "no permission to write the archive",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files",
+};
+
+/** A file error as a short reason for a peer: its words and code (`out of disk space (ENOSPC)`), no path. */
+export function fileError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code) return "error";
+  return FILE_ERRORS[code] ? `${FILE_ERRORS[code]} (${code})` : code;
 }
 
 /** Writes a fragment; resolves at once unless the sink asks to wait (then on drain, error or close). */
@@ -80,7 +98,7 @@ export async function completeStore(
     sink.discard();
     const code = (sink.failure as NodeJS.ErrnoException | undefined)?.code ?? "unknown";
     log.error("C-STORE write failed", { code });
-    return { status: Status.OutOfResources, comment: `write failed: ${code}`, bytes: 0 };
+    return { status: Status.OutOfResources, comment: `write failed: ${fileError(sink.failure)}`, bytes: 0 };
   }
   const bytes = sink.received.fileSize;
   try {

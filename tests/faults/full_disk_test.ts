@@ -1,6 +1,6 @@
 /**
  * A full disk under the DIMSE port (a 4 MB tmpfs as the data directory; needs root): the C-STORE that
- * finds no room fails with 0xA700, what was answered Success before is archived or waits whole in the
+ * finds no room fails with 0xA700 and an Error Comment saying so, what was answered Success before is archived or waits whole in the
  * intake, and no partial file is left.
  */
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { readFileHeader } from "../../agent/part10/header.ts";
 import * as path from "node:path";
 import { toolPath } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
-import { cStore, hexStatus, release } from "../support/pdu.ts";
+import { CommandTag, hexStatus, readCommand, release, sendCStore } from "../support/pdu.ts";
 import { assertServing, ctObject, filesIn, partialFiles } from "../support/faults.ts";
 import { skip, storageAssociation } from "./_bad_input.ts";
 
@@ -46,10 +46,11 @@ Deno.test({
       const { socket, ac } = await storageAssociation(agent);
       const stored: string[] = [];
       let failure: number | undefined;
+      let comment: string | undefined;
       try {
         for (let i = 0; i < 16 && failure === undefined; i++) {
           const object = ctObject(`full-disk/${i}`);
-          const status = await cStore(socket, {
+          await sendCStore(socket, {
             contextId: 1,
             messageId: i + 1,
             sopClassUid: object.sopClassUid,
@@ -57,8 +58,12 @@ Deno.test({
             dataset: object.dataset,
             maxPduLength: ac.maxPduLength,
           });
+          const answer = await readCommand(socket, 30_000);
+          assert.equal(answer.kind, "command", `C-STORE ${i}: no response`);
+          if (answer.kind !== "command") return;
+          const status = answer.command.status;
           if (status === 0) stored.push(object.sopInstanceUid);
-          else failure = status;
+          else [failure, comment] = [status, answer.command.text(CommandTag.ErrorComment)];
         }
         // The release waits for the group commit of the objects answered before it, and while that
         // commit finds no room, for up to blockedLimitMs (10 s) before it goes on without them.
@@ -72,6 +77,8 @@ Deno.test({
         "0xA700",
         `status once the disk was full (after ${stored.length} stored)`,
       );
+      // The reason, in words a sender's operator can act on (PS3.7 C.4.2.1.4), as storescu -d prints it.
+      assert.match(comment ?? "", /^(write failed|cannot open a file): out of disk space \(ENOSPC\)$/);
       // Objects answered Success before the disk filled are archived, or wait whole in the intake when
       // even their group commit found no room (committed once there is); nothing partial is left.
       const deadline = Date.now() + 3_000;
