@@ -16,7 +16,12 @@ import { Scp } from "./_library.ts";
 import { hashUid, Logger } from "@conduit/shared/log";
 import { constants, responses } from "./_library.ts";
 import { PduReader } from "./pdu_reader.ts";
-import { type AssociateRqFields, associateRqMalformed, readAssociateRq } from "./associate_rq.ts";
+import {
+  associateAcMalformed,
+  type AssociateRqFields,
+  associateRqMalformed,
+  readAssociateRq,
+} from "./associate_rq.ts";
 import type { Lease } from "./read_buffers.ts";
 import { pdataPdu, streamRawDataset } from "./_raw_send.ts";
 import { type IncomingStore, PDataReader, type StoreCommand } from "./_pdata.ts";
@@ -85,6 +90,8 @@ export class ConduitNetwork extends Scp {
   /** Per C-STORE request being received: where its bytes go, and the context it was opened with. */
   protected readonly stores = new Map<any, { sink: StoreSink | DiscardStream; ctx: StoreContext }>();
   #reader: PduReader;
+  /** Bytes of a PDU the peer had begun and not finished when the connection closed (0: none). */
+  cutShort = 0;
   /** PDUs handed to the library one after another, in order. */
   #processing: Promise<void> = Promise.resolve();
   #queued = 0;
@@ -168,6 +175,7 @@ export class ConduitNetwork extends Scp {
     this.info.remoteAddress = socket.remoteAddress ?? "";
     socket.on("close", () => {
       this.#closed = true;
+      this.cutShort = this.#reader.buffered;
       this.#reader.close();
       this.#discardStores();
       this.endAssociation("closed");
@@ -263,6 +271,15 @@ export class ConduitNetwork extends Scp {
         }
         this.associateRq = readAssociateRq(pdu);
       }
+      if (pdu[0] === 2) {
+        // The same for the A-ASSOCIATE-AC a peer answers us with (the library would read on misaligned, or
+        // fail without a word): aborted, and the requestor's open() told why (scu.ts).
+        const malformed = associateAcMalformed(pdu);
+        if (malformed) {
+          release();
+          return this.protocolAbort(6, malformed);
+        }
+      }
       if (this.#queued++ === 0) this.#busySince = performance.now();
       if (this.#queued > 16 || this.#owing()) this.socket.pause();
       this.#processing = this.#processing.then(async () => {
@@ -280,6 +297,10 @@ export class ConduitNetwork extends Scp {
           else await this._processPdu(Buffer.from(pdu));
         } catch (err) {
           this.log.error("PDU processing failed", { reason: (err as Error).message });
+          // An association PDU the library cannot read leaves nothing negotiated to go on with.
+          if (pdu[0] === 2) {
+            this.protocolAbort(6, `A-ASSOCIATE-AC could not be read: ${(err as Error).message}`);
+          }
         } finally {
           // The PDU's bytes are no longer used: its buffer may take the next read (read_buffers.ts).
           release();

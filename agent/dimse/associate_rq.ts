@@ -2,7 +2,7 @@
  * What the DIMSE library does not check of an A-ASSOCIATE-RQ (PS3.8 9.3.2): the Protocol Version, which it
  * reads and ignores, the Application Context Name, which it skips and then answers with its own, whatever
  * was proposed, and the Presentation Context IDs, which it renumbers when one repeats (answering an ID the
- * requestor never proposed).
+ * requestor never proposed); and the layout of either association PDU, RQ or AC (PS3.8 9.3.3).
  */
 
 /** The DICOM Application Context Name (PS3.7 A.2.1), the only one there is. */
@@ -96,18 +96,63 @@ const INNER_LENGTHS: Record<number, (sub: Uint8Array) => string | undefined> = {
  * misaligned.
  */
 export function associateRqMalformed(pdu: Uint8Array): string | undefined {
-  if (pdu.length < FIXED) return `A-ASSOCIATE-RQ of ${pdu.length - 6} bytes, shorter than its fixed fields`;
+  return itemsMalformed(pdu, "A-ASSOCIATE-RQ", 0x20);
+}
+
+/**
+ * Why an A-ASSOCIATE-AC PDU (header included) cannot be read as PS3.8 9.3.3 lays it out, or undefined: the
+ * checks of {@link associateRqMalformed}, and the items an answer must hold: a presentation context item at
+ * least, each accepted one with its transfer syntax, and the User Information item with the Maximum Length.
+ * The DIMSE library would read on misaligned, fail without a word, or take an answer with nothing in it.
+ */
+export function associateAcMalformed(pdu: Uint8Array): string | undefined {
+  const structure = itemsMalformed(pdu, "A-ASSOCIATE-AC", 0x21);
+  if (structure) return structure;
+  const all = items(pdu);
+  const contexts = all.filter((item) => item.type === 0x21);
+  if (contexts.length === 0) return "A-ASSOCIATE-AC without a presentation context item";
+  for (const { value } of contexts) {
+    // Result 0 (acceptance) names the one transfer syntax chosen (sub-item 0x40).
+    if (value[2] === 0 && value[4] !== 0x40) {
+      return `A-ASSOCIATE-AC: presentation context ${value[0]} accepted without a transfer syntax`;
+    }
+  }
+  const user = all.find((item) => item.type === 0x50);
+  if (!user || !subItems(user.value).some((type) => type === 0x51)) {
+    return "A-ASSOCIATE-AC without a Maximum Length (User Information item)";
+  }
+  return undefined;
+}
+
+/** The item or sub-item layout check both association PDUs share; `contextType` is 0x20 (RQ) or 0x21 (AC). */
+function itemsMalformed(pdu: Uint8Array, name: string, contextType: number): string | undefined {
+  if (pdu.length < FIXED) {
+    return `${name} of ${Math.max(0, pdu.length - 6)} bytes, shorter than its fixed fields`;
+  }
   const view = new DataView(pdu.buffer, pdu.byteOffset, pdu.byteLength);
   for (let at = FIXED; at < pdu.length;) {
-    if (at + 4 > pdu.length) return "A-ASSOCIATE-RQ: an item header runs past the PDU";
+    if (at + 4 > pdu.length) return `${name}: an item header runs past the PDU`;
     const type = pdu[at];
     const length = view.getUint16(at + 2, false);
-    if (at + 4 + length > pdu.length) return `A-ASSOCIATE-RQ: item 0x${type.toString(16)} runs past the PDU`;
+    if (at + 4 + length > pdu.length) return `${name}: item 0x${type.toString(16)} runs past the PDU`;
     const value = pdu.subarray(at + 4, at + 4 + length);
-    const inner = type === 0x20 ? subItemsFit(value, 4) : type === 0x50 ? subItemsFit(value, 0) : undefined;
-    if (inner) return `A-ASSOCIATE-RQ: item 0x${type.toString(16)}: ${inner}`;
-    if (type === 0x20 && length < 4) return "A-ASSOCIATE-RQ: a presentation context item of under 4 bytes";
+    const inner = type === contextType
+      ? subItemsFit(value, 4)
+      : type === 0x50
+      ? subItemsFit(value, 0)
+      : undefined;
+    if (inner) return `${name}: item 0x${type.toString(16)}: ${inner}`;
+    if (type === contextType && length < 4) return `${name}: a presentation context item of under 4 bytes`;
     at += 4 + length;
   }
   return undefined;
+}
+
+/** The types of the sub-items of a User Information item (checked to fit before). */
+function subItems(value: Uint8Array): number[] {
+  const types: number[] = [];
+  for (let at = 0; at + 4 <= value.length; at += 4 + ((value[at + 2] << 8) | value[at + 3])) {
+    types.push(value[at]);
+  }
+  return types;
 }

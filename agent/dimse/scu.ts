@@ -83,6 +83,12 @@ class ScuNetwork extends ConduitNetwork {
   protected override emitEvent(event: any): void {
     if (event.type === "store" && event.status === Status.Success) this.received++;
   }
+  /** Why we aborted the association for the peer's protocol error (a malformed A-ASSOCIATE-AC...), if we did. */
+  protocolError: string | undefined;
+  protected override onProtocolError(message: string): void {
+    this.protocolError ??= message;
+    super.onProtocolError(message);
+  }
   // A peer that aborts: the close listeners reject whatever waits.
   abort(): void {}
   associationRequested(): void {
@@ -148,10 +154,18 @@ export class ScuAssociation {
         clearTimeout(timer);
         reject(err);
       };
-      socket.once(
-        "close",
-        () => fail(new AssociationError(`connection to ${node.aet} closed during negotiation`)),
-      );
+      socket.once("close", () =>
+        fail(
+          new AssociationError(
+            network.protocolError
+              // What the peer sent that could not be taken (PS3.8 9.2.3: aborted), naming the peer.
+              ? `${node.aet} at ${node.host}:${node.port} answered with a bad PDU: ${network.protocolError} (association aborted)`
+              : network.cutShort
+              // A PDU whose length announced more than the peer sent before it closed.
+              ? `${node.aet} at ${node.host}:${node.port} closed the connection inside its answer: ${network.cutShort} bytes of a PDU whose length says more`
+              : `connection to ${node.aet} closed during negotiation`,
+          ),
+        ));
       network.on("networkError", (err: Error) => {
         // The library's words begin with its socket's address, empty before a connection
         // (" -> Connection error: Connection refused"): the node's name and address say it instead.
