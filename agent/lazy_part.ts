@@ -11,13 +11,18 @@
  *
  * A part that cannot be loaded (a damaged install, a file missing) fails the requests that need it
  * with a LazyPartError naming the part and the reason, which each request's own error path answers (a
- * DIMSE failure status, an HTTP 500 with the reason), and the agent runs on. The next request that needs it
- * loads it again (the SCP's, C-FIND's and Storage Commitment's loaders share one load between concurrent
- * first requests and forget a failed one: `@conduit/shared/load-once`). Deno, though, keeps a module whose
- * import failed (a file missing, an error while it evaluates) failed until the process ends: what the
- * retry recovers is a failure after the import, or of a loader that is not `import()`; a repaired
- * installation needs a restart.
+ * DIMSE failure status, an HTTP 500 with the reason), and the agent runs on; the failure is logged (once
+ * {@link usePartLog} has the agent's log). The next request that needs it loads it again (the SCP's,
+ * C-FIND's and Storage Commitment's loaders share one load between concurrent first requests and forget a
+ * failed one: `@conduit/shared/load-once`). Deno keeps a module whose import failed (a file missing or
+ * unreadable, an error while it evaluates) failed under that URL until the process ends, so from source the
+ * next load after a failure imports the part under a new URL (`scp.ts?attempt=2`): a part whose own file
+ * failed once (a transient read error, a file being replaced) then loads. What stays failed is a module the
+ * part imports that failed itself (its URL is fixed by the import), and a part of the packaged agent (the
+ * literal specifiers of `lazy_parts_packaged.ts`): those need a restart.
  */
+
+import type { Logger } from "@conduit/shared/log";
 
 /** The parts, by their path under `agent/` without `.ts`. */
 export interface LazyParts {
@@ -64,13 +69,45 @@ export class LazyPartError extends Error {
   }
 }
 
-/** The part `name` (agent/<name>.ts), loaded at its first call; its failure a LazyPartError. */
+/** Where a failed load is said (the agent's log, from its start); nowhere before. */
+let partLog: Logger | undefined;
+
+/** Has loadPart's failures logged on `log` (`undefined`: not logged). */
+export function usePartLog(log: Logger | undefined): void {
+  partLog = log;
+}
+
+/** Failed imports by part, from source: the next import of the part goes by a URL of its own. */
+const failures = new Map<string, number>();
+
+/** The folder parts are found in from source: this one, or a test's. */
+let partsRoot = import.meta.url;
+
+/** Finds the parts under `root` (a file URL ending in `/`) from source; `undefined`: `agent/` again. For tests. */
+export function usePartsRoot(root: string | undefined): void {
+  partsRoot = root ?? import.meta.url;
+  failures.clear();
+}
+
+/** The URL the part is imported by from source: its file, with `?attempt=N` after N - 1 failed imports. */
+function partUrl(name: string): string {
+  const url = new URL(`./${name}.ts`, partsRoot);
+  const failed = failures.get(name) ?? 0;
+  if (failed) url.searchParams.set("attempt", String(failed + 1));
+  return url.href;
+}
+
+/** The part `name` (agent/<name>.ts), loaded at its first call; its failure a LazyPartError, logged. */
 export async function loadPart<K extends keyof LazyParts>(name: K): Promise<LazyParts[K]> {
   try {
-    return packaged
-      ? await packaged[name]()
-      : await import(new URL(`./${name}.ts`, import.meta.url).href) as LazyParts[K];
+    return packaged ? await packaged[name]() : await import(partUrl(name)) as LazyParts[K];
   } catch (err) {
-    throw new LazyPartError(`agent/${name}.ts`, err);
+    if (!packaged) failures.set(name, (failures.get(name) ?? 0) + 1);
+    const error = new LazyPartError(`agent/${name}.ts`, err);
+    partLog?.error("agent part could not be loaded: its next use loads it again", {
+      part: name,
+      reason: (err as Error)?.message ?? String(err),
+    });
+    throw error;
   }
 }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { LazyPartError, type LazyParts, loadPart, usePackagedParts } from "./lazy_part.ts";
+import {
+  LazyPartError,
+  type LazyParts,
+  loadPart,
+  usePackagedParts,
+  usePartLog,
+  usePartsRoot,
+} from "./lazy_part.ts";
 import { PACKAGED_PARTS } from "./lazy_parts_packaged.ts";
 import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
@@ -47,6 +54,38 @@ Deno.test("loadPart() names the part and the reason when it cannot be loaded", a
   assert.equal(err.name, "LazyPartError");
   assert.match(err.message, /^agent\/no\/such_part\.ts could not be loaded: .*no\/such_part\.ts/);
   assert.ok(err.cause instanceof Error);
+});
+
+Deno.test("loadPart() loads a part again after its file failed once, under a new URL, and logs the failure", async () => {
+  // A part of a folder of the test's: missing at the first load (a file being replaced, briefly unreadable),
+  // there at the next. Deno keeps the first URL's import failed for the life of the process.
+  const root = await Deno.makeTempDir({ prefix: "lazy-root-" });
+  const lines: string[] = [];
+  usePartsRoot(`file://${root}/`);
+  usePartLog(new Logger({}, "info", { write: (line) => lines.push(line) }));
+  const part = "probe/part" as keyof LazyParts;
+  try {
+    const first = await loadPart(part).then(() => assert.fail("a missing part loaded"), (e) => e);
+    assert.ok(first instanceof LazyPartError, String(first));
+    assert.equal(lines.length, 1);
+    const logged = JSON.parse(lines[0]);
+    assert.equal(logged.level, "error");
+    assert.equal(logged.msg, "agent part could not be loaded: its next use loads it again");
+    assert.equal(logged.part, "probe/part");
+    assert.match(logged.reason, /probe\/part\.ts/);
+
+    await Deno.mkdir(path.join(root, "probe"));
+    await Deno.writeTextFile(path.join(root, "probe", "part.ts"), "export const loaded = 'yes';\n");
+    const second = await loadPart(part) as unknown as { loaded: string };
+    assert.equal(second.loaded, "yes");
+    // The same module from then on, not a new one at each use.
+    assert.equal(await loadPart(part), second);
+    assert.equal(lines.length, 1, "nothing more logged");
+  } finally {
+    usePartsRoot(undefined);
+    usePartLog(undefined);
+    await Deno.remove(root, { recursive: true });
+  }
 });
 
 /**

@@ -8,7 +8,7 @@ import { onReloadSignal, untilStopSignal } from "@conduit/shared/process";
 import { commandOf, parseFlags } from "@conduit/shared/cli";
 import { commandLineConfig, ConfigError, FLAGS } from "./config/load.ts";
 import { VERSION } from "./version.ts";
-import { loadPart } from "./lazy_part.ts";
+import { loadPart, usePartLog } from "./lazy_part.ts";
 
 function usage(): string {
   const agent = commandOf("agent");
@@ -95,6 +95,7 @@ export async function runAgent(args: string[]): Promise<number> {
     } catch { /* a credential file that cannot be read is reported at start */ }
   }
   const log = new Logger({ site: site ?? "standalone" }, config.log.level);
+  usePartLog(log);
   let agent;
   try {
     const { startAgent } = await import("./app.ts");
