@@ -12,7 +12,7 @@ import { startHub } from "../hub/app.ts";
 import { hubConfigSchema } from "../hub/config.ts";
 import { buildConsole } from "./build_ui.ts";
 import { type DemoPacs, logTo, startDemoPacs } from "./demo_pacs.ts";
-import { banner, moveTs } from "./demo_text.ts";
+import { banner, moveTs, shownDir, shownPath } from "./demo_text.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO = Deno.env.get("CONDUIT_DEMO_DIR") ?? path.join(ROOT, ".demo");
@@ -98,7 +98,9 @@ async function startAgent(
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`demo: timed out waiting for ${what} (logs in .demo/)`);
+    if (Date.now() > deadline) {
+      throw new Error(`demo: timed out waiting for ${what} (logs in ${shownDir(DEMO)})`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -208,11 +210,12 @@ async function main(): Promise<number> {
         : {}),
     };
     const moveScript = path.join(DEMO, "move.ts");
-    await Deno.writeTextFile(moveScript, moveTs(hubUrl, apiToken));
-    const rel = (p: string) => path.relative(Deno.cwd(), p) || ".";
+    await Deno.writeTextFile(moveScript, moveTs(hubUrl, apiToken, DEMO));
+    const rel = (p: string) => shownPath(p);
     await Deno.writeTextFile(path.join(DEMO, "demo.json"), JSON.stringify(demo, null, 2) + "\n");
     console.log(
       banner({
+        dir: DEMO,
         hubUrl,
         admin,
         sites,
@@ -230,7 +233,9 @@ Administer the hub while the demo runs (from the repository it finds the demo's 
   deno task hub admin site list --data ${rel(path.join(DEMO, "hub"))}
 
 Add deid: { profile: "basic" } to transfers.create (or tick "Pseudonymize at the source" in the console) to
-move it de-identified by north, with the demo's project key (.demo/project.key, shared by both sites).
+move it de-identified by north, with the demo's project key (${
+      rel(path.join(DEMO, "project.key"))
+    }, shared by both sites).
 
 Send your own objects to north: storescu -aec ${sites.north.aet} 127.0.0.1 ${sites.north.dimsePort} FILE...
 Ctrl-C stops everything.`);

@@ -14,8 +14,24 @@ interface Site {
   dimsePort: number;
 }
 
-/** The demo's first lines: where everything is. */
+/**
+ * A path as the demo prints it: relative to `cwd` when it lies under it (`.demo/north.log`), else whole (a
+ * CONDUIT_DEMO_DIR elsewhere: `/tmp/demo/north.log`, not `../../tmp/demo/north.log`).
+ */
+export function shownPath(p: string, cwd: string = Deno.cwd()): string {
+  const rel = path.relative(cwd, p);
+  if (rel === "") return ".";
+  return rel.startsWith("..") || path.isAbsolute(rel) ? path.resolve(p) : rel;
+}
+
+/** The demo's folder as the text names it, with a trailing slash: `.demo/`, `/tmp/demo/`. */
+export function shownDir(dir: string, cwd?: string): string {
+  return `${shownPath(dir, cwd).replace(/\/$/, "")}/`;
+}
+
+/** The demo's first lines: where everything is. `dir`: the demo's folder (CONDUIT_DEMO_DIR or `.demo`). */
 export function banner(d: {
+  dir: string;
   hubUrl: string;
   admin: { user: string; password: string };
   sites: Record<string, Site>;
@@ -32,8 +48,9 @@ export function banner(d: {
         ? ` (C-STORE, C-FIND, C-MOVE; Orthanc Explorer at ${d.pacs.httpUrl})`
         : " (C-STORE and C-ECHO only: install Orthanc to try C-MOVE)")
     : `  pacs       ${d.pacsNote}`;
+  const dir = shownDir(d.dir);
   return `
-Conduit demo: a hub and two sites on loopback (data and logs in .demo/, details in .demo/demo.json).
+Conduit demo: a hub and two sites on loopback (data and logs in ${dir}, details in ${dir}demo.json).
 
   console    ${d.hubUrl}/   log in as ${d.admin.user} / ${d.admin.password}
   viewer     ${d.hubUrl}/viewer/   (OHIF, after logging in to the console)
@@ -47,9 +64,9 @@ Query north's studies (QIDO-RS):
 }
 
 /** The move script: the typed client, a transfer of north's first study to south, waiting for its end. */
-export function moveTs(hubUrl: string, token: string): string {
+export function moveTs(hubUrl: string, token: string, dir: string): string {
   return `// Moves north's first study to south with Conduit's typed client and waits for the transfer to end.
-// Run from the repository: deno run -A --config deno.json .demo/move.ts
+// Run from the repository: deno run -A --config deno.json ${shownPath(path.join(dir, "move.ts"), ROOT)}
 import { createConduitClient } from ${JSON.stringify(path.join(ROOT, "hub/client/mod.ts"))};
 
 const client = createConduitClient({ url: ${JSON.stringify(hubUrl)}, token: ${JSON.stringify(token)} });

@@ -50,6 +50,11 @@ Deno.test({
     }
     try {
       assert.match(out.join(""), /seeded with 8 studies, 400 objects/);
+      // The paths it prints are the demo's folder (CONDUIT_DEMO_DIR), whole, never .demo/.
+      const where = dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      assert.match(out.join(""), new RegExp(`data and logs in ${where}/, details in ${where}/demo\\.json`));
+      assert.match(out.join(""), new RegExp(`project key \\(${where}/project\\.key,`));
+      assert.doesNotMatch(out.join(""), /\.demo\//);
       const demo = JSON.parse(await Deno.readTextFile(path.join(dir, "demo.json")));
       assert.ok(demo.apiToken && demo.sites.north.dimsePort && demo.sites.south.dimsePort);
       const studies = await (await fetch(`${demo.dicomwebUrl}/sites/north/studies`, {
