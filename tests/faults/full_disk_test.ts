@@ -1,12 +1,13 @@
 /**
  * A full disk under the DIMSE port (a 4 MB tmpfs as the data directory; needs root): the C-STORE that
  * finds no room fails with 0xA700 and an Error Comment saying so, what was answered Success before is archived or waits whole in the
- * intake, and no partial file is left.
+ * intake, no partial file is left, and once the disk has room again the agent serves without a restart.
  */
 import assert from "node:assert/strict";
 import { readFileHeader } from "../../agent/part10/header.ts";
 import * as path from "node:path";
 import { toolPath } from "../support/peers.ts";
+import { eventually } from "../support/hub.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { CommandTag, hexStatus, readCommand, release, sendCStore } from "../support/pdu.ts";
 import { assertServing, ctObject, filesIn, partialFiles } from "../support/faults.ts";
@@ -88,6 +89,19 @@ Deno.test({
         if (parts.length) await new Promise((r) => setTimeout(r, 100));
       } while (parts.length && Date.now() < deadline);
       assert.deepEqual(parts, [], "partial files left");
+      // While the disk is full the index may find no room either (/healthz then says database: error, 503, as it
+      // should); once there is room again, the agent recovers by itself, without a restart.
+      const grow = await new Deno.Command("mount", {
+        args: ["-o", "remount,size=64m", dir],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(grow.success, `remount failed: ${new TextDecoder().decode(grow.stderr)}`);
+      await eventually("/healthz 200 once the disk has room", async () => {
+        const res = await agent!.http("/healthz");
+        await res.body?.cancel();
+        return res.status === 200 || undefined;
+      });
       const archived = (await filesIn(path.join(agent.dataDir, "archive"))).map((f) =>
         path.basename(f, ".dcm")
       );
