@@ -72,5 +72,6 @@ export function mountHttp(
     conflicts: conflictsRoutes(db, resolver),
     erase: eraseRoutes(eraser),
     log: log.child({ part: "http" }),
+    listenHost: config.http.host,
   });
 }

@@ -27,7 +27,7 @@ async function agentApi(seed: string) {
   });
   const post = (path: string, body: string) =>
     app.request(path, { method: "POST", body, headers: { "content-type": "application/json" } });
-  return { ...s, post };
+  return { ...s, app, post };
 }
 
 Deno.test("POST /erase: a body over MAX_BODY_BYTES is 413 and erases nothing; a long bad UID is quoted short", async () => {
@@ -92,6 +92,43 @@ Deno.test("POST /erase and /conflicts/:id/resolve at once for one instance: each
     assert.equal(s.count("conflicts"), 0);
     assert.ok(!s.files().some((f) => f.includes(spec.sopInstanceUid)));
     assert.equal(s.files().length, 4);
+  } finally {
+    await s.tearDown();
+  }
+});
+
+Deno.test("httpApp(): a web page's request (Origin, Sec-Fetch-Site, a rebound Host name) is 403 and erases nothing", async () => {
+  const s = await agentApi("erase-http-browser");
+  try {
+    const body = JSON.stringify({ study: s.specs[0].studyInstanceUid });
+    // What a page of another site can send without a CORS preflight: a text/plain POST.
+    const simple = (headers: Record<string, string>, url = "http://127.0.0.1:8181/erase") =>
+      s.app.request(url, { method: "POST", body, headers: { "content-type": "text/plain", ...headers } });
+    const refused = [
+      await simple({ origin: "https://evil.example" }),
+      await simple({ origin: "null" }),
+      await simple({ "sec-fetch-site": "cross-site" }),
+      await simple({}, "http://rebound.evil.example:8181/erase"),
+      await s.app.request("http://rebound.evil.example:8181/conflicts"),
+    ];
+    for (const r of refused) {
+      assert.equal(r.status, 403);
+      assert.match(
+        (await r.json()).error,
+        /agent's HTTP API (takes no requests from web pages|answers only under)/,
+      );
+    }
+    assert.equal(s.count("instances"), 5);
+    assert.equal(s.files().length, 5);
+    // The CLI's and curl's calls (no Origin, an address or localhost) go on; a typed address (none) too.
+    assert.equal((await s.app.request("http://localhost:8181/conflicts")).status, 200);
+    assert.equal(
+      (await s.app.request("http://[::1]:8181/healthz", { headers: { "sec-fetch-site": "none" } })).status,
+      200,
+    );
+    const erased = await s.post("http://127.0.0.1:8181/erase", body);
+    assert.equal(erased.status, 200, await erased.clone().text());
+    assert.equal(s.count("instances"), 0);
   } finally {
     await s.tearDown();
   }

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type Logger, redactUids } from "@conduit/shared/log";
+import { browserGuard } from "./browser_guard.ts";
 
 /**
  * The largest request body the API reads (a list of some 60,000 UIDs to store): every body is read whole
@@ -32,10 +33,14 @@ export interface HttpDeps {
   erase?: Hono;
   /** Where a request that fails (500) is logged, UIDs hashed. */
   log?: Logger;
+  /** `http.host`, the address the API listens on (default 127.0.0.1): a name the Host header may carry. */
+  listenHost?: string;
 }
 
 export function httpApp(deps: HttpDeps): Hono {
   const app = new Hono();
+  // Before anything reads a body: a web page's request is refused with nothing done (./browser_guard.ts).
+  app.use(browserGuard(deps.listenHost ?? "127.0.0.1"));
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) =>
