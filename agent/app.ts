@@ -33,6 +33,7 @@ import type { ScpServer } from "./dimse/scp_server.ts";
 import { releaseMemory } from "./dimse/deno_socket.ts";
 import { scpTlsMaterial } from "./config/tls_files.ts";
 import { AgentMetrics } from "./metrics.ts";
+import { exposureWarning } from "./http/exposure.ts";
 import { NodeOperations } from "./nodes/operations.ts";
 import { LazyStorageCommitment } from "./commitment/lazy.ts";
 import type { CommitmentRequests } from "./forward/commitment_requests.ts";
@@ -303,6 +304,8 @@ async function startLocked(
     ...(scp.tlsPort ? { dimseTls: `${config.dimse.host}:${scp.tlsPort}` } : {}),
     http: `${config.http.host}:${http.addr.port}`,
   });
+  const exposed = exposureWarning(config.http.host);
+  if (exposed) log.child({ part: "http" }).warn("HTTP API listens beyond loopback", { reason: exposed });
 
   return {
     config,

@@ -19,6 +19,7 @@ import { compileRoutes } from "../routing/rules.ts";
 import { loadProfile } from "../deid/load_profile.ts";
 import { loadCredential } from "../tunnel/credential.ts";
 import { pidsListenOn } from "./listening.ts";
+import { exposureWarning } from "../http/exposure.ts";
 
 export type Outcome = "ok" | "warn" | "fail";
 
@@ -180,6 +181,8 @@ export function portChecks(config: AgentConfig, holder: number | null): Check[] 
     seen.push({ what, host, port });
     try {
       Deno.listen({ hostname: host, port }).close();
+      const exposed = what === "HTTP port" ? exposureWarning(host) : undefined;
+      if (exposed) return warn(what, `${host}:${port} can be bound, but ${exposed}`);
       return ok(what, `${host}:${port} can be bound`);
     } catch (err) {
       const message = (err as Error).message;

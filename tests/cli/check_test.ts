@@ -226,6 +226,36 @@ Deno.test("agent check: a wrong key or value in the configuration is exit code 2
   }
 });
 
+Deno.test("agent check and start: an HTTP API beyond loopback (http.host 0.0.0.0) is warned of, on loopback it is not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agent-check-http-" });
+  try {
+    const data = ["--data", path.join(dir, "data"), "--port", "0", "--http-port", String(freePort())];
+    const open = await checkJson([...data, "--http-host", "0.0.0.0"]);
+    const line = status(open.checks, "HTTP port");
+    assert.equal(line.status, "warn", line.detail);
+    assert.match(
+      line.detail,
+      /can be bound, but http\.host 0\.0\.0\.0 is not loopback: the HTTP API has no auth/,
+    );
+    assert.equal(status((await checkJson(data)).checks, "HTTP port").status, "ok");
+    // The running agent says it too, once, at start.
+    const agent = await startAgentProcess({ config: { nodes: {} }, args: ["--http-host", "0.0.0.0"] });
+    try {
+      const warned = await eventually("the agent's warning", async () => {
+        const lines = (await Deno.readTextFile(agent.logFile)).split("\n")
+          .filter((l) => l.includes('"HTTP API listens beyond loopback"'));
+        return lines.length ? lines : undefined;
+      });
+      assert.equal(warned.length, 1);
+      assert.match(JSON.parse(warned[0]).reason, /0\.0\.0\.0 is not loopback/);
+    } finally {
+      await agent.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("agent check: a data directory held by a running agent is reported, its lock and ports left to it", async () => {
   const agent = await startAgentProcess({ config: { nodes: {} } });
   try {
