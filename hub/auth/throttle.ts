@@ -4,7 +4,9 @@
  * it fails across many), and the user can still log in from anywhere else. The policy:
  * `LOGIN_POLICY.perPair` failures for one name from one address, or `perAddress` failures from one
  * address over any names, each within `windowMs` of the previous one, lock that pair (or address)
- * for `lockMs`. A success clears its pair, not its address.
+ * for `lockMs`. A success clears its pair, not its address. An attempt counts from the moment it begins, before
+ * its password is checked (`begin()`, then `fail()` or `succeed()`, and `end()`): attempts sent all at once, while
+ * the hub waits on its database, are held to the same limits as attempts one after another.
  */
 
 export interface ThrottlePolicy {
@@ -21,6 +23,9 @@ const LOGIN_POLICY: Readonly<ThrottlePolicy> = {
   lockMs: 60_000,
 };
 
+/** How long an attempt refused because earlier ones are still being checked is told to wait. */
+const BUSY_WAIT_MS = 1000;
+
 /** Entries kept before expired ones are dropped (so that made-up names cannot fill memory). */
 const PRUNE_AT = 10_000;
 
@@ -32,6 +37,8 @@ interface Count {
 
 export class LoginThrottle {
   readonly #counts = new Map<string, Count>();
+  /** Attempts begun and not yet ended, per pair and per address. */
+  readonly #pending = new Map<string, number>();
 
   constructor(private readonly policy: Readonly<ThrottlePolicy> = LOGIN_POLICY) {}
 
@@ -50,6 +57,37 @@ export class LoginThrottle {
       if (c && c.count >= this.#limit(kind) && c.until > now) return c.until;
     }
     return undefined;
+  }
+
+  /**
+   * Takes a place for one attempt before its password is checked: undefined when it may go on (then call
+   * `end()` once it is settled, whatever happened), else until when it must wait: locked, or as many
+   * attempts under way as failures are left before the lock (each might fail).
+   */
+  begin(user: string, address: string, now = Date.now()): number | undefined {
+    const locked = this.lockedUntil(user, address, now);
+    if (locked !== undefined) return locked;
+    const keys = (["pair", "address"] as const).map((kind) => ({
+      kind,
+      key: this.#key(kind, user, address),
+    }));
+    for (const { kind, key } of keys) {
+      const c = this.#counts.get(key);
+      const failures = c && c.until > now ? c.count : 0;
+      if (failures + (this.#pending.get(key) ?? 0) >= this.#limit(kind)) return now + BUSY_WAIT_MS;
+    }
+    for (const { key } of keys) this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
+    return undefined;
+  }
+
+  /** Gives back the place `begin()` took (after `fail()` or `succeed()`, or an error). */
+  end(user: string, address: string): void {
+    for (const kind of ["pair", "address"] as const) {
+      const key = this.#key(kind, user, address);
+      const left = (this.#pending.get(key) ?? 0) - 1;
+      if (left > 0) this.#pending.set(key, left);
+      else this.#pending.delete(key);
+    }
   }
 
   /** Counts a failure; returns what it locked ("pair" or "address"), if it locked something now. */

@@ -33,3 +33,25 @@ Deno.test("LoginThrottle forgets failures older than the window, and a success c
   assert.equal(t.fail("alice", "a", 2200), undefined);
   assert.equal(t.lockedUntil("alice", "a", 2300), undefined);
 });
+
+Deno.test("LoginThrottle.begin() counts attempts under way: no more begin than failures are left", () => {
+  const t = new LoginThrottle(policy);
+  assert.equal(t.begin("alice", "a", 0), undefined);
+  assert.equal(t.begin("alice", "a", 0), undefined);
+  assert.equal(t.begin("alice", "a", 0), undefined);
+  // Three under way, each of which may fail: a fourth waits (a second), from that address only.
+  assert.equal(t.begin("alice", "a", 0), 1000);
+  assert.equal(t.begin("alice", "b", 0), undefined);
+  t.end("alice", "a");
+  t.fail("alice", "a", 10);
+  assert.equal(t.begin("alice", "a", 20), 1020, "one failed, two still under way");
+  t.end("alice", "a");
+  t.succeed("alice", "a");
+  assert.equal(t.begin("alice", "a", 30), undefined, "a success clears the pair's failures");
+  // The address's own limit counts attempts over every name.
+  const u = new LoginThrottle(policy);
+  assert.deepEqual(
+    ["a", "b", "c", "d", "e", "f"].map((n) => u.begin(n, "10.0.0.9", 0)),
+    [undefined, undefined, undefined, undefined, undefined, 1000],
+  );
+});

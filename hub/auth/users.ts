@@ -211,19 +211,28 @@ export class Users {
 
   /** Checks a password and opens a session; throws UserError with a message fit for the login form. */
   async login(name: string, password: string, address: string, now = Date.now()) {
-    const until = this.#throttle.lockedUntil(name, address, now);
+    // The attempt counts from here, before the password is checked: attempts sent at once, each waiting on the
+    // database meanwhile, cannot all pass the throttle before the first failure is counted.
+    const until = this.#throttle.begin(name, address, now);
     if (until !== undefined) {
       throw new LoginRefused(
         `too many failed logins from this address; try again in ${Math.ceil((until - now) / 1000)} s`,
         until,
       );
     }
-    const user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
-    // A password is checked whoever the user is (a made-up hash for a name nobody has), so that a refusal
-    // takes as long for an unknown or disabled user as for a wrong password: its time names no user.
-    const matches = await argon2Verify({ password, hash: user?.passwordHash ?? await unknownUserHash() });
-    const ok = matches && user && !user.disabledAt;
-    if (!ok) {
+    let user: typeof users.$inferSelect | undefined;
+    let matches = false;
+    try {
+      user = await this.db.query.users.findFirst({ where: eq(users.name, name) });
+      // A password is checked whoever the user is (a made-up hash for a name nobody has), so that a refusal
+      // takes as long for an unknown or disabled user as for a wrong password: its time names no user.
+      matches = await argon2Verify({ password, hash: user?.passwordHash ?? await unknownUserHash() });
+    } finally {
+      // Its place given back just before its outcome is counted (fail or succeed, at once below).
+      this.#throttle.end(name, address);
+    }
+    const found = matches && user && !user.disabledAt ? user : undefined;
+    if (!found) {
       const locked = this.#throttle.fail(name, address, now);
       await atomically(this.db, (tx) => [
         entry(tx, "anonymous", "login.failed", name, { address }),
@@ -244,14 +253,14 @@ export class Users {
     await atomically(this.db, (tx) => [
       tx.insert(sessions).values({
         idHash: hashId(id),
-        user: user.name,
+        user: found.name,
         csrf,
         createdAt: now,
         expiresAt: now + SESSION_TTL_MS,
       }),
-      entry(tx, `user:${user.name}`, "login", undefined, { address }),
+      entry(tx, `user:${found.name}`, "login", undefined, { address }),
     ]);
-    return { id, csrf, user: user.name, role: user.role as Role, maxAgeSeconds: SESSION_TTL_MS / 1000 };
+    return { id, csrf, user: found.name, role: found.role as Role, maxAgeSeconds: SESSION_TTL_MS / 1000 };
   }
 
   /** The principal and CSRF token of a live session. */

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { freePort } from "../support/peers.ts";
 import { startTestHub } from "../support/hub.ts";
+import { checkedAtMostFive, loginsAtOnce } from "../support/logins.ts";
 
 const login = (base: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${base}/auth/login`, {
@@ -283,6 +284,21 @@ Deno.test({
       assert.equal(other.status, 404, "the metrics port serves nothing else");
       await other.body?.cancel();
       assert.ok(hub.lines.some((l) => l.includes(`"metrics":"http://127.0.0.1:${metricsPort}/metrics"`)));
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "failed logins sent all at once are throttled as one after another: at most 5 passwords checked",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      await hub.users.add("carol", "operator", "carol password 1");
+      checkedAtMostFive(await loginsAtOnce(hub, "carol"));
     } finally {
       await hub.stop();
     }
