@@ -2,7 +2,7 @@
  * The live sessions, one per site: heartbeats (ping, round trip, half-open detection), the agent's
  * status (queue depth), revocation, and the facts written back to the site registry. A second
  * session from the same site replaces the first (the agent reconnected before the hub saw the old
- * socket die).
+ * socket die); sessions that keep replacing each other are warned of (./replacements.ts).
  */
 import {
   type AskOp,
@@ -28,6 +28,7 @@ import { type RelayLimiter, relayStream } from "./relay.ts";
 import type { Throttle } from "../transfers/bandwidth.ts";
 import type { RelayPolicy } from "./relay_policy.ts";
 import { SiteBusyError, SiteRequestError, SiteUnavailableError } from "./errors.ts";
+import { REPLACEMENTS_WINDOW_MS, ReplacementWatch } from "./replacements.ts";
 
 export { SiteBusyError, SiteRequestError, SiteUnavailableError };
 
@@ -103,6 +104,7 @@ export interface SessionsOptions {
 
 export class Sessions {
   readonly #live = new Map<string, SiteSession>();
+  readonly #replacements = new ReplacementWatch();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly heartbeatSeconds: number;
   /** A ping unanswered this long ends a session (told to agents in the welcome, which use it too). */
@@ -231,6 +233,19 @@ export class Sessions {
     const previous = this.#live.get(site);
     if (previous) {
       log.info("a new session replaces the site's previous one");
+      const replacements = this.#replacements.replaced(site);
+      if (replacements !== undefined) {
+        log.warn("site sessions keep replacing each other", {
+          replacements,
+          withinMinutes: REPLACEMENTS_WINDOW_MS / 60_000,
+          previousAddress: previous.remoteAddress,
+          remoteAddress: facts.remoteAddress,
+          hint:
+            "two agents may hold this site's credential (a copied data directory, or a leaked credential): " +
+            "stop the one that should not run; if the credential may have leaked, revoke the site and enroll " +
+            "its agent again (admin site revoke, admin site add)",
+        });
+      }
       this.#live.delete(site);
       previous.session.close(Reason.Replaced, "replaced by a newer session");
     }
