@@ -4,7 +4,8 @@
  * `me` for the console to learn its user, role, CSRF token and the actions its role allows (from
  * the role matrix: the console shows only what the user may do) after a reload. Login takes only
  * `application/json` (a form post from another site cannot log anyone in); every failure is
- * audited and throttled (./users.ts). Errors are problem objects.
+ * audited and throttled (./users.ts). A login ends the session whose cookie it replaces. Errors are
+ * problem objects.
  */
 import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
@@ -67,6 +68,10 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
     const address = sourceAddress(c, options.trustForwarded);
     try {
       const s = await users.login(parsed.data.user, parsed.data.password, address);
+      // The browser's session before this login (another user's, or its own from earlier) ends: its id,
+      // perhaps seen or set by someone else, must not outlive the login that replaces its cookie.
+      const previous = getCookie(c, SESSION_COOKIE);
+      if (previous) await users.logout(previous);
       setCookie(c, SESSION_COOKIE, s.id, {
         httpOnly: true,
         sameSite: "Strict",

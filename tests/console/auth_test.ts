@@ -142,3 +142,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a login ends the session whose cookie it replaces; a wrong login leaves it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      await hub.users.add("alice", "operator", "correct horse battery");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const login = async (password: string, cookie?: string) => {
+        const res = await fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
+          body: JSON.stringify({ user: "alice", password }),
+        });
+        await res.body?.cancel();
+        return { status: res.status, cookie: res.headers.get("set-cookie")?.split(";")[0] };
+      };
+      const me = async (cookie: string) => {
+        const res = await fetch(`${base}/auth/me`, { headers: { cookie } });
+        await res.body?.cancel();
+        return res.status;
+      };
+      const first = (await login("correct horse battery")).cookie!;
+      assert.equal(await me(first), 200);
+      assert.equal((await login("not the password", first)).status, 401);
+      assert.equal(await me(first), 200, "a failed login changes nothing");
+      const second = await login("correct horse battery", first);
+      assert.equal(second.status, 200);
+      assert.notEqual(second.cookie, first, "a new session id");
+      assert.equal(await me(first), 401, "the replaced session is over");
+      assert.equal(await me(second.cookie!), 200);
+    } finally {
+      await hub.stop();
+    }
+  },
+});
