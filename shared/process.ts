@@ -4,14 +4,24 @@
  * association or site must not end the others. A failure of `main` itself (a part that cannot be loaded,
  * a port in use) is logged as `failed` and ends the process with exit code 1, so that a supervisor sees it
  * (systemd's `Restart=on-failure`); until 2026-12-03 the handler took that one too, and a hub whose port
- * was taken went on without serving, an agent whose part could not load exited 0.
+ * was taken went on without serving, an agent whose part could not load exited 0. Every file and folder either
+ * makes is kept from other users of the machine (umask 027 at least, added to the one it was given): the
+ * archive, the index and the hub's database hold patient data, password hashes and the audit log.
  */
 import type { Logger } from "./log.ts";
 
 const reasonOf = (err: unknown) => String((err as Error)?.message ?? err);
 
+/**
+ * The bits every process of Conduit leaves out of the files it makes: write for the group, everything for
+ * others (files 0640 and folders 0750 at most). A stricter umask given to the process (systemd's `UMask=0077`)
+ * is kept.
+ */
+export const PRIVATE_UMASK = 0o027;
+
 /** Runs `main` as the process and exits with its code (1 when it throws). */
 export async function runAsProcess(main: () => Promise<number>, log: Logger, failed: string): Promise<never> {
+  Deno.umask(Deno.umask() | PRIVATE_UMASK);
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
     log.error("unhandled rejection", { reason: reasonOf(e.reason) });
