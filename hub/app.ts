@@ -171,7 +171,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   const tokens = new ApiTokens(db);
   const users = new Users(db);
   const app = new Hono();
-  app.use("*", securityHeaders());
+  app.use("*", securityHeaders({ publicUrl: config.publicUrl }));
   const dbLog = log.child({ part: "db" });
   const dbProbe = new DbProbe(() => db.probe(), {
     onChange: (health, err) => {

@@ -2,7 +2,9 @@
  * Security headers on every answer of the hub: no framing (`X-Frame-Options: DENY` and CSP
  * `frame-ancestors 'none'`, against clickjacking of the console), no MIME sniffing, no referrer. The
  * console's files carry `CONSOLE_CSP` (its own scripts and styles only); everything else, being
- * data, `default-src 'none'`.
+ * data, `default-src 'none'`. A hub reached over https (its `publicUrl` is https, as behind a TLS proxy, or
+ * the request came over https) also says `Strict-Transport-Security`, so that a browser never again
+ * sends the session cookie or a password to it over plain http.
  */
 import type { MiddlewareHandler } from "hono";
 
@@ -47,7 +49,12 @@ export const VIEWER_CSP = [
 
 const DATA_CSP = "default-src 'none'; frame-ancestors 'none'";
 
-export function securityHeaders(): MiddlewareHandler {
+/** HSTS: a year, for the hub's own host name only (other hosts of the domain are not the hub's to decide). */
+export const HSTS = "max-age=31536000";
+
+export function securityHeaders({ publicUrl }: { publicUrl?: string } = {}): MiddlewareHandler {
+  // As the session cookie's Secure flag (auth/routes.ts): the public URL decides, else the request's scheme.
+  const publicHttps = publicUrl ? new URL(publicUrl).protocol === "https:" : undefined;
   return async (c, next) => {
     await next();
     // A WebSocket upgrade (the agents' tunnel) is left as Deno made it.
@@ -57,5 +64,6 @@ export function securityHeaders(): MiddlewareHandler {
     h.set("x-content-type-options", "nosniff");
     h.set("referrer-policy", "no-referrer");
     if (!h.has("content-security-policy")) h.set("content-security-policy", DATA_CSP);
+    if (publicHttps ?? new URL(c.req.url).protocol === "https:") h.set("strict-transport-security", HSTS);
   };
 }

@@ -38,6 +38,7 @@ Deno.test({
         const res = await fetch(`${base}${path}`);
         await res.body?.cancel();
         assert.equal(res.headers.get("x-frame-options"), "DENY", path);
+        assert.equal(res.headers.get("strict-transport-security"), null, `${path}: plain http, no HSTS`);
         assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/, path);
         assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
       }
@@ -163,7 +164,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the session cookie is Secure when hub.publicUrl is https, even over plain http behind a TLS proxy",
+  name:
+    "the session cookie is Secure and HSTS is sent when hub.publicUrl is https, even over plain http behind a TLS proxy",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -177,6 +179,11 @@ Deno.test({
       assert.match(cookie, /;\s*Secure/i);
       assert.match(cookie, /HttpOnly/i);
       assert.match(cookie, /SameSite=Strict/i);
+      // HSTS on every answer of a hub reached over https (the proxy passes it on), the login's too.
+      assert.equal(res.headers.get("strict-transport-security"), "max-age=31536000");
+      const health = await fetch(`${base}/healthz`);
+      await health.body?.cancel();
+      assert.equal(health.headers.get("strict-transport-security"), "max-age=31536000");
       const { csrf } = await res.json();
       const out = await fetch(`${base}/auth/logout`, {
         method: "POST",

@@ -97,6 +97,12 @@ Deno.test({
       });
       const live = await eventually("north online over wss", () => hub.sessions.get("north"));
       assert.ok(await live.session.ping(5000) >= 0);
+      // The hub serving TLS itself (no publicUrl) tells browsers to keep to https.
+      const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.ca)] });
+      const health = await fetch(`https://localhost:${hub.port}/healthz`, { client });
+      await health.body?.cancel();
+      client.close();
+      assert.equal(health.headers.get("strict-transport-security"), "max-age=31536000");
     } finally {
       await agent?.stop();
       await hub.stop();
