@@ -2,7 +2,7 @@
  * Node operations on the loopback HTTP API: the CLI (`deno task agent node ...`) and, later, the
  * tunnel call these. Find results stream as JSON lines.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { NodeOperations } from "../nodes/operations.ts";
 import { UnknownNodeError } from "../nodes/operations.ts";
@@ -28,6 +28,16 @@ const storeBody = z.object({
   "give studyInstanceUid or sopInstanceUids",
 );
 
+/** A body that is not JSON at all (400, as a body of the wrong shape is). */
+class BadBodyError extends Error {
+  override name = "BadBodyError";
+}
+
+const jsonOf = (c: Context) =>
+  c.req.json().catch((err: Error) => {
+    throw new BadBodyError(`the body is not JSON: ${err.message}`);
+  });
+
 /** Keywords whose values are person names, which the DIMSE layer wants in dcmjs's PN form. */
 const PN_KEYS = new Set([
   "PatientName",
@@ -41,6 +51,7 @@ export function nodeRoutes(ops: NodeOperations): Hono {
   app.onError((err, c) => {
     if (err instanceof UnknownNodeError) return c.json({ error: err.message }, 404);
     if (err instanceof z.ZodError) return c.json({ error: "bad request", issues: err.issues }, 400);
+    if (err instanceof BadBodyError) return c.json({ error: err.message }, 400);
     return c.json({ error: err.message }, 502);
   });
   app.get("/", (c) => c.json(ops.list().map(({ name, node }) => ({ name, ...node }))));
@@ -48,7 +59,7 @@ export function nodeRoutes(ops: NodeOperations): Hono {
   app.post("/:node/find", async (c) => {
     const name = c.req.param("node");
     ops.node(name);
-    const body = findBody.parse(await c.req.json());
+    const body = findBody.parse(await jsonOf(c));
     const identifier: Record<string, unknown> = { QueryRetrieveLevel: body.level };
     for (const [k, v] of Object.entries(body.keys)) {
       const text = Array.isArray(v) ? v.join("\\") : v;
@@ -75,11 +86,11 @@ export function nodeRoutes(ops: NodeOperations): Hono {
     return c.body(stream, 200, { "content-type": "application/x-ndjson" });
   });
   app.post("/:node/retrieve", async (c) => {
-    const body = retrieveBody.parse(await c.req.json());
+    const body = retrieveBody.parse(await jsonOf(c));
     return c.json(await ops.retrieve(c.req.param("node"), body, c.req.raw.signal));
   });
   app.post("/:node/store", async (c) => {
-    const body = storeBody.parse(await c.req.json());
+    const body = storeBody.parse(await jsonOf(c));
     return c.json(await ops.storeTo(c.req.param("node"), body));
   });
   return app;
