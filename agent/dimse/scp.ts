@@ -31,6 +31,7 @@ import { sendStoreAndWait } from "./_store_request.ts";
 import { finalStatus, pending, runSubOperations, SubOperations, Unsendable } from "./_suboperations.ts";
 import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
 import { readCommitmentRequest, sendEventReport } from "./_commitment.ts";
+import { AssociationTally } from "./_association_tally.ts";
 
 export interface ScpOptions extends NetworkOptions {
   aet: string;
@@ -89,6 +90,7 @@ class AgentScp extends ConduitNetwork {
   /** The requester asked to release: no report goes on this association any more. */
   #releasing = false;
   #operations = new Map<number, AbortController>();
+  #tally = new AssociationTally();
 
   constructor(socket: WireSocket, shared: ScpShared, secure: boolean) {
     super(socket, shared.options);
@@ -110,6 +112,14 @@ class AgentScp extends ConduitNetwork {
   protected override emitEvent(event: DimseEvent): void {
     // Only an association we accepted has an end to count.
     if (event.type === "ended" && !this.#accepted) return;
+    // One line per accepted association at its end: who, how it ended, what it did (operations.md#logs).
+    try {
+      this.#tally.count(event);
+      if (event.type === "ended") {
+        const fields = this.#tally.fields(event.outcome, this.connectedTime);
+        this.log.info("association ended", { calledAet: this.info.calledAet, ...fields });
+      }
+    } catch { /* a log line never breaks the wire */ }
     try {
       this.#options.onEvent?.(event);
     } catch { /* metrics never break the wire */ }
