@@ -224,3 +224,17 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the container images' run lines give a stop the time the systemd units give it", () => {
+  const timeout = Number(unitKeys("deploy/systemd/conduit-agent.service").get("TimeoutStopSec"));
+  const doc = read(path.join(ROOT, "docs/operations.md"));
+  for (const file of ["deploy/container/Containerfile.agent", "deploy/container/Containerfile.hub"]) {
+    const text = read(path.join(ROOT, file));
+    // podman's and docker's default is 10 s before SIGKILL, and a stop takes up to about 10 s.
+    const run = /^#\s+(podman run .*)$/m.exec(text)?.[1];
+    assert.ok(run, `${file}: a run line`);
+    assert.match(run, new RegExp(`--stop-timeout ${timeout}\\b`), `${file}: ${run}`);
+    assert.match(text, /^STOPSIGNAL SIGTERM$/m, `${file}: the signal the program stops cleanly on`);
+  }
+  assert.ok(doc.includes(`\`--stop-timeout ${timeout}\``), "operations.md says so");
+});
