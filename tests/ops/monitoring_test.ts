@@ -8,6 +8,7 @@
  * the DS_PROMETHEUS input. With Debian's `prometheus` installed, promtool checks both and runs alerts_test.yml,
  * and a real Prometheus scrapes the agent and the hub with the rules: each evaluates without error, none is
  * pending while all is well, each panel's query runs, and stopping the hub makes its alerts pending.
+ * promtool also lints both scrapes (`promtool check metrics`: HELP and TYPE, counters' _total, units).
  * And `conduit_agent_health_ok`, which three of the alerts read, says what /healthz says; the free-space gauges
  * say what `df -B1` says of the agent's data directory.
  */
@@ -419,8 +420,8 @@ Deno.test({
     } else console.warn("monitoring_test: no prometheus (apt-get install prometheus): rules not evaluated");
     try {
       const scrapeAgent = async () => parsePrometheus(await (await agent.http("/metrics")).text());
-      const scrapeHub = async () =>
-        parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+      const scrapeHubText = () => fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      const scrapeHub = async () => parsePrometheus(await (await scrapeHubText()).text());
       const file = path.join(dir, "ct.dcm");
       await Deno.writeFile(
         file,
@@ -467,6 +468,29 @@ Deno.test({
       }
 
       const scrapes = [agentMetrics, hubMetrics];
+      // The exposition as promtool lints it: HELP and TYPE, counters' _total, base units, no reserved suffix.
+      if (hasTool("promtool")) {
+        const texts = [await (await agent.http("/metrics")).text(), await (await scrapeHubText()).text()];
+        for (const [i, text] of texts.entries()) {
+          const lint = new Deno.Command("promtool", {
+            args: ["check", "metrics"],
+            env: PEER_ENV,
+            stdin: "piped",
+            stdout: "piped",
+            stderr: "piped",
+          }).spawn();
+          const writer = lint.stdin.getWriter();
+          await writer.write(new TextEncoder().encode(text));
+          await writer.close();
+          const out = await lint.output();
+          const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+          assert.equal(
+            out.code,
+            0,
+            `promtool check metrics on the ${["agent", "hub"][i]}'s /metrics:\n${said}`,
+          );
+        }
+      }
       assert.deepEqual(missing(scrapes, expressions()), []);
       // The series alerts_test.yml feeds the rules are real too (a misspelt one would make a "does not fire"
       // case pass for nothing).
