@@ -238,3 +238,17 @@ Deno.test("the container images' run lines give a stop the time the systemd unit
   }
   assert.ok(doc.includes(`\`--stop-timeout ${timeout}\``), "operations.md says so");
 });
+
+Deno.test("the systemd units do not restart a program that stopped on its configuration (exit code 2)", () => {
+  // operations.md's table of events: the exit code of a configuration error, an unknown flag.
+  const doc = read(path.join(ROOT, "docs/operations.md"));
+  const row = doc.split("\n").find((l) => l.startsWith("| configuration error, unknown flag"));
+  const code = /\|\s*(\d+)\s*\|\s*$/.exec(row ?? "")?.[1];
+  assert.equal(code, "2", row);
+  for (const program of ["agent", "hub"]) {
+    const keys = unitKeys(`deploy/systemd/conduit-${program}.service`);
+    assert.equal(keys.get("Restart"), "on-failure", program);
+    // Every RestartSec (5 s) for good otherwise: slower than systemd's start limit (5 starts in 10 s).
+    assert.equal(keys.get("RestartPreventExitStatus"), code, program);
+  }
+});
