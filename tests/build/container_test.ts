@@ -9,12 +9,13 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { REPO } from "../support/markdown.ts";
 import { answersOk, onFreePorts, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
-const ROOT = REPO.pathname;
+const ROOT = fileURLToPath(REPO);
 
 /** The instructions of a Containerfile that this test follows. */
 export interface Containerfile {
