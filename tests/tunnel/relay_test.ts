@@ -6,53 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
-import { datasetBytes, indexRows } from "../support/agent.ts";
-import { storescu } from "../support/send.ts";
+import { indexRows } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
-import { writeGeneratedSeries } from "../tools/generate.ts";
-import { readPart10Header } from "@conduit/shared/dicom";
 import * as path from "node:path";
-import { type RelayRig, startRelayRig } from "./_rig.ts";
+import { assertDelivered, type RelayRig, sendSeries, startRelayRig } from "./_rig.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`relay_test: skipped: ${skip}`);
 const CUTS = Deno.env.get("CONDUIT_QUICK") ? 6 : 30;
 const BATCH = 100;
 const OBJECTS = 300;
-
-/** Sends a fresh generated series to north; returns SOP UID -> source file. */
-async function sendSeries(rig: RelayRig, seed: string, count: number): Promise<Map<string, string>> {
-  const dir = await Deno.makeTempDir({ prefix: "relay-src-" });
-  const series = await writeGeneratedSeries(dir, { count, rows: 64, columns: 64, seed });
-  const sent = await storescu(series.paths, rig.north, [], 120_000);
-  assert.equal(sent.code, 0, sent.stderr);
-  const out = new Map<string, string>();
-  for (const p of series.paths) out.set(readPart10Header(await Deno.readFile(p)).sopInstanceUid!, p);
-  return out;
-}
-
-/** Waits until PACS holds every object of `sources`, then checks each arrived once and unchanged. */
-async function assertDelivered(rig: RelayRig, sources: Map<string, string>, timeoutMs = 120_000) {
-  const received = await eventually(`${sources.size} objects at PACS`, async () => {
-    const r = await rig.received();
-    return [...sources.keys()].every((uid) => r.has(uid)) ? r : undefined;
-  }, timeoutMs);
-  // storescp writes under the final name: a file seen a moment ago may still be growing.
-  await eventually("the files written whole", async () => {
-    for (const [uid, source] of sources) {
-      const files = received.get(uid)!;
-      const got = await datasetBytes(files[0]).catch(() => undefined);
-      if (!got || got.byteLength !== (await datasetBytes(source)).byteLength) return undefined;
-    }
-    return true;
-  }, 10_000);
-  const final = await rig.received();
-  for (const [uid, source] of sources) {
-    const files = final.get(uid)!;
-    assert.equal(files.length, 1, `${uid} reached PACS ${files.length} times`);
-    assert.deepEqual(await datasetBytes(files[0]), await datasetBytes(source), `${uid} changed on the way`);
-  }
-}
 
 function rigTest(name: string, fn: (rig: RelayRig) => Promise<void>) {
   Deno.test({
