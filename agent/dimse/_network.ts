@@ -102,6 +102,8 @@ export class ConduitNetwork extends Scp {
   /** Set when the connection has closed: PDUs still queued are dropped, no file is opened any more. */
   #closed = false;
   #ended = false;
+  /** Which of the library's timers ended the association, if one did. */
+  #timedOut: "idle" | "artim" | undefined;
   /** Our P-DATA reader: C-STORE data sets go straight to their sinks, the rest to the library. */
   #pdata: PDataReader;
   /** Which end of the association we are: the SCP accepts, an SCU requests. */
@@ -169,7 +171,10 @@ export class ConduitNetwork extends Scp {
     // its association slot, for ever. Close it fully once what is queued (an A-ABORT) has gone out.
     this.on("networkError", (err: Error) => {
       // The library's ARTIM and idle timers send an A-ABORT before they report.
-      if (/timeout/i.test(err?.message ?? "")) this.endAssociation("timed-out");
+      const message = err?.message ?? "";
+      if (/timeout/i.test(message)) this.endAssociation("timed-out");
+      if (/PDU timeout/.test(message)) this.#timedOut = "idle";
+      else if (/association timeout/.test(message)) this.#timedOut = "artim";
       this.closeAfterFlush();
     });
     this.info.remoteAddress = socket.remoteAddress ?? "";
@@ -180,6 +185,19 @@ export class ConduitNetwork extends Scp {
       this.#discardStores();
       this.endAssociation("closed");
     });
+  }
+
+  /**
+   * Why the connection closed before `what` (`"the C-STORE response"`), for the error of a request it left
+   * unanswered: the idle or ARTIM timeout that aborted the association, by its setting, or else a close.
+   */
+  closedBefore(what: string): string {
+    if (!this.#timedOut) return `association closed before ${what}`;
+    const [timer, ms] = this.#timedOut === "idle"
+      ? ["idle timeout, dimse.idleTimeoutSeconds", this.netOptions.idleTimeoutMs]
+      : ["ARTIM timeout, dimse.artimTimeoutSeconds", this.netOptions.artimTimeoutMs];
+    const seconds = ms / 1000;
+    return `no PDU from the peer for ${seconds} s (the ${timer}): the association was aborted before ${what}`;
   }
 
   /**

@@ -16,7 +16,7 @@ export function sendStoreAndWait(
     }, timeoutMs);
     const onClose = () => {
       clearTimeout(timer);
-      reject(new Error("association closed before the C-STORE response"));
+      reject(new Error(network.closedBefore("the C-STORE response")));
     };
     network.socket.once("close", onClose);
     network.sendStore(item, extra).then((status) => {

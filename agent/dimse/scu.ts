@@ -464,7 +464,7 @@ export class ScuAssociation {
       };
       const onClose = () => {
         cleanup();
-        reject(new AssociationError("association closed before the final response"));
+        reject(new AssociationError(network.closedBefore("the final response")));
       };
       const onAbort = () => network.sendCancel(request);
       const cleanup = () => {

@@ -42,6 +42,7 @@ export interface QueueRowView {
   sopInstanceUid: string;
   destination: string;
   state: string;
+  attempts: number;
   lastError: string;
 }
 

@@ -27,9 +27,10 @@ export interface CuttableProxy {
   freezeToClient(): void;
   /**
    * Stalls one direction of every connection open now or made from now on once `bytes` more have gone
-   * that way on it (a link that dies in the middle of a message); `stalled` counts the connections it hit.
+   * that way on it (a link that dies in the middle of a message), up to `connections` of them (the later
+   * ones are left alone); `stalled` counts the connections it hit.
    */
-  stallAfter(direction: Direction, bytes: number): void;
+  stallAfter(direction: Direction, bytes: number, connections?: number): void;
   /** Connections a `stallAfter` has stalled so far. */
   readonly stalled: number;
   /** Ends one direction of the connections open now with a FIN (the other direction keeps flowing). */
@@ -64,7 +65,7 @@ export function startProxy(targetPort: number): CuttableProxy {
   let holeNew = false;
   let accepted = 0;
   let stalled = 0;
-  let stallNew: { direction: Direction; bytes: number } | undefined;
+  let stallNew: { direction: Direction; bytes: number; left: number } | undefined;
   const closeQuietly = (c: Deno.Conn | undefined) => {
     try {
       c?.close();
@@ -113,7 +114,7 @@ export function startProxy(targetPort: number): CuttableProxy {
         held: { toUpstream: false, toClient: false },
         budget: {},
       };
-      if (stallNew) pair.budget[stallNew.direction] = stallNew.bytes;
+      if (stallNew && stallNew.left-- > 0) pair.budget[stallNew.direction] = stallNew.bytes;
       pairs.add(pair);
       if (holeNew) continue;
       try {
@@ -152,9 +153,10 @@ export function startProxy(targetPort: number): CuttableProxy {
     freezeToClient() {
       for (const p of pairs) p.held.toClient = true;
     },
-    stallAfter(direction, bytes) {
-      for (const p of pairs) p.budget[direction] = bytes;
-      stallNew = { direction, bytes };
+    stallAfter(direction, bytes, connections = Infinity) {
+      let left = connections;
+      for (const p of pairs) if (left-- > 0) p.budget[direction] = bytes;
+      stallNew = { direction, bytes, left: Math.max(0, left) };
     },
     halfClose(direction) {
       for (const p of pairs) {
