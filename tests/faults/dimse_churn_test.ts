@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
-import { freePort, type Held, held, runDcmtk, skipReason } from "../support/peers.ts";
+import { freePort, type Held, held, openFiles, runDcmtk, skipReason } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import {
   abortPdu,
@@ -127,13 +127,7 @@ async function settled(agent: AgentProcess, limit?: Held, tolerance = { fds: 2, 
       return ok ? last : undefined;
     }, 20_000);
   } catch (err) {
-    const files = [...Deno.readDirSync(`/proc/${agent.pid}/fd`)].map((e) => {
-      try {
-        return Deno.readLinkSync(`/proc/${agent.pid}/fd/${e.name}`);
-      } catch {
-        return "?";
-      }
-    });
+    const files = openFiles(agent.pid);
     throw new Error(
       `${(err as Error).message}: now ${JSON.stringify(last)}, before ${JSON.stringify(limit)}; ` +
         `active ${await active(agent)}, partial files ${(await partialFiles(agent.dataDir)).join(", ")}\n` +

@@ -246,3 +246,14 @@ export function held(pid: number): Held {
   const rss = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
   return { fds, sockets, rssBytes: Number(rss ?? 0) * 1024 };
 }
+
+/** What process `pid` holds open now: the targets of its descriptors (files, `socket:[...]`, pipes). */
+export function openFiles(pid: number): string[] {
+  const out: string[] = [];
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.push(Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`));
+    } catch { /* closed meanwhile */ }
+  }
+  return out;
+}
