@@ -7,6 +7,7 @@ import { skipReason, startStorescp, type StorescpOptions, type StorescpPeer } fr
 import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
+import { type CuttableProxy, startProxy } from "../support/tcp_proxy.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 
@@ -27,6 +28,8 @@ export interface Rig {
   southArgs: Parameters<typeof startAgentProcess>[0];
   /** North's de-identification key (`deid.keyFile`); south has none. */
   northKey: Uint8Array;
+  /** With `tunnelProxy`: the TCP proxy both agents reach the hub through. */
+  proxy?: CuttableProxy;
 }
 
 /** What a test changes in the rig: south's queue settings, how its PACS negotiates, north's nodes. */
@@ -41,6 +44,8 @@ export interface RigOptions {
   northRoutes?: unknown[];
   /** The hub's database (default: its libsql file, or PostgreSQL under CONDUIT_TEST_DB). */
   hubDb?: string;
+  /** Both agents reach the hub through a TCP proxy the test can stall or cut (`Rig.proxy`). */
+  tunnelProxy?: boolean;
 }
 
 /** Starts south's PACS (again, on `port`, keeping what it holds in `dir`). */
@@ -61,6 +66,9 @@ export async function startPacs(
 
 export async function rig(options: RigOptions = {}): Promise<Rig> {
   const hub = await startTestHub({ db: options.hubDb });
+  const proxy = options.tunnelProxy ? startProxy(hub.port) : undefined;
+  const tunnelUrl = proxy ? `ws://127.0.0.1:${proxy.port}/tunnel` : hub.tunnelUrl;
+  const via = { registry: hub.registry, tunnelUrl };
   const pacs = await startPacs(await Deno.makeTempDir({ prefix: "transfer-pacs-" }), undefined, options.pacs);
   const southArgs = {
     aet: "SOUTH",
@@ -73,7 +81,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
         copy: { aet: "PACS", host: "127.0.0.1", port: pacs.port },
       },
     },
-    args: await siteArgs(hub, "south"),
+    args: await siteArgs(via, "south"),
   };
   const south = await startAgentProcess(southArgs);
   const northKey = crypto.getRandomValues(new Uint8Array(32));
@@ -89,7 +97,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
       ...(options.northNodes ? { nodes: options.northNodes } : {}),
       ...(options.northRoutes ? { routes: options.northRoutes } : {}),
     },
-    args: await siteArgs(hub, "north"),
+    args: await siteArgs(via, "north"),
   };
   const north = await startAgentProcess(northArgs);
   await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
@@ -103,19 +111,20 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     client,
     url,
     northKey,
+    proxy,
     northArgs: {
       ...northArgs,
       dataDir: north.dataDir,
       port: north.port,
       httpPort: north.httpPort,
-      args: ["--site", "north", "--hub", hub.tunnelUrl],
+      args: ["--site", "north", "--hub", tunnelUrl],
     },
     southArgs: {
       ...southArgs,
       dataDir: south.dataDir,
       port: south.port,
       httpPort: south.httpPort,
-      args: ["--site", "south", "--hub", hub.tunnelUrl],
+      args: ["--site", "south", "--hub", tunnelUrl],
     },
   };
 }
@@ -180,5 +189,6 @@ export async function stopRig(r: Rig): Promise<void> {
   await r.north.stop();
   await r.south.stop();
   await r.pacs.stop();
+  r.proxy?.close();
   await r.hub.stop();
 }

@@ -4,6 +4,7 @@
  * every object reaches the destination's PACS once and unchanged, also when the stalled bytes move again
  * late (the proxy thawed after the new sessions are up).
  */
+import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
 import { eventually } from "../support/hub.ts";
 import { assertDelivered, type RelayRig, sendSeries, startRelayRig } from "./_rig.ts";
@@ -31,6 +32,8 @@ for (const [name, fault] of Object.entries(FAULTS)) {
           return n && s ? [n, s] : undefined;
         };
         const before = await eventually("both sites online", online);
+        // Some 500 KB at 200 KB/s from the hub to the agents: the stall lands while objects flow.
+        rig.proxy.throttle(200_000);
         const sending = sendSeries(rig, `stalled-relay-${name}`, 60);
         sending.catch(() => {});
         await eventually(
@@ -44,6 +47,7 @@ for (const [name, fault] of Object.entries(FAULTS)) {
         }, 30_000);
         // The stalled connections move their bytes late, into sessions that have ended.
         rig.proxy.thaw();
+        rig.proxy.throttle(undefined);
         await assertDelivered(rig, await sending);
       } finally {
         await rig.stop();

@@ -1,0 +1,53 @@
+/**
+ * A transfer whose tunnels stall mid-way (TCP open, no byte either way, or only from the hub to the agents:
+ * a half-open link): heartbeats end the sessions, the agents reconnect on fresh connections, and the transfer
+ * resumes from what was acknowledged and ends `success`, every object at the PACS once.
+ */
+import assert from "node:assert/strict";
+import { eventually } from "../support/hub.ts";
+import type { CuttableProxy } from "../support/tcp_proxy.ts";
+import { atPacs, finished, type Rig, rigTest, seed } from "./_rig.ts";
+
+const FAULTS: Record<string, (proxy: CuttableProxy) => void> = {
+  "both ways": (proxy) => proxy.freezeAll(),
+  "hub to agents only": (proxy) => proxy.freezeToClient(),
+};
+
+/** Both sites' sessions at the hub, once both are open. */
+const sessions = (r: Rig) => {
+  const n = r.hub.sessions.get("north")?.session, s = r.hub.sessions.get("south")?.session;
+  return n && s && !n.isClosed && !s.isClosed ? [n, s] : undefined;
+};
+
+for (const [name, fault] of Object.entries(FAULTS)) {
+  rigTest(
+    `a transfer across a tunnel stalled ${name} resumes and ends success, each object once`,
+    async (r) => {
+      const studies = [await seed(r, `stalled-${name}-a`, 30), await seed(r, `stalled-${name}-b`, 30)];
+      const before = await eventually("both sites online", () => sessions(r));
+      const { id } = await r.client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south", node: "pacs" },
+        studies: studies.map((s) => s.studyUid),
+      });
+      await eventually("the first objects at the PACS", async () => (await atPacs(r)).size > 5 || undefined);
+      fault(r.proxy!);
+      await eventually("both sites on new sessions", () => {
+        const now = sessions(r);
+        return now && now.every((s, i) => s !== before[i]) || undefined;
+      }, 30_000);
+      // The stalled connections deliver their bytes late, into sessions that have ended.
+      r.proxy!.thaw();
+      r.proxy!.throttle(undefined);
+      const done = await finished(r, id);
+      assert.equal(done.status, "success", JSON.stringify(done));
+      assert.deepEqual(done.totals, { studies: 2, objects: 60, done: 60, failed: 0, missing: 0, held: 0 });
+      const pacs = await eventually("60 objects at the PACS", async () => {
+        const p = await atPacs(r);
+        return p.size === 60 ? p : undefined;
+      });
+      assert.ok([...pacs.values()].every((n) => n === 1), "an object reached the PACS twice");
+    },
+    { tunnelProxy: true },
+  );
+}
