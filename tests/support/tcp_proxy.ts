@@ -35,7 +35,10 @@ export interface CuttableProxy {
   readonly stalled: number;
   /** Ends one direction of the connections open now with a FIN (the other direction keeps flowing). */
   halfClose(direction: Direction): void;
-  /** New connections are accepted and held, never connected upstream, nothing read (until `thaw`). */
+  /**
+   * New connections are accepted and held, never connected upstream, nothing read; `thaw` closes them (they
+   * count in `open` until then, even once their client has given up).
+   */
   blackHole(): void;
   /** Moves bytes again on every frozen or stalled connection (what waited goes on); ends black-holing. */
   thaw(): void;
@@ -171,7 +174,11 @@ export function startProxy(targetPort: number): CuttableProxy {
       freezeNew = false;
       holeNew = false;
       stallNew = undefined;
-      for (const p of pairs) p.frozen = false, p.held = { toUpstream: false, toClient: false }, p.budget = {};
+      for (const p of pairs) {
+        p.frozen = false, p.held = { toUpstream: false, toClient: false }, p.budget = {};
+        // A black-holed connection was never connected upstream: it ends (its client may have gone already).
+        if (!p.upstream) end(p);
+      }
     },
     throttle(bytesPerSecond) {
       rate = bytesPerSecond;
