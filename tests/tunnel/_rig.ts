@@ -31,7 +31,8 @@ export interface RelayRig {
 const QUEUE = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 };
 const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
 
-export async function startRelayRig(): Promise<RelayRig> {
+/** `northDirect`: north reaches the hub without the proxy (only south's tunnel can be stalled or cut). */
+export async function startRelayRig(opts: { northDirect?: boolean } = {}): Promise<RelayRig> {
   let hub = await startTestHub({ heartbeatSeconds: 1 });
   const hubPort = hub.port;
   const proxy = startProxy(hubPort);
@@ -64,7 +65,7 @@ export async function startRelayRig(): Promise<RelayRig> {
       hub: HUB,
       routes: [{ name: "to-south", to: [{ site: "south", node: "pacs" }] }],
     },
-    args: ["--site", "north", "--hub", url, "--enroll", northToken],
+    args: ["--site", "north", "--hub", opts.northDirect ? hub.tunnelUrl : url, "--enroll", northToken],
   });
   return {
     hub,
