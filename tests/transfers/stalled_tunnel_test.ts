@@ -23,15 +23,24 @@ for (const [name, fault] of Object.entries(FAULTS)) {
   rigTest(
     `a transfer across a tunnel stalled ${name} resumes and ends success, each object once`,
     async (r) => {
-      const studies = [await seed(r, `stalled-${name}-a`, 30), await seed(r, `stalled-${name}-b`, 30)];
+      const studies = [
+        await seed(r, `stalled-${name}-a`, 30, "CT", 128),
+        await seed(r, `stalled-${name}-b`, 30, "CT", 128),
+      ];
       const before = await eventually("both sites online", () => sessions(r));
+      // 2 MB at 300 KB/s to the agents: the stall lands while the transfer runs.
+      r.proxy!.throttle(300_000);
       const { id } = await r.client.transfers.create.mutate({
         source: { site: "north" },
         destination: { site: "south", node: "pacs" },
         studies: studies.map((s) => s.studyUid),
       });
-      await eventually("the first objects at the PACS", async () => (await atPacs(r)).size > 5 || undefined);
+      const under = await eventually("the first objects acknowledged", async () => {
+        const t = await r.client.transfers.get.query({ id });
+        return t.totals.done > 5 ? t : undefined;
+      });
       fault(r.proxy!);
+      assert.ok(under.totals.done < 60, `the transfer was done before the stall (${under.totals.done})`);
       await eventually("both sites on new sessions", () => {
         const now = sessions(r);
         return now && now.every((s, i) => s !== before[i]) || undefined;
