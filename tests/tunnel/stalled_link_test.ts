@@ -3,7 +3,8 @@
  * answers the requests it holds within heartbeat + timeout, never a hang (a WADO-RS answer not yet begun: a
  * 503 problem naming the lost session; one under way: its body ends short, with an error at the client; a
  * STOW-RS: 503, nothing partial kept at the site), the agent reconnects on a fresh connection, and the same
- * request then succeeds whole. A half-closed link (a FIN one way) is replaced at once.
+ * request then succeeds whole. A half-closed link (a FIN one way) is replaced at once. A hub that takes the
+ * connection and never answers (a black hole) costs each attempt its handshake time limit, and no more.
  */
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
@@ -218,3 +219,31 @@ linkTest("a half-closed tunnel (a FIN either way) is replaced by a new session a
     assert.ok(seconds < HEARTBEAT + TIMEOUT, `${direction}: a new session after ${seconds} s`);
   }
 });
+
+linkTest(
+  "a hub that takes the connection and never answers: attempts time out, the agent gets in once it answers",
+  async (r) => {
+    const hubState = async () => (await (await r.north.http("/healthz")).json()).hub;
+    r.proxy.blackHole();
+    r.proxy.cutAll();
+    const first = r.proxy.accepted;
+    // Each attempt's opening handshake is given up (10 s), and the agent tries again: it is not stuck on one.
+    await eventually(
+      "two attempts into the black hole",
+      () => r.proxy.accepted >= first + 2 || undefined,
+      30_000,
+    );
+    assert.notEqual(await hubState(), "online");
+    assert.match(
+      await Deno.readTextFile(r.north.logFile),
+      /tunnel connection failed.*handshake has timed out/,
+    );
+    r.proxy.thaw();
+    const [, seconds] = await timed(() =>
+      eventually("north online", async () => (await hubState()) === "online", 30_000)
+    );
+    // At most the attempt under way (10 s) and a reconnect wait (at most 0.5 s here).
+    assert.ok(seconds < 10 + 0.5 + 5, `online ${seconds} s after the hub answered again`);
+    await r.reconnected();
+  },
+);
