@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
 import { eventually } from "../support/hub.ts";
+import { partialFiles } from "../support/faults.ts";
 import { assertDelivered, type RelayRig, sendSeries, startRelayRig } from "./_rig.ts";
 
 const skip = skipReason("storescu", "storescp");
@@ -54,6 +55,12 @@ for (const [name, { fault, northDirect }] of Object.entries(FAULTS)) {
         rig.proxy.thaw();
         rig.proxy.throttle(undefined);
         await assertDelivered(rig, await sending);
+        // What south received of the objects cut off by the stall is not left behind.
+        await eventually(
+          "no partial file at south",
+          async () => (await partialFiles(rig.south.dataDir)).length === 0 || undefined,
+          10_000,
+        );
       } finally {
         await rig.stop();
       }
