@@ -117,6 +117,8 @@ export function eventReportRequest(report: CommitmentReport): any {
 interface RequestNetwork {
   socket: { once(event: "close", fn: () => void): unknown; off(event: "close", fn: () => void): unknown };
   sendRequests(request: any): void;
+  /** Why the association closed before `what` (the timer that aborted it, if one did); see `_network.ts`. */
+  closedBefore?(what: string): string;
 }
 
 /**
@@ -132,7 +134,8 @@ export function sendEventReport(
   return new Promise((resolve, reject) => {
     const onClose = () => {
       cleanup();
-      reject(new Error("association closed before the N-EVENT-REPORT response"));
+      const what = "the N-EVENT-REPORT response";
+      reject(new Error(network.closedBefore?.(what) ?? `association closed before ${what}`));
     };
     const timer = setTimeout(() => {
       cleanup();

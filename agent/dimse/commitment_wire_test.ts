@@ -2,7 +2,12 @@
 /** The Storage Commitment SCU's messages: the N-ACTION it sends, and the N-EVENT-REPORT it reads. */
 import assert from "node:assert/strict";
 import { SopClass } from "@conduit/shared/dicom";
-import { commitmentActionRequest, eventReportRequest, readCommitmentReport } from "./_commitment.ts";
+import {
+  commitmentActionRequest,
+  eventReportRequest,
+  readCommitmentReport,
+  sendEventReport,
+} from "./_commitment.ts";
 import { DimseStatusError, Status } from "./handlers.ts";
 import { Dataset, requests } from "./_library.ts";
 
@@ -77,4 +82,39 @@ Deno.test("a report that is not one is refused with the N-EVENT-REPORT status", 
     committed: [],
     failed: [{ sopClassUid: CT, sopInstanceUid: "1.2.9", reason: 0x0110 }],
   });
+});
+
+Deno.test("a report whose association closes first says why it closed, when the association knows", async () => {
+  const report = {
+    transactionUid: "2.25.101",
+    committed: [{ sopClassUid: CT, sopInstanceUid: "1.2.3.1" }],
+    failed: [],
+  };
+  const network = (closedBefore?: (what: string) => string) => {
+    const socket = new EventTarget();
+    return {
+      close: () => socket.dispatchEvent(new Event("close")),
+      network: {
+        socket: {
+          once: (_: "close", fn: () => void) => socket.addEventListener("close", fn, { once: true }),
+          off: (_: "close", fn: () => void) => socket.removeEventListener("close", fn),
+        },
+        sendRequests: () => {},
+        ...(closedBefore ? { closedBefore } : {}),
+      },
+    };
+  };
+  const timedOut = network((what) =>
+    `no PDU from the peer for 2 s (the idle timeout): aborted before ${what}`
+  );
+  const sent = sendEventReport(timedOut.network, report, 10_000);
+  timedOut.close();
+  await assert.rejects(
+    sent,
+    /^Error: no PDU from the peer for 2 s \(the idle timeout\): aborted before the N-EVENT-REPORT response$/,
+  );
+  const plain = network();
+  const sentPlain = sendEventReport(plain.network, report, 10_000);
+  plain.close();
+  await assert.rejects(sentPlain, /^Error: association closed before the N-EVENT-REPORT response$/);
 });

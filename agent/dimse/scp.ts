@@ -286,6 +286,7 @@ class AgentScp extends ConduitNetwork {
       const network = {
         socket: this.socket,
         sendRequests: (rq: unknown) => this.afterSending(() => this.sendRequests(rq)),
+        closedBefore: (what: string) => this.closedBefore(what),
       };
       status = await sendEventReport(network, report, REPORT_RESPONSE_TIMEOUT_MS);
     } catch (err) {

@@ -289,7 +289,11 @@ export class ScuAssociation {
     }
     const network = this.#live;
     return sendEventReport(
-      { socket: network.socket, sendRequests: (rq) => network.sendRequests(rq) },
+      {
+        socket: network.socket,
+        sendRequests: (rq) => network.sendRequests(rq),
+        closedBefore: (what) => network.closedBefore(what),
+      },
       report,
       this.options.responseTimeoutMs ?? 120_000,
     );
