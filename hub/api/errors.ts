@@ -15,6 +15,7 @@
  * | StreamResetError (the site broke a request off)   | BAD_GATEWAY           |
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
  * | IdempotencyConflictError (a key reused)           | CONFLICT              |
+ * | UserExistsError, SiteExistsError (name taken)     | CONFLICT              |
  * | anything else (logged whole)                      | INTERNAL_SERVER_ERROR "internal error" |
  */
 import { ErasureUnsupportedError } from "../sites/erasure.ts";
@@ -23,8 +24,8 @@ import { ZodError, type ZodInvalidTypeIssue, type ZodIssue } from "zod";
 import { SessionClosedError, StreamResetError } from "@conduit/shared/tunnel";
 import { AccessError } from "../auth/permissions.ts";
 import { TokenError, UnknownTokenError } from "../auth/tokens.ts";
-import { UnknownUserError, UserError } from "../auth/users.ts";
-import { SiteError } from "../sites/registry.ts";
+import { UnknownUserError, UserError, UserExistsError } from "../auth/users.ts";
+import { SiteError, SiteExistsError } from "../sites/registry.ts";
 import {
   SiteNotConnectedError,
   SiteRequestError,
@@ -88,7 +89,12 @@ function codeOf(err: unknown): TRPCError["code"] | undefined {
     return "SERVICE_UNAVAILABLE";
   }
   if (err instanceof ErasureUnsupportedError) return "PRECONDITION_FAILED";
-  if (err instanceof IdempotencyConflictError) return "CONFLICT";
+  if (
+    err instanceof IdempotencyConflictError || err instanceof UserExistsError ||
+    err instanceof SiteExistsError
+  ) {
+    return "CONFLICT";
+  }
   if (err instanceof StreamResetError) return "BAD_GATEWAY";
   if (err instanceof SiteRequestError) {
     if (err.code === "unknown-node" || err.code === "not-found") return "NOT_FOUND";

@@ -15,12 +15,21 @@ import { type Principal, type Role, ROLES } from "./tokens.ts";
 import { entry } from "./audit.ts";
 import { LoginThrottle } from "./throttle.ts";
 import { atomically } from "../db/atomic.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 
 export const SESSION_COOKIE = "conduit_session";
 const SESSION_TTL_MS = 12 * 3600 * 1000;
 
 export class UserError extends Error {
   override name = "UserError";
+}
+
+/** A user of that name exists already (CONFLICT on the API). */
+export class UserExistsError extends UserError {
+  override name = "UserExistsError";
+  constructor(user: string) {
+    super(`user ${user} exists already: choose another name, or change that user (role, password)`);
+  }
 }
 
 /** No user has the name given (NOT_FOUND on the API). */
@@ -76,12 +85,18 @@ export class Users {
     if (!ROLES.includes(role as Role)) throw new UserError(`role must be one of ${ROLES.join(", ")}`);
     if (password.length < 10) throw new UserError("use a password of at least 10 characters");
     const existing = await this.db.query.users.findFirst({ where: eq(users.name, name) });
-    if (existing) throw new UserError(`user ${name} exists`);
+    if (existing) throw new UserExistsError(name);
     const passwordHash = await hashPassword(password);
-    await atomically(this.db, (tx) => [
-      tx.insert(users).values({ name, role, passwordHash, createdAt: Date.now() }),
-      entry(tx, actor, "user.add", name, { role }),
-    ]);
+    try {
+      await atomically(this.db, (tx) => [
+        tx.insert(users).values({ name, role, passwordHash, createdAt: Date.now() }),
+        entry(tx, actor, "user.add", name, { role }),
+      ]);
+    } catch (err) {
+      // Another add of the same name got in between the look-up and the insert.
+      if (isUniqueViolation(err)) throw new UserExistsError(name);
+      throw err;
+    }
   }
 
   /**

@@ -55,6 +55,18 @@ export function databaseAwayCause(err: unknown): Error | undefined {
   return undefined;
 }
 
+/**
+ * Whether a write failed on a primary key or unique index (libsql `SQLITE_CONSTRAINT_PRIMARYKEY` /
+ * `_UNIQUE`, PostgreSQL 23505): two requests added the same name at once, the check before the insert
+ * passing for both.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  return chain(err).some((e) => {
+    const code = String((e as { code?: unknown } | null)?.code ?? "");
+    return code === "23505" || /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/.test(code);
+  });
+}
+
 /** Whether `err` says the database is away (see databaseAwayCause). */
 export function isDatabaseAway(err: unknown): boolean {
   return databaseAwayCause(err) !== undefined;

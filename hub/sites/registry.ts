@@ -10,6 +10,7 @@ import { newSecret, parseToken, secretMatches } from "./tokens.ts";
 import { entry } from "../auth/audit.ts";
 import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 import { atomically } from "../db/atomic.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import { commandOf } from "@conduit/shared/cli";
 
 /** What an agent's `site` key takes (agent/config/schema.ts): a name it cannot take could never enroll. */
@@ -18,6 +19,14 @@ const ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000;
 
 export class SiteError extends Error {
   override name = "SiteError";
+}
+
+/** A site of that name exists and is enrolled (CONFLICT on the API). */
+export class SiteExistsError extends SiteError {
+  override name = "SiteExistsError";
+  constructor(site: string, message = "exists already and is enrolled; revoke it first to enroll it again") {
+    super(`site ${site} ${message}`);
+  }
 }
 
 /** What a live session last told the hub about its site. */
@@ -134,7 +143,7 @@ export class SiteRegistry {
     }
     const existing = await this.get(name);
     if (existing && existing.state !== "pending" && existing.state !== "revoked") {
-      throw new SiteError(`site ${name} exists and is enrolled; revoke it first to enroll it again`);
+      throw new SiteExistsError(name);
     }
     const { token, hash } = newSecret("cte", name);
     const values = {
@@ -146,12 +155,21 @@ export class SiteRegistry {
       credentialRotatedAt: null,
       revokedAt: null,
     };
-    await atomically(this.db, (tx) => [
-      existing
-        ? tx.update(sites).set(values).where(eq(sites.name, name))
-        : tx.insert(sites).values({ name, createdAt: now, ...values }),
-      entry(tx, actor, "site.add", name),
-    ]);
+    try {
+      await atomically(this.db, (tx) => [
+        existing
+          ? tx.update(sites).set(values).where(eq(sites.name, name))
+          : tx.insert(sites).values({ name, createdAt: now, ...values }),
+        entry(tx, actor, "site.add", name),
+      ]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      // Another add of the same new name got in between the look-up and the insert: its token stands.
+      throw new SiteExistsError(
+        name,
+        "was added by another request at the same moment; add it again for a fresh token",
+      );
+    }
     return { site: name, enrollmentToken: token, expiresAt: new Date(now + ENROLLMENT_TTL_MS).toISOString() };
   }
 

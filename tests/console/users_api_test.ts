@@ -18,6 +18,55 @@ const refused = (code: string, message?: RegExp) => (e: unknown) => {
   return true;
 };
 
+Deno.test({
+  name:
+    "users.add and site.add of a name taken are CONFLICT naming it, even two at once; nothing is added twice",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    try {
+      const admin = createConduitClient({
+        url: `http://127.0.0.1:${hub.port}`,
+        token: (await hub.tokens.create("a", "admin")).token,
+      });
+      await admin.users.add.mutate({ name: "olga", role: "operator", password: "olga password 1" });
+      await assert.rejects(
+        admin.users.add.mutate({ name: "olga", role: "viewer", password: "olga password 2" }),
+        refused("CONFLICT", /user olga exists already/),
+      );
+      // Both pass the look-up before either inserts (the password hash takes a while): one wins.
+      const both = await Promise.allSettled(
+        [1, 2].map((i) =>
+          admin.users.add.mutate({ name: "ivan", role: "viewer", password: `ivan password ${i}` })
+        ),
+      );
+      assert.deepEqual(both.map((r) => r.status).toSorted(), ["fulfilled", "rejected"]);
+      refused("CONFLICT", /user ivan exists already/)(
+        (both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason,
+      );
+      assert.equal((await admin.users.list.query()).filter((u) => u.name === "ivan").length, 1);
+
+      // A site: pending, it may be added again (a fresh token); enrolled, it is CONFLICT.
+      await admin.site.add.mutate({ site: "east" });
+      await hub.registry.enroll((await admin.site.add.mutate({ site: "east" })).enrollmentToken);
+      await assert.rejects(
+        admin.site.add.mutate({ site: "east" }),
+        refused("CONFLICT", /site east exists already and is enrolled; revoke it first/),
+      );
+      const sites = await Promise.allSettled([1, 2].map(() => admin.site.add.mutate({ site: "west" })));
+      for (const r of sites) if (r.status === "rejected") refused("CONFLICT", /site west/)(r.reason);
+
+      // The CLI says the same, exit 1.
+      const cli = await hubAdmin(hub.dataDir, ["user", "add", "olga", "--role", "viewer", "--json"]);
+      assert.equal(cli.code, 1, cli.stderr);
+      assert.match(String(cli.json?.error), /user olga exists already/);
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
 /** ISO instants, the newest first. */
 const newestFirst = (xs: string[]) => xs.toSorted().reverse();
 
