@@ -137,24 +137,42 @@ export function seriesOf(task: Pick<TransferTaskRow, "series">): string[] | unde
   return task.series ? JSON.parse(task.series) as string[] : undefined;
 }
 
+/** The first value `xs` holds twice, or undefined. */
+function repeated(xs: Iterable<string>): string | undefined {
+  const seen = new Set<string>();
+  for (const x of xs) {
+    if (seen.has(x)) return x;
+    seen.add(x);
+  }
+  return undefined;
+}
+
 /**
- * A job's tasks: one per study, whole or some of its series (the series of a study named twice merged).
- * TransferError for a UID that is not one, a study named both whole and by series, or too many.
+ * A job's tasks: one per study, whole or some of its series. TransferError for a UID that is not one, a
+ * study (or a series of a study) named twice, a study named both whole and by series, or too many: a UID
+ * given twice is a caller's slip (a pasted list, a join gone wrong) that the answer names rather than hides.
  */
 function tasksOf(input: CreateTransfer): { study: string; series?: string[] }[] {
   const check = (uid: string, what: string) => {
     if (!UID.test(uid) || uid.length > 64) throw new TransferError(`${JSON.stringify(uid)} is not a ${what}`);
   };
-  const whole = [...new Set(input.studies ?? [])];
+  const whole = input.studies ?? [];
   for (const s of whole) check(s, "Study Instance UID");
-  const some = new Map<string, Set<string>>();
+  const twice = repeated(whole);
+  if (twice) throw new TransferError(`study ${twice} is named twice in studies: name each study once`);
+  const some = new Map<string, string[]>();
   for (const { study, series } of input.series ?? []) {
     check(study, "Study Instance UID");
+    if (some.has(study)) {
+      throw new TransferError(`study ${study} is named twice in series: name all its series in one entry`);
+    }
     if (!series.length) throw new TransferError(`name at least one series of study ${study}`);
-    const set = some.get(study) ?? new Set<string>();
     for (const uid of series) check(uid, "Series Instance UID");
-    for (const uid of series) set.add(uid);
-    some.set(study, set);
+    const again = repeated(series);
+    if (again) {
+      throw new TransferError(`series ${again} of study ${study} is named twice: name each series once`);
+    }
+    some.set(study, series);
   }
   const both = whole.find((s) => some.has(s));
   if (both) {
@@ -162,7 +180,7 @@ function tasksOf(input: CreateTransfer): { study: string; series?: string[] }[] 
   }
   const tasks: { study: string; series?: string[] }[] = [
     ...whole.map((study) => ({ study })),
-    ...[...some].map(([study, series]) => ({ study, series: [...series] })),
+    ...[...some].map(([study, series]) => ({ study, series })),
   ];
   if (input.studyOrder) {
     const at = new Map<string, number>();

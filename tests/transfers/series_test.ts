@@ -185,7 +185,7 @@ rigTest(
     assert.deepEqual(await r.client.transfers.objects.query({ id: lack.id, study: s.study }), []);
     assert.equal((await atPacs(r)).size, before);
 
-    // Bad input: nothing named, a study named whole and by series, an empty series list.
+    // Bad input: nothing named, a study named whole and by series, a UID twice, an empty series list.
     const bad = async (input: Record<string, unknown>, message: RegExp) =>
       await assert.rejects(
         r.client.transfers.create.mutate(
@@ -203,6 +203,16 @@ rigTest(
       { studies: [s.study], series: [{ study: s.study, series: [s.ct.uid] }] },
       /is named whole and by some of its series: name it once/,
     );
+    // A UID named twice is named back, not merged away.
+    await bad({ studies: [s.study, s.study] }, new RegExp(`study ${s.study} is named twice in studies`));
+    await bad(
+      { series: [{ study: s.study, series: [s.ct.uid] }, { study: s.study, series: [s.mr.uid] }] },
+      new RegExp(`study ${s.study} is named twice in series: name all its series in one entry`),
+    );
+    await bad(
+      { series: [{ study: s.study, series: [s.ct.uid, s.ct.uid] }] },
+      new RegExp(`series ${s.ct.uid} of study ${s.study} is named twice`),
+    );
     await bad({ series: [{ study: s.study, series: [] }] }, /at least 1/);
     await bad({ series: [{ study: s.study, series: ["x"] }] }, /not a DICOM UID/);
   },
@@ -215,6 +225,9 @@ rigTest(
     const other = await seed(r, "series-batch-other", 2);
     const file = [
       "Study Instance UID,Series Instance UID",
+      `${s.study},${s.ct.uid}`,
+      `${other.studyUid},`,
+      // Rows that find what another row found: the batch moves it once (transfers.create refuses a UID twice).
       `${s.study},${s.ct.uid}`,
       `${other.studyUid},`,
       // The same study found whole by another row: it goes whole.
