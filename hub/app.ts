@@ -278,6 +278,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     provider,
     batches,
     erasure,
+    federatedSiteMs: config.dicomweb.federatedSiteSeconds * 1000,
     log: log.child({ part: "api" }),
   });
   const procedures = new Set(Object.keys(router._def.procedures));
@@ -365,6 +366,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     maxStowBytes: config.dicomweb.maxStowMegabytes * 1024 * 1024,
     stowIdleMs: config.dicomweb.stowIdleSeconds * 1000,
     stallSeconds: config.dicomweb.stallSeconds,
+    federatedSiteMs: config.dicomweb.federatedSiteSeconds * 1000,
     erase: erasure,
     metrics,
   };

@@ -65,6 +65,11 @@ export const hubConfigSchema = z.object({
      * long is cancelled: its tunnel stream reset, its connection dropped (hub/dicomweb/stall.ts).
      */
     stallSeconds: numberKey((n) => n.positive().max(86400)).default(300),
+    /**
+     * How long a federated search (QIDO-RS at `/dicomweb`, `query.studies` without a site) waits for each
+     * site, from when it asks that one (dicomweb/federation.ts): a site slower than that is named, left out.
+     */
+    federatedSiteSeconds: numberKey((n) => n.positive().max(3600)).default(60),
     /** Build links from X-Forwarded-Proto/Host/Prefix (only behind a proxy that sets them). */
     trustForwardedHeaders: z.boolean().default(false),
     /**

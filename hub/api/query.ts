@@ -1,6 +1,6 @@
 /** Searches: the studies of one site or of every site in reach (federated), the series of a study. */
 import { z } from "zod";
-import { federation, type LeftOut } from "../dicomweb/federation.ts";
+import { askEverySite, federation, type LeftOut } from "../dicomweb/federation.ts";
 import { parseQido, QidoParameterError } from "../dicomweb/qido/parse.ts";
 import { type ApiDeps, procedure, router } from "./trpc.ts";
 import { name, uid } from "./inputs.ts";
@@ -32,7 +32,7 @@ const studyFilters = z.record(z.string(), z.string()).default({}).transform((fil
   }
 });
 
-export function queryRouter(d: Pick<ApiDeps, "provider">) {
+export function queryRouter(d: Pick<ApiDeps, "provider" | "federatedSiteMs">) {
   return router({
     /** The series of one study at a site (its archive or a node). */
     series: procedure.input(
@@ -85,21 +85,19 @@ export function queryRouter(d: Pick<ApiDeps, "provider">) {
         NumberOfStudyRelatedInstances: "",
         ...input.filters,
       };
-      const studies: { site: string; study: Record<string, unknown> }[] = [];
-      for (const site of sites) {
-        const found: typeof studies = [];
-        try {
-          const backend = await d.provider.backend(site, input.node);
-          const query = { level: "STUDY" as const, keys, limit: input.limit };
-          for await (const ds of backend.qido.search(query, AbortSignal.timeout(60_000))) {
-            found.push({ site, study: ds });
-          }
-        } catch (err) {
-          if (input.site) throw err;
-          leftOut.push({ site, reason: `did not answer: ${(err as Error).message}` });
-          continue;
-        }
-        studies.push(...found);
+      const query = { level: "STUDY" as const, keys, limit: input.limit };
+      const search = async (site: string, signal: AbortSignal) => {
+        const backend = await d.provider.backend(site, input.node);
+        const found: { site: string; study: Record<string, unknown> }[] = [];
+        for await (const ds of backend.qido.search(query, signal)) found.push({ site, study: ds });
+        return found;
+      };
+      const studies = input.site ? await search(input.site, AbortSignal.timeout(60_000)) : [];
+      // Every site at once (a few at a time), each within its own time: a slow site holds no other back.
+      const answers = input.site ? [] : await askEverySite(sites, search, { timeoutMs: d.federatedSiteMs });
+      for (const answer of answers) {
+        if ("value" in answer) studies.push(...answer.value);
+        else leftOut.push(answer);
       }
       // `limit` caps the answer, as QIDO-RS over every site does: sites in order, each asked for at most as many.
       return { studies: input.limit === undefined ? studies : studies.slice(0, input.limit), leftOut };

@@ -30,6 +30,8 @@ export interface ApiDeps {
   provider: BackendProvider;
   batches: BatchService;
   erasure: SiteErasure;
+  /** How long a federated `query.studies` waits for each site (`dicomweb.federatedSiteSeconds`; 60 s). */
+  federatedSiteMs?: number;
   /** The hub's logger (what cannot be audited is logged). */
   log: Logger;
 }

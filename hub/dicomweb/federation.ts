@@ -1,7 +1,8 @@
 /**
  * Which sites a federated search asks (QIDO-RS at `/dicomweb/...`, `query.studies` without a site),
  * and which it leaves out, each named with the reason, so that a partial answer never passes for a
- * whole one.
+ * whole one; and asking them (askEverySite): a few at once, each within its own time, so that one slow
+ * site delays the answer by at most its time and the others' answers still come.
  */
 import type { Principal } from "../auth/tokens.ts";
 import { mayReach } from "../auth/permissions.ts";
@@ -35,4 +36,53 @@ export async function federation(
 /** "site north is offline", "site east did not answer: ...". */
 export function describe(l: LeftOut): string {
   return l.reason.startsWith("did not") ? `site ${l.site} ${l.reason}` : `site ${l.site} is ${l.reason}`;
+}
+
+/** How many sites a federated search asks at once (the others wait for a place, their time not yet running). */
+export const FEDERATED_CONCURRENCY = 8;
+
+/** How long a federated search waits for one site by default (`dicomweb.federatedSiteSeconds`). */
+export const FEDERATED_SITE_MS = 60_000;
+
+/** One site's part of a federated search: what it answered, or why not (`did not answer: ...`). */
+export type SiteAnswer<T> = { site: string; value: T } | { site: string; reason: string };
+
+/**
+ * `ask` of every site, at most `concurrency` at once, each given a signal that aborts `timeoutMs` after its
+ * own start; the answers in the order of `sites`. A site that throws, or whose time ran out, has a `reason`.
+ */
+export async function askEverySite<T>(
+  sites: string[],
+  ask: (site: string, signal: AbortSignal) => Promise<T>,
+  { timeoutMs = FEDERATED_SITE_MS, concurrency = FEDERATED_CONCURRENCY } = {},
+): Promise<SiteAnswer<T>[]> {
+  const answers: SiteAnswer<T>[] = new Array(sites.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < sites.length) {
+      const i = next++;
+      const site = sites[i];
+      const signal = AbortSignal.timeout(timeoutMs);
+      try {
+        answers[i] = { site, value: await untilAborted(ask(site, signal), signal) };
+      } catch (err) {
+        const reason = signal.aborted
+          ? `did not answer within ${timeoutMs / 1000} s`
+          : `did not answer: ${(err as Error).message}`;
+        answers[i] = { site, reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, sites.length) }, worker));
+  return answers;
+}
+
+/** `work`, or a rejection once `signal` aborts (a site that ignores the signal cannot hold the answer). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }

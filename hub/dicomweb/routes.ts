@@ -79,6 +79,8 @@ export interface DicomwebOptions extends StowOptions {
   metrics?: HubMetrics;
   /** `dicomweb.stallSeconds`: an answer whose client takes no bytes this long is cancelled (./stall.ts). */
   stallSeconds?: number;
+  /** `dicomweb.federatedSiteSeconds` in ms: how long a federated QIDO-RS waits for each site (../federation.ts). */
+  federatedSiteMs?: number;
 }
 
 /** The DICOMweb routes behind API tokens and console sessions. */

@@ -321,6 +321,8 @@ export class Sessions {
     const channel = await this.call(site, request);
     const abort = () => channel.stream.reset("cancelled");
     signal?.addEventListener("abort", abort);
+    // Aborted while the stream was opened (a site that answers late): nothing to wait for.
+    if (signal?.aborted) abort();
     try {
       while (true) {
         const reply = await channel.reply();

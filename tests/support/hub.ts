@@ -36,6 +36,8 @@ export type TestHubOptions = {
   stowIdleSeconds?: number;
   /** `dicomweb.stallSeconds`: an answer whose client takes no bytes this long is cancelled. */
   stallSeconds?: number;
+  /** `dicomweb.federatedSiteSeconds`: how long a federated search waits for each site. */
+  federatedSiteSeconds?: number;
   /** `dicomweb.cors`: the origins whose pages may call /dicomweb (default: none, no CORS headers). */
   cors?: { origins: string[]; maxAgeSeconds?: number };
   metricsPort?: number;
@@ -74,6 +76,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
       maxStowMegabytes: opts.maxStowMegabytes,
       stowIdleSeconds: opts.stowIdleSeconds,
       stallSeconds: opts.stallSeconds,
+      federatedSiteSeconds: opts.federatedSiteSeconds,
       cors: opts.cors,
     },
     tunnel: {

@@ -1,13 +1,14 @@
 /**
  * QIDO-RS (PS3.18 10.6) for one site, one node of a site, or federated over every site the token
- * may reach. One site's matches stream out as they arrive; a federated search waits for every site
- * (each with its own offset and limit), merges them in site order, and names the sites it could not
- * ask in a `Warning` header.
+ * may reach. One site's matches stream out as they arrive; a federated search asks the sites at once
+ * (a few at a time, each within `dicomweb.federatedSiteSeconds`), waits for them (each with its own offset
+ * and limit), merges them in site order, and names the sites it could not ask, or that did not answer in
+ * time, in a `Warning` header.
  */
 import type { Context } from "hono";
 import { type DicomJson, ignoredByArchive, jsonString } from "@conduit/shared/dicom";
 import type { Principal } from "../../auth/tokens.ts";
-import { describe, federation } from "../federation.ts";
+import { askEverySite, describe, federation } from "../federation.ts";
 import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
 import { acceptsJson } from "../wado/accept.ts";
 import { MAX_LIMIT, parseQido, QidoParameterError } from "./parse.ts";
@@ -52,7 +53,7 @@ function withRetrieveUrl(ds: DicomJson, url: string | undefined): DicomJson {
 export async function qido(
   c: Context,
   provider: BackendProvider,
-  urls: UrlOptions,
+  urls: UrlOptions & { federatedSiteMs?: number },
   level: QidoLevel,
   fixed: { StudyInstanceUID?: string; SeriesInstanceUID?: string },
 ): Promise<Response> {
@@ -155,28 +156,30 @@ export async function qido(
   for (const l of leftOut) {
     warnings.push(warning(`${describe(l)}; its results are not included`));
   }
-  const perSite = await Promise.all(sites.map(async (site) => {
+  const answers = await askEverySite(sites, async (site, signal) => {
     const out: DicomJson[] = [];
     try {
       const backend = await provider.backend(site);
       const root = base + sitePath(site);
-      for await (const ds of backend.qido.search(parsed.query)) {
+      for await (const ds of backend.qido.search(parsed.query, signal)) {
         out.push(withRetrieveUrl(ds, retrieveUrl(root, level, ds)));
       }
       return out;
     } catch (err) {
-      if (stoppedShort(err)) {
-        warnings.push(
-          warning(
-            `site ${site} has more matches than it answers, only its first ${out.length} are included: ${err.message}`,
-          ),
-        );
-        return out;
-      }
-      warnings.push(warning(`site ${site} did not answer: ${(err as Error).message}`));
-      return [];
+      if (!stoppedShort(err)) throw err;
+      warnings.push(
+        warning(
+          `site ${site} has more matches than it answers, only its first ${out.length} are included: ${err.message}`,
+        ),
+      );
+      return out;
     }
-  }));
+  }, { timeoutMs: urls.federatedSiteMs });
+  const perSite = answers.map((a) => {
+    if ("value" in a) return a.value;
+    warnings.push(warning(`site ${a.site} ${a.reason}; its results are not included`));
+    return [];
+  });
   let merged = perSite.flat();
   merged = merged.slice(parsed.offset, parsed.limit === undefined ? undefined : parsed.offset + parsed.limit);
   if (warnings.length) headers.warning = warnings.join(", ");
