@@ -1,7 +1,8 @@
 /**
  * The console at `/`: the files `deno task build:ui` puts in ui/dist, with index.html for any other
- * path (the console routes itself: `/explorer`, `/studies/{site}/{uid}`...); a missing file is 404. Without a build, a page that says how to make one. Both under
- * the console's Content-Security-Policy (./headers.ts).
+ * path (the console routes itself: `/explorer`, `/studies/{site}/{uid}`...); a missing file is 404 (but
+ * `/favicon.ico`, a 301 to the console's own `/favicon.svg`). Without a build, a page that says how to make
+ * one. Both under the console's Content-Security-Policy (./headers.ts).
  */
 import { Hono } from "hono";
 import * as path from "node:path";
@@ -41,14 +42,15 @@ export function consoleRoutes(dist = DIST) {
         const info = await Deno.stat(candidate);
         if (!info.isFile) continue;
         const body = await Deno.readFile(candidate);
-        const immutable = candidate.includes(`${path.sep}assets${path.sep}`);
         return c.body(body, 200, {
           "content-type": TYPES[path.extname(candidate)] ?? "application/octet-stream",
-          "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+          "cache-control": cacheControl(dist, candidate),
           "content-security-policy": CONSOLE_CSP,
         });
       } catch { /* next candidate */ }
     }
+    // What a browser or a bookmark asks for without reading the page's <link rel="icon">.
+    if (rel === "favicon.ico") return c.redirect("favicon.svg", 301);
     if (isFile) return c.text("not found", 404);
     return c.html(
       "<!doctype html><title>Conduit</title><p>The console is not built: run <code>deno task build:ui</code>, then reload.</p>",
@@ -57,6 +59,16 @@ export function consoleRoutes(dist = DIST) {
     );
   });
   return app;
+}
+
+/**
+ * Hashed assets are kept for a year; the icon (`ui/public/favicon.svg`, not hashed) for a day, so that a
+ * release that changes it shows within one; everything else (index.html) is asked again each time.
+ */
+function cacheControl(dist: string, file: string): string {
+  if (file.includes(`${path.sep}assets${path.sep}`)) return "public, max-age=31536000, immutable";
+  if (path.relative(dist, file) === "favicon.svg") return "public, max-age=86400";
+  return "no-cache";
 }
 
 /** A URL path decoded, or undefined when its percent-encoding is not UTF-8 (`/%E0%A4%A`). */

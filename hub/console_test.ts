@@ -38,3 +38,27 @@ Deno.test("console and viewer files: nothing from a sibling directory whose name
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/**
+ * The console's icon: until 2026-12-05 it had none, and a browser's `GET /favicon.ico` was a 404 in its
+ * console. The built console links `/favicon.svg` (kept a day: it is not hashed); `/favicon.ico` points there.
+ */
+Deno.test("consoleRoutes() serves the built favicon.svg for a day and sends /favicon.ico to it", async () => {
+  const { buildConsole } = await import("../deploy/build_ui.ts");
+  await buildConsole();
+  const app = consoleRoutes();
+  const index = await (await app.request("/")).text();
+  assert.match(index, /<link rel="icon" href="\/favicon.svg" type="image\/svg\+xml"/);
+  const icon = await app.request("/favicon.svg");
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get("content-type"), "image/svg+xml");
+  assert.equal(icon.headers.get("cache-control"), "public, max-age=86400");
+  assert.match(await icon.text(), /^<svg [^>]*viewBox="0 0 32 32"/);
+  const ico = await app.request("/favicon.ico");
+  assert.equal(ico.status, 301);
+  assert.equal(ico.headers.get("location"), "favicon.svg");
+  await ico.body?.cancel();
+  // Other files keep theirs: index.html asked again each time, a missing file 404.
+  assert.equal((await app.request("/")).headers.get("cache-control"), "no-cache");
+  assert.equal((await app.request("/missing.png")).status, 404);
+});
