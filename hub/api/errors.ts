@@ -16,6 +16,7 @@
  * | TransferError, BatchFileError, UserError, ...     | BAD_REQUEST           |
  * | IdempotencyConflictError (a key reused)           | CONFLICT              |
  * | UserExistsError, SiteExistsError (name taken)     | CONFLICT              |
+ * | BatchStartedError (the same batch still running)  | CONFLICT              |
  * | anything else (logged whole)                      | INTERNAL_SERVER_ERROR "internal error" |
  */
 import { ErasureUnsupportedError } from "../sites/erasure.ts";
@@ -38,6 +39,7 @@ import { TransferError, TransferNotFoundError } from "../transfers/service.ts";
 import { IdempotencyConflictError } from "../transfers/idempotency.ts";
 import { databaseAwayMessage, isDatabaseAway } from "../db/errors.ts";
 import { BatchFileError } from "../transfers/rows.ts";
+import { BatchStartedError } from "../transfers/batch.ts";
 
 /** A NOT_FOUND for something named by id (a transfer, a batch). */
 export class NotFoundError extends Error {
@@ -91,7 +93,7 @@ function codeOf(err: unknown): TRPCError["code"] | undefined {
   if (err instanceof ErasureUnsupportedError) return "PRECONDITION_FAILED";
   if (
     err instanceof IdempotencyConflictError || err instanceof UserExistsError ||
-    err instanceof SiteExistsError
+    err instanceof SiteExistsError || err instanceof BatchStartedError
   ) {
     return "CONFLICT";
   }

@@ -26,6 +26,20 @@ import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem } from "./deid.ts";
 import { entry } from "../auth/audit.ts";
 
+/**
+ * The same batch started again (the same file, rows, kind and sites, by the same caller) while the first
+ * still runs: a second click or a resent request, refused (CONFLICT) rather than searched and moved twice.
+ */
+export class BatchStartedError extends Error {
+  override name = "BatchStartedError";
+  constructor(readonly batchId: string, filename: string) {
+    super(
+      `${filename} is running already as batch ${batchId} with the same rows and sites: follow it, or ` +
+        "cancel it before starting it again",
+    );
+  }
+}
+
 /** How often a running batch writes its results so far (its progress and heartbeat). */
 const BEAT_MS = 5_000;
 /** A running batch whose last beat is older than this lost its hub. */
@@ -108,21 +122,38 @@ export class BatchService {
       if (problem) throw new TransferError(problem);
     }
     const rows = await parseBatchFile(input.filename, input.content);
-    if (!rows.length) throw new TransferError("the file has no rows below its header");
+    if (!rows.length) {
+      throw new TransferError("the file has its header row only: add one row per search below it");
+    }
     const id = randomBytes(8).toString("hex");
-    const now = Date.now();
-    await this.db.insert(batches).values({
-      id,
-      kind: input.kind,
-      filename: input.filename,
-      status: "running",
-      sites: JSON.stringify({ sites: input.sites, node: input.node, destination: input.destination }),
-      rows: JSON.stringify(rows),
-      summary: JSON.stringify(summarize(rows, [])),
-      createdBy,
-      createdAt: now,
-      updatedAt: now,
+    const sites = JSON.stringify({ sites: input.sites, node: input.node, destination: input.destination });
+    // One start at a time here, so that two of the same batch at once cannot both pass the check.
+    const turn = this.#starting.then(async () => {
+      const same = await this.db.select({ id: batches.id }).from(batches).where(and(
+        eq(batches.status, "running"),
+        eq(batches.createdBy, createdBy),
+        eq(batches.kind, input.kind),
+        eq(batches.filename, input.filename),
+        eq(batches.sites, sites),
+        eq(batches.rows, JSON.stringify(rows)),
+      )).limit(1);
+      if (same.length) throw new BatchStartedError(same[0].id, input.filename);
+      const now = Date.now();
+      await this.db.insert(batches).values({
+        id,
+        kind: input.kind,
+        filename: input.filename,
+        status: "running",
+        sites,
+        rows: JSON.stringify(rows),
+        summary: JSON.stringify(summarize(rows, [])),
+        createdBy,
+        createdAt: now,
+        updatedAt: now,
+      });
     });
+    this.#starting = turn.catch(() => {});
+    await turn;
     const results: Record<string, unknown>[] = [];
     this.#running.add(id);
     void this.#run(id, input, rows, createdBy, results).catch(async (err) => {
@@ -133,6 +164,9 @@ export class BatchService {
     }).finally(() => this.#running.delete(id));
     return { id, rows: rows.length, badRows: rows.filter((r) => r.error).length };
   }
+
+  /** The start under way (upload's check and insert), which the next one waits for. */
+  #starting: Promise<void> = Promise.resolve();
 
   /** Batches this process runs, and those an operator canceled here (stopped at their next row). */
   readonly #running = new Set<string>();

@@ -119,7 +119,16 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
   return row;
 }
 
-function checkHeader(header: string[]): void {
+/**
+ * The header row checked: every column known, at least one, none twice. `empty`: the file holds nothing but
+ * blanks (then it is told so, rather than that its first row names no column).
+ */
+function checkHeader(header: string[], empty: boolean): void {
+  const shape = `a batch file's first row names its columns (${
+    BATCH_COLUMNS.join(", ")
+  }), and each row below it is one search`;
+  if (empty) throw new BatchFileError(`the file is empty: ${shape}`);
+  if (!header.some((h) => h.trim())) throw new BatchFileError(`the first row is blank: ${shape}`);
   const unknown = header.filter((h) => h.trim() && !COLUMNS[normalize(h)]);
   if (unknown.length) {
     throw new BatchFileError(
@@ -193,7 +202,9 @@ export async function parseBatchFile(filename: string, bytes: Uint8Array): Promi
     const sheet = book.worksheets[0];
     if (!sheet) throw new BatchFileError("the workbook has no sheet");
     const header = (sheet.getRow(1).values as unknown[]).slice(1).map(cellText);
-    checkHeader(header);
+    let filled = false;
+    sheet.eachRow((r) => filled ||= (r.values as unknown[]).some((v) => cellText(v).trim() !== ""));
+    checkHeader(header, !filled);
     const rows: BatchRow[] = [];
     sheet.eachRow((r, n) => {
       if (n === 1) return;
@@ -217,7 +228,7 @@ export async function parseBatchFile(filename: string, bytes: Uint8Array): Promi
     );
   }
   const [header = [], ...records] = parsed.data;
-  checkHeader(header);
+  checkHeader(header, !text.replace(/^\uFEFF/, "").trim());
   const rows: BatchRow[] = [];
   records.forEach((values, i) => {
     if (values.every((v) => !v.trim())) return;

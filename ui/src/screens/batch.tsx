@@ -38,7 +38,11 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   const [kindValue, setKindValue] = createSignal("query");
   const [sourceValue, setSourceValue] = createSignal("");
   const [destinationValue, setDestinationValue] = createSignal("");
-  /** A batch being started: Start waits for it, so a double click starts one batch, not two. */
+  /**
+   * A batch being started: Start waits for it, so a double click starts one batch, not two. Once started
+   * (its id in the URL) Start stays disabled until another file is chosen (the hub refuses the same batch
+   * while it runs, too).
+   */
   const [busy, setBusy] = createSignal(false);
   let deid!: DeidChoice;
   let poll: ReturnType<typeof setInterval> | undefined;
@@ -217,7 +221,8 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           <button
             class="primary"
             type="submit"
-            disabled={!preview() || preview()!.rows === preview()!.badRows || Boolean(missing()) || busy()}
+            disabled={!preview() || preview()!.rows === preview()!.badRows || Boolean(missing()) || busy() ||
+              Boolean(id())}
           >
             Start
           </button>
