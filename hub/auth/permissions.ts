@@ -134,6 +134,7 @@ export const DICOMWEB_SITE_ROUTES: Readonly<Record<string, Action>> = {
  */
 export const FILE_ROUTES: Readonly<Record<string, Action>> = {
   "GET /api/batches/:id/results.csv": "read",
+  "GET /api/batches/:id/results.xlsx": "read",
 };
 
 /**

@@ -21,6 +21,7 @@ import type { BackendProvider } from "../dicomweb/services.ts";
 import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
 import { type BatchSummary, resultColumns, summarize } from "./batch_summary.ts";
 import { resultsCsv } from "./results_csv.ts";
+import { resultsXlsx } from "./results_xlsx.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem } from "./deid.ts";
@@ -468,13 +469,15 @@ export class BatchService {
   }
 
   /**
-   * The results as one CSV or XLSX file, built whole in memory from the results parsed whole (the tRPC
-   * procedure's, base64; the console's CSV comes streamed from resultsCsv()).
+   * The results as one CSV or XLSX file, whole (the tRPC procedure's, base64): the CSV built from the results
+   * parsed whole, the XLSX gathered from resultsXlsx(). The console downloads both streamed instead.
    */
   async results(id: string, format: "csv" | "xlsx"): Promise<Uint8Array | undefined> {
     const text = await this.#resultsText(id);
     if (text === undefined) return undefined;
-    return await resultsFile(JSON.parse(text), format);
+    // XLSX: the streamed workbook gathered (still whole in the answer, but never parsed whole to make it).
+    if (format === "xlsx") return new Uint8Array(await new Response(resultsXlsx(text)).arrayBuffer());
+    return await resultsFile(JSON.parse(text), "csv");
   }
 
   /**
@@ -485,6 +488,16 @@ export class BatchService {
   async resultsCsv(id: string): Promise<Iterable<string> | undefined> {
     const text = await this.#resultsText(id);
     return text === undefined ? undefined : resultsCsv(text);
+  }
+
+  /**
+   * The results as an XLSX workbook, streamed as it is made (results_xlsx.ts): what the download route sends,
+   * and what results(id, "xlsx") gathers. Undefined when the batch has none yet; a SyntaxError when its
+   * results cannot be read (before any byte).
+   */
+  async resultsXlsx(id: string): Promise<ReadableStream<Uint8Array> | undefined> {
+    const text = await this.#resultsText(id);
+    return text === undefined ? undefined : resultsXlsx(text);
   }
 
   /** The results column alone (not the rows uploaded), as written: JSON text. */

@@ -52,7 +52,7 @@ export function* jsonArrayItems(text: string): Generator<string> {
 }
 
 /** The results' columns: every key, in the order first seen (resultsFile()'s). */
-function columnsOf(text: string): string[] {
+export function columnsOf(text: string): string[] {
   const seen = new Set<string>();
   for (const item of jsonArrayItems(text)) {
     for (const key of Object.keys(JSON.parse(item) as Record<string, unknown>)) seen.add(key);

@@ -237,25 +237,19 @@ export async function parseBatchFile(filename: string, bytes: Uint8Array): Promi
   return rows;
 }
 
-/** Results as CSV or XLSX (columns from the first result's keys). */
-export async function resultsFile(
-  records: Record<string, unknown>[],
-  format: "csv" | "xlsx",
-): Promise<Uint8Array> {
+/**
+ * Results as one CSV file (columns: every key in the order first seen). XLSX is written by results_xlsx.ts,
+ * streamed; this one is what resultsCsv() (results_csv.ts) gives in pieces.
+ */
+export function resultsFile(records: Record<string, unknown>[], _format: "csv"): Promise<Uint8Array> {
   const columns = [...new Set(records.flatMap((r) => Object.keys(r)))];
-  if (format === "csv") {
-    // Values come from the archives (names, descriptions): one that looks like a formula is quoted (../csv.ts).
-    return new TextEncoder().encode(
+  // Values come from the archives (names, descriptions): one that looks like a formula is quoted (../csv.ts).
+  return Promise.resolve(
+    new TextEncoder().encode(
       Papa.unparse(
         { fields: columns, data: records.map((r) => columns.map((c) => r[c] ?? "")) },
         { escapeFormulae: FORMULA },
       ),
-    );
-  }
-  const ExcelJS = await excel();
-  const book = new ExcelJS.Workbook();
-  const sheet = book.addWorksheet("results");
-  sheet.addRow(columns);
-  for (const r of records) sheet.addRow(columns.map((c) => r[c] ?? ""));
-  return new Uint8Array(await book.xlsx.writeBuffer() as ArrayBuffer);
+    ),
+  );
 }

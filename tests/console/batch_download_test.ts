@@ -1,6 +1,6 @@
 /**
- * `GET /api/batches/{id}/results.csv` on a real hub (PostgreSQL under `deno task test:pg`): the same bytes as
- * `batch.results` (format csv, the file built whole, base64) for a batch whose results have commas, quotes,
+ * `GET /api/batches/{id}/results.csv` and `.xlsx` on a real hub (PostgreSQL under `deno task test:pg`): the
+ * same bytes (CSV) or cells (XLSX) as `batch.results` (the file whole, base64) for a batch whose results have commas, quotes,
  * line breaks and pseudonyms; authenticated like tRPC (token or console session), scoped to the batch's
  * sites; a problem object, never a half file, for a batch unknown, without results, or whose results do not
  * read, and the hub goes on.
@@ -26,6 +26,20 @@ const batchRow = (id: string, results: string | null, summary: string | null = n
   createdAt: 1,
   updatedAt: 1,
 });
+
+/** A workbook's first sheet as rows of cell values (a missing cell ""). */
+async function cells(bytes: Uint8Array): Promise<unknown[][]> {
+  const ExcelJS = (await import("exceljs")).default;
+  const book = new ExcelJS.Workbook();
+  await book.xlsx.load(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+  );
+  const out: unknown[][] = [];
+  book.worksheets[0].eachRow({ includeEmpty: true }, (r) => {
+    out.push(Array.from({ length: r.cellCount }, (_, i) => r.getCell(i + 1).value ?? ""));
+  });
+  return out;
+}
 
 const RESULTS = [
   { row: 2, site: "", error: "no key to search by" },
@@ -82,6 +96,34 @@ Deno.test({
           text.includes(",PSEUDO-1\r\n"),
       );
 
+      // XLSX, streamed: the cells of batch.results' workbook, every result a row under the header.
+      const xlsx = await get("b1/results.xlsx");
+      assert.equal(xlsx.status, 200);
+      assert.equal(
+        xlsx.headers.get("content-type"),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+      );
+      assert.equal(xlsx.headers.get("content-disposition"), 'attachment; filename="batch-b1.xlsx"');
+      const sheet = await cells(new Uint8Array(await xlsx.arrayBuffer()));
+      const wholeXlsx = await createConduitClient({ url, token: viewer }).batch.results.query({
+        id: "b1",
+        format: "xlsx",
+      });
+      assert.deepEqual(await cells(fromBase64(wholeXlsx.contentBase64)), sheet);
+      assert.equal(sheet.length, RESULTS.length + 1);
+      assert.deepEqual(sheet[0], [
+        "row",
+        "site",
+        "error",
+        "PatientID",
+        "PatientName",
+        "StudyDescription",
+        "StudyInstanceUID",
+        "Pseudonym",
+      ]);
+      assert.deepEqual(sheet[1].slice(0, 3), [2, "", "no key to search by"]);
+      assert.deepEqual(sheet[3], [4, "north", "", "P1", "Line\nbreak", "CT, head", "1.2.3.1", "PSEUDO-1"]);
+
       // A console session: its cookie, a GET without the CSRF token.
       await hub.users.add("ann", "viewer", "ann's password 1");
       const login = await fetch(`${url}/auth/login`, {
@@ -104,7 +146,10 @@ Deno.test({
         ["b2/results.csv", { authorization: `Bearer ${viewer}` }, 404, /batch b2 has no results yet/],
         ["b3/results.csv", { authorization: `Bearer ${viewer}` }, 500, /results of batch b3 cannot be read/],
         ["b4/results.csv", { authorization: `Bearer ${viewer}` }, 500, /results of batch b4 cannot be read/],
-        ["b1/results.xlsx", { authorization: `Bearer ${viewer}` }, 404, /nothing at/],
+        ["b1/results.ods", { authorization: `Bearer ${viewer}` }, 404, /nothing at/],
+        ["b1/results.xlsx", { authorization: `Bearer ${southOnly}` }, 403, /may not reach site north/],
+        ["b2/results.xlsx", { authorization: `Bearer ${viewer}` }, 404, /batch b2 has no results yet/],
+        ["b3/results.xlsx", { authorization: `Bearer ${viewer}` }, 500, /results of batch b3 cannot be read/],
       ];
       for (const [path, headers, status, detail] of refused) {
         const r = await get(path, headers);

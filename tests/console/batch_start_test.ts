@@ -2,7 +2,8 @@
  * Starting a batch, in Chromium (Playwright) against a real hub and agent, and through the API: an empty file
  * says it is empty (not that its first row names no column); Start is disabled once the batch started, until
  * another file is chosen; the hub refuses the same batch again while the first runs (CONFLICT naming it),
- * and takes it once that one was canceled. North's agent is paused (SIGSTOP) so that the batch keeps running.
+ * and takes it once that one was canceled; once done, Download XLSX saves the workbook the hub streams. North's
+ * agent is paused (SIGSTOP) so that the batch keeps running.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -49,6 +50,7 @@ Deno.test({
       await alert.filter({ hasText: /^the first row is blank: / }).waitFor();
 
       Deno.kill(north.pid, "SIGSTOP");
+      let started = "";
       try {
         await page.getByLabel("Site (source)").selectOption("north");
         await page.getByLabel("File").setInputFiles(file("one.csv", "Patient ID\nP1\n"));
@@ -56,7 +58,7 @@ Deno.test({
         assert.ok(await start.isEnabled());
         await start.click();
         await page.waitForURL(/\/batch\?id=\w+/);
-        const started = new URL(page.url()).searchParams.get("id")!;
+        started = new URL(page.url()).searchParams.get("id")!;
         // Started: Start stays disabled (a second click would start the same batch again).
         await eventually("Start disabled", () => start.isDisabled());
         await start.click({ force: true }).catch(() => {});
@@ -91,6 +93,25 @@ Deno.test({
       } finally {
         Deno.kill(north.pid, "SIGCONT");
       }
+
+      // The batch started in the console ends (north answers again); Download XLSX saves the streamed workbook.
+      await page.goto(`${url}batch?id=${started}`);
+      await page.getByLabel("Batch result").getByText("done").waitFor({ timeout: 60_000 });
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download XLSX" }).click(),
+      ]);
+      assert.equal(download.suggestedFilename(), `batch-${started}.xlsx`);
+      const ExcelJS = (await import("exceljs")).default;
+      const book = new ExcelJS.Workbook();
+      await book.xlsx.readFile((await download.path())!);
+      const rows: unknown[][] = [];
+      book.worksheets[0].eachRow((r) => rows.push((r.values as unknown[]).slice(1)));
+      assert.deepEqual(rows.map((r) => r.slice(0, 3)), [["row", "site", "error"], [
+        2,
+        "north",
+        "no study matches this row",
+      ]]);
     });
   },
 });

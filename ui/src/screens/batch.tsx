@@ -2,7 +2,7 @@
  * Batch: choose a CSV or XLSX of searches, preview its rows with their errors, start it, follow it,
  * download the results; the batches started before, the newest first, each opening as it was started.
  */
-import { saveBase64, saveFrom, saveText } from "../download.ts";
+import { saveFrom, saveText } from "../download.ts";
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { batchTemplateCsv } from "@conduit/shared/batch-columns";
@@ -161,12 +161,11 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
 
   const download = async (format: "csv" | "xlsx") => {
     try {
-      if (format === "csv") {
-        // Streamed by the hub as it reads the results (XLSX is built whole, and comes in base64).
-        return await saveFrom(`/api/batches/${encodeURIComponent(id()!)}/results.csv`, `batch-${id()}.csv`);
-      }
-      const r = await api.batch.results.query({ id: id()!, format });
-      saveBase64(r.filename, r.contentBase64);
+      // Streamed by the hub as it reads the results.
+      await saveFrom(
+        `/api/batches/${encodeURIComponent(id()!)}/results.${format}`,
+        `batch-${id()}.${format}`,
+      );
     } catch (err) {
       setError((err as Error).message);
     }
