@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, count, desc, eq, gt, inArray, isNull, like, ne, notInArray, or, sum } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, like, ne, notInArray, or } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import {
@@ -29,62 +29,35 @@ import { SiteRequestError } from "../tunnel/errors.ts";
 import { entry } from "../auth/audit.ts";
 import { isOpen, nextOpening, type Windows } from "./window.ts";
 import type { Throttle } from "./bandwidth.ts";
-import { checkSchedule, type Schedule, Scheduler, windowColumns, windowOf } from "./schedule.ts";
-import type { TransferDeidRequest } from "@conduit/shared/deid";
+import { checkSchedule, Scheduler, windowColumns, windowOf } from "./schedule.ts";
 import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
-import {
-  type Endpoint,
-  summary,
-  type TaskPage,
-  taskView,
-  TERMINAL,
-  type Totals,
-  type TransferSummary,
-  type TransferView,
-  view,
-} from "./view.ts";
+import { type Endpoint, TERMINAL, type TransferSummary, type TransferView } from "./view.ts";
 import { nodeWaitNote, taskProgress } from "./progress.ts";
+import { TransferReads } from "./reads.ts";
+import {
+  type CreateTransfer,
+  seriesOf,
+  taskId,
+  tasksOf,
+  TransferError,
+  TransferNotFoundError,
+} from "./request.ts";
 import { atomically } from "../db/atomic.ts";
 import { earlierJob, type Keyed, keyed } from "./idempotency.ts";
 import { dbFailureReason } from "../db/errors.ts";
 import type { TransferLeases } from "../cluster/transfer_lease.ts";
 
 export type { Endpoint, TransferView };
-
-export class TransferError extends Error {
-  override name = "TransferError";
-}
-
-/** No transfer has the id named, or the transfer has no study of the UID named (NOT_FOUND on the API). */
-export class TransferNotFoundError extends TransferError {
-  override name = "TransferNotFoundError";
-}
-
-export interface CreateTransfer extends Schedule {
-  source: Endpoint;
-  destination: Endpoint;
-  /** Whole studies. */
-  studies?: string[];
-  /** Only some series of these studies (a study named here is not also named whole). */
-  series?: { study: string; series: string[] }[];
-  /**
-   * Hub-internal (not in the API's input): the order of the job's tasks by study, where whole studies and
-   * some series of others interleave (a batch: its file's lines). Absent, or for a study it leaves out:
-   * `studies`, then `series`, as named.
-   */
-  studyOrder?: string[];
-  priority?: number;
-  /** De-identify at the source with its key (hub/transfers/deid.ts). */
-  deid?: TransferDeidRequest;
-}
+export {
+  type CreateTransfer,
+  MAX_SERIES,
+  MAX_STUDIES,
+  seriesOf,
+  TransferError,
+  TransferNotFoundError,
+} from "./request.ts";
 
 const MAX_SEND_ATTEMPTS = 5;
-/** A job's totals when it has no task. */
-const NO_TOTALS: Totals = { studies: 0, objects: 0, done: 0, failed: 0, missing: 0, held: 0 };
-/** The most studies, and the most series named, in one job. */
-export const MAX_STUDIES = 10_000;
-export const MAX_SERIES = 10_000;
-
 /** Why a source whose agent is older than custom profiles and Clinical Trial attributes cannot take them. */
 export function customUnsupported(site: string): string {
   return `the agent of ${site} does not take a transfer's custom de-identification profile or Clinical Trial ` +
@@ -112,17 +85,8 @@ const offline = (site: string) => `${OFFLINE}${site} to connect (it is offline)`
 const CANCELING = "canceling";
 const CANCEL_WAITING = "canceled at the hub; the source is told when it is back online";
 const CANCEL_FINISHING = "canceled; ";
-const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const id = () => randomBytes(8).toString("hex");
-
-/**
- * The id of a job's `index`th task (from 0, in the order the request named the studies, or in its
- * `studyOrder`): the job's id and the index, padded so that the ids sort in that order (transfers.tasks
- * lists them by id).
- */
-const taskId = (transferId: string, index: number) =>
-  `${transferId}-${String(index).padStart(String(MAX_STUDIES).length, "0")}`;
 
 /** The states of a task a pass of the orchestrator hands over (pending) or follows at its source. */
 const ACTIVE_TASK = ["pending", "queued", "in_progress"];
@@ -132,76 +96,13 @@ class SeriesUnsupportedError extends Error {
   override name = "SeriesUnsupportedError";
 }
 
-/** The series a task names, or undefined for the whole study. */
-export function seriesOf(task: Pick<TransferTaskRow, "series">): string[] | undefined {
-  return task.series ? JSON.parse(task.series) as string[] : undefined;
-}
-
-/** The first value `xs` holds twice, or undefined. */
-function repeated(xs: Iterable<string>): string | undefined {
-  const seen = new Set<string>();
-  for (const x of xs) {
-    if (seen.has(x)) return x;
-    seen.add(x);
-  }
-  return undefined;
-}
-
-/**
- * A job's tasks: one per study, whole or some of its series. TransferError for a UID that is not one, a
- * study (or a series of a study) named twice, a study named both whole and by series, or too many: a UID
- * given twice is a caller's slip (a pasted list, a join gone wrong) that the answer names rather than hides.
- */
-function tasksOf(input: CreateTransfer): { study: string; series?: string[] }[] {
-  const check = (uid: string, what: string) => {
-    if (!UID.test(uid) || uid.length > 64) throw new TransferError(`${JSON.stringify(uid)} is not a ${what}`);
-  };
-  const whole = input.studies ?? [];
-  for (const s of whole) check(s, "Study Instance UID");
-  const twice = repeated(whole);
-  if (twice) throw new TransferError(`study ${twice} is named twice in studies: name each study once`);
-  const some = new Map<string, string[]>();
-  for (const { study, series } of input.series ?? []) {
-    check(study, "Study Instance UID");
-    if (some.has(study)) {
-      throw new TransferError(`study ${study} is named twice in series: name all its series in one entry`);
-    }
-    if (!series.length) throw new TransferError(`name at least one series of study ${study}`);
-    for (const uid of series) check(uid, "Series Instance UID");
-    const again = repeated(series);
-    if (again) {
-      throw new TransferError(`series ${again} of study ${study} is named twice: name each series once`);
-    }
-    some.set(study, series);
-  }
-  const both = whole.find((s) => some.has(s));
-  if (both) {
-    throw new TransferError(`study ${both} is named whole and by some of its series: name it once`);
-  }
-  const tasks: { study: string; series?: string[] }[] = [
-    ...whole.map((study) => ({ study })),
-    ...[...some].map(([study, series]) => ({ study, series })),
-  ];
-  if (input.studyOrder) {
-    const at = new Map<string, number>();
-    for (const study of input.studyOrder) if (!at.has(study)) at.set(study, at.size);
-    const place = (study: string) => at.get(study) ?? at.size;
-    tasks.sort((a, b) => place(a.study) - place(b.study)); // stable: those left out keep their order
-  }
-  if (!tasks.length) throw new TransferError("name at least one study");
-  if (tasks.length > MAX_STUDIES) throw new TransferError(`at most ${MAX_STUDIES} studies in one transfer`);
-  const named = tasks.reduce((n, k) => n + (k.series?.length ?? 0), 0);
-  if (named > MAX_SERIES) throw new TransferError(`at most ${MAX_SERIES} series in one transfer`);
-  return tasks;
-}
-
 /**
  * What an action (cancel, retry, schedule) answers: the job with every task as get() gives it, or, for
  * `tasks` false, the job without them as summary() gives it (a job of 5 000 studies in a few hundred bytes).
  */
 export type Answer<T extends boolean> = T extends false ? TransferSummary : TransferView;
 
-export class TransferService {
+export class TransferService extends TransferReads {
   #timer?: ReturnType<typeof setInterval>;
   #busy = false;
   readonly #sending = new Set<string>();
@@ -212,11 +113,12 @@ export class TransferService {
   readonly #schedule: Scheduler;
 
   constructor(
-    private readonly db: HubDb,
+    db: HubDb,
     private readonly sessions: Sessions,
     private readonly siteExists: (site: string) => Promise<boolean>,
     private readonly log: Logger,
   ) {
+    super(db);
     this.#schedule = new Scheduler(db, sessions);
   }
 
@@ -391,110 +293,6 @@ export class TransferService {
         `site ${site} has no node named ${node} (its nodes: ${names.length ? names.join(", ") : "none"})`,
       );
     }
-  }
-
-  async get(transferId: string): Promise<TransferView | undefined> {
-    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
-    if (!t) return undefined;
-    const tasks = await this.db.select().from(transferTasks).where(eq(transferTasks.transferId, transferId));
-    return view(t, tasks);
-  }
-
-  /**
-   * The latest jobs, newest first (jobs of one millisecond in a fixed order), `offset` of them skipped;
-   * with `sites`, only those whose source and destination are among them.
-   */
-  async list(limit = 100, sites?: readonly string[], offset = 0): Promise<TransferView[]> {
-    const page = await this.#page(limit, sites, offset);
-    // Every task of every job listed, in one query (not one per job): still all of them (see summaries()).
-    const tasks = new Map<string, TransferTaskRow[]>(page.map((t) => [t.id, []]));
-    if (page.length) {
-      const rows = await this.db.select().from(transferTasks)
-        .where(inArray(transferTasks.transferId, page.map((t) => t.id)));
-      for (const k of rows) tasks.get(k.transferId)!.push(k);
-    }
-    return page.map((t) => view(t, tasks.get(t.id)!));
-  }
-
-  /**
-   * The page list() gives, without each job's tasks: their totals, summed by the database in one query
-   * (what the console's lists show; a page with a job of thousands of studies is not megabytes).
-   */
-  async summaries(limit = 100, sites?: readonly string[], offset = 0): Promise<TransferSummary[]> {
-    const rows = await this.#page(limit, sites, offset);
-    const totals = await this.#totals(rows.map((t) => t.id));
-    return rows.map((t) => summary(t, totals.get(t.id) ?? { ...NO_TOTALS }));
-  }
-
-  /** A job without its tasks, their totals summed by the database (what its progress follows). */
-  async summary(transferId: string): Promise<TransferSummary | undefined> {
-    const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
-    if (!t) return undefined;
-    return summary(t, (await this.#totals([t.id])).get(t.id) ?? { ...NO_TOTALS });
-  }
-
-  /**
-   * A page of a job's tasks in the order of their ids, the order the job named them (taskId(); `after`: the
-   * `next` of the page before; or `offset` of them skipped), all of them or those in one state, with the
-   * job's totals and its tasks counted by state. Reads the page's rows and one more (and those skipped) (transfer_tasks_page, or transfer_tasks_transfer with a state), whatever the job's
-   * size. Undefined for no such job.
-   */
-  async tasks(
-    transferId: string,
-    { limit = 100, after, offset = 0, status }: {
-      limit?: number;
-      after?: string;
-      offset?: number;
-      status?: string;
-    } = {},
-  ): Promise<TaskPage | undefined> {
-    const job = await this.summary(transferId);
-    if (!job) return undefined;
-    const rows = await this.db.select().from(transferTasks).where(and(
-      eq(transferTasks.transferId, transferId),
-      status === undefined ? undefined : eq(transferTasks.status, status),
-      after === undefined ? undefined : gt(transferTasks.id, after),
-    )).orderBy(asc(transferTasks.id)).limit(limit + 1).offset(offset);
-    const page = rows.slice(0, limit);
-    return {
-      job,
-      states: Object.fromEntries(await this.#statesOf(transferId)),
-      tasks: page.map(taskView),
-      ...(rows.length > limit ? { next: page[page.length - 1].id } : {}),
-    };
-  }
-
-  /** The totals of these jobs' tasks, one GROUP BY (a job without tasks is absent). */
-  async #totals(ids: string[]): Promise<Map<string, Totals>> {
-    if (!ids.length) return new Map();
-    const sums = await this.db.select({
-      id: transferTasks.transferId,
-      studies: count(),
-      objects: sum(transferTasks.objects),
-      done: sum(transferTasks.done),
-      failed: sum(transferTasks.failed),
-      missing: sum(transferTasks.missing),
-      held: sum(transferTasks.held),
-    }).from(transferTasks).where(inArray(transferTasks.transferId, ids)).groupBy(transferTasks.transferId);
-    return new Map(sums.map((r) => [r.id, {
-      studies: Number(r.studies),
-      objects: Number(r.objects ?? 0),
-      done: Number(r.done ?? 0),
-      failed: Number(r.failed ?? 0),
-      missing: Number(r.missing ?? 0),
-      held: Number(r.held ?? 0),
-    }]));
-  }
-
-  /** A page of jobs, newest first: a walk down the transfers_created index. */
-  #page(limit: number, sites: readonly string[] | undefined, offset: number): Promise<TransferRow[]> {
-    return this.db.select().from(transfers)
-      .where(
-        sites
-          ? and(inArray(transfers.sourceSite, [...sites]), inArray(transfers.destinationSite, [...sites]))
-          : undefined,
-      )
-      .orderBy(desc(transfers.createdAt), desc(transfers.id)).limit(limit).offset(offset);
   }
 
   /**
@@ -1049,7 +847,7 @@ export class TransferService {
    * the job's tasks counted by state (one walk of the transfer_tasks_transfer index), not for the tasks.
    */
   async #settle(transferId: string): Promise<void> {
-    const byState = await this.#statesOf(transferId);
+    const byState = await this.statesOf(transferId);
     if ([...byState.keys()].some((state) => !TERMINAL.has(state))) return;
     // Once, as the job ends: which of its tasks the scheduler may still remember.
     const ids = await this.db.select({ id: transferTasks.id }).from(transferTasks)
@@ -1060,12 +858,5 @@ export class TransferService {
       eq(transfers.id, transferId),
     );
     this.log.info("transfer finished", { transfer: transferId, status });
-  }
-
-  /** A job's tasks counted by state (the states it has none in are absent). */
-  async #statesOf(transferId: string): Promise<Map<string, number>> {
-    const rows = await this.db.select({ state: transferTasks.status, n: count() }).from(transferTasks)
-      .where(eq(transferTasks.transferId, transferId)).groupBy(transferTasks.status);
-    return new Map(rows.map((r) => [r.state, Number(r.n)]));
   }
 }
