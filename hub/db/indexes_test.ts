@@ -10,7 +10,7 @@ import { sql } from "drizzle-orm";
 import { type HubDb, openHubDb } from "./db.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 
-/** The queries, as transfers/service.ts makes them (by state, a job's tasks, the totals of a page of jobs). */
+/** The queries, as transfers/service.ts and transfers/reads.ts make them (by state, a job's tasks, the totals of a page of jobs). */
 const TASK_QUERIES: [string, string, string[]][] = [
   ["in one state", "SELECT * FROM transfer_tasks WHERE status = $1", ["canceling"]],
   ["of one job", "SELECT * FROM transfer_tasks WHERE transfer_id = $1", ["t1"]],
@@ -105,7 +105,7 @@ Deno.test("jobs and batches are found by state and newest first through an index
   withHubDb((db) => assertIndexed(db, JOB_QUERIES)));
 
 /**
- * A page of a job's tasks (transfers/service.ts tasks()), all of them or in one state, walks an index in
+ * A page of a job's tasks (transfers/reads.ts tasks()), all of them or in one state, walks an index in
  * the page's order and stops at its end: no sort of the job's tasks. A pass's count of a job's tasks by
  * state (#settle) reads the index alone.
  */
