@@ -259,7 +259,8 @@ Deno.test("agent check and start: an HTTP API beyond loopback (http.host 0.0.0.0
 Deno.test("agent check: a data directory held by a running agent is reported, its lock and ports left to it", async () => {
   const agent = await startAgentProcess({ config: { nodes: {} } });
   try {
-    const args = [
+    // Each flag once (a flag given twice is a usage error): the HTTP port is added per run.
+    const base = [
       "--config",
       path.join(agent.dataDir, "agent.yaml"),
       "--data",
@@ -268,9 +269,8 @@ Deno.test("agent check: a data directory held by a running agent is reported, it
       "127.0.0.1",
       "--port",
       String(agent.port),
-      "--http-port",
-      String(agent.httpPort),
     ];
+    const args = [...base, "--http-port", String(agent.httpPort)];
     const { code, checks } = await checkJson(args);
     assert.equal(code, 0, JSON.stringify([...checks.values()], null, 1));
     const lock = status(checks, "data directory lock");
@@ -293,7 +293,7 @@ Deno.test("agent check: a data directory held by a running agent is reported, it
     const other = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
     try {
       const port = String((other.addr as Deno.NetAddr).port);
-      const busy = await checkJson([...args, "--no-network", "--http-port", port]);
+      const busy = await checkJson([...base, "--no-network", "--http-port", port]);
       assert.equal(busy.code, 1);
       assert.equal(status(busy.checks, "HTTP port").status, "fail");
     } finally {
