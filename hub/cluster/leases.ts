@@ -29,6 +29,8 @@ export class ClusterLeases {
   readonly #mine = new Set<string>();
   /** Sites whose claim is on its way to the database (a beat does not claim them again). */
   readonly #claiming = new Set<string>();
+  /** Sites claimed since the running beat began reading the leases (newer than what it read). */
+  readonly #claimedSince = new Set<string>();
   /** Every site another live hub holds, and which hub. */
   #others = new Map<string, Holder>();
   #timer?: ReturnType<typeof setInterval>;
@@ -81,6 +83,7 @@ export class ClusterLeases {
     this.#mine.add(site);
     this.#others.delete(site);
     this.#claiming.add(site);
+    this.#claimedSince.add(site);
     try {
       const expiresAt = Date.now() + this.leaseMs;
       await this.db.insert(siteLeases).values({ site, hubId: this.hubId, expiresAt })
@@ -154,6 +157,10 @@ export class ClusterLeases {
         if (h.hubId !== this.hubId && h.heartbeatAt > now - this.leaseMs) peers++;
       }
       this.livePeers = peers;
+      // A claim still being written, or begun while the leases are read, is newer than what is read: the
+      // other hub's lease seen then (a dead hub's, not yet run out) is not the site having moved there.
+      this.#claimedSince.clear();
+      const pending = [...this.#claiming];
       const rows = await this.db.select({ site: siteLeases.site, hubId: siteLeases.hubId }).from(siteLeases)
         .where(and(gt(siteLeases.expiresAt, now), ne(siteLeases.hubId, this.hubId)));
       const others = new Map<string, Holder>();
@@ -161,6 +168,7 @@ export class ClusterLeases {
         const holder = holders.get(r.hubId);
         if (holder) others.set(r.site, holder);
       }
+      for (const site of [...pending, ...this.#claimedSince]) others.delete(site);
       this.#others = others;
       for (const site of this.#mine) {
         const holder = others.get(site);
