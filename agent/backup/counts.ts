@@ -4,6 +4,8 @@
  * few rows not done (the queue_state index), not a count of millions of rows; a copy of an index older than
  * 0011 (an agent of before, backed up by this version) is counted row by row, as it always was.
  */
+// The states but `done`, which the counter of migration 0011 answers.
+import { NOT_DONE } from "../queue/rows.ts";
 
 /** The calls of a `libsql` connection (better-sqlite3's API) that a backup makes. */
 export interface Connection {
@@ -24,9 +26,6 @@ export interface BackupCounts {
   /** Rows by state (only states that have some), and all of them. */
   queue: Record<string, number> & { total: number };
 }
-
-/** The states but `done`, which the counter of migration 0011 answers. */
-const NOT_DONE = "'pending', 'in_flight', 'failed', 'committing', 'dead'";
 
 export function countsOf(db: Connection): BackupCounts {
   const n = (sql: string) => Number(db.prepare(sql).get()?.n ?? 0);
