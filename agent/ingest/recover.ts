@@ -25,7 +25,7 @@ import type { Intake } from "./intake.ts";
 
 const CLEAN_STOP = "clean-stop";
 /**
- * Written by `agent restore` (backup/backup.ts): the index was put back from a backup, so the next start
+ * Written by `agent restore` (backup/restore.ts): the index was put back from a backup, so the next start
  * reconciles the whole archive with it, not only what a crash may have touched.
  */
 export const RESTORED = "restored";

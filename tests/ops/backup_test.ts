@@ -14,7 +14,7 @@ import { agentCli, indexRows, listFiles, startAgentProcess } from "../support/ag
 import { eventually, hubAdmin, hubCli, startHubProcess, startTestHub } from "../support/hub.ts";
 import { freePort, runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
-import { restoreAgent } from "../../agent/backup/backup.ts";
+import { restoreAgent } from "../../agent/backup/restore.ts";
 import { restoreCommand } from "../../hub/admin/restore_command.ts";
 
 const skip = skipReason("storescu", "findscu");
