@@ -13,6 +13,7 @@ import {
 } from "../index/conflicts.ts";
 import { ConflictResolveError, type ConflictResolver } from "../ingest/resolve.ts";
 import { CommitBlockedError } from "../ingest/group_commit.ts";
+import { pageLimit, pageOffset } from "./_paging.ts";
 
 /**
  * `?limit=N&offset=N&before=ID&since=ISO&unresolved=true`: the query's page, or a sentence saying what is
@@ -21,14 +22,10 @@ import { CommitBlockedError } from "../ingest/group_commit.ts";
 export function conflictsPage(
   q: { limit?: string; offset?: string; before?: string; since?: string; unresolved?: string },
 ): ConflictsPage & { limit: number; offset: number } | string {
-  const limit = q.limit === undefined ? 100 : Number(q.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > CONFLICTS_PAGE_MAX) {
-    return `limit is a number of rows from 1 to ${CONFLICTS_PAGE_MAX}, not ${JSON.stringify(q.limit)}`;
-  }
-  const offset = q.offset === undefined ? 0 : Number(q.offset);
-  if (!Number.isInteger(offset) || offset < 0) {
-    return `offset is a number of rows to skip (0 or more), not ${JSON.stringify(q.offset)}`;
-  }
+  const limit = pageLimit(q.limit, CONFLICTS_PAGE_MAX);
+  if (typeof limit === "string") return limit;
+  const offset = pageOffset(q.offset);
+  if (typeof offset === "string") return offset;
   const page: ConflictsPage & { limit: number; offset: number } = { limit, offset };
   if (q.before !== undefined) {
     const before = /^[1-9][0-9]{0,15}$/.test(q.before) ? Number(q.before) : NaN;

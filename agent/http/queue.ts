@@ -4,6 +4,10 @@ import { z } from "zod";
 import type { Queue } from "../queue/queue.ts";
 import { QUEUE_STATES } from "../queue/rows.ts";
 import type { Forwarder } from "../forward/forwarder.ts";
+import { pageLimit } from "./_paging.ts";
+
+/** The most rows one `GET /queue` lists. */
+const QUEUE_PAGE_MAX = 10_000;
 
 const filter = z.object({
   destination: z.string().optional(),
@@ -36,7 +40,8 @@ export function queueRoutes(queue: Queue, forwarder: Forwarder): Hono {
         error: `state must be one of ${QUEUE_STATES.join(", ")}, not ${JSON.stringify(state)}`,
       }, 400);
     }
-    const limit = Math.max(1, Math.min(Number(c.req.query("limit") ?? 100) || 100, 10_000));
+    const limit = pageLimit(c.req.query("limit"), QUEUE_PAGE_MAX);
+    if (typeof limit === "string") return c.json({ error: limit }, 400);
     return c.json(queue.list({ state: state as never, destination: c.req.query("destination"), limit }));
   });
   app.get("/summary", (c) =>

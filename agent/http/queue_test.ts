@@ -118,3 +118,32 @@ Deno.test("POST /abandon, /replay, /retry and /discard take a list of 40 000 ids
     db.close();
   }
 });
+
+/**
+ * GET /queue's limit over a real libsql file: out of range or not a number is a 400 that says the range
+ * (it was clamped quietly: -5 listed 1 row, 0 and "abc" listed 100), and a limit in range lists that many.
+ */
+Deno.test("GET /queue refuses a limit out of range with 400 and lists as many rows as a good one asks", async () => {
+  const { sops, db, queue } = await queueApp("queue-limit", 3);
+  try {
+    queue.enqueueRoute(sops, "r", "pacs");
+    const app = queueRoutes(
+      queue,
+      { knownDestinations: () => ["pacs"], wake: () => {} } as unknown as Forwarder,
+    );
+    for (const limit of ["-5", "0", "abc", "1.5", "10001", ""]) {
+      const res = await app.request(`/?limit=${limit}`);
+      assert.equal(res.status, 400, limit);
+      assert.deepEqual(await res.json(), {
+        error: `limit is a number of rows from 1 to 10000, not ${JSON.stringify(limit)}`,
+      });
+    }
+    for (const [limit, rows] of [["2", 2], ["10000", 3], [undefined, 3]] as const) {
+      const res = await app.request(limit === undefined ? "/" : `/?limit=${limit}`);
+      assert.equal(res.status, 200, limit);
+      assert.equal((await res.json()).length, rows, limit);
+    }
+  } finally {
+    db.close();
+  }
+});
