@@ -1,14 +1,46 @@
-/** The files a command-line argument names: the file itself, or every file under a directory, sorted. */
+/**
+ * The files a command-line argument names: the file itself, or every file under a directory, sorted. Only
+ * regular files (or links to them) are taken: a FIFO, a socket or a device would block a reader forever
+ * (a FIFO nobody writes to) or read without end, so each is set aside with what it is.
+ */
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-export function filesUnder(p: string): string[] {
+/** An argument's files, and what was set aside: each path with what it is ("a FIFO (named pipe)"). */
+export interface Files {
+  files: string[];
+  skipped: { file: string; reason: string }[];
+}
+
+export function filesUnder(p: string): Files {
+  const found: Files = { files: [], skipped: [] };
+  walk(p, found);
+  return found;
+}
+
+function walk(p: string, found: Files): void {
   let stat;
   try {
     stat = fs.statSync(p);
   } catch {
-    return [p]; // the caller reports it as unreadable
+    found.files.push(p); // the caller reports it as unreadable
+    return;
   }
-  if (!stat.isDirectory()) return [p];
-  return fs.readdirSync(p).sort().flatMap((name) => filesUnder(path.join(p, name)));
+  if (stat.isDirectory()) {
+    for (const name of fs.readdirSync(p).sort()) walk(path.join(p, name), found);
+  } else if (stat.isFile()) found.files.push(p);
+  else found.skipped.push({ file: p, reason: `${kindOf(stat)}, not a regular file: skipped` });
+}
+
+function kindOf(stat: fs.Stats): string {
+  if (stat.isFIFO()) return "a FIFO (named pipe)";
+  if (stat.isSocket()) return "a socket";
+  if (stat.isCharacterDevice()) return "a character device";
+  if (stat.isBlockDevice()) return "a block device";
+  return "not a file or a directory";
+}
+
+/** Says on stderr, one line each, what {@link filesUnder} set aside (`command: FILE: reason`). */
+export function reportSkipped(command: string, skipped: Files["skipped"]): void {
+  for (const s of skipped) console.error(`${command}: ${s.file}: ${s.reason}`);
 }

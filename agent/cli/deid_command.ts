@@ -9,7 +9,7 @@
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import * as fs from "node:fs";
-import { filesUnder } from "./_files.ts";
+import { filesUnder, reportSkipped } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
 import { sweepStaged } from "../deid/staged.ts";
 import { loadKeyFile } from "../config/key_file.ts";
@@ -126,7 +126,7 @@ export async function deidCommand(args: string[]): Promise<number> {
       }`,
     );
   }
-  const inputs = filesUnder(v.in);
+  const { files: inputs, skipped } = filesUnder(v.in);
   try {
     fs.mkdirSync(v.out, { recursive: true });
   } catch (err) {
@@ -150,10 +150,13 @@ export async function deidCommand(args: string[]): Promise<number> {
       `agent deid: ${swept.kept} file(s) (.deid-*) in ${v.out} belong to another run still going`,
     );
   }
+  reportSkipped("agent deid", skipped);
   const summary = {
     done: 0,
     held: [] as { file: string; reason: string }[],
     failed: [] as { file: string; reason: string }[],
+    /** FIFOs, sockets and devices under --in: not read (a FIFO would hold the run for good). */
+    skipped,
   };
   const tty = Deno.stderr.isTerminal();
   const jobs = Number(v.jobs ?? defaultJobs(navigator.hardwareConcurrency || 1));
@@ -198,7 +201,9 @@ export async function deidCommand(args: string[]): Promise<number> {
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
   if (v.json) console.log(JSON.stringify(summary));
   else {
-    console.log(`done ${summary.done}, held back ${summary.held.length}, failed ${summary.failed.length}`);
+    console.log(
+      `done ${summary.done}, held back ${summary.held.length}, failed ${summary.failed.length}, skipped ${skipped.length}`,
+    );
     for (const h of summary.held) console.log(`held back: ${h.file}: ${h.reason}`);
     for (const f of summary.failed) console.log(`failed: ${f.file}: ${f.reason}`);
   }

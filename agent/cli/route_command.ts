@@ -3,7 +3,7 @@
  * configuration, without a running agent and without sending anything.
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { filesUnder } from "./_files.ts";
+import { filesUnder, reportSkipped } from "./_files.ts";
 import { instanceAttributes } from "@conduit/shared/dicom";
 import { hashUid } from "@conduit/shared/log";
 import { commandLineConfig, ConfigError } from "../config/load.ts";
@@ -44,7 +44,9 @@ export async function routeCommand(args: string[]): Promise<number> {
     throw err;
   }
   let failures = 0;
-  for (const file of targets.flatMap(filesUnder)) {
+  const found = targets.map(filesUnder);
+  reportSkipped("agent route", found.flatMap((f) => f.skipped));
+  for (const file of found.flatMap((f) => f.files)) {
     try {
       const header = await readFileHeader(file);
       const attrs = instanceAttributes(header.bytes, header.dataset, header.header);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { agentCli } from "../support/agent.ts";
+import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
 
@@ -40,7 +41,7 @@ Deno.test("agent deid writes de-identified objects named by their new UIDs and a
   assert.equal(r.code, 1, "a failed object makes the command fail");
   const summary = JSON.parse(r.stdout);
   // The shape docs/deidentification.md gives for --json.
-  assert.deepEqual(Object.keys(summary), ["done", "held", "failed"]);
+  assert.deepEqual(Object.keys(summary), ["done", "held", "failed", "skipped"]);
   assert.deepEqual(summary.failed.map((f: object) => Object.keys(f)), [["file", "reason"]]);
   assert.equal(summary.failed[0].file, path.join(dir, "in", "broken.dcm"));
   assert.equal(summary.done, 3);
@@ -206,4 +207,66 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     ["--pseudonyms", path.join(dir, "bad.csv")],
     /line 1: expected "original Patient ID, pseudonym"/,
   );
+});
+
+/**
+ * A FIFO nobody writes to held the run in open() for good (anything not a directory was read as a file), and
+ * a socket failed as unreadable: both are now skipped with a line each on stderr and counted in the summary.
+ * The run is waited for with eventually(), so the old behaviour fails here rather than hanging the suite.
+ */
+Deno.test({
+  name: "agent deid skips a FIFO and a socket under --in, says so on stderr and counts them",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "deid-special-" });
+    const inDir = path.join(dir, "in");
+    const run = async (json: boolean) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("../../agent/main.ts", import.meta.url).pathname, "deid"].concat(
+          ["--profile", "basic", "--key-file", path.join(dir, "key"), "--in", inDir],
+          ["--out", path.join(dir, json ? "out-json" : "out")],
+          json ? ["--json"] : [],
+        ),
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      let ended: Deno.CommandOutput | undefined;
+      const output = child.output().then((o) => ended = o);
+      try {
+        await eventually("the run to end", () => ended, 60_000);
+      } finally {
+        if (!ended) child.kill("SIGKILL");
+        await output;
+      }
+      const text = new TextDecoder();
+      return { code: ended!.code, stdout: text.decode(ended!.stdout), stderr: text.decode(ended!.stderr) };
+    };
+    await Deno.mkdir(inDir);
+    const socket = Deno.listen({ transport: "unix", path: path.join(inDir, "b.sock") });
+    try {
+      await writeGeneratedSeries(inDir, { count: 2, rows: 8, columns: 8, seed: "deid-special" });
+      await Deno.writeFile(path.join(dir, "key"), crypto.getRandomValues(new Uint8Array(32)));
+      const mkfifo = await new Deno.Command("mkfifo", { args: [path.join(inDir, "a.fifo")] }).output();
+      assert.equal(mkfifo.code, 0, "mkfifo");
+      const skipped = [
+        { file: path.join(inDir, "a.fifo"), reason: "a FIFO (named pipe), not a regular file: skipped" },
+        { file: path.join(inDir, "b.sock"), reason: "a socket, not a regular file: skipped" },
+      ];
+      const lines = skipped.map((s) => `agent deid: ${s.file}: ${s.reason}`);
+
+      const json = await run(true);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(JSON.parse(json.stdout), { done: 2, held: [], failed: [], skipped });
+      assert.deepEqual(json.stderr.trim().split("\n"), lines);
+      assert.equal([...Deno.readDirSync(path.join(dir, "out-json"))].length, 2);
+
+      const plain = await run(false);
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.equal(plain.stdout.trim(), "done 2, held back 0, failed 0, skipped 2");
+      assert.deepEqual(plain.stderr.trim().split("\n"), lines);
+    } finally {
+      socket.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
