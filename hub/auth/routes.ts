@@ -71,7 +71,7 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
       // The browser's session before this login (another user's, or its own from earlier) ends: its id,
       // perhaps seen or set by someone else, must not outlive the login that replaces its cookie.
       const previous = getCookie(c, SESSION_COOKIE);
-      if (previous) await users.logout(previous);
+      if (previous) await users.logout(previous, address, "replaced");
       setCookie(c, SESSION_COOKIE, s.id, {
         httpOnly: true,
         sameSite: "Strict",
@@ -119,7 +119,11 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
     if (s && c.req.header("x-csrf-token") !== s.csrf) {
       return problem(c, 403, "missing or wrong CSRF token");
     }
-    if (id) await users.logout(id);
+    if (id) {
+      const address = sourceAddress(c, options.trustForwarded);
+      await users.logout(id, address);
+      if (s) log.info("logout", { user: s.principal.name, address });
+    }
     deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secure(c) });
     return c.json({ ok: true });
   });

@@ -290,7 +290,16 @@ export class Users {
     };
   }
 
-  async logout(id: string): Promise<void> {
-    await this.db.delete(sessions).where(eq(sessions.idHash, hashId(id)));
+  /**
+   * Ends a session, audited as its user's `logout` with the address (and `reason: "replaced"` for the
+   * session a new login in the same browser replaces). An id that names no session does nothing.
+   */
+  async logout(id: string, address: string, reason?: "replaced"): Promise<void> {
+    const s = await this.db.query.sessions.findFirst({ where: eq(sessions.idHash, hashId(id)) });
+    if (!s) return;
+    await atomically(this.db, (tx) => [
+      tx.delete(sessions).where(eq(sessions.idHash, hashId(id))),
+      entry(tx, `user:${s.user}`, "logout", undefined, { address, ...(reason ? { reason } : {}) }),
+    ]);
   }
 }

@@ -107,6 +107,11 @@ Deno.test({
       assert.ok(entries.some((e) => e.action === "user.add" && e.target === "alice" && e.actor === "cli"));
       assert.equal(entries.filter((e) => e.action === "login" && e.actor === "user:alice").length, 1);
       assert.ok(entries.some((e) => e.action === "token.create" && e.actor === "cli"));
+      // The logout is audited as the login is: the user, the address; and logged.
+      const logouts = (entries as { actor: string; action: string; detail?: unknown }[])
+        .filter((e) => e.action === "logout");
+      assert.deepEqual(logouts.map((e) => [e.actor, e.detail]), [["user:alice", { address: "127.0.0.1" }]]);
+      assert.ok(hub.lines.some((l) => /"msg":"logout".*"user":"alice".*"address":"127.0.0.1"/.test(l)));
 
       // Five failures lock the name from this address for a minute, even with the right password after.
       for (let i = 0; i < 5; i++) await (await login("victor", "bad")).body?.cancel();
@@ -175,6 +180,12 @@ Deno.test({
       assert.notEqual(second.cookie, first, "a new session id");
       assert.equal(await me(first), 401, "the replaced session is over");
       assert.equal(await me(second.cookie!), 200);
+      // The replaced session's end is audited as a logout, with why.
+      const { recent } = await import("../../hub/auth/audit.ts");
+      const logouts = (await recent(hub.db, 100)).filter((e) => e.action === "logout");
+      assert.deepEqual(logouts.map((e) => [e.actor, e.detail]), [
+        ["user:alice", { address: "127.0.0.1", reason: "replaced" }],
+      ]);
     } finally {
       await hub.stop();
     }

@@ -150,6 +150,7 @@ export function status(value: string, kind: "job" | "site" | "object" = "job"): 
 
 const AUDIT: Record<string, string> = {
   login: "Logged in",
+  logout: "Logged out",
   "login.failed": "Failed to log in as",
   "login.locked": "Locked out after failed logins:",
   "user.add": "Added the user",
