@@ -12,7 +12,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Logger } from "@conduit/shared/log";
-import { LoginRefused, SESSION_COOKIE, UserError, type Users } from "./users.ts";
+import { LoginFailed, LoginRefused, SESSION_COOKIE, type Users } from "./users.ts";
 import { actionsOf } from "./permissions.ts";
 import { problem } from "../problem.ts";
 import { commandOf } from "@conduit/shared/cli";
@@ -89,13 +89,14 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
       });
     } catch (err) {
       if (err instanceof LoginRefused) {
-        log.warn("login refused", { user: parsed.data.user, address, reason: err.message });
+        log.warn("login refused", { user: err.shownName, address, reason: err.message });
         return problem(c, 429, err.message, {
           "retry-after": String(Math.max(1, Math.ceil((err.until - Date.now()) / 1000))),
         });
       }
-      if (err instanceof UserError) {
-        log.warn("login failed", { user: parsed.data.user, address, reason: err.message });
+      if (err instanceof LoginFailed) {
+        // A name nobody has is logged as a marker with a short keyed hash (users.ts), never as typed.
+        log.warn("login failed", { user: err.shownName, address, reason: err.message });
         return problem(c, 401, err.message);
       }
       throw err;

@@ -5,7 +5,7 @@
  * logins are audited (name, source address, time) and throttled per (name, address) and per
  * address (./throttle.ts), so that one address cannot lock an account for everyone.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { argon2id, argon2Verify } from "hash-wasm";
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
@@ -37,12 +37,36 @@ export class UnknownUserError extends UserError {
   override name = "UnknownUserError";
 }
 
-/** A login refused by the throttle, without looking at the password. */
-export class LoginRefused extends UserError {
-  override name = "LoginRefused";
-  constructor(message: string, readonly until: number) {
+/**
+ * A failed login: `shownName` is how logs and the audit log name who was tried (./users.ts
+ * {@link shownLoginName}), never the typed text of a name nobody has.
+ */
+export class LoginFailed extends UserError {
+  override name = "LoginFailed";
+  constructor(message: string, readonly shownName: string) {
     super(message);
   }
+}
+
+/** A login refused by the throttle, without looking at the password. */
+export class LoginRefused extends LoginFailed {
+  override name = "LoginRefused";
+  constructor(message: string, readonly until: number, shownName: string) {
+    super(message, shownName);
+  }
+}
+
+/** The key of {@link unknownUserMarker}, new in each process. */
+const MARKER_KEY = randomBytes(32);
+
+/**
+ * How a name that no user has is logged and audited: `unknown user #` and 8 hex digits of an HMAC of it
+ * under a key of this process, so that attempts with one typed name can be told apart and correlated (in
+ * one run of the hub) while the text, perhaps a password typed into the name field, is never written and
+ * cannot be guessed back from the log by trying candidates.
+ */
+export function unknownUserMarker(typed: string): string {
+  return `unknown user #${createHmac("sha256", MARKER_KEY).update(typed).digest("hex").slice(0, 8)}`;
 }
 
 /** The advisory lock that serializes taking an admin away on PostgreSQL ("users" in ASCII). */
@@ -230,9 +254,11 @@ export class Users {
     // database meanwhile, cannot all pass the throttle before the first failure is counted.
     const until = this.#throttle.begin(name, address, now);
     if (until !== undefined) {
+      const known = await this.db.query.users.findFirst({ where: eq(users.name, name) });
       throw new LoginRefused(
         `too many failed logins from this address; try again in ${Math.ceil((until - now) / 1000)} s`,
         until,
+        known ? known.name : unknownUserMarker(name),
       );
     }
     let user: typeof users.$inferSelect | undefined;
@@ -249,17 +275,19 @@ export class Users {
     const found = matches && user && !user.disabledAt ? user : undefined;
     if (!found) {
       const locked = this.#throttle.fail(name, address, now);
+      // The typed name only when it is a user's: otherwise it may be a password typed in the wrong field.
+      const shown = user ? user.name : unknownUserMarker(name);
       await atomically(this.db, (tx) => [
-        entry(tx, "anonymous", "login.failed", name, { address }),
+        entry(tx, "anonymous", "login.failed", shown, { address }),
         ...(locked
-          ? [entry(tx, "anonymous", "login.locked", name, {
+          ? [entry(tx, "anonymous", "login.locked", shown, {
             address,
             scope: locked === "pair" ? "this user from this address" : "every user from this address",
             until: new Date(this.#throttle.lockedUntil(name, address, now)!).toISOString(),
           })]
           : []),
       ]);
-      throw new UserError("wrong user name or password");
+      throw new LoginFailed("wrong user name or password", shown);
     }
     this.#throttle.succeed(name, address);
     const id = randomBytes(32).toString("base64url");

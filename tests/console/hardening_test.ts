@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { freePort } from "../support/peers.ts";
-import { startTestHub } from "../support/hub.ts";
+import { hubAdmin, startHubProcess, startTestHub } from "../support/hub.ts";
+import { unknownUserMarker } from "../../hub/auth/users.ts";
 import { checkedAtMostFive, loginsAtOnce } from "../support/logins.ts";
 
 const login = (base: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -252,7 +253,7 @@ Deno.test({
       const locks = entries.filter((e) => e.action === "login.locked");
       assert.deepEqual(
         locks.map((e) => [e.target, (e.detail as { address: string; scope: string }).address]).sort(),
-        [["name19", "203.0.113.77"], ["victor", "203.0.113.5"]],
+        [[unknownUserMarker("name19"), "203.0.113.77"], ["victor", "203.0.113.5"]],
       );
       assert.ok(entries.some((e) => e.action === "login" && e.actor === "user:victor"));
       assert.ok(
@@ -306,6 +307,53 @@ Deno.test({
     try {
       await hub.users.add("carol", "operator", "carol password 1");
       checkedAtMostFive(await loginsAtOnce(hub, "carol"));
+    } finally {
+      await hub.stop();
+    }
+  },
+});
+
+/**
+ * A password typed into the user-name field reached the hub's log file and the audit log as it was typed
+ * ("login failed", login.failed, login.locked). Now a name nobody has is written as a marker with a short
+ * keyed hash, the same for each attempt with that text (to correlate them), and a user's name as before.
+ */
+Deno.test({
+  name:
+    "a failed login with a name nobody has puts a marker, never the typed name, in the log file and audit",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startHubProcess();
+    try {
+      const added = await hubAdmin(hub.dataDir, ["user", "add", "victor", "--role", "viewer", "--json"]);
+      assert.equal(added.code, 0, added.stderr);
+      const base = `http://127.0.0.1:${hub.port}`;
+      const secret = "Tr0ub4dor&3-hunter2";
+      // Five with the secret as a name lock that pair, whose refusal is logged too; one with victor's name.
+      for (let i = 0; i < 6; i++) {
+        const res = await login(base, { user: secret, password: "whatever it was" });
+        assert.equal(res.status, i < 5 ? 401 : 429);
+        await res.body?.cancel();
+      }
+      await (await login(base, { user: "victor", password: "not his password" })).body?.cancel();
+      const audit = await hubAdmin(hub.dataDir, ["audit", "--action", "login*", "--json"]);
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.ok(!audit.stdout.includes(secret), "the typed name is not in the audit log");
+      const entries = (audit.json as { entries: { action: string; target: string }[] }).entries;
+      const targets = entries.map((e) => `${e.action} ${e.target}`).sort();
+      const marker = targets[0].split(" ").slice(1).join(" ");
+      assert.match(marker, /^unknown user #[0-9a-f]{8}$/);
+      assert.deepEqual(targets, [
+        ...Array(5).fill(`login.failed ${marker}`),
+        "login.failed victor",
+        `login.locked ${marker}`,
+      ]);
+      const log = await Deno.readTextFile(hub.logFile);
+      assert.ok(!log.includes(secret), "the typed name is not in the log file");
+      const lines = log.split("\n").filter((l) => /"msg":"login (failed|refused)"/.test(l));
+      assert.equal(lines.filter((l) => l.includes(`"user":"${marker}"`)).length, 6, lines.join("\n"));
+      assert.equal(lines.filter((l) => l.includes('"user":"victor"')).length, 1);
     } finally {
       await hub.stop();
     }
