@@ -169,7 +169,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
   rotation.start();
 
   const tokens = new ApiTokens(db);
-  const users = new Users(db);
+  const users = new Users(db, { idleMs: config.console.sessionIdleMinutes * 60_000 });
   const app = new Hono();
   app.use("*", securityHeaders({ publicUrl: config.publicUrl }));
   const dbLog = log.child({ part: "db" });

@@ -122,6 +122,13 @@ export const hubConfigSchema = z.object({
     port: numberKey((n) => n.int().min(1).max(65535), "expected a number from 1 to 65535").optional(),
     host: z.string().min(1).default("127.0.0.1"),
   }).strict().default({}),
+  console: z.object({
+    /**
+     * A console session that goes unused this long ends (its user logs in again); each use slides it, up to
+     * 12 hours from its login.
+     */
+    sessionIdleMinutes: numberKey((n) => n.positive().max(720)).default(30),
+  }).strict().default({}),
   log: z.object({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   }).strict().default({}),

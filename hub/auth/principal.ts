@@ -5,7 +5,7 @@
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import type { ApiTokens, Principal } from "./tokens.ts";
-import { SESSION_COOKIE, type Users } from "./users.ts";
+import { LAST_INPUT_HEADER, SESSION_COOKIE, type Users } from "./users.ts";
 
 export type Resolution = { principal: Principal } | { error: "unauthenticated" | "csrf" };
 
@@ -16,10 +16,19 @@ export async function resolvePrincipal(c: Context, tokens: ApiTokens, users: Use
     return principal ? { principal } : { error: "unauthenticated" };
   }
   const id = getCookie(c, SESSION_COOKIE);
-  const session = id ? await users.session(id) : undefined;
+  const session = id ? await users.session(id, Date.now(), lastInputOf(c)) : undefined;
   if (!session) return { error: "unauthenticated" };
   if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.header("x-csrf-token") !== session.csrf) {
     return { error: "csrf" };
   }
   return { principal: session.principal };
+}
+
+/**
+ * How long ago the console's user last did something, in ms (the console's `X-Conduit-Last-Input`), or
+ * undefined (not the console, or not a whole number): then the request itself is the use.
+ */
+export function lastInputOf(c: Context): number | undefined {
+  const v = c.req.header(LAST_INPUT_HEADER);
+  return v !== undefined && /^[0-9]{1,15}$/.test(v) ? Number(v) : undefined;
 }

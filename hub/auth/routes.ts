@@ -12,7 +12,8 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Logger } from "@conduit/shared/log";
-import { LoginFailed, LoginRefused, SESSION_COOKIE, type Users } from "./users.ts";
+import { LoginFailed, LoginRefused, SESSION_COOKIE, SESSION_STATE_HEADER, type Users } from "./users.ts";
+import { lastInputOf } from "./principal.ts";
 import { actionsOf } from "./permissions.ts";
 import { problem } from "../problem.ts";
 import { commandOf } from "@conduit/shared/cli";
@@ -104,8 +105,13 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
   });
   app.get("/me", async (c) => {
     const id = getCookie(c, SESSION_COOKIE);
-    const s = id ? await users.session(id) : undefined;
-    if (!s) return problem(c, 401, "not logged in");
+    const s = id ? await users.sessionState(id, Date.now(), lastInputOf(c)) : { ended: "none" as const };
+    if ("ended" in s) {
+      // An expired session says so (the console's login then tells its user why), and the header with it.
+      return s.ended === "expired"
+        ? problem(c, 401, "your session expired: log in again", { [SESSION_STATE_HEADER]: "expired" })
+        : problem(c, 401, "not logged in");
+    }
     return c.json({
       user: s.principal.name,
       role: s.principal.role,

@@ -1,7 +1,8 @@
 /**
  * Console users and their sessions. Passwords are hashed with Argon2id (hash-wasm; 19 MiB, 2
  * passes, the OWASP minimum); a session is a random id in an httpOnly SameSite=Strict cookie, kept
- * hashed, with its own CSRF token that every state-changing call must echo in a header. Failed
+ * hashed, with its own CSRF token that every state-changing call must echo in a header; it ends once
+ * unused for the idle time (each use slides it) and 12 hours after its login whatever its use. Failed
  * logins are audited (name, source address, time) and throttled per (name, address) and per
  * address (./throttle.ts), so that one address cannot lock an account for everyone.
  */
@@ -18,7 +19,14 @@ import { atomically } from "../db/atomic.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 
 export const SESSION_COOKIE = "conduit_session";
+/** A session ends this long after its login, however much it is used. */
 const SESSION_TTL_MS = 12 * 3600 * 1000;
+/** A session unused this long ends (`console.sessionIdleMinutes`, default 30 minutes). */
+export const DEFAULT_IDLE_MS = 30 * 60 * 1000;
+/** The header in which the console says how long ago its user last did something (ms): {@link Users.session}. */
+export const LAST_INPUT_HEADER = "x-conduit-last-input";
+/** Set to `expired` on a 401 for a session that ended by age or disuse, so the console can say so. */
+export const SESSION_STATE_HEADER = "x-conduit-session";
 
 export class UserError extends Error {
   override name = "UserError";
@@ -100,7 +108,15 @@ function unknownUserHash(): Promise<string> {
 export class Users {
   readonly #throttle = new LoginThrottle();
 
-  constructor(private readonly db: HubDb) {}
+  /** How long a session may go unused; each use slides its end, written at most once per {@link #slideMs}. */
+  readonly #idleMs: number;
+  readonly #slideMs: number;
+
+  constructor(private readonly db: HubDb, options: { idleMs?: number } = {}) {
+    this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    // At most one write a minute per session (less for an idle time under 4 minutes, as a test sets).
+    this.#slideMs = Math.min(60_000, this.#idleMs / 4);
+  }
 
   async add(name: string, role: string, password: string, actor = "cli"): Promise<void> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name)) {
@@ -299,19 +315,53 @@ export class Users {
         user: found.name,
         csrf,
         createdAt: now,
-        expiresAt: now + SESSION_TTL_MS,
+        expiresAt: now + Math.min(this.#idleMs, SESSION_TTL_MS),
       }),
       entry(tx, `user:${found.name}`, "login", undefined, { address }),
     ]);
-    return { id, csrf, user: found.name, role: found.role as Role, maxAgeSeconds: SESSION_TTL_MS / 1000 };
+    return {
+      id,
+      csrf,
+      user: found.name,
+      role: found.role as Role,
+      maxAgeSeconds: SESSION_TTL_MS / 1000,
+      idleMinutes: this.#idleMs / 60_000,
+    };
   }
 
   /** The principal and CSRF token of a live session. */
-  async session(id: string, now = Date.now()): Promise<{ principal: Principal; csrf: string } | undefined> {
+  async session(
+    id: string,
+    now = Date.now(),
+    lastInputMsAgo?: number,
+  ): Promise<{ principal: Principal; csrf: string } | undefined> {
+    const s = await this.sessionState(id, now, lastInputMsAgo);
+    return "ended" in s ? undefined : s;
+  }
+
+  /**
+   * A session's principal and CSRF token, or why there is none: `expired` for one that went unused for the
+   * idle time or is 12 hours old, `none` for an id that names no session (logged out, replaced, never was)
+   * or a user disabled or gone. A use slides the session's end to the idle time after it (never past 12
+   * hours from the login), written only when that moves it by a minute or more, so a busy console costs a
+   * write a minute, not one a request. The use is `lastInputMsAgo` before `now` when the console says so
+   * (its screens refresh by themselves: a tab left open must not keep its session for ever), else now.
+   */
+  async sessionState(
+    id: string,
+    now = Date.now(),
+    lastInputMsAgo?: number,
+  ): Promise<{ principal: Principal; csrf: string } | { ended: "expired" | "none" }> {
     const s = await this.db.query.sessions.findFirst({ where: eq(sessions.idHash, hashId(id)) });
-    if (!s || s.expiresAt < now) return undefined;
+    if (!s) return { ended: "none" };
+    if (s.expiresAt < now) return { ended: "expired" };
     const user = await this.db.query.users.findFirst({ where: eq(users.name, s.user) });
-    if (!user || user.disabledAt) return undefined;
+    if (!user || user.disabledAt) return { ended: "none" };
+    const usedAt = now - Math.max(0, lastInputMsAgo ?? 0);
+    const slid = Math.min(s.createdAt + SESSION_TTL_MS, usedAt + this.#idleMs);
+    if (slid - s.expiresAt >= this.#slideMs) {
+      await this.db.update(sessions).set({ expiresAt: slid }).where(eq(sessions.idHash, s.idHash));
+    }
     return {
       principal: { kind: "user", id: user.name, name: user.name, role: user.role as Role },
       csrf: s.csrf,

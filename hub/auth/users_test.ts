@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { openHubDb } from "../db/db.ts";
 import { Users } from "./users.ts";
 import { recent } from "./audit.ts";
+import { sessions } from "../db/schema.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -74,6 +75,53 @@ Deno.test("Users: two admins demoting or disabling each other at once leave one 
       assert.equal(admins.length, 1, `round ${round}: one enabled admin left`);
       assert.equal((await recent(db, 1000)).length - before, 1, "only the change made is audited");
     }
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * The idle timeout: a session lasted 12 hours from its login however long it went unused. Now it ends
+ * `idleMs` after its last use; a use slides that end, written at most once a minute (not on every
+ * request); a use the console reports as long after its user's last input (a screen refreshing by itself)
+ * does not slide it; and no use keeps it past 12 hours from the login. Times are given, not waited for.
+ */
+Deno.test("Users.session() ends an unused session after the idle time, slides on use, writes once a minute", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-users-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    const MIN = 60_000;
+    const users = new Users(db, { idleMs: 30 * MIN });
+    await users.add("alice", "viewer", "alice password 1");
+    const t0 = Date.UTC(2026, 11, 5, 8);
+    const s = await users.login("alice", "alice password 1", "10.0.0.1", t0);
+    assert.equal(s.idleMinutes, 30);
+    const end = async () => (await db.select().from(sessions)).map((r) => r.expiresAt);
+    assert.deepEqual(await end(), [t0 + 30 * MIN], "the idle time from the login");
+
+    // A use within a minute of the last write changes nothing in the database.
+    assert.ok(await users.session(s.id, t0 + 30_000));
+    assert.deepEqual(await end(), [t0 + 30 * MIN]);
+    // A use a minute or more later slides the end to the idle time after it.
+    assert.ok(await users.session(s.id, t0 + 10 * MIN));
+    assert.deepEqual(await end(), [t0 + 40 * MIN]);
+    // The console refreshing by itself 25 minutes after its user's last input: no slide.
+    assert.ok(await users.session(s.id, t0 + 35 * MIN, 25 * MIN));
+    assert.deepEqual(await end(), [t0 + 40 * MIN]);
+    // Unused past the end: expired, said as such (the console tells its user why).
+    assert.deepEqual(await users.sessionState(s.id, t0 + 40 * MIN + 1), { ended: "expired" });
+    assert.equal(await users.session(s.id, t0 + 40 * MIN + 1), undefined);
+    assert.deepEqual(await users.sessionState("no such session"), { ended: "none" });
+
+    // Used every 20 minutes, a session still ends 12 hours after its login.
+    const t1 = t0 + 24 * 60 * MIN;
+    const busy = await users.login("alice", "alice password 1", "10.0.0.1", t1);
+    for (let t = t1; t <= t1 + 12 * 60 * MIN - 20 * MIN; t += 20 * MIN) {
+      assert.ok(await users.session(busy.id, t), `used at +${(t - t1) / MIN} min`);
+    }
+    assert.ok(await users.session(busy.id, t1 + 12 * 60 * MIN - 1));
+    assert.deepEqual(await users.sessionState(busy.id, t1 + 12 * 60 * MIN + 1), { ended: "expired" });
   } finally {
     await db.close();
     await Deno.remove(dir, { recursive: true });

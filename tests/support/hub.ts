@@ -54,6 +54,8 @@ export type TestHubOptions = {
   rotateCredentialsDays?: number;
   /** `tunnel.clientCertHeader`: the TLS proxy's header naming the agent's verified certificate. */
   clientCertHeader?: string;
+  /** `console.sessionIdleMinutes`: a console session unused this long ends (a fraction for seconds). */
+  sessionIdleMinutes?: number;
 };
 
 export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> {
@@ -87,6 +89,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
       rotateCredentialsDays: opts.rotateCredentialsDays,
       clientCertHeader: opts.clientCertHeader,
     },
+    console: { sessionIdleMinutes: opts.sessionIdleMinutes },
   });
   const hub = await startHub(config, log);
   const tunnelUrl = `${opts.tls ? "wss://localhost" : "ws://127.0.0.1"}:${hub.port}/tunnel`;

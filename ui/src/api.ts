@@ -35,17 +35,39 @@ export type May = (action: Action) => boolean;
 
 let csrf = "";
 
-let ended: (() => void) | undefined;
+/**
+ * When the user last did something in the console (a key, a click, a tap). Every call tells the hub how
+ * long ago that was (`X-Conduit-Last-Input`): the screens refresh by themselves, and a tab left open must not
+ * keep its session past the hub's idle time (`console.sessionIdleMinutes`).
+ */
+let lastInput = Date.now();
+for (const type of ["keydown", "pointerdown", "wheel"]) {
+  globalThis.addEventListener?.(type, () => lastInput = Date.now(), { capture: true, passive: true });
+}
+const inputHeader = () => ({
+  "x-conduit-last-input": String(Math.max(0, Math.round(Date.now() - lastInput))),
+});
+
+/** Whether the hub said the session expired (unused too long, or 12 hours old) at the last look. */
+let expired = false;
+export const sessionExpired = (): boolean => expired;
+
+let ended: ((expired: boolean) => void) | undefined;
 /**
  * Calls `handler` when the hub answers 401 to a call of the console: its session ended (expired, logged
- * out in another tab, the user disabled). The console then shows its login, and the same screen after.
+ * out in another tab, the user disabled), `expired` saying whether it was by age or disuse (the hub's
+ * `/auth/me` says so). The console then shows its login, and the same screen after.
  */
-export function onSessionEnded(handler: () => void): void {
+export function onSessionEnded(handler: (expired: boolean) => void): void {
   ended = handler;
 }
 /** Tells the console its session ended (a 401 seen outside the batch link, as on a subscription). */
 export function sessionEnded(): void {
-  if (csrf) (csrf = "", sessionUser = "", ended?.());
+  if (!csrf) return;
+  csrf = "";
+  sessionUser = "";
+  // Why: asked once (an expired session's row is still there to say so); the login shows meanwhile either way.
+  void me().catch(() => undefined).finally(() => ended?.(expired));
 }
 
 export const api = createTRPCClient<AppRouter>({
@@ -55,7 +77,7 @@ export const api = createTRPCClient<AppRouter>({
       true: httpSubscriptionLink({ url: "/trpc" }),
       false: httpBatchLink({
         url: "/trpc",
-        headers: () => (csrf ? { "x-csrf-token": csrf } : {}),
+        headers: () => ({ ...inputHeader(), ...(csrf ? { "x-csrf-token": csrf } : {}) }),
         fetch: async (url, init) => {
           const res = await fetch(url, { ...init, credentials: "same-origin" });
           if (res.status === 401) sessionEnded();
@@ -86,7 +108,8 @@ let sessionUser = "";
  * could not say (503 while it cannot reach its database): the session may well be valid.
  */
 export async function me(): Promise<Me | undefined> {
-  const res = await fetch("/auth/me", { credentials: "same-origin" });
+  const res = await fetch("/auth/me", { credentials: "same-origin", headers: inputHeader() });
+  expired = res.status === 401 && res.headers.get("x-conduit-session") === "expired";
   if (res.status >= 500) {
     const body = await res.json().catch(() => ({}));
     throw new Error(body.detail ?? `the hub answered ${res.status}`);

@@ -15,7 +15,7 @@ import {
   Show,
   Switch,
 } from "solid-js";
-import { type Action, logout, type Me, me, onSessionEnded } from "./api.ts";
+import { type Action, logout, type Me, me, onSessionEnded, sessionExpired } from "./api.ts";
 import { Link, location, match, navigate } from "./router.tsx";
 import { Login } from "./screens/login.tsx";
 import { Dashboard } from "./screens/dashboard.tsx";
@@ -25,6 +25,9 @@ import { Sites } from "./screens/sites.tsx";
 import { Batch } from "./screens/batch.tsx";
 import { Admin } from "./screens/admin.tsx";
 import { StudyPage } from "./screens/study.tsx";
+
+/** The login's notice for a session the hub ended for disuse (or age). */
+const EXPIRED = "Your session expired: it went unused for too long. Log in again to go on.";
 
 const openTransfer = (id: string) => navigate(`/transfers/${encodeURIComponent(id)}`);
 
@@ -40,14 +43,15 @@ export function App() {
   /** Why the login shows (a session that ended while the console was open), or "". */
   const [notice, setNotice] = createSignal("");
   // A call refused for want of a session shows the login (then this same screen), not the hub's error.
-  onSessionEnded(() => {
+  onSessionEnded((expired) => {
     if (!user()) return;
-    setNotice("Your session has ended: log in again to go on.");
+    setNotice(expired ? EXPIRED : "Your session has ended: log in again to go on.");
     setUser(undefined);
   });
   onMount(async () => {
     try {
       setUser(await me());
+      if (!user() && sessionExpired()) setNotice(EXPIRED);
     } catch (err) {
       // The hub could not check the session (its database away): the login says why.
       setNotice(`Cannot check your session now: ${(err as Error).message}.`);
