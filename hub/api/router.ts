@@ -12,6 +12,7 @@ import { transfersRouter } from "./transfers.ts";
 import { batchRouter } from "./batch.ts";
 import { tokensRouter } from "./tokens.ts";
 import { auditRouter } from "./audit.ts";
+import { accountRouter } from "./account.ts";
 
 export type { ApiDeps };
 
@@ -25,6 +26,7 @@ export function appRouter(d: ApiDeps) {
     batch: batchRouter(d),
     tokens: tokensRouter(d),
     audit: auditRouter(d),
+    account: accountRouter(d),
   });
 }
 

@@ -11,22 +11,23 @@
  */
 import type { Principal, Role } from "./tokens.ts";
 
-export const ACTIONS = ["read", "store", "transfer", "manage", "erase"] as const;
+export const ACTIONS = ["read", "store", "transfer", "manage", "erase", "account"] as const;
 /**
  * - read: search and retrieve (QIDO, WADO, tRPC queries and lists);
  * - store: STOW-RS into a site's archive or, through it, into a node;
  * - transfer: transfers and batch work, echo of nodes, a site's dead letter (replay, discard), its rows
  *   waiting for a removed node (abandon), its conflicts and their resolution;
  * - manage: sites, users, API tokens and the audit log;
- * - erase: take a study, series or instance out of a site for good (DICOMweb DELETE, `site.erase`).
+ * - erase: take a study, series or instance out of a site for good (DICOMweb DELETE, `site.erase`);
+ * - account: the caller's own account (a console user's own password), whatever the role.
  */
 export type Action = (typeof ACTIONS)[number];
 
 /** What each role may do: viewer reads; operator also stores and transfers; admin also manages and erases. */
 export const GRANTS: Record<Role, readonly Action[]> = {
-  viewer: ["read"],
-  operator: ["read", "store", "transfer"],
-  admin: ["read", "store", "transfer", "manage", "erase"],
+  viewer: ["read", "account"],
+  operator: ["read", "store", "transfer", "account"],
+  admin: ["read", "store", "transfer", "manage", "erase", "account"],
 };
 
 /** The action of every tRPC procedure, by its path. */
@@ -79,6 +80,8 @@ export const PROCEDURES: Readonly<Record<string, Action>> = {
   "tokens.revoke": "manage",
   "audit.list": "manage",
   "audit.csv": "manage",
+  // Every role: the caller's own password (console sessions only: hub/api/account.ts).
+  "account.changePassword": "account",
 };
 
 /** The roots every DICOMweb route is served under: federated, one site, one node of a site. */

@@ -21,6 +21,8 @@ export interface Principal {
   role: Role;
   /** Sites this principal may reach; undefined: all. */
   sites?: string[];
+  /** A console session's id, hashed as stored (the session a password change keeps). */
+  session?: string;
 }
 
 /** How a principal appears in the audit log and on jobs: `user:alice` or `token:scripts`. */

@@ -8,7 +8,7 @@
  */
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { argon2id, argon2Verify } from "hash-wasm";
-import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import type { HubDb } from "../db/db.ts";
 import { audit, sessions, users } from "../db/schema.ts";
@@ -107,6 +107,8 @@ function unknownUserHash(): Promise<string> {
 
 export class Users {
   readonly #throttle = new LoginThrottle();
+  /** Wrong current passwords in a password change, per (user, session). */
+  readonly #changeThrottle = new LoginThrottle();
 
   /** How long a session may go unused; each use slides its end, written at most once per {@link #slideMs}. */
   readonly #idleMs: number;
@@ -363,9 +365,58 @@ export class Users {
       await this.db.update(sessions).set({ expiresAt: slid }).where(eq(sessions.idHash, s.idHash));
     }
     return {
-      principal: { kind: "user", id: user.name, name: user.name, role: user.role as Role },
+      principal: { kind: "user", id: user.name, name: user.name, role: user.role as Role, session: s.idHash },
       csrf: s.csrf,
     };
+  }
+
+  /**
+   * A user's own password change, from a console session: the current password, then a new one under the
+   * same rule as everywhere (at least 10 characters, and not the current one). It ends the user's other
+   * sessions (one opened with a leaked password must not outlive the change) and keeps `session`, the one
+   * it came from; audited as `user.password.change` (how many sessions ended, never a password). A wrong
+   * current password is audited as `user.password.change.failed`, and 5 of them within a minute lock the
+   * change for that session for a minute (a session left open must not become a way to guess the password).
+   */
+  async changePassword(
+    name: string,
+    session: string,
+    current: string,
+    password: string,
+    now = Date.now(),
+  ): Promise<{ sessionsEnded: number }> {
+    const until = this.#changeThrottle.begin(name, session, now);
+    if (until !== undefined) {
+      throw new UserError(
+        `too many wrong current passwords; try again in ${Math.ceil((until - now) / 1000)} s`,
+      );
+    }
+    let matches = false;
+    let user: typeof users.$inferSelect;
+    try {
+      user = await this.#user(name);
+      matches = await argon2Verify({ password: current, hash: user.passwordHash });
+    } finally {
+      this.#changeThrottle.end(name, session);
+    }
+    if (!matches) {
+      this.#changeThrottle.fail(name, session, now);
+      await entry(this.db, `user:${name}`, "user.password.change.failed", name);
+      throw new UserError("the current password is wrong: nothing was changed");
+    }
+    this.#changeThrottle.succeed(name, session);
+    if (password.length < 10) throw new UserError("use a password of at least 10 characters");
+    if (password === current) throw new UserError("choose a new password other than the current one");
+    const passwordHash = await hashPassword(password);
+    const others = and(eq(sessions.user, name), ne(sessions.idHash, session));
+    // Counted for the audit entry just before; a session opened in between is ended all the same.
+    const sessionsEnded = (await this.db.select({ id: sessions.idHash }).from(sessions).where(others)).length;
+    await atomically(this.db, (tx) => [
+      tx.update(users).set({ passwordHash }).where(eq(users.name, name)),
+      tx.delete(sessions).where(others),
+      entry(tx, `user:${name}`, "user.password.change", name, { sessionsEnded }),
+    ]);
+    return { sessionsEnded };
   }
 
   /**

@@ -111,9 +111,10 @@ Deno.test({
 });
 
 Deno.test("the matrix says: viewer reads; operator also stores and transfers; admin also manages and erases", () => {
-  assert.deepEqual(GRANTS.viewer, ["read"]);
-  assert.deepEqual(GRANTS.operator, ["read", "store", "transfer"]);
-  assert.deepEqual(GRANTS.admin, ["read", "store", "transfer", "manage", "erase"]);
+  // account (the caller's own password) is every role's.
+  assert.deepEqual(GRANTS.viewer, ["read", "account"]);
+  assert.deepEqual(GRANTS.operator, ["read", "store", "transfer", "account"]);
+  assert.deepEqual(GRANTS.admin, ["read", "store", "transfer", "manage", "erase", "account"]);
   const types = appRouter({} as never)._def.procedures as unknown as Record<
     string,
     { _def: { type: string } }

@@ -25,6 +25,7 @@ import { Sites } from "./screens/sites.tsx";
 import { Batch } from "./screens/batch.tsx";
 import { Admin } from "./screens/admin.tsx";
 import { StudyPage } from "./screens/study.tsx";
+import { AccountDialog } from "./screens/account.tsx";
 
 /** The login's notice for a session the hub ended for disuse (or age). */
 const EXPIRED = "Your session expired: it went unused for too long. Log in again to go on.";
@@ -42,6 +43,8 @@ export function App() {
   const [ready, setReady] = createSignal(false);
   /** Why the login shows (a session that ended while the console was open), or "". */
   const [notice, setNotice] = createSignal("");
+  /** Whether the Account dialog (the user's own password) is open. */
+  const [account, setAccount] = createSignal(false);
   // A call refused for want of a session shows the login (then this same screen), not the hub's error.
   onSessionEnded((expired) => {
     if (!user()) return;
@@ -95,6 +98,12 @@ export function App() {
             {may("manage") && tab("/admin", "Admin")}
           </nav>
           <span class="who">{user()!.user} ({user()!.role})</span>
+          <Show when={may("account")}>
+            <button type="button" onClick={() => setAccount(true)}>Account</button>
+          </Show>
+          <Show when={account()}>
+            <AccountDialog user={user()!.user} onClose={() => setAccount(false)} />
+          </Show>
           <button
             type="button"
             onClick={async () => (await logout(), setUser(undefined))}

@@ -158,6 +158,8 @@ const AUDIT: Record<string, string> = {
   "user.enable": "Enabled the user",
   "user.role": "Changed the role of the user",
   "user.password": "Reset the password of the user",
+  "user.password.change": "Changed their own password:",
+  "user.password.change.failed": "Gave a wrong current password to change the password of",
   "token.create": "Created the API token",
   "token.revoke": "Revoked the API token",
   "site.add": "Added the site",
