@@ -29,6 +29,7 @@ const HUB_TESTS = [
   "tests/console/scope_test.ts",
   "tests/console/hardening_test.ts",
   "tests/console/users_api_test.ts",
+  "tests/console/account_api_test.ts",
   "tests/console/audit_api_test.ts",
   "tests/dicomweb/dicomweb_test.ts",
 ];
