@@ -67,7 +67,10 @@ export async function queueCommand(args: string[]): Promise<number> {
     if (command === "list" && v.state && !STATES.includes(v.state)) {
       throw new CliUsageError(`--state is one of ${STATES.join(", ")}, not ${JSON.stringify(v.state)}`);
     }
-    if (command === "list" && v.limit !== undefined && !/^[1-9][0-9]*$/.test(v.limit)) {
+    if (
+      command === "list" && v.limit !== undefined &&
+      !(/^[1-9][0-9]{0,4}$/.test(v.limit) && +v.limit <= 10_000)
+    ) {
       throw new CliUsageError(`--limit takes a number of rows (1 to 10000), not ${JSON.stringify(v.limit)}`);
     }
     let res: Response;

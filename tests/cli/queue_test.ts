@@ -21,6 +21,7 @@ Deno.test("queue retry, replay, abandon and discard without a selector, a bad --
       ["list", "--state", "bogus"],
       ["list", "--limit", "0"],
       ["list", "--limit", "abc"],
+      ["list", "--limit", "10001"], // the API's most (it was clamped to 10000 quietly)
     ]
   ) {
     const { code, stderr } = await agentCli(["queue", ...args, "--http-port", port]);
