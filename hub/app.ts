@@ -328,7 +328,8 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
           throw toTrpcError(err);
         });
         if ("error" in r) return { refused: r.error, observe };
-        const stillValid = async () => !("error" in await resolvePrincipal(c, tokens, users));
+        // Asked as a subscription goes: not a use (an open job page must not keep its session for ever).
+        const stillValid = async () => !("error" in await resolvePrincipal(c, tokens, users, { use: false }));
         return { principal: r.principal, stillValid, observe };
       },
       onError: ({ error, path }) => {

@@ -9,14 +9,24 @@ import { LAST_INPUT_HEADER, SESSION_COOKIE, type Users } from "./users.ts";
 
 export type Resolution = { principal: Principal } | { error: "unauthenticated" | "csrf" };
 
-export async function resolvePrincipal(c: Context, tokens: ApiTokens, users: Users): Promise<Resolution> {
+/**
+ * `use: false` for a check that is not a use of a session (a subscription asking as it goes whether its
+ * credential still holds): it does not slide the session's idle end.
+ */
+export async function resolvePrincipal(
+  c: Context,
+  tokens: ApiTokens,
+  users: Users,
+  options: { use?: boolean } = {},
+): Promise<Resolution> {
   const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
   if (m) {
     const principal = await tokens.authenticate(m[1]);
     return principal ? { principal } : { error: "unauthenticated" };
   }
   const id = getCookie(c, SESSION_COOKIE);
-  const session = id ? await users.session(id, Date.now(), lastInputOf(c)) : undefined;
+  const lastInput = options.use === false ? Infinity : lastInputOf(c);
+  const session = id ? await users.session(id, Date.now(), lastInput) : undefined;
   if (!session) return { error: "unauthenticated" };
   if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.header("x-csrf-token") !== session.csrf) {
     return { error: "csrf" };

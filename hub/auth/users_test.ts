@@ -103,6 +103,9 @@ Deno.test("Users.session() ends an unused session after the idle time, slides on
     // A use within a minute of the last write changes nothing in the database.
     assert.ok(await users.session(s.id, t0 + 30_000));
     assert.deepEqual(await end(), [t0 + 30 * MIN]);
+    // A check that is no use (a subscription asking whether its session holds): valid, nothing slid.
+    assert.ok(await users.session(s.id, t0 + 5 * MIN, Infinity));
+    assert.deepEqual(await end(), [t0 + 30 * MIN]);
     // A use a minute or more later slides the end to the idle time after it.
     assert.ok(await users.session(s.id, t0 + 10 * MIN));
     assert.deepEqual(await end(), [t0 + 40 * MIN]);
