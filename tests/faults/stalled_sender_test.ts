@@ -5,7 +5,7 @@
  * were; the same object sent again afterwards is stored whole.
  */
 import assert from "node:assert/strict";
-import { held, openFiles, runDcmtk, skipReason } from "../support/peers.ts";
+import { held, runDcmtk, skipReason } from "../support/peers.ts";
 import { indexRows, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
@@ -37,7 +37,6 @@ Deno.test({
       assert.equal((await send(agent.port, warmFile)).code, 0);
       await assertNoLeftovers(agent, [warm.sopInstanceUid]);
       const before = held(agent.pid);
-      const openBefore = openFiles(agent.pid);
       proxy.stallAfter("toUpstream", 1_000_000, 1);
       const stalled = send(proxy.port);
       await eventually("the object stalled 1 MB in", () => proxy.stalled === 1 || undefined);
