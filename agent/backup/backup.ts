@@ -24,10 +24,6 @@ import { type Connection, countsOf } from "./counts.ts";
 import { copySynced, linkArchive, open, sha256File, syncPath } from "./files.ts";
 import { BackupError, type BackupManifest, CREDENTIAL, DB, MANIFEST } from "./manifest.ts";
 
-// What this file exported before restore.ts and manifest.ts were split from it (agent/cli imports them here).
-export { BackupError, type BackupManifest, readBackup } from "./manifest.ts";
-export { planRestore, restoreAgent, type RestoreResult } from "./restore.ts";
-
 /** The data directory's database, or a BackupError saying why it cannot be read. */
 function sourceDb(dataDir: string): string {
   let stat: fs.Stats;

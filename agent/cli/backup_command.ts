@@ -6,7 +6,9 @@
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { dataDirOf } from "./_data_dir.ts";
-import { backupAgent, BackupError, planRestore, restoreAgent } from "../backup/backup.ts";
+import { backupAgent } from "../backup/backup.ts";
+import { BackupError } from "../backup/manifest.ts";
+import { planRestore, restoreAgent } from "../backup/restore.ts";
 
 const AGENT = commandOf("agent");
 

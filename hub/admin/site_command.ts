@@ -8,7 +8,7 @@
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { openHubDb } from "../db/db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
-import { requestRotation } from "../sites/rotation.ts";
+import { requestRotation } from "../sites/rotation_requests.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
 import { agentCommand, tunnelUrlOf } from "./agent_command.ts";
 

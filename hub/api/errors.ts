@@ -34,7 +34,7 @@ import {
   UnknownSiteError,
 } from "../tunnel/errors.ts";
 import { BackendUnavailableError } from "../dicomweb/services.ts";
-import { SiteElsewhereError } from "../cluster/peers.ts";
+import { SiteElsewhereError } from "../cluster/peer_wire.ts";
 import { TransferError, TransferNotFoundError } from "../transfers/service.ts";
 import { IdempotencyConflictError } from "../transfers/idempotency.ts";
 import { databaseAwayMessage, isDatabaseAway } from "../db/errors.ts";

@@ -144,7 +144,7 @@ export const FILE_ROUTES: Readonly<Record<string, Action>> = {
  * Routes that need no role: health, the console's login, session and files, the agents' tunnel
  * (a site credential) and enrollment (a one-time enrollment token), `/metrics` (an unscoped
  * API token of any role, or the loopback listener `metrics.port`), and `/cluster`, where the other
- * hubs of a cluster connect (the cluster secret; hub/cluster/peers.ts).
+ * hubs of a cluster connect (the cluster secret, checked in hub/cluster/peer_route.ts).
  */
 export const OPEN_ROUTES: readonly string[] = [
   "GET /healthz",

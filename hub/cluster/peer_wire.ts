@@ -23,7 +23,6 @@ import { z } from "zod";
 import { Reason, reasonName, type Session, type SessionEnd } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 
-/** A site another hub holds cannot be reached now (no URL, hub down, site moving): the caller's 503. */
 /**
  * Why a request for a site held elsewhere could not be carried (the metrics' outcome): no hub holds the
  * site, its hub has no cluster URL or cannot be reached, its hub refused (the site moved), or its hub did
@@ -31,6 +30,7 @@ import type { Logger } from "@conduit/shared/log";
  */
 export type ElsewhereReason = "unheld" | "no-url" | "unreachable" | "refused" | "no-answer";
 
+/** A site another hub holds cannot be reached now (no URL, hub down, site moving): the caller's 503. */
 export class SiteElsewhereError extends Error {
   override name = "SiteElsewhereError";
   constructor(message: string, readonly reason: ElsewhereReason = "no-answer") {

@@ -24,15 +24,6 @@ import {
   SiteElsewhereError,
 } from "./peer_wire.ts";
 
-// What this file exported before peer_wire.ts was split from it (hub/api/errors.ts and tests import them here).
-export {
-  type ClusterRequestHook,
-  type DownlinkLimiter,
-  type ElsewhereReason,
-  type RelayFlow,
-  SiteElsewhereError,
-} from "./peer_wire.ts";
-
 export class ClusterPeers {
   #secret?: string;
   /** The asking side: links to the hubs holding sites asked for (peer_links.ts). */

@@ -21,10 +21,6 @@ import { dbFailureReason } from "../db/errors.ts";
 import { DEFAULT_ANSWER_MS, iso, refused, type RotationResult } from "./rotation_outcome.ts";
 import { requestRotation, takeRequests, type Taking } from "./rotation_requests.ts";
 
-// What this file exported before rotation_requests.ts and rotation_outcome.ts were split from it.
-export { type RotationOutcome, type RotationResult } from "./rotation_outcome.ts";
-export { requestRotation } from "./rotation_requests.ts";
-
 export interface RotationOptions {
   /** How long a replaced credential stays accepted once the agent confirmed the new one. */
   graceMs: number;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
-import { SiteElsewhereError } from "../../hub/cluster/peers.ts";
+import { SiteElsewhereError } from "../../hub/cluster/peer_wire.ts";
 import { postgresTest } from "../support/postgres.ts";
 import { freePort } from "../support/peers.ts";
 import { parsePrometheus, value } from "../support/prometheus.ts";
