@@ -103,7 +103,7 @@ Deno.test({
           "--json",
         ]);
         assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(JSON.parse(r.stdout), { done: 3, held: [], failed: [] });
+        assert.deepEqual(JSON.parse(r.stdout), { done: 3, held: [], failed: [], skipped: [] });
         // The outputs are named by their new SOP Instance UIDs: sorted, they follow the inputs' sort only
         // by chance, so each is matched to its input by what it holds.
         return [...Deno.readDirSync(path.join(dir, out))].map((e) => path.join(dir, out, e.name)).sort();
