@@ -1,5 +1,5 @@
 /**
- * Sites: the list with live throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes, dead
+ * Sites: the list with recent tunnel throughput, echo of a node, and (`site.*`) one site's lifecycle, nodes, dead
  * letter, conflicts (listed and resolved) and erasure.
  */
 import { z } from "zod";
@@ -79,17 +79,15 @@ async function siteReply<O extends AskOp>(
 export function sitesRouter(d: Deps) {
   return router({
     /**
-     * Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat) and,
-     * of its queue depth, the objects stored at a node that commits and awaiting its Storage Commitment
-     * report (`committing`: live from this hub's session, else as the hub holding it last wrote it; null when
-     * its agent cannot say).
+     * Every site the principal may reach, with its recent tunnel throughput (bytes/s per heartbeat, as the
+     * hub holding it last wrote them to the database, so the same through every hub of a cluster) and, of
+     * its queue depth, the objects stored at a node that commits and awaiting its Storage Commitment report
+     * (`committing`: live from this hub's session, else as the hub holding it last wrote it; null when its
+     * agent cannot say).
      */
     list: procedure.query(async ({ ctx }) =>
       (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
-        .map((s) => {
-          const live = d.sessions.get(s.site);
-          return { ...s, throughput: live?.throughput ?? [], committing: live?.committing ?? s.committing };
-        })
+        .map((s) => ({ ...s, committing: d.sessions.get(s.site)?.committing ?? s.committing }))
     ),
     echo: procedure.input(z.object({ site: name, node: name }).strict()).mutation(
       async ({ input }) => {

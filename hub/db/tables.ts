@@ -37,6 +37,11 @@ export const sites = sqliteTable("sites", {
    */
   queueCommitting: integer("queue_committing"),
   rttMs: real("rtt_ms"),
+  /**
+   * The tunnel's bytes per second (in and out), a JSON list of one sample per heartbeat, the latest last (at
+   * most 24), as the hub holding the tunnel last wrote it (null: none yet in this session, or offline).
+   */
+  tunnelThroughput: text("tunnel_throughput"),
   /** Cap on everything the hub relays from the site, megabits per second (null: none); set by an admin. */
   uplinkMbps: real("uplink_mbps"),
   /** Cap on everything the hub relays to the site, megabits per second (null: none); set by an admin. */

@@ -1,7 +1,7 @@
 /**
  * The site registry in the hub's database: adding a site (with its one-time enrollment token),
  * enrollment, credential checks, revocation, and the live facts the tunnel reports (state, last
- * seen, agent version, address, queue depth, round trip).
+ * seen, agent version, address, queue depth, round trip, tunnel throughput).
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
@@ -37,6 +37,8 @@ export interface SeenFacts {
   queueDepth?: number;
   /** Of the queue depth, objects awaiting a node's Storage Commitment report (undefined: unknown). */
   committing?: number;
+  /** The tunnel's bytes per second, one sample per heartbeat, the latest last (undefined: unchanged). */
+  throughput?: number[];
 }
 
 /**
@@ -64,6 +66,12 @@ export interface SiteInfo {
    */
   committing: number | null;
   rttMs: number | null;
+  /**
+   * The tunnel's bytes per second (in and out), one sample per heartbeat, the latest last (at most 24), as
+   * the hub holding it last wrote them (every sync, 2 s): the same through every hub of a cluster; empty
+   * while the site is not online.
+   */
+  throughput: number[];
   /** When the agent last confirmed a rotated credential (null: never rotated). */
   rotatedAt: string | null;
   /** Until when a credential a rotation replaced is still accepted (null: none is, or unconfirmed). */
@@ -100,6 +108,17 @@ function olderOf(row: SiteRow, now = Date.now()): OlderCredential[] {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** The samples of a site's `tunnel_throughput` column: none when offline, or when not a list of numbers. */
+function throughputOf(row: SiteRow): number[] {
+  if (row.state !== "online" || !row.tunnelThroughput) return [];
+  try {
+    const list: unknown = JSON.parse(row.tunnelThroughput);
+    return Array.isArray(list) && list.every((n) => typeof n === "number" && Number.isFinite(n)) ? list : [];
+  } catch {
+    return [];
+  }
+}
+
 function siteInfo(row: SiteRow, now = Date.now()): SiteInfo {
   const older = olderOf(row, now);
   const untils = older.map((c) => c.until).filter((u): u is number => u !== null);
@@ -114,6 +133,7 @@ function siteInfo(row: SiteRow, now = Date.now()): SiteInfo {
     queueDepth: row.queueDepth,
     committing: row.queueCommitting,
     rttMs: row.rttMs === null ? null : Math.round(row.rttMs * 10) / 10,
+    throughput: throughputOf(row),
     rotatedAt: iso(row.credentialRotatedAt),
     oldCredentialUntil: untils.length ? iso(Math.max(...untils)) : null,
     rotationUnconfirmed: older.some((c) => c.until === null),
@@ -373,8 +393,14 @@ export class SiteRegistry {
   }
 
   async connected(name: string, facts: { agentVersion: string; remoteAddress: string }, now = Date.now()) {
-    // Not known until the agent says (an older one never does).
-    await this.db.update(sites).set({ state: "online", lastSeenAt: now, queueCommitting: null, ...facts })
+    // Not known until the agent says (an older one never does); no samples yet in this session.
+    await this.db.update(sites).set({
+      state: "online",
+      lastSeenAt: now,
+      queueCommitting: null,
+      tunnelThroughput: null,
+      ...facts,
+    })
       .where(
         eq(sites.name, name),
       );
@@ -389,16 +415,23 @@ export class SiteRegistry {
       const json = JSON.stringify(
         rows.slice(i, i + SEEN_CHUNK).map((
           r,
-        ) => [r.site, r.lastSeenAt, r.rttMs ?? null, r.queueDepth ?? null, r.committing ?? null]),
+        ) => [
+          r.site,
+          r.lastSeenAt,
+          r.rttMs ?? null,
+          r.queueDepth ?? null,
+          r.committing ?? null,
+          r.throughput ? JSON.stringify(r.throughput) : null,
+        ]),
       );
       if (this.db.engine === "postgres") {
         const facts = sql`SELECT e->>0 AS name, (e->>1)::bigint AS seen, (e->>2)::double precision AS rtt,
-          (e->>3)::bigint AS depth, (e->>4)::bigint AS committing
+          (e->>3)::bigint AS depth, (e->>4)::bigint AS committing, e->>5 AS throughput
           FROM json_array_elements(CAST(${json} AS json)) AS e`;
         await (this.db as unknown as { execute(q: SQL): Promise<unknown> }).execute(this.#seenUpdate(facts));
       } else {
         const facts = sql`SELECT value->>0 AS name, value->>1 AS seen, value->>2 AS rtt, value->>3 AS depth,
-          value->>4 AS committing FROM json_each(${json})`;
+          value->>4 AS committing, value->>5 AS throughput FROM json_each(${json})`;
         await this.db.run(this.#seenUpdate(facts));
       }
     }
@@ -407,7 +440,8 @@ export class SiteRegistry {
   #seenUpdate(facts: SQL): SQL {
     return sql`UPDATE ${sites} SET last_seen_at = v.seen, rtt_ms = COALESCE(v.rtt, ${sites}.rtt_ms),
       queue_depth = COALESCE(v.depth, ${sites}.queue_depth),
-      queue_committing = COALESCE(v.committing, ${sites}.queue_committing)
+      queue_committing = COALESCE(v.committing, ${sites}.queue_committing),
+      tunnel_throughput = COALESCE(v.throughput, ${sites}.tunnel_throughput)
       FROM (${facts}) AS v WHERE ${sites}.name = v.name`;
   }
 
@@ -415,7 +449,9 @@ export class SiteRegistry {
   async disconnected(name: string, now = Date.now()) {
     const row = await this.get(name);
     if (!row || row.state !== "online") return;
-    await this.db.update(sites).set({ state: "offline", lastSeenAt: now }).where(eq(sites.name, name));
+    await this.db.update(sites).set({ state: "offline", lastSeenAt: now, tunnelThroughput: null }).where(
+      eq(sites.name, name),
+    );
   }
 
   /** At start: no session survives a hub restart. */

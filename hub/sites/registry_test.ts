@@ -22,6 +22,7 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
         rttMs: i + 0.5,
         queueDepth: i,
         committing: committing(i),
+        throughput: i % 7 === 0 ? undefined : [i, 2 * i, 0],
       })),
     );
     const rows = await db.select().from(sites);
@@ -29,12 +30,15 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
     for (const r of rows) {
       const i = Number(r.name.slice(1));
       assert.deepEqual(
-        [r.lastSeenAt, r.rttMs, r.queueDepth, r.queueCommitting],
-        [1000 + i, i + 0.5, i, committing(i) ?? null],
+        [r.lastSeenAt, r.rttMs, r.queueDepth, r.queueCommitting, r.tunnelThroughput],
+        [1000 + i, i + 0.5, i, committing(i) ?? null, i % 7 === 0 ? null : JSON.stringify([i, 2 * i, 0])],
         r.name,
       );
     }
-    assert.equal((await registry.list()).find((s) => s.site === "s7")!.committing, 1);
+    const listed = async (site: string) => (await registry.list()).find((s) => s.site === site)!;
+    assert.equal((await listed("s7")).committing, 1);
+    assert.deepEqual((await listed("s8")).throughput, [8, 16, 0]);
+    assert.deepEqual((await listed("s7")).throughput, [], "none written");
     // Only the time: the round trip and queue depth stay; a site not named is left alone.
     await registry.seen([{ site: "s7", lastSeenAt: 5000 }, { site: "gone", lastSeenAt: 5000 }]);
     const after = await db.select().from(sites).where(inArray(sites.name, ["s7", "s8", "gone"]));
@@ -43,10 +47,24 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
       [["s7", 5000, 7.5, 7], ["s8", 1008, 8.5, 8]],
     );
     assert.equal(after.find((r) => r.name === "s7")!.queueCommitting, 1, "kept too");
+    await registry.seen([{ site: "s8", lastSeenAt: 5000, throughput: [8, 16, 0, 5] }]);
+    await registry.seen([{ site: "s8", lastSeenAt: 6000 }]);
+    assert.deepEqual((await listed("s8")).throughput, [8, 16, 0, 5], "the samples kept when unsaid");
     await registry.seen([]);
     // A new session: not known until its agent says (an older agent that replaced a newer one never does).
     await registry.connected("s7", { agentVersion: "0.1.0", remoteAddress: "127.0.0.1" });
-    assert.equal((await registry.list()).find((s) => s.site === "s7")!.committing, null);
+    assert.equal((await listed("s7")).committing, null);
+    // Samples of a session that ended are not shown (nor kept), and a new session starts with none.
+    await registry.disconnected("s8");
+    assert.deepEqual((await listed("s8")).throughput, []);
+    await registry.connected("s9", { agentVersion: "0.1.0", remoteAddress: "127.0.0.1" });
+    assert.deepEqual((await listed("s9")).throughput, []);
+    assert.equal(
+      (await db.select().from(sites).where(inArray(sites.name, ["s8", "s9"]))).filter((r) =>
+        r.tunnelThroughput !== null
+      ).length,
+      0,
+    );
   } finally {
     await db.close();
     await Deno.remove(dir, { recursive: true });

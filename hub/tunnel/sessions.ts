@@ -67,8 +67,13 @@ export interface SiteSession {
   /** Tunnel bytes per second (in and out), one sample per heartbeat, the latest last (at most 24). */
   throughput: number[];
   lastBytes: number;
-  /** The facts as last written to the registry (a sync writes only the sites whose facts moved). */
-  synced?: SeenFacts;
+  /** The heartbeat that took the latest throughput sample. */
+  sampledAt?: number;
+  /**
+   * The facts as last written to the registry, with the heartbeat of the samples written (a sync writes
+   * only the sites whose facts moved).
+   */
+  synced?: SeenFacts & { sampledAt?: number };
   /** The registry says the site is online: the write at connect succeeded (else each sync tries again). */
   registered?: boolean;
 }
@@ -402,6 +407,7 @@ export class Sessions {
       const bytes = session.bytesIn + session.bytesOut;
       entry.throughput.push(Math.round((bytes - entry.lastBytes) / this.heartbeatSeconds));
       if (entry.throughput.length > 24) entry.throughput.shift();
+      entry.sampledAt = beat;
       entry.lastBytes = bytes;
       this.#takeBeat(entry);
       session.beat();
@@ -443,7 +449,7 @@ export class Sessions {
         }
       }
       const facts: SeenFacts[] = [];
-      const written: [SiteSession, SeenFacts][] = [];
+      const written: [SiteSession, NonNullable<SiteSession["synced"]>][] = [];
       for (const [site, entry] of this.#live) {
         if (revoked.has(site)) {
           this.log.warn("site revoked; closing its session", { site });
@@ -452,9 +458,13 @@ export class Sessions {
         }
         this.#takeBeat(entry);
         const last = entry.synced;
+        // The samples are written when a heartbeat added one (at most once a sample period), not every sync.
+        const samples = entry.throughput.length === 0 || entry.sampledAt === last?.sampledAt
+          ? undefined
+          : [...entry.throughput];
         if (
           last?.lastSeenAt === entry.lastSeenAt && last.rttMs === entry.rttMs &&
-          last.queueDepth === entry.queueDepth && last.committing === entry.committing
+          last.queueDepth === entry.queueDepth && last.committing === entry.committing && !samples
         ) continue;
         const fact = {
           site,
@@ -462,9 +472,10 @@ export class Sessions {
           rttMs: entry.rttMs,
           queueDepth: entry.queueDepth,
           committing: entry.committing,
+          throughput: samples,
         };
         facts.push(fact);
-        written.push([entry, fact]);
+        written.push([entry, { ...fact, sampledAt: samples ? entry.sampledAt : last?.sampledAt }]);
       }
       await this.registry.seen(facts);
       for (const [entry, fact] of written) entry.synced = fact;
