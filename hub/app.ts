@@ -59,7 +59,7 @@ import {
   reloadedClusterCa,
   reloadedHubTls,
 } from "./tls_files.ts";
-import { HubServer } from "./https_server.ts";
+import { failedBodyHandler, guarded, HubServer } from "./https_server.ts";
 
 /** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
 const MAX_TRPC_BYTES = 64 * 1024 * 1024;
@@ -401,7 +401,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     `${config.host}:${config.port}`,
     () =>
       new HubServer(
-        { hostname: config.host, port: config.port, tls },
+        { hostname: config.host, port: config.port, tls, log: log.child({ part: "http" }) },
         withHead((req, info) => app.fetch(req, { remoteAddr: info.remoteAddr })),
       ),
     "port (--port, CONDUIT_HUB_PORT)",
@@ -411,8 +411,13 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
       `${config.metrics.host}:${config.metrics.port}`,
       () =>
         Deno.serve(
-          { hostname: config.metrics.host, port: config.metrics.port, onListen: () => {} },
-          metricsApp(metrics).fetch,
+          {
+            hostname: config.metrics.host,
+            port: config.metrics.port,
+            onListen: () => {},
+            onError: failedBodyHandler(log.child({ part: "metrics" })),
+          },
+          guarded(metricsApp(metrics).fetch, log.child({ part: "metrics" })),
         ),
       "metrics.port (--metrics-port)",
       "for /metrics ",

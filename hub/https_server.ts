@@ -10,7 +10,16 @@
  * server. A console's live updates (SSE) keep the old server up until they end.
  *
  * Without TLS it is one plain `Deno.serve`, as before.
+ *
+ * An answer whose body fails once its head is sent (a DICOMweb answer cut short: the stall bound, the site's
+ * tunnel lost) must still end abnormally, so that its client does not take it for whole: its stream errors,
+ * and Deno's server then ends the connection (HTTP/1.1) or resets the stream (HTTP/2). Deno 2.9 also hands
+ * that error to the server's `onError`, whose default prints it with its stack on stderr (not JSON, not
+ * through the hub's logger; ext/http/00_serve.ts, `reportResponseStreamError`). The hub's `onError`
+ * ({@link failedBodyHandler}) writes a debug line instead: the route that cut the answer short has logged
+ * why already. A handler that throws is answered here ({@link guarded}), so that `onError` sees only bodies.
  */
+import { Logger } from "@conduit/shared/log";
 
 /** A certificate chain and its key, PEM. */
 export interface TlsPair {
@@ -20,23 +29,62 @@ export interface TlsPair {
 
 type Handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response | Promise<Response>;
 
+/** What a failed body or handler is logged with: the error's name and message (the logger hashes UIDs). */
+function reasonOf(err: unknown): Record<string, string> {
+  return err instanceof Error ? { error: err.name, reason: err.message } : { reason: String(err) };
+}
+
+/**
+ * `Deno.serve`'s `onError` for handlers that never throw ({@link guarded}): the error of a response body that
+ * failed after its head was sent, at debug (the route logged it, at warn); nothing on stderr from Deno. The
+ * answer it returns is not used (the head is on the wire already).
+ */
+export function failedBodyHandler(log: Logger): (err: unknown) => Response {
+  return (err) => {
+    log.debug("response body ended before its end; the client sees it cut short", reasonOf(err));
+    return new Response(null, { status: 500 });
+  };
+}
+
+/** `handler` answering 500 (a problem object) when it throws, logged at error: no throw reaches Deno. */
+export function guarded<I>(handler: (req: Request, info: I) => Response | Promise<Response>, log: Logger) {
+  return async (req: Request, info: I): Promise<Response> => {
+    try {
+      return await handler(req, info);
+    } catch (err) {
+      log.error("request failed", reasonOf(err));
+      return Response.json({ type: "about:blank", title: "Internal Server Error", status: 500 }, {
+        status: 500,
+        headers: { "content-type": "application/problem+json" },
+      });
+    }
+  };
+}
+
 export class HubServer {
   #current: Deno.HttpServer<Deno.NetAddr>;
   /** Servers replaced by a reload, until their last request has ended. */
   #draining = new Set<Promise<void>>();
   #hostname: string;
   #handler: Handler;
+  #onError: (err: unknown) => Response;
   /** The pair new connections get. */
   #tls: TlsPair | undefined;
 
   /**
    * Listens on `hostname:port` (0: a free port), with `tls` when given. Throws as `Deno.serve` does (the port
    * in use...): with TLS, the port is first bound without SO_REUSEPORT, so that a port another program (or
-   * another hub) holds is refused at start as before, and not shared.
+   * another hub) holds is refused at start as before, and not shared. `log` takes what fails (see the
+   * module's comment).
    */
-  constructor(options: { hostname: string; port: number; tls?: TlsPair }, handler: Handler) {
+  constructor(
+    options: { hostname: string; port: number; tls?: TlsPair; log?: Logger },
+    handler: Handler,
+  ) {
     this.#hostname = options.hostname;
-    this.#handler = handler;
+    const log = options.log ?? new Logger({ part: "http" });
+    this.#handler = guarded(handler, log);
+    this.#onError = failedBodyHandler(log);
     let port = options.port;
     if (options.tls) {
       const probe = Deno.listen({ hostname: options.hostname, port });
@@ -53,7 +101,13 @@ export class HubServer {
 
   #serve(port: number, tls?: TlsPair): Deno.HttpServer<Deno.NetAddr> {
     return Deno.serve(
-      { hostname: this.#hostname, port, onListen: () => {}, ...(tls ? { ...tls, reusePort: true } : {}) },
+      {
+        hostname: this.#hostname,
+        port,
+        onListen: () => {},
+        onError: this.#onError,
+        ...(tls ? { ...tls, reusePort: true } : {}),
+      },
       this.#handler,
     );
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { openWebSocket } from "@conduit/shared/tunnel";
+import { Logger } from "@conduit/shared/log";
 import { HubServer, type TlsPair } from "./https_server.ts";
 import { makeTestPki } from "../tests/support/pki.ts";
 import { toolPath } from "../tests/support/peers.ts";
@@ -108,6 +109,45 @@ Deno.test({
       ws.close();
       await server.shutdown();
       client.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "HubServer logs a body that fails mid-way and a handler that throws, and the client still sees each fail",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const lines: Record<string, unknown>[] = [];
+    const log = new Logger({}, "debug", { write: (l) => lines.push(JSON.parse(l)) });
+    const server = new HubServer({ hostname: "127.0.0.1", port: 0, log }, (req) => {
+      if (new URL(req.url).pathname === "/throws") throw new Error("handler broke");
+      let sent = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (sent++ < 2) c.enqueue(new Uint8Array(1000));
+            else c.error(new RangeError("the site went away"));
+          },
+        }),
+      );
+    });
+    try {
+      const base = `http://127.0.0.1:${server.addr.port}`;
+      const res = await fetch(`${base}/body`);
+      assert.equal(res.status, 200);
+      await assert.rejects(res.arrayBuffer(), "a body cut short fails for its client");
+      const thrown = await fetch(`${base}/throws`);
+      assert.equal(thrown.status, 500);
+      assert.equal(thrown.headers.get("content-type"), "application/problem+json");
+      assert.equal((await thrown.json()).title, "Internal Server Error");
+      assert.deepEqual(
+        lines.map((l) => [l.level, l.error, l.reason]),
+        [["debug", "RangeError", "the site went away"], ["error", "Error", "handler broke"]],
+      );
+    } finally {
+      await server.shutdown();
     }
   },
 });

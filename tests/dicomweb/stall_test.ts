@@ -11,30 +11,12 @@ import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { agentMetric } from "../support/faults.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { openAnswer, readToEnd } from "../support/raw_answer.ts";
 
 const skip = skipReason("storescu");
 if (skip) console.warn(`stall_test: skipped: ${skip}`);
 
 const STALL_SECONDS = 5;
-const ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
-
-/** A raw HTTP/1.1 GET whose answer's head has been read (and nothing of its body beyond what came with it). */
-async function openAnswer(port: number, path: string, token: string): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nAccept: ${ACCEPT}\r\n\r\n`,
-  ));
-  let head = "";
-  const buf = new Uint8Array(1024);
-  while (!head.includes("\r\n\r\n")) {
-    const n = await conn.read(buf);
-    if (n === null) throw new Error(`the hub closed the connection before the head: ${head}`);
-    head += new TextDecoder().decode(buf.subarray(0, n));
-  }
-  assert.match(head, /^HTTP\/1\.1 200/, head);
-  return conn;
-}
-
 /** Files of the agent's data directory (not its database) it holds open: the objects it is reading. */
 function openObjects(pid: number, dataDir: string): number {
   let n = 0;
@@ -128,17 +110,9 @@ Deno.test({
       assert.equal(await hubMetric("conduit_hub_tunnel_streams"), 1, "the slow client's stream still open");
 
       // The stalled client, reading now, gets what was in flight and then the end of a body cut short.
-      let tail = new Uint8Array(0);
-      let total = 0;
-      const buf = new Uint8Array(256 * 1024);
-      while (true) {
-        const n = await stalled.read(buf).catch(() => null);
-        if (n === null) break;
-        total += n;
-        tail = buf.slice(Math.max(0, n - 200), n);
-      }
+      const { total, tail } = await readToEnd(stalled);
       assert.ok(total < 6 * 3_000_000, `the stalled client got ${total} bytes, not the study`);
-      assert.ok(!new TextDecoder().decode(tail).includes("--\r\n"), "no closing boundary");
+      assert.ok(!tail.includes("--\r\n"), "no closing boundary");
 
       // The slow client leaves: nothing open at either end, the agent's files as they were idle.
       reading = false;
