@@ -122,6 +122,11 @@ export class BatchService {
       const problem = deidProblem(input.deid);
       if (problem) throw new TransferError(problem);
     }
+    // What would stop its transfer is said now, not after every row was searched.
+    if (input.kind === "transfer") {
+      const source = { site: input.sites[0], ...(input.node ? { node: input.node } : {}) };
+      await this.transfers.checkEndpoints(source, input.destination!);
+    }
     const rows = await parseBatchFile(input.filename, input.content);
     if (!rows.length) {
       throw new TransferError("the file has its header row only: add one row per search below it");

@@ -188,6 +188,21 @@ export class TransferService extends TransferReads {
   }
 
   /**
+   * Throws a TransferError when a job from `source` to `destination` could not be made: a site not
+   * enrolled, the same place at both ends, or a node its site (online to say) does not have. A batch
+   * transfer checks so before it searches its rows.
+   */
+  async checkEndpoints(source: Endpoint, destination: Endpoint): Promise<void> {
+    for (const e of [source, destination]) {
+      if (!(await this.siteExists(e.site))) throw new TransferError(`no enrolled site named ${e.site}`);
+    }
+    if (source.site === destination.site && source.node === destination.node) {
+      throw new TransferError("the source and the destination are the same");
+    }
+    for (const e of [source, destination]) if (e.node) await this.#checkNode(e.site, e.node);
+  }
+
+  /**
    * Makes a job. With `idempotencyKey`, a create with the same key by the same `caller` answers the job
    * the first one made, even while both run at once (idempotency.ts). `caller` names one credential (an API
    * token by its id: two tokens may share a name, and `createdBy`), `createdBy` by default.
@@ -203,13 +218,7 @@ export class TransferService extends TransferReads {
     if (earlier) return earlier;
     this.checkRequest(input);
     const tasks = tasksOf(input);
-    for (const e of [input.source, input.destination]) {
-      if (!(await this.siteExists(e.site))) throw new TransferError(`no enrolled site named ${e.site}`);
-    }
-    if (input.source.site === input.destination.site && input.source.node === input.destination.node) {
-      throw new TransferError("the source and the destination are the same");
-    }
-    for (const e of [input.source, input.destination]) if (e.node) await this.#checkNode(e.site, e.node);
+    await this.checkEndpoints(input.source, input.destination);
     const transferId = id();
     try {
       await this.#insert(transferId, input, tasks, createdBy, key);
