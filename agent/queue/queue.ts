@@ -193,8 +193,9 @@ export class Queue {
     replayDead = false,
     now = Date.now(),
     committing = false,
+    listNotStored = false,
   ): Delivery {
-    return transfers.delivery(this.db, destination, sops, replayDead, now, committing);
+    return transfers.delivery(this.db, destination, sops, replayDead, now, committing, listNotStored);
   }
 
   cancelRoute(route: string, now = Date.now()): number {

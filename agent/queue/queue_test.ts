@@ -199,6 +199,14 @@ Deno.test("Queue.addInTransaction() without resend keeps a node's row from the h
       unknown: 1,
       lastError: "refused",
     });
+    // Asked to, it lists the objects not stored, each with its own last error; done and unknown ones not.
+    assert.deepEqual(
+      queue.delivery("pacs", [...sops, "1.2.3"], false, 6000, false, true).notStored,
+      [
+        { sopInstanceUid: second.sopInstanceUid, state: "dead", lastError: "refused" },
+        { sopInstanceUid: third.sopInstanceUid, state: "waiting", lastError: "" },
+      ],
+    );
     assert.equal(
       queue.delivery("pacs", [second.sopInstanceUid], true).waiting,
       1,

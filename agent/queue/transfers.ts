@@ -29,6 +29,15 @@ export interface Delivery {
   /** Only when asked: objects stored at the node and awaiting its Storage Commitment report, and their UIDs. */
   committing?: number;
   committingUids?: string[];
+  /** Only when asked: the objects counted waiting or dead, each with its best row's last error. */
+  notStored?: NotStored[];
+}
+
+/** An object not (yet) stored at the node: waiting to be sent to it, or dead after its last attempt. */
+export interface NotStored {
+  sopInstanceUid: string;
+  state: "waiting" | "dead";
+  lastError: string;
 }
 
 /**
@@ -95,7 +104,8 @@ export function routeProgress(db: Database, route: string): RouteProgress {
  * row (done, else waiting, else dead; `unknown` without a row). With `replayDead`, their dead rows for
  * the destination (not canceled ones) are queued again first, attempts reset. With `committing`, an
  * object whose best row awaits the node's Storage Commitment report counts as `committing` (and is listed)
- * rather than waiting.
+ * rather than waiting. With `listNotStored`, the objects counted waiting or dead are listed, each with
+ * the last error of its best row.
  */
 export function delivery(
   db: Database,
@@ -104,6 +114,7 @@ export function delivery(
   replayDead = false,
   now = Date.now(),
   committing = false,
+  listNotStored = false,
 ): Delivery {
   const best = new Map<string, { rank: number; error: string }>();
   // Committed beats stored and awaiting commitment, which beats waiting to be sent, which beats dead.
@@ -137,15 +148,21 @@ export function delivery(
   }
   const d: Delivery = { done: 0, waiting: 0, dead: 0, unknown: 0 };
   const awaiting: string[] = [];
+  const notStored: NotStored[] = [];
   for (const sop of new Set(sops)) {
-    const k = best.get(sop)?.rank ?? 0;
+    const row = best.get(sop);
+    const k = row?.rank ?? 0;
     if (k === 4) d.done++;
     else if (k === 3) awaiting.push(sop);
     else if (k === 2) d.waiting++;
     else if (k === 1) d.dead++;
     else d.unknown++;
+    if (listNotStored && (k === 2 || k === 1)) {
+      notStored.push({ sopInstanceUid: sop, state: k === 1 ? "dead" : "waiting", lastError: row!.error });
+    }
   }
   if (committing) Object.assign(d, { committing: awaiting.length, committingUids: awaiting });
+  if (listNotStored) d.notStored = notStored;
   const lastError = d.dead
     ? lastDead
     : d.waiting && lastFailed

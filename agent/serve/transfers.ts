@@ -164,6 +164,7 @@ export const transferHandlers: Handlers = {
         request.replayDead ?? false,
         Date.now(),
         request.committing ?? false,
+        request.listNotStored ?? false,
       ),
     );
   },

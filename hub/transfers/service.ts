@@ -20,6 +20,7 @@ import {
   type DetailOf,
   FEATURE_COMMITMENT_STATE,
   FEATURE_DELIVERY,
+  FEATURE_DELIVERY_NOT_STORED,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
   type QueueRowView,
@@ -474,32 +475,52 @@ export class TransferService extends TransferReads {
     } catch (err) {
       throw new TransferError((err as Error).message);
     }
-    return t.destinationNode ? await this.#committingAtNode(t, rows) : rows;
+    return t.destinationNode ? await this.#objectsAtNode(t, rows) : rows;
   }
 
   /**
-   * With a destination node that commits: the objects the source delivered that the destination stored at
-   * its node and that await the node's Storage Commitment report show as `committing`. Without the
-   * destination's word (offline, an agent that cannot say) the rows are as the source has them.
+   * With a destination node: the objects the source delivered as the destination's node has them. One the
+   * node refused until the destination gave up reads `dead`, with the node's reason; one that waits at the
+   * destination for its node reads `failed` (its last attempt's reason) or, not yet tried, `in_flight`; one
+   * stored and awaiting the node's Storage Commitment report, `committing`. Without the destination's word
+   * (offline, an agent that cannot say) the rows are as the source has them.
    */
-  async #committingAtNode(t: TransferRow, rows: QueueRowView[]): Promise<QueueRowView[]> {
+  async #objectsAtNode(t: TransferRow, rows: QueueRowView[]): Promise<QueueRowView[]> {
     const delivered = rows.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"));
     const features = await this.sessions.featuresOf(t.destinationSite);
-    if (!delivered.length || !features?.has(FEATURE_DELIVERY) || !features.has(FEATURE_COMMITMENT_STATE)) {
-      return rows;
-    }
+    const committing = features?.has(FEATURE_COMMITMENT_STATE) ?? false;
+    const listNotStored = features?.has(FEATURE_DELIVERY_NOT_STORED) ?? false;
+    if (!delivered.length || !features?.has(FEATURE_DELIVERY) || !(committing || listNotStored)) return rows;
+    const site = t.destinationSite, node = t.destinationNode!;
     try {
-      const d = await this.sessions.ask(t.destinationSite, {
+      const d = await this.sessions.ask(site, {
         op: "delivery",
-        node: t.destinationNode!,
+        node,
         sopInstanceUids: delivered.slice(0, MAX_NODE_CHECK).map((o) => o.sopInstanceUid),
-        committing: true,
+        ...(committing ? { committing: true as const } : {}),
+        ...(listNotStored ? { listNotStored: true as const } : {}),
       }, AbortSignal.timeout(NODE_ASK_MS));
       const awaiting = new Set(d.committingUids ?? []);
-      if (!awaiting.size) return rows;
-      return rows.map((o) =>
-        o.state === "done" && awaiting.has(o.sopInstanceUid) ? { ...o, state: "committing" as const } : o
-      );
+      const notStored = new Map((d.notStored ?? []).map((o) => [o.sopInstanceUid, o]));
+      if (!awaiting.size && !notStored.size) return rows;
+      return rows.map((o): QueueRowView => {
+        if (o.state !== "done" || o.destination.startsWith("deid:")) return o;
+        if (awaiting.has(o.sopInstanceUid)) return { ...o, state: "committing" };
+        const at = notStored.get(o.sopInstanceUid);
+        if (!at) return o;
+        if (at.state === "dead") {
+          const why = at.lastError ? `: ${at.lastError}` : "";
+          return {
+            ...o,
+            state: "dead",
+            lastError:
+              `${site} could not store it to its node ${node}${why} (it is in ${site}'s dead letter)`,
+          };
+        }
+        return at.lastError
+          ? { ...o, state: "failed", lastError: `it waits at ${site} for its node ${node}: ${at.lastError}` }
+          : { ...o, state: "in_flight", lastError: "" };
+      });
     } catch {
       return rows;
     }

@@ -73,6 +73,12 @@ export const FEATURE_CONFLICT_RESOLVE = "conflict-resolve";
  * rows to the dead letter); an agent without it resets the stream of an operation it does not know.
  */
 export const FEATURE_DEAD_LETTER_MANAGE = "dead-letter-manage";
+/**
+ * `delivery-not-stored`: asked with `listNotStored: true`, the agent's `delivery` answer lists each object
+ * not yet stored at the node (waiting, or dead after its last attempt) with its last error, so that a
+ * transfer's objects say which of them the node refused. An older agent's strict schema refuses the field.
+ */
+export const FEATURE_DELIVERY_NOT_STORED = "delivery-not-stored";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -84,6 +90,7 @@ const FEATURES: string[] = [
   FEATURE_ERASE,
   FEATURE_CONFLICT_RESOLVE,
   FEATURE_DEAD_LETTER_MANAGE,
+  FEATURE_DELIVERY_NOT_STORED,
 ];
 
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a

@@ -9,6 +9,7 @@ import {
   FEATURE_CREDENTIAL,
   FEATURE_DEAD_LETTER_MANAGE,
   FEATURE_DELIVERY,
+  FEATURE_DELIVERY_NOT_STORED,
   FEATURE_ERASE,
   FEATURE_INSTANCE_PATH,
   FEATURE_SERIES_TRANSFER,
@@ -147,6 +148,7 @@ for (const offer of [true, false]) {
             FEATURE_ERASE,
             FEATURE_CONFLICT_RESOLVE,
             FEATURE_DEAD_LETTER_MANAGE,
+            FEATURE_DELIVERY_NOT_STORED,
           ]
           : undefined,
       );

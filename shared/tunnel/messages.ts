@@ -467,6 +467,8 @@ export const OPERATIONS = {
    * `replayDead`, the dead rows of these objects for the node are queued again first (a retried transfer).
    * With `committing` (asked only of FEATURE_COMMITMENT_STATE agents), objects stored at the node and
    * awaiting its Storage Commitment report count as `committing` (listed in `committingUids`), not waiting.
+   * With `listNotStored` (asked only of FEATURE_DELIVERY_NOT_STORED agents), the objects counted waiting or
+   * dead are listed in `notStored`, each with its best row's last error.
    */
   delivery: {
     request: z.object({
@@ -475,6 +477,7 @@ export const OPERATIONS = {
       sopInstanceUids: z.array(uid).max(10_000),
       replayDead: z.boolean().optional(),
       committing: z.literal(true).optional(),
+      listNotStored: z.literal(true).optional(),
     }).strict(),
     reply: okWith(z.object({
       done: count,
@@ -486,6 +489,12 @@ export const OPERATIONS = {
       /** Only when asked with `committing`: objects awaiting the node's Storage Commitment report. */
       committing: count.optional(),
       committingUids: z.array(z.string()).max(10_000).optional(),
+      /** Only when asked with `listNotStored`: the objects counted in `waiting` and `dead`. */
+      notStored: z.array(z.object({
+        sopInstanceUid: z.string(),
+        state: z.enum(["waiting", "dead"]),
+        lastError: z.string(),
+      })).max(10_000).optional(),
     })),
   },
   /** Takes a transfer's rows that are not done out of the source's queue. */

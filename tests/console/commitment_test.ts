@@ -15,7 +15,7 @@ import { type ConsoleRig, withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { freePort, orthancModality, type OrthancPeer, skipReason, startOrthanc } from "../support/peers.ts";
-import { FEATURE_COMMITMENT_STATE } from "@conduit/shared/tunnel";
+import { FEATURE_COMMITMENT_STATE, FEATURE_DELIVERY_NOT_STORED } from "@conduit/shared/tunnel";
 
 const skip = hasChromium() ? skipReason("storescu", "Orthanc") : "chromium not installed";
 if (skip) console.warn(`commitment_test: skipped: ${skip}`);
@@ -204,15 +204,17 @@ Deno.test({
       }, 90_000);
       assert.deepEqual(refused, []);
     }, ({ hub }) => {
-      // South as the hub sees an agent from before the feature: its hello does not name it, and it refuses
-      // requests with `committing` (counted here, and refused as such an agent would).
+      // South as the hub sees an agent from before the feature (and so before delivery-not-stored): its
+      // hello names neither, and it refuses requests with `committing` or `listNotStored` (counted here, and
+      // refused as such an agent would).
+      const older = new Set([FEATURE_COMMITMENT_STATE, FEATURE_DELIVERY_NOT_STORED]);
       const entry = hub.sessions.get("south")! as { features: ReadonlySet<string> };
-      entry.features = new Set([...entry.features].filter((f) => f !== FEATURE_COMMITMENT_STATE));
+      entry.features = new Set([...entry.features].filter((f) => !older.has(f)));
       const sessions = hub.sessions as unknown as { call(site: string, request: object): Promise<unknown> };
       const call = sessions.call.bind(sessions);
       sessions.call = (site, request) => {
         if (site === "south" && (request as { op: string }).op === "status") statuses++;
-        if (site === "south" && "committing" in request) {
+        if (site === "south" && ("committing" in request || "listNotStored" in request)) {
           refused.push(JSON.stringify(request));
           return Promise.reject(new Error("the site answered: bad-request: unrecognized key: committing"));
         }

@@ -47,6 +47,12 @@ rigTest("a transfer to a PACS that is down is no success until the PACS holds ev
   assert.equal(still.tasks[0].status, "in_progress");
   assert.equal(still.totals.done, 0, "nothing is at the PACS");
   assert.equal(waiting.tasks[0].objects, 4);
+  // Each object says so: delivered to south, where it waits for the PACS, with the reason.
+  const objects = await eventually("the objects wait at south, with the reason", async () => {
+    const listed = await r.client.transfers.objects.query({ id, study: study.studyUid });
+    return listed.length === 4 && listed.every((o) => o.state === "failed") ? listed : undefined;
+  });
+  for (const o of objects) assert.match(o.lastError, /^it waits at south for its node pacs: .+/);
 
   r.pacs = await startPacs(dir, port);
   const done = await finished(r, id, 60_000);
@@ -59,7 +65,7 @@ rigTest("a transfer to a PACS that is down is no success until the PACS holds ev
 });
 
 rigTest(
-  "a PACS that refuses a study's objects fails its task with the reason; a retry delivers them once it takes them",
+  "a PACS that refuses a study's objects fails its task, and lists them given up, with the reason; a retry delivers them",
   async (r) => {
     const ct = await seed(r, "node-ct", 3, "CT");
     const mr = await seed(r, "node-mr", 2, "MR");
@@ -79,6 +85,17 @@ rigTest(
     assert.match(refused.lastError ?? "", /south could not store 2 of 2 objects to its node pacs: .+/);
     assert.deepEqual(failed.totals, { studies: 2, objects: 5, done: 3, failed: 2, missing: 0, held: 0 });
     assert.equal((await atPacs(r)).size, 3, "only the CT study is at the PACS");
+    // Each object says where it is: the refused ones given up at south's node, with its reason.
+    const refusedObjects = await r.client.transfers.objects.query({ id, study: mr.studyUid });
+    assert.deepEqual(refusedObjects.map((o) => o.state), ["dead", "dead"]);
+    for (const o of refusedObjects) {
+      assert.match(
+        o.lastError,
+        /^south could not store it to its node pacs: .+ \(it is in south's dead letter\)$/,
+      );
+    }
+    const stored = await r.client.transfers.objects.query({ id, study: ct.studyUid });
+    assert.deepEqual(stored.map((o) => [o.state, o.lastError]), [["done", ""], ["done", ""], ["done", ""]]);
 
     // The PACS takes MR now: a retry sends what it refused again.
     const { port, dir } = r.pacs;
@@ -91,6 +108,8 @@ rigTest(
     const pacs = await atPacs(r);
     assert.equal(pacs.size, 5);
     assert.ok([...pacs.values()].every((n) => n === 1), "nothing reached the PACS twice");
+    const retried = await r.client.transfers.objects.query({ id, study: mr.studyUid });
+    assert.deepEqual(retried.map((o) => o.state), ["done", "done"]);
   },
   { southQueue: { maxAttempts: 2 }, pacs: { configFile: await ctOnlyProfile() } },
 );
