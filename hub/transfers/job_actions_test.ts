@@ -91,6 +91,15 @@ Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they 
     assert.deepEqual(brief, await plain.summary(id));
     assert.ok(!("tasks" in brief));
     assert.deepEqual(reads.counts(), { queries: 1, rows: 1 }, "the job's totals, one row");
+    // While 3 are canceling, a retry is refused (it would change nothing) after one read of the tasks it
+    // would touch.
+    reads.reset();
+    await assert.rejects(
+      service.retry(id, "user:ops", false),
+      /the transfer is still being canceled \(3 studies have objects on their way, or a source to tell/,
+    );
+    assert.deepEqual(reads.counts(), { queries: 1, rows: 3 }, "the 3 canceling");
+    await db.update(transferTasks).set({ status: "canceled" }).where(eq(transferTasks.status, "canceling"));
     reads.reset();
     const again = await service.retry(id, "user:ops", false);
     assert.deepEqual(reads.counts(), { queries: 2, rows: 1 }, "none refused by the node now, and the totals");

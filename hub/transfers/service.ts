@@ -539,17 +539,25 @@ export class TransferService extends TransferReads {
     if (!t) throw new TransferNotFoundError(`no transfer ${transferId}`);
     // Nothing failed, warned or was canceled: a retry would only show the job in progress for a moment.
     if (t.status === "success") throw new TransferError("nothing to retry: the transfer is over (success)");
-    if (t.destinationNode) {
-      // What the destination's node refused goes to it again once the source has delivered the rest.
-      const refused = await this.db.select().from(transferTasks).where(and(
-        eq(transferTasks.transferId, transferId),
-        inArray(transferTasks.status, ["failure", "warning"]),
-      ));
-      for (const k of refused) {
-        // Asked now, so that it holds whichever hub of a cluster drives the job; the next check of the
-        // node asks again when a site could not be reached.
-        if (!(await this.#replayNode(t, k))) this.#replayAtNode.add(k.id);
-      }
+    // With a destination node, what the node refused goes to it again once the source has delivered the
+    // rest. A task still being canceled is not retried (its rows may still move, or its source is yet to be
+    // told): a retry then changed nothing, showed the job in progress, and the cancel ended it as before.
+    const touched = await this.db.select().from(transferTasks).where(and(
+      eq(transferTasks.transferId, transferId),
+      inArray(transferTasks.status, t.destinationNode ? ["failure", "warning", "canceling"] : ["canceling"]),
+    ));
+    const canceling = touched.filter((k) => k.status === "canceling").length;
+    if (canceling) {
+      const which = `${canceling} ${canceling === 1 ? "study has" : "studies have"}`;
+      throw new TransferError(
+        `the transfer is still being canceled (${which} objects on their way, or a source to tell once it ` +
+          "is back): retry it once it is canceled",
+      );
+    }
+    for (const k of t.destinationNode ? touched : []) {
+      // Asked now, so that it holds whichever hub of a cluster drives the job; the next check of the
+      // node asks again when a site could not be reached.
+      if (!(await this.#replayNode(t, k))) this.#replayAtNode.add(k.id);
     }
     const now = Date.now();
     await atomically(this.db, (tx) => [

@@ -7,6 +7,8 @@ import { startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { eq } from "drizzle-orm";
+import { audit } from "../../hub/db/schema.ts";
 import { atPacs, finished, pacsHolding, rigTest, seed, skip } from "./_rig.ts";
 
 if (skip) console.warn(`cancel_test: skipped: ${skip}`);
@@ -36,6 +38,15 @@ rigTest("a cancel asked while the source is offline reaches it when it reconnect
     "canceling",
     "the source has not been told yet, and the task says so",
   );
+  // A retry meanwhile is refused with the reason: it would change nothing, and the cancel would end it.
+  await assert.rejects(
+    r.client.transfers.retry.mutate({ id }),
+    /the transfer is still being canceled \(1 study has objects on their way, or a source to tell once it is back\): retry it once it is canceled/,
+  );
+  const unchanged = await r.client.transfers.get.query({ id });
+  assert.deepEqual([unchanged.status, unchanged.tasks[0].status], ["canceled", "canceling"]);
+  const audited = await r.hub.db.select().from(audit).where(eq(audit.action, "transfer.retry"));
+  assert.deepEqual(audited, [], "a refused retry is not audited");
 
   r.north = await startAgentProcess(r.northArgs);
   const settled = await eventually("the source told of the cancel", async () => {
@@ -57,6 +68,10 @@ rigTest("a cancel asked while the source is offline reaches it when it reconnect
   assert.ok(delivered < 300, `the transfer stopped (${delivered} of 300 reached the PACS)`);
   const after = await r.client.transfers.get.query({ id });
   assert.ok(after.totals.done < 300, `the job reports what went (${after.totals.done})`);
+  // Canceled now: a retry takes the task up again.
+  const retried = await r.client.transfers.retry.mutate({ id });
+  assert.equal(retried.status, "in_progress");
+  assert.equal(retried.tasks[0].status, "pending");
 });
 
 rigTest(
