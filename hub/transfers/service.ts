@@ -59,6 +59,14 @@ export {
 } from "./request.ts";
 
 const MAX_SEND_ATTEMPTS = 5;
+/**
+ * How long a task waits after its `attempts`-th failed hand-over before the next: 5 s, then three times
+ * longer each time (15 s, 45 s, 2 min 15 s), so that a source's node restarting or a link down for a few
+ * minutes does not fail the task within seconds. Counted from the task's `updatedAt`, which the failure set.
+ */
+export function handOverDelayMs(attempts: number): number {
+  return attempts > 0 ? 5000 * 3 ** (Math.min(attempts, MAX_SEND_ATTEMPTS) - 1) : 0;
+}
 /** Why a source whose agent is older than custom profiles and Clinical Trial attributes cannot take them. */
 export function customUnsupported(site: string): string {
   return `the agent of ${site} does not take a transfer's custom de-identification profile or Clinical Trial ` +
@@ -617,7 +625,9 @@ export class TransferService extends TransferReads {
             if (atSource) await this.#schedule.hold(t, task.id, opens);
           } else {
             if (atSource) await this.#schedule.release(t, task.id);
-            if (task.status === "pending") this.#dispatch(t, task);
+            if (task.status === "pending" && now - task.updatedAt >= handOverDelayMs(task.attempts)) {
+              this.#dispatch(t, task);
+            }
           }
           if (atSource) await this.#follow(t, task);
         }

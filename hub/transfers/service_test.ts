@@ -6,7 +6,7 @@ import { type HubDb, openHubDb } from "../db/db.ts";
 import { transfers, transferTasks } from "../db/schema.ts";
 import { SiteRegistry } from "../sites/registry.ts";
 import { Sessions } from "../tunnel/sessions.ts";
-import { TransferService } from "./service.ts";
+import { handOverDelayMs, TransferService } from "./service.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 import { eventually } from "../../tests/support/hub.ts";
 
@@ -595,5 +595,53 @@ Deno.test("TransferService.create() puts a job's tasks in its studyOrder, whole 
       [study(4), [`${study(4)}.1`]],
       [study(3), undefined],
     ]);
+  });
+});
+
+Deno.test("TransferService: a failed hand-over is tried again after a delay growing each time, then fails", async () => {
+  await withFailedJob(async (db, service, _failed, sessions) => {
+    let sends = 0;
+    Object.assign(sessions, {
+      online: () => true,
+      ask: (_site: string, request: { op: string }) => {
+        if (request.op === "send") sends++;
+        return Promise.reject(new Error("NPACS at h:104: Connection refused"));
+      },
+    });
+    assert.deepEqual([1, 2, 3, 4].map(handOverDelayMs), [5000, 15_000, 45_000, 135_000]);
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    const task = async () => (await service.get(id))!.tasks[0];
+    await eventually("the first hand-over failed", async () => {
+      await service.tick();
+      return (await task()).lastError ? true : undefined;
+    });
+    // Passes within the delay hand nothing over again: the task waits, pending, with the reason.
+    for (let i = 0; i < 5; i++) await service.tick();
+    assert.equal(sends, 1);
+    assert.deepEqual([(await task()).status, (await task()).lastError], [
+      "pending",
+      "NPACS at h:104: Connection refused",
+    ]);
+    // Once the delay has passed (the failure set back in time), the next pass tries again.
+    const back = (ms: number) =>
+      db.update(transferTasks).set({ updatedAt: Date.now() - ms }).where(eq(transferTasks.transferId, id));
+    await back(5000);
+    await eventually("the second hand-over", async () => {
+      await service.tick();
+      return sends === 2 || undefined;
+    });
+    // The fifth failure fails the task.
+    await db.update(transferTasks).set({ attempts: 4 }).where(eq(transferTasks.transferId, id));
+    await back(135_000);
+    const failed = await eventually("the task failed", async () => {
+      await service.tick();
+      const t = await task();
+      return t.status === "failure" ? t : undefined;
+    });
+    assert.equal(failed.lastError, "NPACS at h:104: Connection refused");
   });
 });
