@@ -73,6 +73,13 @@ export function customUnsupported(site: string): string {
     "attributes (its version is older than them): upgrade it, or transfer without them";
 }
 
+/** Why a task whose source found nothing failed: where it looked, and what to check. */
+function nothingFound(t: TransferRow, task: TransferTaskRow): string {
+  const what = task.series ? "the series named of this study" : "this study";
+  const where = t.sourceNode ? `at its node ${t.sourceNode}` : "in its archive";
+  return `${t.sourceSite} found no object of ${what} ${where}: check the UID, or transfer it from where it is`;
+}
+
 /** How long the source may take to hand a study over (its retrieve from its node included). */
 export const SEND_DEADLINE_MS = 6 * 3600 * 1000;
 /**
@@ -688,9 +695,7 @@ export class TransferService extends TransferReads {
           status,
           objects,
           missing,
-          lastError: objects === 0
-            ? `the source found no object of this ${task.series ? "study's series" : "study"}`
-            : null,
+          lastError: objects === 0 ? nothingFound(t, task) : null,
           updatedAt: Date.now(),
         }).where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, "pending")))
           .returning({ id: transferTasks.id });
