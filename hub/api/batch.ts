@@ -8,7 +8,7 @@ import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError } from "./errors.ts";
 import { byId, deid, endpoint, fileBase64, name, pageOffset } from "./inputs.ts";
 
-type Deps = Pick<ApiDeps, "batches">;
+type Deps = Pick<ApiDeps, "batches" | "registry">;
 
 /** A batch the principal may see (every site it searched or moved to in reach). */
 async function batch(d: Deps, principal: Principal, id: string) {
@@ -36,6 +36,9 @@ export function batchRouter(d: Deps) {
         deid: deid.omit({ pseudonyms: true }).optional(),
       }).strict(),
     ).mutation(async ({ ctx, input }) => {
+      // Its sites as transfers.create and the queries take them: one not enrolled (or revoked) is NOT_FOUND.
+      const named = [...input.sites, ...(input.destination ? [input.destination.site] : [])];
+      for (const site of new Set(named)) await d.registry.require(site);
       const { contentBase64: content, ...rest } = input;
       return await d.batches.upload({ ...rest, content }, actorOf(ctx.principal));
     }),

@@ -5,6 +5,7 @@
  * hub, real agents, the typed client.
  */
 import assert from "node:assert/strict";
+import { TRPCClientError } from "@trpc/client";
 import { toBase64 } from "@conduit/shared/base64";
 import { eventually } from "../support/hub.ts";
 import { finished, rigTest, seed, skip } from "./_rig.ts";
@@ -12,7 +13,7 @@ import { finished, rigTest, seed, skip } from "./_rig.ts";
 if (skip) console.warn(`batch_refused_test: skipped: ${skip}`);
 
 rigTest(
-  "batch.upload refuses a transfer to the source itself or to a node the destination lacks",
+  "batch.upload refuses a transfer to the source itself or to a node the destination lacks, and sites not enrolled",
   async (r) => {
     const study = await seed(r, "batch-refused", 1);
     const csv = toBase64(new TextEncoder().encode(`Study Instance UID\n${study.studyUid}\n`));
@@ -34,7 +35,20 @@ rigTest(
       upload({ site: "south" }, "nope"),
       /site north has no node named nope \(its nodes: none\)/,
     );
-    await assert.rejects(upload({ site: "nowhere" }), /no enrolled site named nowhere/);
+    // A site not enrolled is NOT_FOUND, as transfers.create and the queries answer it, for a query batch
+    // too (it searched, and gave every row the error).
+    const notFound = (e: unknown) =>
+      e instanceof TRPCClientError && e.data?.code === "NOT_FOUND" && /no site named nowhere/.test(e.message);
+    await assert.rejects(upload({ site: "nowhere" }), notFound);
+    await assert.rejects(
+      r.client.batch.upload.mutate({
+        kind: "query",
+        filename: "rows.csv",
+        contentBase64: csv,
+        sites: ["north", "nowhere"],
+      }),
+      notFound,
+    );
     assert.deepEqual(await r.client.batch.list.query(), [], "no batch was started");
 
     // The same file to a place that exists runs and makes its transfer.
