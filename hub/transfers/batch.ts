@@ -289,6 +289,8 @@ export class BatchService {
     const someSeries = new Map<string, Set<string>>();
     /** Original Patient ID -> pseudonym and the row that gave it. */
     const table = new Map<string, { pseudonym: string; row: number }>();
+    /** Pseudonym -> the Patient ID it was given to and the row that gave it: one pseudonym, one patient. */
+    const holders = new Map<string, { patientId: string; row: number }>();
     const applies = input.kind === "transfer" && input.deid !== undefined;
     /** Whether the row's pseudonym applies to a study found, or why not. */
     const pseudonymNote = (row: BatchRow, patientId: string): string | undefined => {
@@ -303,6 +305,12 @@ export class BatchService {
       if (known && known.pseudonym !== row.pseudonym) {
         return `pseudonym not applied: row ${known.row} gives this patient the pseudonym ${known.pseudonym}`;
       }
+      // Two patients under one pseudonym would be one patient at the destination.
+      const holder = holders.get(row.pseudonym);
+      if (holder && holder.patientId !== patientId) {
+        return `pseudonym not applied: row ${holder.row} gives the pseudonym ${row.pseudonym} to another patient`;
+      }
+      holders.set(row.pseudonym, holder ?? { patientId, row: row.row });
       table.set(patientId, { pseudonym: row.pseudonym, row: row.row });
       return undefined;
     };

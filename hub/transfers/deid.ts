@@ -84,6 +84,13 @@ export function deidProblem(deid: TransferDeidRequest): string | undefined {
   if (bad) {
     return `the pseudonym table's entry for ${JSON.stringify(bad[0])} is empty or longer than 64 characters`;
   }
+  const patients = new Map<string, number>();
+  for (const [, p] of entries) patients.set(p, (patients.get(p) ?? 0) + 1);
+  const shared = [...patients].find(([, n]) => n > 1);
+  if (shared) {
+    return `the pseudonym table gives the pseudonym ${JSON.stringify(shared[0])} to ${shared[1]} patients: ` +
+      "each patient needs their own (the destination would take them for one patient)";
+  }
   return undefined;
 }
 

@@ -103,3 +103,18 @@ Deno.test("a custom profile and trial attributes are kept, sent to the source an
   assert.equal(needsCustomFeature({ profile: "basic", clinicalTrial }), true);
   assert.equal(needsCustomFeature(undefined), false);
 });
+
+Deno.test("deidProblem() refuses a pseudonym table that gives one pseudonym to two patients", () => {
+  assert.equal(
+    deidProblem({
+      profile: "basic",
+      pseudonyms: { "PAT-A": "TRIAL-1", "PAT-B": "TRIAL-1", "PAT-C": "TRIAL-2" },
+    }),
+    'the pseudonym table gives the pseudonym "TRIAL-1" to 2 patients: each patient needs their own (the ' +
+      "destination would take them for one patient)",
+  );
+  assert.equal(
+    deidProblem({ profile: "basic", pseudonyms: { "PAT-A": "TRIAL-1", "PAT-B": "TRIAL-2" } }),
+    undefined,
+  );
+});
