@@ -359,3 +359,36 @@ Deno.test("Queue.release() puts a batch's rows back in one unsynced commit, a ca
     db.close();
   }
 });
+
+Deno.test("Queue.delivery() lists what is not stored within one control record, each error cut short", async () => {
+  const specs = [...generateStudies({
+    seed: "q-many",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 1500 }],
+    rows: 2,
+    columns: 2,
+  })];
+  const db = await indexedDatabase(specs, (spec, db) => {
+    new Queue(db).addInTransaction(
+      spec.sopInstanceUid,
+      [{ route: "tunnel:@north", destination: "pacs" }],
+      1000,
+    );
+  });
+  const queue = new Queue(db);
+  try {
+    const reason = "the node refused it: " + "x".repeat(2000);
+    for (const row of queue.claim("pacs", 2000, 2000)) {
+      queue.markFailed(row.id, { status: 0xa700, error: reason, dead: true, next: 0 }, 3000);
+    }
+    const d = queue.delivery("pacs", specs.map((s) => s.sopInstanceUid), false, 4000, false, true);
+    assert.equal(d.dead, 1500);
+    const record = new TextEncoder().encode(JSON.stringify({ type: "ok", detail: d })).byteLength;
+    assert.ok(record < 1024 * 1024, `the reply fits one control record (${record} bytes)`);
+    assert.ok(d.notStored!.length > 500, `most are listed (${d.notStored!.length})`);
+    assert.ok(d.notStored!.every((o) => o.state === "dead" && o.lastError === reason.slice(0, 300)));
+  } finally {
+    db.close();
+  }
+});

@@ -33,6 +33,14 @@ export interface Delivery {
   notStored?: NotStored[];
 }
 
+/**
+ * What `notStored` may take of one reply (a control record is at most 1 MiB, `committingUids` besides): past
+ * it the objects are left out, and the hub shows them as their source has them. Each error is cut to
+ * NOT_STORED_ERROR characters (a node's reason is a line, not a page).
+ */
+export const NOT_STORED_BYTES = 600 * 1024;
+const NOT_STORED_ERROR = 300;
+
 /** An object not (yet) stored at the node: waiting to be sent to it, or dead after its last attempt. */
 export interface NotStored {
   sopInstanceUid: string;
@@ -149,6 +157,7 @@ export function delivery(
   const d: Delivery = { done: 0, waiting: 0, dead: 0, unknown: 0 };
   const awaiting: string[] = [];
   const notStored: NotStored[] = [];
+  let listed = 0;
   for (const sop of new Set(sops)) {
     const row = best.get(sop);
     const k = row?.rank ?? 0;
@@ -158,7 +167,11 @@ export function delivery(
     else if (k === 1) d.dead++;
     else d.unknown++;
     if (listNotStored && (k === 2 || k === 1)) {
-      notStored.push({ sopInstanceUid: sop, state: k === 1 ? "dead" : "waiting", lastError: row!.error });
+      const lastError = row!.error.slice(0, NOT_STORED_ERROR);
+      listed += sop.length + lastError.length * 2 + 64; // JSON: quotes, keys, escapes (at most double)
+      if (listed <= NOT_STORED_BYTES) {
+        notStored.push({ sopInstanceUid: sop, state: k === 1 ? "dead" : "waiting", lastError });
+      }
     }
   }
   if (committing) Object.assign(d, { committing: awaiting.length, committingUids: awaiting });
