@@ -32,20 +32,33 @@ export const CONSOLE_CSP = [
  *   URLs.
  * Framing stays forbidden.
  */
-export const VIEWER_CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self' data: blob:",
-  "media-src 'self' blob:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+export const VIEWER_CSP = viewerPolicy("'wasm-unsafe-eval'");
+
+/**
+ * The policy of the viewer's script files. It matters only where a file is a worker's own script (a
+ * script of the page runs under the page's policy): the image decoders' workers (OHIF's
+ * dicomImageLoader: JPEG baseline 8-bit, JPEG-LS, JPEG 2000, HTJ2K) are Emscripten builds whose bindings
+ * make their functions with `new Function`, so a worker also needs `'unsafe-eval'`, or every such image
+ * stays black (`EvalError` in the worker). The page itself never gets it.
+ */
+export const VIEWER_WORKER_CSP = viewerPolicy("'wasm-unsafe-eval' 'unsafe-eval'");
+
+function viewerPolicy(scriptSources: string): string {
+  return [
+    "default-src 'self'",
+    `script-src 'self' ${scriptSources}`,
+    "worker-src 'self' blob:",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
 
 const DATA_CSP = "default-src 'none'; frame-ancestors 'none'";
 

@@ -1,12 +1,13 @@
 /**
  * The viewer's routes (hub/viewer.ts) over HTTP: its page needs a console session (without one, the
  * console's login with the way back), its app-config.js lists only the sites the user may reach, each
- * as a data source on the hub's own DICOMweb, and its files carry the viewer's CSP.
+ * as a data source on the hub's own DICOMweb, and its files carry the viewer's CSP: the page without
+ * `'unsafe-eval'`, a script file (a decoder worker's own script) with it.
  */
 import assert from "node:assert/strict";
 import { startTestHub } from "../support/hub.ts";
 import { hasTool } from "../support/peers.ts";
-import { prepareViewer, viewerReady } from "../../deploy/viewer.ts";
+import { prepareViewer, VIEWER_DIR, viewerReady } from "../../deploy/viewer.ts";
 
 const skip = await viewerReady() || hasTool("npm")
   ? undefined
@@ -57,7 +58,20 @@ Deno.test({
         headers: { authorization: `Bearer ${all}` },
       });
       assert.equal(page.status, 200);
+      assert.doesNotMatch(page.headers.get("content-security-policy")!, /'unsafe-eval'/);
       const html = await page.text();
+      const worker = [...Deno.readDirSync(VIEWER_DIR)].find((e) =>
+        /^\d+\.bundle\.[0-9a-f]+\.js$/.test(e.name)
+      );
+      assert.ok(worker, "a chunk of the viewer");
+      const chunk = await fetch(`${base}/viewer/${worker.name}`);
+      assert.equal(chunk.status, 200);
+      assert.match(
+        chunk.headers.get("content-security-policy")!,
+        /script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval';/,
+        "a worker's script may make functions (the decoders' Emscripten bindings)",
+      );
+      await chunk.body?.cancel();
       assert.match(html, /<script src="\/viewer\/conduit-init\.js"><\/script>/);
       assert.doesNotMatch(html, /<script>/, "no inline script");
       const init = await fetch(`${base}/viewer/conduit-init.js`);

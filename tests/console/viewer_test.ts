@@ -2,7 +2,8 @@
  * The OHIF viewer served by the hub at `/viewer/`, in Chromium, on the hub's DICOMweb with the console's
  * session: a logged-out visit goes through the console's login and back; a study of north and a study
  * of south each render (the viewport's pixels are not all one value) under the viewer's
- * Content-Security-Policy, with no violation; the console's "Open in viewer" leads there.
+ * Content-Security-Policy, with no violation; the console's "Open in viewer" leads there. South's is
+ * JPEG-LS, which only the dicomImageLoader's WebAssembly worker decodes (under its own policy).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -60,8 +61,8 @@ Deno.test({
   async fn() {
     await prepareViewer();
     await withConsole({ buildIfMissing: true }, async ({ hub, browser, startAgent }) => {
-      // Real images: pydicom's CT at north, its MR at south.
-      const files = { north: "CT_small.dcm", south: "MR_small.dcm" } as const;
+      // Real images: pydicom's CT at north, its MR at south in JPEG-LS (decoded in a worker).
+      const files = { north: "CT_small.dcm", south: "MR_small_jpeg_ls_lossless.dcm" } as const;
       for (const [site, file] of Object.entries(files)) {
         const agent = await startAgent(site, { aet: site.toUpperCase() });
         assert.equal((await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], agent)).code, 0);
