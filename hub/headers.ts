@@ -30,6 +30,8 @@ export const CONSOLE_CSP = [
  *   (styles only: scripts stay same-origin files, never inline);
  * - `img-src`/`connect-src blob:` and `data:`: rendered canvases, icons and downloads as blob and data
  *   URLs.
+ * - `object-src 'self' blob:` and `frame-src blob:`: an encapsulated PDF is shown in an `<object>` on a
+ *   blob URL (empty at first, which counts as the page's own origin) that Chromium's PDF viewer frames.
  * Framing stays forbidden.
  */
 export const VIEWER_CSP = viewerPolicy("'wasm-unsafe-eval'");
@@ -53,7 +55,8 @@ function viewerPolicy(scriptSources: string): string {
     "font-src 'self' data:",
     "connect-src 'self' data: blob:",
     "media-src 'self' blob:",
-    "object-src 'none'",
+    "object-src 'self' blob:",
+    "frame-src blob:",
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",
