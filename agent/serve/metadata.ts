@@ -8,7 +8,10 @@ import {
   type DicomJson,
   type Element,
   encodingOf,
+  findElement,
+  numberValues,
   PIXEL_DATA,
+  swapWidth,
   tagHex,
   videoMediaType,
 } from "@conduit/shared/dicom";
@@ -49,6 +52,16 @@ export interface BulkPart {
 }
 
 /**
+ * One native value's bytes in the file; `swap`: the bytes of each of its numbers to reverse, for a big endian
+ * object (bulk data is little endian `application/octet-stream`, PS3.18 8.7.3.3.2), 1 when none.
+ */
+export interface NativeBulkValue {
+  offset: number;
+  length: number;
+  swap: number;
+}
+
+/**
  * Where a bulk value lies in an archived object: one range for a native value; for encapsulated pixel
  * data its transfer syntax and its parts as stored (PS3.18 8.7.3.3.2, 10.4.1.1.3): one per frame, or the
  * whole bitstream (the fragments after the Basic Offset Table, joined) for a video syntax.
@@ -56,14 +69,26 @@ export interface BulkPart {
 export async function bulkValue(
   source: ByteSource,
   tagPath: string,
-): Promise<{ offset: number; length: number } | { transferSyntax: string; parts: BulkPart[] }> {
+): Promise<NativeBulkValue | { transferSyntax: string; parts: BulkPart[] }> {
   const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
   if (encoding.deflated) throw new BulkDataError("bulk data of deflated objects is not served");
   if (tagPath === tagHex(PIXEL_DATA)) {
     const pixels = await pixelDataElement(file, source);
     if (!pixels) throw new BulkDataError("the instance has no pixel data");
-    if (pixels.length >= 0) return { offset: pixels.valueOffset, length: pixels.length };
+    if (pixels.length >= 0) {
+      // Samples of Bits Allocated, as the frames route swaps them (agent/serve/pixel_frames.ts).
+      const bits = findElement(file.dataset, 0x00280100);
+      const allocated = bits ? numberValues(file.bytes, bits, encoding.littleEndian)[0] : 16;
+      const swap = encoding.littleEndian || pixels.vr === "OB"
+        ? 1
+        : allocated === 32
+        ? 4
+        : allocated === 16
+        ? 2
+        : 1;
+      return { offset: pixels.valueOffset, length: pixels.length, swap };
+    }
     const transferSyntax = file.header.transferSyntax;
     if (!videoMediaType(transferSyntax)) {
       return { transferSyntax, parts: (await frameLayout(source, "all")).frames };
@@ -77,5 +102,5 @@ export async function bulkValue(
   }
   const el = walk(file.dataset, tagPath.split("/"));
   if (!el || el.length < 0) throw new BulkDataError(`no bulk value at ${tagPath}`);
-  return { offset: el.valueOffset, length: el.length };
+  return { offset: el.valueOffset, length: el.length, swap: encoding.littleEndian ? 1 : swapWidth(el.vr) };
 }

@@ -9,6 +9,7 @@ import { archivedFiles } from "../index/files.ts";
 import { type ComputedHash, recordHashes } from "../index/instances.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
 import { sendObjectAs } from "../tunnel/objects.ts";
+import { swappedSource } from "../part10/swapped.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
@@ -146,7 +147,8 @@ async function bulkdata(
     const value = await bulkValue(source, request.path);
     if ("offset" in value) {
       await channel.send({ type: "bulk", size: value.length });
-      await sendRanges(channel, source, [value]);
+      const bytes = value.swap > 1 ? swappedSource(source, value.offset, value.swap) : source;
+      await sendRanges(channel, bytes, [value]);
       return 1;
     }
     await channel.send({ type: "frames", transferSyntax: value.transferSyntax, encapsulated: true });

@@ -119,6 +119,11 @@ const SWAP_WIDTH: Readonly<Record<string, number>> = {
   UV: 8,
 };
 
+/** Bytes per number of a value of `vr` whose byte order a big endian object reverses; 1 when none. */
+export function swapWidth(vr: string): number {
+  return SWAP_WIDTH[vr] ?? 1;
+}
+
 /**
  * Explicit VR Big Endian (retired) to Explicit VR Little Endian: the same elements, VRs, values and order,
  * each header rewritten little endian and each binary value's numbers byte-swapped by its VR (text, OB and

@@ -461,6 +461,34 @@ test("PS3.18 8.7.3.5.2 WADO-RS frames of a big endian object are little endian u
   assert.deepEqual(doses.parts[0].body, parsed(await Deno.readFile(file("rtdose_1frame.dcm"))).pixels);
 });
 
+test("PS3.18 8.7.3.3.2 WADO-RS bulk data of a big endian object is little endian, as its frames", async (r) => {
+  // The Pixel Data BulkDataURI of metadata, for 16-bit (MR) and 32-bit (dose) samples: the bytes of the
+  // little endian twins. A viewer or script reading it as application/octet-stream got them reversed.
+  const twins = [
+    ["big-endian.dcm", MR],
+    ["big-endian-dose.dcm", file("rtdose_1frame.dcm")],
+  ] as const;
+  for (const [stored, twin] of twins) {
+    const big = parsed(await Deno.readFile(path.join(r.dir, stored)));
+    const res = await fetch(
+      `http://127.0.0.1:${r.hub.port}/dicomweb/sites/north${instanceUrl(big.attrs)}/metadata`,
+      {
+        headers: { authorization: `Bearer ${r.token}` },
+      },
+    );
+    assert.equal(res.status, 200);
+    const [meta] = await res.json() as Record<string, { BulkDataURI?: string }>[];
+    const uri = meta["7FE00010"].BulkDataURI!;
+    const got = await fetch(uri, { headers: { authorization: `Bearer ${r.token}` } });
+    assert.equal(got.status, 200, stored);
+    const [part] = await responseParts(got);
+    assert.equal(part.type, "application/octet-stream", stored);
+    const little = parsed(await Deno.readFile(twin)).pixels!;
+    assert.notDeepEqual(big.pixels, little);
+    assert.deepEqual(part.body, little, `${stored}: little endian`);
+  }
+});
+
 test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 406 with the reason", async (r) => {
   const source = parsed(await Deno.readFile(CT));
   const mpeg = await fetchParts(
