@@ -25,6 +25,9 @@ export const CONSOLE_CSP = [
  * The viewer's policy (OHIF, hub/viewer.ts): its own scripts only, as the console, and nothing from
  * elsewhere, with what a prebuilt OHIF cannot do without:
  * - `'wasm-unsafe-eval'`: its image decoders (JPEG, JPEG-LS, JPEG 2000, HTJ2K) are WebAssembly;
+ * - `'unsafe-eval'`: code that makes functions with `new Function`: the decoders' Emscripten bindings (in
+ *   their workers, whose scripts carry this policy too: JPEG-LS, JPEG 2000 and 8-bit grey JPEG baseline
+ *   images stayed black without it) and ndarray in the page (a SEG does not load without it);
  * - `worker-src blob:`: decoding and volume workers are started from blob URLs;
  * - `style-src 'unsafe-inline'`: React and its UI kit set styles inline and inject style elements
  *   (styles only: scripts stay same-origin files, never inline);
@@ -34,34 +37,21 @@ export const CONSOLE_CSP = [
  *   blob URL (empty at first, which counts as the page's own origin) that Chromium's PDF viewer frames.
  * Framing stays forbidden.
  */
-export const VIEWER_CSP = viewerPolicy("'wasm-unsafe-eval'");
-
-/**
- * The policy of the viewer's script files. It matters only where a file is a worker's own script (a
- * script of the page runs under the page's policy): the image decoders' workers (OHIF's
- * dicomImageLoader: JPEG baseline 8-bit, JPEG-LS, JPEG 2000, HTJ2K) are Emscripten builds whose bindings
- * make their functions with `new Function`, so a worker also needs `'unsafe-eval'`, or every such image
- * stays black (`EvalError` in the worker). The page itself never gets it.
- */
-export const VIEWER_WORKER_CSP = viewerPolicy("'wasm-unsafe-eval' 'unsafe-eval'");
-
-function viewerPolicy(scriptSources: string): string {
-  return [
-    "default-src 'self'",
-    `script-src 'self' ${scriptSources}`,
-    "worker-src 'self' blob:",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self' data:",
-    "connect-src 'self' data: blob:",
-    "media-src 'self' blob:",
-    "object-src 'self' blob:",
-    "frame-src blob:",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
+export const VIEWER_CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "connect-src 'self' data: blob:",
+  "media-src 'self' blob:",
+  "object-src 'self' blob:",
+  "frame-src blob:",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
 
 const DATA_CSP = "default-src 'none'; frame-ancestors 'none'";
 

@@ -9,7 +9,7 @@
 import type { Context, Hono } from "hono";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { VIEWER_CSP, VIEWER_WORKER_CSP } from "./headers.ts";
+import { VIEWER_CSP } from "./headers.ts";
 import { decodePath, within } from "./console.ts";
 import { problem } from "./problem.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
@@ -104,8 +104,8 @@ export function addViewerRoutes(
   const headers = (type: string, cache: string) => ({
     "content-type": type,
     "cache-control": cache,
-    // A script file is the page's (its policy rules) or a worker's own script (then this one does).
-    "content-security-policy": type === TYPES[".js"] ? VIEWER_WORKER_CSP : VIEWER_CSP,
+    // On every file: a worker's own script takes the policy it is served with.
+    "content-security-policy": VIEWER_CSP,
   });
   const principal = async (c: Context) => {
     const r = await resolvePrincipal(c, deps.tokens, deps.users);
