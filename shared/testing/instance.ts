@@ -22,6 +22,11 @@ const SOP_CLASS: Record<GeneratedModality, string> = {
 const PIXEL_DATA = 0x7fe00010;
 /** The pixel pattern repeats every this many values (fits 12 bits stored). */
 const PATTERN_PERIOD = 4096;
+/**
+ * Where the pattern starts: stored 864 is -160 HU with the CT's intercept, the low edge of its soft tissue
+ * window (40/400), so a viewer shows a generated CT as a gradient from black to white, not all black.
+ */
+const PATTERN_START = 864;
 
 interface Layout {
   rows: number;
@@ -185,8 +190,8 @@ function headerBytes(spec: InstanceSpec, layout: Layout): Uint8Array {
 }
 
 /**
- * The pixel pattern: pixel (x, y) of instance n is (x + y + n) mod 4096, a diagonal gradient. Row y is
- * a slice of one periodic table starting at (y + n) mod 4096, so filling is a copy per row.
+ * The pixel pattern: pixel (x, y) of instance n is (864 + x + y + n) mod 4096, a diagonal gradient. Row y
+ * is a slice of one periodic table starting at (y + n) mod 4096, so filling is a copy per row.
  */
 class PixelPattern {
   readonly #table: Uint8Array;
@@ -199,7 +204,7 @@ class PixelPattern {
     const count = PATTERN_PERIOD + columns;
     this.#table = new Uint8Array(count * 2);
     for (let k = 0; k < count; k++) {
-      const v = k % PATTERN_PERIOD;
+      const v = (PATTERN_START + k) % PATTERN_PERIOD;
       this.#table[2 * k] = v & 0xff;
       this.#table[2 * k + 1] = v >>> 8;
     }

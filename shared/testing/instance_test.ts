@@ -181,7 +181,7 @@ Deno.test("generateInstance: default size is 512 x 512 (the 0.5 MB CT object)", 
   assert.ok(bytes.length > 524_288 && bytes.length < 526_000, `size ${bytes.length}`);
 });
 
-Deno.test("generateInstance: pixels are the gradient (x + y + instance) mod 4096 and instances differ", () => {
+Deno.test("generateInstance: pixels are the gradient (864 + x + y + instance) mod 4096 and instances differ", () => {
   const specs = collect(generateStudies(OPTS)).filter((s) => s.modality === "CT");
   const [a, b] = specs.slice(0, 2).map((spec) => {
     const bytes = generateInstance(spec);
@@ -193,7 +193,7 @@ Deno.test("generateInstance: pixels are the gradient (x + y + instance) mod 4096
     for (let y = 0; y < 64; y++) {
       for (let x = 0; x < 48; x++) {
         const v = view.getUint16((y * 48 + x) * 2, true);
-        assert.equal(v, (x + y + spec.instanceNumber) % 4096);
+        assert.equal(v, (864 + x + y + spec.instanceNumber) % 4096);
         assert.ok(v < 1 << 12, "fits Bits Stored 12");
       }
     }
