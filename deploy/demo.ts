@@ -11,6 +11,7 @@ import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { startHub } from "../hub/app.ts";
 import { hubConfigSchema } from "../hub/config.ts";
 import { buildConsole } from "./build_ui.ts";
+import { viewerReady } from "./viewer.ts";
 import { type DemoPacs, logTo, startDemoPacs } from "./demo_pacs.ts";
 import { banner, moveTs, shownDir, shownPath } from "./demo_text.ts";
 
@@ -223,6 +224,7 @@ async function main(): Promise<number> {
         apiToken,
         pacs,
         pacsNote: typeof started === "string" ? started : "",
+        viewerBuilt: await viewerReady(),
       }),
     );
     console.log(`

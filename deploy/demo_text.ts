@@ -39,6 +39,8 @@ export function banner(d: {
   apiToken: string;
   pacs?: DemoPacs;
   pacsNote: string;
+  /** Whether ui/viewer holds the OHIF viewer (deploy/viewer.ts `viewerReady()`); else the line says how. */
+  viewerBuilt: boolean;
 }): string {
   const pacs = d.pacs
     ? `  pacs       node "pacs" of south: ${
@@ -53,7 +55,11 @@ export function banner(d: {
 Conduit demo: a hub and two sites on loopback (data and logs in ${dir}, details in ${dir}demo.json).
 
   console    ${d.hubUrl}/   log in as ${d.admin.user} / ${d.admin.password}
-  viewer     ${d.hubUrl}/viewer/   (OHIF, after logging in to the console)
+  viewer     ${d.hubUrl}/viewer/   ${
+    d.viewerBuilt
+      ? "(OHIF, after logging in to the console)"
+      : "(OHIF, not built yet: run deno task build:viewer, about 50 MB with npm, then reload)"
+  }
   north      DICOM ${d.sites.north.aet}@127.0.0.1:${d.sites.north.dimsePort}, seeded with ${d.seeded.studies} studies, ${d.seeded.objects} objects
   south      DICOM ${d.sites.south.aet}@127.0.0.1:${d.sites.south.dimsePort}
 ${pacs}

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { banner, moveTs, shownDir, shownPath } from "./demo_text.ts";
 
 const site = { aet: "NORTH", dimsePort: 11112 };
-const text = (dir: string) =>
+const text = (dir: string, viewerBuilt = true) =>
   banner({
     dir,
     hubUrl: "http://127.0.0.1:8080",
@@ -12,6 +12,7 @@ const text = (dir: string) =>
     seeded: { studies: 8, objects: 400 },
     apiToken: "token",
     pacsNote: "no PACS",
+    viewerBuilt,
   });
 
 Deno.test("banner() names the demo's folder it was given: CONDUIT_DEMO_DIR whole, .demo/ under the cwd", () => {
@@ -28,4 +29,12 @@ Deno.test("shownPath() is relative under the cwd and whole elsewhere; moveTs() n
   assert.equal(shownPath("/repo", "/repo"), ".");
   assert.equal(shownDir("/tmp/d/", "/repo"), "/tmp/d/");
   assert.match(moveTs("http://h", "t", "/tmp/d"), /^\/\/ Run from the repository: .* \/tmp\/d\/move\.ts$/m);
+});
+
+Deno.test("banner() says how to build the viewer when ui/viewer does not hold it, and not when it does", () => {
+  const missing = text("/srv/d", false).split("\n").find((l) => l.includes("/viewer/"));
+  assert.match(missing ?? "", /not built yet: run deno task build:viewer/);
+  const built = text("/srv/d", true).split("\n").find((l) => l.includes("/viewer/"));
+  assert.match(built ?? "", /after logging in to the console\)$/);
+  assert.doesNotMatch(built ?? "", /build:viewer/);
 });
