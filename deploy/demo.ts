@@ -12,8 +12,8 @@ import { startHub } from "../hub/app.ts";
 import { hubConfigSchema } from "../hub/config.ts";
 import { buildConsole } from "./build_ui.ts";
 import { viewerReady } from "./viewer.ts";
-import { type DemoPacs, logTo, startDemoPacs } from "./demo_pacs.ts";
-import { banner, moveTs, shownDir, shownPath } from "./demo_text.ts";
+import { type DemoPacs, logTo, startDemoPacs, which } from "./demo_pacs.ts";
+import { banner, denoCommand, moveTs, nextSteps, shownDir, shownPath } from "./demo_text.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO = Deno.env.get("CONDUIT_DEMO_DIR") ?? path.join(ROOT, ".demo");
@@ -213,6 +213,7 @@ async function main(): Promise<number> {
     const moveScript = path.join(DEMO, "move.ts");
     await Deno.writeTextFile(moveScript, moveTs(hubUrl, apiToken, DEMO));
     const rel = (p: string) => shownPath(p);
+    const deno = denoCommand(which("deno") !== undefined, Deno.version.deno);
     await Deno.writeTextFile(path.join(DEMO, "demo.json"), JSON.stringify(demo, null, 2) + "\n");
     console.log(
       banner({
@@ -225,22 +226,17 @@ async function main(): Promise<number> {
         pacs,
         pacsNote: typeof started === "string" ? started : "",
         viewerBuilt: await viewerReady(),
+        deno,
       }),
     );
-    console.log(`
-Move a study from north to south with the typed client, and wait for it (the script is ${rel(moveScript)}):
-  deno run -A --config ${rel(path.join(ROOT, "deno.json"))} ${rel(moveScript)}
-
-Administer the hub while the demo runs (from the repository it finds the demo's data; elsewhere, say where):
-  deno task hub admin site list --data ${rel(path.join(DEMO, "hub"))}
-
-Add deid: { profile: "basic" } to transfers.create (or tick "Pseudonymize at the source" in the console) to
-move it de-identified by north, with the demo's project key (${
-      rel(path.join(DEMO, "project.key"))
-    }, shared by both sites).
-
-Send your own objects to north: storescu -aec ${sites.north.aet} 127.0.0.1 ${sites.north.dimsePort} FILE...
-Ctrl-C stops everything.`);
+    console.log(nextSteps({
+      deno,
+      moveScript: rel(moveScript),
+      denoJson: rel(path.join(ROOT, "deno.json")),
+      hubData: rel(path.join(DEMO, "hub")),
+      projectKey: rel(path.join(DEMO, "project.key")),
+      north: sites.north,
+    }));
     await new Promise<void>((resolve) => {
       Deno.addSignalListener("SIGINT", resolve);
       Deno.addSignalListener("SIGTERM", resolve);

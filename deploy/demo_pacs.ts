@@ -16,7 +16,8 @@ export interface DemoPacs {
   stop(): Promise<void>;
 }
 
-function which(name: string): string | undefined {
+/** The path of a program on PATH (or in /usr/sbin, /usr/bin), or undefined. */
+export function which(name: string): string | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").concat(["/usr/sbin", "/usr/bin"])) {
     const p = path.join(dir, name);
     try {

@@ -41,6 +41,8 @@ export function banner(d: {
   pacsNote: string;
   /** Whether ui/viewer holds the OHIF viewer (deploy/viewer.ts `viewerReady()`); else the line says how. */
   viewerBuilt: boolean;
+  /** How commands start ({@link denoCommand}); `deno` unless said. */
+  deno?: string;
 }): string {
   const pacs = d.pacs
     ? `  pacs       node "pacs" of south: ${
@@ -58,7 +60,7 @@ Conduit demo: a hub and two sites on loopback (data and logs in ${dir}, details 
   viewer     ${d.hubUrl}/viewer/   ${
     d.viewerBuilt
       ? "(OHIF, after logging in to the console)"
-      : "(OHIF, not built yet: run deno task build:viewer, about 50 MB with npm, then reload)"
+      : `(OHIF, not built yet: run ${d.deno ?? "deno"} task build:viewer, about 50 MB with npm, then reload)`
   }
   north      DICOM ${d.sites.north.aet}@127.0.0.1:${d.sites.north.dimsePort}, seeded with ${d.seeded.studies} studies, ${d.seeded.objects} objects
   south      DICOM ${d.sites.south.aet}@127.0.0.1:${d.sites.south.dimsePort}
@@ -91,4 +93,35 @@ while (!["success", "warning", "failure", "canceled"].includes(job.status)) {
 }
 console.log(\`transfer \${id}: \${job.status}, \${job.totals.done} of \${job.totals.objects} objects\`);
 `;
+}
+
+/**
+ * How the printed commands start: `deno` when it is on PATH, else the README's own way,
+ * `npx -y deno@VERSION` (the demo started with npx on a machine that has only Node).
+ */
+export function denoCommand(onPath: boolean, version: string): string {
+  return onPath ? "deno" : `npx -y deno@${version}`;
+}
+
+/** What the demo prints after the banner: the move script, the admin command, de-identification, storescu. */
+export function nextSteps(d: {
+  deno: string;
+  moveScript: string;
+  denoJson: string;
+  hubData: string;
+  projectKey: string;
+  north: Site;
+}): string {
+  return `
+Move a study from north to south with the typed client, and wait for it (the script is ${d.moveScript}):
+  ${d.deno} run -A --config ${d.denoJson} ${d.moveScript}
+
+Administer the hub while the demo runs (from the repository it finds the demo's data; elsewhere, say where):
+  ${d.deno} task hub admin site list --data ${d.hubData}
+
+Add deid: { profile: "basic" } to transfers.create (or tick "Pseudonymize at the source" in the console) to
+move it de-identified by north, with the demo's project key (${d.projectKey}, shared by both sites).
+
+Send your own objects to north: storescu -aec ${d.north.aet} 127.0.0.1 ${d.north.dimsePort} FILE...
+Ctrl-C stops everything.`;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { banner, moveTs, shownDir, shownPath } from "./demo_text.ts";
+import { banner, denoCommand, moveTs, nextSteps, shownDir, shownPath } from "./demo_text.ts";
 
 const site = { aet: "NORTH", dimsePort: 11112 };
 const text = (dir: string, viewerBuilt = true) =>
@@ -37,4 +37,22 @@ Deno.test("banner() says how to build the viewer when ui/viewer does not hold it
   const built = text("/srv/d", true).split("\n").find((l) => l.includes("/viewer/"));
   assert.match(built ?? "", /after logging in to the console\)$/);
   assert.doesNotMatch(built ?? "", /build:viewer/);
+});
+
+Deno.test("nextSteps() starts its commands with the deno it is given: npx's pinned one when deno is not on PATH", () => {
+  const steps = (onPath: boolean) =>
+    nextSteps({
+      deno: denoCommand(onPath, "2.9.6"),
+      moveScript: ".demo/move.ts",
+      denoJson: "deno.json",
+      hubData: ".demo/hub",
+      projectKey: ".demo/project.key",
+      north: site,
+    });
+  const bare = steps(false);
+  assert.match(bare, /^ {2}npx -y deno@2\.9\.6 run -A --config deno\.json \.demo\/move\.ts$/m);
+  assert.match(bare, /^ {2}npx -y deno@2\.9\.6 task hub admin site list --data \.demo\/hub$/m);
+  assert.doesNotMatch(bare, /^ {2}deno /m);
+  assert.match(steps(true), /^ {2}deno task hub admin site list --data \.demo\/hub$/m);
+  assert.match(steps(true), /storescu -aec NORTH 127\.0\.0\.1 11112 FILE\.\.\.$/m);
 });
