@@ -596,6 +596,8 @@ Deno.test({
         // The explorer searches north's PACS when asked to (the study is not in north's archive).
         await page.goto(`${base}/explorer`);
         await logIn(page, "ops", "operator password");
+        // Before any search, the explorer says how to list everything instead of showing a blank page.
+        await page.getByText("Search with every field empty to list all the studies there").waitFor();
         const form = page.getByRole("form", { name: "Find studies" });
         await form.getByLabel("Site").selectOption("north");
         await form.getByLabel("Where").locator("option", { hasText: "node pacs" }).waitFor({

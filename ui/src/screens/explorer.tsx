@@ -244,7 +244,17 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
       <Show
         when={hits().length}
         fallback={
-          <Show when={searched()}>
+          <Show
+            when={searched()}
+            fallback={
+              <Show when={!error() && !busy()}>
+                <p class="empty">
+                  Search with every field empty to list all the studies there, newest first; fill some to
+                  narrow it.
+                </p>
+              </Show>
+            }
+          >
             <p class="empty">No study matches; widen the search.</p>
           </Show>
         }
