@@ -13,7 +13,7 @@ import { hubConfigSchema } from "../hub/config.ts";
 import { buildConsole } from "./build_ui.ts";
 import { viewerReady } from "./viewer.ts";
 import { type DemoPacs, logTo, startDemoPacs, which } from "./demo_pacs.ts";
-import { banner, denoCommand, moveTs, nextSteps, shownDir, shownPath } from "./demo_text.ts";
+import { banner, denoCommand, moveTs, nextSteps, shellPath, shownDir, shownPath } from "./demo_text.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO = Deno.env.get("CONDUIT_DEMO_DIR") ?? path.join(ROOT, ".demo");
@@ -213,7 +213,10 @@ async function main(): Promise<number> {
     const moveScript = path.join(DEMO, "move.ts");
     await Deno.writeTextFile(moveScript, moveTs(hubUrl, apiToken, DEMO));
     const rel = (p: string) => shownPath(p);
-    const deno = denoCommand(which("deno") !== undefined, Deno.version.deno);
+    const deno = denoCommand(
+      which("deno", shellPath(Deno.env.get("PATH") ?? "")) !== undefined,
+      Deno.version.deno,
+    );
     await Deno.writeTextFile(path.join(DEMO, "demo.json"), JSON.stringify(demo, null, 2) + "\n");
     console.log(
       banner({

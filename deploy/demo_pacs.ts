@@ -16,9 +16,12 @@ export interface DemoPacs {
   stop(): Promise<void>;
 }
 
-/** The path of a program on PATH (or in /usr/sbin, /usr/bin), or undefined. */
-export function which(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").concat(["/usr/sbin", "/usr/bin"])) {
+/** The path of a program on `searchPath` (PATH by default; also /usr/sbin, /usr/bin), or undefined. */
+export function which(
+  name: string,
+  searchPath = Deno.env.get("PATH") ?? "/usr/bin:/bin",
+): string | undefined {
+  for (const dir of searchPath.split(":").concat(["/usr/sbin", "/usr/bin"])) {
     const p = path.join(dir, name);
     try {
       if (Deno.statSync(p).isFile) return p;

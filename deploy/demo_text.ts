@@ -96,6 +96,16 @@ console.log(\`transfer \${id}: \${job.status}, \${job.totals.done} of \${job.tot
 }
 
 /**
+ * The PATH of the shell the demo was started from: without the folders npx and npm put first for the
+ * command they run (`~/.npm/_npx/.../node_modules/.bin`, any `node_modules/.bin`, npm's `node-gyp-bin`), so
+ * that the deno npx fetched does not count as one the reader can type.
+ */
+export function shellPath(pathVar: string): string {
+  return pathVar.split(":").filter((d) => d && !/(^|\/)(node_modules\/\.bin|_npx|node-gyp-bin)(\/|$)/.test(d))
+    .join(":");
+}
+
+/**
  * How the printed commands start: `deno` when it is on PATH, else the README's own way,
  * `npx -y deno@VERSION` (the demo started with npx on a machine that has only Node).
  */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { banner, denoCommand, moveTs, nextSteps, shownDir, shownPath } from "./demo_text.ts";
+import { banner, denoCommand, moveTs, nextSteps, shellPath, shownDir, shownPath } from "./demo_text.ts";
 
 const site = { aet: "NORTH", dimsePort: 11112 };
 const text = (dir: string, viewerBuilt = true) =>
@@ -55,4 +55,13 @@ Deno.test("nextSteps() starts its commands with the deno it is given: npx's pinn
   assert.doesNotMatch(bare, /^ {2}deno /m);
   assert.match(steps(true), /^ {2}deno task hub admin site list --data \.demo\/hub$/m);
   assert.match(steps(true), /storescu -aec NORTH 127\.0\.0\.1 11112 FILE\.\.\.$/m);
+});
+
+Deno.test("shellPath() drops the folders npx and npm put on PATH, so npx's own deno is not taken for the reader's", () => {
+  // The PATH a `npx -y deno@2.9.6 task demo` gives the demo (seen on 2026-12-06).
+  const npx =
+    "/root/.npm/_npx/7a40be787520bede/node_modules/.bin:/tmp/node_modules/.bin:/node_modules/.bin:" +
+    "/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin:/usr/local/bin:/usr/bin:/bin";
+  assert.equal(shellPath(npx), "/usr/local/bin:/usr/bin:/bin");
+  assert.equal(shellPath("/home/me/.deno/bin:/usr/bin"), "/home/me/.deno/bin:/usr/bin");
 });
