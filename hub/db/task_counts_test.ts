@@ -6,7 +6,7 @@
  * states, deleted.
  */
 import assert from "node:assert/strict";
-import { count, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, count, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { Logger } from "@conduit/shared/log";
 import { type HubDb, openHubDb } from "./db.ts";
 import { transfers, transferTasks } from "./schema.ts";
@@ -109,6 +109,11 @@ Deno.test("transfer_task_counts equals a count of the tasks by state after every
     await set("in_progress", ids.slice(2, 3), "the same state again");
     await service().cancel(id, "user:ops");
     await check("canceled (canceling at an offline source, canceled when pending)");
+    // The source, back, settles what it was canceling (a job still canceling is not retried).
+    const canceling = (await db.select({ id: transferTasks.id }).from(transferTasks)
+      .where(and(eq(transferTasks.transferId, id), eq(transferTasks.status, "canceling")))).map((k) => k.id);
+    assert.ok(canceling.length > 0, "a task canceling at its offline source");
+    await set("canceled", canceling, "settled by the source");
     await service().retry(id, "user:ops");
     await check("retried");
     // One statement over tasks in several states (PostgreSQL's triggers sum a statement's changes).
