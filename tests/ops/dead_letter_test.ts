@@ -85,6 +85,11 @@ Deno.test({
       );
 
       await eventually("the discarded row's object removed", () => !live(agent).has(mr[0]) || undefined);
+      // Its tombstone is written first, its file removed just after (agent/forward/retention.ts).
+      await eventually(
+        "its file removed",
+        () => Deno.stat(files.get(mr[0])!).then(() => undefined, (err) => err),
+      );
       await assert.rejects(Deno.stat(files.get(mr[0])!), Deno.errors.NotFound);
       const [tombstone] = indexRows(
         agent.dataDir,
