@@ -479,17 +479,14 @@ export class TransferService extends TransferReads {
       ),
     });
     if (!task) throw new TransferNotFoundError(`the transfer has no study ${studyInstanceUid}`);
-    let rows: QueueRowView[];
-    try {
-      // The source's rows of the task: only the series it names, when it names some.
-      const committing = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_COMMITMENT_STATE)
-        ? { committing: true as const }
-        : {};
-      rows = (await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id, ...committing }))
-        .objects;
-    } catch (err) {
-      throw new TransferError((err as Error).message);
-    }
+    // The source's rows of the task: only the series it names, when it names some. What asking it fails
+    // with is thrown as it is, for the API to map as for any request to a site: an offline source is
+    // SERVICE_UNAVAILABLE, never a bad request.
+    const committing = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_COMMITMENT_STATE)
+      ? { committing: true as const }
+      : {};
+    const rows: QueueRowView[] =
+      (await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id, ...committing })).objects;
     return t.destinationNode ? await this.#objectsAtNode(t, rows) : rows;
   }
 

@@ -118,6 +118,13 @@ Deno.test({
         client.transfers.objects.query({ id, study: "1.2.4" }),
         notFound(/^the transfer has no study 1\.2\.4$/),
       );
+      // Its source offline: the site is unavailable, as for any request to it, not a bad request.
+      await assert.rejects(client.transfers.objects.query({ id, study: "1.2.3" }), (e: unknown) => {
+        assert.ok(e instanceof TRPCClientError, String(e));
+        assert.equal(e.data?.code, "SERVICE_UNAVAILABLE", e.message);
+        assert.equal(e.message, "site north is not connected");
+        return true;
+      });
       // An idempotency key is per token, even between two tokens of one name.
       const named = async () =>
         createConduitClient({ url, token: (await hub.tokens.create("nightly", "operator")).token });
