@@ -61,8 +61,8 @@ Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they 
     const retried = await service.retry(id, "user:ops");
     assert.deepEqual(
       reads.counts(),
-      { queries: 2, rows: 2 + all },
-      "the 2 failed (their node's dead letter)",
+      { queries: 3, rows: 2 + 1 + all },
+      "the 2 failed (their node's dead letter), one task handed over (in progress, not pending)",
     );
     assert.deepEqual(retried, await plain.get(id));
     assert.equal(retried.tasks.filter((k) => k.status === "pending").length, 2);
@@ -102,7 +102,11 @@ Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they 
     await db.update(transferTasks).set({ status: "canceled" }).where(eq(transferTasks.status, "canceling"));
     reads.reset();
     const again = await service.retry(id, "user:ops", false);
-    assert.deepEqual(reads.counts(), { queries: 2, rows: 1 }, "none refused by the node now, and the totals");
+    assert.deepEqual(
+      reads.counts(),
+      { queries: 3, rows: 2 },
+      "none refused by the node now, one task handed over, and the totals",
+    );
     assert.deepEqual(again, await plain.summary(id));
     reads.reset();
     assert.deepEqual(

@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, desc, eq, inArray, isNull, like, ne, notInArray, or } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, isNull, like, ne, notInArray, or } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import {
@@ -571,6 +571,12 @@ export class TransferService extends TransferReads {
       // node asks again when a site could not be reached.
       if (!(await this.#replayNode(t, k))) this.#replayAtNode.add(k.id);
     }
+    // A job none of whose tasks reached its source (canceled or failed before any hand-over: no task has
+    // an object count) is pending again, as a new job in that state reads; tick() moves it on.
+    const handed = t.status !== "pending" &&
+      (await this.db.select({ id: transferTasks.id }).from(transferTasks)
+          .where(and(eq(transferTasks.transferId, transferId), isNotNull(transferTasks.objects))).limit(1))
+          .length > 0;
     const now = Date.now();
     await atomically(this.db, (tx) => [
       tx.update(transferTasks).set({ status: "pending", attempts: 0, lastError: null, updatedAt: now })
@@ -580,8 +586,7 @@ export class TransferService extends TransferReads {
             inArray(transferTasks.status, ["failure", "warning", "canceled"]),
           ),
         ),
-      // A job not yet handed to its source (offline, or outside its window) stays pending: tick() moves it on.
-      tx.update(transfers).set({ status: t.status === "pending" ? "pending" : "in_progress", updatedAt: now })
+      tx.update(transfers).set({ status: handed ? "in_progress" : "pending", updatedAt: now })
         .where(eq(transfers.id, transferId)),
       entry(tx, actor, "transfer.retry", transferId),
     ]);

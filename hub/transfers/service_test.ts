@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { Logger } from "@conduit/shared/log";
 import { recent } from "../auth/audit.ts";
 import { type HubDb, openHubDb } from "../db/db.ts";
@@ -50,6 +50,8 @@ async function withFailedJob(
 
 Deno.test("TransferService.retry() sets the failed tasks going again and audits who asked", async () => {
   await withFailedJob(async (db, service, id) => {
+    // Handed to its source, which queued 3 objects, before it failed.
+    await db.update(transferTasks).set({ objects: 3 }).where(eq(transferTasks.transferId, id));
     const view = await service.retry(id, "user:bob");
     assert.equal(view.status, "in_progress");
     assert.deepEqual(view.tasks.map((t) => [t.status, t.lastError]), [["pending", null]]);
@@ -66,6 +68,29 @@ Deno.test("TransferService.retry() leaves a job its source has not started pendi
     const view = await service.retry(id, "user:bob");
     assert.equal(view.status, "pending");
     assert.deepEqual(view.tasks.map((t) => t.status), ["pending"]);
+  });
+});
+
+Deno.test("TransferService.retry() of a job canceled or failed before any hand-over reads pending, as a new job", async () => {
+  await withFailedJob(async (db, service, id) => {
+    // Failed at its hand-over (no object count): pending again, not in progress.
+    assert.equal((await service.retry(id, "user:bob")).status, "pending");
+    // Canceled while its source was offline: nothing of it reached the source.
+    const { id: other } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY, `${STUDY}.1`],
+    }, "user:alice");
+    assert.equal((await service.cancel(other, "user:alice")).status, "canceled");
+    const retried = await service.retry(other, "user:bob");
+    assert.equal(retried.status, "pending");
+    assert.deepEqual(retried.tasks.map((t) => t.status), ["pending", "pending"]);
+    // One study handed over (its object count known), the other not: the job is in progress.
+    await service.cancel(other, "user:alice");
+    await db.update(transferTasks).set({ objects: 2 }).where(
+      and(eq(transferTasks.transferId, other), eq(transferTasks.studyInstanceUid, STUDY)),
+    );
+    assert.equal((await service.retry(other, "user:bob")).status, "in_progress");
   });
 });
 
