@@ -6,7 +6,8 @@
  * or when every object was held back.
  */
 import type { DetailOf } from "@conduit/shared/tunnel";
-import type { TransferTaskRow } from "../db/schema.ts";
+import type { TransferRow, TransferTaskRow } from "../db/schema.ts";
+import { SiteRequestError } from "../tunnel/errors.ts";
 import { reportedIdentifiers } from "./deid.ts";
 
 /** The task columns a progress report sets. */
@@ -56,4 +57,21 @@ export function nodeWaitNote(
   ].filter((w): w is string => Boolean(w));
   const why = d.lastError && (d.waiting > 0 || awaiting > 0) ? `: ${d.lastError}` : "";
   return waits.join("; ") + why;
+}
+
+/**
+ * A failed hand-over's last error, saying where it failed: the source's own words (its node's
+ * `NPACS at 10.0.0.5:104: Connection refused`) after the site, and the node it reads the study from, when
+ * the source answered with an error; after the hub's words when the source could not be asked or did not
+ * answer (offline meanwhile, the link broken).
+ */
+export function handOverFailure(t: Pick<TransferRow, "sourceSite" | "sourceNode">, err: Error): string {
+  const site = t.sourceSite;
+  if (!(err instanceof SiteRequestError)) {
+    return `the hub could not hand the study to ${site}: ${err.message}`;
+  }
+  if (err.code === "bad-request") return `${site} refused the study: ${err.message}`;
+  return t.sourceNode
+    ? `${site} could not read the study from its node ${t.sourceNode}: ${err.message}`
+    : `${site} could not hand the study over: ${err.message}`;
 }

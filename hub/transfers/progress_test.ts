@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { nodeWaitNote } from "./progress.ts";
+import { SiteRequestError } from "../tunnel/errors.ts";
+import { handOverFailure, nodeWaitNote } from "./progress.ts";
 
 Deno.test("nodeWaitNote names every group of objects that waits at the node, then the destination's error", () => {
   const none = { waiting: 0, unknown: 0, committing: 0, lastError: undefined };
@@ -20,5 +21,27 @@ Deno.test("nodeWaitNote names every group of objects that waits at the node, the
   assert.equal(
     nodeWaitNote({ ...none, unknown: 1, lastError: "old news" }, 2, "south", "pacs"),
     "south has no record of storing 1 of 2 objects to its node pacs",
+  );
+});
+
+Deno.test("handOverFailure() names the source site, and its node when the source answered, before the reason", () => {
+  const pacs = { sourceSite: "north", sourceNode: "pacs" };
+  const archive = { sourceSite: "north", sourceNode: null };
+  const refused = new SiteRequestError("failed", "NPACS at 127.0.0.1:4242: Connection refused");
+  assert.equal(
+    handOverFailure(pacs, refused),
+    "north could not read the study from its node pacs: NPACS at 127.0.0.1:4242: Connection refused",
+  );
+  assert.equal(
+    handOverFailure(archive, new SiteRequestError("failed", "disk full")),
+    "north could not hand the study over: disk full",
+  );
+  assert.equal(
+    handOverFailure(pacs, new SiteRequestError("bad-request", "no de-identification key")),
+    "north refused the study: no de-identification key",
+  );
+  assert.equal(
+    handOverFailure(archive, new Error("the stream was reset")),
+    "the hub could not hand the study to north: the stream was reset",
   );
 });

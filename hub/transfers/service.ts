@@ -33,7 +33,7 @@ import type { Throttle } from "./bandwidth.ts";
 import { checkSchedule, Scheduler, windowColumns, windowOf } from "./schedule.ts";
 import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
 import { type Endpoint, TERMINAL, type TransferSummary, type TransferView } from "./view.ts";
-import { nodeWaitNote, taskProgress } from "./progress.ts";
+import { handOverFailure, nodeWaitNote, taskProgress } from "./progress.ts";
 import { TransferReads } from "./reads.ts";
 import {
   type CreateTransfer,
@@ -107,9 +107,13 @@ const id = () => randomBytes(8).toString("hex");
 /** The states of a task a pass of the orchestrator hands over (pending) or follows at its source. */
 const ACTIVE_TASK = ["pending", "queued", "in_progress"];
 
-/** A series transfer asked of a source agent from before series transfers (no `series-transfer` in its hello). */
-class SeriesUnsupportedError extends Error {
-  override name = "SeriesUnsupportedError";
+/**
+ * A request the source's agent cannot take, as its hello says (a series transfer asked of one from before
+ * them, a custom profile of one from before those): the task fails at once, with the reason, which names the
+ * site already.
+ */
+class SourceUnableError extends Error {
+  override name = "SourceUnableError";
 }
 
 /**
@@ -669,7 +673,7 @@ export class TransferService extends TransferReads {
         const features = await this.sessions.featuresOf(t.sourceSite);
         if (series && features && !features.has(FEATURE_SERIES_TRANSFER)) {
           // Asked for the whole study it would send more than was asked: the task fails, saying why.
-          throw new SeriesUnsupportedError(
+          throw new SourceUnableError(
             `site ${t.sourceSite} runs an agent (${
               this.sessions.get(t.sourceSite)?.agentVersion ?? "unknown version"
             }) that cannot send some series of a study only; upgrade it, or transfer the whole study`,
@@ -677,7 +681,7 @@ export class TransferService extends TransferReads {
         }
         const deid = t.deid ? sendDeid(t) : undefined;
         if (needsCustomFeature(deid) && features && !features.has(FEATURE_TRANSFER_DEID_CUSTOM)) {
-          throw new SiteRequestError("bad-request", customUnsupported(t.sourceSite));
+          throw new SourceUnableError(customUnsupported(t.sourceSite));
         }
         const request = {
           op: "send" as const,
@@ -720,14 +724,14 @@ export class TransferService extends TransferReads {
       } catch (err) {
         const attempts = task.attempts + 1;
         // A source that refuses the request as asked (no de-identification key, say) will refuse it again.
-        const refused = err instanceof SeriesUnsupportedError ||
+        const refused = err instanceof SourceUnableError ||
           err instanceof SiteRequestError && err.code === "bad-request";
         // A source held by another hub of a cluster was asked without knowing its features: an agent from
         // before series transfers resets the request it cannot read, which says nothing of why.
         const unread = task.series && !this.sessions.get(t.sourceSite) && !(err instanceof SiteRequestError);
         const given = await this.db.update(transferTasks).set({
           attempts,
-          lastError: `${(err as Error).message}${
+          lastError: `${err instanceof SourceUnableError ? err.message : handOverFailure(t, err as Error)}${
             unread
               ? " (a source agent from before series transfers cannot read the request: upgrade it if it is one)"
               : ""

@@ -6,6 +6,7 @@ import { type HubDb, openHubDb } from "../db/db.ts";
 import { transfers, transferTasks } from "../db/schema.ts";
 import { SiteRegistry } from "../sites/registry.ts";
 import { Sessions } from "../tunnel/sessions.ts";
+import { SiteRequestError } from "../tunnel/errors.ts";
 import { handOverDelayMs, TransferService } from "./service.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 import { eventually } from "../../tests/support/hub.ts";
@@ -386,9 +387,12 @@ Deno.test("TransferService: a study's series make one task; a source held by ano
     assert.equal(byStudy.get(STUDY)?.status, "pending", "tried again, as any failed hand-over");
     assert.equal(
       byStudy.get(STUDY)?.lastError,
-      "the stream was reset (a source agent from before series transfers cannot read the request: upgrade it if it is one)",
+      "the hub could not hand the study to north: the stream was reset (a source agent from before series transfers cannot read the request: upgrade it if it is one)",
     );
-    assert.equal(byStudy.get(`${STUDY}.9`)?.lastError, "the stream was reset");
+    assert.equal(
+      byStudy.get(`${STUDY}.9`)?.lastError,
+      "the hub could not hand the study to north: the stream was reset",
+    );
   });
 });
 
@@ -630,26 +634,28 @@ Deno.test("TransferService: a failed hand-over is tried again after a delay grow
       online: () => true,
       ask: (_site: string, request: { op: string }) => {
         if (request.op === "send") sends++;
-        return Promise.reject(new Error("NPACS at h:104: Connection refused"));
+        // The source's own answer: its node refused the retrieve.
+        return Promise.reject(new SiteRequestError("failed", "NPACS at h:104: Connection refused"));
       },
     });
     assert.deepEqual([1, 2, 3, 4].map(handOverDelayMs), [5000, 15_000, 45_000, 135_000]);
     const { id } = await service.create({
-      source: { site: "north" },
+      source: { site: "north", node: "pacs" },
       destination: { site: "south" },
       studies: [STUDY],
     }, "user:alice");
     const task = async () => (await service.get(id))!.tasks[0];
     await eventually("the first hand-over failed", async () => {
       await service.tick();
-      return (await task()).lastError ? true : undefined;
+      const [row] = await db.select().from(transferTasks).where(eq(transferTasks.transferId, id));
+      return row.attempts === 1 || undefined; // (its note while the node is asked is not the failure)
     });
     // Passes within the delay hand nothing over again: the task waits, pending, with the reason.
     for (let i = 0; i < 5; i++) await service.tick();
     assert.equal(sends, 1);
     assert.deepEqual([(await task()).status, (await task()).lastError], [
       "pending",
-      "NPACS at h:104: Connection refused",
+      "north could not read the study from its node pacs: NPACS at h:104: Connection refused",
     ]);
     // Once the delay has passed (the failure set back in time), the next pass tries again.
     const back = (ms: number) =>
@@ -667,6 +673,10 @@ Deno.test("TransferService: a failed hand-over is tried again after a delay grow
       const t = await task();
       return t.status === "failure" ? t : undefined;
     });
-    assert.equal(failed.lastError, "NPACS at h:104: Connection refused");
+    assert.equal(
+      failed.lastError,
+      "north could not read the study from its node pacs: NPACS at h:104: Connection refused",
+      "the operator reads where it failed, then the node's words",
+    );
   });
 });
