@@ -62,14 +62,18 @@ Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they 
     assert.deepEqual(
       reads.counts(),
       { queries: 3, rows: 2 + 1 + all },
-      "the 2 failed (their node's dead letter), one task handed over (in progress, not pending)",
+      "the 2 failed (their node's dead letter), the tasks counted (one row: retried, handed over)",
     );
     assert.deepEqual(retried, await plain.get(id));
     assert.equal(retried.tasks.filter((k) => k.status === "pending").length, 2);
 
     reads.reset();
     const canceled = await service.cancel(id, "user:ops");
-    assert.deepEqual(reads.counts(), { queries: 2, rows: 5 + all }, "the 5 not over: 3 queued, 2 pending");
+    assert.deepEqual(
+      reads.counts(),
+      { queries: 3, rows: 5 + 1 + all },
+      "the 5 not over: 3 queued, 2 pending; the job's tasks counted (one row, for its audit entry)",
+    );
     assert.deepEqual(canceled, await plain.get(id));
     assert.equal(canceled.status, "canceled");
     const states = Object.groupBy(canceled.tasks, (k) => k.status);
@@ -105,7 +109,7 @@ Deno.test("TransferService.cancel(), retry() and schedule() read the tasks they 
     assert.deepEqual(
       reads.counts(),
       { queries: 3, rows: 2 },
-      "none refused by the node now, one task handed over, and the totals",
+      "none refused by the node now, the tasks counted, and the totals",
     );
     assert.deepEqual(again, await plain.summary(id));
     reads.reset();

@@ -6,7 +6,7 @@
  * on after a restart of the hub or of either agent.
  */
 import { randomBytes } from "node:crypto";
-import { and, asc, desc, eq, inArray, isNotNull, isNull, like, ne, notInArray, or } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, like, ne, notInArray, or, sql } from "drizzle-orm";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import {
@@ -104,6 +104,8 @@ const CANCEL_FINISHING = "canceled; ";
 
 const id = () => randomBytes(8).toString("hex");
 
+/** The states of a task a retry sets going again. */
+const RETRIED = ["failure", "warning", "canceled"];
 /** The states of a task a pass of the orchestrator hands over (pending) or follows at its source. */
 const ACTIVE_TASK = ["pending", "queued", "in_progress"];
 
@@ -384,6 +386,10 @@ export class TransferService extends TransferReads {
       eq(transferTasks.transferId, transferId),
       notInArray(transferTasks.status, [...TERMINAL, CANCELING]),
     ));
+    // The job's tasks, counted (one row): those the cancel does not change were over already (its audit entry).
+    const [{ studies }] = await this.db.select({ studies: count() }).from(transferTasks)
+      .where(eq(transferTasks.transferId, transferId));
+    let settled = 0;
     for (const task of changed) {
       // A pending task is not at its source yet (a hand-over under way ends in #dispatch, which sees this).
       const told = task.status === "pending" ? "canceled" : await this.#tellCancel(t, task);
@@ -402,6 +408,7 @@ export class TransferService extends TransferReads {
           .returning({ id: transferTasks.id });
         if (set.length) {
           if (told === "canceled") this.#finished(before.status, "canceled");
+          if (told === "canceled") settled++;
           break;
         }
         before = await this.db.query.transferTasks.findFirst({ where: eq(transferTasks.id, task.id) });
@@ -411,7 +418,12 @@ export class TransferService extends TransferReads {
       tx.update(transfers).set({ status: "canceled", updatedAt: Date.now() }).where(
         eq(transfers.id, transferId),
       ),
-      entry(tx, actor, "transfer.cancel", transferId),
+      entry(tx, actor, "transfer.cancel", transferId, {
+        studies: changed.length,
+        canceled: settled,
+        canceling: changed.length - settled,
+        alreadyOver: Number(studies) - changed.length,
+      }),
     ]);
     this.#schedule.ended(transferId, changed.map((k) => k.id));
     return await this.#answer(transferId, tasks);
@@ -575,24 +587,26 @@ export class TransferService extends TransferReads {
       // node asks again when a site could not be reached.
       if (!(await this.#replayNode(t, k))) this.#replayAtNode.add(k.id);
     }
-    // A job none of whose tasks reached its source (canceled or failed before any hand-over: no task has
-    // an object count) is pending again, as a new job in that state reads; tick() moves it on.
-    const handed = t.status !== "pending" &&
-      (await this.db.select({ id: transferTasks.id }).from(transferTasks)
-          .where(and(eq(transferTasks.transferId, transferId), isNotNull(transferTasks.objects))).limit(1))
-          .length > 0;
+    // One row: how many tasks the retry sets going again (its audit entry), and how many reached their source
+    // (an object count). A job none of whose tasks did (canceled or failed before any hand-over) is pending
+    // again, as a new job in that state reads; tick() moves it on.
+    const [counts] = await this.db.select({
+      again: sql<number>`sum(case when ${inArray(transferTasks.status, RETRIED)} then 1 else 0 end)`,
+      handed: count(transferTasks.objects),
+    }).from(transferTasks).where(eq(transferTasks.transferId, transferId));
+    const handed = t.status !== "pending" && Number(counts?.handed ?? 0) > 0;
     const now = Date.now();
     await atomically(this.db, (tx) => [
       tx.update(transferTasks).set({ status: "pending", attempts: 0, lastError: null, updatedAt: now })
         .where(
           and(
             eq(transferTasks.transferId, transferId),
-            inArray(transferTasks.status, ["failure", "warning", "canceled"]),
+            inArray(transferTasks.status, RETRIED),
           ),
         ),
       tx.update(transfers).set({ status: handed ? "in_progress" : "pending", updatedAt: now })
         .where(eq(transfers.id, transferId)),
-      entry(tx, actor, "transfer.retry", transferId),
+      entry(tx, actor, "transfer.retry", transferId, { studies: Number(counts?.again ?? 0) }),
     ]);
     // The job as the retry left it, read before the pass it starts can note (say) an offline source.
     const retried = await this.#answer(transferId, tasks);

@@ -95,6 +95,36 @@ Deno.test("TransferService.retry() of a job canceled or failed before any hand-o
   });
 });
 
+Deno.test("TransferService's cancel and retry audit how many tasks they touched, and the cancel those over already", async () => {
+  await withFailedJob(async (db, service) => {
+    const studies = [1, 2, 3, 4].map((i) => `${STUDY}.${i}`);
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies,
+    }, "user:alice");
+    // One succeeded, one failed, one at its (offline) source, one not handed over yet.
+    for (const [i, status] of ["success", "failure", "queued", "pending"].entries()) {
+      await db.update(transferTasks).set({ status, objects: status === "pending" ? null : 2 }).where(
+        and(eq(transferTasks.transferId, id), eq(transferTasks.studyInstanceUid, studies[i])),
+      );
+    }
+    await db.update(transfers).set({ status: "in_progress" }).where(eq(transfers.id, id));
+    await service.cancel(id, "user:bob");
+    const canceled = (await recent(db, 1))[0];
+    assert.deepEqual([canceled.action, canceled.detail], ["transfer.cancel", {
+      studies: 2,
+      canceled: 1, // the pending one, at once
+      canceling: 1, // the one at its source, told once it is back
+      alreadyOver: 2,
+    }]);
+    await db.update(transferTasks).set({ status: "canceled" }).where(eq(transferTasks.status, "canceling"));
+    await service.retry(id, "user:bob");
+    const retried = (await recent(db, 1))[0];
+    assert.deepEqual([retried.action, retried.detail], ["transfer.retry", { studies: 3 }]);
+  });
+});
+
 Deno.test("TransferService.retry() changes nothing when its audit entry cannot be written", async () => {
   await withFailedJob(async (db, service, id) => {
     if (db.pg) {

@@ -229,6 +229,7 @@ const DETAIL_WORDS: Record<string, string> = {
   deid: "de-identified",
   request: "for entry",
   unknown: "outcome unknown (the answer was lost):",
+  alreadyOver: "already over",
 };
 
 /** At most this many characters of an entry's detail show in the table (the CSV has all of it). */

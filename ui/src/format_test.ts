@@ -188,6 +188,10 @@ Deno.test("caps() reads a site's uplink and downlink caps, none when unset", () 
 
 Deno.test("auditDetail() reads an audit entry's detail in a line", () => {
   assert.equal(auditDetail("login", { address: "10.0.0.7" }), "from 10.0.0.7");
+  assert.equal(
+    auditDetail("transfer.cancel", { studies: 2, canceled: 1, canceling: 1, alreadyOver: 3 }),
+    "studies 2, canceled 1, canceling 1, already over 3",
+  );
   assert.equal(auditDetail("user.role", { from: "operator", to: "admin" }), "from operator, to admin");
   assert.equal(auditDetail("user.add", { role: "viewer" }), "role viewer");
   assert.equal(auditDetail("site.uplink", { uplinkMbps: 12.5 }), "uplink cap 12.5 Mbit/s");
