@@ -135,6 +135,18 @@ export function Transfers(props: { open?: string; may: May }) {
     }
   };
 
+  /**
+   * Studies of the open job still being canceled (the page's count by state): a retry is refused until they
+   * are canceled. The job is over by then and its progress ends, so the page is read again every 2 s while
+   * any are, until the cancel has settled at the source.
+   */
+  const canceling = () => pages.page()?.states.canceling ?? 0;
+  createEffect(on(() => canceling() > 0, (waiting) => {
+    if (!waiting) return;
+    const timer = setInterval(() => pages.refresh(), 2000);
+    onCleanup(() => clearInterval(timer));
+  }));
+
   const confirm = createConfirm();
   const endpointName = (e: { site: string; node?: string }) => (e.node ? `${e.site} / ${e.node}` : e.site);
   /** Cancel, once the user says so: the question names the job. */
@@ -209,7 +221,14 @@ export function Transfers(props: { open?: string; may: May }) {
                 </button>
                 <button
                   type="button"
-                  disabled={!["failure", "warning", "canceled"].includes(j().status) || acting()}
+                  disabled={!["failure", "warning", "canceled"].includes(j().status) || canceling() > 0 ||
+                    acting()}
+                  title={canceling()
+                    ? `${
+                      count(canceling(), "study is", "studies are")
+                    } still being canceled (objects on their ` +
+                      "way, or a source to tell once it is back): retry once the cancel has settled"
+                    : undefined}
                   onClick={() => act("retry")}
                 >
                   Retry what did not get through
