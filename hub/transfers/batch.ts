@@ -17,7 +17,9 @@ import type { Logger } from "@conduit/shared/log";
 import { jsonText } from "@conduit/shared/dicom";
 import type { HubDb } from "../db/db.ts";
 import { batches } from "../db/schema.ts";
-import type { BackendProvider } from "../dicomweb/services.ts";
+import { type BackendProvider, BackendUnavailableError } from "../dicomweb/services.ts";
+import { SiteBusyError, SiteUnavailableError } from "../tunnel/errors.ts";
+import { SessionClosedError } from "@conduit/shared/tunnel";
 import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
 import { type BatchSummary, resultColumns, summarize } from "./batch_summary.ts";
 import { resultsCsv } from "./results_csv.ts";
@@ -76,6 +78,24 @@ function listed(b: {
 
 /** An operator canceled the batch: its run stops at the next row. */
 class Canceled extends Error {}
+
+/**
+ * Whether a search failed because its site cannot be asked at all (offline, never enrolled, its link gone
+ * meanwhile), not because of the row: for a batch transfer's one source, no later row could be searched.
+ * A site busy (every stream in use) is not: the next row may get through.
+ */
+function siteAway(err: unknown): boolean {
+  return err instanceof BackendUnavailableError || err instanceof SessionClosedError ||
+    (err instanceof SiteUnavailableError && !(err instanceof SiteBusyError));
+}
+
+/**
+ * A batch transfer stopped at the row where its source could not be asked: the batch is `failed` with this
+ * reason, and every row after it says it was not searched.
+ */
+class SourceAwayError extends Error {
+  override name = "SourceAwayError";
+}
 
 export interface BatchInput {
   kind: "query" | "transfer";
@@ -164,7 +184,9 @@ export class BatchService {
     this.#running.add(id);
     void this.#run(id, input, rows, createdBy, results).catch(async (err) => {
       if (err instanceof Canceled) return await this.#stopped(id, "canceled", rows, results);
-      this.log.error("batch stopped on an error", { batch: id, reason: (err as Error).name });
+      if (err instanceof SourceAwayError) {
+        this.log.warn("batch transfer stopped: its source is away", { batch: id });
+      } else this.log.error("batch stopped on an error", { batch: id, reason: (err as Error).name });
       results.push({ row: 0, site: "", error: `the batch stopped: ${(err as Error).message}` });
       await this.#stopped(id, "failed", rows, results);
     }).finally(() => this.#running.delete(id));
@@ -314,7 +336,7 @@ export class BatchService {
       table.set(patientId, { pseudonym: row.pseudonym, row: row.row });
       return undefined;
     };
-    for (const row of rows) {
+    for (const [index, row] of rows.entries()) {
       await beat();
       if (row.error) {
         results.push({ row: row.row, site: "", error: row.error });
@@ -345,6 +367,9 @@ export class BatchService {
           }
         } catch (err) {
           results.push({ row: row.row, site, error: (err as Error).message });
+          if (input.kind === "transfer" && siteAway(err)) {
+            this.#sourceAway(site, row, rows.slice(index + 1), results);
+          }
         }
       }
       if (matched === 0 && !results.some((r) => r.row === row.row && r.error)) {
@@ -407,6 +432,19 @@ export class BatchService {
    * The latest batches, the newest first (ties by id), `offset` of them skipped, of those whose every
    * site `reach` allows (all without it): a scoped principal's page is never emptied by others' batches.
    */
+  /**
+   * A batch transfer's source could not be asked at `row`: every row after it gets one line saying it was not
+   * searched (a bad row its own reason), rather than each being searched to fail the same way, and the batch
+   * stops (`failed`, no transfer made: upload the file again once the source is back).
+   */
+  #sourceAway(site: string, row: BatchRow, rest: BatchRow[], results: Record<string, unknown>[]): never {
+    const why = `the source site ${site} could not be asked from row ${row.row} on`;
+    for (const r of rest) {
+      results.push({ row: r.row, site: r.error ? "" : site, error: r.error ?? `not searched: ${why}` });
+    }
+    throw new SourceAwayError(`${why}; upload the file again once ${site} is back online`);
+  }
+
   async list(limit = 50, offset = 0, reach?: (site: string) => boolean) {
     // A page of the index (batches_created), without their rows and results (megabytes each): without
     // `reach`, exactly the page asked; with it, pages of LIST_CHUNK until the page is full.
