@@ -98,6 +98,10 @@ export class MemorySite {
   pending = false;
   /** What `store` refuses, by SOP Instance UID, with its PS3.18 FailureReason. */
   readonly refuse = new Map<string, number>();
+  /** Whose `store` fails as if the site's tunnel closed under it (a `lost` result), by SOP Instance UID. */
+  readonly loseTunnelAt = new Set<string>();
+  /** Every SOP Instance UID `store` was asked for, in order. */
+  readonly storesAsked: string[] = [];
   /** The image `render` answers with. */
   rendered = { mediaType: "image/png", bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47]) };
   /** Each render asked, as asked. */
@@ -235,6 +239,17 @@ class MemoryStow implements StowService {
 
   async store(object: StowObject, _signal?: AbortSignal): Promise<StoreResult> {
     const { sopInstanceUid, sopClassUid } = object.header;
+    this.site.storesAsked.push(sopInstanceUid);
+    if (this.site.loseTunnelAt.has(sopInstanceUid)) {
+      return {
+        sopInstanceUid,
+        sopClassUid,
+        ok: false,
+        failureReason: 0x0110,
+        message: "session closed",
+        lost: true,
+      };
+    }
     const refused = this.site.refuse.get(sopInstanceUid);
     if (refused !== undefined) return { sopInstanceUid, sopClassUid, ok: false, failureReason: refused };
     // The spooled file is the whole part: its File Meta group, then the data set.

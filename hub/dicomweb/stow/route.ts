@@ -13,7 +13,7 @@ import type { DicomJson } from "@conduit/shared/dicom";
 import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions, warning } from "../http.ts";
 import { acceptsJson } from "../wado/accept.ts";
 import { MultipartError, multipartRelated, parseMultipart } from "../multipart.ts";
-import type { BackendProvider, StoreResult } from "../services.ts";
+import { type BackendProvider, BackendUnavailableError, type StoreResult } from "../services.ts";
 import { guardedBody, spoolFile, spoolPart } from "./spool.ts";
 
 /** PS3.18 FailureReason values used here. */
@@ -70,6 +70,8 @@ export async function stow(
   let parts = 0;
   /** Why the body could not be read to its end, once some objects were stored. */
   let broken: string | undefined;
+  /** The site's tunnel was lost during a store: the parts after it are read, not sent (failed, 0x0110). */
+  let lost: string | undefined;
   try {
     for await (const part of parseMultipart(body, mp.boundary)) {
       parts++;
@@ -97,9 +99,15 @@ export async function stow(
           }));
           continue;
         }
-        const result: StoreResult = await backend.stow.store(
-          { header: s.header, path: file, datasetOffset: s.datasetOffset },
-        );
+        const result: StoreResult = lost
+          ? {
+            sopClassUid: s.header.sopClassUid,
+            sopInstanceUid: s.header.sopInstanceUid,
+            ok: false,
+            failureReason: FAILURE.processing,
+          }
+          : await backend.stow.store({ header: s.header, path: file, datasetOffset: s.datasetOffset });
+        if (result.lost) lost = result.message ?? "the site's tunnel was lost";
         if (result.ok) {
           studies.add(s.studyInstanceUid ?? "");
           const url =
@@ -124,6 +132,11 @@ export async function stow(
     broken = `${detail}; the ${stored.length} object(s) listed as stored before it were stored`;
   }
   if (parts === 0) throw new HttpError(400, "the multipart body has no parts");
+  // Nothing stored because the tunnel went away: the site is unavailable (503, send again), not the objects'
+  // fault (409 would say so). With some stored, the answer lists them (202) and the rest as failed.
+  if (lost && stored.length === 0) {
+    throw new BackendUnavailableError(`${lost}; nothing was stored: send the objects again`);
+  }
   const answer: DicomJson = {};
   if (studies.size === 1) answer["00081190"] = { vr: "UR", Value: [`${root}/studies/${[...studies][0]}`] };
   if (failed.length) answer["00081198"] = { vr: "SQ", Value: failed };

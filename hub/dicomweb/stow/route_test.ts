@@ -144,3 +144,27 @@ Deno.test("STOW-RS whose body breaks off after stored parts answers 202 with the
   });
   assert.equal(none.status, 400, "nothing stored: still 400");
 });
+
+Deno.test("STOW-RS whose site's tunnel is lost: nothing stored is 503, not 409; after some stored, 202; the rest not sent", async () => {
+  const s = specs();
+  const parts = s.map((x) => ({ bytes: generateInstance(x) }));
+  const first = new MemorySite();
+  first.loseTunnelAt.add(s[0].sopInstanceUid);
+  const lostFirst = await post(memoryDicomweb({ north: first }), "/dicomweb/sites/north/studies", parts);
+  const text = await lostFirst.text();
+  assert.equal(lostFirst.status, 503, text);
+  assert.match(text, /session closed; nothing was stored: send the objects again/);
+  assert.deepEqual(first.storesAsked, [s[0].sopInstanceUid], "the parts after the loss are not sent");
+
+  const second = new MemorySite();
+  second.loseTunnelAt.add(s[1].sopInstanceUid);
+  const lostSecond = await post(memoryDicomweb({ north: second }), "/dicomweb/sites/north/studies", parts);
+  assert.equal(lostSecond.status, 202);
+  const answer = await lostSecond.json();
+  assert.deepEqual(sequence(answer, "00081199").map((x) => x.sop), [s[0].sopInstanceUid]);
+  assert.deepEqual(
+    sequence(answer, "00081198").map((x) => [x.sop, x.reason]),
+    [[s[1].sopInstanceUid, 0x0110], [s[2].sopInstanceUid, 0x0110]],
+  );
+  assert.deepEqual(second.storesAsked, [s[0].sopInstanceUid, s[1].sopInstanceUid]);
+});

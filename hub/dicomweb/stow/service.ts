@@ -15,6 +15,8 @@ export interface StoreResult {
   /** Why it failed (PS3.18 FailureReason), when it did. */
   failureReason?: number;
   message?: string;
+  /** It failed because the site's tunnel was lost (not the object's fault): the rest is not sent. */
+  lost?: boolean;
 }
 
 export interface StowService {

@@ -1,6 +1,6 @@
 /** STOW-RS answered by a site's agent through the tunnel: each object goes as one `store` request. */
 import * as fs from "node:fs";
-import { RequestChannel, type RequestOf, sendRanges } from "@conduit/shared/tunnel";
+import { RequestChannel, type RequestOf, sendRanges, SessionClosedError } from "@conduit/shared/tunnel";
 import type { Sessions } from "../../tunnel/sessions.ts";
 import { SiteRequestError } from "../../tunnel/errors.ts";
 import { BackendUnavailableError } from "../services.ts";
@@ -72,7 +72,14 @@ export class TunnelStow implements StowService {
       return { ...result, ok: false, failureReason: reason, message };
     } catch (err) {
       channel.stream.reset("failed");
-      return { ...result, ok: false, failureReason: 0x0110, message: (err as Error).message };
+      const lost = err instanceof SessionClosedError;
+      return {
+        ...result,
+        ok: false,
+        failureReason: 0x0110,
+        message: (err as Error).message,
+        ...(lost ? { lost } : {}),
+      };
     } finally {
       signal?.removeEventListener("abort", cancel);
     }
