@@ -51,6 +51,7 @@ import { checkBeforeStart, siteKey } from "./app_checks.ts";
 import { recoverAtStart } from "./app_recover.ts";
 import { startDimse } from "./app_dimse.ts";
 import { mountHttp } from "./app_http.ts";
+import { serveHttp } from "./http/serve.ts";
 import { startHubLink } from "./app_tunnel.ts";
 import { Certificates } from "./app_tls.ts";
 
@@ -247,7 +248,11 @@ async function startLocked(
   const app = mountHttp({ ...backends, tunnel: () => tunnel });
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
-    http = Deno.serve({ hostname: config.http.host, port: config.http.port, onListen: () => {} }, app.fetch);
+    http = serveHttp(
+      { hostname: config.http.host, port: config.http.port },
+      (req, info) => app.fetch(req, info),
+      log.child({ part: "http" }),
+    );
   } catch (err) {
     await scp.close();
     db.close();

@@ -59,7 +59,8 @@ import {
   reloadedClusterCa,
   reloadedHubTls,
 } from "./tls_files.ts";
-import { failedBodyHandler, guarded, HubServer } from "./https_server.ts";
+import { HubServer } from "./https_server.ts";
+import { failedBodyHandler, guarded } from "@conduit/shared/serve-errors";
 
 /** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
 const MAX_TRPC_BYTES = 64 * 1024 * 1024;

@@ -16,10 +16,12 @@
  * and Deno's server then ends the connection (HTTP/1.1) or resets the stream (HTTP/2). Deno 2.9 also hands
  * that error to the server's `onError`, whose default prints it with its stack on stderr (not JSON, not
  * through the hub's logger; ext/http/00_serve.ts, `reportResponseStreamError`). The hub's `onError`
- * ({@link failedBodyHandler}) writes a debug line instead: the route that cut the answer short has logged
- * why already. A handler that throws is answered here ({@link guarded}), so that `onError` sees only bodies.
+ * (`failedBodyHandler`, shared/serve_errors.ts, which the agent uses too) writes a debug line instead: the route
+ * that cut the answer short has logged why already. A handler that throws is answered there (`guarded`), so
+ * that `onError` sees only bodies.
  */
 import { Logger } from "@conduit/shared/log";
+import { failedBodyHandler, guarded } from "@conduit/shared/serve-errors";
 
 /** A certificate chain and its key, PEM. */
 export interface TlsPair {
@@ -28,38 +30,6 @@ export interface TlsPair {
 }
 
 type Handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response | Promise<Response>;
-
-/** What a failed body or handler is logged with: the error's name and message (the logger hashes UIDs). */
-function reasonOf(err: unknown): Record<string, string> {
-  return err instanceof Error ? { error: err.name, reason: err.message } : { reason: String(err) };
-}
-
-/**
- * `Deno.serve`'s `onError` for handlers that never throw ({@link guarded}): the error of a response body that
- * failed after its head was sent, at debug (the route logged it, at warn); nothing on stderr from Deno. The
- * answer it returns is not used (the head is on the wire already).
- */
-export function failedBodyHandler(log: Logger): (err: unknown) => Response {
-  return (err) => {
-    log.debug("response body ended before its end; the client sees it cut short", reasonOf(err));
-    return new Response(null, { status: 500 });
-  };
-}
-
-/** `handler` answering 500 (a problem object) when it throws, logged at error: no throw reaches Deno. */
-export function guarded<I>(handler: (req: Request, info: I) => Response | Promise<Response>, log: Logger) {
-  return async (req: Request, info: I): Promise<Response> => {
-    try {
-      return await handler(req, info);
-    } catch (err) {
-      log.error("request failed", reasonOf(err));
-      return Response.json({ type: "about:blank", title: "Internal Server Error", status: 500 }, {
-        status: 500,
-        headers: { "content-type": "application/problem+json" },
-      });
-    }
-  };
-}
 
 export class HubServer {
   #current: Deno.HttpServer<Deno.NetAddr>;
