@@ -32,7 +32,7 @@ import { ApiTokens } from "./auth/tokens.ts";
 import { Users } from "./auth/users.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { consoleRoutes, decodePath } from "./console.ts";
-import { addViewerRoutes } from "./viewer.ts";
+import { addViewerRoutes, VIEWER_DIR, viewerInstalled } from "./viewer.ts";
 import { resolvePrincipal } from "./auth/principal.ts";
 import { dicomwebRoutes } from "./dicomweb/routes.ts";
 import { reloadableCors } from "./dicomweb/cors.ts";
@@ -118,7 +118,16 @@ function listening<T>(address: string, serve: () => T, setting: string, what = "
   }
 }
 
-export async function startHub(config: HubConfig, log: Logger): Promise<RunningHub> {
+/**
+ * Starts the hub on `config`. `options.viewerDir`: where the viewer's files are (default: where
+ * `deno task build:viewer` puts them; tests give an empty directory to see the hub without one).
+ */
+export async function startHub(
+  config: HubConfig,
+  log: Logger,
+  options: { viewerDir?: string } = {},
+): Promise<RunningHub> {
+  const viewerDir = options.viewerDir ?? VIEWER_DIR;
   const tls = hubTlsFiles(config);
   const peerCaCerts = clusterCaCerts(config);
   // A certificate that ends soon, or has ended, is logged and measured; the hub starts all the same.
@@ -234,6 +243,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     authRoutes(users, {
       publicUrl: config.publicUrl,
       trustForwarded: config.dicomweb.trustForwardedHeaders,
+      viewerInstalled: () => viewerInstalled(viewerDir),
     }, log.child({ part: "auth" })),
   );
   const provider = new TunnelBackendProvider(registry, sessions);
@@ -383,7 +393,7 @@ export async function startHub(config: HubConfig, log: Logger): Promise<RunningH
     app.all(prefix, missing);
     app.all(`${prefix}/*`, missing);
   }
-  addViewerRoutes(app, { tokens, users, registry, publicUrl: config.publicUrl });
+  addViewerRoutes(app, { tokens, users, registry, publicUrl: config.publicUrl }, viewerDir);
   app.route("/", consoleRoutes());
   app.onError((err, c) => {
     // The database away (restarted, stopped, failing over): a 503 to ask again, not a fault of the hub.

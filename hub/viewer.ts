@@ -18,7 +18,8 @@ import type { ApiTokens } from "./auth/tokens.ts";
 import type { Users } from "./auth/users.ts";
 import type { SiteRegistry } from "./sites/registry.ts";
 
-const DIR = fileURLToPath(new URL("../ui/viewer/", import.meta.url));
+/** Where `deno task build:viewer` puts the viewer (the hub serves it from there unless told another). */
+export const VIEWER_DIR = fileURLToPath(new URL("../ui/viewer/", import.meta.url));
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -95,11 +96,19 @@ async function file(p: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
   }
 }
 
+/**
+ * Whether the viewer in `dir` can be served (its `index.html` is there): the console disables its "Open in
+ * viewer" otherwise. Asked at each login and `/auth/me`, so a viewer built while the hub runs shows on reload.
+ */
+export async function viewerInstalled(dir = VIEWER_DIR): Promise<boolean> {
+  return (await Deno.stat(path.join(dir, "index.html")).catch(() => undefined))?.isFile ?? false;
+}
+
 /** Adds `/viewer` and `/viewer/*` to `app`. */
 export function addViewerRoutes(
   app: Hono,
   deps: { tokens: ApiTokens; users: Users; registry: SiteRegistry; publicUrl?: string },
-  dir = DIR,
+  dir = VIEWER_DIR,
 ): void {
   const headers = (type: string, cache: string) => ({
     "content-type": type,

@@ -29,6 +29,8 @@ export interface AuthOptions {
   publicUrl?: string;
   /** Take the client's address from X-Forwarded-For (its last entry, added by the trusted proxy). */
   trustForwarded: boolean;
+  /** Whether the viewer is installed (hub/viewer.ts): the console offers "Open in viewer" only then. */
+  viewerInstalled?: () => Promise<boolean>;
 }
 
 type Env = { Bindings: { remoteAddr?: { hostname?: string } } };
@@ -51,6 +53,7 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
     hub: commandOf("hub"),
     tunnel: tunnelUrlOf(options.publicUrl),
   });
+  const viewerInstalled = () => options.viewerInstalled?.() ?? Promise.resolve(false);
   const secure = (c: Context) =>
     options.publicUrl
       ? new URL(options.publicUrl).protocol === "https:"
@@ -87,6 +90,7 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
         csrf: s.csrf,
         actions: actionsOf(s),
         commands: commands(),
+        viewerInstalled: await viewerInstalled(),
       });
     } catch (err) {
       if (err instanceof LoginRefused) {
@@ -118,6 +122,7 @@ export function authRoutes(users: Users, options: AuthOptions, log: Logger) {
       csrf: s.csrf,
       actions: actionsOf(s.principal),
       commands: commands(),
+      viewerInstalled: await viewerInstalled(),
     });
   });
   app.post("/logout", async (c) => {

@@ -17,7 +17,7 @@ import { Buffer } from "node:buffer";
 import { freePort, PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { sendGenerated, storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
-import { withConsole } from "../support/console_rig.ts";
+import { viewerDirFor, withConsole } from "../support/console_rig.ts";
 import {
   brokenWords,
   hasChromium,
@@ -44,7 +44,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
+    // The study pages' viewer links need a viewer installed (a stand-in: ui/viewer may not be built here).
+    const viewerDir = await viewerDirFor(true);
+    await withConsole({ hub: { viewerDir } }, async ({ hub, browser, startAgent }) => {
       const south = await startAgent("south", { aet: "SOUTH" });
       // North's MR goes to a PACS that is not there, at one attempt: its dead letter holds rows.
       const north = await startAgent("north", {

@@ -55,6 +55,22 @@ export function buildConsoleOnce(options: { ifMissing?: boolean } = {}): Promise
   return build.done;
 }
 
+/**
+ * A directory for the hub's viewer files (`TestHubOptions.viewerDir`), so that a test does not depend on
+ * whether ui/viewer was built in the checkout: empty (no viewer), or with a stand-in `index.html` (a viewer
+ * the console may link to; nothing in it runs).
+ */
+export async function viewerDirFor(installed: boolean): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-viewer-" });
+  if (installed) await installViewerStandIn(dir);
+  return dir;
+}
+
+/** Writes the stand-in `index.html` into `dir` (a viewer that appears while the hub runs). */
+export async function installViewerStandIn(dir: string): Promise<void> {
+  await Deno.writeTextFile(`${dir}/index.html`, "<!doctype html><title>viewer stand-in</title>");
+}
+
 /** Runs `fn` with a console rig and always tears it down. */
 export async function withConsole(
   options: ConsoleRigOptions,

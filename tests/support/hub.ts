@@ -56,6 +56,8 @@ export type TestHubOptions = {
   clientCertHeader?: string;
   /** `console.sessionIdleMinutes`: a console session unused this long ends (a fraction for seconds). */
   sessionIdleMinutes?: number;
+  /** Where the hub looks for the viewer's files (an empty directory: a hub without the viewer). */
+  viewerDir?: string;
 };
 
 export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> {
@@ -91,7 +93,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
     },
     console: { sessionIdleMinutes: opts.sessionIdleMinutes },
   });
-  const hub = await startHub(config, log);
+  const hub = await startHub(config, log, { viewerDir: opts.viewerDir });
   const tunnelUrl = `${opts.tls ? "wss://localhost" : "ws://127.0.0.1"}:${hub.port}/tunnel`;
   return Object.assign(hub, { dataDir, tunnelUrl, lines });
 }

@@ -19,6 +19,8 @@ export interface Me {
    * tunnel URL an agent takes (from the hub's `publicUrl`; `wss://HUB/tunnel` without it).
    */
   commands: { agent: string; hub: string; tunnel?: string };
+  /** Whether the hub has the viewer to serve (hub/viewer.ts; absent from a hub older than this console). */
+  viewerInstalled?: boolean;
 }
 
 /** The commands the console's hints name, as the hub runs ({@link Me}); the repository's until a login. */
@@ -29,6 +31,19 @@ export const commandOf = (program: "agent" | "hub"): string => commands[program]
 
 /** The tunnel URL an agent is told to take (a hub older than this console gives none: the placeholder). */
 export const hubTunnelUrl = (): string => commands.tunnel ?? "wss://HUB/tunnel";
+
+let viewer = true;
+
+/**
+ * Whether the hub serves the viewer, as its last login or `/auth/me` said (a hub that does not say: assumed
+ * so, as before): without it "Open in viewer" is disabled, saying how to build it.
+ */
+export const viewerInstalled = (): boolean => viewer;
+
+/** The title of a disabled "Open in viewer": why, and what to do. */
+export const VIEWER_MISSING =
+  "The viewer is not installed on the hub: run deno task build:viewer (or deno task " +
+  "build) where the hub runs, then reload this page";
 
 /** Whether the user may do `action` (a button the hub would refuse is not shown). */
 export type May = (action: Action) => boolean;
@@ -119,6 +134,7 @@ export async function me(): Promise<Me | undefined> {
   csrf = m.csrf;
   sessionUser ||= m.user;
   if (m.commands) commands = m.commands;
+  viewer = m.viewerInstalled ?? true;
   return m;
 }
 
@@ -134,6 +150,7 @@ export async function login(user: string, password: string): Promise<Me> {
   csrf = body.csrf;
   sessionUser = body.user;
   if (body.commands) commands = body.commands;
+  viewer = body.viewerInstalled ?? true;
   return body as Me;
 }
 

@@ -7,7 +7,7 @@
  * of its series, if it has several).
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
-import { api, type May } from "../api.ts";
+import { api, type May, VIEWER_MISSING, viewerInstalled } from "../api.ts";
 import { count, dicomDate, nameQuery, parseDate, patientKey, personName, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
@@ -311,15 +311,30 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                     Series
                   </button>
                   <Show when={!node()}>
-                    <a
-                      class="button small"
-                      href={viewerUrl(h.site, h.uid)}
-                      target="_blank"
-                      rel="noopener"
-                      aria-label={`Open ${studyTitle(h)} in the viewer`}
+                    <Show
+                      when={viewerInstalled()}
+                      fallback={
+                        <button
+                          type="button"
+                          class="small"
+                          disabled
+                          title={VIEWER_MISSING}
+                          aria-label={`Open ${studyTitle(h)} in the viewer`}
+                        >
+                          View
+                        </button>
+                      }
                     >
-                      View
-                    </a>
+                      <a
+                        class="button small"
+                        href={viewerUrl(h.site, h.uid)}
+                        target="_blank"
+                        rel="noopener"
+                        aria-label={`Open ${studyTitle(h)} in the viewer`}
+                      >
+                        View
+                      </a>
+                    </Show>
                   </Show>
                 </>
               ),

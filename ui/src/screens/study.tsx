@@ -6,7 +6,7 @@
  * erase it, or one of its series, there for good, after a confirmation.
  */
 import { createResource, createSignal, For, Show } from "solid-js";
-import { api, type May } from "../api.ts";
+import { api, type May, VIEWER_MISSING, viewerInstalled } from "../api.ts";
 import { ageAt, count, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../format.ts";
 import { Link } from "../router.tsx";
 import { dicomwebRoot, downloadName, downloadUrl, type Study, studyOf, text, viewerUrl } from "../studies.ts";
@@ -165,9 +165,18 @@ export function StudyPage(
                 </button>
               </Show>
               <Show when={!props.node}>
-                <a class="button" href={viewerUrl(props.site, props.uid)} target="_blank" rel="noopener">
-                  Open in viewer
-                </a>
+                <Show
+                  when={viewerInstalled()}
+                  fallback={
+                    <button type="button" disabled title={VIEWER_MISSING}>
+                      Open in viewer
+                    </button>
+                  }
+                >
+                  <a class="button" href={viewerUrl(props.site, props.uid)} target="_blank" rel="noopener">
+                    Open in viewer
+                  </a>
+                </Show>
               </Show>
               <a
                 class="button"
