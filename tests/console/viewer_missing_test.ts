@@ -10,7 +10,7 @@ import { PYDICOM_TEST_FILES_DIR, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { installViewerStandIn, viewerDirFor, withConsole } from "../support/console_rig.ts";
-import { hasChromium, logIn } from "../support/browser.ts";
+import { hasChromium, logIn, shoot } from "../support/browser.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`viewer_missing_test: skipped: ${skip}`);
@@ -44,6 +44,7 @@ Deno.test({
         0,
         "no link to the 503",
       );
+      await shoot(page, "study-viewer-missing");
 
       await page.goto(`${base}/explorer?site=north`);
       const row = page.locator(`table[aria-label=Studies] tr[data-study="${CT_SMALL_STUDY}"]`);
