@@ -50,8 +50,15 @@ Deno.test({
       const failed = await eventually("the stalled attempt failed", async () => {
         return (await queueRows(agent)).find((r) => r.lastError);
       }, 30_000);
-      assert.match(failed.lastError, /idle timeout, dimse\.idleTimeoutSeconds/);
-      assert.match(failed.lastError, new RegExp(`for ${IDLE_SECONDS} s`));
+      // Either timer of the same length may fire first on a loaded machine (the idle timeout, counted from the
+      // last PDU received; the C-STORE's response time limit, counted from its start): each names itself and
+      // its time, never "association closed before the C-STORE response" as if the PACS had closed it.
+      const said = new RegExp(
+        `idle timeout, dimse\\.idleTimeoutSeconds\\): .*|^no PDU from the peer for ${IDLE_SECONDS} s|` +
+          `^no C-STORE response within ${IDLE_SECONDS * 1000} ms`,
+      );
+      assert.match(failed.lastError, said);
+      assert.doesNotMatch(failed.lastError, /association closed before/);
       assert.ok(!failed.lastError.includes(failed.sopInstanceUid), "no UID in the error");
       const rows = await eventually("every row done", async () => {
         const r = await queueRows(agent);
@@ -62,7 +69,7 @@ Deno.test({
       assert.ok(proxy.accepted >= 2, `${proxy.accepted} connections to the PACS`);
       assert.equal((await orthanc.instances()).length, objects.length, "every object at the PACS once");
       const log = await Deno.readTextFile(agent.logFile);
-      assert.match(log, /"msg":"forward attempt failed".*idle timeout/);
+      assert.match(log, /"msg":"forward attempt failed".*(idle timeout|no C-STORE response within)/);
     } finally {
       await agent.stop();
       proxy.close();
