@@ -4,7 +4,8 @@
  * message quoting a file path built from the study, series and instance UIDs, say) is replaced by its
  * hash, the same `hashUid` the fields carry; the standard's own UIDs (1.2.840.10008.*: SOP classes,
  * transfer syntaxes) stay readable. An error's message loses a failed query's parameters (drizzle's
- * `params:`), whatever the code that logged it.
+ * `params:`), whatever the code that logged it, as does any text field (`reason: err.message`: the crash
+ * lines of shared/process.ts, `unhandled rejection`, log the message as text).
  *
  * A field's value may be a function: it is called only when a line is written (`{ sop: () =>
  * hashUid(uid) }`), so a per-object logger costs no hash while nothing is logged (issue 16: a SHA-256
@@ -85,7 +86,7 @@ export class Logger {
     for (let [k, v] of Object.entries(line)) {
       if (typeof v === "function") v = line[k] = v();
       if (v instanceof Error) line[k] = { name: v.name, message: redactUids(withoutQueryParams(v.message)) };
-      else if (typeof v === "string") line[k] = redactUids(v);
+      else if (typeof v === "string") line[k] = redactUids(withoutQueryParams(v));
     }
     this.sink.write(JSON.stringify(line));
   }
@@ -96,7 +97,7 @@ export class Logger {
  * what was asked (names, IDs, lists of UIDs). The statement itself stays: it says which one failed.
  */
 export function withoutQueryParams(message: string): string {
-  return message.replace(/\nparams: [\s\S]*$/, "");
+  return message.includes("\nparams: ") ? message.replace(/\nparams: [\s\S]*$/, "") : message;
 }
 
 /** Dotted numbers of three components or more: UID candidates. */

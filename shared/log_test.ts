@@ -77,6 +77,20 @@ Deno.test("Logger: an error's failed query keeps its statement, not its paramete
   assert.doesNotMatch(lines[0], /DOE|PAT0001/);
 });
 
+Deno.test("Logger: a failed query's parameters are dropped from a text field too (reason: err.message)", () => {
+  const lines: string[] = [];
+  const log = new Logger({}, "debug", { write: (l) => lines.push(l) });
+  const failed = new Error(
+    'Failed query: insert into "batch_rows" ("patient_id", "patient_name") values ($1, $2)\nparams: PAT0001,DOE^JANE',
+  );
+  log.error("unhandled rejection", { reason: failed.message });
+  assert.equal(
+    JSON.parse(lines[0]).reason,
+    'Failed query: insert into "batch_rows" ("patient_id", "patient_name") values ($1, $2)',
+  );
+  assert.doesNotMatch(lines[0], /DOE|PAT0001/);
+});
+
 Deno.test("Logger.setLevel reaches the children made before and after, not a logger made withLevel", () => {
   const lines: string[] = [];
   const root = new Logger({}, "info", { write: (l) => lines.push(l) });
