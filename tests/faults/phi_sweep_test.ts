@@ -5,7 +5,8 @@
  * is down and to one that refuses the association, C-FIND, C-MOVE and C-GET keyed on those values,
  * QIDO-RS by patient, WADO-RS, STOW-RS (whole and broken), batches of both kinds with those values in their
  * rows (and a patient no site has), tRPC queries and errors, WADO-RS rendered, thumbnails and frames,
- * `agent deid` (plain, --json, a file it cannot parse), `agent check` and `hub admin audit`. Hub and two
+ * transfers refused and failing (with a pseudonym table), a login as the patient's name, `agent deid` (plain,
+ * --json, a file it cannot parse), `agent check` and `hub admin` lists and audit. Hub and two
  * agents as processes, all at debug level; the objects also carry the name and ID in a private block. None
  * of the markers (case-folded), nor a full UID of the objects, is in any line of the hub's or either agent's
  * standard output and error, the CLIs' output, either /metrics, or the audit table; the agent's lines show
@@ -394,6 +395,31 @@ Deno.test({
         contentBase64: toBase64(enc.encode(`\u0000garbage ${MARKERS.patientName}`)),
         sites: ["north"],
       }).catch(() => {});
+      // a transfer naming a patient's ID where a study UID goes, and one of a study the source lacks
+      const refused = await client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south" },
+        studies: [MARKERS.patientId],
+      }).then(() => "made", (e: Error) => e.message);
+      assert.match(refused, /not a DICOM UID/);
+      const missing = await client.transfers.create.mutate({
+        source: { site: "north" },
+        destination: { site: "south", node: "pacs" },
+        studies: [uidFromKey("phi/no-such-study")],
+        deid: { profile: "basic", pseudonyms: { [MARKERS.patientId]: "PSEUDO-9" } },
+      });
+      await eventually("the missing study's transfer ended", async () => {
+        const t = await client.transfers.get.query({ id: missing.id });
+        return ["success", "warning", "failure", "canceled"].includes(t.status) || undefined;
+      }, 60_000);
+      // a login as the patient's name (a password typed in the user field, say)
+      const login = await fetch(`http://127.0.0.1:${hub.port}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: MARKERS.patientName, password: MARKERS.patientId }),
+      });
+      assert.equal(login.status, 401);
+      await login.body?.cancel();
 
       // agent deid: plain and --json, and a file it cannot parse
       const bad = path.join(dir, "in", "bad.dcm");
@@ -424,8 +450,13 @@ Deno.test({
       found.push(
         ...leaks("hub /metrics", await (await fetch(`http://127.0.0.1:${hubMetrics}/metrics`)).text(), uids),
       );
+      for (const args of [["site", "list"], ["token", "list"], ["user", "list"]]) {
+        const out = await hubAdmin(hubDir, args);
+        found.push(...leaks(`hub admin ${args.join(" ")}`, out.stdout + out.stderr, uids));
+      }
       const audit = await hubAdmin(hub.dataDir, ["audit", "--json", "--limit", "all"]);
       assert.match(audit.stdout, /transfer\.create/);
+      assert.match(audit.stdout, /login\.failed/);
       found.push(...leaks("audit", audit.stdout + audit.stderr, uids));
       const check = await agentCli([
         "check",
