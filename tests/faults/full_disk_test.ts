@@ -1,7 +1,8 @@
 /**
  * A full disk under the DIMSE port (a 4 MB tmpfs as the data directory; needs root): the C-STORE that
  * finds no room fails with 0xA700 and an Error Comment saying so, what was answered Success before is archived or waits whole in the
- * intake, no partial file is left, and once the disk has room again the agent serves without a restart.
+ * intake, no partial file is left, and once the disk has room again the agent serves without a restart. No
+ * line of the agent's (at debug level) names the patient or a full UID.
  */
 import assert from "node:assert/strict";
 import { readFileHeader } from "../../agent/part10/header.ts";
@@ -43,7 +44,10 @@ Deno.test({
     }
     let agent: AgentProcess | undefined;
     try {
-      agent = await startAgentProcess({ dataDir: dir, config: { archive: { minFreeMegabytes: 0 } } });
+      agent = await startAgentProcess({
+        dataDir: dir,
+        config: { archive: { minFreeMegabytes: 0 }, log: { level: "debug" } },
+      });
       const { socket, ac } = await storageAssociation(agent);
       const stored: string[] = [];
       let failure: number | undefined;
@@ -118,6 +122,17 @@ Deno.test({
         "archived or waiting in the intake",
       );
       await assertServing(agent);
+      // The failures name their kind, not the patient nor the intake or archive path built from the UIDs.
+      const objects = Array.from({ length: stored.length + 1 }, (_, i) => ctObject(`full-disk/${i}`));
+      const secrets = [
+        objects[0].patientName,
+        objects[0].patientId,
+        ...objects.flatMap((o) => [o.sopInstanceUid, o.studyInstanceUid]),
+      ];
+      const leaks = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+        secrets.some((x) => l.toUpperCase().includes(x.toUpperCase()))
+      );
+      assert.deepEqual(leaks, [], "log lines with the patient or a full UID");
     } finally {
       await agent?.stop();
       const umount = await new Deno.Command("umount", { args: [dir], stdout: "piped", stderr: "piped" })

@@ -25,7 +25,7 @@ export function noise(length: number, seed: number): Uint8Array {
   return out;
 }
 
-/** A generated CT object: its Part 10 bytes, the data set after group 0002, and its UIDs. */
+/** A generated CT object: its Part 10 bytes, the data set after group 0002, its UIDs and its patient. */
 export function ctObject(key: string, size?: { rows: number; columns: number }) {
   const spec: InstanceSpec = {
     modality: "CT",
@@ -45,6 +45,8 @@ export function ctObject(key: string, size?: { rows: number; columns: number }) 
     sopClassUid: SopClass.CtImage,
     sopInstanceUid: spec.sopInstanceUid,
     studyInstanceUid: spec.studyInstanceUid,
+    patientName: spec.patientName,
+    patientId: spec.patientId,
   };
 }
 
