@@ -5,7 +5,7 @@
  */
 import dimse from "dcmjs-dimse";
 import { decodeCommand, encodeCommand } from "./command_codec.ts";
-import { encodeIdentifier, restoreUidValues } from "./identifier_codec.ts";
+import { encodeIdentifier, restoreIdentifierValues } from "./identifier_codec.ts";
 import { quietDicomLibraries } from "./quiet_libraries.ts";
 import { adoptImplementation } from "./identity.ts";
 
@@ -65,9 +65,10 @@ datasetProto._fromElementsBuffer = function (
     if (decoded) return decoded;
   }
   const elements = libraryDecode.call(this, buffer, ts, readOptions);
-  // Identifiers: UID values as sent, not with the characters dcmjs drops removed.
+  // Identifiers: UID values as sent, not with the characters dcmjs drops removed; text decoded under
+  // every value of Specific Character Set, code extensions included.
   if (!(buffer.length >= 4 && buffer[0] === 0 && buffer[1] === 0 && buffer[2] === 0 && buffer[3] === 0)) {
-    restoreUidValues(elements, buffer, ts);
+    restoreIdentifierValues(elements, buffer, ts);
   }
   return elements;
 };

@@ -10,8 +10,12 @@
 import {
   attributeByTag,
   encodingOf,
+  findElement,
   parseDataSet,
+  stringValue,
+  stringValues,
   tagByKeyword,
+  TextDecoding,
   TransferSyntax,
 } from "@conduit/shared/dicom";
 
@@ -144,14 +148,24 @@ function integerValue(vr: string, raw: unknown): Uint8Array | undefined {
 
 const latin1 = new TextDecoder("latin1");
 
+/** VRs whose value is text under the Specific Character Set (PS3.5 6.1.2.3). */
+const CHARSET_TEXT = new Set(["SH", "LO", "ST", "LT", "UT", "UC", "PN"]);
+
 /**
- * Puts back the UID values of a decoded identifier as they were sent. dcmjs drops every character of a UI
- * value that is not a digit or a dot as it reads it, so `1.2*` arrived as `1.2` and `1.2.abc` as `1.2.`:
- * a C-MOVE or C-GET with a wildcard in its unique key retrieved another UID's objects (or none, with
- * Success) instead of being refused (PS3.4 C.4.2.2.1), and C-FIND matched a UID nobody asked for. Only
- * top-level UI elements the library changed are rewritten; bytes that do not parse are left to it.
+ * Puts back values of a decoded identifier that the library changed as it read them, from the bytes sent:
+ *
+ * - UIDs. dcmjs drops every character of a UI value that is not a digit or a dot, so `1.2*` arrived as
+ *   `1.2` and `1.2.abc` as `1.2.`: a C-MOVE or C-GET with a wildcard in its unique key retrieved another
+ *   UID's objects (or none, with Success) instead of being refused (PS3.4 C.4.2.2.1), and C-FIND matched a
+ *   UID nobody asked for.
+ * - Text beyond ASCII. dcmjs decodes under value 1 of Specific Character Set alone and leaves escape
+ *   sequences in the text, so a Japanese name (`\ISO 2022 IR 87`) or a Korean one (`\ISO 2022 IR 149`)
+ *   matched nothing. Such values are decoded as the index decodes stored objects (shared/dicom TextDecoding:
+ *   every value, code extensions, ISO 8859-1 for high bytes without a character set).
+ *
+ * Only top-level elements are rewritten; bytes that do not parse are left to the library.
  */
-export function restoreUidValues(
+export function restoreIdentifierValues(
   elements: Record<string, unknown>,
   bytes: Uint8Array,
   transferSyntax: string,
@@ -164,18 +178,40 @@ export function restoreUidValues(
   } catch {
     return;
   }
+  let decoding: TextDecoding | undefined;
   for (const el of dataset.elements) {
     const vr = el.vr === "UN" || !el.vr ? attributeByTag(el.tag)?.vr : el.vr;
-    if (vr !== "UI" || el.length <= 0) continue;
-    const text = latin1.decode(bytes.subarray(el.valueOffset, el.valueOffset + el.length)).replace(
-      /[\0 ]+$/,
-      "",
-    )
-      .trim();
-    if (/^[0-9.\\]*$/.test(text)) continue; // nothing the library dropped
+    if (el.length <= 0 || !vr || (vr !== "UI" && !CHARSET_TEXT.has(vr))) continue;
+    const value = bytes.subarray(el.valueOffset, el.valueOffset + el.length);
     const keyword = attributeByTag(el.tag)?.keyword;
     if (!keyword || !(keyword in elements)) continue;
-    const values = text.split("\\").map((v) => v.trim());
-    elements[keyword] = values.length === 1 ? values[0] : values;
+    if (vr === "UI") {
+      const text = latin1.decode(value).replace(/[\0 ]+$/, "").trim();
+      if (/^[0-9.\\]*$/.test(text)) continue; // nothing the library dropped
+      const values = text.split("\\").map((v) => v.trim());
+      elements[keyword] = values.length === 1 ? values[0] : values;
+      continue;
+    }
+    if (value.every((b) => b < 0x80 && b !== ESC)) continue; // ASCII: the library read it right
+    if (!decoding) {
+      const charset = findElement(dataset, SPECIFIC_CHARACTER_SET);
+      decoding = new TextDecoding(charset ? stringValue(bytes, charset) : "");
+    }
+    const values = stringValues(bytes, { ...el, vr }, decoding);
+    if (vr === "PN") elements[keyword] = values.map(personNameGroups);
+    else elements[keyword] = values.length === 1 ? values[0] : values;
   }
+}
+
+const ESC = 0x1b;
+const SPECIFIC_CHARACTER_SET = 0x00080005;
+
+/** A name as the library naturalizes it: the component groups present, by name. */
+function personNameGroups(name: string): Record<string, string> {
+  const [alphabetic, ideographic, phonetic] = name.split("=");
+  const out: Record<string, string> = {};
+  if (alphabetic) out.Alphabetic = alphabetic;
+  if (ideographic) out.Ideographic = ideographic;
+  if (phonetic) out.Phonetic = phonetic;
+  return out;
 }

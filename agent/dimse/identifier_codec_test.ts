@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { TransferSyntax } from "@conduit/shared/dicom";
 import { encodeIdentifier } from "./identifier_codec.ts";
-import { libraryEncode } from "./_library.ts";
+import { Buffer } from "node:buffer";
+import { Dataset, libraryEncode } from "./_library.ts";
+import { implicitElement } from "../../tests/support/pdu_dimse.ts";
 
 const SYNTAXES = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian];
 
@@ -77,4 +79,47 @@ Deno.test("what the codec does not write is left to the library", () => {
     ],
   ];
   for (const [what, identifier, ts] of cases) assert.equal(encodeIdentifier(identifier, ts), undefined, what);
+});
+
+/** An identifier as an SCU sends it (implicit VR little endian), read the way the SCP reads one. */
+function received(elements: [tag: number, bytes: number[] | string][]): Record<string, unknown> {
+  const parts = elements.map(([tag, v]) => {
+    const bytes = typeof v === "string" ? [...v].map((c) => c.charCodeAt(0)) : v;
+    return implicitElement(tag, new Uint8Array(bytes.length % 2 ? [...bytes, 0x20] : bytes));
+  });
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+  return new Dataset(Buffer.from(all), TransferSyntax.ImplicitVRLittleEndian).getElements();
+}
+
+Deno.test("identifiers are read under every value of their Specific Character Set, code extensions included", () => {
+  const ESC = 0x1b;
+  // PS3.5 H.3.1: =山田^太郎 (ideographic group only), JIS X 0208 between ESC $ B and ESC ( B.
+  const japanese = received([
+    [0x00080005, "\\ISO 2022 IR 87"],
+    [0x00080052, "STUDY"],
+    [0x00081030, [ESC, 0x24, 0x42, 0x3b, 0x33, 0x45, 0x44, ESC, 0x28, 0x42]], // 山田
+    [0x00100010, [
+      0x3d,
+      ...[ESC, 0x24, 0x42, 0x3b, 0x33, 0x45, 0x44, ESC, 0x28, 0x42, 0x5e],
+      ...[ESC, 0x24, 0x42, 0x42, 0x40, 0x4f, 0x3a, ESC, 0x28, 0x42],
+    ]],
+  ]);
+  assert.deepEqual(japanese.PatientName, [{ Ideographic: "山田^太郎" }]);
+  assert.equal(japanese.StudyDescription, "山田");
+  // PS3.5 I.2: 김희중 in KS X 1001, designated into G1 by ESC $ ) C.
+  const korean = received([
+    [0x00080005, "\\ISO 2022 IR 149"],
+    [0x00100010, [ESC, 0x24, 0x29, 0x43, 0xb1, 0xe8, 0xc8, 0xf1, 0xc1, 0xdf]],
+    [0x00100020, [ESC, 0x24, 0x29, 0x43, 0xb1, 0xe8, 0x31]],
+  ]);
+  assert.deepEqual(korean.PatientName, [{ Alphabetic: "김희중" }]);
+  assert.equal(korean.PatientID, "김1");
+  // No character set but bytes above 7F anyway: ISO 8859-1, as stored objects are indexed.
+  const latin = received([[0x00100010, "Buc^J\xe9r\xf4me"]]);
+  assert.deepEqual(latin.PatientName, [{ Alphabetic: "Buc^Jérôme" }]);
+  // ASCII values and the library's other readings are as before.
+  const ascii = received([[0x00080005, "\\ISO 2022 IR 87"], [0x00100010, "Yamada*"], [0x00100020, "H31"]]);
+  assert.deepEqual(ascii.PatientName, [{ Alphabetic: "Yamada*" }]);
+  assert.equal(ascii.PatientID, "H31");
 });
