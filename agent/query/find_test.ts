@@ -397,3 +397,44 @@ Deno.test({
       assert.deepEqual((await find({ Rows: "128" })).map((m) => m[0]), ["1.2.840.10008.5.1.4.1.1.2"]);
     }),
 });
+
+const nameFiles = ["chrH31.dcm", "chrH32.dcm", "chrI2.dcm", "chrX1.dcm", "chrX2.dcm", "chrJapMulti.dcm"].map((
+  n,
+) => `${PYDICOM_CHARSETS}/${n}`);
+
+Deno.test({
+  name: "IndexQueryHandler.find() matches each component group a name key gives against the same group",
+  ignore: !!missing(nameFiles),
+  fn: () =>
+    withIndexedFiles(nameFiles, async (db) => {
+      const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 10 });
+      const ids = async (PatientName: string) => {
+        const out: string[] = [];
+        const id = { QueryRetrieveLevel: "PATIENT", PatientName, PatientID: "" };
+        for await (const m of handler.find("patient", id, new AbortController().signal)) {
+          out.push(String(m.PatientID));
+        }
+        return out.sort();
+      };
+      // Stored: H31 Yamada^Tarou=山田^太郎=やまだ^たろう, H32 ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう,
+      // I2 Hong^Gildong=洪^吉洞=홍^길동, X1 Wang^XiaoDong=王^小東, X2 Wang^XiaoDong=王^小东, 2008-4 やまだ^たろう.
+      assert.deepEqual(await ids("=山田^太郎"), ["H31EXAMPLE", "H32EXAMPLE"], "ideographic only");
+      assert.deepEqual(await ids("=山田"), [], "exact: not a prefix");
+      assert.deepEqual(await ids("=山田*"), ["H31EXAMPLE", "H32EXAMPLE"]);
+      assert.deepEqual(await ids("=王^小东"), ["X2EXAMPLE"], "simplified, not traditional");
+      assert.deepEqual(await ids("==홍*"), ["I2EXAMPLE"], "phonetic only");
+      assert.deepEqual(await ids("==やまだ^たろう"), ["H31EXAMPLE", "H32EXAMPLE"]);
+      assert.deepEqual(await ids("yamada^tarou=山田^太郎"), ["H31EXAMPLE"], "every group given");
+      assert.deepEqual(await ids("Wang*=王^小東"), ["X1EXAMPLE"]);
+      assert.deepEqual(await ids("Yamada*=洪*"), [], "groups of two people");
+      assert.deepEqual(await ids("やまだ^たろう"), ["2008-4"], "a key without '=' is the alphabetic group");
+      assert.deepEqual(await ids("=*"), [
+        "2008-4",
+        "H31EXAMPLE",
+        "H32EXAMPLE",
+        "I2EXAMPLE",
+        "X1EXAMPLE",
+        "X2EXAMPLE",
+      ]);
+    }),
+});

@@ -47,6 +47,47 @@ function prefixRange(expr: SQL, prefix: string): SQL | undefined {
   return sql`${expr} >= ${prefix} AND ${expr} < ${after}`;
 }
 
+/**
+ * Person name matching, by component group (PS3.5 6.2.1): each group the key gives (not empty, not `*`) is
+ * matched against the same group of the stored name, all of them: `Yamada^Tarou` and `Yamada*` against the
+ * alphabetic group (A-Z in either case), `=山田^太郎` against the ideographic group only, `==やまだ*` the
+ * phonetic. A stored name lacking a group the key gives does not match. Undefined when no group is given.
+ */
+function personNameCondition(column: SQL, value: string): SQL | undefined {
+  const [alphabetic = "", ideographic = "", phonetic = ""] = value.split("=").map((g) => g.trim());
+  const given = (g: string) => g !== "" && g !== "*";
+  const conds: SQL[] = [];
+  if (given(alphabetic)) {
+    // SQLite's lower() folds A-Z only: the key is folded the same way, or a name with a capital outside
+    // ASCII (Ä, Л, Δ) could never match, not even as stored. The stored side is the expression of the
+    // patients_name_folded index, so that both forms of nameGroupCondition are a range of it.
+    const stored = sql`lower(substr(${column}, 1, instr(${column} || '=', '=') - 1))`;
+    conds.push(nameGroupCondition(stored, asciiLower(alphabetic)));
+  }
+  // The groups after the first '=': ideographic up to the next '=', phonetic after it (case as stored).
+  const rest = sql`substr(${column}, instr(${column} || '=', '=') + 1)`;
+  if (given(ideographic)) {
+    conds.push(nameGroupCondition(sql`substr(${rest}, 1, instr(${rest} || '=', '=') - 1)`, ideographic));
+  }
+  if (given(phonetic)) {
+    conds.push(nameGroupCondition(sql`substr(${rest}, instr(${rest} || '=', '=') + 1)`, phonetic));
+  }
+  if (conds.length === 0) return undefined;
+  return conds.length === 1 ? conds[0] : sql`(${sql.join(conds, sql` AND `)})`;
+}
+
+/** One component group of a stored name against the key's: wildcard, or exact with trailing '^' ignored. */
+function nameGroupCondition(stored: SQL, key: string): SQL {
+  if (hasWildcard(key)) {
+    const glob = sql`${stored} GLOB ${globPattern(key)}`;
+    const range = prefixRange(stored, key.slice(0, key.search(/[*?]/)));
+    return range ? sql`(${range} AND ${glob})` : glob;
+  }
+  // The name, or the name and empty trailing components ('^' sorts just before '_').
+  const bare = key.replace(/\^+$/, "");
+  return sql`(${stored} >= ${bare} AND ${stored} < ${bare + "_"} AND rtrim(${stored}, '^') = ${bare})`;
+}
+
 /** A condition on `column` for a matching key value; undefined when the key matches everything. */
 export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL | undefined {
   const value = raw.trim();
@@ -61,23 +102,8 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
       return dateCondition(column, value);
     case "time":
       return timeCondition(column, value);
-    case "pn": {
-      // A name with only the alphabetic group queried; trailing '^' components may be absent.
-      // SQLite's lower() folds A-Z only: the query is folded the same way, or a name with a capital
-      // outside ASCII (Ä, Л, Δ) could never match, not even as stored.
-      const alpha = asciiLower(value.split("=")[0]);
-      // ... matched against the stored name's alphabetic group: Yamada^Tarou=山田^太郎 is Yamada^Tarou.
-      // (The expression of the patients_name_folded index, so that both forms below are a range of it.)
-      const stored = sql`lower(substr(${column}, 1, instr(${column} || '=', '=') - 1))`;
-      if (hasWildcard(alpha)) {
-        const glob = sql`${stored} GLOB ${globPattern(alpha)}`;
-        const range = prefixRange(stored, alpha.slice(0, alpha.search(/[*?]/)));
-        return range ? sql`(${range} AND ${glob})` : glob;
-      }
-      // The name, or the name and empty trailing components ('^' sorts just before '_').
-      const bare = alpha.replace(/\^+$/, "");
-      return sql`(${stored} >= ${bare} AND ${stored} < ${bare + "_"} AND rtrim(${stored}, '^') = ${bare})`;
-    }
+    case "pn":
+      return personNameCondition(column, value);
     case "list": {
       // Value in a backslash-separated list column (ModalitiesInStudy): any of the asked values.
       const wanted = value.split("\\").map((v) => v.trim()).filter(Boolean);

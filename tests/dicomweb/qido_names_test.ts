@@ -54,4 +54,13 @@ shared.test("PS3.18 8.3.4.1 QIDO-RS matches the alphabetic group of a name that 
   assert.deepEqual(await ids("PatientName=Yamada"), [], "single value matching is not a prefix");
 });
 
+shared.test("PS3.18 8.3.4.1 QIDO-RS matches the ideographic or phonetic group a key gives", async (r) => {
+  const ids = async (name: string) =>
+    (await studies(r, `PatientName=${encodeURIComponent(name)}`)).map((s) => s["00100020"].Value?.[0]);
+  assert.deepEqual(await ids("=山田^太郎"), ["H31EXAMPLE"]);
+  assert.deepEqual(await ids("==やまだ*"), ["H31EXAMPLE"]);
+  assert.deepEqual(await ids("Yamada^Tarou=山田^太郎"), ["H31EXAMPLE"]);
+  assert.deepEqual(await ids("=鈴木*"), []);
+});
+
 shared.tearDown("qido_names_test: stop the rig");
