@@ -427,7 +427,17 @@ Deno.test({
       assert.deepEqual(await ids("yamada^tarou=山田^太郎"), ["H31EXAMPLE"], "every group given");
       assert.deepEqual(await ids("Wang*=王^小東"), ["X1EXAMPLE"]);
       assert.deepEqual(await ids("Yamada*=洪*"), [], "groups of two people");
-      assert.deepEqual(await ids("やまだ^たろう"), ["2008-4"], "a key without '=' is the alphabetic group");
+      assert.deepEqual(
+        await ids("Yamada*"),
+        ["H31EXAMPLE"],
+        "an ASCII key of one group: the alphabetic group",
+      );
+      // A key of one group beyond ASCII: any group (2008-4's alphabetic group is in hiragana).
+      assert.deepEqual(await ids("やまだ^たろう"), ["2008-4", "H31EXAMPLE", "H32EXAMPLE"]);
+      assert.deepEqual(await ids("山田*"), ["H31EXAMPLE", "H32EXAMPLE"]);
+      assert.deepEqual(await ids("홍^길동"), ["I2EXAMPLE"]);
+      assert.deepEqual(await ids("王*"), ["X1EXAMPLE", "X2EXAMPLE"]);
+      assert.deepEqual(await ids("山田"), [], "exact in any group: not a prefix");
       assert.deepEqual(await ids("=*"), [
         "2008-4",
         "H31EXAMPLE",

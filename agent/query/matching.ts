@@ -52,26 +52,33 @@ function prefixRange(expr: SQL, prefix: string): SQL | undefined {
  * matched against the same group of the stored name, all of them: `Yamada^Tarou` and `Yamada*` against the
  * alphabetic group (A-Z in either case), `=山田^太郎` against the ideographic group only, `==やまだ*` the
  * phonetic. A stored name lacking a group the key gives does not match. Undefined when no group is given.
+ * A key of one group beyond ASCII (`山田*`, `やまだ*`, `김*`: what a user at a Japanese, Korean or Chinese
+ * site types) is matched against each group of the stored name, any of them, as dcm4chee does for every key
+ * of one group; an ASCII key stays on the alphabetic group, a range of the patients_name_folded index.
  */
 function personNameCondition(column: SQL, value: string): SQL | undefined {
   const [alphabetic = "", ideographic = "", phonetic = ""] = value.split("=").map((g) => g.trim());
   const given = (g: string) => g !== "" && g !== "*";
-  const conds: SQL[] = [];
-  if (given(alphabetic)) {
-    // SQLite's lower() folds A-Z only: the key is folded the same way, or a name with a capital outside
-    // ASCII (Ä, Л, Δ) could never match, not even as stored. The stored side is the expression of the
-    // patients_name_folded index, so that both forms of nameGroupCondition are a range of it.
-    const stored = sql`lower(substr(${column}, 1, instr(${column} || '=', '=') - 1))`;
-    conds.push(nameGroupCondition(stored, asciiLower(alphabetic)));
-  }
+  // SQLite's lower() folds A-Z only: the key is folded the same way, or a name with a capital outside
+  // ASCII (Ä, Л, Δ) could never match, not even as stored. The stored side is the expression of the
+  // patients_name_folded index, so that both forms of nameGroupCondition are a range of it.
+  const alphabeticOf = sql`lower(substr(${column}, 1, instr(${column} || '=', '=') - 1))`;
   // The groups after the first '=': ideographic up to the next '=', phonetic after it (case as stored).
   const rest = sql`substr(${column}, instr(${column} || '=', '=') + 1)`;
-  if (given(ideographic)) {
-    conds.push(nameGroupCondition(sql`substr(${rest}, 1, instr(${rest} || '=', '=') - 1)`, ideographic));
+  const ideographicOf = sql`substr(${rest}, 1, instr(${rest} || '=', '=') - 1)`;
+  const phoneticOf = sql`substr(${rest}, instr(${rest} || '=', '=') + 1)`;
+  if (!value.includes("=") && given(alphabetic) && /[^\x00-\x7f]/.test(alphabetic)) {
+    const any = [
+      nameGroupCondition(alphabeticOf, asciiLower(alphabetic)),
+      nameGroupCondition(ideographicOf, alphabetic),
+      nameGroupCondition(phoneticOf, alphabetic),
+    ];
+    return sql`(${sql.join(any, sql` OR `)})`;
   }
-  if (given(phonetic)) {
-    conds.push(nameGroupCondition(sql`substr(${rest}, instr(${rest} || '=', '=') + 1)`, phonetic));
-  }
+  const conds: SQL[] = [];
+  if (given(alphabetic)) conds.push(nameGroupCondition(alphabeticOf, asciiLower(alphabetic)));
+  if (given(ideographic)) conds.push(nameGroupCondition(ideographicOf, ideographic));
+  if (given(phonetic)) conds.push(nameGroupCondition(phoneticOf, phonetic));
   if (conds.length === 0) return undefined;
   return conds.length === 1 ? conds[0] : sql`(${sql.join(conds, sql` AND `)})`;
 }

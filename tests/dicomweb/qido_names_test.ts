@@ -61,6 +61,7 @@ shared.test("PS3.18 8.3.4.1 QIDO-RS matches the ideographic or phonetic group a 
   assert.deepEqual(await ids("==やまだ*"), ["H31EXAMPLE"]);
   assert.deepEqual(await ids("Yamada^Tarou=山田^太郎"), ["H31EXAMPLE"]);
   assert.deepEqual(await ids("=鈴木*"), []);
+  assert.deepEqual(await ids("山田*"), ["H31EXAMPLE"], "a key of one group beyond ASCII: any group");
 });
 
 shared.tearDown("qido_names_test: stop the rig");
