@@ -5,7 +5,7 @@
  */
 import dimse from "dcmjs-dimse";
 import { decodeCommand, encodeCommand } from "./command_codec.ts";
-import { encodeIdentifier, restoreIdentifierValues } from "./identifier_codec.ts";
+import { encodeIdentifier, restoreIdentifierValues, withCharsetDeclared } from "./identifier_codec.ts";
 import { quietDicomLibraries } from "./quiet_libraries.ts";
 import { adoptImplementation } from "./identity.ts";
 
@@ -38,10 +38,15 @@ datasetProto.getDenaturalizedCommandDataset = function (this: any, writeOptions:
 };
 // Identifiers (C-FIND matches, retrieve requests) likewise take identifier_codec.ts where it can write them.
 const libraryEncodeDataset = datasetProto.getDenaturalizedDataset;
+// Text beyond ASCII is written as UTF-8 by the library, so the data set then says so.
 datasetProto.getDenaturalizedDataset = function (this: any, writeOptions: unknown, nameMap: unknown) {
   if (!nameMap) {
     const bytes = encodeIdentifier(this.getElements(), this.getTransferSyntaxUid());
     if (bytes) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const declared = withCharsetDeclared(this.getElements());
+    if (declared !== this.getElements()) {
+      return libraryEncodeDataset.call(new lib.Dataset(declared, this.getTransferSyntaxUid()), writeOptions);
+    }
   }
   return libraryEncodeDataset.call(this, writeOptions, nameMap);
 };

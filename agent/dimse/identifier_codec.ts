@@ -215,3 +215,27 @@ function personNameGroups(name: string): Record<string, string> {
   if (phonetic) out.Phonetic = phonetic;
   return out;
 }
+
+/**
+ * The elements to write, with Specific Character Set `ISO_IR 192` first when a text value (a name's
+ * groups and sequence items included) goes beyond ASCII and none is named: the library writes every
+ * string as UTF-8 and declares nothing, so a key such as `Διον*` reached a node as undeclared bytes,
+ * which it reads in the default repertoire (PS3.5 6.1.2.5.3) or as ISO 8859-1, and matched nothing.
+ */
+export function withCharsetDeclared(elements: Record<string, unknown>): Record<string, unknown> {
+  if (!elements || typeof elements !== "object" || "SpecificCharacterSet" in elements) return elements;
+  if (!beyondAscii(elements)) return elements;
+  return { SpecificCharacterSet: "ISO_IR 192", ...elements };
+}
+
+function beyondAscii(value: unknown): boolean {
+  if (typeof value === "string") {
+    for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return true;
+    return false;
+  }
+  if (Array.isArray(value)) return value.some(beyondAscii);
+  if (value && typeof value === "object") {
+    return Object.entries(value).some(([k, v]) => k !== "_vrMap" && beyondAscii(v));
+  }
+  return false;
+}
