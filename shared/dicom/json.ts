@@ -73,12 +73,17 @@ export function toDicomJson(naturalized: Record<string, unknown>): DicomJson {
   return out;
 }
 
+/** A value as DICOM writes it: a person name with all its groups (`Yamada^Tarou=山田^太郎=やまだ^たろう`). */
 function valueText(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
-  return typeof v === "object" ? (v as { Alphabetic?: string }).Alphabetic : String(v);
+  if (typeof v !== "object") return String(v);
+  const pn = v as { Alphabetic?: string; Ideographic?: string; Phonetic?: string };
+  const groups = [pn.Alphabetic ?? "", pn.Ideographic ?? "", pn.Phonetic ?? ""];
+  while (groups.length > 1 && groups[groups.length - 1] === "") groups.pop();
+  return groups.join("=");
 }
 
-/** The first value of an attribute as text (a person name's alphabetic group), by keyword. */
+/** The first value of an attribute as text (a person name with all its groups), by keyword. */
 export function jsonString(ds: DicomJson, keyword: string): string | undefined {
   const tag = tagByKeyword(keyword);
   return tag === undefined ? undefined : valueText(ds[tagHex(tag)]?.Value?.[0]);
