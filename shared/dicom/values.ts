@@ -18,15 +18,30 @@ const WHOLE_DECODERS: Record<string, string> = {
 };
 
 /**
+ * A defined term of Specific Character Set as the standard spells it, from the misspellings writers send
+ * (`ISO-IR 100`, `ISO IR 126`, `ISO_IR144`, `iso_ir 192`, `ISO-2022-IR-87`), as pydicom corrects them; any
+ * other value is returned trimmed.
+ */
+export function specificCharacterSetTerm(term: string): string {
+  const t = term.trim();
+  const extended = /^ISO[\s_-]*2022[\s_-]*IR[\s_-]*(\d+)$/i.exec(t);
+  if (extended) return `ISO 2022 IR ${extended[1]}`;
+  const plain = /^ISO[\s_-]*IR[\s_-]*(\d+)$/i.exec(t);
+  if (plain) return `ISO_IR ${plain[1]}`;
+  return /^(GB18030|GBK)$/i.test(t) ? t.toUpperCase() : t;
+}
+
+/**
  * A decoder for a data set's Specific Character Set value (as stored, backslash-separated). UTF-8,
  * GB18030 and GBK decode a whole value; every other set is read as ISO 2022 (charset.ts), its
- * initial state from value 1 and escape sequences switching sets within a value.
+ * initial state from value 1 and escape sequences switching sets within a value. Misspelled terms are
+ * read as the set they name (specificCharacterSetTerm).
  */
 export class TextDecoding {
   readonly #whole: TextDecoder | undefined;
   readonly #iso2022: Iso2022Decoder;
   constructor(specificCharacterSet = "") {
-    const terms = specificCharacterSet.split("\\").map((t) => t.trim());
+    const terms = specificCharacterSet.split("\\").map(specificCharacterSetTerm);
     const whole = WHOLE_DECODERS[terms[0]];
     this.#whole = whole ? new TextDecoder(whole) : undefined;
     this.#iso2022 = new Iso2022Decoder(terms);

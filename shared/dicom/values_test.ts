@@ -3,7 +3,7 @@ import { findElement, parseDataSet, readPart10Header } from "./reader.ts";
 import { encodingOf } from "./uids.ts";
 import { datasetToJson } from "./json.ts";
 import { instanceAttributes } from "./header.ts";
-import { stringValue, stringValues, TextDecoding } from "./values.ts";
+import { specificCharacterSetTerm, stringValue, stringValues, TextDecoding } from "./values.ts";
 import type { Element } from "./reader.ts";
 
 /** Bytes of a string of code points 0-255 (escape sequences and raw bytes written as \x..). */
@@ -216,4 +216,17 @@ Deno.test("TextDecoding: single-byte, UTF-8, GB18030 and GBK sets decode as befo
   assert.deepEqual(decode("\\ISO 2022 IR 149", "LO", "\xb1\xe6"), ["길"]);
   const b = bytes("AB ");
   assert.equal(stringValue(b, el("CS", 3)), "AB");
+});
+
+Deno.test("TextDecoding: a misspelled Specific Character Set is read as the set it names, as pydicom does", () => {
+  assert.deepEqual(decode("ISO-IR 126", "PN", "\xc4\xe9\xef"), ["Διο"]);
+  assert.deepEqual(decode("ISO IR 144", "PN", "\xbb\xee\xda"), ["Люк"]);
+  assert.deepEqual(decode("ISO_IR138", "PN", "\xf9\xf8"), ["שר"]);
+  assert.deepEqual(decode("iso_ir 192", "PN", "\xce\x94"), ["Δ"]);
+  assert.deepEqual(decode("gb18030", "PN", "\xcd\xf5"), ["王"]);
+  assert.deepEqual(decode("\\ISO-2022-IR-149", "PN", "\x1b$)C\xb1\xe8"), ["김"]);
+  assert.equal(specificCharacterSetTerm(" ISO-IR 100 "), "ISO_IR 100");
+  assert.equal(specificCharacterSetTerm("ISO2022IR87"), "ISO 2022 IR 87");
+  // Anything else stays ASCII with ISO 8859-1 above 7F.
+  assert.deepEqual(decode("LATIN1", "PN", "\xe9"), ["é"]);
 });
