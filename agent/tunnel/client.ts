@@ -11,6 +11,7 @@ import {
   clientHandshake,
   framePayloadFor,
   HandshakeError,
+  isInvalidHelloRefusal,
   Reason,
   reasonName,
   Request,
@@ -152,8 +153,8 @@ export class TunnelClient {
     }
   }
 
-  /** One session, from socket to end. Resolves when it ends; throws if it could not start. */
-  async #connectOnce(url: string): Promise<void> {
+  /** A socket to `url` and its hello: the welcome and the transport of the session. */
+  async #greet(url: string, minimal: boolean) {
     const o = this.#o;
     const ws = await openTunnelSocket(
       url,
@@ -165,11 +166,32 @@ export class TunnelClient {
     // A hub that took the connection but does not greet: the handshake ends when the agent stops.
     const onStop = () => (ws as unknown as { terminate(): void }).terminate();
     this.#stop.signal.addEventListener("abort", onStop, { once: true });
-    let hello;
     try {
-      hello = await clientHandshake(ws, { site: o.site, agentVersion: o.agentVersion });
+      return await clientHandshake(ws, { site: o.site, agentVersion: o.agentVersion }, undefined, minimal);
     } finally {
       this.#stop.signal.removeEventListener("abort", onStop);
+    }
+  }
+
+  /** One session, from socket to end. Resolves when it ends; throws if it could not start. */
+  async #connectOnce(url: string): Promise<void> {
+    const o = this.#o;
+    let hello;
+    let minimal = false;
+    try {
+      hello = await this.#greet(url, false);
+    } catch (err) {
+      if (!isInvalidHelloRefusal(err) || this.#stopping) throw err;
+      // A hub from before maxFrame and features (2026-12-04) refuses a hello with fields it does not know:
+      // greet it as the agents it knows did, at once, rather than never connecting until it is upgraded.
+      o.log.warn("the hub does not read this agent's hello; greeting it as an agent of its time", {
+        reason: (err as Error).message,
+        fix: "upgrade the hub (hubs before their agents): until then 64 KiB frames, and the hub asks " +
+          "this agent nothing a hub from before 2026-12-04 did not",
+        ...(url !== o.url ? { hub: url } : {}),
+      });
+      minimal = true;
+      hello = await this.#greet(url, true);
     }
     const { welcome, transport } = hello;
     const session = new Session(transport, {
@@ -191,6 +213,7 @@ export class TunnelClient {
     this.connections++;
     o.log.info("connected to the hub", {
       hubVersion: welcome.hubVersion,
+      ...(minimal ? { hello: "minimal" } : {}),
       ...(url !== o.url ? { hub: url } : {}),
     });
     // The hub's timeout, so that both ends give a half-open link up alike: within heartbeat + timeout.

@@ -141,16 +141,34 @@ export class HandshakeError extends Error {
 
 type Accepted = Extract<Welcome, { accepted: true }>;
 
+/** How a hub refuses a first message that is not a hello it reads (an older hub: a hello with new fields). */
+const INVALID_HELLO = "the first message is not a valid hello";
+
+/**
+ * Whether `err` is a hub's refusal of the agent's hello as not valid. A hub from before 2026-12-04 (before
+ * `maxFrame`) reads a hello strictly and refuses one with fields it does not know, and a hub of this version
+ * takes every hello an agent sends: the agent then greets again with `minimal` (the first version's hello).
+ */
+export function isInvalidHelloRefusal(err: unknown): boolean {
+  return err instanceof HandshakeError && err.reason === Reason.ProtocolError &&
+    err.message.endsWith(`refused the session: ${INVALID_HELLO}`);
+}
+
 /** The Data payload to send to a peer that offered `maxFrame` in its hello or welcome (or nothing). */
 export function framePayloadFor(maxFrame: number | undefined): number {
   return Math.min(maxFrame ?? MAX_PAYLOAD, LARGE_PAYLOAD);
 }
 
-/** Agent side: sends the hello and resolves with the welcome and the transport for the session. */
+/**
+ * Agent side: sends the hello and resolves with the welcome and the transport for the session. `minimal`:
+ * the hello of protocol version 1 as it began, without `maxFrame` and `features`, for a hub that refused
+ * them (`isInvalidHelloRefusal`); it then sends 64 KiB frames and is asked nothing beyond version 1.
+ */
 export function clientHandshake(
   ws: WebSocket,
   hello: Omit<Hello, "protocol" | "version" | "maxFrame" | "features">,
   timeoutMs = 10_000,
+  minimal = false,
 ): Promise<{ welcome: Accepted; transport: Transport }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -182,8 +200,7 @@ export function clientHandshake(
           protocol: PROTOCOL,
           version: PROTOCOL_VERSION,
           ...hello,
-          maxFrame: LARGE_PAYLOAD,
-          features: FEATURES,
+          ...(minimal ? {} : { maxFrame: LARGE_PAYLOAD, features: FEATURES }),
         } satisfies Hello,
       ),
     );
@@ -241,7 +258,7 @@ export function serverHandshake<T>(
       }
       const parsed = Hello.safeParse(raw);
       if (!parsed.success) {
-        return reject(refuse(Reason.ProtocolError, "the first message is not a valid hello"));
+        return reject(refuse(Reason.ProtocolError, INVALID_HELLO));
       }
       const hello = parsed.data;
       let verdict;
