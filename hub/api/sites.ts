@@ -11,6 +11,7 @@ import {
   FEATURE_DEAD_LETTER_MANAGE,
   Reason,
   type RequestOf,
+  versionWithout,
 } from "@conduit/shared/tunnel";
 import { TRPCError } from "@trpc/server";
 import { SiteUnavailableError } from "../tunnel/errors.ts";
@@ -50,16 +51,15 @@ async function agentFeatures(
   if (!features.has(feature)) {
     throw new TRPCError({
       code: "PRECONDITION_FAILED",
-      message: `${tooOld(d, site)} cannot ${what}: upgrade the agent of ${site}`,
+      message: `${tooOld(d, site, feature)} cannot ${what}: upgrade the agent of ${site}`,
     });
   }
   return features;
 }
 
-/** "this agent version (0.0.9)", of a site's agent. */
-function tooOld(d: Deps, site: string): string {
-  const version = d.sessions.get(site)?.agentVersion;
-  return `this agent version${version ? ` (${version})` : ""}`;
+/** "this agent version (0.0.9, older than 2026-12-05 06:41 UTC)", of a site's agent without `feature`. */
+function tooOld(d: Deps, site: string, feature: string): string {
+  return `this agent version (${versionWithout(d.sessions.get(site)?.agentVersion, feature)})`;
 }
 
 /**
@@ -178,7 +178,10 @@ export function siteRouter(d: SiteDeps) {
       if (newer && !features.has(FEATURE_CONFLICT_RESOLVE)) {
         throw new TRPCError({
           code: "PRECONDITION_FAILED",
-          message: `${tooOld(d, input.site)} cannot list conflicts by before or unresolved: upgrade the ` +
+          message:
+            `${
+              tooOld(d, input.site, FEATURE_CONFLICT_RESOLVE)
+            } cannot list conflicts by before or unresolved: upgrade the ` +
             `agent of ${input.site}`,
         });
       }

@@ -5,7 +5,7 @@
  * before it is sent, then what the site removed, or why it failed, or that its answer was lost
  * (audited_request.ts: the change is the agent's, so it cannot share a transaction with its entry).
  */
-import { type DetailOf, FEATURE_ERASE, type RequestOf } from "@conduit/shared/tunnel";
+import { type DetailOf, FEATURE_ERASE, type RequestOf, versionWithout } from "@conduit/shared/tunnel";
 import { hashUid, type Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import { auditedRequest } from "./audited_request.ts";
@@ -46,9 +46,9 @@ export class SiteErasure {
       throw new SiteUnavailableError(`site ${site} is not connected`);
     }
     if (!features.has(FEATURE_ERASE)) {
-      const version = this.sessions.get(site)?.agentVersion;
+      const version = versionWithout(this.sessions.get(site)?.agentVersion, FEATURE_ERASE);
       throw new ErasureUnsupportedError(
-        `this agent version${version ? ` (${version})` : ""} cannot erase: upgrade the agent of ${site}`,
+        `this agent version (${version}) cannot erase: upgrade the agent of ${site}`,
       );
     }
     const level = target.sopInstanceUid ? "instance" : target.seriesInstanceUid ? "series" : "study";

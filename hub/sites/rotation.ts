@@ -11,7 +11,7 @@
  * another hub) reads on in rotation_requests.ts, and what a rotation answers is in rotation_outcome.ts.
  */
 import { randomUUID } from "node:crypto";
-import { FEATURE_CREDENTIAL, Reason } from "@conduit/shared/tunnel";
+import { FEATURE_CREDENTIAL, Reason, versionWithout } from "@conduit/shared/tunnel";
 import type { Logger } from "@conduit/shared/log";
 import type { HubDb } from "../db/db.ts";
 import type { Sessions } from "../tunnel/sessions.ts";
@@ -93,7 +93,9 @@ export class CredentialRotation {
     if (!this.sessions.supports(site, FEATURE_CREDENTIAL)) {
       return refused(
         site,
-        `the agent of site ${site} (version ${live.agentVersion}) cannot take a new credential over the tunnel; ` +
+        `the agent of site ${site} (version ${
+          versionWithout(live.agentVersion, FEATURE_CREDENTIAL)
+        }) cannot take a new credential over the tunnel; ` +
           "upgrade it first, or revoke the site and enroll it again. Nothing was changed",
       );
     }

@@ -24,6 +24,7 @@ import {
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
   type QueueRowView,
+  versionWithout,
 } from "@conduit/shared/tunnel";
 import type { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
@@ -689,7 +690,7 @@ export class TransferService extends TransferReads {
           // Asked for the whole study it would send more than was asked: the task fails, saying why.
           throw new SourceUnableError(
             `site ${t.sourceSite} runs an agent (${
-              this.sessions.get(t.sourceSite)?.agentVersion ?? "unknown version"
+              versionWithout(this.sessions.get(t.sourceSite)?.agentVersion, FEATURE_SERIES_TRANSFER)
             }) that cannot send some series of a study only; upgrade it, or transfer the whole study`,
           );
         }

@@ -93,6 +93,34 @@ const FEATURES: string[] = [
   FEATURE_DELIVERY_NOT_STORED,
 ];
 
+/**
+ * When agents began to name each feature (the repository's history, UTC): a hub tells an agent without one
+ * as older than that, since every version so far calls itself 0.1.0.
+ */
+const FEATURE_SINCE: Readonly<Record<string, string>> = {
+  [FEATURE_INSTANCE_PATH]: "2026-12-04 21:41 UTC",
+  [FEATURE_DELIVERY]: "2026-12-04 22:34 UTC",
+  [FEATURE_SERIES_TRANSFER]: "2026-12-05 00:00 UTC",
+  [FEATURE_TRANSFER_DEID_CUSTOM]: "2026-12-05 00:36 UTC",
+  [FEATURE_CREDENTIAL]: "2026-12-05 00:28 UTC",
+  [FEATURE_COMMITMENT_STATE]: "2026-12-05 03:08 UTC",
+  [FEATURE_CONFLICTS]: "2026-12-05 06:41 UTC",
+  [FEATURE_ERASE]: "2026-12-05 09:03 UTC",
+  [FEATURE_CONFLICT_RESOLVE]: "2026-12-05 08:53 UTC",
+  [FEATURE_DEAD_LETTER_MANAGE]: "2026-12-05 17:08 UTC",
+  [FEATURE_DELIVERY_NOT_STORED]: "2026-12-05 23:34 UTC",
+};
+
+/**
+ * An agent's version as a hub's message names one without `feature`: `0.0.9, older than 2026-12-05 09:03 UTC`
+ * (the version alone tells nothing: it has been 0.1.0 since the first).
+ */
+export function versionWithout(agentVersion: string | undefined, feature: string): string {
+  const since = FEATURE_SINCE[feature];
+  const before = since ? `older than ${since}` : "";
+  return [agentVersion, before].filter(Boolean).join(", ") || "unknown version";
+}
+
 // Fields a later version adds are ignored (not refused), so that its hello and welcome still open a
 // session with this one.
 export const Hello = z.object({

@@ -18,7 +18,9 @@ import {
   HandshakeError,
   Hello,
   serverHandshake,
+  versionWithout,
 } from "./hello.ts";
+import * as hello from "./hello.ts";
 import { Session } from "./session.ts";
 import type { Stream } from "./stream.ts";
 import type { Transport } from "./transport.ts";
@@ -368,4 +370,24 @@ Deno.test("hello: a hello that times out on a socket already closing is refused,
     .then(() => undefined, (e) => e);
   assert.ok(err instanceof HandshakeError, String(err));
   assert.match(err.message, /no hello within 20 ms/);
+});
+
+/**
+ * Every agent so far calls itself 0.1.0, so a hub's "this agent version (0.1.0) cannot ...: upgrade it" named
+ * the hub's own version too (by hand, 2026-12-06, an agent of 2026-12-05 00:21 under a hub of 2026-12-06):
+ * the message now says from when agents can.
+ */
+Deno.test("versionWithout() names the version and when agents began naming the feature", () => {
+  assert.equal(versionWithout("0.1.0", FEATURE_ERASE), "0.1.0, older than 2026-12-05 09:03 UTC");
+  assert.equal(versionWithout(undefined, FEATURE_CONFLICTS), "older than 2026-12-05 06:41 UTC");
+  assert.equal(versionWithout("0.1.0", "a-later-feature"), "0.1.0");
+  assert.equal(versionWithout(undefined, "a-later-feature"), "unknown version");
+});
+
+Deno.test("versionWithout() knows when each feature an agent names began", () => {
+  const features = Object.entries(hello).filter(([key]) => key.startsWith("FEATURE_"));
+  assert.ok(features.length >= 11);
+  for (const [key, feature] of features) {
+    assert.match(versionWithout(undefined, feature as string), /^older than 20\d\d-/, key);
+  }
 });

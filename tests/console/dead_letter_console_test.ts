@@ -147,8 +147,8 @@ Deno.test({
           await eventually("east online", () => hub.sessions.get("east"));
           await page.goto(`http://127.0.0.1:${hub.port}/sites/east`);
           await page.getByRole("region", { name: "Site east" }).getByText(
-            "Its rows waiting for a removed node could not be read: this agent version (0.0.9) cannot list " +
-              "rows waiting for a removed node: upgrade the agent of east",
+            "Its rows waiting for a removed node could not be read: this agent version (0.0.9, older than " +
+              "2026-12-05 17:08 UTC) cannot list rows waiting for a removed node: upgrade the agent of east",
           ).waitFor();
           assert.ok(!older.asked.includes("stranded"), `asked: ${older.asked}`);
         } finally {

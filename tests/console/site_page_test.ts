@@ -223,8 +223,8 @@ Deno.test({
         // An agent of an earlier version is not asked: its section says why, in words.
         await page.goto(`${base}/sites/east`);
         await page.getByRole("region", { name: "Site east" }).getByText(
-          "Its conflicts could not be read: this agent version (0.0.9) cannot list conflicts: upgrade the " +
-            "agent of east",
+          "Its conflicts could not be read: this agent version (0.0.9, older than 2026-12-05 06:41 UTC) " +
+            "cannot list conflicts: upgrade the agent of east",
         ).waitFor();
         assert.ok(!older.asked.includes("conflicts"), `asked: ${older.asked}`);
 

@@ -193,7 +193,10 @@ Deno.test({
       await eventually("east connected", () => hub.sessions.get("east"));
       const unsupported = await call("DELETE", `/sites/east/studies/${study}`, admin);
       assert.equal(unsupported.status, 501);
-      assert.match((await unsupported.json()).detail, /cannot erase: upgrade the agent of east/);
+      assert.match(
+        (await unsupported.json()).detail,
+        /^this agent version \(0\.0\.9, older than 2026-12-05 09:03 UTC\) cannot erase: upgrade the agent of east$/,
+      );
       await assert.rejects(
         client.site.erase.mutate({ site: "east", studyInstanceUid: study }),
         (e: unknown) => e instanceof TRPCClientError && e.data?.code === "PRECONDITION_FAILED",

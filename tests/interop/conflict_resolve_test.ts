@@ -390,7 +390,7 @@ Deno.test({
           assert.ok(code("PRECONDITION_FAILED")(e), String(e));
           assert.match(
             (e as Error).message,
-            /^this agent version \(0\.0\.9\) cannot resolve conflicts: upgrade the agent of east$/,
+            /^this agent version \(0\.0\.9, older than 2026-12-05 08:53 UTC\) cannot resolve conflicts: upgrade the agent of east$/,
           );
           return true;
         },
@@ -414,7 +414,7 @@ Deno.test({
           assert.ok(code("PRECONDITION_FAILED")(e), String(e));
           assert.match(
             (e as Error).message,
-            /^this agent version \(0\.0\.9\) cannot list conflicts by before or unresolved: upgrade the agent of west$/,
+            /^this agent version \(0\.0\.9, older than 2026-12-05 08:53 UTC\) cannot list conflicts by before or unresolved: upgrade the agent of west$/,
           );
           return true;
         });

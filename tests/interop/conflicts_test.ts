@@ -207,7 +207,7 @@ Deno.test({
         assert.ok(code("PRECONDITION_FAILED")(e), String(e));
         assert.match(
           (e as Error).message,
-          /^this agent version \(0\.0\.9\) cannot list conflicts: upgrade the agent of east$/,
+          /^this agent version \(0\.0\.9, older than 2026-12-05 06:41 UTC\) cannot list conflicts: upgrade the agent of east$/,
         );
         return true;
       });

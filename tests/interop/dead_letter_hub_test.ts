@@ -142,7 +142,7 @@ Deno.test({
           assert.ok(code("PRECONDITION_FAILED")(e), String(e));
           assert.equal(
             (e as Error).message,
-            `this agent version (0.0.9) cannot ${what}: upgrade the agent of east`,
+            `this agent version (0.0.9, older than 2026-12-05 17:08 UTC) cannot ${what}: upgrade the agent of east`,
           );
           return true;
         });

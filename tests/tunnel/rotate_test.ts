@@ -231,7 +231,7 @@ Deno.test({
       assert.equal(refused.json!.outcome, "refused");
       assert.match(
         String(refused.json!.message),
-        /the agent of site east \(version 0\.0\.9\) cannot take a new credential over the tunnel; upgrade it first/,
+        /the agent of site east \(version 0\.0\.9, older than 2026-12-05 00:28 UTC\) cannot take a new credential over the tunnel; upgrade it first/,
       );
       const row = (await hub.registry.get("east"))!;
       assert.equal(row.credentialHash, hashBefore);
