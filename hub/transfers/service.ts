@@ -69,9 +69,11 @@ export function handOverDelayMs(attempts: number): number {
   return attempts > 0 ? 5000 * 3 ** (Math.min(attempts, MAX_SEND_ATTEMPTS) - 1) : 0;
 }
 /** Why a source whose agent is older than custom profiles and Clinical Trial attributes cannot take them. */
-export function customUnsupported(site: string): string {
+export function customUnsupported(site: string, agentVersion?: string): string {
   return `the agent of ${site} does not take a transfer's custom de-identification profile or Clinical Trial ` +
-    "attributes (its version is older than them): upgrade it, or transfer without them";
+    `attributes (its version: ${
+      versionWithout(agentVersion, FEATURE_TRANSFER_DEID_CUSTOM)
+    }): upgrade it, or transfer without them`;
 }
 
 /** Why a task whose source found nothing failed: where it looked, and what to check. */
@@ -696,7 +698,9 @@ export class TransferService extends TransferReads {
         }
         const deid = t.deid ? sendDeid(t) : undefined;
         if (needsCustomFeature(deid) && features && !features.has(FEATURE_TRANSFER_DEID_CUSTOM)) {
-          throw new SourceUnableError(customUnsupported(t.sourceSite));
+          throw new SourceUnableError(
+            customUnsupported(t.sourceSite, this.sessions.get(t.sourceSite)?.agentVersion),
+          );
         }
         const request = {
           op: "send" as const,
