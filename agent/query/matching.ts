@@ -67,7 +67,7 @@ function personNameCondition(column: SQL, value: string): SQL | undefined {
   const rest = sql`substr(${column}, instr(${column} || '=', '=') + 1)`;
   const ideographicOf = sql`substr(${rest}, 1, instr(${rest} || '=', '=') - 1)`;
   const phoneticOf = sql`substr(${rest}, instr(${rest} || '=', '=') + 1)`;
-  if (!value.includes("=") && given(alphabetic) && /[^\x00-\x7f]/.test(alphabetic)) {
+  if (!value.includes("=") && given(alphabetic) && /[\u0080-\uffff]/.test(alphabetic)) {
     const any = [
       nameGroupCondition(alphabeticOf, asciiLower(alphabetic)),
       nameGroupCondition(ideographicOf, alphabetic),
