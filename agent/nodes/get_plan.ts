@@ -69,7 +69,10 @@ export interface GetStep {
   identifiers: Identifier[];
 }
 
-/** The context the node chooses a syntax in: objects it holds uncompressed arrive as they are either way. */
+/**
+ * The context the node chooses a syntax in (one of the two; objects it holds in the other come re-encoded,
+ * unless that syntax has a context of its own).
+ */
 export const UNCOMPRESSED: string[] = [
   TransferSyntax.ExplicitVRLittleEndian,
   TransferSyntax.ImplicitVRLittleEndian,
@@ -207,14 +210,19 @@ export function unknownClassContexts(): StorageContext[] {
   ];
 }
 
-/** The contexts for one SOP class: the uncompressed one, then one per other syntax. */
+/**
+ * The contexts for one SOP class: the uncompressed one, then one per other syntax. When the node listed
+ * Implicit VR Little Endian for the class, that syntax has a context of its own too: the node chooses one
+ * syntax in the uncompressed context (Explicit VR, as DCMTK and the agent do), so an object it holds in
+ * Implicit VR would otherwise come re-encoded.
+ */
 function classContexts(sopClassUid: string, listed: ListedInstance[]): StorageContext[] {
   const known = listed.every((l) => l.availableTransferSyntaxes?.length)
     ? [...new Set(listed.flatMap((l) => l.availableTransferSyntaxes!))]
     : syntaxesFor(sopClassUid);
   return [
     { sopClassUid, transferSyntaxes: UNCOMPRESSED },
-    ...known.filter((ts) => !UNCOMPRESSED.includes(ts)).map((ts) => ({
+    ...known.filter((ts) => ts !== TransferSyntax.ExplicitVRLittleEndian).map((ts) => ({
       sopClassUid,
       transferSyntaxes: [ts],
     })),

@@ -69,6 +69,20 @@ Deno.test("C-GET contexts: the syntaxes the node lists in Available Transfer Syn
   assert.equal(all.contexts.length, 1 + syntaxesFor(CT).length);
 });
 
+Deno.test("C-GET contexts: a listed Implicit VR Little Endian gets a context of its own, so it is not re-encoded", () => {
+  const instances = listed(2, CT).map((l, i) => ({
+    ...l,
+    availableTransferSyntaxes: [
+      i ? TransferSyntax.ImplicitVRLittleEndian : TransferSyntax.ExplicitVRLittleEndian,
+    ],
+  }));
+  const [step] = planGet(ask, instances);
+  assert.deepEqual(step.contexts, [
+    { sopClassUid: CT, transferSyntaxes: UNCOMPRESSED },
+    { sopClassUid: CT, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+  ]);
+});
+
 Deno.test("C-GET contexts: too many for one association: series packed over several, each by a C-GET at SERIES level", () => {
   // 12 image classes in 12 series: 12 × 20 contexts, 6 series per association.
   const classes = Array.from({ length: 12 }, (_, i) => `1.2.840.10008.5.1.4.1.1.${100 + i}`);

@@ -37,6 +37,15 @@ export function storescuProposal(file: string): string[] | undefined {
   return option ? [option, "-R"] : undefined;
 }
 
+/**
+ * Sends one file proposing its own syntax only when it is Implicit VR Little Endian (`-xi`: storescuProposal's
+ * `-x=` lets the receiver pick Explicit VR, and storescu then converts), else as storescuProposal says.
+ */
+export function storescuAsStored(file: string, target: { port: number; aet: string }): Promise<ToolResult> {
+  if (fileTransferSyntax(file) !== "1.2.840.10008.1.2") return storescu([file], target);
+  return runStorescu([file], target, ["-xi", "-R"], [], 60_000);
+}
+
 /** Sends files in one association; each file's syntax proposed as storescuProposal says. */
 export function storescu(
   files: string[],
@@ -45,6 +54,16 @@ export function storescu(
   timeoutMs = 60_000,
 ): Promise<ToolResult> {
   const proposal = files.length === 1 ? storescuProposal(files[0]) ?? [] : [];
+  return runStorescu(files, target, proposal, extra, timeoutMs);
+}
+
+function runStorescu(
+  files: string[],
+  target: { port: number; aet: string },
+  proposal: string[],
+  extra: string[],
+  timeoutMs: number,
+): Promise<ToolResult> {
   return runDcmtk("storescu", [
     ...proposal,
     ...extra,
