@@ -1,0 +1,161 @@
+/**
+ * Byte-exact by WADO-RS through the hub, for every shipped test file storescu sends in its own syntax
+ * (tests/support/exact_files.ts; one site per batch of unique SOP Instance UIDs): the instance as
+ * `application/dicom; transfer-syntax=*` (single part, its Content-Length the body's) and as
+ * `multipart/related; type="application/dicom"; transfer-syntax=*` is the archived file's data set in its
+ * stored syntax, byte for byte; with no transfer-syntax (the default, Explicit VR Little Endian,
+ * conformance.md) an object stored so is the same bytes, one stored Deflated its data set inflated, and any
+ * other is transcoded (its bytes not compared) or 406 with a problem body; the Pixel Data's bulk data as
+ * stored (`*\/*`) is the native value's bytes (a big endian one's samples reversed, as documented), or the
+ * encapsulated fragments' bytes in order.
+ */
+import assert from "node:assert/strict";
+import { inflateRawSync } from "node:zlib";
+import { startAgentProcess } from "../support/agent.ts";
+import { skipReason } from "../support/peers.ts";
+import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { responseParts } from "../support/multipart.ts";
+import {
+  archivedBySop,
+  datasetDifference,
+  datasetOf,
+  type ExactFile,
+  exactFileBatches,
+  sendBatch,
+} from "../support/exact_files.ts";
+import { encodingOf, findElement, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
+
+const skip = skipReason("storescu");
+if (skip) console.warn(`wado_exact_test: skipped: ${skip}`);
+
+const EXPLICIT = "1.2.840.10008.1.2.1";
+const DEFLATED = "1.2.840.10008.1.2.1.99";
+const BIG_ENDIAN = "1.2.840.10008.1.2.2";
+
+/**
+ * The Pixel Data value as bulk data gives it: the native bytes (little endian), or every fragment after the
+ * offset table, in order.
+ */
+function pixelBytes(part10: Uint8Array): Uint8Array | undefined {
+  const header = readPart10Header(part10);
+  if (header.transferSyntax === DEFLATED) return undefined;
+  const { dataset } = parseDataSet(part10, encodingOf(header.transferSyntax), {
+    start: header.datasetOffset,
+  });
+  const el = findElement(dataset, 0x7fe00010);
+  if (!el) return undefined;
+  if (!el.fragments) {
+    const value = part10.slice(el.valueOffset, el.valueOffset + el.length);
+    if (header.transferSyntax !== BIG_ENDIAN) return value;
+    // Bulk data is little endian: a big endian value's samples reversed by Bits Allocated (conformance.md).
+    const bits = findElement(dataset, 0x00280100)!;
+    const size = ((part10[bits.valueOffset] << 8) | part10[bits.valueOffset + 1]) / 8;
+    for (let at = 0; size > 1 && at + size <= value.length; at += size) {
+      value.subarray(at, at + size).reverse();
+    }
+    return value;
+  }
+  const parts = el.fragments.slice(1).map((f) => part10.subarray(f.valueOffset, f.valueOffset + f.length));
+  return new Uint8Array(parts.flatMap((p) => [...p]));
+}
+
+Deno.test({
+  name: "every test file a site archives comes back by WADO-RS as stored, and by default as the docs say",
+  ignore: !!skip,
+  fn: async () => {
+    const hub = await startTestHub();
+    const token = (await hub.tokens.create("wado-exact", "viewer")).token;
+    const failures: string[] = [];
+    const matrix: string[] = [];
+    try {
+      const batches = await exactFileBatches();
+      for (const [i, batch] of batches.entries()) {
+        const site = `batch${i}`;
+        const agent = await startAgentProcess({ aet: `B${i}`, args: await siteArgs(hub, site) });
+        try {
+          failures.push(...(await sendBatch(batch, agent)).refused);
+          await eventually(`${site} online`, () => hub.sessions.get(site));
+          const archived = await archivedBySop(agent.dataDir);
+          for (const row of batch) {
+            const file = archived.get(row.sopInstanceUid);
+            if (file) {
+              matrix.push(await checkOne(hub.port, token, site, row, await Deno.readFile(file), failures));
+            }
+          }
+        } finally {
+          await agent.stop();
+        }
+      }
+    } finally {
+      await hub.stop();
+    }
+    console.log(matrix.join("\n"));
+    assert.deepEqual(failures, []);
+    assert.ok(matrix.length >= 90, `only ${matrix.length} objects compared`);
+  },
+});
+
+/** Every check for one object; pushes what failed, returns its line of the matrix. */
+async function checkOne(
+  port: number,
+  token: string,
+  site: string,
+  row: ExactFile,
+  stored: Uint8Array,
+  failures: string[],
+): Promise<string> {
+  const url =
+    `http://127.0.0.1:${port}/dicomweb/sites/${site}/studies/${row.studyInstanceUid}/series/${row.seriesInstanceUid}/instances/${row.sopInstanceUid}`;
+  const get = (path: string, accept: string) =>
+    fetch(url + path, { headers: { authorization: `Bearer ${token}`, accept } });
+  const fail = (what: string) => failures.push(`${row.label} (${row.transferSyntax}) ${what}`);
+  const done: string[] = [];
+
+  const single = await get("", "application/dicom; transfer-syntax=*");
+  const body = new Uint8Array(await single.arrayBuffer());
+  if (single.status !== 200) fail(`application/dicom;transfer-syntax=*: ${single.status}`);
+  else if (Number(single.headers.get("content-length")) !== body.length) fail("single part: Content-Length");
+  else if (readPart10Header(body).transferSyntax !== row.transferSyntax) fail("single part: syntax changed");
+  else {
+    const diff = datasetDifference(body, stored);
+    if (diff) fail(`single part: ${diff}`);
+    else done.push("single");
+  }
+
+  const multi = await get("", 'multipart/related; type="application/dicom"; transfer-syntax=*');
+  const parts = multi.status === 200 ? await responseParts(multi) : [];
+  if (parts.length !== 1) fail(`multipart transfer-syntax=*: ${multi.status}, ${parts.length} parts`);
+  else {
+    const diff = datasetDifference(parts[0].body, stored);
+    if (diff) fail(`multipart: ${diff}`);
+    else done.push("multipart");
+  }
+
+  const byDefault = await get("", "application/dicom");
+  if (byDefault.status === 200) {
+    const got = new Uint8Array(await byDefault.arrayBuffer());
+    const syntax = readPart10Header(got).transferSyntax;
+    if (syntax !== EXPLICIT) fail(`default: ${syntax}`);
+    else if (row.transferSyntax === EXPLICIT || row.transferSyntax === DEFLATED) {
+      const want = row.transferSyntax === EXPLICIT ? datasetOf(stored) : inflateRawSync(datasetOf(stored));
+      if (!Buffer.from(datasetOf(got)).equals(Buffer.from(want))) fail("default: not the stored data set");
+      else done.push("default");
+    } else done.push("default (converted)");
+  } else if (byDefault.status === 406 && row.transferSyntax !== EXPLICIT) {
+    const problem = await byDefault.json();
+    if (!problem.detail && !problem.title) fail("default: a 406 without a problem body");
+    done.push(`default 406 (${problem.detail ?? problem.title})`);
+  } else fail(`default: ${byDefault.status} ${await byDefault.text()}`);
+
+  const pixels = pixelBytes(stored);
+  if (pixels) {
+    const bulk = await get("/bulkdata/7FE00010", "*/*");
+    const bulkParts = bulk.status === 200 ? await responseParts(bulk) : [];
+    const joined = new Uint8Array(bulkParts.flatMap((p) => [...p.body]));
+    if (bulk.status !== 200) fail(`bulk data: ${bulk.status} ${await bulk.text()}`);
+    else if (!Buffer.from(joined).equals(Buffer.from(pixels))) {
+      fail(`bulk data: ${joined.length} bytes in ${bulkParts.length} parts, want ${pixels.length}`);
+    } else done.push("bulk data");
+  }
+  return `${row.label} ${row.transferSyntax}: ${done.join(", ")}`;
+}
