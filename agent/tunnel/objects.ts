@@ -24,6 +24,7 @@ import {
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { sendInflated } from "./inflated_object.ts";
+import { swappedDataset } from "./swapped_object.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 import { addRange, sha256Of, ShortObjectError } from "../part10/digest.ts";
@@ -152,7 +153,7 @@ export async function receiveObject(
  * Sends an archived object in `wanted` syntax: Implicit to Explicit VR Little Endian by rewriting
  * element headers (pixels copied as bytes; elements after the pixel data, rare trailing padding, are
  * left out), Deflated to Explicit VR Little Endian by inflating the data set (streaming:
- * inflated_object.ts), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding
+ * inflated_object.ts), Big Endian to Explicit VR Little Endian by byte-swapping (swapped_object.ts), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding
  * worker. When none can, the codec fails or the data set does not inflate, the object goes as stored and the hub decides what to answer.
  */
 export async function sendObjectAs(
@@ -174,6 +175,19 @@ export async function sendObjectAs(
         file.key,
         (o) => sendInflated(channel, datasetOf(o, file), file, onHashed),
       );
+    } catch (err) {
+      if (!(err instanceof TranscodeError)) throw err;
+      log.warn("transcode.failed", { sop: hashUid(file.sopInstanceUid), to: wanted, reason: err.message });
+      return await sendObject(channel, archive, file, onHashed);
+    }
+  }
+  if (
+    wanted === TransferSyntax.ExplicitVRLittleEndian &&
+    file.transferSyntax === TransferSyntax.ExplicitVRBigEndian
+  ) {
+    try {
+      const dataset = await withObject(archive, file.key, (o) => swappedDataset(datasetOf(o, file)));
+      return await sendDataset(channel, file, wanted, dataset);
     } catch (err) {
       if (!(err instanceof TranscodeError)) throw err;
       log.warn("transcode.failed", { sop: hashUid(file.sopInstanceUid), to: wanted, reason: err.message });
@@ -252,13 +266,22 @@ async function sendDatasetBytes(
   part10: Uint8Array,
 ): Promise<void> {
   const meta = readPart10Header(part10);
-  const dataset = part10.subarray(meta.datasetOffset);
+  await sendDataset(channel, file, meta.transferSyntax!, part10.subarray(meta.datasetOffset));
+}
+
+/** Sends a data set made in memory in `transferSyntax` (the hub writes its File Meta group). */
+async function sendDataset(
+  channel: ObjectChannel,
+  file: StoredObject,
+  transferSyntax: string,
+  dataset: Uint8Array,
+): Promise<void> {
   await channel.send(
     {
       type: "object",
       sopInstanceUid: file.sopInstanceUid,
       sopClassUid: file.sopClassUid,
-      transferSyntax: meta.transferSyntax,
+      transferSyntax,
       size: dataset.byteLength,
       sha256: createHash("sha256").update(dataset).digest("hex"),
     } satisfies ObjectHeader,
