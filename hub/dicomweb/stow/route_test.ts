@@ -74,16 +74,20 @@ Deno.test("STOW-RS lists what failed with its reason: refused (202), not DICOM, 
     0xa700,
   ]]);
   assert.equal(sequence(answer, "00081199").length, 2);
+  // The Warning says why, part by part (FailureReason alone does not).
+  assert.equal(some.headers.get("warning"), '299 conduit "part 2: the site refused it (0xa700)"');
 
   const junk = await post(hub, "/dicomweb/sites/north/studies", [{
     bytes: new TextEncoder().encode("not dicom"),
   }]);
   assert.equal(junk.status, 409);
   assert.deepEqual(sequence(await junk.json(), "00081198").map((x) => x.reason), [0xc000]);
+  assert.match(junk.headers.get("warning") ?? "", /^299 conduit "part 1: not a DICOM Part 10 object/);
 
   const wrong = await post(hub, "/dicomweb/sites/north/studies/1.2.3", [{ bytes: generateInstance(s[0]) }]);
   assert.equal(wrong.status, 409);
   assert.deepEqual(sequence(await wrong.json(), "00081198").map((x) => x.reason), [0xa900]);
+  assert.match(wrong.headers.get("warning") ?? "", /part 1: of study [0-9.]+, not the study in the path/);
   assert.deepEqual(fs.readdirSync(hub.spoolDir), []);
 });
 
