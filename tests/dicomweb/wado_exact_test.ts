@@ -6,9 +6,9 @@
  * stored syntax, byte for byte; with no transfer-syntax (the default, Explicit VR Little Endian,
  * conformance.md) an object stored so is the same bytes, one stored Deflated its data set inflated, one stored
  * big endian byte-swapped (never 406: until 2026-12-06 dcmjs refused 1- and 32-bit ones and legacy values),
- * and any other is transcoded (its bytes not compared) or 406 with a problem body; the Pixel Data's bulk data as
- * stored (`*\/*`) is the native value's bytes (a big endian one's samples reversed, as documented), or the
- * encapsulated fragments' bytes in order.
+ * and any other is transcoded (its bytes not compared) or 406 with a problem body; the Pixel Data's bulk data
+ * as stored (`*\/*`), and all its frames joined, are the native value's bytes (a big endian one's samples
+ * reversed, as documented; the frames without padding after them), or the encapsulated fragments in order.
  */
 import assert from "node:assert/strict";
 import { inflateRawSync } from "node:zlib";
@@ -24,7 +24,7 @@ import {
   exactFileBatches,
   sendBatch,
 } from "../support/exact_files.ts";
-import { encodingOf, findElement, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
+import { encodingOf, findElement, numberValues, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
 
 const skip = skipReason("storescu");
 if (skip) console.warn(`wado_exact_test: skipped: ${skip}`);
@@ -58,6 +58,29 @@ function pixelBytes(part10: Uint8Array): Uint8Array | undefined {
   }
   const parts = el.fragments.slice(1).map((f) => part10.subarray(f.valueOffset, f.valueOffset + f.length));
   return new Uint8Array(parts.flatMap((p) => [...p]));
+}
+
+/**
+ * Number of Frames (0028,0008) of a Part 10 object (1 when absent), and for native pixel data the bytes of
+ * those frames (Rows × Columns × Samples per Pixel × Bits Allocated), undefined when encapsulated.
+ */
+function frameFacts(part10: Uint8Array): { count: number; nativeBytes?: number } {
+  const header = readPart10Header(part10);
+  const { dataset } = parseDataSet(part10, encodingOf(header.transferSyntax), {
+    start: header.datasetOffset,
+  });
+  const el = findElement(dataset, 0x00280008);
+  const n = el
+    ? parseInt(new TextDecoder().decode(part10.subarray(el.valueOffset, el.valueOffset + el.length)))
+    : 1;
+  const count = Number.isFinite(n) && n > 0 ? n : 1;
+  if (findElement(dataset, 0x7fe00010)?.fragments) return { count };
+  const us = (tag: number, absent: number) => {
+    const e = findElement(dataset, tag);
+    return e ? numberValues(part10, e, header.transferSyntax !== BIG_ENDIAN)[0] ?? absent : absent;
+  };
+  const bits = us(0x00280002, 1) * us(0x00280010, 0) * us(0x00280011, 0) * us(0x00280100, 8) * count;
+  return { count, nativeBytes: Math.ceil(bits / 8) };
 }
 
 Deno.test({
@@ -166,6 +189,17 @@ async function checkOne(
     else if (!Buffer.from(joined).equals(Buffer.from(pixels))) {
       fail(`bulk data: ${joined.length} bytes in ${bulkParts.length} parts, want ${pixels.length}`);
     } else done.push("bulk data");
+    const facts = frameFacts(stored);
+    const list = Array.from({ length: facts.count }, (_, i) => i + 1).join(",");
+    const frames = await get(`/frames/${list}`, "*/*");
+    const frameParts = frames.status === 200 ? await responseParts(frames) : [];
+    const joinedFrames = new Uint8Array(frameParts.flatMap((p) => [...p.body]));
+    // Native: the frames' bytes (the value may hold padding after them); encapsulated: every fragment.
+    const want = pixels.subarray(0, facts.nativeBytes ?? pixels.length);
+    if (frames.status !== 200) fail(`frames: ${frames.status} ${await frames.text()}`);
+    else if (!Buffer.from(joinedFrames).equals(Buffer.from(want))) {
+      fail(`frames: ${joinedFrames.length} bytes in ${frameParts.length} parts, want ${want.length}`);
+    } else done.push(`${frameParts.length} frames`);
   }
   return `${row.label} ${row.transferSyntax}: ${done.join(", ")}`;
 }
