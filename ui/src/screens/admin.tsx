@@ -251,7 +251,7 @@ export function Admin(props: { user: string }) {
                   <button
                     type="button"
                     class="small"
-                    aria-label={`Change the role of ${u.name}`}
+                    aria-label={`Change role of ${u.name}`}
                     onClick={() => askRole(u)}
                   >
                     Change role
@@ -259,7 +259,7 @@ export function Admin(props: { user: string }) {
                   <button
                     type="button"
                     class="small"
-                    aria-label={`Reset the password of ${u.name}`}
+                    aria-label={`Reset password of ${u.name}`}
                     onClick={() => askPassword(u)}
                   >
                     Reset password

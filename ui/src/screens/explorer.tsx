@@ -319,7 +319,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                           class="small"
                           disabled
                           title={VIEWER_MISSING}
-                          aria-label={`Open ${studyTitle(h)} in the viewer`}
+                          aria-label={`View ${studyTitle(h)} in the viewer`}
                         >
                           View
                         </button>
@@ -330,7 +330,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                         href={viewerUrl(h.site, h.uid)}
                         target="_blank"
                         rel="noopener"
-                        aria-label={`Open ${studyTitle(h)} in the viewer`}
+                        aria-label={`View ${studyTitle(h)} in the viewer`}
                       >
                         View
                       </a>
