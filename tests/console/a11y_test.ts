@@ -1,0 +1,128 @@
+/**
+ * axe-core (tests/support/axe.ts) finds no serious or critical violation of WCAG 2.2 A/AA or axe's best
+ * practices on any screen of the console, nor in its dialogs, in the light scheme and the dark: a real hub,
+ * two agents, a study at north transferred to south, in Chromium (Playwright).
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { skipReason } from "../support/peers.ts";
+import { sendGenerated } from "../support/send.ts";
+import { eventually } from "../support/hub.ts";
+import { withConsole } from "../support/console_rig.ts";
+import { hasChromium, logIn, waitForOnPage } from "../support/browser.ts";
+import { axeViolations } from "../support/axe.ts";
+import type { Page } from "playwright-core";
+
+const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
+if (skip) console.warn(`a11y_test: skipped: ${skip}`);
+
+/** axe on the page as it is, light and dark. */
+async function check(page: Page, where: string, include?: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    found.push(...await axeViolations(page, `${where} (${colorScheme})`, { include }));
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  return found;
+}
+
+Deno.test({
+  name: "axe finds no serious or critical violation on any console screen or dialog, light or dark",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      const north = await startAgent("north", { aet: "NORTH" });
+      await startAgent("south", { aet: "SOUTH" });
+      await hub.registry.add("east");
+      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      const [sop] = await sendGenerated(north, "a11y", "CT", 2);
+      await hub.users.add("boss", "admin", "admin password");
+      const base = `http://127.0.0.1:${hub.port}`;
+      const page = await browser.newPage();
+      const found: string[] = [];
+
+      await page.goto(`${base}/`);
+      await page.getByLabel("User", { exact: true }).waitFor();
+      found.push(...await check(page, "login"));
+      await logIn(page, "boss", "admin password");
+
+      await page.goto(`${base}/explorer?site=north`);
+      const row = page.locator("table[aria-label=Studies] tbody tr[data-study]").first();
+      await row.waitFor();
+      const studyUid = (await row.getAttribute("data-study"))!;
+      assert.ok(sop);
+      const { id: job } = await hub.transfers.create(
+        { source: { site: "north" }, destination: { site: "south" }, studies: [studyUid] },
+        "user:boss",
+      );
+      const screens: [string, string, string][] = [
+        ["dashboard", "/", 'table[aria-label=Sites] tr[data-site="north"]'],
+        ["explorer", "/explorer?site=north", `table[aria-label=Studies] tr[data-study="${studyUid}"]`],
+        ["study", `/studies/north/${studyUid}`, "section[aria-label=Study] h1"],
+        ["transfers", "/transfers", `table[aria-label=Transfers] tr[data-transfer="${job}"]`],
+        ["transfer", `/transfers/${job}`, `table[aria-label=Tasks] tr[data-study="${studyUid}"] a`],
+        ["sites", "/sites", 'table[aria-label=Sites] tr[data-site="east"]'],
+        ["site", "/sites/north", 'section[aria-label="Site north"]'],
+        ["batch", "/batch", "input[type=file]"],
+        ["admin", "/admin", "table[aria-label=Users] tr[data-user=boss]"],
+      ];
+      for (const [name, path, ready] of screens) {
+        await page.goto(`${base}${path}`);
+        await waitForOnPage(page, ready);
+        found.push(...await check(page, name));
+      }
+
+      // The explorer's transfer dialog, pseudonymizing, its schedule and custom profile open.
+      await page.goto(`${base}/explorer?site=north`);
+      await page.locator(`tr[data-study="${studyUid}"] input[type=checkbox]`).check();
+      const form = page.getByRole("form", { name: "Transfer" });
+      await form.getByLabel("Pseudonymize at the source").check();
+      await form.getByText("Custom profile", { exact: true }).click();
+      await form.getByText("Schedule and limits", { exact: true }).click();
+      await form.getByLabel("Or load a file").waitFor();
+      found.push(...await check(page, "explorer, transfer dialog"));
+      // A study's series under its row.
+      await page.locator(`tr[data-study="${studyUid}"]`).getByRole("button", { name: "Series" }).click();
+      await page.locator("table[aria-label=Series] tbody tr").first().waitFor();
+      found.push(...await check(page, "explorer, series"));
+
+      // The batch preview.
+      await page.goto(`${base}/batch`);
+      await page.getByLabel("File").setInputFiles({
+        name: "rows.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from("Patient ID,Study Date,Modality\nPAT0001,yesterday,CT\nPAT0002,,MR\n"),
+      });
+      await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
+      found.push(...await check(page, "batch preview"));
+
+      // Dialogs: the account, a new site's token, a new API token, a confirmation.
+      await page.goto(`${base}/admin`);
+      await page.getByRole("button", { name: "Account" }).click();
+      await page.getByRole("dialog", { name: "Account: boss" }).waitFor();
+      found.push(...await check(page, "account dialog"));
+      await page.keyboard.press("Escape");
+      const tokenForm = page.locator("form", { has: page.getByRole("button", { name: "Create token" }) });
+      await tokenForm.getByLabel("Name").fill("a11y");
+      await tokenForm.getByRole("button", { name: "Create token" }).click();
+      await page.getByRole("dialog", { name: "API token a11y" }).waitFor();
+      found.push(...await check(page, "token dialog"));
+      await page.keyboard.press("Escape");
+      await page.getByRole("button", { name: /^Revoke the token/ }).first().click();
+      await page.getByRole("alertdialog").waitFor();
+      found.push(...await check(page, "confirmation"));
+      await page.keyboard.press("Escape");
+      await page.goto(`${base}/sites`);
+      const siteForm = page.locator("form", { has: page.getByRole("button", { name: "Add site" }) });
+      await siteForm.getByLabel("New site").fill("west");
+      await siteForm.getByRole("button", { name: "Add site" }).click();
+      await page.getByRole("dialog").waitFor();
+      found.push(...await check(page, "enrollment dialog"));
+
+      assert.deepEqual(found, [], `axe violations:\n${found.join("\n")}`);
+    });
+  },
+});
