@@ -9,19 +9,29 @@ import { skipReason } from "../support/peers.ts";
 import { sendGenerated } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
-import { hasChromium, logIn, waitForOnPage } from "../support/browser.ts";
+import { focused, hasChromium, logIn, nav, waitForOnPage } from "../support/browser.ts";
 import { axeViolations } from "../support/axe.ts";
 import type { Page } from "playwright-core";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`a11y_test: skipped: ${skip}`);
 
-/** axe on the page as it is, light and dark. */
+/** The id of the element that has the keyboard's focus. */
+const focusedId = (page: Page): Promise<string> =>
+  // deno-lint-ignore no-explicit-any
+  page.evaluate(() => (globalThis as any).document.activeElement?.id ?? "");
+
+/** axe on the page as it is, light and dark: serious and critical violations, and moderate ones. */
 async function check(page: Page, where: string, include?: string): Promise<string[]> {
   const found: string[] = [];
   for (const colorScheme of ["light", "dark"] as const) {
     await page.emulateMedia({ colorScheme });
-    found.push(...await axeViolations(page, `${where} (${colorScheme})`, { include }));
+    found.push(
+      ...await axeViolations(page, `${where} (${colorScheme})`, {
+        include,
+        impacts: ["moderate", "serious", "critical"],
+      }),
+    );
   }
   await page.emulateMedia({ colorScheme: "light" });
   return found;
@@ -47,6 +57,7 @@ Deno.test({
       await page.goto(`${base}/`);
       await page.getByLabel("User", { exact: true }).waitFor();
       found.push(...await check(page, "login"));
+      assert.equal(await page.title(), "Log in · Conduit");
       await logIn(page, "boss", "admin password");
 
       await page.goto(`${base}/explorer?site=north`);
@@ -58,22 +69,47 @@ Deno.test({
         { source: { site: "north" }, destination: { site: "south" }, studies: [studyUid] },
         "user:boss",
       );
+      // Each screen: its name (the tab's title and its level-one heading) and what it shows once drawn.
       const screens: [string, string, string][] = [
-        ["dashboard", "/", 'table[aria-label=Sites] tr[data-site="north"]'],
-        ["explorer", "/explorer?site=north", `table[aria-label=Studies] tr[data-study="${studyUid}"]`],
-        ["study", `/studies/north/${studyUid}`, "section[aria-label=Study] h1"],
-        ["transfers", "/transfers", `table[aria-label=Transfers] tr[data-transfer="${job}"]`],
-        ["transfer", `/transfers/${job}`, `table[aria-label=Tasks] tr[data-study="${studyUid}"] a`],
-        ["sites", "/sites", 'table[aria-label=Sites] tr[data-site="east"]'],
-        ["site", "/sites/north", 'section[aria-label="Site north"]'],
-        ["batch", "/batch", "input[type=file]"],
-        ["admin", "/admin", "table[aria-label=Users] tr[data-user=boss]"],
+        ["Dashboard", "/", 'table[aria-label=Sites] tr[data-site="north"]'],
+        ["Explorer", "/explorer?site=north", `table[aria-label=Studies] tr[data-study="${studyUid}"]`],
+        ["Study at north", `/studies/north/${studyUid}`, "section[aria-label=Study] h1"],
+        ["Transfers", "/transfers", `table[aria-label=Transfers] tr[data-transfer="${job}"]`],
+        [`Transfer ${job}`, `/transfers/${job}`, `table[aria-label=Tasks] tr[data-study="${studyUid}"] a`],
+        ["Sites", "/sites", 'table[aria-label=Sites] tr[data-site="east"]'],
+        ["Site north", "/sites/north", 'section[aria-label="Site north"]'],
+        ["Batch", "/batch", "input[type=file]"],
+        ["Admin", "/admin", "table[aria-label=Users] tr[data-user=boss]"],
       ];
       for (const [name, path, ready] of screens) {
         await page.goto(`${base}${path}`);
         await waitForOnPage(page, ready);
         found.push(...await check(page, name));
+        assert.equal(await page.title(), `${name} · Conduit`, `${path}: the tab's title`);
+        assert.equal(await page.getByRole("main", { name }).count(), 1, `${path}: main named ${name}`);
       }
+
+      // The keyboard: the header's first stop skips to the screen; a tab followed with Enter puts the focus
+      // on the new screen (a screen reader reads its name), and Back names the screen it returns to.
+      await page.goto(`${base}/explorer?site=north`);
+      await waitForOnPage(page, "table[aria-label=Studies] tbody tr[data-study]");
+      await page.keyboard.press("Tab");
+      assert.equal(await focused(page), "Skip to the screen");
+      assert.ok(
+        await page.getByRole("link", { name: "Skip to the screen" }).isVisible(),
+        "seen when focused",
+      );
+      await page.keyboard.press("Enter");
+      assert.equal(await focusedId(page), "main");
+      await nav(page, "Transfers").focus();
+      await page.keyboard.press("Enter");
+      await waitForOnPage(page, `table[aria-label=Transfers] tr[data-transfer="${job}"]`);
+      assert.equal(await page.title(), "Transfers · Conduit");
+      assert.equal(await focusedId(page), "main", "the focus is on the screen followed to");
+      await page.goBack();
+      await page.getByRole("main", { name: "Explorer" }).waitFor();
+      assert.equal(await page.title(), "Explorer · Conduit");
+      assert.equal(await focusedId(page), "main");
 
       // The explorer's transfer dialog, pseudonymizing, its schedule and custom profile open.
       await page.goto(`${base}/explorer?site=north`);

@@ -26,6 +26,7 @@ import { Batch } from "./screens/batch.tsx";
 import { Admin } from "./screens/admin.tsx";
 import { StudyPage } from "./screens/study.tsx";
 import { AccountDialog } from "./screens/account.tsx";
+import { pageTitle, screenName } from "./screen_name.ts";
 
 /** The login's notice for a session the hub ended for disuse (or age). */
 const EXPIRED = "Your session expired: it went unused for too long. Log in again to go on.";
@@ -76,6 +77,14 @@ export function App() {
     <Link href={href} class="tab" aria-current={section() === href ? "page" : undefined}>{label}</Link>
   );
   const at = (pattern: string) => match(pattern, p());
+  const name = createMemo(() => screenName(p()));
+  // The tab's title names the screen (the login while logged out), so the history's entries differ.
+  createEffect(() => (document.title = pageTitle(user() ? name() : "Log in")));
+  let main: HTMLElement | undefined;
+  const toMain = () => main?.focus({ preventScroll: true });
+  // Another screen (a link, Back, Forward): the focus goes to it, and a screen reader reads its name, rather
+  // than staying on a link that is gone. A change of the query alone (a search, a page) leaves it where it is.
+  createEffect(on(p, () => queueMicrotask(toMain), { defer: true }));
   const notFound = (): JSX.Element => (
     <section class="card">
       <h2>Nothing here</h2>
@@ -88,6 +97,16 @@ export function App() {
     <Show when={ready()}>
       <Show when={user()} fallback={<Login onLogin={loggedIn} notice={notice()} />}>
         <header>
+          <a
+            href="#main"
+            class="skip"
+            onClick={(e) => {
+              e.preventDefault();
+              toMain();
+            }}
+          >
+            Skip to the screen
+          </a>
           <Link href="/" class="brand">Conduit</Link>
           <nav aria-label="Screens">
             {tab("/", "Dashboard")}
@@ -111,7 +130,8 @@ export function App() {
             Log out
           </button>
         </header>
-        <main>
+        <main id="main" ref={main} tabindex="-1" aria-labelledby="screen-name">
+          <h1 id="screen-name" class="sr-only">{name()}</h1>
           {/* A screen that fails as it draws (an answer it did not expect) says so, instead of going blank. */}
           <ErrorBoundary fallback={(err, reset) => <Failed error={err} reset={reset} />}>
             <Switch fallback={notFound()}>

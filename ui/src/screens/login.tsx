@@ -19,21 +19,23 @@ export function Login(props: { onLogin: (me: Me) => void; notice?: string }) {
     }
   };
   return (
-    <form class="login card" onSubmit={submit}>
-      <h1>Conduit</h1>
-      <Show when={props.notice}>
-        <p class="warning" role="status">{props.notice}</p>
-      </Show>
-      <label>
-        User
-        <input name="user" autocomplete="username" ref={user} required />
-      </label>
-      <label>
-        Password
-        <input name="password" type="password" autocomplete="current-password" ref={password} required />
-      </label>
-      <button class="primary" type="submit" disabled={busy()}>Log in</button>
-      <p class="error" role="alert">{error()}</p>
-    </form>
+    <main>
+      <form class="login card" onSubmit={submit} aria-labelledby="login-title">
+        <h1 id="login-title">Log in to Conduit</h1>
+        <Show when={props.notice}>
+          <p class="warning" role="status">{props.notice}</p>
+        </Show>
+        <label>
+          User
+          <input name="user" autocomplete="username" ref={user} required />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autocomplete="current-password" ref={password} required />
+        </label>
+        <button class="primary" type="submit" disabled={busy()}>Log in</button>
+        <p class="error" role="alert">{error()}</p>
+      </form>
+    </main>
   );
 }
