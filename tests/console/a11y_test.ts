@@ -47,6 +47,7 @@ Deno.test({
       const north = await startAgent("north", { aet: "NORTH" });
       await startAgent("south", { aet: "SOUTH" });
       await hub.registry.add("east");
+      await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       const [sop] = await sendGenerated(north, "a11y", "CT", 2);
       await hub.users.add("boss", "admin", "admin password");
@@ -111,6 +112,21 @@ Deno.test({
       assert.equal(await page.title(), "Explorer · Conduit");
       assert.equal(await focusedId(page), "main");
 
+      // A job's state that changes while its page is open is said in a live region (not on opening it): a
+      // job from west, offline, waits until canceled elsewhere.
+      const { id: waiting } = await hub.transfers.create(
+        { source: { site: "west" }, destination: { site: "south" }, studies: ["1.2.826.0.1.3680043.9.7"] },
+        "user:boss",
+      );
+      await page.goto(`${base}/transfers/${waiting}`);
+      await page.locator('section[aria-label="Transfer detail"][data-status="pending"]').waitFor();
+      const live = page.locator("main p.sr-only[role=status]");
+      assert.equal(await live.textContent(), "", "nothing said on opening the job");
+      await hub.transfers.cancel(waiting, "user:boss");
+      await live.filter({ hasText: "The transfer from west to south is now Canceled." }).waitFor({
+        timeout: 15_000,
+      });
+
       // The explorer's transfer dialog, pseudonymizing, its schedule and custom profile open.
       await page.goto(`${base}/explorer?site=north`);
       await page.locator(`tr[data-study="${studyUid}"] input[type=checkbox]`).check();
@@ -136,11 +152,20 @@ Deno.test({
       found.push(...await check(page, "batch preview"));
 
       // Dialogs: the account, a new site's token, a new API token, a confirmation.
+      // A dialog opened with the keyboard takes the focus, and gives it back to its opener on Escape.
       await page.goto(`${base}/admin`);
-      await page.getByRole("button", { name: "Account" }).click();
+      await page.getByRole("button", { name: "Account" }).focus();
+      await page.keyboard.press("Enter");
       await page.getByRole("dialog", { name: "Account: boss" }).waitFor();
+      assert.ok(
+        await page.getByRole("dialog", { name: "Account: boss" }).evaluate((d) =>
+          d.contains((d.ownerDocument as unknown as { activeElement: unknown }).activeElement as never)
+        ),
+        "the focus is in the dialog",
+      );
       found.push(...await check(page, "account dialog"));
       await page.keyboard.press("Escape");
+      assert.equal(await focused(page), "Account", "the focus is back on the dialog's opener");
       const tokenForm = page.locator("form", { has: page.getByRole("button", { name: "Create token" }) });
       await tokenForm.getByLabel("Name").fill("a11y");
       await tokenForm.getByRole("button", { name: "Create token" }).click();
@@ -153,7 +178,7 @@ Deno.test({
       await page.keyboard.press("Escape");
       await page.goto(`${base}/sites`);
       const siteForm = page.locator("form", { has: page.getByRole("button", { name: "Add site" }) });
-      await siteForm.getByLabel("New site").fill("west");
+      await siteForm.getByLabel("New site").fill("harbour");
       await siteForm.getByRole("button", { name: "Add site" }).click();
       await page.getByRole("dialog").waitFor();
       found.push(...await check(page, "enrollment dialog"));

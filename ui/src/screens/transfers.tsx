@@ -149,6 +149,24 @@ export function Transfers(props: { open?: string; may: May }) {
 
   const confirm = createConfirm();
   const endpointName = (e: { site: string; node?: string }) => (e.node ? `${e.site} / ${e.node}` : e.site);
+  /**
+   * Said to a screen reader (a live region) when the open job's state changes while its page is shown: "The
+   * transfer from north to south is now Done." Not on opening a job: its state is on the page then.
+   */
+  const [said, setSaid] = createSignal("");
+  let seen: { id: string; status: string } | undefined;
+  createEffect(() => {
+    const j = job(), id = openId();
+    if (!j || !id) return;
+    if (seen?.id === id && seen.status !== j.status) {
+      setSaid(
+        `The transfer from ${endpointName(j.source)} to ${endpointName(j.destination)} is now ${
+          status(j.status)
+        }.`,
+      );
+    }
+    seen = { id, status: j.status };
+  });
   /** Cancel, once the user says so: the question names the job. */
   const askCancel = (j: Job) =>
     confirm.ask({
@@ -165,6 +183,7 @@ export function Transfers(props: { open?: string; may: May }) {
   return (
     <>
       {confirm.view()}
+      <p class="sr-only" role="status">{said()}</p>
       <Show when={job()}>
         {(j) => (
           <section class="card" aria-label="Transfer detail" data-status={j().status}>
