@@ -88,6 +88,12 @@ Deno.test({
         found.push(...await check(page, name));
         assert.equal(await page.title(), `${name} · Conduit`, `${path}: the tab's title`);
         assert.equal(await page.getByRole("main", { name }).count(), 1, `${path}: main named ${name}`);
+        const zone = await page.getByRole("contentinfo").innerText();
+        assert.match(
+          zone,
+          /^Times are in your browser's time zone, Europe\/London \(GMT(\+[01])?\)\.$/,
+          `${path} says the zone its times are in (the rig's browser's, Europe/London): ${zone}`,
+        );
       }
 
       // The keyboard: the header's first stop skips to the screen; a tab followed with Enter puts the focus

@@ -27,6 +27,7 @@ import { Admin } from "./screens/admin.tsx";
 import { StudyPage } from "./screens/study.tsx";
 import { AccountDialog } from "./screens/account.tsx";
 import { pageTitle, screenName } from "./screen_name.ts";
+import { timeZoneNote } from "./format.ts";
 
 /** The login's notice for a session the hub ended for disuse (or age). */
 const EXPIRED = "Your session expired: it went unused for too long. Log in again to go on.";
@@ -183,6 +184,7 @@ export function App() {
             </Switch>
           </ErrorBoundary>
         </main>
+        <footer class="hint">{timeZoneNote()}</footer>
       </Show>
     </Show>
   );

@@ -88,6 +88,18 @@ export function instant(iso: string | number | undefined | null, locale?: string
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(t);
 }
 
+/**
+ * The time zone dates and times are shown in, said once on every screen: "Times are in your browser's time
+ * zone, Europe/Paris (GMT+1)." (`zone` and `at` for tests; the browser's own and now by default).
+ */
+export function timeZoneNote(locale?: string, zone?: string, at: Date = new Date()): string {
+  const options = zone ? { timeZone: zone } : {};
+  const name = zone ?? new Intl.DateTimeFormat(locale).resolvedOptions().timeZone;
+  const offset = new Intl.DateTimeFormat(locale, { ...options, timeZoneName: "shortOffset" })
+    .formatToParts(at).find((p) => p.type === "timeZoneName")?.value;
+  return `Times are in your browser's time zone, ${name}${offset ? ` (${offset})` : ""}.`;
+}
+
 const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
 
 /** An AS value (`045Y`, `003M`, `002W`, `010D`) in words: "45 years". */

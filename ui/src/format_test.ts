@@ -18,6 +18,7 @@ import {
   sex,
   status,
   studyTitle,
+  timeZoneNote,
   windowText,
 } from "./format.ts";
 
@@ -249,4 +250,16 @@ Deno.test("auditDetail() reads an audit entry's detail in a line", () => {
   const long = auditDetail("transfer.create", { deid: { options: ["x".repeat(500)] } });
   assert.equal(long.length, 200);
   assert.ok(long.endsWith("…"));
+});
+
+Deno.test("timeZoneNote() names the zone times are shown in, with its offset at the time", () => {
+  assert.equal(
+    timeZoneNote("en-GB", "Europe/Paris", new Date("2026-01-15T12:00:00Z")),
+    "Times are in your browser's time zone, Europe/Paris (GMT+1).",
+  );
+  assert.equal(
+    timeZoneNote("en-GB", "Europe/Paris", new Date("2026-07-15T12:00:00Z")),
+    "Times are in your browser's time zone, Europe/Paris (GMT+2).",
+  );
+  assert.match(timeZoneNote("en-GB"), /^Times are in your browser's time zone, \S+/);
 });
