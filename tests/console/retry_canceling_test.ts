@@ -55,11 +55,13 @@ Deno.test({
       await page.locator('section[aria-label="Transfer detail"][data-status="canceled"]').waitFor();
       const retry = page.getByRole("button", { name: "Retry what did not get through" });
       await eventually("Retry disabled while a study is canceling", async () => await retry.isDisabled());
-      assert.equal(
-        await retry.getAttribute("title"),
+      const why =
         "1 study is still being canceled (objects on their way, or a source to tell once it is back): " +
-          "retry once the cancel has settled",
-      );
+        "retry once the cancel has settled";
+      assert.equal(await retry.getAttribute("title"), why);
+      // Said beside it too, as its description: a disabled button takes no keyboard focus, so no tooltip.
+      const reason = page.locator(`[id="${await retry.getAttribute("aria-describedby")}"]`);
+      assert.equal(await reason.innerText(), `${why}.`);
       const [task] = await hub.db.select().from(transferTasks).where(eq(transferTasks.id, "job-cancel-0"));
       assert.equal(task.status, "canceling", "the hub holds the study canceling");
 
@@ -68,6 +70,7 @@ Deno.test({
         .where(eq(transferTasks.id, "job-cancel-0"));
       await eventually("Retry enabled once the cancel settled", async () => await retry.isEnabled());
       assert.equal(await retry.getAttribute("title"), null);
+      assert.equal(await reason.count(), 0, "nothing said once it is usable");
       assert.deepEqual(retries, [], "no retry was sent while it was disabled");
       await retry.click();
       await eventually("the job retried", async () => {

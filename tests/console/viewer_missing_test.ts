@@ -39,6 +39,15 @@ Deno.test({
       const button = header.getByRole("button", { name: "Open in viewer" });
       assert.ok(await button.isDisabled(), "Open in viewer is disabled");
       assert.match((await button.getAttribute("title"))!, /not installed.*deno task build:viewer/);
+      // Said as text beside it too, and as its description: a disabled button takes no keyboard focus.
+      const said = async (b: typeof button) => {
+        const id = await b.getAttribute("aria-describedby");
+        assert.ok(id, "the button names its reason");
+        const reason = page.locator(`[id="${id}"]`);
+        assert.ok(await reason.isVisible(), "the reason is on the page");
+        assert.match(await reason.innerText(), /not installed.*deno task build:viewer/);
+      };
+      await said(button);
       assert.equal(
         await header.getByRole("link", { name: "Open in viewer" }).count(),
         0,
@@ -52,6 +61,7 @@ Deno.test({
       const view = row.getByRole("button", { name: /in the viewer$/ });
       assert.ok(await view.isDisabled(), "View is disabled");
       assert.match((await view.getAttribute("title"))!, /deno task build:viewer/);
+      await said(view);
       assert.equal(await row.getByRole("link", { name: /in the viewer$/ }).count(), 0);
 
       // Installed while the hub runs: after a reload the study page links to it.

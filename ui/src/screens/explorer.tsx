@@ -259,6 +259,10 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
           </Show>
         }
       >
+        {/* Why View is disabled, said once above the rows (a disabled button's tooltip never shows to a keyboard). */}
+        <Show when={!node() && !viewerInstalled()}>
+          <p class="hint" id="viewer-missing">{VIEWER_MISSING}.</p>
+        </Show>
         <Table
           label="Studies"
           rows={shown()}
@@ -319,6 +323,7 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
                           class="small"
                           disabled
                           title={VIEWER_MISSING}
+                          aria-describedby="viewer-missing"
                           aria-label={`View ${studyTitle(h)} in the viewer`}
                         >
                           View

@@ -168,9 +168,12 @@ export function StudyPage(
                 <Show
                   when={viewerInstalled()}
                   fallback={
-                    <button type="button" disabled title={VIEWER_MISSING}>
-                      Open in viewer
-                    </button>
+                    <>
+                      <button type="button" disabled title={VIEWER_MISSING} aria-describedby="viewer-missing">
+                        Open in viewer
+                      </button>
+                      <span class="hint" id="viewer-missing">{VIEWER_MISSING}.</span>
+                    </>
                   }
                 >
                   <a class="button" href={viewerUrl(props.site, props.uid)} target="_blank" rel="noopener">

@@ -141,6 +141,12 @@ export function Transfers(props: { open?: string; may: May }) {
    * any are, until the cancel has settled at the source.
    */
   const canceling = () => pages.page()?.states.canceling ?? 0;
+  /** Why Retry waits, while it does. */
+  const retryWaits = () =>
+    canceling()
+      ? `${count(canceling(), "study is", "studies are")} still being canceled (objects on their way, or a ` +
+        "source to tell once it is back): retry once the cancel has settled"
+      : undefined;
   createEffect(on(() => canceling() > 0, (waiting) => {
     if (!waiting) return;
     const timer = setInterval(() => pages.refresh(), 2000);
@@ -242,16 +248,16 @@ export function Transfers(props: { open?: string; may: May }) {
                   type="button"
                   disabled={!["failure", "warning", "canceled"].includes(j().status) || canceling() > 0 ||
                     acting()}
-                  title={canceling()
-                    ? `${
-                      count(canceling(), "study is", "studies are")
-                    } still being canceled (objects on their ` +
-                      "way, or a source to tell once it is back): retry once the cancel has settled"
-                    : undefined}
+                  title={retryWaits()}
+                  aria-describedby={retryWaits() ? "retry-waits" : undefined}
                   onClick={() => act("retry")}
                 >
                   Retry what did not get through
                 </button>
+                {/* Said beside it too: a disabled button takes no focus, so its tooltip never shows to a keyboard. */}
+                <Show when={retryWaits()}>
+                  <span class="hint" id="retry-waits">{retryWaits()}.</span>
+                </Show>
               </div>
             </Show>
             <Show when={pages.down()}>
