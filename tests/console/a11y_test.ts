@@ -142,6 +142,34 @@ Deno.test({
       await form.getByText("Schedule and limits", { exact: true }).click();
       await form.getByLabel("Or load a file").waitFor();
       found.push(...await check(page, "explorer, transfer dialog"));
+      // A value the dialog refuses: the field it is about marked invalid, described by the sentence, focused;
+      // one in a closed section (Schedule and limits) opens it.
+      const transfer = form.getByRole("button", { name: "Transfer", exact: true });
+      const refusedAt = async (label: string, reason: RegExp) => {
+        await transfer.focus();
+        await page.keyboard.press("Enter");
+        const input = form.getByLabel(label, { exact: true });
+        await eventually(
+          `${label} marked invalid`,
+          async () => (await input.getAttribute("aria-invalid")) ?? undefined,
+        );
+        const why = page.locator(`[id="${await input.getAttribute("aria-describedby")}"]`);
+        assert.match(await why.innerText(), reason);
+        assert.equal(await why.getAttribute("role"), "alert");
+        assert.ok(
+          await input.evaluate((i) => i === i.ownerDocument.activeElement),
+          `the focus is on ${label}`,
+        );
+      };
+      await form.getByLabel("Destination").selectOption("south");
+      await form.getByLabel("Priority").fill("11");
+      await refusedAt("Priority", /^The priority is a whole number from -10 to 10/);
+      await form.getByLabel("Priority").fill("");
+      await form.getByLabel("Bandwidth cap (Mbit/s)").fill("0");
+      await form.getByText("Schedule and limits", { exact: true }).click(); // closed again
+      await refusedAt("Bandwidth cap (Mbit/s)", /^The bandwidth cap is in Mbit\/s/);
+      assert.equal(await form.getByLabel("Priority").getAttribute("aria-invalid"), null, "fixed: unmarked");
+      await form.getByLabel("Bandwidth cap (Mbit/s)").fill("");
       // A study's series under its row.
       await page.locator(`tr[data-study="${studyUid}"]`).getByRole("button", { name: "Series" }).click();
       await page.locator("table[aria-label=Series] tbody tr").first().waitFor();

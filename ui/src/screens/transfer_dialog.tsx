@@ -9,6 +9,7 @@ import type { Windows } from "@conduit/shared/transfer-window";
 import { api } from "../api.ts";
 import { count } from "../format.ts";
 import { mbpsOf, priorityOf } from "../limits.ts";
+import { clearInvalid, markInvalid, windowErrorField } from "../field_error.ts";
 import { text } from "../studies.ts";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
 import { type WindowChoice, WindowFields } from "./window_fields.tsx";
@@ -32,6 +33,7 @@ export function TransferDialog(props: {
   const [message, setMessage] = createSignal("");
   /** A transfer being created: the button waits for it, so a double click starts one job, not two. */
   const [busy, setBusy] = createSignal(false);
+  let form!: HTMLFormElement;
   let deid!: DeidChoice;
   let windows!: WindowChoice;
   /** The series offered (one study only), and those left out of the transfer. */
@@ -65,18 +67,33 @@ export function TransferDialog(props: {
   const transfer = async () => {
     if (busy()) return;
     setMessage("");
+    clearInvalid(form);
     if (props.sources.length !== 1) return setMessage("Pick studies from one site at a time.");
     if (!destination()) return setMessage("Choose a destination site.");
     if (offeredSeries().length && !picked().length) return setMessage("Pick at least one series.");
+    // A value refused is said, and the field it is about marked, described by the sentence and focused.
+    const refused = (err: unknown, name: string, index = 0) => {
+      setMessage((err as Error).message);
+      markInvalid(form, name, "transfer-error", index);
+    };
     let hours: Windows | undefined;
     let rank: number;
     let mbps: number | null;
     try {
       rank = priorityOf(priority());
+    } catch (err) {
+      return refused(err, "priority");
+    }
+    try {
       hours = windows.request();
+    } catch (err) {
+      const at = windowErrorField((err as Error).message);
+      return refused(err, at.name, at.index);
+    }
+    try {
       mbps = mbpsOf(cap(), "bandwidth cap");
     } catch (err) {
-      return setMessage((err as Error).message);
+      return refused(err, "bandwidth");
     }
     setBusy(true);
     try {
@@ -103,6 +120,7 @@ export function TransferDialog(props: {
 
   return (
     <form
+      ref={form}
       class="card transfer-dialog"
       aria-label="Transfer"
       noValidate
@@ -223,7 +241,7 @@ export function TransferDialog(props: {
           <span class="hint">Choose a destination first.</span>
         </Show>
         <Show when={message()}>
-          <span class="error" role="alert">{message()}</span>
+          <span class="error" role="alert" id="transfer-error">{message()}</span>
         </Show>
       </div>
     </form>

@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { windowErrorField } from "./field_error.ts";
+
+Deno.test("windowErrorField() points a schedule error at the zone or at the window it names", () => {
+  assert.deepEqual(
+    windowErrorField('The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).'),
+    { name: "windowZone", index: 0 },
+  );
+  assert.deepEqual(windowErrorField("Give window 2 a start and an end, or remove it."), {
+    name: "windowStart",
+    index: 1,
+  });
+  assert.deepEqual(windowErrorField("Window 3: the end is the start."), { name: "windowStart", index: 2 });
+  assert.deepEqual(
+    windowErrorField("Give the window a start and an end for its time zone, or clear the zone."),
+    { name: "windowStart", index: 0 },
+  );
+});
