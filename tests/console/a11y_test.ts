@@ -167,6 +167,22 @@ Deno.test({
       assert.equal(await page.title(), "Explorer · Conduit");
       assert.equal(await focusedId(page), "main");
 
+      // A list refreshing itself (every 5 s) changes a row in place: the keyboard's focus on it stays.
+      const { id: queued } = await hub.transfers.create(
+        { source: { site: "west" }, destination: { site: "south" }, studies: ["1.2.826.0.1.3680043.9.8"] },
+        "user:boss",
+      );
+      await page.goto(`${base}/transfers`);
+      const queuedRow = page.locator(`table[aria-label=Transfers] tr[data-transfer="${queued}"]`);
+      await queuedRow.getByText("Waiting to start").waitFor();
+      await queuedRow.getByRole("link").focus();
+      await hub.transfers.cancel(queued, "user:boss");
+      await queuedRow.getByText("Canceled").waitFor({ timeout: 15_000 });
+      assert.ok(
+        await queuedRow.getByRole("link").evaluate((a) => a === a.ownerDocument.activeElement),
+        "the focus is still on the row's link after the refresh",
+      );
+
       // A job's state that changes while its page is open is said in a live region (not on opening it): a
       // job from west, offline, waits until canceled elsewhere.
       const { id: waiting } = await hub.transfers.create(

@@ -5,6 +5,7 @@
  * Scroll so that a narrow screen scrolls it sideways.
  */
 import { createEffect, createMemo, For, type JSX, Show } from "solid-js";
+import { createStore, reconcile } from "solid-js/store";
 import { Scroll } from "./widgets.tsx";
 
 export interface Column<R> {
@@ -65,6 +66,22 @@ export function Table<R, K = string>(props: {
 }) {
   // Once for every row (a column list written inline is made again at each read of the prop).
   const columns = createMemo(() => props.columns.filter((c) => c.when?.() ?? true));
+  // The rows drawn, each kept across refreshes while its identity (its row attributes, `data-site`...; else
+  // its place) stays: a refresh (every 5 s on several screens) changes the cells that changed, in place, so
+  // the keyboard's focus on a row's link or button, and a screen reader's place, are not lost to a redraw.
+  const [drawn, setDrawn] = createStore<{ rows: { key: string; row: R }[] | undefined }>({ rows: undefined });
+  createEffect(() => {
+    const rows = props.rows;
+    setDrawn(
+      "rows",
+      reconcile(
+        rows
+          ? rows.map((row, i) => ({ key: props.row ? JSON.stringify(props.row(row)) : String(i), row }))
+          : undefined,
+        { key: "key" },
+      ),
+    );
+  });
   const among = () => props.select?.among ?? props.rows ?? [];
   const all = () => {
     const s = props.select!;
@@ -119,7 +136,7 @@ export function Table<R, K = string>(props: {
           </thead>
           <tbody>
             <For
-              each={props.rows}
+              each={drawn.rows}
               fallback={
                 <Show when={props.status}>
                   {(s) => (
@@ -136,7 +153,7 @@ export function Table<R, K = string>(props: {
                 </Show>
               }
             >
-              {(r) => (
+              {({ row: r }) => (
                 <>
                   <tr {...props.row?.(r)}>
                     <Show when={props.select}>
