@@ -34,10 +34,26 @@ Deno.test({
         await form.getByLabel("New password again").fill(again);
         await form.getByRole("button", { name: "Change password" }).click();
       };
+      // Each error is tied to its field: marked invalid, described by the alert, and given the focus.
+      const tiedTo = async (label: string) => {
+        const input = form.getByLabel(label);
+        assert.equal(await input.getAttribute("aria-invalid"), "true", `${label} marked`);
+        assert.equal(
+          await input.getAttribute("aria-describedby"),
+          await form.getByRole("alert").getAttribute("id"),
+        );
+        assert.ok(
+          await input.evaluate((i) => i === i.ownerDocument.activeElement),
+          `the focus is on ${label}`,
+        );
+      };
       await fill("victor password 1", "a new password 1", "a new password 2");
       await form.getByRole("alert").filter({ hasText: "The two new passwords differ" }).waitFor();
+      await tiedTo("New password again");
       await fill("not my password", "a new password 1", "a new password 1");
       await form.getByRole("alert").filter({ hasText: "the current password is wrong" }).waitFor();
+      await tiedTo("Current password");
+      assert.equal(await form.getByLabel("New password again").getAttribute("aria-invalid"), null);
       assert.ok(await hub.users.session(other.id), "nothing changed yet");
 
       await fill("victor password 1", "a new password 1", "a new password 1");
