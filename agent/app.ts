@@ -44,7 +44,7 @@ import { Forwarder } from "./forward/forwarder.ts";
 import { DeidStage } from "./forward/deid_stage.ts";
 import { stageSettings } from "./forward/stage_settings.ts";
 import { Copies } from "./queue/copies.ts";
-import { VERSION } from "./version.ts";
+import { BUILD_TEXT, VERSION } from "./version.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
 import { loadPart } from "./lazy_part.ts";
 import { checkBeforeStart, siteKey } from "./app_checks.ts";
@@ -304,6 +304,7 @@ async function startLocked(
   certificates.watch();
   log.info("agent started", {
     version: VERSION,
+    build: BUILD_TEXT,
     aet: config.dimse.aet,
     dimse: `${config.dimse.host}:${scp.port}`,
     ...(scp.tlsPort ? { dimseTls: `${config.dimse.host}:${scp.tlsPort}` } : {}),

@@ -19,7 +19,7 @@ import type { AgentMetrics } from "./metrics.ts";
 import type { SiteServices } from "./serve/serve.ts";
 import type { Renderer } from "./render/mod.ts";
 import type { TunnelClient } from "./tunnel/client.ts";
-import { VERSION } from "./version.ts";
+import { BUILD_TEXT } from "./version.ts";
 import { loadPart } from "./lazy_part.ts";
 
 /** The backends the hub reaches through the tunnel. */
@@ -82,7 +82,7 @@ export async function startHubLink(
     },
     acceptAnySopClass: config.dimse.acceptAnySopClass,
     forwarder,
-    agentVersion: VERSION,
+    agentVersion: BUILD_TEXT,
     deid: { copies, hasKey: key !== undefined },
     eraser,
     conflicts: resolver,
@@ -98,7 +98,7 @@ export async function startHubLink(
     log: tunnelLog,
   };
   const tunnel = startTunnel(config, dataDir, {
-    agentVersion: VERSION,
+    agentVersion: BUILD_TEXT,
     serve: (request, channel) => serveRequest(site, request, channel),
   }, tunnelLog);
   return tunnel;

@@ -9,9 +9,16 @@ import { stageRoute, undelivered } from "./queue/keys.ts";
 import type { CertificateExpiry } from "@conduit/shared/tls";
 import type { DiskSpace } from "./archive/disk_space.ts";
 import type { CommitmentReportOutcome } from "./commitment/commitment.ts";
+import { BUILD_INFO_METRIC, buildInfoLabels } from "@conduit/shared/build";
+import { BUILD } from "./version.ts";
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
+  readonly buildInfo = new client.Gauge({
+    ...BUILD_INFO_METRIC,
+    labelNames: [...BUILD_INFO_METRIC.labelNames],
+    registers: [this.registry],
+  });
   readonly associations = new client.Counter({
     name: "conduit_agent_associations_total",
     help:
@@ -180,6 +187,7 @@ export class AgentMetrics {
   readonly queueOldest: client.Gauge;
 
   constructor() {
+    this.buildInfo.set(buildInfoLabels(BUILD), 1);
     const queueRows = () => this.queueSource();
     this.queueDepth = new client.Gauge({
       name: "conduit_agent_queue_rows",

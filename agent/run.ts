@@ -7,14 +7,15 @@ import { Logger } from "@conduit/shared/log";
 import { onReloadSignal, untilStopSignal } from "@conduit/shared/process";
 import { commandOf, parseFlags } from "@conduit/shared/cli";
 import { commandLineConfig, ConfigError, FLAGS } from "./config/load.ts";
-import { VERSION } from "./version.ts";
+import { buildJson } from "@conduit/shared/build";
+import { BUILD, BUILD_TEXT } from "./version.ts";
 import { loadPart, usePartLog } from "./lazy_part.ts";
 
 function usage(): string {
   const agent = commandOf("agent");
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
   return [
-    `conduit agent ${VERSION}`,
+    `conduit agent ${BUILD_TEXT}`,
     `usage: ${agent} [--config FILE] [flags]`,
     `       ${agent} check [--config FILE] [flags] [--json] [--no-network]   (check before starting)`,
     `       ${agent} node list|echo|find|retrieve|store ...   (act on a configured node)`,
@@ -33,7 +34,7 @@ function usage(): string {
     "  --enroll TOKEN           enroll with the hub (--hub) using a one-time token from",
     "                           'hub admin site add', keep the site credential, then run",
     "  --help                   this help",
-    "  --version                the agent's version",
+    "  --version [--json]       the agent's build: version, commit, its date, modified or not",
     "",
     "Every flag but --config, --enroll, --help and --version is also a configuration key (in brackets)",
     "and a CONDUIT_AGENT_* variable (--http-port: CONDUIT_AGENT_HTTP_PORT).",
@@ -48,6 +49,7 @@ export async function runAgent(args: string[]): Promise<number> {
     enroll: { type: "string" },
     help: { type: "boolean" },
     version: { type: "boolean" },
+    json: { type: "boolean" },
   };
   for (const name of Object.keys(FLAGS)) options[name] = { type: "string" };
   let parsed;
@@ -63,8 +65,12 @@ export async function runAgent(args: string[]): Promise<number> {
     return 0;
   }
   if (values.version) {
-    console.log(VERSION);
+    console.log(values.json ? JSON.stringify(buildJson(BUILD)) : BUILD_TEXT);
     return 0;
+  }
+  if (values.json) {
+    console.error(`agent: --json goes with --version (or a subcommand)\n\n${usage()}`);
+    return 2;
   }
   if (parsed.positionals.length) {
     console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
@@ -96,6 +102,8 @@ export async function runAgent(args: string[]): Promise<number> {
   }
   const log = new Logger({ site: site ?? "standalone" }, config.log.level);
   usePartLog(log);
+  // The first line of every start, before anything can fail: which build this is.
+  log.info("agent starting", { build: BUILD_TEXT });
   let agent;
   try {
     const { startAgent } = await import("./app.ts");

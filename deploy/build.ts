@@ -4,13 +4,15 @@
  * the hub's with the console, the viewer and its migrations embedded). The compile runtime (denort)
  * is downloaded by Deno unless `DENORT_BIN` points at one; where it cannot be had, each falls back to
  * a bundle directory started by its launcher (`dist/agent/conduit-agent`, `dist/hub/conduit-hub`,
- * see bundle.ts), which needs Deno but not the npm registry.
+ * see bundle.ts), which needs Deno but not the npm registry. Each carries the build stamp (deploy/stamp.ts):
+ * the commit, its date, and whether the tree had changes not committed.
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildConsole } from "./build_ui.ts";
 import { prepareViewer } from "./viewer.ts";
 import { bundleAgent, bundleHub } from "./bundle.ts";
+import { writeStamp } from "./stamp.ts";
 
 export { bundleAgent, bundleHub };
 
@@ -43,6 +45,9 @@ const TARGETS = {
       "agent/deid/worker.ts",
       "--include",
       "agent/index/migrations",
+      // The build stamp (deploy/stamp.ts), written for the compile and removed after it.
+      "--include",
+      "agent/build.json",
       "agent/main_packaged.ts",
     ],
     bundle: bundleAgent,
@@ -59,6 +64,8 @@ const TARGETS = {
       "ui/dist",
       "--include",
       "ui/viewer",
+      "--include",
+      "hub/build.json",
       "hub/main.ts",
     ],
     bundle: bundleHub,
@@ -74,7 +81,11 @@ if (import.meta.main) {
   for (const [name, t] of Object.entries(TARGETS)) {
     const binary = path.join(DIST, t.binary);
     const [entry, ...flags] = [t.args.at(-1)!, ...t.args.slice(0, -1)];
-    if (await compile([...flags, "--output", binary, entry])) {
+    // Beside the entry point's folder, where {agent,hub}/version.ts read it; not left in the checkout, where
+    // a stamp would outlive the commit it names.
+    const stamp = await writeStamp(path.join(ROOT, path.dirname(entry)));
+    const compiled = await compile([...flags, "--output", binary, entry]).finally(() => Deno.remove(stamp));
+    if (compiled) {
       console.log(`built ${path.relative(ROOT, binary)}`);
       continue;
     }

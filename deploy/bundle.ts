@@ -3,9 +3,9 @@
  * one JavaScript bundle in a directory that holds everything it needs to start without the npm
  * registry, started by a launcher script beside it (`conduit-agent`, `conduit-hub`):
  *
- *   dist/agent/  main_packaged.js and its chunks, migrations/ (the index's), deno.json, deno.lock, deno_dir/,
- *                conduit-agent
- *   dist/hub/    hub/main.js, hub/migrations/ and migrations_pg/, ui/dist/ (the console), ui/viewer/ (OHIF),
+ *   dist/agent/  main_packaged.js and its chunks, migrations/ (the index's), build.json (the build stamp,
+ *                deploy/stamp.ts), deno.json, deno.lock, deno_dir/, conduit-agent
+ *   dist/hub/    hub/main.js, hub/migrations/ and migrations_pg/, hub/build.json, ui/dist/ (the console), ui/viewer/ (OHIF),
  *                deno.json, deno.lock, deno_dir/, conduit-hub
  *
  * The hub's bundle sits at `hub/main.js` so that the paths its modules resolve from their own URL
@@ -16,6 +16,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeStamp } from "./stamp.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -169,6 +170,8 @@ export async function bundleAgent(dir = path.join(ROOT, "dist/agent")): Promise<
     path.join(dir, "dcmjs-native-codecs.wasm"),
   );
   await copyTree(path.join(ROOT, "agent/index/migrations"), path.join(dir, "migrations"));
+  // Which build this is: the bundle has no .git (agent/version.ts reads it beside its chunks).
+  await writeStamp(dir);
   return await selfContained(dir, out, "conduit-agent", [
     "--no-code-cache",
     "--v8-flags=--expose-gc,--max-semi-space-size=1",
@@ -181,6 +184,7 @@ export async function bundleHub(dir = path.join(ROOT, "dist/hub")): Promise<stri
   await bundle("hub/main.ts", out);
   await copyTree(path.join(ROOT, "hub/db/migrations"), path.join(dir, "hub/migrations"));
   await copyTree(path.join(ROOT, "hub/db/migrations_pg"), path.join(dir, "hub/migrations_pg"));
+  await writeStamp(path.join(dir, "hub"));
   await copyTree(path.join(ROOT, "ui/dist"), path.join(dir, "ui/dist"));
   await copyTree(path.join(ROOT, "ui/viewer"), path.join(dir, "ui/viewer"));
   return await selfContained(dir, out, "conduit-hub", []);

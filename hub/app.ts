@@ -25,7 +25,7 @@ import type { HubConfig } from "./config.ts";
 import { reloadHubConfig } from "./reload.ts";
 import { HubMetrics, metricsApp, metricsResponse } from "./metrics.ts";
 import { securityHeaders } from "./headers.ts";
-import { VERSION } from "./version.ts";
+import { BUILD_TEXT, VERSION } from "./version.ts";
 import * as path from "node:path";
 import * as fs from "node:fs";
 import { ApiTokens } from "./auth/tokens.ts";
@@ -163,7 +163,7 @@ export async function startHub(
       registry,
       clusterUrl: config.clusterUrl,
       caCerts: peerCaCerts,
-      version: VERSION,
+      version: BUILD_TEXT,
       log: log.child({ part: "cluster" }),
     })
     : undefined;
@@ -234,7 +234,7 @@ export async function startHub(
   app.route("/cluster", cluster ? cluster.peers.routes() : noClusterRoutes());
   app.route(
     "/tunnel",
-    tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), VERSION, {
+    tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), BUILD_TEXT, {
       clientCertHeader: config.tunnel.clientCertHeader,
     }),
   );
@@ -442,6 +442,7 @@ export async function startHub(
   const restartNotices = new RestartNotices();
   log.info("hub started", {
     version: VERSION,
+    build: BUILD_TEXT,
     listen: `${config.tls ? "https" : "http"}://${config.host}:${server.addr.port}`,
     ...(metricsServer ? { metrics: `http://${config.metrics.host}:${metricsServer.addr.port}/metrics` } : {}),
     ...(config.dicomweb.cors.origins.length ? { dicomwebCorsOrigins: config.dicomweb.cors.origins } : {}),

@@ -21,14 +21,15 @@ import { auditCommand } from "./admin/audit_command.ts";
 import { migrateDbCommand } from "./admin/migrate_db_command.ts";
 import { backupCommand } from "./admin/backup_command.ts";
 import { restoreCommand } from "./admin/restore_command.ts";
-import { VERSION } from "./version.ts";
+import { buildJson } from "@conduit/shared/build";
+import { BUILD, BUILD_TEXT } from "./version.ts";
 
 const HUB = commandOf("hub");
 
 function usage(): string {
   const lines = Object.entries(HUB_FLAGS).map(([name, f]) => `  --${name.padEnd(22)} ${f.help}  [${f.key}]`);
   return [
-    `conduit hub ${VERSION}`,
+    `conduit hub ${BUILD_TEXT}`,
     `usage: ${HUB} [--config FILE] [flags]`,
     `       ${HUB} admin site add|list|revoke|rotate|uplink|downlink ... [--json] [--config FILE | --data DIR | --db URL]`,
     `       ${HUB} admin token create NAME --role ROLE [--sites a,b] | list | revoke ID [--json]`,
@@ -44,7 +45,7 @@ function usage(): string {
     "  --config FILE            YAML configuration file",
     ...lines,
     "  --help                   this help (admin --help: the admin commands)",
-    "  --version                the hub's version",
+    "  --version [--json]       the hub's build: version, commit, its date, modified or not",
     "",
     "Every flag but --config, --help and --version is also a configuration key (in brackets) and a",
     "CONDUIT_HUB_* variable (--public-url: CONDUIT_HUB_PUBLIC_URL).",
@@ -221,6 +222,7 @@ export async function main(args: string[]): Promise<number> {
     config: { type: "string" },
     help: { type: "boolean" },
     version: { type: "boolean" },
+    json: { type: "boolean" },
   };
   for (const name of Object.keys(HUB_FLAGS)) options[name] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
@@ -231,7 +233,8 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (values.help) return console.log(usage()), 0;
-  if (values.version) return console.log(VERSION), 0;
+  if (values.version) return console.log(values.json ? JSON.stringify(buildJson(BUILD)) : BUILD_TEXT), 0;
+  if (values.json) return console.error(`hub: --json goes with --version (or admin)\n\n${usage()}`), 2;
   const flags = Object.fromEntries(
     Object.entries(values).filter(([, v]) => typeof v === "string"),
   ) as Record<string, string>;
@@ -247,6 +250,8 @@ export async function main(args: string[]): Promise<number> {
     throw err;
   }
   const log = new Logger({ app: "hub" }, config.log.level);
+  // The first line of every start, before anything can fail: which build this is.
+  log.info("hub starting", { build: BUILD_TEXT });
   let hub;
   try {
     hub = await startHub(config, log);

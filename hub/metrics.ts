@@ -10,6 +10,8 @@ import { type Context, Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CertificateExpiry } from "@conduit/shared/tls";
 import type { Sessions } from "./tunnel/sessions.ts";
+import { BUILD_INFO_METRIC, buildInfoLabels } from "@conduit/shared/build";
+import { BUILD } from "./version.ts";
 
 /** Every state a transfer task can be in (hub/db/tables.ts transferTasks), each reported even at 0. */
 export const TASK_STATES = [
@@ -65,6 +67,11 @@ export class HubMetrics {
       labelNames: ["certificate"],
       registers,
     });
+    new Gauge({
+      ...BUILD_INFO_METRIC,
+      labelNames: [...BUILD_INFO_METRIC.labelNames],
+      registers,
+    }).set(buildInfoLabels(BUILD), 1);
     new Gauge({
       name: "conduit_hub_sites_connected",
       help: "Sites with a live tunnel session",

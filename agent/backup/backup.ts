@@ -18,7 +18,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { VERSION } from "../version.ts";
+import { BUILD_TEXT, VERSION } from "../version.ts";
 import { migrationTag } from "../index/db.ts";
 import { type Connection, countsOf } from "./counts.ts";
 import { copySynced, linkArchive, open, sha256File, syncPath } from "./files.ts";
@@ -117,6 +117,7 @@ export async function backupAgent(
       kind: "conduit-agent-backup",
       format: 1,
       version: VERSION,
+      build: BUILD_TEXT,
       createdAt,
       dataDir,
       schema,

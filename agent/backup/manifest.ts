@@ -12,6 +12,8 @@ export interface BackupManifest {
   kind: "conduit-agent-backup";
   format: 1;
   version: string;
+  /** The agent's build (`0.1.0+140c00aa (2026-12-06)`); absent from backups of agents before 2026-12-06. */
+  build?: string;
   createdAt: string;
   dataDir: string;
   schema: { migration: string | null; appliedAt: number | null };

@@ -10,12 +10,13 @@
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { commandLineConfig, ConfigError, FLAGS } from "../config/load.ts";
 import type { Check } from "../check/local.ts";
+import { BUILD_TEXT } from "../version.ts";
 
 const AGENT = commandOf("agent");
 
 const USAGE = `usage: ${AGENT} check [--config FILE] [agent flags] [--json] [--no-network] [--timeout SECONDS]
-  Loads the configuration as the agent does and checks, one line each (ok, warn or fail):
-  the data directory (writable, file system, free space against archive.minFreeMegabytes, its lock),
+  Loads the configuration as the agent does and checks, one line each (ok, warn or fail), after
+  the agent's build (as --version says): the data directory (writable, file system, free space against archive.minFreeMegabytes, its lock),
   the DIMSE, DIMSE TLS and HTTP ports (bound and closed at once), the TLS files (readable, dates, key
   pairs), the de-identification key files, the routes and the site credential; then, unless
   --no-network, a C-ECHO to each node and each hub of hub.url (TLS, /healthz, the credential, no session).
@@ -57,7 +58,11 @@ export async function checkCommand(args: string[]): Promise<number> {
     throw err;
   }
   const { localChecks } = await import("../check/local.ts");
-  const checks: Check[] = await localChecks(config);
+  // Which build would start (docs/operations.md, "Which build runs where"): what a support call asks first.
+  const checks: Check[] = [
+    { status: "ok", what: "agent build", detail: BUILD_TEXT },
+    ...await localChecks(config),
+  ];
   if (!v["no-network"]) {
     const { echoChecks, hubChecks } = await import("../check/network.ts");
     const [nodes, hubs] = await Promise.all([

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { hubDbFile, migrationTag } from "../db/db.ts";
-import { VERSION } from "../version.ts";
+import { BUILD_TEXT, VERSION } from "../version.ts";
 
 const HUB = commandOf("hub");
 
@@ -129,6 +129,7 @@ export async function backupCommand(
       out,
       from: file,
       version: VERSION,
+      build: BUILD_TEXT,
       createdAt: new Date().toISOString(),
       schema: migration,
       bytes: fs.statSync(out).size,
@@ -138,7 +139,11 @@ export async function backupCommand(
     if (v.json) console.log(JSON.stringify(summary));
     else {
       console.log(`backup of ${file} written to ${out} in ${Math.round(performance.now() - started)} ms`);
-      console.log(`  ${summary.bytes} bytes, sha256 ${summary.sha256}, schema ${migration ?? "(unknown)"}`);
+      console.log(
+        `  ${summary.bytes} bytes, sha256 ${summary.sha256}, schema ${
+          migration ?? "(unknown)"
+        }, by ${BUILD_TEXT}`,
+      );
       console.log(`  ${Object.entries(counts).map(([t, n]) => `${n} ${t}`).join(", ")}`);
     }
     return 0;

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { LARGE_PAYLOAD, MAX_PAYLOAD, Reason } from "./frame.ts";
 import { name } from "./_fields.ts";
 import { closeSocket, type Transport, webSocketTransport } from "./transport.ts";
+import { parseBuild } from "../build.ts";
 
 export const PROTOCOL = "conduit-tunnel";
 const PROTOCOL_VERSION = 1;
@@ -113,9 +114,11 @@ const FEATURE_SINCE: Readonly<Record<string, string>> = {
 
 /**
  * An agent's version as a hub's message names one without `feature`: `0.0.9, older than 2026-12-05 09:03 UTC`
- * (the version alone tells nothing: it has been 0.1.0 since the first).
+ * (the version alone tells nothing: it has been 0.1.0 since the first); an agent that names its build
+ * (shared/build.ts, since 2026-12-06): `0.1.0+140c00aa (2026-12-06), which lacks the feature "erase"`.
  */
 export function versionWithout(agentVersion: string | undefined, feature: string): string {
+  if (parseBuild(agentVersion)) return `${agentVersion}, which lacks the feature ${JSON.stringify(feature)}`;
   const since = FEATURE_SINCE[feature];
   const before = since ? `older than ${since}` : "";
   return [agentVersion, before].filter(Boolean).join(", ") || "unknown version";

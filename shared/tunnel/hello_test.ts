@@ -384,6 +384,22 @@ Deno.test("versionWithout() names the version and when agents began naming the f
   assert.equal(versionWithout(undefined, "a-later-feature"), "unknown version");
 });
 
+Deno.test("versionWithout() names an agent's build and the feature it lacks, not a date, once it names its build", () => {
+  assert.equal(
+    versionWithout("0.1.0+140c00aa (2026-12-06)", FEATURE_ERASE),
+    '0.1.0+140c00aa (2026-12-06), which lacks the feature "erase"',
+  );
+  assert.equal(
+    versionWithout("0.1.0+140c00aa (2026-12-07, modified)", "a-later-feature"),
+    '0.1.0+140c00aa (2026-12-07, modified), which lacks the feature "a-later-feature"',
+  );
+  // A tree without a commit says so; the date then still tells something.
+  assert.equal(
+    versionWithout("0.1.0 (unknown commit)", FEATURE_ERASE),
+    "0.1.0 (unknown commit), older than 2026-12-05 09:03 UTC",
+  );
+});
+
 Deno.test("versionWithout() knows when each feature an agent names began", () => {
   const features = Object.entries(hello).filter(([key]) => key.startsWith("FEATURE_"));
   assert.ok(features.length >= 11);

@@ -3,7 +3,8 @@
  * bundles: both artifacts must start from their own directories, through their launchers, with
  * `--cached-only` (no registry fetch) and from another working directory. The hub's serves its console
  * and viewer and adds a site with its admin CLI; the agent's enrolls with it, shows online, answers
- * C-ECHO and stores an object sent with C-STORE.
+ * C-ECHO and stores an object sent with C-STORE. Each says which build it is from the stamp the build wrote
+ * (no `.git` beside it): the commit, its date and whether the tree had changes, as the checkout's own.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -26,6 +27,8 @@ import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
 import { responseParts } from "../support/multipart.ts";
 import { storescuProposal } from "../support/send.ts";
 import { encodingOf, instanceAttributes, parseDataSet, readPart10Header } from "@conduit/shared/dicom";
+import { buildJson } from "@conduit/shared/build";
+import { BUILD } from "../../agent/version.ts";
 
 async function* walkFiles(dir: string): AsyncGenerator<string> {
   for await (const e of Deno.readDir(dir)) {
@@ -98,6 +101,10 @@ Deno.test({
       assert.equal(out.code, 0, out.stderr);
       return JSON.parse(out.stdout);
     };
+    // Stamped at build time: the same build as this checkout, and not "unknown commit" (no .git there).
+    for (const launcher of [hubLauncher, agentLauncher]) {
+      assert.deepEqual(await run(launcher, ["--version", "--json"]), buildJson(BUILD), launcher);
+    }
     const hubData = path.join(elsewhere, "hub-data");
     const { proc: hub, ports: [hubPort] } = await startBundled(
       "hub-bundle",

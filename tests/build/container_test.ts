@@ -5,6 +5,7 @@
  * and serve (the agent stores an object sent by storescu; the hub's admin CLI lists sites) and write nothing
  * under the WORKDIR: in the image that is root's, made by the build, and the image's USER cannot write it, so
  * whatever Deno had to install there at start would fail (`Permission denied` on node_modules) in the image.
+ * Its build stamp (the `CONDUIT_BUILD` build argument, deploy/stamp.ts) is what the program's `--version` says.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -14,6 +15,9 @@ import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { REPO } from "../support/markdown.ts";
 import { answersOk, onFreePorts, skipReason, spawnLogged, waitReady } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
+import { formatBuild } from "@conduit/shared/build";
+import { STAMP } from "../../deploy/stamp.ts";
+import { BUILD } from "../../agent/version.ts";
 
 const ROOT = fileURLToPath(REPO);
 
@@ -112,8 +116,10 @@ interface Image {
 
 /**
  * The image's WORKDIR and DENO_DIR in a temporary directory, its `deno install` steps run. DENO_DIR's npm
- * cache is this machine's, so nothing is downloaded. Other RUN steps are left out: `deno task build:ui` (the
- * console; the hub starts without it) and the data volume's `mkdir`/`chown`.
+ * cache is this machine's, so nothing is downloaded; its stamp step runs in `sh` with `CONDUIT_BUILD` set to this
+ * checkout's stamp, as `podman build --build-arg CONDUIT_BUILD="$(deno task build:stamp)"` gives it. Other
+ * RUN steps are left out: `deno task build:ui` (the console; the hub starts without it) and the data volume's
+ * `mkdir`/`chown`.
  */
 async function build(name: string): Promise<Image> {
   const file = parseContainerfile(Deno.readTextFileSync(path.join(ROOT, `deploy/container/${name}`)));
@@ -136,9 +142,46 @@ async function build(name: string): Promise<Image> {
     }).output();
     assert.equal(out.code, 0, `${name}: RUN ${run}: ${new TextDecoder().decode(out.stderr)}`);
   }
+  const stamps = file.runs.filter((r) => r.includes("$CONDUIT_BUILD"));
+  assert.equal(stamps.length, 1, `${name}: one RUN writes the build stamp`);
+  const stamped = await new Deno.Command("sh", {
+    args: ["-c", stamps[0]],
+    cwd: workdir,
+    env: { CONDUIT_BUILD: STAMP },
+    stderr: "piped",
+  }).output();
+  assert.equal(stamped.code, 0, `${name}: RUN ${stamps[0]}: ${new TextDecoder().decode(stamped.stderr)}`);
   const data = path.join(dir, "data");
   fs.mkdirSync(data);
   return { file, workdir, data, env };
+}
+
+/**
+ * `--version` of the image's program (its ENTRYPOINT up to `entry`): the stamp's build, and with the stamp
+ * removed (an image built without the argument) an unknown commit.
+ */
+async function assertVersion(image: Image, entry: string): Promise<void> {
+  const argv = image.file.entrypoint;
+  const version = async () => {
+    const out = await new Deno.Command(argv[0], {
+      args: [...argv.slice(1, argv.indexOf(entry) + 1), "--version"],
+      cwd: image.workdir,
+      env: image.env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  assert.equal(await version(), formatBuild(BUILD), "the image's program names the checkout's build");
+  const stamp = path.join(image.workdir, path.dirname(entry), "build.json");
+  const text = Deno.readTextFileSync(stamp);
+  Deno.removeSync(stamp);
+  try {
+    assert.equal(await version(), `${BUILD.version} (unknown commit)`, "without a stamp");
+  } finally {
+    Deno.writeTextFileSync(stamp, text);
+  }
 }
 
 const skip = skipReason("storescu");
@@ -149,6 +192,7 @@ Deno.test({
   ignore: Boolean(skip),
   fn: async () => {
     const image = await build("Containerfile.agent");
+    await assertVersion(image, "agent/main.ts");
     const before = snapshot(image.workdir);
     // The image's CMD names its configuration file; one beside the data stands in for it.
     const config = path.join(image.data, "..", "agent.yaml");
@@ -188,6 +232,7 @@ Deno.test({
 
 Deno.test("Containerfile.hub: the image's hub starts, its admin CLI runs, and neither writes under its WORKDIR", async () => {
   const image = await build("Containerfile.hub");
+  await assertVersion(image, "hub/main.ts");
   const before = snapshot(image.workdir);
   const argv = command([...image.file.entrypoint, ...image.file.cmd], image.data);
   const { proc, port } = await onFreePorts(["http"], [], async ([port]) => {

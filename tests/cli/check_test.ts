@@ -13,6 +13,7 @@ import { agentCli, startAgentProcess } from "../support/agent.ts";
 import { freePort, skipReason, startStorescp } from "../support/peers.ts";
 import { makeExpiredCert, makeTestPki } from "../support/pki.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { BUILD_TEXT as AGENT_BUILD_TEXT } from "../../agent/version.ts";
 
 interface Line {
   status: "ok" | "warn" | "fail";
@@ -146,7 +147,12 @@ Deno.test({
       const text = await agentCli(["check", "--config", file, "--no-network"]);
       assert.equal(text.code, 1, text.stderr);
       const lines = text.stdout.trimEnd().split("\n");
-      assert.match(lines[0], /^ok {4}data directory {2,}\S/);
+      assert.equal(
+        lines[0].replace(/ +/g, " "),
+        `ok agent build ${AGENT_BUILD_TEXT}`,
+        "the agent's build first",
+      );
+      assert.match(lines[1], /^ok {4}data directory {2,}\S/);
       assert.ok(
         lines.some((l) => /^fail {2}TLS dimse\.tls\.cert {2,}.*expired on 2020-01-01$/.test(l)),
         text.stdout,

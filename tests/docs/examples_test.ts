@@ -359,6 +359,12 @@ Deno.test("every repository file the documents name exists", () => {
     // What `agent backup` writes into its --out directory.
     "hub-credential.json",
     "manifest.json",
+    // The build stamp a build writes into its artifacts (deploy/stamp.ts), never committed.
+    "build.json",
+    "dist/agent/build.json",
+    "dist/hub/hub/build.json",
+    "agent/build.json",
+    "hub/build.json",
   ]);
   const every = new Set<string>();
   const walk = (dir: string, rel: string) => {

@@ -19,6 +19,7 @@ import {
 import { VERSION as AGENT_VERSION } from "../../agent/version.ts";
 import { VERSION as HUB_VERSION } from "../../hub/version.ts";
 import { readDoc, section, tables } from "../support/markdown.ts";
+import { parseBuild } from "@conduit/shared/build";
 
 const doc = readDoc("docs/tunnel.md");
 const protocol = section(doc, "## Protocol");
@@ -58,8 +59,8 @@ Deno.test("docs/tunnel.md's hello and welcome examples are exactly what the sche
   assert.equal(accepted.shape.accepted.value, true);
   assert.equal(accepted.strict().parse(JSON.parse(welcome)).maxFrame, LARGE_PAYLOAD);
   assert.equal(JSON.parse(hello).maxFrame, LARGE_PAYLOAD);
-  assert.equal(JSON.parse(hello).agentVersion, AGENT_VERSION);
-  assert.equal(JSON.parse(welcome).hubVersion, HUB_VERSION);
+  assert.equal(parseBuild(JSON.parse(hello).agentVersion)?.version, AGENT_VERSION);
+  assert.equal(parseBuild(JSON.parse(welcome).hubVersion)?.version, HUB_VERSION);
   // A bad credential is refused before the upgrade, with the hub's own refusal as the 401's body.
   const [, refused] = Welcome.options;
   const upgrade = refused.strict().parse(JSON.parse(refusedUpgrade));

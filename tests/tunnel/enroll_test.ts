@@ -25,6 +25,7 @@ import { datasetBytes, listFiles } from "../support/agent.ts";
 import { readObjects } from "../../hub/tunnel/objects.ts";
 import { enrollAgent } from "../../agent/tunnel/enroll_command.ts";
 import type { AgentConfig } from "../../agent/config/schema.ts";
+import { BUILD_TEXT as AGENT_BUILD_TEXT } from "../../agent/version.ts";
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -103,7 +104,7 @@ Deno.test({
         const r = await siteRow(hub, "north");
         return r?.state === "online" && r.rttMs !== null ? r : undefined;
       });
-      assert.equal(row.agentVersion, "0.1.0");
+      assert.equal(row.agentVersion, AGENT_BUILD_TEXT, "the agent's build, as its hello named it");
       assert.match(String(row.remoteAddress), /^127\.0\.0\.1:\d+$/);
       assert.equal(row.queueDepth, 0);
 
