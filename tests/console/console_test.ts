@@ -15,6 +15,7 @@ import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { pseudonymizeUid } from "@conduit/shared/deid/pseudonyms";
+import { BUILD_TEXT as AGENT_BUILD_TEXT } from "../../agent/version.ts";
 
 const skip = hasTool("/usr/bin/chromium") ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`console_test: skipped: ${skip}`);
@@ -63,6 +64,9 @@ Deno.test({
       // Dashboard: both sites online.
       await page.locator('tr[data-site="north"] .state-online').waitFor({ timeout: 15_000 });
       await page.locator('tr[data-site="south"] .state-online').waitFor();
+      // Each site's agent build, as its hello named it (docs/console.md, column Agent).
+      const northRow = await page.locator('tr[data-site="north"]').innerText();
+      assert.ok(northRow.includes(AGENT_BUILD_TEXT), `${AGENT_BUILD_TEXT} in ${northRow}`);
       await page.screenshot({ path: path.join(SHOTS, "flow-dashboard.png") });
 
       // Explorer: query north, select both studies, transfer to south.
