@@ -59,6 +59,21 @@ export interface ImageAttributes {
 
 export { RenderError } from "./errors.ts";
 
+/** The most samples one frame may have (rows × columns × samples): about 256 MB as floats. */
+export const MAX_SAMPLES = 64 * 1024 * 1024;
+
+/**
+ * Throws RenderError when a frame of these attributes has more samples than are rendered: asked from the
+ * header alone, before the frame's bytes are read (a 200 MB frame is refused without reading it).
+ */
+export function checkFrameSamples(a: ImageAttributes): void {
+  if (a.rows * a.columns * a.samplesPerPixel > MAX_SAMPLES) {
+    throw new RenderError(
+      `a frame of ${a.columns} × ${a.rows} × ${a.samplesPerPixel} samples is too large to render`,
+    );
+  }
+}
+
 /** Reads elements of one data set (or item) of a buffer in one byte order. */
 class Reader {
   constructor(readonly bytes: Uint8Array, readonly ds: DataSet, readonly littleEndian: boolean) {}

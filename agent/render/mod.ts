@@ -9,6 +9,7 @@ import { WorkerClient } from "../transcode/worker_client.ts";
 import { FrameNotFoundError, RenderError, RenderRequestError } from "./errors.ts";
 import { objectTag, type ThumbnailCache } from "./cache.ts";
 import type { Rendered, RenderJob, RenderJobResult, RenderOptions } from "./render.ts";
+import { checkFrameSamples } from "./attributes.ts";
 import { frameCheck, readFrame } from "./read.ts";
 import { type ByteSource, withSource } from "../part10/source.ts";
 import { workerUrl } from "../worker_url.ts";
@@ -136,7 +137,8 @@ export class Renderer {
     const started = performance.now();
     let rendered: Rendered;
     try {
-      const input = await withSource(source.open(), (s) => readFrame(s, frame));
+      // A frame too large to render is refused from its header, before its bytes are read.
+      const input = await withSource(source.open(), (s) => readFrame(s, frame, checkFrameSamples));
       rendered = await worker.call({ input, options }) as Rendered;
     } catch (err) {
       this.onEvent({ kind, outcome: "failed" });

@@ -4,7 +4,7 @@
  * frames come out interleaved RGB (planar configuration 1 interleaved, YBR_FULL and YBR_FULL_422 turned
  * into RGB with PS3.3 C.7.6.3.1.2's equations).
  */
-import { type ImageAttributes, RenderError } from "./attributes.ts";
+import { checkFrameSamples, type ImageAttributes, RenderError } from "./attributes.ts";
 
 /** Samples of one frame: `channels` values per pixel, interleaved, row by row. */
 export interface Samples {
@@ -13,9 +13,6 @@ export interface Samples {
   channels: 1 | 3;
   data: Float32Array;
 }
-
-/** The most samples one frame may have (rows × columns × samples): about 256 MB as floats. */
-const MAX_SAMPLES = 64 * 1024 * 1024;
 
 /** The stored values of a frame's bytes, one number per sample, in storage order. */
 function storedValues(
@@ -99,11 +96,7 @@ export function frameSamples(bytes: Uint8Array, a: ImageAttributes, littleEndian
   if (!color && a.samplesPerPixel !== 1) {
     throw new RenderError(`Samples per Pixel ${a.samplesPerPixel} is not rendered (1 or 3)`);
   }
-  if (n * a.samplesPerPixel > MAX_SAMPLES) {
-    throw new RenderError(
-      `a frame of ${width} × ${height} × ${a.samplesPerPixel} samples is too large to render`,
-    );
-  }
+  checkFrameSamples(a);
   if (!color) {
     if (!["MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"].includes(photometric)) {
       throw new RenderError(`Photometric Interpretation ${photometric} with one sample is not rendered`);

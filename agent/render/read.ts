@@ -38,8 +38,15 @@ export function frameSize(a: ImageAttributes): number {
   return a.rows * a.columns * samples * (a.bitsAllocated / 8);
 }
 
-/** Reads what frame `frame` (1-based) of the object in `source` needs to be rendered. */
-export async function readFrame(source: ByteSource, frame: number): Promise<FrameBytes> {
+/**
+ * Reads what frame `frame` (1-based) of the object in `source` needs to be rendered. `check` is asked of
+ * the frame's attributes before its bytes are read (and may throw to refuse it unread).
+ */
+export async function readFrame(
+  source: ByteSource,
+  frame: number,
+  check: (a: ImageAttributes) => void = () => {},
+): Promise<FrameBytes> {
   const file = await readHeader(source);
   const ts = file.header.transferSyntax;
   const encoding = encodingOf(ts);
@@ -51,6 +58,7 @@ export async function readFrame(source: ByteSource, frame: number): Promise<Fram
   }
   const attrs = imageAttributes(file.bytes, file.dataset, encoding.littleEndian, frame);
   frameCheck(attrs, frame);
+  check(attrs);
   let layout;
   try {
     layout = await frameLayout(source, [frame]);

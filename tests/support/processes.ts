@@ -257,3 +257,32 @@ export function openFiles(pid: number): string[] {
   }
   return out;
 }
+
+/** Resident memory of process `pid` now, in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const rss = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
+  return Number(rss ?? 0) * 1024;
+}
+
+/**
+ * The highest resident memory of process `pid` (bytes) seen while `work` runs, read from /proc every 20 ms:
+ * the memory tests' bound on what a burst of requests holds at once (VmHWM would keep an older peak).
+ */
+export async function peakRssDuring<T>(pid: number, work: Promise<T>): Promise<{ peak: number; result: T }> {
+  let peak = rssBytes(pid);
+  let done = false;
+  const sampling = (async () => {
+    while (!done) {
+      peak = Math.max(peak, rssBytes(pid));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  let result: T;
+  try {
+    result = await work;
+  } finally {
+    done = true;
+    await sampling;
+  }
+  return { peak: Math.max(peak, rssBytes(pid)), result };
+}
