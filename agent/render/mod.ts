@@ -10,7 +10,8 @@ import { FrameNotFoundError, RenderError, RenderRequestError } from "./errors.ts
 import { objectTag, type ThumbnailCache } from "./cache.ts";
 import type { Rendered, RenderJob, RenderJobResult, RenderOptions } from "./render.ts";
 import { checkFrameSamples } from "./attributes.ts";
-import { frameCheck, readFrame } from "./read.ts";
+import { type FrameBytes, frameCheck, readFrame } from "./read.ts";
+import { Slots } from "./slots.ts";
 import { type ByteSource, withSource } from "../part10/source.ts";
 import { workerUrl } from "../worker_url.ts";
 
@@ -53,6 +54,13 @@ const worker = new WorkerClient<RenderJob, RenderJobResult>(workerUrl("render"),
   transfer: ({ input }) => [(input.kind === "frame" ? input.bytes : input.object).buffer as ArrayBuffer],
 });
 
+/**
+ * Frames read for the worker at once, across every request: the one it works on and the next. The worker
+ * takes one at a time, so a frame read earlier would only wait in memory: 16 renders of 32 MB frames asked
+ * at once held 850 MB at the agent when each request read its frame on arrival.
+ */
+const readAhead = new Slots(2);
+
 /** The cache's key: its object's tag (so that an erasure finds its thumbnails), then a hash of what was made. */
 async function cacheKey(source: RenderSource, frame: number, options: RenderOptions): Promise<string> {
   const text = JSON.stringify([source.sopInstanceUid, source.sha256, frame, options]);
@@ -69,17 +77,23 @@ async function cacheKey(source: RenderSource, frame: number, options: RenderOpti
  * agent/transcode/codec.ts: three-component JPEG comes out RGB).
  */
 export async function* decodedFrames(source: ByteSource, frames: number[]): AsyncGenerator<Uint8Array> {
-  const first = await readFrame(source, frames[0]);
-  if (first.kind === "deflated") {
-    // The object is inflated once for all the frames asked (each checked before any is given).
-    yield* (await worker.call({ input: first, decode: frames }) as { frames: Uint8Array[] }).frames;
-    return;
-  }
-  for (const frame of frames) frameCheck(first.attrs, frame);
   for (const [i, frame] of frames.entries()) {
-    const input = i === 0 ? first : await readFrame(source, frame);
-    yield* (await worker.call({ input, decode: [frame] }) as { frames: Uint8Array[] }).frames;
+    const { decoded, all } = await readAhead.run(async () => {
+      const input = await readFrame(source, frame);
+      if (input.kind === "deflated") {
+        // The object is inflated once for all the frames asked (each checked before any is given).
+        return { decoded: await decode(input, frames), all: true };
+      }
+      if (i === 0) { for (const f of frames) frameCheck(input.attrs, f); }
+      return { decoded: await decode(input, [frame]), all: false };
+    });
+    yield* decoded;
+    if (all) return;
   }
+}
+
+async function decode(input: FrameBytes, frames: number[]): Promise<Uint8Array[]> {
+  return (await worker.call({ input, decode: frames }) as { frames: Uint8Array[] }).frames;
 }
 
 export class Renderer {
@@ -137,9 +151,11 @@ export class Renderer {
     const started = performance.now();
     let rendered: Rendered;
     try {
-      // A frame too large to render is refused from its header, before its bytes are read.
-      const input = await withSource(source.open(), (s) => readFrame(s, frame, checkFrameSamples));
-      rendered = await worker.call({ input, options }) as Rendered;
+      rendered = await readAhead.run(async () => {
+        // A frame too large to render is refused from its header, before its bytes are read.
+        const input = await withSource(source.open(), (s) => readFrame(s, frame, checkFrameSamples));
+        return await worker.call({ input, options }) as Rendered;
+      });
     } catch (err) {
       this.onEvent({ kind, outcome: "failed" });
       throw err;

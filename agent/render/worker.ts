@@ -6,4 +6,8 @@
 import { serveRequests } from "../transcode/worker_host.ts";
 import { type RenderJob, type RenderJobResult, resultBuffers, runJob } from "./render.ts";
 
-serveRequests<RenderJob, RenderJobResult>(runJob, resultBuffers);
+serveRequests<RenderJob, RenderJobResult>(
+  runJob,
+  resultBuffers,
+  ({ input }) => (input.kind === "frame" ? input.bytes : input.object).byteLength,
+);

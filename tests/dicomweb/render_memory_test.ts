@@ -2,17 +2,28 @@
  * What rendering holds at the site: a frame too large to render (more than 64 Mi samples) is refused from
  * its header, without its bytes being read, so asking a 144 MB frame for a rendered image, a thumbnail
  * and a rendered frame at once leaves the agent's memory where it was, and each answer says why (406).
+ * And frames are read for the one rendering worker two at a time, whoever asks: 15 rendered frames of
+ * 18 MB asked at once all come, and the agent grows by about what one render alone takes, not 15 times.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { peakRssDuring, rssBytes, scratchDir, skipReason } from "../support/peers.ts";
+import { peakRssDuring, rssBytes, runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
-import { oneSite, stopOneSite } from "./_one_site.ts";
+import { type OneSite, oneSite, stopOneSite } from "./_one_site.ts";
 
-const skip = skipReason("storescu");
+const skip = skipReason("storescu", "dcmodify");
 if (skip) console.warn(`render_memory_test: skipped: ${skip}`);
 
 const MB = 1024 * 1024;
+
+/** `p` under a study of north through the hub, with the rig's token: its status and its body's length. */
+async function ask(rig: OneSite, study: string, p: string) {
+  const r = await fetch(`http://127.0.0.1:${rig.hub.port}/dicomweb/sites/north/studies/${study}${p}`, {
+    headers: { authorization: `Bearer ${rig.token}` },
+  });
+  const body = new Uint8Array(await r.arrayBuffer());
+  return { status: r.status, text: new TextDecoder().decode(body.subarray(0, 2000)), bytes: body.byteLength };
+}
 
 Deno.test({
   name: "a frame too large to render is refused unread: the agent's memory does not grow by it",
@@ -30,15 +41,14 @@ Deno.test({
     });
     const rig = await oneSite(big.paths);
     try {
-      const base = `http://127.0.0.1:${rig.hub.port}/dicomweb/sites/north/studies/${big.studyUid}`;
-      const ask = async (p: string) => {
-        const r = await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${rig.token}` } });
-        return { status: r.status, text: await r.text() };
-      };
       const before = rssBytes(rig.north.pid);
       const { peak, result } = await peakRssDuring(
         rig.north.pid,
-        Promise.all([ask("/rendered"), ask("/thumbnail"), ask("/series/" + big.seriesUid + "/rendered")]),
+        Promise.all(
+          ["/rendered", "/thumbnail", `/series/${big.seriesUid}/rendered`].map((p) =>
+            ask(rig, big.studyUid, p)
+          ),
+        ),
       );
       for (const r of result) {
         assert.equal(r.status, 406, r.text);
@@ -49,6 +59,64 @@ Deno.test({
       assert.ok(
         grew < 100,
         `the agent grew by ${grew.toFixed(0)} MB while refusing (${before / MB | 0} MB before)`,
+      );
+    } finally {
+      await stopOneSite(rig);
+    }
+  },
+});
+
+Deno.test({
+  name: "renders asked at once read their frames two at a time: 15 frames of 18 MB take about what one does",
+  ignore: !!skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await scratchDir("render-memory-");
+    // 16 frames of 3000 × 3000 × 16 bits (18 MB each, 288 MB of pixel data).
+    const FRAMES = 16;
+    const cine = await writeGeneratedSeries(path.join(dir, "cine"), {
+      rows: 3000,
+      columns: 3000,
+      pixelBytes: FRAMES * 3000 * 3000 * 2,
+      seed: "render-memory-cine",
+    });
+    const edit = await runDcmtk("dcmodify", [
+      "-nb",
+      "-i",
+      `(0028,0008)=${FRAMES}`,
+      "-m",
+      "(0028,0010)=3000",
+      "-m",
+      "(0028,0011)=3000",
+      cine.paths[0],
+    ]);
+    assert.equal(edit.code, 0, edit.stderr);
+    const rig = await oneSite(cine.paths);
+    try {
+      const sop = (await (await fetch(
+        `http://127.0.0.1:${rig.hub.port}/dicomweb/sites/north/studies/${cine.studyUid}/instances`,
+        { headers: { authorization: `Bearer ${rig.token}` } },
+      )).json())[0]["00080018"].Value[0];
+      const at = `/series/${cine.seriesUid}/instances/${sop}`;
+      const before = rssBytes(rig.north.pid);
+      const render = (frame: number) => ask(rig, cine.studyUid, `${at}/frames/${frame}/rendered`);
+      const one = await peakRssDuring(rig.north.pid, render(1));
+      const all = await peakRssDuring(
+        rig.north.pid,
+        Promise.all(Array.from({ length: FRAMES - 1 }, (_, i) => render(i + 2))),
+      );
+      for (const r of [one.result, ...all.result]) {
+        assert.equal(r.status, 200, r.text);
+        assert.ok(r.bytes > 1000, `a rendered frame of ${r.bytes} bytes`);
+      }
+      // One render alone grows the agent by its working set (200 to 360 MB for 9 M samples); the 15 others
+      // asked at once each read their frame on arrival before, and grew it by 650 MB more than that (with
+      // two read at a time: 100 to 150 MB more).
+      const alone = (one.peak - before) / MB, together = (all.peak - before) / MB;
+      assert.ok(
+        together < alone + 300,
+        `the agent grew by ${together.toFixed(0)} MB for 15 renders at once, ${alone.toFixed(0)} MB for one`,
       );
     } finally {
       await stopOneSite(rig);
