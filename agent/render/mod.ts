@@ -11,7 +11,7 @@ import { objectTag, type ThumbnailCache } from "./cache.ts";
 import type { Rendered, RenderJob, RenderJobResult, RenderOptions } from "./render.ts";
 import { checkFrameSamples } from "./attributes.ts";
 import { type FrameBytes, frameCheck, readFrame } from "./read.ts";
-import { Slots } from "./slots.ts";
+import { Slots } from "../slots.ts";
 import { type ByteSource, withSource } from "../part10/source.ts";
 import { workerUrl } from "../worker_url.ts";
 
