@@ -86,3 +86,46 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
   });
 }
+
+/** The hub's `dicomweb.federatedSiteSeconds` in ms, for routes that find a study's site (set by routes.ts). */
+export type FederationEnv = { Variables: { federatedSiteMs?: number } };
+
+/**
+ * The first of `sites` whose `has` says yes, asking them at once (at most `concurrency` at a time), each
+ * within `timeoutMs` of its own start; the others' questions are aborted once one says yes. Undefined when
+ * none does, with each site that failed or ran out of time in `leftOut`. So a hung or slow site holds a
+ * federated retrieval up only when no other site has the study, and then for at most its time.
+ */
+export async function firstSiteWith(
+  sites: string[],
+  has: (site: string, signal: AbortSignal) => Promise<boolean>,
+  { timeoutMs = FEDERATED_SITE_MS, concurrency = FEDERATED_CONCURRENCY } = {},
+): Promise<{ site?: string; leftOut: LeftOut[] }> {
+  const found = new AbortController();
+  const leftOut: LeftOut[] = [];
+  let site: string | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (next < sites.length && site === undefined) {
+      const candidate = sites[next++];
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = AbortSignal.any([timeout, found.signal]);
+      try {
+        if (await untilAborted(has(candidate, signal), signal)) {
+          site ??= candidate;
+          found.abort();
+        }
+      } catch (err) {
+        if (found.signal.aborted) return;
+        leftOut.push({
+          site: candidate,
+          reason: timeout.aborted
+            ? `did not answer within ${timeoutMs / 1000} s`
+            : `did not answer: ${(err as Error).message}`,
+        });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, sites.length) }, worker));
+  return { site, leftOut };
+}

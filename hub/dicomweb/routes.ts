@@ -27,6 +27,7 @@ import { checkUid, HttpError, problem } from "./http.ts";
 import { problem as problemResponse } from "../problem.ts";
 import { qido } from "./qido/route.ts";
 import { wadoInstances } from "./wado/instances.ts";
+import type { FederationEnv } from "./federation.ts";
 import { stow, type StowOptions } from "./stow/route.ts";
 import { bulkdata, metadata } from "./wado/metadata.ts";
 import { frames } from "./wado/frames.ts";
@@ -79,7 +80,7 @@ export interface DicomwebOptions extends StowOptions {
   metrics?: HubMetrics;
   /** `dicomweb.stallSeconds`: an answer whose client takes no bytes this long is cancelled (./stall.ts). */
   stallSeconds?: number;
-  /** `dicomweb.federatedSiteSeconds` in ms: how long a federated QIDO-RS waits for each site (../federation.ts). */
+  /** `dicomweb.federatedSiteSeconds` in ms: how long a federated QIDO-RS, or a federated retrieval finding its study, waits for each site (../federation.ts). */
   federatedSiteMs?: number;
 }
 
@@ -110,6 +111,14 @@ export function dicomwebApp(
     app.use("*", dicomwebStallBound(options.stallSeconds, log, options.metrics));
   }
   if (options.metrics) app.use("*", dicomwebMetrics(options.metrics));
+  if (options.federatedSiteMs) {
+    // For the routes that find a study's site (./wado/instances.ts).
+    const ms = options.federatedSiteMs;
+    app.use("*", async (c, next) => {
+      (c as unknown as Context<FederationEnv>).set("federatedSiteMs", ms);
+      await next();
+    });
+  }
   app.use("*", authenticate);
   app.onError((err, c) => {
     if (err instanceof BodyError) {

@@ -10,7 +10,7 @@
  */
 import type { Context } from "hono";
 import type { Principal } from "../../auth/tokens.ts";
-import { describe, federation } from "../federation.ts";
+import { describe, federation, type FederationEnv, firstSiteWith } from "../federation.ts";
 import { acceptOf, HttpError, warning } from "../http.ts";
 import { multipartBody, singlePartBody } from "../multipart.ts";
 import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery } from "../services.ts";
@@ -19,30 +19,25 @@ import { acceptedInstances } from "./accept.ts";
 import { fileMetaOf, part10 } from "./part10.ts";
 
 /**
- * Finds the site holding a study (federated retrieval by UID). When none does, the 404 names the
+ * Finds the site holding a study (federated retrieval by UID): every site asked at once, each within
+ * `dicomweb.federatedSiteSeconds`, the first that holds it answering. When none does, the 404 names the
  * sites that were not asked or did not answer (in its detail and a Warning), as federated QIDO does.
  */
 async function locateStudy(
   provider: BackendProvider,
   principal: Principal,
   study: string,
+  timeoutMs: number | undefined,
 ): Promise<DicomwebBackend> {
   const { sites, leftOut } = await federation(provider, principal);
-  for (const site of sites) {
-    try {
-      const backend = await provider.backend(site);
-      for await (
-        const _ of backend.qido.search(
-          { level: "STUDY", keys: { StudyInstanceUID: study }, limit: 1 },
-        )
-      ) {
-        return backend;
-      }
-    } catch (err) {
-      leftOut.push({ site, reason: `did not answer: ${(err as Error).message}` });
-    }
-  }
-  const notAsked = leftOut.map(describe);
+  const found = await firstSiteWith(sites, async (site, signal) => {
+    const backend = await provider.backend(site);
+    const query = { level: "STUDY" as const, keys: { StudyInstanceUID: study }, limit: 1 };
+    for await (const _ of backend.qido.search(query, signal)) return true;
+    return false;
+  }, { timeoutMs });
+  if (found.site) return await provider.backend(found.site);
+  const notAsked = [...leftOut, ...found.leftOut].map(describe);
   throw new HttpError(
     404,
     `no site the token may reach holds study ${study}${
@@ -62,7 +57,7 @@ export async function backendFor(
   // The site's name and the principal's reach were checked by the route's guard.
   const backend = site
     ? await provider.backend(site, c.req.param("node"))
-    : await locateStudy(provider, principal, study);
+    : await locateStudy(provider, principal, study, (c as Context<FederationEnv>).get("federatedSiteMs"));
   // For the stall bound's log line (../stall.ts): a federated retrieval's site is known only here.
   c.set("answeringSite", backend.site);
   return backend;
