@@ -8,7 +8,7 @@ import type { Identifier, QueryHandler, QueryModel } from "../dimse/handlers.ts"
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import type { Database } from "../index/db.ts";
 import { ATTRIBUTE_BY_KEYWORD, type Level, levelRank, UNIQUE_KEYS } from "./attributes.ts";
-import { identifierText, matchCondition } from "./matching.ts";
+import { identifierText, matchCondition, refuseOverlongKeys } from "./matching.ts";
 
 const PAGE = 500;
 /** Pages grow up to this many times the first. */
@@ -104,6 +104,7 @@ export class IndexQueryHandler implements QueryHandler {
     const requested = Object.keys(identifier).filter((k) => !FRAME_KEYS.has(k));
     const filters: Record<string, string> = {};
     for (const k of requested) filters[k] = identifierText(identifier[k]);
+    refuseOverlongKeys(filters);
     const returnKeys = [...new Set([...requested, ...UNIQUE_KEYS[level]])];
     const max = this.options.maxResults;
     let n = 0;

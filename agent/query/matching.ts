@@ -4,6 +4,8 @@
  * regard to case (of A-Z), as most archives do.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { attributeByTag, keyValueTooLong, tagByKeyword } from "@conduit/shared/dicom";
+import { DimseStatusError, Status } from "../dimse/handlers.ts";
 
 /** How an attribute's value is matched. */
 export type MatchKind = "uid" | "text" | "pn" | "date" | "time" | "code" | "number" | "list";
@@ -19,6 +21,20 @@ export function identifierText(value: unknown): string {
     return groups.join("=");
   }
   return String(value).trim();
+}
+
+/**
+ * Refuses (0xA900, the reason as Error Comment) a key longer than its VR allows (PS3.5 Table 6.2-1): no
+ * stored value can match it, and a long wildcard pattern is more than SQLite's GLOB takes.
+ * `keys` are keyword -> value as identifierText() gives them.
+ */
+export function refuseOverlongKeys(keys: Record<string, string>): void {
+  for (const [keyword, value] of Object.entries(keys)) {
+    const tag = tagByKeyword(keyword);
+    const vr = tag === undefined ? undefined : attributeByTag(tag)?.vr;
+    const tooLong = vr && keyValueTooLong(keyword, vr, value);
+    if (tooLong) throw new DimseStatusError(Status.DataSetMismatch, tooLong);
+  }
 }
 
 /** Lower case for A-Z only, as SQLite's lower() without ICU. */

@@ -8,7 +8,7 @@ import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import type { Archive } from "../archive/archive.ts";
 import type { Database } from "../index/db.ts";
 import { archivedFiles } from "../index/files.ts";
-import { identifierText, matchCondition } from "../query/matching.ts";
+import { identifierText, matchCondition, refuseOverlongKeys } from "../query/matching.ts";
 
 /** Unique keys per level (PS3.4 C.4.2.2.1: hierarchical, unique keys only). */
 const KEYS: Record<string, { keyword: string; column: string; kind: "uid" | "text" }[]> = {
@@ -37,6 +37,7 @@ export async function locateFiles(
     for (const key of KEYS[lvl]) {
       const value = identifierText(identifier[key.keyword]);
       if (!value) continue;
+      refuseOverlongKeys({ [key.keyword]: value });
       const cond = matchCondition(sql.raw(key.column), key.kind, value);
       if (cond) conditions.push(cond);
     }

@@ -13,3 +13,4 @@ export * from "./json.ts";
 export * from "./transcode.ts";
 export * from "./structure.ts";
 export * from "./archive_keys.ts";
+export * from "./value_lengths.ts";

@@ -4,9 +4,10 @@
  * matching itself is C-FIND's (PS3.4 C.2.2.2): single value, `*` and `?` wildcards, `a-b` ranges on
  * dates and times, and lists of UIDs or code strings (comma-separated in QIDO, backslash-separated in
  * C-FIND). Date and time values (./dates.ts) and numbers (./numbers.ts) are checked here: a bad one is
- * refused with the reason.
+ * refused with the reason, and so is a value longer than its VR allows (PS3.5 Table 6.2-1: a PN component
+ * group 64 characters, LO 64, UI 64 bytes...).
  */
-import { attributeByTag, resolveTag } from "@conduit/shared/dicom";
+import { attributeByTag, keyValueTooLong, resolveTag } from "@conduit/shared/dicom";
 import type { QidoLevel, QidoQuery } from "../services.ts";
 import { checkDateMatch } from "./dates.ts";
 import { checkNumberMatch } from "./numbers.ts";
@@ -156,6 +157,8 @@ export function parseQido(
         // A comma lists values (any of them matches) where no value can hold one: UIDs and code strings.
         const listed = vr === "UI" || vr === "CS";
         let match = listed ? value.split(",").map((s) => s.trim()).join("\\") : value;
+        const tooLong = keyValueTooLong(name, vr ?? "", match);
+        if (tooLong) throw new QidoParameterError(`${tooLong} (PS3.5 Table 6.2-1)`);
         const before = given.get(keyword);
         if (before && match && before !== match) {
           // Given twice (`Modality=CT&Modality=MR`, or by keyword and by tag): for UIDs and codes any

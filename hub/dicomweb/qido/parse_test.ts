@@ -57,6 +57,14 @@ Deno.test("parseQido() refuses what it cannot answer, naming the parameter", () 
       ["SeriesNumber=abc", /SeriesNumber: "abc" is not an integer/],
       ["InstanceNumber=1*", /InstanceNumber: "1\*" is not an integer .*no wildcards/],
       ["Rows=1-3", /Rows: "1-3" is not an integer/],
+      // longer than the VR allows (PS3.5 Table 6.2-1): a pattern SQLite's GLOB would not take
+      [
+        `PatientName=a*${"x".repeat(50_000)}*`,
+        /^PatientName: longer than the 64 characters a PN component group/,
+      ],
+      [`00100020=${"9".repeat(65)}`, /^00100020: longer than the 64 characters LO allows/],
+      [`StudyInstanceUID=1.2.3,1.${"2".repeat(63)}`, /StudyInstanceUID: longer than the 64 bytes UI allows/],
+      [`AccessionNumber=${"A".repeat(17)}*`, /AccessionNumber: longer than the 16 characters SH allows/],
     ] as const
   ) {
     assert.throws(

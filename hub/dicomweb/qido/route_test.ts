@@ -64,6 +64,10 @@ Deno.test("QIDO-RS refuses bad parameters (400), and says fuzzy matching was not
     assert.equal(res.headers.get("content-type"), "application/problem+json");
     await res.body?.cancel();
   }
+  // a pattern longer than a PN allows (which a site's GLOB would fail on): refused here, naming the limit
+  const long = await hub.request(`/dicomweb/sites/north/studies?PatientName=a*${"x".repeat(50_000)}*`);
+  assert.equal(long.status, 400);
+  assert.match(await long.text(), /PatientName: longer than the 64 characters a PN component group allows/);
   const fuzzy = await hub.request("/dicomweb/sites/north/studies?fuzzymatching=true");
   assert.match(fuzzy.headers.get("warning") ?? "", /fuzzymatching parameter is not supported/);
   await fuzzy.body?.cancel();
