@@ -283,20 +283,69 @@ export class DenoSocket extends EventEmitter implements WireSocket {
   }
 }
 
-/** Accepts connections on Deno's listener and hands each one over as a DenoSocket. */
+/** What the accept loop tells of a run of failed accepts (EMFILE: the process is out of descriptors). */
+export interface AcceptHooks {
+  /** The first accept of a run failed (`EMFILE`, or the error's message); it is tried again shortly. */
+  onAcceptFailing?(reason: string): void;
+  /** An accept succeeded again after `failures` failed ones. */
+  onAcceptResumed?(failures: number): void;
+}
+
+/** The longest wait between two tries of an accept that keeps failing. */
+const ACCEPT_RETRY_MAX_MS = 1000;
+
+/**
+ * Accepts connections on Deno's listener and hands each one over as a DenoSocket. An accept that fails
+ * (EMFILE or ENFILE: no descriptor for the connection) is tried again, after 5 ms, then twice as long
+ * each time up to 1 s: the connection waits in the listen backlog until a descriptor is free. (A failed
+ * accept used to end the loop: the port stayed bound and answered no one again.)
+ */
 export function listen(
   options: { hostname: string; port: number },
   onConnection: (socket: DenoSocket) => void,
+  hooks: AcceptHooks = {},
 ): { port: number; close(): void } {
   const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  let closed = false;
   (async () => {
-    try {
-      for await (const conn of listener) onConnection(DenoSocket.accepted(conn as Deno.TcpConn));
-    } catch { /* listener closed */ }
+    let failures = 0;
+    while (!closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (closed || err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
+          return;
+        }
+        if (failures++ === 0) {
+          try {
+            hooks.onAcceptFailing?.((err as { code?: string }).code ?? (err as Error).message);
+          } catch { /* a hook never ends the loop */ }
+        }
+        await new Promise((r) =>
+          setTimeout(r, Math.min(5 * 2 ** Math.min(failures - 1, 8), ACCEPT_RETRY_MAX_MS))
+        );
+        continue;
+      }
+      if (failures > 0) {
+        try {
+          hooks.onAcceptResumed?.(failures);
+        } catch { /* a hook never ends the loop */ }
+        failures = 0;
+      }
+      try {
+        onConnection(DenoSocket.accepted(conn as Deno.TcpConn));
+      } catch {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+    }
   })();
   return {
     port: (listener.addr as Deno.NetAddr).port,
     close: () => {
+      closed = true;
       try {
         listener.close();
       } catch { /* closed */ }

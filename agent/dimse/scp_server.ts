@@ -114,7 +114,14 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
       socket.destroy();
     });
   };
-  const plain = listen({ hostname: options.host, port: options.port }, (s: DenoSocket) => serve(s, false));
+  const plain = listen({ hostname: options.host, port: options.port }, (s: DenoSocket) => serve(s, false), {
+    onAcceptFailing: (reason) =>
+      options.log.warn("cannot accept a connection; trying again", {
+        reason: reason === "EMFILE" || reason === "ENFILE" ? `too many open files (${reason})` : reason,
+        associations: shared.active,
+      }),
+    onAcceptResumed: (failures) => options.log.info("accepting connections again", { failures }),
+  });
   let secure: TlsListener | undefined;
   if (options.tls) {
     try {
