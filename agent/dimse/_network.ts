@@ -78,6 +78,11 @@ const OWED_MAX = 1 << 20;
 /** How long one association's PDU chain runs before it lets the event loop turn (ms). */
 const BUSY_MS = 20;
 
+/** A monotonic instant (performance.now()) as the wall-clock time that lies as far before Date.now(). */
+function wallNow(mono: number | undefined): number | undefined {
+  return mono === undefined ? undefined : Date.now() - (performance.now() - mono);
+}
+
 export class ConduitNetwork extends Scp {
   declare socket: WireSocket;
   protected readonly netOptions: NetworkOptions;
@@ -116,6 +121,28 @@ export class ConduitNetwork extends Scp {
   #sending: Promise<void> = Promise.resolve();
   /** Our own C-STOREs awaiting their response (`sendStore`), by message ID. */
   #sentStores = new Map<number, (status: number) => void>();
+  /**
+   * When the connection was made and when its last PDU arrived, on the monotonic clock (performance.now()).
+   * The library's ARTIM and PDU timers compare `Date.now()` with `connectedTime` and `lastPduTime` (a wall
+   * clock stepped back an hour kept a silent connection an hour longer; stepped forward, ended idle ones at
+   * once): those two read back as "now on the wall clock, less the monotonic time since", so the library's
+   * subtraction gives monotonic time whatever the wall clock does. Not private fields: the library's
+   * constructor sets both before ours run.
+   */
+  declare private monoConnected: number | undefined;
+  declare private monoLastPdu: number | undefined;
+  get connectedTime(): number | undefined {
+    return wallNow(this.monoConnected);
+  }
+  set connectedTime(at: number | undefined) {
+    this.monoConnected = at === undefined ? undefined : performance.now();
+  }
+  get lastPduTime(): number | undefined {
+    return wallNow(this.monoLastPdu);
+  }
+  set lastPduTime(at: number | undefined) {
+    this.monoLastPdu = at === undefined ? undefined : performance.now();
+  }
   /** Accepted presentation contexts by SOP class and transfer syntax (`sendStore`). */
   #contexts: Map<string, number> | undefined;
 

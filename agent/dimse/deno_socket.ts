@@ -49,7 +49,10 @@ export class DenoSocket extends EventEmitter implements WireSocket {
   #closed = false;
   #timeoutMs = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the socket last read or wrote (ms since the epoch), for the idle timeout. */
+  /**
+   * When the socket last read or wrote, for the idle timeout: on the monotonic clock (performance.now()), so a
+   * step of the wall clock neither aborts an association early nor keeps an idle one an hour longer.
+   */
   #activeAt = 0;
   /** The idle timeout fired and no activity came since (the timer is armed again by the next). */
   #timedOut = false;
@@ -156,7 +159,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
    * the socket was last active and either emits `timeout` or waits for the rest of the period.
    */
   #touch(): void {
-    this.#activeAt = Date.now();
+    this.#activeAt = performance.now();
     // After a timeout the socket is watched again from its next activity on, as a Node socket is.
     if (this.#timedOut) {
       this.#timedOut = false;
@@ -171,7 +174,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
     if (!this.#timeoutMs || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      const idle = Date.now() - this.#activeAt;
+      const idle = performance.now() - this.#activeAt;
       if (idle < this.#timeoutMs) return this.#armTimer(this.#timeoutMs - idle);
       this.#timedOut = true;
       this.emit("timeout");

@@ -90,3 +90,57 @@ Deno.test("after a timeout, the next activity starts the watch again", async () 
     close();
   }
 });
+
+/** Runs `fn` with the wall clock (Date.now) stepped by `stepMs`, as an NTP step or `date -s` would. */
+async function withWallClockStepped<T>(stepMs: number, fn: () => Promise<T>): Promise<T> {
+  const real = Date.now;
+  Date.now = () => real() + stepMs;
+  try {
+    return await fn();
+  } finally {
+    Date.now = real;
+  }
+}
+
+Deno.test("the idle timeout runs on monotonic time: a wall clock stepped back an hour does not delay it", async () => {
+  const { server, client, close } = await pair();
+  try {
+    let timedOut = false;
+    let got = false;
+    server.on("timeout", () => (timedOut = true));
+    server.on("data", () => (got = true));
+    server.setTimeout(300);
+    client.write(new Uint8Array([1])); // activity just before the step
+    await within(1000, () => got);
+    await withWallClockStepped(-3_600_000, async () => {
+      // On the wall clock the last activity is an hour ahead: a timer that read it would wait an hour more.
+      await within(5000, () => timedOut);
+    });
+    assert.ok(timedOut, "the idle timeout fired about 300 ms after the last activity");
+  } finally {
+    close();
+  }
+});
+
+Deno.test("the idle timeout runs on monotonic time: a wall clock stepped forward does not fire it early", async () => {
+  const { server, client, close } = await pair();
+  try {
+    let timedOutAt = 0;
+    let got = false;
+    server.on("timeout", () => (timedOutAt = performance.now()));
+    server.on("data", () => (got = true));
+    server.setTimeout(400);
+    await sleep(200);
+    client.write(new Uint8Array([1]));
+    await within(1000, () => got);
+    const lastActivity = performance.now();
+    // Stepped forward an hour after the activity: the timer armed at the start fires at 400 ms, when the
+    // socket has been idle for 200 ms only; on the wall clock it would seem idle for an hour.
+    await withWallClockStepped(3_600_000, () => within(3000, () => timedOutAt > 0));
+    assert.ok(timedOutAt > 0, "a timeout once idle");
+    const idle = timedOutAt - lastActivity;
+    assert.ok(idle >= 350, `fired ${Math.round(idle)} ms after the last activity, before the 400 ms were up`);
+  } finally {
+    close();
+  }
+});

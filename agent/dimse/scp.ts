@@ -116,7 +116,7 @@ class AgentScp extends ConduitNetwork {
     try {
       this.#tally.count(event);
       if (event.type === "ended") {
-        const fields = this.#tally.fields(event.outcome, this.connectedTime);
+        const fields = this.#tally.fields(event.outcome, this.connectedTime ?? Date.now());
         this.log.info("association ended", { calledAet: this.info.calledAet, ...fields });
       }
     } catch { /* a log line never breaks the wire */ }
