@@ -51,7 +51,7 @@ import { checkBeforeStart, siteKey } from "./app_checks.ts";
 import { recoverAtStart } from "./app_recover.ts";
 import { startDimse } from "./app_dimse.ts";
 import { mountHttp } from "./app_http.ts";
-import { serveHttp } from "./http/serve.ts";
+import { type AgentHttpServer, serveHttp } from "./http/serve.ts";
 import { startHubLink } from "./app_tunnel.ts";
 import { Certificates } from "./app_tls.ts";
 
@@ -246,7 +246,7 @@ async function startLocked(
     log,
   };
   const app = mountHttp({ ...backends, tunnel: () => tunnel });
-  let http: Deno.HttpServer<Deno.NetAddr>;
+  let http: AgentHttpServer;
   try {
     http = serveHttp(
       { hostname: config.http.host, port: config.http.port },

@@ -22,6 +22,7 @@
  */
 import { Logger } from "@conduit/shared/log";
 import { failedBodyHandler, guarded } from "@conduit/shared/serve-errors";
+import { keepListening } from "@conduit/shared/relisten";
 
 /** A certificate chain and its key, PEM. */
 export interface TlsPair {
@@ -63,6 +64,31 @@ export class HubServer {
     }
     this.#current = this.#serve(port, options.tls);
     this.#tls = options.tls;
+    this.#log = log;
+    this.#watch(this.#current);
+  }
+
+  #log: Logger;
+  #stopped = false;
+
+  /**
+   * At EMFILE (out of file descriptors) Deno.serve stops listening for good while the hub goes on: listen
+   * again on the same port (shared/relisten.ts), with the pair served now. Before 2026-12-06 the hub's port
+   * stayed closed until a restart: no DICOMweb, no console, no tunnel for any agent.
+   */
+  #watch(server: Deno.HttpServer<Deno.NetAddr>): void {
+    const port = server.addr.port;
+    keepListening(server, {
+      current: () => (this.#stopped ? undefined : this.#current),
+      restart: () => this.#serve(port, this.#tls),
+      replaced: (next) => (this.#current = next),
+      failed: (reason) =>
+        this.#log.error("the HTTP listener failed; listening again", {
+          reason: reason === "EMFILE" ? "too many open files (EMFILE)" : reason,
+          port,
+        }),
+      listening: (tries) => this.#log.info("listening for HTTP again", { port, tries }),
+    });
   }
 
   get addr(): Deno.NetAddr {
@@ -94,6 +120,7 @@ export class HubServer {
     this.#tls = tls;
     const old = this.#current;
     this.#current = next;
+    this.#watch(next);
     const drained: Promise<void> = old.shutdown().finally(() => this.#draining.delete(drained));
     this.#draining.add(drained);
     return true;
@@ -101,6 +128,8 @@ export class HubServer {
 
   /** No new connections; resolves once every request in progress, on this server and the replaced ones, has ended. */
   async shutdown(): Promise<void> {
-    await Promise.all([this.#current.shutdown(), ...this.#draining]);
+    this.#stopped = true;
+    // A server whose listener failed may refuse its shutdown: it serves nothing more either way.
+    await Promise.all([this.#current.shutdown().catch(() => {}), ...this.#draining]);
   }
 }

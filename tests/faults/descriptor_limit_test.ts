@@ -3,13 +3,14 @@
  * take every descriptor left make accepting the next one fail with EMFILE. The agent logs it once, keeps
  * trying (the connection waits in the listen backlog), and serves again once descriptors come free. Before
  * 2026-12-06 the first EMFILE ended the accept loop for good: the DICOM port stayed bound and answered no
- * one again until a restart.
+ * one again until a restart. The hub likewise: Deno.serve stops listening for good at EMFILE (its `finished`
+ * rejects) while the process goes on; the hub now listens again on its port once it can.
  */
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { assertServing } from "../support/faults.ts";
-import { eventually } from "../support/hub.ts";
+import { eventually, startHubProcess } from "../support/hub.ts";
 
 const skip = skipReason("echoscu", "prlimit");
 if (skip) console.warn(`descriptor_limit_test: skipped: ${skip}`);
@@ -41,10 +42,13 @@ Deno.test({
       const fds = () => [...Deno.readDirSync(`/proc/${agent.pid}/fd`)].length;
       await eventually("the agent out of descriptors", () => fds() >= limit || undefined, 15_000);
       assert.ok(!agent.exited());
+      // The HTTP API meets the limit too (its listener fails, which ends Deno.serve unless it listens again).
+      assert.equal(await healthzAnswers(agent.httpPort), undefined);
 
       // Their peers go: the descriptors come free, the waiting connections are accepted, and so is a new one.
       for (const c of conns.splice(0)) c.close();
       await assertServing(agent);
+      await eventually("the agent's /healthz answering again", () => healthzAnswers(agent.httpPort), 20_000);
       const log = await Deno.readTextFile(agent.logFile);
       assert.match(
         log,
@@ -54,6 +58,75 @@ Deno.test({
     } finally {
       for (const c of conns) c.close();
       await agent.stop();
+    }
+  },
+});
+
+/** True when `/healthz` on `port` answers 200 on a new connection (one kept alive from before would still be served). */
+async function healthzAnswers(port: number): Promise<true | undefined> {
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      client,
+      signal: AbortSignal.timeout(2000),
+    });
+    await res.body?.cancel();
+    return res.status === 200 || undefined;
+  } catch {
+    return undefined;
+  } finally {
+    client.close();
+  }
+}
+
+/** How many descriptors process `pid` has open. */
+function openDescriptors(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/** Lowers the descriptor limit of process `pid` to what it holds now and `spare` more. */
+async function leaveDescriptors(pid: number, spare: number): Promise<number> {
+  const limit = openDescriptors(pid) + spare;
+  const set = await new Deno.Command("prlimit", {
+    args: ["--pid", String(pid), `--nofile=${limit}:${limit}`],
+  })
+    .output();
+  assert.ok(set.success, new TextDecoder().decode(set.stderr));
+  return limit;
+}
+
+Deno.test({
+  name: "the hub out of file descriptors listens for HTTP again once some are free",
+  ignore: Boolean(skipReason("prlimit")),
+  async fn() {
+    const hub = await startHubProcess();
+    const conns: Deno.TcpConn[] = [];
+    try {
+      const limit = await leaveDescriptors(hub.pid, SPARE);
+      // Connections until the hub is out of descriptors (its listener then fails: later ones are refused).
+      for (let i = 0; i < CONNECTIONS; i++) {
+        try {
+          conns.push(await Deno.connect({ hostname: "127.0.0.1", port: hub.port }));
+        } catch {
+          break;
+        }
+      }
+      await eventually(
+        "the hub out of descriptors",
+        () => openDescriptors(hub.pid) >= limit || undefined,
+        15_000,
+      );
+      for (const c of conns.splice(0)) c.close();
+      await eventually("the hub's /healthz answering again", () => healthzAnswers(hub.port), 20_000);
+      const log = await Deno.readTextFile(hub.logFile);
+      assert.match(
+        log,
+        /"msg":"the HTTP listener failed; listening again".*"reason":"too many open files \(EMFILE\)"/,
+      );
+      assert.match(log, /"msg":"listening for HTTP again"/);
+    } finally {
+      for (const c of conns) c.close();
+      await hub.stop();
     }
   },
 });
