@@ -279,8 +279,9 @@ export class Session {
   /** GoAway, then waits up to `graceMs` for open streams to finish, then closes. */
   async shutdown(graceMs = 5_000): Promise<void> {
     this.goAway();
-    const deadline = Date.now() + graceMs;
-    while (this.#streams.size > 0 && !this.#end && Date.now() < deadline) {
+    // Monotonic: a wall clock stepped back during the stop must not hold it for as long as the step.
+    const deadline = performance.now() + graceMs;
+    while (this.#streams.size > 0 && !this.#end && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.close(Reason.Normal, "shutdown");

@@ -424,3 +424,25 @@ Deno.test("Session.openWhenFree() waits, first come first served, for a stream o
   await assert.rejects(late, SessionClosedError);
   server.close();
 });
+
+Deno.test("Session.shutdown() waits its grace on monotonic time: a wall clock stepped back an hour does not hold it", async () => {
+  const { client, server, accept } = pair();
+  const s = client.open();
+  await s.write(new Uint8Array([1]));
+  await accept(); // a stream open on both sides that nobody ends
+  const real = Date.now;
+  let stepped = false;
+  // The wall clock goes back an hour just after the shutdown has read it (an NTP step, `date -s`).
+  Date.now = () => (stepped ? real() - 3_600_000 : (stepped = true, real()));
+  try {
+    const done = await Promise.race([
+      client.shutdown(200).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 3000)),
+    ]);
+    assert.ok(done, "the shutdown ended after its 200 ms grace, not an hour later");
+  } finally {
+    Date.now = real;
+    client.close();
+    server.close();
+  }
+});
