@@ -133,7 +133,7 @@ rigTest(
         assert.equal(refused.status, "failure");
         assert.match(
           refused.tasks[0].lastError ?? "",
-          /the agent of north does not take a transfer's custom de-identification profile or Clinical Trial attributes \(its version: [\d.]+, older than 2026-12-05 00:36 UTC\)/,
+          /the agent of north does not take a transfer's custom de-identification profile or Clinical Trial attributes \(its version: .*(older than 2026-12-05 00:36 UTC|which lacks the feature "transfer-deid-custom")\)/,
         );
       }
       assert.deepEqual(sends, [], "the older source was asked to send");
