@@ -5,7 +5,7 @@
  * new password is the one that logs in. The API's own checks are tests/console/account_api_test.ts's.
  */
 import assert from "node:assert/strict";
-import { hasChromium, logIn, shoot } from "../support/browser.ts";
+import { assertTiedToError, hasChromium, logIn, shoot } from "../support/browser.ts";
 import { withConsole } from "../support/console_rig.ts";
 
 const skip = hasChromium() ? undefined : "chromium not installed";
@@ -35,24 +35,18 @@ Deno.test({
         await form.getByRole("button", { name: "Change password" }).click();
       };
       // Each error is tied to its field: marked invalid, described by the alert, and given the focus.
-      const tiedTo = async (label: string) => {
-        const input = form.getByLabel(label);
-        assert.equal(await input.getAttribute("aria-invalid"), "true", `${label} marked`);
-        assert.equal(
-          await input.getAttribute("aria-describedby"),
-          await form.getByRole("alert").getAttribute("id"),
-        );
-        assert.ok(
-          await input.evaluate((i) => i === i.ownerDocument.activeElement),
-          `the focus is on ${label}`,
-        );
-      };
       await fill("victor password 1", "a new password 1", "a new password 2");
-      await form.getByRole("alert").filter({ hasText: "The two new passwords differ" }).waitFor();
-      await tiedTo("New password again");
+      await assertTiedToError(
+        form.getByLabel("New password again"),
+        /^The two new passwords differ/,
+        "again",
+      );
       await fill("not my password", "a new password 1", "a new password 1");
-      await form.getByRole("alert").filter({ hasText: "the current password is wrong" }).waitFor();
-      await tiedTo("Current password");
+      await assertTiedToError(
+        form.getByLabel("Current password"),
+        /the current password is wrong/,
+        "current",
+      );
       assert.equal(await form.getByLabel("New password again").getAttribute("aria-invalid"), null);
       assert.ok(await hub.users.session(other.id), "nothing changed yet");
 

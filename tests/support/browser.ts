@@ -5,7 +5,8 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import assert from "node:assert/strict";
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { hasTool } from "./peer_tools.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -148,4 +149,26 @@ export async function unnamedControls(page: Page): Promise<string[]> {
     );
     return out;
   });
+}
+
+/**
+ * Asserts that a refused value's error is tied to `field` (ui/src/field_error.ts): the field is marked
+ * `aria-invalid`, described by an alert whose text matches `reason`, and has the focus.
+ */
+export async function assertTiedToError(field: Locator, reason: RegExp, what: string): Promise<void> {
+  await field.page().waitForFunction(
+    // deno-lint-ignore no-explicit-any
+    (el: any) => el.getAttribute("aria-invalid") === "true",
+    await field.elementHandle(),
+    { timeout: 15_000 },
+  ).catch((e) => {
+    throw new Error(`${what}: not marked aria-invalid`, { cause: e });
+  });
+  const id = await field.getAttribute("aria-describedby");
+  assert.ok(id, `${what}: described by the error`);
+  const why = field.page().locator(`[id="${id}"]`);
+  assert.equal(await why.getAttribute("role"), "alert", `${what}: described by an alert`);
+  const said = await why.innerText();
+  assert.match(said, reason, `${what}: the error's sentence: ${said}`);
+  assert.ok(await field.evaluate((el) => el === el.ownerDocument.activeElement), `${what}: focused`);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { windowErrorField } from "./field_error.ts";
+import { fieldOf, windowErrorField } from "./field_error.ts";
 
 Deno.test("windowErrorField() points a schedule error at the zone or at the window it names", () => {
   assert.deepEqual(
@@ -15,4 +15,11 @@ Deno.test("windowErrorField() points a schedule error at the zone or at the wind
     windowErrorField("Give the window a start and an end for its time zone, or clear the zone."),
     { name: "windowStart", index: 0 },
   );
+});
+
+Deno.test("fieldOf() names the first field the sentence speaks of, else the fallback", () => {
+  const fields = { password: /password/i, role: /\brole\b/ };
+  assert.equal(fieldOf("use a password of at least 10 characters", fields, "name"), "password");
+  assert.equal(fieldOf("role must be one of viewer, operator, admin", fields, "name"), "role");
+  assert.equal(fieldOf("user olga exists", fields, "name"), "name");
 });

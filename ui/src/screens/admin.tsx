@@ -9,6 +9,7 @@ import { auditAction, auditActionChoices, auditActor, auditDetail, instant } fro
 import { Link, location, navigate, path } from "../router.tsx";
 import { Table } from "../table.tsx";
 import { CopyButton, createConfirm, Dialog, Pager } from "../widgets.tsx";
+import { clearInvalid, fieldOf, markInvalid } from "../field_error.ts";
 
 /** Audit entries a page shows. */
 const AUDIT_PAGE = 100;
@@ -56,6 +57,16 @@ export function Admin(props: { user: string }) {
   };
   const [auditError, setAuditError] = createSignal("");
   const [auditNote, setAuditNote] = createSignal("");
+  let auditForm!: HTMLFormElement;
+  /**
+   * An audit error said, and the filter's field it is about marked: the hub names it ("the input was
+   * refused: from: not an ISO 8601 instant ...").
+   */
+  const auditRefused = (message: string) => {
+    setAuditError(message);
+    const field = /(?:^|: )(actor|action|target|from|to): /.exec(message)?.[1];
+    if (field && auditForm) markInvalid(auditForm, field, "audit-error");
+  };
   const [audit, { refetch: refetchAudit }] = createResource(
     () => ({ page: auditPage(), filter: auditFilter() }),
     ({ page, filter }) =>
@@ -63,9 +74,9 @@ export function Admin(props: { user: string }) {
         limit: AUDIT_PAGE + 1,
         ...(page ? { offset: page * AUDIT_PAGE } : {}),
         ...filter,
-      }).then((rows) => (setAuditError(""), rows), (err) => {
+      }).then((rows) => (setAuditError(""), auditForm && clearInvalid(auditForm), rows), (err) => {
         // A link with a filter the hub refuses (a hand-edited time) says why; the screen stays.
-        setAuditError((err as Error).message);
+        auditRefused((err as Error).message);
         return [];
       }),
   );
@@ -76,7 +87,6 @@ export function Admin(props: { user: string }) {
     if (p) q.set("audit", String(p + 1));
     navigate(q.size ? `/admin?${q}` : "/admin");
   };
-  let auditForm!: HTMLFormElement;
   const filterAudit = (e: Event) => {
     e.preventDefault();
     const form = new FormData(auditForm);
@@ -99,6 +109,7 @@ export function Admin(props: { user: string }) {
   const downloadAudit = async () => {
     setAuditError("");
     setAuditNote("");
+    clearInvalid(auditForm);
     try {
       const r = await api.audit.csv.query(auditFilter());
       saveBase64(r.filename, r.contentBase64, "text/csv");
@@ -109,7 +120,7 @@ export function Admin(props: { user: string }) {
           : `${r.filename}: ${r.entries} ${r.entries === 1 ? "entry" : "entries"}`,
       );
     } catch (err) {
-      setAuditError((err as Error).message);
+      auditRefused((err as Error).message);
     }
   };
   const choices = auditActionChoices();
@@ -119,14 +130,23 @@ export function Admin(props: { user: string }) {
   let userName!: HTMLInputElement, userRole!: HTMLSelectElement, userPassword!: HTMLInputElement;
   let tokenName!: HTMLInputElement, tokenRole!: HTMLSelectElement;
 
-  /** One change at a time: a double click on Create token makes one token, not one shown and one not. */
+  /**
+   * One change at a time: a double click on Create token makes one token, not one shown and one not. A
+   * form's refusal marks the field `field` names for its sentence (see field_error.ts).
+   */
   let running = false;
-  const run = async (e: Event | undefined, what: () => Promise<string>) => {
+  const run = async (
+    e: Event | undefined,
+    what: () => Promise<string>,
+    field?: (message: string) => string,
+  ) => {
     e?.preventDefault();
+    const form = e?.currentTarget instanceof HTMLFormElement ? e.currentTarget : undefined;
     if (running) return;
     running = true;
     setError("");
     setMessage("");
+    if (form) clearInvalid(form);
     try {
       setMessage(await what());
       refetchUsers();
@@ -134,6 +154,7 @@ export function Admin(props: { user: string }) {
       refetchAudit();
     } catch (err) {
       setError((err as Error).message);
+      if (form && field) markInvalid(form, field((err as Error).message), "admin-error");
     } finally {
       running = false;
     }
@@ -227,7 +248,7 @@ export function Admin(props: { user: string }) {
         )}
       </Show>
       <p role="status">{message()}</p>
-      <p class="error" role="alert">{error()}</p>
+      <p class="error" role="alert" id="admin-error">{error()}</p>
       <section class="card">
         <h2>Users</h2>
         <Table
@@ -299,16 +320,17 @@ export function Admin(props: { user: string }) {
               userRole.value = "viewer";
               userPassword.value = "";
               return `user ${added} added`;
-            })}
+            }, (message) => fieldOf(message, { password: /^(use a )?password\b/i, role: /^role\b/ }, "name"))}
         >
           <label>
-            Name<input ref={userName} required maxLength={64} />
+            Name<input name="name" ref={userName} required maxLength={64} />
           </label>
           <label>
-            Role<select ref={userRole}>{roles()}</select>
+            Role<select name="role" ref={userRole}>{roles()}</select>
           </label>
           <label>
             Password<input
+              name="password"
               type="password"
               ref={userPassword}
               minLength={10}
@@ -380,13 +402,13 @@ export function Admin(props: { user: string }) {
               tokenName.value = "";
               tokenRole.value = "viewer";
               return `token ${r.id} created`;
-            })}
+            }, (message) => fieldOf(message, { role: /^role\b/ }, "name"))}
         >
           <label>
-            Name<input ref={tokenName} required maxLength={64} />
+            Name<input name="name" ref={tokenName} required maxLength={64} />
           </label>
           <label>
-            Role<select ref={tokenRole}>{roles()}</select>
+            Role<select name="role" ref={tokenRole}>{roles()}</select>
           </label>
           <button type="submit">Create token</button>
         </form>
@@ -447,7 +469,7 @@ export function Admin(props: { user: string }) {
           <button type="button" onClick={() => void downloadAudit()}>Download CSV</button>
         </form>
         <p role="status">{auditNote()}</p>
-        <p class="error" role="alert">{auditError()}</p>
+        <p class="error" role="alert" id="audit-error">{auditError()}</p>
         <Show when={audit() && audit()!.length === 0}>
           <p class="empty">
             {Object.keys(auditFilter()).length ? "No entry matches this filter." : "No entries yet."}

@@ -12,6 +12,7 @@ import { Link, location, navigate } from "../router.tsx";
 import { Table } from "../table.tsx";
 import { createConfirm, Pager } from "../widgets.tsx";
 import { type DeidChoice, DeidFields } from "./deid_fields.tsx";
+import { clearInvalid, fieldOf, markInvalid } from "../field_error.ts";
 
 /** Batches a page of the list shows. */
 const LIST_PAGE = 20;
@@ -47,7 +48,21 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   let deid!: DeidChoice;
   let poll: ReturnType<typeof setInterval> | undefined;
   onCleanup(() => clearInterval(poll));
-  let file!: HTMLInputElement, kind!: HTMLSelectElement;
+  let file!: HTMLInputElement, kind!: HTMLSelectElement, form!: HTMLFormElement;
+  /**
+   * An error said, and the form's field it is about marked, described by it and focused: the source or the
+   * destination when it names them, else the file.
+   */
+  const refuse = (message: string) => {
+    setError(message);
+    const field = fieldOf(
+      message,
+      { destination: /destination/i, source: /(one site|online to search)/i },
+      "file",
+    );
+    markInvalid(form, field, "batch-error");
+  };
+  const unrefuse = () => (setError(""), clearInvalid(form));
   /** Sources: enrolled sites (one waiting to enroll or revoked has nothing to search). */
   const sources = () => (sites() ?? []).filter((s) => s.state !== "pending" && s.state !== "revoked");
   /** Destinations: enrolled sites, never the source. */
@@ -96,7 +111,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   };
 
   const showPreview = async () => {
-    setError("");
+    unrefuse();
     setPreview(undefined);
     navigate("/batch");
     try {
@@ -104,24 +119,24 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
       if (!content) return;
       setPreview(await api.batch.preview.mutate(content));
     } catch (err) {
-      setError((err as Error).message);
+      refuse((err as Error).message);
     }
   };
 
   const upload = async (e: Event) => {
     e.preventDefault();
     if (busy()) return;
-    setError("");
-    if (missing()) return setError(missing());
+    unrefuse();
+    if (missing()) return refuse(missing());
     setBusy(true);
     try {
       const content = await read();
-      if (!content) return setError("Choose a .csv or .xlsx file.");
+      if (!content) return refuse("Choose a .csv or .xlsx file.");
       const searched = sourceValue()
         ? [sourceValue()]
         : (sites() ?? []).filter((s) => s.state === "online").map((s) => s.site);
       if (!searched.length) {
-        return setError("No site is online to search: choose one, or wait until one connects.");
+        return refuse("No site is online to search: choose one, or wait until one connects.");
       }
       const pseudonymize = kind.value === "transfer" ? deid.request() : undefined;
       const r = await api.batch.upload.mutate({
@@ -133,7 +148,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
       });
       navigate(`/batch?id=${encodeURIComponent(r.id)}`);
     } catch (err) {
-      setError((err as Error).message);
+      refuse((err as Error).message);
     } finally {
       setBusy(false);
     }
@@ -188,20 +203,20 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
             Download a template (CSV)
           </button>
         </p>
-        <form class="row" onSubmit={upload}>
+        <form class="row" ref={form} onSubmit={upload}>
           <label>
-            File<input type="file" accept=".csv,.xlsx" ref={file} onChange={showPreview} />
+            File<input name="file" type="file" accept=".csv,.xlsx" ref={file} onChange={showPreview} />
           </label>
           <label>
             Kind
-            <select ref={kind} onChange={(e) => setKindValue(e.currentTarget.value)}>
+            <select name="kind" ref={kind} onChange={(e) => setKindValue(e.currentTarget.value)}>
               <option value="query">Query</option>
               <option value="transfer">Transfer</option>
             </select>
           </label>
           <label>
             Site (source)
-            <select onChange={(e) => setSourceValue(e.currentTarget.value)}>
+            <select name="source" onChange={(e) => setSourceValue(e.currentTarget.value)}>
               <option value="" disabled={kindValue() === "transfer"}>All online sites</option>
               <For each={sources()}>{(s) => <option value={s.site}>{s.site}</option>}</For>
             </select>
@@ -209,7 +224,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
           <Show when={kindValue() === "transfer"}>
             <label>
               Destination
-              <select onChange={(e) => setDestinationValue(e.currentTarget.value)}>
+              <select name="destination" onChange={(e) => setDestinationValue(e.currentTarget.value)}>
                 <option value="" selected={!destinationValue()}>Choose a site</option>
                 <For each={destinations()}>
                   {(s) => <option value={s.site} selected={s.site === destinationValue()}>{s.site}</option>}
@@ -235,7 +250,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
             note="The file's Pseudonym column applies; without it each patient gets the keyed pseudonym."
           />
         </Show>
-        <p class="error" role="alert">{error()}</p>
+        <p class="error" role="alert" id="batch-error">{error()}</p>
         <Show when={preview() && !id()}>
           <PreviewTable preview={preview()!} />
         </Show>

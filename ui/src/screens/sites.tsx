@@ -14,6 +14,10 @@ import { SiteConflicts } from "./site_conflicts.tsx";
 import { SiteDeadLetter } from "./site_dead_letter.tsx";
 import { Table } from "../table.tsx";
 import { CopyButton, createConfirm, Dialog, State } from "../widgets.tsx";
+import { clearInvalid, markInvalid } from "../field_error.ts";
+
+/** A form's field a refusal is about: marked, described by the screen's error and focused. */
+type RefusedField = { form: HTMLFormElement; name: string };
 
 export function Sites(props: { current?: string; may: May }) {
   const [sites, { refetch }] = createResource(() => api.sites.list.query());
@@ -34,18 +38,23 @@ export function Sites(props: { current?: string; may: May }) {
   const [error, setError] = createSignal("");
   let newSite!: HTMLInputElement;
 
-  /** One change at a time: a double click on Add site adds it once, without an error after the success. */
+  /**
+   * One change at a time: a double click on Add site adds it once, without an error after the success. A
+   * form's change names its field: a refusal marks it.
+   */
   let running = false;
-  const run = async (what: () => Promise<string>) => {
+  const run = async (what: () => Promise<string>, at?: RefusedField) => {
     if (running) return;
     running = true;
     setError("");
     setMessage("");
+    if (at) clearInvalid(at.form);
     try {
       setMessage(await what());
       refetch();
     } catch (err) {
       setError((err as Error).message);
+      if (at) markInvalid(at.form, at.name, "sites-error");
     } finally {
       running = false;
     }
@@ -120,7 +129,7 @@ export function Sites(props: { current?: string; may: May }) {
                 setEnrolled({ site: r.site, token: r.enrollmentToken, expiresAt: r.expiresAt });
                 newSite.value = "";
                 return `${r.site} added: it waits for its agent to enroll`;
-              });
+              }, { form: e.currentTarget, name: "site" });
             }}
           >
             <label>
@@ -136,7 +145,7 @@ export function Sites(props: { current?: string; may: May }) {
           </form>
         </Show>
         <p role="status">{message()}</p>
-        <p class="error" role="alert">{error()}</p>
+        <p class="error" role="alert" id="sites-error">{error()}</p>
       </section>
       <Show when={enrolled()}>
         {(e) => (
@@ -291,7 +300,7 @@ function CapForm(props: {
   value: number | null;
   hint: string;
   /** The screen's one-change-at-a-time runner, which shows the outcome or the error. */
-  run: (what: () => Promise<string>) => void;
+  run: (what: () => Promise<string>, at?: RefusedField) => void;
   /** Saves the cap (null: none); says what was done. */
   save: (mbps: number | null) => Promise<string>;
 }) {
@@ -307,7 +316,10 @@ function CapForm(props: {
       onSubmit={(e) => {
         e.preventDefault();
         const value = new FormData(e.currentTarget).get(props.way)?.toString() ?? "";
-        props.run(() => props.save(mbpsOf(value, `${props.way} cap`)));
+        props.run(() => props.save(mbpsOf(value, `${props.way} cap`)), {
+          form: e.currentTarget,
+          name: props.way,
+        });
       }}
     >
       <label>
