@@ -4,6 +4,7 @@
  */
 import { createSignal, type JSX, onMount, Show } from "solid-js";
 import { status } from "./format.ts";
+import { keepFocusNear } from "./focus_keep.ts";
 
 /** Copies `text` to the clipboard; says "Copied" for a moment, or how to copy by hand when it cannot. */
 export function CopyButton(props: { text: string; label?: string }) {
@@ -90,6 +91,8 @@ export interface Question {
 function Confirm(props: Question & { onClose: () => void }) {
   let el!: HTMLDialogElement, no!: HTMLButtonElement;
   let confirmed = false;
+  // The control that asked: the focus goes back to it on close, and stays near it if the answer removes it.
+  const opener = document.activeElement;
   onMount(() => (el.showModal(), no.focus()));
   return (
     <dialog
@@ -97,7 +100,10 @@ function Confirm(props: Question & { onClose: () => void }) {
       role="alertdialog"
       aria-label={props.question}
       onClose={() => {
-        if (confirmed) props.run();
+        if (confirmed) {
+          props.run();
+          keepFocusNear(opener);
+        }
         props.onClose();
       }}
     >
