@@ -8,6 +8,8 @@
  */
 import { createEffect, createMemo, createResource, createSignal, For, on, Show } from "solid-js";
 import { api, type May, VIEWER_MISSING, viewerInstalled } from "../api.ts";
+import { clearInvalid, markInvalid } from "../field_error.ts";
+import { dateOrder, isoDate, localDate } from "../local_dates.ts";
 import { count, dicomDate, nameQuery, parseDate, patientKey, personName, studyTitle } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
 import { type Study, studyOf, studyPage, text, viewerUrl } from "../studies.ts";
@@ -75,10 +77,21 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
 
   const submit = (e: Event) => {
     e.preventDefault();
-    const form = new FormData(e.currentTarget as HTMLFormElement);
+    const el = e.currentTarget as HTMLFormElement;
+    const form = new FormData(el);
     const next = new URLSearchParams();
+    clearInvalid(el);
     for (const f of FIELDS) {
-      const v = String(form.get(f) ?? "").trim();
+      let v = String(form.get(f) ?? "").trim();
+      // From and To are typed in the user's order (dd/mm/yyyy in Britain), kept in the URL as ISO dates.
+      if (f === "from" || f === "to") {
+        try {
+          v = isoDate(v, navigator.language, f === "from" ? "From" : "To");
+        } catch (err) {
+          setError((err as Error).message);
+          return markInvalid(el, f, "explorer-error");
+        }
+      }
       if (v) next.set(f, v);
     }
     if (!next.has("site")) next.set("site", "all");
@@ -227,17 +240,29 @@ export function Explorer(props: { may: May; onTransfer: (id: string) => void }) 
           Accession<input name="accession" value={field("accession")} />
         </label>
         <label>
-          From<input name="from" type="date" value={field("from")} />
+          From<input
+            name="from"
+            inputMode="numeric"
+            size="10"
+            placeholder={dateOrder(navigator.language).hint}
+            value={localDate(field("from"), navigator.language)}
+          />
         </label>
         <label>
-          To<input name="to" type="date" value={field("to")} />
+          To<input
+            name="to"
+            inputMode="numeric"
+            size="10"
+            placeholder={dateOrder(navigator.language).hint}
+            value={localDate(field("to"), navigator.language)}
+          />
         </label>
         <label>
           Modality<input name="modality" size="4" value={field("modality")} />
         </label>
         <button class="primary" type="submit" disabled={busy()}>Search</button>
       </form>
-      <p class="error" role="alert">{error()}</p>
+      <p class="error" role="alert" id="explorer-error">{error()}</p>
       <Show when={leftOut()}>
         <p class="warning" role="status">Not searched: {leftOut()}</p>
       </Show>
