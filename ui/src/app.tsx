@@ -16,7 +16,8 @@ import {
   Switch,
 } from "solid-js";
 import { type Action, logout, type Me, me, onSessionEnded, sessionExpired } from "./api.ts";
-import { Link, location, match, navigate } from "./router.tsx";
+import { Link, location, match, navigate, takeReturningPlace } from "./router.tsx";
+import { restore } from "./history_place.ts";
 import { Login } from "./screens/login.tsx";
 import { Dashboard } from "./screens/dashboard.tsx";
 import { Explorer } from "./screens/explorer.tsx";
@@ -85,7 +86,18 @@ export function App() {
   const toMain = () => main?.focus({ preventScroll: true });
   // Another screen (a link, Back, Forward): the focus goes to it, and a screen reader reads its name, rather
   // than staying on a link that is gone. A change of the query alone (a search, a page) leaves it where it is.
-  createEffect(on(p, () => queueMicrotask(toMain), { defer: true }));
+  // Back (or Forward) to a screen left by a link then puts the focus on that link, and the scroll where it
+  // was, once the screen has drawn it again (history_place.ts).
+  let stopRestoring = () => {};
+  const screenPath = createMemo(p); // the path alone: a change of the query is no other screen
+  createEffect(on(screenPath, () => {
+    stopRestoring();
+    const place = takeReturningPlace();
+    queueMicrotask(() => {
+      toMain();
+      if (place && main) stopRestoring = restore(place, main);
+    });
+  }, { defer: true }));
   const notFound = (): JSX.Element => (
     <section class="card">
       <h2>Nothing here</h2>

@@ -5,6 +5,7 @@
  * browser's. `match()` reads a route's parameters from the path.
  */
 import { createSignal, type JSX, splitProps } from "solid-js";
+import { leave, type Place, placeOf } from "./history_place.ts";
 
 export interface Location {
   pathname: string;
@@ -17,17 +18,35 @@ const read = (): Location => ({
 });
 
 const [current, setCurrent] = createSignal<Location>(read());
-globalThis.addEventListener("popstate", () => setCurrent(read()));
+/** Where the user was on the screen Back or Forward returns to (history_place.ts), until it is used. */
+let returning: Place | undefined;
+globalThis.addEventListener("popstate", (e) => {
+  returning = placeOf(e.state);
+  setCurrent(read());
+});
+// The console puts the scroll back itself, once a list returned to is drawn again.
+if ("scrollRestoration" in history) history.scrollRestoration = "manual";
 
 /** The current path and query (reactive). */
 export const location = current;
+
+/** The place kept for the entry Back or Forward just returned to, once (then undefined). */
+export function takeReturningPlace(): Place | undefined {
+  const place = returning;
+  returning = undefined;
+  return place;
+}
 
 /** Goes to `to` (a path with an optional query); `replace` changes the entry instead of adding one. */
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
   const here = globalThis.location.pathname + globalThis.location.search;
   if (to === here) return;
-  if (options.replace) history.replaceState(null, "", to);
-  else history.pushState(null, "", to);
+  returning = undefined;
+  if (options.replace) history.replaceState(history.state, "", to);
+  else {
+    leave();
+    history.pushState(null, "", to);
+  }
   setCurrent(read());
   if (!options.replace) globalThis.scrollTo?.(0, 0);
 }
