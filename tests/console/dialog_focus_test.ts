@@ -2,7 +2,7 @@
  * Every dialog of the console gives the keyboard's focus back to the control that opened it when it closes
  * (Escape, its Close or safe button, or its yes when the opener stays): Account, a new API token, a new
  * site's enrollment token, and the confirmations (a user's role, password and disabling, a token's revoke,
- * a site's revoke and credential rotation, a transfer's cancel). When the answer removes the opener (a token
+ * a site's revoke and credential rotation, a transfer's cancel, a study's erase). When the answer removes the opener (a token
  * or a site revoked), the focus stays on its row. Chromium (Playwright) against a real hub.
  */
 import assert from "node:assert/strict";
@@ -10,8 +10,10 @@ import type { Locator, Page } from "playwright-core";
 import { hasChromium, logIn } from "../support/browser.ts";
 import { withConsole } from "../support/console_rig.ts";
 import { eventually } from "../support/hub.ts";
+import { skipReason } from "../support/peers.ts";
+import { sendGenerated } from "../support/send.ts";
 
-const skip = hasChromium() ? undefined : "chromium not installed";
+const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`dialog_focus_test: skipped: ${skip}`);
 
 /** What the keyboard's focus is on, to say so in a failure. */
@@ -50,7 +52,10 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser }) => {
+    await withConsole({}, async ({ hub, browser, startAgent }) => {
+      const north = await startAgent("north", { aet: "NORTH" });
+      await eventually("north online", () => hub.sessions.get("north"));
+      await sendGenerated(north, "dialogs", "CT", 1);
       const base = `http://127.0.0.1:${hub.port}`;
       await hub.users.add("boss", "admin", "admin password");
       await hub.users.add("olga", "viewer", "olga password 1");
@@ -140,6 +145,13 @@ Deno.test({
       const cancel = page.getByRole("main").getByRole("button", { name: "Cancel", exact: true });
       await cancel.waitFor();
       await comesBack(page, cancel, { button: "Keep it running" });
+
+      // A study's erase, asked on its page and kept.
+      await page.goto(`${base}/explorer?site=north`);
+      await page.locator("table[aria-label=Studies] tbody tr[data-study]").first().getByRole("link").click();
+      const erase = page.getByRole("button", { name: "Erase…" });
+      await erase.waitFor();
+      await comesBack(page, erase, { button: "Keep it" });
     });
   },
 });
