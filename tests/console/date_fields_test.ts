@@ -1,9 +1,10 @@
 /**
  * The explorer's From and To are typed in the order of the user's language (the rig's browser is en-GB:
  * dd/mm/yyyy), kept in the URL as ISO dates and shown back in that order; a date that is none is refused
- * and tied to its field. Chromium draws `<input type=date>` month first whatever the page's `lang` and the
- * browser's preferred languages (its display language decides, en-US in Debian's package), so the console
- * does not use it. Chromium (Playwright) against a real hub.
+ * and tied to its field; so are the audit filter's From and Before (a date, then a time). Chromium draws
+ * `<input type=date>` month first whatever the page's `lang` and the browser's preferred languages (its
+ * display language decides, en-US in Debian's package), so the console does not use it. Chromium
+ * (Playwright) against a real hub.
  */
 import assert from "node:assert/strict";
 import { assertTiedToError, hasChromium, LOCALE, logIn } from "../support/browser.ts";
@@ -13,7 +14,8 @@ const skip = hasChromium() ? undefined : "chromium not installed";
 if (skip) console.warn(`date_fields_test: skipped: ${skip}`);
 
 Deno.test({
-  name: "console: the explorer's dates are typed and shown day first in an en-GB browser, kept as ISO dates",
+  name:
+    "console: the explorer's and the audit filter's dates are typed and shown day first in an en-GB browser",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -42,6 +44,28 @@ Deno.test({
       await form.getByRole("button", { name: "Search" }).click();
       await assertTiedToError(to, /^The To date "31\/02\/2020" is not a date: type it as dd\/mm\/yyyy/, "To");
       assert.equal(new URL(page.url()).searchParams.get("to"), "2020-03-01");
+
+      // The audit filter's From and Before: a date and a time, in the browser's zone (London: GMT in March).
+      await page.goto(`http://127.0.0.1:${hub.port}/admin`);
+      const audit = page.getByRole("form", { name: "Filter the audit log" });
+      const since = audit.getByLabel("From", { exact: true }), before = audit.getByLabel("Before");
+      assert.equal(await since.getAttribute("placeholder"), "dd/mm/yyyy hh:mm");
+      await since.fill("01/03/2026 08:00");
+      await before.fill("3/3/2026");
+      await audit.getByRole("button", { name: "Filter" }).click();
+      await page.waitForURL((u) => u.searchParams.get("from") === "2026-03-01T08:00:00.000Z");
+      assert.equal(new URL(page.url()).searchParams.get("to"), "2026-03-03T00:00:00.000Z");
+      await page.reload();
+      await since.waitFor();
+      assert.equal(await since.inputValue(), "01/03/2026 08:00");
+      assert.equal(await before.inputValue(), "03/03/2026 00:00");
+      await before.fill("03/03/2026 24:00");
+      await audit.getByRole("button", { name: "Filter" }).click();
+      await assertTiedToError(
+        before,
+        /^The Before time "03\/03\/2026 24:00" is not a date and time/,
+        "Before",
+      );
     });
   },
 });

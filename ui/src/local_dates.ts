@@ -52,3 +52,34 @@ export function isoDate(typed: string, locale: string, what: string): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, "0");
   return `${pad(year, 4)}-${pad(month)}-${pad(day)}`;
 }
+
+/** A `datetime-local` value (2026-03-01T08:00, seconds optional) as `locale` writes it: "01/03/2026 08:00". */
+export function localDateTime(local: string, locale: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)$/.exec(local);
+  return m ? `${localDate(m[1], locale)} ${m[2]}` : local;
+}
+
+/**
+ * A date and time typed as `isoDate` takes the date, then a time (hh:mm or hh:mm:ss, 24 hours; none is
+ * midnight), or as a `datetime-local` value (2026-03-01T08:00), as a `datetime-local` value with seconds
+ * (2026-03-01T08:00:00); "" for ""; an Error naming the field and the order expected when it is none.
+ */
+export function isoDateTime(typed: string, locale: string, what: string): string {
+  const value = typed.trim();
+  if (!value) return "";
+  const m = /^(.+?)(?:[T\s]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(value);
+  const [h, min, s] = [m?.[2] ?? "0", m?.[3] ?? "0", m?.[4] ?? "0"].map(Number);
+  let date = "";
+  try {
+    date = isoDate(m?.[1] ?? "", locale, what);
+  } catch { /* said below */ }
+  if (!date || h > 23 || min > 59 || s > 59) {
+    throw new Error(
+      `The ${what} time "${value}" is not a date and time: type it as ${
+        dateOrder(locale).hint
+      } hh:mm (the time may be left out), or leave it empty.`,
+    );
+  }
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date}T${pad(h)}:${pad(min)}:${pad(s)}`;
+}

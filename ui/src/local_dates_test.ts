@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { dateOrder, isoDate, localDate } from "./local_dates.ts";
+import { dateOrder, isoDate, isoDateTime, localDate, localDateTime } from "./local_dates.ts";
 
 Deno.test("dateOrder() follows the language: day first in Britain, France and Germany, month first in the US", () => {
   assert.equal(dateOrder("en-GB").hint, "dd/mm/yyyy");
@@ -33,4 +33,22 @@ Deno.test("isoDate() refuses what is no date, saying the order it expects", () =
   assert.throws(() => isoDate("02/31/2020", "en-GB", "To"), /type it as dd\/mm\/yyyy/);
   assert.throws(() => isoDate("yesterday", "en-US", "From"), /type it as mm\/dd\/yyyy/);
   assert.throws(() => isoDate("1/2", "en-GB", "From"), /not a date/);
+});
+
+Deno.test("isoDateTime() reads a date and a time typed in the language's order, or a datetime-local value", () => {
+  assert.equal(isoDateTime("01/03/2026 08:00", "en-GB", "From"), "2026-03-01T08:00:00");
+  assert.equal(isoDateTime("03/01/2026 8:05:09", "en-US", "From"), "2026-03-01T08:05:09");
+  assert.equal(isoDateTime("1.3.2026", "de-DE", "From"), "2026-03-01T00:00:00");
+  assert.equal(isoDateTime("2026-03-01T08:00", "en-GB", "From"), "2026-03-01T08:00:00");
+  assert.equal(isoDateTime("", "en-GB", "From"), "");
+  assert.equal(localDateTime("2026-03-01T08:00:05", "en-GB"), "01/03/2026 08:00:05");
+  assert.equal(
+    isoDateTime(localDateTime("2026-03-01T08:00", "en-US"), "en-US", "From"),
+    "2026-03-01T08:00:00",
+  );
+  assert.throws(
+    () => isoDateTime("01/03/2026 25:00", "en-GB", "Before"),
+    /The Before time "01\/03\/2026 25:00" is not a date and time: type it as dd\/mm\/yyyy hh:mm/,
+  );
+  assert.throws(() => isoDateTime("last week", "en-GB", "From"), /not a date and time/);
 });

@@ -10,6 +10,7 @@ import { Link, location, navigate, path } from "../router.tsx";
 import { Table } from "../table.tsx";
 import { CopyButton, createConfirm, Dialog, Pager } from "../widgets.tsx";
 import { clearInvalid, fieldOf, markInvalid } from "../field_error.ts";
+import { dateOrder, isoDateTime, localDateTime } from "../local_dates.ts";
 
 /** Audit entries a page shows. */
 const AUDIT_PAGE = 100;
@@ -25,13 +26,13 @@ function actorOf(typed: string): string {
   return `user:${v}`;
 }
 
-/** A datetime-local field's value (the browser's time zone) as an ISO instant; "" when empty or invalid. */
+/** A datetime-local value (the browser's time zone) as an ISO instant; "" when empty or invalid. */
 function isoOf(local: string): string {
   const ms = local ? new Date(local).getTime() : NaN;
   return Number.isFinite(ms) ? new Date(ms).toISOString() : "";
 }
 
-/** An ISO instant as a datetime-local field's value, in the browser's time zone ("" when it is none). */
+/** An ISO instant as a datetime-local value, in the browser's time zone ("" when it is none). */
 function localOf(iso: string | undefined): string {
   const d = iso ? new Date(iso) : undefined;
   if (!d || !Number.isFinite(d.getTime())) return "";
@@ -92,12 +93,22 @@ export function Admin(props: { user: string }) {
     const form = new FormData(auditForm);
     const text = (k: string) => String(form.get(k) ?? "").trim();
     setAuditNote("");
+    clearInvalid(auditForm);
+    // From and Before are typed in the user's order (dd/mm/yyyy hh:mm in Britain), in the browser's time.
+    const times: Record<string, string> = {};
+    for (const [k, what] of [["from", "From"], ["to", "Before"]] as const) {
+      try {
+        times[k] = isoOf(isoDateTime(text(k), navigator.language, what));
+      } catch (err) {
+        setAuditError((err as Error).message);
+        return markInvalid(auditForm, k, "audit-error");
+      }
+    }
     auditTo(0, {
       actor: actorOf(text("actor")),
       action: text("action"),
       target: text("target"),
-      from: isoOf(text("from")),
-      to: isoOf(text("to")),
+      ...times,
     });
   };
   const clearAudit = () => {
@@ -459,10 +470,20 @@ export function Admin(props: { user: string }) {
             />
           </label>
           <label>
-            From<input name="from" type="datetime-local" step="1" value={localOf(auditFilter().from)} />
+            From<input
+              name="from"
+              size="19"
+              placeholder={`${dateOrder(navigator.language).hint} hh:mm`}
+              value={localDateTime(localOf(auditFilter().from), navigator.language)}
+            />
           </label>
           <label>
-            Before<input name="to" type="datetime-local" step="1" value={localOf(auditFilter().to)} />
+            Before<input
+              name="to"
+              size="19"
+              placeholder={`${dateOrder(navigator.language).hint} hh:mm`}
+              value={localDateTime(localOf(auditFilter().to), navigator.language)}
+            />
           </label>
           <button type="submit">Filter</button>
           <button type="button" onClick={clearAudit}>Clear</button>
