@@ -83,6 +83,12 @@ Deno.test({
       await study.waitFor();
       await backTo(page, study, "section[aria-label=Study] h1", "explorer");
       assert.equal(new URL(page.url()).searchParams.get("sort"), "date");
+      const find = page.getByRole("form", { name: "Find studies" });
+      assert.equal(
+        await find.locator("select[name=site]").inputValue(),
+        "north",
+        "the search's site kept",
+      );
       assert.equal(
         await page.locator("table[aria-label=Studies] th", { hasText: "Date" }).getAttribute("aria-sort"),
         "ascending",
