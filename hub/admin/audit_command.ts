@@ -6,7 +6,7 @@
  * once it has given its entries (or failed part way: `failed`).
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { openHubDb } from "../db/db.ts";
+import { openAdminDb } from "./_open_db.ts";
 import {
   auditCsv,
   type AuditEntry,
@@ -75,7 +75,8 @@ export async function auditCommand(args: string[], defaults: { data: string; db?
     if (err instanceof AuditFilterError) return fail(err.message);
     throw err;
   }
-  const db = await openHubDb(v.data ?? defaults.data, v.db ?? defaults.db);
+  const db = await openAdminDb("audit", v, defaults);
+  if (typeof db === "number") return db;
   const format = v.csv ? "csv" : v.json ? "json" : "table";
   let given = 0;
   const record = (failed: boolean) =>

@@ -6,7 +6,7 @@
  */
 import { count, gt } from "drizzle-orm";
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { openHubDb } from "../db/db.ts";
+import { openAdminDb } from "./_open_db.ts";
 import { hubs, siteLeases } from "../db/schema.ts";
 
 const HUB = commandOf("hub");
@@ -27,7 +27,8 @@ export async function hubsCommand(args: string[], defaults: { data: string; db?:
     console.error(`hub admin hubs: takes no arguments\n${USAGE}`);
     return 2;
   }
-  const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
+  const db = await openAdminDb("hubs", parsed.values, defaults);
+  if (typeof db === "number") return db;
   try {
     const now = Date.now();
     const held = new Map<string, number>();

@@ -6,7 +6,7 @@
  * (hub/sites/rotation.ts). With `--json` each command prints one JSON object on stdout.
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { openHubDb } from "../db/db.ts";
+import { openAdminDb } from "./_open_db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { requestRotation } from "../sites/rotation_requests.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
@@ -48,7 +48,8 @@ export async function siteCommand(
       return 2;
     }
   }
-  const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
+  const db = await openAdminDb(`site ${verb}`, parsed.values, defaults);
+  if (typeof db === "number") return db;
   const registry = new SiteRegistry(db);
   try {
     if (verb === "add") {

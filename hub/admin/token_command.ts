@@ -3,7 +3,7 @@
  * for DICOMweb and tRPC clients. The token is printed once; only its hash is kept.
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { openHubDb } from "../db/db.ts";
+import { openAdminDb } from "./_open_db.ts";
 import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
 
 const HUB = commandOf("hub");
@@ -35,7 +35,8 @@ export async function tokenCommand(args: string[], defaults: { data: string; db?
     );
     return 2;
   }
-  const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
+  const db = await openAdminDb(`token ${verb}`, parsed.values, defaults);
+  if (typeof db === "number") return db;
   const tokens = new ApiTokens(db);
   try {
     if (verb === "create") {

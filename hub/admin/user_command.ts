@@ -6,7 +6,7 @@
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { randomBytes } from "node:crypto";
-import { openHubDb } from "../db/db.ts";
+import { openAdminDb } from "./_open_db.ts";
 import { UserError, Users } from "../auth/users.ts";
 import { ROLES } from "../auth/tokens.ts";
 
@@ -49,7 +49,8 @@ export async function userCommand(args: string[], defaults: { data: string; db?:
     );
     return 2;
   }
-  const db = await openHubDb(parsed.values.data ?? defaults.data, parsed.values.db ?? defaults.db);
+  const db = await openAdminDb(`user ${verb}`, parsed.values, defaults);
+  if (typeof db === "number") return db;
   const users = new Users(db);
   try {
     if (verb === "add") {

@@ -105,6 +105,37 @@ Deno.test("hub admin --config FILE works on the database of the hub started with
   }
 });
 
+Deno.test("hub admin with a --data, --db file: or configured data where no hub database is: refused, none made", async () => {
+  const dir = await scratchDir("hub-admin-named-");
+  const typo = path.join(dir, "hubb");
+  const config = path.join(dir, "hub.yaml");
+  await Deno.writeTextFile(config, `data: ${typo}\n`);
+  for (
+    const [args, file] of [
+      [["site", "list", "--data", typo], path.join(typo, "hub.db")],
+      [["token", "list", `--data=${typo}`, "--json"], path.join(typo, "hub.db")],
+      [["audit", "--db", `file:${typo}/x.db`], path.join(typo, "x.db")],
+      [["user", "list", "--config", config], path.join(typo, "hub.db")],
+    ] as [string[], string][]
+  ) {
+    // It made an empty database there and answered from it: "no sites", exit code 0.
+    const r = await hubCli(["admin", ...args]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout, "");
+    assert.equal(
+      r.stderr.trim(),
+      `hub admin: no hub database at ${file}: give the hub's data directory (--data DIR) or configuration ` +
+        "file (--config FILE), as the hub was started with; nothing was done",
+    );
+  }
+  assert.equal(await Deno.stat(typo).then(() => true, () => false), false, "nothing made");
+  // The first site add makes it there, as a hub's first start would; then the lists read it.
+  assert.equal((await hubCli(["admin", "site", "add", "north", "--data", typo])).code, 0);
+  const listed = await hubCli(["admin", "site", "list", "--data", typo, "--json"]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(JSON.parse(listed.stdout).sites.map((s: { site: string }) => s.site), ["north"]);
+});
+
 Deno.test("hub admin token create, user add and user role with a role that does not exist: usage, exit 2", async () => {
   const dir = await scratchDir("hub-admin-role-");
   const data = path.join(dir, "hubdata");

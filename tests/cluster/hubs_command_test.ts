@@ -9,11 +9,15 @@ import { hubAdmin } from "../support/hub.ts";
 
 Deno.test("hub admin hubs: versions, live or gone, sites held; mixed versions named", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubs-command-" });
+  // No database there yet: said, none made (tests/cli/first_run_test.ts).
+  const none = await hubAdmin(dir, ["hubs"]);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(none.stderr, /^hub admin: no hub database at /);
+  const db = await openHubDb(dir, "file:" + `${dir}/hub.db`);
   const empty = await hubAdmin(dir, ["hubs"]);
   assert.equal(empty.code, 0, empty.stderr);
   assert.match(empty.stdout, /^no hubs registered/);
 
-  const db = await openHubDb(dir, "file:" + `${dir}/hub.db`);
   const now = Date.now();
   await db.insert(hubs).values([
     {
