@@ -12,7 +12,15 @@ import { parseArgs, type ParseArgsConfig, type ParseArgsOptionsConfig } from "no
  * may come again; a boolean flag given twice says the same twice and is taken.
  */
 export function parseFlags<const T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  const parsed = parseArgs({ ...config, tokens: true });
+  const args = negativesAsValues(config.args ?? [], config.options ?? {});
+  let parsed;
+  try {
+    parsed = parseArgs({ ...config, args, tokens: true });
+  } catch (err) {
+    throw oneLine(err as Error, args);
+  }
+  parsed.positionals.forEach((a, i) => parsed.positionals[i] = unhide(a));
+  for (const t of parsed.tokens ?? []) if (t.kind === "positional") t.value = unhide(t.value);
   const seen = new Set<string>();
   for (const token of parsed.tokens ?? []) {
     if (token.kind !== "option") continue;
@@ -24,6 +32,55 @@ export function parseFlags<const T extends ParseArgsConfig>(config: T): ReturnTy
     seen.add(token.name);
   }
   return parsed as ReturnType<typeof parseArgs<T>>;
+}
+
+/** A number below zero (`-5`, `-0.5`): parseArgs takes it for a short flag. */
+const NEGATIVE = /^-[0-9.]/;
+/** Marks a negative number given as a positional: no argument of a command line holds a NUL. */
+const HIDDEN = "\0";
+
+/**
+ * A negative number after a flag taking a value becomes its value (`--limit -1` as `--limit=-1`), so the
+ * command says what values the flag takes (`--limit takes a number of rows (1 to 10000), not "-1"`) where
+ * parseArgs said the flag was "ambiguous", in three lines; anywhere else it is a positional
+ * (`site uplink north -5`) where parseArgs said "Unknown option '-5'". After `--`, nothing changes.
+ */
+function negativesAsValues(args: readonly string[], options: ParseArgsOptionsConfig): string[] {
+  const takesValue = (flag: string | undefined) => {
+    if (!flag?.startsWith("-") || flag.includes("=")) return false;
+    const option = flag.startsWith("--")
+      ? options[flag.slice(2)]
+      : Object.values(options).find((o) => flag.length === 2 && o.short === flag[1]);
+    return option?.type === "string";
+  };
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return [...out, ...args.slice(i)];
+    if (!NEGATIVE.test(a)) out.push(a);
+    else if (takesValue(args[i - 1]) && out.at(-1) === args[i - 1]) {
+      out[out.length - 1] = `${args[i - 1]}${args[i - 1].startsWith("--") ? "=" : ""}${a}`;
+    } else out.push(HIDDEN + a);
+  }
+  return out;
+}
+
+function unhide(a: string): string {
+  return a.startsWith(HIDDEN) ? a.slice(HIDDEN.length) : a;
+}
+
+/**
+ * parseArgs's error as one line naming the flag: a flag followed by another flag instead of its value was
+ * "argument is ambiguous" and two lines of advice.
+ */
+function oneLine(err: Error, args: string[]): Error {
+  const ambiguous = /^Option '(-[^' ]+)' argument is ambiguous/.exec(err.message);
+  if (!ambiguous) return err;
+  const next = args[args.indexOf(ambiguous[1]) + 1];
+  return new TypeError(
+    `Option '${ambiguous[1]}' needs a value, not the flag '${next}' after it ` +
+      `(a value that begins with '-' goes as ${ambiguous[1]}=-VALUE)`,
+  );
 }
 
 /** What {@link commandLine} parses: the command's options with `--help`, positionals allowed. */

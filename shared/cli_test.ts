@@ -74,3 +74,34 @@ Deno.test("commandLine(): a value flag given twice is exit 2 naming it; a repeat
   });
   assert.deepEqual(r.values.option, ["a", "b"]);
 });
+
+Deno.test("parseFlags(): a negative number is the value of the flag before it, else a positional", () => {
+  const options = {
+    limit: { type: "string" },
+    key: { type: "string", short: "k", multiple: true },
+    json: { type: "boolean" },
+  } as const;
+  const r = parseFlags({
+    args: ["uplink", "-5", "--limit", "-1", "-k", "-0.5", "--json", "-2", "--", "-3"],
+    options,
+    allowPositionals: true,
+    strict: true,
+  });
+  assert.deepEqual([r.values.limit, r.values.key, r.values.json], ["-1", ["-0.5"], true]);
+  assert.deepEqual(r.positionals, ["uplink", "-5", "-2", "-3"]);
+  // A flag that takes no value, or a word that is not a number, is still refused.
+  assert.throws(
+    () => parseFlags({ args: ["--limit", "-x"], options, strict: true }),
+    /^TypeError: Option '--limit' needs a value, not the flag '-x' after it \(a value that begins with '-' goes as --limit=-VALUE\)$/,
+  );
+});
+
+Deno.test("commandLine(): a flag followed by another flag instead of its value is one line naming both", () => {
+  const { r, err } = run(["list", "--port", "--json"]);
+  assert.equal(r, 2);
+  assert.equal(
+    err,
+    "agent thing: Option '--port' needs a value, not the flag '--json' after it (a value that begins with " +
+      "'-' goes as --port=-VALUE)\nusage: thing",
+  );
+});

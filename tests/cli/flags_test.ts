@@ -1,0 +1,51 @@
+/**
+ * What the shared flag parser (shared/cli.ts) makes of a command line's mistakes, on the commands
+ * themselves: a negative number given to a flag or as an argument reaches the command, which names the
+ * values it takes (parseArgs called the flag "ambiguous", or the number an unknown option), and a flag
+ * followed by another flag instead of its value is one line naming both. Exit code 2, nothing on stdout.
+ */
+import assert from "node:assert/strict";
+import { agentCli } from "../support/agent.ts";
+import { hubCli } from "../support/hub.ts";
+import { scratchDir } from "../support/processes.ts";
+
+Deno.test("a negative number reaches the command, which says what the flag takes (exit 2)", async () => {
+  const data = await scratchDir("cli-flags-");
+  assert.equal((await hubCli(["admin", "site", "add", "north", "--data", data])).code, 0);
+  const runs = await Promise.all([
+    agentCli(["queue", "list", "--limit", "-1"]),
+    agentCli(["conflicts", "--limit", "-2"]),
+    agentCli(["--port", "-1"]),
+    hubCli(["admin", "audit", "--limit", "-3", "--data", data]),
+    hubCli(["admin", "site", "uplink", "north", "-5", "--data", data]),
+  ]);
+  const said = [
+    /^agent queue: --limit takes a number of rows \(1 to 10000\), not "-1"$/m,
+    /^agent conflicts: --limit takes a number of conflicts \(1 to \d+\), not "-2"$/m,
+    /^config: dimse\.port: .*, got "-1" \(flag --port\)$/m,
+    /^hub admin audit: --limit: -3 is neither a positive number nor all$/m,
+    /^hub admin site uplink: give a site name and a cap in Mbit\/s, 0\.1 to 100000, or none$/m,
+  ];
+  for (const [i, r] of runs.entries()) {
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, said[i]);
+    assert.doesNotMatch(r.stderr, /ambiguous|Unknown option/);
+  }
+});
+
+Deno.test("a flag followed by another flag instead of its value: one line naming both (exit 2)", async () => {
+  for (
+    const r of await Promise.all([
+      agentCli(["backup", "--out", "--json"]),
+      hubCli(["admin", "token", "list", "--data", "--json"]),
+    ])
+  ) {
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr.split("\n")[0],
+      /^(agent backup|hub admin token): Option '--(out|data)' needs a value, not the flag '--json' after it/,
+    );
+    assert.match(r.stderr.split("\n")[1], /^usage: /);
+  }
+});
