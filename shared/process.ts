@@ -91,6 +91,33 @@ export function untilStopSignal(log: Logger, what: string): Promise<Deno.Signal>
 }
 
 /**
+ * For a command that works through many things (a de-identification over a directory): the first SIGINT or
+ * SIGTERM aborts the returned signal, with the signal's name as its reason, so the command stops at its next
+ * step and says what it did; a second one ends the process at once (exit code 130 or 143). `dispose` stops
+ * listening (the signals' default action again).
+ *
+ * @param onStop called at the first signal: the command says it is stopping
+ */
+export function stopSignal(
+  onStop: (signal: "SIGINT" | "SIGTERM") => void,
+): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const on = (signal: "SIGINT" | "SIGTERM") => () => {
+    if (controller.signal.aborted) Deno.exit(signal === "SIGINT" ? 130 : 143);
+    controller.abort(signal);
+    onStop(signal);
+  };
+  const listeners = [["SIGINT", on("SIGINT")], ["SIGTERM", on("SIGTERM")]] as const;
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    },
+  };
+}
+
+/**
  * Calls `reload` at each SIGHUP (`systemctl reload`, `kill -HUP`), logging `<what> reloading`: what nginx and
  * haproxy do, to take renewed certificates without a restart. Until 2026-12-05 a SIGHUP ended the program
  * (the signal's default action). Returns the function that stops listening. Nothing on Windows (no SIGHUP).

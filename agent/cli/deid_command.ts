@@ -8,6 +8,7 @@
  * (`../deid/profile_file.ts`: tags, ranges such as `(60xx,3000)`, private attributes by creator).
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
+import { stopSignal } from "@conduit/shared/process";
 import * as fs from "node:fs";
 import { filesUnder, reportSkipped } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
@@ -179,33 +180,54 @@ export async function deidCommand(args: string[]): Promise<number> {
     trial,
   };
   let finished = 0;
-  await deidentifyBatch(
-    inputs.map((file) => ({ input: file, output: { dir: v.out! } })),
-    settings,
-    jobs,
-    (i, r) => {
-      const file = inputs[i];
-      if (r.status === "done") summary.done++;
-      else if (r.status === "held") summary.held.push({ file, reason: r.reason });
-      else summary.failed.push({ file, reason: r.reason });
-      finished++;
-      if (tty) {
-        const width = 30;
-        const filled = Math.round((finished / inputs.length) * width);
-        Deno.stderr.writeSync(new TextEncoder().encode(
-          `\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${finished}/${inputs.length}`,
-        ));
-      }
-    },
-  );
+  // Ctrl-C (or SIGTERM): the files in progress are finished and placed, no other is started, and the summary
+  // says what was done; it ended the run where it was, silently (docs/deidentification.md).
+  const stop = stopSignal((signal) => {
+    if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    console.error(`agent deid: ${signal}: finishing the files in progress, then stopping (again: at once)`);
+  });
+  try {
+    await deidentifyBatch(
+      inputs.map((file) => ({ input: file, output: { dir: v.out! } })),
+      settings,
+      jobs,
+      (i, r) => {
+        const file = inputs[i];
+        if (r.status === "done") summary.done++;
+        else if (r.status === "held") summary.held.push({ file, reason: r.reason });
+        else summary.failed.push({ file, reason: r.reason });
+        finished++;
+        if (tty) {
+          const width = 30;
+          const filled = Math.round((finished / inputs.length) * width);
+          Deno.stderr.writeSync(new TextEncoder().encode(
+            `\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${finished}/${inputs.length}`,
+          ));
+        }
+      },
+      stop.signal,
+    );
+  } finally {
+    stop.dispose();
+  }
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-  if (v.json) console.log(JSON.stringify(summary));
+  const stopped = stop.signal.aborted
+    ? { signal: stop.signal.reason as string, notStarted: inputs.length - finished }
+    : undefined;
+  if (v.json) console.log(JSON.stringify(stopped ? { ...summary, stopped } : summary));
   else {
     console.log(
       `done ${summary.done}, held back ${summary.held.length}, failed ${summary.failed.length}, skipped ${skipped.length}`,
     );
     for (const h of summary.held) console.log(`held back: ${h.file}: ${h.reason}`);
     for (const f of summary.failed) console.log(`failed: ${f.file}: ${f.reason}`);
+  }
+  if (stopped) {
+    console.error(
+      `agent deid: stopped by ${stopped.signal}: ${stopped.notStarted} of ${inputs.length} input(s) not ` +
+        "started; the outputs written are whole: run the same command again for the rest",
+    );
+    return stopped.signal === "SIGINT" ? 130 : 143;
   }
   return summary.failed.length ? 1 : 0;
 }

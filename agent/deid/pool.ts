@@ -86,12 +86,15 @@ function inOrder(report: (index: number, result: DeidResult) => void) {
 /**
  * Runs `files` through `jobs` workers; `onResult` is called for each file, in the order of `files` (a file
  * finished early waits for those before it). Returns how many files workers did and how many this thread did.
+ * Once `stop` is aborted no other file is started; those in progress are finished (and reported), so the
+ * files reported are the first ones of `files`, with none missing between them.
  */
 export async function deidentifyBatch(
   files: BatchFile[],
   settings: BatchSettings,
   jobs: number,
   onResult: (index: number, result: DeidResult) => void,
+  stop?: AbortSignal,
 ): Promise<{ byWorkers: number; onThisThread: number }> {
   const done = { byWorkers: 0, onThisThread: 0 };
   const request = requestOf(settings); // checks the settings before anything starts
@@ -107,7 +110,16 @@ export async function deidentifyBatch(
     done.onThisThread++;
   };
   if (workers.length === 0) {
-    for (let i = 0; i < files.length; i++) await inThread(i);
+    let turned = performance.now();
+    for (let i = 0; i < files.length && !stop?.aborted; i++) {
+      await inThread(i);
+      // A file's work resolves in microtasks: a turn of the event loop (every 50 ms, a timer costs about 1 ms)
+      // lets a signal listener abort `stop`.
+      if (stop && performance.now() - turned > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        turned = performance.now();
+      }
+    }
     return done;
   }
   let next = 0;
@@ -116,7 +128,7 @@ export async function deidentifyBatch(
     new Promise<void>((resolve) => {
       let current: number | undefined;
       const give = () => {
-        if (next >= files.length) {
+        if (next >= files.length || stop?.aborted) {
           w.terminate();
           resolve();
           return;

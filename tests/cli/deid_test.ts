@@ -2,10 +2,14 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { agentCli } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { type Lease, leaseFile } from "../support/lease.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 Deno.test("agent deid writes de-identified objects named by their new UIDs and a summary", async () => {
   const dir = await Deno.makeTempDir({ prefix: "deid-cli-" });
@@ -266,6 +270,66 @@ Deno.test({
       assert.deepEqual(plain.stderr.trim().split("\n"), lines);
     } finally {
       socket.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "agent deid stopped by Ctrl-C finishes the file in progress, starts no other and says what it did",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "deid-sigint-" });
+    let lease: Lease | undefined;
+    try {
+      const [inDir, out, key] = [path.join(dir, "in"), path.join(dir, "out"), path.join(dir, "key")];
+      await writeGeneratedSeries(inDir, { count: 400, rows: 8, columns: 8, seed: "deid-sigint" });
+      await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
+      // The run is held at its second input (inputs go in name order), the signal sent meanwhile.
+      const second = [...Deno.readDirSync(inDir)].map((e) => e.name).sort()[1];
+      lease = await leaseFile(path.join(inDir, second));
+      const run = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          path.join(ROOT, "agent/main.ts"),
+          ...["deid", "--profile", "basic", "--key-file", key, "--in", inDir, "--out", out, "--json"],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const placed = () => [...Deno.readDirSync(out)].filter((e) => !e.name.startsWith("."));
+      await eventually("the first output placed", () => {
+        try {
+          return placed().length > 0;
+        } catch {
+          return false; // --out not made yet
+        }
+      });
+      run.kill("SIGINT");
+      await lease.release();
+      const o = await run.output();
+      const [stdout, stderr] = [new TextDecoder().decode(o.stdout), new TextDecoder().decode(o.stderr)];
+      // It ended where it was, killed by the signal: no summary, a staged file left behind (until 2026-12-06).
+      assert.equal(o.code, 130, stderr);
+      const summary = JSON.parse(stdout);
+      assert.equal(summary.stopped.signal, "SIGINT");
+      assert.ok(summary.stopped.notStarted > 0, stdout);
+      assert.equal(summary.done + summary.stopped.notStarted, 400, stdout);
+      assert.match(stderr, /^agent deid: SIGINT: finishing the files in progress, then stopping/m);
+      assert.match(
+        stderr,
+        new RegExp(
+          `^agent deid: stopped by SIGINT: ${summary.stopped.notStarted} of 400 input\\(s\\) not started`,
+          "m",
+        ),
+      );
+      // What it says it did is in --out, whole, and nothing staged is left.
+      const names = [...Deno.readDirSync(out)].map((e) => e.name);
+      assert.equal(names.length, summary.done, names.join(" "));
+      for (const name of names) assert.match(name, /^2\.25\.\d+\.dcm$/);
+    } finally {
+      await lease?.release();
       await Deno.remove(dir, { recursive: true });
     }
   },
