@@ -93,17 +93,19 @@ export function untilStopSignal(log: Logger, what: string): Promise<Deno.Signal>
 /**
  * For a command that works through many things (a de-identification over a directory): the first SIGINT or
  * SIGTERM aborts the returned signal, with the signal's name as its reason, so the command stops at its next
- * step and says what it did; a second one ends the process at once (exit code 130 or 143). `dispose` stops
- * listening (the signals' default action again).
+ * step and says what it did; a second one ends the process at once (exit code 130 or 143). `exitCode` is
+ * the signal's (130, 143) once one came, for the command to end with; `dispose` stops listening (the signals'
+ * default action again).
  *
  * @param onStop called at the first signal: the command says it is stopping
  */
 export function stopSignal(
   onStop: (signal: "SIGINT" | "SIGTERM") => void,
-): { signal: AbortSignal; dispose(): void } {
+): { signal: AbortSignal; exitCode(): number | undefined; dispose(): void } {
   const controller = new AbortController();
+  const code = (signal: unknown) => signal === "SIGINT" ? 130 : 143;
   const on = (signal: "SIGINT" | "SIGTERM") => () => {
-    if (controller.signal.aborted) Deno.exit(signal === "SIGINT" ? 130 : 143);
+    if (controller.signal.aborted) Deno.exit(code(signal));
     controller.abort(signal);
     onStop(signal);
   };
@@ -111,6 +113,7 @@ export function stopSignal(
   for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
   return {
     signal: controller.signal,
+    exitCode: () => controller.signal.aborted ? code(controller.signal.reason) : undefined,
     dispose: () => {
       for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     },

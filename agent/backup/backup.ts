@@ -64,11 +64,25 @@ function schemaOf(db: Connection): BackupManifest["schema"] {
   return { migration: migrationTag(appliedAt), appliedAt };
 }
 
-/** Makes a backup of `dataDir` into the new directory `out`; returns its manifest. */
+/**
+ * Throws once `stop` is aborted. The steps before it are synchronous: a turn of the event loop first lets a
+ * signal listener see a Ctrl-C that came during them.
+ */
+async function stopped(stop: AbortSignal | undefined): Promise<void> {
+  if (!stop) return;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (stop.aborted) throw new BackupError(`stopped by ${stop.reason}: what was written is removed`);
+}
+
+/**
+ * Makes a backup of `dataDir` into the new directory `out`; returns its manifest. Once `options.stop` is
+ * aborted (Ctrl-C), the backup ends at the end of its current step (a database copy, the archive's links)
+ * and what it wrote is removed, as after a failure: a BackupError whose message names the abort's reason.
+ */
 export async function backupAgent(
   dataDir: string,
   out: string,
-  options: { withArchive?: boolean } = {},
+  options: { withArchive?: boolean; stop?: AbortSignal } = {},
 ): Promise<BackupManifest> {
   dataDir = path.resolve(dataDir);
   out = path.resolve(out);
@@ -107,12 +121,15 @@ export async function backupAgent(
     syncPath(part);
     const file = path.join(out, DB);
     fs.renameSync(part, file);
+    const sha256 = await sha256File(file);
+    await stopped(options.stop);
     const credential = fs.existsSync(path.join(dataDir, CREDENTIAL));
     if (credential) copySynced(path.join(dataDir, CREDENTIAL), path.join(out, CREDENTIAL), 0o600);
     // The archive after the database: whatever the copied index names was placed before the snapshot.
     const archive: BackupManifest["archive"] = options.withArchive
       ? { included: true, ...linkArchive(dataDir, out) }
       : { included: false };
+    await stopped(options.stop);
     const manifest: BackupManifest = {
       kind: "conduit-agent-backup",
       format: 1,
@@ -121,7 +138,7 @@ export async function backupAgent(
       createdAt,
       dataDir,
       schema,
-      database: { file: DB, bytes: fs.statSync(file).size, sha256: await sha256File(file) },
+      database: { file: DB, bytes: fs.statSync(file).size, sha256 },
       counts,
       credential,
       archive,

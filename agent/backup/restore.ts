@@ -61,12 +61,14 @@ function fold(file: string): void {
  * stops at start. The data directory's `agent.db` is kept as `agent.db.replaced-<UTC time>` (its log
  * folded in first; a hard link, so `agent.db` is the old file or the new one at every moment). The data
  * directory's credential is kept when it has one (a rotation since the backup made the copy's stale).
- * `options.locked` (tests) runs once the lock is taken, before anything is changed.
+ * `options.locked` (tests) runs once the lock is taken, before anything is changed. Once `options.stop` is
+ * aborted (Ctrl-C) before the copy of the backup's database is checked, the restore ends there with nothing
+ * changed (a BackupError naming the abort's reason); after that it finishes: it cannot stop half way.
  */
 export async function restoreAgent(
   from: string,
   dataDir: string,
-  options: { locked?: () => Promise<void> } = {},
+  options: { locked?: () => Promise<void>; stop?: AbortSignal } = {},
 ): Promise<RestoreResult> {
   from = path.resolve(from);
   dataDir = path.resolve(dataDir);
@@ -97,6 +99,10 @@ export async function restoreAgent(
         `${path.join(from, DB)} changed while it was restored (its copy's SHA-256 is not the manifest's); ` +
           "nothing was changed",
       );
+    }
+    // The last moment to stop: from here on the data directory changes, and nothing awaits.
+    if (options.stop?.aborted) {
+      throw new BackupError(`stopped by ${options.stop.reason}: nothing was changed`);
     }
     if (fs.existsSync(file)) {
       fold(file);

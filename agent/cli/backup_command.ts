@@ -4,6 +4,7 @@
  * (backup/backup.ts; docs/operations.md, "Backup and restore").
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
+import { stopSignal } from "@conduit/shared/process";
 import { ConfigError } from "../config/load.ts";
 import { dataDirOf } from "./_data_dir.ts";
 import { backupAgent } from "../backup/backup.ts";
@@ -55,9 +56,14 @@ export async function backupCommand(args: string[]): Promise<number> {
     console.error(`agent backup: give the directory to write with --out\n${BACKUP_USAGE}`);
     return 2;
   }
+  // Ctrl-C (or SIGTERM): the backup ends at the end of its current step and removes what it wrote; it
+  // left a half-made --out (agent.db.part, no manifest), saying nothing.
+  const stop = stopSignal((signal) =>
+    console.error(`agent backup: ${signal}: stopping at the end of the current step (again: at once)`)
+  );
   try {
     const started = performance.now();
-    const m = await backupAgent(dataDirOf(v), v.out, { withArchive: v["with-archive"] });
+    const m = await backupAgent(dataDirOf(v), v.out, { withArchive: v["with-archive"], stop: stop.signal });
     if (v.json) console.log(JSON.stringify({ out: v.out, ...m }));
     else {
       const queue = Object.entries(m.counts.queue).filter(([k]) => k !== "total").map(([k, n]) =>
@@ -81,9 +87,15 @@ export async function backupCommand(args: string[]): Promise<number> {
           : "  archive       not copied: back up archive/, deid/ and incoming/ now (docs/operations.md)",
       );
     }
+    if (stop.signal.aborted) {
+      console.error(`agent backup: ${stop.signal.reason} came as the backup ended: it is complete`);
+    }
     return 0;
   } catch (err) {
-    return failed("backup", err);
+    const code = failed("backup", err);
+    return stop.exitCode() ?? code;
+  } finally {
+    stop.dispose();
   }
 }
 
@@ -101,9 +113,20 @@ export async function restoreCommand(args: string[]): Promise<number> {
     console.error(`agent restore: give the backup directory with --from\n${RESTORE_USAGE}`);
     return 2;
   }
+  // Ctrl-C (or SIGTERM): before the data directory changes, the restore stops with nothing changed; after,
+  // it finishes and says so. It could end between replacing agent.db and the mark that makes the next start
+  // reconcile the archive with it.
+  // (A dry run changes nothing: Ctrl-C ends it at once.)
+  const dryRun = Boolean(v["dry-run"]);
+  const stop = dryRun
+    ? undefined
+    : stopSignal((signal) =>
+      console.error(`agent restore: ${signal}: stopping, unless the data directory is already changing`)
+    );
   try {
-    const dryRun = Boolean(v["dry-run"]);
-    const r = dryRun ? await planRestore(v.from, dataDirOf(v)) : await restoreAgent(v.from, dataDirOf(v));
+    const r = dryRun
+      ? await planRestore(v.from, dataDirOf(v))
+      : await restoreAgent(v.from, dataDirOf(v), { stop: stop?.signal });
     if (v.json) {
       console.log(JSON.stringify({
         from: v.from,
@@ -151,8 +174,17 @@ export async function restoreCommand(args: string[]): Promise<number> {
           : "start the agent: it reconciles the archive with the restored index first",
       );
     }
+    if (stop?.signal.aborted) {
+      console.error(
+        `agent restore: ${stop.signal.reason} came once the data directory was changing: the restore was ` +
+          "finished (it cannot stop half way)",
+      );
+    }
     return 0;
   } catch (err) {
-    return failed("restore", err);
+    const code = failed("restore", err);
+    return stop?.exitCode() ?? code;
+  } finally {
+    stop?.dispose();
   }
 }

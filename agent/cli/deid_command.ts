@@ -227,7 +227,7 @@ export async function deidCommand(args: string[]): Promise<number> {
       `agent deid: stopped by ${stopped.signal}: ${stopped.notStarted} of ${inputs.length} input(s) not ` +
         "started; the outputs written are whole: run the same command again for the rest",
     );
-    return stopped.signal === "SIGINT" ? 130 : 143;
+    return stop.exitCode()!;
   }
   return summary.failed.length ? 1 : 0;
 }

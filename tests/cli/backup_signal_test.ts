@@ -1,0 +1,86 @@
+/**
+ * Ctrl-C during `agent backup` and `agent restore` leaves nothing half done and says what was done. The
+ * signal lands at a known moment: a file the command must open is held with a write lease
+ * (tests/support/lease.ts), the signal is sent while the command waits on it, then the lease is let go.
+ *
+ * - backup: it left a half-made --out (agent.db.part, no manifest.json) and said nothing; now what it wrote
+ *   is removed, it says so, exit code 130.
+ * - restore: it could end after replacing agent.db, before the mark that makes the next start reconcile the
+ *   archive; stopped before anything changes, it now says nothing was changed, exit code 130.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { agentCli, startAgentProcess } from "../support/agent.ts";
+import { eventually } from "../support/hub.ts";
+import { type Lease, leaseFile } from "../support/lease.ts";
+import { scratchDir } from "../support/processes.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** `agent ARGS` started, SIGINT sent once `ready()`, the lease let go; its exit code and output. */
+async function interrupted(args: string[], ready: () => boolean, lease: Lease) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  await eventually("the command to wait on the held file", ready);
+  child.kill("SIGINT");
+  await lease.release();
+  const o = await output;
+  return {
+    code: o.code,
+    stdout: new TextDecoder().decode(o.stdout),
+    stderr: new TextDecoder().decode(o.stderr),
+  };
+}
+
+/** Whether a process waits to open a file under a lease (the kernel lists it as the lease's breaker). */
+function leaseBroken(): boolean {
+  return /\bBREAKING\b|\bBREAKER\b/.test(Deno.readTextFileSync("/proc/locks"));
+}
+
+Deno.test({
+  name: "agent backup and restore stopped by Ctrl-C leave nothing half done and say so (exit 130)",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("backup-sigint-");
+    const agent = await startAgentProcess({ dataDir: path.join(dir, "data") });
+    await agent.stop();
+    const data = agent.dataDir;
+    // The credential is copied after the database: the backup waits there, with agent.db.part made.
+    const credential = path.join(data, "hub-credential.json");
+    await Deno.writeTextFile(credential, "{}\n");
+    const out = path.join(dir, "backup");
+    const held = await leaseFile(credential);
+    let lease: Lease = held;
+    try {
+      const backup = await interrupted(
+        ["backup", "--data", data, "--out", out, "--with-archive"],
+        () => fs.existsSync(path.join(out, "agent.db")),
+        held,
+      );
+      assert.equal(backup.code, 130, backup.stderr);
+      assert.equal(backup.stdout, "");
+      assert.match(backup.stderr, /^agent backup: SIGINT: stopping at the end of the current step/m);
+      assert.match(backup.stderr, /^agent backup: stopped by SIGINT: what was written is removed$/m);
+      assert.equal(fs.existsSync(out), false, "the half-made backup is gone");
+
+      // A whole backup, then a restore held while it reads the backup's database.
+      const made = await agentCli(["backup", "--data", data, "--out", out]);
+      assert.equal(made.code, 0, made.stderr);
+      const before = fs.readdirSync(data).sort();
+      lease = await leaseFile(path.join(out, "agent.db"));
+      const restore = await interrupted(["restore", "--from", out, "--data", data], leaseBroken, lease);
+      assert.equal(restore.code, 130, restore.stderr);
+      assert.match(restore.stderr, /^agent restore: stopped by SIGINT: nothing was changed$/m);
+      assert.deepEqual(fs.readdirSync(data).sort(), before, "no agent.db.replaced-*, no restored mark");
+    } finally {
+      await lease.release();
+      await held.release();
+    }
+  },
+});
