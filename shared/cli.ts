@@ -129,6 +129,38 @@ export function commandLine<const O extends ParseArgsOptionsConfig>(
 }
 
 /**
+ * What a command of a command line with several (`queue list|retry|...`) takes besides the flags every one
+ * takes: its flags and how many arguments after its name. {@link notTaken} says what it does not take.
+ */
+export type Takes = Record<string, { flags: readonly string[]; args?: number }>;
+
+/**
+ * The mistake in `values` and `args` (the positionals after the command's name) for `command`: a flag given
+ * that it does not take, which it would silently ignore (`queue retry --state dead` retried every failed row
+ * whatever the state named), or more arguments than it takes; undefined when there is none, or when `command`
+ * is not in `takes` (the caller says it is unknown).
+ */
+export function notTaken(
+  command: string,
+  takes: Takes,
+  common: readonly string[],
+  values: Record<string, unknown>,
+  args: readonly string[],
+): string | undefined {
+  const t = takes[command];
+  if (!t) return undefined;
+  const flag = Object.keys(values).find((k) =>
+    values[k] !== undefined && k !== "help" && !common.includes(k) && !t.flags.includes(k)
+  );
+  if (flag) {
+    const its = t.flags.length ? `it takes ${t.flags.map((f) => `--${f}`).join(", ")}` : "it takes none";
+    return `--${flag} is not an option of ${command} (${its})`;
+  }
+  if (args.length > (t.args ?? 0)) return `${command} does not take ${JSON.stringify(args[t.args ?? 0])}`;
+  return undefined;
+}
+
+/**
  * How the running program was started: from the repository's sources (`deno task agent`), from its bundle
  * (deploy/bundle.ts: one folder of `.js` chunks started by a launcher, as agent/worker_url.ts tells), or
  * as a `deno compile` binary (its modules in a virtual folder `$TMPDIR/deno-compile-<binary>/`).

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildOf, commandLine, commandOf, parseFlags } from "./cli.ts";
+import { buildOf, commandLine, commandOf, notTaken, parseFlags } from "./cli.ts";
 
 /** Runs commandLine with console.log and console.error captured. */
 function run(args: string[], needsCommand = false) {
@@ -103,5 +103,26 @@ Deno.test("commandLine(): a flag followed by another flag instead of its value i
     err,
     "agent thing: Option '--port' needs a value, not the flag '--json' after it (a value that begins with " +
       "'-' goes as --port=-VALUE)\nusage: thing",
+  );
+});
+
+Deno.test("notTaken() names a flag or an argument the command does not take", () => {
+  const takes = { list: { flags: ["state"] }, pause: { flags: [], args: 1 } };
+  const common = ["json"];
+  assert.equal(notTaken("list", takes, common, { state: "dead", json: true }, []), undefined);
+  assert.equal(
+    notTaken("list", takes, common, { state: undefined, all: true }, []),
+    "--all is not an option of list (it takes --state)",
+  );
+  assert.equal(
+    notTaken("pause", takes, common, { state: "x" }, ["a"]),
+    "--state is not an option of pause (it takes none)",
+  );
+  assert.equal(notTaken("pause", takes, common, {}, ["a"]), undefined);
+  assert.equal(notTaken("pause", takes, common, {}, ["a", "b"]), 'pause does not take "b"');
+  assert.equal(
+    notTaken("nope", takes, common, { all: true }, ["a"]),
+    undefined,
+    "unknown: the caller's to say",
   );
 });

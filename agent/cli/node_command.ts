@@ -2,7 +2,7 @@
  * `deno task agent node list|echo|find|retrieve|store ...`: asks the running agent (over its
  * loopback HTTP API) to act on a configured node, so retrieved objects land in its archive.
  */
-import { commandLine, commandOf } from "@conduit/shared/cli";
+import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
@@ -17,6 +17,15 @@ const USAGE = `usage: ${AGENT} node COMMAND [NODE] [options]
   store NODE (--study UID | --instance UID ...)
                                            C-STORE archived objects to the node
 options: --config FILE, --http-host ADDR --http-port N (where the agent's HTTP API listens), --json`;
+
+/** What each command takes besides --config, --http-host, --http-port and --json; all but list a NODE. */
+const TAKES: Takes = {
+  list: { flags: [] },
+  echo: { flags: [], args: 1 },
+  find: { flags: ["level", "key", "patient-root"], args: 1 },
+  retrieve: { flags: ["study", "series", "instance"], args: 1 },
+  store: { flags: ["study", "instance"], args: 1 },
+};
 
 export async function nodeCommand(args: string[]): Promise<number> {
   const parsed = commandLine("agent node", USAGE, args, {
@@ -55,6 +64,17 @@ export async function nodeCommand(args: string[]): Promise<number> {
     return encodeURIComponent(node);
   };
   try {
+    const mistake = notTaken(
+      command,
+      TAKES,
+      ["config", "http-port", "http-host", "json"],
+      v,
+      parsed.positionals.slice(1),
+    );
+    if (mistake) throw new CliUsageError(mistake);
+    if (command === "retrieve" && (v.instance?.length ?? 0) > 1) {
+      throw new CliUsageError("retrieve takes one --instance (store takes several)");
+    }
     let res: Response;
     switch (command) {
       case "list":

@@ -2,7 +2,7 @@
  * `deno task agent queue list|summary|retry|replay|abandon|discard|pause|resume ...`: the forward queue of the running
  * agent, through its loopback HTTP API.
  */
-import { commandLine, commandOf } from "@conduit/shared/cli";
+import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
@@ -23,6 +23,19 @@ const USAGE = `usage: ${AGENT} queue COMMAND [options]
 options: --config FILE, --http-host ADDR, --http-port N, --json`;
 
 const STATES = ["pending", "in_flight", "failed", "committing", "done", "dead"];
+
+const SELECT = ["destination", "id", "all"];
+/** What each command takes besides --config, --http-host, --http-port and --json. */
+const TAKES: Takes = {
+  list: { flags: ["state", "destination", "limit"] },
+  summary: { flags: [] },
+  retry: { flags: SELECT },
+  replay: { flags: SELECT },
+  abandon: { flags: SELECT },
+  discard: { flags: [...SELECT, "older-than"] },
+  pause: { flags: [], args: 1 },
+  resume: { flags: [], args: 1 },
+};
 
 export async function queueCommand(args: string[]): Promise<number> {
   const parsed = commandLine("agent queue", USAGE, args, {
@@ -49,6 +62,14 @@ export async function queueCommand(args: string[]): Promise<number> {
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
       });
+    const mistake = notTaken(
+      command,
+      TAKES,
+      ["config", "http-port", "http-host", "json"],
+      v,
+      parsed.positionals.slice(1),
+    );
+    if (mistake) throw new CliUsageError(mistake);
     const ids = v.id?.map((n) => {
       const id = Number(n);
       if (!Number.isInteger(id)) throw new CliUsageError(`--id takes a row number, not ${JSON.stringify(n)}`);

@@ -49,3 +49,35 @@ Deno.test("a flag followed by another flag instead of its value: one line naming
     assert.match(r.stderr.split("\n")[1], /^usage: /);
   }
 });
+
+Deno.test("agent queue and node refuse a flag or an argument their command would ignore (exit 2, naming it)", async () => {
+  const cases: [string[], string][] = [
+    // Retried every failed row, whatever --state said.
+    [
+      ["queue", "retry", "--all", "--state", "dead"],
+      "agent queue: --state is not an option of retry (it takes --destination, --id, --all)",
+    ],
+    [
+      ["queue", "list", "--all"],
+      "agent queue: --all is not an option of list (it takes --state, --destination, --limit)",
+    ],
+    [["queue", "summary", "research"], 'agent queue: summary does not take "research"'],
+    [["queue", "pause", "research", "archive"], 'agent queue: pause does not take "archive"'],
+    // Retrieved the first instance only.
+    [
+      ["node", "retrieve", "pacs", "--study", "1.2", "--instance", "1.2.3", "--instance", "1.2.4"],
+      "agent node: retrieve takes one --instance (store takes several)",
+    ],
+    [
+      ["node", "echo", "pacs", "--study", "1.2"],
+      "agent node: --study is not an option of echo (it takes none)",
+    ],
+    [["node", "list", "pacs"], 'agent node: list does not take "pacs"'],
+  ];
+  const runs = await Promise.all(cases.map(([args]) => agentCli([...args, "--http-port", "1"])));
+  for (const [i, r] of runs.entries()) {
+    assert.equal(r.code, 2, `${cases[i][0].join(" ")}: ${r.stderr}`);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.split("\n")[0], cases[i][1]);
+  }
+});
