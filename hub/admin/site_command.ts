@@ -5,7 +5,7 @@
  * running hub that holds the site's session: it asks by a row in the database and waits for the outcome
  * (hub/sites/rotation.ts). With `--json` each command prints one JSON object on stdout.
  */
-import { commandLine, commandOf } from "@conduit/shared/cli";
+import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { openAdminDb } from "./_open_db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { requestRotation } from "../sites/rotation_requests.ts";
@@ -21,6 +21,16 @@ const USAGE = `usage: ${HUB} admin site add NAME [--config FILE | --data DIR | -
        ${HUB} admin site uplink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]
        ${HUB} admin site downlink NAME MBIT_PER_S|none [--config FILE | --data DIR | --db URL] [--json]`;
 
+/** What each command takes besides --config, --data, --db and --json. */
+const TAKES: Takes = {
+  add: { flags: [], args: 1 },
+  list: { flags: [] },
+  revoke: { flags: [], args: 1 },
+  rotate: { flags: [], args: 1 },
+  uplink: { flags: [], args: 2 },
+  downlink: { flags: [], args: 2 },
+};
+
 export async function siteCommand(
   args: string[],
   defaults: { data: string; db?: string; publicUrl?: string },
@@ -32,6 +42,13 @@ export async function siteCommand(
   }, true);
   if (typeof parsed === "number") return parsed;
   const [verb, name, ...extra] = parsed.positionals;
+  // A flag or an argument the command does not take is refused, not ignored (`user list --role viewer`
+  // listed every user).
+  const mistake = notTaken(verb, TAKES, ["data", "db", "json"], parsed.values, parsed.positionals.slice(1));
+  if (mistake) {
+    console.error(`hub admin site: ${mistake}\n${USAGE}`);
+    return 2;
+  }
   const json = parsed.values.json === true;
   if ((verb === "add" || verb === "revoke" || verb === "rotate") && (!name || extra.length)) {
     console.error(`hub admin site ${verb}: give one site name\n${USAGE}`);

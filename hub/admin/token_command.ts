@@ -2,7 +2,7 @@
  * `deno task hub admin token create NAME --role ROLE [--sites a,b] | list | revoke ID`: API tokens
  * for DICOMweb and tRPC clients. The token is printed once; only its hash is kept.
  */
-import { commandLine, commandOf } from "@conduit/shared/cli";
+import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { openAdminDb } from "./_open_db.ts";
 import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
 
@@ -14,6 +14,13 @@ const USAGE = `usage: ${HUB} admin token create NAME --role ${
        ${HUB} admin token list [--config FILE | --data DIR | --db URL] [--json]
        ${HUB} admin token revoke ID [--config FILE | --data DIR | --db URL] [--json]`;
 
+/** What each command takes besides --config, --data, --db and --json. */
+const TAKES: Takes = {
+  create: { flags: ["role", "sites"], args: 1 },
+  list: { flags: [] },
+  revoke: { flags: [], args: 1 },
+};
+
 export async function tokenCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   const parsed = commandLine("hub admin token", USAGE, args, {
     data: { type: "string" },
@@ -24,6 +31,13 @@ export async function tokenCommand(args: string[], defaults: { data: string; db?
   }, true);
   if (typeof parsed === "number") return parsed;
   const [verb, arg] = parsed.positionals;
+  // A flag or an argument the command does not take is refused, not ignored (`user list --role viewer`
+  // listed every user).
+  const mistake = notTaken(verb, TAKES, ["data", "db", "json"], parsed.values, parsed.positionals.slice(1));
+  if (mistake) {
+    console.error(`hub admin token: ${mistake}\n${USAGE}`);
+    return 2;
+  }
   const json = parsed.values.json === true;
   const role = parsed.values.role;
   if (verb === "create" && role !== undefined && !(ROLES as readonly string[]).includes(role)) {

@@ -4,7 +4,7 @@
  * `--password-stdin` (add, password) a random password is made and printed once; a new password ends
  * the user's sessions. The last enabled admin can be neither demoted nor disabled.
  */
-import { commandLine, commandOf } from "@conduit/shared/cli";
+import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { randomBytes } from "node:crypto";
 import { openAdminDb } from "./_open_db.ts";
 import { UserError, Users } from "../auth/users.ts";
@@ -26,6 +26,16 @@ async function readLine(): Promise<string> {
   return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split(/\r?\n/)[0];
 }
 
+/** What each command takes besides --config, --data, --db and --json. */
+const TAKES: Takes = {
+  add: { flags: ["role", "password-stdin"], args: 1 },
+  list: { flags: [] },
+  role: { flags: ["role"], args: 1 },
+  password: { flags: ["password-stdin"], args: 1 },
+  disable: { flags: [], args: 1 },
+  enable: { flags: [], args: 1 },
+};
+
 export async function userCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
   const parsed = commandLine("hub admin user", USAGE, args, {
     data: { type: "string" },
@@ -36,6 +46,13 @@ export async function userCommand(args: string[], defaults: { data: string; db?:
   }, true);
   if (typeof parsed === "number") return parsed;
   const [verb, name] = parsed.positionals;
+  // A flag or an argument the command does not take is refused, not ignored (`user list --role viewer`
+  // listed every user).
+  const mistake = notTaken(verb, TAKES, ["data", "db", "json"], parsed.values, parsed.positionals.slice(1));
+  if (mistake) {
+    console.error(`hub admin user: ${mistake}\n${USAGE}`);
+    return 2;
+  }
   const json = parsed.values.json === true;
   const role = parsed.values.role;
   if (

@@ -81,3 +81,30 @@ Deno.test("agent queue and node refuse a flag or an argument their command would
     assert.equal(r.stderr.split("\n")[0], cases[i][1]);
   }
 });
+
+Deno.test("hub admin site, token and user refuse a flag or an argument their command would ignore (exit 2)", async () => {
+  const data = await scratchDir("cli-admin-flags-");
+  assert.equal((await hubCli(["admin", "site", "add", "north", "--data", data])).code, 0);
+  const cases: [string[], string][] = [
+    // Listed every user.
+    [["user", "list", "--role", "viewer"], "hub admin user: --role is not an option of list (it takes none)"],
+    [
+      ["token", "list", "--sites", "north"],
+      "hub admin token: --sites is not an option of list (it takes none)",
+    ],
+    [
+      ["token", "create", "nightly", "ops", "--role", "viewer"],
+      'hub admin token: create does not take "ops"',
+    ],
+    [["site", "list", "north"], 'hub admin site: list does not take "north"'],
+  ];
+  const runs = await Promise.all(cases.map(([args]) => hubCli(["admin", ...args, "--data", data])));
+  for (const [i, r] of runs.entries()) {
+    assert.equal(r.code, 2, `${cases[i][0].join(" ")}: ${r.stderr}`);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.split("\n")[0], cases[i][1]);
+  }
+  // Nothing was made: no token.
+  const tokens = await hubCli(["admin", "token", "list", "--data", data, "--json"]);
+  assert.deepEqual(JSON.parse(tokens.stdout).tokens, []);
+});
