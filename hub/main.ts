@@ -142,9 +142,14 @@ function load(flags: Record<string, string>) {
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "--") args = args.slice(1);
   if (args[0] === "admin") {
-    if (args[1] === undefined || args[1] === "--help" || args[1] === "-h" || args[1] === "help") {
+    if (args[1] === undefined) {
+      // A usage error: the usage goes where errors go (it went to stdout, with exit code 2).
+      console.error(`hub admin: give a command\n\n${ADMIN_USAGE}`);
+      return 2;
+    }
+    if (args[1] === "--help" || args[1] === "-h" || args[1] === "help") {
       console.log(ADMIN_USAGE);
-      return args[1] === undefined ? 2 : 0;
+      return 0;
     }
     // `--config FILE`, as the hub itself takes: the data directory and database of the hub started with it.
     const rest = args.slice(2);

@@ -108,3 +108,14 @@ Deno.test("hub admin site, token and user refuse a flag or an argument their com
   const tokens = await hubCli(["admin", "token", "list", "--data", data, "--json"]);
   assert.deepEqual(JSON.parse(tokens.stdout).tokens, []);
 });
+
+Deno.test("hub admin without a command is a usage error on stderr; hub admin --help is the usage on stdout", async () => {
+  const [none, help] = await Promise.all([hubCli(["admin"]), hubCli(["admin", "--help"])]);
+  // The usage went to stdout, with exit code 2.
+  assert.equal(none.code, 2);
+  assert.equal(none.stdout, "");
+  assert.match(none.stderr, /^hub admin: give a command\n\nusage: /);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: /);
+  assert.equal(help.stderr, "");
+});
