@@ -91,6 +91,15 @@ export function untilStopSignal(log: Logger, what: string): Promise<Deno.Signal>
 }
 
 /**
+ * A turn of the event loop: synchronous work (a file copy, a native database call) resolves in microtasks,
+ * and a signal listener runs only between turns. A command that checks its {@link stopSignal} after such
+ * work awaits this first.
+ */
+export function eventLoopTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
  * For a command that works through many things (a de-identification over a directory): the first SIGINT or
  * SIGTERM aborts the returned signal, with the signal's name as its reason, so the command stops at its next
  * step and says what it did; a second one ends the process at once (exit code 130 or 143). `exitCode` is

@@ -22,6 +22,7 @@ import { BUILD_TEXT, VERSION } from "../version.ts";
 import { migrationTag } from "../index/db.ts";
 import { type Connection, countsOf } from "./counts.ts";
 import { copySynced, linkArchive, open, sha256File, syncPath } from "./files.ts";
+import { eventLoopTurn } from "@conduit/shared/process";
 import { BackupError, type BackupManifest, CREDENTIAL, DB, MANIFEST } from "./manifest.ts";
 
 /** The data directory's database, or a BackupError saying why it cannot be read. */
@@ -70,7 +71,7 @@ function schemaOf(db: Connection): BackupManifest["schema"] {
  */
 async function stopped(stop: AbortSignal | undefined): Promise<void> {
   if (!stop) return;
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await eventLoopTurn();
   if (stop.aborted) throw new BackupError(`stopped by ${stop.reason}: what was written is removed`);
 }
 

@@ -16,6 +16,7 @@ import type { DeidResult } from "./engine.ts";
 import { type BatchSettings, requestOf } from "./batch_settings.ts";
 import { workerUrl } from "../worker_url.ts";
 import { stagedName } from "./staged.ts";
+import { eventLoopTurn } from "@conduit/shared/process";
 
 export interface BatchFile {
   input: string;
@@ -116,7 +117,7 @@ export async function deidentifyBatch(
       // A file's work resolves in microtasks: a turn of the event loop (every 50 ms, a timer costs about 1 ms)
       // lets a signal listener abort `stop`.
       if (stop && performance.now() - turned > 50) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await eventLoopTurn();
         turned = performance.now();
       }
     }

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine, commandOf } from "@conduit/shared/cli";
+import { eventLoopTurn, stopSignal } from "@conduit/shared/process";
 import { hubDbFile, migrationTag } from "../db/db.ts";
 import { BUILD_TEXT, VERSION } from "../version.ts";
 
@@ -88,6 +89,11 @@ export async function backupCommand(
   }
   const part = `${out}.part`;
   const started = performance.now();
+  // Ctrl-C (or SIGTERM) before the copy is renamed into place: the copy is removed, nothing written, said
+  // (it left --out.part behind, saying nothing); after, the backup ends whole.
+  const stop = stopSignal((signal) =>
+    console.error(`hub admin backup: ${signal}: stopping before the copy is kept (again: at once)`)
+  );
   try {
     fs.rmSync(part, { force: true });
     const live = createClient({ url: `file:${file}` });
@@ -119,6 +125,8 @@ export async function backupCommand(
     } finally {
       copy.close();
     }
+    await eventLoopTurn();
+    if (stop.signal.aborted) throw new Error(`stopped by ${stop.signal.reason}`);
     fs.chmodSync(part, 0o600);
     syncPath(part);
     fs.renameSync(part, out);
@@ -146,10 +154,19 @@ export async function backupCommand(
       );
       console.log(`  ${Object.entries(counts).map(([t, n]) => `${n} ${t}`).join(", ")}`);
     }
+    if (stop.signal.aborted) {
+      console.error(`hub admin backup: ${stop.signal.reason} came as the backup ended: it is complete`);
+    }
     return 0;
   } catch (err) {
     fs.rmSync(part, { force: true });
+    if (stop.signal.aborted) {
+      console.error(`hub admin backup: stopped by ${stop.signal.reason}: nothing written`);
+      return stop.exitCode()!;
+    }
     console.error(`hub admin backup: failed, nothing written: ${(err as Error).message}`);
     return 1;
+  } finally {
+    stop.dispose();
   }
 }

@@ -22,6 +22,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine, commandOf } from "@conduit/shared/cli";
+import { eventLoopTurn, stopSignal } from "@conduit/shared/process";
 import { agentCommand } from "./agent_command.ts";
 import { openedBy, replacedName } from "@conduit/shared/data-dir";
 import { hubDbFile, migrationTag, newestMigration, openDbLock } from "../db/db.ts";
@@ -231,6 +232,14 @@ export async function restoreCommand(
   let lock: Deno.FsFile | undefined;
   let kept: string | null = null;
   let swapped = false;
+  // Ctrl-C (or SIGTERM) before hub.db changes: the copy removed, nothing changed, said; after, the restore
+  // finishes (it cannot stop half way). It left hub.db.restore behind, saying nothing. A dry run changes
+  // nothing: Ctrl-C ends it at once.
+  const stop = dryRun
+    ? undefined
+    : stopSignal((signal) =>
+      console.error(`hub admin restore: ${signal}: stopping, unless the database is already being replaced`)
+    );
   try {
     // A copy of a live database made with cp: its last commits are in the -wal beside it, not in the file.
     const wal = fs.statSync(`${from}-wal`, { throwIfNoEntry: false });
@@ -306,6 +315,9 @@ export async function restoreCommand(
     });
     syncPath(part);
     for (const f of [`${part}-wal`, `${part}-shm`, `${part}-journal`]) fs.rmSync(f, { force: true });
+    // The last moment to stop: from here on hub.db is replaced.
+    await eventLoopTurn();
+    if (stop?.signal.aborted) throw new RestoreError(`stopped by ${stop.signal.reason}: nothing was changed`);
 
     if (name) {
       await quiesce(file);
@@ -348,6 +360,12 @@ export async function restoreCommand(
           "(docs/operations.md, Backup and restore)",
       );
     }
+    if (stop?.signal.aborted) {
+      console.error(
+        `hub admin restore: ${stop.signal.reason} came once the database was being replaced: the restore ` +
+          "was finished (it cannot stop half way)",
+      );
+    }
     return 0;
   } catch (err) {
     cleanUp();
@@ -364,11 +382,12 @@ export async function restoreCommand(
     if (madeDir) fs.rmSync(dir, { recursive: true, force: true });
     if (err instanceof RestoreError) {
       console.error(`hub admin restore: ${err.message}`);
-      return 1;
+      return stop?.exitCode() ?? 1;
     }
     console.error(`hub admin restore: failed, nothing was changed: ${(err as Error).message}`);
-    return 1;
+    return stop?.exitCode() ?? 1;
   } finally {
     lock?.close(); // the exclusive lock released
+    stop?.dispose();
   }
 }

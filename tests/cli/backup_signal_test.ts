@@ -7,22 +7,24 @@
  *   is removed, it says so, exit code 130.
  * - restore: it could end after replacing agent.db, before the mark that makes the next start reconcile the
  *   archive; stopped before anything changes, it now says nothing was changed, exit code 130.
+ * - hub admin backup and restore: they left FILE.part or hub.db.restore and said nothing; now removed, said,
+ *   exit code 130, hub.db untouched.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { agentCli, startAgentProcess } from "../support/agent.ts";
-import { eventually } from "../support/hub.ts";
+import { eventually, hubCli } from "../support/hub.ts";
 import { type Lease, leaseFile } from "../support/lease.ts";
 import { scratchDir } from "../support/processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** `agent ARGS` started, SIGINT sent once `ready()`, the lease let go; its exit code and output. */
-async function interrupted(args: string[], ready: () => boolean, lease: Lease) {
+/** `agent ARGS` (or `hub ARGS`) started, SIGINT sent once `ready()`, the lease let go; its exit and output. */
+async function interrupted(args: string[], ready: () => boolean, lease: Lease, main = "agent/main.ts") {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args],
+    args: ["run", "-A", path.join(ROOT, main), ...args],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -81,6 +83,51 @@ Deno.test({
     } finally {
       await lease.release();
       await held.release();
+    }
+  },
+});
+
+Deno.test({
+  name: "hub admin backup and restore stopped by Ctrl-C leave nothing behind and say so (exit 130)",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("hub-backup-sigint-");
+    const data = path.join(dir, "hub");
+    assert.equal((await hubCli(["admin", "site", "add", "north", "--data", data])).code, 0);
+    const db = path.join(data, "hub.db");
+    const out = path.join(dir, "hub-backup.db");
+    // The backup waits to open hub.db.
+    let lease = await leaseFile(db);
+    try {
+      const backup = await interrupted(
+        ["admin", "backup", "--data", data, "--out", out],
+        leaseBroken,
+        lease,
+        "hub/main.ts",
+      );
+      assert.equal(backup.code, 130, backup.stderr);
+      assert.equal(backup.stdout, "");
+      assert.match(backup.stderr, /^hub admin backup: stopped by SIGINT: nothing written$/m);
+      assert.deepEqual(fs.readdirSync(dir).sort(), ["hub"], "no hub-backup.db, no hub-backup.db.part");
+
+      const made = await hubCli(["admin", "backup", "--data", data, "--out", out]);
+      assert.equal(made.code, 0, made.stderr);
+      const before = fs.readdirSync(data).sort();
+      const bytes = fs.readFileSync(db);
+      // The restore waits to copy the backup beside hub.db.
+      lease = await leaseFile(out);
+      const restore = await interrupted(
+        ["admin", "restore", "--from", out, "--data", data],
+        leaseBroken,
+        lease,
+        "hub/main.ts",
+      );
+      assert.equal(restore.code, 130, restore.stderr);
+      assert.match(restore.stderr, /^hub admin restore: stopped by SIGINT: nothing was changed$/m);
+      assert.deepEqual(fs.readdirSync(data).sort(), before, "no hub.db.restore, no hub.db.replaced-*");
+      assert.deepEqual(fs.readFileSync(db), bytes);
+    } finally {
+      await lease.release();
     }
   },
 });
