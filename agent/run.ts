@@ -64,16 +64,17 @@ export async function runAgent(args: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
+  // Before --version: `agent --version extra` printed the version and dropped the argument (the hub refuses it).
+  if (parsed.positionals.length) {
+    console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
+    return 2;
+  }
   if (values.version) {
     console.log(values.json ? JSON.stringify(buildJson(BUILD)) : BUILD_TEXT);
     return 0;
   }
   if (values.json) {
     console.error(`agent: --json goes with --version (or a subcommand)\n\n${usage()}`);
-    return 2;
-  }
-  if (parsed.positionals.length) {
-    console.error(`agent: unexpected argument ${JSON.stringify(parsed.positionals[0])}\n\n${usage()}`);
     return 2;
   }
   let config;

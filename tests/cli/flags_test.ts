@@ -119,3 +119,13 @@ Deno.test("hub admin without a command is a usage error on stderr; hub admin --h
   assert.match(help.stdout, /^usage: /);
   assert.equal(help.stderr, "");
 });
+
+Deno.test("agent --version with an argument is refused as the hub refuses it (exit 2)", async () => {
+  const [agent, hub] = await Promise.all([agentCli(["--version", "extra"]), hubCli(["--version", "extra"])]);
+  // The agent printed its version, exit 0, the argument dropped.
+  assert.equal(agent.code, 2);
+  assert.equal(agent.stdout, "");
+  assert.match(agent.stderr, /^agent: unexpected argument "extra"$/m);
+  assert.equal(hub.code, 2);
+  assert.equal(hub.stdout, "");
+});
