@@ -20,7 +20,9 @@ import { tablesOf } from "../db/schema.ts";
 const HUB = commandOf("hub");
 
 const USAGE = `usage: ${HUB} admin migrate-db --to postgres://user:pass@host:port/db ` +
-  "[--from file:PATH | --data DIR] [--json]";
+  "[--from file:PATH | --data DIR] [--json]\n" +
+  "  --from file:PATH  the hub's libsql file (--db file:PATH says the same, as the other admin commands take it)\n" +
+  "  --data DIR        the hub's data directory: its hub.db (default: the configuration's, else ./data/hub)";
 
 /**
  * Tables not copied: a running hub's own state, and the counts PostgreSQL's triggers keep as the tasks are
@@ -54,10 +56,16 @@ export async function migrateDbCommand(
   if (!/^postgres(ql)?:\/\//.test(to)) {
     throw new DbUrlError(`--to: use postgres://user:password@host:port/database, not ${redactDbUrl(to)}`);
   }
+  if (parsed.values.from !== undefined && parsed.values.db !== undefined) {
+    // One would have been dropped (--from won), whichever the operator meant.
+    console.error(`hub admin migrate-db: give --from or --db, not both (they say the same)\n${USAGE}`);
+    return 2;
+  }
+  const flag = parsed.values.db !== undefined ? "--db" : "--from";
   const fromUrl = parsed.values.from ?? parsed.values.db ??
     (defaults.db?.startsWith("file:") ? defaults.db : undefined);
   if (fromUrl && !fromUrl.startsWith("file:")) {
-    throw new DbUrlError(`--from: use file:PATH (the hub's libsql file), not ${redactDbUrl(fromUrl)}`);
+    throw new DbUrlError(`${flag}: use file:PATH (the hub's libsql file), not ${redactDbUrl(fromUrl)}`);
   }
   const file = hubDbFile(parsed.values.data ?? defaults.data, fromUrl)!;
   if (!fs.existsSync(file)) {

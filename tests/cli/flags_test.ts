@@ -129,3 +129,19 @@ Deno.test("agent --version with an argument is refused as the hub refuses it (ex
   assert.equal(hub.code, 2);
   assert.equal(hub.stdout, "");
 });
+
+Deno.test("hub admin migrate-db: --from and --db together are refused; a --db that is not a file is named", async () => {
+  const to = "postgres://conduit@127.0.0.1:1/conduit";
+  const [both, pg, help] = await Promise.all([
+    hubCli(["admin", "migrate-db", "--to", to, "--from", "file:/a/hub.db", "--db", "file:/b/hub.db"]),
+    hubCli(["admin", "migrate-db", "--to", to, "--db", "postgres://other@127.0.0.1:1/x"]),
+    hubCli(["admin", "migrate-db", "--help"]),
+  ]);
+  // --from won, silently.
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /^hub admin migrate-db: give --from or --db, not both/);
+  // It said "--from: ..." of a --db.
+  assert.equal(pg.code, 2);
+  assert.match(pg.stderr, /^hub admin: --db: use file:PATH/);
+  assert.match(help.stdout, /--db file:PATH/);
+});
