@@ -6,7 +6,7 @@
  * once it has given its entries (or failed part way: `failed`).
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { openAdminDb } from "./_open_db.ts";
+import { openAdminDb } from "./open_db.ts";
 import {
   auditCsv,
   type AuditEntry,
@@ -38,7 +38,10 @@ function limitOf(value: string | undefined): number | undefined {
   return /^[1-9]\d*$/.test(value) ? Number(value) : undefined;
 }
 
-export async function auditCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
+export async function auditCommand(
+  args: string[],
+  defaults: { data: string; db?: string; fresh?: boolean },
+): Promise<number> {
   const parsed = commandLine("hub admin audit", USAGE, args, {
     data: { type: "string" },
     db: { type: "string" },

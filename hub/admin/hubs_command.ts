@@ -6,7 +6,7 @@
  */
 import { count, gt } from "drizzle-orm";
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { openAdminDb } from "./_open_db.ts";
+import { openAdminDb } from "./open_db.ts";
 import { hubs, siteLeases } from "../db/schema.ts";
 
 const HUB = commandOf("hub");
@@ -16,7 +16,10 @@ const USAGE = `usage: ${HUB} admin hubs [--config FILE | --data DIR | --db URL] 
 /** A hub whose last beat is older than this is taken for gone (hubs beat every second). */
 const LIVE_MS = 10_000;
 
-export async function hubsCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
+export async function hubsCommand(
+  args: string[],
+  defaults: { data: string; db?: string; fresh?: boolean },
+): Promise<number> {
   const parsed = commandLine("hub admin hubs", USAGE, args, {
     data: { type: "string" },
     db: { type: "string" },

@@ -6,7 +6,7 @@
  * (hub/sites/rotation.ts). With `--json` each command prints one JSON object on stdout.
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
-import { openAdminDb } from "./_open_db.ts";
+import { openAdminDb } from "./open_db.ts";
 import { SiteError, SiteRegistry } from "../sites/registry.ts";
 import { requestRotation } from "../sites/rotation_requests.ts";
 import { UnknownSiteError } from "../tunnel/errors.ts";
@@ -33,7 +33,7 @@ const TAKES: Takes = {
 
 export async function siteCommand(
   args: string[],
-  defaults: { data: string; db?: string; publicUrl?: string },
+  defaults: { data: string; db?: string; fresh?: boolean; publicUrl?: string },
 ): Promise<number> {
   const parsed = commandLine("hub admin site", USAGE, args, {
     data: { type: "string" },
@@ -64,6 +64,10 @@ export async function siteCommand(
       );
       return 2;
     }
+  }
+  if (!Object.hasOwn(TAKES, verb)) {
+    console.error(`hub admin site: unknown command ${verb}\n${USAGE}`);
+    return 2;
   }
   const db = await openAdminDb(`site ${verb}`, parsed.values, defaults);
   if (typeof db === "number") return db;

@@ -3,7 +3,7 @@
  * for DICOMweb and tRPC clients. The token is printed once; only its hash is kept.
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
-import { openAdminDb } from "./_open_db.ts";
+import { openAdminDb } from "./open_db.ts";
 import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
 
 const HUB = commandOf("hub");
@@ -21,7 +21,10 @@ const TAKES: Takes = {
   revoke: { flags: [], args: 1 },
 };
 
-export async function tokenCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
+export async function tokenCommand(
+  args: string[],
+  defaults: { data: string; db?: string; fresh?: boolean },
+): Promise<number> {
   const parsed = commandLine("hub admin token", USAGE, args, {
     data: { type: "string" },
     db: { type: "string" },
@@ -47,6 +50,19 @@ export async function tokenCommand(args: string[], defaults: { data: string; db?
         JSON.stringify(role)
       }\n${USAGE}`,
     );
+    return 2;
+  }
+  // Checked before the database is opened (or made, the first time).
+  if (!Object.hasOwn(TAKES, verb)) {
+    console.error(`hub admin token: unknown command ${verb}\n${USAGE}`);
+    return 2;
+  }
+  if (verb === "create" && (!arg || !role)) {
+    console.error(`hub admin token create: give a name and --role\n${USAGE}`);
+    return 2;
+  }
+  if (verb === "revoke" && !arg) {
+    console.error(`hub admin token revoke: give the token id\n${USAGE}`);
     return 2;
   }
   const db = await openAdminDb(`token ${verb}`, parsed.values, defaults);

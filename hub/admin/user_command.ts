@@ -6,7 +6,7 @@
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { randomBytes } from "node:crypto";
-import { openAdminDb } from "./_open_db.ts";
+import { openAdminDb } from "./open_db.ts";
 import { UserError, Users } from "../auth/users.ts";
 import { ROLES } from "../auth/tokens.ts";
 
@@ -36,7 +36,10 @@ const TAKES: Takes = {
   enable: { flags: [], args: 1 },
 };
 
-export async function userCommand(args: string[], defaults: { data: string; db?: string }): Promise<number> {
+export async function userCommand(
+  args: string[],
+  defaults: { data: string; db?: string; fresh?: boolean },
+): Promise<number> {
   const parsed = commandLine("hub admin user", USAGE, args, {
     data: { type: "string" },
     db: { type: "string" },
@@ -64,6 +67,16 @@ export async function userCommand(args: string[], defaults: { data: string; db?:
         JSON.stringify(role)
       }\n${USAGE}`,
     );
+    return 2;
+  }
+  // Checked before the database is opened (or made, the first time).
+  if (!Object.hasOwn(TAKES, verb)) {
+    console.error(`hub admin user: unknown command ${verb}\n${USAGE}`);
+    return 2;
+  }
+  if (verb !== "list" && (!name || ((verb === "add" || verb === "role") && !role))) {
+    const what = verb === "add" || verb === "role" ? "a name and --role" : "a name";
+    console.error(`hub admin user ${verb}: give ${what}\n${USAGE}`);
     return 2;
   }
   const db = await openAdminDb(`user ${verb}`, parsed.values, defaults);

@@ -145,3 +145,26 @@ Deno.test("hub admin migrate-db: --from and --db together are refused; a --db th
   assert.match(pg.stderr, /^hub admin: --db: use file:PATH/);
   assert.match(help.stdout, /--db file:PATH/);
 });
+
+Deno.test("hub admin with no database in ./data/hub: a bad command line is said first, and nothing is made", async () => {
+  const cwd = await scratchDir("cli-admin-fresh-");
+  const runs = await Promise.all([
+    hubCli(["admin", "site", "add"], cwd),
+    hubCli(["admin", "token", "create", "nightly"], cwd),
+    hubCli(["admin", "site", "bogus"], cwd),
+    hubCli(["admin", "hubs", "--bogus"], cwd),
+  ]);
+  const said = [
+    /^hub admin site add: give one site name$/,
+    /^hub admin token create: give a name and --role$/,
+    /^hub admin site: unknown command bogus$/,
+    /^hub admin hubs: Unknown option '--bogus'/,
+  ];
+  for (const [i, r] of runs.entries()) {
+    assert.equal(r.code, 2, r.stderr);
+    // It said "making one there" (and made it, for token create) before refusing the command line.
+    assert.match(r.stderr.split("\n")[0], said[i], r.stderr);
+    assert.doesNotMatch(r.stderr, /no hub database/);
+  }
+  assert.deepEqual([...Deno.readDirSync(cwd)], [], "nothing made");
+});
