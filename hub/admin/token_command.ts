@@ -5,6 +5,7 @@
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { openAdminDb } from "./open_db.ts";
 import { ApiTokens, ROLES, TokenError } from "../auth/tokens.ts";
+import { SiteRegistry } from "../sites/registry.ts";
 
 const HUB = commandOf("hub");
 
@@ -76,6 +77,17 @@ export async function tokenCommand(
       }
       const sites = parsed.values.sites?.split(",").map((s) => s.trim()).filter(Boolean);
       const created = await tokens.create(arg, parsed.values.role, sites);
+      // A site need not exist yet (docs/operations.md, Site scope), but a misspelt one gave a token that
+      // reached nothing, silently.
+      const registry = new SiteRegistry(db);
+      for (const site of sites ?? []) {
+        if (!await registry.get(site)) {
+          console.error(
+            `hub admin token create: no site named ${site} yet: the token reaches it once it is added ` +
+              "(check the spelling: admin site list)",
+          );
+        }
+      }
       if (json) {
         console.log(
           JSON.stringify({ id: created.id, name: arg, role: parsed.values.role, token: created.token }),

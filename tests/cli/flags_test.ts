@@ -168,3 +168,29 @@ Deno.test("hub admin with no database in ./data/hub: a bad command line is said 
   }
   assert.deepEqual([...Deno.readDirSync(cwd)], [], "nothing made");
 });
+
+Deno.test("hub admin token create --sites names on stderr a site that is not there yet; the token is made", async () => {
+  const data = await scratchDir("cli-token-sites-");
+  assert.equal((await hubCli(["admin", "site", "add", "north", "--data", data])).code, 0);
+  const r = await hubCli([
+    "admin",
+    "token",
+    "create",
+    "nightly",
+    "--role",
+    "viewer",
+    "--sites",
+    "north,nrth",
+    "--data",
+    data,
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).name, "nightly");
+  // A misspelt site gave a token that reached nothing, without a word.
+  assert.equal(
+    r.stderr.trim(),
+    "hub admin token create: no site named nrth yet: the token reaches it once it is added (check the " +
+      "spelling: admin site list)",
+  );
+});
