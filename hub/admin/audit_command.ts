@@ -131,6 +131,13 @@ export async function auditCommand(
       } catch { /* the export's own error says more */ }
       throw err;
     }
+    // `--actor alice` matches no one: actors are whole (user:alice). Said when it found nothing.
+    if (given === 0 && filter.actor && !/^(user|token):|^(cli|hub|anonymous|unknown)$/.test(filter.actor)) {
+      console.error(
+        `hub admin audit: --actor ${filter.actor}: actors are user:NAME, token:NAME, cli, hub or anonymous ` +
+          `(user:${filter.actor}?)`,
+      );
+    }
     // An export whose entry cannot be written fails (exit code 1), though it printed its entries.
     await record(false);
     return 0;

@@ -194,3 +194,22 @@ Deno.test("hub admin token create --sites names on stderr a site that is not the
       "spelling: admin site list)",
   );
 });
+
+Deno.test("hub admin audit --actor without its kind, finding nothing, says what actors look like", async () => {
+  const data = await scratchDir("cli-audit-actor-");
+  assert.equal((await hubCli(["admin", "site", "add", "north", "--data", data])).code, 0);
+  const [bare, whole] = await Promise.all([
+    hubCli(["admin", "audit", "--actor", "alice", "--data", data]),
+    hubCli(["admin", "audit", "--actor", "cli", "--data", data, "--json"]),
+  ]);
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.equal(bare.stdout, "no audit entries\n");
+  // "no audit entries" was all it said.
+  assert.equal(
+    bare.stderr.trim(),
+    "hub admin audit: --actor alice: actors are user:NAME, token:NAME, cli, hub or anonymous (user:alice?)",
+  );
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.ok(JSON.parse(whole.stdout).entries.length > 0);
+  assert.equal(whole.stderr, "");
+});
