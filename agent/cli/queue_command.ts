@@ -3,6 +3,7 @@
  * agent, through its loopback HTTP API.
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
+import { stopSignal } from "@conduit/shared/process";
 import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
@@ -54,6 +55,9 @@ export async function queueCommand(args: string[]): Promise<number> {
   const v = parsed.values;
   const [command, target] = parsed.positionals;
   let base = "";
+  // Ctrl-C (or SIGTERM) while the agent is asked: the request is given up and that is said. The agent changes
+  // the rows in one transaction, so a change asked for is done whole or not at all (it ended silently).
+  const stop = stopSignal(() => {});
   try {
     base = `${agentBaseUrl(v)}/queue`;
     const post = (p: string, body: unknown = {}) =>
@@ -61,6 +65,7 @@ export async function queueCommand(args: string[]): Promise<number> {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
+        signal: stop.signal,
       });
     const mistake = notTaken(
       command,
@@ -101,7 +106,7 @@ export async function queueCommand(args: string[]): Promise<number> {
         if (v.state) q.set("state", v.state);
         if (v.destination) q.set("destination", v.destination);
         if (v.limit) q.set("limit", v.limit);
-        res = await fetch(`${base}?${q}`);
+        res = await fetch(`${base}?${q}`, { signal: stop.signal });
         if (res.ok && !v.json) {
           const rows = await res.json() as Record<string, unknown>[];
           for (const r of rows) {
@@ -123,7 +128,7 @@ export async function queueCommand(args: string[]): Promise<number> {
         break;
       }
       case "summary":
-        res = await fetch(`${base}/summary`);
+        res = await fetch(`${base}/summary`, { signal: stop.signal });
         break;
       case "retry":
         res = await post("/retry", { destination: v.destination, ids, all: v.all });
@@ -147,10 +152,21 @@ export async function queueCommand(args: string[]): Promise<number> {
     console.log(JSON.stringify(body, null, v.json ? 0 : 2));
     return res.ok ? 0 : 1;
   } catch (err) {
+    if (stop.signal.aborted) {
+      console.error(
+        command === "list" || command === "summary"
+          ? `agent queue: stopped by ${stop.signal.reason}; nothing was changed`
+          : `agent queue: stopped by ${stop.signal.reason} before the agent answered: it does a ${command} ` +
+            "whole or not at all; see which with 'queue summary'",
+      );
+      return stop.exitCode()!;
+    }
     const code = agentCommandFailure("agent queue", USAGE, base, err);
     if (code !== undefined) return code;
     console.error(`agent queue: ${(err as Error).message}`);
     return 2;
+  } finally {
+    stop.dispose();
   }
 }
 
