@@ -2,6 +2,7 @@
  * `deno task agent route test FILE|DIR`: which routes each object would take under the
  * configuration, without a running agent and without sending anything.
  */
+import * as fs from "node:fs";
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { filesUnder, reportSkipped } from "./_files.ts";
 import { instanceAttributes } from "@conduit/shared/dicom";
@@ -29,6 +30,13 @@ export async function routeCommand(args: string[]): Promise<number> {
   const [command, ...targets] = parsed.positionals;
   if (command !== "test" || targets.length === 0) {
     console.error(`agent route: give test and the files or folders to test\n${USAGE}`);
+    return 2;
+  }
+  // A path that is not there is the command line's mistake (as `deid --in`), said before anything is tested:
+  // it was "not a readable DICOM file: No such file or directory", exit code 1, among the results.
+  const missing = targets.find((t) => !fs.existsSync(t));
+  if (missing !== undefined) {
+    console.error(`agent route: ${missing}: no such file or directory\n${USAGE}`);
     return 2;
   }
   let routes;

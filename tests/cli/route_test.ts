@@ -143,3 +143,18 @@ Deno.test("agent route test marks de-identifying routes; a deid step without a u
     /^deid\.keyFile: the key file .*short\.key holds 5 bytes; it needs at least 16/m,
   );
 });
+
+Deno.test("agent route test with a path that is not there: a usage error naming it, nothing tested (exit 2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "route-missing-" });
+  try {
+    await writeGeneratedSeries(path.join(dir, "ct"), { count: 1, rows: 8, columns: 8, seed: "r-missing" });
+    const missing = path.join(dir, "no-such-dir");
+    const r = await agentCli(["route", "test", path.join(dir, "ct"), missing]);
+    // It was "not a readable DICOM file: No such file or directory", exit code 1, after testing the others.
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, new RegExp(`^agent route: ${missing}: no such file or directory\\nusage: `));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
