@@ -4,6 +4,7 @@
  * loopback HTTP API (erase/erase.ts).
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
+import { stopSignal } from "@conduit/shared/process";
 import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
@@ -29,6 +30,9 @@ export async function eraseCommand(args: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const v = parsed.values;
   let url = "";
+  // Ctrl-C (or SIGTERM) while the agent erases: the answer is given up and what that means is said (it
+  // ended silently). The agent erases all of it or nothing, and finishes what it started.
+  const stop = stopSignal(() => {});
   try {
     if (parsed.positionals.length) {
       throw new CliUsageError(`unexpected ${JSON.stringify(parsed.positionals[0])}`);
@@ -41,6 +45,7 @@ export async function eraseCommand(args: string[]): Promise<number> {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ study: v.study, series: v.series, instance: v.instance }),
+      signal: stop.signal,
     });
     const body = await res.json() as Record<string, unknown>;
     if (!res.ok) {
@@ -58,9 +63,18 @@ export async function eraseCommand(args: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
+    if (stop.signal.aborted) {
+      console.error(
+        `agent erase: stopped by ${stop.signal.reason} before the agent answered: it erases all of it or ` +
+          'nothing; the same command again says which ("no study with that UID": erased)',
+      );
+      return stop.exitCode()!;
+    }
     const code = agentCommandFailure("agent erase", USAGE, url, err);
     if (code !== undefined) return code;
     console.error(`agent erase: ${(err as Error).message}`);
     return 2;
+  } finally {
+    stop.dispose();
   }
 }

@@ -1,12 +1,12 @@
 /**
  * `deno task agent queue`: a command line that cannot be right is a usage error (exit code 2, the usage on
  * standard error), told before the agent is asked, as operations.md says; Ctrl-C while the agent is asked
- * says what it means for the rows.
+ * says what it means for the rows (and, for `agent erase`, for the study).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../support/processes.ts";
+import { connectionsTo, freePort } from "../support/processes.ts";
 import { agentCli, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 
@@ -50,18 +50,9 @@ Deno.test("queue retry, replay, abandon and discard without a selector, a bad --
   assert.match(node.stderr, /^agent node: cannot reach the agent at .* give the same --config as the agent/);
 });
 
-/** The TCP connections established to local `port` (the kernel accepts them for a stopped process too). */
-function connectionsTo(port: number): number {
-  const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  return Deno.readTextFileSync("/proc/net/tcp").split("\n").filter((line) => {
-    const f = line.trim().split(/\s+/);
-    return f[1]?.endsWith(`:${hex}`) && f[3] === "01";
-  }).length;
-}
-
 Deno.test({
   name:
-    "queue replay stopped by Ctrl-C before the agent answers says so: done whole or not at all (exit 130)",
+    "queue replay and erase stopped by Ctrl-C before the agent answers say it is done whole or not at all",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -69,33 +60,40 @@ Deno.test({
     try {
       // The agent cannot answer: stopped (SIGSTOP), its socket still takes the request.
       Deno.kill(agent.pid, "SIGSTOP");
-      // (This process's own, from the start's health checks, may still be open.)
-      const before = connectionsTo(agent.httpPort);
-      const cli = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          path.join(ROOT, "agent/main.ts"),
-          ...["queue", "replay", "--all", "--http-port", String(agent.httpPort)],
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const output = cli.output();
-      await eventually("the command to ask the agent", () => connectionsTo(agent.httpPort) > before);
-      cli.kill("SIGINT");
-      const o = await output;
+      const http = ["--http-port", String(agent.httpPort)];
+      for (
+        const [args, said] of [
+          [
+            ["queue", "replay", "--all"],
+            "agent queue: stopped by SIGINT before the agent answered: it does a replay whole or not at all; " +
+            "see which with 'queue summary'",
+          ],
+          [
+            ["erase", "--study", "1.2.3", "--yes"],
+            "agent erase: stopped by SIGINT before the agent answered: it erases all of it or nothing; the " +
+            'same command again says which ("no study with that UID": erased)',
+          ],
+        ] as const
+      ) {
+        // (This process's own, from the start's health checks, may still be open; and the last command's.)
+        const before = connectionsTo(agent.httpPort);
+        const cli = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args, ...http],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const output = cli.output();
+        await eventually("the command to ask the agent", () => connectionsTo(agent.httpPort) > before);
+        cli.kill("SIGINT");
+        const o = await output;
+        // It ended silently, killed by the signal.
+        assert.equal(o.code, 130, args.join(" "));
+        assert.equal(new TextDecoder().decode(o.stdout), "");
+        assert.equal(new TextDecoder().decode(o.stderr).trim(), said);
+      }
       Deno.kill(agent.pid, "SIGCONT");
-      // It ended silently, killed by the signal.
-      assert.equal(o.code, 130);
-      assert.equal(new TextDecoder().decode(o.stdout), "");
-      assert.equal(
-        new TextDecoder().decode(o.stderr).trim(),
-        "agent queue: stopped by SIGINT before the agent answered: it does a replay whole or not at all; see " +
-          "which with 'queue summary'",
-      );
       // The agent, going on, answers the next one.
-      const summary = await agentCli(["queue", "summary", "--http-port", String(agent.httpPort), "--json"]);
+      const summary = await agentCli(["queue", "summary", ...http, "--json"]);
       assert.equal(summary.code, 0, summary.stderr);
     } finally {
       try {

@@ -286,3 +286,15 @@ export async function peakRssDuring<T>(pid: number, work: Promise<T>): Promise<{
   }
   return { peak: Math.max(peak, rssBytes(pid)), result };
 }
+
+/**
+ * The TCP connections established to local `port` (IPv4), from /proc/net/tcp: the kernel completes them for
+ * a process stopped with SIGSTOP too, so a test can tell that a client has sent its request.
+ */
+export function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  return Deno.readTextFileSync("/proc/net/tcp").split("\n").filter((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1]?.endsWith(`:${hex}`) && f[3] === "01";
+  }).length;
+}
