@@ -31,7 +31,7 @@ export async function eraseCommand(args: string[]): Promise<number> {
   const v = parsed.values;
   let url = "";
   // Ctrl-C (or SIGTERM) while the agent erases: the answer is given up and what that means is said (it
-  // ended silently). The agent erases all of it or nothing, and finishes what it started.
+  // ended silently). The agent erases all of it or nothing (its journal: docs/operations.md, Erasure).
   const stop = stopSignal(() => {});
   try {
     if (parsed.positionals.length) {
