@@ -40,9 +40,16 @@ async function interrupted(args: string[], ready: () => boolean, lease: Lease, m
   };
 }
 
-/** Whether a process waits to open a file under a lease (the kernel lists it as the lease's breaker). */
-function leaseBroken(): boolean {
-  return /\bBREAKING\b|\bBREAKER\b/.test(Deno.readTextFileSync("/proc/locks"));
+/**
+ * Whether a process waits to open `file` under its lease: the kernel lists the lease as breaking, on a line
+ * naming the file's inode (other tests' leases, on other files, may be breaking meanwhile).
+ */
+function leaseBroken(file: string): () => boolean {
+  const inode = fs.statSync(file).ino;
+  return () =>
+    Deno.readTextFileSync("/proc/locks").split("\n").some((line) =>
+      /\bBREAK(ING|ER)\b/.test(line) && new RegExp(`:${inode} `).test(line)
+    );
 }
 
 Deno.test({
@@ -76,7 +83,11 @@ Deno.test({
       assert.equal(made.code, 0, made.stderr);
       const before = fs.readdirSync(data).sort();
       lease = await leaseFile(path.join(out, "agent.db"));
-      const restore = await interrupted(["restore", "--from", out, "--data", data], leaseBroken, lease);
+      const restore = await interrupted(
+        ["restore", "--from", out, "--data", data],
+        leaseBroken(path.join(out, "agent.db")),
+        lease,
+      );
       assert.equal(restore.code, 130, restore.stderr);
       assert.match(restore.stderr, /^agent restore: stopped by SIGINT: nothing was changed$/m);
       assert.deepEqual(fs.readdirSync(data).sort(), before, "no agent.db.replaced-*, no restored mark");
@@ -101,7 +112,7 @@ Deno.test({
     try {
       const backup = await interrupted(
         ["admin", "backup", "--data", data, "--out", out],
-        leaseBroken,
+        leaseBroken(db),
         lease,
         "hub/main.ts",
       );
@@ -118,7 +129,7 @@ Deno.test({
       lease = await leaseFile(out);
       const restore = await interrupted(
         ["admin", "restore", "--from", out, "--data", data],
-        leaseBroken,
+        leaseBroken(out),
         lease,
         "hub/main.ts",
       );
