@@ -16,6 +16,7 @@ const USAGE = `usage: ${AGENT} node COMMAND [NODE] [options]
                                            C-GET or C-MOVE (per the node's 'retrieve') into our archive
   store NODE (--study UID | --instance UID ...)
                                            C-STORE archived objects to the node
+  -k Key=Value is also --key Key=Value; -k Key alone asks for a return key
 options: --config FILE, --http-host ADDR --http-port N (where the agent's HTTP API listens), --json`;
 
 /** What each command takes besides --config, --http-host, --http-port and --json; all but list a NODE. */

@@ -213,3 +213,9 @@ Deno.test("hub admin audit --actor without its kind, finding nothing, says what 
   assert.ok(JSON.parse(whole.stdout).entries.length > 0);
   assert.equal(whole.stderr, "");
 });
+
+Deno.test("agent node --help names --key, the long form of -k it takes", async () => {
+  const help = await agentCli(["node", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--key Key=Value/);
+});
