@@ -3,19 +3,9 @@ import { Logger } from "@conduit/shared/log";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { associate, PduType } from "../../tests/support/pdu.ts";
 import { type ScpServer, startScp } from "./scp_server.ts";
+import { withWallClockStepped } from "../../tests/support/clock.ts";
 
 const quiet = new Logger({}, "error");
-
-/** Runs `fn` with the wall clock (Date.now) stepped by `stepMs`, as an NTP step or `date -s` would. */
-async function withWallClockStepped<T>(stepMs: number, fn: () => Promise<T>): Promise<T> {
-  const real = Date.now;
-  Date.now = () => real() + stepMs;
-  try {
-    return await fn();
-  } finally {
-    Date.now = real;
-  }
-}
 
 /** An SCP of the agent on a free loopback port, with these timeouts. */
 function scpWith(timeouts: { idleTimeoutMs: number; artimTimeoutMs: number }): Promise<ScpServer> {

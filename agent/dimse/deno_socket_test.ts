@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DenoSocket, listen } from "./deno_socket.ts";
+import { withWallClockStepped } from "../../tests/support/clock.ts";
 
 /** A connected pair: `server` is the accepted side, `client` the connecting one. */
 async function pair(): Promise<{ server: DenoSocket; client: DenoSocket; close(): void }> {
@@ -90,17 +91,6 @@ Deno.test("after a timeout, the next activity starts the watch again", async () 
     close();
   }
 });
-
-/** Runs `fn` with the wall clock (Date.now) stepped by `stepMs`, as an NTP step or `date -s` would. */
-async function withWallClockStepped<T>(stepMs: number, fn: () => Promise<T>): Promise<T> {
-  const real = Date.now;
-  Date.now = () => real() + stepMs;
-  try {
-    return await fn();
-  } finally {
-    Date.now = real;
-  }
-}
 
 Deno.test("the idle timeout runs on monotonic time: a wall clock stepped back an hour does not delay it", async () => {
   const { server, client, close } = await pair();

@@ -35,7 +35,8 @@ export interface Contention {
   /** Every worker's holder (to see who holds an open association). */
   holders?: Set<HeldAssociation>;
   /**
-   * Until when (ms since the epoch) the destination counts as serving one association at a time: an
+   * Until when (a monotonic instant, performance.now(): a wall clock stepped forward must not end the lesson,
+   * nor one stepped back stretch it) the destination counts as serving one association at a time: an
    * association opened while a sibling's was busy came up only once that one had been released.
    */
   serialUntil?: number;
@@ -111,7 +112,7 @@ export class HeldAssociation {
         // Opened beside a sibling's association: the destination serves several at once. Opened only
         // once every one of them had been released: it serves one at a time (for a while).
         const beside = busyAtStart.some(([holder, scu]) => holder.#scu === scu && scu.isOpen);
-        this.contention.serialUntil = beside ? undefined : Date.now() + SERIAL_FOR_MS;
+        this.contention.serialUntil = beside ? undefined : performance.now() + SERIAL_FOR_MS;
       }
       return scu;
     } finally {
@@ -124,7 +125,7 @@ export class HeldAssociation {
 
   #serial(): boolean {
     const until = this.contention.serialUntil;
-    return until !== undefined && Date.now() < until;
+    return until !== undefined && performance.now() < until;
   }
 
   /** Siblings holding an open association, with it. */

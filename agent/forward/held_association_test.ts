@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Contention, HeldAssociation } from "./held_association.ts";
 import type { ScuAssociation } from "../dimse/scu.ts";
 import type { ClaimedRow } from "../queue/rows.ts";
+import { withWallClockStepped } from "../../tests/support/clock.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const MR = "1.2.840.10008.5.1.4.1.1.4";
@@ -123,7 +124,7 @@ Deno.test("HeldAssociation: at a destination serving one association at a time, 
   a.idle();
   await bGets;
   assert.deepEqual(dest.log, ["#1 open", "#1 release", "#2 open"]);
-  assert.ok(contention.serialUntil && contention.serialUntil > Date.now(), "learned: one at a time");
+  assert.ok(contention.serialUntil && contention.serialUntil > performance.now(), "learned: one at a time");
   // Now a waits for b's batch instead of opening a third association, and takes b's over.
   const aGets = a.for(rowsOf(CT));
   await new Promise((r) => setTimeout(r, 10));
@@ -162,7 +163,7 @@ Deno.test("HeldAssociation: at a destination serving several associations, a wor
 
 Deno.test("HeldAssociation: a worker waiting for a busy association opens its own when that one goes away", async () => {
   const dest = peer(true);
-  const contention: Contention = { opening: 0, serialUntil: Date.now() + 60_000 };
+  const contention: Contention = { opening: 0, serialUntil: performance.now() + 60_000 };
   const a = new HeldAssociation(dest.connect, contention, 60_000);
   const b = new HeldAssociation(dest.connect, contention, 60_000);
   await a.for(rowsOf(CT));
@@ -178,7 +179,7 @@ Deno.test("HeldAssociation: a worker waiting for a busy association opens its ow
 
 Deno.test("HeldAssociation: at a serial destination, a worker waits for the association a sibling is opening", async () => {
   const dest = peer(true);
-  const contention: Contention = { opening: 0, serialUntil: Date.now() + 60_000 };
+  const contention: Contention = { opening: 0, serialUntil: performance.now() + 60_000 };
   const a = new HeldAssociation(dest.connect, contention, 60_000, 60_000);
   const b = new HeldAssociation(dest.connect, contention, 60_000, 20);
   await a.for(rowsOf(CT));
@@ -196,6 +197,32 @@ Deno.test("HeldAssociation: at a serial destination, a worker waits for the asso
   await aGets;
   assert.equal(dest.opened(), 2, "and takes it over");
   a.idle();
+  await a.release();
+  await b.release();
+});
+
+Deno.test("HeldAssociation: a serial destination stays so on monotonic time: a wall clock stepped an hour forward does not end it", async () => {
+  const dest = peer(true);
+  const contention: Contention = { opening: 0 };
+  const a = new HeldAssociation(dest.connect, contention, 60_000);
+  const b = new HeldAssociation(dest.connect, contention, 60_000);
+  await a.for(rowsOf(CT));
+  const bGets = b.for(rowsOf(CT));
+  await new Promise((r) => setTimeout(r, 10));
+  a.idle();
+  await bGets;
+  assert.ok(contention.serialUntil !== undefined, "learned: one at a time");
+  // An hour later on the wall clock (its lesson lasts 10 minutes): a still waits for b's batch.
+  await withWallClockStepped(3_600_000, async () => {
+    const aGets = a.for(rowsOf(CT));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(dest.opened(), 2, "nothing opened while b's batch runs");
+    b.idle();
+    await aGets;
+    assert.equal(dest.opened(), 2, "a sends on b's association");
+  });
+  a.idle();
+  b.idle();
   await a.release();
   await b.release();
 });

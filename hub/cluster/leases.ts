@@ -39,8 +39,11 @@ export class ClusterLeases {
   onLost?: (site: string, holder: Holder) => void;
   /** Called after each beat that reached the database (other checks that must reach every hub soon). */
   onBeat?: () => Promise<void>;
-  /** When a beat last reached the database. */
-  lastBeatAt = 0;
+  /**
+   * When a beat last reached the database: a monotonic instant (performance.now()), never stored, so that a
+   * wall clock stepped forward does not call the hub unhealthy, nor one stepped back keep it healthy.
+   */
+  lastBeatAt = -Infinity;
   /** Other hubs whose heartbeat was within a lease at the last beat that reached the database. */
   livePeers = 0;
 
@@ -117,7 +120,7 @@ export class ClusterLeases {
 
   /** Whether this hub reached the database within a lease (else it may hold leases it lost). */
   get healthy(): boolean {
-    return Date.now() - this.lastBeatAt < this.leaseMs;
+    return performance.now() - this.lastBeatAt < this.leaseMs;
   }
 
   /** Whether another live hub held `site` at the last beat. */
@@ -139,6 +142,7 @@ export class ClusterLeases {
     this.#beating = true;
     try {
       const now = Date.now();
+      const beganAt = performance.now();
       await this.db.update(hubs).set({ heartbeatAt: now }).where(eq(hubs.id, this.hubId));
       await this.db.update(siteLeases).set({ expiresAt: now + this.leaseMs }).where(
         eq(siteLeases.hubId, this.hubId),
@@ -179,7 +183,7 @@ export class ClusterLeases {
       // Rows of hubs long gone, and leases that ran out.
       await this.db.delete(siteLeases).where(lt(siteLeases.expiresAt, now - this.leaseMs));
       await this.db.delete(hubs).where(lt(hubs.heartbeatAt, now - 3600_000));
-      this.lastBeatAt = now;
+      this.lastBeatAt = beganAt;
       await this.onBeat?.();
     } catch {
       // The database is away: the next beat tries again; leases held meanwhile may run out.

@@ -36,7 +36,7 @@ export class PeerLinks {
   readonly #replaced: Deno.HttpClient[] = [];
   /** The last failure to open a link to each hub, logged once. */
   readonly #failures = new Map<string, string>();
-  /** Each remote site's features as its hub last named them, the hub, and when. */
+  /** Each remote site's features as its hub last named them, the hub, and when (performance.now(): monotonic). */
   readonly #features = new Map<string, { features: ReadonlySet<string>; hubId: string; at: number }>();
   /** Whether the hub at the other end of each link takes `relay` (known once it answered on the link). */
   readonly #relays = new WeakMap<Session, boolean>();
@@ -75,7 +75,7 @@ export class PeerLinks {
   async features(site: string): Promise<ReadonlySet<string> | undefined> {
     const holder = await this.leases.holder(site);
     const known = this.#features.get(site);
-    if (known && holder && known.hubId === holder.hubId && Date.now() - known.at < FEATURES_MS) {
+    if (known && holder && known.hubId === holder.hubId && performance.now() - known.at < FEATURES_MS) {
       return known.features;
     }
     if (!holder?.clusterUrl) return undefined;
@@ -88,7 +88,7 @@ export class PeerLinks {
         this.#relays.set(session, answer.relays === true);
         if (!answer.ok || !answer.features) return undefined;
         const features = new Set(answer.features);
-        this.#features.set(site, { features, hubId: holder.hubId, at: Date.now() });
+        this.#features.set(site, { features, hubId: holder.hubId, at: performance.now() });
         return features;
       } finally {
         channel.stream.reset("done");
@@ -174,7 +174,11 @@ export class PeerLinks {
         throw new SiteElsewhereError(answer.message ?? `site ${site} is between hubs`, "refused");
       }
       if (answer.features) {
-        this.#features.set(site, { features: new Set(answer.features), hubId: holder.hubId, at: Date.now() });
+        this.#features.set(site, {
+          features: new Set(answer.features),
+          hubId: holder.hubId,
+          at: performance.now(),
+        });
       } else this.#features.delete(site);
     } catch (err) {
       channel.stream.reset("failed");

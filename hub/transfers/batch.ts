@@ -268,24 +268,26 @@ export class BatchService {
     createdBy: string,
     results: Record<string, unknown>[],
   ): Promise<void> {
-    let beatAt = Date.now();
+    // When the last beat was written, on the monotonic clock (a wall clock step neither skips beats nor
+    // writes one at every row); the row's updatedAt, read by other hubs, stays wall-clock time.
+    let beatAt = performance.now();
     /** Writes the results so far (the progress, and the beat); stops a batch canceled here or elsewhere. */
     const beat = async (force = false) => {
       if (this.#canceled.has(id)) throw new Canceled();
-      if (!force && Date.now() - beatAt < BEAT_MS) return;
-      beatAt = Date.now();
+      if (!force && performance.now() - beatAt < BEAT_MS) return;
+      beatAt = performance.now();
       const written = await this.db.update(batches).set({
         ...resultColumns(rows, results),
-        updatedAt: beatAt,
+        updatedAt: Date.now(),
       })
         .where(and(eq(batches.id, id), eq(batches.status, "running"))).returning({ id: batches.id });
       if (!written.length) throw new Canceled(); // canceled through another hub (or recovered)
     };
     // A row's search may take long (a site's C-FIND): the beat goes on meanwhile.
     const timer = setInterval(() => {
-      if (Date.now() - beatAt >= BEAT_MS) {
-        beatAt = Date.now();
-        this.db.update(batches).set({ updatedAt: beatAt })
+      if (performance.now() - beatAt >= BEAT_MS) {
+        beatAt = performance.now();
+        this.db.update(batches).set({ updatedAt: Date.now() })
           .where(and(eq(batches.id, id), eq(batches.status, "running"))).catch(() => {});
       }
     }, BEAT_MS);
