@@ -7,7 +7,7 @@
  * at start (issue 16); the bytes of connections that arrive meanwhile are held and handed on in order.
  */
 import { loadOnce } from "@conduit/shared/load-once";
-import { type DenoSocket, listen, releaseMemory, type WireSocket } from "./deno_socket.ts";
+import { type AcceptHooks, type DenoSocket, listen, releaseMemory, type WireSocket } from "./deno_socket.ts";
 import type { ScpOptions, ScpShared } from "./scp.ts";
 import type { TlsListener, TlsServerMaterial } from "./tls.ts";
 
@@ -114,14 +114,21 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
       socket.destroy();
     });
   };
-  const plain = listen({ hostname: options.host, port: options.port }, (s: DenoSocket) => serve(s, false), {
+  /** What the accept loop of the `port` listener says of a run of failed accepts (EMFILE). */
+  const acceptHooks = (port: "dicom" | "tls"): AcceptHooks => ({
     onAcceptFailing: (reason) =>
       options.log.warn("cannot accept a connection; trying again", {
+        port,
         reason: reason === "EMFILE" || reason === "ENFILE" ? `too many open files (${reason})` : reason,
         associations: shared.active,
       }),
-    onAcceptResumed: (failures) => options.log.info("accepting connections again", { failures }),
+    onAcceptResumed: (failures) => options.log.info("accepting connections again", { port, failures }),
   });
+  const plain = listen(
+    { hostname: options.host, port: options.port },
+    (s: DenoSocket) => serve(s, false),
+    acceptHooks("dicom"),
+  );
   let secure: TlsListener | undefined;
   if (options.tls) {
     try {
@@ -140,6 +147,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
             options.onEvent?.({ type: "tls-refused" });
           } catch { /* metrics never break the wire */ }
         },
+        acceptHooks("tls"),
       );
     } catch (err) {
       plain.close();

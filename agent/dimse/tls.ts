@@ -17,7 +17,8 @@
  */
 import tls from "node:tls";
 import { isIP } from "node:net";
-import { collectEvery, type WireSocket } from "./deno_socket.ts";
+import { type AcceptHooks, collectEvery, type WireSocket } from "./deno_socket.ts";
+import { readAcceptQueue } from "./_listen_queue.ts";
 
 /** The SCP's TLS settings, with the PEM texts already read. */
 export interface TlsServerMaterial {
@@ -59,51 +60,125 @@ export interface TlsListener {
   close(): void;
 }
 
+/** How often the listener looks for connections waiting that it does not accept, and how many looks in a row. */
+const STUCK_CHECK_MS = 1000;
+const STUCK_CHECKS = 2;
+
 /**
  * Listens for DICOM over TLS; `onConnection` gets each connection once its handshake has succeeded,
  * `onRefused` hears why a handshake failed (no client certificate, an untrusted one, not TLS...).
+ *
+ * Node's `tls` server under Deno 2.9.6 stops accepting at the first EMFILE (the process out of descriptors)
+ * with no error event, still `listening`, until a restart. So once a second, the listener reads its port's
+ * accept queue (/proc/net/tcp): connections waiting there at two looks in a row with none accepted between
+ * mean it stopped; it then closes that server (the connections waiting are reset) and listens again on the
+ * same port with a new one, 50 ms to 1 s apart while that fails. `hooks` hear both. Not on Linux (no /proc):
+ * no watch.
  */
 export function listenTls(
   options: { hostname: string; port: number; material: TlsServerMaterial; handshakeTimeoutMs: number },
   onConnection: (socket: WireSocket) => void,
   onRefused: (reason: string, remoteAddress: string | undefined) => void,
+  hooks: AcceptHooks = {},
 ): Promise<TlsListener> {
-  const m = options.material;
-  const server = tls.createServer({
-    cert: m.cert,
-    key: m.key,
-    ca: m.ca,
-    requestCert: m.requireClientCert,
-    rejectUnauthorized: m.requireClientCert,
-    minVersion: MIN_VERSION,
-    handshakeTimeout: options.handshakeTimeoutMs,
-  });
-  server.on("secureConnection", (socket: tls.TLSSocket) => {
-    try {
-      onConnection(prepare(socket));
-    } catch {
-      socket.destroy();
-    }
-  });
-  server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
-    try {
-      onRefused(err?.message ?? "TLS handshake failed", socket?.remoteAddress);
-    } finally {
-      socket?.destroy();
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
-      server.on("error", () => {/* a failing connection: reported through tlsClientError */});
-      const address = server.address();
-      resolve({
-        port: typeof address === "object" && address ? address.port : options.port,
-        setMaterial: (m) => server.setSecureContext({ cert: m.cert, key: m.key, ca: m.ca }),
-        close: () => server.close(),
+  let m = options.material;
+  let accepted = 0;
+  const create = () => {
+    const server = tls.createServer({
+      cert: m.cert,
+      key: m.key,
+      ca: m.ca,
+      requestCert: m.requireClientCert,
+      rejectUnauthorized: m.requireClientCert,
+      minVersion: MIN_VERSION,
+      handshakeTimeout: options.handshakeTimeoutMs,
+    });
+    server.on("connection", () => accepted++);
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      try {
+        onConnection(prepare(socket));
+      } catch {
+        socket.destroy();
+      }
+    });
+    server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+      try {
+        onRefused(err?.message ?? "TLS handshake failed", socket?.remoteAddress);
+      } finally {
+        socket?.destroy();
+      }
+    });
+    return server;
+  };
+  const listen = (server: tls.Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, options.hostname, () => {
+        server.off("error", reject);
+        server.on("error", () => {/* a failing connection: reported through tlsClientError */});
+        const address = server.address();
+        resolve(typeof address === "object" && address ? address.port : port);
       });
     });
+
+  let server = create();
+  let closed = false;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  /** Closes the stuck server and listens again on `port` until that works. */
+  const relisten = async (port: number) => {
+    server.close();
+    for (let tries = 1, wait = 50;; tries++, wait = Math.min(wait * 2, 1000)) {
+      if (closed) return;
+      const next = create();
+      try {
+        await listen(next, port);
+      } catch {
+        next.close();
+        await new Promise((r) => setTimeout(r, wait));
+        continue;
+      }
+      if (closed) return void next.close();
+      server = next;
+      try {
+        hooks.onAcceptResumed?.(tries);
+      } catch { /* a hook never stops the listener */ }
+      return;
+    }
+  };
+  const watch = (port: number) => {
+    let strikes = 0;
+    let seen = accepted;
+    let restarting = false;
+    timer = setInterval(() => {
+      if (restarting) return;
+      const queued = readAcceptQueue(port);
+      if (queued === undefined) return; // not Linux, or no descriptor to look with: look again later
+      strikes = queued > 0 && accepted === seen ? strikes + 1 : 0;
+      seen = accepted;
+      if (strikes < STUCK_CHECKS) return;
+      strikes = 0;
+      restarting = true;
+      try {
+        hooks.onAcceptFailing?.("the TLS listener stopped accepting (EMFILE)");
+      } catch { /* a hook never stops the listener */ }
+      relisten(port).finally(() => (restarting = false));
+    }, STUCK_CHECK_MS);
+    Deno.unrefTimer(timer);
+  };
+  return listen(server, options.port).then((port) => {
+    watch(port);
+    return {
+      port,
+      setMaterial: (next) => {
+        m = { ...m, cert: next.cert, key: next.key, ca: next.ca };
+        server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
+      },
+      close: () => {
+        closed = true;
+        clearInterval(timer);
+        server.close();
+      },
+    };
   });
 }
 

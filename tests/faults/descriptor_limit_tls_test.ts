@@ -1,0 +1,77 @@
+/**
+ * The agent's DICOM over TLS port at the limit of open file descriptors. Node's `tls` server under Deno 2.9.6
+ * stopped accepting at the first EMFILE without an error event, and the port answered no one again until a
+ * restart (the plain DICOM port retries since 59d88a37). Now the TLS port accepts again once descriptors are
+ * free: an `echoscu +tls` is answered after 30 silent connections took every descriptor and went.
+ */
+import assert from "node:assert/strict";
+import { freePort, runDcmtk, skipReason, toolPath } from "../support/peers.ts";
+import { startAgentProcess } from "../support/agent.ts";
+import { assertServing } from "../support/faults.ts";
+import { eventually } from "../support/hub.ts";
+import { makeTestPki } from "../support/pki.ts";
+
+const skip = skipReason("echoscu", "prlimit") || (toolPath("openssl") ? false : "needs openssl");
+if (skip) console.warn(`descriptor_limit_tls_test: skipped: ${skip}`);
+
+const SPARE = 12;
+const CONNECTIONS = 30;
+
+Deno.test({
+  name: "the agent out of file descriptors accepts DICOM over TLS again once some are free",
+  ignore: Boolean(skip),
+  async fn() {
+    const pki = await makeTestPki(["agent", "dcmtk"]);
+    const tlsPort = freePort();
+    const agent = await startAgentProcess({
+      config: {
+        dimse: {
+          tls: {
+            port: tlsPort,
+            cert: pki.parties.agent.cert,
+            key: pki.parties.agent.key,
+            ca: pki.ca,
+            requireClientCert: true,
+          },
+        },
+      },
+    });
+    const tlsEcho = () =>
+      runDcmtk("echoscu", [
+        "+tls",
+        pki.parties.dcmtk.key,
+        pki.parties.dcmtk.cert,
+        "+cf",
+        pki.ca,
+        "-aec",
+        agent.aet,
+        "127.0.0.1",
+        String(tlsPort),
+      ], { timeoutMs: 10_000 });
+    const conns: Deno.TcpConn[] = [];
+    try {
+      await assertServing(agent);
+      assert.equal((await tlsEcho()).code, 0, "echoscu +tls answered before");
+      const fds = () => [...Deno.readDirSync(`/proc/${agent.pid}/fd`)].length;
+      const limit = fds() + SPARE;
+      const set = await new Deno.Command("prlimit", {
+        args: ["--pid", String(agent.pid), `--nofile=${limit}:${limit}`],
+      }).output();
+      assert.ok(set.success, new TextDecoder().decode(set.stderr));
+      // Silent connections (the handshake timeout would end them): the last ones find no descriptor.
+      for (let i = 0; i < CONNECTIONS; i++) {
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port: tlsPort }));
+      }
+      await eventually("the agent out of descriptors", () => fds() >= limit || undefined, 15_000);
+      for (const c of conns.splice(0)) c.close();
+      await eventually("echoscu +tls answered again", async () => (await tlsEcho()).code === 0, 30_000);
+      await assertServing(agent);
+      const log = await Deno.readTextFile(agent.logFile);
+      assert.match(log, /"msg":"cannot accept a connection; trying again".*"port":"tls"/);
+    } finally {
+      for (const c of conns) c.close();
+      await agent.stop();
+      await Deno.remove(pki.dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
