@@ -57,7 +57,10 @@ export class FileArchive implements Archive {
 
   /**
    * Moves a synced staged file to its final place; with `sync`, also syncs the directory entry and, for
-   * folders it had to create, their parents' entries, so the file survives a power loss.
+   * folders it had to create, their parents' entries, so the file survives a power loss. Called again for
+   * the same file after it failed (the group commit retries), it finishes what the first call left: a
+   * call whose rename was done but whose folder sync failed (EMFILE) made every retry fail on the rename
+   * (ENOENT), and the group commit stayed blocked after the descriptors were free.
    */
   async place(staged: string, key: string): Promise<void> {
     const target = this.#file(key);
@@ -66,13 +69,22 @@ export class FileArchive implements Archive {
     // Every step off the event loop's thread: a mkdir or a rename can wait for the journal.
     await this.#folder(dir);
     await fs.promises.rename(staged, target).catch(async (err) => {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !fs.existsSync(staged)) throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      if (!fs.existsSync(staged)) {
+        if (this.#placedBefore.has(target)) return; // renamed by a call that failed after: synced below
+        throw err;
+      }
       this.#dirs.delete(dir); // the folder went away since it was made: make it again
       await this.#folder(dir);
       await fs.promises.rename(staged, target);
     });
+    this.#placedBefore.add(target);
     await this.#syncDir(dir);
+    this.#placedBefore.delete(target);
   }
+
+  /** Files renamed into place whose folder sync has not succeeded yet (see `place`). */
+  readonly #placedBefore = new Set<string>();
 
   /** A rename within the data directory, by `place`; with `sync`, the entry's old folder is synced too. */
   async move(from: string, to: string): Promise<void> {
