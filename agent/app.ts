@@ -54,6 +54,7 @@ import { mountHttp } from "./app_http.ts";
 import { type AgentHttpServer, serveHttp } from "./http/serve.ts";
 import { startHubLink } from "./app_tunnel.ts";
 import { Certificates } from "./app_tls.ts";
+import { DescriptorBudget } from "./descriptors.ts";
 
 /** How often the hash backfill looks whether it can run (besides when the SCP falls idle). */
 const BACKFILL_LOOK_MS = 10_000;
@@ -108,6 +109,8 @@ async function startLocked(
   const archive: Archive = new FileArchive(dataDir, config.dimse.sync);
   const leftovers = await archive.prepare();
   if (leftovers) log.info("removed partial files left by an earlier run", { count: leftovers });
+  // First: the soft descriptor limit raised toward the hard one, before anything is opened.
+  const descriptors = new DescriptorBudget();
   const db = await Database.open(path.join(dataDir, "agent.db"), { durable: config.dimse.sync });
   const intake = new Intake(dataDir, config.dimse.sync);
   const partial = intake.prepare();
@@ -220,8 +223,10 @@ async function startLocked(
       log,
       metrics,
       onIdle: fillHashes,
+      descriptors,
     });
   } catch (err) {
+    descriptors.stop();
     db.close();
     throw err;
   }
@@ -302,6 +307,21 @@ async function startLocked(
   Deno.unrefTimer(backfillTimer);
   Deno.unrefTimer(settle);
   certificates.watch();
+  descriptors.measure();
+  log.info("file descriptors", {
+    limit: descriptors.soft,
+    hard: descriptors.start?.hard ?? null,
+    ...(descriptors.start?.notRaised ? { notRaised: descriptors.start.notRaised } : {}),
+    connections: descriptors.connections(),
+    associations: Math.min(config.dimse.maxAssociations, descriptors.associations()),
+  });
+  if (descriptors.associations() < config.dimse.maxAssociations) {
+    log.warn("dimse.maxAssociations does not fit the file descriptor limit; fewer are taken at once", {
+      maxAssociations: config.dimse.maxAssociations,
+      fit: descriptors.associations(),
+      limit: descriptors.soft,
+    });
+  }
   log.info("agent started", {
     version: VERSION,
     build: BUILD_TEXT,
@@ -360,6 +380,7 @@ async function startLocked(
     },
     async stop() {
       clearTimeout(settle);
+      descriptors.stop();
       clearInterval(backfillTimer);
       certificates.stop();
       stopping = true;

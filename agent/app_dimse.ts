@@ -18,6 +18,7 @@ import type { LazyStorageCommitment } from "./commitment/lazy.ts";
 import type { CommitmentRequests } from "./forward/commitment_requests.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { loadPart } from "./lazy_part.ts";
+import type { DescriptorBudget } from "./descriptors.ts";
 
 /** What the SCP answers with. */
 export interface DimseHandlers {
@@ -35,12 +36,26 @@ export interface DimseHandlers {
   metrics: AgentMetrics;
   /** Called when the SCP falls idle (the hash backfill). */
   onIdle: () => void;
+  /** The file descriptors the DICOM ports may take (agent/descriptors.ts). */
+  descriptors: DescriptorBudget;
 }
 
 /** Starts the SCP; throws an error that names the setting when it cannot listen. */
 export async function startDimse(
-  { config, scpTls, db, archive, ingest, archiveQuery, commitment, requests, log, metrics, onIdle }:
-    DimseHandlers,
+  {
+    config,
+    scpTls,
+    db,
+    archive,
+    ingest,
+    archiveQuery,
+    commitment,
+    requests,
+    log,
+    metrics,
+    onIdle,
+    descriptors,
+  }: DimseHandlers,
 ): Promise<ScpServer> {
   const nodes = (): NodeAddress[] =>
     Object.entries(config.nodes).map(([name, n]) => ({
@@ -59,6 +74,8 @@ export async function startDimse(
       allowedCallingAets: config.dimse.allowedCallingAets,
       checkCalledAet: config.dimse.checkCalledAet,
       maxAssociations: config.dimse.maxAssociations,
+      associationLimit: () => descriptors.associations(),
+      connectionLimit: () => descriptors.connections(),
       acceptAnySopClass: config.dimse.acceptAnySopClass,
       maxOpsPerformed: config.dimse.maxOpsPerformed,
       maxOpsInvoked: config.dimse.maxOpsInvoked,

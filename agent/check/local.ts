@@ -20,6 +20,7 @@ import { loadProfile } from "../deid/load_profile.ts";
 import { loadCredential } from "../tunnel/credential.ts";
 import { pidsListenOn } from "./listening.ts";
 import { exposureWarning } from "../http/exposure.ts";
+import { connectionsThatFit, readNofile } from "../descriptors.ts";
 
 export type Outcome = "ok" | "warn" | "fail";
 
@@ -327,13 +328,38 @@ export function credentialCheck(config: AgentConfig): Check | undefined {
   return ok("site credential", `site ${stored.site}, enrolled ${stored.enrolledAt}`);
 }
 
+/** Descriptors an idle agent holds once started (index, listeners, HTTP, logs: about 40 measured, rounded up). */
+const IDLE_DESCRIPTORS = 64;
+
+/**
+ * Whether `dimse.maxAssociations` fits the descriptor limit the agent will have (this process's soft limit,
+ * raised toward the hard one as the agent does when it may: agent/descriptors.ts); undefined off Linux.
+ */
+export function descriptorCheck(config: AgentConfig, limit = readNofile()): Check | undefined {
+  if (!limit) return undefined;
+  const soft = Deno.permissions.querySync({ name: "ffi" }).state === "granted"
+    ? Math.max(limit.soft, Math.min(limit.hard, 65536))
+    : limit.soft;
+  const fit = Math.max(1, connectionsThatFit(soft, IDLE_DESCRIPTORS) - 2);
+  const max = config.dimse.maxAssociations;
+  const detail = `limit ${soft} (hard ${limit.hard}): about ${fit} associations fit`;
+  if (max <= fit) return ok("file descriptors", `${detail}, dimse.maxAssociations ${max}`);
+  return warn(
+    "file descriptors",
+    `${detail}, dimse.maxAssociations is ${max}: the agent takes no more than ${fit} at once; raise the ` +
+      "limit (LimitNOFILE in the systemd unit, ulimit -n) or lower dimse.maxAssociations",
+  );
+}
+
 /** Every check that needs no network, in the report's order. */
 export async function localChecks(config: AgentConfig): Promise<Check[]> {
   const { checks, holder } = dataDirChecks(config);
   const credential = credentialCheck(config);
+  const descriptors = descriptorCheck(config);
   return [
     ...checks,
     ...portChecks(config, holder),
+    ...(descriptors ? [descriptors] : []),
     ...tlsChecks(config),
     ...keyFileChecks(config),
     ...await routeChecks(config),

@@ -40,6 +40,11 @@ export interface ScpOptions extends NetworkOptions {
   /** Refuse associations whose called AE title is not ours. */
   checkCalledAet: boolean;
   maxAssociations: number;
+  /**
+   * Associations that fit in the descriptors left (agent/descriptors.ts), when less than
+   * `maxAssociations`: beyond it an association is rejected (transient, local limit exceeded).
+   */
+  associationLimit?: () => number;
   /** Accept storage SOP classes outside the standard storage roots (private classes). */
   acceptAnySopClass: boolean;
   /** Outstanding operations granted to a requestor that proposes an asynchronous operations window. */
@@ -156,7 +161,7 @@ class AgentScp extends ConduitNetwork {
       storageCommitment: o.commitment !== undefined || o.commitmentReports !== undefined,
       commitmentReports: o.commitmentReports !== undefined,
     };
-    const full = this.#shared.active >= o.maxAssociations;
+    const full = this.#shared.active >= Math.min(o.maxAssociations, o.associationLimit?.() ?? Infinity);
     const rq = this.associateRq;
     const proposal = {
       calling,

@@ -58,6 +58,8 @@ export interface ScpListenOptions extends ScpOptions {
   host: string;
   port: number;
   tls?: { port: number; material: TlsServerMaterial };
+  /** Connections (associated or not) both ports may hold at once; more are closed at once (descriptors). */
+  connectionLimit?: () => number;
   /** Called once no connection has been open for a while (the index's hash backfill runs then). */
   onIdle?: () => void;
   /** How the association code and the TLS listener load (default: from source, by computed URLs). */
@@ -79,7 +81,24 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   // Once no connection has been open for a while, what serving them left is given back (deno_socket.ts).
   let idle: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  let shed = 0;
   const serve = (socket: WireSocket, secure: boolean) => {
+    if (options.connectionLimit && sockets.size >= options.connectionLimit()) {
+      // Out of the descriptors kept for connections: closed at once, so the index, files and new threads
+      // keep theirs (agent/descriptors.ts). Said once per run of them.
+      if (shed++ === 0) {
+        options.log.warn("too many connections for the file descriptor limit; closing new ones", {
+          connections: sockets.size,
+          associations: shared.active,
+        });
+      }
+      socket.destroy();
+      return;
+    }
+    if (shed > 0) {
+      options.log.info("taking connections again", { closed: shed });
+      shed = 0;
+    }
     clearTimeout(idle);
     sockets.add(socket);
     socket.on("close", () => {
