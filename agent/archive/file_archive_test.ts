@@ -150,3 +150,35 @@ Deno.test("FileArchive makes a series folder again when it went away after its f
     }
   }
 });
+
+Deno.test("FileArchive.place() called again after its folder sync failed (EMFILE) finishes the placement", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-place-retry-" });
+  try {
+    const archive = new FileArchive(dir, true);
+    const staged = `${dir}/staged.part`;
+    await Deno.writeTextFile(staged, "object");
+    const key = "archive/s1/o1.dcm";
+    // The first folder sync finds no descriptor (Deno.open of the folder fails), as at the process's limit.
+    const open = Deno.open;
+    let failed = 0;
+    Deno.open = ((p: string | URL, o?: Deno.OpenOptions) => {
+      if (String(p) === `${dir}/archive/s1` && failed++ === 0) {
+        return Promise.reject(
+          Object.assign(new Error("Too many open files (os error 24)"), { code: "EMFILE" }),
+        );
+      }
+      return open(p, o);
+    }) as typeof Deno.open;
+    try {
+      await assert.rejects(archive.place(staged, key), /os error 24/);
+    } finally {
+      Deno.open = open;
+    }
+    assert.equal(failed, 1);
+    // The group commit tries again once descriptors are free: the placement completes.
+    await archive.place(staged, key);
+    assert.equal(await Deno.readTextFile(`${dir}/${key}`), "object");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
