@@ -226,7 +226,6 @@ async function startLocked(
       descriptors,
     });
   } catch (err) {
-    descriptors.stop();
     db.close();
     throw err;
   }
@@ -380,7 +379,6 @@ async function startLocked(
     },
     async stop() {
       clearTimeout(settle);
-      descriptors.stop();
       clearInterval(backfillTimer);
       certificates.stop();
       stopping = true;

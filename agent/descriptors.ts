@@ -78,13 +78,13 @@ export function connectionsThatFit(soft: number, baseline: number): number {
 }
 
 /**
- * The connections the DICOM ports may hold, from the soft limit (looked at again once a second: `prlimit`
- * may change it) and the descriptors the agent held once started (`measure`).
+ * The connections the DICOM ports may hold, from the soft limit (read again at each connection, a small read
+ * of /proc/self/limits: `prlimit` may change it while the agent runs) and the descriptors the agent held once
+ * started (`measure`).
  */
 export class DescriptorBudget {
   #soft: number;
   #baseline: number;
-  readonly #timer: ReturnType<typeof setInterval>;
   /** What start found and did: the limits, and why the soft one was not raised, if it was not. */
   readonly start: { soft: number; hard: number; notRaised?: string } | undefined;
 
@@ -96,10 +96,6 @@ export class DescriptorBudget {
     }
     this.#soft = this.start?.soft ?? Number.MAX_SAFE_INTEGER;
     this.#baseline = openDescriptors() ?? 0;
-    this.#timer = setInterval(() => {
-      this.#soft = readNofile()?.soft ?? this.#soft; // unreadable (at the limit): as it was
-    }, 1000);
-    Deno.unrefTimer(this.#timer);
   }
 
   /** Takes what the agent holds now (started: index, listeners, HTTP, tunnel) as its baseline. */
@@ -113,15 +109,12 @@ export class DescriptorBudget {
 
   /** Connections (associated or not) the DICOM ports may hold at once; more are closed at once. */
   connections(): number {
+    if (this.start) this.#soft = readNofile()?.soft ?? this.#soft; // unreadable (at the limit): as it was
     return connectionsThatFit(this.#soft, this.#baseline);
   }
 
   /** Associations that may be open at once: the rest of the connections only get a reject. */
   associations(): number {
     return Math.max(1, this.connections() - 2);
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
   }
 }
