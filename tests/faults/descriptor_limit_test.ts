@@ -34,13 +34,22 @@ Deno.test({
       }).output();
       assert.ok(set.success, new TextDecoder().decode(set.stderr));
 
-      // Connections that send nothing (the ARTIM timer would end them after 30 s): the last ones find no
-      // descriptor and wait in the backlog.
+      // Connections to the HTTP API that send nothing take the descriptors (the DICOM ports hold no more
+      // connections than fit in the limit with a reserve kept free, agent/descriptors.ts: connections
+      // beyond it are closed at once); the last ones find no descriptor and wait in the backlog.
       for (let i = 0; i < CONNECTIONS; i++) {
-        conns.push(await Deno.connect({ hostname: "127.0.0.1", port: agent.port }));
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port: agent.httpPort }));
       }
       const fds = () => [...Deno.readDirSync(`/proc/${agent.pid}/fd`)].length;
       await eventually("the agent out of descriptors", () => fds() >= limit || undefined, 15_000);
+      // A DICOM connection now finds no descriptor either: it waits in the backlog while accepting fails.
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port: agent.port }));
+      await eventually(
+        "a failed accept on the DICOM port",
+        async () =>
+          /"msg":"cannot accept a connection; trying again"/.test(await Deno.readTextFile(agent.logFile)),
+        15_000,
+      );
       assert.ok(!agent.exited());
       // The HTTP API meets the limit too (its listener fails, which ends Deno.serve unless it listens again).
       assert.equal(await healthzAnswers(agent.httpPort), undefined);
