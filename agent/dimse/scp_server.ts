@@ -82,8 +82,13 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   let idle: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   let shed = 0;
-  const serve = (socket: WireSocket, secure: boolean) => {
-    if (options.connectionLimit && sockets.size >= options.connectionLimit()) {
+  /** Connections the plain port holds (the TLS port counts its own, from before their handshake). */
+  let plainOpen = 0;
+  /** Whether one connection more fits the descriptor budget, with `tlsOpen` on the TLS port. */
+  const fits = (tlsOpen: number) =>
+    !options.connectionLimit || plainOpen + tlsOpen < options.connectionLimit();
+  const serve = (socket: WireSocket, isTls: boolean) => {
+    if (!isTls && !fits(secure?.connections() ?? 0)) {
       // Out of the descriptors kept for connections: closed at once, so the index, files and new threads
       // keep theirs (agent/descriptors.ts). Said once per run of them.
       if (shed++ === 0) {
@@ -101,8 +106,10 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
     }
     clearTimeout(idle);
     sockets.add(socket);
+    if (!isTls) plainOpen++;
     socket.on("close", () => {
       sockets.delete(socket);
+      if (!isTls) plainOpen--;
       // Not after close(): the sockets it destroys close after it, and no timer may outlive the SCP.
       if (sockets.size > 0 || closed) return;
       clearTimeout(idle);
@@ -112,7 +119,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
       }, IDLE_RELEASE_MS);
       Deno.unrefTimer(idle);
     });
-    if (serveConnection) return start(socket, secure, serveConnection);
+    if (serveConnection) return start(socket, isTls, serveConnection);
     // First connections: hold what arrives until the association code has loaded. The network it
     // builds replaces every "data" listener with its own; what was held is then replayed in order.
     const held: Buffer[] = [];
@@ -124,7 +131,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
     loadScpOnce(options.parts ?? SOURCE_PARTS).then((fn) => {
       socket.off("data", hold);
       if (socket.destroyed) return;
-      start(socket, secure, fn);
+      start(socket, isTls, fn);
       // Resumed first: the next read lands after the held bytes, which go out in this same turn.
       socket.resume();
       for (const chunk of held) socket.emit("data", chunk);
@@ -167,6 +174,22 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
           } catch { /* metrics never break the wire */ }
         },
         acceptHooks("tls"),
+        (tlsOpen) => {
+          if (fits(tlsOpen)) {
+            if (shed > 0) {
+              options.log.info("taking connections again", { closed: shed });
+              shed = 0;
+            }
+            return true;
+          }
+          if (shed++ === 0) {
+            options.log.warn("too many connections for the file descriptor limit; closing new ones", {
+              connections: plainOpen + tlsOpen,
+              associations: shared.active,
+            });
+          }
+          return false;
+        },
       );
     } catch (err) {
       plain.close();

@@ -57,6 +57,8 @@ export interface TlsListener {
    * material first: a key that is not the certificate's is taken here and fails every handshake.
    */
   setMaterial(material: Omit<TlsServerMaterial, "requireClientCert">): void;
+  /** Connections this port holds open (in their handshake or after it). */
+  connections(): number;
   close(): void;
 }
 
@@ -80,9 +82,16 @@ export function listenTls(
   onConnection: (socket: WireSocket) => void,
   onRefused: (reason: string, remoteAddress: string | undefined) => void,
   hooks: AcceptHooks = {},
+  /**
+   * Whether a new connection may be held, given how many this port holds open now (in their handshake or
+   * after it): the descriptor budget (agent/descriptors.ts). One that may not is closed at once.
+   */
+  admit: (open: number) => boolean = () => true,
 ): Promise<TlsListener> {
   let m = options.material;
   let accepted = 0;
+  /** Connections accepted whose TCP socket is open (in their handshake, or after it). */
+  let open = 0;
   const create = () => {
     const server = tls.createServer({
       cert: m.cert,
@@ -93,7 +102,12 @@ export function listenTls(
       minVersion: MIN_VERSION,
       handshakeTimeout: options.handshakeTimeoutMs,
     });
-    server.on("connection", () => accepted++);
+    server.on("connection", (socket: { destroy(): void; once(e: "close", f: () => void): void }) => {
+      accepted++;
+      if (!admit(open)) return socket.destroy();
+      open++;
+      socket.once("close", () => open--);
+    });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       try {
         onConnection(prepare(socket));
@@ -173,6 +187,7 @@ export function listenTls(
         m = { ...m, cert: next.cert, key: next.key, ca: next.ca };
         server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
       },
+      connections: () => open,
       close: () => {
         closed = true;
         clearInterval(timer);
