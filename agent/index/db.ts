@@ -157,6 +157,10 @@ export class Database {
   static async open(path: string, options: OpenOptions = {}): Promise<Database> {
     const writer = new LibsqlDatabase(path) as unknown as Connection;
     try {
+      // Wait for a lock first, before the journal mode and the migrations: at a start right after a crash, a
+      // reader of the file (an operator's sqlite3, agent backup, a monitoring script) may hold it a moment,
+      // and "database is locked" ended the start.
+      writer.exec("PRAGMA busy_timeout = 5000");
       writer.exec("PRAGMA journal_mode = WAL");
       migrate(writer, path);
       writer.exec(

@@ -206,3 +206,31 @@ Deno.test("migration 0016 indexes dates written yyyy.mm.dd (before DICOM 3.0) as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("opening waits for a lock another process holds a moment (a start right after a crash, a reader)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-db-locked-" });
+  const file = path.join(dir, "agent.db");
+  try {
+    // Another process creates the file and holds its write lock for 700 ms, as a crash's reader may.
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const L = (await import("libsql")).default; const c = new L(${JSON.stringify(file)});
+         c.exec("PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; CREATE TABLE held (x)");
+         console.log("held");
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 700);
+         c.exec("COMMIT"); c.close();`,
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /held/);
+    reader.releaseLock();
+    const db = await Database.open(file);
+    db.close();
+    assert.equal((await holder.output()).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
