@@ -79,7 +79,9 @@ Deno.test({
 
       // The explorer, sorted by date up: Back shows it sorted so, and the study's link has the focus.
       await page.goto(`${base}/explorer?site=north&sort=date`);
-      const study = page.locator("table[aria-label=Studies] tbody tr[data-study]").first().getByRole("link");
+      const study = page.locator("table[aria-label=Studies] tbody tr[data-study]").first().getByRole("link", {
+        name: /^Open /,
+      });
       await study.waitFor();
       await backTo(page, study, "section[aria-label=Study] h1", "explorer");
       assert.equal(new URL(page.url()).searchParams.get("sort"), "date");

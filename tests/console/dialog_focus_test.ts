@@ -148,7 +148,9 @@ Deno.test({
 
       // A study's erase, asked on its page and kept.
       await page.goto(`${base}/explorer?site=north`);
-      await page.locator("table[aria-label=Studies] tbody tr[data-study]").first().getByRole("link").click();
+      await page.locator("table[aria-label=Studies] tbody tr[data-study]").first().getByRole("link", {
+        name: /^Open /,
+      }).click();
       const erase = page.getByRole("button", { name: "Erase…" });
       await erase.waitFor();
       await comesBack(page, erase, { button: "Keep it" });

@@ -130,7 +130,9 @@ export async function hubAdmin(
     "--data",
     dataDir,
     // A test that names its own database keeps it (a flag given twice is refused).
-    ...(databases.has(dataDir) && !args.includes("--db") ? ["--db", databases.get(dataDir)!] : []),
+    ...(databases.has(dataDir) && !args.includes("--db") && !args.includes("--from")
+      ? ["--db", databases.get(dataDir)!]
+      : []),
   ]);
   let json;
   if (args.includes("--json") && stdout.trim()) json = JSON.parse(stdout.trim().split("\n").at(-1)!);
