@@ -15,9 +15,14 @@ import { eventually, startHubProcess } from "../support/hub.ts";
 const skip = skipReason("echoscu", "prlimit");
 if (skip) console.warn(`descriptor_limit_test: skipped: ${skip}`);
 
-/** Descriptors left to the agent above those it holds idle, and connections opened: more than that. */
-const SPARE = 12;
-const CONNECTIONS = 30;
+/**
+ * Descriptors left to the agent above those it holds idle, and connections opened: more than that. SPARE
+ * leaves room for three DICOM connections above agent/descriptors.ts's reserve (16, 3 per connection): with
+ * room for one, the connection that waited in the backlog (its peer gone, not yet seen closed) held the only
+ * place when echoscu came, and echoscu was closed at once (CI, a loaded machine).
+ */
+const SPARE = 25;
+const CONNECTIONS = 40;
 
 Deno.test({
   name: "the agent out of file descriptors accepts again once some are free",
