@@ -57,6 +57,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
   /** The idle timeout fired and no activity came since (the timer is armed again by the next). */
   #timedOut = false;
   #pool: BufferPool | undefined;
+  #bytesRead = 0;
   remoteAddress: string | undefined;
   remotePort: number | undefined;
 
@@ -116,6 +117,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
           // let go of the stream, and would take these bytes for the start of a PDU).
           if (this.#closed) return pool.give(bytes);
           if (n === null) break;
+          this.#bytesRead += n;
           this.#touch();
           const lease = new Lease(bytes, pool);
           const release = lease.hold();
@@ -130,6 +132,7 @@ export class DenoSocket extends EventEmitter implements WireSocket {
         const n = await conn.read(buf);
         if (this.#closed) return;
         if (n === null) break;
+        this.#bytesRead += n;
         this.#touch();
         if (n < READ_SIZE / 4) {
           // A small read (a response, a command) is copied out and the buffer read into again: handed
@@ -183,6 +186,11 @@ export class DenoSocket extends EventEmitter implements WireSocket {
 
   get destroyed(): boolean {
     return this.#closed;
+  }
+
+  /** Bytes received so far (as a Node socket's `bytesRead`). */
+  get bytesRead(): number {
+    return this.#bytesRead;
   }
 
   get writableLength(): number {

@@ -10,10 +10,16 @@ import { loadOnce } from "@conduit/shared/load-once";
 import { type AcceptHooks, type DenoSocket, listen, releaseMemory, type WireSocket } from "./deno_socket.ts";
 import type { ScpOptions, ScpShared } from "./scp.ts";
 import type { TlsListener, TlsServerMaterial } from "./tls.ts";
+import { ConnectionGate, type GatedSocket } from "./_connection_gate.ts";
 
 type Serve = typeof import("./scp.ts").serveConnection;
 /** How long the SCP must have had no connection before memory is given back. */
 const IDLE_RELEASE_MS = 2000;
+/**
+ * How long a connection may send nothing before it is closed (at most ARTIM): requesters send their
+ * A-ASSOCIATE-RQ (or TLS ClientHello) at once; 10 s leaves room for a few TCP retransmissions on a bad link.
+ */
+const FIRST_BYTE_MS = 10_000;
 let serveConnection: Serve | undefined;
 let loadScp: (() => Promise<Serve>) | undefined;
 
@@ -82,34 +88,43 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   let idle: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   let shed = 0;
-  /** Connections the plain port holds (the TLS port counts its own, from before their handshake). */
-  let plainOpen = 0;
-  /** Whether one connection more fits the descriptor budget, with `tlsOpen` on the TLS port. */
-  const fits = (tlsOpen: number) =>
-    !options.connectionLimit || plainOpen + tlsOpen < options.connectionLimit();
-  const serve = (socket: WireSocket, isTls: boolean) => {
-    if (!isTls && !fits(secure?.connections() ?? 0)) {
-      // Out of the descriptors kept for connections: closed at once, so the index, files and new threads
-      // keep theirs (agent/descriptors.ts). Said once per run of them.
-      if (shed++ === 0) {
-        options.log.warn("too many connections for the file descriptor limit; closing new ones", {
-          connections: sockets.size,
-          associations: shared.active,
-        });
+  // Connections of both ports, from their accept (TLS: before the handshake) against the descriptor budget;
+  // those that send nothing are closed after FIRST_BYTE_MS, or for a new one when the budget is full.
+  const gate = new ConnectionGate({
+    limit: options.connectionLimit,
+    firstByteMs: Math.min(FIRST_BYTE_MS, options.artimTimeoutMs),
+    onSilentClosed: (socket, port, why) =>
+      options.log.info("closing a connection that sent nothing", {
+        port,
+        reason: why,
+        remote: socket.remoteAddress ?? "",
+      }),
+  });
+  /** Whether the gate holds a connection just accepted on `port`; said once per run of refusals. */
+  const admit = (socket: GatedSocket, port: "dicom" | "tls"): boolean => {
+    if (gate.admit(socket, port)) {
+      if (shed > 0) {
+        options.log.info("taking connections again", { closed: shed });
+        shed = 0;
       }
-      socket.destroy();
-      return;
+      return true;
     }
-    if (shed > 0) {
-      options.log.info("taking connections again", { closed: shed });
-      shed = 0;
+    // Out of the descriptors kept for connections, and every one held has spoken: closed at once, so the
+    // index, files and new threads keep theirs (agent/descriptors.ts).
+    if (shed++ === 0) {
+      options.log.warn("too many connections for the file descriptor limit; closing new ones", {
+        connections: gate.size,
+        associations: shared.active,
+      });
     }
+    return false;
+  };
+  /** Serves a connection the gate holds (TLS: once its handshake succeeded). */
+  const serve = (socket: WireSocket, isTls: boolean) => {
     clearTimeout(idle);
     sockets.add(socket);
-    if (!isTls) plainOpen++;
     socket.on("close", () => {
       sockets.delete(socket);
-      if (!isTls) plainOpen--;
       // Not after close(): the sockets it destroys close after it, and no timer may outlive the SCP.
       if (sockets.size > 0 || closed) return;
       clearTimeout(idle);
@@ -152,7 +167,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   });
   const plain = listen(
     { hostname: options.host, port: options.port },
-    (s: DenoSocket) => serve(s, false),
+    (s: DenoSocket) => admit(s, "dicom") ? serve(s, false) : s.destroy(),
     acceptHooks("dicom"),
   );
   let secure: TlsListener | undefined;
@@ -174,22 +189,7 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
           } catch { /* metrics never break the wire */ }
         },
         acceptHooks("tls"),
-        (tlsOpen) => {
-          if (fits(tlsOpen)) {
-            if (shed > 0) {
-              options.log.info("taking connections again", { closed: shed });
-              shed = 0;
-            }
-            return true;
-          }
-          if (shed++ === 0) {
-            options.log.warn("too many connections for the file descriptor limit; closing new ones", {
-              connections: plainOpen + tlsOpen,
-              associations: shared.active,
-            });
-          }
-          return false;
-        },
+        (socket) => admit(socket, "tls"),
       );
     } catch (err) {
       plain.close();

@@ -16,7 +16,7 @@
  * TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 and TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, are among them.
  */
 import tls from "node:tls";
-import { isIP } from "node:net";
+import { isIP, type Socket } from "node:net";
 import { type AcceptHooks, collectEvery, type WireSocket } from "./deno_socket.ts";
 import { readAcceptQueue } from "./_listen_queue.ts";
 
@@ -57,8 +57,6 @@ export interface TlsListener {
    * material first: a key that is not the certificate's is taken here and fails every handshake.
    */
   setMaterial(material: Omit<TlsServerMaterial, "requireClientCert">): void;
-  /** Connections this port holds open (in their handshake or after it). */
-  connections(): number;
   close(): void;
 }
 
@@ -83,15 +81,13 @@ export function listenTls(
   onRefused: (reason: string, remoteAddress: string | undefined) => void,
   hooks: AcceptHooks = {},
   /**
-   * Whether a new connection may be held, given how many this port holds open now (in their handshake or
-   * after it): the descriptor budget (agent/descriptors.ts). One that may not is closed at once.
+   * Whether a new connection may be held, given its TCP socket (before the handshake, which holds descriptors
+   * too): the descriptor budget (agent/descriptors.ts, _connection_gate.ts). One that may not is closed at once.
    */
-  admit: (open: number) => boolean = () => true,
+  admit: (socket: Socket) => boolean = () => true,
 ): Promise<TlsListener> {
   let m = options.material;
   let accepted = 0;
-  /** Connections accepted whose TCP socket is open (in their handshake, or after it). */
-  let open = 0;
   const create = () => {
     const server = tls.createServer({
       cert: m.cert,
@@ -102,11 +98,9 @@ export function listenTls(
       minVersion: MIN_VERSION,
       handshakeTimeout: options.handshakeTimeoutMs,
     });
-    server.on("connection", (socket: { destroy(): void; once(e: "close", f: () => void): void }) => {
+    server.on("connection", (socket: Socket) => {
       accepted++;
-      if (!admit(open)) return socket.destroy();
-      open++;
-      socket.once("close", () => open--);
+      if (!admit(socket)) socket.destroy();
     });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       try {
@@ -117,7 +111,10 @@ export function listenTls(
     });
     server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
       try {
-        onRefused(err?.message ?? "TLS handshake failed", socket?.remoteAddress);
+        // A connection that sent no byte offered no handshake to refuse (closed by the gate for its
+        // silence, or by its peer): `_parent` is the TCP socket under it (Deno 2.9.6 as Node).
+        const raw = (socket as unknown as { _parent?: { bytesRead?: number } })?._parent;
+        if (raw?.bytesRead !== 0) onRefused(err?.message ?? "TLS handshake failed", socket?.remoteAddress);
       } finally {
         socket?.destroy();
       }
@@ -187,7 +184,6 @@ export function listenTls(
         m = { ...m, cert: next.cert, key: next.key, ca: next.ca };
         server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
       },
-      connections: () => open,
       close: () => {
         closed = true;
         clearInterval(timer);
