@@ -19,7 +19,8 @@ if (skip) console.warn(`descriptor_limit_tls_test: skipped: ${skip}`);
  * Descriptors left above those the agent holds idle, and connections opened: more than that. As in
  * descriptor_limit_test, SPARE leaves room for three DICOM connections above agent/descriptors.ts's reserve:
  * with 12 the cap fell to its floor of one, and a connection that waited in the backlog (its peer gone) could
- * hold that place when echoscu came.
+ * hold that place when echoscu came (since agent/dimse/_connection_gate.ts a new connection takes its place:
+ * descriptor_limit_test checks that case on the plain port).
  */
 const SPARE = 25;
 const CONNECTIONS = 40;
