@@ -29,6 +29,8 @@ export interface FrameLayout {
   transferSyntax: string;
   encapsulated: boolean;
   frames: FrameRange[];
+  /** For native frames: where the pixel value starts and its VR (a big endian one is swapped by it). */
+  value?: { offset: number; vr: string };
 }
 
 /**
@@ -82,6 +84,7 @@ export async function frameLayout(source: ByteSource, wanted: number[] | "all"):
         pieces: [{ offset: pixels.valueOffset + (f - 1) * size, length: size }],
         size,
       })),
+      value: { offset: pixels.valueOffset, vr: pixels.vr },
     };
   }
   let list;

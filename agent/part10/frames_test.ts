@@ -38,6 +38,7 @@ Deno.test("frameLayout() cuts a generated instance's one native frame: the whole
     transferSyntax: TS.ExplicitVRLittleEndian,
     encapsulated: false,
     frames: [{ pieces: [{ offset: pixels.valueOffset, length: 4 * 6 * 2 }], size: 48 }],
+    value: { offset: pixels.valueOffset, vr: "OW" },
   });
   await assert.rejects(frameLayout(memorySource(bytes), [2]), FrameError);
   await assert.rejects(frameLayout(memorySource(bytes), [0]), /frame 0 does not exist/);

@@ -1,12 +1,13 @@
 /**
  * Reading one frame of an archived object to render it, on the agent's thread where the archive is: its
- * attributes and its pixel bytes as stored (native or encoded), or a deflated object whole. Only the
+ * attributes and its pixel bytes as stored (encoded, or native little endian), or a deflated object whole. Only the
  * frame's bytes are read (part10/frames.ts finds them). The rendering worker decodes them (source.ts).
  */
 import { encodingOf } from "@conduit/shared/dicom";
 import { readHeader } from "../part10/header.ts";
 import { frameLayout } from "../part10/frames.ts";
 import { type ByteSource, readExactly, ShortSourceError } from "../part10/source.ts";
+import { littleEndianFrames } from "../part10/swapped.ts";
 import { type ImageAttributes, imageAttributes } from "./attributes.ts";
 import { FrameNotFoundError, RenderError } from "./errors.ts";
 
@@ -18,11 +19,10 @@ export type FrameBytes =
   | {
     kind: "frame";
     attrs: ImageAttributes;
-    /** The frame's bytes: native samples, or one encoded frame. */
+    /** The frame's bytes: native samples (little endian: a big endian object's swapped), or one encoded frame. */
     bytes: Uint8Array;
     encapsulated: boolean;
     transferSyntax: string;
-    littleEndian: boolean;
   }
   | { kind: "deflated"; object: Uint8Array; frame: number };
 
@@ -67,10 +67,12 @@ export async function readFrame(
     throw new RenderError((err as Error).message);
   }
   const pieces = layout.frames[0].pieces;
+  // Native frames of a big endian object are read little endian, swapped as every path swaps them.
+  const from = littleEndianFrames(source, layout);
   const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of pieces) {
-    const piece = await readExactly(source, p.offset, p.length).catch((err) => {
+    const piece = await readExactly(from, p.offset, p.length).catch((err) => {
       throw err instanceof ShortSourceError ? new RenderError("the file ends inside its pixel data") : err;
     });
     bytes.set(piece, at);
@@ -82,6 +84,5 @@ export async function readFrame(
     bytes,
     encapsulated: layout.encapsulated,
     transferSyntax: ts,
-    littleEndian: encoding.littleEndian,
   };
 }

@@ -55,7 +55,7 @@ function deflatedFrame({ bytes, dataset }: ReturnType<typeof inflated>, frame: n
 export async function decodeFrame(input: FrameBytes): Promise<SourceFrame> {
   if (input.kind === "deflated") return deflatedFrame(inflated(input.object), input.frame);
   const { attrs, transferSyntax: ts } = input;
-  if (!input.encapsulated) return { attrs, pixels: input.bytes, littleEndian: input.littleEndian };
+  if (!input.encapsulated) return { attrs, pixels: input.bytes, littleEndian: true };
   if (!canDecodeFrames(ts)) throw new RenderError(`frames in transfer syntax ${ts} cannot be decoded here`);
   const decoded = await decodeCompressed(input.bytes, ts, {
     rows: attrs.rows,

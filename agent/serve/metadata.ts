@@ -8,8 +8,6 @@ import {
   type DicomJson,
   type Element,
   encodingOf,
-  findElement,
-  numberValues,
   PIXEL_DATA,
   swapWidth,
   tagHex,
@@ -77,16 +75,8 @@ export async function bulkValue(
     const pixels = await pixelDataElement(file, source);
     if (!pixels) throw new BulkDataError("the instance has no pixel data");
     if (pixels.length >= 0) {
-      // Samples of Bits Allocated, as the frames route swaps them (agent/serve/pixel_frames.ts).
-      const bits = findElement(file.dataset, 0x00280100);
-      const allocated = bits ? numberValues(file.bytes, bits, encoding.littleEndian)[0] : 16;
-      const swap = encoding.littleEndian || pixels.vr === "OB"
-        ? 1
-        : allocated === 32
-        ? 4
-        : allocated === 16
-        ? 2
-        : 1;
+      // By its VR, as every big endian path swaps it (shared/dicom swapWidth: OW by 16-bit words).
+      const swap = encoding.littleEndian ? 1 : swapWidth(pixels.vr);
       return { offset: pixels.valueOffset, length: pixels.length, swap };
     }
     const transferSyntax = file.header.transferSyntax;

@@ -6,13 +6,13 @@
  * whole object), when the client prefers them or no transcoding works; so are the frames of deflated
  * objects (native pixels inside the deflate stream), served as Explicit VR Little Endian frames.
  */
-import { encodingOf, findElement, numberValues, TransferSyntax } from "@conduit/shared/dicom";
+import { encodingOf, TransferSyntax } from "@conduit/shared/dicom";
 import { sendRanges } from "@conduit/shared/tunnel";
 import { withObject } from "../archive/archive.ts";
 import { frameLayout } from "../part10/frames.ts";
 import { frameSubset } from "../part10/frame_subset.ts";
-import { type ByteSource, memorySource, readExactly } from "../part10/source.ts";
-import { readHeader } from "../part10/header.ts";
+import { type ByteSource, memorySource } from "../part10/source.ts";
+import { littleEndianFrames } from "../part10/swapped.ts";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { canDecodeFrames } from "../transcode/syntaxes.ts";
 import { decodedFrames, RenderError } from "../render/mod.ts";
@@ -123,29 +123,19 @@ function swappedSyntax(stored: string, syntaxes?: string[]): string | undefined 
   return syntaxes.find((ts) => NATIVE.includes(ts));
 }
 
-/** Frames of a big endian object, each sample's bytes reversed (by Bits Allocated), as `syntax`. */
+/** Frames of a big endian object made little endian (part10/swapped.ts: by the pixel value's VR), as `syntax`. */
 async function sendSwapped(
   stored: ByteSource,
   frames: number[],
   syntax: string,
   channel: Replies<"frames">,
 ): Promise<void> {
-  const file = await readHeader(stored);
-  const el = findElement(file.dataset, 0x00280100);
-  const bits = el ? numberValues(file.bytes, el, false)[0] : 16;
   const layout = await frameLayout(stored, frames);
+  const source = littleEndianFrames(stored, layout);
   await channel.send({ type: "frames", transferSyntax: syntax, encapsulated: false });
-  const size = bits === 32 ? 4 : bits === 16 ? 2 : 1;
   for (const frame of layout.frames) {
-    const bytes = new Uint8Array(frame.size);
-    let at = 0;
-    for (const p of frame.pieces) {
-      bytes.set(await readExactly(stored, p.offset, p.length), at);
-      at += p.length;
-    }
-    for (let i = 0; i + size <= bytes.length; i += size) bytes.subarray(i, i + size).reverse();
-    await channel.send({ type: "bulk", size: bytes.byteLength });
-    await sendRanges(channel, memorySource(bytes), [{ offset: 0, length: bytes.byteLength }]);
+    await channel.send({ type: "bulk", size: frame.size });
+    await sendRanges(channel, source, frame.pieces);
   }
   await channel.send({ type: "end", completed: layout.frames.length });
 }

@@ -119,9 +119,23 @@ const SWAP_WIDTH: Readonly<Record<string, number>> = {
   UV: 8,
 };
 
-/** Bytes per number of a value of `vr` whose byte order a big endian object reverses; 1 when none. */
+/**
+ * Bytes per number of a value of `vr` whose byte order a big endian object reverses; 1 when none. The one
+ * rule for every path that turns a big endian value little endian (C-STORE re-encoding, WADO-RS instances,
+ * frames and bulk data, rendering). Pixel Data goes by its VR too, whatever Bits Allocated says: OW is a
+ * stream of 16-bit words, each pixel cell packed into them least significant bit first and continued in
+ * the next word, and only the byte order of those words depends on the transfer syntax (PS3.5 2016b 8.2,
+ * Annex D), so a 32-bit sample big endian is its low word then its high word, each big endian (as DCMTK
+ * and GDCM write and read it), not the sample's four bytes reversed; OB is never swapped.
+ */
 export function swapWidth(vr: string): number {
   return SWAP_WIDTH[vr] ?? 1;
+}
+
+/** Reverses, in place, each whole number of `width` bytes of `value` (a partial last one is left). */
+export function reverseEach(value: Uint8Array, width: number): void {
+  if (width < 2) return;
+  for (let at = 0; at + width <= value.length; at += width) value.subarray(at, at + width).reverse();
 }
 
 /**
@@ -153,13 +167,11 @@ export function bigToLittleEndian(bytes: Uint8Array, ds: DataSet): Uint8Array[] 
       throw new Error(`element ${el.tag.toString(16)} has an undefined length outside a sequence`);
     }
     const value = bytes.slice(el.valueOffset, el.valueOffset + el.length);
-    const width = SWAP_WIDTH[el.vr];
-    if (width) {
-      if (value.length % width) {
-        throw new Error(`element ${el.tag.toString(16)} (${el.vr}) has a partial value`);
-      }
-      for (let at = 0; at < value.length; at += width) value.subarray(at, at + width).reverse();
+    const width = swapWidth(el.vr);
+    if (value.length % width) {
+      throw new Error(`element ${el.tag.toString(16)} (${el.vr}) has a partial value`);
     }
+    reverseEach(value, width);
     out.push(explicitHeader(el.tag, el.vr, el.length));
     out.push(value);
   }

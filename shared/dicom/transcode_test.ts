@@ -115,6 +115,34 @@ Deno.test("bigToLittleEndian swaps each number by its VR and copies text, items 
   ]);
 });
 
+Deno.test("bigToLittleEndian swaps 32-bit Pixel Data (OW) by 16-bit words, as PS3.5 8.2 packs it", () => {
+  // Bits Allocated 32, two samples 0x00130EE8 and 0x01020304: each the low word then the high word, each
+  // word big endian (PS3.5 2016b 8.2: cells packed low bit first across 16-bit words; only the words'
+  // byte order follows the transfer syntax), as DCMTK's dcmconv +tb writes them.
+  const head = (tag: number, vr: string, length: number, long: boolean) => {
+    const out = new Uint8Array(long ? 12 : 8);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, tag >>> 16, false);
+    v.setUint16(2, tag & 0xffff, false);
+    out[4] = vr.charCodeAt(0);
+    out[5] = vr.charCodeAt(1);
+    if (long) v.setUint32(8, length, false);
+    else v.setUint16(6, length, false);
+    return out;
+  };
+  const source = cat([
+    head(0x00280100, "US", 2, false),
+    new Uint8Array([0x00, 0x20]),
+    head(0x7fe00010, "OW", 8, true),
+    new Uint8Array([0x0e, 0xe8, 0x00, 0x13, 0x03, 0x04, 0x01, 0x02]),
+  ]);
+  const parsed = parseDataSet(source, encodingOf(TransferSyntax.ExplicitVRBigEndian)).dataset;
+  const little = cat(bigToLittleEndian(source, parsed));
+  const pixels = parseDataSet(little, encodingOf(TransferSyntax.ExplicitVRLittleEndian)).dataset.elements[1];
+  const value = new DataView(little.buffer, pixels.valueOffset, pixels.length);
+  assert.deepEqual([value.getUint32(0, true), value.getUint32(4, true)], [0x00130ee8, 0x01020304]);
+});
+
 Deno.test("implicitToExplicit writes private creators as LO and group lengths as UL, other private tags as UN", () => {
   const implicit = (tag: number, value: Uint8Array) => {
     const out = new Uint8Array(8 + value.length);

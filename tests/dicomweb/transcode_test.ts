@@ -42,7 +42,10 @@ const JPEG_12 = file("JPEG-lossy.dcm"); // 12 bits stored, JPEG Extended (Proces
 const DEFLATED = file("image_dfl.dcm"); // 8-bit MONOCHROME2, Deflated Explicit VR Little Endian
 const BIG_ENDIAN = file("MR_small_bigendian.dcm"); // MR_small.dcm's 16-bit pixels, Explicit VR Big Endian
 const MR = file("MR_small.dcm");
-const BIG_ENDIAN_DOSE = file("rtdose_expb_1frame.dcm"); // rtdose_1frame.dcm's 32-bit doses, big endian
+const DOSE = file("rtdose_1frame.dcm"); // 32-bit doses, Implicit VR Little Endian
+// pydicom's "big endian twin" of DOSE: DCMTK's conversion with each 32-bit sample then reversed whole by a
+// script (pydicom's README), where PS3.5 8.2 makes OW 16-bit words: read as the standard says, other doses.
+const PYDICOM_EXPB_DOSE = file("rtdose_expb_1frame.dcm");
 const YBR_422 = file("SC_ybr_full_422_uncompressed.dcm"); // 8-bit YBR_FULL_422, native
 const YBR_FULL_JPEG = file("SC_rgb_dcmtk_+eb+cy+n1.dcm"); // 8-bit YBR_FULL, JPEG Baseline
 const RGB_JPEG = file("SC_jpeg_no_color_transform.dcm"); // 8-bit RGB, JPEG Baseline without colour transform
@@ -85,9 +88,15 @@ async function setUp(): Promise<Rig> {
   // MR_small_bigendian.dcm shares its UIDs with MR_small_RLE.dcm: stored as a copy with its own.
   const bigEndian = path.join(dir, "big-endian.dcm");
   await Deno.copyFile(BIG_ENDIAN, bigEndian);
+  // DOSE made big endian by DCMTK, as PS3.5 8.2 encodes 32-bit samples in OW: low word, high word, each
+  // big endian (0x00130EE8 is 0E E8 00 13).
   const dose = path.join(dir, "big-endian-dose.dcm");
-  await Deno.copyFile(BIG_ENDIAN_DOSE, dose);
-  for (const f of [bigEndian, dose]) assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", f])).code, 0);
+  assert.equal((await runDcmtk("dcmconv", ["+tb", DOSE, dose])).code, 0);
+  const pydicomDose = path.join(dir, "pydicom-expb-dose.dcm");
+  await Deno.copyFile(PYDICOM_EXPB_DOSE, pydicomDose);
+  for (const f of [bigEndian, dose, pydicomDose]) {
+    assert.equal((await runDcmtk("dcmodify", ["-nb", "-gin", f])).code, 0);
+  }
   // Native YBR_FULL (nobody ships one): DCMTK's decompression of a YBR_FULL JPEG, not converted.
   const ybrFull = path.join(dir, "ybr-full.dcm");
   assert.equal((await runDcmtk("dcmdjpeg", ["+cn", YBR_FULL_JPEG, ybrFull])).code, 0);
@@ -96,7 +105,21 @@ async function setUp(): Promise<Rig> {
   const hub = await startTestHub();
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
   for (
-    const f of [RLE, RGB_RLE, J2K, CT, JPEG_12, DEFLATED, bigEndian, dose, YBR_422, ybrFull, RGB_JPEG, cine]
+    const f of [
+      RLE,
+      RGB_RLE,
+      J2K,
+      CT,
+      JPEG_12,
+      DEFLATED,
+      bigEndian,
+      dose,
+      pydicomDose,
+      YBR_422,
+      ybrFull,
+      RGB_JPEG,
+      cine,
+    ]
   ) {
     const sent = await storescu([f], north);
     assert.equal(sent.code, 0, sent.stderr);
@@ -454,11 +477,44 @@ test("PS3.18 8.7.3.5.2 WADO-RS frames of a big endian object are little endian u
   assert.equal(named.parts[0].type, "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.2");
   assert.deepEqual(named.parts[0].body, big.pixels);
   assert.notDeepEqual(big.pixels, little);
-  // 32-bit samples too (dcmjs-codecs cannot transcode them: the bytes of each are reversed here).
+  // 32-bit samples too: OW swapped by 16-bit words (PS3.5 8.2), giving the little endian twin's bytes.
   const dose = parsed(await Deno.readFile(path.join(r.dir, "big-endian-dose.dcm")));
   const doses = await fetchParts(r, `${instanceUrl(dose.attrs)}/frames/1`, "");
   assert.equal(doses.status, 200, doses.text);
-  assert.deepEqual(doses.parts[0].body, parsed(await Deno.readFile(file("rtdose_1frame.dcm"))).pixels);
+  assert.deepEqual(doses.parts[0].body, parsed(await Deno.readFile(DOSE)).pixels);
+});
+
+test("a big endian 32-bit object's frames, bulk data and instance are DCMTK's little endian (PS3.5 8.2)", async (r) => {
+  const twin = parsed(await Deno.readFile(DOSE)).pixels!;
+  // What DCMTK's dcmconv +te makes of each stored object: the reference for every path.
+  const dcmtk = async (stored: string) => {
+    const out = path.join(r.dir, `${crypto.randomUUID()}.dcm`);
+    assert.equal((await runDcmtk("dcmconv", ["+te", path.join(r.dir, stored), out])).code, 0);
+    return parsed(await Deno.readFile(out)).pixels!;
+  };
+  for (const stored of ["big-endian-dose.dcm", "pydicom-expb-dose.dcm"]) {
+    const big = parsed(await Deno.readFile(path.join(r.dir, stored)));
+    const expected = await dcmtk(stored);
+    const frames = await fetchParts(r, `${instanceUrl(big.attrs)}/frames/1`, "");
+    assert.equal(frames.status, 200, frames.text);
+    assert.deepEqual(frames.parts[0].body, expected, `${stored}: frames`);
+    const bulk = await fetchParts(r, `${instanceUrl(big.attrs)}/bulkdata/7FE00010`, "");
+    assert.equal(bulk.status, 200, bulk.text);
+    assert.deepEqual(bulk.parts[0].body, expected, `${stored}: bulk data`);
+    const instance = await fetchParts(
+      r,
+      instanceUrl(big.attrs),
+      'multipart/related; type="application/dicom"',
+    );
+    assert.equal(instance.status, 200, instance.text);
+    const got = parsed(instance.parts[0].body);
+    assert.equal(got.transferSyntax, EXPLICIT);
+    assert.deepEqual(got.pixels, expected, `${stored}: instance`);
+  }
+  // DCMTK's conversion of the DCMTK-made big endian object is the twin; of pydicom's, other doses (0x0EE80013
+  // where the twin has 0x00130EE8): pydicom reads that file as its twin, DCMTK, GDCM and the agent do not.
+  assert.deepEqual(await dcmtk("big-endian-dose.dcm"), twin);
+  assert.notDeepEqual(await dcmtk("pydicom-expb-dose.dcm"), twin);
 });
 
 test("PS3.18 8.7.3.3.2 WADO-RS bulk data of a big endian object is little endian, as its frames", async (r) => {
@@ -466,7 +522,7 @@ test("PS3.18 8.7.3.3.2 WADO-RS bulk data of a big endian object is little endian
   // little endian twins. A viewer or script reading it as application/octet-stream got them reversed.
   const twins = [
     ["big-endian.dcm", MR],
-    ["big-endian-dose.dcm", file("rtdose_1frame.dcm")],
+    ["big-endian-dose.dcm", DOSE],
   ] as const;
   for (const [stored, twin] of twins) {
     const big = parsed(await Deno.readFile(path.join(r.dir, stored)));

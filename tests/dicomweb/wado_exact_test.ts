@@ -7,8 +7,8 @@
  * conformance.md) an object stored so is the same bytes, one stored Deflated its data set inflated, one stored
  * big endian byte-swapped (never 406: until 2026-12-06 dcmjs refused 1- and 32-bit ones and legacy values),
  * and any other is transcoded (its bytes not compared) or 406 with a problem body; the Pixel Data's bulk data
- * as stored (`*\/*`), and all its frames joined, are the native value's bytes (a big endian one's samples
- * reversed, as documented; the frames without padding after them), or the encapsulated fragments in order.
+ * as stored (`*\/*`), and all its frames joined, are the native value's bytes (a big endian one's OW words
+ * swapped, as documented; the frames without padding after them), or the encapsulated fragments in order.
  */
 import assert from "node:assert/strict";
 import { inflateRawSync } from "node:zlib";
@@ -48,12 +48,9 @@ function pixelBytes(part10: Uint8Array): Uint8Array | undefined {
   if (!el.fragments) {
     const value = part10.slice(el.valueOffset, el.valueOffset + el.length);
     if (header.transferSyntax !== BIG_ENDIAN) return value;
-    // Bulk data is little endian: a big endian value's samples reversed by Bits Allocated (conformance.md).
-    const bits = findElement(dataset, 0x00280100)!;
-    const size = ((part10[bits.valueOffset] << 8) | part10[bits.valueOffset + 1]) / 8;
-    for (let at = 0; size > 1 && at + size <= value.length; at += size) {
-      value.subarray(at, at + size).reverse();
-    }
+    // Bulk data is little endian: a big endian OW value's 16-bit words swapped, whatever Bits Allocated
+    // says (PS3.5 8.2, conformance.md); OB as stored.
+    for (let at = 0; el.vr === "OW" && at + 2 <= value.length; at += 2) value.subarray(at, at + 2).reverse();
     return value;
   }
   const parts = el.fragments.slice(1).map((f) => part10.subarray(f.valueOffset, f.valueOffset + f.length));
@@ -165,7 +162,7 @@ async function checkOne(
       if (!Buffer.from(datasetOf(got)).equals(Buffer.from(want))) fail("default: not the stored data set");
       else done.push("default");
     } else if (row.transferSyntax === BIG_ENDIAN) {
-      // Byte-swapped: the pixel data as its bulk data gives it (32-bit samples reversed whole).
+      // Byte-swapped: the pixel data as its bulk data gives it (OW by 16-bit words, 32-bit samples too).
       const want = pixelBytes(stored);
       const have = pixelBytes(got);
       if (want && !(have && Buffer.from(have).equals(Buffer.from(want)))) {

@@ -416,6 +416,61 @@ Deno.test({
   },
 });
 
+/** The Pixel Data value of a Part 10 file. */
+async function pixelBytes(file: string): Promise<Uint8Array> {
+  const bytes = await Deno.readFile(file);
+  const header = readPart10Header(bytes);
+  const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), { start: header.datasetOffset });
+  const el = dataset.elements.find((e) => e.tag === 0x7fe00010)!;
+  return bytes.subarray(el.valueOffset, el.valueOffset + el.length);
+}
+
+Deno.test({
+  name:
+    "a 32-bit big endian object reaches DCMTK forwarded, C-MOVEd and C-GET with its little endian twin's pixel bytes",
+  ignore: !!skip || !hasTool("dcmconv"),
+  fn: () =>
+    withImplicitOnlyNode("big-endian-32-", async ({ scratch, scp, agent }) => {
+      // rtdose.dcm's 32-bit doses made big endian by DCMTK as PS3.5 8.2 encodes them in OW (low word, high
+      // word, each big endian): every path must give rtdose.dcm's bytes back, not each sample reversed.
+      const twin = path.join(PYDICOM_TEST_FILES_DIR, "rtdose.dcm");
+      const big = `${scratch}/dose-be.dcm`;
+      assert.equal((await runDcmtk("dcmconv", ["+tb", twin, big])).code, 0);
+      const expected = await pixelBytes(twin);
+      assert.notDeepEqual(await pixelBytes(big), expected);
+      const sent = await storescu([big], agent);
+      assert.equal(sent.code, 0, sent.stderr);
+      const [stored] = await listFiles(path.join(agent.dataDir, "archive"));
+      assert.equal(
+        readPart10Header(await Deno.readFile(stored)).transferSyntax,
+        TransferSyntax.ExplicitVRBigEndian,
+      );
+      await eventually("forwarded", async () => (await queueRows(agent, "done")).length === 1);
+      const [forwarded] = await listFiles(`${scratch}/scp`);
+      assert.deepEqual(await pixelBytes(forwarded), expected, "forwarded");
+      await Deno.remove(forwarded);
+      const study = path.basename(path.dirname(path.dirname(stored)));
+      const keys = ["QueryRetrieveLevel=STUDY", `StudyInstanceUID=${study}`];
+      const moved = await retrieveWith("movescu", agent, keys, ["-aem", scp.aet]);
+      assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      const [arrived] = await listFiles(`${scratch}/scp`);
+      assert.equal(
+        readPart10Header(await Deno.readFile(arrived)).transferSyntax,
+        TransferSyntax.ImplicitVRLittleEndian,
+      );
+      assert.deepEqual(await pixelBytes(arrived), expected, "C-MOVE");
+      await Deno.mkdir(`${scratch}/get`);
+      const got = await retrieveWith("getscu", agent, keys, ["-od", `${scratch}/get`]);
+      assert.equal(got.code, 0, got.stdout + got.stderr);
+      const [received] = await listFiles(`${scratch}/get`);
+      assert.equal(
+        readPart10Header(await Deno.readFile(received)).transferSyntax,
+        TransferSyntax.ExplicitVRLittleEndian,
+      );
+      assert.deepEqual(await pixelBytes(received), expected, "C-GET");
+    }, { routes: [{ name: "all", to: [{ node: "implonly" }] }] }),
+});
+
 Deno.test({
   name:
     "C-MOVE and C-GET of a study partly in a syntax the peer lacks: the rest goes, the final response says why",
