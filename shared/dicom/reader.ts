@@ -170,6 +170,10 @@ function readItemBody(
       return { dataset: { elements, offset: start, end: at }, stopped: false };
     }
     const tag = c.tag(at);
+    if (tag === 0 && depth === 0 && !untilDelimiter && allZero(c.bytes, at, Math.min(end, c.bytes.length))) {
+      // Zero bytes to the end after the last element: trailing padding (structure.ts), not elements.
+      return { dataset: { elements, offset: start, end: at }, stopped: false };
+    }
     if (tag === ITEM_DELIMITATION) {
       if (!untilDelimiter) throw new DicomParseError("item delimiter outside an item", at);
       return { dataset: { elements, offset: start, end: at + 8, undefinedLength: true }, stopped: false };
@@ -190,6 +194,11 @@ function readItemBody(
   }
   if (untilDelimiter) throw new TruncatedError(at, "data ends before an item delimiter");
   return { dataset: { elements, offset: start, end: at }, stopped: false };
+}
+
+function allZero(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 function readElement(c: Cursor, explicit: boolean, at: number, depth: number): Element {

@@ -97,6 +97,31 @@ Deno.test("parseDataSet() throws TruncatedError when a value runs past the end, 
   assert.throws(() => parseDataSet(garbage, EXPLICIT), DicomParseError);
 });
 
+Deno.test("parseDataSet() ends the data set where zero bytes run to its end: trailing padding, not elements", () => {
+  const body = [
+    ...explicit(0x0008, 0x0060, "CS", ascii("CT")),
+    ...explicit(0x7fe0, 0x0010, "OW", [1, 2, 3, 4]),
+  ];
+  for (
+    const [encoding, elements] of [[EXPLICIT, body], [IMPLICIT, [
+      ...tag(0x0008, 0x0060),
+      ...le32(2),
+      ...ascii("CT"),
+    ]]] as const
+  ) {
+    const bytes = new Uint8Array(elements.length + 4096);
+    bytes.set(elements);
+    const { dataset } = parseDataSet(bytes, encoding);
+    assert.equal(dataset.end, elements.length);
+    assert.ok(dataset.elements.every((e) => e.tag !== 0), "no (0000,0000) elements");
+  }
+  // Zeros followed by anything else are no padding: explicit VR refuses them as before.
+  const spoiled = new Uint8Array(body.length + 64);
+  spoiled.set(body);
+  spoiled[body.length + 40] = 8;
+  assert.throws(() => parseDataSet(spoiled, EXPLICIT), DicomParseError);
+});
+
 Deno.test("parseDataSet() with partial: true asks for more data instead of ending early", () => {
   const bytes = new Uint8Array(explicit(0x0008, 0x0060, "CS", ascii("CT")));
   assert.throws(

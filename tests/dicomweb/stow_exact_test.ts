@@ -11,20 +11,9 @@ import assert from "node:assert/strict";
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { responseParts } from "../support/multipart.ts";
-import { STOW_BOUNDARY, STOW_CONTENT_TYPE } from "../support/stow_upload.ts";
+import { STOW_CONTENT_TYPE, stowBody } from "../support/stow_upload.ts";
 import { archivedBySop, datasetDifference, labelOf, shippedFiles } from "../support/exact_files.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
-
-const enc = new TextEncoder();
-
-/** A STOW-RS body of one part holding `file`'s bytes. */
-function body(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const head = enc.encode(`--${STOW_BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
-  const tail = enc.encode(`\r\n--${STOW_BOUNDARY}--\r\n`);
-  const out = new Uint8Array(head.length + bytes.length + tail.length);
-  out.set(head), out.set(bytes, head.length), out.set(tail, head.length + bytes.length);
-  return out;
-}
 
 /**
  * Why a STOW-RS answer refused its one part (409 with its FailureReason and the Warning saying why, or a
@@ -62,7 +51,7 @@ Deno.test({
             const res = await fetch(`${base}/${site}/studies`, {
               method: "POST",
               headers: { authorization: `Bearer ${token}`, "content-type": STOW_CONTENT_TYPE },
-              body: body(bytes),
+              body: stowBody(bytes),
             });
             return { status: res.status, text: await res.text(), warning: res.headers.get("warning") };
           };

@@ -1,6 +1,7 @@
 /**
- * STOW-RS uploads over a raw TCP connection, for tests of a client that breaks off or goes silent mid-body:
- * the request's head and the first bytes of its body are sent, the rest is the test's to send or not.
+ * STOW-RS uploads: a whole body of one part (stowBody), or, over a raw TCP connection, for tests of a client
+ * that breaks off or goes silent mid-body, the request's head and the first bytes of its body, the rest the
+ * test's to send or not.
  */
 
 export const STOW_BOUNDARY = "sPoOl";
@@ -10,6 +11,15 @@ const enc = new TextEncoder();
 /** The head of a multipart part holding a DICOM object. */
 export const partHead = (): Uint8Array<ArrayBuffer> =>
   enc.encode(`--${STOW_BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
+
+/** A whole STOW-RS body of one part holding `bytes` (a Part 10 file), for `STOW_CONTENT_TYPE`. */
+export function stowBody(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const head = partHead();
+  const tail = enc.encode(`\r\n--${STOW_BOUNDARY}--\r\n`);
+  const out = new Uint8Array(head.length + bytes.length + tail.length);
+  out.set(head), out.set(bytes, head.length), out.set(tail, head.length + bytes.length);
+  return out;
+}
 
 /** Opens a connection to the hub on `port` and sends a STOW request's head and the first bytes of its body. */
 export async function startUpload(
