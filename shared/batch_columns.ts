@@ -3,6 +3,8 @@
  * help text and the hub's messages use. The hub matches a header loosely ("Patient ID", "patient_id",
  * "PatientID"; hub/transfers/rows.ts), so these are the names to write, not the only ones read.
  */
+import { UTF8_BOM } from "./csv_text.ts";
+
 export const BATCH_COLUMNS = [
   "Patient ID",
   "Patient Name",
@@ -17,8 +19,8 @@ export const BATCH_COLUMNS = [
 
 /**
  * A batch file to fill in: the header row alone, as CSV (no example row, which an upload of the template as it
- * is would search for).
+ * is would search for), after the byte order mark that makes Excel read it, and what is typed into it, as UTF-8.
  */
 export function batchTemplateCsv(): string {
-  return BATCH_COLUMNS.join(",") + "\r\n";
+  return UTF8_BOM + BATCH_COLUMNS.join(",") + "\r\n";
 }

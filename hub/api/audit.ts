@@ -1,6 +1,7 @@
 /** The audit log: newest first, filtered by who, what, on what and when; as pages or as a CSV file. */
 import { z } from "zod";
 import { toBase64 } from "@conduit/shared/base64";
+import { UTF8_BOM } from "@conduit/shared/csv-text";
 import { auditCsv, type AuditEntry, each, exportEntry, instantOf, recent } from "../auth/audit.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { pageOffset } from "./inputs.ts";
@@ -49,8 +50,8 @@ export function auditRouter(d: Pick<ApiDeps, "db">) {
         return recent(d.db, limit, offset, f);
       }),
     /**
-     * The entries a filter matches as a CSV file, base64 (columns id, at, actor, action, target, detail
-     * as JSON), newest first; at most AUDIT_CSV_MAX of them (`truncated` says there were more). Audited
+     * The entries a filter matches as a CSV file, base64 (UTF-8 with its byte order mark, for Excel; columns
+     * id, at, actor, action, target, detail as JSON), newest first; at most AUDIT_CSV_MAX of them (`truncated` says there were more). Audited
      * (`audit.export`: who, the filter, how many entries): the file is given only once its entry is written.
      */
     csv: procedure
@@ -69,7 +70,7 @@ export function auditRouter(d: Pick<ApiDeps, "db">) {
         const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
         return {
           filename: `audit-${stamp}.csv`,
-          contentBase64: toBase64(new TextEncoder().encode(auditCsv(entries))),
+          contentBase64: toBase64(new TextEncoder().encode(UTF8_BOM + auditCsv(entries))),
           entries: entries.length,
           truncated,
         };

@@ -6,6 +6,7 @@
  * walk), and each group of lines goes through the same papaparse call.
  */
 import Papa from "papaparse";
+import { UTF8_BOM } from "@conduit/shared/csv-text";
 import { FORMULA } from "../csv.ts";
 
 /** Lines handed to papaparse at a time. */
@@ -71,9 +72,10 @@ export function resultsCsv(text: string): Iterable<string> {
     let lines: unknown[][] = [];
     let first = true;
     const piece = () => {
-      // The first piece has the header (none when there are no results at all, as resultsFile() gives "").
+      // The first piece has the byte order mark and the header (no header when there are no results at all,
+      // as resultsFile() gives the mark alone).
       const out = first
-        ? Papa.unparse({ fields: columns, data: lines }, options)
+        ? UTF8_BOM + Papa.unparse({ fields: columns, data: lines }, options)
         : "\r\n" + Papa.unparse({ fields: columns, data: lines }, { ...options, header: false });
       first = false;
       lines = [];

@@ -45,17 +45,18 @@ Deno.test("resultsCsv() gives resultsFile()'s CSV bytes, in pieces, for the same
     assert.deepEqual(streamed, whole, `${n} matches`);
     assert.equal(pieces.length, Math.max(1, Math.ceil((records.length) / 500)), `${n}: pieces of 500 lines`);
   }
-  // The columns first seen late come in the order seen, and the pseudonym column holds its quoting.
+  // The byte order mark first (Excel reads the file as UTF-8 then); the columns first seen late come in the
+  // order seen, and the pseudonym column holds its quoting.
   const csv = text(resultsCsv(JSON.stringify(results(20))));
-  assert.match(csv.split("\r\n")[0], /^row,site,error,PatientID,.*,Pseudonym,SeriesInstanceUID,note$/);
+  assert.match(csv.split("\r\n")[0], /^\uFEFFrow,site,error,PatientID,.*,Pseudonym,SeriesInstanceUID,note$/);
   assert.ok(csv.includes('"PSEUDO-1, ""x"""'));
   assert.ok(csv.includes(`"'=HYPERLINK(1)"`), "a formula kept from running");
   assert.ok(csv.includes('"Line\nbreak"') && csv.includes('"a\r\nb"'), "line breaks quoted");
 });
 
-Deno.test("resultsCsv() of no results is resultsFile()'s: empty", async () => {
-  assert.equal(text(resultsCsv("[]")), new TextDecoder().decode(await resultsFile([], "csv")));
-  assert.equal(text(resultsCsv(" [ ] ")), "");
+Deno.test("resultsCsv() of no results is resultsFile()'s: the byte order mark alone", async () => {
+  assert.deepEqual(new TextEncoder().encode(text(resultsCsv("[]"))), await resultsFile([], "csv"));
+  assert.equal(text(resultsCsv(" [ ] ")), "\uFEFF");
 });
 
 Deno.test("jsonArrayItems() cuts an array's text into its items, strings with brackets and escapes whole", () => {

@@ -9,6 +9,7 @@
 import Papa from "papaparse";
 import { BATCH_COLUMNS } from "@conduit/shared/batch-columns";
 import { pseudonymProblem } from "@conduit/shared/deid";
+import { UTF8_BOM } from "@conduit/shared/csv-text";
 import { FORMULA, withoutFormulaQuote } from "../csv.ts";
 
 export interface BatchRow {
@@ -238,7 +239,8 @@ export async function parseBatchFile(filename: string, bytes: Uint8Array): Promi
 }
 
 /**
- * Results as one CSV file (columns: every key in the order first seen). XLSX is written by results_xlsx.ts,
+ * Results as one CSV file (columns: every key in the order first seen), UTF-8 with its byte order mark (so
+ * that Excel, opening it by a double click, reads it as UTF-8). XLSX is written by results_xlsx.ts,
  * streamed; this one is what resultsCsv() (results_csv.ts) gives in pieces.
  */
 export function resultsFile(records: Record<string, unknown>[], _format: "csv"): Promise<Uint8Array> {
@@ -246,7 +248,7 @@ export function resultsFile(records: Record<string, unknown>[], _format: "csv"):
   // Values come from the archives (names, descriptions): one that looks like a formula is quoted (../csv.ts).
   return Promise.resolve(
     new TextEncoder().encode(
-      Papa.unparse(
+      UTF8_BOM + Papa.unparse(
         { fields: columns, data: records.map((r) => columns.map((c) => r[c] ?? "")) },
         { escapeFormulae: FORMULA },
       ),

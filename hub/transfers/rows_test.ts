@@ -31,6 +31,14 @@ Deno.test("a CSV from Excel on Windows (Windows-1252) keeps its accents", async 
   assert.deepEqual(await keys("list.csv", csv("\uFEFFPatient Name,Modality\nMüller,CT\n")), [
     { row: 2, PatientName: "Müller", ModalitiesInStudy: "CT" },
   ]);
+  // Excel's "CSV UTF-8" in much of Europe: the mark, semicolons, CRLF, a quoted value.
+  assert.deepEqual(
+    await keys("list.csv", csv('\uFEFFPatient Name;Modality\r\n"Müller; Jürgen";CT\r\n山田^太郎;MR\r\n')),
+    [
+      { row: 2, PatientName: "Müller; Jürgen", ModalitiesInStudy: "CT" },
+      { row: 3, PatientName: "山田^太郎", ModalitiesInStudy: "MR" },
+    ],
+  );
 });
 
 Deno.test("a CSV's rows keep the numbers a spreadsheet shows them with, blank lines and all", async () => {
@@ -134,12 +142,14 @@ Deno.test("resultsFile quotes formula-looking values in CSV, and a batch read ba
     },
     { PatientID: "P2", PatientName: "DOE^JANE", AccessionNumber: "-" },
   ];
-  const text = new TextDecoder().decode(await resultsFile(records, "csv"));
+  const bytes = await resultsFile(records, "csv");
+  assert.deepEqual([...bytes.slice(0, 3)], [0xef, 0xbb, 0xbf], "UTF-8's byte order mark first, for Excel");
+  const text = new TextDecoder().decode(bytes);
   for (const field of ["'=1+2", "'=HYPERLINK", "'+CT\nA1", "'-"]) {
     assert.ok(text.includes(field), `${JSON.stringify(field)} written as text: ${text}`);
   }
   assert.ok(!/(^|,)"?[=+\-@]/m.test(text), `no field starts as a formula: ${text}`);
-  assert.deepEqual(await keys("results.csv", csv(text)), [
+  assert.deepEqual(await keys("results.csv", bytes), [
     {
       row: 2,
       PatientID: "=1+2",
@@ -152,6 +162,7 @@ Deno.test("resultsFile quotes formula-looking values in CSV, and a batch read ba
 
 Deno.test("the console's template is a batch file the hub reads: every column known, each once", async () => {
   const template = new TextEncoder().encode(batchTemplateCsv());
+  assert.deepEqual([...template.slice(0, 3)], [0xef, 0xbb, 0xbf], "UTF-8's byte order mark first, for Excel");
   assert.deepEqual(await parseBatchFile("template.csv", template), []);
   // Filled in, each of its columns lands on its own key.
   const filled = batchTemplateCsv() + "P1,DOE^JANE,19700101,A1,20240101,ct,1.2.3,1.2.3.4,ANON1\r\n";

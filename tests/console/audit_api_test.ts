@@ -15,6 +15,7 @@ import { hubAdmin, startTestHub } from "../support/hub.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { audit } from "../../hub/db/schema.ts";
 import { auditCsv, type AuditEntry, each } from "../../hub/auth/audit.ts";
+import { fromBase64 } from "@conduit/shared/base64";
 
 const refused = (code: string, message?: RegExp) => (e: unknown) => {
   assert.ok(e instanceof TRPCClientError, String(e));
@@ -222,6 +223,11 @@ Deno.test({
       assert.match(csv.filename, /^audit-\d{8}T\d{6}Z\.csv$/);
       assert.equal(csv.entries, 3);
       assert.equal(csv.truncated, false);
+      assert.deepEqual(
+        [...fromBase64(csv.contentBase64).slice(0, 3)],
+        [0xef, 0xbb, 0xbf],
+        "a mark for Excel",
+      );
       const text = decode(csv.contentBase64);
       assert.ok(text.startsWith("id,at,actor,action,target,detail\r\n"), text);
       assert.ok(text.endsWith("\r\n"));

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { startTestHub } from "../support/hub.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { batches } from "../../hub/db/schema.ts";
-import { fromBase64 } from "@conduit/shared/base64";
+import { fromBase64, toBase64 } from "@conduit/shared/base64";
 import { summarize } from "../../hub/transfers/batch_summary.ts";
 
 /** A batch's row as the hub writes it, searched at north (results as given, JSON text). */
@@ -55,6 +55,14 @@ const RESULTS = [
   })),
 ];
 
+/** Results under batch columns, names in Latin with accents, Japanese, Greek and Korean. */
+const NAMES = [
+  { PatientID: "P1", PatientName: "Müller^Jürgen" },
+  { PatientName: "山田^太郎", Pseudonym: "ANON2" },
+  { PatientID: "P3", PatientName: "Διονυσιος" },
+  { PatientName: "김희중", AccessionNumber: "A4" },
+];
+
 Deno.test({
   name: "GET /api/batches/{id}/results.csv streams batch.results' CSV bytes, to whom may read the batch",
   sanitizeOps: false,
@@ -69,6 +77,8 @@ Deno.test({
         batchRow("b3", "Doe^Jane: not JSON"),
         // Since summaries: the status reads the summary alone, the download finds the results broken.
         batchRow("b4", '[{"row":1,"PatientName":"Doe^Jane"},{"row":2,', JSON.stringify(summarize([], []))),
+        // Names in other scripts, under columns a batch file has: the file read back as a batch.
+        batchRow("b5", JSON.stringify(NAMES)),
       ]);
       const viewer = (await hub.tokens.create("viewer north", "viewer", ["north"])).token;
       const southOnly = (await hub.tokens.create("south only", "operator", ["south"])).token;
@@ -80,6 +90,7 @@ Deno.test({
       assert.equal(res.headers.get("content-type"), "text/csv; charset=utf-8");
       assert.equal(res.headers.get("content-disposition"), 'attachment; filename="batch-b1.csv"');
       const streamed = new Uint8Array(await res.arrayBuffer());
+      assert.deepEqual([...streamed.slice(0, 3)], [0xef, 0xbb, 0xbf], "UTF-8's byte order mark, for Excel");
       const whole = await createConduitClient({ url, token: viewer }).batch.results.query({
         id: "b1",
         format: "csv",
@@ -164,6 +175,19 @@ Deno.test({
       }
       assert.ok(!hub.lines.some((l) => l.includes("Doe^Jane")), "no patient name in the log");
       assert.equal((await get("b1/results.csv")).status, 200, "the hub goes on");
+
+      // Names in other scripts: the mark, then the file as a batch reads it back (the upload's preview).
+      const names = new Uint8Array(await (await get("b5/results.csv")).arrayBuffer());
+      assert.deepEqual([...names.slice(0, 3)], [0xef, 0xbb, 0xbf]);
+      const operator = (await hub.tokens.create("operator north", "operator", ["north"])).token;
+      const preview = await createConduitClient({ url, token: operator }).batch.preview.mutate({
+        filename: "batch-b5.csv",
+        contentBase64: toBase64(names),
+      });
+      assert.deepEqual(
+        preview.first.map((r) => ({ ...r.keys, ...(r.pseudonym ? { Pseudonym: r.pseudonym } : {}) })),
+        NAMES,
+      );
     } finally {
       await hub.stop();
     }

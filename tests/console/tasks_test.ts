@@ -196,22 +196,24 @@ Deno.test({
       await hub.transfers.cancel(fromWest.at(-1)!, "user:ops");
       await newest.getByText("Canceled").waitFor({ timeout: 15_000 });
 
-      // The batch template downloads as a CSV of the columns alone, which the screen takes once filled in.
+      // The batch template downloads as a CSV of the columns alone (after UTF-8's byte order mark, so that Excel
+      // reads it as UTF-8), which the screen takes once filled in, names in other scripts and all.
       await page.goto(`${base}/batch`);
       const [template] = await Promise.all([
         page.waitForEvent("download"),
         page.getByRole("button", { name: "Download a template (CSV)" }).click(),
       ]);
       assert.equal(template.suggestedFilename(), "batch-template.csv");
-      const columns = await Deno.readTextFile((await template.path())!);
-      assert.match(columns, /^Patient ID,Patient Name,.*,Pseudonym\r\n$/);
+      const columns = await Deno.readFile((await template.path())!);
+      assert.deepEqual([...columns.slice(0, 3)], [0xef, 0xbb, 0xbf]);
+      assert.match(new TextDecoder().decode(columns), /^Patient ID,Patient Name,.*,Pseudonym\r\n$/);
       await page.getByLabel("File").setInputFiles({
         name: "filled.csv",
         mimeType: "text/csv",
-        buffer: Buffer.from(columns + "PAT0001,,,,,,,,\r\n"),
+        buffer: Buffer.concat([columns, Buffer.from("PAT0001,Müller^山田,,,,,,,\r\n")]),
       });
       await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
-      assert.match(await page.locator("table[aria-label=Rows]").innerText(), /PAT0001/);
+      assert.match(await page.locator("table[aria-label=Rows]").innerText(), /PAT0001[^]*Müller\^山田/);
 
       // Batch transfer: the destination is chosen, never the source; a double click on Start starts one
       // batch; the batch has its URL (a reload shows it); the same study found by two rows is one study.
