@@ -6,3 +6,206 @@
 
 /** U+FEFF, which UTF-8 writes EF BB BF: the first character of every CSV file offered for download. */
 export const UTF8_BOM = "\uFEFF";
+
+/**
+ * The encodings a batch CSV may be read in: `auto` detects (decodeCsv()), the others are what Excel's plain
+ * "CSV" writes on Windows in Japanese, Chinese (simplified), Korean, Greek and Western European, and UTF-8.
+ */
+export const CSV_ENCODINGS = [
+  "auto",
+  "utf-8",
+  "shift_jis",
+  "gbk",
+  "euc-kr",
+  "windows-1253",
+  "windows-1252",
+] as const;
+export type CsvEncoding = (typeof CSV_ENCODINGS)[number];
+export type KnownEncoding = Exclude<CsvEncoding, "auto">;
+
+/** Each encoding in words (the console's select, and the messages). */
+export const ENCODING_NAMES: Record<CsvEncoding, string> = {
+  auto: "Detect",
+  "utf-8": "UTF-8",
+  shift_jis: "Shift_JIS (Japanese)",
+  gbk: "GBK (Chinese)",
+  "euc-kr": "EUC-KR (Korean)",
+  "windows-1253": "Windows-1253 (Greek)",
+  "windows-1252": "Windows-1252 (Western European)",
+};
+
+export class CsvEncodingError extends Error {
+  override name = "CsvEncodingError";
+}
+
+/** The legacy encodings `auto` tries when a file is not UTF-8, in this order (the order of its messages). */
+const LEGACY = ["shift_jis", "gbk", "euc-kr", "windows-1253", "windows-1252"] as const;
+type Legacy = (typeof LEGACY)[number];
+
+type Script = "latin" | "greek" | "han" | "kana" | "halfkana" | "hangul";
+
+/** The scripts one word may mix, per encoding; a word in Latin letters is fine in every one. */
+const WORDS: Record<Legacy, Script[][]> = {
+  shift_jis: [["latin"], ["han", "kana"], ["halfkana"]],
+  gbk: [["latin"], ["han"]],
+  "euc-kr": [["latin"], ["hangul"]],
+  "windows-1253": [["latin"], ["greek"]],
+  "windows-1252": [["latin"]],
+};
+
+/** Punctuation a list of names holds besides ASCII: no-break space, ’ ‘ – — · « » °. */
+const PUNCTUATION = /[\u00a0\u2018\u2019\u2013\u2014\u00b7\u00ab\u00bb\u00b0]/u;
+/** CJK punctuation (、。「」・ full-width space...) and full-width forms of ASCII. */
+const CJK_PUNCTUATION = /[\u3000-\u303f\u30fb\uff01-\uff65]/u;
+/**
+ * Windows-1252's other signs (¡ to ¿, ×, ÷, €, “ ” „ … • ™): a Western file may hold them; text in another
+ * encoding read as Windows-1252 still fails on its words of accented letters alone.
+ */
+const WESTERN_SIGNS = /[\u00a1-\u00bf\u00d7\u00f7\u20ac\u201c\u201d\u201e\u2026\u2022\u2122]/u;
+/** Greek's tonos and dialytika tonos, written alone. */
+const GREEK_PUNCTUATION = /[\u0384\u0385\u0387]/u;
+
+const LETTER = /[\p{L}\p{M}]/u;
+const SCRIPTS: [Script, RegExp][] = [
+  ["halfkana", /[\uff66-\uff9d]/u],
+  ["latin", /\p{Script=Latin}/u],
+  ["greek", /\p{Script=Greek}/u],
+  ["han", /\p{Script=Han}/u],
+  ["kana", /[\p{Script=Hiragana}\p{Script=Katakana}]/u],
+  ["hangul", /\p{Script=Hangul}/u],
+];
+
+/** A letter's script; undefined for one that belongs to none in particular (ー, ﾞ, a combining mark). */
+function scriptOf(ch: string): Script | "other" | undefined {
+  for (const [script, re] of SCRIPTS) if (re.test(ch)) return script;
+  return /[\p{Script=Common}\p{Script=Inherited}]/u.test(ch) ? undefined : "other";
+}
+
+/** Whether every non-ASCII byte is half of a pair of bytes A1–FE (GB2312's and KS X 1001's common form). */
+function eucForm(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] < 0x80) continue;
+    if (bytes[i] < 0xa1 || bytes[i] > 0xfe || !(bytes[i + 1] >= 0xa1 && bytes[i + 1] <= 0xfe)) return false;
+    i++;
+  }
+  return true;
+}
+
+/**
+ * Whether `text` (the file read as `encoding`) reads as a list of names: each word (a run of letters) in one
+ * script of that encoding's language, or in Latin letters; beside letters, only ASCII and a name's
+ * punctuation; in Windows-1252 every word with an accented letter holds a plain ASCII letter too.
+ */
+function readsAsNames(text: string, encoding: Legacy): boolean {
+  const cjk = encoding === "shift_jis" || encoding === "gbk" || encoding === "euc-kr";
+  let word = new Set<Script>();
+  let ascii = false;
+  let accented = false;
+  const wordFits = () => {
+    if (encoding === "windows-1252" && accented && !ascii) return false;
+    return WORDS[encoding].some((allowed) => [...word].every((s) => allowed.includes(s)));
+  };
+  for (const ch of text) {
+    const code = ch.charCodeAt(0);
+    if (code < 0x80) {
+      // ASCII, most of any file: a letter is Latin; anything else ends a word.
+      if ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a) {
+        word.add("latin");
+        ascii = true;
+        continue;
+      }
+      if (!wordFits()) return false;
+      word = new Set();
+      ascii = accented = false;
+      continue;
+    }
+    if (LETTER.test(ch)) {
+      const script = scriptOf(ch);
+      if (script === "other") return false;
+      if (script) word.add(script);
+      accented = true;
+      continue;
+    }
+    if (!wordFits()) return false;
+    word = new Set();
+    ascii = accented = false;
+    if (PUNCTUATION.test(ch)) continue;
+    if (cjk && CJK_PUNCTUATION.test(ch)) continue;
+    if (encoding === "windows-1253" && GREEK_PUNCTUATION.test(ch)) continue;
+    if (encoding === "windows-1252" && WESTERN_SIGNS.test(ch)) continue;
+    return false; // a symbol, a control character, a private-use one, U+FFFD...
+  }
+  return wordFits();
+}
+
+/** `bytes` read as `encoding`, or undefined where it has bytes that encoding cannot read. */
+function decodeOr(bytes: Uint8Array, encoding: KnownEncoding): string | undefined {
+  try {
+    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+const UTF8_MARK = [0xef, 0xbb, 0xbf];
+
+/**
+ * A CSV file's text. `encoding` names it, or is `auto`: UTF-8 when the bytes are UTF-8 (with or without the
+ * byte order mark); else the one legacy encoding (of Shift_JIS, GBK, EUC-KR, Windows-1253, Windows-1252)
+ * that reads it without error as names (readsAsNames()), GBK and EUC-KR in their common two-byte form only
+ * (both bytes A1–FE), EUC-KR before GBK when both do (Hangul syllables are also common Chinese characters in
+ * GBK); else a CsvEncodingError that names the choice to make. A named encoding that cannot read the file
+ * (a byte it does not have, or UTF-8's byte order mark before another encoding) is a CsvEncodingError too.
+ */
+export function decodeCsv(
+  bytes: Uint8Array,
+  encoding: CsvEncoding = "auto",
+): { text: string; encoding: KnownEncoding } {
+  const utf8 = decodeOr(bytes, "utf-8");
+  const marked = UTF8_MARK.every((b, i) => bytes[i] === b);
+  if (encoding === "auto" || encoding === "utf-8") {
+    if (utf8 !== undefined) return { text: utf8, encoding: "utf-8" };
+    if (encoding === "utf-8" || marked) throw unreadable(bytes, "utf-8");
+  } else {
+    if (marked) {
+      throw new CsvEncodingError(
+        `the file begins with UTF-8's byte order mark, so it is UTF-8, not ${
+          ENCODING_NAMES[encoding]
+        }: choose UTF-8 or Detect`,
+      );
+    }
+    const text = decodeOr(bytes, encoding);
+    if (text === undefined) throw unreadable(bytes, encoding);
+    return { text, encoding };
+  }
+  const fits = LEGACY.filter((e) => {
+    if ((e === "gbk" || e === "euc-kr") && !eucForm(bytes)) return false;
+    const text = decodeOr(bytes, e);
+    return text !== undefined && readsAsNames(text, e);
+  }).filter((e, _, all) => !(e === "gbk" && all.includes("euc-kr")));
+  if (fits.length === 1) return { text: decodeOr(bytes, fits[0])!, encoding: fits[0] };
+  const choose = 'choose its encoding, or save it as "CSV UTF-8" or as XLSX';
+  if (fits.length > 1) {
+    throw new CsvEncodingError(
+      `the file is not UTF-8, and reads as names in ${
+        fits.map((e) => ENCODING_NAMES[e]).join(" or ")
+      } alike: ${choose}`,
+    );
+  }
+  throw new CsvEncodingError(
+    `the file is not UTF-8, and none of ${
+      LEGACY.map((e) => ENCODING_NAMES[e]).join(", ")
+    } reads it as names in one script: ${choose}`,
+  );
+}
+
+/** The refusal of a file `encoding` cannot read, naming the row of its first such byte where it can. */
+function unreadable(bytes: Uint8Array, encoding: KnownEncoding): CsvEncodingError {
+  const text = new TextDecoder(encoding).decode(bytes);
+  const at = text.indexOf("\uFFFD");
+  const row = at < 0 ? "" : ` (row ${text.slice(0, at).split("\n").length} has the first)`;
+  return new CsvEncodingError(
+    `the file is not ${ENCODING_NAMES[encoding]}: it has bytes that encoding does not have${row}; ` +
+      "choose another encoding, or Detect",
+  );
+}

@@ -3,12 +3,16 @@ import { z } from "zod";
 import { toBase64 } from "@conduit/shared/base64";
 import { checkReach, mayReach } from "../auth/permissions.ts";
 import type { Principal } from "../auth/tokens.ts";
-import { parseBatchFile } from "../transfers/rows.ts";
+import { CSV_ENCODINGS } from "@conduit/shared/csv-text";
+import { readBatchFile } from "../transfers/rows.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError } from "./errors.ts";
 import { byId, deid, endpoint, fileBase64, name, pageOffset } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "batches" | "registry">;
+
+/** A CSV's encoding (shared/csv_text.ts): `auto` (the default) detects it; an XLSX ignores it. */
+const encoding = z.enum(CSV_ENCODINGS).optional();
 
 /** A batch the principal may see (every site it searched or moved to in reach). */
 async function batch(d: Deps, principal: Principal, id: string) {
@@ -29,6 +33,7 @@ export function batchRouter(d: Deps) {
         kind: z.enum(["query", "transfer"]),
         filename: z.string().min(1).max(255),
         contentBase64: fileBase64,
+        encoding,
         sites: z.array(name).min(1),
         node: name.optional(),
         destination: endpoint.optional(),
@@ -44,14 +49,21 @@ export function batchRouter(d: Deps) {
     }),
     /**
      * The rows of a CSV or XLSX file as they would be searched, each with its error if it cannot be
-     * used; nothing is searched or stored. A file that cannot be read at all is BAD_REQUEST.
+     * used, and a CSV's encoding as read (the one named, or detected); nothing is searched or stored. A file
+     * that cannot be read at all is BAD_REQUEST, so is a CSV whose encoding cannot be told (it says so).
      */
     preview: procedure.input(
-      z.object({ filename: z.string().min(1).max(255), contentBase64: fileBase64 })
+      z.object({ filename: z.string().min(1).max(255), contentBase64: fileBase64, encoding })
         .strict(),
     ).mutation(async ({ input }) => {
-      const rows = await parseBatchFile(input.filename, input.contentBase64);
-      return { rows: rows.length, badRows: rows.filter((r) => r.error).length, first: rows.slice(0, 500) };
+      const read = await readBatchFile(input.filename, input.contentBase64, input.encoding);
+      const rows = read.rows;
+      return {
+        rows: rows.length,
+        badRows: rows.filter((r) => r.error).length,
+        first: rows.slice(0, 500),
+        ...(read.encoding ? { encoding: read.encoding } : {}),
+      };
     }),
     /** The latest batches (newest first) whose sites the principal may all reach. */
     list: procedure.input(

@@ -23,6 +23,7 @@ import { SessionClosedError } from "@conduit/shared/tunnel";
 import { type BatchRow, parseBatchFile, resultsFile } from "./rows.ts";
 import { type BatchSummary, resultColumns, summarize } from "./batch_summary.ts";
 import { resultsCsv } from "./results_csv.ts";
+import type { CsvEncoding } from "@conduit/shared/csv-text";
 import { resultsXlsx } from "./results_xlsx.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
 import type { TransferDeidRequest } from "@conduit/shared/deid";
@@ -101,6 +102,8 @@ export interface BatchInput {
   kind: "query" | "transfer";
   filename: string;
   content: Uint8Array;
+  /** A CSV's encoding (shared/csv_text.ts); absent or `auto`: detected. */
+  encoding?: CsvEncoding;
   /** Sites to search (query); for a transfer, the source. */
   sites: string[];
   node?: string;
@@ -147,7 +150,7 @@ export class BatchService {
       const source = { site: input.sites[0], ...(input.node ? { node: input.node } : {}) };
       await this.transfers.checkEndpoints(source, input.destination!);
     }
-    const rows = await parseBatchFile(input.filename, input.content);
+    const rows = await parseBatchFile(input.filename, input.content, input.encoding);
     if (!rows.length) {
       throw new TransferError("the file has its header row only: add one row per search below it");
     }

@@ -9,7 +9,13 @@
 import Papa from "papaparse";
 import { BATCH_COLUMNS } from "@conduit/shared/batch-columns";
 import { pseudonymProblem } from "@conduit/shared/deid";
-import { UTF8_BOM } from "@conduit/shared/csv-text";
+import {
+  type CsvEncoding,
+  CsvEncodingError,
+  decodeCsv,
+  type KnownEncoding,
+  UTF8_BOM,
+} from "@conduit/shared/csv-text";
 import { FORMULA, withoutFormulaQuote } from "../csv.ts";
 
 export interface BatchRow {
@@ -168,14 +174,17 @@ function cellText(v: unknown): string {
 }
 
 /**
- * A CSV's text: UTF-8 (with or without a byte order mark), or else Windows-1252, which is what Excel on
- * Windows writes for "CSV (Comma delimited)": Müller must not become M\uFFFDller.
+ * A CSV's text in the encoding named, or detected (`auto`: shared/csv_text.ts, decodeCsv()): UTF-8 with or
+ * without a byte order mark, or what Excel's plain "CSV" writes on Windows (Windows-1252 in Western Europe and
+ * the Americas, Shift_JIS, GBK, EUC-KR, Windows-1253). A file it cannot tell, or that the encoding named
+ * cannot read, is refused naming the choice to make, never read as mojibake.
  */
-function csvText(bytes: Uint8Array): string {
+function csvText(bytes: Uint8Array, encoding: CsvEncoding): { text: string; encoding: KnownEncoding } {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return new TextDecoder("windows-1252").decode(bytes);
+    return decodeCsv(bytes, encoding);
+  } catch (err) {
+    if (err instanceof CsvEncodingError) throw new BatchFileError(err.message, { cause: err });
+    throw err;
   }
 }
 
@@ -187,7 +196,24 @@ async function excel() {
   return (await import("exceljs")).default;
 }
 
-export async function parseBatchFile(filename: string, bytes: Uint8Array): Promise<BatchRow[]> {
+/** A batch file's rows (parseBatchFile()'s). */
+export async function parseBatchFile(
+  filename: string,
+  bytes: Uint8Array,
+  encoding: CsvEncoding = "auto",
+): Promise<BatchRow[]> {
+  return (await readBatchFile(filename, bytes, encoding)).rows;
+}
+
+/**
+ * A batch file's rows, and for a CSV the encoding it was read in (`encoding`, or the one detected: the
+ * console's preview names it). An XLSX holds Unicode: `encoding` does not apply to it.
+ */
+export async function readBatchFile(
+  filename: string,
+  bytes: Uint8Array,
+  encoding: CsvEncoding = "auto",
+): Promise<{ rows: BatchRow[]; encoding?: KnownEncoding }> {
   if (/\.xlsx$/i.test(filename)) {
     const ExcelJS = await excel();
     const book = new ExcelJS.Workbook();
@@ -213,11 +239,11 @@ export async function parseBatchFile(filename: string, bytes: Uint8Array): Promi
       header.forEach((h, i) => (record[h] = cellText(r.getCell(i + 1).value)));
       rows.push(rowFrom(n, record));
     });
-    return rows;
+    return { rows };
   }
   if (!/\.(csv|txt)$/i.test(filename)) throw new BatchFileError("send a .csv or .xlsx file");
   // Records as arrays, blank ones kept: a row's number is the one a spreadsheet shows, after blank lines too.
-  const text = csvText(bytes);
+  const { text, encoding: read } = csvText(bytes, encoding);
   // The delimiter (comma, semicolon as Excel writes in much of Europe, tab) guessed over non-blank lines.
   const { delimiter } = Papa.parse(text, { preview: 20, skipEmptyLines: "greedy" }).meta;
   const parsed = Papa.parse<string[]>(text, { header: false, skipEmptyLines: false, delimiter });
@@ -235,7 +261,7 @@ export async function parseBatchFile(filename: string, bytes: Uint8Array): Promi
     if (values.every((v) => !v.trim())) return;
     rows.push(rowFrom(i + 2, Object.fromEntries(header.map((h, c) => [h, values[c] ?? ""]))));
   });
-  return rows;
+  return { rows, encoding: read };
 }
 
 /**

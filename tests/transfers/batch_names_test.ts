@@ -1,7 +1,10 @@
 /**
  * A batch whose rows name patients in other scripts (XLSX and UTF-8 CSV): each row finds its study at the
  * site (pydicom's Japanese, Greek and Korean objects, stored in ISO 2022 IR 87, ISO_IR 126 and ISO 2022
- * IR 149), and the results file gives the names and IDs as written.
+ * IR 149), and the results file gives the names and IDs as written. The same names in CSVs saved by Excel's
+ * plain "CSV" on Japanese, Chinese, Korean, Greek and Western Windows (Shift_JIS, GBK, EUC-KR, Windows-1253,
+ * Windows-1252: python3's bytes), detected or named in `encoding`, find theirs (the Chinese and German
+ * objects too, in GB18030 and ISO_IR 100).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -11,9 +14,12 @@ import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { toBase64 } from "@conduit/shared/base64";
 import { rigTest, skip } from "./_rig.ts";
+import { type CODECS, encodeLegacy } from "../support/legacy_text.ts";
 
 const CHARSETS = path.join(PYDICOM_TEST_FILES_DIR, "../charset_files");
-const FILES = ["chrH31.dcm", "chrGreek.dcm", "chrKoreanMulti.dcm"].map((n) => path.join(CHARSETS, n));
+const FILES = ["chrH31.dcm", "chrGreek.dcm", "chrKoreanMulti.dcm", "chrX2.dcm", "chrGerm.dcm"].map((n) =>
+  path.join(CHARSETS, n)
+);
 
 if (skip) console.warn(`batch_names_test: skipped: ${skip}`);
 
@@ -78,5 +84,46 @@ rigTest(
     assert.match(text, /Yamada\^Tarou=山田\^太郎=やまだ\^たろう/);
     assert.match(text, /Διονυσιος/);
     assert.match(text, /김희중/);
+
+    // Legacy encodings, each file with the names its Windows writes, detected (`auto`) or named.
+    const legacy: [keyof typeof CODECS, string[], string[], "auto" | keyof typeof CODECS][] = [
+      ["shift_jis", ["=山田^太郎", "やまだ^たろう"], ["H31EXAMPLE"], "auto"],
+      ["gbk", ["=王^小东", "赵^磊", "张^伟"], ["X2EXAMPLE"], "auto"],
+      ["euc-kr", ["김*", "박^서연"], ["2008-3"], "auto"],
+      ["windows-1253", ["Διονυσιος", "Παπαδόπουλος^Γιώργος"], ["SCSGREEK"], "auto"],
+      ["windows-1252", ["Äneas^Rüdiger", "Müller^Jürgen"], ["SCSGERM"], "auto"],
+      // The encoding named: `encoding` in batch.upload.
+      ["gbk", ["=王^小东"], ["X2EXAMPLE"], "gbk"],
+    ];
+    for (const [encoding, names, found, named] of legacy) {
+      const file = await encodeLegacy(`Patient Name;Modality\r\n${names.join(";\r\n")};\r\n`, encoding);
+      const { id } = await r.client.batch.upload.mutate({
+        kind: "query",
+        filename: `${encoding}.csv`,
+        contentBase64: toBase64(file),
+        sites: ["north"],
+        ...(named === "auto" ? {} : { encoding: named }),
+      });
+      const done = await eventually(`${encoding} done`, async () => {
+        const s = await r.client.batch.status.query({ id });
+        return s.status === "done" ? s : undefined;
+      });
+      assert.equal(done.matches, found.length, encoding);
+      const results = new TextDecoder().decode(
+        Uint8Array.from(
+          atob((await r.client.batch.results.query({ id, format: "csv" })).contentBase64),
+          (c) => c.charCodeAt(0),
+        ),
+      );
+      for (const patient of found) assert.match(results, new RegExp(`,${patient},`), encoding);
+    }
+    // One Chinese name alone reads as Greek letters in Windows-1253 too: detection asks, naming the choice.
+    const one = { kind: "query" as const, filename: "one.csv", sites: ["north"] };
+    const oneName = toBase64(await encodeLegacy("Patient Name\r\n王^芳\r\n", "gbk"));
+    await assert.rejects(
+      r.client.batch.upload.mutate({ ...one, contentBase64: oneName }),
+      /reads as names in GBK \(Chinese\) or Windows-1253 \(Greek\) alike: choose its encoding/,
+    );
+    assert.ok((await r.client.batch.upload.mutate({ ...one, contentBase64: oneName, encoding: "gbk" })).id);
   },
 );

@@ -6,6 +6,7 @@ import { saveFrom, saveText } from "../download.ts";
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toBase64 } from "@conduit/shared/base64";
 import { batchTemplateCsv } from "@conduit/shared/batch-columns";
+import { CSV_ENCODINGS, type CsvEncoding, ENCODING_NAMES } from "@conduit/shared/csv-text";
 import { api } from "../api.ts";
 import { auditActor, bytes, count, instant } from "../format.ts";
 import { Link, location, navigate } from "../router.tsx";
@@ -39,6 +40,8 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   const [kindValue, setKindValue] = createSignal("query");
   const [sourceValue, setSourceValue] = createSignal("");
   const [destinationValue, setDestinationValue] = createSignal("");
+  /** A CSV's encoding: `auto` lets the hub detect it (the preview says which it read). */
+  const [encodingValue, setEncodingValue] = createSignal<CsvEncoding>("auto");
   /**
    * A batch being started: Start waits for it, so a double click starts one batch, not two. Once started
    * (its id in the URL) Start stays disabled until another file is chosen (the hub refuses the same batch
@@ -57,7 +60,11 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     setError(message);
     const field = fieldOf(
       message,
-      { destination: /destination/i, source: /(one site|online to search)/i },
+      {
+        destination: /destination/i,
+        source: /(one site|online to search)/i,
+        encoding: /(encoding|not UTF-8|byte order mark)/i,
+      },
       "file",
     );
     markInvalid(form, field, "batch-error");
@@ -96,8 +103,13 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     }, 1000);
   }));
 
-  /** The chosen file, base64; undefined when none; throws with a sentence when the hub would refuse it. */
-  const read = async (): Promise<{ filename: string; contentBase64: string } | undefined> => {
+  /**
+   * The chosen file, base64, with the encoding chosen for a CSV; undefined when none; throws with a sentence
+   * when the hub would refuse it.
+   */
+  const read = async (): Promise<
+    { filename: string; contentBase64: string; encoding: CsvEncoding } | undefined
+  > => {
     const f = file.files?.[0];
     if (!f) return undefined;
     if (f.size > MAX_FILE_BYTES) {
@@ -107,7 +119,11 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         }; split it in parts.`,
       );
     }
-    return { filename: f.name, contentBase64: toBase64(new Uint8Array(await f.arrayBuffer())) };
+    return {
+      filename: f.name,
+      contentBase64: toBase64(new Uint8Array(await f.arrayBuffer())),
+      encoding: encodingValue(),
+    };
   };
 
   const showPreview = async () => {
@@ -208,6 +224,19 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
             File<input name="file" type="file" accept=".csv,.xlsx" ref={file} onChange={showPreview} />
           </label>
           <label>
+            Encoding (CSV)
+            <select
+              name="encoding"
+              onChange={(e) => {
+                setEncodingValue(e.currentTarget.value as CsvEncoding);
+                // The file chosen is read again in that encoding.
+                if (file.files?.length) void showPreview();
+              }}
+            >
+              <For each={CSV_ENCODINGS}>{(e) => <option value={e}>{ENCODING_NAMES[e]}</option>}</For>
+            </select>
+          </label>
+          <label>
             Kind
             <select name="kind" ref={kind} onChange={(e) => setKindValue(e.currentTarget.value)}>
               <option value="query">Query</option>
@@ -252,7 +281,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         </Show>
         <p class="error" role="alert" id="batch-error">{error()}</p>
         <Show when={preview() && !id()}>
-          <PreviewTable preview={preview()!} />
+          <PreviewTable preview={preview()!} encoding={encodingValue()} />
         </Show>
         <Show when={id() && status.error}>
           <p class="error" role="alert">Cannot follow the batch: {(status.error as Error).message}</p>
@@ -383,8 +412,12 @@ const PREVIEW_COLUMNS: [string, string][] = [
   ["ModalitiesInStudy", "Modality"],
 ];
 
-/** The file's rows as they will be searched; rows that cannot be used say why, and are skipped. */
-function PreviewTable(props: { preview: Preview }) {
+/**
+ * The file's rows as they will be searched; rows that cannot be used say why, and are skipped. A CSV's
+ * encoding as read is named (`chosen`: the user's choice, `auto` when the hub detected it), so that names
+ * read wrong (mojibake) are seen before the batch starts.
+ */
+function PreviewTable(props: { preview: Preview; encoding: CsvEncoding }) {
   /** Whether a row names a study (and series) by UID: then a column shows them. */
   const uids = () => props.preview.first.some((r) => r.keys.StudyInstanceUID || r.series);
   return (
@@ -404,6 +437,15 @@ function PreviewTable(props: { preview: Preview }) {
           ? ` The first ${props.preview.first.length} are shown.`
           : ""}
       </p>
+      <Show when={props.preview.encoding}>
+        {(read) => (
+          <p class="hint" aria-label="Encoding read">
+            Read as {ENCODING_NAMES[read()]}
+            {props.encoding === "auto" ? " (detected)" : ""}: if the names below look wrong, choose the file's
+            encoding.
+          </p>
+        )}
+      </Show>
       <Table
         label="Rows"
         rows={props.preview.first}

@@ -1,0 +1,90 @@
+/**
+ * decodeCsv(): batch files in the encodings Excel's plain "CSV" writes on Windows (real bytes from python3's
+ * codecs), detected when one encoding alone reads them as names, refused naming the choice when several or
+ * none do, and read as named when the user names one.
+ */
+import assert from "node:assert/strict";
+import { CsvEncodingError, decodeCsv, type KnownEncoding } from "./csv_text.ts";
+import { encodeLegacy } from "../tests/support/legacy_text.ts";
+
+/** A few names each, as a site's list of patients would have them. */
+const NAMES: Record<Exclude<KnownEncoding, "utf-8">, string[]> = {
+  shift_jis: ["山田^太郎", "やまだ^たろう", "ヤマダ^タロウ", "鈴木^一郎", "ﾔﾏﾀﾞ^ﾀﾛｳ"],
+  gbk: ["王^芳", "李^娜", "张^伟", "刘^洋", "陈^静"],
+  "euc-kr": ["김희중", "이^민호", "박^서연", "최^지우"],
+  "windows-1253": ["Διονυσιος", "Παπαδόπουλος^Γιώργος", "ΝΙΚΟΛΑΟΥ^ΜΑΡΙΑ", "Οικονόμου^Ελένη"],
+  "windows-1252": ["Müller^Jürgen", "Øster^Åse", "García^José", "O’Brien^Seán"],
+};
+
+const file = (names: string[]) =>
+  "Patient Name;Patient ID\r\n" + names.map((n, i) => `${n};P${i}\r\n`).join("");
+
+Deno.test("decodeCsv() detects each legacy encoding from a list of names, and reads them as written", async () => {
+  for (const [encoding, names] of Object.entries(NAMES) as [keyof typeof NAMES, string[]][]) {
+    const bytes = await encodeLegacy(file(names), encoding);
+    assert.throws(() => new TextDecoder("utf-8", { fatal: true }).decode(bytes), TypeError, "not UTF-8");
+    assert.deepEqual(decodeCsv(bytes), { text: file(names), encoding }, encoding);
+    assert.deepEqual(decodeCsv(bytes, encoding), { text: file(names), encoding }, `${encoding}, named`);
+  }
+});
+
+Deno.test("decodeCsv() takes UTF-8 first, with or without its byte order mark", () => {
+  const text = file(["Müller^Jürgen", "山田^太郎", "Διονυσιος", "김희중"]);
+  const bytes = new TextEncoder().encode(text);
+  assert.deepEqual(decodeCsv(bytes), { text, encoding: "utf-8" });
+  assert.deepEqual(decodeCsv(new Uint8Array([0xef, 0xbb, 0xbf, ...bytes])), { text, encoding: "utf-8" });
+  assert.deepEqual(decodeCsv(new Uint8Array([0xef, 0xbb, 0xbf, ...bytes]), "utf-8"), {
+    text,
+    encoding: "utf-8",
+  });
+});
+
+Deno.test("decodeCsv() refuses, naming the choice, a file several encodings or none read as names", async () => {
+  // One Chinese name: its two bytes a character are Greek letters in Windows-1253 too.
+  const one = await encodeLegacy(file(["王^芳"]), "gbk");
+  assert.throws(
+    () => decodeCsv(one),
+    (e) =>
+      e instanceof CsvEncodingError &&
+      e.message ===
+        'the file is not UTF-8, and reads as names in GBK (Chinese) or Windows-1253 (Greek) alike: choose its encoding, or save it as "CSV UTF-8" or as XLSX',
+  );
+  assert.equal(decodeCsv(one, "gbk").text, file(["王^芳"]));
+  // A stray byte at a line's end (0x81: a control character in Windows-1252 and -1253, a lead byte without
+  // its pair in Shift_JIS): no encoding reads the file as names.
+  const stray = new Uint8Array([
+    ...new TextEncoder().encode("Patient Name\r\nM"),
+    0x81,
+    ...new TextEncoder().encode("\r\n"),
+  ]);
+  assert.throws(
+    () => decodeCsv(stray),
+    (e) =>
+      e instanceof CsvEncodingError &&
+      /^the file is not UTF-8, and none of Shift_JIS \(Japanese\), GBK \(Chinese\), EUC-KR \(Korean\), Windows-1253 \(Greek\), Windows-1252 \(Western European\) reads it as names in one script: choose its encoding/
+        .test(e.message),
+  );
+});
+
+Deno.test("decodeCsv() refuses an encoding named that cannot read the file, saying where", async () => {
+  const japanese = await encodeLegacy(file(NAMES.shift_jis), "shift_jis");
+  assert.throws(
+    () => decodeCsv(japanese, "utf-8"),
+    (e) =>
+      e instanceof CsvEncodingError &&
+      e.message ===
+        "the file is not UTF-8: it has bytes that encoding does not have (row 2 has the first); choose another encoding, or Detect",
+  );
+  // UTF-8's byte order mark before another encoding: the file says what it is.
+  const marked = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(file(["王^芳"]))]);
+  assert.throws(
+    () => decodeCsv(marked, "gbk"),
+    (e) =>
+      e instanceof CsvEncodingError &&
+      e.message ===
+        "the file begins with UTF-8's byte order mark, so it is UTF-8, not GBK (Chinese): choose UTF-8 or Detect",
+  );
+  // Windows-1252 named for a Greek file reads (every byte is a character there): the preview shows mojibake.
+  const greek = await encodeLegacy(file(["Διονυσιος"]), "windows-1253");
+  assert.equal(decodeCsv(greek, "windows-1252").text.split("\r\n")[1], "Äéïíõóéïò;P0");
+});
