@@ -42,15 +42,16 @@ export class CsvEncodingError extends Error {
 const LEGACY = ["shift_jis", "gbk", "euc-kr", "windows-1253", "windows-1252"] as const;
 type Legacy = (typeof LEGACY)[number];
 
-type Script = "latin" | "greek" | "han" | "kana" | "halfkana" | "hangul";
+/** A letter's script, as a bit: a word's scripts are their union. */
+const LATIN = 1, GREEK = 2, HAN = 4, KANA = 8, HALFKANA = 16, HANGUL = 32;
 
 /** The scripts one word may mix, per encoding; a word in Latin letters is fine in every one. */
-const WORDS: Record<Legacy, Script[][]> = {
-  shift_jis: [["latin"], ["han", "kana"], ["halfkana"]],
-  gbk: [["latin"], ["han"]],
-  "euc-kr": [["latin"], ["hangul"]],
-  "windows-1253": [["latin"], ["greek"]],
-  "windows-1252": [["latin"]],
+const WORDS: Record<Legacy, number[]> = {
+  shift_jis: [LATIN, HAN | KANA, HALFKANA],
+  gbk: [LATIN, HAN],
+  "euc-kr": [LATIN, HANGUL],
+  "windows-1253": [LATIN, GREEK],
+  "windows-1252": [LATIN],
 };
 
 /** Punctuation a list of names holds besides ASCII: no-break space, ’ ‘ – — · « » °. */
@@ -66,19 +67,20 @@ const WESTERN_SIGNS = /[\u00a1-\u00bf\u00d7\u00f7\u20ac\u201c\u201d\u201e\u2026\
 const GREEK_PUNCTUATION = /[\u0384\u0385\u0387]/u;
 
 const LETTER = /[\p{L}\p{M}]/u;
-const SCRIPTS: [Script, RegExp][] = [
-  ["halfkana", /[\uff66-\uff9d]/u],
-  ["latin", /\p{Script=Latin}/u],
-  ["greek", /\p{Script=Greek}/u],
-  ["han", /\p{Script=Han}/u],
-  ["kana", /[\p{Script=Hiragana}\p{Script=Katakana}]/u],
-  ["hangul", /\p{Script=Hangul}/u],
+const SCRIPTS: [number, RegExp][] = [
+  [HALFKANA, /[\uff66-\uff9d]/u],
+  [LATIN, /\p{Script=Latin}/u],
+  [GREEK, /\p{Script=Greek}/u],
+  [HAN, /\p{Script=Han}/u],
+  [KANA, /[\p{Script=Hiragana}\p{Script=Katakana}]/u],
+  [HANGUL, /\p{Script=Hangul}/u],
 ];
+const NEUTRAL = /[\p{Script=Common}\p{Script=Inherited}]/u;
 
-/** A letter's script; undefined for one that belongs to none in particular (ー, ﾞ, a combining mark). */
-function scriptOf(ch: string): Script | "other" | undefined {
+/** A letter's script; 0 for one that belongs to none in particular (ー, ﾞ, a combining mark); -1 another. */
+function scriptOf(ch: string): number {
   for (const [script, re] of SCRIPTS) if (re.test(ch)) return script;
-  return /[\p{Script=Common}\p{Script=Inherited}]/u.test(ch) ? undefined : "other";
+  return NEUTRAL.test(ch) ? 0 : -1;
 }
 
 /** Whether every non-ASCII byte is half of a pair of bytes A1–FE (GB2312's and KS X 1001's common form). */
@@ -98,36 +100,37 @@ function eucForm(bytes: Uint8Array): boolean {
  */
 function readsAsNames(text: string, encoding: Legacy): boolean {
   const cjk = encoding === "shift_jis" || encoding === "gbk" || encoding === "euc-kr";
-  let word = new Set<Script>();
+  const allowed = WORDS[encoding];
+  let word = 0;
   let ascii = false;
   let accented = false;
   const wordFits = () => {
     if (encoding === "windows-1252" && accented && !ascii) return false;
-    return WORDS[encoding].some((allowed) => [...word].every((s) => allowed.includes(s)));
+    return allowed.some((scripts) => (word & ~scripts) === 0);
   };
   for (const ch of text) {
     const code = ch.charCodeAt(0);
     if (code < 0x80) {
       // ASCII, most of any file: a letter is Latin; anything else ends a word.
       if ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a) {
-        word.add("latin");
+        word |= LATIN;
         ascii = true;
         continue;
       }
       if (!wordFits()) return false;
-      word = new Set();
+      word = 0;
       ascii = accented = false;
       continue;
     }
     if (LETTER.test(ch)) {
       const script = scriptOf(ch);
-      if (script === "other") return false;
-      if (script) word.add(script);
+      if (script < 0) return false;
+      word |= script;
       accented = true;
       continue;
     }
     if (!wordFits()) return false;
-    word = new Set();
+    word = 0;
     ascii = accented = false;
     if (PUNCTUATION.test(ch)) continue;
     if (cjk && CJK_PUNCTUATION.test(ch)) continue;
