@@ -244,7 +244,9 @@ Deno.test({
         page.getByRole("button", { name: "Download CSV" }).click(),
       ]);
       assert.match(download.suggestedFilename(), /^batch-[0-9a-f]{16}\.csv$/);
-      const lines = (await Deno.readTextFile((await download.path())!)).split("\r\n");
+      const saved = await Deno.readFile((await download.path())!);
+      assert.deepEqual([...saved.slice(0, 3)], [0xef, 0xbb, 0xbf], "UTF-8's byte order mark, for Excel");
+      const lines = new TextDecoder().decode(saved).split("\r\n");
       assert.equal(lines.length, 3, lines.join("\n"));
       assert.match(lines[0], /^row,site,error,PatientID,/);
       assert.match(lines[1], /^2,north,,PAT0001,/);
