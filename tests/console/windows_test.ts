@@ -1,7 +1,9 @@
 /**
  * Several time windows from the console's transfer dialog, in Chromium (Playwright) against a real hub and
- * real agents: "weeknights and all weekend" as two windows with one time zone; an incomplete window and an
- * unknown zone are refused in the dialog (in the hub's words for the zone) and start no job; a window
+ * real agents: "weeknights and all weekend" as two windows with one time zone, their times typed in text
+ * fields as 24-hour times (`1900` and `7:00` read as 19:00 and 07:00, never AM/PM); an incomplete window, a
+ * time that is none (`7pm`: its field marked and focused, mended by keyboard) and an unknown zone are
+ * refused in the dialog (in the hub's words for the zone and the time) and start no job; a window
  * added and removed is not sent; a priority or a cap out of the hub's bounds is refused in words, and one
  * within them goes as typed; `transfers.get` gives the list as entered, and the job's page shows each.
  */
@@ -47,10 +49,16 @@ Deno.test({
       const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
       const alert = dialog.getByRole("alert");
 
-      // Weeknights: one window, as the dialog always had.
+      // Weeknights: one window, as the dialog always had; its times typed as 24-hour times in text fields
+      // (Chromium's time picker showed 07:00 PM), read as HH:MM once each field is left.
       const first = dialog.getByRole("group", { name: "Window 1" });
-      await first.getByLabel("Window from").fill("19:00");
-      await first.getByLabel("to", { exact: true }).fill("07:00");
+      const from = first.getByLabel("Window from");
+      assert.equal(await from.getAttribute("type"), null, "a text field, not <input type=time>");
+      await from.fill("1900");
+      await first.getByLabel("to", { exact: true }).fill("7:00");
+      await first.getByLabel("to", { exact: true }).press("Tab");
+      assert.equal(await from.inputValue(), "19:00");
+      assert.equal(await first.getByLabel("to", { exact: true }).inputValue(), "07:00");
       for (const d of ["Mon", "Tue", "Wed", "Thu", "Fri"]) await first.getByLabel(d, { exact: true }).check();
       // All weekend: a second window; an empty one is refused, not dropped.
       await dialog.getByRole("button", { name: "Add a window" }).click();
@@ -60,7 +68,19 @@ Deno.test({
       await second.getByLabel("from").fill("00:00");
       await transfer.click();
       await alert.filter({ hasText: "Give window 2 both a start and an end." }).waitFor();
-      await second.getByLabel("to", { exact: true }).fill("00:00");
+      // A time that is none: refused in the hub's words, its field marked and focused; mended by keyboard.
+      const secondEnd = second.getByLabel("to", { exact: true });
+      await secondEnd.fill("7pm");
+      await transfer.click();
+      await alert.filter({ hasText: 'Window 2: the window\'s end "7pm" is not a time of day as HH:MM.' })
+        .waitFor();
+      assert.equal(await secondEnd.getAttribute("aria-invalid"), "true");
+      assert.ok(await secondEnd.evaluate((el) => el === el.ownerDocument.activeElement), "the focus on it");
+      await page.keyboard.press("ControlOrMeta+a");
+      await page.keyboard.type("0000");
+      await page.keyboard.press("Tab");
+      assert.equal(await secondEnd.inputValue(), "00:00");
+      assert.equal(await secondEnd.getAttribute("aria-invalid"), null, "the mark gone once typed");
       for (const d of ["Sat", "Sun"]) await second.getByLabel(d, { exact: true }).check();
       // A third window, removed again: it is not sent.
       await dialog.getByRole("button", { name: "Add a window" }).click();

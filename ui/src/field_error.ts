@@ -51,13 +51,15 @@ export function fieldOf(message: string, fields: Record<string, RegExp>, fallbac
 }
 
 /**
- * The field a schedule error from `windows.ts` is about: the time zone, or the start of the window it
- * names ("window 2": the second), or the first window's start.
+ * The field a schedule error from `windows.ts` is about: the time zone, or the end of the window it names
+ * ("window 2": the second) when it is its end that is not a time, else that window's start, or the first
+ * window's.
  */
 export function windowErrorField(message: string): { name: string; index: number } {
   if (/time zone/i.test(message) && !/start and an end/.test(message)) {
     return { name: "windowZone", index: 0 };
   }
   const n = /\bwindow (\d+)\b/i.exec(message);
-  return { name: "windowStart", index: n ? Number(n[1]) - 1 : 0 };
+  const name = /window's end "/.test(message) ? "windowEnd" : "windowStart";
+  return { name, index: n ? Number(n[1]) - 1 : 0 };
 }

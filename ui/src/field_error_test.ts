@@ -15,6 +15,15 @@ Deno.test("windowErrorField() points a schedule error at the zone or at the wind
     windowErrorField("Give the window a start and an end for its time zone, or clear the zone."),
     { name: "windowStart", index: 0 },
   );
+  // A time typed wrong: the field it was typed in, the end too.
+  assert.deepEqual(
+    windowErrorField('Window 2: the window\'s end "7pm" is not a time of day as HH:MM.'),
+    { name: "windowEnd", index: 1 },
+  );
+  assert.deepEqual(
+    windowErrorField('The window: the window\'s start "730" is not a time of day as HH:MM.'),
+    { name: "windowStart", index: 0 },
+  );
 });
 
 Deno.test("fieldOf() names the first field the sentence speaks of, else the fallback", () => {

@@ -17,7 +17,20 @@ export { MAX_WINDOWS };
 /** The days in the order the dialog offers them. */
 export const WEEK: readonly Day[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-/** One window as the dialog holds it: `HH:MM` (or empty) start and end, and the days ticked. */
+/**
+ * A time of day as typed in the dialog's text fields, as the API's 24-hour `HH:MM`: `19:30`, `7:30` (an hour
+ * of one digit), `0730` (four digits) and `19.30` (a dot, as much of Europe writes it) are taken; anything
+ * else (`7pm`, `730`, `7`, `24:00`, `19:60`) is returned as typed (trimmed), for the hub's rule to refuse
+ * in its words. Never 12-hour: the browser's `<input type=time>` showed AM/PM in en-GB and en-US.
+ */
+export function timeOfDay(typed: string): string {
+  const value = typed.trim();
+  const m = /^(\d{1,2})[:.](\d{2})$/.exec(value) ?? /^(\d{2})(\d{2})$/.exec(value);
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) return value;
+  return `${m[1].padStart(2, "0")}:${m[2]}`;
+}
+
+/** One window as the dialog holds it: start and end as typed (or empty), and the days ticked. */
 export interface WindowRow {
   start: string;
   end: string;
@@ -37,7 +50,8 @@ export function windowsOf(rows: readonly WindowRow[], timeZone: string): Windows
     return undefined;
   }
   if (zone) refuse(() => checkTimeZone(zone), "The time zone");
-  const list = rows.map((r, i): TimeWindow => {
+  const list = rows.map((typed, i): TimeWindow => {
+    const r = { ...typed, start: timeOfDay(typed.start), end: timeOfDay(typed.end) };
     const which = one ? "the window" : `window ${i + 1}`;
     if (!r.start && !r.end) {
       throw new Error(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Day } from "@conduit/shared/transfer-window";
-import { MAX_WINDOWS, type WindowRow, windowsOf } from "./windows.ts";
+import { MAX_WINDOWS, timeOfDay, type WindowRow, windowsOf } from "./windows.ts";
 
 const row = (start: string, end: string, ...days: Day[]): WindowRow => ({ start, end, days: new Set(days) });
 
@@ -44,4 +44,39 @@ Deno.test("windowsOf() refuses what the hub refuses, in the hub's words", () => 
   });
   const many = Array.from({ length: MAX_WINDOWS + 1 }, () => row("01:00", "02:00"));
   assert.throws(() => windowsOf(many, ""), { message: `The windows: at most ${MAX_WINDOWS} windows.` });
+});
+
+Deno.test("timeOfDay() reads 24-hour times typed as 19:30, 7:30, 0730 or 19.30, and leaves the rest as typed", () => {
+  const read: [string, string][] = [
+    ["19:30", "19:30"],
+    [" 7:30 ", "07:30"],
+    ["0730", "07:30"],
+    ["19.30", "19:30"],
+    ["00:00", "00:00"],
+    ["23:59", "23:59"],
+    ["", ""],
+    // Not a 24-hour HH:MM, nor one of the forms above: as typed, for the hub's rule to refuse.
+    ["7pm", "7pm"],
+    ["7:30 PM", "7:30 PM"],
+    ["730", "730"],
+    ["7", "7"],
+    ["24:00", "24:00"],
+    ["19:60", "19:60"],
+    ["19:5", "19:5"],
+  ];
+  for (const [typed, time] of read) assert.equal(timeOfDay(typed), time, JSON.stringify(typed));
+});
+
+Deno.test("windowsOf() sends the times typed as the API's HH:MM, and refuses one it cannot read in the hub's words", () => {
+  assert.deepEqual(windowsOf([row("1900", "7:00", "fri")], ""), {
+    start: "19:00",
+    end: "07:00",
+    days: ["fri"],
+  });
+  assert.throws(() => windowsOf([row("19:00", "7pm")], ""), {
+    message: 'The window: the window\'s end "7pm" is not a time of day as HH:MM.',
+  });
+  assert.throws(() => windowsOf([row("19:00", "07:00"), row("24:00", "08:00")], ""), {
+    message: 'Window 2: the window\'s start "24:00" is not a time of day as HH:MM.',
+  });
 });

@@ -1,11 +1,16 @@
 /**
  * The transfer dialog's time windows: one window (from, to, the days it starts on) as the dialog always
  * had, "Add a window" for more (up to the API's 14, the job runs while any is open), each removable, and one
- * time zone for all (the hub's when empty). `ui/src/windows.ts` turns them into the API's `window`.
+ * time zone for all (the hub's when empty). The times are text fields in 24-hour `HH:MM` (`7:30`, `0730` and
+ * `19.30` are taken, and shown as `07:30` once the field is left): Chromium's `<input type=time>` showed
+ * 12-hour AM/PM in en-GB and en-US. `ui/src/windows.ts` turns them into the API's `window`.
  */
 import { createSignal, For, type Setter, Show } from "solid-js";
 import type { Day, Windows } from "@conduit/shared/transfer-window";
-import { MAX_WINDOWS, WEEK, windowsOf } from "../windows.ts";
+import { MAX_WINDOWS, timeOfDay, WEEK, windowsOf } from "../windows.ts";
+
+/** What a time field takes, said to the user (its title, which screen readers read as its description). */
+const TIME_HINT = "24-hour time, HH:MM (7:30 and 0730 are read as 07:30)";
 
 /** The fields' state, read by the form that holds them. */
 export interface WindowChoice {
@@ -61,18 +66,26 @@ export function WindowFields(props: { ref: (choice: WindowChoice) => void }) {
                 {several() ? `Window ${i() + 1} from` : "Window from"}
                 <input
                   name="windowStart"
-                  type="time"
+                  size="5"
+                  autocomplete="off"
+                  placeholder="HH:MM"
+                  title={TIME_HINT}
                   value={r.start()}
                   onInput={(e) => r.setStart(e.currentTarget.value)}
+                  onChange={(e) => r.setStart(timeOfDay(e.currentTarget.value))}
                 />
               </label>
               <label>
                 to
                 <input
                   name="windowEnd"
-                  type="time"
+                  size="5"
+                  autocomplete="off"
+                  placeholder="HH:MM"
+                  title={TIME_HINT}
                   value={r.end()}
                   onInput={(e) => r.setEnd(e.currentTarget.value)}
+                  onChange={(e) => r.setEnd(timeOfDay(e.currentTarget.value))}
                 />
               </label>
               <Show when={several()}>
