@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { TRPCClientError } from "@trpc/client";
-import { hasChromium, logIn } from "../support/browser.ts";
+import * as path from "node:path";
+import { hasChromium, logIn, SHOTS } from "../support/browser.ts";
 import { withConsole } from "../support/console_rig.ts";
 import { encodeLegacy } from "../support/legacy_text.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
@@ -105,6 +106,7 @@ Deno.test({
       await encoding.selectOption("auto");
       await read.filter({ hasText: "Read as Windows-1253 (Greek) (detected)" }).waitFor();
       assert.match(await rows.innerText(), /Διονυσιος/);
+      await page.locator("section.card").first().screenshot({ path: path.join(SHOTS, "batch-encoding.png") });
     });
   },
 });

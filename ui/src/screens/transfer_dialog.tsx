@@ -217,11 +217,12 @@ export function TransferDialog(props: {
         </div>
         <p class="hint">
           Outside the window (or every window, when there are several) nothing moves and the source holds what
-          it queued. Times are in the time zone given, the hub's when none is. A window past midnight belongs
-          to the day it starts: Fri from 19:00 to 07:00 runs into Saturday morning; 00:00 to 00:00 is whole
-          days. Weeknights and all weekend: Mon to Fri from 19:00 to 07:00, then Add a window, Sat and Sun
-          from 00:00 to 00:00. The cap applies to this job's objects where they cross the hub; the source
-          site's uplink cap and the destination site's downlink cap (Sites) apply as well.
+          it queued. Times are 24-hour, HH:MM (7:30 and 0730 are read as 07:30), in the time zone given, the
+          hub's when none is. A window past midnight belongs to the day it starts: Fri from 19:00 to 07:00
+          runs into Saturday morning; 00:00 to 00:00 is whole days. Weeknights and all weekend: Mon to Fri
+          from 19:00 to 07:00, then Add a window, Sat and Sun from 00:00 to 00:00. The cap applies to this
+          job's objects where they cross the hub; the source site's uplink cap and the destination site's
+          downlink cap (Sites) apply as well.
         </p>
       </details>
       <DeidFields ref={(c) => (deid = c)} />
