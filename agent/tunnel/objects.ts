@@ -24,7 +24,7 @@ import {
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { canTranscode, TranscodeError, transcodeObject } from "../transcode/mod.ts";
 import { sendInflated } from "./inflated_object.ts";
-import { swappedDataset } from "./swapped_object.ts";
+import { implicitOf, swappedDataset } from "./swapped_object.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 import { addRange, sha256Of, ShortObjectError } from "../part10/digest.ts";
@@ -153,7 +153,9 @@ export async function receiveObject(
  * Sends an archived object in `wanted` syntax: Implicit to Explicit VR Little Endian by rewriting
  * element headers (pixels copied as bytes; elements after the pixel data, rare trailing padding, are
  * left out), Deflated to Explicit VR Little Endian by inflating the data set (streaming:
- * inflated_object.ts), Big Endian to Explicit VR Little Endian by byte-swapping (swapped_object.ts), any other pair dcmjs-codecs supports by decoding and encoding in the transcoding
+ * inflated_object.ts), Big Endian to Explicit VR Little Endian by byte-swapping (swapped_object.ts) and to
+ * Implicit VR Little Endian by the same swap then each header rewritten, as a C-STORE to a peer gets it; any
+ * other pair dcmjs-codecs supports by decoding and encoding in the transcoding
  * worker. When none can, the codec fails or the data set does not inflate, the object goes as stored and the hub decides what to answer.
  */
 export async function sendObjectAs(
@@ -182,11 +184,12 @@ export async function sendObjectAs(
     }
   }
   if (
-    wanted === TransferSyntax.ExplicitVRLittleEndian &&
+    (wanted === TransferSyntax.ExplicitVRLittleEndian || wanted === TransferSyntax.ImplicitVRLittleEndian) &&
     file.transferSyntax === TransferSyntax.ExplicitVRBigEndian
   ) {
     try {
-      const dataset = await withObject(archive, file.key, (o) => swappedDataset(datasetOf(o, file)));
+      const swapped = await withObject(archive, file.key, (o) => swappedDataset(datasetOf(o, file)));
+      const dataset = wanted === TransferSyntax.ExplicitVRLittleEndian ? swapped : implicitOf(swapped);
       return await sendDataset(channel, file, wanted, dataset);
     } catch (err) {
       if (!(err instanceof TranscodeError)) throw err;

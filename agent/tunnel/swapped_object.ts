@@ -7,7 +7,13 @@
  * Bits Allocated says (PS3.5 8.2; shared/dicom swapWidth), as the frames and bulk data routes and DCMTK
  * give it. Held in memory, 256 MB at most.
  */
-import { bigToLittleEndian, encodingOf, parseDataSet, TransferSyntax } from "@conduit/shared/dicom";
+import {
+  bigToLittleEndian,
+  encodingOf,
+  explicitToImplicit,
+  parseDataSet,
+  TransferSyntax,
+} from "@conduit/shared/dicom";
 import { type ByteSource, readExactly } from "../part10/source.ts";
 import { TranscodeError } from "../transcode/mod.ts";
 
@@ -29,6 +35,24 @@ export async function swappedDataset(source: ByteSource): Promise<Uint8Array> {
   } catch (err) {
     throw new TranscodeError(`the data set cannot be byte-swapped: ${(err as Error).message}`);
   }
+  return joined(parts);
+}
+
+/**
+ * An Explicit VR Little Endian data set (a swapped one) as Implicit VR Little Endian: each element header
+ * rewritten, values copied, as the DIMSE path re-encodes it for a peer that takes only Implicit VR
+ * (dcmjs-codecs, which did it before, refuses 32 bits allocated). TranscodeError when it cannot be.
+ */
+export function implicitOf(explicit: Uint8Array): Uint8Array {
+  try {
+    const { dataset } = parseDataSet(explicit, encodingOf(TransferSyntax.ExplicitVRLittleEndian));
+    return joined(explicitToImplicit(explicit, dataset));
+  } catch (err) {
+    throw new TranscodeError(`the data set cannot be written in Implicit VR: ${(err as Error).message}`);
+  }
+}
+
+function joined(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) out.set(p, at), at += p.byteLength;
