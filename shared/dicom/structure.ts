@@ -202,7 +202,7 @@ export class StructureCheck {
     const little = top.littleEndian;
     const tag = this.#tagAt(little);
     const at = this.#pos - size;
-    if (this.#stack.length === 1 && this.#head.subarray(0, size).every((b) => b === 0)) {
+    if (tag === 0 && this.#stack.length === 1 && this.#head.subarray(0, size).every((b) => b === 0)) {
       this.#paddingAt = at;
       return;
     }
