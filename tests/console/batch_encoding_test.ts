@@ -90,13 +90,31 @@ Deno.test({
         "the focus on Encoding",
       );
       assert.equal(await rows.count(), 0, "no preview of a file not read");
+      // Each step asks a preview: UTF-8's refusal comes last here (held back), and must not stand over GBK's.
+      let heldBack = 0;
+      await page.route("**/trpc/batch.preview**", async (route) => {
+        if (/"encoding":"utf-8"/.test(route.request().postData() ?? "")) {
+          heldBack++;
+          await new Promise((r) => setTimeout(r, 1500));
+        }
+        await route.continue();
+      });
+      const utf8Answered = page.waitForEvent("requestfinished", {
+        predicate: (r) => /batch\.preview/.test(r.url()) && /"encoding":"utf-8"/.test(r.postData() ?? ""),
+        timeout: 30_000,
+      });
       await page.keyboard.press("ArrowDown"); // UTF-8
       await page.keyboard.press("ArrowDown"); // Shift_JIS
       await page.keyboard.press("ArrowDown"); // GBK
       await read.filter({ hasText: "Read as GBK (Chinese):" }).waitFor();
       assert.equal(await encoding.inputValue(), "gbk");
       assert.match(await rows.innerText(), /王\^芳/);
+      await utf8Answered;
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 200))); // its answer handled by the page
+      assert.equal(heldBack, 1, "UTF-8's preview was asked and held back");
       assert.equal(await encoding.getAttribute("aria-invalid"), null, "the mark gone once chosen");
+      assert.match(await rows.innerText(), /王\^芳/, "GBK's preview still shown");
+      await page.unroute("**/trpc/batch.preview**");
 
       // Chosen wrong: the preview shows what the hub would search, mojibake and all; Detect reads it right.
       await encoding.selectOption("windows-1252");

@@ -126,22 +126,31 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     };
   };
 
+  /**
+   * The preview of the file chosen, in the encoding chosen. Only the latest one asked is shown: choosing
+   * encodings by keyboard asks one preview per step, and an earlier one's answer (a refusal of UTF-8) could
+   * come last and leave its error over the preview of the encoding chosen.
+   */
+  let previewAsked = 0;
   const showPreview = async () => {
+    const asked = ++previewAsked;
     unrefuse();
     setPreview(undefined);
     navigate("/batch");
     try {
       const content = await read();
       if (!content) return;
-      setPreview(await api.batch.preview.mutate(content));
+      const answer = await api.batch.preview.mutate(content);
+      if (asked === previewAsked) setPreview(answer);
     } catch (err) {
-      refuse((err as Error).message);
+      if (asked === previewAsked) refuse((err as Error).message);
     }
   };
 
   const upload = async (e: Event) => {
     e.preventDefault();
     if (busy()) return;
+    previewAsked++; // a preview still on its way no longer counts
     unrefuse();
     if (missing()) return refuse(missing());
     setBusy(true);
