@@ -82,8 +82,16 @@ export type Identifier = Record<string, unknown>;
 export type QueryModel = "patient" | "study";
 
 export interface QueryHandler {
-  /** Streams the matches for an identifier, each holding the requested keys. */
-  find(model: QueryModel, identifier: Identifier, signal: AbortSignal): AsyncIterable<Identifier>;
+  /**
+   * Streams the matches for an identifier, each holding the requested keys; with `page.offset`, from the match
+   * after that many (the site's QIDO-RS pages: a C-FIND asks none).
+   */
+  find(
+    model: QueryModel,
+    identifier: Identifier,
+    signal: AbortSignal,
+    page?: { offset?: number },
+  ): AsyncIterable<Identifier>;
 }
 
 export interface RetrieveHandler {

@@ -90,7 +90,12 @@ async function* queryIndex(
 export class IndexQueryHandler implements QueryHandler {
   constructor(private readonly db: Database, private readonly options: FindOptions) {}
 
-  async *find(model: QueryModel, identifier: Identifier, signal: AbortSignal): AsyncIterable<Identifier> {
+  async *find(
+    model: QueryModel,
+    identifier: Identifier,
+    signal: AbortSignal,
+    page: { offset?: number } = {},
+  ): AsyncIterable<Identifier> {
     const level = identifierText(identifier.QueryRetrieveLevel).toUpperCase() as Level;
     if (!LEVELS.has(level)) {
       throw new DimseStatusError(
@@ -110,7 +115,10 @@ export class IndexQueryHandler implements QueryHandler {
     let n = 0;
     // Objects answered Success before this query match it, although their group commit may be pending.
     await this.db.caughtUp();
-    for await (const row of queryIndex(this.db, level, filters, returnKeys, { limit: max + 1 })) {
+    // An offset is the index query's own (one query per page): the skipped matches are never read out, and
+    // `max` counts the matches after them, so that a site's matches past `max` can still be paged to.
+    const rows = queryIndex(this.db, level, filters, returnKeys, { limit: max + 1, offset: page.offset });
+    for await (const row of rows) {
       if (signal.aborted) return;
       if (++n > max) {
         // The SCU gets the first `max` matches, then a failure that says the list is incomplete.

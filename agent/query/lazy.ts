@@ -12,8 +12,13 @@ export function lazyQueryHandler(db: Database, options: FindOptions): QueryHandl
   // A failed load fails the queries that waited on it; the next query loads again.
   const handler = loadOnce(() => loadPart("query/find").then((m) => new m.IndexQueryHandler(db, options)));
   return {
-    async *find(model: QueryModel, identifier: Identifier, signal: AbortSignal): AsyncIterable<Identifier> {
-      yield* (await handler()).find(model, identifier, signal);
+    async *find(
+      model: QueryModel,
+      identifier: Identifier,
+      signal: AbortSignal,
+      page?: { offset?: number },
+    ): AsyncIterable<Identifier> {
+      yield* (await handler()).find(model, identifier, signal, page);
     },
   };
 }

@@ -26,12 +26,20 @@ export const queryHandlers: Handlers = {
     const identifier: Identifier = { QueryRetrieveLevel: request.level };
     for (const [k, v] of Object.entries(request.query)) identifier[k] = v;
     const model = request.level === "PATIENT" ? "patient" : "study";
+    // The archive skips `offset` in its index query; a node's C-FIND has no offset, so its first matches are
+    // skipped here (they still never cross the tunnel).
+    const offset = request.offset ?? 0;
     const matches = request.node
       ? s.nodes.find(request.node, model, identifier, signal)
-      : s.archive.find(model, identifier, signal);
+      : s.archive.find(model, identifier, signal, { offset });
+    let skip = request.node ? offset : 0;
     let n = 0;
     for await (const match of matches) {
       if (signal.aborted) throw signal.reason;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
       await channel.send({ type: "match", dataset: match });
       n++;
       if (request.limit && n >= request.limit) break;

@@ -151,6 +151,7 @@ class MemoryQido implements QidoService {
       const id = jsonText(o.json, LEVEL_KEY[query.level]);
       if (!ok || seen.has(id)) continue;
       seen.add(id);
+      if (seen.size <= (query.offset ?? 0)) continue;
       if (query.limit !== undefined && sent++ >= query.limit) return;
       yield pick(o.json, Object.keys(query.keys));
     }

@@ -80,6 +80,13 @@ export const FEATURE_DEAD_LETTER_MANAGE = "dead-letter-manage";
  * transfer's objects say which of them the node refused. An older agent's strict schema refuses the field.
  */
 export const FEATURE_DELIVERY_NOT_STORED = "delivery-not-stored";
+/**
+ * `query-offset`: a `find` request may carry `offset`; the agent skips that many matches itself (in its
+ * index's query, or of a node's answer) and `limit` and `dimse.maxFindResults` count the matches after them,
+ * so that a page of QIDO-RS is one query and its skipped matches never cross the tunnel. An older agent's
+ * strict schema refuses the field: the hub then asks it for offset + limit and skips them itself.
+ */
+export const FEATURE_QUERY_OFFSET = "query-offset";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -92,6 +99,7 @@ const FEATURES: string[] = [
   FEATURE_CONFLICT_RESOLVE,
   FEATURE_DEAD_LETTER_MANAGE,
   FEATURE_DELIVERY_NOT_STORED,
+  FEATURE_QUERY_OFFSET,
 ];
 
 /**
@@ -110,6 +118,7 @@ const FEATURE_SINCE: Readonly<Record<string, string>> = {
   [FEATURE_CONFLICT_RESOLVE]: "2026-12-05 08:53 UTC",
   [FEATURE_DEAD_LETTER_MANAGE]: "2026-12-05 17:08 UTC",
   [FEATURE_DELIVERY_NOT_STORED]: "2026-12-05 23:34 UTC",
+  [FEATURE_QUERY_OFFSET]: "2026-12-06 05:00 UTC",
 };
 
 /**

@@ -12,6 +12,7 @@ import {
   FEATURE_DELIVERY_NOT_STORED,
   FEATURE_ERASE,
   FEATURE_INSTANCE_PATH,
+  FEATURE_QUERY_OFFSET,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
   framePayloadFor,
@@ -151,6 +152,7 @@ for (const offer of [true, false]) {
             FEATURE_CONFLICT_RESOLVE,
             FEATURE_DEAD_LETTER_MANAGE,
             FEATURE_DELIVERY_NOT_STORED,
+            FEATURE_QUERY_OFFSET,
           ]
           : undefined,
       );

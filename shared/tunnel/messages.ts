@@ -70,6 +70,8 @@ const find = z.object({
   /** Keyword to value; an empty value asks for the attribute back. */
   query: z.record(z.string(), z.string()),
   limit: z.number().int().positive().optional(),
+  /** Matches to skip before the first one sent (FEATURE_QUERY_OFFSET); `limit` counts those after them. */
+  offset: z.number().int().nonnegative().optional(),
   deadlineMs: deadline,
 }).strict();
 

@@ -1,8 +1,8 @@
 /**
  * QIDO-RS (PS3.18 10.6) for one site, one node of a site, or federated over every site the token
  * may reach. One site's matches stream out as they arrive; a federated search asks the sites at once
- * (a few at a time, each within `dicomweb.federatedSiteSeconds`), waits for them (each with its own offset
- * and limit), merges them in site order, and names the sites it could not ask, or that did not answer in
+ * (a few at a time, each within `dicomweb.federatedSiteSeconds`), waits for them (each asked for offset + limit
+ * matches), merges them in site order, and names the sites it could not ask, or that did not answer in
  * time, in a `Warning` header.
  */
 import type { Context } from "hono";
@@ -107,13 +107,13 @@ export async function qido(
 
   if (site) {
     const backend = await provider.backend(site, node);
-    const matches = backend.qido.search(parsed.query)[Symbol.asyncIterator]();
+    // The page alone: the backend skips the offset (the agent in its index query, one query per page).
+    const page = { ...parsed.query, offset: parsed.offset, limit: parsed.limit };
+    const matches = backend.qido.search(page)[Symbol.asyncIterator]();
     // The first match decides the status: a failure before it is an error response.
     let first: IteratorResult<DicomJson>;
     try {
       first = await matches.next();
-      let skipped = 0;
-      while (!first.done && skipped < parsed.offset) first = await matches.next(), skipped++;
     } catch (err) {
       if (!stoppedShort(err)) throw err;
       first = { done: true, value: undefined };

@@ -7,7 +7,9 @@ export interface QidoQuery {
   level: QidoLevel;
   /** Keyword -> match value (as PS3.4 C-FIND matching reads it); "" asks for the attribute back. */
   keys: Record<string, string>;
-  /** Stop after this many matches (the route adds its offset). */
+  /** Skip this many matches first (one site's page; a federated search asks each site from its first). */
+  offset?: number;
+  /** Stop after this many matches (after the offset). */
   limit?: number;
 }
 
