@@ -9,7 +9,11 @@ import { BulkDataError } from "./metadata.ts";
 import type { Handlers } from "./reply.ts";
 import { HANDLERS, serveRequest, type SiteServices } from "./serve.ts";
 import { z } from "zod";
-import { generateStudies } from "@conduit/shared/testing";
+import { generateInstance, generateStudies } from "@conduit/shared/testing";
+import { type SQL, sql } from "drizzle-orm";
+import type { Archive } from "../archive/archive.ts";
+import { archivedFiles, FILE_PAGES } from "../index/files.ts";
+import { memorySource } from "../part10/source.ts";
 import { QueueRowView } from "@conduit/shared/tunnel";
 import { indexedDatabase } from "../index/testing.ts";
 import { Queue } from "../queue/queue.ts";
@@ -133,6 +137,49 @@ Deno.test("objects awaiting Storage Commitment: told apart only to a hub that as
     const [apart] = await ask({ op: "objects", transfer: "t1", committing: true }, HANDLERS, site);
     assert.deepEqual(states(apart), ["committing", "pending"]);
   } finally {
+    db.close();
+  }
+});
+
+Deno.test("serveRequest() answers a study's metadata reading the index a page at a time, each object once", async () => {
+  const specs = [...generateStudies({
+    seed: "paged",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 150 }, { modality: "MR", instances: 90 }],
+    rows: 4,
+    columns: 4,
+  })];
+  // Instance numbers shared by several objects: pages must still start after the right one.
+  specs.forEach((s, i) => i % 10 === 0 && (s.instanceNumber = 3));
+  const bytes = new Map(specs.map((s) => [`archive/${s.sopInstanceUid}.dcm`, generateInstance(s)]));
+  const db = await indexedDatabase(specs);
+  const files = {
+    open: (key: string) => Promise.resolve(memorySource(bytes.get(key)!)),
+  } as unknown as Archive;
+  let largest = 0;
+  const read = {
+    all: async <T>(q: SQL) => {
+      const rows = await db.read.all<T>(q);
+      largest = Math.max(largest, rows.length);
+      return rows;
+    },
+  };
+  const site = { log: quiet, db: { caughtUp: () => db.caughtUp(), read }, files } as unknown as SiteServices;
+  const saved = { ...FILE_PAGES };
+  Object.assign(FILE_PAGES, { first: 8, largest: 32 });
+  try {
+    const study = specs[0].studyInstanceUid;
+    const replies = await ask({ op: "metadata", studyInstanceUid: study }, HANDLERS, site);
+    const sops = replies.flatMap((r) =>
+      r.type === "metadata" ? [(r.dataset["00080018"] as { Value: string[] }).Value[0]] : []
+    );
+    const whole = await archivedFiles(db, files, sql`i.study_instance_uid = ${study}`);
+    assert.deepEqual(sops, whole.map((f) => f.sopInstanceUid), "every object once, in the study's order");
+    assert.equal(sops.length, 240);
+    assert.ok(largest <= 32, `a read of ${largest} rows (pages of at most 32)`);
+  } finally {
+    Object.assign(FILE_PAGES, saved);
     db.close();
   }
 });

@@ -4,8 +4,8 @@
  */
 import { sendRanges } from "@conduit/shared/tunnel";
 import { sql } from "drizzle-orm";
-import { withObject } from "../archive/archive.ts";
-import { archivedFiles } from "../index/files.ts";
+import { type ArchivedObject, withObject } from "../archive/archive.ts";
+import { archivedFiles, eachArchivedFile } from "../index/files.ts";
 import { type ComputedHash, recordHashes } from "../index/instances.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
 import { sendObjectAs } from "../tunnel/objects.ts";
@@ -13,6 +13,9 @@ import { swappedSource } from "../part10/swapped.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
+
+/** Hashes a retrieval computes are recorded this many at a time. */
+const HASHES_AT_ONCE = 500;
 
 /**
  * Retrieves from a node into the archive (C-GET or C-MOVE, as the node is configured, with what
@@ -25,13 +28,19 @@ async function retrieve(
   channel: Replies<"retrieve">,
   signal: AbortSignal,
 ) {
-  const { files, report } = await instancesFor(s, request, signal);
+  const { files, report } = await instancesPaged(s, request, signal);
   const skip = new Set(request.skip ?? []);
   let completed = 0;
-  // Hashes computed for objects not yet backfilled, recorded in one transaction once the study is sent.
+  // Hashes computed for objects not yet backfilled, recorded a transaction per HASHES_AT_ONCE objects and
+  // once the study is sent (not held for the whole study).
   const hashed: ComputedHash[] = [];
+  const record = () => {
+    try {
+      recordHashes(s.db, hashed.splice(0));
+    } catch { /* the backfill computes them again */ }
+  };
   try {
-    for (const file of files) {
+    for await (const file of files) {
       if (skip.has(file.sopInstanceUid)) continue;
       if (signal.aborted) throw signal.reason;
       await sendObjectAs(
@@ -43,11 +52,10 @@ async function retrieve(
         (sha256) => hashed.push({ sopInstanceUid: file.sopInstanceUid, path: file.key, sha256 }),
       );
       completed++;
+      if (hashed.length >= HASHES_AT_ONCE) record();
     }
   } finally {
-    try {
-      recordHashes(s.db, hashed);
-    } catch { /* the backfill computes them again */ }
+    record();
   }
   await channel.send({
     type: "end",
@@ -57,28 +65,48 @@ async function retrieve(
   });
 }
 
+/** What a request names: a study, a series of it, or one instance, at the archive or at a node of the site. */
+type Named = { node?: string; studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string };
+
 /**
  * The archived instances a request names, after a retrieve from the node when one is named (C-GET or
  * C-MOVE, with what arrived checked against what the node listed: the report says what is missing).
  */
 export async function instancesFor(
   s: SiteServices,
-  request: { node?: string; studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string },
+  request: Named,
   signal: AbortSignal,
-): Promise<{ files: Awaited<ReturnType<typeof archivedFiles>>; report?: RetrieveReport }> {
-  let report: RetrieveReport | undefined;
-  if (request.node) {
-    report = await s.nodes.retrieve(request.node, {
-      level: request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY",
-      studyInstanceUid: request.studyInstanceUid,
-      seriesInstanceUid: request.seriesInstanceUid,
-      sopInstanceUid: request.sopInstanceUid,
-    }, signal);
-  }
+): Promise<{ files: ArchivedObject[]; report?: RetrieveReport }> {
+  const report = await fromNode(s, request, signal);
+  return { files: await archivedFiles(s.db, s.files, named(request)), report };
+}
+
+/** instancesFor, read a page at a time as they are sent rather than listed whole first (eachArchivedFile). */
+async function instancesPaged(
+  s: SiteServices,
+  request: Named,
+  signal: AbortSignal,
+): Promise<{ files: AsyncIterable<ArchivedObject>; report?: RetrieveReport }> {
+  const report = await fromNode(s, request, signal);
+  return { files: eachArchivedFile(s.db, s.files, named(request)), report };
+}
+
+/** Retrieves what a request names from its node into the archive first, when it names one. */
+async function fromNode(s: SiteServices, request: Named, signal: AbortSignal) {
+  if (!request.node) return undefined;
+  return await s.nodes.retrieve(request.node, {
+    level: request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY",
+    studyInstanceUid: request.studyInstanceUid,
+    seriesInstanceUid: request.seriesInstanceUid,
+    sopInstanceUid: request.sopInstanceUid,
+  }, signal);
+}
+
+function named(request: Named) {
   const conditions = [sql`i.study_instance_uid = ${request.studyInstanceUid}`];
   if (request.seriesInstanceUid) conditions.push(sql`i.series_instance_uid = ${request.seriesInstanceUid}`);
   if (request.sopInstanceUid) conditions.push(sql`i.sop_instance_uid = ${request.sopInstanceUid}`);
-  return { files: await archivedFiles(s.db, s.files, sql.join(conditions, sql` AND `)), report };
+  return sql.join(conditions, sql` AND `);
 }
 
 async function metadata(
@@ -88,7 +116,7 @@ async function metadata(
   signal: AbortSignal,
 ) {
   let n = 0;
-  for (const file of (await instancesFor(s, request, signal)).files) {
+  for await (const file of (await instancesPaged(s, request, signal)).files) {
     if (signal.aborted) throw signal.reason;
     await channel.send({
       type: "metadata",
