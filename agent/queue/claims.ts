@@ -63,7 +63,11 @@ export function claim(db: Database, destination: string, limit: number, now = Da
   // The select and the marks run in one synchronous call, so no other claim comes between them in
   // this process (the only writer of the queue); a claim that finds nothing opens no write transaction
   // (issue 16: a forward worker asks after every delivery, mostly in vain).
-  const rows = db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS "key",
+  // Pending rows and failed ones apart, each walking the queue_due index in its order and stopping at
+  // `limit`: asked together (`state IN (...)`), SQLite sorted every due row of the destination for each claim,
+  // so a study of N objects cost N/batchSize sorts of what was left of it (qa93: a transfer's source spent
+  // 1.6 times as much per object on 20 000 as on 2 000). The two are merged in the same order.
+  const due = db.statement(`SELECT ${COLUMNS}, coalesce(c.path, i.path) AS "key",
       coalesce(c.dataset_offset, i.dataset_offset) AS datasetOffset,
       coalesce(c.dataset_size, i.dataset_size) AS datasetSize,
       coalesce(c.transfer_syntax_uid, i.transfer_syntax_uid) AS transferSyntaxUid,
@@ -71,9 +75,14 @@ export function claim(db: Database, destination: string, limit: number, now = Da
       FROM queue q LEFT JOIN deid_copies c ON c.id = q.copy_id AND c.removed_at IS NULL
       LEFT JOIN instances i ON q.copy_id IS NULL AND i.sop_instance_uid = q.sop_instance_uid
         AND i.removed_at IS NULL
-      WHERE q.destination = ? AND q.state IN ('pending', 'failed') AND q.next_attempt_at <= ?
+      WHERE q.destination = ? AND q.state = ? AND q.next_attempt_at <= ?
         AND (c.id IS NOT NULL OR i.sop_instance_uid IS NOT NULL)
-      ORDER BY q.next_attempt_at, q.id LIMIT ?`).all(destination, now, limit) as unknown as ClaimedRow[];
+      ORDER BY q.next_attempt_at, q.id LIMIT ?`);
+  const take = (state: string) => due.all(destination, state, now, limit) as unknown as ClaimedRow[];
+  const failed = take("failed");
+  const rows = failed.length === 0 ? take("pending") : [...take("pending"), ...failed]
+    .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id)
+    .slice(0, limit);
   if (rows.length === 0) return rows;
   const mark = db.statement(`UPDATE queue SET state = 'in_flight', updated_at = ? WHERE id = ?`);
   db.writeUnsynced(() => {

@@ -45,6 +45,23 @@ Deno.test("Queue.claim() takes due rows once, and results apply only to rows sti
   }
 });
 
+Deno.test("Queue.claim() hands out failed and pending rows together, the longest due first, up to its limit", async () => {
+  const { db, queue } = await queued();
+  try {
+    // Rows queued at 1000; one fails and is due again at 1500, before a row queued later (at 2000).
+    const [first] = queue.claim("a", 1, 1000);
+    queue.markFailed(first.id, { status: 0xa700, error: "busy", dead: false, next: 1500 }, 1100);
+    const [late] = queue.claim("a", 1, 1200);
+    queue.release(late.id, 1200);
+    db.write(() => db.statement("UPDATE queue SET next_attempt_at = 2000 WHERE id = ?").run(late.id));
+    const pending = queue.list().find((r) => r.state === "pending" && r.id !== late.id)!;
+    assert.deepEqual(queue.claim("a", 2, 3000).map((r) => r.id), [pending.id, first.id]);
+    assert.deepEqual(queue.claim("a", 2, 3000).map((r) => r.id), [late.id]);
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows they name", async () => {
   const { db, queue } = await queued();
   try {
