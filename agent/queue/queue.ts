@@ -206,8 +206,8 @@ export class Queue {
     return transfers.holdRoute(this.db, route, until, now);
   }
 
-  routeRows(route: string, limit = 1000): QueueRow[] {
-    return transfers.routeRows(this.db, route, limit);
+  routeRows(route: string, limit = 1000, after = 0): QueueRow[] {
+    return transfers.routeRows(this.db, route, limit, after);
   }
 
   // Lists and counts (summaries.ts).

@@ -225,9 +225,9 @@ export function holdRoute(db: Database, route: string, until: number, now = Date
  * A route's rows, one per object, in the order they were queued: with a de-identification stage, an
  * object's stage row until it is done, then its copy's rows.
  */
-export function routeRows(db: Database, route: string, limit = 1000): QueueRow[] {
+export function routeRows(db: Database, route: string, limit = 1000, after = 0): QueueRow[] {
   return db.statement(
-    `SELECT ${COLUMNS} FROM queue q WHERE q.route = ? AND NOT (${STAGE_ROW_SQL} AND q.state = 'done')
+    `SELECT ${COLUMNS} FROM queue q WHERE q.route = ? AND q.id > ? AND NOT (${STAGE_ROW_SQL} AND q.state = 'done')
     ORDER BY q.id LIMIT ?`,
-  ).all(route, limit) as unknown as QueueRow[];
+  ).all(route, after, limit) as unknown as QueueRow[];
 }

@@ -142,7 +142,7 @@ export const transferHandlers: Handlers = {
 
   async objects(s, request, channel) {
     await ok(channel, {
-      objects: s.queue.routeRows(transferRoute(request.transfer), request.limit)
+      objects: s.queue.routeRows(transferRoute(request.transfer), request.limit, request.after)
         .map((r) => request.committing ? r : hubRow(r)),
     });
   },

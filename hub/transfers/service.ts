@@ -21,6 +21,7 @@ import {
   FEATURE_COMMITMENT_STATE,
   FEATURE_DELIVERY,
   FEATURE_DELIVERY_NOT_STORED,
+  FEATURE_OBJECTS_AFTER,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
   type QueueRowView,
@@ -149,6 +150,12 @@ export class TransferService extends TransferReads {
 
   /** With several hubs on one database: which jobs this hub drives (hub/cluster/transfer_lease.ts). */
   leases?: TransferLeases;
+
+  /**
+   * A task's objects listed (and checked at the destination's node) at once, MAX_NODE_CHECK: the most one
+   * `objects` or `delivery` request carries. Tests set fewer.
+   */
+  nodeCheckPage = MAX_NODE_CHECK;
 
   /**
    * Called each time this hub records a task reaching a final state (success, warning, failure, canceled):
@@ -836,8 +843,13 @@ export class TransferService extends TransferReads {
     if (!finished && !fresh && last && Date.now() - last.at < nodeCheckMs(task.objects ?? 0)) {
       return last.result;
     }
-    if ((task.objects ?? 0) > MAX_NODE_CHECK) return {}; // too many to list: the destination's ack counts
     const node = t.destinationNode!, site = t.destinationSite;
+    // More than one page of objects, from a source that cannot page (older than FEATURE_OBJECTS_AFTER): the
+    // destination's acknowledgement counts.
+    if (
+      (task.objects ?? 0) > this.nodeCheckPage &&
+      !(await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER)
+    ) return {};
     // An agent that cannot answer `delivery` (older than it, or held by a hub of a cluster that cannot
     // say): the destination's acknowledgement counts, as before the check.
     const features = await this.sessions.featuresOf(site);
@@ -845,15 +857,28 @@ export class TransferService extends TransferReads {
     const replayDead = this.#replayAtNode.delete(task.id);
     let result: Partial<TransferTaskRow>;
     try {
-      const sops = await this.#delivered(t, task);
       // Objects awaiting the node's Storage Commitment report apart, from an agent that can say.
       const committing = features.has(FEATURE_COMMITMENT_STATE) ? { committing: true as const } : {};
-      // Bounded: a site that does not answer (an agent older than `delivery`) must not stall every job.
-      const d = await this.sessions.ask(
-        site,
-        { op: "delivery", node, sopInstanceUids: sops, replayDead, ...committing },
-        AbortSignal.timeout(NODE_ASK_MS),
-      );
+      // A page of the source's delivered objects at a time, the destination's answers added up.
+      const d = {
+        done: 0,
+        waiting: 0,
+        dead: 0,
+        unknown: 0,
+        committing: 0,
+        lastError: undefined as string | undefined,
+      };
+      for await (const sops of this.#delivered(t, task)) {
+        // Bounded: a site that does not answer (an agent older than `delivery`) must not stall every job.
+        const one = await this.sessions.ask(
+          site,
+          { op: "delivery", node, sopInstanceUids: sops, replayDead, ...committing },
+          AbortSignal.timeout(NODE_ASK_MS),
+        );
+        d.done += one.done, d.waiting += one.waiting, d.dead += one.dead, d.unknown += one.unknown;
+        d.committing += one.committing ?? 0;
+        if (one.lastError && (!d.lastError || one.dead > 0)) d.lastError = one.lastError;
+      }
       const awaiting = d.committing ?? 0;
       const refused = d.dead > 0
         ? `${site} could not store ${d.dead} of ${delivered} objects to its node ${node}${
@@ -893,27 +918,38 @@ export class TransferService extends TransferReads {
     return result;
   }
 
-  /** The objects of a task its source delivered (their de-identified copies' UIDs, when it de-identifies). */
-  async #delivered(t: TransferRow, task: TransferTaskRow): Promise<string[]> {
-    const { objects } = await this.sessions.ask(t.sourceSite, {
-      op: "objects",
-      transfer: task.id,
-      limit: MAX_NODE_CHECK,
-    }, AbortSignal.timeout(NODE_ASK_MS));
-    return objects.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"))
-      .map((o) => o.sopInstanceUid);
+  /**
+   * The objects of a task its source delivered (their de-identified copies' UIDs, when it de-identifies), a
+   * page of its rows at a time (`nodeCheckPage`; the next after the last row's id, FEATURE_OBJECTS_AFTER).
+   */
+  async *#delivered(t: TransferRow, task: TransferTaskRow): AsyncGenerator<string[]> {
+    const pages = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER) ?? false;
+    for (let after = 0;;) {
+      const { objects } = await this.sessions.ask(t.sourceSite, {
+        op: "objects",
+        transfer: task.id,
+        limit: this.nodeCheckPage,
+        ...(after ? { after } : {}),
+      }, AbortSignal.timeout(NODE_ASK_MS));
+      yield objects.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"))
+        .map((o) => o.sopInstanceUid);
+      if (!pages || objects.length < this.nodeCheckPage) return;
+      after = objects[objects.length - 1].id;
+    }
   }
 
   /** Queues again at the destination what its node refused of a task's objects; false if it could not. */
   async #replayNode(t: TransferRow, task: TransferTaskRow): Promise<boolean> {
     if (!(await this.sessions.featuresOf(t.destinationSite))?.has(FEATURE_DELIVERY)) return false;
     try {
-      await this.sessions.ask(t.destinationSite, {
-        op: "delivery",
-        node: t.destinationNode!,
-        sopInstanceUids: await this.#delivered(t, task),
-        replayDead: true,
-      }, AbortSignal.timeout(NODE_ASK_MS));
+      for await (const sops of this.#delivered(t, task)) {
+        await this.sessions.ask(t.destinationSite, {
+          op: "delivery",
+          node: t.destinationNode!,
+          sopInstanceUids: sops,
+          replayDead: true,
+        }, AbortSignal.timeout(NODE_ASK_MS));
+      }
       return true;
     } catch {
       return false;

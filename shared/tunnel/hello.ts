@@ -87,6 +87,13 @@ export const FEATURE_DELIVERY_NOT_STORED = "delivery-not-stored";
  * strict schema refuses the field: the hub then asks it for offset + limit and skips them itself.
  */
 export const FEATURE_QUERY_OFFSET = "query-offset";
+/**
+ * `objects-after`: an `objects` request may carry `after` (a row id), and the agent lists the transfer's rows
+ * after it, so that the hub pages through a study of more than 10 000 objects (its check of what reached the
+ * destination's node). An older agent's strict schema refuses the field: the hub then checks no study larger
+ * than one page, as before.
+ */
+export const FEATURE_OBJECTS_AFTER = "objects-after";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -100,6 +107,7 @@ const FEATURES: string[] = [
   FEATURE_DEAD_LETTER_MANAGE,
   FEATURE_DELIVERY_NOT_STORED,
   FEATURE_QUERY_OFFSET,
+  FEATURE_OBJECTS_AFTER,
 ];
 
 /**
@@ -119,6 +127,7 @@ const FEATURE_SINCE: Readonly<Record<string, string>> = {
   [FEATURE_DEAD_LETTER_MANAGE]: "2026-12-05 17:08 UTC",
   [FEATURE_DELIVERY_NOT_STORED]: "2026-12-05 23:34 UTC",
   [FEATURE_QUERY_OFFSET]: "2026-12-06 05:00 UTC",
+  [FEATURE_OBJECTS_AFTER]: "2026-12-06 05:30 UTC",
 };
 
 /**

@@ -12,6 +12,7 @@ import {
   FEATURE_DELIVERY_NOT_STORED,
   FEATURE_ERASE,
   FEATURE_INSTANCE_PATH,
+  FEATURE_OBJECTS_AFTER,
   FEATURE_QUERY_OFFSET,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
@@ -153,6 +154,7 @@ for (const offer of [true, false]) {
             FEATURE_DEAD_LETTER_MANAGE,
             FEATURE_DELIVERY_NOT_STORED,
             FEATURE_QUERY_OFFSET,
+            FEATURE_OBJECTS_AFTER,
           ]
           : undefined,
       );

@@ -457,6 +457,8 @@ export const OPERATIONS = {
       op: z.literal("objects"),
       transfer: transferId,
       limit: z.number().int().positive().max(10_000).optional(),
+      /** Only the rows after this row id (FEATURE_OBJECTS_AFTER agents only): the next page. */
+      after: z.number().int().nonnegative().optional(),
       /** Rows awaiting Storage Commitment as `committing` (FEATURE_COMMITMENT_STATE agents only). */
       committing: z.literal(true).optional(),
     }).strict(),

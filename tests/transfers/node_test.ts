@@ -65,6 +65,39 @@ rigTest("a transfer to a PACS that is down is no success until the PACS holds ev
 });
 
 rigTest(
+  "a study larger than one page of the node check is no success until the PACS holds every object",
+  async (r) => {
+    // The hub lists a task's objects, and asks the destination about them, 5 at a time here (10 000 in use):
+    // a study of 12 is three pages. Until 2026-12-06 a study of more than a page counted as done at the
+    // destination's acknowledgement, so a transfer of 20 000 objects said success with half of them at the PACS.
+    r.hub.transfers.nodeCheckPage = 5;
+    const { port, dir } = r.pacs;
+    await r.pacs.stop();
+    const study = await seed(r, "node-pages", 12);
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [study.studyUid],
+    });
+    const waiting = await eventually("the task says its 12 objects wait for the PACS", async () => {
+      const t = await r.client.transfers.get.query({ id });
+      return t.tasks[0].lastError?.includes("12 of 12 objects wait at south for its node pacs")
+        ? t
+        : undefined;
+    }, 30_000);
+    assert.equal(waiting.status, "in_progress");
+    assert.equal(waiting.totals.done, 0, "nothing is at the PACS");
+
+    r.pacs = await startPacs(dir, port);
+    const done = await finished(r, id, 60_000);
+    assert.equal(done.status, "success");
+    assert.equal(done.totals.done, 12, "the pages' counts added up");
+    assert.equal(done.tasks[0].lastError, null);
+    assert.equal((await atPacs(r)).size, 12, "every object is at the PACS when the transfer says success");
+  },
+);
+
+rigTest(
   "a PACS that refuses a study's objects fails its task, and lists them given up, with the reason; a retry delivers them",
   async (r) => {
     const ct = await seed(r, "node-ct", 3, "CT");
