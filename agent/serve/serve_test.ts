@@ -14,7 +14,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Archive } from "../archive/archive.ts";
 import { archivedFiles, FILE_PAGES } from "../index/files.ts";
 import { memorySource } from "../part10/source.ts";
-import { QueueRowView } from "@conduit/shared/tunnel";
+import { OBJECTS_PAGE, QueueRowView } from "@conduit/shared/tunnel";
 import { indexedDatabase } from "../index/testing.ts";
 import { Queue } from "../queue/queue.ts";
 import { transferRoute } from "../queue/keys.ts";
@@ -180,6 +180,36 @@ Deno.test("serveRequest() answers a study's metadata reading the index a page at
     assert.ok(largest <= 32, `a read of ${largest} rows (pages of at most 32)`);
   } finally {
     Object.assign(FILE_PAGES, saved);
+    db.close();
+  }
+});
+
+Deno.test("serveRequest() answers a page of a transfer's objects within one control record, and the page after a row", async () => {
+  const db = await indexedDatabase([]);
+  const route = transferRoute("t2");
+  const queue = new Queue(db);
+  // 1.2.3 plus 60 digits: as long as a UID gets; each row's last error as long as a node's reason may be.
+  const uid = (i: number) => `1.2.3.${String(i).padStart(60, "0")}`;
+  db.write(() => {
+    for (let i = 0; i < OBJECTS_PAGE + 10; i++) {
+      queue.addInTransaction(uid(i), [{ route, destination: "@south/pacs" }], 1000);
+    }
+    db.statement("UPDATE queue SET state = 'failed', last_error = ?").run("x".repeat(300));
+  });
+  try {
+    const site = { log: quiet, queue } as unknown as SiteServices;
+    const objects = (reply: Reply) => reply.type === "ok" ? reply.detail!.objects as { id: number }[] : [];
+    const [first] = await ask({ op: "objects", transfer: "t2", limit: OBJECTS_PAGE }, HANDLERS, site);
+    assert.equal(first.type, "ok", JSON.stringify(first).slice(0, 300));
+    const page = objects(first);
+    assert.equal(page.length, OBJECTS_PAGE);
+    const [next] = await ask(
+      { op: "objects", transfer: "t2", limit: OBJECTS_PAGE, after: page[page.length - 1].id },
+      HANDLERS,
+      site,
+    );
+    assert.equal(objects(next).length, 10, "the rows after the page's last");
+  } finally {
     db.close();
   }
 });

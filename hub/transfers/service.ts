@@ -24,6 +24,7 @@ import {
   FEATURE_OBJECTS_AFTER,
   FEATURE_SERIES_TRANSFER,
   FEATURE_TRANSFER_DEID_CUSTOM,
+  OBJECTS_PAGE,
   type QueueRowView,
   versionWithout,
 } from "@conduit/shared/tunnel";
@@ -152,10 +153,10 @@ export class TransferService extends TransferReads {
   leases?: TransferLeases;
 
   /**
-   * A task's objects listed (and checked at the destination's node) at once, MAX_NODE_CHECK: the most one
-   * `objects` or `delivery` request carries. Tests set fewer.
+   * A task's objects listed at its source (and checked at the destination's node) a page at a time, of a
+   * source that pages (FEATURE_OBJECTS_AFTER): OBJECTS_PAGE. Tests set fewer.
    */
-  nodeCheckPage = MAX_NODE_CHECK;
+  nodeCheckPage = OBJECTS_PAGE;
 
   /**
    * Called each time this hub records a task reaching a final state (success, warning, failure, canceled):
@@ -847,7 +848,7 @@ export class TransferService extends TransferReads {
     // More than one page of objects, from a source that cannot page (older than FEATURE_OBJECTS_AFTER): the
     // destination's acknowledgement counts.
     if (
-      (task.objects ?? 0) > this.nodeCheckPage &&
+      (task.objects ?? 0) > MAX_NODE_CHECK &&
       !(await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER)
     ) return {};
     // An agent that cannot answer `delivery` (older than it, or held by a hub of a cluster that cannot
@@ -920,20 +921,23 @@ export class TransferService extends TransferReads {
 
   /**
    * The objects of a task its source delivered (their de-identified copies' UIDs, when it de-identifies), a
-   * page of its rows at a time (`nodeCheckPage`; the next after the last row's id, FEATURE_OBJECTS_AFTER).
+   * page of its rows at a time (`nodeCheckPage`; the next after the last row's id, FEATURE_OBJECTS_AFTER). A
+   * source older than that is asked for MAX_NODE_CHECK rows at once, as before (whose reply does not fit one
+   * control record above some 3 200 rows: the check then waits).
    */
   async *#delivered(t: TransferRow, task: TransferTaskRow): AsyncGenerator<string[]> {
     const pages = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER) ?? false;
+    const limit = pages ? this.nodeCheckPage : MAX_NODE_CHECK;
     for (let after = 0;;) {
       const { objects } = await this.sessions.ask(t.sourceSite, {
         op: "objects",
         transfer: task.id,
-        limit: this.nodeCheckPage,
+        limit,
         ...(after ? { after } : {}),
       }, AbortSignal.timeout(NODE_ASK_MS));
       yield objects.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"))
         .map((o) => o.sopInstanceUid);
-      if (!pages || objects.length < this.nodeCheckPage) return;
+      if (!pages || objects.length < limit) return;
       after = objects[objects.length - 1].id;
     }
   }

@@ -182,6 +182,13 @@ const metadata = z.object({
   deadlineMs: deadline,
 }).strict();
 
+/**
+ * The rows the hub asks of an `objects` request a page at a time (FEATURE_OBJECTS_AFTER): a reply of that many
+ * fits one control record (1 MiB) with room for long last errors; 10 000 rows (what the hub asked before paging)
+ * took some 3.2 MB, and the reply of a study of more than about 3 200 objects never came.
+ */
+export const OBJECTS_PAGE = 1000;
+
 /** The most frames one `frames` request names. */
 export const MAX_FRAMES_PER_REQUEST = 10_000;
 
