@@ -90,12 +90,18 @@ Deno.test({
         "the focus on Encoding",
       );
       assert.equal(await rows.count(), 0, "no preview of a file not read");
-      // Each step asks a preview: UTF-8's refusal comes last here (held back), and must not stand over GBK's.
+      // Each step asks a preview: UTF-8's refusal is held back until GBK's preview shows, and must not then
+      // stand over it.
       let heldBack = 0;
+      let utf8Asked!: () => void;
+      const utf8Seen = new Promise<void>((r) => utf8Asked = r);
+      let release!: () => void;
+      const released = new Promise<void>((r) => release = r);
       await page.route("**/trpc/batch.preview**", async (route) => {
         if (/"encoding":"utf-8"/.test(route.request().postData() ?? "")) {
           heldBack++;
-          await new Promise((r) => setTimeout(r, 1500));
+          utf8Asked();
+          await released;
         }
         await route.continue();
       });
@@ -104,14 +110,16 @@ Deno.test({
         timeout: 30_000,
       });
       await page.keyboard.press("ArrowDown"); // UTF-8
+      await utf8Seen;
       await page.keyboard.press("ArrowDown"); // Shift_JIS
       await page.keyboard.press("ArrowDown"); // GBK
       await read.filter({ hasText: "Read as GBK (Chinese):" }).waitFor();
       assert.equal(await encoding.inputValue(), "gbk");
       assert.match(await rows.innerText(), /王\^芳/);
+      release();
       await utf8Answered;
       await page.evaluate(() => new Promise((r) => setTimeout(r, 200))); // its answer handled by the page
-      assert.equal(heldBack, 1, "UTF-8's preview was asked and held back");
+      assert.equal(heldBack, 1, "UTF-8's preview was asked once");
       assert.equal(await encoding.getAttribute("aria-invalid"), null, "the mark gone once chosen");
       assert.match(await rows.innerText(), /王\^芳/, "GBK's preview still shown");
       await page.unroute("**/trpc/batch.preview**");

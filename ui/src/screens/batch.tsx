@@ -112,6 +112,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
   > => {
     const f = file.files?.[0];
     if (!f) return undefined;
+    const encoding = encodingValue(); // the one chosen now: the file is read meanwhile
     if (f.size > MAX_FILE_BYTES) {
       throw new Error(
         `${f.name} is ${bytes(f.size)}: a batch file may be up to ${
@@ -122,7 +123,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
     return {
       filename: f.name,
       contentBase64: toBase64(new Uint8Array(await f.arrayBuffer())),
-      encoding: encodingValue(),
+      encoding,
     };
   };
 
