@@ -6,11 +6,11 @@
  * while TLS connections waited, and went.
  */
 import assert from "node:assert/strict";
-import { freePort, runDcmtk, skipReason, toolPath } from "../support/peers.ts";
+import { freePort, skipReason, toolPath } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { assertServing } from "../support/faults.ts";
 import { eventually } from "../support/hub.ts";
-import { makeTestPki } from "../support/pki.ts";
+import { agentTlsConfig, echoscuTls, makeTestPki } from "../support/pki.ts";
 
 const skip = skipReason("echoscu", "prlimit") || (toolPath("openssl") ? false : "needs openssl");
 if (skip) console.warn(`descriptor_limit_tls_test: skipped: ${skip}`);
@@ -32,30 +32,9 @@ Deno.test({
     const pki = await makeTestPki(["agent", "dcmtk"]);
     const tlsPort = freePort();
     const agent = await startAgentProcess({
-      config: {
-        dimse: {
-          tls: {
-            port: tlsPort,
-            cert: pki.parties.agent.cert,
-            key: pki.parties.agent.key,
-            ca: pki.ca,
-            requireClientCert: true,
-          },
-        },
-      },
+      config: { dimse: { tls: agentTlsConfig(pki, tlsPort) } },
     });
-    const tlsEcho = () =>
-      runDcmtk("echoscu", [
-        "+tls",
-        pki.parties.dcmtk.key,
-        pki.parties.dcmtk.cert,
-        "+cf",
-        pki.ca,
-        "-aec",
-        agent.aet,
-        "127.0.0.1",
-        String(tlsPort),
-      ], { timeoutMs: 10_000 });
+    const tlsEcho = () => echoscuTls(pki, agent.aet, tlsPort, { timeoutMs: 10_000 });
     const conns: Deno.TcpConn[] = [];
     try {
       await assertServing(agent);

@@ -7,12 +7,12 @@
  * sends nothing is closed after min(10 s, ARTIM).
  */
 import assert from "node:assert/strict";
-import { freePort, runDcmtk, skipReason, toolPath } from "../support/peers.ts";
+import { freePort, skipReason, toolPath } from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { agentLog, assertServing } from "../support/faults.ts";
 import { eventually } from "../support/hub.ts";
 import { sendGenerated } from "../support/send.ts";
-import { makeTestPki } from "../support/pki.ts";
+import { agentTlsConfig, echoscuTls, makeTestPki } from "../support/pki.ts";
 
 const skip = skipReason("echoscu", "storescu", "prlimit");
 if (skip) console.warn(`silent_connections_test: skipped: ${skip}`);
@@ -115,30 +115,9 @@ Deno.test({
     const pki = await makeTestPki(["agent", "dcmtk"]);
     const tlsPort = freePort();
     const agent = await startAgentProcess({
-      config: {
-        dimse: {
-          tls: {
-            port: tlsPort,
-            cert: pki.parties.agent.cert,
-            key: pki.parties.agent.key,
-            ca: pki.ca,
-            requireClientCert: true,
-          },
-        },
-      },
+      config: { dimse: { tls: agentTlsConfig(pki, tlsPort) } },
     });
-    const tlsEcho = () =>
-      runDcmtk("echoscu", [
-        "+tls",
-        pki.parties.dcmtk.key,
-        pki.parties.dcmtk.cert,
-        "+cf",
-        pki.ca,
-        "-aec",
-        agent.aet,
-        "127.0.0.1",
-        String(tlsPort),
-      ], { timeoutMs: 8_000 });
+    const tlsEcho = () => echoscuTls(pki, agent.aet, tlsPort, { timeoutMs: 8_000 });
     const silent: Deno.TcpConn[] = [];
     try {
       await assertServing(agent);

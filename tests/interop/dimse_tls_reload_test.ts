@@ -15,8 +15,15 @@ import tls from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { agentConfigFile, agentConfigText, type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
-import { freePort, runDcmtk, scratchDir, skipReason, startStorescp, toolPath } from "../support/peers.ts";
-import { makeTestPki, opensslNotAfter, type Party, servedCertificate, type TestPki } from "../support/pki.ts";
+import { freePort, scratchDir, skipReason, startStorescp, toolPath } from "../support/peers.ts";
+import {
+  echoscuTls,
+  makeTestPki,
+  opensslNotAfter,
+  type Party,
+  servedCertificate,
+  type TestPki,
+} from "../support/pki.ts";
 import { associateRq, PduType, releaseRq } from "../support/pdu.ts";
 import { parsePrometheus, value } from "../support/prometheus.ts";
 
@@ -106,18 +113,7 @@ Deno.test({
       aet: "RELOADER",
       config: { dimse: { tls: { port: tlsPort, ...files, requireClientCert: true } } },
     });
-    const echo = (pki: TestPki) =>
-      runDcmtk("echoscu", [
-        "+tls",
-        pki.parties.dcmtk.key,
-        pki.parties.dcmtk.cert,
-        "+cf",
-        pki.ca,
-        "-aec",
-        agent.aet,
-        "127.0.0.1",
-        String(tlsPort),
-      ], { timeoutMs: 20_000 });
+    const echo = (pki: TestPki) => echoscuTls(pki, agent.aet, tlsPort, { timeoutMs: 20_000 });
     const served = async () => new X509Certificate((await servedCertificate(tlsPort))!).fingerprint256;
     const fileOf = async (p: Party) => new X509Certificate(await Deno.readTextFile(p.cert)).fingerprint256;
     const expiry = (certificate: string) => expiryOf(agent, certificate);

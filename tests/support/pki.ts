@@ -4,6 +4,7 @@
  * certificate no one trusts. Keys are unencrypted PEM files.
  */
 import * as path from "node:path";
+import { runDcmtk } from "./peers.ts";
 
 export interface Party {
   cert: string;
@@ -206,4 +207,22 @@ export async function servedCertificate(port: number, args: string[] = []): Prom
     new TextDecoder().decode(out.stdout),
   )
     ?.[0];
+}
+
+/** The agent's `dimse.tls` section: `port` served with `pki`'s `agent` party, client certificates required. */
+export function agentTlsConfig(pki: TestPki, port: number) {
+  const { cert, key } = pki.parties.agent;
+  return { port, cert, key, ca: pki.ca, requireClientCert: true };
+}
+
+/** DCMTK's `echoscu +tls` as `party` (the `dcmtk` party unless given) to `aet` at 127.0.0.1:`port`. */
+export function echoscuTls(
+  pki: TestPki,
+  aet: string,
+  port: number,
+  opts: { timeoutMs?: number; party?: Party } = {},
+): ReturnType<typeof runDcmtk> {
+  const { key, cert } = opts.party ?? pki.parties.dcmtk;
+  const args = ["+tls", key, cert, "+cf", pki.ca, "-aec", aet, "127.0.0.1", String(port)];
+  return runDcmtk("echoscu", args, { timeoutMs: opts.timeoutMs ?? 10_000 });
 }
