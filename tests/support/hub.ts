@@ -129,8 +129,10 @@ export async function hubAdmin(
     ...args,
     "--data",
     dataDir,
-    // A test that names its own database keeps it (a flag given twice is refused).
-    ...(databases.has(dataDir) && !args.includes("--db") && !args.includes("--from")
+    // A test that names its own database keeps it (a flag given twice is refused), and migrate-db's --from
+    // names the database it reads (it refuses --db beside it); audit's and restore's --from are no database.
+    ...(databases.has(dataDir) && !args.includes("--db") &&
+        !(args[0] === "migrate-db" && args.includes("--from"))
       ? ["--db", databases.get(dataDir)!]
       : []),
   ]);
