@@ -6,6 +6,9 @@ export class CliUsageError extends Error {
   override name = "CliUsageError";
 }
 
+/** The flags every command that asks the running agent over HTTP takes, whatever its subcommand. */
+export const AGENT_HTTP_FLAGS = ["config", "http-port", "http-host", "json"] as const;
+
 /** The agent's HTTP base URL from --config / --http-host / --http-port / variables / defaults. */
 export function agentBaseUrl(v: { config?: string; "http-port"?: string; "http-host"?: string }): string {
   const config = commandLineConfig(v, ["config", "http-port", "http-host"]);

@@ -4,7 +4,7 @@
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
-import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
+import { AGENT_HTTP_FLAGS, agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
 
@@ -68,7 +68,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     const mistake = notTaken(
       command,
       TAKES,
-      ["config", "http-port", "http-host", "json"],
+      AGENT_HTTP_FLAGS,
       v,
       parsed.positionals.slice(1),
     );

@@ -4,7 +4,7 @@
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { stopSignal } from "@conduit/shared/process";
-import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
+import { AGENT_HTTP_FLAGS, agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
 
@@ -70,7 +70,7 @@ export async function queueCommand(args: string[]): Promise<number> {
     const mistake = notTaken(
       command,
       TAKES,
-      ["config", "http-port", "http-host", "json"],
+      AGENT_HTTP_FLAGS,
       v,
       parsed.positionals.slice(1),
     );
