@@ -3,13 +3,15 @@
  * begin with UTF-8's byte order mark (`UTF8_BOM`): Excel, opening a CSV by a double click, reads it as
  * UTF-8 only then (without it, as the computer's legacy code page: Müller became MÃ¼ller, 山田 mojibake).
  */
+import { accentedShare, CLEARLY_BETTER, letterScore, RAREST_NAMES } from "./csv_letters.ts";
 
 /** U+FEFF, which UTF-8 writes EF BB BF: the first character of every CSV file offered for download. */
 export const UTF8_BOM = "\uFEFF";
 
 /**
  * The encodings a batch CSV may be read in: `auto` detects (decodeCsv()), the others are what Excel's plain
- * "CSV" writes on Windows in Japanese, Chinese (simplified), Korean, Greek and Western European, and UTF-8.
+ * "CSV" writes on Windows in Japanese, Chinese (simplified), Korean, Cyrillic (Russian, Ukrainian, Bulgarian...),
+ * Greek and Western European, and UTF-8.
  */
 export const CSV_ENCODINGS = [
   "auto",
@@ -17,6 +19,7 @@ export const CSV_ENCODINGS = [
   "shift_jis",
   "gbk",
   "euc-kr",
+  "windows-1251",
   "windows-1253",
   "windows-1252",
 ] as const;
@@ -30,6 +33,7 @@ export const ENCODING_NAMES: Record<CsvEncoding, string> = {
   shift_jis: "Shift_JIS (Japanese)",
   gbk: "GBK (Chinese)",
   "euc-kr": "EUC-KR (Korean)",
+  "windows-1251": "Windows-1251 (Cyrillic)",
   "windows-1253": "Windows-1253 (Greek)",
   "windows-1252": "Windows-1252 (Western European)",
 };
@@ -39,20 +43,31 @@ export class CsvEncodingError extends Error {
 }
 
 /** The legacy encodings `auto` tries when a file is not UTF-8, in this order (the order of its messages). */
-const LEGACY = ["shift_jis", "gbk", "euc-kr", "windows-1253", "windows-1252"] as const;
+const LEGACY = ["shift_jis", "gbk", "euc-kr", "windows-1251", "windows-1253", "windows-1252"] as const;
 type Legacy = (typeof LEGACY)[number];
 
 /** A letter's script, as a bit: a word's scripts are their union. */
-const LATIN = 1, GREEK = 2, HAN = 4, KANA = 8, HALFKANA = 16, HANGUL = 32;
+const LATIN = 1, GREEK = 2, HAN = 4, KANA = 8, HALFKANA = 16, HANGUL = 32, CYRILLIC = 64;
 
-/** The scripts one word may mix, per encoding; a word in Latin letters is fine in every one. */
+/**
+ * The scripts one word may mix, per encoding; a word in Latin letters is fine in every one. (A Cyrillic word
+ * may also hold Latin look-alikes: LOOK_ALIKES.)
+ */
 const WORDS: Record<Legacy, number[]> = {
   shift_jis: [LATIN, HAN | KANA, HALFKANA],
   gbk: [LATIN, HAN],
   "euc-kr": [LATIN, HANGUL],
+  "windows-1251": [LATIN, CYRILLIC],
   "windows-1253": [LATIN, GREEK],
   "windows-1252": [LATIN],
 };
+
+/**
+ * Latin letters that look like Cyrillic ones, which a Cyrillic word typed with a keyboard switched to Latin
+ * holds (pydicom's chrRuss.dcm names Люкceмбypг, with Latin c, e, y and p); any other Latin letter in a
+ * Cyrillic word makes it no name (Western text read as Windows-1251: Müller as Mьller).
+ */
+const LOOK_ALIKES = new Set("aceiopxyABCEHIKMOPTX");
 
 /** Punctuation a list of names holds besides ASCII: no-break space, ’ ‘ – — · « » °. */
 const PUNCTUATION = /[\u00a0\u2018\u2019\u2013\u2014\u00b7\u00ab\u00bb\u00b0]/u;
@@ -74,6 +89,7 @@ const SCRIPTS: [number, RegExp][] = [
   [HAN, /\p{Script=Han}/u],
   [KANA, /[\p{Script=Hiragana}\p{Script=Katakana}]/u],
   [HANGUL, /\p{Script=Hangul}/u],
+  [CYRILLIC, /\p{Script=Cyrillic}/u],
 ];
 const NEUTRAL = /[\p{Script=Common}\p{Script=Inherited}]/u;
 
@@ -104,8 +120,13 @@ function readsAsNames(text: string, encoding: Legacy): boolean {
   let word = 0;
   let ascii = false;
   let accented = false;
+  /** A Latin letter in the word that looks like no Cyrillic one. */
+  let unlike = false;
+  /** The word's last letter was a small one. */
+  let small = false;
   const wordFits = () => {
     if (encoding === "windows-1252" && accented && !ascii) return false;
+    if (encoding === "windows-1251" && word === (LATIN | CYRILLIC)) return !unlike;
     return allowed.some((scripts) => (word & ~scripts) === 0);
   };
   for (const ch of text) {
@@ -115,23 +136,38 @@ function readsAsNames(text: string, encoding: Legacy): boolean {
       if ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a) {
         word |= LATIN;
         ascii = true;
+        if (!LOOK_ALIKES.has(ch)) unlike = true;
+        small = code >= 0x61;
         continue;
       }
       if (!wordFits()) return false;
       word = 0;
-      ascii = accented = false;
+      ascii =
+        accented =
+        unlike =
+        small =
+          false;
       continue;
     }
     if (LETTER.test(ch)) {
       const script = scriptOf(ch);
       if (script < 0) return false;
+      // Cyrillic names are written Иванов or ИВАНОВ: a capital after a small letter is another script's
+      // bytes (Chinese read as Windows-1251: іВ, ѕІ).
+      const capital = ch !== ch.toLowerCase();
+      if (encoding === "windows-1251" && capital && small) return false;
+      small = !capital;
       word |= script;
       accented = true;
       continue;
     }
     if (!wordFits()) return false;
     word = 0;
-    ascii = accented = false;
+    ascii =
+      accented =
+      unlike =
+      small =
+        false;
     if (PUNCTUATION.test(ch)) continue;
     if (cjk && CJK_PUNCTUATION.test(ch)) continue;
     if (encoding === "windows-1253" && GREEK_PUNCTUATION.test(ch)) continue;
@@ -154,8 +190,9 @@ const UTF8_MARK = [0xef, 0xbb, 0xbf];
 
 /**
  * A CSV file's text. `encoding` names it, or is `auto`: UTF-8 when the bytes are UTF-8 (with or without the
- * byte order mark); else the one legacy encoding (of Shift_JIS, GBK, EUC-KR, Windows-1253, Windows-1252)
- * that reads it without error as names (readsAsNames()), GBK and EUC-KR in their common two-byte form only
+ * byte order mark); else the one legacy encoding (of Shift_JIS, GBK, EUC-KR, Windows-1251, Windows-1253,
+ * Windows-1252) that reads it without error as names (readsAsNames()), Cyrillic and Greek told apart by
+ * their letters where they can be (cyrillicOrNot()), GBK and EUC-KR in their common two-byte form only
  * (both bytes A1–FE), EUC-KR before GBK when both do (Hangul syllables are also common Chinese characters in
  * GBK); else a CsvEncodingError that names the choice to make. A named encoding that cannot read the file
  * (a byte it does not have, or UTF-8's byte order mark before another encoding) is a CsvEncodingError too.
@@ -186,6 +223,7 @@ export function decodeCsv(
     const text = decodeOr(bytes, e);
     return text !== undefined && readsAsNames(text, e);
   }).filter((e, _, all) => !(e === "gbk" && all.includes("euc-kr")));
+  fits.splice(0, fits.length, ...cyrillicOrNot(bytes, fits));
   if (fits.length === 1) return { text: decodeOr(bytes, fits[0])!, encoding: fits[0] };
   const choose = 'choose its encoding, or save it as "CSV UTF-8" or as XLSX';
   if (fits.length > 1) {
@@ -200,6 +238,31 @@ export function decodeCsv(
       LEGACY.map((e) => ENCODING_NAMES[e]).join(", ")
     } reads it as names in one script: ${choose}`,
   );
+}
+
+/**
+ * Of the encodings that read a file as names, those left once Windows-1251 and Windows-1253 (or -1252) are
+ * told apart where the file says which (csv_letters.ts): of Cyrillic and Greek, the reading whose letters
+ * are clearly likelier in its language; Windows-1252 not beside Windows-1251 when most letters of its words
+ * with accents are accented (a Cyrillic word with Latin look-alikes).
+ */
+function cyrillicOrNot(bytes: Uint8Array, fits: Legacy[]): Legacy[] {
+  if (!fits.includes("windows-1251")) return fits;
+  // Letters on average rarer than Macedonian's ѓ: another encoding's bytes (a stray 0x81 is Ѓ).
+  if (letterScore(decodeOr(bytes, "windows-1251")!, "cyrillic") < RAREST_NAMES) {
+    return fits.filter((e) => e !== "windows-1251");
+  }
+  let out = fits;
+  if (out.includes("windows-1253")) {
+    const cyrillic = letterScore(decodeOr(bytes, "windows-1251")!, "cyrillic");
+    const greek = letterScore(decodeOr(bytes, "windows-1253")!, "greek");
+    if (cyrillic - greek >= CLEARLY_BETTER) out = out.filter((e) => e !== "windows-1253");
+    else if (greek - cyrillic >= CLEARLY_BETTER) out = out.filter((e) => e !== "windows-1251");
+  }
+  if (out.includes("windows-1251") && out.includes("windows-1252")) {
+    if (accentedShare(decodeOr(bytes, "windows-1252")!) > 0.5) out = out.filter((e) => e !== "windows-1252");
+  }
+  return out;
 }
 
 /** The refusal of a file `encoding` cannot read, naming the row of its first such byte where it can. */

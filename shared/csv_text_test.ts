@@ -12,6 +12,7 @@ const NAMES: Record<Exclude<KnownEncoding, "utf-8">, string[]> = {
   shift_jis: ["山田^太郎", "やまだ^たろう", "ヤマダ^タロウ", "鈴木^一郎", "ﾔﾏﾀﾞ^ﾀﾛｳ"],
   gbk: ["王^芳", "李^娜", "张^伟", "刘^洋", "陈^静"],
   "euc-kr": ["김희중", "이^민호", "박^서연", "최^지우"],
+  "windows-1251": ["Иванов^Иван^Иванович", "Шевченко^Тарас", "Петров^Георги", "Люкceмбypг"],
   "windows-1253": ["Διονυσιος", "Παπαδόπουλος^Γιώργος", "ΝΙΚΟΛΑΟΥ^ΜΑΡΙΑ", "Οικονόμου^Ελένη"],
   "windows-1252": ["Müller^Jürgen", "Øster^Åse", "García^José", "O’Brien^Seán"],
 };
@@ -61,7 +62,7 @@ Deno.test("decodeCsv() refuses, naming the choice, a file several encodings or n
     () => decodeCsv(stray),
     (e) =>
       e instanceof CsvEncodingError &&
-      /^the file is not UTF-8, and none of Shift_JIS \(Japanese\), GBK \(Chinese\), EUC-KR \(Korean\), Windows-1253 \(Greek\), Windows-1252 \(Western European\) reads it as names in one script: choose its encoding/
+      /^the file is not UTF-8, and none of Shift_JIS \(Japanese\), GBK \(Chinese\), EUC-KR \(Korean\), Windows-1251 \(Cyrillic\), Windows-1253 \(Greek\), Windows-1252 \(Western European\) reads it as names in one script: choose its encoding/
         .test(e.message),
   );
 });
@@ -87,4 +88,54 @@ Deno.test("decodeCsv() refuses an encoding named that cannot read the file, sayi
   // Windows-1252 named for a Greek file reads (every byte is a character there): the preview shows mojibake.
   const greek = await encodeLegacy(file(["Διονυσιος"]), "windows-1253");
   assert.equal(decodeCsv(greek, "windows-1252").text.split("\r\n")[1], "Äéïíõóéïò;P0");
+});
+
+/**
+ * Names whose every byte is a letter in Windows-1251 and in Windows-1253 alike (no Т, я, Ё... whose bytes
+ * Windows-1253 has not): only the letters' likelihood tells them apart. (Each list has a word of an odd
+ * number of letters: one of even numbers only reads as GBK too, and detection asks.)
+ */
+const BOTH_WAYS: [KnownEncoding, string[]][] = [
+  ["windows-1251", ["Иванова^Анна^Ивановна"]],
+  ["windows-1251", ["Быков^Олег"]],
+  ["windows-1251", ["Смирнова^Ольга", "Кузнецов^Дмитрий"]],
+  ["windows-1251", ["Петрова^Елена"]],
+  ["windows-1251", ["ЕЛЕНА", "Ким^Ен"]],
+  ["windows-1253", ["Διονυσιος"]],
+  ["windows-1253", ["Παπαδόπουλος^Γιώργος"]],
+  ["windows-1253", ["ΝΙΚΟΛΑΟΥ^ΜΑΡΙΑ", "Οικονόμου^Ελένη"]],
+  ["windows-1253", ["ΠΑΠΑΔΟΠΟΥΛΟΥ^ΜΑΡΙΑ", "Ανδρέας"]],
+  ["windows-1253", ["Ζωή", "Αλέξανδρος"]],
+];
+
+Deno.test("decodeCsv() tells Cyrillic names from Greek ones by their letters when the bytes read as both", async () => {
+  for (const [encoding, names] of BOTH_WAYS) {
+    const bytes = await encodeLegacy(file(names), encoding as "windows-1251" | "windows-1253");
+    for (const e of ["windows-1251", "windows-1253"]) {
+      assert.doesNotThrow(() => new TextDecoder(e, { fatal: true }).decode(bytes), `${names} in ${e}`);
+    }
+    assert.deepEqual(decodeCsv(bytes), { text: file(names), encoding }, names.join(", "));
+  }
+  // One Greek name whose letters are as likely read as Cyrillic (Оенпцюн): the user chooses.
+  const xenophon = await encodeLegacy(file(["Ξενοφών"]), "windows-1253");
+  assert.throws(
+    () => decodeCsv(xenophon),
+    (e) =>
+      e instanceof CsvEncodingError &&
+      e.message.startsWith(
+        "the file is not UTF-8, and reads as names in Windows-1251 (Cyrillic) or Windows-1253 (Greek) alike",
+      ),
+  );
+  assert.equal(decodeCsv(xenophon, "windows-1253").text, file(["Ξενοφών"]));
+});
+
+Deno.test("decodeCsv() takes Cyrillic words with Latin look-alikes as Windows-1251, not Western mojibake", async () => {
+  // pydicom's chrRuss.dcm name, Latin c, e, y, p in it: Windows-1252 reads Ëþêceìáypã (six letters of ten
+  // accented), Windows-1253 a word of Greek and Latin letters.
+  const russ = await encodeLegacy(file(["Люкceмбypг"]), "windows-1251");
+  assert.deepEqual(decodeCsv(russ), { text: file(["Люкceмбypг"]), encoding: "windows-1251" });
+  // A Western name read as Windows-1251 holds Latin letters no Cyrillic one looks like (Mьller): not Cyrillic.
+  const western = await encodeLegacy(file(["Müller^Jürgen", "García^José"]), "windows-1252");
+  assert.equal(decodeCsv(western).encoding, "windows-1252");
+  assert.equal(new TextDecoder("windows-1251").decode(western).split("\r\n")[1], "Mьller^Jьrgen;P0");
 });

@@ -12,6 +12,7 @@ export const CODECS: Record<Exclude<KnownEncoding, "utf-8">, string> = {
   shift_jis: "cp932",
   gbk: "gbk",
   "euc-kr": "cp949",
+  "windows-1251": "cp1251",
   "windows-1253": "cp1253",
   "windows-1252": "cp1252",
 };

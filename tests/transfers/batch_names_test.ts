@@ -2,9 +2,9 @@
  * A batch whose rows name patients in other scripts (XLSX and UTF-8 CSV): each row finds its study at the
  * site (pydicom's Japanese, Greek and Korean objects, stored in ISO 2022 IR 87, ISO_IR 126 and ISO 2022
  * IR 149), and the results file gives the names and IDs as written. The same names in CSVs saved by Excel's
- * plain "CSV" on Japanese, Chinese, Korean, Greek and Western Windows (Shift_JIS, GBK, EUC-KR, Windows-1253,
- * Windows-1252: python3's bytes), detected or named in `encoding`, find theirs (the Chinese and German
- * objects too, in GB18030 and ISO_IR 100).
+ * plain "CSV" on Japanese, Chinese, Korean, Cyrillic, Greek and Western Windows (Shift_JIS, GBK, EUC-KR,
+ * Windows-1251, Windows-1253, Windows-1252: python3's bytes), detected or named in `encoding`, find theirs
+ * (the Chinese, Russian and German objects too, in GB18030, ISO_IR 144 and ISO_IR 100).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -17,9 +17,8 @@ import { rigTest, skip } from "./_rig.ts";
 import { type CODECS, encodeLegacy } from "../support/legacy_text.ts";
 
 const CHARSETS = path.join(PYDICOM_TEST_FILES_DIR, "../charset_files");
-const FILES = ["chrH31.dcm", "chrGreek.dcm", "chrKoreanMulti.dcm", "chrX2.dcm", "chrGerm.dcm"].map((n) =>
-  path.join(CHARSETS, n)
-);
+const FILES = ["chrH31.dcm", "chrGreek.dcm", "chrKoreanMulti.dcm", "chrX2.dcm", "chrGerm.dcm", "chrRuss.dcm"]
+  .map((n) => path.join(CHARSETS, n));
 
 if (skip) console.warn(`batch_names_test: skipped: ${skip}`);
 
@@ -91,6 +90,8 @@ rigTest(
       ["gbk", ["=王^小东", "赵^磊", "张^伟"], ["X2EXAMPLE"], "auto"],
       ["euc-kr", ["김*", "박^서연"], ["2008-3"], "auto"],
       ["windows-1253", ["Διονυσιος", "Παπαδόπουλος^Γιώργος"], ["SCSGREEK"], "auto"],
+      // chrRuss.dcm's name (ISO_IR 144), with the Latin c, e, y and p it was written with.
+      ["windows-1251", ["Люкceмбypг", "Иванова^Анна"], ["SCSRUSS"], "auto"],
       ["windows-1252", ["Äneas^Rüdiger", "Müller^Jürgen"], ["SCSGERM"], "auto"],
       // The encoding named: `encoding` in batch.upload.
       ["gbk", ["=王^小东"], ["X2EXAMPLE"], "gbk"],
