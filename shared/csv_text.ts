@@ -11,11 +11,13 @@ export const UTF8_BOM = "\uFEFF";
 /**
  * The encodings a batch CSV may be read in: `auto` detects (decodeCsv()), the others are what Excel's plain
  * "CSV" writes on Windows in Japanese, Chinese (simplified), Korean, Cyrillic (Russian, Ukrainian, Bulgarian...),
- * Greek and Western European, and UTF-8.
+ * Greek and Western European, UTF-8, and UTF-16 (Excel's "Unicode Text", tab-separated, with its byte order
+ * mark: little-endian as Windows writes it, or big-endian when the mark says so).
  */
 export const CSV_ENCODINGS = [
   "auto",
   "utf-8",
+  "utf-16",
   "shift_jis",
   "gbk",
   "euc-kr",
@@ -30,6 +32,7 @@ export type KnownEncoding = Exclude<CsvEncoding, "auto">;
 export const ENCODING_NAMES: Record<CsvEncoding, string> = {
   auto: "Detect",
   "utf-8": "UTF-8",
+  "utf-16": "UTF-16 (Excel's Unicode Text)",
   shift_jis: "Shift_JIS (Japanese)",
   gbk: "GBK (Chinese)",
   "euc-kr": "EUC-KR (Korean)",
@@ -178,7 +181,10 @@ function readsAsNames(text: string, encoding: Legacy): boolean {
 }
 
 /** `bytes` read as `encoding`, or undefined where it has bytes that encoding cannot read. */
-function decodeOr(bytes: Uint8Array, encoding: KnownEncoding): string | undefined {
+function decodeOr(
+  bytes: Uint8Array,
+  encoding: Exclude<KnownEncoding, "utf-16"> | "utf-16le" | "utf-16be",
+): string | undefined {
   try {
     return new TextDecoder(encoding, { fatal: true }).decode(bytes);
   } catch {
@@ -188,19 +194,50 @@ function decodeOr(bytes: Uint8Array, encoding: KnownEncoding): string | undefine
 
 const UTF8_MARK = [0xef, 0xbb, 0xbf];
 
+/** UTF-16's byte order mark, if the file begins with one: which way round its units are. */
+function utf16Mark(bytes: Uint8Array): "utf-16le" | "utf-16be" | undefined {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "utf-16be";
+  return undefined;
+}
+
 /**
- * A CSV file's text. `encoding` names it, or is `auto`: UTF-8 when the bytes are UTF-8 (with or without the
- * byte order mark); else the one legacy encoding (of Shift_JIS, GBK, EUC-KR, Windows-1251, Windows-1253,
+ * A UTF-16 file's text: the way its byte order mark says (the mark left out), little-endian without one (as
+ * Windows writes it); a CsvEncodingError where its units are not UTF-16 (an odd length, a lone surrogate).
+ */
+function utf16Text(bytes: Uint8Array): string {
+  const text = decodeOr(bytes, utf16Mark(bytes) ?? "utf-16le");
+  if (text === undefined) throw unreadable(bytes, "utf-16");
+  return text;
+}
+
+/**
+ * A CSV file's text. `encoding` names it, or is `auto`: UTF-16 when the file begins with its byte order mark
+ * (Excel's "Unicode Text"); UTF-8 when the bytes are UTF-8 (with or without the byte order mark); else the one legacy encoding (of Shift_JIS, GBK, EUC-KR, Windows-1251, Windows-1253,
  * Windows-1252) that reads it without error as names (readsAsNames()), Cyrillic and Greek told apart by
  * their letters where they can be (cyrillicOrNot()), GBK and EUC-KR in their common two-byte form only
  * (both bytes A1–FE), EUC-KR before GBK when both do (Hangul syllables are also common Chinese characters in
  * GBK); else a CsvEncodingError that names the choice to make. A named encoding that cannot read the file
- * (a byte it does not have, or UTF-8's byte order mark before another encoding) is a CsvEncodingError too.
+ * (a byte it does not have, or UTF-8's or UTF-16's byte order mark before another encoding) is a
+ * CsvEncodingError too.
  */
 export function decodeCsv(
   bytes: Uint8Array,
   encoding: CsvEncoding = "auto",
 ): { text: string; encoding: KnownEncoding } {
+  // UTF-16's byte order mark says what the file is (no legacy encoding begins so: FF and FE are no
+  // lead bytes, and ÿþ or þÿ begins no name).
+  const utf16 = utf16Mark(bytes);
+  if (encoding === "utf-16" || (encoding === "auto" && utf16)) {
+    return { text: utf16Text(bytes), encoding: "utf-16" };
+  }
+  if (utf16 && encoding !== "utf-8") {
+    throw new CsvEncodingError(
+      `the file begins with UTF-16's byte order mark, so it is UTF-16, not ${
+        ENCODING_NAMES[encoding]
+      }: choose UTF-16 or Detect`,
+    );
+  }
   const utf8 = decodeOr(bytes, "utf-8");
   const marked = UTF8_MARK.every((b, i) => bytes[i] === b);
   if (encoding === "auto" || encoding === "utf-8") {
@@ -267,7 +304,9 @@ function cyrillicOrNot(bytes: Uint8Array, fits: Legacy[]): Legacy[] {
 
 /** The refusal of a file `encoding` cannot read, naming the row of its first such byte where it can. */
 function unreadable(bytes: Uint8Array, encoding: KnownEncoding): CsvEncodingError {
-  const text = new TextDecoder(encoding).decode(bytes);
+  const text = new TextDecoder(encoding === "utf-16" ? utf16Mark(bytes) ?? "utf-16le" : encoding).decode(
+    bytes,
+  );
   const at = text.indexOf("\uFFFD");
   const row = at < 0 ? "" : ` (row ${text.slice(0, at).split("\n").length} has the first)`;
   return new CsvEncodingError(

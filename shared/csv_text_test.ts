@@ -9,6 +9,7 @@ import { encodeLegacy } from "../tests/support/legacy_text.ts";
 
 /** A few names each, as a site's list of patients would have them. */
 const NAMES: Record<Exclude<KnownEncoding, "utf-8">, string[]> = {
+  "utf-16": ["山田^太郎", "Διονυσιος", "Иванов^Иван", "Müller^Jürgen", "김희중"],
   shift_jis: ["山田^太郎", "やまだ^たろう", "ヤマダ^タロウ", "鈴木^一郎", "ﾔﾏﾀﾞ^ﾀﾛｳ"],
   gbk: ["王^芳", "李^娜", "张^伟", "刘^洋", "陈^静"],
   "euc-kr": ["김희중", "이^민호", "박^서연", "최^지우"],
@@ -138,4 +139,35 @@ Deno.test("decodeCsv() takes Cyrillic words with Latin look-alikes as Windows-12
   const western = await encodeLegacy(file(["Müller^Jürgen", "García^José"]), "windows-1252");
   assert.equal(decodeCsv(western).encoding, "windows-1252");
   assert.equal(new TextDecoder("windows-1251").decode(western).split("\r\n")[1], "Mьller^Jьrgen;P0");
+});
+
+Deno.test("decodeCsv() reads UTF-16 by its byte order mark (Excel's Unicode Text), either way round", async () => {
+  // Excel's "Unicode Text" is tab-separated UTF-16, little-endian, after its byte order mark.
+  const text = "Patient Name\tPatient ID\r\n山田^太郎\tP1\r\nΔιονυσιος\tP2\r\n";
+  const le = await encodeLegacy(text, "utf-16");
+  assert.deepEqual([le[0], le[1]], [0xff, 0xfe]);
+  assert.deepEqual(decodeCsv(le), { text, encoding: "utf-16" });
+  // Big-endian, its mark first.
+  const be = new Uint8Array(le.length);
+  for (let i = 0; i < le.length; i += 2) [be[i], be[i + 1]] = [le[i + 1], le[i]];
+  assert.deepEqual([be[0], be[1]], [0xfe, 0xff]);
+  assert.deepEqual(decodeCsv(be), { text, encoding: "utf-16" });
+  // Named without a mark: little-endian, as Windows writes it.
+  assert.deepEqual(decodeCsv(le.subarray(2), "utf-16"), { text, encoding: "utf-16" });
+  // Another encoding named for a file that says it is UTF-16; a unit cut in half.
+  assert.throws(
+    () => decodeCsv(le, "shift_jis"),
+    (e) =>
+      e instanceof CsvEncodingError &&
+      e.message ===
+        "the file begins with UTF-16's byte order mark, so it is UTF-16, not Shift_JIS (Japanese): choose UTF-16 or Detect",
+  );
+  assert.throws(
+    () => decodeCsv(le.subarray(0, le.length - 1)),
+    (e) =>
+      e instanceof CsvEncodingError &&
+      /^the file is not UTF-16 \(Excel's Unicode Text\): it has bytes that encoding does not have/.test(
+        e.message,
+      ),
+  );
 });

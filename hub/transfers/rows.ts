@@ -175,8 +175,8 @@ function cellText(v: unknown): string {
 
 /**
  * A CSV's text in the encoding named, or detected (`auto`: shared/csv_text.ts, decodeCsv()): UTF-8 with or
- * without a byte order mark, or what Excel's plain "CSV" writes on Windows (Windows-1252 in Western Europe and
- * the Americas, Shift_JIS, GBK, EUC-KR, Windows-1253). A file it cannot tell, or that the encoding named
+ * without a byte order mark, UTF-16 with one (Excel's "Unicode Text"), or what Excel's plain "CSV" writes on
+ * Windows (Windows-1252 in Western Europe and the Americas, Shift_JIS, GBK, EUC-KR, Windows-1251, -1253). A file it cannot tell, or that the encoding named
  * cannot read, is refused naming the choice to make, never read as mojibake.
  */
 function csvText(bytes: Uint8Array, encoding: CsvEncoding): { text: string; encoding: KnownEncoding } {

@@ -111,6 +111,7 @@ Deno.test({
       });
       await page.keyboard.press("ArrowDown"); // UTF-8
       await utf8Seen;
+      await page.keyboard.press("ArrowDown"); // UTF-16 (which the file is not: read as mojibake, or refused)
       await page.keyboard.press("ArrowDown"); // Shift_JIS
       await page.keyboard.press("ArrowDown"); // GBK
       await read.filter({ hasText: "Read as GBK (Chinese):" }).waitFor();

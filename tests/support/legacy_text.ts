@@ -7,8 +7,12 @@ import type { KnownEncoding } from "@conduit/shared/csv-text";
 
 const PYTHON = "/usr/bin/python3";
 
-/** Python's codec for each encoding, as Windows writes it (Shift_JIS is Windows' cp932, EUC-KR its cp949). */
+/**
+ * Python's codec for each encoding, as Windows writes it (Shift_JIS is Windows' cp932, EUC-KR its cp949,
+ * Excel's "Unicode Text" UTF-16 with its byte order mark).
+ */
 export const CODECS: Record<Exclude<KnownEncoding, "utf-8">, string> = {
+  "utf-16": "utf-16", // with its byte order mark, little-endian (as Windows writes it)
   shift_jis: "cp932",
   gbk: "gbk",
   "euc-kr": "cp949",

@@ -4,7 +4,8 @@
  * IR 149), and the results file gives the names and IDs as written. The same names in CSVs saved by Excel's
  * plain "CSV" on Japanese, Chinese, Korean, Cyrillic, Greek and Western Windows (Shift_JIS, GBK, EUC-KR,
  * Windows-1251, Windows-1253, Windows-1252: python3's bytes), detected or named in `encoding`, find theirs
- * (the Chinese, Russian and German objects too, in GB18030, ISO_IR 144 and ISO_IR 100).
+ * (the Chinese, Russian and German objects too, in GB18030, ISO_IR 144 and ISO_IR 100), and so do they in
+ * Excel's "Unicode Text" (UTF-16, tab-separated, a .txt).
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -118,6 +119,14 @@ rigTest(
       );
       for (const patient of found) assert.match(results, new RegExp(`,${patient},`), encoding);
     }
+    // Excel's "Unicode Text": UTF-16 after its byte order mark, separated by tabs, saved as .txt.
+    const unicodeText = await encodeLegacy(
+      "Patient Name\tModality\r\n=山田^太郎\t\r\nΔιονυσιος\t\r\nЛюкceмбypг\t\r\n",
+      "utf-16",
+    );
+    const fromText = await upload("names.txt", unicodeText);
+    assert.deepEqual(fromText.errors, []);
+    assert.equal(fromText.matches, 3);
     // One Chinese name alone reads as Greek letters in Windows-1253 too: detection asks, naming the choice.
     const one = { kind: "query" as const, filename: "one.csv", sites: ["north"] };
     const oneName = toBase64(await encodeLegacy("Patient Name\r\n王^芳\r\n", "gbk"));

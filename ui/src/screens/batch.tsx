@@ -231,7 +231,7 @@ export function Batch(props: { onTransfer: (id: string) => void }) {
         </p>
         <form class="row" ref={form} onSubmit={upload}>
           <label>
-            File<input name="file" type="file" accept=".csv,.xlsx" ref={file} onChange={showPreview} />
+            File<input name="file" type="file" accept=".csv,.txt,.xlsx" ref={file} onChange={showPreview} />
           </label>
           <label>
             Encoding (CSV)
