@@ -75,3 +75,26 @@ export function handOverFailure(t: Pick<TransferRow, "sourceSite" | "sourceNode"
     ? `${site} could not read the study from its node ${t.sourceNode}: ${err.message}`
     : `${site} could not hand the study over: ${err.message}`;
 }
+
+/**
+ * Whether a site's error answer says its reply did not fit one tunnel record (1 MiB): what an agent older
+ * than paging (FEATURE_OBJECTS_AFTER) answers when asked for the rows of a study of more than some 3 200
+ * objects (shared/tunnel/channel.ts words it).
+ */
+export function isOversizedReply(err: unknown): boolean {
+  return err instanceof SiteRequestError && /^record of \d+ bytes \(limit \d+\)$/.test(err.message);
+}
+
+/**
+ * A task's note when its objects are counted at the destination's acknowledgement, not at its node: the
+ * source's agent (its version as `versionWithout` words it) cannot list them a page at a time.
+ */
+export function ackCountedNote(
+  t: Pick<TransferRow, "sourceSite" | "destinationSite" | "destinationNode">,
+  objects: number,
+  version: string,
+): string {
+  return `counted at ${t.destinationSite}'s acknowledgement, not at its node ${t.destinationNode}: ` +
+    `${t.sourceSite}'s agent (${version}) cannot list the ${objects} objects a page at a time; ` +
+    `upgrade it for the check`;
+}

@@ -36,7 +36,7 @@ import type { Throttle } from "./bandwidth.ts";
 import { checkSchedule, Scheduler, windowColumns, windowOf } from "./schedule.ts";
 import { deidProblem, deidView, needsCustomFeature, sendDeid, storedDeid, withoutTable } from "./deid.ts";
 import { type Endpoint, TERMINAL, type TransferSummary, type TransferView } from "./view.ts";
-import { handOverFailure, nodeWaitNote, taskProgress } from "./progress.ts";
+import { ackCountedNote, handOverFailure, isOversizedReply, nodeWaitNote, taskProgress } from "./progress.ts";
 import { TransferReads } from "./reads.ts";
 import {
   type CreateTransfer,
@@ -137,6 +137,8 @@ export class TransferService extends TransferReads {
   readonly #nodeChecks = new Map<string, { at: number; result: Partial<TransferTaskRow> }>();
   /** Retried tasks whose objects the destination's node refused: their dead rows there go again. */
   readonly #replayAtNode = new Set<string>();
+  /** Tasks whose source (older than FEATURE_OBJECTS_AFTER) could not send its rows in one answer. */
+  readonly #unlisted = new Set<string>();
   readonly #schedule: Scheduler;
 
   constructor(
@@ -845,12 +847,12 @@ export class TransferService extends TransferReads {
       return last.result;
     }
     const node = t.destinationNode!, site = t.destinationSite;
-    // More than one page of objects, from a source that cannot page (older than FEATURE_OBJECTS_AFTER): the
-    // destination's acknowledgement counts.
-    if (
-      (task.objects ?? 0) > MAX_NODE_CHECK &&
-      !(await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER)
-    ) return {};
+    // A source that cannot page (older than FEATURE_OBJECTS_AFTER) whose rows do not fit one answer (more
+    // than MAX_NODE_CHECK, or an answer it could not send): the destination's acknowledgement counts.
+    const pages = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER) ?? false;
+    if (!pages && ((task.objects ?? 0) > MAX_NODE_CHECK || this.#unlisted.has(task.id))) {
+      return this.#ackCounted(t, task, update, sourceError, finished);
+    }
     // An agent that cannot answer `delivery` (older than it, or held by a hub of a cluster that cannot
     // say): the destination's acknowledgement counts, as before the check.
     const features = await this.sessions.featuresOf(site);
@@ -899,6 +901,13 @@ export class TransferService extends TransferReads {
       } else if (refused) result.lastError = update.lastError ?? refused;
     } catch (err) {
       if (replayDead) this.#replayAtNode.add(task.id);
+      // An older source's rows of a large study do not fit its answer (until 2026-12-06 the task waited for
+      // ever): never asked again for this task, which counts at the acknowledgement from now on.
+      if (!pages && isOversizedReply(err)) {
+        this.#unlisted.add(task.id);
+        this.#nodeChecks.delete(task.id);
+        return this.#ackCounted(t, task, update, sourceError, finished);
+      }
       // Without the destination's word the objects are not known to be at the node: nothing is settled.
       result = {
         done: Math.min(task.done, delivered),
@@ -920,10 +929,30 @@ export class TransferService extends TransferReads {
   }
 
   /**
+   * A task whose objects the hub cannot list at its source (see #atNode) counts those the destination
+   * acknowledged, as without a node; once the source is done, its last error says so (after the source's
+   * own, or the reason for a warning).
+   */
+  #ackCounted(
+    t: TransferRow,
+    task: TransferTaskRow,
+    update: Partial<TransferTaskRow>,
+    sourceError: string | undefined,
+    finished: boolean,
+  ): Partial<TransferTaskRow> {
+    if (!finished) return {};
+    this.#unlisted.delete(task.id); // the task is over (a retry asks the source again, once)
+    const version = versionWithout(this.sessions.get(t.sourceSite)?.agentVersion, FEATURE_OBJECTS_AFTER);
+    const note = ackCountedNote(t, task.objects ?? 0, version);
+    const before = sourceError ?? (update.status === "warning" ? update.lastError : undefined);
+    return { lastError: before && !before.includes(note) ? `${before}; ${note}` : note };
+  }
+
+  /**
    * The objects of a task its source delivered (their de-identified copies' UIDs, when it de-identifies), a
    * page of its rows at a time (`nodeCheckPage`; the next after the last row's id, FEATURE_OBJECTS_AFTER). A
    * source older than that is asked for MAX_NODE_CHECK rows at once, as before (whose reply does not fit one
-   * control record above some 3 200 rows: the check then waits).
+   * control record above some 3 200 rows: #atNode then counts at the destination's acknowledgement).
    */
   async *#delivered(t: TransferRow, task: TransferTaskRow): AsyncGenerator<string[]> {
     const pages = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER) ?? false;

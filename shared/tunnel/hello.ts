@@ -90,8 +90,8 @@ export const FEATURE_QUERY_OFFSET = "query-offset";
 /**
  * `objects-after`: an `objects` request may carry `after` (a row id), and the agent lists the transfer's rows
  * after it, so that the hub pages through a study of more than 10 000 objects (its check of what reached the
- * destination's node). An older agent's strict schema refuses the field: the hub then checks no study larger
- * than one page, as before.
+ * destination's node). An older agent's strict schema refuses the field: the hub then asks it for the rows at
+ * once, and counts a study whose rows do not fit that answer at the destination's acknowledgement.
  */
 export const FEATURE_OBJECTS_AFTER = "objects-after";
 const FEATURES: string[] = [
