@@ -188,12 +188,19 @@ export function transfersRouter(d: Deps) {
       }),
     /**
      * One study's objects (only its series the job names, when it names some), with their state at the
-     * source (pending, in flight, failed, done, dead).
+     * source (pending, in flight, failed, done, dead): every one, or `limit` of them after the row `after`.
      */
-    objects: procedure.input(z.object({ id: z.string().min(1), study: uid }).strict())
+    objects: procedure.input(
+      z.object({
+        id: z.string().min(1),
+        study: uid,
+        after: z.number().int().nonnegative().optional(),
+        limit: z.number().int().min(1).max(10_000).optional(),
+      }).strict(),
+    )
       .query(async ({ ctx, input }) => {
         await jobSummary(d, ctx.principal, input.id);
-        return await d.transfers.objects(input.id, input.study);
+        return await d.transfers.objects(input.id, input.study, { after: input.after, limit: input.limit });
       }),
   });
 }

@@ -497,8 +497,18 @@ export class TransferService extends TransferReads {
     }
   }
 
-  /** The objects of one study of a transfer, as the source's queue sees them. */
-  async objects(transferId: string, studyInstanceUid: string) {
+  /**
+   * The objects of one study of a transfer, as the source's queue sees them, in the order it queued them:
+   * every one, asked of the source a page at a time; or with `limit`, that many, after the row `after` (the
+   * last `id` of the page before). A source older than paging (FEATURE_OBJECTS_AFTER) is asked once, for
+   * `limit` or its own default of 1000 (until 2026-12-06 every source was: a study of more than 1000
+   * objects listed its first 1000, silently); `after` asked of it is a TransferError saying so.
+   */
+  async objects(
+    transferId: string,
+    studyInstanceUid: string,
+    page: { after?: number; limit?: number } = {},
+  ): Promise<QueueRowView[]> {
     const t = await this.db.query.transfers.findFirst({ where: eq(transfers.id, transferId) });
     if (!t) throw new TransferNotFoundError(`no transfer ${transferId}`);
     const task = await this.db.query.transferTasks.findFirst({
@@ -511,11 +521,35 @@ export class TransferService extends TransferReads {
     // The source's rows of the task: only the series it names, when it names some. What asking it fails
     // with is thrown as it is, for the API to map as for any request to a site: an offline source is
     // SERVICE_UNAVAILABLE, never a bad request.
-    const committing = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_COMMITMENT_STATE)
-      ? { committing: true as const }
-      : {};
-    const rows: QueueRowView[] =
-      (await this.sessions.ask(t.sourceSite, { op: "objects", transfer: task.id, ...committing })).objects;
+    const features = await this.sessions.featuresOf(t.sourceSite);
+    const committing = features?.has(FEATURE_COMMITMENT_STATE) ? { committing: true as const } : {};
+    const pages = features?.has(FEATURE_OBJECTS_AFTER) ?? false;
+    if (page.after && !pages) {
+      const version = versionWithout(this.sessions.get(t.sourceSite)?.agentVersion, FEATURE_OBJECTS_AFTER);
+      throw new TransferError(
+        `${t.sourceSite}'s agent (${version}) cannot list objects after one: ask without after (up to ` +
+          "10000 at once, with limit), or upgrade it",
+      );
+    }
+    const ask = async (limit: number | undefined, after: number | undefined) =>
+      (await this.sessions.ask(t.sourceSite, {
+        op: "objects",
+        transfer: task.id,
+        ...(limit ? { limit } : {}),
+        ...(after ? { after } : {}),
+        ...committing,
+      })).objects;
+    let rows: QueueRowView[];
+    if (page.limit || !pages) rows = await ask(page.limit, page.after);
+    else {
+      rows = [];
+      for (let after = page.after ?? 0;;) {
+        const got = await ask(this.nodeCheckPage, after);
+        rows.push(...got);
+        if (got.length < this.nodeCheckPage) break;
+        after = got[got.length - 1].id;
+      }
+    }
     return t.destinationNode ? await this.#objectsAtNode(t, rows) : rows;
   }
 
@@ -534,15 +568,20 @@ export class TransferService extends TransferReads {
     if (!delivered.length || !features?.has(FEATURE_DELIVERY) || !(committing || listNotStored)) return rows;
     const site = t.destinationSite, node = t.destinationNode!;
     try {
-      const d = await this.sessions.ask(site, {
-        op: "delivery",
-        node,
-        sopInstanceUids: delivered.slice(0, MAX_NODE_CHECK).map((o) => o.sopInstanceUid),
-        ...(committing ? { committing: true as const } : {}),
-        ...(listNotStored ? { listNotStored: true as const } : {}),
-      }, AbortSignal.timeout(NODE_ASK_MS));
-      const awaiting = new Set(d.committingUids ?? []);
-      const notStored = new Map((d.notStored ?? []).map((o) => [o.sopInstanceUid, o]));
+      // The destination is asked about MAX_NODE_CHECK objects at a time (a study listed whole may hold more).
+      const awaiting = new Set<string>();
+      const notStored = new Map<string, { state: string; lastError?: string }>();
+      for (let i = 0; i < delivered.length; i += MAX_NODE_CHECK) {
+        const d = await this.sessions.ask(site, {
+          op: "delivery",
+          node,
+          sopInstanceUids: delivered.slice(i, i + MAX_NODE_CHECK).map((o) => o.sopInstanceUid),
+          ...(committing ? { committing: true as const } : {}),
+          ...(listNotStored ? { listNotStored: true as const } : {}),
+        }, AbortSignal.timeout(NODE_ASK_MS));
+        for (const uid of d.committingUids ?? []) awaiting.add(uid);
+        for (const o of d.notStored ?? []) notStored.set(o.sopInstanceUid, o);
+      }
       if (!awaiting.size && !notStored.size) return rows;
       return rows.map((o): QueueRowView => {
         if (o.state !== "done" || o.destination.startsWith("deid:")) return o;

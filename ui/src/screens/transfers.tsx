@@ -23,6 +23,8 @@ const TERMINAL = ["success", "failure", "warning", "canceled"];
 
 /** Jobs a page of the list shows. */
 const PAGE = 50;
+/** Objects of a study listed at once; the next as many on asking (a study may hold tens of thousands). */
+const OBJECTS_PAGE = 1000;
 
 export function Transfers(props: { open?: string; may: May }) {
   // A page of the list (`?page=2`), the newest first; one more job than shown says whether there is a next.
@@ -101,21 +103,38 @@ export function Transfers(props: { open?: string; may: May }) {
   );
 
   const [objects, setObjects] = createSignal<
-    { sopInstanceUid: string; state: string; attempts: number; lastError: string }[] | undefined
+    { id: number; sopInstanceUid: string; state: string; attempts: number; lastError: string }[] | undefined
   >();
   /** The study whose objects are shown (or being listed), or "". */
   const [objectsOf, setObjectsOf] = createSignal("");
-  const showObjects = async (id: string, study: string) => {
+  /** Whether the source may hold more of the study's objects than are shown (the last page was full). */
+  const [moreObjects, setMoreObjects] = createSignal(false);
+  /** How many objects the study's task counts (null before its source listed them). */
+  const [objectsTotal, setObjectsTotal] = createSignal<number | null>(null);
+  /** A page of the study's objects, after those shown (`after`: the last one's row) or the first. */
+  /** A page being listed: the button waits for it (a double click would list it twice). */
+  const [listing, setListing] = createSignal(false);
+  const listObjects = async (id: string, study: string, after?: number) => {
+    setListing(true);
+    try {
+      const listed = await api.transfers.objects.query({ id, study, limit: OBJECTS_PAGE, after });
+      if (objectsOf() !== study) return;
+      setObjects([...(after ? objects() ?? [] : []), ...listed]);
+      setMoreObjects(listed.length === OBJECTS_PAGE);
+    } catch (err) {
+      if (objectsOf() === study && !after) setObjectsOf("");
+      setError((err as Error).message);
+    } finally {
+      setListing(false);
+    }
+  };
+  const showObjects = (id: string, study: string, total: number | null) => {
     if (objectsOf() === study) return (setObjectsOf(""), setObjects(undefined)); // the button closes them
     setObjectsOf(study);
+    setObjectsTotal(total);
     setObjects(undefined);
-    try {
-      const listed = await api.transfers.objects.query({ id, study });
-      if (objectsOf() === study) setObjects(listed);
-    } catch (err) {
-      if (objectsOf() === study) setObjectsOf("");
-      setError((err as Error).message);
-    }
+    setMoreObjects(false);
+    return listObjects(id, study);
   };
 
   /** A cancel or retry on its way: the buttons wait for it (a double click is one action). */
@@ -341,7 +360,7 @@ export function Transfers(props: { open?: string; may: May }) {
                           ? studyTitle(names()!.get(t.studyInstanceUid)!)
                           : `the study ${t.studyInstanceUid}`
                       }`}
-                      onClick={() => showObjects(j().id, t.studyInstanceUid)}
+                      onClick={() => showObjects(j().id, t.studyInstanceUid, t.objects ?? null)}
                     >
                       Objects
                     </button>
@@ -364,6 +383,13 @@ export function Transfers(props: { open?: string; may: May }) {
                 <p class="hint">Asking {j().source.site}…</p>
               </Show>
               <Show when={objects()?.length}>
+                <p class="hint">
+                  {moreObjects() ? "The first " : ""}
+                  {count(objects()!.length, "object")}
+                  {moreObjects()
+                    ? ` of ${objectsTotal() ?? "more"}, in the order ${j().source.site} queued them`
+                    : ""}
+                </p>
                 <Table
                   label="Objects"
                   rows={objects()}
@@ -384,6 +410,15 @@ export function Transfers(props: { open?: string; may: May }) {
                     { header: "Last error", class: "error", cell: (o) => o.lastError },
                   ]}
                 />
+                <Show when={moreObjects()}>
+                  <button
+                    type="button"
+                    disabled={listing()}
+                    onClick={() => listObjects(j().id, objectsOf(), objects()!.at(-1)!.id)}
+                  >
+                    Show the next {OBJECTS_PAGE.toLocaleString("en")}
+                  </button>
+                </Show>
               </Show>
             </Show>
           </section>
