@@ -59,9 +59,12 @@ export function sitePath(site: string, node?: string): string {
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
+/** Whether `value` has the form of a DICOM UID: digits separated by dots, at most 64 characters. */
+export const isUid = (value: string): boolean => UID.test(value) && value.length <= 64;
+
 export function checkUid(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!UID.test(value) || value.length > 64) {
+  if (!isUid(value)) {
     throw new HttpError(400, `${name} ${quoted(value)} is not a UID`);
   }
   return value;

@@ -50,4 +50,37 @@ shared.test("PS3.18 8.3.3 a q=0 range refuses its media type even beside */*", a
   }
 });
 
+shared.test("a transfer-syntax that is not a UID is 406 naming it, never a 500; another range still answers", async (r) => {
+  const header = readPart10Header(await Deno.readFile(CT));
+  const series = await (await get(r, `/sites/north/studies/${CT_STUDY}/series`)).json();
+  const study = `/sites/north/studies/${CT_STUDY}`;
+  const instance = `${study}/series/${series[0]["0020000E"].Value[0]}/instances/${header.sopInstanceUid!}`;
+  const before = r.hub.lines.length;
+  for (
+    const [p, accept] of [
+      [instance, "application/dicom; transfer-syntax=abc"],
+      [instance, 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840..1'],
+      [study, 'multipart/related; type="application/dicom"; transfer-syntax=abc'],
+      [study, "application/zip; transfer-syntax=abc"],
+    ]
+  ) {
+    const res = await get(r, p, { headers: { accept } });
+    assert.equal(res.status, 406, `${p} with ${accept}`);
+    assert.equal(res.headers.get("content-type"), "application/problem+json");
+    assert.match((await res.json()).detail, /is not a transfer syntax UID, nor \* for as stored/, accept);
+  }
+  // A range the site can give still answers beside one it cannot.
+  const res = await get(r, instance, {
+    headers: { accept: "application/dicom; transfer-syntax=abc, application/dicom;q=0.5" },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(
+    res.headers.get("content-type"),
+    `application/dicom; transfer-syntax=${header.transferSyntax}`,
+  );
+  await res.body?.cancel();
+  // A client's mistake: nothing logged as the hub's failure.
+  assert.deepEqual(r.hub.lines.slice(before).filter((l) => /"level":"error"/.test(l)), []);
+});
+
 shared.tearDown("accept refused tests: tear down");

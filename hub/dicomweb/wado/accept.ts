@@ -5,7 +5,7 @@
  * data, and zips.
  */
 import { TransferSyntax as TS } from "@conduit/shared/dicom";
-import { HttpError } from "../http.ts";
+import { HttpError, isUid } from "../http.ts";
 
 /** One media range of an Accept header: its type (lower case), its parameters, its weight. */
 export interface MediaRange {
@@ -59,6 +59,26 @@ export function refused(accept: string | undefined, via: MediaRange, media: stri
   });
 }
 
+/**
+ * A range's `transfer-syntax` parameter when it is one a site could be asked for: a UID, or `*` (as stored).
+ * Anything else (`transfer-syntax=abc`) no site can give: the range takes nothing, and, when no other range
+ * takes the answer, the 406 names it (until 2026-12-06 it reached the site and the hub answered 500).
+ */
+function syntaxParam(range: MediaRange): string | undefined {
+  const ts = range.params.get("transfer-syntax");
+  return ts === undefined || ts === "*" || isUid(ts) ? ts : undefined;
+}
+
+/** The first `transfer-syntax` of an Accept header's ranges that is neither a UID nor `*`, quoted, or "". */
+function badSyntaxNote(ranges: MediaRange[]): string {
+  const bad = ranges.find((r) => r.params.has("transfer-syntax") && syntaxParam(r) === undefined);
+  return bad
+    ? ` (transfer-syntax=${
+      JSON.stringify(bad.params.get("transfer-syntax"))
+    } is not a transfer syntax UID, nor * for as stored)`
+    : "";
+}
+
 /** The transfer syntax instances are sent in without one asked (PS3.18 8.7.3.5.2). */
 const DEFAULT_SYNTAX = TS.ExplicitVRLittleEndian;
 
@@ -95,9 +115,11 @@ export function acceptedInstances(accept: string | undefined, oneInstance: boole
   const single: string[] = [];
   let form: "multipart" | "single" | undefined;
   let singleAsked = false;
-  for (const range of parseAccept(accept)) {
+  const ranges = parseAccept(accept);
+  for (const range of ranges) {
     const { media, params } = range;
     const type = params.get("type")?.toLowerCase();
+    if (params.has("transfer-syntax") && syntaxParam(range) === undefined) continue;
     const syntax = params.get("transfer-syntax") ?? DEFAULT_SYNTAX;
     if (
       ((media === "multipart/related" && (!type || type === "application/dicom")) ||
@@ -121,8 +143,8 @@ export function acceptedInstances(accept: string | undefined, oneInstance: boole
       ? `cannot answer ${
         JSON.stringify(accept)
       }: a single-part application/dicom answer holds one instance; ask for a study or series as multipart/related; type="application/dicom"`
-      : `cannot answer ${
-        JSON.stringify(accept)
+      : `cannot answer ${JSON.stringify(accept)}${
+        badSyntaxNote(ranges)
       }: instances are served as multipart/related; type="application/dicom", or one instance as application/dicom`,
   );
 }
@@ -255,5 +277,10 @@ export function acceptedEncapsulatedBulk(
 /** Whether a zip is asked for (`application/zip`), and in which transfer syntax (`*`: as stored). */
 export function acceptedZip(accept: string | undefined): { transferSyntax: string } | undefined {
   const zip = parseAccept(accept).find((r) => r.media === "application/zip");
-  return zip ? { transferSyntax: zip.params.get("transfer-syntax") ?? "*" } : undefined;
+  if (!zip) return undefined;
+  const ts = syntaxParam(zip);
+  if (zip.params.has("transfer-syntax") && ts === undefined) {
+    throw new HttpError(406, `cannot answer ${JSON.stringify(accept)}${badSyntaxNote([zip])}`);
+  }
+  return { transferSyntax: ts ?? "*" };
 }
