@@ -57,4 +57,46 @@ shared.test("PS3.18 8.3.4.4 federated QIDO-RS keeps such a site's matches, with 
   assert.equal((await res.json()).length, 2);
 });
 
+shared.test("QIDO-RS: an offset past 1e9, a UID list with a bad UID, a limit given twice are 400 by name", async (r) => {
+  const before = r.hub.lines.length;
+  for (
+    const [query, reason] of [
+      // Until 2026-12-06: 502 "the site answered: datatype mismatch".
+      ["offset=99999999999999999999", /^offset must be at most 1000000000, not 99999999999999999999$/],
+      ["offset=1000000001&limit=5", /^offset must be at most 1000000000/],
+      // Until then: 200 and [], as if no study had one of the UIDs.
+      ["StudyInstanceUID=1.2.3,abc,4.5", /^StudyInstanceUID: "abc" is not a UID/],
+      ["StudyInstanceUID=1.2.*", /^StudyInstanceUID: "1\.2\.\*" is not a UID/],
+      ["0020000D=1.2.3,%201.x", /^0020000D: "1\.x" is not a UID/],
+      ["StudyInstanceUID=,", /^StudyInstanceUID: "," names no UID$/],
+      // Until then: one of the two applied, silently.
+      ["limit=1&limit=2", /^limit is given twice with different values \("1", "2"\)$/],
+      ["fuzzymatching=true&fuzzymatching=false", /^fuzzymatching is given twice/],
+    ] as const
+  ) {
+    for (const root of ["/sites/north", ""]) {
+      const res = await search(r, `${root}/studies?${query}`);
+      assert.equal(res.status, 400, `${root} ${query}`);
+      assert.equal(res.headers.get("content-type"), "application/problem+json");
+      assert.match((await res.json()).detail, reason, query);
+    }
+  }
+  // What stays taken: a lone * and an empty value for a UID, empty items of a list (passed over, as the site
+  // does), the same value twice, the greatest offset.
+  for (
+    const query of [
+      "StudyInstanceUID=*",
+      "StudyInstanceUID=",
+      "StudyInstanceUID=1.2.3,,4.5,",
+      "limit=2&limit=2",
+      "offset=1000000000",
+    ]
+  ) {
+    const res = await search(r, `/sites/north/studies?${query}`);
+    assert.equal(res.status, 200, query);
+    await res.body?.cancel();
+  }
+  assert.deepEqual(r.hub.lines.slice(before).filter((l) => /"level":"(error|warn)"/.test(l)), []);
+});
+
 shared.tearDown("qido_limits_test: stop the rig");

@@ -88,13 +88,55 @@ function keywordOf(name: string): string | undefined {
   return attributeByTag(tag)?.keyword;
 }
 
-function integer(name: string, value: string, min: number): number {
+/**
+ * The largest `offset` (as tRPC's pages): past it no archive holds a match, and a larger number is no integer
+ * a site's index query takes (until 2026-12-06 `offset=99999999999999999999` reached the site and came back
+ * 502, `datatype mismatch`).
+ */
+export const MAX_OFFSET = 1_000_000_000;
+
+function integer(name: string, value: string, min: number, max = Infinity): number {
   if (!/^\d+$/.test(value) || Number(value) < min) {
     throw new QidoParameterError(
       `${name} must be an integer of at least ${min}, not ${JSON.stringify(value)}`,
     );
   }
+  if (Number(value) > max) {
+    throw new QidoParameterError(`${name} must be at most ${max}, not ${value}`);
+  }
   return Number(value);
+}
+
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+
+/**
+ * A UID matching value (PS3.4 C.2.2.2.2): one UID or a list of them (by commas, or C-FIND's backslash as
+ * the typed client's filters may send: `1.2\1.3`; an empty item is passed over, as the site does). Wildcards
+ * and ranges are not UID matching, so `1.2.3,abc` or `1.2.*` could only match nothing. Empty (asked back) and
+ * a lone `*` (universal matching) are fine. Returns the reason it is refused, or undefined.
+ */
+function checkUidMatch(vr: string, value: string): string | undefined {
+  const v = value.trim();
+  if (vr !== "UI" || v === "" || v === "*") return undefined;
+  const uids = v.split(/[,\\]/).map((u) => u.trim()).filter(Boolean);
+  if (!uids.length) return `${JSON.stringify(value)} names no UID`;
+  const bad = uids.find((u) => !UID.test(u));
+  if (bad === undefined) return undefined;
+  return `${JSON.stringify(bad)} is not a UID (digits separated by dots; a list of UIDs is comma-separated)`;
+}
+
+/**
+ * A control parameter (`limit`, `offset`, `fuzzymatching`) given twice must say the same: the answer
+ * cannot follow both.
+ */
+function once(seen: Map<string, string>, name: string, value: string): void {
+  const before = seen.get(name);
+  if (before !== undefined && before !== value) {
+    throw new QidoParameterError(
+      `${name} is given twice with different values (${JSON.stringify(before)}, ${JSON.stringify(value)})`,
+    );
+  }
+  seen.set(name, value);
 }
 
 /** Reads the query string of a QIDO request at `level`, with the UIDs its path fixes. */
@@ -112,6 +154,7 @@ export function parseQido(
   /** The matching keys given, by keyword (a key given twice must agree, or list UIDs or codes). */
   const given = new Map<string, string>();
   const unknownTags = new Set<string>();
+  const controls = new Map<string, string>();
   /** The keyword of `name`, or undefined (and `name` noted) for a tag the dictionary does not name. */
   const known = (name: string) => {
     const keyword = keywordOf(name);
@@ -121,16 +164,19 @@ export function parseQido(
   for (const [name, value] of params) {
     switch (name) {
       case "limit":
+        once(controls, name, value);
         limit = integer(name, value, 1);
         if (limit > MAX_LIMIT) [limitAsked, limit] = [limit, MAX_LIMIT];
         break;
       case "offset":
-        offset = integer(name, value, 0);
+        once(controls, name, value);
+        offset = integer(name, value, 0, MAX_OFFSET);
         break;
       case "accept":
         // Content negotiation (PS3.18 8.3.3.1), the route's: not an attribute to match.
         break;
       case "fuzzymatching":
+        once(controls, name, value);
         if (value !== "true" && value !== "false") {
           throw new QidoParameterError("fuzzymatching must be true or false");
         }
@@ -156,6 +202,8 @@ export function parseQido(
         if (refused) throw new QidoParameterError(`${name}: ${refused}`);
         // A comma lists values (any of them matches) where no value can hold one: UIDs and code strings.
         const listed = vr === "UI" || vr === "CS";
+        const notUid = checkUidMatch(vr ?? "", value);
+        if (notUid) throw new QidoParameterError(`${name}: ${notUid}`);
         let match = listed ? value.split(",").map((s) => s.trim()).join("\\") : value;
         const tooLong = keyValueTooLong(name, vr ?? "", match);
         if (tooLong) throw new QidoParameterError(`${tooLong} (PS3.5 Table 6.2-1)`);

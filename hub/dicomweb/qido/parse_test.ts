@@ -108,3 +108,15 @@ Deno.test("parseQido() takes a number, universal matching and an empty value for
   );
   assert.equal(parse("NumberOfFrames=", "IMAGE").query.keys.NumberOfFrames, "");
 });
+
+Deno.test("parseQido() takes a UID list by commas or by C-FIND's backslash, and refuses one with a non-UID", () => {
+  assert.equal(parse("StudyInstanceUID=1.2,1.3").query.keys.StudyInstanceUID, "1.2\\1.3");
+  // The console's lookups send the typed client's filters this way.
+  assert.equal(parse("StudyInstanceUID=1.2%5C1.3").query.keys.StudyInstanceUID, "1.2\\1.3");
+  for (const q of ["StudyInstanceUID=1.2,abc", "StudyInstanceUID=1.2%5Cx", "SeriesInstanceUID=1.2?"]) {
+    assert.throws(() => parse(q, "SERIES"), QidoParameterError, q);
+  }
+  assert.throws(() => parse("offset=1000000001"), /offset must be at most 1000000000/);
+  assert.throws(() => parse("offset=1&offset=2"), /offset is given twice/);
+  assert.equal(parse("offset=1&offset=1").offset, 1);
+});
