@@ -45,6 +45,7 @@ import { TransferService } from "./transfers/service.ts";
 import { BatchService } from "./transfers/batch.ts";
 import { problem } from "./problem.ts";
 import { toTrpcError } from "./api/errors.ts";
+import { methodMessage } from "./api/trpc.ts";
 import {
   DATABASE_RETRY_AFTER_S,
   databaseAwayMessage,
@@ -323,7 +324,32 @@ export async function startHub(
     const names = path.split(",");
     const unknown = names.find((n) => !procedures.has(n));
     if (unknown !== undefined) return problem(c, 404, `no procedure ${JSON.stringify(unknown)} at /trpc`);
+    // tRPC takes GET and POST alone; another method it refuses as a body of the wrong type (415 "a mutation's
+    // body is its input as JSON"), which misleads: say which method the procedure takes (until 2026-12-06).
+    if (c.req.method !== "GET" && c.req.method !== "POST") {
+      const type =
+        (router._def.procedures as unknown as Record<string, { _def: { type: string } }>)[names[0]]._def.type;
+      const allow = type === "mutation" ? "POST" : "GET";
+      return c.json(
+        {
+          error: {
+            message: `${methodMessage(names[0], type)} (not ${c.req.method})`,
+            code: -32005,
+            data: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405, path: names[0] },
+          },
+        },
+        405,
+        { allow },
+      );
+    }
     await next();
+    // tRPC's own refusals before a procedure runs (a body not of JSON's type, a batch mixing queries and
+    // mutations) are JSON labelled text/plain: label them as what they are.
+    if (c.res.status >= 400 && c.res.headers.get("content-type")?.startsWith("text/plain")) {
+      const headers = new Headers(c.res.headers);
+      headers.set("content-type", "application/json");
+      c.res = new Response(c.res.body, { status: c.res.status, headers });
+    }
   });
   const trpcLog = log.child({ part: "trpc" });
   app.use(

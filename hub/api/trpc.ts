@@ -71,14 +71,17 @@ export function transportMessage(error: TRPCError): string | undefined {
     const m = /(GET|POST)-request to (query|mutation|subscription) procedure at path "([^"]*)"/.exec(
       error.message,
     );
-    if (m) {
-      const how = m[2] === "mutation"
-        ? "POST it, its input as the JSON body"
-        : "GET it, its input as ?input=JSON";
-      return `${m[3]} is a ${m[2]}: ${how}`;
-    }
+    if (m) return methodMessage(m[3], m[2]);
   }
   return undefined;
+}
+
+/** How a procedure of `type` is called over plain HTTP, as a refusal of another method says it. */
+export function methodMessage(path: string, type: string): string {
+  const how = type === "mutation"
+    ? "POST it, its input as the JSON body"
+    : "GET it, its input as ?input=JSON";
+  return `${path} is a ${type}: ${how}`;
 }
 
 // isDev false: error answers never carry a stack trace.

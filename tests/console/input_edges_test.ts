@@ -191,6 +191,49 @@ Deno.test({
         "METHOD_NOT_SUPPORTED",
         "sites.list is a query: GET it, its input as ?input=JSON",
       ]);
+      // Another method than GET and POST is 405 saying which the procedure takes, with Allow (until 2026-12-06
+      // a 415 "a mutation's body is its input as JSON", for a query too).
+      for (
+        const [method, path, allow, message] of [
+          ["PUT", "sites.list", "GET", "sites.list is a query: GET it, its input as ?input=JSON (not PUT)"],
+          [
+            "DELETE",
+            "sites.list,transfers.get",
+            "GET",
+            "sites.list is a query: GET it, its input as ?input=JSON (not DELETE)",
+          ],
+          [
+            "PATCH",
+            "transfers.create",
+            "POST",
+            "transfers.create is a mutation: POST it, its input as the JSON body (not PATCH)",
+          ],
+        ]
+      ) {
+        const res = await fetch(`${url}/trpc/${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...json },
+          body: "{}",
+        });
+        assert.equal(res.status, 405, `${method} ${path}`);
+        assert.equal(res.headers.get("allow"), allow);
+        const body = await res.json();
+        assert.deepEqual([body.error.data.code, body.error.message], ["METHOD_NOT_SUPPORTED", message]);
+      }
+      // tRPC's own refusals are JSON, and say so (until 2026-12-06 labelled text/plain).
+      for (
+        const [path, init] of [
+          ["tokens.revoke", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }],
+          ["sites.list,tokens.revoke?batch=1", { method: "POST", headers: json, body: "{}" }],
+        ] as const
+      ) {
+        const res = await fetch(`${url}/trpc/${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${token}`, ...init.headers },
+        });
+        assert.equal(res.headers.get("content-type"), "application/json", path);
+        assert.ok((await res.json()).error.message, path);
+      }
       assert.ok(!hub.lines.some((l) => l.includes("procedure failed")), "no failure the hub did not foresee");
     } finally {
       await hub.stop();
