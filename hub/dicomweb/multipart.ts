@@ -137,6 +137,11 @@ export function multipartBody(
 ): ReadableStream<Uint8Array> {
   const iterator = parts[Symbol.asyncIterator]();
   let inner: AsyncIterator<Uint8Array> | undefined;
+  /**
+   * Whether the client gave the body up (went away, or a HEAD): the read ahead under way then fails as the
+   * site's stream is closed, which is no answer cut short (until 2026-12-06 each was logged as one).
+   */
+  let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -159,11 +164,13 @@ export function multipartBody(
           inner = next.value.bytes[Symbol.asyncIterator]();
         }
       } catch (err) {
+        if (cancelled) return;
         onError(err);
         controller.error(err);
       }
     },
     async cancel() {
+      cancelled = true;
       await iterator.return?.();
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: READ_AHEAD }));

@@ -2,6 +2,7 @@
  * Content negotiation through the hub with a range of `q=0` beside a wildcard (RFC 9110 12.5.1, which
  * PS3.18 8.3.3 follows): the most specific range decides, so `image/jpeg;q=0` beside the wildcard of every
  * type refuses JPEG though the wildcard alone would take it. QIDO-RS, metadata, instances and rendered images, against a real agent.
+ * Also Accept headers no site can answer (a transfer-syntax that is not a UID), and answers their client gives up.
  */
 import assert from "node:assert/strict";
 import { readPart10Header } from "@conduit/shared/dicom";
@@ -81,6 +82,25 @@ shared.test("a transfer-syntax that is not a UID is 406 naming it, never a 500; 
   await res.body?.cancel();
   // A client's mistake: nothing logged as the hub's failure.
   assert.deepEqual(r.hub.lines.slice(before).filter((l) => /"level":"error"/.test(l)), []);
+});
+
+shared.test("a retrieval its client gives up (HEAD, or a reader that cancels) is not logged as cut short", async (r) => {
+  const study = `/sites/north/studies/${CT_STUDY}`;
+  const before = r.hub.lines.length;
+  for (let i = 0; i < 5; i++) {
+    const head = await get(r, study, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    await head.body?.cancel();
+    const res = await get(r, study);
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+  }
+  // Every abandoned retrieval has ended at the hub once a whole one has been answered after them.
+  const whole = await get(r, study);
+  assert.equal(whole.status, 200);
+  await whole.arrayBuffer();
+  assert.deepEqual(r.hub.lines.slice(before).filter((l) => /cut short/.test(l)), []);
 });
 
 shared.tearDown("accept refused tests: tear down");
