@@ -7,7 +7,7 @@ import { CSV_ENCODINGS } from "@conduit/shared/csv-text";
 import { readBatchFile } from "../transfers/rows.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError } from "./errors.ts";
-import { byId, deid, endpoint, fileBase64, name, pageOffset } from "./inputs.ts";
+import { byId, deid, endpoint, fileBase64, jobId, name, pageOffset } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "batches" | "registry">;
 
@@ -87,7 +87,7 @@ export function batchRouter(d: Deps) {
     }),
     /** The results as a file, base64: one line per match, and one per row that failed with its reason. */
     results: procedure.input(
-      z.object({ id: z.string().min(1), format: z.enum(["csv", "xlsx"]) }).strict(),
+      z.object({ id: jobId, format: z.enum(["csv", "xlsx"]) }).strict(),
     )
       .query(async ({ ctx, input }) => {
         await batch(d, ctx.principal, input.id);

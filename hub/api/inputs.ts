@@ -39,8 +39,14 @@ export const deid = z.object({
   clinicalTrial: transferTrial.optional(),
 }).strict();
 
+/**
+ * A job's or batch's id (16 hex digits as the hub makes them): at most 64 characters, so that a script's
+ * mistake (a whole file as the id) is refused by name rather than echoed back in `no transfer ...`.
+ */
+export const jobId = z.string().min(1).max(64, "an id has at most 64 characters");
+
 /** A job or batch named by its id. */
-export const byId = z.object({ id: z.string().min(1) }).strict();
+export const byId = z.object({ id: jobId }).strict();
 
 /**
  * How many entries a page skips (`offset`). Capped, so a huge number (1e20, past what the database's

@@ -9,7 +9,7 @@ import { MAX_STUDIES, TransferError } from "../transfers/service.ts";
 import { type Day, MAX_WINDOWS } from "../transfers/window.ts";
 import { actorOf, type ApiDeps, procedure, router } from "./trpc.ts";
 import { NotFoundError, toTrpcError } from "./errors.ts";
-import { byId, deid, endpoint, pageOffset, uid } from "./inputs.ts";
+import { byId, deid, endpoint, jobId, pageOffset, uid } from "./inputs.ts";
 
 type Deps = Pick<ApiDeps, "registry" | "transfers">;
 
@@ -130,7 +130,7 @@ export function transfersRouter(d: Deps) {
      */
     tasks: procedure.input(
       z.object({
-        id: z.string().min(1),
+        id: jobId,
         limit: z.number().int().positive().max(1000).optional(),
         after: z.string().min(1).max(64).optional(),
         /** Tasks skipped (a page by its number, as the console's address names it), instead of `after`. */
@@ -157,7 +157,7 @@ export function transfersRouter(d: Deps) {
      */
     progress: procedure.input(
       z.object({
-        id: z.string().min(1),
+        id: jobId,
         /** false: the job without its tasks (its totals), as `summaries` gives it; the console's job page. */
         tasks: z.boolean().optional(),
       }).strict(),
@@ -192,7 +192,7 @@ export function transfersRouter(d: Deps) {
      */
     objects: procedure.input(
       z.object({
-        id: z.string().min(1),
+        id: jobId,
         study: uid,
         after: z.number().int().nonnegative().optional(),
         limit: z.number().int().min(1).max(10_000).optional(),
@@ -225,7 +225,7 @@ function actions<T extends boolean>(d: Deps, tasks: T) {
     /** Sets (or with null clears) a running job's time window and bandwidth cap; absent keeps. */
     schedule: procedure.input(
       z.object({
-        id: z.string().min(1),
+        id: jobId,
         window: timeWindow.nullable().optional(),
         bandwidthMbps: bandwidth.nullable().optional(),
       }).strict(),

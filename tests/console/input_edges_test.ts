@@ -32,6 +32,23 @@ Deno.test({
       await assert.rejects(client.transfers.summaries.query({ offset: huge }), refused("offset"));
       await assert.rejects(client.batch.list.query({ offset: huge }), refused("offset"));
       await assert.rejects(client.audit.list.query({ offset: huge }), refused("offset"));
+      // An id that is no job's (a whole file sent as the id) is refused by its length, not echoed back in a
+      // NOT_FOUND of 30 KB (until 2026-12-06).
+      const long = "x".repeat(30_000);
+      for (
+        const call of [
+          () => client.transfers.get.query({ id: long }),
+          () => client.transfers.cancel.mutate({ id: long }),
+          () => client.batch.status.query({ id: long }),
+        ]
+      ) {
+        await assert.rejects(call(), (e: unknown) => {
+          refused("id")(e);
+          assert.match((e as Error).message, /an id has at most 64 characters/);
+          assert.ok((e as Error).message.length < 200, "the id is not echoed");
+          return true;
+        });
+      }
       // Past the end but within reach: an empty page, as before.
       assert.deepEqual(await client.transfers.list.query({ offset: 1_000_000_000 }), []);
       assert.deepEqual(await client.batch.list.query({ offset: 1_000_000_000 }), []);
