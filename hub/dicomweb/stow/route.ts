@@ -53,9 +53,20 @@ export async function stow(
   if (!acceptsJson(acceptOf(c))) {
     throw new HttpError(406, "STOW-RS answers are served as application/dicom+json only; nothing was stored");
   }
-  const mp = multipartRelated(c.req.header("content-type"));
+  const contentType = c.req.header("content-type");
+  const mp = multipartRelated(contentType);
   if (!mp || (mp.type && mp.type !== "application/dicom")) {
-    throw new HttpError(415, 'send multipart/related; type="application/dicom" with a boundary');
+    // Say which part of the Content-Type is wrong (until 2026-12-06 each was the same sentence).
+    const why = !contentType?.trim()
+      ? "the request has no Content-Type"
+      : !/^\s*multipart\/related\s*(;|$)/i.test(contentType)
+      ? `the body is ${JSON.stringify(contentType.split(";")[0].trim())}, not multipart/related`
+      : !mp
+      ? "the Content-Type names no boundary"
+      : `type=${
+        JSON.stringify(mp.type)
+      } is not taken (only Part 10 objects; metadata with bulk data is not supported)`;
+    throw new HttpError(415, `${why}: send multipart/related; type="application/dicom" with a boundary`);
   }
   const node = c.req.param("node");
   const backend = await provider.backend(site, node);

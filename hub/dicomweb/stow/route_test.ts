@@ -101,6 +101,26 @@ Deno.test("STOW-RS refuses a request it cannot read: no site (400), not multipar
     headers: { "content-type": "application/dicom" },
   });
   assert.equal(plain.status, 415);
+  // Each refusal says what in the Content-Type is wrong.
+  for (
+    const [contentType, why] of [
+      [undefined, /^the request has no Content-Type: send multipart\/related; type="application\/dicom"/],
+      ["application/dicom", /^the body is "application\/dicom", not multipart\/related: send /],
+      ['multipart/related; type="application/dicom"', /^the Content-Type names no boundary: send /],
+      [
+        'multipart/related; type="application/dicom+json"; boundary=b',
+        /^type="application\/dicom\+json" is not taken/,
+      ],
+    ] as const
+  ) {
+    const res = await hub.request("/dicomweb/sites/north/studies", {
+      method: "POST",
+      body: new Blob([bytes as Uint8Array<ArrayBuffer>]),
+      headers: contentType ? { "content-type": contentType } : {},
+    });
+    assert.equal(res.status, 415, contentType);
+    assert.match((await res.json()).detail, why, contentType);
+  }
   const big = await hub.request("/dicomweb/sites/north/studies", {
     method: "POST",
     body: "x",
