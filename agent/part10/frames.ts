@@ -7,7 +7,7 @@
  * with a frame's start marker (as DCMTK and pydicom find them). Only the bytes of the asked frames (and,
  * in that last case, the first bytes of each fragment) are read.
  */
-import { encodingOf, findElement, numberValues, stringValue } from "@conduit/shared/dicom";
+import { encodingOf, findElement, numberValues, stringValue, TransferSyntax } from "@conduit/shared/dicom";
 import { pixelDataElement, readHeader } from "./header.ts";
 import { FragmentError, readFragments } from "./fragments.ts";
 import { type ByteSource, readExactly, ShortSourceError } from "./source.ts";
@@ -17,6 +17,52 @@ export const FLOAT_PIXEL_DATA = 0x7fe00008, DOUBLE_FLOAT_PIXEL_DATA = 0x7fe00009
 /** The frames asked for cannot be served from this object; the message says why. */
 export class FrameError extends Error {
   override name = "FrameError";
+}
+
+/**
+ * The object's pixel data contradicts its header, so no frame can be cut from it truthfully: native
+ * (defined length) pixel data under an encapsulated syntax, fragments under a native one (PS3.5 A.4 and
+ * 8.2), or native samples of a Bits Allocated other than 1 or a multiple of 8 (PS3.5 8.1.1).
+ */
+export class PixelDataMismatchError extends FrameError {
+  override name = "PixelDataMismatchError";
+}
+
+/** The syntaxes whose Pixel Data is native (a defined length); Deflated is inflated before it is read. */
+const NATIVE_SYNTAXES: readonly string[] = [
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+];
+
+/** True for the syntaxes whose Pixel Data is native: frames of any other are not native samples. */
+export function isNativeSyntax(transferSyntax: string): boolean {
+  return NATIVE_SYNTAXES.includes(transferSyntax);
+}
+
+/**
+ * True for a syntax PS3.5 defines with encapsulated Pixel Data: the JPEG family, JPEG 2000, HTJ2K, JPEG XL,
+ * JPIP, the video syntaxes (all 1.2.840.10008.1.2.4.x), RLE Lossless, Encapsulated Uncompressed Explicit VR
+ * Little Endian and Deflated Image Frame Compression. A private or unknown syntax is neither this nor native.
+ */
+function isEncapsulatedSyntax(transferSyntax: string): boolean {
+  return transferSyntax.startsWith("1.2.840.10008.1.2.4.") || ENCAPSULATED_OTHERS.includes(transferSyntax);
+}
+const ENCAPSULATED_OTHERS: readonly string[] = [
+  TransferSyntax.Rle,
+  "1.2.840.10008.1.2.1.98", // Encapsulated Uncompressed Explicit VR Little Endian
+  "1.2.840.10008.1.2.8.1", // Deflated Image Frame Compression
+];
+
+/** Why pixel data of this encoding contradicts its syntax, or undefined when it does not. */
+function mismatch(transferSyntax: string, encapsulated: boolean): string | undefined {
+  if (!encapsulated && isEncapsulatedSyntax(transferSyntax)) {
+    return `the pixel data is native (not encapsulated) but transfer syntax ${transferSyntax} is an encapsulated one (PS3.5 A.4)`;
+  }
+  if (encapsulated && isNativeSyntax(transferSyntax)) {
+    return `the pixel data is encapsulated (fragments) but transfer syntax ${transferSyntax} is a native one (PS3.5 A.4)`;
+  }
+  return undefined;
 }
 
 export interface FrameRange {
@@ -31,6 +77,32 @@ export interface FrameLayout {
   frames: FrameRange[];
   /** For native frames: where the pixel value starts and its VR (a big endian one is swapped by it). */
   value?: { offset: number; vr: string };
+}
+
+/** Why native samples of `bits` Bits Allocated cannot be cut, or undefined when they can. */
+function bitsMismatch(bits: number): string | undefined {
+  if (bits === 1 || (bits > 0 && bits % 8 === 0)) return undefined;
+  return `Bits Allocated ${bits}: native pixel data has 1 or a multiple of 8 bits a sample (PS3.5 8.1.1)`;
+}
+
+/**
+ * Throws PixelDataMismatchError when the object's Pixel Data contradicts its header (as `frameLayout`
+ * would), before anything is decoded or transcoded; an object without Pixel Data, or a deflated one,
+ * passes (the paths that serve them say why they cannot).
+ */
+export async function checkPixelData(source: ByteSource): Promise<void> {
+  const file = await readHeader(source);
+  const encoding = encodingOf(file.header.transferSyntax);
+  if (encoding.deflated) return;
+  const pixels = await pixelDataElement(file, source);
+  if (!pixels) return;
+  let why = mismatch(file.header.transferSyntax, pixels.length < 0);
+  if (!why && pixels.length >= 0) {
+    const el = findElement(file.dataset, 0x00280100);
+    const bits = el ? numberValues(file.bytes, el, encoding.littleEndian)[0] : undefined;
+    why = bitsMismatch(bits ?? 16);
+  }
+  if (why) throw new PixelDataMismatchError(why);
 }
 
 /**
@@ -60,9 +132,13 @@ export async function frameLayout(source: ByteSource, wanted: number[] | "all"):
     : undefined;
   if (floatBits) pixels = { vr: float!.vr, valueOffset: float!.valueOffset, length: float!.length };
   if (!pixels) throw new FrameError("the instance has no pixel data");
+  const contradiction = mismatch(file.header.transferSyntax, pixels.length < 0);
+  if (contradiction) throw new PixelDataMismatchError(contradiction);
   if (pixels.length >= 0) {
     const rows = num(0x00280010) ?? 0, columns = num(0x00280011) ?? 0;
     const bits = floatBits ?? num(0x00280100) ?? 16;
+    const oddBits = bitsMismatch(bits);
+    if (oddBits) throw new PixelDataMismatchError(oddBits);
     let samples = num(0x00280002) ?? 1;
     // Native YBR_FULL_422 keeps two samples per pixel: Y1 Y2 Cb Cr for each pair (PS3.3 C.7.6.3.1.2).
     const photometric = findElement(file.dataset, 0x00280004);

@@ -5,7 +5,7 @@
  */
 import { encodingOf } from "@conduit/shared/dicom";
 import { readHeader } from "../part10/header.ts";
-import { frameLayout } from "../part10/frames.ts";
+import { frameLayout, isNativeSyntax } from "../part10/frames.ts";
 import { type ByteSource, readExactly, ShortSourceError } from "../part10/source.ts";
 import { littleEndianFrames } from "../part10/swapped.ts";
 import { type ImageAttributes, imageAttributes } from "./attributes.ts";
@@ -65,6 +65,10 @@ export async function readFrame(
   } catch (err) {
     if (/no pixel data/.test((err as Error).message)) throw new FrameNotFoundError((err as Error).message);
     throw new RenderError((err as Error).message);
+  }
+  if (!layout.encapsulated && !isNativeSyntax(ts)) {
+    // A private or unknown syntax: its pixel data may be encoded any way, so it is not read as samples.
+    throw new RenderError(`frames in transfer syntax ${ts} cannot be decoded here`);
   }
   const pieces = layout.frames[0].pieces;
   // Native frames of a big endian object are read little endian, swapped as every path swaps them.

@@ -9,7 +9,7 @@
 import { encodingOf, TransferSyntax } from "@conduit/shared/dicom";
 import { sendRanges } from "@conduit/shared/tunnel";
 import { withObject } from "../archive/archive.ts";
-import { frameLayout } from "../part10/frames.ts";
+import { checkPixelData, frameLayout } from "../part10/frames.ts";
 import { frameSubset } from "../part10/frame_subset.ts";
 import { type ByteSource, memorySource } from "../part10/source.ts";
 import { littleEndianFrames } from "../part10/swapped.ts";
@@ -28,6 +28,9 @@ async function frames(
 ) {
   const file = await archivedFile(s, request, signal);
   await withObject(s.files, file.key, async (stored) => {
+    // Pixel data that contradicts its header is refused (404 with the reason) before any path reads,
+    // decodes or transcodes it: no path could give frames that are what the header says.
+    await checkPixelData(stored);
     const wanted = request.transferSyntaxes;
     const littleEndian = swappedSyntax(file.transferSyntax, wanted);
     if (littleEndian) return await sendSwapped(stored, request.frames, littleEndian, channel);

@@ -14,6 +14,11 @@ import { acceptedFrameSyntaxes, frameMediaType } from "./accept.ts";
 import { multipartBody } from "../multipart.ts";
 import type { BackendProvider, InstancePath } from "../services.ts";
 
+const LITTLE_ENDIAN: string[] = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+];
+
 export async function frames(
   c: Context,
   provider: BackendProvider,
@@ -47,8 +52,9 @@ export async function frames(
     );
   }
   const boundary = `conduit-${crypto.randomUUID()}`;
-  // Native frames say their syntax only when big endian (little endian is application/octet-stream's).
-  const labelled = result.encapsulated || result.transferSyntax === TransferSyntax.ExplicitVRBigEndian;
+  // Native frames say their syntax unless little endian (application/octet-stream's own): big endian, and
+  // a private or unknown syntax, whose bytes are as stored (until 2026-12-06 those went unlabelled).
+  const labelled = result.encapsulated || !LITTLE_ENDIAN.includes(result.transferSyntax);
   const contentType = labelled ? `${media}; transfer-syntax=${result.transferSyntax}` : media;
   const parts = (async function* () {
     for await (const f of result.frames) yield { contentType, bytes: f };
