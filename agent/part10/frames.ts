@@ -55,7 +55,7 @@ const ENCAPSULATED_OTHERS: readonly string[] = [
 ];
 
 /** Why pixel data of this encoding contradicts its syntax, or undefined when it does not. */
-function mismatch(transferSyntax: string, encapsulated: boolean): string | undefined {
+export function mismatch(transferSyntax: string, encapsulated: boolean): string | undefined {
   if (!encapsulated && isEncapsulatedSyntax(transferSyntax)) {
     return `the pixel data is native (not encapsulated) but transfer syntax ${transferSyntax} is an encapsulated one (PS3.5 A.4)`;
   }

@@ -14,7 +14,7 @@ import {
   videoMediaType,
 } from "@conduit/shared/dicom";
 import { FragmentError, readFragments } from "../part10/fragments.ts";
-import { frameLayout } from "../part10/frames.ts";
+import { frameLayout, mismatch } from "../part10/frames.ts";
 import { pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 
@@ -74,6 +74,10 @@ export async function bulkValue(
   if (tagPath === tagHex(PIXEL_DATA)) {
     const pixels = await pixelDataElement(file, source);
     if (!pixels) throw new BulkDataError("the instance has no pixel data");
+    // Fragments under a native syntax, or a native value under an encapsulated one: neither is what the
+    // metadata's transfer syntax says this bulk value is (frameLayout refuses the first, this the second).
+    const contradiction = mismatch(file.header.transferSyntax, pixels.length < 0);
+    if (contradiction) throw new BulkDataError(contradiction);
     if (pixels.length >= 0) {
       // By its VR, as every big endian path swaps it (shared/dicom swapWidth: OW by 16-bit words).
       const swap = encoding.littleEndian ? 1 : swapWidth(pixels.vr);

@@ -103,6 +103,25 @@ shared.test("PS3.18 10.4 frames of pixel data that contradicts its header are 40
   }
 });
 
+shared.test("PS3.18 10.4.1.1.5 their Pixel Data as bulk data is 404 when its encoding contradicts the syntax", async (r) => {
+  const cases: [string, number, RegExp?][] = [
+    [MISMATCHED.rleNative, 404, /native \(not encapsulated\) but transfer syntax 1\.2\.840\.10008\.1\.2\.5/],
+    [
+      MISMATCHED.encapsulatedNative,
+      404,
+      /encapsulated \(fragments\) but transfer syntax 1\.2\.840\.10008\.1\.2\.1/,
+    ],
+    // The whole value, as stored: Bits Allocated and Number of Frames do not cut it.
+    [MISMATCHED.bits7, 200],
+    [MISMATCHED.framesOver, 200],
+  ];
+  for (const [sop, expected, reason] of cases) {
+    const [status, detail] = await refusal(await ask(r, `${instance(r, sop)}/bulkdata/7FE00010`));
+    assert.equal(status, expected, `${sop}: ${detail}`);
+    if (reason) assert.match(detail, reason);
+  }
+});
+
 shared.test("PS3.18 10.4.1.1.3 such objects and one in an unknown transfer syntax are not rendered (406)", async (r) => {
   const cases: [string, RegExp][] = [
     [MISMATCHED.rleNative, /is an encapsulated one/],
