@@ -18,6 +18,7 @@ import { agentCli, startAgentProcess } from "../support/agent.ts";
 import { eventually, hubCli } from "../support/hub.ts";
 import { type Lease, leaseFile } from "../support/lease.ts";
 import { scratchDir } from "../support/processes.ts";
+import { withoutDenoNotices } from "../support/deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -36,7 +37,7 @@ async function interrupted(args: string[], ready: () => boolean, lease: Lease, m
   return {
     code: o.code,
     stdout: new TextDecoder().decode(o.stdout),
-    stderr: new TextDecoder().decode(o.stderr),
+    stderr: withoutDenoNotices(new TextDecoder().decode(o.stderr)),
   };
 }
 

@@ -8,6 +8,7 @@ import { eventually } from "../support/hub.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { type Lease, leaseFile } from "../support/lease.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
+import { withoutDenoNotices } from "../support/deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -243,7 +244,11 @@ Deno.test({
         await output;
       }
       const text = new TextDecoder();
-      return { code: ended!.code, stdout: text.decode(ended!.stdout), stderr: text.decode(ended!.stderr) };
+      return {
+        code: ended!.code,
+        stdout: text.decode(ended!.stdout),
+        stderr: withoutDenoNotices(text.decode(ended!.stderr)),
+      };
     };
     await Deno.mkdir(inDir);
     const socket = Deno.listen({ transport: "unix", path: path.join(inDir, "b.sock") });
@@ -309,7 +314,10 @@ Deno.test({
       run.kill("SIGINT");
       await lease.release();
       const o = await run.output();
-      const [stdout, stderr] = [new TextDecoder().decode(o.stdout), new TextDecoder().decode(o.stderr)];
+      const [stdout, stderr] = [
+        new TextDecoder().decode(o.stdout),
+        withoutDenoNotices(new TextDecoder().decode(o.stderr)),
+      ];
       // It ended where it was, killed by the signal: no summary, a staged file left behind (until 2026-12-06).
       assert.equal(o.code, 130, stderr);
       const summary = JSON.parse(stdout);

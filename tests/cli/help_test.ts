@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FLAGS } from "../../agent/config/load.ts";
 import { HUB_FLAGS } from "../../hub/config.ts";
+import { withoutDenoNotices } from "../support/deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -24,7 +25,7 @@ async function cli(main: string, args: string[]) {
   return {
     code: o.code,
     stdout: new TextDecoder().decode(o.stdout),
-    stderr: new TextDecoder().decode(o.stderr),
+    stderr: withoutDenoNotices(new TextDecoder().decode(o.stderr)),
   };
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { connectionsTo, freePort } from "../support/processes.ts";
 import { agentCli, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
+import { withoutDenoNotices } from "../support/deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -89,7 +90,7 @@ Deno.test({
         // It ended silently, killed by the signal.
         assert.equal(o.code, 130, args.join(" "));
         assert.equal(new TextDecoder().decode(o.stdout), "");
-        assert.equal(new TextDecoder().decode(o.stderr).trim(), said);
+        assert.equal(withoutDenoNotices(new TextDecoder().decode(o.stderr)).trim(), said);
       }
       Deno.kill(agent.pid, "SIGCONT");
       // The agent, going on, answers the next one.

@@ -10,6 +10,7 @@ import { X509Certificate } from "node:crypto";
 import { x509Version } from "@conduit/shared/tls";
 import { freePort } from "../support/processes.ts";
 import { makeVersion1Cert } from "../support/pki.ts";
+import { withoutDenoNotices } from "../support/deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -23,7 +24,8 @@ async function run(main: string, args: string[]) {
   }).output();
   // Every start logs its build first ("hub starting", "agent starting"), before anything can fail; what is
   // compared here is what follows it.
-  const out = (new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr)).split("\n")
+  const out = (new TextDecoder().decode(o.stdout) + withoutDenoNotices(new TextDecoder().decode(o.stderr)))
+    .split("\n")
     .filter((line) => !/"msg":"(hub|agent) starting"/.test(line)).join("\n");
   return { code: o.code, out };
 }

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import LibsqlDatabase from "libsql";
 import { answersOk, type Managed, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import { withoutDenoNotices } from "./deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -195,7 +196,11 @@ export async function agentCli(args: string[]): Promise<{ code: number; stdout: 
     stderr: "piped",
   }).output();
   const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: text.decode(out.stdout),
+    stderr: withoutDenoNotices(text.decode(out.stderr)),
+  };
 }
 
 /**

@@ -14,6 +14,7 @@ import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
 import { answersOk, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 import { testDatabase, testOnPostgres } from "./postgres.ts";
+import { withoutDenoNotices } from "./deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -115,7 +116,7 @@ export async function hubCli(
   return {
     code: out.code,
     stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
+    stderr: withoutDenoNotices(new TextDecoder().decode(out.stderr)),
   };
 }
 
