@@ -94,6 +94,8 @@ export class ConduitNetwork extends Scp {
   protected info: AssociationInfo = { callingAet: "", calledAet: "", remoteAddress: "" };
   /** Per C-STORE request being received: where its bytes go, and the context it was opened with. */
   protected readonly stores = new Map<any, { sink: StoreSink | DiscardStream; ctx: StoreContext }>();
+  /** C-STOREs whose data set has arrived and whose response is not yet sent (committing). */
+  #answering = new Set<Promise<void>>();
   #reader: PduReader;
   /** Bytes of a PDU the peer had begun and not finished when the connection closed (0: none). */
   cutShort = 0;
@@ -426,16 +428,27 @@ export class ConduitNetwork extends Scp {
     return {
       write: (value) => writeFragment(sink, value),
       end: () => {
-        finished(sink).then(async () => {
+        const answered: Promise<void> = finished(sink).then(async () => {
           // Discarded meanwhile (the association ended): nothing to commit or answer.
           if (!this.stores.delete(key)) return;
           const { status, comment, bytes } = await completeStore(this.storeHandler, sink, ctx, this.log);
           this.emitEvent({ type: "store", status, bytes });
           this.lastPduTime = Date.now();
           sendStoreResponse(this.socket, command, status, comment);
-        }).catch((err) => this.log.error("C-STORE completion failed", { reason: safeReason(err) }));
+        }).catch((err) => this.log.error("C-STORE completion failed", { reason: safeReason(err) }))
+          .finally(() => this.#answering.delete(answered));
+        this.#answering.add(answered);
       },
     };
+  }
+
+  /**
+   * Resolves once every C-STORE whose data set has arrived is answered: an A-RELEASE-RP sent before a
+   * response would end the association with that response unsent, or sent after it (PS3.8 9.2: P-DATA
+   * goes on until the A-RELEASE-RP).
+   */
+  protected storesAnswered(): Promise<void> {
+    return Promise.all(this.#answering).then(() => {});
   }
 
   /**

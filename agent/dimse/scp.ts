@@ -191,8 +191,10 @@ class AgentScp extends ConduitNetwork {
   }
 
   /**
-   * Answers a release once the objects this SCP answered Success are in the index too (group commit):
-   * a sender that queries right after its release finds them.
+   * Answers a release once every C-STORE whose data set arrived before it is answered (a sender that
+   * releases without waiting for its responses gets them before the A-RELEASE-RP), and the objects this
+   * SCP answered Success are in the index too (group commit): a sender that queries right after its
+   * release finds them.
    */
   associationReleaseRequested(): void {
     this.#releasing = true;
@@ -202,12 +204,15 @@ class AgentScp extends ConduitNetwork {
         this.sendAssociationReleaseResponse();
       } catch { /* socket gone */ }
     };
-    let settled: Promise<void> | undefined;
-    try {
-      settled = this.#options.store.settled?.();
-    } catch { /* answer at once */ }
-    if (settled) settled.then(release, release);
-    else release();
+    const settle = () => {
+      let settled: Promise<void> | undefined;
+      try {
+        settled = this.#options.store.settled?.();
+      } catch { /* answer at once */ }
+      if (settled) settled.then(release, release);
+      else release();
+    };
+    this.storesAnswered().then(settle, settle);
   }
 
   abort(): void {
