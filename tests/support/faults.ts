@@ -45,6 +45,7 @@ export function ctObject(key: string, size?: { rows: number; columns: number }) 
     sopClassUid: SopClass.CtImage,
     sopInstanceUid: spec.sopInstanceUid,
     studyInstanceUid: spec.studyInstanceUid,
+    seriesInstanceUid: spec.seriesInstanceUid,
     patientName: spec.patientName,
     patientId: spec.patientId,
   };

@@ -68,14 +68,14 @@ type ReadResult = { n: number | null } | { err: unknown };
 
 /** A TCP connection that writes raw bytes and reads whole PDUs, each read bounded by a timeout. */
 export class PduSocket {
-  #conn: Deno.TcpConn;
+  #conn: Deno.Conn;
   #buffer = new Uint8Array(0);
   #chunk = new Uint8Array(64 * 1024);
   #pending: Promise<ReadResult> | undefined;
   #ended: { reset: boolean } | undefined;
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.#conn = conn;
   }
 
@@ -83,6 +83,15 @@ export class PduSocket {
   static async connect(port: number, hostname = "127.0.0.1"): Promise<PduSocket> {
     const conn = await Deno.connect({ hostname, port });
     conn.setNoDelay(true);
+    return new PduSocket(conn);
+  }
+
+  /** Connects over TLS to 127.0.0.1 (as `localhost`), trusting `caCerts` and showing a client certificate. */
+  static async connectTls(
+    port: number,
+    tls: { caCerts: string[]; cert?: string; key?: string },
+  ): Promise<PduSocket> {
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, ...tls });
     return new PduSocket(conn);
   }
 

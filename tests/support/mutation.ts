@@ -1,0 +1,297 @@
+/**
+ * A deterministic mutation fuzzer's material for the DIMSE port (tests/faults/dimse_mutation_test.ts): one
+ * valid conversation built from PS3.8 with the PDU encoders here (an A-ASSOCIATE-RQ proposing a few storage
+ * contexts, a C-STORE of a small generated object in several P-DATA-TF PDUs, an A-RELEASE-RQ), the named
+ * mutations applied to it (each case drawn from its own seed, so one case can be replayed alone), the
+ * writes it is cut into, and what a receiver reading the mutated bytes by PS3.8 could take as whole data
+ * sets: an archived object must be one of those, byte for byte.
+ */
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { prng } from "./crash.ts";
+import { associateRq, concat, cStoreRq, decodePdata, pdataTf, PduType, type Pdv, releaseRq } from "./pdu.ts";
+
+/** A seeded generator: floats, integers below n, picks (mulberry32, tests/support/crash.ts). */
+export function seeded(seed: number) {
+  const next = prng(seed);
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
+  return { next, int, pick };
+}
+export type Rng = ReturnType<typeof seeded>;
+
+/** Case `n`'s own seed under `seed`: a case replays alone, whatever ran before it. */
+export function caseSeed(seed: number, n: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
+}
+
+/** What one conversation is made of before it becomes bytes; mutations change any part. */
+export interface Conversation {
+  rq: Uint8Array;
+  /** The C-STORE-RQ command set (implicit VR little endian). */
+  command: Uint8Array;
+  /** The data set (explicit VR little endian) sent after it. */
+  dataset: Uint8Array;
+  contextId: number;
+  /** PDUs, once built: the RQ, the command's, the data set's, the A-RELEASE-RQ. */
+  pdus: Uint8Array[];
+}
+
+export const STORE_CONTEXT = 3;
+const SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7";
+
+/** The valid conversation storing `object` (its data set in explicit VR little endian) to `calledAet`. */
+export function conversation(
+  calledAet: string,
+  object: { sopClassUid: string; sopInstanceUid: string; dataset: Uint8Array },
+): Conversation {
+  const explicit = TransferSyntax.ExplicitVRLittleEndian;
+  const implicit = TransferSyntax.ImplicitVRLittleEndian;
+  const rq = associateRq({
+    calledAet,
+    callingAet: "MUTATOR",
+    maxPduLength: 16384,
+    contexts: [
+      { id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [implicit] },
+      { id: STORE_CONTEXT, abstractSyntax: object.sopClassUid, transferSyntaxes: [explicit, implicit] },
+      { id: 5, abstractSyntax: SopClass.MrImage, transferSyntaxes: [explicit] },
+      { id: 7, abstractSyntax: SECONDARY_CAPTURE, transferSyntaxes: [implicit] },
+    ],
+  });
+  const command = cStoreRq({
+    messageId: 7,
+    sopClassUid: object.sopClassUid,
+    sopInstanceUid: object.sopInstanceUid,
+  });
+  return { rq, command, dataset: object.dataset.slice(), contextId: STORE_CONTEXT, pdus: [] };
+}
+
+/** The PDUs of `c`: the command in one or two fragments, the data set in PDVs of `chunk` bytes. */
+export function build(r: Rng, c: Conversation): void {
+  const pdv = (command: boolean, last: boolean, value: Uint8Array): Pdv => ({
+    contextId: c.contextId,
+    command,
+    last,
+    value,
+  });
+  const pdus = [c.rq];
+  const cut = r.int(2) ? 8 + 2 * r.int(c.command.length / 2 - 4) : c.command.length;
+  if (cut < c.command.length) {
+    pdus.push(pdataTf([pdv(true, false, c.command.subarray(0, cut))]));
+    pdus.push(pdataTf([pdv(true, true, c.command.subarray(cut))]));
+  } else pdus.push(pdataTf([pdv(true, true, c.command)]));
+  const chunk = r.pick([255, 512, 1000, 1536]);
+  for (let at = 0; at < c.dataset.length; at += 2 * chunk) {
+    // two PDVs in a PDU now and then
+    const pdvs: Pdv[] = [];
+    for (let part = 0; part < (r.int(3) ? 1 : 2) && at + part * chunk < c.dataset.length; part++) {
+      const from = at + part * chunk;
+      const end = Math.min(c.dataset.length, from + chunk);
+      pdvs.push(pdv(false, end === c.dataset.length, c.dataset.subarray(from, end)));
+    }
+    pdus.push(pdataTf(pdvs));
+    if (pdvs.length === 1 && at + chunk < c.dataset.length) {
+      const end = Math.min(c.dataset.length, at + 2 * chunk);
+      pdus.push(pdataTf([pdv(false, end === c.dataset.length, c.dataset.subarray(at + chunk, end))]));
+    }
+  }
+  pdus.push(releaseRq());
+  c.pdus = pdus;
+}
+
+/** Lengths that break readers: none, a little off, huge, undefined. */
+const LENGTHS = [0, 1, 2, 3, 6, 0x7f, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0xfffffffe, 0xffffffff];
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** A length near `length` or an evil one. */
+function lie(r: Rng, length: number): number {
+  return r.int(2) ? r.pick(LENGTHS) : Math.max(0, length + r.pick([-4, -2, -1, 1, 2, 4, 64]));
+}
+
+/** Offsets of the elements of an implicit VR command set: [offset of the length field, its value]. */
+function commandLengths(command: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = 0; at + 8 <= command.length;) {
+    const length = view(command).getUint32(at + 4, true);
+    out.push([at + 4, length]);
+    at += 8 + length;
+  }
+  return out;
+}
+
+const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
+
+/** The top-level elements of an explicit VR little endian data set: where each length is, how wide, its value. */
+function datasetLengths(dataset: Uint8Array): { at: number; wide: boolean; length: number }[] {
+  const out: { at: number; wide: boolean; length: number }[] = [];
+  const v = view(dataset);
+  for (let at = 0; at + 8 <= dataset.length;) {
+    const vr = String.fromCharCode(dataset[at + 4], dataset[at + 5]);
+    const wide = LONG_VRS.has(vr);
+    const length = wide ? v.getUint32(at + 8, true) : v.getUint16(at + 6, true);
+    out.push({ at: at + (wide ? 8 : 6), wide, length });
+    if (length === 0xffffffff) break;
+    at += (wide ? 12 : 8) + length;
+  }
+  return out;
+}
+
+/** Mutations of the parts, before the PDUs are built. */
+const BEFORE_BUILD: Record<string, (r: Rng, c: Conversation) => void> = {
+  "command group length lies": (r, c) => {
+    const v = view(c.command);
+    v.setUint32(8, lie(r, v.getUint32(8, true)) >>> 0, true);
+  },
+  "a command element's length lies": (r, c) => {
+    const [at, length] = r.pick(commandLengths(c.command).slice(1));
+    view(c.command).setUint32(at, lie(r, length) >>> 0, true);
+  },
+  "a data set element's length lies": (r, c) => {
+    const { at, wide, length } = r.pick(datasetLengths(c.dataset));
+    const value = lie(r, length);
+    if (wide) view(c.dataset).setUint32(at, value >>> 0, true);
+    else view(c.dataset).setUint16(at, value & 0xffff, true);
+  },
+  "the data set cut short": (r, c) => {
+    c.dataset = c.dataset.slice(0, r.int(c.dataset.length));
+  },
+  "a byte of the data set changed": (r, c) => {
+    c.dataset[r.int(c.dataset.length)] ^= 1 + r.int(255);
+  },
+};
+
+/** Mutations of the PDUs. */
+const AFTER_BUILD: Record<string, (r: Rng, pdus: Uint8Array[]) => void> = {
+  "a byte flipped": (r, pdus) => {
+    const p = r.pick(pdus);
+    p[r.int(p.length)] ^= 1 << r.int(8);
+  },
+  "a PDU length rewritten": (r, pdus) => {
+    const p = r.pick(pdus);
+    view(p).setUint32(2, lie(r, p.length - 6) >>> 0, false);
+  },
+  "a PDV length rewritten": (r, pdus) => {
+    const p = r.pick(pdus.filter((p) => p[0] === PduType.PData));
+    view(p).setUint32(6, lie(r, view(p).getUint32(6, false)) >>> 0, false);
+  },
+  "an A-ASSOCIATE-RQ item length rewritten": (r, pdus) => {
+    const rq = pdus[0];
+    const items: number[] = [];
+    for (let at = 74; at + 4 <= rq.length;) items.push(at), at += 4 + view(rq).getUint16(at + 2, false);
+    const at = r.pick(items);
+    view(rq).setUint16(at + 2, lie(r, view(rq).getUint16(at + 2, false)) & 0xffff, false);
+  },
+  "the stream cut short": (r, pdus) => {
+    const k = 1 + r.int(pdus.length - 1);
+    pdus.splice(k + 1);
+    pdus[k] = pdus[k].subarray(0, r.int(pdus[k].length));
+  },
+  "a PDU sent twice": (r, pdus) => {
+    const k = r.int(pdus.length);
+    pdus.splice(k, 0, pdus[k].slice());
+  },
+  "two PDUs swapped": (r, pdus) => {
+    const k = r.int(pdus.length - 1);
+    [pdus[k], pdus[k + 1]] = [pdus[k + 1], pdus[k]];
+  },
+  "a PDU dropped": (r, pdus) => {
+    pdus.splice(1 + r.int(pdus.length - 1), 1);
+  },
+  "a PDU of the wrong type": (r, pdus) => {
+    r.pick(pdus)[0] = r.pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 0x44, 0xff]);
+  },
+};
+
+export const MUTATIONS = [...Object.keys(BEFORE_BUILD), ...Object.keys(AFTER_BUILD)];
+
+/** A case: the bytes to send, the writes they are cut into, and the mutations named. */
+export interface Case {
+  n: number;
+  mutations: string[];
+  bytes: Uint8Array;
+  /** Where each write ends. */
+  writes: number[];
+}
+
+/** Case `n` of `seed`: none (one case in ten, the control) to three mutations of the conversation. */
+export function makeCase(seed: number, n: number, c: Conversation): Case {
+  const r = seeded(caseSeed(seed, n));
+  const count = r.int(10) === 0 ? 0 : 1 + (r.int(3) === 0 ? 1 + r.int(2) : 0);
+  const names = Array.from({ length: count }, () => r.pick(MUTATIONS));
+  for (const name of names) BEFORE_BUILD[name]?.(r, c);
+  build(r, c);
+  for (const name of names) AFTER_BUILD[name]?.(r, c.pdus);
+  const bytes = concat(c.pdus);
+  return { n, mutations: names, bytes, writes: writePlan(r, bytes.length) };
+}
+
+/** Writes cut at odd places: whole, in a few random pieces, or byte by byte at first. */
+function writePlan(r: Rng, length: number): number[] {
+  const style = r.int(4);
+  if (style === 0 || length < 2) return [length];
+  const ends = new Set<number>([length]);
+  if (style === 1) { for (let i = 0; i < 1 + r.int(6); i++) ends.add(1 + r.int(length - 1)); }
+  if (style === 2) { for (let i = 1; i < Math.min(24, length); i++) ends.add(i); }
+  if (style === 3) { for (let at = 1 + r.int(7); at < length; at += 1 + r.int(700)) ends.add(at); }
+  return [...ends].sort((a, b) => a - b);
+}
+
+/**
+ * The data sets a receiver could take from `bytes` read by PS3.8: PDUs in order, P-DATA-TF cut into PDVs
+ * (reading stops where a PDU or PDV does not fit), and each C-STORE-RQ command's data set, its fragments up
+ * to the last. More than the agent accepts (it refuses more), never less: what it archives must be one.
+ */
+export function sentDatasets(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let command: Uint8Array[] = [];
+  let data: Uint8Array[] | undefined;
+  for (let at = 0; at + 6 <= bytes.length;) {
+    const length = view(bytes).getUint32(at + 2, false);
+    if (at + 6 + length > bytes.length) break;
+    const type = bytes[at];
+    const body = bytes.subarray(at + 6, at + 6 + length);
+    at += 6 + length;
+    if (type !== PduType.PData) continue;
+    if (!pdvsFit(body)) break;
+    for (const pdv of decodePdata(body)) {
+      if (data) {
+        if (pdv.command) return out;
+        data.push(pdv.value);
+        if (pdv.last) out.push(concat(data)), data = undefined;
+        continue;
+      }
+      if (!pdv.command) continue;
+      command.push(pdv.value);
+      if (!pdv.last) continue;
+      if (announcesDataset(concat(command))) data = [];
+      command = [];
+    }
+  }
+  return out;
+}
+
+function pdvsFit(body: Uint8Array): boolean {
+  let at = 0;
+  while (at < body.length) {
+    if (body.length - at < 6) return false;
+    const length = view(body).getUint32(at, false);
+    if (length < 2 || length > body.length - at - 4) return false;
+    at += 4 + length;
+  }
+  return true;
+}
+
+/** A command set announcing a data set (Command Data Set Type not 0x0101), read leniently. */
+function announcesDataset(command: Uint8Array): boolean {
+  for (let at = 0; at + 8 <= command.length;) {
+    const tag = view(command).getUint32(at, true);
+    const length = view(command).getUint32(at + 4, true);
+    if (tag === 0x08000000 && length >= 2 && at + 10 <= command.length) {
+      return view(command).getUint16(at + 8, true) !== 0x0101;
+    }
+    at += 8 + length;
+  }
+  return true;
+}
