@@ -6,6 +6,7 @@
 import { hashUid, type Logger } from "@conduit/shared/log";
 import {
   DicomParseError,
+  encodingOf,
   type InstanceAttributes,
   instanceAttributes,
   TruncatedError,
@@ -48,6 +49,10 @@ export async function checkReceived(
     sop: () => hashUid(ctx.sopInstanceUid),
     callingAet: ctx.association.callingAet,
   });
+  if (startsWithFileMeta(received)) {
+    log.warn("C-STORE data set begins with File Meta elements (group 0002)");
+    throw new DimseStatusError(Status.CannotUnderstand, FILE_META_IN_DATASET);
+  }
   // The header as parsed before the last byte (`earlyCheck`) holds when the whole object turned out
   // well formed and longer than the bytes parsed; anything else is parsed and reported now.
   if (early && !received.malformed && !received.headIsWhole) {
@@ -60,6 +65,25 @@ export async function checkReceived(
     throw found;
   }
   return { received, ctx, header, ...found, log };
+}
+
+const FILE_META_IN_DATASET = "data set begins with File Meta elements (group 0002)";
+
+/**
+ * Whether the data set received begins with a group 0002 element (PS3.10 7.1: File Meta elements are not
+ * part of a data set). Written behind the File Meta group the agent makes, it would be read as part of
+ * that group: a second Transfer Syntax UID there, which readers such as pydicom take, and the object read
+ * in a syntax it is not in. Checked on the kept head (the File Meta group, then the data set's start).
+ */
+function startsWithFileMeta(received: ReceivedObject): boolean {
+  const at = received.fileSize - received.datasetSize;
+  if (received.datasetSize < 2 || received.head.length < at + 2) return false;
+  const { littleEndian, deflated } = encodingOf(received.meta.transferSyntax);
+  if (deflated) return false;
+  const group = littleEndian
+    ? received.head[at] | (received.head[at + 1] << 8)
+    : (received.head[at] << 8) | received.head[at + 1];
+  return group === 0x0002;
 }
 
 /**
