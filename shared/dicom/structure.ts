@@ -22,6 +22,15 @@ const UNDEFINED = 0xffffffff;
 const MAX_DEPTH = 64;
 /** Explicit VRs with a reserved field and a 32-bit length (PS3.5 7.1.2). */
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]);
+/**
+ * Every VR of PS3.5 Table 6.2-1. Another VR has no agreed length field: DCMTK reads a 32-bit one (as for any
+ * VR newer than it), pydicom a 16-bit one, so what one reader finds after it the other does not.
+ */
+const VRS = new Set([
+  ...LONG_VRS,
+  ...["AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "PN", "SH", "SL", "SS", "ST"],
+  ...["TM", "UI", "UL", "US"],
+]);
 
 /** What the bytes at the current position are expected to be. */
 type FrameKind =
@@ -247,7 +256,10 @@ export class StructureCheck {
     let length: number;
     if (top.explicit) {
       vr = String.fromCharCode(this.#head[4], this.#head[5]);
-      if (!/^[A-Z]{2}$/.test(vr)) return void this.#fail(`invalid VR for ${formatTag(tag)} at byte ${at}`);
+      if (!VRS.has(vr)) {
+        const named = /^[A-Z]{2}$/.test(vr) ? ` ${vr} (no DICOM VR)` : "";
+        return void this.#fail(`invalid VR${named} for ${formatTag(tag)} at byte ${at}`);
+      }
       length = size === 12 ? this.#u32(8, little) : this.#u16(6, little);
     } else {
       length = this.#u32(4, little);

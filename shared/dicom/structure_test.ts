@@ -120,6 +120,12 @@ Deno.test("StructureCheck: malformed structure is named", () => {
       ...explicit(0x0008, 0x1140, "SQ", [...ITEM(8), ...explicit(0x0008, 0x0100, "SH", ascii("ABCD"))]),
     ], /runs past/],
     ["bad VR", [...tag(0x0008, 0x0060), 0x01, 0x02, 0, 0], /invalid VR/],
+    // readers disagree on its length field (DCMTK 32 bits, pydicom 16): before, read as 16 bits and passed
+    [
+      "no DICOM VR",
+      explicit(0x0008, 0x0060, "XX", ascii("CT")),
+      /invalid VR XX \(no DICOM VR\) for \(0008,0060\)/,
+    ],
   ];
   for (const [what, bytes, expected] of cases) {
     const problem = check(bytes);
