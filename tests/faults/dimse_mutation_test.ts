@@ -3,22 +3,25 @@
  * after every case. Each case is one valid conversation (an A-ASSOCIATE-RQ proposing four contexts, a
  * C-STORE of its own small generated object in several P-DATA-TF PDUs, an A-RELEASE-RQ; built from PS3.8 by
  * tests/support/mutation.ts) with up to three named mutations (lengths that lie in PDUs, PDVs, items, the
- * command set and the data set; bytes flipped; PDUs cut, dropped, repeated, swapped, of the wrong type),
- * written in pieces cut at odd places over a new connection (one case in eight over DICOM TLS). After
- * each case the agent answers echoscu, an object it answered Success for is in its archive byte for byte
- * as sent, one it refused is not there; at the end every archived object is one a case sent whole, the
- * agent holds no association, partial file or extra descriptor, and its RSS is back near where it was.
+ * command set and the data set; VRs changed; the data set cut, changed, in implicit VR, behind File Meta
+ * elements; bytes flipped; PDUs cut, dropped, repeated, swapped, of the wrong type), written in pieces cut
+ * at odd places over a new connection (one case in eight over DICOM TLS). After each case the agent
+ * answers echoscu, an object it answered Success for is in its archive byte for byte as sent, one it
+ * refused is not there; at the end every archived object is one a case sent whole and reads with DCMTK,
+ * the agent holds no association, partial file or extra descriptor, and its RSS is back near where it was.
  * Unlike dimse_fuzz_test (random conversations, checked once at the end, against an object already
  * archived), every case stores a new object, so a corrupted acknowledgement shows.
  *
  * CONDUIT_MUTATION_SEED sets the seed (default fixed), CONDUIT_MUTATION_CASES the number of cases, and
- * CONDUIT_MUTATION_CASE=n replays case n alone; a failure names all three.
+ * CONDUIT_MUTATION_CASE=n replays case n alone (CONDUIT_MUTATION_VERBOSE=1 prints how each case ended); a
+ * failure names the seed and the case.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { freePort, runDcmtk, skipReason, toolPath } from "../support/peers.ts";
-import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
+import { readPart10Header } from "@conduit/shared/dicom";
 import {
   Command,
   CommandField,
@@ -33,12 +36,14 @@ import { eventually } from "../support/hub.ts";
 import { agentTlsConfig, echoscuTls, makeTestPki } from "../support/pki.ts";
 import { type Case, conversation, makeCase, sentDatasets } from "../support/mutation.ts";
 
-const skip = skipReason("echoscu") || (toolPath("openssl") ? false : "needs openssl");
+const skip = skipReason("echoscu", "dcmdump") || (toolPath("openssl") ? false : "needs openssl");
 if (skip) console.warn(`dimse_mutation_test: skipped: ${skip}`);
 
 const SEED = Number(Deno.env.get("CONDUIT_MUTATION_SEED") ?? 0x5eed95);
 const CASES = Number(Deno.env.get("CONDUIT_MUTATION_CASES") ?? 320);
 const ONLY = Deno.env.get("CONDUIT_MUTATION_CASE");
+/** CONDUIT_MUTATION_VERBOSE=1: a line for every case, how it ended. */
+const VERBOSE = Deno.env.get("CONDUIT_MUTATION_VERBOSE") === "1";
 const LANES = 4;
 const WARMUP = 24;
 const AET = "MUTATE";
@@ -97,6 +102,23 @@ async function archived(agent: AgentProcess, uid: string, study: string, series:
     .find((f) => path.basename(f) === `${uid}.dcm`);
 }
 
+/**
+ * The data set of an archived Part 10 file: what follows the File Meta group as its group length (0002,0000)
+ * delimits it (PS3.10 7.1), which must also be where the agent's own reader finds the data set.
+ */
+function storedDataset(bytes: Uint8Array, what: string): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assert.equal(String.fromCharCode(...bytes.subarray(128, 132)), "DICM", `no DICM prefix: ${what}`);
+  assert.equal(view.getUint32(132, true), 0x00000002, `no File Meta group length first: ${what}`);
+  const end = 144 + view.getUint32(140, true);
+  assert.equal(
+    readPart10Header(bytes).datasetOffset,
+    end,
+    `the File Meta group runs past its length: ${what}`,
+  );
+  return bytes.subarray(end);
+}
+
 async function held(pid: number) {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
@@ -136,7 +158,12 @@ Deno.test({
 
     const runCase = async (n: number) => {
       const object = ctObject(`mutation-${SEED}-${n}`, { rows: 24, columns: 24 });
-      const c = makeCase(SEED, n, conversation(AET, object));
+      let c: Case;
+      try {
+        c = makeCase(SEED, n, conversation(AET, object));
+      } catch (err) {
+        throw new Error(`case ${n} of seed ${hex(SEED)}: the mutator failed: ${(err as Error).stack}`);
+      }
       const where =
         `case ${n}${isTls(n) ? " (TLS)" : ""} [${c.mutations.join("; ") || "none"}] of seed ${hex(SEED)}` +
         ` (replay: CONDUIT_MUTATION_SEED=${hex(SEED)} CONDUIT_MUTATION_CASE=${n})`;
@@ -154,6 +181,7 @@ Deno.test({
       tally.cases++;
       tally.ends[outcome.end] = (tally.ends[outcome.end] ?? 0) + 1;
       const said = `${where}: ended ${outcome.end}, answers ${JSON.stringify(outcome.stores)}`;
+      if (VERBOSE) console.log(said);
       if (c.mutations.length === 0) {
         assert.deepEqual(
           outcome,
@@ -180,7 +208,7 @@ Deno.test({
           10_000,
         ).catch(() => undefined);
         assert.ok(file, `acknowledged but not archived: ${said}`);
-        const stored = sha(await datasetBytes(file));
+        const stored = sha(storedDataset(await Deno.readFile(file), said));
         assert.ok(candidates.has(stored), `archived bytes differ from every data set sent whole: ${said}`);
         tally.stored++;
       }
@@ -233,9 +261,27 @@ Deno.test({
       for (const r of refused) {
         assert.equal(await r.file(), undefined, `case ${r.n}: refused, archived later`);
       }
-      for (const file of await listFiles(path.join(agent.dataDir, "archive")).catch(() => [] as string[])) {
-        const h = sha(await datasetBytes(file));
+      const files = await listFiles(path.join(agent.dataDir, "archive")).catch(() => [] as string[]);
+      for (const file of files) {
+        const h = sha(storedDataset(await Deno.readFile(file), path.basename(file)));
         assert.ok(sentWhole.has(h), `${path.basename(file)} archived, but no case sent that data set whole`);
+      }
+      // What was archived reads as DICOM to another implementation (DCMTK), in the transfer syntax its File
+      // Meta names: the agent refuses what does not parse, so no acknowledged object is unreadable.
+      for (let at = 0; at < files.length; at += 100) {
+        const batch = files.slice(at, at + 100);
+        if ((await runDcmtk("dcmdump", ["-q", ...batch])).code === 0) continue;
+        for (const file of batch) {
+          const dump = await runDcmtk("dcmdump", [file]);
+          const n = sentWhole.get(sha(storedDataset(await Deno.readFile(file), file)));
+          assert.equal(
+            dump.code,
+            0,
+            `case ${n} of seed ${hex(SEED)}: archived, but DCMTK cannot read it: ${
+              dump.stderr.slice(0, 2000)
+            }`,
+          );
+        }
       }
       console.log(
         `dimse_mutation_test: seed ${hex(SEED)}: ${JSON.stringify(tally)}; fds ${before.fds}->${now.fds}, ` +

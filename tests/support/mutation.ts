@@ -138,6 +138,34 @@ function datasetLengths(dataset: Uint8Array): { at: number; wide: boolean; lengt
   return out;
 }
 
+/** One short-VR explicit little endian element; `text` padded with NUL to even length (latin1 bytes). */
+function explicitElement(group: number, element: number, vr: string, text: string): Uint8Array {
+  const value = Uint8Array.from(text.length % 2 ? `${text}\0` : text, (ch) => ch.charCodeAt(0));
+  const out = new Uint8Array(8 + value.length);
+  view(out).setUint16(0, group, true);
+  view(out).setUint16(2, element, true);
+  out[4] = vr.charCodeAt(0);
+  out[5] = vr.charCodeAt(1);
+  view(out).setUint16(6, value.length, true);
+  out.set(value, 8);
+  return out;
+}
+
+/** An explicit VR data set's top-level elements written in implicit VR (up to the first undefined length). */
+function toImplicit(dataset: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const { at, wide, length } of datasetLengths(dataset)) {
+    if (length === 0xffffffff) break;
+    const start = at - (wide ? 8 : 6);
+    const value = dataset.subarray(at + (wide ? 4 : 2), at + (wide ? 4 : 2) + length);
+    const head = new Uint8Array(8);
+    head.set(dataset.subarray(start, start + 4));
+    view(head).setUint32(4, value.length, true);
+    parts.push(head, value);
+  }
+  return concat(parts);
+}
+
 /** Mutations of the parts, before the PDUs are built. */
 const BEFORE_BUILD: Record<string, (r: Rng, c: Conversation) => void> = {
   "command group length lies": (r, c) => {
@@ -145,14 +173,39 @@ const BEFORE_BUILD: Record<string, (r: Rng, c: Conversation) => void> = {
     v.setUint32(8, lie(r, v.getUint32(8, true)) >>> 0, true);
   },
   "a command element's length lies": (r, c) => {
-    const [at, length] = r.pick(commandLengths(c.command).slice(1));
+    const elements = commandLengths(c.command).slice(1);
+    if (!elements.length) return;
+    const [at, length] = r.pick(elements);
     view(c.command).setUint32(at, lie(r, length) >>> 0, true);
   },
   "a data set element's length lies": (r, c) => {
-    const { at, wide, length } = r.pick(datasetLengths(c.dataset));
+    const elements = datasetLengths(c.dataset);
+    if (!elements.length) return;
+    const { at, wide, length } = r.pick(elements);
     const value = lie(r, length);
     if (wide) view(c.dataset).setUint32(at, value >>> 0, true);
     else view(c.dataset).setUint16(at, value & 0xffff, true);
+  },
+  "a data set element's VR changed": (r, c) => {
+    const elements = datasetLengths(c.dataset);
+    if (!elements.length) return;
+    const { at, wide } = r.pick(elements);
+    const vr = r.pick(["SQ", "UN", "OB", "UT", "US", "UL", "DS", "XX", "\0\0", "sq"]);
+    const vrAt = at - (wide ? 4 : 2);
+    c.dataset[vrAt] = vr.charCodeAt(0);
+    c.dataset[vrAt + 1] = vr.charCodeAt(1);
+  },
+  "the data set in implicit VR on the explicit context": (_r, c) => {
+    c.dataset = toImplicit(c.dataset);
+  },
+  "File Meta elements in the data set": (r, c) => {
+    const meta = r.int(2)
+      ? explicitElement(0x0002, 0x0010, "UI", TransferSyntax.ImplicitVRLittleEndian)
+      : concat([
+        explicitElement(0x0002, 0x0000, "UL", "\x20\0\0\0"),
+        explicitElement(0x0002, 0x0010, "UI", TransferSyntax.ExplicitVRBigEndian),
+      ]);
+    c.dataset = concat([meta, c.dataset]);
   },
   "the data set cut short": (r, c) => {
     c.dataset = c.dataset.slice(0, r.int(c.dataset.length));
@@ -170,20 +223,25 @@ const AFTER_BUILD: Record<string, (r: Rng, pdus: Uint8Array[]) => void> = {
   },
   "a PDU length rewritten": (r, pdus) => {
     const p = r.pick(pdus);
+    if (p.length < 6) return;
     view(p).setUint32(2, lie(r, p.length - 6) >>> 0, false);
   },
   "a PDV length rewritten": (r, pdus) => {
-    const p = r.pick(pdus.filter((p) => p[0] === PduType.PData));
+    const pdata = pdus.filter((p) => p[0] === PduType.PData && p.length >= 10);
+    if (!pdata.length) return;
+    const p = r.pick(pdata);
     view(p).setUint32(6, lie(r, view(p).getUint32(6, false)) >>> 0, false);
   },
   "an A-ASSOCIATE-RQ item length rewritten": (r, pdus) => {
     const rq = pdus[0];
     const items: number[] = [];
     for (let at = 74; at + 4 <= rq.length;) items.push(at), at += 4 + view(rq).getUint16(at + 2, false);
+    if (!items.length) return;
     const at = r.pick(items);
     view(rq).setUint16(at + 2, lie(r, view(rq).getUint16(at + 2, false)) & 0xffff, false);
   },
   "the stream cut short": (r, pdus) => {
+    if (pdus.length < 2) return;
     const k = 1 + r.int(pdus.length - 1);
     pdus.splice(k + 1);
     pdus[k] = pdus[k].subarray(0, r.int(pdus[k].length));
@@ -193,10 +251,12 @@ const AFTER_BUILD: Record<string, (r: Rng, pdus: Uint8Array[]) => void> = {
     pdus.splice(k, 0, pdus[k].slice());
   },
   "two PDUs swapped": (r, pdus) => {
+    if (pdus.length < 2) return;
     const k = r.int(pdus.length - 1);
     [pdus[k], pdus[k + 1]] = [pdus[k + 1], pdus[k]];
   },
   "a PDU dropped": (r, pdus) => {
+    if (pdus.length < 2) return;
     pdus.splice(1 + r.int(pdus.length - 1), 1);
   },
   "a PDU of the wrong type": (r, pdus) => {
