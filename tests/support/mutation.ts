@@ -8,7 +8,17 @@
  */
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { prng } from "./crash.ts";
-import { associateRq, concat, cStoreRq, decodePdata, pdataTf, PduType, type Pdv, releaseRq } from "./pdu.ts";
+import {
+  associateRq,
+  cEchoRq,
+  concat,
+  cStoreRq,
+  decodePdata,
+  pdataTf,
+  PduType,
+  type Pdv,
+  releaseRq,
+} from "./pdu.ts";
 
 /** A seeded generator: floats, integers below n, picks (mulberry32, tests/support/crash.ts). */
 export function seeded(seed: number) {
@@ -24,25 +34,32 @@ export function caseSeed(seed: number, n: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(n + 1, 0xc2b2ae35)) >>> 0;
 }
 
+/** One C-STORE of a conversation: its command set (implicit VR little endian) and data set. */
+export interface StoreMessage {
+  sopInstanceUid: string;
+  command: Uint8Array;
+  /** The data set (explicit VR little endian) sent after the command. */
+  dataset: Uint8Array;
+}
+
 /** What one conversation is made of before it becomes bytes; mutations change any part. */
 export interface Conversation {
   rq: Uint8Array;
-  /** The C-STORE-RQ command set (implicit VR little endian). */
-  command: Uint8Array;
-  /** The data set (explicit VR little endian) sent after it. */
-  dataset: Uint8Array;
+  /** A C-ECHO before the stores. */
+  echo: boolean;
+  stores: StoreMessage[];
   contextId: number;
-  /** PDUs, once built: the RQ, the command's, the data set's, the A-RELEASE-RQ. */
+  /** PDUs, once built: the RQ, the C-ECHO's, each command's and data set's, the A-RELEASE-RQ. */
   pdus: Uint8Array[];
 }
 
 export const STORE_CONTEXT = 3;
 const SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7";
 
-/** The valid conversation storing `object` (its data set in explicit VR little endian) to `calledAet`. */
+/** The valid conversation storing `objects` (data sets in explicit VR little endian, one SOP class) to `calledAet`. */
 export function conversation(
   calledAet: string,
-  object: { sopClassUid: string; sopInstanceUid: string; dataset: Uint8Array },
+  objects: { sopClassUid: string; sopInstanceUid: string; dataset: Uint8Array }[],
 ): Conversation {
   const explicit = TransferSyntax.ExplicitVRLittleEndian;
   const implicit = TransferSyntax.ImplicitVRLittleEndian;
@@ -52,20 +69,20 @@ export function conversation(
     maxPduLength: 16384,
     contexts: [
       { id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [implicit] },
-      { id: STORE_CONTEXT, abstractSyntax: object.sopClassUid, transferSyntaxes: [explicit, implicit] },
+      { id: STORE_CONTEXT, abstractSyntax: objects[0].sopClassUid, transferSyntaxes: [explicit, implicit] },
       { id: 5, abstractSyntax: SopClass.MrImage, transferSyntaxes: [explicit] },
       { id: 7, abstractSyntax: SECONDARY_CAPTURE, transferSyntaxes: [implicit] },
     ],
   });
-  const command = cStoreRq({
-    messageId: 7,
-    sopClassUid: object.sopClassUid,
-    sopInstanceUid: object.sopInstanceUid,
-  });
-  return { rq, command, dataset: object.dataset.slice(), contextId: STORE_CONTEXT, pdus: [] };
+  const stores = objects.map((o, i) => ({
+    sopInstanceUid: o.sopInstanceUid,
+    command: cStoreRq({ messageId: 7 + 2 * i, sopClassUid: o.sopClassUid, sopInstanceUid: o.sopInstanceUid }),
+    dataset: o.dataset.slice(),
+  }));
+  return { rq, echo: false, stores, contextId: STORE_CONTEXT, pdus: [] };
 }
 
-/** The PDUs of `c`: the command in one or two fragments, the data set in PDVs of `chunk` bytes. */
+/** The PDUs of `c`: each command in one or two fragments, each data set in PDVs of `chunk` bytes. */
 export function build(r: Rng, c: Conversation): void {
   const pdv = (command: boolean, last: boolean, value: Uint8Array): Pdv => ({
     contextId: c.contextId,
@@ -74,24 +91,27 @@ export function build(r: Rng, c: Conversation): void {
     value,
   });
   const pdus = [c.rq];
-  const cut = r.int(2) ? 8 + 2 * r.int(c.command.length / 2 - 4) : c.command.length;
-  if (cut < c.command.length) {
-    pdus.push(pdataTf([pdv(true, false, c.command.subarray(0, cut))]));
-    pdus.push(pdataTf([pdv(true, true, c.command.subarray(cut))]));
-  } else pdus.push(pdataTf([pdv(true, true, c.command)]));
-  const chunk = r.pick([255, 512, 1000, 1536]);
-  for (let at = 0; at < c.dataset.length; at += 2 * chunk) {
-    // two PDVs in a PDU now and then
-    const pdvs: Pdv[] = [];
-    for (let part = 0; part < (r.int(3) ? 1 : 2) && at + part * chunk < c.dataset.length; part++) {
-      const from = at + part * chunk;
-      const end = Math.min(c.dataset.length, from + chunk);
-      pdvs.push(pdv(false, end === c.dataset.length, c.dataset.subarray(from, end)));
-    }
-    pdus.push(pdataTf(pdvs));
-    if (pdvs.length === 1 && at + chunk < c.dataset.length) {
-      const end = Math.min(c.dataset.length, at + 2 * chunk);
-      pdus.push(pdataTf([pdv(false, end === c.dataset.length, c.dataset.subarray(at + chunk, end))]));
+  if (c.echo) pdus.push(pdataTf([{ contextId: 1, command: true, last: true, value: cEchoRq(1) }]));
+  for (const { command, dataset } of c.stores) {
+    const cut = r.int(2) ? 8 + 2 * r.int(command.length / 2 - 4) : command.length;
+    if (cut < command.length) {
+      pdus.push(pdataTf([pdv(true, false, command.subarray(0, cut))]));
+      pdus.push(pdataTf([pdv(true, true, command.subarray(cut))]));
+    } else pdus.push(pdataTf([pdv(true, true, command)]));
+    const chunk = r.pick([255, 512, 1000, 1536]);
+    for (let at = 0; at < dataset.length; at += 2 * chunk) {
+      // two PDVs in a PDU now and then
+      const pdvs: Pdv[] = [];
+      for (let part = 0; part < (r.int(3) ? 1 : 2) && at + part * chunk < dataset.length; part++) {
+        const from = at + part * chunk;
+        const end = Math.min(dataset.length, from + chunk);
+        pdvs.push(pdv(false, end === dataset.length, dataset.subarray(from, end)));
+      }
+      pdus.push(pdataTf(pdvs));
+      if (pdvs.length === 1 && at + chunk < dataset.length) {
+        const end = Math.min(dataset.length, at + 2 * chunk);
+        pdus.push(pdataTf([pdv(false, end === dataset.length, dataset.subarray(at + chunk, end))]));
+      }
     }
   }
   pdus.push(releaseRq());
@@ -167,7 +187,7 @@ function toImplicit(dataset: Uint8Array): Uint8Array {
 }
 
 /** Mutations of the parts, before the PDUs are built. */
-const BEFORE_BUILD: Record<string, (r: Rng, c: Conversation) => void> = {
+const BEFORE_BUILD: Record<string, (r: Rng, c: StoreMessage) => void> = {
   "command group length lies": (r, c) => {
     const v = view(c.command);
     v.setUint32(8, lie(r, v.getUint32(8, true)) >>> 0, true);
@@ -269,22 +289,41 @@ export const MUTATIONS = [...Object.keys(BEFORE_BUILD), ...Object.keys(AFTER_BUI
 /** A case: the bytes to send, the writes they are cut into, and the mutations named. */
 export interface Case {
   n: number;
+  /** How many C-STOREs it holds (before mutations), and whether a C-ECHO comes first. */
+  stores: number;
+  echo: boolean;
   mutations: string[];
   bytes: Uint8Array;
   /** Where each write ends. */
   writes: number[];
 }
 
-/** Case `n` of `seed`: none (one case in ten, the control) to three mutations of the conversation. */
+/**
+ * Case `n` of `seed`: none (one case in ten, the control) to three mutations of the conversation, which
+ * keeps its second store one time in three and starts with a C-ECHO one time in four (drawn apart, so a
+ * case of one store and no C-ECHO is what it was before there could be more).
+ */
 export function makeCase(seed: number, n: number, c: Conversation): Case {
   const r = seeded(caseSeed(seed, n));
+  const shape = seeded(caseSeed(seed, n) ^ 0x2545f491);
+  if (shape.int(3) !== 0) c.stores.splice(1);
+  c.echo = shape.int(4) === 0;
   const count = r.int(10) === 0 ? 0 : 1 + (r.int(3) === 0 ? 1 + r.int(2) : 0);
   const names = Array.from({ length: count }, () => r.pick(MUTATIONS));
-  for (const name of names) BEFORE_BUILD[name]?.(r, c);
+  for (const name of names) {
+    if (BEFORE_BUILD[name]) BEFORE_BUILD[name](r, c.stores[shape.int(c.stores.length)]);
+  }
   build(r, c);
   for (const name of names) AFTER_BUILD[name]?.(r, c.pdus);
   const bytes = concat(c.pdus);
-  return { n, mutations: names, bytes, writes: writePlan(r, bytes.length) };
+  return {
+    n,
+    stores: c.stores.length,
+    echo: c.echo,
+    mutations: names,
+    bytes,
+    writes: writePlan(r, bytes.length),
+  };
 }
 
 /** Writes cut at odd places: whole, in a few random pieces, or byte by byte at first. */
