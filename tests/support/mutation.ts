@@ -152,10 +152,65 @@ function datasetLengths(dataset: Uint8Array): { at: number; wide: boolean; lengt
     const wide = LONG_VRS.has(vr);
     const length = wide ? v.getUint32(at + 8, true) : v.getUint16(at + 6, true);
     out.push({ at: at + (wide ? 8 : 6), wide, length });
-    if (length === 0xffffffff) break;
-    at += (wide ? 12 : 8) + length;
+    if (length !== 0xffffffff) {
+      at += (wide ? 12 : 8) + length;
+      continue;
+    }
+    // undefined length: past its sequence delimitation item (no nested sequence in what is built here)
+    const end = find(dataset, SEQUENCE_DELIMITATION, at + 12);
+    if (end < 0) break;
+    at = end + 8;
   }
   return out;
+}
+
+const ITEM = [0xfe, 0xff, 0x00, 0xe0];
+const ITEM_DELIMITATION = [0xfe, 0xff, 0x0d, 0xe0];
+const SEQUENCE_DELIMITATION = [0xfe, 0xff, 0xdd, 0xe0];
+
+/** Where `pattern` is in `bytes` from `from` (-1: nowhere). */
+function find(bytes: Uint8Array, pattern: number[], from = 0): number {
+  outer: for (let at = from; at + pattern.length <= bytes.length; at++) {
+    for (let i = 0; i < pattern.length; i++) if (bytes[at + i] !== pattern[i]) continue outer;
+    return at;
+  }
+  return -1;
+}
+
+/** Every place `pattern` is in `bytes`. */
+function findAll(bytes: Uint8Array, pattern: number[]): number[] {
+  const out: number[] = [];
+  for (let at = find(bytes, pattern); at >= 0; at = find(bytes, pattern, at + 1)) out.push(at);
+  return out;
+}
+
+/**
+ * `dataset` with a Referenced Image Sequence (0008,1140) of undefined length put in its place, holding one
+ * item (of defined or undefined length) that names `sopInstanceUid`: nesting for the mutations to break.
+ */
+export function withSequence(
+  dataset: Uint8Array,
+  sopInstanceUid: string,
+  undefinedItem: boolean,
+): Uint8Array {
+  const itemBody = concat([
+    explicitElement(0x0008, 0x1150, "UI", "1.2.840.10008.5.1.4.1.1.2"),
+    explicitElement(0x0008, 0x1155, "UI", sopInstanceUid),
+  ]);
+  const item = new Uint8Array(8 + itemBody.length + (undefinedItem ? 8 : 0));
+  item.set(ITEM);
+  view(item).setUint32(4, undefinedItem ? 0xffffffff : itemBody.length, true);
+  item.set(itemBody, 8);
+  if (undefinedItem) item.set(ITEM_DELIMITATION, 8 + itemBody.length);
+  const head = Uint8Array.from([0x08, 0x00, 0x40, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+  const sequence = concat([head, item, Uint8Array.from([...SEQUENCE_DELIMITATION, 0, 0, 0, 0])]);
+  const tagAt = (at: number) =>
+    ((view(dataset).getUint16(at, true) << 16) | view(dataset).getUint16(at + 2, true)) >>> 0;
+  const next = datasetLengths(dataset).map(({ at, wide }) => at - (wide ? 8 : 6)).find((at) =>
+    tagAt(at) > 0x00081140
+  );
+  if (next === undefined) return concat([dataset, sequence]);
+  return concat([dataset.subarray(0, next), sequence, dataset.subarray(next)]);
 }
 
 /** One short-VR explicit little endian element; `text` padded with NUL to even length (latin1 bytes). */
@@ -235,6 +290,25 @@ const BEFORE_BUILD: Record<string, (r: Rng, c: StoreMessage) => void> = {
   },
 };
 
+/** Mutations inside a sequence, for data sets that have one ({@link withSequence}). */
+const NESTED: Record<string, (r: Rng, c: StoreMessage) => void> = {
+  "an item's length lies": (r, c) => {
+    const items = findAll(c.dataset, ITEM);
+    if (!items.length) return;
+    const at = r.pick(items) + 4;
+    view(c.dataset).setUint32(at, lie(r, view(c.dataset).getUint32(at, true)) >>> 0, true);
+  },
+  "a delimiter dropped": (r, c) => {
+    const delimiters = [
+      ...findAll(c.dataset, ITEM_DELIMITATION),
+      ...findAll(c.dataset, SEQUENCE_DELIMITATION),
+    ];
+    if (!delimiters.length) return;
+    const at = r.pick(delimiters);
+    c.dataset = concat([c.dataset.subarray(0, at), c.dataset.subarray(at + 8)]);
+  },
+};
+
 /** Mutations of the PDUs. */
 const AFTER_BUILD: Record<string, (r: Rng, pdus: Uint8Array[]) => void> = {
   "a byte flipped": (r, pdus) => {
@@ -308,10 +382,21 @@ export function makeCase(seed: number, n: number, c: Conversation): Case {
   const shape = seeded(caseSeed(seed, n) ^ 0x2545f491);
   if (shape.int(3) !== 0) c.stores.splice(1);
   c.echo = shape.int(4) === 0;
+  // A sequence in the data sets one time in three, broken inside one time in two of those: drawn apart too.
+  const nesting = seeded(caseSeed(seed, n) ^ 0x68e31da4);
+  const nested = nesting.int(3) === 0;
+  if (nested) {
+    for (const m of c.stores) m.dataset = withSequence(m.dataset, `2.25.${n}`, nesting.int(2) === 0);
+  }
   const count = r.int(10) === 0 ? 0 : 1 + (r.int(3) === 0 ? 1 + r.int(2) : 0);
   const names = Array.from({ length: count }, () => r.pick(MUTATIONS));
   for (const name of names) {
     if (BEFORE_BUILD[name]) BEFORE_BUILD[name](r, c.stores[shape.int(c.stores.length)]);
+  }
+  if (nested && nesting.int(2) === 0) {
+    const name = nesting.pick(Object.keys(NESTED));
+    NESTED[name](nesting, c.stores[nesting.int(c.stores.length)]);
+    names.push(name);
   }
   build(r, c);
   for (const name of names) AFTER_BUILD[name]?.(r, c.pdus);
