@@ -36,7 +36,7 @@ import { agentLog, agentMetric, assertServing, ctObject, partialFiles } from "..
 import { eventually } from "../support/hub.ts";
 import { readDbSnapshot } from "../support/crash.ts";
 import { agentTlsConfig, echoscuTls, makeTestPki } from "../support/pki.ts";
-import { type Case, conversation, makeCase, sentDatasets } from "../support/mutation.ts";
+import { type Case, conversation, endsWithRelease, makeCase, sentDatasets } from "../support/mutation.ts";
 
 const skip = skipReason("echoscu", "dcmdump") || (toolPath("openssl") ? false : "needs openssl");
 if (skip) console.warn(`dimse_mutation_test: skipped: ${skip}`);
@@ -184,12 +184,13 @@ Deno.test({
         ` (replay: CONDUIT_MUTATION_SEED=${hex(SEED)} CONDUIT_MUTATION_CASE=${n})`;
       const candidates = new Set(sentDatasets(c.bytes).map(sha));
       for (const h of candidates) sentWhole.set(h, n);
+      const waits = endsWithRelease(c.bytes);
       const socket = isTls(n)
         ? await PduSocket.connectTls(tlsPort, tls)
         : await PduSocket.connect(agent.port);
       let outcome: Outcome;
       try {
-        outcome = await play(socket, c, c.mutations.length === 0);
+        outcome = await play(socket, c, waits);
       } finally {
         await socket.close();
       }
@@ -197,6 +198,8 @@ Deno.test({
       tally.ends[outcome.end] = (tally.ends[outcome.end] ?? 0) + 1;
       const said = `${where}: ended ${outcome.end}, answers ${JSON.stringify(outcome.stores)}`;
       if (VERBOSE) console.log(said);
+      // A release asked for is answered (or the association aborted or closed), whatever came before it.
+      if (waits) assert.notEqual(outcome.end, "timeout", `no answer to the A-RELEASE-RQ: ${said}`);
       if (c.mutations.length === 0) {
         // A sender that does not wait for each response (as here) may get them in any order.
         const byUid = (a: { uid: string }, b: { uid: string }) => a.uid < b.uid ? -1 : 1;

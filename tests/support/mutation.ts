@@ -456,6 +456,22 @@ export function sentDatasets(bytes: Uint8Array): Uint8Array[] {
   return out;
 }
 
+/**
+ * True when `bytes` cut into PDUs by their lengths ends exactly with an A-RELEASE-RQ of 4 bytes: a peer
+ * that sent that waits for an answer, which must come (A-RELEASE-RP, or A-ABORT at the latest at the idle
+ * timeout, or a close), whatever came before.
+ */
+export function endsWithRelease(bytes: Uint8Array): boolean {
+  let last = -1;
+  for (let at = 0; at < bytes.length;) {
+    if (at + 6 > bytes.length) return false;
+    last = at;
+    at += 6 + view(bytes).getUint32(at + 2, false);
+    if (at > bytes.length) return false;
+  }
+  return last >= 0 && bytes[last] === PduType.ReleaseRq && bytes.length - last === 10;
+}
+
 function pdvsFit(body: Uint8Array): boolean {
   let at = 0;
   while (at < body.length) {
