@@ -266,6 +266,14 @@ export class StructureCheck {
       vr = "";
     }
     if (length === UNDEFINED) {
+      // PS3.5 7.1.1: an undefined length is for SQ, UN and encapsulated Pixel Data (OB or OW) only. Another
+      // VR's undefined length has no agreed reading: DCMTK refuses it, so it is refused here (implicit VR
+      // names no VR to check).
+      if (
+        top.explicit && vr !== "SQ" && vr !== "UN" && !(tag === PIXEL_DATA && (vr === "OB" || vr === "OW"))
+      ) {
+        return void this.#fail(`undefined length for ${formatTag(tag)} of VR ${vr} at byte ${at}`);
+      }
       if (!top.explicit) vr = vrOf(tag);
       if (tag === PIXEL_DATA || vr.startsWith("O")) {
         this.#push("fragments", UNDEFINED, tag, top.explicit, little);

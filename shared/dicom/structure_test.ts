@@ -13,6 +13,11 @@ function le32(n: number): number[] {
 function tag(g: number, e: number): number[] {
   return [...le16(g), ...le16(e)];
 }
+/** (0008,1140) with `vr` and an undefined length: the header only. */
+function undefinedLength(vr: string): number[] {
+  return [...tag(0x0008, 0x1140), ...ascii(vr), 0, 0, ...le32(0xffffffff)];
+}
+
 function ascii(s: string): number[] {
   return [...s].map((c) => c.charCodeAt(0));
 }
@@ -120,6 +125,17 @@ Deno.test("StructureCheck: malformed structure is named", () => {
       ...explicit(0x0008, 0x1140, "SQ", [...ITEM(8), ...explicit(0x0008, 0x0100, "SH", ascii("ABCD"))]),
     ], /runs past/],
     ["bad VR", [...tag(0x0008, 0x0060), 0x01, 0x02, 0, 0], /invalid VR/],
+    // DCMTK refuses these: before, OB was read as pixel data fragments and UT as a sequence, and passed
+    [
+      "undefined length OB",
+      [...undefinedLength("OB"), ...tag(0xfffe, 0xe0dd), 0, 0, 0, 0],
+      /undefined length for \(0008,1140\) of VR OB/,
+    ],
+    [
+      "undefined length UT",
+      [...undefinedLength("UT"), ...tag(0xfffe, 0xe0dd), 0, 0, 0, 0],
+      /undefined length for \(0008,1140\) of VR UT/,
+    ],
     // readers disagree on its length field (DCMTK 32 bits, pydicom 16): before, read as 16 bits and passed
     [
       "no DICOM VR",
