@@ -110,7 +110,9 @@ export async function runAgent(args: string[]): Promise<number> {
     const { startAgent } = await import("./app.ts");
     agent = await startAgent(config, log);
   } catch (err) {
-    if (["RouteConfigError", "KeyFileError", "TlsFileError"].includes((err as Error).name)) {
+    if (
+      ["RouteConfigError", "KeyFileError", "TlsFileError", "ProxySettingError"].includes((err as Error).name)
+    ) {
       console.error((err as Error).message);
       return 2;
     }

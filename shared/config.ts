@@ -157,8 +157,9 @@ function formatIssues(
       reason = meant ? `unknown key (did you mean ${meant}?)` : "unknown key";
     }
     const got = lookup(raw, issue.path);
+    // A URL's password (a proxy's, http://user:password@host) is never echoed.
     const shown = got !== undefined && issue.code !== "unrecognized_keys"
-      ? `, got ${JSON.stringify(got)}`
+      ? `, got ${JSON.stringify(got).replace(/(\/\/[^/@\s"]*?:)[^/@\s"]*@/g, "$1***@")}`
       : "";
     let where = origin.get(issue.path.join("."));
     if (!where && file) {

@@ -13,6 +13,7 @@ import { echoNode } from "../nodes/connect.ts";
 import { hubUrls } from "../tunnel/hub_urls.ts";
 import { loadCredential } from "../tunnel/credential.ts";
 import { tlsHint } from "../tunnel/tls_hint.ts";
+import { processEnv, proxyFor, proxyName, type ProxySetting } from "../tunnel/proxy.ts";
 import type { Check } from "./local.ts";
 
 /** C-ECHO to each configured node, all at once, each within `timeoutMs`. */
@@ -62,16 +63,36 @@ function httpUrls(tunnelUrl: string): { tunnel: string; base: string } {
 export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise<Check[]> {
   const urls = hubUrls(config.hub.url);
   if (!urls.length) return [];
-  let client: Deno.HttpClient | undefined;
+  // One client per hub: each may have its own proxy (NO_PROXY), reached as the agent reaches it.
+  const clients = new Map<string, Deno.HttpClient | undefined>();
+  const proxies = new Map<string, ProxySetting | undefined>();
   try {
     const tls = hubTls(config);
-    client = tls.caCerts || tls.cert
-      ? Deno.createHttpClient({
-        ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
-        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      })
-      : undefined;
+    for (const url of urls) {
+      const proxy = proxyFor(url, config.hub.proxy, processEnv());
+      proxies.set(url, proxy);
+      clients.set(
+        url,
+        tls.caCerts || tls.cert || proxy
+          ? Deno.createHttpClient({
+            ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
+            ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+            ...(proxy
+              ? {
+                proxy: {
+                  url: `http://${proxyName(proxy)}`,
+                  ...(proxy.auth
+                    ? { basicAuth: { username: proxy.auth.user, password: proxy.auth.password } }
+                    : {}),
+                },
+              }
+              : {}),
+          })
+          : undefined,
+      );
+    }
   } catch (err) {
+    for (const c of clients.values()) c?.close();
     return urls.map((u) => ({ status: "fail", what: `hub ${u}`, detail: (err as Error).message }));
   }
   let credential: string | undefined;
@@ -84,9 +105,12 @@ export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise
       const what = `hub ${url}`;
       const { tunnel, base } = httpUrls(url);
       const secure = tunnel.startsWith("https:");
+      const client = clients.get(url);
+      const proxy = proxies.get(url);
       const get = (u: string, headers: Record<string, string> = {}) =>
         fetch(u, { headers, client, signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
       const parts: string[] = [secure ? "reached over TLS" : "reached (ws://, no TLS)"];
+      if (proxy) parts.push(`through the proxy ${proxyName(proxy)} (${proxy.source})`);
       let warned = false;
       try {
         const health = await get(`${base}/healthz`);
@@ -150,6 +174,6 @@ export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise
       return { status: warned ? "warn" : "ok", what, detail: parts.join(", ") };
     }));
   } finally {
-    client?.close();
+    for (const c of clients.values()) c?.close();
   }
 }

@@ -20,6 +20,10 @@ export const FLAGS: FlagTable = {
   "http-host": { key: "http.host", help: "HTTP listen address (default 127.0.0.1)" },
   "http-port": { key: "http.port", help: "HTTP port for /healthz and /metrics (default 8181)" },
   hub: { key: "hub.url", help: "hub tunnel URL (wss://...), or several hubs' separated by commas" },
+  "hub-proxy": {
+    key: "hub.proxy",
+    help: "outbound HTTP proxy to the hub, http://[user:password@]host:port (default: HTTPS_PROXY)",
+  },
   "log-level": { key: "log.level", help: "debug, info, warn or error" },
 };
 

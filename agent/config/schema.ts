@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { numberKey } from "@conduit/shared/config";
 import { hubUrlsProblem } from "../tunnel/hub_urls.ts";
+import { proxyUrlProblem } from "../tunnel/proxy.ts";
 
 const aet = z.string().trim().min(1).max(16).regex(
   /^[\x20-\x5b\x5d-\x7e]+$/,
@@ -170,6 +171,15 @@ export const configSchema = z.object({
     /** The hub's tunnel URL, or several hubs' separated by commas (tried in order). */
     url: z.string().superRefine((v, ctx) => {
       const problem = hubUrlsProblem(v);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }).optional(),
+    /**
+     * The outbound HTTP proxy to reach the hub through (enrollment, the tunnel, `agent check`):
+     * http://[user:password@]host:port, CONNECT to the hub's host and port. Unset: HTTPS_PROXY (wss://) or
+     * HTTP_PROXY (ws://) from the environment; NO_PROXY naming the hub's host goes direct either way.
+     */
+    proxy: z.string().trim().min(1).superRefine((v, ctx) => {
+      const problem = proxyUrlProblem(v);
       if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
     }).optional(),
     /** PEM file of CA certificates to trust for a wss:// hub (besides the system's). */

@@ -22,6 +22,7 @@ import { commandOf } from "@conduit/shared/cli";
 import { openTunnelSocket } from "./socket.ts";
 import { backoffMs } from "../queue/policy.ts";
 import { hubUrls } from "./hub_urls.ts";
+import type { ProxySetting } from "./proxy.ts";
 
 export type TunnelState = "connecting" | "online" | "offline" | "stopped";
 
@@ -33,6 +34,8 @@ export interface TunnelClientOptions {
   agentVersion: string;
   /** For `wss`: PEM certificates to trust besides the system's, and the site's client certificate. */
   tls?: HubTls;
+  /** The outbound HTTP proxy to reach a hub's URL through, if any (hub.proxy, HTTPS_PROXY...: ./proxy.ts). */
+  proxy?: (url: string) => ProxySetting | undefined;
   /** Answers one request on its stream. */
   serve(request: Request, channel: Channel): Promise<void>;
   log: Logger;
@@ -162,6 +165,7 @@ export class TunnelClient {
       o.tls,
       undefined,
       this.#stop.signal,
+      o.proxy?.(url),
     );
     // A hub that took the connection but does not greet: the handshake ends when the agent stops.
     const onStop = () => (ws as unknown as { terminate(): void }).terminate();

@@ -4,6 +4,8 @@
  */
 import type { HubTls } from "../config/tls_files.ts";
 import { tlsHint } from "./tls_hint.ts";
+import type { ProxySetting } from "./proxy.ts";
+import { proxiedPost } from "./proxy_post.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
@@ -118,7 +120,18 @@ export async function enroll(
   tunnelUrl: string,
   token: string,
   tls: HubTls = {},
+  /** An outbound HTTP proxy (./proxy.ts): the enrollment goes through it (CONNECT, then TLS to the hub). */
+  proxy?: ProxySetting,
 ): Promise<{ site: string; credential: string }> {
+  if (proxy) {
+    const res = await proxiedPost(
+      `${httpBase(tunnelUrl)}/enroll`,
+      { authorization: `Bearer ${token}` },
+      tls,
+      proxy,
+    );
+    return enrollmentAnswer(res.status, res.statusText, res.body);
+  }
   const client = tls.caCerts || tls.cert
     ? Deno.createHttpClient({
       ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
@@ -140,23 +153,36 @@ export async function enroll(
           : "");
       throw new Error(`${message}${hint}`);
     });
-    const body = await res.json().catch(() => ({}));
-    if (res.status === 404) {
-      throw new Error(
-        "nothing there answers enrollment (404): --hub or hub.url must be the hub's tunnel URL, " +
-          "wss://HUB/tunnel (ws:// without TLS)",
-      );
-    }
-    if (!res.ok) {
-      throw new EnrollmentRefusedError(
-        `the hub refused the enrollment (${res.status}): ${body.error ?? res.statusText}`,
-        res.status,
-      );
-    }
-    const ok = z.object({ site: z.string(), credential: z.string() }).safeParse(body);
-    if (!ok.success) throw new Error("the hub's enrollment answer is not understood");
-    return ok.data;
+    return enrollmentAnswer(res.status, res.statusText, await res.text().catch(() => ""));
   } finally {
     client?.close();
   }
+}
+
+/** The credential in the hub's answer to an enrollment (`status`, the body's `text`), or why there is none. */
+function enrollmentAnswer(
+  status: number,
+  statusText: string,
+  text: string,
+): { site: string; credential: string } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch { /* not JSON: said by the status */ }
+  if (status === 404) {
+    throw new Error(
+      "nothing there answers enrollment (404): --hub or hub.url must be the hub's tunnel URL, " +
+        "wss://HUB/tunnel (ws:// without TLS)",
+    );
+  }
+  if (status < 200 || status > 299) {
+    const said = (body as { error?: unknown } | null)?.error;
+    throw new EnrollmentRefusedError(
+      `the hub refused the enrollment (${status}): ${typeof said === "string" ? said : statusText}`,
+      status,
+    );
+  }
+  const ok = z.object({ site: z.string(), credential: z.string() }).safeParse(body);
+  if (!ok.success) throw new Error("the hub's enrollment answer is not understood");
+  return ok.data;
 }

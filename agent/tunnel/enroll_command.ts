@@ -10,6 +10,7 @@ import type { AgentConfig } from "../config/schema.ts";
 import { type HubTls, hubTls, TlsFileError } from "../config/tls_files.ts";
 import { enroll, EnrollmentRefusedError, saveCredential } from "./credential.ts";
 import { hubUrls } from "./hub_urls.ts";
+import { processEnv, proxyFor, type ProxySetting, ProxySettingError } from "./proxy.ts";
 
 /** A credential saved: the site, the hub URL it was enrolled at, the file, and whether it replaced one. */
 export interface Enrolled {
@@ -54,11 +55,22 @@ export async function enrollSite(
     console.error(`${err.message}; nothing was changed`);
     return 2;
   }
+  // Each hub's proxy, checked before the token is spent: a variable that is not a proxy URL, named.
+  const proxies = new Map<string, ProxySetting | undefined>();
+  try {
+    for (const url of hubUrls(config.hub.url)) {
+      proxies.set(url, proxyFor(url, config.hub.proxy, processEnv()));
+    }
+  } catch (err) {
+    if (!(err instanceof ProxySettingError)) throw err;
+    console.error(`${prefix}: ${err.message}; nothing was changed`);
+    return 2;
+  }
   let enrolled;
   // With several hubs (one cluster, one database) any of them enrolls: the first that answers.
   for (const url of hubUrls(config.hub.url)) {
     try {
-      enrolled = await enroll(url, token, tls);
+      enrolled = await enroll(url, token, tls, proxies.get(url));
       break;
     } catch (err) {
       // A token the hub refuses cannot be used again: say where a new one comes from.

@@ -6,10 +6,13 @@
  * client certificate (`hub.clientCertFile`), which Deno's WebSocket cannot. It speaks the standard WebSocket interface the transport expects.
  */
 import type { ClientRequest, IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import WsWebSocket from "ws";
 import { refusalOf } from "@conduit/shared/tunnel";
 import type { HubTls } from "../config/tls_files.ts";
 import { tlsHint } from "./tls_hint.ts";
+import type { ProxySetting } from "./proxy.ts";
+import { connectThroughProxy } from "./proxy_connect.ts";
 
 /** The most of a refused upgrade's body read (a refusal is a short JSON message). */
 const REFUSAL_BYTES = 4096;
@@ -21,11 +24,35 @@ export function openTunnelSocket(
   timeoutMs = 10_000,
   /** Aborted (the agent stops): the attempt ends at once instead of at its timeout. */
   signal?: AbortSignal,
+  /** An outbound HTTP proxy (./proxy.ts): CONNECT through it first, then TLS to the hub for wss://. */
+  proxy?: ProxySetting,
+): Promise<WebSocket> {
+  if (!proxy) return openSocket(url, headers, tls, timeoutMs, signal);
+  const u = new URL(url);
+  const secure = u.protocol === "wss:" || u.protocol === "https:";
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = u.port ? Number(u.port) : secure ? 443 : 80;
+  return connectThroughProxy(proxy, host, port, { tls: secure ? tls : undefined, timeoutMs, signal })
+    .then((socket) => openSocket(url, headers, tls, timeoutMs, signal, socket));
+}
+
+function openSocket(
+  url: string,
+  headers: Record<string, string>,
+  tls: HubTls,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  /** A connection to the hub already open (through a proxy, TLS done): ws speaks over it. */
+  socket?: Socket,
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error(`WebSocket to ${url}: stopping`));
+    if (signal?.aborted) {
+      socket?.destroy();
+      return reject(new Error(`WebSocket to ${url}: stopping`));
+    }
     const ws = new WsWebSocket(url, {
       headers,
+      ...(socket ? { createConnection: () => socket } : {}),
       ...(tls.caCerts?.length ? { ca: tls.caCerts } : {}),
       // Mutual TLS: the site's certificate, for a hub (or its proxy) that asks for one.
       ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),

@@ -4,6 +4,8 @@ import type { AgentConfig } from "../config/schema.ts";
 import { hubTls } from "../config/tls_files.ts";
 import { loadCredential } from "./credential.ts";
 import { TunnelClient, type TunnelClientOptions } from "./client.ts";
+import { hubUrls } from "./hub_urls.ts";
+import { processEnv, proxyFor, proxyName } from "./proxy.ts";
 
 /**
  * The link to the hub, or undefined when no hub is configured or the agent is not enrolled (logged).
@@ -29,12 +31,25 @@ export function startTunnel(
     );
   }
   const tls = hubTls(config);
+  // Checked here, at start: a proxy variable that is not a URL stops the agent, naming it.
+  const env = processEnv();
+  const proxies = new Map(hubUrls(config.hub.url).map((url) => [url, proxyFor(url, config.hub.proxy, env)]));
+  for (const [url, proxy] of proxies) {
+    if (!proxy) continue;
+    // Host and port only: the proxy's password is never logged.
+    log.info("the hub is reached through an HTTP proxy", {
+      proxy: proxyName(proxy),
+      from: proxy.source,
+      ...(proxies.size > 1 ? { hub: url } : {}),
+    });
+  }
   const client = new TunnelClient({
     url: config.hub.url,
     site: stored.site,
     credential: stored.credential,
     agentVersion: link.agentVersion,
     tls,
+    proxy: (url) => proxies.get(url),
     backoffBaseMs: config.hub.reconnectBaseSeconds * 1000,
     backoffCapMs: config.hub.reconnectCapSeconds * 1000,
     log,

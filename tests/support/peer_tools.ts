@@ -38,6 +38,7 @@ const APT_PACKAGE: Record<string, string> = {
   gdcminfo: "libgdcm-tools",
   gdcmdump: "libgdcm-tools",
   chromium: "chromium",
+  tinyproxy: "tinyproxy",
   prometheus: "prometheus",
   promtool: "prometheus",
 };

@@ -1,0 +1,64 @@
+/**
+ * One HTTP POST to the hub through an outbound proxy (enrollment): the connection opened by
+ * ./proxy_connect.ts (CONNECT, then TLS to the hub for https), the request written on it by node:http.
+ */
+import * as http from "node:http";
+import type { HubTls } from "../config/tls_files.ts";
+import type { ProxySetting } from "./proxy.ts";
+import { connectThroughProxy } from "./proxy_connect.ts";
+
+/** The most of the answer's body read (an enrollment's answer is a short JSON message). */
+const BODY_BYTES = 64 * 1024;
+
+/** POSTs to `url` (http: or https:) through `proxy`; resolves with the status and the body's text. */
+export async function proxiedPost(
+  url: string,
+  headers: Record<string, string>,
+  tls: HubTls,
+  proxy: ProxySetting,
+  timeoutMs = 30_000,
+): Promise<{ status: number; statusText: string; body: string }> {
+  const u = new URL(url);
+  const secure = u.protocol === "https:";
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = u.port ? Number(u.port) : secure ? 443 : 80;
+  const socket = await connectThroughProxy(proxy, host, port, { tls: secure ? tls : undefined, timeoutMs });
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`the hub did not answer within ${timeoutMs} ms (through the proxy)`));
+    }, timeoutMs);
+    const req = http.request({
+      host,
+      port,
+      path: `${u.pathname}${u.search}`,
+      method: "POST",
+      headers: { ...headers, host: u.host, "content-length": "0", connection: "close" },
+      createConnection: () => socket,
+    }, (res) => {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      res.on("data", (chunk: Uint8Array) => {
+        if (size < BODY_BYTES) chunks.push(chunk);
+        size += chunk.byteLength;
+      });
+      res.once("end", () => {
+        clearTimeout(timer);
+        socket.destroy();
+        const body = new TextDecoder().decode(Uint8Array.from(chunks.flatMap((c) => [...c])));
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? "", body });
+      });
+      res.once("error", (err: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      });
+    });
+    req.once("error", (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new Error(`the hub's answer through the proxy failed: ${err.message}`));
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * A site whose only way out is an HTTP proxy (Debian's tinyproxy, CONNECT only to the hub's port, Basic
+ * credentials): the agent enrolls and holds its tunnel through it (`hub.proxy`, or HTTPS_PROXY), TLS to the
+ * hub on top with the hub's CA; a request through the tunnel is answered; the proxy's log shows the CONNECTs.
+ * Wrong credentials: the agent says 407 and what to fix, keeps retrying, and never logs the password.
+ * NO_PROXY naming the hub goes direct. A ws:// hub goes through the proxy as well.
+ */
+import assert from "node:assert/strict";
+import { skipReason } from "../support/peers.ts";
+import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
+import { makeTestPki } from "../support/pki.ts";
+import { startTinyProxy, type TinyProxy } from "../support/tinyproxy.ts";
+
+const skip = skipReason("tinyproxy", "openssl");
+if (skip) console.warn(`proxy_test: skipped: ${skip}`);
+
+/** A password to be found in no log (tinyproxy takes letters, digits, "-", "." and "_" only). */
+const PASSWORD = "s3cr3t.pw-9";
+const proxyUrl = (port: number, password = PASSWORD) =>
+  `http://site-gw:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+
+/** The agent's log, once it has logged `what`. */
+async function logged(agent: AgentProcess, what: RegExp, count = 1): Promise<string> {
+  return await eventually(`${what} in the agent's log`, async () => {
+    const text = await Deno.readTextFile(agent.logFile);
+    return (text.match(new RegExp(what, "g")) ?? []).length >= count ? text : undefined;
+  }, 30_000);
+}
+
+/** A request the site answers through the tunnel (an echo of a node it has not got: its refusal). */
+async function answersThroughTunnel(hub: TestHub, site: string): Promise<void> {
+  const live = await eventually(`${site} online`, () => hub.sessions.get(site), 30_000);
+  assert.ok(await live.session.ping(5000) >= 0);
+  const replies = [];
+  for await (const r of hub.sessions.replies(site, { op: "echo", node: "nope" })) replies.push(r);
+  assert.equal((replies[0] as { code?: string }).code, "unknown-node");
+}
+
+const connects = (text: string, target: string) =>
+  text.split("\n").filter((l) => l.includes(`CONNECT ${target} `)).length;
+
+Deno.test({
+  name: "a wss hub through an HTTP proxy with Basic credentials: enroll, tunnel, 407, NO_PROXY",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pki = await makeTestPki(["localhost"]);
+    const hub = await startTestHub({
+      tls: { certFile: pki.parties.localhost.cert, keyFile: pki.parties.localhost.key },
+    });
+    const proxy: TinyProxy = await startTinyProxy({
+      connectPorts: [hub.port],
+      auth: { user: "site-gw", password: PASSWORD },
+    });
+    const url = `wss://localhost:${hub.port}/tunnel`;
+    const target = `localhost:${hub.port}`;
+    const agents: AgentProcess[] = [];
+    try {
+      // hub.proxy: enrollment and tunnel through the proxy, TLS to the hub checked against hub.caFile.
+      const north = await startAgentProcess({
+        config: { hub: { caFile: pki.ca, proxy: proxyUrl(proxy.port) } },
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          url,
+          "--enroll",
+          (await hub.registry.add("north")).enrollmentToken,
+        ],
+      });
+      agents.push(north);
+      await answersThroughTunnel(hub, "north");
+      assert.ok(
+        connects(await proxy.log(), target) >= 2,
+        "the enrollment and the tunnel went through the proxy",
+      );
+      const northLog = await logged(north, /reached through an HTTP proxy/);
+      assert.match(northLog, new RegExp(`"proxy":"127\\.0\\.0\\.1:${proxy.port}","from":"hub\\.proxy"`));
+
+      // HTTPS_PROXY from the environment, with hub.proxy unset.
+      const before = connects(await proxy.log(), target);
+      const south = await startAgentProcess({
+        config: { hub: { caFile: pki.ca } },
+        env: { HTTPS_PROXY: proxyUrl(proxy.port), NO_PROXY: "", no_proxy: "" },
+        args: [
+          "--site",
+          "south",
+          "--hub",
+          url,
+          "--enroll",
+          (await hub.registry.add("south")).enrollmentToken,
+        ],
+      });
+      agents.push(south);
+      await answersThroughTunnel(hub, "south");
+      assert.ok(connects(await proxy.log(), target) >= before + 2, "south went through the proxy too");
+
+      // Wrong credentials: the enrollment fails naming the proxy and its 407, and spends no token.
+      const wrong = await startAgentProcess({
+        config: { hub: { caFile: pki.ca, proxy: proxyUrl(proxy.port, "wrong") } },
+        args: ["--site", "east", "--hub", url, "--enroll", (await hub.registry.add("east")).enrollmentToken],
+      }).then(() => "started", (err) => String(err));
+      assert.match(wrong, /enrollment failed/);
+      assert.match(
+        wrong,
+        new RegExp(`the proxy 127\\.0\\.0\\.1:${proxy.port} \\(hub\\.proxy\\) refused CONNECT`),
+      );
+      // tinyproxy 1.11 answers a CONNECT with wrong credentials 401, where RFC 9110 says 407: either is named.
+      assert.match(wrong, /"HTTP\/1\.[01] 40[17] /);
+      assert.match(wrong, /refused the user and password of hub\.proxy/);
+      assert.equal((await hub.registry.get("east"))?.enrolledAt ?? null, null, "east's token not spent");
+
+      // North again with a wrong password: the tunnel says 407 at each attempt and keeps retrying.
+      await north.stop();
+      agents.splice(agents.indexOf(north), 1);
+      await eventually("north offline", () => hub.sessions.get("north") ? undefined : true);
+      const retrying = await startAgentProcess({
+        dataDir: north.dataDir,
+        config: { hub: { caFile: pki.ca, proxy: proxyUrl(proxy.port, "wrong"), reconnectCapSeconds: 0.5 } },
+        args: ["--site", "north", "--hub", url],
+      });
+      agents.push(retrying);
+      const text = await logged(retrying, /tunnel connection failed.*refused CONNECT.*40[17] /, 3);
+      assert.match(text, /refused the user and password of hub\.proxy/);
+      assert.equal(hub.sessions.get("north"), undefined);
+      const health = await (await retrying.http("/healthz")).text();
+      for (const where of [text, health, wrong]) {
+        assert.ok(!where.includes("wrong@") && !where.includes(":wrong"), "no password in logs or /healthz");
+      }
+
+      // NO_PROXY naming the hub: straight to the hub, though HTTPS_PROXY names a proxy that is not there.
+      const west = await startAgentProcess({
+        config: { hub: { caFile: pki.ca } },
+        env: { HTTPS_PROXY: "http://127.0.0.1:1", NO_PROXY: "example.org, localhost" },
+        args: ["--site", "west", "--hub", url, "--enroll", (await hub.registry.add("west")).enrollmentToken],
+      });
+      agents.push(west);
+      await answersThroughTunnel(hub, "west");
+
+      // No password anywhere the agents wrote.
+      for (const agent of agents) {
+        const log = await Deno.readTextFile(agent.logFile);
+        assert.ok(
+          !log.includes(PASSWORD) && !log.includes(encodeURIComponent(PASSWORD)),
+          "no password logged",
+        );
+      }
+    } finally {
+      for (const agent of agents) await agent.stop();
+      await proxy.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a ws:// hub through an HTTP proxy (CONNECT), and a proxy that refuses the hub's port",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    const proxy = await startTinyProxy({ connectPorts: [hub.port] });
+    const closed = await startTinyProxy({ connectPorts: [1] });
+    const url = `ws://127.0.0.1:${hub.port}/tunnel`;
+    const agents: AgentProcess[] = [];
+    try {
+      const north = await startAgentProcess({
+        env: { http_proxy: `http://127.0.0.1:${proxy.port}` },
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          url,
+          "--enroll",
+          (await hub.registry.add("north")).enrollmentToken,
+        ],
+      });
+      agents.push(north);
+      await answersThroughTunnel(hub, "north");
+      assert.ok(connects(await proxy.log(), `127.0.0.1:${hub.port}`) >= 2);
+
+      // A proxy that does not let the hub's port through: 403, named, with what to allow.
+      const refused = await startAgentProcess({
+        config: { hub: { proxy: `http://127.0.0.1:${closed.port}` } },
+        args: [
+          "--site",
+          "south",
+          "--hub",
+          url,
+          "--enroll",
+          (await hub.registry.add("south")).enrollmentToken,
+        ],
+      }).then(() => "started", (err) => String(err));
+      assert.match(refused, /refused CONNECT to 127\.0\.0\.1:\d+: "HTTP\/1\.[01] 403/);
+      assert.match(refused, /allow CONNECT to the hub's host and port/);
+    } finally {
+      for (const agent of agents) await agent.stop();
+      await proxy.stop();
+      await closed.stop();
+      await hub.stop();
+    }
+  },
+});
