@@ -8,12 +8,13 @@
  */
 import * as path from "node:path";
 import type { AgentConfig } from "../config/schema.ts";
-import { hubTls } from "../config/tls_files.ts";
+import { type HubTls, hubTls } from "../config/tls_files.ts";
 import { echoNode } from "../nodes/connect.ts";
 import { hubUrls } from "../tunnel/hub_urls.ts";
 import { loadCredential } from "../tunnel/credential.ts";
 import { tlsHint } from "../tunnel/tls_hint.ts";
 import { processEnv, proxyFor, proxyName, type ProxySetting } from "../tunnel/proxy.ts";
+import { connectThroughProxy } from "../tunnel/proxy_connect.ts";
 import type { Check } from "./local.ts";
 
 /** C-ECHO to each configured node, all at once, each within `timeoutMs`. */
@@ -66,8 +67,9 @@ export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise
   // One client per hub: each may have its own proxy (NO_PROXY), reached as the agent reaches it.
   const clients = new Map<string, Deno.HttpClient | undefined>();
   const proxies = new Map<string, ProxySetting | undefined>();
+  let tls: HubTls = {};
   try {
-    const tls = hubTls(config);
+    tls = hubTls(config);
     for (const url of urls) {
       const proxy = proxyFor(url, config.hub.proxy, processEnv());
       proxies.set(url, proxy);
@@ -110,7 +112,22 @@ export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise
       const get = (u: string, headers: Record<string, string> = {}) =>
         fetch(u, { headers, client, signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
       const parts: string[] = [secure ? "reached over TLS" : "reached (ws://, no TLS)"];
-      if (proxy) parts.push(`through the proxy ${proxyName(proxy)} (${proxy.source})`);
+      if (proxy) {
+        // The way through the proxy first, as the tunnel opens it: the fetch below would say only
+        // "unsuccessful tunnel" for a proxy's refusal, and blame the hub for a proxy that is not there.
+        const u = new URL(tunnel);
+        const port = u.port ? Number(u.port) : secure ? 443 : 80;
+        try {
+          const socket = await connectThroughProxy(proxy, u.hostname.replace(/^\[(.*)\]$/, "$1"), port, {
+            tls: secure ? tls : undefined,
+            timeoutMs,
+          });
+          socket.destroy();
+        } catch (err) {
+          return { status: "fail", what, detail: (err as Error).message };
+        }
+        parts.push(`through the proxy ${proxyName(proxy)} (${proxy.source})`);
+      }
       let warned = false;
       try {
         const health = await get(`${base}/healthz`);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { agentCli, agentConfigFile, type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { startTinyProxy, type TinyProxy } from "../support/tinyproxy.ts";
@@ -79,6 +79,33 @@ Deno.test({
       const northLog = await logged(north, /reached through an HTTP proxy/);
       assert.match(northLog, new RegExp(`"proxy":"127\\.0\\.0\\.1:${proxy.port}","from":"hub\\.proxy"`));
 
+      // agent check reaches the hub as the agent does: through the proxy, the credential accepted.
+      const beforeCheck = connects(await proxy.log(), target);
+      const checked = await agentCli([
+        "check",
+        "--config",
+        agentConfigFile(north.dataDir),
+        "--data",
+        north.dataDir,
+        "--site",
+        "north",
+        "--hub",
+        url,
+        "--timeout",
+        "60",
+        "--json",
+      ]);
+      const hubLine = (JSON.parse(checked.stdout) as { status: string; what: string; detail: string }[])
+        .find((l) => l.what === `hub ${url}`);
+      assert.equal(hubLine?.status, "ok", checked.stdout);
+      assert.match(
+        hubLine!.detail,
+        new RegExp(`through the proxy 127\\.0\\.0\\.1:${proxy.port} \\(hub\\.proxy\\)`),
+      );
+      assert.match(hubLine!.detail, /the site credential is accepted/);
+      assert.ok(connects(await proxy.log(), target) > beforeCheck, "agent check went through the proxy");
+      assert.ok(!checked.stdout.includes(PASSWORD) && !checked.stderr.includes(PASSWORD));
+
       // HTTPS_PROXY from the environment, with hub.proxy unset.
       const before = connects(await proxy.log(), target);
       const south = await startAgentProcess({
@@ -111,6 +138,23 @@ Deno.test({
       assert.match(wrong, /"HTTP\/1\.[01] 40[17] /);
       assert.match(wrong, /refused the user and password of hub\.proxy/);
       assert.equal((await hub.registry.get("east"))?.enrolledAt ?? null, null, "east's token not spent");
+      // agent check says the same of the hub, not "unsuccessful tunnel".
+      const badCheck = await agentCli([
+        "check",
+        "--data",
+        await Deno.makeTempDir(),
+        "--hub",
+        url,
+        "--hub-proxy",
+        proxyUrl(proxy.port, "wrong"),
+        "--timeout",
+        "60",
+      ]);
+      assert.match(
+        badCheck.stdout,
+        /fail +hub wss:\S+ +the proxy 127\.0\.0\.1:\d+ \(hub\.proxy\) refused CONNECT.*40[17] /,
+      );
+      assert.ok(!badCheck.stdout.includes(":wrong@"));
 
       // North again with a wrong password: the tunnel says 407 at each attempt and keeps retrying.
       await north.stop();
