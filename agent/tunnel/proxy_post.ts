@@ -6,6 +6,7 @@ import * as http from "node:http";
 import type { HubTls } from "../config/tls_files.ts";
 import type { ProxySetting } from "./proxy.ts";
 import { connectThroughProxy } from "./proxy_connect.ts";
+import { tlsHint } from "./tls_hint.ts";
 
 /** The most of the answer's body read (an enrollment's answer is a short JSON message). */
 const BODY_BYTES = 64 * 1024;
@@ -57,7 +58,14 @@ export async function proxiedPost(
     req.once("error", (err: Error) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new Error(`the hub's answer through the proxy failed: ${err.message}`));
+      // With TLS 1.3 the hub's front refuses a client certificate after the handshake: its alert comes here.
+      reject(
+        new Error(
+          `the hub's answer through the proxy failed: ${err.message}${
+            tlsHint(err.message, Boolean(tls.cert))
+          }`,
+        ),
+      );
     });
     req.end();
   });

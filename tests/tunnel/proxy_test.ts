@@ -11,6 +11,7 @@ import { agentCli, agentConfigFile, type AgentProcess, startAgentProcess } from 
 import { eventually, startTestHub, type TestHub } from "../support/hub.ts";
 import { makeTestPki } from "../support/pki.ts";
 import { startTinyProxy, type TinyProxy } from "../support/tinyproxy.ts";
+import { startProxy } from "../support/haproxy.ts";
 
 const skip = skipReason("tinyproxy", "openssl");
 if (skip) console.warn(`proxy_test: skipped: ${skip}`);
@@ -244,6 +245,64 @@ Deno.test({
       for (const agent of agents) await agent.stop();
       await proxy.stop();
       await closed.stop();
+      await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "mutual TLS through an outbound proxy: the site's certificate reaches the hub's TLS front (HAProxy)",
+  ignore: Boolean(skip || skipReason("haproxy")),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pki = await makeTestPki(["localhost", "north"]);
+    const hub = await startTestHub({ clientCertHeader: "x-ssl-client-cn" });
+    const front = await startProxy(pki, { hub: hub.port });
+    const proxy = await startTinyProxy({ connectPorts: [front.ports.sites] });
+    const url = `wss://localhost:${front.ports.sites}/tunnel`;
+    const agents: AgentProcess[] = [];
+    try {
+      const config = (cert: boolean) => ({
+        hub: {
+          caFile: pki.ca,
+          proxy: `http://127.0.0.1:${proxy.port}`,
+          ...(cert ? { clientCertFile: pki.parties.north.cert, clientKeyFile: pki.parties.north.key } : {}),
+        },
+      });
+      // Without the certificate HAProxy ends the handshake that went through the proxy, and the agent says what to set.
+      const bare = await startAgentProcess({
+        config: config(false),
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          url,
+          "--enroll",
+          (await hub.registry.add("north")).enrollmentToken,
+        ],
+      }).then(() => "started", (err) => String(err));
+      assert.match(bare, /enrollment failed.*through the proxy.*CertificateRequired/);
+      assert.match(bare, /set hub\.clientCertFile and hub\.clientKeyFile/);
+      // With it: HAProxy verifies it and names north to the hub, which lets north in.
+      const north = await startAgentProcess({
+        config: config(true),
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          url,
+          "--enroll",
+          (await hub.registry.add("north")).enrollmentToken,
+        ],
+      });
+      agents.push(north);
+      await answersThroughTunnel(hub, "north");
+      assert.ok(connects(await proxy.log(), `localhost:${front.ports.sites}`) >= 2);
+    } finally {
+      for (const agent of agents) await agent.stop();
+      await proxy.stop();
+      await front.stop();
       await hub.stop();
     }
   },
