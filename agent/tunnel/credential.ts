@@ -4,7 +4,7 @@
  */
 import type { HubTls } from "../config/tls_files.ts";
 import { tlsHint } from "./tls_hint.ts";
-import type { ProxySetting } from "./proxy.ts";
+import { envNamesProxy, processEnv, type ProxySetting } from "./proxy.ts";
 import { proxiedPost } from "./proxy_post.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -123,7 +123,9 @@ export async function enroll(
   /** An outbound HTTP proxy (./proxy.ts): the enrollment goes through it (CONNECT, then TLS to the hub). */
   proxy?: ProxySetting,
 ): Promise<{ site: string; credential: string }> {
-  if (proxy) {
+  // Without a proxy of ours, straight to the hub: Deno's fetch would apply a proxy of the environment by its
+  // own NO_PROXY rules (no host:port entries, for one), not the tunnel's.
+  if (proxy || envNamesProxy(processEnv())) {
     const res = await proxiedPost(
       `${httpBase(tunnelUrl)}/enroll`,
       { authorization: `Bearer ${token}` },

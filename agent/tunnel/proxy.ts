@@ -139,3 +139,9 @@ export function processEnv(): Record<string, string | undefined> {
     return {};
   }
 }
+
+/** Whether the environment names a proxy Deno's own fetch would use (so a direct request must avoid fetch). */
+export function envNamesProxy(env: Record<string, string | undefined>): boolean {
+  return ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+    .some((name) => Boolean(env[name]?.trim()));
+}

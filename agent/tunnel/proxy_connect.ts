@@ -167,3 +167,44 @@ function headEnd(bytes: Uint8Array): number {
   }
   return -1;
 }
+
+/**
+ * A socket straight to `host`:`port` (TLS with `opts.tls`), open once connected and, with TLS, its
+ * handshake done: the same socket as connectThroughProxy's, without a proxy.
+ */
+export function connectDirect(
+  host: string,
+  port: number,
+  opts: { tls?: HubTls; timeoutMs?: number } = {},
+): Promise<net.Socket> {
+  const target = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return new Promise<net.Socket>((resolve, reject) => {
+    const t = opts.tls;
+    const socket: net.Socket = t
+      ? tls.connect({
+        host,
+        port,
+        ...(net.isIP(host) ? {} : { servername: host }),
+        ...(t.caCerts?.length ? { ca: t.caCerts } : {}),
+        ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
+        ALPNProtocols: ["http/1.1"],
+      })
+      : net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ProxyError(`${target} did not answer within ${opts.timeoutMs ?? 10_000} ms`));
+    }, opts.timeoutMs ?? 10_000);
+    socket.once("error", (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      const hint = tlsHint(err.message, Boolean(t?.cert)) ||
+        " (is the hub running, and does this machine reach it at that address? check --hub or hub.url)";
+      reject(new ProxyError(`cannot reach the hub ${target}: ${err.message}${hint}`));
+    });
+    socket.once(t ? "secureConnect" : "connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+  });
+}

@@ -1,11 +1,14 @@
 /**
  * One HTTP POST to the hub through an outbound proxy (enrollment): the connection opened by
  * ./proxy_connect.ts (CONNECT, then TLS to the hub for https), the request written on it by node:http.
+ * Without a proxy, the same over a connection straight to the hub: for an agent whose environment names a
+ * proxy that NO_PROXY (by ./proxy.ts's rules) keeps it from, since Deno's fetch would apply HTTPS_PROXY by
+ * rules of its own.
  */
 import * as http from "node:http";
 import type { HubTls } from "../config/tls_files.ts";
 import type { ProxySetting } from "./proxy.ts";
-import { connectThroughProxy } from "./proxy_connect.ts";
+import { connectDirect, connectThroughProxy } from "./proxy_connect.ts";
 import { tlsHint } from "./tls_hint.ts";
 
 /** The most of the answer's body read (an enrollment's answer is a short JSON message). */
@@ -16,18 +19,21 @@ export async function proxiedPost(
   url: string,
   headers: Record<string, string>,
   tls: HubTls,
-  proxy: ProxySetting,
+  proxy: ProxySetting | undefined,
   timeoutMs = 30_000,
 ): Promise<{ status: number; statusText: string; body: string }> {
   const u = new URL(url);
   const secure = u.protocol === "https:";
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = u.port ? Number(u.port) : secure ? 443 : 80;
-  const socket = await connectThroughProxy(proxy, host, port, { tls: secure ? tls : undefined, timeoutMs });
+  const opts = { tls: secure ? tls : undefined, timeoutMs };
+  const socket = proxy
+    ? await connectThroughProxy(proxy, host, port, opts)
+    : await connectDirect(host, port, opts);
   return await new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       req.destroy();
-      reject(new Error(`the hub did not answer within ${timeoutMs} ms (through the proxy)`));
+      reject(new Error(`the hub did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
     const req = http.request({
       host,
@@ -61,7 +67,7 @@ export async function proxiedPost(
       // With TLS 1.3 the hub's front refuses a client certificate after the handshake: its alert comes here.
       reject(
         new Error(
-          `the hub's answer through the proxy failed: ${err.message}${
+          `the hub's answer${proxy ? " through the proxy" : ""} failed: ${err.message}${
             tlsHint(err.message, Boolean(tls.cert))
           }`,
         ),

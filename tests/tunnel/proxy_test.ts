@@ -178,7 +178,7 @@ Deno.test({
       // NO_PROXY naming the hub: straight to the hub, though HTTPS_PROXY names a proxy that is not there.
       const west = await startAgentProcess({
         config: { hub: { caFile: pki.ca } },
-        env: { HTTPS_PROXY: "http://127.0.0.1:1", NO_PROXY: "example.org, localhost" },
+        env: { HTTPS_PROXY: "http://127.0.0.1:1", NO_PROXY: `example.org, localhost:${hub.port}` },
         args: ["--site", "west", "--hub", url, "--enroll", (await hub.registry.add("west")).enrollmentToken],
       });
       agents.push(west);
