@@ -1,6 +1,30 @@
 /** How the CLI finds the running agent's loopback HTTP API. */
 import { commandLineConfig } from "../config/load.ts";
 
+/**
+ * `fetch` to the running agent's HTTP API, straight to its address: Deno's fetch sends a request through the
+ * proxy that `http_proxy`/`HTTP_PROXY` name, loopback too, and on a site whose shell sets them for the hub
+ * (docs/operations.md#behind-an-outbound-proxy) every command asked the proxy for 127.0.0.1:8181.
+ */
+export function agentFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  const u = new URL(url);
+  let client = clients.get(u.host);
+  if (!client) {
+    client = Deno.createHttpClient({
+      proxy: {
+        transport: "tcp",
+        hostname: u.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: Number(u.port || 80),
+      },
+    });
+    clients.set(u.host, client);
+  }
+  return fetch(u, { ...init, client } as RequestInit);
+}
+
+/** One client per agent address, for the command's life (a command ends when its requests are done). */
+const clients = new Map<string, Deno.HttpClient>();
+
 /** A mistake in the command line; the message is for the operator. */
 export class CliUsageError extends Error {
   override name = "CliUsageError";

@@ -13,7 +13,7 @@ import { commandLine, commandOf } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
 import { CONFLICTS_PAGE_MAX, type ConflictView, listConflicts, sinceOf } from "../index/conflicts.ts";
 import { dataDirOf } from "./_data_dir.ts";
-import { agentBaseUrl, CliUsageError } from "./_http.ts";
+import { agentBaseUrl, agentFetch, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
 
@@ -234,7 +234,7 @@ async function resolve(
   }
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await agentFetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ keep }),

@@ -5,7 +5,7 @@
  */
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { stopSignal } from "@conduit/shared/process";
-import { agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
+import { agentBaseUrl, agentCommandFailure, agentFetch, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
 
@@ -41,7 +41,7 @@ export async function eraseCommand(args: string[]): Promise<number> {
     if (v.instance && !v.series) throw new CliUsageError("--instance is named with its --series");
     if (!v.yes) throw new CliUsageError("erasing cannot be undone: give --yes to go ahead");
     url = `${agentBaseUrl(v)}/erase`;
-    const res = await fetch(url, {
+    const res = await agentFetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ study: v.study, series: v.series, instance: v.instance }),

@@ -4,7 +4,7 @@
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { ConfigError } from "../config/load.ts";
-import { AGENT_HTTP_FLAGS, agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
+import { AGENT_HTTP_FLAGS, agentBaseUrl, agentCommandFailure, agentFetch, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
 
@@ -55,7 +55,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     throw err;
   }
   const post = (path: string, body: unknown) =>
-    fetch(`${base}${path}`, {
+    agentFetch(`${base}${path}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
@@ -79,7 +79,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     let res: Response;
     switch (command) {
       case "list":
-        res = await fetch(base);
+        res = await agentFetch(base);
         break;
       case "echo":
         res = await post(`/${needNode()}/echo`, {});

@@ -4,7 +4,7 @@
  */
 import { commandLine, commandOf, notTaken, type Takes } from "@conduit/shared/cli";
 import { stopSignal } from "@conduit/shared/process";
-import { AGENT_HTTP_FLAGS, agentBaseUrl, agentCommandFailure, CliUsageError } from "./_http.ts";
+import { AGENT_HTTP_FLAGS, agentBaseUrl, agentCommandFailure, agentFetch, CliUsageError } from "./_http.ts";
 
 const AGENT = commandOf("agent");
 
@@ -61,7 +61,7 @@ export async function queueCommand(args: string[]): Promise<number> {
   try {
     base = `${agentBaseUrl(v)}/queue`;
     const post = (p: string, body: unknown = {}) =>
-      fetch(`${base}${p}`, {
+      agentFetch(`${base}${p}`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
@@ -106,7 +106,7 @@ export async function queueCommand(args: string[]): Promise<number> {
         if (v.state) q.set("state", v.state);
         if (v.destination) q.set("destination", v.destination);
         if (v.limit) q.set("limit", v.limit);
-        res = await fetch(`${base}?${q}`, { signal: stop.signal });
+        res = await agentFetch(`${base}?${q}`, { signal: stop.signal });
         if (res.ok && !v.json) {
           const rows = await res.json() as Record<string, unknown>[];
           for (const r of rows) {
@@ -128,7 +128,7 @@ export async function queueCommand(args: string[]): Promise<number> {
         break;
       }
       case "summary":
-        res = await fetch(`${base}/summary`, { signal: stop.signal });
+        res = await agentFetch(`${base}/summary`, { signal: stop.signal });
         break;
       case "retry":
         res = await post("/retry", { destination: v.destination, ids, all: v.all });

@@ -226,6 +226,25 @@ Deno.test({
       agents.push(north);
       await answersThroughTunnel(hub, "north");
       assert.ok(connects(await proxy.log(), `127.0.0.1:${hub.port}`) >= 2);
+      // The agent's own commands reach its loopback API straight, the proxy variables notwithstanding (a
+      // proxy that is not there here: through it they would fail).
+      const queue = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../../agent/main.ts", import.meta.url).pathname,
+          "queue",
+          "summary",
+          "--http-port",
+          String(north.httpPort),
+          "--json",
+        ],
+        env: { http_proxy: "http://127.0.0.1:1", HTTP_PROXY: "http://127.0.0.1:1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const said = new TextDecoder().decode(queue.stderr);
+      assert.equal(queue.code, 0, said);
 
       // A proxy that does not let the hub's port through: 403, named, with what to allow.
       const refused = await startAgentProcess({
