@@ -18,11 +18,12 @@ export interface TinyProxy {
 
 /** Starts tinyproxy letting CONNECT through to `connectPorts`, asking for `auth` when given. */
 export async function startTinyProxy(
-  opts: { connectPorts: number[]; auth?: { user: string; password: string } },
+  /** `port`: this port (a proxy started again where the agents know it), else a free one. */
+  opts: { connectPorts: number[]; auth?: { user: string; password: string }; port?: number },
 ): Promise<TinyProxy> {
   const dir = await scratchDir("conduit-tinyproxy-");
   const conf = path.join(dir, "tinyproxy.conf");
-  return await onFreePorts(["tinyproxy"], [undefined], async ([port]) => {
+  return await onFreePorts(["tinyproxy"], [opts.port], async ([port]) => {
     await Deno.writeTextFile(
       conf,
       [

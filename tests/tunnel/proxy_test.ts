@@ -326,3 +326,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the proxy stopping under an open wss tunnel: the agent says so, keeps retrying, and is back with it",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pki = await makeTestPki(["localhost"]);
+    const hub = await startTestHub({
+      tls: { certFile: pki.parties.localhost.cert, keyFile: pki.parties.localhost.key },
+    });
+    let proxy = await startTinyProxy({ connectPorts: [hub.port] });
+    const url = `wss://localhost:${hub.port}/tunnel`;
+    let north: AgentProcess | undefined;
+    try {
+      north = await startAgentProcess({
+        config: { hub: { caFile: pki.ca, proxy: `http://127.0.0.1:${proxy.port}`, reconnectCapSeconds: 1 } },
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          url,
+          "--enroll",
+          (await hub.registry.add("north")).enrollmentToken,
+        ],
+      });
+      await answersThroughTunnel(hub, "north");
+      const port = proxy.port;
+      await proxy.stop();
+      await eventually("north offline", () => hub.sessions.get("north") ? undefined : true, 30_000);
+      await logged(
+        north,
+        /tunnel connection failed.*cannot reach the proxy 127\.0\.0\.1:\d+ \(hub\.proxy\)/,
+        2,
+      );
+      assert.equal(north.exited(), false, "the agent is still running");
+      proxy = await startTinyProxy({ connectPorts: [hub.port], port });
+      await answersThroughTunnel(hub, "north");
+    } finally {
+      await north?.stop();
+      await proxy.stop();
+      await hub.stop();
+    }
+  },
+});
