@@ -13,7 +13,8 @@ import { echoNode } from "../nodes/connect.ts";
 import { hubUrls } from "../tunnel/hub_urls.ts";
 import { loadCredential } from "../tunnel/credential.ts";
 import { tlsHint } from "../tunnel/tls_hint.ts";
-import { processEnv, proxyFor, proxyName, type ProxySetting } from "../tunnel/proxy.ts";
+import { envNamesProxy, processEnv, proxyFor, proxyName, type ProxySetting } from "../tunnel/proxy.ts";
+import { hubRequest } from "../tunnel/proxy_post.ts";
 import { connectThroughProxy } from "../tunnel/proxy_connect.ts";
 import type { Check } from "./local.ts";
 
@@ -64,31 +65,23 @@ function httpUrls(tunnelUrl: string): { tunnel: string; base: string } {
 export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise<Check[]> {
   const urls = hubUrls(config.hub.url);
   if (!urls.length) return [];
-  // One client per hub: each may have its own proxy (NO_PROXY), reached as the agent reaches it.
+  // One client per hub reached straight; a hub behind a proxy, or an agent whose environment names one, is
+  // reached over the tunnel's own connection (Deno's fetch would apply the environment's proxy by rules of its own).
   const clients = new Map<string, Deno.HttpClient | undefined>();
   const proxies = new Map<string, ProxySetting | undefined>();
+  const env = processEnv();
   let tls: HubTls = {};
   try {
     tls = hubTls(config);
     for (const url of urls) {
-      const proxy = proxyFor(url, config.hub.proxy, processEnv());
+      const proxy = proxyFor(url, config.hub.proxy, env);
       proxies.set(url, proxy);
       clients.set(
         url,
-        tls.caCerts || tls.cert || proxy
+        (tls.caCerts || tls.cert) && !proxy && !envNamesProxy(env)
           ? Deno.createHttpClient({
             ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
             ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-            ...(proxy
-              ? {
-                proxy: {
-                  url: `http://${proxyName(proxy)}`,
-                  ...(proxy.auth
-                    ? { basicAuth: { username: proxy.auth.user, password: proxy.auth.password } }
-                    : {}),
-                },
-              }
-              : {}),
           })
           : undefined,
       );
@@ -109,8 +102,16 @@ export async function hubChecks(config: AgentConfig, timeoutMs: number): Promise
       const secure = tunnel.startsWith("https:");
       const client = clients.get(url);
       const proxy = proxies.get(url);
-      const get = (u: string, headers: Record<string, string> = {}) =>
-        fetch(u, { headers, client, signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
+      const get = async (u: string, headers: Record<string, string> = {}) => {
+        if (!proxy && !envNamesProxy(env)) {
+          return await fetch(u, { headers, client, signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
+        }
+        const r = await hubRequest("GET", u, headers, tls, proxy, timeoutMs);
+        return new Response(r.body, {
+          status: r.status,
+          headers: r.contentType ? { "content-type": r.contentType } : {},
+        });
+      };
       const parts: string[] = [secure ? "reached over TLS" : "reached (ws://, no TLS)"];
       if (proxy) {
         // The way through the proxy first, as the tunnel opens it: the fetch below would say only

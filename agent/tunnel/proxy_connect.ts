@@ -138,9 +138,6 @@ export function connectThroughProxy(
         ALPNProtocols: ["http/1.1"],
       });
       socket = secure;
-      // The connection to the proxy failing later (the proxy stopped, a reset) ends the hub's TLS socket
-      // with its error, where its owner listens: an error on a socket nobody listens to would end the agent.
-      raw.on("error", (err: Error) => secure.destroy(err));
       secure.once("error", (err: Error) => {
         finish(
           new ProxyError(

@@ -14,14 +14,26 @@ import { tlsHint } from "./tls_hint.ts";
 /** The most of the answer's body read (an enrollment's answer is a short JSON message). */
 const BODY_BYTES = 64 * 1024;
 
-/** POSTs to `url` (http: or https:) through `proxy`; resolves with the status and the body's text. */
-export async function proxiedPost(
+/** POSTs to `url` (http: or https:) through `proxy`, or straight; resolves with the status and the body's text. */
+export function proxiedPost(
   url: string,
   headers: Record<string, string>,
   tls: HubTls,
   proxy: ProxySetting | undefined,
   timeoutMs = 30_000,
-): Promise<{ status: number; statusText: string; body: string }> {
+): Promise<{ status: number; statusText: string; contentType: string; body: string }> {
+  return hubRequest("POST", url, headers, tls, proxy, timeoutMs);
+}
+
+/** One request to `url` (http: or https:) through `proxy`, or straight; its status, content type and body's text. */
+export async function hubRequest(
+  method: "GET" | "POST",
+  url: string,
+  headers: Record<string, string>,
+  tls: HubTls,
+  proxy: ProxySetting | undefined,
+  timeoutMs = 30_000,
+): Promise<{ status: number; statusText: string; contentType: string; body: string }> {
   const u = new URL(url);
   const secure = u.protocol === "https:";
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
@@ -39,8 +51,13 @@ export async function proxiedPost(
       host,
       port,
       path: `${u.pathname}${u.search}`,
-      method: "POST",
-      headers: { ...headers, host: u.host, "content-length": "0", connection: "close" },
+      method,
+      headers: {
+        ...headers,
+        host: u.host,
+        ...(method === "POST" ? { "content-length": "0" } : {}),
+        connection: "close",
+      },
       createConnection: () => socket,
     }, (res) => {
       const chunks: Uint8Array[] = [];
@@ -53,7 +70,12 @@ export async function proxiedPost(
         clearTimeout(timer);
         socket.destroy();
         const body = new TextDecoder().decode(Uint8Array.from(chunks.flatMap((c) => [...c])));
-        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? "", body });
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? "",
+          contentType: String(res.headers["content-type"] ?? ""),
+          body,
+        });
       });
       res.once("error", (err: Error) => {
         clearTimeout(timer);
@@ -61,7 +83,7 @@ export async function proxiedPost(
         reject(err);
       });
     });
-    req.once("error", (err: Error) => {
+    const fail = (err: Error) => {
       clearTimeout(timer);
       socket.destroy();
       // With TLS 1.3 the hub's front refuses a client certificate after the handshake: its alert comes here.
@@ -72,7 +94,11 @@ export async function proxiedPost(
           }`,
         ),
       );
-    });
+    };
+    req.once("error", fail);
+    // The socket's own errors from now on, before node:http listens to it (the alert can come at once): one
+    // that nothing listened to ended the agent ("uncaught exception").
+    socket.on("error", fail);
     req.end();
   });
 }

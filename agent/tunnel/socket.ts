@@ -50,6 +50,14 @@ function openSocket(
       socket?.destroy();
       return reject(new Error(`WebSocket to ${url}: stopping`));
     }
+    // A connection made through the proxy is open already: its errors from now on (a TLS 1.3 alert can come
+    // at once, before ws listens to it) fail the attempt, and never go unheard (an uncaught exception).
+    socket?.on("error", (err: Error) => {
+      signal?.removeEventListener("abort", onAbort);
+      reject(
+        new Error(`WebSocket to ${url} failed: ${err.message}${tlsHint(err.message, Boolean(tls.cert))}`),
+      );
+    });
     const ws = new WsWebSocket(url, {
       headers,
       ...(socket ? { createConnection: () => socket } : {}),
