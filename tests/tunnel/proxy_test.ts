@@ -30,6 +30,11 @@ async function logged(agent: AgentProcess, what: RegExp, count = 1): Promise<str
 }
 
 /** A request the site answers through the tunnel (an echo of a node it has not got: its refusal). */
+/** An agent's arguments to enroll as `site` at the hub whose tunnel is `url` (a token made for it). */
+async function enrollArgs(hub: TestHub, site: string, url: string): Promise<string[]> {
+  return ["--site", site, "--hub", url, "--enroll", (await hub.registry.add(site)).enrollmentToken];
+}
+
 async function answersThroughTunnel(hub: TestHub, site: string): Promise<void> {
   const live = await eventually(`${site} online`, () => hub.sessions.get(site), 30_000);
   assert.ok(await live.session.ping(5000) >= 0);
@@ -62,14 +67,7 @@ Deno.test({
       // hub.proxy: enrollment and tunnel through the proxy, TLS to the hub checked against hub.caFile.
       const north = await startAgentProcess({
         config: { hub: { caFile: pki.ca, proxy: proxyUrl(proxy.port) } },
-        args: [
-          "--site",
-          "north",
-          "--hub",
-          url,
-          "--enroll",
-          (await hub.registry.add("north")).enrollmentToken,
-        ],
+        args: await enrollArgs(hub, "north", url),
       });
       agents.push(north);
       await answersThroughTunnel(hub, "north");
@@ -112,14 +110,7 @@ Deno.test({
       const south = await startAgentProcess({
         config: { hub: { caFile: pki.ca } },
         env: { HTTPS_PROXY: proxyUrl(proxy.port), NO_PROXY: "", no_proxy: "" },
-        args: [
-          "--site",
-          "south",
-          "--hub",
-          url,
-          "--enroll",
-          (await hub.registry.add("south")).enrollmentToken,
-        ],
+        args: await enrollArgs(hub, "south", url),
       });
       agents.push(south);
       await answersThroughTunnel(hub, "south");
@@ -128,7 +119,7 @@ Deno.test({
       // Wrong credentials: the enrollment fails naming the proxy and its 407, and spends no token.
       const wrong = await startAgentProcess({
         config: { hub: { caFile: pki.ca, proxy: proxyUrl(proxy.port, "wrong") } },
-        args: ["--site", "east", "--hub", url, "--enroll", (await hub.registry.add("east")).enrollmentToken],
+        args: await enrollArgs(hub, "east", url),
       }).then(() => "started", (err) => String(err));
       assert.match(wrong, /enrollment failed/);
       assert.match(
@@ -179,7 +170,7 @@ Deno.test({
       const west = await startAgentProcess({
         config: { hub: { caFile: pki.ca } },
         env: { HTTPS_PROXY: "http://127.0.0.1:1", NO_PROXY: `example.org, localhost:${hub.port}` },
-        args: ["--site", "west", "--hub", url, "--enroll", (await hub.registry.add("west")).enrollmentToken],
+        args: await enrollArgs(hub, "west", url),
       });
       agents.push(west);
       await answersThroughTunnel(hub, "west");
@@ -243,14 +234,7 @@ Deno.test({
     try {
       const north = await startAgentProcess({
         env: { http_proxy: `http://127.0.0.1:${proxy.port}` },
-        args: [
-          "--site",
-          "north",
-          "--hub",
-          url,
-          "--enroll",
-          (await hub.registry.add("north")).enrollmentToken,
-        ],
+        args: await enrollArgs(hub, "north", url),
       });
       agents.push(north);
       await answersThroughTunnel(hub, "north");
@@ -278,14 +262,7 @@ Deno.test({
       // A proxy that does not let the hub's port through: 403, named, with what to allow.
       const refused = await startAgentProcess({
         config: { hub: { proxy: `http://127.0.0.1:${closed.port}` } },
-        args: [
-          "--site",
-          "south",
-          "--hub",
-          url,
-          "--enroll",
-          (await hub.registry.add("south")).enrollmentToken,
-        ],
+        args: await enrollArgs(hub, "south", url),
       }).then(() => "started", (err) => String(err));
       assert.match(refused, /refused CONNECT to 127\.0\.0\.1:\d+: "HTTP\/1\.[01] 403/);
       assert.match(refused, /allow CONNECT to the hub's host and port/);
@@ -324,14 +301,7 @@ Deno.test({
       // With it: HAProxy verifies it and names north to the hub, which lets north in.
       const north = await startAgentProcess({
         config: config(true),
-        args: [
-          "--site",
-          "north",
-          "--hub",
-          url,
-          "--enroll",
-          (await hub.registry.add("north")).enrollmentToken,
-        ],
+        args: await enrollArgs(hub, "north", url),
       });
       agents.push(north);
       await answersThroughTunnel(hub, "north");
@@ -361,14 +331,7 @@ Deno.test({
     try {
       north = await startAgentProcess({
         config: { hub: { caFile: pki.ca, proxy: `http://127.0.0.1:${proxy.port}`, reconnectCapSeconds: 1 } },
-        args: [
-          "--site",
-          "north",
-          "--hub",
-          url,
-          "--enroll",
-          (await hub.registry.add("north")).enrollmentToken,
-        ],
+        args: await enrollArgs(hub, "north", url),
       });
       await answersThroughTunnel(hub, "north");
       const port = proxy.port;
