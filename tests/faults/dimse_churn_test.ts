@@ -35,8 +35,12 @@ if (skip) console.warn(`dimse_churn_test: skipped: ${skip}`);
 
 const EXPLICIT_LE = TransferSyntax.ExplicitVRLittleEndian;
 const IMPLICIT_LE = TransferSyntax.ImplicitVRLittleEndian;
-/** ARTIM, idle timeout and TLS handshake timeout of the agents here. */
-const TIMEOUTS = { idleTimeoutSeconds: 2, artimTimeoutSeconds: 2 };
+/**
+ * ARTIM, idle timeout and TLS handshake timeout of the agents here. ARTIM (and the first-byte timer, at most
+ * ARTIM) also bounds how long a live requester's A-ASSOCIATE-RQ may wait to be read: at 2 s, the fresh-clone
+ * CI's loaded machine once closed one before the agent read it (association not accepted: connection closed).
+ */
+const TIMEOUTS = { idleTimeoutSeconds: 2, artimTimeoutSeconds: 5 };
 
 const contexts = [
   { id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] },
@@ -165,7 +169,13 @@ Deno.test({
     try {
       await Deno.writeFile(file, sent.bytes);
       await Deno.writeFile(afterFile, after.bytes);
-      const endings = Object.entries(badEndings(agent, tlsPort, pki, file));
+      // A bad ending that fails on our side says which it was, with the agent's log (why it closed on us).
+      const endings = Object.entries(badEndings(agent, tlsPort, pki, file)).map(([name, end]) =>
+        [name, () =>
+          end().catch(async (err) => {
+            throw new Error(`${name}: ${(err as Error).message}${await agentLog(agent)}`);
+          })] as const
+      );
       // Once each first: what the first connections load (the association code, TLS, buffers) is in the baseline.
       await pooled(endings.map(([, end]) => end), endings.length);
       const before = await settled(agent);
