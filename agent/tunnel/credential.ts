@@ -5,7 +5,7 @@
 import type { HubTls } from "../config/tls_files.ts";
 import { tlsHint } from "./tls_hint.ts";
 import { envNamesProxy, processEnv, type ProxySetting } from "./proxy.ts";
-import { proxiedPost } from "./proxy_post.ts";
+import { hubRequest } from "./proxy_post.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
@@ -126,7 +126,8 @@ export async function enroll(
   // Without a proxy of ours, straight to the hub: Deno's fetch would apply a proxy of the environment by its
   // own NO_PROXY rules (no host:port entries, for one), not the tunnel's.
   if (proxy || envNamesProxy(processEnv())) {
-    const res = await proxiedPost(
+    const res = await hubRequest(
+      "POST",
       `${httpBase(tunnelUrl)}/enroll`,
       { authorization: `Bearer ${token}` },
       tls,

@@ -1,9 +1,9 @@
 /**
- * One HTTP POST to the hub through an outbound proxy (enrollment): the connection opened by
- * ./proxy_connect.ts (CONNECT, then TLS to the hub for https), the request written on it by node:http.
- * Without a proxy, the same over a connection straight to the hub: for an agent whose environment names a
- * proxy that NO_PROXY (by ./proxy.ts's rules) keeps it from, since Deno's fetch would apply HTTPS_PROXY by
- * rules of its own.
+ * One HTTP request to the hub (the enrollment's POST, agent check's GETs) over a connection of our own: the one
+ * ./proxy_connect.ts opens through an outbound proxy (CONNECT, then TLS to the hub for https), the request
+ * written on it by node:http. Without a proxy, the same over a connection straight to the hub: for an agent
+ * whose environment names a proxy that NO_PROXY (by ./proxy.ts's rules) keeps it from, since Deno's fetch would
+ * apply HTTPS_PROXY by rules of its own.
  */
 import * as http from "node:http";
 import type { HubTls } from "../config/tls_files.ts";
@@ -11,19 +11,8 @@ import type { ProxySetting } from "./proxy.ts";
 import { connectDirect, connectThroughProxy } from "./proxy_connect.ts";
 import { tlsHint } from "./tls_hint.ts";
 
-/** The most of the answer's body read (an enrollment's answer is a short JSON message). */
+/** The most of the answer's body read (the hub's answers here, to enroll and to agent check, are short). */
 const BODY_BYTES = 64 * 1024;
-
-/** POSTs to `url` (http: or https:) through `proxy`, or straight; resolves with the status and the body's text. */
-export function proxiedPost(
-  url: string,
-  headers: Record<string, string>,
-  tls: HubTls,
-  proxy: ProxySetting | undefined,
-  timeoutMs = 30_000,
-): Promise<{ status: number; statusText: string; contentType: string; body: string }> {
-  return hubRequest("POST", url, headers, tls, proxy, timeoutMs);
-}
 
 /** One request to `url` (http: or https:) through `proxy`, or straight; its status, content type and body's text. */
 export async function hubRequest(
