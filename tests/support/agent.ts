@@ -187,11 +187,18 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Runs the agent's CLI (`agent/main.ts ARGS`) to completion and returns its exit code and output. */
-export async function agentCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs the agent's CLI (`agent/main.ts ARGS`) to completion and returns its exit code and output; `env` is
+ * added to this process's environment (proxy variables, for one).
+ */
+export async function agentCli(
+  args: string[],
+  opts: { env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args],
     cwd: ROOT,
+    env: opts.env,
     stdout: "piped",
     stderr: "piped",
   }).output();

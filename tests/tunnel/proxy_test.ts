@@ -29,12 +29,33 @@ async function logged(agent: AgentProcess, what: RegExp, count = 1): Promise<str
   }, 30_000);
 }
 
-/** A request the site answers through the tunnel (an echo of a node it has not got: its refusal). */
 /** An agent's arguments to enroll as `site` at the hub whose tunnel is `url` (a token made for it). */
 async function enrollArgs(hub: TestHub, site: string, url: string): Promise<string[]> {
   return ["--site", site, "--hub", url, "--enroll", (await hub.registry.add(site)).enrollmentToken];
 }
 
+/**
+ * `agent check --json` of `agent`, enrolled as `site` at the hub whose tunnel is `url`, with `env` added to its
+ * environment: its line about the hub, which must be ok, and the command's output.
+ */
+async function checkedHub(
+  agent: AgentProcess,
+  site: string,
+  url: string,
+  env?: Record<string, string>,
+): Promise<{ detail: string; stdout: string; stderr: string }> {
+  const out = await agentCli(
+    ["check", "--config", agentConfigFile(agent.dataDir), "--data", agent.dataDir]
+      .concat(["--site", site, "--hub", url, "--timeout", "60", "--json"]),
+    { env },
+  );
+  const line = (JSON.parse(out.stdout) as { status: string; what: string; detail: string }[])
+    .find((l) => l.what === `hub ${url}`);
+  assert.equal(line?.status, "ok", out.stdout);
+  return { detail: line!.detail, stdout: out.stdout, stderr: out.stderr };
+}
+
+/** A request the site answers through the tunnel (an echo of a node it has not got: its refusal). */
 async function answersThroughTunnel(hub: TestHub, site: string): Promise<void> {
   const live = await eventually(`${site} online`, () => hub.sessions.get(site), 30_000);
   assert.ok(await live.session.ping(5000) >= 0);
@@ -80,28 +101,12 @@ Deno.test({
 
       // agent check reaches the hub as the agent does: through the proxy, the credential accepted.
       const beforeCheck = connects(await proxy.log(), target);
-      const checked = await agentCli([
-        "check",
-        "--config",
-        agentConfigFile(north.dataDir),
-        "--data",
-        north.dataDir,
-        "--site",
-        "north",
-        "--hub",
-        url,
-        "--timeout",
-        "60",
-        "--json",
-      ]);
-      const hubLine = (JSON.parse(checked.stdout) as { status: string; what: string; detail: string }[])
-        .find((l) => l.what === `hub ${url}`);
-      assert.equal(hubLine?.status, "ok", checked.stdout);
+      const checked = await checkedHub(north, "north", url);
       assert.match(
-        hubLine!.detail,
+        checked.detail,
         new RegExp(`through the proxy 127\\.0\\.0\\.1:${proxy.port} \\(hub\\.proxy\\)`),
       );
-      assert.match(hubLine!.detail, /the site credential is accepted/);
+      assert.match(checked.detail, /the site credential is accepted/);
       assert.ok(connects(await proxy.log(), target) > beforeCheck, "agent check went through the proxy");
       assert.ok(!checked.stdout.includes(PASSWORD) && !checked.stderr.includes(PASSWORD));
 
@@ -175,34 +180,12 @@ Deno.test({
       agents.push(west);
       await answersThroughTunnel(hub, "west");
       // agent check too: straight to the hub, its credential accepted.
-      const westCheck = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../../agent/main.ts", import.meta.url).pathname,
-          "check",
-          "--config",
-          agentConfigFile(west.dataDir),
-          "--data",
-          west.dataDir,
-          "--site",
-          "west",
-          "--hub",
-          url,
-          "--timeout",
-          "60",
-          "--json",
-        ],
-        env: { HTTPS_PROXY: "http://127.0.0.1:1", NO_PROXY: `example.org, localhost:${hub.port}` },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const westOut = new TextDecoder().decode(westCheck.stdout);
-      const westHub = (JSON.parse(westOut) as { status: string; what: string; detail: string }[])
-        .find((l) => l.what === `hub ${url}`);
-      assert.equal(westHub?.status, "ok", westOut);
-      assert.match(westHub!.detail, /the site credential is accepted/);
-      assert.doesNotMatch(westHub!.detail, /through the proxy/);
+      const westHub = await checkedHub(west, "west", url, {
+        HTTPS_PROXY: "http://127.0.0.1:1",
+        NO_PROXY: `example.org, localhost:${hub.port}`,
+      });
+      assert.match(westHub.detail, /the site credential is accepted/);
+      assert.doesNotMatch(westHub.detail, /through the proxy/);
 
       // No password anywhere the agents wrote.
       for (const agent of agents) {
@@ -241,23 +224,11 @@ Deno.test({
       assert.ok(connects(await proxy.log(), `127.0.0.1:${hub.port}`) >= 2);
       // The agent's own commands reach its loopback API straight, the proxy variables notwithstanding (a
       // proxy that is not there here: through it they would fail).
-      const queue = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../../agent/main.ts", import.meta.url).pathname,
-          "queue",
-          "summary",
-          "--http-port",
-          String(north.httpPort),
-          "--json",
-        ],
-        env: { http_proxy: "http://127.0.0.1:1", HTTP_PROXY: "http://127.0.0.1:1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const said = new TextDecoder().decode(queue.stderr);
-      assert.equal(queue.code, 0, said);
+      const queue = await agentCli(
+        ["queue", "summary", "--http-port", String(north.httpPort), "--json"],
+        { env: { http_proxy: "http://127.0.0.1:1", HTTP_PROXY: "http://127.0.0.1:1" } },
+      );
+      assert.equal(queue.code, 0, queue.stderr);
 
       // A proxy that does not let the hub's port through: 403, named, with what to allow.
       const refused = await startAgentProcess({
