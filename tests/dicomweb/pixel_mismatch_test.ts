@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { multipartRequest } from "../../hub/dicomweb/testing.ts";
-import { MISMATCHED, mismatchFixturesSkip, writeMismatched } from "../support/mismatch_fixtures.ts";
+import { MISMATCHED, writeMismatched } from "../support/mismatch_fixtures.ts";
+import { pydicomSkip } from "../support/pydicom.ts";
 import { skipReason } from "../support/peers.ts";
 import { responseParts } from "../support/multipart.ts";
 import { datasetBytes } from "../support/agent.ts";
@@ -14,7 +15,7 @@ import { sharedRig } from "../support/shared_rig.ts";
 import { CT, MR } from "./_dicomweb.ts";
 import { type OneSite, oneSite, stopOneSite } from "./_one_site.ts";
 
-const skip = skipReason("storescu") || await mismatchFixturesSkip();
+const skip = skipReason("storescu") || await pydicomSkip();
 if (skip) console.warn(`pixel_mismatch_test: skipped: ${skip}`);
 
 interface Rig extends OneSite {

@@ -7,11 +7,12 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { peakRssDuring, rssBytes, scratchDir, skipReason } from "../support/peers.ts";
-import { rleFixtureSkip, writeZeroRle } from "../support/rle_fixture.ts";
+import { writeZeroRle } from "../support/rle_fixture.ts";
+import { pydicomSkip } from "../support/pydicom.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { oneSite, stopOneSite } from "./_one_site.ts";
 
-const skip = skipReason("storescu") || await rleFixtureSkip();
+const skip = skipReason("storescu") || await pydicomSkip();
 if (skip) console.warn(`transcode_memory_test: skipped: ${skip}`);
 
 const MB = 1024 * 1024;

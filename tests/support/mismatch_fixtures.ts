@@ -3,22 +3,12 @@
  * 16 bits): native (defined length) Pixel Data under RLE Lossless, Bits Allocated 7, Number of Frames 3 with
  * one frame of pixels, encapsulated (undefined length) Pixel Data under Explicit VR Little Endian, and a File
  * Meta group naming a transfer syntax no edition of PS3.6 defines (1.2.840.10008.9.9.9). Each has a SOP
- * Instance UID of its own; MR_small's study and series. Written to a temporary folder, never committed.
+ * Instance UID of its own; MR_small's study and series. Written to a temporary folder, never committed;
+ * whether they can be made here: ./pydicom.ts's pydicomSkip.
  */
 import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR } from "./test_files.ts";
-
-const PYTHON = "/usr/bin/python3";
-
-/** Why they cannot be made here (no pydicom for /usr/bin/python3), or undefined when they can. */
-export async function mismatchFixturesSkip(): Promise<string | undefined> {
-  try {
-    const r = await new Deno.Command(PYTHON, { args: ["-c", "import pydicom"], stderr: "null" }).output();
-    return r.success ? undefined : `no pydicom for ${PYTHON}`;
-  } catch {
-    return `no ${PYTHON}`;
-  }
-}
+import { runPydicom } from "./pydicom.ts";
 
 // pydicom writes a compressed syntax's Pixel Data only encapsulated, and a native syntax's with a defined
 // length: each is written Explicit VR Little Endian, then its bytes changed (the File Meta's syntax UID for
@@ -80,11 +70,7 @@ const NAMES: Record<keyof typeof MISMATCHED, string> = {
 
 /** Writes the objects into `dir`; their paths by name. */
 export async function writeMismatched(dir: string): Promise<Record<keyof typeof MISMATCHED, string>> {
-  const r = await new Deno.Command(PYTHON, {
-    args: ["-c", MAKE, path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm"), dir],
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(`pydicom: ${new TextDecoder().decode(r.stderr)}`);
+  await runPydicom(MAKE, [path.join(PYDICOM_TEST_FILES_DIR, "MR_small.dcm"), dir]);
   return Object.fromEntries(
     Object.entries(NAMES).map(([k, name]) => [k, path.join(dir, `${name}.dcm`)]),
   ) as Record<keyof typeof MISMATCHED, string>;

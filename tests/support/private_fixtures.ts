@@ -8,19 +8,15 @@
  */
 import * as path from "node:path";
 import { PYDICOM_TEST_FILES_DIR } from "./test_files.ts";
+import { pydicomSkip, runPydicom } from "./pydicom.ts";
 
-const PYTHON = "/usr/bin/python3";
 export const CT_SMALL = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
 
 /** Why the fixtures cannot be made here (no pydicom, no CT_small.dcm), or undefined when they can. */
 export async function privateFixturesSkip(): Promise<string | undefined> {
-  try {
-    await Deno.stat(CT_SMALL);
-    const r = await new Deno.Command(PYTHON, { args: ["-c", "import pydicom"], stderr: "null" }).output();
-    return r.success ? undefined : `no pydicom for ${PYTHON}`;
-  } catch {
-    return `no ${PYTHON} or no ${CT_SMALL}`;
-  }
+  const noPydicom = await pydicomSkip();
+  if (noPydicom) return noPydicom;
+  return await Deno.stat(CT_SMALL).then(() => undefined, () => `no ${CT_SMALL}`);
 }
 
 /** Makes the two variants of CT_small.dcm. */
@@ -81,11 +77,7 @@ ds2.save_as(out_implicit, write_like_original=False)
 export async function writePrivateFixtures(dir: string): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
   const files = ["explicit.dcm", "implicit.dcm", "ct_small.dcm"].map((f) => path.join(dir, f));
-  const gen = await new Deno.Command(PYTHON, {
-    args: ["-c", GENERATE, CT_SMALL, files[0], files[1]],
-    stderr: "piped",
-  }).output();
-  if (!gen.success) throw new Error(`pydicom: ${new TextDecoder().decode(gen.stderr)}`);
+  await runPydicom(GENERATE, [CT_SMALL, files[0], files[1]]);
   await Deno.copyFile(CT_SMALL, files[2]);
   return files;
 }

@@ -1,19 +1,10 @@
 /**
  * An RLE Lossless object whose pixel data is all zeros: a few MB stored that decode to Rows × Columns ×
  * frames × 2 bytes (16 bits allocated), made from a generated object's attributes with pydicom. The
- * memory tests' object that is small on disk and large once decoded.
+ * memory tests' object that is small on disk and large once decoded. Whether it can be made here:
+ * ./pydicom.ts's pydicomSkip.
  */
-const PYTHON = "/usr/bin/python3";
-
-/** Why it cannot be made here (no pydicom for /usr/bin/python3), or undefined when it can. */
-export async function rleFixtureSkip(): Promise<string | undefined> {
-  try {
-    const r = await new Deno.Command(PYTHON, { args: ["-c", "import pydicom"], stderr: "null" }).output();
-    return r.success ? undefined : `no pydicom for ${PYTHON}`;
-  } catch {
-    return `no ${PYTHON}`;
-  }
-}
+import { runPydicom } from "./pydicom.ts";
 
 const MAKE = `
 import sys, struct, pydicom
@@ -38,9 +29,5 @@ ds.save_as(out, write_like_original=False)
 /** Writes `out`: `src` (a Part 10 file) with zero pixels of `rows` × `columns` × `frames`, RLE Lossless. */
 export async function writeZeroRle(src: string, out: string, rows: number, columns: number, frames: number) {
   if (rows * columns % 128 !== 0) throw new RangeError("rows × columns must be a multiple of 128");
-  const r = await new Deno.Command(PYTHON, {
-    args: ["-c", MAKE, src, out, String(rows), String(columns), String(frames)],
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(`pydicom: ${new TextDecoder().decode(r.stderr)}`);
+  await runPydicom(MAKE, [src, out, String(rows), String(columns), String(frames)]);
 }
