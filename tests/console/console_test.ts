@@ -26,13 +26,12 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
-      await startAgent("south", { aet: "SOUTH" });
+    await withConsole({}, async ({ hub, browser, northAndSouth }) => {
       // North de-identifies with its own key; the hub and the console never see it.
       const key = crypto.getRandomValues(new Uint8Array(32));
       const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
       await Deno.writeFile(keyFile, key);
-      const north = await startAgent("north", { aet: "NORTH", config: { deid: { keyFile } } });
+      const { north } = await northAndSouth({ config: { deid: { keyFile } } });
       const originals: string[] = [];
       for (const [seed, modality] of [["ui-a", "CT"], ["ui-b", "MR"]] as const) {
         const dir = await Deno.makeTempDir({ prefix: "ui-src-" });
@@ -41,7 +40,6 @@ Deno.test({
         assert.equal(sent.code, 0, sent.stderr);
         originals.push(s.studyUid);
       }
-      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       await hub.users.add("ops", "operator", "operator password");
       await hub.users.add("view", "viewer", "viewer password");
       await hub.users.add("boss", "admin", "admin password");

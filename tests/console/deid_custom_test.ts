@@ -6,10 +6,9 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { hasChromium, logIn, nav, unnamedControls } from "../support/browser.ts";
+import { hasChromium, nav, unnamedControls } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { skipReason } from "../support/peers.ts";
-import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 
@@ -27,21 +26,15 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
-      await startAgent("south", { aet: "SOUTH" });
+    await withConsole({}, async ({ hub, northAndSouth, pageAs }) => {
       const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
       await Deno.writeFile(keyFile, crypto.getRandomValues(new Uint8Array(32)));
-      const north = await startAgent("north", { aet: "NORTH", config: { deid: { keyFile } } });
+      const { north } = await northAndSouth({ config: { deid: { keyFile } } });
       const dir = await Deno.makeTempDir({ prefix: "ui-custom-" });
       const s = await writeGeneratedSeries(dir, { count: 2, rows: 32, columns: 32, seed: "ui-custom" });
       const sent = await storescu(s.paths, north);
       assert.equal(sent.code, 0, sent.stderr);
-      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
-      await hub.users.add("ops", "operator", "operator password");
-
-      const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${hub.port}/`);
-      await logIn(page, "ops", "operator password");
+      const page = await pageAs("/");
       await nav(page, "Explorer").click();
       await page.getByLabel("Site").selectOption("north");
       await page.getByRole("button", { name: "Search" }).click();

@@ -50,9 +50,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
-      await startAgent("south", { aet: "SOUTH" });
-      const north = await startAgent("north", { aet: "NORTH" });
+    await withConsole({}, async ({ hub, browser, northAndSouth }) => {
+      const { north } = await northAndSouth();
       const dir = await Deno.makeTempDir({ prefix: "tasks-" });
       const specs = [...generateStudies({
         seed: "tasks",
@@ -64,7 +63,6 @@ Deno.test({
       })].map((s) => ({ ...s, patientName: EVIL_NAME, studyDescription: EVIL_DESCRIPTION }));
       const study = await writeInstances(dir, specs);
       assert.equal((await storescu(study.paths, north)).code, 0);
-      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       await hub.users.add("ops", "operator", "operator password");
       const base = `http://127.0.0.1:${hub.port}`;
       const page = await browser.newPage();
@@ -344,7 +342,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
+    await withConsole({}, async ({ hub, browser, startAgent, pageAs }) => {
       const north = await startAgent("north", { aet: "NORTH" });
       // 27 studies, one a day from 1 January 2020: two pages of 25.
       const specs = [...generateStudies({
@@ -358,11 +356,8 @@ Deno.test({
       const files = await writeInstances(await Deno.makeTempDir({ prefix: "pages-" }), specs);
       assert.equal((await storescu(files.paths, north)).code, 0);
       await eventually("north online", () => hub.sessions.get("north"));
-      await hub.users.add("ops", "operator", "operator password");
       const base = `http://127.0.0.1:${hub.port}`;
-      const page = await browser.newPage();
-      await page.goto(`${base}/explorer?site=north`);
-      await logIn(page, "ops", "operator password");
+      const page = await pageAs("/explorer?site=north");
       const rows = page.locator("table[aria-label=Studies] tbody tr[data-study]");
       await rows.nth(24).waitFor();
       const firstDate = async () => (await rows.first().locator("td").nth(3).innerText()).trim();
@@ -565,15 +560,14 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withConsole({}, async (rig) => {
-      const { browser, startAgent } = rig;
+      const { browser } = rig;
       let hub = rig.hub;
       const orthanc = await startOrthanc({
         storageDir: await Deno.makeTempDir({ prefix: "tasks-orthanc-" }),
       });
       try {
         const node = { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" };
-        await startAgent("north", { aet: "NORTH", config: { nodes: { pacs: node } } });
-        await startAgent("south", { aet: "SOUTH" });
+        await rig.northAndSouth({ config: { nodes: { pacs: node } } });
         // The study is on north's PACS only, not in north's own archive.
         const specs = [...generateStudies({
           seed: "tasks-node",
@@ -591,13 +585,9 @@ Deno.test({
           });
           assert.equal(put.status, 200, await put.text());
         }
-        await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
-        await hub.users.add("ops", "operator", "operator password");
         const base = `http://127.0.0.1:${hub.port}`;
-        const page = await browser.newPage();
         // The explorer searches north's PACS when asked to (the study is not in north's archive).
-        await page.goto(`${base}/explorer`);
-        await logIn(page, "ops", "operator password");
+        const page = await rig.pageAs("/explorer");
         // Before any search, the explorer says how to list everything instead of showing a blank page.
         await page.getByText("Search with every field empty to list all the studies there").waitFor();
         const form = page.getByRole("form", { name: "Find studies" });

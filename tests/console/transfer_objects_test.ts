@@ -4,7 +4,7 @@
  * 1000, silently.
  */
 import assert from "node:assert/strict";
-import { hasChromium, logIn } from "../support/browser.ts";
+import { hasChromium } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
@@ -22,9 +22,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
-      await startAgent("south", { aet: "SOUTH" });
-      const north = await startAgent("north", { aet: "NORTH" });
+    await withConsole({}, async ({ hub, northAndSouth, pageAs }) => {
+      const { north } = await northAndSouth();
       const dir = await Deno.makeTempDir({ prefix: "transfer-objects-" });
       try {
         const series = await writeGeneratedSeries(dir, {
@@ -34,7 +33,6 @@ Deno.test({
           seed: "objects",
         });
         assert.equal((await storescu(series.paths, north, [], 120_000)).code, 0);
-        await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
         const { id } = await hub.transfers.create(
           { source: { site: "north" }, destination: { site: "south" }, studies: [series.studyUid] },
           "user:ops",
@@ -44,10 +42,7 @@ Deno.test({
           async () => (await hub.transfers.get(id))?.status === "success",
           120_000,
         );
-        await hub.users.add("ops", "operator", "operator password");
-        const page = await browser.newPage();
-        await page.goto(`http://127.0.0.1:${hub.port}/transfers/${id}`);
-        await logIn(page, "ops", "operator password");
+        const page = await pageAs(`/transfers/${id}`);
         const detail = page.locator('section[aria-label="Transfer detail"]');
         await detail.locator("table[aria-label=Tasks]").getByRole("button", { name: /^Objects of/ }).click();
         const rows = detail.locator("table[aria-label=Objects] tbody tr");

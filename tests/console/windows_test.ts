@@ -9,9 +9,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { hasChromium, logIn, SHOTS, unnamedControls } from "../support/browser.ts";
+import { hasChromium, SHOTS, unnamedControls } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
-import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { skipReason } from "../support/peers.ts";
@@ -26,22 +25,16 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent, url }) => {
-      await startAgent("south", { aet: "SOUTH" });
-      const north = await startAgent("north", { aet: "NORTH" });
+    await withConsole({}, async ({ hub, northAndSouth, pageAs, url }) => {
+      const { north } = await northAndSouth();
       const dir = await Deno.makeTempDir({ prefix: "windows-" });
       const study = await writeGeneratedSeries(dir, { count: 1, rows: 32, columns: 32, seed: "windows" });
       const sent = await storescu(study.paths, north);
       assert.equal(sent.code, 0, sent.stderr);
-      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
-      await hub.users.add("ops", "operator", "operator password");
       const api = createConduitClient({ url, token: (await hub.tokens.create("qa", "viewer")).token });
       const jobs = async () => (await api.transfers.list.query()).length;
 
-      const page = await browser.newPage();
-      await page.goto(url);
-      await logIn(page, "ops", "operator password");
-      await page.goto(`${url}studies/north/${study.studyUid}`);
+      const page = await pageAs(`/studies/north/${study.studyUid}`);
       await page.getByRole("button", { name: "Transfer…" }).click();
       const dialog = page.getByRole("form", { name: "Transfer" });
       await dialog.getByLabel("Destination").selectOption("south");

@@ -4,10 +4,10 @@
  * does (browser first, then the agents in reverse order, then the hub). A test that restarts the hub on
  * the same data and port sets `rig.hub` to the new one, so the tear-down stops that one.
  */
-import type { BrowserContext } from "playwright-core";
-import { launchBrowser } from "./browser.ts";
+import type { BrowserContext, Page } from "playwright-core";
+import { launchBrowser, logIn } from "./browser.ts";
 import { type AgentProcess, type AgentProcessOptions, startAgentProcess } from "./agent.ts";
-import { siteArgs, startTestHub, type TestHub, type TestHubOptions } from "./hub.ts";
+import { eventually, siteArgs, startTestHub, type TestHub, type TestHubOptions } from "./hub.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 
 export type { TestHubOptions };
@@ -22,6 +22,16 @@ export interface ConsoleRigOptions {
   browserArgs?: string[];
 }
 
+/** A console user a test logs in as. */
+export interface ConsoleUser {
+  name: string;
+  role: "admin" | "operator" | "viewer";
+  password: string;
+}
+
+/** The user most console tests log in as: an operator. */
+export const OPS: ConsoleUser = { name: "ops", role: "operator", password: "operator password" };
+
 export interface ConsoleRig {
   /** The running hub; settable (a test that restarts the hub puts the new one here). */
   hub: TestHub;
@@ -32,6 +42,13 @@ export interface ConsoleRig {
   readonly url: string;
   /** Starts an agent connected to the hub as `site` (its args after the hub's), kept for tear-down. */
   startAgent(site: string, options?: AgentProcessOptions): Promise<AgentProcess>;
+  /**
+   * The two sites most console tests use, started with `startAgent`: south (AE title SOUTH), then north
+   * (NORTH, with `north`'s options); resolves once the hub has both online.
+   */
+  northAndSouth(north?: AgentProcessOptions): Promise<{ north: AgentProcess; south: AgentProcess }>;
+  /** Adds `user` to the hub and opens a page at `path` of the console (`/transfers`, say), logged in as it. */
+  pageAs(path: string, user?: ConsoleUser): Promise<Page>;
 }
 
 /** The build of this process (`fresh`: a full one, not only one made if ui/dist had none). */
@@ -99,6 +116,24 @@ export async function withConsole(
       });
       rig.agents.push(agent);
       return agent;
+    },
+    async northAndSouth(north = {}) {
+      const started = {
+        south: await rig.startAgent("south", { aet: "SOUTH" }),
+        north: await rig.startAgent("north", { aet: "NORTH", ...north }),
+      };
+      await eventually(
+        "north and south online",
+        () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"),
+      );
+      return started;
+    },
+    async pageAs(path, user = OPS) {
+      await rig.hub.users.add(user.name, user.role, user.password);
+      const page = await browser.newPage();
+      await page.goto(new URL(path, rig.url).href);
+      await logIn(page, user.name, user.password);
+      return page;
     },
   };
   let failed: { error: unknown } | undefined;
