@@ -17,7 +17,6 @@ import { skipReason, sleep } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import {
   abortPdu,
-  associate,
   associateRq,
   cEchoRq,
   commandSet,
@@ -31,7 +30,7 @@ import {
   releaseRq,
 } from "../support/pdu.ts";
 import { readDbSnapshot } from "../support/crash.ts";
-import { agentLog, assertServing, ctObject, partialFiles } from "../support/faults.ts";
+import { agentLog, assertServing, associateForCt, ctObject, partialFiles } from "../support/faults.ts";
 
 const skip = skipReason("echoscu");
 if (skip) console.warn(`dimse_fuzz_test: skipped: ${skip}`);
@@ -269,15 +268,7 @@ Deno.test({
     const r = rng(SEED);
     try {
       // the archive holds the object the conversations store: a valid C-STORE changes nothing
-      const { socket, ac } = await associate(agent.port, {
-        calledAet: AET,
-        callingAet: "SEEDER",
-        contexts: [{
-          id: 1,
-          abstractSyntax: SopClass.CtImage,
-          transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
-        }],
-      });
+      const { socket, ac } = await associateForCt(agent, "SEEDER");
       const seeded = await cStore(socket, { contextId: 1, ...object, maxPduLength: ac.maxPduLength });
       assert.equal(hexStatus(seeded), "0x0000");
       await release(socket);

@@ -5,10 +5,10 @@
  * Endian) and read the object in a syntax it is not in. The same object without them is stored.
  */
 import assert from "node:assert/strict";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { TransferSyntax } from "@conduit/shared/dicom";
 import { startAgentProcess } from "../support/agent.ts";
-import { associate, concat, cStore, hexStatus, release } from "../support/pdu.ts";
-import { assertNoLeftovers, ctObject } from "../support/faults.ts";
+import { concat, cStore, hexStatus, release } from "../support/pdu.ts";
+import { assertNoLeftovers, associateForCt, ctObject } from "../support/faults.ts";
 
 /** (0002,0010) Transfer Syntax UID in explicit VR little endian, as a sender might leave it in. */
 function transferSyntaxElement(uid: string): Uint8Array {
@@ -27,15 +27,7 @@ Deno.test("a C-STORE data set beginning with File Meta elements is refused with 
   const agent = await startAgentProcess();
   const object = ctObject("file-meta-in-dataset", { rows: 16, columns: 16 });
   try {
-    const { socket, ac } = await associate(agent.port, {
-      calledAet: agent.aet,
-      callingAet: "GROUP2",
-      contexts: [{
-        id: 1,
-        abstractSyntax: SopClass.CtImage,
-        transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
-      }],
-    });
+    const { socket, ac } = await associateForCt(agent, "GROUP2");
     const store = { contextId: 1, maxPduLength: ac.maxPduLength, ...object };
     const smuggled = concat([transferSyntaxElement(TransferSyntax.ExplicitVRBigEndian), object.dataset]);
     assert.equal(hexStatus(await cStore(socket, { ...store, dataset: smuggled })), "0xC000");

@@ -7,12 +7,13 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { encodingOf, parseDataSet, readPart10Header, SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { encodingOf, parseDataSet, readPart10Header, SopClass } from "@conduit/shared/dicom";
 import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { skipReason } from "../support/peers.ts";
 import { type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";
-import { associate, cStore, hexStatus, release } from "../support/pdu.ts";
+import { cStore, hexStatus, release } from "../support/pdu.ts";
+import { associateForCt } from "../support/faults.ts";
 import { responseParts } from "../support/multipart.ts";
 
 const skip = skipReason("echoscu");
@@ -95,15 +96,7 @@ Deno.test({
         args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", enroll],
       });
       const objects = [objectWithPrivateTags("a"), objectWithPrivateTags("b")];
-      const { socket, ac } = await associate(agent.port, {
-        calledAet: "NORTH",
-        callingAet: "PRIVACY",
-        contexts: [{
-          id: 1,
-          abstractSyntax: SopClass.CtImage,
-          transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
-        }],
-      });
+      const { socket, ac } = await associateForCt(agent, "PRIVACY");
       try {
         for (const [i, o] of objects.entries()) {
           const status = await cStore(socket, {

@@ -22,8 +22,9 @@ import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../suppo
 import { retrieveWith, storescu } from "../support/send.ts";
 import { freePort } from "../support/ports.ts";
 import { privateFixturesSkip } from "../support/private_fixtures.ts";
-import { associate, cStore, release } from "../support/pdu.ts";
-import { readPart10Header, SopClass, TransferSyntax } from "@conduit/shared/dicom";
+import { cStore, release } from "../support/pdu.ts";
+import { associateForCt } from "../support/faults.ts";
+import { readPart10Header, SopClass } from "@conduit/shared/dicom";
 import { createConduitClient } from "../../hub/client/mod.ts";
 
 const skip = skipReason("storescu", "storescp", "findscu", "movescu", "getscu") ||
@@ -185,15 +186,7 @@ Deno.test({
       const eBytes = await Deno.readFile(e.file);
       const eSet = eBytes.subarray(readPart10Header(eBytes).datasetOffset);
       uids.push(e.spec.sopInstanceUid);
-      const { socket, ac } = await associate(north.port, {
-        calledAet: "NORTH",
-        callingAet: "RAWSCU",
-        contexts: [{
-          id: 1,
-          abstractSyntax: SopClass.CtImage,
-          transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
-        }],
-      });
+      const { socket, ac } = await associateForCt(north, "RAWSCU");
       try {
         for (
           const [i, [sop, dataset]] of [

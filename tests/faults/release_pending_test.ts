@@ -6,10 +6,8 @@
  * once the sender closed; the object was archived, the sender never told.
  */
 import assert from "node:assert/strict";
-import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { startAgentProcess } from "../support/agent.ts";
 import {
-  associate,
   Command,
   CommandField,
   CommandTag,
@@ -20,21 +18,13 @@ import {
   releaseRq,
   sendCStore,
 } from "../support/pdu.ts";
-import { ctObject } from "../support/faults.ts";
+import { associateForCt, ctObject } from "../support/faults.ts";
 
 Deno.test("a C-STORE released at once is answered before the A-RELEASE-RP", async () => {
   const agent = await startAgentProcess();
   const objects = [ctObject("release-pending", { rows: 32, columns: 32 })];
   try {
-    const { socket, ac } = await associate(agent.port, {
-      calledAet: agent.aet,
-      callingAet: "HASTY",
-      contexts: [{
-        id: 1,
-        abstractSyntax: SopClass.CtImage,
-        transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
-      }],
-    });
+    const { socket, ac } = await associateForCt(agent, "HASTY");
     try {
       for (const [i, o] of objects.entries()) {
         await sendCStore(socket, { contextId: 1, messageId: i + 1, maxPduLength: ac.maxPduLength, ...o });

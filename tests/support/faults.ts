@@ -1,16 +1,16 @@
 /**
- * What the fault tests of the DIMSE port share: deterministic noise, generated objects, and the checks
- * that the agent is still serving (C-ECHO with DCMTK `echoscu`, `/healthz`, no uncaught error in its
- * log) and left no partial file behind.
+ * What the fault tests of the DIMSE port share: deterministic noise, generated objects and an association to
+ * store them, and the checks that the agent is still serving (C-ECHO with DCMTK `echoscu`, `/healthz`, no
+ * uncaught error in its log) and left no partial file behind.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { readPart10Header, SopClass } from "@conduit/shared/dicom";
+import { readPart10Header, SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { generateInstance, type InstanceSpec, uidFromKey } from "@conduit/shared/testing";
 import { runDcmtk } from "./peer_tools.ts";
 import { logTail, sleep } from "./processes.ts";
 import { type AgentProcess, listFiles } from "./agent.ts";
-import { decodeAbort, describe, type PduSocket, PduType, type Received } from "./pdu.ts";
+import { associate, decodeAbort, describe, type PduSocket, PduType, type Received } from "./pdu.ts";
 
 /** Deterministic bytes (xorshift32), so a failure can be replayed. */
 export function noise(length: number, seed: number): Uint8Array {
@@ -23,6 +23,22 @@ export function noise(length: number, seed: number): Uint8Array {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/**
+ * Associates with `agent` (its port and AE title) as `callingAet`, proposing what ctObject's objects are sent
+ * in: CT Image Storage in Explicit VR Little Endian, as presentation context 1.
+ */
+export function associateForCt(agent: Pick<AgentProcess, "port" | "aet">, callingAet: string) {
+  return associate(agent.port, {
+    calledAet: agent.aet,
+    callingAet,
+    contexts: [{
+      id: 1,
+      abstractSyntax: SopClass.CtImage,
+      transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
+    }],
+  });
 }
 
 /** A generated CT object: its Part 10 bytes, the data set after group 0002, its UIDs and its patient. */
