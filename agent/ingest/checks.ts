@@ -15,6 +15,7 @@ import { DimseStatusError, Status, type StoreContext } from "../dimse/handlers.t
 import type { ReceivedObject } from "../part10/file_stream.ts";
 import { type FileHeader, parseHeaderBytes, readFileHeader } from "../part10/header.ts";
 import { objectKey } from "../archive/archive.ts";
+import { checkDeflated } from "../part10/deflated_check.ts";
 
 /** An object whose checks passed: what the index will record about it, and where it goes. */
 export interface Checked {
@@ -53,6 +54,7 @@ export async function checkReceived(
     log.warn("C-STORE data set begins with File Meta elements (group 0002)");
     throw new DimseStatusError(Status.CannotUnderstand, FILE_META_IN_DATASET);
   }
+  if (encodingOf(received.meta.transferSyntax).deflated) await checkInflated(received, log);
   // The header as parsed before the last byte (`earlyCheck`) holds when the whole object turned out
   // well formed and longer than the bytes parsed; anything else is parsed and reported now.
   if (early && !received.malformed && !received.headIsWhole) {
@@ -84,6 +86,29 @@ function startsWithFileMeta(received: ReceivedObject): boolean {
     ? received.head[at] | (received.head[at + 1] << 8)
     : (received.head[at] << 8) | received.head[at + 1];
   return group === 0x0002;
+}
+
+/**
+ * A deflated data set, inflated as a stream from the staging file, checked as other data sets are checked as
+ * they arrive (StructureCheck) and for File Meta elements at its start; refused (0xC000) when it does not
+ * inflate, is cut short, or fails either check. Until 2026-12-06 deflated data sets were not looked into: one
+ * with a VR XX, an undefined-length UT, group 0002 first or a deflate stream cut short was stored.
+ */
+async function checkInflated(received: ReceivedObject, log: Logger): Promise<void> {
+  let found;
+  try {
+    found = await checkDeflated(received.tempPath, received.datasetSize);
+  } catch (err) {
+    log.warn("C-STORE payload is not a readable data set", { reason: String(err), deflated: true });
+    throw new DimseStatusError(Status.CannotUnderstand, `data set not readable: ${(err as Error).message}`);
+  }
+  if (!found) return;
+  if ("fileMeta" in found) {
+    log.warn("C-STORE data set begins with File Meta elements (group 0002)", { deflated: true });
+    throw new DimseStatusError(Status.CannotUnderstand, FILE_META_IN_DATASET);
+  }
+  log.warn("C-STORE payload does not parse to its end", { reason: found.problem, deflated: true });
+  throw new DimseStatusError(Status.CannotUnderstand, `data set malformed: ${found.problem}`);
 }
 
 /**

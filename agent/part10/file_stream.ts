@@ -29,7 +29,7 @@ export interface ReceivedObject {
   /**
    * Why the data set does not parse to its end (it ends inside an element, a sequence or the pixel
    * data fragments, or its structure is broken); undefined when it does, or when it could not be
-   * checked as it arrived (deflated syntaxes).
+   * checked as it arrived (deflated syntaxes: ingest/checks.ts inflates and checks them once written).
    */
   malformed?: string;
 }

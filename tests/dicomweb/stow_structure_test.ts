@@ -1,19 +1,21 @@
 /**
  * PS3.18 10.5 STOW-RS through the hub to an agent of Part 10 files whose data sets have the structure defects
  * a C-STORE's are refused for (File Meta elements at the start, a VR that is no DICOM VR, an undefined length
- * outside SQ, UN and Pixel Data): each is listed in the FailedSOPSequence with 0xC000 and the agent's reason in
+ * outside SQ, UN and Pixel Data), plain and deflated, and deflated data sets that do not inflate or are cut
+ * short: each is listed in the FailedSOPSequence with 0xC000 and the agent's reason in
  * the Warning header, nothing of it is archived, and the good objects of the same request are stored. Until
  * 2026-12-06 a part with File Meta elements after its group length was stored without them (the hub read
- * them as its File Meta group's).
+ * them as its File Meta group's), and deflated ones with any of the defects, or cut short, were stored.
  */
 import assert from "node:assert/strict";
 import { multipartRequest } from "../../hub/dicomweb/testing.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
-import { assertNoLeftovers, assertServing, ctObject } from "../support/faults.ts";
+import { assertNoLeftovers, assertServing, ctObject, noise } from "../support/faults.ts";
 import { sharedRig } from "../support/shared_rig.ts";
 import { skipReason } from "../support/peers.ts";
-import { DEFECT_REASON, defectiveObject, DEFECTS } from "../support/structure_defects.ts";
+import { DEFECT_REASON, defectiveObject, DEFECTS, deflated, part10 } from "../support/structure_defects.ts";
+import { TransferSyntax } from "@conduit/shared/dicom";
 
 interface Rig {
   hub: TestHub;
@@ -55,21 +57,44 @@ async function stow(r: Rig, files: Uint8Array[]) {
   return { status: res.status, failed, stored, warning: res.headers.get("warning") ?? "" };
 }
 
-shared.test("STOW-RS refuses data sets with structure defects (0xC000), stores the good one", async (r) => {
-  const bad = DEFECTS.map((d) => defectiveObject(`stow-${d}`, d));
-  const good = ctObject("stow-good", { rows: 16, columns: 16 });
-  const got = await stow(r, [...bad.map((b) => b.bytes), good.bytes]);
-  assert.equal(got.status, 202, got.warning);
-  assert.deepEqual(got.failed, bad.map((b) => [b.sopInstanceUid, 0xc000]), got.warning);
-  assert.deepEqual(got.stored, [good.sopInstanceUid]);
-  DEFECTS.forEach((d, i) => {
-    assert.match(
-      got.warning,
-      new RegExp(`part ${i + 1}: .*${DEFECT_REASON[d].source}`),
-      `${d}: ${got.warning}`,
-    );
+for (const deflate of [false, true]) {
+  const how = deflate ? "deflated" : "explicit VR little endian";
+  shared.test(`STOW-RS refuses ${how} data sets with structure defects (0xC000), stores the good one`, async (r) => {
+    const bad = DEFECTS.map((d) => defectiveObject(`stow-${d}-${deflate}`, d, deflate));
+    const good = ctObject(`stow-good-${deflate}`, { rows: 16, columns: 16 });
+    const goodBytes = deflate
+      ? part10(good, deflated(good.dataset), TransferSyntax.DeflatedExplicitVRLittleEndian)
+      : good.bytes;
+    const got = await stow(r, [...bad.map((b) => b.bytes), goodBytes]);
+    assert.equal(got.status, 202, got.warning);
+    assert.deepEqual(got.failed, bad.map((b) => [b.sopInstanceUid, 0xc000]), got.warning);
+    assert.deepEqual(got.stored, [good.sopInstanceUid]);
+    DEFECTS.forEach((d, i) => {
+      assert.match(
+        got.warning,
+        new RegExp(`part ${i + 1}: .*${DEFECT_REASON[d].source}`),
+        `${d}: ${got.warning}`,
+      );
+    });
+    await assertNoLeftovers(r.north, archived(good.sopInstanceUid));
+    await assertServing(r.north);
   });
-  await assertNoLeftovers(r.north, archived(good.sopInstanceUid));
+}
+
+shared.test("STOW-RS refuses a deflated data set that is not deflate, or is cut short (0xC000)", async (r) => {
+  const notDeflate = ctObject("stow-not-deflate", { rows: 16, columns: 16 });
+  const cut = ctObject("stow-cut-deflate", { rows: 64, columns: 64 });
+  const whole = deflated(cut.dataset);
+  const parts = [
+    part10(notDeflate, noise(4000, 7), TransferSyntax.DeflatedExplicitVRLittleEndian),
+    part10(cut, whole.subarray(0, whole.length - 200), TransferSyntax.DeflatedExplicitVRLittleEndian),
+  ];
+  const got = await stow(r, parts);
+  assert.equal(got.status, 409, got.warning);
+  assert.deepEqual(got.failed.map(([, reason]) => reason), [0xc000, 0xc000], got.warning);
+  assert.match(got.warning, /part 1: .*(does not inflate|not a readable)/, got.warning);
+  assert.match(got.warning, /part 2: .*(does not inflate|ends)/, got.warning);
+  await assertNoLeftovers(r.north, archived());
   await assertServing(r.north);
 });
 
