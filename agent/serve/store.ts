@@ -6,7 +6,7 @@
 import { ObjectHeader } from "@conduit/shared/tunnel";
 import { isPrivateUid, isStorageSopClass } from "@conduit/shared/dicom";
 import { hashUid } from "@conduit/shared/log";
-import type { StoreContext } from "../dimse/handlers.ts";
+import { DimseStatusError, type StoreContext } from "../dimse/handlers.ts";
 import { tunnelCaller, tunnelRoute } from "../queue/keys.ts";
 import { receiveObject } from "../tunnel/objects.ts";
 import type { Handlers, Replies, RequestOf } from "./reply.ts";
@@ -72,10 +72,19 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
   try {
     const extra = request.node && !now ? [{ route: tunnelRoute(callingAet), destination: request.node }] : [];
     const outcome = await s.ingest.commitReceived(received, ctx, extra);
-    if (outcome.status !== 0) return await nack(`not stored: status 0x${outcome.status.toString(16)}`);
+    if (outcome.status !== 0) {
+      return await nack(`not stored: status 0x${outcome.status.toString(16)}`, outcome.status);
+    }
   } catch (err) {
     sink.discard();
-    return await nack(`not stored: ${(err as Error).message}`);
+    // The status a C-STORE of it would have been answered with goes along (0xC000 a malformed data set,
+    // 0xA900 UIDs that do not match, 0xA700 out of resources): the sender's queue classes it as it would a
+    // node's, so a refusal that cannot change is not sent again. Until 2026-12-06 none went: a malformed
+    // object from an older agent's archive was sent again until its row ran out of attempts.
+    return await nack(
+      `not stored: ${(err as Error).message}`,
+      err instanceof DimseStatusError ? err.status : undefined,
+    );
   }
   if (now) {
     const report = await s.nodes.storeTo(request.node!, { sopInstanceUids: [header.sopInstanceUid] });
