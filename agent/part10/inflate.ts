@@ -26,9 +26,16 @@ export class InflateError extends Error {
   override name = "InflateError";
 }
 
-/** The inflated bytes of the deflated data set that is `source` (its first `size` bytes), in order. */
-export async function* inflated(source: ByteSource, size: number): AsyncGenerator<Uint8Array> {
-  const inflate = createInflateRaw({ chunkSize: BLOCK });
+/**
+ * The inflated bytes of the deflated data set that is `source` (its first `size` bytes), in order, in blocks of
+ * at most `chunkSize` bytes.
+ */
+export async function* inflated(
+  source: ByteSource,
+  size: number,
+  chunkSize = BLOCK,
+): AsyncGenerator<Uint8Array> {
+  const inflate = createInflateRaw({ chunkSize });
   const input = Readable.from(blocks(source, size), { objectMode: false });
   input.on("error", (err) => inflate.destroy(err));
   input.pipe(inflate);
