@@ -54,7 +54,7 @@ export async function checkReceived(
     log.warn("C-STORE data set begins with File Meta elements (group 0002)");
     throw new DimseStatusError(Status.CannotUnderstand, FILE_META_IN_DATASET);
   }
-  if (encodingOf(received.meta.transferSyntax).deflated) await checkInflated(received, log);
+  if (received.inflateToCheck) await checkInflated(received, log);
   // The header as parsed before the last byte (`earlyCheck`) holds when the whole object turned out
   // well formed and longer than the bytes parsed; anything else is parsed and reported now.
   if (early && !received.malformed && !received.headIsWhole) {

@@ -29,9 +29,16 @@ export interface ReceivedObject {
   /**
    * Why the data set does not parse to its end (it ends inside an element, a sequence or the pixel
    * data fragments, or its structure is broken); undefined when it does, or when it could not be
-   * checked as it arrived (deflated syntaxes: ingest/checks.ts inflates and checks them once written).
+   * checked as it arrived (deflated syntaxes: see `inflateToCheck`).
    */
   malformed?: string;
+  /**
+   * Set for a deflated data set received here: its structure is inside the deflate stream, so ingest/checks.ts
+   * inflates it from the file and checks it before it is answered. Unset on what a start reads back from the
+   * intake or the archive (ingest/recover.ts), as `malformed` is: checked when it arrived, or accepted by the
+   * version that received it, it is committed, not refused after its Success.
+   */
+  inflateToCheck?: boolean;
 }
 
 /** How much of the start of each object is kept in memory for header parsing, at most. */
@@ -269,6 +276,7 @@ export class StoreFileStream extends Writable {
       head: this.#head.subarray(0, this.#headLength),
       headIsWhole: this.#headLength === this.#fileSize,
       malformed: this.#check?.finish(),
+      ...(this.#check ? {} : { inflateToCheck: true }),
     };
   }
 
