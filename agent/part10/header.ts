@@ -7,6 +7,7 @@ import { constants as zlib, inflateRawSync } from "node:zlib";
 import {
   type DataSet,
   DicomParseError,
+  type Encoding,
   encodingOf,
   parseDataSet,
   type Part10Header,
@@ -70,20 +71,72 @@ export function readFileHeader(path: string): Promise<FileHeader> {
 export function parseHeaderBytes(bytes: Uint8Array, fileSize: number, complete: boolean): FileHeader {
   const header = readPart10Header(bytes);
   const encoding = encodingOf(header.transferSyntax);
-  let body = bytes;
-  let start = header.datasetOffset;
   if (encoding.deflated) {
+    return { header, ...inflatedHeader(bytes.subarray(header.datasetOffset), encoding, complete), fileSize };
+  }
+  const { dataset } = parseDataSet(bytes, encoding, {
+    start: header.datasetOffset,
+    stopAtTag: PIXEL_DATA,
+    partial: !complete,
+  });
+  return { header, dataset, bytes, fileSize };
+}
+
+/** What a deflated data set's first bytes are inflated to at first: enough for nearly every header. */
+const FIRST_INFLATE = 1024 * 1024;
+/** Deflate expands at most this many times: so many compressed bytes never inflate past a limit this large. */
+const MAX_RATIO = 1032;
+
+/**
+ * The header of a deflated data set from its first compressed bytes. They are inflated up to 1 MiB, and more
+ * (four times as much each time, up to the 64 MiB a header may have) only while the header runs past what came
+ * out: 64 KiB of compressed zeros (the pixel data of a deflated object often deflates that well) would inflate
+ * to 64 MiB, and every header read of such an object cost that much memory for a moment (and kept it, in
+ * `bytes`, while a received object waited for its group commit).
+ */
+function inflatedHeader(
+  compressed: Uint8Array,
+  encoding: Encoding,
+  complete: boolean,
+): Pick<FileHeader, "dataset" | "bytes"> {
+  for (let limit = FIRST_INFLATE;; limit *= 4) {
+    const { bytes, cut } = inflatedUpTo(compressed, limit);
     try {
-      body = new Uint8Array(
-        inflateRawSync(bytes.subarray(header.datasetOffset), { finishFlush: zlib.Z_SYNC_FLUSH }),
+      const { dataset } = parseDataSet(bytes, encoding, { stopAtTag: PIXEL_DATA, partial: !complete || cut });
+      return { dataset, bytes };
+    } catch (err) {
+      if (!(err instanceof TruncatedError) || !cut || limit >= MAX_HEADER) throw err;
+    }
+  }
+}
+
+/**
+ * `compressed` inflated (a sync flush: a prefix inflates as far as it goes), or, when that would pass `limit`
+ * bytes, as much of it as inflates to at most `limit` (found by doubling the compressed bytes taken from
+ * `limit / 1032`, which cannot pass it), with `cut` set.
+ */
+function inflatedUpTo(compressed: Uint8Array, limit: number): { bytes: Uint8Array; cut: boolean } {
+  const inflate = (input: Uint8Array) => {
+    try {
+      return new Uint8Array(
+        inflateRawSync(input, { finishFlush: zlib.Z_SYNC_FLUSH, maxOutputLength: limit }),
       );
     } catch (err) {
-      throw new DicomParseError(`deflated data set does not inflate: ${(err as Error).message}`, start);
+      if (err instanceof RangeError) return undefined;
+      throw new DicomParseError(`deflated data set does not inflate: ${(err as Error).message}`, 0);
     }
-    start = 0;
+  };
+  const whole = inflate(compressed);
+  if (whole) return { bytes: whole, cut: false };
+  let taken = Math.floor(limit / MAX_RATIO);
+  let bytes = inflate(compressed.subarray(0, taken)) ?? new Uint8Array(0);
+  while (taken * 2 < compressed.length) {
+    const more = inflate(compressed.subarray(0, taken * 2));
+    if (!more) break;
+    taken *= 2;
+    bytes = more;
   }
-  const { dataset } = parseDataSet(body, encoding, { start, stopAtTag: PIXEL_DATA, partial: !complete });
-  return { header, dataset, bytes: body, fileSize };
+  return { bytes, cut: true };
 }
 
 /**
