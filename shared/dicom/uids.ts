@@ -4,6 +4,8 @@ export const TransferSyntax = {
   ImplicitVRLittleEndian: "1.2.840.10008.1.2",
   ExplicitVRLittleEndian: "1.2.840.10008.1.2.1",
   DeflatedExplicitVRLittleEndian: "1.2.840.10008.1.2.1.99",
+  /** JPIP Referenced Deflate: the data set is Deflated Explicit VR Little Endian (PS3.5 A.6). */
+  JpipReferencedDeflate: "1.2.840.10008.1.2.4.95",
   ExplicitVRBigEndian: "1.2.840.10008.1.2.2",
   JpegBaseline: "1.2.840.10008.1.2.4.50",
   JpegExtended: "1.2.840.10008.1.2.4.51",
@@ -65,6 +67,7 @@ export function encodingOf(transferSyntax: string): Encoding {
     case TransferSyntax.ExplicitVRBigEndian:
       return { explicit: true, littleEndian: false, deflated: false };
     case TransferSyntax.DeflatedExplicitVRLittleEndian:
+    case TransferSyntax.JpipReferencedDeflate:
       return { explicit: true, littleEndian: true, deflated: true };
     default:
       return { explicit: true, littleEndian: true, deflated: false };

@@ -8,13 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
-import { startAgentProcess } from "../support/agent.ts";
+import * as path from "node:path";
+import { filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { associate, cStore, hexStatus, release } from "../support/pdu.ts";
 import { agentLog, assertNoLeftovers, assertServing, ctObject, noise } from "../support/faults.ts";
 import { defectiveObject, DEFECTS, deflated } from "../support/structure_defects.ts";
-import { skipReason } from "../support/peers.ts";
+import { runDcmtk, skipReason } from "../support/peers.ts";
 
-const skip = skipReason("echoscu");
+const skip = skipReason("echoscu", "dcmdump");
 if (skip) console.warn(`deflated_structure_test: skipped: ${skip}`);
 
 Deno.test({
@@ -61,6 +62,50 @@ Deno.test({
       const log = await agentLog(agent);
       assert.match(log, /does not inflate/);
       assert.doesNotMatch(log, /FAULT\^INPUT|FAULT-1/, "no PHI in the log");
+    } finally {
+      await agent.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a C-STORE in JPIP Referenced Deflate is read as deflated: a good one stored (DCMTK reads it), a bad one 0xC000",
+  ignore: !!skip,
+  async fn() {
+    const agent = await startAgentProcess();
+    try {
+      const { socket, ac } = await associate(agent.port, {
+        calledAet: agent.aet,
+        callingAet: "JPIP",
+        contexts: [{
+          id: 1,
+          abstractSyntax: SopClass.CtImage,
+          transferSyntaxes: [TransferSyntax.JpipReferencedDeflate],
+        }],
+      });
+      const store = async (
+        o: { sopClassUid: string; sopInstanceUid: string },
+        dataset: Uint8Array,
+        messageId: number,
+      ) =>
+        hexStatus(
+          await cStore(socket, { contextId: 1, maxPduLength: ac.maxPduLength, messageId, ...o, dataset }),
+        );
+      // Until 2026-12-06 its data set was read as Explicit VR Little Endian, not inflated: a good one was
+      // refused (0xC000, invalid VR at byte 0), and a bad one could not be told from it.
+      const good = ctObject("jpip-good", { rows: 16, columns: 16 });
+      assert.equal(await store(good, deflated(good.dataset), 1), "0x0000", await agentLog(agent));
+      const bad = defectiveObject("jpip-bad", "unknown-vr", true);
+      assert.equal(await store(bad, bad.dataset, 2), "0xC000");
+      await release(socket);
+      await assertNoLeftovers(agent, [good.sopInstanceUid]);
+      const [file] = (await filesBySopInstance(path.join(agent.dataDir, "archive"))).get(
+        good.sopInstanceUid,
+      )!;
+      const dump = await runDcmtk("dcmdump", ["+P", "0008,0018", file]);
+      assert.equal(dump.code, 0, dump.stderr);
+      assert.match(dump.stdout, new RegExp(good.sopInstanceUid.replaceAll(".", "\\.")));
     } finally {
       await agent.stop();
     }
