@@ -334,10 +334,7 @@ export function findElement(ds: DataSet, tag: number): Element | undefined {
 
 /** The result of reading a Part 10 file's preamble and File Meta group. */
 export interface Part10Header {
-  /**
-   * Offset of the data set: just past group 0002, or where its group length (0002,0000) says the group ends
-   * when more group 0002 elements follow (PS3.10 7.1: those are the data set's, which a receiver refuses).
-   */
+  /** Offset of the data set (just past group 0002). */
   datasetOffset: number;
   transferSyntax: string;
   sopClassUid?: string;
@@ -372,15 +369,10 @@ export function readPart10Header(bytes: Uint8Array): Part10Header {
     };
   }
   const elements: Element[] = [];
-  /** Where File Meta Information Group Length (0002,0000) says the group ends, once it is read. */
-  let groupEnd = -1;
-  while (at + 8 <= bytes.length && c.u16(at) === 0x0002 && at !== groupEnd) {
+  while (at + 8 <= bytes.length && c.u16(at) === 0x0002) {
     const el = readElement(c, true, at, 0);
     elements.push(el);
     at = el.end;
-    if (el.tag === 0x00020000 && el.length === 4 && el.end <= bytes.length) {
-      groupEnd = el.end + c.u32(el.valueOffset);
-    }
   }
   const meta: DataSet = { elements, offset: elements[0]?.offset ?? at, end: at };
   const str = (tag: number) => {

@@ -4,12 +4,13 @@
  * outside SQ, UN and Pixel Data), plain and deflated, and deflated data sets that do not inflate or are cut
  * short: each is listed in the FailedSOPSequence with 0xC000 and the agent's reason in
  * the Warning header, nothing of it is archived, and the good objects of the same request are stored. Until
- * 2026-12-06 a part with File Meta elements after its group length was stored without them (the hub read
- * them as its File Meta group's), and deflated ones with any of the defects, or cut short, were stored.
+ * 2026-12-06 deflated ones with any of the defects, or cut short, were stored. A plain part's group 0002
+ * elements after its File Meta group length are read as more of that group (as pydicom reads them; the agent
+ * writes its own): that part is stored, its data set as it was before the element was put in.
  */
 import assert from "node:assert/strict";
 import { multipartRequest } from "../../hub/dicomweb/testing.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { assertNoLeftovers, assertServing, ctObject, noise } from "../support/faults.ts";
 import { sharedRig } from "../support/shared_rig.ts";
@@ -59,24 +60,35 @@ async function stow(r: Rig, files: Uint8Array[]) {
 
 for (const deflate of [false, true]) {
   const how = deflate ? "deflated" : "explicit VR little endian";
-  shared.test(`STOW-RS refuses ${how} data sets with structure defects (0xC000), stores the good one`, async (r) => {
-    const bad = DEFECTS.map((d) => defectiveObject(`stow-${d}-${deflate}`, d, deflate));
+  shared.test(`STOW-RS refuses ${how} data sets with structure defects (0xC000), stores the good ones`, async (r) => {
+    // Not deflated, a (0002,0010) after the File Meta group length is more of the File Meta group (below)
+    const refused = DEFECTS.filter((d) => deflate || d !== "file-meta");
+    const bad = refused.map((d) => defectiveObject(`stow-${d}-${deflate}`, d, deflate));
     const good = ctObject(`stow-good-${deflate}`, { rows: 16, columns: 16 });
     const goodBytes = deflate
       ? part10(good, deflated(good.dataset), TransferSyntax.DeflatedExplicitVRLittleEndian)
       : good.bytes;
-    const got = await stow(r, [...bad.map((b) => b.bytes), goodBytes]);
+    const trailing = deflate ? [] : [defectiveObject("stow-trailing-meta", "file-meta")];
+    const got = await stow(r, [...bad.map((b) => b.bytes), goodBytes, ...trailing.map((t) => t.bytes)]);
     assert.equal(got.status, 202, got.warning);
     assert.deepEqual(got.failed, bad.map((b) => [b.sopInstanceUid, 0xc000]), got.warning);
-    assert.deepEqual(got.stored, [good.sopInstanceUid]);
-    DEFECTS.forEach((d, i) => {
+    assert.deepEqual(got.stored, [good.sopInstanceUid, ...trailing.map((t) => t.sopInstanceUid)]);
+    refused.forEach((d, i) => {
       assert.match(
         got.warning,
         new RegExp(`part ${i + 1}: .*${DEFECT_REASON[d].source}`),
         `${d}: ${got.warning}`,
       );
     });
-    await assertNoLeftovers(r.north, archived(good.sopInstanceUid));
+    await assertNoLeftovers(r.north, archived(good.sopInstanceUid, ...trailing.map((t) => t.sopInstanceUid)));
+    for (const t of trailing) {
+      // Its data set as it was before the element was put in front of it: no group 0002 in what is kept
+      const file = (await listFiles(`${r.north.dataDir}/archive`)).find((f) =>
+        f.endsWith(`${t.sopInstanceUid}.dcm`)
+      );
+      const original = ctObject("stow-trailing-meta", { rows: 16, columns: 16 }).dataset;
+      assert.deepEqual(await datasetBytes(file!), original, "the stored data set");
+    }
     await assertServing(r.north);
   });
 }
