@@ -65,6 +65,7 @@ export function mountHttp(
     freeBytes: () => archive.freeBytes(),
     minFreeBytes,
     hub: () => config.hub.url ? tunnel()?.state ?? "not enrolled" : undefined,
+    hubError: () => tunnel()?.lastError,
     metrics: () => metrics.text(),
     contentType: metrics.registry.contentType,
     nodes: nodeRoutes(nodeOps),

@@ -21,6 +21,8 @@ export interface HttpDeps {
   minFreeBytes?: number;
   /** The link to the hub: undefined without `hub.url`, "not enrolled" with it and no credential. */
   hub?: () => string | undefined;
+  /** Why the last attempt to reach the hub failed, while the link is not online (no PHI: hosts, TLS, refusals). */
+  hubError?: () => string | undefined;
   metrics: () => Promise<string>;
   contentType: string;
   /** Mounted at /nodes. */
@@ -57,6 +59,7 @@ export function httpApp(deps: HttpDeps): Hono {
     // Below the floor every C-STORE is refused (0xA700): the agent cannot take objects, as without a database.
     const diskOk = !deps.minFreeBytes || free >= deps.minFreeBytes;
     const hub = deps.hub?.();
+    const hubError = hub === undefined || hub === "online" ? undefined : deps.hubError?.();
     const ready = dbOk && diskOk;
     return c.json({
       status: ready && (hub === undefined || hub === "online") ? "ok" : "degraded",
@@ -67,6 +70,7 @@ export function httpApp(deps: HttpDeps): Hono {
       disk: diskOk ? "ok" : "below minimum",
       freeMegabytes: Number.isFinite(free) ? Math.floor(free / 1048576) : null,
       ...(hub === undefined ? {} : { hub }),
+      ...(hubError ? { hubError } : {}),
     }, ready ? 200 : 503);
   });
   app.get("/metrics", async (c) => {

@@ -214,6 +214,7 @@ export class TunnelClient {
     this.#held = false;
     const held = setTimeout(() => (this.#held = true), 5_000);
     this.state = "online";
+    this.lastError = undefined; // /healthz says why the hub is not reached only while it is not
     this.connections++;
     o.log.info("connected to the hub", {
       hubVersion: welcome.hubVersion,

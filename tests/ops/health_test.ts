@@ -1,7 +1,8 @@
 /**
  * The agent's /healthz tells the state of its link to the hub when one is configured: `hub` is `online`,
  * `connecting` or `offline` (or `not enrolled`), and `status` is `degraded` while it is not online (HTTP 200
- * still: the site goes on receiving and queues what is for the hub). Until 2026-12-04 it said `"ok"` with
+ * still: the site goes on receiving and queues what is for the hub), with `hubError` saying why (the last
+ * attempt's failure; until 2026-12-06 only the agent's log said). Until 2026-12-04 it said `"ok"` with
  * the hub gone and nothing about the link. The free-space floor's part is in tests/interop/duplicates_test.ts.
  * And it is 503 while the index cannot be written (group commits failing, every C-STORE refused with 0xA700),
  * where it said "database": "ok", 200.
@@ -32,15 +33,18 @@ Deno.test("/healthz says whether the agent is linked to its hub", async () => {
     assert.equal(up.code, 200);
     assert.equal(up.body.status, "ok");
     assert.equal(up.body.disk, "ok");
+    assert.equal(up.body.hubError, undefined, "no reason while online");
     await hub.stop();
     hubStopped = true;
-    const down = await eventually("hub gone in /healthz", async () => {
+    // Down, and why: the reason of the last attempt that failed (the hub's address refusing the connection).
+    const down = await eventually("hub gone in /healthz, with why", async () => {
       const h = await health(agent);
-      return h.body.hub !== "online" ? h : undefined;
+      return h.body.hub !== "online" && h.body.hubError ? h : undefined;
     });
     assert.equal(down.code, 200, "the site still takes objects");
     assert.equal(down.body.status, "degraded");
     assert.match(down.body.hub, /^(connecting|offline)$/);
+    assert.match(down.body.hubError, /refused|reach/i);
   } finally {
     await agent.stop();
     if (!hubStopped) await hub.stop();
