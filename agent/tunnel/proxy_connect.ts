@@ -2,8 +2,9 @@
  * The wire of an outbound HTTP proxy (./proxy.ts says which): a TCP connection to the proxy, `CONNECT
  * host:port` with Basic credentials when the proxy URL has them, the proxy's status line, and, for a wss://
  * hub, TLS to the hub over that connection (the hub's CA file and the site's client certificate apply to the
- * hub, not to the proxy). The socket is handed to `ws` (createConnection) or to an HTTP request. Errors name
- * the proxy as host:port and quote its status line; the password is never in them.
+ * hub, not to the proxy). The socket is handed to `ws` (createConnection) or to an HTTP request, which takes
+ * it over with adoptConnection. Errors name the proxy as host:port and quote its status line; the password is
+ * never in them.
  */
 import { Buffer } from "node:buffer";
 import * as net from "node:net";
@@ -39,6 +40,42 @@ function refusalHint(status: number, proxy: ProxySetting, target: string): strin
     return ` (the proxy could not reach the hub: is the hub running, and does the proxy reach ${target}?)`;
   }
   return "";
+}
+
+/**
+ * The first error of a connection handed over open (TLS done), kept until its new owner listens. With TLS 1.3
+ * a front that asks for a client certificate sends its alert after the client's side of the handshake is
+ * done: Deno's node:tls can raise it in the same turn of the event loop as secureConnect, before the owner's
+ * `await` has resumed. Measured (2026-12-06): a socket left without an error listener for that turn raised
+ * the alert as an uncaught exception in about half of the first attempts of a process through tinyproxy to
+ * HAProxy `verify required`; the enrollment then waited for its 30 s timeout, and the tunnel's attempt for
+ * ever (ws's handshake timer never fires on a connection destroyed before ws writes to it).
+ */
+const held = new WeakMap<net.Socket, { error?: Error; listener: (err: Error) => void }>();
+
+/** Keeps `socket`'s errors (the first one) for adoptConnection: it is never without an error listener. */
+function holdErrors(socket: net.Socket): void {
+  const entry: { error?: Error; listener: (err: Error) => void } = {
+    listener: (err: Error) => void (entry.error ??= err),
+  };
+  socket.on("error", entry.listener);
+  held.set(socket, entry);
+}
+
+/**
+ * Takes over a connection that connectThroughProxy or connectDirect opened: `onError` hears its errors from
+ * now on. Returns the error that came before (the hub's front refusing the client certificate, say), which
+ * `onError` is not called with: the caller fails with it at once.
+ */
+export function adoptConnection(socket: net.Socket, onError: (err: Error) => void): Error | undefined {
+  socket.on("error", onError);
+  const entry = held.get(socket);
+  if (!entry) return undefined;
+  held.delete(socket);
+  socket.off("error", entry.listener);
+  // Closed quietly in between: nothing would ever be heard of it again (ws's handshake timer neither).
+  return entry.error ??
+    (socket.destroyed ? new Error("the hub closed the connection as soon as it was open") : undefined);
 }
 
 /** The status line as the proxy sent it, printable and short (it goes into a log line). */
@@ -84,9 +121,10 @@ export function connectThroughProxy(
     const raw = net.connect({ host: proxy.host, port: proxy.port });
     socket = raw;
     raw.setNoDelay(true);
-    raw.once("error", (err: Error) => {
+    const onRawError = (err: Error) => {
       finish(new ProxyError(`cannot reach ${via}: ${err.message} (is the proxy running at that address?)`));
-    });
+    };
+    raw.once("error", onRawError);
     raw.once("close", () => finish(new ProxyError(`${via} closed the connection before answering CONNECT`)));
     raw.once("connect", () => {
       const auth = proxy.auth
@@ -123,12 +161,15 @@ export function connectThroughProxy(
       // Bytes after the head belong to the hub (none is expected before the client speaks).
       const rest = head.subarray(end + 4);
       if (rest.byteLength) raw.unshift(rest);
-      raw.removeAllListeners("error");
-      raw.removeAllListeners("close");
       if (!opts.tls) {
+        holdErrors(raw);
+        raw.off("error", onRawError);
+        raw.removeAllListeners("close");
         raw.resume();
         return finish(undefined, raw);
       }
+      raw.removeAllListeners("error");
+      raw.removeAllListeners("close");
       const t = opts.tls;
       const secure = tls.connect({
         socket: raw,
@@ -138,7 +179,7 @@ export function connectThroughProxy(
         ALPNProtocols: ["http/1.1"],
       });
       socket = secure;
-      secure.once("error", (err: Error) => {
+      const onTlsError = (err: Error) => {
         finish(
           new ProxyError(
             `TLS to the hub ${target} through ${via} failed: ${err.message}${
@@ -146,9 +187,12 @@ export function connectThroughProxy(
             }`,
           ),
         );
-      });
+      };
+      secure.once("error", onTlsError);
       secure.once("secureConnect", () => {
-        secure.removeAllListeners("error");
+        // Held before the handshake's listener goes: an alert right after the handshake is never unheard.
+        holdErrors(secure);
+        secure.off("error", onTlsError);
         finish(undefined, secure);
       });
     };
@@ -194,16 +238,18 @@ export function connectDirect(
       socket.destroy();
       reject(new ProxyError(`${target} did not answer within ${opts.timeoutMs ?? 10_000} ms`));
     }, opts.timeoutMs ?? 10_000);
-    socket.once("error", (err: Error) => {
+    const onError = (err: Error) => {
       clearTimeout(timer);
       socket.destroy();
       const hint = tlsHint(err.message, Boolean(t?.cert)) ||
         " (is the hub running, and does this machine reach it at that address? check --hub or hub.url)";
       reject(new ProxyError(`cannot reach the hub ${target}: ${err.message}${hint}`));
-    });
+    };
+    socket.once("error", onError);
     socket.once(t ? "secureConnect" : "connect", () => {
       clearTimeout(timer);
-      socket.removeAllListeners("error");
+      holdErrors(socket);
+      socket.off("error", onError);
       resolve(socket);
     });
   });

@@ -8,7 +8,7 @@
 import * as http from "node:http";
 import type { HubTls } from "../config/tls_files.ts";
 import type { ProxySetting } from "./proxy.ts";
-import { connectDirect, connectThroughProxy } from "./proxy_connect.ts";
+import { adoptConnection, connectDirect, connectThroughProxy } from "./proxy_connect.ts";
 import { tlsHint } from "./tls_hint.ts";
 
 /** The most of the answer's body read (the hub's answers here, to enroll and to agent check, are short). */
@@ -32,6 +32,25 @@ export async function hubRequest(
     ? await connectThroughProxy(proxy, host, port, opts)
     : await connectDirect(host, port, opts);
   return await new Promise((resolve, reject) => {
+    // With TLS 1.3 the hub's front refuses a client certificate after the handshake: its alert comes here.
+    const failure = (err: Error) =>
+      new Error(
+        `the hub's answer${proxy ? " through the proxy" : ""} failed: ${err.message}${
+          tlsHint(err.message, Boolean(tls.cert))
+        }`,
+      );
+    // The socket's own errors from now on, before node:http listens to it, and the one that came before
+    // (the alert can come in the handshake's own turn of the event loop): it fails the request at once.
+    const early = adoptConnection(socket, (err) => fail(err));
+    if (early) {
+      socket.destroy();
+      return reject(failure(early));
+    }
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(failure(err));
+    };
     const timer = setTimeout(() => {
       req.destroy();
       reject(new Error(`the hub did not answer within ${timeoutMs} ms`));
@@ -72,22 +91,7 @@ export async function hubRequest(
         reject(err);
       });
     });
-    const fail = (err: Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      // With TLS 1.3 the hub's front refuses a client certificate after the handshake: its alert comes here.
-      reject(
-        new Error(
-          `the hub's answer${proxy ? " through the proxy" : ""} failed: ${err.message}${
-            tlsHint(err.message, Boolean(tls.cert))
-          }`,
-        ),
-      );
-    };
     req.once("error", fail);
-    // The socket's own errors from now on, before node:http listens to it (the alert can come at once): one
-    // that nothing listened to ended the agent ("uncaught exception").
-    socket.on("error", fail);
     req.end();
   });
 }

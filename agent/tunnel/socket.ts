@@ -12,7 +12,7 @@ import { refusalOf } from "@conduit/shared/tunnel";
 import type { HubTls } from "../config/tls_files.ts";
 import { tlsHint } from "./tls_hint.ts";
 import type { ProxySetting } from "./proxy.ts";
-import { connectThroughProxy } from "./proxy_connect.ts";
+import { adoptConnection, connectThroughProxy } from "./proxy_connect.ts";
 
 /** The most of a refused upgrade's body read (a refusal is a short JSON message). */
 const REFUSAL_BYTES = 4096;
@@ -50,14 +50,21 @@ function openSocket(
       socket?.destroy();
       return reject(new Error(`WebSocket to ${url}: stopping`));
     }
-    // A connection made through the proxy is open already: its errors from now on (a TLS 1.3 alert can come
-    // at once, before ws listens to it) fail the attempt, and never go unheard (an uncaught exception).
-    socket?.on("error", (err: Error) => {
-      signal?.removeEventListener("abort", onAbort);
-      reject(
-        new Error(`WebSocket to ${url} failed: ${err.message}${tlsHint(err.message, Boolean(tls.cert))}`),
-      );
-    });
+    const socketFailed = (err: Error) =>
+      new Error(`WebSocket to ${url} failed: ${err.message}${tlsHint(err.message, Boolean(tls.cert))}`);
+    if (socket) {
+      // A connection made through the proxy is open already: its errors from now on (a TLS 1.3 alert can
+      // come at once, before ws listens to it) fail the attempt, and never go unheard; one that came before
+      // (in the handshake's own turn of the event loop) fails it now, not at the handshake's timeout.
+      const early = adoptConnection(socket, (err: Error) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(socketFailed(err));
+      });
+      if (early) {
+        socket.destroy();
+        return reject(socketFailed(early));
+      }
+    }
     const ws = new WsWebSocket(url, {
       headers,
       ...(socket ? { createConnection: () => socket } : {}),
