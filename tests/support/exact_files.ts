@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { instanceAttributes, readPart10Header } from "@conduit/shared/dicom";
 import { readFileHeader } from "../../agent/part10/header.ts";
 import { PYDICOM_TEST_FILES_DIR, testFiles } from "./test_files.ts";
-import { fileTransferSyntax, storescuAsStored, storescuProposal } from "./send.ts";
+import { fileTransferSyntax, STORESCU_ERRORS_ONLY, storescuAsStored, storescuProposal } from "./send.ts";
 import { listFiles } from "./agent.ts";
 
 /** pydicom's files in other character sets (Debian python3-pydicom), beside its test files. */
@@ -116,9 +116,9 @@ export function datasetDifference(got: Uint8Array, want: Uint8Array): string | u
 
 /**
  * Sends each file of `batch` to `target` with storescu in its own syntax (storescuAsStored, one association
- * each): the lines
- * for the rows the target refused, with storescu's last words, and the labels of the files storescu itself
- * cannot read (pydicom's broken ones: `F: ... in file: ...`), which never reach the target.
+ * each, logging errors only: STORESCU_ERRORS_ONLY): the lines for the rows the target refused, with
+ * storescu's last words, and the labels of the files storescu itself cannot read (pydicom's broken ones:
+ * `F: ... in file: ...`), which never reach the target.
  */
 export async function sendBatch(
   batch: ExactFile[],
@@ -127,7 +127,7 @@ export async function sendBatch(
   const refused: string[] = [];
   const unreadable: string[] = [];
   for (const row of batch) {
-    const sent = await storescuAsStored(row.file, target);
+    const sent = await storescuAsStored(row.file, target, STORESCU_ERRORS_ONLY);
     if (sent.code === 0) continue;
     if (/^F: .* in file: /m.test(sent.stderr)) unreadable.push(row.label);
     else refused.push(`${row.label}: refused: ${sent.stderr.slice(-300)}`);
