@@ -8,7 +8,14 @@ import * as path from "node:path";
 import { instanceAttributes, readPart10Header } from "@conduit/shared/dicom";
 import { readFileHeader } from "../../agent/part10/header.ts";
 import { PYDICOM_TEST_FILES_DIR, testFiles } from "./test_files.ts";
-import { fileTransferSyntax, STORESCU_ERRORS_ONLY, storescuAsStored, storescuProposal } from "./send.ts";
+import {
+  asStoredProposal,
+  fileTransferSyntax,
+  STORESCU_ERRORS_ONLY,
+  storescuAsStored,
+  storescuAsStoredAlike,
+  storescuProposal,
+} from "./send.ts";
 import { listFiles } from "./agent.ts";
 
 /** pydicom's files in other character sets (Debian python3-pydicom), beside its test files. */
@@ -115,21 +122,28 @@ export function datasetDifference(got: Uint8Array, want: Uint8Array): string | u
 }
 
 /**
- * Sends each file of `batch` to `target` with storescu in its own syntax (storescuAsStored, one association
- * each, logging errors only: STORESCU_ERRORS_ONLY): the lines for the rows the target refused, with
- * storescu's last words, and the labels of the files storescu itself cannot read (pydicom's broken ones:
- * `F: ... in file: ...`), which never reach the target.
+ * Sends the files of `batch` to the agent `target` with storescu in their own syntax, those proposed alike
+ * (asStoredProposal) in one association (storescuAsStoredAlike), logging errors only (STORESCU_ERRORS_ONLY);
+ * each file the agent's archive then lacks is sent again alone (storescuAsStored, logging as it does by
+ * default: a refusal's status is not an error to storescu), which says why: the lines
+ * for the rows the target refused, with storescu's last words (or lost with others, when it stores alone),
+ * and the labels of the files storescu itself cannot read (pydicom's broken ones: `F: ... in file: ...`),
+ * which never reach the target.
  */
 export async function sendBatch(
   batch: ExactFile[],
-  target: { port: number; aet: string },
+  target: { port: number; aet: string; dataDir: string },
 ): Promise<{ refused: string[]; unreadable: string[] }> {
   const refused: string[] = [];
   const unreadable: string[] = [];
-  for (const row of batch) {
-    const sent = await storescuAsStored(row.file, target, STORESCU_ERRORS_ONLY);
-    if (sent.code === 0) continue;
-    if (/^F: .* in file: /m.test(sent.stderr)) unreadable.push(row.label);
+  for (const group of Map.groupBy(batch, (row) => asStoredProposal(row.file)!.join(" ")).values()) {
+    await storescuAsStoredAlike(group.map((row) => row.file), target, STORESCU_ERRORS_ONLY);
+  }
+  const archived = await archivedBySop(target.dataDir);
+  for (const row of batch.filter((r) => !archived.has(r.sopInstanceUid))) {
+    const sent = await storescuAsStored(row.file, target);
+    if (sent.code === 0) refused.push(`${row.label}: lost in an association with others, stored alone`);
+    else if (/^F: .* in file: /m.test(sent.stderr)) unreadable.push(row.label);
     else refused.push(`${row.label}: refused: ${sent.stderr.slice(-300)}`);
   }
   return { refused, unreadable };

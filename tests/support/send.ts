@@ -54,8 +54,25 @@ export function storescuAsStored(
   target: { port: number; aet: string },
   extra: string[] = [],
 ): Promise<ToolResult> {
-  if (fileTransferSyntax(file) !== "1.2.840.10008.1.2") return storescu([file], target, extra);
-  return runStorescu([file], target, ["-xi", "-R"], extra, 60_000);
+  return runStorescu([file], target, asStoredProposal(file) ?? [], extra, 60_000);
+}
+
+/** The storescu options storescuAsStored proposes a file with (undefined when storescu cannot propose it). */
+export function asStoredProposal(file: string): string[] | undefined {
+  return fileTransferSyntax(file) === "1.2.840.10008.1.2" ? ["-xi", "-R"] : storescuProposal(file);
+}
+
+/**
+ * Sends files whose asStoredProposal is the same in one association, proposed that way, going on past a
+ * refused file (`-nh`); `extra` options go before the rest. Exits 0 even when a file storescu cannot read
+ * was left out (it says so only in its log): look at what arrived.
+ */
+export function storescuAsStoredAlike(
+  files: string[],
+  target: { port: number; aet: string },
+  extra: string[] = [],
+): Promise<ToolResult> {
+  return runStorescu(files, target, asStoredProposal(files[0]) ?? [], ["-nh", ...extra], 120_000);
 }
 
 /** Sends files in one association; each file's syntax proposed as storescuProposal says. */
