@@ -19,7 +19,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import type { Page } from "playwright-core";
+import type { Page, Request } from "playwright-core";
 import { hasChromium, LOCALE, logIn, unnamedControls } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
@@ -38,6 +38,38 @@ const EVIL_NAME = `<i>EVE</i>^<u>X</u>`;
 const EVIL_DESCRIPTION = `<img src=x onerror="globalThis.xss=1"><script>xss=2</script>`;
 /** Elements an HTML-reading console would have made of them. */
 const MADE = "main i, main u, main img[src=x], main script";
+
+/**
+ * Counts the changes `page` asks the hub for (tRPC mutations: POST /trpc) from now on. `answered` resolves once
+ * one was asked and every one asked has its answer, and the page has run what it does with them: after a
+ * double click, what the second click sent (if anything) has reached the hub and come back.
+ */
+function changesAsked(page: Page): { answered(): Promise<void> } {
+  let asked = 0;
+  let ended = 0;
+  const isChange = (r: Request) => r.method() === "POST" && new URL(r.url()).pathname.startsWith("/trpc");
+  const onAsked = (r: Request) => void (isChange(r) && asked++);
+  const onEnded = (r: Request) => void (isChange(r) && ended++);
+  page.on("request", onAsked);
+  page.on("requestfinished", onEnded);
+  page.on("requestfailed", onEnded);
+  return {
+    async answered() {
+      await eventually("the page's changes answered", () => (asked > 0 && ended === asked) || undefined);
+      page.off("request", onAsked);
+      page.off("requestfinished", onEnded);
+      page.off("requestfailed", onEnded);
+      // A frame of the page's own: its script has handled the answers and drawn what they made.
+      await page.evaluate(() =>
+        new Promise((r) =>
+          (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame(
+            () => setTimeout(r),
+          )
+        )
+      );
+    },
+  };
+}
 
 /** Waits for the explorer's search to end (its Search button is disabled while it runs). */
 async function searched(page: Page): Promise<void> {
@@ -121,9 +153,10 @@ Deno.test({
       // A double click on Transfer (an impatient user, a bouncy mouse) starts one job.
       await page.getByLabel(/^Select all 1 study/).check();
       await page.getByLabel("Destination").selectOption("south");
+      const transferAsked = changesAsked(page);
       await page.getByRole("button", { name: "Transfer", exact: true }).dblclick();
       await page.locator('section[aria-label="Transfer detail"]').waitFor();
-      await new Promise((r) => setTimeout(r, 1000)); // a second job, if any, is made by now
+      await transferAsked.answered(); // a second job, if any, is made by now
       const jobs = await hub.transfers.list();
       assert.equal(jobs.length, 1, `one job per double click, not ${jobs.length}`);
       await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
@@ -309,9 +342,10 @@ Deno.test({
       assert.doesNotMatch(await detail.innerText(), /does not list/);
       // A double click on the confirmation's Cancel the transfer cancels once (one audit entry).
       await detail.getByRole("button", { name: "Cancel" }).click();
+      const cancelAsked = changesAsked(page);
       await page.getByRole("alertdialog").getByRole("button", { name: "Cancel the transfer" }).dblclick();
       await page.locator('section[aria-label="Transfer detail"][data-status="canceled"]').waitFor();
-      await new Promise((r) => setTimeout(r, 500));
+      await cancelAsked.answered();
       const admin = createConduitClient({ url: base, token: (await hub.tokens.create("qa", "admin")).token });
       const cancels = (await admin.audit.list.query({ limit: 1000 }))
         .filter((a) => a.action === "transfer.cancel" && a.target === fromWest[0]);
@@ -483,22 +517,24 @@ Deno.test({
       // A double click on Create token makes one token (not one shown and one nobody saw).
       const tokenForm = page.locator("form", { has: page.getByRole("button", { name: "Create token" }) });
       await tokenForm.getByLabel("Name").fill("nightly");
+      const tokenAsked = changesAsked(page);
       await tokenForm.getByRole("button", { name: "Create token" }).dblclick();
       await page.getByRole("dialog", { name: "API token nightly" }).getByRole("button", { name: "Close" })
         .click();
-      await new Promise((r) => setTimeout(r, 500));
+      await tokenAsked.answered();
       const nightly = (await hub.tokens.list()).filter((t) => t.name === "nightly");
       assert.equal(nightly.length, 1, `one token per double click, not ${nightly.length}`);
       // A double click on Add site adds it, and says so without an error after it.
       await page.goto(`${base}/sites`);
       await page.getByLabel("New site").fill("east");
+      const siteAsked = changesAsked(page);
       await page.getByRole("button", { name: "Add site" }).dblclick();
       await page.getByRole("dialog", { name: "Enrollment token for east" }).getByRole("button", {
         name: "Close",
       })
         .click();
       await page.getByRole("status").filter({ hasText: "east added" }).waitFor();
-      await new Promise((r) => setTimeout(r, 500));
+      await siteAsked.answered();
       assert.equal(
         await page.getByRole("alert").filter({ hasText: /\w/ }).count(),
         0,
