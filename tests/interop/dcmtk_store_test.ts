@@ -141,28 +141,47 @@ Deno.test({
         const agent = await startAgentProcess();
         try {
           // The files of a batch that storescu proposes alike go in one association to each side (-nh: a
-          // refused file does not stop the rest); each is then checked on its own, as a file sent alone.
-          for (const group of Map.groupBy(batch, (e) => storescuProposal(e.file)!.join(" ")).values()) {
+          // refused file does not stop the rest); each is then checked on its own, as a file sent alone. A
+          // file whose SOP Instance UID we cannot read goes alone, as every file went before.
+          const groups = Map.groupBy(
+            batch,
+            (e) => e.sop === e.file ? e.file : storescuProposal(e.file)!.join(" "),
+          );
+          for (const group of groups.values()) {
             const options = [...storescuProposal(group[0].file)!, "-nh", ...STORESCU_ERRORS_ONLY];
             await Deno.remove(scpDir, { recursive: true });
             await Deno.mkdir(scpDir);
             await storescu(group.map((e) => e.file), scp, options);
+            const received = await listFiles(scpDir);
             const receivedBySop = new Map<string, string>();
-            for (const f of await listFiles(scpDir)) {
+            for (const f of received) {
               receivedBySop.set(readPart10Header(await Deno.readFile(f)).sopInstanceUid!, f);
             }
-            const accepted = group.filter((e) => receivedBySop.has(e.sop));
-            refusedByStorescp.push(
-              ...group.filter((e) => !receivedBySop.has(e.sop)).map((e) => path.basename(e.file)),
-            );
+            // What storescp stored of a file: the file of its UID (alone: the one file, as before).
+            const refOf = (e: { sop: string }) =>
+              group.length === 1
+                ? (received.length === 1 ? received[0] : undefined)
+                : receivedBySop.get(e.sop);
+            const accepted = group.filter((e) => refOf(e));
+            refusedByStorescp.push(...group.filter((e) => !refOf(e)).map((e) => path.basename(e.file)));
             if (accepted.length === 0) continue;
             const sent = await storescu(accepted.map((e) => e.file), agent, options);
             const archived = await listFiles(path.join(agent.dataDir, "archive"));
-            for (const { file, sop } of accepted) {
-              const refFile = receivedBySop.get(sop)!;
+            for (const e of accepted) {
+              const file = e.file;
+              const refFile = refOf(e)!;
               const refBytes = await Deno.readFile(refFile);
+              const sop = readPart10Header(refBytes).sopInstanceUid!;
               const stored = archived.find((f) => f.endsWith(`/${sop}.dcm`));
-              assert.ok(stored, `agent has no file for ${path.basename(file)}: ${sent.stderr.slice(-600)}`);
+              if (!stored) {
+                // Sent alone again, with storescu's usual log, to say how the agent answered it.
+                const alone = await storescu([file], agent);
+                assert.fail(
+                  `agent has no file for ${path.basename(file)}: storescu alone exits ${alone.code}: ${
+                    (alone.stdout + alone.stderr).slice(-600)
+                  }`,
+                );
+              }
               const a = await datasetBytes(stored);
               const b = await datasetBytes(refFile);
               assert.equal(a.length, b.length, `${path.basename(file)}: data set length differs`);
