@@ -6,7 +6,8 @@
 
 /**
  * What to do about a TLS alert of the hub's front (the hub, or the proxy that ends TLS for it) about the
- * site's certificate: asked for one the agent has not got, or refused the one it has; or about the hub's own
+ * site's certificate: asked for one the agent has not got, refused the one it has (revoked, expired, or some
+ * other reason); or about the hub's own
  * certificate, which no CA this machine trusts signed (rustls: "invalid peer certificate: UnknownIssuer"); or
  * a hub without TLS asked over TLS (rustls: "received corrupt message of type InvalidContentType").
  */
@@ -32,12 +33,21 @@ export function tlsHint(message: string, hasCert: boolean): string {
   if (/certificate ?required|handshake ?failure/i.test(message) && !hasCert) {
     return " (the hub's TLS front asks for a client certificate: set hub.clientCertFile and hub.clientKeyFile)";
   }
+  // HAProxy with a crl-file: a certificate its CRL lists (alert 44).
+  if (/certificate ?revoked/i.test(message) && hasCert) {
+    return " (the hub's TLS front says the site's client certificate is revoked: ask for a new one)";
+  }
+  // HAProxy sends the same alert (45) for every site once its CRL is past its nextUpdate.
+  if (/certificate ?expired/i.test(message) && hasCert) {
+    return " (the hub's TLS front says the site's client certificate has expired: check hub.clientCertFile's " +
+      "end (agent check); if it has not ended, the front's revocation list (CRL) may have: tell the hub's IT)";
+  }
   if (
-    /bad ?certificate|unknown ?ca|certificate ?(expired|revoked|unknown)|access ?denied/i.test(message) &&
+    /bad ?certificate|unknown ?ca|certificate ?unknown|access ?denied/i.test(message) &&
     hasCert
   ) {
     return " (the hub's TLS front refused the site's client certificate, hub.clientCertFile: " +
-      "signed by a CA it does not trust, expired or revoked?)";
+      "signed by a CA it does not trust, or one it has no revocation list (CRL) for?)";
   }
   return "";
 }

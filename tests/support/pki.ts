@@ -1,7 +1,8 @@
 /**
  * A throw-away PKI for TLS tests, made with `openssl` in a temporary directory: a CA, one certificate
  * per named party (server and client use, for `localhost` and 127.0.0.1), and a self-signed "rogue"
- * certificate no one trusts. Keys are unencrypted PEM files.
+ * certificate no one trusts. Keys are unencrypted PEM files. The CA can revoke a certificate and write its
+ * revocation list (CRL) with `openssl ca`, as docs/tunnel.md tells a project's CA to.
  */
 import * as path from "node:path";
 import { runDcmtk } from "./peers.ts";
@@ -19,6 +20,8 @@ export interface TestPki {
   parties: Record<string, Party>;
   /** A self-signed certificate and key with the same names, signed by no trusted CA. */
   rogue: Party;
+  /** Where the CA's revocation list (PEM) is written: by writeCrl or revokeCert, not before. */
+  crl: string;
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
@@ -106,7 +109,47 @@ export async function makeTestPki(parties: string[], opts: { days?: number } = {
     ca: path.join(dir, "ca.pem"),
     parties: out,
     rogue: { cert: path.join(dir, "rogue.pem"), key: path.join(dir, "rogue.key") },
+    crl: path.join(dir, "ca.crl"),
   };
+}
+
+/** The `openssl ca` configuration of the test CA (its database of revocations beside it), written once. */
+async function caConfig(pki: TestPki): Promise<string> {
+  const cnf = path.join(pki.dir, "ca.cnf");
+  try {
+    await Deno.stat(cnf);
+    return cnf;
+  } catch {
+    // Not written yet.
+  }
+  await Deno.writeTextFile(path.join(pki.dir, "index.txt"), "");
+  await Deno.writeTextFile(path.join(pki.dir, "crlnumber"), "01\n");
+  await Deno.writeTextFile(
+    cnf,
+    "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ncertificate = ca.pem\n" +
+      "private_key = ca.key\ndefault_md = sha256\ndefault_crl_days = 2\n",
+  );
+  return cnf;
+}
+
+/**
+ * Writes the CA's revocation list to `pki.crl` (`openssl ca -gencrl`): the certificates revoked so far
+ * (none at first), next update in 2 days unless `nextUpdate` (YYYYMMDDHHMMSSZ) says otherwise.
+ */
+export async function writeCrl(pki: TestPki, opts: { lastUpdate?: string; nextUpdate?: string } = {}) {
+  const cnf = await caConfig(pki);
+  const dates = [
+    ...(opts.lastUpdate ? ["-crl_lastupdate", opts.lastUpdate] : []),
+    ...(opts.nextUpdate ? ["-crl_nextupdate", opts.nextUpdate] : []),
+  ];
+  await openssl(["ca", "-config", cnf, "-gencrl", ...dates, "-out", pki.crl], pki.dir);
+}
+
+/** Revokes `party`'s certificate (`openssl ca -revoke`, reason keyCompromise) and writes the CRL again. */
+export async function revokeCert(pki: TestPki, party: Party): Promise<void> {
+  const cnf = await caConfig(pki);
+  await openssl(["ca", "-config", cnf, "-revoke", party.cert, "-crl_reason", "keyCompromise"], pki.dir);
+  await writeCrl(pki);
 }
 
 /**
