@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import * as path from "node:path";
-import { filesBySopInstance, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { associate, cStore, hexStatus, release } from "../support/pdu.ts";
 import { agentLog, assertNoLeftovers, assertServing, ctObject, noise } from "../support/faults.ts";
 import { defectiveObject, DEFECTS, deflated } from "../support/structure_defects.ts";
@@ -18,32 +18,41 @@ import { runDcmtk, skipReason } from "../support/peers.ts";
 const skip = skipReason("echoscu", "dcmdump");
 if (skip) console.warn(`deflated_structure_test: skipped: ${skip}`);
 
+/**
+ * An association of `callingAet` with one CT context in `syntax` only, and a C-STORE on it that answers its
+ * status as hex (its message ids counted from 1).
+ */
+async function storesIn(agent: AgentProcess, callingAet: string, syntax: string) {
+  const { socket, ac } = await associate(agent.port, {
+    calledAet: agent.aet,
+    callingAet,
+    contexts: [{ id: 1, abstractSyntax: SopClass.CtImage, transferSyntaxes: [syntax] }],
+  });
+  let messageId = 1;
+  const store = async (o: { sopClassUid: string; sopInstanceUid: string }, dataset: Uint8Array) =>
+    hexStatus(
+      await cStore(socket, {
+        contextId: 1,
+        maxPduLength: ac.maxPduLength,
+        messageId: messageId++,
+        ...o,
+        dataset,
+      }),
+    );
+  return { socket, store };
+}
+
 Deno.test({
   name: "a deflated C-STORE data set is checked inflated: defects, bad and cut deflate refused with 0xC000",
   ignore: !!skip,
   async fn() {
     const agent = await startAgentProcess();
     try {
-      const { socket, ac } = await associate(agent.port, {
-        calledAet: agent.aet,
-        callingAet: "DEFLATER",
-        contexts: [{
-          id: 1,
-          abstractSyntax: SopClass.CtImage,
-          transferSyntaxes: [TransferSyntax.DeflatedExplicitVRLittleEndian],
-        }],
-      });
-      let messageId = 1;
-      const store = async (o: { sopClassUid: string; sopInstanceUid: string }, dataset: Uint8Array) =>
-        hexStatus(
-          await cStore(socket, {
-            contextId: 1,
-            maxPduLength: ac.maxPduLength,
-            messageId: messageId++,
-            ...o,
-            dataset,
-          }),
-        );
+      const { socket, store } = await storesIn(
+        agent,
+        "DEFLATER",
+        TransferSyntax.DeflatedExplicitVRLittleEndian,
+      );
       for (const defect of DEFECTS) {
         const bad = defectiveObject(`deflated-${defect}`, defect, true);
         assert.equal(await store(bad, bad.dataset), "0xC000", `${defect}${await agentLog(agent)}`);
@@ -75,29 +84,13 @@ Deno.test({
   async fn() {
     const agent = await startAgentProcess();
     try {
-      const { socket, ac } = await associate(agent.port, {
-        calledAet: agent.aet,
-        callingAet: "JPIP",
-        contexts: [{
-          id: 1,
-          abstractSyntax: SopClass.CtImage,
-          transferSyntaxes: [TransferSyntax.JpipReferencedDeflate],
-        }],
-      });
-      const store = async (
-        o: { sopClassUid: string; sopInstanceUid: string },
-        dataset: Uint8Array,
-        messageId: number,
-      ) =>
-        hexStatus(
-          await cStore(socket, { contextId: 1, maxPduLength: ac.maxPduLength, messageId, ...o, dataset }),
-        );
+      const { socket, store } = await storesIn(agent, "JPIP", TransferSyntax.JpipReferencedDeflate);
       // Until 2026-12-06 its data set was read as Explicit VR Little Endian, not inflated: a good one was
       // refused (0xC000, invalid VR at byte 0), and a bad one could not be told from it.
       const good = ctObject("jpip-good", { rows: 16, columns: 16 });
-      assert.equal(await store(good, deflated(good.dataset), 1), "0x0000", await agentLog(agent));
+      assert.equal(await store(good, deflated(good.dataset)), "0x0000", await agentLog(agent));
       const bad = defectiveObject("jpip-bad", "unknown-vr", true);
-      assert.equal(await store(bad, bad.dataset, 2), "0xC000");
+      assert.equal(await store(bad, bad.dataset), "0xC000");
       await release(socket);
       await assertNoLeftovers(agent, [good.sopInstanceUid]);
       const [file] = (await filesBySopInstance(path.join(agent.dataDir, "archive"))).get(
