@@ -117,7 +117,9 @@ Deno.test({
       };
       const first = await askedWhileStopping(hubs[1], "hub-b");
       assert.deepEqual(first.filter((s) => s !== 200), [], `answers while hub-b stopped: ${first.join(" ")}`);
-      assert.ok(first.length >= 2, `asked ${first.length} times before hub-b was out`);
+      // How many asks fall before HAProxy takes it out depends on the machine's speed (a loaded CI machine once
+      // stopped the hub slower than HAProxy's checks: one ask); every one must be answered, however many.
+      assert.ok(first.length >= 1, `asked ${first.length} times before hub-b was out`);
 
       // Rolling restart (operations.md): hub-b again, its /healthz 200 and back in rotation, then hub-a stops.
       const b = await startTestHub({

@@ -706,7 +706,7 @@ Deno.test({
           name: "big.csv",
           mimeType: "text/csv",
           buffer: Buffer.alloc(38_000_000, "P\n"),
-        });
+        }, { timeout: 120_000 }); // 38 MB through Playwright's protocol: over 30 s on a loaded CI machine
         const refusal = page.getByRole("alert").filter({ hasText: /\w/ });
         await refusal.waitFor({ timeout: 30_000 });
         assert.match(await refusal.innerText(), /^big\.csv is 38\.0 MB: a batch file may be up to 37\.5 MB/);

@@ -107,7 +107,10 @@ Deno.test({
       assert.ok(!slowClosed, "the slow client was not cut");
       assert.ok(slowBytes > before, `the slow client kept reading (${before} -> ${slowBytes} bytes)`);
       assert.equal(await hubMetric("conduit_hub_dicomweb_stalled_total"), 1, "still one stall");
-      assert.equal(await hubMetric("conduit_hub_tunnel_streams"), 1, "the slow client's stream still open");
+      // Its stream still open (the stalled one stays cancelled: one stall counted, above); the slow answer may
+      // have its next object's stream open beside it at that moment (a loaded CI machine saw 2).
+      const open = await hubMetric("conduit_hub_tunnel_streams") ?? 0;
+      assert.ok(open >= 1, `the slow client's stream still open (${open} streams)`);
 
       // The stalled client, reading now, gets what was in flight and then the end of a body cut short.
       const { total, tail } = await readToEnd(stalled);
