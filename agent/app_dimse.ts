@@ -82,6 +82,7 @@ export async function startDimse(
       maxPduLength: config.dimse.maxPduLength,
       idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
       artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
+      firstByteTimeoutMs: config.dimse.firstByteTimeoutSeconds * 1000,
       parts: { scp: () => loadPart("dimse/scp"), tls: () => loadPart("dimse/tls") },
       store: ingest,
       query: archiveQuery,

@@ -137,6 +137,8 @@ export const configSchema = z.object({
     maxPduLength: numberKey((n) => n.int().min(4096).max(4194304)).default(262144),
     idleTimeoutSeconds: seconds.default(300),
     artimTimeoutSeconds: seconds.default(30),
+    /** A connection that sends no byte at all is closed after min(this, artimTimeoutSeconds). */
+    firstByteTimeoutSeconds: seconds.default(10),
     /** Also accept private (non-DICOM-root) SOP classes as storage. */
     acceptAnySopClass: z.boolean().default(false),
     /** Outstanding operations granted to a requestor that proposes an Asynchronous Operations Window. */

@@ -16,8 +16,9 @@ type Serve = typeof import("./scp.ts").serveConnection;
 /** How long the SCP must have had no connection before memory is given back. */
 const IDLE_RELEASE_MS = 2000;
 /**
- * How long a connection may send nothing before it is closed (at most ARTIM): requesters send their
- * A-ASSOCIATE-RQ (or TLS ClientHello) at once; 10 s leaves room for a few TCP retransmissions on a bad link.
+ * How long a connection may send nothing before it is closed (at most ARTIM), unless configured
+ * (`dimse.firstByteTimeoutSeconds`): requesters send their A-ASSOCIATE-RQ (or TLS ClientHello) at once; 10 s
+ * leaves room for a few TCP retransmissions on a bad link.
  */
 const FIRST_BYTE_MS = 10_000;
 let serveConnection: Serve | undefined;
@@ -66,6 +67,8 @@ export interface ScpListenOptions extends ScpOptions {
   tls?: { port: number; material: TlsServerMaterial };
   /** Connections (associated or not) both ports may hold at once; more are closed at once (descriptors). */
   connectionLimit?: () => number;
+  /** ms a connection may send no byte before it is closed (at most ARTIM; default 10 s). */
+  firstByteTimeoutMs?: number;
   /** Called once no connection has been open for a while (the index's hash backfill runs then). */
   onIdle?: () => void;
   /** How the association code and the TLS listener load (default: from source, by computed URLs). */
@@ -89,10 +92,10 @@ export async function startScp(options: ScpListenOptions): Promise<ScpServer> {
   let closed = false;
   let shed = 0;
   // Connections of both ports, from their accept (TLS: before the handshake) against the descriptor budget;
-  // those that send nothing are closed after FIRST_BYTE_MS, or for a new one when the budget is full.
+  // those that send nothing are closed after the first-byte timeout, or for a new one when the budget is full.
   const gate = new ConnectionGate({
     limit: options.connectionLimit,
-    firstByteMs: Math.min(FIRST_BYTE_MS, options.artimTimeoutMs),
+    firstByteMs: Math.min(options.firstByteTimeoutMs ?? FIRST_BYTE_MS, options.artimTimeoutMs),
     onSilentClosed: (socket, port, why) =>
       options.log.info("closing a connection that sent nothing", {
         port,

@@ -4,7 +4,7 @@
  * took its places; but each held one of the connections the descriptor budget allows (agent/descriptors.ts)
  * until ARTIM (30 s), and at a low descriptor limit a few of them closed every modality's connection at
  * once. Now a new connection closes the oldest silent one when the budget is full, and a connection that
- * sends nothing is closed after min(10 s, ARTIM).
+ * sends nothing is closed after min(`dimse.firstByteTimeoutSeconds`, ARTIM): 10 s by default, FIRST_BYTE here.
  */
 import assert from "node:assert/strict";
 import { freePort, skipReason, toolPath } from "../support/peers.ts";
@@ -30,6 +30,11 @@ const SPARE = 25;
  * listens again (tls.ts: about 2 s, the connections waiting then reset): that is descriptor_limit_tls_test's.
  */
 const SILENT_TLS = 10;
+/**
+ * The agents' first-byte timeout (s) where the test waits for it: shorter than the default 10 s, still
+ * seconds more than a requester that connects and sends at once may wait to be read on a loaded machine.
+ */
+const FIRST_BYTE = 4;
 
 /** Opens `n` connections to `port` that send nothing. */
 async function openSilent(port: number, n: number): Promise<Deno.TcpConn[]> {
@@ -40,7 +45,7 @@ async function openSilent(port: number, n: number): Promise<Deno.TcpConn[]> {
 
 /**
  * Waits until the agent has closed every one of `conns` (a read ends or fails), within 20 s: more than the
- * first-byte timeout (10 s), less than ARTIM (30 s), which closed them before.
+ * first-byte timeout (FIRST_BYTE, or the default 10 s), less than ARTIM (30 s), which closed them before.
  */
 async function closedByAgent(agent: AgentProcess, conns: Deno.TcpConn[]): Promise<void> {
   let closed = 0;
@@ -87,7 +92,7 @@ Deno.test({
   name: "silent connections at a low descriptor limit neither keep echoscu out nor stay past 10 s",
   ignore: Boolean(skip),
   async fn() {
-    const agent = await startAgentProcess();
+    const agent = await startAgentProcess({ config: { dimse: { firstByteTimeoutSeconds: FIRST_BYTE } } });
     const silent: Deno.TcpConn[] = [];
     try {
       await assertServing(agent);
@@ -96,10 +101,15 @@ Deno.test({
       // The budget holds three connections: the newest silent ones hold them, and echoscu takes the place of
       // the oldest (before: echoscu was closed at once, for 30 s).
       await assertServing(agent);
-      // Those left are closed after the first-byte timeout (10 s), well before ARTIM (30 s).
+      // Those left are closed after the first-byte timeout (FIRST_BYTE), well before ARTIM (30 s).
       await closedByAgent(agent, silent);
       const log = await Deno.readTextFile(agent.logFile);
       assert.match(log, /"msg":"closing a connection that sent nothing".*"reason":"first-byte timeout"/);
+      // The budget was full while they were opened (not only the timeout closed them).
+      assert.match(
+        log,
+        /"msg":"closing a connection that sent nothing".*"reason":"room for a new connection"/,
+      );
     } finally {
       for (const c of silent) c.close();
       await agent.stop();
@@ -115,7 +125,7 @@ Deno.test({
     const pki = await makeTestPki(["agent", "dcmtk"]);
     const tlsPort = freePort();
     const agent = await startAgentProcess({
-      config: { dimse: { tls: agentTlsConfig(pki, tlsPort) } },
+      config: { dimse: { tls: agentTlsConfig(pki, tlsPort), firstByteTimeoutSeconds: FIRST_BYTE } },
     });
     const tlsEcho = () => echoscuTls(pki, agent.aet, tlsPort, { timeoutMs: 8_000 });
     const silent: Deno.TcpConn[] = [];
