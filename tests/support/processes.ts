@@ -227,6 +227,24 @@ export async function waitReady(
   }
 }
 
+/**
+ * Processes started at once (an agent, a hub, a peer: each about half a second of start-up, done side by side):
+ * resolves with them all, in order; when one start fails, stops those that started and rejects with its error.
+ */
+export async function startTogether<T extends readonly { stop(): Promise<void> }[]>(
+  starts: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) {
+    await Promise.all(
+      settled.map((s) => s.status === "fulfilled" ? s.value.stop().catch(() => {}) : undefined),
+    );
+    throw failed.reason;
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** What a process holds, from /proc (Linux): open file descriptors, of them sockets, and resident memory. */
 export interface Held {
   fds: number;
