@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";
-import { postgresMissing, startPostgres } from "../support/postgres.ts";
+import { postgresMissing, startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { scratchDir } from "../support/processes.ts";
 import { canFreeze, chattr } from "../support/immutable.ts";
 import { startProxy } from "../support/tcp_proxy.ts";
@@ -32,8 +32,11 @@ interface Answer {
   ms: number;
 }
 
-/** What the hub answers to a DICOMweb query, a tRPC query and a console session, each timed. */
-async function ask(hub: HubProcess, token: string): Promise<Record<string, Answer>> {
+/**
+ * What the hub answers to a DICOMweb query, a tRPC query and a console session, each timed; `together`: the
+ * three asked at once (where each waits for the hub's guard), else one after the other.
+ */
+async function ask(hub: HubProcess, token: string, together = false): Promise<Record<string, Answer>> {
   const base = `http://127.0.0.1:${hub.port}`;
   const auth = { authorization: `Bearer ${token}` };
   const one = async (url: string, init?: RequestInit): Promise<Answer> => {
@@ -41,12 +44,17 @@ async function ask(hub: HubProcess, token: string): Promise<Record<string, Answe
     const r = await fetch(`${base}${url}`, { ...init, signal: AbortSignal.timeout(15_000) });
     return { status: r.status, text: await r.text(), ms: Date.now() - t0 };
   };
-  return {
-    qido: await one("/dicomweb/sites/north/studies", { headers: auth }),
-    trpc: await one("/trpc/transfers.list", { headers: auth }),
+  const asks = {
+    qido: () => one("/dicomweb/sites/north/studies", { headers: auth }),
+    trpc: () => one("/trpc/transfers.list", { headers: auth }),
     // A session cookie is looked up in the database (a login would be throttled after a few failures).
-    session: await one("/auth/me", { headers: { cookie: "conduit_session=no-such-session" } }),
+    session: () => one("/auth/me", { headers: { cookie: "conduit_session=no-such-session" } }),
   };
+  if (together) {
+    const [qido, trpc, session] = await Promise.all([asks.qido(), asks.trpc(), asks.session()]);
+    return { qido, trpc, session };
+  }
+  return { qido: await asks.qido(), trpc: await asks.trpc(), session: await asks.session() };
 }
 
 function assertAway(answers: Record<string, Answer>, when: string): void {
@@ -74,15 +82,23 @@ function untilBack(hub: HubProcess, token: string, seen: number[], what: string)
 const skip = postgresMissing();
 if (skip) console.warn(`hub_db_restart_test: skipped: ${skip}`);
 
+/**
+ * One PostgreSQL server for the file's two tests on it, each on a database of its own: started by the first
+ * that runs, stopped by the file's last test (or at exit, when a test runs alone).
+ */
+let server: Promise<TestPostgres> | undefined;
+const sharedPostgres = () => (server ??= startPostgres());
+
 Deno.test({
   name: "a hub on PostgreSQL answers 503 while its database restarts or stops, and everything after",
   ignore: Boolean(skip),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const pg = await startPostgres();
+    const pg = await sharedPostgres();
     let hub: HubProcess | undefined;
     let agent;
+    let paused = false;
     try {
       const db = await pg.createDatabase("restart");
       hub = await startHubProcess({ db });
@@ -91,7 +107,11 @@ Deno.test({
         assert.equal(out.code, 0, out.stderr);
         return out.json!;
       };
-      const token = String((await admin(["token", "create", "ops", "--role", "admin"])).token);
+      const [created, north] = await Promise.all([
+        admin(["token", "create", "ops", "--role", "admin"]),
+        admin(["site", "add", "north"]),
+      ]);
+      const token = String(created.token);
       agent = await startAgentProcess({
         aet: "NORTH",
         config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 } },
@@ -101,7 +121,7 @@ Deno.test({
           "--hub",
           hub.tunnelUrl,
           "--enroll",
-          String((await admin(["site", "add", "north"])).enrollmentToken),
+          String(north.enrollmentToken),
         ],
       });
       const seen: number[] = [];
@@ -111,6 +131,7 @@ Deno.test({
 
       // A stop longer than a cluster lease (6 s): requests are refused at once, the hub stays up.
       await pg.pause();
+      paused = true;
       assertAway(await ask(hub, token), "with the database stopped");
       await eventually(
         "/healthz 503",
@@ -119,6 +140,7 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 7000));
       assertAway(await ask(hub, token), "7 s later");
       await pg.resume();
+      paused = false;
       await untilBack(hub, token, seen, "the stop");
 
       // A restart, then every connection of the hub terminated.
@@ -154,7 +176,7 @@ Deno.test({
     } finally {
       await agent?.stop();
       await hub?.stop();
-      await pg.stop();
+      if (paused) await pg.resume(); // for the file's other test on it
     }
   },
 });
@@ -218,18 +240,20 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const pg = await startPostgres();
+    const pg = await sharedPostgres();
     const proxy = startProxy(pg.port);
     let hub: HubProcess | undefined;
     try {
       const db = (await pg.createDatabase("partition")).replace(`:${pg.port}/`, `:${proxy.port}/`);
       hub = await startHubProcess({ db });
-      const token = String(
-        (await hubAdmin(hub.dataDir, ["token", "create", "ops", "--role", "admin", "--json"])).json!.token,
-      );
-      await hubAdmin(hub.dataDir, ["site", "add", "north"]);
+      const [created] = await Promise.all([
+        hubAdmin(hub.dataDir, ["token", "create", "ops", "--role", "admin", "--json"]),
+        hubAdmin(hub.dataDir, ["site", "add", "north"]),
+      ]);
+      const token = String(created.json!.token);
       proxy.freezeAll(true);
-      const answers = await ask(hub, token);
+      // Asked at once: each request waits for the guard (3 s, then the probe's 2 s), each answers on its own.
+      const answers = await ask(hub, token, true);
       for (const [what, a] of Object.entries(answers)) {
         assert.equal(a.status, 503, `${what}: ${a.status} ${a.text}`);
         assert.match(a.text, /the hub cannot reach its database/, what);
@@ -248,6 +272,7 @@ Deno.test({
     } finally {
       await hub?.stop();
       proxy.close();
+      server = undefined; // the file's last test
       await pg.stop();
     }
   },
