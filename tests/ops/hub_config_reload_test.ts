@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { HUB_CONFIG_RELOAD_MESSAGES as MESSAGES } from "../../hub/reload.ts";
 import { type AgentProcess, indexRows, listFiles, startAgentProcess } from "../support/agent.ts";
 import { eventually, hubAdmin, type HubProcess, startHubProcess } from "../support/hub.ts";
-import { freePort, scratchDir, skipReason, startStorescp } from "../support/peers.ts";
+import { freePort, scratchDir, skipReason, startStorescp, startTogether } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { partHead, startUpload, statusOf } from "../support/stow_upload.ts";
@@ -85,25 +85,32 @@ Deno.test({
     const file = path.join(dir, "hub.yaml");
     const first = { tunnel: { relays: { north: [] } } };
     await Deno.writeTextFile(file, stringify(first));
-    const hub = await startHubProcess({ args: ["--config", file] });
-    const pacs = await startStorescp({ aet: "PACS", dir: path.join(dir, "pacs") });
+    const [hub, pacs] = await startTogether([
+      startHubProcess({ args: ["--config", file] }),
+      startStorescp({ aet: "PACS", dir: path.join(dir, "pacs") }),
+    ]);
     const agents: AgentProcess[] = [];
     try {
       const queue = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 50 };
-      agents.push(
-        await startAgentProcess({
+      const [southArgs, northArgs, token] = await Promise.all([
+        enroll(hub, "south"),
+        enroll(hub, "north"),
+        hubAdmin(hub.dataDir, ["token", "create", "stow", "--role", "operator", "--json"]),
+      ]);
+      const [south, north] = await startTogether([
+        startAgentProcess({
           aet: "SOUTH",
           port: freePort(),
           config: { queue, nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } } },
-          args: await enroll(hub, "south"),
+          args: southArgs,
         }),
-      );
-      const north = await startAgentProcess({
-        aet: "NORTH",
-        config: { queue, routes: [{ name: "to-south", to: [{ site: "south", node: "pacs" }] }] },
-        args: await enroll(hub, "north"),
-      });
-      agents.push(north);
+        startAgentProcess({
+          aet: "NORTH",
+          config: { queue, routes: [{ name: "to-south", to: [{ site: "south", node: "pacs" }] }] },
+          args: northArgs,
+        }),
+      ]);
+      agents.push(south, north);
       const connected = async () => (await hubLines(hub)).filter((l) => l.msg === "site connected").length;
       await eventually("both sites connected", async () => await connected() === 2);
       const routeRows = () =>
@@ -170,7 +177,6 @@ Deno.test({
       );
 
       // The next STOW-RS is held to 1 MB, and dropped (408) once its client is silent for 3 s (not 60).
-      const token = await hubAdmin(hub.dataDir, ["token", "create", "stow", "--role", "operator", "--json"]);
       const silentUpload = () =>
         startUpload(
           hub.port,
