@@ -430,51 +430,60 @@ Deno.test({
     const agent = await startAgentProcess();
     try {
       // --out that exists and is not empty.
+      // (Each refusal is a command of its own; those that change nothing run side by side.)
       const full = path.join(work, "full");
       fs.mkdirSync(full);
       fs.writeFileSync(path.join(full, "keep.txt"), "mine");
-      let r = await agentCli(["backup", "--out", full, "--data", agent.dataDir]);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /--out .* is not empty/);
-      assert.deepEqual(fs.readdirSync(full), ["keep.txt"]);
       // A data directory that is not one, or holds no agent.db: nothing created.
       const out = path.join(work, "out");
-      r = await agentCli(["backup", "--out", out, "--data", path.join(work, "nowhere")]);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /cannot read the data directory .*nowhere/);
-      r = await agentCli(["backup", "--out", out, "--data", full]);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /there is no readable agent\.db in/);
+      const [notEmpty, nowhere, noDb, noOut] = await Promise.all([
+        agentCli(["backup", "--out", full, "--data", agent.dataDir]),
+        agentCli(["backup", "--out", out, "--data", path.join(work, "nowhere")]),
+        agentCli(["backup", "--out", out, "--data", full]),
+        agentCli(["backup", "--data", agent.dataDir]),
+      ]);
+      assert.equal(notEmpty.code, 1);
+      assert.match(notEmpty.stderr, /--out .* is not empty/);
+      assert.deepEqual(fs.readdirSync(full), ["keep.txt"]);
+      assert.equal(nowhere.code, 1);
+      assert.match(nowhere.stderr, /cannot read the data directory .*nowhere/);
+      assert.equal(noDb.code, 1);
+      assert.match(noDb.stderr, /there is no readable agent\.db in/);
       assert.ok(!fs.existsSync(out));
-      r = await agentCli(["backup", "--data", agent.dataDir]);
-      assert.equal(r.code, 2);
-      assert.match(r.stderr, /--out/);
+      assert.equal(noOut.code, 2);
+      assert.match(noOut.stderr, /--out/);
       // Restore onto the data directory of a running agent: refused, its database untouched.
-      r = await agentCli(["backup", "--out", out, "--data", agent.dataDir]);
+      const r = await agentCli(["backup", "--out", out, "--data", agent.dataDir]);
       assert.equal(r.code, 0, r.stderr);
       const db = path.join(agent.dataDir, "agent.db");
       const inode = fs.statSync(db).ino;
 
-      r = await agentCli(["restore", "--from", out, "--data", agent.dataDir]);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /in use by agent process \d+: stop the agent/);
       // --dry-run says the same.
-      r = await agentCli(["restore", "--from", out, "--data", agent.dataDir, "--dry-run"]);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`in use by agent process ${agent.pid}: stop the agent`));
+      const [inUse, inUseDry] = await Promise.all([
+        agentCli(["restore", "--from", out, "--data", agent.dataDir]),
+        agentCli(["restore", "--from", out, "--data", agent.dataDir, "--dry-run"]),
+      ]);
+      assert.equal(inUse.code, 1);
+      assert.match(inUse.stderr, /in use by agent process \d+: stop the agent/);
+      assert.equal(inUseDry.code, 1);
+      assert.match(inUseDry.stderr, new RegExp(`in use by agent process ${agent.pid}: stop the agent`));
       assert.equal(fs.statSync(db).ino, inode);
       assert.ok(!fs.existsSync(path.join(agent.dataDir, "restored")));
       // A damaged backup or none: refused before anything is written.
       const target = path.join(work, "target");
       fs.appendFileSync(path.join(out, "agent.db"), "x");
-      for (const extra of [[], ["--dry-run"]]) {
-        r = await agentCli(["restore", "--from", out, "--data", target, ...extra]);
-        assert.equal(r.code, 1);
-        assert.match(r.stderr, /is damaged/);
+      const [damaged, damagedDry, notBackup] = await Promise.all([
+        ...[[], ["--dry-run"]].map((extra) =>
+          agentCli(["restore", "--from", out, "--data", target, ...extra])
+        ),
+        agentCli(["restore", "--from", full, "--data", target]),
+      ]);
+      for (const d of [damaged, damagedDry]) {
+        assert.equal(d.code, 1);
+        assert.match(d.stderr, /is damaged/);
       }
-      r = await agentCli(["restore", "--from", full, "--data", target]);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /is not an agent backup/);
+      assert.equal(notBackup.code, 1);
+      assert.match(notBackup.stderr, /is not an agent backup/);
       assert.ok(!fs.existsSync(target));
     } finally {
       await agent.stop();
@@ -689,18 +698,21 @@ Deno.test({
 
       // The hub starts on it and has the backup's sites and users.
       hub = await startHubProcess({ dataDir, db: "file:" });
-      const sites = await hubAdmin(dataDir, ["site", "list", "--json"]);
+      // (Reads only: asked side by side.)
+      const [sites, users, tokens, audit] = await Promise.all([
+        hubAdmin(dataDir, ["site", "list", "--json"]),
+        hubAdmin(dataDir, ["user", "list", "--json"]),
+        hubAdmin(dataDir, ["token", "list", "--json"]),
+        hubAdmin(dataDir, ["audit", "--action", "database.restore", "--json"]),
+      ]);
       assert.deepEqual((sites.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
         "north",
         "south",
       ]);
-      const users = await hubAdmin(dataDir, ["user", "list", "--json"]);
       assert.deepEqual((users.json!.users as { name: string }[]).map((u) => u.name), ["alice"]);
-      const tokens = await hubAdmin(dataDir, ["token", "list", "--json"]);
       assert.deepEqual((tokens.json!.tokens as { name: string }[]).map((t) => t.name), ["pacs"]);
       // The backup's console session is not valid again; the restore is in the audit log.
       assert.equal(await me(hub.port), 401);
-      const audit = await hubAdmin(dataDir, ["audit", "--action", "database.restore", "--json"]);
       const entries = audit.json!.entries as { actor: string; detail: Record<string, unknown> }[];
       assert.equal(entries.length, 1);
       assert.equal(entries[0].actor, "cli");
@@ -788,19 +800,19 @@ Deno.test({
     assert.match(withLog.stderr, /live\.db-wal is beside it.*hub admin backup/);
     unchanged("-wal");
 
-    // Bad arguments: usage, exit 2.
-    for (
-      const args of [
-        [],
-        ["--from"],
-        ["--from", backup, "extra"],
-        ["--from", backup, "--force"],
-        ["--from", path.join(work, "absent.db")],
-        ["--from", work],
-        ["--from", file],
-      ]
-    ) {
-      const r = await restore(...args);
+    // Bad arguments: usage, exit 2 (refused before the lock is tried: side by side, each checked).
+    const usages = [
+      [],
+      ["--from"],
+      ["--from", backup, "extra"],
+      ["--from", backup, "--force"],
+      ["--from", path.join(work, "absent.db")],
+      ["--from", work],
+      ["--from", file],
+    ];
+    const usageAnswers = await Promise.all(usages.map((args) => restore(...args)));
+    for (const [i, r] of usageAnswers.entries()) {
+      const args = usages[i];
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /hub admin restore: /);
       unchanged(args.join(" "));
