@@ -15,7 +15,7 @@ import { acknowledgedFiles, archiveFiles, storescuArgs, wholeObject } from "../s
 import { partialFiles } from "../support/faults.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { eventually, siteArgs, startHubProcess, startTestHub } from "../support/hub.ts";
-import { runDcmtk, scratchDir, skipReason, startStorescp } from "../support/peers.ts";
+import { runDcmtk, scratchDir, skipReason, startStorescp, startTogether } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 
 const skip = skipReason("storescu", "storescp");
@@ -166,8 +166,7 @@ async function stopsWithin(
 }
 
 Deno.test("SIGTERM stops the hub and the agent within their grace with an HTTP request still open", async () => {
-  const hub = await startHubProcess();
-  const agent = await startAgentProcess();
+  const [hub, agent] = await startTogether([startHubProcess(), startAgentProcess()]);
   const conns: Deno.TcpConn[] = [];
   try {
     conns.push(await requestLeftOpen(hub.port, "/auth/login"));
