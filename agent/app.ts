@@ -176,6 +176,8 @@ async function startLocked(
     // CONDUIT_TEST_COMMIT_HOLD_MS: crash tests hold the group commit to kill the agent after Success.
     groupCommit: {
       holdMs: Number(Deno.env.get("CONDUIT_TEST_COMMIT_HOLD_MS") ?? 0) || 0,
+      blockedLimitMs: config.dimse.commitWaitSeconds * 1000,
+      retryCapMs: config.dimse.commitRetryCapSeconds * 1000,
       onCommitted: metrics.onGroupCommitted,
     },
   });

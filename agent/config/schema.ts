@@ -157,6 +157,9 @@ export const configSchema = z.object({
      * false: each object is committed before its Success.
      */
     groupCommit: z.boolean().default(true),
+    /** While group commits fail: how long readers wait for them, and the longest wait between two tries. */
+    commitWaitSeconds: seconds.default(10),
+    commitRetryCapSeconds: seconds.default(10),
     /**
      * Storage Commitment reports sent on a new association (the requester released its own): attempts
      * before the report is given up, and the wait before the second (doubled before each further one).

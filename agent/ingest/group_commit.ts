@@ -29,6 +29,8 @@ export interface GroupCommitOptions {
   holdMs?: number;
   /** While commits fail, how long `settled()` waits before readers go on without the objects (ms). */
   blockedLimitMs?: number;
+  /** While commits fail, the longest wait between two tries (ms; from 250 ms, doubled each time). */
+  retryCapMs?: number;
   /**
    * Called once per index transaction that committed objects (metrics): how many, and the seconds from the
    * start of their group's commit (placing the files, then the transaction; retries included) to its end.
@@ -71,6 +73,7 @@ export class GroupCommit {
   readonly #holdMs: number;
   readonly #gatherMs: number;
   readonly #blockedLimitMs: number;
+  readonly #retryCapMs: number;
   readonly #onCommitted: ((objects: number, seconds: number) => void) | undefined;
   /** Groups committed and objects in them (metrics, benchmarks). */
   readonly stats = { groups: 0, objects: 0 };
@@ -88,6 +91,7 @@ export class GroupCommit {
     this.#holdMs = options.holdMs ?? 0;
     this.#gatherMs = options.gatherMs ?? 20;
     this.#blockedLimitMs = options.blockedLimitMs ?? 10_000;
+    this.#retryCapMs = options.retryCapMs ?? 10_000;
     this.#onCommitted = options.onCommitted;
   }
 
@@ -316,7 +320,7 @@ export class GroupCommit {
       }
       this.#block();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
+        const timer = setTimeout(resolve, Math.min(this.#retryCapMs, 250 * 2 ** Math.min(attempt, 6)));
         this.#wake = () => {
           clearTimeout(timer);
           resolve();

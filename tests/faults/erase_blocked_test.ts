@@ -1,7 +1,7 @@
 /**
  * An erasure asked while the agent cannot commit what it received (a file where a study's archive folder
  * goes: every commit of that study's object fails and is retried) is refused once the commits have failed
- * for the group commit's limit (10 s), through the hub (DICOMweb DELETE: 503; `site.erase`:
+ * for the group commit's limit (`dimse.commitWaitSeconds`, 10 s by default, 3 s here), through the hub (DICOMweb DELETE: 503; `site.erase`:
  * SERVICE_UNAVAILABLE) and the agent's CLI, with what to do, instead of waiting until the failure clears.
  * Nothing is erased meanwhile; once the failure clears the object is committed and the erasure runs.
  * Real hub, real agent, DCMTK's storescu.
@@ -28,7 +28,12 @@ Deno.test({
   async fn() {
     const hub = await startTestHub();
     const work = await Deno.makeTempDir({ prefix: "erase-blocked-" });
-    const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
+    // The limit shortened and the failing commit retried at least every second: the test waits for both.
+    const north = await startAgentProcess({
+      aet: "NORTH",
+      args: await siteArgs(hub, "north"),
+      config: { dimse: { commitWaitSeconds: 3, commitRetryCapSeconds: 1 } },
+    });
     try {
       const [kept, blocked] = [...generateStudies({
         seed: "erase-blocked",

@@ -46,7 +46,13 @@ Deno.test({
     try {
       agent = await startAgentProcess({
         dataDir: dir,
-        config: { archive: { minFreeMegabytes: 0 }, log: { level: "debug" } },
+        // A commit that finds no room holds readers 3 s (not 10) and is tried again at least every second
+        // (not up to every 10 s): the test waits for both.
+        config: {
+          archive: { minFreeMegabytes: 0 },
+          log: { level: "debug" },
+          dimse: { commitWaitSeconds: 3, commitRetryCapSeconds: 1 },
+        },
       });
       const { socket, ac } = await storageAssociation(agent);
       const stored: string[] = [];
@@ -71,7 +77,7 @@ Deno.test({
           else [failure, comment] = [status, answer.command.text(CommandTag.ErrorComment)];
         }
         // The release waits for the group commit of the objects answered before it, and while that
-        // commit finds no room, for up to blockedLimitMs (10 s) before it goes on without them.
+        // commit finds no room, for up to dimse.commitWaitSeconds (3 s here) before it goes on without them.
         await release(socket, 20_000);
       } finally {
         await socket.close();

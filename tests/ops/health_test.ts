@@ -86,7 +86,11 @@ Deno.test({
       console.warn("health_test: needs root and chattr on an ext4-like file system; skipped");
       return;
     }
-    const agent = await startAgentProcess({ dataDir: path.join(dir, "agent") });
+    // The failing commit retried at least every second (not up to 10 s): the test waits for the retry.
+    const agent = await startAgentProcess({
+      dataDir: path.join(dir, "agent"),
+      config: { dimse: { commitRetryCapSeconds: 1 } },
+    });
     const db = ["agent.db", "agent.db-wal"].map((f) => path.join(agent.dataDir, f));
     try {
       const file = (n: number) => path.join(dir, `ct${n}.dcm`);
