@@ -43,8 +43,8 @@ export interface ConsoleRig {
   /** Starts an agent connected to the hub as `site` (its args after the hub's), kept for tear-down. */
   startAgent(site: string, options?: AgentProcessOptions): Promise<AgentProcess>;
   /**
-   * The two sites most console tests use, started with `startAgent`: south (AE title SOUTH), then north
-   * (NORTH, with `north`'s options); resolves once the hub has both online.
+   * The two sites most console tests use, started together with `startAgent`: south (AE title SOUTH) and
+   * north (NORTH, with `north`'s options); resolves once the hub has both online.
    */
   northAndSouth(north?: AgentProcessOptions): Promise<{ north: AgentProcess; south: AgentProcess }>;
   /** Adds `user` to the hub and opens a page at `path` of the console (`/transfers`, say), logged in as it. */
@@ -93,15 +93,20 @@ export async function withConsole(
   options: ConsoleRigOptions,
   fn: (rig: ConsoleRig) => Promise<void>,
 ): Promise<void> {
-  await buildConsoleOnce({ ifMissing: options.buildIfMissing });
-  const hub = await startTestHub(options.hub);
-  let browser: BrowserContext;
-  try {
-    browser = await launchBrowser(options.viewport, options.browserArgs);
-  } catch (e) {
-    await hub.stop();
-    throw e;
+  // The build, the hub and Chromium start together (each takes a second or more); one that fails stops the
+  // others that came up.
+  const [built, started, launched] = await Promise.allSettled([
+    buildConsoleOnce({ ifMissing: options.buildIfMissing }),
+    startTestHub(options.hub),
+    launchBrowser(options.viewport, options.browserArgs),
+  ]);
+  if (built.status === "rejected" || started.status === "rejected" || launched.status === "rejected") {
+    if (started.status === "fulfilled") await started.value.stop().catch(() => {});
+    if (launched.status === "fulfilled") await launched.value.close().catch(() => {});
+    throw [built, started, launched].find((r) => r.status === "rejected")!.reason;
   }
+  const hub = started.value;
+  const browser = launched.value;
   const rig: ConsoleRig = {
     hub,
     browser,
@@ -118,10 +123,12 @@ export async function withConsole(
       return agent;
     },
     async northAndSouth(north = {}) {
-      const started = {
-        south: await rig.startAgent("south", { aet: "SOUTH" }),
-        north: await rig.startAgent("north", { aet: "NORTH", ...north }),
-      };
+      // Started together; one that fails is stopped with the rest at tear-down (startAgent keeps it).
+      const [south, northAgent] = await Promise.all([
+        rig.startAgent("south", { aet: "SOUTH" }),
+        rig.startAgent("north", { aet: "NORTH", ...north }),
+      ]);
+      const started = { south, north: northAgent };
       await eventually(
         "north and south online",
         () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"),
