@@ -595,13 +595,15 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async (rig) => {
-      const { browser } = rig;
-      let hub = rig.hub;
-      const orthanc = await startOrthanc({
-        storageDir: await Deno.makeTempDir({ prefix: "tasks-orthanc-" }),
-      });
-      try {
+    // Orthanc starts while the rig does; stopped whatever happens (the test stops it once already).
+    const orthancStarting = Deno.makeTempDir({ prefix: "tasks-orthanc-" })
+      .then((storageDir) => startOrthanc({ storageDir }));
+    orthancStarting.catch(() => {}); // its failure is the test's, when awaited below
+    try {
+      await withConsole({}, async (rig) => {
+        const { browser } = rig;
+        let hub = rig.hub;
+        const orthanc = await orthancStarting;
         const node = { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" };
         await rig.northAndSouth({ config: { nodes: { pacs: node } } });
         // The study is on north's PACS only, not in north's own archive.
@@ -702,11 +704,11 @@ Deno.test({
 
         // A batch file too big for the hub is refused in words, before it is sent.
         await page.goto(`${base}/batch`);
-        await page.getByLabel("File").setInputFiles({
-          name: "big.csv",
-          mimeType: "text/csv",
-          buffer: Buffer.alloc(38_000_000, "P\n"),
-        }, { timeout: 120_000 }); // 38 MB through Playwright's protocol: over 30 s on a loaded CI machine
+        // Given to Chromium as a file on disk, which it reads itself: 38 MB as a buffer went through
+        // Playwright's protocol in base64 (over 30 s on a loaded CI machine).
+        const bigFile = `${await Deno.makeTempDir({ prefix: "tasks-big-" })}/big.csv`;
+        await Deno.writeFile(bigFile, Buffer.alloc(38_000_000, "P\n"));
+        await page.getByLabel("File").setInputFiles(bigFile, { timeout: 120_000 });
         const refusal = page.getByRole("alert").filter({ hasText: /\w/ });
         await refusal.waitFor({ timeout: 30_000 });
         assert.match(await refusal.innerText(), /^big\.csv is 38\.0 MB: a batch file may be up to 37\.5 MB/);
@@ -756,9 +758,9 @@ Deno.test({
         await page.getByRole("alert").filter({ hasText: /^pacs did not answer C-ECHO: / }).waitFor({
           timeout: 30_000,
         });
-      } finally {
-        await orthanc.stop();
-      }
-    });
+      });
+    } finally {
+      await (await orthancStarting.catch(() => undefined))?.stop();
+    }
   },
 });
