@@ -605,7 +605,8 @@ Deno.test({
         let hub = rig.hub;
         const orthanc = await orthancStarting;
         const node = { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" };
-        await rig.northAndSouth({ config: { nodes: { pacs: node } } });
+        // North's reconnect backoff capped at 1 s: the test waits for it to come back to a restarted hub.
+        await rig.northAndSouth({ config: { nodes: { pacs: node }, hub: { reconnectCapSeconds: 1 } } });
         // The study is on north's PACS only, not in north's own archive.
         const specs = [...generateStudies({
           seed: "tasks-node",
@@ -742,8 +743,8 @@ Deno.test({
         await list.close();
 
         // C-ECHO of north's PACS: an answer is a status; no answer is an error, announced as one. North's
-        // agent must be back on the restarted hub first (its nodes come from it): its reconnect backoff may
-        // have grown while the hub was down.
+        // agent must be back on the restarted hub first (its nodes come from it), within its reconnect backoff
+        // (capped at 1 s above, 30 s by default).
         const restarted = hub;
         await eventually("north back on the restarted hub", () => restarted.sessions.get("north"), 60_000);
         await page.goto(`${base}/sites/north`);
