@@ -76,8 +76,10 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withConsole({}, async ({ hub, browser, startAgent }) => {
-      const north = await startAgent("north", { aet: "NORTH" });
-      await startAgent("south", { aet: "SOUTH" });
+      const [north] = await Promise.all([ // started together
+        startAgent("north", { aet: "NORTH" }),
+        startAgent("south", { aet: "SOUTH" }),
+      ]);
       await hub.registry.add("east");
       await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));

@@ -28,8 +28,10 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withConsole({}, async ({ hub, browser, startAgent }) => {
-      const north = await startAgent("north", { aet: "NORTH" });
-      const south = await startAgent("south", { aet: "SOUTH" });
+      const [north, south] = await Promise.all([ // started together
+        startAgent("north", { aet: "NORTH" }),
+        startAgent("south", { aet: "SOUTH" }),
+      ]);
       const files = [JAPANESE, GREEK].map((s) => path.join(CHARSETS, s.file));
       assert.equal((await storescu(files, north)).code, 0);
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
