@@ -59,14 +59,19 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await prepareViewer();
+    // The viewer is fetched (a fresh checkout) while the rig starts; the hub looks for it at each request.
+    const viewer = prepareViewer();
+    viewer.catch(() => {}); // its failure is the test's, when awaited below
     await withConsole({ buildIfMissing: true }, async ({ hub, browser, startAgent }) => {
       // Real images: pydicom's CT at north, its MR at south in JPEG-LS (decoded in a worker).
       const files = { north: "CT_small.dcm", south: "MR_small_jpeg_ls_lossless.dcm" } as const;
-      for (const [site, file] of Object.entries(files)) {
-        const agent = await startAgent(site, { aet: site.toUpperCase() });
-        assert.equal((await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], agent)).code, 0);
-      }
+      // The two sites start and take their study together.
+      await Promise.all(
+        Object.entries(files).map(async ([site, file]) => {
+          const agent = await startAgent(site, { aet: site.toUpperCase() });
+          assert.equal((await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], agent)).code, 0);
+        }),
+      );
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       const token = (await hub.tokens.create("viewer test", "viewer")).token;
       const studies: Record<string, string> = {};
@@ -77,6 +82,7 @@ Deno.test({
         studies[site] = study["0020000D"].Value[0];
       }
       await hub.users.add("reader", "viewer", "reader password");
+      await viewer;
       const base = `http://127.0.0.1:${hub.port}`;
       const page = await browser.newPage();
       const violations = watchCsp(page);
