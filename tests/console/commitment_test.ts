@@ -43,15 +43,21 @@ async function withCommitmentRig(
   fn: (r: Rig) => Promise<void>,
   before: (rig: ConsoleRig) => void = () => {},
 ): Promise<void> {
-  const orthanc = await startOrthanc({
-    storageDir: await Deno.makeTempDir({ prefix: "commit-console-orthanc-" }),
-    modalities: { south: { aet: "SOUTH", host: "127.0.0.1", port: freePort() } },
-  });
+  // Orthanc starts while the console rig does, and is stopped whatever happens.
+  const orthancStarting = Deno.makeTempDir({ prefix: "commit-console-orthanc-" }).then((storageDir) =>
+    startOrthanc({
+      storageDir,
+      modalities: { south: { aet: "SOUTH", host: "127.0.0.1", port: freePort() } },
+    })
+  );
+  orthancStarting.catch(() => {}); // its failure is the test's, when awaited below
   try {
     await withConsole({}, async (rig) => {
       const { hub, browser, startAgent } = rig;
+      const orthanc = await orthancStarting;
       const southPort = freePort();
-      await startAgent("south", {
+      // South and north start together.
+      const southStarting = startAgent("south", {
         aet: "SOUTH",
         port: southPort,
         config: {
@@ -67,7 +73,7 @@ async function withCommitmentRig(
           },
         },
       });
-      const north = await startAgent("north", { aet: "NORTH" });
+      const [north] = await Promise.all([startAgent("north", { aet: "NORTH" }), southStarting]);
       const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
         count: 3,
         rows: 32,
@@ -91,7 +97,7 @@ async function withCommitmentRig(
       await fn({ hub, browser, client, base, orthanc, southPort, id, studyUid: series.studyUid });
     });
   } finally {
-    await orthanc.stop();
+    await (await orthancStarting.catch(() => undefined))?.stop();
   }
 }
 
