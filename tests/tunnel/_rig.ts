@@ -33,16 +33,17 @@ const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
 
 /** `northDirect`: north reaches the hub without the proxy (only south's tunnel can be stalled or cut). */
 export async function startRelayRig(opts: { northDirect?: boolean } = {}): Promise<RelayRig> {
-  let hub = await startTestHub({ heartbeatSeconds: 1 });
+  // The hub and the PACS start together, then both agents (each about 0.6 s alone).
+  const [started, pacs] = await Promise.all([
+    startTestHub({ heartbeatSeconds: 1 }),
+    Deno.makeTempDir({ prefix: "relay-pacs-" }).then((dir) =>
+      startStorescp({ aet: "PACS", dir, bitPreserving: true, extraArgs: ["--unique-filenames"] })
+    ),
+  ]);
+  let hub = started;
   const hubPort = hub.port;
   const proxy = startProxy(hubPort);
   const url = `ws://127.0.0.1:${proxy.port}/tunnel`;
-  const pacs = await startStorescp({
-    aet: "PACS",
-    dir: await Deno.makeTempDir({ prefix: "relay-pacs-" }),
-    bitPreserving: true,
-    extraArgs: ["--unique-filenames"],
-  });
   const southToken = (await hub.registry.add("south")).enrollmentToken;
   const northToken = (await hub.registry.add("north")).enrollmentToken;
   const southPorts = { port: freePort(), httpPort: freePort() };
@@ -51,22 +52,25 @@ export async function startRelayRig(opts: { northDirect?: boolean } = {}): Promi
     hub: HUB,
     nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } },
   };
-  let south = await startAgentProcess({
-    ...southPorts,
-    aet: "SOUTH",
-    config: southConfig,
-    args: ["--site", "south", "--hub", url, "--enroll", southToken],
-  });
+  const [firstSouth, north] = await Promise.all([
+    startAgentProcess({
+      ...southPorts,
+      aet: "SOUTH",
+      config: southConfig,
+      args: ["--site", "south", "--hub", url, "--enroll", southToken],
+    }),
+    startAgentProcess({
+      aet: "NORTH",
+      config: {
+        queue: QUEUE,
+        hub: HUB,
+        routes: [{ name: "to-south", to: [{ site: "south", node: "pacs" }] }],
+      },
+      args: ["--site", "north", "--hub", opts.northDirect ? hub.tunnelUrl : url, "--enroll", northToken],
+    }),
+  ]);
+  let south = firstSouth;
   const southData = south.dataDir;
-  const north = await startAgentProcess({
-    aet: "NORTH",
-    config: {
-      queue: QUEUE,
-      hub: HUB,
-      routes: [{ name: "to-south", to: [{ site: "south", node: "pacs" }] }],
-    },
-    args: ["--site", "north", "--hub", opts.northDirect ? hub.tunnelUrl : url, "--enroll", northToken],
-  });
   return {
     hub,
     proxy,
@@ -94,11 +98,9 @@ export async function startRelayRig(opts: { northDirect?: boolean } = {}): Promi
       return filesBySopInstance(pacs.dir);
     },
     async stop() {
-      await north.stop();
-      await south.stop();
+      await Promise.all([north.stop(), south.stop()]);
       proxy.close();
-      await pacs.stop();
-      await hub.stop();
+      await Promise.all([pacs.stop(), hub.stop()]);
     },
   } as RelayRig;
 }

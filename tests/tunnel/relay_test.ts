@@ -10,6 +10,7 @@ import { indexRows } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import * as path from "node:path";
 import { assertDelivered, type RelayRig, sendSeries, startRelayRig } from "./_rig.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 
 const skip = skipReason("storescu", "storescp");
 if (skip) console.warn(`relay_test: skipped: ${skip}`);
@@ -17,24 +18,19 @@ const CUTS = Deno.env.get("CONDUIT_QUICK") ? 6 : 30;
 const BATCH = 100;
 const OBJECTS = 300;
 
+// One rig for the file's tests: each sends a series of its own (a fresh seed, so fresh UIDs) and counts at PACS
+// only what it sent or what arrived since it began; the restarts leave the rig whole for the next test.
+const shared = sharedRig<RelayRig>({ skip, setUp: () => startRelayRig(), stop: (rig) => rig.stop() });
+
 function rigTest(name: string, fn: (rig: RelayRig) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: Boolean(skip),
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      const rig = await startRelayRig();
-      try {
-        await fn(rig);
-      } catch (err) {
-        console.error((await Deno.readTextFile(rig.north.logFile)).slice(-2500));
-        console.error((await Deno.readTextFile(rig.south.logFile)).slice(-2500));
-        throw err;
-      } finally {
-        await rig.stop();
-      }
-    },
+  shared.test(name, async (rig) => {
+    try {
+      await fn(rig);
+    } catch (err) {
+      console.error((await Deno.readTextFile(rig.north.logFile)).slice(-2500));
+      console.error((await Deno.readTextFile(rig.south.logFile)).slice(-2500));
+      throw err;
+    }
   });
 }
 
@@ -55,6 +51,7 @@ rigTest(
     // under them: each cut lands somewhere in a flowing transfer (an object's bytes, an ack, between
     // objects, a reconnect). Only cuts that hit a live connection count. Cheaper than draining the queue
     // after each cut (30 trials of 300 objects took 114 s), and no cut lands on an idle tunnel.
+    const earlier = (await rig.received()).size; // what the file's earlier tests delivered
     const all = new Map<string, string>();
     let cuts = 0;
     let batches = 0;
@@ -77,25 +74,33 @@ rigTest(
     // Nothing arrives late as a duplicate.
     await new Promise((r) => setTimeout(r, 2000));
     const received = await rig.received();
-    assert.equal(received.size, all.size);
+    assert.equal(received.size, earlier + all.size);
     for (const files of received.values()) assert.equal(files.length, 1);
   },
 );
 
 rigTest("a hub restart mid-transfer loses and duplicates nothing", async (rig) => {
   await eventually("both sites online", () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"));
+  const earlier = (await rig.received()).size;
   const sending = sendSeries(rig, "relay-hub-restart", OBJECTS);
   sending.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection first
-  await eventually("the first objects at PACS", async () => (await rig.received()).size > 20 || undefined);
+  await eventually(
+    "the first objects at PACS",
+    async () => (await rig.received()).size > earlier + 20 || undefined,
+  );
   await rig.restartHub();
   await assertDelivered(rig, await sending);
 });
 
 rigTest("a destination agent restart mid-transfer loses and duplicates nothing", async (rig) => {
   await eventually("both sites online", () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"));
+  const earlier = (await rig.received()).size;
   const sending = sendSeries(rig, "relay-south-restart", OBJECTS);
   sending.catch(() => {});
-  await eventually("the first objects at PACS", async () => (await rig.received()).size > 20 || undefined);
+  await eventually(
+    "the first objects at PACS",
+    async () => (await rig.received()).size > earlier + 20 || undefined,
+  );
   await rig.restartSouth();
   await assertDelivered(rig, await sending);
 });
@@ -107,6 +112,7 @@ rigTest(
       "both sites online",
       () => rig.hub.sessions.get("north") && rig.hub.sessions.get("south"),
     );
+    const southBefore = indexRows(rig.south.dataDir, "SELECT sop_instance_uid AS sop FROM instances").length;
     const summary = await (await rig.north.http("/queue/summary")).json() as {
       destinations: { name: string }[];
     };
@@ -116,10 +122,11 @@ rigTest(
     // Held back, north is idle and hashes what it received (ingest/backfill.ts): the sends below announce
     // the hashes its index recorded.
     const rows = await eventually("north's hashes", () => {
-      const r = indexRows(
+      const all = indexRows(
         rig.north.dataDir,
         "SELECT sop_instance_uid AS sop, path, dataset_offset AS at, dataset_size AS size, sha256 FROM instances",
       ) as { sop: string; path: string; at: number; size: number; sha256: string }[];
+      const r = all.filter((x) => sources.has(x.sop));
       return r.length === 3 && r.every((x) => x.sha256 !== "") ? r : undefined;
     });
     // One byte of one object's pixel data changed on north's disk (a failing disk, or a hand).
@@ -151,6 +158,8 @@ rigTest(
     assert.equal((await rig.received()).has(changed.sop), false, "the changed object reached the PACS");
     const atSouth = indexRows(rig.south.dataDir, "SELECT sop_instance_uid AS sop FROM instances");
     assert.equal(atSouth.some((r) => r.sop === changed.sop), false, "south indexed the changed object");
-    assert.equal(atSouth.length, 2);
+    assert.equal(atSouth.length, southBefore + 2);
   },
 );
+
+shared.tearDown("relay_test: the rig stopped");
