@@ -76,27 +76,38 @@ Deno.test({
     const toSouth = startProxy(hub.port);
     const agents: AgentProcess[] = [];
     try {
-      const tokens: Record<string, string> = {};
-      for (const site of ["north", "south"]) {
-        tokens[site] = String(
-          (await hubAdmin(hub.dataDir, ["site", "add", site, "--json"])).json!.enrollmentToken,
-        );
-      }
-      const south = await startAgentProcess({
-        aet: "SOUTH",
-        args: ["--site", "south", "--hub", `ws://127.0.0.1:${toSouth.port}/tunnel`, "--enroll", tokens.south],
-      });
-      agents.push(south);
-      const north = await startAgentProcess({
-        aet: "NORTH",
-        config: { routes: [{ name: "to-south", to: [{ site: "south" }] }] },
-        args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", tokens.north],
-      });
-      agents.push(north);
+      // The series is written while the sites are added and their agents start.
+      const writing = Deno.makeTempDir({ prefix: "throttle-" }).then((dir) =>
+        writeGeneratedSeries(dir, { count: 200, seed: "throttle" })
+      );
+      writing.catch(() => {}); // awaited below
+      const token = async (site: string) =>
+        String((await hubAdmin(hub.dataDir, ["site", "add", site, "--json"])).json!.enrollmentToken);
+      const tokens = { north: await token("north"), south: await token("south") };
+      const started = await Promise.allSettled([
+        startAgentProcess({
+          aet: "SOUTH",
+          args: [
+            "--site",
+            "south",
+            "--hub",
+            `ws://127.0.0.1:${toSouth.port}/tunnel`,
+            "--enroll",
+            tokens.south,
+          ],
+        }),
+        startAgentProcess({
+          aet: "NORTH",
+          config: { routes: [{ name: "to-south", to: [{ site: "south" }] }] },
+          args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", tokens.north],
+        }),
+      ]);
+      for (const s of started) if (s.status === "fulfilled") agents.push(s.value);
+      for (const s of started) if (s.status === "rejected") throw s.reason;
+      const [, north] = agents;
       // 200 objects of 0.5 MB (105 MB) wait at north, then go to a south that takes 1 MB/s.
       await (await north.http("/queue/pause/%40south", { method: "POST" })).body?.cancel();
-      const dir = await Deno.makeTempDir({ prefix: "throttle-" });
-      const series = await writeGeneratedSeries(dir, { count: 200, seed: "throttle" });
+      const series = await writing;
       const sent = await storescu(series.paths, north, [], 120_000);
       assert.equal(sent.code, 0, sent.stderr);
       await new Promise((r) => setTimeout(r, 2000));
