@@ -237,6 +237,7 @@ export async function startHub(
     "/tunnel",
     tunnelRoutes(registry, sessions, log.child({ part: "tunnel" }), BUILD_TEXT, {
       clientCertHeader: config.tunnel.clientCertHeader,
+      helloTimeoutMs: config.tunnel.helloTimeoutSeconds * 1000,
     }),
   );
   app.route(

@@ -89,6 +89,8 @@ export const hubConfigSchema = z.object({
   tunnel: z.object({
     heartbeatSeconds: numberKey((n) => n.positive().max(60)).default(5),
     heartbeatTimeoutSeconds: numberKey((n) => n.positive().max(120)).default(10),
+    /** An agent's WebSocket that sends no hello this long after the upgrade is closed. */
+    helloTimeoutSeconds: numberKey((n) => n.positive().max(120)).default(10),
     /**
      * After a credential rotation the agent confirmed, how long the replaced credential is still accepted
      * (less if the agent connects with the new one first).

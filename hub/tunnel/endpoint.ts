@@ -23,6 +23,8 @@ function bearer(header: string | undefined): string | undefined {
 export interface TunnelOptions {
   /** The header in which the TLS proxy names the agent's verified client certificate (its CN): required. */
   clientCertHeader?: string;
+  /** An upgraded WebSocket that sends no hello this long is closed (`tunnel.helloTimeoutSeconds`). */
+  helloTimeoutMs?: number;
 }
 
 export function tunnelRoutes(
@@ -135,6 +137,7 @@ export function tunnelRoutes(
           maxFrame: hello.maxFrame,
           features: hello.features,
         }),
+      options.helloTimeoutMs,
     ).catch((err) =>
       log.warn("tunnel hello failed", { remoteAddress, site, reason: (err as Error).message })
     );

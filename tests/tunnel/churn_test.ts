@@ -21,12 +21,23 @@ if (skip) console.warn(`tunnel churn_test: skipped: ${skip}`);
 
 const HUB_RECONNECT = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 0.5 };
 
-/** The hub, an API token for it, and a site `north` enrolled (the agent started by the test). */
+/**
+ * The hub, an API token for it, and a site `north` enrolled (the agent started by the test). A WebSocket that
+ * says no hello is closed after 4 s (`tunnel.helloTimeoutSeconds`, 10 by default): the agents' own hellos,
+ * sent at once, keep a margin of seconds on a loaded machine.
+ */
 async function hubWithSite(): Promise<{ hub: HubProcess; token: string; enroll: string }> {
-  const hub = await startHubProcess();
+  const config = await Deno.makeTempFile({ prefix: "churn-hub-", suffix: ".yaml" });
+  await Deno.writeTextFile(config, "tunnel:\n  helloTimeoutSeconds: 4\n");
+  const hub = await startHubProcess({ args: ["--config", config] });
   const admin = (args: string[]) => hubAdmin(hub.dataDir, [...args, "--json"]);
-  const token = String((await admin(["token", "create", "t", "--role", "operator"])).json!.token);
-  const enroll = String((await admin(["site", "add", "north"])).json!.enrollmentToken);
+  // The two commands run together (each a process of its own, about a second).
+  const [made, added] = await Promise.all([
+    admin(["token", "create", "t", "--role", "operator"]),
+    admin(["site", "add", "north"]),
+  ]);
+  const token = String(made.json!.token);
+  const enroll = String(added.json!.enrollmentToken);
   return { hub, token, enroll };
 }
 
@@ -265,20 +276,24 @@ Deno.test({
         await res.body?.cancel();
         assert.equal(res.status, 401);
       }
-      // 8 WebSockets with the site's credential that never say hello: closed by the hub's hello timeout.
-      const silent = await Promise.all(Array.from({ length: 8 }, () =>
-        new Promise<number>((resolve) => {
-          const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/tunnel`, {
-            headers: { authorization: `Bearer ${credential}` },
-          });
-          ws.onclose = (e) => resolve(e.code);
-          ws.onerror = () => {};
-        })));
+      // 8 WebSockets with the site's credential that never say hello: closed by the hub's hello timeout (4 s).
+      const silent = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          new Promise<[number, string]>((resolve) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/tunnel`, {
+              headers: { authorization: `Bearer ${credential}` },
+            });
+            ws.onclose = (e) => resolve([e.code, e.reason]);
+            ws.onerror = () => {};
+          })),
+      );
       assert.deepEqual(
-        silent,
+        silent.map(([code]) => code),
         silent.map(() => 4000 + Reason.ProtocolError),
         "each closed for want of a hello",
       );
+      // After the configured wait (tunnel.helloTimeoutSeconds), not the default 10 s.
+      assert.deepEqual(silent.map(([, reason]) => reason), silent.map(() => "no hello within 4000 ms"));
       const now = await settled(hub, token, agent, { hub: before.hub, agent: held(agent.pid) });
       assert.ok(
         near(now.hub, before.hub, 2, POOL),
