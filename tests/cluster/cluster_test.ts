@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freePort, skipReason } from "../support/peers.ts";
 import { clusterPacs } from "./_two_hubs.ts";
-import { filesBySopInstance, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, hubAdmin, startHubProcess } from "../support/hub.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
@@ -49,38 +49,45 @@ Deno.test({
       const token = String((await admin(["token", "create", "ops", "--role", "operator"])).token);
       const enroll = async (site: string) => String((await admin(["site", "add", site])).enrollmentToken);
 
-      const pacs = await clusterPacs(stops);
-      // South prefers hub 2, north hub 1; each lists the other hub second.
-      const south = await startAgentProcess({
-        aet: "SOUTH",
-        config: {
-          queue: QUEUE,
-          hub: HUB,
-          nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } },
-        },
-        args: [
-          "--site",
-          "south",
-          "--hub",
-          `${hubs[1].tunnelUrl},${hubs[0].tunnelUrl}`,
-          "--enroll",
-          await enroll("south"),
-        ],
-      });
-      stops.push(() => south.stop());
-      const north = await startAgentProcess({
-        aet: "NORTH",
-        config: { queue: QUEUE, hub: HUB },
-        args: [
-          "--site",
-          "north",
-          "--hub",
-          `${hubs[0].tunnelUrl},${hubs[1].tunnelUrl}`,
-          "--enroll",
-          await enroll("north"),
-        ],
-      });
-      stops.push(() => north.stop());
+      const [pacs, southToken, northToken] = await Promise.all([
+        clusterPacs(stops),
+        enroll("south"),
+        enroll("north"),
+      ]);
+      // South prefers hub 2, north hub 1; each lists the other hub second. Both start together.
+      const started = await Promise.allSettled([
+        startAgentProcess({
+          aet: "SOUTH",
+          config: {
+            queue: QUEUE,
+            hub: HUB,
+            nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } },
+          },
+          args: [
+            "--site",
+            "south",
+            "--hub",
+            `${hubs[1].tunnelUrl},${hubs[0].tunnelUrl}`,
+            "--enroll",
+            southToken,
+          ],
+        }),
+        startAgentProcess({
+          aet: "NORTH",
+          config: { queue: QUEUE, hub: HUB },
+          args: [
+            "--site",
+            "north",
+            "--hub",
+            `${hubs[0].tunnelUrl},${hubs[1].tunnelUrl}`,
+            "--enroll",
+            northToken,
+          ],
+        }),
+      ]);
+      for (const s of started) if (s.status === "fulfilled") stops.push(() => s.value.stop());
+      for (const s of started) if (s.status === "rejected") throw s.reason;
+      const [south, north] = started.map((s) => (s as PromiseFulfilledResult<AgentProcess>).value);
       const healthSites = async (i: number) => (await (await fetch(`${base[i]}/healthz`)).json()).sites;
       await eventually(
         "north on hub 1 and south on hub 2",
