@@ -198,6 +198,8 @@ export const configSchema = z.object({
     /** Reconnect backoff: full jitter over base * 2^attempt, capped. */
     reconnectBaseSeconds: numberKey((n) => n.positive()).default(0.5),
     reconnectCapSeconds: numberKey((n) => n.positive()).default(30),
+    /** How long an attempt to open the tunnel's connection may take before it is given up and retried. */
+    connectTimeoutSeconds: numberKey((n) => n.positive().max(300)).default(10),
   }).strict().superRefine((h, ctx) => {
     if (Boolean(h.clientCertFile) !== Boolean(h.clientKeyFile)) {
       ctx.addIssue({

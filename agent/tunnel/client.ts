@@ -42,6 +42,11 @@ export interface TunnelClientOptions {
   backoffBaseMs?: number;
   backoffCapMs?: number;
   /**
+   * How long an attempt to open the tunnel's connection (TCP, TLS, the WebSocket upgrade, a proxy's CONNECT)
+   * may take before it is given up and retried; default 10 s (`hub.connectTimeoutSeconds`).
+   */
+  connectTimeoutMs?: number;
+  /**
    * A ping unanswered this long ends the session when the hub's welcome names no timeout (a hub from
    * before `heartbeatTimeoutSeconds`); default 10 s. The hub's timeout wins when it names one.
    */
@@ -163,7 +168,7 @@ export class TunnelClient {
       url,
       { authorization: `Bearer ${o.credential}` },
       o.tls,
-      undefined,
+      o.connectTimeoutMs,
       this.#stop.signal,
       o.proxy?.(url),
     );

@@ -120,8 +120,14 @@ function openSocket(
     });
     ws.once("error", (err: Error) => {
       signal?.removeEventListener("abort", onAbort);
+      // ws's words for the attempt's time limit: which setting it was, for an operator on a slow link.
+      const waited = /handshake has timed out/i.test(err.message)
+        ? ` after ${timeoutMs / 1000} s (hub.connectTimeoutSeconds)`
+        : "";
       reject(
-        new Error(`WebSocket to ${url} failed: ${err.message}${tlsHint(err.message, Boolean(tls.cert))}`),
+        new Error(
+          `WebSocket to ${url} failed: ${err.message}${waited}${tlsHint(err.message, Boolean(tls.cert))}`,
+        ),
       );
     });
   });

@@ -52,6 +52,7 @@ export function startTunnel(
     proxy: (url) => proxies.get(url),
     backoffBaseMs: config.hub.reconnectBaseSeconds * 1000,
     backoffCapMs: config.hub.reconnectCapSeconds * 1000,
+    connectTimeoutMs: config.hub.connectTimeoutSeconds * 1000,
     log,
     serve: link.serve,
   });

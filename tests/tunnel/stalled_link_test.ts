@@ -37,8 +37,14 @@ interface LinkRig {
   signal: AbortSignal;
 }
 
+/**
+ * The agent's connect timeout where the test waits for attempts to time out: a margin of seconds over an
+ * attempt's time on a loaded machine, shorter than the default 10 s.
+ */
+const CONNECT_S = 4;
+
 /** A hub with heartbeats of 1 s + 2 s, north enrolled through a proxy the test stalls or cuts. */
-function linkTest(name: string, fn: (r: LinkRig) => Promise<void>) {
+function linkTest(name: string, fn: (r: LinkRig) => Promise<void>, agentHub: Record<string, number> = {}) {
   Deno.test({
     name,
     ignore: Boolean(skip),
@@ -50,7 +56,7 @@ function linkTest(name: string, fn: (r: LinkRig) => Promise<void>) {
       const { enrollmentToken } = await hub.registry.add("north");
       const north = await startAgentProcess({
         aet: "NORTH",
-        config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 0.5 } },
+        config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 0.5, ...agentHub } },
         args: [
           "--site",
           "north",
@@ -227,7 +233,8 @@ linkTest(
     r.proxy.blackHole();
     r.proxy.cutAll();
     const first = r.proxy.accepted;
-    // Each attempt's opening handshake is given up (10 s), and the agent tries again: it is not stuck on one.
+    // Each attempt's opening handshake is given up (hub.connectTimeoutSeconds, 10 s by default; 4 s here), and
+    // the agent tries again: it is not stuck on one.
     await eventually(
       "two attempts into the black hole",
       () => r.proxy.accepted >= first + 2 || undefined,
@@ -238,12 +245,19 @@ linkTest(
       await Deno.readTextFile(r.north.logFile),
       /tunnel connection failed.*handshake has timed out/,
     );
+    // The agent's setting gave the attempts their time, and the log names it.
+    assert.match(
+      await Deno.readTextFile(r.north.logFile),
+      /handshake has timed out after 4 s \(hub\.connectTimeoutSeconds\)/,
+    );
     r.proxy.thaw();
     const [, seconds] = await timed(() =>
       eventually("north online", async () => (await hubState()) === "online", 30_000)
     );
-    // At most the attempt under way (10 s) and a reconnect wait (at most 0.5 s here).
+    // At most the attempt under way (4 s here; the bound kept as it was for the default 10 s) and a reconnect
+    // wait (at most 0.5 s here).
     assert.ok(seconds < 10 + 0.5 + 5, `online ${seconds} s after the hub answered again`);
     await r.reconnected();
   },
+  { connectTimeoutSeconds: CONNECT_S },
 );
