@@ -54,9 +54,14 @@ Deno.test({
         stops.push(() => started.stop());
         return started;
       };
-      await agent("south", b);
-      const east = await agent("east", b, ROUTES);
-      const north = await agent("north", a, ROUTES);
+      // The three agents start together (each about 0.6 s alone).
+      const agents = await Promise.allSettled([
+        agent("south", b),
+        agent("east", b, ROUTES),
+        agent("north", a, ROUTES),
+      ]);
+      for (const s of agents) if (s.status === "rejected") throw s.reason;
+      const [, east, north] = agents.map((s) => (s as PromiseFulfilledResult<AgentProcess>).value);
       await eventually(
         "south and east on hub B, north on hub A, each seen from the other hub",
         () =>
