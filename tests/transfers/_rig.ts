@@ -15,6 +15,8 @@ export const skip = skipReason("storescu", "storescp");
 
 const QUEUE = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 };
 const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
+/** The hub's transfer pass interval in these tests (the service's default is 1000 ms). */
+export const PASS_MS = 250;
 
 export interface Rig {
   hub: TestHub;
@@ -66,10 +68,22 @@ export async function startPacs(
 
 export async function rig(options: RigOptions = {}): Promise<Rig> {
   const hub = await startTestHub({ db: options.hubDb });
+  // The hub's transfer passes (hand-overs, progress, settling) every 250 ms instead of every second: the
+  // tests wait for them, job after job.
+  hub.transfers.stop();
+  hub.transfers.start(PASS_MS);
   const proxy = options.tunnelProxy ? startProxy(hub.port) : undefined;
   const tunnelUrl = proxy ? `ws://127.0.0.1:${proxy.port}/tunnel` : hub.tunnelUrl;
   const via = { registry: hub.registry, tunnelUrl };
-  const pacs = await startPacs(await Deno.makeTempDir({ prefix: "transfer-pacs-" }), undefined, options.pacs);
+  // The PACS, then south (which must know its port) and north (independent of both) start together: each
+  // is a process of its own, and an agent's start is mostly its own CPU and waits.
+  const northStarted = startNorth(options, via);
+  northStarted.catch(() => {}); // a failed start is thrown below, once both have ended
+  const pacs = await startPacs(await Deno.makeTempDir({ prefix: "transfer-pacs-" }), undefined, options.pacs)
+    .catch(async (err) => {
+      await northStarted.then(({ north }) => north.stop(), () => {});
+      throw err;
+    });
   const southArgs = {
     aet: "SOUTH",
     config: {
@@ -83,23 +97,17 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     },
     args: await siteArgs(via, "south"),
   };
-  const south = await startAgentProcess(southArgs);
-  const northKey = crypto.getRandomValues(new Uint8Array(32));
-  const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
-  await Deno.writeFile(keyFile, northKey);
-  const northArgs = {
-    aet: "NORTH",
-    ...(options.northPort ? { port: options.northPort } : {}),
-    config: {
-      queue: QUEUE,
-      hub: HUB,
-      deid: { keyFile },
-      ...(options.northNodes ? { nodes: options.northNodes } : {}),
-      ...(options.northRoutes ? { routes: options.northRoutes } : {}),
-    },
-    args: await siteArgs(via, "north"),
-  };
-  const north = await startAgentProcess(northArgs);
+  const [southStart, northStart] = await Promise.allSettled([startAgentProcess(southArgs), northStarted]);
+  if (southStart.status === "rejected" || northStart.status === "rejected") {
+    await Promise.all([
+      southStart.status === "fulfilled" ? southStart.value.stop() : undefined,
+      northStart.status === "fulfilled" ? northStart.value.north.stop() : undefined,
+      pacs.stop(),
+    ]);
+    throw southStart.status === "rejected" ? southStart.reason : (northStart as PromiseRejectedResult).reason;
+  }
+  const south = southStart.value;
+  const { north, northArgs, northKey } = northStart.value;
   await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
   const url = `http://127.0.0.1:${hub.port}`;
   const client = createConduitClient({ url, token: (await hub.tokens.create("ops", "operator")).token });
@@ -127,6 +135,26 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
       args: ["--site", "south", "--hub", tunnelUrl],
     },
   };
+}
+
+/** North with its de-identification key, as {@link rig} starts it. */
+async function startNorth(options: RigOptions, via: { registry: TestHub["registry"]; tunnelUrl: string }) {
+  const northKey = crypto.getRandomValues(new Uint8Array(32));
+  const keyFile = await Deno.makeTempFile({ prefix: "north-", suffix: ".key" });
+  await Deno.writeFile(keyFile, northKey);
+  const northArgs = {
+    aet: "NORTH",
+    ...(options.northPort ? { port: options.northPort } : {}),
+    config: {
+      queue: QUEUE,
+      hub: HUB,
+      deid: { keyFile },
+      ...(options.northNodes ? { nodes: options.northNodes } : {}),
+      ...(options.northRoutes ? { routes: options.northRoutes } : {}),
+    },
+    args: await siteArgs(via, "north"),
+  };
+  return { north: await startAgentProcess(northArgs), northArgs, northKey };
 }
 
 export async function seed(
@@ -186,9 +214,7 @@ export function rigTest(name: string, fn: (r: Rig) => Promise<void>, options?: R
 
 /** Stops what {@link rig} started. */
 export async function stopRig(r: Rig): Promise<void> {
-  await r.north.stop();
-  await r.south.stop();
-  await r.pacs.stop();
+  await Promise.all([r.north.stop(), r.south.stop(), r.pacs.stop()]);
   r.proxy?.close();
   await r.hub.stop();
 }
