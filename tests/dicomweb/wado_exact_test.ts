@@ -88,11 +88,18 @@ Deno.test({
     const token = (await hub.tokens.create("wado-exact", "viewer")).token;
     const failures: string[] = [];
     const matrix: string[] = [];
+    // Each batch's site starts while the batch before it is sent and checked.
+    const start = async (i: number) =>
+      startAgentProcess({ aet: `B${i}`, args: await siteArgs(hub, `batch${i}`) });
+    let next: ReturnType<typeof start> | undefined;
     try {
       const batches = await exactFileBatches();
+      next = start(0);
       for (const [i, batch] of batches.entries()) {
         const site = `batch${i}`;
-        const agent = await startAgentProcess({ aet: `B${i}`, args: await siteArgs(hub, site) });
+        const agent = await next!;
+        next = i + 1 < batches.length ? start(i + 1) : undefined;
+        next?.catch(() => {}); // awaited (and thrown) at its turn, or stopped below
         try {
           failures.push(...(await sendBatch(batch, agent)).refused);
           await eventually(`${site} online`, () => hub.sessions.get(site));
@@ -108,6 +115,7 @@ Deno.test({
         }
       }
     } finally {
+      await next?.then((agent) => agent.stop(), () => {});
       await hub.stop();
     }
     console.log(matrix.join("\n"));
