@@ -25,8 +25,10 @@ Deno.test({
   fn: async () => {
     // A paused agent answers no heartbeat: the hub must not drop its session while the test runs.
     const hub = await startTestHub({ federatedSiteSeconds: SITE_SECONDS, heartbeatTimeoutSeconds: 120 });
-    const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-    const south = await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") });
+    const [north, south] = await Promise.all([
+      siteArgs(hub, "north").then((args) => startAgentProcess({ aet: "NORTH", args })),
+      siteArgs(hub, "south").then((args) => startAgentProcess({ aet: "SOUTH", args })),
+    ]);
     let paused = false;
     try {
       const sent = await storescu([MR], south);
