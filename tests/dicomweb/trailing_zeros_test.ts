@@ -58,16 +58,21 @@ Deno.test({
     assert.ok(zeros > 2_000_000, `brain_001.dcm ends in ${zeros} zero bytes`);
     const scratch = await Deno.makeTempDir({ prefix: "trailing-zeros-" });
     const hub = await startTestHub();
-    const scp = await startStorescp({ dir: `${scratch}/scp`, aet: "FWDSCP", bitPreserving: true });
-    const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-    const south = await startAgentProcess({
-      aet: "SOUTH",
-      config: {
-        nodes: { fwd: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
-        routes: [{ name: "all", to: [{ node: "fwd" }] }],
-      },
-    });
-    const orthanc = await startOrthanc({ storageDir: `${scratch}/orthanc`, dicomweb: true });
+    // Started together: south (after the storescp it forwards to), north and Orthanc.
+    const [{ scp, south }, north, orthanc] = await Promise.all([
+      startStorescp({ dir: `${scratch}/scp`, aet: "FWDSCP", bitPreserving: true }).then(async (scp) => ({
+        scp,
+        south: await startAgentProcess({
+          aet: "SOUTH",
+          config: {
+            nodes: { fwd: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
+            routes: [{ name: "all", to: [{ node: "fwd" }] }],
+          },
+        }),
+      })),
+      siteArgs(hub, "north").then((args) => startAgentProcess({ aet: "NORTH", args })),
+      startOrthanc({ storageDir: `${scratch}/orthanc`, dicomweb: true }),
+    ]);
     try {
       // The reference: Orthanc takes it by STOW-RS and keeps every byte.
       const atOrthanc = await orthanc.rest("/dicom-web/studies", {
@@ -132,9 +137,7 @@ Deno.test({
       const [forwarded] = [...Deno.readDirSync(`${scratch}/scp`)].map((e) => `${scratch}/scp/${e.name}`);
       assert.equal(datasetDifference(await Deno.readFile(forwarded), bytes), undefined, "forwarded");
     } finally {
-      await orthanc.stop();
-      await south.stop();
-      await north.stop();
+      await Promise.all([orthanc.stop(), south.stop(), north.stop()]);
       await scp.stop();
       await hub.stop();
       await Deno.remove(scratch, { recursive: true });
