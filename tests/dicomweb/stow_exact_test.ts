@@ -40,11 +40,17 @@ Deno.test({
     const base = `http://127.0.0.1:${hub.port}/dicomweb/sites`;
     const failures: string[] = [];
     const matrix: string[] = [];
+    // Each batch's site starts while the batch before it is stored and checked.
+    const start = async (i: number) =>
+      startAgentProcess({ aet: `S${i}`, args: await siteArgs(hub, `stow${i}`) });
+    let next: ReturnType<typeof start> | undefined = start(0);
     try {
       // The files the site cannot index go to the first batch's site, each on its own.
       for (const [i, batch] of batches.entries()) {
         const site = `stow${i}`;
-        const agent = await startAgentProcess({ aet: `S${i}`, args: await siteArgs(hub, site) });
+        const agent = await next!;
+        next = i + 1 < batches.length ? start(i + 1) : undefined;
+        next?.catch(() => {}); // awaited (and thrown) at its turn, or stopped below
         try {
           await eventually(`${site} online`, () => hub.sessions.get(site));
           const stow = async (bytes: Uint8Array) => {
@@ -109,6 +115,7 @@ Deno.test({
         }
       }
     } finally {
+      await next?.then((agent) => agent.stop(), () => {});
       await hub.stop();
     }
     console.log(matrix.join("\n"));
