@@ -23,6 +23,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
+    // The study is written while the hub and the agent start (processes of their own).
+    const dir = await Deno.makeTempDir({ prefix: "gigabyte-" });
+    // 100 objects of 10 MB of pixel data each: 1 GB.
+    const written = writeGeneratedSeries(dir, { count: 100, pixelBytes: 10_000_000, seed: "gigabyte" });
+    written.catch(() => {}); // awaited below
     const hub = await startHubProcess();
     const token = String(
       (await hubAdmin(hub.dataDir, ["token", "create", "t", "--role", "viewer", "--json"])).json!.token,
@@ -33,14 +38,8 @@ Deno.test({
     const agent = await startAgentProcess({
       args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", enroll],
     });
-    const dir = await Deno.makeTempDir({ prefix: "gigabyte-" });
     try {
-      // 100 objects of 10 MB of pixel data each: 1 GB.
-      const series = await writeGeneratedSeries(dir, {
-        count: 100,
-        pixelBytes: 10_000_000,
-        seed: "gigabyte",
-      });
+      const series = await written;
       const sent = await storescu(series.paths, agent, [], 300_000);
       assert.equal(sent.code, 0, sent.stderr);
       await Deno.remove(dir, { recursive: true });
