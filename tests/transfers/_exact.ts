@@ -15,10 +15,7 @@ import {
 } from "../support/exact_files.ts";
 import { type Rig, rig, type RigOptions, stopRig } from "./_rig.ts";
 
-/**
- * What every batch gave: the lines of what differed, and how many objects were compared. The next batch's
- * rig starts while one batch runs, so `options` may not fix a port (`northPort`).
- */
+/** What every batch gave: the lines of what differed, and how many objects were compared. */
 export async function tunnelBatches(
   options: RigOptions,
   by: string,
@@ -26,22 +23,8 @@ export async function tunnelBatches(
 ): Promise<{ failures: string[]; compared: number }> {
   const failures: string[] = [];
   let compared = 0;
-  const batches = await exactFileBatches();
-  // Each batch's rig starts while the batch before it is sent, moved and compared.
-  let next: Promise<Rig> | undefined = rig(options);
-  try {
-    for (const [i, batch] of batches.entries()) {
-      const r = await next!;
-      next = i + 1 < batches.length ? rig(options) : undefined;
-      next?.catch(() => {}); // awaited (and thrown) at its turn, or stopped below
-      await oneBatch(r, batch);
-    }
-  } finally {
-    await next?.then(stopRig, () => {});
-  }
-  return { failures, compared };
-
-  async function oneBatch(r: Rig, batch: ExactFile[]): Promise<void> {
+  for (const batch of await exactFileBatches()) {
+    const r = await rig(options);
     try {
       failures.push(...(await sendBatch(batch, r.north)).refused);
       const archived = await archivedBySop(r.north.dataDir);
@@ -60,4 +43,5 @@ export async function tunnelBatches(
       await stopRig(r);
     }
   }
+  return { failures, compared };
 }
