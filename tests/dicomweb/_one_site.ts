@@ -15,14 +15,17 @@ export interface OneSite {
   token: string;
 }
 
+/** `files` may be still being written: the hub and the agent start meanwhile. */
 export async function oneSite(
-  files: string[],
+  files: string[] | Promise<string[]>,
   config: Record<string, unknown> = {},
   hubOptions: TestHubOptions = {},
 ): Promise<OneSite> {
+  const written = Promise.resolve(files);
+  written.catch(() => {}); // awaited below
   const hub = await startTestHub(hubOptions);
   const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north"), config });
-  const sent = await storescu(files, north);
+  const sent = await storescu(await written, north);
   assert.equal(sent.code, 0, sent.stderr);
   await eventually("north online", () => hub.sessions.get("north"));
   return { hub, north, token: (await hub.tokens.create("one-site", "viewer")).token };

@@ -33,13 +33,15 @@ Deno.test({
   async fn() {
     const dir = await scratchDir("render-memory-");
     // 9000 × 8000 × 1 sample of 16 bits: 72 Mi samples, over the 64 Mi rendered; 144 MB of pixel data.
-    const big = await writeGeneratedSeries(path.join(dir, "big"), {
+    // Written while the hub and the agent start.
+    const writing = writeGeneratedSeries(path.join(dir, "big"), {
       rows: 9000,
       columns: 8000,
       pixelBytes: 9000 * 8000 * 2,
       seed: "render-memory-big",
     });
-    const rig = await oneSite(big.paths);
+    const rig = await oneSite(writing.then((written) => written.paths));
+    const big = await writing;
     try {
       const before = rssBytes(rig.north.pid);
       const { peak, result } = await peakRssDuring(
@@ -75,24 +77,29 @@ Deno.test({
     const dir = await scratchDir("render-memory-");
     // 16 frames of 3000 × 3000 × 16 bits (18 MB each, 288 MB of pixel data).
     const FRAMES = 16;
-    const cine = await writeGeneratedSeries(path.join(dir, "cine"), {
-      rows: 3000,
-      columns: 3000,
-      pixelBytes: FRAMES * 3000 * 3000 * 2,
-      seed: "render-memory-cine",
-    });
-    const edit = await runDcmtk("dcmodify", [
-      "-nb",
-      "-i",
-      `(0028,0008)=${FRAMES}`,
-      "-m",
-      "(0028,0010)=3000",
-      "-m",
-      "(0028,0011)=3000",
-      cine.paths[0],
-    ]);
-    assert.equal(edit.code, 0, edit.stderr);
-    const rig = await oneSite(cine.paths);
+    // Written (and made multi-frame) while the hub and the agent start.
+    const writing = (async () => {
+      const cine = await writeGeneratedSeries(path.join(dir, "cine"), {
+        rows: 3000,
+        columns: 3000,
+        pixelBytes: FRAMES * 3000 * 3000 * 2,
+        seed: "render-memory-cine",
+      });
+      const edit = await runDcmtk("dcmodify", [
+        "-nb",
+        "-i",
+        `(0028,0008)=${FRAMES}`,
+        "-m",
+        "(0028,0010)=3000",
+        "-m",
+        "(0028,0011)=3000",
+        cine.paths[0],
+      ]);
+      assert.equal(edit.code, 0, edit.stderr);
+      return cine;
+    })();
+    const rig = await oneSite(writing.then((written) => written.paths));
+    const cine = await writing;
     try {
       const sop = (await (await fetch(
         `http://127.0.0.1:${rig.hub.port}/dicomweb/sites/north/studies/${cine.studyUid}/instances`,
