@@ -15,7 +15,20 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** Words a user should not meet: the tracker's issue numbers are the developers' business. */
 const ISSUE = /\bissues? #?\d+/i;
 
-async function cli(main: string, args: string[]) {
+/**
+ * A help text is the same at every ask: each one is run once per file (the tests of this file share it), and
+ * runs alone when a test runs alone.
+ */
+const helpTexts = new Map<string, ReturnType<typeof run>>();
+function cli(main: string, args: string[]) {
+  if (!args.includes("--help")) return run(main, args);
+  const key = [main, ...args].join(" ");
+  let answer = helpTexts.get(key);
+  if (!answer) helpTexts.set(key, answer = run(main, args));
+  return answer;
+}
+
+async function run(main: string, args: string[]) {
   const o = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", path.join(ROOT, main), ...args],
     cwd: ROOT,
@@ -135,8 +148,9 @@ Deno.test("no help text of the agent or the hub names an issue of the tracker", 
       ["admin", ...(c ? [c] : []), "--help"],
     ]),
   ];
-  for (const [main, args] of helps) {
-    const { code, stdout, stderr } = await cli(main, args);
+  const answers = await Promise.all(helps.map(([main, args]) => cli(main, args)));
+  for (const [i, [main, args]] of helps.entries()) {
+    const { code, stdout, stderr } = answers[i];
     assert.equal(code, 0, `${main} ${args.join(" ")}: ${stderr}`);
     assert.ok(stdout.length > 100, `${main} ${args.join(" ")} prints its usage`);
     assert.doesNotMatch(stdout + stderr, ISSUE, `${main} ${args.join(" ")}`);
@@ -168,16 +182,21 @@ Deno.test("every flag the documents give a hub admin or agent command is one its
   }
   assert.ok(uses.length >= 30, `${uses.length} commands`);
   const helps = new Map<string, string>();
-  const common = (await cli("hub/main.ts", ["admin", "--help"])).stdout; // --config, --data, --db, --json
-  const agentHelp = (await cli("agent/main.ts", ["--help"])).stdout; // --config and the layered flags
+  const [common, agentHelp] = await Promise.all([
+    cli("hub/main.ts", ["admin", "--help"]).then((r) => r.stdout), // --config, --data, --db, --json
+    cli("agent/main.ts", ["--help"]).then((r) => r.stdout), // --config and the layered flags
+  ]);
+  // Each command's help, asked all at once.
+  const commands = [...new Set(uses.map((u) => u.command))];
+  const texts = await Promise.all(commands.map(async (command) => {
+    const words = command.split(" ");
+    const main = words[0] === "hub" ? "hub/main.ts" : "agent/main.ts";
+    const { stdout, stderr } = await cli(main, [...words.slice(1), "--help"]);
+    return stdout + stderr;
+  }));
+  for (const [i, command] of commands.entries()) helps.set(command, texts[i]);
   const unknown: string[] = [];
   for (const { doc, command, flags } of uses) {
-    if (!helps.has(command)) {
-      const words = command.split(" ");
-      const main = words[0] === "hub" ? "hub/main.ts" : "agent/main.ts";
-      const { stdout, stderr } = await cli(main, [...words.slice(1), "--help"]);
-      helps.set(command, stdout + stderr);
-    }
     const help = helps.get(command)! + (command.startsWith("hub") ? common : agentHelp);
     for (const flag of flags) {
       if (!new RegExp(`${flag}(?![a-z-])`).test(help)) {
