@@ -29,7 +29,9 @@ function scpWith(timeouts: { idleTimeoutMs: number; artimTimeoutMs: number }): P
 
 Deno.test("the idle (PDU) timer runs on monotonic time: a wall clock stepped back an hour does not delay it", async () => {
   // The socket's own timer (idle + 5 s) is far off: only the association's idle timer can end it in time.
-  const scp = await scpWith({ idleTimeoutMs: 500, artimTimeoutMs: 500 });
+  // ARTIM (the wait for the A-ASSOCIATE-RQ) is long: at 500 ms it expired under load before the request
+  // was read, and the association was refused before the idle timer could be tested.
+  const scp = await scpWith({ idleTimeoutMs: 500, artimTimeoutMs: 10_000 });
   const { socket } = await associate(scp.port, {
     calledAet: "CLOCK",
     callingAet: "IDLER",
