@@ -67,7 +67,17 @@ export async function startPacs(
 }
 
 export async function rig(options: RigOptions = {}): Promise<Rig> {
-  const hub = await startTestHub({ db: options.hubDb });
+  // South's PACS (a process of its own) starts while the hub starts in this process; north (independent of
+  // both) as soon as the hub is up, and south (which must know the PACS's port) once both are: each agent is
+  // a process of its own, and its start is mostly its own CPU and waits.
+  const pacsStarted = Deno.makeTempDir({ prefix: "transfer-pacs-" }).then((dir) =>
+    startPacs(dir, undefined, options.pacs)
+  );
+  pacsStarted.catch(() => {}); // a failed start is thrown below
+  const hub = await startTestHub({ db: options.hubDb }).catch(async (err) => {
+    await pacsStarted.then((pacs) => pacs.stop(), () => {});
+    throw err;
+  });
   // The hub's transfer passes (hand-overs, progress, settling) every 250 ms instead of every second: the
   // tests wait for them, job after job.
   hub.transfers.stop();
@@ -75,38 +85,44 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
   const proxy = options.tunnelProxy ? startProxy(hub.port) : undefined;
   const tunnelUrl = proxy ? `ws://127.0.0.1:${proxy.port}/tunnel` : hub.tunnelUrl;
   const via = { registry: hub.registry, tunnelUrl };
-  // The PACS, then south (which must know its port) and north (independent of both) start together: each
-  // is a process of its own, and an agent's start is mostly its own CPU and waits.
   const northStarted = startNorth(options, via);
   northStarted.catch(() => {}); // a failed start is thrown below, once both have ended
-  const pacs = await startPacs(await Deno.makeTempDir({ prefix: "transfer-pacs-" }), undefined, options.pacs)
-    .catch(async (err) => {
-      await northStarted.then(({ north }) => north.stop(), () => {});
-      throw err;
-    });
-  const southArgs = {
-    aet: "SOUTH",
-    config: {
-      queue: { ...QUEUE, ...options.southQueue },
-      hub: HUB,
-      // `copy` is a second node name for the same storescp: a study sent to both arrives twice.
-      nodes: {
-        pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port },
-        copy: { aet: "PACS", host: "127.0.0.1", port: pacs.port },
+  const southStarted = pacsStarted.then(async (pacs) => {
+    const southArgs = {
+      aet: "SOUTH",
+      config: {
+        queue: { ...QUEUE, ...options.southQueue },
+        hub: HUB,
+        // `copy` is a second node name for the same storescp: a study sent to both arrives twice.
+        nodes: {
+          pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port },
+          copy: { aet: "PACS", host: "127.0.0.1", port: pacs.port },
+        },
       },
-    },
-    args: await siteArgs(via, "south"),
-  };
-  const [southStart, northStart] = await Promise.allSettled([startAgentProcess(southArgs), northStarted]);
-  if (southStart.status === "rejected" || northStart.status === "rejected") {
+      args: await siteArgs(via, "south"),
+    };
+    return { south: await startAgentProcess(southArgs), southArgs };
+  });
+  const [pacsStart, southStart, northStart] = await Promise.allSettled([
+    pacsStarted,
+    southStarted,
+    northStarted,
+  ]);
+  if (
+    pacsStart.status === "rejected" || southStart.status === "rejected" || northStart.status === "rejected"
+  ) {
     await Promise.all([
-      southStart.status === "fulfilled" ? southStart.value.stop() : undefined,
+      southStart.status === "fulfilled" ? southStart.value.south.stop() : undefined,
       northStart.status === "fulfilled" ? northStart.value.north.stop() : undefined,
-      pacs.stop(),
+      pacsStart.status === "fulfilled" ? pacsStart.value.stop() : undefined,
     ]);
-    throw southStart.status === "rejected" ? southStart.reason : (northStart as PromiseRejectedResult).reason;
+    proxy?.close();
+    await hub.stop();
+    const failed = [pacsStart, southStart, northStart].find((s) => s.status === "rejected");
+    throw (failed as PromiseRejectedResult).reason;
   }
-  const south = southStart.value;
+  const pacs = pacsStart.value;
+  const { south, southArgs } = southStart.value;
   const { north, northArgs, northKey } = northStart.value;
   await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
   const url = `http://127.0.0.1:${hub.port}`;
