@@ -23,10 +23,11 @@ for (const [name, fault] of Object.entries(FAULTS)) {
   rigTest(
     `a transfer across a tunnel stalled ${name} resumes and ends success, each object once`,
     async (r) => {
-      const studies = [
-        await seed(r, `stalled-${name}-a`, 30, "CT", 128),
-        await seed(r, `stalled-${name}-b`, 30, "CT", 128),
-      ];
+      // The two studies are written and stored to north side by side (two storescu associations).
+      const studies = await Promise.all([
+        seed(r, `stalled-${name}-a`, 30, "CT", 128),
+        seed(r, `stalled-${name}-b`, 30, "CT", 128),
+      ]);
       const before = await eventually("both sites online", () => sessions(r));
       // 2 MB at 300 KB/s to the agents: the stall lands while the transfer runs.
       r.proxy!.throttle(300_000);
