@@ -78,11 +78,15 @@ Deno.test({
 
       // The old one is still accepted, until the agent connects with the new one.
       assert.ok(await credentialAccepted(hub, old));
-      const listed = (await siteRow(hub, "north"))!;
+      // The two listings (in JSON and as text) read only: they run side by side.
+      const [listedRow, text] = await Promise.all([
+        siteRow(hub, "north"),
+        hubAdmin(hub.dataDir, ["site", "list"]),
+      ]);
+      const listed = listedRow!;
       assert.equal(listed.rotatedAt, rotated.json!.rotatedAt);
       assert.equal(listed.oldCredentialUntil, rotated.json!.oldCredentialUntil);
       assert.equal(listed.rotationUnconfirmed, false);
-      const text = await hubAdmin(hub.dataDir, ["site", "list"]);
       assert.match(text.stdout, /\tROTATED\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n/);
       assert.ok(text.stdout.includes(String(rotated.json!.rotatedAt)));
 
@@ -216,8 +220,14 @@ Deno.test({
       const { credential } = await hub.registry.enroll(enrollmentToken);
       const hashBefore = (await hub.registry.get("east"))!.credentialHash;
 
-      // Offline: refused at once, nothing changed.
-      const offline = await hubAdmin(hub.dataDir, ["site", "rotate", "east", "--json"]);
+      // Offline: refused at once, nothing changed. The unknown and never-enrolled sites' refusals (checked
+      // below) change nothing either: the three commands run side by side (each a deno process of its own).
+      await hub.registry.add("west");
+      const [offline, unknown, pending] = await Promise.all([
+        hubAdmin(hub.dataDir, ["site", "rotate", "east", "--json"]),
+        hubAdmin(hub.dataDir, ["site", "rotate", "nowhere"]),
+        hubAdmin(hub.dataDir, ["site", "rotate", "west", "--json"]),
+      ]);
       assert.equal(offline.code, 1, offline.stderr);
       assert.equal(offline.json!.outcome, "refused");
       assert.match(String(offline.json!.message), /^site east is offline.*nothing was changed/i);
@@ -241,12 +251,9 @@ Deno.test({
       assert.ok(await credentialAccepted(hub, credential));
       assert.ok(!(await recent(hub.db)).some((e) => e.action === "site.rotate"));
 
-      // Unknown and never-enrolled sites.
-      const unknown = await hubAdmin(hub.dataDir, ["site", "rotate", "nowhere"]);
+      // Unknown and never-enrolled sites (asked above, with the offline one).
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /no site named nowhere/);
-      await hub.registry.add("west");
-      const pending = await hubAdmin(hub.dataDir, ["site", "rotate", "west", "--json"]);
       assert.equal(pending.code, 1);
       assert.match(String(pending.json!.message), /has not enrolled yet/);
       assert.ok(Request.safeParse({ op: "credential", credential }).success);
