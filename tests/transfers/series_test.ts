@@ -279,6 +279,13 @@ for (const retrieve of ["get", "move"] as const) {
         storageDir: await Deno.makeTempDir({ prefix: "orthanc-" }),
         modalities: { north: { aet: "NORTH", host: "127.0.0.1", port: northPort } },
       });
+      // The rig starts while the study is written and stored to the PACS (north asks it nothing before the
+      // transfer below).
+      const starting = rig({
+        northPort,
+        northNodes: { pacs: { aet: "NPACS", host: "127.0.0.1", port: pacs.port, retrieve } },
+      });
+      starting.catch(() => {}); // awaited below
       let r: Rig | undefined;
       try {
         const s = await twoSeriesFiles(`series-node-${retrieve}`, 3, 2);
@@ -286,10 +293,7 @@ for (const retrieve of ["get", "move"] as const) {
           const res = await pacs.rest("/instances", { method: "POST", body: await Deno.readFile(file) });
           assert.equal(res.status, 200, await res.text());
         }
-        r = await rig({
-          northPort,
-          northNodes: { pacs: { aet: "NPACS", host: "127.0.0.1", port: pacs.port, retrieve } },
-        });
+        r = await starting;
         const { id } = await r.client.transfers.create.mutate({
           source: { site: "north", node: "pacs" },
           destination: { site: "south" },
@@ -302,7 +306,7 @@ for (const retrieve of ["get", "move"] as const) {
         assert.deepEqual(await archived(r, "north", s.study), s.mr.sops);
         assert.deepEqual(await archived(r, "south", s.study), s.mr.sops);
       } finally {
-        if (r) await stopRig(r);
+        await (r ? stopRig(r) : starting.then(stopRig, () => {}));
         await pacs.stop();
       }
     },
@@ -315,9 +319,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsoleBrowser({}, async (browser) => {
-      const r = await rig();
-      try {
+    // The rig starts while the console is built (if it must be) and Chromium starts: the hub reads the
+    // console's files at each request.
+    const starting = rig();
+    starting.catch(() => {}); // awaited in the test, stopped below
+    try {
+      await withConsoleBrowser({}, async (browser) => {
+        const r = await starting;
         const s = await twoSeries(r, "series-console", 3, 2);
         await r.hub.users.add("ops", "operator", "operator password");
         const page = await browser.newPage();
@@ -362,9 +370,9 @@ Deno.test({
           await task.getByLabel("Series", { exact: true }).innerText(),
           /^1 series of the study only/,
         );
-      } finally {
-        await stopRig(r);
-      }
-    });
+      });
+    } finally {
+      await starting.then(stopRig, () => {});
+    }
   },
 });
