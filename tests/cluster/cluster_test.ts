@@ -102,31 +102,36 @@ Deno.test({
       assert.deepEqual(listed.hubs.map((h) => [h.live, h.sites]), [[true, 1], [true, 1]]);
       assert.equal(listed.mixedVersions, false);
 
-      // Studies: three at north (the transfer's), one at south (to query there).
-      const studies: string[] = [];
-      let total = 0;
-      for (const seed of ["c1", "c2", "c3"]) {
-        const dir = await Deno.makeTempDir({ prefix: "cluster-src-" });
-        const series = await writeGeneratedSeries(dir, {
-          count: PER_STUDY,
-          rows: 64,
-          columns: 64,
-          seed,
-          modality: "CT",
-        });
-        const sent = await storescu(series.paths, north, [], 120_000);
-        assert.equal(sent.code, 0, sent.stderr);
-        studies.push(series.studyUid);
-        total += series.files;
-      }
-      const southDir = await Deno.makeTempDir({ prefix: "cluster-south-" });
-      const southSeries = await writeGeneratedSeries(southDir, {
-        count: 2,
-        rows: 32,
-        columns: 32,
-        seed: "s1",
-      });
-      assert.equal((await storescu(southSeries.paths, south, [], 60_000)).code, 0);
+      // Studies: three at north (the transfer's), one at south (to query there). Each is written and sent
+      // by a storescu of its own, the four side by side.
+      const [northSeries, southSeries] = await Promise.all([
+        Promise.all(["c1", "c2", "c3"].map(async (seed) => {
+          const dir = await Deno.makeTempDir({ prefix: "cluster-src-" });
+          const series = await writeGeneratedSeries(dir, {
+            count: PER_STUDY,
+            rows: 64,
+            columns: 64,
+            seed,
+            modality: "CT",
+          });
+          const sent = await storescu(series.paths, north, [], 120_000);
+          assert.equal(sent.code, 0, sent.stderr);
+          return series;
+        })),
+        (async () => {
+          const southDir = await Deno.makeTempDir({ prefix: "cluster-south-" });
+          const series = await writeGeneratedSeries(southDir, {
+            count: 2,
+            rows: 32,
+            columns: 32,
+            seed: "s1",
+          });
+          assert.equal((await storescu(series.paths, south, [], 60_000)).code, 0);
+          return series;
+        })(),
+      ]);
+      const studies = northSeries.map((series) => series.studyUid);
+      const total = northSeries.reduce((n, series) => n + series.files, 0);
 
       const auth = { authorization: `Bearer ${token}` };
       const qido = async (hub: number, site: string) => {
