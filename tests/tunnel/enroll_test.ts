@@ -356,15 +356,30 @@ Deno.test({
       const config = path.join(work, "agent.yaml");
       await Deno.writeTextFile(config, `site: north\nhub: { url: "${hub.tunnelUrl}" }\ndata: ${dataDir}\n`);
 
-      // A hub that does not answer: exit 1, the reason, nothing made; the token is not spent.
-      const down = await agentCli([
-        "enroll",
+      // Bad arguments: usage, exit 2, before the data directory is looked at; the three run side by side
+      // with the first refusal below (the enrolls that reach the data directory take its lock: one at a time).
+      const badArgs = [["--config", config], ["--token", north, "--config", config, "now"], [
         "--token",
         north,
-        "--config",
-        config,
-        "--hub",
-        `ws://127.0.0.1:${freePort()}/tunnel`,
+      ]];
+      const [down, ...bad] = await Promise.all([
+        // A hub that does not answer: exit 1, the reason, nothing made; the token is not spent.
+        agentCli([
+          "enroll",
+          "--token",
+          north,
+          "--config",
+          config,
+          "--hub",
+          `ws://127.0.0.1:${freePort()}/tunnel`,
+        ]),
+        ...badArgs.map((args) =>
+          agentCli([
+            "enroll",
+            ...args,
+            ...(args.includes("--config") ? [] : ["--data", dataDir]),
+          ])
+        ),
       ]);
       assert.equal(down.code, 1, down.stderr);
       assert.match(down.stderr, /^agent enroll: enrollment failed at .*refused.*is the hub running/m);
@@ -387,21 +402,11 @@ Deno.test({
       const other = await agentCli(["enroll", "--token", south, "--config", config]);
       assert.equal(other.code, 1, other.stderr);
       assert.match(other.stderr, /the token is for site south, not north; nothing was changed/);
-      // Bad arguments: usage, exit 2.
-      for (
-        const args of [["--config", config], ["--token", north, "--config", config, "now"], [
-          "--token",
-          north,
-        ]]
-      ) {
-        const r = await agentCli([
-          "enroll",
-          ...args,
-          ...(args.includes("--config") ? [] : ["--data", dataDir]),
-        ]);
+      badArgs.forEach((args, i) => {
+        const r = bad[i];
         assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
         assert.match(r.stderr, /^agent enroll: .*nothing was changed/m);
-      }
+      });
       assert.equal(await exists(dataDir), false);
 
       // Enrolled: exit 0 (the process ends), the credential saved 0600, and the hub takes it.
@@ -453,18 +458,25 @@ Deno.test({
       const east = await token("east");
       const blocked = path.join(work, "blocked");
       await Deno.mkdir(path.join(blocked, "hub-credential.json", "x"), { recursive: true });
-      const unsaved = await agentCli(["enroll", "--token", east, "--hub", hub.tunnelUrl, "--data", blocked]);
+      // A data directory that cannot be made (its path taken by a file; as another user, one it may not
+      // write: EACCES): the directory's reason and setting, not "stop the agent", and the token unspent.
+      // The three enrolls (east's, west's twice) touch different sites and data directories (west's two are
+      // refused before any lock): they run side by side.
+      const west = await token("west");
+      const aFile = path.join(work, "a-file");
+      await Deno.writeTextFile(aFile, "");
+      const westData = [aFile, path.join(aFile, "data")];
+      const [unsaved, ...unusables] = await Promise.all([
+        agentCli(["enroll", "--token", east, "--hub", hub.tunnelUrl, "--data", blocked]),
+        ...westData.map((data) =>
+          agentCli(["enroll", "--token", west, "--hub", hub.tunnelUrl, "--data", data])
+        ),
+      ]);
       assert.equal(unsaved.code, 1, unsaved.stderr);
       assert.match(unsaved.stderr, /could not be saved in .*nothing was saved\. The token is spent/);
       assert.deepEqual([...Deno.readDirSync(blocked)].map((e) => e.name), ["hub-credential.json"]);
 
-      // A data directory that cannot be made (its path taken by a file; as another user, one it may not
-      // write: EACCES): the directory's reason and setting, not "stop the agent", and the token unspent.
-      const west = await token("west");
-      const aFile = path.join(work, "a-file");
-      await Deno.writeTextFile(aFile, "");
-      for (const data of [aFile, path.join(aFile, "data")]) {
-        const unusable = await agentCli(["enroll", "--token", west, "--hub", hub.tunnelUrl, "--data", data]);
+      for (const unusable of unusables) {
         assert.equal(unusable.code, 1, unusable.stderr);
         assert.match(unusable.stderr, /^agent enroll: cannot use the data directory .*set data \(--data/m);
         assert.doesNotMatch(unusable.stderr, /stop the agent/);
