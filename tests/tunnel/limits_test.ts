@@ -83,7 +83,9 @@ Deno.test({
       writing.catch(() => {}); // awaited below
       const token = async (site: string) =>
         String((await hubAdmin(hub.dataDir, ["site", "add", site, "--json"])).json!.enrollmentToken);
-      const tokens = { north: await token("north"), south: await token("south") };
+      // The two sites are added side by side (two admin commands, each a deno process of its own).
+      const [northToken, southToken] = await Promise.all([token("north"), token("south")]);
+      const tokens = { north: northToken, south: southToken };
       const started = await Promise.allSettled([
         startAgentProcess({
           aet: "SOUTH",
