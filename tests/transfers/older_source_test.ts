@@ -6,16 +6,49 @@
  */
 import assert from "node:assert/strict";
 import { FEATURE_OBJECTS_AFTER } from "@conduit/shared/tunnel";
-import { finished, pacsHolding, rigTest, seed, skip } from "./_rig.ts";
+import { storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
+import { finished, pacsHolding, type Rig, rig, skip, stopRig } from "./_rig.ts";
 
 if (skip) console.warn(`older_source_test: skipped: ${skip}`);
 
 /** Objects: their rows at the source (some 320 bytes each) take more than one record of 1 MiB. */
 const COUNT = 3500;
 
-rigTest(
+/** The rig's test, with the study's files written (some seconds for 3,500 objects) while the rig starts. */
+function rigTestWriting(
+  name: string,
+  fn: (r: Rig, written: ReturnType<typeof writeGeneratedSeries>) => Promise<void>,
+) {
+  Deno.test({
+    name,
+    ignore: Boolean(skip),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const written = Deno.makeTempDir({ prefix: "transfer-src-" }).then((dir) =>
+        writeGeneratedSeries(dir, {
+          count: COUNT,
+          rows: 8,
+          columns: 8,
+          seed: "older-source-large",
+          modality: "CT",
+        })
+      );
+      written.catch(() => {}); // awaited in the test
+      const r = await rig();
+      try {
+        await fn(r, written);
+      } finally {
+        await stopRig(r);
+      }
+    },
+  });
+}
+
+rigTestWriting(
   "a large study from a source older than paging to a node is counted at the acknowledgement, and says so",
-  async (r) => {
+  async (r, written) => {
     // North as the hub sees an agent from before objects-after: its hello does not name the feature, so the
     // hub asks it for the rows without `after` (as such an agent's strict schema would require).
     const entry = r.hub.sessions.get("north")! as { features: ReadonlySet<string> };
@@ -31,7 +64,10 @@ rigTest(
       return call(site, request);
     };
 
-    const study = await seed(r, "older-source-large", COUNT, "CT", 8);
+    // Stored to north as seed (./_rig.ts) stores a study.
+    const study = await written;
+    const sent = await storescu(study.paths, r.north, [], 120_000);
+    assert.equal(sent.code, 0, sent.stderr);
     const { id } = await r.client.transfers.create.mutate({
       source: { site: "north" },
       destination: { site: "south", node: "pacs" },
