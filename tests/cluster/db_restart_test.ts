@@ -11,7 +11,7 @@ import postgres from "postgres";
 import { eventually, siteArgs } from "../support/hub.ts";
 import { ignoreDatabaseResets, postgresMissing, startPostgres } from "../support/postgres.ts";
 import { skipReason } from "../support/peers.ts";
-import { filesBySopInstance, startAgentProcess } from "../support/agent.ts";
+import { type AgentProcess, filesBySopInstance, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
@@ -35,24 +35,32 @@ Deno.test({
     const pg = await startPostgres();
     const stops: (() => Promise<void>)[] = [];
     try {
-      const { db, hubs: [a, b] } = await twoHubs(pg, "db_restart", stops);
-      const pacs = await clusterPacs(stops);
-      const north = await startAgentProcess({
-        aet: "NORTH",
-        config: { queue: QUEUE, hub: HUB },
-        args: await siteArgs(a, "north"),
-      });
-      stops.push(() => north.stop());
-      const south = await startAgentProcess({
-        aet: "SOUTH",
-        config: {
-          queue: QUEUE,
-          hub: HUB,
-          nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } },
-        },
-        args: await siteArgs(b, "south"),
-      });
-      stops.push(() => south.stop());
+      // The PACS starts while the two hubs start; then north and south start together. What started is
+      // stopped by `stops`, whichever failed.
+      const [hubsStart, pacsStart] = await Promise.allSettled([
+        twoHubs(pg, "db_restart", stops),
+        clusterPacs(stops),
+      ]);
+      if (hubsStart.status === "rejected") throw hubsStart.reason;
+      if (pacsStart.status === "rejected") throw pacsStart.reason;
+      const { db, hubs: [a, b] } = hubsStart.value;
+      const pacs = pacsStart.value;
+      const [northArgs, southArgs] = [await siteArgs(a, "north"), await siteArgs(b, "south")];
+      const started = await Promise.allSettled([
+        startAgentProcess({ aet: "NORTH", config: { queue: QUEUE, hub: HUB }, args: northArgs }),
+        startAgentProcess({
+          aet: "SOUTH",
+          config: {
+            queue: QUEUE,
+            hub: HUB,
+            nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } },
+          },
+          args: southArgs,
+        }),
+      ]);
+      for (const s of started) if (s.status === "fulfilled") stops.push(() => s.value.stop());
+      for (const s of started) if (s.status === "rejected") throw s.reason;
+      const [north] = started.map((s) => (s as PromiseFulfilledResult<AgentProcess>).value);
       await eventually("north on A, south on B", () => a.sessions.get("north") && b.sessions.get("south"));
       const sql = postgres(db, { max: 1, onnotice: () => {} });
       stops.push(() => sql.end());
@@ -60,13 +68,13 @@ Deno.test({
         Object.fromEntries((await sql`select site, hub_id from site_leases`).map((r) => [r.site, r.hub_id]));
       await eventually("each hub knows the other's site", () => a.cluster!.leases.heldElsewhere("south"));
 
-      const studies: string[] = [];
-      for (const seed of ["cdb-a", "cdb-b"]) {
+      // The two studies are written and sent side by side (a storescu each); their order is kept.
+      const studies = await Promise.all(["cdb-a", "cdb-b"].map(async (seed) => {
         const dir = await Deno.makeTempDir({ prefix: "cluster-src-" });
         const series = await writeGeneratedSeries(dir, { count: TOTAL / 2, rows: 64, columns: 64, seed });
         assert.equal((await storescu(series.paths, north, [], 60_000)).code, 0);
-        studies.push(series.studyUid);
-      }
+        return series.studyUid;
+      }));
       const client = createConduitClient({
         url: `http://127.0.0.1:${b.port}`,
         token: (await b.tokens.create("ops", "operator")).token,
