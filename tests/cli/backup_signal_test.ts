@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { agentCli, startAgentProcess } from "../support/agent.ts";
 import { eventually, hubCli } from "../support/hub.ts";
 import { type Lease, leaseFile } from "../support/lease.ts";
-import { scratchDir } from "../support/processes.ts";
+import { DENO_RUN_FLAGS, scratchDir } from "../support/processes.ts";
 import { withoutDenoNotices } from "../support/deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -25,7 +25,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** `agent ARGS` (or `hub ARGS`) started, SIGINT sent once `ready()`, the lease let go; its exit and output. */
 async function interrupted(args: string[], ready: () => boolean, lease: Lease, main = "agent/main.ts") {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(ROOT, main), ...args],
+    args: ["run", "-A", ...DENO_RUN_FLAGS, path.join(ROOT, main), ...args],
     stdout: "piped",
     stderr: "piped",
   }).spawn();

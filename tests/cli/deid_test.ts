@@ -9,6 +9,7 @@ import { writeGeneratedSeries } from "../tools/generate.ts";
 import { type Lease, leaseFile } from "../support/lease.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
 import { withoutDenoNotices } from "../support/deno_notices.ts";
+import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -227,7 +228,13 @@ Deno.test({
     const inDir = path.join(dir, "in");
     const run = async (json: boolean) => {
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", new URL("../../agent/main.ts", import.meta.url).pathname, "deid"].concat(
+        args: [
+          "run",
+          "-A",
+          ...DENO_RUN_FLAGS,
+          new URL("../../agent/main.ts", import.meta.url).pathname,
+          "deid",
+        ].concat(
           ["--profile", "basic", "--key-file", path.join(dir, "key"), "--in", inDir],
           ["--out", path.join(dir, json ? "out-json" : "out")],
           json ? ["--json"] : [],
@@ -297,6 +304,7 @@ Deno.test({
         args: [
           "run",
           "-A",
+          ...DENO_RUN_FLAGS,
           path.join(ROOT, "agent/main.ts"),
           ...["deid", "--profile", "basic", "--key-file", key, "--in", inDir, "--out", out, "--json"],
         ],

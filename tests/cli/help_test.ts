@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { FLAGS } from "../../agent/config/load.ts";
 import { HUB_FLAGS } from "../../hub/config.ts";
 import { withoutDenoNotices } from "../support/deno_notices.ts";
+import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -30,7 +31,7 @@ function cli(main: string, args: string[]) {
 
 async function run(main: string, args: string[]) {
   const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(ROOT, main), ...args],
+    args: ["run", "-A", ...DENO_RUN_FLAGS, path.join(ROOT, main), ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectionsTo, freePort } from "../support/processes.ts";
+import { connectionsTo, DENO_RUN_FLAGS, freePort } from "../support/processes.ts";
 import { agentCli, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import { withoutDenoNotices } from "../support/deno_notices.ts";
@@ -79,7 +79,7 @@ Deno.test({
         // (This process's own, from the start's health checks, may still be open; and the last command's.)
         const before = connectionsTo(agent.httpPort);
         const cli = new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args, ...http],
+          args: ["run", "-A", ...DENO_RUN_FLAGS, path.join(ROOT, "agent/main.ts"), ...args, ...http],
           stdout: "piped",
           stderr: "piped",
         }).spawn();

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { X509Certificate } from "node:crypto";
 import { x509Version } from "@conduit/shared/tls";
-import { freePort } from "../support/processes.ts";
+import { DENO_RUN_FLAGS, freePort } from "../support/processes.ts";
 import { makeVersion1Cert } from "../support/pki.ts";
 import { withoutDenoNotices } from "../support/deno_notices.ts";
 
@@ -16,7 +16,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 async function run(main: string, args: string[]) {
   const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", path.join(ROOT, main), ...args],
+    args: ["run", "-A", ...DENO_RUN_FLAGS, "--frozen", path.join(ROOT, main), ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

@@ -14,6 +14,7 @@ import { agentCli } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import { type Lease, leaseFile } from "../support/lease.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
+import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const hidden = (dir: string) =>
@@ -33,7 +34,7 @@ Deno.test({
       lease = await leaseFile(path.join(inDir, "1.dcm"));
       const args = ["deid", "--profile", "basic", "--key-file", key, "--in", inDir, "--out", out];
       const run = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args, "--jobs", "2"],
+        args: ["run", "-A", ...DENO_RUN_FLAGS, path.join(ROOT, "agent/main.ts"), ...args, "--jobs", "2"],
         cwd: ROOT,
         stdout: "null",
         stderr: "null",

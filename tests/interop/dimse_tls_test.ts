@@ -12,6 +12,7 @@ import { freePort, runDcmtk, skipReason, startOrthanc, startStorescp, toolPath }
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { assertServing } from "../support/faults.ts";
 import { makeTestPki, type Party, type TestPki } from "../support/pki.ts";
+import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const skip = skipReason("echoscu", "storescu", "findscu", "storescp") ||
   (toolPath("openssl") ? false : "needs openssl");
@@ -59,7 +60,14 @@ async function agentApi(agent: AgentProcess, p: string, body?: unknown): Promise
 /** Runs the agent to its exit (a config that is refused) or for 30 s at most (one that was not). */
 async function agentStart(args: string[]): Promise<{ code: number; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", path.join(import.meta.dirname!, "../../agent/main.ts"), ...args],
+    args: [
+      "run",
+      "-A",
+      ...DENO_RUN_FLAGS,
+      "--frozen",
+      path.join(import.meta.dirname!, "../../agent/main.ts"),
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(30_000),

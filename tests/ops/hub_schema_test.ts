@@ -14,6 +14,7 @@ import postgres from "postgres";
 import { hubAdmin, startHubProcess } from "../support/hub.ts";
 import {
   ADDRESS_IN_USE,
+  DENO_RUN_FLAGS,
   listensOn,
   logTail,
   onFreePorts,
@@ -38,6 +39,7 @@ function startOrRefuse(args: string[]): Promise<{ started: true } | { code: numb
     const proc = await spawnLogged("hub-refuse", Deno.execPath(), [
       "run",
       "-A",
+      ...DENO_RUN_FLAGS,
       "--frozen",
       path.join(ROOT, "hub/main.ts"),
       "--port",

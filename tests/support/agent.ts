@@ -6,7 +6,15 @@ import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import LibsqlDatabase from "libsql";
-import { answersOk, type Managed, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import {
+  answersOk,
+  DENO_RUN_FLAGS,
+  type Managed,
+  onFreePorts,
+  scratchDir,
+  spawnLogged,
+  waitReady,
+} from "./processes.ts";
 import { withoutDenoNotices } from "./deno_notices.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -107,7 +115,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
       const args = [
         "run",
         "-A",
-        opts.lockfile === false ? "--no-lock" : "--frozen",
+        ...(opts.lockfile === false ? ["--no-lock"] : ["--frozen", ...DENO_RUN_FLAGS]),
         ...AGENT_FLAGS,
         ...(opts.denoFlags ?? []),
         path.join(ROOT, "agent/main.ts"),
@@ -196,7 +204,7 @@ export async function agentCli(
   opts: { env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(ROOT, "agent/main.ts"), ...args],
+    args: ["run", "-A", ...DENO_RUN_FLAGS, path.join(ROOT, "agent/main.ts"), ...args],
     cwd: ROOT,
     env: opts.env,
     stdout: "piped",

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Logger } from "@conduit/shared/log";
 import { type RunningHub, startHub } from "../../hub/app.ts";
 import { hubConfigSchema } from "../../hub/config.ts";
-import { answersOk, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
+import { answersOk, DENO_RUN_FLAGS, onFreePorts, scratchDir, spawnLogged, waitReady } from "./processes.ts";
 import { testDatabase, testOnPostgres } from "./postgres.ts";
 import { withoutDenoNotices } from "./deno_notices.ts";
 
@@ -108,7 +108,7 @@ export async function hubCli(
   cwd = ROOT,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", path.join(ROOT, "hub/main.ts"), ...args],
+    args: ["run", "-A", "--frozen", ...DENO_RUN_FLAGS, path.join(ROOT, "hub/main.ts"), ...args],
     cwd,
     stdout: "piped",
     stderr: "piped",
@@ -207,6 +207,7 @@ export async function startHubProcess(
       "run",
       "-A",
       "--frozen",
+      ...DENO_RUN_FLAGS,
       ...(opts.denoFlags ?? []),
       path.join(ROOT, "hub/main.ts"),
       "--port",
