@@ -20,6 +20,12 @@ export interface ConsoleRigOptions {
   /** The browser's viewport and extra Chromium flags (`launchBrowser`). */
   viewport?: { width: number; height: number };
   browserArgs?: string[];
+  /**
+   * Agents started as soon as the hub is up, while Chromium launches, instead of after it (each takes a second
+   * or more): site name → its options, as `startAgent` takes them (or a promise of them, awaited then). The
+   * rig holds them in `sites`; one that fails to start fails the rig, which stops what came up.
+   */
+  sites?: Record<string, AgentProcessOptions | Promise<AgentProcessOptions>>;
 }
 
 /** A console user a test logs in as. */
@@ -38,13 +44,16 @@ export interface ConsoleRig {
   browser: BrowserContext;
   /** The agents started with `startAgent` (or pushed by the test), stopped in reverse order. */
   agents: AgentProcess[];
+  /** The agents of `ConsoleRigOptions.sites`, by site name (also in `agents`). */
+  sites: Record<string, AgentProcess>;
   /** The console's address, `http://127.0.0.1:PORT/`, of the current hub. */
   readonly url: string;
   /** Starts an agent connected to the hub as `site` (its args after the hub's), kept for tear-down. */
   startAgent(site: string, options?: AgentProcessOptions): Promise<AgentProcess>;
   /**
    * The two sites most console tests use, started together with `startAgent`: south (AE title SOUTH) and
-   * north (NORTH, with `north`'s options); resolves once the hub has both online.
+   * north (NORTH, with `north`'s options); resolves once the hub has both online. When the rig's `sites`
+   * started them (`northAndSouthSites`), only waits for both online (`north` is then not used).
    */
   northAndSouth(north?: AgentProcessOptions): Promise<{ north: AgentProcess; south: AgentProcess }>;
   /** Adds `user` to the hub and opens a page at `path` of the console (`/transfers`, say), logged in as it. */
@@ -88,29 +97,66 @@ export async function installViewerStandIn(dir: string): Promise<void> {
   await Deno.writeTextFile(`${dir}/index.html`, "<!doctype html><title>viewer stand-in</title>");
 }
 
+/** `ConsoleRigOptions.sites` for `northAndSouth`: south (AE title SOUTH) and north (NORTH, with `north`'s options). */
+export function northAndSouthSites(north: AgentProcessOptions = {}): Record<string, AgentProcessOptions> {
+  return { south: { aet: "SOUTH" }, north: { aet: "NORTH", ...north } };
+}
+
+/** Starts the agents of `sites` together on `hub`; one that fails stops those that started. */
+async function startSites(
+  hub: TestHub,
+  sites: Record<string, AgentProcessOptions | Promise<AgentProcessOptions>>,
+): Promise<[string, AgentProcess][]> {
+  const names = Object.keys(sites);
+  const settled = await Promise.allSettled(names.map(async (site) => {
+    const options = await sites[site];
+    return await startAgentProcess({
+      ...options,
+      args: [...await siteArgs(hub, site), ...options.args ?? []],
+    });
+  }));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  const started = settled.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
+  if (failed) {
+    await Promise.all(started.map((agent) => agent.stop().catch(() => {})));
+    throw failed.reason;
+  }
+  return names.map((site, i) => [site, (settled[i] as PromiseFulfilledResult<AgentProcess>).value]);
+}
+
 /** Runs `fn` with a console rig and always tears it down. */
 export async function withConsole(
   options: ConsoleRigOptions,
   fn: (rig: ConsoleRig) => Promise<void>,
 ): Promise<void> {
-  // The build, the hub and Chromium start together (each takes a second or more); one that fails stops the
-  // others that came up.
-  const [built, started, launched] = await Promise.allSettled([
+  // The build, the hub then its `sites`, and Chromium start together (each takes a second or more); one that
+  // fails stops the others that came up.
+  const hubStarting = startTestHub(options.hub);
+  const [built, started, launched, agents] = await Promise.allSettled([
     buildConsoleOnce({ ifMissing: options.buildIfMissing }),
-    startTestHub(options.hub),
+    hubStarting,
     launchBrowser(options.viewport, options.browserArgs),
+    hubStarting.then((hub) => startSites(hub, options.sites ?? {})),
   ]);
-  if (built.status === "rejected" || started.status === "rejected" || launched.status === "rejected") {
-    if (started.status === "fulfilled") await started.value.stop().catch(() => {});
+  if (
+    built.status === "rejected" || started.status === "rejected" || launched.status === "rejected" ||
+    agents.status === "rejected"
+  ) {
     if (launched.status === "fulfilled") await launched.value.close().catch(() => {});
-    throw [built, started, launched].find((r) => r.status === "rejected")!.reason;
+    if (agents.status === "fulfilled") {
+      for (const [, agent] of agents.value.reverse()) await agent.stop().catch(() => {});
+    }
+    if (started.status === "fulfilled") await started.value.stop().catch(() => {});
+    throw [built, started, launched, agents].find((r) => r.status === "rejected")!.reason;
   }
   const hub = started.value;
   const browser = launched.value;
+  const sites = Object.fromEntries(agents.value);
   const rig: ConsoleRig = {
     hub,
     browser,
-    agents: [],
+    agents: agents.value.map(([, agent]) => agent),
+    sites,
     get url() {
       return `http://127.0.0.1:${rig.hub.port}/`;
     },
@@ -124,10 +170,12 @@ export async function withConsole(
     },
     async northAndSouth(north = {}) {
       // Started together; one that fails is stopped with the rest at tear-down (startAgent keeps it).
-      const [south, northAgent] = await Promise.all([
-        rig.startAgent("south", { aet: "SOUTH" }),
-        rig.startAgent("north", { aet: "NORTH", ...north }),
-      ]);
+      const [south, northAgent] = sites.north && sites.south
+        ? [sites.south, sites.north]
+        : await Promise.all([
+          rig.startAgent("south", { aet: "SOUTH" }),
+          rig.startAgent("north", { aet: "NORTH", ...north }),
+        ]);
       const started = { south, north: northAgent };
       await eventually(
         "north and south online",

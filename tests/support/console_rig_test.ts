@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { hasChromium } from "./browser.ts";
 import { eventually, startTestHub, type TestHub } from "./hub.ts";
 import type { AgentProcess } from "./agent.ts";
-import { buildConsoleOnce, type ConsoleRig, withConsole } from "./console_rig.ts";
+import { buildConsoleOnce, type ConsoleRig, northAndSouthSites, withConsole } from "./console_rig.ts";
+import { freePort } from "./ports.ts";
 
 const skip = hasChromium() ? undefined : "chromium not installed";
 if (skip) console.warn(`console_rig_test: skipped: ${skip}`);
@@ -53,5 +54,48 @@ Deno.test({
     assert.ok(agent.exited(), "the agent was stopped");
     assert.ok(await closed(seen.hub.port), "the restarted hub was stopped");
     await assert.rejects(seen.browser.newPage(), "the browser was closed");
+  },
+});
+
+Deno.test({
+  name:
+    "console rig: the agents of `sites` start with the hub; one that fails to start fails the rig, and all ends",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Started: in `sites` and `agents`, north and south as northAndSouth returns them, stopped at tear-down.
+    let seen: ConsoleRig | undefined;
+    await withConsole({ sites: northAndSouthSites() }, async (rig) => {
+      seen = rig;
+      const { north, south } = await rig.northAndSouth();
+      assert.deepEqual(rig.sites, { north, south });
+      assert.deepEqual(new Set(rig.agents), new Set([north, south]));
+      assert.equal(north.aet, "NORTH");
+      assert.equal(south.aet, "SOUTH");
+    });
+    assert.ok(seen);
+    assert.ok(seen.agents.every((agent) => agent.exited()), "the agents were stopped");
+
+    // South's agent refuses its config (an unknown key): the rig fails with its error, before the test
+    // runs, and the hub and north's agent, which did come up, end.
+    const [hubPort, northPort] = [freePort(), freePort()];
+    let ran = false;
+    await assert.rejects(
+      withConsole({
+        hub: { port: hubPort },
+        sites: {
+          north: { aet: "NORTH", port: northPort },
+          south: { aet: "SOUTH", config: { noSuchKey: 1 } },
+        },
+      }, () => {
+        ran = true;
+        return Promise.resolve();
+      }),
+      /noSuchKey|exited/,
+    );
+    assert.equal(ran, false, "the test does not run on a rig that failed");
+    assert.ok(await closed(northPort), "north's agent was stopped");
+    assert.ok(await closed(hubPort), "the hub was stopped");
   },
 });
