@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
+import { startTogether } from "../support/processes.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
 import { skipReason } from "../support/peer_tools.ts";
 import { storescu } from "../support/send.ts";
@@ -24,14 +25,22 @@ Deno.test({
   fn: async () => {
     // A paused agent answers no heartbeat: the hub must not drop its session before the search's time runs out.
     const hub = await startTestHub({ federatedSiteSeconds: SITE_SECONDS, heartbeatTimeoutSeconds: 120 });
-    const north = await startAgentProcess({ aet: "NORTH", args: await siteArgs(hub, "north") });
-    const south = await startAgentProcess({ aet: "SOUTH", args: await siteArgs(hub, "south") });
+    // North and south start together, and take their study together.
+    const [north, south] = await startTogether([
+      siteArgs(hub, "north").then((args) => startAgentProcess({ aet: "NORTH", args })),
+      siteArgs(hub, "south").then((args) => startAgentProcess({ aet: "SOUTH", args })),
+    ]).catch(async (e) => {
+      await hub.stop();
+      throw e;
+    });
     let paused = false;
     try {
-      for (const [file, agent] of [["CT_small.dcm", north], ["MR_small.dcm", south]] as const) {
-        const sent = await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], agent);
-        assert.equal(sent.code, 0, sent.stderr);
-      }
+      await Promise.all(
+        ([["CT_small.dcm", north], ["MR_small.dcm", south]] as const).map(async ([file, agent]) => {
+          const sent = await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], agent);
+          assert.equal(sent.code, 0, sent.stderr);
+        }),
+      );
       await eventually("both sites online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       const token = (await hub.tokens.create("stall", "viewer")).token;
       const client = createConduitClient({ url: `http://127.0.0.1:${hub.port}`, token });
@@ -56,10 +65,15 @@ Deno.test({
 
       Deno.kill(north.pid, "SIGSTOP");
       paused = true;
-      const answer = await client.query.studies.query({});
-      // North comes first in name order: south was asked while north's search was still waiting.
-      assert.deepEqual(asked.map((a) => a.site), ["north", "south"]);
-      assert.deepEqual(asked[1].while, ["north"]);
+      const answering = client.query.studies.query({});
+      // QIDO-RS over every site (below) is asked once this search has asked both sites, so that the two wait
+      // out north's time together rather than one after the other.
+      await eventually("the search has asked both sites", () => asked.length >= 2 || undefined);
+      const answeringQido = fetch(`http://127.0.0.1:${hub.port}/dicomweb/studies`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      answering.catch(() => {}), answeringQido.catch(() => {}); // their failures are the test's, awaited below
+      const answer = await answering;
       assert.deepEqual(answer.studies.map((s) => s.site), ["south"]);
       assert.deepEqual(answer.leftOut, [{
         site: "north",
@@ -67,15 +81,17 @@ Deno.test({
       }]);
 
       // QIDO-RS over every site: the same, north named in a Warning.
-      const res = await fetch(`http://127.0.0.1:${hub.port}/dicomweb/studies`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
+      const res = await answeringQido;
       assert.equal(res.status, 200);
       assert.equal((await res.json()).length, 1);
       assert.match(
         res.headers.get("warning") ?? "",
         new RegExp(`site north did not answer within ${SITE_SECONDS} s`),
       );
+      // Each search asked each site once. North comes first in name order: south was asked while north's
+      // search was still waiting.
+      assert.deepEqual(asked.map((a) => a.site), ["north", "south", "north", "south"]);
+      assert.deepEqual(asked[1].while, ["north"]);
 
       // Resumed, north answers again.
       Deno.kill(north.pid, "SIGCONT");
