@@ -23,7 +23,7 @@ import type { Page, Request } from "playwright-core";
 import { hasChromium, LOCALE, logIn, unnamedControls } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
-import { withConsole } from "../support/console_rig.ts";
+import { northAndSouthSites, withConsole } from "../support/console_rig.ts";
 import { writeInstances } from "../tools/generate.ts";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { createConduitClient } from "../../hub/client/mod.ts";
@@ -82,7 +82,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, northAndSouth }) => {
+    // North and south start with the hub, while Chromium launches.
+    await withConsole({ sites: northAndSouthSites() }, async ({ hub, browser, northAndSouth }) => {
       const { north } = await northAndSouth();
       const dir = await Deno.makeTempDir({ prefix: "tasks-" });
       const specs = [...generateStudies({
@@ -97,6 +98,9 @@ Deno.test({
       assert.equal((await storescu(study.paths, north)).code, 0);
       await hub.users.add("ops", "operator", "operator password");
       const base = `http://127.0.0.1:${hub.port}`;
+      // The page's clock is Playwright's (time flows as it does), so that the test moves it on to a list's next
+      // refresh (every 5 s) instead of waiting for it.
+      await browser.clock.install();
       const page = await browser.newPage();
       const dialogs: string[] = [];
       page.on("dialog", (d) => (dialogs.push(d.message()), d.dismiss()));
@@ -225,6 +229,7 @@ Deno.test({
       const newest = page.locator(`tr[data-transfer="${fromWest.at(-1)}"]`);
       assert.match(await newest.innerText(), /Waiting to start/);
       await hub.transfers.cancel(fromWest.at(-1)!, "user:ops");
+      await page.clock.fastForward(5_000); // the list's next refresh, now
       await newest.getByText("Canceled").waitFor({ timeout: 15_000 });
 
       // The batch template downloads as a CSV of the columns alone (after UTF-8's byte order mark, so that Excel
@@ -376,8 +381,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent, pageAs }) => {
-      const north = await startAgent("north", { aet: "NORTH" });
+    // North starts with the hub, while Chromium launches.
+    await withConsole({ sites: { north: { aet: "NORTH" } } }, async ({ hub, browser, sites, pageAs }) => {
+      const { north } = sites;
       // 27 studies, one a day from 1 January 2020: two pages of 25.
       const specs = [...generateStudies({
         seed: "pages",
@@ -391,6 +397,8 @@ Deno.test({
       assert.equal((await storescu(files.paths, north)).code, 0);
       await eventually("north online", () => hub.sessions.get("north"));
       const base = `http://127.0.0.1:${hub.port}`;
+      // Playwright's clock (time flows as it does): the test moves it on to the screens' next refresh.
+      await browser.clock.install();
       const page = await pageAs("/explorer?site=north");
       const rows = page.locator("table[aria-label=Studies] tbody tr[data-study]");
       await rows.nth(24).waitFor();
@@ -488,6 +496,9 @@ Deno.test({
       await sitesTab.goto(`${base}/sites`);
       await sitesTab.locator('tr[data-site="north"] .state-online').waitFor();
       await north.stop();
+      // Once the hub has seen north go, the open screens' next refresh (every 5 s), now.
+      await eventually("north offline at the hub", () => !hub.sessions.get("north") || undefined);
+      await page.clock.fastForward(5_000);
       await detail.getByText("north, the source, is offline").waitFor({ timeout: 20_000 });
       // The Sites screen left open follows too.
       await sitesTab.locator('tr[data-site="north"] .state-offline').waitFor({ timeout: 15_000 });
@@ -600,13 +611,23 @@ Deno.test({
       .then((storageDir) => startOrthanc({ storageDir }));
     orthancStarting.catch(() => {}); // its failure is the test's, when awaited below
     try {
-      await withConsole({}, async (rig) => {
+      // North (once Orthanc, its node, is up) and south start with the hub, while Chromium launches. North's
+      // reconnect backoff capped at 1 s: the test waits for it to come back to a restarted hub.
+      const sites = {
+        south: { aet: "SOUTH" },
+        north: orthancStarting.then((orthanc) => ({
+          aet: "NORTH",
+          config: {
+            nodes: { pacs: { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" } },
+            hub: { reconnectCapSeconds: 1 },
+          },
+        })),
+      };
+      await withConsole({ sites }, async (rig) => {
         const { browser } = rig;
         let hub = rig.hub;
         const orthanc = await orthancStarting;
-        const node = { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" };
-        // North's reconnect backoff capped at 1 s: the test waits for it to come back to a restarted hub.
-        await rig.northAndSouth({ config: { nodes: { pacs: node }, hub: { reconnectCapSeconds: 1 } } });
+        await rig.northAndSouth();
         // The study is on north's PACS only, not in north's own archive.
         const specs = [...generateStudies({
           seed: "tasks-node",
@@ -626,6 +647,8 @@ Deno.test({
         }
         const base = `http://127.0.0.1:${hub.port}`;
         // The explorer searches north's PACS when asked to (the study is not in north's archive).
+        // Playwright's clock (time flows as it does): the test moves it on to the screens' next refresh.
+        await browser.clock.install();
         const page = await rig.pageAs("/explorer");
         // Before any search, the explorer says how to list everything instead of showing a blank page.
         await page.getByText("Search with every field empty to list all the studies there").waitFor();
@@ -724,6 +747,7 @@ Deno.test({
         await jobRow.waitFor();
         const { dataDir, port } = hub;
         await hub.stop();
+        await page.clock.fastForward(5_000); // both screens' next refresh (every 5 s), now
         const banner = page.getByRole("alert").filter({ hasText: /^Cannot reach the hub/ });
         await banner.waitFor({ timeout: 15_000 });
         assert.equal(await page.locator('table[aria-label=Sites] tr[data-site="north"]').count(), 1, "kept");
@@ -737,6 +761,7 @@ Deno.test({
         assert.equal(await jobRow.count(), 1, "the list is kept");
         assert.equal(await list.getByText("This screen failed").count(), 0);
         hub = rig.hub = await startTestHub({ dataDir, port });
+        await page.clock.fastForward(5_000); // both screens' next refresh, now
         // Back: the banners go (the session may have ended with the old hub: then the login shows).
         await banner.waitFor({ state: "detached", timeout: 15_000 });
         await listBanner.waitFor({ state: "detached", timeout: 15_000 });
