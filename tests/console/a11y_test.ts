@@ -75,17 +75,17 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
-      const [north] = await Promise.all([ // started together
-        startAgent("north", { aet: "NORTH" }),
-        startAgent("south", { aet: "SOUTH" }),
-      ]);
+    // North and south start together, with the hub, while Chromium launches.
+    const sites = { north: { aet: "NORTH" }, south: { aet: "SOUTH" } };
+    await withConsole({ sites }, async ({ hub, browser, sites: { north } }) => {
       await hub.registry.add("east");
       await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
       const [sop] = await sendGenerated(north, "a11y", "CT", 2);
       await hub.users.add("boss", "admin", "admin password");
       const base = `http://127.0.0.1:${hub.port}`;
+      // Playwright's clock (time flows as it does): the test moves it on to a list's next refresh.
+      await browser.clock.install();
       const page = await browser.newPage();
       const found: string[] = [];
 
@@ -183,6 +183,7 @@ Deno.test({
       await queuedRow.getByText("Waiting to start").waitFor();
       await queuedRow.getByRole("link").focus();
       await hub.transfers.cancel(queued, "user:boss");
+      await page.clock.fastForward(5_000); // the list's next refresh, now
       await queuedRow.getByText("Canceled").waitFor({ timeout: 15_000 });
       assert.ok(
         await queuedRow.getByRole("link").evaluate((a) => a === a.ownerDocument.activeElement),
