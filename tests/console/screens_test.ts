@@ -46,20 +46,20 @@ Deno.test({
   async fn() {
     // The study pages' viewer links need a viewer installed (a stand-in: ui/viewer may not be built here).
     const viewerDir = await viewerDirFor(true);
-    await withConsole({ hub: { viewerDir } }, async ({ hub, browser, startAgent }) => {
-      // South and north start together. North's MR goes to a PACS that is not there, at one attempt: its
-      // dead letter holds rows.
-      const [south, north] = await Promise.all([
-        startAgent("south", { aet: "SOUTH" }),
-        startAgent("north", {
-          aet: "NORTH",
-          config: {
-            nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: freePort() } },
-            routes: [{ name: "mr-to-pacs", match: { modality: ["MR"] }, to: [{ node: "pacs" }] }],
-            queue: { maxAttempts: 1 },
-          },
-        }),
-      ]);
+    // South and north start together, with the hub, while Chromium launches. North's MR goes to a PACS that
+    // is not there, at one attempt: its dead letter holds rows.
+    const sites = {
+      south: { aet: "SOUTH" },
+      north: {
+        aet: "NORTH",
+        config: {
+          nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: freePort() } },
+          routes: [{ name: "mr-to-pacs", match: { modality: ["MR"] }, to: [{ node: "pacs" }] }],
+          queue: { maxAttempts: 1 },
+        },
+      },
+    };
+    await withConsole({ hub: { viewerDir }, sites }, async ({ hub, browser, sites: { south, north } }) => {
       await hub.registry.add("east"); // pending: never offered as a destination
       const dir = await Deno.makeTempDir({ prefix: "screens-" });
       const ct = await writeGeneratedSeries(dir, {
