@@ -31,8 +31,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
-      await startAgent("north");
+    // North starts with the hub, while Chromium launches.
+    await withConsole({ sites: { north: {} } }, async ({ hub, browser }) => {
       await eventually("north online", () => hub.sessions.get("north"));
       await hub.registry.add("east"); // waits for its agent
       await hub.registry.enroll((await hub.registry.add("south")).enrollmentToken); // enrolled, offline
@@ -121,8 +121,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, browser, startAgent }) => {
-      const north = await startAgent("north", { config: { archive: { duplicates: "keepBoth" } } });
+    // North starts with the hub, while Chromium launches.
+    const sites = { north: { config: { archive: { duplicates: "keepBoth" } } } };
+    await withConsole({ sites }, async ({ hub, browser, sites: { north } }) => {
       const { credential } = await hub.registry.enroll((await hub.registry.add("east")).enrollmentToken);
       const older = olderAgent(hub, "east", credential);
       try {
