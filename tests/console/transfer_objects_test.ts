@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { hasChromium } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
-import { withConsole } from "../support/console_rig.ts";
+import { northAndSouthSites, withConsole } from "../support/console_rig.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { skipReason } from "../support/peers.ts";
 
@@ -22,16 +22,14 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await withConsole({}, async ({ hub, northAndSouth, pageAs }) => {
-      const { north } = await northAndSouth();
-      const dir = await Deno.makeTempDir({ prefix: "transfer-objects-" });
-      try {
-        const series = await writeGeneratedSeries(dir, {
-          count: COUNT,
-          rows: 8,
-          columns: 8,
-          seed: "objects",
-        });
+    // The series is written while the rig starts (north and south with the hub, while Chromium launches).
+    const dir = await Deno.makeTempDir({ prefix: "transfer-objects-" });
+    const writing = writeGeneratedSeries(dir, { count: COUNT, rows: 8, columns: 8, seed: "objects" });
+    writing.catch(() => {}); // its failure is the test's, when awaited below
+    try {
+      await withConsole({ sites: northAndSouthSites() }, async ({ hub, northAndSouth, pageAs }) => {
+        const { north } = await northAndSouth();
+        const series = await writing;
         assert.equal((await storescu(series.paths, north, [], 120_000)).code, 0);
         const { id } = await hub.transfers.create(
           { source: { site: "north" }, destination: { site: "south" }, studies: [series.studyUid] },
@@ -54,9 +52,10 @@ Deno.test({
         await detail.getByText(`${COUNT} objects`, { exact: true }).waitFor();
         assert.equal(await rows.count(), COUNT);
         assert.equal(await next.count(), 0, "no next page once every object is shown");
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    });
+      });
+    } finally {
+      await writing.catch(() => {}); // not removed from under its writer
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
