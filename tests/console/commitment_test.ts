@@ -51,29 +51,31 @@ async function withCommitmentRig(
     })
   );
   orthancStarting.catch(() => {}); // its failure is the test's, when awaited below
-  try {
-    await withConsole({}, async (rig) => {
-      const { hub, browser, startAgent } = rig;
-      const orthanc = await orthancStarting;
-      const southPort = freePort();
-      // South and north start together.
-      const southStarting = startAgent("south", {
-        aet: "SOUTH",
-        port: southPort,
-        config: {
-          queue: { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 },
-          nodes: {
-            pacs: {
-              aet: orthanc.aet,
-              host: "127.0.0.1",
-              port: orthanc.port,
-              storageCommitment: true,
-              commitmentTimeoutSeconds: 1,
-            },
+  const southPort = freePort();
+  // South (once Orthanc, its node, is up) and north start together, with the hub, while Chromium launches.
+  const sites = {
+    south: orthancStarting.then((orthanc) => ({
+      aet: "SOUTH",
+      port: southPort,
+      config: {
+        queue: { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 },
+        nodes: {
+          pacs: {
+            aet: orthanc.aet,
+            host: "127.0.0.1",
+            port: orthanc.port,
+            storageCommitment: true,
+            commitmentTimeoutSeconds: 1,
           },
         },
-      });
-      const [north] = await Promise.all([startAgent("north", { aet: "NORTH" }), southStarting]);
+      },
+    })),
+    north: { aet: "NORTH" },
+  };
+  try {
+    await withConsole({ sites }, async (rig) => {
+      const { hub, browser, sites: { north } } = rig;
+      const orthanc = await orthancStarting;
       const series = await writeGeneratedSeries(await Deno.makeTempDir(), {
         count: 3,
         rows: 32,
