@@ -62,14 +62,14 @@ Deno.test({
     // The viewer is fetched (a fresh checkout) while the rig starts; the hub looks for it at each request.
     const viewer = prepareViewer();
     viewer.catch(() => {}); // its failure is the test's, when awaited below
-    await withConsole({ buildIfMissing: true }, async ({ hub, browser, startAgent }) => {
-      // Real images: pydicom's CT at north, its MR at south in JPEG-LS (decoded in a worker).
-      const files = { north: "CT_small.dcm", south: "MR_small_jpeg_ls_lossless.dcm" } as const;
-      // The two sites start and take their study together.
+    // Real images: pydicom's CT at north, its MR at south in JPEG-LS (decoded in a worker).
+    const files = { north: "CT_small.dcm", south: "MR_small_jpeg_ls_lossless.dcm" } as const;
+    // The two sites start together, with the hub, while Chromium launches, and take their study together.
+    const sites = { north: { aet: "NORTH" }, south: { aet: "SOUTH" } };
+    await withConsole({ buildIfMissing: true, sites }, async ({ hub, browser, sites }) => {
       await Promise.all(
         Object.entries(files).map(async ([site, file]) => {
-          const agent = await startAgent(site, { aet: site.toUpperCase() });
-          assert.equal((await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], agent)).code, 0);
+          assert.equal((await storescu([path.join(PYDICOM_TEST_FILES_DIR, file)], sites[site])).code, 0);
         }),
       );
       await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
