@@ -129,6 +129,29 @@ export async function withConsole(
   options: ConsoleRigOptions,
   fn: (rig: ConsoleRig) => Promise<void>,
 ): Promise<void> {
+  const { rig, stop } = await startConsole(options);
+  let failed: { error: unknown } | undefined;
+  try {
+    await fn(rig);
+  } catch (error) {
+    failed = { error };
+  }
+  const failures = await stop();
+  // A failing test's own error is the one reported; otherwise a tear-down that failed fails the test.
+  if (failed) {
+    if (failures.length) console.warn(`console rig: tear-down: ${failures.map(String).join("; ")}`);
+    throw failed.error;
+  }
+  if (failures.length) throw failures[0];
+}
+
+/**
+ * A console rig, as `withConsole` gives it, for a rig shared by a file's tests (tests/support/shared_rig.ts):
+ * `stop` tears it down (browser, agents in reverse order, the hub in `rig.hub`) and resolves with what failed.
+ */
+export async function startConsole(
+  options: ConsoleRigOptions,
+): Promise<{ rig: ConsoleRig; stop(): Promise<unknown[]> }> {
   // The build, the hub then its `sites`, and Chromium start together (each takes a second or more); one that
   // fails stops the others that came up.
   const hubStarting = startTestHub(options.hub);
@@ -191,29 +214,21 @@ export async function withConsole(
       return page;
     },
   };
-  let failed: { error: unknown } | undefined;
-  try {
-    await fn(rig);
-  } catch (error) {
-    failed = { error };
-  }
-  const failures: unknown[] = [];
-  const attempt = async (step: () => Promise<unknown>) => {
-    try {
-      await step();
-    } catch (e) {
-      failures.push(e);
-    }
+  const stop = async () => {
+    const failures: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (e) {
+        failures.push(e);
+      }
+    };
+    await attempt(() => browser.close());
+    for (const agent of [...rig.agents].reverse()) await attempt(() => agent.stop());
+    await attempt(() => rig.hub.stop());
+    return failures;
   };
-  await attempt(() => browser.close());
-  for (const agent of [...rig.agents].reverse()) await attempt(() => agent.stop());
-  await attempt(() => rig.hub.stop());
-  // A failing test's own error is the one reported; otherwise a tear-down that failed fails the test.
-  if (failed) {
-    if (failures.length) console.warn(`console rig: tear-down: ${failures.map(String).join("; ")}`);
-    throw failed.error;
-  }
-  if (failures.length) throw failures[0];
+  return { rig, stop };
 }
 
 /**

@@ -5,8 +5,8 @@
  * each test has a rig of its own (FILTERED).
  */
 export interface SharedRig<R> {
-  /** A test that gets the rig (made on first use). */
-  test(name: string, fn: (rig: R) => Promise<void>): void;
+  /** A test that gets the rig (made on first use); `ignore`d also when the test alone cannot run here. */
+  test(name: string, fn: (rig: R) => Promise<void>, options?: { ignore?: boolean }): void;
   /** The rig, made if no test has made it yet. */
   get(): Promise<R>;
   /** The file's last test: stops the rig if a test made it. */
@@ -36,11 +36,17 @@ export function sharedRig<R>(options: {
 }): SharedRig<R> {
   let made: Promise<R> | undefined;
   const get = () => (made ??= options.setUp());
-  const define = (name: string, fn: () => Promise<void>) =>
-    Deno.test({ name, ignore: Boolean(options.skip), sanitizeOps: false, sanitizeResources: false, fn });
+  const define = (name: string, fn: () => Promise<void>, ignore = false) =>
+    Deno.test({
+      name,
+      ignore: Boolean(options.skip) || ignore,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn,
+    });
   return {
     get,
-    test: (name, fn) =>
+    test: (name, fn, testOptions) =>
       define(name, async () => {
         if (!FILTERED) return await fn(await get());
         try {
@@ -50,7 +56,7 @@ export function sharedRig<R>(options: {
           made = undefined;
           if (rig) await options.stop(rig);
         }
-      }),
+      }, testOptions?.ignore),
     tearDown: (name) =>
       define(name, async () => {
         const rig = await made?.catch(() => undefined);
