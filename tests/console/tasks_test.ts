@@ -2,20 +2,20 @@
  * The central team's everyday tasks in the console, in Chromium (Playwright) against a real hub and real
  * agents, where a careless click, a long day or an offline site goes wrong.
  *
- * First test (north and south): DICOM values carrying HTML are shown as text, never run; a name is found
- * by its start and as the console writes it; a double click on Transfer, Cancel or Start (batch) acts
- * once; a session that ends while the console is open shows the login, then the same screen; a failed
- * search leaves no stale results; jobs past the newest 50 are on the next pages; a job whose source is
- * offline says so; Objects says when there are none; a batch transfer's destination is chosen, never
- * its source; a batch has its URL and counts a study found twice once; a study of an offline site and
- * links to unknown batches and jobs say why.
+ * First test (north and south, Orthanc as north's node): DICOM values carrying HTML are shown as text, never
+ * run; a name is found by its start and as the console writes it; a double click on Transfer, Cancel or Start
+ * (batch) acts once; a session that ends while the console is open shows the login, then the same screen; a
+ * failed search leaves no stale results; jobs past the newest 50 are on the next pages; a job whose source is
+ * offline says so; Objects says when there are none; a batch transfer's destination is chosen, never its
+ * source; a batch has its URL and counts a study found twice once; a study of an offline site and links to
+ * unknown batches and jobs say why.
  *
- * Second test (north, 27 studies): sorting both ways, a page past the last, a source going offline
- * mid-transfer, the audit log's pages, a double click on Create token and Add site, a new login in
+ * Second test (Orthanc as north's PACS; the first test's rig): the explorer finds a study on that node (not
+ * in north's archive), and the study is transferred from that node.
+ *
+ * Third test (north, 27 studies; a rig of its own): sorting both ways, a page past the last, a source going
+ * offline mid-transfer, the audit log's pages, a double click on Create token and Add site, a new login in
  * another tab, and a name for every control.
- *
- * Third test (Orthanc as north's PACS): the explorer finds a study on that node (not in north's archive),
- * and the study is transferred from that node.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -23,12 +23,13 @@ import type { Page, Request } from "playwright-core";
 import { hasChromium, LOCALE, logIn, unnamedControls } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
-import { northAndSouthSites, withConsole } from "../support/console_rig.ts";
+import { type ConsoleRig, type ConsoleUser, startConsole, withConsole } from "../support/console_rig.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 import { writeInstances } from "../tools/generate.ts";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { createConduitClient } from "../../hub/client/mod.ts";
 import { dicomDate } from "../../ui/src/format.ts";
-import { hasTool, ORTHANC_BIN, skipReason, startOrthanc } from "../support/peers.ts";
+import { hasTool, ORTHANC_BIN, type OrthancPeer, skipReason, startOrthanc } from "../support/peers.ts";
 
 const skip = hasChromium() ? skipReason("storescu") : "chromium not installed";
 if (skip) console.warn(`tasks_test: skipped: ${skip}`);
@@ -76,303 +77,518 @@ async function searched(page: Page): Promise<void> {
   await page.locator('form[aria-label="Find studies"] button[type=submit]:enabled').waitFor();
 }
 
-Deno.test({
-  name: "console tasks: one job per double click, an ended session logs in again in place, HTML as text",
-  ignore: Boolean(skip),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    // North and south start with the hub, while Chromium launches.
-    await withConsole({ sites: northAndSouthSites() }, async ({ hub, browser, northAndSouth }) => {
-      const { north } = await northAndSouth();
-      const dir = await Deno.makeTempDir({ prefix: "tasks-" });
-      const specs = [...generateStudies({
-        seed: "tasks",
-        patients: 1,
-        studiesPerPatient: 1,
-        series: [{ modality: "CT", instances: 1 }],
-        rows: 32,
-        columns: 32,
-      })].map((s) => ({ ...s, patientName: EVIL_NAME, studyDescription: EVIL_DESCRIPTION }));
-      const study = await writeInstances(dir, specs);
-      assert.equal((await storescu(study.paths, north)).code, 0);
-      await hub.users.add("ops", "operator", "operator password");
-      const base = `http://127.0.0.1:${hub.port}`;
-      // The page's clock is Playwright's (time flows as it does), so that the test moves it on to a list's next
-      // refresh (every 5 s) instead of waiting for it.
-      await browser.clock.install();
-      const page = await browser.newPage();
-      const dialogs: string[] = [];
-      page.on("dialog", (d) => (dialogs.push(d.message()), d.dismiss()));
+/** The first and the second test's rig (one for both): what the tests get. */
+interface NodeRig {
+  rig: ConsoleRig;
+  stop(): Promise<unknown[]>;
+  /** North's node `pacs`, where Orthanc is installed (the second test needs it). */
+  orthanc?: OrthancPeer;
+}
 
-      await page.goto(`${base}/explorer?site=north`);
-      await logIn(page, "ops", "operator password");
-      const row = page.locator(`table[aria-label=Studies] tr[data-study="${study.studyUid}"]`);
-      await row.waitFor();
+/** The operator of the second test: the first added "ops" to the same hub. */
+const NODE_OPS: ConsoleUser = { name: "ops-node", role: "operator", password: "operator password" };
 
-      // HTML in DICOM values is text: shown as written, no element made of it, nothing run.
-      assert.match(await row.innerText(), /<i>EVE<\/i>, <u>X<\/u>/);
-      assert.match(await row.innerText(), /<img src=x onerror="globalThis.xss=1"><script>xss=2<\/script>/);
-      assert.equal(await page.locator(MADE).count(), 0);
-      await page.goto(`${base}/studies/north/${study.studyUid}`);
-      await page.locator("section[aria-label=Study] h1").waitFor();
-      assert.match(
-        await page.locator("section[aria-label=Study] h1").innerText(),
-        /^<i>EVE<\/i>, <u>X<\/u>$/,
-      );
-      assert.equal(await page.locator(MADE).count(), 0);
-      assert.equal(await page.evaluate(() => (globalThis as { xss?: number }).xss), undefined);
-      await page.goBack();
-      await row.waitFor();
-
-      // A name is found by its start, and as the console writes it (copied from a page), in any case.
-      for (const typed of ["<i>eve</i>", "<i>EVE</i>, <u>X</u>"]) {
-        await page.getByLabel("Patient ID or name").fill(typed);
-        await page.getByRole("button", { name: "Search" }).click();
-        await page.waitForURL((u) => u.searchParams.get("patient") === typed);
-        await searched(page);
-        assert.equal(await row.count(), 1, `${typed} finds the study`);
+/**
+ * One console rig for the first and the second test (they need no fresh hub: the second names its own study
+ * and user): Orthanc as north's node `pacs` (where installed), started while the rig starts, south and north
+ * started with the hub (north's reconnect backoff capped at 1 s: the second test waits for it to come back to
+ * a restarted hub), both online, and Playwright's clock in the browser (time flows as it does), which the
+ * tests move on to a screen's next refresh (every 5 s) instead of waiting for it.
+ */
+const nodeRig = sharedRig<NodeRig>({
+  skip,
+  async setUp() {
+    const orthancStarting = hasTool(ORTHANC_BIN)
+      ? Deno.makeTempDir({ prefix: "tasks-orthanc-" }).then((storageDir) => startOrthanc({ storageDir }))
+      : Promise.resolve(undefined);
+    orthancStarting.catch(() => {}); // its failure is the set-up's, when awaited below
+    const north = orthancStarting.then((orthanc) => ({
+      aet: "NORTH",
+      config: {
+        ...(orthanc
+          ? { nodes: { pacs: { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" } } }
+          : {}),
+        hub: { reconnectCapSeconds: 1 },
+      },
+    }));
+    try {
+      const started = await startConsole({ sites: { south: { aet: "SOUTH" }, north } });
+      try {
+        await started.rig.northAndSouth();
+        await started.rig.browser.clock.install();
+      } catch (e) {
+        await started.stop();
+        throw e;
       }
-
-      // Modalities as people write a list of them: any of them matches.
-      for (const typed of ["ct, mr", "MR CT", "MR/CT"]) {
-        await page.goto(`${base}/explorer?site=north&modality=${encodeURIComponent(typed)}`);
-        await page.locator("table[aria-label=Studies], p.empty").first().waitFor();
-        await searched(page);
-        assert.equal(await row.count(), 1, `modality "${typed}" finds the CT study`);
-      }
-      await page.goto(`${base}/explorer?site=north`);
-      await row.waitFor();
-
-      // A study selected, its page opened to look at it, Back: still selected.
-      await row.getByRole("checkbox").check();
-      await row.getByRole("link", { name: /^Open / }).first().click();
-      await page.locator("section[aria-label=Study] h1").waitFor();
-      await page.goBack();
-      await row.waitFor();
-      await searched(page);
-      assert.ok(await row.getByRole("checkbox").isChecked(), "the selection survives a look at the study");
-      assert.match(await page.getByLabel("Selection").innerText(), /^1 study selected/);
-
-      // A double click on Transfer (an impatient user, a bouncy mouse) starts one job.
-      await page.getByLabel(/^Select all 1 study/).check();
-      await page.getByLabel("Destination").selectOption("south");
-      const transferAsked = changesAsked(page);
-      await page.getByRole("button", { name: "Transfer", exact: true }).dblclick();
-      await page.locator('section[aria-label="Transfer detail"]').waitFor();
-      await transferAsked.answered(); // a second job, if any, is made by now
-      const jobs = await hub.transfers.list();
-      assert.equal(jobs.length, 1, `one job per double click, not ${jobs.length}`);
-      await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
-        timeout: 60_000,
-      });
-      // The job's page names the study as the source lists it, as text.
-      assert.match(
-        await page.locator("table[aria-label=Tasks]").innerText(),
-        /<i>EVE<\/i>, <u>X<\/u> · .* · <img src=x/,
-      );
-      assert.equal(await page.locator(MADE).count(), 0);
-
-      // The session ends while the console is open: the next call shows the login, not the hub's refusal.
-      const search = `/explorer?site=north&modality=CT`;
-      await page.goto(`${base}${search}`);
-      await row.waitFor();
-      await hub.users.setDisabled("ops", true);
-      await hub.users.setDisabled("ops", false);
-      await page.getByRole("button", { name: "Search" }).click();
-      await page.getByRole("button", { name: "Log in" }).waitFor({ timeout: 10_000 });
-      assert.match(await page.locator("body").innerText(), /Your session has ended/);
-      assert.doesNotMatch(await page.locator("body").innerText(), /Bearer|API token/);
-      await logIn(page, "ops", "operator password");
-      assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, search, "the same screen");
-      await row.waitFor();
-      assert.equal(await page.getByRole("alert").filter({ hasText: /\w/ }).count(), 0, "no error left");
-
-      // A long list: past the newest 50 jobs, older ones are a page away (`?page=2`), not out of reach.
-      const [first] = jobs;
-      await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
-      const fromWest: string[] = [];
-      for (let i = 0; i < 55; i++) {
-        const { id } = await hub.transfers.create(
-          {
-            source: { site: "west" },
-            destination: { site: "south" },
-            studies: [`1.2.826.0.1.3680043.9.${i}`],
-          },
-          "user:ops",
-        );
-        fromWest.push(id);
-      }
-      await page.goto(`${base}/transfers`);
-      const listed = page.locator("table[aria-label=Transfers] tbody tr");
-      await listed.first().waitFor();
-      assert.equal(await listed.count(), 50);
-      assert.equal(
-        await page.locator(`tr[data-transfer="${first.id}"]`).count(),
-        0,
-        "the oldest is not on page 1",
-      );
-      const pages = page.getByRole("navigation", { name: "Pages of transfers" });
-      assert.ok(await pages.getByRole("button", { name: "Newer" }).isDisabled());
-      await pages.getByRole("button", { name: "Older" }).click();
-      await page.locator(`tr[data-transfer="${first.id}"]`).waitFor();
-      assert.equal(await listed.count(), 6);
-      assert.equal(new URL(page.url()).search, "?page=2");
-      assert.match(await pages.innerText(), /Page 2: transfers 51–56/);
-      assert.ok(await pages.getByRole("button", { name: "Older" }).isDisabled());
-      await page.reload();
-      await page.locator(`tr[data-transfer="${first.id}"]`).waitFor();
-      await page.goBack();
-      await listed.nth(49).waitFor();
-      assert.equal(await page.locator(`tr[data-transfer="${first.id}"]`).count(), 0, "Back: page 1 again");
-      // The list follows its jobs while it is open: one canceled elsewhere reads Canceled without a reload.
-      const newest = page.locator(`tr[data-transfer="${fromWest.at(-1)}"]`);
-      assert.match(await newest.innerText(), /Waiting to start/);
-      await hub.transfers.cancel(fromWest.at(-1)!, "user:ops");
-      await page.clock.fastForward(5_000); // the list's next refresh, now
-      await newest.getByText("Canceled").waitFor({ timeout: 15_000 });
-
-      // The batch template downloads as a CSV of the columns alone (after UTF-8's byte order mark, so that Excel
-      // reads it as UTF-8), which the screen takes once filled in, names in other scripts and all.
-      await page.goto(`${base}/batch`);
-      const [template] = await Promise.all([
-        page.waitForEvent("download"),
-        page.getByRole("button", { name: "Download a template (CSV)" }).click(),
-      ]);
-      assert.equal(template.suggestedFilename(), "batch-template.csv");
-      const columns = await Deno.readFile((await template.path())!);
-      assert.deepEqual([...columns.slice(0, 3)], [0xef, 0xbb, 0xbf]);
-      assert.match(new TextDecoder().decode(columns), /^Patient ID,Patient Name,.*,Pseudonym\r\n$/);
-      await page.getByLabel("File").setInputFiles({
-        name: "filled.csv",
-        mimeType: "text/csv",
-        buffer: Buffer.concat([columns, Buffer.from("PAT0001,Müller^山田,,,,,,,\r\n")]),
-      });
-      await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
-      assert.match(await page.locator("table[aria-label=Rows]").innerText(), /PAT0001[^]*Müller\^山田/);
-
-      // Batch transfer: the destination is chosen, never the source; a double click on Start starts one
-      // batch; the batch has its URL (a reload shows it); the same study found by two rows is one study.
-      await page.goto(`${base}/batch`);
-      await page.getByLabel("File").setInputFiles({
-        name: "twice.csv",
-        mimeType: "text/csv",
-        buffer: Buffer.from("Patient ID\nPAT0001\nPAT0001\n"),
-      });
-      await page.locator('table[aria-label=Rows] tr[data-row="3"]').waitFor();
-      await page.getByLabel("Kind").selectOption("transfer");
-      const start = page.getByRole("button", { name: "Start" });
-      assert.ok(await start.isDisabled(), "a transfer waits for its source");
-      await page.getByLabel("Site (source)").selectOption("north");
-      const destination = page.getByLabel("Destination");
-      assert.equal(await destination.inputValue(), "", "no destination chosen for the user");
-      assert.equal(await destination.locator("option[value=north]").count(), 0, "never the source");
-      assert.ok(await start.isDisabled(), "a transfer waits for its destination");
-      await destination.selectOption("south");
-      await start.dblclick();
-      const result = page.getByLabel("Batch result");
-      await result.getByText("done").waitFor({ timeout: 30_000 });
-      assert.match(new URL(page.url()).search, /^\?id=\w+$/, "the batch has its URL");
-      assert.match(await result.innerText(), /2 rows, 1 study found, 0 rows with an error/);
-      await page.reload();
-      await result.getByText("done").waitFor({ timeout: 30_000 });
-      await result.getByRole("button", { name: "Open the transfer" }).waitFor();
-      // The results download as a file, one line per row that found the study.
-      const [download] = await Promise.all([
-        page.waitForEvent("download"),
-        result.getByRole("button", { name: "Download CSV" }).click(),
-      ]);
-      const csvText = await Deno.readTextFile((await download.path())!);
-      assert.equal(csvText.split(/\r?\n/).filter((l) => l.includes(study.studyUid)).length, 2, csvText);
-      assert.match(download.suggestedFilename(), /^batch-\w+\.csv$/);
-      // A long batch is canceled after a confirmation: it says so, keeps its results, and the list too.
-      await page.goto(`${base}/batch`);
-      await page.getByLabel("File").setInputFiles({
-        name: "long.csv",
-        mimeType: "text/csv",
-        buffer: Buffer.from(
-          ["Patient ID", ...Array.from({ length: 20_000 }, (_, i) => `NOBODY${i}`)].join("\n"),
-        ),
-      });
-      await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
-      await page.getByLabel("Kind").selectOption("query");
-      await page.getByLabel("Site (source)").selectOption("north");
-      await page.getByRole("button", { name: "Start" }).click();
-      const long = page.locator('[aria-label="Batch result"][data-status="running"]');
-      await long.getByRole("button", { name: "Cancel" }).click();
-      const ask = page.getByRole("alertdialog", { name: "Cancel the batch of 20000 rows from long.csv?" });
-      await ask.getByRole("button", { name: "Keep it running" }).click();
-      assert.equal(await long.count(), 1, "dismissed: still running");
-      await long.getByRole("button", { name: "Cancel" }).click();
-      await ask.getByRole("button", { name: "Cancel the batch" }).click();
-      const canceled = page.locator('[aria-label="Batch result"][data-status="canceled"]');
-      await canceled.waitFor({ timeout: 15_000 });
-      assert.match(await canceled.innerText(), /long\.csv: canceled, 20000 rows/);
-      await canceled.getByRole("button", { name: "Download CSV" }).waitFor();
-      await page.locator("table[aria-label=Batches] tr", { hasText: "long.csv" }).getByText("Canceled")
-        .waitFor({ timeout: 15_000 });
-
-      // A study of an offline site: its page says the site cannot be asked, and the rest of it works.
-      await page.goto(`${base}/studies/west/1.2.826.0.1.3680043.9.1`);
-      await page.getByRole("alert").filter({ hasText: /^Cannot read the study at west: .*offline/ })
-        .waitFor();
-      assert.equal(await page.getByText("This screen failed").count(), 0);
-      await page.getByRole("link", { name: "Explorer" }).first().waitFor();
-
-      // A link to a batch the hub does not know says so, and the screen still works.
-      await page.goto(`${base}/batch?id=0000`);
-      await page.getByRole("alert").filter({ hasText: "no batch 0000" }).waitFor({ timeout: 10_000 });
-      await page.getByLabel("File").waitFor();
-      await page.goto(`${base}/transfers/0000`);
-      await page.getByRole("alert").filter({ hasText: "no transfer 0000" }).waitFor({ timeout: 10_000 });
-      await page.locator("table[aria-label=Transfers]").waitFor();
-      const fromNorth = (await hub.transfers.list(1000)).filter((j) => j.source.site === "north");
-      assert.equal(fromNorth.length, 2, `one batch per double click: ${fromNorth.length - 1} transfers made`);
-
-      // A search that fails (a site offline) leaves no results of the search before it on the screen.
-      await page.goto(`${base}/explorer?site=north`);
-      await row.waitFor();
-      await page.locator("select[name=site]").selectOption("west");
-      await page.getByRole("button", { name: "Search" }).click();
-      await searched(page);
-      await page.getByRole("alert").filter({ hasText: /west/ }).waitFor();
-      assert.equal(await row.count(), 0, "no stale results under the error");
-
-      // A job whose source is offline says so, and does not claim its studies are gone from the source.
-      await page.goto(`${base}/transfers/${fromWest[0]}`);
-      const detail = page.locator('section[aria-label="Transfer detail"]');
-      await detail.getByText("west, the source, is offline").waitFor();
-      assert.match(await detail.innerText(), /nothing leaves it until its agent connects again/);
-      await detail.getByText(/Not named: west cannot be asked now \(.+\)/).waitFor();
-      assert.doesNotMatch(await detail.innerText(), /does not list/);
-      // A double click on the confirmation's Cancel the transfer cancels once (one audit entry).
-      await detail.getByRole("button", { name: "Cancel" }).click();
-      const cancelAsked = changesAsked(page);
-      await page.getByRole("alertdialog").getByRole("button", { name: "Cancel the transfer" }).dblclick();
-      await page.locator('section[aria-label="Transfer detail"][data-status="canceled"]').waitFor();
-      await cancelAsked.answered();
-      const admin = createConduitClient({ url: base, token: (await hub.tokens.create("qa", "admin")).token });
-      const cancels = (await admin.audit.list.query({ limit: 1000 }))
-        .filter((a) => a.action === "transfer.cancel" && a.target === fromWest[0]);
-      assert.equal(cancels.length, 1, `one cancel per double click, not ${cancels.length}`);
-
-      // Objects of a study the source has none of for the job say so, and the button closes them again.
-      const { id: nothing } = await hub.transfers.create(
-        { source: { site: "north" }, destination: { site: "south" }, studies: ["1.2.826.0.1.3680043.9.999"] },
-        "user:ops",
-      );
-      await page.goto(`${base}/transfers/${nothing}`);
-      const objectsButton = page.locator("table[aria-label=Tasks]").getByRole("button", { name: "Objects" });
-      await objectsButton.click();
-      await detail.getByText("None in north's queue for this job").waitFor();
-      assert.equal(await objectsButton.getAttribute("aria-expanded"), "true");
-      await objectsButton.click();
-      await detail.getByText("None in north's queue for this job").waitFor({ state: "detached" });
-      assert.equal(await objectsButton.getAttribute("aria-expanded"), "false");
-      assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
-    });
+      return { ...started, orthanc: await orthancStarting };
+    } catch (e) {
+      await (await orthancStarting.catch(() => undefined))?.stop();
+      throw e;
+    }
+  },
+  async stop({ stop, orthanc }) {
+    const failures = await stop();
+    await orthanc?.stop(); // the second test stops it once already
+    if (failures.length) throw failures[0];
   },
 });
+
+nodeRig.test(
+  "console tasks: one job per double click, an ended session logs in again in place, HTML as text",
+  async ({ rig: { hub, browser, sites: { north } } }) => {
+    const dir = await Deno.makeTempDir({ prefix: "tasks-" });
+    const specs = [...generateStudies({
+      seed: "tasks",
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: 1 }],
+      rows: 32,
+      columns: 32,
+    })].map((s) => ({ ...s, patientName: EVIL_NAME, studyDescription: EVIL_DESCRIPTION }));
+    const study = await writeInstances(dir, specs);
+    assert.equal((await storescu(study.paths, north)).code, 0);
+    await hub.users.add("ops", "operator", "operator password");
+    const base = `http://127.0.0.1:${hub.port}`;
+    const page = await browser.newPage();
+    const dialogs: string[] = [];
+    page.on("dialog", (d) => (dialogs.push(d.message()), d.dismiss()));
+
+    await page.goto(`${base}/explorer?site=north`);
+    await logIn(page, "ops", "operator password");
+    const row = page.locator(`table[aria-label=Studies] tr[data-study="${study.studyUid}"]`);
+    await row.waitFor();
+
+    // HTML in DICOM values is text: shown as written, no element made of it, nothing run.
+    assert.match(await row.innerText(), /<i>EVE<\/i>, <u>X<\/u>/);
+    assert.match(await row.innerText(), /<img src=x onerror="globalThis.xss=1"><script>xss=2<\/script>/);
+    assert.equal(await page.locator(MADE).count(), 0);
+    await page.goto(`${base}/studies/north/${study.studyUid}`);
+    await page.locator("section[aria-label=Study] h1").waitFor();
+    assert.match(
+      await page.locator("section[aria-label=Study] h1").innerText(),
+      /^<i>EVE<\/i>, <u>X<\/u>$/,
+    );
+    assert.equal(await page.locator(MADE).count(), 0);
+    assert.equal(await page.evaluate(() => (globalThis as { xss?: number }).xss), undefined);
+    await page.goBack();
+    await row.waitFor();
+
+    // A name is found by its start, and as the console writes it (copied from a page), in any case.
+    for (const typed of ["<i>eve</i>", "<i>EVE</i>, <u>X</u>"]) {
+      await page.getByLabel("Patient ID or name").fill(typed);
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.waitForURL((u) => u.searchParams.get("patient") === typed);
+      await searched(page);
+      assert.equal(await row.count(), 1, `${typed} finds the study`);
+    }
+
+    // Modalities as people write a list of them: any of them matches.
+    for (const typed of ["ct, mr", "MR CT", "MR/CT"]) {
+      await page.goto(`${base}/explorer?site=north&modality=${encodeURIComponent(typed)}`);
+      await page.locator("table[aria-label=Studies], p.empty").first().waitFor();
+      await searched(page);
+      assert.equal(await row.count(), 1, `modality "${typed}" finds the CT study`);
+    }
+    await page.goto(`${base}/explorer?site=north`);
+    await row.waitFor();
+
+    // A study selected, its page opened to look at it, Back: still selected.
+    await row.getByRole("checkbox").check();
+    await row.getByRole("link", { name: /^Open / }).first().click();
+    await page.locator("section[aria-label=Study] h1").waitFor();
+    await page.goBack();
+    await row.waitFor();
+    await searched(page);
+    assert.ok(await row.getByRole("checkbox").isChecked(), "the selection survives a look at the study");
+    assert.match(await page.getByLabel("Selection").innerText(), /^1 study selected/);
+
+    // A double click on Transfer (an impatient user, a bouncy mouse) starts one job.
+    await page.getByLabel(/^Select all 1 study/).check();
+    await page.getByLabel("Destination").selectOption("south");
+    const transferAsked = changesAsked(page);
+    await page.getByRole("button", { name: "Transfer", exact: true }).dblclick();
+    await page.locator('section[aria-label="Transfer detail"]').waitFor();
+    await transferAsked.answered(); // a second job, if any, is made by now
+    const jobs = await hub.transfers.list();
+    assert.equal(jobs.length, 1, `one job per double click, not ${jobs.length}`);
+    await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
+      timeout: 60_000,
+    });
+    // The job's page names the study as the source lists it, as text.
+    assert.match(
+      await page.locator("table[aria-label=Tasks]").innerText(),
+      /<i>EVE<\/i>, <u>X<\/u> · .* · <img src=x/,
+    );
+    assert.equal(await page.locator(MADE).count(), 0);
+
+    // The session ends while the console is open: the next call shows the login, not the hub's refusal.
+    const search = `/explorer?site=north&modality=CT`;
+    await page.goto(`${base}${search}`);
+    await row.waitFor();
+    await hub.users.setDisabled("ops", true);
+    await hub.users.setDisabled("ops", false);
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("button", { name: "Log in" }).waitFor({ timeout: 10_000 });
+    assert.match(await page.locator("body").innerText(), /Your session has ended/);
+    assert.doesNotMatch(await page.locator("body").innerText(), /Bearer|API token/);
+    await logIn(page, "ops", "operator password");
+    assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, search, "the same screen");
+    await row.waitFor();
+    assert.equal(await page.getByRole("alert").filter({ hasText: /\w/ }).count(), 0, "no error left");
+
+    // A long list: past the newest 50 jobs, older ones are a page away (`?page=2`), not out of reach.
+    const [first] = jobs;
+    await hub.registry.enroll((await hub.registry.add("west")).enrollmentToken); // enrolled, offline
+    const fromWest: string[] = [];
+    for (let i = 0; i < 55; i++) {
+      const { id } = await hub.transfers.create(
+        {
+          source: { site: "west" },
+          destination: { site: "south" },
+          studies: [`1.2.826.0.1.3680043.9.${i}`],
+        },
+        "user:ops",
+      );
+      fromWest.push(id);
+    }
+    await page.goto(`${base}/transfers`);
+    const listed = page.locator("table[aria-label=Transfers] tbody tr");
+    await listed.first().waitFor();
+    assert.equal(await listed.count(), 50);
+    assert.equal(
+      await page.locator(`tr[data-transfer="${first.id}"]`).count(),
+      0,
+      "the oldest is not on page 1",
+    );
+    const pages = page.getByRole("navigation", { name: "Pages of transfers" });
+    assert.ok(await pages.getByRole("button", { name: "Newer" }).isDisabled());
+    await pages.getByRole("button", { name: "Older" }).click();
+    await page.locator(`tr[data-transfer="${first.id}"]`).waitFor();
+    assert.equal(await listed.count(), 6);
+    assert.equal(new URL(page.url()).search, "?page=2");
+    assert.match(await pages.innerText(), /Page 2: transfers 51–56/);
+    assert.ok(await pages.getByRole("button", { name: "Older" }).isDisabled());
+    await page.reload();
+    await page.locator(`tr[data-transfer="${first.id}"]`).waitFor();
+    await page.goBack();
+    await listed.nth(49).waitFor();
+    assert.equal(await page.locator(`tr[data-transfer="${first.id}"]`).count(), 0, "Back: page 1 again");
+    // The list follows its jobs while it is open: one canceled elsewhere reads Canceled without a reload.
+    const newest = page.locator(`tr[data-transfer="${fromWest.at(-1)}"]`);
+    assert.match(await newest.innerText(), /Waiting to start/);
+    await hub.transfers.cancel(fromWest.at(-1)!, "user:ops");
+    await page.clock.fastForward(5_000); // the list's next refresh, now
+    await newest.getByText("Canceled").waitFor({ timeout: 15_000 });
+
+    // The batch template downloads as a CSV of the columns alone (after UTF-8's byte order mark, so that Excel
+    // reads it as UTF-8), which the screen takes once filled in, names in other scripts and all.
+    await page.goto(`${base}/batch`);
+    const [template] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download a template (CSV)" }).click(),
+    ]);
+    assert.equal(template.suggestedFilename(), "batch-template.csv");
+    const columns = await Deno.readFile((await template.path())!);
+    assert.deepEqual([...columns.slice(0, 3)], [0xef, 0xbb, 0xbf]);
+    assert.match(new TextDecoder().decode(columns), /^Patient ID,Patient Name,.*,Pseudonym\r\n$/);
+    await page.getByLabel("File").setInputFiles({
+      name: "filled.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.concat([columns, Buffer.from("PAT0001,Müller^山田,,,,,,,\r\n")]),
+    });
+    await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
+    assert.match(await page.locator("table[aria-label=Rows]").innerText(), /PAT0001[^]*Müller\^山田/);
+
+    // Batch transfer: the destination is chosen, never the source; a double click on Start starts one
+    // batch; the batch has its URL (a reload shows it); the same study found by two rows is one study.
+    await page.goto(`${base}/batch`);
+    await page.getByLabel("File").setInputFiles({
+      name: "twice.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from("Patient ID\nPAT0001\nPAT0001\n"),
+    });
+    await page.locator('table[aria-label=Rows] tr[data-row="3"]').waitFor();
+    await page.getByLabel("Kind").selectOption("transfer");
+    const start = page.getByRole("button", { name: "Start" });
+    assert.ok(await start.isDisabled(), "a transfer waits for its source");
+    await page.getByLabel("Site (source)").selectOption("north");
+    const destination = page.getByLabel("Destination");
+    assert.equal(await destination.inputValue(), "", "no destination chosen for the user");
+    assert.equal(await destination.locator("option[value=north]").count(), 0, "never the source");
+    assert.ok(await start.isDisabled(), "a transfer waits for its destination");
+    await destination.selectOption("south");
+    await start.dblclick();
+    const result = page.getByLabel("Batch result");
+    await result.getByText("done").waitFor({ timeout: 30_000 });
+    assert.match(new URL(page.url()).search, /^\?id=\w+$/, "the batch has its URL");
+    assert.match(await result.innerText(), /2 rows, 1 study found, 0 rows with an error/);
+    await page.reload();
+    await result.getByText("done").waitFor({ timeout: 30_000 });
+    await result.getByRole("button", { name: "Open the transfer" }).waitFor();
+    // The results download as a file, one line per row that found the study.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      result.getByRole("button", { name: "Download CSV" }).click(),
+    ]);
+    const csvText = await Deno.readTextFile((await download.path())!);
+    assert.equal(csvText.split(/\r?\n/).filter((l) => l.includes(study.studyUid)).length, 2, csvText);
+    assert.match(download.suggestedFilename(), /^batch-\w+\.csv$/);
+    // A long batch is canceled after a confirmation: it says so, keeps its results, and the list too.
+    await page.goto(`${base}/batch`);
+    await page.getByLabel("File").setInputFiles({
+      name: "long.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(
+        ["Patient ID", ...Array.from({ length: 20_000 }, (_, i) => `NOBODY${i}`)].join("\n"),
+      ),
+    });
+    await page.locator('table[aria-label=Rows] tr[data-row="2"]').waitFor();
+    await page.getByLabel("Kind").selectOption("query");
+    await page.getByLabel("Site (source)").selectOption("north");
+    await page.getByRole("button", { name: "Start" }).click();
+    const long = page.locator('[aria-label="Batch result"][data-status="running"]');
+    await long.getByRole("button", { name: "Cancel" }).click();
+    const ask = page.getByRole("alertdialog", { name: "Cancel the batch of 20000 rows from long.csv?" });
+    await ask.getByRole("button", { name: "Keep it running" }).click();
+    assert.equal(await long.count(), 1, "dismissed: still running");
+    await long.getByRole("button", { name: "Cancel" }).click();
+    await ask.getByRole("button", { name: "Cancel the batch" }).click();
+    const canceled = page.locator('[aria-label="Batch result"][data-status="canceled"]');
+    await canceled.waitFor({ timeout: 15_000 });
+    assert.match(await canceled.innerText(), /long\.csv: canceled, 20000 rows/);
+    await canceled.getByRole("button", { name: "Download CSV" }).waitFor();
+    await page.locator("table[aria-label=Batches] tr", { hasText: "long.csv" }).getByText("Canceled")
+      .waitFor({ timeout: 15_000 });
+
+    // A study of an offline site: its page says the site cannot be asked, and the rest of it works.
+    await page.goto(`${base}/studies/west/1.2.826.0.1.3680043.9.1`);
+    await page.getByRole("alert").filter({ hasText: /^Cannot read the study at west: .*offline/ })
+      .waitFor();
+    assert.equal(await page.getByText("This screen failed").count(), 0);
+    await page.getByRole("link", { name: "Explorer" }).first().waitFor();
+
+    // A link to a batch the hub does not know says so, and the screen still works.
+    await page.goto(`${base}/batch?id=0000`);
+    await page.getByRole("alert").filter({ hasText: "no batch 0000" }).waitFor({ timeout: 10_000 });
+    await page.getByLabel("File").waitFor();
+    await page.goto(`${base}/transfers/0000`);
+    await page.getByRole("alert").filter({ hasText: "no transfer 0000" }).waitFor({ timeout: 10_000 });
+    await page.locator("table[aria-label=Transfers]").waitFor();
+    const fromNorth = (await hub.transfers.list(1000)).filter((j) => j.source.site === "north");
+    assert.equal(fromNorth.length, 2, `one batch per double click: ${fromNorth.length - 1} transfers made`);
+
+    // A search that fails (a site offline) leaves no results of the search before it on the screen.
+    await page.goto(`${base}/explorer?site=north`);
+    await row.waitFor();
+    await page.locator("select[name=site]").selectOption("west");
+    await page.getByRole("button", { name: "Search" }).click();
+    await searched(page);
+    await page.getByRole("alert").filter({ hasText: /west/ }).waitFor();
+    assert.equal(await row.count(), 0, "no stale results under the error");
+
+    // A job whose source is offline says so, and does not claim its studies are gone from the source.
+    await page.goto(`${base}/transfers/${fromWest[0]}`);
+    const detail = page.locator('section[aria-label="Transfer detail"]');
+    await detail.getByText("west, the source, is offline").waitFor();
+    assert.match(await detail.innerText(), /nothing leaves it until its agent connects again/);
+    await detail.getByText(/Not named: west cannot be asked now \(.+\)/).waitFor();
+    assert.doesNotMatch(await detail.innerText(), /does not list/);
+    // A double click on the confirmation's Cancel the transfer cancels once (one audit entry).
+    await detail.getByRole("button", { name: "Cancel" }).click();
+    const cancelAsked = changesAsked(page);
+    await page.getByRole("alertdialog").getByRole("button", { name: "Cancel the transfer" }).dblclick();
+    await page.locator('section[aria-label="Transfer detail"][data-status="canceled"]').waitFor();
+    await cancelAsked.answered();
+    const admin = createConduitClient({ url: base, token: (await hub.tokens.create("qa", "admin")).token });
+    const cancels = (await admin.audit.list.query({ limit: 1000 }))
+      .filter((a) => a.action === "transfer.cancel" && a.target === fromWest[0]);
+    assert.equal(cancels.length, 1, `one cancel per double click, not ${cancels.length}`);
+
+    // Objects of a study the source has none of for the job say so, and the button closes them again.
+    const { id: nothing } = await hub.transfers.create(
+      { source: { site: "north" }, destination: { site: "south" }, studies: ["1.2.826.0.1.3680043.9.999"] },
+      "user:ops",
+    );
+    await page.goto(`${base}/transfers/${nothing}`);
+    const objectsButton = page.locator("table[aria-label=Tasks]").getByRole("button", { name: "Objects" });
+    await objectsButton.click();
+    await detail.getByText("None in north's queue for this job").waitFor();
+    assert.equal(await objectsButton.getAttribute("aria-expanded"), "true");
+    await objectsButton.click();
+    await detail.getByText("None in north's queue for this job").waitFor({ state: "detached" });
+    assert.equal(await objectsButton.getAttribute("aria-expanded"), "false");
+    assert.deepEqual(dialogs, [], "no alert() made of a DICOM value");
+    await page.close(); // the rig's next test opens pages of its own
+  },
+);
+
+nodeRig.test(
+  "console: a study on a site's node (its PACS) is transferred from that node, and named from it",
+  async ({ rig, orthanc }) => {
+    assert.ok(orthanc, "Orthanc, north's node");
+    const { browser } = rig;
+    let hub = rig.hub;
+    // Logged out after the rig's earlier test: this one logs in as a user of its own.
+    await browser.clearCookies();
+    // The study is on north's PACS only, not in north's own archive.
+    const specs = [...generateStudies({
+      seed: "tasks-node",
+      patients: 1,
+      studiesPerPatient: 1,
+      series: [{ modality: "MR", instances: 3 }],
+      rows: 16,
+      columns: 16,
+    })].map((s) => ({ ...s, patientId: "NODE0001" })); // not the patient of the rig's earlier test
+    const [spec] = specs;
+    for (const s of specs) {
+      const put = await orthanc.rest("/instances", {
+        method: "POST",
+        body: generateInstance(s) as Uint8Array<ArrayBuffer>,
+      });
+      assert.equal(put.status, 200, await put.text());
+    }
+    const base = `http://127.0.0.1:${hub.port}`;
+    // The explorer searches north's PACS when asked to (the study is not in north's archive).
+    const page = await rig.pageAs("/explorer", NODE_OPS);
+    // Before any search, the explorer says how to list everything instead of showing a blank page.
+    await page.getByText("Search with every field empty to list all the studies there").waitFor();
+    const form = page.getByRole("form", { name: "Find studies" });
+    await form.getByLabel("Site").selectOption("north");
+    await form.getByLabel("Where").locator("option", { hasText: "node pacs" }).waitFor({
+      state: "attached",
+    });
+    await form.getByLabel("Patient ID or name").fill(spec.patientId);
+    await form.getByRole("button", { name: "Search" }).click();
+    await page.getByText("No study matches; widen the search.").waitFor();
+    await form.getByLabel("Where").selectOption("pacs");
+    await form.getByRole("button", { name: "Search" }).click();
+    const found = page.locator(`table[aria-label=Studies] tr[data-study="${spec.studyInstanceUid}"]`);
+    await found.waitFor();
+    assert.equal(new URL(page.url()).searchParams.get("node"), "pacs", "the node is in the search's URL");
+    assert.equal(await found.locator("td").nth(7).innerText(), "north / pacs");
+    assert.equal(
+      await found.getByRole("link").getAttribute("href"),
+      `/studies/north/${spec.studyInstanceUid}?node=pacs`,
+    );
+    assert.equal(
+      await found.getByRole("link", { name: /in the viewer$/ }).count(),
+      0,
+      "no viewer on a node",
+    );
+    await found.getByRole("button", { name: "Series" }).click();
+    const seriesRow = page.locator(
+      `table[aria-label=Series] tr[data-series="${spec.seriesInstanceUid}"]`,
+    );
+    await seriesRow.waitFor();
+    assert.equal(
+      await seriesRow.locator("td").nth(1).innerText(),
+      "MR",
+      "the series as the node lists it",
+    );
+
+    await page.goto(`${base}/studies/north/${spec.studyInstanceUid}?node=pacs`);
+    await page.locator("section[aria-label=Study] h1").waitFor();
+    await page.getByRole("button", { name: "Transfer…" }).click();
+    await page.getByLabel("Destination").selectOption("south");
+    await page.getByRole("button", { name: "Transfer", exact: true }).click();
+    const detail = page.locator('section[aria-label="Transfer detail"]');
+    await detail.waitFor();
+    assert.match(await detail.locator("h2").innerText(), /^north \/ pacs → south/);
+    await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
+      timeout: 60_000,
+    });
+    const [job] = await hub.transfers.list();
+    assert.deepEqual(job.source, { site: "north", node: "pacs" });
+    assert.deepEqual([job.totals.objects, job.totals.done], [3, 3], "the whole study, from the PACS");
+    // The study is named as the node lists it, and links to its page there.
+    const link = page.locator(`table[aria-label=Tasks] tr[data-study="${spec.studyInstanceUid}"] a`);
+    await link.waitFor();
+    assert.equal(
+      await link.getAttribute("href"),
+      `/studies/north/${spec.studyInstanceUid}?node=pacs`,
+    );
+
+    // A file with nothing to search says so (Start stays disabled, and why is written).
+    await page.goto(`${base}/batch`);
+    const preview = page.getByLabel("Preview");
+    for (
+      const [content, says] of [
+        ["Patient ID\n", /^The file has no rows below its header: nothing to search\.$/],
+        ["Patient ID,Study Date\nP1,yesterday\n", /^1 row, every one with an error: nothing to search\./],
+      ] as const
+    ) {
+      await page.getByLabel("File").setInputFiles({
+        name: "empty.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from(content),
+      });
+      await preview.locator("p", { hasText: says }).waitFor();
+      assert.ok(await page.getByRole("button", { name: "Start" }).isDisabled());
+    }
+
+    // A batch file too big for the hub is refused in words, before it is sent.
+    await page.goto(`${base}/batch`);
+    // Given to Chromium as a file on disk, which it reads itself: 38 MB as a buffer went through
+    // Playwright's protocol in base64 (over 30 s on a loaded CI machine).
+    const bigFile = `${await Deno.makeTempDir({ prefix: "tasks-big-" })}/big.csv`;
+    await Deno.writeFile(bigFile, Buffer.alloc(38_000_000, "P\n"));
+    await page.getByLabel("File").setInputFiles(bigFile, { timeout: 120_000 });
+    const refusal = page.getByRole("alert").filter({ hasText: /\w/ });
+    await refusal.waitFor({ timeout: 30_000 });
+    assert.match(await refusal.innerText(), /^big\.csv is 38\.0 MB: a batch file may be up to 37\.5 MB/);
+
+    // The hub restarts under a dashboard and a transfer list left open: each says so, keeps what it
+    // showed, and comes back.
+    await page.goto(`${base}/`);
+    await page.locator('table[aria-label=Sites] tr[data-site="north"]').waitFor();
+    const list = await browser.newPage(); // same browser: same session
+    await list.goto(`${base}/transfers`);
+    const jobRow = list.locator(`table[aria-label=Transfers] tr[data-transfer="${job.id}"]`);
+    await jobRow.waitFor();
+    const { dataDir, port } = hub;
+    await hub.stop();
+    await page.clock.fastForward(5_000); // both screens' next refresh (every 5 s), now
+    const banner = page.getByRole("alert").filter({ hasText: /^Cannot reach the hub/ });
+    await banner.waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('table[aria-label=Sites] tr[data-site="north"]').count(), 1, "kept");
+    assert.equal(await page.getByText("This screen failed").count(), 0);
+    const listBanner = list.getByRole("alert").filter({ hasText: /^Cannot list transfers \(/ });
+    await listBanner.waitFor({ timeout: 15_000 });
+    assert.match(
+      await listBanner.innerText(),
+      /: the list as it was is shown; asked again every 5 seconds\.$/,
+    );
+    assert.equal(await jobRow.count(), 1, "the list is kept");
+    assert.equal(await list.getByText("This screen failed").count(), 0);
+    hub = rig.hub = await startTestHub({ dataDir, port });
+    await page.clock.fastForward(5_000); // both screens' next refresh, now
+    // Back: the banners go (the session may have ended with the old hub: then the login shows).
+    await banner.waitFor({ state: "detached", timeout: 15_000 });
+    await listBanner.waitFor({ state: "detached", timeout: 15_000 });
+    await list.close();
+
+    // C-ECHO of north's PACS: an answer is a status; no answer is an error, announced as one. North's
+    // agent must be back on the restarted hub first (its nodes come from it), within its reconnect backoff
+    // (capped at 1 s above, 30 s by default).
+    const restarted = hub;
+    await eventually("north back on the restarted hub", () => restarted.sessions.get("north"), 60_000);
+    await page.goto(`${base}/sites/north`);
+    if (await page.getByRole("button", { name: "Log in" }).isVisible()) {
+      await logIn(page, NODE_OPS.name, NODE_OPS.password);
+    }
+    const nodeRow = page.locator("table[aria-label=Nodes] tr", { hasText: "pacs" });
+    await nodeRow.getByRole("button", { name: "Echo" }).click({ timeout: 20_000 });
+    await page.getByRole("status").filter({ hasText: /^pacs answered C-ECHO \(\d+ ms\)$/ }).waitFor();
+    await orthanc.stop();
+    await nodeRow.getByRole("button", { name: "Echo" }).click();
+    await page.getByRole("alert").filter({ hasText: /^pacs did not answer C-ECHO: / }).waitFor({
+      timeout: 30_000,
+    });
+  },
+  { ignore: !hasTool(ORTHANC_BIN) },
+);
+
+nodeRig.tearDown("console tasks: the rig of the two tests above stops");
 
 Deno.test({
   name:
@@ -597,196 +813,5 @@ Deno.test({
         "No site is online to search: choose one, or wait until one connects.",
       );
     });
-  },
-});
-
-Deno.test({
-  name: "console: a study on a site's node (its PACS) is transferred from that node, and named from it",
-  ignore: Boolean(skip || !hasTool(ORTHANC_BIN)),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    // Orthanc starts while the rig does; stopped whatever happens (the test stops it once already).
-    const orthancStarting = Deno.makeTempDir({ prefix: "tasks-orthanc-" })
-      .then((storageDir) => startOrthanc({ storageDir }));
-    orthancStarting.catch(() => {}); // its failure is the test's, when awaited below
-    try {
-      // North (once Orthanc, its node, is up) and south start with the hub, while Chromium launches. North's
-      // reconnect backoff capped at 1 s: the test waits for it to come back to a restarted hub.
-      const sites = {
-        south: { aet: "SOUTH" },
-        north: orthancStarting.then((orthanc) => ({
-          aet: "NORTH",
-          config: {
-            nodes: { pacs: { aet: orthanc.aet, host: "127.0.0.1", port: orthanc.port, retrieve: "get" } },
-            hub: { reconnectCapSeconds: 1 },
-          },
-        })),
-      };
-      await withConsole({ sites }, async (rig) => {
-        const { browser } = rig;
-        let hub = rig.hub;
-        const orthanc = await orthancStarting;
-        await rig.northAndSouth();
-        // The study is on north's PACS only, not in north's own archive.
-        const specs = [...generateStudies({
-          seed: "tasks-node",
-          patients: 1,
-          studiesPerPatient: 1,
-          series: [{ modality: "MR", instances: 3 }],
-          rows: 16,
-          columns: 16,
-        })];
-        const [spec] = specs;
-        for (const s of specs) {
-          const put = await orthanc.rest("/instances", {
-            method: "POST",
-            body: generateInstance(s) as Uint8Array<ArrayBuffer>,
-          });
-          assert.equal(put.status, 200, await put.text());
-        }
-        const base = `http://127.0.0.1:${hub.port}`;
-        // The explorer searches north's PACS when asked to (the study is not in north's archive).
-        // Playwright's clock (time flows as it does): the test moves it on to the screens' next refresh.
-        await browser.clock.install();
-        const page = await rig.pageAs("/explorer");
-        // Before any search, the explorer says how to list everything instead of showing a blank page.
-        await page.getByText("Search with every field empty to list all the studies there").waitFor();
-        const form = page.getByRole("form", { name: "Find studies" });
-        await form.getByLabel("Site").selectOption("north");
-        await form.getByLabel("Where").locator("option", { hasText: "node pacs" }).waitFor({
-          state: "attached",
-        });
-        await form.getByLabel("Patient ID or name").fill(spec.patientId);
-        await form.getByRole("button", { name: "Search" }).click();
-        await page.getByText("No study matches; widen the search.").waitFor();
-        await form.getByLabel("Where").selectOption("pacs");
-        await form.getByRole("button", { name: "Search" }).click();
-        const found = page.locator(`table[aria-label=Studies] tr[data-study="${spec.studyInstanceUid}"]`);
-        await found.waitFor();
-        assert.equal(new URL(page.url()).searchParams.get("node"), "pacs", "the node is in the search's URL");
-        assert.equal(await found.locator("td").nth(7).innerText(), "north / pacs");
-        assert.equal(
-          await found.getByRole("link").getAttribute("href"),
-          `/studies/north/${spec.studyInstanceUid}?node=pacs`,
-        );
-        assert.equal(
-          await found.getByRole("link", { name: /in the viewer$/ }).count(),
-          0,
-          "no viewer on a node",
-        );
-        await found.getByRole("button", { name: "Series" }).click();
-        const seriesRow = page.locator(
-          `table[aria-label=Series] tr[data-series="${spec.seriesInstanceUid}"]`,
-        );
-        await seriesRow.waitFor();
-        assert.equal(
-          await seriesRow.locator("td").nth(1).innerText(),
-          "MR",
-          "the series as the node lists it",
-        );
-
-        await page.goto(`${base}/studies/north/${spec.studyInstanceUid}?node=pacs`);
-        await page.locator("section[aria-label=Study] h1").waitFor();
-        await page.getByRole("button", { name: "Transfer…" }).click();
-        await page.getByLabel("Destination").selectOption("south");
-        await page.getByRole("button", { name: "Transfer", exact: true }).click();
-        const detail = page.locator('section[aria-label="Transfer detail"]');
-        await detail.waitFor();
-        assert.match(await detail.locator("h2").innerText(), /^north \/ pacs → south/);
-        await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
-          timeout: 60_000,
-        });
-        const [job] = await hub.transfers.list();
-        assert.deepEqual(job.source, { site: "north", node: "pacs" });
-        assert.deepEqual([job.totals.objects, job.totals.done], [3, 3], "the whole study, from the PACS");
-        // The study is named as the node lists it, and links to its page there.
-        const link = page.locator(`table[aria-label=Tasks] tr[data-study="${spec.studyInstanceUid}"] a`);
-        await link.waitFor();
-        assert.equal(
-          await link.getAttribute("href"),
-          `/studies/north/${spec.studyInstanceUid}?node=pacs`,
-        );
-
-        // A file with nothing to search says so (Start stays disabled, and why is written).
-        await page.goto(`${base}/batch`);
-        const preview = page.getByLabel("Preview");
-        for (
-          const [content, says] of [
-            ["Patient ID\n", /^The file has no rows below its header: nothing to search\.$/],
-            ["Patient ID,Study Date\nP1,yesterday\n", /^1 row, every one with an error: nothing to search\./],
-          ] as const
-        ) {
-          await page.getByLabel("File").setInputFiles({
-            name: "empty.csv",
-            mimeType: "text/csv",
-            buffer: Buffer.from(content),
-          });
-          await preview.locator("p", { hasText: says }).waitFor();
-          assert.ok(await page.getByRole("button", { name: "Start" }).isDisabled());
-        }
-
-        // A batch file too big for the hub is refused in words, before it is sent.
-        await page.goto(`${base}/batch`);
-        // Given to Chromium as a file on disk, which it reads itself: 38 MB as a buffer went through
-        // Playwright's protocol in base64 (over 30 s on a loaded CI machine).
-        const bigFile = `${await Deno.makeTempDir({ prefix: "tasks-big-" })}/big.csv`;
-        await Deno.writeFile(bigFile, Buffer.alloc(38_000_000, "P\n"));
-        await page.getByLabel("File").setInputFiles(bigFile, { timeout: 120_000 });
-        const refusal = page.getByRole("alert").filter({ hasText: /\w/ });
-        await refusal.waitFor({ timeout: 30_000 });
-        assert.match(await refusal.innerText(), /^big\.csv is 38\.0 MB: a batch file may be up to 37\.5 MB/);
-
-        // The hub restarts under a dashboard and a transfer list left open: each says so, keeps what it
-        // showed, and comes back.
-        await page.goto(`${base}/`);
-        await page.locator('table[aria-label=Sites] tr[data-site="north"]').waitFor();
-        const list = await browser.newPage(); // same browser: same session
-        await list.goto(`${base}/transfers`);
-        const jobRow = list.locator(`table[aria-label=Transfers] tr[data-transfer="${job.id}"]`);
-        await jobRow.waitFor();
-        const { dataDir, port } = hub;
-        await hub.stop();
-        await page.clock.fastForward(5_000); // both screens' next refresh (every 5 s), now
-        const banner = page.getByRole("alert").filter({ hasText: /^Cannot reach the hub/ });
-        await banner.waitFor({ timeout: 15_000 });
-        assert.equal(await page.locator('table[aria-label=Sites] tr[data-site="north"]').count(), 1, "kept");
-        assert.equal(await page.getByText("This screen failed").count(), 0);
-        const listBanner = list.getByRole("alert").filter({ hasText: /^Cannot list transfers \(/ });
-        await listBanner.waitFor({ timeout: 15_000 });
-        assert.match(
-          await listBanner.innerText(),
-          /: the list as it was is shown; asked again every 5 seconds\.$/,
-        );
-        assert.equal(await jobRow.count(), 1, "the list is kept");
-        assert.equal(await list.getByText("This screen failed").count(), 0);
-        hub = rig.hub = await startTestHub({ dataDir, port });
-        await page.clock.fastForward(5_000); // both screens' next refresh, now
-        // Back: the banners go (the session may have ended with the old hub: then the login shows).
-        await banner.waitFor({ state: "detached", timeout: 15_000 });
-        await listBanner.waitFor({ state: "detached", timeout: 15_000 });
-        await list.close();
-
-        // C-ECHO of north's PACS: an answer is a status; no answer is an error, announced as one. North's
-        // agent must be back on the restarted hub first (its nodes come from it), within its reconnect backoff
-        // (capped at 1 s above, 30 s by default).
-        const restarted = hub;
-        await eventually("north back on the restarted hub", () => restarted.sessions.get("north"), 60_000);
-        await page.goto(`${base}/sites/north`);
-        if (await page.getByRole("button", { name: "Log in" }).isVisible()) {
-          await logIn(page, "ops", "operator password");
-        }
-        const nodeRow = page.locator("table[aria-label=Nodes] tr", { hasText: "pacs" });
-        await nodeRow.getByRole("button", { name: "Echo" }).click({ timeout: 20_000 });
-        await page.getByRole("status").filter({ hasText: /^pacs answered C-ECHO \(\d+ ms\)$/ }).waitFor();
-        await orthanc.stop();
-        await nodeRow.getByRole("button", { name: "Echo" }).click();
-        await page.getByRole("alert").filter({ hasText: /^pacs did not answer C-ECHO: / }).waitFor({
-          timeout: 30_000,
-        });
-      });
-    } finally {
-      await (await orthancStarting.catch(() => undefined))?.stop();
-    }
   },
 });
