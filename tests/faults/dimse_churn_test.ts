@@ -181,7 +181,9 @@ Deno.test({
       const before = await settled(agent);
       const rounds = 15;
       const tasks = Array.from({ length: rounds }, () => endings.map(([, end]) => end)).flat();
-      await pooled(tasks, 24);
+      // 40 at once (below maxAssociations, 64): each round holds two connections for ARTIM (5 s) and one for
+      // the idle timeout (2 s), so the rounds' waits overlap more than at 24.
+      await pooled(tasks, 40);
       const now = await settled(agent, before);
       // Memory given back, within what the heap's own growth and buffers kept for reuse account for.
       assert.ok(
@@ -224,13 +226,16 @@ Deno.test({
     "DIMSE churn: a C-GET requestor that reads nothing loses its association at the idle timeout, socket and slot",
   ignore: !!skip,
   fn: async () => {
-    const agent = await startAgentProcess({ config: { dimse: TIMEOUTS } });
+    // The object is made and written while the agent starts.
+    const starting = startAgentProcess({ config: { dimse: TIMEOUTS } });
+    const file = await Deno.makeTempFile({ prefix: "conduit-churn-", suffix: ".dcm" });
     // Larger than what the kernel buffers on both ends of a loopback connection take in (some 10 MB).
     const object = ctObject("stalled-get", { rows: 4096, columns: 4096 });
-    const file = await Deno.makeTempFile({ prefix: "conduit-churn-", suffix: ".dcm" });
+    const written = Deno.writeFile(file, object.bytes);
+    const agent = await starting;
     let socket: PduSocket | undefined;
     try {
-      await Deno.writeFile(file, object.bytes);
+      await written;
       const store = await runDcmtk("storescu", ["-aec", agent.aet, "127.0.0.1", String(agent.port), file]);
       assert.equal(store.code, 0, `storescu: ${store.stdout}${store.stderr}`);
       const before = await settled(agent);
