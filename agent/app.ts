@@ -392,7 +392,7 @@ async function startLocked(
       await ingest.drained();
       ingest.group?.close();
       await intake.close();
-      await forwarder.stop();
+      await forwarder.stop(config.queue.stopGraceSeconds * 1000);
       await retention?.stop();
       // A request still open after the grace (a node retrieve, a slow client) is cut by the exit.
       if (!(await shutdownWithin(http))) {

@@ -239,6 +239,11 @@ export const configSchema = z.object({
     maxAttempts: numberKey((n) => n.int().min(1).max(1000)).default(10),
     backoffBaseSeconds: numberKey((n) => n.positive()).default(2),
     backoffCapSeconds: numberKey((n) => n.positive()).default(600),
+    /**
+     * On stop, how long the workers may take to finish the C-STORE on the wire (or the association being
+     * opened) before their associations are aborted and their rows go back to pending.
+     */
+    stopGraceSeconds: numberKey((n) => n.positive().max(20)).default(5),
     /** Done rows are deleted this many days after delivery (the conflicts and the index stay). */
     keepDoneDays: numberKey((n) => n.min(0)).default(30),
     /**

@@ -43,6 +43,7 @@ const SWEEP_MS = 5_000;
  * opened) before their associations are aborted: a destination that does not answer would otherwise
  * hold the stop for its whole time limit (`dimse.artimTimeoutSeconds`, `dimse.idleTimeoutSeconds`: 30 s,
  * 300 s), past a supervisor's patience (systemd's TimeoutStopSec=30 kills the agent with SIGKILL).
+ * The agent passes `queue.stopGraceSeconds` (5 s by default).
  */
 export const STOP_GRACE_MS = 5_000;
 
