@@ -10,7 +10,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { freePort, orthancModality, skipReason, startOrthanc, startStorescp } from "../support/peers.ts";
+import {
+  freePort,
+  orthancModality,
+  skipReason,
+  startOrthanc,
+  startStorescp,
+  startTogether,
+} from "../support/peers.ts";
 import { agentCli, type AgentProcess, listFiles, startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
@@ -88,7 +95,8 @@ Deno.test({
         dimse: { commitmentRetrySeconds: 0.2 },
         archive: { removeAfterForwardSeconds: 0 },
         nodes: {
-          pacs: committingNode(orthanc.aet, orthanc.port, 2),
+          // Asked again 1 s after each ask without a report (doubled at each ask): the test waits for two.
+          pacs: committingNode(orthanc.aet, orthanc.port, 1),
         },
         routes: [{ name: "all", to: [{ node: "pacs" }] }],
       },
@@ -104,7 +112,7 @@ Deno.test({
       // Orthanc could not report: nothing is done, and retention keeps every file.
       assert.equal((await inState(agent, "done")).length, 0);
       assert.equal((await listFiles(path.join(agent.dataDir, "archive"))).length, 3);
-      // Asked again when the report is overdue (2 s), under a new Transaction UID.
+      // Asked again when the report is overdue (1 s), under a new Transaction UID.
       await eventually("asked again", async () => (await metric(agent, "timeout")) >= 1, 30_000);
       const summary = await (await agent.http("/queue/summary")).json() as { rows: { state: string }[] };
       assert.ok(summary.rows.some((r) => r.state === "committing"), "the summary shows the state");
@@ -161,15 +169,17 @@ Deno.test({
     const agentPort = freePort();
     // Neither Orthanc can report at first: their modality for the agent names a port nothing listens on.
     const reportsNowhere = { conduit: { aet: "CONDUIT", host: "127.0.0.1", port: freePort() } };
-    const pacs = await startOrthanc({
-      storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
-      modalities: reportsNowhere,
-    });
-    const other = await startOrthanc({
-      storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
-      aet: "OTHER",
-      modalities: reportsNowhere,
-    });
+    const [pacs, other] = await startTogether([
+      startOrthanc({
+        storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
+        modalities: reportsNowhere,
+      }),
+      startOrthanc({
+        storageDir: await Deno.makeTempDir({ prefix: "fwdc-orthanc-" }),
+        aet: "OTHER",
+        modalities: reportsNowhere,
+      }),
+    ]);
     // `slow` is `other` behind a proxy that, once frozen, takes connections and moves no byte.
     const proxy = startProxy(other.port);
     const node = (aet: string, port: number) => committingNode(aet, port, 1);
