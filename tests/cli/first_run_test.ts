@@ -79,8 +79,10 @@ Deno.test("hub admin --config FILE works on the database of the hub started with
     // making an empty one ("no site named north" about a site the configured hub has).
     const cwd = path.join(dir, "elsewhere");
     await Deno.mkdir(cwd);
-    for (const command of [["site", "rotate", "north"], ["site", "list"], ["token", "list"], ["audit"]]) {
-      const lost = await hubCli(["admin", ...command], cwd);
+    // (Refusals that make nothing: asked side by side, each answer checked.)
+    const lostCommands = [["site", "rotate", "north"], ["site", "list"], ["token", "list"], ["audit"]];
+    const lostAnswers = await Promise.all(lostCommands.map((command) => hubCli(["admin", ...command], cwd)));
+    for (const lost of lostAnswers) {
       assert.equal(lost.code, 2, lost.stderr);
       assert.equal(
         lost.stderr.trim(),
@@ -110,16 +112,18 @@ Deno.test("hub admin with a --data, --db file: or configured data where no hub d
   const typo = path.join(dir, "hubb");
   const config = path.join(dir, "hub.yaml");
   await Deno.writeTextFile(config, `data: ${typo}\n`);
-  for (
-    const [args, file] of [
-      [["site", "list", "--data", typo], path.join(typo, "hub.db")],
-      [["token", "list", `--data=${typo}`, "--json"], path.join(typo, "hub.db")],
-      [["audit", "--db", `file:${typo}/x.db`], path.join(typo, "x.db")],
-      [["user", "list", "--config", config], path.join(typo, "hub.db")],
-    ] as [string[], string][]
-  ) {
+  const cases = [
+    [["site", "list", "--data", typo], path.join(typo, "hub.db")],
+    [["token", "list", `--data=${typo}`, "--json"], path.join(typo, "hub.db")],
+    [["audit", "--db", `file:${typo}/x.db`], path.join(typo, "x.db")],
+    [["user", "list", "--config", config], path.join(typo, "hub.db")],
+  ] as [string[], string][];
+  // Refusals that make nothing: asked side by side, each answer checked below.
+  const answers = new Map(cases.map(([args]) => [args, hubCli(["admin", ...args])]));
+  await Promise.all(answers.values());
+  for (const [args, file] of cases) {
     // It made an empty database there and answered from it: "no sites", exit code 0.
-    const r = await hubCli(["admin", ...args]);
+    const r = await answers.get(args)!;
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
     assert.equal(r.stdout, "");
     assert.equal(
@@ -139,14 +143,15 @@ Deno.test("hub admin with a --data, --db file: or configured data where no hub d
 Deno.test("hub admin token create, user add and user role with a role that does not exist: usage, exit 2", async () => {
   const dir = await scratchDir("hub-admin-role-");
   const data = path.join(dir, "hubdata");
-  for (
-    const [command, args] of [
-      ["token create", ["token", "create", "nightly", "--role", "superuser"]],
-      ["user add", ["user", "add", "alice", "--role", "Admin", "--password-stdin"]],
-      ["user role", ["user", "role", "alice", "--role", "root"]],
-    ] as const
-  ) {
-    const r = await hubCli(["admin", ...args, "--data", data]);
+  const cases = [
+    ["token create", ["token", "create", "nightly", "--role", "superuser"]],
+    ["user add", ["user", "add", "alice", "--role", "Admin", "--password-stdin"]],
+    ["user role", ["user", "role", "alice", "--role", "root"]],
+  ] as const;
+  // Refused before the database is opened: asked side by side, each answer checked.
+  const answers = await Promise.all(cases.map(([, args]) => hubCli(["admin", ...args, "--data", data])));
+  for (const [i, [command]] of cases.entries()) {
+    const r = answers[i];
     assert.equal(r.code, 2, `${command}: ${r.stderr}`);
     assert.match(
       r.stderr,
@@ -166,7 +171,7 @@ Deno.test("--enroll that fails says what to do: hub not reachable, URL without /
   const hub = await startTestHub();
   const dir = await Deno.makeTempDir({ prefix: "agent-enroll-first-run-" });
   try {
-    const enroll = (hubUrl: string, token: string) =>
+    const enroll = (hubUrl: string, token: string, data = "data") =>
       agentCli([
         "--site",
         "north",
@@ -179,12 +184,18 @@ Deno.test("--enroll that fails says what to do: hub not reachable, URL without /
         "--http-port",
         "0",
         "--data",
-        path.join(dir, "data"),
+        path.join(dir, data),
       ]);
     const { enrollmentToken } = await hub.registry.add("north");
-    // Nothing listens there: it printed fetch's "Connection refused" alone.
+    // The three refusals that do not spend the token run side by side, each on a data directory of its own.
     const nowhere = `ws://127.0.0.1:${freePort()}/tunnel`;
-    const down = await enroll(nowhere, enrollmentToken);
+    const bare = `ws://127.0.0.1:${hub.port}`;
+    const [down, noPath, wrong] = await Promise.all([
+      enroll(nowhere, enrollmentToken, "data-down"),
+      enroll(bare, enrollmentToken, "data-no-path"),
+      enroll(`ws://127.0.0.1:${hub.port}/tunel`, enrollmentToken, "data-wrong"),
+    ]);
+    // Nothing listens there: it printed fetch's "Connection refused" alone.
     assert.equal(down.code, 1, down.stderr);
     assert.match(down.stderr, /^agent: enrollment failed at ws:\/\/127\.0\.0\.1:\d+\/tunnel: .*refused/m);
     assert.match(
@@ -193,15 +204,12 @@ Deno.test("--enroll that fails says what to do: hub not reachable, URL without /
     );
     assert.doesNotMatch(down.stderr, /\n\s+at /, "no stack trace");
     // The hub's address without /tunnel: refused before the token is sent ("404: Not Found" before).
-    const bare = `ws://127.0.0.1:${hub.port}`;
-    const noPath = await enroll(bare, enrollmentToken);
     assert.equal(noPath.code, 2, noPath.stderr);
     assert.match(
       noPath.stderr,
       new RegExp(`hub\\.url: "${bare}": the hub's tunnel URL ends in /tunnel \\(${bare}/tunnel\\)`),
     );
     // Another path the hub does not serve: the 404 says what the URL must be.
-    const wrong = await enroll(`ws://127.0.0.1:${hub.port}/tunel`, enrollmentToken);
     assert.equal(wrong.code, 1, wrong.stderr);
     assert.match(wrong.stderr, /nothing there answers enrollment \(404\): .*wss:\/\/HUB\/tunnel/);
     // The token was not spent by any of these: it enrolls now, once.
@@ -218,10 +226,13 @@ Deno.test("--enroll that fails says what to do: hub not reachable, URL without /
     assert.equal(expired.code, 1, expired.stderr);
     assert.match(expired.stderr, /the enrollment token has expired; nothing was changed/);
     assert.match(expired.stderr, /deno task hub admin site add north issues a new one/);
-    assert.equal(
-      await Deno.stat(path.join(dir, "data", "hub-credential.json")).then(() => true, () => false),
-      false,
-    );
+    for (const data of ["data", "data-down", "data-no-path", "data-wrong"]) {
+      assert.equal(
+        await Deno.stat(path.join(dir, data, "hub-credential.json")).then(() => true, () => false),
+        false,
+        data,
+      );
+    }
   } finally {
     await hub.stop();
     await Deno.remove(dir, { recursive: true });
