@@ -244,6 +244,8 @@ export const configSchema = z.object({
      * opened) before their associations are aborted and their rows go back to pending.
      */
     stopGraceSeconds: numberKey((n) => n.positive().max(20)).default(5),
+    /** How often the de-identified copies every destination has are removed (their files under <data>/deid). */
+    copySweepSeconds: numberKey((n) => n.positive().max(3600)).default(5),
     /** Done rows are deleted this many days after delivery (the conflicts and the index stay). */
     keepDoneDays: numberKey((n) => n.min(0)).default(30),
     /**

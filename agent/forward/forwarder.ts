@@ -37,7 +37,6 @@ export type ForwardEvent =
 /** Stage rows a worker takes at once (each is de-identified in turn). */
 const STAGE_BATCH = 16;
 /** How often the files of copies that went everywhere are removed. */
-const SWEEP_MS = 5_000;
 /**
  * On stop, how long the workers may take to finish the C-STORE on the wire (or the association being
  * opened) before their associations are aborted: a destination that does not answer would otherwise
@@ -138,7 +137,12 @@ export class Forwarder {
     this.#running = true;
     prune(this.config, this.queue, this.log);
     this.#pruneTimer = setInterval(() => prune(this.config, this.queue, this.log), prunePeriod(this.config));
-    if (this.stage) this.#sweepTimer = setInterval(() => void sweep(this.stage, this.log), SWEEP_MS);
+    if (this.stage) {
+      this.#sweepTimer = setInterval(
+        () => void sweep(this.stage, this.log),
+        this.config.queue.copySweepSeconds * 1000,
+      );
+    }
     const recovered = this.queue.recover();
     if (recovered) this.log.info("rows in flight at the last stop are due again", { count: recovered });
     // Configured destinations, and any other one rows still wait for (transfers to other sites).

@@ -147,7 +147,8 @@ Deno.test({
     const config = {
       nodes: { [DEST]: { aet: scp.aet, host: "127.0.0.1", port: scp.port } },
       routes: [{ name: "all", to: [{ node: DEST }], deid: { profile: "basic", keyFile } }],
-      queue: { backoffBaseSeconds: 0.1, backoffCapSeconds: 1 },
+      // Forwarded copies are removed every 0.5 s (5 s by default): the end waits for all of them to go.
+      queue: { backoffBaseSeconds: 0.1, backoffCapSeconds: 1, copySweepSeconds: 0.5 },
     };
     const start = () => startAgentProcess({ dataDir, config });
     const acknowledged = new Set<string>();
@@ -273,11 +274,11 @@ Deno.test({
       await settle(agent);
       const dead = await (await agent.http("/queue?state=dead")).json() as unknown[];
       assert.deepEqual(dead, [], `rows in the dead letter ${context()}`);
-      // Forwarded copies go in the sweeps (every 5 s; one index commit per copy, which takes seconds for
-      // a hundred copies on a loaded machine): wait for them rather than for one sweep.
+      // Forwarded copies go in the sweeps (every 0.5 s here; one index commit per copy, which takes seconds
+      // for a hundred copies on a loaded machine): wait for them rather than for one sweep.
       const copiesLeft = () => listFiles(path.join(dataDir, "deid")).catch(() => [] as string[]);
       for (const until = Date.now() + 60_000; (await copiesLeft()).length && Date.now() < until;) {
-        await sleep(500);
+        await sleep(100);
       }
       assert.deepEqual(await copiesLeft(), [], "forwarded copies removed");
       await agent.stop();
