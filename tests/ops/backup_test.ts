@@ -513,27 +513,37 @@ Deno.test({
       assert.equal(fs.statSync(out).mode & 0o777, 0o600);
       assert.equal(integrity(out), "ok");
       assert.deepEqual((r.json!.tables as Record<string, number>).sites, 2);
-      // A hub data directory with the copy as its hub.db lists the sites and users.
+      // A hub data directory with the copy as its hub.db lists the sites and users; the refusals below (each
+      // on a directory of its own, or refused before anything is written) are asked meanwhile, side by side.
       const restored = await scratchDir("conduit-hub-restored-");
       fs.copyFileSync(out, path.join(restored, "hub.db"));
-      const sites = await hubAdmin(restored, [
-        "site",
-        "list",
-        "--json",
-        "--db",
-        `file:${path.join(restored, "hub.db")}`,
+      const none = path.join(work, "none.db");
+      const [sites, users, again, missing, pg] = await Promise.all([
+        hubAdmin(restored, ["site", "list", "--json", "--db", `file:${path.join(restored, "hub.db")}`]),
+        hubAdmin(restored, ["user", "list", "--json", "--db", `file:${path.join(restored, "hub.db")}`]),
+        // An --out that exists: refused, left as it was.
+        hubAdmin(hub.dataDir, ["backup", "--out", out]),
+        // No database there: nothing written.
+        hubAdmin(path.join(work, "nowhere"), [
+          "backup",
+          "--out",
+          none,
+          "--db",
+          `file:${path.join(work, "nowhere", "hub.db")}`,
+        ]),
+        // PostgreSQL: the pg_dump command, without the password; nothing written.
+        hubAdmin(path.join(work, "pg"), [
+          "backup",
+          "--out",
+          none,
+          "--db",
+          "postgres://conduit:s3cret@db:5432/conduit",
+        ]),
       ]);
       assert.equal(sites.code, 0, sites.stderr);
       assert.deepEqual((sites.json!.sites as { site: string }[]).map((s) => s.site).sort(), [
         "north",
         "south",
-      ]);
-      const users = await hubAdmin(restored, [
-        "user",
-        "list",
-        "--json",
-        "--db",
-        `file:${path.join(restored, "hub.db")}`,
       ]);
       assert.equal(users.code, 0, users.stderr);
       assert.ok(JSON.stringify(users.json).includes("alice"));
@@ -546,31 +556,12 @@ Deno.test({
         await second.stop();
       }
 
-      // An --out that exists: refused, left as it was.
-      const again = await hubAdmin(hub.dataDir, ["backup", "--out", out]);
       assert.equal(again.code, 1);
       assert.match(again.stderr, /exists and is not empty/);
       assert.equal(sha256(out), r.json!.sha256);
-      // No database there: nothing written.
-      const none = path.join(work, "none.db");
-      const missing = await hubAdmin(path.join(work, "nowhere"), [
-        "backup",
-        "--out",
-        none,
-        "--db",
-        `file:${path.join(work, "nowhere", "hub.db")}`,
-      ]);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /no readable hub database/);
       assert.ok(!fs.existsSync(none) && !fs.existsSync(path.join(work, "nowhere")));
-      // PostgreSQL: the pg_dump command, without the password; nothing written.
-      const pg = await hubAdmin(path.join(work, "pg"), [
-        "backup",
-        "--out",
-        none,
-        "--db",
-        "postgres://conduit:s3cret@db:5432/conduit",
-      ]);
       assert.equal(pg.code, 1);
       assert.match(pg.stderr, /pg_dump -Fc -d 'postgres:\/\/conduit@db:5432\/conduit' -f /);
       assert.ok(!pg.stderr.includes("s3cret"));
@@ -615,7 +606,7 @@ function names(file: string, sql: string): string[] {
 const siteNames = (file: string) => names(file, "SELECT name FROM sites");
 const userNames = (file: string) => names(file, "SELECT name FROM users");
 
-Deno.test({
+const restoreOfAStoppedHub: Deno.TestStepDefinition = {
   name:
     "hub admin restore: refused while the hub runs; stopped, the backup's sites and users; the old db kept",
   sanitizeOps: false,
@@ -723,9 +714,9 @@ Deno.test({
       await hub.stop();
     }
   },
-});
+};
 
-Deno.test({
+const restoreRefusals: Deno.TestStepDefinition = {
   name:
     "hub admin restore refuses a damaged file, a non-hub database, a newer schema, bad arguments, PostgreSQL",
   sanitizeOps: false,
@@ -800,6 +791,20 @@ Deno.test({
     assert.match(withLog.stderr, /live\.db-wal is beside it.*hub admin backup/);
     unchanged("-wal");
 
+    // Restores (dry or not) into other directories, which never meet this one's lock: asked now, side by side
+    // with the usage refusals below, and checked further down.
+    const nowhere = path.join(work, "nowhere", "hub");
+    const fresh = path.join(work, "fresh", "hub");
+    const cwd = path.join(work, "cwd");
+    fs.mkdirSync(cwd);
+    const cwdDry = path.join(work, "cwd-dry");
+    fs.mkdirSync(cwdDry);
+    const elsewhere = Promise.all([
+      hubAdmin(nowhere, ["restore", "--from", backup, "--dry-run", "--json", "--db", "file:"]),
+      hubAdmin(fresh, ["restore", "--from", backup, "--json", "--db", "file:"]),
+      hubCli(["admin", "restore", "--from", backup], cwd),
+      hubCli(["admin", "restore", "--from", backup, "--dry-run"], cwdDry),
+    ]);
     // Bad arguments: usage, exit 2 (refused before the lock is tried: side by side, each checked).
     const usages = [
       [],
@@ -846,40 +851,23 @@ Deno.test({
     assert.match(dryText.stdout, /would be kept as .*hub\.db\.replaced-.*\nnothing was changed\n$/s);
     assert.deepEqual(fs.readdirSync(dataDir).sort(), listingNoLock);
     assert.equal(sha256(file), before);
-    const nowhere = path.join(work, "nowhere", "hub");
-    const dryFresh = await hubAdmin(nowhere, [
-      "restore",
-      "--from",
-      backup,
-      "--dry-run",
-      "--json",
-      "--db",
-      "file:",
-    ]);
+    const [dryFresh, made, here, hereDry] = await elsewhere;
     assert.equal(dryFresh.code, 0, dryFresh.stderr);
     assert.equal(dryFresh.json!.kept, null);
     assert.ok(!fs.existsSync(path.join(work, "nowhere")));
 
     // A data directory that does not exist yet: made, nothing to keep.
-    const fresh = path.join(work, "fresh", "hub");
-    const made = await hubAdmin(fresh, ["restore", "--from", backup, "--json", "--db", "file:"]);
     assert.equal(made.code, 0, made.stderr);
     assert.equal(made.json!.kept, null);
     assert.deepEqual(siteNames(path.join(fresh, "hub.db")), ["north"]);
     // Nothing named, no database in ./data/hub: restored there, and said (a hub started with --config or
     // --data has its database elsewhere).
-    const cwd = path.join(work, "cwd");
-    fs.mkdirSync(cwd);
-    const here = await hubCli(["admin", "restore", "--from", backup], cwd);
     assert.equal(here.code, 0, here.stderr);
     assert.match(
       here.stderr,
       /no hub database in \.\/data\/hub .*: restoring into it; for a hub started elsewhere/,
     );
     assert.deepEqual(siteNames(path.join(cwd, "data", "hub", "hub.db")), ["north"]);
-    const cwdDry = path.join(work, "cwd-dry");
-    fs.mkdirSync(cwdDry);
-    const hereDry = await hubCli(["admin", "restore", "--from", backup, "--dry-run"], cwdDry);
     assert.equal(hereDry.code, 0, hereDry.stderr);
     assert.match(hereDry.stderr, /no hub database in \.\/data\/hub .*: a dry run of a restore into it;/);
     assert.deepEqual(fs.readdirSync(cwdDry), []);
@@ -903,9 +891,9 @@ Deno.test({
       path.basename(String(over.json!.kept)),
     ]);
   },
-});
+};
 
-Deno.test({
+const restoreLock: Deno.TestStepDefinition = {
   name: "hub admin restore holds hub.db.lock: a hub or an admin command started meanwhile is refused",
   sanitizeOps: false,
   sanitizeResources: false,
@@ -948,18 +936,38 @@ Deno.test({
     // restore is refused at the lock, naming its process.
     const hub = await startHubProcess({ dataDir, db: "file:" });
     try {
-      const refused = await hubAdmin(dataDir, ["restore", "--from", backup, "--db", "file:"]);
+      // (Asked side by side: the running hub's shared lock refuses both restores, and the list shares it.)
+      const [refused, dry, sites] = await Promise.all([
+        hubAdmin(dataDir, ["restore", "--from", backup, "--db", "file:"]),
+        hubAdmin(dataDir, ["restore", "--from", backup, "--dry-run", "--db", "file:"]),
+        hubAdmin(dataDir, ["site", "list", "--json", "--db", "file:"]),
+      ]);
       assert.equal(refused.code, 1, refused.stderr);
       // (This process may be named too: libsql's close() leaves a connection open while a statement lives.)
       assert.match(refused.stderr, /is in use by process .*stop the hub/);
       assert.ok(refused.stderr.includes(`${hub.pid} (`), refused.stderr);
-      const dry = await hubAdmin(dataDir, ["restore", "--from", backup, "--dry-run", "--db", "file:"]);
       assert.equal(dry.code, 1, dry.stderr);
       assert.ok(dry.stderr.includes(`${hub.pid} (`), dry.stderr);
-      const sites = await hubAdmin(dataDir, ["site", "list", "--json", "--db", "file:"]);
       assert.deepEqual((sites.json!.sites as { site: string }[]).map((s) => s.site), ["north"]);
     } finally {
       await hub.stop();
     }
+  },
+};
+
+// The three hub restore checks above work each on data directories of their own (and a hub of their own):
+// they run side by side, as steps of one test, instead of one after another (each is a chain of hub admin
+// processes, about half a second of start-up each).
+Deno.test({
+  name: "hub admin restore: a stopped hub's, the refusals and the lock, side by side",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  sanitizeExit: false,
+  async fn(t) {
+    const steps = [restoreOfAStoppedHub, restoreRefusals, restoreLock];
+    const results = await Promise.allSettled(steps.map((step) => t.step({ ...step, sanitizeExit: false })));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    assert.ok(results.every((r) => r.status === "fulfilled" && r.value), "every step passed");
   },
 });
