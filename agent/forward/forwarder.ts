@@ -36,7 +36,6 @@ export type ForwardEvent =
 
 /** Stage rows a worker takes at once (each is de-identified in turn). */
 const STAGE_BATCH = 16;
-/** How often the files of copies that went everywhere are removed. */
 /**
  * On stop, how long the workers may take to finish the C-STORE on the wire (or the association being
  * opened) before their associations are aborted: a destination that does not answer would otherwise
