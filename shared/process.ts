@@ -100,6 +100,21 @@ export function eventLoopTurn(): Promise<void> {
 }
 
 /**
+ * Before a step that cannot be taken back (a backup kept, a restore's swap of hub.db): turns of the event loop
+ * over `ms`, so that a signal which came during the synchronous work before it (a native open waiting on a
+ * lock, a VACUUM) reaches its listener first. One turn ({@link eventLoopTurn}) was not always enough: under
+ * load, a Ctrl-C sent while `hub admin backup` waited to open hub.db reached its listener only after the copy
+ * had been kept (the command then said so and exited 0; tests/cli/backup_signal_test.ts failed once so). The
+ * signal is pending in the process before that work returns; what takes more than one turn is its way from
+ * the runtime's signal driver to the listener.
+ */
+export async function signalsSettled(ms = 20): Promise<void> {
+  await eventLoopTurn();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  await eventLoopTurn();
+}
+
+/**
  * For a command that works through many things (a de-identification over a directory): the first SIGINT or
  * SIGTERM aborts the returned signal, with the signal's name as its reason, so the command stops at its next
  * step and says what it did; a second one ends the process at once (exit code 130 or 143). `exitCode` is

@@ -22,7 +22,7 @@ import { BUILD_TEXT, VERSION } from "../version.ts";
 import { migrationTag } from "../index/db.ts";
 import { type Connection, countsOf } from "./counts.ts";
 import { copySynced, linkArchive, open, sha256File, syncPath } from "./files.ts";
-import { eventLoopTurn } from "@conduit/shared/process";
+import { signalsSettled } from "@conduit/shared/process";
 import { BackupError, type BackupManifest, CREDENTIAL, DB, MANIFEST } from "./manifest.ts";
 
 /** The data directory's database, or a BackupError saying why it cannot be read. */
@@ -66,12 +66,12 @@ function schemaOf(db: Connection): BackupManifest["schema"] {
 }
 
 /**
- * Throws once `stop` is aborted. The steps before it are synchronous: a turn of the event loop first lets a
+ * Throws once `stop` is aborted. The steps before it are synchronous: turns of the event loop first let a
  * signal listener see a Ctrl-C that came during them.
  */
 async function stopped(stop: AbortSignal | undefined): Promise<void> {
   if (!stop) return;
-  await eventLoopTurn();
+  await signalsSettled();
   if (stop.aborted) throw new BackupError(`stopped by ${stop.reason}: what was written is removed`);
 }
 

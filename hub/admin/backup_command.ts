@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { eventLoopTurn, stopSignal } from "@conduit/shared/process";
+import { signalsSettled, stopSignal } from "@conduit/shared/process";
 import { hubDbFile, migrationTag } from "../db/db.ts";
 import { BUILD_TEXT, VERSION } from "../version.ts";
 
@@ -125,7 +125,7 @@ export async function backupCommand(
     } finally {
       copy.close();
     }
-    await eventLoopTurn();
+    await signalsSettled();
     if (stop.signal.aborted) throw new Error(`stopped by ${stop.signal.reason}`);
     fs.chmodSync(part, 0o600);
     syncPath(part);

@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { createClient } from "@libsql/client";
 import { commandLine, commandOf } from "@conduit/shared/cli";
-import { eventLoopTurn, stopSignal } from "@conduit/shared/process";
+import { signalsSettled, stopSignal } from "@conduit/shared/process";
 import { agentCommand } from "./agent_command.ts";
 import { openedBy, replacedName } from "@conduit/shared/data-dir";
 import { hubDbFile, migrationTag, newestMigration, openDbLock } from "../db/db.ts";
@@ -316,7 +316,7 @@ export async function restoreCommand(
     syncPath(part);
     for (const f of [`${part}-wal`, `${part}-shm`, `${part}-journal`]) fs.rmSync(f, { force: true });
     // The last moment to stop: from here on hub.db is replaced.
-    await eventLoopTurn();
+    await signalsSettled();
     if (stop?.signal.aborted) throw new RestoreError(`stopped by ${stop.signal.reason}: nothing was changed`);
 
     if (name) {
