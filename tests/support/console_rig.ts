@@ -9,6 +9,7 @@ import { launchBrowser, logIn } from "./browser.ts";
 import { type AgentProcess, type AgentProcessOptions, startAgentProcess } from "./agent.ts";
 import { eventually, siteArgs, startTestHub, type TestHub, type TestHubOptions } from "./hub.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
+import { startTogether } from "./processes.ts";
 
 export type { TestHubOptions };
 
@@ -102,26 +103,20 @@ export function northAndSouthSites(north: AgentProcessOptions = {}): Record<stri
   return { south: { aet: "SOUTH" }, north: { aet: "NORTH", ...north } };
 }
 
-/** Starts the agents of `sites` together on `hub`; one that fails stops those that started. */
+/** Starts the agents of `sites` together on `hub` (`startTogether`: one that fails stops those that started). */
 async function startSites(
   hub: TestHub,
   sites: Record<string, AgentProcessOptions | Promise<AgentProcessOptions>>,
 ): Promise<[string, AgentProcess][]> {
   const names = Object.keys(sites);
-  const settled = await Promise.allSettled(names.map(async (site) => {
+  const agents = await startTogether<AgentProcess[]>(names.map(async (site) => {
     const options = await sites[site];
     return await startAgentProcess({
       ...options,
       args: [...await siteArgs(hub, site), ...options.args ?? []],
     });
   }));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-  const started = settled.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
-  if (failed) {
-    await Promise.all(started.map((agent) => agent.stop().catch(() => {})));
-    throw failed.reason;
-  }
-  return names.map((site, i) => [site, (settled[i] as PromiseFulfilledResult<AgentProcess>).value]);
+  return names.map((site, i) => [site, agents[i]]);
 }
 
 /** Runs `fn` with a console rig and always tears it down. */
