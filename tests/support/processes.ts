@@ -19,7 +19,7 @@ const STOP_GRACE_MS = 5_000;
  * do: about 0.2 s more CPU per start here (`deno run agent/main.ts --help`: 0.60 s user+sys with `auto`,
  * 0.36 s with `manual`), and a start under load once waited 30 s for that lock.
  */
-export const DENO_RUN_FLAGS: readonly string[] = [];
+export const DENO_RUN_FLAGS: readonly string[] = ["--node-modules-dir=manual"];
 
 /** Scratch folders of this process (an agent's or a hub's data when the test names none). */
 const scratch = new Set<string>();
