@@ -109,6 +109,12 @@ const CANCEL_FINISHING = "canceled; ";
 
 const id = () => randomBytes(8).toString("hex");
 
+/** A check of a task's objects at its destination's node (#atNode): the task's row, and how many are to go. */
+interface AtNode {
+  row: Partial<TransferTaskRow>;
+  toNode: number;
+}
+
 /** The states of a task a retry sets going again. */
 const RETRIED = ["failure", "warning", "canceled"];
 /** The states of a task a pass of the orchestrator hands over (pending) or follows at its source. */
@@ -134,7 +140,7 @@ export class TransferService extends TransferReads {
   #busy = false;
   readonly #sending = new Set<string>();
   /** The last check of a task's delivery to its destination node (see #atNode). */
-  readonly #nodeChecks = new Map<string, { at: number; result: Partial<TransferTaskRow> }>();
+  readonly #nodeChecks = new Map<string, { at: number; result: AtNode }>();
   /** Retried tasks whose objects the destination's node refused: their dead rows there go again. */
   readonly #replayAtNode = new Set<string>();
   /** Tasks whose source (older than FEATURE_OBJECTS_AFTER) could not send its rows in one answer. */
@@ -460,9 +466,13 @@ export class TransferService extends TransferReads {
     }
     const p = await this.#follow(t, task, true);
     if (!p) return CANCEL_WAITING;
-    return p.inFlight > 0
-      ? `${CANCEL_FINISHING}${p.inFlight} objects already on their way finish first`
-      : "canceled";
+    if (p.inFlight > 0) return `${CANCEL_FINISHING}${p.inFlight} objects already on their way finish first`;
+    // Objects the destination has and has yet to store (or have committed) at its node still reach it: the
+    // task's `done` would otherwise stop short of what the node ends up holding.
+    if (p.toNode > 0) {
+      return `${CANCEL_FINISHING}${p.toNode} objects at ${t.destinationSite} on their way to its node ${t.destinationNode} finish first`;
+    }
+    return "canceled";
   }
 
   /**
@@ -838,7 +848,7 @@ export class TransferService extends TransferReads {
     t: TransferRow,
     task: TransferTaskRow,
     fresh = false,
-  ): Promise<DetailOf<"progress"> | undefined> {
+  ): Promise<(DetailOf<"progress"> & { toNode: number }) | undefined> {
     let p: DetailOf<"progress">;
     try {
       p = await this.sessions.ask(t.sourceSite, { op: "progress", transfer: task.id });
@@ -851,8 +861,11 @@ export class TransferService extends TransferReads {
       task.lastError?.startsWith(OFFLINE) ? { ...task, lastError: null } : task,
       p,
     );
+    let toNode = 0;
     if (t.destinationNode && p.done > 0 && !TERMINAL.has(task.status)) {
-      Object.assign(update, await this.#atNode(t, task, update, p.done, p.lastError, fresh));
+      const at = await this.#atNode(t, task, update, p.done, p.lastError, fresh);
+      Object.assign(update, at.row);
+      toNode = at.toNode;
     }
     // Only over the state this report was read against: a task another writer moved meanwhile (a cancel,
     // another pass) is left as that writer left it, and read again at the next pass. Otherwise a task
@@ -861,7 +874,7 @@ export class TransferService extends TransferReads {
       .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, task.status)))
       .returning({ id: transferTasks.id });
     if (written.length) this.#finished(task.status, update.status);
-    return p;
+    return { ...p, toNode };
   }
 
   /**
@@ -870,7 +883,8 @@ export class TransferService extends TransferReads {
    * and the destination how far they got to the node (at most every `nodeCheckMs` while the source still
    * sends, every pass after). `done` then counts objects at the node, `failed` also those the node refused
    * for good (the destination's dead letter), and a task the source finished stays `in_progress` until the
-   * node has them all, with the reason it waits as its last error.
+   * node has them all, with the reason it waits as its last error. `toNode`: of the objects the destination
+   * has, those still to be stored at the node or awaiting its commitment (0 when it could not be asked).
    */
   async #atNode(
     t: TransferRow,
@@ -879,7 +893,7 @@ export class TransferService extends TransferReads {
     delivered: number,
     sourceError: string | undefined,
     fresh: boolean,
-  ): Promise<Partial<TransferTaskRow>> {
+  ): Promise<AtNode> {
     const finished = update.status === "success" || update.status === "warning";
     const last = this.#nodeChecks.get(task.id);
     if (!finished && !fresh && last && Date.now() - last.at < nodeCheckMs(task.objects ?? 0)) {
@@ -890,14 +904,14 @@ export class TransferService extends TransferReads {
     // than MAX_NODE_CHECK, or an answer it could not send): the destination's acknowledgement counts.
     const pages = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER) ?? false;
     if (!pages && ((task.objects ?? 0) > MAX_NODE_CHECK || this.#unlisted.has(task.id))) {
-      return this.#ackCounted(t, task, update, sourceError, finished);
+      return { row: this.#ackCounted(t, task, update, sourceError, finished), toNode: 0 };
     }
     // An agent that cannot answer `delivery` (older than it, or held by a hub of a cluster that cannot
     // say): the destination's acknowledgement counts, as before the check.
     const features = await this.sessions.featuresOf(site);
-    if (!features?.has(FEATURE_DELIVERY)) return {};
+    if (!features?.has(FEATURE_DELIVERY)) return { row: {}, toNode: 0 };
     const replayDead = this.#replayAtNode.delete(task.id);
-    let result: Partial<TransferTaskRow>;
+    let result: AtNode;
     try {
       // Objects awaiting the node's Storage Commitment report apart, from an agent that can say.
       const committing = features.has(FEATURE_COMMITMENT_STATE) ? { committing: true as const } : {};
@@ -927,17 +941,18 @@ export class TransferService extends TransferReads {
           d.lastError ? `: ${d.lastError}` : ""
         } (they are in ${site}'s dead letter)`
         : undefined;
-      result = { done: d.done, failed: (update.failed ?? 0) + d.dead };
+      const row: Partial<TransferTaskRow> = { done: d.done, failed: (update.failed ?? 0) + d.dead };
+      result = { row, toNode: d.waiting + awaiting };
       if (finished) {
         if (d.waiting + d.unknown + awaiting > 0) {
           // Neither done nor failed: waiting to be stored at the node, or stored and not yet committed.
-          result.status = "in_progress";
-          result.lastError = nodeWaitNote(d, delivered, site, node);
+          row.status = "in_progress";
+          row.lastError = nodeWaitNote(d, delivered, site, node);
         } else if (refused) {
-          result.status = "failure";
-          result.lastError = refused;
-        } else result.lastError = sourceError ?? null; // all at the node: a wait reported before is over
-      } else if (refused) result.lastError = update.lastError ?? refused;
+          row.status = "failure";
+          row.lastError = refused;
+        } else row.lastError = sourceError ?? null; // all at the node: a wait reported before is over
+      } else if (refused) row.lastError = update.lastError ?? refused;
     } catch (err) {
       if (replayDead) this.#replayAtNode.add(task.id);
       // An older source's rows of a large study do not fit its answer (until 2026-12-06 the task waited for
@@ -945,23 +960,28 @@ export class TransferService extends TransferReads {
       if (!pages && isOversizedReply(err)) {
         this.#unlisted.add(task.id);
         this.#nodeChecks.delete(task.id);
-        return this.#ackCounted(t, task, update, sourceError, finished);
+        return { row: this.#ackCounted(t, task, update, sourceError, finished), toNode: 0 };
       }
       // Without the destination's word the objects are not known to be at the node: nothing is settled.
       result = {
-        done: Math.min(task.done, delivered),
-        ...(finished
-          ? {
-            status: "in_progress",
-            lastError: `${delivered} objects at ${site}; waiting to hear how many reached its node ${node}: ${
-              (err as Error).message
-            }`,
-          }
-          : {}),
+        toNode: 0,
+        row: {
+          done: Math.min(task.done, delivered),
+          ...(finished
+            ? {
+              status: "in_progress",
+              lastError:
+                `${delivered} objects at ${site}; waiting to hear how many reached its node ${node}: ${
+                  (err as Error).message
+                }`,
+            }
+            : {}),
+        },
       };
     }
     this.#nodeChecks.set(task.id, { at: Date.now(), result });
-    if (result.status && TERMINAL.has(result.status) || finished && !result.status) {
+    const status = result.row.status;
+    if (status && TERMINAL.has(status) || finished && !status) {
       this.#nodeChecks.delete(task.id);
     }
     return result;

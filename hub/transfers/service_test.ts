@@ -7,6 +7,7 @@ import { transfers, transferTasks } from "../db/schema.ts";
 import { SiteRegistry } from "../sites/registry.ts";
 import { Sessions } from "../tunnel/sessions.ts";
 import { SiteRequestError } from "../tunnel/errors.ts";
+import { FEATURE_DELIVERY, FEATURE_OBJECTS_AFTER } from "@conduit/shared/tunnel";
 import { handOverDelayMs, TransferService } from "./service.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 import { eventually } from "../../tests/support/hub.ts";
@@ -283,6 +284,75 @@ Deno.test("TransferService counts a task finishing once when a cancel's report a
     const [task] = await db.select().from(transferTasks).where(eq(transferTasks.transferId, id));
     assert.equal(task.status, "canceled", "the late report does not set the canceled task back");
     assert.deepEqual(finished, ["success"], "counted once, by the report that landed");
+  });
+});
+
+Deno.test("TransferService: a cancel settles once the objects at the destination have reached its node, and counts them", async () => {
+  await withFailedJob(async (db, service, _failed, sessions) => {
+    // The source sent 3 objects and drops the rest at the cancel; the destination has stored 2 of them at
+    // its node and stores the third only when the test says so (its queue to the node runs on after it).
+    let atNode = 2;
+    const features = new Set([FEATURE_DELIVERY, FEATURE_OBJECTS_AFTER]);
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    await db.update(transferTasks).set({ status: "in_progress", objects: 5 })
+      .where(eq(transferTasks.transferId, id));
+    await db.update(transfers).set({ status: "in_progress", destinationNode: "pacs" }).where(
+      eq(transfers.id, id),
+    );
+    Object.assign(sessions, {
+      online: () => true,
+      featuresOf: () => Promise.resolve(features),
+      ask: (_site: string, request: { op: string; sopInstanceUids?: string[] }) => {
+        if (request.op === "cancel") return Promise.resolve({ canceled: 2 });
+        if (request.op === "progress") {
+          return Promise.resolve({
+            pending: 0,
+            inFlight: 0,
+            failed: 0,
+            done: 3,
+            dead: 0,
+            canceled: 2,
+            held: 0,
+          });
+        }
+        if (request.op === "objects") {
+          return Promise.resolve({
+            objects: ["1", "2", "3"].map((n, i) => ({
+              id: i + 1,
+              sopInstanceUid: `${STUDY}.${n}`,
+              destination: "@south/pacs",
+              state: "done",
+            })),
+          });
+        }
+        if (request.op === "delivery") {
+          assert.equal(request.sopInstanceUids?.length, 3);
+          return Promise.resolve({ done: atNode, waiting: 3 - atNode, dead: 0, unknown: 0 });
+        }
+        if (request.op === "hold") return Promise.resolve({});
+        throw new Error(`unexpected ${request.op}`);
+      },
+    });
+    const canceled = await service.cancel(id, "user:alice");
+    assert.equal(canceled.status, "canceled");
+    assert.deepEqual(canceled.tasks.map((t) => [t.status, t.done, t.lastError]), [[
+      "canceling",
+      2,
+      "canceled; 1 objects at south on their way to its node pacs finish first",
+    ]]);
+    await service.tick();
+    assert.equal((await service.get(id))!.tasks[0].status, "canceling", "still on its way: not settled");
+    atNode = 3;
+    const settled = await eventually("the cancel settled", async () => {
+      await service.tick();
+      const t = (await service.get(id))!;
+      return t.tasks[0].status === "canceled" ? t : undefined;
+    });
+    assert.deepEqual(settled.tasks.map((t) => [t.status, t.done, t.lastError]), [["canceled", 3, null]]);
   });
 });
 
