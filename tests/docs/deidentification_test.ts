@@ -11,6 +11,7 @@ import safePrivate from "../../agent/deid/ps3.15/safe_private.json" with { type:
 import { OPTION_NAMES } from "../../agent/deid/profile.ts";
 import { fences, readDoc, section, tables } from "../support/markdown.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
+import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const doc = readDoc("docs/deidentification.md");
 
@@ -41,7 +42,14 @@ Deno.test("every list of de-identification options in the documents and in deid 
   const cell = deid.find((r) => r.key === "`routes[].deid.options`")!.meaning;
   assert.deepEqual([...cell.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]), [...OPTION_NAMES]);
   const help = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../../agent/main.ts", import.meta.url).pathname, "deid", "--help"],
+    args: [
+      "run",
+      "-A",
+      ...DENO_RUN_FLAGS,
+      new URL("../../agent/main.ts", import.meta.url).pathname,
+      "deid",
+      "--help",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -53,7 +61,14 @@ Deno.test("docs/deidentification.md's command line names the flags deid --help n
   const [command] = fences(section(doc, "## The command"), "sh");
   const flags = (text: string) => new Set([...text.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]));
   const help = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../../agent/main.ts", import.meta.url).pathname, "deid", "--help"],
+    args: [
+      "run",
+      "-A",
+      ...DENO_RUN_FLAGS,
+      new URL("../../agent/main.ts", import.meta.url).pathname,
+      "deid",
+      "--help",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -78,6 +93,7 @@ Deno.test("docs/deidentification.md's --profile-file example is a profile the de
       args: [
         "run",
         "-A",
+        ...DENO_RUN_FLAGS,
         new URL("../../agent/main.ts", import.meta.url).pathname,
         "deid",
         "--profile",
@@ -163,6 +179,7 @@ Deno.test("docs/deidentification.md's custom profile example is read, and does w
       args: [
         "run",
         "-A",
+        ...DENO_RUN_FLAGS,
         new URL("../../agent/main.ts", import.meta.url).pathname,
         "deid",
         "--profile",

@@ -13,6 +13,7 @@ import { loadHubConfig } from "../../hub/config.ts";
 import { compileRoutes } from "../../agent/routing/rules.ts";
 import { loadProfile } from "../../agent/deid/load_profile.ts";
 import { anchors, fences, links, readDoc, REPO, section, tables } from "../support/markdown.ts";
+import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const DOCS = [
   "README.md",
@@ -108,7 +109,7 @@ async function run(commandLine: string, cwd: string): Promise<{ code: number; st
   }
   assert.deepEqual(words.slice(0, 4), ["deno", "run", "-A", "agent/main.ts"], commandLine);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", AGENT, ...words.slice(4)],
+    args: ["run", "-A", ...DENO_RUN_FLAGS, AGENT, ...words.slice(4)],
     cwd,
     env: { ...env, NO_COLOR: "1" },
     stdout: "null",

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateInstance, generateStudies } from "@conduit/shared/testing";
 import { parseGenerateArgs, writeGeneratedSeries } from "./generate.ts";
+import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const TOOL = fileURLToPath(new URL("./generate.ts", import.meta.url));
 
@@ -110,6 +111,7 @@ Deno.test("the CLI prints one JSON line {files, bytes, studyUid}", async () => {
       args: [
         "run",
         "-A",
+        ...DENO_RUN_FLAGS,
         TOOL,
         "--out",
         dir,
@@ -139,7 +141,7 @@ Deno.test("the CLI prints one JSON line {files, bytes, studyUid}", async () => {
     assert.match(summary.studyUid, /^2\.25\.[0-9]+$/);
 
     const bad = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", TOOL, "--out", dir, "--modality", "XA"],
+      args: ["run", "-A", ...DENO_RUN_FLAGS, TOOL, "--out", dir, "--modality", "XA"],
       stdout: "piped",
       stderr: "piped",
     }).output();
