@@ -22,6 +22,10 @@ import { fileURLToPath } from "node:url";
 import * as tables from "./tables.ts";
 import { type Dialect, tablesOf, useDialect } from "./schema.ts";
 import { DbProbeError } from "./health.ts";
+import { reconnectOnBusy } from "./busy.ts";
+
+/** How long a statement waits for a lock another process holds (the admin CLI, a backup) before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * The hub's drizzle database. Its type is the libsql one (the schema's one description); on
@@ -194,10 +198,15 @@ export function hubDbFile(dataDir: string, dbUrl?: string): string | undefined {
 export async function openHubFile(file: string): Promise<HubDb> {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const lock = holdDbLock(file);
-  const client = createClient({ url: `file:${file}` });
+  // One connection (@libsql/client 0.18 pools up to 20 by default, and a pragma set through the client
+  // reaches only the connection that ran it: the others waited 0 ms on a lock), with the busy timeout on
+  // every connection it opens; kept whole across SQLITE_BUSY (db/busy.ts).
+  const client = reconnectOnBusy(
+    createClient({ url: `file:${file}`, concurrency: 1, timeout: BUSY_TIMEOUT_MS }),
+    ["PRAGMA synchronous = FULL"],
+  );
   try {
     // Before anything is written: a newer version's database is left exactly as it is.
-    await client.execute("PRAGMA busy_timeout = 5000");
     const table = await client.execute(
       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'",
     );
