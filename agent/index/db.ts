@@ -46,6 +46,20 @@ export function migrationTag(appliedAt: number | null): string | null {
     appliedAt,
   );
 }
+/**
+ * `st` with its parameters handed to libsql as one array, so always bound by position. libsql (0.5.29) takes
+ * a lone object argument for named parameters: a lone Uint8Array or Date there panics its Rust binding, which
+ * ends the process at once, and a lone null throws "failed to downcast any to object". Several arguments, or
+ * arrays among them, are flattened as libsql flattens them.
+ */
+export function positional(st: Statement): Statement {
+  return {
+    run: (...params) => st.run(params.flat()),
+    get: (...params) => st.get(params.flat()),
+    all: (...params) => st.all(params.flat()),
+  };
+}
+
 /** Prepared read statements kept (queries differ by their columns and conditions). */
 const READ_STATEMENTS = 256;
 
@@ -182,7 +196,7 @@ export class Database {
       if (this.#readStatements.size >= READ_STATEMENTS) {
         this.#readStatements.delete(this.#readStatements.keys().next().value!);
       }
-      st = this.#reader.prepare(sql);
+      st = positional(this.#reader.prepare(sql));
       this.#readStatements.set(sql, st);
     }
     return st;
@@ -192,7 +206,7 @@ export class Database {
   statement(sql: string): Statement {
     let st = this.#statements.get(sql);
     if (!st) {
-      st = this.#writer.prepare(sql);
+      st = positional(this.#writer.prepare(sql));
       this.#statements.set(sql, st);
     }
     return st;

@@ -34,6 +34,26 @@ Deno.test("a write inside a write is a savepoint: its throw undoes only its own 
   }
 });
 
+Deno.test("a statement's lone parameter is bound by position whatever it is: null, bytes, a date refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-db-" });
+  const db = await Database.open(path.join(dir, "agent.db"));
+  try {
+    // Handed to libsql as they came, a lone null threw "failed to downcast any to object", and a lone
+    // Uint8Array or Date panicked its Rust binding, which ended the process.
+    assert.equal(db.statement("SELECT ? AS v").get(null)?.v, null);
+    const bytes = db.statement("SELECT ? AS v").get(new Uint8Array([1, 2]))?.v as ArrayBuffer;
+    assert.deepEqual([...new Uint8Array(bytes)], [1, 2]);
+    assert.throws(() => db.statement("SELECT ? AS v").get(new Date(0)), /bind/);
+    // Several parameters, and arrays among them, as before.
+    const row = db.statement("SELECT ? AS a, ? AS b, ? AS c").get(1, [2, 3]);
+    assert.deepEqual([row?.a, row?.b, row?.c], [1, 2, 3]);
+    assert.deepEqual(db.statement("SELECT ? AS a").all(["x"]).map((r) => r.a), ["x"]);
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("writeUnsynced commits without a flush and leaves the connection synced again, also on a throw", async () => {
   const dir = await Deno.makeTempDir({ prefix: "conduit-db-" });
   const db = await Database.open(path.join(dir, "agent.db"));
