@@ -113,6 +113,8 @@ const id = () => randomBytes(8).toString("hex");
 interface AtNode {
   row: Partial<TransferTaskRow>;
   toNode: number;
+  /** Why some of those wait, as the destination last said (its node refusing, or not answering). */
+  toNodeWhy?: string;
 }
 
 /** The states of a task a retry sets going again. */
@@ -470,7 +472,8 @@ export class TransferService extends TransferReads {
     // Objects the destination has and has yet to store (or have committed) at its node still reach it: the
     // task's `done` would otherwise stop short of what the node ends up holding.
     if (p.toNode > 0) {
-      return `${CANCEL_FINISHING}${p.toNode} objects at ${t.destinationSite} on their way to its node ${t.destinationNode} finish first`;
+      const why = p.toNodeWhy ? `: ${p.toNodeWhy}` : "";
+      return `${CANCEL_FINISHING}${p.toNode} objects at ${t.destinationSite} on their way to its node ${t.destinationNode} finish first${why}`;
     }
     return "canceled";
   }
@@ -848,7 +851,7 @@ export class TransferService extends TransferReads {
     t: TransferRow,
     task: TransferTaskRow,
     fresh = false,
-  ): Promise<(DetailOf<"progress"> & { toNode: number }) | undefined> {
+  ): Promise<(DetailOf<"progress"> & Omit<AtNode, "row">) | undefined> {
     let p: DetailOf<"progress">;
     try {
       p = await this.sessions.ask(t.sourceSite, { op: "progress", transfer: task.id });
@@ -861,11 +864,11 @@ export class TransferService extends TransferReads {
       task.lastError?.startsWith(OFFLINE) ? { ...task, lastError: null } : task,
       p,
     );
-    let toNode = 0;
+    let toNode: Omit<AtNode, "row"> = { toNode: 0 };
     if (t.destinationNode && p.done > 0 && !TERMINAL.has(task.status)) {
-      const at = await this.#atNode(t, task, update, p.done, p.lastError, fresh);
-      Object.assign(update, at.row);
-      toNode = at.toNode;
+      const { row, ...rest } = await this.#atNode(t, task, update, p.done, p.lastError, fresh);
+      Object.assign(update, row);
+      toNode = rest;
     }
     // Only over the state this report was read against: a task another writer moved meanwhile (a cancel,
     // another pass) is left as that writer left it, and read again at the next pass. Otherwise a task
@@ -874,7 +877,7 @@ export class TransferService extends TransferReads {
       .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, task.status)))
       .returning({ id: transferTasks.id });
     if (written.length) this.#finished(task.status, update.status);
-    return { ...p, toNode };
+    return { ...p, ...toNode };
   }
 
   /**
@@ -942,7 +945,11 @@ export class TransferService extends TransferReads {
         } (they are in ${site}'s dead letter)`
         : undefined;
       const row: Partial<TransferTaskRow> = { done: d.done, failed: (update.failed ?? 0) + d.dead };
-      result = { row, toNode: d.waiting + awaiting };
+      result = {
+        row,
+        toNode: d.waiting + awaiting,
+        ...(d.lastError && d.dead === 0 && d.waiting + awaiting > 0 ? { toNodeWhy: d.lastError } : {}),
+      };
       if (finished) {
         if (d.waiting + d.unknown + awaiting > 0) {
           // Neither done nor failed: waiting to be stored at the node, or stored and not yet committed.

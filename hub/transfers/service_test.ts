@@ -331,7 +331,9 @@ Deno.test("TransferService: a cancel settles once the objects at the destination
         }
         if (request.op === "delivery") {
           assert.equal(request.sopInstanceUids?.length, 3);
-          return Promise.resolve({ done: atNode, waiting: 3 - atNode, dead: 0, unknown: 0 });
+          // While one waits, the node refused it once (it is tried again).
+          const refused = atNode < 3 ? { lastError: "0xA700 out of resources" } : {};
+          return Promise.resolve({ done: atNode, waiting: 3 - atNode, dead: 0, unknown: 0, ...refused });
         }
         if (request.op === "hold") return Promise.resolve({});
         throw new Error(`unexpected ${request.op}`);
@@ -342,7 +344,7 @@ Deno.test("TransferService: a cancel settles once the objects at the destination
     assert.deepEqual(canceled.tasks.map((t) => [t.status, t.done, t.lastError]), [[
       "canceling",
       2,
-      "canceled; 1 objects at south on their way to its node pacs finish first",
+      "canceled; 1 objects at south on their way to its node pacs finish first: 0xA700 out of resources",
     ]]);
     await service.tick();
     assert.equal((await service.get(id))!.tasks[0].status, "canceling", "still on its way: not settled");
