@@ -106,6 +106,8 @@ const offline = (site: string) => `${OFFLINE}${site} to connect (it is offline)`
 const CANCELING = "canceling";
 const CANCEL_WAITING = "canceled at the hub; the source is told when it is back online";
 const CANCEL_FINISHING = "canceled; ";
+/** The last error of a source's queue row a cancel took out (agent/queue/keys.ts CANCELED; its state dead). */
+const CANCELED_ROW = "canceled";
 
 const id = () => randomBytes(8).toString("hex");
 
@@ -927,7 +929,10 @@ export class TransferService extends TransferReads {
         committing: 0,
         lastError: undefined as string | undefined,
       };
-      for await (const sops of this.#delivered(t, task)) {
+      // Of the objects the source dropped at a cancel, those the destination has all the same (see
+      // #delivered): at the node they count as done, on their way to it they are waited for.
+      let droppedToNode = 0;
+      for await (const { sops, dropped } of this.#delivered(t, task)) {
         // Bounded: a site that does not answer (an agent older than `delivery`) must not stall every job.
         const one = await this.sessions.ask(
           site,
@@ -937,6 +942,14 @@ export class TransferService extends TransferReads {
         d.done += one.done, d.waiting += one.waiting, d.dead += one.dead, d.unknown += one.unknown;
         d.committing += one.committing ?? 0;
         if (one.lastError && (!d.lastError || one.dead > 0)) d.lastError = one.lastError;
+        if (!dropped.length) continue;
+        const got = await this.sessions.ask(
+          site,
+          { op: "delivery", node, sopInstanceUids: dropped, ...committing },
+          AbortSignal.timeout(NODE_ASK_MS),
+        );
+        d.done += got.done;
+        droppedToNode += got.waiting + (got.committing ?? 0);
       }
       const awaiting = d.committing ?? 0;
       const refused = d.dead > 0
@@ -947,7 +960,7 @@ export class TransferService extends TransferReads {
       const row: Partial<TransferTaskRow> = { done: d.done, failed: (update.failed ?? 0) + d.dead };
       result = {
         row,
-        toNode: d.waiting + awaiting,
+        toNode: d.waiting + awaiting + droppedToNode,
         ...(d.lastError && d.dead === 0 && d.waiting + awaiting > 0 ? { toNodeWhy: d.lastError } : {}),
       };
       if (finished) {
@@ -1019,8 +1032,14 @@ export class TransferService extends TransferReads {
    * page of its rows at a time (`nodeCheckPage`; the next after the last row's id, FEATURE_OBJECTS_AFTER). A
    * source older than that is asked for MAX_NODE_CHECK rows at once, as before (whose reply does not fit one
    * control record above some 3 200 rows: #atNode then counts at the destination's acknowledgement).
+   * `dropped`: those of the page a cancel took out of the source's queue. The destination may hold some of
+   * them all the same: one it stored whose acknowledgement never reached the source (its agent killed, the
+   * tunnel cut, after the last byte went), whose row was then due again and canceled.
    */
-  async *#delivered(t: TransferRow, task: TransferTaskRow): AsyncGenerator<string[]> {
+  async *#delivered(
+    t: TransferRow,
+    task: TransferTaskRow,
+  ): AsyncGenerator<{ sops: string[]; dropped: string[] }> {
     const pages = (await this.sessions.featuresOf(t.sourceSite))?.has(FEATURE_OBJECTS_AFTER) ?? false;
     const limit = pages ? this.nodeCheckPage : MAX_NODE_CHECK;
     for (let after = 0;;) {
@@ -1030,8 +1049,13 @@ export class TransferService extends TransferReads {
         limit,
         ...(after ? { after } : {}),
       }, AbortSignal.timeout(NODE_ASK_MS));
-      yield objects.filter((o) => o.state === "done" && !o.destination.startsWith("deid:"))
-        .map((o) => o.sopInstanceUid);
+      const sent = objects.filter((o) => !o.destination.startsWith("deid:"));
+      yield {
+        sops: sent.filter((o) => o.state === "done").map((o) => o.sopInstanceUid),
+        dropped: sent.filter((o) => o.state === "dead" && o.lastError === CANCELED_ROW).map((o) =>
+          o.sopInstanceUid
+        ),
+      };
       if (!pages || objects.length < limit) return;
       after = objects[objects.length - 1].id;
     }
@@ -1041,7 +1065,7 @@ export class TransferService extends TransferReads {
   async #replayNode(t: TransferRow, task: TransferTaskRow): Promise<boolean> {
     if (!(await this.sessions.featuresOf(t.destinationSite))?.has(FEATURE_DELIVERY)) return false;
     try {
-      for await (const sops of this.#delivered(t, task)) {
+      for await (const { sops } of this.#delivered(t, task)) {
         await this.sessions.ask(t.destinationSite, {
           op: "delivery",
           node: t.destinationNode!,

@@ -358,6 +358,82 @@ Deno.test("TransferService: a cancel settles once the objects at the destination
   });
 });
 
+Deno.test("TransferService: a canceled task counts what the destination's node got of the objects the cancel dropped at the source", async () => {
+  await withFailedJob(async (db, service, _failed, sessions) => {
+    // The source delivered 2 objects; 3 more it had sent or was sending when the cancel came (its agent
+    // killed, or the tunnel cut, before the destination's acknowledgement reached it) are canceled there.
+    // The destination committed one of those 3 before its acknowledgement was lost: it goes to the node
+    // (still waiting there at first), and the task's done must count it, as the PACS ends up holding 3.
+    let fourthAtNode = false;
+    const features = new Set([FEATURE_DELIVERY, FEATURE_OBJECTS_AFTER]);
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+    }, "user:alice");
+    await db.update(transferTasks).set({ status: "in_progress", objects: 5 })
+      .where(eq(transferTasks.transferId, id));
+    await db.update(transfers).set({ status: "in_progress", destinationNode: "pacs" }).where(
+      eq(transfers.id, id),
+    );
+    const sop = (n: number) => `${STUDY}.${n}`;
+    Object.assign(sessions, {
+      online: () => true,
+      featuresOf: () => Promise.resolve(features),
+      ask: (_site: string, request: { op: string; sopInstanceUids?: string[] }) => {
+        if (request.op === "cancel") return Promise.resolve({ canceled: 3 });
+        if (request.op === "progress") {
+          return Promise.resolve({
+            pending: 0,
+            inFlight: 0,
+            failed: 0,
+            done: 2,
+            dead: 0,
+            canceled: 3,
+            held: 0,
+          });
+        }
+        if (request.op === "objects") {
+          return Promise.resolve({
+            objects: [1, 2, 3, 4, 5].map((n) => ({
+              id: n,
+              sopInstanceUid: sop(n),
+              destination: "@south/pacs",
+              state: n <= 2 ? "done" : "dead",
+              lastError: n <= 2 ? "" : "canceled",
+            })),
+          });
+        }
+        if (request.op === "delivery") {
+          // South's rows for its node: the 2 delivered at the node, the 4th waiting (then at the node).
+          const d = { done: 0, waiting: 0, dead: 0, unknown: 0 };
+          for (const uid of request.sopInstanceUids ?? []) {
+            if (uid === sop(1) || uid === sop(2) || uid === sop(4) && fourthAtNode) d.done++;
+            else if (uid === sop(4)) d.waiting++;
+            else d.unknown++;
+          }
+          return Promise.resolve(d);
+        }
+        if (request.op === "hold") return Promise.resolve({});
+        throw new Error(`unexpected ${request.op}`);
+      },
+    });
+    const canceled = await service.cancel(id, "user:alice");
+    assert.deepEqual(canceled.tasks.map((t) => [t.status, t.done, t.lastError]), [[
+      "canceling",
+      2,
+      "canceled; 1 objects at south on their way to its node pacs finish first",
+    ]]);
+    fourthAtNode = true;
+    const settled = await eventually("the cancel settled", async () => {
+      await service.tick();
+      const t = (await service.get(id))!;
+      return t.tasks[0].status === "canceled" ? t : undefined;
+    });
+    assert.deepEqual(settled.tasks.map((t) => [t.status, t.done, t.lastError]), [["canceled", 3, null]]);
+  });
+});
+
 Deno.test("TransferService: a job whose source is offline says so on its tasks, and the note goes when it answers", async () => {
   await withFailedJob(async (_db, service, _failed, sessions) => {
     const { id } = await service.create({

@@ -68,6 +68,8 @@ rigTest("a cancel asked while the source is offline reaches it when it reconnect
   assert.ok(delivered < 300, `the transfer stopped (${delivered} of 300 reached the PACS)`);
   const after = await r.client.transfers.get.query({ id });
   assert.ok(after.totals.done < 300, `the job reports what went (${after.totals.done})`);
+  // Exactly: an object south stored whose acknowledgement the kill lost (canceled at north) counts too.
+  assert.equal(after.totals.done, delivered, "the job's done is what the PACS holds");
   // Canceled now: a retry takes the task up again.
   const retried = await r.client.transfers.retry.mutate({ id });
   assert.equal(retried.status, "in_progress");
