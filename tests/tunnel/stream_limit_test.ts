@@ -32,7 +32,8 @@ Deno.test({
       },
     });
     try {
-      assert.equal((await storescu([CT], north)).code, 0);
+      const stored = await storescu([CT], north);
+      assert.equal(stored.code, 0, stored.stderr);
       await eventually("north online", () => hub.sessions.get("north"));
       const token = (await hub.tokens.create("t", "viewer")).token;
       const ask = async (p: string) => {
