@@ -220,17 +220,25 @@ export async function agentCli(
 
 /**
  * The Part 10 files under `dir` by the SOP Instance UID of their File Meta group; files that do not
- * parse yet (a receiver still writing them) are left for the next look.
+ * parse yet (a receiver still writing them) are left for the next look. With `known` (path to UID, kept
+ * by the caller from one look to the next), a file read at an earlier look is not read again: a test that
+ * polls a receiver holding thousands of files reads only the new ones.
  */
-export async function filesBySopInstance(dir: string): Promise<Map<string, string[]>> {
+export async function filesBySopInstance(
+  dir: string,
+  known?: Map<string, string>,
+): Promise<Map<string, string[]>> {
   const { readPart10Header } = await import("@conduit/shared/dicom");
   const out = new Map<string, string[]>();
   for (const file of await listFiles(dir)) {
-    let uid: string | undefined;
-    try {
-      uid = readPart10Header(await Deno.readFile(file)).sopInstanceUid;
-    } catch {
-      continue;
+    let uid = known?.get(file);
+    if (uid === undefined) {
+      try {
+        uid = readPart10Header(await Deno.readFile(file)).sopInstanceUid;
+      } catch {
+        continue;
+      }
+      if (uid) known?.set(file, uid);
     }
     if (uid) out.set(uid, [...(out.get(uid) ?? []), file]);
   }

@@ -71,6 +71,8 @@ export async function startRelayRig(opts: { northDirect?: boolean } = {}): Promi
   ]);
   let south = firstSouth;
   const southData = south.dataDir;
+  // The PACS's files read so far (path to SOP Instance UID): a file storescp wrote keeps its name and object.
+  const known = new Map<string, string>();
   return {
     hub,
     proxy,
@@ -95,7 +97,7 @@ export async function startRelayRig(opts: { northDirect?: boolean } = {}): Promi
       });
     },
     received() {
-      return filesBySopInstance(pacs.dir);
+      return filesBySopInstance(pacs.dir, known);
     },
     async stop() {
       await Promise.all([north.stop(), south.stop()]);
