@@ -287,57 +287,72 @@ Deno.test("TransferService counts a task finishing once when a cancel's report a
   });
 });
 
+/**
+ * A job of one study from north to south's node pacs, at its source (5 objects queued there), with today's
+ * agents' features; `ask` answers the source's and the destination's questions.
+ */
+async function nodeJobAtSource(
+  db: HubDb,
+  service: TransferService,
+  sessions: Sessions,
+  ask: (request: { op: string; sopInstanceUids?: string[] }) => Promise<unknown>,
+): Promise<string> {
+  const { id } = await service.create({
+    source: { site: "north" },
+    destination: { site: "south" },
+    studies: [STUDY],
+  }, "user:alice");
+  await db.update(transferTasks).set({ status: "in_progress", objects: 5 }).where(
+    eq(transferTasks.transferId, id),
+  );
+  await db.update(transfers).set({ status: "in_progress", destinationNode: "pacs" }).where(
+    eq(transfers.id, id),
+  );
+  const features = new Set([FEATURE_DELIVERY, FEATURE_OBJECTS_AFTER]);
+  Object.assign(sessions, {
+    online: () => true,
+    featuresOf: () => Promise.resolve(features),
+    ask: (_site: string, request: { op: string; sopInstanceUids?: string[] }) => ask(request),
+  });
+  return id;
+}
+
 Deno.test("TransferService: a cancel settles once the objects at the destination have reached its node, and counts them", async () => {
   await withFailedJob(async (db, service, _failed, sessions) => {
     // The source sent 3 objects and drops the rest at the cancel; the destination has stored 2 of them at
     // its node and stores the third only when the test says so (its queue to the node runs on after it).
     let atNode = 2;
-    const features = new Set([FEATURE_DELIVERY, FEATURE_OBJECTS_AFTER]);
-    const { id } = await service.create({
-      source: { site: "north" },
-      destination: { site: "south" },
-      studies: [STUDY],
-    }, "user:alice");
-    await db.update(transferTasks).set({ status: "in_progress", objects: 5 })
-      .where(eq(transferTasks.transferId, id));
-    await db.update(transfers).set({ status: "in_progress", destinationNode: "pacs" }).where(
-      eq(transfers.id, id),
-    );
-    Object.assign(sessions, {
-      online: () => true,
-      featuresOf: () => Promise.resolve(features),
-      ask: (_site: string, request: { op: string; sopInstanceUids?: string[] }) => {
-        if (request.op === "cancel") return Promise.resolve({ canceled: 2 });
-        if (request.op === "progress") {
-          return Promise.resolve({
-            pending: 0,
-            inFlight: 0,
-            failed: 0,
-            done: 3,
-            dead: 0,
-            canceled: 2,
-            held: 0,
-          });
-        }
-        if (request.op === "objects") {
-          return Promise.resolve({
-            objects: ["1", "2", "3"].map((n, i) => ({
-              id: i + 1,
-              sopInstanceUid: `${STUDY}.${n}`,
-              destination: "@south/pacs",
-              state: "done",
-            })),
-          });
-        }
-        if (request.op === "delivery") {
-          assert.equal(request.sopInstanceUids?.length, 3);
-          // While one waits, the node refused it once (it is tried again).
-          const refused = atNode < 3 ? { lastError: "0xA700 out of resources" } : {};
-          return Promise.resolve({ done: atNode, waiting: 3 - atNode, dead: 0, unknown: 0, ...refused });
-        }
-        if (request.op === "hold") return Promise.resolve({});
-        throw new Error(`unexpected ${request.op}`);
-      },
+    const id = await nodeJobAtSource(db, service, sessions, (request) => {
+      if (request.op === "cancel") return Promise.resolve({ canceled: 2 });
+      if (request.op === "progress") {
+        return Promise.resolve({
+          pending: 0,
+          inFlight: 0,
+          failed: 0,
+          done: 3,
+          dead: 0,
+          canceled: 2,
+          held: 0,
+        });
+      }
+      if (request.op === "objects") {
+        return Promise.resolve({
+          objects: ["1", "2", "3"].map((n, i) => ({
+            id: i + 1,
+            sopInstanceUid: `${STUDY}.${n}`,
+            destination: "@south/pacs",
+            state: "done",
+          })),
+        });
+      }
+      if (request.op === "delivery") {
+        assert.equal(request.sopInstanceUids?.length, 3);
+        // While one waits, the node refused it once (it is tried again).
+        const refused = atNode < 3 ? { lastError: "0xA700 out of resources" } : {};
+        return Promise.resolve({ done: atNode, waiting: 3 - atNode, dead: 0, unknown: 0, ...refused });
+      }
+      if (request.op === "hold") return Promise.resolve({});
+      throw new Error(`unexpected ${request.op}`);
     });
     const canceled = await service.cancel(id, "user:alice");
     assert.equal(canceled.status, "canceled");
@@ -365,58 +380,43 @@ Deno.test("TransferService: a canceled task counts what the destination's node g
     // The destination committed one of those 3 before its acknowledgement was lost: it goes to the node
     // (still waiting there at first), and the task's done must count it, as the PACS ends up holding 3.
     let fourthAtNode = false;
-    const features = new Set([FEATURE_DELIVERY, FEATURE_OBJECTS_AFTER]);
-    const { id } = await service.create({
-      source: { site: "north" },
-      destination: { site: "south" },
-      studies: [STUDY],
-    }, "user:alice");
-    await db.update(transferTasks).set({ status: "in_progress", objects: 5 })
-      .where(eq(transferTasks.transferId, id));
-    await db.update(transfers).set({ status: "in_progress", destinationNode: "pacs" }).where(
-      eq(transfers.id, id),
-    );
     const sop = (n: number) => `${STUDY}.${n}`;
-    Object.assign(sessions, {
-      online: () => true,
-      featuresOf: () => Promise.resolve(features),
-      ask: (_site: string, request: { op: string; sopInstanceUids?: string[] }) => {
-        if (request.op === "cancel") return Promise.resolve({ canceled: 3 });
-        if (request.op === "progress") {
-          return Promise.resolve({
-            pending: 0,
-            inFlight: 0,
-            failed: 0,
-            done: 2,
-            dead: 0,
-            canceled: 3,
-            held: 0,
-          });
+    const id = await nodeJobAtSource(db, service, sessions, (request) => {
+      if (request.op === "cancel") return Promise.resolve({ canceled: 3 });
+      if (request.op === "progress") {
+        return Promise.resolve({
+          pending: 0,
+          inFlight: 0,
+          failed: 0,
+          done: 2,
+          dead: 0,
+          canceled: 3,
+          held: 0,
+        });
+      }
+      if (request.op === "objects") {
+        return Promise.resolve({
+          objects: [1, 2, 3, 4, 5].map((n) => ({
+            id: n,
+            sopInstanceUid: sop(n),
+            destination: "@south/pacs",
+            state: n <= 2 ? "done" : "dead",
+            lastError: n <= 2 ? "" : "canceled",
+          })),
+        });
+      }
+      if (request.op === "delivery") {
+        // South's rows for its node: the 2 delivered at the node, the 4th waiting (then at the node).
+        const d = { done: 0, waiting: 0, dead: 0, unknown: 0 };
+        for (const uid of request.sopInstanceUids ?? []) {
+          if (uid === sop(1) || uid === sop(2) || uid === sop(4) && fourthAtNode) d.done++;
+          else if (uid === sop(4)) d.waiting++;
+          else d.unknown++;
         }
-        if (request.op === "objects") {
-          return Promise.resolve({
-            objects: [1, 2, 3, 4, 5].map((n) => ({
-              id: n,
-              sopInstanceUid: sop(n),
-              destination: "@south/pacs",
-              state: n <= 2 ? "done" : "dead",
-              lastError: n <= 2 ? "" : "canceled",
-            })),
-          });
-        }
-        if (request.op === "delivery") {
-          // South's rows for its node: the 2 delivered at the node, the 4th waiting (then at the node).
-          const d = { done: 0, waiting: 0, dead: 0, unknown: 0 };
-          for (const uid of request.sopInstanceUids ?? []) {
-            if (uid === sop(1) || uid === sop(2) || uid === sop(4) && fourthAtNode) d.done++;
-            else if (uid === sop(4)) d.waiting++;
-            else d.unknown++;
-          }
-          return Promise.resolve(d);
-        }
-        if (request.op === "hold") return Promise.resolve({});
-        throw new Error(`unexpected ${request.op}`);
-      },
+        return Promise.resolve(d);
+      }
+      if (request.op === "hold") return Promise.resolve({});
+      throw new Error(`unexpected ${request.op}`);
     });
     const canceled = await service.cancel(id, "user:alice");
     assert.deepEqual(canceled.tasks.map((t) => [t.status, t.done, t.lastError]), [[

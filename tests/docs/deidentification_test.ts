@@ -36,11 +36,8 @@ Deno.test("docs/deidentification.md names the tables' edition, size and source a
   assert.match(doc, new RegExp(`PS3\\.15 ${generated.edition}`));
 });
 
-Deno.test("every list of de-identification options in the documents and in deid --help names them all", async () => {
-  const config = readDoc("docs/configuration.md");
-  const [deid] = tables(section(config, "## De-identification"));
-  const cell = deid.find((r) => r.key === "`routes[].deid.options`")!.meaning;
-  assert.deepEqual([...cell.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]), [...OPTION_NAMES]);
+/** What `agent deid --help` prints, stdout and stderr together. */
+async function deidHelp(): Promise<string> {
   const help = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -53,26 +50,22 @@ Deno.test("every list of de-identification options in the documents and in deid 
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const text = new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
+  return new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
+}
+
+Deno.test("every list of de-identification options in the documents and in deid --help names them all", async () => {
+  const config = readDoc("docs/configuration.md");
+  const [deid] = tables(section(config, "## De-identification"));
+  const cell = deid.find((r) => r.key === "`routes[].deid.options`")!.meaning;
+  assert.deepEqual([...cell.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]), [...OPTION_NAMES]);
+  const text = await deidHelp();
   assert.match(text, new RegExp(`options: ${OPTION_NAMES.join(", ")}`));
 });
 
 Deno.test("docs/deidentification.md's command line names the flags deid --help names", async () => {
   const [command] = fences(section(doc, "## The command"), "sh");
   const flags = (text: string) => new Set([...text.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]));
-  const help = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      ...DENO_RUN_FLAGS,
-      new URL("../../agent/main.ts", import.meta.url).pathname,
-      "deid",
-      "--help",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
+  const text = await deidHelp();
   const usage = text.slice(0, text.indexOf("options:"));
   assert.deepEqual([...flags(command.code)].sort(), [...flags(usage)].sort());
 });
