@@ -11,7 +11,7 @@ import safePrivate from "../../agent/deid/ps3.15/safe_private.json" with { type:
 import { OPTION_NAMES } from "../../agent/deid/profile.ts";
 import { fences, readDoc, section, tables } from "../support/markdown.ts";
 import { PYDICOM_TEST_FILES_DIR } from "../support/test_files.ts";
-import { DENO_RUN_FLAGS } from "../support/processes.ts";
+import { agentCli } from "../support/agent.ts";
 
 const doc = readDoc("docs/deidentification.md");
 
@@ -38,19 +38,8 @@ Deno.test("docs/deidentification.md names the tables' edition, size and source a
 
 /** What `agent deid --help` prints, stdout and stderr together. */
 async function deidHelp(): Promise<string> {
-  const help = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      ...DENO_RUN_FLAGS,
-      new URL("../../agent/main.ts", import.meta.url).pathname,
-      "deid",
-      "--help",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return new TextDecoder().decode(help.stdout) + new TextDecoder().decode(help.stderr);
+  const help = await agentCli(["deid", "--help"]);
+  return help.stdout + help.stderr;
 }
 
 Deno.test("every list of de-identification options in the documents and in deid --help names them all", async () => {
@@ -82,23 +71,14 @@ Deno.test("docs/deidentification.md's --profile-file example is a profile the de
     await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
     const input = path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm");
     const out = path.join(dir, "out");
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        ...DENO_RUN_FLAGS,
-        new URL("../../agent/main.ts", import.meta.url).pathname,
-        "deid",
-        "--profile",
-        "basic",
-      ]
-        .concat(["--profile-file", profile, "--key-file", key, "--in", input, "--out", out, "--json"]),
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 0, stderr);
-    const summary = JSON.parse(new TextDecoder().decode(run.stdout));
+    const run = await agentCli([
+      "deid",
+      "--profile",
+      "basic",
+    ]
+      .concat(["--profile-file", profile, "--key-file", key, "--in", input, "--out", out, "--json"]));
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout);
     assert.deepEqual(summary, { done: 1, held: [], failed: [], skipped: [] });
     // The --json shape the document shows is the command's.
     assert.deepEqual(Object.keys(summaryExample), Object.keys(summary));
@@ -134,20 +114,23 @@ Deno.test("docs/deidentification.md's pseudonym table: its header example is ski
       const table = path.join(dir, `${name}.csv`);
       await Deno.writeTextFile(table, csv);
       const out = path.join(dir, name);
-      const run = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../../agent/main.ts", import.meta.url).pathname,
+      const run = await agentCli(
+        [
           "deid",
           "--profile",
           "basic",
-        ]
-          .concat(["--key-file", key, "--in", input, "--out", out, "--pseudonyms", table, "--json"]),
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+          "--key-file",
+          key,
+          "--in",
+          input,
+          "--out",
+          out,
+          "--pseudonyms",
+          table,
+          "--json",
+        ],
+      );
+      assert.equal(run.code, 0, run.stderr);
       const [made] = [...Deno.readDirSync(out)];
       const bytes = Deno.readFileSync(path.join(out, made.name));
       const h = readPart10Header(bytes);
@@ -168,12 +151,8 @@ Deno.test("docs/deidentification.md's custom profile example is read, and does w
     const key = path.join(dir, "project.key");
     await Deno.writeFile(key, crypto.getRandomValues(new Uint8Array(32)));
     const out = path.join(dir, "out");
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        ...DENO_RUN_FLAGS,
-        new URL("../../agent/main.ts", import.meta.url).pathname,
+    const run = await agentCli(
+      [
         "deid",
         "--profile",
         "basic",
@@ -187,10 +166,8 @@ Deno.test("docs/deidentification.md's custom profile example is read, and does w
           path.join(PYDICOM_TEST_FILES_DIR, "CT_small.dcm"),
         ])
         .concat(["--out", out, "--json"]),
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    );
+    assert.equal(run.code, 0, run.stderr);
     const [made] = [...Deno.readDirSync(out)];
     const bytes = Deno.readFileSync(path.join(out, made.name));
     const header = readPart10Header(bytes);
