@@ -447,10 +447,9 @@ export class SiteRegistry {
 
   /** The session ended; a revoked site stays revoked. */
   async disconnected(name: string, now = Date.now()) {
-    const row = await this.get(name);
-    if (!row || row.state !== "online") return;
+    // One statement: a row revoked (or set otherwise) between a read and the write keeps its state.
     await this.db.update(sites).set({ state: "offline", lastSeenAt: now, tunnelThroughput: null }).where(
-      eq(sites.name, name),
+      and(eq(sites.name, name), eq(sites.state, "online")),
     );
   }
 

@@ -278,9 +278,7 @@ export class Sessions {
         this.elsewhere?.release(site).catch((err) =>
           log.error("site lease release failed", { reason: dbFailureReason(err) })
         );
-        this.registry.disconnected(site).catch((err) =>
-          log.error("registry update failed", { reason: dbFailureReason(err) })
-        );
+        void this.#settle(site, log);
       },
     });
     const { features, ...seen } = facts;
@@ -302,7 +300,7 @@ export class Sessions {
       log.error("site lease claim failed", { reason: dbFailureReason(err) })
     );
     log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
-    void this.#register(entry, log, true);
+    void this.#settle(site, log, true);
     void this.#status(entry);
     return session;
   }
@@ -353,14 +351,42 @@ export class Sessions {
     throw new SiteRequestError("failed", `site ${site} ended its answer without a result`);
   }
 
+  /** Each site's registry write under way, the next one waiting for it (see #settle). */
+  readonly #writes = new Map<string, Promise<void>>();
+
   /**
-   * Marks the site online in the registry. A write that fails (the database away or locked a moment) is
-   * tried again at each sync while the session lasts: until 2026-12-05 it was only logged, and the site
-   * looked offline in the console, its tunnel working, until it reconnected. The tunnel is not refused for
-   * it: the session works without the row, and a database away would otherwise keep every agent out.
+   * Writes the site's row as its sessions here stand when the write runs: online with the live session's facts
+   * (once per session), or offline when none is live. A site's writes run one at a time in the order asked,
+   * each asked after the event it follows (a session started, ended, a retry), so the last write is always
+   * the site's state now. Until 2026-12-06 a session's start and the end of the one before it wrote
+   * independently, and a write slowed by the database could land last: an end read the row (online), the
+   * replacement wrote online, then the end wrote offline, or a replaced session's slow start wrote online
+   * and then offline after its replacement's; either way the site showed offline, its tunnel working, until
+   * it reconnected.
+   *
+   * A start that fails (the database away or locked a moment) is tried again at each sync while the session
+   * lasts: until 2026-12-05 it was only logged. The tunnel is not refused for it: the session works without
+   * the row, and a database away would otherwise keep every agent out.
    */
-  async #register(entry: SiteSession, log: Logger, first: boolean): Promise<void> {
-    const { site, agentVersion, remoteAddress } = entry;
+  #settle(site: string, log: Logger, first = false): Promise<void> {
+    const run = (this.#writes.get(site) ?? Promise.resolve()).then(() => this.#write(site, log, first));
+    this.#writes.set(site, run);
+    void run.then(() => {
+      if (this.#writes.get(site) === run) this.#writes.delete(site);
+    });
+    return run;
+  }
+
+  async #write(site: string, log: Logger, first: boolean): Promise<void> {
+    const entry = this.#live.get(site);
+    if (!entry) {
+      await this.registry.disconnected(site).catch((err) =>
+        log.error("registry update failed", { reason: dbFailureReason(err) })
+      );
+      return;
+    }
+    if (entry.registered) return;
+    const { agentVersion, remoteAddress } = entry;
     try {
       await this.registry.connected(site, { agentVersion, remoteAddress });
     } catch (err) {
@@ -373,12 +399,6 @@ export class Sessions {
     }
     entry.registered = true;
     if (!first) log.info("site marked online in the registry at a retry");
-    // The session ended while the row was written: its end's write may have come first.
-    if (this.#live.get(site) !== entry) {
-      await this.registry.disconnected(site).catch((err) =>
-        log.error("registry update failed", { reason: dbFailureReason(err) })
-      );
-    }
   }
 
   async #status(entry: SiteSession): Promise<void> {
@@ -445,7 +465,7 @@ export class Sessions {
       const revoked = await this.registry.revokedNames();
       for (const entry of [...this.#live.values()]) {
         if (!entry.registered && !revoked.has(entry.site)) {
-          await this.#register(entry, this.log.child({ site: entry.site }), false);
+          await this.#settle(entry.site, this.log.child({ site: entry.site }), false);
         }
       }
       const facts: SeenFacts[] = [];
@@ -495,5 +515,7 @@ export class Sessions {
   async stop(graceMs = 2000): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     await Promise.all([...this.#live.values()].map((e) => e.session.shutdown(graceMs)));
+    // The ended sessions' rows written offline before the hub closes its database.
+    await Promise.all([...this.#writes.values()]);
   }
 }

@@ -1,0 +1,144 @@
+/**
+ * A site's row in the registry follows its sessions whatever order the database takes their writes in: a
+ * session that ends, or is replaced, while its write is slow does not leave the site offline once its
+ * replacement is connected. A real hub database (libsql, or PostgreSQL under test:pg); the sessions on
+ * in-memory transports; the registry's writes held where the test says.
+ */
+import assert from "node:assert/strict";
+import { Logger } from "@conduit/shared/log";
+import { memoryPair, type MemoryTransport, Reason } from "@conduit/shared/tunnel";
+import { openHubDb } from "../db/db.ts";
+import { SiteRegistry } from "../sites/registry.ts";
+import { Sessions } from "./sessions.ts";
+import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
+import { eventually } from "../../tests/support/hub.ts";
+
+type Which = "connected" | "disconnected";
+
+/**
+ * A registry whose next `which` write waits until `release` is called; `calls` counts writes begun,
+ * `done` those ended.
+ */
+function holding(registry: SiteRegistry) {
+  const calls = { connected: 0, disconnected: 0 };
+  const done = { connected: 0, disconnected: 0 };
+  let held: { which: Which; gate: PromiseWithResolvers<void> } | undefined;
+  for (const which of ["connected", "disconnected"] as const) {
+    const real = registry[which].bind(registry) as (...args: unknown[]) => Promise<void>;
+    (registry as unknown as Record<Which, unknown>)[which] = async (...args: unknown[]) => {
+      calls[which]++;
+      try {
+        if (held?.which === which) {
+          const gate = held.gate;
+          held = undefined;
+          await gate.promise;
+        }
+        await real(...args);
+      } finally {
+        done[which]++;
+      }
+    };
+  }
+  return {
+    calls,
+    done,
+    hold(which: Which) {
+      held = { which, gate: Promise.withResolvers<void>() };
+      return held.gate;
+    },
+  };
+}
+
+async function withSessions(
+  fn: (ctx: {
+    registry: SiteRegistry;
+    sessions: Sessions;
+    writes: ReturnType<typeof holding>;
+    connect: (agentVersion: string) => MemoryTransport;
+    row: () => Promise<{ state: string; agentVersion: string | null }>;
+  }) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-sessions-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  const log = new Logger({ app: "test" }, "error", { write: () => {} });
+  const registry = new SiteRegistry(db);
+  const { credential } = await registry.enroll((await registry.add("north")).enrollmentToken);
+  assert.ok(credential);
+  const writes = holding(registry);
+  const sessions = new Sessions(registry, log, { syncSeconds: 3600, heartbeatSeconds: 3600 });
+  const connect = (agentVersion: string) => {
+    const [hub, agent] = memoryPair();
+    sessions.attach("north", hub, { agentVersion, remoteAddress: "127.0.0.1" });
+    return agent;
+  };
+  const row = async () => {
+    const r = (await registry.get("north"))!;
+    return { state: r.state, agentVersion: r.agentVersion };
+  };
+  try {
+    await fn({ registry, sessions, writes, connect, row });
+  } finally {
+    await sessions.stop(0);
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Releases `gate` once the replacement's start is written (the order that lost the row), or at once when
+ * the replacement's write was not even begun by `attach` (it waits for the held one).
+ */
+async function releaseAfterReplacement(
+  writes: ReturnType<typeof holding>,
+  gate: PromiseWithResolvers<void>,
+  startedBefore: number,
+) {
+  if (writes.calls.connected > startedBefore) {
+    // Every write but the held one has ended.
+    await eventually(
+      "the replacement's start written",
+      () =>
+        writes.done.connected + writes.done.disconnected ===
+          writes.calls.connected + writes.calls.disconnected - 1,
+    );
+  }
+  gate.resolve();
+}
+
+const settled = (writes: ReturnType<typeof holding>) =>
+  writes.calls.connected === writes.done.connected && writes.calls.disconnected === writes.done.disconnected;
+
+Deno.test("Sessions: an ended session's offline, written after its replacement's online, does not win", async () => {
+  await withSessions(async ({ sessions, writes, connect, row }) => {
+    const first = connect("1.0.0");
+    await eventually("north online", async () => (await row()).state === "online" && settled(writes));
+    // The agent's socket dies; the end's write is slow (the database busy a moment), and meanwhile the
+    // agent connects again.
+    const gate = writes.hold("disconnected");
+    first.cut();
+    await eventually("the end's write begun", () => writes.calls.disconnected === 1);
+    const before = writes.calls.connected;
+    connect("1.0.1");
+    await releaseAfterReplacement(writes, gate, before);
+    await eventually("every write done", () => settled(writes) && writes.done.connected === 2);
+    assert.ok(sessions.get("north"), "the replacement is live");
+    assert.deepEqual(await row(), { state: "online", agentVersion: "1.0.1" });
+  });
+});
+
+Deno.test("Sessions: a replaced session's slow online does not end in offline under its replacement", async () => {
+  await withSessions(async ({ sessions, writes, connect, row }) => {
+    // The first session's start is slow; a second session replaces it before it is written.
+    const gate = writes.hold("connected");
+    connect("1.0.0");
+    await eventually("the first start's write begun", () => writes.calls.connected === 1);
+    connect("1.0.1");
+    await releaseAfterReplacement(writes, gate, 1);
+    await eventually("every write done", () => settled(writes) && writes.done.connected >= 1);
+    assert.ok(sessions.get("north"), "the replacement is live");
+    assert.deepEqual(await row(), { state: "online", agentVersion: "1.0.1" });
+    // Its end is still written.
+    sessions.drop("north", Reason.Normal, "test");
+    await eventually("north offline", async () => settled(writes) && (await row()).state === "offline");
+  });
+});
