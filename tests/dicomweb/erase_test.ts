@@ -97,11 +97,16 @@ Deno.test({
 
       // The rest of the study is found, with its counts.
       const found = await call("GET", `/sites/north/studies?StudyInstanceUID=${study}`, viewer);
-      const [row] = await found.json();
+      const foundText = await found.text();
+      assert.equal(found.status, 200, foundText);
+      const [row] = JSON.parse(foundText);
       assert.equal(row["00201208"].Value[0], 3, "NumberOfStudyRelatedInstances");
       assert.equal(row["00201206"].Value[0], 1, "NumberOfStudyRelatedSeries");
       assert.deepEqual(row["00080061"].Value, ["CT"], "ModalitiesInStudy");
-      const series = await (await call("GET", `/sites/north/studies/${study}/series`, viewer)).json();
+      const seriesAnswer = await call("GET", `/sites/north/studies/${study}/series`, viewer);
+      const seriesText = await seriesAnswer.text();
+      assert.equal(seriesAnswer.status, 200, seriesText);
+      const series = JSON.parse(seriesText);
       assert.deepEqual(series.map((s: Record<string, { Value: string[] }>) => s["0020000E"].Value[0]), [
         ct.seriesInstanceUid,
       ]);
