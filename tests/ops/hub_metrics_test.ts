@@ -25,7 +25,10 @@ rigTest("the hub's /metrics count DICOMweb, tRPC and transfers after real reques
   };
   const get = async (path: string, headers: Record<string, string> = auth) => {
     const res = await fetch(`${r.url}${path}`, { headers });
-    return { status: res.status, bytes: (await res.arrayBuffer()).byteLength };
+    const body = new Uint8Array(await res.arrayBuffer());
+    // A refusal's problem text, for the message of an assertion on the status.
+    const said = res.status >= 400 ? new TextDecoder().decode(body.subarray(0, 500)) : "";
+    return { status: res.status, bytes: body.byteLength, said };
   };
   const study = await seed(r, "hub-metrics", 2);
 
@@ -38,7 +41,7 @@ rigTest("the hub's /metrics count DICOMweb, tRPC and transfers after real reques
     ...auth,
     accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
   });
-  assert.equal(wado.status, 200);
+  assert.equal(wado.status, 200, wado.said);
   assert.equal((await get("/dicomweb/sites/north/studies/1.2.3.4.999")).status, 404);
   assert.equal((await get("/dicomweb/studies", {})).status, 401);
   const random = async () =>
