@@ -128,7 +128,8 @@ export class Sessions {
     this.heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? 10;
     this.#timeoutMs = this.heartbeatTimeoutSeconds * 1000;
     this.#timers.push(setInterval(() => this.#heartbeat(), this.heartbeatSeconds * 1000));
-    this.#timers.push(setInterval(() => this.#lateBeats(), Math.min(1000, this.#timeoutMs / 4)));
+    this.#checkMs = Math.min(1000, this.#timeoutMs / 4);
+    this.#timers.push(setInterval(() => this.#lateBeats(), this.#checkMs));
     this.#timers.push(setInterval(() => void this.sync(), (options.syncSeconds ?? 2) * 1000));
   }
 
@@ -443,8 +444,24 @@ export class Sessions {
     entry.lastSeenAt = session.beatAnsweredAt;
   }
 
-  /** Ends the sessions whose heartbeat went unanswered for the timeout (checked every second). */
+  /** How often unanswered heartbeats are checked. */
+  readonly #checkMs: number;
+  /** When the last check ran, and until when none judges (performance.now()). */
+  #checkedAt = performance.now();
+  #judgeFrom = 0;
+
+  /**
+   * Ends the sessions whose heartbeat went unanswered for the timeout (checked every second, or a quarter of
+   * the timeout). A check that comes late (this process's event loop was held: a long synchronous call, a
+   * machine out of CPU) judges nothing until the loop has run for one more period: the answers that came
+   * meanwhile wait in the sockets, and the timers run before them. Until 2026-12-06 the first check after a
+   * stall as long as the timeout closed every session, answered or not.
+   */
   #lateBeats(): void {
+    const now = performance.now();
+    if (now - this.#checkedAt > 2 * this.#checkMs) this.#judgeFrom = now + this.#checkMs;
+    this.#checkedAt = now;
+    if (now < this.#judgeFrom) return;
     for (const { site, session } of this.#live.values()) {
       if (session.beatUnansweredMs <= this.#timeoutMs) continue;
       this.log.warn("site missed its heartbeat; closing the session", { site });

@@ -6,10 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { Logger } from "@conduit/shared/log";
-import { memoryPair, type MemoryTransport, Reason } from "@conduit/shared/tunnel";
+import {
+  memoryPair,
+  type MemoryTransport,
+  Reason,
+  Session,
+  webSocketTransport,
+} from "@conduit/shared/tunnel";
 import { openHubDb } from "../db/db.ts";
 import { SiteRegistry } from "../sites/registry.ts";
-import { Sessions } from "./sessions.ts";
+import { Sessions, type SessionsOptions } from "./sessions.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 import { eventually } from "../../tests/support/hub.ts";
 
@@ -49,7 +55,12 @@ function holding(registry: SiteRegistry) {
   };
 }
 
-async function withSessions(
+async function withSessions(fn: Parameters<typeof withSessionsOptions>[1]) {
+  await withSessionsOptions({ syncSeconds: 3600, heartbeatSeconds: 3600 }, fn);
+}
+
+async function withSessionsOptions(
+  options: SessionsOptions,
   fn: (ctx: {
     registry: SiteRegistry;
     sessions: Sessions;
@@ -65,7 +76,7 @@ async function withSessions(
   const { credential } = await registry.enroll((await registry.add("north")).enrollmentToken);
   assert.ok(credential);
   const writes = holding(registry);
-  const sessions = new Sessions(registry, log, { syncSeconds: 3600, heartbeatSeconds: 3600 });
+  const sessions = new Sessions(registry, log, { syncSeconds: 3600, ...options });
   const connect = (agentVersion: string) => {
     const [hub, agent] = memoryPair();
     sessions.attach("north", hub, { agentVersion, remoteAddress: "127.0.0.1" });
@@ -140,5 +151,42 @@ Deno.test("Sessions: a replaced session's slow online does not end in offline un
     // Its end is still written.
     sessions.drop("north", Reason.Normal, "test");
     await eventually("north offline", async () => settled(writes) && (await row()).state === "offline");
+  });
+});
+
+Deno.test("Sessions: a hub whose event loop was held past the heartbeat timeout keeps a site that answered", async () => {
+  await withSessionsOptions({ heartbeatSeconds: 3600, heartbeatTimeoutSeconds: 1 }, async ({ sessions }) => {
+    // A real WebSocket on loopback, the agent's side a Session answering pings (as agents do).
+    const upgraded = Promise.withResolvers<WebSocket>();
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onopen = () => upgraded.resolve(socket);
+      return response;
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${server.addr.port}`);
+    try {
+      await new Promise((resolve) => client.onopen = resolve);
+      const agent = new Session(webSocketTransport(client), { side: "client" });
+      const session = sessions.attach("north", webSocketTransport(await upgraded.promise), {
+        agentVersion: "1.0.0",
+        remoteAddress: "127.0.0.1",
+      });
+      await eventually("the first heartbeat answered", () => session.beatAnsweredAt !== undefined);
+      // A heartbeat goes out, then the hub's event loop is held for longer than the timeout (a synchronous
+      // call, a machine out of CPU); the agent answers meanwhile.
+      const answered = session.beatAnsweredAt;
+      session.beat();
+      const until = performance.now() + 1600;
+      while (performance.now() < until) { /* held */ }
+      await eventually("the heartbeat's answer taken", () => session.beatAnsweredAt !== answered);
+      // Two more checks after it (every 250 ms): the session stands.
+      const checks = performance.now() + 600;
+      await eventually("two checks done", () => performance.now() > checks);
+      assert.equal(sessions.get("north")?.session, session, "the session was not closed");
+      agent.close();
+    } finally {
+      client.close();
+      await server.shutdown();
+    }
   });
 });
