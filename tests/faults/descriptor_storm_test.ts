@@ -78,9 +78,15 @@ Deno.test({
       const missing = acknowledged.filter((sop) => !archived.includes(sop));
       assert.deepEqual(missing, [], "every object answered Success is in the archive");
       const log = await Deno.readTextFile(agent.logFile);
-      // The limit as the agent found (and raised) it at start, and connections beyond what fits closed at once.
+      // The limit as the agent found (and raised) it at start, and the connection gate acting at it: a held
+      // connection that had sent nothing closed to make room, or, when every held one had spoken, the new one
+      // closed at once. Which of the two a storm meets depends on whether the senders' first bytes came before
+      // the next connection (a CI run met only the first).
       assert.match(log, /"msg":"file descriptors".*"limit":\d+/);
-      assert.match(log, /"msg":"too many connections for the file descriptor limit; closing new ones"/);
+      assert.match(
+        log,
+        /"msg":"too many connections for the file descriptor limit; closing new ones"|"msg":"closing a connection that sent nothing".*"reason":"room for a new connection"/,
+      );
       const emfile = log.split("\n").filter((l) => l.includes('"code":"EMFILE"')).length;
       console.log(
         `descriptor_storm_test: ${acknowledged.length} objects acknowledged, ${emfile} EMFILE in the log`,
