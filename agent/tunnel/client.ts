@@ -21,6 +21,7 @@ import type { Logger } from "@conduit/shared/log";
 import { commandOf } from "@conduit/shared/cli";
 import { openTunnelSocket } from "./socket.ts";
 import { backoffMs } from "../queue/policy.ts";
+import { keepBeating } from "./heartbeat.ts";
 import { hubUrls } from "./hub_urls.ts";
 import type { ProxySetting } from "./proxy.ts";
 
@@ -230,16 +231,14 @@ export class TunnelClient {
     const timeoutMs = welcome.heartbeatTimeoutSeconds !== undefined
       ? welcome.heartbeatTimeoutSeconds * 1000
       : o.heartbeatTimeoutMs ?? 10_000;
-    const beat = setInterval(() => {
-      session.ping(timeoutMs).catch(() => {
-        if (session.isClosed) return;
-        o.log.warn("the hub missed a heartbeat; dropping the session", { timeoutMs });
-        session.close(Reason.HeartbeatTimeout, "no answer to ping");
-      });
-    }, welcome.heartbeatSeconds * 1000);
+    const stopBeating = keepBeating(session, {
+      heartbeatMs: welcome.heartbeatSeconds * 1000,
+      timeoutMs,
+      log: o.log,
+    });
     if (this.#stopping) session.close(Reason.Normal, "stopping");
     const end = await session.ended;
-    clearInterval(beat);
+    stopBeating();
     clearTimeout(held);
     this.session = undefined;
     o.log.info("tunnel session ended", {

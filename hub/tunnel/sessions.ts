@@ -17,6 +17,7 @@ import {
   RequestChannel,
   type RequestOf,
   Session,
+  StallGuard,
   type Stream,
   StreamsBusyError,
   type Transport,
@@ -129,6 +130,7 @@ export class Sessions {
     this.#timeoutMs = this.heartbeatTimeoutSeconds * 1000;
     this.#timers.push(setInterval(() => this.#heartbeat(), this.heartbeatSeconds * 1000));
     this.#checkMs = Math.min(1000, this.#timeoutMs / 4);
+    this.#stalls = new StallGuard(this.#checkMs);
     this.#timers.push(setInterval(() => this.#lateBeats(), this.#checkMs));
     this.#timers.push(setInterval(() => void this.sync(), (options.syncSeconds ?? 2) * 1000));
   }
@@ -446,9 +448,8 @@ export class Sessions {
 
   /** How often unanswered heartbeats are checked. */
   readonly #checkMs: number;
-  /** When the last check ran, and until when none judges (performance.now()). */
-  #checkedAt = performance.now();
-  #judgeFrom = 0;
+  /** Whether a check may judge, or comes right after this process's event loop was held. */
+  readonly #stalls: StallGuard;
 
   /**
    * Ends the sessions whose heartbeat went unanswered for the timeout (checked every second, or a quarter of
@@ -458,10 +459,7 @@ export class Sessions {
    * stall as long as the timeout closed every session, answered or not.
    */
   #lateBeats(): void {
-    const now = performance.now();
-    if (now - this.#checkedAt > 2 * this.#checkMs) this.#judgeFrom = now + this.#checkMs;
-    this.#checkedAt = now;
-    if (now < this.#judgeFrom) return;
+    if (!this.#stalls.mayJudge()) return;
     for (const { site, session } of this.#live.values()) {
       if (session.beatUnansweredMs <= this.#timeoutMs) continue;
       this.log.warn("site missed its heartbeat; closing the session", { site });
