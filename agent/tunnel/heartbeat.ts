@@ -3,11 +3,12 @@
  * the session closed once a ping has gone unanswered for `timeoutMs`, so a half-open link is found within
  * heartbeat + timeout. Unanswered time is checked every second (or a quarter of the timeout); a check that
  * comes right after the agent's own event loop was held judges nothing for one period (`StallGuard`): the
- * hub's answer then waits in the socket, and the timers run before it is read. Until 2026-12-07 each ping had
+ * hub's answer then waits in the socket, and the timers run before it is read. Until 2026-12-06 each ping had
  * its own timer, and a stall as long as the timeout (a long synchronous database call, a machine out of CPU)
  * closed a session whose hub had answered.
  */
-import { Reason, type Session, StallGuard } from "@conduit/shared/tunnel";
+import { Reason, type Session } from "@conduit/shared/tunnel";
+import { StallGuard } from "@conduit/shared/stall-guard";
 import type { Logger } from "@conduit/shared/log";
 
 export interface HeartbeatOptions {

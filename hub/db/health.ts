@@ -3,8 +3,12 @@
  * `cluster_settings`), at most once per `cacheMs` whoever asks and however often (a load balancer polling
  * every hub every second costs each database one write a second), bounded by `timeoutMs` (a database that
  * does not answer is reported as such then, not waited for). A probe that has not ended when the next is
- * due is not doubled: the next answer is "no answer" until it ends.
+ * due is not doubled: the next answer is "no answer" until it ends. A time limit that runs out while this
+ * process's event loop was held is not taken for the database's silence (see StallGuard): until 2026-12-06,
+ * a hub on PostgreSQL whose loop was held past the limit reported the database away although its answer was
+ * waiting in the socket, and `/healthz` failed and the guard (guard.ts) answered 503 for that second.
  */
+import { StallGuard } from "@conduit/shared/stall-guard";
 
 export type DbHealth = { ok: true } | { ok: false; problem: string };
 
@@ -59,10 +63,19 @@ export class DbProbe {
     });
     this.#pending = pending;
     try {
+      // The time limit is checked four times over it, and a check right after this process's event loop was
+      // held judges nothing: the database's answer may be waiting in its socket, read after the timers.
+      const deadline = performance.now() + this.timeoutMs;
+      const period = this.timeoutMs / 4;
+      const stalls = new StallGuard(period);
       await Promise.race([
         call,
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new DbProbeError(noAnswer)), this.timeoutMs);
+          const tick = () => {
+            if (stalls.mayJudge() && performance.now() >= deadline) return reject(new DbProbeError(noAnswer));
+            timer = setTimeout(tick, period);
+          };
+          timer = setTimeout(tick, period);
         }),
       ]);
       return this.#report({ ok: true });

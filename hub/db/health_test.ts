@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { type DbHealth, DbProbe, DbProbeError } from "./health.ts";
 
 Deno.test("db probe: answers are reused for cacheMs, and requests meanwhile share one probe", async () => {
@@ -50,4 +51,44 @@ Deno.test("db probe: failures say what failed, and each change is reported once"
   assert.equal(changes[0][0].ok, false);
   assert.ok(changes[0][1] instanceof DbProbeError);
   assert.deepEqual(changes[1][0], { ok: true });
+});
+
+Deno.test("db probe: an answer that came while the hub's event loop was held past the limit counts", async () => {
+  // The database: a peer on its own thread (a worker) answering a byte with a byte over loopback TCP, read
+  // through node:net as the PostgreSQL driver reads. The hub's loop is held past the probe's time limit after
+  // the question is sent; the answer is in the socket meanwhile, and after the stall the timers run first.
+  const code = `
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    postMessage(listener.addr.port);
+    for await (const conn of listener) {
+      const buf = new Uint8Array(1);
+      while (await conn.read(buf) === 1) await conn.write(buf);
+    }`;
+  const worker = new Worker(URL.createObjectURL(new Blob([code], { type: "text/javascript" })), {
+    type: "module",
+  });
+  const port = await new Promise<number>((resolve) => worker.onmessage = (e) => resolve(e.data));
+  const socket = net.connect(port, "127.0.0.1");
+  try {
+    await new Promise((resolve) => socket.once("connect", resolve));
+    let hold = false;
+    const ask = () => {
+      const answer = new Promise((resolve) => socket.once("data", resolve));
+      socket.write(new Uint8Array([1]));
+      if (hold) {
+        const until = performance.now() + 1500;
+        while (performance.now() < until) { /* held: a long synchronous call */ }
+      }
+      return answer.then(() => {});
+    };
+    const changes: DbHealth[] = [];
+    const probe = new DbProbe(ask, { cacheMs: 0, timeoutMs: 400, onChange: (h) => changes.push(h) });
+    assert.deepEqual(await probe.health(), { ok: true });
+    hold = true;
+    assert.deepEqual(await probe.health(), { ok: true });
+    assert.deepEqual(changes, [], "no change reported");
+  } finally {
+    socket.destroy();
+    worker.terminate();
+  }
 });

@@ -17,11 +17,11 @@ import {
   RequestChannel,
   type RequestOf,
   Session,
-  StallGuard,
   type Stream,
   StreamsBusyError,
   type Transport,
 } from "@conduit/shared/tunnel";
+import { StallGuard } from "@conduit/shared/stall-guard";
 import type { Logger } from "@conduit/shared/log";
 import type { SeenFacts, SiteRegistry } from "../sites/registry.ts";
 import { dbFailureReason } from "../db/errors.ts";

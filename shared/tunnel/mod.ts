@@ -8,4 +8,3 @@ export * from "./messages.ts";
 export * from "./request_channel.ts";
 export * from "./transport.ts";
 export * from "./hello.ts";
-export { StallGuard } from "./stall_guard.ts";
