@@ -10,7 +10,7 @@
 // @ts-types="npm:@types/papaparse@^5"
 import Papa from "papaparse";
 import { FORMULA } from "../csv.ts";
-import { and, desc, eq, gt, gte, inArray, lt, min, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, gte, inArray, lt, min, or, type SQL, sql } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { audit } from "../db/schema.ts";
 
@@ -29,6 +29,24 @@ export function entry(
     target: target ?? null,
     detail: detail ? JSON.stringify(detail) : null,
   });
+}
+
+/**
+ * SQLite only: the insert of one entry that writes it only if the statement just before it in the same batch
+ * changed a row (`changes()`), for a change guarded by its own WHERE (the condition part of the write, never a
+ * read before it). On PostgreSQL, read the change's `returning` in a transaction and call {@link entry}.
+ */
+export function entryIfChanged(
+  db: HubDb,
+  actor: string,
+  action: string,
+  target?: string,
+  detail?: Record<string, unknown>,
+) {
+  const row = sql`select ${Date.now()}, ${actor}, ${action}, ${target ?? null}, ${
+    detail ? JSON.stringify(detail) : null
+  }`;
+  return db.run(sql`insert into ${audit} (at, actor, action, target, detail) ${row} where changes() > 0`);
 }
 
 /** How an export of the log itself is recorded (`audit.export`): the file of the console or API, or the CLI. */

@@ -11,9 +11,9 @@ import { argon2id, argon2Verify } from "hash-wasm";
 import { and, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import type { HubDb } from "../db/db.ts";
-import { audit, sessions, users } from "../db/schema.ts";
+import { sessions, users } from "../db/schema.ts";
 import { type Principal, type Role, ROLES } from "./tokens.ts";
-import { entry } from "./audit.ts";
+import { entry, entryIfChanged } from "./audit.ts";
 import { LoginThrottle } from "./throttle.ts";
 import { atomically } from "../db/atomic.ts";
 import { isUniqueViolation } from "../db/errors.ts";
@@ -226,13 +226,9 @@ export class Users {
     const another = sql`exists (${others} and other.role = 'admin' and other.disabled_at is null)`;
     const guarded = and(eq(users.name, name), eq(users.role, "admin"), isNull(users.disabledAt), another);
     if (this.db.engine === "sqlite") {
-      const detail = log.detail ? JSON.stringify(log.detail) : null;
-      const entryRow = sql`select ${Date.now()}, ${log.actor}, ${log.action}, ${name}, ${detail}`;
       const [changed] = await (this.db as unknown as LibSQLDatabase).batch([
         this.db.update(users).set(set).where(guarded),
-        this.db.run(
-          sql`insert into ${audit} (at, actor, action, target, detail) ${entryRow} where changes() > 0`,
-        ),
+        entryIfChanged(this.db, log.actor, log.action, name, log.detail),
         ...(endSessions
           ? [
             this.db.delete(sessions).where(and(

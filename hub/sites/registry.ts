@@ -3,11 +3,11 @@
  * enrollment, credential checks, revocation, and the live facts the tunnel reports (state, last
  * seen, agent version, address, queue depth, round trip, tunnel throughput).
  */
-import { and, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
-import { entry } from "../auth/audit.ts";
+import { entry, entryIfChanged } from "../auth/audit.ts";
 import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 import { atomically } from "../db/atomic.ts";
 import { isUniqueViolation } from "../db/errors.ts";
@@ -175,11 +175,17 @@ export class SiteRegistry {
       credentialRotatedAt: null,
       revokedAt: null,
     };
+    if (existing) {
+      if (!await this.#reissue(name, values, actor)) throw new SiteExistsError(name);
+      return {
+        site: name,
+        enrollmentToken: token,
+        expiresAt: new Date(now + ENROLLMENT_TTL_MS).toISOString(),
+      };
+    }
     try {
       await atomically(this.db, (tx) => [
-        existing
-          ? tx.update(sites).set(values).where(eq(sites.name, name))
-          : tx.insert(sites).values({ name, createdAt: now, ...values }),
+        tx.insert(sites).values({ name, createdAt: now, ...values }),
         entry(tx, actor, "site.add", name),
       ]);
     } catch (err) {
@@ -191,6 +197,30 @@ export class SiteRegistry {
       );
     }
     return { site: name, enrollmentToken: token, expiresAt: new Date(now + ENROLLMENT_TTL_MS).toISOString() };
+  }
+
+  /**
+   * A fresh enrollment token for a site still pending or revoked, with its audit entry, only while it still is:
+   * the state is part of the write, not only of the read before it. Until 2026-12-06 an agent enrolling between
+   * the two had its new credential wiped and the site set back to pending. False, with nothing written, when
+   * the site enrolled meanwhile.
+   */
+  async #reissue(name: string, values: Partial<SiteRow>, actor: string): Promise<boolean> {
+    const guarded = and(eq(sites.name, name), inArray(sites.state, ["pending", "revoked"]));
+    if (this.db.engine === "sqlite") {
+      const [changed] = await atomically(this.db, (tx) => [
+        tx.update(sites).set(values).where(guarded),
+        entryIfChanged(tx, actor, "site.add", name),
+      ]);
+      return (changed as { rowsAffected: number }).rowsAffected > 0;
+    }
+    // deno-lint-ignore no-explicit-any
+    return await (this.db as any).transaction(async (tx: HubDb) => {
+      const changed = await tx.update(sites).set(values).where(guarded).returning({ name: sites.name });
+      if (changed.length === 0) return false;
+      await entry(tx, actor, "site.add", name);
+      return true;
+    });
   }
 
   async get(name: string): Promise<SiteRow | undefined> {

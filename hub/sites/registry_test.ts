@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { inArray } from "drizzle-orm";
 import { openHubDb } from "../db/db.ts";
-import { sites } from "../db/schema.ts";
+import { audit, sites } from "../db/schema.ts";
 import { SiteRegistry } from "./registry.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
 
@@ -87,6 +87,57 @@ Deno.test("SiteRegistry.add() refuses a name no agent can take as its site (lowe
     }
     assert.equal((await registry.add("north-1")).site, "north-1");
     assert.equal((await registry.add("a".repeat(64))).site, "a".repeat(64));
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * A fresh token for a pending site (`site add` again) while its agent enrolls with the old one: until
+ * 2026-12-06 add() read the row, then wrote `pending` whatever had happened meanwhile, so an agent that
+ * enrolled in between had its credential wiped and the site was set back to pending.
+ */
+Deno.test("SiteRegistry.add() again never undoes an enrollment that landed after its read", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    let between: (() => Promise<unknown>) | undefined;
+    // The agent's enrollment lands between add()'s read of the row and its write.
+    class Racing extends SiteRegistry {
+      override async get(name: string) {
+        const row = await super.get(name);
+        const run = between;
+        between = undefined;
+        await run?.();
+        return row;
+      }
+    }
+    const registry = new Racing(db);
+    const { enrollmentToken } = await registry.add("north");
+    let credential = "";
+    between = async () => credential = (await registry.enroll(enrollmentToken)).credential;
+    await assert.rejects(() => registry.add("north"), (err: Error) => err.name === "SiteExistsError");
+    assert.ok(credential, "the enrollment ran in between");
+    assert.equal((await registry.get("north"))?.state, "offline", "north stays enrolled");
+    assert.equal(await registry.authenticate(credential), "north", "its credential still works");
+    const added = (await db.select().from(audit)).filter((e) => e.action === "site.add");
+    assert.equal(added.length, 1, "no audit entry for the add that did not happen");
+
+    // Still pending, or revoked: a fresh token, audited, the old one no longer valid.
+    const again = await registry.add("south");
+    const fresh = await registry.add("south");
+    assert.notEqual(fresh.enrollmentToken, again.enrollmentToken);
+    await assert.rejects(() => registry.enroll(again.enrollmentToken), /not valid/);
+    await registry.enroll(fresh.enrollmentToken);
+    await registry.revoke("south");
+    const readded = await registry.add("south");
+    assert.equal((await registry.get("south"))?.state, "pending");
+    await registry.enroll(readded.enrollmentToken);
+    const entries = (await db.select().from(audit)).filter((e) =>
+      e.action === "site.add" && e.target === "south"
+    );
+    assert.equal(entries.length, 3);
   } finally {
     await db.close();
     await Deno.remove(dir, { recursive: true });
