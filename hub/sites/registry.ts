@@ -3,7 +3,7 @@
  * enrollment, credential checks, revocation, and the live facts the tunnel reports (state, last
  * seen, agent version, address, queue depth, round trip, tunnel throughput).
  */
-import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
@@ -431,9 +431,8 @@ export class SiteRegistry {
       tunnelThroughput: null,
       ...facts,
     })
-      .where(
-        eq(sites.name, name),
-      );
+      // A site revoked since its agent's credential was checked stays revoked (the next sync closes the session).
+      .where(and(eq(sites.name, name), ne(sites.state, "revoked")));
   }
 
   /**

@@ -190,3 +190,20 @@ Deno.test("Sessions: a hub whose event loop was held past the heartbeat timeout 
     }
   });
 });
+
+/**
+ * A revoke that lands between the check of an agent's credential and the session's start being written: until
+ * 2026-12-06 that write set the row `online` again over `revoked`, so the sync never saw the site revoked, its
+ * session went on, and once it ended the site read `offline` (enrolled) with no credential.
+ */
+Deno.test("Sessions: a site revoked while its session starts stays revoked and its session is closed", async () => {
+  await withSessionsOptions({ syncSeconds: 0.05 }, async ({ registry, connect, row, sessions }) => {
+    // The credential was checked (the tunnel's upgrade) before this revoke; the session attaches after it.
+    await registry.revoke("north");
+    connect("1.0.0");
+    const session = sessions.get("north")!.session;
+    const end = await session.ended;
+    assert.equal(end.reason, Reason.Revoked);
+    assert.equal((await row()).state, "revoked");
+  });
+});
