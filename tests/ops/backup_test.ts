@@ -501,10 +501,9 @@ Deno.test({
     });
     const work = await scratchDir("conduit-hub-backup-out-");
     try {
-      for (const site of ["north", "south"]) {
-        assert.equal((await hubAdmin(hub.dataDir, ["site", "add", site])).code, 0);
-      }
-      assert.equal((await hubAdmin(hub.dataDir, ["user", "add", "alice", "--role", "admin"])).code, 0);
+      // Added by the running hub itself (its writes may still be in its log when the backup copies the file).
+      for (const site of ["north", "south"]) await hub.registry.add(site);
+      await hub.users.add("alice", "admin", "alice's password");
       const out = path.join(work, "hub-backup.db");
       const r = await hubAdmin(hub.dataDir, ["backup", "--out", out, "--json"]);
       assert.equal(r.code, 0, r.stderr);
@@ -716,6 +715,28 @@ const restoreOfAStoppedHub: Deno.TestStepDefinition = {
   },
 };
 
+/**
+ * The start of the refusals' and the lock's steps, made once by the admin CLI and copied for each: a stopped
+ * hub's data directory with north (its hub.db as the CLI left it, its log and lock file beside it), a backup
+ * taken then, and south added after it. Each step gets a copy of that directory in `dataDir` (its files
+ * byte for byte) and of the backup at `backup`.
+ */
+let twoSites: Promise<{ dir: string; backup: string }> | undefined;
+async function northBackedUpThenSouth(dataDir: string, backup: string): Promise<void> {
+  twoSites ??= (async () => {
+    const dir = await scratchDir("conduit-hub-restore-start-");
+    const out = path.join(await scratchDir("conduit-hub-restore-start-backup-"), "hub-backup.db");
+    assert.equal((await hubAdmin(dir, ["site", "add", "north", "--db", "file:"])).code, 0);
+    const taken = await hubAdmin(dir, ["backup", "--out", out, "--db", "file:"]);
+    assert.equal(taken.code, 0, taken.stderr);
+    assert.equal((await hubAdmin(dir, ["site", "add", "south", "--db", "file:"])).code, 0);
+    return { dir, backup: out };
+  })();
+  const made = await twoSites;
+  for (const f of fs.readdirSync(made.dir)) fs.copyFileSync(path.join(made.dir, f), path.join(dataDir, f));
+  fs.copyFileSync(made.backup, backup);
+}
+
 const restoreRefusals: Deno.TestStepDefinition = {
   name:
     "hub admin restore refuses a damaged file, a non-hub database, a newer schema, bad arguments, PostgreSQL",
@@ -725,11 +746,8 @@ const restoreRefusals: Deno.TestStepDefinition = {
     const dataDir = await scratchDir("conduit-hub-restore-refused-");
     const work = await scratchDir("conduit-hub-restore-files-");
     const file = path.join(dataDir, "hub.db");
-    assert.equal((await hubAdmin(dataDir, ["site", "add", "north", "--db", "file:"])).code, 0);
     const backup = path.join(work, "good.db");
-    const taken = await hubAdmin(dataDir, ["backup", "--out", backup, "--db", "file:"]);
-    assert.equal(taken.code, 0, taken.stderr);
-    assert.equal((await hubAdmin(dataDir, ["site", "add", "south", "--db", "file:"])).code, 0);
+    await northBackedUpThenSouth(dataDir, backup);
     const before = sha256(file);
     const listing = fs.readdirSync(dataDir).sort(); // hub.db, its -wal (empty) and -shm
     const restore = (...args: string[]) => hubAdmin(dataDir, ["restore", ...args, "--db", "file:"]);
@@ -901,10 +919,8 @@ const restoreLock: Deno.TestStepDefinition = {
     const dataDir = await scratchDir("conduit-hub-restore-lock-");
     const work = await scratchDir("conduit-hub-restore-lock-files-");
     const file = path.join(dataDir, "hub.db");
-    assert.equal((await hubAdmin(dataDir, ["site", "add", "north", "--db", "file:"])).code, 0);
     const backup = path.join(work, "hub-backup.db");
-    assert.equal((await hubAdmin(dataDir, ["backup", "--out", backup, "--db", "file:"])).code, 0);
-    assert.equal((await hubAdmin(dataDir, ["site", "add", "south", "--db", "file:"])).code, 0);
+    await northBackedUpThenSouth(dataDir, backup);
     // The lock file, made by the first hub or admin command, says what it is.
     assert.match(fs.readFileSync(`${file}.lock`, "utf8"), /hub admin restore/);
 
