@@ -26,6 +26,7 @@ import {
   shoot,
   waitForOnPage,
   watchCsp,
+  watchRequests,
 } from "../support/browser.ts";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { bigJob } from "./_big_job.ts";
@@ -313,8 +314,10 @@ Deno.test({
       // A narrow screen does not scroll sideways, and its tables scroll in their box rather than breaking
       // their words a letter a line.
       await page.setViewportSize({ width: 390, height: 844 });
+      // Each screen checked once all it asked the hub for has come and been drawn, not only its first part.
+      const requests = watchRequests(page);
       const fitsNarrow = async (what: string) => {
-        await page.waitForTimeout(300);
+        await requests.settled(what);
         assert.deepEqual(await brokenWords(page), [], `${what}: words broken across lines`);
         const [scroll, inner] = await page.evaluate(() => {
           const d = globalThis as unknown as {
@@ -359,7 +362,7 @@ Deno.test({
       await page.setViewportSize({ width: 1366, height: 800 });
       await page.goto(`${base}/studies/north/${CT_SMALL_STUDY}`);
       await page.locator("li[data-series] .thumb > *").first().waitFor();
-      await page.waitForTimeout(500);
+      await requests.settled("the study page"); // its thumbnail fetched and drawn
       await shoot(page, "study");
 
       // A big job's page: its studies a page at a time, named by the source, with the pager and its filter.

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Locator, type Page, type Request } from "playwright-core";
 import { hasTool } from "./peer_tools.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -50,6 +50,38 @@ export function watchCsp(page: Page): string[] {
     if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
   });
   return violations;
+}
+
+/**
+ * The page's requests in flight, counted from now on (watch before the `goto`): `settled()` resolves once every
+ * request the page made has its answer (or failed) and the page has drawn two frames since, so what it shows
+ * is what those answers made; for a check of the whole screen (its layout, its controls) instead of a fixed
+ * wait after the screen's first part shows.
+ */
+export function watchRequests(page: Page): { settled(what: string): Promise<void> } {
+  const inFlight = new Set<Request>();
+  page.on("request", (r) => inFlight.add(r));
+  page.on("requestfinished", (r) => inFlight.delete(r));
+  page.on("requestfailed", (r) => inFlight.delete(r));
+  return {
+    async settled(what) {
+      const deadline = Date.now() + 20_000;
+      while (inFlight.size > 0) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `${what}: requests still unanswered: ${[...inFlight].map((r) => r.url()).join(", ")}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await page.evaluate(() =>
+        new Promise((done) => {
+          const g = globalThis as unknown as { requestAnimationFrame(f: () => void): void };
+          g.requestAnimationFrame(() => g.requestAnimationFrame(() => setTimeout(done)));
+        })
+      );
+    },
+  };
 }
 
 /** The text of the element that has the keyboard's focus (a confirmation's safe answer, say). */
