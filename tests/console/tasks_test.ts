@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { Page, Request } from "playwright-core";
-import { hasChromium, LOCALE, logIn, unnamedControls } from "../support/browser.ts";
+import { hasChromium, LOCALE, logIn, unnamedControls, watchRequests } from "../support/browser.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, startTestHub } from "../support/hub.ts";
 import { type ConsoleRig, type ConsoleUser, startConsole, withConsole } from "../support/console_rig.ts";
@@ -768,7 +768,9 @@ Deno.test({
         'no "exists" after it',
       );
 
-      // Every control of every screen has a name a screen reader can say.
+      // Every control of every screen has a name a screen reader can say (each screen checked once all it
+      // asked the hub for has come and been drawn).
+      const requests = watchRequests(page);
       for (
         const [where, ready] of [
           ["/", "table[aria-label=Sites]"],
@@ -781,7 +783,7 @@ Deno.test({
       ) {
         await page.goto(`${base}${where}`);
         await page.locator(ready).first().waitFor();
-        await new Promise((r) => setTimeout(r, 300));
+        await requests.settled(where);
         assert.deepEqual(await unnamedControls(page), [], `${where}: controls without a name`);
       }
 

@@ -56,11 +56,12 @@ export function watchCsp(page: Page): string[] {
  * The page's requests in flight, counted from now on (watch before the `goto`): `settled()` resolves once every
  * request the page made has its answer (or failed) and the page has drawn two frames since, so what it shows
  * is what those answers made; for a check of the whole screen (its layout, its controls) instead of a fixed
- * wait after the screen's first part shows.
+ * wait after the screen's first part shows. Event streams (a job's progress, an EventSource open as long as
+ * the job runs) are not waited for.
  */
 export function watchRequests(page: Page): { settled(what: string): Promise<void> } {
   const inFlight = new Set<Request>();
-  page.on("request", (r) => inFlight.add(r));
+  page.on("request", (r) => void (r.resourceType() !== "eventsource" && inFlight.add(r)));
   page.on("requestfinished", (r) => inFlight.delete(r));
   page.on("requestfailed", (r) => inFlight.delete(r));
   return {
