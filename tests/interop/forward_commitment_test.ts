@@ -154,8 +154,7 @@ Deno.test({
       const log = await Deno.readTextFile(agent.logFile);
       assert.ok(!log.includes(goneSop), "no UID in clear in the log");
     } finally {
-      await agent.stop();
-      await orthanc.stop();
+      await Promise.all([agent.stop(), orthanc.discard()]);
     }
   },
 });
@@ -219,8 +218,7 @@ Deno.test({
     } finally {
       await agent.stop();
       proxy.close();
-      await pacs.stop();
-      await other.stop();
+      await Promise.all([pacs.discard(), other.discard()]);
     }
   },
 });
@@ -271,8 +269,7 @@ Deno.test({
       const log = await Deno.readTextFile(agent.logFile);
       assert.match(log, /rows awaiting storage commitment at the last stop are asked again/);
     } finally {
-      await agent.stop();
-      await orthanc.stop();
+      await Promise.all([agent.stop(), orthanc.discard()]);
     }
   },
 });
@@ -284,17 +281,21 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    // B knows no node for A: its report can only go on the association A asked on.
-    const b = await startAgentProcess({ aet: "BAGENT" });
-    const a = await startAgentProcess({
-      config: {
-        queue: FAST_RETRY,
-        nodes: {
-          pacs: committingNode(b.aet, b.port, 2),
+    // B knows no node for A: its report can only go on the association A asked on. A names B's port before
+    // B listens on it: the two start together.
+    const bPort = freePort();
+    const [b, a] = await startTogether([
+      startAgentProcess({ aet: "BAGENT", port: bPort }),
+      startAgentProcess({
+        config: {
+          queue: FAST_RETRY,
+          nodes: {
+            pacs: committingNode("BAGENT", bPort, 2),
+          },
+          routes: [{ name: "all", to: [{ node: "pacs" }] }],
         },
-        routes: [{ name: "all", to: [{ node: "pacs" }] }],
-      },
-    });
+      }),
+    ]);
     try {
       await sendSeries(a, "fwd-commit-agent", 3);
       await eventually("every row done", async () => (await inState(a, "done")).length === 3, 60_000);
@@ -303,8 +304,7 @@ Deno.test({
       const bLog = await Deno.readTextFile(b.logFile);
       assert.match(bLog, /"msg":"storage commitment reported".*"via":"requester's association"/);
     } finally {
-      await a.stop();
-      await b.stop();
+      await Promise.all([a.stop(), b.stop()]);
     }
   },
 });
