@@ -3,12 +3,43 @@
  * hub, with real agents and a real storescp.
  */
 import assert from "node:assert/strict";
+import { readPart10Header } from "@conduit/shared/dicom";
 import { eventually, hubAdmin } from "../support/hub.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 import { recent } from "../../hub/auth/audit.ts";
 import { createConduitClient } from "../../hub/client/mod.ts";
-import { atPacs, finished, pacsHolding, type Rig, rigTest, seed, skip } from "./_rig.ts";
+import { atPacs, finished, pacsHolding, type Rig, rig, seed, skip, stopRig } from "./_rig.ts";
 
 if (skip) console.warn(`schedule_test: skipped: ${skip}`);
+
+/** North's route of its MR objects to south's archive: the caps' tests relay through it (CT goes nowhere). */
+const MR_TO_SOUTH = { name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] };
+
+// One rig for the file's tests: each seeds studies of its own (fresh seeds, so fresh UIDs) and counts what its
+// own studies did, and a test that sets a cap clears it before the next.
+const shared = sharedRig<Rig>({ skip, setUp: () => rig({ northRoutes: [MR_TO_SOUTH] }), stop: stopRig });
+
+function rigTest(name: string, fn: (r: Rig) => Promise<void>) {
+  shared.test(name, async (r) => {
+    // Each test starts as on a hub of its own: no site's caps remembered from the tests before (a hub
+    // trusts what it read for 5 s, a change made with the admin CLI included).
+    r.hub.transfers.forgetSite("north");
+    r.hub.transfers.forgetSite("south");
+    await fn(r);
+  });
+}
+
+/** The SOP Instance UIDs of a seeded study. */
+async function sopsOf(series: { paths: string[] }): Promise<Set<string>> {
+  const uids = new Set<string>();
+  for (const p of series.paths) uids.add(readPart10Header(await Deno.readFile(p)).sopInstanceUid!);
+  return uids;
+}
+
+/** What the PACS holds of `uids` (SOP Instance UID -> how many times it received it). */
+async function atPacsOf(r: Rig, uids: Set<string>): Promise<Map<string, number>> {
+  return new Map([...await atPacs(r)].filter(([uid]) => uids.has(uid)));
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -70,7 +101,7 @@ rigTest(
 
     // Objects already queued at the source when the window closes are held there, without using up
     // their attempts, and go when it opens.
-    const second = await seed(r, "w-b", 5, "MR");
+    const second = await seed(r, "w-b", 5); // CT: the file's MR route would relay an MR study to south too
     assert.equal((await r.north.http(`/queue/pause/${PACS}`, { method: "POST" })).status, 200);
     const job = await r.client.transfers.create.mutate({
       source: { site: "north" },
@@ -172,6 +203,7 @@ rigTest(
       { start: "20:00", end: "02:00", timeZone, days: others.slice(3) },
     ];
     const study = await seed(r, "wd-a", 4);
+    const uids = await sopsOf(study);
     const { id } = await r.client.transfers.create.mutate({
       source: { site: "north" },
       destination: { site: "south", node: "pacs" },
@@ -184,7 +216,7 @@ rigTest(
     assert.equal(waiting.tasks[0].status, "pending");
     assert.deepEqual(waiting.window, closed);
     assert.ok(Date.parse(waiting.waitingUntil!) > Date.now() + 3600_000, waiting.waitingUntil);
-    assert.equal((await atPacs(r)).size, 0);
+    assert.equal((await atPacsOf(r, uids)).size, 0);
     // A window of today only (named in the job's zone): the job goes now.
     const opened = await r.client.transfers.schedule.mutate({
       id,
@@ -193,7 +225,11 @@ rigTest(
     assert.deepEqual(opened.window, { start: "00:00", end: "00:00", timeZone, days: [today] });
     assert.equal(opened.waitingUntil, undefined);
     assert.equal((await finished(r, id)).status, "success");
-    assert.equal((await pacsHolding(r, 4)).size, 4);
+    const held = await eventually("the study's 4 objects at the PACS", async () => {
+      const pacs = await atPacsOf(r, uids);
+      return pacs.size >= 4 ? pacs : undefined;
+    });
+    assert.equal(held.size, 4);
     // A day that is not one is refused with what is wrong.
     await assert.rejects(
       r.client.transfers.create.mutate({
@@ -224,7 +260,8 @@ rigTest(
       /needs the admin role/,
     );
     const a = await seed(r, "cap-a", 8, "CT", 512); // 8 objects of about 0.5 MB each
-    const b = await seed(r, "cap-b", 8, "MR", 512);
+    const b = await seed(r, "cap-b", 8, "CT", 512); // CT too: the file's MR route would relay an MR study
+    const ours = new Set([...await sopsOf(a), ...await sopsOf(b)]);
     const started = Date.now();
     const jobs = await Promise.all([
       // Its own cap is above the site's: the site's, the lower, sets the pace.
@@ -241,7 +278,9 @@ rigTest(
       }),
     ]);
     for (const job of jobs) assert.equal((await finished(r, job.id)).status, "success");
-    const rows = (await northRows(r, "done", "@south")).filter((row) => row.route.startsWith("transfer:"));
+    const rows = (await northRows(r, "done", "@south")).filter((row) =>
+      row.route.startsWith("transfer:") && ours.has(row.sopInstanceUid)
+    );
     assert.equal(rows.length, 16);
     // About 8.4 MB at 2 MB/s, less a quarter second's burst: about 4 s for both jobs together (each alone
     // would be uncapped by itself; uncapped, they cross loopback in well under a second).
@@ -277,39 +316,58 @@ rigTest(
 rigTest(
   "a site's uplink cap, set with the admin CLI, holds its routes' relays to other sites too",
   async (r) => {
-    // Set with the admin CLI on the running hub's database: the hub reads it (within 5 s of a change).
-    const set = await hubAdmin(r.hub.dataDir, ["site", "uplink", "north", "16", "--json"]); // 2 MB/s
-    assert.equal(set.code, 0, set.stderr);
-    assert.deepEqual(set.json, { site: "north", uplinkMbps: 16 });
-    // The list and three refusals change nothing: they run side by side (each a deno process of its own).
-    const [list, zero, none, unknown] = await Promise.all([
-      hubAdmin(r.hub.dataDir, ["site", "list"]),
-      hubAdmin(r.hub.dataDir, ["site", "uplink", "north", "0"]),
-      hubAdmin(r.hub.dataDir, ["site", "uplink", "north"]),
-      hubAdmin(r.hub.dataDir, ["site", "uplink", "nowhere", "none"]),
-    ]);
-    assert.match(list.stdout, /\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n(.*\n)*north\t.*\t16\t-\n/);
-    assert.equal(zero.code, 2);
-    assert.equal(none.code, 2);
-    assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /no site named nowhere/);
-    const started = Date.now();
-    const routed = await seed(r, "cap-route", 8, "MR", 512); // stored at north, routed to south
-    const rows = await eventually("routed to south", async () => {
-      const done = (await northRows(r, "done", "@south")).filter((row) => row.route === "mr-to-south");
-      return done.length === 8 ? done : undefined;
-    }, 120_000);
-    const seconds = (Math.max(...rows.map((row) => row.doneAt!)) - started) / 1000;
-    const megabytes = routed.bytes / 1e6;
-    assert.ok(
-      seconds >= 0.8 * (megabytes - 0.5) / 2,
-      `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`,
-    );
-    const entry = (await recent(r.hub.db)).find((e) => e.action === "site.uplink");
-    assert.deepEqual([entry?.actor, entry?.target, entry?.detail], ["cli", "north", { uplinkMbps: 16 }]);
+    try {
+      await uplinkByCli(r);
+    } finally {
+      // The next test finds north uncapped (through the API, as an admin: the hub forgets the cap at once).
+      const admin = createConduitClient({
+        url: r.url,
+        token: (await r.hub.tokens.create("boss", "admin")).token,
+      });
+      await admin.site.setUplink.mutate({ site: "north", uplinkMbps: null });
+    }
   },
-  { northRoutes: [{ name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] }] },
 );
+
+/** The uplink test's body: north's cap set with the admin CLI, then an MR study routed to south under it. */
+async function uplinkByCli(r: Rig) {
+  // Set with the admin CLI on the running hub's database: the hub reads it (within 5 s of a change).
+  const set = await hubAdmin(r.hub.dataDir, ["site", "uplink", "north", "16", "--json"]); // 2 MB/s
+  assert.equal(set.code, 0, set.stderr);
+  assert.deepEqual(set.json, { site: "north", uplinkMbps: 16 });
+  // The list and three refusals change nothing: they run side by side (each a deno process of its own), and
+  // beside the routed study below (a refusal that changed the cap would be the newest entry audited).
+  const asked = Promise.all([
+    hubAdmin(r.hub.dataDir, ["site", "list"]),
+    hubAdmin(r.hub.dataDir, ["site", "uplink", "north", "0"]),
+    hubAdmin(r.hub.dataDir, ["site", "uplink", "north"]),
+    hubAdmin(r.hub.dataDir, ["site", "uplink", "nowhere", "none"]),
+  ]);
+  asked.catch(() => {}); // awaited below
+  const started = Date.now();
+  const routed = await seed(r, "cap-route", 8, "MR", 512); // stored at north, routed to south
+  const ours = await sopsOf(routed);
+  const rows = await eventually("routed to south", async () => {
+    const done = (await northRows(r, "done", "@south")).filter((row) =>
+      row.route === "mr-to-south" && ours.has(row.sopInstanceUid)
+    );
+    return done.length === 8 ? done : undefined;
+  }, 120_000);
+  const seconds = (Math.max(...rows.map((row) => row.doneAt!)) - started) / 1000;
+  const megabytes = routed.bytes / 1e6;
+  assert.ok(
+    seconds >= 0.8 * (megabytes - 0.5) / 2,
+    `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`,
+  );
+  const [list, zero, none, unknown] = await asked;
+  assert.match(list.stdout, /\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n(.*\n)*north\t.*\t16\t-\n/);
+  assert.equal(zero.code, 2);
+  assert.equal(none.code, 2);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no site named nowhere/);
+  const entry = (await recent(r.hub.db)).find((e) => e.action === "site.uplink");
+  assert.deepEqual([entry?.actor, entry?.target, entry?.detail], ["cli", "north", { uplinkMbps: 16 }]);
+}
 
 rigTest(
   "a site's downlink cap, set with the admin CLI, holds a transfer and a route into it together to the rate asked",
@@ -318,18 +376,15 @@ rigTest(
     const set = await hubAdmin(r.hub.dataDir, ["site", "downlink", "south", "16", "--json"]); // 2 MB/s
     assert.equal(set.code, 0, set.stderr);
     assert.deepEqual(set.json, { site: "south", downlinkMbps: 16 });
-    // The list and three refusals change nothing: they run side by side (each a deno process of its own).
-    const [list, zero, none, unknown] = await Promise.all([
+    // The list and three refusals change nothing: they run side by side (each a deno process of its own), and
+    // beside the relays below (a refusal that changed the cap would be the newest entry audited).
+    const asked = Promise.all([
       hubAdmin(r.hub.dataDir, ["site", "list"]),
       hubAdmin(r.hub.dataDir, ["site", "downlink", "south", "0"]),
       hubAdmin(r.hub.dataDir, ["site", "downlink", "south"]),
       hubAdmin(r.hub.dataDir, ["site", "downlink", "nowhere", "none"]),
     ]);
-    assert.match(list.stdout, /\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n(.*\n)*south\t.*\t-\t16\n/);
-    assert.equal(zero.code, 2);
-    assert.equal(none.code, 2);
-    assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /no site named nowhere/);
+    asked.catch(() => {}); // awaited below
     assert.equal((await r.client.sites.list.query()).find((s) => s.site === "south")!.downlinkMbps, 16);
     // Nothing caps north's uplink: what slows these relays is south's downlink alone.
     assert.equal((await r.client.sites.list.query()).find((s) => s.site === "north")!.uplinkMbps, null);
@@ -345,8 +400,11 @@ rigTest(
       seed(r, "down-route", 8, "MR", 512), // stored at north, routed to south
     ]);
     assert.equal((await finished(r, id)).status, "success");
+    const [jobUids, routedUids] = [await sopsOf(job), await sopsOf(routed)];
     const rows = await eventually("all relayed to south", async () => {
-      const done = await northRows(r, "done", "@south");
+      const done = (await northRows(r, "done", "@south")).filter((row) =>
+        jobUids.has(row.sopInstanceUid) || routedUids.has(row.sopInstanceUid)
+      );
       const of = (p: (route: string) => boolean) => done.filter((row) => p(row.route));
       const [transfer, route] = [of((x) => x.startsWith("transfer:")), of((x) => x === "mr-to-south")];
       return transfer.length === 8 && route.length === 8 ? [...transfer, ...route] : undefined;
@@ -359,6 +417,12 @@ rigTest(
       seconds >= 0.8 * (megabytes - 0.5) / 2,
       `${seconds.toFixed(2)} s for ${megabytes.toFixed(1)} MB`,
     );
+    const [list, zero, none, unknown] = await asked;
+    assert.match(list.stdout, /\tUPLINK Mbit\/s\tDOWNLINK Mbit\/s\n(.*\n)*south\t.*\t-\t16\n/);
+    assert.equal(zero.code, 2);
+    assert.equal(none.code, 2);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no site named nowhere/);
     const entry = (await recent(r.hub.db)).find((e) => e.action === "site.downlink");
     assert.deepEqual([entry?.actor, entry?.target, entry?.detail], ["cli", "south", { downlinkMbps: 16 }]);
 
@@ -388,5 +452,6 @@ rigTest(
       [["token:boss", "south", { downlinkMbps: null }], ["cli", "south", { downlinkMbps: 16 }]],
     );
   },
-  { northRoutes: [{ name: "mr-to-south", match: { modality: ["MR"] }, to: [{ site: "south" }] }] },
 );
+
+shared.tearDown("schedule_test: the rig stopped");
