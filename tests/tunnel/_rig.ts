@@ -29,10 +29,17 @@ export interface RelayRig {
 }
 
 const QUEUE = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 1000 };
-const HUB = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 };
+const HUB_RECONNECT = { reconnectBaseSeconds: 0.1 };
 
-/** `northDirect`: north reaches the hub without the proxy (only south's tunnel can be stalled or cut). */
-export async function startRelayRig(opts: { northDirect?: boolean } = {}): Promise<RelayRig> {
+/**
+ * `northDirect`: north reaches the hub without the proxy (only south's tunnel can be stalled or cut).
+ * `reconnectCapSeconds`: the agents' `hub.reconnectCapSeconds` (default 1): the longest wait before they try
+ * the hub again, reached after a few connections in a row that did not hold.
+ */
+export async function startRelayRig(
+  opts: { northDirect?: boolean; reconnectCapSeconds?: number } = {},
+): Promise<RelayRig> {
+  const HUB = { ...HUB_RECONNECT, reconnectCapSeconds: opts.reconnectCapSeconds ?? 1 };
   // The hub and the PACS start together, then both agents (each about 0.6 s alone).
   const [started, pacs] = await Promise.all([
     startTestHub({ heartbeatSeconds: 1 }),
