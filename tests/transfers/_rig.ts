@@ -48,6 +48,16 @@ export interface RigOptions {
   hubDb?: string;
   /** Both agents reach the hub through a TCP proxy the test can stall or cut (`Rig.proxy`). */
   tunnelProxy?: boolean;
+  /**
+   * Both agents with `dimse.sync: false` (nothing fsynced): for a test of thousands of objects that is not
+   * about durability (each fsync of a small object costs more than the rest of its way).
+   */
+  noSync?: boolean;
+}
+
+/** The agents' `dimse` settings for `options`. */
+function dimseOf(options: RigOptions) {
+  return options.noSync ? { dimse: { sync: false } } : {};
 }
 
 /** Starts south's PACS (again, on `port`, keeping what it holds in `dir`). */
@@ -91,6 +101,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     const southArgs = {
       aet: "SOUTH",
       config: {
+        ...dimseOf(options),
         queue: { ...QUEUE, ...options.southQueue },
         hub: HUB,
         // `copy` is a second node name for the same storescp: a study sent to both arrives twice.
@@ -162,6 +173,7 @@ async function startNorth(options: RigOptions, via: { registry: TestHub["registr
     aet: "NORTH",
     ...(options.northPort ? { port: options.northPort } : {}),
     config: {
+      ...dimseOf(options),
       queue: QUEUE,
       hub: HUB,
       deid: { keyFile },
