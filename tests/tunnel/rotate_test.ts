@@ -408,8 +408,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    // Due every 2 s, for the test.
-    const hub = await startTestHub({ rotateCredentialsDays: 2 / 86400, rotationGraceSeconds: 1 });
+    // Due every second, for the test (the hub looks for due ones every half second).
+    const hub = await startTestHub({ rotateCredentialsDays: 1 / 86400, rotationGraceSeconds: 1 });
     let agent: AgentProcess | undefined;
     let older: OlderAgent | undefined;
     try {
