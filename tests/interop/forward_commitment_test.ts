@@ -95,8 +95,9 @@ Deno.test({
         dimse: { commitmentRetrySeconds: 0.2 },
         archive: { removeAfterForwardSeconds: 0 },
         nodes: {
-          // Asked again 1 s after each ask without a report (doubled at each ask): the test waits for two.
-          pacs: committingNode(orthanc.aet, orthanc.port, 1),
+          // Asked again 0.5 s after each ask without a report (doubled at each ask, at most 4 s): the test
+          // waits for two. A report that comes after the next ask is ignored (the newer request decides).
+          pacs: committingNode(orthanc.aet, orthanc.port, 0.5),
         },
         routes: [{ name: "all", to: [{ node: "pacs" }] }],
       },
@@ -181,7 +182,9 @@ Deno.test({
     ]);
     // `slow` is `other` behind a proxy that, once frozen, takes connections and moves no byte.
     const proxy = startProxy(other.port);
-    const node = (aet: string, port: number) => committingNode(aet, port, 1);
+    // Asked again 0.5 s after each ask without a report, doubled at each ask (at most 4 s): the test waits
+    // for one of `slow`'s and for `pacs`' once Orthanc can report.
+    const node = (aet: string, port: number) => committingNode(aet, port, 0.5);
     const agent = await startAgentProcess({
       port: agentPort,
       config: {
