@@ -34,12 +34,14 @@ const HUB_RECONNECT = { reconnectBaseSeconds: 0.1 };
 /**
  * `northDirect`: north reaches the hub without the proxy (only south's tunnel can be stalled or cut).
  * `reconnectCapSeconds`: the agents' `hub.reconnectCapSeconds` (default 1): the longest wait before they try
- * the hub again, reached after a few connections in a row that did not hold.
+ * the hub again, reached after a few connections in a row that did not hold. `noSync`: both agents with
+ * `dimse.sync: false` (nothing fsynced: for tests whose restarts are of processes, not of the machine).
  */
 export async function startRelayRig(
-  opts: { northDirect?: boolean; reconnectCapSeconds?: number } = {},
+  opts: { northDirect?: boolean; reconnectCapSeconds?: number; noSync?: boolean } = {},
 ): Promise<RelayRig> {
   const HUB = { ...HUB_RECONNECT, reconnectCapSeconds: opts.reconnectCapSeconds ?? 1 };
+  const dimse = opts.noSync ? { dimse: { sync: false } } : {};
   // The hub and the PACS start together, then both agents (each about 0.6 s alone).
   const [started, pacs] = await Promise.all([
     startTestHub({ heartbeatSeconds: 1 }),
@@ -55,6 +57,7 @@ export async function startRelayRig(
   const northToken = (await hub.registry.add("north")).enrollmentToken;
   const southPorts = { port: freePort(), httpPort: freePort() };
   const southConfig = {
+    ...dimse,
     queue: QUEUE,
     hub: HUB,
     nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port } },
@@ -69,6 +72,7 @@ export async function startRelayRig(
     startAgentProcess({
       aet: "NORTH",
       config: {
+        ...dimse,
         queue: QUEUE,
         hub: HUB,
         routes: [{ name: "to-south", to: [{ site: "south", node: "pacs" }] }],
