@@ -18,10 +18,28 @@ export const LOCALE = "en-GB";
 
 export const hasChromium = () => hasTool(CHROMIUM);
 
+/**
+ * Chromium on a profile of its own. A launch that Playwright reports closed before it was up ("Target page,
+ * context or browser has been closed", nothing from Chromium itself) is tried once more, with a warning: the
+ * fresh-clone CI at bb4cce08 met it twice in a row in one file, 0.4 s into each launch, while every other of the
+ * run's launches worked and the file passed alone; what closed it was not found.
+ */
 export async function launchBrowser(
   viewport = { width: 1366, height: 800 },
   extraArgs: string[] = [],
 ): Promise<BrowserContext> {
+  try {
+    return await launchOnce(viewport, extraArgs);
+  } catch (err) {
+    if (!/has been closed/.test(String(err))) throw err;
+    console.warn(
+      `launchBrowser: Chromium closed while starting; starting it again: ${String(err).split("\n")[0]}`,
+    );
+    return await launchOnce(viewport, extraArgs);
+  }
+}
+
+async function launchOnce(viewport: { width: number; height: number }, extraArgs: string[]) {
   const profile = await Deno.makeTempDir({ prefix: "chromium-" });
   await Deno.mkdir(SHOTS, { recursive: true });
   return await chromium.launchPersistentContext(profile, {
