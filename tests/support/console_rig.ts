@@ -218,7 +218,9 @@ export async function startConsole(
         failures.push(e);
       }
     };
-    await attempt(() => browser.close());
+    // Bounded: two fresh-clone CI runs (3320bf88, fa28d992) hung here or before for many minutes with no Chromium
+    // left, so the agents were never stopped; a close that does not end is a failure with this message instead.
+    await attempt(() => closeWithin(browser, 30_000));
     for (const agent of [...rig.agents].reverse()) await attempt(() => agent.stop());
     await attempt(() => rig.hub.stop());
     return failures;
@@ -240,5 +242,23 @@ export async function withConsoleBrowser(
     await fn(browser);
   } finally {
     await browser.close();
+  }
+}
+
+/** `browser.close()`, or an error naming the wait once `ms` have passed without it ending. */
+async function closeWithin(browser: BrowserContext, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      browser.close(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`console rig: the browser did not close within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
