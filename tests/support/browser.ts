@@ -19,32 +19,23 @@ export const LOCALE = "en-GB";
 export const hasChromium = () => hasTool(CHROMIUM);
 
 /**
- * Chromium on a profile of its own. A launch that Playwright reports closed before it was up ("Target page,
- * context or browser has been closed", nothing from Chromium itself) is tried once more, with a warning: the
- * fresh-clone CI at bb4cce08 met it twice in a row in one file, 0.4 s into each launch, while every other of the
- * run's launches worked and the file passed alone; what closed it was not found.
+ * Chromium on a profile of its own. A SIGHUP to the test process leaves it open (`handleSIGHUP: false`):
+ * Playwright's default closes every browser it launched at a SIGHUP, and `deno test --parallel` runs every
+ * test file in one process, so tests/ops/tls_reload_test's SIGHUPs to its in-process hub closed the Chromium of
+ * whichever console test ran beside it ("Target page, context or browser has been closed"; fresh-clone CI at
+ * bb4cce08 failed both tests of tests/support/console_rig_test so, and two later runs hung in that file with no
+ * Chromium left). A SIGINT or SIGTERM still closes it (Playwright's default: the run is being stopped).
  */
 export async function launchBrowser(
   viewport = { width: 1366, height: 800 },
   extraArgs: string[] = [],
 ): Promise<BrowserContext> {
-  try {
-    return await launchOnce(viewport, extraArgs);
-  } catch (err) {
-    if (!/has been closed/.test(String(err))) throw err;
-    console.warn(
-      `launchBrowser: Chromium closed while starting; starting it again: ${String(err).split("\n")[0]}`,
-    );
-    return await launchOnce(viewport, extraArgs);
-  }
-}
-
-async function launchOnce(viewport: { width: number; height: number }, extraArgs: string[]) {
   const profile = await Deno.makeTempDir({ prefix: "chromium-" });
   await Deno.mkdir(SHOTS, { recursive: true });
   return await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    handleSIGHUP: false,
     locale: LOCALE,
     timezoneId: "Europe/London",
     args: [

@@ -218,8 +218,9 @@ export async function startConsole(
         failures.push(e);
       }
     };
-    // Bounded: two fresh-clone CI runs (3320bf88, fa28d992) hung here or before for many minutes with no Chromium
-    // left, so the agents were never stopped; a close that does not end is a failure with this message instead.
+    // Bounded: a browser that will not close is a failure with this message, and the agents and the hub still
+    // stop (two fresh-clone CI runs hung in this file with no Chromium left, its agents never stopped: a SIGHUP
+    // from another test file had closed the browser, which launchBrowser now prevents).
     await attempt(() => closeWithin(browser, 30_000));
     for (const agent of [...rig.agents].reverse()) await attempt(() => agent.stop());
     await attempt(() => rig.hub.stop());
