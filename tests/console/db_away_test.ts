@@ -2,8 +2,10 @@
  * The console while the hub's PostgreSQL is stopped: the dashboard left open keeps what it showed and says
  * `Cannot reach the hub (the hub cannot reach its database; ...)`; a reload meanwhile shows the login
  * saying the session cannot be checked now, and why (until 2026-12-05 it showed the login as if the session
- * had ended, and the dashboard said "internal error"); once the database is back a reload finds the session
- * as it was, without a new login. A real hub on a real PostgreSQL, Chromium.
+ * had ended, and the dashboard said "internal error"); once the database is back the login left open finds the
+ * session as it was by itself, without a reload or a new login (until 2026-12-07 only a reload did: the
+ * console asked once, and in a CI run the reload after the restart stayed at the login for 15 s, its one
+ * answer not the session; why is not known). A real hub on a real PostgreSQL, Chromium.
  */
 import { hasChromium, logIn } from "../support/browser.ts";
 import { withConsole } from "../support/console_rig.ts";
@@ -42,9 +44,9 @@ Deno.test({
           hasText: /^Cannot check your session now: the hub cannot reach its database/,
         }).waitFor();
 
+        // Back: the login left open finds the session by itself (it asks every few seconds), no reload.
         await pg.resume();
-        await page.reload();
-        await page.getByRole("button", { name: "Log out" }).waitFor({ timeout: 15_000 });
+        await page.getByRole("button", { name: "Log out" }).waitFor({ timeout: 20_000 });
         await page.getByRole("heading", { name: "Sites" }).waitFor();
       });
     } finally {

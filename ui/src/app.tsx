@@ -32,6 +32,8 @@ import { timeZoneNote } from "./format.ts";
 
 /** The login's notice for a session the hub ended for disuse (or age). */
 const EXPIRED = "Your session expired: it went unused for too long. Log in again to go on.";
+/** How often a session the hub could not check is asked about again. */
+const RECHECK_MS = 3000;
 
 const openTransfer = (id: string) => navigate(`/transfers/${encodeURIComponent(id)}`);
 
@@ -54,19 +56,35 @@ export function App() {
     setNotice(expired ? EXPIRED : "Your session has ended: log in again to go on.");
     setUser(undefined);
   });
-  onMount(async () => {
+  let recheck: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Asks the hub whose session this is. When it cannot say (its database away, the hub unreachable), the login
+   * says why and the question is asked again every few seconds until it can: the console then goes on by
+   * itself, logged in if the session still holds. (Until 2026-12-07 it asked once, and a console opened while
+   * the database was away stayed at that login until reloaded.) A login through the form ends the asking.
+   */
+  const checkSession = async (): Promise<void> => {
     try {
-      setUser(await me());
-      if (!user() && sessionExpired()) setNotice(EXPIRED);
+      const m = await me();
+      if (user()) return;
+      setUser(m);
+      setNotice(!m && sessionExpired() ? EXPIRED : "");
+      const next = nextAfterLogin();
+      if (m && next) globalThis.location.assign(next);
     } catch (err) {
-      // The hub could not check the session (its database away): the login says why.
-      setNotice(`Cannot check your session now: ${(err as Error).message}.`);
+      if (user()) return;
+      setNotice(
+        `Cannot check your session now: ${(err as Error).message}. The console asks again every few seconds.`,
+      );
+      recheck = setTimeout(() => void checkSession(), RECHECK_MS);
     }
+  };
+  onMount(async () => {
+    await checkSession();
     setReady(true);
-    const next = nextAfterLogin();
-    if (user() && next) globalThis.location.assign(next);
   });
   const loggedIn = (m: Me) => {
+    clearTimeout(recheck);
     const next = nextAfterLogin();
     if (next) return globalThis.location.assign(next);
     setNotice("");
