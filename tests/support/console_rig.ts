@@ -135,9 +135,22 @@ export async function withConsole(
   // A failing test's own error is the one reported; otherwise a tear-down that failed fails the test.
   if (failed) {
     if (failures.length) console.warn(`console rig: tear-down: ${failures.map(String).join("; ")}`);
+    const said = hubLogTail(rig.hub.lines);
+    if (said.length) {
+      console.warn(`console rig: the hub's last log lines (info and above):\n${said.join("\n")}`);
+    }
     throw failed.error;
   }
   if (failures.length) throw failures[0];
+}
+
+/**
+ * The hub's last 80 log lines at info or above, for a failed test's output: what the hub met (its database
+ * away and back, a session closed) is often why the page did not show what the test waited for. The hub logs
+ * no patient data.
+ */
+export function hubLogTail(lines: string[]): string[] {
+  return lines.filter((l) => /^\{"t":"[^"]*","level":"(info|warn|error)"/.test(l)).slice(-80);
 }
 
 /**
