@@ -9,7 +9,6 @@ import { onReloadSignal, runAsProcess, untilStopSignal } from "@conduit/shared/p
 import { ConfigError } from "@conduit/shared/config";
 import { commandOf, parseFlags } from "@conduit/shared/cli";
 import { HUB_FLAGS, loadHubConfig } from "./config.ts";
-import { startHub } from "./app.ts";
 import { HUB_CONFIG_RELOAD_MESSAGES } from "./reload.ts";
 import { DbRestoringError, DbUnreachableError, DbUrlError, SchemaTooNewError } from "./db/db.ts";
 import { HubTlsError } from "./tls_files.ts";
@@ -229,6 +228,9 @@ export async function main(args: string[]): Promise<number> {
   log.info("hub starting", { build: BUILD_TEXT });
   let hub;
   try {
+    // Loaded here, not at the top: the admin commands (a separate process each, often run from scripts) need
+    // none of the hub's server, API or DICOMweb code.
+    const { startHub } = await import("./app.ts");
     hub = await startHub(config, log);
   } catch (err) {
     if (err instanceof DbUrlError || err instanceof HubTlsError) {
