@@ -4,11 +4,11 @@
  * and, optionally, the sites it may reach.
  */
 import { randomBytes } from "node:crypto";
-import { desc, eq } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { apiTokens } from "../db/schema.ts";
 import { hashSecret, secretMatches } from "../sites/tokens.ts";
-import { entry } from "./audit.ts";
+import { entry, entryIfChanged } from "./audit.ts";
 import { atomically } from "../db/atomic.ts";
 
 export const ROLES = ["admin", "operator", "viewer"] as const;
@@ -91,16 +91,37 @@ export class ApiTokens {
     }));
   }
 
-  /** Revokes a token for good (its next request is 401); the audit entry in the same transaction. */
+  /**
+   * Revokes a token for good (its next request is 401); the audit entry in the same transaction, written only
+   * if this call revoked it: "not revoked yet" is part of the write, not only of the read before it (until
+   * 2026-12-07 two revokes at once both read it unrevoked, both succeeded, and the log had two entries).
+   */
   async revoke(id: string, actor = "cli"): Promise<void> {
     // Looked up first: an unknown or revoked id must leave no audit entry of a revocation that did not happen.
     const row = await this.db.query.apiTokens.findFirst({ where: eq(apiTokens.id, id) });
     if (!row) throw new UnknownTokenError(`no token ${id}`);
-    if (row.revokedAt !== null) throw new TokenError(`token ${id} is revoked already`);
-    await atomically(this.db, (tx) => [
-      tx.update(apiTokens).set({ revokedAt: Date.now() }).where(eq(apiTokens.id, id)),
-      entry(tx, actor, "token.revoke", id, { name: row.name }),
-    ]);
+    const revokedAlready = new TokenError(`token ${id} is revoked already`);
+    if (row.revokedAt !== null) throw revokedAlready;
+    const guarded = and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt));
+    const set = { revokedAt: Date.now() };
+    const detail = { name: row.name };
+    let revoked: boolean;
+    if (this.db.engine === "sqlite") {
+      const [changed] = await atomically(this.db, (tx) => [
+        tx.update(apiTokens).set(set).where(guarded),
+        entryIfChanged(tx, actor, "token.revoke", id, detail),
+      ]);
+      revoked = (changed as { rowsAffected: number }).rowsAffected > 0;
+    } else {
+      // deno-lint-ignore no-explicit-any
+      revoked = await (this.db as any).transaction(async (tx: HubDb) => {
+        const changed = await tx.update(apiTokens).set(set).where(guarded).returning({ id: apiTokens.id });
+        if (changed.length === 0) return false;
+        await entry(tx, actor, "token.revoke", id, detail);
+        return true;
+      });
+    }
+    if (!revoked) throw revokedAlready;
   }
 
   /** The principal a bearer token stands for, or undefined. */
