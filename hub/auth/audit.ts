@@ -11,7 +11,9 @@
 import Papa from "papaparse";
 import { FORMULA } from "../csv.ts";
 import { and, desc, eq, gt, gte, inArray, lt, min, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { HubDb } from "../db/db.ts";
+import { atomically } from "../db/atomic.ts";
 import { audit } from "../db/schema.ts";
 
 /** The insert of one entry, to run atomically with its change (build it on the same `tx`). */
@@ -47,6 +49,37 @@ export function entryIfChanged(
     detail ? JSON.stringify(detail) : null
   }`;
   return db.run(sql`insert into ${audit} (at, actor, action, target, detail) ${row} where changes() > 0`);
+}
+
+/**
+ * A change guarded by its own WHERE (the condition part of the write, never only of a read before it) and its
+ * audit entry, the entry written only if the change touched a row, both atomically; true if it did. SQLite:
+ * one batch, the entry's insert conditioned on `changes()`; PostgreSQL: a transaction that reads the change's
+ * RETURNING. Build the change on the `tx` given.
+ */
+export async function changeAudited(
+  db: HubDb,
+  change: (tx: HubDb) => BatchItem<"sqlite">,
+  actor: string,
+  action: string,
+  target?: string,
+  detail?: Record<string, unknown>,
+): Promise<boolean> {
+  if (db.engine === "sqlite") {
+    const [changed] = await atomically(
+      db,
+      (tx) => [change(tx), entryIfChanged(tx, actor, action, target, detail)],
+    );
+    return (changed as { rowsAffected: number }).rowsAffected > 0;
+  }
+  // deno-lint-ignore no-explicit-any
+  return await (db as any).transaction(async (tx: HubDb) => {
+    // deno-lint-ignore no-explicit-any
+    const rows = await (change(tx) as any).returning();
+    if (rows.length === 0) return false;
+    await entry(tx, actor, action, target, detail);
+    return true;
+  });
 }
 
 /** How an export of the log itself is recorded (`audit.export`): the file of the console or API, or the CLI. */

@@ -8,7 +8,7 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { apiTokens } from "../db/schema.ts";
 import { hashSecret, secretMatches } from "../sites/tokens.ts";
-import { entry, entryIfChanged } from "./audit.ts";
+import { changeAudited, entry } from "./audit.ts";
 import { atomically } from "../db/atomic.ts";
 
 export const ROLES = ["admin", "operator", "viewer"] as const;
@@ -102,25 +102,17 @@ export class ApiTokens {
     if (!row) throw new UnknownTokenError(`no token ${id}`);
     const revokedAlready = new TokenError(`token ${id} is revoked already`);
     if (row.revokedAt !== null) throw revokedAlready;
-    const guarded = and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt));
-    const set = { revokedAt: Date.now() };
-    const detail = { name: row.name };
-    let revoked: boolean;
-    if (this.db.engine === "sqlite") {
-      const [changed] = await atomically(this.db, (tx) => [
-        tx.update(apiTokens).set(set).where(guarded),
-        entryIfChanged(tx, actor, "token.revoke", id, detail),
-      ]);
-      revoked = (changed as { rowsAffected: number }).rowsAffected > 0;
-    } else {
-      // deno-lint-ignore no-explicit-any
-      revoked = await (this.db as any).transaction(async (tx: HubDb) => {
-        const changed = await tx.update(apiTokens).set(set).where(guarded).returning({ id: apiTokens.id });
-        if (changed.length === 0) return false;
-        await entry(tx, actor, "token.revoke", id, detail);
-        return true;
-      });
-    }
+    const revoked = await changeAudited(
+      this.db,
+      (tx) =>
+        tx.update(apiTokens).set({ revokedAt: Date.now() }).where(
+          and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)),
+        ),
+      actor,
+      "token.revoke",
+      id,
+      { name: row.name },
+    );
     if (!revoked) throw revokedAlready;
   }
 

@@ -7,7 +7,7 @@ import { and, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { HubDb } from "../db/db.ts";
 import { type SiteRow, sites } from "../db/schema.ts";
 import { newSecret, parseToken, secretMatches } from "./tokens.ts";
-import { entry, entryIfChanged } from "../auth/audit.ts";
+import { changeAudited, entry } from "../auth/audit.ts";
 import { SiteNotConnectedError, UnknownSiteError } from "../tunnel/errors.ts";
 import { atomically } from "../db/atomic.ts";
 import { isUniqueViolation } from "../db/errors.ts";
@@ -206,21 +206,16 @@ export class SiteRegistry {
    * the site enrolled meanwhile.
    */
   async #reissue(name: string, values: Partial<SiteRow>, actor: string): Promise<boolean> {
-    const guarded = and(eq(sites.name, name), inArray(sites.state, ["pending", "revoked"]));
-    if (this.db.engine === "sqlite") {
-      const [changed] = await atomically(this.db, (tx) => [
-        tx.update(sites).set(values).where(guarded),
-        entryIfChanged(tx, actor, "site.add", name),
-      ]);
-      return (changed as { rowsAffected: number }).rowsAffected > 0;
-    }
-    // deno-lint-ignore no-explicit-any
-    return await (this.db as any).transaction(async (tx: HubDb) => {
-      const changed = await tx.update(sites).set(values).where(guarded).returning({ name: sites.name });
-      if (changed.length === 0) return false;
-      await entry(tx, actor, "site.add", name);
-      return true;
-    });
+    return await changeAudited(
+      this.db,
+      (tx) =>
+        tx.update(sites).set(values).where(
+          and(eq(sites.name, name), inArray(sites.state, ["pending", "revoked"])),
+        ),
+      actor,
+      "site.add",
+      name,
+    );
   }
 
   async get(name: string): Promise<SiteRow | undefined> {
@@ -333,7 +328,9 @@ export class SiteRegistry {
 
   /**
    * Step 2: the agent saved the new credential. Every older one stays accepted until `graceUntil` (or
-   * until the agent connects with the new one, whichever comes first); audited.
+   * until the agent connects with the new one, whichever comes first); audited. False, with nothing written,
+   * when the site no longer holds that credential (revoked, or rotated again, since step 1): until 2026-12-07
+   * the rotation was then reported and audited as confirmed although nothing had changed.
    */
   async confirmRotation(
     name: string,
@@ -341,19 +338,21 @@ export class SiteRegistry {
     graceUntil: number,
     actor: string,
     now = Date.now(),
-  ): Promise<void> {
+  ): Promise<boolean> {
     const row = await this.get(name);
     const older = row ? olderOf(row, now).map((c) => ({ hash: c.hash, until: graceUntil })) : [];
-    await atomically(this.db, (tx) => [
-      tx.update(sites).set({
-        olderCredentials: older.length ? JSON.stringify(older) : null,
-        credentialRotatedAt: now,
-      }).where(and(eq(sites.name, name), eq(sites.credentialHash, hash))),
-      entry(tx, actor, "site.rotate", name, {
-        confirmed: true,
-        oldCredentialUntil: new Date(graceUntil).toISOString(),
-      }),
-    ]);
+    return await changeAudited(
+      this.db,
+      (tx) =>
+        tx.update(sites).set({
+          olderCredentials: older.length ? JSON.stringify(older) : null,
+          credentialRotatedAt: now,
+        }).where(and(eq(sites.name, name), eq(sites.credentialHash, hash))),
+      actor,
+      "site.rotate",
+      name,
+      { confirmed: true, oldCredentialUntil: new Date(graceUntil).toISOString() },
+    );
   }
 
   /** The agent answered that it did not save the new credential: the one before is the site's again. */

@@ -237,7 +237,18 @@ Deno.test("SiteRegistry rotation: both credentials while unconfirmed, the old on
     for (const c of [r2b.credential, ...lost.map((l) => l.credential)]) {
       assert.equal(await registry.authenticate(c), "north");
     }
+    // A rotation whose agent answers after the site was revoked is not confirmed, and not audited as such.
+    const last = await registry.beginRotation("north");
+    const confirmed = async () =>
+      (await db.select().from(audit)).filter((e) =>
+        e.action === "site.rotate" && e.detail?.includes('"confirmed":true')
+      )
+        .length;
+    const before = await confirmed();
     await registry.revoke("north");
+    assert.equal(await registry.confirmRotation("north", last.hash, 30_000, "cli"), false);
+    assert.equal(await confirmed(), before, "no entry of a confirmation that did not happen");
+    assert.equal(await registry.authenticate(last.credential), undefined);
     assert.equal(await registry.authenticate(lost[2].credential), undefined);
     await assert.rejects(registry.beginRotation("north"), /no site named north/);
     // Asked of (an erasure, a conflict, a transfer): it says the site was revoked, not that none is named so.

@@ -129,7 +129,16 @@ export class CredentialRotation {
     if (answer?.ok) {
       const now = Date.now();
       const graceUntil = now + this.options.graceMs;
-      await this.registry.confirmRotation(site, begun.hash, graceUntil, actor, now);
+      if (!await this.registry.confirmRotation(site, begun.hash, graceUntil, actor, now)) {
+        log.warn(
+          "credential rotation: the site changed meanwhile (revoked, or rotated again); not confirmed",
+        );
+        return refused(
+          site,
+          `site ${site} changed while its agent saved the new credential (it was revoked, or rotated again); ` +
+            "this rotation was not confirmed",
+        );
+      }
       log.info("site credential rotated", { actor, oldCredentialUntil: iso(graceUntil) });
       return {
         site,
