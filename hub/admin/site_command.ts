@@ -131,8 +131,10 @@ export async function siteCommand(
         }
       }
     } else if (verb === "revoke") {
-      await registry.revoke(name);
-      if (json) console.log(JSON.stringify({ site: name, state: "revoked" }));
+      const { already } = await registry.revoke(name);
+      if (json) {
+        console.log(JSON.stringify({ site: name, state: "revoked", ...(already ? { already } : {}) }));
+      } else if (already) console.log(`site ${name} was revoked already: nothing changed`);
       else {console.log(
           `site ${name} revoked: its credential no longer works and a running hub drops its session`,
         );}

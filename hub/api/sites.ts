@@ -114,9 +114,9 @@ export function siteRouter(d: SiteDeps) {
     ),
     /** Revokes a site: its credential stops working and its session closes now. */
     revoke: procedure.input(z.object({ site: name }).strict()).mutation(async ({ ctx, input }) => {
-      await d.registry.revoke(input.site, Date.now(), actorOf(ctx.principal));
+      const { already } = await d.registry.revoke(input.site, Date.now(), actorOf(ctx.principal));
       d.sessions.drop(input.site, Reason.Revoked, "the site was revoked");
-      return { site: input.site, state: "revoked" };
+      return { site: input.site, state: "revoked" as const, ...(already ? { already } : {}) };
     }),
     /**
      * Hands the site's connected agent a new credential (saved there before it answers); the old one is

@@ -399,20 +399,31 @@ export class SiteRegistry {
     return siteInfo((await this.get(name))!);
   }
 
-  async revoke(name: string, now = Date.now(), actor = "cli"): Promise<void> {
+  /**
+   * Revokes a site: its credential and any enrollment token stop working (a running hub closes its session at
+   * the next sync); audited. `already`: it was revoked before, and nothing changed.
+   */
+  async revoke(name: string, now = Date.now(), actor = "cli"): Promise<{ already: boolean }> {
     const row = await this.get(name);
     if (!row) throw new UnknownSiteError(`no site named ${name}`);
-    await atomically(this.db, (tx) => [
-      tx.update(sites).set({
-        state: "revoked",
-        credentialHash: null,
-        olderCredentials: null,
-        enrollmentHash: null,
-        enrollmentExpiresAt: null,
-        revokedAt: now,
-      }).where(eq(sites.name, name)),
-      entry(tx, actor, "site.revoke", name),
-    ]);
+    // Only a site not revoked yet: a second revoke keeps the first one's time and writes no second audit
+    // entry (until 2026-12-07 each wrote both again).
+    const revoked = await changeAudited(
+      this.db,
+      (tx) =>
+        tx.update(sites).set({
+          state: "revoked",
+          credentialHash: null,
+          olderCredentials: null,
+          enrollmentHash: null,
+          enrollmentExpiresAt: null,
+          revokedAt: now,
+        }).where(and(eq(sites.name, name), ne(sites.state, "revoked"))),
+      actor,
+      "site.revoke",
+      name,
+    );
+    return { already: !revoked };
   }
 
   /** Sites revoked since the hub last looked (the tunnel closes their sessions). */

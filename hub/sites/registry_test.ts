@@ -247,6 +247,11 @@ Deno.test("SiteRegistry rotation: both credentials while unconfirmed, the old on
     const before = await confirmed();
     await registry.revoke("north");
     assert.equal(await registry.confirmRotation("north", last.hash, 30_000, "cli"), false);
+    // Revoked again: nothing changes, the first revoke's time and its one audit entry stay.
+    const firstRevoke = (await registry.get("north"))?.revokedAt;
+    assert.deepEqual(await registry.revoke("north", Date.now() + 60_000), { already: true });
+    assert.equal((await registry.get("north"))?.revokedAt, firstRevoke);
+    assert.equal((await db.select().from(audit)).filter((e) => e.action === "site.revoke").length, 1);
     assert.equal(await confirmed(), before, "no entry of a confirmation that did not happen");
     assert.equal(await registry.authenticate(last.credential), undefined);
     assert.equal(await registry.authenticate(lost[2].credential), undefined);
