@@ -389,13 +389,18 @@ export class SiteRegistry {
     mbps: number | null,
     actor: string,
   ): Promise<SiteInfo> {
-    const row = await this.get(name);
-    if (!row || row.state === "revoked") throw new UnknownSiteError(`no site named ${name}`);
     const action = column === "uplinkMbps" ? "site.uplink" : "site.downlink";
-    await atomically(this.db, (tx) => [
-      tx.update(sites).set({ [column]: mbps }).where(eq(sites.name, name)),
-      entry(tx, actor, action, name, { [column]: mbps }),
-    ]);
+    // Not on a revoked site, also one revoked while this runs (the condition is part of the write).
+    const set = await changeAudited(
+      this.db,
+      (tx) =>
+        tx.update(sites).set({ [column]: mbps }).where(and(eq(sites.name, name), ne(sites.state, "revoked"))),
+      actor,
+      action,
+      name,
+      { [column]: mbps },
+    );
+    if (!set) throw new UnknownSiteError(`no site named ${name}`);
     return siteInfo((await this.get(name))!);
   }
 

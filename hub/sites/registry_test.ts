@@ -267,3 +267,39 @@ Deno.test("SiteRegistry rotation: both credentials while unconfirmed, the old on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * A cap and a revoke at once: a cap is never written on a site after it was revoked (until 2026-12-07 the cap
+ * read the row, then wrote, and a revoke in between got a cap and its audit entry after it).
+ */
+Deno.test("SiteRegistry.setUplink() never writes a cap on a site after its revoke", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
+  const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
+  try {
+    let between: (() => Promise<unknown>) | undefined;
+    // The revoke lands at the cap's first read of the row, wherever that is.
+    class Racing extends SiteRegistry {
+      override async get(name: string) {
+        const row = await super.get(name);
+        const run = between;
+        between = undefined;
+        await run?.();
+        return row;
+      }
+    }
+    const registry = new Racing(db);
+    await registry.enroll((await registry.add("north")).enrollmentToken);
+    between = () => registry.revoke("north");
+    const capped = await registry.setUplink("north", 5).then(() => true, (e) => {
+      assert.match(String(e), /no site named north/);
+      return false;
+    });
+    assert.equal(between, undefined, "the revoke ran");
+    const order = (await db.select().from(audit)).sort((a, b) => a.id - b.id).map((e) => e.action)
+      .filter((a) => a === "site.uplink" || a === "site.revoke");
+    assert.deepEqual(order, capped ? ["site.uplink", "site.revoke"] : ["site.revoke"]);
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
