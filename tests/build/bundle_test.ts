@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { existsSync } from "node:fs";
 import { bundleAgent, bundleHub } from "../../deploy/build.ts";
-import { copyTree } from "../../deploy/bundle.ts";
 import { buildConsole } from "../../deploy/build_ui.ts";
 import { prepareViewer } from "../../deploy/viewer.ts";
 import {
@@ -73,13 +72,15 @@ Deno.test({
       bundleHub(path.join(dir, "built", "hub")),
       bundleAgent(path.join(dir, "built", "agent")),
     ]);
-    // As docs/operations.md says: copied anywhere (here /opt/conduit would be), then run from there.
+    // As docs/operations.md says: put anywhere (here /opt/conduit would be), then run from there. Moved, not
+    // copied (the viewer alone is about 50 MB): nothing is left where it was built.
     const [hubLauncher, agentLauncher] = await Promise.all(built.map(async (launcher) => {
       const name = path.basename(path.dirname(launcher));
-      await copyTree(path.dirname(launcher), path.join(dir, name));
+      await Deno.rename(path.dirname(launcher), path.join(dir, name));
       await Deno.chmod(path.join(dir, name, path.basename(launcher)), 0o755);
       return path.join(dir, name, path.basename(launcher));
     }));
+    await Deno.remove(path.join(dir, "built"));
     const elsewhere = await Deno.makeTempDir({ prefix: "bundle-cwd-" });
     const env = { DENO: Deno.execPath() };
     /** Runs an artifact's `launcher` with `args` from `elsewhere` to its end: exit code and output. */
@@ -102,9 +103,11 @@ Deno.test({
       return JSON.parse(out.stdout);
     };
     // Stamped at build time: the same build as this checkout, and not "unknown commit" (no .git there).
-    for (const launcher of [hubLauncher, agentLauncher]) {
+    // Asked while the hub starts (each launch is a process of its own).
+    const versions = Promise.all([hubLauncher, agentLauncher].map(async (launcher) => {
       assert.deepEqual(await run(launcher, ["--version", "--json"]), buildJson(BUILD), launcher);
-    }
+    }));
+    versions.catch(() => {}); // thrown below, once the hub is up
     const hubData = path.join(elsewhere, "hub-data");
     const { proc: hub, ports: [hubPort] } = await startBundled(
       "hub-bundle",
@@ -115,6 +118,7 @@ Deno.test({
     );
     let agent: Managed | undefined;
     try {
+      await versions;
       const base = `http://127.0.0.1:${hubPort}`;
       const page = await fetch(`${base}/explorer`);
       assert.equal(page.status, 200);
@@ -219,38 +223,71 @@ Deno.test({
       assert.equal(parts.length, 1);
       assert.equal(readPart10Header(parts[0].body).transferSyntax, "1.2.840.10008.1.2.1");
 
-      // Online backups from the artifacts, beside the running programs: each finds its migrations' journal
-      // (the schema it names) where the bundle put them.
-      const agentBackup = await run(agentLauncher, [
-        "backup",
-        "--out",
-        path.join(elsewhere, "agent-backup"),
-        "--data",
-        path.join(elsewhere, "agent-data"),
-        "--json",
-      ]);
-      assert.equal(agentBackup.counts.instances, 2);
-      assert.match(agentBackup.schema.migration, /^\d{4}_/);
-      const hubBackup = await run(hubLauncher, [
-        "admin",
-        "backup",
-        "--out",
-        path.join(elsewhere, "hub-backup.db"),
-        "--data",
-        hubData,
-        "--json",
-      ]);
-      assert.equal(hubBackup.tables.sites, 1);
-      assert.match(hubBackup.schema, /^\d{4}_/);
+      // The checks below are launches of the artifacts that change nothing the others read: they run side by
+      // side. The hub's writes (a second site, a user) follow its backup, which counts one site.
+      const hubSide = async () => {
+        // Online backups from the artifacts, beside the running programs: each finds its migrations'
+        // journal (the schema it names) where the bundle put them.
+        const hubBackup = await run(hubLauncher, [
+          "admin",
+          "backup",
+          "--out",
+          path.join(elsewhere, "hub-backup.db"),
+          "--data",
+          hubData,
+          "--json",
+        ]);
+        assert.equal(hubBackup.tables.sites, 1);
+        assert.match(hubBackup.schema, /^\d{4}_/);
 
-      // The hub's bundle tells the operator to start the agent by the agent bundle's launcher, which sits
-      // beside it, not by `deno task agent`, which needs the repository the bundles replace.
-      const south = await launch(hubLauncher, ["admin", "site", "add", "south", "--data", hubData]);
-      assert.equal(south.code, 0, south.stderr);
-      const told = south.stdout;
-      assert.ok(told.includes(`On the site: ${agentLauncher} --site south --hub `), told);
-      assert.ok(told.includes(`service: ${agentLauncher} enroll --site south --hub `), told);
-      assert.doesNotMatch(told, /deno task/);
+        // The hub's bundle tells the operator to start the agent by the agent bundle's launcher, which
+        // sits beside it, not by `deno task agent`, which needs the repository the bundles replace.
+        const south = await launch(hubLauncher, ["admin", "site", "add", "south", "--data", hubData]);
+        assert.equal(south.code, 0, south.stderr);
+        const told = south.stdout;
+        assert.ok(told.includes(`On the site: ${agentLauncher} --site south --hub `), told);
+        assert.ok(told.includes(`service: ${agentLauncher} enroll --site south --hub `), told);
+        assert.doesNotMatch(told, /deno task/);
+
+        // The console's hints name the commands as built: those the hub tells it at login and in /auth/me.
+        const user = new Deno.Command(hubLauncher, {
+          args: ["admin", "user", "add", "ops", "--role", "admin", "--password-stdin", "--data", hubData],
+          cwd: elsewhere,
+          env,
+          stdin: "piped",
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        const writer = user.stdin.getWriter();
+        await writer.write(new TextEncoder().encode("a long enough password\n"));
+        await writer.close();
+        const added = await user.output();
+        assert.equal(added.code, 0, new TextDecoder().decode(added.stderr));
+        const login = await fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ user: "ops", password: "a long enough password" }),
+        });
+        const me = await login.json();
+        assert.equal(login.status, 200, JSON.stringify(me));
+        assert.deepEqual(me.commands, {
+          agent: agentLauncher,
+          hub: "conduit-hub",
+          tunnel: "wss://HUB/tunnel",
+        });
+      };
+      const agentBackup = async () => {
+        const made = await run(agentLauncher, [
+          "backup",
+          "--out",
+          path.join(elsewhere, "agent-backup"),
+          "--data",
+          path.join(elsewhere, "agent-data"),
+          "--json",
+        ]);
+        assert.equal(made.counts.instances, 2);
+        assert.match(made.schema.migration, /^\d{4}_/);
+      };
 
       // Every usage line and hint names the command as built (conduit-agent, conduit-hub): `deno task`
       // needs the repository the artifacts replace.
@@ -260,65 +297,54 @@ Deno.test({
         assert.doesNotMatch(text, /deno task/, text);
         return text;
       };
-      assert.match(await said(agentLauncher, ["--help"]), /^usage: conduit-agent \[--config FILE\]/m);
-      assert.match(await said(agentLauncher, ["queue", "--help"]), /^usage: conduit-agent queue COMMAND/m);
-      assert.match(await said(agentLauncher, ["backup"]), /^usage: conduit-agent backup --out DIR/m);
-      assert.match(await said(hubLauncher, ["--help"]), /^ +conduit-hub admin site add\|list/m);
-      assert.match(
-        await said(hubLauncher, ["admin", "token", "--help"]),
-        /^usage: conduit-hub admin token create/m,
-      );
+      const usages = async () => {
+        const [agentHelp, queueHelp, backupUsage, hubHelp, tokenHelp] = await Promise.all([
+          said(agentLauncher, ["--help"]),
+          said(agentLauncher, ["queue", "--help"]),
+          said(agentLauncher, ["backup"]),
+          said(hubLauncher, ["--help"]),
+          said(hubLauncher, ["admin", "token", "--help"]),
+        ]);
+        assert.match(agentHelp, /^usage: conduit-agent \[--config FILE\]/m);
+        assert.match(queueHelp, /^usage: conduit-agent queue COMMAND/m);
+        assert.match(backupUsage, /^usage: conduit-agent backup --out DIR/m);
+        assert.match(hubHelp, /^ +conduit-hub admin site add\|list/m);
+        assert.match(tokenHelp, /^usage: conduit-hub admin token create/m);
+      };
       // The agent's hints name the hub's command the same way.
-      const unenrolled = await said(agentLauncher, [
-        "check",
-        "--no-network",
-        "--data",
-        path.join(elsewhere, "not-enrolled"),
-        "--hub",
-        `ws://127.0.0.1:${hubPort}/tunnel`,
-        "--port",
-        String(freePort()),
-        "--http-port",
-        String(freePort()),
-      ]);
-      assert.ok(
-        unenrolled.includes(
-          "(conduit-agent enroll --token TOKEN, a token from 'conduit-hub admin site add')",
-        ),
-        unenrolled,
-      );
-      const spent = await said(agentLauncher, [
-        "enroll",
-        "--token",
-        enrollmentToken,
-        "--hub",
-        `ws://127.0.0.1:${hubPort}/tunnel`,
-        "--data",
-        path.join(elsewhere, "enroll-again"),
-      ]);
-      assert.ok(spent.includes("on the hub, conduit-hub admin site add north issues a new one"), spent);
-      // And so do the console's hints: the commands the hub tells it at login and in /auth/me.
-      const user = new Deno.Command(hubLauncher, {
-        args: ["admin", "user", "add", "ops", "--role", "admin", "--password-stdin", "--data", hubData],
-        cwd: elsewhere,
-        env,
-        stdin: "piped",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      const writer = user.stdin.getWriter();
-      await writer.write(new TextEncoder().encode("a long enough password\n"));
-      await writer.close();
-      const added = await user.output();
-      assert.equal(added.code, 0, new TextDecoder().decode(added.stderr));
-      const login = await fetch(`${base}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user: "ops", password: "a long enough password" }),
-      });
-      const me = await login.json();
-      assert.equal(login.status, 200, JSON.stringify(me));
-      assert.deepEqual(me.commands, { agent: agentLauncher, hub: "conduit-hub", tunnel: "wss://HUB/tunnel" });
+      const unenrolledHint = async () => {
+        const unenrolled = await said(agentLauncher, [
+          "check",
+          "--no-network",
+          "--data",
+          path.join(elsewhere, "not-enrolled"),
+          "--hub",
+          `ws://127.0.0.1:${hubPort}/tunnel`,
+          "--port",
+          String(freePort()),
+          "--http-port",
+          String(freePort()),
+        ]);
+        assert.ok(
+          unenrolled.includes(
+            "(conduit-agent enroll --token TOKEN, a token from 'conduit-hub admin site add')",
+          ),
+          unenrolled,
+        );
+      };
+      const spentHint = async () => {
+        const spent = await said(agentLauncher, [
+          "enroll",
+          "--token",
+          enrollmentToken,
+          "--hub",
+          `ws://127.0.0.1:${hubPort}/tunnel`,
+          "--data",
+          path.join(elsewhere, "enroll-again"),
+        ]);
+        assert.ok(spent.includes("on the hub, conduit-hub admin site add north issues a new one"), spent);
+      };
+      await Promise.all([hubSide(), agentBackup(), usages(), unenrolledHint(), spentHint()]);
 
       // Deno's own warning at a first start from a new place (its npm packages' build scripts) would greet
       // the operator in the log of every start of a service whose artifact it cannot write; and Node's
