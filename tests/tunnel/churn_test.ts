@@ -15,31 +15,48 @@ import { agentMetric } from "../support/faults.ts";
 import { Reason } from "@conduit/shared/tunnel";
 import { writeGeneratedSeries } from "../tools/generate.ts";
 import { testOnPostgres } from "../support/postgres.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 
 const skip = skipReason("storescu") || skipReason("curl");
 if (skip) console.warn(`tunnel churn_test: skipped: ${skip}`);
 
 const HUB_RECONNECT = { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 0.5 };
 
+/** The hub of the file's tests, an API token for it, and the enrollment token of each test's site. */
+interface ChurnHub {
+  hub: HubProcess;
+  token: string;
+  enroll: Record<string, string>;
+}
+
 /**
- * The hub, an API token for it, and a site `north` enrolled (the agent started by the test). A WebSocket that
- * says no hello is closed after 4 s (`tunnel.helloTimeoutSeconds`, 10 by default): the agents' own hellos,
+ * One hub for the file's tests (tests/support/shared_rig.ts), each test's agent on a site of its own (`north`,
+ * `south`), both sites added at the start; each test waits until its own agent is the one session. A WebSocket
+ * that says no hello is closed after 4 s (`tunnel.helloTimeoutSeconds`, 10 by default): the agents' own hellos,
  * sent at once, keep a margin of seconds on a loaded machine.
  */
-async function hubWithSite(): Promise<{ hub: HubProcess; token: string; enroll: string }> {
+async function hubWithSites(): Promise<ChurnHub> {
   const config = await Deno.makeTempFile({ prefix: "churn-hub-", suffix: ".yaml" });
   await Deno.writeTextFile(config, "tunnel:\n  helloTimeoutSeconds: 4\n");
   const hub = await startHubProcess({ args: ["--config", config] });
-  const admin = (args: string[]) => hubAdmin(hub.dataDir, [...args, "--json"]);
-  // The two commands run together (each a process of its own, about a second).
-  const [made, added] = await Promise.all([
-    admin(["token", "create", "t", "--role", "operator"]),
-    admin(["site", "add", "north"]),
-  ]);
-  const token = String(made.json!.token);
-  const enroll = String(added.json!.enrollmentToken);
-  return { hub, token, enroll };
+  try {
+    const admin = (args: string[]) => hubAdmin(hub.dataDir, [...args, "--json"]);
+    // The commands run together (each a process of its own, about a second).
+    const [made, north, south] = await Promise.all([
+      admin(["token", "create", "t", "--role", "operator"]),
+      admin(["site", "add", "north"]),
+      admin(["site", "add", "south"]),
+    ]);
+    const token = String(made.json!.token);
+    const enroll = { north: String(north.json!.enrollmentToken), south: String(south.json!.enrollmentToken) };
+    return { hub, token, enroll };
+  } catch (err) {
+    await hub.stop();
+    throw err;
+  }
 }
+
+const shared = sharedRig<ChurnHub>({ skip, setUp: hubWithSites, stop: ({ hub }) => hub.stop() });
 
 async function hubMetric(hub: HubProcess, token: string, name: string): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${hub.port}/metrics`, {
@@ -145,15 +162,11 @@ async function stowCutAfter(port: number, token: string, object: Uint8Array, byt
   }
 }
 
-Deno.test({
-  name: "tunnel churn: DICOMweb clients gone mid-WADO-RS or mid-STOW leave no stream, socket or open file",
-  ignore: !!skip,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const { hub, token, enroll } = await hubWithSite();
+shared.test(
+  "tunnel churn: DICOMweb clients gone mid-WADO-RS or mid-STOW leave no stream, socket or open file",
+  async ({ hub, token, enroll }) => {
     const agent = await startAgentProcess({
-      args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", enroll],
+      args: ["--site", "north", "--hub", hub.tunnelUrl, "--enroll", enroll.north],
     });
     const dir = await Deno.makeTempDir({ prefix: "conduit-churn-" });
     try {
@@ -186,29 +199,23 @@ Deno.test({
       assert.ok((await res.arrayBuffer()).byteLength > study, "the whole study after the churn");
     } finally {
       await agent.stop();
-      await hub.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "tunnel churn: tunnels cut (3 mid-retrieval) and killed, refused upgrades and upgrades without a hello leave the hub as before",
-  ignore: !!skip,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const { hub, token, enroll } = await hubWithSite();
+shared.test(
+  "tunnel churn: tunnels cut (3 mid-retrieval) and killed, refused upgrades and upgrades without a hello leave the hub as before",
+  async ({ hub, token, enroll }) => {
     const proxy = startProxy(hub.port);
     const ports = { port: 0, httpPort: 0 };
     const start = (args: string[], dataDir?: string) =>
       startAgentProcess({
         ...(dataDir ? { dataDir, ...ports } : {}),
         config: { hub: HUB_RECONNECT },
-        args: ["--site", "north", "--hub", `ws://127.0.0.1:${proxy.port}/tunnel`, ...args],
+        args: ["--site", "south", "--hub", `ws://127.0.0.1:${proxy.port}/tunnel`, ...args],
       });
-    let agent = await start(["--enroll", enroll]);
+    let agent = await start(["--enroll", enroll.south]);
     Object.assign(ports, { port: agent.port, httpPort: agent.httpPort });
     const sessions = () => hubMetric(hub, token, "conduit_hub_sites_connected");
     /** Starts `run` until a tunnel stream is seen under way (the first may meet a session being replaced). */
@@ -236,7 +243,7 @@ Deno.test({
       });
       const sent = await storescu(series.paths, agent, [], 60_000);
       assert.equal(sent.code, 0, sent.stderr);
-      const url = `http://127.0.0.1:${hub.port}/dicomweb/sites/north/studies/${series.studyUid}`;
+      const url = `http://127.0.0.1:${hub.port}/dicomweb/sites/south/studies/${series.studyUid}`;
       await wadoCutAfter(url, token, 1e9);
       const before = await settled(hub, token, agent);
       // The network cuts the tunnel 10 times, the first 3 in the middle of a retrieval: the agent comes back
@@ -255,13 +262,25 @@ Deno.test({
           async () => proxy.open >= 1 && (await sessions()) === 1 || undefined,
         );
       }
+      const credential =
+        JSON.parse(await Deno.readTextFile(`${agent.dataDir}/hub-credential.json`)).credential;
+      // 8 WebSockets with the site's credential that never say hello: closed by the hub's hello timeout (4 s),
+      // which runs while the agent is killed and started again and the upgrades below are refused.
+      const silently = Promise.all(
+        Array.from({ length: 8 }, () =>
+          new Promise<[number, string]>((resolve) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/tunnel`, {
+              headers: { authorization: `Bearer ${credential}` },
+            });
+            ws.onclose = (e) => resolve([e.code, e.reason]);
+            ws.onerror = () => {};
+          })),
+      );
       // The agent is killed 3 times and started again.
       for (let i = 0; i < 3; i++) {
         await agent.kill();
         agent = await start([], agent.dataDir);
       }
-      const credential =
-        JSON.parse(await Deno.readTextFile(`${agent.dataDir}/hub-credential.json`)).credential;
       // 40 upgrades with no credential or a wrong one: refused before any WebSocket.
       for (let i = 0; i < 40; i++) {
         const res = await fetch(`http://127.0.0.1:${hub.port}/tunnel`, {
@@ -276,17 +295,7 @@ Deno.test({
         await res.body?.cancel();
         assert.equal(res.status, 401);
       }
-      // 8 WebSockets with the site's credential that never say hello: closed by the hub's hello timeout (4 s).
-      const silent = await Promise.all(
-        Array.from({ length: 8 }, () =>
-          new Promise<[number, string]>((resolve) => {
-            const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/tunnel`, {
-              headers: { authorization: `Bearer ${credential}` },
-            });
-            ws.onclose = (e) => resolve([e.code, e.reason]);
-            ws.onerror = () => {};
-          })),
-      );
+      const silent = await silently;
       assert.deepEqual(
         silent.map(([code]) => code),
         silent.map(() => 4000 + Reason.ProtocolError),
@@ -302,8 +311,9 @@ Deno.test({
     } finally {
       await agent.stop();
       proxy.close();
-      await hub.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
-});
+);
+
+shared.tearDown("tunnel churn: the file's hub stops");
