@@ -83,109 +83,20 @@ const skip = postgresMissing();
 if (skip) console.warn(`hub_db_restart_test: skipped: ${skip}`);
 
 /**
- * One PostgreSQL server for the file's two tests on it, each on a database of its own: started by the first
- * that runs, stopped by the file's last test (or at exit, when a test runs alone).
+ * One PostgreSQL server for the file's two tests on it, each on a database of its own: started by the file's
+ * first test (on libsql, which does not wait for it) or the first that needs it, stopped by the file's last
+ * test (or at exit, when a test runs alone).
  */
 let server: Promise<TestPostgres> | undefined;
 const sharedPostgres = () => (server ??= startPostgres());
-
-Deno.test({
-  name: "a hub on PostgreSQL answers 503 while its database restarts or stops, and everything after",
-  ignore: Boolean(skip),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const pg = await sharedPostgres();
-    let hub: HubProcess | undefined;
-    let agent;
-    let paused = false;
-    try {
-      const db = await pg.createDatabase("restart");
-      hub = await startHubProcess({ db });
-      const admin = async (args: string[]) => {
-        const out = await hubAdmin(hub!.dataDir, [...args, "--json"]);
-        assert.equal(out.code, 0, out.stderr);
-        return out.json!;
-      };
-      const [created, north] = await Promise.all([
-        admin(["token", "create", "ops", "--role", "admin"]),
-        admin(["site", "add", "north"]),
-      ]);
-      const token = String(created.token);
-      agent = await startAgentProcess({
-        aet: "NORTH",
-        config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 } },
-        args: [
-          "--site",
-          "north",
-          "--hub",
-          hub.tunnelUrl,
-          "--enroll",
-          String(north.enrollmentToken),
-        ],
-      });
-      const seen: number[] = [];
-      await untilBack(hub, token, seen, "the start");
-      const connects = async () => (await Deno.readTextFile(hub!.logFile)).split("site connected").length - 1;
-      const connectedBefore = await connects();
-
-      // A stop longer than a cluster lease (6 s): requests are refused at once, the hub stays up.
-      await pg.pause();
-      paused = true;
-      assertAway(await ask(hub, token), "with the database stopped");
-      await eventually(
-        "/healthz 503",
-        async () => (await fetch(`http://127.0.0.1:${hub!.port}/healthz`)).status === 503,
-      );
-      await new Promise((r) => setTimeout(r, 7000));
-      assertAway(await ask(hub, token), "7 s later");
-      await pg.resume();
-      paused = false;
-      await untilBack(hub, token, seen, "the stop");
-
-      // A restart, then every connection of the hub terminated.
-      await pg.restart();
-      await untilBack(hub, token, seen, "pg_ctl restart");
-      assert.ok(await pg.terminate("restart") > 0, "the hub had connections to terminate");
-      await untilBack(hub, token, seen, "pg_terminate_backend");
-
-      assert.deepEqual(seen.filter((s) => s >= 500 && s !== 503), [], "no 500 at any time");
-      // The hub ran throughout; the agent's tunnel stayed up (no second connection) and north is served.
-      assert.equal(
-        await Promise.race([hub.status.then(() => "ended"), Promise.resolve("running")]),
-        "running",
-      );
-      assert.equal(await connects(), connectedBefore, "north did not have to connect again");
-      // What was written before is there after.
-      const r = await fetch(
-        `http://127.0.0.1:${hub.port}/trpc/audit.list?input=${
-          encodeURIComponent(JSON.stringify({ action: "site.add" }))
-        }`,
-        { headers: { authorization: `Bearer ${token}` } },
-      );
-      assert.equal(r.status, 200);
-      assert.match(await r.text(), /"target":"north"/);
-      const log = await Deno.readTextFile(hub.logFile);
-      assert.match(log, /request refused: the database is away/);
-      assert.doesNotMatch(log, /"level":"error","msg":"(request|DICOMweb request|procedure) failed"/);
-      // What failed meanwhile (the transfer loop, the registry's sync, rotations) is logged with the driver's
-      // reason, never a query's values (drizzle's "params: ...": UIDs, names, ids).
-      assert.match(log, /"transfer pass failed"/);
-      assert.match(log, /"site registry sync failed"/);
-      assert.doesNotMatch(log, /params:/);
-    } finally {
-      await agent?.stop();
-      await hub?.stop();
-      if (paused) await pg.resume(); // for the file's other test on it
-    }
-  },
-});
 
 Deno.test({
   name: "a hub on its libsql file answers writes 503 while the file cannot be written, and reads all along",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
+    // The file's PostgreSQL (for the tests after this one) starts while this test runs.
+    if (!skip) sharedPostgres().catch(() => {});
     const dir = await scratchDir("hub-db-frozen-");
     if (!(await canFreeze(dir))) {
       console.warn(
@@ -230,6 +141,100 @@ Deno.test({
     } finally {
       await chattr("-i", files).catch(() => {});
       await hub.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a hub on PostgreSQL answers 503 while its database restarts or stops, and everything after",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await sharedPostgres();
+    let hub: HubProcess | undefined;
+    let agent;
+    let paused = false;
+    try {
+      const db = await pg.createDatabase("restart");
+      hub = await startHubProcess({ db });
+      const admin = async (args: string[]) => {
+        const out = await hubAdmin(hub!.dataDir, [...args, "--json"]);
+        assert.equal(out.code, 0, out.stderr);
+        return out.json!;
+      };
+      const [created, north] = await Promise.all([
+        admin(["token", "create", "ops", "--role", "admin"]),
+        admin(["site", "add", "north"]),
+      ]);
+      const token = String(created.token);
+      agent = await startAgentProcess({
+        aet: "NORTH",
+        config: { hub: { reconnectBaseSeconds: 0.1, reconnectCapSeconds: 1 } },
+        args: [
+          "--site",
+          "north",
+          "--hub",
+          hub.tunnelUrl,
+          "--enroll",
+          String(north.enrollmentToken),
+        ],
+      });
+      const seen: number[] = [];
+      await untilBack(hub, token, seen, "the start");
+      const connects = async () => (await Deno.readTextFile(hub!.logFile)).split("site connected").length - 1;
+      const connectedBefore = await connects();
+
+      // A stop longer than a cluster lease (6 s): requests are refused at once, the hub stays up.
+      await pg.pause();
+      paused = true;
+      const stoppedAt = Date.now();
+      assertAway(await ask(hub, token), "with the database stopped");
+      await eventually(
+        "/healthz 503",
+        async () => (await fetch(`http://127.0.0.1:${hub!.port}/healthz`)).status === 503,
+      );
+      // 7 s after the stop (no answer of the hub tells when its lease ran out while its database is away).
+      await new Promise((r) => setTimeout(r, stoppedAt + 7000 - Date.now()));
+      assertAway(await ask(hub, token), "7 s later");
+      await pg.resume();
+      paused = false;
+      await untilBack(hub, token, seen, "the stop");
+
+      // A restart, then every connection of the hub terminated.
+      await pg.restart();
+      await untilBack(hub, token, seen, "pg_ctl restart");
+      assert.ok(await pg.terminate("restart") > 0, "the hub had connections to terminate");
+      await untilBack(hub, token, seen, "pg_terminate_backend");
+
+      assert.deepEqual(seen.filter((s) => s >= 500 && s !== 503), [], "no 500 at any time");
+      // The hub ran throughout; the agent's tunnel stayed up (no second connection) and north is served.
+      assert.equal(
+        await Promise.race([hub.status.then(() => "ended"), Promise.resolve("running")]),
+        "running",
+      );
+      assert.equal(await connects(), connectedBefore, "north did not have to connect again");
+      // What was written before is there after.
+      const r = await fetch(
+        `http://127.0.0.1:${hub.port}/trpc/audit.list?input=${
+          encodeURIComponent(JSON.stringify({ action: "site.add" }))
+        }`,
+        { headers: { authorization: `Bearer ${token}` } },
+      );
+      assert.equal(r.status, 200);
+      assert.match(await r.text(), /"target":"north"/);
+      const log = await Deno.readTextFile(hub.logFile);
+      assert.match(log, /request refused: the database is away/);
+      assert.doesNotMatch(log, /"level":"error","msg":"(request|DICOMweb request|procedure) failed"/);
+      // What failed meanwhile (the transfer loop, the registry's sync, rotations) is logged with the driver's
+      // reason, never a query's values (drizzle's "params: ...": UIDs, names, ids).
+      assert.match(log, /"transfer pass failed"/);
+      assert.match(log, /"site registry sync failed"/);
+      assert.doesNotMatch(log, /params:/);
+    } finally {
+      await agent?.stop();
+      await hub?.stop();
+      if (paused) await pg.resume(); // for the file's other test on it
     }
   },
 });
