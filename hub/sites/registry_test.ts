@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { inArray } from "drizzle-orm";
-import { openHubDb } from "../db/db.ts";
+import { type HubDb, openHubDb } from "../db/db.ts";
 import { audit, sites } from "../db/schema.ts";
 import { SiteRegistry } from "./registry.ts";
 import { testDatabase, testOnPostgres } from "../../tests/support/postgres.ts";
@@ -94,6 +94,24 @@ Deno.test("SiteRegistry.add() refuses a name no agent can take as its site (lowe
 });
 
 /**
+ * A registry whose next `get()` runs `race.between` once after its read: a write landing between a method's read
+ * of a row and its own write.
+ */
+function racingRegistry(db: HubDb) {
+  const race: { between?: () => Promise<unknown> } = {};
+  class Racing extends SiteRegistry {
+    override async get(name: string) {
+      const row = await super.get(name);
+      const run = race.between;
+      race.between = undefined;
+      await run?.();
+      return row;
+    }
+  }
+  return { registry: new Racing(db), race };
+}
+
+/**
  * A fresh token for a pending site (`site add` again) while its agent enrolls with the old one: until
  * 2026-12-06 add() read the row, then wrote `pending` whatever had happened meanwhile, so an agent that
  * enrolled in between had its credential wiped and the site was set back to pending.
@@ -102,21 +120,11 @@ Deno.test("SiteRegistry.add() again never undoes an enrollment that landed after
   const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
   const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
   try {
-    let between: (() => Promise<unknown>) | undefined;
     // The agent's enrollment lands between add()'s read of the row and its write.
-    class Racing extends SiteRegistry {
-      override async get(name: string) {
-        const row = await super.get(name);
-        const run = between;
-        between = undefined;
-        await run?.();
-        return row;
-      }
-    }
-    const registry = new Racing(db);
+    const { registry, race } = racingRegistry(db);
     const { enrollmentToken } = await registry.add("north");
     let credential = "";
-    between = async () => credential = (await registry.enroll(enrollmentToken)).credential;
+    race.between = async () => credential = (await registry.enroll(enrollmentToken)).credential;
     await assert.rejects(() => registry.add("north"), (err: Error) => err.name === "SiteExistsError");
     assert.ok(credential, "the enrollment ran in between");
     assert.equal((await registry.get("north"))?.state, "offline", "north stays enrolled");
@@ -276,25 +284,15 @@ Deno.test("SiteRegistry.setUplink() never writes a cap on a site after its revok
   const dir = await Deno.makeTempDir({ prefix: "conduit-registry-" });
   const db = await openHubDb(dir, testOnPostgres() ? await testDatabase() : undefined);
   try {
-    let between: (() => Promise<unknown>) | undefined;
     // The revoke lands at the cap's first read of the row, wherever that is.
-    class Racing extends SiteRegistry {
-      override async get(name: string) {
-        const row = await super.get(name);
-        const run = between;
-        between = undefined;
-        await run?.();
-        return row;
-      }
-    }
-    const registry = new Racing(db);
+    const { registry, race } = racingRegistry(db);
     await registry.enroll((await registry.add("north")).enrollmentToken);
-    between = () => registry.revoke("north");
+    race.between = () => registry.revoke("north");
     const capped = await registry.setUplink("north", 5).then(() => true, (e) => {
       assert.match(String(e), /no site named north/);
       return false;
     });
-    assert.equal(between, undefined, "the revoke ran");
+    assert.equal(race.between, undefined, "the revoke ran");
     const order = (await db.select().from(audit)).sort((a, b) => a.id - b.id).map((e) => e.action)
       .filter((a) => a === "site.uplink" || a === "site.revoke");
     assert.deepEqual(order, capped ? ["site.uplink", "site.revoke"] : ["site.revoke"]);
