@@ -205,6 +205,19 @@ export async function atPacs(r: Rig): Promise<Map<string, number>> {
 }
 
 /**
+ * What reached the PACS since `before` (an earlier {@link atPacs}): SOP Instance UID -> how many times more.
+ * For tests that share a rig: what reached it in the test, not what earlier tests sent.
+ */
+export async function atPacsSince(r: Rig, before: Map<string, number>): Promise<Map<string, number>> {
+  const delta = new Map<string, number>();
+  for (const [uid, n] of await atPacs(r)) {
+    const was = before.get(uid) ?? 0;
+    if (n > was) delta.set(uid, n - was);
+  }
+  return delta;
+}
+
+/**
  * What the PACS holds once it holds `count` objects. A transfer's `success` means the destination site
  * acknowledged every object (committed and queued for its node); its C-STORE to the node follows from
  * its queue, so a test waits for it (docs/transfers.md).

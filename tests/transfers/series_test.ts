@@ -14,10 +14,11 @@ import { generateStudies } from "@conduit/shared/testing";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { writeInstances } from "../tools/generate.ts";
-import { freePort, skipReason, startOrthanc } from "../support/peers.ts";
+import { freePort, type OrthancPeer, skipReason, startOrthanc } from "../support/peers.ts";
 import { hasChromium, logIn, shoot } from "../support/browser.ts";
 import { withConsoleBrowser } from "../support/console_rig.ts";
-import { atPacs, finished, pacsHolding, type Rig, rig, rigTest, seed, skip, stopRig } from "./_rig.ts";
+import { atPacs, atPacsSince, finished, type Rig, rig, seed, skip, stopRig } from "./_rig.ts";
+import { sharedRig } from "../support/shared_rig.ts";
 import { toBase64 } from "@conduit/shared/base64";
 
 if (skip) console.warn(`series_test: skipped: ${skip}`);
@@ -56,6 +57,20 @@ async function twoSeries(r: Rig, seed: string, a: number, b: number) {
   return s;
 }
 
+// One rig (hub, two agents, south's PACS) for the tests of north's own archive, one (with an Orthanc behind
+// north) for those of a PACS behind the source: each test stores studies of its own (fresh seeds, so fresh
+// UIDs) and counts what reached the PACS since it began.
+const shared = sharedRig<Rig>({ skip, setUp: () => rig(), stop: stopRig });
+const rigTest = (name: string, fn: (r: Rig) => Promise<void>) => shared.test(name, fn);
+
+/** What reached the PACS since `before`, once that is at least `count` objects. */
+async function pacsHoldingSince(r: Rig, before: Map<string, number>, count: number) {
+  return await eventually(`${count} objects at the PACS`, async () => {
+    const pacs = await atPacsSince(r, before);
+    return pacs.size >= count ? pacs : undefined;
+  });
+}
+
 /** The SOP Instance UIDs of a study in a site's archive, through the hub's DICOMweb (QIDO-RS). */
 async function archived(r: Rig, site: string, study: string): Promise<Set<string>> {
   const token = (await r.hub.tokens.create(`viewer-${crypto.randomUUID()}`, "viewer")).token;
@@ -71,6 +86,7 @@ async function archived(r: Rig, site: string, study: string): Promise<Set<string
 rigTest(
   "a transfer of one series of a study moves that series only; de-identified, its copies only",
   async (r) => {
+    const earlier = await atPacs(r);
     const s = await twoSeries(r, "series-one", 3, 2);
     const { id } = await r.client.transfers.create.mutate({
       source: { site: "north" },
@@ -84,7 +100,7 @@ rigTest(
     const objects = await r.client.transfers.objects.query({ id, study: s.study });
     assert.deepEqual(new Set(objects.map((o) => o.sopInstanceUid)), s.ct.sops);
     // The delivery check to the node counted those 3: they are at the PACS, and nothing of the MR series.
-    assert.deepEqual(new Set((await atPacs(r)).keys()), s.ct.sops);
+    assert.deepEqual(new Set((await atPacsSince(r, earlier)).keys()), s.ct.sops);
     assert.equal((await r.client.transfers.list.query())[0].tasks[0].series?.[0], s.ct.uid);
 
     // The other series, de-identified at the source, to a second node of the same PACS: its 2 copies only.
@@ -100,7 +116,7 @@ rigTest(
     assert.equal(anonymized.totals.done, 2);
     assert.ok(anonymized.tasks[0].pseudonymized, "the source reported the pseudonymous identifiers");
     assert.notEqual(anonymized.tasks[0].pseudonymized?.studyInstanceUid, s.study);
-    const pacs = await pacsHolding(r, 5);
+    const pacs = await pacsHoldingSince(r, earlier, 5);
     assert.equal(pacs.size, 5);
     const copies = [...pacs.keys()].filter((uid) => !s.ct.sops.has(uid));
     assert.equal(copies.length, 2);
@@ -111,6 +127,7 @@ rigTest(
 rigTest(
   "a series transfer is refused clearly: by a source from before it (retried once upgraded), for a series it lacks, bad input",
   async (r) => {
+    const earlier = await atPacs(r);
     const s = await twoSeries(r, "series-refused", 2, 2);
     // As the hub sees an agent from before series transfers: its hello names no such feature. Asked for
     // the study it would send both series; the hub does not ask it, and the task fails saying why.
@@ -154,7 +171,7 @@ rigTest(
         studies: [s.study],
       });
       assert.equal((await finished(r, whole.id)).status, "success");
-      assert.equal((await pacsHolding(r, 4)).size, 4);
+      assert.equal((await pacsHoldingSince(r, earlier, 4)).size, 4);
     } finally {
       Object.assign(sessions, { featuresOf, ask });
     }
@@ -164,7 +181,7 @@ rigTest(
     assert.equal(retried.status, "success", JSON.stringify(retried));
     assert.deepEqual(retried.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
     const twice = await eventually("the CT series at the PACS a second time", async () => {
-      const pacs = await atPacs(r);
+      const pacs = await atPacsSince(r, earlier);
       return [...s.ct.sops].every((uid) => pacs.get(uid) === 2) ? pacs : undefined;
     });
     assert.ok([...s.mr.sops].every((uid) => twice.get(uid) === 1), "the MR series went once, whole");
@@ -221,6 +238,7 @@ rigTest(
 rigTest(
   "a batch transfer moves the series its rows name, and whole the studies its rows find whole, in its lines' order",
   async (r) => {
+    const earlier = await atPacs(r);
     const s = await twoSeries(r, "series-batch", 2, 1);
     const other = await seed(r, "series-batch-other", 2);
     const file = [
@@ -254,7 +272,7 @@ rigTest(
       [[s.study, [s.ct.uid]], [other.studyUid, undefined]],
     );
     assert.equal(job.totals.objects, 4);
-    const pacs = await pacsHolding(r, 4);
+    const pacs = await pacsHoldingSince(r, earlier, 4);
     assert.equal(pacs.size, 4, "the CT series's 2 objects and the other study's 2");
     assert.ok([...s.ct.sops].every((u) => pacs.has(u)));
     assert.ok([...s.mr.sops].every((u) => !pacs.has(u)), "nothing of the series no row named");
@@ -263,116 +281,125 @@ rigTest(
   },
 );
 
+shared.test(
+  "console: the study page's transfer dialog picks some series of the study, and the job shows them",
+  async (r) => {
+    await withConsoleBrowser({}, async (browser) => {
+      const earlier = await atPacs(r);
+      const s = await twoSeries(r, "series-console", 3, 2);
+      await r.hub.users.add("ops", "operator", "operator password");
+      const page = await browser.newPage();
+      // In the explorer, one study selected: its series are offered too.
+      await page.goto(`${r.url}/explorer?site=north`);
+      await logIn(page, "ops", "operator password");
+      await page.locator(`table[aria-label=Studies] tr[data-study="${s.study}"]`).getByRole("checkbox")
+        .check();
+      const offered = page.getByRole("form", { name: "Transfer" }).getByRole("group", { name: "Series" });
+      await offered.getByRole("checkbox").nth(1).waitFor();
+      assert.equal(await offered.getByRole("checkbox").count(), 2);
+      await page.goto(`${r.url}/studies/north/${s.study}`);
+      await page.getByRole("button", { name: "Transfer…" }).click();
+      const dialog = page.getByRole("form", { name: "Transfer" });
+      const series = dialog.getByRole("group", { name: "Series" });
+      const boxes = series.getByRole("checkbox");
+      await boxes.nth(1).waitFor();
+      assert.equal(await boxes.count(), 2);
+      // Each series by its number, modality and description, with its number of objects; all picked first.
+      const ct = series.getByRole("checkbox", { name: /#\d+ CT .*\(3 objects\)/ });
+      const mr = series.getByRole("checkbox", { name: /#\d+ MR .*\(2 objects\)/ });
+      assert.ok(await ct.isChecked() && await mr.isChecked());
+      assert.equal(await series.locator(".hint").innerText(), "Every series: the whole study goes.");
+      await dialog.getByLabel("Destination").selectOption("south");
+      await dialog.getByLabel("Node").selectOption("pacs");
+      const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
+      await ct.uncheck();
+      await mr.uncheck();
+      assert.ok(await transfer.isDisabled(), "no series picked: nothing to transfer");
+      await mr.check();
+      assert.equal(await series.locator(".hint").innerText(), "1 series of 2 go.");
+      await shoot(page, "transfer-series");
+      await transfer.click();
+      await page.waitForURL(/\/transfers\/[0-9a-f]+$/);
+      const id = new URL(page.url()).pathname.split("/").pop()!;
+      const done = await finished(r, id);
+      assert.equal(done.status, "success", JSON.stringify(done));
+      assert.deepEqual(done.tasks.map((k) => k.series), [[s.mr.uid]]);
+      assert.deepEqual(new Set((await pacsHoldingSince(r, earlier, 2)).keys()), s.mr.sops);
+      const task = page.locator(`table[aria-label=Tasks] tr[data-study="${s.study}"]`);
+      assert.match(
+        await task.getByLabel("Series", { exact: true }).innerText(),
+        /^1 series of the study only/,
+      );
+    });
+  },
+  { ignore: !hasChromium() },
+);
+
+shared.tearDown("series_test: the rig of north's archive stopped");
+
 const orthanc = skipReason("/usr/sbin/Orthanc");
-for (const retrieve of ["get", "move"] as const) {
-  Deno.test({
-    name:
-      `a series transfer from a PACS behind the source retrieves that series only (C-${retrieve.toUpperCase()} at SERIES level)`,
-    ignore: Boolean(skip || orthanc),
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      // For C-MOVE the PACS must know north (its AE title, host and port) before north starts.
-      const northPort = freePort();
-      const pacs = await startOrthanc({
-        aet: "NPACS",
-        storageDir: await Deno.makeTempDir({ prefix: "orthanc-" }),
-        modalities: { north: { aet: "NORTH", host: "127.0.0.1", port: northPort } },
-      });
-      // The rig starts while the study is written and stored to the PACS (north asks it nothing before the
-      // transfer below).
-      const starting = rig({
-        northPort,
-        northNodes: { pacs: { aet: "NPACS", host: "127.0.0.1", port: pacs.port, retrieve } },
-      });
-      starting.catch(() => {}); // awaited below
-      let r: Rig | undefined;
-      try {
-        const s = await twoSeriesFiles(`series-node-${retrieve}`, 3, 2);
-        for (const file of s.paths) {
-          const res = await pacs.rest("/instances", { method: "POST", body: await Deno.readFile(file) });
-          assert.equal(res.status, 200, await res.text());
-        }
-        r = await starting;
-        const { id } = await r.client.transfers.create.mutate({
-          source: { site: "north", node: "pacs" },
-          destination: { site: "south" },
-          series: [{ study: s.study, series: [s.mr.uid] }],
-        });
-        const done = await finished(r, id);
-        assert.equal(done.status, "success", JSON.stringify(done));
-        assert.deepEqual(done.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
-        // North retrieved the MR series alone from its PACS, and south holds exactly it.
-        assert.deepEqual(await archived(r, "north", s.study), s.mr.sops);
-        assert.deepEqual(await archived(r, "south", s.study), s.mr.sops);
-      } finally {
-        await (r ? stopRig(r) : starting.then(stopRig, () => {}));
-        await pacs.stop();
-      }
-    },
-  });
+
+/** The rig with an Orthanc behind north: its node `pacs-get` retrieves by C-GET, `pacs-move` by C-MOVE. */
+interface OrthancRig {
+  r: Rig;
+  pacs: OrthancPeer;
 }
 
-Deno.test({
-  name: "console: the study page's transfer dialog picks some series of the study, and the job shows them",
-  ignore: Boolean(skip) || !hasChromium(),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    // The rig starts while the console is built (if it must be) and Chromium starts: the hub reads the
-    // console's files at each request.
-    const starting = rig();
-    starting.catch(() => {}); // awaited in the test, stopped below
+const behind = sharedRig<OrthancRig>({
+  skip: skip || orthanc,
+  async setUp() {
+    // For C-MOVE the PACS must know north (its AE title, host and port) before north starts.
+    const northPort = freePort();
+    const pacs = await startOrthanc({
+      aet: "NPACS",
+      storageDir: await Deno.makeTempDir({ prefix: "orthanc-" }),
+      modalities: { north: { aet: "NORTH", host: "127.0.0.1", port: northPort } },
+    });
+    const node = (retrieve: "get" | "move") => ({
+      aet: "NPACS",
+      host: "127.0.0.1",
+      port: pacs.port,
+      retrieve,
+    });
     try {
-      await withConsoleBrowser({}, async (browser) => {
-        const r = await starting;
-        const s = await twoSeries(r, "series-console", 3, 2);
-        await r.hub.users.add("ops", "operator", "operator password");
-        const page = await browser.newPage();
-        // In the explorer, one study selected: its series are offered too.
-        await page.goto(`${r.url}/explorer?site=north`);
-        await logIn(page, "ops", "operator password");
-        await page.locator(`table[aria-label=Studies] tr[data-study="${s.study}"]`).getByRole("checkbox")
-          .check();
-        const offered = page.getByRole("form", { name: "Transfer" }).getByRole("group", { name: "Series" });
-        await offered.getByRole("checkbox").nth(1).waitFor();
-        assert.equal(await offered.getByRole("checkbox").count(), 2);
-        await page.goto(`${r.url}/studies/north/${s.study}`);
-        await page.getByRole("button", { name: "Transfer…" }).click();
-        const dialog = page.getByRole("form", { name: "Transfer" });
-        const series = dialog.getByRole("group", { name: "Series" });
-        const boxes = series.getByRole("checkbox");
-        await boxes.nth(1).waitFor();
-        assert.equal(await boxes.count(), 2);
-        // Each series by its number, modality and description, with its number of objects; all picked first.
-        const ct = series.getByRole("checkbox", { name: /#\d+ CT .*\(3 objects\)/ });
-        const mr = series.getByRole("checkbox", { name: /#\d+ MR .*\(2 objects\)/ });
-        assert.ok(await ct.isChecked() && await mr.isChecked());
-        assert.equal(await series.locator(".hint").innerText(), "Every series: the whole study goes.");
-        await dialog.getByLabel("Destination").selectOption("south");
-        await dialog.getByLabel("Node").selectOption("pacs");
-        const transfer = dialog.getByRole("button", { name: "Transfer", exact: true });
-        await ct.uncheck();
-        await mr.uncheck();
-        assert.ok(await transfer.isDisabled(), "no series picked: nothing to transfer");
-        await mr.check();
-        assert.equal(await series.locator(".hint").innerText(), "1 series of 2 go.");
-        await shoot(page, "transfer-series");
-        await transfer.click();
-        await page.waitForURL(/\/transfers\/[0-9a-f]+$/);
-        const id = new URL(page.url()).pathname.split("/").pop()!;
-        const done = await finished(r, id);
-        assert.equal(done.status, "success", JSON.stringify(done));
-        assert.deepEqual(done.tasks.map((k) => k.series), [[s.mr.uid]]);
-        assert.deepEqual(new Set((await pacsHolding(r, 2)).keys()), s.mr.sops);
-        const task = page.locator(`table[aria-label=Tasks] tr[data-study="${s.study}"]`);
-        assert.match(
-          await task.getByLabel("Series", { exact: true }).innerText(),
-          /^1 series of the study only/,
-        );
-      });
-    } finally {
-      await starting.then(stopRig, () => {});
+      return {
+        r: await rig({ northPort, northNodes: { "pacs-get": node("get"), "pacs-move": node("move") } }),
+        pacs,
+      };
+    } catch (e) {
+      await pacs.stop();
+      throw e;
     }
   },
+  async stop({ r, pacs }) {
+    await stopRig(r);
+    await pacs.stop();
+  },
 });
+
+for (const retrieve of ["get", "move"] as const) {
+  behind.test(
+    `a series transfer from a PACS behind the source retrieves that series only (C-${retrieve.toUpperCase()} at SERIES level)`,
+    async ({ r, pacs }) => {
+      // A study of its own (a fresh seed) stored to the PACS.
+      const s = await twoSeriesFiles(`series-node-${retrieve}`, 3, 2);
+      for (const file of s.paths) {
+        const res = await pacs.rest("/instances", { method: "POST", body: await Deno.readFile(file) });
+        assert.equal(res.status, 200, await res.text());
+      }
+      const { id } = await r.client.transfers.create.mutate({
+        source: { site: "north", node: `pacs-${retrieve}` },
+        destination: { site: "south" },
+        series: [{ study: s.study, series: [s.mr.uid] }],
+      });
+      const done = await finished(r, id);
+      assert.equal(done.status, "success", JSON.stringify(done));
+      assert.deepEqual(done.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
+      // North retrieved the MR series alone from its PACS, and south holds exactly it.
+      assert.deepEqual(await archived(r, "north", s.study), s.mr.sops);
+      assert.deepEqual(await archived(r, "south", s.study), s.mr.sops);
+    },
+  );
+}
+
+behind.tearDown("series_test: the rig with a PACS behind north stopped");
