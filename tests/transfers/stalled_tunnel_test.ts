@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { eventually } from "../support/hub.ts";
 import type { CuttableProxy } from "../support/tcp_proxy.ts";
-import { atPacs, finished, type Rig, rigTest, seed } from "./_rig.ts";
+import { sharedRig } from "../support/shared_rig.ts";
+import { atPacs, atPacsSince, finished, type Rig, rig, seed, skip, stopRig } from "./_rig.ts";
 
 const FAULTS: Record<string, (proxy: CuttableProxy) => void> = {
   "both ways": (proxy) => proxy.freezeAll(),
@@ -19,10 +20,15 @@ const sessions = (r: Rig) => {
   return n && s && !n.isClosed && !s.isClosed ? [n, s] : undefined;
 };
 
+// One rig (both agents through the proxy) for both faults: each test transfers studies of its own (fresh
+// seeds), counts what reached the PACS since it began, and leaves the proxy thawed and unthrottled.
+const shared = sharedRig<Rig>({ skip, setUp: () => rig({ tunnelProxy: true }), stop: stopRig });
+
 for (const [name, fault] of Object.entries(FAULTS)) {
-  rigTest(
+  shared.test(
     `a transfer across a tunnel stalled ${name} resumes and ends success, each object once`,
     async (r) => {
+      const earlier = await atPacs(r);
       // The two studies are written and stored to north side by side (two storescu associations).
       const studies = await Promise.all([
         seed(r, `stalled-${name}-a`, 30, "CT", 128),
@@ -53,11 +59,12 @@ for (const [name, fault] of Object.entries(FAULTS)) {
       assert.equal(done.status, "success", JSON.stringify(done));
       assert.deepEqual(done.totals, { studies: 2, objects: 60, done: 60, failed: 0, missing: 0, held: 0 });
       const pacs = await eventually("60 objects at the PACS", async () => {
-        const p = await atPacs(r);
+        const p = await atPacsSince(r, earlier);
         return p.size === 60 ? p : undefined;
       });
       assert.ok([...pacs.values()].every((n) => n === 1), "an object reached the PACS twice");
     },
-    { tunnelProxy: true },
   );
 }
+
+shared.tearDown("stalled_tunnel_test: the rig stopped");
