@@ -33,6 +33,17 @@ const EXPLICIT = "1.2.840.10008.1.2.1";
 const DEFLATED = "1.2.840.10008.1.2.1.99";
 const BIG_ENDIAN = "1.2.840.10008.1.2.2";
 
+/** The parts' bytes one after the other. */
+function joined(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /**
  * The Pixel Data value as bulk data gives it: the native bytes (little endian), or every fragment after the
  * offset table, in order.
@@ -54,7 +65,7 @@ function pixelBytes(part10: Uint8Array): Uint8Array | undefined {
     return value;
   }
   const parts = el.fragments.slice(1).map((f) => part10.subarray(f.valueOffset, f.valueOffset + f.length));
-  return new Uint8Array(parts.flatMap((p) => [...p]));
+  return joined(parts);
 }
 
 /**
@@ -189,16 +200,16 @@ async function checkOne(
   if (pixels) {
     const bulk = await get("/bulkdata/7FE00010", "*/*");
     const bulkParts = bulk.status === 200 ? await responseParts(bulk) : [];
-    const joined = new Uint8Array(bulkParts.flatMap((p) => [...p.body]));
+    const bulkBytes = joined(bulkParts.map((p) => p.body));
     if (bulk.status !== 200) fail(`bulk data: ${bulk.status} ${await bulk.text()}`);
-    else if (!Buffer.from(joined).equals(Buffer.from(pixels))) {
-      fail(`bulk data: ${joined.length} bytes in ${bulkParts.length} parts, want ${pixels.length}`);
+    else if (!Buffer.from(bulkBytes).equals(Buffer.from(pixels))) {
+      fail(`bulk data: ${bulkBytes.length} bytes in ${bulkParts.length} parts, want ${pixels.length}`);
     } else done.push("bulk data");
     const facts = frameFacts(stored);
     const list = Array.from({ length: facts.count }, (_, i) => i + 1).join(",");
     const frames = await get(`/frames/${list}`, "*/*");
     const frameParts = frames.status === 200 ? await responseParts(frames) : [];
-    const joinedFrames = new Uint8Array(frameParts.flatMap((p) => [...p.body]));
+    const joinedFrames = joined(frameParts.map((p) => p.body));
     // Native: the frames' bytes (the value may hold padding after them); encapsulated: every fragment.
     const want = pixels.subarray(0, facts.nativeBytes ?? pixels.length);
     if (frames.status !== 200) fail(`frames: ${frames.status} ${await frames.text()}`);
