@@ -214,11 +214,11 @@ nodeRig.test(
     await page.locator('section[aria-label="Transfer detail"][data-status="success"]').waitFor({
       timeout: 60_000,
     });
-    // The job's page names the study as the source lists it, as text.
-    assert.match(
-      await page.locator("table[aria-label=Tasks]").innerText(),
-      /<i>EVE<\/i>, <u>X<\/u> · .* · <img src=x/,
-    );
+    // The job's page names the study as the source lists it, as text (once the page's lookup of its studies,
+    // made after the tasks show, has answered: until then the task shows the study's UID).
+    const named = /<i>EVE<\/i>, <u>X<\/u> · .* · <img src=x/;
+    await page.locator("table[aria-label=Tasks]", { hasText: named }).waitFor({ timeout: 15_000 });
+    assert.match(await page.locator("table[aria-label=Tasks]").innerText(), named);
     assert.equal(await page.locator(MADE).count(), 0);
 
     // The session ends while the console is open: the next call shows the login, not the hub's refusal.
