@@ -109,6 +109,7 @@ Deno.test({
     };
     const agent = await startAgentProcess({ aet: "BACKUP", config });
     let restored: Awaited<ReturnType<typeof startAgentProcess>> | undefined;
+    let fromArchive: Awaited<ReturnType<typeof startAgentProcess>> | undefined;
     try {
       // A credential as enrollment leaves one (the standalone agent does not read it).
       const credential = path.join(agent.dataDir, "hub-credential.json");
@@ -188,76 +189,97 @@ Deno.test({
       // Killed, as a crash leaves it: agent.db-wal holds commits made after the first backup.
       await agent.kill();
 
-      // Restore: a new data directory, the database from the first backup, then the archive files copied
-      // as an operator would after it (rsync), without one the backup's index names.
-      const restoredDir = path.join(work, "restored");
-      const r = await agentCli(["restore", "--from", out, "--data", restoredDir, "--json"]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(JSON.parse(r.stdout).credential, "restored");
-      assert.equal(fs.statSync(path.join(restoredDir, "hub-credential.json")).mode & 0o777, 0o600);
       const archived = (await listFiles(path.join(agent.dataDir, "archive"))).filter((f) =>
         f.endsWith(".dcm")
       );
       const gone = archived.find((f) => inBackup.has(sopOf(f)))!;
-      for (const file of archived) {
-        if (file === gone) continue;
-        const to = path.join(restoredDir, path.relative(agent.dataDir, file));
-        fs.mkdirSync(path.dirname(to), { recursive: true });
-        fs.copyFileSync(file, to);
-      }
-      restored = await startAgentProcess({ dataDir: restoredDir, aet: "BACKUP", config });
-      const found = await findInstances(restored);
-      const expected = new Set(archived.filter((f) => f !== gone).map(sopOf));
-      assert.deepEqual(
-        [...found].sort(),
-        [...expected].sort(),
-        `C-FIND: the backup's objects and those placed since${
-          fs.readFileSync(restored.logFile, "utf8").slice(0, 4000)
-        }`,
-      );
-      assert.ok(!found.has(sopOf(gone)), "a file missing after the restore is not served");
-      assert.ok(
-        [...inBackup].every((s) => s === sopOf(gone) || found.has(s)),
-        "every object of the backup answers",
-      );
-      const row = indexRows(
-        restoredDir,
-        "SELECT removed_at, path FROM instances WHERE sop_instance_uid = ?",
-        sopOf(gone),
-      );
-      assert.ok(row[0].removed_at !== null && row[0].path === "", "its row is a tombstone");
-      assert.ok(
-        !fs.existsSync(path.join(restoredDir, "restored")),
-        "the restore marker is gone once reconciled",
-      );
-      // Its queue row is dead, saying why; every other object has its row to send (placed since: routed).
-      const rows = indexRows(restoredDir, "SELECT sop_instance_uid AS s, state, last_error AS e FROM queue");
-      const dead = rows.filter((q) => q.state === "dead");
-      assert.deepEqual(dead.map((q) => q.s), [sopOf(gone)]);
-      assert.match(String(dead[0].e), /the file is missing \(the index was restored from a backup\)/);
-      assert.deepEqual(
-        rows.filter((q) => q.state !== "dead").map((q) => String(q.s)).sort(),
-        [...expected].sort(),
-      );
-      assert.equal(manifest.counts.queue.total, inBackup.size);
-      const log = fs.readFileSync(restored.logFile, "utf8");
-      assert.match(log, /started on an index restored from a backup/);
-      await restored.stop();
-
-      // The backup with its archive restores alone: every object it holds answers.
-      const alone = path.join(work, "restored-archive");
-      // --dry-run counts the files it would put back, and makes nothing (not even the data directory).
-      const dry = await agentCli(["restore", "--from", withArchive, "--data", alone, "--dry-run", "--json"]);
-      assert.equal(dry.code, 0, dry.stderr);
-      assert.equal(JSON.parse(dry.stdout).archive.files, 10 + sentMore);
-      assert.equal(JSON.parse(dry.stdout).kept, null);
-      assert.ok(!fs.existsSync(alone));
-      const r2 = await agentCli(["restore", "--from", withArchive, "--data", alone]);
-      assert.equal(r2.code, 0, r2.stderr);
-      restored = await startAgentProcess({ dataDir: alone, aet: "BACKUP", config });
-      assert.equal((await findInstances(restored)).size, 10 + sentMore);
-      await restored.stop();
-      restored = undefined;
+      // The two restores into new directories (of the first backup, and of the one with its archive) are
+      // independent: they run side by side, each with an agent of its own (both ended before a failure is
+      // thrown).
+      const sideBySide = await Promise.allSettled([
+        (async () => {
+          // Restore: a new data directory, the database from the first backup, then the archive files copied
+          // as an operator would after it (rsync), without one the backup's index names.
+          const restoredDir = path.join(work, "restored");
+          const r = await agentCli(["restore", "--from", out, "--data", restoredDir, "--json"]);
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(JSON.parse(r.stdout).credential, "restored");
+          assert.equal(fs.statSync(path.join(restoredDir, "hub-credential.json")).mode & 0o777, 0o600);
+          for (const file of archived) {
+            if (file === gone) continue;
+            const to = path.join(restoredDir, path.relative(agent.dataDir, file));
+            fs.mkdirSync(path.dirname(to), { recursive: true });
+            fs.copyFileSync(file, to);
+          }
+          restored = await startAgentProcess({ dataDir: restoredDir, aet: "BACKUP", config });
+          const found = await findInstances(restored);
+          const expected = new Set(archived.filter((f) => f !== gone).map(sopOf));
+          assert.deepEqual(
+            [...found].sort(),
+            [...expected].sort(),
+            `C-FIND: the backup's objects and those placed since${
+              fs.readFileSync(restored.logFile, "utf8").slice(0, 4000)
+            }`,
+          );
+          assert.ok(!found.has(sopOf(gone)), "a file missing after the restore is not served");
+          assert.ok(
+            [...inBackup].every((s) => s === sopOf(gone) || found.has(s)),
+            "every object of the backup answers",
+          );
+          const row = indexRows(
+            restoredDir,
+            "SELECT removed_at, path FROM instances WHERE sop_instance_uid = ?",
+            sopOf(gone),
+          );
+          assert.ok(row[0].removed_at !== null && row[0].path === "", "its row is a tombstone");
+          assert.ok(
+            !fs.existsSync(path.join(restoredDir, "restored")),
+            "the restore marker is gone once reconciled",
+          );
+          // Its queue row is dead, saying why; every other object has its row to send (placed since: routed).
+          const rows = indexRows(
+            restoredDir,
+            "SELECT sop_instance_uid AS s, state, last_error AS e FROM queue",
+          );
+          const dead = rows.filter((q) => q.state === "dead");
+          assert.deepEqual(dead.map((q) => q.s), [sopOf(gone)]);
+          assert.match(String(dead[0].e), /the file is missing \(the index was restored from a backup\)/);
+          assert.deepEqual(
+            rows.filter((q) => q.state !== "dead").map((q) => String(q.s)).sort(),
+            [...expected].sort(),
+          );
+          assert.equal(manifest.counts.queue.total, inBackup.size);
+          const log = fs.readFileSync(restored.logFile, "utf8");
+          assert.match(log, /started on an index restored from a backup/);
+          await restored.stop();
+          restored = undefined;
+        })(),
+        (async () => {
+          // The backup with its archive restores alone: every object it holds answers.
+          const alone = path.join(work, "restored-archive");
+          // --dry-run counts the files it would put back, and makes nothing (not even the data directory).
+          const dry = await agentCli([
+            "restore",
+            "--from",
+            withArchive,
+            "--data",
+            alone,
+            "--dry-run",
+            "--json",
+          ]);
+          assert.equal(dry.code, 0, dry.stderr);
+          assert.equal(JSON.parse(dry.stdout).archive.files, 10 + sentMore);
+          assert.equal(JSON.parse(dry.stdout).kept, null);
+          assert.ok(!fs.existsSync(alone));
+          const r2 = await agentCli(["restore", "--from", withArchive, "--data", alone]);
+          assert.equal(r2.code, 0, r2.stderr);
+          fromArchive = await startAgentProcess({ dataDir: alone, aet: "BACKUP", config });
+          assert.equal((await findInstances(fromArchive)).size, 10 + sentMore);
+          await fromArchive.stop();
+          fromArchive = undefined;
+        })(),
+      ]);
+      for (const r of sideBySide) if (r.status === "rejected") throw r.reason;
 
       // Restored in place over the crashed directory (its archive whole): the old log is not applied to the
       // copy, and the objects received after the backup are found in the archive.
@@ -270,6 +292,7 @@ Deno.test({
       assert.deepEqual([...await findInstances(restored)].sort(), archived.map(sopOf).sort());
     } finally {
       await restored?.stop();
+      await fromArchive?.stop();
       await agent.stop();
     }
   },
