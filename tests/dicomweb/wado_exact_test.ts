@@ -16,6 +16,7 @@ import { startAgentProcess } from "../support/agent.ts";
 import { skipReason } from "../support/peers.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
 import { responseParts } from "../support/multipart.ts";
+import { concat } from "../support/pdu_codec.ts";
 import {
   archivedBySop,
   datasetDifference,
@@ -32,17 +33,6 @@ if (skip) console.warn(`wado_exact_test: skipped: ${skip}`);
 const EXPLICIT = "1.2.840.10008.1.2.1";
 const DEFLATED = "1.2.840.10008.1.2.1.99";
 const BIG_ENDIAN = "1.2.840.10008.1.2.2";
-
-/** The parts' bytes one after the other. */
-function joined(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * The Pixel Data value as bulk data gives it: the native bytes (little endian), or every fragment after the
@@ -65,7 +55,7 @@ function pixelBytes(part10: Uint8Array): Uint8Array | undefined {
     return value;
   }
   const parts = el.fragments.slice(1).map((f) => part10.subarray(f.valueOffset, f.valueOffset + f.length));
-  return joined(parts);
+  return concat(parts);
 }
 
 /**
@@ -200,7 +190,7 @@ async function checkOne(
   if (pixels) {
     const bulk = await get("/bulkdata/7FE00010", "*/*");
     const bulkParts = bulk.status === 200 ? await responseParts(bulk) : [];
-    const bulkBytes = joined(bulkParts.map((p) => p.body));
+    const bulkBytes = concat(bulkParts.map((p) => p.body));
     if (bulk.status !== 200) fail(`bulk data: ${bulk.status} ${await bulk.text()}`);
     else if (!Buffer.from(bulkBytes).equals(Buffer.from(pixels))) {
       fail(`bulk data: ${bulkBytes.length} bytes in ${bulkParts.length} parts, want ${pixels.length}`);
@@ -209,7 +199,7 @@ async function checkOne(
     const list = Array.from({ length: facts.count }, (_, i) => i + 1).join(",");
     const frames = await get(`/frames/${list}`, "*/*");
     const frameParts = frames.status === 200 ? await responseParts(frames) : [];
-    const joinedFrames = joined(frameParts.map((p) => p.body));
+    const joinedFrames = concat(frameParts.map((p) => p.body));
     // Native: the frames' bytes (the value may hold padding after them); encapsulated: every fragment.
     const want = pixels.subarray(0, facts.nativeBytes ?? pixels.length);
     if (frames.status !== 200) fail(`frames: ${frames.status} ${await frames.text()}`);
