@@ -66,7 +66,7 @@ const TARGETS = {
       "ui/viewer",
       "--include",
       "hub/build.json",
-      "hub/main.ts",
+      "hub/main_packaged.ts",
     ],
     bundle: bundleHub,
   },

@@ -181,7 +181,7 @@ export async function bundleAgent(dir = path.join(ROOT, "dist/agent")): Promise<
 /** The hub's bundle in `dir` (dist/hub) with the console and the viewer; returns its launcher. */
 export async function bundleHub(dir = path.join(ROOT, "dist/hub")): Promise<string> {
   const out = path.join(dir, "hub/main.js");
-  await bundle("hub/main.ts", out);
+  await bundle("hub/main_packaged.ts", out);
   await copyTree(path.join(ROOT, "hub/db/migrations"), path.join(dir, "hub/migrations"));
   await copyTree(path.join(ROOT, "hub/db/migrations_pg"), path.join(dir, "hub/migrations_pg"));
   await writeStamp(path.join(dir, "hub"));

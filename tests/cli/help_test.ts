@@ -210,11 +210,14 @@ Deno.test("every flag the documents give a hub admin or agent command is one its
 
 Deno.test("the packaged entry (deno compile, the bundle) has every subcommand main.ts has", () => {
   // Each is written twice (main.ts by computed URLs, main_packaged.ts by literal ones): one left out of the
-  // packaged entry would be "unexpected argument" in a built agent only.
-  const names = (file: string) =>
-    [...Deno.readTextFileSync(path.join(ROOT, "agent", file)).matchAll(/^ {4}([a-z]+): async \(\) =>/gm)]
+  // packaged entry would be "unexpected argument" (the agent) or "unknown command" (the hub) in a build only.
+  const names = (program: string, file: string) =>
+    [...Deno.readTextFileSync(path.join(ROOT, program, file)).matchAll(/^ {4}"?([a-z-]+)"?: async \(\) =>/gm)]
       .map((m) => m[1]).sort();
-  const source = names("main.ts");
-  assert.ok(source.includes("check") && source.length >= 9, source.join(" "));
-  assert.deepEqual(names("main_packaged.ts"), source);
+  const agent = names("agent", "main.ts");
+  assert.ok(agent.includes("check") && agent.length >= 9, agent.join(" "));
+  assert.deepEqual(names("agent", "main_packaged.ts"), agent);
+  const hub = names("hub", "main.ts");
+  assert.ok(hub.includes("site") && hub.includes("migrate-db") && hub.length >= 8, hub.join(" "));
+  assert.deepEqual(names("hub", "main_packaged.ts"), hub);
 });
