@@ -10,10 +10,10 @@ import { hasTool, runDcmtk, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
 import { eventually } from "../support/hub.ts";
 import { withConsole } from "../support/console_rig.ts";
-import { hasChromium, logIn, watchCsp } from "../support/browser.ts";
+import { hasChromiumBrowser, logIn, watchCsp } from "../support/browser.ts";
 import { prepareViewer, viewerReady } from "../../deploy/viewer.ts";
 
-const skip = hasChromium()
+const skip = hasChromiumBrowser()
   ? skipReason("storescu", "pdf2dcm") ||
     (await viewerReady() || hasTool("npm") ? undefined : "npm not installed (the viewer is fetched with it)")
   : "chromium not installed";
@@ -57,7 +57,7 @@ Deno.test({
         path.join(dir, "report.dcm"),
       ]);
       assert.equal(made.code, 0, made.stderr);
-      await withConsole({ buildIfMissing: true }, async ({ hub, browser, startAgent }) => {
+      await withConsole({ buildIfMissing: true, fullBrowser: true }, async ({ hub, browser, startAgent }) => {
         const agent = await startAgent("north", { aet: "NORTH" });
         assert.equal((await storescu([path.join(dir, "report.dcm")], agent)).code, 0);
         await eventually("north online", () => hub.sessions.get("north"));

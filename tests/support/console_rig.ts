@@ -21,6 +21,8 @@ export interface ConsoleRigOptions {
   /** The browser's viewport and extra Chromium flags (`launchBrowser`). */
   viewport?: { width: number; height: number };
   browserArgs?: string[];
+  /** Chromium itself rather than its headless shell (`launchBrowser`'s `full`): its PDF viewer. */
+  fullBrowser?: boolean;
   /**
    * Agents started as soon as the hub is up, while Chromium launches, instead of after it (each takes a second
    * or more): site name → its options, as `startAgent` takes them (or a promise of them, awaited then). The
@@ -166,7 +168,7 @@ export async function startConsole(
   const [built, started, launched, agents] = await Promise.allSettled([
     buildConsoleOnce({ ifMissing: options.buildIfMissing }),
     hubStarting,
-    launchBrowser(options.viewport, options.browserArgs),
+    launchBrowser(options.viewport, options.browserArgs, options.fullBrowser),
     hubStarting.then((hub) => startSites(hub, options.sites ?? {})),
   ]);
   if (
@@ -251,7 +253,7 @@ export async function withConsoleBrowser(
   fn: (browser: BrowserContext) => Promise<void>,
 ): Promise<void> {
   await buildConsoleOnce({ ifMissing: options.buildIfMissing });
-  const browser = await launchBrowser(options.viewport, options.browserArgs);
+  const browser = await launchBrowser(options.viewport, options.browserArgs, options.fullBrowser);
   try {
     await fn(browser);
   } finally {
