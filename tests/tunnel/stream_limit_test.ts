@@ -3,7 +3,6 @@
  * their turn at the hub and are answered, none refused by the agent as an internal error.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../support/peers.ts";
 import { startAgentProcess } from "../support/agent.ts";
 import { storescu } from "../support/send.ts";
 import { eventually, siteArgs, startTestHub } from "../support/hub.ts";
@@ -17,8 +16,10 @@ Deno.test({
   async fn() {
     const hub = await startTestHub();
     // A node that takes the TCP connection and never answers its association request.
-    const port = freePort();
-    const listener = Deno.listen({ hostname: "127.0.0.1", port });
+    // Port 0: the kernel's pick is bound at once (a port drawn by freePort() and bound after was once
+    // taken in between).
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr;
     const held: Deno.Conn[] = [];
     const accepting = (async () => {
       for await (const conn of listener) held.push(conn);
