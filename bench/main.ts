@@ -21,6 +21,7 @@ import { memoryBench } from "./memory.ts";
 import { asyncOps } from "./asyncops.ts";
 import { query } from "./query.ts";
 import { associations } from "./associations.ts";
+import { runtime } from "./runtime.ts";
 
 /** What every benchmark receives. */
 export interface BenchOptions {
@@ -75,6 +76,7 @@ export const BENCHMARKS: Benchmark[] = [
   forward,
   asyncOps,
   associations,
+  runtime,
   query,
   tunnel,
   dicomweb,
