@@ -148,6 +148,9 @@ function integerValue(vr: string, raw: unknown): Uint8Array | undefined {
 
 const latin1 = new TextDecoder("latin1");
 
+/** VRs whose values dcmjs reads as numbers (or tags), an empty one as 0. */
+const BINARY = new Set(["US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV"]);
+
 /** VRs whose value is text under the Specific Character Set (PS3.5 6.1.2.3). */
 const CHARSET_TEXT = new Set(["SH", "LO", "ST", "LT", "UT", "UC", "PN"]);
 
@@ -162,6 +165,13 @@ const CHARSET_TEXT = new Set(["SH", "LO", "ST", "LT", "UT", "UC", "PN"]);
  *   sequences in the text, so a Japanese name (`\ISO 2022 IR 87`) or a Korean one (`\ISO 2022 IR 149`)
  *   matched nothing. Such values are decoded as the index decodes stored objects (shared/dicom TextDecoding:
  *   every value, code extensions, ISO 8859-1 for high bytes without a character set).
+ * - Empty values of binary VRs. dcmjs reads an empty US (Rows, Columns, BitsAllocated...) as 0, so a key
+ *   asked to be returned (universal matching, PS3.4 C.2.2.2.3) matched only a stored 0: an IMAGE-level
+ *   C-FIND asking for Rows found nothing. An empty element becomes an empty list, as dcmjs gives an empty
+ *   text element.
+ * - Integer and decimal strings that are no numbers. dcmjs reads `abc` as null (universal matching: every
+ *   series matched `SeriesNumber=abc`) and `5*` as 5; such a value is kept as sent, and the query refuses
+ *   it (matching.ts).
  *
  * Only top-level elements are rewritten; bytes that do not parse are left to the library.
  */
@@ -181,6 +191,20 @@ export function restoreIdentifierValues(
   let decoding: TextDecoding | undefined;
   for (const el of dataset.elements) {
     const vr = el.vr === "UN" || !el.vr ? attributeByTag(el.tag)?.vr : el.vr;
+    if (el.length === 0 && vr && BINARY.has(vr)) {
+      const keyword = attributeByTag(el.tag)?.keyword;
+      if (keyword && keyword in elements) elements[keyword] = [];
+      continue;
+    }
+    if (el.length > 0 && (vr === "IS" || vr === "DS")) {
+      const keyword = attributeByTag(el.tag)?.keyword;
+      if (!keyword || !(keyword in elements)) continue;
+      const text = latin1.decode(bytes.subarray(el.valueOffset, el.valueOffset + el.length)).trim();
+      const values = text.split("\\").map((v) => v.trim());
+      if (values.every((v) => v === "" || Number.isFinite(Number(v)))) continue; // numbers: read right
+      elements[keyword] = values.length === 1 ? values[0] : values;
+      continue;
+    }
     if (el.length <= 0 || !vr || (vr !== "UI" && !CHARSET_TEXT.has(vr))) continue;
     const value = bytes.subarray(el.valueOffset, el.valueOffset + el.length);
     const keyword = attributeByTag(el.tag)?.keyword;

@@ -37,7 +37,7 @@ async function* queryIndex(
   for (const [keyword, value] of Object.entries(filters)) {
     const attr = ATTRIBUTE_BY_KEYWORD.get(keyword);
     if (!attr || levelRank(attr.level) > rank) continue;
-    const cond = matchCondition(sql.raw(attr.column), attr.kind, value);
+    const cond = matchCondition(sql.raw(attr.column), attr.kind, value, keyword);
     if (cond) conditions.push(cond);
   }
   const columns = returnKeys

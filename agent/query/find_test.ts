@@ -140,6 +140,26 @@ Deno.test("IndexQueryHandler.find() refuses a bad level with 0xA900", async () =
   }
 });
 
+Deno.test("IndexQueryHandler.find(): a key of separators only is universal, a number key no number refused", async () => {
+  const { db, find } = await indexed();
+  try {
+    // `\` alone (what a QIDO `Modality=,` becomes) matched by an empty SQL list until 2026-12-07: a syntax error.
+    for (const keys of [{ Modality: "\\" }, { SeriesInstanceUID: "\\\\" }, { SeriesNumber: "\\" }]) {
+      const series = await find("study", { QueryRetrieveLevel: "SERIES", ...keys });
+      assert.equal(series.length, 8, JSON.stringify(keys));
+    }
+    await assert.rejects(
+      () => find("study", { QueryRetrieveLevel: "SERIES", SeriesNumber: "abc" }),
+      (e: Error & { status?: number }) =>
+        e.status === 0xa900 && /SeriesNumber: "abc" is not a number/.test(e.message),
+    );
+    const one = await find("study", { QueryRetrieveLevel: "SERIES", SeriesNumber: "1", Modality: "CT" });
+    assert.ok(one.length >= 1);
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("IndexQueryHandler.find() sends maxResults matches, then ends with 0xA700", async () => {
   const { db } = await indexed();
   try {

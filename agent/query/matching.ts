@@ -111,13 +111,17 @@ function nameGroupCondition(stored: SQL, key: string): SQL {
   return sql`(${stored} >= ${bare} AND ${stored} < ${bare + "_"} AND rtrim(${stored}, '^') = ${bare})`;
 }
 
-/** A condition on `column` for a matching key value; undefined when the key matches everything. */
-export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL | undefined {
+/**
+ * A condition on `column` for a matching key value; undefined when the key matches everything. Throws
+ * DimseStatusError (0xA900, naming `keyword`) for a value its kind cannot match (a number key that is none).
+ */
+export function matchCondition(column: SQL, kind: MatchKind, raw: string, keyword?: string): SQL | undefined {
   const value = raw.trim();
   if (value === "" || value === "*") return undefined;
   switch (kind) {
     case "uid": {
       const uids = value.split("\\").map((u) => u.trim()).filter(Boolean);
+      if (uids.length === 0) return undefined; // only separators (`\`, a QIDO `,`): as empty, universal
       if (uids.length === 1) return sql`${column} = ${uids[0]}`;
       return sql`${column} IN (${sql.join(uids.map((u) => sql`${u}`), sql`, `)})`;
     }
@@ -130,6 +134,7 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
     case "list": {
       // Value in a backslash-separated list column (ModalitiesInStudy): any of the asked values.
       const wanted = value.split("\\").map((v) => v.trim()).filter(Boolean);
+      if (wanted.length === 0) return undefined;
       const parts = wanted.map((w) =>
         hasWildcard(w)
           ? sql`('\\' || ${column} || '\\') GLOB ${"*\\" + globPattern(w) + "\\*"}`
@@ -137,10 +142,23 @@ export function matchCondition(column: SQL, kind: MatchKind, raw: string): SQL |
       );
       return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` OR `)})`;
     }
-    case "number":
-      return sql`CAST(${column} AS REAL) = ${Number(value)}`;
+    case "number": {
+      // Single value matching (PS3.4 C.2.2.2.1; no wildcards for IS, DS and the binary VRs), or a list.
+      const values = value.split("\\").map((v) => v.trim()).filter(Boolean);
+      const bad = values.find((v) => !Number.isFinite(Number(v)));
+      if (bad !== undefined) {
+        throw new DimseStatusError(
+          Status.DataSetMismatch,
+          `${keyword ?? "a key"}: ${JSON.stringify(bad)} is not a number`,
+        );
+      }
+      if (values.length === 0) return undefined;
+      const parts = values.map((v) => sql`CAST(${column} AS REAL) = ${Number(v)}`);
+      return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` OR `)})`;
+    }
     default: {
       const values = kind === "code" ? value.split("\\").map((v) => v.trim()).filter(Boolean) : [value];
+      if (values.length === 0) return undefined;
       const parts = values.map((v) =>
         hasWildcard(v) ? sql`${column} GLOB ${globPattern(v)}` : sql`${column} = ${v}`
       );

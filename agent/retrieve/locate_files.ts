@@ -38,7 +38,7 @@ export async function locateFiles(
       const value = identifierText(identifier[key.keyword]);
       if (!value) continue;
       refuseOverlongKeys({ [key.keyword]: value });
-      const cond = matchCondition(sql.raw(key.column), key.kind, value);
+      const cond = matchCondition(sql.raw(key.column), key.kind, value, key.keyword);
       if (cond) conditions.push(cond);
     }
     if (lvl === level) break;

@@ -49,7 +49,9 @@ export function keyValueTooLong(keyword: string, vr: string, value: string): str
   // Cheap first: no value this short can be too long (a UTF-16 unit is at most 3 bytes of UTF-8).
   if (value.length * (limit.unit === "bytes" ? 3 : 1) <= limit.max) return undefined;
   const values = SINGLE.has(vr) ? [value] : value.split("\\");
-  for (const v of values) {
+  for (const written of values) {
+    // A date of the form before DICOM 3.0 (`yyyy.mm.dd`, PS3.5 Table 6.2-1) is matched without its dots.
+    const v = vr === "DA" ? written.replace(/\./g, "") : written;
     if (vr === "PN") {
       if (v.split("=").some((group) => length(group, limit.unit) > limit.max)) {
         return `${keyword}: longer than the ${limit.max} ${limit.unit} a PN component group allows`;
