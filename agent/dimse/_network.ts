@@ -551,18 +551,27 @@ export class ConduitNetwork extends Scp {
     const max = 4 * 1024 * 1024;
     const peerMax = this.association.getMaxPduLength();
     const maxPduLength = peerMax === 0 ? max : Math.min(peerMax, max);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       this.#sentStores.set(messageId, resolve);
+      let opened = false;
       // One message after the other on the wire (PS3.8 9.3.5): with an asynchronous operations window a
       // request goes out while earlier ones wait for their responses, never inside another's data set.
-      const sent = this.#sending.then(() => {
+      const sent = this.#sending.then(async () => {
+        // The stored object is opened (and its size checked) before any byte of its request goes out: one
+        // missing or changed file fails its own C-STORE (a C-MOVE's or C-GET's sub-operation, a forward's
+        // attempt), not the association and every object after it.
+        const dataset = await item.openDataset().catch((err) => {
+          throw new Error(`the archived object cannot be read: ${unreadable(err)}`);
+        });
+        opened = true;
         this.lastPduTime = Date.now();
         this.socket.write(pdataPdu(pcId, Buffer.from(command), true, true));
-        return streamRawDataset(this.socket, item, pcId, maxPduLength);
+        return streamRawDataset(this.socket, item, pcId, maxPduLength, dataset);
       });
       this.#sending = sent.catch(() => {});
       sent.catch((err) => {
         this.#sentStores.delete(messageId);
+        if (!opened) return reject(err);
         this.protocolAbort(0, `sending object ${hashUid(item.sopInstanceUid)} failed: ${safeReason(err)}`);
       });
     });
@@ -603,4 +612,15 @@ export class ConduitNetwork extends Scp {
     done(Number(command.Status));
     return true;
   }
+}
+
+/**
+ * Why a stored object could not be opened, without its path (which names its UIDs): the file system's
+ * error as its name and code (`NotFound (ENOENT)`), or our own words (a size that changed).
+ */
+function unreadable(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e instanceof Deno.errors.NotFound) return "missing (NotFound)";
+  if (e?.name && e.name !== "Error") return e.code ? `${e.name} (${e.code})` : e.name;
+  return e?.message && !e.message.includes("/") ? e.message : "unreadable";
 }

@@ -8,7 +8,7 @@
  * event loop about 0.5 ms of zeroing, page faults and collection per object forwarded.
  */
 import type { WireSocket } from "./deno_socket.ts";
-import type { OutgoingObject } from "./handlers.ts";
+import type { DatasetReader, OutgoingObject } from "./handlers.ts";
 import { BufferPool } from "./read_buffers.ts";
 
 /** Bytes read from a stored object per read when sending it. */
@@ -33,9 +33,11 @@ export async function streamRawDataset(
   raw: OutgoingObject,
   pcId: number,
   maxPduLength: number,
+  /** The data set already opened (closed here); else it is opened here. */
+  opened?: DatasetReader,
 ): Promise<void> {
   const { datasetSize } = raw;
-  const reader = await raw.openDataset();
+  const reader = opened ?? await raw.openDataset();
   try {
     if (datasetSize === 0) {
       socket.write(pdataPdu(pcId, Buffer.alloc(0), false, true));

@@ -72,8 +72,21 @@ function setCounts(rsp: any, counts: SubOperations, final: boolean): void {
   cmd.setElement("NumberOfWarningSuboperations", counts.warning);
 }
 
-export function pending(request: any, Response: any, counts: SubOperations): any {
+/**
+ * A C-FIND, C-MOVE or C-GET response to `request`, its Affected SOP Class UID the request's (PS3.7 9.3.2.2,
+ * 9.3.3.2, 9.3.4.2: "U(=)"): the library's constructors name the Study Root class whatever the request
+ * asked, so a Patient Root request got Study Root responses.
+ */
+export function responseTo(Response: any, request: any): any {
   const rsp = Response.fromRequest(request);
+  const uid = String(request.getCommandDataset().getElement("AffectedSOPClassUID") ?? "").replace(/\0/g, "")
+    .trim();
+  if (uid) rsp.getCommandDataset().setElement("AffectedSOPClassUID", uid);
+  return rsp;
+}
+
+export function pending(request: any, Response: any, counts: SubOperations): any {
+  const rsp = responseTo(Response, request);
   rsp.setStatus(Status.Pending);
   setCounts(rsp, counts, false);
   return rsp;
@@ -89,7 +102,7 @@ export function finalStatus(
   /** An Error Comment for a final status other than Success (at most 64 characters are sent). */
   comment?: string,
 ): undefined {
-  const rsp = Response.fromRequest(request);
+  const rsp = responseTo(Response, request);
   let status: number;
   if (canceled) status = Status.Cancel;
   else if (counts.failed === 0 && counts.warning === 0) status = Status.Success;

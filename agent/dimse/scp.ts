@@ -28,7 +28,14 @@ import {
 import { NoContextAcceptedError, ScuAssociation, storageGroups } from "./scu.ts";
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
-import { finalStatus, pending, runSubOperations, SubOperations, Unsendable } from "./_suboperations.ts";
+import {
+  finalStatus,
+  pending,
+  responseTo,
+  runSubOperations,
+  SubOperations,
+  Unsendable,
+} from "./_suboperations.ts";
 import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
 import { readCommitmentRequest, sendEventReport } from "./_commitment.ts";
 import { AssociationTally } from "./_association_tally.ts";
@@ -220,6 +227,7 @@ class AgentScp extends ConduitNetwork {
   }
 
   cEchoRequest(request: any, callback: (rsp: any) => void): void {
+    if (!this.#answerable(request, "C-ECHO")) return;
     try {
       const rsp = responses.CEchoResponse.fromRequest(request);
       rsp.setStatus(Status.Success);
@@ -326,7 +334,7 @@ class AgentScp extends ConduitNetwork {
       let count = 0;
       for await (const match of this.#options.query.find(model, identifier, signal)) {
         if (signal.aborted) return Status.Cancel;
-        const rsp = responses.CFindResponse.fromRequest(request);
+        const rsp = responseTo(responses.CFindResponse, request);
         rsp.setStatus(Status.Pending);
         rsp.setDataset(new Dataset(match));
         send(rsp);
@@ -403,9 +411,22 @@ class AgentScp extends ConduitNetwork {
             continue;
           }
           if (g === 0) {
-            throw new DimseStatusError(
-              Status.OutOfResourcesSubOps,
-              `cannot reach ${destinationAet}: ${(err as Error).message}`,
+            // Nothing went: every sub-operation fails, and the final response (0xA702) counts and lists
+            // them (PS3.4 C.4.2.1.5), with the reason as its Error Comment.
+            const reason = (err as Error).message;
+            this.log.warn("C-MOVE destination unreachable", {
+              destination: destinationAet,
+              objects: items.length,
+              reason,
+            });
+            for (const item of items) counts.record(Status.ProcessingFailure, item.sopInstanceUid);
+            return finalStatus(
+              counts,
+              send,
+              request,
+              responses.CMoveResponse,
+              false,
+              `cannot reach ${destinationAet}: ${reason}`,
             );
           }
           // Unreachable after an earlier group went: this group's sub-operations fail, the others stand.
@@ -554,6 +575,26 @@ class AgentScp extends ConduitNetwork {
     } catch { /* nothing to cancel */ }
   }
 
+  /**
+   * Whether a request can be answered: the library sends a response on an accepted presentation context
+   * of the request's SOP class only, so a request sent on another class's context (a C-MOVE on a C-FIND
+   * context, a Patient Root C-FIND on a Study Root one) would run and never be answered. Such a request is
+   * a protocol error (PS3.7 9.1.1: a context's messages are of its abstract syntax): the association is
+   * aborted (invalid PDU parameter value) before anything runs, and the log says why.
+   */
+  #answerable(request: any, what: string): boolean {
+    let context: unknown;
+    try {
+      context = this.association.getAcceptedPresentationContextFromRequest(request);
+    } catch { /* no context */ }
+    if (context) return true;
+    this.protocolAbort(
+      6,
+      `${what} for SOP class ${commandUid(request) || "(none)"} on no context of that class`,
+    );
+    return false;
+  }
+
   /** Runs one C-FIND/C-MOVE/C-GET with cancellation and maps every failure to a final status. */
   #runOperation(
     request: any,
@@ -561,6 +602,7 @@ class AgentScp extends ConduitNetwork {
     callback: (rsp: any) => void,
     body: (signal: AbortSignal, send: (rsp: any) => void) => Promise<number | undefined>,
   ): void {
+    if (!this.#answerable(request, `C-${kind.toUpperCase()}`)) return;
     const controller = new AbortController();
     const messageId = request.getMessageId();
     this.#operations.set(messageId, controller);
@@ -584,7 +626,7 @@ class AgentScp extends ConduitNetwork {
     const finish = (status: number, comment?: string) => {
       this.#operations.delete(messageId);
       this.emitEvent({ type: kind, status });
-      const rsp = Response.fromRequest(request);
+      const rsp = responseTo(Response, request);
       rsp.setStatus(status);
       if (comment) rsp.setErrorComment?.(comment.slice(0, 64));
       send(rsp);
