@@ -143,7 +143,14 @@ function formatIssues(
   schema: z.ZodTypeAny,
   lineOf: (path: (string | number)[], key?: string) => number | undefined,
 ): string {
-  return error.issues.map((issue) => {
+  // zod reports every unknown key of one mapping in one issue: one line per key, each with its own line
+  // and its own hint (until 2026-12-07 `dimse.prot.maxAssociation: unknown key` for two keys).
+  const issues = error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys" && issue.keys.length > 1
+      ? issue.keys.map((k) => ({ ...issue, keys: [k] }))
+      : [issue]
+  );
+  return issues.map((issue) => {
     let key = issue.path.join(".");
     let reason = issue.message;
     if (issue.code === "invalid_type" && issue.received === "undefined" && reason === "Required") {

@@ -56,6 +56,16 @@ Deno.test("loadConfig() names the key, the reason, the value and where it came f
         "nodes:\n  pacs: { aet: X, host: h, port: 104, maxOpsInvoke: 2 }\n",
         "config: nodes.pacs.maxOpsInvoke: unknown key (did you mean maxOpsInvoked?) (d.yaml, line 2)",
       ],
+      // Two unknown keys of one mapping: a line each (until 2026-12-07 one line naming `dimse.prot.maxAssociation`).
+      [
+        "dimse:\n  prot: 104\n  maxAssociation: 3\n",
+        "config: dimse.prot: unknown key (did you mean port?) (d.yaml, line 2)\n" +
+        "config: dimse.maxAssociation: unknown key (did you mean maxAssociations?) (d.yaml, line 3)",
+      ],
+      [
+        "sight: a\ndatta: b\n",
+        "config: sight: unknown key (d.yaml, line 1)\nconfig: datta: unknown key (did you mean data?) (d.yaml, line 2)",
+      ],
     ]
   ) {
     assert.throws(
