@@ -55,6 +55,7 @@ import { type AgentHttpServer, serveHttp } from "./http/serve.ts";
 import { startHubLink } from "./app_tunnel.ts";
 import { Certificates } from "./app_tls.ts";
 import { DescriptorBudget } from "./descriptors.ts";
+import { sharedAetText, sharedNodeAets } from "./config/shared_aets.ts";
 
 /** How often the hash backfill looks whether it can run (besides when the SCP falls idle). */
 const BACKFILL_LOOK_MS = 10_000;
@@ -323,6 +324,7 @@ async function startLocked(
       limit: descriptors.soft,
     });
   }
+  for (const shared of sharedNodeAets(config.nodes)) log.warn(sharedAetText(shared));
   log.info("agent started", {
     version: VERSION,
     build: BUILD_TEXT,
