@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { openedBy, replacedName } from "@conduit/shared/data-dir";
 import { lockDataDir, lockHolder } from "../archive/lock.ts";
 import { RESTORED } from "../ingest/recover.ts";
+import { loadCredential } from "../tunnel/credential.ts";
 import type { Connection } from "./counts.ts";
 import { copySynced, linkArchive, open, sha256File, syncPath } from "./files.ts";
 import { BackupError, type BackupManifest, CREDENTIAL, DB, readBackup } from "./manifest.ts";
@@ -55,6 +56,32 @@ function fold(file: string): void {
   }
 }
 
+/** A credential's site, or undefined (none, or unreadable: the restore's own steps say so). */
+function siteOf(dir: string): string | undefined {
+  try {
+    return loadCredential(dir)?.site;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a backup of one site restored into the data directory of another: the index, the archive and the
+ * queue of the first would appear at the second (its patients in its C-FIND, its rows sent again from
+ * there), under the second's credential. Until 2026-12-07 nothing compared them.
+ */
+function refuseOtherSite(from: string, dataDir: string): void {
+  const backupSite = siteOf(from);
+  const targetSite = siteOf(dataDir);
+  if (backupSite && targetSite && backupSite !== targetSite) {
+    throw new BackupError(
+      `${from} is a backup of site ${backupSite}, and ${dataDir} is enrolled as site ${targetSite}: a ` +
+        `restore would put ${backupSite}'s objects, index and queue at ${targetSite}; nothing was changed. ` +
+        `To make this data directory site ${backupSite}, move its ${CREDENTIAL} aside first.`,
+    );
+  }
+}
+
 /**
  * Puts a backup in place in `dataDir` (created if missing), with the agent stopped there: the data
  * directory's lock is held from before the first change to after the last, so an agent started meanwhile
@@ -73,6 +100,7 @@ export async function restoreAgent(
   from = path.resolve(from);
   dataDir = path.resolve(dataDir);
   const manifest = await readBackup(from);
+  refuseOtherSite(from, dataDir);
   try {
     fs.mkdirSync(dataDir, { recursive: true });
   } catch (err) {
@@ -165,6 +193,7 @@ export async function planRestore(from: string, dataDir: string): Promise<Restor
   from = path.resolve(from);
   dataDir = path.resolve(dataDir);
   const manifest = await readBackup(from);
+  refuseOtherSite(from, dataDir);
   const pid = lockHolder(dataDir);
   if (pid !== null) {
     throw new BackupError(
