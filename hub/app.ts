@@ -61,6 +61,7 @@ import {
   reloadedHubTls,
 } from "./tls_files.ts";
 import { HubServer } from "./https_server.ts";
+import { HubDirLock } from "./data_lock.ts";
 import { failedBodyHandler, guarded } from "@conduit/shared/serve-errors";
 
 /** The largest body of a tRPC call: a batch file of 50 MB in base64 (hub/api/batch.ts) and its fields. */
@@ -128,6 +129,31 @@ export async function startHub(
   log: Logger,
   options: { viewerDir?: string } = {},
 ): Promise<RunningHub> {
+  const lock = new HubDirLock(config.data);
+  try {
+    const hub = await startHolding(config, log, options, lock);
+    const stop = hub.stop.bind(hub);
+    hub.stop = async () => {
+      try {
+        await stop();
+      } finally {
+        lock.release();
+      }
+    };
+    return hub;
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** startHub(), the data directory's lock taken as soon as the directory is there ({@link HubDirLock}). */
+async function startHolding(
+  config: HubConfig,
+  log: Logger,
+  options: { viewerDir?: string },
+  lock: HubDirLock,
+): Promise<RunningHub> {
   const viewerDir = options.viewerDir ?? VIEWER_DIR;
   const tls = hubTlsFiles(config);
   const peerCaCerts = clusterCaCerts(config);
@@ -147,9 +173,20 @@ export async function startHub(
   // A --db that cannot be used, or a PostgreSQL that does not answer, stops the hub before it makes its
   // data directory; the libsql file lives in it, so that one is made first.
   const onFile = parseDbUrl(config.db).dialect === "sqlite";
-  if (onFile) readyDataDir();
+  if (onFile) {
+    readyDataDir();
+    lock.take();
+  }
   const db = await openHubDb(config.data, config.db);
-  if (!onFile) readyDataDir();
+  if (!onFile) {
+    try {
+      readyDataDir();
+      lock.take();
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
   const registry = new SiteRegistry(db);
   const spoolDir = path.join(config.data, "spool");
   await sweepSpool(spoolDir, log.child({ part: "dicomweb" }));

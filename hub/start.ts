@@ -15,6 +15,7 @@ import { HUB_CONFIG_RELOAD_MESSAGES } from "./reload.ts";
 import type { RunningHub } from "./app.ts";
 import { DbRestoringError, DbUnreachableError, DbUrlError, SchemaTooNewError } from "./db/db.ts";
 import { HubTlsError } from "./tls_files.ts";
+import { HubDirInUseError } from "./data_lock.ts";
 import { GIVE_IT, noDefaultDb } from "./admin/open_db.ts";
 import { buildJson } from "@conduit/shared/build";
 import { BUILD, BUILD_TEXT } from "./version.ts";
@@ -253,7 +254,9 @@ export async function main(args: string[], parts: HubParts): Promise<number> {
       return 2;
     }
     if (
-      err instanceof SchemaTooNewError || err instanceof DbUnreachableError || err instanceof DbRestoringError
+      err instanceof SchemaTooNewError || err instanceof DbUnreachableError ||
+      err instanceof DbRestoringError ||
+      err instanceof HubDirInUseError
     ) {
       // Nothing started and nothing written: the message is all there is to say (no stack).
       console.error(`hub: ${err.message}`);

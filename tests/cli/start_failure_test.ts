@@ -61,6 +61,51 @@ Deno.test("the hub with its port in use ends with exit code 1 and the reason", a
   }
 });
 
+Deno.test("a second hub on the data directory of a running one ends with exit code 1 and names the first", async () => {
+  const data = await Deno.makeTempDir({ prefix: "hub-dir-taken-" });
+  const first = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ...DENO_RUN_FLAGS,
+      "--frozen",
+      path.join(ROOT, "hub/main.ts"),
+      "--port",
+      "0",
+      "--data",
+      data,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    // Started once its log (standard error) says so.
+    const lines = first.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!/"msg":"hub started"/.test(seen)) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`the first hub ended: ${seen}`);
+      seen += value;
+    }
+    lines.releaseLock();
+    // Until 2026-12-07 the second one started, and marked every site of the first one's database offline.
+    const { code, out } = await run("hub/main.ts", ["--port", "0", "--data", data]);
+    assert.equal(code, 1, out);
+    assert.match(
+      out,
+      new RegExp(`hub: data directory .* is in use by another hub \\(process ${first.pid}\\)`),
+      out,
+    );
+    assert.doesNotMatch(out, /"msg":"hub started"/, out);
+  } finally {
+    first.kill("SIGINT");
+    await first.status;
+    await first.stdout.cancel().catch(() => {});
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
 Deno.test("the hub with a TLS file it cannot use names the key and the file, exit code 2", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hub-tls-files-" });
   try {
