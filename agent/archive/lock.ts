@@ -21,7 +21,7 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number(fs.readFileSync(file, "utf8").trim());
-      if (pid && pid !== Deno.pid && processAlive(pid)) {
+      if (pid && pid !== Deno.pid && processAlive(pid) && !startedAfter(pid, file)) {
         throw new Error(`data directory ${dataDir} is in use by agent process ${pid}${holderCommand(pid)}`);
       }
       fs.rmSync(file, { force: true }); // left by a crash: take it over
@@ -38,8 +38,36 @@ export function lockHolder(dataDir: string): number | null {
   } catch {
     return null;
   }
-  return pid && pid !== Deno.pid && processAlive(pid) ? pid : null;
+  return pid && pid !== Deno.pid && processAlive(pid) && !startedAfter(pid, path.join(dataDir, "agent.pid"))
+    ? pid
+    : null;
 }
+
+/**
+ * Whether process `pid` started after `file` was last written and is no agent: then it cannot be the agent
+ * that wrote it, and the file is a crash's, its number since given to another program (until 2026-12-07
+ * such a file kept the agent from starting, "in use by agent process N" naming, say, a storescp). Both, not
+ * the time alone: a wall clock stepped forward since the agent started (a first NTP sync after boot) makes
+ * a running agent look started after its own file. Linux's /proc only; false when it cannot tell.
+ */
+export function startedAfter(pid: number, file: string): boolean {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (/agent/i.test(argv)) return false;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const startTicks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return false;
+    const startedMs = (bootSeconds + startTicks / CLOCK_TICKS) * 1000;
+    // A second of slack: btime is whole seconds, and the file is written just after its writer started.
+    return startedMs > fs.statSync(file).mtimeMs + 1000;
+  } catch {
+    return false;
+  }
+}
+
+/** USER_HZ, the unit of /proc's start times: 100 on Linux whatever the kernel's own tick. */
+const CLOCK_TICKS = 100;
 
 /** Agent subcommands that hold the directory's lock for a while, as a holder's message names them. */
 const HOLDING_COMMANDS = ["restore", "enroll"];

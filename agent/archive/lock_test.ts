@@ -39,3 +39,32 @@ Deno.test("lockDataDir: a directory held by an agent restore says so; by another
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("lockDataDir: a pid file older than the process now holding its number is a crash's, unless that is an agent", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lock-test-reused-" });
+  const file = path.join(dir, "agent.pid");
+  const other = processWith("--output-directory"); // a storescp, say
+  const agent = processWith("agent");
+  try {
+    // Written an hour before either process started: its writer is gone, its number given to another.
+    const anHourAgo = new Date(Date.now() - 3600_000);
+    fs.writeFileSync(file, `${other.pid}\n`);
+    fs.utimesSync(file, anHourAgo, anHourAgo);
+    const release = lockDataDir(dir);
+    assert.equal(fs.readFileSync(file, "utf8").trim(), String(Deno.pid));
+    release();
+    // The same for a process whose command line names an agent: kept (a clock stepped forward could make a
+    // running agent look younger than its file).
+    fs.writeFileSync(file, `${agent.pid}\n`);
+    fs.utimesSync(file, anHourAgo, anHourAgo);
+    assert.throws(() => lockDataDir(dir), new RegExp(`in use by agent process ${agent.pid}`));
+  } finally {
+    for (const p of [other, agent]) {
+      try {
+        p.kill();
+      } catch { /* ended */ }
+      await p.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
