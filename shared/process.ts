@@ -67,21 +67,28 @@ export async function shutdownWithin(
   }
 }
 
+/** How soon after a stop signal the same one counts as its duplicate (a process group's and a forwarder's). */
+export const SAME_SIGNAL_MS = 300;
+
 /**
  * Resolves at the first SIGINT or SIGTERM, logging `<what> stopping` with the signal. A second one while
  * the program stops ends it at once (`stopping at once`, exit code 128 + the signal's number: 130, 143),
  * as a second Ctrl-C does elsewhere: no clean-stop mark, so an agent's next start checks its data as after a
  * crash. Until 2026-12-04 the second signal did nothing, and the stop said nothing until it had finished.
+ * The same signal again within {@link SAME_SIGNAL_MS} is the first one delivered twice, not a second ask:
+ * a SIGTERM sent to the process group of `deno task agent` reaches the agent directly and again through
+ * `deno task`, which forwards it (until 2026-12-07 that made every such stop a crash-like one).
  */
 export function untilStopSignal(log: Logger, what: string): Promise<Deno.Signal> {
   return new Promise((resolve) => {
-    let stopping = false;
+    let stopping: { signal: Deno.Signal; at: number } | undefined;
     const on = (signal: "SIGINT" | "SIGTERM") => () => {
+      if (stopping && stopping.signal === signal && performance.now() - stopping.at < SAME_SIGNAL_MS) return;
       if (stopping) {
         log.warn(`${what} stopping at once`, { signal });
         Deno.exit(signal === "SIGINT" ? 130 : 143);
       }
-      stopping = true;
+      stopping = { signal, at: performance.now() };
       log.info(`${what} stopping`, { signal });
       resolve(signal);
     };

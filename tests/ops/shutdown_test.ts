@@ -283,3 +283,16 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a SIGTERM delivered twice at once (to a process group, and forwarded by deno task) is one clean stop", async () => {
+  const dataDir = await scratchDir("shutdown-twice-");
+  const agent = await startAgentProcess({ dataDir });
+  Deno.kill(agent.pid, "SIGTERM");
+  Deno.kill(agent.pid, "SIGTERM");
+  const status = await agent.status;
+  const log = await Deno.readTextFile(agent.logFile);
+  // Until 2026-12-07 the second one ended it at once (exit 143, no clean-stop mark).
+  assert.equal(status.code, 0, log);
+  assert.doesNotMatch(log, /stopping at once/);
+  await Deno.stat(path.join(dataDir, "clean-stop"));
+});
