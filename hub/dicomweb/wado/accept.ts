@@ -79,6 +79,19 @@ function badSyntaxNote(ranges: MediaRange[]): string {
     : "";
 }
 
+/**
+ * The transfer syntaxes an Accept header refuses by name, with a `q=0` range (RFC 9110 12.4.2: "not
+ * acceptable"): those are never chosen. Until 2026-12-07 such ranges were dropped and the syntax served.
+ */
+function refusedSyntaxes(accept: string | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const r of allRanges(accept)) {
+    const ts = r.params.get("transfer-syntax");
+    if (r.q === 0 && ts && ts !== "*" && isUid(ts)) out.add(ts);
+  }
+  return out;
+}
+
 /** The transfer syntax instances are sent in without one asked (PS3.18 8.7.3.5.2). */
 const DEFAULT_SYNTAX = TS.ExplicitVRLittleEndian;
 
@@ -135,8 +148,17 @@ export function acceptedInstances(accept: string | undefined, oneInstance: boole
       form ??= "single";
     }
   }
-  if (form === "single") return { syntaxes: [...new Set(single)], single: true };
-  if (form === "multipart") return { syntaxes: [...new Set(multipart)], single: false };
+  const no = refusedSyntaxes(accept);
+  const kept = (syntaxes: string[]) => [...new Set(syntaxes)].filter((ts) => !no.has(ts));
+  if (form === "single" && kept(single).length) return { syntaxes: kept(single), single: true };
+  if (form === "multipart" && kept(multipart).length) return { syntaxes: kept(multipart), single: false };
+  if (form) {
+    throw new HttpError(
+      406,
+      `cannot answer ${JSON.stringify(accept)}: every transfer syntax it takes instances in is refused ` +
+        `with q=0 (${[...no].join(", ")}); name another (transfer-syntax=UID), or * for as stored`,
+    );
+  }
   throw new HttpError(
     406,
     singleAsked
@@ -174,27 +196,37 @@ export function frameMediaType(transferSyntax: string): string {
 export function acceptedFrameSyntaxes(accept: string | undefined): string[] | undefined {
   if (!accept?.trim()) return undefined;
   const out: string[] = [];
+  const no = refusedSyntaxes(accept);
   for (const range of parseAccept(accept)) {
     const { media, params } = range;
     const type = params.get("type")?.toLowerCase();
     const ts = params.get("transfer-syntax");
-    if (ts === "*") return undefined;
+    if (ts === "*" && no.size === 0) return undefined;
     if (media === "*/*" || media === "multipart/*" || (media === "multipart/related" && !type)) {
       const taken = Object.keys(MEDIA).filter((m) =>
         !refused(accept, range, "multipart/related", m) && !refused(accept, range, m)
       );
-      // Any media type: as stored. A media type refused with q=0: any of the others.
-      if (taken.length === Object.keys(MEDIA).length) return undefined;
+      // Any media type: as stored, unless a syntax is refused by name (then the first of the others the
+      // site can make). A media type refused with q=0: any of the others.
+      if (taken.length === Object.keys(MEDIA).length && no.size === 0) return undefined;
       out.push(...taken.flatMap((m) => MEDIA[m].filter((s) => s !== TS.ExplicitVRBigEndian)));
       continue;
     }
     const syntaxes = MEDIA[media === "multipart/related" ? type! : media];
     if (!syntaxes) continue;
-    if (ts) {
+    if (ts && ts !== "*") {
       if (syntaxes.includes(ts)) out.push(ts);
     } // Big endian frames only when named: unnamed, application/octet-stream is little endian.
     else out.push(...syntaxes.filter((s) => s !== TS.ExplicitVRBigEndian));
   }
+  const left = out.filter((ts) => !no.has(ts));
+  if (out.length > 0 && left.length === 0) {
+    throw new HttpError(
+      406,
+      `cannot answer ${JSON.stringify(accept)}: every transfer syntax it takes frames in is refused with q=0`,
+    );
+  }
+  out.splice(0, out.length, ...left);
   if (out.length === 0) {
     throw new HttpError(
       406,

@@ -217,3 +217,45 @@ Deno.test("a q=0 range refuses its media type even where a wildcard would take i
     "multipart",
   );
 });
+
+Deno.test("a q=0 range naming a transfer syntax refuses that syntax: never chosen, 406 when nothing else is", () => {
+  const no = (ts: string, media = "application/dicom") =>
+    `multipart/related; type="${media}"; transfer-syntax=${ts};q=0`;
+  // Instances: the default (Explicit VR Little Endian) refused and nothing else named: 406 (until 2026-12-07
+  // served in it all the same).
+  assert.equal(status(() => acceptedInstances(`${no(TS.ExplicitVRLittleEndian)}, */*`, false)), 406);
+  // Another syntax named beside it is taken.
+  assert.deepEqual(
+    acceptedInstances(
+      `${
+        no(TS.ExplicitVRLittleEndian)
+      }, multipart/related; type="application/dicom"; transfer-syntax=${TS.ImplicitVRLittleEndian}, */*`,
+      false,
+    ).syntaxes,
+    [TS.ImplicitVRLittleEndian],
+  );
+  // Frames: any syntax but the refused one, instead of as stored.
+  const frames = acceptedFrameSyntaxes(`${no(TS.JpegBaseline, "image/jpeg")}, */*`)!;
+  assert.ok(frames.length > 0 && !frames.includes(TS.JpegBaseline), frames.join(" "));
+  assert.equal(frames[0], TS.ExplicitVRLittleEndian);
+  assert.deepEqual(
+    acceptedFrameSyntaxes(
+      `${
+        no(TS.ExplicitVRLittleEndian, "application/octet-stream")
+      }, multipart/related; type="application/octet-stream"`,
+    ),
+    [TS.ImplicitVRLittleEndian],
+  );
+  assert.equal(
+    status(() =>
+      acceptedFrameSyntaxes(
+        `${no(TS.JpegLsLossless, "image/jls")}, ${
+          no(TS.JpegLsNearLossless, "image/jls")
+        }, multipart/related; type="image/jls"`,
+      )
+    ),
+    406,
+  );
+  // Without a q=0 syntax, anything is as stored, as before.
+  assert.equal(acceptedFrameSyntaxes("*/*"), undefined);
+});
