@@ -30,6 +30,11 @@ export interface StoreContext {
 export interface StoreOutcome {
   status: number;
   comment?: string;
+  /**
+   * Other bytes than the archived ones under a known SOP Instance UID, not archived in place of them by the
+   * duplicates policy: what is sent on from the archive is the first object, not this one.
+   */
+  keptFirst?: boolean;
 }
 
 /**

@@ -269,7 +269,9 @@ export class Ingest implements StoreHandler<StoreFileStream> {
       if (prepared.kind === "index" && !(await this.#shared.commit(prepared))) {
         throw new DimseStatusError(Status.OutOfResources, "index commit failed");
       }
-      return { status: Status.Success };
+      return prepared.kind === "done" && prepared.kept ? { status: Status.Success, keptFirst: true } : {
+        status: Status.Success,
+      };
     } finally {
       if (--this.#direct === 0) { for (const done of this.#directDone.splice(0)) done(); }
     }

@@ -18,7 +18,8 @@ import type { ExtraTarget, IngestOptions } from "./ingest.ts";
 
 /** What `prepare` did: nothing more to record, or placed with rows to write. */
 export type Prepared =
-  | { kind: "done" }
+  /** `kept`: other bytes under a known UID, kept aside or dropped by the policy: the archive holds the first. */
+  | { kind: "done"; kept?: "keepFirst" | "keepBoth" }
   | {
     kind: "index";
     checked: Checked;
@@ -77,7 +78,7 @@ export async function prepare(o: IngestOptions, c: Checked, extra: ExtraTarget[]
       recordConflict(db, sop, conflict, callingAet);
       queueExtra(o, sop, extra);
       o.onStored?.({ ...event, duplicate: true, conflict: true });
-      return { kind: "done" };
+      return { kind: "done", kept: policy };
     }
     // keepLast: the new object replaces the stored one below, and is routed again.
   }

@@ -75,6 +75,17 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
     if (outcome.status !== 0) {
       return await nack(`not stored: status 0x${outcome.status.toString(16)}`, outcome.status);
     }
+    // Stored for a node now (a STOW-RS to a node's path): what would go to the node is the archive's copy,
+    // and with other bytes under this UID kept aside or dropped that is the first object, not the one sent
+    // (until 2026-12-07 the node got the old one, and the STOW answered 200).
+    if (now && outcome.keptFirst) {
+      return await nack(
+        `not sent to node ${request.node}: this site already holds other bytes under this SOP Instance UID ` +
+          `and keeps the first (archive.duplicates; agent conflicts lists it); store the new object under a ` +
+          `new SOP Instance UID, or resolve the conflict at the site`,
+        0x0110, // processing failure: neither a refusal of the object nor the site's resources
+      );
+    }
   } catch (err) {
     sink.discard();
     // The status a C-STORE of it would have been answered with goes along (0xC000 a malformed data set,

@@ -37,8 +37,8 @@ const shared = sharedRig<Rig>({
 const BOUNDARY = "n0de";
 const enc = new TextEncoder();
 
-/** A STOW-RS of CT_small to `path` under north with the operator's token. */
-const stow = async (r: Rig, path: string) =>
+/** A STOW-RS of CT_small (or `bytes`) to `path` under north with the operator's token. */
+const stow = async (r: Rig, path: string, bytes?: Uint8Array<ArrayBuffer>) =>
   await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb/sites/north${path}`, {
     method: "POST",
     headers: {
@@ -47,7 +47,7 @@ const stow = async (r: Rig, path: string) =>
     },
     body: new Blob([
       enc.encode(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`),
-      await Deno.readFile(CT),
+      bytes ?? await Deno.readFile(CT),
       enc.encode(`\r\n--${BOUNDARY}--\r\n`),
     ]),
   });
@@ -69,6 +69,21 @@ shared.test("PS3.18 10.5 STOW-RS to a node the site does not have is 404, as QID
   assert.equal(res.headers.get("content-type"), "application/problem+json");
   assert.match((await res.json()).detail, /no node named "nosuchnode"/);
   assert.equal((await listFiles(r.pacs.dir)).length, before, "nothing sent anywhere");
+});
+
+shared.test("STOW-RS into a node of other bytes under a SOP Instance UID the site holds: refused, the old copy not sent", async (r) => {
+  const original = await Deno.readFile(CT);
+  assert.equal((await stow(r, "/studies", original)).status, 200); // the site holds the first version
+  const before = (await listFiles(r.pacs.dir)).length;
+  // The same object with its last pixel byte changed: a corrected version, same UIDs.
+  const other = original.slice();
+  other[other.length - 1] ^= 0xff;
+  const res = await stow(r, "/nodes/pacs/studies", other);
+  // Until 2026-12-07: 200, and the node was sent the site's first version.
+  assert.equal(res.status, 409, await res.clone().text());
+  const failed = (await res.json())["00081198"].Value[0];
+  assert.equal(failed["00081197"].Value[0], 0x0110);
+  assert.equal((await listFiles(r.pacs.dir)).length, before, "nothing sent to the node");
 });
 
 shared.tearDown("stow node tests: tear down");
