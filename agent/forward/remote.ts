@@ -110,7 +110,8 @@ async function sendOne(
 }
 
 /**
- * A relay answered with `error` or `nack`: not delivered, not worth trying again when forbidden, and with
+ * A relay answered with `error` or `nack`: not delivered, not worth trying again when forbidden or to an
+ * unknown site, and with
  * the status a nack carries for the queue's policy to classify (0x0122, 0xA9xx, 0xCxxx: permanent).
  */
 function refused(
@@ -121,7 +122,8 @@ function refused(
     row,
     ok: false,
     error: reply.message,
-    permanent: reply.type === "error" && reply.code === "forbidden",
+    // Refused by the hub's policy, or to a site the hub has not got: trying again changes nothing.
+    permanent: reply.type === "error" && (reply.code === "forbidden" || reply.code === "unknown-site"),
     ...(reply.type === "nack" && reply.status !== undefined ? { status: reply.status } : {}),
   };
 }

@@ -32,8 +32,12 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
     while (await channel.stream.read()) { /* dropped: the object is refused */ }
   };
   if (request.node && !s.nodeNames.has(request.node)) {
-    channel.stream.reset("unknown node");
-    return;
+    // Said, and refused for good (a Cxxx status: the sender's queue does not try again), instead of a bare
+    // stream reset the sender saw as "stream N reset by the peer" and retried until its attempts ran out.
+    return await refuse(
+      `the destination site has no node named ${request.node}: check the route's node`,
+      0xc000,
+    );
   }
   // What the DICOM port takes as storage (conformance section 4), whichever way the object comes.
   const sopClass = header.sopClassUid;

@@ -64,6 +64,8 @@ export async function relayStream(
   limiterFor?: RelayLimiter,
   /** Which sites may relay to which (`tunnel.relays`); any to any without one. */
   policy?: RelayPolicy,
+  /** Why a site that cannot be reached is no site at all (never added, revoked), or undefined. */
+  unknown?: (site: string) => Promise<string | undefined>,
 ): Promise<void> {
   const from = new Channel(stream);
   let to: Channel | undefined;
@@ -88,6 +90,14 @@ export async function relayStream(
         ...(route ? { route } : {}),
       }));
     } catch (err) {
+      // No such site (a route's misspelt site, one revoked): said so, and the sender gives up on the row at
+      // once (until 2026-12-07 "site X is not connected", tried again until its attempts ran out).
+      const none = await unknown?.(request.site).catch(() => undefined);
+      if (none) {
+        log.warn("relay to a site the hub does not know", { from: fromSite, to: request.site });
+        await refuse(from, "unknown-site", `${none}: check the route's site`);
+        return;
+      }
       await refuse(from, "site-offline", (err as Error).message || `site ${request.site} is not connected`);
       return;
     }

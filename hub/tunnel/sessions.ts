@@ -28,7 +28,7 @@ import { dbFailureReason } from "../db/errors.ts";
 import { type RelayLimiter, relayStream } from "./relay.ts";
 import type { Throttle } from "../transfers/bandwidth.ts";
 import type { RelayPolicy } from "./relay_policy.ts";
-import { SiteBusyError, SiteRequestError, SiteUnavailableError } from "./errors.ts";
+import { SiteBusyError, SiteRequestError, SiteUnavailableError, UnknownSiteError } from "./errors.ts";
 import { REPLACEMENTS_WINDOW_MS, ReplacementWatch } from "./replacements.ts";
 
 export { SiteBusyError, SiteRequestError, SiteUnavailableError };
@@ -268,6 +268,11 @@ export class Sessions {
           log,
           this.relayLimiter,
           this.relayPolicy,
+          (s) =>
+            this.registry.require(s).then(
+              () => undefined,
+              (err) => err instanceof UnknownSiteError ? (err as Error).message : undefined,
+            ),
         ),
       onClose: (end) => {
         const current = this.#live.get(site);

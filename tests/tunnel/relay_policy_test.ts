@@ -109,3 +109,57 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a route to a site the hub does not know, or to a node its site does not have, is dead at once, saying so",
+  ignore: Boolean(skip),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const hub = await startTestHub();
+    const agents: AgentProcess[] = [];
+    try {
+      const queue = { backoffBaseSeconds: 0.2, backoffCapSeconds: 1, maxAttempts: 50 };
+      const south = await startAgentProcess({
+        aet: "SOUTH",
+        port: freePort(),
+        args: await siteArgs(hub, "south"),
+      });
+      agents.push(south);
+      const north = await startAgentProcess({
+        aet: "NORTH",
+        config: {
+          queue,
+          routes: [
+            { name: "to-sooth", to: [{ site: "sooth" }] },
+            { name: "to-south-nowhere", to: [{ site: "south", node: "nowhere" }] },
+          ],
+        },
+        args: await siteArgs(hub, "north"),
+      });
+      agents.push(north);
+      await eventually("both online", () => hub.sessions.get("north") && hub.sessions.get("south"));
+      const dir = await Deno.makeTempDir({ prefix: "unknown-destination-" });
+      const series = await writeGeneratedSeries(dir, { count: 2, rows: 8, columns: 8, seed: "unknown-dest" });
+      assert.equal((await storescu(series.paths, north)).code, 0);
+      const rows = await eventually("north's rows dead", () => {
+        const found = indexRows(north.dataDir, "SELECT route, state, attempts, last_error FROM queue");
+        return found.length === 4 && found.every((r) => r.state === "dead") ? found : undefined;
+      }, 30_000);
+      // Until 2026-12-07: "site sooth is not connected" and "stream N reset by the peer", tried again 50 times.
+      for (const r of rows) {
+        assert.equal(r.attempts, 1, JSON.stringify(r));
+        assert.match(
+          String(r.last_error),
+          r.route === "to-sooth"
+            ? /no site named sooth: check the route's site/
+            : /the destination site has no node named nowhere: check the route's node/,
+        );
+      }
+    } finally {
+      for (const a of agents) await a.stop();
+      await hub.stop();
+    }
+  },
+});
