@@ -56,3 +56,25 @@ export class HubDirLock {
     } catch { /* closed */ }
   }
 }
+
+/**
+ * The process number of the hub running on `dataDir`, or undefined when none holds its lock (tried and let
+ * go at once: a hub that starts in that instant stops, as if another held it). For admin commands that must
+ * not run beside a hub (`migrate-db`).
+ */
+export function hubHolding(dataDir: string): string | undefined {
+  const file = path.join(dataDir, FILE);
+  let f: Deno.FsFile;
+  try {
+    f = Deno.openSync(file, { read: true });
+  } catch {
+    return undefined; // no hub ever ran here (or it cannot be read: the command's own open says so)
+  }
+  try {
+    if (f.tryLockSync(true)) return undefined;
+    const holder = Deno.readTextFileSync(file).trim();
+    return /^\d+$/.test(holder) ? holder : "?";
+  } finally {
+    f.close();
+  }
+}

@@ -14,6 +14,7 @@
 import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import * as fs from "node:fs";
+import { hubHolding } from "../data_lock.ts";
 import { DbUrlError, hubDbFile, openHubDb, openHubFile, redactDbUrl, SchemaTooNewError } from "../db/db.ts";
 import { tablesOf } from "../db/schema.ts";
 
@@ -73,6 +74,19 @@ export async function migrateDbCommand(
       `hub admin migrate-db: there is no hub database at ${file} (give --from file:PATH or --data DIR)`,
     );
     return 2;
+  }
+  // A hub still running on the file would go on writing to it after the copy (sites, transfers, audit), and
+  // what it wrote would be lost on the move (until 2026-12-07 copied without a word, as operations.md says
+  // not to). The hub's data directory lock says whether one runs (hub/data_lock.ts).
+  const holder = hubHolding(parsed.values.data ?? defaults.data);
+  if (holder) {
+    console.error(
+      `hub admin migrate-db: a hub is running on ${
+        parsed.values.data ?? defaults.data
+      } (process ${holder}): ` +
+        "stop it before moving its database (systemctl stop conduit-hub); nothing was copied",
+    );
+    return 1;
   }
   const json = parsed.values.json === true;
   // The file first (refused if a newer version wrote it; migrated to this version's schema otherwise).

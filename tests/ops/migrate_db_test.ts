@@ -85,6 +85,14 @@ Deno.test({
 
       const auditBefore = await client.audit.list.query({ limit: 1000 });
       assert.ok(auditBefore.length >= 3, JSON.stringify(auditBefore));
+      // While the hub runs on the file: refused, naming the process (until 2026-12-07 copied, and what the
+      // hub wrote after the copy was lost on the move).
+      const running = await hubAdmin(dataDir, ["migrate-db", "--to", "postgres://conduit@127.0.0.1:1/none"]);
+      assert.equal(running.code, 1, running.stderr);
+      assert.match(
+        running.stderr,
+        /a hub is running on .* \(process \d+\): stop it before moving its database .*nothing was copied/,
+      );
       await onFile.stop();
       // A longer audit log than one chunk of the copy (rows written straight into the stopped hub's file).
       const file_ = createClient({ url: `file:${file}` });
