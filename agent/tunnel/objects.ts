@@ -167,6 +167,7 @@ export async function sendObjectAs(
   onHashed?: (sha256: string) => void,
 ): Promise<void> {
   if (!wanted || wanted === file.transferSyntax) return await sendObject(channel, archive, file, onHashed);
+  await checkStored(archive, file, onHashed);
   if (
     wanted === TransferSyntax.ExplicitVRLittleEndian &&
     file.transferSyntax === TransferSyntax.DeflatedExplicitVRLittleEndian
@@ -217,6 +218,30 @@ export async function sendObjectAs(
     return await sendDatasetBytes(channel, file, part10);
   }
   await withObject(archive, file.key, (source) => sendImplicitAsExplicit(channel, source, file));
+}
+
+/**
+ * Before an object is converted: its stored data set read whole and checked against the SHA-256 its index
+ * recorded (or hashed and `onHashed` told, when it has none), as sendObject checks what it sends as stored.
+ * A conversion builds a new data set with a hash of its own, so without this a file changed on disk went
+ * out converted and whole (until 2026-12-07: the default WADO-RS of an Implicit VR or Big Endian object, and
+ * every transcode). Throws ObjectTransferError before anything is sent.
+ */
+async function checkStored(
+  archive: Archive,
+  file: StoredObject,
+  onHashed?: (sha256: string) => void,
+): Promise<void> {
+  const sha256 = await withObject(archive, file.key, (o) => sha256Of(datasetOf(o, file), 0, file.datasetSize))
+    .catch((err) => {
+      throw err instanceof ShortObjectError
+        ? new ObjectTransferError("the archived object is shorter than its index says")
+        : err;
+    });
+  if (!file.sha256) onHashed?.(sha256);
+  else if (sha256 !== file.sha256) {
+    throw new ObjectTransferError("the archived object does not match the SHA-256 its index recorded");
+  }
 }
 
 /**

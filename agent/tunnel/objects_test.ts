@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { BULK_RECORD, type ObjectHeader, RECORD_ROOM } from "@conduit/shared/tunnel";
 import { FileArchive } from "../archive/file_archive.ts";
 import type { StoredObject } from "../part10/stored.ts";
-import { ObjectTransferError, sendObject } from "./objects.ts";
+import { ObjectTransferError, sendObject, sendObjectAs } from "./objects.ts";
+import { Logger } from "@conduit/shared/log";
 
 /** An archived file: a 16-byte stand-in for its File Meta group, then `size` bytes of data set. */
 async function archived(size: number) {
@@ -73,6 +74,36 @@ Deno.test("sendObject() withholds the last block of an object that changed on di
     assert.equal(r.sent(), 3 * BULK_RECORD, "every block but the last");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sendObjectAs() refuses to convert an object that changed on disk, sending nothing", async () => {
+  const size = 2 * BULK_RECORD + 77;
+  // Stored in Implicit VR (asked in Explicit: converted), Big Endian (swapped) and JPEG Baseline (transcoded).
+  for (const transferSyntax of ["1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.4.50"]) {
+    const { dir, archive, key, stored } = await archived(size);
+    try {
+      const file = await Deno.open(path.join(dir, key), { read: true, write: true });
+      await file.seek(16 + 100, Deno.SeekMode.Start);
+      await file.write(new Uint8Array([0xff ^ ((100 * 31 + 7) & 0xff)]));
+      file.close();
+      const r = recorder();
+      // Until 2026-12-07 the conversion's own hash went with it, and the changed object went out whole.
+      await assert.rejects(
+        sendObjectAs(
+          r.channel,
+          archive,
+          { ...stored, transferSyntax },
+          "1.2.840.10008.1.2.1",
+          new Logger({ test: "objects" }, "error"),
+        ),
+        (e: Error) => e instanceof ObjectTransferError && /does not match the SHA-256/.test(e.message),
+      );
+      assert.equal(r.headers.length, 0, transferSyntax);
+      assert.equal(r.sent(), 0, transferSyntax);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });
 
