@@ -4,7 +4,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
+import { dataDirError, entriesError, NOT_A_DIRECTORY, unusableEntries } from "@conduit/shared/data-dir";
+import * as os from "node:os";
 import type { AgentConfig } from "./config/schema.ts";
 import { checkTlsFiles } from "./config/tls_files.ts";
 import { KeyFileError, loadKeyFile } from "./config/key_file.ts";
@@ -23,9 +24,15 @@ export async function checkBeforeStart(config: AgentConfig): Promise<string> {
     fs.mkdirSync(dataDir, { recursive: true });
     if (!fs.statSync(dataDir).isDirectory()) throw NOT_A_DIRECTORY;
     fs.accessSync(dataDir, fs.constants.W_OK | fs.constants.X_OK);
+    // A file made and removed: access() says yes to root on a file system mounted read-only.
+    const probe = path.join(dataDir, `.start-probe-${Deno.pid}`);
+    fs.writeFileSync(probe, "", { flag: "w", mode: 0o600 });
+    fs.rmSync(probe, { force: true });
   } catch (err) {
     throw dataDirError(dataDir, err, "CONDUIT_AGENT_DATA");
   }
+  const unusable = unusableEntries(dataDir, fs);
+  if (unusable.length) throw entriesError(dataDir, unusable, os.userInfo().username);
   return dataDir;
 }
 

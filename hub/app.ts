@@ -10,7 +10,8 @@ import { type Context, Hono } from "hono";
 import type { Logger } from "@conduit/shared/log";
 import { HTTP_STOP_GRACE_MS, shutdownWithin } from "@conduit/shared/process";
 import { type HubDb, openHubDb, parseDbUrl } from "./db/db.ts";
-import { dataDirError, NOT_A_DIRECTORY } from "@conduit/shared/data-dir";
+import { dataDirError, entriesError, NOT_A_DIRECTORY, unusableEntries } from "@conduit/shared/data-dir";
+import * as os from "node:os";
 import { listenHint } from "@conduit/shared/listen";
 import { RestartNotices } from "@conduit/shared/config-diff";
 import { logCertificateExpiries, watchCertificateExpiries } from "@conduit/shared/tls";
@@ -166,9 +167,15 @@ async function startHolding(
       fs.mkdirSync(config.data, { recursive: true });
       if (!fs.statSync(config.data).isDirectory()) throw NOT_A_DIRECTORY;
       fs.accessSync(config.data, fs.constants.W_OK | fs.constants.X_OK);
+      // A file made and removed: access() says yes to root on a file system mounted read-only.
+      const probe = path.join(config.data, `.start-probe-${Deno.pid}`);
+      fs.writeFileSync(probe, "", { flag: "w", mode: 0o600 });
+      fs.rmSync(probe, { force: true });
     } catch (err) {
       throw dataDirError(path.resolve(config.data), err, "CONDUIT_HUB_DATA");
     }
+    const unusable = unusableEntries(config.data, fs);
+    if (unusable.length) throw entriesError(path.resolve(config.data), unusable, os.userInfo().username);
   };
   // A --db that cannot be used, or a PostgreSQL that does not answer, stops the hub before it makes its
   // data directory; the libsql file lives in it, so that one is made first.

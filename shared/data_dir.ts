@@ -11,7 +11,9 @@ export function dataDirError(dataDir: string, err: unknown, variable: string): E
     ? "it is a file, not a directory"
     : e.code === "ENOTDIR"
     ? "a part of its path is a file, not a directory"
-    : e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS"
+    : e.code === "EROFS"
+    ? "its file system is mounted read-only (EROFS)"
+    : e.code === "EACCES" || e.code === "EPERM"
     ? `this user may not write there (${e.code})`
     : e.code === "ENOENT"
     ? "it cannot be created there (ENOENT)"
@@ -88,4 +90,53 @@ export function openedBy(files: string[], fs: ProcFiles): string[] {
     found.push(name ? `${pid} (${name})` : pid);
   }
   return found;
+}
+
+/** The calls of node:fs that unusableEntries() makes. */
+export interface EntryAccess {
+  readdirSync(p: string): string[];
+  statSync(p: string): { isDirectory(): boolean };
+  accessSync(p: string, mode: number): void;
+  constants: { R_OK: number; W_OK: number; X_OK: number };
+}
+
+/**
+ * The entries directly in `dataDir` this user cannot read and write (a directory: also enter), as `name
+ * (CODE)`: a data directory whose files a run as another user made (root, say) passed the check of the
+ * directory itself, and the start then failed on the first of them with the system's words (EACCES on
+ * tmp/, the database that could not be opened). Only the top level: a start does not walk the archive.
+ */
+export function unusableEntries(dataDir: string, fs: EntryAccess): string[] {
+  const bad: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dataDir);
+  } catch {
+    return bad; // the directory's own check says why
+  }
+  for (const name of names.sort()) {
+    // Kept for the operator, never opened (a restore's replaced database, its log): whoever owns them.
+    if (name.includes(".replaced-")) continue;
+    const p = `${dataDir}/${name}`;
+    try {
+      const dir = fs.statSync(p).isDirectory();
+      // hub.db.lock is only read (flock), and an admin command run as another user may have made it.
+      const write = name === "hub.db.lock" ? 0 : fs.constants.W_OK;
+      fs.accessSync(p, fs.constants.R_OK | write | (dir ? fs.constants.X_OK : 0));
+    } catch (err) {
+      bad.push(`${name} (${(err as { code?: string }).code ?? "unusable"})`);
+    }
+  }
+  return bad;
+}
+
+/** The error for a data directory whose `entries` (unusableEntries) this user cannot use. */
+export function entriesError(dataDir: string, entries: string[], user: string): Error {
+  const shown = entries.length > 5 ? [...entries.slice(0, 5), `and ${entries.length - 5} more`] : entries;
+  return new Error(
+    `cannot use the data directory ${dataDir}: ${shown.join(", ")} in it ${
+      entries.length === 1 ? "is" : "are"
+    } not for this user (${user}) to read and write, made by a run as another user (root?): ` +
+      `chown -R ${user} ${dataDir}, or run as their owner`,
+  );
 }

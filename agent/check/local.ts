@@ -6,7 +6,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { dataDirError } from "@conduit/shared/data-dir";
+import { dataDirError, entriesError, unusableEntries } from "@conduit/shared/data-dir";
+import * as os from "node:os";
 import { commandOf } from "@conduit/shared/cli";
 import { listenHint } from "@conduit/shared/listen";
 import { checkedPem, checkKeyPair, pemValidity } from "@conduit/shared/tls";
@@ -99,7 +100,10 @@ export function dataDirChecks(config: AgentConfig): { checks: Check[]; holder: n
     if (exists) {
       if (!fs.statSync(dir).isDirectory()) throw { code: "EEXIST" };
       probeWrite(dir);
-      checks.push(ok("data directory", `${dir} (writable)`));
+      const unusable = unusableEntries(dir, fs);
+      if (unusable.length) {
+        checks.push(fail("data directory", entriesError(dir, unusable, os.userInfo().username).message));
+      } else checks.push(ok("data directory", `${dir} (writable)`));
     } else {
       if (!fs.statSync(where).isDirectory()) throw { code: "ENOTDIR" };
       fs.accessSync(where, fs.constants.W_OK | fs.constants.X_OK);
