@@ -41,7 +41,7 @@ export { actorOf } from "../auth/tokens.ts";
 export interface Context {
   principal?: Principal;
   /** Why the request has no principal: no valid credential, or a session call without its CSRF token. */
-  refused?: "unauthenticated" | "csrf";
+  refused?: "unauthenticated" | "bad-token" | "csrf";
   /**
    * Whether the request's credential still holds (the token not revoked, the session not ended, the user
    * not disabled): a long call (a subscription) asks again as it goes.
@@ -137,7 +137,9 @@ export const procedure = t.procedure
     if (!ctx.principal) {
       throw new TRPCError({
         code: "UNAUTHORIZED",
-        message: "log in, or send an API token as Authorization: Bearer <token>",
+        message: ctx.refused === "bad-token"
+          ? "the API token sent is not valid here (unknown, revoked or expired); send a valid one, or log in"
+          : "log in, or send an API token as Authorization: Bearer <token>",
       });
     }
     // The role first: a principal that may not call the procedure at all gets no body read.

@@ -19,6 +19,10 @@ export function requireAuth(tokens: ApiTokens, users: Users): MiddlewareHandler<
           status: csrf ? 403 : 401,
           detail: csrf
             ? "a console session must send its CSRF token in X-CSRF-Token"
+            : r.error === "bad-token"
+            ? `the API token sent is not valid here (unknown, revoked or expired: ${
+              commandOf("hub")
+            } admin token list); send a valid one as Authorization: Bearer <token>`
             : `send an API token as Authorization: Bearer <token> (${commandOf("hub")} admin token create)`,
         },
         csrf ? 403 : 401,

@@ -7,7 +7,7 @@ import { getCookie } from "hono/cookie";
 import type { ApiTokens, Principal } from "./tokens.ts";
 import { LAST_INPUT_HEADER, SESSION_COOKIE, type Users } from "./users.ts";
 
-export type Resolution = { principal: Principal } | { error: "unauthenticated" | "csrf" };
+export type Resolution = { principal: Principal } | { error: "unauthenticated" | "bad-token" | "csrf" };
 
 /**
  * `use: false` for a check that is not a use of a session (a subscription asking as it goes whether its
@@ -22,7 +22,8 @@ export async function resolvePrincipal(
   const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
   if (m) {
     const principal = await tokens.authenticate(m[1]);
-    return principal ? { principal } : { error: "unauthenticated" };
+    // A token was sent and is not one (unknown, revoked, expired, mistyped): said so, not "send a token".
+    return principal ? { principal } : { error: "bad-token" };
   }
   const id = getCookie(c, SESSION_COOKIE);
   const lastInput = options.use === false ? Infinity : lastInputOf(c);

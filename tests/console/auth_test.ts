@@ -99,6 +99,20 @@ Deno.test({
 
       // The audit log has the user's creation, the logins, and no failed attempt as a login.
       const admin = (await hub.tokens.create("auditor", "admin")).token;
+
+      // A token sent that is none (mistyped, revoked) is told so; none sent, told to send one (until 2026-12-07
+      // both were told to send a token).
+      const detail = async (headers: HeadersInit) =>
+        (await (await fetch(`${base}/dicomweb/studies`, { headers })).json()).detail as string;
+      assert.match(
+        await detail({ authorization: `Bearer ${admin}x` }),
+        /^the API token sent is not valid here/,
+      );
+      assert.match(await detail({}), /^send an API token as Authorization: Bearer/);
+      const trpc =
+        await (await fetch(`${base}/trpc/sites.list`, { headers: { authorization: "Bearer nope" } }))
+          .json();
+      assert.match(JSON.stringify(trpc), /the API token sent is not valid here/);
       const auditAnswer = await (await fetch(`${base}/trpc/audit.list`, {
         headers: { authorization: `Bearer ${admin}` },
       })).json();
