@@ -87,6 +87,13 @@ export async function backupCommand(
     console.error("hub admin backup: --out must not be the database itself");
     return 1;
   }
+  // The folders of --out made, as `agent backup` makes them (SQLite said only SQLITE_CANTOPEN).
+  try {
+    fs.mkdirSync(path.dirname(out), { recursive: true, mode: 0o750 });
+  } catch (err) {
+    console.error(`hub admin backup: cannot make the folder of --out ${v.out}: ${(err as Error).message}`);
+    return 1;
+  }
   const part = `${out}.part`;
   const started = performance.now();
   // Ctrl-C (or SIGTERM) before the copy is renamed into place: the copy is removed, nothing written, said

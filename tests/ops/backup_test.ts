@@ -535,6 +535,11 @@ Deno.test({
       assert.equal(fs.statSync(out).mode & 0o777, 0o600);
       assert.equal(integrity(out), "ok");
       assert.deepEqual((r.json!.tables as Record<string, number>).sites, 2);
+      // Into folders that do not exist yet: made (until 2026-12-07 SQLITE_CANTOPEN), as agent backup does.
+      const deep = path.join(work, "new", "folder", "hub-backup.db");
+      const inNew = await hubAdmin(hub.dataDir, ["backup", "--out", deep]);
+      assert.equal(inNew.code, 0, inNew.stderr);
+      assert.equal(integrity(deep), "ok");
       // A hub data directory with the copy as its hub.db lists the sites and users; the refusals below (each
       // on a directory of its own, or refused before anything is written) are asked meanwhile, side by side.
       const restored = await scratchDir("conduit-hub-restored-");
