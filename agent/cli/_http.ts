@@ -19,7 +19,23 @@ export function agentFetch(url: string | URL, init: RequestInit = {}): Promise<R
     });
     clients.set(u.host, client);
   }
-  return fetch(u, { ...init, client } as RequestInit);
+  return fetch(u, { ...init, client } as RequestInit).then(async (res) => {
+    // The agent's API answers JSON; a web page is another program (the hub's console, a mistaken port), whose
+    // page read as JSON said only "Unexpected token '<'".
+    if ((res.headers.get("content-type") ?? "").toLowerCase().startsWith("text/html")) {
+      await res.body?.cancel();
+      throw new NotTheAgentError(
+        `${u.origin} answered with a web page, not as the agent's API: is that the agent's HTTP port ` +
+          "(http.port: give the same --config as the agent, or --http-port)? The hub's port serves its console",
+      );
+    }
+    return res;
+  });
+}
+
+/** What answered at the agent's address is not the agent (agentFetch). */
+export class NotTheAgentError extends Error {
+  override name = "NotTheAgentError";
 }
 
 /** One client per agent address, for the command's life (a command ends when its requests are done). */
@@ -54,6 +70,10 @@ export function agentCommandFailure(
   if (err instanceof CliUsageError) {
     console.error(`${command}: ${err.message}\n${usage}`);
     return 2;
+  }
+  if (err instanceof NotTheAgentError) {
+    console.error(`${command}: ${err.message}`);
+    return 1;
   }
   if (err instanceof TypeError) {
     console.error(
