@@ -148,6 +148,14 @@ function integerValue(vr: string, raw: unknown): Uint8Array | undefined {
 
 const latin1 = new TextDecoder("latin1");
 
+/** Set (not enumerable) on a decoded identifier whose bytes do not parse: why. */
+const MALFORMED = Symbol("malformed identifier");
+
+/** Why a decoded identifier's bytes do not parse (restoreIdentifierValues), or undefined. */
+export function malformedIdentifier(elements: object): string | undefined {
+  return (elements as Record<symbol, string | undefined>)[MALFORMED];
+}
+
 /** VRs whose values dcmjs reads as numbers (or tags), an empty one as 0. */
 const BINARY = new Set(["US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV"]);
 
@@ -185,7 +193,11 @@ export function restoreIdentifierValues(
   try {
     dataset =
       parseDataSet(bytes, encodingOf(transferSyntax ?? TransferSyntax.ImplicitVRLittleEndian)).dataset;
-  } catch {
+  } catch (err) {
+    // Bytes that do not parse (an element longer than what is left, a sequence never closed): marked, so
+    // that a request is refused (0xC000) instead of being matched on what the library made of them (it
+    // answered Success, with no match or every one).
+    Object.defineProperty(elements, MALFORMED, { value: (err as Error).message, enumerable: false });
     return;
   }
   let decoding: TextDecoding | undefined;

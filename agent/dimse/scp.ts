@@ -6,6 +6,7 @@
  */
 import { hashUid, type Logger } from "@conduit/shared/log";
 import { constants, Dataset, responses } from "./_library.ts";
+import { malformedIdentifier } from "./identifier_codec.ts";
 import type { WireSocket } from "./deno_socket.ts";
 import { ConduitNetwork, type NetworkOptions } from "./_network.ts";
 import { safeReason } from "./_refusal.ts";
@@ -661,5 +662,7 @@ function readIdentifier(request: any): Identifier {
   if (!elements || typeof elements !== "object") {
     throw new DimseStatusError(Status.CannotUnderstand, "identifier could not be parsed");
   }
+  const malformed = malformedIdentifier(elements);
+  if (malformed) throw new DimseStatusError(Status.CannotUnderstand, `identifier malformed: ${malformed}`);
   return elements as Identifier;
 }

@@ -204,6 +204,19 @@ Deno.test({
         assert.equal(hexStatus(bad[0].command.status), "0xA900");
         assert.match(bad[0].command.text(CommandTag.ErrorComment) ?? "", /SeriesNumber/);
 
+        // An identifier whose last element is longer than what is left (until 2026-12-07 Success, no match).
+        const overrun = implicitText(0x00100010, "AB");
+        new DataView(overrun.buffer, overrun.byteOffset).setUint32(4, 100, true);
+        const malformed = await ask(
+          socket,
+          3,
+          { field: C_FIND_RQ, sopClass: STUDY_FIND, messageId: 5 },
+          concat([identifier({ 0x00080052: "STUDY" }), overrun]),
+        );
+        assert.equal(malformed.length, 1);
+        assert.equal(hexStatus(malformed[0].command.status), "0xC000");
+        assert.match(malformed[0].command.text(CommandTag.ErrorComment) ?? "", /identifier malformed/);
+
         // CT_small's study (20040119) asked as 2004.01.19 (until 2026-12-07 refused as longer than a DA).
         const dotted = await ask(
           socket,
