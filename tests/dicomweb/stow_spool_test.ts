@@ -90,6 +90,46 @@ Deno.test({
         5000,
       );
 
+      // A client that sends a whole object, then part of another, then nothing: the first is stored, and the
+      // answer (202) lists it and says why the rest was not read (until 2026-12-07: 408 "the upload was
+      // dropped", of an object that was stored).
+      const first = await Deno.readFile(
+        (await writeGeneratedSeries(await Deno.makeTempDir({ prefix: "spool-first-" }), {
+          count: 1,
+          rows: 16,
+          columns: 16,
+          seed: "spool-first",
+        })).paths[0],
+      );
+      const halfway = await startUpload(
+        hub.port,
+        token,
+        900 * 1024,
+        new Uint8Array([...partHead(), ...first, ...enc.encode("\r\n"), ...partHead(), ...noise(1000)]),
+      );
+      const answer = await (async () => {
+        const buf = new Uint8Array(65536);
+        let text = "";
+        const timer = setTimeout(() => halfway.close(), 10_000);
+        try {
+          while (!/\r\n\r\n[\s\S]*\}/.test(text)) {
+            const n = await halfway.read(buf);
+            if (!n) break;
+            text += new TextDecoder().decode(buf.subarray(0, n));
+          }
+        } finally {
+          clearTimeout(timer);
+        }
+        return text;
+      })();
+      halfway.close();
+      assert.match(answer, /^HTTP\/1\.1 202/, answer);
+      assert.match(
+        answer,
+        /warning: .*sent nothing for 1 s; the 1 object\(s\) listed as stored before it were stored/i,
+      );
+      assert.match(answer, /"00081199"/);
+
       // A client that goes away mid-part, then 100 of them: nothing stays.
       const cut = await startUpload(
         hub.port,

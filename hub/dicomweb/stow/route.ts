@@ -143,10 +143,16 @@ export async function stow(
       }
     }
   } catch (err) {
-    if (!(err instanceof MultipartError)) throw err;
-    const detail = `the multipart body is malformed: ${err.message}`;
-    if (stored.length === 0) throw new HttpError(400, detail);
-    // The parts before the break are stored: the client is told which (202), not that none was (400).
+    // A body that stopped being read part way: malformed, silent past dicomweb.stowIdleSeconds (408), or over
+    // dicomweb.maxStowMegabytes (413). With nothing stored, that status; with parts stored before it, the
+    // client is told which (202) and why the rest was not read, not that the upload was dropped (until
+    // 2026-12-07 a 408 or 413 said so of objects that were stored).
+    const status = err instanceof MultipartError ? 400 : err instanceof HttpError ? err.status : undefined;
+    if (status === undefined || (err instanceof HttpError && status !== 408 && status !== 413)) throw err;
+    const detail = err instanceof MultipartError
+      ? `the multipart body is malformed: ${err.message}`
+      : (err as Error).message.replace(/; the upload was dropped$/, "");
+    if (stored.length === 0) throw err instanceof MultipartError ? new HttpError(400, detail) : err;
     broken = `${detail}; the ${stored.length} object(s) listed as stored before it were stored`;
   }
   if (parts === 0) throw new HttpError(400, "the multipart body has no parts");
