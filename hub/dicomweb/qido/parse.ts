@@ -146,7 +146,15 @@ export function parseQido(
   fixed: { StudyInstanceUID?: string; SeriesInstanceUID?: string },
 ): ParsedQido {
   const keys: Record<string, string> = {};
-  for (const k of DEFAULT_KEYS[level]) keys[k] = "";
+  // PS3.18 10.6.3.3 (Tables 10.6.3-4, -5): a search not scoped to a study also returns each match's study
+  // attributes, one not scoped to a series its series' (until 2026-12-07 `/series` gave no patient name).
+  const upper: QidoLevel[] = level === "SERIES" && !fixed.StudyInstanceUID ? ["STUDY"] : level === "IMAGE"
+    ? [
+      ...(fixed.StudyInstanceUID ? [] : ["STUDY" as const]),
+      ...(fixed.SeriesInstanceUID ? [] : ["SERIES" as const]),
+    ]
+    : [];
+  for (const l of [...upper, level]) for (const k of DEFAULT_KEYS[l]) keys[k] = "";
   let limit: number | undefined;
   let limitAsked: number | undefined;
   let offset = 0;

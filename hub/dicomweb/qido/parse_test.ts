@@ -120,3 +120,17 @@ Deno.test("parseQido() takes a UID list by commas or by C-FIND's backslash, and 
   assert.throws(() => parse("offset=1&offset=2"), /offset is given twice/);
   assert.equal(parse("offset=1&offset=1").offset, 1);
 });
+
+Deno.test("parseQido(): a search not scoped to a study asks its study attributes back, not to a series its series'", () => {
+  const study = { StudyInstanceUID: "1.2.3" };
+  // All Series, and a study's series.
+  assert.equal(parse("", "SERIES").query.keys.PatientName, "");
+  assert.equal(parse("", "SERIES", study).query.keys.PatientName, undefined);
+  // All Instances; a study's instances; a series' instances.
+  const all = parse("", "IMAGE").query.keys;
+  assert.ok("PatientName" in all && "Modality" in all && "SOPInstanceUID" in all);
+  const ofStudy = parse("", "IMAGE", study).query.keys;
+  assert.ok(!("PatientName" in ofStudy) && "Modality" in ofStudy);
+  const ofSeries = parse("", "IMAGE", { ...study, SeriesInstanceUID: "1.2.3.4" }).query.keys;
+  assert.ok(!("PatientName" in ofSeries) && !("Modality" in ofSeries) && "SOPInstanceUID" in ofSeries);
+});
