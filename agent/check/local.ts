@@ -313,7 +313,7 @@ export function nodeAetChecks(config: AgentConfig): Check[] {
 }
 
 /** With `hub.url`: the site credential the data directory holds, as the agent's start reads it. */
-export function credentialCheck(config: AgentConfig): Check | undefined {
+export function credentialCheck(config: AgentConfig, configFile?: string): Check | undefined {
   if (!config.hub.url) return undefined;
   const dir = path.resolve(config.data);
   let stored;
@@ -326,7 +326,9 @@ export function credentialCheck(config: AgentConfig): Check | undefined {
     return warn(
       "site credential",
       `none in ${dir}: the agent runs without the hub until it is enrolled ` +
-        `(${commandOf("agent")} enroll --token TOKEN, a token from '${commandOf("hub")} admin site add')`,
+        `(${commandOf("agent")} enroll${
+          configFile ? ` --config ${configFile}` : ""
+        } --token TOKEN, a token from '${commandOf("hub")} admin site add')`,
     );
   }
   if (config.site && config.site !== stored.site) {
@@ -362,9 +364,9 @@ export function descriptorCheck(config: AgentConfig, limit = readNofile()): Chec
 }
 
 /** Every check that needs no network, in the report's order. */
-export async function localChecks(config: AgentConfig): Promise<Check[]> {
+export async function localChecks(config: AgentConfig, configFile?: string): Promise<Check[]> {
   const { checks, holder } = dataDirChecks(config);
-  const credential = credentialCheck(config);
+  const credential = credentialCheck(config, configFile);
   const descriptors = descriptorCheck(config);
   return [
     ...checks,

@@ -61,7 +61,7 @@ export async function checkCommand(args: string[]): Promise<number> {
   // Which build would start (docs/operations.md, "Which build runs where"): what a support call asks first.
   const checks: Check[] = [
     { status: "ok", what: "agent build", detail: BUILD_TEXT },
-    ...await localChecks(config),
+    ...await localChecks(config, typeof v.config === "string" ? v.config : undefined),
   ];
   if (!v["no-network"]) {
     const { echoChecks, hubChecks } = await import("../check/network.ts");

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { loadConfig } from "../config/load.ts";
+import { credentialCheck, nodeAetChecks } from "./local.ts";
+
+const configOf = (yaml: string) =>
+  loadConfig({ flags: { config: "a.yaml" }, env: {}, readFile: () => yaml }).config;
+
+Deno.test("credentialCheck(): the enroll hint names the --config the check was given", () => {
+  const data = Deno.makeTempDirSync({ prefix: "check-credential-" });
+  try {
+    const config = configOf(`data: ${data}\nhub: { url: ws://127.0.0.1:1/tunnel }\n`);
+    // Until 2026-12-07 the hint left --config out, and the enrollment went to the default data directory.
+    assert.match(
+      credentialCheck(config, "/etc/conduit/agent.yaml")!.detail,
+      /enroll --config \/etc\/conduit\/agent\.yaml --token TOKEN/,
+    );
+    assert.match(credentialCheck(config)!.detail, /enroll --token TOKEN/);
+  } finally {
+    Deno.removeSync(data, { recursive: true });
+  }
+});
+
+Deno.test("nodeAetChecks(): a warning per AE title two nodes share", () => {
+  const config = configOf(
+    "nodes:\n  a: { aet: PACS, host: h, port: 104 }\n  b: { aet: PACS, host: i, port: 104 }\n  c: { aet: OTHER, host: h, port: 105 }\n",
+  );
+  const checks = nodeAetChecks(config);
+  assert.equal(checks.length, 1);
+  assert.equal(checks[0].status, "warn");
+  assert.match(checks[0].detail, /nodes a, b share the AE title PACS/);
+});
