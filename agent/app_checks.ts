@@ -32,7 +32,7 @@ export async function checkBeforeStart(config: AgentConfig): Promise<string> {
     throw dataDirError(dataDir, err, "CONDUIT_AGENT_DATA");
   }
   const unusable = unusableEntries(dataDir, fs);
-  if (unusable.length) throw entriesError(dataDir, unusable, os.userInfo().username);
+  if (unusable.length) throw entriesError(dataDir, unusable, () => os.userInfo().username);
   return dataDir;
 }
 

@@ -175,7 +175,9 @@ async function startHolding(
       throw dataDirError(path.resolve(config.data), err, "CONDUIT_HUB_DATA");
     }
     const unusable = unusableEntries(config.data, fs);
-    if (unusable.length) throw entriesError(path.resolve(config.data), unusable, os.userInfo().username);
+    if (unusable.length) {
+      throw entriesError(path.resolve(config.data), unusable, () => os.userInfo().username);
+    }
   };
   // A --db that cannot be used, or a PostgreSQL that does not answer, stops the hub before it makes its
   // data directory; the libsql file lives in it, so that one is made first.

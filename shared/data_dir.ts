@@ -130,8 +130,17 @@ export function unusableEntries(dataDir: string, fs: EntryAccess): string[] {
   return bad;
 }
 
-/** The error for a data directory whose `entries` (unusableEntries) this user cannot use. */
-export function entriesError(dataDir: string, entries: string[], user: string): Error {
+/**
+ * The error for a data directory whose `entries` (unusableEntries) this user cannot use; `userName` is
+ * os.userInfo().username, asked only here (it throws for a user with no passwd entry, as in some containers).
+ */
+export function entriesError(dataDir: string, entries: string[], userName: () => string): Error {
+  let user: string;
+  try {
+    user = userName();
+  } catch {
+    user = "this user";
+  }
   const shown = entries.length > 5 ? [...entries.slice(0, 5), `and ${entries.length - 5} more`] : entries;
   return new Error(
     `cannot use the data directory ${dataDir}: ${shown.join(", ")} in it ${

@@ -30,8 +30,15 @@ Deno.test("unusableEntries() names what this user cannot read and write at the t
   assert.deepEqual(unusableEntries("/d", fs), ["agent.db (EACCES)", "tmp (EACCES)"]);
   assert.deepEqual(unusableEntries("/d", fakeFs({ "agent.db": "file" }, {})), []);
   assert.equal(
-    entriesError("/d", ["agent.db (EACCES)", "tmp (EACCES)"], "conduit").message,
+    entriesError("/d", ["agent.db (EACCES)", "tmp (EACCES)"], () => "conduit").message,
     "cannot use the data directory /d: agent.db (EACCES), tmp (EACCES) in it are not for this user (conduit) " +
       "to read and write, made by a run as another user (root?): chown -R conduit /d, or run as their owner",
   );
+});
+
+Deno.test("entriesError() names no user it cannot find (no passwd entry, as in some containers)", () => {
+  const err = entriesError("/d", ["tmp (EACCES)"], () => {
+    throw new Error("uv_os_get_passwd");
+  });
+  assert.match(err.message, /not for this user \(this user\) to read and write.*chown -R this user \/d/);
 });

@@ -102,7 +102,9 @@ export function dataDirChecks(config: AgentConfig): { checks: Check[]; holder: n
       probeWrite(dir);
       const unusable = unusableEntries(dir, fs);
       if (unusable.length) {
-        checks.push(fail("data directory", entriesError(dir, unusable, os.userInfo().username).message));
+        checks.push(
+          fail("data directory", entriesError(dir, unusable, () => os.userInfo().username).message),
+        );
       } else checks.push(ok("data directory", `${dir} (writable)`));
     } else {
       if (!fs.statSync(where).isDirectory()) throw { code: "ENOTDIR" };
