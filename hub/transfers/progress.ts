@@ -32,9 +32,7 @@ export function taskProgress(task: TransferTaskRow, p: DetailOf<"progress">): Pa
         pseudoStudyInstanceUid: ids.studyInstanceUid,
       }
       : {}),
-    // A task that succeeded keeps no error of an earlier pass (until 2026-12-07 a success after a hub
-    // restart still said "session closed: ..."); notes of its own are added after (#atNode).
-    lastError: p.lastError ?? (status === "success" ? null : task.lastError),
+    lastError: p.lastError ?? task.lastError,
   };
 }
 

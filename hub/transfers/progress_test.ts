@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SiteRequestError } from "../tunnel/errors.ts";
-import { handOverFailure, nodeWaitNote, taskProgress } from "./progress.ts";
+import { handOverFailure, nodeWaitNote } from "./progress.ts";
 
 Deno.test("nodeWaitNote names every group of objects that waits at the node, then the destination's error", () => {
   const none = { waiting: 0, unknown: 0, committing: 0, lastError: undefined };
@@ -44,22 +44,4 @@ Deno.test("handOverFailure() names the source site, and its node when the source
     handOverFailure(archive, new Error("the stream was reset")),
     "the hub could not hand the study to north: the stream was reset",
   );
-});
-
-Deno.test("taskProgress(): a task that succeeds keeps no error of an earlier pass; one still going keeps it", () => {
-  const task = {
-    objects: 3,
-    missing: 0,
-    status: "in_progress",
-    lastError: "session closed: InternalError: transport closed (1006)",
-  } as unknown as Parameters<typeof taskProgress>[0];
-  const p = { done: 3, dead: 0, held: 0, pending: 0, inFlight: 0, failed: 0 } as unknown as Parameters<
-    typeof taskProgress
-  >[1];
-  const done = taskProgress(task, p);
-  assert.equal(done.status, "success");
-  assert.equal(done.lastError, null);
-  const going = taskProgress(task, { ...p, done: 1, pending: 2 });
-  assert.equal(going.status, "in_progress");
-  assert.equal(going.lastError, task.lastError);
 });
