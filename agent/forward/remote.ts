@@ -15,7 +15,7 @@ export type RemoteResult = { row: ClaimedRow; ok: true } | {
   row: ClaimedRow;
   ok: false;
   error: string;
-  /** The hub refused the relay by its policy (`forbidden`): trying again changes nothing. */
+  /** The hub refused the relay (its policy, `forbidden`; a site it has not got, `unknown-site`): for good. */
   permanent?: boolean;
   /**
    * The DIMSE status of the destination's refusal (a nack's: its node's answer, or 0x0122 for a SOP class
@@ -111,8 +111,8 @@ async function sendOne(
 
 /**
  * A relay answered with `error` or `nack`: not delivered, not worth trying again when forbidden or to an
- * unknown site, and with
- * the status a nack carries for the queue's policy to classify (0x0122, 0xA9xx, 0xCxxx: permanent).
+ * unknown site, and with the status a nack carries for the queue's policy to classify (0x0122, 0xA9xx,
+ * 0xCxxx: permanent).
  */
 function refused(
   row: ClaimedRow,
