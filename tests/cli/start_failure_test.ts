@@ -11,6 +11,7 @@ import { x509Version } from "@conduit/shared/tls";
 import { DENO_RUN_FLAGS, freePort } from "../support/processes.ts";
 import { makeVersion1Cert } from "../support/pki.ts";
 import { withoutDenoNotices } from "../support/deno_notices.ts";
+import { startHubProcess } from "../support/hub.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -63,32 +64,8 @@ Deno.test("the hub with its port in use ends with exit code 1 and the reason", a
 
 Deno.test("a second hub on the data directory of a running one ends with exit code 1 and names the first", async () => {
   const data = await Deno.makeTempDir({ prefix: "hub-dir-taken-" });
-  const first = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      ...DENO_RUN_FLAGS,
-      "--frozen",
-      path.join(ROOT, "hub/main.ts"),
-      "--port",
-      "0",
-      "--data",
-      data,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const first = await startHubProcess({ dataDir: data });
   try {
-    // Started once its log (standard error) says so.
-    const lines = first.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/"msg":"hub started"/.test(seen)) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`the first hub ended: ${seen}`);
-      seen += value;
-    }
-    lines.releaseLock();
     // Until 2026-12-07 the second one started, and marked every site of the first one's database offline.
     const { code, out } = await run("hub/main.ts", ["--port", "0", "--data", data]);
     assert.equal(code, 1, out);
@@ -99,9 +76,7 @@ Deno.test("a second hub on the data directory of a running one ends with exit co
     );
     assert.doesNotMatch(out, /"msg":"hub started"/, out);
   } finally {
-    first.kill("SIGINT");
-    await first.status;
-    await first.stdout.cancel().catch(() => {});
+    await first.stop();
     await Deno.remove(data, { recursive: true });
   }
 });
