@@ -280,7 +280,7 @@ export class Forwarder {
         }
         const rows = this.queue.claim(destination, staged ? STAGE_BATCH : this.config.queue.batchSize);
         if (rows.length === 0) {
-          const next = this.queue.nextDue();
+          const next = this.queue.nextDue(destination);
           const wait = next === undefined ? 1000 : Math.min(1000, Math.max(10, next - Date.now()));
           await wakeup.wait(wait);
           continue;

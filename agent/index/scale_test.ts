@@ -41,7 +41,16 @@ Deno.test("the queue's and retention's frequent queries use an index or a counte
   const now = Date.now();
   const cases: [what: string, fn: () => unknown, uses: RegExp][] = [
     ["summary (heartbeat, /metrics)", () => queue.summary(now), /queue_state \(state=\?\)/],
-    ["nextDue (an idle forwarder, every second)", () => queue.nextDue(), /queue_state/],
+    [
+      "nextDue (a forwarder after each batch, idle every second)",
+      () => queue.nextDue(BIG_ROUTES[0].destination),
+      /queue_due \(destination=\? AND state=\?\)/,
+    ],
+    [
+      "claim with nothing due (a forwarder after each batch)",
+      () => queue.claim(BIG_ROUTES[0].destination, 100, 0),
+      /queue_due \(destination=\? AND state=\? AND next_attempt_at<\?\)/,
+    ],
     ["waitingDestinations (start)", () => queue.waitingDestinations(), /queue_state/],
     [
       "dueCommitmentDestinations (commitment sweep)",

@@ -79,7 +79,12 @@ export function claim(db: Database, destination: string, limit: number, now = Da
         AND (c.id IS NOT NULL OR i.sop_instance_uid IS NOT NULL)
       ORDER BY q.next_attempt_at, q.id LIMIT ?`);
   const take = (state: string) => due.all(destination, state, now, limit) as unknown as ClaimedRow[];
-  const failed = take("failed");
+  // Whether any row of a state is due, asked first with one index seek: the query above costs 80 us even when
+  // it finds nothing (libsql's binding sets up every column of its result per call), and a worker that keeps
+  // pace with its queue asks after each small batch, mostly in vain, or finds only pending rows (issue 16).
+  const failedDue = isDue(db, destination, "failed", now);
+  if (!failedDue && !isDue(db, destination, "pending", now)) return [];
+  const failed = failedDue ? take("failed") : [];
   const rows = failed.length === 0 ? take("pending") : [...take("pending"), ...failed]
     .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id)
     .slice(0, limit);
@@ -123,11 +128,24 @@ export function dueDestinations(db: Database, now = Date.now()): string[] {
     .map((r) => r.destination);
 }
 
-/** The earliest time a failed or pending row becomes due, if any. */
-export function nextDue(db: Database): number | undefined {
-  const row = db.statement(
-    `SELECT min(next_attempt_at) AS t FROM queue WHERE state IN ('pending', 'failed')`,
-  )
-    .get();
-  return (row?.t as number | null) ?? undefined;
+/** Whether a row of `destination` in `state` is due at `now` (one seek in the queue_due index). */
+function isDue(db: Database, destination: string, state: string, now: number): boolean {
+  return db.statement(
+    `SELECT 1 AS one FROM queue WHERE destination = ? AND state = ? AND next_attempt_at <= ? LIMIT 1`,
+  ).get(destination, state, now) !== undefined;
+}
+
+/**
+ * The earliest time a failed or pending row of `destination` becomes due, if any: one seek per state in the
+ * queue_due index. (Until 2026-12-07 the earliest of every destination, which walked every pending and
+ * failed row of the queue, 200 us at 100 rows, after each batch of a worker that kept pace with its queue;
+ * and a worker woke for another destination's rows.)
+ */
+export function nextDue(db: Database, destination: string): number | undefined {
+  const first = db.statement(
+    `SELECT min(next_attempt_at) AS t FROM queue WHERE destination = ? AND state = ?`,
+  );
+  const times = [first.get(destination, "pending")?.t, first.get(destination, "failed")?.t]
+    .filter((t): t is number => typeof t === "number");
+  return times.length ? Math.min(...times) : undefined;
 }

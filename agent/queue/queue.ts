@@ -75,8 +75,8 @@ export class Queue {
     return claims.dueDestinations(this.db, now);
   }
 
-  nextDue(): number | undefined {
-    return claims.nextDue(this.db);
+  nextDue(destination: string): number | undefined {
+    return claims.nextDue(this.db, destination);
   }
 
   // What came of an attempt (outcomes.ts).

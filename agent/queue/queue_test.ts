@@ -62,6 +62,29 @@ Deno.test("Queue.claim() hands out failed and pending rows together, the longest
   }
 });
 
+Deno.test("Queue.nextDue() is the earliest due time of one destination's pending and failed rows; a failed row alone is claimed", async () => {
+  const { db, queue } = await queued();
+  try {
+    assert.equal(queue.nextDue("a"), 1000);
+    assert.equal(queue.nextDue("elsewhere"), undefined, "another destination's rows are not its own");
+    const rows = queue.claim("a", 3, 1000);
+    assert.equal(queue.nextDue("a"), undefined, "rows in flight are not due");
+    queue.markFailed(rows[0].id, { status: 0xa700, error: "busy", dead: false, next: 4000 }, 1100);
+    queue.markFailed(rows[1].id, { status: 0xa700, error: "busy", dead: false, next: 3000 }, 1100);
+    assert.equal(queue.nextDue("a"), 3000);
+    assert.equal(queue.claim("a", 10, 2999).length, 0, "nothing due before the first retry");
+    assert.deepEqual(
+      queue.claim("a", 10, 3000).map((r) => r.id),
+      [rows[1].id],
+      "a failed row due, no pending one",
+    );
+    queue.release(rows[2].id, 3100);
+    assert.equal(queue.nextDue("a"), 1000, "a released row is pending at its own time again");
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("Queue.recover(), retry(), replay() and pruneDone() move only the rows they name", async () => {
   const { db, queue } = await queued();
   try {
