@@ -72,6 +72,11 @@ function studyFacts(a: InstanceAttributes) {
   ] as const;
 }
 
+/** The patient as a study's row keeps it (patient_name, patient_birth_date, patient_sex). */
+function patientFacts(a: InstanceAttributes) {
+  return [a.patientName, a.patientBirthDate, a.patientSex] as const;
+}
+
 /** The series' columns the index takes from each object, in the order its statements name them. */
 function seriesFacts(a: InstanceAttributes) {
   return [
@@ -121,15 +126,30 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
       if (!studies.has(a.studyInstanceUid)) {
         const inserted = run(
           `INSERT INTO studies (study_instance_uid, patient_pk, study_date, study_time, accession_number,
-          referring_physician_name, study_description, study_id, specific_character_set, updated_at)
-          VALUES (?, (SELECT pk FROM patients WHERE patient_id = ? AND issuer_of_patient_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)
+          referring_physician_name, study_description, study_id, specific_character_set, updated_at,
+          patient_name, patient_birth_date, patient_sex)
+          VALUES (?, (SELECT pk FROM patients WHERE patient_id = ? AND issuer_of_patient_id = ?), ?, ?, ?, ?, ?, ?, ?, ?,
+          ?, ?, ?)
           ON CONFLICT (study_instance_uid) DO NOTHING`,
           a.studyInstanceUid,
           a.patientId,
           a.issuerOfPatientId,
           ...studyFacts(a),
           now,
+          ...patientFacts(a),
         ) > 0;
+        // A study known already keeps the patient its first objects named; what they left empty, a later
+        // object fills in.
+        if (!inserted && (a.patientName || a.patientBirthDate || a.patientSex)) {
+          run(
+            `UPDATE studies SET patient_name = coalesce(nullif(patient_name, ''), ?),
+            patient_birth_date = coalesce(nullif(patient_birth_date, ''), ?),
+            patient_sex = coalesce(nullif(patient_sex, ''), ?)
+            WHERE study_instance_uid = ? AND (patient_name = '' OR patient_birth_date = '' OR patient_sex = '')`,
+            ...patientFacts(a),
+            a.studyInstanceUid,
+          );
+        }
         studies.set(a.studyInstanceUid, { inserted, kept: 0, added: 0, classes: new Set(), newSeries: 0 });
       }
       if (!series.has(a.seriesInstanceUid)) {
@@ -207,9 +227,10 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
             run(
               `UPDATE studies SET study_date = ?, study_time = ?, accession_number = ?,
               referring_physician_name = ?, study_description = ?, study_id = ?, specific_character_set = ?,
-              updated_at = ? WHERE study_instance_uid = ?`,
+              updated_at = ?, patient_name = ?, patient_birth_date = ?, patient_sex = ? WHERE study_instance_uid = ?`,
               ...studyFacts(a),
               now,
+              ...patientFacts(a),
               a.studyInstanceUid,
             );
           }

@@ -156,6 +156,14 @@ Deno.test("a de-identified copy's completion looks for its route's cancel in an 
   }
 });
 
+/** Undoes migration 0017 (each study's own patient attributes), for a test that runs the migrations after 0010 again. */
+function undoStudyPatient(db: Database): void {
+  db.statement("DROP INDEX studies_patient_name_folded").run();
+  for (const c of ["patient_name", "patient_birth_date", "patient_sex"]) {
+    db.statement(`ALTER TABLE studies DROP COLUMN ${c}`).run();
+  }
+}
+
 /** What the summary counted over the whole queue before migration 0011, sorted as it sorts. */
 function countedSummary(db: Database, now: number) {
   return (db.statement(`SELECT destination, CASE
@@ -296,7 +304,7 @@ Deno.test("the summary and the counters of migration 0011 follow every change to
   }
 });
 
-Deno.test("an index of the schema before migration 0011, rows and all, gets counters that match its rows", async () => {
+Deno.test("an index of the schema before migration 0011, rows and all, gets counters that match its rows, and studies their patient values", async () => {
   const { db, dir } = await bigDb();
   const file = path.join(dir, "agent.db");
   try {
@@ -320,6 +328,7 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
       }
       db.statement("DROP TABLE queue_route_done_counts").run();
       db.statement("DROP INDEX queue_route_state").run();
+      undoStudyPatient(db);
       for (const { at } of db.statement(`SELECT created_at AS at FROM "__drizzle_migrations"`).all()) {
         if (migrationTag(Number(at))! >= "0011") {
           db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = ?`).run(at);
@@ -333,6 +342,13 @@ Deno.test("an index of the schema before migration 0011, rows and all, gets coun
   const upgraded = await Database.open(file, { durable: false });
   try {
     const { kept, counted } = counters(upgraded);
+    // Migration 0017: each study answers the patient row's values it answered before.
+    const differ = upgraded.statement(
+      `SELECT count(*) AS n FROM studies st JOIN patients p ON p.pk = st.patient_pk
+      WHERE st.patient_name <> p.patient_name OR st.patient_birth_date <> p.patient_birth_date
+        OR st.patient_sex <> p.patient_sex OR st.patient_name = ''`,
+    ).get();
+    assert.equal(differ?.n, 0);
     assert.equal(kept.done.length, 2);
     assert.equal(kept.route.length, 2);
     assert.deepEqual(kept, counted);
@@ -363,6 +379,7 @@ Deno.test("a transfer's done counter goes with its route's last done row; migrat
     // An index that 0014's triggers left with counters at 0 (before 0015): they go when it opens.
     db.write(() => {
       db.statement("INSERT INTO queue_route_done_counts (route, count) VALUES ('transfer:old', 0)").run();
+      undoStudyPatient(db);
       for (const { at } of db.statement(`SELECT created_at AS at FROM "__drizzle_migrations"`).all()) {
         if (migrationTag(Number(at))! >= "0015") {
           db.statement(`DELETE FROM "__drizzle_migrations" WHERE created_at = ?`).run(at);
@@ -428,7 +445,12 @@ Deno.test("C-FIND by PatientName, whole or a prefix, is a range of the folded-na
       const what = `${level} ${name}:\n${plans.join("\n---\n")}`;
       assert.ok(expected(level, name) >= 1, what);
       assert.equal(matches.length, expected(level, name), what);
-      assert.match(plans.join("\n"), /patients_name_folded/, what);
+      // A study's own copy of the name below the patient level (migration 0017), the patient row's at it.
+      assert.match(
+        plans.join("\n"),
+        level === "PATIENT" ? /patients_name_folded/ : /studies_patient_name_folded/,
+        what,
+      );
       assert.doesNotMatch(plans.join("\n"), /^SCAN (st|p)\b/m, what);
     }
   } finally {

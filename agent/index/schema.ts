@@ -39,8 +39,20 @@ export const studies = sqliteTable("studies", {
   numSeries: integer("num_series").notNull().default(0),
   numInstances: integer("num_instances").notNull().default(0),
   updatedAt: integer("updated_at").notNull(),
+  /**
+   * The patient as this study's objects name it (its first object's values, empty ones filled by later
+   * objects): what C-FIND and QIDO answer at the study level and below. The patient row (keyed by PatientID
+   * and its issuer) may hold another patient's values, when two patients share an ID (an empty one).
+   */
+  patientName: text("patient_name").notNull().default(""),
+  patientBirthDate: text("patient_birth_date").notNull().default(""),
+  patientSex: text("patient_sex").notNull().default(""),
 }, (t) => [
   index("studies_patient").on(t.patientPk),
+  // The patients_name_folded expression over the study's own copy of the name (query/matching.ts).
+  index("studies_patient_name_folded").on(
+    sql`lower(substr(patient_name, 1, instr(patient_name || '=', '=') - 1))`,
+  ),
   index("studies_date").on(t.studyDate),
   index("studies_accession").on(t.accessionNumber),
 ]);

@@ -12,6 +12,12 @@ export interface QueryAttribute {
   keyword: string;
   /** SQL expression over the aliases p (patients), st (studies), se (series), i (instances). */
   column: string;
+  /**
+   * The study's own copy of a patient attribute, answered and matched at the study level and below (`column`
+   * is the patient row's, at the patient level): two patients sharing a PatientID (an empty one) are one patient
+   * row, whose values are the last stored, while each study keeps what its own objects said.
+   */
+  studyColumn?: string;
   kind: MatchKind;
   /** The lowest level whose rows carry it (PATIENT < STUDY < SERIES < IMAGE). */
   level: Level;
@@ -24,11 +30,16 @@ export interface QueryAttribute {
 export const levelRank = queryLevelRank;
 
 const COLUMNS: Omit<QueryAttribute, "level">[] = [
-  { keyword: "PatientName", column: "p.patient_name", kind: "pn" },
+  { keyword: "PatientName", column: "p.patient_name", kind: "pn", studyColumn: "st.patient_name" },
   { keyword: "PatientID", column: "p.patient_id", kind: "text" },
   { keyword: "IssuerOfPatientID", column: "p.issuer_of_patient_id", kind: "text" },
-  { keyword: "PatientBirthDate", column: "p.patient_birth_date", kind: "date" },
-  { keyword: "PatientSex", column: "p.patient_sex", kind: "code" },
+  {
+    keyword: "PatientBirthDate",
+    column: "p.patient_birth_date",
+    kind: "date",
+    studyColumn: "st.patient_birth_date",
+  },
+  { keyword: "PatientSex", column: "p.patient_sex", kind: "code", studyColumn: "st.patient_sex" },
   {
     keyword: "NumberOfPatientRelatedStudies",
     column: "p.num_studies",

@@ -7,7 +7,13 @@ import { attributeByTag, tagByKeyword } from "@conduit/shared/dicom";
 import type { Identifier, QueryHandler, QueryModel } from "../dimse/handlers.ts";
 import { DimseStatusError, Status } from "../dimse/handlers.ts";
 import type { Database } from "../index/db.ts";
-import { ATTRIBUTE_BY_KEYWORD, type Level, levelRank, UNIQUE_KEYS } from "./attributes.ts";
+import {
+  ATTRIBUTE_BY_KEYWORD,
+  type Level,
+  levelRank,
+  type QueryAttribute,
+  UNIQUE_KEYS,
+} from "./attributes.ts";
 import { identifierText, matchCondition, refuseOverlongKeys } from "./matching.ts";
 
 const PAGE = 500;
@@ -24,6 +30,11 @@ export interface FindOptions {
   maxResults: number;
 }
 
+/** The column an attribute is answered and matched from at `level`: a study's own patient attributes below PATIENT. */
+function columnAt(attr: QueryAttribute, level: Level): string {
+  return level === "PATIENT" ? attr.column : attr.studyColumn ?? attr.column;
+}
+
 /** Runs one query over the index and yields rows of column values keyed by keyword. */
 async function* queryIndex(
   db: Database,
@@ -37,13 +48,13 @@ async function* queryIndex(
   for (const [keyword, value] of Object.entries(filters)) {
     const attr = ATTRIBUTE_BY_KEYWORD.get(keyword);
     if (!attr || levelRank(attr.level) > rank) continue;
-    const cond = matchCondition(sql.raw(attr.column), attr.kind, value, keyword);
+    const cond = matchCondition(sql.raw(columnAt(attr, level)), attr.kind, value, keyword);
     if (cond) conditions.push(cond);
   }
   const columns = returnKeys
     .map((k) => ATTRIBUTE_BY_KEYWORD.get(k))
     .filter((a) => a && levelRank(a.level) <= rank)
-    .map((a) => sql.raw(`${a!.column} AS "${a!.keyword}"`));
+    .map((a) => sql.raw(`${columnAt(a!, level)} AS "${a!.keyword}"`));
   if (columns.length === 0) columns.push(sql.raw("1 AS one"));
   const from = {
     PATIENT: sql.raw("patients p"),

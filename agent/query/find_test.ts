@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateStudies } from "@conduit/shared/testing";
+import { generateStudies, type InstanceSpec } from "@conduit/shared/testing";
 import { indexedDatabase, indexEntryOf } from "../index/testing.ts";
 import type { Identifier } from "../dimse/handlers.ts";
 import { IndexQueryHandler } from "./find.ts";
@@ -467,4 +467,80 @@ Deno.test({
         "X2EXAMPLE",
       ]);
     }),
+});
+
+Deno.test("IndexQueryHandler.find(): two patients with one PatientID (an empty one) keep each study's own name, birth date and sex", async () => {
+  const byStudy = Map.groupBy(
+    generateStudies({
+      seed: "find-shared-id",
+      patients: 2,
+      studiesPerPatient: 1,
+      series: [{ modality: "CT", instances: 2 }],
+      rows: 8,
+      columns: 8,
+    }),
+    (s: InstanceSpec) => s.studyInstanceUid,
+  );
+  const [a, b] = [...byStudy.values()];
+  const jane = a.map((s) => ({
+    ...s,
+    patientId: "",
+    patientName: "Doe^Jane",
+    patientBirthDate: "19700101",
+    patientSex: "F" as const,
+  }));
+  // The second study's first object leaves the birth date empty; its second object fills it in.
+  const john = b.map((s, i) => ({
+    ...s,
+    patientId: "",
+    patientName: "Roe^John",
+    patientBirthDate: i ? "19800202" : "",
+    patientSex: "M" as const,
+  }));
+  const db = await indexedDatabase([...jane, ...john]);
+  const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 100 });
+  const find = async (model: "patient" | "study", id: Identifier) => {
+    const out: Identifier[] = [];
+    for await (const m of handler.find(model, id, new AbortController().signal)) out.push(m);
+    return out;
+  };
+  const keys = { PatientName: "", PatientBirthDate: "", PatientSex: "", PatientID: "" };
+  try {
+    const studies = await find("study", { QueryRetrieveLevel: "STUDY", StudyInstanceUID: "", ...keys });
+    const answered = new Map(studies.map((s) => [s.StudyInstanceUID, s]));
+    const seen = (uid: string) => {
+      const s = answered.get(uid)!;
+      return [identifierText(s.PatientName), s.PatientBirthDate, s.PatientSex];
+    };
+    assert.deepEqual(seen(jane[0].studyInstanceUid), ["Doe^Jane", "19700101", "F"]);
+    assert.deepEqual(seen(john[0].studyInstanceUid), ["Roe^John", "19800202", "M"]);
+    const named = await find("study", {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: "",
+      PatientName: "doe*",
+    });
+    assert.deepEqual(
+      named.map((s) => s.StudyInstanceUID),
+      [jane[0].studyInstanceUid],
+      "a name finds its own study",
+    );
+    const images = await find("patient", {
+      QueryRetrieveLevel: "IMAGE",
+      PatientID: "",
+      StudyInstanceUID: john[0].studyInstanceUid,
+      SeriesInstanceUID: john[0].seriesInstanceUid,
+      SOPInstanceUID: "",
+      PatientName: "",
+    });
+    assert.ok(images.length === 2 && images.every((i) => identifierText(i.PatientName) === "Roe^John"));
+    const patients = await find("patient", {
+      QueryRetrieveLevel: "PATIENT",
+      ...keys,
+      NumberOfPatientRelatedStudies: "",
+    });
+    assert.equal(patients.length, 1, "the patient level still keys patients by PatientID and issuer");
+    assert.equal(patients[0].NumberOfPatientRelatedStudies, 2);
+  } finally {
+    db.close();
+  }
 });

@@ -49,6 +49,9 @@ export const BIG_ROUTES = [{ route: "to-pacs", destination: "pacs" }, {
 }];
 const ROWS_PER_TRANSACTION = 20_000;
 
+/** The birth date of generated patient `p` (0-based). */
+const birthDate = (p: number) => `19${String(40 + (p % 60)).padStart(2, "0")}0101`;
+
 /** The identifiers the generator gives study `s` (0-based), for tests that query one. */
 export function bigStudy(s: number) {
   const patient = Math.floor(s / STUDIES_PER_PATIENT);
@@ -77,7 +80,7 @@ export function fillBigIndex(db: Database, options: BigIndexOptions = {}): BigIn
     ),
     study: db.statement(`INSERT INTO studies (study_instance_uid, patient_pk, study_date, study_time,
       accession_number, study_description, modalities_in_study, sop_classes_in_study, num_series, num_instances,
-      updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      updated_at, patient_name, patient_birth_date, patient_sex) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     series: db.statement(
       `INSERT INTO series (series_instance_uid, study_instance_uid, modality, series_number,
       series_description, num_instances) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -122,7 +125,7 @@ export function fillBigIndex(db: Database, options: BigIndexOptions = {}): BigIn
             p + 1,
             id.patientId,
             id.patientName,
-            `19${String(40 + (p % 60)).padStart(2, "0")}0101`,
+            birthDate(p),
             p % 2 ? "F" : "M",
             n,
             n * SERIES_PER_STUDY,
@@ -141,6 +144,9 @@ export function fillBigIndex(db: Database, options: BigIndexOptions = {}): BigIn
           SERIES_PER_STUDY,
           SERIES_PER_STUDY * INSTANCES_PER_SERIES,
           at,
+          id.patientName,
+          birthDate(p),
+          p % 2 ? "F" : "M",
         );
         for (let k = 0; k < SERIES_PER_STUDY; k++) {
           const seriesUid = `${id.studyInstanceUid}.${k + 1}`;
