@@ -557,6 +557,42 @@ test("PS3.18 8.7.3.3.2 WADO-RS bulk data of a big endian object is little endian
   }
 });
 
+test("PS3.18 8.7.3.5 WADO-RS instances: a syntax the codec refuses for the object gives way to the next the Accept names", async (r) => {
+  const source = parsed(await Deno.readFile(CT)); // 16 bits: JPEG Baseline cannot take it, JPEG-LS can
+  const either = [JPEG_BASELINE, JPEG_LS].map((ts) =>
+    `multipart/related; type="application/dicom"; transfer-syntax=${ts}`
+  )
+    .join(", ");
+  const study = `/studies/${source.attrs.studyInstanceUid}`;
+  for (const url of [instanceUrl(source.attrs), study]) {
+    const got = await fetchParts(r, url, either);
+    assert.equal(got.status, 200, `${url}: ${got.text}`);
+    assert.ok(got.parts.length >= 1);
+    const ours = got.parts.find((p) => parsed(p.body).attrs.sopInstanceUid === source.attrs.sopInstanceUid)!;
+    assert.equal(ours.type, `application/dicom; transfer-syntax=${JPEG_LS}`, url);
+    assert.equal(parsed(ours.body).transferSyntax, JPEG_LS, "the part holds what its type says");
+  }
+  // The whole file as the body, the same way.
+  const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb/sites/north${instanceUrl(source.attrs)}`, {
+    headers: {
+      authorization: `Bearer ${r.token}`,
+      accept:
+        `application/dicom; transfer-syntax=${JPEG_BASELINE}, application/dicom; transfer-syntax=${JPEG_LS}`,
+    },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), `application/dicom; transfer-syntax=${JPEG_LS}`);
+  await res.body?.cancel();
+  // JPEG Baseline alone: still 406, naming it.
+  const baseline = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `multipart/related; type="application/dicom"; transfer-syntax=${JPEG_BASELINE}`,
+  );
+  assert.equal(baseline.status, 406);
+  assert.match(baseline.text, /cannot be transcoded to 1\.2\.840\.10008\.1\.2\.4\.50;/);
+});
+
 test("PS3.18 8.7.3.5 WADO-RS transcoding refused: a syntax no codec writes is 406 with the reason", async (r) => {
   const source = parsed(await Deno.readFile(CT));
   const mpeg = await fetchParts(

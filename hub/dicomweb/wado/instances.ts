@@ -17,6 +17,7 @@ import type { BackendProvider, DicomwebBackend, RetrievedObject, RetrieveQuery }
 import { wadoZip, zipRequested } from "./zip.ts";
 import { acceptedInstances } from "./accept.ts";
 import { fileMetaOf, part10 } from "./part10.ts";
+import { acceptableCopy, firstAcceptable } from "./next_syntax.ts";
 
 /**
  * Finds the site holding a study (federated retrieval by UID): every site asked at once, each within
@@ -75,41 +76,35 @@ export async function wadoInstances(
     return await wadoZip(backend, query, zip.transferSyntax, onError);
   }
   const { syntaxes: acceptable, single } = acceptedInstances(acceptOf(c), Boolean(query.sopInstanceUid));
-  const wanted = acceptable[0];
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const objects = backend.wado.retrieve(
-    { ...query, ...(wanted === "*" ? {} : { transferSyntax: wanted }) },
-  )[Symbol.asyncIterator]();
-  const first = await objects.next();
-  if (first.done) {
+  const found = await firstAcceptable(backend, query, acceptable);
+  if ("done" in found) {
     throw new HttpError(
       404,
       `${query.sopInstanceUid ? "instance" : query.seriesInstanceUid ? "series" : "study"} not found`,
     );
   }
-  const check = (o: RetrievedObject) => {
-    // The site sends an object as stored when it cannot give it in `wanted`: a later range may take it.
-    if (!acceptable.includes("*") && !acceptable.includes(o.header.transferSyntax)) {
-      throw new HttpError(
-        406,
-        `the object is stored as ${o.header.transferSyntax} and cannot be transcoded to ${wanted}; ask with transfer-syntax=*`,
-      );
-    }
-    return o;
+  const cannot = (stored: string) =>
+    `the object is stored as ${stored} and cannot be transcoded to ${
+      acceptable.filter((s) => s !== "*").join(" nor ")
+    }; ask with transfer-syntax=*`;
+  if ("refused" in found) throw new HttpError(406, cannot(found.refused.transferSyntax));
+  // The stream was asked in `asked`: the site sends in it what it can, as stored what it cannot.
+  const { objects, first, asked } = found;
+  const later = acceptable.slice(acceptable.indexOf(asked) + 1);
+  // An object of a mixed study that the stream's syntax does not suit: asked for alone in the later ones.
+  const check = async (o: RetrievedObject) => {
+    const copy = await acceptableCopy(backend, query, o, later, acceptable);
+    if (!copy) throw new HttpError(406, cannot(o.header.transferSyntax));
+    return copy;
   };
-  try {
-    check(first.value);
-  } catch (err) {
-    await objects.return?.(undefined);
-    throw err;
-  }
-  if (single) return singleInstance(first.value, objects, onError);
+  if (single) return singleInstance(first, objects, onError);
   const boundary = `conduit-${crypto.randomUUID()}`;
   const parts = (async function* () {
     try {
-      let next: IteratorResult<RetrievedObject> = first;
+      let next: IteratorResult<RetrievedObject> = { done: false, value: first };
       while (!next.done) {
-        const o = check(next.value);
+        const o = await check(next.value);
         yield {
           contentType: `application/dicom; transfer-syntax=${o.header.transferSyntax}`,
           bytes: part10(o),
@@ -122,7 +117,7 @@ export async function wadoInstances(
     }
   })();
   // One syntax for every part only when the Accept allowed just one.
-  const transferSyntax = acceptable.length > 1 || wanted === "*" ? "" : `; transfer-syntax=${wanted}`;
+  const transferSyntax = acceptable.length > 1 || acceptable[0] === "*" ? "" : `; transfer-syntax=${asked}`;
   return new Response(multipartBody(boundary, parts, onError), {
     status: 200,
     headers: {
