@@ -238,6 +238,21 @@ export function acceptedFrameSyntaxes(accept: string | undefined): string[] | un
   return [...new Set(out)];
 }
 
+/**
+ * The bare media types (`application/octet-stream`, `image/jpeg`, ...) an Accept takes one frame in as the
+ * whole body, when its preferred range for frames is one of them (PS3.18 8.7.3.5: a single-part answer for
+ * one representation); undefined when the preferred form is multipart/related (or no Accept). Until
+ * 2026-12-07 a bare type was answered multipart, boundaries inside a client's pixel buffer.
+ */
+export function singlePartFrames(accept: string | undefined): Set<string> | undefined {
+  const ranges = parseAccept(accept);
+  const frameRange = (r: MediaRange) =>
+    r.media in MEDIA || r.media === "*/*" || r.media === "multipart/*" || r.media === "multipart/related";
+  const preferred = ranges.find(frameRange);
+  if (!preferred || !(preferred.media in MEDIA)) return undefined;
+  return new Set(ranges.filter((r) => r.media in MEDIA).map((r) => r.media));
+}
+
 /** The image type a rendered resource is made in (PS3.18 8.3.3): JPEG (the default) or PNG, or 406. */
 export function acceptedImageType(accept: string | undefined): "image/jpeg" | "image/png" {
   if (!accept?.trim()) return "image/jpeg";

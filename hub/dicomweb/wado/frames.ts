@@ -10,8 +10,8 @@ import { TransferSyntax } from "@conduit/shared/dicom";
 import { MAX_FRAMES_PER_REQUEST } from "@conduit/shared/tunnel";
 import { acceptOf, HttpError } from "../http.ts";
 import { backendFor } from "./instances.ts";
-import { acceptedFrameSyntaxes, frameMediaType } from "./accept.ts";
-import { multipartBody } from "../multipart.ts";
+import { acceptedFrameSyntaxes, frameMediaType, singlePartFrames } from "./accept.ts";
+import { multipartBody, singlePartBody } from "../multipart.ts";
 import type { BackendProvider, InstancePath } from "../services.ts";
 
 const LITTLE_ENDIAN: string[] = [
@@ -41,6 +41,14 @@ export async function frames(
     );
   }
   const accepted = acceptedFrameSyntaxes(acceptOf(c));
+  const single = singlePartFrames(acceptOf(c));
+  if (single && numbers.length > 1) {
+    throw new HttpError(
+      406,
+      `a single-part answer (${[...single].join(", ")}) holds one frame; ask for ${numbers.length} as ` +
+        `multipart/related; type="${[...single][0]}"`,
+    );
+  }
   const backend = await backendFor(c, provider, query.studyInstanceUid);
   const result = await backend.wado.frames(query, numbers, accepted);
   const media = frameMediaType(result.transferSyntax);
@@ -51,11 +59,21 @@ export async function frames(
       `frames are stored as ${media} (${result.transferSyntax}) and cannot be transcoded to what was asked`,
     );
   }
-  const boundary = `conduit-${crypto.randomUUID()}`;
   // Native frames say their syntax unless little endian (application/octet-stream's own): big endian, and
   // a private or unknown syntax, whose bytes are as stored (until 2026-12-06 those went unlabelled).
   const labelled = result.encapsulated || !LITTLE_ENDIAN.includes(result.transferSyntax);
   const contentType = labelled ? `${media}; transfer-syntax=${result.transferSyntax}` : media;
+  if (single?.has(media)) {
+    // One frame as the whole body, in a media type the Accept names bare.
+    const all = result.frames[Symbol.asyncIterator]();
+    const first = await all.next();
+    if (first.done) throw new HttpError(404, `frame ${list} does not exist`);
+    return new Response(singlePartBody(first.value, all, onError), {
+      status: 200,
+      headers: { "content-type": contentType },
+    });
+  }
+  const boundary = `conduit-${crypto.randomUUID()}`;
   const parts = (async function* () {
     for await (const f of result.frames) yield { contentType, bytes: f };
   })();

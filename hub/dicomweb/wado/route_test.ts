@@ -171,6 +171,19 @@ Deno.test("WADO-RS frames and bulk data: the stored bytes, in the asked order; 4
   });
   assert.equal(jls.status, 406);
   assert.match((await jls.json()).detail, /cannot be transcoded/);
+  // A bare media type: one frame as the whole body, not multipart; several frames that way are 406.
+  const bare = await hub.request(`${at}/frames/1`, { headers: { accept: "application/octet-stream" } });
+  assert.equal(bare.status, 200);
+  assert.equal(bare.headers.get("content-type"), "application/octet-stream");
+  assert.deepEqual(new Uint8Array(await bare.arrayBuffer()), north.objects[0].frames[0]);
+  const preferred = await hub.request(`${at}/frames/1`, {
+    headers: { accept: 'multipart/related; type="application/octet-stream", application/octet-stream;q=0.5' },
+  });
+  assert.match(preferred.headers.get("content-type")!, /^multipart\/related/, "the preferred range decides");
+  await preferred.body?.cancel();
+  const two = await hub.request(`${at}/frames/1,1`, { headers: { accept: "application/octet-stream" } });
+  assert.equal(two.status, 406);
+  assert.match((await two.json()).detail, /holds one frame/);
   const bulk = await responseParts(await hub.request(`${at}/bulkdata/7fe00010`));
   assert.deepEqual(bulk[0].body, north.objects[0].frames[0]);
   assert.equal((await hub.request(`${at}/bulkdata/not-a-path`)).status, 400);
