@@ -46,6 +46,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The error of a body whose lines end with LF alone. */
+const LF_ONLY = "its lines end with LF alone, and multipart/related delimits parts and headers with CRLF " +
+  "(RFC 2046 5.1.1); send them with CRLF";
+
 export interface Part {
   headers: Headers;
   body: AsyncIterable<Uint8Array>;
@@ -82,11 +86,18 @@ export async function* parseMultipart(
     while (true) {
       while (buf.length < 2 && (await more()));
       if (buf[0] === 0x2d && buf[1] === 0x2d) return; // "--": the closing delimiter
+      // A boundary line ended by LF alone: the body's lines are not CRLF, which its parts cannot be cut by
+      // without guessing whether a part's last byte is data (until 2026-12-07: "headers are cut short").
+      if (buf[0] === 0x0a) throw new MultipartError(LF_ONLY);
       const headerEnd = encoder.encode("\r\n\r\n");
       let h: number;
       while ((h = indexOf(buf, headerEnd)) === -1) {
         if (buf.length > 16 * 1024) throw new MultipartError("a part's headers are longer than 16 KiB");
-        if (!(await more())) throw new MultipartError("a part's headers are cut short");
+        if (!(await more())) {
+          throw new MultipartError(
+            indexOf(buf, encoder.encode("\n\n")) !== -1 ? LF_ONLY : "a part's headers are cut short",
+          );
+        }
       }
       const headers = new Headers();
       for (const line of decoder.decode(buf.subarray(0, h)).split("\r\n").slice(1)) {

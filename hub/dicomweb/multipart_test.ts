@@ -48,3 +48,11 @@ Deno.test("parseMultipart() refuses a body without a closing boundary", async ()
   const body = new TextEncoder().encode("--b\r\nContent-Type: x\r\n\r\nunfinished");
   await assert.rejects(parts(body, 4), /closing boundary/);
 });
+
+Deno.test("parseMultipart() refuses a body whose lines end with LF alone, saying so (not 'headers cut short')", async () => {
+  const lf = new TextEncoder().encode("--b\nContent-Type: application/dicom\n\nDICM...\n--b--\n");
+  await assert.rejects(parts(lf, 4), /LF alone.*CRLF/);
+  // Headers with LF alone after a CRLF boundary line: the same reason.
+  const mixed = new TextEncoder().encode("--b\r\nContent-Type: application/dicom\n\nDICM...\r\n--b--\r\n");
+  await assert.rejects(parts(mixed, 64), /LF alone/);
+});
