@@ -67,7 +67,7 @@ function accept(rq: Uint8Array): { ac: Uint8Array; syntaxes: Map<number, string>
   const items: Uint8Array[] = [];
   const v = new DataView(rq.buffer, rq.byteOffset, rq.length);
   let at = 68;
-  let appContext = new Uint8Array();
+  let appContext: Uint8Array = new Uint8Array();
   while (at + 4 <= rq.length) {
     const type = rq[at];
     const len = v.getUint16(at + 2);

@@ -58,7 +58,7 @@ const cases: [string, () => unknown][] = [
   ["queue summary (heartbeat, /metrics)", () => queue.summary(now)],
   ["/healthz archive size", () => archiveTotals(db)],
   ["claim (a destination's due rows)", () => queue.claim("no-such-destination", 32, now)],
-  ["next due (idle forwarder, each second)", () => queue.nextDue()],
+  ["next due (a forwarder after each batch)", () => queue.nextDue(pacs.destination)],
   ["waiting destinations (start)", () => queue.waitingDestinations()],
   ["due commitments (commitment sweep)", () => queue.dueCommitmentDestinations(now)],
   ["recover in-flight rows (start)", () => queue.recover(now)],
