@@ -140,6 +140,26 @@ function inflatedUpTo(compressed: Uint8Array, limit: number): { bytes: Uint8Arra
 }
 
 /**
+ * The pixel data element of a deflated object (Explicit VR Little Endian inside the deflate stream), as the
+ * inflated bytes its header read holds it: its VR, and its value's offset and length in the inflated data set
+ * (not in the file). Undefined when it has none, when the object is not deflated, or when the header read did
+ * not inflate as far as the element's 12 header bytes.
+ */
+export function inflatedPixelData(file: FileHeader): PixelDataElement | undefined {
+  if (!encodingOf(file.header.transferSyntax).deflated) return undefined;
+  const at = file.dataset.end;
+  if (at + 12 > file.bytes.length) return undefined;
+  const v = new DataView(file.bytes.buffer, file.bytes.byteOffset + at, 12);
+  if (((v.getUint16(0, true) << 16 | v.getUint16(2, true)) >>> 0) !== PIXEL_DATA) return undefined;
+  const length = v.getUint32(8, true);
+  return {
+    vr: String.fromCharCode(file.bytes[at + 4], file.bytes[at + 5]),
+    valueOffset: at + 12,
+    length: length === 0xffffffff ? -1 : length,
+  };
+}
+
+/**
  * The pixel data element that follows `file`'s header, if there is one (never for deflated objects,
  * whose offsets are not the file's). Its 12 header bytes come from the bytes the header read already
  * holds; `source` is read only when the header ended exactly where those bytes did.

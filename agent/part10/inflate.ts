@@ -51,3 +51,36 @@ export async function* inflated(
     inflate.destroy();
   }
 }
+
+/**
+ * A reader of the inflated data set that is `source` (its first `size` bytes) for reads in order only (each
+ * from where the last one ended, or further on): what lies between is inflated and skipped. For a bulk value of
+ * a deflated object, sent from the middle of its inflated data set (memory: a few blocks).
+ */
+export function inflatedReader(
+  source: ByteSource,
+  size: number,
+): { read(into: Uint8Array, position: number): Promise<number>; close(): Promise<void> } {
+  const blocks = inflated(source, size);
+  let block: Uint8Array = new Uint8Array(0);
+  /** The inflated position of `block`'s first byte. */
+  let at = 0;
+  return {
+    async read(into, position) {
+      if (position < at) throw new InflateError("an inflated data set is read in order only");
+      while (position >= at + block.length) {
+        at += block.length;
+        const next = await blocks.next();
+        if (next.done) return 0;
+        block = next.value;
+      }
+      const from = block.subarray(position - at);
+      const n = Math.min(into.length, from.length);
+      into.set(from.subarray(0, n));
+      return n;
+    },
+    close: async () => {
+      await blocks.return(undefined);
+    },
+  };
+}

@@ -15,7 +15,7 @@ import {
 } from "@conduit/shared/dicom";
 import { FragmentError, readFragments } from "../part10/fragments.ts";
 import { frameLayout, mismatch } from "../part10/frames.ts";
-import { pixelDataElement, readHeader } from "../part10/header.ts";
+import { inflatedPixelData, pixelDataElement, readHeader } from "../part10/header.ts";
 import type { ByteSource } from "../part10/source.ts";
 
 export class BulkDataError extends Error {
@@ -30,7 +30,8 @@ export async function instanceMetadata(source: ByteSource): Promise<DicomJson> {
     littleEndian: encoding.littleEndian,
     bulk: (p) => `bulkdata/${p}`,
   });
-  const pixels = await pixelDataElement(file, source);
+  // A deflated object's, found in its inflated header (until 2026-12-07 its metadata listed no Pixel Data).
+  const pixels = encoding.deflated ? inflatedPixelData(file) : await pixelDataElement(file, source);
   if (pixels) json[tagHex(PIXEL_DATA)] = { vr: pixels.vr, BulkDataURI: `bulkdata/${tagHex(PIXEL_DATA)}` };
   return json;
 }
@@ -57,6 +58,8 @@ export interface NativeBulkValue {
   offset: number;
   length: number;
   swap: number;
+  /** Set for a deflated object's pixel data: `offset` is in its inflated data set, not in the file. */
+  inflated?: true;
 }
 
 /**
@@ -70,7 +73,19 @@ export async function bulkValue(
 ): Promise<NativeBulkValue | { transferSyntax: string; parts: BulkPart[] }> {
   const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
-  if (encoding.deflated) throw new BulkDataError("bulk data of deflated objects is not served");
+  if (encoding.deflated) {
+    // Its pixel data, native inside the deflate stream, inflated as it is sent; other bulk values of a
+    // deflated object are not served.
+    const pixels = tagPath === tagHex(PIXEL_DATA) ? inflatedPixelData(file) : undefined;
+    if (!pixels || pixels.length < 0) {
+      throw new BulkDataError(
+        tagPath === tagHex(PIXEL_DATA)
+          ? "the instance has no pixel data this site can find in its deflated data set"
+          : "bulk data of deflated objects other than their pixel data is not served",
+      );
+    }
+    return { offset: pixels.valueOffset, length: pixels.length, swap: 1, inflated: true };
+  }
   if (tagPath === tagHex(PIXEL_DATA)) {
     const pixels = await pixelDataElement(file, source);
     if (!pixels) throw new BulkDataError("the instance has no pixel data");

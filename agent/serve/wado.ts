@@ -10,6 +10,8 @@ import { type ComputedHash, recordHashes } from "../index/instances.ts";
 import type { RetrieveReport } from "../nodes/operations.ts";
 import { sendObjectAs } from "../tunnel/objects.ts";
 import { swappedSource } from "../part10/swapped.ts";
+import { inflatedReader } from "../part10/inflate.ts";
+import { datasetOf } from "../part10/stored.ts";
 import { BulkDataError, bulkValue, instanceMetadata } from "./metadata.ts";
 import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
@@ -173,6 +175,16 @@ async function bulkdata(
   const file = await archivedFile(s, request, signal);
   const parts = await withObject(s.files, file.key, async (source) => {
     const value = await bulkValue(source, request.path);
+    if ("offset" in value && value.inflated) {
+      await channel.send({ type: "bulk", size: value.length });
+      const reader = inflatedReader(datasetOf(source, file), file.datasetSize);
+      try {
+        await sendRanges(channel, reader, [value]);
+      } finally {
+        await reader.close();
+      }
+      return 1;
+    }
     if ("offset" in value) {
       await channel.send({ type: "bulk", size: value.length });
       const bytes = value.swap > 1 ? swappedSource(source, value.offset, value.swap) : source;

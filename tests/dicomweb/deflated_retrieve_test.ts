@@ -107,4 +107,27 @@ shared.test("PS3.18 8.7.3.5.2 a deflated object asked with transfer-syntax=* com
   assert.deepEqual(part.body.subarray(header.datasetOffset), await archivedDataset(r));
 });
 
+shared.test("PS3.18 10.4.1.1.3 a deflated object's metadata lists its Pixel Data, whose BulkDataURI gives the inflated value", async (r) => {
+  const inflated = new Uint8Array(inflateRawSync(await archivedDataset(r)));
+  const pixels = parseDataSet(inflated, encodingOf(TS.ExplicitVRLittleEndian), {}).dataset.elements
+    .find((e) => e.tag === 0x7fe00010)!;
+  const value = inflated.subarray(pixels.valueOffset, pixels.valueOffset + pixels.length);
+  const res = await get(r, `${INSTANCE}/metadata`);
+  assert.equal(res.status, 200);
+  const [meta] = await res.json() as Record<string, { vr: string; BulkDataURI?: string }>[];
+  const attr = meta["7FE00010"];
+  assert.ok(attr?.BulkDataURI, "Pixel Data listed (until 2026-12-07 left out)");
+  assert.equal(attr.vr, pixels.vr);
+  const bulk = await fetch(attr.BulkDataURI, { headers: { authorization: `Bearer ${r.token}` } });
+  assert.equal(bulk.status, 200);
+  const parts = await responseParts(bulk);
+  assert.equal(parts.length, 1);
+  assert.equal(parts[0].type, "application/octet-stream");
+  assert.deepEqual(parts[0].body, value, "the pixel data inflated, byte for byte");
+  // Another bulk value of a deflated object is still not served: 404 with the reason.
+  const other = await get(r, `${INSTANCE}/bulkdata/00280010`);
+  assert.equal(other.status, 404);
+  assert.match(await other.text(), /deflated/);
+});
+
 shared.tearDown("deflated_retrieve_test: stop the rig");
