@@ -72,9 +72,12 @@ function studyFacts(a: InstanceAttributes) {
   ] as const;
 }
 
-/** The patient as a study's row keeps it (patient_name, patient_birth_date, patient_sex). */
+/**
+ * What a study's row keeps as its first objects give it, empty ones filled by later objects: the patient
+ * (patient_name, patient_birth_date, patient_sex), the patient's age at the study and the institution.
+ */
 function patientFacts(a: InstanceAttributes) {
-  return [a.patientName, a.patientBirthDate, a.patientSex] as const;
+  return [a.patientName, a.patientBirthDate, a.patientSex, a.patientAge, a.institutionName] as const;
 }
 
 /** The series' columns the index takes from each object, in the order its statements name them. */
@@ -127,9 +130,9 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
         const inserted = run(
           `INSERT INTO studies (study_instance_uid, patient_pk, study_date, study_time, accession_number,
           referring_physician_name, study_description, study_id, specific_character_set, updated_at,
-          patient_name, patient_birth_date, patient_sex)
+          patient_name, patient_birth_date, patient_sex, patient_age, institution_name)
           VALUES (?, (SELECT pk FROM patients WHERE patient_id = ? AND issuer_of_patient_id = ?), ?, ?, ?, ?, ?, ?, ?, ?,
-          ?, ?, ?)
+          ?, ?, ?, ?, ?)
           ON CONFLICT (study_instance_uid) DO NOTHING`,
           a.studyInstanceUid,
           a.patientId,
@@ -140,12 +143,14 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
         ) > 0;
         // A study known already keeps the patient its first objects named; what they left empty, a later
         // object fills in.
-        if (!inserted && (a.patientName || a.patientBirthDate || a.patientSex)) {
+        if (!inserted && patientFacts(a).some((v) => v !== "")) {
           run(
             `UPDATE studies SET patient_name = coalesce(nullif(patient_name, ''), ?),
             patient_birth_date = coalesce(nullif(patient_birth_date, ''), ?),
-            patient_sex = coalesce(nullif(patient_sex, ''), ?)
-            WHERE study_instance_uid = ? AND (patient_name = '' OR patient_birth_date = '' OR patient_sex = '')`,
+            patient_sex = coalesce(nullif(patient_sex, ''), ?), patient_age = coalesce(nullif(patient_age, ''), ?),
+            institution_name = coalesce(nullif(institution_name, ''), ?)
+            WHERE study_instance_uid = ? AND (patient_name = '' OR patient_birth_date = '' OR patient_sex = ''
+              OR patient_age = '' OR institution_name = '')`,
             ...patientFacts(a),
             a.studyInstanceUid,
           );
@@ -227,7 +232,8 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
             run(
               `UPDATE studies SET study_date = ?, study_time = ?, accession_number = ?,
               referring_physician_name = ?, study_description = ?, study_id = ?, specific_character_set = ?,
-              updated_at = ?, patient_name = ?, patient_birth_date = ?, patient_sex = ? WHERE study_instance_uid = ?`,
+              updated_at = ?, patient_name = ?, patient_birth_date = ?, patient_sex = ?, patient_age = ?,
+              institution_name = ? WHERE study_instance_uid = ?`,
               ...studyFacts(a),
               now,
               ...patientFacts(a),

@@ -156,10 +156,10 @@ Deno.test("a de-identified copy's completion looks for its route's cancel in an 
   }
 });
 
-/** Undoes migration 0017 (each study's own patient attributes), for a test that runs the migrations after 0010 again. */
+/** Undoes migration 0017 (each study's own patient attributes, age and institution), for a test that runs the migrations after 0010 again. */
 function undoStudyPatient(db: Database): void {
   db.statement("DROP INDEX studies_patient_name_folded").run();
-  for (const c of ["patient_name", "patient_birth_date", "patient_sex"]) {
+  for (const c of ["patient_name", "patient_birth_date", "patient_sex", "patient_age", "institution_name"]) {
     db.statement(`ALTER TABLE studies DROP COLUMN ${c}`).run();
   }
 }

@@ -47,6 +47,9 @@ export const studies = sqliteTable("studies", {
   patientName: text("patient_name").notNull().default(""),
   patientBirthDate: text("patient_birth_date").notNull().default(""),
   patientSex: text("patient_sex").notNull().default(""),
+  /** The patient's age at this study (0010,1010) and the institution (0008,0080), as patient_name is kept. */
+  patientAge: text("patient_age").notNull().default(""),
+  institutionName: text("institution_name").notNull().default(""),
 }, (t) => [
   index("studies_patient").on(t.patientPk),
   // The patients_name_folded expression over the study's own copy of the name (query/matching.ts).

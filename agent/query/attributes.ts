@@ -58,6 +58,8 @@ const COLUMNS: Omit<QueryAttribute, "level">[] = [
     kind: "number",
     numeric: true,
   },
+  { keyword: "PatientAge", column: "st.patient_age", kind: "text" },
+  { keyword: "InstitutionName", column: "st.institution_name", kind: "text" },
   { keyword: "StudyInstanceUID", column: "st.study_instance_uid", kind: "uid" },
   { keyword: "StudyDate", column: "st.study_date", kind: "date" },
   { keyword: "StudyTime", column: "st.study_time", kind: "time" },

@@ -47,14 +47,14 @@ Deno.test("IndexQueryHandler.find() answers every level with counts and requeste
       ModalitiesInStudy: "",
       NumberOfStudyRelatedSeries: "",
       NumberOfStudyRelatedInstances: "",
-      InstitutionName: "",
+      OperatorsName: "",
     });
     assert.equal(studies.length, 4);
     for (const s of studies) {
       assert.deepEqual(s.ModalitiesInStudy, ["CT", "MR"]);
       assert.equal(s.NumberOfStudyRelatedSeries, 2);
       assert.equal(s.NumberOfStudyRelatedInstances, 5);
-      assert.equal(s.InstitutionName, "", "an unsupported requested key comes back empty");
+      assert.equal(s.OperatorsName, "", "an unsupported requested key comes back empty");
       assert.equal(s.RetrieveAETitle, "CONDUIT");
     }
 

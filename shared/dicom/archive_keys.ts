@@ -20,6 +20,8 @@ export const ARCHIVE_MATCH_LEVEL: Readonly<Record<string, QueryLevel>> = {
   NumberOfPatientRelatedSeries: "PATIENT",
   NumberOfPatientRelatedInstances: "PATIENT",
   StudyInstanceUID: "STUDY",
+  PatientAge: "STUDY",
+  InstitutionName: "STUDY",
   StudyDate: "STUDY",
   StudyTime: "STUDY",
   AccessionNumber: "STUDY",

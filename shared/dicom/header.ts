@@ -13,6 +13,8 @@ export interface InstanceAttributes {
   patientName: string;
   patientBirthDate: string;
   patientSex: string;
+  /** (0010,1010), of the Patient Study module: the patient's age at this study. */
+  patientAge: string;
   studyInstanceUid: string;
   studyDate: string;
   studyTime: string;
@@ -20,6 +22,8 @@ export interface InstanceAttributes {
   referringPhysicianName: string;
   studyDescription: string;
   studyId: string;
+  /** (0008,0080), of the General Equipment module (indexed with the study, as QIDO-RS lists it). */
+  institutionName: string;
   seriesInstanceUid: string;
   modality: string;
   seriesNumber: string;
@@ -59,6 +63,8 @@ const T = {
   IssuerOfPatientID: 0x00100021,
   PatientBirthDate: 0x00100030,
   PatientSex: 0x00100040,
+  PatientAge: 0x00101010,
+  InstitutionName: 0x00080080,
   BodyPartExamined: 0x00180015,
   StudyInstanceUID: 0x0020000d,
   SeriesInstanceUID: 0x0020000e,
@@ -97,6 +103,7 @@ export function instanceAttributes(
     patientName: get(T.PatientName),
     patientBirthDate: indexedDate(get(T.PatientBirthDate)),
     patientSex: get(T.PatientSex),
+    patientAge: get(T.PatientAge),
     studyInstanceUid: get(T.StudyInstanceUID),
     studyDate: indexedDate(get(T.StudyDate)),
     studyTime: get(T.StudyTime),
@@ -104,6 +111,7 @@ export function instanceAttributes(
     referringPhysicianName: get(T.ReferringPhysicianName),
     studyDescription: get(T.StudyDescription),
     studyId: get(T.StudyID),
+    institutionName: get(T.InstitutionName),
     seriesInstanceUid: get(T.SeriesInstanceUID),
     modality: get(T.Modality),
     seriesNumber: get(T.SeriesNumber),

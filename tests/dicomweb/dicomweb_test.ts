@@ -68,6 +68,11 @@ dwTest(
       "00080080" in withField[0] && "00081030" in withField[0],
       "includefield adds the attributes asked for",
     );
+    // The study keeps its institution and the patient's age at it (until 2026-12-07 both came back empty).
+    const everything = await q("PatientID=1CT1&includefield=all");
+    assert.equal(value(everything[0], "00080080"), "JFK IMAGING CENTER");
+    assert.equal(value(everything[0], "00101010"), "000Y");
+    assert.equal((await q("InstitutionName=JFK*")).length, 1, "matched too");
   },
 );
 
@@ -94,7 +99,7 @@ dwTest(
     const all = await get(r, "/sites/north/studies");
     const every = (await all.json() as unknown[]).length;
     assert.equal(all.headers.get("warning"), null, "no key, no warning");
-    for (const key of ["InstitutionName=NOPE", "SOPInstanceUID=1.2.3", "Modality=CT"]) {
+    for (const key of ["OperatorsName=NOPE", "SOPInstanceUID=1.2.3", "Modality=CT"]) {
       const res = await get(r, `/sites/north/studies?${key}`);
       assert.equal(res.status, 200, key);
       const name = key.split("=")[0];
@@ -124,8 +129,8 @@ dwTest(
       assert.equal(got.length, every, `${key} is not a filter`);
       assert.ok(!got.some((ds) => "00091001" in ds), `${key}: not returned`);
     }
-    const federated = await get(r, "/studies?InstitutionName=NOPE");
-    assert.match(federated.headers.get("warning") ?? "", /InstitutionName/);
+    const federated = await get(r, "/studies?OperatorsName=NOPE");
+    assert.match(federated.headers.get("warning") ?? "", /OperatorsName/);
     await federated.body?.cancel();
   },
 );
