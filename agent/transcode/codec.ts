@@ -103,6 +103,8 @@ export async function transcodePart10(part10: Uint8Array, to: string): Promise<U
 }
 
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
+/** The syntaxes whose Pixel Data is native (not encapsulated): Implicit, Explicit Little and Big Endian. */
+const NATIVE: ReadonlySet<string> = new Set(["1.2.840.10008.1.2", EXPLICIT_LE, "1.2.840.10008.1.2.2"]);
 
 /** Transcodes what `transcoder` holds to `to`, labels fixed (below). */
 // deno-lint-ignore no-explicit-any
@@ -123,6 +125,10 @@ function transcodeWith(transcoder: any, to: string, sopInstanceUid: unknown): Ui
       elements.PhotometricInterpretation = "RGB";
     }
     labelJpegColour(elements, to);
+    // dcmjs-codecs (0.0.8) labels encoded Pixel Data OW when its samples are 16-bit; encapsulated Pixel Data
+    // is OB (PS3.5 A.4), which DCMTK warns about otherwise (until 2026-12-07 every transcode of a 16-bit
+    // object to a compressed syntax went out OW).
+    if (!NATIVE.has(to)) elements._vrMap = { ...elements._vrMap, PixelData: "OB" };
     return finish(transcoder, sopInstanceUid);
   });
 }

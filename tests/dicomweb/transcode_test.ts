@@ -141,6 +141,13 @@ const shared = sharedRig({
 const test = shared.test;
 
 /** The parsed header, pixel data value and UIDs of Part 10 bytes. */
+/** The VR of the Pixel Data element of a Part 10 file in an explicit VR syntax. */
+function pixelDataVr(bytes: Uint8Array): string {
+  const header = readPart10Header(bytes);
+  const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), { start: header.datasetOffset });
+  return dataset.elements.find((e) => e.tag === 0x7fe00010)!.vr;
+}
+
 function parsed(bytes: Uint8Array) {
   const header = readPart10Header(bytes);
   const { dataset } = parseDataSet(bytes, encodingOf(header.transferSyntax), { start: header.datasetOffset });
@@ -571,6 +578,8 @@ test("PS3.18 8.7.3.5 WADO-RS instances: a syntax the codec refuses for the objec
     const ours = got.parts.find((p) => parsed(p.body).attrs.sopInstanceUid === source.attrs.sopInstanceUid)!;
     assert.equal(ours.type, `application/dicom; transfer-syntax=${JPEG_LS}`, url);
     assert.equal(parsed(ours.body).transferSyntax, JPEG_LS, "the part holds what its type says");
+    // Encapsulated Pixel Data is OB (PS3.5 A.4), whatever its samples' size (until 2026-12-07 OW here).
+    assert.equal(pixelDataVr(ours.body), "OB");
   }
   // The whole file as the body, the same way.
   const res = await fetch(`http://127.0.0.1:${r.hub.port}/dicomweb/sites/north${instanceUrl(source.attrs)}`, {
