@@ -74,17 +74,15 @@ export async function bulkValue(
   const file = await readHeader(source);
   const encoding = encodingOf(file.header.transferSyntax);
   if (encoding.deflated) {
-    // Its pixel data, native inside the deflate stream, inflated as it is sent; other bulk values of a
-    // deflated object are not served.
-    const pixels = tagPath === tagHex(PIXEL_DATA) ? inflatedPixelData(file) : undefined;
-    if (!pixels || pixels.length < 0) {
+    // Native inside the deflate stream (Explicit VR Little Endian): its offsets are the inflated data set's,
+    // which is inflated as the value is sent.
+    const el = tagPath === tagHex(PIXEL_DATA) ? inflatedPixelData(file) : walk(file.dataset, tagPath.split("/"));
+    if (!el || el.length < 0) {
       throw new BulkDataError(
-        tagPath === tagHex(PIXEL_DATA)
-          ? "the instance has no pixel data this site can find in its deflated data set"
-          : "bulk data of deflated objects other than their pixel data is not served",
+        tagPath === tagHex(PIXEL_DATA) ? "the instance has no pixel data" : `no bulk value at ${tagPath}`,
       );
     }
-    return { offset: pixels.valueOffset, length: pixels.length, swap: 1, inflated: true };
+    return { offset: el.valueOffset, length: el.length, swap: 1, inflated: true };
   }
   if (tagPath === tagHex(PIXEL_DATA)) {
     const pixels = await pixelDataElement(file, source);

@@ -124,10 +124,56 @@ shared.test("PS3.18 10.4.1.1.3 a deflated object's metadata lists its Pixel Data
   assert.equal(parts.length, 1);
   assert.equal(parts[0].type, "application/octet-stream");
   assert.deepEqual(parts[0].body, value, "the pixel data inflated, byte for byte");
-  // Another bulk value of a deflated object is still not served: 404 with the reason.
-  const other = await get(r, `${INSTANCE}/bulkdata/00280010`);
+  // A path that names no bulk value: 404 with the reason.
+  const other = await get(r, `${INSTANCE}/bulkdata/00991001`);
   assert.equal(other.status, 404);
-  assert.match(await other.text(), /deflated/);
+  assert.match(await other.text(), /no bulk value/);
+});
+
+shared.test("PS3.18 10.4.1.1.3 every BulkDataURI of a deflated object's metadata gives its value (an ICC profile too)", async (r) => {
+  // image_dfl.dcm with new UIDs and a 1024-byte ICC Profile, written Deflated by pydicom.
+  const dir = await Deno.makeTempDir({ prefix: "conduit-dfl-" });
+  const file = path.join(dir, "icc.dcm");
+  const uid = "1.2.826.0.1.3680043.10.543.77";
+  const script = "import sys, pydicom\n" +
+    "ds = pydicom.dcmread(sys.argv[1])\n" +
+    `ds.StudyInstanceUID = '${uid}.1'; ds.SeriesInstanceUID = '${uid}.1.1'; ds.SOPInstanceUID = '${uid}.1.1.1'\n` +
+    "ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID\n" +
+    "ds.ICCProfile = bytes(range(256)) * 4\n" +
+    "ds.save_as(sys.argv[2], write_like_original=False)\n";
+  try {
+    const py = await new Deno.Command(PYTHON, { args: ["-c", script, DEFLATED, file], stderr: "piped" })
+      .output();
+    assert.equal(py.code, 0, new TextDecoder().decode(py.stderr));
+    assert.equal(
+      readPart10Header(await Deno.readFile(file)).transferSyntax,
+      TS.DeflatedExplicitVRLittleEndian,
+    );
+    const { body, contentType } = multipartRequest([{ bytes: await Deno.readFile(file) }]);
+    const stored = await get(r, `/sites/north/studies/${uid}.1`, {
+      method: "POST",
+      body,
+      token: r.operator,
+      headers: { "content-type": contentType },
+    });
+    assert.equal(stored.status, 200, await stored.text());
+    const at = `/sites/north/studies/${uid}.1/series/${uid}.1.1/instances/${uid}.1.1.1`;
+    const [meta] = await (await get(r, `${at}/metadata`)).json() as Record<
+      string,
+      { BulkDataURI?: string }
+    >[];
+    const uris = Object.entries(meta).filter(([, a]) => a.BulkDataURI);
+    assert.deepEqual(uris.map(([tag]) => tag).sort(), ["00282000", "7FE00010"]);
+    const icc = await fetch(meta["00282000"].BulkDataURI!, {
+      headers: { authorization: `Bearer ${r.token}` },
+    });
+    assert.equal(icc.status, 200, "until 2026-12-07 a URI of the metadata that was 404");
+    const [part] = await responseParts(icc);
+    const expected = new Uint8Array(1024).map((_, i) => i % 256);
+    assert.deepEqual(part.body, expected);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 shared.tearDown("deflated_retrieve_test: stop the rig");
