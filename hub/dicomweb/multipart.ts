@@ -46,6 +46,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+const LF_LF = encoder.encode("\n\n");
 /** The error of a body whose lines end with LF alone. */
 const LF_ONLY = "its lines end with LF alone, and multipart/related delimits parts and headers with CRLF " +
   "(RFC 2046 5.1.1); send them with CRLF";
@@ -74,14 +75,16 @@ export async function* parseMultipart(
     return true;
   };
   const delimiter = encoder.encode(`\r\n--${boundary}`);
-  // The first boundary may start the body without the leading CRLF.
+  // The first boundary may start the body without the leading CRLF, or end a preamble whose lines end with
+  // LF alone (the preamble is dropped, so no byte of a part is in doubt).
   buf = concat(encoder.encode("\r\n"), buf);
+  const first = encoder.encode(`\n--${boundary}`);
   let at: number;
-  while ((at = indexOf(buf, delimiter)) === -1) {
+  while ((at = indexOf(buf, first)) === -1) {
     if (buf.length > 64 * 1024) throw new MultipartError("no multipart boundary in the first 64 KiB");
     if (!(await more())) throw new MultipartError("no multipart boundary in the body");
   }
-  buf = buf.subarray(at + delimiter.length);
+  buf = buf.subarray(at + first.length);
   try {
     while (true) {
       while (buf.length < 2 && (await more()));
@@ -91,13 +94,16 @@ export async function* parseMultipart(
       if (buf[0] === 0x0a) throw new MultipartError(LF_ONLY);
       const headerEnd = encoder.encode("\r\n\r\n");
       let h: number;
-      while ((h = indexOf(buf, headerEnd)) === -1) {
-        if (buf.length > 16 * 1024) throw new MultipartError("a part's headers are longer than 16 KiB");
-        if (!(await more())) {
-          throw new MultipartError(
-            indexOf(buf, encoder.encode("\n\n")) !== -1 ? LF_ONLY : "a part's headers are cut short",
-          );
+      for (;;) {
+        h = indexOf(buf, headerEnd);
+        // Headers ended by an empty line of LF alone (before any CRLF pair, which may then lie in the part's
+        // bytes): said as such, not as headers too long or cut short.
+        if (indexOf(buf.subarray(0, h === -1 ? 16 * 1024 : h), LF_LF) !== -1) {
+          throw new MultipartError(LF_ONLY);
         }
+        if (h !== -1) break;
+        if (buf.length > 16 * 1024) throw new MultipartError("a part's headers are longer than 16 KiB");
+        if (!(await more())) throw new MultipartError("a part's headers are cut short");
       }
       const headers = new Headers();
       for (const line of decoder.decode(buf.subarray(0, h)).split("\r\n").slice(1)) {

@@ -56,3 +56,18 @@ Deno.test("parseMultipart() refuses a body whose lines end with LF alone, saying
   const mixed = new TextEncoder().encode("--b\r\nContent-Type: application/dicom\n\nDICM...\r\n--b--\r\n");
   await assert.rejects(parts(mixed, 64), /LF alone/);
 });
+
+Deno.test("parseMultipart(): LF-only headers after a CRLF boundary line are named as such in a long body; a preamble's lines may end with LF", async () => {
+  const enc = new TextEncoder();
+  const big = new Uint8Array(40 * 1024).fill(0x41);
+  const lfHeaders = new Uint8Array([
+    ...enc.encode("--b\r\nContent-Type: application/dicom\n\n"),
+    ...big,
+    ...enc.encode("\r\n--b--\r\n"),
+  ]);
+  await assert.rejects(parts(lfHeaders, 1024), /LF alone/);
+  const preamble = enc.encode("a preamble\n--b\r\nContent-Type: text/plain\r\n\r\nsmall\r\n--b--\r\n");
+  const got = await parts(preamble, 4);
+  assert.equal(got.length, 1);
+  assert.equal(new TextDecoder().decode(got[0].body), "small");
+});
