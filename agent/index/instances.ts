@@ -73,6 +73,13 @@ function studyFacts(a: InstanceAttributes) {
 }
 
 /**
+ * A person name as SQL sees whether it gives one: without the component (`^`) and group (`=`) separators and
+ * spaces it may end with, so that `^^^^` (a name field kept with no name in it) counts as empty, as '' does,
+ * and a later object's name takes its place.
+ */
+const NAME_GIVEN = (column: string) => `rtrim(${column}, '^= ')`;
+
+/**
  * What a study's row keeps as its first objects give it, empty ones filled by later objects: the patient
  * (patient_name, patient_birth_date, patient_sex), the patient's age at the study and the institution.
  */
@@ -116,7 +123,8 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
         run(
           `INSERT INTO patients (patient_id, issuer_of_patient_id, patient_name, patient_birth_date, patient_sex)
           VALUES (?, ?, ?, ?, ?) ON CONFLICT (patient_id, issuer_of_patient_id) DO UPDATE SET
-          patient_name = coalesce(nullif(excluded.patient_name, ''), patient_name),
+          patient_name = CASE WHEN ${NAME_GIVEN("excluded.patient_name")} = '' THEN patient_name
+            ELSE excluded.patient_name END,
           patient_birth_date = coalesce(nullif(excluded.patient_birth_date, ''), patient_birth_date),
           patient_sex = coalesce(nullif(excluded.patient_sex, ''), patient_sex)`,
           a.patientId,
@@ -145,12 +153,13 @@ export function indexInstances(db: Database, entries: IndexEntry[], now = Date.n
         // object fills in.
         if (!inserted && patientFacts(a).some((v) => v !== "")) {
           run(
-            `UPDATE studies SET patient_name = coalesce(nullif(patient_name, ''), ?),
-            patient_birth_date = coalesce(nullif(patient_birth_date, ''), ?),
-            patient_sex = coalesce(nullif(patient_sex, ''), ?), patient_age = coalesce(nullif(patient_age, ''), ?),
-            institution_name = coalesce(nullif(institution_name, ''), ?)
-            WHERE study_instance_uid = ? AND (patient_name = '' OR patient_birth_date = '' OR patient_sex = ''
-              OR patient_age = '' OR institution_name = '')`,
+            `UPDATE studies SET
+            patient_name = CASE WHEN ${NAME_GIVEN("patient_name")} = '' THEN ?1 ELSE patient_name END,
+            patient_birth_date = coalesce(nullif(patient_birth_date, ''), ?2),
+            patient_sex = coalesce(nullif(patient_sex, ''), ?3), patient_age = coalesce(nullif(patient_age, ''), ?4),
+            institution_name = coalesce(nullif(institution_name, ''), ?5)
+            WHERE study_instance_uid = ?6 AND (${NAME_GIVEN("patient_name")} = '' OR patient_birth_date = ''
+              OR patient_sex = '' OR patient_age = '' OR institution_name = '')`,
             ...patientFacts(a),
             a.studyInstanceUid,
           );

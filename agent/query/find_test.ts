@@ -544,3 +544,30 @@ Deno.test("IndexQueryHandler.find(): two patients with one PatientID (an empty o
     db.close();
   }
 });
+
+Deno.test("IndexQueryHandler.find(): a name of separators only (^^^^) is no name: a later object's fills the study and the patient", async () => {
+  const specs = [...generateStudies({
+    seed: "find-carets",
+    patients: 1,
+    studiesPerPatient: 1,
+    series: [{ modality: "CT", instances: 2 }],
+    rows: 8,
+    columns: 8,
+  })].map((s, i) => ({ ...s, patientName: i === 0 ? "^^^^" : "Doe^Jane^^" }));
+  const db = await indexedDatabase(specs);
+  const handler = new IndexQueryHandler(db, { aet: "CONDUIT", maxResults: 10 });
+  const names = async (level: "PATIENT" | "STUDY") => {
+    const out: string[] = [];
+    const id = { QueryRetrieveLevel: level, PatientName: "", PatientID: "" };
+    for await (const m of handler.find("patient", id, new AbortController().signal)) {
+      out.push(identifierText(m.PatientName));
+    }
+    return out;
+  };
+  try {
+    assert.deepEqual(await names("STUDY"), ["Doe^Jane^^"], "the study's name, as the object wrote it");
+    assert.deepEqual(await names("PATIENT"), ["Doe^Jane^^"]);
+  } finally {
+    db.close();
+  }
+});
