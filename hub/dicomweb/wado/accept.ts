@@ -291,6 +291,25 @@ export function acceptsBulk(accept: string | undefined): boolean {
 }
 
 /**
+ * How an Accept header takes a native bulk value (one part, application/octet-stream): "single" (the value as
+ * the whole body) when its preferred range is `application/octet-stream` itself, "multipart" when it is a
+ * multipart or any-type range (as {@link acceptsBulk} takes them), undefined when neither (a 406). Until
+ * 2026-12-07 a bare `application/octet-stream` was answered multipart, boundaries inside the client's bytes.
+ */
+export function acceptedNativeBulk(accept: string | undefined): "multipart" | "single" | undefined {
+  if (!accept?.trim()) return "multipart";
+  for (const r of parseAccept(accept)) {
+    if (r.media === "application/octet-stream") return "single";
+    if (
+      ["*/*", "multipart/related", "multipart/*"].includes(r.media) &&
+      !refused(accept, r, "multipart/related", "application/octet-stream") &&
+      !refused(accept, r, "application/octet-stream")
+    ) return "multipart";
+  }
+  return undefined;
+}
+
+/**
  * How an Accept header takes encapsulated pixel data as bulk data (PS3.18 8.7.3.3.2, 10.4.1.1.3), which
  * goes only as stored (bulk data is not transcoded), in `media`, the media type of its syntax `syntax`:
  * "multipart" (`multipart/related` of that type or of none, any media type, or `transfer-syntax=*`), "single" (the

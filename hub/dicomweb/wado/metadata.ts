@@ -8,7 +8,13 @@ import type { Context } from "hono";
 import { type DicomJson, jsonString, videoMediaType } from "@conduit/shared/dicom";
 import { acceptOf, baseUrl, HttpError, sitePath, type UrlOptions } from "../http.ts";
 import { backendFor } from "./instances.ts";
-import { acceptedEncapsulatedBulk, acceptsBulk, acceptsJson, frameMediaType } from "./accept.ts";
+import {
+  acceptedEncapsulatedBulk,
+  acceptedNativeBulk,
+  acceptsBulk,
+  acceptsJson,
+  frameMediaType,
+} from "./accept.ts";
 import { multipartBody, singlePartBody } from "../multipart.ts";
 import type { BackendProvider, InstancePath, RetrieveQuery } from "../services.ts";
 
@@ -94,9 +100,7 @@ export async function bulkdata(
   const syntax = value.transferSyntax;
   const video = syntax && videoMediaType(syntax);
   const media = syntax ? video || frameMediaType(syntax) : "application/octet-stream";
-  const form = syntax
-    ? acceptedEncapsulatedBulk(accept, media, syntax, !!video)
-    : acceptsBulk(accept) && "multipart";
+  const form = syntax ? acceptedEncapsulatedBulk(accept, media, syntax, !!video) : acceptedNativeBulk(accept);
   if (!form) {
     value.cancel();
     throw new HttpError(

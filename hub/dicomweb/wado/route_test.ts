@@ -186,6 +186,13 @@ Deno.test("WADO-RS frames and bulk data: the stored bytes, in the asked order; 4
   assert.match((await two.json()).detail, /holds one frame/);
   const bulk = await responseParts(await hub.request(`${at}/bulkdata/7fe00010`));
   assert.deepEqual(bulk[0].body, north.objects[0].frames[0]);
+  // A bare application/octet-stream: the native value as the whole body, with its length.
+  const bareBulk = await hub.request(`${at}/bulkdata/7fe00010`, {
+    headers: { accept: "application/octet-stream" },
+  });
+  assert.equal(bareBulk.status, 200);
+  assert.equal(bareBulk.headers.get("content-type"), "application/octet-stream");
+  assert.deepEqual(new Uint8Array(await bareBulk.arrayBuffer()), north.objects[0].frames[0]);
   assert.equal((await hub.request(`${at}/bulkdata/not-a-path`)).status, 400);
 });
 
