@@ -592,6 +592,15 @@ test("PS3.18 8.7.3.5 WADO-RS instances: a syntax the codec refuses for the objec
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), `application/dicom; transfer-syntax=${JPEG_LS}`);
   await res.body?.cancel();
+  // The single part preferred in JPEG Baseline, multipart taking JPEG-LS: the multipart answer.
+  const mixed = await fetchParts(
+    r,
+    instanceUrl(source.attrs),
+    `application/dicom; transfer-syntax=${JPEG_BASELINE}, multipart/related; type="application/dicom"; ` +
+      `transfer-syntax=${JPEG_LS}`,
+  );
+  assert.equal(mixed.status, 200, mixed.text);
+  assert.equal(mixed.parts[0]?.type, `application/dicom; transfer-syntax=${JPEG_LS}`);
   // JPEG Baseline alone: still 406, naming it.
   const baseline = await fetchParts(
     r,

@@ -114,6 +114,11 @@ export interface InstancesAccepted {
   syntaxes: string[];
   /** One instance as the whole body, `application/dicom` (Content-Length known), not multipart. */
   single: boolean;
+  /**
+   * The syntaxes the Accept takes in the other form (multipart when `single`, and the reverse), preferred
+   * first: what is tried when none of `syntaxes` can be had. Absent when there are none.
+   */
+  other?: string[];
 }
 
 /**
@@ -150,8 +155,14 @@ export function acceptedInstances(accept: string | undefined, oneInstance: boole
   }
   const no = refusedSyntaxes(accept);
   const kept = (syntaxes: string[]) => [...new Set(syntaxes)].filter((ts) => !no.has(ts));
-  if (form === "single" && kept(single).length) return { syntaxes: kept(single), single: true };
-  if (form === "multipart" && kept(multipart).length) return { syntaxes: kept(multipart), single: false };
+  const withOther = (accepted: InstancesAccepted, other: string[]) =>
+    kept(other).length ? { ...accepted, other: kept(other) } : accepted;
+  if (form === "single" && kept(single).length) {
+    return withOther({ syntaxes: kept(single), single: true }, multipart);
+  }
+  if (form === "multipart" && kept(multipart).length) {
+    return withOther({ syntaxes: kept(multipart), single: false }, single);
+  }
   if (form) {
     throw new HttpError(
       406,

@@ -75,9 +75,16 @@ export async function wadoInstances(
     const backend = await backendFor(c, provider, query.studyInstanceUid);
     return await wadoZip(backend, query, zip.transferSyntax, onError);
   }
-  const { syntaxes: acceptable, single } = acceptedInstances(acceptOf(c), Boolean(query.sopInstanceUid));
+  const accepted = acceptedInstances(acceptOf(c), Boolean(query.sopInstanceUid));
+  let { syntaxes: acceptable, single } = accepted;
   const backend = await backendFor(c, provider, query.studyInstanceUid);
-  const found = await firstAcceptable(backend, query, acceptable);
+  let found = await firstAcceptable(backend, query, acceptable);
+  if ("refused" in found && accepted.other) {
+    // None in the preferred form (a single part, say): the other form's ranges may take one.
+    const again = await firstAcceptable(backend, query, accepted.other);
+    if (!("refused" in again)) [found, acceptable, single] = [again, accepted.other, !single];
+  }
+  const named = [...acceptable, ...(accepted.other ?? [])];
   if ("done" in found) {
     throw new HttpError(
       404,
@@ -86,7 +93,7 @@ export async function wadoInstances(
   }
   const cannot = (stored: string) =>
     `the object is stored as ${stored} and cannot be transcoded to ${
-      acceptable.filter((s) => s !== "*").join(" nor ")
+      [...new Set(named)].filter((s) => s !== "*").join(" nor ")
     }; ask with transfer-syntax=*`;
   if ("refused" in found) throw new HttpError(406, cannot(found.refused.transferSyntax));
   // The stream was asked in `asked`: the site sends in it what it can, as stored what it cannot.
