@@ -76,7 +76,9 @@ export async function bulkValue(
   if (encoding.deflated) {
     // Native inside the deflate stream (Explicit VR Little Endian): its offsets are the inflated data set's,
     // which is inflated as the value is sent.
-    const el = tagPath === tagHex(PIXEL_DATA) ? inflatedPixelData(file) : walk(file.dataset, tagPath.split("/"));
+    const el = tagPath === tagHex(PIXEL_DATA)
+      ? inflatedPixelData(file)
+      : walk(file.dataset, tagPath.split("/"));
     if (!el || el.length < 0) {
       throw new BulkDataError(
         tagPath === tagHex(PIXEL_DATA) ? "the instance has no pixel data" : `no bulk value at ${tagPath}`,
