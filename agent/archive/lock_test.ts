@@ -4,15 +4,29 @@ import * as path from "node:path";
 import { lockDataDir } from "./lock.ts";
 
 /** A live process whose command line holds `word` as one of its arguments (bash's $0). */
-function processWith(word: string): Deno.ChildProcess {
-  return new Deno.Command("bash", { args: ["-c", "sleep 30; true", word], stdout: "null", stderr: "null" })
+/**
+ * A process whose command line holds `word`, once it does: read right after the spawn, /proc's command line
+ * may still be the spawner's, or empty mid-exec (a CI run under load took an agent's for a stranger's).
+ */
+async function processWith(word: string): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("bash", {
+    args: ["-c", "sleep 30; true", word],
+    stdout: "null",
+    stderr: "null",
+  })
     .spawn();
+  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+    const argv = await Deno.readTextFile(`/proc/${child.pid}/cmdline`).catch(() => "");
+    if (argv.split("\0").includes(word)) return child;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`bash with ${word} did not start`);
 }
 
 Deno.test("lockDataDir: a directory held by an agent restore says so; by another agent, its process only", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lock-test-" });
-  const restore = processWith("restore");
-  const other = processWith("--config");
+  const restore = await processWith("restore");
+  const other = await processWith("--config");
   try {
     fs.writeFileSync(path.join(dir, "agent.pid"), `${restore.pid}\n`);
     assert.throws(
@@ -43,8 +57,8 @@ Deno.test("lockDataDir: a directory held by an agent restore says so; by another
 Deno.test("lockDataDir: a pid file older than the process now holding its number is a crash's, unless that is an agent", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lock-test-reused-" });
   const file = path.join(dir, "agent.pid");
-  const other = processWith("--output-directory"); // a storescp, say
-  const agent = processWith("agent");
+  const other = await processWith("--output-directory"); // a storescp, say
+  const agent = await processWith("agent");
   try {
     // Written an hour before either process started: its writer is gone, its number given to another.
     const anHourAgo = new Date(Date.now() - 3600_000);
