@@ -48,7 +48,10 @@ Deno.test({
           }
         } catch { /* the agent ended the association */ }
       })();
-      await eventually("the flood under way", () => sent > 4 << 20 || undefined);
+      // 2 MiB written: past the 1 MiB of answers the agent owes before it stops reading, so a backlog is there.
+      // (4 MiB timed out once in a CI run under load: the kernel's socket buffers shrink under memory pressure,
+      // and what the agent stops reading stays in them.)
+      await eventually("the flood under way", () => sent > 2 << 20 || undefined);
       // Another caller is answered while the flood goes on (echoscu waits 15 s at most).
       const started = performance.now();
       await assertServing(agent);
