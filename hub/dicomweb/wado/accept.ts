@@ -290,15 +290,9 @@ export function acceptsJson(accept: string | undefined): boolean {
   );
 }
 
-/** Whether an Accept header takes bulk data (multipart of application/octet-stream). */
+/** Whether an Accept header takes a native bulk value in either form ({@link acceptedNativeBulk}). */
 export function acceptsBulk(accept: string | undefined): boolean {
-  if (!accept?.trim()) return true;
-  return parseAccept(accept).some((r) =>
-    r.media === "application/octet-stream" ||
-    (["*/*", "multipart/related", "multipart/*"].includes(r.media) &&
-      !refused(accept, r, "multipart/related", "application/octet-stream") &&
-      !refused(accept, r, "application/octet-stream"))
-  );
+  return acceptedNativeBulk(accept) !== undefined;
 }
 
 /**
