@@ -29,8 +29,8 @@ import {
   pseudonymizePatientId,
   pseudonymizePatientName,
   pseudonymizeUid,
-  shiftDate,
-  shiftDateTime,
+  shiftedDate,
+  shiftedDateTime,
 } from "@conduit/shared/deid/pseudonyms";
 import type { Action, DeidProfile, OptionName, TableAction } from "./profile.ts";
 import { type Edit, encodeText } from "./rewrite.ts";
@@ -85,6 +85,19 @@ const DUMMY: Record<string, string> = {
   AE: "ANONYMOUS",
 };
 
+/** The size of one value of the byte VRs longer than two bytes (a dummy holds one at least). */
+const WORD: Record<string, number> = { OF: 4, OL: 4, OD: 8, OV: 8 };
+
+/**
+ * Sequences whose codes say who or where, not what: Person Identification Code Sequence (a staff member's
+ * identifier and name) and Institution Code Sequence (the institution's). Under a D their codes are replaced
+ * like any other words; elsewhere a scrubbed code is a concept (SR content, acquisition context) and stays.
+ */
+const IDENTITY_CODES = new Set([0x00401101, 0x00080082]);
+
+/** Overlay Description and Overlay Label: an overlay's own words, which no row of Table E.1-1 names. */
+const OVERLAY_TEXT = new Set([0x0022, 0x1500]);
+
 /** Coded entries (the Code Sequence macro, group 0008 elements 0100-0122) keep their values when scrubbed. */
 function isCodeAttribute(tag: number): boolean {
   return tag >>> 16 === 0x0008 && (tag & 0xffff) >= 0x0100 && (tag & 0xffff) <= 0x0122;
@@ -116,6 +129,15 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
   const privateActions = new Map<Element, PrivateDecision>();
   /** Sequences whose content is scrubbed (under a D or C); their descendants inherit it. */
   const scrubbed = new Set<DataSet>();
+  /** Items of IDENTITY_CODES sequences under a D: their codes are scrubbed too. */
+  const identityItems = new Set<DataSet>();
+  /** A sequence whose items are scrubbed from now on. */
+  const scrubItems = (el: Element) => {
+    for (const item of el.items ?? []) {
+      scrubbed.add(item);
+      if (IDENTITY_CODES.has(el.tag)) identityItems.add(item);
+    }
+  };
   const overlayGone = !profile.options.includes("clean-graphics");
 
   const replace = (el: Element, v: string): Edit => ({ action: "replace", value: encodeText(el.vr, v) });
@@ -145,7 +167,12 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
     if (id) return id;
     if (el.vr === "UI") return el.length > 0 ? mapUids(el) : replace(el, pseudonymizeUid(ctx.key, "dummy"));
     if (BINARY.has(el.vr)) return { action: "replace", value: new Uint8Array(Math.max(0, el.length)) };
-    if (el.vr.startsWith("O") || el.vr === "UN") return { action: "empty" };
+    // Bytes (an Encapsulated Document, a signer's certificate, timestamps): zeros, their length kept (at least
+    // one value of the VR). D is a value of non-zero length (PS3.15 Table E.1-1a); empty, a Type 1 attribute
+    // such as Encapsulated Document made the object invalid (QA 2026-12-07).
+    if (el.vr.startsWith("O") || el.vr === "UN") {
+      return { action: "replace", value: new Uint8Array(el.length > 0 ? el.length : (WORD[el.vr] ?? 2)) };
+    }
     return replace(el, DUMMY[el.vr] ?? "ANONYMOUS");
   };
 
@@ -154,13 +181,14 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
     // The option decides, not one patient's shift: a shift of 0 days (a custom range from 0) still hides
     // the offsets from UTC and zeroes binary timestamps.
     if (!profile.shiftDates || el.length <= 0) return { action: "keep" };
-    if (el.vr === "DA") return replace(el, shiftDate(text(el), ctx.shift));
-    // Each value's date shifted, and its own offset from UTC (&ZZXX) dropped, as Timezone Offset From UTC
-    // becomes +0000 below: an offset kept would tell the region, and would put this value hours away from
-    // the object's times, which are now read in +0000.
+    // A value that is no date this can move gets the dummy: never the original date, unmoved.
+    if (el.vr === "DA") return replace(el, shiftedDate(text(el), ctx.shift) ?? DUMMY.DA);
+    // Each value's date shifted (at its own precision), and its own offset from UTC (&ZZXX) dropped, as
+    // Timezone Offset From UTC becomes +0000 below: an offset kept would tell the region, and would put this
+    // value hours away from the object's times, which are now read in +0000.
     if (el.vr === "DT") {
       const values = text(el).split("\\").map((v) =>
-        shiftDateTime(v.trim(), ctx.shift).replace(/[+-]\d{4}$/, "")
+        (shiftedDateTime(v, ctx.shift) ?? DUMMY.DT).replace(/[+-]\d{4}$/, "")
       );
       return replace(el, values.join("\\"));
     }
@@ -175,7 +203,7 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
 
   const clean = (el: Element, option: OptionName | undefined, parent: DataSet | undefined): Edit => {
     if (el.items) {
-      for (const item of el.items) scrubbed.add(item);
+      scrubItems(el);
       return { action: "keep" };
     }
     switch (option) {
@@ -198,12 +226,16 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
   };
 
   /** Inside a scrubbed sequence, elements the table does not name: words go, structure stays. */
-  const scrub = (el: Element): Edit => {
+  const scrub = (el: Element, parent: DataSet | undefined): Edit => {
     if (el.items) {
-      for (const item of el.items) scrubbed.add(item);
+      scrubItems(el);
       return { action: "keep" };
     }
-    if (isCodeAttribute(el.tag)) return { action: "keep" };
+    if (isCodeAttribute(el.tag)) {
+      if (!parent || !identityItems.has(parent)) return { action: "keep" };
+      // A code that names a person or an institution: its words go (a URN value too); the structure stays.
+      if (el.vr === "UR") return { action: "empty" };
+    }
     if (FREE_TEXT.has(el.vr)) return el.length > 0 ? replace(el, NEUTRAL_TEXT) : { action: "keep" };
     if (el.vr === "PN") return el.length > 0 ? replace(el, "ANONYMOUS") : { action: "keep" };
     if (el.vr === "DA" || el.vr === "DT") return shiftValue(el);
@@ -218,7 +250,7 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
         return identity(el) ?? { action: "empty" };
       case "D":
         if (el.items) {
-          for (const item of el.items) scrubbed.add(item);
+          scrubItems(el);
           return { action: "keep" };
         }
         return dummy(el);
@@ -298,7 +330,13 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
     const parentItem = owner.get(original);
     const inScrubbed = parentItem ? scrubbed.has(parentItem) : false;
     if (!rule) {
-      if (inScrubbed) return scrub(el);
+      if (inScrubbed) return scrub(el, parentItem);
+      // Clean Graphics keeps overlays as graphics; their description and label are words (the comments have
+      // a row of their own).
+      if (
+        !overlayGone && path.length === 0 && (group & 0xff00) === 0x6000 &&
+        OVERLAY_TEXT.has(original.tag & 0xffff) && el.length > 0
+      ) return replace(el, NEUTRAL_TEXT);
       return { action: "keep" };
     }
     const action = resolveCombined(rule.action, profile.typeOf(el.tag, path[path.length - 1] ?? 0));
@@ -307,7 +345,7 @@ export function makeEditor(ctx: DecideContext, top: DataSet) {
       ? replace(el, rule.value)
       : apply(action, rule.option, el, parentItem);
     // A kept or mapped sequence inside a scrubbed one stays scrubbed.
-    if (inScrubbed && el.items) { for (const item of el.items) scrubbed.add(item); }
+    if (inScrubbed && el.items) scrubItems(el);
     return edit;
   };
 }

@@ -121,6 +121,29 @@ interface Input {
 }
 
 /** Reads a small object whole (or any deflated one, inflated), else only its header. */
+/** Why a file that failed to read is not DICOM at all (reads as a truncated object otherwise: QA 2026-12-07). */
+const NOT_DICOM = "not DICOM (no DICM prefix, and it does not begin with a data set)";
+
+/**
+ * Whether bytes that failed to read are no DICOM file at all: no DICM prefix (at 128, or at 0), and no data
+ * set's first group (0000, 0002, 0004 or 0008, in either byte order) at the start. Else the reader's own
+ * reason says more (a truncated or broken object).
+ */
+async function notDicom(source: ByteSource): Promise<boolean> {
+  const head = new Uint8Array(Math.min(132, source.size));
+  try {
+    if (await source.read(head, 0) < head.length) return false;
+  } catch {
+    return false;
+  }
+  const text = (a: number) => String.fromCharCode(...head.subarray(a, a + 4));
+  if (text(0) === "DICM" || (head.length === 132 && text(128) === "DICM")) return false;
+  if (head.length < 2) return false;
+  const little = head[0] | (head[1] << 8);
+  const big = (head[0] << 8) | head[1];
+  return ![0x0000, 0x0002, 0x0004, 0x0008].some((g) => g === little || g === big);
+}
+
 async function readInput(source: ByteSource): Promise<Input> {
   const size = source.size;
   const scratch = size <= WHOLE_FILE ? takeBuffer(size) : undefined;
@@ -211,7 +234,8 @@ export async function deidentify(
   try {
     h = await readInput(input);
   } catch (err) {
-    return { status: "failed", reason: `not a readable DICOM file: ${(err as Error).message}` };
+    const what = await notDicom(input) ? NOT_DICOM : (err as Error).message;
+    return { status: "failed", reason: `not a readable DICOM file: ${what}` };
   }
   try {
     return await deidentifyInput(input, h, output, req);

@@ -62,21 +62,61 @@ export function dateShiftDays(key: Uint8Array, patientId: string, minDays = 1, m
   return -(minDays + (first % span));
 }
 
-/** Shifts a DA value (YYYYMMDD, or a range/list of them) by whole days; other forms are returned as they are. */
-export function shiftDate(value: string, days: number): string {
-  // YYYYMMDD, and the YYYY.MM.DD of ACR-NEMA files (kept in its own form).
-  return value.replace(/\b(\d{4})(\.?)(\d{2})\2(\d{2})\b/g, (all, y, dot, m, d) => {
-    const t = Date.UTC(Number(y), Number(m) - 1, Number(d));
-    if (Number.isNaN(t)) return all;
-    const shifted = new Date(t + days * 86_400_000);
-    if (shifted.getUTCFullYear() < 1 || shifted.getUTCFullYear() > 9999) return all;
-    return shifted.toISOString().slice(0, 10).replace(/-/g, dot);
-  });
+/** `y`-`m`-`d` moved by `days`, or undefined when it is no calendar date or leaves years 1-9999. */
+function shiftedDay(y: number, m: number, d: number, days: number): Date | undefined {
+  // setUTCFullYear, not Date.UTC, which reads years 0-99 as 1900-1999; a day that rolls over (20240231 into
+  // March) is no date.
+  const day = new Date(0);
+  const t = day.setUTCFullYear(y, m - 1, d);
+  if (
+    Number.isNaN(t) || day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d
+  ) {
+    return undefined;
+  }
+  const shifted = new Date(t + days * 86_400_000);
+  const year = shifted.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? shifted : undefined;
 }
 
-/** Shifts the date part of a DT value (YYYYMMDD[HHMMSS[.F]][&ZZXX]); the time and offset stay. */
-export function shiftDateTime(value: string, days: number): string {
-  return value.replace(/^(\d{8})/, (date) => shiftDate(date, days));
+/**
+ * A DA value with each of its dates moved by whole days (Retain Longitudinal Temporal Information with
+ * Modified Dates), each in its own form: `YYYYMMDD`, the `YYYY.MM.DD` of ACR-NEMA files, or the `YYYY-MM-DD`
+ * some systems write although PS3.5 does not allow it. Undefined when a value is none of these (nor empty):
+ * the caller gives a dummy rather than let a date it cannot move out as it came (QA 2026-12-07: `2024-04-01`
+ * left unshifted in an object marked MODIFIED).
+ */
+export function shiftedDate(value: string, days: number): string | undefined {
+  const out: string[] = [];
+  for (const raw of value.split("\\")) {
+    const v = raw.trim();
+    if (v === "") {
+      out.push("");
+      continue;
+    }
+    const m = /^(\d{4})([.-]?)(\d{2})\2(\d{2})$/.exec(v);
+    const shifted = m && shiftedDay(Number(m[1]), Number(m[3]), Number(m[4]), days);
+    if (!m || !shifted) return undefined;
+    const iso = shifted.toISOString().slice(0, 10); // YYYY-MM-DD
+    out.push(m[2] === "-" ? iso : iso.replace(/-/g, m[2]));
+  }
+  return out.join("\\");
+}
+
+/**
+ * A DT value moved by whole days at its own precision (PS3.5 allows `YYYY`, `YYYYMM`, `YYYYMMDD`, then the
+ * time): a reduced one is moved from its first day (`202404` by -240 days is `202308`); the time, fraction and
+ * offset from UTC stay. Undefined when it is not a date-time (nor empty).
+ */
+export function shiftedDateTime(value: string, days: number): string | undefined {
+  const v = value.trim();
+  if (v === "") return "";
+  const m = /^(\d{4})(\d{2})?(\d{2})?((?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?)([+-]\d{4})?$/.exec(v);
+  if (!m || (m[4] && !m[3])) return undefined;
+  const shifted = shiftedDay(Number(m[1]), Number(m[2] ?? "01"), Number(m[3] ?? "01"), days);
+  if (!shifted) return undefined;
+  const ymd = shifted.toISOString().slice(0, 10).replace(/-/g, "");
+  const precision = m[3] ? 8 : m[2] ? 6 : 4;
+  return ymd.slice(0, precision) + m[4] + (m[5] ?? "");
 }
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

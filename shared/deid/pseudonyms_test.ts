@@ -5,8 +5,8 @@ import {
   pseudonymizePatientId,
   pseudonymizePatientName,
   pseudonymizeUid,
-  shiftDate,
-  shiftDateTime,
+  shiftedDate,
+  shiftedDateTime,
 } from "./pseudonyms.ts";
 
 const KEY = new TextEncoder().encode("project key one");
@@ -38,17 +38,36 @@ Deno.test("patient, name and accession pseudonyms are stable, keyed, kept apart 
   assert.notEqual(acc, id, "the same text under another purpose maps elsewhere");
 });
 
-Deno.test("dateShiftDays() is per patient, within range, never zero; shiftDate() handles dates, ranges and bad values", () => {
+Deno.test("dateShiftDays() is per patient, within range, never zero", () => {
   const d = dateShiftDays(KEY, "PAT0001", 10, 20);
   assert.ok(d <= -10 && d >= -20);
   assert.equal(dateShiftDays(KEY, "PAT0001", 10, 20), d);
   const spread = new Set(Array.from({ length: 200 }, (_, i) => dateShiftDays(KEY, `P${i}`, 1, 365)));
   assert.ok(spread.size > 100, "patients get different shifts");
   assert.ok([...spread].every((x) => x <= -1 && x >= -365));
-  assert.equal(shiftDate("20240301", -1), "20240229", "leap years");
-  assert.equal(shiftDate("20240101-20240131", -31), "20231201-20231231");
-  assert.equal(shiftDate("", -5), "");
-  assert.equal(shiftDate("2024", -5), "2024", "not a full date: left as is");
-  assert.equal(shiftDateTime("20240301120000.5+0100", -1), "20240229120000.5+0100");
   assert.throws(() => dateShiftDays(KEY, "x", 5, 1), RangeError);
+});
+
+Deno.test("shiftedDate() moves every value in its own form, and has no answer for what is not a date", () => {
+  assert.equal(shiftedDate("20240301", -1), "20240229", "leap years");
+  assert.equal(shiftedDate("20240101\\20240131 ", -31), "20231201\\20231231", "each value, padding trimmed");
+  assert.equal(shiftedDate("2024.03.01", -1), "2024.02.29", "ACR-NEMA's form kept");
+  assert.equal(shiftedDate("2024-04-01", -240), "2023-08-05", "dashes (not PS3.5, but written) kept");
+  assert.equal(shiftedDate("", -5), "");
+  for (const bad of ["2024", "20240231", "2024-0401", "yesterday", "20240101-20240131", "20240101\\x"]) {
+    assert.equal(shiftedDate(bad, -5), undefined, bad);
+  }
+  assert.equal(shiftedDate("00010101", -1), undefined, "before year 1");
+});
+
+Deno.test("shiftedDateTime() moves the date at the value's own precision and keeps time and offset", () => {
+  assert.equal(shiftedDateTime("20240301120000.5+0100", -1), "20240229120000.5+0100");
+  assert.equal(shiftedDateTime("202404", -240), "202308", "YYYYMM moved from its first day");
+  assert.equal(shiftedDateTime("2024", -1), "2023", "YYYY moved from January 1st");
+  assert.equal(shiftedDateTime("2024040112", -1), "2024033112");
+  assert.equal(shiftedDateTime(" 20240401 ", -1), "20240331");
+  assert.equal(shiftedDateTime("", -1), "");
+  for (const bad of ["20240", "2024-04-01T12:00", "202404+0100x", "2024133112"]) {
+    assert.equal(shiftedDateTime(bad, -1), undefined, bad);
+  }
 });

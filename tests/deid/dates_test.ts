@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { encodingOf, findElement, parseDataSet, readPart10Header, stringValue } from "@conduit/shared/dicom";
-import { dateShiftDays, shiftDate } from "@conduit/shared/deid/pseudonyms";
+import { dateShiftDays, shiftedDate } from "@conduit/shared/deid/pseudonyms";
 import { deidentifyFile } from "../../agent/deid/engine.ts";
 import { standardProfile } from "../../agent/deid/profile.ts";
 import { CT_SMALL, privateFixturesSkip } from "../support/private_fixtures.ts";
@@ -55,7 +55,7 @@ Deno.test({
       const get = (tag: number, set = ds) => stringValue(bytes, findElement(set, tag)!);
       const days = range ? 0 : dateShiftDays(key, "1CT1"); // CT_small's Patient ID
       assert.ok(range || days < 0);
-      const date = shiftDate("20040119", days);
+      const date = shiftedDate("20040119", days);
       assert.equal(get(0x00080201), "+0000");
       assert.equal(get(0x0008002a), `${date}072730.123456`);
       const [item] = findElement(ds, 0x0040a730)!.items!;
