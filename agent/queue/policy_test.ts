@@ -11,6 +11,7 @@ Deno.test("classify() retries resources and association failures, not data or SO
   assert.equal(classify(0xc000), "permanent");
   assert.equal(classify(0xc123), "permanent");
   assert.equal(classify(0x0122), "permanent");
+  assert.equal(classify(0x0111), "permanent", "a duplicate SOP Instance the receiver keeps other bytes of");
 });
 
 Deno.test("backoffMs() grows exponentially, never passes the cap, and uses the whole range", () => {

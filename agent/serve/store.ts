@@ -90,6 +90,20 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
         0x0110, // processing failure: neither a refusal of the object nor the site's resources
       );
     }
+    // Relayed from another site (a route to this site, a transfer): the sender's row must not count these
+    // bytes delivered when the site kept the ones it had (a STOW-RS into the archive is answered as a C-STORE
+    // is, stored: conformance.md). A study sent again de-identified under another pseudonym (the same UIDs
+    // from the same key, other bytes) ended `success` naming the new pseudonym while the site and its node kept
+    // the old one (QA 2026-12-07). Trying again changes nothing until someone acts: 0x0111, permanent for the
+    // sender's queue (agent/queue/policy.ts), so the row goes to its dead letter with this reason.
+    if (outcome.keptFirst && request.from) {
+      return await nack(
+        `not stored: this site already holds other bytes under this SOP Instance UID and keeps those ` +
+          `(archive.duplicates; agent conflicts lists it); resolve the conflict at the site, or send the ` +
+          `object under a new SOP Instance UID`,
+        0x0111,
+      );
+    }
   } catch (err) {
     sink.discard();
     // The status a C-STORE of it would have been answered with goes along (0xC000 a malformed data set,
