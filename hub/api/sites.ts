@@ -258,6 +258,8 @@ export function siteRouter(d: SiteDeps) {
         () => d.sessions.ask(input.site, { op: "replay", ids: input.ids }),
         (r) => ({ replayed: r.replayed }),
       );
+      // Jobs that failed on those rows are followed again, and settle as their objects now are.
+      if (replayed > 0) await d.transfers.reopenAfterReplay(input.site);
       return { replayed };
     }),
     /**

@@ -48,6 +48,7 @@ import {
 } from "./request.ts";
 import { atomically } from "../db/atomic.ts";
 import { earlierJob, type Keyed, keyed } from "./idempotency.ts";
+import { reopenAfterReplay } from "./replayed.ts";
 import { dbFailureReason } from "../db/errors.ts";
 import type { TransferLeases } from "../cluster/transfer_lease.ts";
 
@@ -143,6 +144,8 @@ export class TransferService extends TransferReads {
   #timer?: ReturnType<typeof setInterval>;
   #busy = false;
   readonly #sending = new Set<string>();
+  /** Tasks reopened after a replay, with the state they had settled in (see #finished). */
+  readonly #reopened = new Map<string, string>();
   /** The last check of a task's delivery to its destination node (see #atNode). */
   readonly #nodeChecks = new Map<string, { at: number; result: AtNode }>();
   /** Retried tasks whose objects the destination's node refused: their dead rows there go again. */
@@ -176,8 +179,23 @@ export class TransferService extends TransferReads {
    */
   onTaskFinished?: (outcome: string) => void;
 
-  #finished(from: string, to: string | undefined): void {
-    if (to && TERMINAL.has(to) && !TERMINAL.has(from)) this.onTaskFinished?.(to);
+  #finished(from: string, to: string | undefined, taskId?: string): void {
+    if (!to || !TERMINAL.has(to) || TERMINAL.has(from)) return;
+    // A task reopened after a replay (replayed.ts) that settles as it was is no new finish.
+    const before = taskId === undefined ? undefined : this.#reopened.get(taskId);
+    if (taskId !== undefined) this.#reopened.delete(taskId);
+    if (before !== to) this.onTaskFinished?.(to);
+  }
+
+  /**
+   * A site's dead-letter rows were replayed: the failed jobs they may concern are followed again (replayed.ts)
+   * and settle as their objects now are. Returns how many tasks.
+   */
+  async reopenAfterReplay(site: string): Promise<number> {
+    const tasks = await reopenAfterReplay(this.db, site);
+    for (const t of tasks) this.#reopened.set(t.id, t.status);
+    if (tasks.length) void this.tick();
+    return tasks.length;
   }
 
   /**
@@ -878,7 +896,7 @@ export class TransferService extends TransferReads {
     const written = await this.db.update(transferTasks).set({ ...update, updatedAt: Date.now() })
       .where(and(eq(transferTasks.id, task.id), eq(transferTasks.status, task.status)))
       .returning({ id: transferTasks.id });
-    if (written.length) this.#finished(task.status, update.status);
+    if (written.length) this.#finished(task.status, update.status, task.id);
     return { ...p, ...toNode };
   }
 

@@ -147,6 +147,35 @@ rigTest(
   { southQueue: { maxAttempts: 2 }, pacs: { configFile: await ctOnlyProfile() } },
 );
 
+rigTest(
+  "a job that failed on the destination's dead letter settles as success once an operator replays those rows",
+  async (r) => {
+    const mr = await seed(r, "replay-mr", 2, "MR");
+    const { id } = await r.client.transfers.create.mutate({
+      source: { site: "north" },
+      destination: { site: "south", node: "pacs" },
+      studies: [mr.studyUid],
+    });
+    const failed = await finished(r, id, 60_000);
+    assert.equal(failed.status, "failure", JSON.stringify(failed));
+    assert.match(failed.tasks[0].lastError ?? "", /\(they are in south's dead letter\)$/);
+    // The PACS takes MR now; the operator replays south's dead letter (not the job).
+    const { port, dir } = r.pacs;
+    await r.pacs.stop();
+    r.pacs = await startPacs(dir, port);
+    const dead = await r.client.site.deadLetter.query({ site: "south" });
+    assert.equal(dead.length, 2);
+    const { replayed } = await r.client.site.replay.mutate({ site: "south", ids: dead.map((row) => row.id) });
+    assert.equal(replayed, 2);
+    const done = await finished(r, id, 60_000);
+    assert.equal(done.status, "success", JSON.stringify(done));
+    assert.deepEqual(done.totals, { studies: 1, objects: 2, done: 2, failed: 0, missing: 0, held: 0 });
+    assert.equal(done.tasks[0].lastError, null);
+    assert.equal((await atPacs(r)).size, 2);
+  },
+  { southQueue: { maxAttempts: 2 }, pacs: { configFile: await ctOnlyProfile() } },
+);
+
 rigTest("the same study transferred twice at once reaches the PACS once", async (r) => {
   const study = await seed(r, "node-twice", 30);
   const ask = () =>
