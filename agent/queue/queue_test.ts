@@ -235,6 +235,7 @@ Deno.test("Queue.addInTransaction() without resend keeps a node's row from the h
     assert.deepEqual(queue.delivery("pacs", [...sops, "1.2.3"]), {
       done: 1,
       waiting: 1,
+      retrying: 0,
       dead: 1,
       unknown: 1,
       lastError: "refused",
@@ -271,6 +272,7 @@ Deno.test("Queue: rows awaiting Storage Commitment are neither claimed nor done 
     assert.deepEqual(queue.delivery("a", rows.map((r) => r.sopInstanceUid), false, 4000, true), {
       done: 0,
       waiting: 0,
+      retrying: 0,
       dead: 0,
       unknown: 0,
       committing: 3,
@@ -428,6 +430,22 @@ Deno.test("Queue.delivery() lists what is not stored within one control record, 
     assert.ok(record < 1024 * 1024, `the reply fits one control record (${record} bytes)`);
     assert.ok(d.notStored!.length > 500, `most are listed (${d.notStored!.length})`);
     assert.ok(d.notStored!.every((o) => o.state === "dead" && o.lastError === reason.slice(0, 300)));
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("Queue.delivery() counts the waiting objects whose last attempt failed as retrying", async () => {
+  const { db, queue } = await queued();
+  try {
+    const rows = queue.claim("a", 3, 2000);
+    queue.markFailed(
+      rows[1].id,
+      { status: null, error: "Connection refused", dead: false, next: 3000 },
+      3000,
+    );
+    const d = queue.delivery("a", rows.map((r) => r.sopInstanceUid));
+    assert.deepEqual([d.waiting, d.retrying, d.dead, d.lastError], [3, 1, 0, "Connection refused"]);
   } finally {
     db.close();
   }

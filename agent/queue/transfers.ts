@@ -26,6 +26,8 @@ export interface Delivery {
   dead: number;
   unknown: number;
   lastError?: string;
+  /** Of `waiting`, the objects whose best row's last attempt failed (a node down): tried again later. */
+  retrying?: number;
   /** Only when asked: objects stored at the node and awaiting its Storage Commitment report, and their UIDs. */
   committing?: number;
   committingUids?: string[];
@@ -124,7 +126,7 @@ export function delivery(
   committing = false,
   listNotStored = false,
 ): Delivery {
-  const best = new Map<string, { rank: number; error: string }>();
+  const best = new Map<string, { rank: number; error: string; state: string }>();
   // Committed beats stored and awaiting commitment, which beats waiting to be sent, which beats dead.
   const rank = (state: string) =>
     state === "done" ? 4 : state === "committing" ? (committing ? 3 : 2) : state === "dead" ? 1 : 2;
@@ -148,13 +150,13 @@ export function delivery(
     for (const r of rows) {
       if (r.state === "dead" && r.lastError === CANCELED) continue;
       const k = rank(r.state);
-      if ((best.get(r.sop)?.rank ?? 0) < k) best.set(r.sop, { rank: k, error: r.lastError });
+      if ((best.get(r.sop)?.rank ?? 0) < k) best.set(r.sop, { rank: k, error: r.lastError, state: r.state });
       if (r.state === "dead" && r.lastError) lastDead = r.lastError;
       if (r.state === "failed" && r.lastError) lastFailed = r.lastError;
       if (r.state === "committing" && r.lastError) lastCommitting = r.lastError;
     }
   }
-  const d: Delivery = { done: 0, waiting: 0, dead: 0, unknown: 0 };
+  const d: Delivery = { done: 0, waiting: 0, dead: 0, unknown: 0, retrying: 0 };
   const awaiting: string[] = [];
   const notStored: NotStored[] = [];
   let listed = 0;
@@ -163,8 +165,10 @@ export function delivery(
     const k = row?.rank ?? 0;
     if (k === 4) d.done++;
     else if (k === 3) awaiting.push(sop);
-    else if (k === 2) d.waiting++;
-    else if (k === 1) d.dead++;
+    else if (k === 2) {
+      d.waiting++;
+      if (row!.state === "failed") d.retrying!++;
+    } else if (k === 1) d.dead++;
     else d.unknown++;
     if (listNotStored && (k === 2 || k === 1)) {
       const lastError = row!.error.slice(0, NOT_STORED_ERROR);

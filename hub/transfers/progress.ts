@@ -19,9 +19,10 @@ export function taskProgress(task: TransferTaskRow, p: DetailOf<"progress">): Pa
     status = held > 0 ? (done > 0 ? "warning" : "failure") : task.missing > 0 ? "warning" : "success";
   } else if (waiting === 0 && dead > 0) status = "failure";
   const ids = reportedIdentifiers(p);
+  // A canceled task stays so, and one whose cancel is on its way to the source stays canceling.
+  if (task.status === "canceled" || task.status === "canceling") status = task.status;
   return {
-    // A canceled task stays so, and one whose cancel is on its way to the source stays canceling.
-    status: task.status === "canceled" || task.status === "canceling" ? task.status : status,
+    status,
     done,
     failed: dead + p.failed,
     held,
@@ -32,7 +33,10 @@ export function taskProgress(task: TransferTaskRow, p: DetailOf<"progress">): Pa
         pseudoStudyInstanceUid: ids.studyInstanceUid,
       }
       : {}),
-    lastError: p.lastError ?? task.lastError,
+    // Every object delivered: a reason reported before (a destination offline for a while, a node that
+    // refused and then took them) is over. Until 2026-12-07 a task to a site's archive ended `success` with
+    // "site south is not connected" beside "50 of 50" (QA 2026-12-07).
+    lastError: status === "success" ? null : p.lastError ?? task.lastError,
   };
 }
 

@@ -1,6 +1,41 @@
 import assert from "node:assert/strict";
 import { SiteRequestError } from "../tunnel/errors.ts";
-import { handOverFailure, nodeWaitNote } from "./progress.ts";
+import type { TransferTaskRow } from "../db/schema.ts";
+import { handOverFailure, nodeWaitNote, taskProgress } from "./progress.ts";
+
+Deno.test("taskProgress clears the last error of a task every object of which was delivered, and of no other", () => {
+  const task: TransferTaskRow = {
+    id: "t",
+    transferId: "j",
+    studyInstanceUid: "1.2.3",
+    series: null,
+    status: "in_progress",
+    objects: 3,
+    done: 1,
+    failed: 2,
+    missing: 0,
+    lastError: "site south is not connected",
+    attempts: 0,
+    held: 0,
+    pseudoPatientId: null,
+    pseudoPatientName: null,
+    pseudoStudyInstanceUid: null,
+    updatedAt: 0,
+  };
+  const report = { pending: 0, inFlight: 0, failed: 0, done: 3, dead: 0, canceled: 0, held: 0 };
+  const done = taskProgress(task, report);
+  assert.equal(done.status, "success");
+  assert.equal(done.lastError, null, "a reason reported before is over");
+  const waiting = taskProgress(task, { ...report, done: 1, failed: 2 });
+  assert.equal(waiting.status, "in_progress");
+  assert.equal(waiting.lastError, "site south is not connected", "kept while objects wait");
+  const canceling = taskProgress(
+    { ...task, status: "canceling", lastError: "canceled; 2 objects finish" },
+    report,
+  );
+  assert.equal(canceling.status, "canceling");
+  assert.equal(canceling.lastError, "canceled; 2 objects finish", "a cancel's note stays");
+});
 
 Deno.test("nodeWaitNote names every group of objects that waits at the node, then the destination's error", () => {
   const none = { waiting: 0, unknown: 0, committing: 0, lastError: undefined };

@@ -942,6 +942,7 @@ export class TransferService extends TransferReads {
       const d = {
         done: 0,
         waiting: 0,
+        retrying: 0,
         dead: 0,
         unknown: 0,
         committing: 0,
@@ -958,6 +959,7 @@ export class TransferService extends TransferReads {
           AbortSignal.timeout(NODE_ASK_MS),
         );
         d.done += one.done, d.waiting += one.waiting, d.dead += one.dead, d.unknown += one.unknown;
+        d.retrying += one.retrying ?? 0;
         d.committing += one.committing ?? 0;
         if (one.lastError && (!d.lastError || one.dead > 0)) d.lastError = one.lastError;
         if (!dropped.length) continue;
@@ -975,7 +977,12 @@ export class TransferService extends TransferReads {
           d.lastError ? `: ${d.lastError}` : ""
         } (they are in ${site}'s dead letter)`
         : undefined;
-      const row: Partial<TransferTaskRow> = { done: d.done, failed: (update.failed ?? 0) + d.dead };
+      // `failed` counts, as transfers.md says, objects given up and those whose last attempt failed and wait
+      // for another: at the node too (until 2026-12-07 a node down read `failed: 0` while every object waited).
+      const row: Partial<TransferTaskRow> = {
+        done: d.done,
+        failed: (update.failed ?? 0) + d.dead + d.retrying,
+      };
       result = {
         row,
         toNode: d.waiting + awaiting + droppedToNode,

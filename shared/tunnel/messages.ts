@@ -497,6 +497,11 @@ export const OPERATIONS = {
       unknown: count,
       /** The last error of a dead row, else of a failed one (else, of one awaiting commitment). */
       lastError: z.string().optional(),
+      /**
+       * Of `waiting`, those whose last attempt failed (a node down), tried again later; from agents since
+       * 2026-12-07 (a hub takes its absence as none).
+       */
+      retrying: count.optional(),
       /** Only when asked with `committing`: objects awaiting the node's Storage Commitment report. */
       committing: count.optional(),
       committingUids: z.array(z.string()).max(10_000).optional(),

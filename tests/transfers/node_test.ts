@@ -53,6 +53,13 @@ rigTest("a transfer to a PACS that is down is no success until the PACS holds ev
     return listed.length === 4 && listed.every((o) => o.state === "failed") ? listed : undefined;
   });
   for (const o of objects) assert.match(o.lastError, /^it waits at south for its node pacs: .+/);
+  // Counted as failed while they wait for another attempt, as the docs say of a node down.
+  const counted = await eventually("the task counts them failed", async () => {
+    const t = await r.client.transfers.get.query({ id });
+    return t.tasks[0].failed === 4 ? t : undefined;
+  });
+  assert.equal(counted.status, "in_progress");
+  assert.equal(counted.totals.failed, 4);
 
   r.pacs = await startPacs(dir, port);
   const done = await finished(r, id, 60_000);
