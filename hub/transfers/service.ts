@@ -488,7 +488,11 @@ export class TransferService extends TransferReads {
     }
     const p = await this.#follow(t, task, true);
     if (!p) return CANCEL_WAITING;
-    if (p.inFlight > 0) return `${CANCEL_FINISHING}${p.inFlight} objects already on their way finish first`;
+    // Rows its senders had taken: each is checked for the cancel before it goes, so some never leave (QA
+    // 2026-12-07: "18 ... on their way", of which 13 went). Said as the most that may still arrive.
+    if (p.inFlight > 0) {
+      return `${CANCEL_FINISHING}at most ${p.inFlight} objects its senders had already taken may still arrive`;
+    }
     // Objects the destination has and has yet to store (or have committed) at its node still reach it: the
     // task's `done` would otherwise stop short of what the node ends up holding.
     if (p.toNode > 0) {
