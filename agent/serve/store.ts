@@ -12,6 +12,9 @@ import { receiveObject } from "../tunnel/objects.ts";
 import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
 
+/** The `from` of a STOW-RS the hub sends (hub/dicomweb/stow/tunnel.ts); a relay's names the sending site. */
+const STOW_SENDER = "hub";
+
 /** Receives one object, checks it, commits it (and queues it for the node named), then acknowledges. */
 async function store(s: SiteServices, request: RequestOf<"store">, channel: Replies<"store">) {
   const header = await channel.expect(ObjectHeader);
@@ -96,7 +99,7 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
     // from the same key, other bytes) ended `success` naming the new pseudonym while the site and its node kept
     // the old one (QA 2026-12-07). Trying again changes nothing until someone acts: 0x0111, permanent for the
     // sender's queue (agent/queue/policy.ts), so the row goes to its dead letter with this reason.
-    if (outcome.keptFirst && request.from) {
+    if (outcome.keptFirst && request.from !== undefined && request.from !== STOW_SENDER) {
       return await nack(
         `not stored: this site already holds other bytes under this SOP Instance UID and keeps those ` +
           `(archive.duplicates; agent conflicts lists it); resolve the conflict at the site, or send the ` +
