@@ -33,6 +33,13 @@ export interface BatchContext {
   ensure(destination: string): void;
   /** New rows for a destination: start now rather than at the next poll. */
   wake(destination: string): void;
+  /**
+   * The destination took an object: if attempts to it failed unanswered since (refused, timed out, a site
+   * not connected), it is back, and those rows are due now instead of each at its own backoff.
+   */
+  reached(destination: string): void;
+  /** Attempts to the destination failed without an answer (record() below). */
+  unreached(destination: string): void;
 }
 
 /** One row's failed attempt, as Queue.markFailedMany records it. */
@@ -82,6 +89,7 @@ export function record(
 ): void {
   if (failures.length + unattempted.length === 0) return;
   b.queue.markFailedMany([...failures, ...unattempted]);
+  if (failures.some((f) => f.outcome.status === null && !f.outcome.dead)) b.unreached(destination);
   for (const f of failures) {
     const outcome = f.outcome.dead ? "dead" : "failed";
     b.onEvent({ type: "attempt", destination, status: f.outcome.status, outcome });

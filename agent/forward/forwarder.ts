@@ -66,6 +66,13 @@ export class Forwarder {
   readonly #done: DoneBatch;
   /** What the sending of a batch reads of this forwarder (batch.ts). */
   readonly #batch: BatchContext;
+  /**
+   * Destinations with rows waiting after attempts that got no answer (batch.ts `unreached`): the first object
+   * one takes makes them due at once (`reached`). Until 2026-12-07 a node back up (or a site reconnected)
+   * got them one by one as each row's backoff ended, for up to `queue.backoffCapSeconds` (QA 2026-12-07:
+   * a PACS accepting again while a transfer read "Connection refused" for over a minute).
+   */
+  readonly #unreached = new Set<string>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -103,6 +110,16 @@ export class Forwarder {
       commitments: () => this.commitments,
       ensure: (destination) => this.ensure(destination),
       wake: (destination) => this.wake(destination),
+      reached: (destination) => {
+        if (!this.#unreached.delete(destination)) return;
+        try {
+          if (this.queue.dueNow(destination) > 0) this.wake(destination);
+        } catch (err) {
+          // The rows keep their backoff: they go when it ends.
+          log.warn("could not make a destination's waiting rows due now", { reason: (err as Error).message });
+        }
+      },
+      unreached: (destination) => void this.#unreached.add(destination),
     };
   }
 

@@ -74,6 +74,7 @@ export async function sendToNode(
       }
       if (status === Status.Success || (status !== null && isWarning(status))) {
         b.onEvent({ type: "attempt", destination, status, outcome: "done" });
+        b.reached(destination);
         if (commits) {
           stored.push({ row, status });
           continue;

@@ -35,6 +35,7 @@ export async function sendToSite(
       (r) => {
         if (r.ok) {
           b.done.add(r.row.id);
+          b.reached(destination);
           b.onEvent({ type: "attempt", destination, status: Status.Success, outcome: "done" });
           b.onEvent({ type: "delivered", destination, latencyMs: Date.now() - r.row.createdAt });
           return;

@@ -121,6 +121,18 @@ export function release(db: Database, ids: number | number[], now = Date.now()):
   });
 }
 
+/**
+ * A destination that got no answer before (refused, timed out, a site not connected) took an object: its rows
+ * whose last attempt failed so (no status) are due now rather than each at its own backoff. Rows a
+ * destination answered with a status keep theirs. Committed without a sync (one lost waits its backoff).
+ */
+export function dueNow(db: Database, destination: string, now = Date.now()): number {
+  return db.writeUnsynced(() =>
+    db.statement(`UPDATE queue SET next_attempt_at = ? WHERE destination = ? AND state = 'failed'
+      AND last_status IS NULL AND next_attempt_at > ?`).run(now, destination, now).changes
+  );
+}
+
 /** Destinations that have rows due now. */
 export function dueDestinations(db: Database, now = Date.now()): string[] {
   return (db.statement(`SELECT DISTINCT destination FROM queue

@@ -79,6 +79,10 @@ export class Queue {
     return claims.nextDue(this.db, destination);
   }
 
+  dueNow(destination: string, now = Date.now()): number {
+    return claims.dueNow(this.db, destination, now);
+  }
+
   // What came of an attempt (outcomes.ts).
 
   markDone(ids: number | number[], now = Date.now(), statuses?: number[]): void {

@@ -450,3 +450,32 @@ Deno.test("Queue.delivery() counts the waiting objects whose last attempt failed
     db.close();
   }
 });
+
+Deno.test("Queue.dueNow() brings forward a destination's rows that failed unanswered, not those a status failed", async () => {
+  const { db, queue } = await queued();
+  try {
+    const rows = queue.claim("a", 3, 2000);
+    queue.markFailed(
+      rows[0].id,
+      { status: null, error: "Connection refused", dead: false, next: 60_000 },
+      3000,
+    );
+    queue.markFailed(
+      rows[1].id,
+      { status: 0xa700, error: "out of resources", dead: false, next: 60_000 },
+      3000,
+    );
+    queue.markFailed(rows[2].id, { status: null, error: "timed out", dead: false, next: 4000 }, 3000);
+    assert.equal(queue.dueNow("a", 5000), 1, "only the row refused unanswered and not yet due");
+    const next = new Map(queue.list().map((r) => [r.id, r.nextAttemptAt]));
+    assert.deepEqual([next.get(rows[0].id), next.get(rows[1].id), next.get(rows[2].id)], [
+      5000,
+      60_000,
+      4000,
+    ]);
+    assert.equal(queue.claim("a", 10, 5000).length, 2, "claimed now with the one already due");
+    assert.equal(queue.dueNow("b", 5000), 0, "another destination's rows are not touched");
+  } finally {
+    db.close();
+  }
+});

@@ -178,6 +178,44 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a destination back up takes the rows it did not answer at once, not each at the end of its backoff",
+  ignore: !!skip,
+  fn: async () => {
+    const port = freePort();
+    // Backoff of up to a minute: without the prompt retry, five rows would go over the next 60 s.
+    const agent = await startAgentProcess({
+      config: {
+        nodes: { back: { aet: "BACK", host: "127.0.0.1", port } },
+        routes: [{ name: "all", to: [{ node: "back" }] }],
+        queue: { backoffBaseSeconds: 60, backoffCapSeconds: 60, maxAttempts: 10 },
+      },
+    });
+    const scpDir = await Deno.makeTempDir({ prefix: "fwd-back-" });
+    try {
+      const dir = await Deno.makeTempDir();
+      const series = await writeGeneratedSeries(dir, { count: 6, rows: 16, columns: 16, seed: "back" });
+      assert.equal((await storescu(series.paths.slice(0, 5), agent)).code, 0);
+      await until("five refused once", async () => {
+        const failed = await queueRows(agent, "failed");
+        return failed.length === 5 && failed.every((r) => r.attempts === 1 && r.lastStatus === null);
+      });
+      const scp = await startStorescp({ dir: scpDir, port, aet: "BACK", bitPreserving: true });
+      try {
+        // A new object goes at once; its Success says the node is back, and the five follow it.
+        assert.equal((await storescu(series.paths.slice(5), agent)).code, 0);
+        await until("all six delivered", async () => (await queueRows(agent, "done")).length === 6, 15_000);
+        assert.equal((await listFiles(scpDir)).length, 6);
+      } finally {
+        await scp.stop();
+      }
+    } finally {
+      await agent.stop();
+      await Deno.remove(scpDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
   name:
     "a permanent failure goes to the dead letter and is replayed once the cause is fixed; pause holds rows",
   ignore: !!skip,
