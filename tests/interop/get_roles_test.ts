@@ -9,7 +9,6 @@ import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 import { startScp } from "../../agent/dimse/scp_server.ts";
 import type { OutgoingObject, RetrieveHandler } from "../../agent/dimse/handlers.ts";
 import { memorySource } from "../../agent/part10/source.ts";
-import { freePort } from "../support/peers.ts";
 import {
   associate,
   ContextResult,
@@ -71,12 +70,14 @@ async function firstAnswerToGet(
   }
 }
 
-/** The agent's SCP on a free port, its C-GETs answered by {@link retrieve}. */
+/**
+ * The agent's SCP on a port the system picks (a port found free first could be taken before the listen by
+ * another test's process: AddrInUse), its C-GETs answered by {@link retrieve}.
+ */
 async function rolesScp() {
-  const port = freePort();
   const scp = await startScp({
     host: "127.0.0.1",
-    port,
+    port: 0,
     aet: "ROLES",
     allowedCallingAets: ["*"],
     checkCalledAet: false,
@@ -90,7 +91,7 @@ async function rolesScp() {
     query: {} as never,
     retrieve,
   });
-  return { port, close: () => scp.close() };
+  return { port: scp.port, close: () => scp.close() };
 }
 
 Deno.test("C-GET sends C-STOREs only for SOP classes the requestor offered the SCP role for", async () => {
