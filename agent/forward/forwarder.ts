@@ -195,6 +195,22 @@ export class Forwarder {
     }
   }
 
+  /**
+   * The hub says `site` connected: the rows for its destinations whose last attempt got no answer (it was not
+   * connected) are due now, and their workers woken (FEATURE_SITE_ONLINE). Returns how many rows.
+   */
+  siteOnline(site: string): number {
+    let due = 0;
+    for (const destination of this.knownDestinations()) {
+      if (parseRemoteDestination(destination)?.site !== site) continue;
+      this.#unreached.delete(destination);
+      const n = this.queue.dueNow(destination);
+      if (n > 0) this.wake(destination);
+      due += n;
+    }
+    return due;
+  }
+
   /** New rows for a destination (or for all): start now rather than at the next poll. */
   wake(destination?: string): void {
     if (destination) this.#wakeups.get(destination)?.wake();

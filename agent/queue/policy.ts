@@ -2,7 +2,7 @@
 
 /**
  * `permanent` for statuses that will not change by trying again (PS3.4 B.2.3: 0xA9xx data set does
- * not match, 0xCxxx cannot understand, 0x0122 SOP class not supported; PS3.7 C.4: 0x0111 duplicate SOP
+ * not match, 0xCxxx cannot understand, 0x0122 SOP class not supported; PS3.7 Annex C: 0x0111 duplicate SOP
  * Instance, which another site answers when it keeps other bytes under the UID: agent/serve/store.ts);
  * `retry` for the rest: 0xA7xx out of resources, association failures (status null), timeouts, and anything
  * unexpected.

@@ -20,6 +20,7 @@ import { renderedHandlers } from "./rendered.ts";
 import { storeHandlers } from "./store.ts";
 import { SendRefusedError, transferHandlers } from "./transfers.ts";
 import { deadLetterHandlers } from "./dead_letter.ts";
+import { siteOnlineHandlers } from "./site_online.ts";
 import { credentialHandlers } from "./credential.ts";
 import { eraseHandlers } from "./erase.ts";
 import { ErasureRequestError, NothingToEraseError } from "../erase/erase.ts";
@@ -38,6 +39,7 @@ export const HANDLERS: Handlers = {
   ...storeHandlers,
   ...transferHandlers,
   ...deadLetterHandlers,
+  ...siteOnlineHandlers,
   ...credentialHandlers,
   ...eraseHandlers,
 };

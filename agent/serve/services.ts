@@ -34,6 +34,8 @@ export interface SiteServices {
     ensure(destination: string): void;
     wake(destination?: string): void;
     configured(destination: string): boolean;
+    /** Another site connected to the hub: rows for it that got no answer are due now (how many). */
+    siteOnline(site: string): number;
   };
   agentVersion: string;
   /** Takes studies, series and instances out of the site for good. */

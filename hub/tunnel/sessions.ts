@@ -8,6 +8,7 @@ import {
   type AskOp,
   type DetailOf,
   FEATURE_COMMITMENT_STATE,
+  FEATURE_SITE_ONLINE,
   framePayloadFor,
   type Op,
   Reason,
@@ -310,7 +311,28 @@ export class Sessions {
     log.info("site connected", { agentVersion: facts.agentVersion, remoteAddress: facts.remoteAddress });
     void this.#settle(site, log, true);
     void this.#status(entry);
+    this.#tellOnline(site, log);
     return session;
+  }
+
+  /**
+   * Tells the other sites connected here that `site` is (FEATURE_SITE_ONLINE): their rows for it that found it
+   * not connected go now rather than at the end of each one's backoff. Best effort: a site that does not
+   * answer within 10 s is let be (its rows wait their backoff); sites held by another hub of a cluster are
+   * not told.
+   */
+  #tellOnline(site: string, log: Logger): void {
+    for (const [other, entry] of this.#live) {
+      if (other === site || !entry.features.has(FEATURE_SITE_ONLINE)) continue;
+      this.ask(other, { op: "siteOnline", site }, AbortSignal.timeout(10_000)).then(
+        (d) => d.due > 0 && log.info("a site's rows for this one are due now", { to: other, due: d.due }),
+        (err) =>
+          log.debug("could not tell a site this one connected", {
+            to: other,
+            reason: (err as Error).message,
+          }),
+      );
+    }
   }
 
   /**

@@ -94,6 +94,13 @@ export const FEATURE_QUERY_OFFSET = "query-offset";
  * once, and counts a study whose rows do not fit that answer at the destination's acknowledgement.
  */
 export const FEATURE_OBJECTS_AFTER = "objects-after";
+/**
+ * `site-online`: the `siteOnline` request, which a hub sends an agent when another site connects, so that the
+ * agent's rows for that site that failed unanswered (`site ... is not connected`) go at once instead of each
+ * at the end of its backoff (up to `queue.backoffCapSeconds`). Not sent to an older agent (it resets the stream
+ * of an operation it does not know): its rows wait out their backoff, as before.
+ */
+export const FEATURE_SITE_ONLINE = "site-online";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -108,6 +115,7 @@ const FEATURES: string[] = [
   FEATURE_DELIVERY_NOT_STORED,
   FEATURE_QUERY_OFFSET,
   FEATURE_OBJECTS_AFTER,
+  FEATURE_SITE_ONLINE,
 ];
 
 /**
@@ -128,6 +136,7 @@ const FEATURE_SINCE: Readonly<Record<string, string>> = {
   [FEATURE_DELIVERY_NOT_STORED]: "2026-12-05 23:34 UTC",
   [FEATURE_QUERY_OFFSET]: "2026-12-06 05:34 UTC",
   [FEATURE_OBJECTS_AFTER]: "2026-12-06 05:34 UTC",
+  [FEATURE_SITE_ONLINE]: "2026-12-07 20:40 UTC",
 };
 
 /**

@@ -15,6 +15,7 @@ import {
   FEATURE_OBJECTS_AFTER,
   FEATURE_QUERY_OFFSET,
   FEATURE_SERIES_TRANSFER,
+  FEATURE_SITE_ONLINE,
   FEATURE_TRANSFER_DEID_CUSTOM,
   framePayloadFor,
   HandshakeError,
@@ -155,6 +156,7 @@ for (const offer of [true, false]) {
             FEATURE_DELIVERY_NOT_STORED,
             FEATURE_QUERY_OFFSET,
             FEATURE_OBJECTS_AFTER,
+            FEATURE_SITE_ONLINE,
           ]
           : undefined,
       );

@@ -381,6 +381,14 @@ export const OPERATIONS = {
     reply: okWith(z.object({ conflict: ConflictView })),
   },
   /** Dead-letter rows back to the queue, attempts reset. */
+  /**
+   * Hub to agent: `site` has connected to the hub. The agent's rows for it whose last attempt got no answer
+   * (the site was not connected) are due now; the reply says how many (FEATURE_SITE_ONLINE).
+   */
+  siteOnline: {
+    request: z.object({ op: z.literal("siteOnline"), site: name }).strict(),
+    reply: okWith(z.object({ due: count })),
+  },
   replay: {
     request: z.object({
       op: z.literal("replay"),
@@ -560,6 +568,7 @@ export const Request = z.discriminatedUnion("op", [
   OPERATIONS.erase.request,
   OPERATIONS.resolveConflict.request,
   OPERATIONS.replay.request,
+  OPERATIONS.siteOnline.request,
   OPERATIONS.discardDead.request,
   OPERATIONS.stranded.request,
   OPERATIONS.abandon.request,

@@ -118,6 +118,7 @@ const EXAMPLES: { [O in Op]: { request: unknown; replies: unknown[] } } = {
     }],
   },
   replay: { request: { op: "replay", ids: [7] }, replies: [{ type: "ok", detail: { replayed: 1 } }] },
+  siteOnline: { request: { op: "siteOnline", site: "south" }, replies: [{ type: "ok", detail: { due: 3 } }] },
   discardDead: {
     request: { op: "discardDead", ids: [7, 8] },
     replies: [{ type: "ok", detail: { discarded: 2 } }],

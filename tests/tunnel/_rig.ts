@@ -23,6 +23,9 @@ export interface RelayRig {
   restartHub(): Promise<void>;
   /** Stops and starts the south agent on the same data and ports. */
   restartSouth(): Promise<void>;
+  /** Stops the south agent (startSouth starts it again on the same data and ports). */
+  stopSouth(): Promise<void>;
+  startSouth(): Promise<void>;
   /** SOP Instance UID -> how many times PACS received it. */
   received(): Promise<Map<string, string[]>>;
   stop(): Promise<void>;
@@ -38,7 +41,13 @@ const HUB_RECONNECT = { reconnectBaseSeconds: 0.1 };
  * `dimse.sync: false` (nothing fsynced: for tests whose restarts are of processes, not of the machine).
  */
 export async function startRelayRig(
-  opts: { northDirect?: boolean; reconnectCapSeconds?: number; noSync?: boolean } = {},
+  opts: {
+    northDirect?: boolean;
+    reconnectCapSeconds?: number;
+    noSync?: boolean;
+    /** North's queue settings over the rig's (fast retries). */
+    northQueue?: Partial<typeof QUEUE>;
+  } = {},
 ): Promise<RelayRig> {
   const HUB = { ...HUB_RECONNECT, reconnectCapSeconds: opts.reconnectCapSeconds ?? 1 };
   const dimse = opts.noSync ? { dimse: { sync: false } } : {};
@@ -73,7 +82,7 @@ export async function startRelayRig(
       aet: "NORTH",
       config: {
         ...dimse,
-        queue: QUEUE,
+        queue: { ...QUEUE, ...opts.northQueue },
         hub: HUB,
         routes: [{ name: "to-south", to: [{ site: "south", node: "pacs" }] }],
       },
@@ -98,7 +107,13 @@ export async function startRelayRig(
       this.hub = hub;
     },
     async restartSouth() {
+      await this.stopSouth();
+      await this.startSouth();
+    },
+    async stopSouth() {
       await south.stop();
+    },
+    async startSouth() {
       south = await startAgentProcess({
         ...southPorts,
         aet: "SOUTH",
