@@ -101,9 +101,9 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
     // sender's queue (agent/queue/policy.ts), so the row goes to its dead letter with this reason.
     if (outcome.keptFirst && request.from !== undefined && request.from !== STOW_SENDER) {
       return await nack(
-        `not stored: this site already holds other bytes under this SOP Instance UID and keeps those ` +
-          `(archive.duplicates; agent conflicts lists it); resolve the conflict at the site, or send the ` +
-          `object under a new SOP Instance UID`,
+        `not stored: the destination site already holds other bytes under this SOP Instance UID and keeps ` +
+          `those (its archive.duplicates; agent conflicts lists it there); resolve the conflict at that site, ` +
+          `or send the object under a new SOP Instance UID`,
         0x0111,
       );
     }
