@@ -113,7 +113,7 @@ export class Forwarder {
       reached: (destination) => {
         if (!this.#unreached.delete(destination)) return;
         try {
-          if (this.queue.dueNow(destination) > 0) this.wake(destination);
+          this.#dueNow(destination);
         } catch (err) {
           // The rows keep their backoff: they go when it ends.
           log.warn("could not make a destination's waiting rows due now", { reason: (err as Error).message });
@@ -204,11 +204,16 @@ export class Forwarder {
     for (const destination of this.knownDestinations()) {
       if (parseRemoteDestination(destination)?.site !== site) continue;
       this.#unreached.delete(destination);
-      const n = this.queue.dueNow(destination);
-      if (n > 0) this.wake(destination);
-      due += n;
+      due += this.#dueNow(destination);
     }
     return due;
+  }
+
+  /** A destination's rows that failed unanswered are due now, its workers woken if there are any; how many. */
+  #dueNow(destination: string): number {
+    const n = this.queue.dueNow(destination);
+    if (n > 0) this.wake(destination);
+    return n;
   }
 
   /** New rows for a destination (or for all): start now rather than at the next poll. */

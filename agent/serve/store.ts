@@ -3,7 +3,7 @@
  * committed by ingest (queued for the node named, or stored to it at once), then acknowledged. The sender
  * marks its row done only on that acknowledgement.
  */
-import { ObjectHeader } from "@conduit/shared/tunnel";
+import { ObjectHeader, STOW_FROM } from "@conduit/shared/tunnel";
 import { isPrivateUid, isStorageSopClass } from "@conduit/shared/dicom";
 import { hashUid } from "@conduit/shared/log";
 import { DimseStatusError, type StoreContext } from "../dimse/handlers.ts";
@@ -11,9 +11,6 @@ import { tunnelCaller, tunnelRoute } from "../queue/keys.ts";
 import { receiveObject } from "../tunnel/objects.ts";
 import type { Handlers, Replies, RequestOf } from "./reply.ts";
 import type { SiteServices } from "./services.ts";
-
-/** The `from` of a STOW-RS the hub sends (hub/dicomweb/stow/tunnel.ts); a relay's names the sending site. */
-const STOW_SENDER = "hub";
 
 /** Receives one object, checks it, commits it (and queues it for the node named), then acknowledges. */
 async function store(s: SiteServices, request: RequestOf<"store">, channel: Replies<"store">) {
@@ -99,7 +96,7 @@ async function store(s: SiteServices, request: RequestOf<"store">, channel: Repl
     // from the same key, other bytes) ended `success` naming the new pseudonym while the site and its node kept
     // the old one (QA 2026-12-07). Trying again changes nothing until someone acts: 0x0111, permanent for the
     // sender's queue (agent/queue/policy.ts), so the row goes to its dead letter with this reason.
-    if (outcome.keptFirst && request.from !== undefined && request.from !== STOW_SENDER) {
+    if (outcome.keptFirst && request.from !== undefined && request.from !== STOW_FROM) {
       return await nack(
         `not stored: the destination site already holds other bytes under this SOP Instance UID and keeps ` +
           `those (its archive.duplicates; agent conflicts lists it there); resolve the conflict at that site, ` +

@@ -92,6 +92,9 @@ const retrieve = z.object({
  * One object follows (ObjectHeader, then its bytes); the agent archives it, queues it for `node`
  * when one is named, and answers ack (committed) or nack.
  */
+/** The `from` of a `store` the hub sends itself (a STOW-RS part); a relay's `from` names the sending site. */
+export const STOW_FROM = "hub";
+
 const store = z.object({
   op: z.literal("store"),
   node: name.optional(),

@@ -1,6 +1,12 @@
 /** STOW-RS answered by a site's agent through the tunnel: each object goes as one `store` request. */
 import * as fs from "node:fs";
-import { RequestChannel, type RequestOf, sendRanges, SessionClosedError } from "@conduit/shared/tunnel";
+import {
+  RequestChannel,
+  type RequestOf,
+  sendRanges,
+  SessionClosedError,
+  STOW_FROM,
+} from "@conduit/shared/tunnel";
 import type { Sessions } from "../../tunnel/sessions.ts";
 import { SiteRequestError } from "../../tunnel/errors.ts";
 import { BackendUnavailableError } from "../services.ts";
@@ -56,7 +62,7 @@ export class TunnelStow implements StowService {
     try {
       const request: RequestOf<"store"> = {
         op: "store",
-        from: "hub",
+        from: STOW_FROM,
         ...(this.node ? { node: this.node, deliver: "now" } : {}),
       };
       await channel.send(request);
