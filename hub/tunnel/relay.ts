@@ -66,6 +66,8 @@ export async function relayStream(
   policy?: RelayPolicy,
   /** Why a site that cannot be reached is no site at all (never added, revoked), or undefined. */
   unknown?: (site: string) => Promise<string | undefined>,
+  /** Told of a relay refused because its destination is not connected (site_waiters.ts). */
+  offline?: (site: string) => void,
 ): Promise<void> {
   const from = new Channel(stream);
   let to: Channel | undefined;
@@ -98,6 +100,7 @@ export async function relayStream(
         await refuse(from, "unknown-site", `${none}: check the route's site`);
         return;
       }
+      offline?.(request.site);
       await refuse(from, "site-offline", (err as Error).message || `site ${request.site} is not connected`);
       return;
     }

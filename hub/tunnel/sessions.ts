@@ -31,6 +31,7 @@ import type { Throttle } from "../transfers/bandwidth.ts";
 import type { RelayPolicy } from "./relay_policy.ts";
 import { SiteBusyError, SiteRequestError, SiteUnavailableError, UnknownSiteError } from "./errors.ts";
 import { REPLACEMENTS_WINDOW_MS, ReplacementWatch } from "./replacements.ts";
+import { SiteWaiters } from "./site_waiters.ts";
 
 export { SiteBusyError, SiteRequestError, SiteUnavailableError };
 
@@ -112,6 +113,10 @@ export interface SessionsOptions {
 export class Sessions {
   readonly #live = new Map<string, SiteSession>();
   readonly #replacements = new ReplacementWatch();
+  /** Which sites wait for which to connect (site_waiters.ts). */
+  readonly #waiters = new SiteWaiters();
+  /** Of the sites waited for, those another hub of a cluster held at the last look (#waitedElsewhere). */
+  readonly #heldElsewhere = new Set<string>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly heartbeatSeconds: number;
   /** A ping unanswered this long ends a session (told to agents in the welcome, which use it too). */
@@ -120,6 +125,8 @@ export class Sessions {
   /** Frames in and out over every session, for metrics. */
   bytesIn = 0;
   bytesOut = 0;
+  /** `siteOnline` requests sent: a site told that one it waited for connected (#tellOnline). */
+  sitesTold = 0;
 
   constructor(
     private readonly registry: SiteRegistry,
@@ -134,6 +141,7 @@ export class Sessions {
     this.#stalls = new StallGuard(this.#checkMs);
     this.#timers.push(setInterval(() => this.#lateBeats(), this.#checkMs));
     this.#timers.push(setInterval(() => void this.sync(), (options.syncSeconds ?? 2) * 1000));
+    this.#timers.push(setInterval(() => this.#waitedElsewhere(), 1000));
   }
 
   /** Bandwidth caps for relayed objects (the transfer service's), set once the hub is assembled. */
@@ -274,6 +282,7 @@ export class Sessions {
               () => undefined,
               (err) => err instanceof UnknownSiteError ? (err as Error).message : undefined,
             ),
+          (s) => this.#waitFor(s, site, log),
         ),
       onClose: (end) => {
         const current = this.#live.get(site);
@@ -316,14 +325,45 @@ export class Sessions {
   }
 
   /**
-   * Tells the other sites connected here that `site` is (FEATURE_SITE_ONLINE): their rows for it that found it
-   * not connected go now rather than at the end of each one's backoff. Best effort: a site that does not
-   * answer within 10 s is let be (its rows wait their backoff); sites held by another hub of a cluster are
-   * not told.
+   * `waiter`'s relay to `site` was refused, `site` not being connected: `waiter` is told when it connects
+   * (site_waiters.ts), or at once if it connected here meanwhile.
+   */
+  #waitFor(site: string, waiter: string, log: Logger): void {
+    this.#waiters.wait(site, waiter);
+    // Held by another hub that could not be reached: not news when the next poll sees it held.
+    if (this.elsewhere?.heldElsewhere(site)) this.#heldElsewhere.add(site);
+    if (this.#live.has(site)) queueMicrotask(() => this.#tellOnline(site, log));
+  }
+
+  /**
+   * Every second, in a cluster: the sites waited for that another hub has come to hold since the last look are
+   * told to their waiters. Only the change is news: a site held by a hub that cannot be reached would otherwise
+   * make its waiters try again every second, each refused again.
+   */
+  #waitedElsewhere(): void {
+    if (!this.elsewhere) return;
+    const waited = new Set(this.#waiters.waited());
+    for (const site of this.#heldElsewhere) if (!waited.has(site)) this.#heldElsewhere.delete(site);
+    for (const site of waited) {
+      if (!this.elsewhere.heldElsewhere(site)) this.#heldElsewhere.delete(site);
+      else if (!this.#heldElsewhere.has(site)) {
+        this.#heldElsewhere.add(site);
+        this.#tellOnline(site, this.log.child({ site }));
+      }
+    }
+  }
+
+  /**
+   * Tells the sites connected here that waited for `site` (their relays to it were refused, it was not
+   * connected) that it is (FEATURE_SITE_ONLINE): their rows for it go now rather than at the end of each one's
+   * backoff. Best effort: a site that does not answer within 10 s is let be (its rows wait their backoff), as
+   * is a waiting site no longer connected here (its own rows go once its tunnel is back).
    */
   #tellOnline(site: string, log: Logger): void {
-    for (const [other, entry] of this.#live) {
-      if (other === site || !entry.features.has(FEATURE_SITE_ONLINE)) continue;
+    for (const other of this.#waiters.take(site)) {
+      const entry = this.#live.get(other);
+      if (other === site || !entry?.features.has(FEATURE_SITE_ONLINE)) continue;
+      this.sitesTold++;
       this.ask(other, { op: "siteOnline", site }, AbortSignal.timeout(10_000)).then(
         (d) => d.due > 0 && log.info("a site's rows for this one are due now", { to: other, due: d.due }),
         (err) =>

@@ -1,6 +1,7 @@
 /**
  * A site that comes back gets what waited for it at once: north's relays found south not connected and wait,
  * each for a backoff of up to ten minutes; when south connects the hub tells north (`siteOnline`), and they go.
+ * Only sites whose relays were refused are told (hub/tunnel/site_waiters.ts).
  */
 import assert from "node:assert/strict";
 import { skipReason } from "../support/peers.ts";
@@ -38,6 +39,17 @@ Deno.test({
       await assertDelivered(rig, sources, 20_000);
       const log = await Deno.readTextFile(rig.north.logFile);
       assert.match(log, /a site connected to the hub: rows for it are due now/);
+      // Only the sites that waited are told (north, once): south connecting again, with nothing waiting for it,
+      // and north reconnecting, which nobody waited for, ask nobody (until 2026-12-07 every connect asked every
+      // other site connected).
+      const told = rig.hub.sessions.sitesTold;
+      assert.equal(told, 1);
+      await rig.stopSouth();
+      await eventually("south offline at the hub", () => !rig.hub.sessions.get("south"));
+      await rig.startSouth();
+      await eventually("south back", () => rig.hub.sessions.get("south"));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(rig.hub.sessions.sitesTold, told);
     } finally {
       await rig.stop();
     }
