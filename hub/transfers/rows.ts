@@ -53,11 +53,28 @@ const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 const normalize = (name: string) => name.toLowerCase().replace(/[^a-z]/g, "");
 
-function dicomDate(value: string): string | undefined {
-  const v = value.trim();
-  if (/^\d{8}$/.test(v)) return v;
-  const iso = /^(\d{4})-(\d{2})-(\d{2})/.exec(v);
-  return iso ? iso[1] + iso[2] + iso[3] : undefined;
+/** One date as `YYYYMMDD` or `YYYY-MM-DD`; a range's two ends, by `-`, `..` or an en dash, spaces around allowed. */
+const DATE = String.raw`\d{8}|\d{4}-\d{2}-\d{2}`;
+const DATE_OR_RANGE = new RegExp(String.raw`^(${DATE})(?:\s*(?:-|\.\.|–)\s*(${DATE}))?$`);
+
+/**
+ * A date cell as DICOM's `YYYYMMDD` or range `YYYYMMDD-YYYYMMDD`, or why it is none: the whole cell read (until
+ * 2026-12-07 `2020-01-01-2022-12-31` searched its first day alone), each date a day of the calendar
+ * (`20201399`, `2020-02-30` went through and found nothing), a range in order.
+ */
+function dicomDateOrRange(value: string): { value: string } | { problem: string } {
+  const m = DATE_OR_RANGE.exec(value.trim());
+  if (!m) return { problem: "is not a date" };
+  const ends = [m[1], m[2]].filter((d): d is string => d !== undefined).map((d) => d.replaceAll("-", ""));
+  for (const d of ends) {
+    const [y, mo, day] = [+d.slice(0, 4), +d.slice(4, 6), +d.slice(6, 8)];
+    const date = new Date(Date.UTC(y, mo - 1, day));
+    if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== day) {
+      return { problem: `names no day of the calendar (${d})` };
+    }
+  }
+  if (ends.length === 2 && ends[0] > ends[1]) return { problem: "is a range that ends before it begins" };
+  return { value: ends.join("-") };
 }
 
 function rowFrom(n: number, record: Record<string, string>): BatchRow {
@@ -104,17 +121,16 @@ function rowFrom(n: number, record: Record<string, string>): BatchRow {
   }
   for (const k of ["PatientBirthDate", "StudyDate"]) {
     if (!keys[k]) continue;
-    const parts = keys[k].split(/\s*(?:-(?=\d{8})|\.\.|–)\s*/).map(dicomDate);
-    if (parts.some((p) => p === undefined) || parts.length > 2) {
+    const date = dicomDateOrRange(keys[k]);
+    if ("problem" in date) {
       const label = k === "StudyDate" ? "Study date" : "Birth date";
       return {
         ...row,
-        error: `${label} (${k}) ${
-          JSON.stringify(keys[k])
-        } is not a date: use YYYYMMDD, YYYY-MM-DD, or a range a-b`,
+        error: `${label} (${k}) ${JSON.stringify(keys[k])} ${date.problem}: use YYYYMMDD, YYYY-MM-DD, ` +
+          "or a range a-b of two of them",
       };
     }
-    keys[k] = parts.length === 2 ? `${parts[0]}-${parts[1]}` : parts[0]!;
+    keys[k] = date.value;
   }
   if (keys.ModalitiesInStudy && !/^[A-Z]{2,3}$/.test(keys.ModalitiesInStudy.toUpperCase())) {
     return {
@@ -160,17 +176,42 @@ function checkHeader(header: string[], empty: boolean): void {
   }
 }
 
-/** A cell of a sheet as the text it shows: a formula's result, rich text's words, a link's text, a date. */
-function cellText(v: unknown): string {
+/**
+ * A cell of a sheet as the text it shows: a formula's result, rich text's words, a link's text, a date, and a
+ * number in a format of zeros (`0000`, as a sheet keeps the leading zeros of IDs typed as numbers) padded as
+ * shown (until 2026-12-07 `0042` read as `42`).
+ */
+function cellText(v: unknown, numFmt?: string): string {
   if (v === null || v === undefined) return "";
   if (v instanceof Date) return v.toISOString().slice(0, 10);
+  if (typeof v === "number" && numFmt && /^0+$/.test(numFmt) && Number.isInteger(v) && v >= 0) {
+    return String(v).padStart(numFmt.length, "0");
+  }
   if (typeof v !== "object") return String(v);
   const o = v as { result?: unknown; richText?: { text: string }[]; text?: unknown; error?: string };
-  if ("formula" in o || "sharedFormula" in o) return cellText(o.result);
+  if ("formula" in o || "sharedFormula" in o) return cellText(o.result, numFmt);
   if (Array.isArray(o.richText)) return o.richText.map((r) => r.text).join("");
   if ("text" in o) return cellText(o.text);
-  if (o.error) return o.error; // #N/A, #REF!...: searched as written, so the row finds nothing and says so
+  if (o.error) return o.error;
   return "";
+}
+
+/**
+ * Why a cell cannot be searched by: a formula the file keeps no result of (written by a script, or saved by a
+ * tool that does not compute), or a formula's error (`#N/A`, `#DIV/0!`); until 2026-12-07 the first read as an
+ * empty cell ("give at least a Patient ID...") and the second was searched for as written.
+ */
+function cellProblem(v: unknown): string | undefined {
+  if (v === null || typeof v !== "object" || v instanceof Date) return undefined;
+  const o = v as { result?: unknown; error?: string; formula?: string; sharedFormula?: string };
+  const result = "formula" in o || "sharedFormula" in o ? o.result : v;
+  if (result === undefined || result === null) {
+    return "formula" in o || "sharedFormula" in o
+      ? "holds a formula the file keeps no result of: open and save it in Excel (or paste the values) and upload it again"
+      : undefined;
+  }
+  const error = (result as { error?: unknown }).error;
+  return typeof error === "string" ? `shows the error ${error}` : undefined;
 }
 
 /**
@@ -228,16 +269,36 @@ export async function readBatchFile(
     }
     const sheet = book.worksheets[0];
     if (!sheet) throw new BatchFileError("the workbook has no sheet");
-    const header = (sheet.getRow(1).values as unknown[]).slice(1).map(cellText);
+    const text = (c: { value: unknown; numFmt?: string }) => cellText(c.value, c.numFmt);
+    const header: string[] = [];
+    sheet.getRow(1).eachCell({ includeEmpty: true }, (c, i) => (header[i - 1] = text(c)));
+    for (let i = 0; i < header.length; i++) header[i] ??= "";
     let filled = false;
-    sheet.eachRow((r) => filled ||= (r.values as unknown[]).some((v) => cellText(v).trim() !== ""));
-    checkHeader(header, !filled);
+    sheet.eachRow((r) => r.eachCell((c) => (filled ||= text(c).trim() !== "")));
+    try {
+      checkHeader(header, !filled);
+    } catch (err) {
+      // Only the first sheet is read: a workbook that begins with another (instructions, a cover) says so.
+      if (!(err instanceof BatchFileError) || book.worksheets.length < 2) throw err;
+      throw new BatchFileError(
+        `${err.message} (read from the workbook's first sheet, ${JSON.stringify(sheet.name)}: ` +
+          "put the sheet with the rows first)",
+      );
+    }
     const rows: BatchRow[] = [];
     sheet.eachRow((r, n) => {
       if (n === 1) return;
       const record: Record<string, string> = {};
-      header.forEach((h, i) => (record[h] = cellText(r.getCell(i + 1).value)));
-      rows.push(rowFrom(n, record));
+      let problem: string | undefined;
+      header.forEach((h, i) => {
+        const cell = r.getCell(i + 1);
+        record[h] = text(cell);
+        const p = COLUMNS[normalize(h)] ? cellProblem(cell.value) : undefined;
+        if (p && !problem) problem = `the ${JSON.stringify(h)} cell (${cell.address}) ${p}`;
+      });
+      // A row of empty strings looks blank in the sheet, and is skipped as a blank row is.
+      if (Object.values(record).every((v) => !v.trim()) && !problem) return;
+      rows.push(problem ? { row: n, keys: {}, error: problem } : rowFrom(n, record));
     });
     return { rows };
   }

@@ -194,3 +194,65 @@ Deno.test("a Pseudonym that could not be one Patient ID in any character set mak
     'Pseudonym "A\\\\B": at most 64 printable ASCII characters, without \\ (it becomes the Patient ID and Patient Name)',
   ]);
 });
+
+Deno.test("dates: ISO ranges read whole, impossible days and reversed ranges are row errors", async () => {
+  const rows = await keys(
+    "dates.csv",
+    csv(
+      "Patient ID,Study Date\n" +
+        "P1,2020-01-01-2022-12-31\n" + // ISO range (read as its first day until 2026-12-07)
+        "P1,2020-01-01 - 2020-12-31\n" +
+        "P1,20200101..20201231\n" +
+        "P1,2020-02-29\n" + // a leap day
+        "P1,20201399\n" +
+        "P1,2021-02-29\n" +
+        "P1,20220101-20200101\n" +
+        "P1,2020-01-01x\n",
+    ),
+  );
+  assert.deepEqual(rows.slice(0, 4).map((r) => (r as { StudyDate?: string }).StudyDate), [
+    "20200101-20221231",
+    "20200101-20201231",
+    "20200101-20201231",
+    "20200229",
+  ]);
+  assert.deepEqual(rows.slice(4).map((r) => r.error), [
+    'Study date (StudyDate) "20201399" names no day of the calendar (20201399): use YYYYMMDD, YYYY-MM-DD, or a range a-b of two of them',
+    'Study date (StudyDate) "2021-02-29" names no day of the calendar (20210229): use YYYYMMDD, YYYY-MM-DD, or a range a-b of two of them',
+    'Study date (StudyDate) "20220101-20200101" is a range that ends before it begins: use YYYYMMDD, YYYY-MM-DD, or a range a-b of two of them',
+    'Study date (StudyDate) "2020-01-01x" is not a date: use YYYYMMDD, YYYY-MM-DD, or a range a-b of two of them',
+  ]);
+});
+
+Deno.test("XLSX: numbers shown with leading zeros keep them; formulas without a result and errors are row errors", async () => {
+  const book = new ExcelJS.Workbook();
+  book.addWorksheet("Instructions").addRow(["Fill the second sheet"]);
+  const sheet = book.addWorksheet("rows");
+  sheet.addRow(["Patient ID", "Accession Number"]);
+  sheet.addRow([42, 777]);
+  sheet.getCell("A2").numFmt = "0000";
+  sheet.getCell("B2").numFmt = "000000";
+  sheet.addRow([{ formula: 'CONCAT("P","1")' }, "A1"]); // written by a script: no result
+  sheet.addRow(["", ""]); // looks blank
+  sheet.addRow([{ formula: "1/0", result: { error: "#DIV/0!" } }, "A2"]);
+  // The sheet with the rows first: read. With the instructions first: refused, naming the sheet read.
+  const rowsFirst = new ExcelJS.Workbook();
+  rowsFirst.addWorksheet("rows").model = { ...sheet.model, name: "rows" };
+  const first = new Uint8Array(await rowsFirst.xlsx.writeBuffer() as ArrayBuffer);
+  assert.deepEqual(await keys("zeros.xlsx", first), [
+    { row: 2, PatientID: "0042", AccessionNumber: "000777" },
+    {
+      row: 3,
+      error:
+        'the "Patient ID" cell (A3) holds a formula the file keeps no result of: open and save it in Excel (or paste the values) and upload it again',
+    },
+    { row: 5, error: 'the "Patient ID" cell (A5) shows the error #DIV/0!' },
+  ]);
+  await assert.rejects(
+    parseBatchFile("zeros.xlsx", new Uint8Array(await book.xlsx.writeBuffer() as ArrayBuffer)),
+    (e) =>
+      e instanceof BatchFileError &&
+      /unknown column "Fill the second sheet".*first sheet, "Instructions": put the sheet with the rows first/
+        .test(e.message),
+  );
+});
