@@ -12,13 +12,28 @@ export interface Files {
   skipped: { file: string; reason: string }[];
 }
 
-export function filesUnder(p: string): Files {
+/** `exclude`: a directory not walked (a command's output directory under its input). */
+export function filesUnder(p: string, exclude?: string): Files {
   const found: Files = { files: [], skipped: [] };
-  walk(p, found);
+  walk(p, found, exclude && realOrSame(exclude));
   return found;
 }
 
-function walk(p: string, found: Files): void {
+function realOrSame(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/** Whether directory `inner` is `outer` or under it (both as they resolve). */
+export function within(inner: string, outer: string): boolean {
+  const rel = path.relative(realOrSame(outer), realOrSame(inner));
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+function walk(p: string, found: Files, exclude?: string): void {
   let stat;
   try {
     stat = fs.statSync(p);
@@ -27,7 +42,8 @@ function walk(p: string, found: Files): void {
     return;
   }
   if (stat.isDirectory()) {
-    for (const name of fs.readdirSync(p).sort()) walk(path.join(p, name), found);
+    if (exclude !== undefined && realOrSame(p) === exclude) return;
+    for (const name of fs.readdirSync(p).sort()) walk(path.join(p, name), found, exclude);
   } else if (stat.isFile()) found.files.push(p);
   else found.skipped.push({ file: p, reason: `${kindOf(stat)}, not a regular file: skipped` });
 }

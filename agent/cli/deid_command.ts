@@ -10,7 +10,7 @@
 import { commandLine, commandOf } from "@conduit/shared/cli";
 import { stopSignal } from "@conduit/shared/process";
 import * as fs from "node:fs";
-import { filesUnder, reportSkipped } from "./_files.ts";
+import { filesUnder, reportSkipped, within } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
 import { sweepStaged } from "../deid/staged.ts";
 import { loadKeyFile } from "../config/key_file.ts";
@@ -117,7 +117,7 @@ export async function deidCommand(args: string[]): Promise<number> {
     siteId: v["trial-site"]!,
   };
   const trialIssue = trial && trialProblem(trial);
-  if (trialIssue) return fail(`trial attributes: ${trialIssue.replace(/^clinicalTrial: /, "")}`);
+  if (trialIssue) return fail(`trial attributes: ${namedByFlag(trialIssue.replace(/^clinicalTrial: /, ""))}`);
   try {
     fs.statSync(v.in);
   } catch (err) {
@@ -127,13 +127,19 @@ export async function deidCommand(args: string[]): Promise<number> {
       }`,
     );
   }
-  const { files: inputs, skipped } = filesUnder(v.in);
   try {
     fs.mkdirSync(v.out, { recursive: true });
   } catch (err) {
     const code = (err as { code?: string }).code;
     return fail(`--out ${v.out}: ${code === "EEXIST" ? "a file, not a directory" : (err as Error).message}`);
   }
+  // Outputs are never inputs: a second run would de-identify the first's outputs again (QA 2026-12-07).
+  if (within(v.in, v.out) && within(v.out, v.in)) {
+    return fail(`--out ${v.out} is --in: give the outputs a directory of their own`);
+  }
+  const outUnderIn = fs.statSync(v.in).isDirectory() && within(v.out, v.in);
+  if (outUnderIn) console.error(`agent deid: --out ${v.out} is under --in: the files in it are not read`);
+  const { files: inputs, skipped } = filesUnder(v.in, outUnderIn ? v.out : undefined);
   // What a run ended by kill -9 left in --out (its hidden staged and .part files): removed, and said.
   let swept;
   try {
@@ -237,32 +243,82 @@ export async function deidCommand(args: string[]): Promise<number> {
  * deid: the kernel's file creation and writes dominate, and workers add their start-up and contend
  * there); one per CPU, up to 4, on larger machines (not measured here).
  */
+/** A trial attribute's problem named by the flag that gave it (`--trial-sponsor`, `--trial timePointId=`). */
+function namedByFlag(problem: string): string {
+  const flags: Record<string, string> = {
+    sponsorName: "--trial-sponsor",
+    protocolId: "--trial-protocol",
+    siteId: "--trial-site",
+  };
+  const named = problem.replace(/\b(sponsorName|protocolId|siteId)\b/g, (k) => flags[k]);
+  // The other attributes come by --trial KEY=VALUE.
+  return /^[a-z][a-zA-Z]+ (must|is) /.test(named) ? `--trial ${named}` : named;
+}
+
 export function defaultJobs(cpus: number): number {
   return cpus <= 2 ? 1 : Math.min(cpus, 4);
 }
 
 /**
- * Reads a per-patient pseudonym table: CSV rows of original Patient ID and pseudonym (a header row
- * naming the columns is skipped). A row without both values is an error naming its line.
+ * Reads a per-patient pseudonym table: CSV rows of original Patient ID and pseudonym, separated by commas,
+ * semicolons (as Excel writes them in much of Europe) or tabs (a header row naming the columns is skipped).
+ * Stops naming the line(s) at a row without both values or with more, a pseudonym that cannot be one, a
+ * patient given two pseudonyms or a pseudonym given to two patients (which would make them one at the
+ * destination): the rules of a transfer's and a batch's table (until 2026-12-07 the last row won, and two
+ * patients could become one).
  */
 async function loadPseudonyms(file: string): Promise<Map<string, string>> {
   // @ts-types="npm:@types/papaparse@^5"
   const { default: Papa } = await import("papaparse");
-  const parsed = Papa.parse<string[]>(fs.readFileSync(file, "utf8"), {
-    skipEmptyLines: true,
-    delimiter: ",",
-  });
+  const text = fs.readFileSync(file, "utf8");
+  const { delimiter } = Papa.parse(text, {
+    preview: 20,
+    skipEmptyLines: "greedy",
+    delimitersToGuess: [",", ";", "\t"],
+  }).meta;
+  const parsed = Papa.parse<string[]>(text, { skipEmptyLines: false, delimiter });
   if (parsed.errors.length) {
     throw new Error(`line ${(parsed.errors[0].row ?? 0) + 1}: ${parsed.errors[0].message}`);
   }
   const out = new Map<string, string>();
+  const lineOf = new Map<string, number>(); // a patient's or a pseudonym's first line
+  let first = true;
   parsed.data.forEach((row, i) => {
-    const [original, pseudonym] = row.map((c) => c.trim());
-    if (i === 0 && /patient/i.test(original ?? "") && /pseudonym/i.test(pseudonym ?? "")) return;
-    if (!original || !pseudonym) throw new Error(`line ${i + 1}: expected "original Patient ID, pseudonym"`);
+    const cells = row.map((c) => c.trim());
+    if (cells.every((c) => !c)) return; // a blank line
+    const line = i + 1;
+    const [original, pseudonym] = cells;
+    if (first && /patient/i.test(original ?? "") && /pseudonym/i.test(pseudonym ?? "")) {
+      first = false;
+      return;
+    }
+    first = false;
+    if (!original || !pseudonym || cells.slice(2).some((c) => c)) {
+      throw new Error(
+        `line ${line}: expected "original Patient ID${delimiter} pseudonym"` +
+          (cells.slice(2).some((c) => c) ? `, not ${cells.length} values` : ""),
+      );
+    }
     const problem = pseudonymProblem(pseudonym);
-    if (problem) throw new Error(`line ${i + 1}: the pseudonym ${problem}`);
+    if (problem) throw new Error(`line ${line}: the pseudonym ${problem}`);
+    const given = out.get(original);
+    if (given !== undefined && given !== pseudonym) {
+      throw new Error(
+        `line ${line}: line ${
+          lineOf.get(`p:${original}`)
+        } gave this patient another pseudonym: one patient, one pseudonym`,
+      );
+    }
+    const holder = lineOf.get(`s:${pseudonym}`);
+    if (given === undefined && holder !== undefined) {
+      throw new Error(
+        `line ${line}: line ${holder} gave the pseudonym ${JSON.stringify(pseudonym)} to another patient: ` +
+          "two patients would become one",
+      );
+    }
     out.set(original, pseudonym);
+    if (!lineOf.has(`p:${original}`)) lineOf.set(`p:${original}`, line);
+    if (!lineOf.has(`s:${pseudonym}`)) lineOf.set(`s:${pseudonym}`, line);
   });
   return out;
 }

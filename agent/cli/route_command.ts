@@ -52,7 +52,7 @@ export async function routeCommand(args: string[]): Promise<number> {
     throw err;
   }
   let failures = 0;
-  const found = targets.map(filesUnder);
+  const found = targets.map((t) => filesUnder(t));
   reportSkipped("agent route", found.flatMap((f) => f.skipped));
   for (const file of found.flatMap((f) => f.files)) {
     try {

@@ -61,7 +61,12 @@ Deno.test("parseProfileFile() refuses malformed entries when the file is read, n
     [{ "(0008,0020)": "U" }, /"\(0008,0020\)": U replaces UIDs, and this attribute's VR is DA/],
     [{ "(0009,GEMS,04)": "C" }, /one of K, X, Z, D/],
     [{ StudyDescription: "K", "(0008,1030)": "X" }, /"\(0008,1030\)" and "StudyDescription" give the same/],
-    [{ "(60xx,3000)": "K", "(600x,30x0)": "X" }, /"\(600x,30x0\)" and "\(60XX,3000\)" give the same/],
+    // The other range quoted as the file writes it (it was quoted upper case, "(60XX,3000)", until 2026-12-07).
+    [{ "(60xx,3000)": "K", "(600x,30x0)": "X" }, /"\(600x,30x0\)" and "\(60xx,3000\)" give the same/],
+    // One parenthesis without its pair, or parentheses without the comma: malformed (taken until 2026-12-07).
+    [{ "(0008,1030": "K" }, /actions: "\(0008,1030": not a keyword, a tag/],
+    [{ "0008,1030)": "K" }, /actions: "0008,1030\)": not a keyword, a tag/],
+    [{ "(00081030)": "K" }, /actions: "\(00081030\)": not a keyword, a tag/],
     [{ "(0009,GEMS,04)": "K", '(0009,"GEMS",xx04)': "X" }, /give the same attributes different actions/],
     // Replacement values: D only, one attribute or element, text that suits the VR.
     [

@@ -123,7 +123,7 @@ const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
 const hex2 = (n: number) => n.toString(16).toUpperCase().padStart(2, "0");
 
 /** The address forms, tried in this order. */
-const TAG_OR_RANGE = /^\(?([0-9a-fx]{4}),?([0-9a-fx]{4})\)?$/i;
+const TAG_OR_RANGE = /^(?:\(([0-9a-fx]{4}),([0-9a-fx]{4})\)|([0-9a-fx]{4}),?([0-9a-fx]{4}))$/i;
 const PRIVATE = /^\((?<group>[^,]*),(?<creator>.*),(?<element>[^,]*)\)$/;
 
 /** One parsed address with its action. */
@@ -215,7 +215,10 @@ export function parseEntry(address: string, action: unknown): Entry {
   const a = action as Action;
   const tagMatch = TAG_OR_RANGE.exec(text);
   if (tagMatch) {
-    const [groupText, elementText] = [tagMatch[1].toUpperCase(), tagMatch[2].toUpperCase()];
+    const [groupText, elementText] = [
+      (tagMatch[1] ?? tagMatch[3]).toUpperCase(),
+      (tagMatch[2] ?? tagMatch[4]).toUpperCase(),
+    ];
     const digits = groupText + elementText;
     const fixed = digits.replace(/X/g, "").length;
     const lastGroupDigit = groupText[3];
@@ -301,6 +304,8 @@ export function parseProfile(raw: unknown, defaultName: string): { options: stri
   const sourceOf = new Map<number, string>();
   const ranges: CustomRange[] = [];
   const privateActions: PrivateAction[] = [];
+  // Each range and private rule with its address as the file writes it (a clash quotes the file's text).
+  const written = new Map<CustomRange | PrivateAction, string>();
   for (const [address, action] of Object.entries((r.actions ?? {}) as Record<string, unknown>)) {
     const entry = parseEntry(address, action);
     const clash = (other: string) =>
@@ -322,15 +327,23 @@ export function parseProfile(raw: unknown, defaultName: string): { options: stri
       const e = entry.range;
       // Equally specific ranges that overlap leave nothing to choose between them: refused.
       const other = ranges.find((o) => o.fixed === e.fixed && o.action !== e.action && overlap(o, e));
-      if (other) throw clash(other.pattern);
-      if (!ranges.some((o) => o.mask === e.mask && o.value === e.value)) ranges.push(e);
+      if (other) throw clash(written.get(other) ?? other.pattern);
+      if (!ranges.some((o) => o.mask === e.mask && o.value === e.value)) {
+        ranges.push(e);
+        written.set(e, address);
+      }
     } else {
       const e = entry.rule;
       const same = privateActions.find((o) =>
         o.group === e.group && o.creator === e.creator && o.element === e.element
       );
-      if (same && (same.action !== e.action || same.value !== e.value)) throw clash(same.pattern);
-      if (!same) privateActions.push(e);
+      if (same && (same.action !== e.action || same.value !== e.value)) {
+        throw clash(written.get(same) ?? same.pattern);
+      }
+      if (!same) {
+        privateActions.push(e);
+        written.set(e, address);
+      }
     }
   }
   // The most specific range first (the first that matches decides); equal ones in the file's order.

@@ -213,6 +213,45 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     ["--pseudonyms", path.join(dir, "bad.csv")],
     /line 1: expected "original Patient ID, pseudonym"/,
   );
+  // A table that gives one patient two pseudonyms (the last won), or one pseudonym to two patients (they became
+  // one), is refused naming both lines, as a transfer's table is; semicolons (Excel in much of Europe) read.
+  await Deno.writeTextFile(path.join(dir, "twice.csv"), "PatientID;Pseudonym\nPAT0001;S-1\n\nPAT0001;S-2\n");
+  await refused(
+    ["--pseudonyms", path.join(dir, "twice.csv")],
+    /line 4: line 2 gave this patient another pseudonym/,
+  );
+  await Deno.writeTextFile(path.join(dir, "merge.csv"), "PAT0001,S-1\nPAT0002,S-1\n");
+  await refused(
+    ["--pseudonyms", path.join(dir, "merge.csv")],
+    /line 2: line 1 gave the pseudonym "S-1" to another patient: two patients would become one/,
+  );
+  await Deno.writeTextFile(path.join(dir, "three.csv"), "PAT0001,S-1,note\n");
+  await refused(["--pseudonyms", path.join(dir, "three.csv")], /line 1: expected .*, not 3 values/);
+  // A trial value's problem names the flag that gave it.
+  await refused(
+    ["--trial-sponsor", "Zo\u00eb", "--trial-protocol", "P-1", "--trial-site", "north"],
+    /trial attributes: --trial-sponsor must be printable ASCII/,
+  );
+});
+
+Deno.test("agent deid never reads its own outputs: --out under --in is left out, --out as --in refused", async () => {
+  const top = await Deno.makeTempDir({ prefix: "deid-cli-nest-" });
+  const dir = path.join(top, "in");
+  await writeGeneratedSeries(dir, { count: 2, rows: 8, columns: 8, seed: "nest" });
+  await Deno.writeFile(path.join(top, "key"), crypto.getRandomValues(new Uint8Array(32)));
+  const run = (out: string) =>
+    agentCli(["deid", "--profile", "basic", "--key-file", path.join(top, "key"), "--in", dir, "--out", out]);
+  const out = path.join(dir, "out");
+  for (let i = 0; i < 2; i++) {
+    const r = await run(out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /--out .* is under --in: the files in it are not read/);
+    // Until 2026-12-07 the second run also de-identified the first's outputs: 4 files, then 6.
+    assert.equal([...Deno.readDirSync(out)].length, 2);
+  }
+  const same = await run(dir);
+  assert.equal(same.code, 2);
+  assert.match(same.stderr, /is --in: give the outputs a directory of their own/);
 });
 
 /**
