@@ -224,6 +224,16 @@ Deno.test({
       );
       assert.ok(width > 0);
       assert.equal(await page.getByLabel("No thumbnail").count(), 0);
+      // An image the site cannot decode (an RLE header pointing past its data): the placeholder says why, as the
+      // hub's answer does (until 2026-12-07 a bare placeholder, QA 35b).
+      const broken = await brokenRle(dir);
+      assert.equal((await storescu([broken.file], north)).code, 0);
+      await page.goto(`${base}/studies/north/${broken.studyUid}`);
+      assert.match(
+        await page.locator("li.series-card .thumb-reason").innerText({ timeout: 20_000 }),
+        /^No thumbnail: the site answered: .*the frame does not decode: RleDecoder/,
+      );
+      await page.goto(`${base}${study}`);
       const viewer = await header.getByRole("link", { name: "Open in viewer" }).getAttribute("href");
       assert.equal(viewer, `/viewer/viewer/north?StudyInstanceUIDs=${ct.studyUid}`);
       const download = header.getByRole("link", { name: "Download (zip)" });
@@ -403,3 +413,24 @@ Deno.test({
     });
   },
 });
+
+/**
+ * pydicom's RGB RLE object with its frame's segments made of literal runs (0x7F: copy the next 128 bytes) to
+ * the fragment's end: the last run reads past its input, so the site stores the object and cannot decode it.
+ */
+async function brokenRle(dir: string): Promise<{ file: string; studyUid: string }> {
+  const bytes = await Deno.readFile(path.join(PYDICOM_TEST_FILES_DIR, "SC_rgb_rle.dcm"));
+  // (7FE0,0010) OB of undefined length, then the Basic Offset Table's item, then the first fragment's.
+  const pixel = Buffer.from(bytes).indexOf(
+    Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42, 0, 0, 0xff, 0xff, 0xff, 0xff]),
+  );
+  assert.ok(pixel > 0, "pixel data found");
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const bot = pixel + 12;
+  const item = bot + 8 + view.getUint32(bot + 4, true);
+  const fragment = item + 8;
+  bytes.fill(0x7f, fragment + 64, fragment + view.getUint32(item + 4, true));
+  const file = path.join(dir, "broken-rle.dcm");
+  await Deno.writeFile(file, bytes);
+  return { file, studyUid: "1.2.826.0.1.3680043.8.498.12406831542731051035295345080039845114" };
+}

@@ -9,6 +9,7 @@ import { createResource, createSignal, For, Show } from "solid-js";
 import { api, type May, VIEWER_MISSING, viewerInstalled } from "../api.ts";
 import { ageAt, count, dicomDate, dicomDateTime, personName, sex, studyTitle } from "../format.ts";
 import { Link } from "../router.tsx";
+import { NO_IMAGE, viewerHasNothing } from "../viewable.ts";
 import { dicomwebRoot, downloadName, downloadUrl, type Study, studyOf, text, viewerUrl } from "../studies.ts";
 import { createConfirm, Uid } from "../widgets.tsx";
 import { TransferDialog } from "./transfer_dialog.tsx";
@@ -36,6 +37,7 @@ export function StudyPage(
   // its reason is shown on its own (an offline site's study page says so, it does not break).
   const got = () => (study.error ? undefined : study());
   const listed = () => (series.error ? undefined : series());
+  const nothingToView = () => viewerHasNothing((listed() ?? []).map((x) => text(x, "00080060")));
   const [transferring, setTransferring] = createSignal(false);
   const confirm = createConfirm();
   const [erased, setErased] = createSignal("");
@@ -166,13 +168,20 @@ export function StudyPage(
               </Show>
               <Show when={!props.node}>
                 <Show
-                  when={viewerInstalled()}
+                  when={viewerInstalled() && !nothingToView()}
                   fallback={
                     <>
-                      <button type="button" disabled title={VIEWER_MISSING} aria-describedby="viewer-missing">
+                      <button
+                        type="button"
+                        disabled
+                        title={nothingToView() ?? VIEWER_MISSING}
+                        aria-describedby="viewer-missing"
+                      >
                         Open in viewer
                       </button>
-                      <span class="hint" id="viewer-missing">{VIEWER_MISSING}.</span>
+                      <span class="hint" id="viewer-missing">
+                        {viewerInstalled() ? `Nothing to view: ${nothingToView()}` : VIEWER_MISSING}.
+                      </span>
                     </>
                   }
                 >
@@ -240,29 +249,60 @@ export function StudyPage(
   );
 }
 
-/** One series: its thumbnail (or a placeholder), number, modality, description, objects and UID. */
+/** The reason in a DICOMweb problem answer (`detail`), on one line, or the status. */
+async function problemDetail(url: string): Promise<string> {
+  try {
+    const r = await fetch(url, { credentials: "same-origin" });
+    if (r.ok) return "the image did not load";
+    const body = await r.json().catch(() => undefined) as { detail?: unknown } | undefined;
+    return typeof body?.detail === "string" ? body.detail.replace(/\s+/g, " ").trim() : `HTTP ${r.status}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** One series: its thumbnail (or a placeholder, with the reason when there is one), number, modality, ... */
 function SeriesCard(props: { root: string; series: Record<string, unknown>; onErase?: () => void }) {
   const uid = () => text(props.series, "0020000E");
   const modality = () => text(props.series, "00080060");
-  const [failed, setFailed] = createSignal(false);
+  const url = () => `${props.root}/series/${encodeURIComponent(uid())}/thumbnail`;
+  const [failed, setFailed] = createSignal(NO_IMAGE.has(modality()));
+  const [reason, setReason] = createSignal(
+    NO_IMAGE.has(modality()) ? `a ${modality()} series holds no image to show` : "",
+  );
   const [loaded, setLoaded] = createSignal(false);
   return (
     <li class="series-card" data-series={uid()}>
       <div class="thumb">
         <Show
           when={!failed()}
-          fallback={<span class="placeholder" aria-label="No thumbnail">{modality() || "?"}</span>}
+          fallback={
+            <span
+              class="placeholder"
+              aria-label="No thumbnail"
+              title={reason() ? `No thumbnail: ${reason()}` : "No thumbnail"}
+            >
+              {modality() || "?"}
+            </span>
+          }
         >
           <img
-            src={`${props.root}/series/${encodeURIComponent(uid())}/thumbnail`}
+            src={url()}
             alt={`Series ${text(props.series, "00200011")} thumbnail`}
             loading="lazy"
             data-loaded={loaded() ? "yes" : undefined}
             onLoad={() => setLoaded(true)}
-            onError={() => setFailed(true)}
+            onError={() => {
+              setFailed(true);
+              // An image the site could not make (one it cannot decode, say): the hub's answer says why.
+              void problemDetail(url()).then(setReason);
+            }}
           />
         </Show>
       </div>
+      <Show when={failed() && reason() && !NO_IMAGE.has(modality())}>
+        <div class="hint thumb-reason">No thumbnail: {reason()}</div>
+      </Show>
       <div>
         <strong>
           {[text(props.series, "00200011") && `#${text(props.series, "00200011")}`, modality()]
