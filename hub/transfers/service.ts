@@ -736,6 +736,14 @@ export class TransferService extends TransferReads {
         ));
         for (const task of tasks) {
           const atSource = task.status === "queued" || task.status === "in_progress";
+          if (!atSource && task.lastError?.startsWith(OFFLINE)) {
+            // The source is back: a task it has not been given (held by a closed window, or waiting its turn)
+            // no longer waits for it (until 2026-12-07 the note stayed until the window opened; QA 35a).
+            await this.db.update(transferTasks).set({ lastError: null }).where(and(
+              eq(transferTasks.id, task.id),
+              like(transferTasks.lastError, `${OFFLINE}%`),
+            ));
+          }
           if (closed) {
             // Outside its window a job starts nothing, and what its sources hold waits for the opening.
             if (atSource) await this.#schedule.hold(t, task.id, opens);

@@ -472,6 +472,40 @@ Deno.test("TransferService: a job whose source is offline says so on its tasks, 
   });
 });
 
+Deno.test("TransferService: a job held by its window forgets the offline note once its source is back", async () => {
+  await withFailedJob(async (_db, service, _failed, sessions) => {
+    // A window that opens in twelve hours (of the UTC day): closed now, whatever the time.
+    const at = new Date(Date.now() + 12 * 3600_000);
+    const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+    const { id } = await service.create({
+      source: { site: "north" },
+      destination: { site: "south" },
+      studies: [STUDY],
+      window: { start: hhmm(at), end: hhmm(new Date(at.getTime() + 3600_000)), timeZone: "UTC" },
+    }, "user:alice");
+    const note = async (want: (e: string | null) => boolean) => {
+      for (let i = 0; i < 50; i++) {
+        await service.tick();
+        const t = (await service.get(id))!;
+        if (want(t.tasks[0].lastError)) return t;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      return (await service.get(id))!;
+    };
+    const offline = await note((e) => e !== null);
+    assert.equal(offline.tasks[0].lastError, "waiting for the source site north to connect (it is offline)");
+    Object.assign(sessions, { online: () => true });
+    const back = await note((e) => e === null);
+    // Until 2026-12-07 the note stayed until the window opened, the source online all along.
+    assert.deepEqual([back.status, back.tasks[0].status, back.tasks[0].lastError], [
+      "pending",
+      "pending",
+      null,
+    ]);
+    assert.ok(back.waitingUntil, "it says what it waits for: its window");
+  });
+});
+
 Deno.test("TransferService: a study being retrieved from the source's node says so while it waits", async () => {
   await withFailedJob(async (_db, service, _failed, sessions) => {
     let answerSend!: () => void;
