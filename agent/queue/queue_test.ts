@@ -479,3 +479,23 @@ Deno.test("Queue.dueNow() brings forward a destination's rows that failed unansw
     db.close();
   }
 });
+
+Deno.test("Queue.holdRoute() moves held pending rows to a new opening, earlier or later; failed rows only later", async () => {
+  const { db, queue } = await queued();
+  try {
+    const [a] = queue.claim("a", 1, 2000);
+    queue.markFailed(a.id, { status: null, error: "refused", dead: false, next: 50_000 }, 2000);
+    const times = () => queue.list().map((r) => [r.state, r.nextAttemptAt]).sort();
+    assert.equal(queue.holdRoute("r", 100_000, 3000), 3);
+    assert.deepEqual(times(), [["failed", 100_000], ["pending", 100_000], ["pending", 100_000]]);
+    // The window moved to an earlier opening: the pending rows go then (until 2026-12-07 they kept the later
+    // one); the failed row keeps its time (its backoff, or a hold, whichever is later).
+    assert.equal(queue.holdRoute("r", 60_000, 4000), 2);
+    assert.deepEqual(times(), [["failed", 100_000], ["pending", 60_000], ["pending", 60_000]]);
+    assert.equal(queue.holdRoute("r", 60_000, 5000), 0, "the same hold again changes nothing");
+    assert.equal(queue.holdRoute("r", 0, 6000), 2, "released: the pending rows are due now");
+    assert.deepEqual(times(), [["failed", 100_000], ["pending", 6000], ["pending", 6000]]);
+  } finally {
+    db.close();
+  }
+});

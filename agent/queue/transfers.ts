@@ -206,20 +206,17 @@ export function cancelRoute(db: Database, route: string, now = Date.now()): numb
 }
 
 /**
- * Holds a route's waiting rows (pending or failed) until `until`: none is claimed before. With
+ * Holds a route's waiting rows (pending or failed) until `until`: none is claimed before. Pending rows take
+ * `until` whether it is later or earlier than the hold they had (a window moved to an earlier opening: until
+ * 2026-12-07 they kept the later one, QA 35a); failed rows only a later time (their backoff stands). With
  * `until` 0, held pending rows are due now (failed ones keep their backoff). Returns the rows changed.
  */
 export function holdRoute(db: Database, route: string, until: number, now = Date.now()): number {
   return db.write(() =>
     until > 0
       ? db.statement(`UPDATE queue SET next_attempt_at = ?, updated_at = ?
-        WHERE route = ? AND state IN ('pending', 'failed') AND next_attempt_at < ?`).run(
-        until,
-        now,
-        route,
-        until,
-      )
-        .changes
+        WHERE route = ? AND ((state = 'pending' AND next_attempt_at <> ?)
+          OR (state = 'failed' AND next_attempt_at < ?))`).run(until, now, route, until, until).changes
       : db.statement(`UPDATE queue SET next_attempt_at = ?, updated_at = ?
         WHERE route = ? AND state = 'pending' AND next_attempt_at > ?`).run(now, now, route, now).changes
   );
