@@ -202,7 +202,8 @@ export class AgentMetrics {
     });
     this.queueOldest = new client.Gauge({
       name: "conduit_agent_queue_oldest_pending_seconds",
-      help: "Age of the oldest row not yet delivered (pending, in flight or failed), per destination",
+      help:
+        "Age of the oldest row not yet delivered (pending, in flight or failed), per destination; a pending row from when it became due (held by a transfer's window: from the opening)",
       labelNames: ["destination"],
       registers: [this.registry],
       collect() {

@@ -117,6 +117,11 @@ export async function queueCommand(args: string[]): Promise<number> {
                 r.destination,
                 r.route,
                 `attempts=${r.attempts}`,
+                // A row waiting for a time (a transfer's window, or a failed row's backoff) says until when.
+                (r.state === "pending" || r.state === "failed") && typeof r.nextAttemptAt === "number" &&
+                  r.nextAttemptAt > Date.now()
+                  ? `${r.state === "pending" ? "held" : "next"}=${new Date(r.nextAttemptAt).toISOString()}`
+                  : "",
                 r.lastError ? `error=${r.lastError}` : "",
               ]
                 .join("  "),

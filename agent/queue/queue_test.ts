@@ -499,3 +499,27 @@ Deno.test("Queue.holdRoute() moves held pending rows to a new opening, earlier o
     db.close();
   }
 });
+
+Deno.test("Queue.summary(): a pending row waits from when it became due, so rows held for a window are not late", async () => {
+  const { db, queue } = await queued(); // three rows created at 1000
+  try {
+    const pendingAge = (now: number) => queue.summary(now).find((r) => r.state === "pending")?.oldest;
+    assert.equal(pendingAge(4000), 3000, "due since they were queued");
+    queue.holdRoute("r", 100_000, 5000);
+    assert.equal(
+      pendingAge(50_000),
+      0,
+      "held until 100000: not late at 50000 (it was 49000 until 2026-12-07)",
+    );
+    assert.equal(pendingAge(130_000), 30_000, "late since the opening");
+    const [a] = queue.claim("a", 1, 130_000);
+    queue.markFailed(a.id, { status: null, error: "refused", dead: false, next: 200_000 }, 130_000);
+    assert.equal(
+      queue.summary(140_000).find((r) => r.state === "failed")?.oldest,
+      139_000,
+      "failed: since queued",
+    );
+  } finally {
+    db.close();
+  }
+});

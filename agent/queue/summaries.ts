@@ -41,11 +41,17 @@ export function summary(
   // Rows not done are few and found by state (queue_state); done rows are most of the table (millions at
   // a busy site that keeps them) and are counted by triggers (queue_done_counts, migration 0011), their
   // oldest the first delivered, found by the same index: nothing here walks the done rows.
+  // A pending row waits from when it became due: a row a transfer's window holds (due at the opening) is not
+  // late before it (until 2026-12-07 a row held since the morning for a nightly window was hours "old", and the
+  // queue-not-draining alert fired for the normal use of windows; QA 35a). Held alone: age 0.
   const waiting = db.statement(`SELECT destination, CASE
       WHEN state = 'dead' AND last_error = '${CANCELED}' THEN 'canceled'
       WHEN state = 'dead' AND last_error = '${ABANDONED}' THEN 'abandoned'
-      ELSE state END AS state, count(*) AS count, min(created_at) AS oldest
-    FROM queue WHERE state IN (${NOT_DONE}) GROUP BY 1, 2`).all() as {
+      ELSE state END AS state, count(*) AS count,
+      CASE WHEN state = 'pending'
+        THEN coalesce(min(CASE WHEN next_attempt_at <= ?1 THEN max(created_at, next_attempt_at) END), ?1)
+        ELSE min(created_at) END AS oldest
+    FROM queue WHERE state IN (${NOT_DONE}) GROUP BY 1, 2`).all(now) as {
     destination: string;
     state: SummaryState;
     count: number;
