@@ -55,7 +55,12 @@ import { type AgentHttpServer, serveHttp } from "./http/serve.ts";
 import { startHubLink } from "./app_tunnel.ts";
 import { Certificates } from "./app_tls.ts";
 import { DescriptorBudget } from "./descriptors.ts";
-import { sharedAetText, sharedNodeAets } from "./config/shared_aets.ts";
+import {
+  refusedCommitmentNodes,
+  refusedCommitmentText,
+  sharedAetText,
+  sharedNodeAets,
+} from "./config/shared_aets.ts";
 
 /** How often the hash backfill looks whether it can run (besides when the SCP falls idle). */
 const BACKFILL_LOOK_MS = 10_000;
@@ -325,6 +330,7 @@ async function startLocked(
     });
   }
   for (const shared of sharedNodeAets(config.nodes)) log.warn(sharedAetText(shared));
+  for (const r of refusedCommitmentNodes(config)) log.warn(refusedCommitmentText(r));
   log.info("agent started", {
     version: VERSION,
     build: BUILD_TEXT,

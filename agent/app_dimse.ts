@@ -72,6 +72,7 @@ export async function startDimse(
       tls: scpTls && config.dimse.tls ? { port: config.dimse.tls.port, material: scpTls } : undefined,
       aet: config.dimse.aet,
       allowedCallingAets: config.dimse.allowedCallingAets,
+      nodeOfCaller: (aet) => Object.entries(config.nodes).find(([, n]) => n.aet === aet)?.[0],
       checkCalledAet: config.dimse.checkCalledAet,
       maxAssociations: config.dimse.maxAssociations,
       associationLimit: () => descriptors.associations(),

@@ -4,6 +4,7 @@
  * `log.level` replaced at once, everything else kept until the next restart. A file that does not load or check
  * changes nothing. One log line per outcome; node names, AE titles and route names only (no PHI).
  */
+import { refusedCommitmentNodes, refusedCommitmentText } from "./config/shared_aets.ts";
 import type { Logger } from "@conduit/shared/log";
 import type { AgentConfig } from "./config/schema.ts";
 import type { RestartNotices } from "@conduit/shared/config-diff";
@@ -116,5 +117,8 @@ export async function reloadConfig(
     ...(changes.allowedCallingAets ? { allowedCallingAets: next.dimse.allowedCallingAets } : {}),
     ...(changes.logLevel ? { logLevel: next.log.level } : {}),
   });
+  if (changes.allowedCallingAets || added.length || changed.length) {
+    for (const r of refusedCommitmentNodes(current)) log.warn(refusedCommitmentText(r));
+  }
   return true;
 }

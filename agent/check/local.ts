@@ -17,7 +17,12 @@ import { loadKeyFile } from "../config/key_file.ts";
 import { holderCommand, lockHolder } from "../archive/lock.ts";
 import { diskSpace } from "../archive/disk_space.ts";
 import { compileRoutes } from "../routing/rules.ts";
-import { sharedAetText, sharedNodeAets } from "../config/shared_aets.ts";
+import {
+  refusedCommitmentNodes,
+  refusedCommitmentText,
+  sharedAetText,
+  sharedNodeAets,
+} from "../config/shared_aets.ts";
 import { loadProfile } from "../deid/load_profile.ts";
 import { loadCredential } from "../tunnel/credential.ts";
 import { pidsListenOn } from "./listening.ts";
@@ -311,7 +316,10 @@ export async function routeChecks(config: AgentConfig): Promise<Check[]> {
 
 /** Nodes sharing an AE title: a C-MOVE to that title reaches the first of them only. */
 export function nodeAetChecks(config: AgentConfig): Check[] {
-  return sharedNodeAets(config.nodes).map((shared) => warn(`AE title ${shared.aet}`, sharedAetText(shared)));
+  return [
+    ...sharedNodeAets(config.nodes).map((shared) => warn(`AE title ${shared.aet}`, sharedAetText(shared))),
+    ...refusedCommitmentNodes(config).map((r) => warn(`node ${r.node}`, refusedCommitmentText(r))),
+  ];
 }
 
 /** With `hub.url`: the site credential the data directory holds, as the agent's start reads it. */

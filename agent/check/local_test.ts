@@ -29,3 +29,14 @@ Deno.test("nodeAetChecks(): a warning per AE title two nodes share", () => {
   assert.equal(checks[0].status, "warn");
   assert.match(checks[0].detail, /nodes a, b share the AE title PACS/);
 });
+
+Deno.test("nodeAetChecks(): a node that asks for Storage Commitment, refused as a caller, is warned of", () => {
+  const nodes = "nodes:\n  pacs: { aet: ORTHANC, host: h, port: 104, storageCommitment: true }\n" +
+    "  plain: { aet: PLAIN, host: h, port: 105 }\n";
+  // Until 2026-12-07 `agent check` said all was well, and every report of the node was rejected.
+  const refused = nodeAetChecks(configOf(`${nodes}dimse: { allowedCallingAets: [MOD1, PLAIN] }\n`));
+  assert.deepEqual(refused.map((c) => [c.status, c.what]), [["warn", "node pacs"]]);
+  assert.match(refused[0].detail, /reports come on associations it opens as ORTHANC, .*add ORTHANC/);
+  assert.equal(nodeAetChecks(configOf(`${nodes}dimse: { allowedCallingAets: [MOD1, ORTHANC] }\n`)).length, 0);
+  assert.equal(nodeAetChecks(configOf(nodes)).length, 0, "any caller allowed (the default)");
+});

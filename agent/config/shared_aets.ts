@@ -20,3 +20,28 @@ export function sharedAetText(shared: { aet: string; nodes: string[] }): string 
   } share the AE title ${shared.aet}: a C-MOVE to ${shared.aet} goes ` +
     `to ${shared.nodes[0]} (the first configured)`;
 }
+
+/**
+ * Nodes that ask for Storage Commitment whose AE title `dimse.allowedCallingAets` does not allow: the node
+ * sends its report on an association it opens to the agent as that title, which is rejected, and the rows wait
+ * in `committing` until they are stored again (QA 2026-12-07: `agent check` said all was well). Worth a
+ * warning at start, at a reload and in `agent check`.
+ */
+export function refusedCommitmentNodes(
+  config: {
+    nodes: Record<string, { aet: string; storageCommitment?: boolean }>;
+    dimse: { allowedCallingAets: string[] };
+  },
+): { node: string; aet: string }[] {
+  const allowed = config.dimse.allowedCallingAets;
+  if (allowed.includes("*")) return [];
+  return Object.entries(config.nodes)
+    .filter(([, n]) => n.storageCommitment && !allowed.includes(n.aet))
+    .map(([node, n]) => ({ node, aet: n.aet }));
+}
+
+/** The warning's words for one such node. */
+export function refusedCommitmentText(r: { node: string; aet: string }): string {
+  return `node ${r.node} asks for Storage Commitment, and its reports come on associations it opens as ` +
+    `${r.aet}, which dimse.allowedCallingAets does not allow: add ${r.aet} to it`;
+}

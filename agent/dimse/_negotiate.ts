@@ -9,6 +9,9 @@ import { constants } from "./_library.ts";
 import type { QueryModel } from "./handlers.ts";
 import { DICOM_APPLICATION_CONTEXT } from "./associate_rq.ts";
 
+/** Why an association whose calling AE title `allowedCallingAets` does not name is rejected. */
+export const CALLING_NOT_ALLOWED = "calling AE title not allowed";
+
 export const QR_FIND: Record<string, QueryModel> = {
   [SopClass.PatientRootFind]: "patient",
   [SopClass.StudyRootFind]: "study",
@@ -152,7 +155,7 @@ export function negotiate(
     return [RejectResult.Permanent, RejectSource.ServiceUser, 7, "called AE title not recognised"];
   }
   if (!o.allowedCallingAets.includes("*") && !o.allowedCallingAets.includes(calling)) {
-    return [RejectResult.Permanent, RejectSource.ServiceUser, 3, "calling AE title not allowed"];
+    return [RejectResult.Permanent, RejectSource.ServiceUser, 3, CALLING_NOT_ALLOWED];
   }
   if (full) {
     // PS3.8 7.1.1.9: service provider (presentation), local limit exceeded, transient

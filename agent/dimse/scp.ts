@@ -37,7 +37,7 @@ import {
   SubOperations,
   Unsendable,
 } from "./_suboperations.ts";
-import { getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
+import { CALLING_NOT_ALLOWED, getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
 import { readCommitmentRequest, sendEventReport } from "./_commitment.ts";
 import { AssociationTally } from "./_association_tally.ts";
 
@@ -45,6 +45,11 @@ export interface ScpOptions extends NetworkOptions {
   aet: string;
   /** Calling AE titles allowed to associate; "*" allows any. */
   allowedCallingAets: string[];
+  /**
+   * The configured node a calling AE title is, if any: a node refused by `allowedCallingAets` (its Storage
+   * Commitment reports, its C-STOREs of a C-MOVE retrieval) is warned of, not only logged.
+   */
+  nodeOfCaller?: (aet: string) => string | undefined;
   /** Refuse associations whose called AE title is not ours. */
   checkCalledAet: boolean;
   maxAssociations: number;
@@ -181,7 +186,17 @@ class AgentScp extends ConduitNetwork {
     const refusal = negotiate(association, policy, proposal, full);
     if (refusal) {
       const [result, source, reason, why] = refusal;
-      this.log.info("association rejected", { reason: why, calledAet: called });
+      const node = why === CALLING_NOT_ALLOWED ? o.nodeOfCaller?.(calling) : undefined;
+      if (node) {
+        this.log.warn("association rejected", {
+          reason: why,
+          calledAet: called,
+          node,
+          hint:
+            `the calling AE title is node ${node}'s: its Storage Commitment reports and the C-STOREs of ` +
+            `retrievals from it are refused while dimse.allowedCallingAets does not name ${calling}`,
+        });
+      } else this.log.info("association rejected", { reason: why, calledAet: called });
       this.emitEvent({ type: "association", outcome: "rejected", reason: why });
       this.sendAssociationReject(result, source, reason);
       // PS3.8 9.1.4: the requestor closes after a reject; we close too, after a grace period (ARTIM).

@@ -43,6 +43,8 @@ Deno.test({
       aet,
       config: {
         dimse: { aet, allowedCallingAets: ["GOOD"], checkCalledAet: true, maxAssociations: 1, ...TIMEOUTS },
+        // A node that asks for Storage Commitment, whose title the list leaves out (its reports would be refused).
+        nodes: { pacs: { aet: "PACSCOMMIT", host: "127.0.0.1", port: 1, storageCommitment: true } },
       },
     });
     const verification = [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [IMPLICIT_LE] }];
@@ -85,6 +87,24 @@ Deno.test({
       await t.step("5a. a calling AE title not allowed: A-ASSOCIATE-RJ 1/1/3", async () => {
         await expectReject("BAD", aet, { result: 1, source: 1, reason: 3 }, "calling AE BAD");
         await expectEcho("allowed calling AE");
+        // A configured node refused so is warned of, at start and at each refusal, naming the node (until
+        // 2026-12-07 an info line, and a node's Storage Commitment reports were refused unnoticed).
+        await expectReject("PACSCOMMIT", aet, { result: 1, source: 1, reason: 3 }, "calling AE PACSCOMMIT");
+        const lines = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l));
+        assert.ok(
+          lines.some((l) => l.level === "warn" && /node pacs asks for Storage Commitment/.test(l.msg)),
+        );
+        const refused = lines.filter((l) => l.msg === "association rejected");
+        assert.deepEqual(
+          refused.map((l) => [l.level, l.callingAet, l.node]).filter(([, c]) => c !== "GOOD"),
+          [
+            ["info", "BAD", undefined],
+            ["info", "BAD", undefined],
+            ["warn", "PACSCOMMIT", "pacs"],
+            ["warn", "PACSCOMMIT", "pacs"],
+          ],
+        );
       });
 
       await t.step("5b. a wrong called AE title: A-ASSOCIATE-RJ 1/1/7", async () => {
