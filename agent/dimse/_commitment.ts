@@ -121,6 +121,11 @@ interface RequestNetwork {
   closedBefore?(what: string): string;
 }
 
+/** A report the requester's association did not answer: closed first (often a requester that released at once), or silent. */
+export class ReportUnansweredError extends Error {
+  override name = "ReportUnansweredError";
+}
+
 /**
  * Sends a report on an association and resolves with the status of its N-EVENT-REPORT-RSP; rejects when no
  * response comes within `timeoutMs` or the association closes first.
@@ -135,11 +140,11 @@ export function sendEventReport(
     const onClose = () => {
       cleanup();
       const what = "the N-EVENT-REPORT response";
-      reject(new Error(network.closedBefore?.(what) ?? `association closed before ${what}`));
+      reject(new ReportUnansweredError(network.closedBefore?.(what) ?? `association closed before ${what}`));
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`no N-EVENT-REPORT response within ${timeoutMs} ms`));
+      reject(new ReportUnansweredError(`no N-EVENT-REPORT response within ${timeoutMs} ms`));
     }, timeoutMs);
     const cleanup = () => {
       clearTimeout(timer);

@@ -38,7 +38,7 @@ import {
   Unsendable,
 } from "./_suboperations.ts";
 import { CALLING_NOT_ALLOWED, getWindow, negotiate, QR_FIND, QR_GET, QR_MOVE } from "./_negotiate.ts";
-import { readCommitmentRequest, sendEventReport } from "./_commitment.ts";
+import { readCommitmentRequest, ReportUnansweredError, sendEventReport } from "./_commitment.ts";
 import { AssociationTally } from "./_association_tally.ts";
 
 export interface ScpOptions extends NetworkOptions {
@@ -324,8 +324,11 @@ class AgentScp extends ConduitNetwork {
       };
       status = await sendEventReport(network, report, REPORT_RESPONSE_TIMEOUT_MS);
     } catch (err) {
+      // Our own words when the association closed first or stayed silent (a requester that released at once,
+      // as Orthanc does): until 2026-12-07 "Error: processing failed", which read as a fault (QA 35a).
       this.log.info("storage commitment report not answered on the requester's association", {
-        reason: safeReason(err),
+        reason: err instanceof ReportUnansweredError ? err.message : safeReason(err),
+        then: "sent on an association the agent opens to the requester",
         transaction,
       });
       return handler.deliverLater(request, report);
