@@ -46,7 +46,9 @@ export function checkTimeZone(timeZone: string): void {
   try {
     new Intl.DateTimeFormat("en-GB", { timeZone });
   } catch {
-    throw new WindowError(`${JSON.stringify(timeZone)} is not an IANA time zone (e.g. Europe/Paris)`);
+    throw new WindowError(
+      `${JSON.stringify(timeZone)} is not an IANA time zone (e.g. Europe/Paris) or an offset ±HH:MM (+05:00)`,
+    );
   }
 }
 

@@ -84,7 +84,8 @@ Deno.test({
       await dialog.getByLabel("Time zone").fill("Mars/Olympus");
       await transfer.click();
       await alert.filter({
-        hasText: 'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).',
+        hasText:
+          'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris) or an offset ±HH:MM (+05:00).',
       }).waitFor();
       // A priority or a cap out of the hub's bounds is refused in the dialog, in words (the hub's own refusal
       // named its field, "bandwidthMbps: Number must be ..."); nothing is sent.
@@ -112,7 +113,8 @@ Deno.test({
       await dialog.getByLabel("Time zone").fill("Mars/Olympus");
       await transfer.click();
       await alert.filter({
-        hasText: 'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).',
+        hasText:
+          'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris) or an offset ±HH:MM (+05:00).',
       }).waitFor();
       assert.equal(await jobs(), 0, "a refused window, priority or cap starts no job");
       await dialog.screenshot({ path: path.join(SHOTS, "windows-dialog.png") });

@@ -165,7 +165,10 @@ Deno.test({
       // Orthanc released its association at once: where the report could not go on it, the log says so in
       // words ("Error: processing failed" until 2026-12-07, which read as a fault).
       for (const line of log.split("\n").filter((l) => l.includes("not answered on the requester's"))) {
-        assert.match(JSON.parse(line).reason, /association closed before the N-EVENT-REPORT response|no N-EVENT/);
+        assert.match(
+          JSON.parse(line).reason,
+          /association closed before the N-EVENT-REPORT response|no N-EVENT/,
+        );
       }
     } finally {
       await agent.stop();

@@ -37,7 +37,8 @@ Deno.test("windowsOf() names the window that is incomplete", () => {
 
 Deno.test("windowsOf() refuses what the hub refuses, in the hub's words", () => {
   assert.throws(() => windowsOf([row("19:00", "07:00")], "Mars/Olympus"), {
-    message: 'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris).',
+    message:
+      'The time zone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Paris) or an offset ±HH:MM (+05:00).',
   });
   assert.throws(() => windowsOf([row("19:00", "07:00"), row("7pm", "08:00")], ""), {
     message: 'Window 2: the window\'s start "7pm" is not a time of day as HH:MM.',
