@@ -713,6 +713,12 @@ export class TransferService extends TransferReads {
         inArray(transfers.status, ["pending", "in_progress"]),
       ).orderBy(desc(transfers.priority), asc(transfers.createdAt));
       const mine = this.leases ? await this.leases.drive(active.map((t) => t.id)) : undefined;
+      for (const t of active) {
+        // A job another hub drove until its lease ran out (that hub died or stopped): said once, here.
+        if (mine?.has(t.id) && t.driverHub && t.driverHub !== this.leases!.hubId) {
+          this.log.info("transfer taken over from another hub", { transfer: t.id, from: t.driverHub });
+        }
+      }
       const now = Date.now();
       for (const t of active) {
         if (mine && !mine.has(t.id)) continue; // another hub of the cluster drives it

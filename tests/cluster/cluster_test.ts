@@ -247,6 +247,14 @@ Deno.test({
       }, 30_000);
       console.log(`south answered through hub 1 ${Date.now() - killedAt} ms after the kill of hub 2`);
       await eventually("hub 1 drives the job", async () => (await driver()) === hubIds.get(base[0]), 30_000);
+      // It says so (until 2026-12-07 only progress resuming told an operator; QA 35a).
+      await eventually("hub 1 logs the takeover", async () => {
+        const lines = (await Deno.readTextFile(hubs[0].logFile)).split("\n").filter((l) => l.startsWith("{"));
+        return lines.map((l) => JSON.parse(l)).find((l) =>
+          l.msg === "transfer taken over from another hub" && l.transfer === id &&
+          l.from === hubIds.get(base[1])
+        );
+      }, 10_000);
       const client1 = createConduitClient({ url: base[0], token });
       const done = await eventually("the transfer finished", async () => {
         const t = await client1.transfers.get.query({ id });
