@@ -111,10 +111,13 @@ Deno.test("a report whose association closes first says why it closed, when the 
   timedOut.close();
   await assert.rejects(
     sent,
-    /^Error: no PDU from the peer for 2 s \(the idle timeout\): aborted before the N-EVENT-REPORT response$/,
+    /^ReportUnansweredError: no PDU from the peer for 2 s \(the idle timeout\): aborted before the N-EVENT-REPORT response$/,
   );
   const plain = network();
   const sentPlain = sendEventReport(plain.network, report, 10_000);
   plain.close();
-  await assert.rejects(sentPlain, /^Error: association closed before the N-EVENT-REPORT response$/);
+  await assert.rejects(
+    sentPlain,
+    /^ReportUnansweredError: association closed before the N-EVENT-REPORT response$/,
+  );
 });

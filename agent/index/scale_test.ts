@@ -166,17 +166,31 @@ function undoStudyPatient(db: Database): void {
 
 /** What the summary counted over the whole queue before migration 0011, sorted as it sorts. */
 function countedSummary(db: Database, now: number) {
-  return (db.statement(`SELECT destination, CASE
+  const rows = db.statement(`SELECT destination, CASE
       WHEN state = 'dead' AND last_error = '${CANCELED}' THEN 'canceled'
       WHEN state = 'dead' AND last_error = '${ABANDONED}' THEN 'abandoned'
-      ELSE state END AS state, count(*) AS count, min(created_at) AS oldest
-    FROM queue GROUP BY 1, 2 ORDER BY 1, 2`).all() as {
+      ELSE state END AS state, created_at AS createdAt, next_attempt_at AS nextAttemptAt
+    FROM queue ORDER BY 1, 2`).all() as {
     destination: string;
     state: string;
-    count: number;
-    oldest: number;
-  }[])
-    .map((r) => ({ ...r, oldest: now - r.oldest }));
+    createdAt: number;
+    nextAttemptAt: number;
+  }[];
+  const groups = new Map<string, { destination: string; state: string; count: number; oldest: number }>();
+  for (const r of rows) {
+    const key = `${r.destination}\u0000${r.state}`;
+    const g = groups.get(key) ?? { destination: r.destination, state: r.state, count: 0, oldest: Infinity };
+    g.count++;
+    // A pending row waits from when it became due (one held for a window is not late before it).
+    const since = r.state !== "pending"
+      ? r.createdAt
+      : r.nextAttemptAt <= now
+      ? Math.max(r.createdAt, r.nextAttemptAt)
+      : Infinity;
+    g.oldest = Math.min(g.oldest, since);
+    groups.set(key, g);
+  }
+  return [...groups.values()].map((g) => ({ ...g, oldest: g.oldest === Infinity ? 0 : now - g.oldest }));
 }
 
 /** What a route's progress counted over the route's rows before migration 0014 (no last error). */
