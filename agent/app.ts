@@ -38,6 +38,7 @@ import { NodeOperations } from "./nodes/operations.ts";
 import { LazyStorageCommitment } from "./commitment/lazy.ts";
 import type { CommitmentRequests } from "./forward/commitment_requests.ts";
 import { compileRoutes } from "./routing/rules.ts";
+import { RouteWindows } from "./routing/windows.ts";
 import { reloadConfig } from "./reload.ts";
 import { Queue } from "./queue/queue.ts";
 import { Forwarder } from "./forward/forwarder.ts";
@@ -274,6 +275,10 @@ async function startLocked(
     );
   }
 
+  // Routes with a time window: their rows held while it is closed, released when it opens (before the
+  // forward workers first claim).
+  const routeWindows = new RouteWindows(queue, log.child({ part: "routing" }), () => forwarder.wake());
+  routeWindows.set(routes);
   forwarder.start();
   commitmentRequests?.start();
   const kept: RetentionPolicy = {
@@ -294,6 +299,7 @@ async function startLocked(
   try {
     tunnel = await startHubLink({ ...backends, archiveQuery, copies, key });
   } catch (err) {
+    routeWindows.stop();
     await retention?.stop();
     await commitmentRequests?.stop();
     await forwarder.stop();
@@ -371,6 +377,7 @@ async function startLocked(
           replaceRoutes: (compiled) => {
             routes = compiled;
             ingest.replaceRoutes(compiled);
+            routeWindows.set(compiled);
           },
           replaceAllowedCallingAets: (aets) => scp.replaceAllowedCallingAets(aets),
           setLogLevel: (level) => log.setLevel(level),
@@ -390,6 +397,7 @@ async function startLocked(
     async stop() {
       clearTimeout(settle);
       clearInterval(backfillTimer);
+      routeWindows.stop();
       certificates.stop();
       stopping = true;
       await tunnel?.stop();

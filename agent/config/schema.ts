@@ -85,6 +85,14 @@ const condition = z.union([
   errorMap: () => ({ message: "expected one of equals, oneOf, glob, regex, present or absent" }),
 });
 
+/** One window of a route (its values checked when the routes are compiled, in the transfers' words). */
+const routeWindow = z.object({
+  start: z.string(),
+  end: z.string(),
+  timeZone: z.string().optional(),
+  days: z.array(z.string()).optional(),
+}).strict();
+
 const routeSchema = z.object({
   name: z.string().min(1),
   match: z.object({
@@ -121,6 +129,12 @@ const routeSchema = z.object({
     /** Let objects that may carry burned-in text through (held back otherwise). */
     allowBurnedIn: z.boolean().default(false),
   }).strict().optional(),
+  /**
+   * The hours the route forwards in (HH:MM start and end, an IANA zone or the host's, optional days), one
+   * window or a list: outside them its objects are archived and queued, and wait for the opening
+   * (routing/windows.ts). Checked by the rules transfers' windows follow (@conduit/shared/transfer-window).
+   */
+  window: z.union([routeWindow, z.array(routeWindow).max(64)]).optional(),
 }).strict();
 
 export const configSchema = z.object({

@@ -16,7 +16,7 @@ import { type ClaimedRow, COLUMNS } from "./rows.ts";
 export function addInTransaction(
   db: Database,
   sopInstanceUid: string,
-  targets: { route: string; destination: string }[],
+  targets: { route: string; destination: string; notBefore?: number }[],
   now = Date.now(),
   resend = true,
 ): void {
@@ -28,11 +28,12 @@ export function addInTransaction(
   const st = db.statement(upsert);
   const once = db.statement(`${upsert} WHERE queue.state IN ('failed', 'dead')`);
   for (const t of targets) {
+    // A row its route's window holds is due at the opening (`notBefore`, routing/windows.ts).
     (resend || !isTunnelRoute(t.route) ? st : once).run(
       sopInstanceUid,
       t.route,
       t.destination,
-      now,
+      t.notBefore ?? now,
       now,
       now,
     );

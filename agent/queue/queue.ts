@@ -44,7 +44,7 @@ export class Queue {
 
   addInTransaction(
     sopInstanceUid: string,
-    targets: { route: string; destination: string }[],
+    targets: { route: string; destination: string; notBefore?: number }[],
     now = Date.now(),
     resend = true,
   ): void {

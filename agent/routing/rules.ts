@@ -3,6 +3,7 @@
  * compiled once at start (tags resolved, globs and regexes built, destinations checked), so a bad
  * rule stops the agent with a message naming it instead of misrouting at run time.
  */
+import { checkWindow, isOpen, nextOpening, type Windows } from "@conduit/shared/transfer-window";
 import { resolveTag } from "@conduit/shared/dicom";
 import type { AgentConfig } from "../config/schema.ts";
 import { KeyFileError, loadKeyFile } from "../config/key_file.ts";
@@ -30,6 +31,8 @@ export interface CompiledRoute {
   destinations: string[];
   /** Set when the route de-identifies before it queues for its destinations. */
   deid?: RouteDeid;
+  /** The hours it forwards in (`routes[].window`); always without one. */
+  window?: Windows;
   matches(facts: RoutingFacts): boolean;
 }
 
@@ -77,6 +80,13 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
     if (names.has(r.name)) throw new RouteConfigError(`routes: ${r.name}: two routes have this name`);
     names.add(r.name);
     const deid = r.deid ? compileDeid(r.name, r.deid, config.deid.keyFile) : undefined;
+    if (r.window) {
+      try {
+        checkWindow(r.window as Windows);
+      } catch (err) {
+        throw new RouteConfigError(`routes: ${r.name}: window: ${(err as Error).message}`);
+      }
+    }
     const destinations = r.to.map((t) => {
       if ("site" in t) {
         if (!config.hub.url) {
@@ -106,6 +116,7 @@ export function compileRoutes(config: AgentConfig): CompiledRoute[] {
       name: r.name,
       destinations,
       ...(deid ? { deid } : {}),
+      ...(r.window ? { window: r.window as Windows } : {}),
       matches: (f) =>
         inList(m.callingAet, f.callingAet) && inList(m.calledAet, f.calledAet) &&
         inList(m.modality, f.modality) &&
@@ -152,20 +163,30 @@ function compileDeid(
   }
 }
 
-/** One destination an object takes through one route; `deid` when the route de-identifies it first. */
+/**
+ * One destination an object takes through one route; `deid` when the route de-identifies it first;
+ * `notBefore` when the route's window is closed (its next opening: the row is held until then).
+ */
 export interface RouteTarget {
   route: string;
   destination: string;
   deid?: true;
+  notBefore?: number;
 }
 
 /** The (route, destination) pairs an object takes. */
-export function route(routes: CompiledRoute[], facts: RoutingFacts): RouteTarget[] {
+export function route(routes: CompiledRoute[], facts: RoutingFacts, now = Date.now()): RouteTarget[] {
   const out: RouteTarget[] = [];
   for (const r of routes) {
     if (!r.matches(facts)) continue;
+    const notBefore = r.window && !isOpen(r.window, now) ? nextOpening(r.window, now) : undefined;
     for (const destination of r.destinations) {
-      out.push({ route: r.name, destination, ...(r.deid ? { deid: true as const } : {}) });
+      out.push({
+        route: r.name,
+        destination,
+        ...(r.deid ? { deid: true as const } : {}),
+        ...(notBefore !== undefined ? { notBefore } : {}),
+      });
     }
   }
   return out;
@@ -174,16 +195,20 @@ export function route(routes: CompiledRoute[], facts: RoutingFacts): RouteTarget
 /**
  * The queue rows for an object's targets: a plain target is one row per destination; a route that
  * de-identifies gets one row for its de-identification stage instead (`deid:<route>`), whose worker
- * writes the copy and then queues the copy for the route's destinations.
+ * writes the copy and then queues the copy for the route's destinations. A target held by its route's
+ * window keeps `notBefore`.
  */
-export function queueTargets(targets: RouteTarget[]): { route: string; destination: string }[] {
-  const out: { route: string; destination: string }[] = [];
+export function queueTargets(
+  targets: RouteTarget[],
+): { route: string; destination: string; notBefore?: number }[] {
+  const out: { route: string; destination: string; notBefore?: number }[] = [];
   const staged = new Set<string>();
+  const held = (t: RouteTarget) => (t.notBefore !== undefined ? { notBefore: t.notBefore } : {});
   for (const t of targets) {
-    if (!t.deid) out.push({ route: t.route, destination: t.destination });
+    if (!t.deid) out.push({ route: t.route, destination: t.destination, ...held(t) });
     else if (!staged.has(t.route)) {
       staged.add(t.route);
-      out.push({ route: t.route, destination: stageDestination(t.route) });
+      out.push({ route: t.route, destination: stageDestination(t.route), ...held(t) });
     }
   }
   return out;
