@@ -1,6 +1,6 @@
 /** Two hubs of one cluster in this process, for the cluster tests. */
 import { startTestHub } from "../support/hub.ts";
-import type { TestPostgres } from "../support/postgres.ts";
+import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { freePort, startStorescp } from "../support/peers.ts";
 
 /** Two hubs on a new database of `pg`, each with its own cluster URL; their stops pushed on `stops`. */
@@ -30,4 +30,34 @@ export async function clusterPacs(stops: (() => Promise<void>)[]) {
   });
   stops.push(() => pacs.stop());
   return pacs;
+}
+
+/** What a cluster test started, stopped in reverse order at its end (each stop's failure ignored). */
+export type Stops = (() => Promise<void>)[];
+
+/**
+ * A cluster test on a PostgreSQL of its own: `fn` pushes a stop for everything it starts; they run in reverse
+ * order when it ends, however it ends, then the database stops.
+ */
+export function clusterTest(
+  name: string,
+  skip: string | false | undefined,
+  fn: (pg: TestPostgres, stops: Stops) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: Boolean(skip),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const pg = await startPostgres();
+      const stops: Stops = [];
+      try {
+        await fn(pg, stops);
+      } finally {
+        for (const stop of stops.reverse()) await stop().catch(() => {});
+        await pg.stop();
+      }
+    },
+  });
 }

@@ -13,8 +13,8 @@ import { skipReason, spawnLogged, toolPath, waitReady } from "../support/peers.t
 import { acceptsTcp, onFreePorts } from "../support/processes.ts";
 import { eventually, hubAdmin, startTestHub, type TestHub } from "../support/hub.ts";
 import { makeTestPki } from "../support/pki.ts";
-import { postgresMissing, startPostgres } from "../support/postgres.ts";
-import { twoHubs } from "./_two_hubs.ts";
+import { postgresMissing } from "../support/postgres.ts";
+import { clusterTest, twoHubs } from "./_two_hubs.ts";
 
 const skip = postgresMissing() ?? skipReason("haproxy", "openssl");
 if (skip) console.warn(`cluster/haproxy_test: skipped: ${skip}`);
@@ -56,90 +56,81 @@ async function serversUp(socket: string): Promise<Record<string, boolean>> {
   }
 }
 
-Deno.test({
-  name: "haproxy.cfg of the cluster example: a hub stopping costs its clients no error",
-  ignore: Boolean(skip),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const pg = await startPostgres();
-    const stops: (() => Promise<void>)[] = [];
-    try {
-      const { db, ports, hubs } = await twoHubs(pg, "haproxy", stops);
-      const pki = await makeTestPki(["localhost"]);
-      const pem = path.join(pki.dir, "proxy.pem");
-      await Deno.writeTextFile(
-        pem,
-        (await Deno.readTextFile(pki.parties.localhost.cert)) +
-          (await Deno.readTextFile(pki.parties.localhost.key)),
-      );
-      const socket = path.join(pki.dir, "admin.sock");
-      const cfg = path.join(pki.dir, "haproxy.cfg");
-      const proxy = await onFreePorts(["haproxy"], [undefined], async ([port]) => {
-        await Deno.writeTextFile(cfg, await exampleConfig(port, [...ports], pem, socket));
-        const p = await spawnLogged("haproxy", toolPath("haproxy")!, ["-db", "-f", cfg]);
-        await waitReady(p, "haproxy", () => acceptsTcp(port), 20_000, [port]);
-        return Object.assign(p, { port });
-      });
-      stops.push(() => proxy.stop());
-      const up = () => serversUp(socket);
-      await eventually("both hubs in rotation", async () => Object.values(await up()).join() === "true,true");
+clusterTest(
+  "haproxy.cfg of the cluster example: a hub stopping costs its clients no error",
+  skip,
+  async (pg, stops) => {
+    const { db, ports, hubs } = await twoHubs(pg, "haproxy", stops);
+    const pki = await makeTestPki(["localhost"]);
+    const pem = path.join(pki.dir, "proxy.pem");
+    await Deno.writeTextFile(
+      pem,
+      (await Deno.readTextFile(pki.parties.localhost.cert)) +
+        (await Deno.readTextFile(pki.parties.localhost.key)),
+    );
+    const socket = path.join(pki.dir, "admin.sock");
+    const cfg = path.join(pki.dir, "haproxy.cfg");
+    const proxy = await onFreePorts(["haproxy"], [undefined], async ([port]) => {
+      await Deno.writeTextFile(cfg, await exampleConfig(port, [...ports], pem, socket));
+      const p = await spawnLogged("haproxy", toolPath("haproxy")!, ["-db", "-f", cfg]);
+      await waitReady(p, "haproxy", () => acceptsTcp(port), 20_000, [port]);
+      return Object.assign(p, { port });
+    });
+    stops.push(() => proxy.stop());
+    const up = () => serversUp(socket);
+    await eventually("both hubs in rotation", async () => Object.values(await up()).join() === "true,true");
 
-      const user = await hubAdmin(hubs[0].dataDir, ["user", "add", "ann", "--role", "viewer", "--json"]);
-      assert.equal(user.code, 0, user.stderr);
-      const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pki.ca)] });
-      stops.push(() => Promise.resolve(client.close()));
-      const base = `https://localhost:${proxy.port}`;
-      const login = await fetch(`${base}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user: "ann", password: user.json!.password }),
-        client,
-      });
-      assert.equal(login.status, 200);
-      await login.body?.cancel();
-      const cookie = login.headers.get("set-cookie")!.split(";")[0];
-      const me = async () => {
-        const r = await fetch(`${base}/auth/me`, { headers: { cookie }, client });
-        await r.body?.cancel();
-        return r.status;
-      };
+    const user = await hubAdmin(hubs[0].dataDir, ["user", "add", "ann", "--role", "viewer", "--json"]);
+    assert.equal(user.code, 0, user.stderr);
+    const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pki.ca)] });
+    stops.push(() => Promise.resolve(client.close()));
+    const base = `https://localhost:${proxy.port}`;
+    const login = await fetch(`${base}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "ann", password: user.json!.password }),
+      client,
+    });
+    assert.equal(login.status, 200);
+    await login.body?.cancel();
+    const cookie = login.headers.get("set-cookie")!.split(";")[0];
+    const me = async () => {
+      const r = await fetch(`${base}/auth/me`, { headers: { cookie }, client });
+      await r.body?.cancel();
+      return r.status;
+    };
 
-      /** Stops `hub`, asking through the proxy until HAProxy has taken it out: every answer. */
-      const askedWhileStopping = async (hub: TestHub, name: string) => {
-        await hub.stop();
-        const answers: number[] = [];
-        await eventually(`${name} out of rotation`, async () => {
-          answers.push(await me());
-          return (await up())[name] === false;
-        }, 20_000);
-        return answers;
-      };
-      const first = await askedWhileStopping(hubs[1], "hub-b");
-      assert.deepEqual(first.filter((s) => s !== 200), [], `answers while hub-b stopped: ${first.join(" ")}`);
-      // How many asks fall before HAProxy takes it out depends on the machine's speed (a loaded CI machine once
-      // stopped the hub slower than HAProxy's checks: one ask); every one must be answered, however many.
-      assert.ok(first.length >= 1, `asked ${first.length} times before hub-b was out`);
+    /** Stops `hub`, asking through the proxy until HAProxy has taken it out: every answer. */
+    const askedWhileStopping = async (hub: TestHub, name: string) => {
+      await hub.stop();
+      const answers: number[] = [];
+      await eventually(`${name} out of rotation`, async () => {
+        answers.push(await me());
+        return (await up())[name] === false;
+      }, 20_000);
+      return answers;
+    };
+    const first = await askedWhileStopping(hubs[1], "hub-b");
+    assert.deepEqual(first.filter((s) => s !== 200), [], `answers while hub-b stopped: ${first.join(" ")}`);
+    // How many asks fall before HAProxy takes it out depends on the machine's speed (a loaded CI machine once
+    // stopped the hub slower than HAProxy's checks: one ask); every one must be answered, however many.
+    assert.ok(first.length >= 1, `asked ${first.length} times before hub-b was out`);
 
-      // Rolling restart (operations.md): hub-b again, its /healthz 200 and back in rotation, then hub-a stops.
-      const b = await startTestHub({
-        db,
-        port: ports[1],
-        clusterUrl: `http://127.0.0.1:${ports[1]}`,
-        dataDir: hubs[1].dataDir,
-      });
-      stops.push(() => b.stop());
-      assert.equal((await fetch(`http://127.0.0.1:${ports[1]}/healthz`).then((r) => r.json())).status, "ok");
-      await eventually("hub-b back in rotation", async () => (await up())["hub-b"] === true);
-      const second = await askedWhileStopping(hubs[0], "hub-a");
-      assert.deepEqual(
-        second.filter((s) => s !== 200),
-        [],
-        `answers while hub-a stopped: ${second.join(" ")}`,
-      );
-    } finally {
-      for (const stop of stops.reverse()) await stop().catch(() => {});
-      await pg.stop();
-    }
+    // Rolling restart (operations.md): hub-b again, its /healthz 200 and back in rotation, then hub-a stops.
+    const b = await startTestHub({
+      db,
+      port: ports[1],
+      clusterUrl: `http://127.0.0.1:${ports[1]}`,
+      dataDir: hubs[1].dataDir,
+    });
+    stops.push(() => b.stop());
+    assert.equal((await fetch(`http://127.0.0.1:${ports[1]}/healthz`).then((r) => r.json())).status, "ok");
+    await eventually("hub-b back in rotation", async () => (await up())["hub-b"] === true);
+    const second = await askedWhileStopping(hubs[0], "hub-a");
+    assert.deepEqual(
+      second.filter((s) => s !== 200),
+      [],
+      `answers while hub-a stopped: ${second.join(" ")}`,
+    );
   },
-});
+);
