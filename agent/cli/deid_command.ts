@@ -14,7 +14,7 @@ import { filesUnder, reportSkipped, within } from "./_files.ts";
 import { deidentifyBatch } from "../deid/pool.ts";
 import { sweepStaged } from "../deid/staged.ts";
 import { loadKeyFile } from "../config/key_file.ts";
-import { pseudonymProblem, trialProblem } from "@conduit/shared/deid";
+import { pseudonymProblem, PseudonymTable, trialProblem } from "@conduit/shared/deid";
 import type { BatchSettings } from "../deid/batch_settings.ts";
 import { OPTION_NAMES, standardProfile } from "../deid/profile.ts";
 import { readProfileFile } from "../deid/profile_file.ts";
@@ -280,8 +280,7 @@ async function loadPseudonyms(file: string): Promise<Map<string, string>> {
   if (parsed.errors.length) {
     throw new Error(`line ${(parsed.errors[0].row ?? 0) + 1}: ${parsed.errors[0].message}`);
   }
-  const out = new Map<string, string>();
-  const lineOf = new Map<string, number>(); // a patient's or a pseudonym's first line
+  const table = new PseudonymTable<number>();
   let first = true;
   parsed.data.forEach((row, i) => {
     const cells = row.map((c) => c.trim());
@@ -301,24 +300,20 @@ async function loadPseudonyms(file: string): Promise<Map<string, string>> {
     }
     const problem = pseudonymProblem(pseudonym);
     if (problem) throw new Error(`line ${line}: the pseudonym ${problem}`);
-    const given = out.get(original);
-    if (given !== undefined && given !== pseudonym) {
+    const clash = table.add(original, pseudonym, line);
+    if (clash?.kind === "patient") {
       throw new Error(
-        `line ${line}: line ${
-          lineOf.get(`p:${original}`)
-        } gave this patient another pseudonym: one patient, one pseudonym`,
+        `line ${line}: line ${clash.where} gave this patient another pseudonym: one patient, one pseudonym`,
       );
     }
-    const holder = lineOf.get(`s:${pseudonym}`);
-    if (given === undefined && holder !== undefined) {
+    if (clash) {
       throw new Error(
-        `line ${line}: line ${holder} gave the pseudonym ${JSON.stringify(pseudonym)} to another patient: ` +
+        `line ${line}: line ${clash.where} gave the pseudonym ${
+          JSON.stringify(pseudonym)
+        } to another patient: ` +
           "two patients would become one",
       );
     }
-    out.set(original, pseudonym);
-    if (!lineOf.has(`p:${original}`)) lineOf.set(`p:${original}`, line);
-    if (!lineOf.has(`s:${pseudonym}`)) lineOf.set(`s:${pseudonym}`, line);
   });
-  return out;
+  return table.toMap();
 }

@@ -26,7 +26,7 @@ import { resultsCsv } from "./results_csv.ts";
 import type { CsvEncoding } from "@conduit/shared/csv-text";
 import { resultsXlsx } from "./results_xlsx.ts";
 import { type Endpoint, TransferError, type TransferService } from "./service.ts";
-import type { TransferDeidRequest } from "@conduit/shared/deid";
+import { PseudonymTable, type TransferDeidRequest } from "@conduit/shared/deid";
 import { deidProblem } from "./deid.ts";
 import { entry } from "../auth/audit.ts";
 
@@ -314,10 +314,8 @@ export class BatchService {
     const order = new Set<string>();
     /** Studies found by rows that name a series of them: those series. */
     const someSeries = new Map<string, Set<string>>();
-    /** Original Patient ID -> pseudonym and the row that gave it. */
-    const table = new Map<string, { pseudonym: string; row: number }>();
-    /** Pseudonym -> the Patient ID it was given to and the row that gave it: one pseudonym, one patient. */
-    const holders = new Map<string, { patientId: string; row: number }>();
+    /** Original Patient ID -> pseudonym, and the row that gave each. */
+    const table = new PseudonymTable<number>();
     const applies = input.kind === "transfer" && input.deid !== undefined;
     /** Whether the row's pseudonym applies to a study found, or why not. */
     const pseudonymNote = (row: BatchRow, patientId: string): string | undefined => {
@@ -328,17 +326,13 @@ export class BatchService {
           : "pseudonym not applied: a query moves nothing";
       }
       if (!patientId) return "pseudonym not applied: the study has no Patient ID";
-      const known = table.get(patientId);
-      if (known && known.pseudonym !== row.pseudonym) {
-        return `pseudonym not applied: row ${known.row} gives this patient the pseudonym ${known.pseudonym}`;
+      const clash = table.add(patientId, row.pseudonym, row.row);
+      if (clash?.kind === "patient") {
+        return `pseudonym not applied: row ${clash.where} gives this patient the pseudonym ${clash.pseudonym}`;
       }
-      // Two patients under one pseudonym would be one patient at the destination.
-      const holder = holders.get(row.pseudonym);
-      if (holder && holder.patientId !== patientId) {
-        return `pseudonym not applied: row ${holder.row} gives the pseudonym ${row.pseudonym} to another patient`;
+      if (clash) {
+        return `pseudonym not applied: row ${clash.where} gives the pseudonym ${row.pseudonym} to another patient`;
       }
-      holders.set(row.pseudonym, holder ?? { patientId, row: row.row });
-      table.set(patientId, { pseudonym: row.pseudonym, row: row.row });
       return undefined;
     };
     for (const [index, row] of rows.entries()) {
@@ -400,9 +394,7 @@ export class BatchService {
             ? {
               deid: {
                 ...input.deid,
-                ...(table.size
-                  ? { pseudonyms: Object.fromEntries([...table].map(([id, p]) => [id, p.pseudonym])) }
-                  : {}),
+                ...(table.size ? { pseudonyms: Object.fromEntries(table.toMap()) } : {}),
               },
             }
             : {}),

@@ -50,7 +50,7 @@ export function optionsProblem(options: readonly string[]): string | undefined {
 }
 
 export { TRIAL_ATTRIBUTES, type TrialAttributes, type TrialKey, trialProblem } from "./trial.ts";
-export { pseudonymProblem } from "./pseudonym_value.ts";
+export { type PseudonymClash, pseudonymProblem, PseudonymTable } from "./pseudonym_value.ts";
 import type { TrialAttributes } from "./trial.ts";
 
 /** The most characters of a transfer's custom profile, as JSON (it travels in each study's send request). */
