@@ -84,7 +84,7 @@ export async function deidCommand(args: string[]): Promise<number> {
       `--name-prefix ${JSON.stringify(prefix)}: 1 to 53 printable ASCII characters without \\, ^ or =`,
     );
   }
-  let pseudonyms: Map<string, string> | undefined;
+  let pseudonyms: PseudonymTable<number> | undefined;
   if (v.pseudonyms) {
     try {
       pseudonyms = await loadPseudonyms(v.pseudonyms);
@@ -164,7 +164,11 @@ export async function deidCommand(args: string[]): Promise<number> {
     failed: [] as { file: string; reason: string }[],
     /** FIFOs, sockets and devices under --in: not read (a FIFO would hold the run for good). */
     skipped,
+    /** Lines of the pseudonym table that no output took: a typo in a Patient ID, a patient not in --in. */
+    unusedPseudonymLines: undefined as number[] | undefined,
   };
+  /** The Patient IDs written, to find the table's rows that no output used. */
+  const written = new Set<string>();
   const tty = Deno.stderr.isTerminal();
   const jobs = Number(v.jobs ?? defaultJobs(navigator.hardwareConcurrency || 1));
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
@@ -178,7 +182,7 @@ export async function deidCommand(args: string[]): Promise<number> {
       values: [...(custom.layer.values ?? [])],
     },
     key,
-    pseudonyms: pseudonyms && [...pseudonyms],
+    pseudonyms: pseudonyms && [...pseudonyms.toMap()],
     patientNamePrefix: v["name-prefix"],
     allowBurnedIn: v["allow-burned-in"],
     // A command-line batch, like cp or gdcmanon: outputs are not synced one by one.
@@ -199,8 +203,10 @@ export async function deidCommand(args: string[]): Promise<number> {
       jobs,
       (i, r) => {
         const file = inputs[i];
-        if (r.status === "done") summary.done++;
-        else if (r.status === "held") summary.held.push({ file, reason: r.reason });
+        if (r.status === "done") {
+          summary.done++;
+          if (pseudonyms) written.add(r.identifiers.patientId);
+        } else if (r.status === "held") summary.held.push({ file, reason: r.reason });
         else summary.failed.push({ file, reason: r.reason });
         finished++;
         if (tty) {
@@ -217,6 +223,22 @@ export async function deidCommand(args: string[]): Promise<number> {
     stop.dispose();
   }
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  if (pseudonyms) {
+    summary.unusedPseudonymLines = pseudonyms.entries().filter((e) => !written.has(e.pseudonym)).map((e) =>
+      e.where
+    );
+  }
+  const unused = summary.unusedPseudonymLines ?? [];
+  if (unused.length && !stop.signal.aborted) {
+    // Lines, not Patient IDs: no identifier on the terminal or in a captured log.
+    console.error(
+      `agent deid: ${unused.length} of ${pseudonyms!.size} row(s) of ${v.pseudonyms} went into no output ` +
+        `(line${unused.length > 1 ? "s" : ""} ${unused.slice(0, 20).join(", ")}${
+          unused.length > 20 ? ", ..." : ""
+        }): ` +
+        "their Patient IDs match no input written (a typo, another patient, or their objects held back or failed)",
+    );
+  }
   const stopped = stop.signal.aborted
     ? { signal: stop.signal.reason as string, notStarted: inputs.length - finished }
     : undefined;
@@ -267,7 +289,7 @@ export function defaultJobs(cpus: number): number {
  * destination): the rules of a transfer's and a batch's table (until 2026-12-07 the last row won, and two
  * patients could become one).
  */
-async function loadPseudonyms(file: string): Promise<Map<string, string>> {
+async function loadPseudonyms(file: string): Promise<PseudonymTable<number>> {
   // @ts-types="npm:@types/papaparse@^5"
   const { default: Papa } = await import("papaparse");
   const text = fs.readFileSync(file, "utf8");
@@ -315,5 +337,5 @@ async function loadPseudonyms(file: string): Promise<Map<string, string>> {
       );
     }
   });
-  return table.toMap();
+  return table;
 }

@@ -54,6 +54,11 @@ export class PseudonymTable<W> {
     return this.#byPatient.size;
   }
 
+  /** Each patient, their pseudonym and where it came from, in the order the patients were added. */
+  entries(): { patient: string; pseudonym: string; where: W }[] {
+    return [...this.#byPatient].map(([patient, e]) => ({ patient, ...e }));
+  }
+
   /** Original Patient ID -> pseudonym, in the order the patients were added. */
   toMap(): Map<string, string> {
     return new Map([...this.#byPatient].map(([patient, { pseudonym }]) => [patient, pseudonym]));

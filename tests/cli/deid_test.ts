@@ -143,7 +143,10 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
     JSON.stringify({ actions: { PatientID: "D", SOPInstanceUID: "U" } }),
   );
   const original = "PAT0001"; // the generator's first patient
-  await Deno.writeTextFile(path.join(dir, "table.csv"), `patient id,pseudonym\n"${original}",SUBJ-042\n`);
+  await Deno.writeTextFile(
+    path.join(dir, "table.csv"),
+    `patient id,pseudonym\n"${original}",SUBJ-042\nPAT9999,SUBJ-099\n`,
+  );
   const args = [
     "deid",
     "--profile-file",
@@ -177,6 +180,9 @@ Deno.test("agent deid honours a pseudonym table and sets trial attributes; a bad
   assert.ok(text.includes("ACME") && text.includes("north"));
   assert.ok(text.includes("BASELINE") && text.includes("Central Reading"), "--trial KEY=VALUE attributes");
   assert.ok(!text.includes(original), "the original Patient ID is gone");
+  // The row whose patient is not in --in is named by its line, not by its Patient ID.
+  assert.match(r.stderr, /1 of 2 row\(s\) of .*table\.csv went into no output \(line 3\)/);
+  assert.ok(!r.stderr.includes("PAT9999"), r.stderr);
 
   // A usage error stops the command before any output: exit 2, the reason, no --out made.
   const refused = async (flags: string[], why: RegExp) => {
