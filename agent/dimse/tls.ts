@@ -19,6 +19,7 @@ import tls from "node:tls";
 import { isIP, type Socket } from "node:net";
 import { type AcceptHooks, collectEvery, type WireSocket } from "./deno_socket.ts";
 import { readAcceptQueue } from "./_listen_queue.ts";
+import { clientCertProblem } from "./tls_refusal.ts";
 
 /** The SCP's TLS settings, with the PEM texts already read. */
 export interface TlsServerMaterial {
@@ -40,6 +41,15 @@ export interface TlsClientMaterial {
 }
 
 const MIN_VERSION = "TLSv1.2";
+
+/**
+ * The peer's address of a TLS socket: before its handshake completed it is only on the TCP socket under it
+ * (`_parent`, Deno 2.9.6 as Node), which was logged as "" for every refused handshake until 2026-12-08.
+ */
+function remoteOf(socket: tls.TLSSocket | undefined): string | undefined {
+  return socket?.remoteAddress ??
+    (socket as unknown as { _parent?: { remoteAddress?: string } } | undefined)?._parent?.remoteAddress;
+}
 
 /** Prepares an accepted or connected TLS socket for DIMSE: TCP_NODELAY, and the periodic GC. */
 function prepare(socket: tls.TLSSocket): WireSocket {
@@ -94,7 +104,9 @@ export function listenTls(
       key: m.key,
       ca: m.ca,
       requestCert: m.requireClientCert,
-      rejectUnauthorized: m.requireClientCert,
+      // Checked in secureConnection instead, to say why a certificate is refused (tls_refusal.ts): the
+      // library's own refusal reaches us as "socket hang up", whatever the certificate's fault.
+      rejectUnauthorized: false,
       minVersion: MIN_VERSION,
       handshakeTimeout: options.handshakeTimeoutMs,
     });
@@ -103,6 +115,19 @@ export function listenTls(
       if (!admit(socket)) socket.destroy();
     });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
+      if (m.requireClientCert && !socket.authorized) {
+        // Refused before a byte of it is read.
+        try {
+          const der = socket.getPeerCertificate?.()?.raw as Uint8Array | undefined;
+          onRefused(
+            clientCertProblem(der, m.ca, Date.now(), socket.authorizationError?.toString()),
+            remoteOf(socket),
+          );
+        } finally {
+          socket.destroy();
+        }
+        return;
+      }
       try {
         onConnection(prepare(socket));
       } catch {
@@ -114,7 +139,7 @@ export function listenTls(
         // A connection that sent no byte offered no handshake to refuse (closed by the gate for its
         // silence, or by its peer): `_parent` is the TCP socket under it (Deno 2.9.6 as Node).
         const raw = (socket as unknown as { _parent?: { bytesRead?: number } })?._parent;
-        if (raw?.bytesRead !== 0) onRefused(err?.message ?? "TLS handshake failed", socket?.remoteAddress);
+        if (raw?.bytesRead !== 0) onRefused(err?.message ?? "TLS handshake failed", remoteOf(socket));
       } finally {
         socket?.destroy();
       }

@@ -11,7 +11,7 @@ import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { freePort, runDcmtk, skipReason, startOrthanc, startStorescp, toolPath } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { assertServing } from "../support/faults.ts";
-import { makeTestPki, type Party, type TestPki } from "../support/pki.ts";
+import { makeExpiredCert, makeTestPki, type Party, type TestPki } from "../support/pki.ts";
 import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
 const skip = skipReason("echoscu", "storescu", "findscu", "storescp") ||
@@ -137,16 +137,32 @@ Deno.test({
       assert.equal((output.match(/Find Response: \d+ \(Pending\)/g) ?? []).length, 1, output);
       assert.ok(output.includes(object.studyInstanceUid), output);
 
-      // refused: no client certificate, one no trusted CA issued, and plain DICOM on the TLS port
-      const refusals: [string, string[]][] = [
-        ["anonymous TLS (no client certificate)", ["+tla", "+cf", p.ca]],
-        ["a self-signed client certificate", dcmtkTls(p, p.rogue)],
-        ["no TLS at all", []],
+      // refused: no client certificate, one no trusted CA issued, an expired one, and plain DICOM on the TLS
+      // port; each logged with its reason and the peer's address (until 2026-12-08 the three certificate
+      // faults all read "socket hang up", and every refusal `remote: ""`)
+      const expired = await makeExpiredCert(p.dir, "expired-client");
+      const refusals: [string, string[], RegExp][] = [
+        ["anonymous TLS (no client certificate)", ["+tla", "+cf", p.ca], /^the client sent no certificate$/],
+        [
+          "a self-signed client certificate",
+          dcmtkTls(p, p.rogue),
+          /^the client's certificate "CN=.*" was issued by "CN=.*", not by a CA of dimse\.tls\.ca$/,
+        ],
+        ["an expired client certificate", dcmtkTls(p, expired), /expired 2020-01-01T00:00:00Z$/],
+        ["no TLS at all", [], /./],
       ];
       for (const [what, args] of refusals) {
         const r = await runDcmtk("echoscu", [...args, ...to], { timeoutMs: 20_000 });
         assert.notEqual(r.code, 0, `${what}: echoscu succeeded`);
       }
+      const logged = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+        l.includes('"TLS handshake refused"')
+      ).map((l) => JSON.parse(l) as { reason: string; remote: string });
+      assert.equal(logged.length, refusals.length, JSON.stringify(logged));
+      refusals.forEach(([what, , reason], i) => {
+        assert.match(logged[i].reason, reason, what);
+        assert.equal(logged[i].remote, "127.0.0.1", what);
+      });
       // TLS 1.2 and 1.3 only, AEAD suites with forward secrecy only
       const client = ["-CAfile", p.ca, "-cert", p.parties.dcmtk.cert, "-key", p.parties.dcmtk.key];
       const suites: [string[], boolean][] = [
