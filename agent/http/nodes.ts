@@ -5,7 +5,7 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { NodeOperations } from "../nodes/operations.ts";
-import { UnknownNodeError } from "../nodes/operations.ts";
+import { RetrieveInterruptedError, UnknownNodeError } from "../nodes/operations.ts";
 
 const findBody = z.object({
   model: z.enum(["patient", "study"]).default("study"),
@@ -52,6 +52,8 @@ export function nodeRoutes(ops: NodeOperations): Hono {
     if (err instanceof UnknownNodeError) return c.json({ error: err.message }, 404);
     if (err instanceof z.ZodError) return c.json({ error: "bad request", issues: err.issues }, 400);
     if (err instanceof BadBodyError) return c.json({ error: err.message }, 400);
+    // Broken off: what arrived before, and what is missing (agent node retrieve prints it).
+    if (err instanceof RetrieveInterruptedError) return c.json({ error: err.message, ...err.report }, 502);
     return c.json({ error: err.message }, 502);
   });
   app.get("/", (c) => c.json(ops.list().map(({ name, node }) => ({ name, ...node }))));

@@ -27,6 +27,22 @@ export class UnknownNodeError extends Error {
   override name = "UnknownNodeError";
 }
 
+/**
+ * A retrieve broken off before the node's final response (its association dropped or refused, the node
+ * gone): the error's message says so with the counts, `report` what the node listed and what of it is
+ * archived now (`ok` false; no DIMSE status or sub-operation counts: the node sent none). What arrived
+ * stays archived.
+ */
+export class RetrieveInterruptedError extends Error {
+  override name = "RetrieveInterruptedError";
+  constructor(
+    message: string,
+    readonly report: Omit<RetrieveReport, "status" | "completed" | "failed" | "warning">,
+  ) {
+    super(message);
+  }
+}
+
 export type RetrieveLevel = "STUDY" | "SERIES" | "IMAGE";
 
 export interface RetrieveRequest {
@@ -134,50 +150,72 @@ export class NodeOperations {
     let result;
     /** Storage contexts the C-GET proposed, over all its associations (for the log). */
     let contexts: number | undefined;
-    if (node.retrieve === "get" && expected.length === 0) {
-      // Nothing listed, so no storage class to offer the node for its C-STOREs: a C-GET could bring
-      // nothing, and a node may end such an association without a response (Orthanc does).
-      result = { status: Status.Success, completed: 0, failed: 0, warning: 0 };
-    } else if (node.retrieve === "get") {
-      // One context per SOP class and syntax; several associations when they exceed one (get_plan.ts).
-      const { planGet, planRetry } = await getPlan();
-      const steps = planGet(identifier, expected);
-      contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
-      if (steps.length > 1) log.info("C-GET split over several associations", { associations: steps.length });
-      result = await this.#getSteps(node, steps, signal, log);
-      if (result.failed > 0 && !signal?.aborted) {
-        // A node that sends every object of a class on the first context it accepted for it (DCMTK's
-        // dcmqrscp) converts one stored compressed to that context's uncompressed syntax, or fails it when
-        // it cannot: those missing are asked for again, one by one, on associations without the
-        // uncompressed contexts, so that it finds the stored syntax first.
-        await this.store.settled?.();
-        const present = await this.#present(expected.map((e) => e.sopInstanceUid));
-        const retry = planRetry(identifier, expected.filter((e) => !present.has(e.sopInstanceUid)));
-        if (retry.length) {
-          log.info("C-GET of failed objects again without uncompressed contexts", {
-            objects: retry.reduce((n, step) => n + step.identifiers.length, 0),
-          });
-          const again = await this.#getSteps(node, retry, signal, log, true);
-          const recovered = Math.min(result.failed, again.completed + again.warning);
-          const failed = result.failed - recovered;
-          const warning = result.warning + again.warning;
-          result = {
-            status: failed > 0 ? result.status : warning > 0 ? Status.Warning : Status.Success,
-            completed: result.completed + again.completed,
-            failed,
-            warning,
-          };
+    try {
+      if (node.retrieve === "get" && expected.length === 0) {
+        // Nothing listed, so no storage class to offer the node for its C-STOREs: a C-GET could bring
+        // nothing, and a node may end such an association without a response (Orthanc does).
+        result = { status: Status.Success, completed: 0, failed: 0, warning: 0 };
+      } else if (node.retrieve === "get") {
+        // One context per SOP class and syntax; several associations when they exceed one (get_plan.ts).
+        const { planGet, planRetry } = await getPlan();
+        const steps = planGet(identifier, expected);
+        contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
+        if (steps.length > 1) {
+          log.info("C-GET split over several associations", { associations: steps.length });
+        }
+        result = await this.#getSteps(node, steps, signal, log);
+        if (result.failed > 0 && !signal?.aborted) {
+          // A node that sends every object of a class on the first context it accepted for it (DCMTK's
+          // dcmqrscp) converts one stored compressed to that context's uncompressed syntax, or fails it when
+          // it cannot: those missing are asked for again, one by one, on associations without the
+          // uncompressed contexts, so that it finds the stored syntax first.
+          await this.store.settled?.();
+          const present = await this.#present(expected.map((e) => e.sopInstanceUid));
+          const retry = planRetry(identifier, expected.filter((e) => !present.has(e.sopInstanceUid)));
+          if (retry.length) {
+            log.info("C-GET of failed objects again without uncompressed contexts", {
+              objects: retry.reduce((n, step) => n + step.identifiers.length, 0),
+            });
+            const again = await this.#getSteps(node, retry, signal, log, true);
+            const recovered = Math.min(result.failed, again.completed + again.warning);
+            const failed = result.failed - recovered;
+            const warning = result.warning + again.warning;
+            result = {
+              status: failed > 0 ? result.status : warning > 0 ? Status.Warning : Status.Success,
+              completed: result.completed + again.completed,
+              failed,
+              warning,
+            };
+          }
+        }
+      } else {
+        // The node C-STOREs to our SCP; what arrived is checked against the index below.
+        const scu = await this.#scu(node);
+        await scu.open({ move: ["study"] });
+        try {
+          result = await scu.move("study", identifier, this.config.dimse.aet, signal);
+        } finally {
+          await scu.release();
         }
       }
-    } else {
-      // The node C-STOREs to our SCP; what arrived is checked against the index below.
-      const scu = await this.#scu(node);
-      await scu.open({ move: ["study"] });
-      try {
-        result = await scu.move("study", identifier, this.config.dimse.aet, signal);
-      } finally {
-        await scu.release();
-      }
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      // What arrived before the break stays archived: say how much that is, and which are missing.
+      await this.store.settled?.();
+      const present = await this.#present(expected.map((e) => e.sopInstanceUid));
+      const missing = expected.map((e) => e.sopInstanceUid).filter((u) => !present.has(u));
+      const arrived = expected.length - missing.length;
+      const reason = (err as Error).message;
+      log.warn("retrieve interrupted", {
+        expected: expected.length,
+        arrived,
+        missing: missing.length,
+        reason,
+      });
+      throw new RetrieveInterruptedError(
+        `${reason} (${arrived} of the ${expected.length} objects the node listed are archived, ${missing.length} missing)`,
+        { method: node.retrieve, expected: expected.length, arrived, missing, ok: false },
+      );
     }
     // Objects answered Success reach the index in group commits: wait for those that arrived.
     await this.store.settled?.();
@@ -195,7 +233,12 @@ export class NodeOperations {
       ok: missing.length === 0 && result.failed === 0 &&
         (result.status === Status.Success || result.status === Status.Warning && result.warning > 0),
     };
-    log.info("retrieve finished", { ...report, missing: report.missing.length, contexts });
+    // A retrieve that left objects missing or failed is a warning (an alert may watch for it).
+    (report.ok ? log.info : log.warn).call(log, "retrieve finished", {
+      ...report,
+      missing: report.missing.length,
+      contexts,
+    });
     return report;
   }
 

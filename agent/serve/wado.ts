@@ -93,15 +93,36 @@ async function instancesPaged(
   return { files: eachArchivedFile(s.db, s.files, named(request)), report };
 }
 
-/** Retrieves what a request names from its node into the archive first, when it names one. */
+/** The node listed objects for a request, and none is here: its retrieve failed (answered 502 at the hub). */
+export class NodeRetrieveError extends Error {
+  override name = "NodeRetrieveError";
+}
+
+/**
+ * Retrieves what a request names from its node into the archive first, when it names one. A node that
+ * listed objects and sent none of them (its C-MOVE back to us refused, say: the node has the wrong port for
+ * this agent) fails the request with its status, rather than answering as if there were no such study
+ * (until 2026-12-08 a viewer was told 404 while QIDO on the same node found the study).
+ */
 async function fromNode(s: SiteServices, request: Named, signal: AbortSignal) {
   if (!request.node) return undefined;
-  return await s.nodes.retrieve(request.node, {
+  const report = await s.nodes.retrieve(request.node, {
     level: request.sopInstanceUid ? "IMAGE" : request.seriesInstanceUid ? "SERIES" : "STUDY",
     studyInstanceUid: request.studyInstanceUid,
     seriesInstanceUid: request.seriesInstanceUid,
     sopInstanceUid: request.sopInstanceUid,
   }, signal);
+  if (report.expected > 0 && report.arrived === 0) {
+    throw new NodeRetrieveError(
+      `the node ${request.node} listed ${report.expected} object(s) and sent none: its C-${report.method.toUpperCase()} ` +
+        `ended with status 0x${
+          report.status.toString(16).padStart(4, "0").toUpperCase()
+        } (completed ${report.completed}, ` +
+        `failed ${report.failed}, warning ${report.warning})` +
+        (report.method === "move" ? "; check that the node has this agent's AE title, host and port" : ""),
+    );
+  }
+  return report;
 }
 
 function named(request: Named) {

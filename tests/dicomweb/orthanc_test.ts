@@ -6,7 +6,13 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { type OrthancPeer, PYDICOM_TEST_FILES_DIR, skipReason, startOrthanc } from "../support/peers.ts";
+import {
+  freePort,
+  type OrthancPeer,
+  PYDICOM_TEST_FILES_DIR,
+  skipReason,
+  startOrthanc,
+} from "../support/peers.ts";
 import { type AgentProcess, startAgentProcess } from "../support/agent.ts";
 import { eventually, siteArgs, startTestHub, type TestHub } from "../support/hub.ts";
 import { readPart10Header } from "@conduit/shared/dicom";
@@ -34,6 +40,8 @@ Deno.test({
     const pacs = await startOrthanc({
       aet: "PACS",
       storageDir: await Deno.makeTempDir({ prefix: "orthanc-pacs-" }),
+      // The site as the PACS knows it, at a port where nothing listens: its C-MOVEs back to it fail.
+      modalities: { east: { aet: "EAST", host: "127.0.0.1", port: freePort() } },
     });
     let agent: AgentProcess | undefined;
     let client: OrthancPeer | undefined;
@@ -41,13 +49,41 @@ Deno.test({
       await upload(pacs, CT);
       agent = await startAgentProcess({
         aet: "EAST",
-        config: { nodes: { pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port, retrieve: "get" } } },
+        config: {
+          nodes: {
+            pacs: { aet: "PACS", host: "127.0.0.1", port: pacs.port, retrieve: "get" },
+            pacsmove: { aet: "PACS", host: "127.0.0.1", port: pacs.port, retrieve: "move" },
+          },
+        },
         args: await siteArgs(hub, "east"),
       });
       await eventually("east online", () => hub.sessions.get("east"));
       const token = (await hub.tokens.create("orthanc", "operator")).token;
       const auth = { authorization: `Bearer ${token}` };
       const node = `http://127.0.0.1:${hub.port}/dicomweb/sites/east/nodes/pacs`;
+
+      // A node whose C-MOVE back to the site fails (the PACS has the wrong port for it): the study is found,
+      // its retrieve fails, and that is a 502 with the node's status, not 404 "no such study" (until
+      // 2026-12-08). Asked first, while the site's archive holds nothing of the study.
+      const moved = `http://127.0.0.1:${hub.port}/dicomweb/sites/east/nodes/pacsmove`;
+      const listed = await (await fetch(`${moved}/studies?StudyInstanceUID=${CT_STUDY}`, { headers: auth }))
+        .json();
+      assert.equal(listed.length, 1, "QIDO on the node finds the study");
+      for (const what of ["metadata", ""]) {
+        const res = await fetch(`${moved}/studies/${CT_STUDY}/${what}`, {
+          headers: {
+            ...auth,
+            accept: what ? "application/dicom+json" : 'multipart/related; type="application/dicom"',
+          },
+        });
+        const body = await res.text();
+        assert.equal(res.status, 502, `${what || "WADO"}: ${body}`);
+        assert.match(
+          body,
+          /the node pacsmove listed 1 object\(s\) and sent none: its C-MOVE ended with status 0x[0-9A-F]{4}/,
+        );
+        assert.match(body, /check that the node has this agent's AE title, host and port/);
+      }
 
       // QIDO, metadata and WADO against the node (C-FIND, then C-GET into the agent, then streamed).
       const studies = await (await fetch(`${node}/studies?PatientID=1CT1`, { headers: auth })).json();
