@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { loadConfig } from "../config/load.ts";
-import { credentialCheck, nodeAetChecks } from "./local.ts";
+import { credentialCheck, nodeAetChecks, tlsChecks } from "./local.ts";
 
 const configOf = (yaml: string) =>
   loadConfig({ flags: { config: "a.yaml" }, env: {}, readFile: () => yaml }).config;
@@ -39,4 +40,29 @@ Deno.test("nodeAetChecks(): a node that asks for Storage Commitment, refused as 
   assert.match(refused[0].detail, /reports come on associations it opens as ORTHANC, .*add ORTHANC/);
   assert.equal(nodeAetChecks(configOf(`${nodes}dimse: { allowedCallingAets: [MOD1, ORTHANC] }\n`)).length, 0);
   assert.equal(nodeAetChecks(configOf(nodes)).length, 0, "any caller allowed (the default)");
+});
+
+Deno.test("tlsChecks(): a certificate that cannot be read fails its own line; the key's says it was not checked", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "check-tls-" });
+  try {
+    const key = `${dir}/agent.key`;
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    Deno.writeTextFileSync(key, privateKey.export({ type: "pkcs8", format: "pem" }) as string, {
+      mode: 0o600,
+    });
+    for (const cert of [`${dir}/nope.pem`, dir]) {
+      const checks = tlsChecks(configOf(`dimse: { tls: { port: 2762, cert: ${cert}, key: ${key} } }\n`));
+      const line = (what: string) => checks.find((c) => c.what === what)!;
+      assert.equal(line("TLS dimse.tls.cert").status, "fail");
+      // Until 2026-12-08 the key's line failed too, with the certificate's raw ENOENT or EISDIR.
+      assert.equal(line("TLS dimse.tls.key").status, "warn", line("TLS dimse.tls.key").detail);
+      assert.match(
+        line("TLS dimse.tls.key").detail,
+        /not checked against .*, which cannot be read \(see its line\)/,
+      );
+      assert.doesNotMatch(line("TLS dimse.tls.key").detail, /ENOENT|EISDIR/);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

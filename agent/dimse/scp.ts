@@ -109,6 +109,11 @@ class AgentScp extends ConduitNetwork {
   #releasing = false;
   #operations = new Map<number, AbortController>();
   #tally = new AssociationTally();
+  /**
+   * When the connection came (monotonic): the library clears `connectedTime` once the socket closes, so an
+   * association that ended by a close or an abort was logged as lasting 0 s (until 2026-12-08).
+   */
+  readonly #openedAt = performance.now();
 
   constructor(socket: WireSocket, shared: ScpShared, secure: boolean) {
     super(socket, shared.options);
@@ -134,7 +139,7 @@ class AgentScp extends ConduitNetwork {
     try {
       this.#tally.count(event);
       if (event.type === "ended") {
-        const fields = this.#tally.fields(event.outcome, this.connectedTime ?? Date.now());
+        const fields = this.#tally.fields(event.outcome, Date.now() - (performance.now() - this.#openedAt));
         this.log.info("association ended", { calledAet: this.info.calledAet, ...fields });
       }
     } catch { /* a log line never breaks the wire */ }

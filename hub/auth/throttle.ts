@@ -52,9 +52,18 @@ export class LoginThrottle {
 
   /** Until when this name may not log in from this address, or undefined when it may try. */
   lockedUntil(user: string, address: string, now = Date.now()): number | undefined {
+    return this.lockOf(user, address, now)?.until;
+  }
+
+  /** The lock an attempt meets, if any: of this user from this address ("pair"), or of the address. */
+  lockOf(
+    user: string,
+    address: string,
+    now = Date.now(),
+  ): { kind: "pair" | "address"; until: number } | undefined {
     for (const kind of ["pair", "address"] as const) {
       const c = this.#counts.get(this.#key(kind, user, address));
-      if (c && c.count >= this.#limit(kind) && c.until > now) return c.until;
+      if (c && c.count >= this.#limit(kind) && c.until > now) return { kind, until: c.until };
     }
     return undefined;
   }

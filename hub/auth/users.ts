@@ -269,8 +269,13 @@ export class Users {
     const until = this.#throttle.begin(name, address, now);
     if (until !== undefined) {
       const known = await this.db.query.users.findFirst({ where: eq(users.name, name) });
+      // Whose lock: this user's from this address (the others log in from it), or the address's (until
+      // 2026-12-08 both read "from this address").
+      const whose = this.#throttle.lockOf(name, address, now)?.kind === "pair"
+        ? "for this user from this address"
+        : "from this address";
       throw new LoginRefused(
-        `too many failed logins from this address; try again in ${Math.ceil((until - now) / 1000)} s`,
+        `too many failed logins ${whose}; try again in ${Math.ceil((until - now) / 1000)} s`,
         until,
         known ? known.name : unknownUserMarker(name),
       );

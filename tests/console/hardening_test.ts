@@ -223,7 +223,7 @@ Deno.test({
       );
       assert.equal(locked.status, 429);
       assert.ok(Number(locked.headers.get("retry-after")) > 0);
-      assert.match((await locked.json()).detail, /too many failed logins from this address/);
+      assert.match((await locked.json()).detail, /too many failed logins for this user from this address/);
       // ...but victor logs in from his own address.
       const victor = await login(base, { user: "victor", password: "viewer password 1" }, from("192.0.2.10"));
       assert.equal(victor.status, 200);

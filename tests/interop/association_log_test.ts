@@ -10,6 +10,8 @@ import { listFiles, startAgentProcess } from "../support/agent.ts";
 import { eventually } from "../support/hub.ts";
 import { runDcmtk, scratchDir, skipReason } from "../support/peers.ts";
 import { storescu } from "../support/send.ts";
+import { associate } from "../support/pdu.ts";
+import { SopClass, TransferSyntax } from "@conduit/shared/dicom";
 
 const skip = skipReason("storescu", "findscu");
 
@@ -83,6 +85,29 @@ Deno.test({
       assert.equal(last.outcome, "aborted");
       assert.equal(last.stored, 1);
 
+      // An association its peer drops (TCP closed, no A-ABORT) after about a second: its line says how long
+      // it lasted (0 s until 2026-12-08: the library forgets when the connection came once it closes).
+      const { socket } = await associate(agent.port, {
+        calledAet: agent.aet,
+        callingAet: "STORESCU",
+        contexts: [{
+          id: 1,
+          abstractSyntax: SopClass.Verification,
+          transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian],
+        }],
+      });
+      await new Promise((r) => setTimeout(r, 1200));
+      await socket.close();
+      const dropped = await eventually(
+        "the dropped one's line",
+        async () => (await endedLines(agent.logFile))[3],
+      );
+      assert.equal(dropped.outcome, "closed");
+      assert.ok(
+        (dropped.seconds as number) >= 1 && (dropped.seconds as number) < 30,
+        String(dropped.seconds),
+      );
+
       // A rejected association has its own line (`association rejected`), not this one.
       const refused = await runDcmtk("findscu", [
         "-S",
@@ -100,7 +125,7 @@ Deno.test({
         "the rejection logged",
         async () => (await Deno.readTextFile(agent.logFile)).includes("association rejected"),
       );
-      assert.equal((await endedLines(agent.logFile)).length, 3);
+      assert.equal((await endedLines(agent.logFile)).length, 4);
       const text = await Deno.readTextFile(agent.logFile);
       for (const value of [...Object.values(uids), "ASSOCIATION^LOG", "ASSOCIATION-LOG-1"]) {
         assert.ok(!text.includes(value), "no UID or patient data in the log");
