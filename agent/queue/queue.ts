@@ -156,12 +156,22 @@ export class Queue {
   // The operator's retry, replay, abandon and discard (dead_letter.ts).
 
   retry(filter: { destination?: string; ids?: number[] }, now = Date.now()): number {
-    return deadLetter.retry(this.db, filter, now);
+    const n = deadLetter.retry(this.db, filter, now);
+    if (n) this.onRequeued(now);
+    return n;
   }
 
   replay(filter: { destination?: string; ids?: number[] }, now = Date.now()): number {
-    return deadLetter.replay(this.db, filter, now);
+    const n = deadLetter.replay(this.db, filter, now);
+    if (n) this.onRequeued(now);
+    return n;
   }
+
+  /**
+   * Rows an operator made due now (retry, replay), before any worker is woken: a route's window holds them
+   * again while it is closed (routing/windows.ts; until 2026-12-08 they went at once, outside the window).
+   */
+  onRequeued: (now: number) => void = () => {};
 
   abandon(f: { destination?: string; ids?: number[] }, now = Date.now()): number {
     return deadLetter.abandon(this.db, f, now);
@@ -208,6 +218,10 @@ export class Queue {
 
   holdRoute(route: string, until: number, now = Date.now()): number {
     return transfers.holdRoute(this.db, route, until, now);
+  }
+
+  releaseUnwindowed(windowed: string[], now = Date.now()): number {
+    return transfers.releaseUnwindowed(this.db, windowed, now);
   }
 
   routeRows(route: string, limit = 1000, after = 0): QueueRow[] {

@@ -223,6 +223,21 @@ export function holdRoute(db: Database, route: string, until: number, now = Date
 }
 
 /**
+ * Rows held by the window of a configured route that has none now (the window or the route removed, by a
+ * reload or before a restart) are due now: pending rows of a configured route are held only by its window.
+ * Transfers' and the hub's tunnel rows are left alone (the hub holds them), and so are the routes in
+ * `windowed` (their window's own tick holds or releases them). Returns the rows released.
+ */
+export function releaseUnwindowed(db: Database, windowed: string[], now = Date.now()): number {
+  const keep = windowed.length ? ` AND route NOT IN (${windowed.map(() => "?").join(", ")})` : "";
+  return db.write(() =>
+    db.statement(`UPDATE queue SET next_attempt_at = ?, updated_at = ?
+      WHERE state = 'pending' AND next_attempt_at > ? AND route NOT LIKE 'transfer:%' AND route NOT LIKE 'tunnel:%'${keep}`)
+      .run(now, now, now, ...windowed).changes
+  );
+}
+
+/**
  * A route's rows, one per object, in the order they were queued: with a de-identification stage, an
  * object's stage row until it is done, then its copy's rows.
  */

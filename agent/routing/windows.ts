@@ -24,12 +24,32 @@ export class RouteWindows {
     private readonly log: Logger,
     /** Rows released: their destinations' workers are woken. */
     private readonly released: () => void,
-  ) {}
+  ) {
+    queue.onRequeued = (now) => this.tick(now);
+  }
 
-  /** The routes in force (at start, and after each reload), looked at at once. */
+  /**
+   * The routes in force (at start, and after each reload), looked at at once. Rows held by a window that is
+   * gone (the route's window or the route removed) are released (until 2026-12-08 they waited for the old
+   * opening, up to a week; QA 36b).
+   */
   set(routes: CompiledRoute[], now = Date.now()): void {
     this.#routes = routes.filter((r) => r.window);
+    let released = 0;
+    try {
+      released = this.queue.releaseUnwindowed(this.#routes.map((r) => r.name), now);
+      if (released) {
+        this.log.info("route window: rows held by a window no longer configured released", {
+          rows: released,
+        });
+      }
+    } catch (err) {
+      this.log.warn("route window: could not release the rows of windows removed", {
+        reason: (err as Error).message,
+      });
+    }
     this.tick(now);
+    if (released) this.released();
     if (this.#routes.length && !this.#timer) {
       this.#timer = setInterval(() => this.tick(), EVERY_MS);
       Deno.unrefTimer(this.#timer);

@@ -158,3 +158,16 @@ Deno.test("weekday windows: a bad window in a list is named by its place in it",
   // Fifteen windows, each of them good, are refused as too many.
   assert.throws(() => checkWindow(Array(15).fill(good)), /^WindowError: at most 14 windows$/);
 });
+
+Deno.test("time window: the opening found once holds until it comes, then the next one is found", () => {
+  // A short weekly window (the search for it walks minute by minute: once per opening, not per object).
+  const w = { start: "02:00", end: "02:30", timeZone: "Europe/Paris", days: ["sun" as const] };
+  const sunday = utc("2026-12-13T01:00:00"); // 02:00 in Paris
+  assert.equal(nextOpening(w, utc("2026-12-08T12:00:00")), sunday);
+  assert.equal(nextOpening(w, utc("2026-12-10T03:17:00")), sunday, "later, before it: the same");
+  assert.equal(nextOpening(w, utc("2026-12-07T12:00:00")), sunday, "earlier: found again, the same");
+  assert.equal(nextOpening(w, sunday + 60_000), sunday + 60_000, "open: now");
+  assert.equal(nextOpening(w, utc("2026-12-13T02:00:00")), utc("2026-12-20T01:00:00"), "after it: a week on");
+  // An equal window written again (a reload) is its own object, found afresh.
+  assert.equal(nextOpening({ ...w }, utc("2026-12-14T00:00:00")), utc("2026-12-20T01:00:00"));
+});
