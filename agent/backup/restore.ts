@@ -120,7 +120,7 @@ export async function restoreAgent(
   try {
     await options.locked?.();
     for (const suffix of ["", ...logs]) fs.rmSync(`${part}${suffix}`, { force: true }); // a crash's leftover
-    copySynced(path.join(from, DB), part, 0o644);
+    copySynced(path.join(from, DB), part, 0o640); // patient data: never open to other users (operations.md, Modes)
     // The copy itself checked: the backup read at first may have changed since, or read otherwise now.
     if (await sha256File(part) !== manifest.database.sha256) {
       throw new BackupError(
@@ -138,7 +138,7 @@ export async function restoreAgent(
       try {
         fs.linkSync(file, name);
       } catch {
-        copySynced(file, name, 0o644);
+        copySynced(file, name, 0o640);
       }
       kept = name;
       // The old log and index go with the old file: SQLite would apply that log to the new one. After

@@ -205,6 +205,8 @@ Deno.test({
           assert.equal(r.code, 0, r.stderr);
           assert.equal(JSON.parse(r.stdout).credential, "restored");
           assert.equal(fs.statSync(path.join(restoredDir, "hub-credential.json")).mode & 0o777, 0o600);
+          // The index holds patient names and IDs: not open to other users (0644 until 2026-12-08).
+          assert.equal(fs.statSync(path.join(restoredDir, "agent.db")).mode & 0o007, 0);
           for (const file of archived) {
             if (file === gone) continue;
             const to = path.join(restoredDir, path.relative(agent.dataDir, file));
