@@ -145,7 +145,7 @@ function formatIssues(
 ): string {
   // zod reports every unknown key of one mapping in one issue: one line per key, each with its own line
   // and its own hint (until 2026-12-07 `dimse.prot.maxAssociation: unknown key` for two keys).
-  const issues = error.issues.flatMap((issue) =>
+  const issues = error.issues.flatMap(unionBranch).flatMap((issue) =>
     issue.code === "unrecognized_keys" && issue.keys.length > 1
       ? issue.keys.map((k) => ({ ...issue, keys: [k] }))
       : [issue]
@@ -181,6 +181,27 @@ function formatIssues(
     where ??= "defaults";
     return `config: ${key || "(top level)"}: ${reason}${shown} (${where})`;
   }).join("\n");
+}
+
+/**
+ * A value that fits no option of a union (a route's `window`: one window or a list) is reported by what is
+ * wrong with it as the option of its own shape (an object, a list) sees it: `window.end: missing`, not zod's
+ * bare "Invalid input" (until 2026-12-08). Options that refuse the value's type outright are passed over.
+ */
+function unionBranch(issue: z.ZodIssue): z.ZodIssue[] {
+  if (issue.code !== "invalid_union") return [issue];
+  const fitting = issue.unionErrors.filter((e) =>
+    !e.issues.some((i) => i.code === "invalid_type" && i.path.length === issue.path.length)
+  );
+  if (fitting.length === 1) return fitting[0].issues.flatMap(unionBranch);
+  if (fitting.length > 0) return [issue];
+  // Of a type no option takes: say which types they take.
+  const expected = issue.unionErrors.flatMap((e) =>
+    e.issues.flatMap((i) =>
+      i.code === "invalid_type" && i.path.length === issue.path.length ? [i.expected] : []
+    )
+  );
+  return [{ ...issue, message: `expected ${[...new Set(expected)].join(" or ")}` }];
 }
 
 function lookup(raw: unknown, path: (string | number)[]): unknown {

@@ -7,12 +7,20 @@ import { z } from "zod";
 /** The keys a schema accepts at `path` (array indexes step into the element), or none. */
 export function keysAt(schema: z.ZodTypeAny, path: (string | number)[]): string[] {
   let node: z.ZodTypeAny | undefined = unwrap(schema);
-  for (const step of path) {
+  for (const [i, step] of path.entries()) {
+    // A union (one window or a list of them): the keys of whichever of its options the path goes on in.
+    if (node instanceof z.ZodUnion) {
+      const options = node.options as z.ZodTypeAny[];
+      return options.map((o) => keysAt(o, path.slice(i))).find((keys) => keys.length) ?? [];
+    }
     if (node instanceof z.ZodObject) node = unwrap((node.shape as Record<string, z.ZodTypeAny>)[step]);
     else if (node instanceof z.ZodArray) node = unwrap(node.element);
     else if (node instanceof z.ZodRecord) node = unwrap(node.valueSchema);
     else return [];
     if (!node) return [];
+  }
+  if (node instanceof z.ZodUnion) {
+    return (node.options as z.ZodTypeAny[]).map((o) => keysAt(o, [])).find((keys) => keys.length) ?? [];
   }
   return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
 }

@@ -217,3 +217,35 @@ Deno.test("loadConfig() says a required key is missing, and what it takes, at th
     "config: nodes.pacs.port: expected a number from 1 to 65535, got 0 (n.yaml, line 2)",
   );
 });
+
+Deno.test("loadConfig(): a route's window (one or a list) is refused by what is wrong with it, not 'Invalid input'", () => {
+  const refused = (window: string) => {
+    const yaml = `routes:\n  - name: night\n    to: [{ node: pacs }]\n    window: ${window}\n`;
+    try {
+      loadConfig({ flags: { config: "w.yaml" }, env: {}, readFile: files({ "w.yaml": yaml }) });
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.message;
+    }
+    assert.fail(`${window} was taken`);
+  };
+  // Until 2026-12-08 the first two read "routes.0.window: Invalid input", the third had no hint, the fourth
+  // said 64.
+  assert.match(
+    refused('{ start: "19:00" }'),
+    /^config: routes\.0\.window\.end: missing \(this key is required\)/,
+  );
+  assert.match(
+    refused('[{ start: "01:00", end: "02:00" }, { end: "03:00" }]'),
+    /^config: routes\.0\.window\.1\.start: missing/,
+  );
+  assert.match(
+    refused('{ start: "19:00", end: "06:00", timezone: UTC }'),
+    /^config: routes\.0\.window\.timezone: unknown key \(did you mean timeZone\?\)/,
+  );
+  assert.match(
+    refused(`[${'{ start: "01:00", end: "02:00" }, '.repeat(15)}]`),
+    /^config: routes\.0\.window: at most 14 windows/,
+  );
+  assert.match(refused('"nights"'), /^config: routes\.0\.window: expected object or array, got "nights"/);
+});

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { numberKey } from "@conduit/shared/config";
 import { hubUrlsProblem } from "../tunnel/hub_urls.ts";
 import { proxyUrlProblem } from "../tunnel/proxy.ts";
+import { MAX_WINDOWS } from "@conduit/shared/transfer-window";
 
 const aet = z.string().trim().min(1).max(16).regex(
   /^[\x20-\x5b\x5d-\x7e]+$/,
@@ -134,7 +135,10 @@ const routeSchema = z.object({
    * window or a list: outside them its objects are archived and queued, and wait for the opening
    * (routing/windows.ts). Checked by the rules transfers' windows follow (@conduit/shared/transfer-window).
    */
-  window: z.union([routeWindow, z.array(routeWindow).max(64)]).optional(),
+  window: z.union([
+    routeWindow,
+    z.array(routeWindow).max(MAX_WINDOWS, { message: `at most ${MAX_WINDOWS} windows` }),
+  ]).optional(),
 }).strict();
 
 export const configSchema = z.object({
