@@ -90,7 +90,18 @@ export async function reloadConfig(
   } catch (err) {
     const name = (err as Error).name;
     if (!["ConfigError", "RouteConfigError", "TlsFileError", "KeyFileError"].includes(name)) throw err;
-    log.error(CONFIG_RELOAD_MESSAGES.kept, { reason: (err as Error).message });
+    let reason = (err as Error).message;
+    // The file's own top-level key is not the one in force: a reload keeps the running one (until
+    // 2026-12-08 the reason said to set what the file already set).
+    if (
+      /deid needs a key/.test(reason) && next! && next.deid.keyFile &&
+      next.deid.keyFile !== current.deid.keyFile
+    ) {
+      reason +=
+        ` (the file's top-level deid.keyFile is new and takes effect at the next restart: restart the ` +
+        `agent, or set deid.keyFile on the route to reload now)`;
+    }
+    log.error(CONFIG_RELOAD_MESSAGES.kept, { reason });
     return false;
   }
   sayAtRestart(agent.restartNotices, changes.atRestart, next, log);

@@ -320,3 +320,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a reload whose de-identifying route needs the file's new top-level key is refused saying it waits for a restart",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await scratchDir("conduit-reload-key-");
+    const keyFile = path.join(dir, "project.key");
+    await Deno.writeFile(keyFile, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
+    const nodes = { pacs: { aet: "PACS", host: "127.0.0.1", port: freePort() } };
+    const agent = await startAgentProcess({ config: { nodes } });
+    try {
+      const { line } = await reload(agent, {
+        nodes,
+        deid: { keyFile },
+        routes: [{ name: "research", to: [{ node: "pacs" }], deid: { profile: "basic" } }],
+      });
+      // Until 2026-12-08: "set deid.keyFile on the route or at the top", which the file did.
+      assert.match(
+        String(line.reason),
+        /deid needs a key: .*\(the file's top-level deid\.keyFile is new and takes effect at the next restart: restart the agent, or set deid\.keyFile on the route to reload now\)/,
+      );
+    } finally {
+      await agent.stop();
+    }
+  },
+});
