@@ -54,20 +54,21 @@ export function write(
       else failed.push({ item, err: errors[i] });
     });
   };
+  let transactionFailed = false;
   try {
     if (unsynced) db.writeUnsynced(each);
     else each();
   } catch (err) {
-    // The whole transaction failed (its commit): nothing of it holds.
+    // The whole transaction failed (its commit): nothing of it holds. One line for the group (until
+    // 2026-12-08 one per object, at every retry: 48 lines for 7 objects on a full disk).
     committed.length = 0;
     failed.length = 0;
     for (const item of items) failed.push({ item, err });
+    transactionFailed = true;
+    items[0]?.checked.log.error("index commit failed", { objects: items.length, ...failureOf(err) });
   }
   for (const { item, err } of failed) {
-    // The message may quote the statement's values (names, IDs): log only what kind of failure it was.
-    item.checked.log.error("index commit failed", {
-      code: (err as { code?: string }).code ?? (err as Error).name,
-    });
+    if (!transactionFailed) item.checked.log.error("index commit failed", failureOf(err));
     // The index did not commit: take the object back out so archive and index agree (a replaced
     // object cannot be put back; the index still describes the old one, which a re-send repairs).
     if (removeFailed && !item.conflict) void o.archive.remove(item.checked.key).catch(() => {});
@@ -90,3 +91,26 @@ export function write(
   if (destinations.size) routing!.queued([...destinations]);
   return failed.map((f) => f.item.checked);
 }
+
+/**
+ * What kind of failure an index write met, for the log: its code, and SQLite's own words when they are one
+ * of the system's conditions (a full disk, an I/O error...), which quote no value. Other messages may quote
+ * the statement's values (names, IDs) and are left out.
+ */
+function failureOf(err: unknown): { code: string; reason?: string } {
+  const code = (err as { code?: string }).code ?? (err as Error)?.name ?? "unknown";
+  const message = String((err as Error)?.message ?? "");
+  const reason = SYSTEM_CONDITIONS.find((c) => message.toLowerCase().includes(c));
+  return reason ? { code, reason } : { code };
+}
+
+const SYSTEM_CONDITIONS = [
+  "database or disk is full",
+  "disk i/o error",
+  "no space left on device",
+  "database is locked",
+  "attempt to write a readonly database",
+  "unable to open database file",
+  "database disk image is malformed",
+  "out of memory",
+];

@@ -144,6 +144,13 @@ Deno.test({
         secrets.some((x) => l.toUpperCase().includes(x.toUpperCase()))
       );
       assert.deepEqual(leaks, [], "log lines with the patient or a full UID");
+      // An index commit the full disk failed says so in SQLite's words (until 2026-12-08 only SQLITE_ERROR).
+      const commits = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+        l.includes('"index commit failed"')
+      ).map((l) => JSON.parse(l) as { reason?: string });
+      for (const c of commits) {
+        assert.match(c.reason ?? "", /disk is full|disk i\/o error|no space/, JSON.stringify(c));
+      }
     } finally {
       await agent?.stop();
       const umount = await new Deno.Command("umount", { args: [dir], stdout: "piped", stderr: "piped" })
