@@ -65,8 +65,10 @@ export function linkArchive(
   let linked = 0;
   // incoming/<uuid>.<sender>.dcm: objects answered Success whose group commit is milliseconds away (the
   // next start commits them); its .part files are not objects.
+  // incoming/ first: an object the group commit moves to archive/ while this walks is then caught in one or
+  // the other (walked after archive/, one moved meanwhile was in neither; until 2026-12-08).
   function* all(): Generator<string> {
-    for (const dir of ["archive", "deid", "incoming"]) {
+    for (const dir of ["incoming", "archive", "deid"]) {
       for (const f of filesUnder(path.join(from, dir))) {
         if (dir !== "incoming" || f.endsWith(".dcm")) yield path.join(dir, f);
       }
