@@ -561,7 +561,10 @@ export class ConduitNetwork extends Scp {
         // missing or changed file fails its own C-STORE (a C-MOVE's or C-GET's sub-operation, a forward's
         // attempt), not the association and every object after it.
         const dataset = await item.openDataset().catch((err) => {
-          throw new Error(`the archived object cannot be read: ${unreadable(err)}`);
+          throw new ObjectUnreadableError(
+            `the archived object cannot be read: ${unreadable(err)}`,
+            err instanceof Deno.errors.NotFound,
+          );
         });
         opened = true;
         this.lastPduTime = Date.now();
@@ -618,6 +621,14 @@ export class ConduitNetwork extends Scp {
  * Why a stored object could not be opened, without its path (which names its UIDs): the file system's
  * error as its name and code (`NotFound (ENOENT)`), or our own words (a size that changed).
  */
+/** An object to send could not be opened; `missing` when it is not there at all (erased, removed). */
+export class ObjectUnreadableError extends Error {
+  override name = "ObjectUnreadableError";
+  constructor(message: string, readonly missing: boolean) {
+    super(message);
+  }
+}
+
 function unreadable(err: unknown): string {
   const e = err as NodeJS.ErrnoException | undefined;
   if (e instanceof Deno.errors.NotFound) return "missing (NotFound)";

@@ -69,6 +69,12 @@ export async function sendToNode(
           lost = true;
           return;
         }
+        // Erased while it waited (its file and its row gone): not a failure of the destination, nor
+        // counted as one (until 2026-12-08 an attempt failed with status "association", QA 36b).
+        if ((err as { missing?: boolean }).missing && b.queue.removedSinceClaim(row)) {
+          log.info("object erased while queued: not sent", { sop: hashUid(row.sopInstanceUid) });
+          continue;
+        }
         status = null;
         error = (err as Error).message;
       }

@@ -106,6 +106,11 @@ export function canceledSinceClaim(db: Database, row: { id: number }): boolean {
     .get(row.id) !== undefined;
 }
 
+/** Whether a claimed row is gone from the queue (its object erased meanwhile: erase.ts deletes its rows). */
+export function removedSinceClaim(db: Database, row: { id: number }): boolean {
+  return db.statement("SELECT 1 AS one FROM queue WHERE id = ?").get(row.id) === undefined;
+}
+
 /**
  * Puts claimed rows back without counting an attempt (worker stopping, destination paused, the rest of a
  * batch whose association was lost), all in one transaction.

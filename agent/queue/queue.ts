@@ -67,6 +67,10 @@ export class Queue {
     return claims.canceledSinceClaim(this.db, row);
   }
 
+  removedSinceClaim(row: { id: number }): boolean {
+    return claims.removedSinceClaim(this.db, row);
+  }
+
   release(ids: number | number[], now = Date.now()): void {
     claims.release(this.db, ids, now);
   }
