@@ -3,6 +3,7 @@
  * C-MOVE and C-GET sub-operations: running them as many at once as the window allows, their counts, and the
  * pending and final responses that carry them.
  */
+import { hashUid, type Logger } from "@conduit/shared/log";
 import { Dataset } from "./_library.ts";
 import { isWarning, Status } from "./handlers.ts";
 
@@ -136,5 +137,43 @@ export class Unsendable {
   comment(aet: string): string | undefined {
     if (this.#count === 0) return undefined;
     return `${this.#count} not accepted by ${aet}: ${[...this.#syntaxes].join(",")}`;
+  }
+}
+
+/**
+ * The sub-operations of one C-MOVE or C-GET that failed, for the log: the first failure of each reason with
+ * its object (hashed), then one line per reason that repeated with how many (until 2026-12-08 a destination
+ * that dropped the association left some 200 identical warnings, one per object). `end()` gives the reason
+ * most of them had, for the final response's Error Comment.
+ */
+export class FailureLog {
+  #reasons = new Map<string, number>();
+  constructor(
+    private readonly log: Logger,
+    private readonly what: string,
+    private readonly fields: Record<string, unknown> = {},
+  ) {}
+
+  add(item: { sopInstanceUid: string }, err: unknown): void {
+    const reason = (err as Error)?.message ?? String(err);
+    const n = (this.#reasons.get(reason) ?? 0) + 1;
+    this.#reasons.set(reason, n);
+    if (n === 1) {
+      this.log.warn(`${this.what} sub-operation failed`, {
+        ...this.fields,
+        err,
+        sop: hashUid(item.sopInstanceUid),
+      });
+    }
+  }
+
+  /** Logs the reasons that repeated, with their counts; the most frequent reason, if any failed. */
+  end(): string | undefined {
+    let top: [string, number] | undefined;
+    for (const [reason, n] of this.#reasons) {
+      if (n > 1) this.log.warn(`${this.what} sub-operations failed`, { ...this.fields, objects: n, reason });
+      if (!top || n > top[1]) top = [reason, n];
+    }
+    return top?.[0];
   }
 }

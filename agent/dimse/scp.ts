@@ -30,6 +30,7 @@ import { NoContextAcceptedError, ScuAssociation, storageGroups } from "./scu.ts"
 import { reencoded, ReencodeError, reencodeTargets } from "./_reencode.ts";
 import { sendStoreAndWait } from "./_store_request.ts";
 import {
+  FailureLog,
   finalStatus,
   pending,
   responseTo,
@@ -408,6 +409,7 @@ class AgentScp extends ConduitNetwork {
         });
       }
       let noContext: string | undefined;
+      const failures = new FailureLog(this.log, "C-MOVE", { destination: destinationAet });
       for (const [g, group] of groups.entries()) {
         if (signal.aborted) break;
         const wanted = {
@@ -469,13 +471,27 @@ class AgentScp extends ConduitNetwork {
         let reopens = 0;
         let reopening: Promise<ScuAssociation> | undefined;
         const live = (): Promise<ScuAssociation> => {
-          if (scu.isOpen || reopens >= MAX_MOVE_REOPENS) return Promise.resolve(scu);
+          if (scu.isOpen) return Promise.resolve(scu);
+          if (reopens >= MAX_MOVE_REOPENS) {
+            return Promise.reject(
+              new Error(`${destinationAet} ended the association ${reopens + 1} times; not opened again`),
+            );
+          }
           reopening ??= (async () => {
             reopens++;
             this.log.info("C-MOVE association lost; opening another", { destination: destinationAet });
             const next = connect();
             opened.push(next);
-            await next.open(wanted);
+            try {
+              await next.open(wanted);
+            } catch (err) {
+              // Said here: the sub-operation that waited on it fails with this reason.
+              this.log.warn("C-MOVE association could not be opened again", {
+                destination: destinationAet,
+                reason: (err as Error).message,
+              });
+              throw err;
+            }
             return scu = next;
           })().finally(() => reopening = undefined);
           return reopening;
@@ -496,14 +512,14 @@ class AgentScp extends ConduitNetwork {
                 }),
                 item,
               ),
-            (item, err) =>
-              this.log.warn("C-MOVE sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
+            (item, err) => failures.add(item, err),
             () => send(pending(request, responses.CMoveResponse, counts)),
           );
         } finally {
           await Promise.all(opened.map((a) => a.release()));
         }
       }
+      const failed = failures.end();
       if (signal.aborted) return finalStatus(counts, send, request, responses.CMoveResponse, true);
       return finalStatus(
         counts,
@@ -511,7 +527,7 @@ class AgentScp extends ConduitNetwork {
         request,
         responses.CMoveResponse,
         false,
-        refused.comment(destinationAet) ?? noContext,
+        refused.comment(destinationAet) ?? noContext ?? failed,
       );
     });
   }
@@ -523,6 +539,7 @@ class AgentScp extends ConduitNetwork {
       const items = await this.#options.retrieve.locate(model, readIdentifier(request), signal);
       const counts = new SubOperations(items.length);
       const refused = new Unsendable();
+      const failures = new FailureLog(this.log, "C-GET");
       // As many sub-operations outstanding as the requestor said it performs (one without a window).
       const window = Math.min(getWindow(this.association), items.length);
       const peak = await runSubOperations(
@@ -531,10 +548,10 @@ class AgentScp extends ConduitNetwork {
         signal,
         counts,
         (item) => this.#storeOverThisAssociation(item).then((status) => refused.note(status, item)),
-        (item, err) =>
-          this.log.warn("C-GET sub-operation failed", { err, sop: hashUid(item.sopInstanceUid) }),
+        (item, err) => failures.add(item, err),
         () => send(pending(request, responses.CGetResponse, counts)),
       );
+      const failed = failures.end();
       if (items.length > 0) {
         this.log.info("C-GET sub-operations sent", {
           objects: items.length,
@@ -550,7 +567,7 @@ class AgentScp extends ConduitNetwork {
         request,
         responses.CGetResponse,
         signal.aborted,
-        refused.comment(this.info.callingAet),
+        refused.comment(this.info.callingAet) ?? failed,
       );
     });
   }

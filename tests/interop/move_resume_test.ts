@@ -1,11 +1,12 @@
 /**
  * A C-MOVE whose destination drops the association part-way (DCMTK `storescp` aborts on a data set of odd
  * length, which the agent stores as received: conformance statement, section 6) goes on for the objects
- * after it on a new association.
+ * after it on a new association; one that aborts every association gets a few log lines and an Error Comment.
  */
 import assert from "node:assert/strict";
 import { skipReason, startStorescp } from "../support/peers.ts";
-import { retrieveWith } from "../support/send.ts";
+import { retrieveWith, storescu } from "../support/send.ts";
+import { writeGeneratedSeries } from "../tools/generate.ts";
 import { listFiles, startAgentProcess } from "../support/agent.ts";
 import { associate, cStore, release } from "../support/pdu.ts";
 import { TransferSyntax } from "@conduit/shared/dicom";
@@ -86,6 +87,50 @@ Deno.test({
       assert.match(final, /Failed Suboperations\s*: 1\b/, final);
       assert.ok(final.includes(sops[0]), "the odd one is not in the failed list");
       assert.equal((await listFiles(`${scratch}/scp`)).length, 2);
+    } finally {
+      await agent.stop();
+      await scp.stop();
+      await Deno.remove(scratch, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "C-MOVE to a destination that aborts every association: a few lines in the log, the reason in the final response",
+  ignore: !!skip,
+  fn: async () => {
+    const scratch = await Deno.makeTempDir({ prefix: "abort-move-" });
+    const scp = await startStorescp({ dir: `${scratch}/scp`, extraArgs: ["--abort-during"] });
+    const agent = await startAgentProcess({
+      config: { nodes: { scp: { aet: scp.aet, host: "127.0.0.1", port: scp.port } } },
+    });
+    try {
+      const series = await writeGeneratedSeries(`${scratch}/in`, {
+        count: 8,
+        rows: 16,
+        columns: 16,
+        seed: "abort-move",
+      });
+      assert.equal((await storescu(series.paths, agent)).code, 0);
+      const moved = await retrieveWith("movescu", agent, [
+        "QueryRetrieveLevel=STUDY",
+        `StudyInstanceUID=${series.studyUid}`,
+      ], ["-d", "-S", "-aem", scp.aet]);
+      const out = moved.stdout + moved.stderr;
+      const final = out.slice(out.lastIndexOf("C-MOVE RSP"));
+      assert.match(final, /DIMSE Status\s*: 0xa702/, final);
+      assert.match(final, /Failed Suboperations\s*: 8\b/, final);
+      // Until 2026-12-08 no Error Comment, and one warning per object (about 200 for a study of 200).
+      assert.match(final, /\(0000,0902\) LO \[[^\]]+\]/, final);
+      const lines = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+        l.includes('"C-MOVE sub-operation')
+      );
+      const each = lines.filter((l) => l.includes('"C-MOVE sub-operation failed"')).length;
+      const summed = lines.filter((l) => l.includes('"C-MOVE sub-operations failed"'))
+        .reduce((n, l) => n + (JSON.parse(l).objects as number) - 1, 0);
+      assert.ok(each <= 3, lines.join("\n"));
+      assert.equal(each + summed, 8, lines.join("\n"));
     } finally {
       await agent.stop();
       await scp.stop();
