@@ -5,6 +5,7 @@
  * changes anything the agent keeps (the lock is looked at, never taken).
  */
 import * as fs from "node:fs";
+import { windowState } from "../routing/windows.ts";
 import * as path from "node:path";
 import { dataDirError, entriesError, unusableEntries } from "@conduit/shared/data-dir";
 import * as os from "node:os";
@@ -317,7 +318,12 @@ export async function routeChecks(config: AgentConfig): Promise<Check[]> {
     names.add(r.name);
     try {
       const [compiled] = compileRoutes({ ...config, routes: [r] });
-      return ok(what, `to ${compiled.destinations.join(", ")}${compiled.deid ? " (de-identified)" : ""}`);
+      return ok(
+        what,
+        `to ${compiled.destinations.join(", ")}${compiled.deid ? " (de-identified)" : ""}${
+          windowState(compiled)
+        }`,
+      );
     } catch (err) {
       return fail(what, (err as Error).message);
     }

@@ -12,6 +12,7 @@ import { compileRoutes, route, RouteConfigError } from "../routing/rules.ts";
 import { loadProfile } from "../deid/load_profile.ts";
 import { readFileHeader } from "../part10/header.ts";
 import { routingFacts } from "../routing/facts.ts";
+import { windowState } from "../routing/windows.ts";
 
 const AGENT = commandOf("agent");
 
@@ -51,6 +52,11 @@ export async function routeCommand(args: string[]): Promise<number> {
     }
     throw err;
   }
+  // A route with forwarding hours: whether they are open now, once (what it takes outside them waits).
+  for (const r of routes) {
+    const state = windowState(r);
+    if (state && !v.json) console.error(`route ${r.name}${state}`);
+  }
   let failures = 0;
   const found = targets.map((t) => filesUnder(t));
   reportSkipped("agent route", found.flatMap((f) => f.skipped));
@@ -71,7 +77,11 @@ export async function routeCommand(args: string[]): Promise<number> {
         );
       } else {
         const where = taken.length
-          ? taken.map((t) => `${t.route} -> ${t.destination}${t.deid ? " (de-identified)" : ""}`).join(", ")
+          ? taken.map((t) =>
+            `${t.route} -> ${t.destination}${t.deid ? " (de-identified)" : ""}${
+              t.notBefore ? ` (held until ${new Date(t.notBefore).toISOString()})` : ""
+            }`
+          ).join(", ")
           : "(no route)";
         console.log(`${file}  ${attrs.modality || "?"}  ${where}`);
       }

@@ -238,7 +238,9 @@ export class Queue {
     return summaries.list(this.db, f);
   }
 
-  summary(now = Date.now()): { destination: string; state: SummaryState; count: number; oldest: number }[] {
+  summary(
+    now = Date.now(),
+  ): { destination: string; state: SummaryState; count: number; oldest: number; held?: number }[] {
     return summaries.summary(this.db, now);
   }
 

@@ -37,7 +37,7 @@ export function list(
 export function summary(
   db: Database,
   now = Date.now(),
-): { destination: string; state: SummaryState; count: number; oldest: number }[] {
+): { destination: string; state: SummaryState; count: number; oldest: number; held?: number }[] {
   // Rows not done are few and found by state (queue_state); done rows are most of the table (millions at
   // a busy site that keeps them) and are counted by triggers (queue_done_counts, migration 0011), their
   // oldest the first delivered, found by the same index: nothing here walks the done rows.
@@ -50,13 +50,18 @@ export function summary(
       ELSE state END AS state, count(*) AS count,
       CASE WHEN state = 'pending'
         THEN coalesce(min(CASE WHEN next_attempt_at <= ?1 THEN max(created_at, next_attempt_at) END), ?1)
-        ELSE min(created_at) END AS oldest
+        ELSE min(created_at) END AS oldest,
+      sum(CASE WHEN state = 'pending' AND next_attempt_at > ?1 THEN 1 ELSE 0 END) AS held
     FROM queue WHERE state IN (${NOT_DONE}) GROUP BY 1, 2`).all(now) as {
     destination: string;
     state: SummaryState;
     count: number;
     oldest: number;
+    held?: number;
   }[];
+  // `held`: of the pending rows, those not due yet (a route's or a transfer's window holds them): said only
+  // when some are (until 2026-12-08 only `queue list` showed them, one row at a time).
+  for (const r of waiting) if (!r.held) delete r.held;
   const done = db.statement(`SELECT d.destination, 'done' AS state, d.count,
       (SELECT q.created_at FROM queue q WHERE q.state = 'done' AND q.destination = d.destination
         ORDER BY q.done_at LIMIT 1) AS oldest

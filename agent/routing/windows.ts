@@ -8,7 +8,7 @@
  * is named).
  */
 import type { Logger } from "@conduit/shared/log";
-import { isOpen, nextOpening } from "@conduit/shared/transfer-window";
+import { isOpen, nextOpening, type Windows } from "@conduit/shared/transfer-window";
 import type { Queue } from "../queue/queue.ts";
 import type { CompiledRoute } from "./rules.ts";
 
@@ -80,4 +80,12 @@ export class RouteWindows {
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** A route's window as it stands now: `; window open` or `; window closed, opens <ISO time>` (empty without one). */
+export function windowState(r: { window?: Windows }, now = Date.now()): string {
+  if (!r.window) return "";
+  return isOpen(r.window, now)
+    ? "; window open now"
+    : `; window closed: what it takes waits until ${new Date(nextOpening(r.window, now)).toISOString()}`;
 }

@@ -68,6 +68,15 @@ Deno.test({
         r.destination === "pacs" && r.state === "pending"
       );
       assert.equal(waiting.length, 2);
+      // The summary says they are held, not late.
+      const { rows } = await (await agent.http("/queue/summary")).json();
+      assert.deepEqual(
+        rows.filter((r: { destination: string; state: string }) =>
+          r.destination === "pacs" && r.state === "pending"
+        )
+          .map((r: { count: number; held?: number; oldest: number }) => [r.count, r.held, r.oldest]),
+        [[2, 2, 0]],
+      );
 
       // Abandoned and replayed while the window is closed: held again, not sent (until 2026-12-08 a retry or
       // a replay sent them at once).
