@@ -14,7 +14,9 @@ export const queryHandlers: Handlers = {
     const committing = request.committing
       ? { committing: summary.filter((r) => r.state === "committing").reduce((n, r) => n + r.count, 0) }
       : {};
-    await channel.send({ type: "status", queueDepth, agentVersion: s.agentVersion, ...committing });
+    // The same for the rows a window holds (FEATURE_QUEUE_HELD).
+    const held = request.held ? { held: summary.reduce((n, r) => n + (r.held ?? 0), 0) } : {};
+    await channel.send({ type: "status", queueDepth, agentVersion: s.agentVersion, ...committing, ...held });
   },
 
   async echo(s, request, channel) {

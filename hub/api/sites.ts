@@ -83,11 +83,14 @@ export function sitesRouter(d: Deps) {
      * hub holding it last wrote them to the database, so the same through every hub of a cluster) and, of
      * its queue depth, the objects stored at a node that commits and awaiting its Storage Commitment report
      * (`committing`: live from this hub's session, else as the hub holding it last wrote it; null when its
-     * agent cannot say).
+     * agent cannot say), and the rows a window holds until it opens (`held`, the same way).
      */
     list: procedure.query(async ({ ctx }) =>
       (await d.registry.list()).filter((s) => mayReach(ctx.principal, s.site))
-        .map((s) => ({ ...s, committing: d.sessions.get(s.site)?.committing ?? s.committing }))
+        .map((s) => {
+          const live = d.sessions.get(s.site);
+          return { ...s, committing: live?.committing ?? s.committing, held: live?.held ?? s.held };
+        })
     ),
     echo: procedure.input(z.object({ site: name, node: name }).strict()).mutation(
       async ({ input }) => {

@@ -36,6 +36,11 @@ export const sites = sqliteTable("sites", {
    * (null: unknown, an agent older than the `commitment-state` tunnel feature).
    */
   queueCommitting: integer("queue_committing"),
+  /**
+   * Of the queue depth, rows a window holds until it opens (a route's forwarding hours, a transfer's window)
+   * (null: unknown, an agent older than the `queue-held` tunnel feature).
+   */
+  queueHeld: integer("queue_held"),
   rttMs: real("rtt_ms"),
   /**
    * The tunnel's bytes per second (in and out), a JSON list of one sample per heartbeat, the latest last (at

@@ -25,7 +25,10 @@ async function counted(db: HubDb): Promise<Record<string, number>> {
  * What each migration after the counts' added, undone (newest first), so that the hub applies them again after
  * the counts': a new migration adds its own here.
  */
-const AFTER_COUNTS = ["ALTER TABLE sites DROP COLUMN tunnel_throughput"];
+const AFTER_COUNTS = [
+  "ALTER TABLE sites DROP COLUMN tunnel_throughput",
+  "ALTER TABLE sites DROP COLUMN queue_held",
+];
 
 /** When the counts' migration was made, as its dialect's journal says (the key of its applied record). */
 function countsMigratedAt(db: HubDb): number {

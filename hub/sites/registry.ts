@@ -37,6 +37,8 @@ export interface SeenFacts {
   queueDepth?: number;
   /** Of the queue depth, objects awaiting a node's Storage Commitment report (undefined: unknown). */
   committing?: number;
+  /** Of the queue depth, rows a window holds until it opens (undefined: unknown). */
+  held?: number;
   /** The tunnel's bytes per second, one sample per heartbeat, the latest last (undefined: unchanged). */
   throughput?: number[];
 }
@@ -65,6 +67,11 @@ export interface SiteInfo {
    * (null: not known, an agent older than the `commitment-state` tunnel feature).
    */
   committing: number | null;
+  /**
+   * Of the queue depth, rows a window holds until it opens (a route's forwarding hours, a transfer's window):
+   * due later, not stuck (null: not known, an agent older than the `queue-held` tunnel feature).
+   */
+  held: number | null;
   rttMs: number | null;
   /**
    * The tunnel's bytes per second (in and out), one sample per heartbeat, the latest last (at most 24), as
@@ -132,6 +139,7 @@ function siteInfo(row: SiteRow, now = Date.now()): SiteInfo {
     remoteAddress: row.remoteAddress,
     queueDepth: row.queueDepth,
     committing: row.queueCommitting,
+    held: row.queueHeld,
     rttMs: row.rttMs === null ? null : Math.round(row.rttMs * 10) / 10,
     throughput: throughputOf(row),
     rotatedAt: iso(row.credentialRotatedAt),
@@ -443,6 +451,7 @@ export class SiteRegistry {
       state: "online",
       lastSeenAt: now,
       queueCommitting: null,
+      queueHeld: null,
       tunnelThroughput: null,
       ...facts,
     })
@@ -466,16 +475,17 @@ export class SiteRegistry {
           r.queueDepth ?? null,
           r.committing ?? null,
           r.throughput ? JSON.stringify(r.throughput) : null,
+          r.held ?? null,
         ]),
       );
       if (this.db.engine === "postgres") {
         const facts = sql`SELECT e->>0 AS name, (e->>1)::bigint AS seen, (e->>2)::double precision AS rtt,
-          (e->>3)::bigint AS depth, (e->>4)::bigint AS committing, e->>5 AS throughput
+          (e->>3)::bigint AS depth, (e->>4)::bigint AS committing, e->>5 AS throughput, (e->>6)::bigint AS held
           FROM json_array_elements(CAST(${json} AS json)) AS e`;
         await (this.db as unknown as { execute(q: SQL): Promise<unknown> }).execute(this.#seenUpdate(facts));
       } else {
         const facts = sql`SELECT value->>0 AS name, value->>1 AS seen, value->>2 AS rtt, value->>3 AS depth,
-          value->>4 AS committing, value->>5 AS throughput FROM json_each(${json})`;
+          value->>4 AS committing, value->>5 AS throughput, value->>6 AS held FROM json_each(${json})`;
         await this.db.run(this.#seenUpdate(facts));
       }
     }
@@ -485,6 +495,7 @@ export class SiteRegistry {
     return sql`UPDATE ${sites} SET last_seen_at = v.seen, rtt_ms = COALESCE(v.rtt, ${sites}.rtt_ms),
       queue_depth = COALESCE(v.depth, ${sites}.queue_depth),
       queue_committing = COALESCE(v.committing, ${sites}.queue_committing),
+      queue_held = COALESCE(v.held, ${sites}.queue_held),
       tunnel_throughput = COALESCE(v.throughput, ${sites}.tunnel_throughput)
       FROM (${facts}) AS v WHERE ${sites}.name = v.name`;
   }

@@ -15,6 +15,8 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
     await db.insert(sites).values(names.map((name) => ({ name, state: "online", createdAt: 1 })));
     // Objects awaiting a node's commitment: an agent older than the feature says nothing (every 5th here).
     const committing = (i: number) => i % 5 === 0 ? undefined : i % 3;
+    // Rows a window holds: the same (an agent older than `queue-held` says nothing: every 4th here).
+    const held = (i: number) => i % 4 === 0 ? undefined : i % 6;
     await registry.seen(
       names.map((site, i) => ({
         site,
@@ -22,6 +24,7 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
         rttMs: i + 0.5,
         queueDepth: i,
         committing: committing(i),
+        held: held(i),
         throughput: i % 7 === 0 ? undefined : [i, 2 * i, 0],
       })),
     );
@@ -30,13 +33,21 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
     for (const r of rows) {
       const i = Number(r.name.slice(1));
       assert.deepEqual(
-        [r.lastSeenAt, r.rttMs, r.queueDepth, r.queueCommitting, r.tunnelThroughput],
-        [1000 + i, i + 0.5, i, committing(i) ?? null, i % 7 === 0 ? null : JSON.stringify([i, 2 * i, 0])],
+        [r.lastSeenAt, r.rttMs, r.queueDepth, r.queueCommitting, r.tunnelThroughput, r.queueHeld],
+        [
+          1000 + i,
+          i + 0.5,
+          i,
+          committing(i) ?? null,
+          i % 7 === 0 ? null : JSON.stringify([i, 2 * i, 0]),
+          held(i) ?? null,
+        ],
         r.name,
       );
     }
     const listed = async (site: string) => (await registry.list()).find((s) => s.site === site)!;
     assert.equal((await listed("s7")).committing, 1);
+    assert.equal((await listed("s7")).held, 1);
     assert.deepEqual((await listed("s8")).throughput, [8, 16, 0]);
     assert.deepEqual((await listed("s7")).throughput, [], "none written");
     // Only the time: the round trip and queue depth stay; a site not named is left alone.
@@ -47,6 +58,7 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
       [["s7", 5000, 7.5, 7], ["s8", 1008, 8.5, 8]],
     );
     assert.equal(after.find((r) => r.name === "s7")!.queueCommitting, 1, "kept too");
+    assert.equal(after.find((r) => r.name === "s7")!.queueHeld, 1, "kept too");
     await registry.seen([{ site: "s8", lastSeenAt: 5000, throughput: [8, 16, 0, 5] }]);
     await registry.seen([{ site: "s8", lastSeenAt: 6000 }]);
     assert.deepEqual((await listed("s8")).throughput, [8, 16, 0, 5], "the samples kept when unsaid");
@@ -54,6 +66,7 @@ Deno.test("SiteRegistry.seen() writes many sites' live facts at once, keeping a 
     // A new session: not known until its agent says (an older agent that replaced a newer one never does).
     await registry.connected("s7", { agentVersion: "0.1.0", remoteAddress: "127.0.0.1" });
     assert.equal((await listed("s7")).committing, null);
+    assert.equal((await listed("s7")).held, null);
     // Samples of a session that ended are not shown (nor kept), and a new session starts with none.
     await registry.disconnected("s8");
     assert.deepEqual((await listed("s8")).throughput, []);

@@ -8,6 +8,7 @@ import {
   type AskOp,
   type DetailOf,
   FEATURE_COMMITMENT_STATE,
+  FEATURE_QUEUE_HELD,
   FEATURE_SITE_ONLINE,
   framePayloadFor,
   type Op,
@@ -66,6 +67,8 @@ export interface SiteSession {
    * (undefined: an agent that cannot say, FEATURE_COMMITMENT_STATE, or not asked yet).
    */
   committing?: number;
+  /** Of the queue depth, rows a window holds (undefined: an agent that cannot say, FEATURE_QUEUE_HELD). */
+  held?: number;
   lastSeenAt: number;
   /** Tunnel bytes per second (in and out), one sample per heartbeat, the latest last (at most 24). */
   throughput: number[];
@@ -475,10 +478,12 @@ export class Sessions {
     try {
       // An agent of an earlier version refuses the field: asked only of those that name the feature.
       const committing = entry.features.has(FEATURE_COMMITMENT_STATE) ? { committing: true as const } : {};
-      for await (const reply of this.replies(entry.site, { op: "status", ...committing })) {
+      const held = entry.features.has(FEATURE_QUEUE_HELD) ? { held: true as const } : {};
+      for await (const reply of this.replies(entry.site, { op: "status", ...committing, ...held })) {
         if (reply.type !== "status") continue;
         entry.queueDepth = reply.queueDepth;
         entry.committing = reply.committing;
+        entry.held = reply.held;
       }
     } catch { /* the next heartbeat asks again */ }
   }
@@ -566,7 +571,8 @@ export class Sessions {
           : [...entry.throughput];
         if (
           last?.lastSeenAt === entry.lastSeenAt && last.rttMs === entry.rttMs &&
-          last.queueDepth === entry.queueDepth && last.committing === entry.committing && !samples
+          last.queueDepth === entry.queueDepth && last.committing === entry.committing &&
+          last.held === entry.held && !samples
         ) continue;
         const fact = {
           site,
@@ -574,6 +580,7 @@ export class Sessions {
           rttMs: entry.rttMs,
           queueDepth: entry.queueDepth,
           committing: entry.committing,
+          held: entry.held,
           throughput: samples,
         };
         facts.push(fact);

@@ -101,6 +101,12 @@ export const FEATURE_OBJECTS_AFTER = "objects-after";
  * of an operation it does not know): its rows wait out their backoff, as before.
  */
 export const FEATURE_SITE_ONLINE = "site-online";
+/**
+ * `queue-held`: to a `status` request with `held: true` the agent also counts, of its queue depth, the rows a
+ * window holds (a route's forwarding hours, a transfer's window): due later, not stuck. An older agent refuses
+ * the flag, so it is not sent to one.
+ */
+export const FEATURE_QUEUE_HELD = "queue-held";
 const FEATURES: string[] = [
   FEATURE_INSTANCE_PATH,
   FEATURE_DELIVERY,
@@ -116,6 +122,7 @@ const FEATURES: string[] = [
   FEATURE_QUERY_OFFSET,
   FEATURE_OBJECTS_AFTER,
   FEATURE_SITE_ONLINE,
+  FEATURE_QUEUE_HELD,
 ];
 
 /**
@@ -137,6 +144,7 @@ const FEATURE_SINCE: Readonly<Record<string, string>> = {
   [FEATURE_QUERY_OFFSET]: "2026-12-06 05:34 UTC",
   [FEATURE_OBJECTS_AFTER]: "2026-12-06 05:34 UTC",
   [FEATURE_SITE_ONLINE]: "2026-12-07 20:40 UTC",
+  [FEATURE_QUEUE_HELD]: "2026-12-08 01:30 UTC",
 };
 
 /**

@@ -289,6 +289,8 @@ export const OPERATIONS = {
       op: z.literal("status"),
       /** Count objects awaiting Storage Commitment apart (FEATURE_COMMITMENT_STATE agents only). */
       committing: z.literal(true).optional(),
+      /** Count the rows a window holds apart (FEATURE_QUEUE_HELD agents only). */
+      held: z.literal(true).optional(),
     }).strict(),
     reply: answers(StatusReply),
   },

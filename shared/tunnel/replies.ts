@@ -76,6 +76,11 @@ export const StatusReply = z.object({
    * sent only to a `status` request with `committing: true` (hello.ts FEATURE_COMMITMENT_STATE).
    */
   committing: z.number().int().nonnegative().optional(),
+  /**
+   * Of the queue depth, rows a window holds until it opens (a route's forwarding hours, a transfer's window);
+   * sent only to a `status` request with `held: true` (hello.ts FEATURE_QUEUE_HELD).
+   */
+  held: z.number().int().nonnegative().optional(),
 }).strict();
 /** Any request can fail with this instead of its own replies. */
 export const ErrorReply = z.object({

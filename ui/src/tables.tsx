@@ -65,6 +65,16 @@ export function SitesTable(props: { sites: Site[] | undefined; actions?: (s: Sit
                   </span>
                 )}
               </Show>
+              <Show when={s.held}>
+                {(n) => (
+                  <span
+                    class="hint"
+                    title="Due later: a route's forwarding hours or a transfer's window holds them until it opens"
+                  >
+                    {` (${count(n(), "object")} held by a time window)`}
+                  </span>
+                )}
+              </Show>
             </>
           ),
         },
