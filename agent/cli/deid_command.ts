@@ -116,8 +116,8 @@ export async function deidCommand(args: string[]): Promise<number> {
     protocolId: v["trial-protocol"]!,
     siteId: v["trial-site"]!,
   };
-  const trialIssue = trial && trialProblem(trial);
-  if (trialIssue) return fail(`trial attributes: ${namedByFlag(trialIssue.replace(/^clinicalTrial: /, ""))}`);
+  const trialIssue = trial && trialProblem(trial, flagOf);
+  if (trialIssue) return fail(`trial attributes: ${trialIssue}`);
   try {
     fs.statSync(v.in);
   } catch (err) {
@@ -260,23 +260,21 @@ export async function deidCommand(args: string[]): Promise<number> {
   return summary.failed.length ? 1 : 0;
 }
 
-/**
- * Workers by default: none on two CPUs or fewer, where one thread measured fastest (`bench/README.md`,
- * deid: the kernel's file creation and writes dominate, and workers add their start-up and contend
- * there); one per CPU, up to 4, on larger machines (not measured here).
- */
-/** A trial attribute's problem named by the flag that gave it (`--trial-sponsor`, `--trial timePointId=`). */
-function namedByFlag(problem: string): string {
+/** A trial attribute named by the flag that gave it (`--trial-sponsor`, `--trial timePointId`), or `--trial`. */
+function flagOf(key?: string): string {
   const flags: Record<string, string> = {
     sponsorName: "--trial-sponsor",
     protocolId: "--trial-protocol",
     siteId: "--trial-site",
   };
-  const named = problem.replace(/\b(sponsorName|protocolId|siteId)\b/g, (k) => flags[k]);
-  // The other attributes come by --trial KEY=VALUE.
-  return /^[a-z][a-zA-Z]+ (must|is) /.test(named) ? `--trial ${named}` : named;
+  return key === undefined ? "--trial" : flags[key] ?? `--trial ${key}`;
 }
 
+/**
+ * Workers by default: none on two CPUs or fewer, where one thread measured fastest (`bench/README.md`,
+ * deid: the kernel's file creation and writes dominate, and workers add their start-up and contend
+ * there); one per CPU, up to 4, on larger machines (not measured here).
+ */
 export function defaultJobs(cpus: number): number {
   return cpus <= 2 ? 1 : Math.min(cpus, 4);
 }

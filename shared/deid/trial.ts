@@ -51,26 +51,33 @@ export interface TrialAttributes {
 const MAX: Record<string, number> = { LO: 64, ST: 1024 };
 
 /** A sentence saying why `trial` cannot be set on objects, or undefined when it can. */
-export function trialProblem(trial: Partial<Record<string, unknown>>): string | undefined {
+export function trialProblem(
+  trial: Partial<Record<string, unknown>>,
+  /**
+   * How a message names an attribute (`clinicalTrial: sponsorName` by default; the deid command names the
+   * flag that gave it, `--trial-sponsor`, `--trial timePointId`) and the whole (`clinicalTrial`).
+   */
+  nameOf: (key?: string) => string = (key) => key ? `clinicalTrial: ${key}` : "clinicalTrial",
+): string | undefined {
   for (const k of Object.keys(trial)) {
     if (!TRIAL_ATTRIBUTES.some((a) => a.key === k)) {
-      return `clinicalTrial: unknown attribute ${JSON.stringify(k)} (known: ${
+      return `${nameOf()}: unknown attribute ${JSON.stringify(k)} (known: ${
         TRIAL_ATTRIBUTES.map((a) => a.key).join(", ")
       })`;
     }
   }
   for (const k of ["sponsorName", "protocolId", "siteId"]) {
     if (trial[k] === undefined) {
-      return `clinicalTrial: ${k} is required (with sponsorName, protocolId, siteId)`;
+      return `${nameOf(k)} is required (with sponsorName, protocolId, siteId)`;
     }
   }
   for (const a of TRIAL_ATTRIBUTES) {
     const v = trial[a.key];
     if (v === undefined) continue;
-    if (typeof v !== "string" || !v) return `clinicalTrial: ${a.key} must be a non-empty string`;
-    if (v.length > MAX[a.vr]) return `clinicalTrial: ${a.key} is longer than ${a.vr} allows (${MAX[a.vr]})`;
+    if (typeof v !== "string" || !v) return `${nameOf(a.key)} must be a non-empty string`;
+    if (v.length > MAX[a.vr]) return `${nameOf(a.key)} is longer than ${a.vr} allows (${MAX[a.vr]})`;
     if (!/^[\x20-\x5b\x5d-\x7e]*$/.test(v)) {
-      return `clinicalTrial: ${a.key} must be printable ASCII without a backslash`;
+      return `${nameOf(a.key)} must be printable ASCII without a backslash`;
     }
   }
   return undefined;
