@@ -82,7 +82,7 @@ export class RouteWindows {
   }
 }
 
-/** A route's window as it stands now: `; window open` or `; window closed, opens <ISO time>` (empty without one). */
+/** A route's window as it stands now, for check and route test: open now, or closed until when (empty without one). */
 export function windowState(r: { window?: Windows }, now = Date.now()): string {
   if (!r.window) return "";
   return isOpen(r.window, now)

@@ -14,6 +14,7 @@ import {
   FEATURE_INSTANCE_PATH,
   FEATURE_OBJECTS_AFTER,
   FEATURE_QUERY_OFFSET,
+  FEATURE_QUEUE_HELD,
   FEATURE_SERIES_TRANSFER,
   FEATURE_SITE_ONLINE,
   FEATURE_TRANSFER_DEID_CUSTOM,
@@ -157,6 +158,7 @@ for (const offer of [true, false]) {
             FEATURE_QUERY_OFFSET,
             FEATURE_OBJECTS_AFTER,
             FEATURE_SITE_ONLINE,
+            FEATURE_QUEUE_HELD,
           ]
           : undefined,
       );

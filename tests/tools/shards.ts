@@ -30,7 +30,7 @@ export const ALONE = new Set<string>([
 export const OWN_OPTIONS = ["ui/"];
 
 /** How a test file starts a PostgreSQL of its own (tests/support/postgres.ts). */
-const OPENS_POSTGRES = /\b(startPostgres|postgresTest)\b/;
+const OPENS_POSTGRES = /\b(startPostgres|postgresTest|clusterTest)\b/;
 
 const PER_SHARD = 12;
 const PER_SHARD_TESTS = 5;
